@@ -1,0 +1,75 @@
+// Shared gRPC server plumbing for every service's main(): standard health
+// checking, server reflection, message size limits, and graceful shutdown on
+// SIGTERM/SIGINT.
+#ifndef LIFELONG_SERVICES_COMMON_SERVER_H_
+#define LIFELONG_SERVICES_COMMON_SERVER_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace lifelong {
+
+struct GrpcServerOptions {
+  // "host:port"; port 0 picks a free port (tests).
+  std::string address = "127.0.0.1:0";
+  // Largest request accepted; larger ones fail with RESOURCE_EXHAUSTED.
+  int max_receive_bytes = 64 << 20;
+  // Sync-server polling threads: bounds the concurrency of blocking handlers.
+  int min_pollers = 1;
+  int max_pollers = 4;
+};
+
+// A started gRPC server. Thread-safe. Shutdown() is idempotent and also runs
+// on destruction.
+class RunningGrpcServer {
+ public:
+  ~RunningGrpcServer();
+
+  int port() const { return port_; }
+
+  // Sets the overall and per-service health status reported by
+  // grpc.health.v1.Health.
+  void SetServing(bool serving);
+  void SetServiceServing(const std::string& service, bool serving);
+
+  // Stops accepting calls, reports NOT_SERVING, lets in-flight calls finish
+  // until `grace` passes, then cancels the rest.
+  void Shutdown(std::chrono::milliseconds grace = std::chrono::seconds(10));
+
+  grpc::Server* server() { return server_.get(); }
+
+ private:
+  friend absl::StatusOr<std::unique_ptr<RunningGrpcServer>> StartGrpcServer(
+      const GrpcServerOptions&, const std::vector<grpc::Service*>&);
+  RunningGrpcServer(std::unique_ptr<grpc::Server> server, int port)
+      : server_(std::move(server)), port_(port) {}
+
+  std::unique_ptr<grpc::Server> server_;
+  int port_;
+  bool shut_down_ = false;
+};
+
+// Builds and starts a server hosting `services` (not owned; they must outlive
+// the server) plus health and reflection. Health starts as NOT_SERVING; the
+// caller calls SetServing(true) once it is ready. UNAVAILABLE when the address
+// cannot be bound.
+absl::StatusOr<std::unique_ptr<RunningGrpcServer>> StartGrpcServer(
+    const GrpcServerOptions& options, const std::vector<grpc::Service*>& services);
+
+// Blocks SIGTERM and SIGINT in the calling thread and every thread it creates
+// afterwards. Call first thing in main(), before any thread starts.
+void BlockTerminationSignals();
+
+// Waits until SIGTERM or SIGINT arrives (after BlockTerminationSignals()).
+// Returns the signal number.
+int WaitForTerminationSignal();
+
+}  // namespace lifelong
+
+#endif  // LIFELONG_SERVICES_COMMON_SERVER_H_
