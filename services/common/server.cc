@@ -37,6 +37,9 @@ absl::StatusOr<std::unique_ptr<RunningGrpcServer>> StartGrpcServer(
   grpc::ServerBuilder builder;
   int port = 0;
   builder.AddListeningPort(options.address, grpc::InsecureServerCredentials(), &port);
+  // Without this, gRPC sets SO_REUSEPORT and a second server on the same port
+  // would silently share it instead of failing.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.SetMaxReceiveMessageSize(options.max_receive_bytes);
   builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MIN_POLLERS,
                               options.min_pollers);
@@ -50,6 +53,9 @@ absl::StatusOr<std::unique_ptr<RunningGrpcServer>> StartGrpcServer(
   }
   auto running = std::unique_ptr<RunningGrpcServer>(
       new RunningGrpcServer(std::move(server), port));
+  if (auto* health = running->server()->GetHealthCheckService()) {
+    for (const std::string& name : options.health_service_names) health->SetServingStatus(name, false);
+  }
   running->SetServing(false);
   return running;
 }

@@ -23,6 +23,10 @@ struct GrpcServerOptions {
   // Sync-server polling threads: bounds the concurrency of blocking handlers.
   int min_pollers = 1;
   int max_pollers = 4;
+  // Fully qualified names of the hosted services (e.g.
+  // "lifelong.v1.LearningRecordService"), reported by the health service next
+  // to the overall status "".
+  std::vector<std::string> health_service_names;
 };
 
 // A started gRPC server. Thread-safe. Shutdown() is idempotent and also runs

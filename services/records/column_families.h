@@ -1,0 +1,44 @@
+// The registry of the record store's RocksDB column families. Names and ids
+// are persistent: never rename or renumber, only append. The layouts of the
+// keys and values in each family are documented in key_codec.h.
+#ifndef LIFELONG_SERVICES_RECORDS_COLUMN_FAMILIES_H_
+#define LIFELONG_SERVICES_RECORDS_COLUMN_FAMILIES_H_
+
+#include <cstdint>
+
+namespace lifelong::records {
+
+enum class Cf : uint8_t {
+  kDefault = 0,         // unused; RocksDB requires it
+  kStatements = 1,      // id -> StatementRecord
+  kByLearner = 2,       // learner key, seq, id
+  kByActivity = 3,      // activity IRI, seq, id
+  kByVerb = 4,          // verb IRI, seq, id
+  kByRegistration = 5,  // registration, seq, id
+  kByStored = 6,        // seq, id
+  kMeta = 7,            // store metadata
+};
+
+inline constexpr int kNumColumnFamilies = 8;
+
+struct ColumnFamilySpec {
+  Cf id;
+  const char* name;
+  bool is_index;  // index families get bloom filters on their prefixes
+};
+
+// In id order: kColumnFamilies[i].id == Cf(i).
+inline constexpr ColumnFamilySpec kColumnFamilies[kNumColumnFamilies] = {
+    {Cf::kDefault, "default", false},
+    {Cf::kStatements, "statements", false},
+    {Cf::kByLearner, "by_learner", true},
+    {Cf::kByActivity, "by_activity", true},
+    {Cf::kByVerb, "by_verb", true},
+    {Cf::kByRegistration, "by_registration", true},
+    {Cf::kByStored, "by_stored", false},
+    {Cf::kMeta, "meta", false},
+};
+
+}  // namespace lifelong::records
+
+#endif  // LIFELONG_SERVICES_RECORDS_COLUMN_FAMILIES_H_

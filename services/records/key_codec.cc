@@ -1,0 +1,251 @@
+#include "services/records/key_codec.h"
+
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+
+namespace lifelong::records {
+namespace {
+
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+absl::Status Corrupt(absl::string_view what) {
+  return absl::InvalidArgumentError(absl::StrCat("corrupt statement record: ", what));
+}
+
+// A bounds-checked reader over a byte string.
+class Reader {
+ public:
+  explicit Reader(absl::string_view in) : in_(in) {}
+  bool Bytes(size_t n, absl::string_view* out) {
+    if (in_.size() - pos_ < n) return false;
+    *out = in_.substr(pos_, n);
+    pos_ += n;
+    return true;
+  }
+  bool U8(uint8_t* v) {
+    absl::string_view b;
+    if (!Bytes(1, &b)) return false;
+    *v = static_cast<uint8_t>(b[0]);
+    return true;
+  }
+  bool U16(uint16_t* v) {
+    absl::string_view b;
+    if (!Bytes(2, &b)) return false;
+    *v = static_cast<uint16_t>((static_cast<uint8_t>(b[0]) << 8) | static_cast<uint8_t>(b[1]));
+    return true;
+  }
+  bool U32(uint32_t* v) {
+    absl::string_view b;
+    if (!Bytes(4, &b)) return false;
+    *v = 0;
+    for (char c : b) *v = (*v << 8) | static_cast<uint8_t>(c);
+    return true;
+  }
+  bool U64(uint64_t* v) {
+    absl::string_view b;
+    if (!Bytes(8, &b)) return false;
+    *v = GetU64(b.data());
+    return true;
+  }
+  bool Id(Uuid* id) {
+    absl::string_view b;
+    if (!Bytes(16, &b)) return false;
+    std::memcpy(id->data(), b.data(), 16);
+    return true;
+  }
+  bool Str16(std::string* s) {
+    uint16_t n;
+    absl::string_view b;
+    if (!U16(&n) || !Bytes(n, &b)) return false;
+    s->assign(b.data(), b.size());
+    return true;
+  }
+  bool AtEnd() const { return pos_ == in_.size(); }
+
+ private:
+  absl::string_view in_;
+  size_t pos_ = 0;
+};
+
+absl::Status PutStr16(std::string* out, absl::string_view s, absl::string_view field) {
+  if (s.size() > kMaxKeyString) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ": longer than ", kMaxKeyString, " bytes"));
+  }
+  PutU16(out, static_cast<uint16_t>(s.size()));
+  out->append(s.data(), s.size());
+  return absl::OkStatus();
+}
+
+void PutId(std::string* out, const Uuid& id) {
+  out->append(reinterpret_cast<const char*>(id.data()), id.size());
+}
+
+}  // namespace
+
+absl::StatusOr<Uuid> ParseUuid(absl::string_view text) {
+  static constexpr int kDashAt[] = {8, 13, 18, 23};
+  if (text.size() != 36) {
+    return absl::InvalidArgumentError("not a UUID (want 8-4-4-4-12 hex digits)");
+  }
+  Uuid out{};
+  int byte = 0;
+  for (size_t i = 0; i < text.size();) {
+    bool dash = false;
+    for (int d : kDashAt) dash |= (static_cast<int>(i) == d);
+    if (dash) {
+      if (text[i] != '-') return absl::InvalidArgumentError("not a UUID (misplaced '-')");
+      ++i;
+      continue;
+    }
+    int hi = HexValue(text[i]);
+    int lo = HexValue(text[i + 1]);
+    if (hi < 0 || lo < 0) return absl::InvalidArgumentError("not a UUID (non-hex digit)");
+    out[byte++] = static_cast<uint8_t>(hi << 4 | lo);
+    i += 2;
+  }
+  return out;
+}
+
+std::string FormatUuid(const Uuid& uuid) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string s;
+  s.reserve(36);
+  for (int i = 0; i < 16; ++i) {
+    if (i == 4 || i == 6 || i == 8 || i == 10) s.push_back('-');
+    s.push_back(kHex[uuid[i] >> 4]);
+    s.push_back(kHex[uuid[i] & 15]);
+  }
+  return s;
+}
+
+bool IsZero(const Uuid& uuid) {
+  for (uint8_t b : uuid) {
+    if (b != 0) return false;
+  }
+  return true;
+}
+
+void PutU16(std::string* out, uint16_t v) {
+  out->push_back(static_cast<char>(v >> 8));
+  out->push_back(static_cast<char>(v));
+}
+
+void PutU32(std::string* out, uint32_t v) {
+  for (int shift = 24; shift >= 0; shift -= 8) out->push_back(static_cast<char>(v >> shift));
+}
+
+void PutU64(std::string* out, uint64_t v) {
+  for (int shift = 56; shift >= 0; shift -= 8) out->push_back(static_cast<char>(v >> shift));
+}
+
+uint64_t GetU64(const char* p) {
+  uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v = (v << 8) | static_cast<uint8_t>(p[i]);
+  return v;
+}
+
+absl::StatusOr<std::string> EncodeStatementRecord(const StatementRecord& r) {
+  if (r.learners.size() > 255) {
+    return absl::InvalidArgumentError("actor: more than 255 group members");
+  }
+  std::string out;
+  out.reserve(64 + r.json.size());
+  out.push_back(1);
+  out.push_back(static_cast<char>(r.flags));
+  PutU64(&out, r.stored_seq);
+  PutU64(&out, static_cast<uint64_t>(r.timestamp_us));
+  PutId(&out, r.voided_by);
+  PutId(&out, r.registration);
+  out.push_back(static_cast<char>(r.learners.size()));
+  for (const std::string& l : r.learners) {
+    absl::Status s = PutStr16(&out, l, "actor");
+    if (!s.ok()) return s;
+  }
+  absl::Status s = PutStr16(&out, r.verb, "verb.id");
+  if (!s.ok()) return s;
+  s = PutStr16(&out, r.activity, "object.id");
+  if (!s.ok()) return s;
+  if (r.json.size() > UINT32_MAX) return absl::InvalidArgumentError("statement: too large");
+  PutU32(&out, static_cast<uint32_t>(r.json.size()));
+  out.append(r.json);
+  return out;
+}
+
+absl::StatusOr<StatementRecord> DecodeStatementRecord(absl::string_view value) {
+  Reader in(value);
+  StatementRecord r;
+  uint8_t format, n;
+  uint64_t ts;
+  if (!in.U8(&format)) return Corrupt("empty");
+  if (format != 1) return Corrupt(absl::StrCat("unknown format ", format));
+  if (!in.U8(&r.flags) || !in.U64(&r.stored_seq) || !in.U64(&ts) || !in.Id(&r.voided_by) ||
+      !in.Id(&r.registration) || !in.U8(&n)) {
+    return Corrupt("truncated header");
+  }
+  r.timestamp_us = static_cast<int64_t>(ts);
+  r.learners.resize(n);
+  for (std::string& l : r.learners) {
+    if (!in.Str16(&l)) return Corrupt("truncated learner key");
+  }
+  if (!in.Str16(&r.verb) || !in.Str16(&r.activity)) return Corrupt("truncated verb/activity");
+  uint32_t json_len;
+  absl::string_view json;
+  if (!in.U32(&json_len) || !in.Bytes(json_len, &json)) return Corrupt("truncated json");
+  if (!in.AtEnd()) return Corrupt("trailing bytes");
+  r.json.assign(json.data(), json.size());
+  return r;
+}
+
+std::string EncodeStringPrefix(absl::string_view s) {
+  std::string out;
+  out.reserve(2 + s.size() + 24);
+  PutU16(&out, static_cast<uint16_t>(s.size()));
+  out.append(s.data(), s.size());
+  return out;
+}
+
+std::string EncodeStringIndexKey(absl::string_view s, uint64_t seq, const Uuid& id) {
+  std::string out = EncodeStringPrefix(s);
+  PutU64(&out, seq);
+  PutId(&out, id);
+  return out;
+}
+
+std::string EncodeRegistrationPrefix(const Uuid& registration) {
+  std::string out;
+  PutId(&out, registration);
+  return out;
+}
+
+std::string EncodeRegistrationIndexKey(const Uuid& registration, uint64_t seq, const Uuid& id) {
+  std::string out = EncodeRegistrationPrefix(registration);
+  PutU64(&out, seq);
+  PutId(&out, id);
+  return out;
+}
+
+std::string EncodeStoredKey(uint64_t seq, const Uuid& id) {
+  std::string out;
+  PutU64(&out, seq);
+  PutId(&out, id);
+  return out;
+}
+
+absl::StatusOr<IndexPosition> DecodeIndexTail(absl::string_view key, size_t prefix_len) {
+  if (key.size() != prefix_len + 24) {
+    return absl::InvalidArgumentError("corrupt index key: wrong length");
+  }
+  IndexPosition pos;
+  pos.seq = GetU64(key.data() + prefix_len);
+  std::memcpy(pos.id.data(), key.data() + prefix_len + 8, 16);
+  return pos;
+}
+
+}  // namespace lifelong::records

@@ -1,0 +1,121 @@
+// Byte layouts of every RocksDB key and value of the record store.
+//
+// All integers are big-endian so that byte order equals numeric order. Strings
+// inside keys are length-prefixed (u16 BE), so a prefix scan over one string
+// never runs into another string that merely starts with it. Decoders fail
+// with INVALID_ARGUMENT ("corrupt ...") on short or malformed input; they never
+// read past the end.
+//
+// Column family "statements" (see column_families.h)
+//   key   = id:16                      the statement UUID, raw bytes
+//   value = StatementRecord, layout v1:
+//     [0]       u8   format = 1
+//     [1]       u8   flags: bit0 voided, bit1 has_registration,
+//                           bit2 timestamp assigned by the store, bit3 voiding
+//     [2..9]    u64  stored sequence (microseconds since the Unix epoch,
+//                    strictly increasing across the store)
+//     [10..17]  i64  timestamp, microseconds since the Unix epoch
+//     [18..33]  16B  id of the voiding statement (zeros when not voided)
+//     [34..49]  16B  registration UUID (zeros when absent)
+//     [50]      u8   n = number of learner keys (actor, or a group's members)
+//               n x (u16 len, bytes)   learner keys, the actor's first
+//               u16 len, bytes          verb IRI
+//               u16 len, bytes          object activity IRI (len 0 if none)
+//               u32 len, bytes          the stored statement JSON
+//     nothing may follow.
+//
+// Index column families (values are empty; seq is the stored sequence):
+//   "by_learner"       key = u16 len | learner key | u64 seq | id:16
+//   "by_activity"      key = u16 len | activity IRI | u64 seq | id:16
+//   "by_verb"          key = u16 len | verb IRI | u64 seq | id:16
+//   "by_registration"  key = registration:16 | u64 seq | id:16
+//   "by_stored"        key = u64 seq | id:16
+//
+// Column family "meta": fixed ASCII keys (kMetaPageTokenKey -> 32 random
+// bytes used to sign page tokens; kMetaSchemaVersion -> u32 BE).
+#ifndef LIFELONG_SERVICES_RECORDS_KEY_CODEC_H_
+#define LIFELONG_SERVICES_RECORDS_KEY_CODEC_H_
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace lifelong::records {
+
+using Uuid = std::array<uint8_t, 16>;
+
+inline constexpr char kMetaPageTokenKey[] = "page_token_key";
+inline constexpr char kMetaSchemaVersion[] = "schema_version";
+inline constexpr uint32_t kSchemaVersion = 1;
+
+// Longest string allowed inside a key (IRIs, learner keys).
+inline constexpr size_t kMaxKeyString = 4096;
+
+// "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx" (hex, either case) <-> 16 bytes.
+absl::StatusOr<Uuid> ParseUuid(absl::string_view text);
+std::string FormatUuid(const Uuid& uuid);  // lowercase
+bool IsZero(const Uuid& uuid);
+
+void PutU16(std::string* out, uint16_t v);
+void PutU32(std::string* out, uint32_t v);
+void PutU64(std::string* out, uint64_t v);
+uint64_t GetU64(const char* p);
+
+// Flags of StatementRecord.
+enum class RecordFlag : uint8_t {
+  kVoided = 1 << 0,
+  kHasRegistration = 1 << 1,
+  kTimestampAssigned = 1 << 2,
+  kVoiding = 1 << 3,
+};
+
+// The decoded value of the "statements" column family.
+struct StatementRecord {
+  uint8_t flags = 0;
+  uint64_t stored_seq = 0;
+  int64_t timestamp_us = 0;
+  Uuid voided_by{};
+  Uuid registration{};
+  std::vector<std::string> learners;  // actor first
+  std::string verb;
+  std::string activity;
+  std::string json;
+
+  bool Has(RecordFlag f) const { return (flags & static_cast<uint8_t>(f)) != 0; }
+  void Set(RecordFlag f, bool on) {
+    if (on) {
+      flags |= static_cast<uint8_t>(f);
+    } else {
+      flags &= static_cast<uint8_t>(~static_cast<uint8_t>(f));
+    }
+  }
+};
+
+// Encodes `record`. INVALID_ARGUMENT when a string exceeds its length field
+// (learner keys, verb and activity: kMaxKeyString; more than 255 learners).
+absl::StatusOr<std::string> EncodeStatementRecord(const StatementRecord& record);
+absl::StatusOr<StatementRecord> DecodeStatementRecord(absl::string_view value);
+
+// Index keys. `EncodeStringPrefix` is the part before seq, used for scans.
+std::string EncodeStringPrefix(absl::string_view s);
+std::string EncodeStringIndexKey(absl::string_view s, uint64_t seq, const Uuid& id);
+std::string EncodeRegistrationPrefix(const Uuid& registration);
+std::string EncodeRegistrationIndexKey(const Uuid& registration, uint64_t seq, const Uuid& id);
+std::string EncodeStoredKey(uint64_t seq, const Uuid& id);
+
+// The (seq, id) tail shared by every index key: 24 bytes.
+struct IndexPosition {
+  uint64_t seq = 0;
+  Uuid id{};
+};
+// Decodes the last 24 bytes of any index key; `prefix_len` bytes must precede
+// them exactly.
+absl::StatusOr<IndexPosition> DecodeIndexTail(absl::string_view key, size_t prefix_len);
+
+}  // namespace lifelong::records
+
+#endif  // LIFELONG_SERVICES_RECORDS_KEY_CODEC_H_

@@ -1,0 +1,153 @@
+#include "services/records/key_codec.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <random>
+
+namespace lifelong::records {
+namespace {
+
+Uuid U(uint8_t fill) {
+  Uuid u;
+  u.fill(fill);
+  return u;
+}
+
+std::string Hex(const std::string& s) {
+  static const char* k = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : s) {
+    out.push_back(k[c >> 4]);
+    out.push_back(k[c & 15]);
+  }
+  return out;
+}
+
+TEST(KeyCodec, UuidRoundTripAndCaseInsensitivity) {
+  absl::StatusOr<Uuid> u = ParseUuid("0123ABCD-4567-89ab-cdef-0123456789AB");
+  ASSERT_TRUE(u.ok());
+  EXPECT_EQ(FormatUuid(*u), "0123abcd-4567-89ab-cdef-0123456789ab");
+  EXPECT_EQ((*u)[0], 0x01);
+  EXPECT_EQ((*u)[15], 0xab);
+}
+
+TEST(KeyCodec, UuidRejectsMalformed) {
+  for (const char* bad : {"", "0123abcd456789abcdef0123456789ab", "0123abcd-4567-89ab-cdef-0123456789a",
+                          "0123abcd-4567-89ab-cdef-0123456789abc", "0123abcd_4567-89ab-cdef-0123456789ab",
+                          "g123abcd-4567-89ab-cdef-0123456789ab"}) {
+    EXPECT_EQ(ParseUuid(bad).status().code(), absl::StatusCode::kInvalidArgument) << bad;
+  }
+}
+
+TEST(KeyCodec, GoldenIndexKeys) {
+  Uuid id = U(0xAA);
+  EXPECT_EQ(Hex(EncodeStringIndexKey("u1", 0x0102030405060708ULL, id)),
+            "0002" "7531" "0102030405060708" + std::string(32, 'a'));
+  EXPECT_EQ(Hex(EncodeStoredKey(1, id)), "0000000000000001" + std::string(32, 'a'));
+  EXPECT_EQ(Hex(EncodeRegistrationIndexKey(U(0x11), 2, id)),
+            std::string(32, '1') + "0000000000000002" + std::string(32, 'a'));
+}
+
+TEST(KeyCodec, GoldenStatementRecord) {
+  StatementRecord r;
+  r.flags = 0x05;
+  r.stored_seq = 0x10;
+  r.timestamp_us = -1;
+  r.learners = {"u"};
+  r.verb = "v";
+  r.activity = "";
+  r.json = "{}";
+  absl::StatusOr<std::string> v = EncodeStatementRecord(r);
+  ASSERT_TRUE(v.ok());
+  EXPECT_EQ(Hex(*v), "01" "05" "0000000000000010" "ffffffffffffffff" + std::string(64, '0') +
+                         "01" "0001" "75" "0001" "76" "0000" "00000002" "7b7d");
+}
+
+TEST(KeyCodec, StatementRecordRoundTripAtBoundaries) {
+  StatementRecord r;
+  r.flags = 0xFF;
+  r.stored_seq = UINT64_MAX;
+  r.timestamp_us = INT64_MIN;
+  r.voided_by = U(0xFF);
+  r.registration = U(0x00);
+  r.learners = {"", std::string(kMaxKeyString, 'x'), "mailto:a@b.c"};
+  r.verb = "http://adlnet.gov/expapi/verbs/completed";
+  r.activity = std::string(kMaxKeyString, 'y');
+  r.json = std::string(1 << 20, 'j');
+  absl::StatusOr<std::string> v = EncodeStatementRecord(r);
+  ASSERT_TRUE(v.ok());
+  absl::StatusOr<StatementRecord> d = DecodeStatementRecord(*v);
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_EQ(d->flags, r.flags);
+  EXPECT_EQ(d->stored_seq, r.stored_seq);
+  EXPECT_EQ(d->timestamp_us, r.timestamp_us);
+  EXPECT_EQ(d->voided_by, r.voided_by);
+  EXPECT_EQ(d->learners, r.learners);
+  EXPECT_EQ(d->verb, r.verb);
+  EXPECT_EQ(d->activity, r.activity);
+  EXPECT_EQ(d->json, r.json);
+}
+
+TEST(KeyCodec, EncodeRejectsOversizeStrings) {
+  StatementRecord r;
+  r.learners = {std::string(kMaxKeyString + 1, 'x')};
+  EXPECT_EQ(EncodeStatementRecord(r).status().code(), absl::StatusCode::kInvalidArgument);
+  r.learners = std::vector<std::string>(256, "u");
+  EXPECT_EQ(EncodeStatementRecord(r).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(KeyCodec, DecodeFailsCleanlyOnEveryTruncation) {
+  StatementRecord r;
+  r.learners = {"u1", "u2"};
+  r.verb = "http://v";
+  r.activity = "http://a";
+  r.json = R"({"a":1})";
+  std::string v = *EncodeStatementRecord(r);
+  for (size_t n = 0; n < v.size(); ++n) {
+    EXPECT_EQ(DecodeStatementRecord(v.substr(0, n)).status().code(), absl::StatusCode::kInvalidArgument)
+        << "prefix length " << n;
+  }
+  EXPECT_EQ(DecodeStatementRecord(v + "x").status().code(), absl::StatusCode::kInvalidArgument);
+  std::string bad_format = v;
+  bad_format[0] = 2;
+  EXPECT_EQ(DecodeStatementRecord(bad_format).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(KeyCodec, DecodeSurvivesRandomBytes) {
+  std::mt19937 rng(7);
+  for (int i = 0; i < 2000; ++i) {
+    std::string junk(rng() % 100, '\0');
+    for (char& c : junk) c = static_cast<char>(rng());
+    (void)DecodeStatementRecord(junk);  // must not crash or over-read (ASan-clean)
+  }
+}
+
+TEST(KeyCodec, IndexKeysOrderBySequenceWithinOneString) {
+  std::vector<uint64_t> seqs = {0, 1, 255, 256, 65535, 1ULL << 32, (1ULL << 63) + 5, UINT64_MAX};
+  std::vector<std::string> keys;
+  for (uint64_t s : seqs) keys.push_back(EncodeStringIndexKey("learner", s, U(0)));
+  EXPECT_TRUE(std::is_sorted(keys.begin(), keys.end()));
+  // Sequence ties break on id.
+  EXPECT_LT(EncodeStoredKey(5, U(1)), EncodeStoredKey(5, U(2)));
+  EXPECT_LT(EncodeStoredKey(5, U(0xFF)), EncodeStoredKey(6, U(0)));
+}
+
+TEST(KeyCodec, StringPrefixDoesNotMatchLongerStrings) {
+  // "u1" must not be a byte prefix of keys for "u10".
+  std::string p = EncodeStringPrefix("u1");
+  std::string other = EncodeStringIndexKey("u10", 1, U(0));
+  EXPECT_NE(other.compare(0, p.size(), p), 0);
+}
+
+TEST(KeyCodec, DecodeIndexTail) {
+  std::string key = EncodeStringIndexKey("abc", 42, U(7));
+  absl::StatusOr<IndexPosition> pos = DecodeIndexTail(key, EncodeStringPrefix("abc").size());
+  ASSERT_TRUE(pos.ok());
+  EXPECT_EQ(pos->seq, 42u);
+  EXPECT_EQ(pos->id, U(7));
+  EXPECT_EQ(DecodeIndexTail(key.substr(1), 5).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace lifelong::records

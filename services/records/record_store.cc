@@ -1,0 +1,617 @@
+#include "services/records/record_store.h"
+
+#include <rocksdb/cache.h>
+#include <rocksdb/filter_policy.h>
+#include <rocksdb/slice_transform.h>
+#include <rocksdb/table.h>
+#include <rocksdb/write_batch.h>
+
+#include <algorithm>
+#include <unordered_map>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "services/common/log.h"
+#include "services/common/status_util.h"
+#include "services/records/column_families.h"
+
+namespace lifelong::records {
+namespace {
+
+// Converts a RocksDB failure into the service's status, once, here.
+absl::Status FromRocks(const rocksdb::Status& s, absl::string_view what) {
+  if (s.ok()) return absl::OkStatus();
+  std::string msg = absl::StrCat(what, ": ", s.ToString());
+  if (s.IsNotFound()) return absl::NotFoundError(msg);
+  if (s.IsCorruption()) return absl::InternalError(msg);
+  if (s.IsInvalidArgument()) return absl::InternalError(msg);
+  return absl::UnavailableError(msg);
+}
+
+// Prefix extractor of the string indexes: the length-prefixed string at the
+// start of the key (u16 length + bytes). Lets bloom filters skip files that
+// hold no entry for a learner, activity or verb.
+class LengthPrefixedStringTransform : public rocksdb::SliceTransform {
+ public:
+  const char* Name() const override { return "lifelong.LengthPrefixedString"; }
+  rocksdb::Slice Transform(const rocksdb::Slice& key) const override {
+    return rocksdb::Slice(key.data(), PrefixLen(key));
+  }
+  bool InDomain(const rocksdb::Slice& key) const override {
+    return key.size() >= 2 && key.size() >= PrefixLen(key);
+  }
+
+ private:
+  static size_t PrefixLen(const rocksdb::Slice& key) {
+    return 2 + ((static_cast<uint8_t>(key[0]) << 8) | static_cast<uint8_t>(key[1]));
+  }
+};
+
+std::string IdKey(const Uuid& id) { return std::string(reinterpret_cast<const char*>(id.data()), 16); }
+
+struct IdHash {
+  size_t operator()(const Uuid& u) const {
+    size_t h;
+    std::memcpy(&h, u.data(), sizeof(h));
+    return h;
+  }
+};
+
+// Every index key of a stored statement: (column family, key).
+std::vector<std::pair<Cf, std::string>> IndexKeys(const Uuid& id, const StatementRecord& r) {
+  std::vector<std::pair<Cf, std::string>> keys;
+  for (const std::string& l : r.learners) {
+    keys.emplace_back(Cf::kByLearner, EncodeStringIndexKey(l, r.stored_seq, id));
+  }
+  if (!r.activity.empty()) {
+    keys.emplace_back(Cf::kByActivity, EncodeStringIndexKey(r.activity, r.stored_seq, id));
+  }
+  keys.emplace_back(Cf::kByVerb, EncodeStringIndexKey(r.verb, r.stored_seq, id));
+  if (r.Has(RecordFlag::kHasRegistration)) {
+    keys.emplace_back(Cf::kByRegistration, EncodeRegistrationIndexKey(r.registration, r.stored_seq, id));
+  }
+  keys.emplace_back(Cf::kByStored, EncodeStoredKey(r.stored_seq, id));
+  return keys;
+}
+
+}  // namespace
+
+struct RecordStore::Writer {
+  std::vector<ParsedStatement>* statements = nullptr;
+  const std::string* erase_learner = nullptr;
+  absl::Status status;
+  std::vector<StoredStatement> results;
+  int64_t erased = 0;
+  bool done = false;
+  absl::CondVar cv;
+};
+
+absl::StatusOr<std::unique_ptr<RecordStore>> RecordStore::Open(const std::string& path,
+                                                               RecordStoreOptions options) {
+  std::unique_ptr<RecordStore> store(new RecordStore());
+  if (!options.now_micros) options.now_micros = [] { return absl::ToUnixMicros(absl::Now()); };
+  store->options_ = options;
+
+  // Options for this workload: small writes that must be durable, point
+  // lookups by id, and short range scans over one learner/activity/verb.
+  rocksdb::DBOptions db_options;
+  db_options.create_if_missing = true;
+  db_options.create_missing_column_families = true;
+  db_options.max_background_jobs = 2;           // 2-core machines
+  db_options.enable_pipelined_write = true;     // WAL and memtable writes overlap
+  db_options.bytes_per_sync = 1 << 20;          // smooth SST write-back
+  db_options.max_total_wal_size = 256 << 20;
+  db_options.keep_log_file_num = 5;
+
+  std::shared_ptr<rocksdb::Cache> cache = rocksdb::NewLRUCache(options.block_cache_bytes);
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  for (const ColumnFamilySpec& spec : kColumnFamilies) {
+    rocksdb::ColumnFamilyOptions cf_options;
+    rocksdb::BlockBasedTableOptions table;
+    table.block_cache = cache;
+    table.cache_index_and_filter_blocks = true;
+    table.pin_l0_filter_and_index_blocks_in_cache = true;
+    // Bloom filters: whole-key for id lookups, prefix blooms for the string
+    // indexes (a scan for one learner skips files without that learner).
+    table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+    if (spec.id == Cf::kStatements) {
+      table.block_size = 16 << 10;  // statements are ~0.5-2 KiB of JSON
+    }
+    if (spec.is_index) {
+      table.whole_key_filtering = false;
+      if (spec.id == Cf::kByRegistration) {
+        cf_options.prefix_extractor.reset(rocksdb::NewFixedPrefixTransform(16));
+      } else {
+        cf_options.prefix_extractor = std::make_shared<LengthPrefixedStringTransform>();
+      }
+    }
+    cf_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+    // JSON and repetitive keys compress well: LZ4 on upper levels (cheap),
+    // ZSTD on the bottommost level (most of the data, written once).
+    cf_options.compression = rocksdb::kLZ4Compression;
+    cf_options.bottommost_compression = rocksdb::kZSTD;
+    cf_options.write_buffer_size = spec.id == Cf::kStatements ? (64 << 20) : (32 << 20);
+    descriptors.emplace_back(spec.name, cf_options);
+  }
+
+  rocksdb::DB* raw = nullptr;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::Status s = rocksdb::DB::Open(db_options, path, descriptors, &handles, &raw);
+  if (!s.ok()) return FromRocks(s, absl::StrCat("open record store at ", path));
+  store->db_.reset(raw);
+  store->handles_ = handles;
+
+  // Page-token key: created once, kept in the meta family.
+  std::string key;
+  s = raw->Get(rocksdb::ReadOptions(), store->cf(static_cast<int>(Cf::kMeta)), kMetaPageTokenKey, &key);
+  if (s.IsNotFound()) {
+    key = RandomKey();
+    rocksdb::WriteBatch batch;
+    batch.Put(store->cf(static_cast<int>(Cf::kMeta)), kMetaPageTokenKey, key);
+    std::string version;
+    PutU32(&version, kSchemaVersion);
+    batch.Put(store->cf(static_cast<int>(Cf::kMeta)), kMetaSchemaVersion, version);
+    rocksdb::WriteOptions wo;
+    wo.sync = true;
+    s = raw->Write(wo, &batch);
+  }
+  if (!s.ok()) return FromRocks(s, "read store metadata");
+  store->tokens_ = std::make_unique<PageTokenCodec>(key);
+
+  // The last stored sequence continues after a restart.
+  std::unique_ptr<rocksdb::Iterator> it(
+      raw->NewIterator(rocksdb::ReadOptions(), store->cf(static_cast<int>(Cf::kByStored))));
+  it->SeekToLast();
+  if (it->Valid()) {
+    LL_ASSIGN_OR_RETURN(IndexPosition last, DecodeIndexTail(absl::string_view(it->key().data(), it->key().size()), 0));
+    store->last_seq_ = last.seq;
+  }
+  LL_RETURN_IF_ERROR(FromRocks(it->status(), "scan stored index"));
+
+  try {
+    store->authority_json_ = nlohmann::ordered_json::parse(options.authority_json).dump();
+  } catch (const nlohmann::json::exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat("authority_json: ", e.what()));
+  }
+  return store;
+}
+
+RecordStore::~RecordStore() {
+  if (!db_) return;
+  rocksdb::FlushOptions fo;
+  db_->Flush(fo, handles_);
+  for (rocksdb::ColumnFamilyHandle* h : handles_) db_->DestroyColumnFamilyHandle(h);
+  db_->Close();
+}
+
+uint64_t RecordStore::NextSeq() {
+  uint64_t now = static_cast<uint64_t>(std::max<int64_t>(0, options_.now_micros()));
+  last_seq_ = std::max(now, last_seq_ + 1);
+  return last_seq_;
+}
+
+absl::StatusOr<std::vector<StoredStatement>> RecordStore::Record(
+    std::vector<ParsedStatement> statements) {
+  if (statements.empty()) return std::vector<StoredStatement>{};
+  Writer w;
+  w.statements = &statements;
+  Enqueue(&w);
+  if (!w.status.ok()) return w.status;
+  return std::move(w.results);
+}
+
+absl::StatusOr<int64_t> RecordStore::EraseLearner(const std::string& learner) {
+  Writer w;
+  w.erase_learner = &learner;
+  Enqueue(&w);
+  if (!w.status.ok()) return w.status;
+  return w.erased;
+}
+
+void RecordStore::Enqueue(Writer* w) {
+  absl::MutexLock lock(&write_mu_);
+  writers_.push_back(w);
+  while (!w->done && writers_.front() != w) w->cv.Wait(&write_mu_);
+  if (w->done) return;
+
+  // This writer leads: take the group queued behind it. An erase runs alone.
+  std::vector<Writer*> group;
+  size_t count = 0;
+  for (Writer* x : writers_) {
+    if (x->erase_learner != nullptr) {
+      if (group.empty()) group.push_back(x);
+      break;
+    }
+    if (!group.empty() && count + x->statements->size() > options_.max_group_statements) break;
+    group.push_back(x);
+    count += x->statements->size();
+  }
+
+  write_mu_.Unlock();
+  if (group.front()->erase_learner != nullptr) {
+    ApplyErase(group.front());
+  } else {
+    CommitGroup(group);
+  }
+  write_mu_.Lock();
+
+  for (Writer* x : group) {
+    writers_.pop_front();
+    x->done = true;
+    if (x != w) x->cv.Signal();
+  }
+  if (!writers_.empty()) writers_.front()->cv.Signal();
+}
+
+absl::StatusOr<std::optional<StatementRecord>> RecordStore::LoadRecord(const Uuid& id) const {
+  rocksdb::PinnableSlice value;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cf(static_cast<int>(Cf::kStatements)), IdKey(id), &value);
+  if (s.IsNotFound()) return std::optional<StatementRecord>();
+  LL_RETURN_IF_ERROR(FromRocks(s, "read statement"));
+  LL_ASSIGN_OR_RETURN(StatementRecord r, DecodeStatementRecord(absl::string_view(value.data(), value.size())));
+  return std::optional<StatementRecord>(std::move(r));
+}
+
+void RecordStore::CommitGroup(const std::vector<Writer*>& group) {
+  rocksdb::WriteBatch batch;
+  // Records written (or rewritten, for voiding) by this group so far; later
+  // statements of the group see them.
+  std::unordered_map<Uuid, StatementRecord, IdHash> pending;
+  auto lookup = [&](const Uuid& id,
+                    const std::unordered_map<Uuid, StatementRecord, IdHash>& mine)
+      -> absl::StatusOr<std::optional<StatementRecord>> {
+    if (auto it = mine.find(id); it != mine.end()) return std::optional<StatementRecord>(it->second);
+    if (auto it = pending.find(id); it != pending.end()) return std::optional<StatementRecord>(it->second);
+    return LoadRecord(id);
+  };
+
+  for (Writer* w : group) {
+    batch.SetSavePoint();
+    std::unordered_map<Uuid, StatementRecord, IdHash> mine;
+    std::vector<StoredStatement> results;
+    absl::Status status;
+    for (ParsedStatement& p : *w->statements) {
+      absl::StatusOr<std::optional<StatementRecord>> existing = lookup(p.id, mine);
+      if (!existing.ok()) {
+        status = existing.status();
+        break;
+      }
+      if (existing->has_value()) {
+        const StatementRecord& old = **existing;
+        nlohmann::ordered_json old_json = nlohmann::ordered_json::parse(old.json);
+        bool drop_ts = old.Has(RecordFlag::kTimestampAssigned) && !p.timestamp_us.has_value();
+        if (ContentForComparison(old_json, drop_ts) != ContentForComparison(p.json, drop_ts)) {
+          status = absl::AlreadyExistsError(absl::StrCat(
+              "statement.id: ", FormatUuid(p.id), " already exists with different content"));
+          break;
+        }
+        results.push_back({p.id, old});
+        continue;
+      }
+
+      StatementRecord r;
+      r.stored_seq = NextSeq();
+      r.learners = p.learners;
+      r.verb = p.verb;
+      r.activity = p.activity;
+      if (p.registration) {
+        r.registration = *p.registration;
+        r.Set(RecordFlag::kHasRegistration, true);
+      }
+      std::string stored = FormatTimestampMicros(static_cast<int64_t>(r.stored_seq));
+      if (p.timestamp_us) {
+        r.timestamp_us = *p.timestamp_us;
+      } else {
+        r.timestamp_us = static_cast<int64_t>(r.stored_seq);
+        r.Set(RecordFlag::kTimestampAssigned, true);
+        p.json["timestamp"] = stored;
+      }
+      p.json["stored"] = stored;
+      p.json["authority"] = nlohmann::ordered_json::parse(authority_json_);
+      r.json = p.json.dump();
+
+      if (p.is_voiding) {
+        r.Set(RecordFlag::kVoiding, true);
+        absl::StatusOr<std::optional<StatementRecord>> target = lookup(p.void_target, mine);
+        if (!target.ok()) {
+          status = target.status();
+          break;
+        }
+        if (target->has_value()) {
+          StatementRecord t = **target;
+          if (t.Has(RecordFlag::kVoiding)) {
+            status = absl::InvalidArgumentError(absl::StrCat(
+                "statement.object.id: ", FormatUuid(p.void_target),
+                " is a voiding statement, which cannot be voided"));
+            break;
+          }
+          if (!t.Has(RecordFlag::kVoided)) {
+            t.Set(RecordFlag::kVoided, true);
+            t.voided_by = p.id;
+            absl::StatusOr<std::string> tv = EncodeStatementRecord(t);
+            if (!tv.ok()) {
+              status = tv.status();
+              break;
+            }
+            batch.Put(cf(static_cast<int>(Cf::kStatements)), IdKey(p.void_target), *tv);
+            mine[p.void_target] = std::move(t);
+          }
+        }
+      }
+
+      absl::StatusOr<std::string> value = EncodeStatementRecord(r);
+      if (!value.ok()) {
+        status = value.status();
+        break;
+      }
+      batch.Put(cf(static_cast<int>(Cf::kStatements)), IdKey(p.id), *value);
+      for (auto& [family, key] : IndexKeys(p.id, r)) {
+        batch.Put(cf(static_cast<int>(family)), key, rocksdb::Slice());
+      }
+      results.push_back({p.id, r});
+      mine[p.id] = std::move(r);
+    }
+    if (!status.ok()) {
+      batch.RollbackToSavePoint();
+      w->status = status;
+      continue;
+    }
+    batch.PopSavePoint();
+    for (auto& [id, rec] : mine) pending[id] = std::move(rec);
+    w->results = std::move(results);
+  }
+
+  if (batch.Count() == 0) return;  // every statement was a replay or failed
+  rocksdb::WriteOptions wo;
+  wo.sync = options_.sync;
+  rocksdb::Status s = db_->Write(wo, &batch);
+  if (!s.ok()) {
+    absl::Status err = FromRocks(s, "commit statements");
+    LogError("store_write_failed", {{"error", std::string(err.message())}});
+    for (Writer* w : group) {
+      if (w->status.ok()) {
+        w->status = err;
+        w->results.clear();
+      }
+    }
+    return;
+  }
+  groups_committed_.fetch_add(1, std::memory_order_relaxed);
+  statements_written_.fetch_add(pending.size(), std::memory_order_relaxed);
+}
+
+void RecordStore::ApplyErase(Writer* w) {
+  const std::string& learner = *w->erase_learner;
+  rocksdb::WriteBatch batch;
+  std::string prefix = EncodeStringPrefix(learner);
+  rocksdb::ReadOptions ro;
+  ro.prefix_same_as_start = true;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, cf(static_cast<int>(Cf::kByLearner))));
+  int64_t erased = 0;
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    absl::StatusOr<IndexPosition> pos =
+        DecodeIndexTail(absl::string_view(it->key().data(), it->key().size()), prefix.size());
+    if (!pos.ok()) {
+      w->status = absl::InternalError(pos.status().message());
+      return;
+    }
+    absl::StatusOr<std::optional<StatementRecord>> rec = LoadRecord(pos->id);
+    if (!rec.ok()) {
+      w->status = rec.status();
+      return;
+    }
+    if (!rec->has_value()) {
+      // A dangling index entry (should not exist): remove it too.
+      batch.Delete(cf(static_cast<int>(Cf::kByLearner)), it->key());
+      continue;
+    }
+    batch.Delete(cf(static_cast<int>(Cf::kStatements)), IdKey(pos->id));
+    for (auto& [family, key] : IndexKeys(pos->id, **rec)) {
+      batch.Delete(cf(static_cast<int>(family)), key);
+    }
+    ++erased;
+  }
+  if (!it->status().ok()) {
+    w->status = FromRocks(it->status(), "scan learner index");
+    return;
+  }
+  if (batch.Count() > 0) {
+    rocksdb::WriteOptions wo;
+    wo.sync = options_.sync;
+    rocksdb::Status s = db_->Write(wo, &batch);
+    if (!s.ok()) {
+      w->status = FromRocks(s, "erase learner");
+      return;
+    }
+    // Drop the learner's range from the index files now rather than at some
+    // later compaction, so the deleted keys do not linger on disk.
+    std::string end = prefix;
+    end.append(24, '\xff');
+    rocksdb::Slice b(prefix), e(end);
+    db_->CompactRange(rocksdb::CompactRangeOptions(), cf(static_cast<int>(Cf::kByLearner)), &b, &e);
+  }
+  w->erased = erased;
+  LogInfo("learner_erased", {{"statements", erased}});
+}
+
+absl::StatusOr<StoredStatement> RecordStore::Get(const Uuid& id) const {
+  LL_ASSIGN_OR_RETURN(std::optional<StatementRecord> r, LoadRecord(id));
+  if (!r) return absl::NotFoundError(absl::StrCat("statement ", FormatUuid(id), " not found"));
+  return StoredStatement{id, std::move(*r)};
+}
+
+namespace {
+
+// A canonical description of a query's filters, bound into its page tokens.
+std::string FilterFingerprint(const StatementQuery& q) {
+  std::string f = absl::StrCat("l=", q.learner.size(), ":", q.learner, ";v=", q.verb.size(), ":", q.verb,
+                               ";a=", q.activity.size(), ":", q.activity, ";r=",
+                               q.registration ? FormatUuid(*q.registration) : "", ";s=",
+                               q.since_us ? absl::StrCat(*q.since_us) : "", ";u=",
+                               q.until_us ? absl::StrCat(*q.until_us) : "");
+  return f;
+}
+
+}  // namespace
+
+absl::StatusOr<StatementPage> RecordStore::List(const StatementQuery& q) const {
+  if (q.page_size < 1 || q.page_size > 1000) {
+    return absl::InvalidArgumentError("page_size: must be between 1 and 1000");
+  }
+  std::string filters = FilterFingerprint(q);
+  std::optional<PagePosition> after;
+  if (!q.page_token.empty()) {
+    LL_ASSIGN_OR_RETURN(PagePosition p, tokens_->Decode(filters, q.ascending, q.page_token));
+    after = p;
+  }
+
+  // Pick the most selective index; the other filters are checked per record.
+  Cf family = Cf::kByStored;
+  std::string prefix;
+  if (!q.learner.empty()) {
+    family = Cf::kByLearner;
+    prefix = EncodeStringPrefix(q.learner);
+  } else if (q.registration) {
+    family = Cf::kByRegistration;
+    prefix = EncodeRegistrationPrefix(*q.registration);
+  } else if (!q.activity.empty()) {
+    family = Cf::kByActivity;
+    prefix = EncodeStringPrefix(q.activity);
+  } else if (!q.verb.empty()) {
+    family = Cf::kByVerb;
+    prefix = EncodeStringPrefix(q.verb);
+  }
+
+  std::string lower = prefix, upper = prefix;
+  PutU64(&lower, q.since_us ? static_cast<uint64_t>(std::max<int64_t>(0, *q.since_us)) + 1 : 0);
+  if (q.until_us && *q.until_us < 0) return StatementPage{};
+  PutU64(&upper, q.until_us ? static_cast<uint64_t>(*q.until_us) : UINT64_MAX);
+  upper.append(16, '\xff');
+  std::string upper_exclusive = upper;
+  upper_exclusive.push_back('\0');  // iterate_upper_bound is exclusive
+
+  rocksdb::ReadOptions ro;
+  rocksdb::Slice lower_slice(lower), upper_slice(upper_exclusive);
+  ro.iterate_lower_bound = &lower_slice;
+  ro.iterate_upper_bound = &upper_slice;
+  if (!prefix.empty()) ro.prefix_same_as_start = true;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, cf(static_cast<int>(family))));
+
+  if (after) {
+    std::string key = prefix;
+    PutU64(&key, after->seq);
+    key.append(reinterpret_cast<const char*>(after->id.data()), 16);
+    if (q.ascending) {
+      it->Seek(key);
+      if (it->Valid() && it->key() == rocksdb::Slice(key)) it->Next();
+    } else {
+      it->SeekForPrev(key);
+      if (it->Valid() && it->key() == rocksdb::Slice(key)) it->Prev();
+    }
+  } else if (q.ascending) {
+    it->Seek(lower);
+  } else {
+    it->SeekForPrev(upper);
+  }
+
+  // Bound the work of one page when post-filters reject most entries; the
+  // page then comes back short, with a token to continue.
+  constexpr int kMaxScanned = 20000;
+  StatementPage page;
+  int scanned = 0;
+  IndexPosition last{};
+  bool more = false;
+  for (; it->Valid(); q.ascending ? it->Next() : it->Prev()) {
+    if (static_cast<int>(page.statements.size()) >= q.page_size || scanned >= kMaxScanned) {
+      more = true;
+      break;
+    }
+    ++scanned;
+    LL_ASSIGN_OR_RETURN(IndexPosition pos,
+                        DecodeIndexTail(absl::string_view(it->key().data(), it->key().size()), prefix.size()));
+    last = pos;
+    LL_ASSIGN_OR_RETURN(std::optional<StatementRecord> rec, LoadRecord(pos.id));
+    if (!rec || rec->Has(RecordFlag::kVoided)) continue;
+    if (!q.verb.empty() && rec->verb != q.verb) continue;
+    if (!q.activity.empty() && rec->activity != q.activity) continue;
+    if (q.registration && (!rec->Has(RecordFlag::kHasRegistration) || rec->registration != *q.registration)) {
+      continue;
+    }
+    if (!q.learner.empty() &&
+        std::find(rec->learners.begin(), rec->learners.end(), q.learner) == rec->learners.end()) {
+      continue;
+    }
+    page.statements.push_back({pos.id, std::move(*rec)});
+  }
+  LL_RETURN_IF_ERROR(FromRocks(it->status(), "scan index"));
+  if (more) {
+    PagePosition p;
+    p.ascending = q.ascending;
+    p.seq = last.seq;
+    p.id = last.id;
+    page.next_page_token = tokens_->Encode(filters, p);
+  }
+  return page;
+}
+
+absl::Status RecordStore::ForEachOfLearner(
+    const std::string& learner, const std::function<bool(const StoredStatement&)>& fn) const {
+  std::string prefix = EncodeStringPrefix(learner);
+  rocksdb::ReadOptions ro;
+  ro.prefix_same_as_start = true;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, cf(static_cast<int>(Cf::kByLearner))));
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    LL_ASSIGN_OR_RETURN(IndexPosition pos,
+                        DecodeIndexTail(absl::string_view(it->key().data(), it->key().size()), prefix.size()));
+    LL_ASSIGN_OR_RETURN(std::optional<StatementRecord> rec, LoadRecord(pos.id));
+    if (!rec) continue;
+    if (!fn(StoredStatement{pos.id, std::move(*rec)})) break;
+  }
+  return FromRocks(it->status(), "scan learner index");
+}
+
+absl::Status RecordStore::ForEachAfter(uint64_t after_seq, int64_t limit,
+                                       const std::function<bool(const StoredStatement&)>& fn) const {
+  std::string start;
+  PutU64(&start, after_seq == UINT64_MAX ? after_seq : after_seq + 1);
+  std::unique_ptr<rocksdb::Iterator> it(
+      db_->NewIterator(rocksdb::ReadOptions(), cf(static_cast<int>(Cf::kByStored))));
+  int64_t n = 0;
+  for (it->Seek(start); it->Valid(); it->Next()) {
+    if (limit > 0 && n >= limit) break;
+    LL_ASSIGN_OR_RETURN(IndexPosition pos,
+                        DecodeIndexTail(absl::string_view(it->key().data(), it->key().size()), 0));
+    if (pos.seq <= after_seq) continue;
+    LL_ASSIGN_OR_RETURN(std::optional<StatementRecord> rec, LoadRecord(pos.id));
+    if (!rec) continue;
+    ++n;
+    if (!fn(StoredStatement{pos.id, std::move(*rec)})) break;
+  }
+  return FromRocks(it->status(), "scan stored index");
+}
+
+absl::StatusOr<int64_t> RecordStore::CountLearnerIndexEntries(const std::string& learner) const {
+  std::string prefix = EncodeStringPrefix(learner);
+  rocksdb::ReadOptions ro;
+  ro.prefix_same_as_start = true;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, cf(static_cast<int>(Cf::kByLearner))));
+  int64_t n = 0;
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) ++n;
+  LL_RETURN_IF_ERROR(FromRocks(it->status(), "scan learner index"));
+  return n;
+}
+
+RecordStoreStats RecordStore::stats() const {
+  RecordStoreStats s;
+  s.statements_written = statements_written_.load(std::memory_order_relaxed);
+  s.groups_committed = groups_committed_.load(std::memory_order_relaxed);
+  return s;
+}
+
+uint64_t RecordStore::ApproximateStatementCount() const {
+  uint64_t n = 0;
+  db_->GetIntProperty(cf(static_cast<int>(Cf::kStatements)), "rocksdb.estimate-num-keys", &n);
+  return n;
+}
+
+}  // namespace lifelong::records

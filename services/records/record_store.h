@@ -1,0 +1,158 @@
+// RecordStore: the durable store of xAPI statements and their indexes, on
+// RocksDB (layouts in key_codec.h, column families in column_families.h).
+//
+// Writes go through one group-commit queue (leveldb's writer queue): the
+// writer at the head of the queue becomes the leader, takes the writes queued
+// behind it, assigns stored sequences in commit order, checks idempotency and
+// voiding against the store, and commits the whole group in one synced
+// WriteBatch. Every write is therefore in the WAL and fsynced before Record()
+// returns, concurrent writers share one fsync, and a statement is never
+// visible without all of its index entries. Because sequences are assigned in
+// commit order, a cursor over stored order never misses a statement that
+// becomes visible later.
+//
+// Thread-safety: all methods are safe to call concurrently.
+#ifndef LIFELONG_SERVICES_RECORDS_RECORD_STORE_H_
+#define LIFELONG_SERVICES_RECORDS_RECORD_STORE_H_
+
+#include <rocksdb/db.h>
+
+#include <atomic>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "services/records/key_codec.h"
+#include "services/records/page_token.h"
+#include "services/records/statement.h"
+
+namespace lifelong::records {
+
+struct RecordStoreOptions {
+  // Shared LRU block cache for all column families.
+  size_t block_cache_bytes = 256 << 20;
+  // Largest number of statements committed in one group.
+  size_t max_group_statements = 8192;
+  // fsync the WAL before acknowledging (tests of throughput may turn it off;
+  // servers never do).
+  bool sync = true;
+  // The `authority` set on every stored statement (an xAPI Agent).
+  std::string authority_json =
+      R"({"objectType":"Agent","account":{"homePage":"https://id.dongcheng.gov.cn","name":"lifelong-records"}})";
+  // Clock, microseconds since the Unix epoch (injectable for tests).
+  std::function<int64_t()> now_micros;
+};
+
+// A statement as stored.
+struct StoredStatement {
+  Uuid id{};
+  StatementRecord record;  // record.json is the stored xAPI JSON
+};
+
+// Filters of List(). Strings empty / optionals unset mean "any".
+struct StatementQuery {
+  std::string learner;  // canonical learner key
+  std::string verb;
+  std::string activity;
+  std::optional<Uuid> registration;
+  std::optional<int64_t> since_us;  // stored strictly after
+  std::optional<int64_t> until_us;  // stored at or before
+  bool ascending = false;
+  int page_size = 50;
+  std::string page_token;
+};
+
+struct StatementPage {
+  std::vector<StoredStatement> statements;
+  std::string next_page_token;  // empty at the end
+};
+
+struct RecordStoreStats {
+  uint64_t statements_written = 0;
+  uint64_t groups_committed = 0;  // = WAL syncs when sync is on
+};
+
+class RecordStore {
+ public:
+  // Opens (creating if missing) the store at `path`. UNAVAILABLE when the
+  // directory cannot be opened (e.g. locked by another process).
+  static absl::StatusOr<std::unique_ptr<RecordStore>> Open(const std::string& path,
+                                                           RecordStoreOptions options = {});
+  // Flushes memtables and closes the database.
+  ~RecordStore();
+
+  RecordStore(const RecordStore&) = delete;
+  RecordStore& operator=(const RecordStore&) = delete;
+
+  // Stores `statements` all-or-nothing and returns them as stored, in order.
+  // A statement whose id is already stored with the same content is returned
+  // as stored before (not written again); with different content the whole
+  // call fails with ALREADY_EXISTS. A voiding statement marks its target
+  // voided; INVALID_ARGUMENT when the target is itself a voiding statement.
+  // UNAVAILABLE when the write fails (nothing of the call is stored).
+  absl::StatusOr<std::vector<StoredStatement>> Record(std::vector<ParsedStatement> statements);
+
+  // NOT_FOUND when no statement has `id`. Voided statements are returned.
+  absl::StatusOr<StoredStatement> Get(const Uuid& id) const;
+
+  // Statements matching all filters of `query`, voided ones left out.
+  // INVALID_ARGUMENT for a bad page token or page size.
+  absl::StatusOr<StatementPage> List(const StatementQuery& query) const;
+
+  // Calls `fn` for every statement of `learner` (voided included), oldest
+  // first, until `fn` returns false.
+  absl::Status ForEachOfLearner(const std::string& learner,
+                                const std::function<bool(const StoredStatement&)>& fn) const;
+
+  // Calls `fn` for statements stored after `after_seq` in stored order, at
+  // most `limit` of them (0: no limit), until `fn` returns false.
+  absl::Status ForEachAfter(uint64_t after_seq, int64_t limit,
+                            const std::function<bool(const StoredStatement&)>& fn) const;
+
+  // Deletes every statement of `learner` and all their index entries in one
+  // synced write; returns how many statements were erased.
+  absl::StatusOr<int64_t> EraseLearner(const std::string& learner);
+
+  // Counts index entries under `learner` in the learner index (used to prove
+  // erasure).
+  absl::StatusOr<int64_t> CountLearnerIndexEntries(const std::string& learner) const;
+
+  RecordStoreStats stats() const;
+  // Approximate number of stored statements (RocksDB estimate).
+  uint64_t ApproximateStatementCount() const;
+
+ private:
+  struct Writer;
+  RecordStore() = default;
+
+  void Enqueue(Writer* w);
+  void CommitGroup(const std::vector<Writer*>& group);
+  void ApplyErase(Writer* w);
+  absl::StatusOr<std::optional<StatementRecord>> LoadRecord(const Uuid& id) const;
+  rocksdb::ColumnFamilyHandle* cf(int id) const { return handles_[id]; }
+  uint64_t NextSeq();
+
+  RecordStoreOptions options_;
+  std::unique_ptr<rocksdb::DB> db_;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles_;
+  std::unique_ptr<PageTokenCodec> tokens_;
+  std::string authority_json_;
+
+  absl::Mutex write_mu_;
+  std::deque<Writer*> writers_ ABSL_GUARDED_BY(write_mu_);
+  // Touched only by the current group leader (the head of writers_).
+  uint64_t last_seq_ = 0;
+
+  std::atomic<uint64_t> statements_written_{0};
+  std::atomic<uint64_t> groups_committed_{0};
+};
+
+}  // namespace lifelong::records
+
+#endif  // LIFELONG_SERVICES_RECORDS_RECORD_STORE_H_

@@ -1,0 +1,290 @@
+#include "services/records/record_store.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <filesystem>
+#include <set>
+#include <thread>
+
+#include "services/common/vocabulary.h"
+#include "services/records/test_statements.h"
+
+namespace lifelong::records {
+namespace {
+
+using testing::MakeStatement;
+using testing::StatementSpec;
+using testing::TestUuid;
+
+std::string TempDir(const std::string& name) {
+  const char* base = std::getenv("TEST_TMPDIR");
+  std::string dir = std::string(base ? base : "/tmp") + "/" + name;
+  std::filesystem::remove_all(dir);
+  return dir;
+}
+
+class RecordStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override { Reopen(true); }
+
+  void Reopen(bool wipe) {
+    store_.reset();
+    if (wipe) dir_ = TempDir(::testing::UnitTest::GetInstance()->current_test_info()->name());
+    RecordStoreOptions options;
+    options.now_micros = [this] { return clock_.fetch_add(1000); };
+    auto s = RecordStore::Open(dir_, options);
+    ASSERT_TRUE(s.ok()) << s.status();
+    store_ = std::move(*s);
+  }
+
+  absl::StatusOr<std::vector<StoredStatement>> Put(const std::vector<StatementSpec>& specs) {
+    std::vector<ParsedStatement> batch;
+    for (const StatementSpec& spec : specs) {
+      absl::StatusOr<ParsedStatement> p = ParseStatement(MakeStatement(spec));
+      if (!p.ok()) return p.status();
+      batch.push_back(std::move(*p));
+    }
+    return store_->Record(std::move(batch));
+  }
+
+  std::vector<std::string> Ids(const StatementPage& page) {
+    std::vector<std::string> out;
+    for (const StoredStatement& s : page.statements) out.push_back(FormatUuid(s.id));
+    return out;
+  }
+
+  std::atomic<int64_t> clock_{1'800'000'000'000'000};
+  std::string dir_;
+  std::unique_ptr<RecordStore> store_;
+};
+
+TEST_F(RecordStoreTest, RecordThenGetReturnsStoredJsonWithLrsFields) {
+  auto r = Put({{.id = TestUuid(1), .learner = "u1", .verb = "completed", .course = "c1"}});
+  ASSERT_TRUE(r.ok()) << r.status();
+  absl::StatusOr<StoredStatement> got = store_->Get(*ParseUuid(TestUuid(1)));
+  ASSERT_TRUE(got.ok());
+  nlohmann::json j = nlohmann::json::parse(got->record.json);
+  EXPECT_EQ(j["id"], TestUuid(1));
+  EXPECT_TRUE(j.contains("stored"));
+  EXPECT_EQ(j["timestamp"], j["stored"]);  // assigned when absent
+  EXPECT_EQ(j["authority"]["account"]["name"], "lifelong-records");
+  EXPECT_EQ(j["version"], "2.0.0");
+  EXPECT_EQ(got->record.learners, std::vector<std::string>{"u1"});
+  EXPECT_EQ(store_->Get(*ParseUuid(TestUuid(2))).status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(RecordStoreTest, SameIdSameContentIsIdempotentDifferentContentConflicts) {
+  StatementSpec spec{.id = TestUuid(1), .course = "c1", .timestamp = "2026-01-01T00:00:00Z"};
+  auto first = Put({spec});
+  ASSERT_TRUE(first.ok());
+  auto again = Put({spec});
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->front().record.stored_seq, first->front().record.stored_seq);
+  // Without a timestamp the store assigns one; a replay without one still matches.
+  StatementSpec no_ts{.id = TestUuid(2), .course = "c1"};
+  ASSERT_TRUE(Put({no_ts}).ok());
+  EXPECT_TRUE(Put({no_ts}).ok());
+  StatementSpec changed = spec;
+  changed.course = "c2";
+  EXPECT_EQ(Put({changed}).status().code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(store_->stats().statements_written, 2u);
+}
+
+TEST_F(RecordStoreTest, BatchIsAllOrNothing) {
+  ASSERT_TRUE(Put({{.id = TestUuid(1), .course = "c1"}}).ok());
+  // The third statement conflicts: none of the batch may be stored.
+  auto r = Put({{.id = TestUuid(2), .course = "c2"}, {.id = TestUuid(3), .course = "c3"},
+                {.id = TestUuid(1), .course = "other"}});
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(store_->Get(*ParseUuid(TestUuid(2))).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(store_->Get(*ParseUuid(TestUuid(3))).status().code(), absl::StatusCode::kNotFound);
+  StatementQuery q;
+  q.learner = "u1";
+  EXPECT_EQ(store_->List(q)->statements.size(), 1u);
+}
+
+TEST_F(RecordStoreTest, ListFiltersAndOrders) {
+  ASSERT_TRUE(Put({{.id = TestUuid(1), .learner = "u1", .verb = "registered", .course = "c1"},
+                   {.id = TestUuid(2), .learner = "u1", .verb = "completed", .course = "c1"},
+                   {.id = TestUuid(3), .learner = "u2", .verb = "completed", .course = "c1"},
+                   {.id = TestUuid(4), .learner = "u10", .verb = "completed", .course = "c2"}})
+                  .ok());
+  StatementQuery q;
+  q.learner = "u1";
+  EXPECT_EQ(Ids(*store_->List(q)), (std::vector<std::string>{TestUuid(2), TestUuid(1)}));
+  q.ascending = true;
+  EXPECT_EQ(Ids(*store_->List(q)), (std::vector<std::string>{TestUuid(1), TestUuid(2)}));
+  q = {};
+  q.verb = std::string(vocab::kCompleted);
+  q.ascending = true;
+  EXPECT_EQ(Ids(*store_->List(q)), (std::vector<std::string>{TestUuid(2), TestUuid(3), TestUuid(4)}));
+  q.activity = vocab::CourseIri("c1");
+  EXPECT_EQ(Ids(*store_->List(q)), (std::vector<std::string>{TestUuid(2), TestUuid(3)}));
+  q = {};
+  q.activity = vocab::CourseIri("c2");
+  EXPECT_EQ(Ids(*store_->List(q)), (std::vector<std::string>{TestUuid(4)}));
+  // since/until bound stored time.
+  int64_t t2 = static_cast<int64_t>(store_->Get(*ParseUuid(TestUuid(2)))->record.stored_seq);
+  q = {};
+  q.since_us = t2;
+  q.ascending = true;
+  EXPECT_EQ(Ids(*store_->List(q)), (std::vector<std::string>{TestUuid(3), TestUuid(4)}));
+  q = {};
+  q.until_us = t2;
+  q.ascending = true;
+  EXPECT_EQ(Ids(*store_->List(q)), (std::vector<std::string>{TestUuid(1), TestUuid(2)}));
+}
+
+TEST_F(RecordStoreTest, RegistrationFilter) {
+  std::string reg = "ec531277-b57b-4c15-8d91-d292c5b2b8f7";
+  ASSERT_TRUE(Put({{.id = TestUuid(1), .registration = reg}, {.id = TestUuid(2)}}).ok());
+  StatementQuery q;
+  q.registration = *ParseUuid(reg);
+  EXPECT_EQ(Ids(*store_->List(q)), (std::vector<std::string>{TestUuid(1)}));
+}
+
+TEST_F(RecordStoreTest, PaginationIsStableUnderConcurrentWrites) {
+  for (int i = 0; i < 25; ++i) ASSERT_TRUE(Put({{.id = TestUuid(i), .learner = "u1"}}).ok());
+  StatementQuery q;
+  q.learner = "u1";
+  q.page_size = 10;
+  std::vector<std::string> seen;
+  for (int page = 0; page < 10; ++page) {
+    auto p = store_->List(q);
+    ASSERT_TRUE(p.ok()) << p.status();
+    for (auto& id : Ids(*p)) seen.push_back(id);
+    // New writes between pages must not shift or repeat entries.
+    ASSERT_TRUE(Put({{.id = TestUuid(1000 + page), .learner = "u1"}}).ok());
+    if (p->next_page_token.empty()) break;
+    q.page_token = p->next_page_token;
+  }
+  std::vector<std::string> want;
+  for (int i = 24; i >= 0; --i) want.push_back(TestUuid(i));
+  EXPECT_EQ(seen, want);
+}
+
+TEST_F(RecordStoreTest, PageTokenBoundToFilters) {
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(Put({{.id = TestUuid(i), .learner = "u1"}}).ok());
+  StatementQuery q;
+  q.learner = "u1";
+  q.page_size = 2;
+  std::string token = store_->List(q)->next_page_token;
+  ASSERT_FALSE(token.empty());
+  q.learner = "u2";
+  q.page_token = token;
+  EXPECT_EQ(store_->List(q).status().code(), absl::StatusCode::kInvalidArgument);
+  q.learner = "u1";
+  q.page_token = "garbage";
+  EXPECT_EQ(store_->List(q).status().code(), absl::StatusCode::kInvalidArgument);
+  q.page_token = "";
+  q.page_size = 1001;
+  EXPECT_EQ(store_->List(q).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(RecordStoreTest, VoidingHidesTargetButGetStillReturnsIt) {
+  ASSERT_TRUE(Put({{.id = TestUuid(1), .learner = "u1"}}).ok());
+  ASSERT_TRUE(Put({{.id = TestUuid(2), .learner = "u1", .verb = "voided", .course = TestUuid(1)}}).ok());
+  StatementQuery q;
+  q.learner = "u1";
+  EXPECT_EQ(Ids(*store_->List(q)), (std::vector<std::string>{TestUuid(2)}));
+  auto got = store_->Get(*ParseUuid(TestUuid(1)));
+  ASSERT_TRUE(got.ok());
+  EXPECT_TRUE(got->record.Has(RecordFlag::kVoided));
+  EXPECT_EQ(FormatUuid(got->record.voided_by), TestUuid(2));
+  // A voiding statement cannot be voided.
+  EXPECT_EQ(Put({{.id = TestUuid(3), .verb = "voided", .course = TestUuid(2)}}).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  // Voiding inside the same batch as the target works too.
+  ASSERT_TRUE(Put({{.id = TestUuid(4), .learner = "u1"},
+                   {.id = TestUuid(5), .learner = "u1", .verb = "voided", .course = TestUuid(4)}})
+                  .ok());
+  EXPECT_TRUE(store_->Get(*ParseUuid(TestUuid(4)))->record.Has(RecordFlag::kVoided));
+}
+
+TEST_F(RecordStoreTest, EraseRemovesEveryStatementAndIndexEntry) {
+  std::string reg = "ec531277-b57b-4c15-8d91-d292c5b2b8f7";
+  ASSERT_TRUE(Put({{.id = TestUuid(1), .learner = "u1", .course = "c1", .registration = reg},
+                   {.id = TestUuid(2), .learner = "u1", .verb = "attended", .course = "c2"},
+                   {.id = TestUuid(3), .learner = "u2", .course = "c1"}})
+                  .ok());
+  absl::StatusOr<int64_t> n = store_->EraseLearner("u1");
+  ASSERT_TRUE(n.ok());
+  EXPECT_EQ(*n, 2);
+  EXPECT_EQ(store_->Get(*ParseUuid(TestUuid(1))).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(*store_->CountLearnerIndexEntries("u1"), 0);
+  // No index of any kind still points at u1's statements.
+  for (auto q : {StatementQuery{.activity = vocab::CourseIri("c1")}, StatementQuery{.verb = std::string(vocab::kAttended)},
+                 StatementQuery{.registration = *ParseUuid(reg)}, StatementQuery{}}) {
+    auto page = store_->List(q);
+    ASSERT_TRUE(page.ok());
+    for (auto& id : Ids(*page)) EXPECT_EQ(id, TestUuid(3));
+  }
+  int exported = 0;
+  ASSERT_TRUE(store_->ForEachAfter(0, 0, [&](const StoredStatement&) { return ++exported, true; }).ok());
+  EXPECT_EQ(exported, 1);
+  EXPECT_EQ(*store_->EraseLearner("u1"), 0);
+  // Survives reopen.
+  Reopen(false);
+  EXPECT_EQ(*store_->CountLearnerIndexEntries("u1"), 0);
+  EXPECT_TRUE(store_->Get(*ParseUuid(TestUuid(3))).ok());
+}
+
+TEST_F(RecordStoreTest, ExportAfterCursorInStoredOrderAcrossRestart) {
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(Put({{.id = TestUuid(i)}}).ok());
+  std::vector<uint64_t> seqs;
+  ASSERT_TRUE(store_->ForEachAfter(0, 4, [&](const StoredStatement& s) {
+                      seqs.push_back(s.record.stored_seq);
+                      return true;
+                    }).ok());
+  ASSERT_EQ(seqs.size(), 4u);
+  Reopen(false);
+  ASSERT_TRUE(Put({{.id = TestUuid(100)}}).ok());
+  std::vector<std::string> rest;
+  ASSERT_TRUE(store_->ForEachAfter(seqs.back(), 0, [&](const StoredStatement& s) {
+                      rest.push_back(FormatUuid(s.id));
+                      return true;
+                    }).ok());
+  std::vector<std::string> want;
+  for (int i = 4; i < 10; ++i) want.push_back(TestUuid(i));
+  want.push_back(TestUuid(100));
+  EXPECT_EQ(rest, want);
+}
+
+TEST_F(RecordStoreTest, ConcurrentWritersShareSyncsAndLoseNothing) {
+  constexpr int kThreads = 16, kEach = 40;
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kEach; ++i) {
+        if (!Put({{.id = TestUuid(t * 1000 + i), .learner = "u" + std::to_string(t)}}).ok()) ++failures;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(store_->stats().statements_written, static_cast<uint64_t>(kThreads * kEach));
+  EXPECT_LT(store_->stats().groups_committed, static_cast<uint64_t>(kThreads * kEach));
+  // Stored sequences are unique and follow commit order.
+  std::set<uint64_t> seqs;
+  uint64_t prev = 0;
+  bool ordered = true;
+  ASSERT_TRUE(store_->ForEachAfter(0, 0, [&](const StoredStatement& s) {
+                      ordered &= s.record.stored_seq > prev;
+                      prev = s.record.stored_seq;
+                      seqs.insert(s.record.stored_seq);
+                      return true;
+                    }).ok());
+  EXPECT_TRUE(ordered);
+  EXPECT_EQ(seqs.size(), static_cast<size_t>(kThreads * kEach));
+}
+
+TEST_F(RecordStoreTest, SecondOpenOfSameDirectoryIsUnavailable) {
+  auto second = RecordStore::Open(dir_);
+  EXPECT_EQ(second.status().code(), absl::StatusCode::kUnavailable);
+}
+
+}  // namespace
+}  // namespace lifelong::records

@@ -1,0 +1,298 @@
+// Service tests through a real gRPC server on a port picked at runtime.
+#include "services/records/records_service.h"
+
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+
+#include "services/common/health_client.h"
+#include "services/common/server.h"
+#include "services/common/vocabulary.h"
+#include "services/records/test_statements.h"
+
+namespace lifelong::records {
+namespace {
+
+using testing::MakeStatement;
+using testing::StatementSpec;
+using testing::TestUuid;
+
+class RecordsServiceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const char* base = std::getenv("TEST_TMPDIR");
+    dir_ = std::string(base ? base : "/tmp") + "/svc_" +
+           ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    std::filesystem::remove_all(dir_);
+    store_ = std::move(*RecordStore::Open(dir_));
+    service_ = std::make_unique<RecordsService>(store_.get());
+    GrpcServerOptions options;
+    options.health_service_names = {"lifelong.v1.LearningRecordService"};
+    auto server = StartGrpcServer(options, {service_.get()});
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = std::move(*server);
+    server_->SetServing(true);
+    channel_ = grpc::CreateChannel("127.0.0.1:" + std::to_string(server_->port()),
+                                   grpc::InsecureChannelCredentials());
+    stub_ = v1::LearningRecordService::NewStub(channel_);
+  }
+
+  void TearDown() override {
+    server_.reset();
+    store_.reset();
+  }
+
+  grpc::Status Record(const StatementSpec& spec, v1::Statement* out = nullptr) {
+    grpc::ClientContext ctx;
+    v1::RecordStatementRequest req;
+    req.set_statement_json(MakeStatement(spec));
+    v1::Statement resp;
+    grpc::Status s = stub_->RecordStatement(&ctx, req, &resp);
+    if (out) *out = resp;
+    return s;
+  }
+
+  std::string dir_;
+  std::unique_ptr<RecordStore> store_;
+  std::unique_ptr<RecordsService> service_;
+  std::unique_ptr<RunningGrpcServer> server_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<v1::LearningRecordService::Stub> stub_;
+};
+
+TEST_F(RecordsServiceTest, RecordGetAndIdempotentReplay) {
+  v1::Statement out;
+  ASSERT_TRUE(Record({.id = TestUuid(1), .learner = "u7", .course = "c3"}, &out).ok());
+  EXPECT_EQ(out.id(), TestUuid(1));
+  EXPECT_EQ(out.learner(), "u7");
+  EXPECT_EQ(out.activity(), vocab::CourseIri("c3"));
+  EXPECT_GT(out.stored().seconds(), 0);
+  EXPECT_TRUE(Record({.id = TestUuid(1), .learner = "u7", .course = "c3"}).ok());
+  grpc::Status conflict = Record({.id = TestUuid(1), .learner = "u7", .course = "c4"});
+  EXPECT_EQ(conflict.error_code(), grpc::StatusCode::ALREADY_EXISTS);
+
+  grpc::ClientContext ctx;
+  v1::GetStatementRequest get;
+  get.set_id(TestUuid(1));
+  v1::Statement got;
+  ASSERT_TRUE(stub_->GetStatement(&ctx, get, &got).ok());
+  EXPECT_EQ(got.json(), out.json());
+}
+
+TEST_F(RecordsServiceTest, BadInputGetsInvalidArgumentNamingTheField) {
+  grpc::ClientContext c1;
+  v1::RecordStatementRequest req;
+  req.set_statement_json(R"({"actor":{"mbox":"mailto:a@b.cn"},"verb":{"id":"nope"},"object":{"id":"http://x/y"}})");
+  v1::Statement out;
+  grpc::Status s = stub_->RecordStatement(&c1, req, &out);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(s.error_message().find("statement.verb.id"), std::string::npos) << s.error_message();
+
+  grpc::ClientContext c2;
+  v1::GetStatementRequest get;
+  get.set_id("123");
+  s = stub_->GetStatement(&c2, get, &out);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(s.error_message().find("id:"), std::string::npos);
+
+  grpc::ClientContext c3;
+  get.set_id(TestUuid(99));
+  EXPECT_EQ(stub_->GetStatement(&c3, get, &out).error_code(), grpc::StatusCode::NOT_FOUND);
+
+  grpc::ClientContext c4;
+  v1::ListStatementsRequest list;
+  list.set_learner("ftp:bad");
+  v1::ListStatementsResponse lr;
+  s = stub_->ListStatements(&c4, list, &lr);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(s.error_message().find("learner"), std::string::npos);
+
+  grpc::ClientContext c5;
+  list.set_learner("u1");
+  list.set_page_token("forged");
+  s = stub_->ListStatements(&c5, list, &lr);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(s.error_message().find("page_token"), std::string::npos);
+
+  grpc::ClientContext c6;
+  list.set_page_token("");
+  list.mutable_since()->set_seconds(-99999999999999);
+  EXPECT_EQ(stub_->ListStatements(&c6, list, &lr).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+TEST_F(RecordsServiceTest, BatchAllOrNothingAndLimits) {
+  grpc::ClientContext c1;
+  v1::RecordStatementsRequest batch;
+  batch.add_statement_json(MakeStatement({.id = TestUuid(1)}));
+  batch.add_statement_json(R"({"actor":{}})");
+  v1::RecordStatementsResponse resp;
+  grpc::Status s = stub_->RecordStatements(&c1, batch, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(s.error_message().find("statement_json[1]"), std::string::npos) << s.error_message();
+  grpc::ClientContext c2;
+  v1::GetStatementRequest get;
+  get.set_id(TestUuid(1));
+  v1::Statement out;
+  EXPECT_EQ(stub_->GetStatement(&c2, get, &out).error_code(), grpc::StatusCode::NOT_FOUND);
+
+  grpc::ClientContext c3;
+  v1::RecordStatementsRequest big;
+  for (int i = 0; i <= kMaxBatchStatements; ++i) big.add_statement_json(MakeStatement({.id = TestUuid(i)}));
+  EXPECT_EQ(stub_->RecordStatements(&c3, big, &resp).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+
+  grpc::ClientContext c4;
+  big.mutable_statement_json()->RemoveLast();
+  ASSERT_TRUE(stub_->RecordStatements(&c4, big, &resp).ok());
+  EXPECT_EQ(resp.statements_size(), kMaxBatchStatements);
+}
+
+TEST_F(RecordsServiceTest, OversizeStatementRejected) {
+  grpc::ClientContext ctx;
+  v1::RecordStatementRequest req;
+  req.set_statement_json(std::string(2 << 20, ' ') + MakeStatement({}));
+  v1::Statement out;
+  grpc::Status s = stub_->RecordStatement(&ctx, req, &out);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(s.error_message().find("larger than"), std::string::npos);
+}
+
+TEST_F(RecordsServiceTest, ListPagesWithOpaqueTokens) {
+  for (int i = 0; i < 7; ++i) ASSERT_TRUE(Record({.id = TestUuid(i), .learner = "u1"}).ok());
+  v1::ListStatementsRequest req;
+  req.set_learner("u1");
+  req.set_page_size(3);
+  std::vector<std::string> ids;
+  for (;;) {
+    grpc::ClientContext ctx;
+    v1::ListStatementsResponse resp;
+    ASSERT_TRUE(stub_->ListStatements(&ctx, req, &resp).ok());
+    for (const auto& s : resp.statements()) ids.push_back(s.id());
+    if (resp.next_page_token().empty()) break;
+    req.set_page_token(resp.next_page_token());
+  }
+  ASSERT_EQ(ids.size(), 7u);
+  EXPECT_EQ(ids.front(), TestUuid(6));
+  EXPECT_EQ(ids.back(), TestUuid(0));
+}
+
+TEST_F(RecordsServiceTest, VoidStatement) {
+  ASSERT_TRUE(Record({.id = TestUuid(1), .learner = "u1"}).ok());
+  grpc::ClientContext c1;
+  v1::VoidStatementRequest req;
+  req.set_id(TestUuid(1));
+  v1::Statement voiding;
+  ASSERT_TRUE(stub_->VoidStatement(&c1, req, &voiding).ok());
+  EXPECT_EQ(voiding.verb(), vocab::kVoided);
+
+  grpc::ClientContext c2;
+  v1::GetStatementRequest get;
+  get.set_id(TestUuid(1));
+  v1::Statement got;
+  ASSERT_TRUE(stub_->GetStatement(&c2, get, &got).ok());
+  EXPECT_TRUE(got.voided());
+
+  grpc::ClientContext c3;
+  v1::ListStatementsRequest list;
+  list.set_learner("u1");
+  v1::ListStatementsResponse lr;
+  ASSERT_TRUE(stub_->ListStatements(&c3, list, &lr).ok());
+  EXPECT_EQ(lr.statements_size(), 0);
+
+  grpc::ClientContext c4;
+  req.set_id(voiding.id());
+  EXPECT_EQ(stub_->VoidStatement(&c4, req, &got).error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  grpc::ClientContext c5;
+  req.set_id(TestUuid(50));
+  EXPECT_EQ(stub_->VoidStatement(&c5, req, &got).error_code(), grpc::StatusCode::NOT_FOUND);
+}
+
+TEST_F(RecordsServiceTest, TranscriptExportAndErase) {
+  ASSERT_TRUE(Record({.id = TestUuid(1), .learner = "u1", .verb = "passed", .course = "c1", .credits = 2,
+                      .hours = 10, .mode = "offline", .xuequ = "东四学区"})
+                  .ok());
+  ASSERT_TRUE(Record({.id = TestUuid(2), .learner = "u1", .verb = "attended", .course = "c2"}).ok());
+  ASSERT_TRUE(Record({.id = TestUuid(3), .learner = "u2", .verb = "passed", .course = "c1"}).ok());
+
+  grpc::ClientContext c1;
+  v1::GetTranscriptRequest treq;
+  treq.set_learner("u1");
+  v1::Transcript t;
+  ASSERT_TRUE(stub_->GetTranscript(&c1, treq, &t).ok());
+  ASSERT_EQ(t.entries_size(), 1);
+  EXPECT_EQ(t.entries(0).outcome(), "passed");
+  EXPECT_DOUBLE_EQ(t.credits(), 2);
+  ASSERT_EQ(t.by_xuequ_size(), 1);
+  EXPECT_EQ(t.by_xuequ(0).key(), "东四学区");
+
+  auto export_count = [&](const std::string& learner) {
+    grpc::ClientContext ctx;
+    v1::ExportLearnerRequest req;
+    req.set_learner(learner);
+    auto reader = stub_->ExportLearner(&ctx, req);
+    v1::Statement s;
+    int n = 0;
+    while (reader->Read(&s)) ++n;
+    EXPECT_TRUE(reader->Finish().ok());
+    return n;
+  };
+  EXPECT_EQ(export_count("u1"), 2);
+
+  grpc::ClientContext c2;
+  v1::EraseLearnerRequest ereq;
+  ereq.set_learner("u1");
+  v1::EraseLearnerResponse eresp;
+  ASSERT_TRUE(stub_->EraseLearner(&c2, ereq, &eresp).ok());
+  EXPECT_EQ(eresp.erased_statements(), 2);
+  EXPECT_EQ(export_count("u1"), 0);
+  EXPECT_EQ(export_count("u2"), 1);
+  grpc::ClientContext c3;
+  v1::GetStatementRequest get;
+  get.set_id(TestUuid(1));
+  v1::Statement got;
+  EXPECT_EQ(stub_->GetStatement(&c3, get, &got).error_code(), grpc::StatusCode::NOT_FOUND);
+}
+
+TEST_F(RecordsServiceTest, ExportStatementsResumesFromCursor) {
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(Record({.id = TestUuid(i)}).ok());
+  std::string cursor;
+  {
+    grpc::ClientContext ctx;
+    v1::ExportStatementsRequest req;
+    req.set_limit(2);
+    auto reader = stub_->ExportStatements(&ctx, req);
+    v1::Statement s;
+    int n = 0;
+    while (reader->Read(&s)) {
+      ++n;
+      cursor = s.cursor();
+    }
+    ASSERT_TRUE(reader->Finish().ok());
+    EXPECT_EQ(n, 2);
+  }
+  grpc::ClientContext ctx;
+  v1::ExportStatementsRequest req;
+  req.set_after_cursor(cursor);
+  auto reader = stub_->ExportStatements(&ctx, req);
+  v1::Statement s;
+  std::vector<std::string> ids;
+  while (reader->Read(&s)) ids.push_back(s.id());
+  ASSERT_TRUE(reader->Finish().ok());
+  EXPECT_EQ(ids, (std::vector<std::string>{TestUuid(2), TestUuid(3), TestUuid(4)}));
+
+  grpc::ClientContext bad;
+  req.set_after_cursor("abc");
+  auto r2 = stub_->ExportStatements(&bad, req);
+  while (r2->Read(&s)) {
+  }
+  EXPECT_EQ(r2->Finish().error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+TEST_F(RecordsServiceTest, HealthReportsServing) {
+  EXPECT_EQ(*CheckHealth(channel_, ""), HealthState::kServing);
+  EXPECT_EQ(*CheckHealth(channel_, "lifelong.v1.LearningRecordService"), HealthState::kServing);
+}
+
+}  // namespace
+}  // namespace lifelong::records

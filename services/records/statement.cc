@@ -1,0 +1,719 @@
+#include "services/records/statement.h"
+
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <random>
+#include <set>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "services/common/status_util.h"
+#include "services/common/vocabulary.h"
+
+namespace lifelong::records {
+namespace {
+
+using Json = nlohmann::ordered_json;
+
+absl::Status Invalid(absl::string_view field, absl::string_view why) {
+  return absl::InvalidArgumentError(absl::StrCat(field, ": ", why));
+}
+
+absl::Status CheckObject(const Json& j, absl::string_view field) {
+  if (!j.is_object()) return Invalid(field, "must be a JSON object");
+  return absl::OkStatus();
+}
+
+// Rejects members not in `allowed`.
+absl::Status CheckKeys(const Json& j, absl::string_view field,
+                       std::initializer_list<const char*> allowed) {
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    bool ok = false;
+    for (const char* a : allowed) ok |= (it.key() == a);
+    if (!ok) return Invalid(absl::StrCat(field, ".", it.key()), "unknown property");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckString(const Json& j, absl::string_view field) {
+  if (!j.is_string()) return Invalid(field, "must be a string");
+  return absl::OkStatus();
+}
+
+absl::Status CheckIri(const Json& j, absl::string_view field) {
+  LL_RETURN_IF_ERROR(CheckString(j, field));
+  const std::string& s = j.get_ref<const std::string&>();
+  if (s.size() > kMaxKeyString) return Invalid(field, "IRI longer than 4096 bytes");
+  if (!IsAbsoluteIri(s)) return Invalid(field, "not an absolute IRI");
+  return absl::OkStatus();
+}
+
+absl::Status CheckUuid(const Json& j, absl::string_view field, Uuid* out = nullptr) {
+  LL_RETURN_IF_ERROR(CheckString(j, field));
+  absl::StatusOr<Uuid> u = ParseUuid(j.get_ref<const std::string&>());
+  if (!u.ok()) return Invalid(field, u.status().message());
+  if (out) *out = *u;
+  return absl::OkStatus();
+}
+
+absl::Status CheckLanguageMap(const Json& j, absl::string_view field) {
+  LL_RETURN_IF_ERROR(CheckObject(j, field));
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    if (!IsLanguageTag(it.key())) {
+      return Invalid(absl::StrCat(field, ".", it.key()), "not a language tag (RFC 5646)");
+    }
+    LL_RETURN_IF_ERROR(CheckString(it.value(), absl::StrCat(field, ".", it.key())));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckExtensions(const Json& j, absl::string_view field) {
+  LL_RETURN_IF_ERROR(CheckObject(j, field));
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    if (!IsAbsoluteIri(it.key())) {
+      return Invalid(absl::StrCat(field, ".", it.key()), "extension key is not an absolute IRI");
+    }
+  }
+  return absl::OkStatus();
+}
+
+bool IsHex(absl::string_view s) {
+  for (char c : s) {
+    if (!absl::ascii_isxdigit(static_cast<unsigned char>(c))) return false;
+  }
+  return true;
+}
+
+absl::Status CheckAgentOrGroup(const Json& j, absl::string_view field, bool group_allowed,
+                               bool require_object_type);
+
+// Counts and validates the inverse functional identifiers of an Agent/Group.
+absl::Status CheckIfis(const Json& j, absl::string_view field, int* count) {
+  *count = 0;
+  if (j.contains("mbox")) {
+    ++*count;
+    std::string f = absl::StrCat(field, ".mbox");
+    LL_RETURN_IF_ERROR(CheckString(j["mbox"], f));
+    const std::string& m = j["mbox"].get_ref<const std::string&>();
+    if (!absl::StartsWith(m, "mailto:") || m.find('@') == std::string::npos || m.size() < 10) {
+      return Invalid(f, "must be a mailto: IRI with an address");
+    }
+  }
+  if (j.contains("mbox_sha1sum")) {
+    ++*count;
+    std::string f = absl::StrCat(field, ".mbox_sha1sum");
+    LL_RETURN_IF_ERROR(CheckString(j["mbox_sha1sum"], f));
+    const std::string& s = j["mbox_sha1sum"].get_ref<const std::string&>();
+    if (s.size() != 40 || !IsHex(s)) return Invalid(f, "must be 40 hex digits");
+  }
+  if (j.contains("openid")) {
+    ++*count;
+    LL_RETURN_IF_ERROR(CheckIri(j["openid"], absl::StrCat(field, ".openid")));
+  }
+  if (j.contains("account")) {
+    ++*count;
+    std::string f = absl::StrCat(field, ".account");
+    const Json& a = j["account"];
+    LL_RETURN_IF_ERROR(CheckObject(a, f));
+    LL_RETURN_IF_ERROR(CheckKeys(a, f, {"homePage", "name"}));
+    if (!a.contains("homePage")) return Invalid(absl::StrCat(f, ".homePage"), "is required");
+    if (!a.contains("name")) return Invalid(absl::StrCat(f, ".name"), "is required");
+    LL_RETURN_IF_ERROR(CheckIri(a["homePage"], absl::StrCat(f, ".homePage")));
+    LL_RETURN_IF_ERROR(CheckString(a["name"], absl::StrCat(f, ".name")));
+    if (a["name"].get_ref<const std::string&>().empty()) {
+      return Invalid(absl::StrCat(f, ".name"), "must not be empty");
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckAgentOrGroup(const Json& j, absl::string_view field, bool group_allowed,
+                               bool require_object_type) {
+  LL_RETURN_IF_ERROR(CheckObject(j, field));
+  std::string type = "Agent";
+  if (j.contains("objectType")) {
+    LL_RETURN_IF_ERROR(CheckString(j["objectType"], absl::StrCat(field, ".objectType")));
+    type = j["objectType"].get<std::string>();
+  } else if (require_object_type) {
+    return Invalid(absl::StrCat(field, ".objectType"), "is required");
+  }
+  if (j.contains("name")) LL_RETURN_IF_ERROR(CheckString(j["name"], absl::StrCat(field, ".name")));
+  int ifis = 0;
+  LL_RETURN_IF_ERROR(CheckIfis(j, field, &ifis));
+  if (type == "Agent") {
+    LL_RETURN_IF_ERROR(CheckKeys(
+        j, field, {"objectType", "name", "mbox", "mbox_sha1sum", "openid", "account"}));
+    if (ifis != 1) {
+      return Invalid(field,
+                     "an Agent needs exactly one of mbox, mbox_sha1sum, openid, account");
+    }
+    return absl::OkStatus();
+  }
+  if (type != "Group") return Invalid(absl::StrCat(field, ".objectType"), "must be Agent or Group");
+  if (!group_allowed) return Invalid(field, "a Group is not allowed here");
+  LL_RETURN_IF_ERROR(CheckKeys(
+      j, field, {"objectType", "name", "member", "mbox", "mbox_sha1sum", "openid", "account"}));
+  if (ifis > 1) return Invalid(field, "a Group has at most one identifier");
+  if (j.contains("member")) {
+    std::string f = absl::StrCat(field, ".member");
+    if (!j["member"].is_array()) return Invalid(f, "must be an array");
+    for (size_t i = 0; i < j["member"].size(); ++i) {
+      LL_RETURN_IF_ERROR(CheckAgentOrGroup(j["member"][i], absl::StrCat(f, "[", i, "]"),
+                                           /*group_allowed=*/false, false));
+    }
+  }
+  if (ifis == 0 && (!j.contains("member") || j["member"].empty())) {
+    return Invalid(absl::StrCat(field, ".member"), "an anonymous Group needs members");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckActivity(const Json& j, absl::string_view field) {
+  LL_RETURN_IF_ERROR(CheckObject(j, field));
+  LL_RETURN_IF_ERROR(CheckKeys(j, field, {"objectType", "id", "definition"}));
+  if (j.contains("objectType") && j["objectType"] != "Activity") {
+    return Invalid(absl::StrCat(field, ".objectType"), "must be Activity");
+  }
+  if (!j.contains("id")) return Invalid(absl::StrCat(field, ".id"), "is required");
+  LL_RETURN_IF_ERROR(CheckIri(j["id"], absl::StrCat(field, ".id")));
+  if (j.contains("definition")) {
+    std::string f = absl::StrCat(field, ".definition");
+    const Json& d = j["definition"];
+    LL_RETURN_IF_ERROR(CheckObject(d, f));
+    LL_RETURN_IF_ERROR(CheckKeys(d, f,
+                                 {"name", "description", "type", "moreInfo", "extensions",
+                                  "interactionType", "correctResponsesPattern", "choices",
+                                  "scale", "source", "target", "steps"}));
+    if (d.contains("name")) LL_RETURN_IF_ERROR(CheckLanguageMap(d["name"], absl::StrCat(f, ".name")));
+    if (d.contains("description")) {
+      LL_RETURN_IF_ERROR(CheckLanguageMap(d["description"], absl::StrCat(f, ".description")));
+    }
+    if (d.contains("type")) LL_RETURN_IF_ERROR(CheckIri(d["type"], absl::StrCat(f, ".type")));
+    if (d.contains("moreInfo")) LL_RETURN_IF_ERROR(CheckIri(d["moreInfo"], absl::StrCat(f, ".moreInfo")));
+    if (d.contains("extensions")) {
+      LL_RETURN_IF_ERROR(CheckExtensions(d["extensions"], absl::StrCat(f, ".extensions")));
+    }
+    if (d.contains("interactionType")) {
+      static const std::set<std::string> kTypes = {
+          "true-false", "choice", "fill-in", "long-fill-in", "matching", "performance",
+          "sequencing", "likert", "numeric", "other"};
+      std::string g = absl::StrCat(f, ".interactionType");
+      LL_RETURN_IF_ERROR(CheckString(d["interactionType"], g));
+      if (!kTypes.count(d["interactionType"].get<std::string>())) {
+        return Invalid(g, "unknown interaction type");
+      }
+    }
+    if (d.contains("correctResponsesPattern")) {
+      std::string g = absl::StrCat(f, ".correctResponsesPattern");
+      if (!d["correctResponsesPattern"].is_array()) return Invalid(g, "must be an array");
+      for (const Json& p : d["correctResponsesPattern"]) LL_RETURN_IF_ERROR(CheckString(p, g));
+    }
+    for (const char* list : {"choices", "scale", "source", "target", "steps"}) {
+      if (!d.contains(list)) continue;
+      std::string g = absl::StrCat(f, ".", list);
+      if (!d[list].is_array()) return Invalid(g, "must be an array");
+      for (size_t i = 0; i < d[list].size(); ++i) {
+        std::string h = absl::StrCat(g, "[", i, "]");
+        const Json& c = d[list][i];
+        LL_RETURN_IF_ERROR(CheckObject(c, h));
+        LL_RETURN_IF_ERROR(CheckKeys(c, h, {"id", "description"}));
+        if (!c.contains("id")) return Invalid(absl::StrCat(h, ".id"), "is required");
+        LL_RETURN_IF_ERROR(CheckString(c["id"], absl::StrCat(h, ".id")));
+        if (c.contains("description")) {
+          LL_RETURN_IF_ERROR(CheckLanguageMap(c["description"], absl::StrCat(h, ".description")));
+        }
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckStatementRef(const Json& j, absl::string_view field, Uuid* target) {
+  LL_RETURN_IF_ERROR(CheckObject(j, field));
+  LL_RETURN_IF_ERROR(CheckKeys(j, field, {"objectType", "id"}));
+  if (j.value("objectType", "") != "StatementRef") {
+    return Invalid(absl::StrCat(field, ".objectType"), "must be StatementRef");
+  }
+  if (!j.contains("id")) return Invalid(absl::StrCat(field, ".id"), "is required");
+  return CheckUuid(j["id"], absl::StrCat(field, ".id"), target);
+}
+
+absl::Status CheckVerb(const Json& j, absl::string_view field) {
+  LL_RETURN_IF_ERROR(CheckObject(j, field));
+  LL_RETURN_IF_ERROR(CheckKeys(j, field, {"id", "display"}));
+  if (!j.contains("id")) return Invalid(absl::StrCat(field, ".id"), "is required");
+  LL_RETURN_IF_ERROR(CheckIri(j["id"], absl::StrCat(field, ".id")));
+  if (j.contains("display")) {
+    LL_RETURN_IF_ERROR(CheckLanguageMap(j["display"], absl::StrCat(field, ".display")));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckNumber(const Json& j, absl::string_view field) {
+  if (!j.is_number()) return Invalid(field, "must be a number");
+  return absl::OkStatus();
+}
+
+absl::Status CheckResult(const Json& j, absl::string_view field) {
+  LL_RETURN_IF_ERROR(CheckObject(j, field));
+  LL_RETURN_IF_ERROR(CheckKeys(
+      j, field, {"score", "success", "completion", "response", "duration", "extensions"}));
+  if (j.contains("score")) {
+    std::string f = absl::StrCat(field, ".score");
+    const Json& s = j["score"];
+    LL_RETURN_IF_ERROR(CheckObject(s, f));
+    LL_RETURN_IF_ERROR(CheckKeys(s, f, {"scaled", "raw", "min", "max"}));
+    for (const char* k : {"scaled", "raw", "min", "max"}) {
+      if (s.contains(k)) LL_RETURN_IF_ERROR(CheckNumber(s[k], absl::StrCat(f, ".", k)));
+    }
+    if (s.contains("scaled")) {
+      double v = s["scaled"].get<double>();
+      if (v < -1.0 || v > 1.0) return Invalid(absl::StrCat(f, ".scaled"), "must be between -1 and 1");
+    }
+    if (s.contains("min") && s.contains("max") && !(s["min"].get<double>() < s["max"].get<double>())) {
+      return Invalid(absl::StrCat(f, ".max"), "must be greater than min");
+    }
+    if (s.contains("raw")) {
+      double raw = s["raw"].get<double>();
+      if (s.contains("min") && raw < s["min"].get<double>()) {
+        return Invalid(absl::StrCat(f, ".raw"), "must not be below min");
+      }
+      if (s.contains("max") && raw > s["max"].get<double>()) {
+        return Invalid(absl::StrCat(f, ".raw"), "must not be above max");
+      }
+    }
+  }
+  if (j.contains("success") && !j["success"].is_boolean()) {
+    return Invalid(absl::StrCat(field, ".success"), "must be true or false");
+  }
+  if (j.contains("completion") && !j["completion"].is_boolean()) {
+    return Invalid(absl::StrCat(field, ".completion"), "must be true or false");
+  }
+  if (j.contains("response")) LL_RETURN_IF_ERROR(CheckString(j["response"], absl::StrCat(field, ".response")));
+  if (j.contains("duration")) {
+    std::string f = absl::StrCat(field, ".duration");
+    LL_RETURN_IF_ERROR(CheckString(j["duration"], f));
+    absl::StatusOr<double> d = ParseIsoDurationSeconds(j["duration"].get<std::string>());
+    if (!d.ok()) return Invalid(f, d.status().message());
+  }
+  if (j.contains("extensions")) {
+    LL_RETURN_IF_ERROR(CheckExtensions(j["extensions"], absl::StrCat(field, ".extensions")));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckActivityList(const Json& j, absl::string_view field) {
+  if (j.is_array()) {
+    for (size_t i = 0; i < j.size(); ++i) {
+      LL_RETURN_IF_ERROR(CheckActivity(j[i], absl::StrCat(field, "[", i, "]")));
+    }
+    return absl::OkStatus();
+  }
+  return CheckActivity(j, field);
+}
+
+absl::Status CheckContext(const Json& j, absl::string_view field, bool object_is_activity,
+                          std::optional<Uuid>* registration) {
+  LL_RETURN_IF_ERROR(CheckObject(j, field));
+  LL_RETURN_IF_ERROR(CheckKeys(j, field,
+                               {"registration", "instructor", "team", "contextActivities",
+                                "contextAgents", "contextGroups", "revision", "platform",
+                                "language", "statement", "extensions"}));
+  if (j.contains("registration")) {
+    Uuid reg;
+    LL_RETURN_IF_ERROR(CheckUuid(j["registration"], absl::StrCat(field, ".registration"), &reg));
+    if (registration) *registration = reg;
+  }
+  if (j.contains("instructor")) {
+    LL_RETURN_IF_ERROR(CheckAgentOrGroup(j["instructor"], absl::StrCat(field, ".instructor"), true, false));
+  }
+  if (j.contains("team")) {
+    std::string f = absl::StrCat(field, ".team");
+    LL_RETURN_IF_ERROR(CheckAgentOrGroup(j["team"], f, true, true));
+    if (j["team"]["objectType"] != "Group") return Invalid(f, "must be a Group");
+  }
+  if (j.contains("contextActivities")) {
+    std::string f = absl::StrCat(field, ".contextActivities");
+    const Json& ca = j["contextActivities"];
+    LL_RETURN_IF_ERROR(CheckObject(ca, f));
+    LL_RETURN_IF_ERROR(CheckKeys(ca, f, {"parent", "grouping", "category", "other"}));
+    for (auto it = ca.begin(); it != ca.end(); ++it) {
+      LL_RETURN_IF_ERROR(CheckActivityList(it.value(), absl::StrCat(f, ".", it.key())));
+    }
+  }
+  for (const char* k : {"contextAgents", "contextGroups"}) {
+    if (j.contains(k) && !j[k].is_array()) return Invalid(absl::StrCat(field, ".", k), "must be an array");
+  }
+  for (const char* k : {"revision", "platform"}) {
+    if (!j.contains(k)) continue;
+    LL_RETURN_IF_ERROR(CheckString(j[k], absl::StrCat(field, ".", k)));
+    if (!object_is_activity) {
+      return Invalid(absl::StrCat(field, ".", k), "allowed only when the object is an Activity");
+    }
+  }
+  if (j.contains("language")) {
+    std::string f = absl::StrCat(field, ".language");
+    LL_RETURN_IF_ERROR(CheckString(j["language"], f));
+    if (!IsLanguageTag(j["language"].get<std::string>())) return Invalid(f, "not a language tag (RFC 5646)");
+  }
+  if (j.contains("statement")) {
+    LL_RETURN_IF_ERROR(CheckStatementRef(j["statement"], absl::StrCat(field, ".statement"), nullptr));
+  }
+  if (j.contains("extensions")) {
+    LL_RETURN_IF_ERROR(CheckExtensions(j["extensions"], absl::StrCat(field, ".extensions")));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckAttachments(const Json& j, absl::string_view field) {
+  if (!j.is_array()) return Invalid(field, "must be an array");
+  for (size_t i = 0; i < j.size(); ++i) {
+    std::string f = absl::StrCat(field, "[", i, "]");
+    const Json& a = j[i];
+    LL_RETURN_IF_ERROR(CheckObject(a, f));
+    LL_RETURN_IF_ERROR(CheckKeys(a, f, {"usageType", "display", "description", "contentType",
+                                        "length", "sha2", "fileUrl"}));
+    for (const char* k : {"usageType", "display", "contentType", "length", "sha2"}) {
+      if (!a.contains(k)) return Invalid(absl::StrCat(f, ".", k), "is required");
+    }
+    LL_RETURN_IF_ERROR(CheckIri(a["usageType"], absl::StrCat(f, ".usageType")));
+    LL_RETURN_IF_ERROR(CheckLanguageMap(a["display"], absl::StrCat(f, ".display")));
+    if (a.contains("description")) {
+      LL_RETURN_IF_ERROR(CheckLanguageMap(a["description"], absl::StrCat(f, ".description")));
+    }
+    LL_RETURN_IF_ERROR(CheckString(a["contentType"], absl::StrCat(f, ".contentType")));
+    if (!a["length"].is_number_integer() || a["length"].get<int64_t>() < 0) {
+      return Invalid(absl::StrCat(f, ".length"), "must be a non-negative integer");
+    }
+    LL_RETURN_IF_ERROR(CheckString(a["sha2"], absl::StrCat(f, ".sha2")));
+    if (a.contains("fileUrl")) LL_RETURN_IF_ERROR(CheckIri(a["fileUrl"], absl::StrCat(f, ".fileUrl")));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckTimestamp(const Json& j, absl::string_view field, int64_t* out) {
+  LL_RETURN_IF_ERROR(CheckString(j, field));
+  absl::StatusOr<int64_t> t = ParseTimestampMicros(j.get<std::string>());
+  if (!t.ok()) return Invalid(field, t.status().message());
+  if (out) *out = *t;
+  return absl::OkStatus();
+}
+
+// Validates the statement body shared by statements and sub-statements.
+absl::Status CheckBody(const Json& s, absl::string_view field, bool sub, ParsedStatement* out) {
+  for (const char* k : {"actor", "verb", "object"}) {
+    if (!s.contains(k)) return Invalid(absl::StrCat(field, ".", k), "is required");
+  }
+  LL_RETURN_IF_ERROR(CheckAgentOrGroup(s["actor"], absl::StrCat(field, ".actor"), true, false));
+  LL_RETURN_IF_ERROR(CheckVerb(s["verb"], absl::StrCat(field, ".verb")));
+  const Json& obj = s["object"];
+  std::string of = absl::StrCat(field, ".object");
+  LL_RETURN_IF_ERROR(CheckObject(obj, of));
+  std::string type = "Activity";
+  if (obj.contains("objectType")) {
+    LL_RETURN_IF_ERROR(CheckString(obj["objectType"], absl::StrCat(of, ".objectType")));
+    type = obj["objectType"].get<std::string>();
+  }
+  Uuid target{};
+  if (type == "Activity") {
+    LL_RETURN_IF_ERROR(CheckActivity(obj, of));
+  } else if (type == "Agent" || type == "Group") {
+    LL_RETURN_IF_ERROR(CheckAgentOrGroup(obj, of, true, true));
+  } else if (type == "StatementRef") {
+    LL_RETURN_IF_ERROR(CheckStatementRef(obj, of, &target));
+  } else if (type == "SubStatement") {
+    if (sub) return Invalid(of, "a SubStatement cannot contain a SubStatement");
+    LL_RETURN_IF_ERROR(CheckKeys(obj, of, {"objectType", "actor", "verb", "object", "result",
+                                           "context", "timestamp", "attachments"}));
+    LL_RETURN_IF_ERROR(CheckBody(obj, of, /*sub=*/true, nullptr));
+  } else {
+    return Invalid(absl::StrCat(of, ".objectType"),
+                   "must be Activity, Agent, Group, StatementRef or SubStatement");
+  }
+  if (s.contains("result")) LL_RETURN_IF_ERROR(CheckResult(s["result"], absl::StrCat(field, ".result")));
+  if (s.contains("context")) {
+    LL_RETURN_IF_ERROR(CheckContext(s["context"], absl::StrCat(field, ".context"), type == "Activity",
+                                    out ? &out->registration : nullptr));
+  }
+  if (s.contains("timestamp")) {
+    int64_t ts = 0;
+    LL_RETURN_IF_ERROR(CheckTimestamp(s["timestamp"], absl::StrCat(field, ".timestamp"), &ts));
+    if (out) out->timestamp_us = ts;
+  }
+  if (s.contains("attachments")) {
+    LL_RETURN_IF_ERROR(CheckAttachments(s["attachments"], absl::StrCat(field, ".attachments")));
+  }
+  if (out) {
+    out->verb = s["verb"]["id"].get<std::string>();
+    if (type == "Activity") out->activity = obj["id"].get<std::string>();
+    const Json& actor = s["actor"];
+    std::string key = LearnerKeyOf(actor);
+    if (!key.empty()) out->learners.push_back(key);
+    if (actor.contains("member")) {
+      for (const Json& m : actor["member"]) {
+        std::string mk = LearnerKeyOf(m);
+        bool dup = false;
+        for (const std::string& l : out->learners) dup |= (l == mk);
+        if (!dup) out->learners.push_back(mk);
+      }
+    }
+    if (out->verb == vocab::kVoided) {
+      if (type != "StatementRef") {
+        return Invalid(absl::StrCat(of, ".objectType"),
+                       "a voiding statement's object must be a StatementRef");
+      }
+      out->is_voiding = true;
+      out->void_target = target;
+    }
+  }
+  return absl::OkStatus();
+}
+
+Uuid RandomUuidV4() {
+  static thread_local std::mt19937_64 rng([] {
+    std::random_device rd;
+    return (static_cast<uint64_t>(rd()) << 32) ^ rd();
+  }());
+  Uuid u;
+  uint64_t a = rng(), b = rng();
+  for (int i = 0; i < 8; ++i) {
+    u[i] = static_cast<uint8_t>(a >> (56 - 8 * i));
+    u[8 + i] = static_cast<uint8_t>(b >> (56 - 8 * i));
+  }
+  u[6] = (u[6] & 0x0F) | 0x40;
+  u[8] = (u[8] & 0x3F) | 0x80;
+  return u;
+}
+
+}  // namespace
+
+bool IsAbsoluteIri(absl::string_view s) {
+  size_t colon = s.find(':');
+  if (colon == absl::string_view::npos || colon == 0 || colon + 1 >= s.size()) return false;
+  if (!absl::ascii_isalpha(static_cast<unsigned char>(s[0]))) return false;
+  for (size_t i = 1; i < colon; ++i) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    if (!absl::ascii_isalnum(c) && c != '+' && c != '-' && c != '.') return false;
+  }
+  for (unsigned char c : s) {
+    if (c <= 0x20 || c == 0x7F || std::strchr("<>\"{}|\\^`", c) != nullptr) return false;
+  }
+  return true;
+}
+
+bool IsLanguageTag(absl::string_view s) {
+  if (s.empty() || s.size() > 64) return false;
+  size_t start = 0;
+  int index = 0;
+  while (start <= s.size()) {
+    size_t end = s.find('-', start);
+    if (end == absl::string_view::npos) end = s.size();
+    absl::string_view sub = s.substr(start, end - start);
+    if (sub.empty() || sub.size() > 8) return false;
+    for (char c : sub) {
+      unsigned char u = static_cast<unsigned char>(c);
+      if (index == 0 ? !absl::ascii_isalpha(u) : !absl::ascii_isalnum(u)) return false;
+    }
+    if (index == 0 && sub.size() == 1 && sub != "i" && sub != "x") return false;
+    ++index;
+    if (end == s.size()) break;
+    start = end + 1;
+  }
+  return true;
+}
+
+absl::StatusOr<int64_t> ParseTimestampMicros(absl::string_view text) {
+  // RFC 3339 requires "T" (or "t"), seconds and an offset or "Z".
+  if (text.size() < 20 || (text[10] != 'T' && text[10] != 't')) {
+    return absl::InvalidArgumentError("not an RFC 3339 timestamp (e.g. 2026-11-28T10:00:00+08:00)");
+  }
+  std::string normalized(text);
+  normalized[10] = 'T';
+  char& last = normalized.back();
+  if (last == 'z') last = 'Z';
+  absl::Time t;
+  std::string err;
+  if (!absl::ParseTime("%Y-%m-%dT%H:%M:%E*S%Ez", normalized, &t, &err)) {
+    return absl::InvalidArgumentError("not an RFC 3339 timestamp (e.g. 2026-11-28T10:00:00+08:00)");
+  }
+  absl::CivilSecond cs = absl::ToCivilSecond(t, absl::UTCTimeZone());
+  if (cs.year() < 1 || cs.year() > 9999) {
+    return absl::InvalidArgumentError("timestamp out of range (years 1 to 9999)");
+  }
+  return absl::ToUnixMicros(t);
+}
+
+std::string FormatTimestampMicros(int64_t micros) {
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%E6SZ", absl::FromUnixMicros(micros),
+                          absl::UTCTimeZone());
+}
+
+absl::StatusOr<double> ParseIsoDurationSeconds(absl::string_view text) {
+  if (!text.empty() && text[0] == '-') return absl::InvalidArgumentError("must not be negative");
+  if (text.size() < 3 || text[0] != 'P') {
+    return absl::InvalidArgumentError("not an ISO 8601 duration (e.g. PT1H30M)");
+  }
+  double total = 0;
+  bool in_time = false, any = false;
+  size_t i = 1;
+  std::string order_date = "YMWD", order_time = "HMS";
+  size_t date_pos = 0, time_pos = 0;
+  while (i < text.size()) {
+    if (text[i] == 'T') {
+      if (in_time) return absl::InvalidArgumentError("not an ISO 8601 duration (two 'T')");
+      in_time = true;
+      ++i;
+      if (i == text.size()) return absl::InvalidArgumentError("not an ISO 8601 duration (empty time part)");
+      continue;
+    }
+    size_t j = i;
+    while (j < text.size() && (absl::ascii_isdigit(static_cast<unsigned char>(text[j])) ||
+                               text[j] == '.' || text[j] == ',')) {
+      ++j;
+    }
+    if (j == i || j == text.size()) return absl::InvalidArgumentError("not an ISO 8601 duration (e.g. PT1H30M)");
+    std::string num(text.substr(i, j - i));
+    for (char& c : num) if (c == ',') c = '.';
+    double v;
+    if (!absl::SimpleAtod(num, &v) || v < 0 || !std::isfinite(v)) {
+      return absl::InvalidArgumentError("not an ISO 8601 duration (bad number)");
+    }
+    char unit = text[j];
+    const std::string& order = in_time ? order_time : order_date;
+    size_t& pos = in_time ? time_pos : date_pos;
+    size_t at = order.find(unit, pos);
+    if (at == std::string::npos) return absl::InvalidArgumentError("not an ISO 8601 duration (unit order)");
+    pos = at + 1;
+    double scale = 0;
+    if (!in_time) {
+      scale = unit == 'Y' ? 365 * 86400.0 : unit == 'M' ? 30 * 86400.0 : unit == 'W' ? 7 * 86400.0 : 86400.0;
+    } else {
+      scale = unit == 'H' ? 3600.0 : unit == 'M' ? 60.0 : 1.0;
+    }
+    total += v * scale;
+    any = true;
+    i = j + 1;
+  }
+  if (!any) return absl::InvalidArgumentError("not an ISO 8601 duration (no value)");
+  return total;
+}
+
+std::string LearnerKeyOf(const Json& agent) {
+  if (agent.contains("account")) {
+    const Json& a = agent["account"];
+    std::string home = a["homePage"].get<std::string>();
+    std::string name = a["name"].get<std::string>();
+    if (home == vocab::kDistrictIdp || home == absl::StrCat(vocab::kDistrictIdp, "/")) return name;
+    return absl::StrCat("account:", home, "|", name);
+  }
+  if (agent.contains("mbox")) return agent["mbox"].get<std::string>();
+  if (agent.contains("mbox_sha1sum")) {
+    return absl::StrCat("sha1:", absl::AsciiStrToLower(agent["mbox_sha1sum"].get<std::string>()));
+  }
+  if (agent.contains("openid")) return absl::StrCat("openid:", agent["openid"].get<std::string>());
+  return "";
+}
+
+absl::StatusOr<std::string> CanonicalLearnerKey(absl::string_view key, absl::string_view field) {
+  if (key.empty()) return Invalid(field, "is required");
+  if (key.size() > 1024) return Invalid(field, "longer than 1024 bytes");
+  for (unsigned char c : key) {
+    if (c < 0x20 || c == 0x7F) return Invalid(field, "contains control characters");
+  }
+  if (absl::StartsWith(key, "mailto:")) {
+    if (key.find('@') == absl::string_view::npos) return Invalid(field, "mailto: key needs an address");
+    return std::string(key);
+  }
+  if (absl::StartsWith(key, "sha1:")) {
+    absl::string_view hex = key.substr(5);
+    if (hex.size() != 40 || !IsHex(hex)) return Invalid(field, "sha1: key needs 40 hex digits");
+    return absl::StrCat("sha1:", absl::AsciiStrToLower(hex));
+  }
+  if (absl::StartsWith(key, "openid:")) {
+    if (!IsAbsoluteIri(key.substr(7))) return Invalid(field, "openid: key needs an absolute IRI");
+    return std::string(key);
+  }
+  if (absl::StartsWith(key, "account:")) {
+    absl::string_view rest = key.substr(8);
+    size_t bar = rest.rfind('|');
+    if (bar == absl::string_view::npos || bar + 1 == rest.size() || !IsAbsoluteIri(rest.substr(0, bar))) {
+      return Invalid(field, "account: key must be account:<homePage IRI>|<name>");
+    }
+    absl::string_view home = rest.substr(0, bar);
+    if (home == vocab::kDistrictIdp || home == absl::StrCat(vocab::kDistrictIdp, "/")) {
+      return std::string(rest.substr(bar + 1));
+    }
+    return std::string(key);
+  }
+  if (key.find(':') != absl::string_view::npos) {
+    return Invalid(field, "unknown learner key form (use a district account name, mailto:, sha1:, openid: or account:)");
+  }
+  return std::string(key);
+}
+
+absl::StatusOr<ParsedStatement> ParseStatement(absl::string_view text) {
+  if (text.size() > kMaxStatementBytes) {
+    return Invalid("statement", absl::StrCat("larger than ", kMaxStatementBytes, " bytes"));
+  }
+  ParsedStatement out;
+  try {
+    out.json = Json::parse(text.begin(), text.end());
+  } catch (const nlohmann::json::exception& e) {
+    return Invalid("statement", absl::StrCat("malformed JSON: ", e.what()));
+  }
+  Json& s = out.json;
+  LL_RETURN_IF_ERROR(CheckObject(s, "statement"));
+  LL_RETURN_IF_ERROR(CheckKeys(s, "statement",
+                               {"id", "actor", "verb", "object", "result", "context", "timestamp",
+                                "stored", "authority", "version", "attachments", "objectType"}));
+  if (s.contains("objectType")) {
+    return Invalid("statement.objectType", "not allowed on a statement");
+  }
+  if (s.contains("id")) {
+    LL_RETURN_IF_ERROR(CheckUuid(s["id"], "statement.id", &out.id));
+  } else {
+    out.id = RandomUuidV4();
+    out.id_assigned = true;
+  }
+  LL_RETURN_IF_ERROR(CheckBody(s, "statement", /*sub=*/false, &out));
+  if (s.contains("stored")) LL_RETURN_IF_ERROR(CheckTimestamp(s["stored"], "statement.stored", nullptr));
+  if (s.contains("authority")) {
+    LL_RETURN_IF_ERROR(CheckAgentOrGroup(s["authority"], "statement.authority", true, false));
+  }
+  if (s.contains("version")) {
+    LL_RETURN_IF_ERROR(CheckString(s["version"], "statement.version"));
+    const std::string& v = s["version"].get_ref<const std::string&>();
+    if (!(absl::StartsWith(v, "1.0") || absl::StartsWith(v, "2.0"))) {
+      return Invalid("statement.version", "must be 1.0.x or 2.0.x");
+    }
+  } else {
+    s["version"] = "2.0.0";
+  }
+  // Put id first for readability of stored statements; other members keep
+  // the order they were sent in.
+  if (out.id_assigned) {
+    Json with_id = Json::object();
+    with_id["id"] = FormatUuid(out.id);
+    for (auto it = s.begin(); it != s.end(); ++it) with_id[it.key()] = it.value();
+    s = std::move(with_id);
+  } else {
+    s["id"] = FormatUuid(out.id);  // canonical lowercase form
+  }
+  if (out.learners.empty()) return Invalid("statement.actor", "has no identifiable learner");
+  return out;
+}
+
+nlohmann::json ContentForComparison(const Json& statement, bool drop_timestamp) {
+  nlohmann::json out = nlohmann::json::parse(statement.dump());
+  out.erase("stored");
+  out.erase("authority");
+  out.erase("version");
+  if (drop_timestamp) out.erase("timestamp");
+  return out;
+}
+
+}  // namespace lifelong::records

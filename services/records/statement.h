@@ -1,0 +1,81 @@
+// Parsing and validation of xAPI statements (xAPI 2.0 / IEEE 9274.1.1,
+// accepting 1.0.3 statements), and learner keys.
+//
+// A learner key names one actor identity as a string:
+//   "u123"                              account {homePage: vocab::kDistrictIdp, name: "u123"}
+//   "account:<homePage>|<name>"         an account on another identity provider
+//   "mailto:someone@example.org"        mbox
+//   "sha1:<40 lowercase hex>"           mbox_sha1sum
+//   "openid:<uri>"                      openid
+#ifndef LIFELONG_SERVICES_RECORDS_STATEMENT_H_
+#define LIFELONG_SERVICES_RECORDS_STATEMENT_H_
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "services/records/key_codec.h"
+
+namespace lifelong::records {
+
+// Largest accepted statement, in bytes of JSON.
+inline constexpr size_t kMaxStatementBytes = 1 << 20;
+
+// A validated statement, ready to be stored.
+struct ParsedStatement {
+  Uuid id{};
+  bool id_assigned = false;   // no id was sent; a random UUID was assigned
+  // The statement as sent (member order kept), with `id` and `version` set.
+  // The store adds `stored`, `authority` and, when absent, `timestamp`.
+  nlohmann::ordered_json json;
+  std::vector<std::string> learners;  // actor key first, then group members
+  std::string verb;
+  std::string activity;               // object.id when the object is an Activity
+  std::optional<Uuid> registration;
+  std::optional<int64_t> timestamp_us;  // absent: the store uses the stored time
+  bool is_voiding = false;
+  Uuid void_target{};                 // when is_voiding
+};
+
+// Parses and validates one statement. INVALID_ARGUMENT with a message that
+// names the offending field (e.g. "statement.verb.id: not an absolute IRI")
+// for malformed JSON, a statement over kMaxStatementBytes, or any violation
+// of the xAPI statement rules.
+absl::StatusOr<ParsedStatement> ParseStatement(absl::string_view json_text);
+
+// Validates and canonicalises a learner key given by a caller (see above).
+// INVALID_ARGUMENT naming `field` when malformed.
+absl::StatusOr<std::string> CanonicalLearnerKey(absl::string_view key, absl::string_view field);
+
+// The learner key of an Agent or identified Group JSON object (already
+// validated); "" for an anonymous group.
+std::string LearnerKeyOf(const nlohmann::ordered_json& agent);
+
+// Parses an RFC 3339 timestamp ("2026-11-28T10:00:00.123+08:00"); years 1-9999.
+absl::StatusOr<int64_t> ParseTimestampMicros(absl::string_view text);
+// Formats as "2026-11-28T02:00:00.123000Z".
+std::string FormatTimestampMicros(int64_t micros);
+
+// Parses an ISO 8601 duration ("PT1H30M", "P1DT2.5S") into seconds.
+// INVALID_ARGUMENT for negative or malformed durations.
+absl::StatusOr<double> ParseIsoDurationSeconds(absl::string_view text);
+
+// True for an absolute IRI: scheme ":" rest, no spaces or forbidden characters.
+bool IsAbsoluteIri(absl::string_view text);
+// True for an RFC 5646 language tag ("zh-CN", "en", "zh-Hans-CN").
+bool IsLanguageTag(absl::string_view text);
+
+// The part of a stored statement that identifies its content for idempotent
+// writes: the JSON without `stored`, `authority` and `version` (and without
+// `timestamp` when the store assigned it), compared member-order-insensitively.
+nlohmann::json ContentForComparison(const nlohmann::ordered_json& statement,
+                                    bool drop_timestamp);
+
+}  // namespace lifelong::records
+
+#endif  // LIFELONG_SERVICES_RECORDS_STATEMENT_H_

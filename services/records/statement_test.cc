@@ -1,0 +1,204 @@
+#include "services/records/statement.h"
+
+#include <gtest/gtest.h>
+
+#include "absl/strings/str_replace.h"
+
+namespace lifelong::records {
+namespace {
+
+using Json = nlohmann::ordered_json;
+
+Json Valid() {
+  return Json::parse(R"({
+    "id": "6690e6c9-3ef0-4ed3-8b37-7f3964730bee",
+    "actor": {"objectType": "Agent", "name": "王芳",
+              "account": {"homePage": "https://id.dongcheng.gov.cn", "name": "u42"}},
+    "verb": {"id": "http://adlnet.gov/expapi/verbs/completed", "display": {"zh-CN": "完成", "en-US": "completed"}},
+    "object": {"id": "https://lifelong.dongcheng.edu.cn/courses/c7",
+               "definition": {"name": {"zh-CN": "书法入门"}, "type": "http://adlnet.gov/expapi/activities/course"}},
+    "result": {"score": {"scaled": 0.9, "raw": 90, "min": 0, "max": 100}, "success": true,
+               "completion": true, "duration": "PT1H30M"},
+    "context": {"registration": "ec531277-b57b-4c15-8d91-d292c5b2b8f7", "platform": "kiosk",
+                "language": "zh-CN",
+                "extensions": {"https://lifelong.dongcheng.edu.cn/xapi/ext/xuequ": "和平里学区",
+                               "https://example.org/ext/raw": {"z": 1.5, "a": [1, "二", null]}}},
+    "timestamp": "2026-11-28T10:00:00.250+08:00"
+  })");
+}
+
+absl::Status ParseWith(const std::function<void(Json&)>& mutate) {
+  Json j = Valid();
+  mutate(j);
+  return ParseStatement(j.dump()).status();
+}
+
+void ExpectInvalid(const std::function<void(Json&)>& mutate, const std::string& field) {
+  absl::Status s = ParseWith(mutate);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << field;
+  EXPECT_NE(s.message().find(field), std::string::npos) << "message '" << s.message() << "' should name " << field;
+}
+
+TEST(Statement, ParsesValidStatementAndIndexesFields) {
+  absl::StatusOr<ParsedStatement> p = ParseStatement(Valid().dump());
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_EQ(FormatUuid(p->id), "6690e6c9-3ef0-4ed3-8b37-7f3964730bee");
+  EXPECT_FALSE(p->id_assigned);
+  EXPECT_EQ(p->learners, std::vector<std::string>{"u42"});
+  EXPECT_EQ(p->verb, "http://adlnet.gov/expapi/verbs/completed");
+  EXPECT_EQ(p->activity, "https://lifelong.dongcheng.edu.cn/courses/c7");
+  ASSERT_TRUE(p->registration.has_value());
+  ASSERT_TRUE(p->timestamp_us.has_value());
+  EXPECT_EQ(*p->timestamp_us, 1795831200250000);  // 2026-11-28T02:00:00.25Z
+  EXPECT_EQ(p->json["version"], "2.0.0");
+}
+
+TEST(Statement, KeepsExtensionsExactlyAsSent) {
+  absl::StatusOr<ParsedStatement> p = ParseStatement(Valid().dump());
+  ASSERT_TRUE(p.ok());
+  EXPECT_EQ(p->json["context"]["extensions"]["https://example.org/ext/raw"].dump(),
+            R"({"z":1.5,"a":[1,"二",null]})");
+}
+
+TEST(Statement, AssignsIdWhenAbsent) {
+  Json j = Valid();
+  j.erase("id");
+  absl::StatusOr<ParsedStatement> p = ParseStatement(j.dump());
+  ASSERT_TRUE(p.ok());
+  EXPECT_TRUE(p->id_assigned);
+  EXPECT_EQ(p->json["id"], FormatUuid(p->id));
+  EXPECT_EQ(FormatUuid(p->id)[14], '4');  // version 4
+}
+
+TEST(Statement, RejectsBadOrMissingParts) {
+  ExpectInvalid([](Json& j) { j["id"] = "not-a-uuid"; }, "statement.id");
+  ExpectInvalid([](Json& j) { j["id"] = 42; }, "statement.id");
+  ExpectInvalid([](Json& j) { j.erase("actor"); }, "statement.actor");
+  ExpectInvalid([](Json& j) { j.erase("verb"); }, "statement.verb");
+  ExpectInvalid([](Json& j) { j.erase("object"); }, "statement.object");
+  ExpectInvalid([](Json& j) { j["verb"]["id"] = "completed"; }, "statement.verb.id");
+  ExpectInvalid([](Json& j) { j["verb"]["id"] = "http://x y"; }, "statement.verb.id");
+  ExpectInvalid([](Json& j) { j["object"]["id"] = "/courses/c7"; }, "statement.object.id");
+  ExpectInvalid([](Json& j) { j["verb"]["display"] = {{"zh_CN", "完成"}}; }, "statement.verb.display.zh_CN");
+  ExpectInvalid([](Json& j) { j["context"]["language"] = "123"; }, "statement.context.language");
+  ExpectInvalid([](Json& j) { j["timestamp"] = "2026-11-28 10:00:00"; }, "statement.timestamp");
+  ExpectInvalid([](Json& j) { j["timestamp"] = "2026-13-01T00:00:00Z"; }, "statement.timestamp");
+  ExpectInvalid([](Json& j) { j["timestamp"] = "2026-02-30T00:00:00Z"; }, "statement.timestamp");
+  ExpectInvalid([](Json& j) { j["timestamp"] = "2026-11-28T10:00:00"; }, "statement.timestamp");
+  ExpectInvalid([](Json& j) { j["timestamp"] = "10000-01-01T00:00:00Z"; }, "statement.timestamp");
+  ExpectInvalid([](Json& j) { j["result"]["duration"] = "-PT1H"; }, "statement.result.duration");
+  ExpectInvalid([](Json& j) { j["result"]["duration"] = "1 hour"; }, "statement.result.duration");
+  ExpectInvalid([](Json& j) { j["result"]["score"]["scaled"] = 1.5; }, "statement.result.score.scaled");
+  ExpectInvalid([](Json& j) { j["result"]["score"]["raw"] = 101; }, "statement.result.score.raw");
+  ExpectInvalid([](Json& j) { j["result"]["score"]["raw"] = -1; }, "statement.result.score.raw");
+  ExpectInvalid([](Json& j) { j["result"]["score"]["min"] = 100; }, "statement.result.score.max");
+  ExpectInvalid([](Json& j) { j["result"]["success"] = "yes"; }, "statement.result.success");
+  ExpectInvalid([](Json& j) { j["context"]["registration"] = "abc"; }, "statement.context.registration");
+  ExpectInvalid([](Json& j) { j["context"]["extensions"] = {{"venue", "x"}}; }, "statement.context.extensions.venue");
+  ExpectInvalid([](Json& j) { j["colour"] = "red"; }, "statement.colour");
+  ExpectInvalid([](Json& j) { j["version"] = "3.0.0"; }, "statement.version");
+}
+
+TEST(Statement, ActorRules) {
+  ExpectInvalid([](Json& j) { j["actor"] = {{"name", "nobody"}}; }, "statement.actor");
+  ExpectInvalid([](Json& j) { j["actor"]["mbox"] = "mailto:a@b.cn"; }, "statement.actor");  // two IFIs
+  ExpectInvalid([](Json& j) { j["actor"] = {{"mbox", "a@b.cn"}}; }, "statement.actor.mbox");
+  ExpectInvalid([](Json& j) { j["actor"] = {{"mbox_sha1sum", "xyz"}}; }, "statement.actor.mbox_sha1sum");
+  ExpectInvalid([](Json& j) { j["actor"]["account"].erase("homePage"); }, "statement.actor.account.homePage");
+  ExpectInvalid([](Json& j) { j["actor"] = {{"objectType", "Group"}}; }, "statement.actor.member");
+  // Anonymous group: indexed under each member.
+  Json j = Valid();
+  j["actor"] = Json::parse(R"({"objectType":"Group","member":[
+      {"mbox":"mailto:li@example.cn"},{"account":{"homePage":"https://id.dongcheng.gov.cn","name":"u9"}}]})");
+  absl::StatusOr<ParsedStatement> p = ParseStatement(j.dump());
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_EQ(p->learners, (std::vector<std::string>{"mailto:li@example.cn", "u9"}));
+}
+
+TEST(Statement, PlatformOnlyForActivityObjects) {
+  ExpectInvalid(
+      [](Json& j) {
+        j["object"] = {{"objectType", "Agent"}, {"mbox", "mailto:t@example.cn"}};
+      },
+      "statement.context.platform");
+}
+
+TEST(Statement, VoidingNeedsStatementRef) {
+  Json j = Valid();
+  j["verb"]["id"] = "http://adlnet.gov/expapi/verbs/voided";
+  EXPECT_EQ(ParseStatement(j.dump()).status().code(), absl::StatusCode::kInvalidArgument);
+  j["object"] = {{"objectType", "StatementRef"}, {"id", "6690e6c9-3ef0-4ed3-8b37-7f3964730bef"}};
+  j["context"].erase("platform");
+  absl::StatusOr<ParsedStatement> p = ParseStatement(j.dump());
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_TRUE(p->is_voiding);
+  EXPECT_EQ(FormatUuid(p->void_target), "6690e6c9-3ef0-4ed3-8b37-7f3964730bef");
+  EXPECT_TRUE(p->activity.empty());
+}
+
+TEST(Statement, RejectsMalformedJsonAndOversize) {
+  EXPECT_EQ(ParseStatement("{\"actor\":").status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ParseStatement("[]").status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ParseStatement("\"\xff\xfe\"").status().code(), absl::StatusCode::kInvalidArgument);
+  Json j = Valid();
+  j["result"]["response"] = std::string(kMaxStatementBytes, 'x');
+  absl::Status s = ParseStatement(j.dump()).status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("larger than"), std::string::npos);
+}
+
+TEST(Statement, SubStatementRules) {
+  Json j = Valid();
+  j["object"] = Json::parse(R"({"objectType":"SubStatement",
+      "actor":{"mbox":"mailto:a@example.cn"},
+      "verb":{"id":"http://adlnet.gov/expapi/verbs/registered"},
+      "object":{"id":"https://lifelong.dongcheng.edu.cn/courses/c1"}})");
+  j["context"].erase("platform");
+  EXPECT_TRUE(ParseStatement(j.dump()).ok());
+  j["object"]["object"] = j["object"];
+  EXPECT_EQ(ParseStatement(j.dump()).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(Statement, LearnerKeys) {
+  EXPECT_EQ(*CanonicalLearnerKey("u42", "learner"), "u42");
+  EXPECT_EQ(*CanonicalLearnerKey("account:https://id.dongcheng.gov.cn|u42", "learner"), "u42");
+  EXPECT_EQ(*CanonicalLearnerKey("account:https://other.example|bob", "learner"),
+            "account:https://other.example|bob");
+  EXPECT_EQ(*CanonicalLearnerKey("sha1:ABCDEF0123456789ABCDEF0123456789ABCDEF01", "learner"),
+            "sha1:abcdef0123456789abcdef0123456789abcdef01");
+  EXPECT_EQ(CanonicalLearnerKey("", "learner").status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(CanonicalLearnerKey("ftp:x", "learner").status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(CanonicalLearnerKey("mailto:nobody", "learner").status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(CanonicalLearnerKey("account:notaniri|x", "learner").status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST(Statement, DurationsAndTimestamps) {
+  EXPECT_DOUBLE_EQ(*ParseIsoDurationSeconds("PT1H30M"), 5400);
+  EXPECT_DOUBLE_EQ(*ParseIsoDurationSeconds("P1DT0.5S"), 86400.5);
+  EXPECT_DOUBLE_EQ(*ParseIsoDurationSeconds("P2W"), 14 * 86400);
+  for (const char* bad : {"P", "PT", "PT1", "P1H", "PT1M1H", "-PT1S", "PT-1S", ""}) {
+    EXPECT_FALSE(ParseIsoDurationSeconds(bad).ok()) << bad;
+  }
+  EXPECT_EQ(*ParseTimestampMicros("1970-01-01T00:00:00Z"), 0);
+  EXPECT_EQ(*ParseTimestampMicros("1970-01-01T08:00:01.5+08:00"), 1500000);
+  EXPECT_EQ(FormatTimestampMicros(1500000), "1970-01-01T00:00:01.500000Z");
+}
+
+TEST(Statement, IriAndLanguageTag) {
+  EXPECT_TRUE(IsAbsoluteIri("https://lifelong.dongcheng.edu.cn/courses/书法"));
+  EXPECT_TRUE(IsAbsoluteIri("urn:uuid:1"));
+  EXPECT_FALSE(IsAbsoluteIri("courses/1"));
+  EXPECT_FALSE(IsAbsoluteIri("1http://x"));
+  EXPECT_FALSE(IsAbsoluteIri("http://x/<y>"));
+  EXPECT_TRUE(IsLanguageTag("zh-CN"));
+  EXPECT_TRUE(IsLanguageTag("zh-Hans-CN"));
+  EXPECT_TRUE(IsLanguageTag("en"));
+  EXPECT_FALSE(IsLanguageTag("zh_CN"));
+  EXPECT_FALSE(IsLanguageTag(""));
+  EXPECT_FALSE(IsLanguageTag("zh-"));
+  EXPECT_FALSE(IsLanguageTag("toolongprimary"));
+}
+
+}  // namespace
+}  // namespace lifelong::records

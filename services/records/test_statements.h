@@ -1,0 +1,31 @@
+// Test helper: builds valid xAPI statements of the district's vocabulary.
+#ifndef LIFELONG_SERVICES_RECORDS_TEST_STATEMENTS_H_
+#define LIFELONG_SERVICES_RECORDS_TEST_STATEMENTS_H_
+
+#include <string>
+
+namespace lifelong::records::testing {
+
+struct StatementSpec {
+  std::string id;          // empty: no id (the store assigns one)
+  std::string learner = "u1";
+  std::string verb = "completed";  // registered|attended|completed|passed|failed|experienced|voided
+  std::string course = "c1";       // course id; for "voided": the target statement id
+  std::string title = "书法入门";
+  std::string timestamp;   // RFC 3339; empty: none
+  std::string registration;
+  double credits = -1;     // < 0: absent
+  double hours = -1;
+  std::string mode;        // online|offline
+  std::string xuequ;
+  std::string platform;
+};
+
+std::string MakeStatement(const StatementSpec& spec);
+
+// A distinct, valid UUID for integer n.
+std::string TestUuid(int n);
+
+}  // namespace lifelong::records::testing
+
+#endif  // LIFELONG_SERVICES_RECORDS_TEST_STATEMENTS_H_

@@ -1,0 +1,56 @@
+// A learner's transcript (the credit-bank view) computed from their stored
+// statements: one entry per course completed or passed, with hours, credits,
+// mode (online/offline) and school district (学区).
+//
+// Where each figure comes from, in order of preference:
+//   credits  context.extensions[vocab::kExtCredits], result.extensions[same]
+//   hours    context.extensions[vocab::kExtHours], else result.duration
+//   mode     context.extensions[vocab::kExtMode]; else context.platform
+//            ("kiosk" -> offline, anything else -> online)
+//   xuequ    context.extensions[vocab::kExtXuequ]
+//   title    object.definition.name["zh-CN"], else any language, else the IRI
+// Voided statements are ignored. A course counts once: the first completion
+// or pass gives the date; "passed" wins over "completed" as the outcome; the
+// largest hours/credits seen for the course count.
+#ifndef LIFELONG_SERVICES_RECORDS_TRANSCRIPT_H_
+#define LIFELONG_SERVICES_RECORDS_TRANSCRIPT_H_
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "services/records/record_store.h"
+
+namespace lifelong::records {
+
+struct TranscriptLine {
+  std::string activity;
+  std::string title;
+  std::string outcome;  // "completed" | "passed"
+  int64_t achieved_us = 0;
+  double hours = 0;
+  double credits = 0;
+  std::string mode;     // "online" | "offline"
+  std::string xuequ;
+  std::string statement_id;
+};
+
+struct TranscriptTotals {
+  int courses = 0;
+  double hours = 0;
+  double credits = 0;
+};
+
+struct TranscriptData {
+  std::vector<TranscriptLine> lines;  // oldest achievement first
+  TranscriptTotals total;
+  std::map<std::string, TranscriptTotals> by_mode;
+  std::map<std::string, TranscriptTotals> by_xuequ;  // "" when unknown
+};
+
+// Builds the transcript from `statements` (any order).
+TranscriptData BuildTranscript(const std::vector<StoredStatement>& statements);
+
+}  // namespace lifelong::records
+
+#endif  // LIFELONG_SERVICES_RECORDS_TRANSCRIPT_H_
