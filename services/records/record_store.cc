@@ -7,6 +7,7 @@
 #include <rocksdb/write_batch.h>
 
 #include <algorithm>
+#include <cstring>
 #include <unordered_map>
 
 #include "absl/strings/str_cat.h"
@@ -74,13 +75,34 @@ std::vector<std::pair<Cf, std::string>> IndexKeys(const Uuid& id, const Statemen
   return keys;
 }
 
+// Length of FormatTimestampMicros() output for years 1000-9999.
+constexpr size_t kTimestampLen = 27;
+constexpr char kStoredMember[] = ",\"stored\":\"";
+constexpr char kTimestampMember[] = ",\"timestamp\":\"";
+
+void PatchU64(std::string* s, size_t pos, uint64_t v) {
+  for (int i = 0; i < 8; ++i) (*s)[pos + i] = static_cast<char>(v >> (56 - 8 * i));
+}
+
 }  // namespace
 
+// A statement prepared outside the write lock: its record value is fully
+// encoded with placeholders that the group leader patches once it assigns
+// the stored sequence (header bytes and the fixed-width "stored" and, when
+// absent, "timestamp" strings inside the JSON).
+struct RecordStore::Prepared {
+  ParsedStatement parsed;
+  StatementRecord record;  // without json; stored_seq set by the leader
+  std::string value;
+  size_t stored_pos = 0;
+  size_t timestamp_pos = std::string::npos;
+};
+
 struct RecordStore::Writer {
-  std::vector<ParsedStatement>* statements = nullptr;
+  std::vector<Prepared>* statements = nullptr;
   const std::string* erase_learner = nullptr;
   absl::Status status;
-  std::vector<StoredStatement> results;
+  std::vector<std::string> values;  // encoded records, in request order
   int64_t erased = 0;
   bool done = false;
   absl::CondVar cv;
@@ -99,6 +121,9 @@ absl::StatusOr<std::unique_ptr<RecordStore>> RecordStore::Open(const std::string
   db_options.create_missing_column_families = true;
   db_options.max_background_jobs = 2;           // 2-core machines
   db_options.enable_pipelined_write = true;     // WAL and memtable writes overlap
+  // One group leader writes at a time (see RecordStore), so concurrent
+  // memtable writes buy nothing, and turning them off enables insert hints.
+  db_options.allow_concurrent_memtable_write = false;
   db_options.bytes_per_sync = 1 << 20;          // smooth SST write-back
   db_options.max_total_wal_size = 256 << 20;
   db_options.keep_log_file_num = 5;
@@ -117,6 +142,11 @@ absl::StatusOr<std::unique_ptr<RecordStore>> RecordStore::Open(const std::string
     if (spec.id == Cf::kStatements) {
       table.block_size = 16 << 10;  // statements are ~0.5-2 KiB of JSON
     }
+    // Index keys arrive in increasing order within their prefix (the stored
+    // sequence grows): insertion hints make those memtable inserts O(1).
+    if (spec.id == Cf::kByStored) {
+      cf_options.memtable_insert_with_hint_prefix_extractor.reset(rocksdb::NewFixedPrefixTransform(1));
+    }
     if (spec.is_index) {
       table.whole_key_filtering = false;
       if (spec.id == Cf::kByRegistration) {
@@ -124,6 +154,7 @@ absl::StatusOr<std::unique_ptr<RecordStore>> RecordStore::Open(const std::string
       } else {
         cf_options.prefix_extractor = std::make_shared<LengthPrefixedStringTransform>();
       }
+      cf_options.memtable_insert_with_hint_prefix_extractor = cf_options.prefix_extractor;
     }
     cf_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
     // JSON and repetitive keys compress well: LZ4 on upper levels (cheap),
@@ -169,7 +200,7 @@ absl::StatusOr<std::unique_ptr<RecordStore>> RecordStore::Open(const std::string
   LL_RETURN_IF_ERROR(FromRocks(it->status(), "scan stored index"));
 
   try {
-    store->authority_json_ = nlohmann::ordered_json::parse(options.authority_json).dump();
+    store->authority_json_ = nlohmann::json::parse(options.authority_json).dump();
   } catch (const nlohmann::json::exception& e) {
     return absl::InvalidArgumentError(absl::StrCat("authority_json: ", e.what()));
   }
@@ -193,11 +224,57 @@ uint64_t RecordStore::NextSeq() {
 absl::StatusOr<std::vector<StoredStatement>> RecordStore::Record(
     std::vector<ParsedStatement> statements) {
   if (statements.empty()) return std::vector<StoredStatement>{};
+  // Everything that does not depend on the stored sequence happens here, in
+  // the caller's thread, so concurrent callers prepare in parallel.
+  std::vector<Prepared> prepared(statements.size());
+  for (size_t i = 0; i < statements.size(); ++i) {
+    Prepared& x = prepared[i];
+    ParsedStatement& p = statements[i];
+    StatementRecord& r = x.record;
+    r.learners = p.learners;
+    r.verb = p.verb;
+    r.activity = p.activity;
+    if (p.registration) {
+      r.registration = *p.registration;
+      r.Set(RecordFlag::kHasRegistration, true);
+    }
+    if (p.is_voiding) r.Set(RecordFlag::kVoiding, true);
+    const std::string placeholder(kTimestampLen, '0');
+    std::string suffix = absl::StrCat(kStoredMember, placeholder, "\"");
+    size_t stored_in_suffix = sizeof(kStoredMember) - 1;
+    size_t ts_in_suffix = std::string::npos;
+    if (p.timestamp_us) {
+      r.timestamp_us = *p.timestamp_us;
+    } else {
+      r.Set(RecordFlag::kTimestampAssigned, true);
+      ts_in_suffix = suffix.size() + sizeof(kTimestampMember) - 1;
+      absl::StrAppend(&suffix, kTimestampMember, placeholder, "\"");
+    }
+    absl::StrAppend(&suffix, ",\"authority\":", authority_json_);
+    r.json.reserve(p.text.size() + suffix.size());
+    r.json.append(p.text, 0, p.body_end);
+    r.json.append(suffix);
+    r.json.append(p.text, p.body_end, std::string::npos);
+    absl::StatusOr<std::string> value = EncodeStatementRecord(r);
+    if (!value.ok()) return value.status();
+    x.value = std::move(*value);
+    size_t json_at = x.value.size() - r.json.size();
+    x.stored_pos = json_at + p.body_end + stored_in_suffix;
+    if (ts_in_suffix != std::string::npos) x.timestamp_pos = json_at + p.body_end + ts_in_suffix;
+    r.json.clear();
+    x.parsed = std::move(p);
+  }
   Writer w;
-  w.statements = &statements;
+  w.statements = &prepared;
   Enqueue(&w);
   if (!w.status.ok()) return w.status;
-  return std::move(w.results);
+  std::vector<StoredStatement> out;
+  out.reserve(prepared.size());
+  for (size_t i = 0; i < prepared.size(); ++i) {
+    LL_ASSIGN_OR_RETURN(StatementRecord r, DecodeStatementRecord(w.values[i]));
+    out.push_back({prepared[i].parsed.id, std::move(r)});
+  }
+  return out;
 }
 
 absl::StatusOr<int64_t> RecordStore::EraseLearner(const std::string& learner) {
@@ -254,102 +331,105 @@ absl::StatusOr<std::optional<StatementRecord>> RecordStore::LoadRecord(const Uui
 
 void RecordStore::CommitGroup(const std::vector<Writer*>& group) {
   rocksdb::WriteBatch batch;
-  // Records written (or rewritten, for voiding) by this group so far; later
-  // statements of the group see them.
-  std::unordered_map<Uuid, StatementRecord, IdHash> pending;
-  auto lookup = [&](const Uuid& id,
-                    const std::unordered_map<Uuid, StatementRecord, IdHash>& mine)
-      -> absl::StatusOr<std::optional<StatementRecord>> {
-    if (auto it = mine.find(id); it != mine.end()) return std::optional<StatementRecord>(it->second);
-    if (auto it = pending.find(id); it != pending.end()) return std::optional<StatementRecord>(it->second);
-    return LoadRecord(id);
+  // Encoded records written (or rewritten, for voiding) by this group so far;
+  // later statements of the group see them.
+  using Overlay = std::unordered_map<Uuid, std::string, IdHash>;
+  Overlay pending;
+  auto lookup = [&](const Uuid& id, const Overlay& mine) -> absl::StatusOr<std::optional<std::string>> {
+    if (auto it = mine.find(id); it != mine.end()) return std::optional<std::string>(it->second);
+    if (auto it = pending.find(id); it != pending.end()) return std::optional<std::string>(it->second);
+    rocksdb::PinnableSlice value;
+    rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cf(static_cast<int>(Cf::kStatements)), IdKey(id), &value);
+    if (s.IsNotFound()) return std::optional<std::string>();
+    LL_RETURN_IF_ERROR(FromRocks(s, "read statement"));
+    return std::optional<std::string>(value.ToString());
   };
+  uint64_t fresh_total = 0;
 
   for (Writer* w : group) {
     batch.SetSavePoint();
-    std::unordered_map<Uuid, StatementRecord, IdHash> mine;
-    std::vector<StoredStatement> results;
+    Overlay mine;
+    std::vector<std::string> values;
     absl::Status status;
-    for (ParsedStatement& p : *w->statements) {
-      absl::StatusOr<std::optional<StatementRecord>> existing = lookup(p.id, mine);
+    uint64_t fresh = 0;
+    for (Prepared& x : *w->statements) {
+      const ParsedStatement& p = x.parsed;
+      absl::StatusOr<std::optional<std::string>> existing = lookup(p.id, mine);
       if (!existing.ok()) {
         status = existing.status();
         break;
       }
       if (existing->has_value()) {
-        const StatementRecord& old = **existing;
-        nlohmann::ordered_json old_json = nlohmann::ordered_json::parse(old.json);
-        bool drop_ts = old.Has(RecordFlag::kTimestampAssigned) && !p.timestamp_us.has_value();
-        if (ContentForComparison(old_json, drop_ts) != ContentForComparison(p.json, drop_ts)) {
+        absl::StatusOr<StatementRecord> old = DecodeStatementRecord(**existing);
+        if (!old.ok()) {
+          status = absl::InternalError(old.status().message());
+          break;
+        }
+        bool drop_ts = old->Has(RecordFlag::kTimestampAssigned) && !p.timestamp_us.has_value();
+        if (!SameContent(old->json, p.text, drop_ts)) {
           status = absl::AlreadyExistsError(absl::StrCat(
               "statement.id: ", FormatUuid(p.id), " already exists with different content"));
           break;
         }
-        results.push_back({p.id, old});
+        values.push_back(std::move(**existing));
         continue;
       }
 
-      StatementRecord r;
-      r.stored_seq = NextSeq();
-      r.learners = p.learners;
-      r.verb = p.verb;
-      r.activity = p.activity;
-      if (p.registration) {
-        r.registration = *p.registration;
-        r.Set(RecordFlag::kHasRegistration, true);
+      // Assign the stored sequence and patch it into the prepared value.
+      uint64_t seq = NextSeq();
+      x.record.stored_seq = seq;
+      std::string stamp = FormatTimestampMicros(static_cast<int64_t>(seq));
+      if (stamp.size() != kTimestampLen) {
+        status = absl::InternalError("clock outside years 1000-9999");
+        break;
       }
-      std::string stored = FormatTimestampMicros(static_cast<int64_t>(r.stored_seq));
-      if (p.timestamp_us) {
-        r.timestamp_us = *p.timestamp_us;
-      } else {
-        r.timestamp_us = static_cast<int64_t>(r.stored_seq);
-        r.Set(RecordFlag::kTimestampAssigned, true);
-        p.json["timestamp"] = stored;
+      PatchU64(&x.value, 2, seq);
+      std::memcpy(&x.value[x.stored_pos], stamp.data(), kTimestampLen);
+      if (x.timestamp_pos != std::string::npos) {
+        PatchU64(&x.value, 10, seq);
+        x.record.timestamp_us = static_cast<int64_t>(seq);
+        std::memcpy(&x.value[x.timestamp_pos], stamp.data(), kTimestampLen);
       }
-      p.json["stored"] = stored;
-      p.json["authority"] = nlohmann::ordered_json::parse(authority_json_);
-      r.json = p.json.dump();
 
       if (p.is_voiding) {
-        r.Set(RecordFlag::kVoiding, true);
-        absl::StatusOr<std::optional<StatementRecord>> target = lookup(p.void_target, mine);
+        absl::StatusOr<std::optional<std::string>> target = lookup(p.void_target, mine);
         if (!target.ok()) {
           status = target.status();
           break;
         }
         if (target->has_value()) {
-          StatementRecord t = **target;
-          if (t.Has(RecordFlag::kVoiding)) {
+          absl::StatusOr<StatementRecord> t = DecodeStatementRecord(**target);
+          if (!t.ok()) {
+            status = absl::InternalError(t.status().message());
+            break;
+          }
+          if (t->Has(RecordFlag::kVoiding)) {
             status = absl::InvalidArgumentError(absl::StrCat(
                 "statement.object.id: ", FormatUuid(p.void_target),
                 " is a voiding statement, which cannot be voided"));
             break;
           }
-          if (!t.Has(RecordFlag::kVoided)) {
-            t.Set(RecordFlag::kVoided, true);
-            t.voided_by = p.id;
-            absl::StatusOr<std::string> tv = EncodeStatementRecord(t);
+          if (!t->Has(RecordFlag::kVoided)) {
+            t->Set(RecordFlag::kVoided, true);
+            t->voided_by = p.id;
+            absl::StatusOr<std::string> tv = EncodeStatementRecord(*t);
             if (!tv.ok()) {
               status = tv.status();
               break;
             }
             batch.Put(cf(static_cast<int>(Cf::kStatements)), IdKey(p.void_target), *tv);
-            mine[p.void_target] = std::move(t);
+            mine[p.void_target] = std::move(*tv);
           }
         }
       }
 
-      absl::StatusOr<std::string> value = EncodeStatementRecord(r);
-      if (!value.ok()) {
-        status = value.status();
-        break;
-      }
-      batch.Put(cf(static_cast<int>(Cf::kStatements)), IdKey(p.id), *value);
-      for (auto& [family, key] : IndexKeys(p.id, r)) {
+      batch.Put(cf(static_cast<int>(Cf::kStatements)), IdKey(p.id), x.value);
+      for (auto& [family, key] : IndexKeys(p.id, x.record)) {
         batch.Put(cf(static_cast<int>(family)), key, rocksdb::Slice());
       }
-      results.push_back({p.id, r});
-      mine[p.id] = std::move(r);
+      values.push_back(x.value);
+      mine[p.id] = x.value;
+      ++fresh;
     }
     if (!status.ok()) {
       batch.RollbackToSavePoint();
@@ -357,8 +437,9 @@ void RecordStore::CommitGroup(const std::vector<Writer*>& group) {
       continue;
     }
     batch.PopSavePoint();
-    for (auto& [id, rec] : mine) pending[id] = std::move(rec);
-    w->results = std::move(results);
+    for (auto& [id, value] : mine) pending[id] = std::move(value);
+    w->values = std::move(values);
+    fresh_total += fresh;
   }
 
   if (batch.Count() == 0) return;  // every statement was a replay or failed
@@ -371,13 +452,13 @@ void RecordStore::CommitGroup(const std::vector<Writer*>& group) {
     for (Writer* w : group) {
       if (w->status.ok()) {
         w->status = err;
-        w->results.clear();
+        w->values.clear();
       }
     }
     return;
   }
   groups_committed_.fetch_add(1, std::memory_order_relaxed);
-  statements_written_.fetch_add(pending.size(), std::memory_order_relaxed);
+  statements_written_.fetch_add(fresh_total, std::memory_order_relaxed);
 }
 
 void RecordStore::ApplyErase(Writer* w) {

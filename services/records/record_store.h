@@ -15,6 +15,7 @@
 #ifndef LIFELONG_SERVICES_RECORDS_RECORD_STORE_H_
 #define LIFELONG_SERVICES_RECORDS_RECORD_STORE_H_
 
+#include <nlohmann/json.hpp>
 #include <rocksdb/db.h>
 
 #include <atomic>
@@ -128,6 +129,7 @@ class RecordStore {
   uint64_t ApproximateStatementCount() const;
 
  private:
+  struct Prepared;
   struct Writer;
   RecordStore() = default;
 

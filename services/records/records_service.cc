@@ -87,7 +87,12 @@ grpc::Status RecordsService::RecordStatements(grpc::ServerContext*, const v1::Re
   }
   absl::StatusOr<std::vector<StoredStatement>> stored = store_->Record(std::move(batch));
   if (!stored.ok()) return ToGrpcStatus(stored.status());
-  for (const StoredStatement& s : *stored) ToProto(s, resp->add_statements());
+  bool full = req->view() == v1::STATEMENT_VIEW_FULL;
+  for (const StoredStatement& s : *stored) {
+    v1::Statement* out = resp->add_statements();
+    ToProto(s, out);
+    if (!full) out->clear_json();
+  }
   return grpc::Status::OK;
 }
 

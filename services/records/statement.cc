@@ -1,5 +1,9 @@
 #include "services/records/statement.h"
 
+#include <nlohmann/json.hpp>
+#include <simdjson.h>
+
+#include <array>
 #include <cmath>
 #include <cstring>
 #include <fstream>
@@ -17,7 +21,77 @@
 namespace lifelong::records {
 namespace {
 
-using Json = nlohmann::ordered_json;
+// A read-only view of a parsed JSON value (simdjson DOM) with the few
+// accessors validation needs. A default view is "absent".
+class Json {
+ public:
+  Json() = default;
+  explicit Json(simdjson::dom::element e) : e_(e), present_(true) {}
+
+  bool is_object() const { return present_ && e_.is_object(); }
+  bool is_array() const { return present_ && e_.is_array(); }
+  bool is_string() const { return present_ && e_.is_string(); }
+  bool is_number() const { return present_ && e_.is_number(); }
+  bool is_boolean() const { return present_ && e_.is_bool(); }
+  bool is_number_integer() const { return present_ && (e_.is_int64() || e_.is_uint64()); }
+
+  bool contains(absl::string_view key) const {
+    if (!is_object()) return false;
+    simdjson::dom::element v;
+    return e_.at_key(std::string_view(key.data(), key.size())).get(v) == simdjson::SUCCESS;
+  }
+  Json operator[](absl::string_view key) const {
+    simdjson::dom::element v;
+    if (is_object() && e_.at_key(std::string_view(key.data(), key.size())).get(v) == simdjson::SUCCESS) {
+      return Json(v);
+    }
+    return Json();
+  }
+  absl::string_view str() const {
+    std::string_view v;
+    if (is_string() && e_.get_string().get(v) == simdjson::SUCCESS) return absl::string_view(v.data(), v.size());
+    return {};
+  }
+  std::string string() const { return std::string(str()); }
+  double num() const {
+    double v = 0;
+    if (is_number() && e_.get_double().get(v) == simdjson::SUCCESS) return v;
+    return 0;
+  }
+  int64_t integer() const {
+    int64_t v = -1;
+    if (e_.is_int64() && e_.get_int64().get(v) == simdjson::SUCCESS) return v;
+    return -1;
+  }
+  std::vector<std::pair<absl::string_view, Json>> items() const {
+    std::vector<std::pair<absl::string_view, Json>> out;
+    simdjson::dom::object obj;
+    if (!is_object() || e_.get_object().get(obj) != simdjson::SUCCESS) return out;
+    for (simdjson::dom::key_value_pair kv : obj) {
+      out.emplace_back(absl::string_view(kv.key.data(), kv.key.size()), Json(kv.value));
+    }
+    return out;
+  }
+  std::vector<Json> elements() const {
+    std::vector<Json> out;
+    simdjson::dom::array arr;
+    if (!is_array() || e_.get_array().get(arr) != simdjson::SUCCESS) return out;
+    for (simdjson::dom::element x : arr) out.emplace_back(x);
+    return out;
+  }
+  size_t size() const {
+    if (is_array()) return elements().size();
+    if (is_object()) return items().size();
+    return 0;
+  }
+  bool empty() const { return size() == 0; }
+
+ private:
+  simdjson::dom::element e_;
+  bool present_ = false;
+};
+
+std::string LearnerKeyOf(const Json& agent);
 
 absl::Status Invalid(absl::string_view field, absl::string_view why) {
   return absl::InvalidArgumentError(absl::StrCat(field, ": ", why));
@@ -31,10 +105,10 @@ absl::Status CheckObject(const Json& j, absl::string_view field) {
 // Rejects members not in `allowed`.
 absl::Status CheckKeys(const Json& j, absl::string_view field,
                        std::initializer_list<const char*> allowed) {
-  for (auto it = j.begin(); it != j.end(); ++it) {
+  for (const auto& [key, value] : j.items()) {
     bool ok = false;
-    for (const char* a : allowed) ok |= (it.key() == a);
-    if (!ok) return Invalid(absl::StrCat(field, ".", it.key()), "unknown property");
+    for (const char* a : allowed) ok |= (key == a);
+    if (!ok) return Invalid(absl::StrCat(field, ".", key), "unknown property");
   }
   return absl::OkStatus();
 }
@@ -46,7 +120,7 @@ absl::Status CheckString(const Json& j, absl::string_view field) {
 
 absl::Status CheckIri(const Json& j, absl::string_view field) {
   LL_RETURN_IF_ERROR(CheckString(j, field));
-  const std::string& s = j.get_ref<const std::string&>();
+  absl::string_view s = j.str();
   if (s.size() > kMaxKeyString) return Invalid(field, "IRI longer than 4096 bytes");
   if (!IsAbsoluteIri(s)) return Invalid(field, "not an absolute IRI");
   return absl::OkStatus();
@@ -54,7 +128,7 @@ absl::Status CheckIri(const Json& j, absl::string_view field) {
 
 absl::Status CheckUuid(const Json& j, absl::string_view field, Uuid* out = nullptr) {
   LL_RETURN_IF_ERROR(CheckString(j, field));
-  absl::StatusOr<Uuid> u = ParseUuid(j.get_ref<const std::string&>());
+  absl::StatusOr<Uuid> u = ParseUuid(j.str());
   if (!u.ok()) return Invalid(field, u.status().message());
   if (out) *out = *u;
   return absl::OkStatus();
@@ -62,20 +136,20 @@ absl::Status CheckUuid(const Json& j, absl::string_view field, Uuid* out = nullp
 
 absl::Status CheckLanguageMap(const Json& j, absl::string_view field) {
   LL_RETURN_IF_ERROR(CheckObject(j, field));
-  for (auto it = j.begin(); it != j.end(); ++it) {
-    if (!IsLanguageTag(it.key())) {
-      return Invalid(absl::StrCat(field, ".", it.key()), "not a language tag (RFC 5646)");
+  for (const auto& [key, value] : j.items()) {
+    if (!IsLanguageTag(key)) {
+      return Invalid(absl::StrCat(field, ".", key), "not a language tag (RFC 5646)");
     }
-    LL_RETURN_IF_ERROR(CheckString(it.value(), absl::StrCat(field, ".", it.key())));
+    LL_RETURN_IF_ERROR(CheckString(value, absl::StrCat(field, ".", key)));
   }
   return absl::OkStatus();
 }
 
 absl::Status CheckExtensions(const Json& j, absl::string_view field) {
   LL_RETURN_IF_ERROR(CheckObject(j, field));
-  for (auto it = j.begin(); it != j.end(); ++it) {
-    if (!IsAbsoluteIri(it.key())) {
-      return Invalid(absl::StrCat(field, ".", it.key()), "extension key is not an absolute IRI");
+  for (const auto& [key, value] : j.items()) {
+    if (!IsAbsoluteIri(key)) {
+      return Invalid(absl::StrCat(field, ".", key), "extension key is not an absolute IRI");
     }
   }
   return absl::OkStatus();
@@ -98,7 +172,7 @@ absl::Status CheckIfis(const Json& j, absl::string_view field, int* count) {
     ++*count;
     std::string f = absl::StrCat(field, ".mbox");
     LL_RETURN_IF_ERROR(CheckString(j["mbox"], f));
-    const std::string& m = j["mbox"].get_ref<const std::string&>();
+    absl::string_view m = j["mbox"].str();
     if (!absl::StartsWith(m, "mailto:") || m.find('@') == std::string::npos || m.size() < 10) {
       return Invalid(f, "must be a mailto: IRI with an address");
     }
@@ -107,7 +181,7 @@ absl::Status CheckIfis(const Json& j, absl::string_view field, int* count) {
     ++*count;
     std::string f = absl::StrCat(field, ".mbox_sha1sum");
     LL_RETURN_IF_ERROR(CheckString(j["mbox_sha1sum"], f));
-    const std::string& s = j["mbox_sha1sum"].get_ref<const std::string&>();
+    absl::string_view s = j["mbox_sha1sum"].str();
     if (s.size() != 40 || !IsHex(s)) return Invalid(f, "must be 40 hex digits");
   }
   if (j.contains("openid")) {
@@ -117,14 +191,14 @@ absl::Status CheckIfis(const Json& j, absl::string_view field, int* count) {
   if (j.contains("account")) {
     ++*count;
     std::string f = absl::StrCat(field, ".account");
-    const Json& a = j["account"];
+    Json a = j["account"];
     LL_RETURN_IF_ERROR(CheckObject(a, f));
     LL_RETURN_IF_ERROR(CheckKeys(a, f, {"homePage", "name"}));
     if (!a.contains("homePage")) return Invalid(absl::StrCat(f, ".homePage"), "is required");
     if (!a.contains("name")) return Invalid(absl::StrCat(f, ".name"), "is required");
     LL_RETURN_IF_ERROR(CheckIri(a["homePage"], absl::StrCat(f, ".homePage")));
     LL_RETURN_IF_ERROR(CheckString(a["name"], absl::StrCat(f, ".name")));
-    if (a["name"].get_ref<const std::string&>().empty()) {
+    if (a["name"].str().empty()) {
       return Invalid(absl::StrCat(f, ".name"), "must not be empty");
     }
   }
@@ -137,7 +211,7 @@ absl::Status CheckAgentOrGroup(const Json& j, absl::string_view field, bool grou
   std::string type = "Agent";
   if (j.contains("objectType")) {
     LL_RETURN_IF_ERROR(CheckString(j["objectType"], absl::StrCat(field, ".objectType")));
-    type = j["objectType"].get<std::string>();
+    type = j["objectType"].string();
   } else if (require_object_type) {
     return Invalid(absl::StrCat(field, ".objectType"), "is required");
   }
@@ -161,8 +235,9 @@ absl::Status CheckAgentOrGroup(const Json& j, absl::string_view field, bool grou
   if (j.contains("member")) {
     std::string f = absl::StrCat(field, ".member");
     if (!j["member"].is_array()) return Invalid(f, "must be an array");
-    for (size_t i = 0; i < j["member"].size(); ++i) {
-      LL_RETURN_IF_ERROR(CheckAgentOrGroup(j["member"][i], absl::StrCat(f, "[", i, "]"),
+    std::vector<Json> members = j["member"].elements();
+    for (size_t i = 0; i < members.size(); ++i) {
+      LL_RETURN_IF_ERROR(CheckAgentOrGroup(members[i], absl::StrCat(f, "[", i, "]"),
                                            /*group_allowed=*/false, false));
     }
   }
@@ -175,14 +250,14 @@ absl::Status CheckAgentOrGroup(const Json& j, absl::string_view field, bool grou
 absl::Status CheckActivity(const Json& j, absl::string_view field) {
   LL_RETURN_IF_ERROR(CheckObject(j, field));
   LL_RETURN_IF_ERROR(CheckKeys(j, field, {"objectType", "id", "definition"}));
-  if (j.contains("objectType") && j["objectType"] != "Activity") {
+  if (j.contains("objectType") && j["objectType"].str() != "Activity") {
     return Invalid(absl::StrCat(field, ".objectType"), "must be Activity");
   }
   if (!j.contains("id")) return Invalid(absl::StrCat(field, ".id"), "is required");
   LL_RETURN_IF_ERROR(CheckIri(j["id"], absl::StrCat(field, ".id")));
   if (j.contains("definition")) {
     std::string f = absl::StrCat(field, ".definition");
-    const Json& d = j["definition"];
+    Json d = j["definition"];
     LL_RETURN_IF_ERROR(CheckObject(d, f));
     LL_RETURN_IF_ERROR(CheckKeys(d, f,
                                  {"name", "description", "type", "moreInfo", "extensions",
@@ -203,22 +278,23 @@ absl::Status CheckActivity(const Json& j, absl::string_view field) {
           "sequencing", "likert", "numeric", "other"};
       std::string g = absl::StrCat(f, ".interactionType");
       LL_RETURN_IF_ERROR(CheckString(d["interactionType"], g));
-      if (!kTypes.count(d["interactionType"].get<std::string>())) {
+      if (!kTypes.count(d["interactionType"].string())) {
         return Invalid(g, "unknown interaction type");
       }
     }
     if (d.contains("correctResponsesPattern")) {
       std::string g = absl::StrCat(f, ".correctResponsesPattern");
       if (!d["correctResponsesPattern"].is_array()) return Invalid(g, "must be an array");
-      for (const Json& p : d["correctResponsesPattern"]) LL_RETURN_IF_ERROR(CheckString(p, g));
+      for (const Json& p : d["correctResponsesPattern"].elements()) LL_RETURN_IF_ERROR(CheckString(p, g));
     }
     for (const char* list : {"choices", "scale", "source", "target", "steps"}) {
       if (!d.contains(list)) continue;
       std::string g = absl::StrCat(f, ".", list);
       if (!d[list].is_array()) return Invalid(g, "must be an array");
-      for (size_t i = 0; i < d[list].size(); ++i) {
+      std::vector<Json> entries = d[list].elements();
+      for (size_t i = 0; i < entries.size(); ++i) {
         std::string h = absl::StrCat(g, "[", i, "]");
-        const Json& c = d[list][i];
+        const Json& c = entries[i];
         LL_RETURN_IF_ERROR(CheckObject(c, h));
         LL_RETURN_IF_ERROR(CheckKeys(c, h, {"id", "description"}));
         if (!c.contains("id")) return Invalid(absl::StrCat(h, ".id"), "is required");
@@ -235,7 +311,7 @@ absl::Status CheckActivity(const Json& j, absl::string_view field) {
 absl::Status CheckStatementRef(const Json& j, absl::string_view field, Uuid* target) {
   LL_RETURN_IF_ERROR(CheckObject(j, field));
   LL_RETURN_IF_ERROR(CheckKeys(j, field, {"objectType", "id"}));
-  if (j.value("objectType", "") != "StatementRef") {
+  if (j["objectType"].str() != "StatementRef") {
     return Invalid(absl::StrCat(field, ".objectType"), "must be StatementRef");
   }
   if (!j.contains("id")) return Invalid(absl::StrCat(field, ".id"), "is required");
@@ -264,25 +340,25 @@ absl::Status CheckResult(const Json& j, absl::string_view field) {
       j, field, {"score", "success", "completion", "response", "duration", "extensions"}));
   if (j.contains("score")) {
     std::string f = absl::StrCat(field, ".score");
-    const Json& s = j["score"];
+    Json s = j["score"];
     LL_RETURN_IF_ERROR(CheckObject(s, f));
     LL_RETURN_IF_ERROR(CheckKeys(s, f, {"scaled", "raw", "min", "max"}));
     for (const char* k : {"scaled", "raw", "min", "max"}) {
       if (s.contains(k)) LL_RETURN_IF_ERROR(CheckNumber(s[k], absl::StrCat(f, ".", k)));
     }
     if (s.contains("scaled")) {
-      double v = s["scaled"].get<double>();
+      double v = s["scaled"].num();
       if (v < -1.0 || v > 1.0) return Invalid(absl::StrCat(f, ".scaled"), "must be between -1 and 1");
     }
-    if (s.contains("min") && s.contains("max") && !(s["min"].get<double>() < s["max"].get<double>())) {
+    if (s.contains("min") && s.contains("max") && !(s["min"].num() < s["max"].num())) {
       return Invalid(absl::StrCat(f, ".max"), "must be greater than min");
     }
     if (s.contains("raw")) {
-      double raw = s["raw"].get<double>();
-      if (s.contains("min") && raw < s["min"].get<double>()) {
+      double raw = s["raw"].num();
+      if (s.contains("min") && raw < s["min"].num()) {
         return Invalid(absl::StrCat(f, ".raw"), "must not be below min");
       }
-      if (s.contains("max") && raw > s["max"].get<double>()) {
+      if (s.contains("max") && raw > s["max"].num()) {
         return Invalid(absl::StrCat(f, ".raw"), "must not be above max");
       }
     }
@@ -297,7 +373,7 @@ absl::Status CheckResult(const Json& j, absl::string_view field) {
   if (j.contains("duration")) {
     std::string f = absl::StrCat(field, ".duration");
     LL_RETURN_IF_ERROR(CheckString(j["duration"], f));
-    absl::StatusOr<double> d = ParseIsoDurationSeconds(j["duration"].get<std::string>());
+    absl::StatusOr<double> d = ParseIsoDurationSeconds(j["duration"].str());
     if (!d.ok()) return Invalid(f, d.status().message());
   }
   if (j.contains("extensions")) {
@@ -308,8 +384,9 @@ absl::Status CheckResult(const Json& j, absl::string_view field) {
 
 absl::Status CheckActivityList(const Json& j, absl::string_view field) {
   if (j.is_array()) {
-    for (size_t i = 0; i < j.size(); ++i) {
-      LL_RETURN_IF_ERROR(CheckActivity(j[i], absl::StrCat(field, "[", i, "]")));
+    std::vector<Json> list = j.elements();
+    for (size_t i = 0; i < list.size(); ++i) {
+      LL_RETURN_IF_ERROR(CheckActivity(list[i], absl::StrCat(field, "[", i, "]")));
     }
     return absl::OkStatus();
   }
@@ -334,15 +411,15 @@ absl::Status CheckContext(const Json& j, absl::string_view field, bool object_is
   if (j.contains("team")) {
     std::string f = absl::StrCat(field, ".team");
     LL_RETURN_IF_ERROR(CheckAgentOrGroup(j["team"], f, true, true));
-    if (j["team"]["objectType"] != "Group") return Invalid(f, "must be a Group");
+    if (j["team"]["objectType"].str() != "Group") return Invalid(f, "must be a Group");
   }
   if (j.contains("contextActivities")) {
     std::string f = absl::StrCat(field, ".contextActivities");
-    const Json& ca = j["contextActivities"];
+    Json ca = j["contextActivities"];
     LL_RETURN_IF_ERROR(CheckObject(ca, f));
     LL_RETURN_IF_ERROR(CheckKeys(ca, f, {"parent", "grouping", "category", "other"}));
-    for (auto it = ca.begin(); it != ca.end(); ++it) {
-      LL_RETURN_IF_ERROR(CheckActivityList(it.value(), absl::StrCat(f, ".", it.key())));
+    for (const auto& [key, value] : ca.items()) {
+      LL_RETURN_IF_ERROR(CheckActivityList(value, absl::StrCat(f, ".", key)));
     }
   }
   for (const char* k : {"contextAgents", "contextGroups"}) {
@@ -358,7 +435,7 @@ absl::Status CheckContext(const Json& j, absl::string_view field, bool object_is
   if (j.contains("language")) {
     std::string f = absl::StrCat(field, ".language");
     LL_RETURN_IF_ERROR(CheckString(j["language"], f));
-    if (!IsLanguageTag(j["language"].get<std::string>())) return Invalid(f, "not a language tag (RFC 5646)");
+    if (!IsLanguageTag(j["language"].str())) return Invalid(f, "not a language tag (RFC 5646)");
   }
   if (j.contains("statement")) {
     LL_RETURN_IF_ERROR(CheckStatementRef(j["statement"], absl::StrCat(field, ".statement"), nullptr));
@@ -371,9 +448,10 @@ absl::Status CheckContext(const Json& j, absl::string_view field, bool object_is
 
 absl::Status CheckAttachments(const Json& j, absl::string_view field) {
   if (!j.is_array()) return Invalid(field, "must be an array");
-  for (size_t i = 0; i < j.size(); ++i) {
+  std::vector<Json> list = j.elements();
+  for (size_t i = 0; i < list.size(); ++i) {
     std::string f = absl::StrCat(field, "[", i, "]");
-    const Json& a = j[i];
+    const Json& a = list[i];
     LL_RETURN_IF_ERROR(CheckObject(a, f));
     LL_RETURN_IF_ERROR(CheckKeys(a, f, {"usageType", "display", "description", "contentType",
                                         "length", "sha2", "fileUrl"}));
@@ -386,7 +464,7 @@ absl::Status CheckAttachments(const Json& j, absl::string_view field) {
       LL_RETURN_IF_ERROR(CheckLanguageMap(a["description"], absl::StrCat(f, ".description")));
     }
     LL_RETURN_IF_ERROR(CheckString(a["contentType"], absl::StrCat(f, ".contentType")));
-    if (!a["length"].is_number_integer() || a["length"].get<int64_t>() < 0) {
+    if (!a["length"].is_number_integer() || a["length"].integer() < 0) {
       return Invalid(absl::StrCat(f, ".length"), "must be a non-negative integer");
     }
     LL_RETURN_IF_ERROR(CheckString(a["sha2"], absl::StrCat(f, ".sha2")));
@@ -397,7 +475,7 @@ absl::Status CheckAttachments(const Json& j, absl::string_view field) {
 
 absl::Status CheckTimestamp(const Json& j, absl::string_view field, int64_t* out) {
   LL_RETURN_IF_ERROR(CheckString(j, field));
-  absl::StatusOr<int64_t> t = ParseTimestampMicros(j.get<std::string>());
+  absl::StatusOr<int64_t> t = ParseTimestampMicros(j.str());
   if (!t.ok()) return Invalid(field, t.status().message());
   if (out) *out = *t;
   return absl::OkStatus();
@@ -410,13 +488,13 @@ absl::Status CheckBody(const Json& s, absl::string_view field, bool sub, ParsedS
   }
   LL_RETURN_IF_ERROR(CheckAgentOrGroup(s["actor"], absl::StrCat(field, ".actor"), true, false));
   LL_RETURN_IF_ERROR(CheckVerb(s["verb"], absl::StrCat(field, ".verb")));
-  const Json& obj = s["object"];
+  Json obj = s["object"];
   std::string of = absl::StrCat(field, ".object");
   LL_RETURN_IF_ERROR(CheckObject(obj, of));
   std::string type = "Activity";
   if (obj.contains("objectType")) {
     LL_RETURN_IF_ERROR(CheckString(obj["objectType"], absl::StrCat(of, ".objectType")));
-    type = obj["objectType"].get<std::string>();
+    type = obj["objectType"].string();
   }
   Uuid target{};
   if (type == "Activity") {
@@ -448,13 +526,13 @@ absl::Status CheckBody(const Json& s, absl::string_view field, bool sub, ParsedS
     LL_RETURN_IF_ERROR(CheckAttachments(s["attachments"], absl::StrCat(field, ".attachments")));
   }
   if (out) {
-    out->verb = s["verb"]["id"].get<std::string>();
-    if (type == "Activity") out->activity = obj["id"].get<std::string>();
-    const Json& actor = s["actor"];
+    out->verb = s["verb"]["id"].string();
+    if (type == "Activity") out->activity = obj["id"].string();
+    Json actor = s["actor"];
     std::string key = LearnerKeyOf(actor);
     if (!key.empty()) out->learners.push_back(key);
     if (actor.contains("member")) {
-      for (const Json& m : actor["member"]) {
+      for (const Json& m : actor["member"].elements()) {
         std::string mk = LearnerKeyOf(m);
         bool dup = false;
         for (const std::string& l : out->learners) dup |= (l == mk);
@@ -499,8 +577,16 @@ bool IsAbsoluteIri(absl::string_view s) {
     unsigned char c = static_cast<unsigned char>(s[i]);
     if (!absl::ascii_isalnum(c) && c != '+' && c != '-' && c != '.') return false;
   }
+  // Characters never allowed in an IRI: controls, space, and <>"{}|\^`.
+  static const auto kForbidden = [] {
+    std::array<bool, 256> t{};
+    for (int c = 0; c <= 0x20; ++c) t[c] = true;
+    t[0x7F] = true;
+    for (unsigned char c : std::string("<>\"{}|\\^`")) t[c] = true;
+    return t;
+  }();
   for (unsigned char c : s) {
-    if (c <= 0x20 || c == 0x7F || std::strchr("<>\"{}|\\^`", c) != nullptr) return false;
+    if (kForbidden[c]) return false;
   }
   return true;
 }
@@ -602,21 +688,23 @@ absl::StatusOr<double> ParseIsoDurationSeconds(absl::string_view text) {
   return total;
 }
 
+namespace {
 std::string LearnerKeyOf(const Json& agent) {
   if (agent.contains("account")) {
-    const Json& a = agent["account"];
-    std::string home = a["homePage"].get<std::string>();
-    std::string name = a["name"].get<std::string>();
+    Json a = agent["account"];
+    std::string home = a["homePage"].string();
+    std::string name = a["name"].string();
     if (home == vocab::kDistrictIdp || home == absl::StrCat(vocab::kDistrictIdp, "/")) return name;
     return absl::StrCat("account:", home, "|", name);
   }
-  if (agent.contains("mbox")) return agent["mbox"].get<std::string>();
+  if (agent.contains("mbox")) return agent["mbox"].string();
   if (agent.contains("mbox_sha1sum")) {
-    return absl::StrCat("sha1:", absl::AsciiStrToLower(agent["mbox_sha1sum"].get<std::string>()));
+    return absl::StrCat("sha1:", absl::AsciiStrToLower(agent["mbox_sha1sum"].string()));
   }
-  if (agent.contains("openid")) return absl::StrCat("openid:", agent["openid"].get<std::string>());
+  if (agent.contains("openid")) return absl::StrCat("openid:", agent["openid"].str());
   return "";
 }
+}  // namespace
 
 absl::StatusOr<std::string> CanonicalLearnerKey(absl::string_view key, absl::string_view field) {
   if (key.empty()) return Invalid(field, "is required");
@@ -659,22 +747,23 @@ absl::StatusOr<ParsedStatement> ParseStatement(absl::string_view text) {
   if (text.size() > kMaxStatementBytes) {
     return Invalid("statement", absl::StrCat("larger than ", kMaxStatementBytes, " bytes"));
   }
-  ParsedStatement out;
-  try {
-    out.json = Json::parse(text.begin(), text.end());
-  } catch (const nlohmann::json::exception& e) {
-    return Invalid("statement", absl::StrCat("malformed JSON: ", e.what()));
+  // One parser per thread: simdjson reuses its buffers across documents.
+  static thread_local simdjson::dom::parser parser;
+  simdjson::dom::element root;
+  simdjson::error_code err = parser.parse(text.data(), text.size()).get(root);
+  if (err != simdjson::SUCCESS) {
+    return Invalid("statement", absl::StrCat("malformed JSON: ", simdjson::error_message(err)));
   }
-  Json& s = out.json;
+  ParsedStatement out;
+  Json s(root);
   LL_RETURN_IF_ERROR(CheckObject(s, "statement"));
   LL_RETURN_IF_ERROR(CheckKeys(s, "statement",
                                {"id", "actor", "verb", "object", "result", "context", "timestamp",
-                                "stored", "authority", "version", "attachments", "objectType"}));
-  if (s.contains("objectType")) {
-    return Invalid("statement.objectType", "not allowed on a statement");
-  }
+                                "stored", "authority", "version", "attachments"}));
+  bool canonical_id = true;
   if (s.contains("id")) {
     LL_RETURN_IF_ERROR(CheckUuid(s["id"], "statement.id", &out.id));
+    canonical_id = s["id"].str() == FormatUuid(out.id);
   } else {
     out.id = RandomUuidV4();
     out.id_assigned = true;
@@ -684,36 +773,52 @@ absl::StatusOr<ParsedStatement> ParseStatement(absl::string_view text) {
   if (s.contains("authority")) {
     LL_RETURN_IF_ERROR(CheckAgentOrGroup(s["authority"], "statement.authority", true, false));
   }
-  if (s.contains("version")) {
+  bool has_version = s.contains("version");
+  if (has_version) {
     LL_RETURN_IF_ERROR(CheckString(s["version"], "statement.version"));
-    const std::string& v = s["version"].get_ref<const std::string&>();
+    absl::string_view v = s["version"].str();
     if (!(absl::StartsWith(v, "1.0") || absl::StartsWith(v, "2.0"))) {
       return Invalid("statement.version", "must be 1.0.x or 2.0.x");
     }
-  } else {
-    s["version"] = "2.0.0";
-  }
-  // Put id first for readability of stored statements; other members keep
-  // the order they were sent in.
-  if (out.id_assigned) {
-    Json with_id = Json::object();
-    with_id["id"] = FormatUuid(out.id);
-    for (auto it = s.begin(); it != s.end(); ++it) with_id[it.key()] = it.value();
-    s = std::move(with_id);
-  } else {
-    s["id"] = FormatUuid(out.id);  // canonical lowercase form
   }
   if (out.learners.empty()) return Invalid("statement.actor", "has no identifiable learner");
+
+  if (s.contains("stored") || s.contains("authority") || !canonical_id) {
+    // Rare: members the store owns were sent, or the id is not in canonical
+    // form. Re-serialise without them.
+    nlohmann::ordered_json j = nlohmann::ordered_json::parse(text.begin(), text.end());
+    j.erase("stored");
+    j.erase("authority");
+    j["id"] = FormatUuid(out.id);
+    if (!has_version) j["version"] = "2.0.0";
+    out.text = j.dump();
+    out.body_end = out.text.size() - 1;
+    return out;
+  }
+  // Common path: keep the bytes as sent and splice in what is missing.
+  size_t open = text.find('{');
+  size_t close = text.rfind('}');
+  out.text.reserve(text.size() + 96);
+  out.text.append(text.data(), open + 1);
+  if (out.id_assigned) absl::StrAppend(&out.text, "\"id\":\"", FormatUuid(out.id), "\",");
+  out.text.append(text.data() + open + 1, close - open - 1);
+  if (!has_version) out.text.append(",\"version\":\"2.0.0\"");
+  out.body_end = out.text.size();
+  out.text.append(text.data() + close, text.size() - close);
   return out;
 }
 
-nlohmann::json ContentForComparison(const Json& statement, bool drop_timestamp) {
-  nlohmann::json out = nlohmann::json::parse(statement.dump());
-  out.erase("stored");
-  out.erase("authority");
-  out.erase("version");
-  if (drop_timestamp) out.erase("timestamp");
-  return out;
+bool SameContent(absl::string_view stored_json, absl::string_view new_json, bool drop_timestamp) {
+  nlohmann::json a = nlohmann::json::parse(stored_json.begin(), stored_json.end(), nullptr, false);
+  nlohmann::json b = nlohmann::json::parse(new_json.begin(), new_json.end(), nullptr, false);
+  if (a.is_discarded() || b.is_discarded()) return false;
+  for (nlohmann::json* j : {&a, &b}) {
+    j->erase("stored");
+    j->erase("authority");
+    j->erase("version");
+    if (drop_timestamp) j->erase("timestamp");
+  }
+  return a == b;
 }
 
 }  // namespace lifelong::records

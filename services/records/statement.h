@@ -10,8 +10,6 @@
 #ifndef LIFELONG_SERVICES_RECORDS_STATEMENT_H_
 #define LIFELONG_SERVICES_RECORDS_STATEMENT_H_
 
-#include <nlohmann/json.hpp>
-
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -30,9 +28,13 @@ inline constexpr size_t kMaxStatementBytes = 1 << 20;
 struct ParsedStatement {
   Uuid id{};
   bool id_assigned = false;   // no id was sent; a random UUID was assigned
-  // The statement as sent (member order kept), with `id` and `version` set.
-  // The store adds `stored`, `authority` and, when absent, `timestamp`.
-  nlohmann::ordered_json json;
+  // The statement JSON exactly as sent, with `id` and `version` spliced in
+  // when absent. (Only when the client sent `stored` or `authority`, which the
+  // store owns, or a non-lowercase id, is the JSON re-serialised.) The store
+  // adds `stored`, `authority` and, when absent, `timestamp` before the
+  // closing brace at `body_end`.
+  std::string text;
+  size_t body_end = 0;
   std::vector<std::string> learners;  // actor key first, then group members
   std::string verb;
   std::string activity;               // object.id when the object is an Activity
@@ -52,10 +54,6 @@ absl::StatusOr<ParsedStatement> ParseStatement(absl::string_view json_text);
 // INVALID_ARGUMENT naming `field` when malformed.
 absl::StatusOr<std::string> CanonicalLearnerKey(absl::string_view key, absl::string_view field);
 
-// The learner key of an Agent or identified Group JSON object (already
-// validated); "" for an anonymous group.
-std::string LearnerKeyOf(const nlohmann::ordered_json& agent);
-
 // Parses an RFC 3339 timestamp ("2026-11-28T10:00:00.123+08:00"); years 1-9999.
 absl::StatusOr<int64_t> ParseTimestampMicros(absl::string_view text);
 // Formats as "2026-11-28T02:00:00.123000Z".
@@ -70,11 +68,10 @@ bool IsAbsoluteIri(absl::string_view text);
 // True for an RFC 5646 language tag ("zh-CN", "en", "zh-Hans-CN").
 bool IsLanguageTag(absl::string_view text);
 
-// The part of a stored statement that identifies its content for idempotent
-// writes: the JSON without `stored`, `authority` and `version` (and without
-// `timestamp` when the store assigned it), compared member-order-insensitively.
-nlohmann::json ContentForComparison(const nlohmann::ordered_json& statement,
-                                    bool drop_timestamp);
+// Whether two statements have the same content for idempotent writes: equal
+// JSON after removing `stored`, `authority` and `version` (and `timestamp`
+// when `drop_timestamp`), member order ignored. False if either is not JSON.
+bool SameContent(absl::string_view stored_json, absl::string_view new_json, bool drop_timestamp);
 
 }  // namespace lifelong::records
 

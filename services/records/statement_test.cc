@@ -1,6 +1,7 @@
 #include "services/records/statement.h"
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include "absl/strings/str_replace.h"
 
@@ -50,14 +51,24 @@ TEST(Statement, ParsesValidStatementAndIndexesFields) {
   ASSERT_TRUE(p->registration.has_value());
   ASSERT_TRUE(p->timestamp_us.has_value());
   EXPECT_EQ(*p->timestamp_us, 1795831200250000);  // 2026-11-28T02:00:00.25Z
-  EXPECT_EQ(p->json["version"], "2.0.0");
+  EXPECT_EQ(Json::parse(p->text)["version"], "2.0.0");
 }
 
 TEST(Statement, KeepsExtensionsExactlyAsSent) {
   absl::StatusOr<ParsedStatement> p = ParseStatement(Valid().dump());
   ASSERT_TRUE(p.ok());
-  EXPECT_EQ(p->json["context"]["extensions"]["https://example.org/ext/raw"].dump(),
-            R"({"z":1.5,"a":[1,"二",null]})");
+  // The bytes as sent are kept (here: the compact dump of Valid()).
+  EXPECT_NE(p->text.find(R"("https://example.org/ext/raw":{"z":1.5,"a":[1,"二",null]})"), std::string::npos);
+  // Whitespace, member order and number spelling survive too.
+  std::string spaced = R"({ "actor" : {"mbox":"mailto:a@example.cn"},
+    "verb": {"id":"http://adlnet.gov/expapi/verbs/attended"},
+    "object": {"id":"https://lifelong.dongcheng.edu.cn/courses/c1"},
+    "result": {"extensions": {"https://example.org/x": 1.50e0}} }
+)";
+  absl::StatusOr<ParsedStatement> q = ParseStatement(spaced);
+  ASSERT_TRUE(q.ok()) << q.status();
+  EXPECT_NE(q->text.find(R"({"https://example.org/x": 1.50e0}} )"), std::string::npos) << q->text;
+  EXPECT_EQ(q->text[q->body_end], '}');
 }
 
 TEST(Statement, AssignsIdWhenAbsent) {
@@ -66,7 +77,8 @@ TEST(Statement, AssignsIdWhenAbsent) {
   absl::StatusOr<ParsedStatement> p = ParseStatement(j.dump());
   ASSERT_TRUE(p.ok());
   EXPECT_TRUE(p->id_assigned);
-  EXPECT_EQ(p->json["id"], FormatUuid(p->id));
+  EXPECT_EQ(Json::parse(p->text)["id"], FormatUuid(p->id));
+  EXPECT_EQ(p->text.substr(0, 7), "{\"id\":\"");
   EXPECT_EQ(FormatUuid(p->id)[14], '4');  // version 4
 }
 
@@ -121,6 +133,27 @@ TEST(Statement, PlatformOnlyForActivityObjects) {
         j["object"] = {{"objectType", "Agent"}, {"mbox", "mailto:t@example.cn"}};
       },
       "statement.context.platform");
+}
+
+TEST(Statement, StoreOwnedMembersAreDroppedAndIdCanonicalised) {
+  Json j = Valid();
+  j["stored"] = "2020-01-01T00:00:00Z";
+  j["authority"] = {{"mbox", "mailto:forger@example.cn"}};
+  j["id"] = "6690E6C9-3EF0-4ED3-8B37-7F3964730BEE";
+  absl::StatusOr<ParsedStatement> p = ParseStatement(j.dump());
+  ASSERT_TRUE(p.ok()) << p.status();
+  Json back = Json::parse(p->text);
+  EXPECT_FALSE(back.contains("stored"));
+  EXPECT_FALSE(back.contains("authority"));
+  EXPECT_EQ(back["id"], "6690e6c9-3ef0-4ed3-8b37-7f3964730bee");
+  EXPECT_EQ(p->text[p->body_end], '}');
+}
+
+TEST(Statement, SameContentIgnoresStoreOwnedMembersAndOrder) {
+  EXPECT_TRUE(SameContent(R"({"a":1,"b":2,"stored":"x","authority":{},"version":"2.0.0"})", R"({"b":2,"a":1})", false));
+  EXPECT_FALSE(SameContent(R"({"a":1,"timestamp":"t"})", R"({"a":1})", false));
+  EXPECT_TRUE(SameContent(R"({"a":1,"timestamp":"t"})", R"({"a":1})", true));
+  EXPECT_FALSE(SameContent(R"({"a":1})", R"({"a":2})", false));
 }
 
 TEST(Statement, VoidingNeedsStatementRef) {

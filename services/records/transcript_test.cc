@@ -1,6 +1,7 @@
 #include "services/records/transcript.h"
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include "services/records/test_statements.h"
 
@@ -18,7 +19,7 @@ StoredStatement Stored(const StatementSpec& spec, bool voided = false) {
   s.record.verb = p.verb;
   s.record.activity = p.activity;
   s.record.timestamp_us = p.timestamp_us.value_or(0);
-  s.record.json = p.json.dump();
+  s.record.json = p.text;
   s.record.Set(RecordFlag::kVoided, voided);
   return s;
 }

@@ -1,0 +1,94 @@
+// catalog_server: the course catalog (lifelong.v1.CourseCatalogService).
+//
+//   catalog_server --port=7002 --data_dir=var/catalog
+//
+// Serves gRPC with health checking ("" and "lifelong.v1.CourseCatalogService"
+// report SERVING once the store is open) and reflection. On SIGTERM/SIGINT it
+// stops accepting calls, lets in-flight calls finish (up to
+// --shutdown_grace_ms), then closes the database. Exit 1 when the store cannot
+// be opened (e.g. another server holds --data_dir) or the port cannot be bound.
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <system_error>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/strings/str_cat.h"
+#include "services/catalog/catalog_service.h"
+#include "services/catalog/catalog_store.h"
+#include "services/common/log.h"
+#include "services/common/server.h"
+
+ABSL_FLAG(std::string, host, "127.0.0.1", "address to listen on (0.0.0.0 for all interfaces)");
+ABSL_FLAG(int, port, 7002, "gRPC port (0 picks a free port)");
+ABSL_FLAG(std::string, data_dir, "var/catalog",
+          "directory of the RocksDB catalog (created if missing)");
+ABSL_FLAG(int, shutdown_grace_ms, 10000, "how long in-flight calls may run after SIGTERM");
+ABSL_FLAG(int, max_pollers, 8, "most gRPC sync-server polling threads (concurrent handlers)");
+ABSL_FLAG(std::string, port_file, "", "if set, the bound port is written here once serving");
+
+int main(int argc, char** argv) {
+  lifelong::BlockTerminationSignals();
+  absl::ParseCommandLine(argc, argv);
+  lifelong::SetLogService("catalog");
+
+  const std::string data_dir = absl::GetFlag(FLAGS_data_dir);
+  std::error_code ec;
+  std::filesystem::create_directories(data_dir, ec);
+  if (ec) {
+    lifelong::LogError("data_dir_unusable", {{"data_dir", data_dir}, {"error", ec.message()}});
+    return 1;
+  }
+  absl::StatusOr<std::unique_ptr<lifelong::catalog::CatalogStore>> store =
+      lifelong::catalog::CatalogStore::Open(data_dir);
+  if (!store.ok()) {
+    lifelong::LogError("store_open_failed",
+                       {{"data_dir", data_dir}, {"error", store.status().ToString()}});
+    return 1;
+  }
+  lifelong::catalog::CatalogService service(store->get());
+
+  lifelong::GrpcServerOptions options;
+  options.address = absl::StrCat(absl::GetFlag(FLAGS_host), ":", absl::GetFlag(FLAGS_port));
+  options.max_pollers = absl::GetFlag(FLAGS_max_pollers);
+  options.health_service_names = {
+      std::string(lifelong::v1::CourseCatalogService::service_full_name())};
+  absl::StatusOr<std::unique_ptr<lifelong::RunningGrpcServer>> server =
+      lifelong::StartGrpcServer(options, {&service});
+  if (!server.ok()) {
+    lifelong::LogError("listen_failed",
+                       {{"address", options.address}, {"error", server.status().ToString()}});
+    (*store)->Close().IgnoreError();
+    return 1;
+  }
+  (*server)->SetServing(true);  // also every name in health_service_names
+  const std::string port_file = absl::GetFlag(FLAGS_port_file);
+  if (!port_file.empty()) {
+    // Written to a temporary name and renamed, so readers never see half a file.
+    const std::string tmp = port_file + ".tmp";
+    if (FILE* f = std::fopen(tmp.c_str(), "w")) {
+      std::fprintf(f, "%d\n", (*server)->port());
+      std::fclose(f);
+      std::rename(tmp.c_str(), port_file.c_str());
+    }
+  }
+  absl::StatusOr<lifelong::v1::CatalogInfo> info = (*store)->GetCatalogInfo();
+  lifelong::LogInfo("serving", {{"port", (*server)->port()},
+                                {"data_dir", data_dir},
+                                {"courses", info.ok() ? info->course_count() : -1},
+                                {"generation", info.ok() ? info->generation() : -1}});
+
+  const int sig = lifelong::WaitForTerminationSignal();
+  lifelong::LogInfo("shutting_down", {{"signal", sig}});
+  (*server)->Shutdown(std::chrono::milliseconds(absl::GetFlag(FLAGS_shutdown_grace_ms)));
+  absl::Status closed = (*store)->Close();
+  if (!closed.ok()) {
+    lifelong::LogError("store_close_failed", {{"error", closed.ToString()}});
+    return 1;
+  }
+  lifelong::LogInfo("stopped");
+  return 0;
+}

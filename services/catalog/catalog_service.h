@@ -1,0 +1,53 @@
+// The gRPC face of the catalog: lifelong.v1.CourseCatalogService over a
+// CatalogStore. Each handler maps the request onto one store call and the
+// resulting absl::Status onto a grpc::Status (services/common/status_util.h);
+// all rules live in the store and in course_validation.h.
+//
+// Thread-safety: as thread-safe as the store (fully); the sync gRPC server
+// calls handlers concurrently.
+#ifndef LIFELONG_SERVICES_CATALOG_CATALOG_SERVICE_H_
+#define LIFELONG_SERVICES_CATALOG_CATALOG_SERVICE_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include "proto/lifelong/v1/catalog.grpc.pb.h"
+#include "services/catalog/catalog_store.h"
+
+namespace lifelong::catalog {
+
+class CatalogService final : public lifelong::v1::CourseCatalogService::Service {
+ public:
+  // `store` is not owned and must outlive the service.
+  explicit CatalogService(CatalogStore* store) : store_(store) {}
+
+  grpc::Status CreateCourse(grpc::ServerContext* context,
+                            const lifelong::v1::CreateCourseRequest* request,
+                            lifelong::v1::Course* response) override;
+  grpc::Status GetCourse(grpc::ServerContext* context,
+                         const lifelong::v1::GetCourseRequest* request,
+                         lifelong::v1::Course* response) override;
+  grpc::Status BatchGetCourses(grpc::ServerContext* context,
+                               const lifelong::v1::BatchGetCoursesRequest* request,
+                               lifelong::v1::BatchGetCoursesResponse* response) override;
+  grpc::Status UpdateCourse(grpc::ServerContext* context,
+                            const lifelong::v1::UpdateCourseRequest* request,
+                            lifelong::v1::Course* response) override;
+  grpc::Status ListCourses(grpc::ServerContext* context,
+                           const lifelong::v1::ListCoursesRequest* request,
+                           lifelong::v1::ListCoursesResponse* response) override;
+  grpc::Status ArchiveCourse(grpc::ServerContext* context,
+                             const lifelong::v1::ArchiveCourseRequest* request,
+                             lifelong::v1::Course* response) override;
+  grpc::Status GetCatalogInfo(grpc::ServerContext* context,
+                              const lifelong::v1::GetCatalogInfoRequest* request,
+                              lifelong::v1::CatalogInfo* response) override;
+  grpc::Status Echo(grpc::ServerContext* context, const lifelong::v1::EchoRequest* request,
+                    lifelong::v1::EchoResponse* response) override;
+
+ private:
+  CatalogStore* const store_;
+};
+
+}  // namespace lifelong::catalog
+
+#endif  // LIFELONG_SERVICES_CATALOG_CATALOG_SERVICE_H_

@@ -1,0 +1,251 @@
+#include "services/catalog/catalog_service.h"
+
+#include <gmock/gmock.h>
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "proto/lifelong/v1/catalog.grpc.pb.h"
+#include "services/common/server.h"
+
+namespace lifelong::catalog {
+namespace {
+
+using lifelong::v1::Course;
+using lifelong::v1::CourseCatalogService;
+using ::testing::StartsWith;
+
+Course MakeCourse(const std::string& id) {
+  Course c;
+  c.set_id(id);
+  c.set_title("太极拳入门");
+  c.set_category("健身");
+  c.mutable_provider()->set_name("东四街道市民学校");
+  c.mutable_provider()->set_kind(lifelong::v1::Provider::RESIDENTS_SCHOOL);
+  c.set_mode(Course::OFFLINE);
+  c.mutable_venue()->set_id("v-ds");
+  c.mutable_venue()->set_xuequ("东四学区");
+  c.set_state(Course::OPEN);
+  c.add_audiences(Course::SENIORS);
+  return c;
+}
+
+// A real server on 127.0.0.1:0 over a store in TEST_TMPDIR, and a client.
+class CatalogServiceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const char* tmp = std::getenv("TEST_TMPDIR");
+    dir_ = absl::StrCat(tmp != nullptr ? tmp : "/tmp", "/catalog_service_test/",
+                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+    auto store = CatalogStore::Open(dir_);
+    ASSERT_TRUE(store.ok()) << store.status();
+    store_ = *std::move(store);
+    service_ = std::make_unique<CatalogService>(store_.get());
+    auto server = StartGrpcServer(GrpcServerOptions{}, {service_.get()});
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = *std::move(server);
+    server_->SetServing(true);
+    stub_ = CourseCatalogService::NewStub(grpc::CreateChannel(
+        absl::StrCat("127.0.0.1:", server_->port()), grpc::InsecureChannelCredentials()));
+  }
+
+  void TearDown() override {
+    if (server_) server_->Shutdown();
+    if (store_) {
+      EXPECT_TRUE(store_->Close().ok());
+    }
+  }
+
+  grpc::Status Create(const Course& course, Course* out = nullptr) {
+    grpc::ClientContext ctx;
+    lifelong::v1::CreateCourseRequest req;
+    *req.mutable_course() = course;
+    Course ignored;
+    return stub_->CreateCourse(&ctx, req, out != nullptr ? out : &ignored);
+  }
+
+  grpc::Status List(const lifelong::v1::ListCoursesRequest& req,
+                    lifelong::v1::ListCoursesResponse* resp) {
+    grpc::ClientContext ctx;
+    return stub_->ListCourses(&ctx, req, resp);
+  }
+
+  std::string dir_;
+  std::unique_ptr<CatalogStore> store_;
+  std::unique_ptr<CatalogService> service_;
+  std::unique_ptr<RunningGrpcServer> server_;
+  std::unique_ptr<CourseCatalogService::Stub> stub_;
+};
+
+TEST_F(CatalogServiceTest, EchoReturnsThePayload) {
+  grpc::ClientContext ctx;
+  lifelong::v1::EchoRequest req;
+  req.set_payload(std::string("\0\x01终身学习", 14));
+  lifelong::v1::EchoResponse resp;
+  ASSERT_TRUE(stub_->Echo(&ctx, req, &resp).ok());
+  EXPECT_EQ(resp.payload(), req.payload());
+}
+
+TEST_F(CatalogServiceTest, CreateGetAndTheirStatusCodes) {
+  Course created;
+  ASSERT_TRUE(Create(MakeCourse("c0001"), &created).ok());
+  EXPECT_EQ(created.revision(), 1);
+  EXPECT_EQ(Create(MakeCourse("c0001")).error_code(), grpc::StatusCode::ALREADY_EXISTS);
+
+  Course bad = MakeCourse("c0002");
+  bad.mutable_venue()->mutable_location()->set_latitude(91);
+  grpc::Status invalid = Create(bad);
+  EXPECT_EQ(invalid.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(invalid.error_message(), StartsWith("course.venue.location.latitude:"));
+
+  {
+    grpc::ClientContext ctx;
+    lifelong::v1::CreateCourseRequest req;
+    req.set_course_id("c0003");
+    *req.mutable_course() = MakeCourse("c0004");
+    Course out;
+    grpc::Status s = stub_->CreateCourse(&ctx, req, &out);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_THAT(s.error_message(), StartsWith("course_id:"));
+  }
+  {
+    grpc::ClientContext ctx;
+    lifelong::v1::CreateCourseRequest req;
+    req.set_course_id("c0005");  // course.id empty: course_id names it
+    *req.mutable_course() = MakeCourse("");
+    Course out;
+    ASSERT_TRUE(stub_->CreateCourse(&ctx, req, &out).ok());
+    EXPECT_EQ(out.id(), "c0005");
+  }
+  {
+    grpc::ClientContext ctx;
+    lifelong::v1::GetCourseRequest req;
+    req.set_id("c0001");
+    Course out;
+    ASSERT_TRUE(stub_->GetCourse(&ctx, req, &out).ok());
+    EXPECT_EQ(out.title(), "太极拳入门");
+  }
+  {
+    grpc::ClientContext ctx;
+    lifelong::v1::GetCourseRequest req;
+    req.set_id("c9999");
+    Course out;
+    EXPECT_EQ(stub_->GetCourse(&ctx, req, &out).error_code(), grpc::StatusCode::NOT_FOUND);
+  }
+  {
+    grpc::ClientContext ctx;
+    lifelong::v1::BatchGetCoursesRequest req;
+    req.add_ids("c0005");
+    req.add_ids("c0001");
+    lifelong::v1::BatchGetCoursesResponse out;
+    ASSERT_TRUE(stub_->BatchGetCourses(&ctx, req, &out).ok());
+    ASSERT_EQ(out.courses_size(), 2);
+    EXPECT_EQ(out.courses(0).id(), "c0005");
+  }
+}
+
+TEST_F(CatalogServiceTest, EtagConflictIsAbortedAndArchivedIsFailedPrecondition) {
+  Course created;
+  ASSERT_TRUE(Create(MakeCourse("c1"), &created).ok());
+  lifelong::v1::UpdateCourseRequest req;
+  req.mutable_course()->set_id("c1");
+  req.mutable_course()->set_etag(created.etag());
+  req.mutable_course()->set_seats_taken(3);
+  req.mutable_update_mask()->add_paths("seats_taken");
+  Course updated;
+  {
+    grpc::ClientContext ctx;
+    ASSERT_TRUE(stub_->UpdateCourse(&ctx, req, &updated).ok());
+    EXPECT_EQ(updated.seats_taken(), 3);
+    EXPECT_EQ(updated.revision(), 2);
+  }
+  {
+    grpc::ClientContext ctx;  // same etag again: stale
+    Course out;
+    EXPECT_EQ(stub_->UpdateCourse(&ctx, req, &out).error_code(), grpc::StatusCode::ABORTED);
+  }
+  {
+    grpc::ClientContext ctx;
+    lifelong::v1::ArchiveCourseRequest archive;
+    archive.set_id("c1");
+    archive.set_etag(updated.etag());
+    Course out;
+    ASSERT_TRUE(stub_->ArchiveCourse(&ctx, archive, &out).ok());
+    EXPECT_EQ(out.state(), Course::ARCHIVED);
+  }
+  {
+    grpc::ClientContext ctx;
+    req.mutable_course()->set_etag("3");
+    Course out;
+    EXPECT_EQ(stub_->UpdateCourse(&ctx, req, &out).error_code(),
+              grpc::StatusCode::FAILED_PRECONDITION);
+  }
+}
+
+TEST_F(CatalogServiceTest, ListPagesWithTokensAndRejectsBadOnes) {
+  std::vector<std::string> expected;
+  for (int i = 0; i < 7; ++i) {
+    const std::string id = absl::StrFormat("c%02d", i);
+    ASSERT_TRUE(Create(MakeCourse(id)).ok());
+    expected.push_back(id);
+  }
+  lifelong::v1::ListCoursesRequest req;
+  req.set_page_size(3);
+  req.set_xuequ("东四学区");
+  std::vector<std::string> seen;
+  int pages = 0;
+  std::string first_token;
+  do {
+    lifelong::v1::ListCoursesResponse resp;
+    ASSERT_TRUE(List(req, &resp).ok());
+    EXPECT_EQ(resp.catalog_generation(), 7);
+    for (const Course& c : resp.courses()) seen.push_back(c.id());
+    if (pages == 0) first_token = resp.next_page_token();
+    req.set_page_token(resp.next_page_token());
+    ++pages;
+  } while (!req.page_token().empty());
+  EXPECT_EQ(seen, expected);
+  EXPECT_EQ(pages, 3);
+
+  lifelong::v1::ListCoursesResponse resp;
+  req.set_page_token(first_token + "x");
+  EXPECT_EQ(List(req, &resp).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  req.set_page_token(first_token);
+  req.set_xuequ("和平里学区");  // other filters
+  grpc::Status mismatch = List(req, &resp);
+  EXPECT_EQ(mismatch.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(mismatch.error_message(), StartsWith("page_token:"));
+  lifelong::v1::ListCoursesRequest too_big;
+  too_big.set_page_size(1001);
+  grpc::Status size = List(too_big, &resp);
+  EXPECT_EQ(size.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(size.error_message(), StartsWith("page_size:"));
+}
+
+TEST_F(CatalogServiceTest, CatalogInfoTracksWrites) {
+  auto info = [this] {
+    grpc::ClientContext ctx;
+    lifelong::v1::CatalogInfo out;
+    EXPECT_TRUE(stub_->GetCatalogInfo(&ctx, {}, &out).ok());
+    return out;
+  };
+  EXPECT_EQ(info().generation(), 0);
+  ASSERT_TRUE(Create(MakeCourse("c1")).ok());
+  ASSERT_TRUE(Create(MakeCourse("c2")).ok());
+  lifelong::v1::CatalogInfo after = info();
+  EXPECT_EQ(after.generation(), 2);
+  EXPECT_EQ(after.course_count(), 2);
+  EXPECT_GT(after.update_time().seconds(), 0);
+}
+
+}  // namespace
+}  // namespace lifelong::catalog

@@ -1,0 +1,584 @@
+#include "services/catalog/catalog_store.h"
+
+#include <openssl/rand.h>
+#include <rocksdb/options.h>
+#include <rocksdb/write_batch.h>
+
+#include <algorithm>
+#include <iterator>
+#include <set>
+#include <utility>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "google/protobuf/util/field_mask_util.h"
+#include "services/catalog/catalog_codec.h"
+#include "services/catalog/column_families.h"
+#include "services/catalog/course_validation.h"
+
+namespace lifelong::catalog {
+namespace {
+
+using google::protobuf::FieldMask;
+using google::protobuf::Timestamp;
+using google::protobuf::util::FieldMaskUtil;
+using lifelong::v1::CatalogInfo;
+using lifelong::v1::Course;
+using lifelong::v1::ListCoursesRequest;
+using lifelong::v1::ListCoursesResponse;
+
+constexpr int kCourses = static_cast<int>(ColumnFamilyId::kCourses);
+constexpr int kIndex = static_cast<int>(ColumnFamilyId::kCourseIndex);
+constexpr int kMeta = static_cast<int>(ColumnFamilyId::kMeta);
+
+// Fields the service sets; ignored in input and in update masks.
+constexpr absl::string_view kOutputOnlyFields[] = {"id", "revision", "etag", "create_time",
+                                                   "update_time"};
+
+bool IsOutputOnlyPath(absl::string_view path) {
+  const absl::string_view top = path.substr(0, path.find('.'));
+  return std::find(std::begin(kOutputOnlyFields), std::end(kOutputOnlyFields), top) !=
+         std::end(kOutputOnlyFields);
+}
+
+// The one place where rocksdb::Status becomes absl::Status.
+absl::Status FromRocks(const rocksdb::Status& s, absl::string_view what) {
+  if (s.ok()) return absl::OkStatus();
+  const std::string message = absl::StrCat(what, ": ", s.ToString());
+  if (s.IsNotFound()) return absl::NotFoundError(message);
+  if (s.IsCorruption()) return absl::DataLossError(message);
+  if (s.IsBusy() || s.IsTimedOut() || s.IsTryAgain() || s.IsIncomplete()) {
+    return absl::UnavailableError(message);
+  }
+  if (s.IsIOError() && absl::StrContains(s.ToString(), "lock")) {
+    return absl::UnavailableError(message);  // another process holds the database
+  }
+  return absl::InternalError(message);
+}
+
+absl::Status Closed() { return absl::UnavailableError("catalog store is closed"); }
+
+// Microsecond precision everywhere, so stored times round-trip exactly.
+absl::Time Micros(absl::Time t) { return absl::FromUnixMicros(absl::ToUnixMicros(t)); }
+
+Timestamp ToProto(absl::Time t) {
+  Timestamp ts;
+  const int64_t seconds = absl::ToUnixSeconds(t);
+  ts.set_seconds(seconds);
+  ts.set_nanos(static_cast<int32_t>((t - absl::FromUnixSeconds(seconds)) / absl::Nanoseconds(1)));
+  return ts;
+}
+
+bool Before(const Timestamp& a, const Timestamp& b) {
+  return std::make_pair(a.seconds(), a.nanos()) < std::make_pair(b.seconds(), b.nanos());
+}
+
+std::string EtagOf(int64_t revision) { return absl::StrCat(revision); }
+
+bool Matches(const Course& c, const ListCoursesRequest& r) {
+  if (r.state() != Course::STATE_UNSPECIFIED) {
+    if (c.state() != r.state()) return false;
+  } else if (!r.show_archived() && c.state() == Course::ARCHIVED) {
+    return false;
+  }
+  if (r.mode() != Course::MODE_UNSPECIFIED && c.mode() != r.mode()) return false;
+  if (r.level() != Course::LEVEL_UNSPECIFIED && c.level() != r.level()) return false;
+  if (!r.category().empty() && c.category() != r.category()) return false;
+  if (!r.xuequ().empty() && c.venue().xuequ() != r.xuequ()) return false;
+  if (!r.jiedao().empty() && c.venue().jiedao() != r.jiedao()) return false;
+  if (!r.venue_id().empty() && c.venue().id() != r.venue_id()) return false;
+  if (r.audience() != Course::AUDIENCE_UNSPECIFIED &&
+      std::find(c.audiences().begin(), c.audiences().end(), r.audience()) == c.audiences().end()) {
+    return false;
+  }
+  if (!r.tag().empty() && std::find(c.tags().begin(), c.tags().end(), r.tag()) == c.tags().end()) {
+    return false;
+  }
+  if (r.has_enrollment_open_at()) {
+    const Timestamp& t = r.enrollment_open_at();
+    if (c.state() != Course::OPEN) return false;
+    if (c.has_enrollment_open_time() && Before(t, c.enrollment_open_time())) return false;
+    if (c.has_enrollment_close_time() && !Before(t, c.enrollment_close_time())) return false;
+  }
+  if (r.has_available_seats() && c.capacity() > 0 && c.seats_taken() >= c.capacity()) {
+    return false;
+  }
+  return true;
+}
+
+// The index run that drives a listing: the most selective filter given, or
+// none (scan every course). Returns the index key prefix, or nullopt.
+std::optional<std::string> DrivingPrefix(const ListCoursesRequest& r) {
+  using codec::IndexKind;
+  using codec::IndexPrefix;
+  if (!r.venue_id().empty()) return IndexPrefix(IndexKind::kVenue, r.venue_id());
+  if (!r.jiedao().empty()) return IndexPrefix(IndexKind::kJiedao, r.jiedao());
+  if (!r.xuequ().empty()) return IndexPrefix(IndexKind::kXuequ, r.xuequ());
+  if (!r.tag().empty()) return IndexPrefix(IndexKind::kTag, r.tag());
+  if (!r.category().empty()) return IndexPrefix(IndexKind::kCategory, r.category());
+  if (r.level() != Course::LEVEL_UNSPECIFIED) {
+    return IndexPrefix(IndexKind::kLevel, codec::EnumTerm(r.level()));
+  }
+  if (r.audience() != Course::AUDIENCE_UNSPECIFIED) {
+    return IndexPrefix(IndexKind::kAudience, codec::EnumTerm(r.audience()));
+  }
+  if (r.mode() != Course::MODE_UNSPECIFIED) {
+    return IndexPrefix(IndexKind::kMode, codec::EnumTerm(r.mode()));
+  }
+  if (r.state() != Course::STATE_UNSPECIFIED) {
+    return IndexPrefix(IndexKind::kState, codec::EnumTerm(r.state()));
+  }
+  if (r.has_enrollment_open_at()) {
+    return IndexPrefix(IndexKind::kState, codec::EnumTerm(Course::OPEN));
+  }
+  return std::nullopt;
+}
+
+// Applies `source` onto `target` as UpdateCourseRequest documents.
+void ApplyUpdateMask(const Course& source, const FieldMask& mask, Course* target) {
+  if (mask.paths_size() == 1 && mask.paths(0) == "*") {
+    Course merged = source;
+    merged.set_id(target->id());
+    merged.set_revision(target->revision());
+    merged.set_etag(target->etag());
+    *merged.mutable_create_time() = target->create_time();
+    *merged.mutable_update_time() = target->update_time();
+    *target = std::move(merged);
+    return;
+  }
+  FieldMask effective;
+  if (mask.paths_size() == 0) {
+    std::vector<const google::protobuf::FieldDescriptor*> fields;
+    source.GetReflection()->ListFields(source, &fields);
+    for (const auto* field : fields) effective.add_paths(field->name());
+  } else {
+    effective = mask;
+  }
+  FieldMask writable;
+  for (const std::string& path : effective.paths()) {
+    if (!IsOutputOnlyPath(path)) writable.add_paths(path);
+  }
+  FieldMaskUtil::MergeOptions options;
+  options.set_replace_message_fields(true);
+  options.set_replace_repeated_fields(true);
+  FieldMaskUtil::MergeMessageTo(source, writable, options, target);
+}
+
+absl::StatusOr<uint64_t> ReadU64(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf,
+                                 const rocksdb::ReadOptions& ro, codec::MetaKey key) {
+  std::string value;
+  rocksdb::Status s = db->Get(ro, cf, codec::MetaKeyBytes(key), &value);
+  if (s.IsNotFound()) return 0;
+  if (!s.ok()) return FromRocks(s, "read catalog metadata");
+  return codec::DecodeU64Value(value);
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<CatalogStore>> CatalogStore::Open(const std::string& path,
+                                                                 CatalogStoreOptions options) {
+  if (options.max_scan_per_page < 1) {
+    return absl::InvalidArgumentError("max_scan_per_page: must be at least 1");
+  }
+  rocksdb::DBOptions db_options;
+  db_options.create_if_missing = true;
+  db_options.create_missing_column_families = true;
+  db_options.keep_log_file_num = 10;  // RocksDB's LOG files, not data
+
+  std::vector<std::string> existing;
+  rocksdb::Status listed = rocksdb::DB::ListColumnFamilies(db_options, path, &existing);
+  if (listed.ok()) {
+    for (const std::string& name : existing) {
+      const bool known = std::any_of(kColumnFamilies.begin(), kColumnFamilies.end(),
+                                     [&](const ColumnFamilySpec& f) { return f.name == name; });
+      if (!known) {
+        return absl::FailedPreconditionError(absl::StrCat("catalog database ", path,
+                                                          " has unknown column family '", name,
+                                                          "' (written by a newer version?)"));
+      }
+    }
+  }
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  for (const ColumnFamilySpec& family : kColumnFamilies) {
+    descriptors.emplace_back(std::string(family.name), rocksdb::ColumnFamilyOptions());
+  }
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw = nullptr;
+  if (rocksdb::Status s = rocksdb::DB::Open(db_options, path, descriptors, &handles, &raw);
+      !s.ok()) {
+    return FromRocks(s, absl::StrCat("open catalog database ", path));
+  }
+  std::unique_ptr<rocksdb::DB> db(raw);
+  auto fail = [&](absl::Status status) {
+    for (auto* h : handles) db->DestroyColumnFamilyHandle(h);
+    db->Close();
+    return status;
+  };
+  rocksdb::ColumnFamilyHandle* meta = handles[kMeta];
+  const rocksdb::ReadOptions ro;
+
+  // Format version and page-token secret: written once, on first open.
+  std::string version_value;
+  rocksdb::Status s =
+      db->Get(ro, meta, codec::MetaKeyBytes(codec::MetaKey::kFormatVersion), &version_value);
+  std::string secret;
+  if (s.IsNotFound()) {
+    secret.resize(codec::kPageTokenSecretBytes);
+    if (RAND_bytes(reinterpret_cast<unsigned char*>(&secret[0]), static_cast<int>(secret.size())) !=
+        1) {
+      return fail(absl::InternalError("cannot draw a random page-token secret"));
+    }
+    rocksdb::WriteBatch batch;
+    batch.Put(meta, codec::MetaKeyBytes(codec::MetaKey::kFormatVersion),
+              codec::EncodeU32Value(codec::kCurrentFormatVersion));
+    batch.Put(meta, codec::MetaKeyBytes(codec::MetaKey::kPageTokenSecret), secret);
+    rocksdb::WriteOptions wo;
+    wo.sync = true;
+    if (auto ws = db->Write(wo, &batch); !ws.ok()) {
+      return fail(FromRocks(ws, "initialize catalog metadata"));
+    }
+  } else if (!s.ok()) {
+    return fail(FromRocks(s, "read catalog format version"));
+  } else {
+    absl::StatusOr<uint32_t> version = codec::DecodeU32Value(version_value);
+    if (!version.ok()) return fail(version.status());
+    if (*version != codec::kCurrentFormatVersion) {
+      return fail(absl::FailedPreconditionError(
+          absl::StrCat("catalog database ", path, " has format version ", *version,
+                       "; this build reads version ", codec::kCurrentFormatVersion)));
+    }
+    s = db->Get(ro, meta, codec::MetaKeyBytes(codec::MetaKey::kPageTokenSecret), &secret);
+    if (!s.ok()) return fail(FromRocks(s, "read page-token secret"));
+    if (secret.size() != codec::kPageTokenSecretBytes) {
+      return fail(absl::DataLossError("page-token secret has the wrong length"));
+    }
+  }
+
+  Counters counters;
+  for (auto [key, field] :
+       {std::make_pair(codec::MetaKey::kGeneration, &counters.generation),
+        std::make_pair(codec::MetaKey::kCourseCount, &counters.course_count),
+        std::make_pair(codec::MetaKey::kArchivedCount, &counters.archived_count)}) {
+    absl::StatusOr<uint64_t> v = ReadU64(db.get(), meta, ro, key);
+    if (!v.ok()) return fail(v.status());
+    *field = *v;
+  }
+  std::string time_value;
+  s = db->Get(ro, meta, codec::MetaKeyBytes(codec::MetaKey::kUpdateTime), &time_value);
+  if (s.ok()) {
+    absl::StatusOr<absl::Time> t = codec::DecodeTimeValue(time_value);
+    if (!t.ok()) return fail(t.status());
+    counters.update_time = *t;
+  } else if (!s.IsNotFound()) {
+    return fail(FromRocks(s, "read catalog update time"));
+  }
+  return std::unique_ptr<CatalogStore>(new CatalogStore(
+      std::move(options), std::move(db), std::move(handles), std::move(secret), counters));
+}
+
+CatalogStore::CatalogStore(CatalogStoreOptions options, std::unique_ptr<rocksdb::DB> db,
+                           std::vector<rocksdb::ColumnFamilyHandle*> handles, std::string token_key,
+                           Counters counters)
+    : options_(std::move(options)),
+      signer_(std::move(token_key)),
+      db_(std::move(db)),
+      handles_(std::move(handles)),
+      counters_(counters) {}
+
+CatalogStore::~CatalogStore() { Close().IgnoreError(); }
+
+absl::Status CatalogStore::Close() {
+  absl::MutexLock write_lock(&write_mu_);
+  absl::WriterMutexLock lock(&db_mu_);
+  if (db_ == nullptr) return absl::OkStatus();
+  for (auto* h : handles_) db_->DestroyColumnFamilyHandle(h);
+  handles_.clear();
+  rocksdb::Status s = db_->Close();
+  db_.reset();
+  return FromRocks(s, "close catalog database");
+}
+
+absl::StatusOr<Course> CatalogStore::ReadCourse(absl::string_view id,
+                                                const rocksdb::Snapshot* snapshot) const {
+  rocksdb::ReadOptions ro;
+  ro.snapshot = snapshot;
+  std::string value;
+  rocksdb::Status s = db_->Get(ro, Cf(kCourses), codec::CourseKey(id), &value);
+  if (s.IsNotFound()) return absl::NotFoundError(absl::StrCat("course '", id, "' not found"));
+  if (!s.ok()) return FromRocks(s, "read course");
+  return codec::DecodeCourseValue(value);
+}
+
+absl::Status CatalogStore::CheckPrerequisites(const Course& course) const {
+  return ValidatePrerequisites(
+      course, [this](const std::string& id) -> absl::StatusOr<std::vector<std::string>> {
+        db_mu_.AssertReaderHeld();
+        absl::StatusOr<Course> stored = ReadCourse(id, nullptr);
+        if (!stored.ok()) return stored.status();
+        return std::vector<std::string>(stored->prerequisite_ids().begin(),
+                                        stored->prerequisite_ids().end());
+      });
+}
+
+absl::Status CatalogStore::WriteCourse(const Course* previous, Course* next) {
+  const absl::Time now = Micros(options_.clock());
+  next->set_revision(previous == nullptr ? 1 : previous->revision() + 1);
+  next->set_etag(EtagOf(next->revision()));
+  *next->mutable_update_time() = ToProto(now);
+  if (previous == nullptr) {
+    *next->mutable_create_time() = ToProto(now);
+  } else {
+    *next->mutable_create_time() = previous->create_time();
+  }
+
+  rocksdb::WriteBatch batch;
+  batch.Put(Cf(kCourses), codec::CourseKey(next->id()), codec::EncodeCourseValue(*next));
+  const std::vector<std::string> new_keys = codec::CourseIndexKeys(*next);
+  std::vector<std::string> old_keys;
+  if (previous != nullptr) old_keys = codec::CourseIndexKeys(*previous);
+  std::vector<std::string> removed, added;
+  std::set_difference(old_keys.begin(), old_keys.end(), new_keys.begin(), new_keys.end(),
+                      std::back_inserter(removed));
+  std::set_difference(new_keys.begin(), new_keys.end(), old_keys.begin(), old_keys.end(),
+                      std::back_inserter(added));
+  for (const std::string& key : removed) batch.Delete(Cf(kIndex), key);
+  for (const std::string& key : added) batch.Put(Cf(kIndex), key, rocksdb::Slice());
+
+  Counters updated;
+  {
+    absl::MutexLock lock(&counters_mu_);
+    updated = counters_;
+  }
+  updated.generation += 1;
+  if (previous == nullptr) updated.course_count += 1;
+  const bool was_archived = previous != nullptr && previous->state() == Course::ARCHIVED;
+  const bool is_archived = next->state() == Course::ARCHIVED;
+  if (is_archived && !was_archived) updated.archived_count += 1;
+  if (!is_archived && was_archived) updated.archived_count -= 1;
+  updated.update_time = now;
+  batch.Put(Cf(kMeta), codec::MetaKeyBytes(codec::MetaKey::kGeneration),
+            codec::EncodeU64Value(updated.generation));
+  batch.Put(Cf(kMeta), codec::MetaKeyBytes(codec::MetaKey::kCourseCount),
+            codec::EncodeU64Value(updated.course_count));
+  batch.Put(Cf(kMeta), codec::MetaKeyBytes(codec::MetaKey::kArchivedCount),
+            codec::EncodeU64Value(updated.archived_count));
+  batch.Put(Cf(kMeta), codec::MetaKeyBytes(codec::MetaKey::kUpdateTime),
+            codec::EncodeTimeValue(now));
+
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  if (auto s = FromRocks(db_->Write(wo, &batch), "write course"); !s.ok()) return s;
+  absl::MutexLock lock(&counters_mu_);
+  counters_ = updated;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Course> CatalogStore::CreateCourse(const Course& input) {
+  Course course = input;
+  course.clear_revision();
+  course.clear_etag();
+  course.clear_create_time();
+  course.clear_update_time();
+  if (course.state() == Course::STATE_UNSPECIFIED) course.set_state(Course::DRAFT);
+  if (auto s = ValidateCourse(course); !s.ok()) return s;
+
+  absl::MutexLock write_lock(&write_mu_);
+  absl::ReaderMutexLock lock(&db_mu_);
+  if (db_ == nullptr) return Closed();
+  absl::StatusOr<Course> existing = ReadCourse(course.id(), nullptr);
+  if (existing.ok()) {
+    return absl::AlreadyExistsError(absl::StrCat("course '", course.id(), "' already exists"));
+  }
+  if (!absl::IsNotFound(existing.status())) return existing.status();
+  if (auto s = CheckPrerequisites(course); !s.ok()) return s;
+  if (auto s = WriteCourse(nullptr, &course); !s.ok()) return s;
+  return course;
+}
+
+absl::StatusOr<Course> CatalogStore::GetCourse(absl::string_view id) const {
+  if (auto s = ValidateCourseId("id", id); !s.ok()) return s;
+  absl::ReaderMutexLock lock(&db_mu_);
+  if (db_ == nullptr) return Closed();
+  return ReadCourse(id, nullptr);
+}
+
+absl::StatusOr<std::vector<Course>> CatalogStore::BatchGetCourses(
+    absl::Span<const std::string> ids) const {
+  if (ids.empty() || ids.size() > static_cast<size_t>(kMaxBatchGet)) {
+    return absl::InvalidArgumentError(absl::StrCat("ids: must hold 1..", kMaxBatchGet, " ids"));
+  }
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (auto s = ValidateCourseId(absl::StrCat("ids[", i, "]"), ids[i]); !s.ok()) return s;
+  }
+  absl::ReaderMutexLock lock(&db_mu_);
+  if (db_ == nullptr) return Closed();
+  const rocksdb::Snapshot* snapshot = db_->GetSnapshot();
+  std::vector<Course> courses;
+  courses.reserve(ids.size());
+  absl::Status status;
+  for (size_t i = 0; i < ids.size() && status.ok(); ++i) {
+    absl::StatusOr<Course> course = ReadCourse(ids[i], snapshot);
+    if (absl::IsNotFound(course.status())) {
+      status = absl::NotFoundError(absl::StrCat("ids[", i, "]: course '", ids[i], "' not found"));
+    } else if (!course.ok()) {
+      status = course.status();
+    } else {
+      courses.push_back(*std::move(course));
+    }
+  }
+  db_->ReleaseSnapshot(snapshot);
+  if (!status.ok()) return status;
+  return courses;
+}
+
+absl::StatusOr<Course> CatalogStore::UpdateCourse(const Course& course, const FieldMask& mask) {
+  if (auto s = ValidateCourseId("course.id", course.id()); !s.ok()) return s;
+  if (course.etag().empty()) {
+    return absl::InvalidArgumentError(
+        "course.etag: required (the etag of the course as last read)");
+  }
+  if (auto s = ValidateUpdateMask(mask); !s.ok()) return s;
+
+  absl::MutexLock write_lock(&write_mu_);
+  absl::ReaderMutexLock lock(&db_mu_);
+  if (db_ == nullptr) return Closed();
+  absl::StatusOr<Course> current = ReadCourse(course.id(), nullptr);
+  if (!current.ok()) return current.status();
+  if (current->state() == Course::ARCHIVED) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("course '", course.id(), "' is archived and cannot be updated"));
+  }
+  if (course.etag() != current->etag()) {
+    return absl::AbortedError(absl::StrCat("course.etag: '", course.etag(),
+                                           "' is stale (current etag is '", current->etag(),
+                                           "'); read the course again and retry"));
+  }
+  Course next = *current;
+  ApplyUpdateMask(course, mask, &next);
+  if (next.state() == Course::STATE_UNSPECIFIED) {
+    return absl::InvalidArgumentError("course.state: must be set");
+  }
+  if (auto s = ValidateCourse(next); !s.ok()) return s;
+  if (auto s = CheckPrerequisites(next); !s.ok()) return s;
+  if (auto s = WriteCourse(&*current, &next); !s.ok()) return s;
+  return next;
+}
+
+absl::StatusOr<Course> CatalogStore::ArchiveCourse(absl::string_view id, absl::string_view etag) {
+  if (auto s = ValidateCourseId("id", id); !s.ok()) return s;
+  absl::MutexLock write_lock(&write_mu_);
+  absl::ReaderMutexLock lock(&db_mu_);
+  if (db_ == nullptr) return Closed();
+  absl::StatusOr<Course> current = ReadCourse(id, nullptr);
+  if (!current.ok()) return current.status();
+  if (!etag.empty() && etag != current->etag()) {
+    return absl::AbortedError(absl::StrCat("etag: '", etag, "' is stale (current etag is '",
+                                           current->etag(), "'); read the course again"));
+  }
+  if (current->state() == Course::ARCHIVED) return current;
+  Course next = *current;
+  next.set_state(Course::ARCHIVED);
+  if (auto s = WriteCourse(&*current, &next); !s.ok()) return s;
+  return next;
+}
+
+absl::StatusOr<ListCoursesResponse> CatalogStore::ListCourses(
+    const ListCoursesRequest& request) const {
+  if (auto s = ValidateListCoursesRequest(request); !s.ok()) return s;
+  const int page_size = request.page_size() == 0 ? kDefaultPageSize : request.page_size();
+  const uint64_t fingerprint = ListFilterFingerprint(request);
+  const absl::Time now = options_.clock();
+  std::string after_id;
+  if (!request.page_token().empty()) {
+    absl::StatusOr<codec::PageTokenPayload> token = signer_.Verify(request.page_token());
+    if (!token.ok()) return token.status();
+    if (token->filter_fingerprint != fingerprint) {
+      return absl::InvalidArgumentError(
+          "page_token: issued for a request with other filters; repeat the filters of the "
+          "first request, or start without a token");
+    }
+    if (now - token->issue_time > options_.page_token_ttl) {
+      return absl::InvalidArgumentError("page_token: expired; start the listing again");
+    }
+    after_id = token->last_id;
+  }
+
+  absl::ReaderMutexLock lock(&db_mu_);
+  if (db_ == nullptr) return Closed();
+  const rocksdb::Snapshot* snapshot = db_->GetSnapshot();
+  struct SnapshotReleaser {
+    rocksdb::DB* db;
+    const rocksdb::Snapshot* snapshot;
+    ~SnapshotReleaser() { db->ReleaseSnapshot(snapshot); }
+  } releaser{db_.get(), snapshot};
+  rocksdb::ReadOptions ro;
+  ro.snapshot = snapshot;
+
+  ListCoursesResponse response;
+  absl::StatusOr<uint64_t> generation =
+      ReadU64(db_.get(), Cf(kMeta), ro, codec::MetaKey::kGeneration);
+  if (!generation.ok()) return generation.status();
+  response.set_catalog_generation(static_cast<int64_t>(*generation));
+
+  const std::optional<std::string> index_prefix = DrivingPrefix(request);
+  const std::string prefix = index_prefix.value_or("");
+  std::unique_ptr<rocksdb::Iterator> it(
+      db_->NewIterator(ro, index_prefix ? Cf(kIndex) : Cf(kCourses)));
+  it->Seek(prefix + after_id);
+
+  std::string next_after;  // the id the next page starts after; empty: done
+  std::string last_examined;
+  int examined = 0;
+  for (; it->Valid(); it->Next()) {
+    const rocksdb::Slice key = it->key();
+    if (!key.starts_with(prefix)) break;
+    const absl::string_view id(key.data() + prefix.size(), key.size() - prefix.size());
+    if (!after_id.empty() && id <= after_id) continue;
+    if (examined == options_.max_scan_per_page) {
+      next_after = last_examined;
+      break;
+    }
+    ++examined;
+    absl::StatusOr<Course> course =
+        index_prefix
+            ? ReadCourse(id, snapshot)
+            : codec::DecodeCourseValue(absl::string_view(it->value().data(), it->value().size()));
+    if (absl::IsNotFound(course.status())) {
+      return absl::DataLossError(absl::StrCat("index entry for missing course '", id, "'"));
+    }
+    if (!course.ok()) return course.status();
+    if (Matches(*course, request)) {
+      if (response.courses_size() == page_size) {
+        next_after = response.courses(page_size - 1).id();
+        break;
+      }
+      *response.add_courses() = *std::move(course);
+    }
+    last_examined = std::string(id);
+  }
+  if (auto s = FromRocks(it->status(), "list courses"); !s.ok()) return s;
+  if (!next_after.empty()) {
+    codec::PageTokenPayload payload;
+    payload.issue_time = now;
+    payload.filter_fingerprint = fingerprint;
+    payload.last_id = next_after;
+    response.set_next_page_token(signer_.Sign(payload));
+  }
+  return response;
+}
+
+absl::StatusOr<CatalogInfo> CatalogStore::GetCatalogInfo() const {
+  {
+    absl::ReaderMutexLock lock(&db_mu_);
+    if (db_ == nullptr) return Closed();
+  }
+  absl::MutexLock lock(&counters_mu_);
+  CatalogInfo info;
+  info.set_generation(static_cast<int64_t>(counters_.generation));
+  info.set_course_count(static_cast<int64_t>(counters_.course_count));
+  info.set_archived_count(static_cast<int64_t>(counters_.archived_count));
+  if (counters_.update_time) *info.mutable_update_time() = ToProto(*counters_.update_time);
+  return info;
+}
+
+}  // namespace lifelong::catalog

@@ -1,0 +1,151 @@
+// The course catalog's domain and storage layer over RocksDB (no gRPC here).
+//
+// A course is stored in the "courses" family under its id, and one entry per
+// indexed field value in "course_index" (layouts in catalog_codec.h). Every
+// write puts the course, its index changes and the catalog counters in one
+// WriteBatch written with sync=true: a write is all there or not at all, and
+// durable once it returns OK.
+//
+// Thread-safety: every method is safe to call concurrently. Reads run in
+// parallel and each sees one consistent snapshot; writes (create, update,
+// archive) are serialized by a mutex so that revision checks, prerequisite
+// checks and counters are exact.
+#ifndef LIFELONG_SERVICES_CATALOG_CATALOG_STORE_H_
+#define LIFELONG_SERVICES_CATALOG_CATALOG_STORE_H_
+
+#include <rocksdb/db.h>
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "absl/types/span.h"
+#include "google/protobuf/field_mask.pb.h"
+#include "proto/lifelong/v1/catalog.pb.h"
+#include "services/catalog/page_token.h"
+
+namespace lifelong::catalog {
+
+struct CatalogStoreOptions {
+  // Source of create/update times and of page-token issue times.
+  std::function<absl::Time()> clock = [] { return absl::Now(); };
+  // Page tokens older than this are rejected (INVALID_ARGUMENT).
+  absl::Duration page_token_ttl = absl::Hours(1);
+  // Most courses one ListCourses call examines; when reached, the page is
+  // returned with what matched so far and a token to continue. At least 1.
+  int max_scan_per_page = 10000;
+};
+
+class CatalogStore {
+ public:
+  // Opens (creating if missing) the catalog database in directory `path`.
+  // FAILED_PRECONDITION when the directory holds a column family this version
+  // does not know or an unsupported format version; UNAVAILABLE when another
+  // process holds the database; DATA_LOSS on corrupt catalog metadata.
+  static absl::StatusOr<std::unique_ptr<CatalogStore>> Open(const std::string& path,
+                                                            CatalogStoreOptions options = {});
+
+  CatalogStore(const CatalogStore&) = delete;
+  CatalogStore& operator=(const CatalogStore&) = delete;
+  // Closes the database if Close() was not called.
+  ~CatalogStore();
+
+  // Stores a new course under `course.id()`. Output-only fields are ignored;
+  // STATE_UNSPECIFIED becomes DRAFT. Returns the stored course (revision 1).
+  // INVALID_ARGUMENT when validation fails (course_validation.h), including
+  // unknown prerequisites; ALREADY_EXISTS when the id is taken.
+  absl::StatusOr<lifelong::v1::Course> CreateCourse(const lifelong::v1::Course& course);
+
+  // The course with id `id` (archived ones included). INVALID_ARGUMENT for a
+  // malformed id, NOT_FOUND when there is none.
+  absl::StatusOr<lifelong::v1::Course> GetCourse(absl::string_view id) const;
+
+  // The courses with the given ids (1..1000), in order, from one snapshot.
+  // INVALID_ARGUMENT for a bad count or id ("ids[3]: ..."); NOT_FOUND naming
+  // the first missing id.
+  absl::StatusOr<std::vector<lifelong::v1::Course>> BatchGetCourses(
+      absl::Span<const std::string> ids) const;
+
+  // Replaces the fields of the stored course `course.id()` that `update_mask`
+  // selects (semantics in catalog.proto's UpdateCourseRequest) with those of
+  // `course`, if `course.etag()` is the stored etag. Returns the stored result
+  // (revision + 1). INVALID_ARGUMENT for a bad id, missing etag, bad mask, or
+  // a result that fails validation (state may not become ARCHIVED or
+  // UNSPECIFIED); NOT_FOUND; FAILED_PRECONDITION when the course is archived;
+  // ABORTED when the etag is stale.
+  absl::StatusOr<lifelong::v1::Course> UpdateCourse(const lifelong::v1::Course& course,
+                                                    const google::protobuf::FieldMask& update_mask);
+
+  // One page of the courses matching `request`'s filters, ordered by id, and
+  // the catalog generation of the snapshot it was read from. INVALID_ARGUMENT
+  // for bad filters or page size, and for a page token that is malformed,
+  // forged, from another catalog, issued for other filters, or expired.
+  absl::StatusOr<lifelong::v1::ListCoursesResponse> ListCourses(
+      const lifelong::v1::ListCoursesRequest& request) const;
+
+  // Moves the course to ARCHIVED (revision + 1); an archived course is
+  // returned unchanged. When `etag` is not empty it must be the stored etag
+  // (ABORTED otherwise). INVALID_ARGUMENT for a malformed id; NOT_FOUND.
+  absl::StatusOr<lifelong::v1::Course> ArchiveCourse(absl::string_view id, absl::string_view etag);
+
+  // Generation, counts and last write time. Never fails while open.
+  absl::StatusOr<lifelong::v1::CatalogInfo> GetCatalogInfo() const;
+
+  // Waits for calls in progress, then closes the database. Later calls fail
+  // with UNAVAILABLE. Idempotent.
+  absl::Status Close();
+
+ private:
+  struct Counters {
+    uint64_t generation = 0;
+    uint64_t course_count = 0;
+    uint64_t archived_count = 0;
+    std::optional<absl::Time> update_time;
+  };
+
+  CatalogStore(CatalogStoreOptions options, std::unique_ptr<rocksdb::DB> db,
+               std::vector<rocksdb::ColumnFamilyHandle*> handles, std::string token_key,
+               Counters counters);
+
+  rocksdb::ColumnFamilyHandle* Cf(int id) const { return handles_[id]; }
+
+  // The stored course `id` as of `snapshot` (latest when null). NOT_FOUND.
+  absl::StatusOr<lifelong::v1::Course> ReadCourse(absl::string_view id,
+                                                  const rocksdb::Snapshot* snapshot) const
+      ABSL_SHARED_LOCKS_REQUIRED(db_mu_);
+
+  // Checks prerequisites of `course` against the latest stored catalog.
+  absl::Status CheckPrerequisites(const lifelong::v1::Course& course) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) ABSL_SHARED_LOCKS_REQUIRED(db_mu_);
+
+  // Fills revision, etag and times of `next` and writes it (with the index
+  // changes from `previous`, absent for a new course) and the counters in one
+  // synced batch; updates counters_ on success.
+  absl::Status WriteCourse(const lifelong::v1::Course* previous, lifelong::v1::Course* next)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) ABSL_SHARED_LOCKS_REQUIRED(db_mu_);
+
+  const CatalogStoreOptions options_;
+  const PageTokenSigner signer_;
+
+  // Serializes writers. Acquired before db_mu_.
+  absl::Mutex write_mu_;
+  // Shared by every call using the database, exclusive in Close().
+  mutable absl::Mutex db_mu_ ABSL_ACQUIRED_AFTER(write_mu_);
+  std::unique_ptr<rocksdb::DB> db_ ABSL_GUARDED_BY(db_mu_);
+  std::vector<rocksdb::ColumnFamilyHandle*> handles_;  // indexed by ColumnFamilyId
+
+  mutable absl::Mutex counters_mu_;
+  Counters counters_ ABSL_GUARDED_BY(counters_mu_);
+};
+
+}  // namespace lifelong::catalog
+
+#endif  // LIFELONG_SERVICES_CATALOG_CATALOG_STORE_H_

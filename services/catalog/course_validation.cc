@@ -1,0 +1,437 @@
+#include "services/catalog/course_validation.h"
+
+#include <algorithm>
+#include <cmath>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "google/protobuf/util/field_mask_util.h"
+#include "services/catalog/catalog_codec.h"
+
+namespace lifelong::catalog {
+namespace {
+
+using lifelong::v1::Course;
+using lifelong::v1::ListCoursesRequest;
+
+// 0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z, the Timestamp range.
+constexpr int64_t kMinTimestampSeconds = -62135596800;
+constexpr int64_t kMaxTimestampSeconds = 253402300799;
+
+absl::Status Invalid(absl::string_view field, absl::string_view what) {
+  return absl::InvalidArgumentError(absl::StrCat(field, ": ", what));
+}
+
+// Decodes one code point at `*pos`; returns -1 on malformed UTF-8.
+int32_t NextCodePoint(absl::string_view s, size_t* pos) {
+  const auto byte = [&](size_t i) { return static_cast<uint8_t>(s[i]); };
+  const uint8_t b0 = byte(*pos);
+  int len;
+  int32_t cp;
+  if (b0 < 0x80) {
+    ++*pos;
+    return b0;
+  } else if ((b0 & 0xe0) == 0xc0) {
+    len = 2;
+    cp = b0 & 0x1f;
+  } else if ((b0 & 0xf0) == 0xe0) {
+    len = 3;
+    cp = b0 & 0x0f;
+  } else if ((b0 & 0xf8) == 0xf0) {
+    len = 4;
+    cp = b0 & 0x07;
+  } else {
+    return -1;
+  }
+  if (*pos + len > s.size()) return -1;
+  for (int i = 1; i < len; ++i) {
+    const uint8_t b = byte(*pos + i);
+    if ((b & 0xc0) != 0x80) return -1;
+    cp = (cp << 6) | (b & 0x3f);
+  }
+  static constexpr int32_t kMinForLength[] = {0, 0, 0x80, 0x800, 0x10000};
+  if (cp < kMinForLength[len] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return -1;
+  *pos += len;
+  return cp;
+}
+
+bool IsBlankCodePoint(int32_t cp) {
+  return cp == ' ' || cp == '\t' || cp == '\n' || cp == '\r' || cp == '\v' || cp == '\f' ||
+         cp == 0xa0 || cp == 0x3000;
+}
+
+struct TextRule {
+  int max_chars;
+  bool required = false;
+  bool multiline = false;  // allows \n, \r and \t
+};
+
+// Length, UTF-8 validity, control characters, and (when required) non-blank.
+absl::Status CheckText(absl::string_view field, absl::string_view text, TextRule rule) {
+  size_t pos = 0;
+  int chars = 0;
+  bool blank = true;
+  while (pos < text.size()) {
+    const int32_t cp = NextCodePoint(text, &pos);
+    if (cp < 0) return Invalid(field, "must be valid UTF-8");
+    const bool allowed_control = rule.multiline && (cp == '\n' || cp == '\r' || cp == '\t');
+    if ((cp < 0x20 || cp == 0x7f) && !allowed_control) {
+      return Invalid(field, "must not contain control characters");
+    }
+    if (!IsBlankCodePoint(cp)) blank = false;
+    ++chars;
+  }
+  if (rule.required && blank) return Invalid(field, "must not be empty");
+  if (chars > rule.max_chars) {
+    return Invalid(
+        field, absl::StrCat("must be at most ", rule.max_chars, " characters (has ", chars, ")"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckNumber(absl::string_view field, double value, double max) {
+  if (!std::isfinite(value)) return Invalid(field, "must be a finite number");
+  if (value < 0) return Invalid(field, "must not be negative");
+  if (value > max) return Invalid(field, absl::StrCat("must be at most ", max));
+  return absl::OkStatus();
+}
+
+bool IsAsciiAlnum(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
+// A BCP-47-shaped tag: 2-3 letters, then "-" separated 1..8 alphanumerics.
+bool IsLanguageTag(absl::string_view tag) {
+  if (tag.size() > kMaxLanguageBytes) return false;
+  size_t i = 0;
+  while (i < tag.size() && ((tag[i] >= 'a' && tag[i] <= 'z') || (tag[i] >= 'A' && tag[i] <= 'Z'))) {
+    ++i;
+  }
+  if (i < 2 || i > 3) return false;
+  while (i < tag.size()) {
+    if (tag[i] != '-') return false;
+    size_t j = i + 1;
+    while (j < tag.size() && IsAsciiAlnum(tag[j])) ++j;
+    if (j - i - 1 < 1 || j - i - 1 > 8) return false;
+    i = j;
+  }
+  return true;
+}
+
+absl::Status CheckUrl(absl::string_view field, absl::string_view url) {
+  if (url.size() > kMaxUrlBytes) {
+    return Invalid(field, absl::StrCat("must be at most ", kMaxUrlBytes, " bytes"));
+  }
+  const bool http = url.substr(0, 7) == "http://" && url.size() > 7;
+  const bool https = url.substr(0, 8) == "https://" && url.size() > 8;
+  if (!http && !https) return Invalid(field, "must be an http:// or https:// URL");
+  for (char c : url) {
+    if (static_cast<uint8_t>(c) <= 0x20 || c == 0x7f) {
+      return Invalid(field, "must not contain spaces or control characters");
+    }
+  }
+  return absl::OkStatus();
+}
+
+template <typename IsValidFn>
+absl::Status CheckEnum(absl::string_view field, int value, IsValidFn is_valid, bool required) {
+  if (!is_valid(value)) return Invalid(field, absl::StrCat("unknown value ", value));
+  if (required && value == 0) return Invalid(field, "must be set");
+  return absl::OkStatus();
+}
+
+absl::Status CheckVenue(const Course& course) {
+  const lifelong::v1::Venue& venue = course.venue();
+  const bool needs_venue = course.mode() == Course::OFFLINE || course.mode() == Course::BLENDED;
+  if (venue.id().empty()) {
+    if (needs_venue) return Invalid("course.venue.id", "required for offline and blended courses");
+  } else {
+    if (auto s = ValidateCourseId("course.venue.id", venue.id()); !s.ok()) return s;
+  }
+  if (auto s = CheckText("course.venue.name", venue.name(), {kMaxVenueNameChars}); !s.ok()) {
+    return s;
+  }
+  if (auto s = CheckText("course.venue.address", venue.address(), {kMaxAddressChars}); !s.ok()) {
+    return s;
+  }
+  if (auto s = CheckText("course.venue.xuequ", venue.xuequ(), {kMaxAreaChars}); !s.ok()) return s;
+  if (auto s = CheckText("course.venue.jiedao", venue.jiedao(), {kMaxAreaChars}); !s.ok()) {
+    return s;
+  }
+  if (venue.has_location()) {
+    const double lat = venue.location().latitude();
+    const double lng = venue.location().longitude();
+    if (!std::isfinite(lat) || lat < -90 || lat > 90) {
+      return Invalid("course.venue.location.latitude", "must be in [-90, 90]");
+    }
+    if (!std::isfinite(lng) || lng < -180 || lng > 180) {
+      return Invalid("course.venue.location.longitude", "must be in [-180, 180]");
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckSchedule(const Course& course) {
+  if (course.sessions_size() > kMaxSessions) {
+    return Invalid("course.sessions", absl::StrCat("at most ", kMaxSessions, " sessions"));
+  }
+  for (int i = 0; i < course.sessions_size(); ++i) {
+    const lifelong::v1::Session& session = course.sessions(i);
+    const std::string field = absl::StrCat("course.sessions[", i, "]");
+    if (!session.has_start_time()) return Invalid(field + ".start_time", "required");
+    if (!session.has_end_time()) return Invalid(field + ".end_time", "required");
+    if (auto s = ValidateTimestamp(field + ".start_time", session.start_time()); !s.ok()) return s;
+    if (auto s = ValidateTimestamp(field + ".end_time", session.end_time()); !s.ok()) return s;
+    const auto start = std::make_pair(session.start_time().seconds(), session.start_time().nanos());
+    const auto end = std::make_pair(session.end_time().seconds(), session.end_time().nanos());
+    if (end <= start) return Invalid(field + ".end_time", "must be after start_time");
+    if (auto s = CheckText(field + ".room", session.room(), {kMaxRoomChars}); !s.ok()) return s;
+  }
+  if (course.has_enrollment_open_time()) {
+    if (auto s = ValidateTimestamp("course.enrollment_open_time", course.enrollment_open_time());
+        !s.ok()) {
+      return s;
+    }
+  }
+  if (course.has_enrollment_close_time()) {
+    if (auto s = ValidateTimestamp("course.enrollment_close_time", course.enrollment_close_time());
+        !s.ok()) {
+      return s;
+    }
+  }
+  if (course.has_enrollment_open_time() && course.has_enrollment_close_time()) {
+    const auto& open = course.enrollment_open_time();
+    const auto& close = course.enrollment_close_time();
+    if (std::make_pair(close.seconds(), close.nanos()) <=
+        std::make_pair(open.seconds(), open.nanos())) {
+      return Invalid("course.enrollment_close_time", "must be after enrollment_open_time");
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckPrerequisiteShape(const Course& course) {
+  if (course.prerequisite_ids_size() > kMaxPrerequisites) {
+    return Invalid("course.prerequisite_ids",
+                   absl::StrCat("at most ", kMaxPrerequisites, " prerequisites"));
+  }
+  std::set<std::string> seen;
+  for (int i = 0; i < course.prerequisite_ids_size(); ++i) {
+    const std::string& p = course.prerequisite_ids(i);
+    const std::string field = absl::StrCat("course.prerequisite_ids[", i, "]");
+    if (auto s = ValidateCourseId(field, p); !s.ok()) return s;
+    if (p == course.id()) return Invalid(field, "a course cannot require itself");
+    if (!seen.insert(p).second) return Invalid(field, absl::StrCat("repeats '", p, "'"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+int Utf8Length(absl::string_view text) {
+  size_t pos = 0;
+  int chars = 0;
+  while (pos < text.size()) {
+    if (NextCodePoint(text, &pos) < 0) return -1;
+    ++chars;
+  }
+  return chars;
+}
+
+absl::Status ValidateCourseId(absl::string_view field, absl::string_view id) {
+  if (id.empty()) return Invalid(field, "required");
+  if (!codec::IsValidCourseId(id)) return Invalid(field, "must match [a-z0-9_-]{1,64}");
+  return absl::OkStatus();
+}
+
+absl::Status ValidateTimestamp(absl::string_view field, const google::protobuf::Timestamp& ts) {
+  if (ts.seconds() < kMinTimestampSeconds || ts.seconds() > kMaxTimestampSeconds) {
+    return Invalid(field, "must be between 0001-01-01 and 9999-12-31");
+  }
+  if (ts.nanos() < 0 || ts.nanos() > 999999999) {
+    return Invalid(field, "nanos must be in [0, 999999999]");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateCourse(const Course& course) {
+  if (auto s = ValidateCourseId("course.id", course.id()); !s.ok()) return s;
+  if (auto s = CheckText("course.title", course.title(), {kMaxTitleChars, /*required=*/true});
+      !s.ok()) {
+    return s;
+  }
+  if (auto s = CheckText("course.description", course.description(),
+                         {kMaxDescriptionChars, /*required=*/false, /*multiline=*/true});
+      !s.ok()) {
+    return s;
+  }
+  if (auto s = CheckText("course.category", course.category(), {kMaxCategoryChars}); !s.ok()) {
+    return s;
+  }
+  if (course.tags_size() > kMaxTags) {
+    return Invalid("course.tags", absl::StrCat("at most ", kMaxTags, " tags"));
+  }
+  std::set<std::string> tags;
+  for (int i = 0; i < course.tags_size(); ++i) {
+    const std::string field = absl::StrCat("course.tags[", i, "]");
+    if (auto s = CheckText(field, course.tags(i), {kMaxTagChars, /*required=*/true}); !s.ok()) {
+      return s;
+    }
+    if (!tags.insert(course.tags(i)).second) {
+      return Invalid(field, absl::StrCat("repeats '", course.tags(i), "'"));
+    }
+  }
+  if (auto s = CheckText("course.provider.name", course.provider().name(),
+                         {kMaxProviderNameChars, /*required=*/true});
+      !s.ok()) {
+    return s;
+  }
+  if (auto s = CheckEnum("course.provider.kind", course.provider().kind(),
+                         lifelong::v1::Provider::Kind_IsValid, /*required=*/true);
+      !s.ok()) {
+    return s;
+  }
+  if (auto s = CheckEnum("course.mode", course.mode(), Course::Mode_IsValid, /*required=*/true);
+      !s.ok()) {
+    return s;
+  }
+  if (auto s = CheckVenue(course); !s.ok()) return s;
+  if (auto s = CheckSchedule(course); !s.ok()) return s;
+  if (course.capacity() < 0) return Invalid("course.capacity", "must not be negative");
+  if (course.seats_taken() < 0) return Invalid("course.seats_taken", "must not be negative");
+  if (course.capacity() > 0 && course.seats_taken() > course.capacity()) {
+    return Invalid("course.capacity", absl::StrCat("must be at least seats_taken (",
+                                                   course.seats_taken(), "), or 0 for no limit"));
+  }
+  if (auto s = CheckNumber("course.credits", course.credits(), kMaxCredits); !s.ok()) return s;
+  if (auto s = CheckNumber("course.hours", course.hours(), kMaxHours); !s.ok()) return s;
+  if (auto s = CheckEnum("course.level", course.level(), Course::Level_IsValid, false); !s.ok()) {
+    return s;
+  }
+  std::set<int> audiences;
+  for (int i = 0; i < course.audiences_size(); ++i) {
+    const std::string field = absl::StrCat("course.audiences[", i, "]");
+    if (auto s = CheckEnum(field, course.audiences(i), Course::Audience_IsValid, true); !s.ok()) {
+      return s;
+    }
+    if (!audiences.insert(course.audiences(i)).second) return Invalid(field, "repeats a value");
+  }
+  if (!course.language().empty() && !IsLanguageTag(course.language())) {
+    return Invalid("course.language", "must be a BCP-47 language tag such as zh-CN");
+  }
+  if (auto s = CheckPrerequisiteShape(course); !s.ok()) return s;
+  if (auto s = CheckEnum("course.state", course.state(), Course::State_IsValid, false); !s.ok()) {
+    return s;
+  }
+  if (course.state() == Course::ARCHIVED) {
+    return Invalid("course.state", "ARCHIVED is set only by ArchiveCourse");
+  }
+  if (!course.url().empty()) {
+    if (auto s = CheckUrl("course.url", course.url()); !s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidatePrerequisites(const Course& course, const PrerequisiteLookup& lookup) {
+  // The graph as the write would leave it: `course` with its new list, every
+  // other course as stored.
+  std::unordered_map<std::string, std::vector<std::string>> edges;
+  edges[course.id()] = {course.prerequisite_ids().begin(), course.prerequisite_ids().end()};
+  for (int i = 0; i < course.prerequisite_ids_size(); ++i) {
+    const std::string& p = course.prerequisite_ids(i);
+    if (edges.count(p) != 0) continue;
+    absl::StatusOr<std::vector<std::string>> next = lookup(p);
+    if (absl::IsNotFound(next.status())) {
+      return Invalid(absl::StrCat("course.prerequisite_ids[", i, "]"),
+                     absl::StrCat("no course with id '", p, "'"));
+    }
+    if (!next.ok()) return next.status();
+    edges[p] = *std::move(next);
+  }
+  // Iterative depth-first search from the course; reaching it again is a
+  // cycle. `path` is the current chain, for the message.
+  struct Frame {
+    std::string id;
+    size_t next_child = 0;
+  };
+  std::vector<Frame> stack = {{course.id()}};
+  std::vector<std::string> path = {course.id()};
+  std::unordered_set<std::string> done;
+  while (!stack.empty()) {
+    Frame& top = stack.back();
+    auto it = edges.find(top.id);
+    if (it == edges.end()) {
+      absl::StatusOr<std::vector<std::string>> next = lookup(top.id);
+      if (absl::IsNotFound(next.status())) {
+        it = edges.emplace(top.id, std::vector<std::string>{}).first;  // dangling: no edges
+      } else if (!next.ok()) {
+        return next.status();
+      } else {
+        it = edges.emplace(top.id, *std::move(next)).first;
+      }
+    }
+    if (top.next_child >= it->second.size()) {
+      done.insert(top.id);
+      stack.pop_back();
+      path.pop_back();
+      continue;
+    }
+    const std::string child = it->second[top.next_child++];
+    if (child == course.id()) {
+      path.push_back(child);
+      return Invalid("course.prerequisite_ids",
+                     absl::StrCat("cycle ", absl::StrJoin(path, " -> ")));
+    }
+    if (done.count(child) != 0) continue;
+    if (std::find(path.begin(), path.end(), child) != path.end()) continue;  // cycle not via us
+    stack.push_back({child});
+    path.push_back(child);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateUpdateMask(const google::protobuf::FieldMask& mask) {
+  if (mask.paths_size() == 1 && mask.paths(0) == "*") return absl::OkStatus();
+  for (int i = 0; i < mask.paths_size(); ++i) {
+    if (!google::protobuf::util::FieldMaskUtil::GetFieldDescriptors(Course::descriptor(),
+                                                                    mask.paths(i), nullptr)) {
+      return Invalid(absl::StrCat("update_mask.paths[", i, "]"),
+                     absl::StrCat("'", mask.paths(i), "' is not a field of Course"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateListCoursesRequest(const ListCoursesRequest& request) {
+  if (request.page_size() < 0 || request.page_size() > kMaxPageSize) {
+    return Invalid("page_size", absl::StrCat("must be in [1, ", kMaxPageSize, "] (0 means ",
+                                             kDefaultPageSize, ")"));
+  }
+  if (auto s = CheckEnum("state", request.state(), Course::State_IsValid, false); !s.ok()) return s;
+  if (auto s = CheckEnum("mode", request.mode(), Course::Mode_IsValid, false); !s.ok()) return s;
+  if (auto s = CheckEnum("audience", request.audience(), Course::Audience_IsValid, false);
+      !s.ok()) {
+    return s;
+  }
+  if (auto s = CheckEnum("level", request.level(), Course::Level_IsValid, false); !s.ok()) return s;
+  if (auto s = CheckText("category", request.category(), {kMaxCategoryChars}); !s.ok()) return s;
+  if (auto s = CheckText("tag", request.tag(), {kMaxTagChars}); !s.ok()) return s;
+  if (auto s = CheckText("xuequ", request.xuequ(), {kMaxAreaChars}); !s.ok()) return s;
+  if (auto s = CheckText("jiedao", request.jiedao(), {kMaxAreaChars}); !s.ok()) return s;
+  if (!request.venue_id().empty()) {
+    if (auto s = ValidateCourseId("venue_id", request.venue_id()); !s.ok()) return s;
+  }
+  if (request.has_enrollment_open_at()) {
+    if (auto s = ValidateTimestamp("enrollment_open_at", request.enrollment_open_at()); !s.ok()) {
+      return s;
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace lifelong::catalog

@@ -1,0 +1,215 @@
+// bench_records: throughput and latency of the record service, measured in
+// one run against a trivial Echo call on the same server setup.
+//
+//   bazel run -c opt //services/records:bench_records -- \
+//       --data_dir=/tmp/bench_records --prefill=1000000 --learners=100000
+//
+// Pre-fills the store (directly, in synced batches of 1,000) unless it
+// already holds --prefill statements, starts the gRPC server in-process as
+// records_server does, and drives it with a closed-loop async client:
+//   echo (baseline); durable single-statement writes; durable batches of 100;
+//   "latest 50 statements of a learner" queries.
+#include <cstdio>
+#include <filesystem>
+#include <random>
+#include <thread>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/strings/str_cat.h"
+#include "services/common/bench_driver.h"
+#include "services/common/server.h"
+#include "services/records/record_store.h"
+#include "services/records/records_service.h"
+#include "services/records/test_statements.h"
+
+ABSL_FLAG(std::string, data_dir, "/tmp/lifelong_bench_records", "store directory (reused across runs)");
+ABSL_FLAG(int, prefill, 1000000, "statements in the store before measuring");
+ABSL_FLAG(int, learners, 100000, "distinct learners of the pre-filled statements");
+ABSL_FLAG(double, seconds, 8, "duration of each measurement");
+ABSL_FLAG(int, concurrency, 64, "outstanding calls");
+ABSL_FLAG(std::string, skip, "", "comma-separated phases to skip: single,batch,query (profiling aid)");
+
+namespace lifelong::records {
+namespace {
+
+const char* kVerbs[] = {"registered", "attended", "attended", "attended", "completed", "passed", "experienced"};
+
+// splitmix64: a cheap deterministic stream per statement number.
+struct Mix {
+  uint64_t x;
+  uint64_t operator()() {
+    uint64_t z = (x += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+  }
+};
+
+const char* kVerbIris[] = {
+    "http://adlnet.gov/expapi/verbs/registered", "http://adlnet.gov/expapi/verbs/attended",
+    "http://adlnet.gov/expapi/verbs/attended",   "http://adlnet.gov/expapi/verbs/attended",
+    "http://adlnet.gov/expapi/verbs/completed",  "http://adlnet.gov/expapi/verbs/passed",
+    "http://adlnet.gov/expapi/verbs/experienced"};
+
+// A realistic ~750-byte statement (a kiosk check-in or a completion with
+// credits), built from a template so generation costs little.
+std::string Statement(int64_t n, int learners) {
+  Mix rng{static_cast<uint64_t>(n)};
+  uint64_t learner = rng() % learners, verb = rng() % 7, course = rng() % 3000;
+  const char* mode = rng() % 2 ? "online" : "offline";
+  return absl::StrCat(
+      R"({"actor":{"objectType":"Agent","account":{"homePage":"https://id.dongcheng.gov.cn","name":"u)", learner,
+      R"("}},"verb":{"id":")", kVerbIris[verb], R"(","display":{"en-US":")", kVerbs[verb],
+      R"("}},"object":{"objectType":"Activity","id":"https://lifelong.dongcheng.edu.cn/courses/c)", course,
+      R"(","definition":{"name":{"zh-CN":"智能手机与数字生活（入门）"},"type":"http://adlnet.gov/expapi/activities/course"}},)",
+      R"("context":{"platform":"kiosk","language":"zh-CN","extensions":{)",
+      R"("https://lifelong.dongcheng.edu.cn/xapi/ext/credits":1,"https://lifelong.dongcheng.edu.cn/xapi/ext/hours":2,)",
+      R"("https://lifelong.dongcheng.edu.cn/xapi/ext/mode":")", mode,
+      R"(","https://lifelong.dongcheng.edu.cn/xapi/ext/xuequ":"和平里学区"}},"timestamp":"2026-11-28T10:00:00+08:00"})");
+}
+
+int Main() {
+  const std::string dir = absl::GetFlag(FLAGS_data_dir);
+  const int prefill = absl::GetFlag(FLAGS_prefill);
+  const int learners = absl::GetFlag(FLAGS_learners);
+  const double seconds = absl::GetFlag(FLAGS_seconds);
+  const int conc = absl::GetFlag(FLAGS_concurrency);
+
+  auto store_or = RecordStore::Open(dir);
+  if (!store_or.ok()) {
+    std::fprintf(stderr, "open: %s\n", std::string(store_or.status().message()).c_str());
+    return 1;
+  }
+  std::unique_ptr<RecordStore> store = std::move(*store_or);
+  uint64_t have = store->ApproximateStatementCount();
+  if (have < static_cast<uint64_t>(prefill) * 9 / 10) {
+    std::printf("pre-filling %d statements from %d learners into %s ...\n", prefill, learners, dir.c_str());
+    auto t0 = std::chrono::steady_clock::now();
+    for (int i = static_cast<int>(have); i < prefill; i += 1000) {
+      std::vector<ParsedStatement> batch;
+      for (int j = i; j < std::min(prefill, i + 1000); ++j) batch.push_back(*ParseStatement(Statement(j, learners)));
+      auto r = store->Record(std::move(batch));
+      if (!r.ok()) {
+        std::fprintf(stderr, "prefill: %s\n", std::string(r.status().message()).c_str());
+        return 1;
+      }
+      if ((i / 1000) % 100 == 0) {
+        double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        std::printf("  %d/%d (%.0f statements/s)\n", i, prefill, (i - have + 1) / std::max(el, 1e-3));
+        std::fflush(stdout);
+      }
+    }
+  }
+  std::printf("store holds ~%llu statements\n", static_cast<unsigned long long>(store->ApproximateStatementCount()));
+
+  RecordsService service(store.get());
+  GrpcServerOptions options;
+  options.max_pollers = 4;
+  auto server = StartGrpcServer(options, {&service});
+  if (!server.ok()) return 1;
+  auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", (*server)->port()), grpc::InsecureChannelCredentials());
+  auto stub = v1::LearningRecordService::NewStub(channel);
+
+  // Statements to write, generated before timing starts.
+  const int64_t kPool = 400000;
+  std::printf("generating %lld statements to write ...\n", static_cast<long long>(kPool));
+  std::vector<std::string> pool(kPool);
+  int64_t base = 1000000000LL + std::chrono::system_clock::now().time_since_epoch().count() % 1000000000LL;
+  for (int64_t i = 0; i < kPool; ++i) pool[i] = Statement(base + i, learners);
+
+  std::printf("\nrecord service benchmark (%s, %d outstanding calls, %.0fs each)\n", "in-process server, sync API", conc, seconds);
+  auto echo = bench::RunClosedLoop<v1::EchoResponse>(
+      "echo (baseline)", conc, seconds, [&](grpc::ClientContext* ctx, int64_t, grpc::CompletionQueue* cq) {
+        v1::EchoRequest req;
+        req.set_payload("ping");
+        return stub->AsyncEcho(ctx, req, cq);
+      });
+  bench::PrintResult(echo);
+
+  int64_t cursor = 0;
+  const std::string skip = absl::GetFlag(FLAGS_skip);
+  auto skipped = [&](const char* phase) { return skip.find(phase) != std::string::npos; };
+  RecordStoreStats before = store->stats();
+  double run_seconds = skipped("single") ? 0.001 : seconds;
+  auto single = bench::RunClosedLoop<v1::Statement>(
+      "record 1 statement (durable)", conc, run_seconds, [&](grpc::ClientContext* ctx, int64_t, grpc::CompletionQueue* cq) {
+        v1::RecordStatementRequest req;
+        req.set_statement_json(pool[cursor++ % kPool]);
+        return stub->AsyncRecordStatement(ctx, req, cq);
+      });
+  bench::PrintResult(single, 1, &echo);
+  RecordStoreStats after = store->stats();
+  std::printf("  group commit during single writes: %.1f statements per synced write\n",
+              double(after.statements_written - before.statements_written) /
+                  std::max<uint64_t>(1, after.groups_committed - before.groups_committed));
+
+  int batch_conc = std::max(1, conc / 4);
+  run_seconds = skipped("batch") ? 0.001 : seconds;
+  auto batch = bench::RunClosedLoop<v1::RecordStatementsResponse>(
+      "record batch of 100 (durable)", batch_conc, run_seconds,
+      [&](grpc::ClientContext* ctx, int64_t, grpc::CompletionQueue* cq) {
+        v1::RecordStatementsRequest req;
+        for (int k = 0; k < 100; ++k) req.add_statement_json(pool[cursor++ % kPool]);
+        return stub->AsyncRecordStatements(ctx, req, cq);
+      });
+  bench::PrintResult(batch, 100);
+
+  // The same batches straight into the store (no gRPC), parsing included:
+  // shows how much of the batched figure the store itself allows.
+  {
+    std::atomic<int64_t> done{0};
+    std::atomic<int64_t> next{cursor};
+    auto t0 = std::chrono::steady_clock::now();
+    auto stop_at = t0 + std::chrono::duration<double>(skipped("direct") ? 0.001 : seconds);
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t) {
+      threads.emplace_back([&] {
+        while (std::chrono::steady_clock::now() < stop_at) {
+          std::vector<ParsedStatement> b;
+          for (int k = 0; k < 100; ++k) b.push_back(*ParseStatement(pool[next++ % kPool]));
+          if (store->Record(std::move(b)).ok()) done += 100;
+        }
+      });
+    }
+    for (auto& t : threads) t.join();
+    cursor = next;
+    double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    std::printf("%-34s threads=4  items/s=%10.0f  (store only, no gRPC)\n", "record batch of 100, in-process",
+                done / el);
+  }
+
+  std::mt19937_64 rng(42);
+  run_seconds = skipped("query") ? 0.001 : seconds;
+  auto query = bench::RunClosedLoop<v1::ListStatementsResponse>(
+      "latest 50 of a learner", conc, run_seconds, [&](grpc::ClientContext* ctx, int64_t, grpc::CompletionQueue* cq) {
+        v1::ListStatementsRequest req;
+        req.set_learner(absl::StrCat("u", rng() % learners));
+        req.set_page_size(50);
+        return stub->AsyncListStatements(ctx, req, cq);
+      });
+  bench::PrintResult(query, 1, &echo);
+
+  std::printf("\ntargets: single writes >= 50%% of echo: %s (%.0f%%); batched >= 100000 statements/s: %s (%.0f); "
+              "learner queries >= 50%% of echo: %s (%.0f%%)\n",
+              single.calls_per_sec >= 0.5 * echo.calls_per_sec ? "MET" : "NOT MET",
+              100 * single.calls_per_sec / echo.calls_per_sec,
+              batch.calls_per_sec * 100 >= 100000 ? "MET" : "NOT MET", batch.calls_per_sec * 100,
+              query.calls_per_sec >= 0.5 * echo.calls_per_sec ? "MET" : "NOT MET",
+              100 * query.calls_per_sec / echo.calls_per_sec);
+  RecordStoreStats st = store->stats();
+  std::printf("group commit: %llu statements in %llu synced writes (%.1f per sync)\n",
+              static_cast<unsigned long long>(st.statements_written),
+              static_cast<unsigned long long>(st.groups_committed),
+              st.groups_committed ? double(st.statements_written) / st.groups_committed : 0.0);
+  (*server)->Shutdown(std::chrono::seconds(2));
+  return 0;
+}
+
+}  // namespace
+}  // namespace lifelong::records
+
+int main(int argc, char** argv) {
+  absl::ParseCommandLine(argc, argv);
+  return lifelong::records::Main();
+}

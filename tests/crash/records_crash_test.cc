@@ -1,0 +1,187 @@
+// Crash test: a separate records_server process receives a stream of writes
+// from concurrent clients and is killed with SIGKILL mid-stream. After a
+// restart on the same data directory, every acknowledged statement must be
+// there with all of its index entries, and no statement may be visible
+// through one path but missing from another (nothing half-written).
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <atomic>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "proto/lifelong/v1/records.grpc.pb.h"
+#include "services/common/health_client.h"
+#include "services/common/vocabulary.h"
+#include "services/records/test_statements.h"
+#include "tests/testing/subprocess.h"
+
+namespace lifelong {
+namespace {
+
+using records::testing::MakeStatement;
+using records::testing::TestUuid;
+
+struct Server {
+  testing::Subprocess process;
+  std::shared_ptr<grpc::Channel> channel;
+  std::unique_ptr<v1::LearningRecordService::Stub> stub;
+};
+
+Server StartServer(const std::string& dir, int round) {
+  std::string port_file = dir + "/port" + std::to_string(round);
+  auto proc = testing::Subprocess::Start(
+      {testing::RunfilePath("services/records/records_server"), "--port=0", "--data_dir=" + dir + "/db",
+       "--port_file=" + port_file},
+      dir + "/server.log");
+  EXPECT_TRUE(proc.ok());
+  absl::StatusOr<int> port = testing::WaitForPortFile(port_file);
+  EXPECT_TRUE(port.ok()) << port.status();
+  Server s{std::move(*proc), nullptr, nullptr};
+  s.channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(*port), grpc::InsecureChannelCredentials());
+  s.stub = v1::LearningRecordService::NewStub(s.channel);
+  return s;
+}
+
+// Every statement id reachable through `list` for each filter in `filters`.
+std::set<std::string> ListAll(v1::LearningRecordService::Stub* stub, v1::ListStatementsRequest req) {
+  std::set<std::string> ids;
+  req.set_page_size(1000);
+  for (;;) {
+    grpc::ClientContext ctx;
+    v1::ListStatementsResponse resp;
+    grpc::Status s = stub->ListStatements(&ctx, req, &resp);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    if (!s.ok()) break;
+    for (const auto& st : resp.statements()) ids.insert(st.id());
+    if (resp.next_page_token().empty()) break;
+    req.set_page_token(resp.next_page_token());
+  }
+  return ids;
+}
+
+TEST(RecordsCrash, AcknowledgedWritesSurviveSigkill) {
+  std::string dir = testing::FreshTempDir("crash");
+  constexpr int kClients = 8;
+  constexpr int kLearners = 5;
+  std::mutex mu;
+  std::set<std::string> acked;
+  std::set<std::string> attempted;
+  {
+    Server server = StartServer(dir, 0);
+    std::atomic<bool> stop{false};
+    std::vector<std::thread> clients;
+    for (int c = 0; c < kClients; ++c) {
+      clients.emplace_back([&, c] {
+        for (int i = 0; !stop.load(); ++i) {
+          int n = c * 1000000 + i;
+          std::string id = TestUuid(n);
+          {
+            std::lock_guard<std::mutex> lock(mu);
+            attempted.insert(id);
+          }
+          grpc::ClientContext ctx;
+          ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+          grpc::Status s;
+          if (i % 5 == 4) {  // every fifth call is a batch of three
+            v1::RecordStatementsRequest batch;
+            std::vector<std::string> ids = {id, TestUuid(n + 500000), TestUuid(n + 700000)};
+            for (const std::string& bid : ids) {
+              batch.add_statement_json(MakeStatement({.id = bid, .learner = "u" + std::to_string(n % kLearners),
+                                                      .course = "c" + std::to_string(n % 7)}));
+            }
+            {
+              std::lock_guard<std::mutex> lock(mu);
+              attempted.insert(ids.begin(), ids.end());
+            }
+            v1::RecordStatementsResponse resp;
+            s = server.stub->RecordStatements(&ctx, batch, &resp);
+            if (s.ok()) {
+              std::lock_guard<std::mutex> lock(mu);
+              acked.insert(ids.begin(), ids.end());
+            }
+          } else {
+            v1::RecordStatementRequest req;
+            req.set_statement_json(MakeStatement({.id = id, .learner = "u" + std::to_string(n % kLearners),
+                                                  .course = "c" + std::to_string(n % 7)}));
+            v1::Statement resp;
+            s = server.stub->RecordStatement(&ctx, req, &resp);
+            if (s.ok()) {
+              std::lock_guard<std::mutex> lock(mu);
+              acked.insert(id);
+            }
+          }
+          if (!s.ok()) break;  // the server is gone
+        }
+      });
+    }
+    // Let writes flow, then kill the server without warning.
+    while (true) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      std::lock_guard<std::mutex> lock(mu);
+      if (acked.size() >= 300) break;
+    }
+    absl::StatusOr<int> status = server.process.Stop(SIGKILL);
+    ASSERT_TRUE(status.ok());
+    EXPECT_TRUE(WIFSIGNALED(*status));
+    stop = true;
+    for (auto& t : clients) t.join();
+  }
+  ASSERT_GE(acked.size(), 300u);
+
+  Server server = StartServer(dir, 1);
+  // Every acknowledged statement is there.
+  for (const std::string& id : acked) {
+    grpc::ClientContext ctx;
+    v1::GetStatementRequest req;
+    req.set_id(id);
+    v1::Statement st;
+    ASSERT_TRUE(server.stub->GetStatement(&ctx, req, &st).ok()) << "acknowledged " << id << " lost";
+  }
+  // The set of statements is the same through every index.
+  std::set<std::string> by_learner, by_activity;
+  for (int l = 0; l < kLearners; ++l) {
+    v1::ListStatementsRequest req;
+    req.set_learner("u" + std::to_string(l));
+    for (const auto& id : ListAll(server.stub.get(), req)) by_learner.insert(id);
+  }
+  for (int c = 0; c < 7; ++c) {
+    v1::ListStatementsRequest req;
+    req.set_activity(vocab::CourseIri("c" + std::to_string(c)));
+    for (const auto& id : ListAll(server.stub.get(), req)) by_activity.insert(id);
+  }
+  v1::ListStatementsRequest by_verb_req;
+  by_verb_req.set_verb(std::string(vocab::kCompleted));
+  std::set<std::string> by_verb = ListAll(server.stub.get(), by_verb_req);
+  std::set<std::string> by_stored = ListAll(server.stub.get(), v1::ListStatementsRequest());
+  std::set<std::string> gettable;
+  for (const std::string& id : attempted) {
+    grpc::ClientContext ctx;
+    v1::GetStatementRequest req;
+    req.set_id(id);
+    v1::Statement st;
+    if (server.stub->GetStatement(&ctx, req, &st).ok()) gettable.insert(id);
+  }
+  EXPECT_EQ(by_learner, gettable);
+  EXPECT_EQ(by_activity, gettable);
+  EXPECT_EQ(by_verb, gettable);
+  EXPECT_EQ(by_stored, gettable);
+  for (const std::string& id : acked) EXPECT_TRUE(gettable.count(id)) << id;
+
+  // The restarted server keeps accepting writes, and SIGTERM stops it cleanly.
+  grpc::ClientContext ctx;
+  v1::RecordStatementRequest req;
+  req.set_statement_json(MakeStatement({.id = TestUuid(999999999)}));
+  v1::Statement st;
+  EXPECT_TRUE(server.stub->RecordStatement(&ctx, req, &st).ok());
+  absl::StatusOr<int> status = server.process.Stop(SIGTERM);
+  ASSERT_TRUE(status.ok());
+  ASSERT_TRUE(WIFEXITED(*status));
+  EXPECT_EQ(WEXITSTATUS(*status), 0);
+}
+
+}  // namespace
+}  // namespace lifelong
