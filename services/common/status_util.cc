@@ -2,10 +2,24 @@
 
 #include <string>
 
+#include "services/common/log.h"
+
 namespace lifelong {
 
 grpc::Status ToGrpcStatus(const absl::Status& status) {
   if (status.ok()) return grpc::Status::OK;
+  switch (status.code()) {
+    case absl::StatusCode::kInternal:
+    case absl::StatusCode::kUnavailable:
+    case absl::StatusCode::kDataLoss:
+    case absl::StatusCode::kUnknown:
+      // Server-side failures: the caller sees the code, operators the cause.
+      LogError("rpc_failed", {{"code", absl::StatusCodeToString(status.code())},
+                              {"error", std::string(status.message())}});
+      break;
+    default:
+      break;
+  }
   // absl::StatusCode and grpc::StatusCode share their numeric values.
   return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
                       std::string(status.message()));

@@ -30,7 +30,8 @@
 namespace lifelong {
 
 // Maps an absl::Status onto the gRPC status with the same code and message.
-// Handlers call this exactly once, on the way out.
+// Handlers call this exactly once, on the way out. Server-side failures
+// (INTERNAL, UNAVAILABLE, DATA_LOSS, UNKNOWN) are logged with their cause.
 grpc::Status ToGrpcStatus(const absl::Status& status);
 
 // The reverse mapping, for clients of other services.

@@ -9,6 +9,7 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/strings/str_cat.h"
 #include "services/common/log.h"
 #include "services/common/server.h"
@@ -25,6 +26,8 @@ ABSL_FLAG(std::string, port_file, "", "if set, the bound port is written here on
 int main(int argc, char** argv) {
   lifelong::BlockTerminationSignals();
   absl::ParseCommandLine(argc, argv);
+  // Debian builds Abseil with deadlock detection on; it costs every lock.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   lifelong::SetLogService("records");
 
   absl::StatusOr<std::unique_ptr<lifelong::records::RecordStore>> store =

@@ -1,0 +1,185 @@
+#include "services/common/http_server.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "gtest/gtest.h"
+#include "services/common/metrics.h"
+
+namespace lifelong {
+namespace {
+
+// A connected client socket with a 3 s receive timeout, or -1.
+int Connect(int port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  timeval tv{3, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+// Reads until EOF; "<timeout>" when the server kept the socket open for 3 s.
+std::string ReadAll(int fd) {
+  std::string out;
+  char buf[4096];
+  while (true) {
+    ssize_t n = ::recv(fd, buf, sizeof(buf), 0);
+    if (n > 0) {
+      out.append(buf, n);
+    } else if (n == 0) {
+      return out;
+    } else {
+      return errno == EAGAIN || errno == EWOULDBLOCK ? "<timeout>" : out;
+    }
+  }
+}
+
+std::string Request(int port, const std::string& request) {
+  int fd = Connect(port);
+  if (fd < 0) return "<connect failed>";
+  ::send(fd, request.data(), request.size(), MSG_NOSIGNAL);
+  std::string response = ReadAll(fd);
+  ::close(fd);
+  return response;
+}
+
+std::string Get(int port, const std::string& path) {
+  return Request(port, "GET " + path + " HTTP/1.1\r\nHost: localhost\r\n\r\n");
+}
+
+class MetricsEndpointTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    counter_ = *registry_.AddCounter("test_scrapes_total", "A counter.");
+    counter_->Increment(7);
+    HttpServerOptions options;
+    options.io_timeout = absl::Seconds(2);
+    options.max_connections = 4;
+    auto server = StartMetricsHttpServer(options, &registry_, [this] { return healthy_.load(); });
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = std::move(*server);
+    ASSERT_GT(server_->port(), 0);
+  }
+
+  metrics::MetricsRegistry registry_;
+  metrics::Counter* counter_ = nullptr;
+  std::atomic<bool> healthy_{true};
+  std::unique_ptr<HttpServer> server_;
+};
+
+TEST_F(MetricsEndpointTest, GetMetricsReturnsExposition) {
+  const std::string response = Get(server_->port(), "/metrics");
+  EXPECT_TRUE(absl::StartsWith(response, "HTTP/1.1 200 OK\r\n")) << response;
+  EXPECT_TRUE(absl::StrContains(response,
+                                "Content-Type: text/plain; version=0.0.4; charset=utf-8\r\n"));
+  const std::string body = registry_.Render();
+  EXPECT_TRUE(absl::StrContains(response, "Content-Length: " + std::to_string(body.size())));
+  EXPECT_TRUE(absl::EndsWith(response, "\r\n\r\n" + body)) << response;
+  EXPECT_TRUE(absl::StrContains(response, "test_scrapes_total 7\n"));
+}
+
+TEST_F(MetricsEndpointTest, QueryStringIsIgnoredAndHeadHasNoBody) {
+  EXPECT_TRUE(absl::StartsWith(Get(server_->port(), "/metrics?x=1"), "HTTP/1.1 200 OK"));
+  const std::string head = Request(server_->port(), "HEAD /metrics HTTP/1.1\r\n\r\n");
+  EXPECT_TRUE(absl::StartsWith(head, "HTTP/1.1 200 OK")) << head;
+  EXPECT_TRUE(absl::EndsWith(head, "\r\n\r\n")) << head;
+}
+
+TEST_F(MetricsEndpointTest, UnknownPathIs404) {
+  EXPECT_TRUE(absl::StartsWith(Get(server_->port(), "/nope"), "HTTP/1.1 404 Not Found\r\n"));
+}
+
+TEST_F(MetricsEndpointTest, OtherMethodsAre405AndGarbageIs400) {
+  EXPECT_TRUE(absl::StartsWith(Request(server_->port(), "POST /metrics HTTP/1.1\r\n\r\n"),
+                               "HTTP/1.1 405 Method Not Allowed\r\n"));
+  EXPECT_TRUE(absl::StartsWith(Request(server_->port(), "hello\r\n\r\n"),
+                               "HTTP/1.1 400 Bad Request\r\n"));
+}
+
+TEST_F(MetricsEndpointTest, OversizedRequestIs431) {
+  const std::string huge = "GET /metrics HTTP/1.1\r\nX: " + std::string(20000, 'a') + "\r\n\r\n";
+  EXPECT_TRUE(absl::StartsWith(Request(server_->port(), huge), "HTTP/1.1 431 "));
+}
+
+TEST_F(MetricsEndpointTest, HealthzFollowsHealthCallback) {
+  EXPECT_TRUE(absl::StartsWith(Get(server_->port(), "/healthz"), "HTTP/1.1 200 OK"));
+  healthy_ = false;
+  EXPECT_TRUE(absl::StartsWith(Get(server_->port(), "/healthz"), "HTTP/1.1 503 "));
+}
+
+TEST_F(MetricsEndpointTest, SilentClientDoesNotBlockOtherScrapes) {
+  const int silent = Connect(server_->port());
+  ASSERT_GE(silent, 0);
+  const int partial = Connect(server_->port());
+  ASSERT_GE(partial, 0);
+  ::send(partial, "GET /met", 8, MSG_NOSIGNAL);
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_TRUE(absl::StartsWith(Get(server_->port(), "/metrics"), "HTTP/1.1 200 OK"));
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(1000));
+  ::close(silent);
+  ::close(partial);
+}
+
+TEST_F(MetricsEndpointTest, SilentClientIsDisconnectedAfterIoTimeout) {
+  const int silent = Connect(server_->port());
+  ASSERT_GE(silent, 0);
+  // io_timeout is 2 s and the read timeout 3 s: EOF ("") proves the server
+  // closed it.
+  EXPECT_EQ(ReadAll(silent), "");
+  ::close(silent);
+}
+
+TEST_F(MetricsEndpointTest, ConnectionFloodEvictsOldestIdleConnection) {
+  std::vector<int> idle;
+  for (int i = 0; i < 10; ++i) {  // max_connections is 4
+    const int fd = Connect(server_->port());
+    ASSERT_GE(fd, 0);
+    idle.push_back(fd);
+  }
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_TRUE(absl::StartsWith(Get(server_->port(), "/metrics"), "HTTP/1.1 200 OK"));
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(1000));
+  for (int fd : idle) ::close(fd);
+}
+
+TEST_F(MetricsEndpointTest, ShutdownWithOpenConnectionIsPromptAndIdempotent) {
+  const int silent = Connect(server_->port());
+  ASSERT_GE(silent, 0);
+  const int port = server_->port();
+  const auto start = std::chrono::steady_clock::now();
+  server_->Shutdown();
+  server_->Shutdown();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(1000));
+  EXPECT_EQ(ReadAll(silent), "");  // closed by the server
+  ::close(silent);
+  EXPECT_EQ(Get(port, "/metrics"), "<connect failed>");
+}
+
+TEST(HttpServer, RejectsBadHostAndBusyPort) {
+  HttpServerOptions options;
+  options.host = "localhost";  // names are not resolved
+  EXPECT_EQ(HttpServer::Start(options, {}).status().code(), absl::StatusCode::kInvalidArgument);
+  options.host = "127.0.0.1";
+  auto first = HttpServer::Start(options, {});
+  ASSERT_TRUE(first.ok());
+  options.port = (*first)->port();
+  EXPECT_EQ(HttpServer::Start(options, {}).status().code(), absl::StatusCode::kUnavailable);
+}
+
+}  // namespace
+}  // namespace lifelong
