@@ -24,7 +24,9 @@
 //               u32 len, bytes          the stored statement JSON
 //     nothing may follow.
 //
-// Index column families (values are empty; seq is the stored sequence):
+// Index column families (seq is the stored sequence). Values are empty except
+// in "by_learner", a covering index whose value is a copy of the statement's
+// StatementRecord (kept in step when the statement is voided):
 //   "by_learner"       key = u16 len | learner key | u64 seq | id:16
 //   "by_activity"      key = u16 len | activity IRI | u64 seq | id:16
 //   "by_verb"          key = u16 len | verb IRI | u64 seq | id:16

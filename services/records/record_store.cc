@@ -425,6 +425,10 @@ void RecordStore::CommitGroup(const std::vector<Writer*>& group) {
               break;
             }
             batch.Put(cf(static_cast<int>(Cf::kStatements)), IdKey(p.void_target), *tv);
+            for (const std::string& l : t->learners) {  // keep the covering copies in step
+              batch.Put(cf(static_cast<int>(Cf::kByLearner)), EncodeStringIndexKey(l, t->stored_seq, p.void_target),
+                        *tv);
+            }
             mine[p.void_target] = std::move(*tv);
           }
         }
@@ -432,7 +436,10 @@ void RecordStore::CommitGroup(const std::vector<Writer*>& group) {
 
       batch.Put(cf(static_cast<int>(Cf::kStatements)), IdKey(p.id), x.value);
       for (auto& [family, key] : IndexKeys(p.id, x.record)) {
-        batch.Put(cf(static_cast<int>(family)), key, rocksdb::Slice());
+        // The learner index is covering: it holds a copy of the record, so
+        // "a learner's latest statements" is one sequential scan.
+        batch.Put(cf(static_cast<int>(family)), key,
+                  family == Cf::kByLearner ? rocksdb::Slice(x.value) : rocksdb::Slice());
       }
       values.push_back(x.value);
       mine[p.id] = x.value;
@@ -616,15 +623,32 @@ absl::StatusOr<StatementPage> RecordStore::List(const StatementQuery& q) const {
     chunk.clear();
     chunk_keys.clear();
     size_t need = static_cast<size_t>(q.page_size) - page.statements.size();
+    std::vector<std::string> covered;  // record copies from the learner index
     for (; it->Valid() && chunk.size() < need && scanned < kMaxScanned;
          q.ascending ? it->Next() : it->Prev()) {
       ++scanned;
       LL_ASSIGN_OR_RETURN(IndexPosition pos,
                           DecodeIndexTail(absl::string_view(it->key().data(), it->key().size()), prefix.size()));
       chunk.push_back(pos);
-      chunk_keys.push_back(IdKey(pos.id));
+      if (family == Cf::kByLearner) {
+        covered.push_back(it->value().ToString());
+      } else {
+        chunk_keys.push_back(IdKey(pos.id));
+      }
     }
-    if (!chunk.empty()) {
+    if (!chunk.empty() && family == Cf::kByLearner) {
+      last = chunk.back();
+      for (size_t k = 0; k < chunk.size(); ++k) {
+        LL_ASSIGN_OR_RETURN(StatementRecord rec, DecodeStatementRecord(covered[k]));
+        if (rec.Has(RecordFlag::kVoided)) continue;
+        if (!q.verb.empty() && rec.verb != q.verb) continue;
+        if (!q.activity.empty() && rec.activity != q.activity) continue;
+        if (q.registration && (!rec.Has(RecordFlag::kHasRegistration) || rec.registration != *q.registration)) {
+          continue;
+        }
+        page.statements.push_back({chunk[k].id, std::move(rec)});
+      }
+    } else if (!chunk.empty()) {
       last = chunk.back();
       std::vector<rocksdb::Slice> keys(chunk_keys.begin(), chunk_keys.end());
       std::vector<rocksdb::PinnableSlice> values(keys.size());
@@ -675,9 +699,9 @@ absl::Status RecordStore::ForEachOfLearner(
   for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
     LL_ASSIGN_OR_RETURN(IndexPosition pos,
                         DecodeIndexTail(absl::string_view(it->key().data(), it->key().size()), prefix.size()));
-    LL_ASSIGN_OR_RETURN(std::optional<StatementRecord> rec, LoadRecord(pos.id));
-    if (!rec) continue;
-    if (!fn(StoredStatement{pos.id, std::move(*rec)})) break;
+    LL_ASSIGN_OR_RETURN(StatementRecord rec,
+                        DecodeStatementRecord(absl::string_view(it->value().data(), it->value().size())));
+    if (!fn(StoredStatement{pos.id, std::move(rec)})) break;
   }
   return FromRocks(it->status(), "scan learner index");
 }

@@ -193,6 +193,13 @@ TEST_F(RecordStoreTest, VoidingHidesTargetButGetStillReturnsIt) {
   ASSERT_TRUE(got.ok());
   EXPECT_TRUE(got->record.Has(RecordFlag::kVoided));
   EXPECT_EQ(FormatUuid(got->record.voided_by), TestUuid(2));
+  // The learner's full export (the covering learner index) shows the flag too.
+  bool seen_voided = false;
+  ASSERT_TRUE(store_->ForEachOfLearner("u1", [&](const StoredStatement& s) {
+                      if (FormatUuid(s.id) == TestUuid(1)) seen_voided = s.record.Has(RecordFlag::kVoided);
+                      return true;
+                    }).ok());
+  EXPECT_TRUE(seen_voided);
   // A voiding statement cannot be voided.
   EXPECT_EQ(Put({{.id = TestUuid(3), .verb = "voided", .course = TestUuid(2)}}).status().code(),
             absl::StatusCode::kInvalidArgument);
