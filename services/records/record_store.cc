@@ -543,7 +543,7 @@ std::string FilterFingerprint(const StatementQuery& q) {
                                ";a=", q.activity.size(), ":", q.activity, ";r=",
                                q.registration ? FormatUuid(*q.registration) : "", ";s=",
                                q.since_us ? absl::StrCat(*q.since_us) : "", ";u=",
-                               q.until_us ? absl::StrCat(*q.until_us) : "");
+                               q.until_us ? absl::StrCat(*q.until_us) : "", ";x=", q.extra_filter_id);
   return f;
 }
 
@@ -646,6 +646,7 @@ absl::StatusOr<StatementPage> RecordStore::List(const StatementQuery& q) const {
         if (q.registration && (!rec.Has(RecordFlag::kHasRegistration) || rec.registration != *q.registration)) {
           continue;
         }
+        if (q.extra_filter && !q.extra_filter(rec)) continue;
         page.statements.push_back({chunk[k].id, std::move(rec)});
       }
     } else if (!chunk.empty()) {
@@ -670,6 +671,7 @@ absl::StatusOr<StatementPage> RecordStore::List(const StatementQuery& q) const {
             std::find(rec.learners.begin(), rec.learners.end(), q.learner) == rec.learners.end()) {
           continue;
         }
+        if (q.extra_filter && !q.extra_filter(rec)) continue;
         page.statements.push_back({chunk[k].id, std::move(rec)});
       }
     }

@@ -67,6 +67,12 @@ struct StatementQuery {
   bool ascending = false;
   int page_size = 50;
   std::string page_token;
+  // Optional extra predicate on each candidate (e.g. xAPI related_agents);
+  // `extra_filter_id` names it for page-token binding. With a predicate and
+  // no learner/registration/activity/verb filter the stored-order index is
+  // scanned, at most 20,000 entries per page.
+  std::function<bool(const StatementRecord&)> extra_filter;
+  std::string extra_filter_id;
 };
 
 struct StatementPage {

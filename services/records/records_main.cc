@@ -4,24 +4,36 @@
 //
 // Serves gRPC with health checking and reflection. On SIGTERM/SIGINT it stops
 // accepting calls, lets in-flight calls finish (up to --shutdown_grace_ms),
-// then flushes and closes the store.
+// then flushes and closes the store. Prometheus metrics and /healthz are served
+// over HTTP on --metrics_host:--metrics_port (docs/observability.md).
+#include <atomic>
 #include <memory>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/strings/str_cat.h"
+#include "services/common/http_server.h"
+#include "services/common/interceptors.h"
 #include "services/common/log.h"
+#include "services/common/metrics.h"
 #include "services/common/server.h"
 #include "services/records/record_store.h"
 #include "services/records/records_service.h"
+#include "services/xapi/xapi_http_server.h"
 
 ABSL_FLAG(std::string, host, "127.0.0.1", "address to listen on (0.0.0.0 for all interfaces)");
 ABSL_FLAG(int, port, 7001, "gRPC port (0 picks a free port)");
 ABSL_FLAG(std::string, data_dir, "var/records", "directory of the RocksDB store (created if missing)");
 ABSL_FLAG(int, shutdown_grace_ms, 10000, "how long in-flight calls may run after SIGTERM");
 ABSL_FLAG(int, max_threads, 64, "largest number of concurrent handler threads");
+ABSL_FLAG(std::string, metrics_host, "127.0.0.1", "address of the HTTP /metrics and /healthz endpoint");
+ABSL_FLAG(int, metrics_port, 9001, "port of the /metrics endpoint (0 picks a free port)");
 ABSL_FLAG(std::string, port_file, "", "if set, the bound port is written here once serving");
+ABSL_FLAG(int, xapi_port, 8080, "xAPI HTTP port (0 picks a free port, -1 disables the endpoint)");
+ABSL_FLAG(std::string, xapi_host, "127.0.0.1", "xAPI HTTP address to listen on");
+ABSL_FLAG(std::string, xapi_credentials, "ops/xapi/dev-credentials.txt",
+          "file of user:password lines for xAPI Basic authentication");
 
 int main(int argc, char** argv) {
   lifelong::BlockTerminationSignals();
@@ -38,6 +50,31 @@ int main(int argc, char** argv) {
   }
   lifelong::records::RecordsService service(store->get());
 
+  // Observability: RPC metrics, request ids and access logs for every call,
+  // plus the store's size and write/sync counts, sampled at each scrape.
+  namespace metrics = lifelong::metrics;
+  const lifelong::records::RecordStore* stats_store = store->get();
+  using metrics::MetricType;
+  absl::Status observed = lifelong::InstallServerObservability({});
+  if (observed.ok()) {
+    observed = metrics::DefaultRegistry().AddCallbacks({
+        {MetricType::kGauge, "lifelong_store_items", "Items in a service's store.",
+         {{"service", "records"}, {"kind", "statements_approx"}},
+         [stats_store] { return double(stats_store->ApproximateStatementCount()); }},
+        {MetricType::kCounter, "lifelong_store_writes_total",
+         "Items written to a service's store since start.", {{"service", "records"}},
+         [stats_store] { return double(stats_store->stats().statements_written); }},
+        {MetricType::kCounter, "lifelong_store_syncs_total",
+         "Synced write groups (WAL fsyncs) of a service's store since start.",
+         {{"service", "records"}},
+         [stats_store] { return double(stats_store->stats().groups_committed); }},
+    });
+  }
+  if (!observed.ok()) {
+    lifelong::LogError("metrics_setup_failed", {{"error", observed.ToString()}});
+    return 1;
+  }
+
   lifelong::GrpcServerOptions options;
   options.address = absl::StrCat(absl::GetFlag(FLAGS_host), ":", absl::GetFlag(FLAGS_port));
   options.max_pollers = 4;
@@ -47,7 +84,40 @@ int main(int argc, char** argv) {
     lifelong::LogError("listen_failed", {{"error", std::string(server.status().message())}});
     return 1;
   }
+  // The xAPI endpoint serves the same store over HTTP.
+  std::unique_ptr<lifelong::xapi::Credentials> credentials;
+  std::unique_ptr<lifelong::xapi::XapiHandler> xapi_handler;
+  std::unique_ptr<lifelong::xapi::XapiHttpServer> xapi_server;
+  if (absl::GetFlag(FLAGS_xapi_port) >= 0) {
+    auto creds = lifelong::xapi::Credentials::LoadFile(absl::GetFlag(FLAGS_xapi_credentials));
+    if (!creds.ok()) {
+      lifelong::LogError("xapi_credentials", {{"error", std::string(creds.status().message())}});
+      return 1;
+    }
+    credentials = std::make_unique<lifelong::xapi::Credentials>(std::move(*creds));
+    xapi_handler = std::make_unique<lifelong::xapi::XapiHandler>(store->get(), credentials.get(), "/xapi");
+    lifelong::xapi::XapiHttpOptions xo;
+    xo.host = absl::GetFlag(FLAGS_xapi_host);
+    xo.port = absl::GetFlag(FLAGS_xapi_port);
+    auto http = lifelong::xapi::XapiHttpServer::Start(xo, xapi_handler.get());
+    if (!http.ok()) {
+      lifelong::LogError("xapi_listen_failed", {{"error", std::string(http.status().message())}});
+      return 1;
+    }
+    xapi_server = std::move(*http);
+    lifelong::LogInfo("xapi_serving", {{"port", xapi_server->port()}, {"base", "/xapi"}});
+  }
   (*server)->SetServing(true);
+  std::atomic<bool> serving{true};
+  lifelong::HttpServerOptions metrics_options;
+  metrics_options.host = absl::GetFlag(FLAGS_metrics_host);
+  metrics_options.port = absl::GetFlag(FLAGS_metrics_port);
+  // Not fatal: the service keeps serving without /metrics (logged as error).
+  auto metrics_server = lifelong::StartMetricsHttpServer(
+      metrics_options, &metrics::DefaultRegistry(), [&serving] { return serving.load(); });
+  if (!metrics_server.ok()) {
+    lifelong::LogError("metrics_listen_failed", {{"error", metrics_server.status().ToString()}});
+  }
   if (!absl::GetFlag(FLAGS_port_file).empty()) {
     std::string tmp = absl::GetFlag(FLAGS_port_file) + ".tmp";
     FILE* f = fopen(tmp.c_str(), "w");
@@ -58,12 +128,16 @@ int main(int argc, char** argv) {
     }
   }
   lifelong::LogInfo("serving", {{"port", (*server)->port()},
+                                {"metrics_port", metrics_server.ok() ? (*metrics_server)->port() : -1},
                                 {"data_dir", absl::GetFlag(FLAGS_data_dir)},
                                 {"statements", (*store)->ApproximateStatementCount()}});
 
   int sig = lifelong::WaitForTerminationSignal();
   lifelong::LogInfo("shutting_down", {{"signal", sig}});
+  serving = false;
+  if (xapi_server) xapi_server->Stop();
   (*server)->Shutdown(std::chrono::milliseconds(absl::GetFlag(FLAGS_shutdown_grace_ms)));
+  if (metrics_server.ok()) (*metrics_server)->Shutdown();  // before the store its callbacks read goes away
   store->reset();  // flush and close
   lifelong::LogInfo("stopped");
   return 0;

@@ -808,6 +808,19 @@ absl::StatusOr<ParsedStatement> ParseStatement(absl::string_view text) {
   return out;
 }
 
+absl::StatusOr<std::string> LearnerKeyFromAgentJson(absl::string_view json, absl::string_view field) {
+  static thread_local simdjson::dom::parser parser;
+  simdjson::dom::element root;
+  if (parser.parse(json.data(), json.size()).get(root) != simdjson::SUCCESS) {
+    return Invalid(field, "malformed JSON");
+  }
+  Json agent(root);
+  LL_RETURN_IF_ERROR(CheckAgentOrGroup(agent, field, /*group_allowed=*/true, /*require_object_type=*/false));
+  std::string key = LearnerKeyOf(agent);
+  if (key.empty()) return Invalid(field, "needs an identifier (mbox, mbox_sha1sum, openid or account)");
+  return key;
+}
+
 bool SameContent(absl::string_view stored_json, absl::string_view new_json, bool drop_timestamp) {
   nlohmann::json a = nlohmann::json::parse(stored_json.begin(), stored_json.end(), nullptr, false);
   nlohmann::json b = nlohmann::json::parse(new_json.begin(), new_json.end(), nullptr, false);

@@ -54,6 +54,12 @@ absl::StatusOr<ParsedStatement> ParseStatement(absl::string_view json_text);
 // INVALID_ARGUMENT naming `field` when malformed.
 absl::StatusOr<std::string> CanonicalLearnerKey(absl::string_view key, absl::string_view field);
 
+// The learner key of an xAPI Agent or identified Group given as JSON text
+// (e.g. the `agent` query parameter of the xAPI statements resource).
+// INVALID_ARGUMENT naming `field` when it is not a valid Agent/Group or has no
+// identifier.
+absl::StatusOr<std::string> LearnerKeyFromAgentJson(absl::string_view json, absl::string_view field);
+
 // Parses an RFC 3339 timestamp ("2026-11-28T10:00:00.123+08:00"); years 1-9999.
 absl::StatusOr<int64_t> ParseTimestampMicros(absl::string_view text);
 // Formats as "2026-11-28T02:00:00.123000Z".

@@ -35,7 +35,7 @@ Server StartServer(const std::string& dir, int round) {
   std::string port_file = dir + "/port" + std::to_string(round);
   auto proc = testing::Subprocess::Start(
       {testing::RunfilePath("services/records/records_server"), "--port=0", "--data_dir=" + dir + "/db",
-       "--port_file=" + port_file},
+       "--port_file=" + port_file, "--xapi_port=-1"},
       dir + "/server.log");
   EXPECT_TRUE(proc.ok());
   absl::StatusOr<int> port = testing::WaitForPortFile(port_file);

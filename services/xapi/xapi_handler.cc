@@ -1,0 +1,401 @@
+#include "services/xapi/xapi_handler.h"
+
+#include <nlohmann/json.hpp>
+#include <simdjson.h>
+
+#include <set>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
+#include "services/common/log.h"
+#include "services/records/statement.h"
+
+namespace lifelong::xapi {
+namespace {
+
+using records::FormatUuid;
+using records::ParsedStatement;
+using records::ParseStatement;
+using records::ParseUuid;
+using records::RecordFlag;
+using records::StatementRecord;
+using records::StoredStatement;
+
+HttpResponse Error(int status, absl::string_view message) {
+  HttpResponse r;
+  r.status = status;
+  r.content_type = "application/json";
+  r.body = nlohmann::json({{"error", std::string(message)}}).dump();
+  return r;
+}
+
+HttpResponse FromStatus(const absl::Status& s) {
+  switch (s.code()) {
+    case absl::StatusCode::kInvalidArgument:
+      return Error(400, s.message());
+    case absl::StatusCode::kNotFound:
+      return Error(404, s.message());
+    case absl::StatusCode::kAlreadyExists:
+      return Error(409, s.message());
+    case absl::StatusCode::kFailedPrecondition:
+      return Error(412, s.message());
+    case absl::StatusCode::kUnauthenticated:
+      return Error(401, s.message());
+    case absl::StatusCode::kPermissionDenied:
+      return Error(403, s.message());
+    case absl::StatusCode::kUnavailable:
+      LogError("xapi_store_unavailable", {{"error", std::string(s.message())}});
+      return Error(503, s.message());
+    default:
+      LogError("xapi_internal", {{"error", std::string(s.message())}});
+      return Error(500, "internal error");
+  }
+}
+
+std::string NowRfc3339() { return records::FormatTimestampMicros(absl::ToUnixMicros(absl::Now())); }
+
+// Splits a request body holding one statement or an array of statements into
+// statement texts. INVALID_ARGUMENT for anything else.
+absl::StatusOr<std::vector<std::string>> SplitStatements(const std::string& body, bool* was_array) {
+  static thread_local simdjson::dom::parser parser;
+  simdjson::dom::element root;
+  simdjson::error_code err = parser.parse(body.data(), body.size()).get(root);
+  if (err != simdjson::SUCCESS) {
+    return absl::InvalidArgumentError(absl::StrCat("statement: malformed JSON: ", simdjson::error_message(err)));
+  }
+  std::vector<std::string> out;
+  if (root.is_array()) {
+    *was_array = true;
+    simdjson::dom::array arr;
+    if (root.get_array().get(arr) != simdjson::SUCCESS) return absl::InvalidArgumentError("statements: not an array");
+    for (simdjson::dom::element e : arr) out.push_back(simdjson::minify(e));
+    if (out.empty()) return absl::InvalidArgumentError("statements: empty array");
+    return out;
+  }
+  *was_array = false;
+  if (!root.is_object()) return absl::InvalidArgumentError("statement: must be a JSON object or array");
+  out.push_back(body);
+  return out;
+}
+
+// xAPI "ids" format: agents, groups and activities reduced to identifiers.
+void ReduceToIds(nlohmann::json& j) {
+  auto reduce_agent = [](nlohmann::json& a) {
+    if (!a.is_object()) return;
+    nlohmann::json out = nlohmann::json::object();
+    for (const char* k : {"objectType", "mbox", "mbox_sha1sum", "openid", "account"}) {
+      if (a.contains(k)) out[k] = a[k];
+    }
+    if (a.value("objectType", "") == "Group" && a.contains("member") && !a.contains("mbox") &&
+        !a.contains("mbox_sha1sum") && !a.contains("openid") && !a.contains("account")) {
+      out["member"] = nlohmann::json::array();
+      for (auto& m : a["member"]) {
+        nlohmann::json mm = nlohmann::json::object();
+        for (const char* k : {"objectType", "mbox", "mbox_sha1sum", "openid", "account"}) {
+          if (m.contains(k)) mm[k] = m[k];
+        }
+        out["member"].push_back(mm);
+      }
+    }
+    a = out;
+  };
+  if (j.contains("actor")) reduce_agent(j["actor"]);
+  if (j.contains("object")) {
+    nlohmann::json& o = j["object"];
+    std::string type = o.value("objectType", "Activity");
+    if (type == "Activity") {
+      o = {{"objectType", "Activity"}, {"id", o["id"]}};
+    } else if (type == "Agent" || type == "Group") {
+      reduce_agent(o);
+    } else if (type == "SubStatement") {
+      ReduceToIds(o);
+    }
+  }
+  if (j.contains("verb")) j["verb"] = {{"id", j["verb"]["id"]}};
+  if (j.contains("authority")) reduce_agent(j["authority"]);
+}
+
+std::string Render(const StoredStatement& s, const std::string& format) {
+  if (format != "ids") return s.record.json;
+  nlohmann::json j = nlohmann::json::parse(s.record.json, nullptr, false);
+  if (j.is_discarded()) return s.record.json;
+  ReduceToIds(j);
+  return j.dump();
+}
+
+bool IsTrue(const std::string& v) { return v == "true"; }
+
+}  // namespace
+
+HttpResponse XapiHandler::Handle(const HttpRequest& req) const {
+  try {
+    if (req.body.size() > kMaxBodyBytes) return Error(413, "request body too large");
+    if (req.path == "/about") {
+      if (req.method != "GET" && req.method != "HEAD") return Error(405, "method not allowed");
+      HttpResponse r;
+      r.content_type = "application/json";
+      r.body = R"({"version":["2.0.0","1.0.3"],"extensions":{}})";
+      if (req.method == "HEAD") r.body.clear();
+      r.SetHeader("X-Experience-API-Version", "2.0.0");
+      return r;
+    }
+    absl::StatusOr<std::string> user = credentials_->Check(req.Header("authorization"));
+    if (!user.ok()) {
+      HttpResponse r = Error(401, user.status().message());
+      r.SetHeader("WWW-Authenticate", "Basic realm=\"xAPI\"");
+      return r;
+    }
+    std::string version = req.Header("x-experience-api-version");
+    if (version.empty()) return Error(400, "X-Experience-API-Version header is required");
+    if (!absl::StartsWith(version, "1.0") && !absl::StartsWith(version, "2.0")) {
+      return Error(400, absl::StrCat("X-Experience-API-Version ", version, " is not supported"));
+    }
+    HttpResponse r;
+    if (req.path == "/statements") {
+      r = Statements(req);
+    } else {
+      r = Error(404, absl::StrCat("no resource ", req.path));
+    }
+    r.SetHeader("X-Experience-API-Version", absl::StartsWith(version, "1.0") ? "1.0.3" : "2.0.0");
+    return r;
+  } catch (const std::exception& e) {
+    LogError("xapi_exception", {{"error", e.what()}});
+    return Error(500, "internal error");
+  }
+}
+
+HttpResponse XapiHandler::Statements(const HttpRequest& req) const {
+  if (req.method == "PUT") return PutStatement(req);
+  if (req.method == "POST") return PostStatements(req);
+  if (req.method == "GET") return GetStatements(req, /*head=*/false);
+  if (req.method == "HEAD") return GetStatements(req, /*head=*/true);
+  return Error(405, "method not allowed");
+}
+
+HttpResponse XapiHandler::PutStatement(const HttpRequest& req) const {
+  for (const auto& [k, v] : req.params) {
+    if (k != "statementId") return Error(400, absl::StrCat("unknown parameter ", k));
+  }
+  bool found = false;
+  std::string id = req.Param("statementId", &found);
+  if (!found) return Error(400, "statementId parameter is required");
+  absl::StatusOr<records::Uuid> uuid = ParseUuid(id);
+  if (!uuid.ok()) return Error(400, absl::StrCat("statementId: ", uuid.status().message()));
+  std::string ct = req.Header("content-type");
+  if (!absl::StartsWith(ct, "application/json")) return Error(400, "Content-Type must be application/json");
+  bool was_array = false;
+  absl::StatusOr<std::vector<std::string>> texts = SplitStatements(req.body, &was_array);
+  if (!texts.ok()) return FromStatus(texts.status());
+  if (was_array) return Error(400, "PUT takes a single statement");
+  absl::StatusOr<ParsedStatement> p = ParseStatement(texts->front());
+  if (!p.ok()) return FromStatus(p.status());
+  if (!p->id_assigned && p->id != *uuid) return Error(400, "statement.id: differs from statementId");
+  if (p->id_assigned) {
+    // Take the id from the parameter: re-parse with it spliced in.
+    nlohmann::ordered_json j = nlohmann::ordered_json::parse(req.body);
+    nlohmann::ordered_json with_id = {{"id", FormatUuid(*uuid)}};
+    for (auto it = j.begin(); it != j.end(); ++it) with_id[it.key()] = it.value();
+    p = ParseStatement(with_id.dump());
+    if (!p.ok()) return FromStatus(p.status());
+  }
+  std::vector<ParsedStatement> batch;
+  batch.push_back(std::move(*p));
+  absl::StatusOr<std::vector<StoredStatement>> stored = store_->Record(std::move(batch));
+  if (!stored.ok()) return FromStatus(stored.status());
+  HttpResponse r;
+  r.status = 204;
+  return r;
+}
+
+HttpResponse XapiHandler::PostStatements(const HttpRequest& req) const {
+  if (!req.params.empty()) return Error(400, absl::StrCat("unknown parameter ", req.params.begin()->first));
+  std::string ct = req.Header("content-type");
+  if (!absl::StartsWith(ct, "application/json")) return Error(400, "Content-Type must be application/json");
+  bool was_array = false;
+  absl::StatusOr<std::vector<std::string>> texts = SplitStatements(req.body, &was_array);
+  if (!texts.ok()) return FromStatus(texts.status());
+  std::vector<ParsedStatement> batch;
+  std::set<records::Uuid> ids;
+  for (size_t i = 0; i < texts->size(); ++i) {
+    absl::StatusOr<ParsedStatement> p = ParseStatement((*texts)[i]);
+    if (!p.ok()) {
+      return Error(400, was_array ? absl::StrCat("statements[", i, "]: ", p.status().message())
+                                  : std::string(p.status().message()));
+    }
+    if (!ids.insert(p->id).second) {
+      return Error(400, absl::StrCat("statements[", i, "].id: appears twice in the batch"));
+    }
+    batch.push_back(std::move(*p));
+  }
+  absl::StatusOr<std::vector<StoredStatement>> stored = store_->Record(std::move(batch));
+  if (!stored.ok()) return FromStatus(stored.status());
+  nlohmann::json out = nlohmann::json::array();
+  for (const StoredStatement& s : *stored) out.push_back(FormatUuid(s.id));
+  HttpResponse r;
+  r.content_type = "application/json";
+  r.body = out.dump();
+  return r;
+}
+
+HttpResponse XapiHandler::GetStatements(const HttpRequest& req, bool head) const {
+  static const std::set<std::string> kKnown = {
+      "statementId", "voidedStatementId", "agent", "verb", "activity", "registration", "related_activities",
+      "related_agents", "since", "until", "limit", "format", "attachments", "ascending", "more"};
+  for (const auto& [k, v] : req.params) {
+    if (!kKnown.count(k)) return Error(400, absl::StrCat("unknown parameter ", k));
+  }
+  std::string format = req.Param("format");
+  if (format.empty()) format = "exact";
+  if (format != "exact" && format != "ids" && format != "canonical") {
+    return Error(400, "format: must be ids, exact or canonical");
+  }
+  for (const char* b : {"related_activities", "related_agents", "attachments", "ascending"}) {
+    bool present = false;
+    std::string v = req.Param(b, &present);
+    if (present && v != "true" && v != "false") return Error(400, absl::StrCat(b, ": must be true or false"));
+  }
+  HttpResponse r;
+  r.content_type = "application/json";
+  r.SetHeader("X-Experience-API-Consistent-Through", NowRfc3339());
+
+  bool by_id = false, by_voided = false;
+  std::string id = req.Param("statementId", &by_id);
+  std::string voided_id = req.Param("voidedStatementId", &by_voided);
+  if (by_id || by_voided) {
+    if (by_id && by_voided) return Error(400, "statementId and voidedStatementId are exclusive");
+    for (const auto& [k, v] : req.params) {
+      if (k != "statementId" && k != "voidedStatementId" && k != "format" && k != "attachments") {
+        return Error(400, absl::StrCat(k, ": not allowed with a statement id"));
+      }
+    }
+    absl::StatusOr<records::Uuid> uuid = ParseUuid(by_id ? id : voided_id);
+    if (!uuid.ok()) return Error(400, absl::StrCat(by_id ? "statementId: " : "voidedStatementId: ",
+                                                   uuid.status().message()));
+    absl::StatusOr<StoredStatement> s = store_->Get(*uuid);
+    if (!s.ok()) return FromStatus(s.status());
+    bool voided = s->record.Has(RecordFlag::kVoided);
+    if (by_id && voided) return Error(404, "statement is voided; use voidedStatementId");
+    if (by_voided && !voided) return Error(404, "statement is not voided");
+    r.body = Render(*s, format);
+    r.SetHeader("Last-Modified", records::FormatTimestampMicros(static_cast<int64_t>(s->record.stored_seq)));
+    if (head) r.body.clear();
+    return r;
+  }
+
+  records::StatementQuery q;
+  std::string agent_json = req.Param("agent");
+  bool related_agents = IsTrue(req.Param("related_agents"));
+  bool related_activities = IsTrue(req.Param("related_activities"));
+  if (!agent_json.empty()) {
+    absl::StatusOr<std::string> key = records::LearnerKeyFromAgentJson(agent_json, "agent");
+    if (!key.ok()) return FromStatus(key.status());
+    if (related_agents) {
+      // Anywhere in the statement: scan with a predicate on the JSON.
+      nlohmann::json agent = nlohmann::json::parse(agent_json, nullptr, false);
+      std::vector<std::string> needles;
+      for (const char* k : {"mbox", "mbox_sha1sum", "openid"}) {
+        if (agent.contains(k)) needles.push_back(nlohmann::json(agent[k]).dump());
+      }
+      if (agent.contains("account")) needles.push_back(agent["account"].value("name", ""));
+      q.extra_filter = [needles](const StatementRecord& rec) {
+        for (const std::string& n : needles) {
+          if (rec.json.find(n) != std::string::npos) return true;
+        }
+        return false;
+      };
+      q.extra_filter_id = absl::StrCat("related_agents:", *key);
+    } else {
+      q.learner = *key;
+    }
+  }
+  std::string verb = req.Param("verb");
+  if (!verb.empty()) {
+    if (!records::IsAbsoluteIri(verb)) return Error(400, "verb: not an absolute IRI");
+    q.verb = verb;
+  }
+  std::string activity = req.Param("activity");
+  if (!activity.empty()) {
+    if (!records::IsAbsoluteIri(activity)) return Error(400, "activity: not an absolute IRI");
+    if (related_activities) {
+      std::string needle = nlohmann::json(activity).dump();
+      auto prev = q.extra_filter;
+      q.extra_filter = [needle, prev](const StatementRecord& rec) {
+        return rec.json.find(needle) != std::string::npos && (!prev || prev(rec));
+      };
+      q.extra_filter_id += absl::StrCat(";related_activities:", activity);
+    } else {
+      q.activity = activity;
+    }
+  }
+  std::string registration = req.Param("registration");
+  if (!registration.empty()) {
+    absl::StatusOr<records::Uuid> reg = ParseUuid(registration);
+    if (!reg.ok()) return Error(400, absl::StrCat("registration: ", reg.status().message()));
+    q.registration = *reg;
+  }
+  for (const char* t : {"since", "until"}) {
+    std::string v = req.Param(t);
+    if (v.empty()) continue;
+    absl::StatusOr<int64_t> micros = records::ParseTimestampMicros(v);
+    if (!micros.ok()) return Error(400, absl::StrCat(t, ": ", micros.status().message()));
+    (std::string(t) == "since" ? q.since_us : q.until_us) = *micros;
+  }
+  std::string limit = req.Param("limit");
+  int n = 0;
+  if (!limit.empty() && (!absl::SimpleAtoi(limit, &n) || n < 0)) {
+    return Error(400, "limit: must be a non-negative integer");
+  }
+  q.page_size = (n == 0 || n > kMaxStatementsPerPage) ? kMaxStatementsPerPage : n;
+  q.ascending = IsTrue(req.Param("ascending"));
+  q.page_token = req.Param("more");
+
+  absl::StatusOr<records::StatementPage> page = store_->List(q);
+  if (!page.ok()) return FromStatus(page.status());
+  std::string body = "{\"statements\":[";
+  for (size_t i = 0; i < page->statements.size(); ++i) {
+    if (i) body.push_back(',');
+    body.append(Render(page->statements[i], format));
+  }
+  body.append("],\"more\":");
+  if (page->next_page_token.empty()) {
+    body.append("\"\"");
+  } else {
+    // The more link repeats the query, plus the signed position.
+    std::vector<std::string> parts;
+    for (const auto& [k, v] : req.params) {
+      if (k == "more") continue;
+      parts.push_back(absl::StrCat(k, "=", UrlEncode(v)));
+    }
+    parts.push_back(absl::StrCat("more=", page->next_page_token));
+    body.append(nlohmann::json(absl::StrCat(base_path_, "/statements?", absl::StrJoin(parts, "&"))).dump());
+  }
+  body.append("}");
+  if (!page->statements.empty()) {
+    uint64_t latest = 0;
+    for (const StoredStatement& s : page->statements) latest = std::max(latest, s.record.stored_seq);
+    r.SetHeader("Last-Modified", records::FormatTimestampMicros(static_cast<int64_t>(latest)));
+  }
+  r.body = head ? "" : std::move(body);
+  return r;
+}
+
+std::string UrlEncode(absl::string_view s) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    if (absl::ascii_isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out.push_back('%');
+      out.push_back(kHex[c >> 4]);
+      out.push_back(kHex[c & 15]);
+    }
+  }
+  return out;
+}
+
+}  // namespace lifelong::xapi

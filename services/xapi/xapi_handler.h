@@ -1,0 +1,50 @@
+// The xAPI 2.0 / 1.0.3 Learning Record Store resources over the record store:
+// statements (PUT, POST, GET, HEAD: single, batch, query), about, and HTTP
+// Basic authentication. The same RecordStore serves the gRPC API, so a
+// statement written through one is read through the other.
+//
+// Works on library-neutral HttpRequest/HttpResponse values; the socket side
+// lives in xapi_http_server.h. Thread-safe; owns nothing.
+#ifndef LIFELONG_SERVICES_XAPI_XAPI_HANDLER_H_
+#define LIFELONG_SERVICES_XAPI_XAPI_HANDLER_H_
+
+#include <string>
+
+#include "services/records/record_store.h"
+#include "services/xapi/credentials.h"
+#include "services/xapi/http_types.h"
+
+namespace lifelong::xapi {
+
+// Most statements one GET returns; `limit=0` means this.
+inline constexpr int kMaxStatementsPerPage = 500;
+// Largest request body accepted (413 above).
+inline constexpr size_t kMaxBodyBytes = 16 << 20;
+
+// Percent-encodes everything but RFC 3986 unreserved characters.
+std::string UrlEncode(absl::string_view s);
+
+class XapiHandler {
+ public:
+  // `base_path`: the prefix of every resource, e.g. "/xapi" (used to build
+  // `more` links). `credentials` may not be null.
+  XapiHandler(records::RecordStore* store, const Credentials* credentials, std::string base_path)
+      : store_(store), credentials_(credentials), base_path_(std::move(base_path)) {}
+
+  // Answers one request. Never throws; unexpected failures are 500.
+  HttpResponse Handle(const HttpRequest& request) const;
+
+ private:
+  HttpResponse Statements(const HttpRequest& request) const;
+  HttpResponse PutStatement(const HttpRequest& request) const;
+  HttpResponse PostStatements(const HttpRequest& request) const;
+  HttpResponse GetStatements(const HttpRequest& request, bool head) const;
+
+  records::RecordStore* store_;
+  const Credentials* credentials_;
+  std::string base_path_;
+};
+
+}  // namespace lifelong::xapi
+
+#endif  // LIFELONG_SERVICES_XAPI_XAPI_HANDLER_H_

@@ -1,0 +1,251 @@
+// The xAPI endpoint through real HTTP connections, and across protocols:
+// what is written over xAPI is read over gRPC and back.
+#include "services/xapi/xapi_http_server.h"
+
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+#include <httplib.h>
+
+#include <cstdlib>
+#include <filesystem>
+
+#include <nlohmann/json.hpp>
+
+#include "absl/strings/escaping.h"
+#include "services/common/server.h"
+#include "services/records/records_service.h"
+#include "services/records/test_statements.h"
+
+namespace lifelong::xapi {
+namespace {
+
+using records::testing::MakeStatement;
+using records::testing::TestUuid;
+
+class XapiHttpTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const char* base = std::getenv("TEST_TMPDIR");
+    std::string dir = std::string(base ? base : "/tmp") + "/xapi_" +
+                      ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    std::filesystem::remove_all(dir);
+    store_ = std::move(*records::RecordStore::Open(dir));
+    creds_ = std::make_unique<Credentials>(*Credentials::Parse("lrs:s3cret\n"));
+    handler_ = std::make_unique<XapiHandler>(store_.get(), creds_.get(), "/xapi");
+    XapiHttpOptions options;
+    options.port = 0;
+    options.io_timeout_seconds = 2;
+    http_ = std::move(*XapiHttpServer::Start(options, handler_.get()));
+    client_ = std::make_unique<httplib::Client>("127.0.0.1", http_->port());
+    client_->set_read_timeout(5, 0);
+    headers_ = {{"Authorization", "Basic " + absl::Base64Escape("lrs:s3cret")},
+                {"X-Experience-API-Version", "2.0.0"}};
+
+    grpc_service_ = std::make_unique<records::RecordsService>(store_.get());
+    grpc_ = std::move(*StartGrpcServer(GrpcServerOptions{}, {grpc_service_.get()}));
+    stub_ = v1::LearningRecordService::NewStub(
+        grpc::CreateChannel("127.0.0.1:" + std::to_string(grpc_->port()), grpc::InsecureChannelCredentials()));
+  }
+
+  void TearDown() override {
+    client_.reset();
+    http_.reset();
+    grpc_.reset();
+    store_.reset();
+  }
+
+  httplib::Result Post(const std::string& path, const std::string& body) {
+    return client_->Post(path.c_str(), headers_, body, "application/json");
+  }
+  httplib::Result Put(const std::string& path, const std::string& body) {
+    return client_->Put(path.c_str(), headers_, body, "application/json");
+  }
+  httplib::Result Get(const std::string& path) { return client_->Get(path.c_str(), headers_); }
+
+  std::unique_ptr<records::RecordStore> store_;
+  std::unique_ptr<Credentials> creds_;
+  std::unique_ptr<XapiHandler> handler_;
+  std::unique_ptr<XapiHttpServer> http_;
+  std::unique_ptr<httplib::Client> client_;
+  httplib::Headers headers_;
+  std::unique_ptr<records::RecordsService> grpc_service_;
+  std::unique_ptr<RunningGrpcServer> grpc_;
+  std::unique_ptr<v1::LearningRecordService::Stub> stub_;
+};
+
+TEST_F(XapiHttpTest, AboutIsPublic) {
+  auto r = client_->Get("/xapi/about");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  auto j = nlohmann::json::parse(r->body);
+  EXPECT_EQ(j["version"][0], "2.0.0");
+}
+
+TEST_F(XapiHttpTest, MissingOrBadCredentialsAre401) {
+  auto r = client_->Get("/xapi/statements", httplib::Headers{{"X-Experience-API-Version", "2.0.0"}});
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 401);
+  EXPECT_TRUE(r->has_header("WWW-Authenticate"));
+  r = client_->Get("/xapi/statements", httplib::Headers{{"X-Experience-API-Version", "2.0.0"},
+                                                        {"Authorization", "Basic " + absl::Base64Escape("lrs:no")}});
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 401);
+}
+
+TEST_F(XapiHttpTest, VersionHeaderRequired) {
+  auto r = client_->Get("/xapi/statements",
+                        httplib::Headers{{"Authorization", "Basic " + absl::Base64Escape("lrs:s3cret")}});
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 400);
+}
+
+TEST_F(XapiHttpTest, PutPostGetAndConflicts) {
+  std::string s1 = MakeStatement({.id = TestUuid(1), .learner = "u1", .course = "c1"});
+  auto r = Put("/xapi/statements?statementId=" + TestUuid(1), s1);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 204) << r->body;
+  EXPECT_EQ(r->get_header_value("X-Experience-API-Version"), "2.0.0");
+  // Same again: fine. Different content under the same id: 409.
+  EXPECT_EQ(Put("/xapi/statements?statementId=" + TestUuid(1), s1)->status, 204);
+  EXPECT_EQ(Put("/xapi/statements?statementId=" + TestUuid(1),
+                MakeStatement({.id = TestUuid(1), .learner = "u1", .course = "c2"}))
+                ->status,
+            409);
+  // Id mismatch between parameter and body.
+  EXPECT_EQ(Put("/xapi/statements?statementId=" + TestUuid(9), s1)->status, 400);
+
+  std::string batch = "[" + MakeStatement({.id = TestUuid(2), .learner = "u1"}) + "," +
+                      MakeStatement({.learner = "u2"}) + "]";
+  r = Post("/xapi/statements", batch);
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  auto ids = nlohmann::json::parse(r->body);
+  ASSERT_EQ(ids.size(), 2u);
+  EXPECT_EQ(ids[0], TestUuid(2));
+
+  r = Get("/xapi/statements?statementId=" + TestUuid(1));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(nlohmann::json::parse(r->body)["id"], TestUuid(1));
+  EXPECT_TRUE(r->has_header("X-Experience-API-Consistent-Through"));
+  EXPECT_EQ(Get("/xapi/statements?statementId=" + TestUuid(77))->status, 404);
+}
+
+TEST_F(XapiHttpTest, BadInputIsRejectedAndChangesNothing) {
+  EXPECT_EQ(Post("/xapi/statements", "{not json")->status, 400);
+  EXPECT_EQ(Post("/xapi/statements", R"({"actor":{"mbox":"mailto:a@b.cn"},"verb":{"id":"x"},"object":{"id":"http://a"}})")
+                ->status,
+            400);
+  // A batch with one bad statement stores none of them.
+  std::string batch = "[" + MakeStatement({.id = TestUuid(5)}) + R"(,{"actor":{}}])";
+  EXPECT_EQ(Post("/xapi/statements", batch)->status, 400);
+  EXPECT_EQ(Get("/xapi/statements?statementId=" + TestUuid(5))->status, 404);
+  // Duplicate ids in one batch.
+  std::string dup = "[" + MakeStatement({.id = TestUuid(6)}) + "," + MakeStatement({.id = TestUuid(6)}) + "]";
+  EXPECT_EQ(Post("/xapi/statements", dup)->status, 400);
+  EXPECT_EQ(Get("/xapi/statements?foo=bar")->status, 400);
+  EXPECT_EQ(Get("/xapi/statements?limit=-1")->status, 400);
+  EXPECT_EQ(Get("/xapi/statements?since=yesterday")->status, 400);
+  EXPECT_EQ(Get("/xapi/statements?more=forged")->status, 400);
+  auto wrong_type = client_->Post("/xapi/statements", headers_, MakeStatement({}), "text/plain");
+  EXPECT_EQ(wrong_type->status, 400);
+  std::string huge(kMaxBodyBytes + 10, ' ');
+  auto big = Post("/xapi/statements", huge);
+  ASSERT_TRUE(big);
+  EXPECT_EQ(big->status, 413);
+}
+
+TEST_F(XapiHttpTest, QueryFiltersAndMoreLink) {
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_EQ(Post("/xapi/statements", MakeStatement({.id = TestUuid(i), .learner = "u1", .course = "c1"}))->status,
+              200);
+  }
+  ASSERT_EQ(Post("/xapi/statements", MakeStatement({.id = TestUuid(9), .learner = "u2", .course = "c2"}))->status, 200);
+  std::string agent = absl::StrCat(
+      "%7B%22account%22%3A%7B%22homePage%22%3A%22https%3A%2F%2Fid.dongcheng.gov.cn%22%2C%22name%22%3A%22u1%22%7D%7D");
+  auto r = Get("/xapi/statements?limit=2&agent=" + agent);
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  auto page = nlohmann::json::parse(r->body);
+  EXPECT_EQ(page["statements"].size(), 2u);
+  std::string more = page["more"];
+  ASSERT_FALSE(more.empty());
+  int total = 2;
+  while (!more.empty()) {
+    r = Get(more);
+    ASSERT_EQ(r->status, 200) << r->body;
+    page = nlohmann::json::parse(r->body);
+    total += page["statements"].size();
+    more = page["more"];
+  }
+  EXPECT_EQ(total, 5);
+  r = Get("/xapi/statements?activity=https%3A%2F%2Flifelong.dongcheng.edu.cn%2Fcourses%2Fc2");
+  page = nlohmann::json::parse(r->body);
+  ASSERT_EQ(page["statements"].size(), 1u);
+  EXPECT_EQ(page["statements"][0]["id"], TestUuid(9));
+  r = Get("/xapi/statements?format=ids&statementId=" + TestUuid(9));
+  auto ids_view = nlohmann::json::parse(r->body);
+  EXPECT_FALSE(ids_view["object"].contains("definition"));
+}
+
+TEST_F(XapiHttpTest, VoidedStatementsOnlyByVoidedStatementId) {
+  ASSERT_EQ(Post("/xapi/statements", MakeStatement({.id = TestUuid(1)}))->status, 200);
+  ASSERT_EQ(Post("/xapi/statements", MakeStatement({.id = TestUuid(2), .verb = "voided", .course = TestUuid(1)}))
+                ->status,
+            200);
+  EXPECT_EQ(Get("/xapi/statements?statementId=" + TestUuid(1))->status, 404);
+  auto r = Get("/xapi/statements?voidedStatementId=" + TestUuid(1));
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(Get("/xapi/statements?voidedStatementId=" + TestUuid(2))->status, 404);
+}
+
+TEST_F(XapiHttpTest, CrossProtocolSameStore) {
+  // Written over xAPI, read over gRPC.
+  ASSERT_EQ(Put("/xapi/statements?statementId=" + TestUuid(1), MakeStatement({.id = TestUuid(1), .learner = "u5"}))
+                ->status,
+            204);
+  grpc::ClientContext c1;
+  v1::GetStatementRequest get;
+  get.set_id(TestUuid(1));
+  v1::Statement st;
+  ASSERT_TRUE(stub_->GetStatement(&c1, get, &st).ok());
+  EXPECT_EQ(st.learner(), "u5");
+  // Written over gRPC, read over xAPI; voided over gRPC, hidden over xAPI.
+  grpc::ClientContext c2;
+  v1::RecordStatementRequest rec;
+  rec.set_statement_json(MakeStatement({.id = TestUuid(2), .learner = "u5"}));
+  ASSERT_TRUE(stub_->RecordStatement(&c2, rec, &st).ok());
+  EXPECT_EQ(Get("/xapi/statements?statementId=" + TestUuid(2))->status, 200);
+  grpc::ClientContext c3;
+  v1::VoidStatementRequest v;
+  v.set_id(TestUuid(2));
+  ASSERT_TRUE(stub_->VoidStatement(&c3, v, &st).ok());
+  EXPECT_EQ(Get("/xapi/statements?statementId=" + TestUuid(2))->status, 404);
+  // Erased over gRPC, gone over xAPI.
+  grpc::ClientContext c4;
+  v1::EraseLearnerRequest erase;
+  erase.set_learner("u5");
+  v1::EraseLearnerResponse er;
+  ASSERT_TRUE(stub_->EraseLearner(&c4, erase, &er).ok());
+  EXPECT_EQ(Get("/xapi/statements?statementId=" + TestUuid(1))->status, 404);
+}
+
+TEST_F(XapiHttpTest, StalledClientDoesNotBlockOthers) {
+  // A client that connects and sends half a request.
+  httplib::Client stalled("127.0.0.1", http_->port());
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(http_->port());
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  const char partial[] = "POST /xapi/statements HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{";
+  ASSERT_GT(write(fd, partial, sizeof(partial) - 1), 0);
+  auto r = client_->Get("/xapi/about");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  close(fd);
+}
+
+}  // namespace
+}  // namespace lifelong::xapi
