@@ -17,6 +17,7 @@
 #include "services/common/interceptors.h"
 #include "services/common/log.h"
 #include "services/common/metrics.h"
+#include "services/common/metrics_process.h"
 #include "services/common/server.h"
 #include "services/records/record_store.h"
 #include "services/records/records_service.h"
@@ -32,6 +33,8 @@ ABSL_FLAG(int, metrics_port, 9001, "port of the /metrics endpoint (0 picks a fre
 ABSL_FLAG(std::string, port_file, "", "if set, the bound port is written here once serving");
 ABSL_FLAG(int, xapi_port, 8080, "xAPI HTTP port (0 picks a free port, -1 disables the endpoint)");
 ABSL_FLAG(std::string, xapi_host, "127.0.0.1", "xAPI HTTP address to listen on");
+ABSL_FLAG(std::string, xapi_documents_dir, "var/xapi-documents",
+          "directory of the xAPI State/Profile document store (created if missing)");
 ABSL_FLAG(std::string, xapi_credentials, "ops/xapi/dev-credentials.txt",
           "file of user:password lines for xAPI Basic authentication");
 
@@ -56,6 +59,7 @@ int main(int argc, char** argv) {
   const lifelong::records::RecordStore* stats_store = store->get();
   using metrics::MetricType;
   absl::Status observed = lifelong::InstallServerObservability({});
+  if (observed.ok()) observed = metrics::RegisterProcessMetrics(&metrics::DefaultRegistry());
   if (observed.ok()) {
     observed = metrics::DefaultRegistry().AddCallbacks({
         {MetricType::kGauge, "lifelong_store_items", "Items in a service's store.",
@@ -86,6 +90,7 @@ int main(int argc, char** argv) {
   }
   // The xAPI endpoint serves the same store over HTTP.
   std::unique_ptr<lifelong::xapi::Credentials> credentials;
+  std::unique_ptr<lifelong::xapi::DocumentStore> documents;
   std::unique_ptr<lifelong::xapi::XapiHandler> xapi_handler;
   std::unique_ptr<lifelong::xapi::XapiHttpServer> xapi_server;
   if (absl::GetFlag(FLAGS_xapi_port) >= 0) {
@@ -95,7 +100,14 @@ int main(int argc, char** argv) {
       return 1;
     }
     credentials = std::make_unique<lifelong::xapi::Credentials>(std::move(*creds));
-    xapi_handler = std::make_unique<lifelong::xapi::XapiHandler>(store->get(), credentials.get(), "/xapi");
+    auto docs = lifelong::xapi::DocumentStore::Open(absl::GetFlag(FLAGS_xapi_documents_dir));
+    if (!docs.ok()) {
+      lifelong::LogError("xapi_documents_open_failed", {{"error", std::string(docs.status().message())}});
+      return 1;
+    }
+    documents = std::move(*docs);
+    xapi_handler = std::make_unique<lifelong::xapi::XapiHandler>(store->get(), documents.get(), credentials.get(),
+                                                                 "/xapi");
     lifelong::xapi::XapiHttpOptions xo;
     xo.host = absl::GetFlag(FLAGS_xapi_host);
     xo.port = absl::GetFlag(FLAGS_xapi_port);

@@ -287,6 +287,11 @@ absl::Status CheckActivity(const Json& j, absl::string_view field) {
       if (!d["correctResponsesPattern"].is_array()) return Invalid(g, "must be an array");
       for (const Json& p : d["correctResponsesPattern"].elements()) LL_RETURN_IF_ERROR(CheckString(p, g));
     }
+    if (!d.contains("interactionType")) {
+      for (const char* k : {"correctResponsesPattern", "choices", "scale", "source", "target", "steps"}) {
+        if (d.contains(k)) return Invalid(absl::StrCat(f, ".interactionType"), absl::StrCat("is required with ", k));
+      }
+    }
     for (const char* list : {"choices", "scale", "source", "target", "steps"}) {
       if (!d.contains(list)) continue;
       std::string g = absl::StrCat(f, ".", list);
@@ -423,7 +428,31 @@ absl::Status CheckContext(const Json& j, absl::string_view field, bool object_is
     }
   }
   for (const char* k : {"contextAgents", "contextGroups"}) {
-    if (j.contains(k) && !j[k].is_array()) return Invalid(absl::StrCat(field, ".", k), "must be an array");
+    if (!j.contains(k)) continue;
+    std::string f = absl::StrCat(field, ".", k);
+    if (!j[k].is_array()) return Invalid(f, "must be an array");
+    bool agents = std::string(k) == "contextAgents";
+    std::vector<Json> list = j[k].elements();
+    for (size_t i = 0; i < list.size(); ++i) {
+      std::string g = absl::StrCat(f, "[", i, "]");
+      const Json& e = list[i];
+      LL_RETURN_IF_ERROR(CheckObject(e, g));
+      const char* member = agents ? "agent" : "group";
+      LL_RETURN_IF_ERROR(CheckKeys(e, g, {"objectType", member, "relevantTypes"}));
+      if (e["objectType"].str() != (agents ? "contextAgent" : "contextGroup")) {
+        return Invalid(absl::StrCat(g, ".objectType"), agents ? "must be contextAgent" : "must be contextGroup");
+      }
+      if (!e.contains(member)) return Invalid(absl::StrCat(g, ".", member), "is required");
+      LL_RETURN_IF_ERROR(CheckAgentOrGroup(e[member], absl::StrCat(g, ".", member), !agents, !agents));
+      if (!agents && e[member]["objectType"].str() != "Group") {
+        return Invalid(absl::StrCat(g, ".group"), "must be a Group");
+      }
+      if (e.contains("relevantTypes")) {
+        std::string h = absl::StrCat(g, ".relevantTypes");
+        if (!e["relevantTypes"].is_array() || e["relevantTypes"].empty()) return Invalid(h, "must be a non-empty array");
+        for (const Json& t : e["relevantTypes"].elements()) LL_RETURN_IF_ERROR(CheckIri(t, h));
+      }
+    }
   }
   for (const char* k : {"revision", "platform"}) {
     if (!j.contains(k)) continue;
@@ -617,6 +646,10 @@ absl::StatusOr<int64_t> ParseTimestampMicros(absl::string_view text) {
   if (text.size() < 20 || (text[10] != 'T' && text[10] != 't')) {
     return absl::InvalidArgumentError("not an RFC 3339 timestamp (e.g. 2026-11-28T10:00:00+08:00)");
   }
+  // xAPI forbids the "unknown offset" forms -00, -0000 and -00:00.
+  if (absl::EndsWith(text, "-00") || absl::EndsWith(text, "-0000") || absl::EndsWith(text, "-00:00")) {
+    return absl::InvalidArgumentError("timestamp offset -00:00 is not allowed");
+  }
   std::string normalized(text);
   normalized[10] = 'T';
   char& last = normalized.back();
@@ -685,6 +718,10 @@ absl::StatusOr<double> ParseIsoDurationSeconds(absl::string_view text) {
     i = j + 1;
   }
   if (!any) return absl::InvalidArgumentError("not an ISO 8601 duration (no value)");
+  // ISO 8601: weeks ("P4W") cannot be combined with other units.
+  if (text.find('W') != absl::string_view::npos && text.find_first_of("YMDTHS", 1) != absl::string_view::npos) {
+    return absl::InvalidArgumentError("not an ISO 8601 duration (weeks cannot be combined with other units)");
+  }
   return total;
 }
 
@@ -771,7 +808,15 @@ absl::StatusOr<ParsedStatement> ParseStatement(absl::string_view text) {
   LL_RETURN_IF_ERROR(CheckBody(s, "statement", /*sub=*/false, &out));
   if (s.contains("stored")) LL_RETURN_IF_ERROR(CheckTimestamp(s["stored"], "statement.stored", nullptr));
   if (s.contains("authority")) {
-    LL_RETURN_IF_ERROR(CheckAgentOrGroup(s["authority"], "statement.authority", true, false));
+    Json a = s["authority"];
+    LL_RETURN_IF_ERROR(CheckAgentOrGroup(a, "statement.authority", true, false));
+    if (a["objectType"].str() == "Group") {
+      // Only the OAuth form: an anonymous group of exactly two agents.
+      if (a.contains("mbox") || a.contains("mbox_sha1sum") || a.contains("openid") || a.contains("account")) {
+        return Invalid("statement.authority", "a Group authority must be anonymous");
+      }
+      if (a["member"].size() != 2) return Invalid("statement.authority.member", "must have exactly two agents");
+    }
   }
   bool has_version = s.contains("version");
   if (has_version) {
@@ -783,13 +828,26 @@ absl::StatusOr<ParsedStatement> ParseStatement(absl::string_view text) {
   }
   if (out.learners.empty()) return Invalid("statement.actor", "has no identifiable learner");
 
-  if (s.contains("stored") || s.contains("authority") || !canonical_id) {
+  bool single_context_activity = false;
+  for (Json ctx : {s["context"], s["object"]["context"]}) {
+    for (const auto& [key, value] : ctx["contextActivities"].items()) single_context_activity |= value.is_object();
+  }
+  if (s.contains("stored") || s.contains("authority") || !canonical_id || single_context_activity) {
     // Rare: members the store owns were sent, or the id is not in canonical
     // form. Re-serialise without them.
     nlohmann::ordered_json j = nlohmann::ordered_json::parse(text.begin(), text.end());
     j.erase("stored");
     j.erase("authority");
     j["id"] = FormatUuid(out.id);
+    // xAPI returns every context activity list as an array.
+    for (nlohmann::ordered_json* ctx : {&j["context"], &j["object"]["context"]}) {
+      if (!ctx->is_object() || !ctx->contains("contextActivities")) continue;
+      for (auto it = (*ctx)["contextActivities"].begin(); it != (*ctx)["contextActivities"].end(); ++it) {
+        if (it.value().is_object()) it.value() = nlohmann::ordered_json::array({it.value()});
+      }
+    }
+    if (j["context"].is_null()) j.erase("context");
+    if (j["object"].contains("context") && j["object"]["context"].is_null()) j["object"].erase("context");
     if (!has_version) j["version"] = "2.0.0";
     out.text = j.dump();
     out.body_end = out.text.size() - 1;

@@ -111,6 +111,26 @@ TEST(Statement, RejectsBadOrMissingParts) {
   ExpectInvalid([](Json& j) { j["version"] = "3.0.0"; }, "statement.version");
 }
 
+TEST(Statement, Xapi20StructureRules) {
+  ExpectInvalid([](Json& j) { j["timestamp"] = "2026-11-28T10:00:00-00:00"; }, "statement.timestamp");
+  ExpectInvalid([](Json& j) { j["result"]["duration"] = "P4W1D"; }, "statement.result.duration");
+  ExpectInvalid([](Json& j) { j["object"]["definition"]["choices"] = Json::array(); },
+                "statement.object.definition.interactionType");
+  ExpectInvalid([](Json& j) { j["context"]["contextAgents"] = Json::parse(R"([{"objectType":"agent","agent":{"mbox":"mailto:a@b.cn"}}])"); },
+                "statement.context.contextAgents[0].objectType");
+  ExpectInvalid([](Json& j) { j["context"]["contextGroups"] = Json::parse(R"([{"objectType":"contextGroup","group":{"mbox":"mailto:a@b.cn"}}])"); },
+                "statement.context.contextGroups[0].group");
+  ExpectInvalid([](Json& j) { j["authority"] = Json::parse(R"({"objectType":"Group","mbox":"mailto:g@b.cn"})"); },
+                "statement.authority");
+  // A single context activity comes back as an array.
+  Json j = Valid();
+  j["context"]["contextActivities"] = {{"parent", {{"id", "https://lifelong.dongcheng.edu.cn/courses/c1"}}}};
+  absl::StatusOr<ParsedStatement> p = ParseStatement(j.dump());
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_TRUE(Json::parse(p->text)["context"]["contextActivities"]["parent"].is_array());
+  EXPECT_TRUE(ParseIsoDurationSeconds("P4W").ok());
+}
+
 TEST(Statement, ActorRules) {
   ExpectInvalid([](Json& j) { j["actor"] = {{"name", "nobody"}}; }, "statement.actor");
   ExpectInvalid([](Json& j) { j["actor"]["mbox"] = "mailto:a@b.cn"; }, "statement.actor");  // two IFIs

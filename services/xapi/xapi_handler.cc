@@ -147,16 +147,31 @@ HttpResponse XapiHandler::Handle(const HttpRequest& req) const {
     if (!user.ok()) {
       HttpResponse r = Error(401, user.status().message());
       r.SetHeader("WWW-Authenticate", "Basic realm=\"xAPI\"");
+      r.SetHeader("X-Experience-API-Version", "2.0.0");
       return r;
     }
     std::string version = req.Header("x-experience-api-version");
-    if (version.empty()) return Error(400, "X-Experience-API-Version header is required");
-    if (!absl::StartsWith(version, "1.0") && !absl::StartsWith(version, "2.0")) {
-      return Error(400, absl::StrCat("X-Experience-API-Version ", version, " is not supported"));
+    if (version.empty() || (!absl::StartsWith(version, "1.0") && !absl::StartsWith(version, "2.0"))) {
+      HttpResponse r = Error(400, version.empty() ? "X-Experience-API-Version header is required"
+                                                  : absl::StrCat("X-Experience-API-Version ", version,
+                                                                 " is not supported"));
+      r.SetHeader("X-Experience-API-Version", "2.0.0");
+      return r;
     }
     HttpResponse r;
     if (req.path == "/statements") {
       r = Statements(req);
+      r.SetHeader("X-Experience-API-Consistent-Through", NowRfc3339());
+    } else if (req.path == "/activities/state") {
+      r = Documents(req, DocKind::kState);
+    } else if (req.path == "/activities/profile") {
+      r = Documents(req, DocKind::kActivityProfile);
+    } else if (req.path == "/agents/profile") {
+      r = Documents(req, DocKind::kAgentProfile);
+    } else if (req.path == "/agents") {
+      r = Agents(req);
+    } else if (req.path == "/activities") {
+      r = Activities(req);
     } else {
       r = Error(404, absl::StrCat("no resource ", req.path));
     }
@@ -380,6 +395,167 @@ HttpResponse XapiHandler::GetStatements(const HttpRequest& req, bool head) const
     r.SetHeader("Last-Modified", records::FormatTimestampMicros(static_cast<int64_t>(latest)));
   }
   r.body = head ? "" : std::move(body);
+  return r;
+}
+
+namespace {
+
+std::string HttpDate(int64_t micros) {
+  return absl::FormatTime("%a, %d %b %Y %H:%M:%S GMT", absl::FromUnixMicros(micros), absl::UTCTimeZone());
+}
+
+// "\"abc\"", "W/\"abc\"" or "abc" -> "abc".
+std::string Unquote(std::string tag) {
+  if (tag.rfind("W/", 0) == 0) tag = tag.substr(2);
+  if (tag.size() >= 2 && tag.front() == '"' && tag.back() == '"') tag = tag.substr(1, tag.size() - 2);
+  return tag;
+}
+
+}  // namespace
+
+HttpResponse XapiHandler::Documents(const HttpRequest& req, DocKind kind) const {
+  const bool state = kind == DocKind::kState;
+  const char* id_param = state ? "stateId" : "profileId";
+  std::set<std::string> known = {id_param, "since"};
+  if (kind != DocKind::kAgentProfile) known.insert("activityId");
+  if (kind != DocKind::kActivityProfile) known.insert("agent");
+  if (state) known.insert("registration");
+  for (const auto& [k, v] : req.params) {
+    if (!known.count(k)) return Error(400, absl::StrCat("unknown parameter ", k));
+  }
+  DocKey key;
+  key.kind = kind;
+  if (kind != DocKind::kAgentProfile) {
+    bool found = false;
+    key.activity = req.Param("activityId", &found);
+    if (!found) return Error(400, "activityId parameter is required");
+    if (!records::IsAbsoluteIri(key.activity)) return Error(400, "activityId: not an absolute IRI");
+  }
+  if (kind != DocKind::kActivityProfile) {
+    bool found = false;
+    std::string agent = req.Param("agent", &found);
+    if (!found) return Error(400, "agent parameter is required");
+    absl::StatusOr<std::string> learner = records::LearnerKeyFromAgentJson(agent, "agent");
+    if (!learner.ok()) return FromStatus(learner.status());
+    key.learner = *learner;
+  }
+  if (state) {
+    bool found = false;
+    key.registration = req.Param("registration", &found);
+    if (found) {
+      absl::StatusOr<records::Uuid> reg = ParseUuid(key.registration);
+      if (!reg.ok()) return Error(400, absl::StrCat("registration: ", reg.status().message()));
+      key.registration = FormatUuid(*reg);
+    }
+  }
+  bool has_id = false;
+  key.id = req.Param(id_param, &has_id);
+  bool has_since = false;
+  std::string since = req.Param("since", &has_since);
+  std::optional<int64_t> since_us;
+  if (has_since) {
+    if (has_id) return Error(400, absl::StrCat("since: not allowed with ", id_param));
+    absl::StatusOr<int64_t> t = records::ParseTimestampMicros(since);
+    if (!t.ok()) return Error(400, absl::StrCat("since: ", t.status().message()));
+    since_us = *t;
+  }
+  WriteCondition cond;
+  std::string if_match = req.Header("if-match");
+  if (!if_match.empty()) cond.if_match = Unquote(if_match);
+  cond.if_none_match_star = req.Header("if-none-match") == "*";
+  cond.require_condition_if_exists = true;
+  const int64_t now = absl::ToUnixMicros(absl::Now());
+  HttpResponse r;
+
+  if (req.method == "GET" || req.method == "HEAD") {
+    if (has_id) {
+      absl::StatusOr<Document> d = documents_->Get(key);
+      if (!d.ok()) return FromStatus(d.status());
+      r.content_type = d->content_type.empty() ? "application/octet-stream" : d->content_type;
+      r.body = req.method == "HEAD" ? "" : d->content;
+      r.SetHeader("ETag", absl::StrCat("\"", d->etag, "\""));
+      r.SetHeader("Last-Modified", HttpDate(d->updated_us));
+      return r;
+    }
+    absl::StatusOr<std::vector<std::string>> ids = documents_->ListIds(key, since_us);
+    if (!ids.ok()) return FromStatus(ids.status());
+    r.content_type = "application/json";
+    r.body = req.method == "HEAD" ? "" : nlohmann::json(*ids).dump();
+    return r;
+  }
+  if (req.method == "PUT" || req.method == "POST") {
+    if (!has_id) return Error(400, absl::StrCat(id_param, " parameter is required"));
+    std::string ct = req.Header("content-type");
+    if (ct.empty()) ct = "application/octet-stream";
+    bool json = absl::StartsWith(ct, "application/json");
+    if (json) {
+      nlohmann::json parsed = nlohmann::json::parse(req.body, nullptr, false);
+      if (parsed.is_discarded()) return Error(400, "document: malformed JSON");
+      if (req.method == "POST" && !parsed.is_object()) return Error(400, "document: POST needs a JSON object");
+    }
+    absl::Status s = req.method == "PUT" ? documents_->Put(key, ct, req.body, cond, now)
+                                         : documents_->Merge(key, ct, req.body, cond, now);
+    if (!s.ok()) return FromStatus(s);
+    r.status = 204;
+    return r;
+  }
+  if (req.method == "DELETE") {
+    if (!has_id && kind != DocKind::kState) return Error(400, absl::StrCat(id_param, " parameter is required"));
+    absl::Status s = documents_->Delete(key, cond);
+    if (!s.ok()) return FromStatus(s);
+    r.status = 204;
+    return r;
+  }
+  return Error(405, "method not allowed");
+}
+
+HttpResponse XapiHandler::Agents(const HttpRequest& req) const {
+  if (req.method != "GET" && req.method != "HEAD") return Error(405, "method not allowed");
+  for (const auto& [k, v] : req.params) {
+    if (k != "agent") return Error(400, absl::StrCat("unknown parameter ", k));
+  }
+  bool found = false;
+  std::string agent_json = req.Param("agent", &found);
+  if (!found) return Error(400, "agent parameter is required");
+  absl::StatusOr<std::string> key = records::LearnerKeyFromAgentJson(agent_json, "agent");
+  if (!key.ok()) return FromStatus(key.status());
+  nlohmann::json agent = nlohmann::json::parse(agent_json, nullptr, false);
+  nlohmann::json person = {{"objectType", "Person"}};
+  if (agent.contains("name")) person["name"] = nlohmann::json::array({agent["name"]});
+  for (const char* k : {"mbox", "mbox_sha1sum", "openid", "account"}) {
+    if (agent.contains(k)) person[k] = nlohmann::json::array({agent[k]});
+  }
+  HttpResponse r;
+  r.content_type = "application/json";
+  r.body = req.method == "HEAD" ? "" : person.dump();
+  return r;
+}
+
+HttpResponse XapiHandler::Activities(const HttpRequest& req) const {
+  if (req.method != "GET" && req.method != "HEAD") return Error(405, "method not allowed");
+  for (const auto& [k, v] : req.params) {
+    if (k != "activityId") return Error(400, absl::StrCat("unknown parameter ", k));
+  }
+  bool found = false;
+  std::string id = req.Param("activityId", &found);
+  if (!found) return Error(400, "activityId parameter is required");
+  if (!records::IsAbsoluteIri(id)) return Error(400, "activityId: not an absolute IRI");
+  nlohmann::json activity = {{"objectType", "Activity"}, {"id", id}};
+  // The definition from the latest statement about it.
+  records::StatementQuery q;
+  q.activity = id;
+  q.page_size = 1;
+  absl::StatusOr<records::StatementPage> page = store_->List(q);
+  if (!page.ok()) return FromStatus(page.status());
+  if (!page->statements.empty()) {
+    nlohmann::json s = nlohmann::json::parse(page->statements.front().record.json, nullptr, false);
+    if (s.is_object() && s.contains("object") && s["object"].contains("definition")) {
+      activity["definition"] = s["object"]["definition"];
+    }
+  }
+  HttpResponse r;
+  r.content_type = "application/json";
+  r.body = req.method == "HEAD" ? "" : activity.dump();
   return r;
 }
 

@@ -12,6 +12,7 @@
 
 #include "services/records/record_store.h"
 #include "services/xapi/credentials.h"
+#include "services/xapi/document_store.h"
 #include "services/xapi/http_types.h"
 
 namespace lifelong::xapi {
@@ -28,8 +29,10 @@ class XapiHandler {
  public:
   // `base_path`: the prefix of every resource, e.g. "/xapi" (used to build
   // `more` links). `credentials` may not be null.
-  XapiHandler(records::RecordStore* store, const Credentials* credentials, std::string base_path)
-      : store_(store), credentials_(credentials), base_path_(std::move(base_path)) {}
+  // `documents` holds State / Activity Profile / Agent Profile documents.
+  XapiHandler(records::RecordStore* store, DocumentStore* documents, const Credentials* credentials,
+              std::string base_path)
+      : store_(store), documents_(documents), credentials_(credentials), base_path_(std::move(base_path)) {}
 
   // Answers one request. Never throws; unexpected failures are 500.
   HttpResponse Handle(const HttpRequest& request) const;
@@ -39,8 +42,12 @@ class XapiHandler {
   HttpResponse PutStatement(const HttpRequest& request) const;
   HttpResponse PostStatements(const HttpRequest& request) const;
   HttpResponse GetStatements(const HttpRequest& request, bool head) const;
+  HttpResponse Documents(const HttpRequest& request, DocKind kind) const;
+  HttpResponse Agents(const HttpRequest& request) const;
+  HttpResponse Activities(const HttpRequest& request) const;
 
   records::RecordStore* store_;
+  DocumentStore* documents_;
   const Credentials* credentials_;
   std::string base_path_;
 };

@@ -31,7 +31,9 @@ class XapiHttpTest : public ::testing::Test {
     std::filesystem::remove_all(dir);
     store_ = std::move(*records::RecordStore::Open(dir));
     creds_ = std::make_unique<Credentials>(*Credentials::Parse("lrs:s3cret\n"));
-    handler_ = std::make_unique<XapiHandler>(store_.get(), creds_.get(), "/xapi");
+    std::filesystem::remove_all(dir + "_docs");
+    docs_ = std::move(*DocumentStore::Open(dir + "_docs"));
+    handler_ = std::make_unique<XapiHandler>(store_.get(), docs_.get(), creds_.get(), "/xapi");
     XapiHttpOptions options;
     options.port = 0;
     options.io_timeout_seconds = 2;
@@ -64,6 +66,7 @@ class XapiHttpTest : public ::testing::Test {
 
   std::unique_ptr<records::RecordStore> store_;
   std::unique_ptr<Credentials> creds_;
+  std::unique_ptr<DocumentStore> docs_;
   std::unique_ptr<XapiHandler> handler_;
   std::unique_ptr<XapiHttpServer> http_;
   std::unique_ptr<httplib::Client> client_;
@@ -228,6 +231,40 @@ TEST_F(XapiHttpTest, CrossProtocolSameStore) {
   v1::EraseLearnerResponse er;
   ASSERT_TRUE(stub_->EraseLearner(&c4, erase, &er).ok());
   EXPECT_EQ(Get("/xapi/statements?statementId=" + TestUuid(1))->status, 404);
+}
+
+TEST_F(XapiHttpTest, StateDocumentsWithEtags) {
+  const std::string agent =
+      "%7B%22mbox%22%3A%22mailto%3Aa%40example.cn%22%7D";
+  const std::string path =
+      "/xapi/activities/state?activityId=http%3A%2F%2Fa%2F1&agent=" + agent + "&stateId=s1";
+  auto r = client_->Put(path.c_str(), headers_, R"({"step":1})", "application/json");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 204) << r->body;
+  r = Get(path);
+  ASSERT_EQ(r->status, 200);
+  EXPECT_EQ(r->body, R"({"step":1})");
+  std::string etag = r->get_header_value("ETag");
+  ASSERT_EQ(etag.front(), '"');
+  // Overwrite without If-Match: 409; wrong ETag: 412; right ETag: 204.
+  EXPECT_EQ(client_->Put(path.c_str(), headers_, R"({"step":2})", "application/json")->status, 409);
+  httplib::Headers wrong = headers_;
+  wrong.emplace("If-Match", "\"nope\"");
+  EXPECT_EQ(client_->Put(path.c_str(), wrong, R"({"step":2})", "application/json")->status, 412);
+  httplib::Headers right = headers_;
+  right.emplace("If-Match", etag);
+  EXPECT_EQ(client_->Put(path.c_str(), right, R"({"step":2})", "application/json")->status, 204);
+  // POST merges JSON objects.
+  EXPECT_EQ(client_->Post(path.c_str(), headers_, R"({"score":9})", "application/json")->status, 204);
+  EXPECT_EQ(nlohmann::json::parse(Get(path)->body), nlohmann::json::parse(R"({"step":2,"score":9})"));
+  // The id list, then delete.
+  r = Get("/xapi/activities/state?activityId=http%3A%2F%2Fa%2F1&agent=" + agent);
+  EXPECT_EQ(r->body, R"(["s1"])");
+  EXPECT_EQ(client_->Delete(path.c_str(), headers_)->status, 204);
+  EXPECT_EQ(Get(path)->status, 404);
+  // Missing required parameters.
+  EXPECT_EQ(Get("/xapi/activities/state?activityId=http%3A%2F%2Fa%2F1")->status, 400);
+  EXPECT_EQ(Get("/xapi/agents/profile?agent=%7B%7D")->status, 400);
 }
 
 TEST_F(XapiHttpTest, StalledClientDoesNotBlockOthers) {

@@ -1,0 +1,255 @@
+#include "services/xapi/document_store.h"
+
+#include <nlohmann/json.hpp>
+#include <openssl/sha.h>
+
+#include "absl/strings/str_cat.h"
+
+namespace lifelong::xapi {
+namespace {
+
+void PutStr(std::string* out, const std::string& s) {
+  out->push_back(static_cast<char>(s.size() >> 8));
+  out->push_back(static_cast<char>(s.size()));
+  out->append(s);
+}
+
+std::string Hex(const unsigned char* p, size_t n) {
+  static const char* k = "0123456789abcdef";
+  std::string out;
+  for (size_t i = 0; i < n; ++i) {
+    out.push_back(k[p[i] >> 4]);
+    out.push_back(k[p[i] & 15]);
+  }
+  return out;
+}
+
+std::string EncodeValue(const std::string& content_type, const std::string& content, int64_t now_us) {
+  std::string v;
+  v.push_back(1);
+  for (int s = 56; s >= 0; s -= 8) v.push_back(static_cast<char>(static_cast<uint64_t>(now_us) >> s));
+  unsigned char sha[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(content.data()), content.size(), sha);
+  v.append(reinterpret_cast<char*>(sha), sizeof(sha));
+  PutStr(&v, content_type);
+  v.append(content);
+  return v;
+}
+
+absl::StatusOr<Document> DecodeValue(const std::string& v) {
+  if (v.size() < 43 || v[0] != 1) return absl::InternalError("corrupt document");
+  Document d;
+  uint64_t t = 0;
+  for (int i = 1; i <= 8; ++i) t = (t << 8) | static_cast<uint8_t>(v[i]);
+  d.updated_us = static_cast<int64_t>(t);
+  d.etag = Hex(reinterpret_cast<const unsigned char*>(v.data() + 9), 32);
+  size_t ct_len = (static_cast<uint8_t>(v[41]) << 8) | static_cast<uint8_t>(v[42]);
+  if (v.size() < 43 + ct_len) return absl::InternalError("corrupt document");
+  d.content_type = v.substr(43, ct_len);
+  d.content = v.substr(43 + ct_len);
+  return d;
+}
+
+absl::Status FromRocks(const rocksdb::Status& s) {
+  if (s.ok()) return absl::OkStatus();
+  return absl::UnavailableError(absl::StrCat("document store: ", s.ToString()));
+}
+
+bool IsJson(const std::string& content_type) {
+  return content_type.rfind("application/json", 0) == 0;
+}
+
+}  // namespace
+
+std::string EncodeDocKey(const DocKey& key, bool prefix) {
+  std::string out;
+  out.push_back(static_cast<char>(key.kind));
+  switch (key.kind) {
+    case DocKind::kState:
+      PutStr(&out, key.activity);
+      PutStr(&out, key.learner);
+      if (prefix && key.registration.empty() && key.id.empty()) return out;  // all registrations
+      PutStr(&out, key.registration);
+      break;
+    case DocKind::kActivityProfile:
+      PutStr(&out, key.activity);
+      break;
+    case DocKind::kAgentProfile:
+      PutStr(&out, key.learner);
+      break;
+  }
+  if (prefix) return out;
+  PutStr(&out, key.id);
+  return out;
+}
+
+absl::StatusOr<std::unique_ptr<DocumentStore>> DocumentStore::Open(const std::string& path) {
+  rocksdb::Options options;
+  options.create_if_missing = true;
+  options.max_background_jobs = 1;
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status s = rocksdb::DB::Open(options, path, &raw);
+  if (!s.ok()) return absl::UnavailableError(absl::StrCat("open document store at ", path, ": ", s.ToString()));
+  std::unique_ptr<DocumentStore> store(new DocumentStore());
+  store->db_.reset(raw);
+  return store;
+}
+
+DocumentStore::~DocumentStore() {
+  if (db_) db_->Close();
+}
+
+absl::StatusOr<Document> DocumentStore::Get(const DocKey& key) const {
+  std::string v;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), EncodeDocKey(key, false), &v);
+  if (s.IsNotFound()) return absl::NotFoundError("document not found");
+  if (!s.ok()) return FromRocks(s);
+  return DecodeValue(v);
+}
+
+absl::StatusOr<std::vector<std::string>> DocumentStore::ListIds(const DocKey& key,
+                                                                std::optional<int64_t> since_us) const {
+  DocKey k = key;
+  k.id.clear();
+  std::string prefix = EncodeDocKey(k, true);
+  std::vector<std::string> ids;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    std::string rest = it->key().ToString().substr(prefix.size());
+    if (key.kind == DocKind::kState && key.registration.empty()) {
+      // Only documents without a registration when none was given.
+      if (rest.size() < 2 || rest[0] != 0 || rest[1] != 0) continue;
+      rest = rest.substr(2);
+    }
+    if (rest.size() < 2) continue;
+    absl::StatusOr<Document> d = DecodeValue(it->value().ToString());
+    if (!d.ok()) return d.status();
+    if (since_us && d->updated_us <= *since_us) continue;
+    ids.push_back(rest.substr(2));
+  }
+  if (!it->status().ok()) return FromRocks(it->status());
+  return ids;
+}
+
+absl::Status DocumentStore::CheckCondition(const std::optional<Document>& existing,
+                                           const WriteCondition& cond) const {
+  if (cond.if_match) {
+    if (!existing) return absl::FailedPreconditionError("If-Match: no such document");
+    if (*cond.if_match != "*" && *cond.if_match != existing->etag) {
+      return absl::FailedPreconditionError("If-Match: the document has changed");
+    }
+  }
+  if (cond.if_none_match_star && existing) {
+    return absl::FailedPreconditionError("If-None-Match: the document already exists");
+  }
+  if (cond.require_condition_if_exists && existing && !cond.if_match && !cond.if_none_match_star) {
+    return absl::AlreadyExistsError(
+        "the document exists: send If-Match with its ETag (or If-None-Match: *) to overwrite it");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status DocumentStore::Write(const DocKey& key, const std::string& content_type, const std::string& content,
+                                  int64_t now_us) {
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  return FromRocks(db_->Put(wo, EncodeDocKey(key, false), EncodeValue(content_type, content, now_us)));
+}
+
+absl::Status DocumentStore::Put(const DocKey& key, const std::string& content_type, const std::string& content,
+                                const WriteCondition& cond, int64_t now_us) {
+  absl::MutexLock lock(&write_mu_);
+  absl::StatusOr<Document> cur = Get(key);
+  std::optional<Document> existing;
+  if (cur.ok()) {
+    existing = *cur;
+  } else if (cur.status().code() != absl::StatusCode::kNotFound) {
+    return cur.status();
+  }
+  absl::Status c = CheckCondition(existing, cond);
+  if (!c.ok()) return c;
+  return Write(key, content_type, content, now_us);
+}
+
+absl::Status DocumentStore::Merge(const DocKey& key, const std::string& content_type, const std::string& content,
+                                  const WriteCondition& cond, int64_t now_us) {
+  absl::MutexLock lock(&write_mu_);
+  absl::StatusOr<Document> cur = Get(key);
+  std::optional<Document> existing;
+  if (cur.ok()) {
+    existing = *cur;
+  } else if (cur.status().code() != absl::StatusCode::kNotFound) {
+    return cur.status();
+  }
+  WriteCondition c2 = cond;
+  c2.require_condition_if_exists = false;  // POST merges; no 409
+  absl::Status c = CheckCondition(existing, c2);
+  if (!c.ok()) return c;
+  if (!existing) return Write(key, content_type, content, now_us);
+  if (!IsJson(existing->content_type) || !IsJson(content_type)) {
+    return absl::InvalidArgumentError("POST merges JSON documents only (application/json on both)");
+  }
+  nlohmann::ordered_json a = nlohmann::ordered_json::parse(existing->content, nullptr, false);
+  nlohmann::ordered_json b = nlohmann::ordered_json::parse(content, nullptr, false);
+  if (!a.is_object() || !b.is_object()) {
+    return absl::InvalidArgumentError("POST merges JSON objects only");
+  }
+  for (auto it = b.begin(); it != b.end(); ++it) a[it.key()] = it.value();
+  return Write(key, "application/json", a.dump(), now_us);
+}
+
+absl::Status DocumentStore::Delete(const DocKey& key, const WriteCondition& cond) {
+  absl::MutexLock lock(&write_mu_);
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  if (!key.id.empty()) {
+    absl::StatusOr<Document> cur = Get(key);
+    std::optional<Document> existing;
+    if (cur.ok()) existing = *cur;
+    WriteCondition c2 = cond;
+    c2.require_condition_if_exists = false;
+    absl::Status c = CheckCondition(existing, c2);
+    if (!c.ok()) return c;
+    return FromRocks(db_->Delete(wo, EncodeDocKey(key, false)));
+  }
+  std::string prefix = EncodeDocKey(key, true);
+  rocksdb::WriteBatch batch;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) batch.Delete(it->key());
+  if (!it->status().ok()) return FromRocks(it->status());
+  return FromRocks(db_->Write(wo, &batch));
+}
+
+absl::StatusOr<int64_t> DocumentStore::EraseLearner(const std::string& learner) {
+  absl::MutexLock lock(&write_mu_);
+  // Agent profiles are keyed by learner; states have the learner second, so
+  // they are found by a scan of the state range.
+  rocksdb::WriteBatch batch;
+  int64_t n = 0;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+  DocKey agent{DocKind::kAgentProfile, "", learner, "", ""};
+  std::string prefix = EncodeDocKey(agent, true);
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    batch.Delete(it->key());
+    ++n;
+  }
+  std::string state_start(1, static_cast<char>(DocKind::kState));
+  std::string needle;
+  PutStr(&needle, learner);
+  for (it->Seek(state_start); it->Valid() && it->key().starts_with(state_start); it->Next()) {
+    std::string k = it->key().ToString();
+    if (k.size() < 3) continue;
+    size_t act_len = (static_cast<uint8_t>(k[1]) << 8) | static_cast<uint8_t>(k[2]);
+    if (k.compare(3 + act_len, needle.size(), needle) == 0) {
+      batch.Delete(it->key());
+      ++n;
+    }
+  }
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  absl::Status s = FromRocks(db_->Write(wo, &batch));
+  if (!s.ok()) return s;
+  return n;
+}
+
+}  // namespace lifelong::xapi

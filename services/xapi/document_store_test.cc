@@ -1,0 +1,78 @@
+#include "services/xapi/document_store.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+
+namespace lifelong::xapi {
+namespace {
+
+class DocumentStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const char* base = std::getenv("TEST_TMPDIR");
+    std::string dir = std::string(base ? base : "/tmp") + "/docs_" +
+                      ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    std::filesystem::remove_all(dir);
+    store_ = std::move(*DocumentStore::Open(dir));
+  }
+  std::unique_ptr<DocumentStore> store_;
+};
+
+DocKey State(const std::string& id, const std::string& reg = "") {
+  return DocKey{DocKind::kState, "http://a/1", "u1", reg, id};
+}
+
+TEST_F(DocumentStoreTest, PutGetEtagAndConditions) {
+  ASSERT_TRUE(store_->Put(State("s1"), "application/json", R"({"a":1})", {}, 10).ok());
+  absl::StatusOr<Document> d = store_->Get(State("s1"));
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->content, R"({"a":1})");
+  EXPECT_EQ(d->etag.size(), 64u);
+  EXPECT_EQ(d->updated_us, 10);
+  // Overwrite without a condition: 409-style ALREADY_EXISTS.
+  WriteCondition strict;
+  strict.require_condition_if_exists = true;
+  EXPECT_EQ(store_->Put(State("s1"), "application/json", "{}", strict, 11).code(), absl::StatusCode::kAlreadyExists);
+  WriteCondition wrong = strict;
+  wrong.if_match = "deadbeef";
+  EXPECT_EQ(store_->Put(State("s1"), "application/json", "{}", wrong, 11).code(),
+            absl::StatusCode::kFailedPrecondition);
+  WriteCondition right = strict;
+  right.if_match = d->etag;
+  EXPECT_TRUE(store_->Put(State("s1"), "application/json", R"({"b":2})", right, 12).ok());
+  WriteCondition none;
+  none.if_none_match_star = true;
+  EXPECT_EQ(store_->Put(State("s1"), "application/json", "{}", none, 13).code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(store_->Get(State("s1"))->content, R"({"b":2})");
+  EXPECT_EQ(store_->Get(State("nope")).status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(DocumentStoreTest, MergeJsonObjectsOnly) {
+  ASSERT_TRUE(store_->Merge(State("s1"), "application/json", R"({"a":1,"b":1})", {}, 1).ok());
+  ASSERT_TRUE(store_->Merge(State("s1"), "application/json", R"({"b":2,"c":3})", {}, 2).ok());
+  EXPECT_EQ(store_->Get(State("s1"))->content, R"({"a":1,"b":2,"c":3})");
+  ASSERT_TRUE(store_->Put(State("bin"), "application/octet-stream", "xyz", {}, 3).ok());
+  EXPECT_EQ(store_->Merge(State("bin"), "application/json", R"({"a":1})", {}, 4).code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(DocumentStoreTest, ListSinceAndDeleteAllAndErase) {
+  ASSERT_TRUE(store_->Put(State("s1"), "text/plain", "1", {}, 100).ok());
+  ASSERT_TRUE(store_->Put(State("s2"), "text/plain", "2", {}, 200).ok());
+  ASSERT_TRUE(store_->Put(State("s3", "ec531277-b57b-4c15-8d91-d292c5b2b8f7"), "text/plain", "3", {}, 300).ok());
+  EXPECT_EQ(*store_->ListIds(State(""), std::nullopt), (std::vector<std::string>{"s1", "s2"}));
+  EXPECT_EQ(*store_->ListIds(State(""), 150), (std::vector<std::string>{"s2"}));
+  EXPECT_EQ(*store_->ListIds(State("", "ec531277-b57b-4c15-8d91-d292c5b2b8f7"), std::nullopt),
+            (std::vector<std::string>{"s3"}));
+  ASSERT_TRUE(store_->Put(DocKey{DocKind::kAgentProfile, "", "u1", "", "p"}, "text/plain", "x", {}, 1).ok());
+  ASSERT_TRUE(store_->Put(DocKey{DocKind::kAgentProfile, "", "u2", "", "p"}, "text/plain", "x", {}, 1).ok());
+  EXPECT_EQ(*store_->EraseLearner("u1"), 4);
+  EXPECT_EQ(store_->Get(State("s1")).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_TRUE(store_->Get(DocKey{DocKind::kAgentProfile, "", "u2", "", "p"}).ok());
+}
+
+}  // namespace
+}  // namespace lifelong::xapi
