@@ -10,6 +10,8 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "services/common/log.h"
 #include "services/records/statement.h"
@@ -108,7 +110,7 @@ void ReduceToIds(nlohmann::json& j) {
     nlohmann::json& o = j["object"];
     std::string type = o.value("objectType", "Activity");
     if (type == "Activity") {
-      o = {{"objectType", "Activity"}, {"id", o["id"]}};
+      o = {{"id", o["id"]}};
     } else if (type == "Agent" || type == "Group") {
       reduce_agent(o);
     } else if (type == "SubStatement") {
@@ -119,11 +121,69 @@ void ReduceToIds(nlohmann::json& j) {
   if (j.contains("authority")) reduce_agent(j["authority"]);
 }
 
-std::string Render(const StoredStatement& s, const std::string& format) {
-  if (format != "ids") return s.record.json;
+// xAPI "canonical" format: every language map reduced to the one language
+// that best matches the caller's Accept-Language (else its first entry).
+void ReduceLanguageMaps(nlohmann::json& j, const std::vector<std::string>& preferred) {
+  auto reduce = [&](nlohmann::json& map) {
+    if (!map.is_object() || map.size() <= 1) return;
+    for (const std::string& lang : preferred) {
+      for (auto it = map.begin(); it != map.end(); ++it) {
+        if (absl::EqualsIgnoreCase(it.key(), lang) || absl::StartsWithIgnoreCase(it.key(), lang + "-")) {
+          map = nlohmann::json{{it.key(), it.value()}};
+          return;
+        }
+      }
+    }
+    map = nlohmann::json{{map.begin().key(), map.begin().value()}};
+  };
+  if (!j.is_object()) return;
+  if (j.contains("verb") && j["verb"].contains("display")) reduce(j["verb"]["display"]);
+  if (j.contains("object") && j["object"].is_object()) {
+    nlohmann::json& o = j["object"];
+    if (o.contains("definition")) {
+      nlohmann::json& d = o["definition"];
+      for (const char* k : {"name", "description"}) {
+        if (d.contains(k)) reduce(d[k]);
+      }
+      for (const char* list : {"choices", "scale", "source", "target", "steps"}) {
+        if (!d.contains(list)) continue;
+        for (auto& c : d[list]) {
+          if (c.contains("description")) reduce(c["description"]);
+        }
+      }
+    }
+    if (o.value("objectType", "") == "SubStatement") ReduceLanguageMaps(o, preferred);
+  }
+  if (j.contains("attachments")) {
+    for (auto& a : j["attachments"]) {
+      for (const char* k : {"display", "description"}) {
+        if (a.contains(k)) reduce(a[k]);
+      }
+    }
+  }
+}
+
+// "zh-CN,zh;q=0.9,en;q=0.8" -> {"zh-CN", "zh", "en"} (in the order given).
+std::vector<std::string> AcceptLanguages(const std::string& header) {
+  std::vector<std::string> out;
+  for (absl::string_view part : absl::StrSplit(header, ',')) {
+    absl::string_view tag = part.substr(0, part.find(';'));
+    tag = absl::StripAsciiWhitespace(tag);
+    if (!tag.empty() && tag != "*") out.emplace_back(tag);
+  }
+  return out;
+}
+
+std::string Render(const StoredStatement& s, const std::string& format,
+                   const std::vector<std::string>& languages = {}) {
+  if (format == "exact") return s.record.json;
   nlohmann::json j = nlohmann::json::parse(s.record.json, nullptr, false);
   if (j.is_discarded()) return s.record.json;
-  ReduceToIds(j);
+  if (format == "ids") {
+    ReduceToIds(j);
+  } else {
+    ReduceLanguageMaps(j, languages);
+  }
   return j.dump();
 }
 
@@ -295,7 +355,7 @@ HttpResponse XapiHandler::GetStatements(const HttpRequest& req, bool head) const
     bool voided = s->record.Has(RecordFlag::kVoided);
     if (by_id && voided) return Error(404, "statement is voided; use voidedStatementId");
     if (by_voided && !voided) return Error(404, "statement is not voided");
-    r.body = Render(*s, format);
+    r.body = Render(*s, format, AcceptLanguages(req.Header("accept-language")));
     r.SetHeader("Last-Modified", records::FormatTimestampMicros(static_cast<int64_t>(s->record.stored_seq)));
     if (head) r.body.clear();
     return r;
@@ -371,9 +431,10 @@ HttpResponse XapiHandler::GetStatements(const HttpRequest& req, bool head) const
   absl::StatusOr<records::StatementPage> page = store_->List(q);
   if (!page.ok()) return FromStatus(page.status());
   std::string body = "{\"statements\":[";
+  std::vector<std::string> languages = AcceptLanguages(req.Header("accept-language"));
   for (size_t i = 0; i < page->statements.size(); ++i) {
     if (i) body.push_back(',');
-    body.append(Render(page->statements[i], format));
+    body.append(Render(page->statements[i], format, languages));
   }
   body.append("],\"more\":");
   if (page->next_page_token.empty()) {

@@ -5,6 +5,8 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "services/common/log.h"
 
 namespace lifelong::xapi {
@@ -38,6 +40,8 @@ absl::StatusOr<std::unique_ptr<XapiHttpServer>> XapiHttpServer::Start(const Xapi
     in.body = req.body;
     HttpResponse out = handler->Handle(in);
     res.status = out.status;
+    // RFC 7231 Date header (clients compare it with Consistent-Through).
+    res.set_header("Date", absl::FormatTime("%a, %d %b %Y %H:%M:%S GMT", absl::Now(), absl::UTCTimeZone()));
     for (const auto& [k, v] : out.headers) res.set_header(k, v);
     if (!out.body.empty() || !out.content_type.empty()) {
       res.set_content(out.body, out.content_type.empty() ? "application/json" : out.content_type.c_str());
