@@ -7,7 +7,11 @@
 // stops accepting calls, lets in-flight calls finish (up to
 // --shutdown_grace_ms), then closes the database. Exit 1 when the store cannot
 // be opened (e.g. another server holds --data_dir) or the port cannot be bound.
+// Prometheus metrics and /healthz are served over HTTP on
+// --metrics_host:--metrics_port (docs/observability.md).
+#include <atomic>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <memory>
@@ -19,7 +23,11 @@
 #include "absl/strings/str_cat.h"
 #include "services/catalog/catalog_service.h"
 #include "services/catalog/catalog_store.h"
+#include "services/common/http_server.h"
+#include "services/common/interceptors.h"
 #include "services/common/log.h"
+#include "services/common/metrics.h"
+#include "services/common/metrics_process.h"
 #include "services/common/server.h"
 
 ABSL_FLAG(std::string, host, "127.0.0.1", "address to listen on (0.0.0.0 for all interfaces)");
@@ -28,6 +36,9 @@ ABSL_FLAG(std::string, data_dir, "var/catalog",
           "directory of the RocksDB catalog (created if missing)");
 ABSL_FLAG(int, shutdown_grace_ms, 10000, "how long in-flight calls may run after SIGTERM");
 ABSL_FLAG(int, max_pollers, 8, "most gRPC sync-server polling threads (concurrent handlers)");
+ABSL_FLAG(std::string, metrics_host, "127.0.0.1",
+          "address of the HTTP /metrics and /healthz endpoint");
+ABSL_FLAG(int, metrics_port, 9002, "port of the /metrics endpoint (0 picks a free port)");
 ABSL_FLAG(std::string, port_file, "", "if set, the bound port is written here once serving");
 
 int main(int argc, char** argv) {
@@ -51,6 +62,37 @@ int main(int argc, char** argv) {
   }
   lifelong::catalog::CatalogService service(store->get());
 
+  // Observability: RPC metrics, request ids and access logs for every call,
+  // plus the catalog's counters, sampled at each scrape.
+  namespace metrics = lifelong::metrics;
+  using metrics::MetricType;
+  const lifelong::catalog::CatalogStore* stats_store = store->get();
+  auto info_field = [stats_store](int64_t (lifelong::v1::CatalogInfo::*field)() const) {
+    return [stats_store, field] {
+      absl::StatusOr<lifelong::v1::CatalogInfo> info = stats_store->GetCatalogInfo();
+      return info.ok() ? double(((*info).*field)()) : std::nan("");
+    };
+  };
+  absl::Status observed = lifelong::InstallServerObservability({});
+  if (observed.ok()) observed = metrics::RegisterProcessMetrics(&metrics::DefaultRegistry());
+  if (observed.ok()) {
+    observed = metrics::DefaultRegistry().AddCallbacks({
+        {MetricType::kGauge, "lifelong_store_items", "Items in a service's store.",
+         {{"service", "catalog"}, {"kind", "courses"}},
+         info_field(&lifelong::v1::CatalogInfo::course_count)},
+        {MetricType::kGauge, "lifelong_store_items", "Items in a service's store.",
+         {{"service", "catalog"}, {"kind", "archived_courses"}},
+         info_field(&lifelong::v1::CatalogInfo::archived_count)},
+        {MetricType::kCounter, "lifelong_store_writes_total",
+         "Items written to a service's store since start.", {{"service", "catalog"}},
+         info_field(&lifelong::v1::CatalogInfo::generation)},
+    });
+  }
+  if (!observed.ok()) {
+    lifelong::LogError("metrics_setup_failed", {{"error", observed.ToString()}});
+    return 1;
+  }
+
   lifelong::GrpcServerOptions options;
   options.address = absl::StrCat(absl::GetFlag(FLAGS_host), ":", absl::GetFlag(FLAGS_port));
   options.max_pollers = absl::GetFlag(FLAGS_max_pollers);
@@ -65,6 +107,16 @@ int main(int argc, char** argv) {
     return 1;
   }
   (*server)->SetServing(true);  // also every name in health_service_names
+  std::atomic<bool> serving{true};
+  lifelong::HttpServerOptions metrics_options;
+  metrics_options.host = absl::GetFlag(FLAGS_metrics_host);
+  metrics_options.port = absl::GetFlag(FLAGS_metrics_port);
+  // Not fatal: the service keeps serving without /metrics (logged as error).
+  auto metrics_server = lifelong::StartMetricsHttpServer(
+      metrics_options, &metrics::DefaultRegistry(), [&serving] { return serving.load(); });
+  if (!metrics_server.ok()) {
+    lifelong::LogError("metrics_listen_failed", {{"error", metrics_server.status().ToString()}});
+  }
   const std::string port_file = absl::GetFlag(FLAGS_port_file);
   if (!port_file.empty()) {
     // Written to a temporary name and renamed, so readers never see half a file.
@@ -77,13 +129,17 @@ int main(int argc, char** argv) {
   }
   absl::StatusOr<lifelong::v1::CatalogInfo> info = (*store)->GetCatalogInfo();
   lifelong::LogInfo("serving", {{"port", (*server)->port()},
+                                {"metrics_port",
+                                 metrics_server.ok() ? (*metrics_server)->port() : -1},
                                 {"data_dir", data_dir},
                                 {"courses", info.ok() ? info->course_count() : -1},
                                 {"generation", info.ok() ? info->generation() : -1}});
 
   const int sig = lifelong::WaitForTerminationSignal();
   lifelong::LogInfo("shutting_down", {{"signal", sig}});
+  serving = false;
   (*server)->Shutdown(std::chrono::milliseconds(absl::GetFlag(FLAGS_shutdown_grace_ms)));
+  if (metrics_server.ok()) (*metrics_server)->Shutdown();  // before the store closes
   absl::Status closed = (*store)->Close();
   if (!closed.ok()) {
     lifelong::LogError("store_close_failed", {{"error", closed.ToString()}});

@@ -109,8 +109,8 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
   if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), addr_len) != 0 || ::listen(fd, 64) != 0) {
     const int err = errno;
     CloseFd(fd);
-    return absl::UnavailableError(absl::StrCat("cannot listen on ", options.host, ":",
-                                               options.port, ": ", std::strerror(err)));
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", options.host, ":", options.port,
+                                               ": ", std::strerror(err)));
   }
   sockaddr_storage bound;
   socklen_t bound_len = sizeof(bound);
@@ -131,8 +131,12 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
 
 HttpServer::HttpServer(HttpServerOptions options, std::map<std::string, HttpHandler> routes,
                        int listen_fd, int wake_read_fd, int wake_write_fd, int port)
-    : options_(std::move(options)), routes_(std::move(routes)), listen_fd_(listen_fd),
-      wake_read_fd_(wake_read_fd), wake_write_fd_(wake_write_fd), port_(port) {}
+    : options_(std::move(options)),
+      routes_(std::move(routes)),
+      listen_fd_(listen_fd),
+      wake_read_fd_(wake_read_fd),
+      wake_write_fd_(wake_write_fd),
+      port_(port) {}
 
 HttpServer::~HttpServer() {
   Shutdown();
@@ -212,8 +216,8 @@ void HttpServer::Loop() {
             break;
           }
         }
-        const bool complete = c.in.find("\r\n\r\n") != std::string::npos ||
-                              c.in.find("\n\n") != std::string::npos;
+        const bool complete =
+            c.in.find("\r\n\r\n") != std::string::npos || c.in.find("\n\n") != std::string::npos;
         if (complete) {
           c.out = Respond(c.in);
           c.writing = true;
@@ -250,9 +254,9 @@ void HttpServer::Loop() {
         c.fd = -1;
       }
     }
-    conns.erase(std::remove_if(conns.begin(), conns.end(),
-                               [](const Connection& c) { return c.fd < 0; }),
-                conns.end());
+    conns.erase(
+        std::remove_if(conns.begin(), conns.end(), [](const Connection& c) { return c.fd < 0; }),
+        conns.end());
 
     if (fds[1].revents & POLLIN) {
       while (true) {

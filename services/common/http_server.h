@@ -60,8 +60,8 @@ class HttpServer {
   // the query string is ignored). Unknown paths get 404, other methods 405.
   // INVALID_ARGUMENT for a host that is not a numeric address or a bad port;
   // UNAVAILABLE when the address cannot be bound.
-  static absl::StatusOr<std::unique_ptr<HttpServer>> Start(HttpServerOptions options,
-                                                           std::map<std::string, HttpHandler> routes);
+  static absl::StatusOr<std::unique_ptr<HttpServer>> Start(
+      HttpServerOptions options, std::map<std::string, HttpHandler> routes);
   ~HttpServer();
 
   HttpServer(const HttpServer&) = delete;
@@ -74,8 +74,8 @@ class HttpServer {
   void Shutdown();
 
  private:
-  HttpServer(HttpServerOptions options, std::map<std::string, HttpHandler> routes,
-             int listen_fd, int wake_read_fd, int wake_write_fd, int port);
+  HttpServer(HttpServerOptions options, std::map<std::string, HttpHandler> routes, int listen_fd,
+             int wake_read_fd, int wake_write_fd, int port);
   void Loop();
   std::string Respond(const std::string& request) const;
 
@@ -87,7 +87,7 @@ class HttpServer {
   const int port_;
   std::atomic<bool> stopping_{false};
   std::mutex shutdown_mu_;  // serializes Shutdown()
-  std::thread thread_;  // joined by Shutdown()
+  std::thread thread_;      // joined by Shutdown()
 };
 
 // Starts an HttpServer with GET /metrics (the exposition text of `registry`,

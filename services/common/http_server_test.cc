@@ -85,8 +85,8 @@ class MetricsEndpointTest : public ::testing::Test {
 TEST_F(MetricsEndpointTest, GetMetricsReturnsExposition) {
   const std::string response = Get(server_->port(), "/metrics");
   EXPECT_TRUE(absl::StartsWith(response, "HTTP/1.1 200 OK\r\n")) << response;
-  EXPECT_TRUE(absl::StrContains(response,
-                                "Content-Type: text/plain; version=0.0.4; charset=utf-8\r\n"));
+  EXPECT_TRUE(
+      absl::StrContains(response, "Content-Type: text/plain; version=0.0.4; charset=utf-8\r\n"));
   const std::string body = registry_.Render();
   EXPECT_TRUE(absl::StrContains(response, "Content-Length: " + std::to_string(body.size())));
   EXPECT_TRUE(absl::EndsWith(response, "\r\n\r\n" + body)) << response;
@@ -107,8 +107,8 @@ TEST_F(MetricsEndpointTest, UnknownPathIs404) {
 TEST_F(MetricsEndpointTest, OtherMethodsAre405AndGarbageIs400) {
   EXPECT_TRUE(absl::StartsWith(Request(server_->port(), "POST /metrics HTTP/1.1\r\n\r\n"),
                                "HTTP/1.1 405 Method Not Allowed\r\n"));
-  EXPECT_TRUE(absl::StartsWith(Request(server_->port(), "hello\r\n\r\n"),
-                               "HTTP/1.1 400 Bad Request\r\n"));
+  EXPECT_TRUE(
+      absl::StartsWith(Request(server_->port(), "hello\r\n\r\n"), "HTTP/1.1 400 Bad Request\r\n"));
 }
 
 TEST_F(MetricsEndpointTest, OversizedRequestIs431) {

@@ -22,8 +22,8 @@ bool IsMetricName(absl::string_view name) {
   if (name.empty()) return false;
   for (size_t i = 0; i < name.size(); ++i) {
     const char c = name[i];
-    const bool ok = absl::ascii_isalpha(c) || c == '_' || c == ':' ||
-                    (i > 0 && absl::ascii_isdigit(c));
+    const bool ok =
+        absl::ascii_isalpha(c) || c == '_' || c == ':' || (i > 0 && absl::ascii_isdigit(c));
     if (!ok) return false;
   }
   return true;
@@ -120,10 +120,9 @@ Histogram::Histogram(std::vector<double> bounds)
 
 void Histogram::Observe(double value) {
   // First bound >= value: buckets are "less than or equal". NaN goes to +Inf.
-  const size_t index = std::isnan(value)
-                           ? bounds_.size()
-                           : std::lower_bound(bounds_.begin(), bounds_.end(), value) -
-                                 bounds_.begin();
+  const size_t index =
+      std::isnan(value) ? bounds_.size()
+                        : std::lower_bound(bounds_.begin(), bounds_.end(), value) - bounds_.begin();
   counts_[index].fetch_add(1, std::memory_order_relaxed);
   AtomicAdd(&sum_, value);
 }
@@ -147,9 +146,8 @@ std::vector<double> DefaultLatencyBuckets() {
 
 absl::Status FamilyBase::CheckLabelCount(const std::vector<std::string>& values) const {
   if (values.size() != label_names_.size()) {
-    return absl::InvalidArgumentError(absl::StrCat("label_values: ", name_, " needs ",
-                                                   label_names_.size(), " values, got ",
-                                                   values.size()));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "label_values: ", name_, " needs ", label_names_.size(), " values, got ", values.size()));
   }
   return absl::OkStatus();
 }
@@ -197,8 +195,7 @@ void Family<Histogram>::RenderSamples(std::string* out) const {
       AppendSample(bucket, label_names(), values, absl::StrCat("le=\"", le, "\""),
                    absl::StrCat(s.cumulative[i]), out);
     }
-    AppendSample(absl::StrCat(name(), "_sum"), label_names(), values, "", FormatValue(s.sum),
-                 out);
+    AppendSample(absl::StrCat(name(), "_sum"), label_names(), values, "", FormatValue(s.sum), out);
     AppendSample(absl::StrCat(name(), "_count"), label_names(), values, "",
                  absl::StrCat(s.cumulative.back()), out);
   }
@@ -289,8 +286,9 @@ absl::StatusOr<CounterFamily*> MetricsRegistry::AddCounterFamily(
   return AddFamily<Counter>(MetricType::kCounter, name, help, std::move(label_names), {});
 }
 
-absl::StatusOr<GaugeFamily*> MetricsRegistry::AddGaugeFamily(
-    absl::string_view name, absl::string_view help, std::vector<std::string> label_names) {
+absl::StatusOr<GaugeFamily*> MetricsRegistry::AddGaugeFamily(absl::string_view name,
+                                                             absl::string_view help,
+                                                             std::vector<std::string> label_names) {
   return AddFamily<Gauge>(MetricType::kGauge, name, help, std::move(label_names), {});
 }
 
@@ -356,6 +354,15 @@ absl::Status MetricsRegistry::AddCallback(MetricType type, absl::string_view nam
     }
   }
   return family->Add(std::move(values), std::move(fn));
+}
+
+absl::Status MetricsRegistry::AddCallbacks(std::vector<CallbackSpec> specs) {
+  for (CallbackSpec& spec : specs) {
+    absl::Status status =
+        AddCallback(spec.type, spec.name, spec.help, std::move(spec.labels), std::move(spec.fn));
+    if (!status.ok()) return status;
+  }
+  return absl::OkStatus();
 }
 
 std::string MetricsRegistry::Render() const {

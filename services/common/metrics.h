@@ -90,7 +90,9 @@ class FamilyBase {
  public:
   FamilyBase(MetricType type, std::string name, std::string help,
              std::vector<std::string> label_names)
-      : type_(type), name_(std::move(name)), help_(std::move(help)),
+      : type_(type),
+        name_(std::move(name)),
+        help_(std::move(help)),
         label_names_(std::move(label_names)) {}
   virtual ~FamilyBase() = default;
 
@@ -185,6 +187,18 @@ class MetricsRegistry {
                            std::vector<std::pair<std::string, std::string>> labels,
                            std::function<double()> fn);
 
+  // One AddCallback argument list.
+  struct CallbackSpec {
+    MetricType type;
+    std::string name;
+    std::string help;
+    std::vector<std::pair<std::string, std::string>> labels;
+    std::function<double()> fn;
+  };
+  // AddCallback for each spec in order; stops at the first error and returns
+  // it (the specs before it stay registered).
+  absl::Status AddCallbacks(std::vector<CallbackSpec> specs);
+
   // The exposition text (format 0.0.4): families sorted by name, children by
   // label values, each family with its # HELP and # TYPE lines.
   std::string Render() const;
@@ -200,8 +214,7 @@ class MetricsRegistry {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   template <typename T>
   absl::StatusOr<Family<T>*> AddFamily(MetricType type, absl::string_view name,
-                                       absl::string_view help,
-                                       std::vector<std::string> label_names,
+                                       absl::string_view help, std::vector<std::string> label_names,
                                        std::vector<double> bounds);
 
   mutable absl::Mutex mu_;

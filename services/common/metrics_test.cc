@@ -90,10 +90,9 @@ TEST(MetricsRegistry, RejectsBadNames) {
             absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(registry.AddHistogram("h", "x", {2, 1}).status().code(),
             absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(registry.AddHistogram("h", "x", {1, std::numeric_limits<double>::infinity()})
-                .status()
-                .code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(
+      registry.AddHistogram("h", "x", {1, std::numeric_limits<double>::infinity()}).status().code(),
+      absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(registry.Render(), "");
 }
 

@@ -28,7 +28,8 @@ ABSL_FLAG(int, port, 7001, "gRPC port (0 picks a free port)");
 ABSL_FLAG(std::string, data_dir, "var/records", "directory of the RocksDB store (created if missing)");
 ABSL_FLAG(int, shutdown_grace_ms, 10000, "how long in-flight calls may run after SIGTERM");
 ABSL_FLAG(int, max_threads, 64, "largest number of concurrent handler threads");
-ABSL_FLAG(std::string, metrics_host, "127.0.0.1", "address of the HTTP /metrics and /healthz endpoint");
+ABSL_FLAG(std::string, metrics_host, "127.0.0.1",
+          "address of the HTTP /metrics and /healthz endpoint");
 ABSL_FLAG(int, metrics_port, 9001, "port of the /metrics endpoint (0 picks a free port)");
 ABSL_FLAG(std::string, port_file, "", "if set, the bound port is written here once serving");
 ABSL_FLAG(int, xapi_port, 8080, "xAPI HTTP port (0 picks a free port, -1 disables the endpoint)");
@@ -140,7 +141,8 @@ int main(int argc, char** argv) {
     }
   }
   lifelong::LogInfo("serving", {{"port", (*server)->port()},
-                                {"metrics_port", metrics_server.ok() ? (*metrics_server)->port() : -1},
+                                {"metrics_port",
+                                 metrics_server.ok() ? (*metrics_server)->port() : -1},
                                 {"data_dir", absl::GetFlag(FLAGS_data_dir)},
                                 {"statements", (*store)->ApproximateStatementCount()}});
 
@@ -149,7 +151,8 @@ int main(int argc, char** argv) {
   serving = false;
   if (xapi_server) xapi_server->Stop();
   (*server)->Shutdown(std::chrono::milliseconds(absl::GetFlag(FLAGS_shutdown_grace_ms)));
-  if (metrics_server.ok()) (*metrics_server)->Shutdown();  // before the store its callbacks read goes away
+  // Before the store that the metrics callbacks read goes away.
+  if (metrics_server.ok()) (*metrics_server)->Shutdown();
   store->reset();  // flush and close
   lifelong::LogInfo("stopped");
   return 0;

@@ -1,0 +1,120 @@
+// Training-time benchmark on synthetic interactions (synthetic.h). Prints the
+// figures; it is not a test. Budget: 1,000,000 interactions in <= 60 s on the
+// project's 2-core machines.
+//
+//   bazel build //models:bench_train && bazel-bin/models/bench_train --items=2000
+#include <cstdio>
+#include <random>
+#include <string>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/time/clock.h"
+#include "models/synthetic.h"
+#include "models/trainer.h"
+
+ABSL_FLAG(int64_t, interactions, 1000000, "approximate number of interactions");
+ABSL_FLAG(int, items, 2000, "number of courses");
+ABSL_FLAG(double, mean_length, 10, "mean courses per learner");
+ABSL_FLAG(int, dense_max_items, 1024, "TrainOptions.dense_max_items");
+ABSL_FLAG(double, set_mix, 0.25, "TrainOptions.set_mix (> 0 also runs the EASE part)");
+ABSL_FLAG(bool, tune, false, "also time TuneOnValidation (what `train --tune` adds)");
+ABSL_FLAG(int, index_items, 0,
+          "instead: build a bundle of this many clustered random 64-d item vectors "
+          "and time index building and batched search");
+
+namespace {
+
+int IndexBench(int n) {
+  namespace lm = lifelong::models;
+  const int d = 64;
+  lm::ModelArrays a;
+  std::mt19937_64 rng(7);
+  std::normal_distribution<float> g;
+  std::vector<float> centers(1000 * d);
+  for (float& x : centers) x = g(rng);
+  a.identity_query = false;
+  a.dim = d;
+  a.content_dim = 1;
+  a.content.assign(n, 0.0f);
+  a.item_vectors.resize(static_cast<size_t>(n) * d);
+  a.query_basis.resize(static_cast<size_t>(n) * d);
+  for (int i = 0; i < n; ++i) {
+    a.course_ids.push_back("c" + std::to_string(i));
+    a.counts.push_back(1 + i % 100);
+    for (int j = 0; j < d; ++j) {
+      a.item_vectors[static_cast<size_t>(i) * d + j] = centers[(i % 1000) * d + j] + 0.5f * g(rng);
+      a.query_basis[static_cast<size_t>(i) * d + j] = a.item_vectors[static_cast<size_t>(i) * d + j];
+    }
+  }
+  absl::Time t0 = absl::Now();
+  auto b = lm::BuildModelBundle(std::move(a), nlohmann::json::object(), 1, "");
+  if (!b.ok()) return 1;
+  const double build_s = absl::ToDoubleSeconds(absl::Now() - t0);
+  const lm::IndexInfo& info = (*b)->index_info();
+  std::vector<float> queries;
+  const int nq = 2000;
+  for (int q = 0; q < nq; ++q) {
+    std::vector<lm::HistoryEvent> h;
+    for (int t = 0; t < 5; ++t) h.push_back({"c" + std::to_string((q * 7919 + t * 104729) % n), 1.0f});
+    std::vector<float> v = (*b)->LearnerVector(h);
+    queries.insert(queries.end(), v.begin(), v.end());
+  }
+  t0 = absl::Now();
+  auto r = (*b)->SearchBatch(queries, nq, 10);
+  const double search_s = absl::ToDoubleSeconds(absl::Now() - t0);
+  if (!r.ok()) return 1;
+  std::printf("items %d dim %d index %s nlist %d nprobe %d calibrated recall@10 %.3f\n"
+              "build bundle+index %.1f s  batched search %.3f ms/query (%d queries)\n",
+              n, d, info.kind.c_str(), info.nlist, info.nprobe, info.calibrated_recall_at_10,
+              build_s, 1000 * search_s / nq, nq);
+  return 0;
+}
+
+}  // namespace
+
+namespace lm = lifelong::models;
+
+int main(int argc, char** argv) {
+  absl::ParseCommandLine(argc, argv);
+  if (absl::GetFlag(FLAGS_index_items) > 0) return IndexBench(absl::GetFlag(FLAGS_index_items));
+  lm::SyntheticOptions so;
+  so.items = absl::GetFlag(FLAGS_items);
+  so.mean_length = absl::GetFlag(FLAGS_mean_length);
+  so.learners = static_cast<int>(absl::GetFlag(FLAGS_interactions) / so.mean_length);
+  so.tracks = std::max(1, so.items / 20);
+  absl::Time t0 = absl::Now();
+  std::vector<lm::Interaction> data = lm::GenerateSyntheticInteractions(so);
+  const double gen_s = absl::ToDoubleSeconds(absl::Now() - t0);
+  lm::TrainOptions options;
+  options.dense_max_items = absl::GetFlag(FLAGS_dense_max_items);
+  options.set_mix = absl::GetFlag(FLAGS_set_mix);
+  lm::TrainStats stats;
+  t0 = absl::Now();
+  absl::StatusOr<lm::ModelArrays> arrays = lm::TrainModel(data, {}, options, &stats);
+  const double train_s = absl::ToDoubleSeconds(absl::Now() - t0);
+  if (!arrays.ok()) {
+    std::fprintf(stderr, "bench_train: %s\n", std::string(arrays.status().ToString()).c_str());
+    return 1;
+  }
+  t0 = absl::Now();
+  auto bundle = lm::BuildModelBundle(std::move(*arrays), nlohmann::json::object(), 0, "");
+  const double index_s = absl::ToDoubleSeconds(absl::Now() - t0);
+  if (!bundle.ok()) return 1;
+  std::printf(
+      "interactions %zu (used %lld) learners %lld items %lld dim %d identity_query %d\n"
+      "generate %.2f s  train %.2f s  build bundle+index %.2f s  (budget: train <= 60 s)\n",
+      data.size(), static_cast<long long>(stats.interactions_used),
+      static_cast<long long>(stats.learners), static_cast<long long>(stats.items),
+      (*bundle)->dim(), stats.items <= options.dense_max_items ? 1 : 0,
+      gen_s, train_s, index_s);
+  if (absl::GetFlag(FLAGS_tune)) {
+    t0 = absl::Now();
+    auto tuned = lm::TuneOnValidation(data, options, 0.2, false, 1, 10);
+    if (!tuned.ok()) return 1;
+    std::printf("tune %.2f s (%zu trials, validation recall@10 %.4f)\n",
+                absl::ToDoubleSeconds(absl::Now() - t0), tuned->trials.size(),
+                tuned->best_metrics.recall);
+  }
+  return 0;
+}

@@ -1,0 +1,166 @@
+// Offline evaluation of the recommender model against popularity and
+// item-kNN baselines, all in one run (protocol in evaluation.h).
+//
+//   # fixed train/test files (e.g. CNPC):
+//   evaluate --train=train.jsonl --test=test.jsonl
+//   # one file, held-out split made here:
+//   evaluate --interactions=all.tsv --split=tail --test_fraction=0.2
+//   evaluate --ratings=ratings_final.txt --split=random --seed=1
+//   # evaluate an already written model version instead of training here:
+//   evaluate --train=... --test=... --model_dir=var/models/3
+//
+// Without --model_dir the model is trained on the training part with
+// hyper-parameters tuned on a validation split carved out of the training
+// part (--tune, default on), then scored through ModelBundle::ScoreAll.
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "models/evaluation.h"
+#include "models/interaction_file.h"
+#include "models/model_bundle.h"
+#include "models/trainer.h"
+
+ABSL_FLAG(std::string, train, "", "training interaction file (with --test)");
+ABSL_FLAG(std::string, test, "", "held-out interaction file (with --train)");
+ABSL_FLAG(std::string, interactions, "", "one interaction file, split here (--split)");
+ABSL_FLAG(std::string, ratings, "", "labelled ratings file (user, course, label), split here");
+ABSL_FLAG(std::string, split, "tail", "tail (last part of each learner's sequence) or random");
+ABSL_FLAG(double, test_fraction, 0.2, "held-out fraction per learner for --split");
+ABSL_FLAG(uint64_t, seed, 1, "seed of --split=random and of validation random splits");
+ABSL_FLAG(std::string, catalog, "", "optional catalog dump (JSON lines) for content vectors");
+ABSL_FLAG(std::string, model_dir, "", "evaluate this model version instead of training one");
+ABSL_FLAG(bool, tune, true, "tune hyper-parameters on a validation split of the training part");
+ABSL_FLAG(double, valid_fraction, 0.2, "validation fraction per learner for --tune");
+ABSL_FLAG(std::string, params, "", "JSON object of TrainOptions fields (start point of tuning)");
+ABSL_FLAG(std::string, ks, "5,10,20", "cut-offs K");
+ABSL_FLAG(std::string, json_out, "", "optionally write all figures as JSON here");
+
+namespace lm = lifelong::models;
+
+namespace {
+
+int Fail(const absl::Status& s) {
+  std::fprintf(stderr, "evaluate: %s\n", std::string(s.ToString()).c_str());
+  return 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::ParseCommandLine(argc, argv);
+  std::vector<lm::Interaction> train;
+  std::vector<lm::EvalCase> cases;
+  const bool random_split = absl::GetFlag(FLAGS_split) == "random";
+  if (absl::GetFlag(FLAGS_split) != "tail" && !random_split) {
+    return Fail(absl::InvalidArgumentError("--split: must be tail or random"));
+  }
+  if (!absl::GetFlag(FLAGS_train).empty()) {
+    auto tr = lm::ReadInteractionFile(absl::GetFlag(FLAGS_train));
+    if (!tr.ok()) return Fail(tr.status());
+    auto te = lm::ReadInteractionFile(absl::GetFlag(FLAGS_test));
+    if (!te.ok()) return Fail(te.status());
+    train = std::move(*tr);
+    cases = lm::CasesFromTrainTest(train, *te);
+  } else {
+    absl::StatusOr<std::vector<lm::Interaction>> all;
+    if (!absl::GetFlag(FLAGS_interactions).empty()) {
+      all = lm::ReadInteractionFile(absl::GetFlag(FLAGS_interactions));
+    } else if (!absl::GetFlag(FLAGS_ratings).empty()) {
+      all = lm::ReadLabeledRatingsFile(absl::GetFlag(FLAGS_ratings));
+    } else {
+      return Fail(absl::InvalidArgumentError("give --train and --test, --interactions or --ratings"));
+    }
+    if (!all.ok()) return Fail(all.status());
+    if (random_split) {
+      lm::SplitRandom(*all, absl::GetFlag(FLAGS_test_fraction), absl::GetFlag(FLAGS_seed), &train,
+                      &cases);
+    } else {
+      lm::SplitSequenceTails(*all, absl::GetFlag(FLAGS_test_fraction), &train, &cases);
+    }
+  }
+  std::vector<int> ks;
+  for (absl::string_view k : absl::StrSplit(absl::GetFlag(FLAGS_ks), ',', absl::SkipEmpty())) {
+    int v = 0;
+    if (!absl::SimpleAtoi(k, &v) || v <= 0) return Fail(absl::InvalidArgumentError("--ks: positive integers"));
+    ks.push_back(v);
+  }
+  nlohmann::json out = {{"train_interactions", train.size()}, {"cases", cases.size()}};
+
+  std::shared_ptr<const lm::ModelBundle> bundle;
+  if (!absl::GetFlag(FLAGS_model_dir).empty()) {
+    auto b = lm::LoadModelBundle(absl::GetFlag(FLAGS_model_dir));
+    if (!b.ok()) return Fail(b.status());
+    bundle = *b;
+    out["model_dir"] = absl::GetFlag(FLAGS_model_dir);
+  } else {
+    lm::TrainOptions options;
+    if (!absl::GetFlag(FLAGS_params).empty()) {
+      auto j = nlohmann::json::parse(absl::GetFlag(FLAGS_params), nullptr, false);
+      auto o = lm::TrainOptions::FromJson(j);
+      if (!o.ok()) return Fail(o.status());
+      options = *o;
+    }
+    if (absl::GetFlag(FLAGS_tune)) {
+      const absl::Time t0 = absl::Now();
+      auto tuned = lm::TuneOnValidation(train, options, absl::GetFlag(FLAGS_valid_fraction),
+                                        random_split, absl::GetFlag(FLAGS_seed) + 1, 10);
+      if (!tuned.ok()) return Fail(tuned.status());
+      options = tuned->best;
+      out["tuning"] = {{"validation", tuned->best_metrics.ToJson()},
+                       {"trials", tuned->trials.size()},
+                       {"seconds", absl::ToDoubleSeconds(absl::Now() - t0)}};
+      std::printf("tuned on validation (%zu trials, %.1f s): recall@10 %.4f ndcg@10 %.4f\n",
+                  tuned->trials.size(), absl::ToDoubleSeconds(absl::Now() - t0),
+                  tuned->best_metrics.recall, tuned->best_metrics.ndcg);
+    }
+    std::vector<lm::CatalogCourse> catalog;
+    if (!absl::GetFlag(FLAGS_catalog).empty()) {
+      auto c = lm::ReadCatalogFile(absl::GetFlag(FLAGS_catalog));
+      if (!c.ok()) return Fail(c.status());
+      catalog = std::move(*c);
+    }
+    lm::TrainStats stats;
+    auto arrays = lm::TrainModel(train, catalog, options, &stats);
+    if (!arrays.ok()) return Fail(arrays.status());
+    auto b = lm::BuildModelBundle(std::move(*arrays), nlohmann::json::object(), 0, "");
+    if (!b.ok()) return Fail(b.status());
+    bundle = *b;
+    out["params"] = options.ToJson();
+    out["training"] = stats.ToJson();
+    std::printf("params %s\ntrained in %.2f s: %lld items, %lld learners, %lld interactions\n",
+                options.ToJson().dump().c_str(), stats.seconds,
+                static_cast<long long>(stats.items), static_cast<long long>(stats.learners),
+                static_cast<long long>(stats.interactions_used));
+  }
+  const std::vector<std::string>& universe = bundle->course_ids();
+  const std::vector<std::pair<std::string, lm::Scorer>> scorers = {
+      {"model", lm::BundleScorer(bundle)},
+      {"popularity", lm::PopularityScorer(train, universe)},
+      {"item_knn", lm::ItemKnnScorer(train, universe)},
+  };
+  std::printf("%zu evaluation learners, %zu items ranked (history excluded)\n", cases.size(),
+              universe.size());
+  std::printf("%-11s %4s %9s %9s %9s %9s %9s\n", "scorer", "K", "recall", "ndcg", "hr",
+              "precision", "coverage");
+  for (const auto& [name, scorer] : scorers) {
+    for (int k : ks) {
+      lm::RankingMetrics m = lm::EvaluateRanking(cases, universe, k, scorer);
+      out["results"][name][std::to_string(k)] = m.ToJson();
+      std::printf("%-11s %4d %9.4f %9.4f %9.4f %9.4f %9.4f\n", name.c_str(), k, m.recall, m.ndcg,
+                  m.hit_rate, m.precision, m.coverage);
+    }
+  }
+  if (!absl::GetFlag(FLAGS_json_out).empty()) {
+    FILE* f = std::fopen(absl::GetFlag(FLAGS_json_out).c_str(), "w");
+    if (f == nullptr) return Fail(absl::InternalError("cannot write --json_out"));
+    std::fputs(out.dump(2).c_str(), f);
+    std::fclose(f);
+  }
+  return 0;
+}

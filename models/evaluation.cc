@@ -1,0 +1,248 @@
+#include "models/evaluation.h"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <random>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+
+namespace lifelong::models {
+
+nlohmann::json RankingMetrics::ToJson() const {
+  return {{"k", k},           {"cases", cases},         {"recall", recall},
+          {"ndcg", ndcg},     {"hit_rate", hit_rate},   {"precision", precision},
+          {"coverage", coverage}};
+}
+
+std::vector<std::pair<std::string, std::vector<Interaction>>> GroupSequences(
+    const std::vector<Interaction>& interactions) {
+  absl::flat_hash_map<std::string, int> slot;
+  std::vector<std::pair<std::string, std::vector<std::pair<size_t, const Interaction*>>>> raw;
+  for (size_t i = 0; i < interactions.size(); ++i) {
+    const Interaction& it = interactions[i];
+    if (!(it.weight > 0)) continue;
+    auto [pos, inserted] = slot.emplace(it.learner, static_cast<int>(raw.size()));
+    if (inserted) raw.push_back({it.learner, {}});
+    raw[pos->second].second.push_back({i, &it});
+  }
+  std::vector<std::pair<std::string, std::vector<Interaction>>> out;
+  out.reserve(raw.size());
+  for (auto& [learner, events] : raw) {
+    std::stable_sort(events.begin(), events.end(), [](const auto& x, const auto& y) {
+      return x.second->order < y.second->order;
+    });
+    // Keep the most recent occurrence of each course, with the largest weight.
+    absl::flat_hash_map<std::string, float> max_weight;
+    for (const auto& e : events) {
+      float& w = max_weight[e.second->course_id];
+      w = std::max(w, e.second->weight);
+    }
+    absl::flat_hash_set<std::string> seen;
+    std::vector<Interaction> seq;
+    for (auto it = events.rbegin(); it != events.rend(); ++it) {
+      if (!seen.insert(it->second->course_id).second) continue;
+      Interaction x = *it->second;
+      x.weight = max_weight[x.course_id];
+      seq.push_back(std::move(x));
+    }
+    std::reverse(seq.begin(), seq.end());
+    out.push_back({learner, std::move(seq)});
+  }
+  return out;
+}
+
+namespace {
+
+std::vector<HistoryEvent> ToHistory(const std::vector<Interaction>& seq) {
+  std::vector<HistoryEvent> h;
+  h.reserve(seq.size());
+  for (const Interaction& x : seq) h.push_back({x.course_id, x.weight, absl::InfinitePast()});
+  return h;
+}
+
+template <typename ChooseHeldOut>
+void SplitWith(const std::vector<Interaction>& interactions, double fraction,
+               std::vector<Interaction>* train, std::vector<EvalCase>* cases,
+               ChooseHeldOut choose) {
+  train->clear();
+  cases->clear();
+  for (auto& [learner, seq] : GroupSequences(interactions)) {
+    const int n = static_cast<int>(seq.size());
+    if (n < 2) {
+      train->insert(train->end(), seq.begin(), seq.end());
+      continue;
+    }
+    const int held = std::min(n - 1, std::max(1, static_cast<int>(std::lround(fraction * n))));
+    std::vector<bool> is_held = choose(n, held);
+    EvalCase c;
+    c.learner = learner;
+    std::vector<Interaction> kept;
+    for (int i = 0; i < n; ++i) {
+      if (is_held[i]) {
+        c.held_out.push_back(seq[i].course_id);
+      } else {
+        kept.push_back(seq[i]);
+      }
+    }
+    c.history = ToHistory(kept);
+    train->insert(train->end(), kept.begin(), kept.end());
+    cases->push_back(std::move(c));
+  }
+}
+
+}  // namespace
+
+void SplitSequenceTails(const std::vector<Interaction>& interactions, double fraction,
+                        std::vector<Interaction>* train, std::vector<EvalCase>* cases) {
+  SplitWith(interactions, fraction, train, cases, [](int n, int held) {
+    std::vector<bool> h(n, false);
+    for (int i = n - held; i < n; ++i) h[i] = true;
+    return h;
+  });
+}
+
+void SplitRandom(const std::vector<Interaction>& interactions, double fraction, uint64_t seed,
+                 std::vector<Interaction>* train, std::vector<EvalCase>* cases) {
+  std::mt19937_64 rng(seed);
+  SplitWith(interactions, fraction, train, cases, [&rng](int n, int held) {
+    std::vector<int> idx(n);
+    std::iota(idx.begin(), idx.end(), 0);
+    std::shuffle(idx.begin(), idx.end(), rng);
+    std::vector<bool> h(n, false);
+    for (int i = 0; i < held; ++i) h[idx[i]] = true;
+    return h;
+  });
+}
+
+std::vector<EvalCase> CasesFromTrainTest(const std::vector<Interaction>& train,
+                                         const std::vector<Interaction>& test) {
+  absl::flat_hash_map<std::string, std::vector<Interaction>> history;
+  for (auto& [learner, seq] : GroupSequences(train)) history[learner] = std::move(seq);
+  std::vector<EvalCase> cases;
+  for (auto& [learner, seq] : GroupSequences(test)) {
+    EvalCase c;
+    c.learner = learner;
+    auto it = history.find(learner);
+    if (it != history.end()) c.history = ToHistory(it->second);
+    for (const Interaction& x : seq) c.held_out.push_back(x.course_id);
+    if (!c.held_out.empty()) cases.push_back(std::move(c));
+  }
+  return cases;
+}
+
+RankingMetrics EvaluateRanking(const std::vector<EvalCase>& cases,
+                               const std::vector<std::string>& universe, int k,
+                               const Scorer& scorer) {
+  RankingMetrics m;
+  m.k = k;
+  absl::flat_hash_map<std::string, int> row_of;
+  for (size_t i = 0; i < universe.size(); ++i) row_of[universe[i]] = static_cast<int>(i);
+  std::vector<bool> covered(universe.size(), false);
+  for (const EvalCase& c : cases) {
+    if (c.held_out.empty()) continue;
+    std::vector<float> scores = scorer(c);
+    std::vector<bool> seen(universe.size(), false);
+    for (const HistoryEvent& e : c.history) {
+      auto it = row_of.find(e.course_id);
+      if (it != row_of.end()) seen[it->second] = true;
+    }
+    std::vector<int> cand;
+    for (size_t i = 0; i < universe.size(); ++i) {
+      if (!seen[i]) cand.push_back(static_cast<int>(i));
+    }
+    const int kk = std::min<int>(k, static_cast<int>(cand.size()));
+    std::partial_sort(cand.begin(), cand.begin() + kk, cand.end(), [&](int x, int y) {
+      return scores[x] != scores[y] ? scores[x] > scores[y] : x < y;
+    });
+    absl::flat_hash_set<std::string> target(c.held_out.begin(), c.held_out.end());
+    int hits = 0;
+    double dcg = 0, idcg = 0;
+    for (int r = 0; r < kk; ++r) {
+      covered[cand[r]] = true;
+      if (target.contains(universe[cand[r]])) {
+        ++hits;
+        dcg += 1.0 / std::log2(r + 2.0);
+      }
+    }
+    for (int r = 0; r < std::min<int>(k, static_cast<int>(target.size())); ++r) {
+      idcg += 1.0 / std::log2(r + 2.0);
+    }
+    m.recall += static_cast<double>(hits) / target.size();
+    m.ndcg += dcg / idcg;
+    m.hit_rate += hits > 0 ? 1 : 0;
+    m.precision += static_cast<double>(hits) / k;
+    ++m.cases;
+  }
+  if (m.cases > 0) {
+    m.recall /= m.cases;
+    m.ndcg /= m.cases;
+    m.hit_rate /= m.cases;
+    m.precision /= m.cases;
+  }
+  if (!universe.empty()) {
+    m.coverage = static_cast<double>(std::count(covered.begin(), covered.end(), true)) /
+                 universe.size();
+  }
+  return m;
+}
+
+Scorer BundleScorer(std::shared_ptr<const ModelBundle> bundle) {
+  return [bundle](const EvalCase& c) { return bundle->ScoreAll(c.history); };
+}
+
+Scorer PopularityScorer(const std::vector<Interaction>& train,
+                        const std::vector<std::string>& universe) {
+  absl::flat_hash_map<std::string, int> row_of;
+  for (size_t i = 0; i < universe.size(); ++i) row_of[universe[i]] = static_cast<int>(i);
+  auto pop = std::make_shared<std::vector<float>>(universe.size(), 0.0f);
+  for (const auto& [learner, seq] : GroupSequences(train)) {
+    for (const Interaction& x : seq) {
+      auto it = row_of.find(x.course_id);
+      if (it != row_of.end()) (*pop)[it->second] += 1;
+    }
+  }
+  return [pop](const EvalCase&) { return *pop; };
+}
+
+Scorer ItemKnnScorer(const std::vector<Interaction>& train,
+                     const std::vector<std::string>& universe) {
+  const size_t n = universe.size();
+  absl::flat_hash_map<std::string, int> row_of;
+  for (size_t i = 0; i < n; ++i) row_of[universe[i]] = static_cast<int>(i);
+  auto sim = std::make_shared<std::vector<float>>(n * n, 0.0f);
+  std::vector<double> count(n, 0);
+  std::vector<double> co(n * n, 0);
+  for (const auto& [learner, seq] : GroupSequences(train)) {
+    std::vector<int> rows;
+    for (const Interaction& x : seq) {
+      auto it = row_of.find(x.course_id);
+      if (it != row_of.end()) rows.push_back(it->second);
+    }
+    for (int a : rows) {
+      count[a] += 1;
+      for (int b : rows) co[a * n + b] += 1;
+    }
+  }
+  for (size_t a = 0; a < n; ++a) {
+    for (size_t b = 0; b < n; ++b) {
+      if (a != b && co[a * n + b] > 0) {
+        (*sim)[a * n + b] = static_cast<float>(co[a * n + b] / std::sqrt(count[a] * count[b]));
+      }
+    }
+  }
+  auto rows_of = std::make_shared<absl::flat_hash_map<std::string, int>>(std::move(row_of));
+  return [sim, rows_of, n](const EvalCase& c) {
+    std::vector<float> s(n, 0.0f);
+    for (const HistoryEvent& e : c.history) {
+      auto it = rows_of->find(e.course_id);
+      if (it == rows_of->end()) continue;
+      const float* row = sim->data() + static_cast<size_t>(it->second) * n;
+      for (size_t j = 0; j < n; ++j) s[j] += row[j];
+    }
+    return s;
+  };
+}
+
+}  // namespace lifelong::models

@@ -1,0 +1,88 @@
+// Offline ranking evaluation: held-out splits, Recall/NDCG/HR/precision@K and
+// catalog coverage, and the popularity and item-kNN baselines. The model is
+// scored through ModelBundle::ScoreAll, the code that serves requests.
+//
+// Protocol: for every case (a learner with at least one held-out course) all
+// items of the ranked universe are scored, the learner's history courses are
+// excluded, the top K are compared with the held-out set:
+//   Recall@K = hits / |held-out|, HR@K = [hits > 0], Precision@K = hits / K,
+//   NDCG@K = DCG / IDCG with binary gains, IDCG over min(|held-out|, K);
+// all averaged over cases. Coverage@K = distinct items recommended in any
+// top K / universe size. Held-out courses outside the universe count as misses.
+#ifndef LIFELONG_MODELS_EVALUATION_H_
+#define LIFELONG_MODELS_EVALUATION_H_
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "models/interaction.h"
+#include "models/model_bundle.h"
+#include "nlohmann/json.hpp"
+
+namespace lifelong::models {
+
+// One learner to evaluate: the known history (oldest first) and the courses
+// to be predicted.
+struct EvalCase {
+  std::string learner;
+  std::vector<HistoryEvent> history;
+  std::vector<std::string> held_out;  // distinct
+};
+
+struct RankingMetrics {
+  int k = 10;
+  int64_t cases = 0;
+  double recall = 0, ndcg = 0, hit_rate = 0, precision = 0, coverage = 0;
+  nlohmann::json ToJson() const;
+};
+
+// Groups interactions by learner, ordered by (order, input position); drops
+// weight <= 0 and keeps only the most recent occurrence of a repeated course.
+// Learners in first-appearance order.
+std::vector<std::pair<std::string, std::vector<Interaction>>> GroupSequences(
+    const std::vector<Interaction>& interactions);
+
+// Temporal split: for each learner with >= 2 courses, the last
+// max(1, round(fraction * n)) courses are held out. Returns the remaining
+// interactions in `train` and one EvalCase per learner with a held-out part.
+void SplitSequenceTails(const std::vector<Interaction>& interactions, double fraction,
+                        std::vector<Interaction>* train, std::vector<EvalCase>* cases);
+
+// Random split for data without order: for each learner with >= 2 courses,
+// max(1, round(fraction * n)) courses chosen by a generator seeded with
+// `seed` are held out.
+void SplitRandom(const std::vector<Interaction>& interactions, double fraction, uint64_t seed,
+                 std::vector<Interaction>* train, std::vector<EvalCase>* cases);
+
+// Cases for a fixed train/test pair: history = the learner's train
+// interactions (ordered as GroupSequences), held-out = the learner's distinct
+// test courses. Learners without test courses are skipped.
+std::vector<EvalCase> CasesFromTrainTest(const std::vector<Interaction>& train,
+                                         const std::vector<Interaction>& test);
+
+// Scores of every universe item for a case (universe order).
+using Scorer = std::function<std::vector<float>(const EvalCase&)>;
+
+// Evaluates `scorer` on `cases` over `universe` (course ids). Thread-safe if
+// the scorer is.
+RankingMetrics EvaluateRanking(const std::vector<EvalCase>& cases,
+                               const std::vector<std::string>& universe, int k,
+                               const Scorer& scorer);
+
+// Scorer using bundle->ScoreAll (universe = bundle->course_ids()).
+Scorer BundleScorer(std::shared_ptr<const ModelBundle> bundle);
+
+// Baseline: distinct-learner counts in `train`.
+Scorer PopularityScorer(const std::vector<Interaction>& train,
+                        const std::vector<std::string>& universe);
+
+// Baseline: item-kNN, score(j) = sum over history items i of
+// cosine(i, j) on the binary learner x item matrix of `train`.
+Scorer ItemKnnScorer(const std::vector<Interaction>& train,
+                     const std::vector<std::string>& universe);
+
+}  // namespace lifelong::models
+
+#endif  // LIFELONG_MODELS_EVALUATION_H_

@@ -1,0 +1,660 @@
+#include "models/model_bundle.h"
+
+#include <faiss/IndexFlat.h>
+#include <faiss/IndexIVFFlat.h>
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <random>
+#include <utility>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/status.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "models/interaction_file.h"
+#include "models/model_format.h"
+#include "models/text_embedding.h"
+
+namespace lifelong::models {
+
+struct ModelBundle::Impl {
+  int64_t version = 0;
+  std::string directory;
+  nlohmann::json manifest;
+  ModelArrays a;
+  absl::flat_hash_map<std::string, int> row_of;
+  std::vector<float> popularity;
+  std::vector<int> popular_rows;
+  std::vector<uint8_t> has_content;
+  // Collaborative index over rows with counts > 0; index position -> row.
+  std::unique_ptr<faiss::Index> index;
+  std::unique_ptr<faiss::Index> index_quantizer;
+  std::vector<int> index_rows;
+  IndexInfo index_info;
+  // Content index over rows with text.
+  std::unique_ptr<faiss::Index> content_index;
+  std::unique_ptr<faiss::Index> content_quantizer;
+  std::vector<int> content_rows;
+  IndexInfo content_index_info;
+};
+
+namespace {
+
+// One distinct known course of a history, with its query weight.
+struct WeightedRow {
+  int row;
+  int history_index;  // most recent occurrence
+  double weight;      // normalised: sum of squares is 1
+};
+
+// Recall@10 of `index` against exact inner-product search on `num_queries`
+// learner-like queries (sums of three seeded-random item vectors).
+double CalibrationRecall(const faiss::Index& index, const std::vector<float>& queries, int num_queries,
+                         const std::vector<faiss::Index::idx_t>& exact_labels, int k) {
+  std::vector<float> dist(static_cast<size_t>(num_queries) * k);
+  std::vector<faiss::Index::idx_t> labels(static_cast<size_t>(num_queries) * k);
+  index.search(num_queries, queries.data(), k, dist.data(), labels.data());
+  int64_t hits = 0, total = 0;
+  for (int q = 0; q < num_queries; ++q) {
+    const auto* want = exact_labels.data() + static_cast<size_t>(q) * k;
+    const auto* got = labels.data() + static_cast<size_t>(q) * k;
+    for (int i = 0; i < k; ++i) {
+      if (want[i] < 0) continue;
+      ++total;
+      if (std::find(got, got + k, want[i]) != got + k) ++hits;
+    }
+  }
+  return total == 0 ? 1.0 : static_cast<double>(hits) / total;
+}
+
+// Builds an inner-product index over `n` vectors of dimension `d`: flat up
+// to options.exact_index_max_items, else IVF with nprobe fixed by the options
+// or calibrated to options.ivf_target_recall.
+absl::Status BuildIndex(const float* vectors, int n, int d, const BuildOptions& options,
+                        std::unique_ptr<faiss::Index>* index,
+                        std::unique_ptr<faiss::Index>* quantizer, IndexInfo* info) {
+  info->indexed_items = n;
+  if (n <= options.exact_index_max_items) {
+    auto flat = std::make_unique<faiss::IndexFlatIP>(d);
+    flat->add(n, vectors);
+    *index = std::move(flat);
+    info->kind = "flat";
+    return absl::OkStatus();
+  }
+  // IVF: nlist ~ 2 sqrt(n), k-means (10 iterations) on a sample of <= 32
+  // points per list (build-time versus search-time trade-off measured with
+  // bench_train --index_items, docs/models.md).
+  const int nlist =
+      std::max(1, std::min(n, static_cast<int>(2 * std::sqrt(static_cast<double>(n)))));
+  auto q = std::make_unique<faiss::IndexFlatIP>(d);
+  auto ivf = std::make_unique<faiss::IndexIVFFlat>(q.get(), d, nlist, faiss::METRIC_INNER_PRODUCT);
+  ivf->cp.seed = 1234;
+  ivf->cp.max_points_per_centroid = 32;
+  ivf->cp.niter = 10;
+  ivf->verbose = false;
+  try {
+    ivf->train(n, vectors);
+    ivf->add(n, vectors);
+    if (options.ivf_nprobe > 0) {
+      ivf->nprobe = std::min(nlist, options.ivf_nprobe);
+      info->calibrated_recall_at_10 = -1;
+    } else {
+      // Smallest nprobe in 8, 16, 32, ... whose recall@10 on sample queries
+      // reaches the target.
+      const int k = std::min(10, n);
+      const int num_queries = 200;
+      std::mt19937_64 rng(99);
+      std::uniform_int_distribution<int> pick(0, n - 1);
+      std::vector<float> queries(static_cast<size_t>(num_queries) * d, 0.0f);
+      for (int qi = 0; qi < num_queries; ++qi) {
+        for (int t = 0; t < 3; ++t) {
+          const float* v = vectors + static_cast<size_t>(pick(rng)) * d;
+          for (int j = 0; j < d; ++j) queries[static_cast<size_t>(qi) * d + j] += v[j];
+        }
+      }
+      faiss::IndexFlatIP exact(d);
+      exact.add(n, vectors);
+      std::vector<float> dist(static_cast<size_t>(num_queries) * k);
+      std::vector<faiss::Index::idx_t> labels(static_cast<size_t>(num_queries) * k);
+      exact.search(num_queries, queries.data(), k, dist.data(), labels.data());
+      int nprobe = std::min(nlist, 8);
+      while (true) {
+        ivf->nprobe = nprobe;
+        info->calibrated_recall_at_10 =
+            CalibrationRecall(*ivf, queries, num_queries, labels, k);
+        if (info->calibrated_recall_at_10 >= options.ivf_target_recall || nprobe >= nlist) break;
+        nprobe = std::min(nlist, nprobe * 2);
+      }
+    }
+  } catch (const std::exception& e) {
+    return absl::InternalError(absl::StrCat("building the IVF index failed: ", e.what()));
+  }
+  info->kind = "ivf";
+  info->nlist = nlist;
+  info->nprobe = static_cast<int>(ivf->nprobe);
+  *quantizer = std::move(q);
+  *index = std::move(ivf);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<std::vector<Candidate>>> SearchIndex(
+    const faiss::Index* index, const std::vector<int>& rows, int d,
+    absl::Span<const float> queries, int num_queries, int k) {
+  if (k <= 0) return absl::InvalidArgumentError("k: must be positive");
+  if (num_queries < 0 || queries.size() != static_cast<size_t>(num_queries) * d) {
+    return absl::InvalidArgumentError(absl::StrCat("queries: expected num_queries * ", d,
+                                                   " floats, got ", queries.size()));
+  }
+  std::vector<std::vector<Candidate>> out(num_queries);
+  if (index == nullptr) {
+    if (rows.empty()) return out;
+    return absl::FailedPreconditionError("bundle was built without indexes");
+  }
+  if (num_queries == 0 || rows.empty()) return out;
+  const int kk = std::min<int>(k, static_cast<int>(rows.size()));
+  std::vector<float> dist(static_cast<size_t>(num_queries) * kk);
+  std::vector<faiss::Index::idx_t> labels(static_cast<size_t>(num_queries) * kk);
+  index->search(num_queries, queries.data(), kk, dist.data(), labels.data());
+  for (int q = 0; q < num_queries; ++q) {
+    for (int i = 0; i < kk; ++i) {
+      const faiss::Index::idx_t l = labels[static_cast<size_t>(q) * kk + i];
+      if (l < 0) continue;
+      out[q].push_back({rows[l], dist[static_cast<size_t>(q) * kk + i]});
+    }
+  }
+  return out;
+}
+
+double Dot(const float* a, const float* b, int n) {
+  double s = 0;
+  for (int i = 0; i < n; ++i) s += static_cast<double>(a[i]) * b[i];
+  return s;
+}
+
+}  // namespace
+
+ModelBundle::ModelBundle(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+ModelBundle::~ModelBundle() = default;
+
+int64_t ModelBundle::version() const { return impl_->version; }
+const std::string& ModelBundle::directory() const { return impl_->directory; }
+const nlohmann::json& ModelBundle::manifest() const { return impl_->manifest; }
+int ModelBundle::num_items() const { return static_cast<int>(impl_->a.course_ids.size()); }
+const std::string& ModelBundle::CourseId(int row) const { return impl_->a.course_ids[row]; }
+const std::vector<std::string>& ModelBundle::course_ids() const { return impl_->a.course_ids; }
+int ModelBundle::dim() const { return impl_->a.dim; }
+float ModelBundle::Popularity(int row) const { return impl_->popularity[row]; }
+int64_t ModelBundle::InteractionCount(int row) const { return impl_->a.counts[row]; }
+const std::vector<int>& ModelBundle::PopularRows() const { return impl_->popular_rows; }
+int ModelBundle::content_dim() const { return impl_->a.content_dim; }
+bool ModelBundle::HasContent(int row) const { return impl_->has_content[row] != 0; }
+const IndexInfo& ModelBundle::index_info() const { return impl_->index_info; }
+const IndexInfo& ModelBundle::content_index_info() const { return impl_->content_index_info; }
+float ModelBundle::CompletionRate(int row) const {
+  const ModelArrays& a = impl_->a;
+  if (a.completions.empty() || a.counts[row] <= 0) return 0.0f;
+  return static_cast<float>(a.completions[row]) / static_cast<float>(a.counts[row]);
+}
+
+std::optional<int> ModelBundle::Row(absl::string_view course_id) const {
+  auto it = impl_->row_of.find(course_id);
+  if (it == impl_->row_of.end()) return std::nullopt;
+  return it->second;
+}
+
+absl::Span<const float> ModelBundle::ItemVector(int row) const {
+  return absl::MakeConstSpan(impl_->a.item_vectors.data() + static_cast<size_t>(row) * impl_->a.dim,
+                             impl_->a.dim);
+}
+
+absl::Span<const float> ModelBundle::ContentVector(int row) const {
+  const int cd = impl_->a.content_dim;
+  return absl::MakeConstSpan(impl_->a.content.data() + static_cast<size_t>(row) * cd, cd);
+}
+
+namespace {
+
+// The distinct known courses of `history` with their normalised weights,
+// most recent first. Shared by LearnerVector and TopContributor so that the
+// decomposition is exact.
+std::vector<WeightedRow> HistoryWeights(const ModelBundle& b, const ModelArrays& a,
+                                        absl::Span<const HistoryEvent> history) {
+  // Walk from the most recent event backwards; the first time a row is seen is
+  // its most recent position; its weight is the largest over occurrences.
+  std::vector<WeightedRow> rows;
+  absl::flat_hash_map<int, int> index_of;
+  for (int i = static_cast<int>(history.size()) - 1; i >= 0; --i) {
+    const HistoryEvent& e = history[i];
+    if (!(e.weight > 0)) continue;
+    std::optional<int> row = b.Row(e.course_id);
+    if (!row.has_value() || a.counts[*row] <= 0) continue;
+    auto it = index_of.find(*row);
+    if (it != index_of.end()) {
+      rows[it->second].weight = std::max<double>(rows[it->second].weight, e.weight);
+      continue;
+    }
+    if (static_cast<int>(rows.size()) >= a.max_history) continue;
+    index_of[*row] = static_cast<int>(rows.size());
+    rows.push_back({*row, i, e.weight});
+  }
+  double norm = 0;
+  for (size_t age = 0; age < rows.size(); ++age) {
+    rows[age].weight *= std::pow(a.recency_decay, static_cast<double>(age));
+    norm += rows[age].weight * rows[age].weight;
+  }
+  if (norm > 0) {
+    norm = std::sqrt(norm);
+    for (WeightedRow& r : rows) r.weight /= norm;
+  }
+  return rows;
+}
+
+}  // namespace
+
+std::vector<float> ModelBundle::LearnerVector(absl::Span<const HistoryEvent> history) const {
+  const ModelArrays& a = impl_->a;
+  std::vector<float> q(a.dim, 0.0f);
+  for (const WeightedRow& r : HistoryWeights(*this, a, history)) {
+    if (a.identity_query) {
+      q[r.row] += static_cast<float>(r.weight);
+    } else {
+      const float* basis = a.query_basis.data() + static_cast<size_t>(r.row) * a.dim;
+      for (int d = 0; d < a.dim; ++d) q[d] += static_cast<float>(r.weight) * basis[d];
+    }
+  }
+  return q;
+}
+
+std::vector<float> ModelBundle::ScoreAll(absl::Span<const HistoryEvent> history) const {
+  const ModelArrays& a = impl_->a;
+  const int n = num_items();
+  std::vector<WeightedRow> rows = HistoryWeights(*this, a, history);
+  if (rows.empty()) return impl_->popularity;  // same fallback as Recommend
+  std::vector<float> scores(n, 0.0f);
+  if (a.identity_query) {
+    // Sparse query: only the history's coordinates are non-zero.
+    for (int j = 0; j < n; ++j) {
+      const float* v = a.item_vectors.data() + static_cast<size_t>(j) * a.dim;
+      double s = 0;
+      for (const WeightedRow& r : rows) s += r.weight * v[r.row];
+      scores[j] = static_cast<float>(s);
+    }
+  } else {
+    std::vector<float> q = LearnerVector(history);
+    for (int j = 0; j < n; ++j) {
+      scores[j] = static_cast<float>(
+          Dot(q.data(), a.item_vectors.data() + static_cast<size_t>(j) * a.dim, a.dim));
+    }
+  }
+  return scores;
+}
+
+absl::StatusOr<std::vector<std::vector<Candidate>>> ModelBundle::SearchBatch(
+    absl::Span<const float> queries, int num_queries, int k) const {
+  return SearchIndex(impl_->index.get(), impl_->index_rows, impl_->a.dim, queries, num_queries,
+                     k);
+}
+
+std::vector<Candidate> ModelBundle::Recommend(absl::Span<const HistoryEvent> history, int k,
+                                              absl::Span<const std::string> exclude) const {
+  absl::flat_hash_set<int> excluded;
+  for (const HistoryEvent& e : history) {
+    if (std::optional<int> r = Row(e.course_id)) excluded.insert(*r);
+  }
+  for (const std::string& id : exclude) {
+    if (std::optional<int> r = Row(id)) excluded.insert(*r);
+  }
+  std::vector<Candidate> out;
+  if (k <= 0) return out;
+  if (HistoryWeights(*this, impl_->a, history).empty()) {
+    for (int row : impl_->popular_rows) {
+      if (static_cast<int>(out.size()) >= k) break;
+      if (!excluded.contains(row)) out.push_back({row, impl_->popularity[row]});
+    }
+    return out;
+  }
+  std::vector<float> q = LearnerVector(history);
+  auto found = SearchBatch(q, 1, k + static_cast<int>(excluded.size()));
+  if (!found.ok()) return out;
+  for (const Candidate& c : (*found)[0]) {
+    if (static_cast<int>(out.size()) >= k) break;
+    if (!excluded.contains(c.row)) out.push_back(c);
+  }
+  return out;
+}
+
+float ModelBundle::ItemToItem(int from_row, int to_row) const {
+  const ModelArrays& a = impl_->a;
+  if (a.counts[from_row] <= 0) return 0.0f;
+  const float* item = a.item_vectors.data() + static_cast<size_t>(to_row) * a.dim;
+  if (a.identity_query) return item[from_row];
+  return static_cast<float>(
+      Dot(a.query_basis.data() + static_cast<size_t>(from_row) * a.dim, item, a.dim));
+}
+
+std::optional<Contribution> ModelBundle::TopContributor(absl::Span<const HistoryEvent> history,
+                                                        int row) const {
+  std::optional<Contribution> best;
+  for (const WeightedRow& r : HistoryWeights(*this, impl_->a, history)) {
+    const float share = static_cast<float>(r.weight * ItemToItem(r.row, row));
+    if (share > 0 && (!best.has_value() || share > best->score)) {
+      best = Contribution{r.history_index, history[r.history_index].course_id, share};
+    }
+  }
+  return best;
+}
+
+std::vector<float> ModelBundle::EmbedText(absl::string_view text) const {
+  return EmbedTextWithIdf(text, impl_->a.idf, impl_->a.content_dim);
+}
+
+absl::StatusOr<std::vector<std::vector<Candidate>>> ModelBundle::SearchContentBatch(
+    absl::Span<const float> queries, int num_queries, int k) const {
+  return SearchIndex(impl_->content_index.get(), impl_->content_rows, impl_->a.content_dim,
+                     queries, num_queries, k);
+}
+
+std::vector<Candidate> ModelBundle::SimilarCourses(int row, int k) const {
+  std::vector<Candidate> out;
+  if (k <= 0 || !HasContent(row)) return out;
+  auto found = SearchContentBatch(ContentVector(row), 1, k + 1);
+  if (!found.ok()) return out;
+  for (const Candidate& c : (*found)[0]) {
+    if (c.row == row) continue;
+    if (static_cast<int>(out.size()) >= k) break;
+    out.push_back(c);
+  }
+  return out;
+}
+
+absl::StatusOr<std::shared_ptr<const ModelBundle>> BuildModelBundle(
+    ModelArrays arrays, nlohmann::json manifest, int64_t version, std::string directory,
+    const BuildOptions& options) {
+  const size_t n = arrays.course_ids.size();
+  auto bad = [](absl::string_view what) { return absl::InvalidArgumentError(what); };
+  if (arrays.counts.size() != n) return bad("counts: one per item expected");
+  if (!arrays.completions.empty() && arrays.completions.size() != n) {
+    return bad("completions: one per item expected, or none");
+  }
+  if (arrays.dim < 0 || arrays.item_vectors.size() != n * static_cast<size_t>(arrays.dim)) {
+    return bad("item_vectors: num_items x dim floats expected");
+  }
+  if (arrays.identity_query) {
+    if (static_cast<size_t>(arrays.dim) != n) return bad("dim: must equal num_items for identity query");
+    if (!arrays.query_basis.empty()) return bad("query_basis: must be empty for identity query");
+  } else if (arrays.query_basis.size() != n * static_cast<size_t>(arrays.dim)) {
+    return bad("query_basis: num_items x dim floats expected");
+  }
+  if (arrays.content_dim < 0 || arrays.content.size() != n * static_cast<size_t>(arrays.content_dim)) {
+    return bad("content: num_items x content_dim floats expected");
+  }
+  if (!arrays.idf.empty() && arrays.idf.size() != static_cast<size_t>(kTextHashBuckets)) {
+    return bad("idf: kTextHashBuckets floats expected");
+  }
+  if (!(arrays.recency_decay > 0 && arrays.recency_decay <= 1)) {
+    return bad("recency_decay: must be in (0, 1]");
+  }
+  if (arrays.max_history < 1) return bad("max_history: must be positive");
+
+  auto impl = std::make_unique<ModelBundle::Impl>();
+  impl->version = version;
+  impl->directory = std::move(directory);
+  impl->manifest = std::move(manifest);
+  for (size_t r = 0; r < n; ++r) {
+    if (arrays.course_ids[r].empty()) return bad(absl::StrCat("course_ids[", r, "]: empty"));
+    if (!impl->row_of.emplace(arrays.course_ids[r], static_cast<int>(r)).second) {
+      return bad(absl::StrCat("course_ids: duplicate \"", arrays.course_ids[r], "\""));
+    }
+  }
+  int64_t max_count = 0;
+  for (int64_t c : arrays.counts) max_count = std::max(max_count, c);
+  impl->popularity.assign(n, 0.0f);
+  for (size_t r = 0; r < n; ++r) {
+    if (max_count > 0) impl->popularity[r] = static_cast<float>(arrays.counts[r]) / max_count;
+  }
+  impl->popular_rows.resize(n);
+  std::iota(impl->popular_rows.begin(), impl->popular_rows.end(), 0);
+  std::stable_sort(impl->popular_rows.begin(), impl->popular_rows.end(),
+                   [&](int x, int y) { return arrays.counts[x] > arrays.counts[y]; });
+  impl->has_content.assign(n, 0);
+  for (size_t r = 0; r < n; ++r) {
+    const float* v = arrays.content.data() + r * arrays.content_dim;
+    for (int d = 0; d < arrays.content_dim; ++d) {
+      if (v[d] != 0.0f) {
+        impl->has_content[r] = 1;
+        break;
+      }
+    }
+  }
+  if (options.build_indexes) {
+    std::vector<float> vecs;
+    for (size_t r = 0; r < n; ++r) {
+      if (arrays.counts[r] <= 0 || arrays.dim == 0) continue;
+      impl->index_rows.push_back(static_cast<int>(r));
+      vecs.insert(vecs.end(), arrays.item_vectors.begin() + r * arrays.dim,
+                  arrays.item_vectors.begin() + (r + 1) * arrays.dim);
+    }
+    if (!impl->index_rows.empty()) {
+      absl::Status s = BuildIndex(vecs.data(), static_cast<int>(impl->index_rows.size()),
+                                  arrays.dim, options, &impl->index, &impl->index_quantizer,
+                                  &impl->index_info);
+      if (!s.ok()) return s;
+    }
+    std::vector<float> cvecs;
+    for (size_t r = 0; r < n; ++r) {
+      if (!impl->has_content[r]) continue;
+      impl->content_rows.push_back(static_cast<int>(r));
+      cvecs.insert(cvecs.end(), arrays.content.begin() + r * arrays.content_dim,
+                   arrays.content.begin() + (r + 1) * arrays.content_dim);
+    }
+    if (!impl->content_rows.empty()) {
+      absl::Status s = BuildIndex(cvecs.data(), static_cast<int>(impl->content_rows.size()),
+                                  arrays.content_dim, options, &impl->content_index,
+                                  &impl->content_quantizer, &impl->content_index_info);
+      if (!s.ok()) return s;
+    }
+  }
+  impl->a = std::move(arrays);
+  return std::shared_ptr<const ModelBundle>(new ModelBundle(std::move(impl)));
+}
+
+std::string VersionPath(const std::string& model_root, int64_t version) {
+  return absl::StrCat(model_root, "/", version);
+}
+
+namespace {
+
+// Reads the manifest and checks that every listed file exists with its size.
+// FAILED_PRECONDITION when incomplete, DATA_LOSS when the manifest is bad.
+absl::StatusOr<nlohmann::json> ReadCompleteManifest(const std::string& dir) {
+  const std::string path = absl::StrCat(dir, "/", kManifestFileName);
+  absl::StatusOr<std::string> text = ReadFileToString(path);
+  if (!text.ok()) {
+    return absl::FailedPreconditionError(absl::StrCat(dir, ": incomplete: no ", kManifestFileName));
+  }
+  nlohmann::json m = nlohmann::json::parse(*text, nullptr, false);
+  if (m.is_discarded() || !m.is_object()) {
+    return absl::DataLossError(absl::StrCat(path, ": not a JSON object"));
+  }
+  if (!m.contains("format") || m["format"] != std::string(kModelFormat)) {
+    return absl::DataLossError(absl::StrCat(path, ": format is not \"", kModelFormat, "\""));
+  }
+  if (!m.contains("files") || !m["files"].is_object()) {
+    return absl::DataLossError(absl::StrCat(path, ": no \"files\" object"));
+  }
+  for (const char* name : {kItemsFile.data(), kItemVectorsFile.data(), kQueryBasisFile.data(),
+                           kContentFile.data(), kContentIdfFile.data()}) {
+    const auto& f = m["files"];
+    if (!f.contains(name) || !f[name].is_object() || !f[name].contains("bytes") ||
+        !f[name]["bytes"].is_number_unsigned() || !f[name].contains("sha256") ||
+        !f[name]["sha256"].is_string()) {
+      return absl::DataLossError(absl::StrCat(path, ": files.", name, ": missing bytes/sha256"));
+    }
+    struct stat st;
+    const std::string fp = absl::StrCat(dir, "/", name);
+    if (stat(fp.c_str(), &st) != 0) {
+      return absl::FailedPreconditionError(absl::StrCat(dir, ": incomplete: no ", name));
+    }
+    if (static_cast<uint64_t>(st.st_size) != f[name]["bytes"].get<uint64_t>()) {
+      return absl::FailedPreconditionError(absl::StrCat(dir, ": incomplete: ", name, " has ",
+                                                        st.st_size, " bytes, manifest says ",
+                                                        f[name]["bytes"].get<uint64_t>()));
+    }
+  }
+  return m;
+}
+
+// Reads a listed file and verifies its checksum.
+absl::StatusOr<std::string> ReadVerified(const std::string& dir, const nlohmann::json& m,
+                                         absl::string_view name) {
+  const std::string path = absl::StrCat(dir, "/", name);
+  absl::StatusOr<std::string> data = ReadFileToString(path);
+  if (!data.ok()) return absl::FailedPreconditionError(absl::StrCat(dir, ": incomplete: no ", name));
+  const std::string want = m["files"][std::string(name)]["sha256"].get<std::string>();
+  if (Sha256Hex(*data) != want) {
+    return absl::DataLossError(absl::StrCat(path, ": SHA-256 mismatch (corrupt version)"));
+  }
+  return data;
+}
+
+template <typename T>
+absl::StatusOr<T> ManifestField(const nlohmann::json& m, const char* key, const std::string& dir) {
+  if (!m.contains(key)) {
+    return absl::DataLossError(absl::StrCat(dir, "/", kManifestFileName, ": no \"", key, "\""));
+  }
+  try {
+    return m[key].get<T>();
+  } catch (const nlohmann::json::exception&) {
+    return absl::DataLossError(
+        absl::StrCat(dir, "/", kManifestFileName, ": \"", key, "\" has the wrong type"));
+  }
+}
+
+}  // namespace
+
+absl::StatusOr<std::shared_ptr<const ModelBundle>> LoadModelBundle(const std::string& version_dir) {
+  return LoadModelBundle(version_dir, BuildOptions());
+}
+
+absl::StatusOr<std::shared_ptr<const ModelBundle>> LoadModelBundle(const std::string& version_dir,
+                                                                   const BuildOptions& options) {
+  std::string dir = version_dir;
+  while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+  const std::string base = dir.substr(dir.find_last_of('/') + 1);
+  std::optional<int64_t> version = ParseVersionName(base);
+  if (!version.has_value()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("version_dir: \"", base, "\" is not a version number"));
+  }
+  struct stat st;
+  if (stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+    return absl::NotFoundError(absl::StrCat("no version directory ", dir));
+  }
+  absl::StatusOr<nlohmann::json> m = ReadCompleteManifest(dir);
+  if (!m.ok()) return m.status();
+
+  ModelArrays a;
+  auto num_items = ManifestField<int64_t>(*m, "num_items", dir);
+  auto dim = ManifestField<int>(*m, "dim", dir);
+  auto identity = ManifestField<bool>(*m, "identity_query", dir);
+  auto decay = ManifestField<double>(*m, "recency_decay", dir);
+  auto max_history = ManifestField<int>(*m, "max_history", dir);
+  auto content_dim = ManifestField<int>(*m, "content_dim", dir);
+  for (const absl::Status& s : {num_items.status(), dim.status(), identity.status(),
+                                decay.status(), max_history.status(), content_dim.status()}) {
+    if (!s.ok()) return s;
+  }
+  a.dim = *dim;
+  a.identity_query = *identity;
+  a.recency_decay = *decay;
+  a.max_history = *max_history;
+  a.content_dim = *content_dim;
+
+  absl::StatusOr<std::string> items = ReadVerified(dir, *m, kItemsFile);
+  if (!items.ok()) return items.status();
+  int line_no = 0;
+  for (absl::string_view line : absl::StrSplit(*items, '\n', absl::SkipEmpty())) {
+    std::vector<absl::string_view> f = absl::StrSplit(line, '\t');
+    int64_t row = -1, count = -1, completions = -1;
+    const size_t want = line_no == 0 ? f.size() : (a.completions.empty() ? 3 : 4);
+    if (f.size() != want || (want != 3 && want != 4) || !absl::SimpleAtoi(f[0], &row) ||
+        row != line_no || !absl::SimpleAtoi(f[2], &count) || count < 0 || f[1].empty() ||
+        (want == 4 && (!absl::SimpleAtoi(f[3], &completions) || completions < 0 ||
+                       completions > count))) {
+      return absl::DataLossError(
+          absl::StrCat(dir, "/", kItemsFile, ":", line_no + 1,
+                       ": expected row <TAB> course id <TAB> count [<TAB> completions]"));
+    }
+    a.course_ids.emplace_back(f[1]);
+    a.counts.push_back(count);
+    if (want == 4) a.completions.push_back(completions);
+    ++line_no;
+  }
+  if (static_cast<int64_t>(a.course_ids.size()) != *num_items) {
+    return absl::DataLossError(absl::StrCat(dir, ": items.tsv has ", a.course_ids.size(),
+                                            " items, manifest says ", *num_items));
+  }
+  struct FloatFile {
+    absl::string_view name;
+    std::vector<float>* out;
+  };
+  for (const FloatFile& ff : {FloatFile{kItemVectorsFile, &a.item_vectors},
+                              FloatFile{kQueryBasisFile, &a.query_basis},
+                              FloatFile{kContentFile, &a.content},
+                              FloatFile{kContentIdfFile, &a.idf}}) {
+    absl::StatusOr<std::string> bytes = ReadVerified(dir, *m, ff.name);
+    if (!bytes.ok()) return bytes.status();
+    absl::StatusOr<std::vector<float>> v = BytesToFloats(*bytes);
+    if (!v.ok()) return absl::DataLossError(absl::StrCat(dir, "/", ff.name, ": ", v.status().message()));
+    *ff.out = std::move(*v);
+  }
+  absl::StatusOr<std::shared_ptr<const ModelBundle>> b =
+      BuildModelBundle(std::move(a), std::move(*m), *version, dir, options);
+  if (!b.ok()) {
+    return absl::DataLossError(absl::StrCat(dir, ": inconsistent shapes: ", b.status().message()));
+  }
+  return b;
+}
+
+absl::StatusOr<std::vector<int64_t>> ListCompleteVersions(const std::string& model_root) {
+  absl::StatusOr<std::vector<std::string>> names = ListDirectory(model_root);
+  if (!names.ok()) return names.status();
+  std::vector<int64_t> out;
+  for (const std::string& name : *names) {
+    std::optional<int64_t> v = ParseVersionName(name);
+    if (!v.has_value()) continue;
+    if (ReadCompleteManifest(VersionPath(model_root, *v)).ok()) out.push_back(*v);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+absl::StatusOr<std::shared_ptr<const ModelBundle>> LoadLatestModelBundle(
+    const std::string& model_root) {
+  return LoadLatestModelBundle(model_root, BuildOptions());
+}
+
+absl::StatusOr<std::shared_ptr<const ModelBundle>> LoadLatestModelBundle(
+    const std::string& model_root, const BuildOptions& options) {
+  absl::StatusOr<std::vector<int64_t>> versions = ListCompleteVersions(model_root);
+  if (!versions.ok()) return versions.status();
+  std::vector<std::string> rejected;
+  for (auto it = versions->rbegin(); it != versions->rend(); ++it) {
+    absl::StatusOr<std::shared_ptr<const ModelBundle>> b =
+        LoadModelBundle(VersionPath(model_root, *it), options);
+    if (b.ok()) return b;
+    rejected.push_back(std::string(b.status().message()));
+  }
+  return absl::NotFoundError(absl::StrCat("no loadable model version under ", model_root,
+                                          rejected.empty() ? "" : "; rejected: ",
+                                          absl::StrJoin(rejected, "; ")));
+}
+
+}  // namespace lifelong::models

@@ -1,0 +1,391 @@
+#include "models/model_bundle.h"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <random>
+#include <cstdio>
+#include <fstream>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "models/model_format.h"
+#include "models/model_writer.h"
+#include "models/trainer.h"
+
+namespace lifelong::models {
+namespace {
+
+// Three tracks of courses taken in order: a0 -> a1 -> a2 -> a3, b0 -> ...,
+// plus one catalog-only course.
+std::vector<Interaction> TrackData() {
+  std::vector<Interaction> out;
+  int learner = 0;
+  for (const char* track : {"a", "b", "c"}) {
+    for (int rep = 0; rep < 30; ++rep, ++learner) {
+      const int start = rep % 2;
+      for (int i = start; i < 4; ++i) {
+        out.push_back({absl::StrCat("u", learner), absl::StrCat(track, i), i, 1.0f});
+      }
+    }
+  }
+  return out;
+}
+
+std::vector<CatalogCourse> Catalog() {
+  return {{"a0", "书法入门 毛笔字基础"},  {"a1", "书法进阶 毛笔楷书"},
+          {"b0", "智能手机使用入门"},     {"c0", "太极拳基础"},
+          {"new1", "书法 毛笔 行书 欣赏"}};
+}
+
+ModelArrays Train(const TrainOptions& o = TrainOptions()) {
+  auto a = TrainModel(TrackData(), Catalog(), o);
+  EXPECT_TRUE(a.ok()) << a.status();
+  return *a;
+}
+
+std::string Root(const std::string& name) {
+  return absl::StrCat(getenv("TEST_TMPDIR"), "/", name);
+}
+
+std::vector<HistoryEvent> History(std::initializer_list<const char*> ids) {
+  std::vector<HistoryEvent> h;
+  for (const char* id : ids) h.push_back({id, 1.0f, absl::InfinitePast()});
+  return h;
+}
+
+void Overwrite(const std::string& path, const std::string& data) {
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << data;
+}
+
+TEST(ModelBundle, WriteLoadRoundTripKeepsScores) {
+  const std::string root = Root("roundtrip");
+  ModelArrays arrays = Train();
+  auto v = WriteModelVersion(root, arrays, {{"note", "test"}});
+  ASSERT_TRUE(v.ok()) << v.status();
+  EXPECT_EQ(*v, 1);
+  auto loaded = LoadModelBundle(VersionPath(root, 1));
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  auto memory = BuildModelBundle(arrays, nlohmann::json::object(), 0, "");
+  ASSERT_TRUE(memory.ok());
+  const ModelBundle& b = **loaded;
+  EXPECT_EQ(b.version(), 1);
+  EXPECT_EQ(b.manifest()["note"], "test");
+  EXPECT_EQ(b.manifest()["version"], 1);
+  EXPECT_EQ(b.course_ids(), arrays.course_ids);
+  EXPECT_EQ(b.num_items(), 13);  // 12 track courses + new1
+  ASSERT_TRUE(b.Row("a2").has_value());
+  EXPECT_EQ(b.CourseId(*b.Row("a2")), "a2");
+  EXPECT_FALSE(b.Row("zzz").has_value());
+  auto h = History({"a0", "a1"});
+  EXPECT_EQ(b.ScoreAll(h), (*memory)->ScoreAll(h));
+  EXPECT_EQ(b.InteractionCount(*b.Row("new1")), 0);
+  EXPECT_GT(b.InteractionCount(*b.Row("a3")), b.InteractionCount(*b.Row("a0")));
+}
+
+TEST(ModelBundle, LearnerVectorFollowsOrderAndNewEvents) {
+  auto b = BuildModelBundle(Train(), nlohmann::json::object(), 1, "");
+  ASSERT_TRUE(b.ok());
+  const ModelBundle& m = **b;
+  auto recs = m.Recommend(History({"a0", "a1"}), 1);
+  ASSERT_EQ(recs.size(), 1u);
+  EXPECT_EQ(m.CourseId(recs[0].row), "a2");
+  // A statement recorded now changes the next recommendation.
+  recs = m.Recommend(History({"a0", "a1", "a2"}), 1);
+  ASSERT_EQ(recs.size(), 1u);
+  EXPECT_EQ(m.CourseId(recs[0].row), "a3");
+  recs = m.Recommend(History({"a0", "b0", "b1"}), 1);
+  ASSERT_EQ(recs.size(), 1u);
+  EXPECT_EQ(m.CourseId(recs[0].row), "b2");
+  // Zero-weight (failed) and unknown events are ignored.
+  std::vector<HistoryEvent> h = History({"b0", "b1", "zzz"});
+  h.push_back({"a1", 0.0f, absl::InfinitePast()});
+  EXPECT_EQ(m.LearnerVector(h), m.LearnerVector(History({"b0", "b1"})));
+  // Empty history: popularity, history excluded.
+  recs = m.Recommend({}, 3);
+  ASSERT_EQ(recs.size(), 3u);
+  EXPECT_EQ(recs[0].row, m.PopularRows()[0]);
+  EXPECT_FLOAT_EQ(m.Popularity(m.PopularRows()[0]), 1.0f);
+}
+
+TEST(ModelBundle, SearchBatchAgreesWithScoreAll) {
+  auto b = BuildModelBundle(Train(), nlohmann::json::object(), 1, "");
+  ASSERT_TRUE(b.ok());
+  const ModelBundle& m = **b;
+  std::vector<std::vector<HistoryEvent>> hs = {History({"a0"}), History({"b1", "c0"}),
+                                               History({"c1", "c2"})};
+  std::vector<float> queries;
+  for (const auto& h : hs) {
+    std::vector<float> q = m.LearnerVector(h);
+    ASSERT_EQ(static_cast<int>(q.size()), m.dim());
+    queries.insert(queries.end(), q.begin(), q.end());
+  }
+  auto found = m.SearchBatch(queries, 3, 4);
+  ASSERT_TRUE(found.ok()) << found.status();
+  ASSERT_EQ(found->size(), 3u);
+  for (size_t i = 0; i < hs.size(); ++i) {
+    std::vector<float> all = m.ScoreAll(hs[i]);
+    ASSERT_EQ((*found)[i].size(), 4u);
+    float best = -1e30f;
+    for (size_t r = 0; r < all.size(); ++r) {
+      if (m.InteractionCount(r) > 0) best = std::max(best, all[r]);
+    }
+    EXPECT_NEAR((*found)[i][0].score, best, 1e-4);
+    for (const Candidate& c : (*found)[i]) EXPECT_NEAR(c.score, all[c.row], 1e-4);
+  }
+  EXPECT_EQ(m.SearchBatch(queries, 2, 4).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(m.SearchBatch(queries, 3, 0).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(ModelBundle, TopContributorNamesTheHistoryCourseBehindACandidate) {
+  auto b = BuildModelBundle(Train(), nlohmann::json::object(), 1, "");
+  ASSERT_TRUE(b.ok());
+  const ModelBundle& m = **b;
+  auto h = History({"b0", "a1"});
+  auto why = m.TopContributor(h, *m.Row("b1"));
+  ASSERT_TRUE(why.has_value());
+  EXPECT_EQ(why->course_id, "b0");
+  EXPECT_EQ(why->history_index, 0);
+  why = m.TopContributor(h, *m.Row("a2"));
+  ASSERT_TRUE(why.has_value());
+  EXPECT_EQ(why->course_id, "a1");
+  EXPECT_GT(m.ItemToItem(*m.Row("a1"), *m.Row("a2")), m.ItemToItem(*m.Row("a1"), *m.Row("c3")));
+  EXPECT_FALSE(m.TopContributor({}, 0).has_value());
+}
+
+TEST(ModelBundle, ContentVectorsServeColdStartCourses) {
+  auto b = BuildModelBundle(Train(), nlohmann::json::object(), 1, "");
+  ASSERT_TRUE(b.ok());
+  const ModelBundle& m = **b;
+  EXPECT_TRUE(m.HasContent(*m.Row("a0")));
+  EXPECT_FALSE(m.HasContent(*m.Row("a3")));
+  auto similar = m.SimilarCourses(*m.Row("new1"), 2);
+  ASSERT_EQ(similar.size(), 2u);
+  EXPECT_EQ(m.CourseId(similar[0].row).substr(0, 1), "a");  // a calligraphy course
+  EXPECT_EQ(m.CourseId(similar[1].row).substr(0, 1), "a");
+  EXPECT_TRUE(m.SimilarCourses(*m.Row("a3"), 2).empty());
+  // A course added after training, embedded from its text.
+  std::vector<float> q = m.EmbedText("太极拳进阶");
+  auto found = m.SearchContentBatch(q, 1, 1);
+  ASSERT_TRUE(found.ok());
+  ASSERT_EQ((*found)[0].size(), 1u);
+  EXPECT_EQ(m.CourseId((*found)[0][0].row), "c0");
+}
+
+TEST(ModelBundle, LowRankAndIvfPathsStillRankTheTrackContinuation) {
+  TrainOptions o;
+  o.dense_max_items = 4;  // force the low-rank factorisation
+  o.low_rank_dim = 12;
+  BuildOptions bo;
+  bo.exact_index_max_items = 4;  // force IVF
+  auto b = BuildModelBundle(Train(o), nlohmann::json::object(), 1, "", bo);
+  ASSERT_TRUE(b.ok()) << b.status();
+  const ModelBundle& m = **b;
+  EXPECT_EQ(m.dim(), 12);
+  auto scores = m.ScoreAll(History({"c0", "c1"}));
+  int best = 0;
+  for (int r = 0; r < m.num_items(); ++r) {
+    if (m.CourseId(r) != "c0" && m.CourseId(r) != "c1" && scores[r] > scores[best]) best = r;
+  }
+  EXPECT_EQ(m.CourseId(best), "c2");
+  auto recs = m.Recommend(History({"c0", "c1"}), 3);
+  ASSERT_FALSE(recs.empty());
+  for (const Candidate& c : recs) EXPECT_NEAR(c.score, scores[c.row], 1e-3);
+}
+
+TEST(ModelBundle, IvfNprobeIsCalibratedOrFixedAndReported) {
+  // 3,000 clustered random vectors: IVF with calibrated nprobe.
+  ModelArrays a;
+  const int n = 3000, d = 16;
+  std::mt19937_64 rng(5);
+  std::normal_distribution<float> g;
+  std::vector<std::vector<float>> centers(30, std::vector<float>(d));
+  for (auto& c : centers) for (float& x : c) x = g(rng);
+  for (int i = 0; i < n; ++i) {
+    a.course_ids.push_back(absl::StrCat("x", i));
+    a.counts.push_back(1);
+    for (int j = 0; j < d; ++j) a.query_basis.push_back(j == i % d ? 1.0f : 0.0f);
+    for (int j = 0; j < d; ++j) a.item_vectors.push_back(centers[i % 30][j] + 0.3f * g(rng));
+  }
+  a.identity_query = false;
+  a.dim = d;
+  a.content_dim = 1;
+  a.content.assign(n, 0.0f);
+  BuildOptions bo;
+  bo.exact_index_max_items = 1000;
+  auto b = BuildModelBundle(a, {}, 1, "", bo);
+  ASSERT_TRUE(b.ok()) << b.status();
+  const IndexInfo& info = (*b)->index_info();
+  EXPECT_EQ(info.kind, "ivf");
+  EXPECT_EQ(info.indexed_items, n);
+  EXPECT_EQ(info.nlist, static_cast<int>(2 * std::sqrt(3000.0)));
+  EXPECT_GE(info.nprobe, 8);
+  EXPECT_LE(info.nprobe, info.nlist);
+  EXPECT_GE(info.calibrated_recall_at_10, 0.98);
+  EXPECT_EQ((*b)->content_index_info().kind, "none");
+  bo.ivf_nprobe = 3;
+  auto fixed = BuildModelBundle(a, {}, 1, "", bo);
+  ASSERT_TRUE(fixed.ok());
+  EXPECT_EQ((*fixed)->index_info().nprobe, 3);
+  EXPECT_EQ((*fixed)->index_info().calibrated_recall_at_10, -1);
+  auto flat = BuildModelBundle(a, {}, 1, "");
+  ASSERT_TRUE(flat.ok());
+  EXPECT_EQ((*flat)->index_info().kind, "flat");
+  EXPECT_EQ((*flat)->index_info().nprobe, 0);
+}
+
+TEST(ModelBundle, CompletionRateRoundTripsThroughTheDirectory) {
+  std::vector<Interaction> data = {{"u1", "a", 1, 1.0f}, {"u1", "b", 2, 0.3f},
+                                   {"u2", "a", 1, 0.5f}, {"u2", "b", 2, 1.0f},
+                                   {"u3", "a", 1, 1.0f}};
+  auto arrays = TrainModel(data, {}, TrainOptions());
+  ASSERT_TRUE(arrays.ok());
+  const std::string root = Root("completion");
+  ASSERT_TRUE(WriteModelVersion(root, *arrays, nlohmann::json::object()).ok());
+  auto b = LoadLatestModelBundle(root);
+  ASSERT_TRUE(b.ok()) << b.status();
+  EXPECT_FLOAT_EQ((*b)->CompletionRate(*(*b)->Row("a")), 2.0f / 3.0f);
+  EXPECT_FLOAT_EQ((*b)->CompletionRate(*(*b)->Row("b")), 0.5f);
+  // A version written without the completion column still loads.
+  ModelArrays old = *arrays;
+  old.completions.clear();
+  ASSERT_TRUE(WriteModelVersion(root, old, nlohmann::json::object()).ok());
+  auto b2 = LoadModelBundle(VersionPath(root, 2));
+  ASSERT_TRUE(b2.ok()) << b2.status();
+  EXPECT_EQ((*b2)->CompletionRate(0), 0.0f);
+}
+
+TEST(ModelDirectory, LargestCompleteVersionWinsAndPartialIsIgnored) {
+  const std::string root = Root("protocol");
+  ModelArrays arrays = Train();
+  ASSERT_EQ(*WriteModelVersion(root, arrays, nlohmann::json::object()), 1);
+  ASSERT_EQ(*WriteModelVersion(root, arrays, nlohmann::json::object()), 2);
+  // A version being written: a numbered directory without a manifest, and a
+  // temporary directory.
+  ASSERT_EQ(mkdir((root + "/3").c_str(), 0755), 0);
+  Overwrite(root + "/3/items.tsv", "0\ta0\t1\n");
+  ASSERT_EQ(mkdir((root + "/.tmp-1-1").c_str(), 0755), 0);
+  auto versions = ListCompleteVersions(root);
+  ASSERT_TRUE(versions.ok());
+  EXPECT_EQ(*versions, (std::vector<int64_t>{1, 2}));
+  auto partial = LoadModelBundle(root + "/3");
+  EXPECT_EQ(partial.status().code(), absl::StatusCode::kFailedPrecondition);
+  auto latest = LoadLatestModelBundle(root);
+  ASSERT_TRUE(latest.ok()) << latest.status();
+  EXPECT_EQ((*latest)->version(), 2);
+  // The next write skips over the partial number.
+  EXPECT_EQ(*WriteModelVersion(root, arrays, nlohmann::json::object()), 4);
+  EXPECT_EQ((*LoadLatestModelBundle(root))->version(), 4);
+}
+
+TEST(ModelDirectory, ConcurrentWritersGetDistinctCompleteVersions) {
+  const std::string root = Root("concurrent");
+  const ModelArrays arrays = Train();
+  std::vector<int64_t> got(4, 0);
+  std::vector<std::thread> writers;
+  for (int t = 0; t < 4; ++t) {
+    writers.emplace_back([&, t] {
+      auto v = WriteModelVersion(root, arrays, {{"writer", t}});
+      got[t] = v.ok() ? *v : -1;
+    });
+  }
+  for (auto& w : writers) w.join();
+  std::sort(got.begin(), got.end());
+  EXPECT_EQ(got, (std::vector<int64_t>{1, 2, 3, 4}));
+  EXPECT_EQ(*ListCompleteVersions(root), (std::vector<int64_t>{1, 2, 3, 4}));
+  for (int64_t v = 1; v <= 4; ++v) {
+    auto b = LoadModelBundle(VersionPath(root, v));
+    ASSERT_TRUE(b.ok()) << b.status();
+    EXPECT_EQ((*b)->manifest()["version"], v);
+  }
+  // No temporary directory is left behind.
+  absl::StatusOr<std::vector<std::string>> names = ListDirectory(root);
+  ASSERT_TRUE(names.ok());
+  for (const std::string& name : *names) EXPECT_TRUE(ParseVersionName(name)) << name;
+}
+
+TEST(ModelDirectory, TruncatedFileMakesVersionIncomplete) {
+  const std::string root = Root("truncated");
+  ASSERT_TRUE(WriteModelVersion(root, Train(), nlohmann::json::object()).ok());
+  Overwrite(root + "/1/item_vectors.f32", "abc");
+  EXPECT_EQ(LoadModelBundle(root + "/1").status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(ListCompleteVersions(root)->empty());
+  EXPECT_EQ(LoadLatestModelBundle(root).status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST(ModelDirectory, CorruptVersionIsRejectedAndOlderOneLoads) {
+  const std::string root = Root("corrupt");
+  ModelArrays arrays = Train();
+  ASSERT_TRUE(WriteModelVersion(root, arrays, nlohmann::json::object()).ok());
+  ASSERT_TRUE(WriteModelVersion(root, arrays, nlohmann::json::object()).ok());
+  // Flip one byte of version 2's item vectors, keeping the size.
+  const std::string path = root + "/2/item_vectors.f32";
+  std::string data;
+  {
+    std::ifstream in(path, std::ios::binary);
+    data.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  ASSERT_FALSE(data.empty());
+  data[data.size() / 2] ^= 0x40;
+  Overwrite(path, data);
+  auto bad = LoadModelBundle(root + "/2");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_NE(bad.status().message().find("SHA-256 mismatch"), std::string::npos);
+  auto latest = LoadLatestModelBundle(root);
+  ASSERT_TRUE(latest.ok()) << latest.status();
+  EXPECT_EQ((*latest)->version(), 1);
+  // A manifest that is not JSON is corrupt too.
+  Overwrite(root + "/1/MANIFEST.json", "{not json");
+  EXPECT_EQ(LoadModelBundle(root + "/1").status().code(), absl::StatusCode::kDataLoss);
+  auto none = LoadLatestModelBundle(root);
+  EXPECT_EQ(none.status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST(ModelDirectory, BadPathsAreNamed) {
+  EXPECT_EQ(LoadModelBundle(Root("nothing/7")).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(LoadModelBundle(Root("nothing/latest")).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ListCompleteVersions(Root("nothing")).status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST(BuildModelBundle, RejectsInconsistentShapes) {
+  ModelArrays a = Train();
+  a.item_vectors.pop_back();
+  EXPECT_EQ(BuildModelBundle(a, {}, 1, "").status().code(), absl::StatusCode::kInvalidArgument);
+  ModelArrays dup = Train();
+  dup.course_ids[1] = dup.course_ids[0];
+  EXPECT_EQ(BuildModelBundle(dup, {}, 1, "").status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(WriteModelVersion(Root("bad"), a, nlohmann::json::object()).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST(ModelBundle, ConcurrentReadersWhileVersionsSwap) {
+  std::shared_ptr<const ModelBundle> current = *BuildModelBundle(Train(), {}, 1, "");
+  std::atomic<bool> stop{false};
+  std::atomic<int> wrong{0};
+  std::vector<std::thread> readers;
+  for (int t = 0; t < 4; ++t) {
+    readers.emplace_back([&] {
+      while (!stop.load()) {
+        std::shared_ptr<const ModelBundle> b = std::atomic_load(&current);
+        auto recs = b->Recommend(History({"a0", "a1"}), 1);
+        if (recs.empty() || b->CourseId(recs[0].row) != "a2") wrong.fetch_add(1);
+      }
+    });
+  }
+  for (int v = 2; v < 20; ++v) {
+    std::shared_ptr<const ModelBundle> next = *BuildModelBundle(Train(), {}, v, "");
+    std::atomic_store(&current, next);
+  }
+  stop.store(true);
+  for (auto& t : readers) t.join();
+  EXPECT_EQ(wrong.load(), 0);
+  EXPECT_EQ(std::atomic_load(&current)->version(), 19);
+}
+
+}  // namespace
+}  // namespace lifelong::models

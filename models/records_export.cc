@@ -1,0 +1,83 @@
+#include "models/records_export.h"
+
+#include <grpcpp/grpcpp.h>
+
+#include <chrono>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "services/common/status_util.h"
+#include "services/common/vocabulary.h"
+
+namespace lifelong::models {
+
+std::optional<Interaction> StatementToInteraction(const lifelong::v1::Statement& s) {
+  if (s.voided() || s.verb() == vocab::kVoided) return std::nullopt;
+  std::string course = vocab::CourseIdFromIri(s.activity());
+  if (course.empty() || s.learner().empty()) return std::nullopt;
+  const float weight = VerbWeight(s.verb());
+  if (!(weight > 0)) return std::nullopt;
+  const google::protobuf::Timestamp& t = s.has_timestamp() ? s.timestamp() : s.stored();
+  Interaction it;
+  it.learner = s.learner();
+  it.course_id = std::move(course);
+  it.order = t.seconds() * 1000000 + t.nanos() / 1000;
+  it.weight = weight;
+  return it;
+}
+
+absl::StatusOr<RecordsExportResult> ReadInteractionsFromRecords(
+    lifelong::v1::LearningRecordService::StubInterface* stub,
+    const RecordsExportOptions& options) {
+  RecordsExportResult result;
+  result.last_cursor = options.after_cursor;
+  const auto deadline = std::chrono::system_clock::now() +
+                         absl::ToChronoMilliseconds(options.deadline);
+  int resumes = 0;
+  while (true) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(deadline);
+    lifelong::v1::ExportStatementsRequest req;
+    req.set_after_cursor(result.last_cursor);
+    if (options.limit > 0) req.set_limit(static_cast<int32_t>(
+        std::min<int64_t>(options.limit - result.statements, INT32_MAX)));
+    std::unique_ptr<grpc::ClientReaderInterface<lifelong::v1::Statement>> reader =
+        stub->ExportStatements(&ctx, req);
+    lifelong::v1::Statement st;
+    int64_t progress = 0;
+    while (reader->Read(&st)) {
+      ++result.statements;
+      ++progress;
+      if (!st.cursor().empty()) result.last_cursor = st.cursor();
+      if (std::optional<Interaction> it = StatementToInteraction(st)) {
+        result.interactions.push_back(std::move(*it));
+      } else {
+        ++result.skipped;
+      }
+      if (options.limit > 0 && result.statements >= options.limit) {
+        ctx.TryCancel();
+        break;
+      }
+    }
+    grpc::Status status = reader->Finish();
+    if (options.limit > 0 && result.statements >= options.limit) return result;
+    if (status.ok()) return result;
+    if (status.error_code() == grpc::StatusCode::UNAVAILABLE && progress > 0 &&
+        resumes < options.max_resumes) {
+      ++resumes;
+      continue;
+    }
+    absl::Status s = FromGrpcStatus(status);
+    return absl::Status(s.code(), absl::StrCat("ExportStatements after ", result.statements,
+                                               " statements: ", s.message()));
+  }
+}
+
+absl::StatusOr<RecordsExportResult> ReadInteractionsFromRecords(
+    const std::string& address, const RecordsExportOptions& options) {
+  auto channel = grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
+  auto stub = lifelong::v1::LearningRecordService::NewStub(channel);
+  return ReadInteractionsFromRecords(stub.get(), options);
+}
+
+}  // namespace lifelong::models

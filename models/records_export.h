@@ -1,0 +1,56 @@
+// Reads training interactions from the learning-record service's
+// ExportStatements stream and maps xAPI statements to interactions:
+//   * statements marked voided, and voiding statements, are skipped;
+//   * the course is vocab::CourseIdFromIri(activity); other objects skipped;
+//   * the weight is VerbWeight(verb); verbs weighing 0 (failed, unknown) are
+//     skipped;
+//   * the order is the statement timestamp in Unix microseconds (the stored
+//     time when the timestamp is unset).
+#ifndef LIFELONG_MODELS_RECORDS_EXPORT_H_
+#define LIFELONG_MODELS_RECORDS_EXPORT_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "models/interaction.h"
+#include "proto/lifelong/v1/records.grpc.pb.h"
+
+namespace lifelong::models {
+
+// The interaction a statement contributes, or std::nullopt (see above).
+// Thread-safe (pure).
+std::optional<Interaction> StatementToInteraction(const lifelong::v1::Statement& statement);
+
+struct RecordsExportOptions {
+  std::string after_cursor;                 // resume point; empty = beginning
+  int64_t limit = 0;                        // statements to read; 0 = all
+  absl::Duration deadline = absl::Minutes(30);
+  int max_resumes = 3;                      // reopen after UNAVAILABLE mid-stream
+};
+
+struct RecordsExportResult {
+  std::vector<Interaction> interactions;
+  int64_t statements = 0;        // statements received
+  int64_t skipped = 0;           // statements that gave no interaction
+  std::string last_cursor;       // cursor of the last statement received
+};
+
+// Streams the export through `stub`. A stream that fails with UNAVAILABLE
+// after progress is reopened from the last cursor up to max_resumes times.
+// Errors: the stream's status mapped to absl (UNAVAILABLE when the service
+// cannot be reached, DEADLINE_EXCEEDED after `deadline`).
+absl::StatusOr<RecordsExportResult> ReadInteractionsFromRecords(
+    lifelong::v1::LearningRecordService::StubInterface* stub,
+    const RecordsExportOptions& options = RecordsExportOptions());
+
+// The same over a new insecure channel to `address` ("host:port").
+absl::StatusOr<RecordsExportResult> ReadInteractionsFromRecords(
+    const std::string& address, const RecordsExportOptions& options = RecordsExportOptions());
+
+}  // namespace lifelong::models
+
+#endif  // LIFELONG_MODELS_RECORDS_EXPORT_H_

@@ -1,0 +1,169 @@
+// Trains a recommender model and writes it as the next version under
+// --model_root (atomic protocol in model_writer.h).
+//
+//   train --model_root=var/models --interactions=a.tsv[,b.jsonl]
+//         [--records=127.0.0.1:7001] [--catalog=catalog.jsonl]
+//         [--test=heldout.jsonl]  # optional: test figures in the manifest
+//
+// Hyper-parameters are tuned on a validation split carved out of the
+// training interactions (--tune, default on; --params gives the start point
+// or, with --tune=false, the values). The manifest records the training data
+// size, the parameters, validation figures with the popularity and item-kNN
+// baselines, and the test figures when --test is given.
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "models/evaluation.h"
+#include "models/interaction_file.h"
+#include "models/model_writer.h"
+#include "models/records_export.h"
+#include "models/trainer.h"
+
+ABSL_FLAG(std::string, model_root, "", "model root directory (required)");
+ABSL_FLAG(std::string, interactions, "", "comma-separated interaction files (docs/models.md)");
+ABSL_FLAG(std::string, ratings, "", "comma-separated labelled ratings files (user, course, label)");
+ABSL_FLAG(std::string, records, "", "learning-record service host:port to export statements from");
+ABSL_FLAG(std::string, catalog, "", "catalog dump (JSON lines) for content vectors");
+ABSL_FLAG(std::string, test, "", "optional held-out interaction file for test figures");
+ABSL_FLAG(bool, tune, true, "tune hyper-parameters on a validation split of the training data");
+ABSL_FLAG(double, valid_fraction, 0.2, "validation fraction per learner");
+ABSL_FLAG(bool, random_validation, false, "random instead of last-part validation split");
+ABSL_FLAG(uint64_t, seed, 1, "seed of the random validation split");
+ABSL_FLAG(std::string, params, "", "JSON object of TrainOptions fields");
+
+namespace lm = lifelong::models;
+
+namespace {
+
+int Fail(const absl::Status& s) {
+  std::fprintf(stderr, "train: %s\n", std::string(s.ToString()).c_str());
+  return 1;
+}
+
+nlohmann::json Figures(const std::vector<lm::EvalCase>& cases,
+                       const std::vector<lm::Interaction>& train,
+                       std::shared_ptr<const lm::ModelBundle> bundle) {
+  nlohmann::json j;
+  const auto& universe = bundle->course_ids();
+  j["model"] = lm::EvaluateRanking(cases, universe, 10, lm::BundleScorer(bundle)).ToJson();
+  j["popularity"] =
+      lm::EvaluateRanking(cases, universe, 10, lm::PopularityScorer(train, universe)).ToJson();
+  j["item_knn"] =
+      lm::EvaluateRanking(cases, universe, 10, lm::ItemKnnScorer(train, universe)).ToJson();
+  return j;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::ParseCommandLine(argc, argv);
+  const std::string root = absl::GetFlag(FLAGS_model_root);
+  if (root.empty()) return Fail(absl::InvalidArgumentError("--model_root: required"));
+  std::vector<lm::Interaction> data;
+  nlohmann::json inputs = nlohmann::json::array();
+  for (absl::string_view path :
+       absl::StrSplit(absl::GetFlag(FLAGS_interactions), ',', absl::SkipEmpty())) {
+    auto r = lm::ReadInteractionFile(std::string(path));
+    if (!r.ok()) return Fail(r.status());
+    inputs.push_back({{"file", std::string(path)}, {"interactions", r->size()}});
+    data.insert(data.end(), r->begin(), r->end());
+  }
+  for (absl::string_view path :
+       absl::StrSplit(absl::GetFlag(FLAGS_ratings), ',', absl::SkipEmpty())) {
+    auto r = lm::ReadLabeledRatingsFile(std::string(path));
+    if (!r.ok()) return Fail(r.status());
+    inputs.push_back({{"ratings_file", std::string(path)}, {"interactions", r->size()}});
+    data.insert(data.end(), r->begin(), r->end());
+  }
+  if (!absl::GetFlag(FLAGS_records).empty()) {
+    auto r = lm::ReadInteractionsFromRecords(absl::GetFlag(FLAGS_records));
+    if (!r.ok()) return Fail(r.status());
+    inputs.push_back({{"records", absl::GetFlag(FLAGS_records)},
+                      {"statements", r->statements},
+                      {"interactions", r->interactions.size()},
+                      {"last_cursor", r->last_cursor}});
+    data.insert(data.end(), r->interactions.begin(), r->interactions.end());
+  }
+  std::vector<lm::CatalogCourse> catalog;
+  if (!absl::GetFlag(FLAGS_catalog).empty()) {
+    auto c = lm::ReadCatalogFile(absl::GetFlag(FLAGS_catalog));
+    if (!c.ok()) return Fail(c.status());
+    catalog = std::move(*c);
+    inputs.push_back({{"catalog", absl::GetFlag(FLAGS_catalog)}, {"courses", catalog.size()}});
+  }
+
+  lm::TrainOptions options;
+  if (!absl::GetFlag(FLAGS_params).empty()) {
+    auto o = lm::TrainOptions::FromJson(
+        nlohmann::json::parse(absl::GetFlag(FLAGS_params), nullptr, false));
+    if (!o.ok()) return Fail(o.status());
+    options = *o;
+  }
+  nlohmann::json manifest = {{"trainer", "models/train"}, {"inputs", inputs}};
+  const bool random = absl::GetFlag(FLAGS_random_validation);
+  const double vf = absl::GetFlag(FLAGS_valid_fraction);
+  if (absl::GetFlag(FLAGS_tune)) {
+    const absl::Time t0 = absl::Now();
+    auto tuned = lm::TuneOnValidation(data, options, vf, random, absl::GetFlag(FLAGS_seed), 10);
+    if (!tuned.ok()) return Fail(tuned.status());
+    options = tuned->best;
+    manifest["tuning"] = {{"trials", tuned->trials.size()},
+                          {"seconds", absl::ToDoubleSeconds(absl::Now() - t0)},
+                          {"valid_fraction", vf},
+                          {"split", random ? "random" : "tail"}};
+    std::printf("tuned: %zu trials, validation recall@10 %.4f ndcg@10 %.4f\n",
+                tuned->trials.size(), tuned->best_metrics.recall, tuned->best_metrics.ndcg);
+  }
+  lm::TrainStats stats;
+  auto arrays = lm::TrainModel(data, catalog, options, &stats);
+  if (!arrays.ok()) return Fail(arrays.status());
+  manifest["params"] = options.ToJson();
+  manifest["training"] = stats.ToJson();
+  manifest["training"]["interactions_read"] = data.size();
+
+  // Figures: validation (model retrained on the validation-train part with
+  // the chosen parameters), and test when given.
+  {
+    std::vector<lm::Interaction> vtrain;
+    std::vector<lm::EvalCase> vcases;
+    if (random) {
+      lm::SplitRandom(data, vf, absl::GetFlag(FLAGS_seed), &vtrain, &vcases);
+    } else {
+      lm::SplitSequenceTails(data, vf, &vtrain, &vcases);
+    }
+    if (!vcases.empty()) {
+      auto va = lm::TrainModel(vtrain, catalog, options);
+      if (!va.ok()) return Fail(va.status());
+      lm::BuildOptions bo;
+      bo.build_indexes = false;
+      auto vb = lm::BuildModelBundle(std::move(*va), nlohmann::json::object(), 0, "", bo);
+      if (!vb.ok()) return Fail(vb.status());
+      manifest["evaluation"]["validation"] = Figures(vcases, vtrain, *vb);
+    }
+  }
+  if (!absl::GetFlag(FLAGS_test).empty()) {
+    auto test = lm::ReadInteractionFile(absl::GetFlag(FLAGS_test));
+    if (!test.ok()) return Fail(test.status());
+    lm::BuildOptions bo;
+    bo.build_indexes = false;
+    auto b = lm::BuildModelBundle(*arrays, nlohmann::json::object(), 0, "", bo);
+    if (!b.ok()) return Fail(b.status());
+    manifest["evaluation"]["test"] = Figures(lm::CasesFromTrainTest(data, *test), data, *b);
+    manifest["evaluation"]["test"]["file"] = absl::GetFlag(FLAGS_test);
+  }
+  auto version = lm::WriteModelVersion(root, *arrays, manifest);
+  if (!version.ok()) return Fail(version.status());
+  std::printf("wrote %s (%lld items, %lld learners, %lld interactions, trained in %.2f s)\n",
+              lm::VersionPath(root, *version).c_str(), static_cast<long long>(stats.items),
+              static_cast<long long>(stats.learners),
+              static_cast<long long>(stats.interactions_used), stats.seconds);
+  if (manifest.contains("evaluation")) {
+    std::printf("%s\n", manifest["evaluation"].dump(2).c_str());
+  }
+  return 0;
+}

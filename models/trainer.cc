@@ -1,0 +1,430 @@
+#include "models/trainer.h"
+
+#include <cblas.h>
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <random>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "models/text_embedding.h"
+
+extern "C" {
+void dpotrf_(const char* uplo, const int* n, double* a, const int* lda, int* info);
+void dpotri_(const char* uplo, const int* n, double* a, const int* lda, int* info);
+void dpotrs_(const char* uplo, const int* n, const int* nrhs, const double* a, const int* lda,
+             double* b, const int* ldb, int* info);
+}
+
+namespace lifelong::models {
+namespace {
+
+// Cholesky factorisation of the symmetric positive definite n x n matrix `a`
+// (both triangles filled) in place.
+absl::Status Cholesky(std::vector<double>* a, int n) {
+  int info = 0;
+  const char uplo = 'L';
+  dpotrf_(&uplo, &n, a->data(), &n, &info);
+  if (info != 0) {
+    return absl::InternalError(absl::StrCat("Cholesky factorisation failed (info ", info, ")"));
+  }
+  return absl::OkStatus();
+}
+
+// Orthonormalises the columns of the n x r column-major matrix `y` (modified
+// Gram-Schmidt, two passes). Degenerate columns are replaced by random ones.
+void Orthonormalize(std::vector<double>* y, int n, int r, std::mt19937_64* rng) {
+  std::normal_distribution<double> g;
+  for (int c = 0; c < r; ++c) {
+    double* v = y->data() + static_cast<size_t>(c) * n;
+    for (int attempt = 0; attempt < 3; ++attempt) {
+      for (int pass = 0; pass < 2; ++pass) {
+        for (int p = 0; p < c; ++p) {
+          const double* q = y->data() + static_cast<size_t>(p) * n;
+          double d = 0;
+          for (int i = 0; i < n; ++i) d += q[i] * v[i];
+          for (int i = 0; i < n; ++i) v[i] -= d * q[i];
+        }
+      }
+      double norm = 0;
+      for (int i = 0; i < n; ++i) norm += v[i] * v[i];
+      norm = std::sqrt(norm);
+      if (norm > 1e-10) {
+        for (int i = 0; i < n; ++i) v[i] /= norm;
+        break;
+      }
+      for (int i = 0; i < n; ++i) v[i] = g(*rng);
+    }
+  }
+}
+
+absl::Status CheckOptions(const TrainOptions& o) {
+  auto bad = [](absl::string_view field, absl::string_view rule) {
+    return absl::InvalidArgumentError(absl::StrCat("options.", field, ": ", rule));
+  };
+  if (!(o.recency_decay > 0 && o.recency_decay <= 1)) return bad("recency_decay", "must be in (0, 1]");
+  if (!(o.target_decay > 0 && o.target_decay <= 1)) return bad("target_decay", "must be in (0, 1]");
+  if (o.source_window < 1) return bad("source_window", "must be >= 1");
+  if (o.target_window < 1) return bad("target_window", "must be >= 1");
+  if (!(o.lambda_seq > 0)) return bad("lambda_seq", "must be > 0");
+  if (!(o.lambda_set > 0)) return bad("lambda_set", "must be > 0");
+  if (!(o.set_mix >= 0 && o.set_mix <= 1)) return bad("set_mix", "must be in [0, 1]");
+  if (!(o.popularity_exponent >= 0 && o.popularity_exponent <= 2)) {
+    return bad("popularity_exponent", "must be in [0, 2]");
+  }
+  if (o.max_items < 1) return bad("max_items", "must be >= 1");
+  if (o.dense_max_items < 1) return bad("dense_max_items", "must be >= 1");
+  if (o.low_rank_dim < 1) return bad("low_rank_dim", "must be >= 1");
+  if (o.content_dim < 1 || o.content_dim > 4096) return bad("content_dim", "must be in [1, 4096]");
+  if (o.max_history < 1) return bad("max_history", "must be >= 1");
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+nlohmann::json TrainOptions::ToJson() const {
+  return {{"recency_decay", recency_decay},
+          {"target_decay", target_decay},
+          {"source_window", source_window},
+          {"target_window", target_window},
+          {"lambda_seq", lambda_seq},
+          {"lambda_set", lambda_set},
+          {"set_mix", set_mix},
+          {"popularity_exponent", popularity_exponent},
+          {"max_items", max_items},
+          {"dense_max_items", dense_max_items},
+          {"low_rank_dim", low_rank_dim},
+          {"content_dim", content_dim},
+          {"max_history", max_history},
+          {"seed", seed}};
+}
+
+absl::StatusOr<TrainOptions> TrainOptions::FromJson(const nlohmann::json& j) {
+  TrainOptions o;
+  if (!j.is_object()) return absl::InvalidArgumentError("options: must be a JSON object");
+  try {
+    auto get = [&j](const char* key, auto* field) {
+      if (j.contains(key)) *field = j[key].get<std::decay_t<decltype(*field)>>();
+    };
+    get("recency_decay", &o.recency_decay);
+    get("target_decay", &o.target_decay);
+    get("source_window", &o.source_window);
+    get("target_window", &o.target_window);
+    get("lambda_seq", &o.lambda_seq);
+    get("lambda_set", &o.lambda_set);
+    get("set_mix", &o.set_mix);
+    get("popularity_exponent", &o.popularity_exponent);
+    get("max_items", &o.max_items);
+    get("dense_max_items", &o.dense_max_items);
+    get("low_rank_dim", &o.low_rank_dim);
+    get("content_dim", &o.content_dim);
+    get("max_history", &o.max_history);
+    get("seed", &o.seed);
+  } catch (const nlohmann::json::exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat("options: wrong type: ", e.what()));
+  }
+  absl::Status s = CheckOptions(o);
+  if (!s.ok()) return s;
+  return o;
+}
+
+nlohmann::json TrainStats::ToJson() const {
+  return {{"interactions_used", interactions_used},
+          {"learners", learners},
+          {"items", items},
+          {"collaborative_items", collaborative_items},
+          {"seconds", seconds}};
+}
+
+absl::StatusOr<ModelArrays> TrainModel(const std::vector<Interaction>& interactions,
+                                       const std::vector<CatalogCourse>& catalog,
+                                       const TrainOptions& o, TrainStats* stats) {
+  absl::Status status = CheckOptions(o);
+  if (!status.ok()) return status;
+  const absl::Time start = absl::Now();
+  auto seqs = GroupSequences(interactions);
+
+  // Vocabulary: the max_items most popular courses, sorted by id.
+  absl::flat_hash_map<std::string, int64_t> count;
+  absl::flat_hash_map<std::string, int64_t> completed;
+  for (const auto& [learner, seq] : seqs) {
+    for (const Interaction& x : seq) {
+      count[x.course_id] += 1;
+      if (x.weight >= 1.0f) completed[x.course_id] += 1;
+    }
+  }
+  std::vector<std::pair<std::string, int64_t>> by_count(count.begin(), count.end());
+  std::sort(by_count.begin(), by_count.end(), [](const auto& x, const auto& y) {
+    return x.second != y.second ? x.second > y.second : x.first < y.first;
+  });
+  if (static_cast<int>(by_count.size()) > o.max_items) by_count.resize(o.max_items);
+  std::sort(by_count.begin(), by_count.end());
+  ModelArrays a;
+  absl::flat_hash_map<std::string, int> row_of;
+  for (const auto& [id, c] : by_count) {
+    row_of[id] = static_cast<int>(a.course_ids.size());
+    a.course_ids.push_back(id);
+    a.counts.push_back(c);
+    auto done = completed.find(id);
+    a.completions.push_back(done == completed.end() ? 0 : done->second);
+  }
+  const int nc = static_cast<int>(a.course_ids.size());
+  for (const CatalogCourse& c : catalog) {
+    if (row_of.contains(c.id)) continue;
+    row_of[c.id] = static_cast<int>(a.course_ids.size());
+    a.course_ids.push_back(c.id);
+    a.counts.push_back(0);
+    a.completions.push_back(0);
+  }
+  const int n = static_cast<int>(a.course_ids.size());
+  if (n == 0) return absl::InvalidArgumentError("interactions: no positive interaction and no catalog course");
+
+  // Learner sequences as collaborative rows.
+  std::vector<std::vector<std::pair<int, double>>> rows;
+  int64_t used = 0;
+  for (const auto& [learner, seq] : seqs) {
+    std::vector<std::pair<int, double>> r;
+    for (const Interaction& x : seq) {
+      auto it = row_of.find(x.course_id);
+      if (it != row_of.end() && it->second < nc) r.push_back({it->second, x.weight});
+    }
+    used += static_cast<int64_t>(r.size());
+    if (!r.empty()) rows.push_back(std::move(r));
+  }
+
+  // mt[j * nc + i] = M[i][j]: row j of mt is item j's vector over history items.
+  std::vector<double> mt(static_cast<size_t>(nc) * nc, 0.0);
+  if (nc > 0 && o.set_mix < 1) {
+    std::vector<double> ss(static_cast<size_t>(nc) * nc, 0.0);
+    std::vector<double> st(static_cast<size_t>(nc) * nc, 0.0);  // (S'T)[i][j]
+    std::vector<std::pair<int, double>> src, tgt;
+    for (const auto& r : rows) {
+      const int len = static_cast<int>(r.size());
+      for (int t = 1; t < len; ++t) {
+        src.clear();
+        tgt.clear();
+        double norm = 0;
+        for (int s = std::max(0, t - o.source_window); s < t; ++s) {
+          const double w = r[s].second * std::pow(o.recency_decay, t - 1 - s);
+          src.push_back({r[s].first, w});
+          norm += w * w;
+        }
+        norm = std::sqrt(norm);
+        for (auto& p : src) p.second /= norm;
+        for (int u = t; u < std::min(len, t + o.target_window); ++u) {
+          tgt.push_back({r[u].first, r[u].second * std::pow(o.target_decay, u - t)});
+        }
+        for (const auto& [i, wi] : src) {
+          double* ssi = ss.data() + static_cast<size_t>(i) * nc;
+          for (const auto& [k, wk] : src) ssi[k] += wi * wk;
+          double* sti = st.data() + static_cast<size_t>(i) * nc;
+          for (const auto& [j, wj] : tgt) sti[j] += wi * wj;
+        }
+      }
+    }
+    for (int i = 0; i < nc; ++i) ss[static_cast<size_t>(i) * nc + i] += o.lambda_seq;
+    status = Cholesky(&ss, nc);
+    if (!status.ok()) return status;
+    // Solve (S'S + lambda I) B = S'T. Column-major right-hand side = st
+    // transposed; the column-major solution read row-major is B transposed,
+    // i.e. exactly mt.
+    std::vector<double> rhs(static_cast<size_t>(nc) * nc);
+    for (int i = 0; i < nc; ++i) {
+      for (int j = 0; j < nc; ++j) rhs[static_cast<size_t>(j) * nc + i] = st[static_cast<size_t>(i) * nc + j];
+    }
+    int info = 0;
+    const char uplo = 'L';
+    dpotrs_(&uplo, &nc, &nc, ss.data(), &nc, rhs.data(), &nc, &info);
+    if (info != 0) return absl::InternalError(absl::StrCat("ridge solve failed (info ", info, ")"));
+    const double w = 1 - o.set_mix;
+    for (size_t x = 0; x < mt.size(); ++x) mt[x] = w * rhs[x];
+  }
+  if (nc > 0 && o.set_mix > 0) {
+    std::vector<double> g(static_cast<size_t>(nc) * nc, 0.0);
+    for (const auto& r : rows) {
+      for (const auto& [i, wi] : r) {
+        double* gi = g.data() + static_cast<size_t>(i) * nc;
+        for (const auto& [k, wk] : r) gi[k] += wi * wk;
+      }
+    }
+    for (int i = 0; i < nc; ++i) g[static_cast<size_t>(i) * nc + i] += o.lambda_set;
+    status = Cholesky(&g, nc);
+    if (!status.ok()) return status;
+    int info = 0;
+    const char uplo = 'L';
+    dpotri_(&uplo, &nc, g.data(), &nc, &info);
+    if (info != 0) return absl::InternalError(absl::StrCat("EASE inverse failed (info ", info, ")"));
+    // Column-major lower triangle = row-major upper triangle; mirror it.
+    for (int i = 0; i < nc; ++i) {
+      for (int j = 0; j < i; ++j) g[static_cast<size_t>(i) * nc + j] = g[static_cast<size_t>(j) * nc + i];
+    }
+    // B[i][j] = -P[i][j] / P[j][j]; mt[j][i] = B[i][j] = -P[j][i] / P[j][j].
+    for (int j = 0; j < nc; ++j) {
+      const double pjj = g[static_cast<size_t>(j) * nc + j];
+      for (int i = 0; i < nc; ++i) {
+        if (i == j) continue;
+        mt[static_cast<size_t>(j) * nc + i] += o.set_mix * -g[static_cast<size_t>(j) * nc + i] / pjj;
+      }
+    }
+  }
+  if (o.popularity_exponent > 0) {
+    for (int j = 0; j < nc; ++j) {
+      const double scale = std::pow(static_cast<double>(a.counts[j]) + 1, -o.popularity_exponent);
+      for (int i = 0; i < nc; ++i) mt[static_cast<size_t>(j) * nc + i] *= scale;
+    }
+  }
+
+  if (n <= o.dense_max_items) {
+    a.identity_query = true;
+    a.dim = n;
+    a.item_vectors.assign(static_cast<size_t>(n) * n, 0.0f);
+    for (int j = 0; j < nc; ++j) {
+      for (int i = 0; i < nc; ++i) {
+        a.item_vectors[static_cast<size_t>(j) * n + i] = static_cast<float>(mt[static_cast<size_t>(j) * nc + i]);
+      }
+    }
+  } else {
+    // Randomized range finder: Q spans M's columns, M ~ Q Q' M; the query
+    // basis is Q (row i = history item i), item vectors are rows of M'Q.
+    const int r = std::max(1, std::min(o.low_rank_dim, nc));
+    a.identity_query = false;
+    a.dim = r;
+    a.query_basis.assign(static_cast<size_t>(n) * r, 0.0f);
+    a.item_vectors.assign(static_cast<size_t>(n) * r, 0.0f);
+    if (nc > 0) {
+      std::mt19937_64 rng(o.seed);
+      std::normal_distribution<double> gauss;
+      // Column-major n x r matrices. mt read column-major is M.
+      std::vector<double> omega(static_cast<size_t>(nc) * r), y(static_cast<size_t>(nc) * r),
+          z(static_cast<size_t>(nc) * r);
+      for (double& v : omega) v = gauss(rng);
+      // y = M omega
+      cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, nc, r, nc, 1.0, mt.data(), nc,
+                  omega.data(), nc, 0.0, y.data(), nc);
+      for (int it = 0; it < 2; ++it) {
+        Orthonormalize(&y, nc, r, &rng);
+        // z = M' y
+        cblas_dgemm(CblasColMajor, CblasTrans, CblasNoTrans, nc, r, nc, 1.0, mt.data(), nc,
+                    y.data(), nc, 0.0, z.data(), nc);
+        Orthonormalize(&z, nc, r, &rng);
+        cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, nc, r, nc, 1.0, mt.data(), nc,
+                    z.data(), nc, 0.0, y.data(), nc);
+      }
+      Orthonormalize(&y, nc, r, &rng);
+      // items = M' Q
+      cblas_dgemm(CblasColMajor, CblasTrans, CblasNoTrans, nc, r, nc, 1.0, mt.data(), nc,
+                  y.data(), nc, 0.0, z.data(), nc);
+      for (int i = 0; i < nc; ++i) {
+        for (int c = 0; c < r; ++c) {
+          a.query_basis[static_cast<size_t>(i) * r + c] = static_cast<float>(y[static_cast<size_t>(c) * nc + i]);
+          a.item_vectors[static_cast<size_t>(i) * r + c] = static_cast<float>(z[static_cast<size_t>(c) * nc + i]);
+        }
+      }
+    }
+  }
+  a.recency_decay = o.recency_decay;
+  a.max_history = o.max_history;
+
+  // Content vectors.
+  a.content_dim = o.content_dim;
+  a.content.assign(static_cast<size_t>(n) * o.content_dim, 0.0f);
+  if (!catalog.empty()) {
+    std::vector<std::string> docs;
+    for (const CatalogCourse& c : catalog) docs.push_back(c.text);
+    a.idf = ComputeIdf(docs);
+    for (const CatalogCourse& c : catalog) {
+      std::vector<float> v = EmbedTextWithIdf(c.text, a.idf, o.content_dim);
+      std::copy(v.begin(), v.end(), a.content.begin() + static_cast<size_t>(row_of[c.id]) * o.content_dim);
+    }
+  }
+  if (stats != nullptr) {
+    stats->interactions_used = used;
+    stats->learners = static_cast<int64_t>(rows.size());
+    stats->items = n;
+    stats->collaborative_items = nc;
+    stats->seconds = absl::ToDoubleSeconds(absl::Now() - start);
+  }
+  return a;
+}
+
+absl::StatusOr<TuningResult> TuneOnValidation(const std::vector<Interaction>& interactions,
+                                              const TrainOptions& base, double valid_fraction,
+                                              bool random_split, uint64_t split_seed, int k) {
+  if (!(valid_fraction > 0 && valid_fraction < 1)) {
+    return absl::InvalidArgumentError("valid_fraction: must be in (0, 1)");
+  }
+  std::vector<Interaction> train;
+  std::vector<EvalCase> cases;
+  if (random_split) {
+    SplitRandom(interactions, valid_fraction, split_seed, &train, &cases);
+  } else {
+    SplitSequenceTails(interactions, valid_fraction, &train, &cases);
+  }
+  if (cases.empty()) return absl::InvalidArgumentError("interactions: no learner with >= 2 courses to validate on");
+  if (cases.size() > static_cast<size_t>(kMaxValidationCases)) {
+    // Every stride-th learner: a deterministic sample that bounds tuning time.
+    const size_t stride = (cases.size() + kMaxValidationCases - 1) / kMaxValidationCases;
+    std::vector<EvalCase> sample;
+    for (size_t i = 0; i < cases.size(); i += stride) sample.push_back(std::move(cases[i]));
+    cases = std::move(sample);
+  }
+
+  TuningResult result;
+  result.trials = nlohmann::json::array();
+  std::map<std::string, double> tried;
+  double best_objective = -1;
+  auto trial = [&](const TrainOptions& o) -> absl::Status {
+    const std::string key = o.ToJson().dump();
+    if (tried.count(key)) return absl::OkStatus();
+    absl::StatusOr<ModelArrays> arrays = TrainModel(train, {}, o);
+    if (!arrays.ok()) return arrays.status();
+    BuildOptions bo;
+    bo.build_indexes = false;
+    absl::StatusOr<std::shared_ptr<const ModelBundle>> bundle =
+        BuildModelBundle(std::move(*arrays), nlohmann::json::object(), 0, "", bo);
+    if (!bundle.ok()) return bundle.status();
+    RankingMetrics m = EvaluateRanking(cases, (*bundle)->course_ids(), k, BundleScorer(*bundle));
+    const double objective = m.recall + m.ndcg;
+    tried[key] = objective;
+    result.trials.push_back({{"params", o.ToJson()}, {"metrics", m.ToJson()}});
+    if (objective > best_objective) {
+      best_objective = objective;
+      result.best = o;
+      result.best_metrics = m;
+    }
+    return absl::OkStatus();
+  };
+  absl::Status s = trial(base);
+  if (!s.ok()) return s;
+  struct Axis {
+    double TrainOptions::*field;
+    std::vector<double> values;
+  };
+  const std::vector<Axis> axes = {
+      {&TrainOptions::recency_decay, {0.5, 0.6, 0.7, 0.85, 1.0}},
+      {&TrainOptions::target_decay, {0.7, 0.85, 1.0}},
+      {&TrainOptions::popularity_exponent, {0.0, 0.1, 0.2}},
+      {&TrainOptions::set_mix, {0.0, 0.25, 0.5, 0.75, 1.0}},
+      {&TrainOptions::lambda_set, {20.0, 50.0, 200.0}},
+      {&TrainOptions::lambda_seq, {10.0, 50.0, 200.0}},
+  };
+  for (int pass = 0; pass < 2; ++pass) {
+    for (const Axis& axis : axes) {
+      const TrainOptions center = result.best;
+      for (double v : axis.values) {
+        TrainOptions o = center;
+        o.*(axis.field) = v;
+        s = trial(o);
+        if (!s.ok()) return s;
+      }
+    }
+  }
+  return result;
+}
+
+}  // namespace lifelong::models

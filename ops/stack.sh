@@ -1,0 +1,281 @@
+#!/usr/bin/env bash
+# Brings up the district's network on this machine: record service, catalog
+# and recommender as separate processes, the demo district loaded, a first
+# model trained (docs/stack.md).
+#
+#   ops/stack.sh up       build, start, load the demo district, train, wait for SERVING
+#   ops/stack.sh down     SIGTERM every service and wait for it to exit
+#   ops/stack.sh status   what runs where, and its health
+#
+# Re-running `up` is safe: running services are detected (pid file + health)
+# and left alone, the demo load is idempotent (deterministic ids; an
+# interrupted load resumes from var/run/demo.checkpoint), and training runs
+# only while no complete model version exists.
+#
+# Environment (defaults in brackets):
+#   LIFELONG_RECORDS_PORT [7001]  LIFELONG_CATALOG_PORT [7002]  LIFELONG_RECOMMEND_PORT [7003]
+#   LIFELONG_HOST [127.0.0.1]     LIFELONG_VAR [<repo>/var]
+#   DEMO_LEARNERS [50000]  DEMO_COURSES [1500]  DEMO_SEED [20261128]  DEMO_PARALLEL [4]
+#   STACK_SKIP_DEMO=1      start empty (no demo district; the recommender then waits for a model)
+#   STACK_SKIP_BUILD=1     use the binaries already in var/bin
+#   BAZEL [bazel]          BAZEL_BUILD_FLAGS [] (e.g. "-c opt"; .bazelrc already builds with -O2)
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+HOST="${LIFELONG_HOST:-127.0.0.1}"
+RECORDS_PORT="${LIFELONG_RECORDS_PORT:-7001}"
+CATALOG_PORT="${LIFELONG_CATALOG_PORT:-7002}"
+RECOMMEND_PORT="${LIFELONG_RECOMMEND_PORT:-7003}"
+VAR="${LIFELONG_VAR:-$ROOT/var}"
+DEMO_LEARNERS="${DEMO_LEARNERS:-50000}"
+DEMO_COURSES="${DEMO_COURSES:-1500}"
+DEMO_SEED="${DEMO_SEED:-20261128}"
+DEMO_PARALLEL="${DEMO_PARALLEL:-4}"
+BAZEL="${BAZEL:-bazel}"
+
+BIN="$VAR/bin"
+RUN="$VAR/run"
+LOG="$VAR/log"
+export LIFELONG_RECORDS="$HOST:$RECORDS_PORT"
+export LIFELONG_CATALOG="$HOST:$CATALOG_PORT"
+export LIFELONG_RECOMMEND="$HOST:$RECOMMEND_PORT"
+export LIFELONG_TRAINER="$BIN/train"
+
+TARGETS=(
+  //services/records:records_server
+  //services/catalog:catalog_server
+  //services/recommend:recommend_server
+  //services/cli:lifelong
+  //services/demo:demo_loader
+  //models:train
+)
+
+T_START=$(date +%s.%N)
+STEP_START=$T_START
+TIMINGS=()
+
+say() { printf '\033[1mstack:\033[0m %s\n' "$*"; }
+die() { printf 'stack: error: %s\n' "$*" >&2; exit 1; }
+step() { STEP_START=$(date +%s.%N); say "$*"; }
+# Records how long the current step took under the label $1.
+step_done() {
+  local t
+  t=$(awk -v a="$STEP_START" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b-a}')
+  TIMINGS+=("$(printf '%-22s %6ss' "$1" "$t")")
+}
+
+lifelong() { "$BIN/lifelong" "$@"; }
+
+pid_of() {  # prints the pid of service $1 if its pid file names a live process
+  local f="$RUN/$1.pid"
+  [ -f "$f" ] || return 1
+  local pid
+  pid=$(cat "$f")
+  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 1
+  echo "$pid"
+}
+
+port_busy() {  # true if something listens on TCP port $1
+  (exec 3<>"/dev/tcp/$HOST/$1") 2>/dev/null
+}
+
+build() {
+  if [ "${STACK_SKIP_BUILD:-0}" = 1 ]; then
+    [ -x "$BIN/lifelong" ] || die "STACK_SKIP_BUILD=1 but $BIN has no binaries"
+    say "using the binaries in $BIN (STACK_SKIP_BUILD=1)"
+    return
+  fi
+  step "building ${TARGETS[*]}"
+  # shellcheck disable=SC2086
+  "$BAZEL" build ${BAZEL_BUILD_FLAGS:-} "${TARGETS[@]}"
+  local bin_dir
+  bin_dir="$("$BAZEL" info ${BAZEL_BUILD_FLAGS:-} bazel-bin 2>/dev/null)"
+  mkdir -p "$BIN"
+  # Copies, so that later builds in the work tree never touch running binaries.
+  for t in "${TARGETS[@]}"; do
+    local rel="${t#//}"
+    rel="${rel/://}"
+    install -m 0755 "$bin_dir/$rel" "$BIN/$(basename "$rel").new"
+    mv -f "$BIN/$(basename "$rel").new" "$BIN/$(basename "$rel")"
+  done
+  step_done "build"
+}
+
+# start NAME PORT ARGS...: starts a service unless it is already running.
+start() {
+  local name="$1" port="$2"
+  shift 2
+  local pid
+  if pid=$(pid_of "$name"); then
+    say "$name already running (pid $pid, $HOST:$port)"
+    return
+  fi
+  if port_busy "$port"; then
+    die "port $port is taken by another process (not ours: no live $RUN/$name.pid); stop it or set LIFELONG_${name^^}_PORT"
+  fi
+  nohup setsid "$BIN/${name}_server" --host="$HOST" --port="$port" "$@" \
+      >>"$LOG/$name.log" 2>&1 </dev/null &
+  echo $! >"$RUN/$name.pid"
+  say "started $name (pid $!, $HOST:$port, log $LOG/$name.log)"
+}
+
+# wait_serving TIMEOUT SERVICE...: waits until the services report SERVING.
+wait_serving() {
+  local timeout="$1"
+  shift
+  if ! lifelong health "$@" --wait="$timeout" >"$RUN/health.out" 2>&1; then
+    cat "$RUN/health.out" >&2
+    for s in "$@"; do
+      if ! pid_of "$s" >/dev/null; then
+        echo "--- $s exited; last lines of $LOG/$s.log:" >&2
+        tail -n 20 "$LOG/$s.log" >&2 || true
+      fi
+    done
+    die "not SERVING after $timeout: $*"
+  fi
+}
+
+has_model() {
+  compgen -G "$VAR/models/[0-9]*/MANIFEST.json" >/dev/null
+}
+
+load_demo() {
+  local marker="$RUN/demo.done"
+  local want="seed=$DEMO_SEED learners=$DEMO_LEARNERS courses=$DEMO_COURSES"
+  if [ "${STACK_SKIP_DEMO:-0}" = 1 ]; then
+    say "not loading the demo district (STACK_SKIP_DEMO=1)"
+    return
+  fi
+  if [ -f "$marker" ] && [ "$(cat "$marker")" = "$want" ]; then
+    say "demo district already loaded ($want)"
+    return
+  fi
+  step "loading the demo district ($want)"
+  "$BIN/demo_loader" --records="$LIFELONG_RECORDS" --catalog="$LIFELONG_CATALOG" \
+      --learners="$DEMO_LEARNERS" --courses="$DEMO_COURSES" --seed="$DEMO_SEED" \
+      --parallel="$DEMO_PARALLEL" --checkpoint="$RUN/demo.checkpoint"
+  echo "$want" >"$marker"
+  step_done "demo load"
+}
+
+train_first_model() {
+  if has_model; then
+    say "a model is on disk ($(ls -d "$VAR"/models/[0-9]* | xargs -n1 basename | sort -n | tr '\n' ' '))"
+    return
+  fi
+  if [ "${STACK_SKIP_DEMO:-0}" = 1 ]; then
+    say "no model and no demo data: the recommender stays NOT_SERVING until 'lifelong train' writes one"
+    return
+  fi
+  step "training the first model (records export + catalog dump -> $VAR/models)"
+  lifelong train --model_root="$VAR/models"
+  step_done "training"
+}
+
+summary() {
+  local total
+  total=$(awk -v a="$T_START" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b-a}')
+  echo
+  say "the district's network is up (${total}s)"
+  printf '  %-10s %-22s %-8s %s\n' SERVICE ADDRESS PID LOG
+  for s in records catalog recommend; do
+    local port_var="${s^^}_PORT"
+    printf '  %-10s %-22s %-8s %s\n' "$s" "$HOST:${!port_var}" "$(pid_of "$s" || echo -)" "$LOG/$s.log"
+  done
+  echo "  data: $VAR/records  $VAR/catalog  $VAR/models      pids: $RUN"
+  if [ "${#TIMINGS[@]}" -gt 0 ]; then
+    echo "  timings:"
+    printf '    %s\n' "${TIMINGS[@]}"
+  fi
+  cat <<EOF
+
+Try (the CLI is $BIN/lifelong; it reads LIFELONG_RECORDS/CATALOG/RECOMMEND, defaults match):
+  $BIN/lifelong recommend u000042 -k 5
+  $BIN/lifelong recommend u000042 --kiosk hepingli-sqxx --open_now
+  $BIN/lifelong transcript u000042
+  $BIN/lifelong courses list --xuequ 和平里学区 --category 老年教育
+  $BIN/lifelong similar c00001 -k 5
+
+Stop everything with: ops/stack.sh down
+EOF
+}
+
+up() {
+  step "bootstrap (Debian packages)"
+  "$ROOT/ops/bootstrap.sh"
+  build
+  mkdir -p "$VAR/records" "$VAR/catalog" "$VAR/models" "$LOG" "$RUN"
+  step "starting records and catalog"
+  start records "$RECORDS_PORT" --data_dir="$VAR/records"
+  start catalog "$CATALOG_PORT" --data_dir="$VAR/catalog"
+  wait_serving 60s records catalog
+  step_done "start records+catalog"
+  load_demo
+  train_first_model
+  step "starting recommend"
+  start recommend "$RECOMMEND_PORT" --model_dir="$VAR/models" \
+      --records="$LIFELONG_RECORDS" --catalog="$LIFELONG_CATALOG"
+  if has_model; then
+    wait_serving 180s records catalog recommend
+  else
+    say "recommend reports NOT_SERVING until a model exists"
+  fi
+  step_done "start recommend"
+  summary
+}
+
+down() {
+  local any=0
+  for s in recommend catalog records; do
+    local pid
+    if ! pid=$(pid_of "$s"); then
+      rm -f "$RUN/$s.pid"
+      continue
+    fi
+    any=1
+    say "stopping $s (pid $pid)"
+    kill -TERM "$pid"
+    local waited=0
+    while kill -0 "$pid" 2>/dev/null; do
+      sleep 0.2
+      waited=$((waited + 1))
+      if [ "$waited" -ge 150 ]; then
+        die "$s (pid $pid) did not exit within 30s of SIGTERM; see $LOG/$s.log"
+      fi
+    done
+    rm -f "$RUN/$s.pid"
+    say "$s stopped after $(awk -v n="$waited" 'BEGIN{printf "%.1f", n*0.2}')s"
+  done
+  [ "$any" = 1 ] || say "nothing was running"
+}
+
+status() {
+  for s in records catalog recommend; do
+    local pid port_var="${s^^}_PORT"
+    if pid=$(pid_of "$s"); then
+      printf '%-10s pid %-8s %s\n' "$s" "$pid" "$HOST:${!port_var}"
+    else
+      printf '%-10s not running (no live pid file in %s)\n' "$s" "$RUN"
+    fi
+  done
+  if [ -x "$BIN/lifelong" ]; then
+    echo
+    lifelong health --timeout=2s || true
+    if pid_of recommend >/dev/null; then
+      echo
+      lifelong model status --timeout=2s || true
+    fi
+  fi
+}
+
+case "${1:-}" in
+  up) up ;;
+  down) down ;;
+  status) status ;;
+  *)
+    echo "usage: ops/stack.sh up|down|status   (see the comment at the top for settings)" >&2
+    exit 2
+    ;;
+esac

@@ -1,0 +1,257 @@
+// Drives RunCli against the real record and catalog servers, started as
+// subprocesses on free ports over directories in TEST_TMPDIR.
+#include "services/cli/cli.h"
+
+#include <nlohmann/json.hpp>
+
+#include <signal.h>
+
+#include <fstream>
+#include <memory>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "gtest/gtest.h"
+#include "tests/testing/subprocess.h"
+
+namespace lifelong::cli {
+namespace {
+
+using ::lifelong::testing::FreshTempDir;
+using ::lifelong::testing::RunfilePath;
+using ::lifelong::testing::Subprocess;
+using ::lifelong::testing::WaitForPortFile;
+
+struct Result {
+  int code;
+  std::string out;
+  std::string err;
+};
+
+class CliTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new std::string(FreshTempDir("cli_test"));
+    // Side ports (metrics, xAPI HTTP) on free ports or off, so that the test
+    // never collides with a running stack.
+    records_ = StartServer("services/records/records_server", "records",
+                           {"--metrics_port=0", "--xapi_port=-1"});
+    catalog_ = StartServer("services/catalog/catalog_server", "catalog", {"--metrics_port=0"});
+  }
+  static void TearDownTestSuite() {
+    for (auto* s : {records_, catalog_}) {
+      if (s != nullptr) (void)s->process.Stop(SIGTERM);
+      delete s;
+    }
+    records_ = catalog_ = nullptr;
+  }
+
+  struct Server {
+    Subprocess process;
+    std::string address;
+  };
+
+  static Server* StartServer(const std::string& binary, const std::string& name,
+                             const std::vector<std::string>& extra) {
+    const std::string port_file = absl::StrCat(*dir_, "/", name, ".port");
+    std::vector<std::string> argv = {RunfilePath(binary), "--port=0", "--host=127.0.0.1",
+                                     absl::StrCat("--data_dir=", *dir_, "/", name, "_db"),
+                                     absl::StrCat("--port_file=", port_file)};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    auto p = Subprocess::Start(argv, absl::StrCat(*dir_, "/", name, ".log"));
+    if (!p.ok()) return nullptr;
+    auto port = WaitForPortFile(port_file);
+    if (!port.ok()) return nullptr;
+    return new Server{std::move(*p), absl::StrCat("127.0.0.1:", *port)};
+  }
+
+  void SetUp() override {
+    ASSERT_NE(records_, nullptr) << "records_server did not start";
+    ASSERT_NE(catalog_, nullptr) << "catalog_server did not start";
+  }
+
+  static Result Run(std::vector<std::string> args) {
+    std::ostringstream out, err;
+    CliContext ctx;
+    ctx.out = &out;
+    ctx.err = &err;
+    ctx.env["LIFELONG_RECORDS"] = records_->address;
+    ctx.env["LIFELONG_CATALOG"] = catalog_->address;
+    ctx.env["LIFELONG_RECOMMEND"] = "127.0.0.1:1";  // nothing listens there
+    int code = RunCli(args, ctx);
+    return {code, out.str(), err.str()};
+  }
+
+  static std::vector<std::string> JsonLines(const std::string& text) {
+    return absl::StrSplit(text, '\n', absl::SkipEmpty());
+  }
+
+  static std::string WriteFile(const std::string& name, const std::string& content) {
+    std::string path = absl::StrCat(*dir_, "/", name);
+    std::ofstream(path) << content;
+    return path;
+  }
+
+  static std::string* dir_;
+  static Server* records_;
+  static Server* catalog_;
+};
+
+std::string* CliTest::dir_ = nullptr;
+CliTest::Server* CliTest::records_ = nullptr;
+CliTest::Server* CliTest::catalog_ = nullptr;
+
+TEST_F(CliTest, RecordsAndListsHistory) {
+  Result r = Run({"record", "--learner", "u100001", "--verb", "completed", "--course", "c00001",
+                  "--title", "硬笔书法入门（东四）", "--mode", "offline", "--xuequ", "东四学区",
+                  "--credits", "1.5", "--hours", "9", "--timestamp", "2026-11-20T10:00:00+08:00"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("recorded "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("u100001 completed c00001"), std::string::npos) << r.out;
+
+  Result h = Run({"history", "u100001"});
+  ASSERT_EQ(h.code, 0) << h.err;
+  EXPECT_NE(h.out.find("硬笔书法入门（东四）"), std::string::npos) << h.out;
+  EXPECT_NE(h.out.find("2026-11-20 10:00"), std::string::npos) << h.out;  // shown in Beijing time
+  EXPECT_NE(h.out.find("1 statement(s) of u100001"), std::string::npos) << h.out;
+
+  Result hj = Run({"history", "u100001", "--json"});
+  ASSERT_EQ(hj.code, 0) << hj.err;
+  ASSERT_EQ(JsonLines(hj.out).size(), 1u);
+  auto j = nlohmann::json::parse(JsonLines(hj.out)[0]);
+  EXPECT_EQ(j["verb"]["id"], "http://adlnet.gov/expapi/verbs/completed");
+
+  Result t = Run({"transcript", "u100001"});
+  ASSERT_EQ(t.code, 0) << t.err;
+  EXPECT_NE(t.out.find("total: 1 course(s), 9 hours, 1.5 credits"), std::string::npos) << t.out;
+}
+
+TEST_F(CliTest, ImportingTwiceStoresNothingTwice) {
+  const std::string path = WriteFile(
+      "interactions.jsonl",
+      "{\"learner\":\"u200001\",\"course\":\"c00001\",\"verb\":\"registered\",\"timestamp\":\"2026-10-01T09:00:00Z\"}\n"
+      "{\"learner\":\"u200001\",\"course\":\"c00001\",\"verb\":\"attended\",\"timestamp\":\"2026-10-08T09:00:00Z\"}\n"
+      "# a comment line\n"
+      "{\"learner\":\"u200001\",\"course\":\"c00001\",\"verb\":\"completed\",\"timestamp\":\"2026-10-29T09:00:00Z\"}\n"
+      "{\"learner\":\"u200001\",\"course\":\"c00002\",\"timestamp\":\"2026-11-02T09:00:00Z\"}\n"
+      "{\"actor\":{\"account\":{\"homePage\":\"https://id.dongcheng.gov.cn\",\"name\":\"u200001\"}},"
+      "\"verb\":{\"id\":\"http://id.tincanapi.com/verb/rated\"},"
+      "\"object\":{\"id\":\"https://lifelong.dongcheng.edu.cn/courses/c00001\"},"
+      "\"result\":{\"score\":{\"raw\":5,\"min\":1,\"max\":5}},\"timestamp\":\"2026-10-30T09:00:00Z\"}\n");
+  Result first = Run({"import", path, "--batch", "2"});
+  ASSERT_EQ(first.code, 0) << first.err;
+  EXPECT_NE(first.out.find("imported 5 statement(s)"), std::string::npos) << first.out;
+  EXPECT_NE(first.out.find("5 new, 0 already stored"), std::string::npos) << first.out;
+
+  Result second = Run({"import", path});
+  ASSERT_EQ(second.code, 0) << second.err;
+  EXPECT_NE(second.out.find("0 new, 5 already stored"), std::string::npos) << second.out;
+
+  Result h = Run({"history", "u200001", "--limit", "100", "--json"});
+  ASSERT_EQ(h.code, 0) << h.err;
+  EXPECT_EQ(JsonLines(h.out).size(), 5u) << h.out;
+
+  Result e = Run({"export", "--learner", "u200001"});
+  ASSERT_EQ(e.code, 0) << e.err;
+  EXPECT_EQ(JsonLines(e.out).size(), 5u);
+}
+
+TEST_F(CliTest, InterruptedImportResumesFromCheckpoint) {
+  const std::string line1 = "u300001,c00001,registered,2026-10-01T09:00:00Z\n";
+  const std::string line2 = "u300001,c00001,attended,2026-10-08T09:00:00Z\n";
+  const std::string good3 = "u300001,c00001,completed,2026-10-29T09:00:00Z\n";
+  const std::string path = WriteFile("resume.csv", "learner,course,verb,timestamp\n" + line1 + line2 +
+                                                       "u300001,c00001,finished,2026-10-29T09:00:00Z\n");
+  const std::string checkpoint = absl::StrCat(*dir_, "/resume.checkpoint");
+  Result broken = Run({"import", path, "--batch", "1", "--checkpoint", checkpoint});
+  EXPECT_EQ(broken.code, 4) << broken.err;  // bad line: invalid argument
+  EXPECT_NE(broken.err.find("resume.csv:4: verb: unknown verb 'finished'"), std::string::npos) << broken.err;
+  std::ifstream ck(checkpoint);
+  int64_t done = 0;
+  ck >> done;
+  EXPECT_EQ(done, 3);  // header + two statements stored
+
+  WriteFile("resume.csv", "learner,course,verb,timestamp\n" + line1 + line2 + good3);
+  Result resumed = Run({"import", path, "--batch", "1", "--checkpoint", checkpoint});
+  ASSERT_EQ(resumed.code, 0) << resumed.err;
+  EXPECT_NE(resumed.err.find("resuming after line 3"), std::string::npos) << resumed.err;
+  EXPECT_NE(resumed.out.find("imported 1 statement(s)"), std::string::npos) << resumed.out;
+
+  Result h = Run({"history", "u300001", "--json"});
+  ASSERT_EQ(h.code, 0);
+  EXPECT_EQ(JsonLines(h.out).size(), 3u);
+}
+
+TEST_F(CliTest, PutsListsAndDumpsCourses) {
+  const std::string course = R"({"id":"c90001","title":"太极拳入门（和平里）","category":"健康与体育",
+      "provider":{"name":"东城区和平里街道社区教育学校","kind":"COMMUNITY_SCHOOL"},"mode":"OFFLINE",
+      "venue":{"id":"hepingli-sqxx","name":"和平里社区教育学校","xuequ":"和平里学区","jiedao":"和平里"},
+      "credits":1,"hours":12,"level":"BEGINNER","state":"OPEN","tags":["太极","养生"]})";
+  const std::string path = WriteFile("course.json", course);
+  Result put = Run({"courses", "put", path});
+  ASSERT_EQ(put.code, 0) << put.err;
+  EXPECT_NE(put.out.find("created c90001"), std::string::npos) << put.out;
+  Result again = Run({"courses", "put", path});
+  ASSERT_EQ(again.code, 0) << again.err;
+  EXPECT_NE(again.out.find("updated c90001 (revision 2)"), std::string::npos) << again.out;
+
+  Result list = Run({"courses", "list", "--xuequ", "和平里学区"});
+  ASSERT_EQ(list.code, 0) << list.err;
+  EXPECT_NE(list.out.find("太极拳入门（和平里）"), std::string::npos) << list.out;
+  EXPECT_NE(list.out.find("1 course(s)"), std::string::npos) << list.out;
+
+  Result get = Run({"courses", "get", "c90001", "--json"});
+  ASSERT_EQ(get.code, 0) << get.err;
+  EXPECT_EQ(nlohmann::json::parse(get.out)["title"], "太极拳入门（和平里）");
+
+  Result dump = Run({"courses", "dump"});
+  ASSERT_EQ(dump.code, 0) << dump.err;
+  auto d = nlohmann::json::parse(JsonLines(dump.out).at(0));
+  EXPECT_EQ(d["id"], "c90001");
+  EXPECT_EQ(d["category"], "健康与体育");
+  EXPECT_EQ(d["tags"].size(), 2u);
+}
+
+TEST_F(CliTest, ExitCodesMeanSomething) {
+  EXPECT_EQ(Run({}).code, 2);
+  EXPECT_EQ(Run({"frobnicate"}).code, 2);
+  Result unknown_flag = Run({"history", "u1", "--lerner", "x"});
+  EXPECT_EQ(unknown_flag.code, 2);
+  EXPECT_EQ(unknown_flag.err, "lifelong history: unknown flag --lerner (see lifelong history --help)\n");
+  EXPECT_EQ(Run({"history"}).code, 2);                            // missing LEARNER
+  EXPECT_EQ(Run({"history", "u1", "--limit", "ten"}).code, 2);    // not a number
+  EXPECT_EQ(Run({"recommend", "u1", "-k", "500"}).code, 2);       // out of range
+  EXPECT_EQ(Run({"erase-learner", "u1"}).code, 2);                // needs --yes
+  EXPECT_EQ(Run({"history", "u1", "--timeout", "soon"}).code, 2);
+  EXPECT_EQ(Run({"history", "--help"}).code, 0);
+
+  Result missing = Run({"courses", "get", "nope"});
+  EXPECT_EQ(missing.code, 3);
+  EXPECT_EQ(missing.err.find("lifelong courses get: NOT_FOUND: "), 0u) << missing.err;
+  EXPECT_EQ(std::count(missing.err.begin(), missing.err.end(), '\n'), 1);  // one line
+
+  Result invalid = Run({"record", "--learner", "u1", "--verb", "completed", "--course", "c1",
+                        "--timestamp", "yesterday"});
+  EXPECT_EQ(invalid.code, 4) << invalid.err;  // the record service rejects the timestamp
+
+  Result down = Run({"model", "status", "--timeout", "1s"});
+  EXPECT_EQ(down.code, 5) << down.err;
+  Result health = Run({"health", "records", "catalog"});
+  EXPECT_EQ(health.code, 0) << health.err;
+  EXPECT_NE(health.out.find("SERVING"), std::string::npos);
+  Result health_all = Run({"health", "--timeout", "1s"});
+  EXPECT_EQ(health_all.code, 5);  // the recommender is not running
+}
+
+TEST_F(CliTest, ErasesLearner) {
+  ASSERT_EQ(Run({"record", "--learner", "u400001", "--verb", "attended", "--course", "c00003"}).code, 0);
+  Result e = Run({"erase-learner", "u400001", "--yes"});
+  ASSERT_EQ(e.code, 0) << e.err;
+  EXPECT_NE(e.out.find("erased 1 statement(s) of u400001"), std::string::npos) << e.out;
+  Result h = Run({"history", "u400001", "--json"});
+  EXPECT_EQ(JsonLines(h.out).size(), 0u);
+}
+
+}  // namespace
+}  // namespace lifelong::cli

@@ -1,0 +1,243 @@
+#include "services/cli/import_reader.h"
+
+#include <nlohmann/json.hpp>
+
+#include <cmath>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "services/cli/stable_id.h"
+#include "services/cli/statement_builder.h"
+
+namespace lifelong::cli {
+namespace {
+
+constexpr absl::string_view kKnownKeys[] = {
+    "learner", "user",  "course", "item",     "verb",         "timestamp", "order",
+    "title",   "mode",  "xuequ",  "jiedao",   "venue",        "platform",  "registration",
+    "credits", "hours", "score",  "id",       "statement",    "weight",
+};
+
+bool KnownKey(absl::string_view key) {
+  for (absl::string_view k : kKnownKeys) {
+    if (k == key) return true;
+  }
+  return false;
+}
+
+std::string FormatMicros(int64_t micros) {
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%E6SZ", absl::FromUnixMicros(micros), absl::UTCTimeZone());
+}
+
+// Fills `f` from key/value text pairs (CSV cells or JSON scalars as text).
+absl::Status SetField(StatementFields* f, absl::string_view key, const std::string& value) {
+  if (value.empty()) return absl::OkStatus();
+  auto number = [&](std::optional<double>* out) -> absl::Status {
+    double d = 0;
+    if (!absl::SimpleAtod(value, &d) || !std::isfinite(d)) {
+      return absl::InvalidArgumentError(absl::StrCat(key, ": not a number: '", value, "'"));
+    }
+    *out = d;
+    return absl::OkStatus();
+  };
+  if (key == "learner" || key == "user") {
+    f->learner = value;
+  } else if (key == "course" || key == "item") {
+    f->course = value;
+  } else if (key == "verb") {
+    f->verb = value;
+  } else if (key == "timestamp") {
+    f->timestamp = value;
+  } else if (key == "order") {
+    int64_t micros = 0;
+    if (!absl::SimpleAtoi(value, &micros)) {
+      return absl::InvalidArgumentError(absl::StrCat("order: not an integer: '", value, "'"));
+    }
+    if (f->timestamp.empty()) f->timestamp = FormatMicros(micros);
+  } else if (key == "title") {
+    f->title = value;
+  } else if (key == "mode") {
+    f->mode = value;
+  } else if (key == "xuequ") {
+    f->xuequ = value;
+  } else if (key == "jiedao") {
+    f->jiedao = value;
+  } else if (key == "venue") {
+    f->venue = value;
+  } else if (key == "platform") {
+    f->platform = value;
+  } else if (key == "registration") {
+    f->registration = value;
+  } else if (key == "id") {
+    f->id = value;
+  } else if (key == "credits") {
+    return number(&f->credits);
+  } else if (key == "hours") {
+    return number(&f->hours);
+  } else if (key == "score") {
+    return number(&f->score);
+  }
+  // "weight" is a model-side field; it has no place in a statement.
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<ImportFormat> ImportFormatFor(absl::string_view flag, absl::string_view path) {
+  if (flag == "jsonl" || flag == "json") return ImportFormat::kJsonLines;
+  if (flag == "csv") return ImportFormat::kCsv;
+  if (!flag.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat("--format: expected jsonl or csv, got '", flag, "'"));
+  }
+  return absl::EndsWithIgnoreCase(path, ".csv") ? ImportFormat::kCsv : ImportFormat::kJsonLines;
+}
+
+absl::StatusOr<std::string> StatementFromJsonLine(absl::string_view line,
+                                                  absl::string_view default_verb) {
+  nlohmann::ordered_json j = nlohmann::ordered_json::parse(line, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) {
+    return absl::InvalidArgumentError("not a JSON object");
+  }
+  if (j.contains("actor")) {
+    if (!j.contains("id")) j["id"] = StableUuid(absl::StrCat("stmt-json|", j.dump()));
+    return j.dump();
+  }
+  StatementFields f;
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    if (!KnownKey(it.key())) {
+      return absl::InvalidArgumentError(absl::StrCat(it.key(), ": unknown field"));
+    }
+    std::string text;
+    if (it->is_string()) {
+      text = it->get<std::string>();
+    } else if (it->is_number_integer()) {
+      text = std::to_string(it->get<int64_t>());
+    } else if (it->is_number()) {
+      text = absl::StrCat(it->get<double>());
+    } else if (!it->is_null()) {
+      return absl::InvalidArgumentError(absl::StrCat(it.key(), ": expected a string or number"));
+    }
+    absl::Status s = SetField(&f, it.key(), text);
+    if (!s.ok()) return s;
+  }
+  if (f.verb.empty()) f.verb = std::string(default_verb);
+  return BuildStatementJson(f);
+}
+
+absl::StatusOr<std::vector<std::string>> SplitCsvLine(absl::string_view line) {
+  std::vector<std::string> cells;
+  std::string cell;
+  bool quoted = false;
+  bool was_quoted = false;
+  for (size_t i = 0; i < line.size(); ++i) {
+    char c = line[i];
+    if (quoted) {
+      if (c == '"') {
+        if (i + 1 < line.size() && line[i + 1] == '"') {
+          cell += '"';
+          ++i;
+        } else {
+          quoted = false;
+        }
+      } else {
+        cell += c;
+      }
+    } else if (c == '"' && cell.empty() && !was_quoted) {
+      quoted = true;
+      was_quoted = true;
+    } else if (c == ',') {
+      cells.push_back(was_quoted ? cell : std::string(absl::StripAsciiWhitespace(cell)));
+      cell.clear();
+      was_quoted = false;
+    } else if (c != '\r') {
+      cell += c;
+    }
+  }
+  if (quoted) return absl::InvalidArgumentError("unterminated quoted field");
+  cells.push_back(was_quoted ? cell : std::string(absl::StripAsciiWhitespace(cell)));
+  return cells;
+}
+
+absl::StatusOr<std::string> StatementFromCsvRow(const std::vector<std::string>& header,
+                                                const std::vector<std::string>& row,
+                                                absl::string_view default_verb) {
+  if (row.size() != header.size()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("expected ", header.size(), " columns, got ", row.size()));
+  }
+  StatementFields f;
+  for (size_t i = 0; i < header.size(); ++i) {
+    if (header[i] == "statement" && !row[i].empty()) return StatementFromJsonLine(row[i], default_verb);
+    absl::Status s = SetField(&f, header[i], row[i]);
+    if (!s.ok()) return s;
+  }
+  if (f.verb.empty()) f.verb = std::string(default_verb);
+  return BuildStatementJson(f);
+}
+
+absl::StatusOr<std::unique_ptr<ImportReader>> ImportReader::Open(const std::string& path,
+                                                                 ImportFormat format,
+                                                                 std::string default_verb) {
+  std::unique_ptr<ImportReader> r(new ImportReader(path, format, std::move(default_verb)));
+  r->in_.open(path);
+  if (!r->in_) return absl::NotFoundError(absl::StrCat(path, ": cannot open"));
+  if (format == ImportFormat::kCsv) {
+    std::string line;
+    while (std::getline(r->in_, line)) {
+      ++r->line_;
+      if (absl::StripAsciiWhitespace(line).empty() || line[0] == '#') continue;
+      if (r->line_ == 1 && absl::StartsWith(line, "\xEF\xBB\xBF")) line = line.substr(3);  // BOM
+      absl::StatusOr<std::vector<std::string>> h = SplitCsvLine(line);
+      if (!h.ok()) return absl::InvalidArgumentError(absl::StrCat(path, ":", r->line_, ": ", h.status().message()));
+      for (std::string& col : *h) {
+        col = absl::AsciiStrToLower(col);
+        if (!KnownKey(col)) {
+          return absl::InvalidArgumentError(
+              absl::StrCat(path, ":", r->line_, ": unknown column '", col, "'"));
+        }
+      }
+      r->header_ = std::move(*h);
+      return r;
+    }
+    return absl::InvalidArgumentError(absl::StrCat(path, ": no header line"));
+  }
+  return r;
+}
+
+absl::StatusOr<std::optional<std::string>> ImportReader::Next() {
+  std::string line;
+  while (std::getline(in_, line)) {
+    ++line_;
+    absl::string_view trimmed = absl::StripAsciiWhitespace(line);
+    if (trimmed.empty() || trimmed[0] == '#') continue;
+    absl::StatusOr<std::string> st;
+    if (format_ == ImportFormat::kCsv) {
+      absl::StatusOr<std::vector<std::string>> row = SplitCsvLine(line);
+      st = row.ok() ? StatementFromCsvRow(header_, *row, default_verb_)
+                    : absl::StatusOr<std::string>(row.status());
+    } else {
+      st = StatementFromJsonLine(trimmed, default_verb_);
+    }
+    if (!st.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat(path_, ":", line_, ": ", st.status().message()));
+    }
+    return std::optional<std::string>(std::move(*st));
+  }
+  return std::optional<std::string>();
+}
+
+absl::StatusOr<int64_t> CountLines(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot open"));
+  int64_t n = 0;
+  char buf[1 << 16];
+  while (in.read(buf, sizeof(buf)) || in.gcount() > 0) {
+    for (std::streamsize i = 0; i < in.gcount(); ++i) n += buf[i] == '\n';
+  }
+  return n;
+}
+
+}  // namespace lifelong::cli

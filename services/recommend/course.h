@@ -1,0 +1,98 @@
+// The recommender's view of a catalog course, and an immutable snapshot of
+// the catalog. Built from CourseCatalogService answers by catalog_client; the
+// ranking code sees only these types (no protobuf, no gRPC).
+#ifndef LIFELONG_SERVICES_RECOMMEND_COURSE_H_
+#define LIFELONG_SERVICES_RECOMMEND_COURSE_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/time/time.h"
+
+namespace lifelong::recommend {
+
+struct CourseSession {
+  absl::Time start = absl::InfinitePast();
+  absl::Time end = absl::InfinitePast();
+};
+
+// Only kOpen courses are ever recommended.
+enum class CourseState { kDraft, kOpen, kClosed, kArchived };
+
+struct Course {
+  std::string id;
+  std::string title;
+  // Courses of one series (several sections or terms of the same course)
+  // share this key; diversity allows few of them per answer. Filled by
+  // SeriesKey(title) when the catalog has no series of its own.
+  std::string series;
+  std::string category;
+  std::string mode;  // "online" | "offline" | "blended"
+  // "children" | "teens" | "adults" | "seniors"
+  std::vector<std::string> audiences;
+  std::string description;
+  std::vector<std::string> tags;
+  std::string xuequ;
+  std::string jiedao;
+  std::string venue_id;
+  std::string venue_name;
+  bool has_location = false;
+  double lat = 0;
+  double lng = 0;
+  std::vector<CourseSession> sessions;
+  // Enrolment window [enrol_from, enrol_to).
+  absl::Time enrol_from = absl::InfinitePast();
+  absl::Time enrol_to = absl::InfiniteFuture();
+  int32_t capacity = 0;  // 0: no limit
+  int32_t seats_taken = 0;
+  double credits = 0;
+  std::string level;  // "" | "beginner" | "intermediate" | "advanced"
+  std::vector<std::string> prerequisites;
+  CourseState state = CourseState::kOpen;
+
+  // -1 when there is no limit.
+  int32_t SeatsLeft() const {
+    if (capacity <= 0) return -1;
+    return capacity > seats_taken ? capacity - seats_taken : 0;
+  }
+  bool EnrolmentOpenAt(absl::Time now) const { return enrol_from <= now && now < enrol_to; }
+  // The first session starting at or after `now`; InfiniteFuture when none.
+  absl::Time NextSessionStart(absl::Time now) const;
+};
+
+// The series key of a title: the title without a trailing section/term
+// marker, so "书法入门（第二期）", "书法入门(2)" and "书法入门 第3期" share
+// "书法入门".
+std::string SeriesKey(const std::string& title);
+
+// An immutable catalog snapshot. Thread-safe (const after construction).
+class CatalogSnapshot {
+ public:
+  // `version` identifies the catalog state it was built from (change
+  // detection); `courses` with duplicate ids keep the last.
+  CatalogSnapshot(std::string version, std::vector<Course> courses);
+
+  const std::string& version() const { return version_; }
+  const std::vector<Course>& courses() const { return courses_; }
+  // nullptr when the catalog has no such course.
+  const Course* Find(const std::string& course_id) const;
+  // Venue location by venue id (from any course held there).
+  bool VenueLocation(const std::string& venue_id, double* lat, double* lng) const;
+  // The venue's 社区 name for reasons (jiedao, else venue name); "" if unknown.
+  std::string VenueArea(const std::string& venue_id) const;
+
+ private:
+  std::string version_;
+  std::vector<Course> courses_;
+  absl::flat_hash_map<std::string, size_t> by_id_;
+  absl::flat_hash_map<std::string, size_t> by_venue_;
+};
+
+using CatalogPtr = std::shared_ptr<const CatalogSnapshot>;
+
+}  // namespace lifelong::recommend
+
+#endif  // LIFELONG_SERVICES_RECOMMEND_COURSE_H_

@@ -1,0 +1,33 @@
+// Diversity for a ranked list: few sections of one series, few courses of one
+// category. Pure; thread-safe.
+#ifndef LIFELONG_SERVICES_RECOMMEND_DIVERSITY_H_
+#define LIFELONG_SERVICES_RECOMMEND_DIVERSITY_H_
+
+#include <string>
+#include <vector>
+
+namespace lifelong::recommend {
+
+struct DiversityKey {
+  std::string series;
+  std::string category;
+};
+
+struct DiversityOptions {
+  // First pass: at most this many per series and per category.
+  int max_per_series = 1;
+  // 0: max(2, ceil(k * 0.4)).
+  int max_per_category = 0;
+  // Second pass, when the first leaves fewer than k: relaxed series cap and
+  // no category cap. Never more than this many of one series.
+  int max_per_series_relaxed = 2;
+};
+
+// Picks up to `k` items from `ranked` (best first), keeping the order, under
+// the caps above. Returns indices into `ranked`, in output order.
+std::vector<size_t> SelectDiverse(const std::vector<DiversityKey>& ranked, int k,
+                                  const DiversityOptions& options = {});
+
+}  // namespace lifelong::recommend
+
+#endif  // LIFELONG_SERVICES_RECOMMEND_DIVERSITY_H_

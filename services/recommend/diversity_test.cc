@@ -1,0 +1,44 @@
+#include "services/recommend/diversity.h"
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace lifelong::recommend {
+namespace {
+
+using ::testing::ElementsAre;
+
+TEST(SelectDiverse, OneSectionPerSeriesFirst) {
+  std::vector<DiversityKey> ranked = {
+      {"书法入门", "书法"}, {"书法入门", "书法"}, {"书法入门", "书法"},
+      {"太极", "健身"},     {"国画", "绘画"},
+  };
+  EXPECT_THAT(SelectDiverse(ranked, 3), ElementsAre(0, 3, 4));
+}
+
+TEST(SelectDiverse, RelaxesToTwoPerSeriesWhenShort) {
+  std::vector<DiversityKey> ranked = {
+      {"书法入门", "书法"}, {"书法入门", "书法"}, {"书法入门", "书法"}, {"太极", "健身"}};
+  // First pass: 0, 3. Second pass adds one more 书法入门 (cap 2), never a third.
+  EXPECT_THAT(SelectDiverse(ranked, 10), ElementsAre(0, 1, 3));
+}
+
+TEST(SelectDiverse, CategoryCap) {
+  std::vector<DiversityKey> ranked;
+  for (int i = 0; i < 8; ++i) ranked.push_back({"s" + std::to_string(i), "书法"});
+  ranked.push_back({"x", "健身"});
+  ranked.push_back({"y", "绘画"});
+  DiversityOptions o;
+  o.max_per_category = 2;
+  // 2 书法 first, then the others, then the relaxed pass fills with 书法.
+  std::vector<size_t> got = SelectDiverse(ranked, 4, o);
+  EXPECT_THAT(got, ElementsAre(0, 1, 8, 9));
+  EXPECT_THAT(SelectDiverse(ranked, 5, o), ElementsAre(0, 1, 2, 8, 9));
+}
+
+TEST(SelectDiverse, ZeroOrNegativeK) {
+  EXPECT_TRUE(SelectDiverse({{"a", "b"}}, 0).empty());
+}
+
+}  // namespace
+}  // namespace lifelong::recommend

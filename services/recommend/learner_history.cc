@@ -1,0 +1,27 @@
+#include "services/recommend/learner_history.h"
+
+#include "models/interaction.h"
+#include "services/common/vocabulary.h"
+
+namespace lifelong::recommend {
+
+LearnerHistory BuildLearnerHistory(const std::vector<StatementFact>& newest_first) {
+  LearnerHistory h;
+  for (auto it = newest_first.rbegin(); it != newest_first.rend(); ++it) {
+    std::string course = vocab::CourseIdFromIri(it->activity);
+    if (course.empty()) continue;
+    if (it->verb == vocab::kCompleted || it->verb == vocab::kPassed) {
+      h.completed.insert(course);
+      h.enrolled.erase(course);
+    } else if (it->verb == vocab::kRegistered && !h.completed.contains(course)) {
+      h.enrolled.insert(course);
+    }
+    const float weight = models::VerbWeight(it->verb);
+    if (weight <= 0) continue;
+    h.events.push_back(models::HistoryEvent{course, weight, it->time});
+    h.verbs.push_back(it->verb);
+  }
+  return h;
+}
+
+}  // namespace lifelong::recommend

@@ -1,0 +1,48 @@
+// A learner's history as the recommender uses it: the course events (for the
+// learner vector and for reasons) and the courses to exclude. Built from the
+// learner's latest statements in the record service. Pure; thread-safe.
+#ifndef LIFELONG_SERVICES_RECOMMEND_LEARNER_HISTORY_H_
+#define LIFELONG_SERVICES_RECOMMEND_LEARNER_HISTORY_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/time/time.h"
+#include "models/model_bundle.h"
+
+namespace lifelong::recommend {
+
+// One statement, reduced to what matters here.
+struct StatementFact {
+  std::string verb;      // verb IRI
+  std::string activity;  // object activity IRI
+  absl::Time time = absl::InfinitePast();
+};
+
+struct LearnerHistory {
+  // Course events with a positive verb weight, OLDEST FIRST (the order
+  // models::ModelBundle::LearnerVector expects).
+  std::vector<models::HistoryEvent> events;
+  // verbs[i] is the verb IRI of events[i] (for reasons).
+  std::vector<std::string> verbs;
+  // Courses completed or passed.
+  absl::flat_hash_set<std::string> completed;
+  // Courses registered for and not completed/passed.
+  absl::flat_hash_set<std::string> enrolled;
+
+  // Completed, passed or registered: never recommended again.
+  bool Excluded(const std::string& course_id) const {
+    return completed.contains(course_id) || enrolled.contains(course_id);
+  }
+  bool empty() const { return events.empty(); }
+};
+
+// Builds the history from statements given NEWEST FIRST (the record
+// service's default order). Statements whose object is not a course IRI are
+// skipped.
+LearnerHistory BuildLearnerHistory(const std::vector<StatementFact>& newest_first);
+
+}  // namespace lifelong::recommend
+
+#endif  // LIFELONG_SERVICES_RECOMMEND_LEARNER_HISTORY_H_

@@ -1,0 +1,46 @@
+#include "services/recommend/learner_history.h"
+
+#include "gtest/gtest.h"
+#include "services/common/vocabulary.h"
+
+namespace lifelong::recommend {
+namespace {
+
+StatementFact Fact(absl::string_view verb, const std::string& course, int64_t t) {
+  return {std::string(verb), vocab::CourseIri(course), absl::FromUnixSeconds(t)};
+}
+
+TEST(BuildLearnerHistory, OldestFirstWithExclusions) {
+  // Newest first, as the record service lists them.
+  std::vector<StatementFact> facts = {
+      Fact(vocab::kCompleted, "c1", 400),
+      Fact(vocab::kRegistered, "c2", 300),
+      Fact(vocab::kFailed, "c3", 250),
+      Fact(vocab::kAttended, "c1", 200),
+      Fact(vocab::kRegistered, "c1", 100),
+      {std::string(vocab::kCompleted), "https://example.org/not-a-course", absl::FromUnixSeconds(50)},
+  };
+  LearnerHistory h = BuildLearnerHistory(facts);
+  ASSERT_EQ(h.events.size(), 4u);  // failed has weight 0; the foreign IRI is skipped
+  EXPECT_EQ(h.events[0].course_id, "c1");
+  EXPECT_EQ(h.verbs[0], vocab::kRegistered);
+  EXPECT_EQ(h.events[3].course_id, "c1");
+  EXPECT_EQ(h.verbs[3], vocab::kCompleted);
+  EXPECT_FLOAT_EQ(h.events[3].weight, 1.0f);
+  EXPECT_EQ(h.events[2].course_id, "c2");
+  EXPECT_TRUE(h.completed.contains("c1"));
+  EXPECT_FALSE(h.enrolled.contains("c1"));  // registered, then completed
+  EXPECT_TRUE(h.enrolled.contains("c2"));
+  EXPECT_TRUE(h.Excluded("c1"));
+  EXPECT_TRUE(h.Excluded("c2"));
+  EXPECT_FALSE(h.Excluded("c3"));  // failed: may take it again
+}
+
+TEST(BuildLearnerHistory, EmptyForNoStatements) {
+  LearnerHistory h = BuildLearnerHistory({});
+  EXPECT_TRUE(h.empty());
+  EXPECT_FALSE(h.Excluded("c1"));
+}
+
+}  // namespace
+}  // namespace lifelong::recommend

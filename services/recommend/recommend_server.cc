@@ -1,0 +1,103 @@
+#include "services/recommend/recommend_server.h"
+
+#include <utility>
+
+#include <grpcpp/grpcpp.h>
+
+#include "services/common/log.h"
+
+namespace lifelong::recommend {
+namespace {
+
+constexpr char kServiceName[] = "lifelong.v1.RecommendationService";
+
+std::shared_ptr<grpc::Channel> MakeChannel(const std::string& target) {
+  grpc::ChannelArguments args;
+  // Fail fast while a peer is down instead of backing off for seconds.
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
+  args.SetMaxReceiveMessageSize(64 << 20);
+  return grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args);
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<RecommendServer>> RecommendServer::Start(
+    RecommendServerOptions options) {
+  std::unique_ptr<RecommendServer> s(new RecommendServer());
+  s->options_ = std::move(options);
+  const RecommendServerOptions& o = s->options_;
+  s->batcher_ = std::make_unique<SearchBatcher>(o.batcher);
+  SearchBatcher* batcher = s->batcher_.get();
+  s->recommender_ = std::make_unique<Recommender>(
+      [batcher](const ModelPtr& model, std::vector<float> query, int k) {
+        return batcher->Search(model, std::move(query), k);
+      },
+      o.recommender);
+  s->records_ = std::make_unique<RecordsClient>(MakeChannel(o.records_target), o.records_target,
+                                                o.records_deadline);
+  CatalogCache::Options catalog_options;
+  catalog_options.target = o.catalog_target;
+  catalog_options.call_deadline = o.catalog_deadline;
+  catalog_options.refresh_interval = o.catalog_refresh;
+  catalog_options.max_staleness = o.catalog_max_staleness;
+  catalog_options.clock = o.clock;
+  s->catalog_ = std::make_unique<CatalogCache>(MakeChannel(o.catalog_target), catalog_options);
+
+  RecommendService::Deps deps;
+  deps.catalog = s->catalog_.get();
+  deps.records = s->records_.get();
+  deps.recommender = s->recommender_.get();
+  deps.clock = o.clock;
+  deps.history_limit = o.history_limit;
+
+  ModelManager::Options model_options;
+  model_options.model_dir = o.model_dir;
+  model_options.poll_interval = o.model_poll;
+  model_options.build_options.ivf_nprobe = o.ivf_nprobe;
+  RecommendServer* raw = s.get();
+  model_options.on_swap = [raw](const ModelPtr&) {
+    if (!raw->ready_.exchange(true) && raw->grpc_ != nullptr) {
+      raw->grpc_->SetServing(true);
+      raw->grpc_->SetServiceServing(kServiceName, true);
+    }
+  };
+  s->models_ = std::make_unique<ModelManager>(std::move(model_options));
+  deps.models = s->models_.get();
+  s->service_ = std::make_unique<RecommendService>(std::move(deps));
+
+  GrpcServerOptions server_options;
+  server_options.address = o.address;
+  server_options.max_pollers = o.max_pollers;
+  absl::StatusOr<std::unique_ptr<RunningGrpcServer>> grpc =
+      StartGrpcServer(server_options, {s->service_.get()});
+  if (!grpc.ok()) return grpc.status();
+  s->grpc_ = *std::move(grpc);
+  s->grpc_->SetServiceServing(kServiceName, false);
+  // A model that loaded before grpc_ existed.
+  if (s->models_->Current() != nullptr && !s->ready_.exchange(true)) {
+    s->grpc_->SetServing(true);
+    s->grpc_->SetServiceServing(kServiceName, true);
+  }
+  // First catalog read now (failure is fine: the refresher retries and
+  // requests answer UNAVAILABLE meanwhile), then in the background.
+  s->catalog_->RefreshOnce().IgnoreError();
+  s->catalog_->Start();
+  s->models_->Start();
+  LogInfo("listening", {{"port", s->grpc_->port()},
+                        {"model_dir", o.model_dir},
+                        {"records", o.records_target},
+                        {"catalog", o.catalog_target}});
+  return s;
+}
+
+RecommendServer::~RecommendServer() { Shutdown(); }
+
+void RecommendServer::Shutdown() {
+  if (grpc_) grpc_->Shutdown(std::chrono::seconds(5));
+  if (models_) models_->Stop();
+  if (catalog_) catalog_->Stop();
+}
+
+}  // namespace lifelong::recommend

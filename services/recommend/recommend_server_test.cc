@@ -1,0 +1,614 @@
+// End-to-end tests of the recommendation server through real gRPC: the
+// server under test on port 0, fake record and catalog services on port 0,
+// and model versions trained and written with //models.
+#include "services/recommend/recommend_server.h"
+
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/generic/generic_stub.h>
+#include <sys/stat.h>
+
+#include <atomic>
+#include <fstream>
+#include <set>
+#include <thread>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "proto/lifelong/v1/recommend.grpc.pb.h"
+#include "services/common/vocabulary.h"
+#include "services/recommend/test_support.h"
+
+namespace lifelong::recommend {
+namespace {
+
+using ::testing::Contains;
+using ::testing::HasSubstr;
+using ::testing::Not;
+using testing::FakeCatalog;
+using testing::FakeRecords;
+
+class RecommendServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    now_ = absl::Now();
+    for (const v1::Course& c : testing::TestCatalog(now_)) catalog_.Put(c);
+    records_server_ = testing::StartFake(&records_);
+    catalog_server_ = testing::StartFake(&catalog_);
+    model_dir_ = testing::NewTempDir("models");
+  }
+
+  RecommendServerOptions Options() {
+    RecommendServerOptions o;
+    o.model_dir = model_dir_;
+    o.records_target = absl::StrCat("127.0.0.1:", records_server_->port());
+    o.catalog_target = absl::StrCat("127.0.0.1:", catalog_server_->port());
+    o.model_poll = absl::Hours(1);  // tests poll explicitly
+    o.catalog_refresh = absl::Milliseconds(100);
+    o.records_deadline = absl::Milliseconds(300);
+    return o;
+  }
+
+  void StartServer(RecommendServerOptions o) {
+    auto s = RecommendServer::Start(std::move(o));
+    ASSERT_TRUE(s.ok()) << s.status();
+    server_ = *std::move(s);
+    channel_ = grpc::CreateChannel(absl::StrCat("127.0.0.1:", server_->port()),
+                                   grpc::InsecureChannelCredentials());
+    stub_ = v1::RecommendationService::NewStub(channel_);
+  }
+
+  // Starts with one model version and waits until it serves.
+  void StartWithModel() {
+    ASSERT_TRUE(testing::WriteTestModel(model_dir_).ok());
+    StartServer(Options());
+    WaitForVersion(1);
+  }
+
+  void WaitForVersion(int64_t version) {
+    const absl::Time deadline = absl::Now() + absl::Seconds(60);
+    while (absl::Now() < deadline) {
+      if (Status().version() == version) return;
+      absl::SleepFor(absl::Milliseconds(20));
+    }
+    FAIL() << "version " << version << " never served";
+  }
+
+  v1::ModelStatus Status() {
+    grpc::ClientContext ctx;
+    v1::ModelStatus st;
+    EXPECT_TRUE(stub_->GetModelStatus(&ctx, v1::GetModelStatusRequest(), &st).ok());
+    return st;
+  }
+
+  grpc::Status Recommend(const v1::RecommendRequest& r, v1::RecommendResponse* out) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    return stub_->Recommend(&ctx, r, out);
+  }
+
+  v1::RecommendResponse MustRecommend(const v1::RecommendRequest& r) {
+    v1::RecommendResponse out;
+    grpc::Status s = Recommend(r, &out);
+    EXPECT_TRUE(s.ok()) << s.error_code() << " " << s.error_message();
+    return out;
+  }
+
+  static v1::RecommendRequest Request(const std::string& learner, int k) {
+    v1::RecommendRequest r;
+    r.set_learner(learner);
+    r.set_k(k);
+    return r;
+  }
+
+  static std::vector<std::string> Ids(const v1::RecommendResponse& r) {
+    std::vector<std::string> ids;
+    for (const auto& x : r.recommendations()) ids.push_back(x.course().course_id());
+    return ids;
+  }
+
+  static const v1::Recommendation* Find(const v1::RecommendResponse& r, const std::string& id) {
+    for (const auto& x : r.recommendations()) {
+      if (x.course().course_id() == id) return &x;
+    }
+    return nullptr;
+  }
+
+  absl::Time now_;
+  FakeRecords records_;
+  FakeCatalog catalog_;
+  std::unique_ptr<RunningGrpcServer> records_server_;
+  std::unique_ptr<RunningGrpcServer> catalog_server_;
+  std::string model_dir_;
+  std::unique_ptr<RecommendServer> server_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<v1::RecommendationService::Stub> stub_;
+};
+
+// grpc.health.v1.Health/Check through a generic stub (no generated health
+// stubs on this system). Returns the ServingStatus number (1 SERVING,
+// 2 NOT_SERVING), or -1 when the call fails.
+int HealthStatus(const std::shared_ptr<grpc::Channel>& channel, const std::string& service) {
+  grpc::GenericStub stub(channel);
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  std::string request;
+  if (!service.empty()) {
+    request.push_back(0x0a);  // field 1, length-delimited
+    request.push_back(static_cast<char>(service.size()));
+    request += service;
+  }
+  grpc::Slice slice(request);
+  grpc::ByteBuffer buffer(&slice, 1);
+  grpc::CompletionQueue cq;
+  auto call = stub.PrepareUnaryCall(&ctx, "/grpc.health.v1.Health/Check", buffer, &cq);
+  call->StartCall();
+  grpc::ByteBuffer response;
+  grpc::Status status;
+  call->Finish(&response, &status, reinterpret_cast<void*>(1));
+  void* tag;
+  bool ok;
+  cq.Next(&tag, &ok);
+  cq.Shutdown();
+  while (cq.Next(&tag, &ok)) {
+  }
+  if (!status.ok()) return -1;
+  std::vector<grpc::Slice> slices;
+  (void)response.Dump(&slices);
+  std::string bytes;
+  for (const grpc::Slice& s : slices) bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
+  return bytes.size() >= 2 && bytes[0] == 0x08 ? bytes[1] : 0;
+}
+
+TEST_F(RecommendServerTest, UnavailableUntilModelLoadedThenServes) {
+  StartServer(Options());
+  v1::RecommendResponse out;
+  grpc::Status s = Recommend(Request("u1", 5), &out);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_THAT(s.error_message(), HasSubstr("no model loaded"));
+  EXPECT_EQ(Status().version(), 0);
+  EXPECT_EQ(HealthStatus(channel_, ""), 2);  // NOT_SERVING
+  EXPECT_EQ(HealthStatus(channel_, "lifelong.v1.RecommendationService"), 2);
+
+  ASSERT_TRUE(testing::WriteTestModel(model_dir_).ok());
+  ASSERT_TRUE(server_->models().PollOnce().ok());
+  EXPECT_EQ(HealthStatus(channel_, ""), 1);  // SERVING
+  EXPECT_EQ(HealthStatus(channel_, "lifelong.v1.RecommendationService"), 1);
+  v1::ModelStatus st = Status();
+  EXPECT_EQ(st.version(), 1);
+  EXPECT_GT(st.item_count(), 10);
+  EXPECT_EQ(st.index_kind(), "flat");
+  EXPECT_TRUE(st.has_loaded_at());
+  EXPECT_TRUE(Recommend(Request("u1", 5), &out).ok());
+}
+
+TEST_F(RecommendServerTest, ColdStartNearKioskIsPopularNearby) {
+  StartWithModel();
+  v1::RecommendRequest r = Request("u_nobody", 5);
+  r.mutable_context()->set_channel(v1::RecommendContext::CHANNEL_KIOSK);
+  r.mutable_context()->set_kiosk_venue_id("v_js");
+  v1::RecommendResponse out = MustRecommend(r);
+  EXPECT_TRUE(out.cold_start());
+  ASSERT_EQ(out.recommendations_size(), 5);
+  // 太极拳入门 is the most popular course and sits at the kiosk's venue.
+  EXPECT_EQ(out.recommendations(0).course().course_id(), "c_tj1");
+  EXPECT_EQ(out.recommendations(0).reason(), "景山社区热门");
+  EXPECT_EQ(out.recommendations(0).reason_kind(), v1::Recommendation::REASON_POPULAR_NEARBY);
+  EXPECT_NEAR(out.recommendations(0).distance_km(), 0.0, 1e-6);
+  EXPECT_EQ(out.model_version(), "1");
+}
+
+TEST_F(RecommendServerTest, ColdStartFollowsStatedInterests) {
+  StartWithModel();
+  v1::RecommendRequest r = Request("", 3);
+  r.mutable_context()->set_channel(v1::RecommendContext::CHANNEL_APP);
+  r.mutable_context()->add_interests("书法");
+  r.mutable_context()->set_age_group(v1::Course::SENIORS);
+  v1::RecommendResponse out = MustRecommend(r);
+  EXPECT_TRUE(out.cold_start());
+  ASSERT_GE(out.recommendations_size(), 1);
+  EXPECT_EQ(out.recommendations(0).course().category(), "书法");
+  EXPECT_EQ(out.recommendations(0).reason(), "与你的兴趣「书法」相关");
+  EXPECT_EQ(out.recommendations(0).reason_kind(), v1::Recommendation::REASON_MATCHES_INTEREST);
+}
+
+TEST_F(RecommendServerTest, WarmLearnerGetsReasonAndExclusions) {
+  StartWithModel();
+  records_.Add("u1", vocab::kRegistered, "c_sf1", now_ - absl::Hours(100));
+  records_.Add("u1", vocab::kCompleted, "c_sf1", now_ - absl::Hours(10));
+  records_.Add("u1", vocab::kRegistered, "c_gh1", now_ - absl::Hours(5));
+  v1::RecommendResponse out = MustRecommend(Request("u1", 100));
+  EXPECT_FALSE(out.cold_start());
+  const std::vector<std::string> ids = Ids(out);
+  EXPECT_THAT(ids, Not(Contains("c_sf1")));     // completed
+  EXPECT_THAT(ids, Not(Contains("c_sf1b")));    // another section of a completed series
+  EXPECT_THAT(ids, Not(Contains("c_gh1")));     // enrolled
+  EXPECT_THAT(ids, Not(Contains("c_closed")));  // CLOSED
+  EXPECT_THAT(ids, Not(Contains("c_draft")));   // DRAFT
+  EXPECT_THAT(ids, Not(Contains("c_full")));    // no seats left
+  ASSERT_FALSE(ids.empty());
+  EXPECT_EQ(ids[0], "c_sf2");  // what 书法入门 learners take next
+  EXPECT_EQ(out.recommendations(0).reason(), "因为你完成了 书法入门");
+  EXPECT_EQ(out.recommendations(0).reason_kind(),
+            v1::Recommendation::REASON_BECAUSE_YOU_COMPLETED);
+  for (int i = 1; i < out.recommendations_size(); ++i) {
+    EXPECT_LE(out.recommendations(i).score(), out.recommendations(i - 1).score());
+  }
+}
+
+TEST_F(RecommendServerTest, NewStatementChangesNextAnswer) {
+  StartWithModel();
+  v1::RecommendResponse before = MustRecommend(Request("u2", 3));
+  EXPECT_TRUE(before.cold_start());
+  EXPECT_THAT(Ids(before), Contains("c_tj1"));
+
+  records_.Add("u2", vocab::kCompleted, "c_tj1", now_);
+  v1::RecommendResponse after = MustRecommend(Request("u2", 3));
+  EXPECT_FALSE(after.cold_start());
+  EXPECT_THAT(Ids(after), Not(Contains("c_tj1")));
+  ASSERT_GE(after.recommendations_size(), 1);
+  EXPECT_EQ(after.recommendations(0).course().course_id(), "c_tj2");
+  EXPECT_EQ(after.recommendations(0).reason(), "因为你完成了 太极拳入门");
+}
+
+TEST_F(RecommendServerTest, NewCatalogCourseReachesLearnersThroughContent) {
+  StartWithModel();
+  records_.Add("u3", vocab::kCompleted, "c_sf1", now_ - absl::Hours(3));
+  records_.Add("u3", vocab::kCompleted, "c_sf2", now_ - absl::Hours(2));
+  v1::RecommendResponse out = MustRecommend(Request("u3", 20));
+  const v1::Recommendation* fresh = Find(out, "c_new");
+  ASSERT_NE(fresh, nullptr) << "c_new not recommended";
+  EXPECT_EQ(fresh->reason_kind(), v1::Recommendation::REASON_NEW_COURSE);
+  EXPECT_THAT(fresh->reason(), HasSubstr("新开课程"));
+}
+
+TEST_F(RecommendServerTest, FiltersAreHonoured) {
+  StartWithModel();
+  records_.Add("u4", vocab::kCompleted, "c_py1", now_);
+
+  v1::RecommendRequest r = Request("u4", 100);
+  r.mutable_filter()->add_modes(v1::Course::ONLINE);
+  v1::RecommendResponse out = MustRecommend(r);
+  ASSERT_GE(out.recommendations_size(), 1);
+  for (const auto& x : out.recommendations()) EXPECT_EQ(x.course().mode(), v1::Course::ONLINE);
+
+  r = Request("u4", 100);
+  r.mutable_filter()->add_categories("绘画");
+  out = MustRecommend(r);
+  EXPECT_THAT(Ids(out), ::testing::UnorderedElementsAre("c_gh1", "c_gh2"));
+
+  r = Request("u4", 100);
+  r.mutable_filter()->add_venue_ids("v_js");
+  out = MustRecommend(r);
+  for (const auto& x : out.recommendations()) EXPECT_EQ(x.course().venue_id(), "v_js");
+  EXPECT_THAT(Ids(out), Contains("c_tj1"));
+
+  r = Request("u4", 100);
+  r.mutable_filter()->add_xuequ("东直门学区");
+  out = MustRecommend(r);
+  ASSERT_GE(out.recommendations_size(), 1);
+  for (const auto& x : out.recommendations()) EXPECT_EQ(x.course().xuequ(), "东直门学区");
+
+  // Within 1 km of 和平里 only v_hpl courses qualify.
+  r = Request("u4", 100);
+  r.mutable_filter()->mutable_near()->set_lat(39.9580);
+  r.mutable_filter()->mutable_near()->set_lng(116.4170);
+  r.mutable_filter()->set_within_km(1);
+  out = MustRecommend(r);
+  ASSERT_GE(out.recommendations_size(), 1);
+  for (const auto& x : out.recommendations()) EXPECT_EQ(x.course().venue_id(), "v_hpl");
+
+  r = Request("u4", 100);
+  r.mutable_filter()->add_audiences(v1::Course::ADULTS);
+  out = MustRecommend(r);
+  ASSERT_GE(out.recommendations_size(), 1);
+  for (const auto& x : out.recommendations()) {
+    EXPECT_THAT(x.course().audiences(), Contains(v1::Course::ADULTS));
+  }
+
+  // c_later's enrolment opens in two days.
+  r = Request("u4", 100);
+  out = MustRecommend(r);
+  EXPECT_THAT(Ids(out), Contains("c_later"));
+  r.mutable_filter()->set_open_for_enrolment_now(true);
+  out = MustRecommend(r);
+  EXPECT_THAT(Ids(out), Not(Contains("c_later")));
+
+  // Every session starts at now+72h.
+  r = Request("u4", 100);
+  r.mutable_filter()->mutable_session_from()->set_seconds(absl::ToUnixSeconds(now_ + absl::Hours(80)));
+  out = MustRecommend(r);
+  EXPECT_EQ(out.recommendations_size(), 0);
+  r.mutable_filter()->mutable_session_from()->set_seconds(absl::ToUnixSeconds(now_ + absl::Hours(70)));
+  r.mutable_filter()->mutable_session_to()->set_seconds(absl::ToUnixSeconds(now_ + absl::Hours(73)));
+  out = MustRecommend(r);
+  EXPECT_GE(out.recommendations_size(), 5);
+}
+
+TEST_F(RecommendServerTest, DiversityLimitsOneSeries) {
+  StartWithModel();
+  // Ten sections of one series, all popular-looking new courses.
+  for (int i = 1; i <= 10; ++i) {
+    v1::Course c = testing::TestCatalog(now_)[0];
+    c.set_id(absl::StrCat("c_sec", i));
+    c.set_title(absl::StrCat("葫芦丝（第", i, "期）"));
+    c.set_category("器乐");
+    catalog_.Put(c);
+  }
+  v1::RecommendRequest r = Request("", 10);
+  r.mutable_filter()->add_categories("器乐");
+  v1::RecommendResponse out;
+  const absl::Time deadline = absl::Now() + absl::Seconds(20);
+  do {  // until the catalog refresh (every 100 ms) brought them in
+    absl::SleepFor(absl::Milliseconds(50));
+    out = MustRecommend(r);
+  } while (out.recommendations_size() == 0 && absl::Now() < deadline);
+  EXPECT_EQ(out.recommendations_size(), 2);  // at most two of one series
+}
+
+TEST_F(RecommendServerTest, CatalogChangesReachAnswers) {
+  StartWithModel();
+  v1::RecommendRequest r = Request("", 100);
+  EXPECT_THAT(Ids(MustRecommend(r)), Contains("c_tj1"));
+  v1::Course tj1 = testing::TestCatalog(now_)[6];
+  ASSERT_EQ(tj1.id(), "c_tj1");
+  tj1.set_capacity(30);
+  tj1.set_seats_taken(30);
+  catalog_.Put(tj1);
+  const absl::Time deadline = absl::Now() + absl::Seconds(20);
+  std::vector<std::string> ids;
+  do {  // until the catalog refresh (every 100 ms) saw the full course
+    absl::SleepFor(absl::Milliseconds(50));
+    ids = Ids(MustRecommend(r));
+  } while (std::find(ids.begin(), ids.end(), "c_tj1") != ids.end() && absl::Now() < deadline);
+  EXPECT_THAT(ids, Not(Contains("c_tj1")));
+}
+
+TEST_F(RecommendServerTest, SimilarCourses) {
+  StartWithModel();
+  grpc::ClientContext ctx;
+  v1::SimilarCoursesRequest req;
+  req.set_course_id("c_sf1");
+  req.set_k(3);
+  v1::SimilarCoursesResponse out;
+  ASSERT_TRUE(stub_->SimilarCourses(&ctx, req, &out).ok());
+  ASSERT_GE(out.recommendations_size(), 1);
+  std::vector<std::string> ids;
+  for (const auto& x : out.recommendations()) {
+    ids.push_back(x.course().course_id());
+    EXPECT_EQ(x.reason_kind(), v1::Recommendation::REASON_SIMILAR_COURSE);
+    EXPECT_THAT(x.reason(), HasSubstr("书法入门"));
+  }
+  EXPECT_THAT(ids, Contains("c_sf2"));
+  EXPECT_THAT(ids, Not(Contains("c_sf1")));
+
+  // A course only the catalog knows: content vectors.
+  grpc::ClientContext ctx2;
+  req.set_course_id("c_new");
+  v1::SimilarCoursesResponse out2;
+  ASSERT_TRUE(stub_->SimilarCourses(&ctx2, req, &out2).ok());
+  ASSERT_GE(out2.recommendations_size(), 1);
+  EXPECT_EQ(out2.recommendations(0).course().category(), "书法");
+
+  grpc::ClientContext ctx3;
+  req.set_course_id("c_nope");
+  grpc::Status s = stub_->SimilarCourses(&ctx3, req, &out2);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_THAT(s.error_message(), HasSubstr("course_id"));
+
+  grpc::ClientContext ctx4;
+  req.set_course_id("c_sf1");
+  req.set_k(0);
+  s = stub_->SimilarCourses(&ctx4, req, &out2);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), ::testing::StartsWith("k:"));
+}
+
+TEST_F(RecommendServerTest, InvalidArgumentsNameTheField) {
+  StartWithModel();
+  v1::RecommendResponse out;
+  grpc::Status s = Recommend(Request("u1", 0), &out);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), ::testing::StartsWith("k:"));
+  s = Recommend(Request("u1", 101), &out);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  v1::RecommendRequest r = Request("u1", 5);
+  r.mutable_filter()->set_within_km(5);
+  s = Recommend(r, &out);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), ::testing::StartsWith("filter.near:"));
+}
+
+TEST_F(RecommendServerTest, RecordServiceDownOrHungIsUnavailable) {
+  StartWithModel();
+  // Hung: the call must end at the records deadline (300 ms), not hang.
+  records_.set_delay(absl::Seconds(3));
+  v1::RecommendResponse out;
+  absl::Time start = absl::Now();
+  grpc::Status s = Recommend(Request("u1", 5), &out);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_THAT(s.error_message(), HasSubstr("record service"));
+  EXPECT_LT(absl::Now() - start, absl::Seconds(2));
+  records_.set_delay(absl::ZeroDuration());
+
+  // Down.
+  records_server_->Shutdown(std::chrono::milliseconds(0));
+  start = absl::Now();
+  s = Recommend(Request("u1", 5), &out);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_THAT(s.error_message(), HasSubstr("record service"));
+  EXPECT_LT(absl::Now() - start, absl::Seconds(2));
+  // An anonymous kiosk request needs no history and still works.
+  EXPECT_TRUE(Recommend(Request("", 5), &out).ok());
+}
+
+TEST_F(RecommendServerTest, CatalogServiceDownIsUnavailable) {
+  catalog_server_->Shutdown(std::chrono::milliseconds(0));
+  ASSERT_TRUE(testing::WriteTestModel(model_dir_).ok());
+  StartServer(Options());
+  WaitForVersion(1);
+  v1::RecommendResponse out;
+  const absl::Time start = absl::Now();
+  grpc::Status s = Recommend(Request("u1", 5), &out);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_THAT(s.error_message(), HasSubstr("catalog service"));
+  EXPECT_LT(absl::Now() - start, absl::Seconds(2));
+}
+
+TEST_F(RecommendServerTest, CatalogTooStaleIsUnavailable) {
+  RecommendServerOptions o = Options();
+  o.catalog_max_staleness = absl::Milliseconds(500);
+  ASSERT_TRUE(testing::WriteTestModel(model_dir_).ok());
+  StartServer(o);
+  WaitForVersion(1);
+  v1::RecommendResponse out;
+  EXPECT_TRUE(Recommend(Request("", 5), &out).ok());
+  catalog_server_->Shutdown(std::chrono::milliseconds(0));
+  absl::SleepFor(absl::Milliseconds(1200));
+  grpc::Status s = Recommend(Request("", 5), &out);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_THAT(s.error_message(), HasSubstr("catalog service"));
+}
+
+// The server side of the model directory protocol.
+TEST_F(RecommendServerTest, PartialVersionsAreIgnored) {
+  StartWithModel();
+  // A writer's temporary directory and a numbered directory without manifest.
+  ASSERT_EQ(mkdir((model_dir_ + "/.tmp-123").c_str(), 0755), 0);
+  ASSERT_EQ(mkdir((model_dir_ + "/7").c_str(), 0755), 0);
+  std::ofstream(model_dir_ + "/7/items.tsv") << "0\tc_x\t1\n";
+  EXPECT_TRUE(server_->models().PollOnce().ok());
+  v1::ModelStatus st = Status();
+  EXPECT_EQ(st.version(), 1);
+  EXPECT_THAT(st.available_versions(), ::testing::ElementsAre(1));
+  EXPECT_TRUE(MustRecommend(Request("", 3)).recommendations_size() > 0);
+}
+
+TEST_F(RecommendServerTest, CorruptVersionRejectedOldKeepsServing) {
+  StartWithModel();
+  absl::StatusOr<int64_t> v2 = testing::WriteTestModel(model_dir_, 1);
+  ASSERT_TRUE(v2.ok());
+  // Flip bytes in the middle of the item vectors: sizes match, checksum not.
+  {
+    std::fstream f(model_dir_ + "/2/item_vectors.f32", std::ios::in | std::ios::out | std::ios::binary);
+    ASSERT_TRUE(f.good());
+    f.seekp(8);
+    f.write("\x7f\x7f\x7f\x7f", 4);
+  }
+  absl::Status poll = server_->models().PollOnce();
+  EXPECT_EQ(poll.code(), absl::StatusCode::kDataLoss) << poll;
+  v1::ModelStatus st = Status();
+  EXPECT_EQ(st.version(), 1);
+  EXPECT_EQ(st.last_error_version(), 2);
+  EXPECT_FALSE(st.last_error().empty());
+  EXPECT_EQ(MustRecommend(Request("", 3)).model_version(), "1");
+
+  // Pinning the corrupt version fails and changes nothing.
+  grpc::ClientContext ctx;
+  v1::PinModelVersionRequest pin;
+  pin.set_version(2);
+  v1::ModelStatus out;
+  grpc::Status s = stub_->PinModelVersion(&ctx, pin, &out);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(Status().version(), 1);
+  EXPECT_FALSE(Status().pinned());
+
+  // A good version 3 after it is picked up.
+  ASSERT_TRUE(testing::WriteTestModel(model_dir_, 2).ok());
+  EXPECT_TRUE(server_->models().PollOnce().ok());
+  EXPECT_EQ(Status().version(), 3);
+}
+
+TEST_F(RecommendServerTest, PinRollsBackUntilUnpinned) {
+  StartWithModel();
+  ASSERT_TRUE(testing::WriteTestModel(model_dir_, 1).ok());
+  ASSERT_TRUE(server_->models().PollOnce().ok());
+  EXPECT_EQ(Status().version(), 2);
+
+  grpc::ClientContext ctx;
+  v1::PinModelVersionRequest pin;
+  pin.set_version(1);
+  v1::ModelStatus out;
+  ASSERT_TRUE(stub_->PinModelVersion(&ctx, pin, &out).ok());
+  EXPECT_EQ(out.version(), 1);
+  EXPECT_TRUE(out.pinned());
+  EXPECT_EQ(MustRecommend(Request("", 3)).model_version(), "1");
+
+  ASSERT_TRUE(testing::WriteTestModel(model_dir_, 2).ok());  // version 3
+  ASSERT_TRUE(server_->models().PollOnce().ok());
+  EXPECT_EQ(Status().version(), 1);  // still pinned
+
+  grpc::ClientContext ctx2;
+  pin.set_version(9);
+  EXPECT_EQ(stub_->PinModelVersion(&ctx2, pin, &out).error_code(), grpc::StatusCode::NOT_FOUND);
+  grpc::ClientContext ctx3;
+  pin.set_version(0);
+  EXPECT_EQ(stub_->PinModelVersion(&ctx3, pin, &out).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+
+  grpc::ClientContext ctx4;
+  ASSERT_TRUE(stub_->UnpinModelVersion(&ctx4, v1::UnpinModelVersionRequest(), &out).ok());
+  EXPECT_EQ(out.version(), 3);
+  EXPECT_FALSE(out.pinned());
+}
+
+TEST_F(RecommendServerTest, SwapUnderConcurrentLoadNeverFailsARequest) {
+  ASSERT_TRUE(testing::WriteTestModel(model_dir_).ok());
+  RecommendServerOptions o = Options();
+  o.batcher.min_items_to_batch = 0;  // batch even this tiny model
+  o.batcher.max_wait = absl::Milliseconds(1);
+  StartServer(o);
+  WaitForVersion(1);
+  records_.Add("u5", vocab::kCompleted, "c_sf1", now_);
+  std::atomic<bool> stop{false};
+  std::atomic<int> ok{0};
+  std::atomic<int> failed{0};
+  std::atomic<int> empty{0};
+  std::vector<std::thread> clients;
+  for (int t = 0; t < 6; ++t) {
+    clients.emplace_back([&, t] {
+      auto stub = v1::RecommendationService::NewStub(channel_);
+      while (!stop.load()) {
+        grpc::ClientContext ctx;
+        ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+        v1::RecommendResponse out;
+        v1::RecommendRequest r = Request(t % 2 ? "u5" : "", 5);
+        grpc::Status s = stub->Recommend(&ctx, r, &out);
+        if (!s.ok()) {
+          ++failed;
+        } else if (out.recommendations_size() != 5 || out.model_version().empty()) {
+          ++empty;
+        } else {
+          ++ok;
+        }
+      }
+    });
+  }
+  for (int v = 2; v <= 5; ++v) {
+    ASSERT_TRUE(testing::WriteTestModel(model_dir_, v).ok());
+    ASSERT_TRUE(server_->models().PollOnce().ok());
+    EXPECT_EQ(Status().version(), v);
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  stop = true;
+  for (auto& c : clients) c.join();
+  EXPECT_EQ(failed.load(), 0);
+  EXPECT_EQ(empty.load(), 0);
+  EXPECT_GT(ok.load(), 20);
+  EXPECT_GT(server_->batcher().stats().queries, 0);
+}
+
+TEST_F(RecommendServerTest, EchoAnswers) {
+  StartServer(Options());
+  grpc::ClientContext ctx;
+  v1::EchoRequest req;
+  req.set_payload("ping");
+  v1::EchoResponse resp;
+  ASSERT_TRUE(stub_->Echo(&ctx, req, &resp).ok());
+  EXPECT_EQ(resp.payload(), "ping");
+}
+
+}  // namespace
+}  // namespace lifelong::recommend

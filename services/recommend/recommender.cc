@@ -1,0 +1,598 @@
+#include "services/recommend/recommender.h"
+
+#include <algorithm>
+#include <cmath>
+#include <utility>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "services/recommend/diversity.h"
+#include "services/recommend/reasons.h"
+
+namespace lifelong::recommend {
+namespace {
+
+float Dot(absl::Span<const float> a, absl::Span<const float> b) {
+  float s = 0;
+  const size_t n = std::min(a.size(), b.size());
+  for (size_t i = 0; i < n; ++i) s += a[i] * b[i];
+  return s;
+}
+
+float Norm(absl::Span<const float> a) { return std::sqrt(Dot(a, a)); }
+
+bool IsZero(const std::vector<float>& v) {
+  for (float x : v) {
+    if (x != 0) return false;
+  }
+  return true;
+}
+
+void Normalize(std::vector<float>* v) {
+  const float n = Norm(*v);
+  if (n > 0) {
+    for (float& x : *v) x /= n;
+  }
+}
+
+// Cheap pre-check for HaversineKm(...) <= km: the latitude/longitude box.
+bool WithinBox(double lat1, double lng1, double lat2, double lng2, double km) {
+  const double dlat = std::abs(lat1 - lat2) * 111.0;
+  if (dlat > km * 1.01) return false;
+  const double c = std::cos(lat1 * M_PI / 180.0);
+  return std::abs(lng1 - lng2) * 111.3 * c <= km * 1.01 + 0.01 || c < 0.05;
+}
+
+bool Contains(const std::vector<std::string>& list, const std::string& value) {
+  return std::find(list.begin(), list.end(), value) != list.end();
+}
+
+std::string AudienceName(const std::string& audience) {
+  if (audience == "children") return "少儿";
+  if (audience == "teens") return "青少年";
+  if (audience == "adults") return "成年人";
+  if (audience == "seniors") return "老年人";
+  return audience;
+}
+
+// One candidate while ranking.
+struct Cand {
+  int course = -1;  // catalog index
+  int row = -1;     // model row, -1 for courses the model does not know
+  bool has_cf = false;
+  float cf = 0;         // collaborative score (inner product) / cosine
+  float content = 0;    // content cosine
+  double score = 0;
+  double distance_km = -1;
+  bool interest = false;
+  bool audience = false;
+};
+
+}  // namespace
+
+struct Recommender::Joined {
+  std::weak_ptr<const models::ModelBundle> model_ref;
+  const models::ModelBundle* model = nullptr;
+  std::weak_ptr<const CatalogSnapshot> catalog_ref;
+  const CatalogSnapshot* catalog = nullptr;
+
+  std::vector<int> row_of;         // catalog index -> model row or -1
+  std::vector<int> course_of_row;  // model row -> catalog index or -1
+  std::vector<int> by_popularity;  // catalog indices, most popular first
+  absl::flat_hash_map<std::string, std::vector<int>> by_category;  // by popularity
+  struct Venue {
+    bool has_location = false;
+    double lat = 0;
+    double lng = 0;
+    std::vector<int> courses;  // by popularity
+  };
+  absl::flat_hash_map<std::string, Venue> venues;
+  std::vector<int> new_courses;     // catalog indices not in the model
+  std::vector<int> new_pos;         // catalog index -> position in new_courses or -1
+  std::vector<float> new_content;   // new_courses.size() x content_dim
+
+  absl::Span<const float> NewContent(int pos, int dim) const {
+    return absl::MakeConstSpan(new_content.data() + static_cast<size_t>(pos) * dim, dim);
+  }
+};
+
+Recommender::Recommender(SearchFn search, Options options)
+    : search_(std::move(search)), options_(options) {}
+
+std::string Recommender::CourseText(const Course& course) {
+  // The same text the trainer embeds for catalog-dump courses
+  // (models/interaction_file.cc ReadCatalogFile): title, category, each tag,
+  // one a line, then the description.
+  std::string text = absl::StrCat(course.title, "\n", course.category, "\n");
+  for (const std::string& tag : course.tags) absl::StrAppend(&text, tag, "\n");
+  absl::StrAppend(&text, course.description);
+  return text;
+}
+
+std::shared_ptr<const Recommender::Joined> Recommender::GetJoined(
+    const std::shared_ptr<const models::ModelBundle>& model, const CatalogPtr& catalog) const {
+  // Fast path without the mutex: the pair most requests use.
+  std::shared_ptr<const Joined> last = std::atomic_load(&last_joined_);
+  if (last != nullptr && last->model == model.get() && last->catalog == catalog.get() &&
+      !last->model_ref.expired() && !last->catalog_ref.expired()) {
+    return last;
+  }
+  absl::MutexLock lock(&mu_);
+  for (const auto& j : joined_) {
+    if (j->model == model.get() && j->catalog == catalog.get() && !j->model_ref.expired() &&
+        !j->catalog_ref.expired()) {
+      std::atomic_store(&last_joined_, j);
+      return j;
+    }
+  }
+  // Built under the lock: concurrent requests for the same new pair wait for
+  // one build instead of each building it.
+  auto j = std::make_shared<Joined>();
+  j->model_ref = model;
+  j->model = model.get();
+  j->catalog_ref = catalog;
+  j->catalog = catalog.get();
+  const auto& courses = catalog->courses();
+  j->row_of.assign(courses.size(), -1);
+  j->course_of_row.assign(model->num_items(), -1);
+  j->new_pos.assign(courses.size(), -1);
+  for (size_t i = 0; i < courses.size(); ++i) {
+    std::optional<int> row = model->Row(courses[i].id);
+    if (row) {
+      j->row_of[i] = *row;
+      j->course_of_row[*row] = static_cast<int>(i);
+    }
+    // Not in the model, or in it without interactions (content only, not in
+    // the collaborative index): reached through content vectors.
+    if (!row || model->InteractionCount(*row) <= 0) {
+      j->new_pos[i] = static_cast<int>(j->new_courses.size());
+      j->new_courses.push_back(static_cast<int>(i));
+    }
+  }
+  for (int row : model->PopularRows()) {
+    const int ci = j->course_of_row[row];
+    if (ci >= 0 && j->new_pos[ci] < 0) j->by_popularity.push_back(ci);
+  }
+  for (int ci : j->new_courses) j->by_popularity.push_back(ci);
+  for (int ci : j->by_popularity) {
+    const Course& c = courses[ci];
+    j->by_category[c.category].push_back(ci);
+    if (!c.venue_id.empty()) {
+      Joined::Venue& v = j->venues[c.venue_id];
+      if (c.has_location && !v.has_location) {
+        v.has_location = true;
+        v.lat = c.lat;
+        v.lng = c.lng;
+      }
+      v.courses.push_back(ci);
+    }
+  }
+  const int cdim = model->content_dim();
+  j->new_content.resize(j->new_courses.size() * static_cast<size_t>(cdim));
+  for (size_t p = 0; p < j->new_courses.size(); ++p) {
+    const int ci = j->new_courses[p];
+    std::vector<float> v;
+    if (j->row_of[ci] >= 0 && model->HasContent(j->row_of[ci])) {
+      absl::Span<const float> cv = model->ContentVector(j->row_of[ci]);
+      v.assign(cv.begin(), cv.end());
+    } else {
+      v = model->EmbedText(CourseText(courses[ci]));
+    }
+    std::copy(v.begin(), v.begin() + std::min<size_t>(v.size(), cdim),
+              j->new_content.begin() + p * cdim);
+  }
+  joined_.insert(joined_.begin(), j);
+  if (joined_.size() > 2) joined_.resize(2);
+  std::atomic_store(&last_joined_, std::shared_ptr<const Joined>(j));
+  return j;
+}
+
+absl::StatusOr<RecommendResult> Recommender::Recommend(
+    const std::shared_ptr<const models::ModelBundle>& model_ptr, const CatalogPtr& catalog_ptr,
+    const LearnerHistory& history, const RecommendQuery& query, absl::Time now) const {
+  const models::ModelBundle& model = *model_ptr;
+  const CatalogSnapshot& catalog = *catalog_ptr;
+  const auto& courses = catalog.courses();
+  std::shared_ptr<const Joined> joined = GetJoined(model_ptr, catalog_ptr);
+  const Joined& j = *joined;
+  const RecommendContext& ctx = query.context;
+  const int cdim = model.content_dim();
+
+  // Where the learner is.
+  bool has_origin = false;
+  double olat = 0, olng = 0;
+  if (!ctx.kiosk_venue_id.empty()) {
+    has_origin = catalog.VenueLocation(ctx.kiosk_venue_id, &olat, &olng);
+  }
+  if (!has_origin && ctx.has_location) {
+    has_origin = true;
+    olat = ctx.lat;
+    olng = ctx.lng;
+  }
+
+  // The learner vector, and the content centroid of the history.
+  std::vector<float> learner;
+  bool warm = false;
+  std::vector<float> history_content;
+  if (!history.empty()) {
+    learner = model.LearnerVector(history.events);
+    warm = !IsZero(learner);
+    history_content.assign(cdim, 0.0f);
+    for (const models::HistoryEvent& e : history.events) {
+      if (std::optional<int> row = model.Row(e.course_id); row && model.HasContent(*row)) {
+        absl::Span<const float> v = model.ContentVector(*row);
+        for (int d = 0; d < cdim; ++d) history_content[d] += e.weight * v[d];
+      } else if (const Course* c = catalog.Find(e.course_id)) {
+        const int pos = j.new_pos[c - courses.data()];
+        if (pos >= 0) {
+          absl::Span<const float> v = j.NewContent(pos, cdim);
+          for (int d = 0; d < cdim; ++d) history_content[d] += e.weight * v[d];
+        }
+      }
+    }
+    Normalize(&history_content);
+    if (IsZero(history_content)) history_content.clear();
+  }
+
+  // Other sections of a series the learner completed count as completed.
+  absl::flat_hash_set<std::string> completed_series;
+  for (const std::string& id : history.completed) {
+    if (const Course* c = catalog.Find(id)) completed_series.insert(c->series);
+  }
+
+  // Candidate pool.
+  std::vector<Cand> pool;
+  absl::flat_hash_map<int, size_t> in_pool;
+  absl::flat_hash_set<int> rejected;
+  auto consider = [&](int ci) -> Cand* {
+    if (ci < 0) return nullptr;
+    if (auto it = in_pool.find(ci); it != in_pool.end()) return &pool[it->second];
+    if (rejected.contains(ci)) return nullptr;
+    const Course& c = courses[ci];
+    if (ExclusionOf(c, now) != Exclusion::kNone || history.Excluded(c.id) ||
+        completed_series.contains(c.series) || !MatchesFilter(c, query.filter, now)) {
+      rejected.insert(ci);
+      return nullptr;
+    }
+    in_pool.emplace(ci, pool.size());
+    Cand cand;
+    cand.course = ci;
+    cand.row = j.row_of[ci];
+    pool.push_back(cand);
+    return &pool.back();
+  };
+  // Adds up to `limit` passing courses from `list`, scanning at most 20x.
+  auto add_list = [&](const std::vector<int>& list, int limit) {
+    int added = 0;
+    const size_t scan = std::min<size_t>(list.size(), static_cast<size_t>(limit) * 20 + 200);
+    for (size_t i = 0; i < scan && added < limit; ++i) {
+      const size_t before = pool.size();
+      if (consider(list[i]) != nullptr && pool.size() > before) ++added;
+    }
+  };
+
+  if (warm) {
+    const int excluded = static_cast<int>(history.completed.size() + history.enrolled.size());
+    const int n = std::min(model.num_items(),
+                           std::max(options_.min_candidates, query.k * options_.candidate_factor) +
+                               excluded);
+    absl::StatusOr<std::vector<models::Candidate>> found = search_(model_ptr, learner, n);
+    if (!found.ok()) return found.status();
+    for (const models::Candidate& m : *found) {
+      if (m.row < 0 || m.row >= model.num_items()) continue;
+      if (Cand* c = consider(j.course_of_row[m.row])) {
+        c->has_cf = true;
+        c->cf = m.score;
+      }
+    }
+  }
+  // Filter-driven lists keep restrictive filters from starving the pool.
+  const CourseFilter& f = query.filter;
+  if (!f.venue_ids.empty()) {
+    for (const std::string& v : f.venue_ids) {
+      if (auto it = j.venues.find(v); it != j.venues.end()) {
+        add_list(it->second.courses, options_.popular_candidates);
+      }
+    }
+  } else if (!f.categories.empty()) {
+    for (const std::string& cat : f.categories) {
+      if (auto it = j.by_category.find(cat); it != j.by_category.end()) {
+        add_list(it->second, options_.popular_candidates);
+      }
+    }
+  } else if (f.has_near) {
+    for (const auto& [id, v] : j.venues) {
+      if (v.has_location && WithinBox(f.near_lat, f.near_lng, v.lat, v.lng, f.within_km) &&
+          HaversineKm(f.near_lat, f.near_lng, v.lat, v.lng) <= f.within_km) {
+        add_list(v.courses, options_.per_list_candidates);
+      }
+    }
+  } else {
+    add_list(j.by_popularity, options_.popular_candidates);
+  }
+  for (const std::string& interest : ctx.interests) {
+    if (auto it = j.by_category.find(interest); it != j.by_category.end()) {
+      add_list(it->second, options_.per_list_candidates);
+    }
+  }
+  if (has_origin) {
+    // Nearest venues first, per_list_candidates courses in all.
+    std::vector<std::pair<double, const Joined::Venue*>> near;
+    for (const auto& [id, v] : j.venues) {
+      if (!v.has_location || !WithinBox(olat, olng, v.lat, v.lng, options_.nearby_km)) continue;
+      const double d = HaversineKm(olat, olng, v.lat, v.lng);
+      if (d <= options_.nearby_km) near.emplace_back(d, &v);
+    }
+    std::sort(near.begin(), near.end(),
+              [](const auto& a, const auto& b) { return a.first < b.first; });
+    const size_t start = pool.size();
+    for (const auto& [d, v] : near) {
+      const int left = options_.per_list_candidates - static_cast<int>(pool.size() - start);
+      if (left <= 0) break;
+      add_list(v->courses, std::min(left, 20));
+    }
+  }
+  for (int ci : j.new_courses) consider(ci);
+
+  // Features and scores.
+  float max_cf = 0;
+  for (Cand& c : pool) {
+    const Course& course = courses[c.course];
+    if (warm && c.row >= 0 && !c.has_cf) {
+      c.cf = Dot(learner, model.ItemVector(c.row));
+      c.has_cf = true;
+    }
+    if (c.has_cf) max_cf = std::max(max_cf, c.cf);
+    if (j.new_pos[c.course] >= 0 && !history_content.empty()) {
+      c.content = Dot(history_content, j.NewContent(j.new_pos[c.course], cdim));
+    }
+    c.interest = Contains(ctx.interests, course.category);
+    c.audience = !ctx.age_group.empty() && Contains(course.audiences, ctx.age_group);
+    if (has_origin && course.has_location) {
+      c.distance_km = HaversineKm(olat, olng, course.lat, course.lng);
+    }
+  }
+  for (Cand& c : pool) {
+    const Course& course = courses[c.course];
+    const double pop = c.row >= 0 ? model.Popularity(c.row) : 0.0;
+    const double completion = c.row >= 0 ? model.CompletionRate(c.row) : 0.0;
+    double proximity = 0;
+    if (has_origin) {
+      if (c.distance_km >= 0) {
+        proximity = 1.0 / (1.0 + c.distance_km / 2.0);
+      } else if (course.mode == "online") {
+        proximity = 0.4;  // reachable from anywhere
+      }
+    }
+    const double interest = c.interest ? 1.0 : 0.0;
+    const double audience = c.audience ? 1.0 : 0.0;
+    if (warm) {
+      double cf = (c.has_cf && max_cf > 0) ? std::max(0.0f, c.cf) / max_cf : 0.0;
+      if (j.new_pos[c.course] >= 0) {
+        cf = 0.8 * std::max(0.0f, c.content);  // new course: content stands in
+      }
+      c.score = 0.55 * cf + 0.12 * pop + 0.03 * completion + 0.1 * interest + 0.1 * proximity +
+                0.05 * audience + 0.05 * (course.EnrolmentOpenAt(now) ? 1.0 : 0.0);
+    } else {
+      // Cold start: popular, well-completed courses near the learner that
+      // match stated interests and age group.
+      c.score = 0.25 * pop + 0.1 * pop * completion + 0.3 * interest + 0.2 * proximity +
+                0.1 * audience + 0.05 * (course.EnrolmentOpenAt(now) ? 1.0 : 0.0);
+    }
+  }
+  auto better = [&](const Cand& a, const Cand& b) {
+    if (a.score != b.score) return a.score > b.score;
+    return courses[a.course].id < courses[b.course].id;
+  };
+  // Diversity rarely looks past the first few k; sort only those, and the
+  // rest when that was not enough.
+  std::vector<size_t> chosen;
+  size_t sorted = std::min(pool.size(), static_cast<size_t>(query.k) * 5 + 20);
+  while (true) {
+    std::partial_sort(pool.begin(), pool.begin() + sorted, pool.end(), better);
+    std::vector<DiversityKey> keys;
+    keys.reserve(sorted);
+    for (size_t i = 0; i < sorted; ++i) {
+      keys.push_back({courses[pool[i].course].series, courses[pool[i].course].category});
+    }
+    chosen = SelectDiverse(keys, query.k);
+    if (static_cast<int>(chosen.size()) >= query.k || sorted == pool.size()) break;
+    sorted = pool.size();
+  }
+
+  RecommendResult result;
+  result.model_version = model.version();
+  result.cold_start = !warm;
+  for (size_t idx : chosen) {
+    const Cand& c = pool[idx];
+    const Course& course = courses[c.course];
+    ScoredCourse out;
+    out.course = &course;
+    out.score = c.score;
+    out.distance_km = c.distance_km;
+    // Reason: the strongest signal a person can check.
+    if (warm && c.row >= 0 && c.has_cf && max_cf > 0 && c.cf >= 0.3f * max_cf) {
+      if (auto top = model.TopContributor(history.events, c.row)) {
+        const Course* from = catalog.Find(top->course_id);
+        if (from != nullptr && top->history_index >= 0 &&
+            top->history_index < static_cast<int>(history.verbs.size())) {
+          out.reason = BecauseReason(history.verbs[top->history_index], from->title);
+          out.reason_kind = ReasonKind::kBecauseYouCompleted;
+        }
+      }
+    }
+    if (out.reason.empty() && j.new_pos[c.course] >= 0 && c.content >= 0.15f) {
+      // The history course closest in content.
+      const float* v = j.NewContent(j.new_pos[c.course], cdim).data();
+      float best = 0;
+      const Course* best_course = nullptr;
+      for (const models::HistoryEvent& e : history.events) {
+        const Course* hc = catalog.Find(e.course_id);
+        if (hc == nullptr) continue;
+        float s = 0;
+        if (std::optional<int> row = model.Row(e.course_id)) {
+          s = Dot(model.ContentVector(*row), absl::MakeConstSpan(v, cdim));
+        } else if (j.new_pos[hc - courses.data()] >= 0) {
+          s = Dot(j.NewContent(j.new_pos[hc - courses.data()], cdim), absl::MakeConstSpan(v, cdim));
+        }
+        if (s > best) {
+          best = s;
+          best_course = hc;
+        }
+      }
+      if (best_course != nullptr) {
+        out.reason = NewCourseReason(best_course->title);
+        out.reason_kind = ReasonKind::kNewCourse;
+      }
+    }
+    if (out.reason.empty() && c.interest) {
+      out.reason = InterestReason(course.category);
+      out.reason_kind = ReasonKind::kMatchesInterest;
+    }
+    if (out.reason.empty() && c.distance_km >= 0 && c.distance_km <= options_.nearby_km) {
+      std::string area = course.jiedao.empty() ? course.venue_name : course.jiedao;
+      out.reason = PopularNearbyReason(area);
+      out.reason_kind = ReasonKind::kPopularNearby;
+    }
+    if (out.reason.empty() && c.audience) {
+      out.reason = AudienceReason(AudienceName(ctx.age_group));
+      out.reason_kind = ReasonKind::kPopular;
+    }
+    if (out.reason.empty()) {
+      out.reason = PopularReason();
+      out.reason_kind = ReasonKind::kPopular;
+    }
+    result.items.push_back(std::move(out));
+  }
+  return result;
+}
+
+absl::StatusOr<RecommendResult> Recommender::Similar(
+    const std::shared_ptr<const models::ModelBundle>& model_ptr, const CatalogPtr& catalog_ptr,
+    const std::string& course_id, int k, const CourseFilter& filter, absl::Time now) const {
+  const models::ModelBundle& model = *model_ptr;
+  const CatalogSnapshot& catalog = *catalog_ptr;
+  const auto& courses = catalog.courses();
+  const Course* source = catalog.Find(course_id);
+  const std::optional<int> source_row = model.Row(course_id);
+  if (source == nullptr && !source_row) {
+    return absl::NotFoundError(absl::StrCat("course_id: no course \"", course_id, "\""));
+  }
+  std::shared_ptr<const Joined> joined = GetJoined(model_ptr, catalog_ptr);
+  const Joined& j = *joined;
+  const int cdim = model.content_dim();
+  const int n = std::min(model.num_items(), std::max(50, k * 10));
+
+  std::vector<Cand> pool;
+  absl::flat_hash_map<int, size_t> in_pool;
+  auto consider = [&](int ci) -> Cand* {
+    if (ci < 0) return nullptr;
+    if (auto it = in_pool.find(ci); it != in_pool.end()) return &pool[it->second];
+    const Course& c = courses[ci];
+    if (c.id == course_id || ExclusionOf(c, now) != Exclusion::kNone ||
+        !MatchesFilter(c, filter, now)) {
+      return nullptr;
+    }
+    in_pool.emplace(ci, pool.size());
+    Cand cand;
+    cand.course = ci;
+    cand.row = j.row_of[ci];
+    pool.push_back(cand);
+    return &pool.back();
+  };
+
+  std::vector<float> content_query;
+  if (source_row) {
+    absl::Span<const float> v = model.ItemVector(*source_row);
+    std::vector<float> q(v.begin(), v.end());
+    const float qn = Norm(q);
+    if (qn > 0) {
+      absl::StatusOr<std::vector<models::Candidate>> found = search_(model_ptr, q, n + 1);
+      if (!found.ok()) return found.status();
+      for (const models::Candidate& m : *found) {
+        if (m.row < 0 || m.row >= model.num_items() || m.row == *source_row) continue;
+        const float vn = Norm(model.ItemVector(m.row));
+        if (Cand* c = consider(j.course_of_row[m.row]); c != nullptr && vn > 0) {
+          c->has_cf = true;
+          c->cf = m.score / (qn * vn);
+        }
+      }
+    }
+    if (model.HasContent(*source_row)) {
+      absl::Span<const float> cv = model.ContentVector(*source_row);
+      content_query.assign(cv.begin(), cv.end());
+      for (const models::Candidate& m : model.SimilarCourses(*source_row, n)) {
+        if (m.row < 0 || m.row >= model.num_items()) continue;
+        if (Cand* c = consider(j.course_of_row[m.row])) c->content = m.score;
+      }
+    }
+  }
+  if (content_query.empty() && source != nullptr) {
+    content_query = model.EmbedText(CourseText(*source));
+    if (IsZero(content_query)) {
+      content_query.clear();
+    } else {
+      absl::StatusOr<std::vector<std::vector<models::Candidate>>> found =
+          model.SearchContentBatch(content_query, 1, n);
+      if (!found.ok()) return found.status();
+      for (const models::Candidate& m : (*found)[0]) {
+        if (m.row < 0 || m.row >= model.num_items()) continue;
+        if (Cand* c = consider(j.course_of_row[m.row])) c->content = m.score;
+      }
+    }
+  }
+  if (!content_query.empty()) {
+    for (size_t p = 0; p < j.new_courses.size(); ++p) {
+      const float s = Dot(content_query, j.NewContent(static_cast<int>(p), cdim));
+      if (s <= 0) continue;
+      if (Cand* c = consider(j.new_courses[p])) c->content = std::max(c->content, s);
+    }
+  }
+  // Collaborative cosine for content-found items that the index search missed.
+  if (source_row) {
+    absl::Span<const float> q = model.ItemVector(*source_row);
+    const float qn = Norm(q);
+    for (Cand& c : pool) {
+      if (!c.has_cf && c.row >= 0 && qn > 0) {
+        const float vn = Norm(model.ItemVector(c.row));
+        if (vn > 0) c.cf = Dot(q, model.ItemVector(c.row)) / (qn * vn);
+        c.has_cf = true;
+      }
+    }
+  }
+  for (Cand& c : pool) {
+    const double pop = c.row >= 0 ? model.Popularity(c.row) : 0.0;
+    c.score = 0.5 * std::max(0.0f, c.cf) + 0.45 * std::max(0.0f, c.content) + 0.05 * pop;
+  }
+  std::sort(pool.begin(), pool.end(), [&](const Cand& a, const Cand& b) {
+    if (a.score != b.score) return a.score > b.score;
+    return courses[a.course].id < courses[b.course].id;
+  });
+  std::vector<DiversityKey> keys;
+  for (const Cand& c : pool) keys.push_back({courses[c.course].series, courses[c.course].category});
+  // Other sections of the same series are what "similar" should not fill
+  // the list with; the category cap is off (similar courses share one).
+  DiversityOptions div;
+  div.max_per_category = k;
+  std::vector<size_t> chosen = SelectDiverse(keys, k, div);
+  const std::string source_title = source != nullptr ? source->title : course_id;
+  RecommendResult result;
+  result.model_version = model.version();
+  for (size_t idx : chosen) {
+    const Cand& c = pool[idx];
+    ScoredCourse out;
+    out.course = &courses[c.course];
+    out.score = c.score;
+    if (c.has_cf && c.cf > c.content) {
+      out.reason = AlsoLearnedReason(source_title);
+    } else {
+      out.reason = SimilarContentReason(source_title);
+    }
+    out.reason_kind = ReasonKind::kSimilarCourse;
+    result.items.push_back(std::move(out));
+  }
+  return result;
+}
+
+}  // namespace lifelong::recommend

@@ -1,0 +1,133 @@
+// Recommender: the ranking core of RecommendationService, without gRPC.
+//
+// Recommend: candidates from the model's FAISS index for the learner vector
+// (built from the learner's latest history), plus popular courses, courses
+// of stated interests, courses near the kiosk/location, and catalog courses
+// the model does not know (scored through their content vectors); then hard
+// constraints (exclusions and filters, see filters.h), a blended score
+// (collaborative score, popularity, interest, audience, proximity),
+// diversity (diversity.h) and a reason per result (reasons.h).
+//
+// Similar: collaborative cosine (FAISS search on the item's vector) and
+// content cosine, merged.
+//
+// Thread-safety: const methods may be called concurrently. Derived per-pair
+// data (model x catalog join) is cached inside, under a mutex.
+#ifndef LIFELONG_SERVICES_RECOMMEND_RECOMMENDER_H_
+#define LIFELONG_SERVICES_RECOMMEND_RECOMMENDER_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "models/model_bundle.h"
+#include "services/recommend/course.h"
+#include "services/recommend/filters.h"
+#include "services/recommend/learner_history.h"
+
+namespace lifelong::recommend {
+
+struct RecommendContext {
+  enum class Channel { kUnspecified, kKiosk, kApp };
+  Channel channel = Channel::kUnspecified;
+  std::string kiosk_venue_id;
+  std::vector<std::string> interests;  // categories
+  std::string age_group;               // an audience value, "" for none
+  bool has_location = false;
+  double lat = 0;
+  double lng = 0;
+};
+
+// A validated Recommend request (request_validation.h).
+struct RecommendQuery {
+  int k = 10;
+  CourseFilter filter;
+  RecommendContext context;
+};
+
+enum class ReasonKind {
+  kUnspecified = 0,
+  kBecauseYouCompleted = 1,
+  kPopularNearby = 2,
+  kMatchesInterest = 3,
+  kPopular = 4,
+  kSimilarCourse = 5,
+  kNewCourse = 6,
+};
+
+struct ScoredCourse {
+  const Course* course = nullptr;  // points into the catalog snapshot used
+  double score = 0;
+  std::string reason;
+  ReasonKind reason_kind = ReasonKind::kUnspecified;
+  double distance_km = -1;
+};
+
+struct RecommendResult {
+  std::vector<ScoredCourse> items;
+  int64_t model_version = 0;
+  bool cold_start = false;
+};
+
+class Recommender {
+ public:
+  // Candidate search on the model's index (SearchBatcher::Search, or a
+  // direct ModelBundle::SearchBatch in tests).
+  using SearchFn = std::function<absl::StatusOr<std::vector<models::Candidate>>(
+      const std::shared_ptr<const models::ModelBundle>& model, std::vector<float> query, int k)>;
+
+  struct Options {
+    // Index candidates fetched per request: max(min_candidates, k * factor).
+    int min_candidates = 100;
+    int candidate_factor = 10;
+    // Popular courses always added to the pool.
+    int popular_candidates = 100;
+    // Courses per stated interest / per nearby venue added to the pool.
+    int per_list_candidates = 100;
+    // Kiosk/location neighbourhood for "nearby" candidates and reasons.
+    double nearby_km = 3.0;
+  };
+
+  Recommender(SearchFn search, Options options);
+
+  // Up to query.k courses for `history`. `model` and `catalog` must be
+  // non-null and stay alive while the result is used (results point into
+  // the catalog). An empty history gives cold-start results.
+  absl::StatusOr<RecommendResult> Recommend(const std::shared_ptr<const models::ModelBundle>& model,
+                                            const CatalogPtr& catalog,
+                                            const LearnerHistory& history,
+                                            const RecommendQuery& query, absl::Time now) const;
+
+  // Up to k courses similar to `course_id`. NOT_FOUND when the course is in
+  // neither the catalog nor the model.
+  absl::StatusOr<RecommendResult> Similar(const std::shared_ptr<const models::ModelBundle>& model,
+                                          const CatalogPtr& catalog, const std::string& course_id,
+                                          int k, const CourseFilter& filter, absl::Time now) const;
+
+  // The text embedded for a course the model does not know.
+  static std::string CourseText(const Course& course);
+
+ private:
+  struct Joined;  // model x catalog join, see recommender.cc
+  std::shared_ptr<const Joined> GetJoined(const std::shared_ptr<const models::ModelBundle>& model,
+                                          const CatalogPtr& catalog) const;
+
+  const SearchFn search_;
+  const Options options_;
+  mutable absl::Mutex mu_;
+  // The last two joins (a swap briefly serves two versions).
+  mutable std::vector<std::shared_ptr<const Joined>> joined_ ABSL_GUARDED_BY(mu_);
+  // The most recently used join; read and written with std::atomic_load/store.
+  mutable std::shared_ptr<const Joined> last_joined_;
+};
+
+}  // namespace lifelong::recommend
+
+#endif  // LIFELONG_SERVICES_RECOMMEND_RECOMMENDER_H_

@@ -1,0 +1,53 @@
+#include "services/recommend/records_client.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+
+namespace lifelong::recommend {
+
+RecordsClient::RecordsClient(std::shared_ptr<grpc::Channel> channel, std::string target,
+                             absl::Duration deadline)
+    : stub_(v1::LearningRecordService::NewStub(channel)),
+      target_(std::move(target)),
+      deadline_(deadline) {}
+
+absl::StatusOr<std::vector<StatementFact>> RecordsClient::LatestStatements(
+    const std::string& learner, int limit) const {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(absl::ToChronoTime(absl::Now() + deadline_));
+  v1::ListStatementsRequest request;
+  request.set_learner(learner);
+  request.set_page_size(limit);
+  v1::ListStatementsResponse response;
+  grpc::Status s = stub_->ListStatements(&ctx, request, &response);
+  if (!s.ok()) {
+    switch (s.error_code()) {
+      case grpc::StatusCode::NOT_FOUND:
+        return std::vector<StatementFact>();
+      case grpc::StatusCode::INVALID_ARGUMENT:
+        return absl::InvalidArgumentError(
+            absl::StrCat("learner: rejected by the record service: ", s.error_message()));
+      default:
+        return absl::UnavailableError(absl::StrCat(
+            "record service at ", target_, " unavailable (",
+            s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED ? "no answer within deadline"
+                                                                  : "error",
+            " ", static_cast<int>(s.error_code()), "): ", s.error_message()));
+    }
+  }
+  std::vector<StatementFact> facts;
+  facts.reserve(response.statements_size());
+  for (const v1::Statement& st : response.statements()) {
+    StatementFact f;
+    f.verb = st.verb();
+    f.activity = st.activity();
+    const auto& ts = st.has_timestamp() ? st.timestamp() : st.stored();
+    f.time = absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
+    facts.push_back(std::move(f));
+  }
+  return facts;
+}
+
+}  // namespace lifelong::recommend

@@ -1,0 +1,42 @@
+// RecordsClient: reads a learner's latest statements from the record service
+// (LearningRecordService.ListStatements) with a deadline on every call.
+// Thread-safe (a gRPC stub is).
+#ifndef LIFELONG_SERVICES_RECOMMEND_RECORDS_CLIENT_H_
+#define LIFELONG_SERVICES_RECOMMEND_RECORDS_CLIENT_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <grpcpp/grpcpp.h>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "proto/lifelong/v1/records.grpc.pb.h"
+#include "services/recommend/learner_history.h"
+
+namespace lifelong::recommend {
+
+class RecordsClient {
+ public:
+  // `target` ("host:port") is used in error messages.
+  RecordsClient(std::shared_ptr<grpc::Channel> channel, std::string target,
+                absl::Duration deadline);
+
+  // The learner's latest statements, newest first, at most `limit`
+  // (1..1000; one page). Outcomes: OK (possibly empty: unknown learner);
+  // UNAVAILABLE "record service at <target> unavailable: ..." when the
+  // service cannot be reached or does not answer within the deadline;
+  // INVALID_ARGUMENT "learner: ..." when it rejects the learner key.
+  absl::StatusOr<std::vector<StatementFact>> LatestStatements(const std::string& learner,
+                                                               int limit) const;
+
+ private:
+  std::unique_ptr<v1::LearningRecordService::Stub> stub_;
+  const std::string target_;
+  const absl::Duration deadline_;
+};
+
+}  // namespace lifelong::recommend
+
+#endif  // LIFELONG_SERVICES_RECOMMEND_RECORDS_CLIENT_H_

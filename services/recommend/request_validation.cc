@@ -1,0 +1,205 @@
+#include "services/recommend/request_validation.h"
+
+#include <cmath>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "services/common/status_util.h"
+
+namespace lifelong::recommend {
+namespace {
+
+absl::Status Invalid(const std::string& field, absl::string_view what) {
+  return absl::InvalidArgumentError(absl::StrCat(field, ": ", what));
+}
+
+absl::Status CheckK(int k) {
+  if (k < 1 || k > kMaxK) {
+    return Invalid("k", absl::StrCat("must be in [1, ", kMaxK, "], got ", k));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckPoint(const v1::GeoPoint& p, const std::string& field) {
+  if (!std::isfinite(p.lat()) || p.lat() < -90 || p.lat() > 90) {
+    return Invalid(field + ".lat", absl::StrCat("must be in [-90, 90], got ", p.lat()));
+  }
+  if (!std::isfinite(p.lng()) || p.lng() < -180 || p.lng() > 180) {
+    return Invalid(field + ".lng", absl::StrCat("must be in [-180, 180], got ", p.lng()));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<absl::Time> CheckTimestamp(const google::protobuf::Timestamp& t,
+                                          const std::string& field) {
+  // RFC 3339 range, as google.protobuf.Timestamp documents.
+  if (t.seconds() < -62135596800LL || t.seconds() > 253402300799LL || t.nanos() < 0 ||
+      t.nanos() > 999999999) {
+    return Invalid(field, "not a valid timestamp");
+  }
+  return absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos());
+}
+
+absl::Status CheckStrings(const google::protobuf::RepeatedPtrField<std::string>& values,
+                          const std::string& field, std::vector<std::string>* out) {
+  if (values.size() > kMaxListValues) {
+    return Invalid(field, absl::StrCat("at most ", kMaxListValues, " values"));
+  }
+  for (int i = 0; i < values.size(); ++i) {
+    if (values[i].empty() || values[i].size() > 64) {
+      return Invalid(absl::StrCat(field, "[", i, "]"), "must be 1..64 bytes");
+    }
+    out->push_back(values[i]);
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+std::string ModeName(v1::Course::Mode mode) {
+  switch (mode) {
+    case v1::Course::OFFLINE: return "offline";
+    case v1::Course::ONLINE: return "online";
+    case v1::Course::BLENDED: return "blended";
+    default: return "";
+  }
+}
+
+std::string AudienceNameOf(v1::Course::Audience a) {
+  switch (a) {
+    case v1::Course::CHILDREN: return "children";
+    case v1::Course::TEENS: return "teens";
+    case v1::Course::ADULTS: return "adults";
+    case v1::Course::SENIORS: return "seniors";
+    default: return "";
+  }
+}
+
+std::string LevelName(v1::Course::Level level) {
+  switch (level) {
+    case v1::Course::BEGINNER: return "beginner";
+    case v1::Course::INTERMEDIATE: return "intermediate";
+    case v1::Course::ADVANCED: return "advanced";
+    default: return "";
+  }
+}
+
+v1::Course::Mode ModeFromName(const std::string& name) {
+  if (name == "offline") return v1::Course::OFFLINE;
+  if (name == "online") return v1::Course::ONLINE;
+  if (name == "blended") return v1::Course::BLENDED;
+  return v1::Course::MODE_UNSPECIFIED;
+}
+
+v1::Course::Audience AudienceFromName(const std::string& name) {
+  if (name == "children") return v1::Course::CHILDREN;
+  if (name == "teens") return v1::Course::TEENS;
+  if (name == "adults") return v1::Course::ADULTS;
+  if (name == "seniors") return v1::Course::SENIORS;
+  return v1::Course::AUDIENCE_UNSPECIFIED;
+}
+
+v1::Course::Level LevelFromName(const std::string& name) {
+  if (name == "beginner") return v1::Course::BEGINNER;
+  if (name == "intermediate") return v1::Course::INTERMEDIATE;
+  if (name == "advanced") return v1::Course::ADVANCED;
+  return v1::Course::LEVEL_UNSPECIFIED;
+}
+
+absl::StatusOr<CourseFilter> ValidateFilter(const v1::CourseFilter& filter,
+                                            const std::string& prefix) {
+  CourseFilter out;
+  for (int i = 0; i < filter.modes_size(); ++i) {
+    const std::string name = ModeName(static_cast<v1::Course::Mode>(filter.modes(i)));
+    if (name.empty()) {
+      return Invalid(absl::StrCat(prefix, ".modes[", i, "]"), "must be OFFLINE, ONLINE or BLENDED");
+    }
+    out.modes.push_back(name);
+  }
+  LL_RETURN_IF_ERROR(CheckStrings(filter.categories(), prefix + ".categories", &out.categories));
+  for (int i = 0; i < filter.audiences_size(); ++i) {
+    const std::string name = AudienceNameOf(static_cast<v1::Course::Audience>(filter.audiences(i)));
+    if (name.empty()) {
+      return Invalid(absl::StrCat(prefix, ".audiences[", i, "]"),
+                     "must be CHILDREN, TEENS, ADULTS or SENIORS");
+    }
+    out.audiences.push_back(name);
+  }
+  LL_RETURN_IF_ERROR(CheckStrings(filter.xuequ(), prefix + ".xuequ", &out.xuequ));
+  LL_RETURN_IF_ERROR(CheckStrings(filter.venue_ids(), prefix + ".venue_ids", &out.venue_ids));
+  if (filter.has_near()) {
+    LL_RETURN_IF_ERROR(CheckPoint(filter.near(), prefix + ".near"));
+    if (!(filter.within_km() > 0 && filter.within_km() <= kMaxWithinKm)) {
+      return Invalid(prefix + ".within_km",
+                     absl::StrCat("must be in (0, ", kMaxWithinKm, "] when ", prefix,
+                                  ".near is set, got ", filter.within_km()));
+    }
+    out.has_near = true;
+    out.near_lat = filter.near().lat();
+    out.near_lng = filter.near().lng();
+    out.within_km = filter.within_km();
+  } else if (filter.within_km() != 0) {
+    return Invalid(prefix + ".near", absl::StrCat("required when ", prefix, ".within_km is set"));
+  }
+  out.open_for_enrolment_now = filter.open_for_enrolment_now();
+  if (filter.has_session_from()) {
+    LL_ASSIGN_OR_RETURN(out.session_from,
+                        CheckTimestamp(filter.session_from(), prefix + ".session_from"));
+  }
+  if (filter.has_session_to()) {
+    LL_ASSIGN_OR_RETURN(out.session_to, CheckTimestamp(filter.session_to(), prefix + ".session_to"));
+  }
+  if (out.session_from > out.session_to) {
+    return Invalid(prefix + ".session_to", "must not be before " + prefix + ".session_from");
+  }
+  return out;
+}
+
+absl::StatusOr<RecommendQuery> ValidateRecommendRequest(const v1::RecommendRequest& request) {
+  RecommendQuery q;
+  if (request.learner().size() > kMaxLearnerKeyBytes) {
+    return Invalid("learner", absl::StrCat("at most ", kMaxLearnerKeyBytes, " bytes"));
+  }
+  LL_RETURN_IF_ERROR(CheckK(request.k()));
+  q.k = request.k();
+  LL_ASSIGN_OR_RETURN(q.filter, ValidateFilter(request.filter(), "filter"));
+  const v1::RecommendContext& c = request.context();
+  switch (c.channel()) {
+    case v1::RecommendContext::CHANNEL_KIOSK:
+      if (c.kiosk_venue_id().empty()) {
+        return Invalid("context.kiosk_venue_id", "required for CHANNEL_KIOSK");
+      }
+      q.context.channel = RecommendContext::Channel::kKiosk;
+      break;
+    case v1::RecommendContext::CHANNEL_APP:
+      q.context.channel = RecommendContext::Channel::kApp;
+      break;
+    case v1::RecommendContext::CHANNEL_UNSPECIFIED:
+      break;
+    default:
+      return Invalid("context.channel", "unknown channel");
+  }
+  if (c.kiosk_venue_id().size() > 64) return Invalid("context.kiosk_venue_id", "at most 64 bytes");
+  q.context.kiosk_venue_id = c.kiosk_venue_id();
+  LL_RETURN_IF_ERROR(CheckStrings(c.interests(), "context.interests", &q.context.interests));
+  if (c.age_group() != v1::Course::AUDIENCE_UNSPECIFIED) {
+    q.context.age_group = AudienceNameOf(c.age_group());
+    if (q.context.age_group.empty()) return Invalid("context.age_group", "unknown audience");
+  }
+  if (c.has_location()) {
+    LL_RETURN_IF_ERROR(CheckPoint(c.location(), "context.location"));
+    q.context.has_location = true;
+    q.context.lat = c.location().lat();
+    q.context.lng = c.location().lng();
+  }
+  return q;
+}
+
+absl::StatusOr<CourseFilter> ValidateSimilarRequest(const v1::SimilarCoursesRequest& request) {
+  if (request.course_id().empty()) return Invalid("course_id", "must not be empty");
+  if (request.course_id().size() > 64) return Invalid("course_id", "at most 64 bytes");
+  LL_RETURN_IF_ERROR(CheckK(request.k()));
+  return ValidateFilter(request.filter(), "filter");
+}
+
+}  // namespace lifelong::recommend

@@ -1,0 +1,41 @@
+// Validation of RecommendationService requests and their translation into
+// the domain types the Recommender uses. Every INVALID_ARGUMENT message starts
+// with the field path ("k: must be in [1, 100], got 0"). Pure; thread-safe.
+#ifndef LIFELONG_SERVICES_RECOMMEND_REQUEST_VALIDATION_H_
+#define LIFELONG_SERVICES_RECOMMEND_REQUEST_VALIDATION_H_
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "proto/lifelong/v1/recommend.pb.h"
+#include "services/recommend/filters.h"
+#include "services/recommend/recommender.h"
+
+namespace lifelong::recommend {
+
+inline constexpr int kMaxK = 100;
+inline constexpr double kMaxWithinKm = 100.0;
+inline constexpr int kMaxListValues = 50;
+inline constexpr int kMaxLearnerKeyBytes = 512;
+
+// Domain names of catalog enums ("" for the UNSPECIFIED value).
+std::string ModeName(v1::Course::Mode mode);          // "offline" | "online" | "blended"
+std::string AudienceNameOf(v1::Course::Audience a);   // "children" | ... | "seniors"
+std::string LevelName(v1::Course::Level level);       // "beginner" | ...
+// Reverse mappings (UNSPECIFIED for unknown names).
+v1::Course::Mode ModeFromName(const std::string& name);
+v1::Course::Audience AudienceFromName(const std::string& name);
+v1::Course::Level LevelFromName(const std::string& name);
+
+// `prefix` is the field path of the filter in its request ("filter").
+absl::StatusOr<CourseFilter> ValidateFilter(const v1::CourseFilter& filter,
+                                            const std::string& prefix);
+
+absl::StatusOr<RecommendQuery> ValidateRecommendRequest(const v1::RecommendRequest& request);
+
+// Checks course_id, k and filter of a SimilarCourses request.
+absl::StatusOr<CourseFilter> ValidateSimilarRequest(const v1::SimilarCoursesRequest& request);
+
+}  // namespace lifelong::recommend
+
+#endif  // LIFELONG_SERVICES_RECOMMEND_REQUEST_VALIDATION_H_

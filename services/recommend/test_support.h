@@ -1,0 +1,95 @@
+// Test-only helpers for the recommendation service: in-process fakes of the
+// record and catalog services (real gRPC servers on port 0), a small test
+// catalog, and a model trained on tiny generated data with the real trainer
+// and written with the real writer.
+#ifndef LIFELONG_SERVICES_RECOMMEND_TEST_SUPPORT_H_
+#define LIFELONG_SERVICES_RECOMMEND_TEST_SUPPORT_H_
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "models/interaction.h"
+#include "proto/lifelong/v1/catalog.grpc.pb.h"
+#include "proto/lifelong/v1/records.grpc.pb.h"
+#include "services/common/server.h"
+
+namespace lifelong::recommend::testing {
+
+// LearningRecordService with ListStatements over in-memory statements (newest
+// first). Other RPCs answer UNIMPLEMENTED. Thread-safe.
+class FakeRecords final : public v1::LearningRecordService::Service {
+ public:
+  void Add(const std::string& learner, absl::string_view verb, const std::string& course_id,
+           absl::Time time);
+  // Every ListStatements sleeps this long first (to simulate a hung service).
+  void set_delay(absl::Duration d);
+  int64_t calls() const;
+
+  grpc::Status ListStatements(grpc::ServerContext* ctx, const v1::ListStatementsRequest* request,
+                              v1::ListStatementsResponse* response) override;
+
+ private:
+  mutable absl::Mutex mu_;
+  std::map<std::string, std::vector<v1::Statement>> by_learner_ ABSL_GUARDED_BY(mu_);
+  absl::Duration delay_ ABSL_GUARDED_BY(mu_) = absl::ZeroDuration();
+  int64_t calls_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+// CourseCatalogService with ListCourses (pages of page_size, token = offset)
+// and GetCatalogInfo over in-memory courses. Thread-safe.
+class FakeCatalog final : public v1::CourseCatalogService::Service {
+ public:
+  // Inserts or replaces a course; bumps the generation.
+  void Put(const v1::Course& course);
+  // Removes every course; bumps the generation.
+  void Clear();
+  int64_t list_calls() const;
+
+  grpc::Status ListCourses(grpc::ServerContext* ctx, const v1::ListCoursesRequest* request,
+                           v1::ListCoursesResponse* response) override;
+  grpc::Status GetCatalogInfo(grpc::ServerContext* ctx, const v1::GetCatalogInfoRequest* request,
+                              v1::CatalogInfo* response) override;
+
+ private:
+  mutable absl::Mutex mu_;
+  std::map<std::string, v1::Course> courses_ ABSL_GUARDED_BY(mu_);
+  int64_t generation_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t list_calls_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+// Starts `service` on 127.0.0.1:0.
+std::unique_ptr<RunningGrpcServer> StartFake(grpc::Service* service);
+
+// The test catalog (ids below), relative to `now`: every course OPEN with
+// enrolment open [now-1d, now+7d) and one session at now+3d, except
+//   c_closed (CLOSED), c_draft (DRAFT), c_full (capacity 10, 10 taken),
+//   c_later (enrolment opens at now+2d), c_sf1b (series of c_sf1),
+//   c_new (in the catalog, not in the trained model).
+// Venues: v_hpl 和平里街道 (39.9580, 116.4170), v_dzm 东直门街道
+// (39.9410, 116.4340), v_js 景山街道 (39.9250, 116.3970); online courses
+// have no venue.
+std::vector<v1::Course> TestCatalog(absl::Time now);
+
+// Interactions of generated learners: 书法 learners take c_sf1 -> c_sf2 ->
+// c_sf3, 绘画 learners c_gh1 -> c_gh2, 健身 learners c_tj1 -> c_tj2 (the most
+// popular), IT learners c_py1 -> c_py2, and a few cross-overs. `seed` varies
+// the counts a little.
+std::vector<models::Interaction> TestInteractions(int seed = 0);
+
+// Trains on TestInteractions(seed) with the text of TestCatalog (all but
+// c_new) and writes the next version under `model_root`. Returns its number.
+absl::StatusOr<int64_t> WriteTestModel(const std::string& model_root, int seed = 0);
+
+// A fresh directory under TEST_TMPDIR.
+std::string NewTempDir(const std::string& name);
+
+}  // namespace lifelong::recommend::testing
+
+#endif  // LIFELONG_SERVICES_RECOMMEND_TEST_SUPPORT_H_
