@@ -28,8 +28,8 @@ std::string EncodeValue(const std::string& content_type, const std::string& cont
   std::string v;
   v.push_back(1);
   for (int s = 56; s >= 0; s -= 8) v.push_back(static_cast<char>(static_cast<uint64_t>(now_us) >> s));
-  unsigned char sha[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(content.data()), content.size(), sha);
+  unsigned char sha[SHA_DIGEST_LENGTH];
+  SHA1(reinterpret_cast<const unsigned char*>(content.data()), content.size(), sha);
   v.append(reinterpret_cast<char*>(sha), sizeof(sha));
   PutStr(&v, content_type);
   v.append(content);
@@ -37,16 +37,16 @@ std::string EncodeValue(const std::string& content_type, const std::string& cont
 }
 
 absl::StatusOr<Document> DecodeValue(const std::string& v) {
-  if (v.size() < 43 || v[0] != 1) return absl::InternalError("corrupt document");
+  if (v.size() < 31 || v[0] != 1) return absl::InternalError("corrupt document");
   Document d;
   uint64_t t = 0;
   for (int i = 1; i <= 8; ++i) t = (t << 8) | static_cast<uint8_t>(v[i]);
   d.updated_us = static_cast<int64_t>(t);
-  d.etag = Hex(reinterpret_cast<const unsigned char*>(v.data() + 9), 32);
-  size_t ct_len = (static_cast<uint8_t>(v[41]) << 8) | static_cast<uint8_t>(v[42]);
-  if (v.size() < 43 + ct_len) return absl::InternalError("corrupt document");
-  d.content_type = v.substr(43, ct_len);
-  d.content = v.substr(43 + ct_len);
+  d.etag = Hex(reinterpret_cast<const unsigned char*>(v.data() + 9), 20);
+  size_t ct_len = (static_cast<uint8_t>(v[29]) << 8) | static_cast<uint8_t>(v[30]);
+  if (v.size() < 31 + ct_len) return absl::InternalError("corrupt document");
+  d.content_type = v.substr(31, ct_len);
+  d.content = v.substr(31 + ct_len);
   return d;
 }
 
@@ -143,6 +143,9 @@ absl::Status DocumentStore::CheckCondition(const std::optional<Document>& existi
     return absl::FailedPreconditionError("If-None-Match: the document already exists");
   }
   if (cond.require_condition_if_exists && existing && !cond.if_match && !cond.if_none_match_star) {
+    if (cond.missing_condition_is_invalid) {
+      return absl::InvalidArgumentError("If-Match: required to overwrite an existing document");
+    }
     return absl::AlreadyExistsError(
         "the document exists: send If-Match with its ETag (or If-None-Match: *) to overwrite it");
   }

@@ -10,7 +10,8 @@
 // Value layout:
 //   [0]      u8  format = 1
 //   [1..8]   u64 updated, microseconds since the Unix epoch
-//   [9..40]  32B SHA-256 of the content (the ETag is its lowercase hex)
+//   [9..28]  20B SHA-1 of the content (the ETag is its lowercase hex, as
+//            xAPI 1.0.3 clients expect; it detects changes, it is no MAC)
 //   u16 len, bytes   content type
 //   rest             content
 // Thread-safe: writes to one document are serialised by a mutex so that ETag
@@ -46,7 +47,7 @@ struct DocKey {
 struct Document {
   std::string content_type;
   std::string content;
-  std::string etag;  // lowercase hex SHA-256, unquoted
+  std::string etag;  // lowercase hex SHA-1, unquoted
   int64_t updated_us = 0;
 };
 
@@ -54,8 +55,11 @@ struct Document {
 struct WriteCondition {
   std::optional<std::string> if_match;  // unquoted ETag, or "*"
   bool if_none_match_star = false;
-  // xAPI 2.0: overwriting an existing document needs one of the headers.
+  // Overwriting an existing document needs one of the headers: ALREADY_EXISTS
+  // (409, xAPI 2.0) or, with `missing_condition_is_invalid`, INVALID_ARGUMENT
+  // (400, what xAPI 1.0.3 clients expect).
   bool require_condition_if_exists = false;
+  bool missing_condition_is_invalid = false;
 };
 
 class DocumentStore {

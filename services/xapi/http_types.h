@@ -32,6 +32,10 @@ struct HttpResponse {
   void SetHeader(const std::string& name, const std::string& value);
 };
 
+// Decodes application/x-www-form-urlencoded text (also a URL's query string):
+// '+' is a space, %XX a byte; malformed escapes are kept literally.
+std::multimap<std::string, std::string> ParseFormUrlEncoded(const std::string& text);
+
 }  // namespace lifelong::xapi
 
 #endif  // LIFELONG_SERVICES_XAPI_HTTP_TYPES_H_

@@ -191,8 +191,56 @@ bool IsTrue(const std::string& v) { return v == "true"; }
 
 }  // namespace
 
-HttpResponse XapiHandler::Handle(const HttpRequest& req) const {
+namespace {
+
+}  // namespace
+
+absl::StatusOr<HttpRequest> RewriteAlternateSyntax(const HttpRequest& req) {
+  // xAPI 1.0.3 "alternate request syntax": POST ?method=PUT|GET|DELETE with
+  // headers, parameters and content as form fields.
+  if (req.params.size() != 1) {
+    return absl::InvalidArgumentError("alternate request syntax: only the method parameter is allowed");
+  }
+  HttpRequest out;
+  out.method = req.Param("method");
+  if (out.method != "GET" && out.method != "PUT" && out.method != "POST" && out.method != "DELETE" &&
+      out.method != "HEAD") {
+    return absl::InvalidArgumentError("method: must be GET, PUT, POST, DELETE or HEAD");
+  }
+  out.path = req.path;
+  out.headers = req.headers;
+  out.headers.erase("content-type");
+  static const std::set<std::string> kHeaderFields = {"authorization", "x-experience-api-version", "content-type",
+                                                      "content-length", "if-match", "if-none-match"};
+  for (const auto& [k, v] : ParseFormUrlEncoded(req.body)) {
+    std::string lower = absl::AsciiStrToLower(k);
+    if (kHeaderFields.count(lower)) {
+      out.headers[lower] = v;
+    } else if (k == "content") {
+      out.body = v;
+    } else {
+      out.params.emplace(k, v);
+    }
+  }
+  if (out.headers.find("content-type") == out.headers.end() && !out.body.empty()) {
+    out.headers["content-type"] = "application/json";
+  }
+  return out;
+}
+
+HttpResponse XapiHandler::Handle(const HttpRequest& original) const {
   try {
+    HttpRequest rewritten;
+    bool alternate = original.method == "POST" && original.params.count("method") > 0;
+    if (alternate) {
+      if (!absl::StartsWith(original.Header("content-type"), "application/x-www-form-urlencoded")) {
+        return Error(400, "alternate request syntax needs Content-Type application/x-www-form-urlencoded");
+      }
+      absl::StatusOr<HttpRequest> r = RewriteAlternateSyntax(original);
+      if (!r.ok()) return FromStatus(r.status());
+      rewritten = std::move(*r);
+    }
+    const HttpRequest& req = alternate ? rewritten : original;
     if (req.body.size() > kMaxBodyBytes) return Error(413, "request body too large");
     if (req.path == "/about") {
       if (req.method != "GET" && req.method != "HEAD") return Error(405, "method not allowed");
@@ -524,7 +572,11 @@ HttpResponse XapiHandler::Documents(const HttpRequest& req, DocKind kind) const 
   std::string if_match = req.Header("if-match");
   if (!if_match.empty()) cond.if_match = Unquote(if_match);
   cond.if_none_match_star = req.Header("if-none-match") == "*";
-  cond.require_condition_if_exists = true;
+  // xAPI 2.0 requires a precondition to overwrite any document; 1.0.3 only
+  // for profiles, and answers its absence with 400.
+  const bool v1 = absl::StartsWith(req.Header("x-experience-api-version"), "1.0");
+  cond.require_condition_if_exists = !(v1 && state);
+  cond.missing_condition_is_invalid = v1;
   const int64_t now = absl::ToUnixMicros(absl::Now());
   HttpResponse r;
 

@@ -25,6 +25,10 @@ inline constexpr size_t kMaxBodyBytes = 16 << 20;
 // Percent-encodes everything but RFC 3986 unreserved characters.
 std::string UrlEncode(absl::string_view s);
 
+// Rewrites an xAPI 1.0.3 alternate-syntax request (POST ?method=X with a form
+// body) into the request it stands for. INVALID_ARGUMENT when malformed.
+absl::StatusOr<HttpRequest> RewriteAlternateSyntax(const HttpRequest& request);
+
 class XapiHandler {
  public:
   // `base_path`: the prefix of every resource, e.g. "/xapi" (used to build

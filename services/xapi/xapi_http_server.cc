@@ -35,7 +35,10 @@ absl::StatusOr<std::unique_ptr<XapiHttpServer>> XapiHttpServer::Start(const Xapi
     in.method = req.method;
     in.path = req.path.substr(base.size());
     if (in.path.empty()) in.path = "/";
-    for (const auto& [k, v] : req.params) in.params.emplace(k, v);
+    // Query parameters only: cpp-httplib also merges form bodies into
+    // req.params, which must stay the body (alternate request syntax).
+    size_t q = req.target.find('?');
+    if (q != std::string::npos) in.params = ParseFormUrlEncoded(req.target.substr(q + 1));
     for (const auto& [k, v] : req.headers) in.headers[absl::AsciiStrToLower(k)] = v;
     in.body = req.body;
     HttpResponse out = handler->Handle(in);

@@ -267,6 +267,19 @@ TEST_F(XapiHttpTest, StateDocumentsWithEtags) {
   EXPECT_EQ(Get("/xapi/agents/profile?agent=%7B%7D")->status, 400);
 }
 
+TEST_F(XapiHttpTest, AlternateRequestSyntax) {
+  // xAPI 1.0.3: a PUT sent as a form POST, credentials and version inside.
+  std::string form = "statementId=" + TestUuid(3) + "&Authorization=" + UrlEncode(headers_.find("Authorization")->second) +
+                     "&X-Experience-API-Version=1.0.3&Content-Type=application%2Fjson&content=" +
+                     UrlEncode(MakeStatement({.id = TestUuid(3)}));
+  auto r = client_->Post("/xapi/statements?method=PUT", form, "application/x-www-form-urlencoded");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 204) << r->body;
+  EXPECT_EQ(Get("/xapi/statements?statementId=" + TestUuid(3))->status, 200);
+  r = client_->Post("/xapi/statements?method=PUT&statementId=x", form, "application/x-www-form-urlencoded");
+  EXPECT_EQ(r->status, 400);
+}
+
 TEST_F(XapiHttpTest, StalledClientDoesNotBlockOthers) {
   // A client that connects and sends half a request.
   httplib::Client stalled("127.0.0.1", http_->port());
