@@ -18,6 +18,8 @@
 #   DEMO_LEARNERS [50000]  DEMO_COURSES [1500]  DEMO_SEED [20261128]  DEMO_PARALLEL [4]
 #   STACK_SKIP_DEMO=1      start empty (no demo district; the recommender then waits for a model)
 #   STACK_SKIP_BUILD=1     use the binaries already in var/bin
+#   STACK_TRAIN_FLAGS      extra trainer flags for the first model (e.g. --tune=false)
+#   RECORDS_FLAGS, CATALOG_FLAGS, RECOMMEND_FLAGS   extra server flags (e.g. side ports)
 #   BAZEL [bazel]          BAZEL_BUILD_FLAGS [] (e.g. "-c opt"; .bazelrc already builds with -O2)
 set -euo pipefail
 
@@ -56,7 +58,11 @@ T_START=$(date +%s.%N)
 STEP_START=$T_START
 TIMINGS=()
 
-say() { printf '\033[1mstack:\033[0m %s\n' "$*"; }
+if [ -t 1 ]; then
+  say() { printf '\033[1mstack:\033[0m %s\n' "$*"; }
+else
+  say() { printf 'stack: %s\n' "$*"; }
+fi
 die() { printf 'stack: error: %s\n' "$*" >&2; exit 1; }
 step() { STEP_START=$(date +%s.%N); say "$*"; }
 # Records how long the current step took under the label $1.
@@ -74,6 +80,8 @@ pid_of() {  # prints the pid of service $1 if its pid file names a live process
   local pid
   pid=$(cat "$f")
   [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 1
+  # The pid must still be our server (not a recycled pid).
+  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q "${1}_server" || return 1
   echo "$pid"
 }
 
@@ -162,7 +170,7 @@ load_demo() {
 
 train_first_model() {
   if has_model; then
-    say "a model is on disk ($(ls -d "$VAR"/models/[0-9]* | xargs -n1 basename | sort -n | tr '\n' ' '))"
+    say "a model is on disk ($(ls -d "$VAR"/models/[0-9]* | xargs -n1 basename | sort -n | paste -sd " "))"
     return
   fi
   if [ "${STACK_SKIP_DEMO:-0}" = 1 ]; then
@@ -170,7 +178,8 @@ train_first_model() {
     return
   fi
   step "training the first model (records export + catalog dump -> $VAR/models)"
-  lifelong train --model_root="$VAR/models"
+  # shellcheck disable=SC2086
+  lifelong train --model_root="$VAR/models" -- ${STACK_TRAIN_FLAGS:-}
   step_done "training"
 }
 
@@ -189,9 +198,13 @@ summary() {
     echo "  timings:"
     printf '    %s\n' "${TIMINGS[@]}"
   fi
+  echo
+  if [ "$LIFELONG_RECORDS$LIFELONG_CATALOG$LIFELONG_RECOMMEND" != "127.0.0.1:7001127.0.0.1:7002127.0.0.1:7003" ]; then
+    echo "Point the CLI at this stack first:"
+    echo "  export LIFELONG_RECORDS=$LIFELONG_RECORDS LIFELONG_CATALOG=$LIFELONG_CATALOG LIFELONG_RECOMMEND=$LIFELONG_RECOMMEND"
+  fi
   cat <<EOF
-
-Try (the CLI is $BIN/lifelong; it reads LIFELONG_RECORDS/CATALOG/RECOMMEND, defaults match):
+Try (the CLI is $BIN/lifelong; docs/cli.md):
   $BIN/lifelong recommend u000042 -k 5
   $BIN/lifelong recommend u000042 --kiosk hepingli-sqxx --open_now
   $BIN/lifelong transcript u000042
@@ -203,20 +216,25 @@ EOF
 }
 
 up() {
+  trap 'echo "stack: up failed at line $LINENO; services already started keep running (ops/stack.sh status);" \
+      "logs in $LOG; re-running ops/stack.sh up resumes" >&2' ERR
   step "bootstrap (Debian packages)"
   "$ROOT/ops/bootstrap.sh"
   build
   mkdir -p "$VAR/records" "$VAR/catalog" "$VAR/models" "$LOG" "$RUN"
   step "starting records and catalog"
-  start records "$RECORDS_PORT" --data_dir="$VAR/records"
-  start catalog "$CATALOG_PORT" --data_dir="$VAR/catalog"
+  # shellcheck disable=SC2086
+  start records "$RECORDS_PORT" --data_dir="$VAR/records" ${RECORDS_FLAGS:-}
+  # shellcheck disable=SC2086
+  start catalog "$CATALOG_PORT" --data_dir="$VAR/catalog" ${CATALOG_FLAGS:-}
   wait_serving 60s records catalog
   step_done "start records+catalog"
   load_demo
   train_first_model
   step "starting recommend"
+  # shellcheck disable=SC2086
   start recommend "$RECOMMEND_PORT" --model_dir="$VAR/models" \
-      --records="$LIFELONG_RECORDS" --catalog="$LIFELONG_CATALOG"
+      --records="$LIFELONG_RECORDS" --catalog="$LIFELONG_CATALOG" ${RECOMMEND_FLAGS:-}
   if has_model; then
     wait_serving 180s records catalog recommend
   else

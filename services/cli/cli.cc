@@ -11,6 +11,8 @@
 #include <nlohmann/json.hpp>
 
 #include <atomic>
+#include <deque>
+#include <map>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -28,6 +30,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "proto/lifelong/v1/catalog.grpc.pb.h"
@@ -66,7 +69,7 @@ const std::vector<FlagSpec>& GlobalFlags() {
   static const auto* flags = new std::vector<FlagSpec>{
       {"json", false, "print JSON (one object a line) instead of tables"},
       {"timeout", true, "deadline of each call (default 10s)"},
-      {"stream_timeout", true, "deadline of each stream, export and import (default 1h)"},
+      {"stream_timeout", true, "deadline of the export stream (default 1h)"},
       {"records", true, "record service address (env LIFELONG_RECORDS, default 127.0.0.1:7001)"},
       {"catalog", true, "catalog service address (env LIFELONG_CATALOG, default 127.0.0.1:7002)"},
       {"recommend", true,
@@ -869,6 +872,13 @@ int64_t ReadCheckpoint(const std::string& path) {
   return 0;
 }
 
+// One RecordStatements call of an import: its place in the input.
+struct ImportBatch {
+  int64_t seq = 0;        // 0, 1, 2, ... in input order
+  int64_t last_line = 0;  // input line of its last statement
+  v1::RecordStatementsRequest request;
+};
+
 absl::Status CmdImport(Env& env) {
   const ParsedArgs& a = env.args();
   if (a.positional.size() != 1) return Usage("usage: lifelong import FILE [--format jsonl|csv] [--verb V] [--checkpoint PATH]");
@@ -884,71 +894,135 @@ absl::Status CmdImport(Env& env) {
     if (*b < 1 || *b > 1000) return Usage("--batch: must be in [1, 1000]");
     batch_size = *b;
   }
+  int64_t parallel = 4;
+  if (a.Has("parallel")) {
+    auto n = ParseIntFlag("parallel", a.Get("parallel"));
+    if (!n.ok()) return AsUsage(n.status());
+    if (*n < 1 || *n > 32) return Usage("--parallel: must be in [1, 32]");
+    parallel = *n;
+  }
   auto total_lines = CountLines(path);
   if (!total_lines.ok()) return total_lines.status();
   auto reader = ImportReader::Open(path, *format, default_verb);
   if (!reader.ok()) return reader.status();
   const std::string checkpoint = a.Get("checkpoint");
-  int64_t skip = checkpoint.empty() ? 0 : ReadCheckpoint(checkpoint);
+  const int64_t skip = checkpoint.empty() ? 0 : ReadCheckpoint(checkpoint);
   if (skip > 0) env.err() << "import: resuming after line " << skip << " (checkpoint " << checkpoint << ")\n";
 
-  auto stub = env.Records();
   const absl::Time started = absl::Now();
   Progress progress(env.err(), "import", "lines", *total_lines);
-  int64_t sent = 0, already = 0, lines_done = skip;
-  std::vector<std::string> batch;
-  int64_t batch_last_line = 0;
-  auto flush = [&]() -> absl::Status {
-    if (batch.empty()) return absl::OkStatus();
-    v1::RecordStatementsRequest req;
-    for (std::string& s : batch) req.add_statement_json(std::move(s));
-    batch.clear();
-    v1::RecordStatementsResponse resp;
-    grpc::Status g;
-    for (int attempt = 0;; ++attempt) {
-      g = stub->RecordStatements(env.Call().get(), req, &resp);
-      if (g.error_code() != grpc::StatusCode::UNAVAILABLE || attempt >= 3) break;
-      std::this_thread::sleep_for(std::chrono::milliseconds(500 << attempt));
+
+  // The reader fills a bounded queue of batches; `parallel` workers send
+  // them. The checkpoint advances only over a prefix of completed batches,
+  // so it never names a line whose statements may be missing.
+  absl::Mutex mu;
+  absl::CondVar cv;
+  std::deque<ImportBatch> queue;
+  bool input_done = false;
+  absl::Status failure;                // first send failure
+  std::map<int64_t, int64_t> finished;  // seq -> last_line, beyond the watermark
+  int64_t next_seq_to_commit = 0;
+  int64_t lines_done = skip;
+  int64_t sent = 0, already = 0;
+  auto worker = [&] {
+    auto stub = env.Records();
+    while (true) {
+      ImportBatch b;
+      {
+        absl::MutexLock lock(&mu);
+        while (queue.empty() && !input_done) cv.Wait(&mu);
+        if (queue.empty()) return;
+        b = std::move(queue.front());
+        queue.pop_front();
+        cv.SignalAll();  // room for the reader
+      }
+      v1::RecordStatementsResponse resp;
+      grpc::Status g;
+      for (int attempt = 0;; ++attempt) {
+        resp.Clear();
+        g = stub->RecordStatements(env.Call().get(), b.request, &resp);
+        if (g.error_code() != grpc::StatusCode::UNAVAILABLE || attempt >= 3) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(500 << attempt));
+      }
+      absl::MutexLock lock(&mu);
+      if (!g.ok()) {
+        if (failure.ok()) {
+          absl::Status e = env.RpcError(Service::kRecords, g);
+          failure = absl::Status(e.code(), absl::StrCat("batch ending at ", path, ":", b.last_line, ": ", e.message()));
+        }
+        input_done = true;  // stop the others and the reader
+        queue.clear();
+        cv.SignalAll();
+        return;
+      }
+      for (const v1::Statement& st : resp.statements()) {
+        absl::Time stored = absl::FromUnixSeconds(st.stored().seconds()) + absl::Nanoseconds(st.stored().nanos());
+        if (stored < started) ++already;
+      }
+      sent += resp.statements_size();
+      finished[b.seq] = b.last_line;
+      bool advanced = false;
+      for (auto it = finished.find(next_seq_to_commit); it != finished.end();
+           it = finished.find(next_seq_to_commit)) {
+        lines_done = it->second;
+        finished.erase(it);
+        ++next_seq_to_commit;
+        advanced = true;
+      }
+      if (advanced && !checkpoint.empty()) {
+        absl::Status cs = WriteFileAtomically(checkpoint, [&](std::ostream& o) {
+          o << lines_done << "\n";
+          return absl::OkStatus();
+        });
+        if (!cs.ok() && failure.ok()) {
+          failure = cs;
+          input_done = true;
+          queue.clear();
+          cv.SignalAll();
+          return;
+        }
+      }
+      progress.Update(lines_done);
     }
-    if (!g.ok()) {
-      return absl::Status(env.RpcError(Service::kRecords, g).code(),
-                          absl::StrCat("batch ending at ", path, ":", batch_last_line, ": ",
-                                       env.RpcError(Service::kRecords, g).message()));
-    }
-    for (const v1::Statement& s : resp.statements()) {
-      absl::Time stored = absl::FromUnixSeconds(s.stored().seconds()) + absl::Nanoseconds(s.stored().nanos());
-      if (stored < started) ++already;
-    }
-    sent += resp.statements_size();
-    lines_done = batch_last_line;
-    if (!checkpoint.empty()) {
-      absl::Status cs = WriteFileAtomically(checkpoint, [&](std::ostream& o) {
-        o << lines_done << "\n";
-        return absl::OkStatus();
-      });
-      if (!cs.ok()) return cs;
-    }
-    progress.Update(lines_done);
-    return absl::OkStatus();
+  };
+  std::vector<std::thread> workers;
+  for (int64_t i = 0; i < parallel; ++i) workers.emplace_back(worker);
+
+  absl::Status read_error;
+  int64_t seq = 0;
+  ImportBatch batch;
+  auto push = [&]() -> bool {  // false once a worker failed
+    if (batch.request.statement_json_size() == 0) return true;
+    batch.seq = seq++;
+    absl::MutexLock lock(&mu);
+    while (queue.size() >= static_cast<size_t>(2 * parallel) && failure.ok()) cv.Wait(&mu);
+    if (!failure.ok()) return false;
+    queue.push_back(std::move(batch));
+    cv.SignalAll();
+    batch = ImportBatch();
+    return true;
   };
   while (true) {
     auto next = (*reader)->Next();
     if (!next.ok()) {
-      absl::Status fs = flush();
-      if (!fs.ok()) return fs;
-      return next.status();
+      read_error = next.status();
+      break;
     }
     if (!next->has_value()) break;
     if ((*reader)->line() <= skip) continue;
-    batch.push_back(std::move(**next));
-    batch_last_line = (*reader)->line();
-    if (static_cast<int64_t>(batch.size()) >= batch_size) {
-      absl::Status fs = flush();
-      if (!fs.ok()) return fs;
-    }
+    batch.request.add_statement_json(std::move(**next));
+    batch.last_line = (*reader)->line();
+    if (batch.request.statement_json_size() >= batch_size && !push()) break;
   }
-  absl::Status fs = flush();
-  if (!fs.ok()) return fs;
+  push();  // the last batch; statements before a bad line are stored first
+  {
+    absl::MutexLock lock(&mu);
+    input_done = true;
+    cv.SignalAll();
+  }
+  for (auto& t : workers) t.join();
+  if (!failure.ok()) return failure;
+  if (!read_error.ok()) return read_error;
   if (!checkpoint.empty()) {
     (void)WriteFileAtomically(checkpoint, [&](std::ostream& o) {
       o << (*reader)->line() << "\n";
@@ -1328,6 +1402,7 @@ const std::vector<Command>& Commands() {
        {{"format", true, "jsonl|csv (default: by file name)"},
         {"verb", true, "verb of interaction lines without one (default completed)"},
         {"batch", true, "statements per RecordStatements call, 1..1000 (default 500)"},
+        {"parallel", true, "calls in flight, 1..32 (default 4)"},
         {"checkpoint", true, "file recording the lines done; a re-run resumes after them"}},
        CmdImport},
       {"export", "statements as xAPI JSON lines (all, or one learner's)", Service::kRecords,

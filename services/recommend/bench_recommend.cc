@@ -15,6 +15,7 @@
 #include <faiss/IndexFlat.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
@@ -49,6 +50,7 @@ ABSL_FLAG(int, k, 10, "recommendations per request");
 ABSL_FLAG(int, batch_wait_us, 500, "search batcher wait");
 ABSL_FLAG(int, max_pollers, 4, "gRPC sync server pollers");
 ABSL_FLAG(int, batch_min_items, 0, "models with fewer items are searched without batching");
+ABSL_FLAG(int, popular_candidates, 100, "popular courses added to every candidate pool");
 ABSL_FLAG(bool, learner_only, false, "measure only the learner Recommend (profiling)");
 ABSL_FLAG(std::string, work_dir, "", "where model versions are written (default: a temp dir)");
 
@@ -248,6 +250,7 @@ void RunScenario(const Scenario& sc, FakeRecords* records, FakeCatalog* catalog,
   o.catalog_max_staleness = absl::Hours(1);
   o.batcher.max_wait = absl::Microseconds(absl::GetFlag(FLAGS_batch_wait_us));
   o.max_pollers = absl::GetFlag(FLAGS_max_pollers);
+  o.recommender.popular_candidates = absl::GetFlag(FLAGS_popular_candidates);
   o.batcher.min_items_to_batch = absl::GetFlag(FLAGS_batch_min_items);
   t0 = absl::Now();
   auto server = RecommendServer::Start(o);
@@ -372,7 +375,8 @@ int main(int argc, char** argv) {
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   using namespace lifelong::recommend;
   std::string work_dir = absl::GetFlag(FLAGS_work_dir);
-  if (work_dir.empty()) work_dir = testing::NewTempDir("bench_recommend");
+  const bool own_dir = work_dir.empty();
+  if (own_dir) work_dir = testing::NewTempDir("bench_recommend");
   std::printf("bench_recommend: %d clients, %d s per measurement, %u hardware threads\n",
               absl::GetFlag(FLAGS_clients), absl::GetFlag(FLAGS_duration_s),
               std::thread::hardware_concurrency());
@@ -387,6 +391,10 @@ int main(int argc, char** argv) {
   if (absl::GetFlag(FLAGS_large_items) > 0) {
     RunScenario({"large catalog", "l", absl::GetFlag(FLAGS_large_items), 0}, &records, &catalog,
                 rt, ct, work_dir);
+  }
+  if (own_dir) {
+    std::error_code ignored;
+    std::filesystem::remove_all(work_dir, ignored);  // ~0.5 GB for the 1M version
   }
   return 0;
 }

@@ -2,13 +2,18 @@
 //
 //   recommend_server --port=7003 --model_dir=var/models
 //       --records=127.0.0.1:7001 --catalog=127.0.0.1:7002
+#include <cmath>
 #include <cstdlib>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/strings/str_cat.h"
+#include "services/common/http_server.h"
+#include "services/common/interceptors.h"
 #include "services/common/log.h"
+#include "services/common/metrics.h"
+#include "services/common/metrics_process.h"
 #include "services/common/server.h"
 #include "services/recommend/recommend_server.h"
 
@@ -24,6 +29,9 @@ ABSL_FLAG(int, catalog_max_staleness_s, 30,
           "answer UNAVAILABLE when the catalog was not reached for this long");
 ABSL_FLAG(int, model_poll_ms, 2000, "model directory check interval");
 ABSL_FLAG(int, batch_wait_us, 500, "longest wait of a search for company in a batch");
+ABSL_FLAG(std::string, metrics_host, "127.0.0.1",
+          "address of the HTTP /metrics and /healthz endpoint");
+ABSL_FLAG(int, metrics_port, 9003, "port of the /metrics endpoint (0 picks a free port)");
 ABSL_FLAG(int, max_batch, 256, "largest search batch");
 ABSL_FLAG(int, batch_min_items, 0,
           "models with fewer items are searched on the request thread, unbatched");
@@ -52,13 +60,75 @@ int main(int argc, char** argv) {
   o.batcher.min_items_to_batch = absl::GetFlag(FLAGS_batch_min_items);
   o.max_pollers = absl::GetFlag(FLAGS_max_pollers);
   o.ivf_nprobe = absl::GetFlag(FLAGS_ivf_nprobe);
+  // Observability, part 1 (before Start, which builds the gRPC server and
+  // the channels): RPC metrics, request ids and access logs on every call
+  // served, and the current request id on every outgoing call.
+  if (absl::Status s = lifelong::InstallServerObservability({}); !s.ok()) {
+    lifelong::LogError("metrics_setup_failed", {{"error", s.ToString()}});
+    return EXIT_FAILURE;
+  }
+  lifelong::InstallGlobalRequestIdPropagation();
   auto server = lifelong::recommend::RecommendServer::Start(o);
   if (!server.ok()) {
     lifelong::LogError("start_failed", {{"error", std::string(server.status().message())}});
     return EXIT_FAILURE;
   }
+  // Observability, part 2: process, model and index state, sampled at each
+  // scrape, served on --metrics_host:--metrics_port.
+  namespace metrics = lifelong::metrics;
+  using metrics::MetricType;
+  lifelong::recommend::RecommendServer* rs = server->get();
+  absl::Status observed = metrics::RegisterProcessMetrics(&metrics::DefaultRegistry());
+  if (observed.ok()) {
+    observed = metrics::DefaultRegistry().AddCallbacks({
+        {MetricType::kGauge, "lifelong_recommend_model_version",
+         "Model version serving (0: none).", {},
+         [rs] { return double(rs->models().Status().version); }},
+        {MetricType::kGauge, "lifelong_recommend_model_age_seconds",
+         "Seconds since the serving model was loaded.", {},
+         [rs] {
+           lifelong::recommend::ModelManagerStatus st = rs->models().Status();
+           if (st.version == 0) return std::nan("");
+           return absl::ToDoubleSeconds(absl::Now() - st.loaded_at);
+         }},
+        {MetricType::kGauge, "lifelong_recommend_index_items",
+         "Items in the serving model's index.", {},
+         [rs] { return double(rs->models().Status().item_count); }},
+        {MetricType::kGauge, "lifelong_store_items", "Items in a service's store.",
+         {{"service", "recommend"}, {"kind", "cached_courses"}},
+         [rs] {
+           auto catalog = rs->catalog().Current();
+           return catalog.ok() ? double((*catalog)->courses().size()) : std::nan("");
+         }},
+        {MetricType::kCounter, "lifelong_recommend_search_queries_total",
+         "Index searches, by path (batched through the worker, or direct).",
+         {{"path", "batched"}}, [rs] { return double(rs->batcher().stats().queries); }},
+        {MetricType::kCounter, "lifelong_recommend_search_queries_total",
+         "Index searches, by path (batched through the worker, or direct).",
+         {{"path", "direct"}}, [rs] { return double(rs->batcher().stats().direct); }},
+        {MetricType::kCounter, "lifelong_recommend_search_batches_total",
+         "FAISS calls made by the batch worker.", {},
+         [rs] { return double(rs->batcher().stats().batches); }},
+    });
+  }
+  if (!observed.ok()) {
+    lifelong::LogError("metrics_setup_failed", {{"error", observed.ToString()}});
+    return EXIT_FAILURE;
+  }
+  lifelong::HttpServerOptions metrics_options;
+  metrics_options.host = absl::GetFlag(FLAGS_metrics_host);
+  metrics_options.port = absl::GetFlag(FLAGS_metrics_port);
+  auto metrics_server =
+      lifelong::StartMetricsHttpServer(metrics_options, &metrics::DefaultRegistry());
+  if (!metrics_server.ok()) {  // not fatal: serve without /metrics
+    lifelong::LogError("metrics_listen_failed", {{"error", metrics_server.status().ToString()}});
+  } else {
+    lifelong::LogInfo("metrics_serving", {{"metrics_port", (*metrics_server)->port()}});
+  }
   int sig = lifelong::WaitForTerminationSignal();
   lifelong::LogInfo("shutting_down", {{"signal", sig}});
   (*server)->Shutdown();
+  // Before *server (which the callbacks read) is destroyed.
+  if (metrics_server.ok()) (*metrics_server)->Shutdown();
   return EXIT_SUCCESS;
 }

@@ -9,6 +9,7 @@
 #ifndef LIFELONG_SERVICES_RECOMMEND_RECOMMEND_SERVER_H_
 #define LIFELONG_SERVICES_RECOMMEND_RECOMMEND_SERVER_H_
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <string>

@@ -20,6 +20,7 @@ absl::StatusOr<std::vector<StatementFact>> RecordsClient::LatestStatements(
   v1::ListStatementsRequest request;
   request.set_learner(learner);
   request.set_page_size(limit);
+  request.set_view(v1::STATEMENT_VIEW_BASIC);  // verb, activity and time suffice
   v1::ListStatementsResponse response;
   grpc::Status s = stub_->ListStatements(&ctx, request, &response);
   if (!s.ok()) {

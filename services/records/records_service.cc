@@ -144,7 +144,12 @@ grpc::Status RecordsService::ListStatements(grpc::ServerContext*, const v1::List
   q.page_token = req->page_token();
   absl::StatusOr<StatementPage> page = store_->List(q);
   if (!page.ok()) return ToGrpcStatus(page.status());
-  for (const StoredStatement& s : page->statements) ToProto(s, resp->add_statements());
+  const bool basic = req->view() == v1::STATEMENT_VIEW_BASIC;
+  for (const StoredStatement& s : page->statements) {
+    v1::Statement* out = resp->add_statements();
+    ToProto(s, out);
+    if (basic) out->clear_json();
+  }
   resp->set_next_page_token(page->next_page_token);
   return grpc::Status::OK;
 }
