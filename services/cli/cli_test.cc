@@ -157,6 +157,29 @@ TEST_F(CliTest, ImportingTwiceStoresNothingTwice) {
   EXPECT_EQ(JsonLines(e.out).size(), 5u);
 }
 
+TEST_F(CliTest, ParallelImportStoresEachLineOnce) {
+  std::string text;
+  for (int i = 0; i < 3000; ++i) {
+    absl::StrAppend(&text, "{\"learner\":\"u5", i % 30, "\",\"course\":\"c", i % 97,
+                    "\",\"verb\":\"attended\",\"order\":", 1700000000000000LL + i, "}\n");
+  }
+  const std::string path = WriteFile("many.jsonl", text);
+  const std::string checkpoint = absl::StrCat(*dir_, "/many.checkpoint");
+  Result first = Run({"import", path, "--batch", "70", "--parallel", "8", "--checkpoint", checkpoint});
+  ASSERT_EQ(first.code, 0) << first.err;
+  EXPECT_NE(first.out.find("3,000 new, 0 already stored"), std::string::npos) << first.out;
+  std::ifstream ck(checkpoint);
+  int64_t done = 0;
+  ck >> done;
+  EXPECT_EQ(done, 3000);
+  Result again = Run({"import", path, "--batch", "70", "--parallel", "8"});
+  ASSERT_EQ(again.code, 0) << again.err;
+  EXPECT_NE(again.out.find("0 new, 3,000 already stored"), std::string::npos) << again.out;
+  Result h = Run({"history", "u50", "--limit", "1000", "--json"});
+  ASSERT_EQ(h.code, 0) << h.err;
+  EXPECT_EQ(JsonLines(h.out).size(), 100u);  // 3000 lines over 30 learners
+}
+
 TEST_F(CliTest, InterruptedImportResumesFromCheckpoint) {
   const std::string line1 = "u300001,c00001,registered,2026-10-01T09:00:00Z\n";
   const std::string line2 = "u300001,c00001,attended,2026-10-08T09:00:00Z\n";

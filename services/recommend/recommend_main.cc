@@ -3,6 +3,7 @@
 //   recommend_server --port=7003 --model_dir=var/models
 //       --records=127.0.0.1:7001 --catalog=127.0.0.1:7002
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 
 #include "absl/flags/flag.h"
@@ -35,6 +36,7 @@ ABSL_FLAG(int, metrics_port, 9003, "port of the /metrics endpoint (0 picks a fre
 ABSL_FLAG(int, max_batch, 256, "largest search batch");
 ABSL_FLAG(int, batch_min_items, 0,
           "models with fewer items are searched on the request thread, unbatched");
+ABSL_FLAG(std::string, port_file, "", "if set, the bound gRPC port is written here once started");
 ABSL_FLAG(int, max_pollers, 4, "gRPC sync-server polling threads");
 ABSL_FLAG(int, ivf_nprobe, 0,
           "IVF lists probed per query for large models; 0 = calibrated at load time");
@@ -124,6 +126,15 @@ int main(int argc, char** argv) {
     lifelong::LogError("metrics_listen_failed", {{"error", metrics_server.status().ToString()}});
   } else {
     lifelong::LogInfo("metrics_serving", {{"metrics_port", (*metrics_server)->port()}});
+  }
+  if (!absl::GetFlag(FLAGS_port_file).empty()) {
+    const std::string path = absl::GetFlag(FLAGS_port_file);
+    FILE* f = fopen((path + ".tmp").c_str(), "w");
+    if (f != nullptr) {
+      fprintf(f, "%d\n", (*server)->port());
+      fclose(f);
+      rename((path + ".tmp").c_str(), path.c_str());
+    }
   }
   int sig = lifelong::WaitForTerminationSignal();
   lifelong::LogInfo("shutting_down", {{"signal", sig}});

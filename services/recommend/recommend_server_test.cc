@@ -348,6 +348,31 @@ TEST_F(RecommendServerTest, DiversityLimitsOneSeries) {
   EXPECT_EQ(out.recommendations_size(), 2);  // at most two of one series
 }
 
+TEST_F(RecommendServerTest, NextLevelOfACompletedCourseIsRecommended) {
+  StartWithModel();
+  // A brand-new next level (the model has never seen it) of Python 编程入门.
+  v1::Course next = testing::TestCatalog(now_)[0];
+  next.set_id("c_py_next");
+  next.set_title("数据分析进阶");
+  next.set_category("职业技能");
+  next.clear_prerequisite_ids();
+  next.add_prerequisite_ids("c_py1");
+  catalog_.Put(next);
+  records_.Add("u9", vocab::kCompleted, "c_py1", now_);
+  const absl::Time deadline = absl::Now() + absl::Seconds(20);
+  const v1::Recommendation* found = nullptr;
+  v1::RecommendResponse out;
+  do {  // until the catalog refresh saw the new course
+    out = MustRecommend(Request("u9", 5));
+    found = Find(out, "c_py_next");
+    if (found == nullptr) absl::SleepFor(absl::Milliseconds(50));
+  } while (found == nullptr && absl::Now() < deadline);
+  ASSERT_NE(found, nullptr) << "the next level was not recommended";
+  EXPECT_EQ(found->reason(), "因为你完成了 Python 编程入门");
+  // Not for a learner who has not completed the prerequisite.
+  EXPECT_EQ(Find(MustRecommend(Request("u10", 5)), "c_py_next"), nullptr);
+}
+
 TEST_F(RecommendServerTest, CatalogChangesReachAnswers) {
   StartWithModel();
   v1::RecommendRequest r = Request("", 100);

@@ -7,6 +7,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "services/common/vocabulary.h"
 #include "services/recommend/diversity.h"
 #include "services/recommend/reasons.h"
 
@@ -67,6 +68,9 @@ struct Cand {
   double distance_km = -1;
   bool interest = false;
   bool audience = false;
+  // The completed prerequisite this course is the next level of ("" if none):
+  // every prerequisite of it is completed.
+  std::string next_step_from;
 };
 
 }  // namespace
@@ -334,6 +338,25 @@ absl::StatusOr<RecommendResult> Recommender::Recommend(
     }
   }
   for (int ci : j.new_courses) consider(ci);
+  // The next level of what the learner finished (入门 -> 进阶 -> 提高): courses
+  // all of whose prerequisites are completed, at least one of them directly.
+  if (warm && !history.completed.empty()) {
+    for (int ci = 0; ci < static_cast<int>(courses.size()); ++ci) {
+      const Course& c = courses[ci];
+      if (c.prerequisites.empty()) continue;
+      const std::string* from = nullptr;
+      bool all = true;
+      for (const std::string& p : c.prerequisites) {
+        if (history.completed.contains(p)) {
+          from = &p;
+        } else {
+          all = false;
+        }
+      }
+      if (!all || from == nullptr) continue;
+      if (Cand* cand = consider(ci)) cand->next_step_from = *from;
+    }
+  }
 
   // Features and scores.
   float max_cf = 0;
@@ -372,8 +395,9 @@ absl::StatusOr<RecommendResult> Recommender::Recommend(
       if (j.new_pos[c.course] >= 0) {
         cf = 0.8 * std::max(0.0f, c.content);  // new course: content stands in
       }
+      const double next_step = c.next_step_from.empty() ? 0.0 : 1.0;
       c.score = 0.55 * cf + 0.12 * pop + 0.03 * completion + 0.1 * interest + 0.1 * proximity +
-                0.05 * audience + 0.05 * (course.EnrolmentOpenAt(now) ? 1.0 : 0.0);
+                0.05 * audience + 0.05 * (course.EnrolmentOpenAt(now) ? 1.0 : 0.0) + 0.3 * next_step;
     } else {
       // Cold start: popular, well-completed courses near the learner that
       // match stated interests and age group.
@@ -412,7 +436,13 @@ absl::StatusOr<RecommendResult> Recommender::Recommend(
     out.score = c.score;
     out.distance_km = c.distance_km;
     // Reason: the strongest signal a person can check.
-    if (warm && c.row >= 0 && c.has_cf && max_cf > 0 && c.cf >= 0.3f * max_cf) {
+    if (!c.next_step_from.empty()) {
+      if (const Course* from = catalog.Find(c.next_step_from)) {
+        out.reason = BecauseReason(vocab::kCompleted, from->title);
+        out.reason_kind = ReasonKind::kBecauseYouCompleted;
+      }
+    }
+    if (out.reason.empty() && warm && c.row >= 0 && c.has_cf && max_cf > 0 && c.cf >= 0.3f * max_cf) {
       if (auto top = model.TopContributor(history.events, c.row)) {
         const Course* from = catalog.Find(top->course_id);
         if (from != nullptr && top->history_index >= 0 &&
