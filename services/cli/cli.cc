@@ -1,24 +1,21 @@
 #include "services/cli/cli.h"
 
-#include <fcntl.h>
 #include <google/protobuf/util/json_util.h>
 #include <grpcpp/grpcpp.h>
-#include <limits.h>
-#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <nlohmann/json.hpp>
 
-#include <atomic>
-#include <deque>
-#include <map>
 #include <chrono>
+#include <climits>
 #include <cstdlib>
+#include <deque>
 #include <filesystem>
 #include <fstream>
 #include <functional>
 #include <iostream>
+#include <map>
 #include <sstream>
 #include <thread>
 
@@ -96,6 +93,8 @@ const char* ServiceName(Service s) {
 }
 
 // What one running command needs: parsed flags, addresses, deadlines, output.
+// Not thread-safe (channels are created lazily); Call() and RpcError() may be
+// used from several threads.
 class Env {
  public:
   Env(const CliContext& ctx, ParsedArgs args, Service primary)
@@ -421,7 +420,10 @@ absl::Status CmdHistory(Env& env) {
     if (!iri.ok()) return Usage(absl::StrCat("--", iri.status().message()));
     req.set_verb(*iri);
   }
-  if (a.Has("course")) req.set_activity(vocab::CourseIri(a.Get("course")));
+  if (a.Has("course")) {
+    const std::string c = a.Get("course");
+    req.set_activity(absl::StrContains(c, "://") ? c : vocab::CourseIri(c));
+  }
   req.set_ascending(a.GetBool("ascending"));
   auto stub = env.Records();
   TextTable table({"TIME", "VERB", "COURSE", "TITLE", "MODE", "XUEQU", "PLATFORM"});
@@ -924,8 +926,10 @@ absl::Status CmdImport(Env& env) {
   int64_t next_seq_to_commit = 0;
   int64_t lines_done = skip;
   int64_t sent = 0, already = 0;
+  // Channels are created here, once: Env is not thread-safe.
+  const std::shared_ptr<grpc::Channel> channel = env.Channel(Service::kRecords);
   auto worker = [&] {
-    auto stub = env.Records();
+    auto stub = v1::LearningRecordService::NewStub(channel);
     while (true) {
       ImportBatch b;
       {

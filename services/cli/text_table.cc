@@ -92,13 +92,11 @@ std::string TruncateToWidth(absl::string_view text, int max_width) {
   size_t cut = 0;
   while (pos < text.size()) {
     bool valid = false;
-    size_t start = pos;
     char32_t cp = DecodeOne(text, &pos, &valid);
     int w = valid ? CodePointWidth(cp) : 1;
     if (width + w > budget) break;
     width += w;
     cut = pos;
-    (void)start;
   }
   std::string out(text.substr(0, cut));
   if (ellipsis) out += "...";

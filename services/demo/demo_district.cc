@@ -128,7 +128,7 @@ DemoDistrict::DemoDistrict(const DemoOptions& options) : options_(options) {
     }
   }
   Rng rng(Mix(options_.seed, 0xC0C0));
-  const int64_t term_start = Micros(2026, 9, 7, 1);  // Monday 09:00 Beijing
+  const int64_t term_start = Micros(2026, 12, 7, 1);  // Monday 09:00 Beijing
   int offering = 0;
   while (static_cast<int>(courses_.size()) < options_.courses) {
     const auto [ci, ti] = topics[offering % topics.size()];
@@ -197,10 +197,13 @@ DemoDistrict::DemoDistrict(const DemoOptions& options) : options_(options) {
       }
       c.set_language("zh-CN");
       if (level > 0) c.add_prerequisite_ids(courses_.back().course.id());
-      // Levels follow one another: 入门 from September, 进阶 from November,
-      // 提高 in the spring term.
-      const int64_t start = term_start + level * 9 * 7 * kDayUs + (level == 2 ? 8 * 7 * kDayUs : 0) +
-                            weekday * kDayUs + weekday_slot * 5 * kHourUs;
+      // The coming terms: 入门 from 2026-12-07, 进阶 from 2027-03-01, 提高
+      // from 2027-05-10 (Mondays, 09:00 Beijing), on the offering's weekday
+      // and time slot; enrolment is open from 2026-09-01 until two weeks
+      // after the first session, so at the demo's "now" (late November 2026)
+      // every OPEN course takes enrolments.
+      const int64_t level_start[3] = {term_start, Micros(2027, 3, 1, 1), Micros(2027, 5, 10, 1)};
+      const int64_t start = level_start[level] + weekday * kDayUs + weekday_slot * 5 * kHourUs;
       if (!online) {
         for (int s = 0; s < dc.units; ++s) {
           v1::Session* session = c.add_sessions();
@@ -209,7 +212,7 @@ DemoDistrict::DemoDistrict(const DemoOptions& options) : options_(options) {
                 session->mutable_end_time());
           session->set_room(absl::StrCat(1 + rng.Uniform(3), "0", 1 + rng.Uniform(6), "教室"));
         }
-        SetTs(start - 30 * kDayUs, c.mutable_enrollment_open_time());
+        SetTs(Micros(2026, 9, 1), c.mutable_enrollment_open_time());
         SetTs(start + 14 * kDayUs, c.mutable_enrollment_close_time());
         c.set_capacity(20 + 5 * rng.Uniform(9));
         c.set_seats_taken(rng.Uniform(c.capacity() + 1));

@@ -107,6 +107,11 @@ TEST(DemoDistrict, CoursesArePlausibleAndCoverEveryXuequ) {
     EXPECT_LE(k.seats_taken(), k.capacity());
     ASSERT_GT(k.sessions_size(), 0);
     EXPECT_LT(k.sessions(0).start_time().seconds(), k.sessions(0).end_time().seconds());
+    // Enrolment is open in late November 2026 (the demo's "now") and closes
+    // after the first session.
+    EXPECT_LT(k.enrollment_open_time().seconds(), 1795000000);   // 2026-11-18
+    EXPECT_GT(k.enrollment_close_time().seconds(), 1796000000);  // 2026-11-30
+    EXPECT_GT(k.enrollment_close_time().seconds(), k.sessions(0).start_time().seconds());
   }
   EXPECT_EQ(xuequ, std::set<std::string>(Xuequs().begin(), Xuequs().end()));
   EXPECT_EQ(jiedao.size(), 17u);

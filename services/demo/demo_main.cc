@@ -195,8 +195,8 @@ bool LoadStatements(const demo::DemoDistrict& d, const std::shared_ptr<grpc::Cha
   std::atomic<bool> failed{false};
   absl::Mutex mu;
   std::string first_error;
-  std::set<int> finished_chunks ABSL_GUARDED_BY(mu);  // chunk start indices done
-  int watermark = start;                              // all learners below are stored
+  std::set<int> finished_chunks;  // chunk start indices done (guarded by mu)
+  int watermark = start;          // all learners below are stored (guarded by mu)
   lifelong::cli::Progress progress(std::cerr, "demo statements", "learners", learners - start + 1,
                                    absl::Seconds(2));
   const absl::Time t0 = absl::Now();
@@ -290,7 +290,6 @@ int main(int argc, char** argv) {
     if (!LoadCourses(d, channel, parallel)) return 1;
   }
   if (!absl::GetFlag(FLAGS_skip_statements)) {
-    // One channel per worker pair spreads the load over connections.
     auto channel = grpc::CreateCustomChannel(absl::GetFlag(FLAGS_records), grpc::InsecureChannelCredentials(), args);
     if (!LoadStatements(d, channel, parallel)) return 1;
   }

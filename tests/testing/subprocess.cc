@@ -70,8 +70,25 @@ Subprocess::~Subprocess() {
 
 bool Subprocess::Running() {
   if (pid_ <= 0) return false;
-  int status;
-  return waitpid(pid_, &status, WNOHANG) == 0;
+  siginfo_t info{};
+  // WNOWAIT: look without reaping, so Stop()/Wait() still get the status.
+  if (waitid(P_PID, pid_, &info, WEXITED | WNOHANG | WNOWAIT) != 0) return false;
+  return info.si_pid == 0;
+}
+
+absl::StatusOr<int> Subprocess::Wait(std::chrono::milliseconds timeout) {
+  if (pid_ <= 0) return absl::FailedPreconditionError("not running");
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    int status = 0;
+    pid_t r = waitpid(pid_, &status, WNOHANG);
+    if (r == pid_) {
+      pid_ = -1;
+      return status;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return absl::DeadlineExceededError(absl::StrCat("pid ", pid_, " still running"));
 }
 
 absl::StatusOr<int> Subprocess::Stop(int sig, std::chrono::milliseconds timeout) {

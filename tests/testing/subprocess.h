@@ -32,6 +32,9 @@ class Subprocess {
   // Sends `sig`; then waits up to `timeout` for exit. Returns the exit status
   // as from waitpid (use WIFEXITED etc.), DEADLINE_EXCEEDED if still running.
   absl::StatusOr<int> Stop(int sig, std::chrono::milliseconds timeout = std::chrono::seconds(20));
+  // Waits up to `timeout` for the child to exit on its own; its wait status,
+  // or DEADLINE_EXCEEDED.
+  absl::StatusOr<int> Wait(std::chrono::milliseconds timeout);
   bool Running();
 
  private:
