@@ -77,6 +77,8 @@ std::string EncodeDocKey(const DocKey& key, bool prefix) {
     case DocKind::kAgentProfile:
       PutStr(&out, key.learner);
       break;
+    case DocKind::kAttachment:
+      break;
   }
   if (prefix) return out;
   PutStr(&out, key.id);

@@ -7,6 +7,7 @@
 //   state:            activity IRI | learner key | registration ("" if none) | state id
 //   activity profile: activity IRI | profile id
 //   agent profile:    learner key | profile id
+//   attachment:       SHA-2 hex of the content (statement attachments)
 // Value layout:
 //   [0]      u8  format = 1
 //   [1..8]   u64 updated, microseconds since the Unix epoch
@@ -32,7 +33,7 @@
 
 namespace lifelong::xapi {
 
-enum class DocKind : uint8_t { kState = 1, kActivityProfile = 2, kAgentProfile = 3 };
+enum class DocKind : uint8_t { kState = 1, kActivityProfile = 2, kAgentProfile = 3, kAttachment = 4 };
 
 // Identifies one document, or (with an empty `id`) the set of documents under
 // the other fields.

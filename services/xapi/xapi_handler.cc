@@ -15,6 +15,7 @@
 #include "absl/time/clock.h"
 #include "services/common/log.h"
 #include "services/records/statement.h"
+#include "services/xapi/multipart.h"
 
 namespace lifelong::xapi {
 namespace {
@@ -193,6 +194,83 @@ bool IsTrue(const std::string& v) { return v == "true"; }
 
 namespace {
 
+// The statement JSON of a write request, and its attachment parts keyed by
+// their X-Experience-API-Hash. application/json or multipart/mixed only.
+absl::Status SplitRequestBody(const HttpRequest& req, std::string* json,
+                              std::map<std::string, MultipartPart>* attachments) {
+  std::string ct = req.Header("content-type");
+  if (absl::StartsWith(ct, "application/json")) {
+    *json = req.body;
+    return absl::OkStatus();
+  }
+  if (!absl::StartsWith(ct, "multipart/mixed")) {
+    return absl::InvalidArgumentError("Content-Type must be application/json or multipart/mixed");
+  }
+  absl::StatusOr<std::string> boundary = MultipartBoundary(ct);
+  if (!boundary.ok()) return boundary.status();
+  absl::StatusOr<std::vector<MultipartPart>> parts = ParseMultipart(*boundary, req.body);
+  if (!parts.ok()) return parts.status();
+  if (parts->empty()) return absl::InvalidArgumentError("multipart: no parts");
+  auto ct0 = (*parts)[0].headers.find("content-type");
+  if (ct0 == (*parts)[0].headers.end() || !absl::StartsWith(ct0->second, "application/json")) {
+    return absl::InvalidArgumentError("multipart: the first part must be application/json statements");
+  }
+  *json = (*parts)[0].body;
+  for (size_t i = 1; i < parts->size(); ++i) {
+    MultipartPart& p = (*parts)[i];
+    auto hash = p.headers.find("x-experience-api-hash");
+    if (hash == p.headers.end() || hash->second.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat("multipart: part ", i, " has no X-Experience-API-Hash"));
+    }
+    auto enc = p.headers.find("content-transfer-encoding");
+    if (enc != p.headers.end() && enc->second != "binary") {
+      return absl::InvalidArgumentError(absl::StrCat("multipart: part ", i, " must use Content-Transfer-Encoding binary"));
+    }
+    std::string key = absl::AsciiStrToLower(hash->second);
+    (*attachments)[key] = std::move(p);
+  }
+  return absl::OkStatus();
+}
+
+// Checks the statements' attachments against the parts sent: every
+// attachment without fileUrl needs its part, every part an attachment, and
+// signature attachments a valid JWS.
+absl::Status CheckAttachments(const std::vector<std::string>& texts,
+                              const std::map<std::string, MultipartPart>& parts) {
+  std::set<std::string> referenced;
+  for (size_t i = 0; i < texts.size(); ++i) {
+    if (texts[i].find("\"attachments\"") == std::string::npos) continue;
+    nlohmann::json st = nlohmann::json::parse(texts[i], nullptr, false);
+    if (!st.is_object() || !st.contains("attachments") || !st["attachments"].is_array()) continue;
+    for (const nlohmann::json& a : st["attachments"]) {
+      if (!a.is_object() || !a.contains("sha2") || !a["sha2"].is_string()) continue;
+      std::string sha = absl::AsciiStrToLower(a["sha2"].get<std::string>());
+      referenced.insert(sha);
+      auto part = parts.find(sha);
+      bool signature = a.value("usageType", "") == "http://adlnet.gov/expapi/attachments/signature";
+      if (part == parts.end()) {
+        if (!a.contains("fileUrl") || signature) {
+          return absl::InvalidArgumentError(absl::StrCat("statements[", i, "].attachments: no part with sha2 ", sha));
+        }
+        continue;
+      }
+      if (signature) {
+        if (a.value("contentType", "") != "application/octet-stream") {
+          return absl::InvalidArgumentError("signature attachment: contentType must be application/octet-stream");
+        }
+        absl::Status s = CheckStatementSignature(part->second.body, texts[i]);
+        if (!s.ok()) return s;
+      }
+    }
+  }
+  for (const auto& [sha, part] : parts) {
+    if (!referenced.count(sha)) {
+      return absl::InvalidArgumentError(absl::StrCat("multipart: part ", sha, " matches no statement attachment"));
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<HttpRequest> RewriteAlternateSyntax(const HttpRequest& req) {
@@ -291,6 +369,45 @@ HttpResponse XapiHandler::Handle(const HttpRequest& original) const {
   }
 }
 
+absl::Status XapiHandler::SaveAttachments(const std::map<std::string, MultipartPart>& parts) const {
+  const int64_t now = absl::ToUnixMicros(absl::Now());
+  for (const auto& [sha, part] : parts) {
+    DocKey key{DocKind::kAttachment, "", "", "", sha};
+    auto ct = part.headers.find("content-type");
+    absl::Status s = documents_->Put(key, ct == part.headers.end() ? "application/octet-stream" : ct->second,
+                                     part.body, WriteCondition{}, now);
+    if (!s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+HttpResponse XapiHandler::WithAttachments(HttpResponse r, const std::vector<std::string>& statement_texts) const {
+  std::vector<MultipartPart> parts(1);
+  parts[0].headers["Content-Type"] = "application/json";
+  parts[0].body = std::move(r.body);
+  std::set<std::string> seen;
+  for (const std::string& text : statement_texts) {
+    if (text.find("\"attachments\"") == std::string::npos) continue;
+    nlohmann::json st = nlohmann::json::parse(text, nullptr, false);
+    if (!st.is_object() || !st.contains("attachments")) continue;
+    for (const nlohmann::json& a : st["attachments"]) {
+      if (!a.is_object() || !a.contains("sha2") || !a["sha2"].is_string()) continue;
+      std::string sha = absl::AsciiStrToLower(a["sha2"].get<std::string>());
+      if (!seen.insert(sha).second) continue;
+      absl::StatusOr<Document> d = documents_->Get(DocKey{DocKind::kAttachment, "", "", "", sha});
+      if (!d.ok()) continue;  // fileUrl attachments have no stored content
+      MultipartPart p;
+      p.headers["Content-Type"] = d->content_type;
+      p.headers["Content-Transfer-Encoding"] = "binary";
+      p.headers["X-Experience-API-Hash"] = sha;
+      p.body = std::move(d->content);
+      parts.push_back(std::move(p));
+    }
+  }
+  r.body = BuildMultipart(parts, &r.content_type);
+  return r;
+}
+
 HttpResponse XapiHandler::Statements(const HttpRequest& req) const {
   if (req.method == "PUT") return PutStatement(req);
   if (req.method == "POST") return PostStatements(req);
@@ -308,18 +425,22 @@ HttpResponse XapiHandler::PutStatement(const HttpRequest& req) const {
   if (!found) return Error(400, "statementId parameter is required");
   absl::StatusOr<records::Uuid> uuid = ParseUuid(id);
   if (!uuid.ok()) return Error(400, absl::StrCat("statementId: ", uuid.status().message()));
-  std::string ct = req.Header("content-type");
-  if (!absl::StartsWith(ct, "application/json")) return Error(400, "Content-Type must be application/json");
+  std::string json;
+  std::map<std::string, MultipartPart> parts;
+  absl::Status body_ok = SplitRequestBody(req, &json, &parts);
+  if (!body_ok.ok()) return FromStatus(body_ok);
   bool was_array = false;
-  absl::StatusOr<std::vector<std::string>> texts = SplitStatements(req.body, &was_array);
+  absl::StatusOr<std::vector<std::string>> texts = SplitStatements(json, &was_array);
   if (!texts.ok()) return FromStatus(texts.status());
   if (was_array) return Error(400, "PUT takes a single statement");
+  absl::Status att = CheckAttachments(*texts, parts);
+  if (!att.ok()) return FromStatus(att);
   absl::StatusOr<ParsedStatement> p = ParseStatement(texts->front());
   if (!p.ok()) return FromStatus(p.status());
   if (!p->id_assigned && p->id != *uuid) return Error(400, "statement.id: differs from statementId");
   if (p->id_assigned) {
     // Take the id from the parameter: re-parse with it spliced in.
-    nlohmann::ordered_json j = nlohmann::ordered_json::parse(req.body);
+    nlohmann::ordered_json j = nlohmann::ordered_json::parse(json);
     nlohmann::ordered_json with_id = {{"id", FormatUuid(*uuid)}};
     for (auto it = j.begin(); it != j.end(); ++it) with_id[it.key()] = it.value();
     p = ParseStatement(with_id.dump());
@@ -327,6 +448,8 @@ HttpResponse XapiHandler::PutStatement(const HttpRequest& req) const {
   }
   std::vector<ParsedStatement> batch;
   batch.push_back(std::move(*p));
+  absl::Status saved = SaveAttachments(parts);
+  if (!saved.ok()) return FromStatus(saved);
   absl::StatusOr<std::vector<StoredStatement>> stored = store_->Record(std::move(batch));
   if (!stored.ok()) return FromStatus(stored.status());
   HttpResponse r;
@@ -336,10 +459,12 @@ HttpResponse XapiHandler::PutStatement(const HttpRequest& req) const {
 
 HttpResponse XapiHandler::PostStatements(const HttpRequest& req) const {
   if (!req.params.empty()) return Error(400, absl::StrCat("unknown parameter ", req.params.begin()->first));
-  std::string ct = req.Header("content-type");
-  if (!absl::StartsWith(ct, "application/json")) return Error(400, "Content-Type must be application/json");
+  std::string json;
+  std::map<std::string, MultipartPart> parts;
+  absl::Status body_ok = SplitRequestBody(req, &json, &parts);
+  if (!body_ok.ok()) return FromStatus(body_ok);
   bool was_array = false;
-  absl::StatusOr<std::vector<std::string>> texts = SplitStatements(req.body, &was_array);
+  absl::StatusOr<std::vector<std::string>> texts = SplitStatements(json, &was_array);
   if (!texts.ok()) return FromStatus(texts.status());
   std::vector<ParsedStatement> batch;
   std::set<records::Uuid> ids;
@@ -354,6 +479,10 @@ HttpResponse XapiHandler::PostStatements(const HttpRequest& req) const {
     }
     batch.push_back(std::move(*p));
   }
+  absl::Status att = CheckAttachments(*texts, parts);
+  if (!att.ok()) return FromStatus(att);
+  absl::Status saved = SaveAttachments(parts);
+  if (!saved.ok()) return FromStatus(saved);
   absl::StatusOr<std::vector<StoredStatement>> stored = store_->Record(std::move(batch));
   if (!stored.ok()) return FromStatus(stored.status());
   nlohmann::json out = nlohmann::json::array();
@@ -405,6 +534,7 @@ HttpResponse XapiHandler::GetStatements(const HttpRequest& req, bool head) const
     if (by_voided && !voided) return Error(404, "statement is not voided");
     r.body = Render(*s, format, AcceptLanguages(req.Header("accept-language")));
     r.SetHeader("Last-Modified", records::FormatTimestampMicros(static_cast<int64_t>(s->record.stored_seq)));
+    if (IsTrue(req.Param("attachments"))) r = WithAttachments(std::move(r), {s->record.json});
     if (head) r.body.clear();
     return r;
   }
@@ -503,7 +633,13 @@ HttpResponse XapiHandler::GetStatements(const HttpRequest& req, bool head) const
     for (const StoredStatement& s : page->statements) latest = std::max(latest, s.record.stored_seq);
     r.SetHeader("Last-Modified", records::FormatTimestampMicros(static_cast<int64_t>(latest)));
   }
-  r.body = head ? "" : std::move(body);
+  r.body = std::move(body);
+  if (IsTrue(req.Param("attachments"))) {
+    std::vector<std::string> texts;
+    for (const StoredStatement& st : page->statements) texts.push_back(st.record.json);
+    r = WithAttachments(std::move(r), texts);
+  }
+  if (head) r.body.clear();
   return r;
 }
 

@@ -13,6 +13,7 @@
 #include "services/records/record_store.h"
 #include "services/xapi/credentials.h"
 #include "services/xapi/document_store.h"
+#include "services/xapi/multipart.h"
 #include "services/xapi/http_types.h"
 
 namespace lifelong::xapi {
@@ -47,6 +48,12 @@ class XapiHandler {
   HttpResponse PostStatements(const HttpRequest& request) const;
   HttpResponse GetStatements(const HttpRequest& request, bool head) const;
   HttpResponse Documents(const HttpRequest& request, DocKind kind) const;
+  // Stores attachment parts by hash (content-addressed, so re-sending one is
+  // harmless).
+  absl::Status SaveAttachments(const std::map<std::string, MultipartPart>& parts) const;
+  // Turns a JSON response into multipart/mixed with the stored attachments
+  // of `statement_texts` after it.
+  HttpResponse WithAttachments(HttpResponse r, const std::vector<std::string>& statement_texts) const;
   HttpResponse Agents(const HttpRequest& request) const;
   HttpResponse Activities(const HttpRequest& request) const;
 
