@@ -144,10 +144,10 @@ absl::Status DocumentStore::CheckCondition(const std::optional<Document>& existi
   if (cond.if_none_match_star && existing) {
     return absl::FailedPreconditionError("If-None-Match: the document already exists");
   }
+  if (cond.missing_condition_is_invalid && !existing && !cond.if_match && !cond.if_none_match_star) {
+    return absl::InvalidArgumentError("If-Match or If-None-Match is required for this document");
+  }
   if (cond.require_condition_if_exists && existing && !cond.if_match && !cond.if_none_match_star) {
-    if (cond.missing_condition_is_invalid) {
-      return absl::InvalidArgumentError("If-Match: required to overwrite an existing document");
-    }
     return absl::AlreadyExistsError(
         "the document exists: send If-Match with its ETag (or If-None-Match: *) to overwrite it");
   }
@@ -188,6 +188,7 @@ absl::Status DocumentStore::Merge(const DocKey& key, const std::string& content_
   }
   WriteCondition c2 = cond;
   c2.require_condition_if_exists = false;  // POST merges; no 409
+  c2.missing_condition_is_invalid = false;
   absl::Status c = CheckCondition(existing, c2);
   if (!c.ok()) return c;
   if (!existing) return Write(key, content_type, content, now_us);
@@ -213,6 +214,7 @@ absl::Status DocumentStore::Delete(const DocKey& key, const WriteCondition& cond
     if (cur.ok()) existing = *cur;
     WriteCondition c2 = cond;
     c2.require_condition_if_exists = false;
+    c2.missing_condition_is_invalid = false;
     absl::Status c = CheckCondition(existing, c2);
     if (!c.ok()) return c;
     return FromRocks(db_->Delete(wo, EncodeDocKey(key, false)));

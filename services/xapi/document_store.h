@@ -56,10 +56,11 @@ struct Document {
 struct WriteCondition {
   std::optional<std::string> if_match;  // unquoted ETag, or "*"
   bool if_none_match_star = false;
-  // Overwriting an existing document needs one of the headers: ALREADY_EXISTS
-  // (409, xAPI 2.0) or, with `missing_condition_is_invalid`, INVALID_ARGUMENT
-  // (400, what xAPI 1.0.3 clients expect).
+  // Overwriting an existing document needs one of the headers, else
+  // ALREADY_EXISTS (409).
   bool require_condition_if_exists = false;
+  // PUT of a document that does not exist yet needs one too, else
+  // INVALID_ARGUMENT (400; xAPI 1.0.3 profiles).
   bool missing_condition_is_invalid = false;
 };
 

@@ -137,23 +137,32 @@ void ReduceLanguageMaps(nlohmann::json& j, const std::vector<std::string>& prefe
     }
     map = nlohmann::json{{map.begin().key(), map.begin().value()}};
   };
+  auto reduce_definition = [&](nlohmann::json& d) {
+    if (!d.is_object()) return;
+    for (const char* k : {"name", "description"}) {
+      if (d.contains(k)) reduce(d[k]);
+    }
+    for (const char* list : {"choices", "scale", "source", "target", "steps"}) {
+      if (!d.contains(list) || !d[list].is_array()) continue;
+      for (auto& c : d[list]) {
+        if (c.is_object() && c.contains("description")) reduce(c["description"]);
+      }
+    }
+  };
   if (!j.is_object()) return;
   if (j.contains("verb") && j["verb"].contains("display")) reduce(j["verb"]["display"]);
   if (j.contains("object") && j["object"].is_object()) {
     nlohmann::json& o = j["object"];
-    if (o.contains("definition")) {
-      nlohmann::json& d = o["definition"];
-      for (const char* k : {"name", "description"}) {
-        if (d.contains(k)) reduce(d[k]);
-      }
-      for (const char* list : {"choices", "scale", "source", "target", "steps"}) {
-        if (!d.contains(list)) continue;
-        for (auto& c : d[list]) {
-          if (c.contains("description")) reduce(c["description"]);
-        }
+    if (o.contains("definition")) reduce_definition(o["definition"]);
+    if (o.value("objectType", "") == "SubStatement") ReduceLanguageMaps(o, preferred);
+  }
+  if (j.contains("context") && j["context"].is_object() && j["context"].contains("contextActivities")) {
+    for (auto& [kind, list] : j["context"]["contextActivities"].items()) {
+      if (!list.is_array()) continue;
+      for (auto& activity : list) {
+        if (activity.is_object() && activity.contains("definition")) reduce_definition(activity["definition"]);
       }
     }
-    if (o.value("objectType", "") == "SubStatement") ReduceLanguageMaps(o, preferred);
   }
   if (j.contains("attachments")) {
     for (auto& a : j["attachments"]) {
@@ -316,6 +325,9 @@ HttpResponse XapiHandler::Handle(const HttpRequest& original) const {
       }
       absl::StatusOr<HttpRequest> r = RewriteAlternateSyntax(original);
       if (!r.ok()) return FromStatus(r.status());
+      if (absl::StartsWith(r->Header("x-experience-api-version"), "2.0")) {
+        return Error(400, "xAPI 2.0 has no alternate request syntax");
+      }
       rewritten = std::move(*r);
     }
     const HttpRequest& req = alternate ? rewritten : original;
@@ -709,10 +721,10 @@ HttpResponse XapiHandler::Documents(const HttpRequest& req, DocKind kind) const 
   if (!if_match.empty()) cond.if_match = Unquote(if_match);
   cond.if_none_match_star = req.Header("if-none-match") == "*";
   // xAPI 2.0 requires a precondition to overwrite any document; 1.0.3 only
-  // for profiles, and answers its absence with 400.
+  // for profiles, where a PUT always needs one.
   const bool v1 = absl::StartsWith(req.Header("x-experience-api-version"), "1.0");
   cond.require_condition_if_exists = !(v1 && state);
-  cond.missing_condition_is_invalid = v1;
+  cond.missing_condition_is_invalid = v1 && !state && req.method == "PUT";
   const int64_t now = absl::ToUnixMicros(absl::Now());
   HttpResponse r;
 
@@ -791,17 +803,28 @@ HttpResponse XapiHandler::Activities(const HttpRequest& req) const {
   if (!records::IsAbsoluteIri(id)) return Error(400, "activityId: not an absolute IRI");
   nlohmann::json activity = {{"objectType", "Activity"}, {"id", id}};
   // The definition from the latest statement about it.
+  // Everything the latest statements say about it: definitions merged,
+  // language maps unioned, newer values first.
   records::StatementQuery q;
   q.activity = id;
-  q.page_size = 1;
+  q.page_size = 200;
   absl::StatusOr<records::StatementPage> page = store_->List(q);
   if (!page.ok()) return FromStatus(page.status());
-  if (!page->statements.empty()) {
-    nlohmann::json s = nlohmann::json::parse(page->statements.front().record.json, nullptr, false);
-    if (s.is_object() && s.contains("object") && s["object"].contains("definition")) {
-      activity["definition"] = s["object"]["definition"];
+  nlohmann::json merged = nlohmann::json::object();
+  for (const StoredStatement& st : page->statements) {
+    nlohmann::json s = nlohmann::json::parse(st.record.json, nullptr, false);
+    if (!s.is_object() || !s.contains("object") || !s["object"].contains("definition")) continue;
+    for (auto& [k, v] : s["object"]["definition"].items()) {
+      if (!merged.contains(k)) {
+        merged[k] = v;
+      } else if ((k == "name" || k == "description") && v.is_object()) {
+        for (auto& [lang, text] : v.items()) {
+          if (!merged[k].contains(lang)) merged[k][lang] = text;
+        }
+      }
     }
   }
+  if (!merged.empty()) activity["definition"] = merged;
   HttpResponse r;
   r.content_type = "application/json";
   r.body = req.method == "HEAD" ? "" : activity.dump();
