@@ -36,6 +36,8 @@ ABSL_FLAG(int, xapi_port, 8080, "xAPI HTTP port (0 picks a free port, -1 disable
 ABSL_FLAG(std::string, xapi_host, "127.0.0.1", "xAPI HTTP address to listen on");
 ABSL_FLAG(std::string, xapi_documents_dir, "var/xapi-documents",
           "directory of the xAPI State/Profile document store (created if missing)");
+ABSL_FLAG(std::string, xapi_default_version, "2.0.0",
+          "xAPI version reported to requests that name none (2.0.0 or 1.0.3)");
 ABSL_FLAG(std::string, xapi_credentials, "ops/xapi/dev-credentials.txt",
           "file of user:password lines for xAPI Basic authentication");
 
@@ -108,7 +110,7 @@ int main(int argc, char** argv) {
     }
     documents = std::move(*docs);
     xapi_handler = std::make_unique<lifelong::xapi::XapiHandler>(store->get(), documents.get(), credentials.get(),
-                                                                 "/xapi");
+                                                                 "/xapi", absl::GetFlag(FLAGS_xapi_default_version));
     lifelong::xapi::XapiHttpOptions xo;
     xo.host = absl::GetFlag(FLAGS_xapi_host);
     xo.port = absl::GetFlag(FLAGS_xapi_port);

@@ -345,7 +345,7 @@ HttpResponse XapiHandler::Handle(const HttpRequest& original) const {
     if (!user.ok()) {
       HttpResponse r = Error(401, user.status().message());
       r.SetHeader("WWW-Authenticate", "Basic realm=\"xAPI\"");
-      r.SetHeader("X-Experience-API-Version", "2.0.0");
+      r.SetHeader("X-Experience-API-Version", default_version_);
       return r;
     }
     std::string version = req.Header("x-experience-api-version");
@@ -353,7 +353,7 @@ HttpResponse XapiHandler::Handle(const HttpRequest& original) const {
       HttpResponse r = Error(400, version.empty() ? "X-Experience-API-Version header is required"
                                                   : absl::StrCat("X-Experience-API-Version ", version,
                                                                  " is not supported"));
-      r.SetHeader("X-Experience-API-Version", "2.0.0");
+      r.SetHeader("X-Experience-API-Version", default_version_);
       return r;
     }
     HttpResponse r;

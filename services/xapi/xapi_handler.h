@@ -35,9 +35,15 @@ class XapiHandler {
   // `base_path`: the prefix of every resource, e.g. "/xapi" (used to build
   // `more` links). `credentials` may not be null.
   // `documents` holds State / Activity Profile / Agent Profile documents.
+  // `default_version` ("2.0.0" or "1.0.3") is reported on responses to
+  // requests that name no version (which are rejected).
   XapiHandler(records::RecordStore* store, DocumentStore* documents, const Credentials* credentials,
-              std::string base_path)
-      : store_(store), documents_(documents), credentials_(credentials), base_path_(std::move(base_path)) {}
+              std::string base_path, std::string default_version = "2.0.0")
+      : store_(store),
+        documents_(documents),
+        credentials_(credentials),
+        base_path_(std::move(base_path)),
+        default_version_(std::move(default_version)) {}
 
   // Answers one request. Never throws; unexpected failures are 500.
   HttpResponse Handle(const HttpRequest& request) const;
@@ -61,6 +67,7 @@ class XapiHandler {
   DocumentStore* documents_;
   const Credentials* credentials_;
   std::string base_path_;
+  std::string default_version_;
 };
 
 }  // namespace lifelong::xapi
