@@ -39,6 +39,7 @@ absl::StatusOr<RecordsExportResult> ReadInteractionsFromRecords(
     ctx.set_deadline(deadline);
     lifelong::v1::ExportStatementsRequest req;
     req.set_after_cursor(result.last_cursor);
+    req.set_view(lifelong::v1::STATEMENT_VIEW_BASIC);  // the indexed fields suffice
     if (options.limit > 0) req.set_limit(static_cast<int32_t>(
         std::min<int64_t>(options.limit - result.statements, INT32_MAX)));
     std::unique_ptr<grpc::ClientReaderInterface<lifelong::v1::Statement>> reader =

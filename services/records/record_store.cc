@@ -715,15 +715,35 @@ absl::Status RecordStore::ForEachAfter(uint64_t after_seq, int64_t limit,
   std::unique_ptr<rocksdb::Iterator> it(
       db_->NewIterator(rocksdb::ReadOptions(), cf(static_cast<int>(Cf::kByStored))));
   int64_t n = 0;
-  for (it->Seek(start); it->Valid(); it->Next()) {
-    if (limit > 0 && n >= limit) break;
-    LL_ASSIGN_OR_RETURN(IndexPosition pos,
-                        DecodeIndexTail(absl::string_view(it->key().data(), it->key().size()), 0));
-    if (pos.seq <= after_seq) continue;
-    LL_ASSIGN_OR_RETURN(std::optional<StatementRecord> rec, LoadRecord(pos.id));
-    if (!rec) continue;
-    ++n;
-    if (!fn(StoredStatement{pos.id, std::move(*rec)})) break;
+  it->Seek(start);
+  // Records are read in sorted chunks with MultiGet.
+  constexpr size_t kChunk = 256;
+  std::vector<IndexPosition> chunk;
+  std::vector<std::string> keys;
+  while (it->Valid() && (limit <= 0 || n < limit)) {
+    chunk.clear();
+    keys.clear();
+    for (; it->Valid() && chunk.size() < kChunk; it->Next()) {
+      LL_ASSIGN_OR_RETURN(IndexPosition pos,
+                          DecodeIndexTail(absl::string_view(it->key().data(), it->key().size()), 0));
+      if (pos.seq <= after_seq) continue;
+      chunk.push_back(pos);
+      keys.push_back(IdKey(pos.id));
+    }
+    std::vector<rocksdb::Slice> slices(keys.begin(), keys.end());
+    std::vector<rocksdb::PinnableSlice> values(slices.size());
+    std::vector<rocksdb::Status> statuses(slices.size());
+    db_->MultiGet(rocksdb::ReadOptions(), cf(static_cast<int>(Cf::kStatements)), slices.size(), slices.data(),
+                  values.data(), statuses.data());
+    for (size_t k = 0; k < chunk.size(); ++k) {
+      if (limit > 0 && n >= limit) return absl::OkStatus();
+      if (statuses[k].IsNotFound()) continue;  // erased meanwhile
+      LL_RETURN_IF_ERROR(FromRocks(statuses[k], "read statement"));
+      LL_ASSIGN_OR_RETURN(StatementRecord rec,
+                          DecodeStatementRecord(absl::string_view(values[k].data(), values[k].size())));
+      ++n;
+      if (!fn(StoredStatement{chunk[k].id, std::move(rec)})) return absl::OkStatus();
+    }
   }
   return FromRocks(it->status(), "scan stored index");
 }

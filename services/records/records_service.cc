@@ -44,9 +44,9 @@ absl::StatusOr<std::string> LearnerFrom(const std::string& key) {
 
 }  // namespace
 
-void ToProto(const StoredStatement& s, v1::Statement* out) {
+void ToProto(const StoredStatement& s, v1::Statement* out, bool with_json) {
   const StatementRecord& r = s.record;
-  out->set_json(r.json);
+  if (with_json) out->set_json(r.json);
   out->set_id(FormatUuid(s.id));
   if (!r.learners.empty()) out->set_learner(r.learners.front());
   out->set_verb(r.verb);
@@ -145,11 +145,7 @@ grpc::Status RecordsService::ListStatements(grpc::ServerContext*, const v1::List
   absl::StatusOr<StatementPage> page = store_->List(q);
   if (!page.ok()) return ToGrpcStatus(page.status());
   const bool basic = req->view() == v1::STATEMENT_VIEW_BASIC;
-  for (const StoredStatement& s : page->statements) {
-    v1::Statement* out = resp->add_statements();
-    ToProto(s, out);
-    if (basic) out->clear_json();
-  }
+  for (const StoredStatement& s : page->statements) ToProto(s, resp->add_statements(), !basic);
   resp->set_next_page_token(page->next_page_token);
   return grpc::Status::OK;
 }
@@ -278,13 +274,15 @@ grpc::Status RecordsService::ExportStatements(grpc::ServerContext* ctx, const v1
   }
   if (req->limit() < 0) return ToGrpcStatus(absl::InvalidArgumentError("limit: must not be negative"));
   bool cancelled = false;
+  const bool with_json = req->view() != v1::STATEMENT_VIEW_BASIC;
+  v1::Statement out;
   absl::Status s = store_->ForEachAfter(after, req->limit(), [&](const StoredStatement& st) {
     if (ctx->IsCancelled()) {
       cancelled = true;
       return false;
     }
-    v1::Statement out;
-    ToProto(st, &out);
+    out.Clear();
+    ToProto(st, &out, with_json);
     return writer->Write(out);
   });
   if (cancelled) return grpc::Status(grpc::StatusCode::CANCELLED, "export cancelled by the client");

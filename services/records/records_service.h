@@ -40,8 +40,8 @@ class RecordsService final : public lifelong::v1::LearningRecordService::Service
   RecordStore* store_;
 };
 
-// Fills `out` from a stored statement.
-void ToProto(const StoredStatement& s, v1::Statement* out);
+// Fills `out` from a stored statement; without `json` unless `with_json`.
+void ToProto(const StoredStatement& s, v1::Statement* out, bool with_json = true);
 
 }  // namespace lifelong::records
 
