@@ -117,16 +117,7 @@ int main(int argc, char** argv) {
   if (!metrics_server.ok()) {
     lifelong::LogError("metrics_listen_failed", {{"error", metrics_server.status().ToString()}});
   }
-  const std::string port_file = absl::GetFlag(FLAGS_port_file);
-  if (!port_file.empty()) {
-    // Written to a temporary name and renamed, so readers never see half a file.
-    const std::string tmp = port_file + ".tmp";
-    if (FILE* f = std::fopen(tmp.c_str(), "w")) {
-      std::fprintf(f, "%d\n", (*server)->port());
-      std::fclose(f);
-      std::rename(tmp.c_str(), port_file.c_str());
-    }
-  }
+  lifelong::WritePortFile(absl::GetFlag(FLAGS_port_file), (*server)->port());
   absl::StatusOr<lifelong::v1::CatalogInfo> info = (*store)->GetCatalogInfo();
   lifelong::LogInfo("serving", {{"port", (*server)->port()},
                                 {"metrics_port",

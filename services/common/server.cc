@@ -4,6 +4,8 @@
 #include <grpcpp/health_check_service_interface.h>
 #include <signal.h>
 
+#include <cstdio>
+
 #include "absl/strings/str_cat.h"
 
 namespace lifelong {
@@ -58,6 +60,16 @@ absl::StatusOr<std::unique_ptr<RunningGrpcServer>> StartGrpcServer(
   }
   running->SetServing(false);
   return running;
+}
+
+void WritePortFile(const std::string& path, int port) {
+  if (path.empty()) return;
+  const std::string tmp = path + ".tmp";
+  if (FILE* f = std::fopen(tmp.c_str(), "w")) {
+    std::fprintf(f, "%d\n", port);
+    std::fclose(f);
+    std::rename(tmp.c_str(), path.c_str());
+  }
 }
 
 void BlockTerminationSignals() {

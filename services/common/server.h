@@ -66,6 +66,11 @@ class RunningGrpcServer {
 absl::StatusOr<std::unique_ptr<RunningGrpcServer>> StartGrpcServer(
     const GrpcServerOptions& options, const std::vector<grpc::Service*>& services);
 
+// Writes `port` and a newline to `path` (if non-empty) through a temporary
+// file and a rename, so a reader never sees half a number. Tests and scripts
+// start servers on port 0 and read the bound port from here.
+void WritePortFile(const std::string& path, int port);
+
 // Blocks SIGTERM and SIGINT in the calling thread and every thread it creates
 // afterwards. Call first thing in main(), before any thread starts.
 void BlockTerminationSignals();

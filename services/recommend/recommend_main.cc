@@ -127,15 +127,7 @@ int main(int argc, char** argv) {
   } else {
     lifelong::LogInfo("metrics_serving", {{"metrics_port", (*metrics_server)->port()}});
   }
-  if (!absl::GetFlag(FLAGS_port_file).empty()) {
-    const std::string path = absl::GetFlag(FLAGS_port_file);
-    FILE* f = fopen((path + ".tmp").c_str(), "w");
-    if (f != nullptr) {
-      fprintf(f, "%d\n", (*server)->port());
-      fclose(f);
-      rename((path + ".tmp").c_str(), path.c_str());
-    }
-  }
+  lifelong::WritePortFile(absl::GetFlag(FLAGS_port_file), (*server)->port());
   int sig = lifelong::WaitForTerminationSignal();
   lifelong::LogInfo("shutting_down", {{"signal", sig}});
   (*server)->Shutdown();

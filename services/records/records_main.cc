@@ -133,15 +133,7 @@ int main(int argc, char** argv) {
   if (!metrics_server.ok()) {
     lifelong::LogError("metrics_listen_failed", {{"error", metrics_server.status().ToString()}});
   }
-  if (!absl::GetFlag(FLAGS_port_file).empty()) {
-    std::string tmp = absl::GetFlag(FLAGS_port_file) + ".tmp";
-    FILE* f = fopen(tmp.c_str(), "w");
-    if (f) {
-      fprintf(f, "%d\n", (*server)->port());
-      fclose(f);
-      rename(tmp.c_str(), absl::GetFlag(FLAGS_port_file).c_str());
-    }
-  }
+  lifelong::WritePortFile(absl::GetFlag(FLAGS_port_file), (*server)->port());
   lifelong::LogInfo("serving", {{"port", (*server)->port()},
                                 {"metrics_port",
                                  metrics_server.ok() ? (*metrics_server)->port() : -1},

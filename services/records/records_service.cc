@@ -38,6 +38,27 @@ absl::StatusOr<ParsedStatement> ParseAt(const std::string& json, absl::string_vi
   return p;
 }
 
+// Streams the statements a store scan yields to `writer`, stopping when the
+// client cancels or goes away.
+template <typename Scan>
+grpc::Status StreamStatements(grpc::ServerContext* ctx, grpc::ServerWriter<v1::Statement>* writer, bool with_json,
+                              Scan scan) {
+  bool cancelled = false;
+  v1::Statement out;
+  std::function<bool(const StoredStatement&)> fn = [&](const StoredStatement& st) {
+    if (ctx->IsCancelled()) {
+      cancelled = true;
+      return false;
+    }
+    out.Clear();
+    ToProto(st, &out, with_json);
+    return writer->Write(out);
+  };
+  absl::Status s = scan(fn);
+  if (cancelled) return grpc::Status(grpc::StatusCode::CANCELLED, "export cancelled by the client");
+  return ToGrpcStatus(s);
+}
+
 absl::StatusOr<std::string> LearnerFrom(const std::string& key) {
   return CanonicalLearnerKey(key, "learner");
 }
@@ -242,18 +263,9 @@ grpc::Status RecordsService::ExportLearner(grpc::ServerContext* ctx, const v1::E
                                            grpc::ServerWriter<v1::Statement>* writer) {
   absl::StatusOr<std::string> learner = LearnerFrom(req->learner());
   if (!learner.ok()) return ToGrpcStatus(learner.status());
-  bool cancelled = false;
-  absl::Status s = store_->ForEachOfLearner(*learner, [&](const StoredStatement& st) {
-    if (ctx->IsCancelled()) {
-      cancelled = true;
-      return false;
-    }
-    v1::Statement out;
-    ToProto(st, &out);
-    return writer->Write(out);
+  return StreamStatements(ctx, writer, /*with_json=*/true, [&](const auto& fn) {
+    return store_->ForEachOfLearner(*learner, fn);
   });
-  if (cancelled) return grpc::Status(grpc::StatusCode::CANCELLED, "export cancelled by the client");
-  return ToGrpcStatus(s);
 }
 
 grpc::Status RecordsService::EraseLearner(grpc::ServerContext*, const v1::EraseLearnerRequest* req,
@@ -273,20 +285,9 @@ grpc::Status RecordsService::ExportStatements(grpc::ServerContext* ctx, const v1
     return ToGrpcStatus(absl::InvalidArgumentError("after_cursor: not a cursor returned by this service"));
   }
   if (req->limit() < 0) return ToGrpcStatus(absl::InvalidArgumentError("limit: must not be negative"));
-  bool cancelled = false;
-  const bool with_json = req->view() != v1::STATEMENT_VIEW_BASIC;
-  v1::Statement out;
-  absl::Status s = store_->ForEachAfter(after, req->limit(), [&](const StoredStatement& st) {
-    if (ctx->IsCancelled()) {
-      cancelled = true;
-      return false;
-    }
-    out.Clear();
-    ToProto(st, &out, with_json);
-    return writer->Write(out);
+  return StreamStatements(ctx, writer, req->view() != v1::STATEMENT_VIEW_BASIC, [&](const auto& fn) {
+    return store_->ForEachAfter(after, req->limit(), fn);
   });
-  if (cancelled) return grpc::Status(grpc::StatusCode::CANCELLED, "export cancelled by the client");
-  return ToGrpcStatus(s);
 }
 
 grpc::Status RecordsService::Echo(grpc::ServerContext*, const v1::EchoRequest* req, v1::EchoResponse* resp) {

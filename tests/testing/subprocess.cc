@@ -94,18 +94,9 @@ absl::StatusOr<int> Subprocess::Wait(std::chrono::milliseconds timeout) {
 absl::StatusOr<int> Subprocess::Stop(int sig, std::chrono::milliseconds timeout) {
   if (pid_ <= 0) return absl::FailedPreconditionError("not running");
   kill(pid_, sig);
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    int status = 0;
-    pid_t r = waitpid(pid_, &status, WNOHANG);
-    if (r == pid_) {
-      pid_ = -1;
-      return status;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  return absl::DeadlineExceededError(absl::StrCat("pid ", pid_, " did not exit"));
+  return Wait(timeout);
 }
+
 
 absl::StatusOr<int> WaitForPortFile(const std::string& path, std::chrono::milliseconds timeout) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
