@@ -85,6 +85,8 @@ struct Recommender::Joined {
   std::vector<int> course_of_row;  // model row -> catalog index or -1
   std::vector<int> by_popularity;  // catalog indices, most popular first
   absl::flat_hash_map<std::string, std::vector<int>> by_category;  // by popularity
+  // Course id -> catalog indices of the courses that list it as prerequisite.
+  absl::flat_hash_map<std::string, std::vector<int>> next_levels;
   struct Venue {
     bool has_location = false;
     double lat = 0;
@@ -159,6 +161,9 @@ std::shared_ptr<const Recommender::Joined> Recommender::GetJoined(
     if (ci >= 0 && j->new_pos[ci] < 0) j->by_popularity.push_back(ci);
   }
   for (int ci : j->new_courses) j->by_popularity.push_back(ci);
+  for (int ci = 0; ci < static_cast<int>(courses.size()); ++ci) {
+    for (const std::string& p : courses[ci].prerequisites) j->next_levels[p].push_back(ci);
+  }
   for (int ci : j->by_popularity) {
     const Course& c = courses[ci];
     j->by_category[c.category].push_back(ci);
@@ -341,20 +346,15 @@ absl::StatusOr<RecommendResult> Recommender::Recommend(
   // The next level of what the learner finished (入门 -> 进阶 -> 提高): courses
   // all of whose prerequisites are completed, at least one of them directly.
   if (warm && !history.completed.empty()) {
-    for (int ci = 0; ci < static_cast<int>(courses.size()); ++ci) {
-      const Course& c = courses[ci];
-      if (c.prerequisites.empty()) continue;
-      const std::string* from = nullptr;
-      bool all = true;
-      for (const std::string& p : c.prerequisites) {
-        if (history.completed.contains(p)) {
-          from = &p;
-        } else {
-          all = false;
-        }
+    for (const std::string& done : history.completed) {
+      auto next = j.next_levels.find(done);
+      if (next == j.next_levels.end()) continue;
+      for (int ci : next->second) {
+        bool all = true;
+        for (const std::string& p : courses[ci].prerequisites) all &= history.completed.contains(p);
+        if (!all) continue;
+        if (Cand* cand = consider(ci)) cand->next_step_from = done;
       }
-      if (!all || from == nullptr) continue;
-      if (Cand* cand = consider(ci)) cand->next_step_from = *from;
     }
   }
 
