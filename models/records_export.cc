@@ -49,6 +49,7 @@ absl::StatusOr<RecordsExportResult> ReadInteractionsFromRecords(
     while (reader->Read(&st)) {
       ++result.statements;
       ++progress;
+      if (options.on_progress && result.statements % 100000 == 0) options.on_progress(result.statements);
       if (!st.cursor().empty()) result.last_cursor = st.cursor();
       if (std::optional<Interaction> it = StatementToInteraction(st)) {
         result.interactions.push_back(std::move(*it));

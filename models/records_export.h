@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -30,6 +31,8 @@ struct RecordsExportOptions {
   int64_t limit = 0;                        // statements to read; 0 = all
   absl::Duration deadline = absl::Minutes(30);
   int max_resumes = 3;                      // reopen after UNAVAILABLE mid-stream
+  // Called with the statements read so far, every 100,000 statements.
+  std::function<void(int64_t)> on_progress;
 };
 
 struct RecordsExportResult {

@@ -81,7 +81,15 @@ int main(int argc, char** argv) {
     data.insert(data.end(), r->begin(), r->end());
   }
   if (!absl::GetFlag(FLAGS_records).empty()) {
-    auto r = lm::ReadInteractionsFromRecords(absl::GetFlag(FLAGS_records));
+    lm::RecordsExportOptions export_options;
+    const absl::Time export_start = absl::Now();
+    export_options.on_progress = [export_start](int64_t n) {
+      const double secs = std::max(1e-3, absl::ToDoubleSeconds(absl::Now() - export_start));
+      std::printf("train: read %lld statements from the record service (%.0f/s)\n", static_cast<long long>(n),
+                  n / secs);
+      std::fflush(stdout);
+    };
+    auto r = lm::ReadInteractionsFromRecords(absl::GetFlag(FLAGS_records), export_options);
     if (!r.ok()) return Fail(r.status());
     inputs.push_back({{"records", absl::GetFlag(FLAGS_records)},
                       {"statements", r->statements},
@@ -109,7 +117,15 @@ int main(int argc, char** argv) {
   const double vf = absl::GetFlag(FLAGS_valid_fraction);
   if (absl::GetFlag(FLAGS_tune)) {
     const absl::Time t0 = absl::Now();
-    auto tuned = lm::TuneOnValidation(data, options, vf, random, absl::GetFlag(FLAGS_seed), 10);
+    std::printf("train: tuning on a validation split of %zu interactions\n", data.size());
+    auto tuned = lm::TuneOnValidation(
+        data, options, vf, random, absl::GetFlag(FLAGS_seed), 10, [t0](int done, int most) {
+          const double secs = absl::ToDoubleSeconds(absl::Now() - t0);
+          std::printf("train: tuning trial %d (of at most %d), %.0fs, %.1f trials/min, ETA at most %.0fs\n", done,
+                      most, secs, done * 60.0 / std::max(secs, 1e-3),
+                      secs / std::max(done, 1) * (most - done));
+          std::fflush(stdout);
+        });
     if (!tuned.ok()) return Fail(tuned.status());
     options = tuned->best;
     manifest["tuning"] = {{"trials", tuned->trials.size()},

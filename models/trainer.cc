@@ -354,7 +354,8 @@ absl::StatusOr<ModelArrays> TrainModel(const std::vector<Interaction>& interacti
 
 absl::StatusOr<TuningResult> TuneOnValidation(const std::vector<Interaction>& interactions,
                                               const TrainOptions& base, double valid_fraction,
-                                              bool random_split, uint64_t split_seed, int k) {
+                                              bool random_split, uint64_t split_seed, int k,
+                                              const std::function<void(int, int)>& progress) {
   if (!(valid_fraction > 0 && valid_fraction < 1)) {
     return absl::InvalidArgumentError("valid_fraction: must be in (0, 1)");
   }
@@ -392,6 +393,8 @@ absl::StatusOr<TuningResult> TuneOnValidation(const std::vector<Interaction>& in
     const double objective = m.recall + m.ndcg;
     tried[key] = objective;
     result.trials.push_back({{"params", o.ToJson()}, {"metrics", m.ToJson()}});
+    // At most 1 + 2 passes over the 22 axis values below.
+    if (progress) progress(static_cast<int>(tried.size()), 45);
     if (objective > best_objective) {
       best_objective = objective;
       result.best = o;

@@ -21,6 +21,7 @@
 #define LIFELONG_MODELS_TRAINER_H_
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -89,9 +90,12 @@ inline constexpr int kMaxValidationCases = 20000;
 // Coordinate search over recency_decay, target_decay, popularity_exponent,
 // set_mix, lambda_set and lambda_seq (two passes), maximising validation
 // Recall@k + NDCG@k. Scores through ModelBundle::ScoreAll.
+// `progress`, when set, is called after each trial with the number done and
+// the most there can be (for progress lines with rate and ETA).
 absl::StatusOr<TuningResult> TuneOnValidation(const std::vector<Interaction>& interactions,
                                               const TrainOptions& base, double valid_fraction,
-                                              bool random_split, uint64_t split_seed, int k);
+                                              bool random_split, uint64_t split_seed, int k,
+                                              const std::function<void(int, int)>& progress = {});
 
 }  // namespace lifelong::models
 
