@@ -102,7 +102,13 @@ int Main() {
       }
     }
   }
-  std::printf("store holds ~%llu statements\n", static_cast<unsigned long long>(store->ApproximateStatementCount()));
+  std::printf("store holds ~%llu statements; waiting for flushes and compactions to finish ...\n",
+              static_cast<unsigned long long>(store->ApproximateStatementCount()));
+  std::fflush(stdout);
+  if (absl::Status s = store->WaitForBackgroundWork(); !s.ok()) {
+    std::fprintf(stderr, "%s\n", std::string(s.message()).c_str());
+    return 1;
+  }
 
   RecordsService service(store.get());
   GrpcServerOptions options;

@@ -759,6 +759,25 @@ absl::StatusOr<int64_t> RecordStore::CountLearnerIndexEntries(const std::string&
   return n;
 }
 
+absl::Status RecordStore::WaitForBackgroundWork() {
+  LL_RETURN_IF_ERROR(FromRocks(db_->Flush(rocksdb::FlushOptions(), handles_), "flush"));
+  for (;;) {
+    uint64_t busy = 0;
+    for (rocksdb::ColumnFamilyHandle* h : handles_) {
+      uint64_t pending = 0;
+      db_->GetIntProperty(h, "rocksdb.compaction-pending", &pending);
+      busy += pending;
+    }
+    uint64_t running = 0;
+    db_->GetIntProperty("rocksdb.num-running-compactions", &running);
+    busy += running;
+    db_->GetIntProperty("rocksdb.num-running-flushes", &running);
+    busy += running;
+    if (busy == 0) return absl::OkStatus();
+    absl::SleepFor(absl::Milliseconds(200));
+  }
+}
+
 RecordStoreStats RecordStore::stats() const {
   RecordStoreStats s;
   s.statements_written = statements_written_.load(std::memory_order_relaxed);

@@ -131,6 +131,10 @@ class RecordStore {
   absl::StatusOr<int64_t> CountLearnerIndexEntries(const std::string& learner) const;
 
   RecordStoreStats stats() const;
+  // Flushes memtables and blocks until no flush or compaction is pending or
+  // running (benchmarks call it after a bulk load, so that the load's
+  // compaction backlog does not run during the measurement).
+  absl::Status WaitForBackgroundWork();
   // Approximate number of stored statements (RocksDB estimate).
   uint64_t ApproximateStatementCount() const;
 
