@@ -224,7 +224,8 @@ up() {
   mkdir -p "$VAR/records" "$VAR/catalog" "$VAR/models" "$LOG" "$RUN"
   step "starting records and catalog"
   # shellcheck disable=SC2086
-  start records "$RECORDS_PORT" --data_dir="$VAR/records" ${RECORDS_FLAGS:-}
+  start records "$RECORDS_PORT" --data_dir="$VAR/records" --xapi_documents_dir="$VAR/xapi-documents" \
+    --xapi_credentials="$ROOT/ops/xapi/dev-credentials.txt" ${RECORDS_FLAGS:-}
   # shellcheck disable=SC2086
   start catalog "$CATALOG_PORT" --data_dir="$VAR/catalog" ${CATALOG_FLAGS:-}
   wait_serving 60s records catalog
