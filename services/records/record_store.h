@@ -36,8 +36,9 @@
 namespace lifelong::records {
 
 struct RecordStoreOptions {
-  // Shared LRU block cache for all column families.
-  size_t block_cache_bytes = 256 << 20;
+  // Shared LRU block cache for all column families (uncompressed blocks; the
+  // covering learner index is what "a learner's latest statements" reads).
+  size_t block_cache_bytes = size_t{1} << 30;
   // Largest number of statements committed in one group.
   size_t max_group_statements = 8192;
   // fsync the WAL before acknowledging (tests of throughput may turn it off;

@@ -26,6 +26,7 @@
 ABSL_FLAG(std::string, host, "127.0.0.1", "address to listen on (0.0.0.0 for all interfaces)");
 ABSL_FLAG(int, port, 7001, "gRPC port (0 picks a free port)");
 ABSL_FLAG(std::string, data_dir, "var/records", "directory of the RocksDB store (created if missing)");
+ABSL_FLAG(int, block_cache_mb, 1024, "RocksDB block cache size in MiB");
 ABSL_FLAG(int, shutdown_grace_ms, 10000, "how long in-flight calls may run after SIGTERM");
 ABSL_FLAG(int, max_threads, 64, "largest number of concurrent handler threads");
 ABSL_FLAG(std::string, metrics_host, "127.0.0.1",
@@ -49,7 +50,11 @@ int main(int argc, char** argv) {
   lifelong::SetLogService("records");
 
   absl::StatusOr<std::unique_ptr<lifelong::records::RecordStore>> store =
-      lifelong::records::RecordStore::Open(absl::GetFlag(FLAGS_data_dir));
+      lifelong::records::RecordStore::Open(absl::GetFlag(FLAGS_data_dir), [] {
+        lifelong::records::RecordStoreOptions o;
+        o.block_cache_bytes = static_cast<size_t>(absl::GetFlag(FLAGS_block_cache_mb)) << 20;
+        return o;
+      }());
   if (!store.ok()) {
     lifelong::LogError("store_open_failed", {{"error", std::string(store.status().message())}});
     return 1;
