@@ -29,6 +29,9 @@ ABSL_FLAG(int, prefill, 1000000, "statements in the store before measuring");
 ABSL_FLAG(int, learners, 100000, "distinct learners of the pre-filled statements");
 ABSL_FLAG(double, seconds, 8, "duration of each measurement");
 ABSL_FLAG(int, concurrency, 64, "outstanding calls");
+ABSL_FLAG(std::string, target, "",
+          "host:port of a running records_server to drive instead of the in-process one (no pre-fill, "
+          "no store-only phase)");
 ABSL_FLAG(std::string, skip, "", "comma-separated phases to skip: single,batch,query (profiling aid)");
 
 namespace lifelong::records {
@@ -77,12 +80,18 @@ int Main() {
   const double seconds = absl::GetFlag(FLAGS_seconds);
   const int conc = absl::GetFlag(FLAGS_concurrency);
 
+  const std::string target = absl::GetFlag(FLAGS_target);
+  std::unique_ptr<RecordStore> store;
+  std::unique_ptr<RecordsService> service;
+  std::unique_ptr<RunningGrpcServer> server;
+  std::string address = target;
+  if (target.empty()) {
   auto store_or = RecordStore::Open(dir);
   if (!store_or.ok()) {
     std::fprintf(stderr, "open: %s\n", std::string(store_or.status().message()).c_str());
     return 1;
   }
-  std::unique_ptr<RecordStore> store = std::move(*store_or);
+  store = std::move(*store_or);
   uint64_t have = store->ApproximateStatementCount();
   if (have < static_cast<uint64_t>(prefill) * 9 / 10) {
     std::printf("pre-filling %d statements from %d learners into %s ...\n", prefill, learners, dir.c_str());
@@ -110,12 +119,15 @@ int Main() {
     return 1;
   }
 
-  RecordsService service(store.get());
+  service = std::make_unique<RecordsService>(store.get());
   GrpcServerOptions options;
   options.max_pollers = 4;
-  auto server = StartGrpcServer(options, {&service});
-  if (!server.ok()) return 1;
-  auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", (*server)->port()), grpc::InsecureChannelCredentials());
+  auto started = StartGrpcServer(options, {service.get()});
+  if (!started.ok()) return 1;
+  server = std::move(*started);
+  address = absl::StrCat("127.0.0.1:", server->port());
+  }
+  auto channel = grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
   auto stub = v1::LearningRecordService::NewStub(channel);
 
   // Statements to write, generated before timing starts.
@@ -137,7 +149,7 @@ int Main() {
   int64_t cursor = 0;
   const std::string skip = absl::GetFlag(FLAGS_skip);
   auto skipped = [&](const char* phase) { return skip.find(phase) != std::string::npos; };
-  RecordStoreStats before = store->stats();
+  RecordStoreStats before = store ? store->stats() : RecordStoreStats{};
   double run_seconds = skipped("single") ? 0.001 : seconds;
   auto single = bench::RunClosedLoop<v1::Statement>(
       "record 1 statement (durable)", conc, run_seconds, [&](grpc::ClientContext* ctx, int64_t, grpc::CompletionQueue* cq) {
@@ -146,7 +158,7 @@ int Main() {
         return stub->AsyncRecordStatement(ctx, req, cq);
       });
   bench::PrintResult(single, 1, &echo);
-  RecordStoreStats after = store->stats();
+  RecordStoreStats after = store ? store->stats() : RecordStoreStats{};
   std::printf("  group commit during single writes: %.1f statements per synced write\n",
               double(after.statements_written - before.statements_written) /
                   std::max<uint64_t>(1, after.groups_committed - before.groups_committed));
@@ -164,7 +176,7 @@ int Main() {
 
   // The same batches straight into the store (no gRPC), parsing included:
   // shows how much of the batched figure the store itself allows.
-  {
+  if (store) {
     std::atomic<int64_t> done{0};
     std::atomic<int64_t> next{cursor};
     auto t0 = std::chrono::steady_clock::now();
@@ -204,12 +216,12 @@ int Main() {
               batch.calls_per_sec * 100 >= 100000 ? "MET" : "NOT MET", batch.calls_per_sec * 100,
               query.calls_per_sec >= 0.5 * echo.calls_per_sec ? "MET" : "NOT MET",
               100 * query.calls_per_sec / echo.calls_per_sec);
-  RecordStoreStats st = store->stats();
+  RecordStoreStats st = store ? store->stats() : RecordStoreStats{};
   std::printf("group commit: %llu statements in %llu synced writes (%.1f per sync)\n",
               static_cast<unsigned long long>(st.statements_written),
               static_cast<unsigned long long>(st.groups_committed),
               st.groups_committed ? double(st.statements_written) / st.groups_committed : 0.0);
-  (*server)->Shutdown(std::chrono::seconds(2));
+  if (server) server->Shutdown(std::chrono::seconds(2));
   return 0;
 }
 

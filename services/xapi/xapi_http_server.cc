@@ -23,6 +23,9 @@ absl::StatusOr<std::unique_ptr<XapiHttpServer>> XapiHttpServer::Start(const Xapi
   svr.set_keep_alive_timeout(5);
   svr.set_keep_alive_max_count(1000);
   svr.set_payload_max_length(kMaxBodyBytes);
+  // Small responses on keep-alive connections: without TCP_NODELAY, Nagle and
+  // delayed ACKs add ~40 ms to every request.
+  svr.set_tcp_nodelay(true);
   std::string base = options.base_path;
   // Bodies are read before method handlers run (not before pre-routing
   // handlers), so every method is routed to one catch-all handler.
