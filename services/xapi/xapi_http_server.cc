@@ -21,7 +21,7 @@ absl::StatusOr<std::unique_ptr<XapiHttpServer>> XapiHttpServer::Start(const Xapi
   svr.set_read_timeout(options.io_timeout_seconds, 0);
   svr.set_write_timeout(options.io_timeout_seconds, 0);
   svr.set_keep_alive_timeout(5);
-  svr.set_keep_alive_max_count(1000);
+  svr.set_keep_alive_max_count(100);  // connections rotate through the worker pool
   svr.set_payload_max_length(kMaxBodyBytes);
   // Small responses on keep-alive connections: without TCP_NODELAY, Nagle and
   // delayed ACKs add ~40 ms to every request.

@@ -23,7 +23,7 @@ struct XapiHttpOptions {
   std::string host = "127.0.0.1";
   int port = 8080;  // 0 picks a free port
   std::string base_path = "/xapi";
-  int threads = 8;
+  int threads = 32;
   int io_timeout_seconds = 10;  // read and write timeouts per request
 };
 
