@@ -80,7 +80,11 @@ void ToProto(const StoredStatement& s, v1::Statement* out, bool with_json) {
 
 grpc::Status RecordsService::RecordStatement(grpc::ServerContext*, const v1::RecordStatementRequest* req,
                                              v1::Statement* resp) {
-  absl::StatusOr<ParsedStatement> p = ParseStatement(req->statement_json());
+  return RecordOne(req->statement_json(), resp);
+}
+
+grpc::Status RecordsService::RecordOne(const std::string& json, v1::Statement* resp) {
+  absl::StatusOr<ParsedStatement> p = ParseStatement(json);
   if (!p.ok()) return ToGrpcStatus(p.status());
   std::vector<ParsedStatement> batch;
   batch.push_back(std::move(*p));
@@ -207,14 +211,7 @@ grpc::Status RecordsService::VoidStatement(grpc::ServerContext*, const v1::VoidS
       {"actor", actor},
       {"verb", {{"id", std::string(vocab::kVoided)}, {"display", {{"en-US", "voided"}, {"zh-CN", "作废"}}}}},
       {"object", {{"objectType", "StatementRef"}, {"id", FormatUuid(*id)}}}};
-  absl::StatusOr<ParsedStatement> p = ParseStatement(voiding.dump());
-  if (!p.ok()) return ToGrpcStatus(p.status());
-  std::vector<ParsedStatement> batch;
-  batch.push_back(std::move(*p));
-  absl::StatusOr<std::vector<StoredStatement>> stored = store_->Record(std::move(batch));
-  if (!stored.ok()) return ToGrpcStatus(stored.status());
-  ToProto(stored->front(), resp);
-  return grpc::Status::OK;
+  return RecordOne(voiding.dump(), resp);
 }
 
 grpc::Status RecordsService::GetTranscript(grpc::ServerContext*, const v1::GetTranscriptRequest* req,

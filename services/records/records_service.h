@@ -37,6 +37,9 @@ class RecordsService final : public lifelong::v1::LearningRecordService::Service
   grpc::Status Echo(grpc::ServerContext*, const v1::EchoRequest*, v1::EchoResponse*) override;
 
  private:
+  // Validates and stores one statement; the stored form goes to `resp`.
+  grpc::Status RecordOne(const std::string& json, v1::Statement* resp);
+
   RecordStore* store_;
 };
 

@@ -133,6 +133,13 @@ absl::StatusOr<std::vector<std::string>> DocumentStore::ListIds(const DocKey& ke
   return ids;
 }
 
+absl::StatusOr<std::optional<Document>> DocumentStore::Existing(const DocKey& key) const {
+  absl::StatusOr<Document> cur = Get(key);
+  if (cur.ok()) return std::optional<Document>(std::move(*cur));
+  if (cur.status().code() == absl::StatusCode::kNotFound) return std::optional<Document>();
+  return cur.status();
+}
+
 absl::Status DocumentStore::CheckCondition(const std::optional<Document>& existing,
                                            const WriteCondition& cond) const {
   if (cond.if_match) {
@@ -164,13 +171,9 @@ absl::Status DocumentStore::Write(const DocKey& key, const std::string& content_
 absl::Status DocumentStore::Put(const DocKey& key, const std::string& content_type, const std::string& content,
                                 const WriteCondition& cond, int64_t now_us) {
   absl::MutexLock lock(&write_mu_);
-  absl::StatusOr<Document> cur = Get(key);
-  std::optional<Document> existing;
-  if (cur.ok()) {
-    existing = *cur;
-  } else if (cur.status().code() != absl::StatusCode::kNotFound) {
-    return cur.status();
-  }
+  absl::StatusOr<std::optional<Document>> found = Existing(key);
+  if (!found.ok()) return found.status();
+  const std::optional<Document>& existing = *found;
   absl::Status c = CheckCondition(existing, cond);
   if (!c.ok()) return c;
   return Write(key, content_type, content, now_us);
@@ -179,13 +182,9 @@ absl::Status DocumentStore::Put(const DocKey& key, const std::string& content_ty
 absl::Status DocumentStore::Merge(const DocKey& key, const std::string& content_type, const std::string& content,
                                   const WriteCondition& cond, int64_t now_us) {
   absl::MutexLock lock(&write_mu_);
-  absl::StatusOr<Document> cur = Get(key);
-  std::optional<Document> existing;
-  if (cur.ok()) {
-    existing = *cur;
-  } else if (cur.status().code() != absl::StatusCode::kNotFound) {
-    return cur.status();
-  }
+  absl::StatusOr<std::optional<Document>> found = Existing(key);
+  if (!found.ok()) return found.status();
+  const std::optional<Document>& existing = *found;
   WriteCondition c2 = cond;
   c2.require_condition_if_exists = false;  // POST merges; no 409
   c2.missing_condition_is_invalid = false;
@@ -209,9 +208,9 @@ absl::Status DocumentStore::Delete(const DocKey& key, const WriteCondition& cond
   rocksdb::WriteOptions wo;
   wo.sync = true;
   if (!key.id.empty()) {
-    absl::StatusOr<Document> cur = Get(key);
-    std::optional<Document> existing;
-    if (cur.ok()) existing = *cur;
+    absl::StatusOr<std::optional<Document>> found = Existing(key);
+    if (!found.ok()) return found.status();
+    const std::optional<Document>& existing = *found;
     WriteCondition c2 = cond;
     c2.require_condition_if_exists = false;
     c2.missing_condition_is_invalid = false;

@@ -90,6 +90,8 @@ class DocumentStore {
 
  private:
   DocumentStore() = default;
+  // The document, or nullopt when there is none; errors other than NOT_FOUND.
+  absl::StatusOr<std::optional<Document>> Existing(const DocKey& key) const;
   absl::Status CheckCondition(const std::optional<Document>& existing, const WriteCondition& cond) const;
   absl::Status Write(const DocKey& key, const std::string& content_type, const std::string& content,
                      int64_t now_us);
