@@ -17,9 +17,10 @@ enum class Cf : uint8_t {
   kByRegistration = 5,  // registration, seq, id
   kByStored = 6,        // seq, id
   kMeta = 7,            // store metadata
+  kByTarget = 8,        // StatementRef target id -> referring ids
 };
 
-inline constexpr int kNumColumnFamilies = 8;
+inline constexpr int kNumColumnFamilies = 9;
 
 struct ColumnFamilySpec {
   Cf id;
@@ -37,6 +38,7 @@ inline constexpr ColumnFamilySpec kColumnFamilies[kNumColumnFamilies] = {
     {Cf::kByRegistration, "by_registration", true},
     {Cf::kByStored, "by_stored", false},
     {Cf::kMeta, "meta", false},
+    {Cf::kByTarget, "by_target", false},
 };
 
 }  // namespace lifelong::records

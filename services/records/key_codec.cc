@@ -248,4 +248,35 @@ absl::StatusOr<IndexPosition> DecodeIndexTail(absl::string_view key, size_t pref
   return pos;
 }
 
+std::string EncodeReferenceIndexKey(absl::string_view index_prefix, uint64_t seq, const Uuid& id) {
+  std::string out(index_prefix);
+  PutU64(&out, seq);
+  PutId(&out, id);
+  out.push_back(kReferenceMarker);
+  return out;
+}
+
+absl::StatusOr<IndexEntry> DecodeIndexEntry(absl::string_view key, size_t prefix_len) {
+  IndexEntry e;
+  if (key.size() == prefix_len + 25) {
+    if (key.back() != kReferenceMarker) return absl::InvalidArgumentError("corrupt index key: bad marker");
+    e.is_reference = true;
+    key.remove_suffix(1);
+  }
+  absl::StatusOr<IndexPosition> pos = DecodeIndexTail(key, prefix_len);
+  if (!pos.ok()) return pos.status();
+  e.seq = pos->seq;
+  e.id = pos->id;
+  return e;
+}
+
+std::string EncodeTargetKey(const Uuid& target) { return std::string(reinterpret_cast<const char*>(target.data()), 16); }
+
+absl::StatusOr<std::vector<Uuid>> DecodeReferrers(absl::string_view value) {
+  if (value.size() % 16 != 0) return absl::InvalidArgumentError("corrupt referrer list: wrong length");
+  std::vector<Uuid> out(value.size() / 16);
+  for (size_t i = 0; i < out.size(); ++i) std::memcpy(out[i].data(), value.data() + 16 * i, 16);
+  return out;
+}
+
 }  // namespace lifelong::records

@@ -33,6 +33,21 @@
 //   "by_registration"  key = registration:16 | u64 seq | id:16
 //   "by_stored"        key = u64 seq | id:16
 //
+// Reference entries (xAPI "filter conditions for StatementRefs"): a statement
+// S whose object is a StatementRef to T is also filed, in the learner,
+// activity, verb and registration indexes, under every key of T and of T's own
+// targets (the chain, at most kMaxReferenceDepth deep). Such an entry is the
+// normal key of S under that prefix followed by one marker byte 'R':
+//   prefix | u64 seq(S) | id(S):16 | 'R'      value empty (also in by_learner)
+// It sorts right after S's own entry under the same prefix, so one scan sees
+// both and a reader de-duplicates by id. Only queries that ask for references
+// (the xAPI statements resource) use them; every other reader skips them.
+//
+//   "by_target"        key = target id:16
+//                      value = n x id:16, the statements whose object is a
+//                      StatementRef to that id, in stored order. Lets a target
+//                      stored after its referrers file them under its keys.
+//
 // Column family "meta": fixed ASCII keys (kMetaPageTokenKey -> 32 random
 // bytes used to sign page tokens; kMetaSchemaVersion -> u32 BE).
 #ifndef LIFELONG_SERVICES_RECORDS_KEY_CODEC_H_
@@ -73,6 +88,7 @@ enum class RecordFlag : uint8_t {
   kHasRegistration = 1 << 1,
   kTimestampAssigned = 1 << 2,
   kVoiding = 1 << 3,
+  kReferencesStatement = 1 << 4,
 };
 
 // The decoded value of the "statements" column family.
@@ -117,6 +133,22 @@ struct IndexPosition {
 // Decodes the last 24 bytes of any index key; `prefix_len` bytes must precede
 // them exactly.
 absl::StatusOr<IndexPosition> DecodeIndexTail(absl::string_view key, size_t prefix_len);
+
+// Reference entries (see the layout above).
+inline constexpr char kReferenceMarker = 'R';
+inline constexpr int kMaxReferenceDepth = 8;
+std::string EncodeReferenceIndexKey(absl::string_view index_prefix, uint64_t seq, const Uuid& id);
+struct IndexEntry {
+  uint64_t seq = 0;
+  Uuid id{};
+  bool is_reference = false;
+};
+// Decodes an own (24-byte tail) or reference (25-byte tail) index entry.
+absl::StatusOr<IndexEntry> DecodeIndexEntry(absl::string_view key, size_t prefix_len);
+
+// "by_target" family.
+std::string EncodeTargetKey(const Uuid& target);
+absl::StatusOr<std::vector<Uuid>> DecodeReferrers(absl::string_view value);
 
 }  // namespace lifelong::records
 

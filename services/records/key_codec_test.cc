@@ -149,5 +149,33 @@ TEST(KeyCodec, DecodeIndexTail) {
   EXPECT_EQ(DecodeIndexTail(key.substr(1), 5).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
+TEST(KeyCodec, ReferenceEntrySortsRightAfterOwnEntryAndDecodes) {
+  std::string prefix = EncodeStringPrefix("abc");
+  std::string own = EncodeStringIndexKey("abc", 42, U(7));
+  std::string ref = EncodeReferenceIndexKey(prefix, 42, U(7));
+  EXPECT_EQ(ref, own + "R");
+  EXPECT_LT(own, ref);
+  EXPECT_LT(ref, EncodeStringIndexKey("abc", 42, U(8)));
+  absl::StatusOr<IndexEntry> e = DecodeIndexEntry(ref, prefix.size());
+  ASSERT_TRUE(e.ok());
+  EXPECT_TRUE(e->is_reference);
+  EXPECT_EQ(e->seq, 42u);
+  EXPECT_EQ(e->id, U(7));
+  e = DecodeIndexEntry(own, prefix.size());
+  ASSERT_TRUE(e.ok());
+  EXPECT_FALSE(e->is_reference);
+  std::string bad = own + "X";
+  EXPECT_EQ(DecodeIndexEntry(bad, prefix.size()).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(DecodeIndexEntry(own + "RR", prefix.size()).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(KeyCodec, ReferrerListsDecodeWholeIdsOnly) {
+  std::string two = EncodeTargetKey(U(1)) + EncodeTargetKey(U(2));
+  absl::StatusOr<std::vector<Uuid>> ids = DecodeReferrers(two);
+  ASSERT_TRUE(ids.ok());
+  EXPECT_EQ(*ids, (std::vector<Uuid>{U(1), U(2)}));
+  EXPECT_EQ(DecodeReferrers(two.substr(1)).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
 }  // namespace
 }  // namespace lifelong::records

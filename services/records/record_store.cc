@@ -9,7 +9,10 @@
 
 #include <algorithm>
 #include <cstring>
+#include <map>
+#include <set>
 #include <unordered_map>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -74,6 +77,54 @@ std::vector<std::pair<Cf, std::string>> IndexKeys(const Uuid& id, const Statemen
   }
   keys.emplace_back(Cf::kByStored, EncodeStoredKey(r.stored_seq, id));
   return keys;
+}
+
+// The prefixes under which a statement's own entries are filed in the
+// learner, activity, verb and registration indexes (reference entries of
+// statements that refer to it go under the same prefixes).
+using Prefixes = std::vector<std::pair<Cf, std::string>>;
+Prefixes OwnIndexPrefixes(const StatementRecord& r) {
+  Prefixes out;
+  for (const std::string& l : r.learners) out.emplace_back(Cf::kByLearner, EncodeStringPrefix(l));
+  if (!r.activity.empty()) out.emplace_back(Cf::kByActivity, EncodeStringPrefix(r.activity));
+  out.emplace_back(Cf::kByVerb, EncodeStringPrefix(r.verb));
+  if (r.Has(RecordFlag::kHasRegistration)) out.emplace_back(Cf::kByRegistration, EncodeRegistrationPrefix(r.registration));
+  return out;
+}
+
+// The StatementRef target of `r`, read from its JSON. Only statements flagged
+// kReferencesStatement have one, so the parse is off the common paths.
+std::optional<Uuid> RefTargetOf(const StatementRecord& r) {
+  if (!r.Has(RecordFlag::kReferencesStatement)) return std::nullopt;
+  nlohmann::json j = nlohmann::json::parse(r.json, nullptr, false);
+  if (!j.is_object() || !j.contains("object") || !j["object"].is_object()) return std::nullopt;
+  const nlohmann::json& id = j["object"]["id"];
+  if (!id.is_string()) return std::nullopt;
+  absl::StatusOr<Uuid> u = ParseUuid(id.get<std::string>());
+  if (!u.ok()) return std::nullopt;
+  return *u;
+}
+
+using RecordLoader = std::function<absl::StatusOr<std::optional<StatementRecord>>(const Uuid&)>;
+
+// The own-index prefixes of every statement on the StatementRef chain that
+// starts at `target` (target, its target, ...; at most kMaxReferenceDepth),
+// without duplicates. Missing statements end the chain.
+absl::StatusOr<Prefixes> ChainPrefixes(Uuid target, const RecordLoader& load) {
+  Prefixes out;
+  std::set<std::pair<Cf, std::string>> seen;
+  std::set<Uuid> visited;
+  for (int depth = 0; depth < kMaxReferenceDepth && visited.insert(target).second; ++depth) {
+    LL_ASSIGN_OR_RETURN(std::optional<StatementRecord> rec, load(target));
+    if (!rec) break;
+    for (auto& p : OwnIndexPrefixes(*rec)) {
+      if (seen.insert(p).second) out.push_back(std::move(p));
+    }
+    std::optional<Uuid> next = RefTargetOf(*rec);
+    if (!next) break;
+    target = *next;
+  }
+  return out;
 }
 
 // Length of FormatTimestampMicros() output for years 1000-9999.
@@ -163,6 +214,12 @@ absl::StatusOr<std::unique_ptr<RecordStore>> RecordStore::Open(const std::string
       }
       cf_options.memtable_insert_with_hint_prefix_extractor = cf_options.prefix_extractor;
     }
+    if (spec.id == Cf::kByTarget) {
+      // Every fresh statement asks "does anything refer to me?"; almost
+      // always no, answered by the memtable and file bloom filters.
+      cf_options.memtable_prefix_bloom_size_ratio = 0.02;
+      cf_options.memtable_whole_key_filtering = true;
+    }
     cf_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
     // JSON and repetitive keys compress well: LZ4 on upper levels (cheap),
     // ZSTD on the bottommost level (most of the data, written once).
@@ -251,6 +308,7 @@ absl::StatusOr<std::vector<StoredStatement>> RecordStore::Record(
       r.Set(RecordFlag::kHasRegistration, true);
     }
     if (p.is_voiding) r.Set(RecordFlag::kVoiding, true);
+    if (p.ref_target) r.Set(RecordFlag::kReferencesStatement, true);
     const std::string placeholder(kTimestampLen, '0');
     std::string suffix = absl::StrCat(kStoredMember, placeholder, "\"");
     size_t stored_in_suffix = sizeof(kStoredMember) - 1;
@@ -341,6 +399,50 @@ absl::StatusOr<std::optional<StatementRecord>> RecordStore::LoadRecord(const Uui
   return std::optional<StatementRecord>(std::move(r));
 }
 
+namespace {
+
+// Writes the reference entries a newly stored statement `p` causes (see
+// key_codec.h): its own under its target chain's keys, and those of earlier
+// statements that refer to it. `referrer_edits` receives updated by_target
+// values.
+absl::Status FileReferences(const std::vector<rocksdb::ColumnFamilyHandle*>& handles, const ParsedStatement& p, const StatementRecord& record,
+                                         const std::function<absl::StatusOr<std::optional<StatementRecord>>(const Uuid&)>& load,
+                                         const std::function<absl::StatusOr<std::string>(const Uuid&)>& referrers_of,
+                                         std::unordered_map<Uuid, std::string, IdHash>* referrer_edits,
+                                         rocksdb::WriteBatch* batch) {
+  Prefixes chain;
+  if (p.ref_target) {
+    // File the statement under the keys of its target chain, and add it to
+    // the target's referrer list (the target may not be stored yet).
+    LL_ASSIGN_OR_RETURN(chain, ChainPrefixes(*p.ref_target, load));
+    for (const auto& [family, prefix] : chain) {
+      batch->Put(handles.at(static_cast<int>(family)), EncodeReferenceIndexKey(prefix, record.stored_seq, p.id),
+                 rocksdb::Slice());
+    }
+    LL_ASSIGN_OR_RETURN(std::string list, referrers_of(*p.ref_target));
+    list.append(reinterpret_cast<const char*>(p.id.data()), 16);
+    batch->Put(handles.at(static_cast<int>(Cf::kByTarget)), EncodeTargetKey(*p.ref_target), list);
+    (*referrer_edits)[*p.ref_target] = std::move(list);
+  }
+  // Statements stored earlier that refer to this one: file them under this
+  // statement's keys and its chain's keys now.
+  LL_ASSIGN_OR_RETURN(std::string list, referrers_of(p.id));
+  if (list.empty()) return absl::OkStatus();
+  LL_ASSIGN_OR_RETURN(std::vector<Uuid> referrers, DecodeReferrers(list));
+  Prefixes prefixes = OwnIndexPrefixes(record);
+  prefixes.insert(prefixes.end(), chain.begin(), chain.end());
+  for (const Uuid& r : referrers) {
+    LL_ASSIGN_OR_RETURN(std::optional<StatementRecord> rec, load(r));
+    if (!rec) continue;
+    for (const auto& [family, prefix] : prefixes) {
+      batch->Put(handles.at(static_cast<int>(family)), EncodeReferenceIndexKey(prefix, rec->stored_seq, r), rocksdb::Slice());
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 void RecordStore::CommitGroup(const std::vector<Writer*>& group) {
   rocksdb::WriteBatch batch;
   // Encoded records written (or rewritten, for voiding) by this group so far;
@@ -356,11 +458,33 @@ void RecordStore::CommitGroup(const std::vector<Writer*>& group) {
     LL_RETURN_IF_ERROR(FromRocks(s, "read statement"));
     return std::optional<std::string>(value.ToString());
   };
+  auto load = [&](const Overlay& mine) -> RecordLoader {
+    return [&](const Uuid& id) -> absl::StatusOr<std::optional<StatementRecord>> {
+      LL_ASSIGN_OR_RETURN(std::optional<std::string> v, lookup(id, mine));
+      if (!v) return std::optional<StatementRecord>();
+      absl::StatusOr<StatementRecord> r = DecodeStatementRecord(*v);
+      if (!r.ok()) return absl::InternalError(r.status().message());
+      return std::optional<StatementRecord>(std::move(*r));
+    };
+  };
+  // Referrer lists ("by_target" values) written by this group so far.
+  Overlay pending_referrers;
+  auto referrers_of = [&](const Uuid& target, const Overlay& mine) -> absl::StatusOr<std::string> {
+    if (auto it = mine.find(target); it != mine.end()) return it->second;
+    if (auto it = pending_referrers.find(target); it != pending_referrers.end()) return it->second;
+    rocksdb::PinnableSlice value;
+    rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cf(static_cast<int>(Cf::kByTarget)), EncodeTargetKey(target),
+                                 &value);
+    if (s.IsNotFound()) return std::string();
+    LL_RETURN_IF_ERROR(FromRocks(s, "read referrers"));
+    return value.ToString();
+  };
   uint64_t fresh_total = 0;
 
   for (Writer* w : group) {
     batch.SetSavePoint();
     Overlay mine;
+    Overlay mine_referrers;
     std::vector<std::string> values;
     absl::Status status;
     uint64_t fresh = 0;
@@ -446,6 +570,9 @@ void RecordStore::CommitGroup(const std::vector<Writer*>& group) {
         batch.Put(cf(static_cast<int>(family)), key,
                   family == Cf::kByLearner ? rocksdb::Slice(x.value) : rocksdb::Slice());
       }
+      status = FileReferences(handles_, p, x.record, load(mine), [&](const Uuid& t) { return referrers_of(t, mine_referrers); },
+                              &mine_referrers, &batch);
+      if (!status.ok()) break;
       values.push_back(x.value);
       mine[p.id] = x.value;
       ++fresh;
@@ -457,6 +584,7 @@ void RecordStore::CommitGroup(const std::vector<Writer*>& group) {
     }
     batch.PopSavePoint();
     for (auto& [id, value] : mine) pending[id] = std::move(value);
+    for (auto& [id, value] : mine_referrers) pending_referrers[id] = std::move(value);
     w->values = std::move(values);
     fresh_total += fresh;
   }
@@ -487,32 +615,80 @@ void RecordStore::ApplyErase(Writer* w) {
   rocksdb::ReadOptions ro;
   ro.prefix_same_as_start = true;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, cf(static_cast<int>(Cf::kByLearner))));
+  RecordLoader load = [this](const Uuid& id) { return LoadRecord(id); };
+  // Referrer lists edited by this erase; a missing value means "deleted".
+  std::map<Uuid, std::optional<std::vector<Uuid>>> referrer_edits;
+  auto referrers = [&](const Uuid& target) -> absl::StatusOr<std::optional<std::vector<Uuid>>*> {
+    auto found = referrer_edits.find(target);
+    if (found != referrer_edits.end()) return &found->second;
+    std::string value;
+    rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cf(static_cast<int>(Cf::kByTarget)), EncodeTargetKey(target),
+                                 &value);
+    std::vector<Uuid> ids;
+    if (!s.IsNotFound()) {
+      LL_RETURN_IF_ERROR(FromRocks(s, "read referrers"));
+      LL_ASSIGN_OR_RETURN(ids, DecodeReferrers(value));
+    }
+    return &(referrer_edits[target] = std::move(ids));
+  };
   int64_t erased = 0;
-  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
-    absl::StatusOr<IndexPosition> pos =
-        DecodeIndexTail(absl::string_view(it->key().data(), it->key().size()), prefix.size());
-    if (!pos.ok()) {
-      w->status = absl::InternalError(pos.status().message());
-      return;
+  absl::Status status = [&]() -> absl::Status {
+    for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+      absl::StatusOr<IndexEntry> entry =
+          DecodeIndexEntry(absl::string_view(it->key().data(), it->key().size()), prefix.size());
+      if (!entry.ok()) return absl::InternalError(entry.status().message());
+      if (entry->is_reference) {
+        // Another statement filed under this learner because it refers to
+        // one of theirs: the entry goes, the statement stays.
+        batch.Delete(cf(static_cast<int>(Cf::kByLearner)), it->key());
+        continue;
+      }
+      LL_ASSIGN_OR_RETURN(std::optional<StatementRecord> rec, LoadRecord(entry->id));
+      if (!rec) {
+        // A dangling index entry (should not exist): remove it too.
+        batch.Delete(cf(static_cast<int>(Cf::kByLearner)), it->key());
+        continue;
+      }
+      batch.Delete(cf(static_cast<int>(Cf::kStatements)), IdKey(entry->id));
+      for (auto& [family, key] : IndexKeys(entry->id, *rec)) batch.Delete(cf(static_cast<int>(family)), key);
+      // Its own reference entries, and its place in its target's list.
+      if (std::optional<Uuid> target = RefTargetOf(*rec)) {
+        LL_ASSIGN_OR_RETURN(Prefixes chain, ChainPrefixes(*target, load));
+        for (const auto& [family, p] : chain) {
+          batch.Delete(cf(static_cast<int>(family)), EncodeReferenceIndexKey(p, rec->stored_seq, entry->id));
+        }
+        LL_ASSIGN_OR_RETURN(std::optional<std::vector<Uuid>> * list, referrers(*target));
+        if (*list) (*list)->erase(std::remove((*list)->begin(), (*list)->end(), entry->id), (*list)->end());
+      }
+      // Statements that refer to this one lose their entries under its keys.
+      LL_ASSIGN_OR_RETURN(std::optional<std::vector<Uuid>> * mine, referrers(entry->id));
+      if (*mine) {
+        Prefixes own = OwnIndexPrefixes(*rec);
+        for (const Uuid& r : **mine) {
+          LL_ASSIGN_OR_RETURN(std::optional<StatementRecord> rr, LoadRecord(r));
+          if (!rr) continue;
+          for (const auto& [family, p] : own) {
+            batch.Delete(cf(static_cast<int>(family)), EncodeReferenceIndexKey(p, rr->stored_seq, r));
+          }
+        }
+      }
+      *mine = std::nullopt;
+      ++erased;
     }
-    absl::StatusOr<std::optional<StatementRecord>> rec = LoadRecord(pos->id);
-    if (!rec.ok()) {
-      w->status = rec.status();
-      return;
+    LL_RETURN_IF_ERROR(FromRocks(it->status(), "scan learner index"));
+    for (const auto& [target, list] : referrer_edits) {
+      if (!list || list->empty()) {
+        batch.Delete(cf(static_cast<int>(Cf::kByTarget)), EncodeTargetKey(target));
+      } else {
+        std::string value;
+        for (const Uuid& r : *list) value.append(reinterpret_cast<const char*>(r.data()), 16);
+        batch.Put(cf(static_cast<int>(Cf::kByTarget)), EncodeTargetKey(target), value);
+      }
     }
-    if (!rec->has_value()) {
-      // A dangling index entry (should not exist): remove it too.
-      batch.Delete(cf(static_cast<int>(Cf::kByLearner)), it->key());
-      continue;
-    }
-    batch.Delete(cf(static_cast<int>(Cf::kStatements)), IdKey(pos->id));
-    for (auto& [family, key] : IndexKeys(pos->id, **rec)) {
-      batch.Delete(cf(static_cast<int>(family)), key);
-    }
-    ++erased;
-  }
-  if (!it->status().ok()) {
-    w->status = FromRocks(it->status(), "scan learner index");
+    return absl::OkStatus();
+  }();
+  if (!status.ok()) {
+    w->status = status;
     return;
   }
   if (batch.Count() > 0) {
@@ -526,7 +702,7 @@ void RecordStore::ApplyErase(Writer* w) {
     // Drop the learner's range from the index files now rather than at some
     // later compaction, so the deleted keys do not linger on disk.
     std::string end = prefix;
-    end.append(24, '\xff');
+    end.append(25, '\xff');
     rocksdb::Slice b(prefix), e(end);
     db_->CompactRange(rocksdb::CompactRangeOptions(), cf(static_cast<int>(Cf::kByLearner)), &b, &e);
   }
@@ -548,8 +724,22 @@ std::string FilterFingerprint(const StatementQuery& q) {
                                ";a=", q.activity.size(), ":", q.activity, ";r=",
                                q.registration ? FormatUuid(*q.registration) : "", ";s=",
                                q.since_us ? absl::StrCat(*q.since_us) : "", ";u=",
-                               q.until_us ? absl::StrCat(*q.until_us) : "", ";x=", q.extra_filter_id);
+                               q.until_us ? absl::StrCat(*q.until_us) : "", ";x=", q.extra_filter_id,
+                               q.include_references ? ";refs" : "");
   return f;
+}
+
+// Whether `rec` itself satisfies the non-time filters of `q`.
+bool MatchesFilters(const StatementRecord& rec, const StatementQuery& q) {
+  if (!q.verb.empty() && rec.verb != q.verb) return false;
+  if (!q.activity.empty() && rec.activity != q.activity) return false;
+  if (q.registration && (!rec.Has(RecordFlag::kHasRegistration) || rec.registration != *q.registration)) {
+    return false;
+  }
+  if (!q.learner.empty() && std::find(rec.learners.begin(), rec.learners.end(), q.learner) == rec.learners.end()) {
+    return false;
+  }
+  return !q.extra_filter || q.extra_filter(rec);
 }
 
 }  // namespace
@@ -586,7 +776,7 @@ absl::StatusOr<StatementPage> RecordStore::List(const StatementQuery& q) const {
   PutU64(&lower, q.since_us ? static_cast<uint64_t>(std::max<int64_t>(0, *q.since_us)) + 1 : 0);
   if (q.until_us && *q.until_us < 0) return StatementPage{};
   PutU64(&upper, q.until_us ? static_cast<uint64_t>(*q.until_us) : UINT64_MAX);
-  upper.append(16, '\xff');
+  upper.append(17, '\xff');  // id, and the reference marker
   std::string upper_exclusive = upper;
   upper_exclusive.push_back('\0');  // iterate_upper_bound is exclusive
 
@@ -601,12 +791,14 @@ absl::StatusOr<StatementPage> RecordStore::List(const StatementQuery& q) const {
     std::string key = prefix;
     PutU64(&key, after->seq);
     key.append(reinterpret_cast<const char*>(after->id.data()), 16);
+    // Skip the entries of the statement at the position (its own entry and
+    // a reference entry may both be there).
     if (q.ascending) {
       it->Seek(key);
-      if (it->Valid() && it->key() == rocksdb::Slice(key)) it->Next();
+      while (it->Valid() && it->key().starts_with(key)) it->Next();
     } else {
       it->SeekForPrev(key);
-      if (it->Valid() && it->key() == rocksdb::Slice(key)) it->Prev();
+      while (it->Valid() && it->key().starts_with(key)) it->Prev();
     }
   } else if (q.ascending) {
     it->Seek(lower);
@@ -620,65 +812,69 @@ absl::StatusOr<StatementPage> RecordStore::List(const StatementQuery& q) const {
   constexpr int kMaxScanned = 20000;
   StatementPage page;
   int scanned = 0;
-  IndexPosition last{};
+  IndexEntry last{};
   bool more = false;
-  std::vector<IndexPosition> chunk;
-  std::vector<std::string> chunk_keys;
+  std::optional<Uuid> previous_id;  // own and reference entries of one statement are adjacent
+  struct Candidate {
+    IndexEntry entry;
+    std::string covered;  // record copy from the learner index ("" when not covered)
+  };
+  std::vector<Candidate> chunk;
+  auto matches = [&](const StatementRecord& rec) -> absl::StatusOr<bool> {
+    if (MatchesFilters(rec, q)) return true;
+    if (!q.include_references || !rec.Has(RecordFlag::kReferencesStatement)) return false;
+    // xAPI: a statement that refers (through StatementRefs) to a statement
+    // matching the filters is returned too.
+    std::optional<Uuid> target = RefTargetOf(rec);
+    for (int depth = 0; target && depth < kMaxReferenceDepth; ++depth) {
+      LL_ASSIGN_OR_RETURN(std::optional<StatementRecord> t, LoadRecord(*target));
+      if (!t) return false;
+      if (MatchesFilters(*t, q)) return true;
+      target = RefTargetOf(*t);
+    }
+    return false;
+  };
   while (true) {
     chunk.clear();
-    chunk_keys.clear();
     size_t need = static_cast<size_t>(q.page_size) - page.statements.size();
-    std::vector<std::string> covered;  // record copies from the learner index
     for (; it->Valid() && chunk.size() < need && scanned < kMaxScanned;
          q.ascending ? it->Next() : it->Prev()) {
       ++scanned;
-      LL_ASSIGN_OR_RETURN(IndexPosition pos,
-                          DecodeIndexTail(absl::string_view(it->key().data(), it->key().size()), prefix.size()));
-      chunk.push_back(pos);
-      if (family == Cf::kByLearner) {
-        covered.push_back(it->value().ToString());
-      } else {
-        chunk_keys.push_back(IdKey(pos.id));
-      }
+      LL_ASSIGN_OR_RETURN(IndexEntry entry,
+                          DecodeIndexEntry(absl::string_view(it->key().data(), it->key().size()), prefix.size()));
+      last = entry;
+      if (entry.is_reference && !q.include_references) continue;
+      if (previous_id && *previous_id == entry.id) continue;
+      previous_id = entry.id;
+      Candidate c{entry, {}};
+      if (family == Cf::kByLearner && !entry.is_reference) c.covered = it->value().ToString();
+      chunk.push_back(std::move(c));
     }
-    if (!chunk.empty() && family == Cf::kByLearner) {
-      last = chunk.back();
-      for (size_t k = 0; k < chunk.size(); ++k) {
-        LL_ASSIGN_OR_RETURN(StatementRecord rec, DecodeStatementRecord(covered[k]));
-        if (rec.Has(RecordFlag::kVoided)) continue;
-        if (!q.verb.empty() && rec.verb != q.verb) continue;
-        if (!q.activity.empty() && rec.activity != q.activity) continue;
-        if (q.registration && (!rec.Has(RecordFlag::kHasRegistration) || rec.registration != *q.registration)) {
-          continue;
-        }
-        if (q.extra_filter && !q.extra_filter(rec)) continue;
-        page.statements.push_back({chunk[k].id, std::move(rec)});
-      }
-    } else if (!chunk.empty()) {
-      last = chunk.back();
-      std::vector<rocksdb::Slice> keys(chunk_keys.begin(), chunk_keys.end());
-      std::vector<rocksdb::PinnableSlice> values(keys.size());
-      std::vector<rocksdb::Status> statuses(keys.size());
-      db_->MultiGet(rocksdb::ReadOptions(), cf(static_cast<int>(Cf::kStatements)), keys.size(), keys.data(),
+    std::vector<std::string> keys;
+    for (const Candidate& c : chunk) {
+      if (c.covered.empty()) keys.push_back(IdKey(c.entry.id));
+    }
+    std::vector<rocksdb::Slice> slices(keys.begin(), keys.end());
+    std::vector<rocksdb::PinnableSlice> values(slices.size());
+    std::vector<rocksdb::Status> statuses(slices.size());
+    if (!slices.empty()) {
+      db_->MultiGet(rocksdb::ReadOptions(), cf(static_cast<int>(Cf::kStatements)), slices.size(), slices.data(),
                     values.data(), statuses.data());
-      for (size_t k = 0; k < chunk.size(); ++k) {
+    }
+    size_t fetched = 0;
+    for (Candidate& c : chunk) {
+      absl::string_view bytes = c.covered;
+      if (c.covered.empty()) {
+        size_t k = fetched++;
         if (statuses[k].IsNotFound()) continue;  // erased between index scan and read
         LL_RETURN_IF_ERROR(FromRocks(statuses[k], "read statement"));
-        LL_ASSIGN_OR_RETURN(StatementRecord rec,
-                            DecodeStatementRecord(absl::string_view(values[k].data(), values[k].size())));
-        if (rec.Has(RecordFlag::kVoided)) continue;
-        if (!q.verb.empty() && rec.verb != q.verb) continue;
-        if (!q.activity.empty() && rec.activity != q.activity) continue;
-        if (q.registration && (!rec.Has(RecordFlag::kHasRegistration) || rec.registration != *q.registration)) {
-          continue;
-        }
-        if (!q.learner.empty() &&
-            std::find(rec.learners.begin(), rec.learners.end(), q.learner) == rec.learners.end()) {
-          continue;
-        }
-        if (q.extra_filter && !q.extra_filter(rec)) continue;
-        page.statements.push_back({chunk[k].id, std::move(rec)});
+        bytes = absl::string_view(values[k].data(), values[k].size());
       }
+      LL_ASSIGN_OR_RETURN(StatementRecord rec, DecodeStatementRecord(bytes));
+      if (rec.Has(RecordFlag::kVoided)) continue;
+      LL_ASSIGN_OR_RETURN(bool ok, matches(rec));
+      if (!ok) continue;
+      page.statements.push_back({c.entry.id, std::move(rec)});
     }
     if (!it->Valid()) break;
     if (static_cast<int>(page.statements.size()) >= q.page_size || scanned >= kMaxScanned) {
@@ -704,8 +900,9 @@ absl::Status RecordStore::ForEachOfLearner(
   ro.prefix_same_as_start = true;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, cf(static_cast<int>(Cf::kByLearner))));
   for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
-    LL_ASSIGN_OR_RETURN(IndexPosition pos,
-                        DecodeIndexTail(absl::string_view(it->key().data(), it->key().size()), prefix.size()));
+    LL_ASSIGN_OR_RETURN(IndexEntry pos,
+                        DecodeIndexEntry(absl::string_view(it->key().data(), it->key().size()), prefix.size()));
+    if (pos.is_reference) continue;  // another learner's statement referring to this one's
     LL_ASSIGN_OR_RETURN(StatementRecord rec,
                         DecodeStatementRecord(absl::string_view(it->value().data(), it->value().size())));
     if (!fn(StoredStatement{pos.id, std::move(rec)})) break;

@@ -74,6 +74,11 @@ struct StatementQuery {
   // scanned, at most 20,000 entries per page.
   std::function<bool(const StatementRecord&)> extra_filter;
   std::string extra_filter_id;
+  // xAPI "filter conditions for StatementRefs": also return statements that
+  // refer (via StatementRef objects, voiding included, up to
+  // kMaxReferenceDepth deep) to a statement matching the filters, even a
+  // voided one. since/until/order/page size apply to the returned statements.
+  bool include_references = false;
 };
 
 struct StatementPage {

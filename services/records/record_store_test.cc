@@ -8,6 +8,7 @@
 #include <set>
 #include <thread>
 
+#include "absl/strings/str_cat.h"
 #include "services/common/vocabulary.h"
 #include "services/records/test_statements.h"
 
@@ -47,6 +48,33 @@ class RecordStoreTest : public ::testing::Test {
       batch.push_back(std::move(*p));
     }
     return store_->Record(std::move(batch));
+  }
+
+  // Stores a statement by `learner` whose object is a StatementRef to `target`.
+  absl::Status PutRef(const std::string& id, const std::string& learner, const std::string& target) {
+    std::string json = absl::StrCat(R"({"id":")", id, R"(","actor":{"objectType":"Agent","account":{"homePage":")",
+                                    vocab::kDistrictIdp, R"(","name":")", learner,
+                                    R"("}},"verb":{"id":"http://id.tincanapi.com/verb/rated","display":{"en-US":"rated"}},)",
+                                    R"("object":{"objectType":"StatementRef","id":")", target, R"("}})");
+    absl::StatusOr<ParsedStatement> p = ParseStatement(json);
+    if (!p.ok()) return p.status();
+    std::vector<ParsedStatement> batch;
+    batch.push_back(std::move(*p));
+    return store_->Record(std::move(batch)).status();
+  }
+
+  std::vector<std::string> ListAll(StatementQuery q) {
+    std::vector<std::string> out;
+    q.page_size = 1;
+    for (int pages = 0; pages < 100; ++pages) {
+      absl::StatusOr<StatementPage> page = store_->List(q);
+      EXPECT_TRUE(page.ok()) << page.status();
+      if (!page.ok()) break;
+      for (auto& id : Ids(*page)) out.push_back(id);
+      if (page->next_page_token.empty()) break;
+      q.page_token = page->next_page_token;
+    }
+    return out;
   }
 
   std::vector<std::string> Ids(const StatementPage& page) {
@@ -208,6 +236,73 @@ TEST_F(RecordStoreTest, VoidingHidesTargetButGetStillReturnsIt) {
                    {.id = TestUuid(5), .learner = "u1", .verb = "voided", .course = TestUuid(4)}})
                   .ok());
   EXPECT_TRUE(store_->Get(*ParseUuid(TestUuid(4)))->record.Has(RecordFlag::kVoided));
+}
+
+// xAPI "filter conditions for StatementRefs": statements referring to a
+// statement that matches the filters come back too, even when it is voided.
+TEST_F(RecordStoreTest, ReferenceQueriesReturnStatementsReferringToMatches) {
+  ASSERT_TRUE(Put({{.id = TestUuid(1), .learner = "u1", .verb = "completed", .course = "c1"}}).ok());
+  ASSERT_TRUE(Put({{.id = TestUuid(2), .learner = "u9", .verb = "voided", .course = TestUuid(1)}}).ok());
+  ASSERT_TRUE(PutRef(TestUuid(3), "u2", TestUuid(1)).ok());
+  ASSERT_TRUE(Put({{.id = TestUuid(4), .learner = "u3", .verb = "passed", .course = "c2"}}).ok());
+  ASSERT_TRUE(PutRef(TestUuid(5), "u4", TestUuid(3)).ok());  // a chain: 5 -> 3 -> 1
+
+  StatementQuery verb{.verb = std::string(vocab::kCompleted)};
+  EXPECT_TRUE(ListAll(verb).empty()) << "plain queries ignore references";
+  verb.include_references = true;
+  std::vector<std::string> expected = {TestUuid(5), TestUuid(3), TestUuid(2)};
+  EXPECT_EQ(ListAll(verb), expected);
+  StatementQuery activity{.activity = vocab::CourseIri("c1"), .include_references = true};
+  EXPECT_EQ(ListAll(activity), expected);
+  StatementQuery learner{.learner = "u1", .include_references = true};
+  EXPECT_EQ(ListAll(learner), expected);
+  learner.ascending = true;
+  EXPECT_EQ(ListAll(learner), (std::vector<std::string>{TestUuid(2), TestUuid(3), TestUuid(5)}));
+  // Time filters apply to the returned statements, not to the target.
+  StatementQuery since = verb;
+  since.since_us = store_->Get(*ParseUuid(TestUuid(2)))->record.stored_seq;
+  EXPECT_EQ(ListAll(since), (std::vector<std::string>{TestUuid(5), TestUuid(3)}));
+  // A learner's own history holds only their statements.
+  std::vector<std::string> own;
+  ASSERT_TRUE(store_->ForEachOfLearner("u1", [&](const StoredStatement& s) {
+                      own.push_back(FormatUuid(s.id));
+                      return true;
+                    }).ok());
+  EXPECT_EQ(own, (std::vector<std::string>{TestUuid(1)}));
+  // A statement matching both itself and through its target is listed once.
+  ASSERT_TRUE(Put({{.id = TestUuid(6), .learner = "u5", .verb = "completed", .course = "c1"}}).ok());
+  ASSERT_TRUE(PutRef(TestUuid(7), "u5", TestUuid(6)).ok());
+  StatementQuery u5{.learner = "u5", .include_references = true};
+  EXPECT_EQ(ListAll(u5), (std::vector<std::string>{TestUuid(7), TestUuid(6)}));
+}
+
+TEST_F(RecordStoreTest, ReferenceToLaterTargetIsFiledWhenTargetArrives) {
+  ASSERT_TRUE(PutRef(TestUuid(1), "u2", TestUuid(2)).ok());  // target not stored yet
+  ASSERT_TRUE(Put({{.id = TestUuid(2), .learner = "u1", .verb = "completed", .course = "c9"}}).ok());
+  StatementQuery q{.activity = vocab::CourseIri("c9"), .include_references = true};
+  EXPECT_EQ(ListAll(q), (std::vector<std::string>{TestUuid(2), TestUuid(1)}));
+  Reopen(false);
+  EXPECT_EQ(ListAll(q), (std::vector<std::string>{TestUuid(2), TestUuid(1)}));
+}
+
+TEST_F(RecordStoreTest, EraseRemovesReferenceEntriesBothWays) {
+  ASSERT_TRUE(Put({{.id = TestUuid(1), .learner = "u1", .verb = "completed", .course = "c1"}}).ok());
+  ASSERT_TRUE(PutRef(TestUuid(2), "u2", TestUuid(1)).ok());  // u2 refers to u1's statement
+  ASSERT_TRUE(PutRef(TestUuid(3), "u1", TestUuid(2)).ok());  // u1 refers to u2's statement
+  // Own 1 and 3; references 2 (-> 1) and 3 (-> 2 -> 1).
+  EXPECT_EQ(*store_->CountLearnerIndexEntries("u1"), 4);
+  ASSERT_EQ(*store_->EraseLearner("u1"), 2);
+  EXPECT_EQ(*store_->CountLearnerIndexEntries("u1"), 0);
+  EXPECT_TRUE(store_->Get(*ParseUuid(TestUuid(2))).ok()) << "another learner's statement stays";
+  StatementQuery c1{.activity = vocab::CourseIri("c1"), .include_references = true};
+  EXPECT_TRUE(ListAll(c1).empty()) << "nothing is filed under the erased statement's keys";
+  StatementQuery u2{.learner = "u2", .include_references = true};
+  EXPECT_EQ(ListAll(u2), (std::vector<std::string>{TestUuid(2)}));
+  // The referrer list of u2's statement no longer names u1's: a new statement
+  // by u1 with that id is not filed under u2's keys.
+  ASSERT_EQ(*store_->EraseLearner("u2"), 1);
+  StatementQuery all;
+  EXPECT_TRUE(ListAll(all).empty());
 }
 
 TEST_F(RecordStoreTest, EraseRemovesEveryStatementAndIndexEntry) {

@@ -557,6 +557,7 @@ absl::Status CheckBody(const Json& s, absl::string_view field, bool sub, ParsedS
   if (out) {
     out->verb = s["verb"]["id"].string();
     if (type == "Activity") out->activity = obj["id"].string();
+    if (type == "StatementRef") out->ref_target = target;
     Json actor = s["actor"];
     std::string key = LearnerKeyOf(actor);
     if (!key.empty()) out->learners.push_back(key);

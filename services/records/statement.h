@@ -42,6 +42,8 @@ struct ParsedStatement {
   std::optional<int64_t> timestamp_us;  // absent: the store uses the stored time
   bool is_voiding = false;
   Uuid void_target{};                 // when is_voiding
+  // The target of a StatementRef object (voiding or not).
+  std::optional<Uuid> ref_target;
 };
 
 // Parses and validates one statement. INVALID_ARGUMENT with a message that

@@ -617,6 +617,8 @@ HttpResponse XapiHandler::GetStatements(const HttpRequest& req, bool head) const
   q.page_size = (n == 0 || n > kMaxStatementsPerPage) ? kMaxStatementsPerPage : n;
   q.ascending = IsTrue(req.Param("ascending"));
   q.page_token = req.Param("more");
+  // xAPI 2.1.3 "Filter Conditions for StatementRefs".
+  q.include_references = true;
 
   absl::StatusOr<records::StatementPage> page = store_->List(q);
   if (!page.ok()) return FromStatus(page.status());
