@@ -10,6 +10,10 @@
 // or, with --tune=false, the values). The manifest records the training data
 // size, the parameters, validation figures with the popularity and item-kNN
 // baselines, and the test figures when --test is given.
+// --tls_ca (and --tls_cert/--tls_key where the record service demands a
+// client certificate) read --records over TLS (docs/security.md).
+#include <grpcpp/grpcpp.h>
+
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -23,6 +27,8 @@
 #include "models/model_writer.h"
 #include "models/records_export.h"
 #include "models/trainer.h"
+#include "services/common/grpc_tls.h"
+#include "services/common/tls_flags.h"
 
 ABSL_FLAG(std::string, model_root, "", "model root directory (required)");
 ABSL_FLAG(std::string, interactions, "", "comma-separated interaction files (docs/models.md)");
@@ -89,7 +95,14 @@ int main(int argc, char** argv) {
                   n / secs);
       std::fflush(stdout);
     };
-    auto r = lm::ReadInteractionsFromRecords(absl::GetFlag(FLAGS_records), export_options);
+    absl::StatusOr<lifelong::TlsConfig> tls = lifelong::CallingTlsFromFlags();
+    if (!tls.ok()) return Fail(tls.status());
+    absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials =
+        lifelong::ChannelCredentialsFor(*tls);
+    if (!credentials.ok()) return Fail(credentials.status());
+    auto stub = lifelong::v1::LearningRecordService::NewStub(
+        grpc::CreateChannel(absl::GetFlag(FLAGS_records), *credentials));
+    auto r = lm::ReadInteractionsFromRecords(stub.get(), export_options);
     if (!r.ok()) return Fail(r.status());
     inputs.push_back({{"records", absl::GetFlag(FLAGS_records)},
                       {"statements", r->statements},

@@ -8,8 +8,8 @@ PACKAGES=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   librocksdb-dev libfaiss-dev libabsl-dev libopenblas-dev liblapack-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  nlohmann-json3-dev libssl-dev libsimdjson-dev libcpp-httplib-dev
-  python3
+  nlohmann-json3-dev libssl-dev libsimdjson-dev libcpp-httplib-dev libjwt-dev
+  python3 openssl
 )
 
 missing=()

@@ -20,6 +20,10 @@
 #   STACK_SKIP_BUILD=1     use the binaries already in var/bin
 #   STACK_TRAIN_FLAGS      extra trainer flags for the first model (e.g. --tune=false)
 #   RECORDS_FLAGS, CATALOG_FLAGS, RECOMMEND_FLAGS   extra server flags (e.g. side ports)
+#   STACK_TLS=1            TLS on every port and mutual TLS between the services, with a
+#                          development CA from ops/dev-ca.sh in $LIFELONG_VAR/tls
+#                          (docs/security.md); later runs of up/status follow the running
+#                          stack's mode unless STACK_TLS is set
 #   BAZEL [bazel]          BAZEL_BUILD_FLAGS [] (e.g. "-c opt"; .bazelrc already builds with -O2)
 set -euo pipefail
 
@@ -40,6 +44,8 @@ BAZEL="${BAZEL:-bazel}"
 BIN="$VAR/bin"
 RUN="$VAR/run"
 LOG="$VAR/log"
+TLS_DIR="$VAR/tls"
+TLS=0  # set by resolve_tls
 export LIFELONG_RECORDS="$HOST:$RECORDS_PORT"
 export LIFELONG_CATALOG="$HOST:$CATALOG_PORT"
 export LIFELONG_RECOMMEND="$HOST:$RECOMMEND_PORT"
@@ -83,6 +89,54 @@ pid_of() {  # prints the pid of service $1 if its pid file names a live process
   # The pid must still be our server (not a recycled pid).
   tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q "${1}_server" || return 1
   echo "$pid"
+}
+
+any_running() {
+  local s
+  for s in records catalog recommend; do
+    pid_of "$s" >/dev/null && return 0
+  done
+  return 1
+}
+
+# Decides TLS (0/1) for this run: STACK_TLS when set, else the mode the
+# running stack was started with ($RUN/tls.on). A running stack is never
+# switched: that takes `ops/stack.sh down` first. With TLS, the CLI (and the
+# trainer it runs) use the development CA and the client certificate.
+resolve_tls() {
+  local running_tls=0
+  [ -f "$RUN/tls.on" ] && running_tls=1
+  if ! any_running; then
+    rm -f "$RUN/tls.on"
+    running_tls=""
+  fi
+  TLS="${STACK_TLS:-${running_tls:-0}}"
+  [ "$TLS" = 1 ] || TLS=0
+  if [ -n "$running_tls" ] && [ "$TLS" != "$running_tls" ]; then
+    die "the running stack was started $([ "$running_tls" = 1 ] && echo with || echo without) TLS; run 'ops/stack.sh down' before switching (STACK_TLS=$TLS)"
+  fi
+  if [ "$TLS" = 1 ]; then
+    export LIFELONG_TLS_CA="$TLS_DIR/ca.pem" LIFELONG_TLS_CERT="$TLS_DIR/client.pem" \
+      LIFELONG_TLS_KEY="$TLS_DIR/client.key"
+  else
+    unset LIFELONG_TLS_CA LIFELONG_TLS_CERT LIFELONG_TLS_KEY
+  fi
+}
+
+# server_tls_flags NAME: the TLS flags of service NAME (none without TLS).
+server_tls_flags() {
+  [ "$TLS" = 1 ] || return 0
+  echo "--tls_cert=$TLS_DIR/$1.pem --tls_key=$TLS_DIR/$1.key --tls_ca=$TLS_DIR/ca.pem --tls_require_client_cert"
+}
+
+# flag_value NAME DEFAULT FLAGS...: the value of --NAME=V in FLAGS, else DEFAULT.
+flag_value() {
+  local name="$1" value="$2" f
+  shift 2
+  for f in "$@"; do
+    case "$f" in --"$name"=*) value="${f#*=}" ;; esac
+  done
+  echo "$value"
 }
 
 port_busy() {  # true if something listens on TCP port $1
@@ -161,7 +215,11 @@ load_demo() {
     return
   fi
   step "loading the demo district ($want)"
-  "$BIN/demo_loader" --records="$LIFELONG_RECORDS" --catalog="$LIFELONG_CATALOG" \
+  local tls_flags=()
+  if [ "$TLS" = 1 ]; then
+    tls_flags=(--tls_ca="$LIFELONG_TLS_CA" --tls_cert="$LIFELONG_TLS_CERT" --tls_key="$LIFELONG_TLS_KEY")
+  fi
+  "$BIN/demo_loader" ${tls_flags[@]+"${tls_flags[@]}"} --records="$LIFELONG_RECORDS" --catalog="$LIFELONG_CATALOG" \
       --learners="$DEMO_LEARNERS" --courses="$DEMO_COURSES" --seed="$DEMO_SEED" \
       --parallel="$DEMO_PARALLEL" --checkpoint="$RUN/demo.checkpoint"
   echo "$want" >"$marker"
@@ -194,6 +252,10 @@ summary() {
     printf '  %-10s %-22s %-8s %s\n' "$s" "$HOST:${!port_var}" "$(pid_of "$s" || echo -)" "$LOG/$s.log"
   done
   echo "  data: $VAR/records  $VAR/catalog  $VAR/models      pids: $RUN"
+  if [ "$TLS" = 1 ]; then
+    echo "  TLS: every port, mutual TLS on gRPC and /metrics (also between the services);"
+    echo "       development CA and certificates in $TLS_DIR (ops/dev-ca.sh)"
+  fi
   if [ "${#TIMINGS[@]}" -gt 0 ]; then
     echo "  timings:"
     printf '    %s\n' "${TIMINGS[@]}"
@@ -202,6 +264,21 @@ summary() {
   if [ "$LIFELONG_RECORDS$LIFELONG_CATALOG$LIFELONG_RECOMMEND" != "127.0.0.1:7001127.0.0.1:7002127.0.0.1:7003" ]; then
     echo "Point the CLI at this stack first:"
     echo "  export LIFELONG_RECORDS=$LIFELONG_RECORDS LIFELONG_CATALOG=$LIFELONG_CATALOG LIFELONG_RECOMMEND=$LIFELONG_RECOMMEND"
+  fi
+  if [ "$TLS" = 1 ]; then
+    local xapi_port metrics_port
+    # shellcheck disable=SC2086
+    xapi_port=$(flag_value xapi_port 8080 ${RECORDS_FLAGS:-})
+    # shellcheck disable=SC2086
+    metrics_port=$(flag_value metrics_port 9001 ${RECORDS_FLAGS:-})
+    cat <<EOF
+The stack runs with TLS: point the CLI at the development CA and the client certificate first
+(or pass --tls_ca --tls_cert --tls_key to each command):
+  export LIFELONG_TLS_CA=$LIFELONG_TLS_CA LIFELONG_TLS_CERT=$LIFELONG_TLS_CERT LIFELONG_TLS_KEY=$LIFELONG_TLS_KEY
+xAPI over HTTPS, and /metrics (which asks for the client certificate):
+  curl --cacert $TLS_DIR/ca.pem -u lifelong:lifelong-dev -H 'X-Experience-API-Version: 2.0.0' 'https://$HOST:$xapi_port/xapi/statements?limit=5'
+  curl --cacert $TLS_DIR/ca.pem --cert $TLS_DIR/client.pem --key $TLS_DIR/client.key https://$HOST:$metrics_port/metrics
+EOF
   fi
   cat <<EOF
 Try (the CLI is $BIN/lifelong; docs/cli.md):
@@ -222,12 +299,19 @@ up() {
   "$ROOT/ops/bootstrap.sh"
   build
   mkdir -p "$VAR/records" "$VAR/catalog" "$VAR/models" "$LOG" "$RUN"
+  resolve_tls
+  if [ "$TLS" = 1 ]; then
+    step "development CA and certificates (STACK_TLS=1)"
+    "$ROOT/ops/dev-ca.sh" "$TLS_DIR" >/dev/null
+    touch "$RUN/tls.on"
+    step_done "dev CA"
+  fi
   step "starting records and catalog"
   # shellcheck disable=SC2086
   start records "$RECORDS_PORT" --data_dir="$VAR/records" --xapi_documents_dir="$VAR/xapi-documents" \
-    --xapi_credentials="$ROOT/ops/xapi/dev-credentials.txt" ${RECORDS_FLAGS:-}
+    --xapi_credentials="$ROOT/ops/xapi/dev-credentials.txt" $(server_tls_flags records) ${RECORDS_FLAGS:-}
   # shellcheck disable=SC2086
-  start catalog "$CATALOG_PORT" --data_dir="$VAR/catalog" ${CATALOG_FLAGS:-}
+  start catalog "$CATALOG_PORT" --data_dir="$VAR/catalog" $(server_tls_flags catalog) ${CATALOG_FLAGS:-}
   wait_serving 60s records catalog
   step_done "start records+catalog"
   load_demo
@@ -235,7 +319,8 @@ up() {
   step "starting recommend"
   # shellcheck disable=SC2086
   start recommend "$RECOMMEND_PORT" --model_dir="$VAR/models" \
-      --records="$LIFELONG_RECORDS" --catalog="$LIFELONG_CATALOG" ${RECOMMEND_FLAGS:-}
+      --records="$LIFELONG_RECORDS" --catalog="$LIFELONG_CATALOG" $(server_tls_flags recommend) \
+      ${RECOMMEND_FLAGS:-}
   if has_model; then
     wait_serving 180s records catalog recommend
   else
@@ -267,10 +352,13 @@ down() {
     rm -f "$RUN/$s.pid"
     say "$s stopped after $(awk -v n="$waited" 'BEGIN{printf "%.1f", n*0.2}')s"
   done
+  rm -f "$RUN/tls.on"
   [ "$any" = 1 ] || say "nothing was running"
 }
 
 status() {
+  resolve_tls
+  [ "$TLS" = 0 ] || echo "TLS: on (mutual TLS; certificates in $TLS_DIR)"
   for s in records catalog recommend; do
     local pid port_var="${s^^}_PORT"
     if pid=$(pid_of "$s"); then

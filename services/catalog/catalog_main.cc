@@ -21,14 +21,17 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/strings/str_cat.h"
+#include "services/auth/auth_flags.h"
 #include "services/catalog/catalog_service.h"
 #include "services/catalog/catalog_store.h"
+#include "services/common/grpc_tls.h"
 #include "services/common/http_server.h"
 #include "services/common/interceptors.h"
 #include "services/common/log.h"
 #include "services/common/metrics.h"
 #include "services/common/metrics_process.h"
 #include "services/common/server.h"
+#include "services/common/tls_flags.h"
 
 ABSL_FLAG(std::string, host, "127.0.0.1", "address to listen on (0.0.0.0 for all interfaces)");
 ABSL_FLAG(int, port, 7002, "gRPC port (0 picks a free port)");
@@ -45,6 +48,14 @@ int main(int argc, char** argv) {
   lifelong::BlockTerminationSignals();
   absl::ParseCommandLine(argc, argv);
   lifelong::SetLogService("catalog");
+  // TLS on every port when --tls_cert is set (docs/security.md, "TLS").
+  absl::StatusOr<lifelong::TlsConfig> tls = lifelong::ServingTlsFromFlags();
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> grpc_credentials =
+      tls.ok() ? lifelong::ServerCredentialsFor(*tls) : tls.status();
+  if (!grpc_credentials.ok()) {
+    lifelong::LogError("tls_config", {{"error", std::string(grpc_credentials.status().message())}});
+    return 1;
+  }
 
   const std::string data_dir = absl::GetFlag(FLAGS_data_dir);
   std::error_code ec;
@@ -60,7 +71,16 @@ int main(int argc, char** argv) {
                        {{"data_dir", data_dir}, {"error", store.status().ToString()}});
     return 1;
   }
-  lifelong::catalog::CatalogService service(store->get());
+  absl::StatusOr<lifelong::auth::AuthOptions> auth_options = lifelong::auth::AuthOptionsFromFlags();
+  if (!auth_options.ok()) {
+    lifelong::LogError("auth_config", {{"error", std::string(auth_options.status().message())}});
+    return 1;
+  }
+  if (!auth_options->enabled) {
+    lifelong::LogWarn("auth_disabled", {{"why", "no --auth_key_file: every caller is trusted (development only)"}});
+  }
+  lifelong::auth::Authorizer authorizer(*auth_options);
+  lifelong::catalog::CatalogService service(store->get(), &authorizer);
 
   // Observability: RPC metrics, request ids and access logs for every call,
   // plus the catalog's counters, sampled at each scrape.
@@ -98,6 +118,7 @@ int main(int argc, char** argv) {
   options.max_pollers = absl::GetFlag(FLAGS_max_pollers);
   options.health_service_names = {
       std::string(lifelong::v1::CourseCatalogService::service_full_name())};
+  options.credentials = *grpc_credentials;
   absl::StatusOr<std::unique_ptr<lifelong::RunningGrpcServer>> server =
       lifelong::StartGrpcServer(options, {&service});
   if (!server.ok()) {
@@ -111,6 +132,7 @@ int main(int argc, char** argv) {
   lifelong::HttpServerOptions metrics_options;
   metrics_options.host = absl::GetFlag(FLAGS_metrics_host);
   metrics_options.port = absl::GetFlag(FLAGS_metrics_port);
+  metrics_options.tls = *tls;
   // Not fatal: the service keeps serving without /metrics (logged as error).
   auto metrics_server = lifelong::StartMetricsHttpServer(
       metrics_options, &metrics::DefaultRegistry(), [&serving] { return serving.load(); });
@@ -123,6 +145,7 @@ int main(int argc, char** argv) {
                                 {"metrics_port",
                                  metrics_server.ok() ? (*metrics_server)->port() : -1},
                                 {"data_dir", data_dir},
+                                {"tls", lifelong::ServingTlsMode(*tls)},
                                 {"courses", info.ok() ? info->course_count() : -1},
                                 {"generation", info.ok() ? info->generation() : -1}});
 

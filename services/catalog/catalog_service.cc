@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "services/auth/grpc_auth.h"
 #include "services/common/status_util.h"
 
 namespace lifelong::catalog {
@@ -20,11 +21,20 @@ grpc::Status Reply(absl::StatusOr<T> result, T* out) {
   return grpc::Status::OK;
 }
 
+// Refuses the call unless the role table grants `method` to the caller.
+#define LL_AUTHORIZE(authorizer, ctx, method)                                                          \
+  do {                                                                                           \
+    absl::StatusOr<auth::AccessGrant> _grant =                                                   \
+        auth::AuthorizeCall(authorizer, ctx, "/lifelong.v1.CourseCatalogService/" method);             \
+    if (!_grant.ok()) return ToGrpcStatus(_grant.status());                                      \
+  } while (0)
+
 }  // namespace
 
-grpc::Status CatalogService::CreateCourse(grpc::ServerContext*,
+grpc::Status CatalogService::CreateCourse(grpc::ServerContext* ctx,
                                           const lifelong::v1::CreateCourseRequest* request,
                                           Course* response) {
+  LL_AUTHORIZE(auth_, ctx, "CreateCourse");
   Course course = request->course();
   if (!request->course_id().empty()) {
     if (!course.id().empty() && course.id() != request->course_id()) {
@@ -36,15 +46,17 @@ grpc::Status CatalogService::CreateCourse(grpc::ServerContext*,
   return Reply(store_->CreateCourse(course), response);
 }
 
-grpc::Status CatalogService::GetCourse(grpc::ServerContext*,
+grpc::Status CatalogService::GetCourse(grpc::ServerContext* ctx,
                                        const lifelong::v1::GetCourseRequest* request,
                                        Course* response) {
+  LL_AUTHORIZE(auth_, ctx, "GetCourse");
   return Reply(store_->GetCourse(request->id()), response);
 }
 
-grpc::Status CatalogService::BatchGetCourses(grpc::ServerContext*,
+grpc::Status CatalogService::BatchGetCourses(grpc::ServerContext* ctx,
                                              const lifelong::v1::BatchGetCoursesRequest* request,
                                              lifelong::v1::BatchGetCoursesResponse* response) {
+  LL_AUTHORIZE(auth_, ctx, "BatchGetCourses");
   const std::vector<std::string> ids(request->ids().begin(), request->ids().end());
   absl::StatusOr<std::vector<Course>> courses = store_->BatchGetCourses(ids);
   if (!courses.ok()) return ToGrpcStatus(courses.status());
@@ -52,32 +64,37 @@ grpc::Status CatalogService::BatchGetCourses(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status CatalogService::UpdateCourse(grpc::ServerContext*,
+grpc::Status CatalogService::UpdateCourse(grpc::ServerContext* ctx,
                                           const lifelong::v1::UpdateCourseRequest* request,
                                           Course* response) {
+  LL_AUTHORIZE(auth_, ctx, "UpdateCourse");
   return Reply(store_->UpdateCourse(request->course(), request->update_mask()), response);
 }
 
-grpc::Status CatalogService::ListCourses(grpc::ServerContext*,
+grpc::Status CatalogService::ListCourses(grpc::ServerContext* ctx,
                                          const lifelong::v1::ListCoursesRequest* request,
                                          lifelong::v1::ListCoursesResponse* response) {
+  LL_AUTHORIZE(auth_, ctx, "ListCourses");
   return Reply(store_->ListCourses(*request), response);
 }
 
-grpc::Status CatalogService::ArchiveCourse(grpc::ServerContext*,
+grpc::Status CatalogService::ArchiveCourse(grpc::ServerContext* ctx,
                                            const lifelong::v1::ArchiveCourseRequest* request,
                                            Course* response) {
+  LL_AUTHORIZE(auth_, ctx, "ArchiveCourse");
   return Reply(store_->ArchiveCourse(request->id(), request->etag()), response);
 }
 
-grpc::Status CatalogService::GetCatalogInfo(grpc::ServerContext*,
+grpc::Status CatalogService::GetCatalogInfo(grpc::ServerContext* ctx,
                                             const lifelong::v1::GetCatalogInfoRequest*,
                                             lifelong::v1::CatalogInfo* response) {
+  LL_AUTHORIZE(auth_, ctx, "GetCatalogInfo");
   return Reply(store_->GetCatalogInfo(), response);
 }
 
-grpc::Status CatalogService::Echo(grpc::ServerContext*, const lifelong::v1::EchoRequest* request,
+grpc::Status CatalogService::Echo(grpc::ServerContext* ctx, const lifelong::v1::EchoRequest* request,
                                   lifelong::v1::EchoResponse* response) {
+  LL_AUTHORIZE(auth_, ctx, "Echo");
   response->set_payload(request->payload());
   return grpc::Status::OK;
 }

@@ -10,6 +10,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include "services/auth/authorizer.h"
 #include "proto/lifelong/v1/catalog.grpc.pb.h"
 #include "services/catalog/catalog_store.h"
 
@@ -17,8 +18,10 @@ namespace lifelong::catalog {
 
 class CatalogService final : public lifelong::v1::CourseCatalogService::Service {
  public:
-  // `store` is not owned and must outlive the service.
-  explicit CatalogService(CatalogStore* store) : store_(store) {}
+  // `store` is not owned and must outlive the service. `authorizer` (not
+  // owned) decides who may call what; nullptr trusts every caller.
+  explicit CatalogService(CatalogStore* store, auth::Authorizer* authorizer = nullptr)
+      : store_(store), auth_(authorizer) {}
 
   grpc::Status CreateCourse(grpc::ServerContext* context,
                             const lifelong::v1::CreateCourseRequest* request,
@@ -46,6 +49,7 @@ class CatalogService final : public lifelong::v1::CourseCatalogService::Service 
 
  private:
   CatalogStore* const store_;
+  auth::Authorizer* const auth_;
 };
 
 }  // namespace lifelong::catalog

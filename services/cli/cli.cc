@@ -39,6 +39,7 @@
 #include "services/cli/progress.h"
 #include "services/cli/statement_builder.h"
 #include "services/cli/text_table.h"
+#include "services/common/grpc_tls.h"
 #include "services/common/health_client.h"
 #include "services/common/status_util.h"
 #include "services/common/vocabulary.h"
@@ -72,6 +73,12 @@ const std::vector<FlagSpec>& GlobalFlags() {
       {"recommend", true,
        "recommendation service address (env LIFELONG_RECOMMEND, default 127.0.0.1:7003)"},
       {"server", true, "address of the service this command talks to (overrides the above)"},
+      {"tls_ca", true,
+       "CA certificate (PEM) to verify the services with; calls use TLS when set "
+       "(env LIFELONG_TLS_CA)"},
+      {"tls_cert", true,
+       "client certificate (PEM) for services that demand one (env LIFELONG_TLS_CERT)"},
+      {"tls_key", true, "private key of --tls_cert (env LIFELONG_TLS_KEY)"},
       {"help", false, "show help for the command", 'h'},
   };
   return *flags;
@@ -111,8 +118,19 @@ class Env {
       if (!ms.ok()) return AsUsage(ms.status());
       stream_timeout_ms_ = *ms;
     }
+    // TLS (docs/security.md): flags, else LIFELONG_TLS_* from the environment.
+    tls_.ca_file = Setting("tls_ca");
+    tls_.cert_file = Setting("tls_cert");
+    tls_.key_file = Setting("tls_key");
+    if (absl::Status s = ValidateCallingTls(tls_); !s.ok()) return AsUsage(s);
+    absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> creds = ChannelCredentialsFor(tls_);
+    if (!creds.ok()) return creds.status();
+    credentials_ = *std::move(creds);
     return absl::OkStatus();
   }
+
+  // The TLS files the channels use (all empty: plaintext).
+  const TlsConfig& tls() const { return tls_; }
 
   const ParsedArgs& args() const { return args_; }
   bool json() const { return args_.GetBool("json"); }
@@ -144,7 +162,7 @@ class Env {
       grpc::ChannelArguments a;
       a.SetMaxReceiveMessageSize(64 << 20);
       a.SetMaxSendMessageSize(64 << 20);
-      ch = grpc::CreateCustomChannel(Address(s), grpc::InsecureChannelCredentials(), a);
+      ch = grpc::CreateCustomChannel(Address(s), credentials_, a);
     }
     return ch;
   }
@@ -174,11 +192,20 @@ class Env {
   }
 
  private:
+  // --`flag`, else $LIFELONG_<FLAG>, else "".
+  std::string Setting(const std::string& flag) const {
+    if (args_.Has(flag)) return args_.Get(flag);
+    auto it = ctx_.env.find(absl::StrCat("LIFELONG_", absl::AsciiStrToUpper(flag)));
+    return it == ctx_.env.end() ? "" : it->second;
+  }
+
   const CliContext& ctx_;
   ParsedArgs args_;
   Service primary_;
   int64_t timeout_ms_ = 10000;
   int64_t stream_timeout_ms_ = 3600 * 1000;
+  TlsConfig tls_;
+  std::shared_ptr<grpc::ChannelCredentials> credentials_ = grpc::InsecureChannelCredentials();
   std::shared_ptr<grpc::Channel> channels_[4];
 };
 
@@ -1150,6 +1177,10 @@ absl::Status CmdTrain(Env& env) {
   env.err() << "train: catalog dump " << dump << " (" << courses << " courses)\n";
   std::vector<std::string> argv = {*trainer, "--model_root=" + model_root,
                                    "--records=" + env.Address(Service::kRecords), "--catalog=" + dump};
+  // The trainer reads the record service with the same TLS settings.
+  if (!env.tls().ca_file.empty()) argv.push_back("--tls_ca=" + env.tls().ca_file);
+  if (!env.tls().cert_file.empty()) argv.push_back("--tls_cert=" + env.tls().cert_file);
+  if (!env.tls().key_file.empty()) argv.push_back("--tls_key=" + env.tls().key_file);
   for (const std::string& p : a.positional) argv.push_back(p);  // after "--": trainer flags
   env.err() << "train: " << absl::StrJoin(argv, " ") << "\n" << std::flush;
   std::vector<char*> cargv;
@@ -1502,7 +1533,8 @@ int RunCli(const std::vector<std::string>& args, const CliContext& ctx) {
 
 std::map<std::string, std::string> LifelongEnv() {
   std::map<std::string, std::string> env;
-  for (const char* n : {"LIFELONG_RECORDS", "LIFELONG_CATALOG", "LIFELONG_RECOMMEND", "LIFELONG_TRAINER"}) {
+  for (const char* n : {"LIFELONG_RECORDS", "LIFELONG_CATALOG", "LIFELONG_RECOMMEND", "LIFELONG_TRAINER",
+                        "LIFELONG_TLS_CA", "LIFELONG_TLS_CERT", "LIFELONG_TLS_KEY"}) {
     const char* v = std::getenv(n);
     if (v != nullptr) env[n] = v;
   }

@@ -18,7 +18,9 @@ struct CliContext {
   std::ostream* out;  // results (tables or JSON)
   std::ostream* err;  // errors (one line each) and progress
   // Environment variables consulted: LIFELONG_RECORDS, LIFELONG_CATALOG,
-  // LIFELONG_RECOMMEND (service addresses), LIFELONG_TRAINER (trainer binary).
+  // LIFELONG_RECOMMEND (service addresses), LIFELONG_TRAINER (trainer binary),
+  // LIFELONG_TLS_CA, LIFELONG_TLS_CERT, LIFELONG_TLS_KEY (TLS, as the
+  // --tls_* flags; docs/security.md).
   std::map<std::string, std::string> env;
   // Path of the running binary, to find the trainer next to it (bazel-bin).
   std::string self_path;

@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
+#include "services/common/tls_testing.h"
 #include "tests/testing/subprocess.h"
 
 namespace lifelong::cli {
@@ -274,6 +275,66 @@ TEST_F(CliTest, ErasesLearner) {
   EXPECT_NE(e.out.find("erased 1 statement(s) of u400001"), std::string::npos) << e.out;
   Result h = Run({"history", "u400001", "--json"});
   EXPECT_EQ(JsonLines(h.out).size(), 0u);
+}
+
+// The CLI against a record service that demands mutual TLS (the real
+// binary, certificates from ops/dev-ca.sh): --tls_* flags or LIFELONG_TLS_*
+// get in; plaintext and callers without a client certificate do not.
+TEST(CliTlsTest, MutualTlsWithFlagsOrEnvironment) {
+  absl::StatusOr<::lifelong::testing::TestCa> ca =
+      ::lifelong::testing::TestCa::Create("cli_tls_ca");
+  ASSERT_TRUE(ca.ok()) << ca.status();
+  const std::string dir = FreshTempDir("cli_tls");
+  const std::string port_file = dir + "/records.port";
+  auto server = Subprocess::Start(
+      {RunfilePath("services/records/records_server"), "--port=0", "--host=127.0.0.1",
+       "--data_dir=" + dir + "/records_db", "--port_file=" + port_file, "--metrics_port=0",
+       "--xapi_port=-1", "--tls_cert=" + ca->File("records.pem"),
+       "--tls_key=" + ca->File("records.key"), "--tls_ca=" + ca->File("ca.pem"),
+       "--tls_require_client_cert"},
+      dir + "/records.log");
+  ASSERT_TRUE(server.ok()) << server.status();
+  auto port = WaitForPortFile(port_file);
+  ASSERT_TRUE(port.ok()) << port.status();
+
+  auto run = [&](std::vector<std::string> args, std::map<std::string, std::string> env = {}) {
+    std::ostringstream out, err;
+    CliContext ctx;
+    ctx.out = &out;
+    ctx.err = &err;
+    ctx.env = std::move(env);
+    ctx.env["LIFELONG_RECORDS"] = absl::StrCat("127.0.0.1:", *port);
+    const int code = RunCli(args, ctx);
+    return Result{code, out.str(), err.str()};
+  };
+  const std::vector<std::string> tls_flags = {"--tls_ca", ca->File("ca.pem"), "--tls_cert",
+                                              ca->File("client.pem"), "--tls_key",
+                                              ca->File("client.key")};
+  std::vector<std::string> health = {"health", "records", "--timeout", "3s"};
+  health.insert(health.end(), tls_flags.begin(), tls_flags.end());
+  Result r = run(health);
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("SERVING"), std::string::npos) << r.out;
+
+  const std::map<std::string, std::string> tls_env = {
+      {"LIFELONG_TLS_CA", ca->File("ca.pem")},
+      {"LIFELONG_TLS_CERT", ca->File("client.pem")},
+      {"LIFELONG_TLS_KEY", ca->File("client.key")}};
+  r = run({"record", "--learner", "u200001", "--verb", "completed", "--course", "c00001"}, tls_env);
+  EXPECT_EQ(r.code, 0) << r.err;
+  r = run({"history", "u200001", "--json"}, tls_env);
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("c00001"), std::string::npos) << r.out;
+
+  // Refused: plaintext, and TLS without a client certificate (exit 5).
+  EXPECT_EQ(run({"health", "records", "--timeout", "3s"}).code, 5);
+  EXPECT_EQ(run({"health", "records", "--timeout", "3s", "--tls_ca", ca->File("ca.pem")}).code, 5);
+  // A certificate without its key is a usage error; a missing file is named.
+  EXPECT_EQ(run({"health", "records", "--tls_cert", ca->File("client.pem")}).code, 2);
+  r = run({"health", "records", "--tls_ca", dir + "/nope.pem"});
+  EXPECT_EQ(r.code, 3);
+  EXPECT_NE(r.err.find("nope.pem"), std::string::npos) << r.err;
+  (void)server->Stop(SIGTERM);
 }
 
 }  // namespace

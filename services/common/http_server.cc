@@ -4,7 +4,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <poll.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -64,6 +67,9 @@ void CloseFd(int fd) {
 
 struct Connection {
   int fd = -1;
+  SSL* ssl = nullptr;           // HTTPS only (owned)
+  bool handshaking = false;     // HTTPS only: SSL_accept has not finished
+  short tls_wants = POLLIN;     // HTTPS only: what OpenSSL waits for
   absl::Time deadline;
   absl::Time accepted;
   std::string in;
@@ -71,6 +77,72 @@ struct Connection {
   size_t sent = 0;
   bool writing = false;
 };
+
+void CloseConnection(Connection& c) {
+  if (c.ssl != nullptr) SSL_free(c.ssl);
+  c.ssl = nullptr;
+  CloseFd(c.fd);
+  c.fd = -1;
+}
+
+// Outcome of one read or write attempt on a connection.
+enum class Io { kDone, kWouldBlock, kClosed };
+
+// After an SSL_* call on `c` returned `ret` <= 0: kWouldBlock (and what to
+// poll for in c.tls_wants) when OpenSSL waits for the socket, else kClosed.
+Io TlsOutcome(Connection& c, int ret) {
+  switch (SSL_get_error(c.ssl, ret)) {
+    case SSL_ERROR_WANT_READ:
+      c.tls_wants = POLLIN;
+      return Io::kWouldBlock;
+    case SSL_ERROR_WANT_WRITE:
+      c.tls_wants = POLLOUT;
+      return Io::kWouldBlock;
+    default:  // close_notify, handshake failure (no or bad client certificate), reset
+      ERR_clear_error();
+      return Io::kClosed;
+  }
+}
+
+// Reads up to `size` bytes into `buf`; `*n` is set on kDone.
+Io Receive(Connection& c, char* buf, size_t size, size_t* n) {
+  if (c.ssl != nullptr) {
+    const int r = SSL_read(c.ssl, buf, static_cast<int>(size));
+    if (r <= 0) return TlsOutcome(c, r);
+    *n = static_cast<size_t>(r);
+    return Io::kDone;
+  }
+  while (true) {
+    const ssize_t r = ::recv(c.fd, buf, size, 0);
+    if (r > 0) {
+      *n = static_cast<size_t>(r);
+      return Io::kDone;
+    }
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return Io::kWouldBlock;
+    return Io::kClosed;
+  }
+}
+
+// Writes up to `size` bytes of `data`; `*n` is set on kDone.
+Io Transmit(Connection& c, const char* data, size_t size, size_t* n) {
+  if (c.ssl != nullptr) {
+    const int r = SSL_write(c.ssl, data, static_cast<int>(size));
+    if (r <= 0) return TlsOutcome(c, r);
+    *n = static_cast<size_t>(r);
+    return Io::kDone;
+  }
+  while (true) {
+    const ssize_t r = ::send(c.fd, data, size, MSG_NOSIGNAL);
+    if (r > 0) {
+      *n = static_cast<size_t>(r);
+      return Io::kDone;
+    }
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return Io::kWouldBlock;
+    return Io::kClosed;
+  }
+}
 
 }  // namespace
 
@@ -81,6 +153,12 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
   }
   if (options.max_connections < 1) {
     return absl::InvalidArgumentError("max_connections: must be at least 1");
+  }
+  SslCtxPtr ssl_ctx;
+  if (options.tls.ServesTls() || options.tls.require_client_cert) {
+    absl::StatusOr<SslCtxPtr> ctx = NewServerSslCtx(options.tls);
+    if (!ctx.ok()) return ctx.status();
+    ssl_ctx = *std::move(ctx);
   }
   sockaddr_storage addr;
   std::memset(&addr, 0, sizeof(addr));
@@ -124,19 +202,22 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
     return absl::UnavailableError(absl::StrCat("pipe: ", std::strerror(err)));
   }
   auto server = std::unique_ptr<HttpServer>(
-      new HttpServer(std::move(options), std::move(routes), fd, wake[0], wake[1], port));
+      new HttpServer(std::move(options), std::move(routes), fd, wake[0], wake[1], port,
+                     std::move(ssl_ctx)));
   server->thread_ = std::thread([s = server.get()] { s->Loop(); });
   return server;
 }
 
 HttpServer::HttpServer(HttpServerOptions options, std::map<std::string, HttpHandler> routes,
-                       int listen_fd, int wake_read_fd, int wake_write_fd, int port)
+                       int listen_fd, int wake_read_fd, int wake_write_fd, int port,
+                       SslCtxPtr ssl_ctx)
     : options_(std::move(options)),
       routes_(std::move(routes)),
       listen_fd_(listen_fd),
       wake_read_fd_(wake_read_fd),
       wake_write_fd_(wake_write_fd),
-      port_(port) {}
+      port_(port),
+      ssl_ctx_(std::move(ssl_ctx)) {}
 
 HttpServer::~HttpServer() {
   Shutdown();
@@ -182,6 +263,14 @@ void HttpServer::Loop() {
   std::vector<Connection> conns;
   std::vector<pollfd> fds;
   const size_t max_request = options_.max_request_bytes;
+  if (ssl_ctx_ != nullptr) {
+    // SSL_write to a peer that went away raises SIGPIPE in this thread;
+    // blocked, it stays pending here instead of ending the process.
+    sigset_t pipe;
+    sigemptyset(&pipe);
+    sigaddset(&pipe, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe, nullptr);
+  }
   while (!stopping_.load()) {
     absl::Time now = absl::Now();
     absl::Duration wait = absl::Seconds(1);
@@ -193,7 +282,8 @@ void HttpServer::Loop() {
     fds.push_back({wake_read_fd_, POLLIN, 0});
     fds.push_back({listen_fd_, POLLIN, 0});
     for (const Connection& c : conns) {
-      fds.push_back({c.fd, static_cast<short>(c.writing ? POLLOUT : POLLIN), 0});
+      const short events = c.ssl != nullptr ? c.tls_wants : c.writing ? POLLOUT : POLLIN;
+      fds.push_back({c.fd, events, 0});
     }
     if (::poll(fds.data(), fds.size(), timeout_ms) < 0 && errno != EINTR) break;
     if (fds[0].revents != 0) break;  // Shutdown()
@@ -201,18 +291,26 @@ void HttpServer::Loop() {
 
     for (size_t i = 0; i < conns.size(); ++i) {
       Connection& c = conns[i];
-      const short revents = fds[i + 2].revents;
-      if (!c.writing && (revents & (POLLIN | POLLHUP | POLLERR))) {
+      const bool ready = (fds[i + 2].revents & (POLLIN | POLLOUT | POLLHUP | POLLERR)) != 0;
+      if (c.handshaking && ready) {
+        const int r = SSL_accept(c.ssl);
+        if (r == 1) {
+          c.handshaking = false;  // and read at once: the request may be buffered already
+        } else if (TlsOutcome(c, r) == Io::kClosed) {
+          CloseConnection(c);  // not TLS, or no acceptable client certificate
+          continue;
+        }
+      }
+      if (!c.handshaking && !c.writing && ready) {
         char buf[4096];
         bool closed = false;
         while (c.in.size() <= max_request) {
-          const ssize_t n = ::recv(c.fd, buf, sizeof(buf), 0);
-          if (n > 0) {
+          size_t n = 0;
+          const Io io = Receive(c, buf, sizeof(buf), &n);
+          if (io == Io::kDone) {
             c.in.append(buf, n);
-          } else if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
-            closed = true;
-            break;
-          } else if (errno != EINTR) {
+          } else {
+            closed = io == Io::kClosed;
             break;
           }
         }
@@ -225,34 +323,28 @@ void HttpServer::Loop() {
           c.out = Serialize(Text(431, "request too large\n"), true);
           c.writing = true;
         } else if (closed) {
-          CloseFd(c.fd);
-          c.fd = -1;
+          CloseConnection(c);
           continue;
         }
       }
-      if (c.writing && c.fd >= 0) {
+      if (c.writing) {
         while (c.sent < c.out.size()) {
-          const ssize_t n =
-              ::send(c.fd, c.out.data() + c.sent, c.out.size() - c.sent, MSG_NOSIGNAL);
-          if (n > 0) {
+          size_t n = 0;
+          const Io io = Transmit(c, c.out.data() + c.sent, c.out.size() - c.sent, &n);
+          if (io == Io::kDone) {
             c.sent += n;
-          } else if (n < 0 && errno == EINTR) {
-            continue;
           } else {
-            if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+            if (io == Io::kWouldBlock) break;
             c.sent = c.out.size();  // peer gone: give up on this one
           }
         }
         if (c.sent >= c.out.size()) {
-          CloseFd(c.fd);
-          c.fd = -1;
+          if (c.ssl != nullptr) SSL_shutdown(c.ssl);  // close_notify, best effort
+          CloseConnection(c);
           continue;
         }
       }
-      if (c.fd >= 0 && now >= c.deadline) {
-        CloseFd(c.fd);
-        c.fd = -1;
-      }
+      if (now >= c.deadline) CloseConnection(c);
     }
     conns.erase(
         std::remove_if(conns.begin(), conns.end(), [](const Connection& c) { return c.fd < 0; }),
@@ -275,18 +367,28 @@ void HttpServer::Loop() {
             CloseFd(fd);
             continue;
           }
-          CloseFd(oldest->fd);
+          CloseConnection(*oldest);
           conns.erase(oldest);
         }
         Connection c;
         c.fd = fd;
+        if (ssl_ctx_ != nullptr) {
+          c.ssl = SSL_new(ssl_ctx_.get());
+          if (c.ssl == nullptr || SSL_set_fd(c.ssl, fd) != 1) {
+            ERR_clear_error();
+            CloseConnection(c);
+            continue;
+          }
+          c.handshaking = true;
+          c.tls_wants = POLLIN;
+        }
         c.accepted = now;
         c.deadline = now + options_.io_timeout;
         conns.push_back(std::move(c));
       }
     }
   }
-  for (Connection& c : conns) CloseFd(c.fd);
+  for (Connection& c : conns) CloseConnection(c);
 }
 
 absl::StatusOr<std::unique_ptr<HttpServer>> StartMetricsHttpServer(

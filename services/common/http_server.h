@@ -10,7 +10,11 @@
 //   - at most `max_connections` are open; when full, the oldest connection
 //     still waiting for its request is closed to make room;
 //   - requests larger than `max_request_bytes` get 431 and are closed;
-//   - one request per connection (`Connection: close`), GET and HEAD only.
+//   - one request per connection (`Connection: close`), GET and HEAD only;
+//   - HTTPS when `options.tls` has a certificate (non-blocking OpenSSL in the
+//     same loop; the handshake counts against `io_timeout` like the
+//     request), with client certificates demanded when
+//     `tls.require_client_cert` (docs/security.md).
 // Handlers run on the loop thread, so they must be quick (rendering the
 // metrics registry is); a slow handler delays other scrapes, never the
 // service's gRPC traffic.
@@ -32,6 +36,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "services/common/metrics.h"
+#include "services/common/tls.h"
 
 namespace lifelong {
 
@@ -52,6 +57,8 @@ struct HttpServerOptions {
   int max_connections = 32;
   absl::Duration io_timeout = absl::Seconds(5);  // per connection, from accept
   size_t max_request_bytes = 8192;
+  // HTTPS when tls.cert_file is set; plaintext HTTP otherwise.
+  TlsConfig tls;
 };
 
 class HttpServer {
@@ -59,7 +66,8 @@ class HttpServer {
   // Binds, listens and starts the loop thread serving `routes` (exact paths;
   // the query string is ignored). Unknown paths get 404, other methods 405.
   // INVALID_ARGUMENT for a host that is not a numeric address or a bad port;
-  // UNAVAILABLE when the address cannot be bound.
+  // UNAVAILABLE when the address cannot be bound; the errors of
+  // NewServerSslCtx (tls.h) for an unusable TLS configuration.
   static absl::StatusOr<std::unique_ptr<HttpServer>> Start(
       HttpServerOptions options, std::map<std::string, HttpHandler> routes);
   ~HttpServer();
@@ -75,7 +83,7 @@ class HttpServer {
 
  private:
   HttpServer(HttpServerOptions options, std::map<std::string, HttpHandler> routes, int listen_fd,
-             int wake_read_fd, int wake_write_fd, int port);
+             int wake_read_fd, int wake_write_fd, int port, SslCtxPtr ssl_ctx);
   void Loop();
   std::string Respond(const std::string& request) const;
 
@@ -85,6 +93,7 @@ class HttpServer {
   const int wake_read_fd_;
   const int wake_write_fd_;
   const int port_;
+  const SslCtxPtr ssl_ctx_;  // null: plaintext
   std::atomic<bool> stopping_{false};
   std::mutex shutdown_mu_;  // serializes Shutdown()
   std::thread thread_;      // joined by Shutdown()

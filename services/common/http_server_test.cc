@@ -9,9 +9,12 @@
 #include <string>
 #include <vector>
 
+#include <httplib.h>
+
 #include "absl/strings/match.h"
 #include "gtest/gtest.h"
 #include "services/common/metrics.h"
+#include "services/common/tls_testing.h"
 
 namespace lifelong {
 namespace {
@@ -179,6 +182,95 @@ TEST(HttpServer, RejectsBadHostAndBusyPort) {
   ASSERT_TRUE(first.ok());
   options.port = (*first)->port();
   EXPECT_EQ(HttpServer::Start(options, {}).status().code(), absl::StatusCode::kUnavailable);
+}
+
+// --- HTTPS (certificates from ops/dev-ca.sh).
+
+class HttpsMetricsTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    absl::StatusOr<testing::TestCa> ca = testing::TestCa::Create("http_server_tls_ca");
+    ASSERT_TRUE(ca.ok()) << ca.status();
+    ca_ = new testing::TestCa(*std::move(ca));
+  }
+  static void TearDownTestSuite() { delete ca_; }
+
+  void Start(bool require_client_cert) {
+    (void)*registry_.AddCounter("test_scrapes_total", "A counter.");
+    HttpServerOptions options;
+    options.io_timeout = absl::Seconds(2);
+    options.max_connections = 4;
+    options.tls = ca_->Server("records", require_client_cert);
+    auto server = StartMetricsHttpServer(options, &registry_);
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = std::move(*server);
+  }
+
+  // GET `path` over HTTPS, verifying the server against the test CA, with
+  // the client certificate of `identity` unless empty.
+  httplib::Result HttpsGet(const std::string& path, const std::string& identity = "") {
+    std::unique_ptr<httplib::SSLClient> client =
+        identity.empty()
+            ? std::make_unique<httplib::SSLClient>("127.0.0.1", server_->port())
+            : std::make_unique<httplib::SSLClient>("127.0.0.1", server_->port(),
+                                                   ca_->File(identity + ".pem"),
+                                                   ca_->File(identity + ".key"));
+    client->set_ca_cert_path(ca_->File("ca.pem").c_str());
+    client->enable_server_certificate_verification(true);
+    client->set_connection_timeout(3, 0);
+    client->set_read_timeout(3, 0);
+    return client->Get(path.c_str());
+  }
+
+  static testing::TestCa* ca_;
+  metrics::MetricsRegistry registry_;
+  std::unique_ptr<HttpServer> server_;
+};
+testing::TestCa* HttpsMetricsTest::ca_ = nullptr;
+
+TEST_F(HttpsMetricsTest, ServesMetricsOverTls) {
+  Start(/*require_client_cert=*/false);
+  httplib::Result r = HttpsGet("/metrics");
+  ASSERT_TRUE(r) << httplib::to_string(r.error());
+  EXPECT_EQ(r->status, 200);
+  EXPECT_TRUE(absl::StrContains(r->body, "test_scrapes_total 0")) << r->body;
+  r = HttpsGet("/healthz");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->body, "ok\n");
+}
+
+TEST_F(HttpsMetricsTest, PlainHttpToTheTlsPortGetsNoResponse) {
+  Start(/*require_client_cert=*/false);
+  EXPECT_EQ(Get(server_->port(), "/metrics"), "");  // handshake fails, connection closed
+  EXPECT_TRUE(HttpsGet("/metrics"));                // and the server carries on
+}
+
+TEST_F(HttpsMetricsTest, MutualTlsDemandsAClientCertificate) {
+  Start(/*require_client_cert=*/true);
+  EXPECT_FALSE(HttpsGet("/metrics"));
+  EXPECT_EQ(Get(server_->port(), "/metrics"), "");
+  httplib::Result r = HttpsGet("/metrics", "client");
+  ASSERT_TRUE(r) << httplib::to_string(r.error());
+  EXPECT_EQ(r->status, 200);
+}
+
+TEST_F(HttpsMetricsTest, SilentClientDoesNotStallTheHandshakeOfOthers) {
+  Start(/*require_client_cert=*/false);
+  const int silent = Connect(server_->port());  // connects, never says hello
+  ASSERT_GE(silent, 0);
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_TRUE(HttpsGet("/metrics"));
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(1000));
+  EXPECT_EQ(ReadAll(silent), "");  // dropped after io_timeout
+  ::close(silent);
+}
+
+TEST_F(HttpsMetricsTest, UnusableCertificateFailsStart) {
+  HttpServerOptions options;
+  options.tls = ca_->Server("records", false);
+  options.tls.cert_file = ca_->File("missing.pem");
+  EXPECT_EQ(StartMetricsHttpServer(options, &registry_).status().code(),
+            absl::StatusCode::kNotFound);
 }
 
 }  // namespace

@@ -27,6 +27,9 @@ struct GrpcServerOptions {
   // "lifelong.v1.LearningRecordService"), reported by the health service next
   // to the overall status "".
   std::vector<std::string> health_service_names;
+  // How the port is secured: insecure when null (the default), else e.g.
+  // ServerCredentialsFor(tls) from services/common/grpc_tls.h.
+  std::shared_ptr<grpc::ServerCredentials> credentials;
 };
 
 // A started gRPC server. Thread-safe. Shutdown() is idempotent and also runs

@@ -10,6 +10,8 @@
 // are absorbed by the record service). With --checkpoint an interrupted load
 // resumes after the last learner whose statements were all stored.
 // --stats prints what would be loaded without contacting any server.
+// --tls_ca (and --tls_cert/--tls_key for services that demand a client
+// certificate) connect over TLS (docs/security.md).
 #include <grpcpp/grpcpp.h>
 
 #include <atomic>
@@ -31,6 +33,8 @@
 #include "proto/lifelong/v1/catalog.grpc.pb.h"
 #include "proto/lifelong/v1/records.grpc.pb.h"
 #include "services/cli/progress.h"
+#include "services/common/grpc_tls.h"
+#include "services/common/tls_flags.h"
 #include "services/demo/catalog_topics.h"
 #include "services/demo/demo_district.h"
 #include "services/demo/district.h"
@@ -282,15 +286,22 @@ int main(int argc, char** argv) {
                static_cast<unsigned long long>(o.seed), absl::ToDoubleSeconds(absl::Now() - t0));
   if (absl::GetFlag(FLAGS_stats)) return PrintStats(d);
   const int parallel = std::max(1, absl::GetFlag(FLAGS_parallel));
+  absl::StatusOr<lifelong::TlsConfig> tls = lifelong::CallingTlsFromFlags();
+  absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials =
+      tls.ok() ? lifelong::ChannelCredentialsFor(*tls) : tls.status();
+  if (!credentials.ok()) {
+    std::fprintf(stderr, "demo_loader: %s\n", std::string(credentials.status().message()).c_str());
+    return 2;
+  }
   grpc::ChannelArguments args;
   args.SetMaxSendMessageSize(64 << 20);
   args.SetMaxReceiveMessageSize(64 << 20);
   if (!absl::GetFlag(FLAGS_skip_courses)) {
-    auto channel = grpc::CreateCustomChannel(absl::GetFlag(FLAGS_catalog), grpc::InsecureChannelCredentials(), args);
+    auto channel = grpc::CreateCustomChannel(absl::GetFlag(FLAGS_catalog), *credentials, args);
     if (!LoadCourses(d, channel, parallel)) return 1;
   }
   if (!absl::GetFlag(FLAGS_skip_statements)) {
-    auto channel = grpc::CreateCustomChannel(absl::GetFlag(FLAGS_records), grpc::InsecureChannelCredentials(), args);
+    auto channel = grpc::CreateCustomChannel(absl::GetFlag(FLAGS_records), *credentials, args);
     if (!LoadStatements(d, channel, parallel)) return 1;
   }
   std::fprintf(stderr, "demo: done in %.1fs\n", absl::ToDoubleSeconds(absl::Now() - t0));

@@ -88,6 +88,7 @@ absl::StatusOr<CatalogPtr> CatalogCache::ListAll(int64_t generation) {
   int64_t min_generation = generation;
   do {
     grpc::ClientContext ctx;
+  if (!options_.token.empty()) ctx.AddMetadata("authorization", "Bearer " + options_.token);
     ctx.set_deadline(absl::ToChronoTime(absl::Now() + options_.call_deadline));
     v1::ListCoursesRequest request;
     request.set_page_size(options_.page_size);
@@ -112,6 +113,7 @@ absl::StatusOr<CatalogPtr> CatalogCache::ListAll(int64_t generation) {
 absl::Status CatalogCache::RefreshOnce() {
   absl::MutexLock refresh_lock(&refresh_mu_);
   grpc::ClientContext ctx;
+  if (!options_.token.empty()) ctx.AddMetadata("authorization", "Bearer " + options_.token);
   ctx.set_deadline(absl::ToChronoTime(absl::Now() + options_.call_deadline));
   v1::CatalogInfo info;
   grpc::Status s = stub_->GetCatalogInfo(&ctx, v1::GetCatalogInfoRequest(), &info);

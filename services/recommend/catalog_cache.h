@@ -42,6 +42,7 @@ class CatalogCache {
     absl::Duration max_staleness = absl::Seconds(30);
     int page_size = 1000;
     std::function<absl::Time()> clock;  // default absl::Now
+    std::string token;                  // bearer token for the catalog ("" none)
   };
 
   CatalogCache(std::shared_ptr<grpc::Channel> channel, Options options);

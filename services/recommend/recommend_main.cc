@@ -2,6 +2,11 @@
 //
 //   recommend_server --port=7003 --model_dir=var/models
 //       --records=127.0.0.1:7001 --catalog=127.0.0.1:7002
+//
+// With --tls_cert/--tls_key it serves gRPC and /metrics over TLS
+// (--tls_require_client_cert: mutual TLS); with --tls_ca it calls records and
+// catalog over TLS, presenting --tls_cert as its client certificate
+// (docs/security.md, "TLS").
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -16,6 +21,9 @@
 #include "services/common/metrics.h"
 #include "services/common/metrics_process.h"
 #include "services/common/server.h"
+#include "services/common/tls_flags.h"
+#include "services/auth/auth_flags.h"
+#include "services/auth/client_token.h"
 #include "services/recommend/recommend_server.h"
 
 ABSL_FLAG(int, port, 7003, "port to listen on (127.0.0.1 unless --host)");
@@ -62,6 +70,25 @@ int main(int argc, char** argv) {
   o.batcher.min_items_to_batch = absl::GetFlag(FLAGS_batch_min_items);
   o.max_pollers = absl::GetFlag(FLAGS_max_pollers);
   o.ivf_nprobe = absl::GetFlag(FLAGS_ivf_nprobe);
+  absl::StatusOr<lifelong::TlsConfig> tls = lifelong::ServingTlsFromFlags();
+  if (!tls.ok()) {
+    lifelong::LogError("tls_config", {{"error", std::string(tls.status().message())}});
+    return EXIT_FAILURE;
+  }
+  o.tls = *tls;
+  absl::StatusOr<lifelong::auth::AuthOptions> auth_options = lifelong::auth::AuthOptionsFromFlags();
+  absl::StatusOr<std::string> outgoing_token = lifelong::auth::ClientTokenFromFlags();
+  if (!auth_options.ok() || !outgoing_token.ok()) {
+    lifelong::LogError("auth_config", {{"error", !auth_options.ok() ? std::string(auth_options.status().message())
+                                                                    : std::string(outgoing_token.status().message())}});
+    return EXIT_FAILURE;
+  }
+  if (!auth_options->enabled) {
+    lifelong::LogWarn("auth_disabled", {{"why", "no --auth_key_file: every caller is trusted (development only)"}});
+  }
+  lifelong::auth::Authorizer authorizer(*auth_options);
+  o.authorizer = &authorizer;
+  o.outgoing_token = *outgoing_token;  // --token_file: this server's recommender token
   // Observability, part 1 (before Start, which builds the gRPC server and
   // the channels): RPC metrics, request ids and access logs on every call
   // served, and the current request id on every outgoing call.
@@ -120,6 +147,7 @@ int main(int argc, char** argv) {
   lifelong::HttpServerOptions metrics_options;
   metrics_options.host = absl::GetFlag(FLAGS_metrics_host);
   metrics_options.port = absl::GetFlag(FLAGS_metrics_port);
+  metrics_options.tls = o.tls;
   auto metrics_server =
       lifelong::StartMetricsHttpServer(metrics_options, &metrics::DefaultRegistry());
   if (!metrics_server.ok()) {  // not fatal: serve without /metrics

@@ -4,6 +4,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include "services/common/grpc_tls.h"
 #include "services/common/log.h"
 
 namespace lifelong::recommend {
@@ -11,14 +12,15 @@ namespace {
 
 constexpr char kServiceName[] = "lifelong.v1.RecommendationService";
 
-std::shared_ptr<grpc::Channel> MakeChannel(const std::string& target) {
+std::shared_ptr<grpc::Channel> MakeChannel(
+    const std::string& target, const std::shared_ptr<grpc::ChannelCredentials>& credentials) {
   grpc::ChannelArguments args;
   // Fail fast while a peer is down instead of backing off for seconds.
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
   args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
   args.SetMaxReceiveMessageSize(64 << 20);
-  return grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args);
+  return grpc::CreateCustomChannel(target, credentials, args);
 }
 
 }  // namespace
@@ -28,6 +30,12 @@ absl::StatusOr<std::unique_ptr<RecommendServer>> RecommendServer::Start(
   std::unique_ptr<RecommendServer> s(new RecommendServer());
   s->options_ = std::move(options);
   const RecommendServerOptions& o = s->options_;
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> server_credentials =
+      ServerCredentialsFor(o.tls);
+  if (!server_credentials.ok()) return server_credentials.status();
+  absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> channel_credentials =
+      ChannelCredentialsFor(o.tls);
+  if (!channel_credentials.ok()) return channel_credentials.status();
   s->batcher_ = std::make_unique<SearchBatcher>(o.batcher);
   SearchBatcher* batcher = s->batcher_.get();
   s->recommender_ = std::make_unique<Recommender>(
@@ -35,15 +43,18 @@ absl::StatusOr<std::unique_ptr<RecommendServer>> RecommendServer::Start(
         return batcher->Search(model, std::move(query), k);
       },
       o.recommender);
-  s->records_ = std::make_unique<RecordsClient>(MakeChannel(o.records_target), o.records_target,
-                                                o.records_deadline);
+  s->records_ = std::make_unique<RecordsClient>(MakeChannel(o.records_target, *channel_credentials),
+                                                o.records_target,
+                                                o.records_deadline, o.outgoing_token);
   CatalogCache::Options catalog_options;
   catalog_options.target = o.catalog_target;
   catalog_options.call_deadline = o.catalog_deadline;
   catalog_options.refresh_interval = o.catalog_refresh;
   catalog_options.max_staleness = o.catalog_max_staleness;
   catalog_options.clock = o.clock;
-  s->catalog_ = std::make_unique<CatalogCache>(MakeChannel(o.catalog_target), catalog_options);
+  catalog_options.token = o.outgoing_token;
+  s->catalog_ = std::make_unique<CatalogCache>(MakeChannel(o.catalog_target, *channel_credentials),
+                                                catalog_options);
 
   RecommendService::Deps deps;
   deps.catalog = s->catalog_.get();
@@ -51,6 +62,7 @@ absl::StatusOr<std::unique_ptr<RecommendServer>> RecommendServer::Start(
   deps.recommender = s->recommender_.get();
   deps.clock = o.clock;
   deps.history_limit = o.history_limit;
+  deps.authorizer = o.authorizer;
 
   ModelManager::Options model_options;
   model_options.model_dir = o.model_dir;
@@ -70,6 +82,7 @@ absl::StatusOr<std::unique_ptr<RecommendServer>> RecommendServer::Start(
   GrpcServerOptions server_options;
   server_options.address = o.address;
   server_options.max_pollers = o.max_pollers;
+  server_options.credentials = *server_credentials;
   absl::StatusOr<std::unique_ptr<RunningGrpcServer>> grpc =
       StartGrpcServer(server_options, {s->service_.get()});
   if (!grpc.ok()) return grpc.status();
@@ -88,7 +101,8 @@ absl::StatusOr<std::unique_ptr<RecommendServer>> RecommendServer::Start(
   LogInfo("listening", {{"port", s->grpc_->port()},
                         {"model_dir", o.model_dir},
                         {"records", o.records_target},
-                        {"catalog", o.catalog_target}});
+                        {"catalog", o.catalog_target},
+                        {"tls", ServingTlsMode(o.tls)}});
   return s;
 }
 

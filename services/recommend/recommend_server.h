@@ -17,6 +17,8 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "services/common/server.h"
+#include "services/common/tls.h"
+#include "services/auth/authorizer.h"
 #include "services/recommend/catalog_cache.h"
 #include "services/recommend/model_manager.h"
 #include "services/recommend/recommend_service.h"
@@ -42,12 +44,21 @@ struct RecommendServerOptions {
   int ivf_nprobe = 0;  // 0: calibrated by //models at load time
   int max_pollers = 4;
   std::function<absl::Time()> clock;  // default absl::Now (tests inject)
+  // Who may call what (not owned; nullptr trusts every caller), and the
+  // bearer token this server sends to records and catalog (role recommender).
+  auth::Authorizer* authorizer = nullptr;
+  std::string outgoing_token;
+  // Serving TLS (and mutual TLS) as tls.h describes; the same certificate is
+  // this server's client identity towards records and catalog, which are
+  // called with TLS when tls.CallsWithTls(). Default: plaintext both ways.
+  TlsConfig tls;
 };
 
 class RecommendServer {
  public:
   // Starts everything; the model loads in the background. UNAVAILABLE when
-  // the address cannot be bound.
+  // the address cannot be bound; the errors of ServerCredentialsFor and
+  // ChannelCredentialsFor (grpc_tls.h) for an unusable TLS configuration.
   static absl::StatusOr<std::unique_ptr<RecommendServer>> Start(RecommendServerOptions options);
   ~RecommendServer();
 

@@ -18,6 +18,8 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "proto/lifelong/v1/recommend.grpc.pb.h"
+#include "services/common/grpc_tls.h"
+#include "services/common/tls_testing.h"
 #include "services/common/vocabulary.h"
 #include "services/recommend/test_support.h"
 
@@ -633,6 +635,133 @@ TEST_F(RecommendServerTest, EchoAnswers) {
   v1::EchoResponse resp;
   ASSERT_TRUE(stub_->Echo(&ctx, req, &resp).ok());
   EXPECT_EQ(resp.payload(), "ping");
+}
+
+// Mutual TLS all the way: records and catalog demand client certificates,
+// the recommender presents its own certificate to them and demands one from
+// its callers (certificates from ops/dev-ca.sh).
+TEST(RecommendServerTlsTest, MutualTlsToRecordsAndCatalogAndFromCallers) {
+  absl::StatusOr<::lifelong::testing::TestCa> ca =
+      ::lifelong::testing::TestCa::Create("recommend_tls_ca");
+  ASSERT_TRUE(ca.ok()) << ca.status();
+  const absl::Time now = absl::Now();
+  FakeRecords records;
+  records.Add("u1", vocab::kCompleted, "c_sf1", now - absl::Hours(10));
+  FakeCatalog catalog;
+  for (const v1::Course& c : testing::TestCatalog(now)) catalog.Put(c);
+  auto serve_mutual = [&](grpc::Service* service, const std::string& name) {
+    GrpcServerOptions o;
+    o.credentials = *ServerCredentialsFor(ca->Server(name, /*require_client_cert=*/true));
+    auto s = StartGrpcServer(o, {service});
+    EXPECT_TRUE(s.ok()) << s.status();
+    (*s)->SetServing(true);
+    return *std::move(s);
+  };
+  std::unique_ptr<RunningGrpcServer> records_server = serve_mutual(&records, "records");
+  std::unique_ptr<RunningGrpcServer> catalog_server = serve_mutual(&catalog, "catalog");
+
+  const std::string model_dir = testing::NewTempDir("tls_models");
+  ASSERT_TRUE(testing::WriteTestModel(model_dir).ok());
+  RecommendServerOptions o;
+  o.model_dir = model_dir;
+  o.records_target = absl::StrCat("127.0.0.1:", records_server->port());
+  o.catalog_target = absl::StrCat("127.0.0.1:", catalog_server->port());
+  o.model_poll = absl::Hours(1);
+  o.catalog_refresh = absl::Milliseconds(100);
+  o.records_deadline = absl::Seconds(2);
+  o.tls = ca->Server("recommend", /*require_client_cert=*/true);
+  auto server = RecommendServer::Start(o);
+  ASSERT_TRUE(server.ok()) << server.status();
+
+  const std::string target = absl::StrCat("127.0.0.1:", (*server)->port());
+  auto stub = v1::RecommendationService::NewStub(
+      grpc::CreateChannel(target, *ChannelCredentialsFor(ca->Client("client"))));
+  v1::RecommendRequest request;
+  request.set_learner("u1");
+  request.set_k(5);
+  v1::RecommendResponse response;
+  grpc::Status status;
+  // Until the model is loaded and the catalog was read (over mutual TLS).
+  const absl::Time deadline = absl::Now() + absl::Seconds(60);
+  do {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    status = stub->Recommend(&ctx, request, &response);
+    if (status.ok()) break;
+    absl::SleepFor(absl::Milliseconds(50));
+  } while (absl::Now() < deadline);
+  ASSERT_TRUE(status.ok()) << status.error_code() << " " << status.error_message();
+  EXPECT_FALSE(response.cold_start());  // the history came from records over mutual TLS
+  ASSERT_GT(response.recommendations_size(), 0);
+  EXPECT_EQ(response.recommendations(0).course().course_id(), "c_sf2");
+
+  // Callers without a client certificate, or in plaintext, are refused.
+  for (const TlsConfig& caller : {ca->Client(""), TlsConfig{}}) {
+    auto refused = v1::RecommendationService::NewStub(
+        grpc::CreateChannel(target, *ChannelCredentialsFor(caller)));
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    EXPECT_EQ(refused->Recommend(&ctx, request, &response).error_code(),
+              grpc::StatusCode::UNAVAILABLE);
+  }
+}
+
+// A recommender without a client certificate reaches a catalog that only
+// serves TLS, but not a record service that demands client certificates:
+// learner requests then fail (UNAVAILABLE) instead of silently going cold.
+TEST(RecommendServerTlsTest, RecordsRefuseARecommenderWithoutClientCertificate) {
+  absl::StatusOr<::lifelong::testing::TestCa> ca =
+      ::lifelong::testing::TestCa::Create("recommend_tls_ca_no_cert");
+  ASSERT_TRUE(ca.ok()) << ca.status();
+  const absl::Time now = absl::Now();
+  FakeRecords records;
+  records.Add("u1", vocab::kCompleted, "c_sf1", now - absl::Hours(10));
+  FakeCatalog catalog;
+  for (const v1::Course& c : testing::TestCatalog(now)) catalog.Put(c);
+  auto serve = [&](grpc::Service* service, const std::string& name, bool mutual) {
+    GrpcServerOptions o;
+    o.credentials = *ServerCredentialsFor(ca->Server(name, mutual));
+    auto s = StartGrpcServer(o, {service});
+    EXPECT_TRUE(s.ok()) << s.status();
+    (*s)->SetServing(true);
+    return *std::move(s);
+  };
+  std::unique_ptr<RunningGrpcServer> records_server = serve(&records, "records", true);
+  std::unique_ptr<RunningGrpcServer> catalog_server = serve(&catalog, "catalog", false);
+
+  const std::string model_dir = testing::NewTempDir("tls_models_no_cert");
+  ASSERT_TRUE(testing::WriteTestModel(model_dir).ok());
+  RecommendServerOptions o;
+  o.model_dir = model_dir;
+  o.records_target = absl::StrCat("127.0.0.1:", records_server->port());
+  o.catalog_target = absl::StrCat("127.0.0.1:", catalog_server->port());
+  o.model_poll = absl::Hours(1);
+  o.catalog_refresh = absl::Milliseconds(100);
+  o.records_deadline = absl::Seconds(2);
+  o.tls = ca->Client("");  // serves plaintext; calls with TLS, no client certificate
+  auto server = RecommendServer::Start(o);
+  ASSERT_TRUE(server.ok()) << server.status();
+  auto stub = v1::RecommendationService::NewStub(grpc::CreateChannel(
+      absl::StrCat("127.0.0.1:", (*server)->port()), grpc::InsecureChannelCredentials()));
+  auto recommend = [&](const std::string& learner) {
+    v1::RecommendRequest request;
+    request.set_learner(learner);
+    request.set_k(3);
+    v1::RecommendResponse response;
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    return stub->Recommend(&ctx, request, &response);
+  };
+  // An anonymous request needs the model and the catalog (read over TLS).
+  grpc::Status anonymous;
+  const absl::Time deadline = absl::Now() + absl::Seconds(60);
+  do {
+    anonymous = recommend("");
+    if (anonymous.ok()) break;
+    absl::SleepFor(absl::Milliseconds(50));
+  } while (absl::Now() < deadline);
+  ASSERT_TRUE(anonymous.ok()) << anonymous.error_code() << " " << anonymous.error_message();
+  EXPECT_EQ(recommend("u1").error_code(), grpc::StatusCode::UNAVAILABLE);
 }
 
 }  // namespace

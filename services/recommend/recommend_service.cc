@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "services/auth/grpc_auth.h"
 #include "services/common/status_util.h"
 #include "services/recommend/request_validation.h"
 
@@ -64,6 +65,15 @@ absl::StatusOr<ModelPtr> RecommendService::CurrentModel() const {
 grpc::Status RecommendService::Recommend(grpc::ServerContext* ctx,
                                          const v1::RecommendRequest* request,
                                          v1::RecommendResponse* response) {
+  absl::StatusOr<auth::AccessGrant> grant =
+      auth::AuthorizeCall(deps_.authorizer, ctx, "/lifelong.v1.RecommendationService/Recommend");
+  if (!grant.ok()) return ToGrpcStatus(grant.status());
+  // A learner's own recommendations; at a kiosk only the identified
+  // learner's. Without a learner (anonymous cold start) nobody's records are read.
+  if (!request->learner().empty()) {
+    absl::Status allowed = auth::CheckLearner(*grant, request->learner(), "learner");
+    if (!allowed.ok()) return ToGrpcStatus(allowed);
+  }
   absl::StatusOr<RecommendQuery> query = ValidateRecommendRequest(*request);
   if (!query.ok()) return ToGrpcStatus(query.status());
   absl::StatusOr<ModelPtr> model = CurrentModel();
@@ -92,6 +102,9 @@ grpc::Status RecommendService::Recommend(grpc::ServerContext* ctx,
 grpc::Status RecommendService::SimilarCourses(grpc::ServerContext* ctx,
                                               const v1::SimilarCoursesRequest* request,
                                               v1::SimilarCoursesResponse* response) {
+  absl::StatusOr<auth::AccessGrant> grant =
+      auth::AuthorizeCall(deps_.authorizer, ctx, "/lifelong.v1.RecommendationService/SimilarCourses");
+  if (!grant.ok()) return ToGrpcStatus(grant.status());
   absl::StatusOr<CourseFilter> filter = ValidateSimilarRequest(*request);
   if (!filter.ok()) return ToGrpcStatus(filter.status());
   absl::StatusOr<ModelPtr> model = CurrentModel();
@@ -129,6 +142,9 @@ void RecommendService::FillStatus(v1::ModelStatus* out) const {
 grpc::Status RecommendService::GetModelStatus(grpc::ServerContext* ctx,
                                               const v1::GetModelStatusRequest* request,
                                               v1::ModelStatus* response) {
+  absl::StatusOr<auth::AccessGrant> grant =
+      auth::AuthorizeCall(deps_.authorizer, ctx, "/lifelong.v1.RecommendationService/GetModelStatus");
+  if (!grant.ok()) return ToGrpcStatus(grant.status());
   FillStatus(response);
   return grpc::Status::OK;
 }
@@ -136,6 +152,9 @@ grpc::Status RecommendService::GetModelStatus(grpc::ServerContext* ctx,
 grpc::Status RecommendService::PinModelVersion(grpc::ServerContext* ctx,
                                                const v1::PinModelVersionRequest* request,
                                                v1::ModelStatus* response) {
+  absl::StatusOr<auth::AccessGrant> grant =
+      auth::AuthorizeCall(deps_.authorizer, ctx, "/lifelong.v1.RecommendationService/PinModelVersion");
+  if (!grant.ok()) return ToGrpcStatus(grant.status());
   if (request->version() <= 0) {
     return ToGrpcStatus(absl::InvalidArgumentError(
         absl::StrCat("version: must be positive, got ", request->version())));
@@ -149,6 +168,9 @@ grpc::Status RecommendService::PinModelVersion(grpc::ServerContext* ctx,
 grpc::Status RecommendService::UnpinModelVersion(grpc::ServerContext* ctx,
                                                  const v1::UnpinModelVersionRequest* request,
                                                  v1::ModelStatus* response) {
+  absl::StatusOr<auth::AccessGrant> grant =
+      auth::AuthorizeCall(deps_.authorizer, ctx, "/lifelong.v1.RecommendationService/UnpinModelVersion");
+  if (!grant.ok()) return ToGrpcStatus(grant.status());
   absl::Status s = deps_.models->Unpin();
   if (!s.ok()) return ToGrpcStatus(s);
   FillStatus(response);
@@ -157,6 +179,11 @@ grpc::Status RecommendService::UnpinModelVersion(grpc::ServerContext* ctx,
 
 grpc::Status RecommendService::Echo(grpc::ServerContext* ctx, const v1::EchoRequest* request,
                                     v1::EchoResponse* response) {
+  if (deps_.authorizer != nullptr && deps_.authorizer->enabled()) {
+    absl::StatusOr<auth::AccessGrant> grant =
+        auth::AuthorizeCall(deps_.authorizer, ctx, "/lifelong.v1.RecommendationService/Echo");
+    if (!grant.ok()) return ToGrpcStatus(grant.status());
+  }
   response->set_payload(request->payload());
   return grpc::Status::OK;
 }

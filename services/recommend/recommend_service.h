@@ -10,6 +10,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include "absl/time/time.h"
+#include "services/auth/authorizer.h"
 #include "proto/lifelong/v1/recommend.grpc.pb.h"
 #include "services/recommend/catalog_cache.h"
 #include "services/recommend/model_manager.h"
@@ -27,6 +28,7 @@ class RecommendService final : public v1::RecommendationService::Service {
     const Recommender* recommender = nullptr;  // not owned
     std::function<absl::Time()> clock;       // default absl::Now
     int history_limit = 1000;                // statements read per request
+    auth::Authorizer* authorizer = nullptr;  // not owned; nullptr trusts every caller
   };
 
   explicit RecommendService(Deps deps);

@@ -8,15 +8,17 @@
 namespace lifelong::recommend {
 
 RecordsClient::RecordsClient(std::shared_ptr<grpc::Channel> channel, std::string target,
-                             absl::Duration deadline)
+                             absl::Duration deadline, std::string token)
     : stub_(v1::LearningRecordService::NewStub(channel)),
       target_(std::move(target)),
-      deadline_(deadline) {}
+      deadline_(deadline),
+      token_(std::move(token)) {}
 
 absl::StatusOr<std::vector<StatementFact>> RecordsClient::LatestStatements(
     const std::string& learner, int limit) const {
   grpc::ClientContext ctx;
   ctx.set_deadline(absl::ToChronoTime(absl::Now() + deadline_));
+  if (!token_.empty()) ctx.AddMetadata("authorization", "Bearer " + token_);
   v1::ListStatementsRequest request;
   request.set_learner(learner);
   request.set_page_size(limit);

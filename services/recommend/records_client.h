@@ -20,8 +20,9 @@ namespace lifelong::recommend {
 class RecordsClient {
  public:
   // `target` ("host:port") is used in error messages.
+  // `token`: bearer token sent with every call ("" none).
   RecordsClient(std::shared_ptr<grpc::Channel> channel, std::string target,
-                absl::Duration deadline);
+                absl::Duration deadline, std::string token = "");
 
   // The learner's latest statements, newest first, at most `limit`
   // (1..1000; one page). Outcomes: OK (possibly empty: unknown learner);
@@ -35,6 +36,7 @@ class RecordsClient {
   std::unique_ptr<v1::LearningRecordService::Stub> stub_;
   const std::string target_;
   const absl::Duration deadline_;
+  const std::string token_;
 };
 
 }  // namespace lifelong::recommend

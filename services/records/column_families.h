@@ -18,9 +18,10 @@ enum class Cf : uint8_t {
   kByStored = 6,        // seq, id
   kMeta = 7,            // store metadata
   kByTarget = 8,        // StatementRef target id -> referring ids
+  kAudit = 9,           // audit log of personal-data access
 };
 
-inline constexpr int kNumColumnFamilies = 9;
+inline constexpr int kNumColumnFamilies = 10;
 
 struct ColumnFamilySpec {
   Cf id;
@@ -39,6 +40,7 @@ inline constexpr ColumnFamilySpec kColumnFamilies[kNumColumnFamilies] = {
     {Cf::kByStored, "by_stored", false},
     {Cf::kMeta, "meta", false},
     {Cf::kByTarget, "by_target", false},
+    {Cf::kAudit, "audit", false},
 };
 
 }  // namespace lifelong::records

@@ -48,6 +48,11 @@
 //                      StatementRef to that id, in stored order. Lets a target
 //                      stored after its referrers file them under its keys.
 //
+// Column family "audit": one access to personal data a key
+//   key   = u64 time (microseconds since the Unix epoch) | u64 counter
+//   value = the event as a JSON object {"time","subject","role","learner",
+//           "operation","outcome","detail"}
+//
 // Column family "meta": fixed ASCII keys (kMetaPageTokenKey -> 32 random
 // bytes used to sign page tokens; kMetaSchemaVersion -> u32 BE).
 #ifndef LIFELONG_SERVICES_RECORDS_KEY_CODEC_H_

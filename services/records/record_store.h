@@ -86,6 +86,30 @@ struct StatementPage {
   std::string next_page_token;  // empty at the end
 };
 
+// One access to personal data (who, which learner, what, when, outcome).
+struct AuditEvent {
+  int64_t time_us = 0;
+  std::string subject;    // the caller
+  std::string role;
+  std::string learner;    // whose records (empty: several or none)
+  std::string operation;  // gRPC method or xAPI resource
+  std::string outcome;    // "OK" or the status code name
+  std::string detail;     // e.g. the error message
+};
+
+struct AuditQuery {
+  std::string learner;  // empty: any
+  std::string subject;  // empty: any
+  std::optional<int64_t> since_us, until_us;
+  int page_size = 100;
+  std::string page_token;
+};
+
+struct AuditPage {
+  std::vector<AuditEvent> events;  // newest first
+  std::string next_page_token;
+};
+
 struct RecordStoreStats {
   uint64_t statements_written = 0;
   uint64_t groups_committed = 0;  // = WAL syncs when sync is on
@@ -136,6 +160,12 @@ class RecordStore {
   // erasure).
   absl::StatusOr<int64_t> CountLearnerIndexEntries(const std::string& learner) const;
 
+  // Appends an audit event. Written to the WAL without an fsync of its own
+  // (it survives a process crash; the next synced write covers power loss).
+  absl::Status AppendAudit(const AuditEvent& event);
+  // Audit events, newest first. INVALID_ARGUMENT for a bad page token or size.
+  absl::StatusOr<AuditPage> ListAudit(const AuditQuery& query) const;
+
   RecordStoreStats stats() const;
   // Flushes memtables and blocks until no flush or compaction is pending or
   // running (benchmarks call it after a bulk load, so that the load's
@@ -167,6 +197,7 @@ class RecordStore {
   // Touched only by the current group leader (the head of writers_).
   uint64_t last_seq_ = 0;
 
+  std::atomic<uint64_t> audit_counter_{0};
   std::atomic<uint64_t> statements_written_{0};
   std::atomic<uint64_t> groups_committed_{0};
 };

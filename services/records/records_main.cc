@@ -13,12 +13,16 @@
 #include "absl/flags/parse.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/strings/str_cat.h"
+#include "services/auth/auth_flags.h"
+#include "services/auth/authorizer.h"
+#include "services/common/grpc_tls.h"
 #include "services/common/http_server.h"
 #include "services/common/interceptors.h"
 #include "services/common/log.h"
 #include "services/common/metrics.h"
 #include "services/common/metrics_process.h"
 #include "services/common/server.h"
+#include "services/common/tls_flags.h"
 #include "services/records/record_store.h"
 #include "services/records/records_service.h"
 #include "services/xapi/xapi_http_server.h"
@@ -41,6 +45,9 @@ ABSL_FLAG(std::string, xapi_default_version, "2.0.0",
           "xAPI version reported to requests that name none (2.0.0 or 1.0.3)");
 ABSL_FLAG(std::string, xapi_credentials, "ops/xapi/dev-credentials.txt",
           "file of user:password lines for xAPI Basic authentication");
+ABSL_FLAG(bool, xapi_require_client_cert, false,
+          "with --tls_cert: also demand client certificates on the xAPI port (LMSs authenticate "
+          "with Basic auth; --tls_require_client_cert covers gRPC and /metrics)");
 
 int main(int argc, char** argv) {
   lifelong::BlockTerminationSignals();
@@ -48,6 +55,14 @@ int main(int argc, char** argv) {
   // Debian builds Abseil with deadlock detection on; it costs every lock.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   lifelong::SetLogService("records");
+  // TLS on every port when --tls_cert is set (docs/security.md, "TLS").
+  absl::StatusOr<lifelong::TlsConfig> tls = lifelong::ServingTlsFromFlags();
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> grpc_credentials =
+      tls.ok() ? lifelong::ServerCredentialsFor(*tls) : tls.status();
+  if (!grpc_credentials.ok()) {
+    lifelong::LogError("tls_config", {{"error", std::string(grpc_credentials.status().message())}});
+    return 1;
+  }
 
   absl::StatusOr<std::unique_ptr<lifelong::records::RecordStore>> store =
       lifelong::records::RecordStore::Open(absl::GetFlag(FLAGS_data_dir), [] {
@@ -59,7 +74,26 @@ int main(int argc, char** argv) {
     lifelong::LogError("store_open_failed", {{"error", std::string(store.status().message())}});
     return 1;
   }
-  lifelong::records::RecordsService service(store->get());
+  absl::StatusOr<lifelong::auth::AuthOptions> auth_options = lifelong::auth::AuthOptionsFromFlags();
+  if (!auth_options.ok()) {
+    lifelong::LogError("auth_config", {{"error", std::string(auth_options.status().message())}});
+    return 1;
+  }
+  if (!auth_options->enabled) {
+    lifelong::LogWarn("auth_disabled", {{"why", "no --auth_key_file: every caller is trusted (development only)"}});
+  }
+  lifelong::auth::Authorizer authorizer(*auth_options);
+  // The xAPI documents of a learner go with their statements on erasure.
+  std::unique_ptr<lifelong::xapi::DocumentStore> documents;
+  std::atomic<lifelong::xapi::DocumentStore*> erase_documents{nullptr};  // set once the xAPI store is open
+  lifelong::records::RecordsService::Options service_options;
+  service_options.authorizer = &authorizer;
+  service_options.erase_hook = [&erase_documents](const std::string& learner) -> absl::StatusOr<int64_t> {
+    lifelong::xapi::DocumentStore* docs = erase_documents.load();
+    if (docs == nullptr) return 0;
+    return docs->EraseLearner(learner);
+  };
+  lifelong::records::RecordsService service(store->get(), service_options);
 
   // Observability: RPC metrics, request ids and access logs for every call,
   // plus the store's size and write/sync counts, sampled at each scrape.
@@ -91,6 +125,7 @@ int main(int argc, char** argv) {
   options.address = absl::StrCat(absl::GetFlag(FLAGS_host), ":", absl::GetFlag(FLAGS_port));
   options.max_pollers = 4;
   options.health_service_names = {"lifelong.v1.LearningRecordService"};
+  options.credentials = *grpc_credentials;
   auto server = lifelong::StartGrpcServer(options, {&service});
   if (!server.ok()) {
     lifelong::LogError("listen_failed", {{"error", std::string(server.status().message())}});
@@ -98,7 +133,6 @@ int main(int argc, char** argv) {
   }
   // The xAPI endpoint serves the same store over HTTP.
   std::unique_ptr<lifelong::xapi::Credentials> credentials;
-  std::unique_ptr<lifelong::xapi::DocumentStore> documents;
   std::unique_ptr<lifelong::xapi::XapiHandler> xapi_handler;
   std::unique_ptr<lifelong::xapi::XapiHttpServer> xapi_server;
   if (absl::GetFlag(FLAGS_xapi_port) >= 0) {
@@ -114,11 +148,15 @@ int main(int argc, char** argv) {
       return 1;
     }
     documents = std::move(*docs);
+    erase_documents = documents.get();
     xapi_handler = std::make_unique<lifelong::xapi::XapiHandler>(store->get(), documents.get(), credentials.get(),
-                                                                 "/xapi", absl::GetFlag(FLAGS_xapi_default_version));
+                                                                 "/xapi", absl::GetFlag(FLAGS_xapi_default_version),
+                                                                 &authorizer);
     lifelong::xapi::XapiHttpOptions xo;
     xo.host = absl::GetFlag(FLAGS_xapi_host);
     xo.port = absl::GetFlag(FLAGS_xapi_port);
+    xo.tls = *tls;
+    xo.tls.require_client_cert = absl::GetFlag(FLAGS_xapi_require_client_cert);
     auto http = lifelong::xapi::XapiHttpServer::Start(xo, xapi_handler.get());
     if (!http.ok()) {
       lifelong::LogError("xapi_listen_failed", {{"error", std::string(http.status().message())}});
@@ -132,6 +170,7 @@ int main(int argc, char** argv) {
   lifelong::HttpServerOptions metrics_options;
   metrics_options.host = absl::GetFlag(FLAGS_metrics_host);
   metrics_options.port = absl::GetFlag(FLAGS_metrics_port);
+  metrics_options.tls = *tls;
   // Not fatal: the service keeps serving without /metrics (logged as error).
   auto metrics_server = lifelong::StartMetricsHttpServer(
       metrics_options, &metrics::DefaultRegistry(), [&serving] { return serving.load(); });
@@ -143,6 +182,7 @@ int main(int argc, char** argv) {
                                 {"metrics_port",
                                  metrics_server.ok() ? (*metrics_server)->port() : -1},
                                 {"data_dir", absl::GetFlag(FLAGS_data_dir)},
+                                {"tls", lifelong::ServingTlsMode(*tls)},
                                 {"statements", (*store)->ApproximateStatementCount()}});
 
   int sig = lifelong::WaitForTerminationSignal();

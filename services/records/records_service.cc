@@ -1,9 +1,14 @@
 #include "services/records/records_service.h"
 
+#include <random>
+
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "services/common/log.h"
 #include "services/common/status_util.h"
 #include "services/common/vocabulary.h"
+#include "services/records/statement_access.h"
 #include "services/records/transcript.h"
 
 namespace lifelong::records {
@@ -41,7 +46,7 @@ absl::StatusOr<ParsedStatement> ParseAt(const std::string& json, absl::string_vi
 // Streams the statements a store scan yields to `writer`, stopping when the
 // client cancels or goes away.
 template <typename Scan>
-grpc::Status StreamStatements(grpc::ServerContext* ctx, grpc::ServerWriter<v1::Statement>* writer, bool with_json,
+absl::Status StreamStatements(grpc::ServerContext* ctx, grpc::ServerWriter<v1::Statement>* writer, bool with_json,
                               Scan scan) {
   bool cancelled = false;
   v1::Statement out;
@@ -55,15 +60,58 @@ grpc::Status StreamStatements(grpc::ServerContext* ctx, grpc::ServerWriter<v1::S
     return writer->Write(out);
   };
   absl::Status s = scan(fn);
-  if (cancelled) return grpc::Status(grpc::StatusCode::CANCELLED, "export cancelled by the client");
-  return ToGrpcStatus(s);
+  if (cancelled) return absl::CancelledError("export cancelled by the client");
+  return s;
 }
 
 absl::StatusOr<std::string> LearnerFrom(const std::string& key) {
   return CanonicalLearnerKey(key, "learner");
 }
 
+constexpr char kServicePrefix[] = "/lifelong.v1.LearningRecordService/";
+constexpr absl::Duration kKioskPassTtl = absl::Minutes(2);
+constexpr absl::Duration kKioskSessionTtl = absl::Minutes(5);
+
 }  // namespace
+
+RecordsService::RecordsService(RecordStore* store, Options options)
+    : store_(store), options_(std::move(options)) {
+  if (options_.authorizer == nullptr) {
+    trust_everyone_ = std::make_unique<auth::Authorizer>(auth::AuthOptions{});
+    auth_ = trust_everyone_.get();
+  } else {
+    auth_ = options_.authorizer;
+  }
+}
+
+grpc::Status RecordsService::Run(grpc::ServerContext* ctx, absl::string_view method, bool audited,
+                                 const Body& body) {
+  std::string op = absl::StrCat(kServicePrefix, method);
+  std::string authorization;
+  if (ctx != nullptr) {
+    auto it = ctx->client_metadata().find("authorization");
+    if (it != ctx->client_metadata().end()) authorization.assign(it->second.data(), it->second.size());
+  }
+  absl::StatusOr<auth::AccessGrant> grant = auth_->Authorize(authorization, op);
+  std::string learner;
+  absl::Status s = grant.ok() ? body(*grant, &learner) : grant.status();
+  if (audited && auth_->enabled()) {
+    AuditEvent e;
+    if (grant.ok()) {
+      e.subject = grant->principal().subject;
+      e.role = std::string(auth::RoleName(grant->principal().role));
+    } else {
+      e.subject = "(unauthenticated or refused)";
+    }
+    e.learner = learner;
+    e.operation = op;
+    e.outcome = s.ok() ? "OK" : absl::StatusCodeToString(s.code());
+    e.detail = std::string(s.message().substr(0, 200));
+    absl::Status a = store_->AppendAudit(e);
+    if (!a.ok()) LogError("audit_append_failed", {{"error", std::string(a.message())}});
+  }
+  return ToGrpcStatus(s);
+}
 
 void ToProto(const StoredStatement& s, v1::Statement* out, bool with_json) {
   const StatementRecord& r = s.record;
@@ -78,121 +126,145 @@ void ToProto(const StoredStatement& s, v1::Statement* out, bool with_json) {
   out->set_cursor(absl::StrCat(r.stored_seq));
 }
 
-grpc::Status RecordsService::RecordStatement(grpc::ServerContext*, const v1::RecordStatementRequest* req,
+grpc::Status RecordsService::RecordStatement(grpc::ServerContext* ctx, const v1::RecordStatementRequest* req,
                                              v1::Statement* resp) {
-  return RecordOne(req->statement_json(), resp);
+  return Run(ctx, "RecordStatement", true, [&](const auth::AccessGrant& g, std::string* learner) {
+    return RecordOne(g, req->statement_json(), resp, learner);
+  });
 }
 
-grpc::Status RecordsService::RecordOne(const std::string& json, v1::Statement* resp) {
-  absl::StatusOr<ParsedStatement> p = ParseStatement(json);
-  if (!p.ok()) return ToGrpcStatus(p.status());
+absl::Status RecordsService::RecordOne(const auth::AccessGrant& g, const std::string& json, v1::Statement* resp,
+                                       std::string* learner) {
+  LL_ASSIGN_OR_RETURN(ParsedStatement p, ParseStatement(json));
+  if (!p.learners.empty()) *learner = p.learners.front();
+  LL_RETURN_IF_ERROR(CheckStatementWrite(g, p, "statement"));
   std::vector<ParsedStatement> batch;
-  batch.push_back(std::move(*p));
-  absl::StatusOr<std::vector<StoredStatement>> stored = store_->Record(std::move(batch));
-  if (!stored.ok()) return ToGrpcStatus(stored.status());
-  ToProto(stored->front(), resp);
-  return grpc::Status::OK;
+  batch.push_back(std::move(p));
+  LL_ASSIGN_OR_RETURN(std::vector<StoredStatement> stored, store_->Record(std::move(batch)));
+  ToProto(stored.front(), resp);
+  return absl::OkStatus();
 }
 
-grpc::Status RecordsService::RecordStatements(grpc::ServerContext*, const v1::RecordStatementsRequest* req,
+grpc::Status RecordsService::RecordStatements(grpc::ServerContext* ctx, const v1::RecordStatementsRequest* req,
                                               v1::RecordStatementsResponse* resp) {
-  if (req->statement_json_size() == 0) {
-    return ToGrpcStatus(absl::InvalidArgumentError("statement_json: at least one statement is required"));
-  }
-  if (req->statement_json_size() > kMaxBatchStatements) {
-    return ToGrpcStatus(absl::InvalidArgumentError(
-        absl::StrCat("statement_json: at most ", kMaxBatchStatements, " statements per batch")));
-  }
-  std::vector<ParsedStatement> batch;
-  batch.reserve(req->statement_json_size());
-  for (int i = 0; i < req->statement_json_size(); ++i) {
-    absl::StatusOr<ParsedStatement> p = ParseAt(req->statement_json(i), absl::StrCat("statement_json[", i, "]"));
-    if (!p.ok()) return ToGrpcStatus(p.status());
-    batch.push_back(std::move(*p));
-  }
-  absl::StatusOr<std::vector<StoredStatement>> stored = store_->Record(std::move(batch));
-  if (!stored.ok()) return ToGrpcStatus(stored.status());
-  bool full = req->view() == v1::STATEMENT_VIEW_FULL;
-  for (const StoredStatement& s : *stored) {
-    v1::Statement* out = resp->add_statements();
-    ToProto(s, out);
-    if (!full) out->clear_json();
-  }
-  return grpc::Status::OK;
-}
-
-grpc::Status RecordsService::GetStatement(grpc::ServerContext*, const v1::GetStatementRequest* req,
-                                          v1::Statement* resp) {
-  absl::StatusOr<Uuid> id = ParseUuid(req->id());
-  if (!id.ok()) return ToGrpcStatus(absl::InvalidArgumentError(absl::StrCat("id: ", id.status().message())));
-  absl::StatusOr<StoredStatement> s = store_->Get(*id);
-  if (!s.ok()) return ToGrpcStatus(s.status());
-  ToProto(*s, resp);
-  return grpc::Status::OK;
-}
-
-grpc::Status RecordsService::ListStatements(grpc::ServerContext*, const v1::ListStatementsRequest* req,
-                                            v1::ListStatementsResponse* resp) {
-  StatementQuery q;
-  if (!req->learner().empty()) {
-    absl::StatusOr<std::string> l = LearnerFrom(req->learner());
-    if (!l.ok()) return ToGrpcStatus(l.status());
-    q.learner = *l;
-  }
-  if (!req->verb().empty()) {
-    if (!IsAbsoluteIri(req->verb())) return ToGrpcStatus(absl::InvalidArgumentError("verb: not an absolute IRI"));
-    q.verb = req->verb();
-  }
-  if (!req->activity().empty()) {
-    if (!IsAbsoluteIri(req->activity())) {
-      return ToGrpcStatus(absl::InvalidArgumentError("activity: not an absolute IRI"));
+  return Run(ctx, "RecordStatements", true, [&](const auth::AccessGrant& g, std::string* learner) -> absl::Status {
+    if (req->statement_json_size() == 0) {
+      return absl::InvalidArgumentError("statement_json: at least one statement is required");
     }
-    q.activity = req->activity();
-  }
-  if (!req->registration().empty()) {
-    absl::StatusOr<Uuid> r = ParseUuid(req->registration());
-    if (!r.ok()) return ToGrpcStatus(absl::InvalidArgumentError(absl::StrCat("registration: ", r.status().message())));
-    q.registration = *r;
-  }
-  if (req->has_since()) {
-    absl::StatusOr<int64_t> t = TimestampMicros(req->since(), "since");
-    if (!t.ok()) return ToGrpcStatus(t.status());
-    q.since_us = *t;
-  }
-  if (req->has_until()) {
-    absl::StatusOr<int64_t> t = TimestampMicros(req->until(), "until");
-    if (!t.ok()) return ToGrpcStatus(t.status());
-    q.until_us = *t;
-  }
-  q.ascending = req->ascending();
-  q.page_size = req->page_size() == 0 ? 50 : req->page_size();
-  q.page_token = req->page_token();
-  absl::StatusOr<StatementPage> page = store_->List(q);
-  if (!page.ok()) return ToGrpcStatus(page.status());
-  const bool basic = req->view() == v1::STATEMENT_VIEW_BASIC;
-  for (const StoredStatement& s : page->statements) ToProto(s, resp->add_statements(), !basic);
-  resp->set_next_page_token(page->next_page_token);
-  return grpc::Status::OK;
+    if (req->statement_json_size() > kMaxBatchStatements) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("statement_json: at most ", kMaxBatchStatements, " statements per batch"));
+    }
+    std::vector<ParsedStatement> batch;
+    batch.reserve(req->statement_json_size());
+    for (int i = 0; i < req->statement_json_size(); ++i) {
+      std::string field = absl::StrCat("statement_json[", i, "]");
+      LL_ASSIGN_OR_RETURN(ParsedStatement p, ParseAt(req->statement_json(i), field));
+      LL_RETURN_IF_ERROR(CheckStatementWrite(g, p, field));
+      if (i == 0 && !p.learners.empty()) *learner = p.learners.front();
+      if (!p.learners.empty() && p.learners.front() != *learner) *learner = "(several)";
+      batch.push_back(std::move(p));
+    }
+    LL_ASSIGN_OR_RETURN(std::vector<StoredStatement> stored, store_->Record(std::move(batch)));
+    bool full = req->view() == v1::STATEMENT_VIEW_FULL;
+    for (const StoredStatement& s : stored) {
+      v1::Statement* out = resp->add_statements();
+      ToProto(s, out);
+      if (!full) out->clear_json();
+    }
+    return absl::OkStatus();
+  });
 }
 
-grpc::Status RecordsService::VoidStatement(grpc::ServerContext*, const v1::VoidStatementRequest* req,
+grpc::Status RecordsService::GetStatement(grpc::ServerContext* ctx, const v1::GetStatementRequest* req,
+                                          v1::Statement* resp) {
+  return Run(ctx, "GetStatement", true, [&](const auth::AccessGrant& g, std::string* learner) -> absl::Status {
+    absl::StatusOr<Uuid> id = ParseUuid(req->id());
+    if (!id.ok()) return absl::InvalidArgumentError(absl::StrCat("id: ", id.status().message()));
+    LL_ASSIGN_OR_RETURN(StoredStatement s, store_->Get(*id));
+    if (!s.record.learners.empty()) *learner = s.record.learners.front();
+    // A statement the caller may not read is reported as absent.
+    if (!CheckStatementRead(g, s.record, "id").ok()) {
+      return absl::NotFoundError(absl::StrCat("statement ", req->id(), " not found"));
+    }
+    ToProto(s, resp);
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status RecordsService::ListStatements(grpc::ServerContext* ctx, const v1::ListStatementsRequest* req,
+                                            v1::ListStatementsResponse* resp) {
+  return Run(ctx, "ListStatements", true, [&](const auth::AccessGrant& g, std::string* learner) -> absl::Status {
+    StatementQuery q;
+    if (!req->learner().empty()) {
+      LL_ASSIGN_OR_RETURN(q.learner, LearnerFrom(req->learner()));
+      *learner = q.learner;
+    }
+    if (!req->verb().empty()) {
+      if (!IsAbsoluteIri(req->verb())) return absl::InvalidArgumentError("verb: not an absolute IRI");
+      q.verb = req->verb();
+    }
+    if (!req->activity().empty()) {
+      if (!IsAbsoluteIri(req->activity())) return absl::InvalidArgumentError("activity: not an absolute IRI");
+      q.activity = req->activity();
+    }
+    // Scope: a learner lists their own records, a teacher one of their
+    // courses; either filter is then required.
+    if (g.scope() == auth::Scope::kCourses) {
+      LL_RETURN_IF_ERROR(auth::CheckCourse(g, vocab::CourseIdFromIri(q.activity), "activity"));
+    } else {
+      LL_RETURN_IF_ERROR(auth::CheckLearner(g, q.learner, "learner"));
+    }
+    if (!req->registration().empty()) {
+      absl::StatusOr<Uuid> r = ParseUuid(req->registration());
+      if (!r.ok()) return absl::InvalidArgumentError(absl::StrCat("registration: ", r.status().message()));
+      q.registration = *r;
+    }
+    if (req->has_since()) {
+      LL_ASSIGN_OR_RETURN(q.since_us, TimestampMicros(req->since(), "since"));
+    }
+    if (req->has_until()) {
+      LL_ASSIGN_OR_RETURN(q.until_us, TimestampMicros(req->until(), "until"));
+    }
+    q.ascending = req->ascending();
+    q.page_size = req->page_size() == 0 ? 50 : req->page_size();
+    q.page_token = req->page_token();
+    LL_ASSIGN_OR_RETURN(StatementPage page, store_->List(q));
+    const bool basic = req->view() == v1::STATEMENT_VIEW_BASIC;
+    for (const StoredStatement& s : page.statements) ToProto(s, resp->add_statements(), !basic);
+    resp->set_next_page_token(page.next_page_token);
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status RecordsService::VoidStatement(grpc::ServerContext* ctx, const v1::VoidStatementRequest* req,
                                            v1::Statement* resp) {
+  return Run(ctx, "VoidStatement", true, [&](const auth::AccessGrant& g, std::string* learner) -> absl::Status {
   absl::StatusOr<Uuid> id = ParseUuid(req->id());
-  if (!id.ok()) return ToGrpcStatus(absl::InvalidArgumentError(absl::StrCat("id: ", id.status().message())));
-  absl::StatusOr<StoredStatement> target = store_->Get(*id);
-  if (!target.ok()) return ToGrpcStatus(target.status());
-  if (target->record.Has(RecordFlag::kVoiding)) {
-    return ToGrpcStatus(absl::FailedPreconditionError(
-        absl::StrCat("id: ", req->id(), " is a voiding statement, which cannot be voided")));
+  if (!id.ok()) return absl::InvalidArgumentError(absl::StrCat("id: ", id.status().message()));
+  LL_ASSIGN_OR_RETURN(StoredStatement target, store_->Get(*id));
+  if (!target.record.learners.empty()) *learner = target.record.learners.front();
+  if (!CheckStatementRead(g, target.record, "id").ok()) {
+    return absl::NotFoundError(absl::StrCat("statement ", req->id(), " not found"));
+  }
+  if (target.record.Has(RecordFlag::kVoiding)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("id: ", req->id(), " is a voiding statement, which cannot be voided"));
+  }
+  std::string actor_key = req->actor();
+  if (g.scope() == auth::Scope::kSelf) {
+    // A learner voids as themself.
+    if (!actor_key.empty() && actor_key != g.principal().subject) {
+      return absl::PermissionDeniedError("actor: a learner voids statements as themself");
+    }
+    actor_key = g.principal().subject;
   }
   nlohmann::ordered_json actor;
-  if (req->actor().empty()) {
+  if (actor_key.empty()) {
     actor = {{"objectType", "Agent"},
              {"account", {{"homePage", std::string(vocab::kDistrictIdp)}, {"name", "district-operator"}}}};
   } else {
-    absl::StatusOr<std::string> key = CanonicalLearnerKey(req->actor(), "actor");
-    if (!key.ok()) return ToGrpcStatus(key.status());
-    const std::string& k = *key;
+    LL_ASSIGN_OR_RETURN(std::string k, CanonicalLearnerKey(actor_key, "actor"));
     actor = {{"objectType", "Agent"}};
     if (k.rfind("mailto:", 0) == 0) {
       actor["mbox"] = k;
@@ -211,19 +283,27 @@ grpc::Status RecordsService::VoidStatement(grpc::ServerContext*, const v1::VoidS
       {"actor", actor},
       {"verb", {{"id", std::string(vocab::kVoided)}, {"display", {{"en-US", "voided"}, {"zh-CN", "作废"}}}}},
       {"object", {{"objectType", "StatementRef"}, {"id", FormatUuid(*id)}}}};
-  return RecordOne(voiding.dump(), resp);
+  // The voiding statement is the grant holder's own act on a statement they
+  // may read; it is stored without the write-scope check of RecordOne.
+  LL_ASSIGN_OR_RETURN(ParsedStatement p, ParseStatement(voiding.dump()));
+  std::vector<ParsedStatement> batch;
+  batch.push_back(std::move(p));
+  LL_ASSIGN_OR_RETURN(std::vector<StoredStatement> stored, store_->Record(std::move(batch)));
+  ToProto(stored.front(), resp);
+  return absl::OkStatus();
+  });
 }
 
-grpc::Status RecordsService::GetTranscript(grpc::ServerContext*, const v1::GetTranscriptRequest* req,
+grpc::Status RecordsService::GetTranscript(grpc::ServerContext* ctx, const v1::GetTranscriptRequest* req,
                                            v1::Transcript* resp) {
-  absl::StatusOr<std::string> learner = LearnerFrom(req->learner());
-  if (!learner.ok()) return ToGrpcStatus(learner.status());
+  return Run(ctx, "GetTranscript", true, [&](const auth::AccessGrant& g, std::string* learner) -> absl::Status {
+  LL_ASSIGN_OR_RETURN(*learner, LearnerFrom(req->learner()));
+  LL_RETURN_IF_ERROR(auth::CheckLearner(g, *learner, "learner"));
   std::vector<StoredStatement> all;
-  absl::Status s = store_->ForEachOfLearner(*learner, [&](const StoredStatement& st) {
+  LL_RETURN_IF_ERROR(store_->ForEachOfLearner(*learner, [&](const StoredStatement& st) {
     all.push_back(st);
     return true;
-  });
-  if (!s.ok()) return ToGrpcStatus(s);
+  }));
   TranscriptData t = BuildTranscript(all);
   resp->set_learner(*learner);
   for (const TranscriptLine& l : t.lines) {
@@ -253,43 +333,139 @@ grpc::Status RecordsService::GetTranscript(grpc::ServerContext*, const v1::GetTr
   };
   fill(t.by_mode, resp->mutable_by_mode());
   fill(t.by_xuequ, resp->mutable_by_xuequ());
-  return grpc::Status::OK;
+  return absl::OkStatus();
+  });
 }
 
 grpc::Status RecordsService::ExportLearner(grpc::ServerContext* ctx, const v1::ExportLearnerRequest* req,
                                            grpc::ServerWriter<v1::Statement>* writer) {
-  absl::StatusOr<std::string> learner = LearnerFrom(req->learner());
-  if (!learner.ok()) return ToGrpcStatus(learner.status());
-  return StreamStatements(ctx, writer, /*with_json=*/true, [&](const auto& fn) {
-    return store_->ForEachOfLearner(*learner, fn);
+  return Run(ctx, "ExportLearner", true, [&](const auth::AccessGrant& g, std::string* learner) -> absl::Status {
+    LL_ASSIGN_OR_RETURN(*learner, LearnerFrom(req->learner()));
+    LL_RETURN_IF_ERROR(auth::CheckLearner(g, *learner, "learner"));
+    return StreamStatements(ctx, writer, /*with_json=*/true,
+                            [&](const auto& fn) { return store_->ForEachOfLearner(*learner, fn); });
   });
 }
 
-grpc::Status RecordsService::EraseLearner(grpc::ServerContext*, const v1::EraseLearnerRequest* req,
+grpc::Status RecordsService::EraseLearner(grpc::ServerContext* ctx, const v1::EraseLearnerRequest* req,
                                           v1::EraseLearnerResponse* resp) {
-  absl::StatusOr<std::string> learner = LearnerFrom(req->learner());
-  if (!learner.ok()) return ToGrpcStatus(learner.status());
-  absl::StatusOr<int64_t> n = store_->EraseLearner(*learner);
-  if (!n.ok()) return ToGrpcStatus(n.status());
-  resp->set_erased_statements(*n);
-  return grpc::Status::OK;
+  return Run(ctx, "EraseLearner", true, [&](const auth::AccessGrant& g, std::string* learner) -> absl::Status {
+    LL_ASSIGN_OR_RETURN(*learner, LearnerFrom(req->learner()));
+    LL_RETURN_IF_ERROR(auth::CheckLearner(g, *learner, "learner"));
+    LL_ASSIGN_OR_RETURN(int64_t n, store_->EraseLearner(*learner));
+    if (options_.erase_hook) LL_RETURN_IF_ERROR(options_.erase_hook(*learner).status());
+    resp->set_erased_statements(n);
+    return absl::OkStatus();
+  });
 }
 
 grpc::Status RecordsService::ExportStatements(grpc::ServerContext* ctx, const v1::ExportStatementsRequest* req,
                                               grpc::ServerWriter<v1::Statement>* writer) {
-  uint64_t after = 0;
-  if (!req->after_cursor().empty() && !absl::SimpleAtoi(req->after_cursor(), &after)) {
-    return ToGrpcStatus(absl::InvalidArgumentError("after_cursor: not a cursor returned by this service"));
-  }
-  if (req->limit() < 0) return ToGrpcStatus(absl::InvalidArgumentError("limit: must not be negative"));
-  return StreamStatements(ctx, writer, req->view() != v1::STATEMENT_VIEW_BASIC, [&](const auto& fn) {
-    return store_->ForEachAfter(after, req->limit(), fn);
+  return Run(ctx, "ExportStatements", true, [&](const auth::AccessGrant&, std::string* learner) -> absl::Status {
+    *learner = "(all)";
+    uint64_t after = 0;
+    if (!req->after_cursor().empty() && !absl::SimpleAtoi(req->after_cursor(), &after)) {
+      return absl::InvalidArgumentError("after_cursor: not a cursor returned by this service");
+    }
+    if (req->limit() < 0) return absl::InvalidArgumentError("limit: must not be negative");
+    return StreamStatements(ctx, writer, req->view() != v1::STATEMENT_VIEW_BASIC,
+                            [&](const auto& fn) { return store_->ForEachAfter(after, req->limit(), fn); });
   });
 }
 
-grpc::Status RecordsService::Echo(grpc::ServerContext*, const v1::EchoRequest* req, v1::EchoResponse* resp) {
-  resp->set_payload(req->payload());
-  return grpc::Status::OK;
+grpc::Status RecordsService::Echo(grpc::ServerContext* ctx, const v1::EchoRequest* req, v1::EchoResponse* resp) {
+  if (!auth_->enabled()) {  // the benchmark baseline: no work at all
+    resp->set_payload(req->payload());
+    return grpc::Status::OK;
+  }
+  return Run(ctx, "Echo", false, [&](const auth::AccessGrant&, std::string*) {
+    resp->set_payload(req->payload());
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status RecordsService::ListAuditEvents(grpc::ServerContext* ctx, const v1::ListAuditEventsRequest* req,
+                                             v1::ListAuditEventsResponse* resp) {
+  return Run(ctx, "ListAuditEvents", true, [&](const auth::AccessGrant&, std::string* learner) -> absl::Status {
+    AuditQuery q;
+    if (!req->learner().empty()) {
+      LL_ASSIGN_OR_RETURN(q.learner, LearnerFrom(req->learner()));
+    }
+    *learner = q.learner;
+    q.subject = req->subject();
+    if (req->has_since()) {
+      LL_ASSIGN_OR_RETURN(q.since_us, TimestampMicros(req->since(), "since"));
+    }
+    if (req->has_until()) {
+      LL_ASSIGN_OR_RETURN(q.until_us, TimestampMicros(req->until(), "until"));
+    }
+    q.page_size = req->page_size() == 0 ? 100 : req->page_size();
+    q.page_token = req->page_token();
+    LL_ASSIGN_OR_RETURN(AuditPage page, store_->ListAudit(q));
+    for (const AuditEvent& e : page.events) {
+      v1::AuditEvent* out = resp->add_events();
+      SetTimestamp(e.time_us, out->mutable_time());
+      out->set_subject(e.subject);
+      out->set_role(e.role);
+      out->set_learner(e.learner);
+      out->set_operation(e.operation);
+      out->set_outcome(e.outcome);
+      out->set_detail(e.detail);
+    }
+    resp->set_next_page_token(page.next_page_token);
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status RecordsService::CreateKioskPass(grpc::ServerContext* ctx, const v1::CreateKioskPassRequest*,
+                                             v1::KioskPass* resp) {
+  return Run(ctx, "CreateKioskPass", true, [&](const auth::AccessGrant& g, std::string* learner) -> absl::Status {
+    if (!auth_->enabled()) return absl::FailedPreconditionError("kiosk passes need authentication to be configured");
+    *learner = g.principal().subject;
+    static thread_local std::mt19937_64 rng(std::random_device{}());
+    absl::Time now = absl::Now();
+    std::string code;
+    {
+      absl::MutexLock lock(&passes_mu_);
+      for (auto it = passes_.begin(); it != passes_.end();) {  // drop expired passes
+        it = it->second.expires < now ? passes_.erase(it) : std::next(it);
+      }
+      do {
+        code = absl::StrFormat("%08d", static_cast<int>(rng() % 100000000));
+      } while (passes_.count(code));
+      passes_[code] = {*learner, now + kKioskPassTtl};
+    }
+    resp->set_code(code);
+    SetTimestamp(absl::ToUnixMicros(now + kKioskPassTtl), resp->mutable_expire_time());
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status RecordsService::RedeemKioskPass(grpc::ServerContext* ctx, const v1::RedeemKioskPassRequest* req,
+                                             v1::KioskSession* resp) {
+  return Run(ctx, "RedeemKioskPass", true, [&](const auth::AccessGrant& g, std::string* learner) -> absl::Status {
+    if (!auth_->enabled()) return absl::FailedPreconditionError("kiosk passes need authentication to be configured");
+    if (req->code().empty()) return absl::InvalidArgumentError("code: required");
+    absl::Time now = absl::Now();
+    {
+      absl::MutexLock lock(&passes_mu_);
+      auto it = passes_.find(req->code());
+      if (it == passes_.end() || it->second.expires < now) {
+        if (it != passes_.end()) passes_.erase(it);
+        return absl::NotFoundError("code: unknown, used or expired");
+      }
+      *learner = it->second.learner;
+      passes_.erase(it);  // single use
+    }
+    auth::Principal session = g.principal();
+    session.learner = *learner;
+    session.token_id = absl::StrCat("kiosk-session-", req->code(), "-", absl::ToUnixMicros(now));
+    LL_ASSIGN_OR_RETURN(std::string token, auth::MintToken(session, kKioskSessionTtl, auth_->options().token));
+    resp->set_token(token);
+    resp->set_learner(*learner);
+    SetTimestamp(absl::ToUnixMicros(now + kKioskSessionTtl), resp->mutable_expire_time());
+    return absl::OkStatus();
+  });
 }
 
 }  // namespace lifelong::records

@@ -1,10 +1,18 @@
-// The gRPC handler of lifelong.v1.LearningRecordService: validates requests,
-// calls RecordStore, and maps absl::Status to gRPC status once, on the way out.
-// Thread-safe; does not own the store.
+// The gRPC handler of lifelong.v1.LearningRecordService: authorizes each call
+// (auth::Authorizer and the role table), validates requests, calls
+// RecordStore, audits personal-data access, and maps absl::Status to gRPC
+// status once, on the way out. Thread-safe; owns neither store nor authorizer.
 #ifndef LIFELONG_SERVICES_RECORDS_RECORDS_SERVICE_H_
 #define LIFELONG_SERVICES_RECORDS_RECORDS_SERVICE_H_
 
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "absl/synchronization/mutex.h"
 #include "proto/lifelong/v1/records.grpc.pb.h"
+#include "services/auth/authorizer.h"
 #include "services/records/record_store.h"
 
 namespace lifelong::records {
@@ -14,7 +22,15 @@ inline constexpr int kMaxBatchStatements = 1000;
 
 class RecordsService final : public lifelong::v1::LearningRecordService::Service {
  public:
-  explicit RecordsService(RecordStore* store) : store_(store) {}
+  struct Options {
+    // nullptr: every caller is trusted (tests and local development).
+    auth::Authorizer* authorizer = nullptr;
+    // Run by EraseLearner after the learner's statements are gone (the xAPI
+    // documents of the learner); returns how many items it erased.
+    std::function<absl::StatusOr<int64_t>(const std::string& learner)> erase_hook;
+  };
+  explicit RecordsService(RecordStore* store) : RecordsService(store, Options()) {}
+  RecordsService(RecordStore* store, Options options);
 
   grpc::Status RecordStatement(grpc::ServerContext*, const v1::RecordStatementRequest*,
                                v1::Statement*) override;
@@ -35,12 +51,34 @@ class RecordsService final : public lifelong::v1::LearningRecordService::Service
   grpc::Status ExportStatements(grpc::ServerContext*, const v1::ExportStatementsRequest*,
                                 grpc::ServerWriter<v1::Statement>*) override;
   grpc::Status Echo(grpc::ServerContext*, const v1::EchoRequest*, v1::EchoResponse*) override;
+  grpc::Status ListAuditEvents(grpc::ServerContext*, const v1::ListAuditEventsRequest*,
+                               v1::ListAuditEventsResponse*) override;
+  grpc::Status CreateKioskPass(grpc::ServerContext*, const v1::CreateKioskPassRequest*, v1::KioskPass*) override;
+  grpc::Status RedeemKioskPass(grpc::ServerContext*, const v1::RedeemKioskPassRequest*,
+                               v1::KioskSession*) override;
 
  private:
-  // Validates and stores one statement; the stored form goes to `resp`.
-  grpc::Status RecordOne(const std::string& json, v1::Statement* resp);
+  // A handler body: runs with the call's grant and names the learner whose
+  // records it touched (for the audit log).
+  using Body = std::function<absl::Status(const auth::AccessGrant&, std::string* learner)>;
+  // Authorizes `method`, runs `body`, audits the outcome when `audited` and
+  // authentication is on, and maps the status.
+  grpc::Status Run(grpc::ServerContext* ctx, absl::string_view method, bool audited, const Body& body);
+  // Validates, checks access and stores one statement.
+  absl::Status RecordOne(const auth::AccessGrant& g, const std::string& json, v1::Statement* resp,
+                         std::string* learner);
 
   RecordStore* store_;
+  Options options_;
+  std::unique_ptr<auth::Authorizer> trust_everyone_;
+  auth::Authorizer* auth_;
+
+  struct KioskPassEntry {
+    std::string learner;
+    absl::Time expires;
+  };
+  absl::Mutex passes_mu_;
+  std::map<std::string, KioskPassEntry> passes_ ABSL_GUARDED_BY(passes_mu_);
 };
 
 // Fills `out` from a stored statement; without `json` unless `with_json`.

@@ -45,6 +45,7 @@ std::string MakeStatement(const StatementSpec& s) {
   if (s.hours >= 0) ext[std::string(vocab::kExtHours)] = s.hours;
   if (!s.mode.empty()) ext[std::string(vocab::kExtMode)] = s.mode;
   if (!s.xuequ.empty()) ext[std::string(vocab::kExtXuequ)] = s.xuequ;
+  if (!s.venue.empty()) ext[std::string(vocab::kExtVenue)] = s.venue;
   if (!ext.empty()) ctx["extensions"] = ext;
   if (!ctx.empty()) st["context"] = ctx;
   if (!s.timestamp.empty()) st["timestamp"] = s.timestamp;

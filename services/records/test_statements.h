@@ -19,6 +19,7 @@ struct StatementSpec {
   std::string mode;        // online|offline
   std::string xuequ;
   std::string platform;
+  std::string venue;       // context extension vocab::kExtVenue
 };
 
 std::string MakeStatement(const StatementSpec& spec);

@@ -20,11 +20,35 @@ absl::StatusOr<Credentials> Credentials::Parse(absl::string_view text) {
     ++line_no;
     line = absl::StripAsciiWhitespace(line);
     if (line.empty() || line[0] == '#') continue;
-    size_t colon = line.find(':');
-    if (colon == absl::string_view::npos || colon == 0) {
-      return absl::InvalidArgumentError(absl::StrCat("credentials line ", line_no, ": want user:password"));
+    // "user:password" then optional whitespace-separated key=value fields.
+    std::vector<std::string> fields = absl::StrSplit(line, absl::ByAnyChar(" \t"), absl::SkipEmpty());
+    size_t colon = fields[0].find(':');
+    if (colon == std::string::npos || colon == 0) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "credentials line ", line_no, ": want user:password [role=R] [subject=S] [venue=V]"));
     }
-    c.users_[std::string(line.substr(0, colon))] = std::string(line.substr(colon + 1));
+    std::string user = fields[0].substr(0, colon);
+    Entry e;
+    e.password = fields[0].substr(colon + 1);
+    e.principal.role = auth::Role::kLoader;
+    e.principal.subject = user;
+    for (size_t i = 1; i < fields.size(); ++i) {
+      size_t eq = fields[i].find('=');
+      std::string k = fields[i].substr(0, eq), v = eq == std::string::npos ? "" : fields[i].substr(eq + 1);
+      if (k == "role") {
+        std::optional<auth::Role> role = auth::RoleFromName(v);
+        if (!role) return absl::InvalidArgumentError(absl::StrCat("credentials line ", line_no, ": unknown role ", v));
+        e.principal.role = *role;
+      } else if (k == "subject" && !v.empty()) {
+        e.principal.subject = v;
+      } else if (k == "venue") {
+        e.principal.venue = v;
+      } else {
+        return absl::InvalidArgumentError(absl::StrCat("credentials line ", line_no, ": unknown field ", fields[i]));
+      }
+    }
+    e.principal.token_id = absl::StrCat("basic:", user);
+    c.users_[user] = std::move(e);
   }
   return c;
 }
@@ -50,11 +74,16 @@ absl::StatusOr<std::string> Credentials::Check(absl::string_view authorization) 
   std::string user = decoded.substr(0, colon);
   std::string pass = decoded.substr(colon + 1);
   auto it = users_.find(user);
-  if (it == users_.end() || it->second.size() != pass.size() ||
-      CRYPTO_memcmp(it->second.data(), pass.data(), pass.size()) != 0) {
+  if (it == users_.end() || it->second.password.size() != pass.size() ||
+      CRYPTO_memcmp(it->second.password.data(), pass.data(), pass.size()) != 0) {
     return absl::UnauthenticatedError("unknown user or wrong password");
   }
   return user;
+}
+
+auth::Principal Credentials::PrincipalOf(const std::string& user) const {
+  auto it = users_.find(user);
+  return it == users_.end() ? auth::Principal{} : it->second.principal;
 }
 
 }  // namespace lifelong::xapi

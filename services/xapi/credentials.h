@@ -1,7 +1,11 @@
 // xAPI HTTP Basic credentials, loaded from a file (never from code):
 //   # comment
-//   username:password
-// one pair a line. Thread-safe after loading (immutable).
+//   username:password [role=<role>] [subject=<subject>] [venue=<venue>]
+// one a line (the password may contain ':' but no whitespace). The optional
+// fields map the user onto
+// the same principals as bearer tokens (auth/principal.h): role defaults to
+// "loader" (a trusted feed: may write and read every record), subject to the
+// user name. Thread-safe after loading (immutable).
 #ifndef LIFELONG_SERVICES_XAPI_CREDENTIALS_H_
 #define LIFELONG_SERVICES_XAPI_CREDENTIALS_H_
 
@@ -10,6 +14,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "services/auth/principal.h"
 
 namespace lifelong::xapi {
 
@@ -24,9 +29,15 @@ class Credentials {
   // configured pair; UNAUTHENTICATED otherwise.
   absl::StatusOr<std::string> Check(absl::string_view authorization) const;
   size_t size() const { return users_.size(); }
+  // The principal of a user Check() accepted.
+  auth::Principal PrincipalOf(const std::string& user) const;
 
  private:
-  std::map<std::string, std::string> users_;  // user -> password
+  struct Entry {
+    std::string password;
+    auth::Principal principal;
+  };
+  std::map<std::string, Entry> users_;
 };
 
 }  // namespace lifelong::xapi

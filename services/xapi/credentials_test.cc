@@ -28,5 +28,18 @@ TEST(Credentials, RejectsMalformedLinesAndMissingFile) {
   EXPECT_EQ(Credentials::LoadFile("/nonexistent/creds").status().code(), absl::StatusCode::kNotFound);
 }
 
+TEST(Credentials, OptionalFieldsMapUsersOntoPrincipals) {
+  absl::StatusOr<Credentials> c = Credentials::Parse(
+      "feed:s1\nu1app:s2 role=learner subject=u1\nk:s3 role=kiosk subject=kiosk-01 venue=hepingli\n");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->PrincipalOf("feed").role, auth::Role::kLoader);
+  EXPECT_EQ(c->PrincipalOf("feed").subject, "feed");
+  EXPECT_EQ(c->PrincipalOf("u1app").role, auth::Role::kLearner);
+  EXPECT_EQ(c->PrincipalOf("u1app").subject, "u1");
+  EXPECT_EQ(c->PrincipalOf("k").venue, "hepingli");
+  EXPECT_EQ(Credentials::Parse("x:y role=wizard\n").status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(Credentials::Parse("x:y colour=red\n").status().code(), absl::StatusCode::kInvalidArgument);
+}
+
 }  // namespace
 }  // namespace lifelong::xapi

@@ -14,6 +14,8 @@
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "services/common/log.h"
+#include "services/common/vocabulary.h"
+#include "services/records/statement_access.h"
 #include "services/records/statement.h"
 #include "services/xapi/multipart.h"
 
@@ -341,10 +343,35 @@ HttpResponse XapiHandler::Handle(const HttpRequest& original) const {
       r.SetHeader("X-Experience-API-Version", "2.0.0");
       return r;
     }
-    absl::StatusOr<std::string> user = credentials_->Check(req.Header("authorization"));
-    if (!user.ok()) {
-      HttpResponse r = Error(401, user.status().message());
+    // Basic credentials, or (with authentication on) a bearer token.
+    absl::StatusOr<auth::Principal> principal = absl::UnauthenticatedError("Basic authentication required");
+    const std::string& authorization = req.Header("authorization");
+    if (authorizer_ != nullptr && authorizer_->enabled() && absl::StartsWithIgnoreCase(authorization, "bearer ")) {
+      principal = authorizer_->Authenticate(authorization);
+    } else {
+      absl::StatusOr<std::string> user = credentials_->Check(authorization);
+      principal = user.ok() ? absl::StatusOr<auth::Principal>(credentials_->PrincipalOf(*user))
+                            : absl::StatusOr<auth::Principal>(user.status());
+    }
+    if (!principal.ok()) {
+      HttpResponse r = Error(401, principal.status().message());
       r.SetHeader("WWW-Authenticate", "Basic realm=\"xAPI\"");
+      r.SetHeader("X-Experience-API-Version", default_version_);
+      return r;
+    }
+    // The role table names resources as "xapi:<METHOD> <path>", documents
+    // as "xapi:* <path>".
+    bool document = req.path == "/activities/state" || req.path == "/activities/profile" ||
+                    req.path == "/agents/profile";
+    std::string method = req.method == "HEAD" ? "GET" : req.method;
+    std::string operation = absl::StrCat("xapi:", document ? "*" : method, " ", req.path);
+    auth::Authorizer trust_basic_users{auth::AuthOptions{}};
+    auth::Authorizer* authz = authorizer_ != nullptr ? authorizer_ : &trust_basic_users;
+    absl::StatusOr<auth::AccessGrant> grant = authz->AuthorizePrincipal(*principal, operation);
+    if (!grant.ok()) {
+      HttpResponse r = grant.status().code() == absl::StatusCode::kResourceExhausted
+                           ? Error(429, grant.status().message())
+                           : FromStatus(grant.status());
       r.SetHeader("X-Experience-API-Version", default_version_);
       return r;
     }
@@ -358,16 +385,16 @@ HttpResponse XapiHandler::Handle(const HttpRequest& original) const {
     }
     HttpResponse r;
     if (req.path == "/statements") {
-      r = Statements(req);
+      r = Statements(*grant, req);
       r.SetHeader("X-Experience-API-Consistent-Through", NowRfc3339());
     } else if (req.path == "/activities/state") {
-      r = Documents(req, DocKind::kState);
+      r = Documents(*grant, req, DocKind::kState);
     } else if (req.path == "/activities/profile") {
-      r = Documents(req, DocKind::kActivityProfile);
+      r = Documents(*grant, req, DocKind::kActivityProfile);
     } else if (req.path == "/agents/profile") {
-      r = Documents(req, DocKind::kAgentProfile);
+      r = Documents(*grant, req, DocKind::kAgentProfile);
     } else if (req.path == "/agents") {
-      r = Agents(req);
+      r = Agents(*grant, req);
     } else if (req.path == "/activities") {
       r = Activities(req);
     } else {
@@ -420,15 +447,15 @@ HttpResponse XapiHandler::WithAttachments(HttpResponse r, const std::vector<std:
   return r;
 }
 
-HttpResponse XapiHandler::Statements(const HttpRequest& req) const {
-  if (req.method == "PUT") return PutStatement(req);
-  if (req.method == "POST") return PostStatements(req);
-  if (req.method == "GET") return GetStatements(req, /*head=*/false);
-  if (req.method == "HEAD") return GetStatements(req, /*head=*/true);
+HttpResponse XapiHandler::Statements(const auth::AccessGrant& grant, const HttpRequest& req) const {
+  if (req.method == "PUT") return PutStatement(grant, req);
+  if (req.method == "POST") return PostStatements(grant, req);
+  if (req.method == "GET") return GetStatements(grant, req, /*head=*/false);
+  if (req.method == "HEAD") return GetStatements(grant, req, /*head=*/true);
   return Error(405, "method not allowed");
 }
 
-HttpResponse XapiHandler::PutStatement(const HttpRequest& req) const {
+HttpResponse XapiHandler::PutStatement(const auth::AccessGrant& grant, const HttpRequest& req) const {
   for (const auto& [k, v] : req.params) {
     if (k != "statementId") return Error(400, absl::StrCat("unknown parameter ", k));
   }
@@ -458,6 +485,8 @@ HttpResponse XapiHandler::PutStatement(const HttpRequest& req) const {
     p = ParseStatement(with_id.dump());
     if (!p.ok()) return FromStatus(p.status());
   }
+  absl::Status allowed = records::CheckStatementWrite(grant, *p, "statement");
+  if (!allowed.ok()) return FromStatus(allowed);
   std::vector<ParsedStatement> batch;
   batch.push_back(std::move(*p));
   absl::Status saved = SaveAttachments(parts);
@@ -469,7 +498,7 @@ HttpResponse XapiHandler::PutStatement(const HttpRequest& req) const {
   return r;
 }
 
-HttpResponse XapiHandler::PostStatements(const HttpRequest& req) const {
+HttpResponse XapiHandler::PostStatements(const auth::AccessGrant& grant, const HttpRequest& req) const {
   if (!req.params.empty()) return Error(400, absl::StrCat("unknown parameter ", req.params.begin()->first));
   std::string json;
   std::map<std::string, MultipartPart> parts;
@@ -489,6 +518,8 @@ HttpResponse XapiHandler::PostStatements(const HttpRequest& req) const {
     if (!ids.insert(p->id).second) {
       return Error(400, absl::StrCat("statements[", i, "].id: appears twice in the batch"));
     }
+    absl::Status allowed = records::CheckStatementWrite(grant, *p, absl::StrCat("statements[", i, "]"));
+    if (!allowed.ok()) return FromStatus(allowed);
     batch.push_back(std::move(*p));
   }
   absl::Status att = CheckAttachments(*texts, parts);
@@ -505,7 +536,7 @@ HttpResponse XapiHandler::PostStatements(const HttpRequest& req) const {
   return r;
 }
 
-HttpResponse XapiHandler::GetStatements(const HttpRequest& req, bool head) const {
+HttpResponse XapiHandler::GetStatements(const auth::AccessGrant& grant, const HttpRequest& req, bool head) const {
   static const std::set<std::string> kKnown = {
       "statementId", "voidedStatementId", "agent", "verb", "activity", "registration", "related_activities",
       "related_agents", "since", "until", "limit", "format", "attachments", "ascending", "more"};
@@ -541,6 +572,9 @@ HttpResponse XapiHandler::GetStatements(const HttpRequest& req, bool head) const
                                                    uuid.status().message()));
     absl::StatusOr<StoredStatement> s = store_->Get(*uuid);
     if (!s.ok()) return FromStatus(s.status());
+    if (!records::CheckStatementRead(grant, s->record, "statementId").ok()) {
+      return Error(404, "no such statement");  // not the caller's: as if absent
+    }
     bool voided = s->record.Has(RecordFlag::kVoided);
     if (by_id && voided) return Error(404, "statement is voided; use voidedStatementId");
     if (by_voided && !voided) return Error(404, "statement is not voided");
@@ -595,6 +629,17 @@ HttpResponse XapiHandler::GetStatements(const HttpRequest& req, bool head) const
     } else {
       q.activity = activity;
     }
+  }
+  // Scope: a learner queries with agent=themself, a teacher with
+  // activity=one of their courses.
+  if (grant.scope() == auth::Scope::kCourses) {
+    absl::Status ok = auth::CheckCourse(grant, vocab::CourseIdFromIri(activity), "activity");
+    if (!ok.ok()) return FromStatus(ok);
+  } else if (grant.scope() != auth::Scope::kAny) {
+    absl::StatusOr<std::string> key = agent_json.empty() ? absl::StatusOr<std::string>(std::string())
+                                                         : records::LearnerKeyFromAgentJson(agent_json, "agent");
+    absl::Status ok = auth::CheckLearner(grant, key.ok() ? *key : std::string(), "agent");
+    if (!ok.ok()) return FromStatus(ok);
   }
   std::string registration = req.Param("registration");
   if (!registration.empty()) {
@@ -672,7 +717,7 @@ std::string Unquote(std::string tag) {
 
 }  // namespace
 
-HttpResponse XapiHandler::Documents(const HttpRequest& req, DocKind kind) const {
+HttpResponse XapiHandler::Documents(const auth::AccessGrant& grant, const HttpRequest& req, DocKind kind) const {
   const bool state = kind == DocKind::kState;
   const char* id_param = state ? "stateId" : "profileId";
   std::set<std::string> known = {id_param, "since"};
@@ -697,6 +742,10 @@ HttpResponse XapiHandler::Documents(const HttpRequest& req, DocKind kind) const 
     absl::StatusOr<std::string> learner = records::LearnerKeyFromAgentJson(agent, "agent");
     if (!learner.ok()) return FromStatus(learner.status());
     key.learner = *learner;
+    if (grant.scope() != auth::Scope::kNoRecords) {
+      absl::Status ok = auth::CheckLearner(grant, key.learner, "agent");
+      if (!ok.ok()) return FromStatus(ok);
+    }
   }
   if (state) {
     bool found = false;
@@ -772,7 +821,7 @@ HttpResponse XapiHandler::Documents(const HttpRequest& req, DocKind kind) const 
   return Error(405, "method not allowed");
 }
 
-HttpResponse XapiHandler::Agents(const HttpRequest& req) const {
+HttpResponse XapiHandler::Agents(const auth::AccessGrant& grant, const HttpRequest& req) const {
   if (req.method != "GET" && req.method != "HEAD") return Error(405, "method not allowed");
   for (const auto& [k, v] : req.params) {
     if (k != "agent") return Error(400, absl::StrCat("unknown parameter ", k));
@@ -782,6 +831,8 @@ HttpResponse XapiHandler::Agents(const HttpRequest& req) const {
   if (!found) return Error(400, "agent parameter is required");
   absl::StatusOr<std::string> key = records::LearnerKeyFromAgentJson(agent_json, "agent");
   if (!key.ok()) return FromStatus(key.status());
+  absl::Status allowed = auth::CheckLearner(grant, *key, "agent");
+  if (!allowed.ok()) return FromStatus(allowed);
   nlohmann::json agent = nlohmann::json::parse(agent_json, nullptr, false);
   nlohmann::json person = {{"objectType", "Person"}};
   if (agent.contains("name")) person["name"] = nlohmann::json::array({agent["name"]});

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "services/records/record_store.h"
+#include "services/auth/authorizer.h"
 #include "services/xapi/credentials.h"
 #include "services/xapi/document_store.h"
 #include "services/xapi/multipart.h"
@@ -37,9 +38,15 @@ class XapiHandler {
   // `documents` holds State / Activity Profile / Agent Profile documents.
   // `default_version` ("2.0.0" or "1.0.3") is reported on responses to
   // requests that name no version (which are rejected).
+  //
+  // Authorization: Basic credentials map to principals (credentials.h);
+  // with `authorizer` enabled, Bearer tokens are accepted too and every
+  // resource is checked against the role table (auth/permissions.h).
+  // `authorizer` may be null (Basic credentials only, every user trusted).
   XapiHandler(records::RecordStore* store, DocumentStore* documents, const Credentials* credentials,
-              std::string base_path, std::string default_version = "2.0.0")
+              std::string base_path, std::string default_version = "2.0.0", auth::Authorizer* authorizer = nullptr)
       : store_(store),
+        authorizer_(authorizer),
         documents_(documents),
         credentials_(credentials),
         base_path_(std::move(base_path)),
@@ -49,21 +56,22 @@ class XapiHandler {
   HttpResponse Handle(const HttpRequest& request) const;
 
  private:
-  HttpResponse Statements(const HttpRequest& request) const;
-  HttpResponse PutStatement(const HttpRequest& request) const;
-  HttpResponse PostStatements(const HttpRequest& request) const;
-  HttpResponse GetStatements(const HttpRequest& request, bool head) const;
-  HttpResponse Documents(const HttpRequest& request, DocKind kind) const;
+  HttpResponse Statements(const auth::AccessGrant& grant, const HttpRequest& request) const;
+  HttpResponse PutStatement(const auth::AccessGrant& grant, const HttpRequest& request) const;
+  HttpResponse PostStatements(const auth::AccessGrant& grant, const HttpRequest& request) const;
+  HttpResponse GetStatements(const auth::AccessGrant& grant, const HttpRequest& request, bool head) const;
+  HttpResponse Documents(const auth::AccessGrant& grant, const HttpRequest& request, DocKind kind) const;
   // Stores attachment parts by hash (content-addressed, so re-sending one is
   // harmless).
   absl::Status SaveAttachments(const std::map<std::string, MultipartPart>& parts) const;
   // Turns a JSON response into multipart/mixed with the stored attachments
   // of `statement_texts` after it.
   HttpResponse WithAttachments(HttpResponse r, const std::vector<std::string>& statement_texts) const;
-  HttpResponse Agents(const HttpRequest& request) const;
+  HttpResponse Agents(const auth::AccessGrant& grant, const HttpRequest& request) const;
   HttpResponse Activities(const HttpRequest& request) const;
 
   records::RecordStore* store_;
+  auth::Authorizer* authorizer_;
   DocumentStore* documents_;
   const Credentials* credentials_;
   std::string base_path_;

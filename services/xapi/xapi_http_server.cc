@@ -14,7 +14,18 @@ namespace lifelong::xapi {
 absl::StatusOr<std::unique_ptr<XapiHttpServer>> XapiHttpServer::Start(const XapiHttpOptions& options,
                                                                        const XapiHandler* handler) {
   std::unique_ptr<XapiHttpServer> s(new XapiHttpServer());
-  s->server_ = std::make_unique<httplib::Server>();
+  if (options.tls.ServesTls() || options.tls.require_client_cert) {
+    absl::Status tls_status;
+    auto ssl = std::make_unique<httplib::SSLServer>([&](SSL_CTX& ctx) {
+      tls_status = ConfigureServerSslCtx(options.tls, &ctx);
+      return tls_status.ok();
+    });
+    if (!tls_status.ok()) return tls_status;
+    if (!ssl->is_valid()) return absl::InternalError("xAPI: cannot set up TLS");
+    s->server_ = std::move(ssl);
+  } else {
+    s->server_ = std::make_unique<httplib::Server>();
+  }
   httplib::Server& svr = *s->server_;
   const int threads = options.threads;
   svr.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };

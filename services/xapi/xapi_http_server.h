@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "absl/status/statusor.h"
+#include "services/common/tls.h"
 #include "services/xapi/xapi_handler.h"
 
 namespace httplib {
@@ -25,13 +26,18 @@ struct XapiHttpOptions {
   std::string base_path = "/xapi";
   int threads = 32;
   int io_timeout_seconds = 10;  // read and write timeouts per request
+  // HTTPS when tls.cert_file is set (client certificates demanded when
+  // tls.require_client_cert); plaintext HTTP otherwise. docs/security.md.
+  TlsConfig tls;
 };
 
 // A running server. Stop() (also run by the destructor) stops accepting,
 // finishes in-flight requests and joins the listener thread.
 class XapiHttpServer {
  public:
-  // UNAVAILABLE when the address cannot be bound. `handler` must outlive it.
+  // UNAVAILABLE when the address cannot be bound; the errors of
+  // ConfigureServerSslCtx (tls.h) for an unusable TLS configuration.
+  // `handler` must outlive it.
   static absl::StatusOr<std::unique_ptr<XapiHttpServer>> Start(const XapiHttpOptions& options,
                                                                const XapiHandler* handler);
   ~XapiHttpServer();

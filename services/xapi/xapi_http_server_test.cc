@@ -13,6 +13,7 @@
 
 #include "absl/strings/escaping.h"
 #include "services/common/server.h"
+#include "services/common/tls_testing.h"
 #include "services/records/records_service.h"
 #include "services/records/test_statements.h"
 
@@ -295,6 +296,98 @@ TEST_F(XapiHttpTest, StalledClientDoesNotBlockOthers) {
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 200);
   close(fd);
+}
+
+// --- HTTPS (certificates from ops/dev-ca.sh).
+
+class XapiHttpsTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    absl::StatusOr<testing::TestCa> ca = testing::TestCa::Create("xapi_tls_ca");
+    ASSERT_TRUE(ca.ok()) << ca.status();
+    ca_ = new testing::TestCa(*std::move(ca));
+  }
+  static void TearDownTestSuite() { delete ca_; }
+
+  void Start(bool require_client_cert) {
+    const std::string dir = ca_->dir() + "_" +
+                            ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    std::filesystem::remove_all(dir);
+    std::filesystem::create_directories(dir);
+    store_ = std::move(*records::RecordStore::Open(dir + "/records"));
+    docs_ = std::move(*DocumentStore::Open(dir + "/docs"));
+    creds_ = std::make_unique<Credentials>(*Credentials::Parse("lrs:s3cret\n"));
+    handler_ = std::make_unique<XapiHandler>(store_.get(), docs_.get(), creds_.get(), "/xapi");
+    XapiHttpOptions options;
+    options.port = 0;
+    options.io_timeout_seconds = 2;
+    options.tls = ca_->Server("records", require_client_cert);
+    auto http = XapiHttpServer::Start(options, handler_.get());
+    ASSERT_TRUE(http.ok()) << http.status();
+    http_ = *std::move(http);
+  }
+
+  // GET /xapi/about over HTTPS, verifying the server against the test CA,
+  // with the client certificate of `identity` unless empty.
+  httplib::Result About(const std::string& identity = "") {
+    std::unique_ptr<httplib::SSLClient> client =
+        identity.empty() ? std::make_unique<httplib::SSLClient>("127.0.0.1", http_->port())
+                         : std::make_unique<httplib::SSLClient>(
+                               "127.0.0.1", http_->port(), ca_->File(identity + ".pem"),
+                               ca_->File(identity + ".key"));
+    client->set_ca_cert_path(ca_->File("ca.pem").c_str());
+    client->enable_server_certificate_verification(true);
+    client->set_connection_timeout(3, 0);
+    client->set_read_timeout(3, 0);
+    return client->Get("/xapi/about");
+  }
+
+  httplib::Result PlainAbout() {
+    httplib::Client client("127.0.0.1", http_->port());
+    client.set_connection_timeout(3, 0);
+    client.set_read_timeout(3, 0);
+    return client.Get("/xapi/about");
+  }
+
+  void TearDown() override {
+    http_.reset();
+    store_.reset();
+  }
+
+  static testing::TestCa* ca_;
+  std::unique_ptr<records::RecordStore> store_;
+  std::unique_ptr<DocumentStore> docs_;
+  std::unique_ptr<Credentials> creds_;
+  std::unique_ptr<XapiHandler> handler_;
+  std::unique_ptr<XapiHttpServer> http_;
+};
+testing::TestCa* XapiHttpsTest::ca_ = nullptr;
+
+TEST_F(XapiHttpsTest, ServesOverTlsAndRefusesPlainHttp) {
+  Start(/*require_client_cert=*/false);
+  httplib::Result r = About();
+  ASSERT_TRUE(r) << httplib::to_string(r.error());
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(nlohmann::json::parse(r->body)["version"][0], "2.0.0");
+  EXPECT_FALSE(PlainAbout());
+}
+
+TEST_F(XapiHttpsTest, MutualTlsDemandsAClientCertificate) {
+  Start(/*require_client_cert=*/true);
+  EXPECT_FALSE(About());
+  EXPECT_FALSE(PlainAbout());
+  httplib::Result r = About("client");
+  ASSERT_TRUE(r) << httplib::to_string(r.error());
+  EXPECT_EQ(r->status, 200);
+}
+
+TEST_F(XapiHttpsTest, UnusableKeyFailsStart) {
+  XapiHttpOptions options;
+  options.port = 0;
+  options.tls = ca_->Server("records", false);
+  options.tls.key_file = ca_->File("catalog.key");  // not the certificate's key
+  EXPECT_EQ(XapiHttpServer::Start(options, nullptr).status().code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 }  // namespace

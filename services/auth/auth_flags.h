@@ -1,0 +1,21 @@
+// Command-line flags of authentication, shared by every server's main():
+//   --auth_key_file         HS256 key file; empty: authentication off (every
+//                           caller trusted; a warning is logged)
+//   --auth_audience         audience tokens must name ("lifelong")
+//   --auth_revocation_file  revoked credentials ("jti:..." / "sub:..." lines)
+//   --auth_clock_skew_s     allowed clock difference for exp/nbf/iat (60)
+//   --auth_rate, --auth_burst, --auth_max_in_flight   per-principal limits
+#ifndef LIFELONG_SERVICES_AUTH_AUTH_FLAGS_H_
+#define LIFELONG_SERVICES_AUTH_AUTH_FLAGS_H_
+
+#include "absl/status/statusor.h"
+#include "services/auth/authorizer.h"
+
+namespace lifelong::auth {
+
+// INVALID_ARGUMENT / NOT_FOUND naming the flag when the key file is unusable.
+absl::StatusOr<AuthOptions> AuthOptionsFromFlags();
+
+}  // namespace lifelong::auth
+
+#endif  // LIFELONG_SERVICES_AUTH_AUTH_FLAGS_H_

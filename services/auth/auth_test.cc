@@ -1,0 +1,206 @@
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <thread>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "services/auth/authorizer.h"
+#include "services/auth/permissions.h"
+#include "services/auth/token.h"
+
+namespace lifelong::auth {
+namespace {
+
+constexpr char kKey[] = "0123456789abcdef0123456789abcdef-test-key";
+constexpr char kRecords[] = "/lifelong.v1.LearningRecordService/";
+
+TokenOptions Options(absl::Time now = absl::FromUnixSeconds(1'800'000'000)) {
+  TokenOptions o;
+  o.key = kKey;
+  o.now = [now] { return now; };
+  return o;
+}
+
+Principal Learner(const std::string& sub) {
+  Principal p;
+  p.subject = sub;
+  p.role = Role::kLearner;
+  p.token_id = "t-" + sub;
+  return p;
+}
+
+TEST(Token, MintedTokenVerifiesToTheSamePrincipal) {
+  Principal k;
+  k.subject = "kiosk-hepingli-01";
+  k.role = Role::kKiosk;
+  k.venue = "和平里社区学校";
+  k.learner = "u000123";
+  std::string t = *MintToken(k, absl::Minutes(5), Options());
+  absl::StatusOr<Principal> p = TokenVerifier(Options()).Verify(t);
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_EQ(p->subject, k.subject);
+  EXPECT_EQ(p->role, Role::kKiosk);
+  EXPECT_EQ(p->venue, k.venue);
+  EXPECT_EQ(p->learner, "u000123");
+}
+
+TEST(Token, ExpiredNotYetValidForgedWrongAudienceAreRefused) {
+  absl::Time t0 = absl::FromUnixSeconds(1'800'000'000);
+  std::string token = *MintToken(Learner("u1"), absl::Minutes(10), Options(t0));
+  // Within the clock skew after expiry: still accepted; beyond it: refused.
+  EXPECT_TRUE(TokenVerifier(Options(t0 + absl::Minutes(10) + absl::Seconds(30))).Verify(token).ok());
+  absl::Status expired = TokenVerifier(Options(t0 + absl::Minutes(12))).Verify(token).status();
+  EXPECT_EQ(expired.code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_NE(expired.message().find("expired"), std::string::npos);
+  // Issued in the future beyond the skew (a clock far ahead on the issuer).
+  EXPECT_EQ(TokenVerifier(Options(t0 - absl::Minutes(5))).Verify(token).status().code(),
+            absl::StatusCode::kUnauthenticated);
+  // Another key.
+  TokenOptions other = Options(t0);
+  other.key = "another-key-another-key-another-key-000";
+  EXPECT_EQ(TokenVerifier(other).Verify(token).status().code(), absl::StatusCode::kUnauthenticated);
+  // A flipped payload byte breaks the signature.
+  std::vector<std::string> parts = absl::StrSplit(token, '.');
+  ASSERT_EQ(parts.size(), 3u);
+  std::string payload;
+  ASSERT_TRUE(absl::WebSafeBase64Unescape(parts[1], &payload));
+  payload.replace(payload.find("learner"), 7, "loader\"");  // role escalation attempt
+  std::string forged = absl::StrCat(parts[0], ".", absl::WebSafeBase64Escape(payload), ".", parts[2]);
+  EXPECT_EQ(TokenVerifier(Options(t0)).Verify(forged).status().code(), absl::StatusCode::kUnauthenticated);
+  // alg "none" with no signature.
+  std::string none_header = absl::WebSafeBase64Escape(R"({"alg":"none","typ":"JWT"})");
+  EXPECT_EQ(TokenVerifier(Options(t0)).Verify(absl::StrCat(none_header, ".", parts[1], ".")).status().code(),
+            absl::StatusCode::kUnauthenticated);
+  // Wrong audience.
+  TokenOptions aud = Options(t0);
+  aud.audience = "another-system";
+  std::string other_aud = *MintToken(Learner("u1"), absl::Minutes(10), aud);
+  absl::Status s = TokenVerifier(Options(t0)).Verify(other_aud).status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_NE(s.message().find("aud"), std::string::npos);
+  // Garbage.
+  for (const char* g : {"", "abc", "a.b.c", "...."}) {
+    EXPECT_EQ(TokenVerifier(Options(t0)).Verify(g).status().code(), absl::StatusCode::kUnauthenticated) << g;
+  }
+}
+
+TEST(Permissions, DefaultDenyAndTableRows) {
+  EXPECT_EQ(GrantOf(absl::StrCat(kRecords, "ListStatements"), Role::kLearner), Scope::kSelf);
+  EXPECT_EQ(GrantOf(absl::StrCat(kRecords, "ListStatements"), Role::kKiosk), Scope::kDenied);
+  EXPECT_EQ(GrantOf(absl::StrCat(kRecords, "ExportStatements"), Role::kLearner), Scope::kDenied);
+  EXPECT_EQ(GrantOf(absl::StrCat(kRecords, "NoSuchMethod"), Role::kOperator), Scope::kDenied);
+  EXPECT_EQ(GrantOf("/lifelong.v1.CourseCatalogService/CreateCourse", Role::kTeacher), Scope::kDenied);
+  // Every row names at least one role, and no operation appears twice.
+  std::set<std::string> seen;
+  for (const TableRow& row : PermissionTable()) {
+    EXPECT_FALSE(row.grants.empty()) << row.operation;
+    EXPECT_TRUE(seen.insert(row.operation).second) << row.operation;
+  }
+}
+
+AuthOptions Enabled(const std::string& revocation_file = "") {
+  AuthOptions o;
+  o.enabled = true;
+  o.token = Options(absl::Now());
+  o.token.now = [] { return absl::Now(); };
+  o.revocation_file = revocation_file;
+  return o;
+}
+
+std::string Bearer(const Principal& p) {
+  TokenOptions o = Options();
+  o.now = [] { return absl::Now(); };
+  return "Bearer " + *MintToken(p, absl::Minutes(5), o);
+}
+
+TEST(Authorizer, RevocationFileTakesEffectWithoutRestart) {
+  std::string file = std::string(std::getenv("TEST_TMPDIR")) + "/revoked.txt";
+  std::ofstream(file) << "# revoked credentials\n";
+  Authorizer auth(Enabled(file));
+  Principal kiosk;
+  kiosk.subject = "kiosk-dongsi-02";
+  kiosk.role = Role::kKiosk;
+  kiosk.venue = "东四社区学校";
+  std::string token = Bearer(kiosk);
+  EXPECT_TRUE(auth.Authenticate(token).ok());
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));  // mtime granularity and the 1 s check
+  std::ofstream(file, std::ios::app) << "sub:kiosk-dongsi-02\n";
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  absl::Status s = auth.Authenticate(token).status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_NE(s.message().find("revoked"), std::string::npos);
+  // Other credentials are unaffected.
+  EXPECT_TRUE(auth.Authenticate(Bearer(Learner("u1"))).ok());
+}
+
+TEST(Authorizer, MissingCredentialIsUnauthenticatedAndUngrantedRoleIsDenied) {
+  Authorizer auth(Enabled());
+  std::string op = absl::StrCat(kRecords, "ExportStatements");
+  EXPECT_EQ(auth.Authorize("", op).status().code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_EQ(auth.Authorize("Basic dTpw", op).status().code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_EQ(auth.Authorize(Bearer(Learner("u1")), op).status().code(), absl::StatusCode::kPermissionDenied);
+}
+
+TEST(Authorizer, RateAndConcurrencyLimitsArePerPrincipal) {
+  AuthOptions o = Enabled();
+  o.limits.requests_per_second = 1;
+  o.limits.burst = 5;
+  o.limits.max_in_flight = 2;
+  Authorizer auth(o);
+  std::string op = absl::StrCat(kRecords, "Echo");
+  std::string abusive = Bearer(Learner("u-abusive"));
+  {
+    auto a = auth.Authorize(abusive, op);
+    auto b = auth.Authorize(abusive, op);
+    ASSERT_TRUE(a.ok() && b.ok());
+    EXPECT_EQ(auth.Authorize(abusive, op).status().code(), absl::StatusCode::kResourceExhausted)
+        << "third concurrent call";
+  }
+  // Slots are released with the grants; the bucket (5) has 3 left.
+  int ok = 0;
+  absl::Status last;
+  for (int i = 0; i < 10; ++i) {
+    auto g = auth.Authorize(abusive, op);
+    if (g.ok()) {
+      ++ok;
+    } else {
+      last = g.status();
+    }
+  }
+  EXPECT_LE(ok, 4);
+  EXPECT_EQ(last.code(), absl::StatusCode::kResourceExhausted);
+  // Another principal still gets through.
+  EXPECT_TRUE(auth.Authorize(Bearer(Learner("u-polite")), op).ok());
+}
+
+TEST(Authorizer, ScopeChecks) {
+  Authorizer auth(Enabled());
+  auto g = auth.Authorize(Bearer(Learner("u1")), absl::StrCat(kRecords, "ListStatements"));
+  ASSERT_TRUE(g.ok());
+  EXPECT_TRUE(CheckLearner(*g, "u1", "learner").ok());
+  absl::Status s = CheckLearner(*g, "u2", "learner");
+  EXPECT_EQ(s.code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_NE(s.message().find("learner"), std::string::npos);
+  Principal t;
+  t.subject = "teacher-li";
+  t.role = Role::kTeacher;
+  t.courses = {"c00001"};
+  auto tg = auth.Authorize(Bearer(t), absl::StrCat(kRecords, "ListStatements"));
+  ASSERT_TRUE(tg.ok());
+  EXPECT_TRUE(CheckCourse(*tg, "c00001", "activity").ok());
+  EXPECT_EQ(CheckCourse(*tg, "c00002", "activity").code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(CheckLearner(*tg, "u1", "learner").code(), absl::StatusCode::kPermissionDenied);
+}
+
+TEST(Authorizer, DisabledTrustsEveryCaller) {
+  Authorizer auth(AuthOptions{});
+  auto g = auth.Authorize("", absl::StrCat(kRecords, "ExportStatements"));
+  ASSERT_TRUE(g.ok());
+  EXPECT_EQ(g->scope(), Scope::kAny);
+}
+
+}  // namespace
+}  // namespace lifelong::auth

@@ -1,0 +1,143 @@
+#include "services/auth/authorizer.h"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <fstream>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+
+namespace lifelong::auth {
+
+AccessGrant::~AccessGrant() {
+  if (release_) release_();
+}
+
+Authorizer::Authorizer(AuthOptions options) : options_(std::move(options)), verifier_(options_.token) {}
+
+absl::StatusOr<Principal> Authorizer::Authenticate(absl::string_view authorization) const {
+  if (authorization.empty()) return absl::UnauthenticatedError("missing credential: send \"authorization: Bearer <token>\"");
+  absl::string_view token = authorization;
+  if (!absl::ConsumePrefix(&token, "Bearer ") && !absl::ConsumePrefix(&token, "bearer ")) {
+    return absl::UnauthenticatedError("authorization: must be \"Bearer <token>\"");
+  }
+  absl::StatusOr<Principal> p = verifier_.Verify(token);
+  if (!p.ok()) return p.status();
+  if (IsRevoked(*p)) return absl::UnauthenticatedError("bearer token: revoked");
+  return p;
+}
+
+void Authorizer::ReloadRevocationsIfChanged() const {
+  if (options_.revocation_file.empty()) return;
+  absl::MutexLock lock(&revocation_mu_);
+  absl::Time now = absl::Now();
+  if (now - revocation_checked_ < absl::Seconds(1)) return;
+  revocation_checked_ = now;
+  struct stat st {};
+  int64_t mtime = -2;
+  if (stat(options_.revocation_file.c_str(), &st) == 0) {
+    mtime = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+  }
+  if (mtime == revocation_mtime_ns_) return;
+  revocation_mtime_ns_ = mtime;
+  revoked_.clear();
+  std::ifstream in(options_.revocation_file);
+  std::string line;
+  while (std::getline(in, line)) {
+    absl::string_view l = absl::StripAsciiWhitespace(line);
+    if (l.empty() || l[0] == '#') continue;
+    revoked_[std::string(l)] = true;
+  }
+}
+
+bool Authorizer::IsRevoked(const Principal& p) const {
+  ReloadRevocationsIfChanged();
+  absl::MutexLock lock(&revocation_mu_);
+  if (revoked_.count(absl::StrCat("sub:", p.subject))) return true;
+  return !p.token_id.empty() && revoked_.count(absl::StrCat("jti:", p.token_id));
+}
+
+absl::StatusOr<AccessGrant> Authorizer::Authorize(absl::string_view authorization, absl::string_view operation) {
+  if (!options_.enabled) {
+    Principal anyone;
+    anyone.subject = "anonymous";
+    anyone.role = Role::kOperator;
+    return AccessGrant(std::move(anyone), Scope::kAny, std::string(operation), nullptr);
+  }
+  absl::StatusOr<Principal> p = Authenticate(authorization);
+  if (!p.ok()) return p.status();
+  return AuthorizePrincipal(*p, operation);
+}
+
+absl::StatusOr<AccessGrant> Authorizer::AuthorizePrincipal(const Principal& principal, absl::string_view operation) {
+  Scope scope = options_.enabled ? GrantOf(operation, principal.role) : Scope::kAny;
+  if (scope == Scope::kDenied) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("role ", RoleName(principal.role), " may not call ", operation));
+  }
+  if (!options_.enabled) return AccessGrant(principal, scope, std::string(operation), nullptr);
+  // Per-principal token bucket and in-flight limit: one abusive client
+  // exhausts its own budget, not the others'.
+  std::string key = absl::StrCat(RoleName(principal.role), ":", principal.subject);
+  {
+    absl::MutexLock lock(limit_mu_.get());
+    Bucket& b = (*buckets_)[key];
+    absl::Time now = absl::Now();
+    if (b.refilled == absl::Time()) {
+      b.tokens = options_.limits.burst;
+      b.refilled = now;
+    }
+    b.tokens = std::min(options_.limits.burst,
+                        b.tokens + absl::ToDoubleSeconds(now - b.refilled) * options_.limits.requests_per_second);
+    b.refilled = now;
+    if (b.tokens < 1) {
+      return absl::ResourceExhaustedError(
+          absl::StrCat("rate limit: ", options_.limits.requests_per_second, " requests/s for ", key));
+    }
+    if (b.in_flight >= options_.limits.max_in_flight) {
+      return absl::ResourceExhaustedError(
+          absl::StrCat("concurrency limit: ", options_.limits.max_in_flight, " calls in flight for ", key));
+    }
+    b.tokens -= 1;
+    ++b.in_flight;
+  }
+  std::shared_ptr<absl::Mutex> mu = limit_mu_;
+  std::shared_ptr<std::map<std::string, Bucket>> buckets = buckets_;
+  return AccessGrant(principal, scope, std::string(operation), [mu, buckets, key] {
+    absl::MutexLock lock(mu.get());
+    --(*buckets)[key].in_flight;
+  });
+}
+
+absl::Status CheckLearner(const AccessGrant& g, absl::string_view learner, absl::string_view field) {
+  const Principal& p = g.principal();
+  switch (g.scope()) {
+    case Scope::kAny:
+      return absl::OkStatus();
+    case Scope::kSelf:
+      if (learner == p.subject) return absl::OkStatus();
+      break;
+    case Scope::kBoundLearner:
+      if (!p.learner.empty() && learner == p.learner) return absl::OkStatus();
+      break;
+    default:
+      break;
+  }
+  return absl::PermissionDeniedError(absl::StrCat(field, ": ", RoleName(p.role), " ", p.subject,
+                                                  " may not access the records of learner \"", learner, "\""));
+}
+
+absl::Status CheckCourse(const AccessGrant& g, absl::string_view course_id, absl::string_view field) {
+  const Principal& p = g.principal();
+  if (g.scope() == Scope::kAny) return absl::OkStatus();
+  if (g.scope() == Scope::kCourses && !course_id.empty() &&
+      std::find(p.courses.begin(), p.courses.end(), course_id) != p.courses.end()) {
+    return absl::OkStatus();
+  }
+  return absl::PermissionDeniedError(absl::StrCat(field, ": ", RoleName(p.role), " ", p.subject,
+                                                  " does not run course \"", course_id, "\""));
+}
+
+}  // namespace lifelong::auth

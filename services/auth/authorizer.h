@@ -1,0 +1,120 @@
+// Authorizer: turns a call's credential into a principal and decides, by the
+// role table (permissions.h), whether it may run; applies the revocation list
+// and per-principal rate and concurrency limits. Handlers then check the
+// request's records against the granted scope with the Check* helpers.
+//
+// Thread-safe.
+#ifndef LIFELONG_SERVICES_AUTH_AUTHORIZER_H_
+#define LIFELONG_SERVICES_AUTH_AUTHORIZER_H_
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "services/auth/permissions.h"
+#include "services/auth/principal.h"
+#include "services/auth/token.h"
+
+namespace lifelong::auth {
+
+struct LimitOptions {
+  double requests_per_second = 200;  // sustained rate per principal
+  double burst = 400;                // bucket size
+  int max_in_flight = 32;            // concurrent calls per principal
+};
+
+struct AuthOptions {
+  // Off: every caller is trusted as an operator with scope "any" (local
+  // development only; services log a warning at start-up).
+  bool enabled = false;
+  TokenOptions token;
+  // One revoked credential a line: "jti:<token id>" or "sub:<subject>" ('#'
+  // comments). Re-read when its modification time changes (checked at most
+  // once a second), so revoking a kiosk needs no restart. Empty: none.
+  std::string revocation_file;
+  LimitOptions limits;
+};
+
+class Authorizer;
+
+// A granted call. Holds one of the principal's in-flight slots until
+// destroyed. Move-only.
+class AccessGrant {
+ public:
+  AccessGrant(AccessGrant&&) = default;
+  AccessGrant& operator=(AccessGrant&&) = default;
+  ~AccessGrant();
+
+  const Principal& principal() const { return principal_; }
+  Scope scope() const { return scope_; }
+  const std::string& operation() const { return operation_; }
+
+ private:
+  friend class Authorizer;
+  AccessGrant(Principal p, Scope s, std::string op, std::function<void()> release)
+      : principal_(std::move(p)), scope_(s), operation_(std::move(op)), release_(std::move(release)) {}
+  Principal principal_;
+  Scope scope_ = Scope::kDenied;
+  std::string operation_;
+  std::function<void()> release_;
+};
+
+class Authorizer {
+ public:
+  explicit Authorizer(AuthOptions options);
+
+  bool enabled() const { return options_.enabled; }
+  const AuthOptions& options() const { return options_; }
+
+  // The principal of an "authorization" header value ("Bearer <jwt>").
+  // UNAUTHENTICATED when missing, malformed, invalid, expired or revoked.
+  absl::StatusOr<Principal> Authenticate(absl::string_view authorization) const;
+
+  // Authenticates and authorizes one call of `operation` (a full gRPC method
+  // name or an xAPI resource, see permissions.h). UNAUTHENTICATED (no or bad
+  // credential), PERMISSION_DENIED (role not granted), RESOURCE_EXHAUSTED
+  // (rate or concurrency limit of this principal).
+  absl::StatusOr<AccessGrant> Authorize(absl::string_view authorization, absl::string_view operation);
+  // The same for an already authenticated principal (xAPI Basic credentials).
+  absl::StatusOr<AccessGrant> AuthorizePrincipal(const Principal& principal, absl::string_view operation);
+
+  // Whether the credential is on the revocation list (reloaded as needed).
+  bool IsRevoked(const Principal& p) const;
+
+ private:
+  struct Bucket {
+    double tokens = 0;
+    absl::Time refilled;
+    int in_flight = 0;
+  };
+  void ReloadRevocationsIfChanged() const;
+
+  AuthOptions options_;
+  TokenVerifier verifier_;
+
+  mutable absl::Mutex revocation_mu_;
+  mutable std::map<std::string, bool> revoked_ ABSL_GUARDED_BY(revocation_mu_);
+  mutable int64_t revocation_mtime_ns_ ABSL_GUARDED_BY(revocation_mu_) = -1;
+  mutable absl::Time revocation_checked_ ABSL_GUARDED_BY(revocation_mu_) = absl::InfinitePast();
+
+  std::shared_ptr<absl::Mutex> limit_mu_ = std::make_shared<absl::Mutex>();
+  std::shared_ptr<std::map<std::string, Bucket>> buckets_ = std::make_shared<std::map<std::string, Bucket>>();
+};
+
+// --- Scope checks for handlers (PERMISSION_DENIED naming the field) ---
+
+// The call may touch `learner`'s records (canonical learner key). `field`
+// names the request field in the error.
+absl::Status CheckLearner(const AccessGrant& g, absl::string_view learner, absl::string_view field);
+// A teacher's call may touch records of course `course_id` (an id, not an IRI).
+absl::Status CheckCourse(const AccessGrant& g, absl::string_view course_id, absl::string_view field);
+
+}  // namespace lifelong::auth
+
+#endif  // LIFELONG_SERVICES_AUTH_AUTHORIZER_H_

@@ -1,0 +1,19 @@
+// Authorizing a gRPC call: reads the "authorization" metadata and asks the
+// Authorizer (nullptr: trust the caller, scope "any").
+#ifndef LIFELONG_SERVICES_AUTH_GRPC_AUTH_H_
+#define LIFELONG_SERVICES_AUTH_GRPC_AUTH_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "services/auth/authorizer.h"
+
+namespace lifelong::auth {
+
+absl::StatusOr<AccessGrant> AuthorizeCall(Authorizer* authorizer, const grpc::ServerContext* ctx,
+                                          absl::string_view operation);
+
+}  // namespace lifelong::auth
+
+#endif  // LIFELONG_SERVICES_AUTH_GRPC_AUTH_H_
