@@ -1,0 +1,106 @@
+// Erasure is complete as far as models go: after EraseLearner, the export
+// stream the trainer reads holds nothing of the learner, and a model trained
+// from it holds no trace of them (not even a course only they took).
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "models/model_writer.h"
+#include "models/records_export.h"
+#include "models/trainer.h"
+#include "proto/lifelong/v1/records.grpc.pb.h"
+#include "services/common/server.h"
+#include "services/records/record_store.h"
+#include "services/records/records_service.h"
+#include "services/records/test_statements.h"
+
+namespace lifelong {
+namespace {
+
+using records::testing::MakeStatement;
+
+constexpr char kErased[] = "erase-me-7f3a9c";
+constexpr char kOnlyTheirs[] = "c-only-erased-91b2";
+
+// Whether any file under `dir` contains `needle`.
+bool AnyFileContains(const std::string& dir, const std::string& needle) {
+  for (const auto& e : std::filesystem::recursive_directory_iterator(dir)) {
+    if (!e.is_regular_file()) continue;
+    std::ifstream in(e.path(), std::ios::binary);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    if (ss.str().find(needle) != std::string::npos) return true;
+  }
+  return false;
+}
+
+TEST(ErasureRetrain, NextModelContainsNothingOfAnErasedLearner) {
+  std::string root = std::string(std::getenv("TEST_TMPDIR")) + "/erasure_retrain";
+  std::filesystem::remove_all(root);
+  std::filesystem::create_directories(root);
+  auto store = std::move(*records::RecordStore::Open(root + "/records"));
+  records::RecordsService service(store.get());
+  auto server = StartGrpcServer(GrpcServerOptions{}, {&service});
+  ASSERT_TRUE(server.ok());
+  auto stub = v1::LearningRecordService::NewStub(
+      grpc::CreateChannel(absl::StrCat("127.0.0.1:", (*server)->port()), grpc::InsecureChannelCredentials()));
+
+  v1::RecordStatementsRequest req;
+  for (int l = 0; l < 30; ++l) {
+    for (int c = 0; c < 6; ++c) {
+      req.add_statement_json(MakeStatement({.learner = absl::StrCat("keep-", l), .course = absl::StrCat("c", (l + c) % 8),
+                                            .timestamp = absl::StrCat("2026-10-0", 1 + c, "T10:00:00Z")}));
+    }
+  }
+  for (const char* c : {"c1", "c2", kOnlyTheirs, "c3"}) {
+    req.add_statement_json(MakeStatement({.learner = kErased, .course = c}));
+  }
+  v1::RecordStatementsResponse resp;
+  grpc::ClientContext ctx;
+  ASSERT_TRUE(stub->RecordStatements(&ctx, req, &resp).ok());
+
+  auto train_to = [&](const std::string& model_root, int64_t* learners) {
+    absl::StatusOr<models::RecordsExportResult> data = models::ReadInteractionsFromRecords(stub.get());
+    ASSERT_TRUE(data.ok()) << data.status();
+    models::TrainOptions options;
+    models::TrainStats stats;
+    absl::StatusOr<models::ModelArrays> arrays = models::TrainModel(data->interactions, {}, options, &stats);
+    ASSERT_TRUE(arrays.ok()) << arrays.status();
+    ASSERT_TRUE(models::WriteModelVersion(model_root, *arrays, {{"train", stats.ToJson()}}).ok());
+    *learners = stats.learners;
+    for (const models::Interaction& i : data->interactions) {
+      if (i.learner == kErased) ADD_FAILURE_AT(__FILE__, __LINE__) << "exported before erasure only";
+    }
+  };
+
+  // Before erasure the learner's only course is in the model: the check can fail.
+  int64_t learners = 0;
+  absl::StatusOr<models::RecordsExportResult> before = models::ReadInteractionsFromRecords(stub.get());
+  ASSERT_TRUE(before.ok());
+  models::TrainStats stats_before;
+  auto arrays_before = models::TrainModel(before->interactions, {}, models::TrainOptions(), &stats_before);
+  ASSERT_TRUE(arrays_before.ok());
+  ASSERT_TRUE(models::WriteModelVersion(root + "/model-before", *arrays_before, nlohmann::json::object()).ok());
+  EXPECT_TRUE(AnyFileContains(root + "/model-before", kOnlyTheirs));
+  EXPECT_EQ(stats_before.learners, 31);
+
+  v1::EraseLearnerRequest erase;
+  erase.set_learner(kErased);
+  v1::EraseLearnerResponse erased;
+  grpc::ClientContext ectx;
+  ASSERT_TRUE(stub->EraseLearner(&ectx, erase, &erased).ok());
+  EXPECT_EQ(erased.erased_statements(), 4);
+
+  train_to(root + "/model-after", &learners);
+  EXPECT_EQ(learners, 30);
+  EXPECT_FALSE(AnyFileContains(root + "/model-after", kOnlyTheirs));
+  EXPECT_FALSE(AnyFileContains(root + "/model-after", kErased));
+}
+
+}  // namespace
+}  // namespace lifelong
