@@ -59,6 +59,11 @@ int main(int argc, char** argv) {
   absl::StatusOr<lifelong::TlsConfig> tls = lifelong::ServingTlsFromFlags();
   absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> grpc_credentials =
       tls.ok() ? lifelong::ServerCredentialsFor(*tls) : tls.status();
+  if (grpc_credentials.ok() && absl::GetFlag(FLAGS_xapi_require_client_cert) &&
+      (tls->cert_file.empty() || tls->ca_file.empty())) {
+    grpc_credentials = absl::InvalidArgumentError(
+        "--xapi_require_client_cert needs --tls_cert, --tls_key and --tls_ca");
+  }
   if (!grpc_credentials.ok()) {
     lifelong::LogError("tls_config", {{"error", std::string(grpc_credentials.status().message())}});
     return 1;
