@@ -37,6 +37,7 @@ absl::StatusOr<RecordsExportResult> ReadInteractionsFromRecords(
   while (true) {
     grpc::ClientContext ctx;
     ctx.set_deadline(deadline);
+    if (!options.token.empty()) ctx.AddMetadata("authorization", "Bearer " + options.token);
     lifelong::v1::ExportStatementsRequest req;
     req.set_after_cursor(result.last_cursor);
     req.set_view(lifelong::v1::STATEMENT_VIEW_BASIC);  // the indexed fields suffice

@@ -33,6 +33,8 @@ struct RecordsExportOptions {
   int max_resumes = 3;                      // reopen after UNAVAILABLE mid-stream
   // Called with the statements read so far, every 100,000 statements.
   std::function<void(int64_t)> on_progress;
+  // Bearer token (role trainer or operator) when the service demands one.
+  std::string token;
 };
 
 struct RecordsExportResult {

@@ -27,6 +27,7 @@
 #include "models/model_writer.h"
 #include "models/records_export.h"
 #include "models/trainer.h"
+#include "services/auth/client_token.h"
 #include "services/common/grpc_tls.h"
 #include "services/common/tls_flags.h"
 
@@ -95,6 +96,9 @@ int main(int argc, char** argv) {
                   n / secs);
       std::fflush(stdout);
     };
+    absl::StatusOr<std::string> token = lifelong::auth::ClientTokenFromFlags();  // --token_file / $LIFELONG_TOKEN
+    if (!token.ok()) return Fail(token.status());
+    export_options.token = *token;
     absl::StatusOr<lifelong::TlsConfig> tls = lifelong::CallingTlsFromFlags();
     if (!tls.ok()) return Fail(tls.status());
     absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials =

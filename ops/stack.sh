@@ -24,6 +24,10 @@
 #                          development CA from ops/dev-ca.sh in $LIFELONG_VAR/tls
 #                          (docs/security.md); later runs of up/status follow the running
 #                          stack's mode unless STACK_TLS is set
+#   STACK_AUTH=1           bearer-token authentication on every service: a development key
+#                          and service tokens in $LIFELONG_VAR/auth (docs/security.md);
+#                          the CLI is given an operator token; later runs of up/status
+#                          follow the running stack's mode unless STACK_AUTH is set
 #   BAZEL [bazel]          BAZEL_BUILD_FLAGS [] (e.g. "-c opt"; .bazelrc already builds with -O2)
 set -euo pipefail
 
@@ -45,7 +49,9 @@ BIN="$VAR/bin"
 RUN="$VAR/run"
 LOG="$VAR/log"
 TLS_DIR="$VAR/tls"
+AUTH_DIR="$VAR/auth"
 TLS=0  # set by resolve_tls
+AUTH=0  # set by resolve_auth
 export LIFELONG_RECORDS="$HOST:$RECORDS_PORT"
 export LIFELONG_CATALOG="$HOST:$CATALOG_PORT"
 export LIFELONG_RECOMMEND="$HOST:$RECOMMEND_PORT"
@@ -58,6 +64,7 @@ TARGETS=(
   //services/cli:lifelong
   //services/demo:demo_loader
   //models:train
+  //services/auth:mint_token
 )
 
 T_START=$(date +%s.%N)
@@ -124,6 +131,57 @@ resolve_tls() {
 }
 
 # server_tls_flags NAME: the TLS flags of service NAME (none without TLS).
+# Decides authentication (0/1) for this run, like resolve_tls; with it on, the
+# CLI (and the trainer it runs) call with the operator token, and each
+# service and tool gets a token of its own role.
+resolve_auth() {
+  local running_auth=0
+  [ -f "$RUN/auth.on" ] && running_auth=1
+  if ! any_running; then
+    rm -f "$RUN/auth.on"
+    running_auth=""
+  fi
+  AUTH="${STACK_AUTH:-${running_auth:-0}}"
+  [ "$AUTH" = 1 ] || AUTH=0
+  if [ -n "$running_auth" ] && [ "$AUTH" != "$running_auth" ]; then
+    die "the running stack was started $([ "$running_auth" = 1 ] && echo with || echo without) authentication; run 'ops/stack.sh down' before switching (STACK_AUTH=$AUTH)"
+  fi
+  if [ "$AUTH" = 1 ]; then
+    export LIFELONG_TOKEN_FILE="$AUTH_DIR/operator.token"
+  else
+    unset LIFELONG_TOKEN_FILE
+  fi
+}
+
+# setup_auth: the development key (kept) and fresh tokens for each role the
+# stack uses.
+setup_auth() {
+  mkdir -p "$AUTH_DIR"
+  chmod 700 "$AUTH_DIR"
+  if [ ! -s "$AUTH_DIR/jwt.key" ]; then
+    head -c 48 /dev/urandom | base64 -w0 >"$AUTH_DIR/jwt.key"
+    chmod 600 "$AUTH_DIR/jwt.key"
+  fi
+  [ -f "$AUTH_DIR/revoked.txt" ] || echo "# revoked credentials: jti:<id> or sub:<subject>, one a line" >"$AUTH_DIR/revoked.txt"
+  local role subject ttl
+  while read -r role subject ttl; do
+    "$BIN/mint_token" --key_file="$AUTH_DIR/jwt.key" --role="$role" --subject="$subject" --ttl="$ttl" \
+      >"$AUTH_DIR/$role.token.new"
+    chmod 600 "$AUTH_DIR/$role.token.new"
+    mv -f "$AUTH_DIR/$role.token.new" "$AUTH_DIR/$role.token"
+  done <<'ROLES'
+recommender svc-recommend 720h
+trainer svc-trainer 720h
+loader svc-demo-loader 720h
+operator operator-dev 12h
+ROLES
+}
+
+server_auth_flags() {
+  [ "$AUTH" = 1 ] || return 0
+  echo "--auth_key_file=$AUTH_DIR/jwt.key --auth_revocation_file=$AUTH_DIR/revoked.txt"
+}
+
 server_tls_flags() {
   [ "$TLS" = 1 ] || return 0
   echo "--tls_cert=$TLS_DIR/$1.pem --tls_key=$TLS_DIR/$1.key --tls_ca=$TLS_DIR/ca.pem --tls_require_client_cert"
@@ -219,6 +277,9 @@ load_demo() {
   if [ "$TLS" = 1 ]; then
     tls_flags=(--tls_ca="$LIFELONG_TLS_CA" --tls_cert="$LIFELONG_TLS_CERT" --tls_key="$LIFELONG_TLS_KEY")
   fi
+  if [ "$AUTH" = 1 ]; then
+    tls_flags+=(--token_file="$AUTH_DIR/loader.token")
+  fi
   "$BIN/demo_loader" ${tls_flags[@]+"${tls_flags[@]}"} --records="$LIFELONG_RECORDS" --catalog="$LIFELONG_CATALOG" \
       --learners="$DEMO_LEARNERS" --courses="$DEMO_COURSES" --seed="$DEMO_SEED" \
       --parallel="$DEMO_PARALLEL" --checkpoint="$RUN/demo.checkpoint"
@@ -236,8 +297,10 @@ train_first_model() {
     return
   fi
   step "training the first model (records export + catalog dump -> $VAR/models)"
+  local token_flags=()
+  [ "$AUTH" = 1 ] && token_flags=(--token_file="$AUTH_DIR/trainer.token")
   # shellcheck disable=SC2086
-  lifelong train --model_root="$VAR/models" -- ${STACK_TRAIN_FLAGS:-}
+  lifelong train ${token_flags[@]+"${token_flags[@]}"} --model_root="$VAR/models" -- ${STACK_TRAIN_FLAGS:-}
   step_done "training"
 }
 
@@ -252,6 +315,11 @@ summary() {
     printf '  %-10s %-22s %-8s %s\n' "$s" "$HOST:${!port_var}" "$(pid_of "$s" || echo -)" "$LOG/$s.log"
   done
   echo "  data: $VAR/records  $VAR/catalog  $VAR/models      pids: $RUN"
+  if [ "$AUTH" = 1 ]; then
+    echo "  auth: bearer tokens required; key, service tokens and revocation list in $AUTH_DIR"
+    echo "       the CLI uses the operator token:  export LIFELONG_TOKEN_FILE=$AUTH_DIR/operator.token"
+    echo "       a learner's token:  $BIN/mint_token --key_file=$AUTH_DIR/jwt.key --role=learner --subject=u000042"
+  fi
   if [ "$TLS" = 1 ]; then
     echo "  TLS: every port, mutual TLS on gRPC and /metrics (also between the services);"
     echo "       development CA and certificates in $TLS_DIR (ops/dev-ca.sh)"
@@ -300,6 +368,13 @@ up() {
   build
   mkdir -p "$VAR/records" "$VAR/catalog" "$VAR/models" "$LOG" "$RUN"
   resolve_tls
+  resolve_auth
+  if [ "$AUTH" = 1 ]; then
+    step "development signing key and service tokens (STACK_AUTH=1)"
+    setup_auth
+    touch "$RUN/auth.on"
+    step_done "auth"
+  fi
   if [ "$TLS" = 1 ]; then
     step "development CA and certificates (STACK_TLS=1)"
     "$ROOT/ops/dev-ca.sh" "$TLS_DIR" >/dev/null
@@ -309,9 +384,11 @@ up() {
   step "starting records and catalog"
   # shellcheck disable=SC2086
   start records "$RECORDS_PORT" --data_dir="$VAR/records" --xapi_documents_dir="$VAR/xapi-documents" \
-    --xapi_credentials="$ROOT/ops/xapi/dev-credentials.txt" $(server_tls_flags records) ${RECORDS_FLAGS:-}
+    --xapi_credentials="$ROOT/ops/xapi/dev-credentials.txt" $(server_tls_flags records) $(server_auth_flags) \
+    ${RECORDS_FLAGS:-}
   # shellcheck disable=SC2086
-  start catalog "$CATALOG_PORT" --data_dir="$VAR/catalog" $(server_tls_flags catalog) ${CATALOG_FLAGS:-}
+  start catalog "$CATALOG_PORT" --data_dir="$VAR/catalog" $(server_tls_flags catalog) $(server_auth_flags) \
+    ${CATALOG_FLAGS:-}
   wait_serving 60s records catalog
   step_done "start records+catalog"
   load_demo
@@ -320,6 +397,7 @@ up() {
   # shellcheck disable=SC2086
   start recommend "$RECOMMEND_PORT" --model_dir="$VAR/models" \
       --records="$LIFELONG_RECORDS" --catalog="$LIFELONG_CATALOG" $(server_tls_flags recommend) \
+      $(server_auth_flags) $( [ "$AUTH" = 1 ] && echo "--token_file=$AUTH_DIR/recommender.token") \
       ${RECOMMEND_FLAGS:-}
   if has_model; then
     wait_serving 180s records catalog recommend
@@ -352,13 +430,15 @@ down() {
     rm -f "$RUN/$s.pid"
     say "$s stopped after $(awk -v n="$waited" 'BEGIN{printf "%.1f", n*0.2}')s"
   done
-  rm -f "$RUN/tls.on"
+  rm -f "$RUN/tls.on" "$RUN/auth.on"
   [ "$any" = 1 ] || say "nothing was running"
 }
 
 status() {
   resolve_tls
+  resolve_auth
   [ "$TLS" = 0 ] || echo "TLS: on (mutual TLS; certificates in $TLS_DIR)"
+  [ "$AUTH" = 0 ] || echo "auth: on (bearer tokens; key and tokens in $AUTH_DIR)"
   for s in records catalog recommend; do
     local pid port_var="${s^^}_PORT"
     if pid=$(pid_of "$s"); then

@@ -174,6 +174,17 @@ TEST(Authorizer, RateAndConcurrencyLimitsArePerPrincipal) {
   EXPECT_EQ(last.code(), absl::StatusCode::kResourceExhausted);
   // Another principal still gets through.
   EXPECT_TRUE(auth.Authorize(Bearer(Learner("u-polite")), op).ok());
+  // Internal services are not limited (the recommender calls once per request).
+  Principal svc;
+  svc.subject = "svc-recommend";
+  svc.role = Role::kRecommender;
+  std::string svc_token = Bearer(svc);
+  std::vector<AccessGrant> held;
+  for (int i = 0; i < 20; ++i) {
+    auto g = auth.Authorize(svc_token, op);
+    ASSERT_TRUE(g.ok()) << i << " " << g.status();
+    held.push_back(std::move(*g));
+  }
 }
 
 TEST(Authorizer, ScopeChecks) {

@@ -23,6 +23,8 @@
 
 namespace lifelong::auth {
 
+// Per-principal limits for end users and operators; the internal service
+// roles (recommender, trainer, loader) are not limited.
 struct LimitOptions {
   double requests_per_second = 200;  // sustained rate per principal
   double burst = 400;                // bucket size

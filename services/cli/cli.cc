@@ -79,6 +79,9 @@ const std::vector<FlagSpec>& GlobalFlags() {
       {"tls_cert", true,
        "client certificate (PEM) for services that demand one (env LIFELONG_TLS_CERT)"},
       {"tls_key", true, "private key of --tls_cert (env LIFELONG_TLS_KEY)"},
+      {"token_file", true,
+       "file holding the bearer token sent with every call (env LIFELONG_TOKEN_FILE; "
+       "or the token itself in LIFELONG_TOKEN); mint one with //services/auth:mint_token"},
       {"help", false, "show help for the command", 'h'},
   };
   return *flags;
@@ -123,6 +126,18 @@ class Env {
     tls_.cert_file = Setting("tls_cert");
     tls_.key_file = Setting("tls_key");
     if (absl::Status s = ValidateCallingTls(tls_); !s.ok()) return AsUsage(s);
+    // Bearer token (docs/security.md): --token_file, else $LIFELONG_TOKEN_FILE,
+    // else the token in $LIFELONG_TOKEN.
+    token_file_ = Setting("token_file");
+    if (!token_file_.empty()) {
+      std::ifstream in(token_file_);
+      if (!in) return AsUsage(absl::InvalidArgumentError(absl::StrCat("--token_file: cannot read ", token_file_)));
+      std::stringstream ss;
+      ss << in.rdbuf();
+      token_ = std::string(absl::StripAsciiWhitespace(ss.str()));
+    } else {
+      token_ = Setting("token");
+    }
     absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> creds = ChannelCredentialsFor(tls_);
     if (!creds.ok()) return creds.status();
     credentials_ = *std::move(creds);
@@ -131,6 +146,8 @@ class Env {
 
   // The TLS files the channels use (all empty: plaintext).
   const TlsConfig& tls() const { return tls_; }
+  // The bearer token file given (passed on to the trainer), or "".
+  const std::string& token_file() const { return token_file_; }
 
   const ParsedArgs& args() const { return args_; }
   bool json() const { return args_.GetBool("json"); }
@@ -181,6 +198,7 @@ class Env {
     auto c = std::make_unique<grpc::ClientContext>();
     c->set_deadline(std::chrono::system_clock::now() +
                     std::chrono::milliseconds(stream ? stream_timeout_ms_ : timeout_ms_));
+    if (!token_.empty()) c->AddMetadata("authorization", absl::StrCat("Bearer ", token_));
     return c;
   }
 
@@ -205,6 +223,8 @@ class Env {
   int64_t timeout_ms_ = 10000;
   int64_t stream_timeout_ms_ = 3600 * 1000;
   TlsConfig tls_;
+  std::string token_file_;
+  std::string token_;
   std::shared_ptr<grpc::ChannelCredentials> credentials_ = grpc::InsecureChannelCredentials();
   std::shared_ptr<grpc::Channel> channels_[4];
 };
@@ -1181,6 +1201,7 @@ absl::Status CmdTrain(Env& env) {
   if (!env.tls().ca_file.empty()) argv.push_back("--tls_ca=" + env.tls().ca_file);
   if (!env.tls().cert_file.empty()) argv.push_back("--tls_cert=" + env.tls().cert_file);
   if (!env.tls().key_file.empty()) argv.push_back("--tls_key=" + env.tls().key_file);
+  if (!env.token_file().empty()) argv.push_back("--token_file=" + env.token_file());
   for (const std::string& p : a.positional) argv.push_back(p);  // after "--": trainer flags
   env.err() << "train: " << absl::StrJoin(argv, " ") << "\n" << std::flush;
   std::vector<char*> cargv;
@@ -1534,7 +1555,8 @@ int RunCli(const std::vector<std::string>& args, const CliContext& ctx) {
 std::map<std::string, std::string> LifelongEnv() {
   std::map<std::string, std::string> env;
   for (const char* n : {"LIFELONG_RECORDS", "LIFELONG_CATALOG", "LIFELONG_RECOMMEND", "LIFELONG_TRAINER",
-                        "LIFELONG_TLS_CA", "LIFELONG_TLS_CERT", "LIFELONG_TLS_KEY"}) {
+                        "LIFELONG_TLS_CA", "LIFELONG_TLS_CERT", "LIFELONG_TLS_KEY", "LIFELONG_TOKEN",
+                        "LIFELONG_TOKEN_FILE"}) {
     const char* v = std::getenv(n);
     if (v != nullptr) env[n] = v;
   }

@@ -32,6 +32,7 @@
 #include "absl/time/clock.h"
 #include "proto/lifelong/v1/catalog.grpc.pb.h"
 #include "proto/lifelong/v1/records.grpc.pb.h"
+#include "services/auth/client_token.h"
 #include "services/cli/progress.h"
 #include "services/common/grpc_tls.h"
 #include "services/common/tls_flags.h"
@@ -58,6 +59,10 @@ namespace v1 = lifelong::v1;
 using lifelong::cli::WithThousands;
 
 namespace {
+
+// The bearer token sent with every call (--token_file / $LIFELONG_TOKEN;
+// role loader when the services demand one). Set once in main().
+std::string g_token;
 
 std::chrono::system_clock::time_point Deadline() {
   return std::chrono::system_clock::now() + std::chrono::seconds(absl::GetFlag(FLAGS_timeout_s));
@@ -133,6 +138,7 @@ bool LoadCourses(const demo::DemoDistrict& d, const std::shared_ptr<grpc::Channe
           for (int attempt = 0; attempt < 5; ++attempt) {
             grpc::ClientContext ctx;
             ctx.set_deadline(Deadline());
+            lifelong::auth::AttachToken(g_token, &ctx);
             v1::Course out;
             s = stub->CreateCourse(&ctx, req, &out);
             if (!Retryable(s)) break;
@@ -224,6 +230,7 @@ bool LoadStatements(const demo::DemoDistrict& d, const std::shared_ptr<grpc::Cha
           for (int attempt = 0; attempt < 6; ++attempt) {
             grpc::ClientContext ctx;
             ctx.set_deadline(Deadline());
+            lifelong::auth::AttachToken(g_token, &ctx);
             v1::RecordStatementsResponse resp;
             s = stub->RecordStatements(&ctx, req, &resp);
             if (!Retryable(s)) break;
@@ -272,6 +279,14 @@ bool LoadStatements(const demo::DemoDistrict& d, const std::shared_ptr<grpc::Cha
 
 int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
+  {
+    absl::StatusOr<std::string> token = lifelong::auth::ClientTokenFromFlags();
+    if (!token.ok()) {
+      std::cerr << "demo_loader: " << token.status().message() << "\n";
+      return 2;
+    }
+    g_token = *token;
+  }
   demo::DemoOptions o;
   o.learners = absl::GetFlag(FLAGS_learners);
   o.courses = absl::GetFlag(FLAGS_courses);
