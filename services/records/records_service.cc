@@ -47,12 +47,18 @@ absl::StatusOr<ParsedStatement> ParseAt(const std::string& json, absl::string_vi
 // client cancels or goes away.
 template <typename Scan>
 absl::Status StreamStatements(grpc::ServerContext* ctx, grpc::ServerWriter<v1::Statement>* writer, bool with_json,
-                              Scan scan) {
-  bool cancelled = false;
+                              absl::Duration max_duration, Scan scan) {
+  bool cancelled = false, too_long = false;
+  const absl::Time end = absl::Now() + max_duration;
+  int64_t sent = 0;
   v1::Statement out;
   std::function<bool(const StoredStatement&)> fn = [&](const StoredStatement& st) {
     if (ctx->IsCancelled()) {
       cancelled = true;
+      return false;
+    }
+    if ((++sent & 1023) == 0 && absl::Now() > end) {  // the server-side deadline of a stream
+      too_long = true;
       return false;
     }
     out.Clear();
@@ -61,6 +67,11 @@ absl::Status StreamStatements(grpc::ServerContext* ctx, grpc::ServerWriter<v1::S
   };
   absl::Status s = scan(fn);
   if (cancelled) return absl::CancelledError("export cancelled by the client");
+  if (too_long) {
+    return absl::DeadlineExceededError(absl::StrCat("stream: longer than the server's limit of ",
+                                                    absl::FormatDuration(max_duration),
+                                                    "; resume after the cursor of the last statement received"));
+  }
   return s;
 }
 
@@ -93,6 +104,10 @@ grpc::Status RecordsService::Run(grpc::ServerContext* ctx, absl::string_view met
     if (it != ctx->client_metadata().end()) authorization.assign(it->second.data(), it->second.size());
   }
   absl::StatusOr<auth::AccessGrant> grant = auth_->Authorize(authorization, op);
+  // A call whose deadline passed while it queued is not started.
+  if (grant.ok() && ctx != nullptr && ctx->deadline() < std::chrono::system_clock::now()) {
+    grant = absl::DeadlineExceededError("the call's deadline passed before it started");
+  }
   std::string learner;
   absl::Status s = grant.ok() ? body(*grant, &learner) : grant.status();
   if (audited && auth_->enabled()) {
@@ -342,7 +357,7 @@ grpc::Status RecordsService::ExportLearner(grpc::ServerContext* ctx, const v1::E
   return Run(ctx, "ExportLearner", true, [&](const auth::AccessGrant& g, std::string* learner) -> absl::Status {
     LL_ASSIGN_OR_RETURN(*learner, LearnerFrom(req->learner()));
     LL_RETURN_IF_ERROR(auth::CheckLearner(g, *learner, "learner"));
-    return StreamStatements(ctx, writer, /*with_json=*/true,
+    return StreamStatements(ctx, writer, /*with_json=*/true, options_.max_stream_duration,
                             [&](const auto& fn) { return store_->ForEachOfLearner(*learner, fn); });
   });
 }
@@ -368,7 +383,7 @@ grpc::Status RecordsService::ExportStatements(grpc::ServerContext* ctx, const v1
       return absl::InvalidArgumentError("after_cursor: not a cursor returned by this service");
     }
     if (req->limit() < 0) return absl::InvalidArgumentError("limit: must not be negative");
-    return StreamStatements(ctx, writer, req->view() != v1::STATEMENT_VIEW_BASIC,
+    return StreamStatements(ctx, writer, req->view() != v1::STATEMENT_VIEW_BASIC, options_.max_stream_duration,
                             [&](const auto& fn) { return store_->ForEachAfter(after, req->limit(), fn); });
   });
 }

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "proto/lifelong/v1/records.grpc.pb.h"
 #include "services/auth/authorizer.h"
 #include "services/records/record_store.h"
@@ -28,6 +29,10 @@ class RecordsService final : public lifelong::v1::LearningRecordService::Service
     // Run by EraseLearner after the learner's statements are gone (the xAPI
     // documents of the learner); returns how many items it erased.
     std::function<absl::StatusOr<int64_t>(const std::string& learner)> erase_hook;
+    // Server-side deadline of the export streams: past it a stream ends with
+    // DEADLINE_EXCEEDED (clients resume from the last cursor). Unary calls
+    // are bounded by their page and batch limits.
+    absl::Duration max_stream_duration = absl::Minutes(30);
   };
   explicit RecordsService(RecordStore* store) : RecordsService(store, Options()) {}
   RecordsService(RecordStore* store, Options options);

@@ -296,3 +296,56 @@ TEST_F(RecordsServiceTest, HealthReportsServing) {
 
 }  // namespace
 }  // namespace lifelong::records
+
+namespace lifelong::records {
+namespace {
+
+// Server-side limits: request size (RESOURCE_EXHAUSTED) and the stream
+// deadline (DEADLINE_EXCEEDED, resumable from the last cursor).
+TEST(RecordsServiceLimits, OversizedRequestsAndOverlongStreamsAreCut) {
+  const char* base = std::getenv("TEST_TMPDIR");
+  std::string dir = std::string(base ? base : "/tmp") + "/svc_limits";
+  std::filesystem::remove_all(dir);
+  auto store = std::move(*RecordStore::Open(dir));
+  RecordsService::Options o;
+  o.max_stream_duration = absl::ZeroDuration();
+  RecordsService service(store.get(), o);
+  GrpcServerOptions options;
+  options.max_receive_bytes = 256 << 10;
+  auto server = StartGrpcServer(options, {&service});
+  ASSERT_TRUE(server.ok());
+  auto stub = v1::LearningRecordService::NewStub(
+      grpc::CreateChannel("127.0.0.1:" + std::to_string((*server)->port()), grpc::InsecureChannelCredentials()));
+
+  v1::RecordStatementsRequest big;
+  for (int i = 0; i < 1000; ++i) big.add_statement_json(MakeStatement({.learner = "u" + std::to_string(i)}));
+  ASSERT_GT(big.ByteSizeLong(), 256u << 10);
+  v1::RecordStatementsResponse resp;
+  grpc::ClientContext c1;
+  EXPECT_EQ(stub->RecordStatements(&c1, big, &resp).error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_EQ(store->ApproximateStatementCount(), 0u) << "nothing of the refused request is stored";
+
+  for (int b = 0; b < 3; ++b) {
+    v1::RecordStatementsRequest r;
+    for (int i = 0; i < 400; ++i) r.add_statement_json(MakeStatement({.learner = "u" + std::to_string(i)}));
+    grpc::ClientContext c;
+    ASSERT_TRUE(stub->RecordStatements(&c, r, &resp).ok());
+  }
+  grpc::ClientContext c2;
+  auto reader = stub->ExportStatements(&c2, v1::ExportStatementsRequest());
+  v1::Statement st;
+  int n = 0;
+  std::string last_cursor;
+  while (reader->Read(&st)) {
+    ++n;
+    last_cursor = st.cursor();
+  }
+  grpc::Status s = reader->Finish();
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED) << s.error_message();
+  EXPECT_GE(n, 1000);
+  EXPECT_LT(n, 1200);
+  EXPECT_FALSE(last_cursor.empty());
+}
+
+}  // namespace
+}  // namespace lifelong::records
