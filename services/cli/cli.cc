@@ -437,6 +437,7 @@ absl::Status CmdRecord(Env& env) {
   auto stub = env.Records();
   v1::RecordStatementRequest req;
   req.set_statement_json(json);
+  if (env.json()) req.set_view(v1::STATEMENT_VIEW_FULL);
   v1::Statement resp;
   grpc::Status g = stub->RecordStatement(env.Call().get(), req, &resp);
   if (!g.ok()) return env.RpcError(Service::kRecords, g);

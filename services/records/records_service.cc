@@ -144,7 +144,9 @@ void ToProto(const StoredStatement& s, v1::Statement* out, bool with_json) {
 grpc::Status RecordsService::RecordStatement(grpc::ServerContext* ctx, const v1::RecordStatementRequest* req,
                                              v1::Statement* resp) {
   return Run(ctx, "RecordStatement", true, [&](const auth::AccessGrant& g, std::string* learner) {
-    return RecordOne(g, req->statement_json(), resp, learner);
+    absl::Status s = RecordOne(g, req->statement_json(), resp, learner);
+    if (s.ok() && req->view() != v1::STATEMENT_VIEW_FULL) resp->clear_json();
+    return s;
   });
 }
 

@@ -48,6 +48,7 @@ class RecordsServiceTest : public ::testing::Test {
     grpc::ClientContext ctx;
     v1::RecordStatementRequest req;
     req.set_statement_json(MakeStatement(spec));
+    req.set_view(v1::STATEMENT_VIEW_FULL);
     v1::Statement resp;
     grpc::Status s = stub_->RecordStatement(&ctx, req, &resp);
     if (out) *out = resp;
@@ -79,6 +80,14 @@ TEST_F(RecordsServiceTest, RecordGetAndIdempotentReplay) {
   v1::Statement got;
   ASSERT_TRUE(stub_->GetStatement(&ctx, get, &got).ok());
   EXPECT_EQ(got.json(), out.json());
+  // The default (BASIC) reply leaves the JSON out.
+  grpc::ClientContext basic_ctx;
+  v1::RecordStatementRequest basic;
+  basic.set_statement_json(MakeStatement({.id = TestUuid(1), .learner = "u7", .course = "c3"}));
+  v1::Statement basic_out;
+  ASSERT_TRUE(stub_->RecordStatement(&basic_ctx, basic, &basic_out).ok());
+  EXPECT_TRUE(basic_out.json().empty());
+  EXPECT_EQ(basic_out.id(), TestUuid(1));
 }
 
 TEST_F(RecordsServiceTest, BadInputGetsInvalidArgumentNamingTheField) {
