@@ -259,6 +259,15 @@ absl::StatusOr<std::unique_ptr<RecordStore>> RecordStore::Open(const std::string
   if (!s.ok()) return FromRocks(s, "read store metadata");
   store->tokens_ = std::make_unique<PageTokenCodec>(key);
 
+  // Whether any StatementRef target list exists (see FileReferences).
+  {
+    std::unique_ptr<rocksdb::Iterator> targets(
+        raw->NewIterator(rocksdb::ReadOptions(), store->cf(static_cast<int>(Cf::kByTarget))));
+    targets->SeekToFirst();
+    store->has_referrers_ = targets->Valid();
+    LL_RETURN_IF_ERROR(FromRocks(targets->status(), "scan target lists"));
+  }
+
   // The last stored sequence continues after a restart.
   std::unique_ptr<rocksdb::Iterator> it(
       raw->NewIterator(rocksdb::ReadOptions(), store->cf(static_cast<int>(Cf::kByStored))));
@@ -410,7 +419,7 @@ absl::Status FileReferences(const std::vector<rocksdb::ColumnFamilyHandle*>& han
                                          const std::function<absl::StatusOr<std::optional<StatementRecord>>(const Uuid&)>& load,
                                          const std::function<absl::StatusOr<std::string>(const Uuid&)>& referrers_of,
                                          std::unordered_map<Uuid, std::string, IdHash>* referrer_edits,
-                                         rocksdb::WriteBatch* batch) {
+                                         bool may_have_referrers, rocksdb::WriteBatch* batch) {
   Prefixes chain;
   if (p.ref_target) {
     // File the statement under the keys of its target chain, and add it to
@@ -426,7 +435,9 @@ absl::Status FileReferences(const std::vector<rocksdb::ColumnFamilyHandle*>& han
     (*referrer_edits)[*p.ref_target] = std::move(list);
   }
   // Statements stored earlier that refer to this one: file them under this
-  // statement's keys and its chain's keys now.
+  // statement's keys and its chain's keys now. (Skipped while the store has
+  // never held a StatementRef: then nothing can be waiting.)
+  if (!may_have_referrers && !p.ref_target) return absl::OkStatus();
   LL_ASSIGN_OR_RETURN(std::string list, referrers_of(p.id));
   if (list.empty()) return absl::OkStatus();
   LL_ASSIGN_OR_RETURN(std::vector<Uuid> referrers, DecodeReferrers(list));
@@ -571,8 +582,9 @@ void RecordStore::CommitGroup(const std::vector<Writer*>& group) {
         batch.Put(cf(static_cast<int>(family)), key,
                   family == Cf::kByLearner ? rocksdb::Slice(x.value) : rocksdb::Slice());
       }
+      if (p.ref_target) has_referrers_ = true;
       status = FileReferences(handles_, p, x.record, load(mine), [&](const Uuid& t) { return referrers_of(t, mine_referrers); },
-                              &mine_referrers, &batch);
+                              &mine_referrers, has_referrers_, &batch);
       if (!status.ok()) break;
       values.push_back(x.value);
       mine[p.id] = x.value;

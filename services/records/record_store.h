@@ -196,6 +196,7 @@ class RecordStore {
   std::deque<Writer*> writers_ ABSL_GUARDED_BY(write_mu_);
   // Touched only by the current group leader (the head of writers_).
   uint64_t last_seq_ = 0;
+  bool has_referrers_ = false;  // a StatementRef has ever been stored
 
   std::atomic<uint64_t> audit_counter_{0};
   std::atomic<uint64_t> statements_written_{0};
