@@ -10,6 +10,9 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   nlohmann-json3-dev libssl-dev libsimdjson-dev libcpp-httplib-dev libjwt-dev
   python3 openssl
+  # Fuzz tests (tests/fuzz): clang with libFuzzer and the sanitizer runtimes,
+  # and llvm-symbolizer for readable crash stacks.
+  clang libclang-rt-dev llvm
 )
 
 missing=()

@@ -94,12 +94,16 @@ absl::StatusOr<Principal> TokenVerifier::Verify(absl::string_view token) const {
 
   absl::Time now = options_.now();
   int64_t exp = 0, nbf = 0, iat = 0;
+  // Times are Unix seconds within years 1970-9999.
+  constexpr int64_t kMaxSeconds = 253402300799;
+  auto in_range = [](int64_t t) { return t >= 0 && t <= kMaxSeconds; };
   if (!num("exp", &exp)) return Unauthenticated("claim exp: missing or not an integer");
+  if (!in_range(exp)) return Unauthenticated("claim exp: out of range");
   if (absl::FromUnixSeconds(exp) + options_.clock_skew < now) return Unauthenticated("expired");
-  if (num("nbf", &nbf) && absl::FromUnixSeconds(nbf) - options_.clock_skew > now) {
+  if (num("nbf", &nbf) && (!in_range(nbf) || absl::FromUnixSeconds(nbf) - options_.clock_skew > now)) {
     return Unauthenticated("not valid yet (nbf)");
   }
-  if (num("iat", &iat) && absl::FromUnixSeconds(iat) - options_.clock_skew > now) {
+  if (num("iat", &iat) && (!in_range(iat) || absl::FromUnixSeconds(iat) - options_.clock_skew > now)) {
     return Unauthenticated("issued in the future (iat)");
   }
   bool audience_ok = false;

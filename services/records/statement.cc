@@ -560,10 +560,22 @@ absl::Status CheckBody(const Json& s, absl::string_view field, bool sub, ParsedS
     if (type == "StatementRef") out->ref_target = target;
     Json actor = s["actor"];
     std::string key = LearnerKeyOf(actor);
-    if (!key.empty()) out->learners.push_back(key);
+    if (!key.empty()) {
+      // Keys must be usable everywhere a learner is named (no control
+      // characters, at most 1 KiB) and stable under canonicalisation.
+      absl::StatusOr<std::string> canonical = CanonicalLearnerKey(key, absl::StrCat(field, ".actor"));
+      if (!canonical.ok()) return canonical.status();
+      if (*canonical != key) return Invalid(absl::StrCat(field, ".actor"), "identifier cannot be used as a learner key");
+      out->learners.push_back(key);
+    }
     if (actor.contains("member")) {
       for (const Json& m : actor["member"].elements()) {
         std::string mk = LearnerKeyOf(m);
+        absl::StatusOr<std::string> canonical = CanonicalLearnerKey(mk, absl::StrCat(field, ".actor.member"));
+        if (!canonical.ok()) return canonical.status();
+        if (*canonical != mk) {
+          return Invalid(absl::StrCat(field, ".actor.member"), "identifier cannot be used as a learner key");
+        }
         bool dup = false;
         for (const std::string& l : out->learners) dup |= (l == mk);
         if (!dup) out->learners.push_back(mk);
@@ -668,7 +680,7 @@ absl::StatusOr<int64_t> ParseTimestampMicros(absl::string_view text) {
 }
 
 std::string FormatTimestampMicros(int64_t micros) {
-  return absl::FormatTime("%Y-%m-%dT%H:%M:%E6SZ", absl::FromUnixMicros(micros),
+  return absl::FormatTime("%E4Y-%m-%dT%H:%M:%E6SZ", absl::FromUnixMicros(micros),
                           absl::UTCTimeZone());
 }
 
@@ -732,7 +744,11 @@ std::string LearnerKeyOf(const Json& agent) {
     Json a = agent["account"];
     std::string home = a["homePage"].string();
     std::string name = a["name"].string();
-    if (home == vocab::kDistrictIdp || home == absl::StrCat(vocab::kDistrictIdp, "/")) return name;
+    if (home == vocab::kDistrictIdp || home == absl::StrCat(vocab::kDistrictIdp, "/")) {
+      // A bare name only when it cannot be read as another key form.
+      if (name.find(':') == std::string::npos) return name;
+      home = std::string(vocab::kDistrictIdp);
+    }
     return absl::StrCat("account:", home, "|", name);
   }
   if (agent.contains("mbox")) return agent["mbox"].string();
@@ -764,14 +780,17 @@ absl::StatusOr<std::string> CanonicalLearnerKey(absl::string_view key, absl::str
     return std::string(key);
   }
   if (absl::StartsWith(key, "account:")) {
+    // The home page is an IRI, which cannot contain '|': the first '|' ends it.
     absl::string_view rest = key.substr(8);
-    size_t bar = rest.rfind('|');
+    size_t bar = rest.find('|');
     if (bar == absl::string_view::npos || bar + 1 == rest.size() || !IsAbsoluteIri(rest.substr(0, bar))) {
       return Invalid(field, "account: key must be account:<homePage IRI>|<name>");
     }
     absl::string_view home = rest.substr(0, bar);
+    absl::string_view name = rest.substr(bar + 1);
     if (home == vocab::kDistrictIdp || home == absl::StrCat(vocab::kDistrictIdp, "/")) {
-      return std::string(rest.substr(bar + 1));
+      if (name.find(':') == absl::string_view::npos) return std::string(name);
+      return absl::StrCat("account:", vocab::kDistrictIdp, "|", name);
     }
     return std::string(key);
   }
@@ -780,6 +799,37 @@ absl::StatusOr<std::string> CanonicalLearnerKey(absl::string_view key, absl::str
   }
   return std::string(key);
 }
+
+namespace {
+
+// JSON objects must not repeat a member name: validation here reads the first
+// of duplicates while other JSON readers take the last, so a duplicate could
+// smuggle an unvalidated value past the checks.
+absl::Status CheckNoDuplicateMembers(simdjson::dom::element e, int depth = 0) {
+  if (depth > 64) return Invalid("statement", "nested too deeply");
+  if (e.type() == simdjson::dom::element_type::OBJECT) {
+    simdjson::dom::object obj;
+    if (e.get_object().get(obj) != simdjson::SUCCESS) return Invalid("statement", "malformed object");
+    std::vector<std::string_view> seen;
+    for (auto field : obj) {
+      for (std::string_view k : seen) {
+        if (k == field.key) return Invalid("statement", absl::StrCat("member \"", absl::string_view(field.key.data(), field.key.size()),
+                                                         "\" appears twice in an object"));
+      }
+      seen.push_back(field.key);
+      LL_RETURN_IF_ERROR(CheckNoDuplicateMembers(field.value, depth + 1));
+    }
+  } else if (e.type() == simdjson::dom::element_type::ARRAY) {
+    simdjson::dom::array arr;
+    if (e.get_array().get(arr) != simdjson::SUCCESS) return Invalid("statement", "malformed array");
+    for (simdjson::dom::element v : arr) {
+      LL_RETURN_IF_ERROR(CheckNoDuplicateMembers(v, depth + 1));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
 
 absl::StatusOr<ParsedStatement> ParseStatement(absl::string_view text) {
   if (text.size() > kMaxStatementBytes) {
@@ -792,6 +842,7 @@ absl::StatusOr<ParsedStatement> ParseStatement(absl::string_view text) {
   if (err != simdjson::SUCCESS) {
     return Invalid("statement", absl::StrCat("malformed JSON: ", simdjson::error_message(err)));
   }
+  LL_RETURN_IF_ERROR(CheckNoDuplicateMembers(root));
   ParsedStatement out;
   Json s(root);
   LL_RETURN_IF_ERROR(CheckObject(s, "statement"));
@@ -873,11 +924,12 @@ absl::StatusOr<std::string> LearnerKeyFromAgentJson(absl::string_view json, absl
   if (parser.parse(json.data(), json.size()).get(root) != simdjson::SUCCESS) {
     return Invalid(field, "malformed JSON");
   }
+  if (!CheckNoDuplicateMembers(root).ok()) return Invalid(field, "a member appears twice");
   Json agent(root);
   LL_RETURN_IF_ERROR(CheckAgentOrGroup(agent, field, /*group_allowed=*/true, /*require_object_type=*/false));
   std::string key = LearnerKeyOf(agent);
   if (key.empty()) return Invalid(field, "needs an identifier (mbox, mbox_sha1sum, openid or account)");
-  return key;
+  return CanonicalLearnerKey(key, field);
 }
 
 bool SameContent(absl::string_view stored_json, absl::string_view new_json, bool drop_timestamp) {

@@ -40,6 +40,7 @@ void NormalizeForSignature(nlohmann::json& j) {
 bool VerifyWithCertificate(const nlohmann::json& header, absl::string_view signing_input,
                            const std::string& signature, const EVP_MD* md) {
   if (!header.contains("x5c") || !header["x5c"].is_array() || header["x5c"].empty()) return true;
+  if (!header["x5c"][0].is_string()) return false;  // not a certificate
   std::string der;
   if (!absl::Base64Unescape(header["x5c"][0].get<std::string>(), &der)) return false;
   const unsigned char* p = reinterpret_cast<const unsigned char*>(der.data());
