@@ -373,6 +373,16 @@ HttpResponse XapiHandler::Handle(const HttpRequest& original) const {
                            ? Error(429, grant.status().message())
                            : FromStatus(grant.status());
       r.SetHeader("X-Experience-API-Version", default_version_);
+      if (authorizer_ != nullptr && authorizer_->enabled()) {
+        records::AuditEvent e;
+        e.subject = principal->subject;
+        e.role = std::string(auth::RoleName(principal->role));
+        e.operation = operation;
+        e.outcome = absl::StrCat("HTTP ", r.status);
+        e.detail = std::string(grant.status().message().substr(0, 200));
+        absl::Status a = store_->AppendAudit(e);
+        if (!a.ok()) LogError("audit_append_failed", {{"error", std::string(a.message())}});
+      }
       return r;
     }
     std::string version = req.Header("x-experience-api-version");
@@ -401,6 +411,23 @@ HttpResponse XapiHandler::Handle(const HttpRequest& original) const {
       r = Error(404, absl::StrCat("no resource ", req.path));
     }
     r.SetHeader("X-Experience-API-Version", absl::StartsWith(version, "1.0") ? "1.0.3" : "2.0.0");
+    // The audit log (with authentication on): every access to personal data.
+    if (authorizer_ != nullptr && authorizer_->enabled() && req.path != "/activities" &&
+        req.path != "/activities/profile") {
+      records::AuditEvent e;
+      e.subject = principal->subject;
+      e.role = std::string(auth::RoleName(principal->role));
+      std::string agent = req.Param("agent");
+      if (!agent.empty()) {
+        absl::StatusOr<std::string> key = records::LearnerKeyFromAgentJson(agent, "agent");
+        if (key.ok()) e.learner = *key;
+      }
+      e.operation = operation;
+      e.outcome = absl::StrCat("HTTP ", r.status);
+      if (r.status >= 400) e.detail = r.body.substr(0, 200);
+      absl::Status a = store_->AppendAudit(e);
+      if (!a.ok()) LogError("audit_append_failed", {{"error", std::string(a.message())}});
+    }
     return r;
   } catch (const std::exception& e) {
     LogError("xapi_exception", {{"error", e.what()}});

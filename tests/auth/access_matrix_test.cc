@@ -418,6 +418,14 @@ TEST_F(AccessMatrixTest, XapiBasicCredentialsMapOntoRoles) {
             403);
   // A kiosk token may not read statements at all.
   EXPECT_EQ(Xapi("GET", q(u1_agent), "Bearer " + Token(Of(Role::kKiosk)))->status, 403);
+  // xAPI access is audited too, refusals included.
+  absl::StatusOr<records::AuditPage> audit = store_->ListAudit({.learner = "u2"});
+  ASSERT_TRUE(audit.ok());
+  bool saw_refusal = false;
+  for (const records::AuditEvent& e : audit->events) {
+    saw_refusal |= e.subject == "u1" && e.operation == "xapi:GET /statements" && e.outcome == "HTTP 403";
+  }
+  EXPECT_TRUE(saw_refusal);
 }
 
 TEST_F(AccessMatrixTest, RateLimitIsPerPrincipal) {
