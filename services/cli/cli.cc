@@ -16,6 +16,7 @@
 #include <functional>
 #include <iostream>
 #include <map>
+#include <random>
 #include <sstream>
 #include <thread>
 
@@ -31,6 +32,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "proto/lifelong/v1/catalog.grpc.pb.h"
+#include "services/auth/token.h"
 #include "proto/lifelong/v1/records.grpc.pb.h"
 #include "proto/lifelong/v1/recommend.grpc.pb.h"
 #include "services/cli/args.h"
@@ -1375,6 +1377,59 @@ absl::Status CmdHealth(Env& env) {
 
 // ---------- command table ----------
 
+// lifelong auth token: a development bearer token (docs/security.md).
+absl::Status CmdAuthToken(Env& env) {
+  const ParsedArgs& a = env.args();
+  if (!a.Has("role") || !a.Has("subject")) {
+    return Usage("usage: lifelong auth token --role ROLE --subject WHO [--venue V] [--courses c1,c2] [--ttl 1h] "
+                 "[--key_file var/auth/jwt.key]");
+  }
+  std::optional<auth::Role> role = auth::RoleFromName(a.Get("role"));
+  if (!role) return Usage(absl::StrCat("--role: unknown role ", a.Get("role")));
+  auth::Principal p;
+  p.role = *role;
+  p.subject = a.Get("subject");
+  if (a.Has("venue")) p.venue = a.Get("venue");
+  if (p.role == auth::Role::kKiosk && p.venue.empty()) return Usage("--venue: required for kiosks");
+  if (a.Has("courses")) p.courses = absl::StrSplit(a.Get("courses"), ',', absl::SkipEmpty());
+  int64_t ttl_ms = 3600 * 1000;
+  if (a.Has("ttl")) {
+    auto ms = ParseDurationMsFlag("ttl", a.Get("ttl"));
+    if (!ms.ok()) return AsUsage(ms.status());
+    ttl_ms = *ms;
+  }
+  p.token_id = absl::StrCat(p.subject, "-", absl::ToUnixMicros(absl::Now()));
+  absl::StatusOr<std::string> key = auth::LoadKeyFile(a.Has("key_file") ? a.Get("key_file") : "var/auth/jwt.key");
+  if (!key.ok()) return key.status();
+  auth::TokenOptions o;
+  o.key = *key;
+  LL_ASSIGN_OR_RETURN(std::string token, auth::MintToken(p, absl::Milliseconds(ttl_ms), o));
+  env.out() << token << "\n";
+  return absl::OkStatus();
+}
+
+// lifelong auth credential: a line for the xAPI credentials file
+// (services/xapi/credentials.h) with a fresh random password.
+absl::Status CmdAuthCredential(Env& env) {
+  const ParsedArgs& a = env.args();
+  if (!a.Has("user")) return Usage("usage: lifelong auth credential --user NAME [--role ROLE] [--subject WHO] [--venue V]");
+  std::string role = a.Has("role") ? a.Get("role") : "loader";
+  if (!auth::RoleFromName(role)) return Usage(absl::StrCat("--role: unknown role ", role));
+  const std::string& user = a.Get("user");
+  if (user.empty() || user.find_first_of(": \t") != std::string::npos) {
+    return Usage("--user: must be non-empty, without ':' or spaces");
+  }
+  std::random_device rd;
+  static constexpr char kAlphabet[] = "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+  std::string password;
+  for (int i = 0; i < 24; ++i) password.push_back(kAlphabet[rd() % (sizeof(kAlphabet) - 1)]);
+  std::string line = absl::StrCat(user, ":", password, " role=", role);
+  if (a.Has("subject")) absl::StrAppend(&line, " subject=", a.Get("subject"));
+  if (a.Has("venue")) absl::StrAppend(&line, " venue=", a.Get("venue"));
+  env.out() << line << "\n";
+  return absl::OkStatus();
+}
+
 struct Command {
   std::string name;  // "history", "courses list"
   std::string synopsis;
@@ -1483,6 +1538,20 @@ const std::vector<Command>& Commands() {
        [](Env& e) { return CmdModel(e, "pin"); }},
       {"model unpin", "serve the newest complete version again", Service::kRecommend, {},
        [](Env& e) { return CmdModel(e, "unpin"); }},
+      {"auth token", "a development bearer token for a role (signed with the services' key)", Service::kNone,
+       {{"role", true, "learner|kiosk|teacher|operator|trainer|recommender|loader"},
+        {"subject", true, "who: a learner key (u000042) or an id (kiosk-hepingli-01)"},
+        {"venue", true, "kiosks: their venue"},
+        {"courses", true, "teachers: comma-separated course ids"},
+        {"ttl", true, "validity (default 1h)"},
+        {"key_file", true, "the services' --auth_key_file (default var/auth/jwt.key)"}},
+       CmdAuthToken},
+      {"auth credential", "a line for the xAPI credentials file, with a random password", Service::kNone,
+       {{"user", true, "Basic user name"},
+        {"role", true, "role of the user (default loader)"},
+        {"subject", true, "learner key or id the user acts as (default the user name)"},
+        {"venue", true, "kiosks: their venue"}},
+       CmdAuthCredential},
       {"health", "[SERVICE...]: health of records, catalog, recommend", Service::kNone,
        {{"wait", true, "keep checking until all are SERVING or this long has passed (e.g. 60s)"}},
        CmdHealth},
@@ -1516,7 +1585,7 @@ int RunCli(const std::vector<std::string>& args, const CliContext& ctx) {
   }
   std::string name = args[0];
   size_t consumed = 1;
-  if ((name == "courses" || name == "model") && args.size() >= 2 && args[1][0] != '-') {
+  if ((name == "courses" || name == "model" || name == "auth") && args.size() >= 2 && args[1][0] != '-') {
     name = absl::StrCat(name, " ", args[1]);
     consumed = 2;
   }

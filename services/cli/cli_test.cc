@@ -2,6 +2,10 @@
 // subprocesses on free ports over directories in TEST_TMPDIR.
 #include "services/cli/cli.h"
 
+#include "absl/strings/ascii.h"
+#include "services/auth/token.h"
+#include "services/xapi/credentials.h"
+
 #include <nlohmann/json.hpp>
 
 #include <signal.h>
@@ -102,6 +106,27 @@ class CliTest : public ::testing::Test {
 std::string* CliTest::dir_ = nullptr;
 CliTest::Server* CliTest::records_ = nullptr;
 CliTest::Server* CliTest::catalog_ = nullptr;
+
+TEST_F(CliTest, MintsDevelopmentTokensAndCredentials) {
+  std::string key = WriteFile("jwt.key", "cli-test-key-cli-test-key-cli-test-key-01\n");
+  Result r = Run({"auth", "token", "--role", "kiosk", "--subject", "kiosk-01", "--venue", "hepingli", "--ttl", "10m",
+                  "--key_file", key});
+  ASSERT_EQ(r.code, 0) << r.err;
+  auth::TokenOptions o;
+  o.key = "cli-test-key-cli-test-key-cli-test-key-01";
+  absl::StatusOr<auth::Principal> p = auth::TokenVerifier(o).Verify(absl::StripAsciiWhitespace(r.out));
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_EQ(p->role, auth::Role::kKiosk);
+  EXPECT_EQ(p->venue, "hepingli");
+  EXPECT_EQ(Run({"auth", "token", "--role", "wizard", "--subject", "x", "--key_file", key}).code, 2);
+  EXPECT_EQ(Run({"auth", "token", "--role", "kiosk", "--subject", "x", "--key_file", key}).code, 2) << "no venue";
+  Result c = Run({"auth", "credential", "--user", "lms", "--role", "learner", "--subject", "u1"});
+  ASSERT_EQ(c.code, 0) << c.err;
+  absl::StatusOr<xapi::Credentials> creds = xapi::Credentials::Parse(c.out);
+  ASSERT_TRUE(creds.ok()) << creds.status() << c.out;
+  EXPECT_EQ(creds->PrincipalOf("lms").subject, "u1");
+  EXPECT_EQ(creds->PrincipalOf("lms").role, auth::Role::kLearner);
+}
 
 TEST_F(CliTest, RecordsAndListsHistory) {
   Result r = Run({"record", "--learner", "u100001", "--verb", "completed", "--course", "c00001",
