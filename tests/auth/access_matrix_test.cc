@@ -280,7 +280,50 @@ class AccessMatrixTest : public ::testing::Test {
     httplib::Client c("127.0.0.1", http_->port());
     httplib::Headers h = {{"X-Experience-API-Version", "2.0.0"}, {"Authorization", authorization}};
     if (method == "POST") return c.Post(path.c_str(), h, body, "application/json");
+    if (method == "PUT") return c.Put(path.c_str(), h, body, "application/json");
     return c.Get(path.c_str(), h);
+  }
+
+  // The HTTP status of calling xAPI `resource` ("xapi:GET /statements") as
+  // `role` with a bearer token and a request inside the role's scope.
+  int CallXapi(const std::string& resource, Role role) {
+    Principal p = Of(role);
+    std::string self = role == Role::kLearner ? "u1" : "u2";
+    std::string agent = httplib::detail::encode_query_param(
+        absl::StrCat(R"({"account":{"homePage":"https://id.dongcheng.gov.cn","name":")", self, R"("}})"));
+    std::string activity = httplib::detail::encode_query_param(vocab::CourseIri("c1"));
+    std::string bearer = "Bearer " + Token(p);
+    StatementSpec spec{.learner = self, .course = "c1"};
+    if (role == Role::kKiosk) {
+      spec.verb = "attended";
+      spec.venue = kVenue;
+    }
+    static int next = 500;
+    auto status = [](const httplib::Result& res) { return res ? res->status : -1; };
+    if (resource == "xapi:POST /statements") {
+      return status(Xapi("POST", "/xapi/statements", bearer, MakeStatement(spec)));
+    } else if (resource == "xapi:PUT /statements") {
+      spec.id = TestUuid(++next);
+      return status(Xapi("PUT", "/xapi/statements?statementId=" + spec.id, bearer, MakeStatement(spec)));
+    } else if (resource == "xapi:GET /statements") {
+      return status(Xapi("GET", role == Role::kTeacher ? "/xapi/statements?activity=" + activity
+                                             : "/xapi/statements?agent=" + agent, bearer));
+    } else if (resource == "xapi:GET /activities") {
+      return status(Xapi("GET", "/xapi/activities?activityId=" + activity, bearer));
+    } else if (resource == "xapi:GET /agents") {
+      return status(Xapi("GET", "/xapi/agents?agent=" + agent, bearer));
+    } else if (resource == "xapi:* /activities/state") {
+      return status(Xapi("GET", "/xapi/activities/state?stateId=s&activityId=" + activity + "&agent=" + agent, bearer));
+    } else if (resource == "xapi:* /agents/profile") {
+      return status(Xapi("GET", "/xapi/agents/profile?profileId=p&agent=" + agent, bearer));
+    } else if (resource == "xapi:* /activities/profile") {
+      return status(Xapi("GET", "/xapi/activities/profile?profileId=p&activityId=" + activity, bearer));
+    } else if (resource == "xapi:GET /about") {
+      return status(Xapi("GET", "/xapi/about", bearer));
+    } else {
+      ADD_FAILURE() << "no call for " << resource;
+      return 0;
+    }
   }
 
   static std::string Basic(const std::string& user, const std::string& pass) {
@@ -336,6 +379,27 @@ TEST_F(AccessMatrixTest, EveryRoleAndEveryMethodOfRecordsAndCatalog) {
     }
   }
   EXPECT_GE(checked, 7 * 20);
+}
+
+// Every xAPI resource of the role table, for every role, over HTTP.
+TEST_F(AccessMatrixTest, EveryRoleAndEveryXapiResource) {
+  int checked = 0;
+  for (const auto& row : auth::PermissionTable()) {
+    if (row.operation.rfind("xapi:", 0) != 0) continue;
+    for (Role role : auth::AllRoles()) {
+      int status = CallXapi(row.operation, role);
+      SCOPED_TRACE(absl::StrCat(row.operation, " as ", auth::RoleName(role), ": HTTP ", status));
+      EXPECT_NE(status, 401);
+      EXPECT_GT(status, 0);
+      if (auth::GrantOf(row.operation, role) == auth::Scope::kDenied) {
+        EXPECT_EQ(status, 403);
+      } else {
+        EXPECT_NE(status, 403);
+      }
+      ++checked;
+    }
+  }
+  EXPECT_EQ(checked, 9 * 7);
 }
 
 TEST_F(AccessMatrixTest, RecordScopesRefuseOtherPeoplesRecords) {
