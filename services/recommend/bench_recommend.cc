@@ -13,6 +13,7 @@
 // are synthetic (clustered item vectors, query basis = item vectors) and go
 // through the real writer and loader.
 #include <faiss/IndexFlat.h>
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -34,6 +35,7 @@
 #include "absl/time/clock.h"
 #include "models/model_writer.h"
 #include "models/text_embedding.h"
+#include "proto/lifelong/v1/records.grpc.pb.h"
 #include "proto/lifelong/v1/recommend.grpc.pb.h"
 #include "services/common/log.h"
 #include "services/common/vocabulary.h"
@@ -51,6 +53,10 @@ ABSL_FLAG(int, batch_wait_us, 500, "search batcher wait");
 ABSL_FLAG(int, max_pollers, 4, "gRPC sync server pollers");
 ABSL_FLAG(int, batch_min_items, 0, "models with fewer items are searched without batching");
 ABSL_FLAG(int, popular_candidates, 100, "popular courses added to every candidate pool");
+ABSL_FLAG(int, dim, 64, "dimension of the synthetic item vectors (trained models: 256 above "
+          "1,024 items)");
+ABSL_FLAG(int64_t, exact_scan_max_floats, -1,
+          "Recommender::Options::exact_scan_max_floats (-1: the server's default)");
 ABSL_FLAG(bool, learner_only, false, "measure only the learner Recommend (profiling)");
 ABSL_FLAG(std::string, work_dir, "", "where model versions are written (default: a temp dir)");
 
@@ -60,7 +66,6 @@ namespace {
 using testing::FakeCatalog;
 using testing::FakeRecords;
 
-constexpr int kDim = 64;
 constexpr int kTopics = 1000;
 constexpr int kCategories = 30;
 constexpr int kVenues = 200;
@@ -71,7 +76,17 @@ struct Figures {
   double p99_ms = 0;
   int64_t errors = 0;
   int64_t calls = 0;
+  // Process CPU time (user + system, every thread: clients, server, fakes)
+  // per call. Steadier than q/s on a shared machine: other processes'
+  // load changes how much CPU this one gets, not what a call costs.
+  double cpu_us_per_call = 0;
 };
+
+double ProcessCpuSeconds() {
+  rusage u;
+  getrusage(RUSAGE_SELF, &u);
+  return u.ru_utime.tv_sec + u.ru_stime.tv_sec + (u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+}
 
 // Runs `call(thread, i)` from `clients` threads for `duration`.
 template <typename Call>
@@ -81,6 +96,7 @@ Figures Measure(int clients, absl::Duration duration, Call call) {
   std::atomic<bool> stop{false};
   std::vector<std::thread> threads;
   const absl::Time start = absl::Now();
+  const double cpu_start = ProcessCpuSeconds();
   for (int t = 0; t < clients; ++t) {
     threads.emplace_back([&, t] {
       int64_t i = 0;
@@ -96,6 +112,7 @@ Figures Measure(int clients, absl::Duration duration, Call call) {
   stop = true;
   for (auto& th : threads) th.join();
   const double seconds = absl::ToDoubleSeconds(absl::Now() - start);
+  const double cpu_seconds = ProcessCpuSeconds() - cpu_start;
   std::vector<float> all;
   Figures f;
   for (int t = 0; t < clients; ++t) {
@@ -105,6 +122,7 @@ Figures Measure(int clients, absl::Duration duration, Call call) {
   std::sort(all.begin(), all.end());
   f.calls = all.size();
   f.qps = all.size() / seconds;
+  if (!all.empty()) f.cpu_us_per_call = 1e6 * cpu_seconds / all.size();
   if (!all.empty()) {
     f.p50_ms = all[all.size() / 2];
     f.p99_ms = all[std::min(all.size() - 1, all.size() * 99 / 100)];
@@ -112,10 +130,14 @@ Figures Measure(int clients, absl::Duration duration, Call call) {
   return f;
 }
 
-void Print(const std::string& name, const Figures& f, double echo_qps) {
-  std::printf("  %-34s %9.0f q/s  p50 %7.2f ms  p99 %7.2f ms  errors %lld", name.c_str(), f.qps,
-              f.p50_ms, f.p99_ms, static_cast<long long>(f.errors));
-  if (echo_qps > 0) std::printf("  (%.0f%% of echo)", 100.0 * f.qps / echo_qps);
+void Print(const std::string& name, const Figures& f, const Figures* echo) {
+  std::printf("  %-34s %9.0f q/s  p50 %7.2f ms  p99 %7.2f ms  cpu %5.0f us/call  errors %lld",
+              name.c_str(), f.qps, f.p50_ms, f.p99_ms, f.cpu_us_per_call,
+              static_cast<long long>(f.errors));
+  if (echo != nullptr && echo->qps > 0 && f.cpu_us_per_call > 0) {
+    std::printf("  (%.0f%% of echo; by cpu/call %.0f%%)", 100.0 * f.qps / echo->qps,
+                100.0 * echo->cpu_us_per_call / f.cpu_us_per_call);
+  }
   std::printf("\n");
   std::fflush(stdout);
 }
@@ -156,6 +178,7 @@ v1::Course SyntheticCourse(const std::string& prefix, int i, absl::Time now) {
 // query basis = item vectors, popularity skewed.
 models::ModelArrays SyntheticArrays(const std::string& prefix, int n, int content_dim,
                                     absl::Time now) {
+  const int kDim = absl::GetFlag(FLAGS_dim);
   models::ModelArrays a;
   std::mt19937 rng(42);
   std::normal_distribution<float> g;
@@ -252,6 +275,9 @@ void RunScenario(const Scenario& sc, FakeRecords* records, FakeCatalog* catalog,
   o.max_pollers = absl::GetFlag(FLAGS_max_pollers);
   o.recommender.popular_candidates = absl::GetFlag(FLAGS_popular_candidates);
   o.batcher.min_items_to_batch = absl::GetFlag(FLAGS_batch_min_items);
+  if (absl::GetFlag(FLAGS_exact_scan_max_floats) >= 0) {
+    o.recommender.exact_scan_max_floats = absl::GetFlag(FLAGS_exact_scan_max_floats);
+  }
   t0 = absl::Now();
   auto server = RecommendServer::Start(o);
   if (!server.ok()) std::exit(1);
@@ -301,13 +327,31 @@ void RunScenario(const Scenario& sc, FakeRecords* records, FakeCatalog* catalog,
     v1::EchoResponse out;
     return stub->Echo(&ctx, r, &out).ok();
   });
-  Print("Echo (baseline)", echo, 0);
+  Print("Echo (baseline)", echo, nullptr);
+  if (!absl::GetFlag(FLAGS_learner_only)) {
+    // What every learner request adds at the least: one ListStatements round
+    // trip to the record service (here the in-process fake), the same call
+    // RecordsClient makes.
+    auto records_stub = v1::LearningRecordService::NewStub(
+        grpc::CreateChannel(records_target, grpc::InsecureChannelCredentials()));
+    Figures list = Measure(clients, duration, [&](int t, int64_t i) {
+      grpc::ClientContext ctx;
+      ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+      v1::ListStatementsRequest r;
+      r.set_learner(absl::StrCat(sc.prefix, "u", (t * 7919 + i * 104729) % learners));
+      r.set_page_size(1000);
+      r.set_view(v1::STATEMENT_VIEW_BASIC);
+      v1::ListStatementsResponse out;
+      return records_stub->ListStatements(&ctx, r, &out).ok();
+    });
+    Print("ListStatements (record service)", list, &echo);
+  }
   const auto before = (*server)->batcher().stats();
   Figures learner = Measure(clients, duration, [&](int t, int64_t i) {
     return recommend(absl::StrCat(sc.prefix, "u", (t * 7919 + i * 104729) % learners), false);
   });
   const auto after = (*server)->batcher().stats();
-  Print(absl::StrCat("Recommend, learner (k=", k, ")"), learner, echo.qps);
+  Print(absl::StrCat("Recommend, learner (k=", k, ")"), learner, &echo);
   if (after.direct > before.direct) {
     std::printf("    searches on the request thread (no batching): %lld\n",
                 static_cast<long long>(after.direct - before.direct));
@@ -316,15 +360,18 @@ void RunScenario(const Scenario& sc, FakeRecords* records, FakeCatalog* catalog,
     std::printf("    search batches: %.1f queries per FAISS call\n",
                 static_cast<double>(after.queries - before.queries) /
                     (after.batches - before.batches));
+  } else if (after.direct == before.direct) {
+    std::printf("    candidate search: exact scan on the request thread (ExactScorer)\n");
   }
   if (!absl::GetFlag(FLAGS_learner_only)) {
     Figures kiosk =
         Measure(clients, duration, [&](int, int64_t) { return recommend("", true); });
-    Print(absl::StrCat("Recommend, anonymous kiosk (k=", k, ")"), kiosk, echo.qps);
+    Print(absl::StrCat("Recommend, anonymous kiosk (k=", k, ")"), kiosk, &echo);
   }
 
   // Recall@10 of the serving index against exact search, same queries.
   ModelPtr model = (*server)->models().Current();
+  const int kDim = model->dim();
   if (model->num_items() > models::kExactIndexMaxItems) {
     const int nq = absl::GetFlag(FLAGS_recall_queries);
     std::vector<float> queries;

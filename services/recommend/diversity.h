@@ -13,6 +13,13 @@ struct DiversityKey {
   std::string category;
 };
 
+// The same key as small integers (equal ids = equal strings), for callers
+// that number series and categories once per catalog.
+struct DiversityIds {
+  int series = 0;
+  int category = 0;
+};
+
 struct DiversityOptions {
   // First pass: at most this many per series and per category.
   int max_per_series = 1;
@@ -26,6 +33,8 @@ struct DiversityOptions {
 // Picks up to `k` items from `ranked` (best first), keeping the order, under
 // the caps above. Returns indices into `ranked`, in output order.
 std::vector<size_t> SelectDiverse(const std::vector<DiversityKey>& ranked, int k,
+                                  const DiversityOptions& options = {});
+std::vector<size_t> SelectDiverse(const std::vector<DiversityIds>& ranked, int k,
                                   const DiversityOptions& options = {});
 
 }  // namespace lifelong::recommend

@@ -36,6 +36,22 @@ TEST(SelectDiverse, CategoryCap) {
   EXPECT_THAT(SelectDiverse(ranked, 5, o), ElementsAre(0, 1, 2, 8, 9));
 }
 
+TEST(SelectDiverse, IdsPickLikeStrings) {
+  // The CategoryCap list with series s0..s7 -> 0..7, x -> 8, y -> 9 and
+  // 书法 -> 0, 健身 -> 1, 绘画 -> 2.
+  std::vector<DiversityIds> ranked;
+  for (int i = 0; i < 8; ++i) ranked.push_back({i, 0});
+  ranked.push_back({8, 1});
+  ranked.push_back({9, 2});
+  DiversityOptions o;
+  o.max_per_category = 2;
+  EXPECT_THAT(SelectDiverse(ranked, 4, o), ElementsAre(0, 1, 8, 9));
+  EXPECT_THAT(SelectDiverse(ranked, 5, o), ElementsAre(0, 1, 2, 8, 9));
+  // One series three times: one in the first pass, a second when short.
+  std::vector<DiversityIds> same = {{7, 0}, {7, 0}, {7, 0}, {3, 1}};
+  EXPECT_THAT(SelectDiverse(same, 10), ElementsAre(0, 1, 3));
+}
+
 TEST(SelectDiverse, ZeroOrNegativeK) {
   EXPECT_TRUE(SelectDiverse({{"a", "b"}}, 0).empty());
 }

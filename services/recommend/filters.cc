@@ -64,4 +64,11 @@ bool MatchesFilter(const Course& course, const CourseFilter& filter, absl::Time 
   return true;
 }
 
+bool FilterIsEmpty(const CourseFilter& filter) {
+  return filter.modes.empty() && filter.categories.empty() && filter.audiences.empty() &&
+         filter.xuequ.empty() && filter.venue_ids.empty() && !filter.has_near &&
+         !filter.open_for_enrolment_now && filter.session_from == absl::InfinitePast() &&
+         filter.session_to == absl::InfiniteFuture();
+}
+
 }  // namespace lifelong::recommend

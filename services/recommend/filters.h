@@ -46,6 +46,10 @@ Exclusion ExclusionOf(const Course& course, absl::Time now);
 // True when `course` satisfies every constraint of `filter` at `now`.
 bool MatchesFilter(const Course& course, const CourseFilter& filter, absl::Time now);
 
+// True when `filter` constrains nothing: MatchesFilter holds for every
+// course at any time (callers skip it then).
+bool FilterIsEmpty(const CourseFilter& filter);
+
 }  // namespace lifelong::recommend
 
 #endif  // LIFELONG_SERVICES_RECOMMEND_FILTERS_H_

@@ -1,5 +1,7 @@
 #include "services/recommend/filters.h"
 
+#include <vector>
+
 #include "gtest/gtest.h"
 
 namespace lifelong::recommend {
@@ -104,6 +106,30 @@ TEST(MatchesFilter, SessionWindow) {
   f.session_from = absl::InfinitePast();
   f.session_to = kNow + absl::Hours(48);  // inclusive
   EXPECT_TRUE(MatchesFilter(Offline(), f, kNow));
+}
+
+TEST(FilterIsEmpty, OnlyTheDefaultFilterIsEmpty) {
+  EXPECT_TRUE(FilterIsEmpty(CourseFilter()));
+  // Each constraint alone makes it non-empty, and some course fails it.
+  std::vector<CourseFilter> filters(9);
+  filters[0].modes = {"online"};
+  filters[1].categories = {"绘画"};
+  filters[2].audiences = {"children"};
+  filters[3].xuequ = {"东直门学区"};
+  filters[4].venue_ids = {"v2"};
+  filters[5].has_near = true;
+  filters[5].within_km = 1;
+  filters[6].open_for_enrolment_now = true;
+  filters[7].session_from = kNow + absl::Hours(100);
+  filters[8].session_to = kNow;
+  Course closed_enrolment = Offline();
+  closed_enrolment.enrol_from = kNow + absl::Hours(1);
+  for (size_t i = 0; i < filters.size(); ++i) {
+    EXPECT_FALSE(FilterIsEmpty(filters[i])) << "filter " << i;
+    EXPECT_FALSE(MatchesFilter(Offline(), filters[i], kNow) &&
+                 MatchesFilter(closed_enrolment, filters[i], kNow))
+        << "filter " << i;
+  }
 }
 
 }  // namespace

@@ -118,6 +118,12 @@ class RecommendServerTest : public ::testing::Test {
     return nullptr;
   }
 
+  // Swaps versions 2..5 in under 6 client threads (version 1 written and
+  // the server started by the caller) and checks that no request failed or
+  // came back short. `batched`: the server searches through the batcher,
+  // else with the exact scan on the request thread.
+  void SwapUnderLoad(bool batched);
+
   absl::Time now_;
   FakeRecords records_;
   FakeCatalog catalog_;
@@ -253,6 +259,67 @@ TEST_F(RecommendServerTest, NewStatementChangesNextAnswer) {
   ASSERT_GE(after.recommendations_size(), 1);
   EXPECT_EQ(after.recommendations(0).course().course_id(), "c_tj2");
   EXPECT_EQ(after.recommendations(0).reason(), "因为你完成了 太极拳入门");
+}
+
+// No cache between the record service and the answer: every learner request
+// reads the history again (anonymous ones read nothing), so a registration
+// recorded now excludes its course from the very next answer.
+TEST_F(RecommendServerTest, EveryLearnerRequestReadsTheHistoryAgain) {
+  StartWithModel();
+  records_.Add("u7", vocab::kCompleted, "c_sf1", now_ - absl::Hours(3));
+  const int64_t calls_before = records_.calls();
+  v1::RecommendResponse first;
+  for (int i = 0; i < 5; ++i) first = MustRecommend(Request("u7", 10));
+  EXPECT_EQ(records_.calls() - calls_before, 5);
+  MustRecommend(Request("", 10));
+  EXPECT_EQ(records_.calls() - calls_before, 5);
+
+  ASSERT_THAT(Ids(first), Contains("c_sf2"));
+  records_.Add("u7", vocab::kRegistered, "c_sf2", now_);
+  v1::RecommendResponse after = MustRecommend(Request("u7", 10));
+  EXPECT_EQ(records_.calls() - calls_before, 6);
+  EXPECT_THAT(Ids(after), Not(Contains("c_sf2")));  // enrolled now
+  EXPECT_THAT(Ids(after), Not(Contains("c_sf1")));
+}
+
+// The exact scan on the request thread (small models, the default) and the
+// batched FAISS search answer the same.
+TEST_F(RecommendServerTest, ExactScanAnswersLikeTheBatchedIndexSearch) {
+  ASSERT_TRUE(testing::WriteTestModel(model_dir_).ok());
+  StartServer(Options());
+  WaitForVersion(1);
+  RecommendServerOptions batched_options = Options();
+  batched_options.recommender.exact_scan_max_floats = 0;
+  auto batched = RecommendServer::Start(batched_options);
+  ASSERT_TRUE(batched.ok()) << batched.status();
+  auto batched_stub = v1::RecommendationService::NewStub(grpc::CreateChannel(
+      absl::StrCat("127.0.0.1:", (*batched)->port()), grpc::InsecureChannelCredentials()));
+  while ((*batched)->models().Current() == nullptr || !(*batched)->catalog().Current().ok()) {
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  records_.Add("u8", vocab::kCompleted, "c_sf1", now_ - absl::Hours(5));
+  records_.Add("u8", vocab::kAttended, "c_tj1", now_ - absl::Hours(4));
+  records_.Add("u9", vocab::kCompleted, "c_py1", now_ - absl::Hours(2));
+  records_.Add("u9", vocab::kRegistered, "c_ey1", now_ - absl::Hours(1));
+  records_.Add("u10", vocab::kCompleted, "c_gh1", now_ - absl::Hours(1));
+  for (const std::string learner : {"u8", "u9", "u10"}) {
+    for (int k : {3, 10}) {
+      v1::RecommendResponse exact = MustRecommend(Request(learner, k));
+      grpc::ClientContext ctx;
+      v1::RecommendResponse other;
+      ASSERT_TRUE(batched_stub->Recommend(&ctx, Request(learner, k), &other).ok());
+      EXPECT_FALSE(exact.cold_start());
+      ASSERT_EQ(Ids(exact), Ids(other)) << learner << " k " << k;
+      for (int i = 0; i < exact.recommendations_size(); ++i) {
+        EXPECT_EQ(exact.recommendations(i).reason(), other.recommendations(i).reason());
+        EXPECT_NEAR(exact.recommendations(i).score(), other.recommendations(i).score(), 1e-5);
+      }
+    }
+  }
+  EXPECT_EQ(server_->batcher().stats().queries, 0);
+  EXPECT_EQ(server_->batcher().stats().direct, 0);
+  EXPECT_GT((*batched)->batcher().stats().queries, 0);
+  (*batched)->Shutdown();
 }
 
 TEST_F(RecommendServerTest, NewCatalogCourseReachesLearnersThroughContent) {
@@ -584,9 +651,20 @@ TEST_F(RecommendServerTest, PinRollsBackUntilUnpinned) {
 TEST_F(RecommendServerTest, SwapUnderConcurrentLoadNeverFailsARequest) {
   ASSERT_TRUE(testing::WriteTestModel(model_dir_).ok());
   RecommendServerOptions o = Options();
+  o.recommender.exact_scan_max_floats = 0;  // search through the batcher
   o.batcher.min_items_to_batch = 0;  // batch even this tiny model
   o.batcher.max_wait = absl::Milliseconds(1);
   StartServer(o);
+  SwapUnderLoad(/*batched=*/true);
+}
+
+TEST_F(RecommendServerTest, SwapUnderConcurrentLoadWithExactScanNeverFailsARequest) {
+  ASSERT_TRUE(testing::WriteTestModel(model_dir_).ok());
+  StartServer(Options());
+  SwapUnderLoad(/*batched=*/false);
+}
+
+void RecommendServerTest::SwapUnderLoad(bool batched) {
   WaitForVersion(1);
   records_.Add("u5", vocab::kCompleted, "c_sf1", now_);
   std::atomic<bool> stop{false};
@@ -624,7 +702,11 @@ TEST_F(RecommendServerTest, SwapUnderConcurrentLoadNeverFailsARequest) {
   EXPECT_EQ(failed.load(), 0);
   EXPECT_EQ(empty.load(), 0);
   EXPECT_GT(ok.load(), 20);
-  EXPECT_GT(server_->batcher().stats().queries, 0);
+  if (batched) {
+    EXPECT_GT(server_->batcher().stats().queries, 0);
+  } else {
+    EXPECT_EQ(server_->batcher().stats().queries, 0);
+  }
 }
 
 TEST_F(RecommendServerTest, EchoAnswers) {

@@ -9,6 +9,7 @@
 #include "absl/strings/str_join.h"
 #include "services/common/vocabulary.h"
 #include "services/recommend/diversity.h"
+#include "services/recommend/exact_scorer.h"
 #include "services/recommend/reasons.h"
 
 namespace lifelong::recommend {
@@ -68,9 +69,42 @@ struct Cand {
   double distance_km = -1;
   bool interest = false;
   bool audience = false;
-  // The completed prerequisite this course is the next level of ("" if none):
-  // every prerequisite of it is completed.
-  std::string next_step_from;
+  // The completed prerequisite this course is the next level of (nullptr if
+  // none; points into the request's LearnerHistory): every prerequisite of it
+  // is completed.
+  const std::string* next_step_from = nullptr;
+};
+
+// Where each catalog course stands in one request's candidate pool: not
+// looked at yet, rejected, or at a pool position. A dense array for catalogs
+// up to kDenseMax courses (cleared per request: ~1 us for 3,000), a hash map
+// above that.
+class PoolSlots {
+ public:
+  static constexpr int kUnseen = -1;
+  static constexpr int kRejected = -2;
+
+  explicit PoolSlots(size_t courses) : dense_(courses <= kDenseMax) {
+    if (dense_) slots_.assign(courses, kUnseen);
+  }
+  int Get(int ci) const {
+    if (dense_) return slots_[ci];
+    auto it = map_.find(ci);
+    return it == map_.end() ? kUnseen : it->second;
+  }
+  void Set(int ci, int slot) {
+    if (dense_) {
+      slots_[ci] = slot;
+    } else {
+      map_[ci] = slot;
+    }
+  }
+
+ private:
+  static constexpr size_t kDenseMax = 1 << 16;
+  const bool dense_;
+  std::vector<int> slots_;
+  absl::flat_hash_map<int, int> map_;
 };
 
 }  // namespace
@@ -97,6 +131,24 @@ struct Recommender::Joined {
   std::vector<int> new_courses;     // catalog indices not in the model
   std::vector<int> new_pos;         // catalog index -> position in new_courses or -1
   std::vector<float> new_content;   // new_courses.size() x content_dim
+  // What ranking reads of every candidate, packed per catalog index: a
+  // request touches a few hundred courses, and each Course is ~0.5 KB of
+  // strings (a cache miss per field read in the profile).
+  struct Facts {
+    absl::Time enrol_from;
+    absl::Time enrol_to;
+    int series = 0;    // dense id of Course::series (equal ids = equal strings)
+    int category = 0;  // dense id of Course::category
+    // Excluded whatever the time: not OPEN, or no seats left (ExclusionOf
+    // without the enrolment end, which depends on `now`).
+    bool closed = false;
+    bool online = false;  // mode "online"
+  };
+  std::vector<Facts> facts;
+  // Exact candidate search on the request thread (small flat-index models,
+  // see Options::exact_scan_max_floats); nullptr: search_ (the batcher).
+  // Shared between the joins of one model.
+  std::shared_ptr<const ExactScorer> exact;
 
   absl::Span<const float> NewContent(int pos, int dim) const {
     return absl::MakeConstSpan(new_content.data() + static_cast<size_t>(pos) * dim, dim);
@@ -140,6 +192,29 @@ std::shared_ptr<const Recommender::Joined> Recommender::GetJoined(
   j->catalog_ref = catalog;
   j->catalog = catalog.get();
   const auto& courses = catalog->courses();
+  {
+    absl::flat_hash_map<absl::string_view, int> series_ids;
+    absl::flat_hash_map<absl::string_view, int> category_ids;
+    j->facts.reserve(courses.size());
+    for (const Course& c : courses) {
+      Joined::Facts f;
+      f.enrol_from = c.enrol_from;
+      f.enrol_to = c.enrol_to;
+      f.series = series_ids.try_emplace(c.series, series_ids.size()).first->second;
+      f.category = category_ids.try_emplace(c.category, category_ids.size()).first->second;
+      f.closed = c.state != CourseState::kOpen || c.SeatsLeft() == 0;
+      f.online = c.mode == "online";
+      j->facts.push_back(f);
+    }
+  }
+  if (model->index_info().kind == "flat" &&
+      static_cast<int64_t>(model->index_info().indexed_items) * model->dim() <=
+          options_.exact_scan_max_floats) {
+    for (const auto& other : joined_) {
+      if (other->model == model.get() && !other->model_ref.expired()) j->exact = other->exact;
+    }
+    if (j->exact == nullptr) j->exact = std::make_shared<const ExactScorer>(*model);
+  }
   j->row_of.assign(courses.size(), -1);
   j->course_of_row.assign(model->num_items(), -1);
   j->new_pos.assign(courses.size(), -1);
@@ -244,27 +319,44 @@ absl::StatusOr<RecommendResult> Recommender::Recommend(
     if (IsZero(history_content)) history_content.clear();
   }
 
-  // Other sections of a series the learner completed count as completed.
-  absl::flat_hash_set<std::string> completed_series;
+  // The history's courses in this catalog: completed, passed or registered
+  // ones are never recommended, and other sections of a series the learner
+  // completed count as completed.
+  absl::flat_hash_set<int> excluded_courses;
+  absl::flat_hash_set<int> completed_series;
   for (const std::string& id : history.completed) {
-    if (const Course* c = catalog.Find(id)) completed_series.insert(c->series);
+    if (const Course* c = catalog.Find(id)) {
+      const int ci = static_cast<int>(c - courses.data());
+      excluded_courses.insert(ci);
+      completed_series.insert(j.facts[ci].series);
+    }
+  }
+  for (const std::string& id : history.enrolled) {
+    if (const Course* c = catalog.Find(id)) {
+      excluded_courses.insert(static_cast<int>(c - courses.data()));
+    }
   }
 
   // Candidate pool.
+  const bool filtered = !FilterIsEmpty(query.filter);
   std::vector<Cand> pool;
-  absl::flat_hash_map<int, size_t> in_pool;
-  absl::flat_hash_set<int> rejected;
+  pool.reserve(static_cast<size_t>(options_.popular_candidates) + options_.min_candidates +
+               j.new_courses.size() + 64);
+  PoolSlots slots(courses.size());
   auto consider = [&](int ci) -> Cand* {
     if (ci < 0) return nullptr;
-    if (auto it = in_pool.find(ci); it != in_pool.end()) return &pool[it->second];
-    if (rejected.contains(ci)) return nullptr;
-    const Course& c = courses[ci];
-    if (ExclusionOf(c, now) != Exclusion::kNone || history.Excluded(c.id) ||
-        completed_series.contains(c.series) || !MatchesFilter(c, query.filter, now)) {
-      rejected.insert(ci);
+    const int slot = slots.Get(ci);
+    if (slot >= 0) return &pool[slot];
+    if (slot == PoolSlots::kRejected) return nullptr;
+    const Joined::Facts& f = j.facts[ci];
+    // ExclusionOf(course, now) != kNone, history exclusions, the filter.
+    if (f.closed || f.enrol_to <= now || excluded_courses.contains(ci) ||
+        completed_series.contains(f.series) ||
+        (filtered && !MatchesFilter(courses[ci], query.filter, now))) {
+      slots.Set(ci, PoolSlots::kRejected);
       return nullptr;
     }
-    in_pool.emplace(ci, pool.size());
+    slots.Set(ci, static_cast<int>(pool.size()));
     Cand cand;
     cand.course = ci;
     cand.row = j.row_of[ci];
@@ -286,7 +378,12 @@ absl::StatusOr<RecommendResult> Recommender::Recommend(
     const int n = std::min(model.num_items(),
                            std::max(options_.min_candidates, query.k * options_.candidate_factor) +
                                excluded);
-    absl::StatusOr<std::vector<models::Candidate>> found = search_(model_ptr, learner, n);
+    absl::StatusOr<std::vector<models::Candidate>> found;
+    if (j.exact != nullptr) {
+      found = j.exact->Search(learner, n);
+    } else {
+      found = search_(model_ptr, learner, n);
+    }
     if (!found.ok()) return found.status();
     for (const models::Candidate& m : *found) {
       if (m.row < 0 || m.row >= model.num_items()) continue;
@@ -353,7 +450,7 @@ absl::StatusOr<RecommendResult> Recommender::Recommend(
         bool all = true;
         for (const std::string& p : courses[ci].prerequisites) all &= history.completed.contains(p);
         if (!all) continue;
-        if (Cand* cand = consider(ci)) cand->next_step_from = done;
+        if (Cand* cand = consider(ci)) cand->next_step_from = &done;
       }
     }
   }
@@ -370,21 +467,24 @@ absl::StatusOr<RecommendResult> Recommender::Recommend(
     if (j.new_pos[c.course] >= 0 && !history_content.empty()) {
       c.content = Dot(history_content, j.NewContent(j.new_pos[c.course], cdim));
     }
-    c.interest = Contains(ctx.interests, course.category);
+    c.interest = !ctx.interests.empty() && Contains(ctx.interests, course.category);
     c.audience = !ctx.age_group.empty() && Contains(course.audiences, ctx.age_group);
     if (has_origin && course.has_location) {
       c.distance_km = HaversineKm(olat, olng, course.lat, course.lng);
     }
   }
+  // Course::EnrolmentOpenAt(now).
+  auto open_now = [&](int ci) {
+    return j.facts[ci].enrol_from <= now && now < j.facts[ci].enrol_to;
+  };
   for (Cand& c : pool) {
-    const Course& course = courses[c.course];
     const double pop = c.row >= 0 ? model.Popularity(c.row) : 0.0;
     const double completion = c.row >= 0 ? model.CompletionRate(c.row) : 0.0;
     double proximity = 0;
     if (has_origin) {
       if (c.distance_km >= 0) {
         proximity = 1.0 / (1.0 + c.distance_km / 2.0);
-      } else if (course.mode == "online") {
+      } else if (j.facts[c.course].online) {
         proximity = 0.4;  // reachable from anywhere
       }
     }
@@ -395,14 +495,14 @@ absl::StatusOr<RecommendResult> Recommender::Recommend(
       if (j.new_pos[c.course] >= 0) {
         cf = 0.8 * std::max(0.0f, c.content);  // new course: content stands in
       }
-      const double next_step = c.next_step_from.empty() ? 0.0 : 1.0;
+      const double next_step = c.next_step_from == nullptr ? 0.0 : 1.0;
       c.score = 0.55 * cf + 0.12 * pop + 0.03 * completion + 0.1 * interest + 0.1 * proximity +
-                0.05 * audience + 0.05 * (course.EnrolmentOpenAt(now) ? 1.0 : 0.0) + 0.3 * next_step;
+                0.05 * audience + 0.05 * (open_now(c.course) ? 1.0 : 0.0) + 0.3 * next_step;
     } else {
       // Cold start: popular, well-completed courses near the learner that
       // match stated interests and age group.
       c.score = 0.25 * pop + 0.1 * pop * completion + 0.3 * interest + 0.2 * proximity +
-                0.1 * audience + 0.05 * (course.EnrolmentOpenAt(now) ? 1.0 : 0.0);
+                0.1 * audience + 0.05 * (open_now(c.course) ? 1.0 : 0.0);
     }
   }
   auto better = [&](const Cand& a, const Cand& b) {
@@ -415,10 +515,11 @@ absl::StatusOr<RecommendResult> Recommender::Recommend(
   size_t sorted = std::min(pool.size(), static_cast<size_t>(query.k) * 5 + 20);
   while (true) {
     std::partial_sort(pool.begin(), pool.begin() + sorted, pool.end(), better);
-    std::vector<DiversityKey> keys;
+    std::vector<DiversityIds> keys;
     keys.reserve(sorted);
     for (size_t i = 0; i < sorted; ++i) {
-      keys.push_back({courses[pool[i].course].series, courses[pool[i].course].category});
+      const Joined::Facts& f = j.facts[pool[i].course];
+      keys.push_back({f.series, f.category});
     }
     chosen = SelectDiverse(keys, query.k);
     if (static_cast<int>(chosen.size()) >= query.k || sorted == pool.size()) break;
@@ -436,8 +537,8 @@ absl::StatusOr<RecommendResult> Recommender::Recommend(
     out.score = c.score;
     out.distance_km = c.distance_km;
     // Reason: the strongest signal a person can check.
-    if (!c.next_step_from.empty()) {
-      if (const Course* from = catalog.Find(c.next_step_from)) {
+    if (c.next_step_from != nullptr) {
+      if (const Course* from = catalog.Find(*c.next_step_from)) {
         out.reason = BecauseReason(vocab::kCompleted, from->title);
         out.reason_kind = ReasonKind::kBecauseYouCompleted;
       }
@@ -538,7 +639,12 @@ absl::StatusOr<RecommendResult> Recommender::Similar(
     std::vector<float> q(v.begin(), v.end());
     const float qn = Norm(q);
     if (qn > 0) {
-      absl::StatusOr<std::vector<models::Candidate>> found = search_(model_ptr, q, n + 1);
+      absl::StatusOr<std::vector<models::Candidate>> found;
+      if (j.exact != nullptr) {
+        found = j.exact->Search(q, n + 1);
+      } else {
+        found = search_(model_ptr, q, n + 1);
+      }
       if (!found.ok()) return found.status();
       for (const models::Candidate& m : *found) {
         if (m.row < 0 || m.row >= model.num_items() || m.row == *source_row) continue;
@@ -599,8 +705,9 @@ absl::StatusOr<RecommendResult> Recommender::Similar(
     if (a.score != b.score) return a.score > b.score;
     return courses[a.course].id < courses[b.course].id;
   });
-  std::vector<DiversityKey> keys;
-  for (const Cand& c : pool) keys.push_back({courses[c.course].series, courses[c.course].category});
+  std::vector<DiversityIds> keys;
+  keys.reserve(pool.size());
+  for (const Cand& c : pool) keys.push_back({j.facts[c.course].series, j.facts[c.course].category});
   // Other sections of the same series are what "similar" should not fill
   // the list with; the category cap is off (similar courses share one).
   DiversityOptions div;

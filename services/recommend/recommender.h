@@ -1,7 +1,9 @@
 // Recommender: the ranking core of RecommendationService, without gRPC.
 //
-// Recommend: candidates from the model's FAISS index for the learner vector
-// (built from the learner's latest history), plus popular courses, courses
+// Recommend: candidates from the model's index for the learner vector
+// (built from the learner's latest history; small exact models are scanned
+// on the request thread with ExactScorer, others searched through `search`,
+// i.e. the SearchBatcher and FAISS), plus popular courses, courses
 // of stated interests, courses near the kiosk/location, and catalog courses
 // the model does not know (scored through their content vectors); then hard
 // constraints (exclusions and filters, see filters.h), a blended score
@@ -76,6 +78,8 @@ struct RecommendResult {
   bool cold_start = false;
 };
 
+class ExactScorer;
+
 class Recommender {
  public:
   // Candidate search on the model's index (SearchBatcher::Search, or a
@@ -93,6 +97,12 @@ class Recommender {
     int per_list_candidates = 100;
     // Kiosk/location neighbourhood for "nearby" candidates and reasons.
     double nearby_km = 3.0;
+    // Models with an exact (flat) index of at most this many floats
+    // (indexed items x dim) are searched on the request thread with
+    // ExactScorer instead of `search`: a full scan of a small model costs
+    // less than the hand-off to the batcher plus FAISS's result handling
+    // (measured in docs/recommend.md). 0: always `search`.
+    int64_t exact_scan_max_floats = int64_t{1} << 21;
   };
 
   Recommender(SearchFn search, Options options);

@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "google/protobuf/arena.h"
 
 namespace lifelong::recommend {
 
@@ -23,7 +24,15 @@ absl::StatusOr<std::vector<StatementFact>> RecordsClient::LatestStatements(
   request.set_learner(learner);
   request.set_page_size(limit);
   request.set_view(v1::STATEMENT_VIEW_BASIC);  // verb, activity and time suffice
-  v1::ListStatementsResponse response;
+  // The response is parsed into an arena: a page of statements is a few
+  // dozen strings, freed together at the end of this call.
+  char initial_block[8192];
+  google::protobuf::ArenaOptions arena_options;
+  arena_options.initial_block = initial_block;
+  arena_options.initial_block_size = sizeof(initial_block);
+  google::protobuf::Arena arena(arena_options);
+  v1::ListStatementsResponse& response =
+      *google::protobuf::Arena::CreateMessage<v1::ListStatementsResponse>(&arena);
   grpc::Status s = stub_->ListStatements(&ctx, request, &response);
   if (!s.ok()) {
     switch (s.error_code()) {

@@ -1,0 +1,173 @@
+#include "services/recommend/exact_scorer.h"
+
+#include <cmath>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "models/model_bundle.h"
+
+namespace lifelong::recommend {
+namespace {
+
+// `n` items of dimension `dim` (identity query basis when dim == n); every
+// 7th item has no interactions (content only: not indexed).
+std::shared_ptr<const models::ModelBundle> RandomModel(int n, int dim, uint32_t seed) {
+  models::ModelArrays a;
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> g;
+  a.dim = dim;
+  a.identity_query = dim == n;
+  for (int i = 0; i < n; ++i) {
+    a.course_ids.push_back(absl::StrCat("c", i));
+    a.counts.push_back(i % 7 == 3 ? 0 : 1 + i % 5);
+  }
+  a.item_vectors.resize(static_cast<size_t>(n) * dim);
+  for (float& x : a.item_vectors) x = g(rng);
+  if (!a.identity_query) a.query_basis = a.item_vectors;
+  auto bundle = models::BuildModelBundle(std::move(a), nlohmann::json::object(), 1, "mem");
+  EXPECT_TRUE(bundle.ok()) << bundle.status();
+  return *bundle;
+}
+
+// The exact scorer agrees with the model's own (FAISS flat) search.
+void ExpectSameAsIndex(const models::ModelBundle& model, const std::vector<float>& query, int k) {
+  ExactScorer scorer(model);
+  std::vector<models::Candidate> got = scorer.Search(query, k);
+  auto want = model.SearchBatch(query, 1, k);
+  ASSERT_TRUE(want.ok()) << want.status();
+  ASSERT_EQ(got.size(), (*want)[0].size());
+  for (size_t i = 0; i < got.size(); ++i) {
+    EXPECT_EQ(got[i].row, (*want)[0][i].row) << "position " << i;
+    EXPECT_NEAR(got[i].score, (*want)[0][i].score, 1e-4f) << "position " << i;
+    EXPECT_GT(model.InteractionCount(got[i].row), 0);
+  }
+}
+
+TEST(ExactScorer, DenseQueryMatchesFlatIndex) {
+  auto model = RandomModel(500, 16, 1);
+  ASSERT_EQ(model->index_info().kind, "flat");
+  ExactScorer scorer(*model);
+  EXPECT_EQ(scorer.dim(), 16);
+  EXPECT_EQ(scorer.size(), 500 - 71);  // rows 3, 10, ..., 493 are not indexed
+  EXPECT_EQ(scorer.size(), model->index_info().indexed_items);
+  std::mt19937 rng(5);
+  std::normal_distribution<float> g;
+  for (int q = 0; q < 20; ++q) {
+    std::vector<float> query(16);
+    for (float& x : query) x = g(rng);
+    ExpectSameAsIndex(*model, query, 1 + q * 7);
+  }
+}
+
+TEST(ExactScorer, SparseQueryMatchesFlatIndex) {
+  // Identity query basis: the learner vector has one coordinate per course.
+  auto model = RandomModel(300, 300, 2);
+  std::vector<models::HistoryEvent> history = {{"c5", 1.0f}, {"c17", 0.5f}, {"c200", 1.0f}};
+  std::vector<float> query = model->LearnerVector(history);
+  ExpectSameAsIndex(*model, query, 10);
+  ExpectSameAsIndex(*model, query, 110);
+}
+
+TEST(ExactScorer, KLargerThanIndexReturnsAllRanked) {
+  auto model = RandomModel(40, 8, 3);
+  ExactScorer scorer(*model);
+  std::vector<float> query(8, 0.25f);
+  std::vector<models::Candidate> got = scorer.Search(query, 1000);
+  ASSERT_EQ(static_cast<int>(got.size()), scorer.size());
+  for (size_t i = 1; i < got.size(); ++i) EXPECT_GE(got[i - 1].score, got[i].score);
+}
+
+TEST(ExactScorer, TiesGoToTheLowerRow) {
+  auto model = RandomModel(40, 8, 4);
+  ExactScorer scorer(*model);
+  // The zero query scores every item 0.
+  std::vector<models::Candidate> got = scorer.Search(std::vector<float>(8, 0.0f), 3);
+  ASSERT_EQ(got.size(), 3u);
+  EXPECT_EQ(got[0].row, 0);
+  EXPECT_EQ(got[1].row, 1);
+  EXPECT_EQ(got[2].row, 2);
+}
+
+TEST(ExactScorer, TopKIsAPrefixOfTheFullRanking) {
+  // Items in identical pairs, so that many scores tie at every cut.
+  models::ModelArrays a;
+  std::mt19937 rng(6);
+  std::normal_distribution<float> g;
+  const int n = 600, dim = 8;
+  a.dim = dim;
+  a.identity_query = false;
+  for (int i = 0; i < n; ++i) {
+    a.course_ids.push_back(absl::StrCat("c", i));
+    a.counts.push_back(1);
+  }
+  a.item_vectors.resize(static_cast<size_t>(n) * dim);
+  for (int i = 0; i < n; i += 2) {
+    for (int d = 0; d < dim; ++d) {
+      const float x = std::round(g(rng) * 4) / 4;  // few distinct values
+      a.item_vectors[i * dim + d] = x;
+      a.item_vectors[(i + 1) * dim + d] = x;
+    }
+  }
+  a.query_basis = a.item_vectors;
+  auto model = models::BuildModelBundle(std::move(a), nlohmann::json::object(), 1, "mem");
+  ASSERT_TRUE(model.ok()) << model.status();
+  ExactScorer scorer(**model);
+  for (int q = 0; q < 10; ++q) {
+    std::vector<float> query(dim);
+    for (float& x : query) x = std::round(g(rng) * 2) / 2;
+    std::vector<models::Candidate> all = scorer.Search(query, n);
+    ASSERT_EQ(static_cast<int>(all.size()), n);
+    for (int i = 1; i < n; ++i) {
+      ASSERT_TRUE(all[i - 1].score > all[i].score ||
+                  (all[i - 1].score == all[i].score && all[i - 1].row < all[i].row))
+          << "position " << i;
+    }
+    for (int k : {1, 2, 3, 10, 99, 100, 101, 250, 599}) {
+      std::vector<models::Candidate> top = scorer.Search(query, k);
+      ASSERT_EQ(static_cast<int>(top.size()), k);
+      for (int i = 0; i < k; ++i) {
+        EXPECT_EQ(top[i].row, all[i].row) << "k " << k << " position " << i;
+        EXPECT_EQ(top[i].score, all[i].score) << "k " << k << " position " << i;
+      }
+    }
+  }
+}
+
+TEST(ExactScorer, NanScoresRankLast) {
+  models::ModelArrays a;
+  a.dim = 2;
+  a.identity_query = false;
+  for (int i = 0; i < 6; ++i) {
+    a.course_ids.push_back(absl::StrCat("c", i));
+    a.counts.push_back(1);
+    a.item_vectors.push_back(static_cast<float>(i));
+    a.item_vectors.push_back(i == 4 ? std::nanf("") : 0.0f);
+  }
+  a.query_basis = a.item_vectors;
+  auto model = models::BuildModelBundle(std::move(a), nlohmann::json::object(), 1, "mem");
+  ASSERT_TRUE(model.ok()) << model.status();
+  ExactScorer scorer(**model);
+  std::vector<models::Candidate> got = scorer.Search(std::vector<float>{1.0f, 1.0f}, 6);
+  ASSERT_EQ(got.size(), 6u);
+  EXPECT_EQ(got[0].row, 5);
+  EXPECT_EQ(got[1].row, 3);
+  EXPECT_EQ(got[5].row, 4);  // NaN: last
+  std::vector<models::Candidate> top = scorer.Search(std::vector<float>{1.0f, 1.0f}, 3);
+  ASSERT_EQ(top.size(), 3u);
+  EXPECT_EQ(top[0].row, 5);
+  EXPECT_EQ(top[1].row, 3);
+  EXPECT_EQ(top[2].row, 2);
+}
+
+TEST(ExactScorer, EmptyForBadArguments) {
+  auto model = RandomModel(40, 8, 5);
+  ExactScorer scorer(*model);
+  EXPECT_TRUE(scorer.Search(std::vector<float>(8, 1.0f), 0).empty());
+  EXPECT_TRUE(scorer.Search(std::vector<float>(7, 1.0f), 5).empty());
+}
+
+}  // namespace
+}  // namespace lifelong::recommend
