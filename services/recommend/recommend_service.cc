@@ -83,7 +83,10 @@ grpc::Status RecommendService::Recommend(grpc::ServerContext* ctx,
   LearnerHistory history;
   if (!request->learner().empty()) {
     absl::StatusOr<std::vector<StatementFact>> facts =
-        deps_.records->LatestStatements(request->learner(), deps_.history_limit);
+        deps_.records->LatestStatements(request->learner(), deps_.history_limit,
+                                        deps_.authorizer != nullptr && deps_.authorizer->enabled()
+                                            ? grant->principal().subject
+                                            : std::string());
     if (!facts.ok()) return ToGrpcStatus(facts.status());
     history = BuildLearnerHistory(*facts);
   }

@@ -15,11 +15,12 @@ RecordsClient::RecordsClient(std::shared_ptr<grpc::Channel> channel, std::string
       deadline_(deadline),
       token_(std::move(token)) {}
 
-absl::StatusOr<std::vector<StatementFact>> RecordsClient::LatestStatements(
-    const std::string& learner, int limit) const {
+absl::StatusOr<std::vector<StatementFact>> RecordsClient::LatestStatements(const std::string& learner, int limit,
+                                                                           const std::string& on_behalf_of) const {
   grpc::ClientContext ctx;
   ctx.set_deadline(absl::ToChronoTime(absl::Now() + deadline_));
   if (!token_.empty()) ctx.AddMetadata("authorization", "Bearer " + token_);
+  if (!on_behalf_of.empty()) ctx.AddMetadata("x-lifelong-on-behalf-of", on_behalf_of);
   v1::ListStatementsRequest request;
   request.set_learner(learner);
   request.set_page_size(limit);

@@ -24,13 +24,15 @@ class RecordsClient {
   RecordsClient(std::shared_ptr<grpc::Channel> channel, std::string target,
                 absl::Duration deadline, std::string token = "");
 
+  // `on_behalf_of`: the caller of the recommendation, for the record
+  // service's audit log ("" none).
   // The learner's latest statements, newest first, at most `limit`
   // (1..1000; one page). Outcomes: OK (possibly empty: unknown learner);
   // UNAVAILABLE "record service at <target> unavailable: ..." when the
   // service cannot be reached or does not answer within the deadline;
   // INVALID_ARGUMENT "learner: ..." when it rejects the learner key.
-  absl::StatusOr<std::vector<StatementFact>> LatestStatements(const std::string& learner,
-                                                               int limit) const;
+  absl::StatusOr<std::vector<StatementFact>> LatestStatements(const std::string& learner, int limit,
+                                                              const std::string& on_behalf_of = "") const;
 
  private:
   std::unique_ptr<v1::LearningRecordService::Stub> stub_;

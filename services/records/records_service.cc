@@ -1,5 +1,6 @@
 #include "services/records/records_service.h"
 
+#include <algorithm>
 #include <random>
 
 #include "absl/strings/numbers.h"
@@ -122,6 +123,14 @@ grpc::Status RecordsService::Run(grpc::ServerContext* ctx, absl::string_view met
     e.operation = op;
     e.outcome = s.ok() ? "OK" : absl::StatusCodeToString(s.code());
     e.detail = std::string(s.message().substr(0, 200));
+    // The recommender names the end user it reads a history for.
+    if (grant.ok() && grant->principal().role == auth::Role::kRecommender && ctx != nullptr) {
+      auto it = ctx->client_metadata().find("x-lifelong-on-behalf-of");
+      if (it != ctx->client_metadata().end()) {
+        e.detail = absl::StrCat("on behalf of ", std::string(it->second.data(), std::min<size_t>(it->second.size(), 200)),
+                                e.detail.empty() ? "" : "; ", e.detail);
+      }
+    }
     absl::Status a = store_->AppendAudit(e);
     if (!a.ok()) LogError("audit_append_failed", {{"error", std::string(a.message())}});
   }

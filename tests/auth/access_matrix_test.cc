@@ -577,6 +577,18 @@ TEST_F(AccessMatrixTest, AuditLogRecordsWhoReadWhatAndIsOperatorsOnly) {
                   e.outcome() == "PERMISSION_DENIED";
   }
   EXPECT_TRUE(saw_denied);
+  // The recommender names the end user it reads a history for.
+  auto rctx = Ctx(Of(Role::kRecommender));
+  rctx->AddMetadata("x-lifelong-on-behalf-of", "kiosk-hepingli-01");
+  v1::ListStatementsRequest history;
+  history.set_learner("u1");
+  ASSERT_TRUE(rec_->ListStatements(rctx.get(), history, &lr).ok());
+  ASSERT_TRUE(rec_->ListAuditEvents(Ctx(Of(Role::kOperator)).get(), q, &events).ok());
+  bool saw_on_behalf = false;
+  for (const v1::AuditEvent& e : events.events()) {
+    saw_on_behalf |= e.subject() == "svc-recommender" && e.detail() == "on behalf of kiosk-hepingli-01";
+  }
+  EXPECT_TRUE(saw_on_behalf);
 }
 
 TEST_F(AccessMatrixTest, ErasureRemovesStatementsAndXapiDocuments) {
