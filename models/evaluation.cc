@@ -10,6 +10,19 @@
 
 namespace lifelong::models {
 
+std::vector<int> TopUnexcludedRows(const std::vector<float>& scores, const std::vector<bool>& exclude, int k) {
+  std::vector<int> cand;
+  for (size_t i = 0; i < exclude.size() && i < scores.size(); ++i) {
+    if (!exclude[i]) cand.push_back(static_cast<int>(i));
+  }
+  const int kk = std::max(0, std::min<int>(k, static_cast<int>(cand.size())));
+  std::partial_sort(cand.begin(), cand.begin() + kk, cand.end(), [&](int x, int y) {
+    return scores[x] != scores[y] ? scores[x] > scores[y] : x < y;
+  });
+  cand.resize(kk);
+  return cand;
+}
+
 nlohmann::json RankingMetrics::ToJson() const {
   return {{"k", k},           {"cases", cases},         {"recall", recall},
           {"ndcg", ndcg},     {"hit_rate", hit_rate},   {"precision", precision},
@@ -148,14 +161,8 @@ RankingMetrics EvaluateRanking(const std::vector<EvalCase>& cases,
       auto it = row_of.find(e.course_id);
       if (it != row_of.end()) seen[it->second] = true;
     }
-    std::vector<int> cand;
-    for (size_t i = 0; i < universe.size(); ++i) {
-      if (!seen[i]) cand.push_back(static_cast<int>(i));
-    }
-    const int kk = std::min<int>(k, static_cast<int>(cand.size()));
-    std::partial_sort(cand.begin(), cand.begin() + kk, cand.end(), [&](int x, int y) {
-      return scores[x] != scores[y] ? scores[x] > scores[y] : x < y;
-    });
+    const std::vector<int> cand = TopUnexcludedRows(scores, seen, k);
+    const int kk = static_cast<int>(cand.size());
     absl::flat_hash_set<std::string> target(c.held_out.begin(), c.held_out.end());
     int hits = 0;
     double dcg = 0, idcg = 0;

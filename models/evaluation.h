@@ -65,6 +65,11 @@ std::vector<EvalCase> CasesFromTrainTest(const std::vector<Interaction>& train,
 // Scores of every universe item for a case (universe order).
 using Scorer = std::function<std::vector<float>(const EvalCase&)>;
 
+// The protocol's ranking: the rows of the `k` highest `scores` among the rows
+// of `exclude` (one entry per ranked row) not marked in it (the learner's
+// history), best first, ties to the lower row. Shared by the evaluator and the live replay (models/replay).
+std::vector<int> TopUnexcludedRows(const std::vector<float>& scores, const std::vector<bool>& exclude, int k);
+
 // Evaluates `scorer` on `cases` over `universe` (course ids). Thread-safe if
 // the scorer is.
 RankingMetrics EvaluateRanking(const std::vector<EvalCase>& cases,

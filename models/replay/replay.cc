@@ -448,16 +448,8 @@ std::vector<std::vector<std::string>> RankedLists(const std::vector<EvalCase>& c
       auto it = row_of.find(e.course_id);
       if (it != row_of.end()) seen[it->second] = true;
     }
-    std::vector<int> cand;
-    for (size_t i = 0; i < universe.size(); ++i) {
-      if (!seen[i]) cand.push_back(static_cast<int>(i));
-    }
-    const int kk = std::min<int>(k, static_cast<int>(cand.size()));
-    std::partial_sort(cand.begin(), cand.begin() + kk, cand.end(), [&](int x, int y) {
-      return scores[x] != scores[y] ? scores[x] > scores[y] : x < y;
-    });
     std::vector<std::string> list;
-    for (int r = 0; r < kk; ++r) list.push_back(universe[cand[r]]);
+    for (int row : TopUnexcludedRows(scores, seen, k)) list.push_back(universe[row]);
     out.push_back(std::move(list));
   }
   return out;

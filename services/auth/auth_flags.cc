@@ -2,6 +2,7 @@
 
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
+#include "services/common/log.h"
 
 ABSL_FLAG(std::string, auth_key_file, "",
           "HS256 key file for bearer tokens; empty turns authentication off (development only)");
@@ -34,6 +35,15 @@ absl::StatusOr<AuthOptions> AuthOptionsFromFlags() {
     return absl::InvalidArgumentError("--auth_rate, --auth_burst, --auth_max_in_flight: must be positive");
   }
   return o;
+}
+
+absl::StatusOr<std::unique_ptr<Authorizer>> AuthorizerFromFlags() {
+  absl::StatusOr<AuthOptions> options = AuthOptionsFromFlags();
+  if (!options.ok()) return options.status();
+  if (!options->enabled) {
+    LogWarn("auth_disabled", {{"why", "no --auth_key_file: every caller is trusted (development only)"}});
+  }
+  return std::make_unique<Authorizer>(*options);
 }
 
 }  // namespace lifelong::auth

@@ -8,6 +8,8 @@
 #ifndef LIFELONG_SERVICES_AUTH_AUTH_FLAGS_H_
 #define LIFELONG_SERVICES_AUTH_AUTH_FLAGS_H_
 
+#include <memory>
+
 #include "absl/status/statusor.h"
 #include "services/auth/authorizer.h"
 
@@ -15,6 +17,10 @@ namespace lifelong::auth {
 
 // INVALID_ARGUMENT / NOT_FOUND naming the flag when the key file is unusable.
 absl::StatusOr<AuthOptions> AuthOptionsFromFlags();
+
+// The server's Authorizer from the flags; logs a warning ("auth_disabled")
+// when authentication is off.
+absl::StatusOr<std::unique_ptr<Authorizer>> AuthorizerFromFlags();
 
 }  // namespace lifelong::auth
 

@@ -76,18 +76,14 @@ int main(int argc, char** argv) {
     return EXIT_FAILURE;
   }
   o.tls = *tls;
-  absl::StatusOr<lifelong::auth::AuthOptions> auth_options = lifelong::auth::AuthOptionsFromFlags();
+  absl::StatusOr<std::unique_ptr<lifelong::auth::Authorizer>> authorizer = lifelong::auth::AuthorizerFromFlags();
   absl::StatusOr<std::string> outgoing_token = lifelong::auth::ClientTokenFromFlags();
-  if (!auth_options.ok() || !outgoing_token.ok()) {
-    lifelong::LogError("auth_config", {{"error", !auth_options.ok() ? std::string(auth_options.status().message())
-                                                                    : std::string(outgoing_token.status().message())}});
+  if (!authorizer.ok() || !outgoing_token.ok()) {
+    lifelong::LogError("auth_config", {{"error", !authorizer.ok() ? std::string(authorizer.status().message())
+                                                                  : std::string(outgoing_token.status().message())}});
     return EXIT_FAILURE;
   }
-  if (!auth_options->enabled) {
-    lifelong::LogWarn("auth_disabled", {{"why", "no --auth_key_file: every caller is trusted (development only)"}});
-  }
-  lifelong::auth::Authorizer authorizer(*auth_options);
-  o.authorizer = &authorizer;
+  o.authorizer = authorizer->get();
   o.outgoing_token = *outgoing_token;  // --token_file: this server's recommender token
   // Observability, part 1 (before Start, which builds the gRPC server and
   // the channels): RPC metrics, request ids and access logs on every call

@@ -79,15 +79,12 @@ int main(int argc, char** argv) {
     lifelong::LogError("store_open_failed", {{"error", std::string(store.status().message())}});
     return 1;
   }
-  absl::StatusOr<lifelong::auth::AuthOptions> auth_options = lifelong::auth::AuthOptionsFromFlags();
-  if (!auth_options.ok()) {
-    lifelong::LogError("auth_config", {{"error", std::string(auth_options.status().message())}});
+  absl::StatusOr<std::unique_ptr<lifelong::auth::Authorizer>> authorizer_or = lifelong::auth::AuthorizerFromFlags();
+  if (!authorizer_or.ok()) {
+    lifelong::LogError("auth_config", {{"error", std::string(authorizer_or.status().message())}});
     return 1;
   }
-  if (!auth_options->enabled) {
-    lifelong::LogWarn("auth_disabled", {{"why", "no --auth_key_file: every caller is trusted (development only)"}});
-  }
-  lifelong::auth::Authorizer authorizer(*auth_options);
+  lifelong::auth::Authorizer& authorizer = **authorizer_or;
   // The xAPI documents of a learner go with their statements on erasure.
   std::unique_ptr<lifelong::xapi::DocumentStore> documents;
   std::atomic<lifelong::xapi::DocumentStore*> erase_documents{nullptr};  // set once the xAPI store is open
