@@ -6,6 +6,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "services/auth/grpc_auth.h"
 #include "services/common/log.h"
 #include "services/common/status_util.h"
 #include "services/common/vocabulary.h"
@@ -99,12 +100,7 @@ RecordsService::RecordsService(RecordStore* store, Options options)
 grpc::Status RecordsService::Run(grpc::ServerContext* ctx, absl::string_view method, bool audited,
                                  const Body& body) {
   std::string op = absl::StrCat(kServicePrefix, method);
-  std::string authorization;
-  if (ctx != nullptr) {
-    auto it = ctx->client_metadata().find("authorization");
-    if (it != ctx->client_metadata().end()) authorization.assign(it->second.data(), it->second.size());
-  }
-  absl::StatusOr<auth::AccessGrant> grant = auth_->Authorize(authorization, op);
+  absl::StatusOr<auth::AccessGrant> grant = auth::AuthorizeCall(auth_, ctx, op);
   // A call whose deadline passed while it queued is not started.
   if (grant.ok() && ctx != nullptr && ctx->deadline() < std::chrono::system_clock::now()) {
     grant = absl::DeadlineExceededError("the call's deadline passed before it started");
@@ -153,21 +149,19 @@ void ToProto(const StoredStatement& s, v1::Statement* out, bool with_json) {
 grpc::Status RecordsService::RecordStatement(grpc::ServerContext* ctx, const v1::RecordStatementRequest* req,
                                              v1::Statement* resp) {
   return Run(ctx, "RecordStatement", true, [&](const auth::AccessGrant& g, std::string* learner) {
-    absl::Status s = RecordOne(g, req->statement_json(), resp, learner);
-    if (s.ok() && req->view() != v1::STATEMENT_VIEW_FULL) resp->clear_json();
-    return s;
+    return RecordOne(g, req->statement_json(), req->view() == v1::STATEMENT_VIEW_FULL, resp, learner);
   });
 }
 
-absl::Status RecordsService::RecordOne(const auth::AccessGrant& g, const std::string& json, v1::Statement* resp,
-                                       std::string* learner) {
+absl::Status RecordsService::RecordOne(const auth::AccessGrant& g, const std::string& json, bool with_json,
+                                       v1::Statement* resp, std::string* learner) {
   LL_ASSIGN_OR_RETURN(ParsedStatement p, ParseStatement(json));
   if (!p.learners.empty()) *learner = p.learners.front();
   LL_RETURN_IF_ERROR(CheckStatementWrite(g, p, "statement"));
   std::vector<ParsedStatement> batch;
   batch.push_back(std::move(p));
   LL_ASSIGN_OR_RETURN(std::vector<StoredStatement> stored, store_->Record(std::move(batch)));
-  ToProto(stored.front(), resp);
+  ToProto(stored.front(), resp, with_json);
   return absl::OkStatus();
 }
 

@@ -69,8 +69,9 @@ class RecordsService final : public lifelong::v1::LearningRecordService::Service
   // Authorizes `method`, runs `body`, audits the outcome when `audited` and
   // authentication is on, and maps the status.
   grpc::Status Run(grpc::ServerContext* ctx, absl::string_view method, bool audited, const Body& body);
-  // Validates, checks access and stores one statement.
-  absl::Status RecordOne(const auth::AccessGrant& g, const std::string& json, v1::Statement* resp,
+  // Validates, checks access and stores one statement; the reply carries the
+  // stored JSON when `with_json`.
+  absl::Status RecordOne(const auth::AccessGrant& g, const std::string& json, bool with_json, v1::Statement* resp,
                          std::string* learner);
 
   RecordStore* store_;

@@ -365,8 +365,9 @@ HttpResponse XapiHandler::Handle(const HttpRequest& original) const {
                     req.path == "/agents/profile";
     std::string method = req.method == "HEAD" ? "GET" : req.method;
     std::string operation = absl::StrCat("xapi:", document ? "*" : method, " ", req.path);
-    auth::Authorizer trust_basic_users{auth::AuthOptions{}};
-    auth::Authorizer* authz = authorizer_ != nullptr ? authorizer_ : &trust_basic_users;
+    // Without an authorizer every Basic user is trusted (scope "any").
+    static auth::Authorizer* const trust_basic_users = new auth::Authorizer(auth::AuthOptions{});
+    auth::Authorizer* authz = authorizer_ != nullptr ? authorizer_ : trust_basic_users;
     absl::StatusOr<auth::AccessGrant> grant = authz->AuthorizePrincipal(*principal, operation);
     if (!grant.ok()) {
       HttpResponse r = grant.status().code() == absl::StatusCode::kResourceExhausted

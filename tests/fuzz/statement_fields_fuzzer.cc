@@ -30,37 +30,6 @@ namespace {
 // Microseconds of 0001-01-01T00:00:00Z and 10000-01-01T00:00:00Z.
 constexpr int64_t kMinMicros = -62135596800LL * 1000000;
 constexpr int64_t kEndMicros = 253402300800LL * 1000000;
-// Microseconds of 1000-01-01T00:00:00Z.
-constexpr int64_t kYear1000Micros = -30610224000LL * 1000000;
-
-// KNOWN BUG (README.md, "Open findings" 2): FormatTimestampMicros writes years
-// before 1000 without leading zeros ("1-01-01T00:00:00.000000Z"), which is not
-// RFC 3339 and which ParseTimestampMicros rejects.
-bool KnownBugShortYear(int64_t micros) {
-  return lifelong::fuzz::kTolerateKnownBugs && micros < kYear1000Micros;
-}
-
-// KNOWN BUG (README.md, "Open findings" 3): learner keys are not escaped. A
-// district account name with ':' reads as another key form (the account
-// "mailto:v@example.org" gets the key of the mbox mailto:v@example.org), and
-// names with '|', identifiers with control characters and keys over 1024 bytes
-// give keys that CanonicalLearnerKey rejects.
-bool KnownBugAgentKey(const nlohmann::json& agent, absl::string_view key) {
-  if (!lifelong::fuzz::kTolerateKnownBugs) return false;
-  if (key.size() > 1024) return true;
-  for (unsigned char c : key) {
-    if (c < 0x20 || c == 0x7F) return true;
-  }
-  // Judged from the key, not the JSON: of duplicate members, ParseStatement's
-  // simdjson reads the first, nlohmann here the last (finding 1).
-  if (!agent.contains("account")) return false;
-  if (absl::StartsWith(key, "account:")) return std::count(key.begin(), key.end(), '|') > 1;
-  return key.find(':') != absl::string_view::npos;
-}
-bool KnownBugCanonicalKey(absl::string_view input, absl::string_view key) {
-  return lifelong::fuzz::kTolerateKnownBugs && absl::StartsWith(input, "account:") &&
-         key.find(':') != absl::string_view::npos;
-}
 
 void FuzzAgentKey(absl::string_view input) {
   absl::StatusOr<std::string> key = LearnerKeyFromAgentJson(input, "agent");
@@ -74,7 +43,6 @@ void FuzzAgentKey(absl::string_view input) {
   // duplicate members a JSON parser keeps).
   const nlohmann::json agent = nlohmann::json::parse(input, nullptr, /*allow_exceptions=*/false);
   FUZZ_CHECK(agent.is_object());
-  if (KnownBugAgentKey(agent, *key)) return;
   if (agent.contains("account")) {
     // "account:<homePage>|<name>", or the bare name of a district account,
     // which must not read as any other form.
@@ -99,7 +67,6 @@ void FuzzCanonicalKey(absl::string_view input) {
     return;
   }
   FUZZ_CHECK(!key->empty());
-  if (KnownBugCanonicalKey(input, *key)) return;
   absl::StatusOr<std::string> again = CanonicalLearnerKey(*key, "learner");
   FUZZ_CHECK(again.ok());
   FUZZ_CHECK(*again == *key);
@@ -111,17 +78,15 @@ void FuzzTimestamp(absl::string_view input) {
     FUZZ_CHECK(micros.status().code() == absl::StatusCode::kInvalidArgument);
   } else {
     FUZZ_CHECK(*micros >= kMinMicros && *micros < kEndMicros);
-    if (!KnownBugShortYear(*micros)) {
-      absl::StatusOr<int64_t> back = ParseTimestampMicros(FormatTimestampMicros(*micros));
-      FUZZ_CHECK(back.ok());
-      FUZZ_CHECK(*back == *micros);
-    }
+    absl::StatusOr<int64_t> back = ParseTimestampMicros(FormatTimestampMicros(*micros));
+    FUZZ_CHECK(back.ok());
+    FUZZ_CHECK(*back == *micros);
   }
   // Formatting any time in range and parsing it back is exact.
   if (input.size() == sizeof(int64_t)) {
     int64_t v;
     std::memcpy(&v, input.data(), sizeof(v));
-    if (v >= kMinMicros && v < kEndMicros && !KnownBugShortYear(v)) {
+    if (v >= kMinMicros && v < kEndMicros) {
       absl::StatusOr<int64_t> back = ParseTimestampMicros(FormatTimestampMicros(v));
       FUZZ_CHECK(back.ok());
       FUZZ_CHECK(*back == v);

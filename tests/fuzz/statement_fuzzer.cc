@@ -14,7 +14,6 @@
 //    statement with the same indexed fields.
 #include <cstddef>
 #include <cstdint>
-#include <set>
 #include <string>
 #include <vector>
 
@@ -27,54 +26,6 @@ namespace lifelong::records {
 namespace {
 
 // Finds JSON objects that name a member twice (after unescaping).
-class DuplicateMemberFinder : public nlohmann::json_sax<nlohmann::json> {
- public:
-  bool found() const { return found_; }
-
-  bool null() override { return true; }
-  bool boolean(bool) override { return true; }
-  bool number_integer(number_integer_t) override { return true; }
-  bool number_unsigned(number_unsigned_t) override { return true; }
-  bool number_float(number_float_t, const string_t&) override { return true; }
-  bool string(string_t&) override { return true; }
-  bool binary(binary_t&) override { return true; }
-  bool start_object(std::size_t) override {
-    keys_.emplace_back();
-    return true;
-  }
-  bool key(string_t& key) override {
-    found_ |= !keys_.back().insert(key).second;
-    return true;
-  }
-  bool end_object() override {
-    keys_.pop_back();
-    return true;
-  }
-  bool start_array(std::size_t) override { return true; }
-  bool end_array() override { return true; }
-  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override {
-    return false;
-  }
-
- private:
-  std::vector<std::set<std::string>> keys_;
-  bool found_ = false;
-};
-
-bool HasDuplicateMembers(absl::string_view text) {
-  DuplicateMemberFinder finder;
-  nlohmann::json::sax_parse(text.begin(), text.end(), &finder);
-  return finder.found();
-}
-
-// KNOWN BUG (README.md, "Open findings" 1): ParseStatement validates the first
-// of duplicate members (simdjson) while the re-serialising path and every
-// reader use the last (nlohmann): it throws nlohmann::type_error, or accepts a
-// statement that readers see as invalid.
-bool KnownBugDuplicateMembers(absl::string_view input) {
-  return lifelong::fuzz::kTolerateKnownBugs && HasDuplicateMembers(input);
-}
-
 // What RecordStore::Record splices in before `body_end` (record_store.cc).
 std::string StoredForm(const ParsedStatement& p) {
   std::string suffix = R"(,"stored":"2026-11-28T02:00:00.000000Z")";
@@ -139,7 +90,6 @@ void CheckParsed(const ParsedStatement& p) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace lifelong::records;
   const absl::string_view input = lifelong::fuzz::AsView(data, size);
-  if (KnownBugDuplicateMembers(input)) return 0;
   absl::StatusOr<ParsedStatement> parsed = ParseStatement(input);
   if (!parsed.ok()) {
     FUZZ_CHECK(parsed.status().code() == absl::StatusCode::kInvalidArgument);
