@@ -9,6 +9,7 @@ PACKAGES=(
   librocksdb-dev libfaiss-dev libabsl-dev libopenblas-dev liblapack-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   nlohmann-json3-dev libssl-dev libsimdjson-dev libcpp-httplib-dev libjwt-dev
+  libgoogle-perftools-dev  # tcmalloc for the servers (third_party/sys/BUILD)
   python3 openssl
   # Fuzz tests (tests/fuzz): clang with libFuzzer and the sanitizer runtimes,
   # and llvm-symbolizer for readable crash stacks.

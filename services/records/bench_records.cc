@@ -7,8 +7,11 @@
 // Pre-fills the store (directly, in synced batches of 1,000) unless it
 // already holds --prefill statements, starts the gRPC server in-process as
 // records_server does, and drives it with a closed-loop async client:
-//   echo (baseline); durable single-statement writes; durable batches of 100;
-//   "latest 50 statements of a learner" queries.
+//   echo (baseline); "latest 50 statements of a learner" queries (on a cold
+//   and then a warm block cache); durable single-statement writes; durable
+//   batches of 100 (over gRPC, then straight into the store). Each phase
+//   starts on a quiescent store (flushes and compactions of earlier phases
+//   finished); a write phase's own background work runs during it.
 #include <cstdio>
 #include <filesystem>
 #include <random>
@@ -32,7 +35,11 @@ ABSL_FLAG(int, concurrency, 64, "outstanding calls");
 ABSL_FLAG(std::string, target, "",
           "host:port of a running records_server to drive instead of the in-process one (no pre-fill, "
           "no store-only phase)");
-ABSL_FLAG(std::string, skip, "", "comma-separated phases to skip: single,batch,query (profiling aid)");
+ABSL_FLAG(int, block_cache_mb, 1024, "RocksDB block cache in MiB (records_server's --block_cache_mb)");
+ABSL_FLAG(bool, ascending, false, "learner queries oldest first (profiling aid)");
+ABSL_FLAG(int, min_pollers, 1, "sync server: fewest threads polling for calls");
+ABSL_FLAG(int, max_pollers, 64, "sync server: most idle threads kept polling (records_server's default)");
+ABSL_FLAG(std::string, skip, "", "comma-separated phases to skip: echo,single,batch,direct,query (profiling aid)");
 
 namespace lifelong::records {
 namespace {
@@ -86,7 +93,9 @@ int Main() {
   std::unique_ptr<RunningGrpcServer> server;
   std::string address = target;
   if (target.empty()) {
-  auto store_or = RecordStore::Open(dir);
+  RecordStoreOptions store_options;
+  store_options.block_cache_bytes = static_cast<size_t>(absl::GetFlag(FLAGS_block_cache_mb)) << 20;
+  auto store_or = RecordStore::Open(dir, store_options);
   if (!store_or.ok()) {
     std::fprintf(stderr, "open: %s\n", std::string(store_or.status().message()).c_str());
     return 1;
@@ -121,7 +130,8 @@ int Main() {
 
   service = std::make_unique<RecordsService>(store.get());
   GrpcServerOptions options;
-  options.max_pollers = 4;
+  options.min_pollers = absl::GetFlag(FLAGS_min_pollers);
+  options.max_pollers = absl::GetFlag(FLAGS_max_pollers);
   auto started = StartGrpcServer(options, {service.get()});
   if (!started.ok()) return 1;
   server = std::move(*started);
@@ -138,19 +148,65 @@ int Main() {
   for (int64_t i = 0; i < kPool; ++i) pool[i] = Statement(base + i, learners);
 
   std::printf("\nrecord service benchmark (%s, %d outstanding calls, %.0fs each)\n", "in-process server, sync API", conc, seconds);
+  const std::string skip = absl::GetFlag(FLAGS_skip);
+  auto skipped = [&](const char* phase) { return skip.find(phase) != std::string::npos; };
+  // Every phase starts on a quiescent store: the flushes and compactions a
+  // write phase leaves behind would otherwise run during (and be charged to)
+  // the next phase. A write phase's own background work runs during it.
+  auto quiesce = [&](const char* phase) {
+    if (!store || skipped(phase)) return;
+    auto t0 = std::chrono::steady_clock::now();
+    if (absl::Status s = store->WaitForBackgroundWork(); !s.ok()) {
+      std::fprintf(stderr, "%s\n", std::string(s.message()).c_str());
+      std::exit(1);
+    }
+    std::printf("  (waited %.1f s for flushes and compactions before this phase)\n",
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    std::fflush(stdout);
+  };
   auto echo = bench::RunClosedLoop<v1::EchoResponse>(
-      "echo (baseline)", conc, seconds, [&](grpc::ClientContext* ctx, int64_t, grpc::CompletionQueue* cq) {
+      "echo (baseline)", conc, skipped("echo") ? 0.001 : seconds, [&](grpc::ClientContext* ctx, int64_t, grpc::CompletionQueue* cq) {
         v1::EchoRequest req;
         req.set_payload("ping");
         return stub->AsyncEcho(ctx, req, cq);
       });
   bench::PrintResult(echo);
 
+  quiesce("query");
+  std::mt19937_64 rng(42);
+  double run_seconds = skipped("query") ? 0.001 : seconds;
+  auto latest50 = [&](grpc::ClientContext* ctx, int64_t, grpc::CompletionQueue* cq) {
+    v1::ListStatementsRequest req;
+    req.set_learner(absl::StrCat("u", rng() % learners));
+    req.set_page_size(50);
+    req.set_ascending(absl::GetFlag(FLAGS_ascending));
+    return stub->AsyncListStatements(ctx, req, cq);
+  };
+  // Queries run first, on the pre-filled store as it is (the write phases
+  // below add ~0.5M statements). First on a cold block cache (the store was
+  // just opened), then after one pass over the learner index, as records_server does at
+  // start-up: the steady state of a running server.
+  auto cold = bench::RunClosedLoop<v1::ListStatementsResponse>("latest 50 of a learner, cold cache", conc,
+                                                               run_seconds, latest50);
+  bench::PrintResult(cold, 1, &echo);
+  if (store) {
+    auto t0 = std::chrono::steady_clock::now();
+    absl::StatusOr<uint64_t> warmed = store->WarmLearnerIndex();
+    if (!warmed.ok()) {
+      std::fprintf(stderr, "%s\n", std::string(warmed.status().message()).c_str());
+      return 1;
+    }
+    std::printf("  (learner index read into the block cache: %.0f MB in %.1f s)\n", *warmed / 1e6,
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  }
+  auto query = bench::RunClosedLoop<v1::ListStatementsResponse>("latest 50 of a learner", conc, run_seconds,
+                                                                latest50);
+  bench::PrintResult(query, 1, &echo);
+
   int64_t cursor = 0;
-  const std::string skip = absl::GetFlag(FLAGS_skip);
-  auto skipped = [&](const char* phase) { return skip.find(phase) != std::string::npos; };
+  quiesce("single");
   RecordStoreStats before = store ? store->stats() : RecordStoreStats{};
-  double run_seconds = skipped("single") ? 0.001 : seconds;
+  run_seconds = skipped("single") ? 0.001 : seconds;
   auto single = bench::RunClosedLoop<v1::Statement>(
       "record 1 statement (durable)", conc, run_seconds, [&](grpc::ClientContext* ctx, int64_t, grpc::CompletionQueue* cq) {
         v1::RecordStatementRequest req;
@@ -163,6 +219,7 @@ int Main() {
               double(after.statements_written - before.statements_written) /
                   std::max<uint64_t>(1, after.groups_committed - before.groups_committed));
 
+  quiesce("batch");
   int batch_conc = std::max(1, conc / 4);
   run_seconds = skipped("batch") ? 0.001 : seconds;
   auto batch = bench::RunClosedLoop<v1::RecordStatementsResponse>(
@@ -176,6 +233,7 @@ int Main() {
 
   // The same batches straight into the store (no gRPC), parsing included:
   // shows how much of the batched figure the store itself allows.
+  quiesce("direct");
   if (store) {
     std::atomic<int64_t> done{0};
     std::atomic<int64_t> next{cursor};
@@ -197,17 +255,6 @@ int Main() {
     std::printf("%-34s threads=4  items/s=%10.0f  (store only, no gRPC)\n", "record batch of 100, in-process",
                 done / el);
   }
-
-  std::mt19937_64 rng(42);
-  run_seconds = skipped("query") ? 0.001 : seconds;
-  auto query = bench::RunClosedLoop<v1::ListStatementsResponse>(
-      "latest 50 of a learner", conc, run_seconds, [&](grpc::ClientContext* ctx, int64_t, grpc::CompletionQueue* cq) {
-        v1::ListStatementsRequest req;
-        req.set_learner(absl::StrCat("u", rng() % learners));
-        req.set_page_size(50);
-        return stub->AsyncListStatements(ctx, req, cq);
-      });
-  bench::PrintResult(query, 1, &echo);
 
   std::printf("\ntargets: single writes >= 50%% of echo: %s (%.0f%%); batched >= 100000 statements/s: %s (%.0f); "
               "learner queries >= 50%% of echo: %s (%.0f%%)\n",

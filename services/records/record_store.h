@@ -167,6 +167,13 @@ class RecordStore {
   absl::StatusOr<AuditPage> ListAudit(const AuditQuery& query) const;
 
   RecordStoreStats stats() const;
+  // Reads the whole learner index once through the block cache, so that the
+  // first "latest statements of a learner" queries after a start are served
+  // from memory rather than from disk (records_server runs it in the
+  // background at start-up; the index is the hot read path). Returns the
+  // bytes read. Stops early, with OK, when `stop` becomes true.
+  absl::StatusOr<uint64_t> WarmLearnerIndex(const std::atomic<bool>* stop = nullptr) const;
+
   // Flushes memtables and blocks until no flush or compaction is pending or
   // running (benchmarks call it after a bulk load, so that the load's
   // compaction backlog does not run during the measurement).

@@ -7,6 +7,7 @@
 // then flushes and closes the store. Prometheus metrics and /healthz are served
 // over HTTP on --metrics_host:--metrics_port (docs/observability.md).
 #include <atomic>
+#include <thread>
 #include <memory>
 
 #include "absl/flags/flag.h"
@@ -32,7 +33,11 @@ ABSL_FLAG(int, port, 7001, "gRPC port (0 picks a free port)");
 ABSL_FLAG(std::string, data_dir, "var/records", "directory of the RocksDB store (created if missing)");
 ABSL_FLAG(int, block_cache_mb, 1024, "RocksDB block cache size in MiB");
 ABSL_FLAG(int, shutdown_grace_ms, 10000, "how long in-flight calls may run after SIGTERM");
-ABSL_FLAG(int, max_threads, 64, "largest number of concurrent handler threads");
+ABSL_FLAG(int, max_pollers, 64,
+          "gRPC sync-server threads kept waiting for calls; writes block on the group commit, so fewer "
+          "than the concurrent callers makes gRPC start and stop a thread per call");
+ABSL_FLAG(bool, warm_cache, true,
+          "read the learner index into the block cache in the background at start-up");
 ABSL_FLAG(std::string, metrics_host, "127.0.0.1",
           "address of the HTTP /metrics and /healthz endpoint");
 ABSL_FLAG(int, metrics_port, 9001, "port of the /metrics endpoint (0 picks a free port)");
@@ -125,7 +130,7 @@ int main(int argc, char** argv) {
 
   lifelong::GrpcServerOptions options;
   options.address = absl::StrCat(absl::GetFlag(FLAGS_host), ":", absl::GetFlag(FLAGS_port));
-  options.max_pollers = 4;
+  options.max_pollers = absl::GetFlag(FLAGS_max_pollers);
   options.health_service_names = {"lifelong.v1.LearningRecordService"};
   options.credentials = *grpc_credentials;
   auto server = lifelong::StartGrpcServer(options, {&service});
@@ -187,8 +192,28 @@ int main(int argc, char** argv) {
                                 {"tls", lifelong::ServingTlsMode(*tls)},
                                 {"statements", (*store)->ApproximateStatementCount()}});
 
+  // "Latest statements of a learner" (kiosks, the app, the recommender) is
+  // the hot read path: read its index into the block cache while serving.
+  std::atomic<bool> stop_warming{false};
+  std::thread warmer;
+  if (absl::GetFlag(FLAGS_warm_cache)) {
+    warmer = std::thread([&store, &stop_warming] {
+      absl::Time t0 = absl::Now();
+      absl::StatusOr<uint64_t> bytes = (*store)->WarmLearnerIndex(&stop_warming);
+      if (!bytes.ok()) {
+        lifelong::LogError("cache_warm_failed", {{"error", std::string(bytes.status().message())}});
+        return;
+      }
+      lifelong::LogInfo("cache_warmed", {{"index", "by_learner"},
+                                         {"bytes", static_cast<int64_t>(*bytes)},
+                                         {"seconds", absl::ToDoubleSeconds(absl::Now() - t0)}});
+    });
+  }
+
   int sig = lifelong::WaitForTerminationSignal();
   lifelong::LogInfo("shutting_down", {{"signal", sig}});
+  stop_warming = true;
+  if (warmer.joinable()) warmer.join();
   serving = false;
   if (xapi_server) xapi_server->Stop();
   (*server)->Shutdown(std::chrono::milliseconds(absl::GetFlag(FLAGS_shutdown_grace_ms)));

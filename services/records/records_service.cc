@@ -133,17 +133,33 @@ grpc::Status RecordsService::Run(grpc::ServerContext* ctx, absl::string_view met
   return ToGrpcStatus(s);
 }
 
-void ToProto(const StoredStatement& s, v1::Statement* out, bool with_json) {
+namespace {
+void SetIndexedFields(const StoredStatement& s, v1::Statement* out) {
   const StatementRecord& r = s.record;
-  if (with_json) out->set_json(r.json);
   out->set_id(FormatUuid(s.id));
-  if (!r.learners.empty()) out->set_learner(r.learners.front());
-  out->set_verb(r.verb);
-  out->set_activity(r.activity);
   SetTimestamp(static_cast<int64_t>(r.stored_seq), out->mutable_stored());
   SetTimestamp(r.timestamp_us, out->mutable_timestamp());
   out->set_voided(r.Has(RecordFlag::kVoided));
   out->set_cursor(absl::StrCat(r.stored_seq));
+}
+}  // namespace
+
+void ToProto(const StoredStatement& s, v1::Statement* out, bool with_json) {
+  const StatementRecord& r = s.record;
+  if (with_json) out->set_json(r.json);
+  if (!r.learners.empty()) out->set_learner(r.learners.front());
+  out->set_verb(r.verb);
+  out->set_activity(r.activity);
+  SetIndexedFields(s, out);
+}
+
+void ToProto(StoredStatement&& s, v1::Statement* out, bool with_json) {
+  StatementRecord& r = s.record;
+  if (with_json) out->set_json(std::move(r.json));
+  if (!r.learners.empty()) out->set_learner(std::move(r.learners.front()));
+  out->set_verb(std::move(r.verb));
+  out->set_activity(std::move(r.activity));
+  SetIndexedFields(s, out);
 }
 
 grpc::Status RecordsService::RecordStatement(grpc::ServerContext* ctx, const v1::RecordStatementRequest* req,
@@ -161,7 +177,7 @@ absl::Status RecordsService::RecordOne(const auth::AccessGrant& g, const std::st
   std::vector<ParsedStatement> batch;
   batch.push_back(std::move(p));
   LL_ASSIGN_OR_RETURN(std::vector<StoredStatement> stored, store_->Record(std::move(batch)));
-  ToProto(stored.front(), resp, with_json);
+  ToProto(std::move(stored.front()), resp, with_json);
   return absl::OkStatus();
 }
 
@@ -187,11 +203,8 @@ grpc::Status RecordsService::RecordStatements(grpc::ServerContext* ctx, const v1
     }
     LL_ASSIGN_OR_RETURN(std::vector<StoredStatement> stored, store_->Record(std::move(batch)));
     bool full = req->view() == v1::STATEMENT_VIEW_FULL;
-    for (const StoredStatement& s : stored) {
-      v1::Statement* out = resp->add_statements();
-      ToProto(s, out);
-      if (!full) out->clear_json();
-    }
+    resp->mutable_statements()->Reserve(static_cast<int>(stored.size()));
+    for (StoredStatement& s : stored) ToProto(std::move(s), resp->add_statements(), full);
     return absl::OkStatus();
   });
 }
@@ -251,7 +264,8 @@ grpc::Status RecordsService::ListStatements(grpc::ServerContext* ctx, const v1::
     q.page_token = req->page_token();
     LL_ASSIGN_OR_RETURN(StatementPage page, store_->List(q));
     const bool basic = req->view() == v1::STATEMENT_VIEW_BASIC;
-    for (const StoredStatement& s : page.statements) ToProto(s, resp->add_statements(), !basic);
+    resp->mutable_statements()->Reserve(static_cast<int>(page.statements.size()));
+    for (StoredStatement& s : page.statements) ToProto(std::move(s), resp->add_statements(), !basic);
     resp->set_next_page_token(page.next_page_token);
     return absl::OkStatus();
   });

@@ -89,6 +89,8 @@ class RecordsService final : public lifelong::v1::LearningRecordService::Service
 
 // Fills `out` from a stored statement; without `json` unless `with_json`.
 void ToProto(const StoredStatement& s, v1::Statement* out, bool with_json = true);
+// The same, moving the record's strings into `out` instead of copying them.
+void ToProto(StoredStatement&& s, v1::Statement* out, bool with_json = true);
 
 }  // namespace lifelong::records
 
