@@ -39,6 +39,8 @@ std::vector<TableRow> BuildTable() {
       {rec("ExportStatements"), {{R::kTrainer, S::kAny}, {R::kOperator, S::kAny}},
        "model training and backups"},
       {rec("ListAuditEvents"), {{R::kOperator, S::kAny}}, "who read what: operators only"},
+      {rec("WatchLearnerChanges"), {{R::kRecommender, S::kAny}},
+       "the recommender's history cache learns whose records changed"},
       {rec("CreateKioskPass"), {{R::kLearner, S::kSelf}}, "a learner asks for a code to show at a kiosk"},
       {rec("RedeemKioskPass"), {{R::kKiosk, S::kVenue}}, "the kiosk exchanges the code for a short session"},
       {rec("Echo"), everyone_no_records, "connectivity check"},

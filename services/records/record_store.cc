@@ -395,10 +395,20 @@ void RecordStore::Enqueue(Writer* w) {
   }
 
   write_mu_.Unlock();
-  if (group.front()->erase_learner != nullptr) {
-    ApplyErase(group.front());
-  } else {
-    CommitGroup(group);
+  std::vector<std::string> changed =
+      group.front()->erase_learner != nullptr ? ApplyErase(group.front()) : CommitGroup(group);
+  // Watchers learn of the change before any writer of the group is answered.
+  if (!changed.empty()) {
+    std::function<void(const std::vector<std::string>&)> listener;
+    {
+      absl::MutexLock lock(&listener_mu_);
+      listener = change_listener_;
+    }
+    if (listener) {
+      std::sort(changed.begin(), changed.end());
+      changed.erase(std::unique(changed.begin(), changed.end()), changed.end());
+      listener(changed);
+    }
   }
   write_mu_.Lock();
 
@@ -465,8 +475,9 @@ absl::Status FileReferences(const std::vector<rocksdb::ColumnFamilyHandle*>& han
 
 }  // namespace
 
-void RecordStore::CommitGroup(const std::vector<Writer*>& group) {
+std::vector<std::string> RecordStore::CommitGroup(const std::vector<Writer*>& group) {
   rocksdb::WriteBatch batch;
+  std::vector<std::string> changed;  // learners whose records this group changes
   // Encoded records written (or rewritten, for voiding) by this group so far;
   // later statements of the group see them.
   using Overlay = std::unordered_map<Uuid, std::string, IdHash>;
@@ -508,6 +519,7 @@ void RecordStore::CommitGroup(const std::vector<Writer*>& group) {
     Overlay mine;
     Overlay mine_referrers;
     std::vector<std::string> values;
+    std::vector<std::string> changed_mine;
     absl::Status status;
     uint64_t fresh = 0;
     for (Prepared& x : *w->statements) {
@@ -581,6 +593,7 @@ void RecordStore::CommitGroup(const std::vector<Writer*>& group) {
                         *tv);
             }
             mine[p.void_target] = std::move(*tv);
+            changed_mine.insert(changed_mine.end(), t->learners.begin(), t->learners.end());
           }
         }
       }
@@ -598,6 +611,7 @@ void RecordStore::CommitGroup(const std::vector<Writer*>& group) {
       if (!status.ok()) break;
       values.push_back(x.value);
       mine[p.id] = x.value;
+      changed_mine.insert(changed_mine.end(), x.record.learners.begin(), x.record.learners.end());
       ++fresh;
     }
     if (!status.ok()) {
@@ -609,10 +623,11 @@ void RecordStore::CommitGroup(const std::vector<Writer*>& group) {
     for (auto& [id, value] : mine) pending[id] = std::move(value);
     for (auto& [id, value] : mine_referrers) pending_referrers[id] = std::move(value);
     w->values = std::move(values);
+    changed.insert(changed.end(), changed_mine.begin(), changed_mine.end());
     fresh_total += fresh;
   }
 
-  if (batch.Count() == 0) return;  // every statement was a replay or failed
+  if (batch.Count() == 0) return {};  // every statement was a replay or failed
   rocksdb::WriteOptions wo;
   wo.sync = options_.sync;
   rocksdb::Status s = db_->Write(wo, &batch);
@@ -625,14 +640,16 @@ void RecordStore::CommitGroup(const std::vector<Writer*>& group) {
         w->values.clear();
       }
     }
-    return;
+    return {};
   }
   groups_committed_.fetch_add(1, std::memory_order_relaxed);
   statements_written_.fetch_add(fresh_total, std::memory_order_relaxed);
+  return changed;
 }
 
-void RecordStore::ApplyErase(Writer* w) {
+std::vector<std::string> RecordStore::ApplyErase(Writer* w) {
   const std::string& learner = *w->erase_learner;
+  std::vector<std::string> changed = {learner};  // and every other learner of an erased statement
   rocksdb::WriteBatch batch;
   std::string prefix = EncodeStringPrefix(learner);
   rocksdb::ReadOptions ro;
@@ -674,6 +691,7 @@ void RecordStore::ApplyErase(Writer* w) {
       }
       batch.Delete(cf(static_cast<int>(Cf::kStatements)), IdKey(entry->id));
       for (auto& [family, key] : IndexKeys(entry->id, *rec)) batch.Delete(cf(static_cast<int>(family)), key);
+      changed.insert(changed.end(), rec->learners.begin(), rec->learners.end());
       // Its own reference entries, and its place in its target's list.
       if (std::optional<Uuid> target = RefTargetOf(*rec)) {
         LL_ASSIGN_OR_RETURN(Prefixes chain, ChainPrefixes(*target, load));
@@ -712,7 +730,7 @@ void RecordStore::ApplyErase(Writer* w) {
   }();
   if (!status.ok()) {
     w->status = status;
-    return;
+    return {};
   }
   if (batch.Count() > 0) {
     rocksdb::WriteOptions wo;
@@ -720,7 +738,7 @@ void RecordStore::ApplyErase(Writer* w) {
     rocksdb::Status s = db_->Write(wo, &batch);
     if (!s.ok()) {
       w->status = FromRocks(s, "erase learner");
-      return;
+      return {};
     }
     // Drop the learner's range from the index files now rather than at some
     // later compaction, so the deleted keys do not linger on disk.
@@ -731,6 +749,7 @@ void RecordStore::ApplyErase(Writer* w) {
   }
   w->erased = erased;
   LogInfo("learner_erased", {{"statements", erased}});
+  return changed;
 }
 
 absl::StatusOr<StoredStatement> RecordStore::Get(const Uuid& id) const {
@@ -986,6 +1005,11 @@ absl::StatusOr<int64_t> RecordStore::CountLearnerIndexEntries(const std::string&
   for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) ++n;
   LL_RETURN_IF_ERROR(FromRocks(it->status(), "scan learner index"));
   return n;
+}
+
+void RecordStore::SetChangeListener(std::function<void(const std::vector<std::string>&)> listener) {
+  absl::MutexLock lock(&listener_mu_);
+  change_listener_ = std::move(listener);
 }
 
 absl::StatusOr<uint64_t> RecordStore::WarmLearnerIndex(const std::atomic<bool>* stop) const {

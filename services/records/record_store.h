@@ -167,6 +167,12 @@ class RecordStore {
   absl::StatusOr<AuditPage> ListAudit(const AuditQuery& query) const;
 
   RecordStoreStats stats() const;
+  // Called with the (sorted, distinct) learner keys whose records a write
+  // changed (statements recorded or voided, a learner erased), after the
+  // write is durable and before any of its writers is answered; it may block
+  // (LearnerChangeFeed::Publish waits for its watchers). Null: none.
+  void SetChangeListener(std::function<void(const std::vector<std::string>&)> listener);
+
   // Reads the whole learner index once through the block cache, so that the
   // first "latest statements of a learner" queries after a start are served
   // from memory rather than from disk (records_server runs it in the
@@ -187,8 +193,10 @@ class RecordStore {
   RecordStore() = default;
 
   void Enqueue(Writer* w);
-  void CommitGroup(const std::vector<Writer*>& group);
-  void ApplyErase(Writer* w);
+  // Both return the learners whose records the write changed (empty when
+  // nothing was written).
+  std::vector<std::string> CommitGroup(const std::vector<Writer*>& group);
+  std::vector<std::string> ApplyErase(Writer* w);
   absl::StatusOr<std::optional<StatementRecord>> LoadRecord(const Uuid& id) const;
   rocksdb::ColumnFamilyHandle* cf(int id) const { return handles_[id]; }
   uint64_t NextSeq();
@@ -199,6 +207,8 @@ class RecordStore {
   std::unique_ptr<PageTokenCodec> tokens_;
   std::string authority_json_;
 
+  absl::Mutex listener_mu_;
+  std::function<void(const std::vector<std::string>&)> change_listener_ ABSL_GUARDED_BY(listener_mu_);
   absl::Mutex write_mu_;
   std::deque<Writer*> writers_ ABSL_GUARDED_BY(write_mu_);
   // Touched only by the current group leader (the head of writers_).

@@ -215,6 +215,7 @@ int main(int argc, char** argv) {
   stop_warming = true;
   if (warmer.joinable()) warmer.join();
   serving = false;
+  service.CloseChangeFeed();  // watch streams end now, not at the grace deadline
   if (xapi_server) xapi_server->Stop();
   (*server)->Shutdown(std::chrono::milliseconds(absl::GetFlag(FLAGS_shutdown_grace_ms)));
   // Before the store that the metrics callbacks read goes away.

@@ -95,6 +95,17 @@ RecordsService::RecordsService(RecordStore* store, Options options)
   } else {
     auth_ = options_.authorizer;
   }
+  store_->SetChangeListener(
+      [feed = feed_](const std::vector<std::string>& learners) { feed->Publish(learners); });
+}
+
+RecordsService::~RecordsService() { feed_->Close(); }
+
+grpc::Status RecordsService::WatchLearnerChanges(
+    grpc::ServerContext* ctx, grpc::ServerReaderWriter<v1::LearnerChanges, v1::LearnerChangesAck>* stream) {
+  return Run(ctx, "WatchLearnerChanges", true, [&](const auth::AccessGrant&, std::string*) {
+    return ServeLearnerChanges(feed_.get(), ctx, stream);
+  });
 }
 
 grpc::Status RecordsService::Run(grpc::ServerContext* ctx, absl::string_view method, bool audited,

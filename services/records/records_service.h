@@ -14,6 +14,7 @@
 #include "absl/time/time.h"
 #include "proto/lifelong/v1/records.grpc.pb.h"
 #include "services/auth/authorizer.h"
+#include "services/records/learner_change_feed.h"
 #include "services/records/record_store.h"
 
 namespace lifelong::records {
@@ -35,7 +36,16 @@ class RecordsService final : public lifelong::v1::LearningRecordService::Service
     absl::Duration max_stream_duration = absl::Minutes(30);
   };
   explicit RecordsService(RecordStore* store) : RecordsService(store, Options()) {}
+  // Registers the service's change feed as the store's change listener (one
+  // RecordsService per store). The listener keeps the feed alive, so either
+  // may be destroyed first; the destructor closes the feed.
   RecordsService(RecordStore* store, Options options);
+  ~RecordsService() override;
+
+  // Ends every WatchLearnerChanges stream; call before shutting the server
+  // down, so that the streams do not hold the shutdown for its grace period.
+  void CloseChangeFeed() { feed_->Close(); }
+  const LearnerChangeFeed& change_feed() const { return *feed_; }
 
   grpc::Status RecordStatement(grpc::ServerContext*, const v1::RecordStatementRequest*,
                                v1::Statement*) override;
@@ -55,6 +65,8 @@ class RecordsService final : public lifelong::v1::LearningRecordService::Service
                             v1::EraseLearnerResponse*) override;
   grpc::Status ExportStatements(grpc::ServerContext*, const v1::ExportStatementsRequest*,
                                 grpc::ServerWriter<v1::Statement>*) override;
+  grpc::Status WatchLearnerChanges(grpc::ServerContext*,
+                                   grpc::ServerReaderWriter<v1::LearnerChanges, v1::LearnerChangesAck>*) override;
   grpc::Status Echo(grpc::ServerContext*, const v1::EchoRequest*, v1::EchoResponse*) override;
   grpc::Status ListAuditEvents(grpc::ServerContext*, const v1::ListAuditEventsRequest*,
                                v1::ListAuditEventsResponse*) override;
@@ -76,6 +88,7 @@ class RecordsService final : public lifelong::v1::LearningRecordService::Service
 
   RecordStore* store_;
   Options options_;
+  std::shared_ptr<LearnerChangeFeed> feed_ = std::make_shared<LearnerChangeFeed>();
   std::unique_ptr<auth::Authorizer> trust_everyone_;
   auth::Authorizer* auth_;
 

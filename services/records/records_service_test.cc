@@ -4,8 +4,12 @@
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <filesystem>
+#include <thread>
+
+#include "absl/time/clock.h"
 
 #include "services/common/health_client.h"
 #include "services/common/server.h"
@@ -296,6 +300,93 @@ TEST_F(RecordsServiceTest, ExportStatementsResumesFromCursor) {
   while (r2->Read(&s)) {
   }
   EXPECT_EQ(r2->Finish().error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+// The change feed over gRPC: the first message says "live"; a recorded
+// statement, a voided one and an erasure each name the learners whose
+// records changed; and a write is answered only after the watcher
+// acknowledged the change.
+TEST_F(RecordsServiceTest, WatchLearnerChangesTellsWhoseRecordsChangedBeforeTheWriteIsAnswered) {
+  grpc::ClientContext wctx;
+  auto watch = stub_->WatchLearnerChanges(&wctx);
+  v1::LearnerChanges m;
+  ASSERT_TRUE(watch->Read(&m));
+  EXPECT_EQ(m.sequence(), 0);
+  EXPECT_EQ(m.learners_size(), 0);
+
+  auto ack = [&](const v1::LearnerChanges& c) {
+    v1::LearnerChangesAck a;
+    a.set_sequence(c.sequence());
+    return watch->Write(a);
+  };
+  // The writer is answered only once the watcher acknowledges (here late).
+  std::atomic<bool> answered{false};
+  std::thread writer([&] {
+    EXPECT_TRUE(Record({.id = TestUuid(1), .learner = "u7", .course = "c3"}).ok());
+    answered = true;
+  });
+  ASSERT_TRUE(watch->Read(&m));
+  EXPECT_GT(m.sequence(), 0);
+  ASSERT_EQ(m.learners_size(), 1);
+  EXPECT_EQ(m.learners(0), "u7");
+  absl::SleepFor(absl::Milliseconds(200));
+  EXPECT_FALSE(answered.load());
+  ASSERT_TRUE(ack(m));
+  writer.join();
+  EXPECT_TRUE(answered.load());
+
+  // Voiding changes the target's learner (and the voiding actor's).
+  std::thread voider([&] {
+    grpc::ClientContext ctx;
+    v1::VoidStatementRequest req;
+    req.set_id(TestUuid(1));
+    req.set_actor("u9");
+    v1::Statement out;
+    EXPECT_TRUE(stub_->VoidStatement(&ctx, req, &out).ok());
+  });
+  ASSERT_TRUE(watch->Read(&m));
+  std::vector<std::string> got(m.learners().begin(), m.learners().end());
+  EXPECT_EQ(got, (std::vector<std::string>{"u7", "u9"}));
+  ASSERT_TRUE(ack(m));
+  voider.join();
+
+  // Erasure.
+  std::thread eraser([&] {
+    grpc::ClientContext ctx;
+    v1::EraseLearnerRequest req;
+    req.set_learner("u7");
+    v1::EraseLearnerResponse out;
+    EXPECT_TRUE(stub_->EraseLearner(&ctx, req, &out).ok());
+  });
+  ASSERT_TRUE(watch->Read(&m));
+  ASSERT_GE(m.learners_size(), 1);
+  EXPECT_EQ(m.learners(0), "u7");
+  ASSERT_TRUE(ack(m));
+  eraser.join();
+
+  // Closing the feed (server shutdown) ends the stream with UNAVAILABLE.
+  service_->CloseChangeFeed();
+  EXPECT_FALSE(watch->Read(&m));
+  EXPECT_EQ(watch->Finish().error_code(), grpc::StatusCode::UNAVAILABLE);
+}
+
+// A watcher that never acknowledges is dropped (its stream ends) and writes
+// go on without it.
+TEST_F(RecordsServiceTest, AWatcherThatStopsAcknowledgingIsDropped) {
+  grpc::ClientContext wctx;
+  auto watch = stub_->WatchLearnerChanges(&wctx);
+  v1::LearnerChanges m;
+  ASSERT_TRUE(watch->Read(&m));
+  absl::Time t0 = absl::Now();
+  ASSERT_TRUE(Record({.id = TestUuid(2), .learner = "u1", .course = "c1"}).ok());
+  EXPECT_LT(absl::Now() - t0, absl::Seconds(5));
+  EXPECT_EQ(service_->change_feed().dropped_watchers(), 1);
+  while (watch->Read(&m)) {
+  }
+  EXPECT_EQ(watch->Finish().error_code(), grpc::StatusCode::CANCELLED);  // cut by the server
+  t0 = absl::Now();
+  ASSERT_TRUE(Record({.id = TestUuid(3), .learner = "u1", .course = "c1"}).ok());
+  EXPECT_LT(absl::Now() - t0, absl::Milliseconds(400));
 }
 
 TEST_F(RecordsServiceTest, HealthReportsServing) {

@@ -1,0 +1,147 @@
+#include "services/records/learner_change_feed.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+
+namespace lifelong::records {
+
+LearnerChangeFeed::LearnerChangeFeed(absl::Duration ack_timeout) : ack_timeout_(ack_timeout) {}
+
+void LearnerChangeFeed::Publish(const std::vector<std::string>& learners) {
+  if (learners.empty()) return;
+  std::vector<std::function<void()>> cancels;
+  {
+    absl::MutexLock lock(&mu_);
+    if (watchers_.empty()) return;
+    const int64_t sequence = ++next_sequence_;
+    for (const std::shared_ptr<Watcher>& w : watchers_) {
+      if (!w->ended_.ok()) continue;
+      w->pending_.insert(w->pending_.end(), learners.begin(), learners.end());
+      w->pending_sequence_ = sequence;
+    }
+    auto all_acked = [this, sequence]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      for (const std::shared_ptr<Watcher>& w : watchers_) {
+        if (w->ended_.ok() && w->acked_ < sequence) return false;
+      }
+      return true;
+    };
+    if (!mu_.AwaitWithTimeout(absl::Condition(&all_acked), ack_timeout_)) {
+      for (const std::shared_ptr<Watcher>& w : watchers_) {
+        if (w->ended_.ok() && w->acked_ < sequence) {
+          w->ended_ = absl::DeadlineExceededError(
+              absl::StrCat("change not acknowledged within ", absl::FormatDuration(ack_timeout_),
+                           "; the watcher must discard its cache and watch again"));
+          ++dropped_;
+          cancels.push_back(w->cancel_);
+        }
+      }
+    }
+  }
+  for (auto& cancel : cancels) {
+    if (cancel) cancel();
+  }
+}
+
+std::shared_ptr<LearnerChangeFeed::Watcher> LearnerChangeFeed::Watch(std::function<void()> cancel) {
+  std::shared_ptr<Watcher> w(new Watcher(this, std::move(cancel)));
+  absl::MutexLock lock(&mu_);
+  if (closed_) {
+    w->ended_ = absl::UnavailableError("the record service is shutting down");
+  } else {
+    // Nothing published before now concerns this watcher: it starts empty.
+    w->acked_ = next_sequence_;
+    w->pending_sequence_ = next_sequence_;
+    watchers_.push_back(w);
+  }
+  return w;
+}
+
+void LearnerChangeFeed::Unwatch(const std::shared_ptr<Watcher>& watcher) {
+  absl::MutexLock lock(&mu_);
+  watchers_.erase(std::remove(watchers_.begin(), watchers_.end(), watcher), watchers_.end());
+}
+
+void LearnerChangeFeed::Close() {
+  // No cancel: a stream waiting in Next() wakes up and ends with this status;
+  // one waiting for an acknowledgement ends when it arrives (or when the
+  // server's shutdown deadline cancels it).
+  absl::MutexLock lock(&mu_);
+  closed_ = true;
+  for (const std::shared_ptr<Watcher>& w : watchers_) {
+    if (w->ended_.ok()) w->ended_ = absl::UnavailableError("the record service is shutting down");
+  }
+}
+
+int LearnerChangeFeed::watchers() const {
+  absl::MutexLock lock(&mu_);
+  return static_cast<int>(watchers_.size());
+}
+
+int64_t LearnerChangeFeed::dropped_watchers() const {
+  absl::MutexLock lock(&mu_);
+  return dropped_;
+}
+
+bool LearnerChangeFeed::Watcher::Next(absl::Duration wait, int64_t* sequence, std::vector<std::string>* learners) {
+  absl::Mutex& mu = feed_->mu_;
+  absl::MutexLock lock(&mu);
+  auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(feed_->mu_) { return !pending_.empty() || !ended_.ok(); };
+  mu.AwaitWithTimeout(absl::Condition(&ready), wait);
+  if (!ended_.ok() || pending_.empty()) return false;
+  *sequence = pending_sequence_;
+  learners->swap(pending_);
+  pending_.clear();
+  return true;
+}
+
+void LearnerChangeFeed::Watcher::Ack(int64_t sequence) {
+  absl::MutexLock lock(&feed_->mu_);
+  acked_ = std::max(acked_, std::min(sequence, pending_sequence_));
+}
+
+absl::Status LearnerChangeFeed::Watcher::ended() const {
+  absl::MutexLock lock(&feed_->mu_);
+  return ended_;
+}
+
+absl::Status ServeLearnerChanges(
+    LearnerChangeFeed* feed, grpc::ServerContext* ctx,
+    grpc::ServerReaderWriter<v1::LearnerChanges, v1::LearnerChangesAck>* stream) {
+  std::shared_ptr<LearnerChangeFeed::Watcher> w = feed->Watch([ctx] { ctx->TryCancel(); });
+  struct Unwatch {
+    LearnerChangeFeed* feed;
+    std::shared_ptr<LearnerChangeFeed::Watcher> w;
+    ~Unwatch() { feed->Unwatch(w); }
+  } unwatch{feed, w};
+  if (absl::Status s = w->ended(); !s.ok()) return s;
+  v1::LearnerChanges message;
+  message.set_sequence(0);  // live from here on
+  if (!stream->Write(message)) return absl::CancelledError("watcher went away");
+  std::vector<std::string> learners;
+  for (;;) {
+    int64_t sequence = 0;
+    if (!w->Next(absl::Milliseconds(200), &sequence, &learners)) {
+      if (absl::Status s = w->ended(); !s.ok()) return s;
+      if (ctx->IsCancelled()) return absl::CancelledError("watcher went away");
+      continue;
+    }
+    message.Clear();
+    message.set_sequence(sequence);
+    for (std::string& l : learners) message.add_learners(std::move(l));
+    learners.clear();
+    v1::LearnerChangesAck ack;
+    if (!stream->Write(message) || !stream->Read(&ack)) {
+      if (absl::Status s = w->ended(); !s.ok()) return s;
+      return absl::CancelledError("watcher went away");
+    }
+    if (ack.sequence() != sequence) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("sequence: acknowledged ", ack.sequence(), ", expected ", sequence));
+    }
+    w->Ack(sequence);
+  }
+}
+
+}  // namespace lifelong::records
