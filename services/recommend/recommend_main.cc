@@ -46,6 +46,9 @@ ABSL_FLAG(int, batch_min_items, 0,
           "models with fewer items are searched on the request thread, unbatched");
 ABSL_FLAG(std::string, port_file, "", "if set, the bound gRPC port is written here once started");
 ABSL_FLAG(int, max_pollers, 4, "gRPC sync-server polling threads");
+ABSL_FLAG(int, history_cache_learners, 100000,
+          "learner histories cached, kept exact by the record service's change feed (0: no cache, every "
+          "request reads the record service)");
 ABSL_FLAG(int, ivf_nprobe, 0,
           "IVF lists probed per query for large models; 0 = calibrated at load time");
 
@@ -69,6 +72,7 @@ int main(int argc, char** argv) {
   o.batcher.max_batch = absl::GetFlag(FLAGS_max_batch);
   o.batcher.min_items_to_batch = absl::GetFlag(FLAGS_batch_min_items);
   o.max_pollers = absl::GetFlag(FLAGS_max_pollers);
+  o.history_cache_learners = absl::GetFlag(FLAGS_history_cache_learners);
   o.ivf_nprobe = absl::GetFlag(FLAGS_ivf_nprobe);
   absl::StatusOr<lifelong::TlsConfig> tls = lifelong::ServingTlsFromFlags();
   if (!tls.ok()) {

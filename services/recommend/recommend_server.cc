@@ -43,9 +43,15 @@ absl::StatusOr<std::unique_ptr<RecommendServer>> RecommendServer::Start(
         return batcher->Search(model, std::move(query), k);
       },
       o.recommender);
-  s->records_ = std::make_unique<RecordsClient>(MakeChannel(o.records_target, *channel_credentials),
-                                                o.records_target,
-                                                o.records_deadline, o.outgoing_token);
+  std::shared_ptr<grpc::Channel> records_channel = MakeChannel(o.records_target, *channel_credentials);
+  s->records_ = std::make_unique<RecordsClient>(records_channel, o.records_target, o.records_deadline,
+                                                o.outgoing_token);
+  if (o.history_cache_learners > 0) {
+    LearnerHistoryCache::Options cache_options;
+    cache_options.max_learners = static_cast<size_t>(o.history_cache_learners);
+    cache_options.token = o.outgoing_token;
+    s->history_cache_ = std::make_unique<LearnerHistoryCache>(records_channel, cache_options);
+  }
   CatalogCache::Options catalog_options;
   catalog_options.target = o.catalog_target;
   catalog_options.call_deadline = o.catalog_deadline;
@@ -59,6 +65,7 @@ absl::StatusOr<std::unique_ptr<RecommendServer>> RecommendServer::Start(
   RecommendService::Deps deps;
   deps.catalog = s->catalog_.get();
   deps.records = s->records_.get();
+  deps.history_cache = s->history_cache_.get();
   deps.recommender = s->recommender_.get();
   deps.clock = o.clock;
   deps.history_limit = o.history_limit;
@@ -110,6 +117,7 @@ RecommendServer::~RecommendServer() { Shutdown(); }
 
 void RecommendServer::Shutdown() {
   if (grpc_) grpc_->Shutdown(std::chrono::seconds(5));
+  history_cache_.reset();  // ends the change-feed stream
   if (models_) models_->Stop();
   if (catalog_) catalog_->Stop();
 }

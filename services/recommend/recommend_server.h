@@ -23,6 +23,7 @@
 #include "services/recommend/model_manager.h"
 #include "services/recommend/recommend_service.h"
 #include "services/recommend/recommender.h"
+#include "services/recommend/history_cache.h"
 #include "services/recommend/records_client.h"
 #include "services/recommend/search_batcher.h"
 
@@ -41,6 +42,9 @@ struct RecommendServerOptions {
   SearchBatcher::Options batcher;
   Recommender::Options recommender;
   int history_limit = 1000;
+  // Learner histories cached, kept exact by the record service's change feed
+  // (history_cache.h); 0 turns the cache off (every request reads records).
+  int history_cache_learners = 100000;
   int ivf_nprobe = 0;  // 0: calibrated by //models at load time
   int max_pollers = 4;
   std::function<absl::Time()> clock;  // default absl::Now (tests inject)
@@ -66,6 +70,8 @@ class RecommendServer {
   ModelManager& models() { return *models_; }
   CatalogCache& catalog() { return *catalog_; }
   const SearchBatcher& batcher() const { return *batcher_; }
+  // nullptr when history_cache_learners is 0.
+  const LearnerHistoryCache* history_cache() const { return history_cache_.get(); }
   // Stops accepting calls and the background threads; idempotent.
   void Shutdown();
 
@@ -76,6 +82,7 @@ class RecommendServer {
   std::unique_ptr<SearchBatcher> batcher_;
   std::unique_ptr<Recommender> recommender_;
   std::unique_ptr<RecordsClient> records_;
+  std::unique_ptr<LearnerHistoryCache> history_cache_;
   std::unique_ptr<CatalogCache> catalog_;
   std::unique_ptr<ModelManager> models_;
   std::unique_ptr<RecommendService> service_;

@@ -261,25 +261,66 @@ TEST_F(RecommendServerTest, NewStatementChangesNextAnswer) {
   EXPECT_EQ(after.recommendations(0).reason(), "因为你完成了 太极拳入门");
 }
 
-// No cache between the record service and the answer: every learner request
-// reads the history again (anonymous ones read nothing), so a registration
-// recorded now excludes its course from the very next answer.
-TEST_F(RecommendServerTest, EveryLearnerRequestReadsTheHistoryAgain) {
+// Learner histories are cached, and the cache is exact: the record
+// service's change feed (here the fake's, the same LearnerChangeFeed) tells
+// the recommender of a change before the write is answered, so a
+// registration recorded now excludes its course from the very next answer.
+TEST_F(RecommendServerTest, HistoriesAreCachedAndAChangeReachesTheVeryNextAnswer) {
   StartWithModel();
+  ASSERT_NE(server_->history_cache(), nullptr);
+  ASSERT_TRUE(server_->history_cache()->WaitLive(absl::Seconds(10)));
   records_.Add("u7", vocab::kCompleted, "c_sf1", now_ - absl::Hours(3));
   const int64_t calls_before = records_.calls();
   v1::RecommendResponse first;
   for (int i = 0; i < 5; ++i) first = MustRecommend(Request("u7", 10));
-  EXPECT_EQ(records_.calls() - calls_before, 5);
-  MustRecommend(Request("", 10));
-  EXPECT_EQ(records_.calls() - calls_before, 5);
+  EXPECT_EQ(records_.calls() - calls_before, 1);  // read once, then cached
+  MustRecommend(Request("", 10));                 // anonymous: reads nothing
+  EXPECT_EQ(records_.calls() - calls_before, 1);
+  EXPECT_EQ(server_->history_cache()->stats().hits, 4);
 
   ASSERT_THAT(Ids(first), Contains("c_sf2"));
-  records_.Add("u7", vocab::kRegistered, "c_sf2", now_);
+  records_.Add("u7", vocab::kRegistered, "c_sf2", now_);  // returns once the recommender acknowledged
   v1::RecommendResponse after = MustRecommend(Request("u7", 10));
-  EXPECT_EQ(records_.calls() - calls_before, 6);
+  EXPECT_EQ(records_.calls() - calls_before, 2);
   EXPECT_THAT(Ids(after), Not(Contains("c_sf2")));  // enrolled now
   EXPECT_THAT(Ids(after), Not(Contains("c_sf1")));
+  EXPECT_GE(server_->history_cache()->stats().invalidations, 1);
+
+  // Another learner's change leaves u7's entry alone.
+  records_.Add("u8", vocab::kCompleted, "c_sf1", now_);
+  MustRecommend(Request("u7", 10));
+  EXPECT_EQ(records_.calls() - calls_before, 2);
+}
+
+// Without a live feed the cache is not used: when the stream ends (here the
+// feed closes, as when the record service shuts down) every learner request
+// reads the history again, as it does with the cache turned off.
+TEST_F(RecommendServerTest, WithoutALiveFeedEveryLearnerRequestReadsTheHistory) {
+  StartWithModel();
+  ASSERT_TRUE(server_->history_cache()->WaitLive(absl::Seconds(10)));
+  records_.Add("u7", vocab::kCompleted, "c_sf1", now_ - absl::Hours(3));
+  MustRecommend(Request("u7", 10));
+  records_.change_feed().Close();
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (server_->history_cache()->stats().live && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(10));
+  ASSERT_FALSE(server_->history_cache()->stats().live);
+  EXPECT_EQ(server_->history_cache()->stats().learners, 0u);
+  const int64_t calls_before = records_.calls();
+  for (int i = 0; i < 3; ++i) MustRecommend(Request("u7", 10));
+  EXPECT_EQ(records_.calls() - calls_before, 3);
+}
+
+TEST_F(RecommendServerTest, WithTheCacheOffEveryLearnerRequestReadsTheHistory) {
+  ASSERT_TRUE(testing::WriteTestModel(model_dir_).ok());
+  RecommendServerOptions o = Options();
+  o.history_cache_learners = 0;
+  StartServer(o);
+  WaitForVersion(1);
+  EXPECT_EQ(server_->history_cache(), nullptr);
+  records_.Add("u7", vocab::kCompleted, "c_sf1", now_ - absl::Hours(3));
+  const int64_t calls_before = records_.calls();
+  for (int i = 0; i < 3; ++i) MustRecommend(Request("u7", 10));
+  EXPECT_EQ(records_.calls() - calls_before, 3);
 }
 
 // The exact scan on the request thread (small models, the default) and the

@@ -1,5 +1,6 @@
 #include "services/recommend/recommend_service.h"
 
+#include <optional>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -7,6 +8,7 @@
 #include "services/auth/grpc_auth.h"
 #include "services/common/status_util.h"
 #include "services/recommend/request_validation.h"
+#include "services/records/statement.h"
 
 namespace lifelong::recommend {
 namespace {
@@ -82,12 +84,26 @@ grpc::Status RecommendService::Recommend(grpc::ServerContext* ctx,
   if (!catalog.ok()) return ToGrpcStatus(catalog.status());
   LearnerHistory history;
   if (!request->learner().empty()) {
-    absl::StatusOr<std::vector<StatementFact>> facts =
-        deps_.records->LatestStatements(request->learner(), deps_.history_limit,
-                                        deps_.authorizer != nullptr && deps_.authorizer->enabled()
-                                            ? grant->principal().subject
-                                            : std::string());
-    if (!facts.ok()) return ToGrpcStatus(facts.status());
+    // The learner's latest history: from the cache that the record
+    // service's change feed keeps exact, else read from the record service.
+    std::string key;  // canonical learner key; "" when not cacheable
+    if (deps_.history_cache != nullptr) {
+      absl::StatusOr<std::string> canonical = records::CanonicalLearnerKey(request->learner(), "learner");
+      if (canonical.ok()) key = *std::move(canonical);  // else the record service names the error
+    }
+    std::optional<std::vector<StatementFact>> facts;
+    if (!key.empty()) facts = deps_.history_cache->Lookup(key);
+    if (!facts) {
+      const uint64_t ticket = key.empty() ? 0 : deps_.history_cache->BeginFetch(key);
+      absl::StatusOr<std::vector<StatementFact>> read =
+          deps_.records->LatestStatements(request->learner(), deps_.history_limit,
+                                          deps_.authorizer != nullptr && deps_.authorizer->enabled()
+                                              ? grant->principal().subject
+                                              : std::string());
+      if (!key.empty()) deps_.history_cache->EndFetch(key, ticket, read.ok() ? &*read : nullptr);
+      if (!read.ok()) return ToGrpcStatus(read.status());
+      facts = *std::move(read);
+    }
     history = BuildLearnerHistory(*facts);
   }
   const absl::Time now = deps_.clock();

@@ -13,6 +13,7 @@
 #include "services/auth/authorizer.h"
 #include "proto/lifelong/v1/recommend.grpc.pb.h"
 #include "services/recommend/catalog_cache.h"
+#include "services/recommend/history_cache.h"
 #include "services/recommend/model_manager.h"
 #include "services/recommend/recommender.h"
 #include "services/recommend/records_client.h"
@@ -25,6 +26,8 @@ class RecommendService final : public v1::RecommendationService::Service {
     ModelManager* models = nullptr;          // not owned
     CatalogCache* catalog = nullptr;         // not owned
     const RecordsClient* records = nullptr;  // not owned
+    // Not owned; nullptr: every learner request reads the record service.
+    LearnerHistoryCache* history_cache = nullptr;
     const Recommender* recommender = nullptr;  // not owned
     std::function<absl::Time()> clock;       // default absl::Now
     int history_limit = 1000;                // statements read per request

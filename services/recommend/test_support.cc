@@ -74,9 +74,18 @@ void FakeRecords::Add(const std::string& learner, absl::string_view verb,
   s.set_activity(vocab::CourseIri(course_id));
   SetTs(time, s.mutable_timestamp());
   SetTs(time, s.mutable_stored());
-  absl::MutexLock lock(&mu_);
-  auto& list = by_learner_[learner];
-  list.insert(list.begin(), std::move(s));  // newest first
+  {
+    absl::MutexLock lock(&mu_);
+    auto& list = by_learner_[learner];
+    list.insert(list.begin(), std::move(s));  // newest first
+  }
+  feed_.Publish({learner});
+}
+
+grpc::Status FakeRecords::WatchLearnerChanges(
+    grpc::ServerContext* ctx, grpc::ServerReaderWriter<v1::LearnerChanges, v1::LearnerChangesAck>* stream) {
+  absl::Status s = records::ServeLearnerChanges(&feed_, ctx, stream);
+  return grpc::Status(static_cast<grpc::StatusCode>(s.code()), std::string(s.message()));
 }
 
 void FakeRecords::set_delay(absl::Duration d) {

@@ -18,6 +18,7 @@
 #include "models/interaction.h"
 #include "proto/lifelong/v1/catalog.grpc.pb.h"
 #include "proto/lifelong/v1/records.grpc.pb.h"
+#include "services/records/learner_change_feed.h"
 #include "services/common/server.h"
 
 namespace lifelong::recommend::testing {
@@ -26,6 +27,7 @@ namespace lifelong::recommend::testing {
 // first). Other RPCs answer UNIMPLEMENTED. Thread-safe.
 class FakeRecords final : public v1::LearningRecordService::Service {
  public:
+  // Adds a statement and tells change-feed watchers (as the real service).
   void Add(const std::string& learner, absl::string_view verb, const std::string& course_id,
            absl::Time time);
   // Every ListStatements sleeps this long first (to simulate a hung service).
@@ -34,8 +36,14 @@ class FakeRecords final : public v1::LearningRecordService::Service {
 
   grpc::Status ListStatements(grpc::ServerContext* ctx, const v1::ListStatementsRequest* request,
                               v1::ListStatementsResponse* response) override;
+  // The real change feed: Add() returns once every watcher acknowledged.
+  grpc::Status WatchLearnerChanges(
+      grpc::ServerContext* ctx,
+      grpc::ServerReaderWriter<v1::LearnerChanges, v1::LearnerChangesAck>* stream) override;
+  records::LearnerChangeFeed& change_feed() { return feed_; }
 
  private:
+  records::LearnerChangeFeed feed_;
   mutable absl::Mutex mu_;
   std::map<std::string, std::vector<v1::Statement>> by_learner_ ABSL_GUARDED_BY(mu_);
   absl::Duration delay_ ABSL_GUARDED_BY(mu_) = absl::ZeroDuration();

@@ -1,0 +1,135 @@
+#include "services/recommend/history_cache.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "services/common/log.h"
+
+namespace lifelong::recommend {
+
+LearnerHistoryCache::LearnerHistoryCache(std::shared_ptr<grpc::Channel> channel, Options options)
+    : stub_(v1::LearningRecordService::NewStub(std::move(channel))), options_(std::move(options)) {
+  watcher_ = std::thread([this] { WatchLoop(); });
+}
+
+LearnerHistoryCache::~LearnerHistoryCache() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+    if (current_ != nullptr) current_->TryCancel();
+  }
+  watcher_.join();
+}
+
+std::optional<std::vector<StatementFact>> LearnerHistoryCache::Lookup(const std::string& learner) {
+  absl::MutexLock lock(&mu_);
+  if (!live_) return std::nullopt;
+  auto it = cache_.find(learner);
+  if (it == cache_.end()) {
+    ++stats_.misses;
+    return std::nullopt;
+  }
+  ++stats_.hits;
+  return it->second;
+}
+
+uint64_t LearnerHistoryCache::BeginFetch(const std::string& learner) {
+  absl::MutexLock lock(&mu_);
+  ++inflight_[learner];
+  return epoch_;
+}
+
+void LearnerHistoryCache::EndFetch(const std::string& learner, uint64_t ticket,
+                                   const std::vector<StatementFact>* facts) {
+  absl::MutexLock lock(&mu_);
+  bool changed_since = false;
+  if (auto c = changed_at_.find(learner); c != changed_at_.end()) changed_since = c->second >= ticket;
+  if (auto f = inflight_.find(learner); f != inflight_.end() && --f->second <= 0) {
+    inflight_.erase(f);
+    changed_at_.erase(learner);
+  }
+  if (facts == nullptr || !live_ || ticket <= last_reset_ || changed_since) return;
+  if (cache_.size() >= options_.max_learners && !cache_.contains(learner)) cache_.erase(cache_.begin());
+  cache_[learner] = *facts;
+}
+
+bool LearnerHistoryCache::WaitLive(absl::Duration timeout) const {
+  absl::MutexLock lock(&mu_);
+  auto live = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return live_; };
+  return mu_.AwaitWithTimeout(absl::Condition(&live), timeout);
+}
+
+LearnerHistoryCache::Stats LearnerHistoryCache::stats() const {
+  absl::MutexLock lock(&mu_);
+  Stats s = stats_;
+  s.learners = cache_.size();
+  s.live = live_;
+  return s;
+}
+
+void LearnerHistoryCache::WatchLoop() {
+  absl::Duration backoff = options_.reconnect_min;
+  bool warned = false;
+  for (;;) {
+    grpc::ClientContext ctx;
+    if (!options_.token.empty()) ctx.AddMetadata("authorization", "Bearer " + options_.token);
+    {
+      absl::MutexLock lock(&mu_);
+      if (stopping_) return;
+      current_ = &ctx;
+    }
+    std::unique_ptr<grpc::ClientReaderWriter<v1::LearnerChangesAck, v1::LearnerChanges>> stream =
+        stub_->WatchLearnerChanges(&ctx);
+    v1::LearnerChanges message;
+    if (stream->Read(&message) && message.sequence() == 0) {
+      {
+        absl::MutexLock lock(&mu_);
+        live_ = true;
+        ++epoch_;  // reads begun while the feed was down are not cached
+        ++stats_.feed_connects;
+      }
+      LogInfo("history_cache_live");
+      warned = false;
+      backoff = options_.reconnect_min;
+      while (stream->Read(&message)) {
+        {
+          absl::MutexLock lock(&mu_);
+          ++epoch_;
+          for (const std::string& learner : message.learners()) {
+            stats_.invalidations += cache_.erase(learner);
+            if (inflight_.contains(learner)) changed_at_[learner] = epoch_;
+          }
+        }
+        v1::LearnerChangesAck ack;
+        ack.set_sequence(message.sequence());
+        if (!stream->Write(ack)) break;
+      }
+    }
+    bool was_live;
+    {
+      absl::MutexLock lock(&mu_);
+      was_live = live_;
+      live_ = false;
+      cache_.clear();
+      last_reset_ = ++epoch_;
+      current_ = nullptr;
+    }
+    ctx.TryCancel();  // the stream may still be open (a failed acknowledgement)
+    grpc::Status status = stream->Finish();
+    absl::MutexLock lock(&mu_);
+    if (stopping_) return;
+    if (was_live || !warned) {  // once per outage
+      warned = true;
+      LogWarn("history_cache_feed_down",
+              {{"error", status.error_message()},
+               {"code", static_cast<int>(status.error_code())},
+               {"effect", "histories are read from the record service on every request until it is back"}});
+    }
+    auto stop = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_; };
+    mu_.AwaitWithTimeout(absl::Condition(&stop), backoff);
+    if (stopping_) return;
+    backoff = std::min(backoff * 2, options_.reconnect_max);
+  }
+}
+
+}  // namespace lifelong::recommend

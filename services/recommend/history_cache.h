@@ -1,0 +1,94 @@
+// LearnerHistoryCache: the recommender's cache of learner histories, kept
+// exact by the record service's change feed (WatchLearnerChanges).
+//
+// Contract: Lookup() answers only while the feed is live. The record service
+// answers a write only after this cache acknowledged the change, and the
+// cache forgets the learner before acknowledging; so a Recommend that follows
+// an answered write never sees the history from before it. A read of the
+// record service that overlaps a change of the same learner is not cached
+// (BeginFetch/EndFetch). While the feed is down the cache is empty and
+// unused (every request reads the record service, as without a cache); it
+// reconnects with backoff. Thread-safe.
+//
+// Keys are canonical learner keys (records::CanonicalLearnerKey), the form
+// the feed uses. Bounded: when full, an arbitrary entry makes room.
+#ifndef LIFELONG_SERVICES_RECOMMEND_HISTORY_CACHE_H_
+#define LIFELONG_SERVICES_RECOMMEND_HISTORY_CACHE_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "proto/lifelong/v1/records.grpc.pb.h"
+#include "services/recommend/learner_history.h"
+
+namespace lifelong::recommend {
+
+class LearnerHistoryCache {
+ public:
+  struct Options {
+    size_t max_learners = 100000;
+    std::string token;  // bearer token for the record service ("" none)
+    absl::Duration reconnect_min = absl::Milliseconds(100);
+    absl::Duration reconnect_max = absl::Seconds(5);
+  };
+  struct Stats {
+    int64_t hits = 0;
+    int64_t misses = 0;
+    int64_t invalidations = 0;  // learners dropped on a change message
+    int64_t feed_connects = 0;  // times the feed became live
+    size_t learners = 0;
+    bool live = false;
+  };
+
+  // Starts watching the record service behind `channel`.
+  LearnerHistoryCache(std::shared_ptr<grpc::Channel> channel, Options options);
+  ~LearnerHistoryCache();
+  LearnerHistoryCache(const LearnerHistoryCache&) = delete;
+  LearnerHistoryCache& operator=(const LearnerHistoryCache&) = delete;
+
+  std::optional<std::vector<StatementFact>> Lookup(const std::string& learner);
+
+  // Around a read of the record service for `learner`: BeginFetch returns a
+  // ticket; EndFetch caches `facts` (nullptr: the read failed) unless the
+  // learner changed or the feed went down since the ticket was taken.
+  uint64_t BeginFetch(const std::string& learner);
+  void EndFetch(const std::string& learner, uint64_t ticket, const std::vector<StatementFact>* facts);
+
+  bool WaitLive(absl::Duration timeout) const;
+  Stats stats() const;
+
+ private:
+  void WatchLoop();
+  bool Stopping() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_; }
+
+  std::unique_ptr<v1::LearningRecordService::Stub> stub_;
+  const Options options_;
+
+  mutable absl::Mutex mu_;
+  absl::flat_hash_map<std::string, std::vector<StatementFact>> cache_ ABSL_GUARDED_BY(mu_);
+  // Reads in flight per learner, and the epoch of the last change of a
+  // learner that has one (entries live only while reads are in flight).
+  absl::flat_hash_map<std::string, int> inflight_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, uint64_t> changed_at_ ABSL_GUARDED_BY(mu_);
+  uint64_t epoch_ ABSL_GUARDED_BY(mu_) = 1;
+  uint64_t last_reset_ ABSL_GUARDED_BY(mu_) = 1;  // epoch when the feed last went down
+  bool live_ ABSL_GUARDED_BY(mu_) = false;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  grpc::ClientContext* current_ ABSL_GUARDED_BY(mu_) = nullptr;
+  Stats stats_ ABSL_GUARDED_BY(mu_);
+  std::thread watcher_;
+};
+
+}  // namespace lifelong::recommend
+
+#endif  // LIFELONG_SERVICES_RECOMMEND_HISTORY_CACHE_H_
