@@ -51,6 +51,7 @@ ABSL_FLAG(int, recall_queries, 1000, "learner queries for recall@10");
 ABSL_FLAG(int, k, 10, "recommendations per request");
 ABSL_FLAG(int, batch_wait_us, 500, "search batcher wait");
 ABSL_FLAG(int, max_pollers, 4, "gRPC sync server pollers");
+ABSL_FLAG(int, history_cache_learners, 100000, "recommender's learner-history cache (0: off)");
 ABSL_FLAG(int, batch_min_items, 0, "models with fewer items are searched without batching");
 ABSL_FLAG(int, popular_candidates, 100, "popular courses added to every candidate pool");
 ABSL_FLAG(int, dim, 64, "dimension of the synthetic item vectors (trained models: 256 above "
@@ -273,6 +274,7 @@ void RunScenario(const Scenario& sc, FakeRecords* records, FakeCatalog* catalog,
   o.catalog_max_staleness = absl::Hours(1);
   o.batcher.max_wait = absl::Microseconds(absl::GetFlag(FLAGS_batch_wait_us));
   o.max_pollers = absl::GetFlag(FLAGS_max_pollers);
+  o.history_cache_learners = absl::GetFlag(FLAGS_history_cache_learners);
   o.recommender.popular_candidates = absl::GetFlag(FLAGS_popular_candidates);
   o.batcher.min_items_to_batch = absl::GetFlag(FLAGS_batch_min_items);
   if (absl::GetFlag(FLAGS_exact_scan_max_floats) >= 0) {
@@ -347,11 +349,23 @@ void RunScenario(const Scenario& sc, FakeRecords* records, FakeCatalog* catalog,
     Print("ListStatements (record service)", list, &echo);
   }
   const auto before = (*server)->batcher().stats();
+  const LearnerHistoryCache::Stats cache_before =
+      (*server)->history_cache() ? (*server)->history_cache()->stats() : LearnerHistoryCache::Stats{};
   Figures learner = Measure(clients, duration, [&](int t, int64_t i) {
     return recommend(absl::StrCat(sc.prefix, "u", (t * 7919 + i * 104729) % learners), false);
   });
   const auto after = (*server)->batcher().stats();
   Print(absl::StrCat("Recommend, learner (k=", k, ")"), learner, &echo);
+  if ((*server)->history_cache() != nullptr) {
+    const LearnerHistoryCache::Stats c = (*server)->history_cache()->stats();
+    const int64_t hits = c.hits - cache_before.hits, misses = c.misses - cache_before.misses;
+    std::printf("    learner histories: %lld from the change-feed cache, %lld read from the record service "
+                "(%.0f%% hits; feed live: %s)\n",
+                static_cast<long long>(hits), static_cast<long long>(misses),
+                100.0 * hits / std::max<int64_t>(1, hits + misses), c.live ? "yes" : "no");
+  } else {
+    std::printf("    learner histories: every request reads the record service (--history_cache_learners=0)\n");
+  }
   if (after.direct > before.direct) {
     std::printf("    searches on the request thread (no batching): %lld\n",
                 static_cast<long long>(after.direct - before.direct));

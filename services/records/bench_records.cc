@@ -37,6 +37,9 @@ ABSL_FLAG(std::string, target, "",
           "no store-only phase)");
 ABSL_FLAG(int, block_cache_mb, 1024, "RocksDB block cache in MiB (records_server's --block_cache_mb)");
 ABSL_FLAG(bool, ascending, false, "learner queries oldest first (profiling aid)");
+ABSL_FLAG(int, watchers, 0,
+          "change-feed watchers (WatchLearnerChanges) connected during the run, acknowledging every change as "
+          "the recommender's history cache does (writes then wait for their acknowledgements)");
 ABSL_FLAG(int, min_pollers, 1, "sync server: fewest threads polling for calls");
 ABSL_FLAG(int, max_pollers, 64, "sync server: most idle threads kept polling (records_server's default)");
 ABSL_FLAG(std::string, skip, "", "comma-separated phases to skip: echo,single,batch,direct,query (profiling aid)");
@@ -139,6 +142,28 @@ int Main() {
   }
   auto channel = grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
   auto stub = v1::LearningRecordService::NewStub(channel);
+
+  // Change-feed watchers, as the recommender's history cache.
+  std::vector<std::thread> watcher_threads;
+  std::vector<std::unique_ptr<grpc::ClientContext>> watcher_contexts;
+  std::atomic<int64_t> changes_acknowledged{0};
+  for (int i = 0; i < absl::GetFlag(FLAGS_watchers); ++i) {
+    watcher_contexts.push_back(std::make_unique<grpc::ClientContext>());
+    grpc::ClientContext* ctx = watcher_contexts.back().get();
+    watcher_threads.emplace_back([&stub, ctx, &changes_acknowledged] {
+      auto stream = stub->WatchLearnerChanges(ctx);
+      v1::LearnerChanges m;
+      while (stream->Read(&m)) {
+        if (m.sequence() == 0) continue;
+        v1::LearnerChangesAck ack;
+        ack.set_sequence(m.sequence());
+        if (!stream->Write(ack)) break;
+        ++changes_acknowledged;
+      }
+      stream->Finish();
+    });
+  }
+  if (!watcher_threads.empty()) std::printf("%zu change-feed watcher(s) connected\n", watcher_threads.size());
 
   // Statements to write, generated before timing starts.
   const int64_t kPool = 400000;
@@ -268,6 +293,14 @@ int Main() {
               static_cast<unsigned long long>(st.statements_written),
               static_cast<unsigned long long>(st.groups_committed),
               st.groups_committed ? double(st.statements_written) / st.groups_committed : 0.0);
+  if (!watcher_threads.empty()) {
+    std::printf("change-feed messages acknowledged by the watchers: %lld; watchers dropped for a late "
+                "acknowledgement: %lld\n",
+                static_cast<long long>(changes_acknowledged.load()),
+                static_cast<long long>(service ? service->change_feed().dropped_watchers() : -1));
+    for (auto& ctx : watcher_contexts) ctx->TryCancel();
+    for (auto& t : watcher_threads) t.join();
+  }
   if (server) server->Shutdown(std::chrono::seconds(2));
   return 0;
 }
