@@ -658,6 +658,7 @@ std::vector<std::string> RecordStore::ApplyErase(Writer* w) {
   RecordLoader load = [this](const Uuid& id) { return LoadRecord(id); };
   // Referrer lists edited by this erase; a missing value means "deleted".
   std::map<Uuid, std::optional<std::vector<Uuid>>> referrer_edits;
+  std::set<Uuid> stored_lists;  // targets that have a list on disk (only those need a delete)
   auto referrers = [&](const Uuid& target) -> absl::StatusOr<std::optional<std::vector<Uuid>>*> {
     auto found = referrer_edits.find(target);
     if (found != referrer_edits.end()) return &found->second;
@@ -666,6 +667,7 @@ std::vector<std::string> RecordStore::ApplyErase(Writer* w) {
                                  &value);
     std::vector<Uuid> ids;
     if (!s.IsNotFound()) {
+      stored_lists.insert(target);
       LL_RETURN_IF_ERROR(FromRocks(s, "read referrers"));
       LL_ASSIGN_OR_RETURN(ids, DecodeReferrers(value));
     }
@@ -719,7 +721,7 @@ std::vector<std::string> RecordStore::ApplyErase(Writer* w) {
     LL_RETURN_IF_ERROR(FromRocks(it->status(), "scan learner index"));
     for (const auto& [target, list] : referrer_edits) {
       if (!list || list->empty()) {
-        batch.Delete(cf(static_cast<int>(Cf::kByTarget)), EncodeTargetKey(target));
+        if (stored_lists.count(target) != 0) batch.Delete(cf(static_cast<int>(Cf::kByTarget)), EncodeTargetKey(target));
       } else {
         std::string value;
         for (const Uuid& r : *list) value.append(reinterpret_cast<const char*>(r.data()), 16);
