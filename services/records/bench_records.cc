@@ -1,8 +1,8 @@
 // bench_records: throughput and latency of the record service, measured in
 // one run against a trivial Echo call on the same server setup.
 //
-//   bazel run -c opt //services/records:bench_records -- \
-//       --data_dir=/tmp/bench_records --prefill=1000000 --learners=100000
+//   bazel build -c opt //services/records:bench_records
+//   bazel-bin/services/records/bench_records --data_dir=/tmp/bench_fresh --prefill=1000000 --learners=100000
 //
 // Pre-fills the store (directly, in synced batches of 1,000) unless it
 // already holds --prefill statements, starts the gRPC server in-process as
@@ -197,41 +197,47 @@ int Main() {
       });
   bench::PrintResult(echo);
 
-  quiesce("query");
+  // Queries run first on the in-process store, i.e. on the pre-filled store
+  // as it is (the write phases below add ~0.5M statements); against a
+  // running server (--target, nothing pre-filled) they run after the writes,
+  // so that there is something to read.
   std::mt19937_64 rng(42);
-  double run_seconds = skipped("query") ? 0.001 : seconds;
-  auto latest50 = [&](grpc::ClientContext* ctx, int64_t, grpc::CompletionQueue* cq) {
-    v1::ListStatementsRequest req;
-    req.set_learner(absl::StrCat("u", rng() % learners));
-    req.set_page_size(50);
-    req.set_ascending(absl::GetFlag(FLAGS_ascending));
-    return stub->AsyncListStatements(ctx, req, cq);
-  };
-  // Queries run first, on the pre-filled store as it is (the write phases
-  // below add ~0.5M statements). First on a cold block cache (the store was
-  // just opened), then after one pass over the learner index, as records_server does at
-  // start-up: the steady state of a running server.
-  auto cold = bench::RunClosedLoop<v1::ListStatementsResponse>("latest 50 of a learner, cold cache", conc,
-                                                               run_seconds, latest50);
-  bench::PrintResult(cold, 1, &echo);
-  if (store) {
-    auto t0 = std::chrono::steady_clock::now();
-    absl::StatusOr<uint64_t> warmed = store->WarmLearnerIndex();
-    if (!warmed.ok()) {
-      std::fprintf(stderr, "%s\n", std::string(warmed.status().message()).c_str());
-      return 1;
+  bench::LoadResult cold, query;
+  auto run_queries = [&] {
+    quiesce("query");
+    double run_seconds = skipped("query") ? 0.001 : seconds;
+    auto latest50 = [&](grpc::ClientContext* ctx, int64_t, grpc::CompletionQueue* cq) {
+      v1::ListStatementsRequest req;
+      req.set_learner(absl::StrCat("u", rng() % learners));
+      req.set_page_size(50);
+      req.set_ascending(absl::GetFlag(FLAGS_ascending));
+      return stub->AsyncListStatements(ctx, req, cq);
+    };
+    // First on a cold block cache (the store was just opened), then after one
+    // pass over the learner index, as records_server does at start-up: the
+    // steady state of a running server.
+    if (store) {  // a running server (--target) warmed its cache at start-up
+      cold = bench::RunClosedLoop<v1::ListStatementsResponse>("latest 50 of a learner, cold cache", conc,
+                                                              run_seconds, latest50);
+      bench::PrintResult(cold, 1, &echo);
+      auto t0 = std::chrono::steady_clock::now();
+      absl::StatusOr<uint64_t> warmed = store->WarmLearnerIndex();
+      if (!warmed.ok()) {
+        std::fprintf(stderr, "%s\n", std::string(warmed.status().message()).c_str());
+        std::exit(1);
+      }
+      std::printf("  (learner index read into the block cache: %.0f MB in %.1f s)\n", *warmed / 1e6,
+                  std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     }
-    std::printf("  (learner index read into the block cache: %.0f MB in %.1f s)\n", *warmed / 1e6,
-                std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-  }
-  auto query = bench::RunClosedLoop<v1::ListStatementsResponse>("latest 50 of a learner", conc, run_seconds,
-                                                                latest50);
-  bench::PrintResult(query, 1, &echo);
-
+    query = bench::RunClosedLoop<v1::ListStatementsResponse>("latest 50 of a learner", conc, run_seconds,
+                                                             latest50);
+    bench::PrintResult(query, 1, &echo);
+  };
+  if (store) run_queries();
   int64_t cursor = 0;
   quiesce("single");
   RecordStoreStats before = store ? store->stats() : RecordStoreStats{};
-  run_seconds = skipped("single") ? 0.001 : seconds;
+  double run_seconds = skipped("single") ? 0.001 : seconds;
   auto single = bench::RunClosedLoop<v1::Statement>(
       "record 1 statement (durable)", conc, run_seconds, [&](grpc::ClientContext* ctx, int64_t, grpc::CompletionQueue* cq) {
         v1::RecordStatementRequest req;
@@ -281,6 +287,7 @@ int Main() {
                 done / el);
   }
 
+  if (!store) run_queries();
   std::printf("\ntargets: single writes >= 50%% of echo: %s (%.0f%%); batched >= 100000 statements/s: %s (%.0f); "
               "learner queries >= 50%% of echo: %s (%.0f%%)\n",
               single.calls_per_sec >= 0.5 * echo.calls_per_sec ? "MET" : "NOT MET",
