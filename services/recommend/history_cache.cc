@@ -49,8 +49,21 @@ void LearnerHistoryCache::EndFetch(const std::string& learner, uint64_t ticket,
     changed_at_.erase(learner);
   }
   if (facts == nullptr || !live_ || ticket <= last_reset_ || changed_since) return;
-  if (cache_.size() >= options_.max_learners && !cache_.contains(learner)) cache_.erase(cache_.begin());
+  if (facts->size() > options_.max_facts || options_.max_learners == 0) return;
+  EraseLocked(learner);
+  while (!cache_.empty() &&
+         (cache_.size() >= options_.max_learners || facts_ + facts->size() > options_.max_facts)) {
+    EraseLocked(cache_.begin()->first);
+  }
+  facts_ += facts->size();
   cache_[learner] = *facts;
+}
+
+void LearnerHistoryCache::EraseLocked(const std::string& learner) {
+  auto it = cache_.find(learner);
+  if (it == cache_.end()) return;
+  facts_ -= it->second.size();
+  cache_.erase(it);
 }
 
 bool LearnerHistoryCache::WaitLive(absl::Duration timeout) const {
@@ -63,6 +76,7 @@ LearnerHistoryCache::Stats LearnerHistoryCache::stats() const {
   absl::MutexLock lock(&mu_);
   Stats s = stats_;
   s.learners = cache_.size();
+  s.facts = facts_;
   s.live = live_;
   return s;
 }
@@ -96,7 +110,8 @@ void LearnerHistoryCache::WatchLoop() {
           absl::MutexLock lock(&mu_);
           ++epoch_;
           for (const std::string& learner : message.learners()) {
-            stats_.invalidations += cache_.erase(learner);
+            stats_.invalidations += cache_.contains(learner) ? 1 : 0;
+            EraseLocked(learner);
             if (inflight_.contains(learner)) changed_at_[learner] = epoch_;
           }
         }
@@ -111,6 +126,7 @@ void LearnerHistoryCache::WatchLoop() {
       was_live = live_;
       live_ = false;
       cache_.clear();
+      facts_ = 0;
       last_reset_ = ++epoch_;
       current_ = nullptr;
     }

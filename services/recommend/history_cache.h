@@ -11,7 +11,8 @@
 // reconnects with backoff. Thread-safe.
 //
 // Keys are canonical learner keys (records::CanonicalLearnerKey), the form
-// the feed uses. Bounded: when full, an arbitrary entry makes room.
+// the feed uses. Bounded in learners and in statements held: when full,
+// arbitrary entries make room.
 #ifndef LIFELONG_SERVICES_RECOMMEND_HISTORY_CACHE_H_
 #define LIFELONG_SERVICES_RECOMMEND_HISTORY_CACHE_H_
 
@@ -37,6 +38,9 @@ class LearnerHistoryCache {
  public:
   struct Options {
     size_t max_learners = 100000;
+    // Bound on the statements held across all learners (a history is up to
+    // 1,000 of them; ~150 bytes each).
+    size_t max_facts = 2000000;
     std::string token;  // bearer token for the record service ("" none)
     absl::Duration reconnect_min = absl::Milliseconds(100);
     absl::Duration reconnect_max = absl::Seconds(5);
@@ -47,6 +51,7 @@ class LearnerHistoryCache {
     int64_t invalidations = 0;  // learners dropped on a change message
     int64_t feed_connects = 0;  // times the feed became live
     size_t learners = 0;
+    size_t facts = 0;
     bool live = false;
   };
 
@@ -69,6 +74,7 @@ class LearnerHistoryCache {
 
  private:
   void WatchLoop();
+  void EraseLocked(const std::string& learner) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool Stopping() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_; }
 
   std::unique_ptr<v1::LearningRecordService::Stub> stub_;
@@ -80,6 +86,7 @@ class LearnerHistoryCache {
   // learner that has one (entries live only while reads are in flight).
   absl::flat_hash_map<std::string, int> inflight_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, uint64_t> changed_at_ ABSL_GUARDED_BY(mu_);
+  size_t facts_ ABSL_GUARDED_BY(mu_) = 0;  // statements held in cache_
   uint64_t epoch_ ABSL_GUARDED_BY(mu_) = 1;
   uint64_t last_reset_ ABSL_GUARDED_BY(mu_) = 1;  // epoch when the feed last went down
   bool live_ ABSL_GUARDED_BY(mu_) = false;
