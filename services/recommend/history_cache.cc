@@ -141,8 +141,7 @@ void LearnerHistoryCache::WatchLoop() {
                {"code", static_cast<int>(status.error_code())},
                {"effect", "histories are read from the record service on every request until it is back"}});
     }
-    auto stop = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_; };
-    mu_.AwaitWithTimeout(absl::Condition(&stop), backoff);
+    mu_.AwaitWithTimeout(absl::Condition(this, &LearnerHistoryCache::Stopping), backoff);
     if (stopping_) return;
     backoff = std::min(backoff * 2, options_.reconnect_max);
   }

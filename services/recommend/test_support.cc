@@ -11,6 +11,7 @@
 #include "models/interaction_file.h"
 #include "models/model_writer.h"
 #include "models/trainer.h"
+#include "services/common/status_util.h"
 #include "services/common/vocabulary.h"
 
 namespace lifelong::recommend::testing {
@@ -84,8 +85,7 @@ void FakeRecords::Add(const std::string& learner, absl::string_view verb,
 
 grpc::Status FakeRecords::WatchLearnerChanges(
     grpc::ServerContext* ctx, grpc::ServerReaderWriter<v1::LearnerChanges, v1::LearnerChangesAck>* stream) {
-  absl::Status s = records::ServeLearnerChanges(&feed_, ctx, stream);
-  return grpc::Status(static_cast<grpc::StatusCode>(s.code()), std::string(s.message()));
+  return ToGrpcStatus(records::ServeLearnerChanges(&feed_, ctx, stream));
 }
 
 void FakeRecords::set_delay(absl::Duration d) {
