@@ -7,11 +7,13 @@
 // Pre-fills the store (directly, in synced batches of 1,000) unless it
 // already holds --prefill statements, starts the gRPC server in-process as
 // records_server does, and drives it with a closed-loop async client:
-//   echo (baseline); "latest 50 statements of a learner" queries (on a cold
-//   and then a warm block cache); durable single-statement writes; durable
-//   batches of 100 (over gRPC, then straight into the store). Each phase
-//   starts on a quiescent store (flushes and compactions of earlier phases
-//   finished); a write phase's own background work runs during it.
+//   "latest 50 statements of a learner" queries (on a cold and then a warm
+//   block cache, then straight on the store); durable single-statement
+//   writes; durable batches of 100 (over gRPC, then straight into the store).
+//   Each phase starts on a quiescent store (flushes and compactions of
+//   earlier phases finished; a write phase's own background work runs during
+//   it), and each compared phase right after its own baseline: an Echo call
+//   on the same server, for half the phase's time.
 #include <cstdio>
 #include <filesystem>
 #include <random>
@@ -42,7 +44,7 @@ ABSL_FLAG(int, watchers, 0,
           "the recommender's history cache does (writes then wait for their acknowledgements)");
 ABSL_FLAG(int, min_pollers, 1, "sync server: fewest threads polling for calls");
 ABSL_FLAG(int, max_pollers, 64, "sync server: most idle threads kept polling (records_server's default)");
-ABSL_FLAG(std::string, skip, "", "comma-separated phases to skip: echo,single,batch,direct,query (profiling aid)");
+ABSL_FLAG(std::string, skip, "", "comma-separated phases to skip: query,single,batch,direct (profiling aid)");
 
 namespace lifelong::records {
 namespace {
@@ -189,23 +191,37 @@ int Main() {
                 std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     std::fflush(stdout);
   };
-  auto echo = bench::RunClosedLoop<v1::EchoResponse>(
-      "echo (baseline)", conc, skipped("echo") ? 0.001 : seconds, [&](grpc::ClientContext* ctx, int64_t, grpc::CompletionQueue* cq) {
-        v1::EchoRequest req;
-        req.set_payload("ping");
-        return stub->AsyncEcho(ctx, req, cq);
-      });
-  bench::PrintResult(echo);
+  // Each measured phase gets its own baseline: an echo run just before it,
+  // on the same server and the same quiescent store, so that the ratio
+  // compares calls measured seconds apart rather than a minute apart (these
+  // machines drift).
+  auto run_echo = [&](const std::string& before) {
+    bench::LoadResult r = bench::RunClosedLoop<v1::EchoResponse>(
+        absl::StrCat("echo (baseline, before ", before, ")"), conc, seconds / 2,
+        [&](grpc::ClientContext* ctx, int64_t, grpc::CompletionQueue* cq) {
+          v1::EchoRequest req;
+          req.set_payload("ping");
+          return stub->AsyncEcho(ctx, req, cq);
+        });
+    bench::PrintResult(r);
+    return r;
+  };
+  auto ratio = [](const bench::LoadResult& r, const bench::LoadResult& base) {
+    return base.calls_per_sec > 0 ? r.calls_per_sec / base.calls_per_sec : 0.0;
+  };
 
   // Queries run first on the in-process store, i.e. on the pre-filled store
   // as it is (the write phases below add ~0.5M statements); against a
   // running server (--target, nothing pre-filled) they run after the writes,
   // so that there is something to read.
   std::mt19937_64 rng(42);
-  bench::LoadResult cold, query;
+  bench::LoadResult query, query_echo;
   auto run_queries = [&] {
+    if (skipped("query")) {
+      std::printf("latest 50 of a learner: skipped\n");
+      return;
+    }
     quiesce("query");
-    double run_seconds = skipped("query") ? 0.001 : seconds;
     auto latest50 = [&](grpc::ClientContext* ctx, int64_t, grpc::CompletionQueue* cq) {
       v1::ListStatementsRequest req;
       req.set_learner(absl::StrCat("u", rng() % learners));
@@ -217,9 +233,10 @@ int Main() {
     // pass over the learner index, as records_server does at start-up: the
     // steady state of a running server.
     if (store) {  // a running server (--target) warmed its cache at start-up
-      cold = bench::RunClosedLoop<v1::ListStatementsResponse>("latest 50 of a learner, cold cache", conc,
-                                                              run_seconds, latest50);
-      bench::PrintResult(cold, 1, &echo);
+      bench::LoadResult base = run_echo("cold-cache queries");
+      bench::LoadResult cold = bench::RunClosedLoop<v1::ListStatementsResponse>(
+          "latest 50 of a learner, cold cache", conc, seconds, latest50);
+      bench::PrintResult(cold, 1, &base);
       auto t0 = std::chrono::steady_clock::now();
       absl::StatusOr<uint64_t> warmed = store->WarmLearnerIndex();
       if (!warmed.ok()) {
@@ -229,47 +246,77 @@ int Main() {
       std::printf("  (learner index read into the block cache: %.0f MB in %.1f s)\n", *warmed / 1e6,
                   std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     }
-    query = bench::RunClosedLoop<v1::ListStatementsResponse>("latest 50 of a learner", conc, run_seconds,
-                                                             latest50);
-    bench::PrintResult(query, 1, &echo);
+    query_echo = run_echo("queries");
+    query = bench::RunClosedLoop<v1::ListStatementsResponse>("latest 50 of a learner", conc, seconds, latest50);
+    bench::PrintResult(query, 1, &query_echo);
+    if (store) {  // the same queries straight on the store, one thread: the store's share of a call
+      std::mt19937_64 local(7);
+      int64_t n = 0, returned = 0;
+      auto t0 = std::chrono::steady_clock::now();
+      auto stop_at = t0 + std::chrono::duration<double>(std::min(seconds, 3.0));
+      while (std::chrono::steady_clock::now() < stop_at) {
+        for (int k = 0; k < 100; ++k, ++n) {
+          StatementQuery q;
+          q.learner = *CanonicalLearnerKey(absl::StrCat("u", local() % learners), "learner");
+          q.page_size = 50;
+          absl::StatusOr<StatementPage> page = store->List(q);
+          if (page.ok()) returned += static_cast<int64_t>(page->statements.size());
+        }
+      }
+      double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      std::printf("%-34s threads=1  calls/s=%9.0f  (%.1f us per query, %.1f statements each; store only)\n",
+                  "latest 50 of a learner, in-process", n / el, 1e6 * el / n,
+                  double(returned) / std::max<int64_t>(1, n));
+    }
   };
   if (store) run_queries();
-  int64_t cursor = 0;
-  quiesce("single");
-  RecordStoreStats before = store ? store->stats() : RecordStoreStats{};
-  double run_seconds = skipped("single") ? 0.001 : seconds;
-  auto single = bench::RunClosedLoop<v1::Statement>(
-      "record 1 statement (durable)", conc, run_seconds, [&](grpc::ClientContext* ctx, int64_t, grpc::CompletionQueue* cq) {
-        v1::RecordStatementRequest req;
-        req.set_statement_json(pool[cursor++ % kPool]);
-        return stub->AsyncRecordStatement(ctx, req, cq);
-      });
-  bench::PrintResult(single, 1, &echo);
-  RecordStoreStats after = store ? store->stats() : RecordStoreStats{};
-  std::printf("  group commit during single writes: %.1f statements per synced write\n",
-              double(after.statements_written - before.statements_written) /
-                  std::max<uint64_t>(1, after.groups_committed - before.groups_committed));
 
-  quiesce("batch");
-  int batch_conc = std::max(1, conc / 4);
-  run_seconds = skipped("batch") ? 0.001 : seconds;
-  auto batch = bench::RunClosedLoop<v1::RecordStatementsResponse>(
-      "record batch of 100 (durable)", batch_conc, run_seconds,
-      [&](grpc::ClientContext* ctx, int64_t, grpc::CompletionQueue* cq) {
-        v1::RecordStatementsRequest req;
-        for (int k = 0; k < 100; ++k) req.add_statement_json(pool[cursor++ % kPool]);
-        return stub->AsyncRecordStatements(ctx, req, cq);
-      });
-  bench::PrintResult(batch, 100);
+  int64_t cursor = 0;
+  bench::LoadResult single, single_echo;
+  if (skipped("single")) {
+    std::printf("record 1 statement: skipped\n");
+  } else {
+    quiesce("single");
+    single_echo = run_echo("single writes");
+    RecordStoreStats before = store ? store->stats() : RecordStoreStats{};
+    single = bench::RunClosedLoop<v1::Statement>(
+        "record 1 statement (durable)", conc, seconds, [&](grpc::ClientContext* ctx, int64_t, grpc::CompletionQueue* cq) {
+          v1::RecordStatementRequest req;
+          req.set_statement_json(pool[cursor++ % kPool]);
+          return stub->AsyncRecordStatement(ctx, req, cq);
+        });
+    bench::PrintResult(single, 1, &single_echo);
+    RecordStoreStats after = store ? store->stats() : RecordStoreStats{};
+    if (store) {
+      std::printf("  group commit during single writes: %.1f statements per synced write\n",
+                  double(after.statements_written - before.statements_written) /
+                      std::max<uint64_t>(1, after.groups_committed - before.groups_committed));
+    }
+  }
+
+  bench::LoadResult batch;
+  if (skipped("batch")) {
+    std::printf("record batch of 100: skipped\n");
+  } else {
+    quiesce("batch");
+    batch = bench::RunClosedLoop<v1::RecordStatementsResponse>(
+        "record batch of 100 (durable)", std::max(1, conc / 4), seconds,
+        [&](grpc::ClientContext* ctx, int64_t, grpc::CompletionQueue* cq) {
+          v1::RecordStatementsRequest req;
+          for (int k = 0; k < 100; ++k) req.add_statement_json(pool[cursor++ % kPool]);
+          return stub->AsyncRecordStatements(ctx, req, cq);
+        });
+    bench::PrintResult(batch, 100);
+  }
 
   // The same batches straight into the store (no gRPC), parsing included:
   // shows how much of the batched figure the store itself allows.
-  quiesce("direct");
-  if (store) {
+  if (store && !skipped("direct")) {
+    quiesce("direct");
     std::atomic<int64_t> done{0};
     std::atomic<int64_t> next{cursor};
     auto t0 = std::chrono::steady_clock::now();
-    auto stop_at = t0 + std::chrono::duration<double>(skipped("direct") ? 0.001 : seconds);
+    auto stop_at = t0 + std::chrono::duration<double>(seconds);
     std::vector<std::thread> threads;
     for (int t = 0; t < 4; ++t) {
       threads.emplace_back([&] {
@@ -288,13 +335,12 @@ int Main() {
   }
 
   if (!store) run_queries();
+  auto verdict = [](bool ran, bool met) { return !ran ? "skipped" : met ? "MET" : "NOT MET"; };
   std::printf("\ntargets: single writes >= 50%% of echo: %s (%.0f%%); batched >= 100000 statements/s: %s (%.0f); "
               "learner queries >= 50%% of echo: %s (%.0f%%)\n",
-              single.calls_per_sec >= 0.5 * echo.calls_per_sec ? "MET" : "NOT MET",
-              100 * single.calls_per_sec / echo.calls_per_sec,
-              batch.calls_per_sec * 100 >= 100000 ? "MET" : "NOT MET", batch.calls_per_sec * 100,
-              query.calls_per_sec >= 0.5 * echo.calls_per_sec ? "MET" : "NOT MET",
-              100 * query.calls_per_sec / echo.calls_per_sec);
+              verdict(single.calls > 0, ratio(single, single_echo) >= 0.5), 100 * ratio(single, single_echo),
+              verdict(batch.calls > 0, batch.calls_per_sec * 100 >= 100000), batch.calls_per_sec * 100,
+              verdict(query.calls > 0, ratio(query, query_echo) >= 0.5), 100 * ratio(query, query_echo));
   RecordStoreStats st = store ? store->stats() : RecordStoreStats{};
   std::printf("group commit: %llu statements in %llu synced writes (%.1f per sync)\n",
               static_cast<unsigned long long>(st.statements_written),
