@@ -106,22 +106,30 @@ any_running() {
   return 1
 }
 
-# Decides TLS (0/1) for this run: STACK_TLS when set, else the mode the
-# running stack was started with ($RUN/tls.on). A running stack is never
-# switched: that takes `ops/stack.sh down` first. With TLS, the CLI (and the
-# trainer it runs) use the development CA and the client certificate.
-resolve_tls() {
-  local running_tls=0
-  [ -f "$RUN/tls.on" ] && running_tls=1
+# resolve_switch VAR FLAG_FILE REQUESTED WHAT ENV_NAME: sets VAR to 0/1 for
+# this run: REQUESTED (the ENV_NAME variable) when set, else the mode the
+# running stack was started with ($RUN/FLAG_FILE exists), else 0. A running
+# stack is never switched: that takes `ops/stack.sh down` first.
+resolve_switch() {
+  local var="$1" file="$RUN/$2" requested="$3" what="$4" env_name="$5" running=0 value
+  [ -f "$file" ] && running=1
   if ! any_running; then
-    rm -f "$RUN/tls.on"
-    running_tls=""
+    rm -f "$file"
+    running=""
   fi
-  TLS="${STACK_TLS:-${running_tls:-0}}"
-  [ "$TLS" = 1 ] || TLS=0
-  if [ -n "$running_tls" ] && [ "$TLS" != "$running_tls" ]; then
-    die "the running stack was started $([ "$running_tls" = 1 ] && echo with || echo without) TLS; run 'ops/stack.sh down' before switching (STACK_TLS=$TLS)"
+  value="${requested:-${running:-0}}"
+  [ "$value" = 1 ] || value=0
+  if [ -n "$running" ] && [ "$value" != "$running" ]; then
+    die "the running stack was started $([ "$running" = 1 ] && echo with || echo without) $what; run 'ops/stack.sh down' before switching ($env_name=$value)"
   fi
+  printf -v "$var" '%s' "$value"
+}
+
+# Decides TLS (0/1) for this run (STACK_TLS, see resolve_switch). With TLS,
+# the CLI (and the trainer it runs) use the development CA and the client
+# certificate.
+resolve_tls() {
+  resolve_switch TLS tls.on "${STACK_TLS:-}" TLS STACK_TLS
   if [ "$TLS" = 1 ]; then
     export LIFELONG_TLS_CA="$TLS_DIR/ca.pem" LIFELONG_TLS_CERT="$TLS_DIR/client.pem" \
       LIFELONG_TLS_KEY="$TLS_DIR/client.key"
@@ -130,22 +138,11 @@ resolve_tls() {
   fi
 }
 
-# server_tls_flags NAME: the TLS flags of service NAME (none without TLS).
-# Decides authentication (0/1) for this run, like resolve_tls; with it on, the
-# CLI (and the trainer it runs) call with the operator token, and each
-# service and tool gets a token of its own role.
+# Decides authentication (0/1) for this run (STACK_AUTH, see resolve_switch);
+# with it on, the CLI (and the trainer it runs) call with the operator token,
+# and each service and tool gets a token of its own role.
 resolve_auth() {
-  local running_auth=0
-  [ -f "$RUN/auth.on" ] && running_auth=1
-  if ! any_running; then
-    rm -f "$RUN/auth.on"
-    running_auth=""
-  fi
-  AUTH="${STACK_AUTH:-${running_auth:-0}}"
-  [ "$AUTH" = 1 ] || AUTH=0
-  if [ -n "$running_auth" ] && [ "$AUTH" != "$running_auth" ]; then
-    die "the running stack was started $([ "$running_auth" = 1 ] && echo with || echo without) authentication; run 'ops/stack.sh down' before switching (STACK_AUTH=$AUTH)"
-  fi
+  resolve_switch AUTH auth.on "${STACK_AUTH:-}" authentication STACK_AUTH
   if [ "$AUTH" = 1 ]; then
     export LIFELONG_TOKEN_FILE="$AUTH_DIR/operator.token"
   else
@@ -182,6 +179,7 @@ server_auth_flags() {
   echo "--auth_key_file=$AUTH_DIR/jwt.key --auth_revocation_file=$AUTH_DIR/revoked.txt"
 }
 
+# server_tls_flags NAME: the TLS flags of service NAME (none without TLS).
 server_tls_flags() {
   [ "$TLS" = 1 ] || return 0
   echo "--tls_cert=$TLS_DIR/$1.pem --tls_key=$TLS_DIR/$1.key --tls_ca=$TLS_DIR/ca.pem --tls_require_client_cert"

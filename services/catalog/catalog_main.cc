@@ -130,17 +130,13 @@ int main(int argc, char** argv) {
   metrics_options.host = absl::GetFlag(FLAGS_metrics_host);
   metrics_options.port = absl::GetFlag(FLAGS_metrics_port);
   metrics_options.tls = *tls;
-  // Not fatal: the service keeps serving without /metrics (logged as error).
-  auto metrics_server = lifelong::StartMetricsHttpServer(
+  std::unique_ptr<lifelong::HttpServer> metrics_server = lifelong::StartMetricsHttpServerOrLog(
       metrics_options, &metrics::DefaultRegistry(), [&serving] { return serving.load(); });
-  if (!metrics_server.ok()) {
-    lifelong::LogError("metrics_listen_failed", {{"error", metrics_server.status().ToString()}});
-  }
   lifelong::WritePortFile(absl::GetFlag(FLAGS_port_file), (*server)->port());
   absl::StatusOr<lifelong::v1::CatalogInfo> info = (*store)->GetCatalogInfo();
   lifelong::LogInfo("serving", {{"port", (*server)->port()},
                                 {"metrics_port",
-                                 metrics_server.ok() ? (*metrics_server)->port() : -1},
+                                 metrics_server ? metrics_server->port() : -1},
                                 {"data_dir", data_dir},
                                 {"tls", lifelong::ServingTlsMode(*tls)},
                                 {"courses", info.ok() ? info->course_count() : -1},
@@ -150,7 +146,7 @@ int main(int argc, char** argv) {
   lifelong::LogInfo("shutting_down", {{"signal", sig}});
   serving = false;
   (*server)->Shutdown(std::chrono::milliseconds(absl::GetFlag(FLAGS_shutdown_grace_ms)));
-  if (metrics_server.ok()) (*metrics_server)->Shutdown();  // before the store closes
+  if (metrics_server) metrics_server->Shutdown();  // before the store closes
   absl::Status closed = (*store)->Close();
   if (!closed.ok()) {
     lifelong::LogError("store_close_failed", {{"error", closed.ToString()}});

@@ -13,6 +13,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace lifelong::bench {
@@ -34,8 +35,21 @@ template <typename Resp>
 using StartFn = std::function<std::unique_ptr<grpc::ClientAsyncResponseReader<Resp>>(
     grpc::ClientContext*, int64_t, grpc::CompletionQueue*)>;
 
+// Fills calls_per_sec and the percentiles of `r` from its calls, seconds and
+// `latencies` (milliseconds; sorted in place).
+inline void Summarize(LoadResult* r, std::vector<double>* latencies) {
+  r->calls_per_sec = r->seconds > 0 ? r->calls / r->seconds : 0;
+  if (!latencies->empty()) {
+    std::sort(latencies->begin(), latencies->end());
+    r->p50_ms = (*latencies)[latencies->size() / 2];
+    r->p99_ms = (*latencies)[std::min(latencies->size() - 1, latencies->size() * 99 / 100)];
+  }
+}
+
+// `all_latencies`, when set, also receives every call's latency (ms).
 template <typename Resp>
-LoadResult RunClosedLoop(const std::string& name, int concurrency, double seconds, StartFn<Resp> start) {
+LoadResult RunClosedLoop(const std::string& name, int concurrency, double seconds, StartFn<Resp> start,
+                         std::vector<double>* all_latencies = nullptr) {
   struct Slot {
     std::unique_ptr<grpc::ClientContext> ctx;
     Resp resp;
@@ -91,13 +105,39 @@ LoadResult RunClosedLoop(const std::string& name, int concurrency, double second
   bool ok;
   while (cq.Next(&tag, &ok)) {
   }
-  r.calls_per_sec = r.calls / r.seconds;
-  if (!latencies.empty()) {
-    std::sort(latencies.begin(), latencies.end());
-    r.p50_ms = latencies[latencies.size() / 2];
-    r.p99_ms = latencies[std::min(latencies.size() - 1, latencies.size() * 99 / 100)];
-  }
+  if (all_latencies != nullptr) all_latencies->insert(all_latencies->end(), latencies.begin(), latencies.end());
+  Summarize(&r, &latencies);
   return r;
+}
+
+// Runs call A (the baseline) and call B alternately, `rounds` slices of each,
+// `seconds` in all per call: both see the same stretch of a shared, noisy
+// machine, so B's rate over A's is steadier than from two back-to-back runs.
+// For calls that leave no background work behind (reads): a write's
+// flushes would otherwise slow the baseline's next slice.
+template <typename RespA, typename RespB>
+std::pair<LoadResult, LoadResult> RunInterleaved(const std::string& name_a, StartFn<RespA> start_a,
+                                                 const std::string& name_b, StartFn<RespB> start_b,
+                                                 int concurrency, double seconds, int rounds) {
+  LoadResult a, b;
+  a.name = name_a;
+  b.name = name_b;
+  a.concurrency = b.concurrency = concurrency;
+  std::vector<double> lat_a, lat_b;
+  for (int i = 0; i < rounds; ++i) {
+    for (int which = 0; which < 2; ++which) {
+      LoadResult& total = which == 0 ? a : b;
+      LoadResult slice = which == 0 ? RunClosedLoop<RespA>(name_a, concurrency, seconds / rounds, start_a, &lat_a)
+                                    : RunClosedLoop<RespB>(name_b, concurrency, seconds / rounds, start_b, &lat_b);
+      total.calls += slice.calls;
+      total.errors += slice.errors;
+      total.seconds += slice.seconds;
+      if (total.first_error.empty()) total.first_error = slice.first_error;
+    }
+  }
+  Summarize(&a, &lat_a);
+  Summarize(&b, &lat_b);
+  return {a, b};
 }
 
 inline void PrintResult(const LoadResult& r, double items_per_call = 1, const LoadResult* baseline = nullptr) {

@@ -19,6 +19,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "services/common/log.h"
 
 namespace lifelong {
 namespace {
@@ -406,6 +407,18 @@ absl::StatusOr<std::unique_ptr<HttpServer>> StartMetricsHttpServer(
     return Text(200, "ok\n");
   };
   return HttpServer::Start(std::move(options), std::move(routes));
+}
+
+std::unique_ptr<HttpServer> StartMetricsHttpServerOrLog(HttpServerOptions options,
+                                                        const metrics::MetricsRegistry* registry,
+                                                        std::function<bool()> healthy) {
+  absl::StatusOr<std::unique_ptr<HttpServer>> server =
+      StartMetricsHttpServer(std::move(options), registry, std::move(healthy));
+  if (!server.ok()) {
+    LogError("metrics_listen_failed", {{"error", server.status().ToString()}});
+    return nullptr;
+  }
+  return std::move(*server);
 }
 
 }  // namespace lifelong

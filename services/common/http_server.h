@@ -106,6 +106,13 @@ absl::StatusOr<std::unique_ptr<HttpServer>> StartMetricsHttpServer(
     HttpServerOptions options, const metrics::MetricsRegistry* registry,
     std::function<bool()> healthy = nullptr);
 
+// StartMetricsHttpServer for a service's main, where the endpoint is not
+// worth failing for: on error it logs `metrics_listen_failed` and returns
+// null, and the service serves on without /metrics.
+std::unique_ptr<HttpServer> StartMetricsHttpServerOrLog(HttpServerOptions options,
+                                                        const metrics::MetricsRegistry* registry,
+                                                        std::function<bool()> healthy = nullptr);
+
 }  // namespace lifelong
 
 #endif  // LIFELONG_SERVICES_COMMON_HTTP_SERVER_H_

@@ -148,18 +148,14 @@ int main(int argc, char** argv) {
   metrics_options.host = absl::GetFlag(FLAGS_metrics_host);
   metrics_options.port = absl::GetFlag(FLAGS_metrics_port);
   metrics_options.tls = o.tls;
-  auto metrics_server =
-      lifelong::StartMetricsHttpServer(metrics_options, &metrics::DefaultRegistry());
-  if (!metrics_server.ok()) {  // not fatal: serve without /metrics
-    lifelong::LogError("metrics_listen_failed", {{"error", metrics_server.status().ToString()}});
-  } else {
-    lifelong::LogInfo("metrics_serving", {{"metrics_port", (*metrics_server)->port()}});
-  }
+  std::unique_ptr<lifelong::HttpServer> metrics_server =
+      lifelong::StartMetricsHttpServerOrLog(metrics_options, &metrics::DefaultRegistry());
+  if (metrics_server) lifelong::LogInfo("metrics_serving", {{"metrics_port", metrics_server->port()}});
   lifelong::WritePortFile(absl::GetFlag(FLAGS_port_file), (*server)->port());
   int sig = lifelong::WaitForTerminationSignal();
   lifelong::LogInfo("shutting_down", {{"signal", sig}});
   (*server)->Shutdown();
   // Before *server (which the callbacks read) is destroyed.
-  if (metrics_server.ok()) (*metrics_server)->Shutdown();
+  if (metrics_server) metrics_server->Shutdown();
   return EXIT_SUCCESS;
 }

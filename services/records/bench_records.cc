@@ -12,12 +12,14 @@
 //   writes; durable batches of 100 (over gRPC, then straight into the store).
 //   Each phase starts on a quiescent store (flushes and compactions of
 //   earlier phases finished; a write phase's own background work runs during
-//   it), and each compared phase right after its own baseline: an Echo call
-//   on the same server, for half the phase's time.
+//   it), and each compared phase right after its own baseline, an Echo call
+//   on the same server for half the phase's time (the steady-state queries
+//   alternate with theirs: 4 slices each).
 #include <cstdio>
 #include <filesystem>
 #include <random>
 #include <thread>
+#include <tuple>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
@@ -191,18 +193,18 @@ int Main() {
                 std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     std::fflush(stdout);
   };
-  // Each measured phase gets its own baseline: an echo run just before it,
-  // on the same server and the same quiescent store, so that the ratio
-  // compares calls measured seconds apart rather than a minute apart (these
-  // machines drift).
+  // Each measured phase gets its own baseline, an echo on the same server and
+  // the same quiescent store, run just before it (or alternating with it, for
+  // the steady-state queries): the ratio then compares calls measured seconds
+  // apart rather than a minute apart (these machines drift).
+  bench::StartFn<v1::EchoResponse> echo_call = [&](grpc::ClientContext* ctx, int64_t, grpc::CompletionQueue* cq) {
+    v1::EchoRequest req;
+    req.set_payload("ping");
+    return stub->AsyncEcho(ctx, req, cq);
+  };
   auto run_echo = [&](const std::string& before) {
     bench::LoadResult r = bench::RunClosedLoop<v1::EchoResponse>(
-        absl::StrCat("echo (baseline, before ", before, ")"), conc, seconds / 2,
-        [&](grpc::ClientContext* ctx, int64_t, grpc::CompletionQueue* cq) {
-          v1::EchoRequest req;
-          req.set_payload("ping");
-          return stub->AsyncEcho(ctx, req, cq);
-        });
+        absl::StrCat("echo (baseline, before ", before, ")"), conc, seconds / 2, echo_call);
     bench::PrintResult(r);
     return r;
   };
@@ -222,7 +224,8 @@ int Main() {
       return;
     }
     quiesce("query");
-    auto latest50 = [&](grpc::ClientContext* ctx, int64_t, grpc::CompletionQueue* cq) {
+    bench::StartFn<v1::ListStatementsResponse> latest50 = [&](grpc::ClientContext* ctx, int64_t,
+                                                              grpc::CompletionQueue* cq) {
       v1::ListStatementsRequest req;
       req.set_learner(absl::StrCat("u", rng() % learners));
       req.set_page_size(50);
@@ -246,8 +249,11 @@ int Main() {
       std::printf("  (learner index read into the block cache: %.0f MB in %.1f s)\n", *warmed / 1e6,
                   std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     }
-    query_echo = run_echo("queries");
-    query = bench::RunClosedLoop<v1::ListStatementsResponse>("latest 50 of a learner", conc, seconds, latest50);
+    // Reads leave no background work, so the steady-state queries alternate
+    // with their echo baseline (4 slices each) rather than follow it.
+    std::tie(query_echo, query) = bench::RunInterleaved<v1::EchoResponse, v1::ListStatementsResponse>(
+        "echo (baseline, interleaved)", echo_call, "latest 50 of a learner", latest50, conc, seconds, 4);
+    bench::PrintResult(query_echo);
     bench::PrintResult(query, 1, &query_echo);
     if (store) {  // the same queries straight on the store, one thread: the store's share of a call
       std::mt19937_64 local(7);
@@ -267,6 +273,27 @@ int Main() {
       std::printf("%-34s threads=1  calls/s=%9.0f  (%.1f us per query, %.1f statements each; store only)\n",
                   "latest 50 of a learner, in-process", n / el, 1e6 * el / n,
                   double(returned) / std::max<int64_t>(1, n));
+      // The same through the service's handler, plus the response's
+      // serialization and the client's parse: everything but gRPC's transport.
+      n = 0;
+      t0 = std::chrono::steady_clock::now();
+      stop_at = t0 + std::chrono::duration<double>(std::min(seconds, 3.0));
+      std::string wire;
+      while (std::chrono::steady_clock::now() < stop_at) {
+        for (int k = 0; k < 100; ++k, ++n) {
+          v1::ListStatementsRequest req;
+          req.set_learner(absl::StrCat("u", local() % learners));
+          req.set_page_size(50);
+          v1::ListStatementsResponse resp, parsed;
+          service->ListStatements(nullptr, &req, &resp);
+          resp.SerializeToString(&wire);
+          parsed.ParseFromString(wire);
+        }
+      }
+      el = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      std::printf("%-34s threads=1  calls/s=%9.0f  (%.1f us per query; handler, serialization and the "
+                  "client's parse, no transport)\n",
+                  "latest 50 of a learner, in-process", n / el, 1e6 * el / n);
     }
   };
   if (store) run_queries();
@@ -291,6 +318,28 @@ int Main() {
       std::printf("  group commit during single writes: %.1f statements per synced write\n",
                   double(after.statements_written - before.statements_written) /
                       std::max<uint64_t>(1, after.groups_committed - before.groups_committed));
+      // The same writes straight into the store from as many threads as there
+      // were outstanding calls: the store's share of a call.
+      quiesce("single");
+      std::atomic<int64_t> done{0};
+      std::atomic<int64_t> next{cursor};
+      auto t0 = std::chrono::steady_clock::now();
+      auto stop_at = t0 + std::chrono::duration<double>(seconds / 2);
+      std::vector<std::thread> threads;
+      for (int t = 0; t < conc; ++t) {
+        threads.emplace_back([&] {
+          while (std::chrono::steady_clock::now() < stop_at) {
+            std::vector<ParsedStatement> one;
+            one.push_back(*ParseStatement(pool[next++ % kPool]));
+            if (store->Record(std::move(one)).ok()) ++done;
+          }
+        });
+      }
+      for (auto& t : threads) t.join();
+      cursor = next;
+      double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      std::printf("%-34s threads=%-3d items/s=%10.0f  (store only, no gRPC)\n", "record 1 statement, in-process",
+                  conc, done / el);
     }
   }
 

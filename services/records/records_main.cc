@@ -178,16 +178,12 @@ int main(int argc, char** argv) {
   metrics_options.host = absl::GetFlag(FLAGS_metrics_host);
   metrics_options.port = absl::GetFlag(FLAGS_metrics_port);
   metrics_options.tls = *tls;
-  // Not fatal: the service keeps serving without /metrics (logged as error).
-  auto metrics_server = lifelong::StartMetricsHttpServer(
+  std::unique_ptr<lifelong::HttpServer> metrics_server = lifelong::StartMetricsHttpServerOrLog(
       metrics_options, &metrics::DefaultRegistry(), [&serving] { return serving.load(); });
-  if (!metrics_server.ok()) {
-    lifelong::LogError("metrics_listen_failed", {{"error", metrics_server.status().ToString()}});
-  }
   lifelong::WritePortFile(absl::GetFlag(FLAGS_port_file), (*server)->port());
   lifelong::LogInfo("serving", {{"port", (*server)->port()},
                                 {"metrics_port",
-                                 metrics_server.ok() ? (*metrics_server)->port() : -1},
+                                 metrics_server ? metrics_server->port() : -1},
                                 {"data_dir", absl::GetFlag(FLAGS_data_dir)},
                                 {"tls", lifelong::ServingTlsMode(*tls)},
                                 {"statements", (*store)->ApproximateStatementCount()}});
@@ -219,7 +215,7 @@ int main(int argc, char** argv) {
   if (xapi_server) xapi_server->Stop();
   (*server)->Shutdown(std::chrono::milliseconds(absl::GetFlag(FLAGS_shutdown_grace_ms)));
   // Before the store that the metrics callbacks read goes away.
-  if (metrics_server.ok()) (*metrics_server)->Shutdown();
+  if (metrics_server) metrics_server->Shutdown();
   store->reset();  // flush and close
   lifelong::LogInfo("stopped");
   return 0;

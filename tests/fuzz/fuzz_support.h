@@ -10,8 +10,13 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <string>
 #include <vector>
 
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include "absl/strings/escaping.h"
 #include "absl/strings/string_view.h"
 
 // Aborts with the failed condition when `cond` is false. Use it for properties
@@ -64,6 +69,29 @@ inline std::vector<absl::string_view> SplitFields(absl::string_view input, size_
   while (fields.size() < n) fields.push_back(absl::string_view());
   return fields;
 }
+
+// Page tokens (services/records/page_token.h, services/catalog/page_token.h)
+// are web-safe base64 of a payload and the first 16 bytes of
+// HMAC-SHA-256(key, payload). Computed here independently of the code under
+// test, so that a target can sign any payload and reach the decoder behind
+// the tag check.
+inline std::string Hmac16(absl::string_view key, absl::string_view payload) {
+  unsigned char out[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(payload.data()),
+       payload.size(), out, &len);
+  return std::string(reinterpret_cast<const char*>(out), 16);
+}
+
+// A token that decoded must re-encode to the same bytes: compares the
+// unescaped bytes, as base64 has more than one spelling of the same bytes.
+#define FUZZ_CHECK_SAME_TOKEN(token, reencoded)                            \
+  do {                                                                     \
+    std::string fuzz_raw_, fuzz_again_;                                    \
+    FUZZ_CHECK(absl::WebSafeBase64Unescape((token), &fuzz_raw_));          \
+    FUZZ_CHECK(absl::WebSafeBase64Unescape((reencoded), &fuzz_again_));    \
+    FUZZ_CHECK(fuzz_raw_ == fuzz_again_);                                  \
+  } while (0)
 
 }  // namespace lifelong::fuzz
 
