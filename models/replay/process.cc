@@ -1,6 +1,5 @@
 #include "models/replay/process.h"
 
-#include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -12,32 +11,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "services/common/child_process.h"
 
 namespace lifelong::models::replay {
 namespace {
-
-absl::StatusOr<pid_t> Spawn(const std::vector<std::string>& argv, const std::string& log_path) {
-  std::vector<char*> args;
-  args.reserve(argv.size() + 1);
-  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  const pid_t pid = fork();
-  if (pid < 0) return absl::InternalError(absl::StrCat("fork failed for ", argv[0]));
-  if (pid == 0) {
-    sigset_t none;
-    sigemptyset(&none);
-    pthread_sigmask(SIG_SETMASK, &none, nullptr);
-    const int fd = open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    if (fd >= 0) {
-      dup2(fd, 1);
-      dup2(fd, 2);
-      close(fd);
-    }
-    execv(args[0], args.data());
-    _exit(127);
-  }
-  return pid;
-}
 
 // Exit code from a wait status: the code, or 128 + signal.
 int ExitCode(int status) {
@@ -88,13 +65,11 @@ absl::StatusOr<ServerProcess> ServerProcess::Start(const std::vector<std::string
   full.push_back("--port=0");
   full.push_back(absl::StrCat("--port_file=", port_file));
   unlink(port_file.c_str());
-  absl::StatusOr<pid_t> pid = Spawn(full, log_path);
+  absl::StatusOr<pid_t> pid = SpawnChild(full, log_path);
   if (!pid.ok()) return pid.status();
   const absl::Time deadline = absl::Now() + timeout;
   while (absl::Now() < deadline) {
-    std::ifstream in(port_file);
-    int port = 0;
-    if (in >> port && port > 0) return ServerProcess(*pid, port, log_path);
+    if (std::optional<int> port = ReadPortFile(port_file)) return ServerProcess(*pid, *port, log_path);
     if (std::optional<int> status = TryReap(*pid)) {
       return absl::FailedPreconditionError(absl::StrCat(argv[0], " exited with code ",
                                                         ExitCode(*status), " before serving; log ",
@@ -150,7 +125,7 @@ absl::Status ServerProcess::Stop(absl::Duration grace) {
 
 absl::StatusOr<int> RunToCompletion(const std::vector<std::string>& argv,
                                     const std::string& log_path, absl::Duration timeout) {
-  absl::StatusOr<pid_t> pid = Spawn(argv, log_path);
+  absl::StatusOr<pid_t> pid = SpawnChild(argv, log_path);
   if (!pid.ok()) return pid.status();
   std::optional<int> status = WaitFor(*pid, timeout);
   if (!status) {

@@ -1,16 +1,16 @@
 #include "tests/testing/subprocess.h"
 
-#include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
+#include <optional>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "services/common/child_process.h"
 
 namespace lifelong::testing {
 
@@ -31,28 +31,9 @@ std::string FreshTempDir(const std::string& name) {
 
 absl::StatusOr<Subprocess> Subprocess::Start(const std::vector<std::string>& argv,
                                              const std::string& log_path) {
-  std::vector<char*> args;
-  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  pid_t pid = fork();
-  if (pid < 0) return absl::InternalError("fork failed");
-  if (pid == 0) {
-    // Child: unblock signals the test may have blocked, redirect output.
-    sigset_t all;
-    sigemptyset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, nullptr);
-    if (!log_path.empty()) {
-      int fd = open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-      if (fd >= 0) {
-        dup2(fd, 1);
-        dup2(fd, 2);
-        close(fd);
-      }
-    }
-    execv(args[0], args.data());
-    _exit(127);
-  }
-  return Subprocess(pid);
+  absl::StatusOr<pid_t> pid = SpawnChild(argv, log_path);
+  if (!pid.ok()) return pid.status();
+  return Subprocess(*pid);
 }
 
 Subprocess& Subprocess::operator=(Subprocess&& other) noexcept {
@@ -101,9 +82,7 @@ absl::StatusOr<int> Subprocess::Stop(int sig, std::chrono::milliseconds timeout)
 absl::StatusOr<int> WaitForPortFile(const std::string& path, std::chrono::milliseconds timeout) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   while (std::chrono::steady_clock::now() < deadline) {
-    std::ifstream in(path);
-    int port = 0;
-    if (in >> port && port > 0) return port;
+    if (std::optional<int> port = ReadPortFile(path)) return *port;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   return absl::DeadlineExceededError(absl::StrCat("no port in ", path));
