@@ -15,6 +15,11 @@
 //   it), and each compared phase right after its own baseline, an Echo call
 //   on the same server for half the phase's time (the steady-state queries
 //   alternate with theirs: 4 slices each).
+//
+// With --target it drives a running records_server instead (no pre-fill, no
+// store-only phases; a pause stands in for waiting on the store):
+// ops/bench_records_server.sh runs it that way against a pre-filled server in
+// its own process, and ops/xapi/bench.sh beside the xAPI endpoint.
 #include <cstdio>
 #include <filesystem>
 #include <random>
@@ -46,6 +51,12 @@ ABSL_FLAG(int, watchers, 0,
           "the recommender's history cache does (writes then wait for their acknowledgements)");
 ABSL_FLAG(int, min_pollers, 1, "sync server: fewest threads polling for calls");
 ABSL_FLAG(int, max_pollers, 64, "sync server: most idle threads kept polling (records_server's default)");
+ABSL_FLAG(bool, queries_first, false,
+          "with --target: run the queries before the writes (the target's store is pre-filled, e.g. by "
+          "ops/bench_records_server.sh); without --target they always run first");
+ABSL_FLAG(double, settle_seconds, 10,
+          "with --target: pause before each phase so that the previous phase's flushes and compactions "
+          "finish (in-process, the bench waits for the store's background work instead)");
 ABSL_FLAG(std::string, skip, "", "comma-separated phases to skip: query,single,batch,direct (profiling aid)");
 
 namespace lifelong::records {
@@ -176,14 +187,27 @@ int Main() {
   int64_t base = 1000000000LL + std::chrono::system_clock::now().time_since_epoch().count() % 1000000000LL;
   for (int64_t i = 0; i < kPool; ++i) pool[i] = Statement(base + i, learners);
 
-  std::printf("\nrecord service benchmark (%s, %d outstanding calls, %.0fs each)\n", "in-process server, sync API", conc, seconds);
+  std::printf("\nrecord service benchmark (%s, %d outstanding calls, %.0fs each)\n",
+              store ? "in-process server, sync API" : absl::StrCat("records_server at ", target).c_str(), conc,
+              seconds);
   const std::string skip = absl::GetFlag(FLAGS_skip);
   auto skipped = [&](const char* phase) { return skip.find(phase) != std::string::npos; };
   // Every phase starts on a quiescent store: the flushes and compactions a
   // write phase leaves behind would otherwise run during (and be charged to)
   // the next phase. A write phase's own background work runs during it.
+  bool first_phase = true;
   auto quiesce = [&](const char* phase) {
-    if (!store || skipped(phase)) return;
+    if (skipped(phase)) return;
+    if (!store) {  // a running server: give its background work time instead
+      double settle = absl::GetFlag(FLAGS_settle_seconds);
+      if (!first_phase && settle > 0) {
+        std::printf("  (paused %.0f s for the server's flushes and compactions before this phase)\n", settle);
+        std::fflush(stdout);
+        std::this_thread::sleep_for(std::chrono::duration<double>(settle));
+      }
+      first_phase = false;
+      return;
+    }
     auto t0 = std::chrono::steady_clock::now();
     if (absl::Status s = store->WaitForBackgroundWork(); !s.ok()) {
       std::fprintf(stderr, "%s\n", std::string(s.message()).c_str());
@@ -296,7 +320,8 @@ int Main() {
                   "latest 50 of a learner, in-process", n / el, 1e6 * el / n);
     }
   };
-  if (store) run_queries();
+  const bool queries_first = store != nullptr || absl::GetFlag(FLAGS_queries_first);
+  if (queries_first) run_queries();
 
   int64_t cursor = 0;
   bench::LoadResult single, single_echo;
@@ -383,18 +408,20 @@ int Main() {
                 done / el);
   }
 
-  if (!store) run_queries();
+  if (!queries_first) run_queries();
   auto verdict = [](bool ran, bool met) { return !ran ? "skipped" : met ? "MET" : "NOT MET"; };
   std::printf("\ntargets: single writes >= 50%% of echo: %s (%.0f%%); batched >= 100000 statements/s: %s (%.0f); "
               "learner queries >= 50%% of echo: %s (%.0f%%)\n",
               verdict(single.calls > 0, ratio(single, single_echo) >= 0.5), 100 * ratio(single, single_echo),
               verdict(batch.calls > 0, batch.calls_per_sec * 100 >= 100000), batch.calls_per_sec * 100,
               verdict(query.calls > 0, ratio(query, query_echo) >= 0.5), 100 * ratio(query, query_echo));
-  RecordStoreStats st = store ? store->stats() : RecordStoreStats{};
-  std::printf("group commit: %llu statements in %llu synced writes (%.1f per sync)\n",
-              static_cast<unsigned long long>(st.statements_written),
-              static_cast<unsigned long long>(st.groups_committed),
-              st.groups_committed ? double(st.statements_written) / st.groups_committed : 0.0);
+  if (store) {
+    RecordStoreStats st = store->stats();
+    std::printf("group commit: %llu statements in %llu synced writes (%.1f per sync)\n",
+                static_cast<unsigned long long>(st.statements_written),
+                static_cast<unsigned long long>(st.groups_committed),
+                st.groups_committed ? double(st.statements_written) / st.groups_committed : 0.0);
+  }
   if (!watcher_threads.empty()) {
     std::printf("change-feed messages acknowledged by the watchers: %lld; watchers dropped for a late "
                 "acknowledgement: %lld\n",
