@@ -22,6 +22,7 @@
 // its own process, and ops/xapi/bench.sh beside the xAPI endpoint.
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <random>
 #include <thread>
 #include <tuple>
@@ -235,6 +236,17 @@ int Main() {
   auto ratio = [](const bench::LoadResult& r, const bench::LoadResult& base) {
     return base.calls_per_sec > 0 ? r.calls_per_sec / base.calls_per_sec : 0.0;
   };
+  // Calls `call` on this thread, in rounds of 100, for `run_seconds`; returns
+  // {calls, elapsed seconds}.
+  auto time_calls = [](double run_seconds, const std::function<void()>& call) {
+    int64_t n = 0;
+    auto t0 = std::chrono::steady_clock::now();
+    auto stop_at = t0 + std::chrono::duration<double>(run_seconds);
+    while (std::chrono::steady_clock::now() < stop_at) {
+      for (int k = 0; k < 100; ++k, ++n) call();
+    }
+    return std::make_pair(n, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  };
 
   // Queries run first on the in-process store, i.e. on the pre-filled store
   // as it is (the write phases below add ~0.5M statements); against a
@@ -281,40 +293,29 @@ int Main() {
     bench::PrintResult(query, 1, &query_echo);
     if (store) {  // the same queries straight on the store, one thread: the store's share of a call
       std::mt19937_64 local(7);
-      int64_t n = 0, returned = 0;
-      auto t0 = std::chrono::steady_clock::now();
-      auto stop_at = t0 + std::chrono::duration<double>(std::min(seconds, 3.0));
-      while (std::chrono::steady_clock::now() < stop_at) {
-        for (int k = 0; k < 100; ++k, ++n) {
-          StatementQuery q;
-          q.learner = *CanonicalLearnerKey(absl::StrCat("u", local() % learners), "learner");
-          q.page_size = 50;
-          absl::StatusOr<StatementPage> page = store->List(q);
-          if (page.ok()) returned += static_cast<int64_t>(page->statements.size());
-        }
-      }
-      double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      int64_t returned = 0;
+      auto [n, el] = time_calls(std::min(seconds, 3.0), [&] {
+        StatementQuery q;
+        q.learner = *CanonicalLearnerKey(absl::StrCat("u", local() % learners), "learner");
+        q.page_size = 50;
+        absl::StatusOr<StatementPage> page = store->List(q);
+        if (page.ok()) returned += static_cast<int64_t>(page->statements.size());
+      });
       std::printf("%-34s threads=1  calls/s=%9.0f  (%.1f us per query, %.1f statements each; store only)\n",
                   "latest 50 of a learner, in-process", n / el, 1e6 * el / n,
                   double(returned) / std::max<int64_t>(1, n));
       // The same through the service's handler, plus the response's
       // serialization and the client's parse: everything but gRPC's transport.
-      n = 0;
-      t0 = std::chrono::steady_clock::now();
-      stop_at = t0 + std::chrono::duration<double>(std::min(seconds, 3.0));
       std::string wire;
-      while (std::chrono::steady_clock::now() < stop_at) {
-        for (int k = 0; k < 100; ++k, ++n) {
-          v1::ListStatementsRequest req;
-          req.set_learner(absl::StrCat("u", local() % learners));
-          req.set_page_size(50);
-          v1::ListStatementsResponse resp, parsed;
-          service->ListStatements(nullptr, &req, &resp);
-          resp.SerializeToString(&wire);
-          parsed.ParseFromString(wire);
-        }
-      }
-      el = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      std::tie(n, el) = time_calls(std::min(seconds, 3.0), [&] {
+        v1::ListStatementsRequest req;
+        req.set_learner(absl::StrCat("u", local() % learners));
+        req.set_page_size(50);
+        v1::ListStatementsResponse resp, parsed;
+        service->ListStatements(nullptr, &req, &resp);
+        resp.SerializeToString(&wire);
+        parsed.ParseFromString(wire);
+      });
       std::printf("%-34s threads=1  calls/s=%9.0f  (%.1f us per query; handler, serialization and the "
                   "client's parse, no transport)\n",
                   "latest 50 of a learner, in-process", n / el, 1e6 * el / n);
@@ -324,6 +325,28 @@ int Main() {
   if (queries_first) run_queries();
 
   int64_t cursor = 0;
+  // Statements from the pool straight into the store (no gRPC, parsing
+  // included) from `threads` threads, `per_call` per Record() call, for
+  // `run_seconds`; returns statements/s.
+  auto record_directly = [&](int threads, int per_call, double run_seconds) {
+    std::atomic<int64_t> done{0};
+    std::atomic<int64_t> next{cursor};
+    auto t0 = std::chrono::steady_clock::now();
+    auto stop_at = t0 + std::chrono::duration<double>(run_seconds);
+    std::vector<std::thread> workers;
+    for (int t = 0; t < threads; ++t) {
+      workers.emplace_back([&] {
+        while (std::chrono::steady_clock::now() < stop_at) {
+          std::vector<ParsedStatement> b;
+          for (int k = 0; k < per_call; ++k) b.push_back(*ParseStatement(pool[next++ % kPool]));
+          if (store->Record(std::move(b)).ok()) done += per_call;
+        }
+      });
+    }
+    for (auto& w : workers) w.join();
+    cursor = next;
+    return done / std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  };
   bench::LoadResult single, single_echo;
   if (skipped("single")) {
     std::printf("record 1 statement: skipped\n");
@@ -346,25 +369,8 @@ int Main() {
       // The same writes straight into the store from as many threads as there
       // were outstanding calls: the store's share of a call.
       quiesce("single");
-      std::atomic<int64_t> done{0};
-      std::atomic<int64_t> next{cursor};
-      auto t0 = std::chrono::steady_clock::now();
-      auto stop_at = t0 + std::chrono::duration<double>(seconds / 2);
-      std::vector<std::thread> threads;
-      for (int t = 0; t < conc; ++t) {
-        threads.emplace_back([&] {
-          while (std::chrono::steady_clock::now() < stop_at) {
-            std::vector<ParsedStatement> one;
-            one.push_back(*ParseStatement(pool[next++ % kPool]));
-            if (store->Record(std::move(one)).ok()) ++done;
-          }
-        });
-      }
-      for (auto& t : threads) t.join();
-      cursor = next;
-      double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       std::printf("%-34s threads=%-3d items/s=%10.0f  (store only, no gRPC)\n", "record 1 statement, in-process",
-                  conc, done / el);
+                  conc, record_directly(conc, 1, seconds / 2));
     }
   }
 
@@ -387,25 +393,8 @@ int Main() {
   // shows how much of the batched figure the store itself allows.
   if (store && !skipped("direct")) {
     quiesce("direct");
-    std::atomic<int64_t> done{0};
-    std::atomic<int64_t> next{cursor};
-    auto t0 = std::chrono::steady_clock::now();
-    auto stop_at = t0 + std::chrono::duration<double>(seconds);
-    std::vector<std::thread> threads;
-    for (int t = 0; t < 4; ++t) {
-      threads.emplace_back([&] {
-        while (std::chrono::steady_clock::now() < stop_at) {
-          std::vector<ParsedStatement> b;
-          for (int k = 0; k < 100; ++k) b.push_back(*ParseStatement(pool[next++ % kPool]));
-          if (store->Record(std::move(b)).ok()) done += 100;
-        }
-      });
-    }
-    for (auto& t : threads) t.join();
-    cursor = next;
-    double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     std::printf("%-34s threads=4  items/s=%10.0f  (store only, no gRPC)\n", "record batch of 100, in-process",
-                done / el);
+                record_directly(4, 100, seconds));
   }
 
   if (!queries_first) run_queries();
