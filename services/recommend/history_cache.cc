@@ -59,11 +59,12 @@ void LearnerHistoryCache::EndFetch(const std::string& learner, uint64_t ticket,
   cache_[learner] = *facts;
 }
 
-void LearnerHistoryCache::EraseLocked(const std::string& learner) {
+bool LearnerHistoryCache::EraseLocked(const std::string& learner) {
   auto it = cache_.find(learner);
-  if (it == cache_.end()) return;
+  if (it == cache_.end()) return false;
   facts_ -= it->second.size();
   cache_.erase(it);
+  return true;
 }
 
 bool LearnerHistoryCache::WaitLive(absl::Duration timeout) const {
@@ -110,8 +111,7 @@ void LearnerHistoryCache::WatchLoop() {
           absl::MutexLock lock(&mu_);
           ++epoch_;
           for (const std::string& learner : message.learners()) {
-            stats_.invalidations += cache_.contains(learner) ? 1 : 0;
-            EraseLocked(learner);
+            if (EraseLocked(learner)) ++stats_.invalidations;
             if (inflight_.contains(learner)) changed_at_[learner] = epoch_;
           }
         }

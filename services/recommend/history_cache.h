@@ -74,7 +74,8 @@ class LearnerHistoryCache {
 
  private:
   void WatchLoop();
-  void EraseLocked(const std::string& learner) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Whether `learner` was cached.
+  bool EraseLocked(const std::string& learner) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool Stopping() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_; }
 
   std::unique_ptr<v1::LearningRecordService::Stub> stub_;
