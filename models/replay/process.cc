@@ -23,23 +23,6 @@ int ExitCode(int status) {
   return -1;
 }
 
-// Reaps `pid` if it has exited: its wait status, or std::nullopt.
-std::optional<int> TryReap(pid_t pid) {
-  int status = 0;
-  if (waitpid(pid, &status, WNOHANG) == pid) return status;
-  return std::nullopt;
-}
-
-// Waits for `pid` up to `timeout`; its wait status or std::nullopt.
-std::optional<int> WaitFor(pid_t pid, absl::Duration timeout) {
-  const absl::Time deadline = absl::Now() + timeout;
-  while (true) {
-    if (std::optional<int> s = TryReap(pid)) return s;
-    if (absl::Now() >= deadline) return std::nullopt;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-}
-
 void KillAndReap(pid_t pid) {
   kill(pid, SIGKILL);
   int status = 0;
@@ -70,7 +53,7 @@ absl::StatusOr<ServerProcess> ServerProcess::Start(const std::vector<std::string
   const absl::Time deadline = absl::Now() + timeout;
   while (absl::Now() < deadline) {
     if (std::optional<int> port = ReadPortFile(port_file)) return ServerProcess(*pid, *port, log_path);
-    if (std::optional<int> status = TryReap(*pid)) {
+    if (std::optional<int> status = WaitForChildExit(*pid, absl::ZeroDuration())) {
       return absl::FailedPreconditionError(absl::StrCat(argv[0], " exited with code ",
                                                         ExitCode(*status), " before serving; log ",
                                                         log_path, ":\n", FileTail(log_path)));
@@ -110,7 +93,7 @@ absl::Status ServerProcess::Stop(absl::Duration grace) {
   const pid_t pid = pid_;
   pid_ = -1;
   kill(pid, SIGTERM);
-  std::optional<int> status = WaitFor(pid, grace);
+  std::optional<int> status = WaitForChildExit(pid, grace);
   if (!status) {
     KillAndReap(pid);
     return absl::InternalError(absl::StrCat("pid ", pid, " ignored SIGTERM for ",
@@ -127,7 +110,7 @@ absl::StatusOr<int> RunToCompletion(const std::vector<std::string>& argv,
                                     const std::string& log_path, absl::Duration timeout) {
   absl::StatusOr<pid_t> pid = SpawnChild(argv, log_path);
   if (!pid.ok()) return pid.status();
-  std::optional<int> status = WaitFor(*pid, timeout);
+  std::optional<int> status = WaitForChildExit(*pid, timeout);
   if (!status) {
     KillAndReap(*pid);
     return absl::DeadlineExceededError(

@@ -2,11 +2,13 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <fstream>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 
 namespace lifelong {
 
@@ -34,6 +36,16 @@ absl::StatusOr<pid_t> SpawnChild(const std::vector<std::string>& argv, const std
     _exit(127);
   }
   return pid;
+}
+
+std::optional<int> WaitForChildExit(pid_t pid, absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  for (;;) {
+    int status = 0;
+    if (waitpid(pid, &status, WNOHANG) == pid) return status;
+    if (absl::Now() >= deadline) return std::nullopt;
+    absl::SleepFor(absl::Milliseconds(10));
+  }
 }
 
 std::optional<int> ReadPortFile(const std::string& path) {

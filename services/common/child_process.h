@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 
 namespace lifelong {
 
@@ -22,6 +23,11 @@ namespace lifelong {
 // empty or cannot be opened). The child's pid; INTERNAL when fork fails. A
 // child that cannot exec the binary exits with code 127.
 absl::StatusOr<pid_t> SpawnChild(const std::vector<std::string>& argv, const std::string& log_path);
+
+// Reaps child `pid` once it has exited, checking at least once and then
+// every 10 ms until `timeout` has passed: its wait status (see waitpid), or
+// nullopt while it still runs.
+std::optional<int> WaitForChildExit(pid_t pid, absl::Duration timeout);
 
 // The port number a server wrote to `path`, or nullopt while the file is
 // missing or holds no positive number yet.

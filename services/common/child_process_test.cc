@@ -1,5 +1,6 @@
 #include "services/common/child_process.h"
 
+#include <signal.h>
 #include <sys/wait.h>
 
 #include <cstdio>
@@ -47,6 +48,18 @@ TEST(SpawnChildTest, ABinaryThatCannotRunExits127) {
 
 TEST(SpawnChildTest, EmptyArgvIsRejected) {
   EXPECT_EQ(SpawnChild({}, "").status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(WaitForChildExitTest, NulloptWhileRunningThenTheWaitStatus) {
+  absl::StatusOr<pid_t> pid = SpawnChild({"/bin/sleep", "30"}, "");
+  ASSERT_TRUE(pid.ok()) << pid.status();
+  EXPECT_FALSE(WaitForChildExit(*pid, absl::ZeroDuration()).has_value());
+  EXPECT_FALSE(WaitForChildExit(*pid, absl::Milliseconds(50)).has_value());
+  kill(*pid, SIGKILL);
+  std::optional<int> status = WaitForChildExit(*pid, absl::Seconds(10));
+  ASSERT_TRUE(status.has_value());
+  EXPECT_TRUE(WIFSIGNALED(*status));
+  EXPECT_EQ(WTERMSIG(*status), SIGKILL);
 }
 
 TEST(ReadPortFileTest, OnlyAPositiveNumberIsAPort) {

@@ -59,15 +59,9 @@ bool Subprocess::Running() {
 
 absl::StatusOr<int> Subprocess::Wait(std::chrono::milliseconds timeout) {
   if (pid_ <= 0) return absl::FailedPreconditionError("not running");
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    int status = 0;
-    pid_t r = waitpid(pid_, &status, WNOHANG);
-    if (r == pid_) {
-      pid_ = -1;
-      return status;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  if (std::optional<int> status = WaitForChildExit(pid_, absl::FromChrono(timeout))) {
+    pid_ = -1;
+    return *status;
   }
   return absl::DeadlineExceededError(absl::StrCat("pid ", pid_, " still running"));
 }
