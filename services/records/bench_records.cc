@@ -9,7 +9,9 @@
 // records_server does, and drives it with a closed-loop async client:
 //   "latest 50 statements of a learner" queries (on a cold and then a warm
 //   block cache, then straight on the store); durable single-statement
-//   writes; durable batches of 100 (over gRPC, then straight into the store).
+//   writes; durable batches of 100 (over gRPC, then straight into the store,
+//   then into RocksDB alone under the store's configuration, with the store's
+//   layout and with the least layout the indexes need: the ceiling).
 //   Each phase starts on a quiescent store (flushes and compactions of
 //   earlier phases finished; a write phase's own background work runs during
 //   it), and each compared phase right after its own baseline, an Echo call
@@ -21,6 +23,7 @@
 // ops/bench_records_server.sh runs it that way against a pre-filled server in
 // its own process, and ops/xapi/bench.sh beside the xAPI endpoint.
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <functional>
 #include <random>
@@ -31,8 +34,12 @@
 #include "absl/flags/parse.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "services/common/bench_driver.h"
 #include "services/common/server.h"
+#include "services/records/column_families.h"
+#include "services/records/key_codec.h"
 #include "services/records/record_store.h"
 #include "services/records/records_service.h"
 #include "services/records/test_statements.h"
@@ -58,7 +65,7 @@ ABSL_FLAG(bool, queries_first, false,
 ABSL_FLAG(double, settle_seconds, 10,
           "with --target: pause before each phase so that the previous phase's flushes and compactions "
           "finish (in-process, the bench waits for the store's background work instead)");
-ABSL_FLAG(std::string, skip, "", "comma-separated phases to skip: query,single,batch,direct (profiling aid)");
+ABSL_FLAG(std::string, skip, "", "comma-separated phases to skip: query,single,batch,direct,floor");
 
 namespace lifelong::records {
 namespace {
@@ -97,6 +104,103 @@ std::string Statement(int64_t n, int learners) {
       R"("https://lifelong.dongcheng.edu.cn/xapi/ext/credits":1,"https://lifelong.dongcheng.edu.cn/xapi/ext/hours":2,)",
       R"("https://lifelong.dongcheng.edu.cn/xapi/ext/mode":")", mode,
       R"(","https://lifelong.dongcheng.edu.cn/xapi/ext/xuequ":"和平里学区"}},"timestamp":"2026-11-28T10:00:00+08:00"})");
+}
+
+// The batched-write ceiling of RocksDB alone on this machine, under exactly
+// the store's configuration (MakeRecordStoreRocksConfig): a fresh database in
+// `dir`, `prefill` statements written unsynced (then flushed and compacted),
+// then synced batches of 100 from 4 threads for `seconds`, with no parsing,
+// validation, idempotency check, voiding or group-commit bookkeeping; the
+// keys and values are computed up front or are a few bytes of key building.
+// `covering`: the store's own keys and values (the record under its id and
+// copied into the learner index, empty values in the other indexes);
+// otherwise the least the issue's layout asks for (the record once, under its
+// id, and every index entry key-only). Returns statements/s; removes `dir`.
+double RocksDbAlone(const std::string& dir, bool covering, int prefill, int learners, double seconds,
+                    size_t cache_bytes) {
+  std::filesystem::remove_all(dir);
+  // 100,000 distinct statements, cycled under fresh ids and sequences.
+  struct Entry {
+    std::string learner, activity, verb, value;
+  };
+  const int kDistinct = 100000;
+  std::vector<Entry> entries(kDistinct);
+  // What the store adds to the JSON: stored time, authority (and here the
+  // timestamp is present, so nothing else).
+  const std::string suffix = absl::StrCat(R"(,"stored":"2026-11-28T02:00:00.000000Z","authority":)",
+                                          RecordStoreOptions().authority_json);
+  for (int i = 0; i < kDistinct; ++i) {
+    ParsedStatement p = *ParseStatement(Statement(i, learners));
+    StatementRecord r;
+    r.stored_seq = 1;
+    r.timestamp_us = p.timestamp_us.value_or(0);
+    r.learners = p.learners;
+    r.verb = p.verb;
+    r.activity = p.activity;
+    r.json = absl::StrCat(p.text.substr(0, p.body_end), suffix, p.text.substr(p.body_end));
+    entries[i] = {p.learners.front(), p.activity, p.verb, *EncodeStatementRecord(r)};
+  }
+  RecordStoreRocksConfig config = MakeRecordStoreRocksConfig(cache_bytes);
+  rocksdb::DB* raw = nullptr;
+  std::vector<rocksdb::ColumnFamilyHandle*> h;
+  rocksdb::Status st = rocksdb::DB::Open(config.db, dir, config.families, &h, &raw);
+  if (!st.ok()) {
+    std::fprintf(stderr, "rocksdb alone: %s\n", st.ToString().c_str());
+    return 0;
+  }
+  std::atomic<uint64_t> seq{static_cast<uint64_t>(absl::ToUnixMicros(absl::Now()))};
+  auto put = [&](rocksdb::WriteBatch* b, uint64_t n) {
+    const Entry& e = entries[n % kDistinct];
+    Mix rng{n * 0x2545F4914F6CDD1DULL + 1};
+    Uuid id;
+    uint64_t a = rng(), c = rng();
+    std::memcpy(id.data(), &a, 8);
+    std::memcpy(id.data() + 8, &c, 8);
+    uint64_t s = seq.fetch_add(1);
+    b->Put(h[static_cast<int>(Cf::kStatements)], rocksdb::Slice(reinterpret_cast<const char*>(id.data()), 16), e.value);
+    b->Put(h[static_cast<int>(Cf::kByLearner)], EncodeStringIndexKey(e.learner, s, id),
+           covering ? rocksdb::Slice(e.value) : rocksdb::Slice());
+    b->Put(h[static_cast<int>(Cf::kByActivity)], EncodeStringIndexKey(e.activity, s, id), rocksdb::Slice());
+    b->Put(h[static_cast<int>(Cf::kByVerb)], EncodeStringIndexKey(e.verb, s, id), rocksdb::Slice());
+    b->Put(h[static_cast<int>(Cf::kByStored)], EncodeStoredKey(s, id), rocksdb::Slice());
+  };
+  rocksdb::WriteOptions unsynced;
+  unsynced.disableWAL = true;
+  for (int i = 0; i < prefill; i += 1000) {
+    rocksdb::WriteBatch b;
+    for (int j = i; j < std::min(prefill, i + 1000); ++j) put(&b, j);
+    raw->Write(unsynced, &b);
+  }
+  raw->Flush(rocksdb::FlushOptions(), h);
+  for (bool busy = true; busy;) {  // wait for the pre-fill's compactions
+    uint64_t v = 0;
+    raw->GetIntProperty("rocksdb.num-running-compactions", &v);
+    busy = v > 0;
+    for (auto* cf : h) busy |= raw->GetIntProperty(cf, "rocksdb.compaction-pending", &v) && v > 0;
+    if (busy) std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  std::atomic<uint64_t> next{static_cast<uint64_t>(prefill)};
+  std::atomic<int64_t> done{0};
+  auto t0 = std::chrono::steady_clock::now();
+  auto stop_at = t0 + std::chrono::duration<double>(seconds);
+  std::vector<std::thread> workers;
+  for (int t = 0; t < 4; ++t) {
+    workers.emplace_back([&] {
+      rocksdb::WriteOptions synced;
+      synced.sync = true;
+      while (std::chrono::steady_clock::now() < stop_at) {
+        rocksdb::WriteBatch b;
+        for (int k = 0; k < 100; ++k) put(&b, next++);
+        if (raw->Write(synced, &b).ok()) done += 100;
+      }
+    });
+  }
+  for (auto& w : workers) w.join();
+  double rate = done / std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  for (auto* cf : h) raw->DestroyColumnFamilyHandle(cf);
+  delete raw;
+  std::filesystem::remove_all(dir);
+  return rate;
 }
 
 int Main() {
@@ -395,6 +499,20 @@ int Main() {
     quiesce("direct");
     std::printf("%-34s threads=4  items/s=%10.0f  (store only, no gRPC)\n", "record batch of 100, in-process",
                 record_directly(4, 100, seconds));
+  }
+
+  // RocksDB alone, same configuration, no store logic: the ceiling any
+  // store logic on this layout works under (each in a fresh database beside
+  // the store's, pre-filled with as many statements).
+  if (store && !skipped("floor")) {
+    const size_t cache_bytes = static_cast<size_t>(absl::GetFlag(FLAGS_block_cache_mb)) << 20;
+    quiesce("floor");
+    std::printf("%-34s threads=4  items/s=%10.0f  (RocksDB alone: the store's keys and values, covering copy included)\n",
+                "rocksdb alone, batch of 100",
+                RocksDbAlone(dir + "-rocksdb-alone", true, prefill, learners, seconds, cache_bytes));
+    std::printf("%-34s threads=4  items/s=%10.0f  (RocksDB alone: the record once, every index entry key-only)\n",
+                "rocksdb alone, batch of 100",
+                RocksDbAlone(dir + "-rocksdb-alone", false, prefill, learners, seconds, cache_bytes));
   }
 
   if (!queries_first) run_queries();

@@ -161,12 +161,7 @@ struct RecordStore::Writer {
   absl::CondVar cv;
 };
 
-absl::StatusOr<std::unique_ptr<RecordStore>> RecordStore::Open(const std::string& path,
-                                                               RecordStoreOptions options) {
-  std::unique_ptr<RecordStore> store(new RecordStore());
-  if (!options.now_micros) options.now_micros = [] { return absl::ToUnixMicros(absl::Now()); };
-  store->options_ = options;
-
+RecordStoreRocksConfig MakeRecordStoreRocksConfig(size_t block_cache_bytes) {
   // Options for this workload: small writes that must be durable, point
   // lookups by id, and short range scans over one learner/activity/verb.
   rocksdb::DBOptions db_options;
@@ -181,7 +176,7 @@ absl::StatusOr<std::unique_ptr<RecordStore>> RecordStore::Open(const std::string
   db_options.max_total_wal_size = 256 << 20;
   db_options.keep_log_file_num = 5;
 
-  std::shared_ptr<rocksdb::Cache> cache = rocksdb::NewLRUCache(options.block_cache_bytes);
+  std::shared_ptr<rocksdb::Cache> cache = rocksdb::NewLRUCache(block_cache_bytes);
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
   for (const ColumnFamilySpec& spec : kColumnFamilies) {
     rocksdb::ColumnFamilyOptions cf_options;
@@ -250,9 +245,19 @@ absl::StatusOr<std::unique_ptr<RecordStore>> RecordStore::Open(const std::string
     descriptors.emplace_back(spec.name, cf_options);
   }
 
+  return {db_options, std::move(descriptors)};
+}
+
+absl::StatusOr<std::unique_ptr<RecordStore>> RecordStore::Open(const std::string& path,
+                                                               RecordStoreOptions options) {
+  std::unique_ptr<RecordStore> store(new RecordStore());
+  if (!options.now_micros) options.now_micros = [] { return absl::ToUnixMicros(absl::Now()); };
+  store->options_ = options;
+
+  RecordStoreRocksConfig config = MakeRecordStoreRocksConfig(options.block_cache_bytes);
   rocksdb::DB* raw = nullptr;
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
-  rocksdb::Status s = rocksdb::DB::Open(db_options, path, descriptors, &handles, &raw);
+  rocksdb::Status s = rocksdb::DB::Open(config.db, path, config.families, &handles, &raw);
   if (!s.ok()) return FromRocks(s, absl::StrCat("open record store at ", path));
   store->db_.reset(raw);
   store->handles_ = handles;

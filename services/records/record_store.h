@@ -51,6 +51,16 @@ struct RecordStoreOptions {
   std::function<int64_t()> now_micros;
 };
 
+// The RocksDB configuration RecordStore::Open uses: database options and one
+// descriptor per column family, in kColumnFamilies order, sharing one LRU
+// block cache of `block_cache_bytes`. Exposed so that bench_records can
+// measure RocksDB alone under exactly the store's configuration.
+struct RecordStoreRocksConfig {
+  rocksdb::DBOptions db;
+  std::vector<rocksdb::ColumnFamilyDescriptor> families;
+};
+RecordStoreRocksConfig MakeRecordStoreRocksConfig(size_t block_cache_bytes);
+
 // A statement as stored.
 struct StoredStatement {
   Uuid id{};

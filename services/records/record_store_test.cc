@@ -1,6 +1,7 @@
 #include "services/records/record_store.h"
 
 #include <gtest/gtest.h>
+#include <rocksdb/table.h>
 
 #include <atomic>
 #include <cstdlib>
@@ -10,6 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "services/common/vocabulary.h"
+#include "services/records/column_families.h"
 #include "services/records/test_statements.h"
 
 namespace lifelong::records {
@@ -87,6 +89,24 @@ class RecordStoreTest : public ::testing::Test {
   std::string dir_;
   std::unique_ptr<RecordStore> store_;
 };
+
+// Open() and bench_records' RocksDB-alone phase both rely on this: one
+// descriptor per registered family, in id order, all sharing one block cache.
+TEST(RecordStoreRocksConfigTest, OneDescriptorPerFamilyInRegistryOrder) {
+  RecordStoreRocksConfig config = MakeRecordStoreRocksConfig(size_t{8} << 20);
+  ASSERT_EQ(config.families.size(), static_cast<size_t>(kNumColumnFamilies));
+  EXPECT_TRUE(config.db.create_missing_column_families);
+  std::shared_ptr<rocksdb::Cache> cache;
+  for (int i = 0; i < kNumColumnFamilies; ++i) {
+    EXPECT_EQ(config.families[i].name, kColumnFamilies[i].name);
+    auto* table = config.families[i].options.table_factory->GetOptions<rocksdb::BlockBasedTableOptions>();
+    ASSERT_NE(table, nullptr);
+    ASSERT_NE(table->block_cache, nullptr);
+    if (i == 0) cache = table->block_cache;
+    EXPECT_EQ(table->block_cache, cache) << kColumnFamilies[i].name;
+  }
+  EXPECT_EQ(cache->GetCapacity(), size_t{8} << 20);
+}
 
 TEST_F(RecordStoreTest, RecordThenGetReturnsStoredJsonWithLrsFields) {
   auto r = Put({{.id = TestUuid(1), .learner = "u1", .verb = "completed", .course = "c1"}});
