@@ -166,12 +166,19 @@ double RocksDbAlone(const std::string& dir, bool covering, int prefill, int lear
   };
   rocksdb::WriteOptions unsynced;
   unsynced.disableWAL = true;
-  for (int i = 0; i < prefill; i += 1000) {
+  for (int i = 0; i < prefill && st.ok(); i += 1000) {
     rocksdb::WriteBatch b;
     for (int j = i; j < std::min(prefill, i + 1000); ++j) put(&b, j);
-    raw->Write(unsynced, &b);
+    st = raw->Write(unsynced, &b);
   }
-  raw->Flush(rocksdb::FlushOptions(), h);
+  if (st.ok()) st = raw->Flush(rocksdb::FlushOptions(), h);
+  if (!st.ok()) {
+    std::fprintf(stderr, "rocksdb alone, pre-fill: %s\n", st.ToString().c_str());
+    for (auto* cf : h) raw->DestroyColumnFamilyHandle(cf);
+    delete raw;
+    std::filesystem::remove_all(dir);
+    return 0;
+  }
   for (bool busy = true; busy;) {  // wait for the pre-fill's compactions
     uint64_t v = 0;
     raw->GetIntProperty("rocksdb.num-running-compactions", &v);
