@@ -148,6 +148,11 @@ double RocksDbAlone(const std::string& dir, bool covering, int prefill, int lear
     std::fprintf(stderr, "rocksdb alone: %s\n", st.ToString().c_str());
     return 0;
   }
+  auto close_and_remove = [&] {
+    for (auto* cf : h) raw->DestroyColumnFamilyHandle(cf);
+    delete raw;
+    std::filesystem::remove_all(dir);
+  };
   std::atomic<uint64_t> seq{static_cast<uint64_t>(absl::ToUnixMicros(absl::Now()))};
   auto put = [&](rocksdb::WriteBatch* b, uint64_t n) {
     const Entry& e = entries[n % kDistinct];
@@ -171,20 +176,12 @@ double RocksDbAlone(const std::string& dir, bool covering, int prefill, int lear
     for (int j = i; j < std::min(prefill, i + 1000); ++j) put(&b, j);
     st = raw->Write(unsynced, &b);
   }
-  if (st.ok()) st = raw->Flush(rocksdb::FlushOptions(), h);
-  if (!st.ok()) {
-    std::fprintf(stderr, "rocksdb alone, pre-fill: %s\n", st.ToString().c_str());
-    for (auto* cf : h) raw->DestroyColumnFamilyHandle(cf);
-    delete raw;
-    std::filesystem::remove_all(dir);
+  // The pre-fill's flushes and compactions finish before the measurement.
+  absl::Status settled = st.ok() ? WaitForRocksBackgroundWork(raw, h) : absl::InternalError(st.ToString());
+  if (!settled.ok()) {
+    std::fprintf(stderr, "rocksdb alone, pre-fill: %s\n", std::string(settled.message()).c_str());
+    close_and_remove();
     return 0;
-  }
-  for (bool busy = true; busy;) {  // wait for the pre-fill's compactions
-    uint64_t v = 0;
-    raw->GetIntProperty("rocksdb.num-running-compactions", &v);
-    busy = v > 0;
-    for (auto* cf : h) busy |= raw->GetIntProperty(cf, "rocksdb.compaction-pending", &v) && v > 0;
-    if (busy) std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }
   std::atomic<uint64_t> next{static_cast<uint64_t>(prefill)};
   std::atomic<int64_t> done{0};
@@ -204,9 +201,7 @@ double RocksDbAlone(const std::string& dir, bool covering, int prefill, int lear
   }
   for (auto& w : workers) w.join();
   double rate = done / std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  for (auto* cf : h) raw->DestroyColumnFamilyHandle(cf);
-  delete raw;
-  std::filesystem::remove_all(dir);
+  close_and_remove();
   return rate;
 }
 

@@ -1038,27 +1038,29 @@ absl::StatusOr<uint64_t> RecordStore::WarmLearnerIndex(const std::atomic<bool>* 
   return bytes;
 }
 
-absl::Status RecordStore::WaitForBackgroundWork() {
-  LL_RETURN_IF_ERROR(FromRocks(db_->Flush(rocksdb::FlushOptions(), handles_), "flush"));
+absl::Status WaitForRocksBackgroundWork(rocksdb::DB* db, const std::vector<rocksdb::ColumnFamilyHandle*>& handles) {
+  LL_RETURN_IF_ERROR(FromRocks(db->Flush(rocksdb::FlushOptions(), handles), "flush"));
   // A finished flush schedules its compaction a moment later, so one idle
   // look is not proof: require three in a row, 200 ms apart.
   for (int idle = 0; idle < 3;) {
     uint64_t busy = 0;
-    for (rocksdb::ColumnFamilyHandle* h : handles_) {
+    for (rocksdb::ColumnFamilyHandle* h : handles) {
       uint64_t pending = 0;
-      db_->GetIntProperty(h, "rocksdb.compaction-pending", &pending);
+      db->GetIntProperty(h, "rocksdb.compaction-pending", &pending);
       busy += pending;
     }
     uint64_t running = 0;
-    db_->GetIntProperty("rocksdb.num-running-compactions", &running);
+    db->GetIntProperty("rocksdb.num-running-compactions", &running);
     busy += running;
-    db_->GetIntProperty("rocksdb.num-running-flushes", &running);
+    db->GetIntProperty("rocksdb.num-running-flushes", &running);
     busy += running;
     idle = busy == 0 ? idle + 1 : 0;
     absl::SleepFor(absl::Milliseconds(200));
   }
   return absl::OkStatus();
 }
+
+absl::Status RecordStore::WaitForBackgroundWork() { return WaitForRocksBackgroundWork(db_.get(), handles_); }
 
 absl::Status RecordStore::AppendAudit(const AuditEvent& e) {
   std::string key;

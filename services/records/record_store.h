@@ -61,6 +61,11 @@ struct RecordStoreRocksConfig {
 };
 RecordStoreRocksConfig MakeRecordStoreRocksConfig(size_t block_cache_bytes);
 
+// Flushes the memtables of `handles` and blocks until `db` has no flush or
+// compaction pending or running (RecordStore::WaitForBackgroundWork; also
+// used by bench_records on a database opened with the config above).
+absl::Status WaitForRocksBackgroundWork(rocksdb::DB* db, const std::vector<rocksdb::ColumnFamilyHandle*>& handles);
+
 // A statement as stored.
 struct StoredStatement {
   Uuid id{};
