@@ -106,6 +106,22 @@ std::string Statement(int64_t n, int learners) {
       R"(","https://lifelong.dongcheng.edu.cn/xapi/ext/xuequ":"和平里学区"}},"timestamp":"2026-11-28T10:00:00+08:00"})");
 }
 
+// Calls `write` (it returns how many statements it stored) in a loop on each
+// of `threads` threads until `seconds` have passed; returns statements/s.
+double StatementsPerSecond(int threads, double seconds, const std::function<int64_t()>& write) {
+  std::atomic<int64_t> done{0};
+  auto t0 = std::chrono::steady_clock::now();
+  auto stop_at = t0 + std::chrono::duration<double>(seconds);
+  std::vector<std::thread> workers;
+  for (int t = 0; t < threads; ++t) {
+    workers.emplace_back([&] {
+      while (std::chrono::steady_clock::now() < stop_at) done += write();
+    });
+  }
+  for (auto& w : workers) w.join();
+  return done / std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
 // The batched-write ceiling of RocksDB alone on this machine, under exactly
 // the store's configuration (MakeRecordStoreRocksConfig): a fresh database in
 // `dir`, `prefill` statements written unsynced (then flushed and compacted),
@@ -184,23 +200,13 @@ double RocksDbAlone(const std::string& dir, bool covering, int prefill, int lear
     return 0;
   }
   std::atomic<uint64_t> next{static_cast<uint64_t>(prefill)};
-  std::atomic<int64_t> done{0};
-  auto t0 = std::chrono::steady_clock::now();
-  auto stop_at = t0 + std::chrono::duration<double>(seconds);
-  std::vector<std::thread> workers;
-  for (int t = 0; t < 4; ++t) {
-    workers.emplace_back([&] {
-      rocksdb::WriteOptions synced;
-      synced.sync = true;
-      while (std::chrono::steady_clock::now() < stop_at) {
-        rocksdb::WriteBatch b;
-        for (int k = 0; k < 100; ++k) put(&b, next++);
-        if (raw->Write(synced, &b).ok()) done += 100;
-      }
-    });
-  }
-  for (auto& w : workers) w.join();
-  double rate = done / std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  rocksdb::WriteOptions synced;
+  synced.sync = true;
+  double rate = StatementsPerSecond(4, seconds, [&]() -> int64_t {
+    rocksdb::WriteBatch b;
+    for (int k = 0; k < 100; ++k) put(&b, next++);
+    return raw->Write(synced, &b).ok() ? 100 : 0;
+  });
   close_and_remove();
   return rate;
 }
@@ -435,23 +441,14 @@ int Main() {
   // included) from `threads` threads, `per_call` per Record() call, for
   // `run_seconds`; returns statements/s.
   auto record_directly = [&](int threads, int per_call, double run_seconds) {
-    std::atomic<int64_t> done{0};
     std::atomic<int64_t> next{cursor};
-    auto t0 = std::chrono::steady_clock::now();
-    auto stop_at = t0 + std::chrono::duration<double>(run_seconds);
-    std::vector<std::thread> workers;
-    for (int t = 0; t < threads; ++t) {
-      workers.emplace_back([&] {
-        while (std::chrono::steady_clock::now() < stop_at) {
-          std::vector<ParsedStatement> b;
-          for (int k = 0; k < per_call; ++k) b.push_back(*ParseStatement(pool[next++ % kPool]));
-          if (store->Record(std::move(b)).ok()) done += per_call;
-        }
-      });
-    }
-    for (auto& w : workers) w.join();
+    double rate = StatementsPerSecond(threads, run_seconds, [&]() -> int64_t {
+      std::vector<ParsedStatement> b;
+      for (int k = 0; k < per_call; ++k) b.push_back(*ParseStatement(pool[next++ % kPool]));
+      return store->Record(std::move(b)).ok() ? per_call : 0;
+    });
     cursor = next;
-    return done / std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    return rate;
   };
   bench::LoadResult single, single_echo;
   if (skipped("single")) {
