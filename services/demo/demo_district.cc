@@ -110,9 +110,27 @@ const char* LifeStageName(LifeStage s) {
   return kNames[static_cast<int>(s)];
 }
 
-int64_t DemoDistrict::CutoffMicros() { return Micros(2026, 11, 27, 12); }
+int64_t DemoDistrict::ReferenceCutoffMicros() { return Micros(2026, 11, 27, 12); }
 
-DemoDistrict::DemoDistrict(const DemoOptions& options) : options_(options) {
+int64_t DemoDistrict::cutoff_us() const { return ReferenceCutoffMicros() + shift_us_; }
+
+int64_t DemoDistrict::At(int y, int m, int d, int h) const { return Micros(y, m, d, h) + shift_us_; }
+
+namespace {
+// Whole weeks from the reference cutoff to `today_us`, rounded down, so the
+// shifted cutoff falls in the week before today.
+int64_t WeeksShift(int64_t today_us) {
+  if (today_us == 0) return 0;
+  const int64_t week = 7 * kDayUs;
+  int64_t diff = today_us - DemoDistrict::ReferenceCutoffMicros();
+  int64_t weeks = diff / week;
+  if (diff % week < 0) --weeks;  // floor for dates before the reference
+  return weeks * week;
+}
+}  // namespace
+
+DemoDistrict::DemoDistrict(const DemoOptions& options)
+    : options_(options), shift_us_(WeeksShift(options.today_us)) {
   const auto& cats = Categories();
   const auto& venues = Venues();
   chains_.resize(cats.size());
@@ -128,7 +146,7 @@ DemoDistrict::DemoDistrict(const DemoOptions& options) : options_(options) {
     }
   }
   Rng rng(Mix(options_.seed, 0xC0C0));
-  const int64_t term_start = Micros(2026, 12, 7, 1);  // Monday 09:00 Beijing
+  const int64_t term_start = At(2026, 12, 7, 1);  // Monday 09:00 Beijing
   int offering = 0;
   while (static_cast<int>(courses_.size()) < options_.courses) {
     const auto [ci, ti] = topics[offering % topics.size()];
@@ -197,12 +215,13 @@ DemoDistrict::DemoDistrict(const DemoOptions& options) : options_(options) {
       }
       c.set_language("zh-CN");
       if (level > 0) c.add_prerequisite_ids(courses_.back().course.id());
-      // The coming terms: 入门 from 2026-12-07, 进阶 from 2027-03-01, 提高
-      // from 2027-05-10 (Mondays, 09:00 Beijing), on the offering's weekday
-      // and time slot; enrolment is open from 2026-09-01 until two weeks
-      // after the first session, so at the demo's "now" (late November 2026)
+      // The coming terms (reference dates, shifted by shift_us_): 入门 from
+      // 2026-12-07, 进阶 from 2027-03-01, 提高 from 2027-05-10 (Mondays, 09:00
+      // Beijing), on the offering's weekday and time slot; enrolment is open
+      // from 2026-09-01 until two weeks after the first session, so at the
+      // demo's "now" (the week after cutoff_us())
       // every OPEN course takes enrolments.
-      const int64_t level_start[3] = {term_start, Micros(2027, 3, 1, 1), Micros(2027, 5, 10, 1)};
+      const int64_t level_start[3] = {term_start, At(2027, 3, 1, 1), At(2027, 5, 10, 1)};
       const int64_t start = level_start[level] + weekday * kDayUs + weekday_slot * 5 * kHourUs;
       if (!online) {
         for (int s = 0; s < dc.units; ++s) {
@@ -212,12 +231,12 @@ DemoDistrict::DemoDistrict(const DemoOptions& options) : options_(options) {
                 session->mutable_end_time());
           session->set_room(absl::StrCat(1 + rng.Uniform(3), "0", 1 + rng.Uniform(6), "教室"));
         }
-        SetTs(Micros(2026, 9, 1), c.mutable_enrollment_open_time());
+        SetTs(At(2026, 9, 1), c.mutable_enrollment_open_time());
         SetTs(start + 14 * kDayUs, c.mutable_enrollment_close_time());
         c.set_capacity(20 + 5 * rng.Uniform(9));
         c.set_seats_taken(rng.Uniform(c.capacity() + 1));
       } else {
-        SetTs(Micros(2026, 1, 1), c.mutable_enrollment_open_time());
+        SetTs(At(2026, 1, 1), c.mutable_enrollment_open_time());
       }
       c.set_state(rng.Bernoulli(0.06) ? v1::Course::CLOSED : v1::Course::OPEN);
       std::string desc = absl::StrCat(
@@ -293,9 +312,9 @@ std::vector<Event> DemoDistrict::Events(const Learner& l) const {
   Rng rng(Mix(options_.seed, 0xE7E7000000ULL + static_cast<uint64_t>(l.index)));
   const int s = static_cast<int>(l.stage);
   const int audience = AudienceBit(l.stage);
-  const int64_t cutoff = CutoffMicros();
-  const int64_t first_day = Micros(2024, 3, 1);
-  int64_t t = first_day + static_cast<int64_t>(rng.Double() * (Micros(2026, 9, 1) - first_day));
+  const int64_t cutoff = cutoff_us();
+  const int64_t first_day = At(2024, 3, 1);
+  int64_t t = first_day + static_cast<int64_t>(rng.Double() * (At(2026, 9, 1) - first_day));
   std::vector<Event> events;
   int attempt = 0;
   int tracks = 1;

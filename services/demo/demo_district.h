@@ -23,6 +23,13 @@ struct DemoOptions {
   int learners = 50000;     // learner accounts u000001 .. u<learners>
   int courses = 1500;       // catalog size
   uint64_t seed = 20261128;
+  // The day the district is loaded, Unix microseconds; 0 = the reference day
+  // (2026-11-27). Every date of the district (events, enrolment windows,
+  // sessions) is shifted by the whole weeks between the reference day and
+  // this one, so "open now" views stay populated whenever the demo is loaded,
+  // weekdays and time slots are kept, and the same seed and day give the same
+  // district.
+  int64_t today_us = 0;
 };
 
 // A small deterministic generator (splitmix64); identical on every platform,
@@ -84,20 +91,30 @@ class DemoDistrict {
 
   // Learner `index` (1..options().learners).
   Learner MakeLearner(int index) const;
-  // The learner's events in time order, all before kCutoff.
+  // The learner's events in time order, all before cutoff_us().
   std::vector<Event> Events(const Learner& learner) const;
   // The statement of `events[i]` as xAPI JSON with a stable id.
   std::string StatementJson(const Learner& learner, const Event& event, int seq) const;
   // All statements of learner `index`, in time order.
   std::vector<std::string> LearnerStatements(int index) const;
 
-  // No event is later than this (2026-11-27T12:00:00Z).
-  static int64_t CutoffMicros();
+  // No event is later than this: 2026-11-27T12:00:00Z shifted by shift_us(),
+  // at most a week before options().today_us.
+  int64_t cutoff_us() const;
+  // Whole weeks (possibly negative) added to every date of the reference
+  // district; 0 when options().today_us is 0.
+  int64_t shift_us() const { return shift_us_; }
+  // The reference cutoff, 2026-11-27T12:00:00Z.
+  static int64_t ReferenceCutoffMicros();
 
  private:
   int PickChain(const Learner& l, int category, int topic, Rng& rng) const;
 
+  // A reference-district date (UTC civil time) shifted by shift_us_.
+  int64_t At(int y, int m, int d, int h = 0) const;
+
   DemoOptions options_;
+  int64_t shift_us_ = 0;
   std::vector<DemoCourse> courses_;
   // chains_[category][topic] = first course index of each chain offering.
   std::vector<std::vector<std::vector<int>>> chains_;

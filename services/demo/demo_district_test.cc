@@ -166,7 +166,7 @@ TEST(DemoDistrict, EventsAreOrderedAndFollowTheLevels) {
       if (k > 0) {
         EXPECT_LE(ev[k - 1].time_us, ev[k].time_us);
       }
-      EXPECT_LT(ev[k].time_us, DemoDistrict::CutoffMicros());
+      EXPECT_LT(ev[k].time_us, d.cutoff_us());
       const DemoCourse& c = d.courses()[ev[k].course];
       if (ev[k].verb == "registered") {
         registered[ev[k].attempt] = ev[k].course;
@@ -274,4 +274,43 @@ TEST(DemoDistrict, LearnersPreferVenuesNearHome) {
 }
 
 }  // namespace
+
+
+// The demo must look alive whenever it is loaded: pinned to a day a year after
+// the reference, every open offline course still takes enrolments that day and
+// meets in the coming weeks, no event lies after that day, and the same day
+// gives the same district.
+TEST(DemoDistrict, DatesFollowTheLoadDay) {
+  DemoOptions o = Small();
+  const int64_t day_us = 86400LL * 1000000;
+  // 2027-12-02T00:00:00Z, a year after this code was written.
+  o.today_us = 1827705600LL * 1000000;
+  DemoDistrict d(o), again(o);
+  EXPECT_GT(d.shift_us(), 360 * day_us);
+  EXPECT_EQ(d.shift_us() % (7 * day_us), 0);
+  EXPECT_LE(d.cutoff_us(), o.today_us);
+  EXPECT_GT(d.cutoff_us(), o.today_us - 7 * day_us);
+  const int64_t now_s = o.today_us / 1000000;
+  int open_offline = 0, starting_soon = 0;
+  for (const DemoCourse& c : d.courses()) {
+    const v1::Course& k = c.course;
+    if (c.venue < 0 || k.state() != v1::Course::OPEN) continue;
+    ++open_offline;
+    EXPECT_LE(k.enrollment_open_time().seconds(), now_s) << k.id();
+    EXPECT_GT(k.enrollment_close_time().seconds(), now_s) << k.id();
+    EXPECT_GT(k.sessions(k.sessions_size() - 1).start_time().seconds(), now_s) << k.id();
+    if (c.level == 0 && k.sessions(0).start_time().seconds() < now_s + 14 * 86400) ++starting_soon;
+  }
+  EXPECT_GT(open_offline, 100);
+  EXPECT_GT(starting_soon, 30);  // the 入门 term starts within two weeks
+  for (int i = 1; i <= 200; ++i) {
+    const Learner l = d.MakeLearner(i);
+    for (const Event& e : d.Events(l)) EXPECT_LT(e.time_us, o.today_us);
+    EXPECT_EQ(d.LearnerStatements(i), again.LearnerStatements(i));
+  }
+  // The reference district is the unshifted one.
+  EXPECT_EQ(DemoDistrict(Small()).shift_us(), 0);
+  EXPECT_EQ(DemoDistrict(Small()).cutoff_us(), DemoDistrict::ReferenceCutoffMicros());
+}
+
 }  // namespace lifelong::demo

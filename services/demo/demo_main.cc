@@ -4,6 +4,11 @@
 //   demo_loader --catalog=127.0.0.1:7002 --records=127.0.0.1:7001
 //               [--learners=50000 --courses=1500 --seed=20261128]
 //               [--parallel=4 --batch=1000 --checkpoint=var/run/demo.checkpoint]
+//               [--today=YYYY-MM-DD]
+//
+// The district's dates are placed around the load day (--today, default
+// today), so enrolment windows are open and sessions are coming whenever the
+// demo is loaded (DemoOptions::today_us).
 //
 // Idempotent: course ids and statement ids are deterministic, so a re-run
 // stores nothing twice (existing courses are skipped, repeated statements
@@ -29,7 +34,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/civil_time.h"
 #include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "proto/lifelong/v1/catalog.grpc.pb.h"
 #include "proto/lifelong/v1/records.grpc.pb.h"
 #include "services/auth/client_token.h"
@@ -45,6 +52,9 @@ ABSL_FLAG(std::string, catalog, "127.0.0.1:7002", "catalog service address");
 ABSL_FLAG(int, learners, 50000, "number of learners (u000001 ...)");
 ABSL_FLAG(int, courses, 1500, "number of courses (c00001 ...)");
 ABSL_FLAG(uint64_t, seed, 20261128, "generator seed");
+ABSL_FLAG(std::string, today, "",
+          "the load day (YYYY-MM-DD, UTC) the district's dates are placed around; "
+          "default: today, or the day recorded in --checkpoint when resuming");
 ABSL_FLAG(int, parallel, 4, "RecordStatements calls in flight");
 ABSL_FLAG(int, batch, 1000, "statements per RecordStatements call (1..1000)");
 ABSL_FLAG(int, learners_per_chunk, 50, "learners a worker generates at a time");
@@ -169,6 +179,7 @@ bool LoadCourses(const demo::DemoDistrict& d, const std::shared_ptr<grpc::Channe
   return true;
 }
 
+// Checkpoint file: one line "<seed> <learners> <next learner> <load day>".
 int ReadCheckpoint(const std::string& path, uint64_t seed, int learners) {
   std::ifstream in(path);
   uint64_t s = 0;
@@ -177,11 +188,21 @@ int ReadCheckpoint(const std::string& path, uint64_t seed, int learners) {
   return 1;
 }
 
+// The load day recorded in the checkpoint, or "" (no file, or an old one).
+std::string CheckpointDay(const std::string& path) {
+  std::ifstream in(path);
+  std::string s, n, next, day;
+  if (in >> s >> n >> next >> day) return day;
+  return "";
+}
+
+std::string g_day;  // the load day, YYYY-MM-DD; set once in main()
+
 void WriteCheckpoint(const std::string& path, uint64_t seed, int learners, int next) {
   const std::string tmp = path + ".tmp";
   {
     std::ofstream out(tmp, std::ios::trunc);
-    out << seed << " " << learners << " " << next << "\n";
+    out << seed << " " << learners << " " << next << " " << g_day << "\n";
   }
   std::filesystem::rename(tmp, path);
 }
@@ -295,10 +316,21 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "demo_loader: --learners must be >= 0 and --courses >= 3\n");
     return 2;
   }
+  // The load day: the flag, else the one a resumed load started with (its
+  // statements must not change), else today.
+  g_day = absl::GetFlag(FLAGS_today);
+  if (g_day.empty() && !absl::GetFlag(FLAGS_checkpoint).empty()) g_day = CheckpointDay(absl::GetFlag(FLAGS_checkpoint));
+  if (g_day.empty()) g_day = absl::FormatTime("%Y-%m-%d", absl::Now(), absl::UTCTimeZone());
+  absl::CivilDay day;
+  if (!absl::ParseCivilTime(g_day, &day)) {
+    std::fprintf(stderr, "demo_loader: --today must be a date YYYY-MM-DD, got \"%s\"\n", g_day.c_str());
+    return 2;
+  }
+  o.today_us = absl::ToUnixMicros(absl::FromCivil(day, absl::UTCTimeZone()));
   const absl::Time t0 = absl::Now();
   demo::DemoDistrict d(o);
-  std::fprintf(stderr, "demo: generated %zu courses (seed %llu) in %.1fs\n", d.courses().size(),
-               static_cast<unsigned long long>(o.seed), absl::ToDoubleSeconds(absl::Now() - t0));
+  std::fprintf(stderr, "demo: generated %zu courses (seed %llu, load day %s) in %.1fs\n", d.courses().size(),
+               static_cast<unsigned long long>(o.seed), g_day.c_str(), absl::ToDoubleSeconds(absl::Now() - t0));
   if (absl::GetFlag(FLAGS_stats)) return PrintStats(d);
   const int parallel = std::max(1, absl::GetFlag(FLAGS_parallel));
   absl::StatusOr<lifelong::TlsConfig> tls = lifelong::CallingTlsFromFlags();
