@@ -13,18 +13,21 @@
 // hyper-parameters tuned on a validation split carved out of the training
 // part (--tune, default on), then scored through ModelBundle::ScoreAll.
 #include <cstdio>
+#include <iostream>
 #include <string>
 #include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "models/evaluation.h"
 #include "models/interaction_file.h"
 #include "models/model_bundle.h"
 #include "models/trainer.h"
+#include "services/cli/progress.h"
 
 ABSL_FLAG(std::string, train, "", "training interaction file (with --test)");
 ABSL_FLAG(std::string, test, "", "held-out interaction file (with --train)");
@@ -108,8 +111,13 @@ int main(int argc, char** argv) {
     }
     if (absl::GetFlag(FLAGS_tune)) {
       const absl::Time t0 = absl::Now();
+      lifelong::cli::Progress trials(std::cerr, "evaluate: tuning", "trials", 0, absl::Seconds(5));
       auto tuned = lm::TuneOnValidation(train, options, absl::GetFlag(FLAGS_valid_fraction),
-                                        random_split, absl::GetFlag(FLAGS_seed) + 1, 10);
+                                        random_split, absl::GetFlag(FLAGS_seed) + 1, 10,
+                                        [&trials](int done, int most) {
+                                          trials.set_total(most);
+                                          trials.Update(done);
+                                        });
       if (!tuned.ok()) return Fail(tuned.status());
       options = tuned->best;
       out["tuning"] = {{"validation", tuned->best_metrics.ToJson()},
@@ -150,7 +158,10 @@ int main(int argc, char** argv) {
               "precision", "coverage");
   for (const auto& [name, scorer] : scorers) {
     for (int k : ks) {
-      lm::RankingMetrics m = lm::EvaluateRanking(cases, universe, k, scorer);
+      lifelong::cli::Progress progress(std::cerr, absl::StrCat("evaluate: ", name, " @", k), "learners",
+                                       static_cast<int64_t>(cases.size()), absl::Seconds(5));
+      lm::RankingMetrics m = lm::EvaluateRanking(cases, universe, k, scorer,
+                                                 [&progress](int64_t done) { progress.Update(done); });
       out["results"][name][std::to_string(k)] = m.ToJson();
       std::printf("%-11s %4d %9.4f %9.4f %9.4f %9.4f %9.4f\n", name.c_str(), k, m.recall, m.ndcg,
                   m.hit_rate, m.precision, m.coverage);

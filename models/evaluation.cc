@@ -147,13 +147,15 @@ std::vector<EvalCase> CasesFromTrainTest(const std::vector<Interaction>& train,
 
 RankingMetrics EvaluateRanking(const std::vector<EvalCase>& cases,
                                const std::vector<std::string>& universe, int k,
-                               const Scorer& scorer) {
+                               const Scorer& scorer, const std::function<void(int64_t)>& progress) {
   RankingMetrics m;
+  int64_t done = 0;
   m.k = k;
   absl::flat_hash_map<std::string, int> row_of;
   for (size_t i = 0; i < universe.size(); ++i) row_of[universe[i]] = static_cast<int>(i);
   std::vector<bool> covered(universe.size(), false);
   for (const EvalCase& c : cases) {
+    if (progress) progress(done++);
     if (c.held_out.empty()) continue;
     std::vector<float> scores = scorer(c);
     std::vector<bool> seen(universe.size(), false);

@@ -71,10 +71,12 @@ using Scorer = std::function<std::vector<float>(const EvalCase&)>;
 std::vector<int> TopUnexcludedRows(const std::vector<float>& scores, const std::vector<bool>& exclude, int k);
 
 // Evaluates `scorer` on `cases` over `universe` (course ids). Thread-safe if
-// the scorer is.
+// the scorer is. `progress`, when set, is called with the number of cases done
+// after each case (for progress lines with rate and ETA).
 RankingMetrics EvaluateRanking(const std::vector<EvalCase>& cases,
                                const std::vector<std::string>& universe, int k,
-                               const Scorer& scorer);
+                               const Scorer& scorer,
+                               const std::function<void(int64_t)>& progress = {});
 
 // Scorer using bundle->ScoreAll (universe = bundle->course_ids()).
 Scorer BundleScorer(std::shared_ptr<const ModelBundle> bundle);
