@@ -45,9 +45,8 @@ absl::Status CheckStatementWrite(const auth::AccessGrant& g, const ParsedStateme
   switch (g.scope()) {
     case Scope::kAny:
       return absl::OkStatus();
-    case Scope::kSelf:
-    case Scope::kBoundLearner: {
-      const std::string& self = g.scope() == Scope::kSelf ? who.subject : who.learner;
+    case Scope::kSelf: {
+      const std::string& self = who.subject;
       if (p.learners.empty()) {
         return absl::PermissionDeniedError(absl::StrCat(field, ".actor: has no learner the caller may write for"));
       }
@@ -90,9 +89,8 @@ absl::Status CheckVoidingWrite(const auth::AccessGrant& g, const ParsedStatement
   const auth::Principal& who = g.principal();
   const absl::string_view f = target_field;
   switch (g.scope()) {
-    case Scope::kSelf:
-    case Scope::kBoundLearner: {
-      const std::string& self = g.scope() == Scope::kSelf ? who.subject : who.learner;
+    case Scope::kSelf: {
+      const std::string& self = who.subject;
       for (const std::string& l : target->record.learners) {
         if (self.empty() || l != self) {
           return absl::PermissionDeniedError(absl::StrCat(f, ": ", auth::RoleName(who.role), " ", who.subject,
