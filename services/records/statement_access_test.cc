@@ -4,7 +4,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cstdlib>
+#include <filesystem>
+
 #include "services/records/issuer.h"
+#include "services/records/record_store.h"
 #include "services/records/test_statements.h"
 
 namespace lifelong::records {
@@ -86,6 +90,41 @@ TEST_F(StatementAccessTest, TrustedWritersMayRecordGroupStatements) {
                                 Parse({.learner = "", .course = "c2", .group = {"u1", "u3"}}), "s")
                 .code(),
             absl::StatusCode::kPermissionDenied);
+}
+
+// A voiding statement writes into its target's records: the caller must be
+// allowed to write for every learner of the stored target.
+TEST_F(StatementAccessTest, VoidingNeedsWriteAccessToEveryLearnerOfTheTarget) {
+  const char* base = std::getenv("TEST_TMPDIR");
+  std::string dir = std::string(base ? base : "/tmp") + "/statement_access_voiding";
+  std::filesystem::remove_all(dir);
+  absl::StatusOr<std::unique_ptr<RecordStore>> store = RecordStore::Open(dir);
+  ASSERT_TRUE(store.ok()) << store.status();
+  std::vector<ParsedStatement> batch;
+  batch.push_back(Parse({.id = testing::TestUuid(1), .learner = "u1", .course = "c1"}));
+  batch.push_back(Parse({.id = testing::TestUuid(2), .learner = "u2", .course = "c1"}));
+  batch.push_back(Parse({.id = testing::TestUuid(3), .learner = "", .course = "c2", .group = {"u1", "u2"}}));
+  ASSERT_TRUE((*store)->Record(std::move(batch)).ok());
+  auto voiding = [](const std::string& target) {
+    return Parse({.learner = "u1", .verb = "voided", .course = target});
+  };
+  auth::AccessGrant u1 = Grant(Role::kLearner, "u1");
+  EXPECT_TRUE(CheckVoidingWrite(u1, voiding(testing::TestUuid(1)), **store, "statement.object.id").ok());
+  EXPECT_TRUE(CheckVoidingWrite(u1, voiding(testing::TestUuid(9)), **store, "statement.object.id").ok())
+      << "a target not stored voids nothing";
+  EXPECT_TRUE(CheckVoidingWrite(u1, Parse({.learner = "u1"}), **store, "statement.object.id").ok())
+      << "not a voiding statement";
+  for (int target : {2, 3}) {
+    absl::Status s = CheckVoidingWrite(u1, voiding(testing::TestUuid(target)), **store, "statements[4].object.id");
+    EXPECT_EQ(s.code(), absl::StatusCode::kPermissionDenied) << target;
+    EXPECT_NE(s.message().find("statements[4].object.id"), std::string::npos) << s;
+  }
+  // A teacher voids statements of their course only; a loader anything.
+  auth::AccessGrant teacher = Grant(Role::kTeacher, "teacher-li");
+  EXPECT_TRUE(CheckVoidingWrite(teacher, voiding(testing::TestUuid(2)), **store, "id").ok());
+  EXPECT_EQ(CheckVoidingWrite(teacher, voiding(testing::TestUuid(3)), **store, "id").code(),
+            absl::StatusCode::kPermissionDenied);
+  EXPECT_TRUE(CheckVoidingWrite(Grant(Role::kLoader, "svc-loader"), voiding(testing::TestUuid(3)), **store, "id").ok());
 }
 
 TEST_F(StatementAccessTest, SetIssuerRecordsTheCallersRoleAndSubject) {
