@@ -14,9 +14,9 @@ std::string RolesHomePagePrefix() { return absl::StrCat(vocab::kDistrictIdp, "/r
 std::string Issuer::Label() const { return role.empty() ? subject : absl::StrCat(role, ":", subject); }
 
 std::string IssuerAuthorityJson(absl::string_view role, absl::string_view subject) {
-  nlohmann::json a = {{"objectType", "Agent"},
-                      {"account",
-                       {{"homePage", absl::StrCat(RolesHomePagePrefix(), role)}, {"name", std::string(subject)}}}};
+  nlohmann::json a = {
+      {"objectType", "Agent"},
+      {"account", {{"homePage", absl::StrCat(RolesHomePagePrefix(), role)}, {"name", std::string(subject)}}}};
   return a.dump();
 }
 

@@ -36,14 +36,15 @@ TEST(Issuer, StoreDefaultAndForeignAuthoritiesHaveNoRole) {
   EXPECT_EQ(legacy.role, "");
   EXPECT_EQ(legacy.Label(), "lifelong-records");
   // A look-alike homePage, an empty role, an mbox authority, a Group, none.
-  EXPECT_EQ(IssuerOfStatement(WithAuthority(
-                R"({"account":{"homePage":"https://id.dongcheng.gov.cn.evil.cn/roles/operator","name":"x"}})"))
-                .role,
-            "");
-  EXPECT_EQ(IssuerOfStatement(WithAuthority(
-                R"({"account":{"homePage":"https://id.dongcheng.gov.cn/roles/","name":"x"}})"))
-                .role,
-            "");
+  EXPECT_EQ(
+      IssuerOfStatement(
+          WithAuthority(R"({"account":{"homePage":"https://id.dongcheng.gov.cn.evil.cn/roles/operator","name":"x"}})"))
+          .role,
+      "");
+  EXPECT_EQ(
+      IssuerOfStatement(WithAuthority(R"({"account":{"homePage":"https://id.dongcheng.gov.cn/roles/","name":"x"}})"))
+          .role,
+      "");
   EXPECT_EQ(IssuerOfStatement(WithAuthority(R"({"mbox":"mailto:a@b.cn"})")).role, "");
   EXPECT_EQ(IssuerOfStatement(WithAuthority(R"({"objectType":"Group","member":[]})")).role, "");
   EXPECT_EQ(IssuerOfStatement(Json{{"id", "x"}}).role, "");

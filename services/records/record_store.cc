@@ -667,7 +667,9 @@ absl::Status LeaveSharedStatement(const std::vector<rocksdb::ColumnFamilyHandle*
                                   const std::string& learner, const Uuid& id, StatementRecord rec,
                                   const rocksdb::Slice& own_key, rocksdb::WriteBatch* batch) {
   absl::StatusOr<std::string> json = RemoveLearnerFromActor(rec.json, learner);
-  if (!json.ok()) return absl::InternalError(absl::StrCat("stored statement ", FormatUuid(id), ": ", json.status().message()));
+  if (!json.ok()) {
+    return absl::InternalError(absl::StrCat("stored statement ", FormatUuid(id), ": ", json.status().message()));
+  }
   rec.json = std::move(*json);
   rec.learners.erase(std::remove(rec.learners.begin(), rec.learners.end(), learner), rec.learners.end());
   LL_ASSIGN_OR_RETURN(std::string value, EncodeStatementRecord(rec));

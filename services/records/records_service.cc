@@ -333,9 +333,10 @@ grpc::Status RecordsService::VoidStatement(grpc::ServerContext* ctx, const v1::V
       {"verb", {{"id", std::string(vocab::kVoided)}, {"display", {{"en-US", "voided"}, {"zh-CN", "作废"}}}}},
       {"object", {{"objectType", "StatementRef"}, {"id", FormatUuid(*id)}}}};
   // The voiding statement is the grant holder's own act on a statement they
-  // may read; it is stored without the write-scope check of RecordOne.
+  // may read; it is stored without the actor check of RecordOne, but voiding
+  // writes into the target's records: a learner voids only a statement of
+  // their own alone (not a group's).
   LL_ASSIGN_OR_RETURN(ParsedStatement p, ParseStatement(voiding.dump()));
-  // A learner voids only a statement of their own alone (not a group's).
   LL_RETURN_IF_ERROR(CheckVoidingWrite(g, p, *store_, "id"));
   SetIssuer(g, &p);
   std::vector<ParsedStatement> batch;

@@ -1,7 +1,6 @@
 #include "services/records/statement_access.h"
 
 #include <gtest/gtest.h>
-
 #include <nlohmann/json.hpp>
 
 #include <cstdlib>
@@ -23,12 +22,13 @@ constexpr char kRecordStatement[] = "/lifelong.v1.LearningRecordService/RecordSt
 
 class StatementAccessTest : public ::testing::Test {
  protected:
-  StatementAccessTest() : authorizer_([] {
-    auth::AuthOptions o;
-    o.enabled = true;
-    o.token.key = "statement-access-test-key-0123456789abcdef";
-    return o;
-  }()) {}
+  StatementAccessTest()
+      : authorizer_([] {
+          auth::AuthOptions o;
+          o.enabled = true;
+          o.token.key = "statement-access-test-key-0123456789abcdef";
+          return o;
+        }()) {}
 
   auth::AccessGrant Grant(Role role, const std::string& subject) {
     Principal p;
@@ -105,9 +105,7 @@ TEST_F(StatementAccessTest, VoidingNeedsWriteAccessToEveryLearnerOfTheTarget) {
   batch.push_back(Parse({.id = testing::TestUuid(2), .learner = "u2", .course = "c1"}));
   batch.push_back(Parse({.id = testing::TestUuid(3), .learner = "", .course = "c2", .group = {"u1", "u2"}}));
   ASSERT_TRUE((*store)->Record(std::move(batch)).ok());
-  auto voiding = [](const std::string& target) {
-    return Parse({.learner = "u1", .verb = "voided", .course = target});
-  };
+  auto voiding = [](const std::string& target) { return Parse({.learner = "u1", .verb = "voided", .course = target}); };
   auth::AccessGrant u1 = Grant(Role::kLearner, "u1");
   EXPECT_TRUE(CheckVoidingWrite(u1, voiding(testing::TestUuid(1)), **store, "statement.object.id").ok());
   EXPECT_TRUE(CheckVoidingWrite(u1, voiding(testing::TestUuid(9)), **store, "statement.object.id").ok())

@@ -549,7 +549,9 @@ HttpResponse XapiHandler::PostStatements(const auth::AccessGrant& grant, const H
       return Error(400, absl::StrCat("statements[", i, "].id: appears twice in the batch"));
     }
     absl::Status allowed = records::CheckStatementWrite(grant, *p, absl::StrCat("statements[", i, "]"));
-    if (allowed.ok()) allowed = records::CheckVoidingWrite(grant, *p, *store_, absl::StrCat("statements[", i, "].object.id"));
+    if (allowed.ok()) {
+      allowed = records::CheckVoidingWrite(grant, *p, *store_, absl::StrCat("statements[", i, "].object.id"));
+    }
     if (!allowed.ok()) return FromStatus(allowed);
     records::SetIssuer(grant, &*p);
     batch.push_back(std::move(*p));

@@ -10,12 +10,11 @@
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
+#include <nlohmann/json.hpp>
 
 #include <cstdlib>
 #include <filesystem>
 #include <map>
-
-#include <nlohmann/json.hpp>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
@@ -63,8 +62,8 @@ Principal Of(Role role, const std::string& subject) {
 class RecordIntegrityTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string dir = std::string(std::getenv("TEST_TMPDIR")) + "/" +
-                      ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    std::string dir =
+        std::string(std::getenv("TEST_TMPDIR")) + "/" + ::testing::UnitTest::GetInstance()->current_test_info()->name();
     std::filesystem::remove_all(dir);
     std::filesystem::create_directories(dir);
     auth::AuthOptions o;
@@ -163,21 +162,33 @@ class RecordIntegrityTest : public ::testing::Test {
 std::vector<StatementSpec> GroupAttacks() {
   return {
       // An identified group whose account is u000001, members u000002/u000003.
-      {.id = TestUuid(1), .learner = "u000001", .verb = "passed", .course = "c1", .credits = 99,
+      {.id = TestUuid(1),
+       .learner = "u000001",
+       .verb = "passed",
+       .course = "c1",
+       .credits = 99,
        .group = {"u000002", "u000003"}},
       // An anonymous group of u000001 and u000003.
-      {.id = TestUuid(2), .learner = "", .verb = "passed", .course = "c1", .credits = 99,
+      {.id = TestUuid(2),
+       .learner = "",
+       .verb = "passed",
+       .course = "c1",
+       .credits = 99,
        .group = {"u000001", "u000003"}},
       // The other way round.
-      {.id = TestUuid(3), .learner = "", .verb = "passed", .course = "c1", .credits = 99,
+      {.id = TestUuid(3),
+       .learner = "",
+       .verb = "passed",
+       .course = "c1",
+       .credits = 99,
        .group = {"u000003", "u000001"}},
   };
 }
 
 TEST_F(RecordIntegrityTest, LearnerCannotWriteIntoOtherLearnersRecordsOverGrpc) {
-  ASSERT_TRUE(Record(Of(Role::kLoader, "svc-loader"),
-                     {.learner = "u000003", .verb = "passed", .course = "c7", .credits = 3})
-                  .ok());
+  ASSERT_TRUE(
+      Record(Of(Role::kLoader, "svc-loader"), {.learner = "u000003", .verb = "passed", .course = "c7", .credits = 3})
+          .ok());
   for (const StatementSpec& attack : GroupAttacks()) {
     SCOPED_TRACE(MakeStatement(attack));
     grpc::Status s = Record(Learner("u000001"), attack);
@@ -207,8 +218,8 @@ TEST_F(RecordIntegrityTest, LearnerCannotWriteIntoOtherLearnersRecordsOverXapi) 
     EXPECT_EQ(r->status, 403) << r->body;
     EXPECT_NE(r->body.find("actor.member"), std::string::npos) << r->body;
     // As the second statement of an array.
-    std::string batch = absl::StrCat("[", MakeStatement({.learner = "u000001", .course = "c2"}), ",",
-                                     MakeStatement(attack), "]");
+    std::string batch =
+        absl::StrCat("[", MakeStatement({.learner = "u000001", .course = "c2"}), ",", MakeStatement(attack), "]");
     r = Xapi("POST", "/xapi/statements", "u1app", "u1-secret", batch);
     ASSERT_TRUE(r);
     EXPECT_EQ(r->status, 403) << r->body;
@@ -233,9 +244,13 @@ TEST_F(RecordIntegrityTest, LearnerCannotWriteIntoOtherLearnersRecordsOverXapi) 
 // RecordStatement, VoidStatement or xAPI.
 TEST_F(RecordIntegrityTest, LearnerCannotVoidOtherLearnersStatements) {
   Principal loader = Of(Role::kLoader, "svc-loader");
-  ASSERT_TRUE(Record(loader, {.id = TestUuid(30), .learner = "u000003", .verb = "passed", .course = "c1", .credits = 2})
-                  .ok());
-  ASSERT_TRUE(Record(loader, {.id = TestUuid(31), .learner = "", .verb = "passed", .course = "c2", .credits = 1,
+  ASSERT_TRUE(
+      Record(loader, {.id = TestUuid(30), .learner = "u000003", .verb = "passed", .course = "c1", .credits = 2}).ok());
+  ASSERT_TRUE(Record(loader, {.id = TestUuid(31),
+                              .learner = "",
+                              .verb = "passed",
+                              .course = "c2",
+                              .credits = 1,
                               .group = {"u000001", "u000003"}})
                   .ok());
   ASSERT_TRUE(Record(Learner("u000001"), {.id = TestUuid(32), .learner = "u000001", .course = "c3"}).ok());
@@ -263,12 +278,14 @@ TEST_F(RecordIntegrityTest, LearnerCannotVoidOtherLearnersStatements) {
 // A team statement recorded by a trusted feed is filed under every member;
 // when one member erases their records, the others keep it.
 TEST_F(RecordIntegrityTest, ErasingOneLearnerKeepsSharedStatementsForTheOthers) {
-  ASSERT_TRUE(Record(Of(Role::kLoader, "svc-loader"),
-                     {.id = TestUuid(10), .learner = "", .verb = "passed", .course = "c1", .credits = 2,
-                      .group = {"u000001", "u000003"}})
+  ASSERT_TRUE(Record(Of(Role::kLoader, "svc-loader"), {.id = TestUuid(10),
+                                                       .learner = "",
+                                                       .verb = "passed",
+                                                       .course = "c1",
+                                                       .credits = 2,
+                                                       .group = {"u000001", "u000003"}})
                   .ok());
-  ASSERT_TRUE(Record(Of(Role::kLoader, "svc-loader"), {.id = TestUuid(11), .learner = "u000003", .course = "c2"})
-                  .ok());
+  ASSERT_TRUE(Record(Of(Role::kLoader, "svc-loader"), {.id = TestUuid(11), .learner = "u000003", .course = "c2"}).ok());
   EXPECT_DOUBLE_EQ(Transcript("u000001").credits(), 2);
   EXPECT_DOUBLE_EQ(Transcript("u000003").credits(), 2);
 
@@ -298,12 +315,20 @@ TEST_F(RecordIntegrityTest, ErasingOneLearnerKeepsSharedStatementsForTheOthers) 
 // shown, unverified, and earns nothing; the teacher of the course and the
 // institution's feed award credits; a teacher cannot for another course.
 TEST_F(RecordIntegrityTest, TranscriptCountsCreditsOnlyFromEntitledIssuers) {
-  ASSERT_TRUE(Record(Learner("u000001"), {.learner = "u000001", .verb = "passed", .course = "c9", .timestamp = "2026-01-01T00:00:00Z", .credits = 50,
+  ASSERT_TRUE(Record(Learner("u000001"), {.learner = "u000001",
+                                          .verb = "passed",
+                                          .course = "c9",
+                                          .timestamp = "2026-01-01T00:00:00Z",
+                                          .credits = 50,
                                           .hours = 40})
                   .ok());
   // Over xAPI as well (Basic user mapped to u000001).
   httplib::Result r = Xapi("POST", "/xapi/statements", "u1app", "u1-secret",
-                           MakeStatement({.learner = "u000001", .verb = "completed", .course = "c8", .timestamp = "2026-01-02T00:00:00Z", .credits = 50}));
+                           MakeStatement({.learner = "u000001",
+                                          .verb = "completed",
+                                          .course = "c8",
+                                          .timestamp = "2026-01-02T00:00:00Z",
+                                          .credits = 50}));
   ASSERT_TRUE(r);
   ASSERT_EQ(r->status, 200) << r->body;
   v1::Transcript t = Transcript("u000001");
@@ -322,13 +347,22 @@ TEST_F(RecordIntegrityTest, TranscriptCountsCreditsOnlyFromEntitledIssuers) {
 
   // The teacher of c1 awards credits for c1, not for c9.
   Principal teacher = Of(Role::kTeacher, "teacher-li");
-  ASSERT_TRUE(Record(teacher, {.learner = "u000001", .verb = "passed", .course = "c1", .timestamp = "2026-02-01T00:00:00Z", .credits = 2, .hours = 16})
+  ASSERT_TRUE(Record(teacher, {.learner = "u000001",
+                               .verb = "passed",
+                               .course = "c1",
+                               .timestamp = "2026-02-01T00:00:00Z",
+                               .credits = 2,
+                               .hours = 16})
                   .ok());
   EXPECT_EQ(Record(teacher, {.learner = "u000001", .verb = "passed", .course = "c9", .credits = 5}).error_code(),
             grpc::StatusCode::PERMISSION_DENIED);
   // The providing institution's feed (a loader over xAPI) awards c8.
   r = Xapi("POST", "/xapi/statements", "feed", "feed-secret",
-           MakeStatement({.learner = "u000001", .verb = "completed", .course = "c8", .timestamp = "2026-02-02T00:00:00Z", .credits = 1}));
+           MakeStatement({.learner = "u000001",
+                          .verb = "completed",
+                          .course = "c8",
+                          .timestamp = "2026-02-02T00:00:00Z",
+                          .credits = 1}));
   ASSERT_TRUE(r);
   ASSERT_EQ(r->status, 200) << r->body;
 
@@ -350,8 +384,8 @@ TEST_F(RecordIntegrityTest, TranscriptCountsCreditsOnlyFromEntitledIssuers) {
   EXPECT_EQ(t.unverified_courses(), 1);
 
   // The stored authority is the issuer, whatever authority the client sent.
-  std::string forged = MakeStatement({.id = TestUuid(20), .learner = "u000001", .verb = "passed", .course = "c5",
-                                      .credits = 9});
+  std::string forged =
+      MakeStatement({.id = TestUuid(20), .learner = "u000001", .verb = "passed", .course = "c5", .credits = 9});
   nlohmann::json j = nlohmann::json::parse(forged);
   j["authority"] = {{"objectType", "Agent"},
                     {"account", {{"homePage", "https://id.dongcheng.gov.cn/roles/operator"}, {"name", "x"}}}};
