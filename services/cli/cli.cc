@@ -525,17 +525,25 @@ absl::Status CmdTranscript(Env& env) {
     env.out() << ProtoJson(t) << "\n";
     return absl::OkStatus();
   }
-  TextTable table({"DATE", "COURSE", "TITLE", "OUTCOME", "HOURS", "CREDITS", "MODE", "XUEQU"});
+  TextTable table({"DATE", "COURSE", "TITLE", "OUTCOME", "HOURS", "CREDITS", "MODE", "XUEQU", "ISSUER", "VERIFIED"});
   table.AlignRight(4);
   table.AlignRight(5);
   table.SetMaxWidth(2, 36);
   for (const auto& e : t.entries()) {
+    // Unverified (self-reported) entries earn nothing; show what they claimed.
+    std::string verified =
+        e.verified() ? "yes"
+                     : absl::StrCat("no (claimed ", Num(e.claimed_hours()), "h/", Num(e.claimed_credits()), ")");
     table.AddRow({FormatTs(e.achieved(), true), CourseLabel(e.activity()), e.title(), e.outcome(),
-                  Num(e.hours()), Num(e.credits()), e.mode(), e.xuequ()});
+                  Num(e.hours()), Num(e.credits()), e.mode(), e.xuequ(), e.issuer(), verified});
   }
   env.out() << "Transcript of " << t.learner() << "\n" << table.Render();
   env.out() << "total: " << t.courses() << " course(s), " << Num(t.hours()) << " hours, "
-            << Num(t.credits()) << " credits\n";
+            << Num(t.credits()) << " credits";
+  if (t.unverified_courses() > 0) {
+    env.out() << " (" << t.unverified_courses() << " self-reported course(s) earn no hours or credits)";
+  }
+  env.out() << "\n";
   auto totals = [&](const char* label, const auto& list) {
     if (list.empty()) return;
     std::vector<std::string> parts;

@@ -350,7 +350,7 @@ absl::StatusOr<std::vector<StoredStatement>> RecordStore::Record(
       ts_in_suffix = suffix.size() + sizeof(kTimestampMember) - 1;
       absl::StrAppend(&suffix, kTimestampMember, placeholder, "\"");
     }
-    absl::StrAppend(&suffix, ",\"authority\":", authority_json_);
+    absl::StrAppend(&suffix, ",\"authority\":", p.authority_json.empty() ? authority_json_ : p.authority_json);
     r.json.reserve(p.text.size() + suffix.size());
     r.json.append(p.text, 0, p.body_end);
     r.json.append(suffix);
@@ -657,6 +657,32 @@ std::vector<std::string> RecordStore::CommitGroup(const std::vector<Writer*>& gr
   return changed;
 }
 
+namespace {
+
+// EraseLearner on a statement that other learners share: `learner` leaves
+// it. The record (statements family and the remaining learners' covering
+// copies) is rewritten without them; their own learner-index entry
+// `own_key` is deleted. Other index entries are keyed by id and stay.
+absl::Status LeaveSharedStatement(const std::vector<rocksdb::ColumnFamilyHandle*>& handles,
+                                  const std::string& learner, const Uuid& id, StatementRecord rec,
+                                  const rocksdb::Slice& own_key, rocksdb::WriteBatch* batch) {
+  absl::StatusOr<std::string> json = RemoveLearnerFromActor(rec.json, learner);
+  if (!json.ok()) {
+    return absl::InternalError(absl::StrCat("stored statement ", FormatUuid(id), ": ", json.status().message()));
+  }
+  rec.json = std::move(*json);
+  rec.learners.erase(std::remove(rec.learners.begin(), rec.learners.end(), learner), rec.learners.end());
+  LL_ASSIGN_OR_RETURN(std::string value, EncodeStatementRecord(rec));
+  batch->Put(handles.at(static_cast<int>(Cf::kStatements)), IdKey(id), value);
+  batch->Delete(handles.at(static_cast<int>(Cf::kByLearner)), own_key);
+  for (const std::string& l : rec.learners) {
+    batch->Put(handles.at(static_cast<int>(Cf::kByLearner)), EncodeStringIndexKey(l, rec.stored_seq, id), value);
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 std::vector<std::string> RecordStore::ApplyErase(Writer* w) {
   const std::string& learner = *w->erase_learner;
   std::vector<std::string> changed = {learner};  // and every other learner of an erased statement
@@ -699,6 +725,12 @@ std::vector<std::string> RecordStore::ApplyErase(Writer* w) {
       if (!rec) {
         // A dangling index entry (should not exist): remove it too.
         batch.Delete(cf(static_cast<int>(Cf::kByLearner)), it->key());
+        continue;
+      }
+      if (rec->learners.size() > 1) {  // shared with other learners: they keep it
+        changed.insert(changed.end(), rec->learners.begin(), rec->learners.end());
+        LL_RETURN_IF_ERROR(LeaveSharedStatement(handles_, learner, entry->id, std::move(*rec), it->key(), &batch));
+        ++erased;
         continue;
       }
       batch.Delete(cf(static_cast<int>(Cf::kStatements)), IdKey(entry->id));

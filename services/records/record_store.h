@@ -44,7 +44,8 @@ struct RecordStoreOptions {
   // fsync the WAL before acknowledging (tests of throughput may turn it off;
   // servers never do).
   bool sync = true;
-  // The `authority` set on every stored statement (an xAPI Agent).
+  // The `authority` set on a stored statement (an xAPI Agent) whose
+  // ParsedStatement::authority_json (its issuer, issuer.h) is empty.
   std::string authority_json =
       R"({"objectType":"Agent","account":{"homePage":"https://id.dongcheng.gov.cn","name":"lifelong-records"}})";
   // Clock, microseconds since the Unix epoch (injectable for tests).
@@ -167,8 +168,12 @@ class RecordStore {
   absl::Status ForEachAfter(uint64_t after_seq, int64_t limit,
                             const std::function<bool(const StoredStatement&)>& fn) const;
 
-  // Deletes every statement of `learner` and all their index entries in one
-  // synced write; returns how many statements were erased.
+  // Erases `learner`'s records in one synced write and returns how many
+  // statements left them. A statement of `learner` alone is deleted with all
+  // its index entries. A statement other learners share (a Group actor) stays
+  // theirs: `learner` is taken out of it (their index entry deleted, their
+  // identifier removed from the actor, see RemoveLearnerFromActor, and the
+  // record and the others' covering copies rewritten).
   absl::StatusOr<int64_t> EraseLearner(const std::string& learner);
 
   // Counts index entries under `learner` in the learner index (used to prove

@@ -353,6 +353,65 @@ TEST_F(RecordStoreTest, EraseRemovesEveryStatementAndIndexEntry) {
   EXPECT_TRUE(store_->Get(*ParseUuid(TestUuid(3))).ok());
 }
 
+// Erasing one learner never deletes a statement another learner also owns:
+// the erased learner leaves it (index entry and identifier gone), the others
+// keep it, with their covering copies rewritten.
+TEST_F(RecordStoreTest, EraseLeavesSharedStatementsToTheOtherLearners) {
+  ASSERT_TRUE(Put({{.id = TestUuid(1), .learner = "u1", .verb = "passed", .course = "c1", .group = {"u2", "u3"}},
+                   {.id = TestUuid(2), .learner = "", .verb = "completed", .course = "c2", .group = {"u1", "u3"}},
+                   {.id = TestUuid(3), .learner = "u3", .verb = "completed", .course = "c3"}})
+                  .ok());
+  ASSERT_TRUE(PutRef(TestUuid(4), "u5", TestUuid(2)).ok());  // u5 refers to the shared statement
+  EXPECT_EQ(*store_->CountLearnerIndexEntries("u3"), 4);   // own 1, 2, 3; reference 4
+  ASSERT_EQ(*store_->EraseLearner("u3"), 3);
+  EXPECT_EQ(*store_->CountLearnerIndexEntries("u3"), 0);
+  EXPECT_EQ(store_->Get(*ParseUuid(TestUuid(3))).status().code(), absl::StatusCode::kNotFound);
+  for (int n : {1, 2}) {
+    absl::StatusOr<StoredStatement> s = store_->Get(*ParseUuid(TestUuid(n)));
+    ASSERT_TRUE(s.ok()) << n;
+    EXPECT_EQ(s->record.json.find("\"u3\""), std::string::npos) << s->record.json;
+    EXPECT_TRUE(ParseStatement(s->record.json).ok()) << s->record.json;
+    EXPECT_EQ(std::find(s->record.learners.begin(), s->record.learners.end(), "u3"), s->record.learners.end());
+  }
+  EXPECT_EQ(store_->Get(*ParseUuid(TestUuid(1)))->record.learners, (std::vector<std::string>{"u1", "u2"}));
+  EXPECT_EQ(store_->Get(*ParseUuid(TestUuid(2)))->record.learners, (std::vector<std::string>{"u1"}));
+  // The other learners still list them, from the rewritten covering copies.
+  EXPECT_EQ(ListAll({.learner = "u1"}), (std::vector<std::string>{TestUuid(2), TestUuid(1)}));
+  EXPECT_EQ(ListAll({.learner = "u2"}), (std::vector<std::string>{TestUuid(1)}));
+  std::vector<std::string> u1_json;
+  ASSERT_TRUE(store_->ForEachOfLearner("u1", [&](const StoredStatement& s) {
+                       u1_json.push_back(s.record.json);
+                       return true;
+                     }).ok());
+  ASSERT_EQ(u1_json.size(), 2u);
+  for (const std::string& j : u1_json) EXPECT_EQ(j.find("\"u3\""), std::string::npos) << j;
+  // Activity, verb and stored-order indexes and references still find them.
+  EXPECT_EQ(ListAll({.activity = vocab::CourseIri("c1")}), (std::vector<std::string>{TestUuid(1)}));
+  EXPECT_EQ(ListAll({.learner = "u1", .include_references = true}),
+            (std::vector<std::string>{TestUuid(4), TestUuid(2), TestUuid(1)}));
+  // Erasing the last learner of a formerly shared statement deletes it.
+  ASSERT_EQ(*store_->EraseLearner("u1"), 2);
+  EXPECT_EQ(store_->Get(*ParseUuid(TestUuid(2))).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(store_->Get(*ParseUuid(TestUuid(1)))->record.learners, (std::vector<std::string>{"u2"}));
+  Reopen(false);
+  EXPECT_EQ(ListAll({.learner = "u2"}), (std::vector<std::string>{TestUuid(1)}));
+  EXPECT_EQ(*store_->CountLearnerIndexEntries("u3"), 0);
+}
+
+// A statement's issuer (ParsedStatement::authority_json) is stored as its
+// authority; without one the store's default is.
+TEST_F(RecordStoreTest, IssuerIsStoredAsTheAuthority) {
+  absl::StatusOr<ParsedStatement> p = ParseStatement(MakeStatement({.id = TestUuid(1)}));
+  ASSERT_TRUE(p.ok());
+  p->authority_json = R"({"objectType":"Agent","account":{"homePage":"https://id.dongcheng.gov.cn/roles/teacher","name":"t1"}})";
+  std::vector<ParsedStatement> batch;
+  batch.push_back(std::move(*p));
+  ASSERT_TRUE(store_->Record(std::move(batch)).ok());
+  nlohmann::json j = nlohmann::json::parse(store_->Get(*ParseUuid(TestUuid(1)))->record.json);
+  EXPECT_EQ(j["authority"]["account"]["name"], "t1");
+  EXPECT_EQ(j["authority"]["account"]["homePage"], "https://id.dongcheng.gov.cn/roles/teacher");
+}
+
 TEST_F(RecordStoreTest, ExportAfterCursorInStoredOrderAcrossRestart) {
   for (int i = 0; i < 10; ++i) ASSERT_TRUE(Put({{.id = TestUuid(i)}}).ok());
   std::vector<uint64_t> seqs;

@@ -185,6 +185,8 @@ absl::Status RecordsService::RecordOne(const auth::AccessGrant& g, const std::st
   LL_ASSIGN_OR_RETURN(ParsedStatement p, ParseStatement(json));
   if (!p.learners.empty()) *learner = p.learners.front();
   LL_RETURN_IF_ERROR(CheckStatementWrite(g, p, "statement"));
+  LL_RETURN_IF_ERROR(CheckVoidingWrite(g, p, *store_, "statement.object.id"));
+  SetIssuer(g, &p);
   std::vector<ParsedStatement> batch;
   batch.push_back(std::move(p));
   LL_ASSIGN_OR_RETURN(std::vector<StoredStatement> stored, store_->Record(std::move(batch)));
@@ -208,6 +210,8 @@ grpc::Status RecordsService::RecordStatements(grpc::ServerContext* ctx, const v1
       std::string field = absl::StrCat("statement_json[", i, "]");
       LL_ASSIGN_OR_RETURN(ParsedStatement p, ParseAt(req->statement_json(i), field));
       LL_RETURN_IF_ERROR(CheckStatementWrite(g, p, field));
+      LL_RETURN_IF_ERROR(CheckVoidingWrite(g, p, *store_, absl::StrCat(field, ".object.id")));
+      SetIssuer(g, &p);
       if (i == 0 && !p.learners.empty()) *learner = p.learners.front();
       if (!p.learners.empty() && p.learners.front() != *learner) *learner = "(several)";
       batch.push_back(std::move(p));
@@ -329,8 +333,12 @@ grpc::Status RecordsService::VoidStatement(grpc::ServerContext* ctx, const v1::V
       {"verb", {{"id", std::string(vocab::kVoided)}, {"display", {{"en-US", "voided"}, {"zh-CN", "作废"}}}}},
       {"object", {{"objectType", "StatementRef"}, {"id", FormatUuid(*id)}}}};
   // The voiding statement is the grant holder's own act on a statement they
-  // may read; it is stored without the write-scope check of RecordOne.
+  // may read; it is stored without the actor check of RecordOne, but voiding
+  // writes into the target's records: a learner voids only a statement of
+  // their own alone (not a group's).
   LL_ASSIGN_OR_RETURN(ParsedStatement p, ParseStatement(voiding.dump()));
+  LL_RETURN_IF_ERROR(CheckVoidingWrite(g, p, *store_, "id"));
+  SetIssuer(g, &p);
   std::vector<ParsedStatement> batch;
   batch.push_back(std::move(p));
   LL_ASSIGN_OR_RETURN(std::vector<StoredStatement> stored, store_->Record(std::move(batch)));
@@ -362,7 +370,12 @@ grpc::Status RecordsService::GetTranscript(grpc::ServerContext* ctx, const v1::G
     e->set_mode(l.mode);
     e->set_xuequ(l.xuequ);
     e->set_statement_id(l.statement_id);
+    e->set_issuer(l.issuer);
+    e->set_verified(l.verified);
+    e->set_claimed_hours(l.claimed_hours);
+    e->set_claimed_credits(l.claimed_credits);
   }
+  resp->set_unverified_courses(t.total.unverified_courses);
   resp->set_courses(t.total.courses);
   resp->set_hours(t.total.hours);
   resp->set_credits(t.total.credits);

@@ -236,6 +236,11 @@ TEST_F(RecordsServiceTest, TranscriptExportAndErase) {
   ASSERT_EQ(t.entries_size(), 1);
   EXPECT_EQ(t.entries(0).outcome(), "passed");
   EXPECT_DOUBLE_EQ(t.credits(), 2);
+  // Authentication off: every caller is the operator "anonymous", an
+  // entitled issuer (docs/records.md, "Credits and issuers").
+  EXPECT_TRUE(t.entries(0).verified());
+  EXPECT_EQ(t.entries(0).issuer(), "operator:anonymous");
+  EXPECT_EQ(t.unverified_courses(), 0);
   ASSERT_EQ(t.by_xuequ_size(), 1);
   EXPECT_EQ(t.by_xuequ(0).key(), "东四学区");
 

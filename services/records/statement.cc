@@ -932,6 +932,33 @@ absl::StatusOr<std::string> LearnerKeyFromAgentJson(absl::string_view json, absl
   return CanonicalLearnerKey(key, field);
 }
 
+absl::StatusOr<std::string> RemoveLearnerFromActor(absl::string_view statement_json, absl::string_view learner) {
+  nlohmann::ordered_json j =
+      nlohmann::ordered_json::parse(statement_json.begin(), statement_json.end(), nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object()) return Invalid("statement", "malformed JSON");
+  auto actor = j.find("actor");
+  if (actor == j.end() || !actor->is_object()) return Invalid("statement.actor", "must be an object");
+  auto key_of = [](const nlohmann::ordered_json& agent) -> std::string {
+    absl::StatusOr<std::string> k = LearnerKeyFromAgentJson(agent.dump(), "agent");
+    return k.ok() ? *k : std::string();
+  };
+  auto members = actor->find("member");
+  if (members != actor->end() && members->is_array()) {
+    nlohmann::ordered_json kept = nlohmann::ordered_json::array();
+    for (const nlohmann::ordered_json& m : *members) {
+      if (key_of(m) != learner) kept.push_back(m);
+    }
+    *members = std::move(kept);
+  }
+  // The actor's own identifier (an identified group's, or an agent's).
+  nlohmann::ordered_json self = *actor;
+  self.erase("member");
+  if (key_of(self) == learner) {
+    for (const char* ifi : {"mbox", "mbox_sha1sum", "openid", "account"}) actor->erase(ifi);
+  }
+  return j.dump();
+}
+
 bool SameContent(absl::string_view stored_json, absl::string_view new_json, bool drop_timestamp) {
   nlohmann::json a = nlohmann::json::parse(stored_json.begin(), stored_json.end(), nullptr, false);
   nlohmann::json b = nlohmann::json::parse(new_json.begin(), new_json.end(), nullptr, false);

@@ -44,6 +44,10 @@ struct ParsedStatement {
   Uuid void_target{};                 // when is_voiding
   // The target of a StatementRef object (voiding or not).
   std::optional<Uuid> ref_target;
+  // The `authority` the store records: who issued the statement (an xAPI
+  // Agent as compact JSON, see issuer.h), set by the front end from the
+  // authenticated caller. Empty: the store's default authority.
+  std::string authority_json;
 };
 
 // Parses and validates one statement. INVALID_ARGUMENT with a message that
@@ -75,6 +79,14 @@ absl::StatusOr<double> ParseIsoDurationSeconds(absl::string_view text);
 bool IsAbsoluteIri(absl::string_view text);
 // True for an RFC 5646 language tag ("zh-CN", "en", "zh-Hans-CN").
 bool IsLanguageTag(absl::string_view text);
+
+// The statement JSON `statement_json` with `learner` (a canonical learner
+// key) taken out of its actor: group members whose key is `learner` are
+// removed, and so is the group's own identifier when it is `learner`'s.
+// Used when a learner is erased from a statement other learners share.
+// INVALID_ARGUMENT when the JSON is malformed or has no actor object; the
+// result is unchanged JSON when `learner` is not in the actor.
+absl::StatusOr<std::string> RemoveLearnerFromActor(absl::string_view statement_json, absl::string_view learner);
 
 // Whether two statements have the same content for idempotent writes: equal
 // JSON after removing `stored`, `authority` and `version` (and `timestamp`

@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "services/common/vocabulary.h"
+#include "services/records/issuer.h"
 
 namespace lifelong::records {
 
@@ -22,15 +23,45 @@ std::string StatementVenue(const ParsedStatement& p) {
   return v != ext->end() && v->is_string() ? v->get<std::string>() : "";
 }
 
+namespace {
+
+// Whether the actor is an anonymous Group (its first learner is a member).
+bool IsGroupWithoutIdentifier(const ParsedStatement& p) {
+  nlohmann::json j = nlohmann::json::parse(p.text, nullptr, false);
+  if (!j.is_object() || !j.contains("actor") || !j["actor"].is_object()) return false;
+  const nlohmann::json& a = j["actor"];
+  return a.contains("member") && !a.contains("mbox") && !a.contains("mbox_sha1sum") && !a.contains("openid") &&
+         !a.contains("account");
+}
+
+}  // namespace
+
+void SetIssuer(const auth::AccessGrant& g, ParsedStatement* p) {
+  p->authority_json = IssuerAuthorityJson(auth::RoleName(g.principal().role), g.principal().subject);
+}
+
 absl::Status CheckStatementWrite(const auth::AccessGrant& g, const ParsedStatement& p, absl::string_view field) {
   const auth::Principal& who = g.principal();
   switch (g.scope()) {
     case Scope::kAny:
       return absl::OkStatus();
-    case Scope::kSelf:
-      if (!p.learners.empty() && p.learners.front() == who.subject) return absl::OkStatus();
-      return absl::PermissionDeniedError(
-          absl::StrCat(field, ".actor: learner ", who.subject, " may only record their own statements"));
+    case Scope::kSelf: {
+      const std::string& self = who.subject;
+      if (p.learners.empty()) {
+        return absl::PermissionDeniedError(absl::StrCat(field, ".actor: has no learner the caller may write for"));
+      }
+      // p.learners: the actor's own key first (when it has one), then the
+      // members of a Group actor. Each is a learner the statement is filed
+      // under, so each must be the caller.
+      for (size_t i = 0; i < p.learners.size(); ++i) {
+        if (!self.empty() && p.learners[i] == self) continue;
+        bool is_member = i > 0 || IsGroupWithoutIdentifier(p);
+        return absl::PermissionDeniedError(absl::StrCat(
+            field, is_member ? ".actor.member" : ".actor", ": ", auth::RoleName(who.role), " ", who.subject,
+            " may only record statements of learner \"", self, "\" alone, not of \"", p.learners[i], "\""));
+      }
+      return absl::OkStatus();
+    }
     case Scope::kVenue: {
       if (p.verb != vocab::kAttended && p.verb != vocab::kRegistered) {
         return absl::PermissionDeniedError(
@@ -46,6 +77,33 @@ absl::Status CheckStatementWrite(const auth::AccessGrant& g, const ParsedStateme
       return auth::CheckCourse(g, vocab::CourseIdFromIri(p.activity), absl::StrCat(field, ".object.id"));
     default:
       return absl::PermissionDeniedError(absl::StrCat(field, ": not allowed"));
+  }
+}
+
+absl::Status CheckVoidingWrite(const auth::AccessGrant& g, const ParsedStatement& p, const RecordStore& store,
+                               absl::string_view target_field) {
+  if (!p.is_voiding || g.scope() == Scope::kAny) return absl::OkStatus();
+  absl::StatusOr<StoredStatement> target = store.Get(p.void_target);
+  if (absl::IsNotFound(target.status())) return absl::OkStatus();
+  if (!target.ok()) return target.status();
+  const auth::Principal& who = g.principal();
+  const absl::string_view f = target_field;
+  switch (g.scope()) {
+    case Scope::kSelf: {
+      const std::string& self = who.subject;
+      for (const std::string& l : target->record.learners) {
+        if (self.empty() || l != self) {
+          return absl::PermissionDeniedError(absl::StrCat(f, ": ", auth::RoleName(who.role), " ", who.subject,
+                                                          " may only void statements of learner \"", self,
+                                                          "\" alone"));
+        }
+      }
+      return absl::OkStatus();
+    }
+    case Scope::kCourses:
+      return auth::CheckCourse(g, vocab::CourseIdFromIri(target->record.activity), f);
+    default:
+      return absl::PermissionDeniedError(absl::StrCat(f, ": may not void statements"));
   }
 }
 

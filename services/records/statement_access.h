@@ -8,13 +8,34 @@
 #include "absl/strings/string_view.h"
 #include "services/auth/authorizer.h"
 #include "services/records/key_codec.h"
+#include "services/records/record_store.h"
 #include "services/records/statement.h"
 
 namespace lifelong::records {
 
-// learners: their own (actor); kiosks: "attended" or "registered" with the
-// context venue extension equal to their venue; teachers: a course they run.
+// learners: their own only: every learner the statement would be filed
+// under (the actor and, for a Group actor, each member: p.learners) must be
+// the caller, so a learner cannot write into another learner's records
+// through a Group; kiosks: "attended" or "registered" with the context venue
+// extension equal to their venue; teachers: a course they run.
 absl::Status CheckStatementWrite(const auth::AccessGrant& g, const ParsedStatement& p, absl::string_view field);
+
+// A voiding statement changes its target's records too: the caller must be
+// allowed to write for every learner of the stored target (learners: a
+// target filed under them alone; teachers: a target about a course they
+// run; kAny: any). OK when `p` is not voiding or its target is not stored
+// (it then voids nothing). PERMISSION_DENIED naming `target_field` (the
+// request field holding the target id) otherwise; the store's error when it
+// cannot be read.
+absl::Status CheckVoidingWrite(const auth::AccessGrant& g, const ParsedStatement& p, const RecordStore& store,
+                               absl::string_view target_field);
+
+// Records the caller as the statement's issuer (p->authority_json, see
+// issuer.h): every front end calls it on each statement it stores after
+// CheckStatementWrite, so the transcript can tell verified credits from
+// self-reported ones. With authentication off the gRPC caller is the
+// operator "anonymous" (auth::Authorizer), an entitled issuer.
+void SetIssuer(const auth::AccessGrant& g, ParsedStatement* p);
 
 // learners: statements they are the actor (or a group member) of; teachers:
 // statements about a course they run.

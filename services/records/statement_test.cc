@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 
 namespace lifelong::records {
@@ -251,6 +252,50 @@ TEST(Statement, IriAndLanguageTag) {
   EXPECT_FALSE(IsLanguageTag(""));
   EXPECT_FALSE(IsLanguageTag("zh-"));
   EXPECT_FALSE(IsLanguageTag("toolongprimary"));
+}
+
+
+std::string GroupStatement(const std::string& group_ifi) {
+  return absl::StrCat(
+      R"({"actor":{"objectType":"Group","name":"书法小组",)", group_ifi,
+      R"("member":[{"objectType":"Agent","name":"张三","account":{"homePage":"https://id.dongcheng.gov.cn","name":"u1"}},)"
+      R"({"objectType":"Agent","mbox":"mailto:li@example.cn"},)"
+      R"({"objectType":"Agent","account":{"homePage":"https://id.dongcheng.gov.cn","name":"u3"}}]},)"
+      R"("verb":{"id":"http://adlnet.gov/expapi/verbs/completed"},"object":{"id":"https://example.cn/c1"}})");
+}
+
+TEST(Statement, RemoveLearnerFromActorTakesOutMembersAndTheGroupIdentifier) {
+  // A member leaves; the others, the group's name and the rest stay.
+  std::string anon = GroupStatement("");
+  absl::StatusOr<std::string> out = RemoveLearnerFromActor(anon, "u3");
+  ASSERT_TRUE(out.ok()) << out.status();
+  absl::StatusOr<ParsedStatement> p = ParseStatement(*out);
+  ASSERT_TRUE(p.ok()) << p.status() << " " << *out;
+  EXPECT_EQ(p->learners, (std::vector<std::string>{"u1", "mailto:li@example.cn"}));
+  EXPECT_EQ(out->find("u3"), std::string::npos);
+  EXPECT_NE(out->find("书法小组"), std::string::npos);
+  // mbox members are matched by their learner key.
+  out = RemoveLearnerFromActor(anon, "mailto:li@example.cn");
+  ASSERT_TRUE(out.ok());
+  EXPECT_EQ(ParseStatement(*out)->learners, (std::vector<std::string>{"u1", "u3"}));
+  // The learner whose account identifies the group: the group becomes
+  // anonymous (still valid: it has members).
+  std::string identified =
+      GroupStatement(R"("account":{"homePage":"https://id.dongcheng.gov.cn","name":"u9"},)");
+  out = RemoveLearnerFromActor(identified, "u9");
+  ASSERT_TRUE(out.ok());
+  p = ParseStatement(*out);
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_EQ(p->learners, (std::vector<std::string>{"u1", "mailto:li@example.cn", "u3"}));
+  EXPECT_EQ(out->find("u9"), std::string::npos);
+  // A learner not in the actor: the same statement.
+  out = RemoveLearnerFromActor(identified, "u2");
+  ASSERT_TRUE(out.ok());
+  EXPECT_EQ(ParseStatement(*out)->learners, ParseStatement(identified)->learners);
+  // Not a statement.
+  EXPECT_EQ(RemoveLearnerFromActor("[1]", "u1").status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(RemoveLearnerFromActor("{\"actor\":1}", "u1").status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(RemoveLearnerFromActor("{", "u1").status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 }  // namespace

@@ -26,8 +26,18 @@ std::string MakeStatement(const StatementSpec& s) {
                                                    : s.verb;
   Json st = Json::object();
   if (!s.id.empty()) st["id"] = s.id;
-  st["actor"] = {{"objectType", "Agent"},
-                 {"account", {{"homePage", std::string(vocab::kDistrictIdp)}, {"name", s.learner}}}};
+  auto account = [](const std::string& name) {
+    return Json{{"homePage", std::string(vocab::kDistrictIdp)}, {"name", name}};
+  };
+  if (s.group.empty()) {
+    st["actor"] = {{"objectType", "Agent"}, {"account", account(s.learner)}};
+  } else {
+    st["actor"] = {{"objectType", "Group"}};
+    if (!s.learner.empty()) st["actor"]["account"] = account(s.learner);
+    Json members = Json::array();
+    for (const std::string& m : s.group) members.push_back({{"objectType", "Agent"}, {"account", account(m)}});
+    st["actor"]["member"] = members;
+  }
   st["verb"] = {{"id", verb_iri}, {"display", {{"en-US", s.verb}}}};
   if (s.verb == "voided") {
     st["object"] = {{"objectType", "StatementRef"}, {"id", s.course}};

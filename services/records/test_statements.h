@@ -3,6 +3,7 @@
 #define LIFELONG_SERVICES_RECORDS_TEST_STATEMENTS_H_
 
 #include <string>
+#include <vector>
 
 namespace lifelong::records::testing {
 
@@ -20,6 +21,9 @@ struct StatementSpec {
   std::string xuequ;
   std::string platform;
   std::string venue;       // context extension vocab::kExtVenue
+  // Non-empty: the actor is a Group with these members (district accounts),
+  // identified by the account `learner`, or anonymous when `learner` is "".
+  std::vector<std::string> group;
 };
 
 std::string MakeStatement(const StatementSpec& spec);

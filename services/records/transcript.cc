@@ -27,7 +27,8 @@ std::string StringAt(const Json& obj, absl::string_view key) {
 }  // namespace
 
 TranscriptData BuildTranscript(const std::vector<StoredStatement>& statements) {
-  std::unordered_map<std::string, TranscriptLine> by_course;
+  // Per course, the verified statements and the others, each merged apart.
+  std::unordered_map<std::string, TranscriptLine> verified, unverified;
   for (const StoredStatement& st : statements) {
     const StatementRecord& r = st.record;
     if (r.Has(RecordFlag::kVoided) || r.activity.empty()) continue;
@@ -44,6 +45,9 @@ TranscriptData BuildTranscript(const std::vector<StoredStatement>& statements) {
     line.outcome = passed ? "passed" : "completed";
     line.achieved_us = r.timestamp_us;
     line.statement_id = FormatUuid(st.id);
+    Issuer issuer = IssuerOfStatement(s);
+    line.issuer = issuer.Label();
+    line.verified = IssuerMayAwardCredits(issuer.role);
     double credits = NumberAt(ctx_ext, vocab::kExtCredits);
     if (credits < 0) credits = NumberAt(res_ext, vocab::kExtCredits);
     line.credits = std::max(0.0, credits);
@@ -53,6 +57,8 @@ TranscriptData BuildTranscript(const std::vector<StoredStatement>& statements) {
       if (secs.ok()) hours = *secs / 3600.0;
     }
     line.hours = std::max(0.0, hours);
+    line.claimed_credits = line.credits;
+    line.claimed_hours = line.hours;
     line.mode = StringAt(ctx_ext, vocab::kExtMode);
     if (line.mode.empty()) {
       std::string platform = s.contains("context") ? StringAt(s["context"], "platform") : "";
@@ -69,6 +75,7 @@ TranscriptData BuildTranscript(const std::vector<StoredStatement>& statements) {
       line.title = r.activity;
     }
 
+    std::unordered_map<std::string, TranscriptLine>& by_course = line.verified ? verified : unverified;
     auto it = by_course.find(r.activity);
     if (it == by_course.end()) {
       by_course.emplace(r.activity, std::move(line));
@@ -78,15 +85,24 @@ TranscriptData BuildTranscript(const std::vector<StoredStatement>& statements) {
     if (line.achieved_us < cur.achieved_us) {
       cur.achieved_us = line.achieved_us;
       cur.statement_id = line.statement_id;
+      cur.issuer = line.issuer;
     }
     if (passed) cur.outcome = "passed";
     cur.hours = std::max(cur.hours, line.hours);
     cur.credits = std::max(cur.credits, line.credits);
+    cur.claimed_hours = cur.hours;
+    cur.claimed_credits = cur.credits;
     if (cur.xuequ.empty()) cur.xuequ = line.xuequ;
   }
 
   TranscriptData out;
-  for (auto& [activity, line] : by_course) out.lines.push_back(std::move(line));
+  for (auto& [activity, line] : verified) out.lines.push_back(std::move(line));
+  for (auto& [activity, line] : unverified) {
+    if (verified.count(activity) != 0) continue;  // a verified entry stands for the course
+    line.hours = 0;  // self-reported learning earns nothing
+    line.credits = 0;
+    out.lines.push_back(std::move(line));
+  }
   std::sort(out.lines.begin(), out.lines.end(), [](const TranscriptLine& a, const TranscriptLine& b) {
     return a.achieved_us != b.achieved_us ? a.achieved_us < b.achieved_us : a.activity < b.activity;
   });
@@ -95,6 +111,7 @@ TranscriptData BuildTranscript(const std::vector<StoredStatement>& statements) {
       t->courses += 1;
       t->hours += l.hours;
       t->credits += l.credits;
+      if (!l.verified) t->unverified_courses += 1;
     }
   }
   return out;

@@ -9,9 +9,21 @@
 //            ("kiosk" -> offline, anything else -> online)
 //   xuequ    context.extensions[vocab::kExtXuequ]
 //   title    object.definition.name["zh-CN"], else any language, else the IRI
-// Voided statements are ignored. A course counts once: the first completion
-// or pass gives the date; "passed" wins over "completed" as the outcome; the
-// largest hours/credits seen for the course count.
+// Voided statements are ignored.
+//
+// The credit rule (docs/records.md, "Credits and issuers"): each statement's
+// issuer is the authority the record service recorded from the caller
+// (issuer.h). Hours and credits count only from statements whose issuer may
+// award them (IssuerMayAwardCredits: an operator, a loader, the course's
+// teacher); such statements make an entry verified. A course with at least
+// one verified completion or pass is built from those alone; a course with
+// only self-reported (or unknown-issuer) ones still gets an entry, with
+// verified false, hours and credits 0, and the figures it claimed in
+// claimed_hours / claimed_credits.
+//
+// Within one course and one kind (verified or not): the first completion or
+// pass gives the date, statement id and issuer; "passed" wins over
+// "completed" as the outcome; the largest hours/credits seen count.
 #ifndef LIFELONG_SERVICES_RECORDS_TRANSCRIPT_H_
 #define LIFELONG_SERVICES_RECORDS_TRANSCRIPT_H_
 
@@ -19,6 +31,7 @@
 #include <string>
 #include <vector>
 
+#include "services/records/issuer.h"
 #include "services/records/record_store.h"
 
 namespace lifelong::records {
@@ -33,12 +46,17 @@ struct TranscriptLine {
   std::string mode;     // "online" | "offline"
   std::string xuequ;
   std::string statement_id;
+  std::string issuer;        // Issuer::Label() of statement_id's issuer
+  bool verified = false;     // hours and credits count (see above)
+  double claimed_hours = 0;  // as the statements claimed, whoever issued them
+  double claimed_credits = 0;
 };
 
 struct TranscriptTotals {
-  int courses = 0;
+  int courses = 0;  // every entry, verified or not
   double hours = 0;
   double credits = 0;
+  int unverified_courses = 0;
 };
 
 struct TranscriptData {

@@ -514,7 +514,9 @@ HttpResponse XapiHandler::PutStatement(const auth::AccessGrant& grant, const Htt
     if (!p.ok()) return FromStatus(p.status());
   }
   absl::Status allowed = records::CheckStatementWrite(grant, *p, "statement");
+  if (allowed.ok()) allowed = records::CheckVoidingWrite(grant, *p, *store_, "statement.object.id");
   if (!allowed.ok()) return FromStatus(allowed);
+  records::SetIssuer(grant, &*p);
   std::vector<ParsedStatement> batch;
   batch.push_back(std::move(*p));
   absl::Status saved = SaveAttachments(parts);
@@ -547,7 +549,11 @@ HttpResponse XapiHandler::PostStatements(const auth::AccessGrant& grant, const H
       return Error(400, absl::StrCat("statements[", i, "].id: appears twice in the batch"));
     }
     absl::Status allowed = records::CheckStatementWrite(grant, *p, absl::StrCat("statements[", i, "]"));
+    if (allowed.ok()) {
+      allowed = records::CheckVoidingWrite(grant, *p, *store_, absl::StrCat("statements[", i, "].object.id"));
+    }
     if (!allowed.ok()) return FromStatus(allowed);
+    records::SetIssuer(grant, &*p);
     batch.push_back(std::move(*p));
   }
   absl::Status att = CheckAttachments(*texts, parts);

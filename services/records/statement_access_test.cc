@@ -1,0 +1,143 @@
+#include "services/records/statement_access.h"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <cstdlib>
+#include <filesystem>
+
+#include "services/records/issuer.h"
+#include "services/records/record_store.h"
+#include "services/records/test_statements.h"
+
+namespace lifelong::records {
+namespace {
+
+using auth::Principal;
+using auth::Role;
+using testing::MakeStatement;
+using testing::StatementSpec;
+
+constexpr char kRecordStatement[] = "/lifelong.v1.LearningRecordService/RecordStatement";
+
+class StatementAccessTest : public ::testing::Test {
+ protected:
+  StatementAccessTest()
+      : authorizer_([] {
+          auth::AuthOptions o;
+          o.enabled = true;
+          o.token.key = "statement-access-test-key-0123456789abcdef";
+          return o;
+        }()) {}
+
+  auth::AccessGrant Grant(Role role, const std::string& subject) {
+    Principal p;
+    p.role = role;
+    p.subject = subject;
+    if (role == Role::kTeacher) p.courses = {"c1"};
+    if (role == Role::kKiosk) p.venue = "和平里社区学校";
+    absl::StatusOr<auth::AccessGrant> g = authorizer_.AuthorizePrincipal(p, kRecordStatement);
+    EXPECT_TRUE(g.ok()) << g.status();
+    return std::move(*g);
+  }
+
+  static ParsedStatement Parse(const StatementSpec& spec) {
+    absl::StatusOr<ParsedStatement> p = ParseStatement(MakeStatement(spec));
+    EXPECT_TRUE(p.ok()) << p.status();
+    return *p;
+  }
+
+  auth::Authorizer authorizer_;
+};
+
+TEST_F(StatementAccessTest, LearnerWritesOnlyStatementsFiledUnderThemAlone) {
+  auth::AccessGrant u1 = Grant(Role::kLearner, "u1");
+  EXPECT_TRUE(CheckStatementWrite(u1, Parse({.learner = "u1"}), "statement").ok());
+  // A group of u1 alone (identified by u1, member u1) is u1's own.
+  EXPECT_TRUE(CheckStatementWrite(u1, Parse({.learner = "u1", .group = {"u1"}}), "statement").ok());
+  EXPECT_TRUE(CheckStatementWrite(u1, Parse({.learner = "", .group = {"u1"}}), "statement").ok());
+
+  // Another learner as the actor.
+  absl::Status s = CheckStatementWrite(u1, Parse({.learner = "u2"}), "statement");
+  EXPECT_EQ(s.code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_NE(s.message().find("statement.actor:"), std::string::npos) << s;
+  // An identified group whose account is u1, with other members: refused,
+  // naming the member.
+  s = CheckStatementWrite(u1, Parse({.learner = "u1", .group = {"u2", "u3"}}), "statement");
+  EXPECT_EQ(s.code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_NE(s.message().find("statement.actor.member"), std::string::npos) << s;
+  EXPECT_NE(s.message().find("\"u2\""), std::string::npos) << s;
+  // An anonymous group of u1 and u3, in either order.
+  for (std::vector<std::string> members : {std::vector<std::string>{"u1", "u3"}, {"u3", "u1"}}) {
+    s = CheckStatementWrite(u1, Parse({.learner = "", .group = members}), "statements[2]");
+    EXPECT_EQ(s.code(), absl::StatusCode::kPermissionDenied);
+    EXPECT_NE(s.message().find("statements[2].actor.member"), std::string::npos) << s;
+    EXPECT_NE(s.message().find("\"u3\""), std::string::npos) << s;
+  }
+  // A group identified by another learner with u1 as a member.
+  s = CheckStatementWrite(u1, Parse({.learner = "u3", .group = {"u1"}}), "statement");
+  EXPECT_EQ(s.code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_NE(s.message().find("statement.actor:"), std::string::npos) << s;
+}
+
+TEST_F(StatementAccessTest, TrustedWritersMayRecordGroupStatements) {
+  EXPECT_TRUE(
+      CheckStatementWrite(Grant(Role::kLoader, "svc-loader"), Parse({.learner = "", .group = {"u1", "u3"}}), "s").ok());
+  EXPECT_TRUE(CheckStatementWrite(Grant(Role::kTeacher, "teacher-li"),
+                                  Parse({.learner = "", .course = "c1", .group = {"u1", "u3"}}), "s")
+                  .ok());
+  EXPECT_EQ(CheckStatementWrite(Grant(Role::kTeacher, "teacher-li"),
+                                Parse({.learner = "", .course = "c2", .group = {"u1", "u3"}}), "s")
+                .code(),
+            absl::StatusCode::kPermissionDenied);
+}
+
+// A voiding statement writes into its target's records: the caller must be
+// allowed to write for every learner of the stored target.
+TEST_F(StatementAccessTest, VoidingNeedsWriteAccessToEveryLearnerOfTheTarget) {
+  const char* base = std::getenv("TEST_TMPDIR");
+  std::string dir = std::string(base ? base : "/tmp") + "/statement_access_voiding";
+  std::filesystem::remove_all(dir);
+  absl::StatusOr<std::unique_ptr<RecordStore>> store = RecordStore::Open(dir);
+  ASSERT_TRUE(store.ok()) << store.status();
+  std::vector<ParsedStatement> batch;
+  batch.push_back(Parse({.id = testing::TestUuid(1), .learner = "u1", .course = "c1"}));
+  batch.push_back(Parse({.id = testing::TestUuid(2), .learner = "u2", .course = "c1"}));
+  batch.push_back(Parse({.id = testing::TestUuid(3), .learner = "", .course = "c2", .group = {"u1", "u2"}}));
+  ASSERT_TRUE((*store)->Record(std::move(batch)).ok());
+  auto voiding = [](const std::string& target) { return Parse({.learner = "u1", .verb = "voided", .course = target}); };
+  auth::AccessGrant u1 = Grant(Role::kLearner, "u1");
+  EXPECT_TRUE(CheckVoidingWrite(u1, voiding(testing::TestUuid(1)), **store, "statement.object.id").ok());
+  EXPECT_TRUE(CheckVoidingWrite(u1, voiding(testing::TestUuid(9)), **store, "statement.object.id").ok())
+      << "a target not stored voids nothing";
+  EXPECT_TRUE(CheckVoidingWrite(u1, Parse({.learner = "u1"}), **store, "statement.object.id").ok())
+      << "not a voiding statement";
+  for (int target : {2, 3}) {
+    absl::Status s = CheckVoidingWrite(u1, voiding(testing::TestUuid(target)), **store, "statements[4].object.id");
+    EXPECT_EQ(s.code(), absl::StatusCode::kPermissionDenied) << target;
+    EXPECT_NE(s.message().find("statements[4].object.id"), std::string::npos) << s;
+  }
+  // A teacher voids statements of their course only; a loader anything.
+  auth::AccessGrant teacher = Grant(Role::kTeacher, "teacher-li");
+  EXPECT_TRUE(CheckVoidingWrite(teacher, voiding(testing::TestUuid(2)), **store, "id").ok());
+  EXPECT_EQ(CheckVoidingWrite(teacher, voiding(testing::TestUuid(3)), **store, "id").code(),
+            absl::StatusCode::kPermissionDenied);
+  EXPECT_TRUE(CheckVoidingWrite(Grant(Role::kLoader, "svc-loader"), voiding(testing::TestUuid(3)), **store, "id").ok());
+}
+
+TEST_F(StatementAccessTest, SetIssuerRecordsTheCallersRoleAndSubject) {
+  ParsedStatement p = Parse({.learner = "u1"});
+  SetIssuer(Grant(Role::kLearner, "u1"), &p);
+  nlohmann::json j = {{"authority", nlohmann::json::parse(p.authority_json)}};
+  Issuer i = IssuerOfStatement(j);
+  EXPECT_EQ(i.role, "learner");
+  EXPECT_EQ(i.subject, "u1");
+
+  SetIssuer(Grant(Role::kTeacher, "teacher-li"), &p);
+  i = IssuerOfStatement({{"authority", nlohmann::json::parse(p.authority_json)}});
+  EXPECT_EQ(i.Label(), "teacher:teacher-li");
+  EXPECT_TRUE(IssuerMayAwardCredits(i.role));
+}
+
+}  // namespace
+}  // namespace lifelong::records
