@@ -255,6 +255,7 @@ absl::StatusOr<std::unique_ptr<RecordStore>> RecordStore::Open(const std::string
   store->options_ = options;
 
   RecordStoreRocksConfig config = MakeRecordStoreRocksConfig(options.block_cache_bytes);
+  if (options.env != nullptr) config.db.env = options.env;
   rocksdb::DB* raw = nullptr;
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::Status s = rocksdb::DB::Open(config.db, path, config.families, &handles, &raw);

@@ -49,6 +49,10 @@ struct RecordStoreOptions {
       R"({"objectType":"Agent","account":{"homePage":"https://id.dongcheng.gov.cn","name":"lifelong-records"}})";
   // Clock, microseconds since the Unix epoch (injectable for tests).
   std::function<int64_t()> now_micros;
+  // RocksDB environment (file system); null: the default. Not owned; must
+  // outlive the store. The power-loss test injects one that drops unsynced
+  // writes at a simulated crash (tests/crash/power_loss_fs.h).
+  rocksdb::Env* env = nullptr;
 };
 
 // The RocksDB configuration RecordStore::Open uses: database options and one
