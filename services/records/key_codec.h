@@ -54,7 +54,13 @@
 //           "operation","outcome","detail"}
 //
 // Column family "meta": fixed ASCII keys (kMetaPageTokenKey -> 32 random
-// bytes used to sign page tokens; kMetaSchemaVersion -> u32 BE).
+// bytes used to sign page tokens; kMetaSchemaVersion -> u32 BE), and
+// prefixed records of the store's own bookkeeping (RecordStore::*Meta):
+//   "kiosk_pass/" | SHA-256(code):32          (kiosk_passes.h)
+//       value = u8 format = 1 | u64 expiry, microseconds since the Unix
+//               epoch | learner key (the rest)
+//   "kiosk_pass_of/" | learner key
+//       value = the key of the learner's live pass (above)
 #ifndef LIFELONG_SERVICES_RECORDS_KEY_CODEC_H_
 #define LIFELONG_SERVICES_RECORDS_KEY_CODEC_H_
 

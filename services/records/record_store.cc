@@ -1126,6 +1126,41 @@ absl::StatusOr<AuditPage> RecordStore::ListAudit(const AuditQuery& q) const {
   return page;
 }
 
+absl::StatusOr<std::string> RecordStore::GetMeta(absl::string_view key) const {
+  std::string value;
+  rocksdb::Status s =
+      db_->Get(rocksdb::ReadOptions(), cf(static_cast<int>(Cf::kMeta)), rocksdb::Slice(key.data(), key.size()), &value);
+  LL_RETURN_IF_ERROR(FromRocks(s, "read store metadata"));
+  return value;
+}
+
+absl::Status RecordStore::WriteMeta(const std::vector<std::pair<std::string, std::optional<std::string>>>& edits) {
+  rocksdb::WriteBatch batch;
+  for (const auto& [key, value] : edits) {
+    if (value) {
+      batch.Put(cf(static_cast<int>(Cf::kMeta)), key, *value);
+    } else {
+      batch.Delete(cf(static_cast<int>(Cf::kMeta)), key);
+    }
+  }
+  rocksdb::WriteOptions wo;
+  wo.sync = options_.sync;
+  return FromRocks(db_->Write(wo, &batch), "write store metadata");
+}
+
+absl::Status RecordStore::ForEachMeta(
+    absl::string_view prefix, const std::function<bool(absl::string_view key, absl::string_view value)>& fn) const {
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf(static_cast<int>(Cf::kMeta))));
+  rocksdb::Slice p(prefix.data(), prefix.size());
+  for (it->Seek(p); it->Valid() && it->key().starts_with(p); it->Next()) {
+    if (!fn(absl::string_view(it->key().data(), it->key().size()),
+            absl::string_view(it->value().data(), it->value().size()))) {
+      break;
+    }
+  }
+  return FromRocks(it->status(), "scan store metadata");
+}
+
 RecordStoreStats RecordStore::stats() const {
   RecordStoreStats s;
   s.statements_written = statements_written_.load(std::memory_order_relaxed);

@@ -185,6 +185,17 @@ class RecordStore {
   // Audit events, newest first. INVALID_ARGUMENT for a bad page token or size.
   absl::StatusOr<AuditPage> ListAudit(const AuditQuery& query) const;
 
+  // Small records of the store's own bookkeeping in the "meta" column family
+  // (kiosk passes, the erasure log; key and value layouts in key_codec.h).
+  // GetMeta: NOT_FOUND when `key` is absent.
+  absl::StatusOr<std::string> GetMeta(absl::string_view key) const;
+  // Applies puts (value set) and deletes (value nullopt) in one synced write.
+  absl::Status WriteMeta(const std::vector<std::pair<std::string, std::optional<std::string>>>& edits);
+  // Calls `fn` for every meta entry whose key starts with `prefix`, in key
+  // order, until it returns false.
+  absl::Status ForEachMeta(absl::string_view prefix,
+                           const std::function<bool(absl::string_view key, absl::string_view value)>& fn) const;
+
   RecordStoreStats stats() const;
   // Called with the (sorted, distinct) learner keys whose records a write
   // changed (statements recorded or voided, a learner erased), after the

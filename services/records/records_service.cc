@@ -1,7 +1,6 @@
 #include "services/records/records_service.h"
 
 #include <algorithm>
-#include <random>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -82,7 +81,6 @@ absl::StatusOr<std::string> LearnerFrom(const std::string& key) {
 }
 
 constexpr char kServicePrefix[] = "/lifelong.v1.LearningRecordService/";
-constexpr absl::Duration kKioskPassTtl = absl::Minutes(2);
 constexpr absl::Duration kKioskSessionTtl = absl::Minutes(5);
 
 }  // namespace
@@ -95,6 +93,7 @@ RecordsService::RecordsService(RecordStore* store, Options options)
   } else {
     auth_ = options_.authorizer;
   }
+  passes_ = std::make_unique<KioskPasses>(store_, options_.kiosk_passes);
   store_->SetChangeListener(
       [feed = feed_](const std::vector<std::string>& learners) { feed->Publish(learners); });
 }
@@ -467,21 +466,9 @@ grpc::Status RecordsService::CreateKioskPass(grpc::ServerContext* ctx, const v1:
   return Run(ctx, "CreateKioskPass", true, [&](const auth::AccessGrant& g, std::string* learner) -> absl::Status {
     if (!auth_->enabled()) return absl::FailedPreconditionError("kiosk passes need authentication to be configured");
     *learner = g.principal().subject;
-    static thread_local std::mt19937_64 rng(std::random_device{}());
-    absl::Time now = absl::Now();
-    std::string code;
-    {
-      absl::MutexLock lock(&passes_mu_);
-      for (auto it = passes_.begin(); it != passes_.end();) {  // drop expired passes
-        it = it->second.expires < now ? passes_.erase(it) : std::next(it);
-      }
-      do {
-        code = absl::StrFormat("%08d", static_cast<int>(rng() % 100000000));
-      } while (passes_.count(code));
-      passes_[code] = {*learner, now + kKioskPassTtl};
-    }
-    resp->set_code(code);
-    SetTimestamp(absl::ToUnixMicros(now + kKioskPassTtl), resp->mutable_expire_time());
+    LL_ASSIGN_OR_RETURN(KioskPass pass, passes_->Create(*learner));
+    resp->set_code(pass.code);
+    SetTimestamp(absl::ToUnixMicros(pass.expires), resp->mutable_expire_time());
     return absl::OkStatus();
   });
 }
@@ -490,21 +477,13 @@ grpc::Status RecordsService::RedeemKioskPass(grpc::ServerContext* ctx, const v1:
                                              v1::KioskSession* resp) {
   return Run(ctx, "RedeemKioskPass", true, [&](const auth::AccessGrant& g, std::string* learner) -> absl::Status {
     if (!auth_->enabled()) return absl::FailedPreconditionError("kiosk passes need authentication to be configured");
-    if (req->code().empty()) return absl::InvalidArgumentError("code: required");
+    LL_ASSIGN_OR_RETURN(*learner, passes_->Redeem(g.principal().subject, req->code()));
     absl::Time now = absl::Now();
-    {
-      absl::MutexLock lock(&passes_mu_);
-      auto it = passes_.find(req->code());
-      if (it == passes_.end() || it->second.expires < now) {
-        if (it != passes_.end()) passes_.erase(it);
-        return absl::NotFoundError("code: unknown, used or expired");
-      }
-      *learner = it->second.learner;
-      passes_.erase(it);  // single use
-    }
     auth::Principal session = g.principal();
     session.learner = *learner;
-    session.token_id = absl::StrCat("kiosk-session-", req->code(), "-", absl::ToUnixMicros(now));
+    // The session's id names no part of the code (ids appear in revocation
+    // lists and audit rows).
+    session.token_id = absl::StrCat("kiosk-session-", g.principal().subject, "-", absl::ToUnixMicros(now));
     LL_ASSIGN_OR_RETURN(std::string token, auth::MintToken(session, kKioskSessionTtl, auth_->options().token));
     resp->set_token(token);
     resp->set_learner(*learner);

@@ -14,6 +14,7 @@
 #include "absl/time/time.h"
 #include "proto/lifelong/v1/records.grpc.pb.h"
 #include "services/auth/authorizer.h"
+#include "services/records/kiosk_passes.h"
 #include "services/records/learner_change_feed.h"
 #include "services/records/record_store.h"
 
@@ -34,6 +35,8 @@ class RecordsService final : public lifelong::v1::LearningRecordService::Service
     // DEADLINE_EXCEEDED (clients resume from the last cursor). Unary calls
     // are bounded by their page and batch limits.
     absl::Duration max_stream_duration = absl::Minutes(30);
+    // Kiosk passes: lifetime, per-kiosk guess limit (kiosk_passes.h).
+    KioskPassOptions kiosk_passes;
   };
   explicit RecordsService(RecordStore* store) : RecordsService(store, Options()) {}
   // Registers the service's change feed as the store's change listener (one
@@ -92,12 +95,7 @@ class RecordsService final : public lifelong::v1::LearningRecordService::Service
   std::unique_ptr<auth::Authorizer> trust_everyone_;
   auth::Authorizer* auth_;
 
-  struct KioskPassEntry {
-    std::string learner;
-    absl::Time expires;
-  };
-  absl::Mutex passes_mu_;
-  std::map<std::string, KioskPassEntry> passes_ ABSL_GUARDED_BY(passes_mu_);
+  std::unique_ptr<KioskPasses> passes_;
 };
 
 // Fills `out` from a stored statement; without `json` unless `with_json`.
