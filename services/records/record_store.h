@@ -21,6 +21,7 @@
 #include <atomic>
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -172,8 +173,25 @@ class RecordStore {
                             const std::function<bool(const StoredStatement&)>& fn) const;
 
   // Deletes every statement of `learner` and all their index entries in one
-  // synced write; returns how many statements were erased.
+  // synced write; returns how many statements were erased. Then purges the
+  // erased bytes from the store's files (flushes every family, so that the
+  // write-ahead logs holding them are deleted, and compacts the touched key
+  // ranges through the last level) and, when statements were erased, bumps
+  // the erasure epoch (GetErasureEpoch). Files pinned by a live iterator or snapshot (an export
+  // stream in progress) are deleted when it ends.
   absl::StatusOr<int64_t> EraseLearner(const std::string& learner);
+
+  // The erasure epoch: how many EraseLearner calls that erased statements
+  // have completed on this store (0: none), and when the latest did. It grows only after an
+  // erasure's deletions are durable, so an export that reads epoch N at its
+  // start holds nothing of erasures N+1, N+2, ...; a model trained on it is
+  // superseded once a model trained at a larger epoch exists (docs/models.md,
+  // "Erasure and model versions").
+  struct ErasureEpoch {
+    uint64_t epoch = 0;
+    int64_t latest_us = 0;  // the store's clock; 0 when epoch is 0
+  };
+  absl::StatusOr<ErasureEpoch> GetErasureEpoch() const;
 
   // Counts index entries under `learner` in the learner index (used to prove
   // erasure).
@@ -227,6 +245,8 @@ class RecordStore {
   // nothing was written).
   std::vector<std::string> CommitGroup(const std::vector<Writer*>& group);
   std::vector<std::string> ApplyErase(Writer* w);
+  absl::Status PurgeErased(const std::map<uint32_t, std::pair<std::string, std::string>>& ranges);
+  absl::Status BumpErasureEpoch();
   absl::StatusOr<std::optional<StatementRecord>> LoadRecord(const Uuid& id) const;
   rocksdb::ColumnFamilyHandle* cf(int id) const { return handles_[id]; }
   uint64_t NextSeq();
@@ -245,6 +265,7 @@ class RecordStore {
   uint64_t last_seq_ = 0;
   bool has_referrers_ = false;  // a StatementRef has ever been stored
 
+  absl::Mutex erasure_mu_;  // serializes erasure-epoch updates
   std::atomic<uint64_t> audit_counter_{0};
   std::atomic<uint64_t> statements_written_{0};
   std::atomic<uint64_t> groups_committed_{0};

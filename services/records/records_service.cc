@@ -445,6 +445,10 @@ grpc::Status RecordsService::ExportStatements(grpc::ServerContext* ctx, const v1
       return absl::InvalidArgumentError("after_cursor: not a cursor returned by this service");
     }
     if (req->limit() < 0) return absl::InvalidArgumentError("limit: must not be negative");
+    // The erasure epoch as of the start of this export: recorded in the
+    // manifest of a model trained on it (docs/models.md).
+    LL_ASSIGN_OR_RETURN(RecordStore::ErasureEpoch epoch, store_->GetErasureEpoch());
+    ctx->AddInitialMetadata(std::string(kErasureEpochHeader), absl::StrCat(epoch.epoch));
     return StreamStatements(ctx, writer, req->view() != v1::STATEMENT_VIEW_BASIC, options_.max_stream_duration,
                             [&](const auto& fn) { return store_->ForEachAfter(after, req->limit(), fn); });
   });

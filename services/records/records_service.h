@@ -21,6 +21,10 @@
 
 namespace lifelong::records {
 
+// Initial metadata of ExportStatements: the store's erasure epoch when the
+// export started (RecordStore::GetErasureEpoch), in decimal.
+inline constexpr absl::string_view kErasureEpochHeader = "x-lifelong-erasure-epoch";
+
 // Largest batch accepted by RecordStatements.
 inline constexpr int kMaxBatchStatements = 1000;
 
