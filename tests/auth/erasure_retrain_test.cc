@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "models/model_retirement.h"
 #include "models/model_writer.h"
 #include "models/records_export.h"
 #include "models/trainer.h"
@@ -21,6 +22,7 @@
 #include "services/records/statement.h"
 #include "services/records/records_service.h"
 #include "services/records/test_statements.h"
+#include "services/recommend/model_manager.h"
 
 namespace lifelong {
 namespace {
@@ -172,6 +174,77 @@ TEST(ErasureRetrain, NextModelContainsNothingOfAnErasedLearner) {
   EXPECT_EQ(learners, 30);
   EXPECT_FALSE(AnyFileContains(root + "/model-after", kOnlyTheirs));
   EXPECT_FALSE(AnyFileContains(root + "/model-after", kErased));
+}
+
+// After an erasure, the model trained before it is retired: the recommender
+// serves the one trained after it, refuses to pin the old one, and the
+// trainer's clean-up deletes it.
+TEST(ErasureRetrain, ModelsTrainedBeforeAnErasureAreRetired) {
+  std::string root = std::string(std::getenv("TEST_TMPDIR")) + "/erasure_models";
+  std::filesystem::remove_all(root);
+  std::filesystem::create_directories(root);
+  auto store = std::move(*records::RecordStore::Open(root + "/records"));
+  records::RecordsService service(store.get());
+  auto server = StartGrpcServer(GrpcServerOptions{}, {&service});
+  ASSERT_TRUE(server.ok());
+  auto stub = v1::LearningRecordService::NewStub(
+      grpc::CreateChannel(absl::StrCat("127.0.0.1:", (*server)->port()), grpc::InsecureChannelCredentials()));
+  v1::RecordStatementsRequest req;
+  for (int l = 0; l < 12; ++l) {
+    for (int c = 0; c < 4; ++c) {
+      req.add_statement_json(MakeStatement({.learner = absl::StrCat("keep-", l), .course = absl::StrCat("c", (l + c) % 6)}));
+    }
+  }
+  for (const char* c : {"c1", kOnlyTheirs}) req.add_statement_json(MakeStatement({.learner = kErased, .course = c}));
+  v1::RecordStatementsResponse resp;
+  grpc::ClientContext ctx;
+  ASSERT_TRUE(stub->RecordStatements(&ctx, req, &resp).ok());
+
+  // What models/train does: export, train, record the export's epoch, write.
+  const std::string models_root = root + "/models";
+  auto train = [&]() -> int64_t {
+    absl::StatusOr<models::RecordsExportResult> data = models::ReadInteractionsFromRecords(stub.get());
+    EXPECT_TRUE(data.ok()) << data.status();
+    EXPECT_TRUE(data->erasure_epoch.has_value()) << "the service reports its erasure epoch";
+    nlohmann::json manifest = nlohmann::json::object();
+    if (data->erasure_epoch) models::SetErasureEpoch(&manifest, *data->erasure_epoch);
+    absl::StatusOr<models::ModelArrays> arrays = models::TrainModel(data->interactions, {}, models::TrainOptions());
+    EXPECT_TRUE(arrays.ok()) << arrays.status();
+    absl::StatusOr<int64_t> v = models::WriteModelVersion(models_root, *arrays, manifest);
+    EXPECT_TRUE(v.ok()) << v.status();
+    return *v;
+  };
+  int64_t before = train();
+  recommend::ModelManager::Options mo;
+  mo.model_dir = models_root;
+  recommend::ModelManager manager(mo);
+  ASSERT_TRUE(manager.PollOnce().ok());
+  ASSERT_TRUE(manager.Current()->Row(kOnlyTheirs).has_value()) << "the erased learner's course is in the model";
+  ASSERT_TRUE(manager.Pin(before).ok());
+
+  v1::EraseLearnerRequest erase;
+  erase.set_learner(kErased);
+  v1::EraseLearnerResponse erased;
+  grpc::ClientContext ectx;
+  ASSERT_TRUE(stub->EraseLearner(&ectx, erase, &erased).ok());
+  ASSERT_EQ(erased.erased_statements(), 2);
+  // Until a model trained after the erasure exists, the old one serves.
+  ASSERT_TRUE(manager.PollOnce().ok());
+  EXPECT_EQ(manager.Current()->version(), before);
+
+  int64_t after = train();
+  ASSERT_TRUE(manager.PollOnce().ok());
+  EXPECT_EQ(manager.Current()->version(), after) << "the pin on the retired version is dropped";
+  EXPECT_FALSE(manager.Current()->Row(kOnlyTheirs).has_value());
+  EXPECT_EQ(manager.Pin(before).code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(manager.Current()->version(), after);
+  // A third model makes the retired one deletable (the largest number stays).
+  int64_t third = train();
+  absl::StatusOr<std::vector<int64_t>> deleted = models::DeleteRetiredVersions(models_root);
+  ASSERT_TRUE(deleted.ok()) << deleted.status();
+  EXPECT_EQ(*deleted, std::vector<int64_t>{before});
+  EXPECT_FALSE(AnyFileContains(models_root, kOnlyTheirs));
+  EXPECT_EQ(*models::ListCompleteVersions(models_root), (std::vector<int64_t>{after, third}));
 }
 
 }  // namespace
