@@ -4,10 +4,12 @@
 // principal (wrong role, over its rate) keep its subject and role.
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
+#include <httplib.h>
 
 #include <cstdlib>
 #include <filesystem>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "proto/lifelong/v1/records.grpc.pb.h"
@@ -16,6 +18,10 @@
 #include "services/common/server.h"
 #include "services/records/record_store.h"
 #include "services/records/records_service.h"
+#include "services/xapi/credentials.h"
+#include "services/xapi/document_store.h"
+#include "services/xapi/xapi_handler.h"
+#include "services/xapi/xapi_http_server.h"
 
 namespace lifelong {
 namespace {
@@ -178,6 +184,40 @@ TEST_F(AuditFloodTest, RateLimitedCallsKeepTheSubjectAndAreSampled) {
   }
   EXPECT_EQ(limited_rows, 10);
   EXPECT_EQ(summaries, 1);
+}
+
+// xAPI Basic passwords: wrong guesses back off per user name and per client
+// address (the address comes from the HTTP connection).
+TEST(XapiBasicBackoff, WrongPasswordsGet429AndSlowDown) {
+  std::string dir = std::string(std::getenv("TEST_TMPDIR")) + "/xapi_backoff";
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  auto store = std::move(*records::RecordStore::Open(dir + "/records"));
+  auto docs = std::move(*xapi::DocumentStore::Open(dir + "/docs"));
+  xapi::Credentials credentials = *xapi::Credentials::Parse("feed:feed-secret role=loader\n");
+  credentials.SetBackoff({.free_failures = 3, .base_delay = absl::Seconds(30)});
+  xapi::XapiHandler handler(store.get(), docs.get(), &credentials, "/xapi", "2.0.0", nullptr);
+  xapi::XapiHttpOptions xo;
+  xo.port = 0;
+  auto http = std::move(*xapi::XapiHttpServer::Start(xo, &handler));
+  int calls = 0;
+  auto get = [&](const std::string& user_pass) {
+    httplib::Client c("127.0.0.1", http->port());
+    // A forged address header, different on every call, must not win over
+    // the connection's address (or the address backoff below never starts).
+    httplib::Headers h = {{"X-Experience-API-Version", "2.0.0"},
+                          {"Authorization", "Basic " + absl::Base64Escape(user_pass)},
+                          {"REMOTE_ADDR", absl::StrCat("10.9.9.", ++calls)}};
+    httplib::Result r = c.Get("/xapi/statements", h);
+    return r ? r->status : -1;
+  };
+  EXPECT_EQ(get("feed:feed-secret"), 200);
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(get("feed:guess"), 401) << i;
+  EXPECT_EQ(get("feed:feed-secret"), 429) << "the right password waits too";
+  // Other user names from the same address: 4 x 3 failures in all, then the
+  // address itself backs off (so the address must be the real peer).
+  for (int i = 0; i < 9; ++i) EXPECT_EQ(get(absl::StrCat("user", i, ":x")), 401) << i;
+  EXPECT_EQ(get("user99:x"), 429);
 }
 
 }  // namespace
