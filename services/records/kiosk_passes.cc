@@ -129,6 +129,14 @@ absl::StatusOr<KioskPass> KioskPasses::Create(const std::string& learner) {
   return KioskPass{code, expires};
 }
 
+absl::Status KioskPasses::EraseLearner(const std::string& learner) {
+  absl::MutexLock lock(&mu_);
+  absl::StatusOr<std::string> current = store_->GetMeta(LearnerKey(learner));
+  if (current.status().code() == absl::StatusCode::kNotFound) return absl::OkStatus();
+  LL_RETURN_IF_ERROR(current.status());
+  return store_->WriteMeta({{*current, std::nullopt}, {LearnerKey(learner), std::nullopt}});
+}
+
 bool KioskPasses::MayGuess(const std::string& kiosk, absl::Time now) {
   Guesses& g = guesses_[kiosk];
   if (g.refilled == absl::Time()) {

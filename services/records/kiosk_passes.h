@@ -64,6 +64,10 @@ class KioskPasses {
   // its wrong guesses.
   absl::StatusOr<std::string> Redeem(const std::string& kiosk, const std::string& code);
 
+  // Withdraws `learner`'s live pass, if any (erasure). UNAVAILABLE when the
+  // store write fails.
+  absl::Status EraseLearner(const std::string& learner);
+
   // 8 random digits from getrandom(2). Aborts if the kernel's random source
   // fails (it does not on Linux 3.17 and later).
   static std::string RandomCode();

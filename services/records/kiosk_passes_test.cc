@@ -96,6 +96,22 @@ TEST(KioskPasses, WrongGuessesAreLimitedPerKiosk) {
   EXPECT_EQ(passes.Redeem("kiosk-a", wrong).status().code(), absl::StatusCode::kResourceExhausted);
 }
 
+TEST(KioskPasses, ErasureWithdrawsTheLearnersPass) {
+  auto store = std::move(*RecordStore::Open(FreshDir("kiosk_erase")));
+  KioskPasses passes(store.get());
+  std::string code = passes.Create("u1")->code;
+  std::string other = passes.Create("u2")->code;
+  ASSERT_TRUE(passes.EraseLearner("u1").ok());
+  ASSERT_TRUE(passes.EraseLearner("nobody").ok());
+  EXPECT_EQ(passes.Redeem("kiosk-a", code).status().code(), absl::StatusCode::kNotFound);
+  ASSERT_TRUE(store->ForEachMeta("kiosk_pass", [&](absl::string_view k, absl::string_view v) {
+    EXPECT_EQ(k.find("u1"), absl::string_view::npos);
+    EXPECT_EQ(v.find("u1"), absl::string_view::npos);
+    return true;
+  }).ok());
+  EXPECT_EQ(*passes.Redeem("kiosk-a", other), "u2");
+}
+
 TEST(KioskPasses, MalformedCodesAreInvalidArguments) {
   auto store = std::move(*RecordStore::Open(FreshDir("kiosk_malformed")));
   KioskPasses passes(store.get());

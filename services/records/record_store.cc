@@ -456,6 +456,10 @@ absl::Status RecordStore::PurgeErased(const std::map<uint32_t, std::pair<std::st
     rocksdb::Slice begin(range.first), end(range.second);
     LL_RETURN_IF_ERROR(FromRocks(db_->CompactRange(co, handles_[id], &begin, &end), "erase: compact"));
   }
+  // The small meta family whole: the learner's kiosk pass (withdrawn by the
+  // service just before) lives there.
+  LL_RETURN_IF_ERROR(
+      FromRocks(db_->CompactRange(co, cf(static_cast<int>(Cf::kMeta)), nullptr, nullptr), "erase: compact meta"));
   return absl::OkStatus();
 }
 

@@ -429,6 +429,8 @@ grpc::Status RecordsService::EraseLearner(grpc::ServerContext* ctx, const v1::Er
   return Run(ctx, "EraseLearner", true, [&](const auth::AccessGrant& g, std::string* learner) -> absl::Status {
     LL_ASSIGN_OR_RETURN(*learner, LearnerFrom(req->learner()));
     LL_RETURN_IF_ERROR(auth::CheckLearner(g, *learner, "learner"));
+    // The live kiosk pass first, so that the store's purge covers it too.
+    LL_RETURN_IF_ERROR(passes_->EraseLearner(*learner));
     LL_ASSIGN_OR_RETURN(int64_t n, store_->EraseLearner(*learner));
     if (options_.erase_hook) LL_RETURN_IF_ERROR(options_.erase_hook(*learner).status());
     resp->set_erased_statements(n);
