@@ -96,6 +96,8 @@ TEST(ErasureRetrain, StoreFilesHoldNoBytesOfAnErasedStatement) {
   EXPECT_EQ(*erased, 3);
   EXPECT_FALSE(AnyTableEntryContains(root, kMarker));
   EXPECT_FALSE(AnyFileContains(root, kMarker)) << "write-ahead logs, tables or manifests still hold erased bytes";
+  // Nor does any table entry name the learner (index keys, tombstones).
+  EXPECT_FALSE(AnyTableEntryContains(root, kErased));
   absl::StatusOr<records::RecordStore::ErasureEpoch> after = store->GetErasureEpoch();
   ASSERT_TRUE(after.ok());
   EXPECT_EQ(after->epoch, 1u);
