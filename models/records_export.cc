@@ -5,6 +5,7 @@
 #include <chrono>
 
 #include "absl/status/status.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "services/common/status_util.h"
 #include "services/common/vocabulary.h"
@@ -63,6 +64,15 @@ absl::StatusOr<RecordsExportResult> ReadInteractionsFromRecords(
       }
     }
     grpc::Status status = reader->Finish();
+    {
+      const auto& md = ctx.GetServerInitialMetadata();
+      auto it = md.find(kErasureEpochMetadata);
+      uint64_t epoch = 0;
+      if (it != md.end() && absl::SimpleAtoi(absl::string_view(it->second.data(), it->second.size()), &epoch) &&
+          (!result.erasure_epoch || epoch < *result.erasure_epoch)) {
+        result.erasure_epoch = epoch;
+      }
+    }
     if (options.limit > 0 && result.statements >= options.limit) return result;
     if (status.ok()) return result;
     if (status.error_code() == grpc::StatusCode::UNAVAILABLE && progress > 0 &&

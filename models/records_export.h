@@ -37,8 +37,18 @@ struct RecordsExportOptions {
   std::string token;
 };
 
+// Initial metadata of ExportStatements naming the record store's erasure
+// epoch at the start of the export (services/records/records_service.h
+// kErasureEpochHeader; the two must match).
+inline constexpr char kErasureEpochMetadata[] = "x-lifelong-erasure-epoch";
+
 struct RecordsExportResult {
   std::vector<Interaction> interactions;
+  // The erasure epoch the service reported, the smallest over resumed
+  // streams; unset when the service did not report one (older servers). A
+  // model trained on this export records it in its manifest
+  // (model_retirement.h).
+  std::optional<uint64_t> erasure_epoch;
   int64_t statements = 0;        // statements received
   int64_t skipped = 0;           // statements that gave no interaction
   std::string last_cursor;       // cursor of the last statement received

@@ -24,6 +24,7 @@
 #include "absl/time/clock.h"
 #include "models/evaluation.h"
 #include "models/interaction_file.h"
+#include "models/model_retirement.h"
 #include "models/model_writer.h"
 #include "models/records_export.h"
 #include "models/trainer.h"
@@ -73,6 +74,7 @@ int main(int argc, char** argv) {
   if (root.empty()) return Fail(absl::InvalidArgumentError("--model_root: required"));
   std::vector<lm::Interaction> data;
   nlohmann::json inputs = nlohmann::json::array();
+  std::optional<uint64_t> records_erasure_epoch;  // set when reading from the record service
   for (absl::string_view path :
        absl::StrSplit(absl::GetFlag(FLAGS_interactions), ',', absl::SkipEmpty())) {
     auto r = lm::ReadInteractionFile(std::string(path));
@@ -112,6 +114,7 @@ int main(int argc, char** argv) {
                       {"statements", r->statements},
                       {"interactions", r->interactions.size()},
                       {"last_cursor", r->last_cursor}});
+    records_erasure_epoch = r->erasure_epoch;
     data.insert(data.end(), r->interactions.begin(), r->interactions.end());
   }
   std::vector<lm::CatalogCourse> catalog;
@@ -130,6 +133,8 @@ int main(int argc, char** argv) {
     options = *o;
   }
   nlohmann::json manifest = {{"trainer", "models/train"}, {"inputs", inputs}};
+  // Which erasures this model is clean of (models/model_retirement.h).
+  if (records_erasure_epoch) lm::SetErasureEpoch(&manifest, *records_erasure_epoch);
   const bool random = absl::GetFlag(FLAGS_random_validation);
   const double vf = absl::GetFlag(FLAGS_valid_fraction);
   if (absl::GetFlag(FLAGS_tune)) {
@@ -191,6 +196,13 @@ int main(int argc, char** argv) {
   }
   auto version = lm::WriteModelVersion(root, *arrays, manifest);
   if (!version.ok()) return Fail(version.status());
+  // Versions trained before an erasure that this one (or another) was
+  // trained after are deleted; the recommender already refuses them.
+  auto retired = lm::DeleteRetiredVersions(root);
+  if (!retired.ok()) return Fail(retired.status());
+  for (int64_t v : *retired) {
+    std::printf("deleted retired version %s (trained before an erasure)\n", lm::VersionPath(root, v).c_str());
+  }
   std::printf("wrote %s (%lld items, %lld learners, %lld interactions, trained in %.2f s)\n",
               lm::VersionPath(root, *version).c_str(), static_cast<long long>(stats.items),
               static_cast<long long>(stats.learners),

@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "models/model_retirement.h"
 #include "services/common/log.h"
 
 namespace lifelong::recommend {
@@ -16,6 +17,7 @@ ModelManager::ModelManager(Options options) : options_([&] {
     };
   }
   if (!o.lister) o.lister = [](const std::string& root) { return models::ListCompleteVersions(root); };
+  if (!o.retired) o.retired = [](const std::string& root) { return models::RetiredVersions(root); };
   return o;
 }()) {}
 
@@ -51,15 +53,34 @@ absl::Status ModelManager::PollOnce() {
   return PollLocked();
 }
 
+std::set<int64_t> ModelManager::Retired() {
+  absl::StatusOr<std::set<int64_t>> retired = options_.retired(options_.model_dir);
+  if (!retired.ok()) {
+    if (retired.status().code() != absl::StatusCode::kNotFound) {
+      LogWarn("model_retirement_check_failed", {{"error", std::string(retired.status().message())}});
+    }
+    return {};
+  }
+  return std::move(*retired);
+}
+
 absl::Status ModelManager::PollLocked() {
   absl::StatusOr<std::vector<int64_t>> versions = options_.lister(options_.model_dir);
   if (!versions.ok()) return versions.status();
+  std::set<int64_t> retired = Retired();
   bool pinned;
   int64_t pinned_version;
   std::map<int64_t, std::string> rejected;
   {
     absl::MutexLock lock(&mu_);
     available_ = *versions;
+    retired_ = retired;
+    if (pinned_ && retired.count(pinned_version_)) {
+      // Trained before an erasure that a newer version was trained after.
+      LogWarn("model_pin_dropped", {{"version", pinned_version_}, {"reason", "retired after an erasure"}});
+      pinned_ = false;
+      pinned_version_ = 0;
+    }
     pinned = pinned_;
     pinned_version = pinned_version_;
     rejected = rejected_;
@@ -76,6 +97,7 @@ absl::Status ModelManager::PollLocked() {
   absl::Status failure = absl::OkStatus();
   bool serving_best_loadable = false;
   for (auto it = versions->rbegin(); it != versions->rend(); ++it) {
+    if (retired.count(*it)) continue;
     if (*it == current_version) {
       serving_best_loadable = true;
       break;
@@ -90,6 +112,16 @@ absl::Status ModelManager::PollLocked() {
   }
   (void)pinned_version;
   if (!failure.ok()) return failure;
+  if (!serving_best_loadable && current != nullptr && retired.count(current_version)) {
+    std::string message = absl::StrCat("serving retired version ", current_version,
+                                       ": no version trained after the latest erasure loads");
+    {
+      absl::MutexLock lock(&mu_);
+      last_error_ = message;
+      last_error_version_ = current_version;
+    }
+    return absl::FailedPreconditionError(message);
+  }
   if (!serving_best_loadable) {
     return absl::NotFoundError(absl::StrCat("model_dir ", options_.model_dir,
                                             ": no loadable model version"));
@@ -153,6 +185,16 @@ absl::Status ModelManager::Pin(int64_t version) {
     return absl::NotFoundError(absl::StrCat("version: no complete model version ", version,
                                             " in ", options_.model_dir));
   }
+  std::set<int64_t> retired = Retired();
+  {
+    absl::MutexLock l(&mu_);
+    retired_ = retired;
+  }
+  if (retired.count(version)) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "version: model version ", version,
+        " is retired (trained before an erasure; a version trained after it exists) and may not be served"));
+  }
   ModelPtr current = Current();
   if (current == nullptr || current->version() != version) {
     absl::Status s = LoadAndSwap(version);
@@ -202,6 +244,7 @@ ModelManagerStatus ModelManager::Status() const {
   }
   st.pinned = pinned_;
   st.available_versions = available_;
+  st.retired_versions.assign(retired_.begin(), retired_.end());
   st.last_error = last_error_;
   st.last_error_version = last_error_version_;
   return st;

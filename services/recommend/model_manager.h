@@ -9,7 +9,13 @@
 //   - pinned (Pin): serve exactly that version until Unpin(), whatever newer
 //     versions appear (rollback);
 //   - directories being written (".tmp*", no manifest yet) are not complete
-//     and are ignored until they are.
+//     and are ignored until they are;
+//   - RETIRED versions (models/model_retirement.h: trained before an erasure
+//     that a newer version was trained after) are never loaded or pinned:
+//     Pin refuses them with FAILED_PRECONDITION, a pin on a version that
+//     becomes retired is dropped, and the policy picks the newest version
+//     that is not retired. (Should no such version load, the serving model
+//     keeps serving and Status().last_error says so.)
 // Requests call Current() and keep the returned pointer for the whole
 // request, so an in-flight request finishes on the version it started with
 // and a swap never exposes a half-loaded model.
@@ -24,6 +30,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -52,6 +59,7 @@ struct ModelManagerStatus {
   double ivf_recall_at_10 = 0;
   bool pinned = false;
   std::vector<int64_t> available_versions;  // complete versions on disk
+  std::vector<int64_t> retired_versions;    // of those, the retired ones
   std::string last_error;
   int64_t last_error_version = 0;
   std::string model_dir;
@@ -61,6 +69,7 @@ class ModelManager {
  public:
   using Loader = std::function<absl::StatusOr<ModelPtr>(const std::string& version_dir)>;
   using Lister = std::function<absl::StatusOr<std::vector<int64_t>>(const std::string& root)>;
+  using RetiredLister = std::function<absl::StatusOr<std::set<int64_t>>(const std::string& root)>;
 
   struct Options {
     std::string model_dir;
@@ -70,6 +79,8 @@ class ModelManager {
     Loader loader;
     models::BuildOptions build_options;
     Lister lister;
+    // Default: models::RetiredVersions. An error retires nothing (logged).
+    RetiredLister retired;
     // Called after every successful swap, with the new model (e.g. to set
     // health to SERVING). Runs on the loading thread.
     std::function<void(const ModelPtr&)> on_swap;
@@ -99,8 +110,9 @@ class ModelManager {
   void Stop();
 
   // Serves `version` from now on. NOT_FOUND when the directory has no such
-  // complete version; FAILED_PRECONDITION (with the load error) when it
-  // fails to load — the current model keeps serving and nothing is pinned.
+  // complete version; FAILED_PRECONDITION when it is retired, or (with the
+  // load error) when it fails to load — the current model keeps serving and
+  // nothing is pinned.
   absl::Status Pin(int64_t version);
   // Returns to the newest loadable version (loads it before returning).
   absl::Status Unpin();
@@ -111,6 +123,8 @@ class ModelManager {
   // Loads `version` and swaps it in. Requires load_mu_.
   absl::Status LoadAndSwap(int64_t version) ABSL_EXCLUSIVE_LOCKS_REQUIRED(load_mu_);
   absl::Status PollLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(load_mu_);
+  // The retired versions now (empty on error, which is logged).
+  std::set<int64_t> Retired() ABSL_EXCLUSIVE_LOCKS_REQUIRED(load_mu_);
 
   const Options options_;
   ModelPtr current_;  // accessed only through std::atomic_load/atomic_store
@@ -122,6 +136,7 @@ class ModelManager {
   int64_t pinned_version_ ABSL_GUARDED_BY(mu_) = 0;
   std::map<int64_t, std::string> rejected_ ABSL_GUARDED_BY(mu_);  // version -> error
   std::vector<int64_t> available_ ABSL_GUARDED_BY(mu_);
+  std::set<int64_t> retired_ ABSL_GUARDED_BY(mu_);
   std::string last_error_ ABSL_GUARDED_BY(mu_);
   int64_t last_error_version_ ABSL_GUARDED_BY(mu_) = 0;
 

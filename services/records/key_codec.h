@@ -54,7 +54,16 @@
 //           "operation","outcome","detail"}
 //
 // Column family "meta": fixed ASCII keys (kMetaPageTokenKey -> 32 random
-// bytes used to sign page tokens; kMetaSchemaVersion -> u32 BE).
+// bytes used to sign page tokens; kMetaSchemaVersion -> u32 BE), and
+// prefixed records of the store's own bookkeeping (RecordStore::*Meta):
+//   "kiosk_pass/" | SHA-256(code):32          (kiosk_passes.h)
+//       value = u8 format = 1 | u64 expiry, microseconds since the Unix
+//               epoch | learner key (the rest)
+//   "kiosk_pass_of/" | learner key
+//       value = the key of the learner's live pass (above)
+//   kMetaErasureEpoch ("erasure_epoch")        (RecordStore::GetErasureEpoch)
+//       value = u64 number of completed erasures | u64 time of the latest,
+//               microseconds since the Unix epoch
 #ifndef LIFELONG_SERVICES_RECORDS_KEY_CODEC_H_
 #define LIFELONG_SERVICES_RECORDS_KEY_CODEC_H_
 
@@ -72,6 +81,7 @@ using Uuid = std::array<uint8_t, 16>;
 
 inline constexpr char kMetaPageTokenKey[] = "page_token_key";
 inline constexpr char kMetaSchemaVersion[] = "schema_version";
+inline constexpr char kMetaErasureEpoch[] = "erasure_epoch";
 inline constexpr uint32_t kSchemaVersion = 1;
 
 // Longest string allowed inside a key (IRIs, learner keys).

@@ -137,6 +137,34 @@ void PatchU64(std::string* s, size_t pos, uint64_t v) {
   for (int i = 0; i < 8; ++i) (*s)[pos + i] = static_cast<char>(v >> (56 - 8 * i));
 }
 
+// The smallest and largest key a batch writes or deletes in each column
+// family (by column family id).
+std::map<uint32_t, std::pair<std::string, std::string>> KeyRangesOf(const rocksdb::WriteBatch& batch) {
+  struct Ranges : rocksdb::WriteBatch::Handler {
+    std::map<uint32_t, std::pair<std::string, std::string>> out;
+    void Add(uint32_t cf, const rocksdb::Slice& key) {
+      auto [it, fresh] = out.try_emplace(cf, key.ToString(), key.ToString());
+      if (fresh) return;
+      if (key.compare(it->second.first) < 0) it->second.first = key.ToString();
+      if (key.compare(it->second.second) > 0) it->second.second = key.ToString();
+    }
+    rocksdb::Status PutCF(uint32_t cf, const rocksdb::Slice& key, const rocksdb::Slice&) override {
+      Add(cf, key);
+      return rocksdb::Status::OK();
+    }
+    rocksdb::Status DeleteCF(uint32_t cf, const rocksdb::Slice& key) override {
+      Add(cf, key);
+      return rocksdb::Status::OK();
+    }
+    rocksdb::Status SingleDeleteCF(uint32_t cf, const rocksdb::Slice& key) override {
+      Add(cf, key);
+      return rocksdb::Status::OK();
+    }
+  } ranges;
+  batch.Iterate(&ranges);
+  return std::move(ranges.out);
+}
+
 }  // namespace
 
 // A statement prepared outside the write lock: its record value is fully
@@ -157,6 +185,9 @@ struct RecordStore::Writer {
   absl::Status status;
   std::vector<std::string> values;  // encoded records, in request order
   int64_t erased = 0;
+  // An erase: the key range its batch touched in each column family (by id),
+  // compacted after the write (PurgeErased).
+  std::map<uint32_t, std::pair<std::string, std::string>> erased_ranges;
   bool done = false;
   absl::CondVar cv;
 };
@@ -255,6 +286,7 @@ absl::StatusOr<std::unique_ptr<RecordStore>> RecordStore::Open(const std::string
   store->options_ = options;
 
   RecordStoreRocksConfig config = MakeRecordStoreRocksConfig(options.block_cache_bytes);
+  if (options.env != nullptr) config.db.env = options.env;
   rocksdb::DB* raw = nullptr;
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::Status s = rocksdb::DB::Open(config.db, path, config.families, &handles, &raw);
@@ -382,7 +414,53 @@ absl::StatusOr<int64_t> RecordStore::EraseLearner(const std::string& learner) {
   w.erase_learner = &learner;
   Enqueue(&w);
   if (!w.status.ok()) return w.status;
+  if (!w.erased_ranges.empty()) LL_RETURN_IF_ERROR(PurgeErased(w.erased_ranges));
+  // Models can only hold data of statements: an erasure that found none
+  // supersedes no model.
+  if (w.erased > 0) LL_RETURN_IF_ERROR(BumpErasureEpoch());
   return w.erased;
+}
+
+absl::StatusOr<RecordStore::ErasureEpoch> RecordStore::GetErasureEpoch() const {
+  absl::StatusOr<std::string> v = GetMeta(kMetaErasureEpoch);
+  if (v.status().code() == absl::StatusCode::kNotFound) return ErasureEpoch{};
+  LL_RETURN_IF_ERROR(v.status());
+  if (v->size() != 16) return absl::InternalError("corrupt erasure epoch");
+  return ErasureEpoch{GetU64(v->data()), static_cast<int64_t>(GetU64(v->data() + 8))};
+}
+
+absl::Status RecordStore::BumpErasureEpoch() {
+  absl::MutexLock lock(&erasure_mu_);
+  LL_ASSIGN_OR_RETURN(ErasureEpoch e, GetErasureEpoch());
+  std::string v;
+  PutU64(&v, e.epoch + 1);
+  PutU64(&v, static_cast<uint64_t>(std::max<int64_t>(0, options_.now_micros())));
+  rocksdb::WriteOptions wo;
+  wo.sync = true;  // the epoch is what retires models: never lose it
+  return FromRocks(db_->Put(wo, cf(static_cast<int>(Cf::kMeta)), kMetaErasureEpoch, v), "write erasure epoch");
+}
+
+absl::Status RecordStore::PurgeErased(const std::map<uint32_t, std::pair<std::string, std::string>>& ranges) {
+  // 1. Flush every family: the erased values leave the memtables, and every
+  //    write-ahead log that still held them becomes obsolete and is deleted
+  //    (a log is kept while any family has unflushed data in it).
+  LL_RETURN_IF_ERROR(FromRocks(db_->Flush(rocksdb::FlushOptions(), handles_), "erase: flush"));
+  // 2. Compact the touched range of each family down to the last level,
+  //    rewriting even last-level files, so that the deletions meet the values
+  //    they delete and both are dropped. Writers go on meanwhile.
+  rocksdb::CompactRangeOptions co;
+  co.exclusive_manual_compaction = false;
+  co.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
+  for (const auto& [id, range] : ranges) {
+    if (id >= handles_.size()) continue;
+    rocksdb::Slice begin(range.first), end(range.second);
+    LL_RETURN_IF_ERROR(FromRocks(db_->CompactRange(co, handles_[id], &begin, &end), "erase: compact"));
+  }
+  // The small meta family whole: the learner's kiosk pass (withdrawn by the
+  // service just before) lives there.
+  LL_RETURN_IF_ERROR(
+      FromRocks(db_->CompactRange(co, cf(static_cast<int>(Cf::kMeta)), nullptr, nullptr), "erase: compact meta"));
+  return absl::OkStatus();
 }
 
 void RecordStore::Enqueue(Writer* w) {
@@ -784,12 +862,9 @@ std::vector<std::string> RecordStore::ApplyErase(Writer* w) {
       w->status = FromRocks(s, "erase learner");
       return {};
     }
-    // Drop the learner's range from the index files now rather than at some
-    // later compaction, so the deleted keys do not linger on disk.
-    std::string end = prefix;
-    end.append(25, '\xff');
-    rocksdb::Slice b(prefix), e(end);
-    db_->CompactRange(rocksdb::CompactRangeOptions(), cf(static_cast<int>(Cf::kByLearner)), &b, &e);
+    // The ranges to compact, so that the erased values leave the files
+    // (EraseLearner does it after the write, outside the writer queue).
+    w->erased_ranges = KeyRangesOf(batch);
   }
   w->erased = erased;
   LogInfo("learner_erased", {{"statements", erased}});
@@ -1155,6 +1230,41 @@ absl::StatusOr<AuditPage> RecordStore::ListAudit(const AuditQuery& q) const {
   bool at_end = !it->Valid() || (q.since_us && it->Valid() && static_cast<int64_t>(GetU64(it->key().data())) <= *q.since_us);
   if (!at_end && !last.empty()) page.next_page_token = absl::WebSafeBase64Escape(last);
   return page;
+}
+
+absl::StatusOr<std::string> RecordStore::GetMeta(absl::string_view key) const {
+  std::string value;
+  rocksdb::Status s =
+      db_->Get(rocksdb::ReadOptions(), cf(static_cast<int>(Cf::kMeta)), rocksdb::Slice(key.data(), key.size()), &value);
+  LL_RETURN_IF_ERROR(FromRocks(s, "read store metadata"));
+  return value;
+}
+
+absl::Status RecordStore::WriteMeta(const std::vector<std::pair<std::string, std::optional<std::string>>>& edits) {
+  rocksdb::WriteBatch batch;
+  for (const auto& [key, value] : edits) {
+    if (value) {
+      batch.Put(cf(static_cast<int>(Cf::kMeta)), key, *value);
+    } else {
+      batch.Delete(cf(static_cast<int>(Cf::kMeta)), key);
+    }
+  }
+  rocksdb::WriteOptions wo;
+  wo.sync = options_.sync;
+  return FromRocks(db_->Write(wo, &batch), "write store metadata");
+}
+
+absl::Status RecordStore::ForEachMeta(
+    absl::string_view prefix, const std::function<bool(absl::string_view key, absl::string_view value)>& fn) const {
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf(static_cast<int>(Cf::kMeta))));
+  rocksdb::Slice p(prefix.data(), prefix.size());
+  for (it->Seek(p); it->Valid() && it->key().starts_with(p); it->Next()) {
+    if (!fn(absl::string_view(it->key().data(), it->key().size()),
+            absl::string_view(it->value().data(), it->value().size()))) {
+      break;
+    }
+  }
+  return FromRocks(it->status(), "scan store metadata");
 }
 
 RecordStoreStats RecordStore::stats() const {

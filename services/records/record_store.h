@@ -21,6 +21,7 @@
 #include <atomic>
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -50,6 +51,10 @@ struct RecordStoreOptions {
       R"({"objectType":"Agent","account":{"homePage":"https://id.dongcheng.gov.cn","name":"lifelong-records"}})";
   // Clock, microseconds since the Unix epoch (injectable for tests).
   std::function<int64_t()> now_micros;
+  // RocksDB environment (file system); null: the default. Not owned; must
+  // outlive the store. The power-loss test injects one that drops unsynced
+  // writes at a simulated crash (tests/crash/power_loss_fs.h).
+  rocksdb::Env* env = nullptr;
 };
 
 // The RocksDB configuration RecordStore::Open uses: database options and one
@@ -173,8 +178,25 @@ class RecordStore {
   // its index entries. A statement other learners share (a Group actor) stays
   // theirs: `learner` is taken out of it (their index entry deleted, their
   // identifier removed from the actor, see RemoveLearnerFromActor, and the
-  // record and the others' covering copies rewritten).
+  // record and the others' covering copies rewritten). Then purges the erased
+  // bytes from the store's files (flushes every family, so that the write-ahead
+  // logs holding them are deleted, and compacts the touched key ranges through
+  // the last level) and, when statements were erased, bumps the erasure epoch
+  // (GetErasureEpoch). Files pinned by a live iterator or snapshot (an export
+  // stream in progress) are deleted when it ends.
   absl::StatusOr<int64_t> EraseLearner(const std::string& learner);
+
+  // The erasure epoch: how many EraseLearner calls that erased statements
+  // have completed on this store (0: none), and when the latest did. It grows only after an
+  // erasure's deletions are durable, so an export that reads epoch N at its
+  // start holds nothing of erasures N+1, N+2, ...; a model trained on it is
+  // superseded once a model trained at a larger epoch exists (docs/models.md,
+  // "Erasure and model versions").
+  struct ErasureEpoch {
+    uint64_t epoch = 0;
+    int64_t latest_us = 0;  // the store's clock; 0 when epoch is 0
+  };
+  absl::StatusOr<ErasureEpoch> GetErasureEpoch() const;
 
   // Counts index entries under `learner` in the learner index (used to prove
   // erasure).
@@ -185,6 +207,17 @@ class RecordStore {
   absl::Status AppendAudit(const AuditEvent& event);
   // Audit events, newest first. INVALID_ARGUMENT for a bad page token or size.
   absl::StatusOr<AuditPage> ListAudit(const AuditQuery& query) const;
+
+  // Small records of the store's own bookkeeping in the "meta" column family
+  // (kiosk passes, the erasure log; key and value layouts in key_codec.h).
+  // GetMeta: NOT_FOUND when `key` is absent.
+  absl::StatusOr<std::string> GetMeta(absl::string_view key) const;
+  // Applies puts (value set) and deletes (value nullopt) in one synced write.
+  absl::Status WriteMeta(const std::vector<std::pair<std::string, std::optional<std::string>>>& edits);
+  // Calls `fn` for every meta entry whose key starts with `prefix`, in key
+  // order, until it returns false.
+  absl::Status ForEachMeta(absl::string_view prefix,
+                           const std::function<bool(absl::string_view key, absl::string_view value)>& fn) const;
 
   RecordStoreStats stats() const;
   // Called with the (sorted, distinct) learner keys whose records a write
@@ -217,6 +250,8 @@ class RecordStore {
   // nothing was written).
   std::vector<std::string> CommitGroup(const std::vector<Writer*>& group);
   std::vector<std::string> ApplyErase(Writer* w);
+  absl::Status PurgeErased(const std::map<uint32_t, std::pair<std::string, std::string>>& ranges);
+  absl::Status BumpErasureEpoch();
   absl::StatusOr<std::optional<StatementRecord>> LoadRecord(const Uuid& id) const;
   rocksdb::ColumnFamilyHandle* cf(int id) const { return handles_[id]; }
   uint64_t NextSeq();
@@ -235,6 +270,7 @@ class RecordStore {
   uint64_t last_seq_ = 0;
   bool has_referrers_ = false;  // a StatementRef has ever been stored
 
+  absl::Mutex erasure_mu_;  // serializes erasure-epoch updates
   std::atomic<uint64_t> audit_counter_{0};
   std::atomic<uint64_t> statements_written_{0};
   std::atomic<uint64_t> groups_committed_{0};

@@ -1,7 +1,6 @@
 #include "services/records/records_service.h"
 
 #include <algorithm>
-#include <random>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -82,7 +81,6 @@ absl::StatusOr<std::string> LearnerFrom(const std::string& key) {
 }
 
 constexpr char kServicePrefix[] = "/lifelong.v1.LearningRecordService/";
-constexpr absl::Duration kKioskPassTtl = absl::Minutes(2);
 constexpr absl::Duration kKioskSessionTtl = absl::Minutes(5);
 
 }  // namespace
@@ -95,6 +93,8 @@ RecordsService::RecordsService(RecordStore* store, Options options)
   } else {
     auth_ = options_.authorizer;
   }
+  passes_ = std::make_unique<KioskPasses>(store_, options_.kiosk_passes);
+  audit_ = std::make_unique<AuditLog>(store_, options_.audit);
   store_->SetChangeListener(
       [feed = feed_](const std::vector<std::string>& learners) { feed->Publish(learners); });
 }
@@ -111,35 +111,67 @@ grpc::Status RecordsService::WatchLearnerChanges(
 grpc::Status RecordsService::Run(grpc::ServerContext* ctx, absl::string_view method, bool audited,
                                  const Body& body) {
   std::string op = absl::StrCat(kServicePrefix, method);
-  absl::StatusOr<auth::AccessGrant> grant = auth::AuthorizeCall(auth_, ctx, op);
-  // A call whose deadline passed while it queued is not started.
-  if (grant.ok() && ctx != nullptr && ctx->deadline() < std::chrono::system_clock::now()) {
-    grant = absl::DeadlineExceededError("the call's deadline passed before it started");
+  // Authentication first, on its own: a call refused for its role or rate is
+  // then audited with the principal it proved.
+  absl::StatusOr<auth::AccessGrant> grant = absl::UnknownError("not authorized");
+  if (!auth_->enabled()) {
+    grant = auth::AuthorizeCall(auth_, ctx, op);
+  } else {
+    std::string authorization;
+    if (ctx != nullptr) {
+      auto it = ctx->client_metadata().find("authorization");
+      if (it != ctx->client_metadata().end()) authorization.assign(it->second.data(), it->second.size());
+    }
+    absl::StatusOr<auth::Principal> principal = auth_->Authenticate(authorization);
+    if (!principal.ok()) {
+      std::string address = ctx != nullptr ? AddressOfPeer(ctx->peer()) : "";
+      absl::Status refusal = principal.status();
+      if (!audit_->AllowUnauthenticated(address)) {
+        refusal = absl::ResourceExhaustedError(absl::StrCat(
+            "too many calls without a valid credential from ", address.empty() ? "this client" : address,
+            "; slow down (", principal.status().message().substr(0, 100), ")"));
+      }
+      audit_->RecordUnauthenticated(address, op, refusal);
+      return ToGrpcStatus(refusal);
+    }
+    grant = auth_->AuthorizePrincipal(*principal, op);
+    if (!grant.ok()) {
+      AuditEvent e;
+      e.subject = principal->subject;
+      e.role = std::string(auth::RoleName(principal->role));
+      e.operation = op;
+      e.outcome = std::string(absl::StatusCodeToString(grant.status().code()));
+      e.detail = std::string(grant.status().message().substr(0, 200));
+      audit_->Record(std::move(e));
+      return ToGrpcStatus(grant.status());
+    }
   }
+  if (!grant.ok()) return ToGrpcStatus(grant.status());
   std::string learner;
-  absl::Status s = grant.ok() ? body(*grant, &learner) : grant.status();
+  absl::Status s;
+  // A call whose deadline passed while it queued is not started.
+  if (ctx != nullptr && ctx->deadline() < std::chrono::system_clock::now()) {
+    s = absl::DeadlineExceededError("the call's deadline passed before it started");
+  } else {
+    s = body(*grant, &learner);
+  }
   if (audited && auth_->enabled()) {
     AuditEvent e;
-    if (grant.ok()) {
-      e.subject = grant->principal().subject;
-      e.role = std::string(auth::RoleName(grant->principal().role));
-    } else {
-      e.subject = "(unauthenticated or refused)";
-    }
+    e.subject = grant->principal().subject;
+    e.role = std::string(auth::RoleName(grant->principal().role));
     e.learner = learner;
     e.operation = op;
     e.outcome = s.ok() ? "OK" : absl::StatusCodeToString(s.code());
     e.detail = std::string(s.message().substr(0, 200));
     // The recommender names the end user it reads a history for.
-    if (grant.ok() && grant->principal().role == auth::Role::kRecommender && ctx != nullptr) {
+    if (grant->principal().role == auth::Role::kRecommender && ctx != nullptr) {
       auto it = ctx->client_metadata().find("x-lifelong-on-behalf-of");
       if (it != ctx->client_metadata().end()) {
         e.detail = absl::StrCat("on behalf of ", std::string(it->second.data(), std::min<size_t>(it->second.size(), 200)),
                                 e.detail.empty() ? "" : "; ", e.detail);
       }
     }
-    absl::Status a = store_->AppendAudit(e);
-    if (!a.ok()) LogError("audit_append_failed", {{"error", std::string(a.message())}});
+    audit_->Record(std::move(e));
   }
   return ToGrpcStatus(s);
 }
@@ -410,6 +442,8 @@ grpc::Status RecordsService::EraseLearner(grpc::ServerContext* ctx, const v1::Er
   return Run(ctx, "EraseLearner", true, [&](const auth::AccessGrant& g, std::string* learner) -> absl::Status {
     LL_ASSIGN_OR_RETURN(*learner, LearnerFrom(req->learner()));
     LL_RETURN_IF_ERROR(auth::CheckLearner(g, *learner, "learner"));
+    // The live kiosk pass first, so that the store's purge covers it too.
+    LL_RETURN_IF_ERROR(passes_->EraseLearner(*learner));
     LL_ASSIGN_OR_RETURN(int64_t n, store_->EraseLearner(*learner));
     if (options_.erase_hook) LL_RETURN_IF_ERROR(options_.erase_hook(*learner).status());
     resp->set_erased_statements(n);
@@ -426,6 +460,10 @@ grpc::Status RecordsService::ExportStatements(grpc::ServerContext* ctx, const v1
       return absl::InvalidArgumentError("after_cursor: not a cursor returned by this service");
     }
     if (req->limit() < 0) return absl::InvalidArgumentError("limit: must not be negative");
+    // The erasure epoch as of the start of this export: recorded in the
+    // manifest of a model trained on it (docs/models.md).
+    LL_ASSIGN_OR_RETURN(RecordStore::ErasureEpoch epoch, store_->GetErasureEpoch());
+    ctx->AddInitialMetadata(std::string(kErasureEpochHeader), absl::StrCat(epoch.epoch));
     return StreamStatements(ctx, writer, req->view() != v1::STATEMENT_VIEW_BASIC, options_.max_stream_duration,
                             [&](const auto& fn) { return store_->ForEachAfter(after, req->limit(), fn); });
   });
@@ -459,6 +497,7 @@ grpc::Status RecordsService::ListAuditEvents(grpc::ServerContext* ctx, const v1:
     }
     q.page_size = req->page_size() == 0 ? 100 : req->page_size();
     q.page_token = req->page_token();
+    audit_->Flush();  // the counts of refusals so far are part of the answer
     LL_ASSIGN_OR_RETURN(AuditPage page, store_->ListAudit(q));
     for (const AuditEvent& e : page.events) {
       v1::AuditEvent* out = resp->add_events();
@@ -480,21 +519,9 @@ grpc::Status RecordsService::CreateKioskPass(grpc::ServerContext* ctx, const v1:
   return Run(ctx, "CreateKioskPass", true, [&](const auth::AccessGrant& g, std::string* learner) -> absl::Status {
     if (!auth_->enabled()) return absl::FailedPreconditionError("kiosk passes need authentication to be configured");
     *learner = g.principal().subject;
-    static thread_local std::mt19937_64 rng(std::random_device{}());
-    absl::Time now = absl::Now();
-    std::string code;
-    {
-      absl::MutexLock lock(&passes_mu_);
-      for (auto it = passes_.begin(); it != passes_.end();) {  // drop expired passes
-        it = it->second.expires < now ? passes_.erase(it) : std::next(it);
-      }
-      do {
-        code = absl::StrFormat("%08d", static_cast<int>(rng() % 100000000));
-      } while (passes_.count(code));
-      passes_[code] = {*learner, now + kKioskPassTtl};
-    }
-    resp->set_code(code);
-    SetTimestamp(absl::ToUnixMicros(now + kKioskPassTtl), resp->mutable_expire_time());
+    LL_ASSIGN_OR_RETURN(KioskPass pass, passes_->Create(*learner));
+    resp->set_code(pass.code);
+    SetTimestamp(absl::ToUnixMicros(pass.expires), resp->mutable_expire_time());
     return absl::OkStatus();
   });
 }
@@ -503,21 +530,13 @@ grpc::Status RecordsService::RedeemKioskPass(grpc::ServerContext* ctx, const v1:
                                              v1::KioskSession* resp) {
   return Run(ctx, "RedeemKioskPass", true, [&](const auth::AccessGrant& g, std::string* learner) -> absl::Status {
     if (!auth_->enabled()) return absl::FailedPreconditionError("kiosk passes need authentication to be configured");
-    if (req->code().empty()) return absl::InvalidArgumentError("code: required");
+    LL_ASSIGN_OR_RETURN(*learner, passes_->Redeem(g.principal().subject, req->code()));
     absl::Time now = absl::Now();
-    {
-      absl::MutexLock lock(&passes_mu_);
-      auto it = passes_.find(req->code());
-      if (it == passes_.end() || it->second.expires < now) {
-        if (it != passes_.end()) passes_.erase(it);
-        return absl::NotFoundError("code: unknown, used or expired");
-      }
-      *learner = it->second.learner;
-      passes_.erase(it);  // single use
-    }
     auth::Principal session = g.principal();
     session.learner = *learner;
-    session.token_id = absl::StrCat("kiosk-session-", req->code(), "-", absl::ToUnixMicros(now));
+    // The session's id names no part of the code (ids appear in revocation
+    // lists and audit rows).
+    session.token_id = absl::StrCat("kiosk-session-", g.principal().subject, "-", absl::ToUnixMicros(now));
     LL_ASSIGN_OR_RETURN(std::string token, auth::MintToken(session, kKioskSessionTtl, auth_->options().token));
     resp->set_token(token);
     resp->set_learner(*learner);

@@ -14,10 +14,16 @@
 #include "absl/time/time.h"
 #include "proto/lifelong/v1/records.grpc.pb.h"
 #include "services/auth/authorizer.h"
+#include "services/records/audit_log.h"
+#include "services/records/kiosk_passes.h"
 #include "services/records/learner_change_feed.h"
 #include "services/records/record_store.h"
 
 namespace lifelong::records {
+
+// Initial metadata of ExportStatements: the store's erasure epoch when the
+// export started (RecordStore::GetErasureEpoch), in decimal.
+inline constexpr absl::string_view kErasureEpochHeader = "x-lifelong-erasure-epoch";
 
 // Largest batch accepted by RecordStatements.
 inline constexpr int kMaxBatchStatements = 1000;
@@ -34,6 +40,11 @@ class RecordsService final : public lifelong::v1::LearningRecordService::Service
     // DEADLINE_EXCEEDED (clients resume from the last cursor). Unary calls
     // are bounded by their page and batch limits.
     absl::Duration max_stream_duration = absl::Minutes(30);
+    // Kiosk passes: lifetime, per-kiosk guess limit (kiosk_passes.h).
+    KioskPassOptions kiosk_passes;
+    // Sampling of refusals and the per-address limit on calls without a
+    // valid credential (audit_log.h).
+    AuditLogOptions audit;
   };
   explicit RecordsService(RecordStore* store) : RecordsService(store, Options()) {}
   // Registers the service's change feed as the store's change listener (one
@@ -46,6 +57,7 @@ class RecordsService final : public lifelong::v1::LearningRecordService::Service
   // down, so that the streams do not hold the shutdown for its grace period.
   void CloseChangeFeed() { feed_->Close(); }
   const LearnerChangeFeed& change_feed() const { return *feed_; }
+  AuditLog& audit_log() { return *audit_; }
 
   grpc::Status RecordStatement(grpc::ServerContext*, const v1::RecordStatementRequest*,
                                v1::Statement*) override;
@@ -78,8 +90,10 @@ class RecordsService final : public lifelong::v1::LearningRecordService::Service
   // A handler body: runs with the call's grant and names the learner whose
   // records it touched (for the audit log).
   using Body = std::function<absl::Status(const auth::AccessGrant&, std::string* learner)>;
-  // Authorizes `method`, runs `body`, audits the outcome when `audited` and
-  // authentication is on, and maps the status.
+  // Authenticates and authorizes `method`, runs `body`, audits the outcome
+  // when authentication is on (every call with a verified principal when
+  // `audited`; calls without a valid credential always, sampled, and limited
+  // per client address), and maps the status.
   grpc::Status Run(grpc::ServerContext* ctx, absl::string_view method, bool audited, const Body& body);
   // Validates, checks access and stores one statement; the reply carries the
   // stored JSON when `with_json`.
@@ -92,12 +106,8 @@ class RecordsService final : public lifelong::v1::LearningRecordService::Service
   std::unique_ptr<auth::Authorizer> trust_everyone_;
   auth::Authorizer* auth_;
 
-  struct KioskPassEntry {
-    std::string learner;
-    absl::Time expires;
-  };
-  absl::Mutex passes_mu_;
-  std::map<std::string, KioskPassEntry> passes_ ABSL_GUARDED_BY(passes_mu_);
+  std::unique_ptr<KioskPasses> passes_;
+  std::unique_ptr<AuditLog> audit_;
 };
 
 // Fills `out` from a stored statement; without `json` unless `with_json`.

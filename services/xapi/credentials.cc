@@ -2,6 +2,7 @@
 
 #include <openssl/crypto.h>
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 
@@ -61,7 +62,43 @@ absl::StatusOr<Credentials> Credentials::LoadFile(const std::string& path) {
   return Parse(ss.str());
 }
 
-absl::StatusOr<std::string> Credentials::Check(absl::string_view authorization) const {
+Credentials::Backoff::Backoff(PasswordBackoffOptions options) : options_(std::move(options)) {
+  if (!options_.now) options_.now = [] { return absl::Now(); };
+}
+
+absl::Duration Credentials::Backoff::Wait(const std::string& key, int free_failures) const {
+  absl::MutexLock lock(&mu_);
+  auto it = failures_.find(key);
+  if (it == failures_.end() || it->second.count < free_failures) return absl::ZeroDuration();
+  int doublings = std::min(it->second.count - free_failures, 30);
+  absl::Duration delay = std::min(options_.max_delay, options_.base_delay * (int64_t{1} << doublings));
+  absl::Duration left = it->second.last + delay - options_.now();
+  return left > absl::ZeroDuration() ? left : absl::ZeroDuration();
+}
+
+void Credentials::Backoff::Failed(const std::string& key) {
+  absl::MutexLock lock(&mu_);
+  absl::Time now = options_.now();
+  if (failures_.size() >= options_.max_tracked && failures_.count(key) == 0) {
+    for (auto it = failures_.begin(); it != failures_.end();) {
+      it = now - it->second.last > options_.max_delay ? failures_.erase(it) : std::next(it);
+    }
+    if (failures_.size() >= options_.max_tracked) failures_.erase(failures_.begin());
+  }
+  Failures& f = failures_[key];
+  if (f.count > 0 && now - f.last > options_.max_delay) f.count = 0;  // forgotten
+  ++f.count;
+  f.last = now;
+}
+
+void Credentials::Backoff::Succeeded(const std::string& key) {
+  absl::MutexLock lock(&mu_);
+  failures_.erase(key);
+}
+
+void Credentials::SetBackoff(PasswordBackoffOptions options) { backoff_ = std::make_shared<Backoff>(std::move(options)); }
+
+absl::StatusOr<std::string> Credentials::Check(absl::string_view authorization, absl::string_view address) const {
   if (!absl::StartsWithIgnoreCase(authorization, "Basic ")) {
     return absl::UnauthenticatedError("Basic authentication required");
   }
@@ -73,11 +110,23 @@ absl::StatusOr<std::string> Credentials::Check(absl::string_view authorization) 
   if (colon == std::string::npos) return absl::UnauthenticatedError("malformed Basic credentials");
   std::string user = decoded.substr(0, colon);
   std::string pass = decoded.substr(colon + 1);
+  const std::string user_key = absl::StrCat("user:", user);
+  const std::string address_key = address.empty() ? "" : absl::StrCat("address:", address);
+  absl::Duration wait = backoff_->Wait(user_key, backoff_->free_failures());
+  if (!address_key.empty()) wait = std::max(wait, backoff_->Wait(address_key, 4 * backoff_->free_failures()));
+  if (wait > absl::ZeroDuration()) {
+    return absl::ResourceExhaustedError(absl::StrCat("too many wrong passwords for user \"", user.substr(0, 100),
+                                                     "\" or from this address; retry in ",
+                                                     absl::FormatDuration(absl::Ceil(wait, absl::Seconds(1)))));
+  }
   auto it = users_.find(user);
   if (it == users_.end() || it->second.password.size() != pass.size() ||
       CRYPTO_memcmp(it->second.password.data(), pass.data(), pass.size()) != 0) {
+    backoff_->Failed(user_key);
+    if (!address_key.empty()) backoff_->Failed(address_key);
     return absl::UnauthenticatedError("unknown user or wrong password");
   }
+  backoff_->Succeeded(user_key);
   return user;
 }
 

@@ -5,18 +5,45 @@
 // fields map the user onto
 // the same principals as bearer tokens (auth/principal.h): role defaults to
 // "loader" (a trusted feed: may write and read every record), subject to the
-// user name. Thread-safe after loading (immutable).
+// user name. Thread-safe after loading (the users are immutable; the
+// password backoff below has its own lock and is shared by copies).
+//
+// Password backoff: wrong passwords are slowed down per user name and per
+// client address. After `free_failures` wrong passwords for a user name
+// (since its last success), or 4x that many from one address (successes do
+// not reset an address), the next attempt must wait base_delay, then 2x, 4x,
+// ... up to max_delay after the last failure; until then Check() refuses with
+// RESOURCE_EXHAUSTED without comparing the password (so guessing costs time
+// even with the right password in the batch). A count is forgotten once
+// max_delay passes without a failure. (Someone who knows a user name can
+// thereby hold that user off for up to max_delay at a time; the trade-off
+// every lock-out makes.)
 #ifndef LIFELONG_SERVICES_XAPI_CREDENTIALS_H_
 #define LIFELONG_SERVICES_XAPI_CREDENTIALS_H_
 
+#include <functional>
 #include <map>
+#include <memory>
 #include <string>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "services/auth/principal.h"
 
 namespace lifelong::xapi {
+
+struct PasswordBackoffOptions {
+  int free_failures = 5;
+  absl::Duration base_delay = absl::Seconds(1);
+  absl::Duration max_delay = absl::Minutes(5);
+  // Largest number of keys tracked; past it, keys whose wait is over are
+  // forgotten.
+  size_t max_tracked = 100000;
+  std::function<absl::Time()> now;  // default absl::Now
+};
 
 class Credentials {
  public:
@@ -26,8 +53,12 @@ class Credentials {
   static absl::StatusOr<Credentials> Parse(absl::string_view text);
 
   // The user name when `authorization` ("Basic base64(user:pass)") matches a
-  // configured pair; UNAUTHENTICATED otherwise.
-  absl::StatusOr<std::string> Check(absl::string_view authorization) const;
+  // configured pair; UNAUTHENTICATED otherwise; RESOURCE_EXHAUSTED (naming
+  // the wait) while the user name or the client `address` ("" if unknown)
+  // is backing off after wrong passwords.
+  absl::StatusOr<std::string> Check(absl::string_view authorization, absl::string_view address = "") const;
+  // Replaces the backoff settings (and forgets past failures).
+  void SetBackoff(PasswordBackoffOptions options);
   size_t size() const { return users_.size(); }
   // The principal of a user Check() accepted.
   auth::Principal PrincipalOf(const std::string& user) const;
@@ -37,7 +68,27 @@ class Credentials {
     std::string password;
     auth::Principal principal;
   };
+  struct Failures {
+    int count = 0;
+    absl::Time last;
+  };
+  class Backoff {
+   public:
+    explicit Backoff(PasswordBackoffOptions options);
+    // The remaining wait of `key` (zero when it may try now), which may fail
+    // `free_failures` times before it waits.
+    absl::Duration Wait(const std::string& key, int free_failures) const;
+    int free_failures() const { return options_.free_failures; }
+    void Failed(const std::string& key);
+    void Succeeded(const std::string& key);
+
+   private:
+    PasswordBackoffOptions options_;
+    mutable absl::Mutex mu_;
+    std::map<std::string, Failures> failures_ ABSL_GUARDED_BY(mu_);
+  };
   std::map<std::string, Entry> users_;
+  std::shared_ptr<Backoff> backoff_ = std::make_shared<Backoff>(PasswordBackoffOptions{});
 };
 
 }  // namespace lifelong::xapi

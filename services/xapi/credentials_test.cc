@@ -43,3 +43,58 @@ TEST(Credentials, OptionalFieldsMapUsersOntoPrincipals) {
 
 }  // namespace
 }  // namespace lifelong::xapi
+
+namespace lifelong::xapi {
+namespace {
+
+struct FakeClock {
+  absl::Time now = absl::FromUnixSeconds(1790000000);
+};
+
+TEST(CredentialsBackoff, WrongPasswordsAreSlowedDownPerUser) {
+  Credentials c = *Credentials::Parse("feed:feed-secret\nother:other-secret\n");
+  FakeClock clock;
+  c.SetBackoff({.free_failures = 3, .base_delay = absl::Seconds(1), .max_delay = absl::Minutes(5),
+                .now = [&] { return clock.now; }});
+  auto basic = [](const std::string& up) { return "Basic " + absl::Base64Escape(up); };
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(c.Check(basic("feed:guess")).status().code(), absl::StatusCode::kUnauthenticated) << i;
+  }
+  // Now even the right password waits: guesses cannot be batched with it.
+  absl::Status s = c.Check(basic("feed:feed-secret")).status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_NE(s.message().find("retry in 1s"), absl::string_view::npos) << s;
+  EXPECT_EQ(*c.Check(basic("other:other-secret")), "other") << "another user is not held off";
+  clock.now += absl::Seconds(1);
+  EXPECT_EQ(c.Check(basic("feed:guess")).status().code(), absl::StatusCode::kUnauthenticated);
+  // Each further failure doubles the wait.
+  clock.now += absl::Seconds(1);
+  EXPECT_EQ(c.Check(basic("feed:guess")).status().code(), absl::StatusCode::kResourceExhausted);
+  clock.now += absl::Seconds(1);
+  EXPECT_EQ(c.Check(basic("feed:guess")).status().code(), absl::StatusCode::kUnauthenticated);
+  clock.now += absl::Seconds(3);
+  EXPECT_EQ(c.Check(basic("feed:feed-secret")).status().code(), absl::StatusCode::kResourceExhausted);
+  clock.now += absl::Seconds(1);
+  EXPECT_EQ(*c.Check(basic("feed:feed-secret")), "feed");
+  // Success starts the count over.
+  EXPECT_EQ(c.Check(basic("feed:guess")).status().code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_EQ(*c.Check(basic("feed:feed-secret")), "feed");
+}
+
+TEST(CredentialsBackoff, ManyUserNamesFromOneAddressAreSlowedDown) {
+  Credentials c = *Credentials::Parse("feed:feed-secret\n");
+  FakeClock clock;
+  c.SetBackoff({.free_failures = 2, .now = [&] { return clock.now; }});
+  auto basic = [](const std::string& up) { return "Basic " + absl::Base64Escape(up); };
+  for (int i = 0; i < 8; ++i) {  // 4 x free_failures, a different user name each time
+    EXPECT_EQ(c.Check(basic("user" + std::to_string(i) + ":x"), "10.0.0.5").status().code(),
+              absl::StatusCode::kUnauthenticated);
+  }
+  EXPECT_EQ(c.Check(basic("user99:x"), "10.0.0.5").status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(*c.Check(basic("feed:feed-secret"), "10.0.0.6"), "feed") << "another address";
+  clock.now += absl::Minutes(6);
+  EXPECT_EQ(*c.Check(basic("feed:feed-secret"), "10.0.0.5"), "feed") << "forgotten after max_delay";
+}
+
+}  // namespace
+}  // namespace lifelong::xapi

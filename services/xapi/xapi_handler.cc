@@ -349,11 +349,18 @@ HttpResponse XapiHandler::Handle(const HttpRequest& original) const {
     if (authorizer_ != nullptr && authorizer_->enabled() && absl::StartsWithIgnoreCase(authorization, "bearer ")) {
       principal = authorizer_->Authenticate(authorization);
     } else {
-      absl::StatusOr<std::string> user = credentials_->Check(authorization);
+      // cpp-httplib sets REMOTE_ADDR from the connection (after any header
+      // of that name the client sent, so the server's value wins).
+      absl::StatusOr<std::string> user = credentials_->Check(authorization, req.Header("remote_addr"));
       principal = user.ok() ? absl::StatusOr<auth::Principal>(credentials_->PrincipalOf(*user))
                             : absl::StatusOr<auth::Principal>(user.status());
     }
     if (!principal.ok()) {
+      if (principal.status().code() == absl::StatusCode::kResourceExhausted) {  // password backoff
+        HttpResponse r = Error(429, principal.status().message());
+        r.SetHeader("X-Experience-API-Version", default_version_);
+        return r;
+      }
       HttpResponse r = Error(401, principal.status().message());
       r.SetHeader("WWW-Authenticate", "Basic realm=\"xAPI\"");
       r.SetHeader("X-Experience-API-Version", default_version_);

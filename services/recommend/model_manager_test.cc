@@ -1,0 +1,111 @@
+#include "services/recommend/model_manager.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+
+#include "absl/strings/str_cat.h"
+#include "models/model_retirement.h"
+#include "models/model_writer.h"
+#include "models/trainer.h"
+
+namespace lifelong::recommend {
+namespace {
+
+std::string FreshRoot(const std::string& name) {
+  std::string d = std::string(std::getenv("TEST_TMPDIR")) + "/" + name;
+  std::filesystem::remove_all(d);
+  std::filesystem::create_directories(d);
+  return d;
+}
+
+int64_t Write(const std::string& root, std::optional<uint64_t> epoch) {
+  std::vector<models::Interaction> data;
+  for (int l = 0; l < 6; ++l) {
+    for (int c = 0; c < 3; ++c) data.push_back({absl::StrCat("u", l), absl::StrCat("c", (l + c) % 5), c, 1.0f});
+  }
+  nlohmann::json extra = nlohmann::json::object();
+  if (epoch) models::SetErasureEpoch(&extra, *epoch);
+  absl::StatusOr<int64_t> v = models::WriteModelVersion(root, *models::TrainModel(data, {}, models::TrainOptions()), extra);
+  EXPECT_TRUE(v.ok()) << v.status();
+  return *v;
+}
+
+ModelManager::Options OptionsFor(const std::string& root) {
+  ModelManager::Options o;
+  o.model_dir = root;
+  return o;
+}
+
+TEST(ModelManager, ServesAndPinsAnyVersionWhileNoErasureIsKnown) {
+  std::string root = FreshRoot("mm_no_erasure");
+  int64_t v1 = Write(root, 0);
+  int64_t v2 = Write(root, 0);
+  ModelManager m(OptionsFor(root));
+  ASSERT_TRUE(m.PollOnce().ok());
+  EXPECT_EQ(m.Current()->version(), v2);
+  ASSERT_TRUE(m.Pin(v1).ok());
+  EXPECT_EQ(m.Current()->version(), v1);
+  EXPECT_TRUE(m.Status().retired_versions.empty());
+}
+
+TEST(ModelManager, RetiredVersionsAreNeitherServedNorPinnable) {
+  std::string root = FreshRoot("mm_retired");
+  int64_t v1 = Write(root, 0);
+  ModelManager m(OptionsFor(root));
+  ASSERT_TRUE(m.Pin(v1).ok());
+  // A version trained after an erasure appears; v1 was trained before it.
+  int64_t v2 = Write(root, 1);
+  // Even a higher-numbered version trained on an older export is refused.
+  int64_t v3 = Write(root, 0);
+  ASSERT_TRUE(m.PollOnce().ok());
+  EXPECT_EQ(m.Current()->version(), v2) << "the pin on a retired version is dropped";
+  ModelManagerStatus st = m.Status();
+  EXPECT_FALSE(st.pinned);
+  EXPECT_EQ(st.retired_versions, (std::vector<int64_t>{v1, v3}));
+  for (int64_t v : {v1, v3}) {
+    absl::Status s = m.Pin(v);
+    EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition) << v;
+    EXPECT_NE(s.message().find("retired"), absl::string_view::npos) << s;
+    EXPECT_EQ(m.Current()->version(), v2);
+  }
+  ASSERT_TRUE(m.Pin(v2).ok());
+  ASSERT_TRUE(m.Unpin().ok());
+  EXPECT_EQ(m.Current()->version(), v2);
+}
+
+TEST(ModelManager, AServingVersionIsReplacedOnceItIsRetired) {
+  std::string root = FreshRoot("mm_replace");
+  Write(root, std::nullopt);  // trained before epochs were recorded
+  ModelManager m(OptionsFor(root));
+  ASSERT_TRUE(m.PollOnce().ok());
+  ASSERT_EQ(m.Current()->version(), 1);
+  int64_t clean = Write(root, 2);
+  ASSERT_TRUE(m.PollOnce().ok());
+  EXPECT_EQ(m.Current()->version(), clean);
+}
+
+TEST(ModelManager, ARetiredModelKeepsServingOnlyWhileNothingCleanLoadsAndSaysSo) {
+  std::string root = FreshRoot("mm_clean_corrupt");
+  Write(root, 0);
+  ModelManager m(OptionsFor(root));
+  ASSERT_TRUE(m.PollOnce().ok());
+  int64_t clean = Write(root, 1);
+  // Corrupt the clean version's item vectors (same size, wrong bytes).
+  std::string vectors = models::VersionPath(root, clean) + "/item_vectors.f32";
+  {
+    std::FILE* f = std::fopen(vectors.c_str(), "r+b");
+    ASSERT_NE(f, nullptr);
+    std::fputc(0x7f, f);
+    std::fclose(f);
+  }
+  absl::Status s = m.PollOnce();
+  EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << s;
+  s = m.PollOnce();  // the corrupt one is remembered as rejected
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition) << s;
+  EXPECT_NE(m.Status().last_error.find("serving retired version 1"), std::string::npos) << m.Status().last_error;
+}
+
+}  // namespace
+}  // namespace lifelong::recommend
