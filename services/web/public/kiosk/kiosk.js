@@ -77,7 +77,10 @@ async function home() {
     learner: state.session ? state.session.learner : "", k: 12, filter,
     context: { channel: "CHANNEL_KIOSK", kioskVenueId: VENUE, ageGroup: state.age || undefined },
   };
-  const res = await call("RecommendationService", "Recommend", req, opts());
+  const [res, today] = await Promise.all([
+    call("RecommendationService", "Recommend", req, opts()),
+    state.session ? todayHere() : [],
+  ]);
   const recs = res.recommendations || [];
   if (!state.category) {
     state.categories = [...new Set(recs.map((r) => r.course && r.course.category).filter(Boolean))].slice(0, 8);
@@ -102,9 +105,31 @@ async function home() {
     : h("button", { type: "button", class: "big primary", id: "sign-in", onclick: () => run(signInScreen) }, "登录，看为你推荐");
   show(h("h1", {}, state.session ? "为你推荐" : "这里的课程"),
        h("div", { class: "row" }, signIn),
+       today.length ? [h("h2", {}, "今天在这里上课（可签到）"),
+                       h("div", { class: "cards", id: "today" }, today.map(todayCard))] : null,
+       state.session ? h("h2", {}, "为你推荐的课程") : null,
        ageRow, catRow,
        recs.length ? h("div", { class: "cards", id: "cards" }, recs.map(card))
                    : h("p", { class: "notice", id: "empty" }, "暂时没有符合条件的课程，请换一个类别或年龄段。"));
+}
+
+// Courses of this venue with a session today (Beijing time): what a
+// signed-in learner checks in for.
+async function todayHere() {
+  const list = await call("CourseCatalogService", "ListCourses", { venueId: VENUE, pageSize: 200 }, opts());
+  const day = beijingDay();
+  const out = [];
+  for (const c of list.courses || []) {
+    const s = (c.sessions || []).find((x) => beijingDay(x.startTime) === day && Date.parse(x.endTime) >= Date.now());
+    if (s) out.push([c, s]);
+  }
+  return out.sort((a, b) => Date.parse(a[1].startTime) - Date.parse(b[1].startTime)).slice(0, 6);
+}
+
+function todayCard([c, s]) {
+  return h("button", { type: "button", class: "card", "data-course": c.id, onclick: () => run(() => detail(c.id)) },
+    h("span", { class: "title" }, c.title),
+    h("span", { class: "line" }, `今天 ${when(s.startTime)}${s.room ? "，" + s.room : ""}`));
 }
 
 async function detail(id) {
