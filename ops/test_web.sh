@@ -11,6 +11,8 @@
 #   5. prints as its last line "N passed, N failed" (counted from the test runner's results)
 #      and exits non-zero when a test failed or the stack did not come up.
 #
+# WEB_BENCH=1 also runs tests/browser/bench.mjs (kiosk home screen time in the browser, gateway
+# overhead per call) and WEB_SCREENSHOTS=1 regenerates docs/web/*.png, both on the same stack.
 # Environment: WEB_TEST_LEARNERS [300] WEB_TEST_COURSES [120] (demo size), WEB_TEST_FILTER
 # (a regular expression: only test files whose name matches), BAZEL, STACK_SKIP_BUILD.
 set -uo pipefail
@@ -99,6 +101,16 @@ for f in tests/browser/*.test.mjs; do
     grep -E "^\s*not ok|error:|expected|actual|Error" "$out" | head -n 40 >&2
   fi
 done
+
+# Optional: figures and screenshots from the same stack.
+if [ "${WEB_BENCH:-0}" = 1 ]; then
+  say "benchmark (tests/browser/bench.mjs)"
+  node tests/browser/bench.mjs || FAILED=$((FAILED + 1))
+fi
+if [ "${WEB_SCREENSHOTS:-0}" = 1 ]; then
+  say "screenshots -> docs/web (tests/browser/screenshots.mjs)"
+  node tests/browser/screenshots.mjs || FAILED=$((FAILED + 1))
+fi
 
 # 4. Down.
 teardown

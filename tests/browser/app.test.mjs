@@ -22,6 +22,8 @@ async function phoneProblems(page) {
       if (r.width < 48 || r.height < 48) out.push(`${el.tagName} "${el.textContent}" ${r.width}x${r.height}`);
     }
     if (document.documentElement.scrollWidth > window.innerWidth + 1) out.push("horizontal scroll");
+    const junk = /\b(null|undefined|NaN|\[object Object\])\b/.exec(document.body.innerText);
+    if (junk) out.push(`"${junk[0]}" shown on the screen`);
     return out;
   });
 }

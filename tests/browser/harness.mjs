@@ -124,6 +124,8 @@ export async function layoutProblems(page) {
       const px = parseFloat(getComputedStyle(el).fontSize);
       if (el.getClientRects().length && px < 24) problems.push(`${el.tagName} "${el.textContent.slice(0, 20)}" at ${px}px`);
     }
+    const junk = /\b(null|undefined|NaN|\[object Object\])\b/.exec(document.body.innerText);
+    if (junk) problems.push(`"${junk[0]}" shown on the screen`);
     if (document.documentElement.scrollWidth > window.innerWidth + 1) {
       problems.push(`horizontal scroll: ${document.documentElement.scrollWidth} > ${window.innerWidth}`);
     }

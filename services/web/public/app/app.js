@@ -30,7 +30,7 @@ const session = {
 const opts = () => ({ token: session.token });
 
 function show(tab, ...nodes) {
-  screen.replaceChildren(...nodes.flat());
+  screen.replaceChildren(...nodes.flat(3).filter((n) => n !== null && n !== undefined && n !== false));
   screen.focus({ preventScroll: true });
   window.scrollTo(0, 0);
   tabs.hidden = !session.token;
