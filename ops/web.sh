@@ -78,9 +78,10 @@ prepare() {
 }
 
 # One kiosk token per venue (role kiosk, subject kiosk-<venue>), when the
-# stack runs with authentication. The gateway holds only these (docs/security.md).
+# stack runs with authentication (services without it ignore tokens). The gateway holds only these (docs/security.md).
 kiosk_tokens() {
-  [ -f "$RUN/auth.on" ] || return 0
+  # The stack's marker, or (should the marker move) the stack's signing key.
+  [ -f "$RUN/auth.on" ] || [ -s "$AUTH_DIR/jwt.key" ] || return 0
   [ -x "$VAR/bin/mint_token" ] || die "$VAR/bin/mint_token missing (run ops/stack.sh up first)"
   mkdir -p "$KIOSK_DIR"
   chmod 700 "$KIOSK_DIR"

@@ -6,7 +6,10 @@ import http from "node:http";
 import path from "node:path";
 import { describe, test } from "node:test";
 import { WEB, VENUE, gatewayCall, mintToken, operatorToken } from "./harness.mjs";
-import { checkKioskWrite, chooseCredential, peekClaims } from "../../services/web/testing.js";
+import {
+  CourseCatalogService, checkKioskWrite, chooseCredential, createClient, createConnectTransport,
+  createGateway, createGrpcWebTransport, peekClaims,
+} from "../../services/web/testing.js";
 
 // A GET with the path sent exactly as given (fetch would normalise "..").
 function rawGet(rawPath) {
@@ -78,6 +81,16 @@ describe("gateway bridge", () => {
     assert.equal(font.status, 200, "the bundled font is served by the gateway");
   });
 
+  test("gRPC-Web and Connect (binary) clients are bridged too", async () => {
+    const headers = { authorization: `Bearer ${mintToken("learner", "u000071")}` };
+    for (const [name, transport] of [
+      ["grpc-web", createGrpcWebTransport({ baseUrl: `${WEB}/api`, httpVersion: "1.1" })],
+      ["connect binary", createConnectTransport({ baseUrl: `${WEB}/api`, httpVersion: "1.1", useBinaryFormat: true })]]) {
+      const c = await createClient(CourseCatalogService, transport).getCourse({ id: "c00001" }, { headers });
+      assert.equal(c.id, "c00001", name);
+    }
+  });
+
   test("health and metrics", async () => {
     const hz = await (await fetch(`${WEB}/healthz`)).json();
     assert.deepEqual(hz, { status: "SERVING", backends: { records: "reachable", catalog: "reachable", recommend: "reachable" } });
@@ -86,6 +99,30 @@ describe("gateway bridge", () => {
     assert.match(m, /lifelong_web_rpc_total\{method="lifelong.v1.CourseCatalogService\/GetCourse",code="OK"\} [1-9]/);
     assert.match(m, /lifelong_web_rpc_seconds_count\{method="lifelong.v1.CourseCatalogService\/GetCourse"\} [1-9]/);
     assert.match(m, /lifelong_web_upstream_seconds_sum/);
+  });
+});
+
+describe("gateway with its services down", () => {
+  test("/healthz is 503 naming them, a call is UNAVAILABLE within its deadline, static files still load", async () => {
+    const gw = createGateway({
+      backends: { records: "127.0.0.1:1", catalog: "127.0.0.1:1", recommend: "127.0.0.1:1" }, tls: null,
+      kioskTokens: new Map(), kioskClients: new Set(["127.0.0.1"]), upstreamTimeoutMs: 2000, fontDir: "",
+    });
+    await new Promise((r) => gw.server.listen(0, "127.0.0.1", r));
+    const base = `http://127.0.0.1:${gw.server.address().port}`;
+    try {
+      const hz = await fetch(`${base}/healthz`);
+      assert.equal(hz.status, 503);
+      assert.deepEqual((await hz.json()).backends, { records: "unreachable", catalog: "unreachable", recommend: "unreachable" });
+      const t0 = Date.now();
+      const res = await fetch(`${base}/api/lifelong.v1.RecommendationService/Recommend`, {
+        method: "POST", headers: { "content-type": "application/json" }, body: "{}" });
+      assert.equal((await res.json()).code, "unavailable");
+      assert.ok(Date.now() - t0 < 5000);
+      assert.equal((await fetch(`${base}/kiosk/?venue=x`)).status, 200);
+    } finally {
+      await gw.close();
+    }
   });
 });
 

@@ -17,14 +17,14 @@ import {
 export const WEB = process.env.WEB_URL || "http://127.0.0.1:8090";
 export const VAR = process.env.LIFELONG_VAR || "var";
 export const VENUE = process.env.KIOSK_VENUE || "beixinqiao-sqxx";
-export const CHROMIUM = process.env.CHROMIUM || execFileSync("sh", ["-c", "command -v chromium"]).toString().trim();
+const chromiumPath = () => process.env.CHROMIUM || execFileSync("sh", ["-c", "command -v chromium"]).toString().trim();
 
 export const PORTRAIT = { width: 1080, height: 1920 };
 export const LANDSCAPE = { width: 1920, height: 1080 };
 export const PHONE = { width: 390, height: 844 };
 
 export async function launch() {
-  return chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox", "--disable-gpu", "--lang=zh-CN"] });
+  return chromium.launch({ executablePath: chromiumPath(), args: ["--no-sandbox", "--disable-gpu", "--lang=zh-CN"] });
 }
 
 // A page with the pages' errors collected in page.errors (a test fails on any).
