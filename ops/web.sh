@@ -47,7 +47,19 @@ pid_of_web() {
   echo "$pid"
 }
 
-first_venue() { set -- $WEB_KIOSK_VENUES; echo "${1:-}"; }
+# The first configured venue that has a kiosk token, else any venue with a
+# token (a gateway started with other WEB_KIOSK_VENUES), else the first configured.
+first_venue() {
+  local v f
+  for v in $WEB_KIOSK_VENUES; do
+    [ -f "$KIOSK_DIR/$v.token" ] && { echo "$v"; return; }
+  done
+  for f in "$KIOSK_DIR"/*.token; do
+    [ -f "$f" ] && { basename "$f" .token; return; }
+  done
+  set -- $WEB_KIOSK_VENUES
+  echo "${1:-}"
+}
 
 urls() {
   echo "  kiosk: http://$HOST:$PORT/kiosk/?venue=$(first_venue)"
