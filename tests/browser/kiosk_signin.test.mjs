@@ -86,6 +86,27 @@ describe("kiosk sign-in", () => {
     await page.context().close();
   });
 
+  test("我的学习和学分: the learner's own credits and recent learning, or a plain note where the role table withholds them", async () => {
+    const learner = "u000042";
+    const page = await newPage(browser, PORTRAIT);
+    await page.goto(KIOSK);
+    await page.waitForSelector("#cards .card");
+    await signIn(page, learner);
+    const [res] = await Promise.all([page.waitForResponse((r) => r.url().endsWith("/GetTranscript")), page.click("#my-learning")]);
+    await page.waitForSelector("#credits, #not-here");
+    if (res.status() === 200) {
+      const { records } = grpcClients();
+      const t = await records.getTranscript({ learner }, bearer(mintToken("learner", learner)));
+      assert.equal(await page.textContent("#credit-total"), `${t.credits} 学分`);
+    } else {
+      assert.equal((await res.json()).code, "permission_denied");
+      assert.match(await page.textContent("#not-here"), /请在手机上/);
+    }
+    assert.deepEqual(await axeViolations(page), []);
+    assert.deepEqual(await layoutProblems(page), []);
+    await page.context().close();
+  });
+
   test("a wrong code is refused with a plain message; the page stays signed out", async () => {
     const page = await newPage(browser, PORTRAIT);
     await page.goto(KIOSK);

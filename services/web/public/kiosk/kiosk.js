@@ -8,7 +8,7 @@
 // idle timeout and on "返回首页".
 
 import { ApiError, call } from "/shared/api.js";
-import { AUDIENCES, LEVELS, MODES, beijingDay, courseStatement, h, seats, when, where } from "/shared/format.js";
+import { AUDIENCES, LEVELS, MODES, VERBS, beijingDay, courseStatement, day, h, seats, when, where } from "/shared/format.js";
 
 const params = new URLSearchParams(location.search);
 const VENUE = params.get("venue") || "";
@@ -101,7 +101,8 @@ async function home() {
       onclick: () => { state.category = cat; run(home); },
     }, cat)));
   const signIn = state.session
-    ? h("button", { type: "button", class: "big", id: "sign-out", onclick: () => signOut() }, "退出登录")
+    ? [h("button", { type: "button", class: "big primary", id: "my-learning", onclick: () => run(myLearning) }, "我的学习和学分"),
+       h("button", { type: "button", class: "big", id: "sign-out", onclick: () => signOut() }, "退出登录")]
     : h("button", { type: "button", class: "big primary", id: "sign-in", onclick: () => run(signInScreen) }, "登录，看为你推荐");
   show(h("h1", {}, state.session ? "为你推荐" : "这里的课程"),
        h("div", { class: "row" }, signIn),
@@ -174,6 +175,43 @@ async function detail(id) {
        h("h2", {}, "相似课程"),
        h("div", { class: "cards", id: "similar" }, (similar.recommendations || []).map(card)),
        course.description ? [h("h2", {}, "课程介绍"), h("p", {}, course.description)] : null);
+}
+
+// The signed-in learner's credits and recent learning. Needs the role table
+// to let a kiosk session read its own learner's transcript and statements
+// (docs/web.md, "Kiosk"); where it does not, the screen says so plainly.
+async function myLearning() {
+  const learner = state.session.learner;
+  let t, list;
+  try {
+    [t, list] = await Promise.all([
+      call("LearningRecordService", "GetTranscript", { learner }, opts()),
+      call("LearningRecordService", "ListStatements", { learner, pageSize: 5 }, opts()),
+    ]);
+  } catch (err) {
+    if (!(err instanceof ApiError) || err.code !== "permission_denied") throw err;
+    show(h("h1", {}, "我的学习和学分"),
+         h("p", { class: "notice", id: "not-here" }, "这台终端暂时不能显示您的学习记录和学分，请在手机上的“东城学习”应用中查看。"),
+         h("div", { class: "row" }, h("button", { type: "button", class: "big primary", onclick: () => run(home) }, "返回为你推荐")));
+    return;
+  }
+  const title = (s) => {
+    try {
+      const j = JSON.parse(new TextDecoder().decode(Uint8Array.from(atob(s.json), (ch) => ch.charCodeAt(0))));
+      return j.object.definition.name["zh-CN"] || s.activity;
+    } catch { return s.activity; }
+  };
+  show(h("h1", {}, "我的学习和学分"),
+       h("dl", { class: "facts", id: "credits" },
+         h("dt", {}, "已完成课程"), h("dd", {}, `${t.courses || 0} 门`),
+         h("dt", {}, "学时"), h("dd", {}, `${t.hours || 0} 学时`),
+         h("dt", {}, "学分"), h("dd", { id: "credit-total" }, `${t.credits || 0} 学分`)),
+       h("h2", {}, "最近的学习"),
+       (list.statements || []).length
+         ? h("ul", { class: "plain", id: "recent" }, list.statements.map((s) =>
+             h("li", {}, `${day(s.timestamp || s.stored)} · ${VERBS[s.verb] || "学习"} · ${title(s)}`)))
+         : h("p", {}, "还没有学习记录。"),
+       h("div", { class: "row" }, h("button", { type: "button", class: "big primary", onclick: () => run(home) }, "返回为你推荐")));
 }
 
 async function record(course, verb, zh) {
