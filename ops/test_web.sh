@@ -18,7 +18,7 @@
 set -uo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cd "$ROOT"
+cd "$ROOT" || exit 1
 T0=$(date +%s)
 BASE="${WEB_TEST_PORT_BASE:-27100}"
 PASSED=0
@@ -114,4 +114,4 @@ fi
 
 # 4. Down.
 teardown
-finish $([ "$FAILED" = 0 ] && echo 0 || echo 1)
+if [ "$FAILED" = 0 ]; then finish 0; else finish 1; fi

@@ -57,6 +57,7 @@ first_venue() {
   for f in "$KIOSK_DIR"/*.token; do
     [ -f "$f" ] && { basename "$f" .token; return; }
   done
+  # shellcheck disable=SC2086  # a space-separated list
   set -- $WEB_KIOSK_VENUES
   echo "${1:-}"
 }
@@ -136,8 +137,8 @@ up() {
   nohup setsid node "$WEB/gateway/main.js" "${flags[@]}" ${WEB_FLAGS:-} >>"$LOG/web.log" 2>&1 </dev/null &
   echo $! >"$RUN/web.pid"
   say "started gateway (pid $!, $HOST:$PORT, log $LOG/web.log)"
-  local i
-  for i in $(seq 1 100); do
+  local _
+  for _ in $(seq 1 100); do
     healthy && break
     if ! pid_of_web >/dev/null; then
       tail -n 20 "$LOG/web.log" >&2 || true
