@@ -417,7 +417,7 @@ up() {
 
 down() {
   local any=0
-  "$ROOT/ops/web.sh" down  # web gateway (ops/web.sh)
+  "$ROOT/ops/web.sh" down || say "the web gateway did not stop (ops/web.sh)"  # web gateway
   for s in recommend catalog records; do
     local pid
     if ! pid=$(pid_of "$s"); then
