@@ -181,8 +181,17 @@ status() {
 token() {
   local learner="${1:-}"
   [[ "$learner" =~ ^[A-Za-z0-9._:@|/-]{1,128}$ ]] || die "usage: ops/web.sh token LEARNER (e.g. u000042)"
-  [ -f "$RUN/auth.on" ] || die "the stack runs without authentication: the app signs in without a token"
-  "$VAR/bin/mint_token" --key_file="$AUTH_DIR/jwt.key" --role=learner --subject="$learner" --ttl=12h
+  [ -x "$VAR/bin/mint_token" ] || die "$VAR/bin/mint_token missing (run ops/stack.sh up first)"
+  local key="$AUTH_DIR/jwt.key"
+  if [ ! -s "$key" ]; then
+    # A stack without authentication ignores tokens; the app still needs one
+    # to know who signs in, so sign it with a throwaway development key.
+    key="$VAR/web/dev-unchecked.key"
+    mkdir -p "$VAR/web"
+    [ -s "$key" ] || { head -c 48 /dev/urandom | base64 -w0 >"$key"; chmod 600 "$key"; }
+    echo "web: the stack runs without authentication: this token is not checked by the services" >&2
+  fi
+  "$VAR/bin/mint_token" --key_file="$key" --role=learner --subject="$learner" --ttl=12h
 }
 
 case "${1:-}" in
