@@ -108,6 +108,7 @@ describe("app", () => {
     await screenCheck(page);
     await page.click("#enrol");
     await page.waitForSelector("#done");
+    await screenCheck(page);
     const { records } = grpcClients();
     const mine = await records.listStatements({ learner, verb: "http://adlnet.gov/expapi/verbs/registered" },
                                               bearer(mintToken("learner", learner)));
@@ -180,6 +181,7 @@ describe("app", () => {
     await page.click("#erase-confirm");
     await page.waitForSelector("#erased");
     assert.match(await page.textContent("#erased"), /已删除 \d+ 条学习记录/);
+    await screenCheck(page);
     assert.equal((await records.listStatements({ learner }, bearer(token))).statements.length, 0);
     await page.context().close();
   });
@@ -210,6 +212,7 @@ describe("app", () => {
     await page.click('a[data-tab="transcript"]');
     await page.waitForSelector("#retry");
     assert.match(await page.textContent('[role="alert"]'), /网络连接出现问题/);
+    await screenCheck(page);
     await page.unroute("**/api/**");
     await page.click("#retry");
     await page.waitForSelector("#credits");

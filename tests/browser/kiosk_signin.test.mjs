@@ -49,6 +49,8 @@ describe("kiosk sign-in", () => {
     await page.click("#enrol");
     await page.waitForSelector("#done");
     assert.equal(await page.textContent("#done"), "报名成功！");
+    assert.deepEqual(await axeViolations(page), []);
+    assert.deepEqual(await layoutProblems(page), []);
     assert.ok((await statements(learner, "registered")).includes(COURSE_IRI + id), "registered statement stored");
     // The next recommendation, at once, no longer offers the course.
     const [res] = await Promise.all([page.waitForResponse((r) => r.url().endsWith("/Recommend")), page.click("#more")]);
@@ -82,6 +84,7 @@ describe("kiosk sign-in", () => {
     await page.click("#check-in");
     await page.waitForSelector("#done");
     assert.equal(await page.textContent("#done"), "签到成功！");
+    assert.deepEqual(await axeViolations(page), []);
     assert.ok((await statements(learner, "attended")).includes(COURSE_IRI + id), "attended statement stored");
     await page.context().close();
   });
