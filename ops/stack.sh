@@ -18,6 +18,7 @@
 #   DEMO_LEARNERS [50000]  DEMO_COURSES [1500]  DEMO_SEED [20261128]  DEMO_PARALLEL [4]
 #   STACK_SKIP_DEMO=1      start empty (no demo district; the recommender then waits for a model)
 #   STACK_SKIP_BUILD=1     use the binaries already in var/bin
+#   STACK_SKIP_WEB=1       do not start the web gateway (ops/web.sh: kiosk and app, LIFELONG_WEB_PORT [8090])
 #   STACK_TRAIN_FLAGS      extra trainer flags for the first model (e.g. --tune=false)
 #   RECORDS_FLAGS, CATALOG_FLAGS, RECOMMEND_FLAGS   extra server flags (e.g. side ports)
 #   STACK_TLS=1            TLS on every port and mutual TLS between the services, with a
@@ -313,6 +314,7 @@ summary() {
     printf '  %-10s %-22s %-8s %s\n' "$s" "$HOST:${!port_var}" "$(pid_of "$s" || echo -)" "$LOG/$s.log"
   done
   echo "  data: $VAR/records  $VAR/catalog  $VAR/models      pids: $RUN"
+  [ "${STACK_SKIP_WEB:-0}" = 1 ] || "$ROOT/ops/web.sh" urls  # web gateway: kiosk and app URLs
   if [ "$AUTH" = 1 ]; then
     echo "  auth: bearer tokens required; key, service tokens and revocation list in $AUTH_DIR"
     echo "       the CLI uses the operator token:  export LIFELONG_TOKEN_FILE=$AUTH_DIR/operator.token"
@@ -403,11 +405,19 @@ up() {
     say "recommend reports NOT_SERVING until a model exists"
   fi
   step_done "start recommend"
+  # --- web gateway (ops/web.sh, docs/web.md) ---
+  if [ "${STACK_SKIP_WEB:-0}" != 1 ]; then
+    step "starting the web gateway (kiosk and app)"
+    "$ROOT/ops/web.sh" up || say "the web gateway did not start (see above; the gRPC services are up)"
+    step_done "start web"
+  fi
+  # --- end web gateway ---
   summary
 }
 
 down() {
   local any=0
+  "$ROOT/ops/web.sh" down || say "the web gateway did not stop (ops/web.sh)"  # web gateway
   for s in recommend catalog records; do
     local pid
     if ! pid=$(pid_of "$s"); then
@@ -445,6 +455,7 @@ status() {
       printf '%-10s not running (no live pid file in %s)\n' "$s" "$RUN"
     fi
   done
+  "$ROOT/ops/web.sh" status  # web gateway (ops/web.sh)
   if [ -x "$BIN/lifelong" ]; then
     echo
     lifelong health --timeout=2s || true

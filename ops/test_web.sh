@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# End-to-end browser tests of the kiosk and the app (tests/browser, docs/web.md):
+#   1. installs what is missing: Debian's chromium and fonts-noto-cjk (apt-get, with sudo when
+#      not root), node/npm, and services/web's npm packages (npm ci from the lockfile;
+#      PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1: no browser is ever downloaded)
+#   2. brings up a stack of its own: authentication on, a small demo district, its own var
+#      dir (mktemp) and ports (WEB_TEST_PORT_BASE [27100]: records +1, catalog +2,
+#      recommend +3, gateway +90), metrics on free ports, no xAPI port
+#   3. runs every tests/browser/*.test.mjs in Debian's chromium (headless, playwright-core)
+#   4. tears the stack down and removes its var dir (WEB_TEST_KEEP=1 keeps it)
+#   5. prints as its last line "N passed, N failed" (counted from the test runner's results)
+#      and exits non-zero when a test failed or the stack did not come up.
+#
+# WEB_BENCH=1 also runs tests/browser/bench.mjs (kiosk home screen time in the browser, gateway
+# overhead per call) and WEB_SCREENSHOTS=1 regenerates docs/web/*.png, both on the same stack.
+# Environment: WEB_TEST_LEARNERS [300] WEB_TEST_COURSES [120] (demo size), WEB_TEST_FILTER
+# (a regular expression: only test files whose name matches), BAZEL, STACK_SKIP_BUILD.
+set -uo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT" || exit 1
+T0=$(date +%s)
+BASE="${WEB_TEST_PORT_BASE:-27100}"
+PASSED=0
+FAILED=0
+
+say() { printf 'test_web: %s\n' "$*"; }
+finish() {  # finish EXIT_STATUS: the last line, then exit
+  say "took $(( $(date +%s) - T0 ))s"
+  echo "$PASSED passed, $FAILED failed"
+  exit "$1"
+}
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+# 1. What the tests need.
+missing=()
+command -v chromium >/dev/null || missing+=(chromium)
+[ -f /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc ] || missing+=(fonts-noto-cjk)
+command -v node >/dev/null || missing+=(nodejs)
+command -v npm >/dev/null || missing+=(npm)
+command -v protoc >/dev/null || missing+=(protobuf-compiler)
+command -v curl >/dev/null || missing+=(curl)
+if [ "${#missing[@]}" -gt 0 ]; then
+  say "installing ${missing[*]} (apt-get)"
+  if ! as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y "${missing[@]}" >/tmp/test_web_apt.$$ 2>&1; then
+    as_root apt-get update >/dev/null 2>&1
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y "${missing[@]}" >/tmp/test_web_apt.$$ 2>&1 \
+      || { tail -n 20 /tmp/test_web_apt.$$ >&2; say "apt-get install failed"; FAILED=1; finish 1; }
+  fi
+  rm -f /tmp/test_web_apt.$$
+fi
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
+CHROMIUM="$(command -v chromium)"
+export CHROMIUM
+
+# 2. A stack of our own.
+VAR_DIR="$(mktemp -d /tmp/lifelong-webtest.XXXXXX)"
+export LIFELONG_VAR="$VAR_DIR" LIFELONG_HOST=127.0.0.1
+export LIFELONG_RECORDS_PORT=$((BASE + 1)) LIFELONG_CATALOG_PORT=$((BASE + 2)) LIFELONG_RECOMMEND_PORT=$((BASE + 3))
+export LIFELONG_WEB_PORT=$((BASE + 90))
+export RECORDS_FLAGS="--xapi_port=-1 --metrics_port=0" CATALOG_FLAGS="--metrics_port=0" RECOMMEND_FLAGS="--metrics_port=0"
+export DEMO_LEARNERS="${WEB_TEST_LEARNERS:-300}" DEMO_COURSES="${WEB_TEST_COURSES:-120}" DEMO_PARALLEL=2
+export STACK_AUTH=1 STACK_TRAIN_FLAGS="--tune=false"
+export WEB_KIOSK_VENUES="beixinqiao-sqxx dongsi-sqxx hepingli-sqxx"
+unset STACK_TLS
+
+teardown() {
+  "$ROOT/ops/stack.sh" down >"$VAR_DIR/down.log" 2>&1 || cat "$VAR_DIR/down.log" >&2
+  if [ "${WEB_TEST_KEEP:-0}" = 1 ]; then say "kept $VAR_DIR"; else rm -rf "$VAR_DIR"; fi
+}
+trap 'teardown; FAILED=$((FAILED + 1)); finish 130' INT TERM
+
+say "stack in $VAR_DIR (ports $LIFELONG_RECORDS_PORT-$LIFELONG_RECOMMEND_PORT, gateway $LIFELONG_WEB_PORT; $DEMO_LEARNERS learners, $DEMO_COURSES courses)"
+if ! "$ROOT/ops/stack.sh" up >"$VAR_DIR/up.log" 2>&1 || ! "$ROOT/ops/web.sh" status | grep -q SERVING; then
+  tail -n 40 "$VAR_DIR/up.log" >&2
+  say "the stack did not come up"
+  teardown
+  FAILED=1
+  finish 1
+fi
+say "stack up after $(( $(date +%s) - T0 ))s"
+export WEB_URL="http://127.0.0.1:$LIFELONG_WEB_PORT"
+export LIFELONG_RECORDS="127.0.0.1:$LIFELONG_RECORDS_PORT" LIFELONG_CATALOG="127.0.0.1:$LIFELONG_CATALOG_PORT"
+export LIFELONG_RECOMMEND="127.0.0.1:$LIFELONG_RECOMMEND_PORT" KIOSK_VENUE=beixinqiao-sqxx
+
+# 3. The tests, one file at a time (2 cores), counted from the runner's TAP summary.
+for f in tests/browser/*.test.mjs; do
+  if [ -n "${WEB_TEST_FILTER:-}" ] && ! [[ "$(basename "$f")" =~ $WEB_TEST_FILTER ]]; then continue; fi
+  out="$VAR_DIR/$(basename "$f").tap"
+  node --test --test-reporter=tap "$f" >"$out" 2>&1
+  rc=$?
+  p=$(awk '/^# pass /{print $3}' "$out" | tail -1)
+  n=$(awk '/^# fail /{print $3}' "$out" | tail -1)
+  c=$(awk '/^# cancelled /{print $3}' "$out" | tail -1)
+  p=${p:-0}; n=$(( ${n:-0} + ${c:-0} ))
+  if [ "$rc" != 0 ] && [ "$n" = 0 ]; then n=1; fi  # the file itself failed (no summary)
+  PASSED=$((PASSED + p)); FAILED=$((FAILED + n))
+  say "$(basename "$f"): $p passed, $n failed"
+  if [ "$n" != 0 ]; then
+    grep -E "^\s*not ok|error:|expected|actual|Error" "$out" | head -n 40 >&2
+  fi
+done
+
+# Optional: figures and screenshots from the same stack.
+if [ "${WEB_BENCH:-0}" = 1 ]; then
+  say "benchmark (tests/browser/bench.mjs)"
+  node tests/browser/bench.mjs || FAILED=$((FAILED + 1))
+fi
+if [ "${WEB_SCREENSHOTS:-0}" = 1 ]; then
+  say "screenshots -> docs/web (tests/browser/screenshots.mjs)"
+  node tests/browser/screenshots.mjs || FAILED=$((FAILED + 1))
+fi
+
+# 4. Down.
+teardown
+if [ "$FAILED" = 0 ]; then finish 0; else finish 1; fi

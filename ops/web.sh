@@ -1,0 +1,207 @@
+#!/usr/bin/env bash
+# The web gateway (services/web, docs/web.md): serves the kiosk and the mobile
+# web app and bridges the browser to the stack's gRPC services. Called by
+# ops/stack.sh (up/down/status); usable on its own against a running stack.
+#
+#   ops/web.sh up              npm ci (when needed), generate code from proto/, mint kiosk
+#                              tokens (auth on), start the gateway, wait for /healthz
+#   ops/web.sh down            SIGTERM the gateway and wait for it to exit
+#   ops/web.sh status          pid, URLs, /healthz
+#   ops/web.sh urls            the kiosk and app URLs
+#   ops/web.sh token LEARNER   (development, auth on) a 12-hour learner token for the app's sign-in
+#
+# Environment (defaults in brackets), shared with ops/stack.sh:
+#   LIFELONG_WEB_PORT [8090]   LIFELONG_HOST [127.0.0.1]   LIFELONG_VAR [<repo>/var]
+#   LIFELONG_RECORDS_PORT [7001]  LIFELONG_CATALOG_PORT [7002]  LIFELONG_RECOMMEND_PORT [7003]
+#   WEB_KIOSK_VENUES  venues that get a kiosk token [the 17 street community schools, <jiedao>-sqxx]
+#   WEB_KIOSK_CLIENTS addresses allowed to act as a kiosk [127.0.0.1,::1]
+#   WEB_FLAGS         extra gateway flags (services/web/gateway/main.js)
+#   STACK_SKIP_WEB=1  (read by ops/stack.sh) do not start the gateway
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+WEB="$ROOT/services/web"
+HOST="${LIFELONG_HOST:-127.0.0.1}"
+PORT="${LIFELONG_WEB_PORT:-8090}"
+VAR="${LIFELONG_VAR:-$ROOT/var}"
+RUN="$VAR/run"
+LOG="$VAR/log"
+AUTH_DIR="$VAR/auth"
+TLS_DIR="$VAR/tls"
+KIOSK_DIR="$AUTH_DIR/kiosks"
+DEFAULT_VENUES="donghuamen jingshan jiaodaokou andingmen beixinqiao dongsi chaoyangmen jianguomen dongzhimen
+  hepingli qianmen chongwenmenwai donghuashi longtan tiyuguanlu tiantan yongdingmenwai"
+if [ -z "${WEB_KIOSK_VENUES:-}" ]; then
+  WEB_KIOSK_VENUES=$(for j in $DEFAULT_VENUES; do printf '%s-sqxx ' "$j"; done)
+fi
+
+say() { printf 'web: %s\n' "$*"; }
+die() { printf 'web: error: %s\n' "$*" >&2; exit 1; }
+
+pid_of_web() {
+  local f="$RUN/web.pid" pid
+  [ -f "$f" ] || return 1
+  pid=$(cat "$f")
+  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 1
+  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q "gateway/main.js" || return 1
+  echo "$pid"
+}
+
+# The first configured venue that has a kiosk token, else any venue with a
+# token (a gateway started with other WEB_KIOSK_VENUES), else the first configured.
+first_venue() {
+  local v f
+  for v in $WEB_KIOSK_VENUES; do
+    [ -f "$KIOSK_DIR/$v.token" ] && { echo "$v"; return; }
+  done
+  for f in "$KIOSK_DIR"/*.token; do
+    [ -f "$f" ] && { basename "$f" .token; return; }
+  done
+  # shellcheck disable=SC2086  # a space-separated list
+  set -- $WEB_KIOSK_VENUES
+  echo "${1:-}"
+}
+
+urls() {
+  echo "  kiosk: http://$HOST:$PORT/kiosk/?venue=$(first_venue)"
+  echo "  app:   http://$HOST:$PORT/app/"
+}
+
+# npm ci when node_modules is missing or older than the lockfile; never
+# downloads a browser. Then the protobuf code from proto/ (Debian's protoc).
+prepare() {
+  command -v node >/dev/null || die "node is not installed (apt-get install -y nodejs npm)"
+  command -v protoc >/dev/null || die "protoc is not installed (apt-get install -y protobuf-compiler)"
+  if [ ! -f "$WEB/node_modules/.package-lock.json" ] || [ "$WEB/package-lock.json" -nt "$WEB/node_modules/.package-lock.json" ]; then
+    say "npm ci (services/web/package-lock.json)"
+    (cd "$WEB" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
+  fi
+  local stamp="$WEB/gen/.stamp" newer=0 p
+  for p in "$ROOT"/proto/lifelong/v1/*.proto; do [ "$p" -nt "$stamp" ] && newer=1; done
+  if [ ! -f "$stamp" ] || [ "$newer" = 1 ]; then
+    say "generating services/web/gen from proto/ (protoc-gen-es)"
+    rm -rf "$WEB/gen.new"
+    mkdir -p "$WEB/gen.new"
+    (cd "$WEB" && protoc --plugin=protoc-gen-es=node_modules/.bin/protoc-gen-es --es_out=gen.new \
+      --es_opt=target=js+dts,import_extension=js -I "$ROOT" -I /usr/include "$ROOT"/proto/lifelong/v1/*.proto)
+    touch "$WEB/gen.new/.stamp"
+    rm -rf "$WEB/gen"
+    mv "$WEB/gen.new" "$WEB/gen"
+  fi
+}
+
+# One kiosk token per venue (role kiosk, subject kiosk-<venue>), when the
+# stack runs with authentication (services without it ignore tokens). The gateway holds only these (docs/security.md).
+kiosk_tokens() {
+  # The stack's marker, or (should the marker move) the stack's signing key.
+  [ -f "$RUN/auth.on" ] || [ -s "$AUTH_DIR/jwt.key" ] || return 0
+  [ -x "$VAR/bin/mint_token" ] || die "$VAR/bin/mint_token missing (run ops/stack.sh up first)"
+  mkdir -p "$KIOSK_DIR"
+  chmod 700 "$KIOSK_DIR"
+  local v
+  for v in $WEB_KIOSK_VENUES; do
+    "$VAR/bin/mint_token" --key_file="$AUTH_DIR/jwt.key" --role=kiosk --subject="kiosk-$v" --venue="$v" \
+      --ttl=720h >"$KIOSK_DIR/$v.token.new"
+    chmod 600 "$KIOSK_DIR/$v.token.new"
+    mv -f "$KIOSK_DIR/$v.token.new" "$KIOSK_DIR/$v.token"
+  done
+}
+
+healthy() {
+  curl -fsS --max-time 2 "http://$HOST:$PORT/healthz" >/dev/null 2>&1
+}
+
+up() {
+  local pid
+  if pid=$(pid_of_web); then
+    say "gateway already running (pid $pid, $HOST:$PORT)"
+    urls
+    return
+  fi
+  if (exec 3<>"/dev/tcp/$HOST/$PORT") 2>/dev/null; then
+    die "port $PORT is taken by another process; stop it or set LIFELONG_WEB_PORT"
+  fi
+  prepare
+  mkdir -p "$RUN" "$LOG"
+  rm -rf "$KIOSK_DIR"
+  kiosk_tokens
+  local flags=(--host="$HOST" --port="$PORT"
+    --records="$HOST:${LIFELONG_RECORDS_PORT:-7001}" --catalog="$HOST:${LIFELONG_CATALOG_PORT:-7002}"
+    --recommend="$HOST:${LIFELONG_RECOMMEND_PORT:-7003}"
+    --kiosk_clients="${WEB_KIOSK_CLIENTS:-127.0.0.1,::1}")
+  [ -d "$KIOSK_DIR" ] && flags+=(--kiosk_token_dir="$KIOSK_DIR")
+  if [ -f "$RUN/tls.on" ]; then
+    flags+=(--tls_ca="$TLS_DIR/ca.pem" --tls_cert="$TLS_DIR/client.pem" --tls_key="$TLS_DIR/client.key")
+  fi
+  # shellcheck disable=SC2086
+  nohup setsid node "$WEB/gateway/main.js" "${flags[@]}" ${WEB_FLAGS:-} >>"$LOG/web.log" 2>&1 </dev/null &
+  echo $! >"$RUN/web.pid"
+  say "started gateway (pid $!, $HOST:$PORT, log $LOG/web.log)"
+  local _
+  for _ in $(seq 1 100); do
+    healthy && break
+    if ! pid_of_web >/dev/null; then
+      tail -n 20 "$LOG/web.log" >&2 || true
+      die "the gateway exited; see $LOG/web.log"
+    fi
+    sleep 0.2
+  done
+  healthy || die "the gateway is not healthy after 20s: $(curl -sS --max-time 2 "http://$HOST:$PORT/healthz" 2>&1)"
+  urls
+}
+
+down() {
+  local pid waited=0
+  if ! pid=$(pid_of_web); then
+    rm -f "$RUN/web.pid"
+    say "gateway was not running"
+    return
+  fi
+  kill -TERM "$pid"
+  while kill -0 "$pid" 2>/dev/null; do
+    sleep 0.2
+    waited=$((waited + 1))
+    [ "$waited" -lt 100 ] || die "gateway (pid $pid) did not exit within 20s of SIGTERM"
+  done
+  rm -f "$RUN/web.pid"
+  say "gateway stopped"
+}
+
+status() {
+  local pid
+  if pid=$(pid_of_web); then
+    printf '%-10s pid %-8s %s\n' web "$pid" "$HOST:$PORT"
+    urls
+    printf '  health: %s\n' "$(curl -sS --max-time 3 "http://$HOST:$PORT/healthz" 2>&1 || true)"
+  else
+    printf '%-10s not running (no live pid file in %s)\n' web "$RUN"
+  fi
+}
+
+token() {
+  local learner="${1:-}"
+  [[ "$learner" =~ ^[A-Za-z0-9._:@|/-]{1,128}$ ]] || die "usage: ops/web.sh token LEARNER (e.g. u000042)"
+  [ -x "$VAR/bin/mint_token" ] || die "$VAR/bin/mint_token missing (run ops/stack.sh up first)"
+  local key="$AUTH_DIR/jwt.key"
+  if [ ! -s "$key" ]; then
+    # A stack without authentication ignores tokens; the app still needs one
+    # to know who signs in, so sign it with a throwaway development key.
+    key="$VAR/web/dev-unchecked.key"
+    mkdir -p "$VAR/web"
+    [ -s "$key" ] || { head -c 48 /dev/urandom | base64 -w0 >"$key"; chmod 600 "$key"; }
+    echo "web: the stack runs without authentication: this token is not checked by the services" >&2
+  fi
+  "$VAR/bin/mint_token" --key_file="$key" --role=learner --subject="$learner" --ttl=12h
+}
+
+case "${1:-}" in
+  up) up ;;
+  down) down ;;
+  status) status ;;
+  urls) urls ;;
+  token) token "${2:-}" ;;
+  *)
+    echo "usage: ops/web.sh up|down|status|urls|token LEARNER   (see the comment at the top)" >&2
+    exit 2
+    ;;
+esac

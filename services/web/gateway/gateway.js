@@ -1,0 +1,252 @@
+// The web gateway: serves the kiosk and the app (static files under public/)
+// and bridges browser calls to the district's gRPC services.
+//
+// Browsers speak the Connect protocol (JSON or binary over HTTP/1.1) or
+// gRPC-Web to /api/<package.Service>/<Method>; @connectrpc/connect-node
+// decodes them with code generated from proto/ (protoc-gen-es) and the gateway
+// calls the C++ service over gRPC (HTTP/2) with @connectrpc/connect-node's
+// gRPC transport. Only the methods in ROUTES are bridged; every other path
+// under /api/ answers UNIMPLEMENTED (404) without reaching a service.
+//
+// Credentials: see policy.js. Every call gets a deadline (--upstream_timeout_ms)
+// and a request id (x-request-id, forwarded), and is logged as one JSON line
+// (no tokens, no request bodies) and counted in /metrics.
+//
+// createGateway(options) returns {server, close()}; main.js is flags and wiring.
+
+import fs from "node:fs";
+import http from "node:http";
+import path from "node:path";
+import crypto from "node:crypto";
+import { fileURLToPath } from "node:url";
+import { Code, ConnectError, createClient, createContextKey, createContextValues } from "@connectrpc/connect";
+import { connectNodeAdapter, createGrpcTransport } from "@connectrpc/connect-node";
+import { CourseCatalogService } from "../gen/proto/lifelong/v1/catalog_pb.js";
+import { RecommendationService } from "../gen/proto/lifelong/v1/recommend_pb.js";
+import { LearningRecordService } from "../gen/proto/lifelong/v1/records_pb.js";
+import { checkKioskWrite, chooseCredential } from "./policy.js";
+import { Metrics } from "./metrics.js";
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+export const PUBLIC_DIR = path.join(HERE, "..", "public");
+
+// The bridged methods: [service, backend, local method names]. Not bridged on
+// purpose: writes to the catalog, model pinning, operators' and internal
+// calls (ExportStatements, WatchLearnerChanges, ListAuditEvents, VoidStatement).
+export const ROUTES = [
+  [CourseCatalogService, "catalog", ["getCourse", "batchGetCourses", "listCourses"]],
+  [RecommendationService, "recommend", ["recommend", "similarCourses"]],
+  [LearningRecordService, "records",
+    ["recordStatement", "listStatements", "getTranscript", "exportLearner", "eraseLearner",
+     "createKioskPass", "redeemKioskPass"]],
+];
+
+const CONTENT_TYPES = {
+  ".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
+  ".mjs": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8",
+  ".json": "application/json", ".webmanifest": "application/manifest+json",
+  ".svg": "image/svg+xml", ".png": "image/png", ".otf": "font/otf", ".ttf": "font/ttf",
+  ".ttc": "font/collection", ".woff2": "font/woff2", ".txt": "text/plain; charset=utf-8",
+};
+
+const SECURITY_HEADERS = {
+  "content-security-policy":
+    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; " +
+    "font-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+  "x-content-type-options": "nosniff",
+  "referrer-policy": "no-referrer",
+};
+
+function log(fields) {
+  process.stdout.write(JSON.stringify({ ts: new Date().toISOString(), ...fields }) + "\n");
+}
+
+function codeName(code) {
+  return Code[code] === undefined ? String(code) : Code[code].replace(/([a-z])([A-Z])/g, "$1_$2").toUpperCase();
+}
+
+// options: {backends: {records, catalog, recommend} ("host:port"),
+//   tls: {ca, cert, key} (PEM strings) or null, kioskTokens: Map, kioskClients: Set,
+//   upstreamTimeoutMs, fontDir, publicDir}
+export function createGateway(options) {
+  const metrics = new Metrics();
+  const transports = {};
+  const clients = new Map();  // service typeName -> client
+  for (const [service, backend] of ROUTES) {
+    const addr = options.backends[backend];
+    if (!transports[backend]) {
+      transports[backend] = createGrpcTransport({
+        baseUrl: `${options.tls ? "https" : "http"}://${addr}`,
+        nodeOptions: options.tls ? { ca: options.tls.ca, cert: options.tls.cert, key: options.tls.key } : undefined,
+        idleConnectionTimeoutMs: 60_000,
+      });
+    }
+    clients.set(service.typeName, createClient(service, transports[backend]));
+  }
+
+  // One handler per bridged method: choose the credential, apply the gateway's
+  // own checks, call the service with the caller's token and a deadline.
+  function bridge(service, method) {
+    const client = clients.get(service.typeName);
+    const name = `${service.typeName}/${method.name}`;
+    const callOptions = (ctx, cred, rid) => {
+      const headers = { "x-request-id": rid };
+      if (cred.authorization) headers.authorization = cred.authorization;
+      return { headers, signal: ctx.signal, timeoutMs: options.upstreamTimeoutMs };
+    };
+    const prepare = (req, ctx) => {
+      const h = {};
+      ctx.requestHeader.forEach((v, k) => { h[k] = v; });
+      const rid = /^[A-Za-z0-9._-]{1,64}$/.test(h["x-request-id"] || "") ? h["x-request-id"] : crypto.randomUUID();
+      const cred = chooseCredential(h, ctx.values.get(remoteKey), options);
+      if (method.localName === "recordStatement") checkKioskWrite(cred.principal, req.statementJson);
+      return { rid, cred };
+    };
+    const finish = (t0, upstreamMs, rid, cred, err) => {
+      const code = err ? codeName(ConnectError.from(err).code) : "OK";
+      const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+      metrics.observe(name, code, ms / 1000, upstreamMs / 1000);
+      log({ level: err ? "warn" : "info", event: "rpc", method: name, code, ms: +ms.toFixed(2),
+            upstream_ms: +upstreamMs.toFixed(2), rid, principal: cred ? cred.principal.kind : "rejected",
+            venue: cred && cred.principal.venue ? cred.principal.venue : undefined,
+            error: err ? ConnectError.from(err).rawMessage : undefined });
+    };
+    if (method.methodKind === "server_streaming") {
+      return async function* (req, ctx) {
+        const t0 = process.hrtime.bigint();
+        let rid, cred, upstreamMs = 0;
+        try {
+          ({ rid, cred } = prepare(req, ctx));
+          const u0 = process.hrtime.bigint();
+          for await (const msg of client[method.localName](req, callOptions(ctx, cred, rid))) yield msg;
+          upstreamMs = Number(process.hrtime.bigint() - u0) / 1e6;
+          finish(t0, upstreamMs, rid, cred, null);
+        } catch (err) {
+          finish(t0, upstreamMs, rid, cred, err);
+          throw err;
+        }
+      };
+    }
+    return async (req, ctx) => {
+      const t0 = process.hrtime.bigint();
+      let rid, cred, upstreamMs = 0;
+      try {
+        ({ rid, cred } = prepare(req, ctx));
+        const u0 = process.hrtime.bigint();
+        try {
+          const res = await client[method.localName](req, callOptions(ctx, cred, rid));
+          upstreamMs = Number(process.hrtime.bigint() - u0) / 1e6;
+          finish(t0, upstreamMs, rid, cred, null);
+          return res;
+        } catch (err) {
+          upstreamMs = Number(process.hrtime.bigint() - u0) / 1e6;
+          throw err;
+        }
+      } catch (err) {
+        finish(t0, upstreamMs, rid, cred, err);
+        throw err;
+      }
+    };
+  }
+
+  const remoteKey = createContextKey("");
+  const api = connectNodeAdapter({
+    requestPathPrefix: "/api",
+    contextValues: (req) => createContextValues().set(remoteKey, req.socket.remoteAddress || ""),
+    routes: (router) => {
+      for (const [service, , methods] of ROUTES) {
+        for (const local of methods) {
+          const method = service.method[local];
+          router.rpc(method, bridge(service, method));
+        }
+      }
+    },
+    fallback: (req, res) => notFound(res),
+  });
+
+  const fontDir = options.fontDir;
+  const publicDir = options.publicDir || PUBLIC_DIR;
+
+  function notFound(res) {
+    res.writeHead(404, { "content-type": "text/plain; charset=utf-8", ...SECURITY_HEADERS });
+    res.end("not found\n");
+  }
+
+  // Serves a file under `root` for the URL path `rel`; 404 for anything
+  // outside root (no traversal, no dot files, no directory listings).
+  function serveFile(res, root, rel, cacheSeconds) {
+    const decoded = (() => { try { return decodeURIComponent(rel); } catch { return null; } })();
+    if (decoded === null || decoded.includes("\0") || decoded.split("/").some((s) => s.startsWith("."))) {
+      return notFound(res);
+    }
+    const file = path.resolve(root, "." + path.posix.normalize("/" + decoded));
+    if (!file.startsWith(path.resolve(root) + path.sep)) return notFound(res);
+    fs.stat(file, (err, st) => {
+      if (err || !st.isFile()) return notFound(res);
+      res.writeHead(200, {
+        "content-type": CONTENT_TYPES[path.extname(file)] || "application/octet-stream",
+        "content-length": st.size,
+        "cache-control": cacheSeconds > 0 ? `public, max-age=${cacheSeconds}` : "no-cache",
+        ...SECURITY_HEADERS,
+      });
+      fs.createReadStream(file).pipe(res);
+    });
+  }
+
+  async function health(res) {
+    // Each backend is reachable when it answers Echo at all (UNAUTHENTICATED
+    // included: the gateway has no token of its own for this).
+    const checks = await Promise.all(Object.entries({
+      records: [LearningRecordService], catalog: [CourseCatalogService], recommend: [RecommendationService],
+    }).map(async ([backend, [service]]) => {
+      try {
+        await clients.get(service.typeName).echo({}, { timeoutMs: 2000 });
+        return [backend, "reachable"];
+      } catch (err) {
+        const code = ConnectError.from(err).code;
+        return [backend, code === Code.Unavailable || code === Code.DeadlineExceeded ? "unreachable" : "reachable"];
+      }
+    }));
+    const backends = Object.fromEntries(checks);
+    const ok = checks.every(([, s]) => s === "reachable");
+    res.writeHead(ok ? 200 : 503, { "content-type": "application/json", "cache-control": "no-store" });
+    res.end(JSON.stringify({ status: ok ? "SERVING" : "NOT_SERVING", backends }) + "\n");
+  }
+
+  const server = http.createServer((req, res) => {
+    const url = new URL(req.url, "http://gateway");
+    const p = url.pathname;
+    if (p.startsWith("/api/")) {
+      metrics.httpRequest("api");
+      return api(req, res);
+    }
+    if (req.method !== "GET" && req.method !== "HEAD") {
+      res.writeHead(405, { allow: "GET, HEAD", ...SECURITY_HEADERS });
+      return res.end();
+    }
+    metrics.httpRequest("static");
+    if (p === "/healthz") return void health(res);
+    if (p === "/metrics") {
+      res.writeHead(200, { "content-type": "text/plain; version=0.0.4" });
+      return res.end(metrics.render());
+    }
+    if (p === "/" ) { res.writeHead(302, { location: "/app/" }); return res.end(); }
+    if (p === "/kiosk" || p === "/app") { res.writeHead(301, { location: p + "/" + url.search }); return res.end(); }
+    if (p === "/kiosk/") return serveFile(res, publicDir, "kiosk/index.html", 0);
+    if (p === "/app/") return serveFile(res, publicDir, "app/index.html", 0);
+    if (p.startsWith("/fonts/") && fontDir) return serveFile(res, fontDir, p.slice("/fonts/".length), 86400);
+    if (p.startsWith("/kiosk/") || p.startsWith("/app/") || p.startsWith("/shared/")) {
+      return serveFile(res, publicDir, p.slice(1), 0);
+    }
+    return notFound(res);
+  });
+
+  return {
+    server,
+    metrics,
+    close: () => new Promise((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections?.();
+    }),
+  };
+}

@@ -1,0 +1,108 @@
+// web_gateway: flags and wiring only (gateway.js does the work).
+//
+//   node gateway/main.js --port=8090 --records=127.0.0.1:7001 --catalog=127.0.0.1:7002 \
+//       --recommend=127.0.0.1:7003 [--kiosk_token_dir=var/auth/kiosks] [--kiosk_clients=127.0.0.1,::1]
+//       [--tls_ca=F --tls_cert=F --tls_key=F] [--font_dir=/usr/share/fonts/opentype/noto]
+//       [--upstream_timeout_ms=10000] [--port_file=F] [--host=127.0.0.1]
+//
+// Exit status: 0 after SIGTERM/SIGINT (connections drained), 2 for a bad flag,
+// 1 when the port cannot be bound or a configured file cannot be read.
+
+import fs from "node:fs";
+import path from "node:path";
+import { createGateway } from "./gateway.js";
+
+const DEFAULTS = {
+  host: "127.0.0.1", port: "8090", records: "127.0.0.1:7001", catalog: "127.0.0.1:7002",
+  recommend: "127.0.0.1:7003", kiosk_token_dir: "", kiosk_clients: "127.0.0.1,::1",
+  tls_ca: "", tls_cert: "", tls_key: "", font_dir: "/usr/share/fonts/opentype/noto",
+  upstream_timeout_ms: "10000", port_file: "",
+};
+
+function fail(code, msg) {
+  process.stderr.write(JSON.stringify({ ts: new Date().toISOString(), level: "error", event: "start", error: msg }) + "\n");
+  process.exit(code);
+}
+
+function parseFlags(argv) {
+  const flags = { ...DEFAULTS };
+  for (const arg of argv) {
+    const m = /^--([a-z_]+)=(.*)$/s.exec(arg);
+    if (!m || !(m[1] in DEFAULTS)) fail(2, `unknown or malformed flag: ${arg} (flags: ${Object.keys(DEFAULTS).join(", ")})`);
+    flags[m[1]] = m[2];
+  }
+  for (const f of ["port", "upstream_timeout_ms"]) {
+    if (!/^\d+$/.test(flags[f])) fail(2, `--${f}: must be a non-negative integer, got "${flags[f]}"`);
+  }
+  if (+flags.port > 65535) fail(2, "--port: must be in [0, 65535]");
+  for (const f of ["records", "catalog", "recommend"]) {
+    if (!/^[A-Za-z0-9.\-_[\]:]+:\d+$/.test(flags[f])) fail(2, `--${f}: must be host:port, got "${flags[f]}"`);
+  }
+  return flags;
+}
+
+// Kiosk tokens: one file per venue, <venue id>.token (minted by ops/web.sh with
+// role kiosk and that venue).
+function loadKioskTokens(dir) {
+  const tokens = new Map();
+  if (!dir) return tokens;
+  let names;
+  try {
+    names = fs.readdirSync(dir);
+  } catch (err) {
+    fail(1, `--kiosk_token_dir: cannot read ${dir}: ${err.message}`);
+  }
+  for (const name of names) {
+    const m = /^([a-z0-9_-]{1,64})\.token$/.exec(name);
+    if (!m) continue;
+    const token = fs.readFileSync(path.join(dir, name), "utf8").trim();
+    if (token) tokens.set(m[1], token);
+  }
+  return tokens;
+}
+
+function readPem(flag, file) {
+  if (!file) return undefined;
+  try {
+    return fs.readFileSync(file);
+  } catch (err) {
+    fail(1, `--${flag}: cannot read ${file}: ${err.message}`);
+  }
+}
+
+const flags = parseFlags(process.argv.slice(2));
+const tls = flags.tls_ca || flags.tls_cert
+  ? { ca: readPem("tls_ca", flags.tls_ca), cert: readPem("tls_cert", flags.tls_cert), key: readPem("tls_key", flags.tls_key) }
+  : null;
+const kioskTokens = loadKioskTokens(flags.kiosk_token_dir);
+const gw = createGateway({
+  backends: { records: flags.records, catalog: flags.catalog, recommend: flags.recommend },
+  tls,
+  kioskTokens,
+  kioskClients: new Set(flags.kiosk_clients.split(",").map((s) => s.trim()).filter(Boolean)),
+  upstreamTimeoutMs: +flags.upstream_timeout_ms,
+  fontDir: flags.font_dir && fs.existsSync(flags.font_dir) ? flags.font_dir : "",
+});
+
+gw.server.on("error", (err) => fail(1, `listen ${flags.host}:${flags.port}: ${err.message}`));
+gw.server.listen(+flags.port, flags.host, () => {
+  const port = gw.server.address().port;
+  if (flags.port_file) fs.writeFileSync(flags.port_file, `${port}\n`);
+  process.stdout.write(JSON.stringify({
+    ts: new Date().toISOString(), level: "info", event: "serving", host: flags.host, port,
+    backends: { records: flags.records, catalog: flags.catalog, recommend: flags.recommend },
+    tls: tls ? "tls" : "off", kiosks: [...kioskTokens.keys()],
+  }) + "\n");
+});
+
+let stopping = false;
+for (const sig of ["SIGTERM", "SIGINT"]) {
+  process.on(sig, () => {
+    if (stopping) return;
+    stopping = true;
+    process.stdout.write(JSON.stringify({ ts: new Date().toISOString(), level: "info", event: "stopping", signal: sig }) + "\n");
+    const timer = setTimeout(() => process.exit(0), 5000);
+    timer.unref();
+    gw.close().then(() => process.exit(0));
+  });
+}

@@ -1,0 +1,116 @@
+// Credential policy of the web gateway: which bearer token a browser call is
+// forwarded with, and the few checks the gateway makes itself before a call
+// reaches a service. Pure functions, no I/O (tested by tests/browser/policy.test.mjs).
+//
+// The gateway holds no authority of its own (docs/security.md, "Web gateway"):
+//   - a call that carries `authorization: Bearer <token>` (the app's learner, a
+//     kiosk's session for a signed-in learner) is forwarded with exactly that token;
+//   - a call from a kiosk page (header `x-lifelong-kiosk: <venue id>`) without a
+//     token of its own is forwarded with the token of that venue's kiosk, which
+//     the operator configured (--kiosk_token_dir); only clients whose address is
+//     in --kiosk_clients may act as a kiosk;
+//   - anything else is forwarded without credentials (services with
+//     authentication on answer UNAUTHENTICATED).
+
+import { Code, ConnectError } from "@connectrpc/connect";
+
+export const KIOSK_HEADER = "x-lifelong-kiosk";
+const BEARER_RE = /^Bearer ([A-Za-z0-9._~+/=-]{1,8192})$/;
+const VENUE_RE = /^[a-z0-9_-]{1,64}$/;
+
+// The JWT payload of a bearer token, decoded but NOT verified (the services
+// verify signatures; the gateway only reads claims to refuse early what the
+// services would also refuse or what a kiosk must not do). null when malformed.
+export function peekClaims(token) {
+  const parts = token.split(".");
+  if (parts.length !== 3) return null;
+  try {
+    const json = Buffer.from(parts[1], "base64url").toString("utf8");
+    const claims = JSON.parse(json);
+    return claims && typeof claims === "object" && !Array.isArray(claims) ? claims : null;
+  } catch {
+    return null;
+  }
+}
+
+// Normalises an IPv4-mapped IPv6 address ("::ffff:127.0.0.1" -> "127.0.0.1").
+export function normaliseAddress(addr) {
+  if (typeof addr !== "string") return "";
+  return addr.startsWith("::ffff:") ? addr.slice(7) : addr;
+}
+
+// chooseCredential(headers, remoteAddress, config) -> {authorization, principal}
+//   headers: lower-cased request headers (a plain object)
+//   config:  {kioskTokens: Map<venue, token>, kioskClients: Set<address>}
+// principal: {kind: "bearer"|"kiosk"|"none", venue?, claims?}
+// Throws ConnectError: UNAUTHENTICATED for a malformed authorization header,
+// INVALID_ARGUMENT for a malformed or unconfigured kiosk venue,
+// PERMISSION_DENIED for a client that may not act as a kiosk.
+export function chooseCredential(headers, remoteAddress, config) {
+  const auth = headers["authorization"];
+  const kiosk = headers[KIOSK_HEADER];
+  if (kiosk !== undefined) {
+    if (!VENUE_RE.test(kiosk)) {
+      throw new ConnectError(`${KIOSK_HEADER}: must be a venue id ([a-z0-9_-]{1,64})`, Code.InvalidArgument);
+    }
+    if (!config.kioskClients.has(normaliseAddress(remoteAddress))) {
+      throw new ConnectError(
+        `${KIOSK_HEADER}: client ${normaliseAddress(remoteAddress)} may not act as a kiosk (--kiosk_clients)`,
+        Code.PermissionDenied);
+    }
+  }
+  if (auth !== undefined) {
+    const m = BEARER_RE.exec(auth);
+    if (!m) throw new ConnectError("authorization: must be \"Bearer <token>\"", Code.Unauthenticated);
+    const claims = peekClaims(m[1]);
+    if (!claims) throw new ConnectError("authorization: the bearer token is not a JWT", Code.Unauthenticated);
+    if (kiosk !== undefined && (claims.role !== "kiosk" || claims.venue !== kiosk)) {
+      throw new ConnectError(`authorization: not a session of the kiosk at venue ${kiosk}`, Code.PermissionDenied);
+    }
+    return { authorization: auth, principal: { kind: "bearer", claims, venue: kiosk } };
+  }
+  if (kiosk !== undefined) {
+    const token = config.kioskTokens.get(kiosk);
+    if (token === undefined && config.kioskTokens.size > 0) {
+      throw new ConnectError(`${KIOSK_HEADER}: no kiosk is configured for venue "${kiosk}"`, Code.InvalidArgument);
+    }
+    return {
+      authorization: token === undefined ? undefined : `Bearer ${token}`,
+      principal: { kind: "kiosk", venue: kiosk, claims: token === undefined ? null : peekClaims(token) },
+    };
+  }
+  return { authorization: undefined, principal: { kind: "none" } };
+}
+
+// The learner key of an xAPI actor of the district identity provider
+// ({"account": {"homePage": ..., "name": "u000042"}}), else "".
+function actorLearner(statement) {
+  const a = statement && statement.actor;
+  if (!a || typeof a !== "object" || !a.account || typeof a.account.name !== "string") return "";
+  return a.account.name;
+}
+
+// Checks a RecordStatement call made for a kiosk: a kiosk records only
+// registered/attended statements of the learner signed in at it (its session
+// token names that learner). The services check the verb and the venue; the
+// binding to the signed-in learner is the gateway's rule, because the kiosk
+// role itself may record for any learner at its venue.
+export function checkKioskWrite(principal, statementJson) {
+  const kioskCall = principal.kind === "kiosk" || (principal.claims && principal.claims.role === "kiosk");
+  if (!kioskCall) return;
+  const learner = principal.claims && principal.claims.learner;
+  if (!learner) {
+    throw new ConnectError("authorization: a kiosk records statements only for a signed-in learner",
+                           Code.PermissionDenied);
+  }
+  let statement;
+  try {
+    statement = JSON.parse(statementJson);
+  } catch {
+    throw new ConnectError("statement_json: not valid JSON", Code.InvalidArgument);
+  }
+  if (actorLearner(statement) !== learner) {
+    throw new ConnectError(`statement_json.actor: a kiosk session records only for its learner ${learner}`,
+                           Code.PermissionDenied);
+  }
+}

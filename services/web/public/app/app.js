@@ -1,0 +1,252 @@
+// The mobile web app (docs/web.md, "App"). Hash routes:
+//   #/signin  #/  #/course/<id>  #/history  #/transcript  #/pass  #/data
+// The learner's bearer token is kept in sessionStorage (this tab only) and
+// sent with every call; the gateway forwards it unchanged.
+
+import { ApiError, call, stream } from "/shared/api.js";
+import { LEVELS, MODES, VERBS, courseStatement, day, h, seats, when, where } from "/shared/format.js";
+
+const XUEQU = ["东华门学区", "景山学区", "交道口学区", "安定门学区", "北新桥学区", "东四学区", "朝阳门学区", "和平里学区"];
+const CATEGORIES = ["红色文化与思政", "书法", "戏曲", "传统文化", "美育", "健康与体育", "心理健康", "家庭教育",
+                    "劳动教育", "科技与人工智能", "智能手机与数字素养", "职业技能", "法治教育", "外语与国际交流",
+                    "民族团结", "老年教育"];
+const screen = document.getElementById("screen");
+const tabs = document.getElementById("tabs");
+const filters = { mode: "", xuequ: "", category: "", openNow: false };
+
+function claims(token) {
+  try {
+    return JSON.parse(atob(token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/")));
+  } catch {
+    return null;
+  }
+}
+const session = {
+  get token() { return sessionStorage.getItem("lifelong.token") || ""; },
+  get learner() { const c = claims(this.token); return c ? c.sub : ""; },
+  set(token) { sessionStorage.setItem("lifelong.token", token); },
+  clear() { sessionStorage.removeItem("lifelong.token"); },
+};
+const opts = () => ({ token: session.token });
+
+function show(tab, ...nodes) {
+  screen.replaceChildren(...nodes.flat(3).filter((n) => n !== null && n !== undefined && n !== false));
+  screen.focus({ preventScroll: true });
+  window.scrollTo(0, 0);
+  tabs.hidden = !session.token;
+  for (const a of tabs.querySelectorAll("a")) {
+    if (a.dataset.tab === tab) a.setAttribute("aria-current", "page"); else a.removeAttribute("aria-current");
+  }
+  document.getElementById("who").textContent = session.learner;
+}
+
+async function run(tab, load) {
+  show(tab, h("p", {}, "正在加载……"));
+  try {
+    await load();
+  } catch (err) {
+    console.warn("app:", err);
+    if (err instanceof ApiError && err.code === "unauthenticated") {
+      session.clear();
+      location.hash = "#/signin";
+      return;
+    }
+    const network = !(err instanceof ApiError) || err.network;
+    show(tab, h("h1", {}, "抱歉"),
+         h("p", { class: "notice", role: "alert" },
+           network ? "网络连接出现问题，请稍后再试。" : `操作没有完成：${err.message}`),
+         h("button", { type: "button", class: "primary", id: "retry", onclick: () => run(tab, load) }, "重试"));
+  }
+}
+
+function signIn() {
+  const input = h("textarea", { id: "token", "aria-describedby": "token-help", autocomplete: "off", spellcheck: "false" });
+  const msg = h("p", { id: "signin-message", role: "alert" });
+  show("", h("h1", {}, "登录"),
+       h("label", { for: "token" }, "登录凭证"),
+       input,
+       h("p", { id: "token-help" },
+         "正式环境中由东城区统一身份认证登录后自动获得；开发环境请运行 ops/web.sh token u000042 并粘贴输出。"),
+       msg,
+       h("button", { type: "button", class: "primary", id: "signin", onclick: () => {
+         const t = input.value.trim();
+         const c = claims(t);
+         if (!c || !c.sub || c.role !== "learner") { msg.textContent = "登录凭证无效：需要学员的凭证。"; return; }
+         if (c.exp && c.exp * 1000 < Date.now()) { msg.textContent = "登录凭证已过期，请重新获取。"; return; }
+         session.set(t);
+         location.hash = "#/";
+       } }, "登录"));
+}
+
+function recCard(rec) {
+  const c = rec.course || {};
+  return h("button", { type: "button", class: "card", "data-course": c.courseId,
+                       onclick: () => { location.hash = `#/course/${c.courseId}`; } },
+    h("span", { class: "title" }, c.title),
+    h("span", { class: "line" }, `${MODES[c.mode] || ""} · ${where(c)}${c.xuequ ? " · " + c.xuequ : ""}`),
+    h("span", { class: "line" }, `下次上课：${when(c.nextSessionStart)} · ${seats(c.seatsLeft ?? 0)}`),
+    rec.reason ? h("span", { class: "reason" }, rec.reason) : null);
+}
+
+function select(id, label, values, current, onchange) {
+  return [h("label", { for: id }, label),
+          h("select", { id, onchange: (e) => onchange(e.target.value) },
+            values.map(([v, zh]) => h("option", { value: v, selected: v === current }, zh)))];
+}
+
+async function recommend() {
+  const filter = {};
+  if (filters.mode === "ONLINE") filter.modes = ["ONLINE", "BLENDED"];
+  if (filters.mode === "OFFLINE") filter.modes = ["OFFLINE", "BLENDED"];
+  if (filters.xuequ) filter.xuequ = [filters.xuequ];
+  if (filters.category) filter.categories = [filters.category];
+  if (filters.openNow) filter.openForEnrolmentNow = true;
+  const res = await call("RecommendationService", "Recommend",
+    { learner: session.learner, k: 20, filter, context: { channel: "CHANNEL_APP" } }, opts());
+  const recs = res.recommendations || [];
+  const rerun = () => run("recommend", recommend);
+  show("recommend", h("h1", {}, "为你推荐"),
+       h("div", { class: "filters" },
+         h("div", {}, select("f-mode", "上课方式", [["", "全部"], ["ONLINE", "线上"], ["OFFLINE", "线下"]], filters.mode,
+                              (v) => { filters.mode = v; rerun(); })),
+         h("div", {}, select("f-xuequ", "学区", [["", "全部学区"], ...XUEQU.map((x) => [x, x])], filters.xuequ,
+                              (v) => { filters.xuequ = v; rerun(); })),
+         h("div", {}, select("f-category", "类别", [["", "全部类别"], ...CATEGORIES.map((x) => [x, x])], filters.category,
+                              (v) => { filters.category = v; rerun(); })),
+         h("div", {}, h("label", { class: "check", for: "f-open" },
+           h("input", { type: "checkbox", id: "f-open", checked: filters.openNow,
+                        onchange: (e) => { filters.openNow = e.target.checked; rerun(); } }), "正在报名"))),
+       recs.length ? h("div", { class: "cards", id: "cards" }, recs.map(recCard))
+                   : h("p", { class: "notice", id: "empty" }, "没有符合条件的课程，请放宽筛选条件。"));
+}
+
+async function course(id) {
+  const c = await call("CourseCatalogService", "GetCourse", { id }, opts());
+  const [prereq, similar] = await Promise.all([
+    c.prerequisiteIds && c.prerequisiteIds.length
+      ? call("CourseCatalogService", "BatchGetCourses", { ids: c.prerequisiteIds }, opts()) : { courses: [] },
+    call("RecommendationService", "SimilarCourses", { courseId: id, k: 3 }, opts()).catch(() => ({ recommendations: [] })),
+  ]);
+  const v = c.venue || {};
+  const upcoming = (c.sessions || []).filter((s) => Date.parse(s.endTime) >= Date.now()).slice(0, 8);
+  const left = c.capacity > 0 ? c.capacity - (c.seatsTaken || 0) : -1;
+  show("recommend", h("h1", { id: "course-title" }, c.title),
+       h("dl", { class: "facts" },
+         h("dt", {}, "类别"), h("dd", {}, `${c.category || ""} · ${LEVELS[c.level] || ""} · ${MODES[c.mode] || ""}`),
+         h("dt", {}, "地点"), h("dd", { id: "venue-address" }, c.mode === "ONLINE" ? "线上课程" : `${v.name || ""}（${v.address || ""}）`),
+         h("dt", {}, "名额"), h("dd", {}, seats(left)),
+         h("dt", {}, "学分"), h("dd", {}, `${c.credits || 0} 学分 · ${c.hours || 0} 学时`)),
+       h("div", { class: "row" },
+         h("button", { type: "button", class: "primary", id: "enrol", onclick: () => run("recommend", async () => {
+           const st = courseStatement(session.learner, "http://adlnet.gov/expapi/verbs/registered", "报名", c, "app", "");
+           await call("LearningRecordService", "RecordStatement", { statementJson: JSON.stringify(st) }, opts());
+           show("recommend", h("p", { class: "success", role: "status", id: "done" }, "报名成功！"), h("p", {}, c.title),
+                h("button", { type: "button", class: "primary", id: "back", onclick: () => { location.hash = "#/"; } }, "返回推荐"));
+         }) }, "报名")),
+       h("h2", {}, "上课时间"),
+       upcoming.length ? h("ul", { class: "plain", id: "schedule" },
+         upcoming.map((s) => h("li", {}, `${when(s.startTime)}${s.room ? "，" + s.room : ""}`))) : h("p", {}, "暂无排期"),
+       h("h2", {}, "先修课程"),
+       prereq.courses.length ? h("ul", { class: "plain", id: "prerequisites" }, prereq.courses.map((p) => h("li", {}, p.title)))
+         : h("p", { id: "prerequisites" }, "无"),
+       h("h2", {}, "相似课程"),
+       h("div", { class: "cards", id: "similar" }, (similar.recommendations || []).map(recCard)),
+       c.description ? [h("h2", {}, "课程介绍"), h("p", {}, c.description)] : null);
+}
+
+async function history() {
+  const res = await call("LearningRecordService", "ListStatements", { learner: session.learner, pageSize: 50 }, opts());
+  const items = (res.statements || []).map((s) => {
+    let title = s.activity;
+    try {
+      const j = JSON.parse(new TextDecoder().decode(Uint8Array.from(atob(s.json), (ch) => ch.charCodeAt(0))));
+      title = (j.object && j.object.definition && j.object.definition.name && j.object.definition.name["zh-CN"]) || title;
+    } catch { /* keep the IRI */ }
+    return h("li", { "data-statement": s.id }, `${day(s.timestamp || s.stored)} · ${VERBS[s.verb] || "学习"} · ${title}`);
+  });
+  show("history", h("h1", {}, "我的学习记录"),
+       items.length ? h("ul", { class: "plain", id: "history" }, items) : h("p", { id: "history-empty" }, "还没有学习记录。"));
+}
+
+async function transcript() {
+  const t = await call("LearningRecordService", "GetTranscript", { learner: session.learner }, opts());
+  const entries = t.entries || [];
+  show("transcript", h("h1", {}, "我的学分"),
+       h("div", { class: "totals", id: "totals" },
+         h("div", {}, h("strong", {}, String(t.courses || 0)), "门课程"),
+         h("div", {}, h("strong", {}, String(t.hours || 0)), "学时"),
+         h("div", {}, h("strong", { id: "credits" }, String(t.credits || 0)), "学分")),
+       h("h2", {}, "已完成的课程"),
+       entries.length ? h("ul", { class: "plain", id: "entries" }, entries.map((e) =>
+         h("li", {}, `${day(e.achieved)} · ${e.title} · ${e.credits || 0} 学分`))) : h("p", {}, "还没有完成的课程。"));
+}
+
+async function pass() {
+  const p = await call("LearningRecordService", "CreateKioskPass", {}, opts());
+  show("pass", h("h1", {}, "到终端登录"),
+       h("p", {}, "在社区学习终端上点“登录”，输入下面的 8 位数字（2 分钟内有效，只能用一次）："),
+       h("p", { class: "code", id: "pass-code", "aria-label": `登录码 ${p.code.split("").join(" ")}` }, p.code),
+       h("p", {}, `有效期至 ${when(p.expireTime)}`),
+       h("button", { type: "button", id: "new-pass", onclick: () => run("pass", pass) }, "换一个登录码"));
+}
+
+function myData() {
+  const msg = h("p", { id: "data-message", role: "status" });
+  const dialog = h("dialog", { id: "erase-dialog", "aria-labelledby": "erase-title" },
+    h("h2", { id: "erase-title" }, "确定删除我的全部学习记录？"),
+    h("p", {}, "删除后无法恢复，学分记录也会一并删除。"),
+    h("div", { class: "row" },
+      h("button", { type: "button", class: "danger", id: "erase-confirm", onclick: async () => {
+        dialog.close();
+        try {
+          const r = await call("LearningRecordService", "EraseLearner", { learner: session.learner }, opts());
+          session.clear();
+          show("", h("p", { class: "success", role: "status", id: "erased" }, `已删除 ${r.erasedStatements || 0} 条学习记录。`),
+               h("button", { type: "button", class: "primary", onclick: () => { location.hash = "#/signin"; } }, "返回登录"));
+        } catch (err) {
+          msg.textContent = `删除没有完成：${err.message}`;
+        }
+      } }, "确定删除"),
+      h("button", { type: "button", id: "erase-cancel", onclick: () => dialog.close() }, "取消")));
+  show("data", h("h1", {}, "我的数据"),
+       h("h2", {}, "导出"),
+       h("p", {}, "下载我的全部学习记录（xAPI JSON）。"),
+       h("button", { type: "button", class: "primary", id: "export", onclick: async () => {
+         msg.textContent = "正在导出……";
+         try {
+           const all = await stream("LearningRecordService", "ExportLearner", { learner: session.learner }, opts());
+           const statements = all.map((s) => JSON.parse(new TextDecoder().decode(
+             Uint8Array.from(atob(s.json), (ch) => ch.charCodeAt(0)))));
+           const blob = new Blob([JSON.stringify(statements, null, 2)], { type: "application/json" });
+           const a = h("a", { href: URL.createObjectURL(blob), download: `lifelong-${session.learner}.json` });
+           document.body.append(a);
+           a.click();
+           a.remove();
+           msg.textContent = `已导出 ${statements.length} 条记录。`;
+         } catch (err) {
+           msg.textContent = err.network ? "网络连接出现问题，请稍后再试。" : `导出没有完成：${err.message}`;
+         }
+       } }, "导出我的记录"),
+       h("h2", {}, "删除"),
+       h("p", {}, "申请删除我在东城区终身学习网络中的全部学习记录。"),
+       h("button", { type: "button", class: "danger", id: "erase", onclick: () => dialog.showModal() }, "删除我的记录"),
+       msg, dialog,
+       h("h2", {}, "退出"),
+       h("button", { type: "button", id: "sign-out", onclick: () => { session.clear(); location.hash = "#/signin"; } }, "退出登录"));
+}
+
+function route() {
+  const hash = location.hash || "#/";
+  if (!session.token && hash !== "#/signin") { location.hash = "#/signin"; return; }
+  let m;
+  if (hash === "#/signin") return signIn();
+  if ((m = /^#\/course\/([a-z0-9_-]{1,64})$/.exec(hash))) return run("recommend", () => course(m[1]));
+  if (hash === "#/history") return run("history", history);
+  if (hash === "#/transcript") return run("transcript", transcript);
+  if (hash === "#/pass") return run("pass", pass);
+  if (hash === "#/data") return myData();
+  return run("recommend", recommend);
+}
+window.addEventListener("hashchange", route);
+route();
+if ("serviceWorker" in navigator) navigator.serviceWorker.register("/app/sw.js", { scope: "/app/" }).catch(() => {});

@@ -1,0 +1,288 @@
+// The kiosk: a touch screen at a community venue (docs/web.md, "Kiosk").
+//
+// /kiosk/?venue=<venue id>[&idle=<seconds>]
+// Walk-in visitors see the venue's recommendations without signing in (the
+// gateway calls with this venue's kiosk token). A learner signs in with the
+// 8-digit pass code from the app; the kiosk then holds a 5-minute session
+// token in memory only (never in storage) and forgets it on sign-out, on the
+// idle timeout and on "返回首页".
+
+import { ApiError, call } from "/shared/api.js";
+import { AUDIENCES, LEVELS, MODES, VERBS, beijingDay, courseStatement, day, h, seats, when, where } from "/shared/format.js";
+
+const params = new URLSearchParams(location.search);
+const VENUE = params.get("venue") || "";
+const IDLE_S = Math.min(600, Math.max(5, Number(params.get("idle")) || 60));
+const VERB = "http://adlnet.gov/expapi/verbs/";
+
+const state = {
+  venueName: "", session: null,  // {token, learner, expire}
+  age: "", category: "", categories: [], retry: null,
+};
+
+const screen = document.getElementById("screen");
+const who = document.getElementById("who");
+
+function opts() {
+  return state.session ? { kiosk: VENUE, token: state.session.token } : { kiosk: VENUE };
+}
+
+// Shows a screen: clears everything, puts the nodes in, moves focus to the top.
+function show(...nodes) {
+  screen.replaceChildren(...nodes.flat(3).filter((n) => n !== null && n !== undefined && n !== false));
+  screen.scrollTop = 0;
+  screen.focus({ preventScroll: true });
+  who.textContent = state.session ? `${state.session.learner} 您好` : "";
+}
+
+// Runs an async screen; a failure shows a plain message and a retry button.
+async function run(load) {
+  state.retry = load;
+  show(h("p", { class: "loading" }, "正在加载……"));
+  try {
+    await load();
+  } catch (err) {
+    console.warn("kiosk:", err);
+    const network = !(err instanceof ApiError) || err.network;
+    let text = "网络连接出现问题，暂时无法显示。请稍后再试。";
+    if (!network && (err.code === "unauthenticated" || err.code === "permission_denied")) {
+      text = "登录已过期，请重新登录。";
+      state.session = null;
+    } else if (!network) {
+      text = `操作没有完成：${err.message}`;
+    }
+    show(h("h1", {}, "抱歉"),
+         h("p", { class: "notice", role: "alert" }, text),
+         h("div", { class: "row" },
+           h("button", { type: "button", class: "big primary", id: "retry", onclick: () => run(load) }, "重试")));
+  }
+}
+
+function card(rec) {
+  const c = rec.course || {};
+  const dist = rec.distanceKm > 0 ? `，距此 ${rec.distanceKm.toFixed(1)} 公里` : "";
+  return h("button", { type: "button", class: "card", "data-course": c.courseId, onclick: () => run(() => detail(c.courseId)) },
+    h("span", { class: "title" }, c.title),
+    h("span", { class: "line" }, `地点：${where(c)}${dist}`),
+    h("span", { class: "line" }, `下次上课：${when(c.nextSessionStart)}`),
+    h("span", { class: "line" }, seats(c.seatsLeft ?? 0)),
+    rec.reason ? h("span", { class: "reason" }, `推荐理由：${rec.reason}`) : null);
+}
+
+async function home() {
+  const filter = {};
+  if (state.age) filter.audiences = [state.age];
+  if (state.category) filter.categories = [state.category];
+  const req = {
+    learner: state.session ? state.session.learner : "", k: 12, filter,
+    context: { channel: "CHANNEL_KIOSK", kioskVenueId: VENUE, ageGroup: state.age || undefined },
+  };
+  const [res, today] = await Promise.all([
+    call("RecommendationService", "Recommend", req, opts()),
+    state.session ? todayHere() : [],
+  ]);
+  const recs = res.recommendations || [];
+  if (!state.category) {
+    state.categories = [...new Set(recs.map((r) => r.course && r.course.category).filter(Boolean))].slice(0, 8);
+  }
+  const ageRow = h("div", { class: "row", role: "group", "aria-label": "年龄段" },
+    h("span", { class: "label" }, "年龄段"),
+    AUDIENCES.map(([v, zh]) => h("button", {
+      type: "button", "aria-pressed": String(state.age === v), "data-age": v || "ALL",
+      onclick: () => { state.age = v; state.category = ""; run(home); },
+    }, zh)));
+  const cats = state.category && !state.categories.includes(state.category)
+    ? [state.category, ...state.categories] : state.categories;
+  const catRow = h("div", { class: "row", role: "group", "aria-label": "课程类别" },
+    h("span", { class: "label" }, "类别"),
+    h("button", { type: "button", "aria-pressed": String(!state.category), onclick: () => { state.category = ""; run(home); } }, "全部"),
+    cats.map((cat) => h("button", {
+      type: "button", "aria-pressed": String(state.category === cat), "data-category": cat,
+      onclick: () => { state.category = cat; run(home); },
+    }, cat)));
+  const signIn = state.session
+    ? [h("button", { type: "button", class: "big primary", id: "my-learning", onclick: () => run(myLearning) }, "我的学习和学分"),
+       h("button", { type: "button", class: "big", id: "sign-out", onclick: () => signOut() }, "退出登录")]
+    : h("button", { type: "button", class: "big primary", id: "sign-in", onclick: () => run(signInScreen) }, "登录，看为你推荐");
+  show(h("h1", {}, state.session ? "为你推荐" : "这里的课程"),
+       h("div", { class: "row" }, signIn),
+       today.length ? [h("h2", {}, "今天在这里上课（可签到）"),
+                       h("div", { class: "cards", id: "today" }, today.map(todayCard))] : null,
+       state.session ? h("h2", {}, "为你推荐的课程") : null,
+       ageRow, catRow,
+       recs.length ? h("div", { class: "cards", id: "cards" }, recs.map(card))
+                   : h("p", { class: "notice", id: "empty" }, "暂时没有符合条件的课程，请换一个类别或年龄段。"));
+  // The home screen is usable now: measured by tests/browser/bench.mjs.
+  if (!performance.getEntriesByName("kiosk-usable").length) performance.mark("kiosk-usable");
+}
+
+// Courses of this venue with a session today (Beijing time): what a
+// signed-in learner checks in for.
+async function todayHere() {
+  const list = await call("CourseCatalogService", "ListCourses", { venueId: VENUE, pageSize: 200 }, opts());
+  const day = beijingDay();
+  const out = [];
+  for (const c of list.courses || []) {
+    const s = (c.sessions || []).find((x) => beijingDay(x.startTime) === day && Date.parse(x.endTime) >= Date.now());
+    if (s) out.push([c, s]);
+  }
+  return out.sort((a, b) => Date.parse(a[1].startTime) - Date.parse(b[1].startTime)).slice(0, 6);
+}
+
+function todayCard([c, s]) {
+  return h("button", { type: "button", class: "card", "data-course": c.id, onclick: () => run(() => detail(c.id)) },
+    h("span", { class: "title" }, c.title),
+    h("span", { class: "line" }, `今天 ${when(s.startTime)}${s.room ? "，" + s.room : ""}`));
+}
+
+async function detail(id) {
+  const course = await call("CourseCatalogService", "GetCourse", { id }, opts());
+  const [prereq, similar] = await Promise.all([
+    course.prerequisiteIds && course.prerequisiteIds.length
+      ? call("CourseCatalogService", "BatchGetCourses", { ids: course.prerequisiteIds }, opts()) : { courses: [] },
+    call("RecommendationService", "SimilarCourses", { courseId: id, k: 3 }, opts()).catch(() => ({ recommendations: [] })),
+  ]);
+  const now = Date.now();
+  const upcoming = (course.sessions || []).filter((s) => Date.parse(s.endTime) >= now).slice(0, 6);
+  const today = upcoming.find((s) => beijingDay(s.startTime) === beijingDay());
+  const v = course.venue || {};
+  const left = course.capacity > 0 ? course.capacity - (course.seatsTaken || 0) : -1;
+  const actions = [];
+  if (state.session) {
+    actions.push(h("button", { type: "button", class: "big primary", id: "enrol",
+      onclick: () => run(() => record(course, "registered", "报名")) }, "报名这门课"));
+    if (today) {
+      actions.push(h("button", { type: "button", class: "big primary", id: "check-in",
+        onclick: () => run(() => record(course, "attended", "签到")) }, "今日签到"));
+    }
+  } else {
+    actions.push(h("button", { type: "button", class: "big", id: "sign-in", onclick: () => run(signInScreen) }, "登录后报名"));
+  }
+  show(h("h1", { id: "course-title" }, course.title),
+       h("dl", { class: "facts" },
+         h("dt", {}, "类别"), h("dd", {}, `${course.category || ""} · ${LEVELS[course.level] || ""} · ${MODES[course.mode] || ""}`),
+         h("dt", {}, "地点"), h("dd", { id: "venue-address" }, course.mode === "ONLINE" ? "线上课程" : `${v.name || ""}（${v.address || "地址待定"}）`),
+         h("dt", {}, "名额"), h("dd", {}, seats(left)),
+         h("dt", {}, "学分"), h("dd", {}, `${course.credits || 0} 学分，${course.hours || 0} 学时`)),
+       h("div", { class: "row" }, actions),
+       h("h2", {}, "上课时间"),
+       upcoming.length ? h("ul", { class: "plain", id: "schedule" },
+         upcoming.map((s) => h("li", {}, `${when(s.startTime)}${s.room ? "，" + s.room : ""}`)))
+         : h("p", {}, "暂无排期"),
+       h("h2", {}, "先修课程"),
+       prereq.courses.length ? h("ul", { class: "plain", id: "prerequisites" }, prereq.courses.map((p) => h("li", {}, p.title)))
+         : h("p", { id: "prerequisites" }, "无，零基础可以报名"),
+       h("h2", {}, "相似课程"),
+       h("div", { class: "cards", id: "similar" }, (similar.recommendations || []).map(card)),
+       course.description ? [h("h2", {}, "课程介绍"), h("p", {}, course.description)] : null);
+}
+
+// The signed-in learner's credits and recent learning. Needs the role table
+// to let a kiosk session read its own learner's transcript and statements
+// (docs/web.md, "Kiosk"); where it does not, the screen says so plainly.
+async function myLearning() {
+  const learner = state.session.learner;
+  let t, list;
+  try {
+    [t, list] = await Promise.all([
+      call("LearningRecordService", "GetTranscript", { learner }, opts()),
+      call("LearningRecordService", "ListStatements", { learner, pageSize: 5 }, opts()),
+    ]);
+  } catch (err) {
+    if (!(err instanceof ApiError) || err.code !== "permission_denied") throw err;
+    show(h("h1", {}, "我的学习和学分"),
+         h("p", { class: "notice", id: "not-here" }, "这台终端暂时不能显示您的学习记录和学分，请在手机上的“东城学习”应用中查看。"),
+         h("div", { class: "row" }, h("button", { type: "button", class: "big primary", onclick: () => run(home) }, "返回为你推荐")));
+    return;
+  }
+  const title = (s) => {
+    try {
+      const j = JSON.parse(new TextDecoder().decode(Uint8Array.from(atob(s.json), (ch) => ch.charCodeAt(0))));
+      return j.object.definition.name["zh-CN"] || s.activity;
+    } catch { return s.activity; }
+  };
+  show(h("h1", {}, "我的学习和学分"),
+       h("dl", { class: "facts", id: "credits" },
+         h("dt", {}, "已完成课程"), h("dd", {}, `${t.courses || 0} 门`),
+         h("dt", {}, "学时"), h("dd", {}, `${t.hours || 0} 学时`),
+         h("dt", {}, "学分"), h("dd", { id: "credit-total" }, `${t.credits || 0} 学分`)),
+       h("h2", {}, "最近的学习"),
+       (list.statements || []).length
+         ? h("ul", { class: "plain", id: "recent" }, list.statements.map((s) =>
+             h("li", {}, `${day(s.timestamp || s.stored)} · ${VERBS[s.verb] || "学习"} · ${title(s)}`)))
+         : h("p", {}, "还没有学习记录。"),
+       h("div", { class: "row" }, h("button", { type: "button", class: "big primary", onclick: () => run(home) }, "返回为你推荐")));
+}
+
+async function record(course, verb, zh) {
+  const st = courseStatement(state.session.learner, VERB + verb, zh === "报名" ? "报名" : "参加", course, "kiosk", VENUE);
+  await call("LearningRecordService", "RecordStatement", { statementJson: JSON.stringify(st) }, opts());
+  show(h("p", { class: "success", role: "status", id: "done" }, `${zh}成功！`),
+       h("p", {}, `课程：${course.title}`),
+       h("p", {}, verb === "registered" ? `下次上课：${when((course.sessions || []).map((s) => s.startTime).find((t) => Date.parse(t) > Date.now()))}` : "祝您学习愉快。"),
+       h("div", { class: "row" },
+         h("button", { type: "button", class: "big primary", id: "more", onclick: () => run(home) }, "看看为你推荐的其他课程")));
+}
+
+async function signInScreen() {
+  let code = "";
+  const display = h("output", { class: "code", id: "code", "aria-label": "已输入的登录码" }, "");
+  const message = h("p", { id: "sign-in-message", role: "alert" });
+  const press = (d) => { if (code.length < 8) { code += d; display.textContent = code; } };
+  const submit = async () => {
+    if (!/^\d{8}$/.test(code)) { message.textContent = "请输入 8 位数字登录码。"; return; }
+    try {
+      const s = await call("LearningRecordService", "RedeemKioskPass", { code }, { kiosk: VENUE });
+      state.session = { token: s.token, learner: s.learner, expire: Date.parse(s.expireTime) };
+      state.category = "";
+      run(home);
+    } catch (err) {
+      code = ""; display.textContent = "";
+      message.textContent = err instanceof ApiError && err.code === "not_found"
+        ? "登录码不正确或已过期，请在手机上重新获取。" : "网络连接出现问题，请稍后再试。";
+    }
+  };
+  const keys = ["1", "2", "3", "4", "5", "6", "7", "8", "9"].map((d) =>
+    h("button", { type: "button", "data-key": d, onclick: () => press(d) }, d));
+  show(h("h1", {}, "登录"),
+       h("p", {}, "请打开手机上的“东城学习”应用，点“到终端登录”，输入显示的 8 位数字。"),
+       display, message,
+       h("div", { class: "keypad", role: "group", "aria-label": "数字键盘" }, keys,
+         h("button", { type: "button", "data-key": "del", onclick: () => { code = code.slice(0, -1); display.textContent = code; } }, "删除"),
+         h("button", { type: "button", "data-key": "0", onclick: () => press("0") }, "0"),
+         h("button", { type: "button", class: "primary", id: "submit", onclick: submit }, "确定")));
+}
+
+function signOut() {
+  state.session = null;
+  state.age = "";
+  state.category = "";
+  run(home);
+}
+
+// Idle timeout: no touch or key for IDLE_S seconds signs out and clears the screen.
+let idleTimer = 0;
+function touched() {
+  clearTimeout(idleTimer);
+  idleTimer = setTimeout(() => { signOut(); }, IDLE_S * 1000);
+}
+for (const ev of ["pointerdown", "keydown"]) document.addEventListener(ev, touched, { capture: true });
+
+document.getElementById("home").addEventListener("click", () => signOut());
+
+async function start() {
+  if (!/^[a-z0-9_-]{1,64}$/.test(VENUE)) {
+    show(h("h1", {}, "终端未配置"), h("p", { class: "notice", role: "alert" }, "地址中缺少场馆编号（?venue=…），请联系管理员。"));
+    return;
+  }
+  // The venue's own name and address, from one of its courses.
+  try {
+    const list = await call("CourseCatalogService", "ListCourses", { venueId: VENUE, pageSize: 1 }, opts());
+    const v = list.courses && list.courses[0] && list.courses[0].venue;
+    state.venueName = v ? v.name : "";
+    document.getElementById("venue-name").textContent = state.venueName;
+  } catch { /* the home screen reports errors */ }
+  touched();
+  run(home);
+}
+start();

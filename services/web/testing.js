@@ -1,0 +1,12 @@
+// What tests/browser needs from services/web's npm packages and generated
+// code, in one place (tests/browser has no node_modules of its own).
+export { chromium } from "playwright-core";
+export { createClient, ConnectError, Code } from "@connectrpc/connect";
+export { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
+export { CourseCatalogService } from "./gen/proto/lifelong/v1/catalog_pb.js";
+export { RecommendationService } from "./gen/proto/lifelong/v1/recommend_pb.js";
+export { LearningRecordService } from "./gen/proto/lifelong/v1/records_pb.js";
+export { createGateway } from "./gateway/gateway.js";
+export { chooseCredential, checkKioskWrite, peekClaims } from "./gateway/policy.js";
+import { createRequire } from "node:module";
+export const AXE_PATH = createRequire(import.meta.url).resolve("axe-core/axe.min.js");

@@ -1,0 +1,161 @@
+// The gateway itself: what it bridges and what it refuses, static files,
+// health, metrics, logs; and its credential policy as pure functions.
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import http from "node:http";
+import path from "node:path";
+import { describe, test } from "node:test";
+import { WEB, VENUE, gatewayCall, mintToken, operatorToken } from "./harness.mjs";
+import {
+  CourseCatalogService, checkKioskWrite, chooseCredential, createClient, createConnectTransport,
+  createGateway, createGrpcWebTransport, peekClaims,
+} from "../../services/web/testing.js";
+
+// A GET with the path sent exactly as given (fetch would normalise "..").
+function rawGet(rawPath) {
+  return new Promise((resolve, reject) => {
+    const u = new URL(WEB);
+    http.get({ host: u.hostname, port: u.port, path: rawPath }, (res) => { res.resume(); resolve(res.statusCode); })
+      .on("error", reject);
+  });
+}
+
+const op = () => ({ authorization: `Bearer ${operatorToken()}` });
+
+describe("gateway bridge", () => {
+  test("only the listed methods are bridged: internal, operator and write methods answer 404 even for an operator", async () => {
+    for (const [svc, m] of [["LearningRecordService", "ExportStatements"], ["LearningRecordService", "ListAuditEvents"],
+                            ["LearningRecordService", "WatchLearnerChanges"], ["LearningRecordService", "VoidStatement"],
+                            ["CourseCatalogService", "CreateCourse"], ["CourseCatalogService", "ArchiveCourse"],
+                            ["RecommendationService", "PinModelVersion"], ["NoSuchService", "Foo"]]) {
+      const r = await gatewayCall(svc, m, {}, op());
+      assert.equal(r.status, 404, `${svc}/${m}`);
+    }
+  });
+
+  test("credentials: none, malformed and forged tokens are refused; a learner's token is forwarded as is", async () => {
+    const none = await gatewayCall("CourseCatalogService", "GetCourse", { id: "c00001" });
+    assert.equal(none.body.code, "unauthenticated");
+    const basic = await gatewayCall("CourseCatalogService", "GetCourse", { id: "c00001" }, { authorization: "Basic bGlmZWxvbmc6eA==" });
+    assert.equal(basic.body.code, "unauthenticated");
+    assert.match(basic.body.message, /^authorization:/);
+    const parts = mintToken("learner", "u000070").split(".");
+    const forged = [parts[0], Buffer.from(JSON.stringify({ ...peekClaims(parts.join(".")), role: "operator" })).toString("base64url"), parts[2]];
+    const f = await gatewayCall("CourseCatalogService", "GetCourse", { id: "c00001" }, { authorization: `Bearer ${forged.join(".")}` });
+    assert.equal(f.body.code, "unauthenticated");
+    const ok = await gatewayCall("CourseCatalogService", "GetCourse", { id: "c00001" }, { authorization: `Bearer ${mintToken("learner", "u000070")}` });
+    assert.equal(ok.status, 200);
+    assert.equal(ok.body.id, "c00001");
+  });
+
+  test("bad input gets the service's error naming the field", async () => {
+    const r = await gatewayCall("RecommendationService", "Recommend", { k: 1000 }, op());
+    assert.equal(r.body.code, "invalid_argument");
+    assert.match(r.body.message, /^k:/);
+    const nf = await gatewayCall("CourseCatalogService", "GetCourse", { id: "no-such-course" }, op());
+    assert.equal(nf.body.code, "not_found");
+    const junk = await fetch(`${WEB}/api/lifelong.v1.CourseCatalogService/GetCourse`, {
+      method: "POST", headers: { "content-type": "application/json" }, body: "{not json" });
+    assert.equal((await junk.json()).code, "invalid_argument");
+  });
+
+  test("static files: pages, no traversal, no dot files, security headers, nothing from another origin", async () => {
+    const kiosk = await fetch(`${WEB}/kiosk/?venue=${VENUE}`);
+    assert.equal(kiosk.status, 200);
+    assert.match(kiosk.headers.get("content-security-policy"), /default-src 'self'/);
+    assert.equal(kiosk.headers.get("x-content-type-options"), "nosniff");
+    for (const p of ["/kiosk/../../gateway/main.js", "/app/%2e%2e/%2e%2e/package.json", "/shared/.hidden",
+                     "/fonts/../../../etc/passwd", "/app/%00", "/nothing", "/kiosk/..%2f..%2fgateway%2fmain.js", "/shared/%2e%2e/%2e%2e/package.json"]) {
+      assert.equal(await rawGet(p), 404, p);
+    }
+    assert.equal((await fetch(`${WEB}/kiosk/`, { method: "POST" })).status, 405);
+    // No CDN or other origin in any page, style or script.
+    const dir = path.join(import.meta.dirname ?? path.dirname(new URL(import.meta.url).pathname), "../../services/web/public");
+    const files = fs.readdirSync(dir, { recursive: true }).filter((f) => /\.(html|css|js|webmanifest)$/.test(f));
+    for (const f of files) {
+      const text = fs.readFileSync(path.join(dir, f), "utf8");
+      const refs = [...text.matchAll(/(?:src|href|url)\s*[=(]\s*["']?(https?:)?\/\/[^"')\s]+/g)].map((m) => m[0]);
+      assert.deepEqual(refs, [], `${f} loads from another origin`);
+    }
+    const font = await fetch(`${WEB}/fonts/NotoSansCJK-Regular.ttc`, { method: "HEAD" });
+    assert.equal(font.status, 200, "the bundled font is served by the gateway");
+  });
+
+  test("gRPC-Web and Connect (binary) clients are bridged too", async () => {
+    const headers = { authorization: `Bearer ${mintToken("learner", "u000071")}` };
+    for (const [name, transport] of [
+      ["grpc-web", createGrpcWebTransport({ baseUrl: `${WEB}/api`, httpVersion: "1.1" })],
+      ["connect binary", createConnectTransport({ baseUrl: `${WEB}/api`, httpVersion: "1.1", useBinaryFormat: true })]]) {
+      const c = await createClient(CourseCatalogService, transport).getCourse({ id: "c00001" }, { headers });
+      assert.equal(c.id, "c00001", name);
+    }
+  });
+
+  test("health and metrics", async () => {
+    const hz = await (await fetch(`${WEB}/healthz`)).json();
+    assert.deepEqual(hz, { status: "SERVING", backends: { records: "reachable", catalog: "reachable", recommend: "reachable" } });
+    await gatewayCall("CourseCatalogService", "GetCourse", { id: "c00001" }, op());
+    const m = await (await fetch(`${WEB}/metrics`)).text();
+    assert.match(m, /lifelong_web_rpc_total\{method="lifelong.v1.CourseCatalogService\/GetCourse",code="OK"\} [1-9]/);
+    assert.match(m, /lifelong_web_rpc_seconds_count\{method="lifelong.v1.CourseCatalogService\/GetCourse"\} [1-9]/);
+    assert.match(m, /lifelong_web_upstream_seconds_sum/);
+  });
+});
+
+describe("gateway with its services down", () => {
+  test("/healthz is 503 naming them, a call is UNAVAILABLE within its deadline, static files still load", async () => {
+    const gw = createGateway({
+      backends: { records: "127.0.0.1:1", catalog: "127.0.0.1:1", recommend: "127.0.0.1:1" }, tls: null,
+      kioskTokens: new Map(), kioskClients: new Set(["127.0.0.1"]), upstreamTimeoutMs: 2000, fontDir: "",
+    });
+    await new Promise((r) => gw.server.listen(0, "127.0.0.1", r));
+    const base = `http://127.0.0.1:${gw.server.address().port}`;
+    try {
+      const hz = await fetch(`${base}/healthz`);
+      assert.equal(hz.status, 503);
+      assert.deepEqual((await hz.json()).backends, { records: "unreachable", catalog: "unreachable", recommend: "unreachable" });
+      const t0 = Date.now();
+      const res = await fetch(`${base}/api/lifelong.v1.RecommendationService/Recommend`, {
+        method: "POST", headers: { "content-type": "application/json" }, body: "{}" });
+      assert.equal((await res.json()).code, "unavailable");
+      assert.ok(Date.now() - t0 < 5000);
+      assert.equal((await fetch(`${base}/kiosk/?venue=x`)).status, 200);
+    } finally {
+      await gw.close();
+    }
+  });
+});
+
+describe("credential policy (pure)", () => {
+  const cfg = { kioskTokens: new Map([["a-venue", "h.eyJyb2xlIjoia2lvc2siLCJ2ZW51ZSI6ImEtdmVudWUifQ.s"]]),
+                kioskClients: new Set(["127.0.0.1"]) };
+  const jwt = (claims) => `h.${Buffer.from(JSON.stringify(claims)).toString("base64url")}.s`;
+
+  test("kiosk header: the venue's token, only from allowed clients, only for configured venues", () => {
+    const c = chooseCredential({ "x-lifelong-kiosk": "a-venue" }, "::ffff:127.0.0.1", cfg);
+    assert.equal(c.principal.kind, "kiosk");
+    assert.equal(c.authorization, `Bearer ${cfg.kioskTokens.get("a-venue")}`);
+    assert.throws(() => chooseCredential({ "x-lifelong-kiosk": "a-venue" }, "10.0.0.9", cfg), /may not act as a kiosk/);
+    assert.throws(() => chooseCredential({ "x-lifelong-kiosk": "b-venue" }, "127.0.0.1", cfg), /no kiosk is configured/);
+    assert.throws(() => chooseCredential({ "x-lifelong-kiosk": "A B" }, "127.0.0.1", cfg), /must be a venue id/);
+  });
+
+  test("a bearer token on a kiosk page must be a session of that kiosk", () => {
+    const ok = chooseCredential({ "x-lifelong-kiosk": "a-venue", authorization: `Bearer ${jwt({ role: "kiosk", venue: "a-venue", learner: "u1" })}` }, "127.0.0.1", cfg);
+    assert.equal(ok.principal.claims.learner, "u1");
+    assert.throws(() => chooseCredential({ "x-lifelong-kiosk": "a-venue", authorization: `Bearer ${jwt({ role: "learner", sub: "u1" })}` }, "127.0.0.1", cfg), /not a session of the kiosk/);
+    assert.throws(() => chooseCredential({ authorization: "Bearer " }, "127.0.0.1", cfg), /authorization/);
+    assert.throws(() => chooseCredential({ authorization: "Bearer a.b" }, "127.0.0.1", cfg), /not a JWT/);
+    assert.equal(chooseCredential({}, "8.8.8.8", cfg).principal.kind, "none");
+  });
+
+  test("kiosk writes: only for the session's learner; learners are not restricted here", () => {
+    const st = (name) => JSON.stringify({ actor: { account: { homePage: "https://id.dongcheng.gov.cn", name } } });
+    const session = { kind: "bearer", claims: { role: "kiosk", venue: "a-venue", learner: "u1" } };
+    assert.doesNotThrow(() => checkKioskWrite(session, st("u1")));
+    assert.throws(() => checkKioskWrite(session, st("u2")), /statement_json\.actor/);
+    assert.throws(() => checkKioskWrite(session, "{"), /not valid JSON/);
+    assert.throws(() => checkKioskWrite({ kind: "kiosk", claims: { role: "kiosk" } }, st("u1")), /signed-in learner/);
+    assert.doesNotThrow(() => checkKioskWrite({ kind: "bearer", claims: { role: "learner", sub: "u1" } }, st("u2")));
+  });
+});

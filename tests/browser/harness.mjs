@@ -1,0 +1,134 @@
+// Shared set-up of the browser tests (tests/browser, docs/web.md "Tests"):
+// the running stack and gateway they drive (ops/test_web.sh starts both),
+// Debian's chromium through playwright-core, tokens, direct gRPC clients,
+// axe-core and the glyph check.
+//
+// Environment: WEB_URL (the gateway, e.g. http://127.0.0.1:28090), LIFELONG_VAR
+// (the stack's var dir: mint_token, jwt.key, operator.token), LIFELONG_RECORDS,
+// LIFELONG_CATALOG, LIFELONG_RECOMMEND (host:port), KIOSK_VENUE, CHROMIUM.
+
+import fs from "node:fs";
+import { execFileSync } from "node:child_process";
+import {
+  AXE_PATH, CourseCatalogService, LearningRecordService, RecommendationService, chromium, createClient,
+  createGrpcTransport,
+} from "../../services/web/testing.js";
+
+export const WEB = process.env.WEB_URL || "http://127.0.0.1:8090";
+export const VAR = process.env.LIFELONG_VAR || "var";
+export const VENUE = process.env.KIOSK_VENUE || "beixinqiao-sqxx";
+const chromiumPath = () => process.env.CHROMIUM || execFileSync("sh", ["-c", "command -v chromium"]).toString().trim();
+
+export const PORTRAIT = { width: 1080, height: 1920 };
+export const LANDSCAPE = { width: 1920, height: 1080 };
+export const PHONE = { width: 390, height: 844 };
+
+export async function launch() {
+  return chromium.launch({ executablePath: chromiumPath(), args: ["--no-sandbox", "--disable-gpu", "--lang=zh-CN"] });
+}
+
+// A page with the pages' errors collected in page.errors (a test fails on any).
+export async function newPage(browser, viewport, extra = {}) {
+  const context = await browser.newContext({ viewport, locale: "zh-CN", timezoneId: "Asia/Shanghai",
+                                             bypassCSP: true, ...extra });
+  const page = await context.newPage();
+  page.errors = [];
+  page.on("pageerror", (e) => page.errors.push(e.message));
+  return page;
+}
+
+export function mintToken(role, subject, extra = []) {
+  return execFileSync(`${VAR}/bin/mint_token`, [`--key_file=${VAR}/auth/jwt.key`, `--role=${role}`,
+    `--subject=${subject}`, "--ttl=1h", ...extra]).toString().trim();
+}
+
+export function operatorToken() {
+  return fs.readFileSync(`${VAR}/auth/operator.token`, "utf8").trim();
+}
+
+// Direct gRPC clients of the stack (no gateway), for set-up and checks.
+export function grpcClients() {
+  const t = (addr) => createGrpcTransport({ baseUrl: `http://${addr}` });
+  return {
+    catalog: createClient(CourseCatalogService, t(process.env.LIFELONG_CATALOG || "127.0.0.1:7002")),
+    records: createClient(LearningRecordService, t(process.env.LIFELONG_RECORDS || "127.0.0.1:7001")),
+    recommend: createClient(RecommendationService, t(process.env.LIFELONG_RECOMMEND || "127.0.0.1:7003")),
+  };
+}
+export const bearer = (token) => ({ headers: { authorization: `Bearer ${token}` } });
+
+// A Connect (JSON) call through the gateway, as a browser makes it.
+export async function gatewayCall(service, method, body, headers = {}) {
+  const res = await fetch(`${WEB}/api/lifelong.v1.${service}/${method}`, {
+    method: "POST", headers: { "content-type": "application/json", ...headers }, body: JSON.stringify(body),
+  });
+  return { status: res.status, body: await res.json().catch(() => null) };
+}
+
+// A fresh kiosk pass code of a learner (what the app shows).
+export async function kioskPass(learnerToken) {
+  const r = await gatewayCall("LearningRecordService", "CreateKioskPass", {}, { authorization: `Bearer ${learnerToken}` });
+  if (r.status !== 200) throw new Error(`CreateKioskPass: ${r.status} ${JSON.stringify(r.body)}`);
+  return r.body.code;
+}
+
+// axe-core on the current screen: the serious and critical violations.
+export async function axeViolations(page) {
+  if (!(await page.evaluate(() => typeof window.axe !== "undefined"))) {
+    await page.addScriptTag({ path: AXE_PATH });
+  }
+  const result = await page.evaluate(async () => window.axe.run(document, { resultTypes: ["violations"] }));
+  return result.violations.filter((v) => v.impact === "serious" || v.impact === "critical")
+    .map((v) => `${v.id} (${v.impact}): ${v.nodes.slice(0, 3).map((n) => n.target.join(" ")).join(", ")}`);
+}
+
+// Whether Chinese text renders as real glyphs (not tofu): two different
+// characters drawn in the page's body font must give different pixels (tofu
+// boxes are identical), and the glyph must cover some pixels.
+export async function cjkRenders(page) {
+  return page.evaluate(() => {
+    const font = getComputedStyle(document.body).font;
+    const draw = (ch) => {
+      const c = document.createElement("canvas");
+      c.width = 64; c.height = 64;
+      const g = c.getContext("2d");
+      g.font = font.replace(/\d+px/, "40px");
+      g.fillStyle = "#000";
+      g.fillText(ch, 4, 48);
+      return g.getImageData(0, 0, 64, 64).data.filter((_, i) => i % 4 === 3 && _ > 0).length;
+    };
+    const pixels = (ch) => {
+      const c = document.createElement("canvas");
+      c.width = 64; c.height = 64;
+      const g = c.getContext("2d");
+      g.font = font.replace(/\d+px/, "40px");
+      g.fillText(ch, 4, 48);
+      return Array.from(g.getImageData(0, 0, 64, 64).data).join(",");
+    };
+    return { ink: draw("课"), differ: pixels("课") !== pixels("程"),
+             tofuLike: pixels("课") === pixels("\u{E000}") };
+  });
+}
+
+// Layout checks for seniors: every visible button at least 48x48 CSS px,
+// body text at least 24px, no horizontal scrolling.
+export async function layoutProblems(page) {
+  return page.evaluate(() => {
+    const problems = [];
+    for (const b of document.querySelectorAll("button")) {
+      const r = b.getBoundingClientRect();
+      if (r.width === 0 && r.height === 0) continue;
+      if (r.width < 48 || r.height < 48) problems.push(`button "${b.textContent}" is ${r.width}x${r.height}`);
+    }
+    for (const el of document.querySelectorAll("p, li, dd, dt, .line, button")) {
+      const px = parseFloat(getComputedStyle(el).fontSize);
+      if (el.getClientRects().length && px < 24) problems.push(`${el.tagName} "${el.textContent.slice(0, 20)}" at ${px}px`);
+    }
+    const junk = /\b(null|undefined|NaN|\[object Object\])\b/.exec(document.body.innerText);
+    if (junk) problems.push(`"${junk[0]}" shown on the screen`);
+    if (document.documentElement.scrollWidth > window.innerWidth + 1) {
+      problems.push(`horizontal scroll: ${document.documentElement.scrollWidth} > ${window.innerWidth}`);
+    }
+    return problems;
+  });
+}
