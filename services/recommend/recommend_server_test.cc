@@ -483,6 +483,49 @@ TEST_F(RecommendServerTest, NextLevelOfACompletedCourseIsRecommended) {
   EXPECT_EQ(Find(MustRecommend(Request("u10", 5)), "c_py_next"), nullptr);
 }
 
+TEST_F(RecommendServerTest, NotReadyCourseComesLastAndSaysWhatComesFirst) {
+  StartWithModel();
+  // 硬笔书法 now needs 书法进阶; a learner who passed 书法入门 and failed
+  // nothing gets 书法进阶 before it.
+  v1::Course sf3 = testing::TestCatalog(now_)[3];
+  ASSERT_EQ(sf3.id(), "c_sf3");
+  sf3.add_prerequisite_ids("c_sf2");
+  catalog_.Put(sf3);
+  records_.Add("u11", vocab::kPassed, "c_sf1", now_);
+  v1::RecommendRequest r = Request("u11", 10);
+  r.mutable_filter()->add_categories("书法");
+  const absl::Time deadline = absl::Now() + absl::Seconds(20);
+  v1::RecommendResponse out;
+  const v1::Recommendation* found = nullptr;
+  do {  // until the catalog refresh saw the prerequisite
+    out = MustRecommend(r);
+    found = Find(out, "c_sf3");
+    if (found == nullptr || found->missing_prerequisite_ids_size() == 0) {
+      absl::SleepFor(absl::Milliseconds(50));
+    }
+  } while ((found == nullptr || found->missing_prerequisite_ids_size() == 0) &&
+           absl::Now() < deadline);
+  ASSERT_NE(found, nullptr);
+  ASSERT_EQ(found->missing_prerequisite_ids_size(), 1);
+  EXPECT_EQ(found->missing_prerequisite_ids(0), "c_sf2");
+  EXPECT_EQ(found->reason(), "先修：书法进阶");
+  EXPECT_EQ(found->reason_kind(), v1::Recommendation::REASON_PREREQUISITES_FIRST);
+  EXPECT_EQ(out.recommendations(out.recommendations_size() - 1).course().course_id(), "c_sf3");
+  for (const auto& rec : out.recommendations()) {
+    if (rec.course().course_id() != "c_sf3") EXPECT_EQ(rec.missing_prerequisite_ids_size(), 0);
+  }
+
+  // After a failure of 书法进阶 the same course is offered again first.
+  records_.Add("u12", vocab::kPassed, "c_sf1", now_ - absl::Hours(2));
+  records_.Add("u12", vocab::kRegistered, "c_sf2", now_ - absl::Hours(1));
+  records_.Add("u12", vocab::kFailed, "c_sf2", now_);
+  v1::RecommendResponse retry = MustRecommend(Request("u12", 5));
+  ASSERT_GT(retry.recommendations_size(), 0);
+  EXPECT_EQ(retry.recommendations(0).course().course_id(), "c_sf2");
+  EXPECT_EQ(retry.recommendations(0).reason(), "未通过 书法进阶，可再学一次");
+  EXPECT_EQ(retry.recommendations(0).reason_kind(), v1::Recommendation::REASON_RETRY);
+}
+
 TEST_F(RecommendServerTest, CatalogChangesReachAnswers) {
   StartWithModel();
   v1::RecommendRequest r = Request("", 100);

@@ -45,6 +45,7 @@ void FillRecommendation(const ScoredCourse& s, absl::Time now, v1::Recommendatio
   out->set_reason(s.reason);
   out->set_reason_kind(KindToProto(s.reason_kind));
   out->set_distance_km(s.distance_km);
+  for (const std::string& id : s.missing_prerequisites) out->add_missing_prerequisite_ids(id);
 }
 
 }  // namespace
