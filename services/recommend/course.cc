@@ -93,8 +93,9 @@ std::string SeriesKey(const std::string& title) {
   return key;
 }
 
-CatalogSnapshot::CatalogSnapshot(std::string version, std::vector<Course> courses)
-    : version_(std::move(version)) {
+CatalogSnapshot::CatalogSnapshot(std::string version, std::vector<Course> courses,
+                                 std::vector<Programme> programmes)
+    : version_(std::move(version)), programmes_(std::move(programmes)) {
   courses_.reserve(courses.size());
   for (Course& c : courses) {
     if (c.series.empty()) c.series = SeriesKey(c.title);
@@ -119,6 +120,13 @@ CatalogSnapshot::CatalogSnapshot(std::string version, std::vector<Course> course
 const Course* CatalogSnapshot::Find(const std::string& course_id) const {
   auto it = by_id_.find(course_id);
   return it == by_id_.end() ? nullptr : &courses_[it->second];
+}
+
+const Programme* CatalogSnapshot::FindProgramme(const std::string& programme_id) const {
+  for (const Programme& p : programmes_) {
+    if (p.id == programme_id) return &p;
+  }
+  return nullptr;
 }
 
 bool CatalogSnapshot::VenueLocation(const std::string& venue_id, double* lat, double* lng) const {

@@ -171,8 +171,14 @@ class Planner {
         std::string first_why;
         bool planned = false;
         for (int section : Sections(Index(pc))) {
-          State trial = *s;
           std::string w;
+          if (!s->taken.contains(section) && !DoneIndex(section)) {
+            if (std::string bad = StaticCheck(section); !bad.empty()) {
+              if (first_why.empty()) first_why = absl::StrCat(courses_[section].title, " ", bad);
+              continue;
+            }
+          }
+          State trial = *s;
           if (Add(section, absl::StrCat("prerequisite of ", c.title), &trial, &w, depth + 1)) {
             *s = std::move(trial);
             planned = true;
@@ -244,8 +250,9 @@ class Planner {
   }
 
   // The best way to add one of `options` (each with its prerequisites) to
-  // `s`: fewest new courses, then `gain` (higher first), then the
-  // recommender's score, online when preferred, the earlier end, the id.
+  // `s`: the most `gain` per new course (fewest new courses when there is
+  // no gain to measure), then the most gain, the recommender's score,
+  // online when preferred, the earlier end, the id.
   // `gain(trial_before, trial_after)` measures what the option brings.
   template <typename Gain>
   std::optional<State> Best(const std::vector<int>& options, const State& s, const std::string& why,
@@ -254,16 +261,26 @@ class Planner {
     double best_key[5] = {0, 0, 0, 0, 0};
     int best_ci = -1;
     for (int ci : options) {
-      State trial = s;
       std::string w;
+      if (!s.taken.contains(ci) && !DoneIndex(ci)) {
+        if (std::string bad = StaticCheck(ci); !bad.empty()) {
+          if (why_not->empty()) *why_not = absl::StrCat(courses_[ci].title, " ", bad);
+          continue;
+        }
+      }
+      State trial = s;
       if (!Add(ci, why, &trial, &w)) {
         if (why_not->empty()) *why_not = w;
         continue;
       }
       const Course& c = courses_[ci];
+      const int cost = trial.new_courses - s.new_courses;
+      const double g = gain(s, trial);
       const double key[5] = {
-          -static_cast<double>(trial.new_courses - s.new_courses),
-          gain(s, trial),
+          // What each new course brings toward the deficit; without a
+          // deficit (target goals), fewer new courses.
+          g > 0 ? g / std::max(1, cost) : -static_cast<double>(cost),
+          g,
           Score(ci),
           learner_.prefer_online && c.mode == "online" ? 1.0 : 0.0,
           trial.steps.empty() ? 0.0 : -absl::ToDoubleSeconds(trial.steps.back().end - now_),

@@ -14,9 +14,10 @@
 //   * the last session ends by the deadline;
 //   * offline and blended courses meet in the learner's home 学区 (unless
 //     any_xuequ, or the home 学区 is unknown); online courses always qualify.
-// Among courses that qualify it prefers, in order: fewer new courses, what
-// the recommender scores highly (`scores`), online when the learner prefers
-// it, the earlier end, the smaller id (deterministic).
+// Among courses that qualify it prefers, in order: the most credits toward
+// the deficit per new course (or fewer new courses for a target), what the
+// recommender scores highly (`scores`), online when the learner prefers it,
+// the earlier end, the smaller id (deterministic).
 //
 // Progress counts credits of completed/passed courses at the catalog's
 // credits (the credit bank's verified flag is not available yet, so every
@@ -40,21 +41,6 @@
 #include "services/recommend/course.h"
 
 namespace lifelong::recommend {
-
-struct CreditRequirement {
-  std::string category;  // a catalog category, e.g. "传统文化"
-  double credits = 0;    // at least this many credits in it
-};
-
-// A named goal with its rules (lifelong.v1.Programme).
-struct Programme {
-  std::string id;
-  std::string name;                             // e.g. "社区教育证书"
-  double credits = 0;                           // total credits required
-  std::vector<CreditRequirement> by_category;   // minimums per category
-  std::vector<std::string> required_courses;    // course ids (a section of the series counts)
-  absl::Time deadline = absl::InfiniteFuture(); // every course ends by then
-};
 
 struct PlanGoal {
   enum class Kind { kProgramme, kCourse, kCategory };
