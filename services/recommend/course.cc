@@ -114,7 +114,21 @@ CatalogSnapshot::CatalogSnapshot(std::string version, std::vector<Course> course
   for (size_t i = 0; i < courses_.size(); ++i) {
     const Course& c = courses_[i];
     if (!c.venue_id.empty()) by_venue_.try_emplace(c.venue_id, i);
+    by_series_[c.series].push_back(static_cast<int>(i));
+    by_category_[c.category].push_back(static_cast<int>(i));
   }
+}
+
+const std::vector<int>& CatalogSnapshot::SeriesCourses(const std::string& series) const {
+  static const std::vector<int> kNone;
+  auto it = by_series_.find(series);
+  return it == by_series_.end() ? kNone : it->second;
+}
+
+const std::vector<int>& CatalogSnapshot::CategoryCourses(const std::string& category) const {
+  static const std::vector<int> kNone;
+  auto it = by_category_.find(category);
+  return it == by_category_.end() ? kNone : it->second;
 }
 
 const Course* CatalogSnapshot::Find(const std::string& course_id) const {

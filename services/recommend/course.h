@@ -100,6 +100,10 @@ class CatalogSnapshot {
   const std::vector<Programme>& programmes() const { return programmes_; }
   // nullptr when the catalog has no such programme.
   const Programme* FindProgramme(const std::string& programme_id) const;
+  // Indices into courses() of the sections of `series` / the courses of
+  // `category`, ascending; empty when none.
+  const std::vector<int>& SeriesCourses(const std::string& series) const;
+  const std::vector<int>& CategoryCourses(const std::string& category) const;
   // Venue location by venue id (from any course held there).
   bool VenueLocation(const std::string& venue_id, double* lat, double* lng) const;
   // The venue's 社区 name for reasons (jiedao, else venue name); "" if unknown.
@@ -111,6 +115,8 @@ class CatalogSnapshot {
   std::vector<Programme> programmes_;
   absl::flat_hash_map<std::string, size_t> by_id_;
   absl::flat_hash_map<std::string, size_t> by_venue_;
+  absl::flat_hash_map<std::string, std::vector<int>> by_series_;
+  absl::flat_hash_map<std::string, std::vector<int>> by_category_;
 };
 
 using CatalogPtr = std::shared_ptr<const CatalogSnapshot>;

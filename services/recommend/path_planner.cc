@@ -51,14 +51,9 @@ class Planner {
         now_(now),
         deadline_(deadline),
         options_(options) {
-    for (int ci = 0; ci < static_cast<int>(courses_.size()); ++ci) {
-      by_series_[courses_[ci].series].push_back(ci);
-      by_category_[courses_[ci].category].push_back(ci);
-    }
     for (const std::string& id : learner_.completed) {
       if (const Course* c = catalog_.Find(id)) done_series_.insert(c->series);
     }
-    for (auto& [series, list] : by_series_) SortByPreference(&list);
   }
 
   const Course& course(int ci) const { return courses_[ci]; }
@@ -68,11 +63,14 @@ class Planner {
     return it == scores_.end() ? 0.0 : it->second;
   }
   const std::vector<int>& Category(const std::string& category) const {
-    static const std::vector<int> kNone;
-    auto it = by_category_.find(category);
-    return it == by_category_.end() ? kNone : it->second;
+    return catalog_.CategoryCourses(category);
   }
-  const std::vector<int>& Sections(int ci) const { return by_series_.at(courses_[ci].series); }
+  // The sections of course ci's series, best scored first.
+  std::vector<int> Sections(int ci) const {
+    std::vector<int> list = catalog_.SeriesCourses(courses_[ci].series);
+    SortByPreference(&list);
+    return list;
+  }
 
   bool Done(const std::string& id) const {
     if (learner_.completed.contains(id)) return true;
@@ -356,8 +354,6 @@ class Planner {
   const absl::Time now_;
   const absl::Time deadline_;
   const PlanOptions& options_;
-  absl::flat_hash_map<std::string, std::vector<int>> by_series_;
-  absl::flat_hash_map<std::string, std::vector<int>> by_category_;
   absl::flat_hash_set<std::string> done_series_;
 };
 
