@@ -1706,7 +1706,8 @@ int RunCli(const std::vector<std::string>& args, const CliContext& ctx) {
   }
   std::string name = args[0];
   size_t consumed = 1;
-  if ((name == "courses" || name == "model" || name == "auth") && args.size() >= 2 && args[1][0] != '-') {
+  if ((name == "courses" || name == "model" || name == "auth" || name == "programmes") && args.size() >= 2 &&
+      args[1][0] != '-') {
     name = absl::StrCat(name, " ", args[1]);
     consumed = 2;
   }
