@@ -103,8 +103,11 @@ class Planner {
       }
       step.start = start == absl::InfiniteFuture() ? now_ : start;
       step.end = end;
+      if (c->sessions.empty()) {  // self-paced: as long as a new start would take
+        step.end = now_ + options_.self_paced_per_credit * std::max(1.0, std::ceil(c->credits));
+      }
       SortSessions(&step.sessions);
-      s.series_ready[c->series] = end;
+      s.series_ready[c->series] = step.end;
       s.taken.insert(Index(c));
       s.steps.push_back(std::move(step));
     }
@@ -200,7 +203,7 @@ class Planner {
       // Self-paced (online): starts when the prerequisites are done and the
       // enrolment is open.
       step.start = std::max(earliest, c.enrol_from);
-      step.end = step.start + options_.self_paced_per_3h * std::max(1.0, std::ceil(c.credits > 0 ? c.credits : 1.0));
+      step.end = step.start + options_.self_paced_per_credit * std::max(1.0, std::ceil(c.credits));
       if (step.end > deadline_) {
         *why_not = absl::StrCat(c.title, " cannot be finished before the deadline");
         return false;

@@ -106,8 +106,9 @@ struct PlanOptions {
   // Courses examined per deficit (best first by a cheap key); bounds the
   // work on very large catalogs.
   int max_candidates = 300;
-  // Self-paced online courses (no sessions): weeks per 3 hours of content.
-  absl::Duration self_paced_per_3h = absl::Hours(24 * 7);
+  // Self-paced online courses (no sessions) take this long per credit
+  // (at least one credit's worth).
+  absl::Duration self_paced_per_credit = absl::Hours(24 * 7);
 };
 
 // Course id -> recommender score (higher is better); missing ids score 0.

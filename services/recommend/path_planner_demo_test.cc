@@ -44,6 +44,9 @@ class DemoPlanTest : public ::testing::Test {
                 << s.course->id << " clashes with " << plan.steps[b].course->id;
           }
         }
+        // A planned course starts after its prerequisites end (two courses
+        // already in progress are the learner's own choice).
+        if (plan.steps[b].enrolled) continue;
         for (const std::string& p : plan.steps[b].course->prerequisites) {
           if (p == s.course->id) EXPECT_LE(s.end, plan.steps[b].start);
         }

@@ -150,6 +150,24 @@ TEST(PlanPath, InProgressPrerequisiteIsKeptAndWaitedFor) {
   EXPECT_FALSE(p.steps[1].enrolled);
 }
 
+TEST(PlanPath, SelfPacedCourseInProgressIsWaitedFor) {
+  std::vector<Def> defs = {
+      {"py1", "Python 入门", "科技", 2, {}, 0, 9, 0, "", "online"},
+      {"py2", "Python 进阶", "科技", 1, {"py1"}, 0, 9, 0, "", "online"},
+  };
+  CatalogSnapshot catalog = Catalog(defs);
+  PlanLearner l;
+  l.enrolled = {"py1"};
+  PathPlan p = MustPlan(catalog, CourseGoal("py2"), l);
+  EXPECT_TRUE(p.feasible) << p.reason;
+  ASSERT_THAT(Ids(p), ElementsAre("py1", "py2"));
+  EXPECT_TRUE(p.steps[0].enrolled);
+  // Two credits' worth of weeks for the course in progress, then one.
+  EXPECT_EQ(p.steps[0].end, kNow + absl::Hours(24 * 14));
+  EXPECT_EQ(p.steps[1].start, p.steps[0].end);
+  EXPECT_EQ(p.steps[1].end, p.steps[1].start + absl::Hours(24 * 7));
+}
+
 TEST(PlanPath, SectionThatStartsBeforeThePrerequisiteEndsIsSkipped) {
   std::vector<Def> defs = kChain;
   // 剪纸进阶 (a second section) starting on day 14, while 剪纸入门 runs to day 21.
