@@ -79,6 +79,7 @@ class RecommenderReadinessTest : public ::testing::Test {
     RecommendQuery q;
     q.k = k;
     q.filter.categories = std::move(categories);
+    keep_.push_back(catalog);  // results point into it
     absl::StatusOr<RecommendResult> out = r.Recommend(*model_, catalog, h, q, now_);
     EXPECT_TRUE(out.ok()) << out.status();
     return out.ok() ? *out : RecommendResult();
@@ -110,6 +111,7 @@ class RecommenderReadinessTest : public ::testing::Test {
 
   static std::shared_ptr<const models::ModelBundle>* model_;
   absl::Time now_;
+  std::vector<CatalogPtr> keep_;  // the catalogs of this test's results
 };
 
 std::shared_ptr<const models::ModelBundle>* RecommenderReadinessTest::model_ = nullptr;
