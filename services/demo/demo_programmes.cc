@@ -1,5 +1,7 @@
 #include "services/demo/demo_programmes.h"
 
+#include <algorithm>
+#include <cstdint>
 #include <string>
 #include <utility>
 
@@ -9,12 +11,18 @@
 namespace lifelong::demo {
 namespace {
 
-// The end of `day` in Beijing (UTC+8), as a timestamp.
-google::protobuf::Timestamp EndOfDay(int y, int m, int d) {
-  const absl::Time t =
-      absl::FromCivil(absl::CivilDay(y, m, d) + 1, absl::FixedTimeZone(8 * 3600)) - absl::Seconds(1);
+// The end (23:59:59 Beijing time) of the day of the last session of the
+// courses of `max_level` or lower.
+google::protobuf::Timestamp EndOfLastSessionDay(const DemoDistrict& district, int max_level) {
+  int64_t last = 0;
+  for (const DemoCourse& c : district.courses()) {
+    if (c.level > max_level) continue;
+    for (const v1::Session& s : c.course.sessions()) last = std::max<int64_t>(last, s.end_time().seconds());
+  }
+  const absl::TimeZone beijing = absl::FixedTimeZone(8 * 3600);
+  const absl::CivilDay day = absl::ToCivilDay(absl::FromUnixSeconds(last), beijing);
   google::protobuf::Timestamp ts;
-  ts.set_seconds(absl::ToUnixSeconds(t));
+  ts.set_seconds(absl::ToUnixSeconds(absl::FromCivil(day + 1, beijing)) - 1);
   return ts;
 }
 
@@ -49,23 +57,35 @@ v1::Programme Make(std::string id, std::string name, std::string description, do
 
 }  // namespace
 
+int64_t FirstSessionMicros(const DemoDistrict& district) {
+  int64_t first = INT64_MAX;
+  for (const DemoCourse& c : district.courses()) {
+    for (const v1::Session& s : c.course.sessions()) {
+      first = std::min<int64_t>(first, s.start_time().seconds() * 1000000 + s.start_time().nanos() / 1000);
+    }
+  }
+  return first == INT64_MAX ? 0 : first;
+}
+
 std::vector<v1::Programme> DemoProgrammes(const DemoDistrict& district) {
+  const google::protobuf::Timestamp spring = EndOfLastSessionDay(district, 1);
+  const google::protobuf::Timestamp year = EndOfLastSessionDay(district, 2);
   return {
       Make("laonian_daxue", "老年大学结业",
            "东城区老年大学学年结业：修满10学分，其中老年教育类课程不少于6学分，并完成老年健身操入门。", 10,
-           {{"老年教育", 6}}, {FirstBeginner(district, "老年健身操")}, EndOfDay(2027, 7, 31)),
+           {{"老年教育", 6}}, {FirstBeginner(district, "老年健身操")}, year),
       Make("shuzi_suyang", "数字素养证书",
            "智慧助老数字素养证书：智能手机与数字素养类课程不少于6学分，并完成防范电信网络诈骗入门。", 0,
-           {{"智能手机与数字素养", 6}}, {FirstBeginner(district, "防范电信网络诈骗")}, EndOfDay(2027, 6, 30)),
+           {{"智能手机与数字素养", 6}}, {FirstBeginner(district, "防范电信网络诈骗")}, spring),
       Make("jiazhang_xuexiao", "家长学校结业",
            "社区家长学校结业：修满8学分，其中家庭教育不少于4学分、心理健康不少于2学分。", 8,
-           {{"家庭教育", 4}, {"心理健康", 2}}, {}, EndOfDay(2027, 6, 30)),
+           {{"家庭教育", 4}, {"心理健康", 2}}, {}, spring),
       Make("feiyi_chuancheng", "非遗传承体验",
            "非遗传承体验证书：传统文化与戏曲类课程共修满6学分，其中传统文化不少于4学分，并完成剪纸入门。", 6,
-           {{"传统文化", 4}}, {FirstBeginner(district, "剪纸")}, EndOfDay(2027, 7, 31)),
+           {{"传统文化", 4}}, {FirstBeginner(district, "剪纸")}, year),
       Make("shequ_jiaoyu", "社区教育证书",
            "东城区社区教育证书：修满12学分，其中传统文化不少于4学分。", 12, {{"传统文化", 4}}, {},
-           EndOfDay(2027, 7, 31)),
+           year),
   };
 }
 

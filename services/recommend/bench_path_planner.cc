@@ -54,7 +54,7 @@ void Bench(int courses_n, int learners_n) {
   CatalogSnapshot catalog("bench", std::move(courses), programmes);
   std::printf("catalog of %zu courses, %zu programmes (built in %.1f s)\n", catalog.courses().size(),
               programmes.size(), absl::ToDoubleSeconds(absl::Now() - t0));
-  const absl::Time now = absl::FromUnixMicros(demo::DemoDistrict::CutoffMicros());
+  const absl::Time now = absl::FromUnixMicros(demo::FirstSessionMicros(d)) - absl::Hours(24 * 7);
   Stats programme, course, category;
   for (int i = 1; i <= learners_n; ++i) {
     const demo::Learner l = d.MakeLearner(i);

@@ -6,7 +6,7 @@
 // Protocol: for every learner, the last `registered` event is held out and
 // everything before it is the history; a model is trained with the real
 // trainer on all histories (no held-out event is seen); every sampled learner
-// then gets Recommend(k) at the demo's cut-off time with the rule on and
+// then gets Recommend(k) a week before the first session with the rule on and
 // off. HR@k: the held-out course (or another section of its series) is in
 // the list. Unmet: an item with a prerequisite that neither it nor another
 // section of its series was completed or passed in the history.
@@ -27,6 +27,7 @@
 #include "models/trainer.h"
 #include "services/common/vocabulary.h"
 #include "services/demo/demo_district.h"
+#include "services/demo/demo_programmes.h"
 #include "services/recommend/catalog_cache.h"
 #include "services/recommend/learner_history.h"
 #include "services/recommend/recommender.h"
@@ -137,7 +138,9 @@ int Run() {
   Recommender::Options on_opts, off_opts;
   off_opts.readiness = false;
   Recommender on(search, on_opts), off(search, off_opts);
-  const absl::Time now = absl::FromUnixMicros(demo::DemoDistrict::CutoffMicros());
+  // A week before the first session: no learner event is later, every
+  // OPEN course takes enrolments.
+  const absl::Time now = absl::FromUnixMicros(demo::FirstSessionMicros(district)) - absl::Hours(24 * 7);
   RecommendQuery q;
   q.k = k;
 
