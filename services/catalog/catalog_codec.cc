@@ -115,6 +115,38 @@ absl::StatusOr<Course> DecodeCourseValue(absl::string_view value) {
   return course;
 }
 
+// ---- programmes -----------------------------------------------------------------
+
+std::string ProgrammeKey(absl::string_view id) { return std::string(id); }
+
+std::string EncodeProgrammeValue(const lifelong::v1::Programme& programme) {
+  std::string out;
+  out.push_back(static_cast<char>(ProgrammeValueFormat::kProtoV1));
+  std::string body;
+  {
+    google::protobuf::io::StringOutputStream stream(&body);
+    google::protobuf::io::CodedOutputStream coded(&stream);
+    coded.SetSerializationDeterministic(true);
+    programme.SerializeToCodedStream(&coded);
+  }
+  out += body;
+  return out;
+}
+
+absl::StatusOr<lifelong::v1::Programme> DecodeProgrammeValue(absl::string_view value) {
+  if (value.empty()) return Short("programme value");
+  if (static_cast<uint8_t>(value[0]) != static_cast<uint8_t>(ProgrammeValueFormat::kProtoV1)) {
+    return absl::DataLossError(
+        absl::StrCat("programme value: unknown format tag ", static_cast<uint8_t>(value[0])));
+  }
+  value.remove_prefix(1);
+  lifelong::v1::Programme programme;
+  if (!programme.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+    return absl::DataLossError("programme value: protobuf does not parse");
+  }
+  return programme;
+}
+
 // ---- course_index -------------------------------------------------------------
 
 std::string EnumTerm(int value) { return std::string(1, static_cast<char>(value & 0xff)); }

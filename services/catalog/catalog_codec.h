@@ -23,6 +23,14 @@
 //   key without that prefix. Terms of one kind are ordered by (length, bytes),
 //   which nothing relies on.
 //
+// Column family "programmes" (ColumnFamilyId::kProgrammes)
+//   key    programme id: 1..64 bytes of [a-z0-9_-], no terminator (id order
+//          is the order ListProgrammes returns).
+//   value  [0]      ProgrammeValueFormat tag (0x01 = kProtoV1)
+//          [1..]    lifelong.v1.Programme, protobuf binary (deterministic
+//                   serialization), with update_time filled in.
+//   A programme write also grows the generation (meta) in the same batch.
+//
 // Column family "meta" (ColumnFamilyId::kMeta)
 //   key    [0]  MetaKey tag, nothing else
 //   values kGeneration, kCourseCount, kArchivedCount: uint64 big-endian (8)
@@ -89,6 +97,19 @@ std::string EncodeCourseValue(const lifelong::v1::Course& course);
 // DATA_LOSS on an empty value, an unknown format tag or a proto that does not
 // parse.
 absl::StatusOr<lifelong::v1::Course> DecodeCourseValue(absl::string_view value);
+
+// ---- programmes -----------------------------------------------------------------
+
+std::string ProgrammeKey(absl::string_view id);
+
+enum class ProgrammeValueFormat : uint8_t {
+  kProtoV1 = 0x01,
+};
+
+std::string EncodeProgrammeValue(const lifelong::v1::Programme& programme);
+// DATA_LOSS on an empty value, an unknown format tag or a proto that does not
+// parse.
+absl::StatusOr<lifelong::v1::Programme> DecodeProgrammeValue(absl::string_view value);
 
 // ---- course_index -------------------------------------------------------------
 

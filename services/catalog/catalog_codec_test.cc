@@ -139,6 +139,28 @@ TEST(CatalogCodec, CourseValueRejectsEmptyUnknownTagAndGarbage) {
             absl::StatusCode::kDataLoss);
 }
 
+TEST(CatalogCodec, ProgrammeValueGoldenBytesRoundTripAndRejects) {
+  lifelong::v1::Programme p;
+  p.set_id("p1");
+  EXPECT_EQ(ProgrammeKey("p1"), "p1");
+  EXPECT_EQ(EncodeProgrammeValue(p), Bytes({0x01, 0x0a, 0x02, 'p', '1'}));
+  p.set_name("社区教育证书");
+  p.set_credits(12);
+  auto* r = p.add_by_category();
+  r->set_category("传统文化");
+  r->set_credits(4);
+  p.add_required_course_ids("c00001");
+  p.mutable_deadline()->set_seconds(1811000000);
+  absl::StatusOr<lifelong::v1::Programme> back = DecodeProgrammeValue(EncodeProgrammeValue(p));
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(back->SerializeAsString(), p.SerializeAsString());
+  EXPECT_EQ(DecodeProgrammeValue("").status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ(DecodeProgrammeValue(Bytes({0x02, 0x0a, 0x02, 'p', '1'})).status().code(),
+            absl::StatusCode::kDataLoss);
+  EXPECT_EQ(DecodeProgrammeValue(Bytes({0x01, 0x0a, 0x05, 'p', '1'})).status().code(),
+            absl::StatusCode::kDataLoss);
+}
+
 TEST(CatalogCodec, IndexKeyGoldenBytes) {
   EXPECT_EQ(IndexKey(IndexKind::kState, EnumTerm(Course::OPEN), "c1"),
             Bytes({0x01, 0x00, 0x01, 0x02, 'c', '1'}));

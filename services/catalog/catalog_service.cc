@@ -99,4 +99,28 @@ grpc::Status CatalogService::Echo(grpc::ServerContext* ctx, const lifelong::v1::
   return grpc::Status::OK;
 }
 
+grpc::Status CatalogService::PutProgramme(grpc::ServerContext* ctx,
+                                          const lifelong::v1::PutProgrammeRequest* request,
+                                          lifelong::v1::Programme* response) {
+  LL_AUTHORIZE(auth_, ctx, "PutProgramme");
+  return Reply(store_->PutProgramme(request->programme()), response);
+}
+
+grpc::Status CatalogService::GetProgramme(grpc::ServerContext* ctx,
+                                          const lifelong::v1::GetProgrammeRequest* request,
+                                          lifelong::v1::Programme* response) {
+  LL_AUTHORIZE(auth_, ctx, "GetProgramme");
+  return Reply(store_->GetProgramme(request->id()), response);
+}
+
+grpc::Status CatalogService::ListProgrammes(grpc::ServerContext* ctx,
+                                            const lifelong::v1::ListProgrammesRequest*,
+                                            lifelong::v1::ListProgrammesResponse* response) {
+  LL_AUTHORIZE(auth_, ctx, "ListProgrammes");
+  absl::StatusOr<std::vector<lifelong::v1::Programme>> all = store_->ListProgrammes();
+  if (!all.ok()) return ToGrpcStatus(all.status());
+  for (lifelong::v1::Programme& p : *all) *response->add_programmes() = std::move(p);
+  return grpc::Status::OK;
+}
+
 }  // namespace lifelong::catalog

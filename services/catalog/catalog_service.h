@@ -47,6 +47,13 @@ class CatalogService final : public lifelong::v1::CourseCatalogService::Service 
   grpc::Status Echo(grpc::ServerContext* context, const lifelong::v1::EchoRequest* request,
                     lifelong::v1::EchoResponse* response) override;
 
+  grpc::Status PutProgramme(grpc::ServerContext* context, const lifelong::v1::PutProgrammeRequest* request,
+                            lifelong::v1::Programme* response) override;
+  grpc::Status GetProgramme(grpc::ServerContext* context, const lifelong::v1::GetProgrammeRequest* request,
+                            lifelong::v1::Programme* response) override;
+  grpc::Status ListProgrammes(grpc::ServerContext* context, const lifelong::v1::ListProgrammesRequest* request,
+                              lifelong::v1::ListProgrammesResponse* response) override;
+
  private:
   CatalogStore* const store_;
   auth::Authorizer* const auth_;

@@ -247,5 +247,42 @@ TEST_F(CatalogServiceTest, CatalogInfoTracksWrites) {
   EXPECT_GT(after.update_time().seconds(), 0);
 }
 
+TEST_F(CatalogServiceTest, ProgrammesOverGrpc) {
+  ASSERT_TRUE(Create(MakeCourse("c1")).ok());
+  lifelong::v1::PutProgrammeRequest put;
+  lifelong::v1::Programme* p = put.mutable_programme();
+  p->set_id("sqjy");
+  p->set_name("社区教育证书");
+  p->set_credits(12);
+  p->add_required_course_ids("c1");
+  {
+    grpc::ClientContext ctx;
+    lifelong::v1::Programme out;
+    grpc::Status s = stub_->PutProgramme(&ctx, put, &out);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    EXPECT_GT(out.update_time().seconds(), 0);
+  }
+  {
+    grpc::ClientContext ctx;
+    lifelong::v1::ListProgrammesResponse out;
+    ASSERT_TRUE(stub_->ListProgrammes(&ctx, {}, &out).ok());
+    ASSERT_EQ(out.programmes_size(), 1);
+    EXPECT_EQ(out.programmes(0).name(), "社区教育证书");
+  }
+  {
+    grpc::ClientContext ctx;
+    lifelong::v1::GetProgrammeRequest get;
+    get.set_id("nope");
+    lifelong::v1::Programme out;
+    EXPECT_EQ(stub_->GetProgramme(&ctx, get, &out).error_code(), grpc::StatusCode::NOT_FOUND);
+  }
+  p->add_required_course_ids("c404");
+  grpc::ClientContext ctx;
+  lifelong::v1::Programme out;
+  grpc::Status bad = stub_->PutProgramme(&ctx, put, &out);
+  EXPECT_EQ(bad.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(bad.error_message(), StartsWith("programme.required_course_ids[1]: no course"));
+}
+
 }  // namespace
 }  // namespace lifelong::catalog

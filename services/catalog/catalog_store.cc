@@ -30,6 +30,7 @@ using lifelong::v1::ListCoursesResponse;
 constexpr int kCourses = static_cast<int>(ColumnFamilyId::kCourses);
 constexpr int kIndex = static_cast<int>(ColumnFamilyId::kCourseIndex);
 constexpr int kMeta = static_cast<int>(ColumnFamilyId::kMeta);
+constexpr int kProgrammes = static_cast<int>(ColumnFamilyId::kProgrammes);
 
 // Fields the service sets; ignored in input and in update masks.
 constexpr absl::string_view kOutputOnlyFields[] = {"id", "revision", "etag", "create_time",
@@ -371,6 +372,94 @@ absl::Status CatalogStore::WriteCourse(const Course* previous, Course* next) {
   absl::MutexLock lock(&counters_mu_);
   counters_ = updated;
   return absl::OkStatus();
+}
+
+void CatalogStore::PutCounters(const Counters& updated, rocksdb::WriteBatch* batch) const {
+  batch->Put(Cf(kMeta), codec::MetaKeyBytes(codec::MetaKey::kGeneration),
+             codec::EncodeU64Value(updated.generation));
+  if (updated.update_time) {
+    batch->Put(Cf(kMeta), codec::MetaKeyBytes(codec::MetaKey::kUpdateTime),
+               codec::EncodeTimeValue(*updated.update_time));
+  }
+}
+
+absl::StatusOr<v1::Programme> CatalogStore::PutProgramme(const v1::Programme& input) {
+  v1::Programme programme = input;
+  programme.clear_update_time();
+  if (auto s = ValidateProgramme(programme); !s.ok()) return s;
+  absl::MutexLock write_lock(&write_mu_);
+  absl::ReaderMutexLock lock(&db_mu_);
+  if (db_ == nullptr) return Closed();
+  for (int i = 0; i < programme.required_course_ids_size(); ++i) {
+    absl::StatusOr<Course> c = ReadCourse(programme.required_course_ids(i), nullptr);
+    if (absl::IsNotFound(c.status())) {
+      return absl::InvalidArgumentError(absl::StrCat("programme.required_course_ids[", i,
+                                                     "]: no course with id '",
+                                                     programme.required_course_ids(i), "'"));
+    }
+    if (!c.ok()) return c.status();
+  }
+  std::string existing;
+  rocksdb::Status got =
+      db_->Get(rocksdb::ReadOptions(), Cf(kProgrammes), codec::ProgrammeKey(programme.id()), &existing);
+  if (got.IsNotFound()) {
+    absl::StatusOr<std::vector<v1::Programme>> all = ListProgrammesLocked();
+    if (!all.ok()) return all.status();
+    if (static_cast<int>(all->size()) >= kMaxProgrammes) {
+      return absl::ResourceExhaustedError(
+          absl::StrCat("programme.id: the catalog already holds ", kMaxProgrammes, " programmes"));
+    }
+  } else if (!got.ok()) {
+    return FromRocks(got, "read programme");
+  }
+  const absl::Time now = Micros(options_.clock());
+  *programme.mutable_update_time() = ToProto(now);
+  Counters updated;
+  {
+    absl::MutexLock counters_lock(&counters_mu_);
+    updated = counters_;
+  }
+  updated.generation += 1;
+  updated.update_time = now;
+  rocksdb::WriteBatch batch;
+  batch.Put(Cf(kProgrammes), codec::ProgrammeKey(programme.id()), codec::EncodeProgrammeValue(programme));
+  PutCounters(updated, &batch);
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  if (auto s = FromRocks(db_->Write(wo, &batch), "write programme"); !s.ok()) return s;
+  absl::MutexLock counters_lock(&counters_mu_);
+  counters_ = updated;
+  return programme;
+}
+
+absl::StatusOr<v1::Programme> CatalogStore::GetProgramme(absl::string_view id) const {
+  if (auto s = ValidateCourseId("id", id); !s.ok()) return s;
+  absl::ReaderMutexLock lock(&db_mu_);
+  if (db_ == nullptr) return Closed();
+  std::string value;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), Cf(kProgrammes), codec::ProgrammeKey(id), &value);
+  if (s.IsNotFound()) return absl::NotFoundError(absl::StrCat("programme '", id, "' not found"));
+  if (!s.ok()) return FromRocks(s, "read programme");
+  return codec::DecodeProgrammeValue(value);
+}
+
+absl::StatusOr<std::vector<v1::Programme>> CatalogStore::ListProgrammes() const {
+  absl::ReaderMutexLock lock(&db_mu_);
+  if (db_ == nullptr) return Closed();
+  return ListProgrammesLocked();
+}
+
+absl::StatusOr<std::vector<v1::Programme>> CatalogStore::ListProgrammesLocked() const {
+  std::vector<v1::Programme> out;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), Cf(kProgrammes)));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    absl::StatusOr<v1::Programme> p =
+        codec::DecodeProgrammeValue(absl::string_view(it->value().data(), it->value().size()));
+    if (!p.ok()) return p.status();
+    out.push_back(*std::move(p));
+  }
+  if (auto s = FromRocks(it->status(), "list programmes"); !s.ok()) return s;
+  return out;
 }
 
 absl::StatusOr<Course> CatalogStore::CreateCourse(const Course& input) {

@@ -14,6 +14,7 @@
 #define LIFELONG_SERVICES_CATALOG_CATALOG_STORE_H_
 
 #include <rocksdb/db.h>
+#include <rocksdb/write_batch.h>
 
 #include <functional>
 #include <memory>
@@ -96,6 +97,21 @@ class CatalogStore {
   // (ABORTED otherwise). INVALID_ARGUMENT for a malformed id; NOT_FOUND.
   absl::StatusOr<lifelong::v1::Course> ArchiveCourse(absl::string_view id, absl::string_view etag);
 
+  // Creates or replaces the programme `programme.id()` (update_time set
+  // here, other output fields ignored) and grows the generation, in one
+  // synced batch. INVALID_ARGUMENT when ValidateProgramme fails or a required
+  // course does not exist ("programme.required_course_ids[i]: no course with
+  // id 'x'"); RESOURCE_EXHAUSTED when the catalog already holds
+  // kMaxProgrammes others.
+  absl::StatusOr<lifelong::v1::Programme> PutProgramme(const lifelong::v1::Programme& programme);
+
+  // The programme `id`. INVALID_ARGUMENT for a malformed id, NOT_FOUND when
+  // there is none.
+  absl::StatusOr<lifelong::v1::Programme> GetProgramme(absl::string_view id) const;
+
+  // Every programme, by id, from one snapshot.
+  absl::StatusOr<std::vector<lifelong::v1::Programme>> ListProgrammes() const;
+
   // Generation, counts and last write time. Never fails while open.
   absl::StatusOr<lifelong::v1::CatalogInfo> GetCatalogInfo() const;
 
@@ -121,6 +137,12 @@ class CatalogStore {
   absl::StatusOr<lifelong::v1::Course> ReadCourse(absl::string_view id,
                                                   const rocksdb::Snapshot* snapshot) const
       ABSL_SHARED_LOCKS_REQUIRED(db_mu_);
+
+  absl::StatusOr<std::vector<lifelong::v1::Programme>> ListProgrammesLocked() const
+      ABSL_SHARED_LOCKS_REQUIRED(db_mu_);
+
+  // Writes the generation and update time of `updated` into `batch`.
+  void PutCounters(const Counters& updated, rocksdb::WriteBatch* batch) const;
 
   // Checks prerequisites of `course` against the latest stored catalog.
   absl::Status CheckPrerequisites(const lifelong::v1::Course& course) const

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -660,6 +661,90 @@ TEST_F(CatalogStoreTest, CallsAfterCloseAreUnavailable) {
   EXPECT_EQ(store_->GetCourse("c1").status().code(), absl::StatusCode::kUnavailable);
   EXPECT_EQ(store_->CreateCourse(MakeCourse("c2")).status().code(), absl::StatusCode::kUnavailable);
   EXPECT_EQ(store_->ListCourses({}).status().code(), absl::StatusCode::kUnavailable);
+}
+
+lifelong::v1::Programme Certificate() {
+  lifelong::v1::Programme p;
+  p.set_id("sqjy_cert");
+  p.set_name("社区教育证书");
+  p.set_credits(12);
+  auto* r = p.add_by_category();
+  r->set_category("传统文化");
+  r->set_credits(4);
+  p.add_required_course_ids("c1");
+  return p;
+}
+
+TEST_F(CatalogStoreTest, ProgrammesArePutListedReadAndSurviveReopen) {
+  Create(MakeCourse("c1"));
+  const int64_t before = Generation();
+  absl::StatusOr<lifelong::v1::Programme> put = store_->PutProgramme(Certificate());
+  ASSERT_TRUE(put.ok()) << put.status();
+  EXPECT_EQ(put->update_time().seconds(), kT0);
+  EXPECT_EQ(Generation(), before + 1);  // the recommender's cache sees the change
+  lifelong::v1::Programme second = Certificate();
+  second.set_id("digital");
+  second.set_name("数字素养证书");
+  second.clear_required_course_ids();
+  ASSERT_TRUE(store_->PutProgramme(second).ok());
+  // Replacing keeps one entry.
+  lifelong::v1::Programme changed = Certificate();
+  changed.set_credits(10);
+  ASSERT_TRUE(store_->PutProgramme(changed).ok());
+  Reopen();
+  absl::StatusOr<std::vector<lifelong::v1::Programme>> all = store_->ListProgrammes();
+  ASSERT_TRUE(all.ok());
+  ASSERT_EQ(all->size(), 2u);
+  EXPECT_EQ((*all)[0].id(), "digital");  // id order
+  EXPECT_EQ((*all)[1].id(), "sqjy_cert");
+  EXPECT_EQ((*all)[1].credits(), 10);
+  absl::StatusOr<lifelong::v1::Programme> got = store_->GetProgramme("sqjy_cert");
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->name(), "社区教育证书");
+  EXPECT_EQ(store_->GetProgramme("nope").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(store_->GetProgramme("BAD ID").status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(CatalogStoreTest, BadProgrammesAreRejectedNamingTheFieldAndWriteNothing) {
+  const int64_t before = Generation();
+  lifelong::v1::Programme p = Certificate();  // c1 does not exist
+  absl::StatusOr<lifelong::v1::Programme> r = store_->PutProgramme(p);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(r.status().message()), StartsWith("programme.required_course_ids[0]: no course"));
+  struct Case {
+    std::function<void(lifelong::v1::Programme*)> mutate;
+    std::string field;
+  };
+  const std::vector<Case> cases = {
+      {[](auto* p) { p->set_id("Bad Id"); }, "programme.id"},
+      {[](auto* p) { p->set_name(""); }, "programme.name"},
+      {[](auto* p) { p->set_name(std::string("a\x01b")); }, "programme.name"},
+      {[](auto* p) { p->set_credits(-1); }, "programme.credits"},
+      {[](auto* p) { p->set_credits(1e9); }, "programme.credits"},
+      {[](auto* p) { p->mutable_by_category(0)->set_credits(0); }, "programme.by_category[0].credits"},
+      {[](auto* p) { p->mutable_by_category(0)->set_category(""); }, "programme.by_category[0].category"},
+      {[](auto* p) { *p->add_by_category() = p->by_category(0); }, "programme.by_category[1].category"},
+      {[](auto* p) { p->add_required_course_ids("c1"); }, "programme.required_course_ids[1]"},
+      {[](auto* p) { p->add_required_course_ids("../x"); }, "programme.required_course_ids[1]"},
+      {[](auto* p) { p->mutable_deadline()->set_nanos(-1); }, "programme.deadline"},
+      {[](auto* p) {
+         p->set_credits(0);
+         p->clear_by_category();
+         p->clear_required_course_ids();
+       },
+       "programme"},
+  };
+  for (const Case& c : cases) {
+    lifelong::v1::Programme bad = Certificate();
+    bad.clear_required_course_ids();
+    bad.add_required_course_ids("c1");
+    c.mutate(&bad);
+    absl::StatusOr<lifelong::v1::Programme> res = store_->PutProgramme(bad);
+    EXPECT_EQ(res.status().code(), absl::StatusCode::kInvalidArgument) << c.field;
+    EXPECT_THAT(std::string(res.status().message()), StartsWith(c.field + ":")) << res.status();
+  }
+  EXPECT_EQ(Generation(), before);
+  EXPECT_TRUE(store_->ListProgrammes()->empty());
 }
 
 TEST(CatalogStoreOpen, SecondOpenOfTheSameDirectoryIsUnavailable) {

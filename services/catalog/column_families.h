@@ -18,6 +18,7 @@ enum class ColumnFamilyId : uint8_t {
   kCourses = 1,      // course id -> course record
   kCourseIndex = 2,  // secondary-index entries (keys only)
   kMeta = 3,         // catalog-wide counters and secrets
+  kProgrammes = 4,   // programme id -> programme record
 };
 
 struct ColumnFamilySpec {
@@ -26,11 +27,12 @@ struct ColumnFamilySpec {
 };
 
 // Every family, in id order (kColumnFamilies[i].id == i).
-inline constexpr std::array<ColumnFamilySpec, 4> kColumnFamilies = {{
+inline constexpr std::array<ColumnFamilySpec, 5> kColumnFamilies = {{
     {ColumnFamilyId::kDefault, "default"},
     {ColumnFamilyId::kCourses, "courses"},
     {ColumnFamilyId::kCourseIndex, "course_index"},
     {ColumnFamilyId::kMeta, "meta"},
+    {ColumnFamilyId::kProgrammes, "programmes"},
 }};
 
 // The registry name of `id`.

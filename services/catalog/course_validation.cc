@@ -434,4 +434,57 @@ absl::Status ValidateListCoursesRequest(const ListCoursesRequest& request) {
   return absl::OkStatus();
 }
 
+absl::Status ValidateProgramme(const lifelong::v1::Programme& p) {
+  auto invalid = [](absl::string_view field, absl::string_view what) {
+    return absl::InvalidArgumentError(absl::StrCat(field, ": ", what));
+  };
+  if (auto s = ValidateCourseId("programme.id", p.id()); !s.ok()) return s;
+  if (auto s = CheckText("programme.name", p.name(), {kMaxTitleChars, /*required=*/true}); !s.ok()) return s;
+  if (auto s = CheckText("programme.description", p.description(),
+                         {kMaxDescriptionChars, /*required=*/false, /*multiline=*/true});
+      !s.ok()) {
+    return s;
+  }
+  if (auto s = CheckText("programme.issuer", p.issuer(), {128}); !s.ok()) return s;
+  if (!(p.credits() >= 0 && p.credits() <= kMaxCredits)) {
+    return invalid("programme.credits", absl::StrCat("must be in [0, ", kMaxCredits, "]"));
+  }
+  if (p.by_category_size() > kMaxProgrammeRules) {
+    return invalid("programme.by_category", absl::StrCat("at most ", kMaxProgrammeRules, " entries"));
+  }
+  std::set<std::string> categories;
+  for (int i = 0; i < p.by_category_size(); ++i) {
+    const auto& r = p.by_category(i);
+    const std::string field = absl::StrCat("programme.by_category[", i, "]");
+    if (auto s = CheckText(field + ".category", r.category(), {kMaxCategoryChars, /*required=*/true});
+        !s.ok()) {
+      return s;
+    }
+    if (!categories.insert(r.category()).second) {
+      return invalid(field + ".category", absl::StrCat("'", r.category(), "' repeats"));
+    }
+    if (!(r.credits() > 0 && r.credits() <= kMaxCredits)) {
+      return invalid(field + ".credits", absl::StrCat("must be in (0, ", kMaxCredits, "]"));
+    }
+  }
+  if (p.required_course_ids_size() > kMaxProgrammeCourses) {
+    return invalid("programme.required_course_ids", absl::StrCat("at most ", kMaxProgrammeCourses, " ids"));
+  }
+  std::set<std::string> ids;
+  for (int i = 0; i < p.required_course_ids_size(); ++i) {
+    const std::string field = absl::StrCat("programme.required_course_ids[", i, "]");
+    if (auto s = ValidateCourseId(field, p.required_course_ids(i)); !s.ok()) return s;
+    if (!ids.insert(p.required_course_ids(i)).second) {
+      return invalid(field, absl::StrCat("'", p.required_course_ids(i), "' repeats"));
+    }
+  }
+  if (p.has_deadline()) {
+    if (auto s = ValidateTimestamp("programme.deadline", p.deadline()); !s.ok()) return s;
+  }
+  if (p.credits() == 0 && p.by_category_size() == 0 && p.required_course_ids_size() == 0) {
+    return invalid("programme", "needs credits, by_category or required_course_ids");
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace lifelong::catalog

@@ -78,6 +78,17 @@ absl::Status ValidateUpdateMask(const google::protobuf::FieldMask& mask);
 // checked by the store.
 absl::Status ValidateListCoursesRequest(const lifelong::v1::ListCoursesRequest& request);
 
+inline constexpr int kMaxProgrammeRules = 32;
+inline constexpr int kMaxProgrammeCourses = 64;
+inline constexpr int kMaxProgrammes = 1000;
+
+// Checks everything about `programme` that needs no course: id, name (1..200
+// characters), description, issuer, credits in [0, 1000], by_category (at
+// most 32, categories 1..64 characters and distinct, credits in (0, 1000]),
+// required_course_ids (at most 64, valid ids, no repeats), deadline, and that
+// some rule is set. Field paths start with "programme.".
+absl::Status ValidateProgramme(const lifelong::v1::Programme& programme);
+
 // Number of code points in `text`, or -1 when it is not valid UTF-8.
 int Utf8Length(absl::string_view text);
 

@@ -685,6 +685,114 @@ absl::Status CmdSimilar(Env& env) {
   return absl::OkStatus();
 }
 
+// `lifelong path LEARNER --programme ID | --course ID | --category CAT`:
+// RecommendationService.PlanPath as a table (or --json).
+absl::Status CmdPath(Env& env) {
+  const ParsedArgs& a = env.args();
+  if (a.positional.size() != 1) {
+    return Usage("usage: lifelong path LEARNER (--programme ID | --course ID | --category CAT) [--deadline DATE]");
+  }
+  v1::PlanPathRequest req;
+  req.set_learner(a.positional[0]);
+  int goals = 0;
+  if (a.Has("programme")) {
+    req.set_programme_id(a.Get("programme"));
+    ++goals;
+  }
+  if (a.Has("course")) {
+    req.set_course_id(a.Get("course"));
+    ++goals;
+  }
+  if (a.Has("category")) {
+    req.set_category(a.Get("category"));
+    ++goals;
+  }
+  if (goals != 1) return Usage("--programme, --course or --category: give exactly one goal");
+  if (a.Has("deadline")) {
+    absl::Time t;
+    std::string err;
+    if (!absl::ParseTime("%Y-%m-%d", a.Get("deadline"), Beijing(), &t, &err)) {
+      return Usage("--deadline: expected a date such as 2027-06-30");
+    }
+    t += absl::Hours(24);  // the end of that day
+    req.mutable_deadline()->set_seconds(absl::ToUnixSeconds(t));
+  }
+  req.set_home_xuequ(a.Get("xuequ"));
+  req.set_any_xuequ(a.GetBool("anywhere"));
+  req.set_prefer_online(a.GetBool("online"));
+  if (a.Has("max")) {
+    auto n = ParseIntFlag("max", a.Get("max"));
+    if (!n.ok()) return AsUsage(n.status());
+    if (*n < 1 || *n > 100) return Usage("--max: must be in [1, 100]");
+    req.set_max_courses(static_cast<int32_t>(*n));
+  }
+  v1::PlanPathResponse resp;
+  grpc::Status g = env.Recommend()->PlanPath(env.Call().get(), req, &resp);
+  if (!g.ok()) return env.RpcError(Service::kRecommend, g);
+  if (env.json()) {
+    env.out() << ProtoJson(resp) << "\n";
+    return absl::OkStatus();
+  }
+  TextTable table({"#", "COURSE", "TITLE", "CATEGORY", "CREDITS", "XUEQU", "STARTS", "ENDS", "SESSIONS", "WHY"});
+  table.AlignRight(0);
+  table.AlignRight(4);
+  table.AlignRight(8);
+  table.SetMaxWidth(2, 30);
+  table.SetMaxWidth(9, 30);
+  int n = 0;
+  for (const v1::PlannedCourse& step : resp.steps()) {
+    const v1::CourseSummary& c = step.course();
+    table.AddRow({std::to_string(++n), c.course_id(), c.title(), c.category(), Num(c.credits()),
+                  c.mode() == v1::Course::ONLINE ? "线上" : c.xuequ(), FormatTs(step.start()),
+                  FormatTs(step.end()), std::to_string(step.sessions_size()),
+                  step.in_progress() ? "in progress" : step.why()});
+  }
+  env.out() << "Plan for " << req.learner() << " toward " << resp.goal_name() << ": "
+            << (resp.already_achieved() ? "already achieved"
+                                        : resp.feasible() ? "feasible" : "NOT feasible")
+            << "\n";
+  if (n > 0) env.out() << table.Render();
+  if (resp.has_progress()) {
+    const v1::PathProgress& p = resp.progress();
+    env.out() << "Credits: " << Num(p.credits_earned()) << " earned + " << Num(p.credits_planned())
+              << " planned";
+    if (p.credits_required() > 0) env.out() << " of " << Num(p.credits_required()) << " required";
+    env.out() << "\n";
+    for (const auto& c : p.by_category()) {
+      env.out() << "  " << c.category() << ": " << Num(c.earned()) << " earned + " << Num(c.planned())
+                << " planned of " << Num(c.required()) << "\n";
+    }
+    if (p.required_done_size() + p.required_planned_size() + p.required_missing_size() > 0) {
+      env.out() << "Required courses: " << p.required_done_size() << " done, " << p.required_planned_size()
+                << " planned, " << p.required_missing_size() << " missing\n";
+    }
+  }
+  if (!resp.feasible()) {
+    for (absl::string_view line : absl::StrSplit(resp.reason(), '\n')) env.out() << "Why: " << line << "\n";
+  }
+  return absl::OkStatus();
+}
+
+// `lifelong programmes list`: the catalog's programmes.
+absl::Status ProgrammesList(Env& env) {
+  v1::ListProgrammesResponse resp;
+  grpc::Status g = env.Catalog()->ListProgrammes(env.Call().get(), v1::ListProgrammesRequest(), &resp);
+  if (!g.ok()) return env.RpcError(Service::kCatalog, g);
+  if (env.json()) {
+    for (const v1::Programme& p : resp.programmes()) env.out() << ProtoJson(p) << "\n";
+    return absl::OkStatus();
+  }
+  TextTable table({"ID", "NAME", "CREDITS", "BY CATEGORY", "REQUIRED", "DEADLINE"});
+  for (const v1::Programme& p : resp.programmes()) {
+    std::vector<std::string> rules;
+    for (const auto& r : p.by_category()) rules.push_back(absl::StrCat(r.category(), "≥", Num(r.credits())));
+    table.AddRow({p.id(), p.name(), Num(p.credits()), absl::StrJoin(rules, ", "),
+                  absl::StrJoin(p.required_course_ids(), ","), FormatTs(p.deadline(), true)});
+  }
+  env.out() << table.Render() << resp.programmes_size() << " programme(s)\n";
+  return absl::OkStatus();
+}
+
 absl::Status CoursesList(Env& env) {
   const ParsedArgs& a = env.args();
   if (!a.positional.empty()) return Usage("usage: lifelong courses list [--category C] [--xuequ X] ...");
@@ -1498,6 +1606,19 @@ const std::vector<Command>& Commands() {
         {"within_km", true, "filter radius for --near"},
         {"open_now", false, "filter: enrolment open now"}},
        CmdSimilar},
+      {"path", "LEARNER: a plan of courses toward a goal (programme, course or category)",
+       Service::kRecommend,
+       {{"programme", true, "goal: a programme id of the catalog (lifelong programmes list)"},
+        {"course", true, "goal: reach this course"},
+        {"category", true, "goal: reach the highest level offered in this category"},
+        {"deadline", true, "every course ends by this date (YYYY-MM-DD, Beijing time)"},
+        {"xuequ", true, "home 学区: offline courses only there (default: any)"},
+        {"anywhere", false, "offline courses in every 学区"},
+        {"online", false, "prefer online courses"},
+        {"max", true, "at most N new courses (1..100, default 30)"}},
+       CmdPath},
+      {"programmes list", "the catalog's programmes (goals with credit rules)", Service::kCatalog, {},
+       ProgrammesList},
       {"courses list", "list courses", Service::kCatalog,
        {{"category", true, "category, e.g. 书法"},
         {"xuequ", true, "学区 of the venue"},
@@ -1593,7 +1714,8 @@ int RunCli(const std::vector<std::string>& args, const CliContext& ctx) {
   }
   std::string name = args[0];
   size_t consumed = 1;
-  if ((name == "courses" || name == "model" || name == "auth") && args.size() >= 2 && args[1][0] != '-') {
+  if ((name == "courses" || name == "model" || name == "auth" || name == "programmes") && args.size() >= 2 &&
+      args[1][0] != '-') {
     name = absl::StrCat(name, " ", args[1]);
     consumed = 2;
   }

@@ -296,6 +296,22 @@ TEST_F(CliTest, ExitCodesMeanSomething) {
   EXPECT_EQ(health_all.code, 5);  // the recommender is not running
 }
 
+TEST_F(CliTest, PathChecksItsGoalAndProgrammesListReadsTheCatalog) {
+  EXPECT_EQ(Run({"path"}).code, 2);                                    // missing LEARNER
+  Result no_goal = Run({"path", "u1"});
+  EXPECT_EQ(no_goal.code, 2);
+  EXPECT_NE(no_goal.err.find("exactly one goal"), std::string::npos) << no_goal.err;
+  EXPECT_EQ(Run({"path", "u1", "--course", "c1", "--category", "书法"}).code, 2);  // two goals
+  EXPECT_EQ(Run({"path", "u1", "--course", "c1", "--deadline", "tomorrow"}).code, 2);
+  EXPECT_EQ(Run({"path", "u1", "--category", "书法", "--max", "0"}).code, 2);
+  Result down = Run({"path", "u1", "--programme", "shequ_jiaoyu", "--timeout", "1s"});
+  EXPECT_EQ(down.code, 5) << down.err;  // the recommender is not running
+
+  Result list = Run({"programmes", "list"});
+  ASSERT_EQ(list.code, 0) << list.err;
+  EXPECT_NE(list.out.find("programme(s)"), std::string::npos) << list.out;
+}
+
 TEST_F(CliTest, ErasesLearner) {
   ASSERT_EQ(Run({"record", "--learner", "u400001", "--verb", "attended", "--course", "c00003"}).code, 0);
   Result e = Run({"erase-learner", "u400001", "--yes"});

@@ -44,6 +44,7 @@
 #include "services/common/grpc_tls.h"
 #include "services/common/tls_flags.h"
 #include "services/demo/catalog_topics.h"
+#include "services/demo/demo_programmes.h"
 #include "services/demo/demo_district.h"
 #include "services/demo/district.h"
 
@@ -176,6 +177,32 @@ bool LoadCourses(const demo::DemoDistrict& d, const std::shared_ptr<grpc::Channe
                  first_error.c_str());
     return false;
   }
+  return true;
+}
+
+// Creates or replaces the demo programmes (demo_programmes.h); after the
+// courses, which they name.
+bool LoadProgrammes(const demo::DemoDistrict& d, const std::shared_ptr<grpc::Channel>& channel) {
+  auto stub = v1::CourseCatalogService::NewStub(channel);
+  for (const v1::Programme& p : demo::DemoProgrammes(d)) {
+    v1::PutProgrammeRequest req;
+    *req.mutable_programme() = p;
+    grpc::Status s;
+    for (int attempt = 0; attempt < 5; ++attempt) {
+      grpc::ClientContext ctx;
+      ctx.set_deadline(Deadline());
+      lifelong::auth::AttachToken(g_token, &ctx);
+      v1::Programme out;
+      s = stub->PutProgramme(&ctx, req, &out);
+      if (!Retryable(s)) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(200 << attempt));
+    }
+    if (!s.ok()) {
+      std::fprintf(stderr, "demo programme %s: %s\n", p.id().c_str(), s.error_message().c_str());
+      return false;
+    }
+  }
+  std::fprintf(stderr, "demo: %zu programmes\n", demo::DemoProgrammes(d).size());
   return true;
 }
 
@@ -346,6 +373,7 @@ int main(int argc, char** argv) {
   if (!absl::GetFlag(FLAGS_skip_courses)) {
     auto channel = grpc::CreateCustomChannel(absl::GetFlag(FLAGS_catalog), *credentials, args);
     if (!LoadCourses(d, channel, parallel)) return 1;
+    if (!LoadProgrammes(d, channel)) return 1;
   }
   if (!absl::GetFlag(FLAGS_skip_statements)) {
     auto channel = grpc::CreateCustomChannel(absl::GetFlag(FLAGS_records), *credentials, args);

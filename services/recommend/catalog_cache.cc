@@ -59,6 +59,17 @@ Course CourseFromProto(const v1::Course& p) {
   return c;
 }
 
+Programme ProgrammeFromProto(const v1::Programme& p) {
+  Programme out;
+  out.id = p.id();
+  out.name = p.name();
+  out.credits = p.credits();
+  for (const auto& r : p.by_category()) out.by_category.push_back({r.category(), r.credits()});
+  out.required_courses.assign(p.required_course_ids().begin(), p.required_course_ids().end());
+  if (p.has_deadline()) out.deadline = FromProto(p.deadline());
+  return out;
+}
+
 CatalogCache::CatalogCache(std::shared_ptr<grpc::Channel> channel, Options options)
     : stub_(v1::CourseCatalogService::NewStub(channel)), options_([&] {
         Options o = std::move(options);
@@ -105,9 +116,27 @@ absl::StatusOr<CatalogPtr> CatalogCache::ListAll(int64_t generation) {
     min_generation = std::min(min_generation, response.catalog_generation());
     token = response.next_page_token();
   } while (!token.empty());
+  // Programmes (a handful; one call). A catalog service without them
+  // (UNIMPLEMENTED: an older version) has none.
+  std::vector<Programme> programmes;
+  {
+    grpc::ClientContext ctx;
+    if (!options_.token.empty()) ctx.AddMetadata("authorization", "Bearer " + options_.token);
+    ctx.set_deadline(absl::ToChronoTime(absl::Now() + options_.call_deadline));
+    v1::ListProgrammesResponse response;
+    grpc::Status s = stub_->ListProgrammes(&ctx, v1::ListProgrammesRequest(), &response);
+    if (!s.ok() && s.error_code() != grpc::StatusCode::UNIMPLEMENTED) {
+      return absl::UnavailableError(absl::StrCat("catalog service at ", options_.target,
+                                                 " unavailable: ListProgrammes failed (",
+                                                 static_cast<int>(s.error_code()),
+                                                 "): ", s.error_message()));
+    }
+    for (const v1::Programme& p : response.programmes()) programmes.push_back(ProgrammeFromProto(p));
+  }
   // A listing that saw an older generation on some page is labelled with it,
   // so the next refresh reads the catalog again.
-  return std::make_shared<const CatalogSnapshot>(absl::StrCat(min_generation), std::move(courses));
+  return std::make_shared<const CatalogSnapshot>(absl::StrCat(min_generation), std::move(courses),
+                                                 std::move(programmes));
 }
 
 absl::Status CatalogCache::RefreshOnce() {

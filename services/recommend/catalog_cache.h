@@ -1,4 +1,5 @@
-// CatalogCache: an in-memory copy of the course catalog, refreshed in the
+// CatalogCache: an in-memory copy of the course catalog (courses and
+// programmes), refreshed in the
 // background from CourseCatalogService. Change detection: GetCatalogInfo's
 // generation; the full listing (ListCourses, every page) is read again only
 // when it changed. Every call carries a deadline.
@@ -32,6 +33,8 @@ namespace lifelong::recommend {
 
 // The recommender's view of a catalog course.
 Course CourseFromProto(const v1::Course& course);
+// The recommender's view of a catalog programme.
+Programme ProgrammeFromProto(const v1::Programme& programme);
 
 class CatalogCache {
  public:

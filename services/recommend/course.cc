@@ -93,8 +93,9 @@ std::string SeriesKey(const std::string& title) {
   return key;
 }
 
-CatalogSnapshot::CatalogSnapshot(std::string version, std::vector<Course> courses)
-    : version_(std::move(version)) {
+CatalogSnapshot::CatalogSnapshot(std::string version, std::vector<Course> courses,
+                                 std::vector<Programme> programmes)
+    : version_(std::move(version)), programmes_(std::move(programmes)) {
   courses_.reserve(courses.size());
   for (Course& c : courses) {
     if (c.series.empty()) c.series = SeriesKey(c.title);
@@ -113,12 +114,33 @@ CatalogSnapshot::CatalogSnapshot(std::string version, std::vector<Course> course
   for (size_t i = 0; i < courses_.size(); ++i) {
     const Course& c = courses_[i];
     if (!c.venue_id.empty()) by_venue_.try_emplace(c.venue_id, i);
+    by_series_[c.series].push_back(static_cast<int>(i));
+    by_category_[c.category].push_back(static_cast<int>(i));
   }
+}
+
+const std::vector<int>& CatalogSnapshot::SeriesCourses(const std::string& series) const {
+  static const std::vector<int> kNone;
+  auto it = by_series_.find(series);
+  return it == by_series_.end() ? kNone : it->second;
+}
+
+const std::vector<int>& CatalogSnapshot::CategoryCourses(const std::string& category) const {
+  static const std::vector<int> kNone;
+  auto it = by_category_.find(category);
+  return it == by_category_.end() ? kNone : it->second;
 }
 
 const Course* CatalogSnapshot::Find(const std::string& course_id) const {
   auto it = by_id_.find(course_id);
   return it == by_id_.end() ? nullptr : &courses_[it->second];
+}
+
+const Programme* CatalogSnapshot::FindProgramme(const std::string& programme_id) const {
+  for (const Programme& p : programmes_) {
+    if (p.id == programme_id) return &p;
+  }
+  return nullptr;
 }
 
 bool CatalogSnapshot::VenueLocation(const std::string& venue_id, double* lat, double* lng) const {

@@ -68,17 +68,42 @@ struct Course {
 // "书法入门".
 std::string SeriesKey(const std::string& title);
 
+struct CreditRequirement {
+  std::string category;  // a catalog category, e.g. "传统文化"
+  double credits = 0;    // at least this many credits in it
+};
+
+// A named goal with its rules (lifelong.v1.Programme): what PathPlanner
+// (path_planner.h) plans toward.
+struct Programme {
+  std::string id;
+  std::string name;                             // e.g. "社区教育证书"
+  double credits = 0;                           // total credits required
+  std::vector<CreditRequirement> by_category;   // minimums per category
+  std::vector<std::string> required_courses;    // course ids (a section of the series counts)
+  absl::Time deadline = absl::InfiniteFuture(); // every course ends by then
+};
+
 // An immutable catalog snapshot. Thread-safe (const after construction).
 class CatalogSnapshot {
  public:
   // `version` identifies the catalog state it was built from (change
   // detection); `courses` with duplicate ids keep the last.
-  CatalogSnapshot(std::string version, std::vector<Course> courses);
+  CatalogSnapshot(std::string version, std::vector<Course> courses,
+                  std::vector<Programme> programmes = {});
 
   const std::string& version() const { return version_; }
   const std::vector<Course>& courses() const { return courses_; }
   // nullptr when the catalog has no such course.
   const Course* Find(const std::string& course_id) const;
+  // The catalog's programmes (ListProgrammes order: by id).
+  const std::vector<Programme>& programmes() const { return programmes_; }
+  // nullptr when the catalog has no such programme.
+  const Programme* FindProgramme(const std::string& programme_id) const;
+  // Indices into courses() of the sections of `series` / the courses of
+  // `category`, ascending; empty when none.
+  const std::vector<int>& SeriesCourses(const std::string& series) const;
+  const std::vector<int>& CategoryCourses(const std::string& category) const;
   // Venue location by venue id (from any course held there).
   bool VenueLocation(const std::string& venue_id, double* lat, double* lng) const;
   // The venue's 社区 name for reasons (jiedao, else venue name); "" if unknown.
@@ -87,8 +112,11 @@ class CatalogSnapshot {
  private:
   std::string version_;
   std::vector<Course> courses_;
+  std::vector<Programme> programmes_;
   absl::flat_hash_map<std::string, size_t> by_id_;
   absl::flat_hash_map<std::string, size_t> by_venue_;
+  absl::flat_hash_map<std::string, std::vector<int>> by_series_;
+  absl::flat_hash_map<std::string, std::vector<int>> by_category_;
 };
 
 using CatalogPtr = std::shared_ptr<const CatalogSnapshot>;

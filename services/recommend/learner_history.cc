@@ -13,8 +13,12 @@ LearnerHistory BuildLearnerHistory(const std::vector<StatementFact>& newest_firs
     if (it->verb == vocab::kCompleted || it->verb == vocab::kPassed) {
       h.completed.insert(course);
       h.enrolled.erase(course);
+      h.failed.erase(course);
     } else if (it->verb == vocab::kRegistered && !h.completed.contains(course)) {
       h.enrolled.insert(course);
+    } else if (it->verb == vocab::kFailed && !h.completed.contains(course)) {
+      h.failed.insert(course);
+      h.enrolled.erase(course);
     }
     const float weight = models::VerbWeight(it->verb);
     if (weight <= 0) continue;

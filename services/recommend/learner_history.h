@@ -28,8 +28,13 @@ struct LearnerHistory {
   std::vector<std::string> verbs;
   // Courses completed or passed.
   absl::flat_hash_set<std::string> completed;
-  // Courses registered for and not completed/passed.
+  // Courses registered for and not completed/passed (a `failed` ends the
+  // registration; registering again after it enrols again).
   absl::flat_hash_set<std::string> enrolled;
+  // Courses whose latest outcome is `failed` (no completed/passed since):
+  // the recommender offers the same level again (or a gentler course on the
+  // subject) before the next level.
+  absl::flat_hash_set<std::string> failed;
 
   // Completed, passed or registered: never recommended again.
   bool Excluded(const std::string& course_id) const {

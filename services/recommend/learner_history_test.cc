@@ -34,6 +34,42 @@ TEST(BuildLearnerHistory, OldestFirstWithExclusions) {
   EXPECT_TRUE(h.Excluded("c1"));
   EXPECT_TRUE(h.Excluded("c2"));
   EXPECT_FALSE(h.Excluded("c3"));  // failed: may take it again
+  EXPECT_TRUE(h.failed.contains("c3"));
+  EXPECT_FALSE(h.failed.contains("c1"));
+}
+
+TEST(BuildLearnerHistory, FailedEndsTheRegistrationUntilPassedOrRegisteredAgain) {
+  LearnerHistory failed = BuildLearnerHistory({
+      Fact(vocab::kFailed, "c1", 200),
+      Fact(vocab::kRegistered, "c1", 100),
+  });
+  EXPECT_TRUE(failed.failed.contains("c1"));
+  EXPECT_FALSE(failed.enrolled.contains("c1"));
+  EXPECT_FALSE(failed.Excluded("c1"));  // offered again
+
+  LearnerHistory retaking = BuildLearnerHistory({
+      Fact(vocab::kRegistered, "c1", 300),
+      Fact(vocab::kFailed, "c1", 200),
+      Fact(vocab::kRegistered, "c1", 100),
+  });
+  EXPECT_TRUE(retaking.enrolled.contains("c1"));
+  EXPECT_TRUE(retaking.Excluded("c1"));  // taking it again now
+
+  LearnerHistory passed = BuildLearnerHistory({
+      Fact(vocab::kPassed, "c1", 400),
+      Fact(vocab::kRegistered, "c1", 300),
+      Fact(vocab::kFailed, "c1", 200),
+  });
+  EXPECT_FALSE(passed.failed.contains("c1"));
+  EXPECT_TRUE(passed.completed.contains("c1"));
+
+  // A failure after a pass does not undo the pass.
+  LearnerHistory pass_then_fail = BuildLearnerHistory({
+      Fact(vocab::kFailed, "c1", 200),
+      Fact(vocab::kPassed, "c1", 100),
+  });
+  EXPECT_TRUE(pass_then_fail.completed.contains("c1"));
+  EXPECT_FALSE(pass_then_fail.failed.contains("c1"));
 }
 
 TEST(BuildLearnerHistory, EmptyForNoStatements) {

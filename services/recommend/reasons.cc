@@ -1,6 +1,7 @@
 #include "services/recommend/reasons.h"
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
 #include "services/common/vocabulary.h"
 
@@ -41,6 +42,18 @@ std::string NewCourseReason(absl::string_view course_title) {
 
 std::string AudienceReason(absl::string_view audience) {
   return absl::StrCat("适合", audience);
+}
+
+std::string RetryReason(absl::string_view failed_title) {
+  return absl::StrCat("未通过 ", failed_title, "，可再学一次");
+}
+
+std::string FoundationReason(absl::string_view failed_title) {
+  return absl::StrCat("先打好基础，再学 ", failed_title);
+}
+
+std::string PrerequisitesFirstReason(const std::vector<std::string>& missing_titles) {
+  return absl::StrCat("先修：", absl::StrJoin(missing_titles, "、"));
 }
 
 }  // namespace lifelong::recommend

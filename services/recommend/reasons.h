@@ -4,6 +4,7 @@
 #define LIFELONG_SERVICES_RECOMMEND_REASONS_H_
 
 #include <string>
+#include <vector>
 
 #include "absl/strings/string_view.h"
 
@@ -34,6 +35,17 @@ std::string NewCourseReason(absl::string_view course_title);
 
 // "适合老年人".
 std::string AudienceReason(absl::string_view audience);
+
+// "未通过 评剧入门，可再学一次" (the failed course again, or another section
+// of it).
+std::string RetryReason(absl::string_view failed_title);
+
+// "先打好基础，再学 评剧进阶" (a gentler course on the subject of a failed one).
+std::string FoundationReason(absl::string_view failed_title);
+
+// "先修：剪纸进阶" / "先修：剪纸入门、剪纸进阶" (a course whose prerequisites
+// the learner has not completed; titles in the catalog's order).
+std::string PrerequisitesFirstReason(const std::vector<std::string>& missing_titles);
 
 }  // namespace lifelong::recommend
 

@@ -29,5 +29,12 @@ TEST(Reasons, SimilarAndNew) {
   EXPECT_EQ(AudienceReason("老年人"), "适合老年人");
 }
 
+TEST(Reasons, Readiness) {
+  EXPECT_EQ(RetryReason("评剧入门"), "未通过 评剧入门，可再学一次");
+  EXPECT_EQ(FoundationReason("评剧进阶"), "先打好基础，再学 评剧进阶");
+  EXPECT_EQ(PrerequisitesFirstReason({"剪纸进阶"}), "先修：剪纸进阶");
+  EXPECT_EQ(PrerequisitesFirstReason({"剪纸入门", "剪纸进阶"}), "先修：剪纸入门、剪纸进阶");
+}
+
 }  // namespace
 }  // namespace lifelong::recommend

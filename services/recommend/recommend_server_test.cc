@@ -483,6 +483,192 @@ TEST_F(RecommendServerTest, NextLevelOfACompletedCourseIsRecommended) {
   EXPECT_EQ(Find(MustRecommend(Request("u10", 5)), "c_py_next"), nullptr);
 }
 
+TEST_F(RecommendServerTest, NotReadyCourseComesLastAndSaysWhatComesFirst) {
+  StartWithModel();
+  // 硬笔书法 now needs 书法进阶; a learner who passed 书法入门 and failed
+  // nothing gets 书法进阶 before it.
+  v1::Course sf3 = testing::TestCatalog(now_)[3];
+  ASSERT_EQ(sf3.id(), "c_sf3");
+  sf3.add_prerequisite_ids("c_sf2");
+  catalog_.Put(sf3);
+  records_.Add("u11", vocab::kPassed, "c_sf1", now_);
+  v1::RecommendRequest r = Request("u11", 10);
+  r.mutable_filter()->add_categories("书法");
+  const absl::Time deadline = absl::Now() + absl::Seconds(20);
+  v1::RecommendResponse out;
+  const v1::Recommendation* found = nullptr;
+  do {  // until the catalog refresh saw the prerequisite
+    out = MustRecommend(r);
+    found = Find(out, "c_sf3");
+    if (found == nullptr || found->missing_prerequisite_ids_size() == 0) {
+      absl::SleepFor(absl::Milliseconds(50));
+    }
+  } while ((found == nullptr || found->missing_prerequisite_ids_size() == 0) &&
+           absl::Now() < deadline);
+  ASSERT_NE(found, nullptr);
+  ASSERT_EQ(found->missing_prerequisite_ids_size(), 1);
+  EXPECT_EQ(found->missing_prerequisite_ids(0), "c_sf2");
+  EXPECT_EQ(found->reason(), "先修：书法进阶");
+  EXPECT_EQ(found->reason_kind(), v1::Recommendation::REASON_PREREQUISITES_FIRST);
+  EXPECT_EQ(out.recommendations(out.recommendations_size() - 1).course().course_id(), "c_sf3");
+  for (const auto& rec : out.recommendations()) {
+    if (rec.course().course_id() != "c_sf3") EXPECT_EQ(rec.missing_prerequisite_ids_size(), 0);
+  }
+
+  // After a failure of 书法进阶 the same course is offered again first.
+  records_.Add("u12", vocab::kPassed, "c_sf1", now_ - absl::Hours(2));
+  records_.Add("u12", vocab::kRegistered, "c_sf2", now_ - absl::Hours(1));
+  records_.Add("u12", vocab::kFailed, "c_sf2", now_);
+  v1::RecommendResponse retry = MustRecommend(Request("u12", 5));
+  ASSERT_GT(retry.recommendations_size(), 0);
+  EXPECT_EQ(retry.recommendations(0).course().course_id(), "c_sf2");
+  EXPECT_EQ(retry.recommendations(0).reason(), "未通过 书法进阶，可再学一次");
+  EXPECT_EQ(retry.recommendations(0).reason_kind(), v1::Recommendation::REASON_RETRY);
+}
+
+TEST_F(RecommendServerTest, PlanPathPlansPrerequisitesFirstAndReplansAfterEachRecord) {
+  StartWithModel();
+  // 书法进阶 after 书法入门, meeting a week after it (every test course meets
+  // once at now+3d).
+  v1::Course sf2 = testing::TestCatalog(now_)[2];
+  ASSERT_EQ(sf2.id(), "c_sf2");
+  sf2.add_prerequisite_ids("c_sf1");
+  sf2.clear_sessions();
+  v1::Session* s = sf2.add_sessions();
+  s->mutable_start_time()->set_seconds(absl::ToUnixSeconds(now_ + absl::Hours(24 * 10)));
+  s->mutable_end_time()->set_seconds(absl::ToUnixSeconds(now_ + absl::Hours(24 * 10 + 2)));
+  sf2.mutable_enrollment_close_time()->set_seconds(absl::ToUnixSeconds(now_ + absl::Hours(24 * 20)));
+  catalog_.Put(sf2);
+  auto plan = [&](const v1::PlanPathRequest& r, v1::PlanPathResponse* out) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    return stub_->PlanPath(&ctx, r, out);
+  };
+  auto ids = [](const v1::PlanPathResponse& r) {
+    std::vector<std::string> out;
+    for (const auto& step : r.steps()) out.push_back(step.course().course_id());
+    return out;
+  };
+  v1::PlanPathRequest r;
+  r.set_learner("u20");
+  r.set_course_id("c_sf2");
+  v1::PlanPathResponse out;
+  const absl::Time deadline = absl::Now() + absl::Seconds(20);
+  do {  // until the catalog refresh saw the prerequisite
+    out.Clear();
+    ASSERT_TRUE(plan(r, &out).ok());
+    if (out.steps_size() < 2) absl::SleepFor(absl::Milliseconds(50));
+  } while (out.steps_size() < 2 && absl::Now() < deadline);
+  EXPECT_TRUE(out.feasible()) << out.reason();
+  EXPECT_THAT(ids(out), ::testing::ElementsAre("c_sf1", "c_sf2"));
+  EXPECT_EQ(out.goal_name(), "书法进阶");
+  EXPECT_EQ(out.steps(0).why(), "prerequisite of 书法进阶");
+  EXPECT_EQ(out.steps(0).sessions_size(), 1);
+  EXPECT_EQ(out.model_version(), "1");
+
+  records_.Add("u20", vocab::kPassed, "c_sf1", now_);
+  out.Clear();
+  ASSERT_TRUE(plan(r, &out).ok());
+  EXPECT_THAT(ids(out), ::testing::ElementsAre("c_sf2"));
+  records_.Add("u20", vocab::kRegistered, "c_sf2", now_ + absl::Seconds(1));
+  out.Clear();
+  ASSERT_TRUE(plan(r, &out).ok());
+  ASSERT_THAT(ids(out), ::testing::ElementsAre("c_sf2"));
+  EXPECT_TRUE(out.steps(0).in_progress());
+  records_.Add("u20", vocab::kFailed, "c_sf2", now_ + absl::Seconds(2));
+  out.Clear();
+  ASSERT_TRUE(plan(r, &out).ok());
+  ASSERT_THAT(ids(out), ::testing::ElementsAre("c_sf2"));
+  EXPECT_FALSE(out.steps(0).in_progress());  // to take again
+  records_.Add("u20", vocab::kPassed, "c_sf2", now_ + absl::Seconds(3));
+  out.Clear();
+  ASSERT_TRUE(plan(r, &out).ok());
+  EXPECT_TRUE(out.already_achieved());
+  EXPECT_EQ(out.steps_size(), 0);
+}
+
+TEST_F(RecommendServerTest, PlanPathForACatalogProgrammeAndItsErrors) {
+  StartWithModel();
+  v1::Programme p;
+  p.set_id("sf_cert");
+  p.set_name("书法爱好者证书");
+  auto* rule = p.add_by_category();
+  rule->set_category("书法");
+  rule->set_credits(2);
+  {
+    grpc::ServerContext* none = nullptr;
+    v1::PutProgrammeRequest put;
+    *put.mutable_programme() = p;
+    v1::Programme stored;
+    ASSERT_TRUE(catalog_.PutProgramme(none, &put, &stored).ok());
+  }
+  auto plan = [&](const v1::PlanPathRequest& r, v1::PlanPathResponse* out) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    return stub_->PlanPath(&ctx, r, out);
+  };
+  v1::PlanPathRequest r;
+  r.set_learner("u21");
+  r.set_programme_id("sf_cert");
+  v1::PlanPathResponse out;
+  grpc::Status st;
+  const absl::Time deadline = absl::Now() + absl::Seconds(20);
+  do {  // until the catalog refresh brought the programme in
+    out.Clear();
+    st = plan(r, &out);
+    if (!st.ok()) absl::SleepFor(absl::Milliseconds(50));
+  } while (!st.ok() && absl::Now() < deadline);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  // Every test course meets at the same hour: only one 书法 course fits.
+  EXPECT_FALSE(out.feasible());
+  EXPECT_EQ(out.reason(), "书法爱好者证书 needs 1 more credits in 书法; no open course fits");
+  EXPECT_EQ(out.steps_size(), 1);
+  EXPECT_EQ(out.goal_name(), "书法爱好者证书");
+  ASSERT_EQ(out.progress().by_category_size(), 1);
+  EXPECT_EQ(out.progress().by_category(0).planned(), 1);
+
+  // A learner who completed one 书法 course needs one more: feasible.
+  records_.Add("u22", vocab::kCompleted, "c_sf3", now_);
+  r.set_learner("u22");
+  out.Clear();
+  ASSERT_TRUE(plan(r, &out).ok());
+  EXPECT_TRUE(out.feasible()) << out.reason();
+  EXPECT_EQ(out.steps_size(), 1);
+  EXPECT_EQ(out.progress().by_category(0).earned(), 1);
+
+  // Errors name the field.
+  r.set_programme_id("nope");
+  EXPECT_EQ(plan(r, &out).error_code(), grpc::StatusCode::NOT_FOUND);
+  v1::PlanPathRequest no_goal;
+  no_goal.set_learner("u21");
+  grpc::Status bad = plan(no_goal, &out);
+  EXPECT_EQ(bad.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(bad.error_message(), HasSubstr("goal"));
+  v1::PlanPathRequest no_learner;
+  no_learner.set_category("书法");
+  bad = plan(no_learner, &out);
+  EXPECT_EQ(bad.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(bad.error_message(), HasSubstr("learner"));
+  v1::PlanPathRequest inline_bad;
+  inline_bad.set_learner("u21");
+  inline_bad.mutable_programme()->set_name("x");
+  inline_bad.mutable_programme()->set_credits(-3);
+  bad = plan(inline_bad, &out);
+  EXPECT_EQ(bad.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(bad.error_message(), HasSubstr("programme.credits"));
+  v1::PlanPathRequest unknown_course;
+  unknown_course.set_learner("u21");
+  unknown_course.set_course_id("c_nope");
+  EXPECT_EQ(plan(unknown_course, &out).error_code(), grpc::StatusCode::NOT_FOUND);
+  v1::PlanPathRequest too_many;
+  too_many.set_learner("u21");
+  too_many.set_category("书法");
+  too_many.set_max_courses(101);
+  bad = plan(too_many, &out);
+  EXPECT_EQ(bad.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(bad.error_message(), HasSubstr("max_courses"));
+}
+
 TEST_F(RecommendServerTest, CatalogChangesReachAnswers) {
   StartWithModel();
   v1::RecommendRequest r = Request("", 100);

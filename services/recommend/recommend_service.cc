@@ -23,9 +23,7 @@ v1::Recommendation::ReasonKind KindToProto(ReasonKind k) {
   return static_cast<v1::Recommendation::ReasonKind>(static_cast<int>(k));
 }
 
-void FillRecommendation(const ScoredCourse& s, absl::Time now, v1::Recommendation* out) {
-  const Course& c = *s.course;
-  v1::CourseSummary* summary = out->mutable_course();
+void FillSummary(const Course& c, absl::Time now, v1::CourseSummary* summary) {
   summary->set_course_id(c.id);
   summary->set_title(c.title);
   summary->set_category(c.category);
@@ -41,10 +39,15 @@ void FillRecommendation(const ScoredCourse& s, absl::Time now, v1::Recommendatio
   summary->set_credits(c.credits);
   summary->set_level(LevelFromName(c.level));
   summary->set_enrolment_open(c.EnrolmentOpenAt(now));
+}
+
+void FillRecommendation(const ScoredCourse& s, absl::Time now, v1::Recommendation* out) {
+  FillSummary(*s.course, now, out->mutable_course());
   out->set_score(s.score);
   out->set_reason(s.reason);
   out->set_reason_kind(KindToProto(s.reason_kind));
   out->set_distance_km(s.distance_km);
+  for (const std::string& id : s.missing_prerequisites) out->add_missing_prerequisite_ids(id);
 }
 
 }  // namespace
@@ -84,27 +87,9 @@ grpc::Status RecommendService::Recommend(grpc::ServerContext* ctx,
   if (!catalog.ok()) return ToGrpcStatus(catalog.status());
   LearnerHistory history;
   if (!request->learner().empty()) {
-    // The learner's latest history: from the cache that the record
-    // service's change feed keeps exact, else read from the record service.
-    std::string key;  // canonical learner key; "" when not cacheable
-    if (deps_.history_cache != nullptr) {
-      absl::StatusOr<std::string> canonical = records::CanonicalLearnerKey(request->learner(), "learner");
-      if (canonical.ok()) key = *std::move(canonical);  // else the record service names the error
-    }
-    std::optional<std::vector<StatementFact>> facts;
-    if (!key.empty()) facts = deps_.history_cache->Lookup(key);
-    if (!facts) {
-      const uint64_t ticket = key.empty() ? 0 : deps_.history_cache->BeginFetch(key);
-      absl::StatusOr<std::vector<StatementFact>> read =
-          deps_.records->LatestStatements(request->learner(), deps_.history_limit,
-                                          deps_.authorizer != nullptr && deps_.authorizer->enabled()
-                                              ? grant->principal().subject
-                                              : std::string());
-      if (!key.empty()) deps_.history_cache->EndFetch(key, ticket, read.ok() ? &*read : nullptr);
-      if (!read.ok()) return ToGrpcStatus(read.status());
-      facts = *std::move(read);
-    }
-    history = BuildLearnerHistory(*facts);
+    absl::StatusOr<LearnerHistory> loaded = LoadHistory(request->learner(), grant->principal().subject);
+    if (!loaded.ok()) return ToGrpcStatus(loaded.status());
+    history = *std::move(loaded);
   }
   const absl::Time now = deps_.clock();
   absl::StatusOr<RecommendResult> result =
@@ -116,6 +101,29 @@ grpc::Status RecommendService::Recommend(grpc::ServerContext* ctx,
   response->set_model_version(absl::StrCat(result->model_version));
   response->set_cold_start(result->cold_start);
   return grpc::Status::OK;
+}
+
+absl::StatusOr<LearnerHistory> RecommendService::LoadHistory(const std::string& learner,
+                                                             const std::string& caller) {
+  // The learner's latest history: from the cache that the record service's
+  // change feed keeps exact, else read from the record service.
+  std::string key;  // canonical learner key; "" when not cacheable
+  if (deps_.history_cache != nullptr) {
+    absl::StatusOr<std::string> canonical = records::CanonicalLearnerKey(learner, "learner");
+    if (canonical.ok()) key = *std::move(canonical);  // else the record service names the error
+  }
+  std::optional<std::vector<StatementFact>> facts;
+  if (!key.empty()) facts = deps_.history_cache->Lookup(key);
+  if (!facts) {
+    const uint64_t ticket = key.empty() ? 0 : deps_.history_cache->BeginFetch(key);
+    absl::StatusOr<std::vector<StatementFact>> read = deps_.records->LatestStatements(
+        learner, deps_.history_limit,
+        deps_.authorizer != nullptr && deps_.authorizer->enabled() ? caller : std::string());
+    if (!key.empty()) deps_.history_cache->EndFetch(key, ticket, read.ok() ? &*read : nullptr);
+    if (!read.ok()) return read.status();
+    facts = *std::move(read);
+  }
+  return BuildLearnerHistory(*facts);
 }
 
 grpc::Status RecommendService::SimilarCourses(grpc::ServerContext* ctx,
@@ -204,6 +212,111 @@ grpc::Status RecommendService::Echo(grpc::ServerContext* ctx, const v1::EchoRequ
     if (!grant.ok()) return ToGrpcStatus(grant.status());
   }
   response->set_payload(request->payload());
+  return grpc::Status::OK;
+}
+
+grpc::Status RecommendService::PlanPath(grpc::ServerContext* ctx, const v1::PlanPathRequest* request,
+                                        v1::PlanPathResponse* response) {
+  absl::StatusOr<auth::AccessGrant> grant =
+      auth::AuthorizeCall(deps_.authorizer, ctx, "/lifelong.v1.RecommendationService/PlanPath");
+  if (!grant.ok()) return ToGrpcStatus(grant.status());
+  // A learner's own plan; at a kiosk only the identified learner's.
+  if (!request->learner().empty()) {
+    absl::Status allowed = auth::CheckLearner(*grant, request->learner(), "learner");
+    if (!allowed.ok()) return ToGrpcStatus(allowed);
+  }
+  absl::StatusOr<PlanPathQuery> query = ValidatePlanPathRequest(*request);
+  if (!query.ok()) return ToGrpcStatus(query.status());
+  absl::StatusOr<CatalogPtr> catalog = deps_.catalog->Current();
+  if (!catalog.ok()) return ToGrpcStatus(catalog.status());
+  PlanGoal goal = query->goal;
+  if (!query->programme_id.empty()) {
+    const Programme* p = (*catalog)->FindProgramme(query->programme_id);
+    if (p == nullptr) {
+      return ToGrpcStatus(absl::NotFoundError(
+          absl::StrCat("programme_id: no programme \"", query->programme_id, "\"")));
+    }
+    goal.programme = *p;
+  }
+  absl::StatusOr<LearnerHistory> history = LoadHistory(query->learner, grant->principal().subject);
+  if (!history.ok()) return ToGrpcStatus(history.status());
+  const absl::Time now = deps_.clock();
+
+  // The recommender's scores rank the choices: its best 100 overall, and
+  // its best 100 in the goal's categories. Without a model the plan is
+  // still made (ties broken by end time and id).
+  CourseScores scores;
+  ModelPtr model = deps_.models->Current();
+  if (model != nullptr) {
+    std::vector<std::vector<std::string>> filters = {{}};
+    std::vector<std::string> categories;
+    if (goal.kind == PlanGoal::Kind::kCategory) categories.push_back(goal.category);
+    for (const CreditRequirement& r : goal.programme.by_category) categories.push_back(r.category);
+    if (!categories.empty()) filters.push_back(categories);
+    for (const auto& cats : filters) {
+      RecommendQuery q;
+      q.k = kMaxK;
+      q.filter.categories = cats;
+      absl::StatusOr<RecommendResult> r = deps_.recommender->Recommend(model, *catalog, *history, q, now);
+      if (!r.ok()) return ToGrpcStatus(r.status());
+      for (const ScoredCourse& s : r->items) scores.try_emplace(s.course->id, s.score);
+    }
+    response->set_model_version(absl::StrCat(model->version()));
+  }
+  PlanLearner learner = query->preferences;
+  learner.completed = history->completed;
+  learner.enrolled = history->enrolled;
+  absl::StatusOr<recommend::PathPlan> plan =
+      recommend::PlanPath(**catalog, goal, learner, scores, now, query->options);
+  if (!plan.ok()) return ToGrpcStatus(plan.status());
+
+  response->set_feasible(plan->feasible);
+  response->set_reason(plan->reason);
+  response->set_already_achieved(plan->already_achieved);
+  switch (goal.kind) {
+    case PlanGoal::Kind::kProgramme:
+      response->set_goal_name(goal.programme.name);
+      break;
+    case PlanGoal::Kind::kCourse: {
+      const Course* c = (*catalog)->Find(goal.course_id);
+      response->set_goal_name(c != nullptr ? c->title : goal.course_id);
+      break;
+    }
+    case PlanGoal::Kind::kCategory:
+      response->set_goal_name(goal.category);
+      break;
+  }
+  for (const PlanStep& step : plan->steps) {
+    v1::PlannedCourse* out = response->add_steps();
+    FillSummary(*step.course, now, out->mutable_course());
+    out->set_in_progress(step.enrolled);
+    SetTimestamp(step.start, out->mutable_start());
+    SetTimestamp(step.end, out->mutable_end());
+    for (const CourseSession& ses : step.sessions) {
+      v1::Session* so = out->add_sessions();
+      SetTimestamp(ses.start, so->mutable_start_time());
+      SetTimestamp(ses.end, so->mutable_end_time());
+    }
+    out->set_why(step.why);
+    out->set_score(step.score);
+  }
+  if (goal.kind == PlanGoal::Kind::kProgramme) {
+    const PlanProgress& p = plan->progress;
+    v1::PathProgress* out = response->mutable_progress();
+    out->set_credits_required(p.credits_required);
+    out->set_credits_earned(p.credits_earned);
+    out->set_credits_planned(p.credits_planned);
+    for (const CategoryProgress& c : p.by_category) {
+      auto* cc = out->add_by_category();
+      cc->set_category(c.category);
+      cc->set_required(c.required);
+      cc->set_earned(c.earned);
+      cc->set_planned(c.planned);
+    }
+    for (const std::string& id : p.required_done) out->add_required_done(id);
+    for (const std::string& id : p.required_planned) out->add_required_planned(id);
+    for (const std::string& id : p.required_missing) out->add_required_missing(id);
+  }
   return grpc::Status::OK;
 }
 

@@ -49,9 +49,15 @@ class RecommendService final : public v1::RecommendationService::Service {
                                  v1::ModelStatus* response) override;
   grpc::Status Echo(grpc::ServerContext* ctx, const v1::EchoRequest* request,
                     v1::EchoResponse* response) override;
+  grpc::Status PlanPath(grpc::ServerContext* ctx, const v1::PlanPathRequest* request,
+                        v1::PlanPathResponse* response) override;
 
  private:
   absl::StatusOr<ModelPtr> CurrentModel() const;
+  // The learner's latest history (from the cache the change feed keeps
+  // exact, else the record service). `caller`: the subject for the record
+  // service's audit log when authorization is on.
+  absl::StatusOr<LearnerHistory> LoadHistory(const std::string& learner, const std::string& caller);
   void FillStatus(v1::ModelStatus* out) const;
 
   Deps deps_;

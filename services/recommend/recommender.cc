@@ -73,7 +73,21 @@ struct Cand {
   // none; points into the request's LearnerHistory): every prerequisite of it
   // is completed.
   const std::string* next_step_from = nullptr;
+  // Readiness (Options::readiness): a prerequisite is missing; the failed
+  // course (in the request's LearnerHistory) this is the same level of, or a
+  // gentler course on the subject of.
+  bool blocked = false;
+  const std::string* retry_of = nullptr;
+  const std::string* foundation_for = nullptr;
 };
+
+// 0 for no level, 1 入门, 2 进阶, 3 提高.
+int LevelRank(const std::string& level) {
+  if (level == "beginner") return 1;
+  if (level == "intermediate") return 2;
+  if (level == "advanced") return 3;
+  return 0;
+}
 
 // Where each catalog course stands in one request's candidate pool: not
 // looked at yet, rejected, or at a pool position. A dense array for catalogs
@@ -121,6 +135,8 @@ struct Recommender::Joined {
   absl::flat_hash_map<std::string, std::vector<int>> by_category;  // by popularity
   // Course id -> catalog indices of the courses that list it as prerequisite.
   absl::flat_hash_map<std::string, std::vector<int>> next_levels;
+  // Series id (Facts::series) -> catalog indices of its sections.
+  absl::flat_hash_map<int, std::vector<int>> by_series;
   struct Venue {
     bool has_location = false;
     double lat = 0;
@@ -238,6 +254,7 @@ std::shared_ptr<const Recommender::Joined> Recommender::GetJoined(
   for (int ci : j->new_courses) j->by_popularity.push_back(ci);
   for (int ci = 0; ci < static_cast<int>(courses.size()); ++ci) {
     for (const std::string& p : courses[ci].prerequisites) j->next_levels[p].push_back(ci);
+    j->by_series[j->facts[ci].series].push_back(ci);
   }
   for (int ci : j->by_popularity) {
     const Course& c = courses[ci];
@@ -336,6 +353,14 @@ absl::StatusOr<RecommendResult> Recommender::Recommend(
       excluded_courses.insert(static_cast<int>(c - courses.data()));
     }
   }
+
+  // A prerequisite is done when it, or another section of its series, was
+  // completed or passed.
+  auto prerequisite_done = [&](const std::string& id) {
+    if (history.completed.contains(id)) return true;
+    const Course* p = catalog.Find(id);
+    return p != nullptr && completed_series.contains(j.facts[p - courses.data()].series);
+  };
 
   // Candidate pool.
   const bool filtered = !FilterIsEmpty(query.filter);
@@ -448,9 +473,48 @@ absl::StatusOr<RecommendResult> Recommender::Recommend(
       if (next == j.next_levels.end()) continue;
       for (int ci : next->second) {
         bool all = true;
-        for (const std::string& p : courses[ci].prerequisites) all &= history.completed.contains(p);
+        for (const std::string& p : courses[ci].prerequisites) all &= prerequisite_done(p);
         if (!all) continue;
         if (Cand* cand = consider(ci)) cand->next_step_from = &done;
+      }
+    }
+  }
+  if (options_.readiness) {
+    // After a failure: the same course again, another section of it, or a
+    // gentler course (a lower level) on the same subject.
+    for (const std::string& failed : history.failed) {
+      const Course* fc = catalog.Find(failed);
+      if (fc == nullptr) continue;
+      const int fi = static_cast<int>(fc - courses.data());
+      if (auto it = j.by_series.find(j.facts[fi].series); it != j.by_series.end()) {
+        for (int ci : it->second) {
+          if (Cand* cand = consider(ci)) cand->retry_of = &failed;
+        }
+      }
+      const int rank = LevelRank(fc->level);
+      if (rank <= 1) continue;
+      if (auto it = j.by_category.find(fc->category); it != j.by_category.end()) {
+        int added = 0;
+        for (size_t i = 0; i < it->second.size() && added < 20; ++i) {
+          const int ci = it->second[i];
+          const int r = LevelRank(courses[ci].level);
+          if (r == 0 || r >= rank) continue;
+          if (Cand* cand = consider(ci); cand != nullptr && cand->retry_of == nullptr) {
+            cand->foundation_for = &failed;
+            ++added;
+          }
+        }
+      }
+    }
+    // Readiness of every candidate; a course that is not ready brings its
+    // missing prerequisites into the pool (the step that comes first), which
+    // are checked in turn (the loop runs over the growing pool).
+    for (size_t i = 0; i < pool.size(); ++i) {
+      const int ci = pool[i].course;
+      for (const std::string& p : courses[ci].prerequisites) {
+        if (prerequisite_done(p)) continue;
+        pool[i].blocked = true;
+        if (const Course* pc = catalog.Find(p)) consider(static_cast<int>(pc - courses.data()));
       }
     }
   }
@@ -504,8 +568,13 @@ absl::StatusOr<RecommendResult> Recommender::Recommend(
       c.score = 0.25 * pop + 0.1 * pop * completion + 0.3 * interest + 0.2 * proximity +
                 0.1 * audience + 0.05 * (open_now(c.course) ? 1.0 : 0.0);
     }
+    // The same level again after a failure comes first, like a next level.
+    if (c.retry_of != nullptr) c.score += 0.3;
+    if (c.foundation_for != nullptr) c.score += 0.15;
   }
+  // Ready courses first (Options::readiness), then by score.
   auto better = [&](const Cand& a, const Cand& b) {
+    if (a.blocked != b.blocked) return b.blocked;
     if (a.score != b.score) return a.score > b.score;
     return courses[a.course].id < courses[b.course].id;
   };
@@ -536,8 +605,32 @@ absl::StatusOr<RecommendResult> Recommender::Recommend(
     out.course = &course;
     out.score = c.score;
     out.distance_km = c.distance_km;
-    // Reason: the strongest signal a person can check.
-    if (c.next_step_from != nullptr) {
+    // Reason: the strongest signal a person can check; for a course that is
+    // not ready, what comes first.
+    if (c.blocked) {
+      std::vector<std::string> titles;
+      for (const std::string& p : course.prerequisites) {
+        if (prerequisite_done(p)) continue;
+        out.missing_prerequisites.push_back(p);
+        const Course* pc = catalog.Find(p);
+        titles.push_back(pc != nullptr ? pc->title : p);
+      }
+      out.reason = PrerequisitesFirstReason(titles);
+      out.reason_kind = ReasonKind::kPrerequisitesFirst;
+    }
+    if (out.reason.empty() && c.retry_of != nullptr) {
+      if (const Course* from = catalog.Find(*c.retry_of)) {
+        out.reason = RetryReason(from->title);
+        out.reason_kind = ReasonKind::kRetry;
+      }
+    }
+    if (out.reason.empty() && c.foundation_for != nullptr) {
+      if (const Course* from = catalog.Find(*c.foundation_for)) {
+        out.reason = FoundationReason(from->title);
+        out.reason_kind = ReasonKind::kFoundation;
+      }
+    }
+    if (out.reason.empty() && c.next_step_from != nullptr) {
       if (const Course* from = catalog.Find(*c.next_step_from)) {
         out.reason = BecauseReason(vocab::kCompleted, from->title);
         out.reason_kind = ReasonKind::kBecauseYouCompleted;

@@ -62,6 +62,9 @@ enum class ReasonKind {
   kPopular = 4,
   kSimilarCourse = 5,
   kNewCourse = 6,
+  kRetry = 7,               // "未通过 评剧入门，可再学一次"
+  kFoundation = 8,          // "先打好基础，再学 评剧进阶"
+  kPrerequisitesFirst = 9,  // "先修：剪纸进阶" (not ready; see Recommend)
 };
 
 struct ScoredCourse {
@@ -70,6 +73,9 @@ struct ScoredCourse {
   std::string reason;
   ReasonKind reason_kind = ReasonKind::kUnspecified;
   double distance_km = -1;
+  // Prerequisites the learner has not completed (catalog order); empty when
+  // the course is ready to take.
+  std::vector<std::string> missing_prerequisites;
 };
 
 struct RecommendResult {
@@ -103,6 +109,12 @@ class Recommender {
     // less than the hand-off to the batcher plus FAISS's result handling
     // (measured in docs/recommend.md). 0: always `search`.
     int64_t exact_scan_max_floats = int64_t{1} << 21;
+    // Readiness (docs/recommend.md "Readiness"): courses whose prerequisites
+    // the learner has not completed rank after every ready course and say
+    // what comes first; after a `failed`, the same level again (or a gentler
+    // course on the subject) is boosted. false: the ranking before the rule
+    // (kept for the offline measurement of its cost).
+    bool readiness = true;
   };
 
   Recommender(SearchFn search, Options options);
@@ -110,6 +122,13 @@ class Recommender {
   // Up to query.k courses for `history`. `model` and `catalog` must be
   // non-null and stay alive while the result is used (results point into
   // the catalog). An empty history gives cold-start results.
+  //
+  // Readiness: a prerequisite counts as done when the learner completed or
+  // passed it, or another section of its series. A course with a missing
+  // prerequisite is never ranked above a ready one; it appears only when
+  // fewer than k ready courses pass the filters, with
+  // missing_prerequisites set and the reason "先修：…". Its missing
+  // prerequisites are added to the candidates (the step that comes first).
   absl::StatusOr<RecommendResult> Recommend(const std::shared_ptr<const models::ModelBundle>& model,
                                             const CatalogPtr& catalog,
                                             const LearnerHistory& history,

@@ -202,4 +202,83 @@ absl::StatusOr<CourseFilter> ValidateSimilarRequest(const v1::SimilarCoursesRequ
   return ValidateFilter(request.filter(), "filter");
 }
 
+absl::StatusOr<Programme> ProgrammeFromRequest(const v1::Programme& p, const std::string& field) {
+  Programme out;
+  out.id = p.id();
+  out.name = p.name();
+  if (p.name().size() > 200) return Invalid(field + ".name", "at most 200 bytes");
+  out.credits = p.credits();
+  if (p.by_category_size() > 32) return Invalid(field + ".by_category", "at most 32 entries");
+  for (const auto& r : p.by_category()) out.by_category.push_back({r.category(), r.credits()});
+  if (p.required_course_ids_size() > 64) return Invalid(field + ".required_course_ids", "at most 64 ids");
+  for (int i = 0; i < p.required_course_ids_size(); ++i) {
+    if (p.required_course_ids(i).size() > 64) {
+      return Invalid(absl::StrCat(field, ".required_course_ids[", i, "]"), "must be 1..64 bytes");
+    }
+    out.required_courses.push_back(p.required_course_ids(i));
+  }
+  if (p.has_deadline()) {
+    absl::StatusOr<absl::Time> t = CheckTimestamp(p.deadline(), field + ".deadline");
+    if (!t.ok()) return t.status();
+    out.deadline = *t;
+  }
+  if (absl::Status s = ValidateProgramme(out, field); !s.ok()) return s;
+  return out;
+}
+
+absl::StatusOr<PlanPathQuery> ValidatePlanPathRequest(const v1::PlanPathRequest& r) {
+  PlanPathQuery q;
+  if (r.learner().empty()) return Invalid("learner", "required");
+  if (r.learner().size() > kMaxLearnerKeyBytes) {
+    return Invalid("learner", absl::StrCat("at most ", kMaxLearnerKeyBytes, " bytes"));
+  }
+  q.learner = r.learner();
+  switch (r.goal_case()) {
+    case v1::PlanPathRequest::kProgrammeId:
+      if (r.programme_id().empty() || r.programme_id().size() > 64) {
+        return Invalid("programme_id", "must be 1..64 bytes");
+      }
+      q.goal.kind = PlanGoal::Kind::kProgramme;
+      q.programme_id = r.programme_id();
+      break;
+    case v1::PlanPathRequest::kProgramme: {
+      absl::StatusOr<Programme> p = ProgrammeFromRequest(r.programme(), "programme");
+      if (!p.ok()) return p.status();
+      q.goal.kind = PlanGoal::Kind::kProgramme;
+      q.goal.programme = *std::move(p);
+      break;
+    }
+    case v1::PlanPathRequest::kCourseId:
+      if (r.course_id().empty() || r.course_id().size() > 64) {
+        return Invalid("course_id", "must be 1..64 bytes");
+      }
+      q.goal.kind = PlanGoal::Kind::kCourse;
+      q.goal.course_id = r.course_id();
+      break;
+    case v1::PlanPathRequest::kCategory:
+      if (r.category().empty() || r.category().size() > 64) {
+        return Invalid("category", "must be 1..64 bytes");
+      }
+      q.goal.kind = PlanGoal::Kind::kCategory;
+      q.goal.category = r.category();
+      break;
+    default:
+      return Invalid("goal", "one of programme_id, programme, course_id or category is required");
+  }
+  if (r.has_deadline()) {
+    absl::StatusOr<absl::Time> t = CheckTimestamp(r.deadline(), "deadline");
+    if (!t.ok()) return t.status();
+    q.goal.deadline = *t;
+  }
+  if (r.home_xuequ().size() > 64) return Invalid("home_xuequ", "at most 64 bytes");
+  q.preferences.home_xuequ = r.home_xuequ();
+  q.preferences.any_xuequ = r.any_xuequ();
+  q.preferences.prefer_online = r.prefer_online();
+  if (r.max_courses() < 0 || r.max_courses() > kMaxPlanCourses) {
+    return Invalid("max_courses", absl::StrCat("must be in [0, ", kMaxPlanCourses, "], got ", r.max_courses()));
+  }
+  if (r.max_courses() > 0) q.options.max_steps = r.max_courses();
+  return q;
+}
+
 }  // namespace lifelong::recommend

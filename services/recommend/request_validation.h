@@ -9,6 +9,7 @@
 #include "absl/status/statusor.h"
 #include "proto/lifelong/v1/recommend.pb.h"
 #include "services/recommend/filters.h"
+#include "services/recommend/path_planner.h"
 #include "services/recommend/recommender.h"
 
 namespace lifelong::recommend {
@@ -35,6 +36,27 @@ absl::StatusOr<RecommendQuery> ValidateRecommendRequest(const v1::RecommendReque
 
 // Checks course_id, k and filter of a SimilarCourses request.
 absl::StatusOr<CourseFilter> ValidateSimilarRequest(const v1::SimilarCoursesRequest& request);
+
+inline constexpr int kMaxPlanCourses = 100;
+
+// A validated PlanPath request.
+struct PlanPathQuery {
+  std::string learner;
+  // kProgramme goals given by id have an empty goal.programme and
+  // programme_id set (resolved against the catalog by the caller).
+  PlanGoal goal;
+  std::string programme_id;
+  PlanLearner preferences;  // home_xuequ, any_xuequ, prefer_online only
+  PlanOptions options;
+};
+
+// Checks learner, the goal (exactly one of programme_id, programme,
+// course_id, category), deadline, home_xuequ and max_courses.
+absl::StatusOr<PlanPathQuery> ValidatePlanPathRequest(const v1::PlanPathRequest& request);
+
+// The domain programme of a lifelong.v1.Programme, checked
+// (ValidateProgramme; `field` prefixes messages).
+absl::StatusOr<Programme> ProgrammeFromRequest(const v1::Programme& programme, const std::string& field);
 
 }  // namespace lifelong::recommend
 

@@ -1,5 +1,8 @@
 #include "services/recommend/request_validation.h"
 
+#include <cmath>
+
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 
 namespace lifelong::recommend {
@@ -118,6 +121,76 @@ TEST(ValidateSimilarRequest, CourseIdAndK) {
   EXPECT_TRUE(ValidateSimilarRequest(r).ok());
   r.set_k(0);
   EXPECT_EQ(ValidateSimilarRequest(r).status().message().substr(0, 2), "k:");
+}
+
+TEST(ValidatePlanPathRequest, GoalsAndMisuse) {
+  auto invalid = [](const v1::PlanPathRequest& r, const std::string& field) {
+    absl::StatusOr<PlanPathQuery> q = ValidatePlanPathRequest(r);
+    EXPECT_EQ(q.status().code(), absl::StatusCode::kInvalidArgument) << field;
+    EXPECT_EQ(q.status().message().substr(0, field.size() + 1), field + ":") << q.status();
+  };
+  v1::PlanPathRequest r;
+  r.set_category("书法");
+  invalid(r, "learner");
+  r.set_learner(std::string(600, 'u'));
+  invalid(r, "learner");
+  r.set_learner("u1");
+  absl::StatusOr<PlanPathQuery> ok = ValidatePlanPathRequest(r);
+  ASSERT_TRUE(ok.ok()) << ok.status();
+  EXPECT_EQ(ok->goal.kind, PlanGoal::Kind::kCategory);
+  EXPECT_EQ(ok->options.max_steps, PlanOptions().max_steps);
+
+  v1::PlanPathRequest none;
+  none.set_learner("u1");
+  invalid(none, "goal");
+  r.set_category("");
+  invalid(r, "category");
+  r.set_course_id(std::string(65, 'c'));
+  invalid(r, "course_id");
+  r.set_programme_id("");
+  invalid(r, "programme_id");
+  r.set_programme_id("shequ_jiaoyu");
+  ok = ValidatePlanPathRequest(r);
+  ASSERT_TRUE(ok.ok());
+  EXPECT_EQ(ok->programme_id, "shequ_jiaoyu");
+  EXPECT_EQ(ok->goal.kind, PlanGoal::Kind::kProgramme);
+
+  // An inline programme is checked like a stored one.
+  v1::Programme* p = r.mutable_programme();
+  p->set_name("社区教育证书");
+  p->set_credits(std::nan(""));
+  invalid(r, "programme.credits");
+  p->set_credits(12);
+  p->add_by_category()->set_category("传统文化");
+  invalid(r, "programme.by_category[0].credits");
+  p->mutable_by_category(0)->set_credits(4);
+  p->mutable_deadline()->set_seconds(-99999999999LL);
+  invalid(r, "programme.deadline");
+  p->clear_deadline();
+  for (int i = 0; i < 65; ++i) p->add_required_course_ids(absl::StrCat("c", i));
+  invalid(r, "programme.required_course_ids");
+  p->clear_required_course_ids();
+  ok = ValidatePlanPathRequest(r);
+  ASSERT_TRUE(ok.ok()) << ok.status();
+  EXPECT_EQ(ok->goal.programme.by_category.size(), 1u);
+
+  r.mutable_deadline()->set_nanos(-1);
+  invalid(r, "deadline");
+  r.clear_deadline();
+  r.set_home_xuequ(std::string(65, 'x'));
+  invalid(r, "home_xuequ");
+  r.set_home_xuequ("和平里学区");
+  r.set_max_courses(-1);
+  invalid(r, "max_courses");
+  r.set_max_courses(101);
+  invalid(r, "max_courses");
+  r.set_max_courses(7);
+  r.set_prefer_online(true);
+  ok = ValidatePlanPathRequest(r);
+  ASSERT_TRUE(ok.ok());
+  EXPECT_EQ(ok->options.max_steps, 7);
+  EXPECT_TRUE(ok->preferences.prefer_online);
+  EXPECT_EQ(ok->preferences.home_xuequ, "和平里学区");
 }
 
 TEST(EnumNames, RoundTrip) {

@@ -174,6 +174,22 @@ grpc::Status FakeCatalog::GetCatalogInfo(grpc::ServerContext* ctx,
   return grpc::Status::OK;
 }
 
+grpc::Status FakeCatalog::PutProgramme(grpc::ServerContext* ctx, const v1::PutProgrammeRequest* request,
+                                       v1::Programme* response) {
+  absl::MutexLock lock(&mu_);
+  programmes_[request->programme().id()] = request->programme();
+  ++generation_;
+  *response = request->programme();
+  return grpc::Status::OK;
+}
+
+grpc::Status FakeCatalog::ListProgrammes(grpc::ServerContext* ctx, const v1::ListProgrammesRequest* request,
+                                         v1::ListProgrammesResponse* response) {
+  absl::MutexLock lock(&mu_);
+  for (const auto& [id, p] : programmes_) *response->add_programmes() = p;
+  return grpc::Status::OK;
+}
+
 std::unique_ptr<RunningGrpcServer> StartFake(grpc::Service* service) {
   GrpcServerOptions o;
   o.address = "127.0.0.1:0";

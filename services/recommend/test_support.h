@@ -64,10 +64,16 @@ class FakeCatalog final : public v1::CourseCatalogService::Service {
                            v1::ListCoursesResponse* response) override;
   grpc::Status GetCatalogInfo(grpc::ServerContext* ctx, const v1::GetCatalogInfoRequest* request,
                               v1::CatalogInfo* response) override;
+  // In-memory programmes (no validation); Put bumps the generation.
+  grpc::Status PutProgramme(grpc::ServerContext* ctx, const v1::PutProgrammeRequest* request,
+                            v1::Programme* response) override;
+  grpc::Status ListProgrammes(grpc::ServerContext* ctx, const v1::ListProgrammesRequest* request,
+                              v1::ListProgrammesResponse* response) override;
 
  private:
   mutable absl::Mutex mu_;
   std::map<std::string, v1::Course> courses_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, v1::Programme> programmes_ ABSL_GUARDED_BY(mu_);
   int64_t generation_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t list_calls_ ABSL_GUARDED_BY(mu_) = 0;
 };

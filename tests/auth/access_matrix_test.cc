@@ -281,6 +281,22 @@ class AccessMatrixTest : public ::testing::Test {
       v1::EchoResponse out;
       return cat_->Echo(ctx.get(), r, &out);
     }
+    if (method == "PutProgramme") {
+      v1::PutProgrammeRequest r;
+      v1::Programme out;
+      return cat_->PutProgramme(ctx.get(), r, &out);
+    }
+    if (method == "GetProgramme") {
+      v1::GetProgrammeRequest r;
+      r.set_id("p1");
+      v1::Programme out;
+      return cat_->GetProgramme(ctx.get(), r, &out);
+    }
+    if (method == "ListProgrammes") {
+      v1::ListProgrammesRequest r;
+      v1::ListProgrammesResponse out;
+      return cat_->ListProgrammes(ctx.get(), r, &out);
+    }
     ADD_FAILURE() << "no call for " << method;
     return grpc::Status::OK;
   }

@@ -86,6 +86,13 @@ class RecommendAccessTest : public ::testing::Test {
       v1::ModelStatus out;
       return stub_->PinModelVersion(&ctx, r, &out);
     }
+    if (method == "PlanPath") {
+      v1::PlanPathRequest r;
+      r.set_learner(learner);
+      r.set_category("书法");
+      v1::PlanPathResponse out;
+      return stub_->PlanPath(&ctx, r, &out);
+    }
     if (method == "UnpinModelVersion") {
       v1::ModelStatus out;
       return stub_->UnpinModelVersion(&ctx, v1::UnpinModelVersionRequest(), &out);
@@ -101,7 +108,8 @@ class RecommendAccessTest : public ::testing::Test {
 
 TEST_F(RecommendAccessTest, EveryRoleAndEveryMethod) {
   for (const char* method :
-       {"Recommend", "SimilarCourses", "GetModelStatus", "PinModelVersion", "UnpinModelVersion", "Echo"}) {
+       {"Recommend", "SimilarCourses", "GetModelStatus", "PinModelVersion", "UnpinModelVersion", "Echo",
+        "PlanPath"}) {
     std::string op = absl::StrCat("/lifelong.v1.RecommendationService/", method);
     for (Role role : auth::AllRoles()) {
       grpc::Status s = Call(method, Of(role));
@@ -125,6 +133,10 @@ TEST_F(RecommendAccessTest, LearnersForThemselvesKiosksForTheIdentifiedLearner) 
   // Anonymous cold start at a kiosk reads nobody's records: allowed.
   EXPECT_NE(Call("Recommend", plain_kiosk, "").error_code(), grpc::StatusCode::PERMISSION_DENIED);
   EXPECT_NE(Call("Recommend", Of(Role::kOperator), "u2").error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  // A plan is as personal as a recommendation.
+  EXPECT_EQ(Call("PlanPath", Of(Role::kLearner), "u2").error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(Call("PlanPath", Of(Role::kKiosk), "u2").error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_NE(Call("PlanPath", Of(Role::kLearner), "u1").error_code(), grpc::StatusCode::PERMISSION_DENIED);
   grpc::ClientContext none;
   v1::RecommendResponse out;
   v1::RecommendRequest r;

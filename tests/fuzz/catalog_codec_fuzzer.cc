@@ -3,7 +3,8 @@
 // disk (or, for the payload, from a client via a token), so they must fail
 // cleanly with DATA_LOSS on any input; what they accept must re-encode to
 // exactly the same bytes, except course values, whose encoding must be stable
-// (encode(decode(encode(c))) == encode(c)) and whose index keys must decode.
+// (encode(decode(encode(c))) == encode(c)) and whose index keys must decode,
+// and programme values (stable the same way).
 //
 // Every decoder runs on the whole input.
 #include <algorithm>
@@ -50,6 +51,15 @@ void FuzzCourseValue(absl::string_view value) {
     FUZZ_CHECK(entry->course_id == course->id());
     FUZZ_CHECK(IndexKey(entry->kind, entry->term, entry->course_id) == key);
   }
+}
+
+void FuzzProgrammeValue(absl::string_view value) {
+  absl::StatusOr<lifelong::v1::Programme> programme = DecodeProgrammeValue(value);
+  if (!programme.ok()) return ExpectDataLoss(programme.status());
+  const std::string encoded = EncodeProgrammeValue(*programme);
+  absl::StatusOr<lifelong::v1::Programme> again = DecodeProgrammeValue(encoded);
+  FUZZ_CHECK(again.ok());
+  FUZZ_CHECK(EncodeProgrammeValue(*again) == encoded);
 }
 
 void FuzzIndexKey(absl::string_view key) {
@@ -119,6 +129,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const absl::string_view input = lifelong::fuzz::AsView(data, size);
   FuzzCourseKey(input);
   FuzzCourseValue(input);
+  FuzzProgrammeValue(input);
   FuzzIndexKey(input);
   FuzzMetaValues(input);
   FuzzPrimitives(input);

@@ -1,0 +1,134 @@
+// PathPlanner: an ordered plan of courses (with the sessions to attend) that
+// takes a learner to a goal — a programme of the catalog (credits by
+// category, required courses, a deadline), a target course, or a category to
+// get good at. No gRPC here; RecommendService.PlanPath is a thin handler over
+// PlanPath (docs/recommend.md "Learning paths").
+//
+// A plan honours, for every course it adds:
+//   * prerequisites first: each prerequisite is done (completed or passed,
+//     or another section of its series), in progress (registered), or
+//     planned earlier, and ends before the course's first session starts;
+//   * the course is OPEN, has seats left, and its enrolment window has not
+//     closed (it may open later, before the course starts);
+//   * no session overlaps a session of another planned or in-progress course;
+//   * the last session ends by the deadline;
+//   * offline and blended courses meet in the learner's home 学区 (unless
+//     any_xuequ, or the home 学区 is unknown); online courses always qualify.
+// Among courses that qualify it prefers, in order: the most credits toward
+// the deficit per new course (or fewer new courses for a target), what the
+// recommender scores highly (`scores`), online when the learner prefers it,
+// the earlier end, the smaller id (deterministic).
+//
+// Progress counts credits of completed/passed courses at the catalog's
+// credits (the credit bank's verified flag is not available yet, so every
+// completed course counts; see docs/recommend.md).
+//
+// Planning is greedy over the goal's deficits (required courses first, then
+// category minimums, then the total), each step choosing the cheapest chain
+// that fits; it is exact for chains and for goals whose deficits each one
+// course (with its prerequisites) can fill, and may use more courses than
+// the minimum in rare credit-packing cases. Pure; thread-safe.
+#ifndef LIFELONG_SERVICES_RECOMMEND_PATH_PLANNER_H_
+#define LIFELONG_SERVICES_RECOMMEND_PATH_PLANNER_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "services/recommend/course.h"
+
+namespace lifelong::recommend {
+
+struct PlanGoal {
+  enum class Kind { kProgramme, kCourse, kCategory };
+  Kind kind = Kind::kCourse;
+  Programme programme;    // kProgramme
+  std::string course_id;  // kCourse: this course (or another section of it)
+  // kCategory: the highest level offered in the category, with what leads
+  // to it.
+  std::string category;
+  // For every kind (a programme's own deadline applies too; the earlier wins).
+  absl::Time deadline = absl::InfiniteFuture();
+};
+
+struct PlanLearner {
+  absl::flat_hash_set<std::string> completed;  // completed or passed
+  absl::flat_hash_set<std::string> enrolled;   // registered, in progress
+  std::string home_xuequ;                      // "" unknown: every 学区
+  bool any_xuequ = false;                      // offline courses anywhere
+  bool prefer_online = false;
+};
+
+struct PlanStep {
+  const Course* course = nullptr;  // points into the catalog snapshot
+  // Registered already (in progress): part of the plan as it stands.
+  bool enrolled = false;
+  absl::Time start = absl::InfinitePast();  // first session (or self-paced start)
+  absl::Time end = absl::InfinitePast();    // last session end (or estimate)
+  std::vector<CourseSession> sessions;      // to attend, in time order
+  std::string why;  // "target", "required", "prerequisite of <title>", "credits: <category>"
+  double score = 0;  // the recommender's score, 0 when it had none
+};
+
+struct CategoryProgress {
+  std::string category;
+  double required = 0;
+  double earned = 0;   // completed courses
+  double planned = 0;  // in-progress and planned courses
+};
+
+struct PlanProgress {
+  double credits_required = 0;
+  double credits_earned = 0;
+  double credits_planned = 0;
+  std::vector<CategoryProgress> by_category;  // the programme's order
+  std::vector<std::string> required_done;     // course ids
+  std::vector<std::string> required_planned;
+  std::vector<std::string> required_missing;
+};
+
+struct PathPlan {
+  bool feasible = false;
+  // Why not, when !feasible, e.g. "数字素养证书 needs 6 more credits in
+  // 智能手机与数字素养; no open course before the deadline". Steps still hold
+  // what could be planned.
+  std::string reason;
+  bool already_achieved = false;  // nothing left to do
+  std::vector<PlanStep> steps;    // in order: enrol in each after the ones before
+  PlanProgress progress;
+};
+
+struct PlanOptions {
+  int max_steps = 30;  // a plan never holds more new courses than this
+  // Courses examined per deficit (best first by a cheap key); bounds the
+  // work on very large catalogs.
+  int max_candidates = 300;
+  // Self-paced online courses (no sessions) take this long per credit
+  // (at least one credit's worth).
+  absl::Duration self_paced_per_credit = absl::Hours(24 * 7);
+};
+
+// Course id -> recommender score (higher is better); missing ids score 0.
+using CourseScores = absl::flat_hash_map<std::string, double>;
+
+// Plans `goal` for `learner` at `now`. Outcomes: OK with a feasible plan, or
+// with feasible = false and a reason (an infeasible goal is an answer, not
+// an error); NOT_FOUND "course_id: ..." when a kCourse goal names a course
+// the catalog does not hold; INVALID_ARGUMENT naming the field for a goal
+// that makes no sense (negative credits, empty category, required course
+// unknown to the catalog, a programme without a name).
+absl::StatusOr<PathPlan> PlanPath(const CatalogSnapshot& catalog, const PlanGoal& goal,
+                                  const PlanLearner& learner, const CourseScores& scores,
+                                  absl::Time now, const PlanOptions& options = PlanOptions());
+
+// Checks a programme's rules (the catalog's validation of programmes uses
+// the same checks): INVALID_ARGUMENT naming the field ("programme.name: must
+// not be empty", "programme.by_category[1].credits: must be in (0, 1000]").
+absl::Status ValidateProgramme(const Programme& programme, absl::string_view field = "programme");
+
+}  // namespace lifelong::recommend
+
+#endif  // LIFELONG_SERVICES_RECOMMEND_PATH_PLANNER_H_

@@ -1,0 +1,398 @@
+// PlanPath on hand-made catalogs whose best plans are known: chains,
+// sections, clashes, full courses, deadlines, 学区, programmes with credit
+// rules, and goals that cannot be met.
+#include "services/recommend/path_planner.h"
+
+#include <string>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace lifelong::recommend {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+// Monday 2027-03-01 00:00 UTC is day 0 of every hand-made timetable.
+const absl::Time kDay0 = absl::FromUnixSeconds(1803859200);
+const absl::Time kNow = kDay0 - absl::Hours(24 * 7);
+
+struct Def {
+  std::string id;
+  std::string title;
+  std::string category = "传统文化";
+  double credits = 2;
+  std::vector<std::string> prerequisites = {};
+  // Weekly sessions: first day (from kDay0), hour of day, how many weeks.
+  int day = 0;
+  int hour = 9;
+  int weeks = 4;
+  std::string xuequ = "和平里学区";
+  std::string mode = "offline";
+  int capacity = 0;
+  int taken = 0;
+  std::string level = "";
+};
+
+Course Make(const Def& d) {
+  Course c;
+  c.id = d.id;
+  c.title = d.title;
+  c.category = d.category;
+  c.credits = d.credits;
+  c.prerequisites = d.prerequisites;
+  c.mode = d.mode;
+  c.level = d.level;
+  c.capacity = d.capacity;
+  c.seats_taken = d.taken;
+  c.enrol_from = kNow - absl::Hours(24);
+  c.enrol_to = kDay0 + absl::Hours(24 * 365);
+  if (d.mode != "online") {
+    c.xuequ = d.xuequ;
+    c.venue_id = "v_" + d.xuequ;
+  }
+  for (int w = 0; w < d.weeks && d.weeks > 0; ++w) {
+    const absl::Time start = kDay0 + absl::Hours(24 * (d.day + 7 * w) + d.hour);
+    c.sessions.push_back({start, start + absl::Minutes(90)});
+  }
+  return c;
+}
+
+CatalogSnapshot Catalog(const std::vector<Def>& defs) {
+  std::vector<Course> courses;
+  for (const Def& d : defs) courses.push_back(Make(d));
+  return CatalogSnapshot("test", std::move(courses));
+}
+
+std::vector<std::string> Ids(const PathPlan& p) {
+  std::vector<std::string> ids;
+  for (const PlanStep& s : p.steps) ids.push_back(s.course->id);
+  return ids;
+}
+
+PlanGoal CourseGoal(const std::string& id) {
+  PlanGoal g;
+  g.kind = PlanGoal::Kind::kCourse;
+  g.course_id = id;
+  return g;
+}
+
+PathPlan MustPlan(const CatalogSnapshot& catalog, const PlanGoal& goal, const PlanLearner& learner = {},
+                  const CourseScores& scores = {}) {
+  absl::StatusOr<PathPlan> p = PlanPath(catalog, goal, learner, scores, kNow);
+  EXPECT_TRUE(p.ok()) << p.status();
+  return p.ok() ? *p : PathPlan();
+}
+
+// No two sessions of a plan overlap, and every course starts after its
+// planned prerequisites end.
+void ExpectConsistent(const PathPlan& p) {
+  for (size_t a = 0; a < p.steps.size(); ++a) {
+    for (size_t b = a + 1; b < p.steps.size(); ++b) {
+      for (const CourseSession& x : p.steps[a].sessions) {
+        for (const CourseSession& y : p.steps[b].sessions) {
+          EXPECT_FALSE(x.start < y.end && y.start < x.end)
+              << p.steps[a].course->id << " clashes with " << p.steps[b].course->id;
+        }
+      }
+    }
+    for (size_t b = 0; b < p.steps.size(); ++b) {
+      for (const std::string& pre : p.steps[b].course->prerequisites) {
+        if (p.steps[a].course->id != pre) continue;
+        EXPECT_LT(a, b) << pre << " must come first";
+        EXPECT_LE(p.steps[a].end, p.steps[b].start) << pre << " must end first";
+      }
+    }
+  }
+}
+
+const std::vector<Def> kChain = {
+    {"jz1", "剪纸入门", "传统文化", 2, {}, 0, 9, 4, "和平里学区", "offline", 0, 0, "beginner"},
+    {"jz2", "剪纸进阶", "传统文化", 2, {"jz1"}, 35, 9, 4, "和平里学区", "offline", 0, 0, "intermediate"},
+    {"jz3", "剪纸提高", "传统文化", 3, {"jz2"}, 70, 9, 4, "和平里学区", "offline", 0, 0, "advanced"},
+};
+
+TEST(PlanPath, ChainInPrerequisiteOrder) {
+  CatalogSnapshot catalog = Catalog(kChain);
+  PathPlan p = MustPlan(catalog, CourseGoal("jz3"));
+  EXPECT_TRUE(p.feasible) << p.reason;
+  EXPECT_THAT(Ids(p), ElementsAre("jz1", "jz2", "jz3"));
+  EXPECT_EQ(p.steps[0].why, "prerequisite of 剪纸进阶");
+  EXPECT_EQ(p.steps[1].why, "prerequisite of 剪纸提高");
+  EXPECT_EQ(p.steps[2].why, "target");
+  EXPECT_EQ(p.steps[0].sessions.size(), 4u);
+  ExpectConsistent(p);
+
+  // 剪纸入门 passed: two steps left. 剪纸入门 and 剪纸进阶 both done: one.
+  PlanLearner l;
+  l.completed = {"jz1"};
+  EXPECT_THAT(Ids(MustPlan(catalog, CourseGoal("jz3"), l)), ElementsAre("jz2", "jz3"));
+  l.completed = {"jz1", "jz2"};
+  EXPECT_THAT(Ids(MustPlan(catalog, CourseGoal("jz3"), l)), ElementsAre("jz3"));
+  l.completed = {"jz3"};
+  PathPlan done = MustPlan(catalog, CourseGoal("jz3"), l);
+  EXPECT_TRUE(done.feasible);
+  EXPECT_TRUE(done.already_achieved);
+  EXPECT_TRUE(done.steps.empty());
+}
+
+TEST(PlanPath, InProgressPrerequisiteIsKeptAndWaitedFor) {
+  CatalogSnapshot catalog = Catalog(kChain);
+  PlanLearner l;
+  l.completed = {"jz1"};
+  l.enrolled = {"jz2"};
+  PathPlan p = MustPlan(catalog, CourseGoal("jz3"), l);
+  EXPECT_TRUE(p.feasible);
+  ASSERT_THAT(Ids(p), ElementsAre("jz2", "jz3"));
+  EXPECT_TRUE(p.steps[0].enrolled);
+  EXPECT_FALSE(p.steps[1].enrolled);
+}
+
+TEST(PlanPath, SelfPacedCourseInProgressIsWaitedFor) {
+  std::vector<Def> defs = {
+      {"py1", "Python 入门", "科技", 2, {}, 0, 9, 0, "", "online"},
+      {"py2", "Python 进阶", "科技", 1, {"py1"}, 0, 9, 0, "", "online"},
+  };
+  CatalogSnapshot catalog = Catalog(defs);
+  PlanLearner l;
+  l.enrolled = {"py1"};
+  PathPlan p = MustPlan(catalog, CourseGoal("py2"), l);
+  EXPECT_TRUE(p.feasible) << p.reason;
+  ASSERT_THAT(Ids(p), ElementsAre("py1", "py2"));
+  EXPECT_TRUE(p.steps[0].enrolled);
+  // Two credits' worth of weeks for the course in progress, then one.
+  EXPECT_EQ(p.steps[0].end, kNow + absl::Hours(24 * 14));
+  EXPECT_EQ(p.steps[1].start, p.steps[0].end);
+  EXPECT_EQ(p.steps[1].end, p.steps[1].start + absl::Hours(24 * 7));
+}
+
+TEST(PlanPath, SectionThatStartsBeforeThePrerequisiteEndsIsSkipped) {
+  std::vector<Def> defs = kChain;
+  // 剪纸进阶 (a second section) starting on day 14, while 剪纸入门 runs to day 21.
+  defs.push_back({"jz2b", "剪纸进阶", "传统文化", 2, {"jz1"}, 14, 14, 4});
+  CourseScores scores = {{"jz2b", 0.9}};  // even when the recommender likes it better
+  CatalogSnapshot catalog1 = Catalog(defs);
+  PathPlan p = MustPlan(catalog1, CourseGoal("jz3"), {}, scores);
+  EXPECT_TRUE(p.feasible);
+  EXPECT_THAT(Ids(p), ElementsAre("jz1", "jz2", "jz3"));
+  ExpectConsistent(p);
+}
+
+TEST(PlanPath, ClashWithACourseInProgressPicksTheOtherSection) {
+  std::vector<Def> defs = {
+      {"tj", "太极拳", "健康", 2, {}, 0, 9, 8},                    // Mondays 09:00, in progress
+      {"sf_a", "书法入门", "书法", 2, {}, 0, 9, 4},                // Mondays 09:00: clashes
+      {"sf_b", "书法入门", "书法", 2, {}, 1, 9, 4},                // Tuesdays 09:00
+  };
+  PlanLearner l;
+  l.enrolled = {"tj"};
+  CourseScores scores = {{"sf_a", 0.9}, {"sf_b", 0.1}};
+  CatalogSnapshot catalog2 = Catalog(defs);
+  PathPlan p = MustPlan(catalog2, CourseGoal("sf_a"), l, scores);
+  EXPECT_TRUE(p.feasible) << p.reason;
+  EXPECT_THAT(Ids(p), ElementsAre("tj", "sf_b"));
+  ExpectConsistent(p);
+}
+
+TEST(PlanPath, FullSectionIsSkippedAndAllFullIsInfeasibleWithAReason) {
+  std::vector<Def> defs = {
+      {"sf_a", "书法入门", "书法", 2, {}, 0, 9, 4, "和平里学区", "offline", 20, 20},
+      {"sf_b", "书法入门", "书法", 2, {}, 2, 14, 4, "和平里学区", "offline", 20, 19},
+  };
+  CatalogSnapshot catalog3 = Catalog(defs);
+  PathPlan p = MustPlan(catalog3, CourseGoal("sf_a"));
+  EXPECT_TRUE(p.feasible);
+  EXPECT_THAT(Ids(p), ElementsAre("sf_b"));
+
+  defs[1].taken = 20;
+  CatalogSnapshot catalog4 = Catalog(defs);
+  PathPlan none = MustPlan(catalog4, CourseGoal("sf_a"));
+  EXPECT_FALSE(none.feasible);
+  EXPECT_EQ(none.reason, "书法入门 is full");
+  EXPECT_TRUE(none.steps.empty());
+}
+
+TEST(PlanPath, DeadlineCutsTheChain) {
+  PlanGoal g = CourseGoal("jz3");
+  g.deadline = kDay0 + absl::Hours(24 * 80);  // 剪纸提高 ends on day 91
+  CatalogSnapshot cat_p = Catalog(kChain);
+  absl::StatusOr<PathPlan> p = PlanPath(cat_p, g, {}, {}, kNow);
+  ASSERT_TRUE(p.ok());
+  EXPECT_FALSE(p->feasible);
+  EXPECT_EQ(p->reason, "剪纸提高 ends after the deadline");
+}
+
+TEST(PlanPath, MissingPrerequisiteSectionNamesWhatBlocks) {
+  std::vector<Def> defs = kChain;
+  defs[1].capacity = 10;
+  defs[1].taken = 10;  // 剪纸进阶 full
+  CatalogSnapshot catalog5 = Catalog(defs);
+  PathPlan p = MustPlan(catalog5, CourseGoal("jz3"));
+  EXPECT_FALSE(p.feasible);
+  EXPECT_EQ(p.reason, "剪纸提高 needs 剪纸进阶 first; 剪纸进阶 is full");
+}
+
+TEST(PlanPath, HomeXuequOrOnline) {
+  std::vector<Def> defs = {
+      {"far", "智能手机入门", "智能手机与数字素养", 2, {}, 0, 9, 4, "东直门学区"},
+      {"near", "智能手机入门", "智能手机与数字素养", 2, {}, 0, 14, 4, "和平里学区"},
+      {"web", "智能手机入门", "智能手机与数字素养", 2, {}, 0, 19, 4, "", "online"},
+  };
+  CatalogSnapshot catalog = Catalog(defs);
+  PlanLearner l;
+  l.home_xuequ = "东直门学区";
+  CourseScores scores = {{"near", 0.9}, {"web", 0.5}, {"far", 0.1}};
+  // "near" is in another 学区; of the two that qualify, the better scored.
+  EXPECT_THAT(Ids(MustPlan(catalog, CourseGoal("far"), l, scores)), ElementsAre("web"));
+  l.home_xuequ = "景山学区";
+  EXPECT_THAT(Ids(MustPlan(catalog, CourseGoal("far"), l, scores)), ElementsAre("web"));
+  l.any_xuequ = true;
+  EXPECT_THAT(Ids(MustPlan(catalog, CourseGoal("far"), l, scores)), ElementsAre("near"));
+  l.prefer_online = true;
+  scores["web"] = 0.9;  // a tie on score: online wins for a learner who prefers it
+  EXPECT_THAT(Ids(MustPlan(catalog, CourseGoal("far"), l, scores)), ElementsAre("web"));
+}
+
+Programme Certificate() {
+  Programme p;
+  p.id = "sqjy";
+  p.name = "社区教育证书";
+  p.credits = 12;
+  p.by_category = {{"传统文化", 4}};
+  p.required_courses = {"law"};
+  return p;
+}
+
+TEST(PlanPath, ProgrammeFillsRequiredThenCategoryThenTotalWithFewestCourses) {
+  std::vector<Def> defs = {
+      {"law", "社区法律常识", "法治", 2, {}, 0, 9, 4},
+      {"jz1", "剪纸入门", "传统文化", 2, {}, 1, 9, 4},
+      {"tea", "茶文化", "传统文化", 3, {}, 2, 9, 4},
+      {"hs", "健康养生", "健康", 4, {}, 3, 9, 4},
+      {"hs2", "健康讲座", "健康", 1, {}, 3, 14, 2},
+      {"sf", "书法入门", "书法", 3, {}, 4, 9, 4},
+  };
+  PlanLearner l;
+  l.completed = {"jz1"};  // 2 credits in 传统文化 already
+  PlanGoal g;
+  g.kind = PlanGoal::Kind::kProgramme;
+  g.programme = Certificate();
+  CatalogSnapshot catalog6 = Catalog(defs);
+  PathPlan p = MustPlan(catalog6, g, l);
+  EXPECT_TRUE(p.feasible) << p.reason;
+  // law (2, required) + tea (3: 传统文化 reaches 5) = 7 with jz1; 5 more:
+  // hs (4), then one credit: hs2 (1 credit, ends before 书法入门 would).
+  // No three new courses reach 10 credits with law and 传统文化's minimum,
+  // so four is the fewest.
+  EXPECT_THAT(Ids(p), ::testing::UnorderedElementsAre("law", "tea", "hs", "hs2"));
+  EXPECT_EQ(p.progress.credits_required, 12);
+  EXPECT_EQ(p.progress.credits_earned, 2);
+  EXPECT_EQ(p.progress.credits_planned, 10);
+  ASSERT_EQ(p.progress.by_category.size(), 1u);
+  EXPECT_EQ(p.progress.by_category[0].earned, 2);
+  EXPECT_EQ(p.progress.by_category[0].planned, 3);
+  EXPECT_THAT(p.progress.required_planned, ElementsAre("law"));
+  ExpectConsistent(p);
+}
+
+TEST(PlanPath, ProgrammeThatCannotBeMetSaysWhatIsMissing) {
+  std::vector<Def> defs = {
+      {"sj1", "智能手机入门", "智能手机与数字素养", 2, {}, 0, 9, 4},
+      {"sj2", "智能手机进阶", "智能手机与数字素养", 2, {"sj1"}, 0, 14, 4},  // starts too early
+  };
+  Programme p;
+  p.name = "数字素养证书";
+  p.by_category = {{"智能手机与数字素养", 6}};
+  PlanGoal g;
+  g.kind = PlanGoal::Kind::kProgramme;
+  g.programme = p;
+  g.programme.deadline = kDay0 + absl::Hours(24 * 120);
+  CatalogSnapshot catalog7 = Catalog(defs);
+  PathPlan plan = MustPlan(catalog7, g);
+  EXPECT_FALSE(plan.feasible);
+  EXPECT_EQ(plan.reason,
+            "数字素养证书 needs 4 more credits in 智能手机与数字素养; no open course before the deadline");
+  EXPECT_THAT(Ids(plan), ElementsAre("sj1"));  // what could be planned
+}
+
+TEST(PlanPath, CategoryGoalReachesItsHighestLevel) {
+  PlanGoal g;
+  g.kind = PlanGoal::Kind::kCategory;
+  g.category = "传统文化";
+  CatalogSnapshot catalog8 = Catalog(kChain);
+  PathPlan p = MustPlan(catalog8, g);
+  EXPECT_TRUE(p.feasible) << p.reason;
+  EXPECT_THAT(Ids(p), ElementsAre("jz1", "jz2", "jz3"));
+  g.category = "天文";
+  CatalogSnapshot catalog9 = Catalog(kChain);
+  PathPlan none = MustPlan(catalog9, g);
+  EXPECT_FALSE(none.feasible);
+  EXPECT_EQ(none.reason, "the catalog has no course in 天文");
+}
+
+TEST(PlanPath, AFailedCourseIsPlannedAgain) {
+  // A failure leaves 剪纸入门 not completed: the plan starts from it again.
+  PlanLearner l;  // failed jz1: neither completed nor enrolled
+  EXPECT_THAT(Ids(MustPlan(Catalog(kChain), CourseGoal("jz2"), l)), ElementsAre("jz1", "jz2"));
+}
+
+TEST(PlanPath, BadGoalsAreErrorsNamingTheField) {
+  CatalogSnapshot catalog = Catalog(kChain);
+  absl::StatusOr<PathPlan> p = PlanPath(catalog, CourseGoal("nope"), {}, {}, kNow);
+  EXPECT_EQ(p.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(p.status().message(), HasSubstr("course_id"));
+
+  PlanGoal g;
+  g.kind = PlanGoal::Kind::kProgramme;
+  g.programme = Certificate();
+  g.programme.by_category[0].credits = -1;
+  p = PlanPath(catalog, g, {}, {}, kNow);
+  EXPECT_EQ(p.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(p.status().message(), HasSubstr("programme.by_category[0].credits"));
+
+  g.programme = Certificate();
+  g.programme.name = "";
+  EXPECT_THAT(PlanPath(catalog, g, {}, {}, kNow).status().message(), HasSubstr("programme.name"));
+
+  g.programme = Certificate();  // "law" is not in this catalog
+  p = PlanPath(catalog, g, {}, {}, kNow);
+  EXPECT_EQ(p.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(p.status().message(), HasSubstr("programme.required_courses[0]"));
+
+  g.programme.required_courses = {"jz1", "jz1"};
+  EXPECT_THAT(PlanPath(catalog, g, {}, {}, kNow).status().message(), HasSubstr("repeats"));
+
+  PlanGoal c = CourseGoal("jz1");
+  c.deadline = kNow - absl::Hours(1);
+  EXPECT_EQ(PlanPath(catalog, c, {}, {}, kNow).status().code(), absl::StatusCode::kInvalidArgument);
+
+  PlanGoal cat;
+  cat.kind = PlanGoal::Kind::kCategory;
+  EXPECT_THAT(PlanPath(catalog, cat, {}, {}, kNow).status().message(), HasSubstr("category"));
+}
+
+TEST(PlanPath, NeverMoreCoursesThanTheLimit) {
+  std::vector<Def> defs;
+  for (int i = 0; i < 10; ++i) {
+    defs.push_back({"k" + std::to_string(i), "课程" + std::to_string(i), "健康", 1, {}, i % 7, 8 + i, 2});
+  }
+  Programme p;
+  p.name = "健康达人";
+  p.credits = 10;
+  PlanGoal g;
+  g.kind = PlanGoal::Kind::kProgramme;
+  g.programme = p;
+  PlanOptions o;
+  o.max_steps = 5;
+  CatalogSnapshot cat_plan = Catalog(defs);
+  absl::StatusOr<PathPlan> plan = PlanPath(cat_plan, g, {}, {}, kNow, o);
+  ASSERT_TRUE(plan.ok());
+  EXPECT_FALSE(plan->feasible);
+  EXPECT_EQ(plan->steps.size(), 5u);
+  EXPECT_THAT(plan->reason, HasSubstr("健康达人 needs 5 more credits"));
+}
+
+}  // namespace
+}  // namespace lifelong::recommend

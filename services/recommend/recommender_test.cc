@@ -1,0 +1,250 @@
+// Readiness in Recommender::Recommend, on hand-made catalogs and histories:
+// prerequisites before the courses that need them, the same level again
+// after a failure. The model is trained on test_support's generated
+// interactions with the real trainer and loaded with the real loader.
+#include "services/recommend/recommender.h"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/time/clock.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "models/model_bundle.h"
+#include "services/common/vocabulary.h"
+#include "services/recommend/catalog_cache.h"
+#include "services/recommend/test_support.h"
+
+namespace lifelong::recommend {
+namespace {
+
+using ::testing::ElementsAre;
+
+class RecommenderReadinessTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    const std::string dir = testing::NewTempDir("recommender_test_models");
+    absl::StatusOr<int64_t> v = testing::WriteTestModel(dir);
+    ASSERT_TRUE(v.ok()) << v.status();
+    absl::StatusOr<std::shared_ptr<const models::ModelBundle>> m =
+        models::LoadModelBundle(models::VersionPath(dir, *v));
+    ASSERT_TRUE(m.ok()) << m.status();
+    model_ = new std::shared_ptr<const models::ModelBundle>(*m);
+  }
+
+  void SetUp() override { now_ = absl::FromUnixSeconds(1795000000); }
+
+  // The test catalog with 书法进阶 (c_sf2) after 书法入门 (c_sf1) and 硬笔书法
+  // (c_sf3) after 书法进阶: the chain the generated learners follow.
+  CatalogPtr ChainCatalog(bool with_chain = true) const {
+    std::vector<Course> courses;
+    for (const v1::Course& p : testing::TestCatalog(now_)) {
+      Course c = CourseFromProto(p);
+      if (with_chain && c.id == "c_sf2") {
+        c.prerequisites = {"c_sf1"};
+        c.level = "intermediate";
+      }
+      if (with_chain && c.id == "c_sf3") {
+        c.prerequisites = {"c_sf2"};
+        c.level = "advanced";
+      }
+      courses.push_back(std::move(c));
+    }
+    return std::make_shared<const CatalogSnapshot>("test", std::move(courses));
+  }
+
+  static Recommender Make(bool readiness) {
+    Recommender::Options o;
+    o.readiness = readiness;
+    return Recommender(
+        [](const std::shared_ptr<const models::ModelBundle>&, std::vector<float>, int)
+            -> absl::StatusOr<std::vector<models::Candidate>> {
+          return absl::InternalError("small models are scanned exactly");
+        },
+        o);
+  }
+
+  LearnerHistory History(const std::vector<std::pair<absl::string_view, std::string>>& oldest_first) {
+    std::vector<StatementFact> facts;
+    int64_t t = 1000;
+    for (const auto& [verb, course] : oldest_first) {
+      facts.insert(facts.begin(), {std::string(verb), vocab::CourseIri(course), absl::FromUnixSeconds(t++)});
+    }
+    return BuildLearnerHistory(facts);
+  }
+
+  RecommendResult Run(const Recommender& r, const CatalogPtr& catalog, const LearnerHistory& h,
+                      int k, std::vector<std::string> categories = {}) {
+    RecommendQuery q;
+    q.k = k;
+    q.filter.categories = std::move(categories);
+    keep_.push_back(catalog);  // results point into it
+    absl::StatusOr<RecommendResult> out = r.Recommend(*model_, catalog, h, q, now_);
+    EXPECT_TRUE(out.ok()) << out.status();
+    return out.ok() ? *out : RecommendResult();
+  }
+
+  static std::vector<std::string> Ids(const RecommendResult& r) {
+    std::vector<std::string> ids;
+    for (const ScoredCourse& s : r.items) ids.push_back(s.course->id);
+    return ids;
+  }
+  static const ScoredCourse* Find(const RecommendResult& r, const std::string& id) {
+    for (const ScoredCourse& s : r.items) {
+      if (s.course->id == id) return &s;
+    }
+    return nullptr;
+  }
+  // Every course with a missing prerequisite comes after every ready one.
+  static void ExpectReadyFirst(const RecommendResult& r) {
+    bool seen_blocked = false;
+    for (const ScoredCourse& s : r.items) {
+      if (!s.missing_prerequisites.empty()) {
+        seen_blocked = true;
+        EXPECT_EQ(s.reason_kind, ReasonKind::kPrerequisitesFirst) << s.course->id;
+      } else {
+        EXPECT_FALSE(seen_blocked) << s.course->id << " (ready) ranked after a course that is not";
+      }
+    }
+  }
+
+  static std::shared_ptr<const models::ModelBundle>* model_;
+  absl::Time now_;
+  std::vector<CatalogPtr> keep_;  // the catalogs of this test's results
+};
+
+std::shared_ptr<const models::ModelBundle>* RecommenderReadinessTest::model_ = nullptr;
+
+TEST_F(RecommenderReadinessTest, CourseTwoLevelsAheadComesAfterTheNextLevelAndSaysWhatComesFirst) {
+  // Only 书法入门 passed: 书法进阶 is the next step; 硬笔书法 (after 书法进阶),
+  // which the model likes for this learner, is not.
+  LearnerHistory h = History({{vocab::kRegistered, "c_sf1"}, {vocab::kPassed, "c_sf1"}});
+  RecommendResult with = Run(Make(true), ChainCatalog(), h, 10, {"书法"});
+  // Ready: c_sf2 (next level), c_new and c_later (enrolment opens soon);
+  // c_sf1b is a section of a completed series; closed, draft and full
+  // courses never show.
+  ASSERT_THAT(Ids(with), ::testing::UnorderedElementsAre("c_sf2", "c_new", "c_later", "c_sf3"));
+  EXPECT_EQ(with.items.front().course->id, "c_sf2");
+  EXPECT_EQ(with.items.back().course->id, "c_sf3");
+  EXPECT_EQ(with.items[0].reason, "因为你完成了 书法入门");
+  EXPECT_TRUE(with.items[0].missing_prerequisites.empty());
+  const ScoredCourse* sf3 = Find(with, "c_sf3");
+  EXPECT_THAT(sf3->missing_prerequisites, ElementsAre("c_sf2"));
+  EXPECT_EQ(sf3->reason, "先修：书法进阶");
+  EXPECT_EQ(sf3->reason_kind, ReasonKind::kPrerequisitesFirst);
+
+  // Without the rule (the measured baseline) the model's favourite comes
+  // first and nothing says what it needs.
+  RecommendResult without = Run(Make(false), ChainCatalog(), h, 10, {"书法"});
+  ASSERT_NE(Find(without, "c_sf3"), nullptr);
+  EXPECT_TRUE(Find(without, "c_sf3")->missing_prerequisites.empty());
+  EXPECT_NE(Find(without, "c_sf3")->reason_kind, ReasonKind::kPrerequisitesFirst);
+}
+
+TEST_F(RecommenderReadinessTest, UnfilteredAnswersNeverPutACourseThatIsNotReadyAboveAReadyOne) {
+  LearnerHistory h = History({{vocab::kRegistered, "c_sf1"}, {vocab::kPassed, "c_sf1"}});
+  RecommendResult r = Run(Make(true), ChainCatalog(), h, 5);
+  EXPECT_EQ(Find(r, "c_sf3"), nullptr);  // five ready courses exist
+  ExpectReadyFirst(r);
+  RecommendResult all = Run(Make(true), ChainCatalog(), h, 100);
+  ExpectReadyFirst(all);
+  ASSERT_NE(Find(all, "c_sf3"), nullptr);
+  EXPECT_EQ(all.items.back().course->id, "c_sf3");
+}
+
+TEST_F(RecommenderReadinessTest, FailedCourseComesAgainBeforeItsNextLevel) {
+  LearnerHistory h = History({{vocab::kRegistered, "c_sf1"},
+                              {vocab::kAttended, "c_sf1"},
+                              {vocab::kFailed, "c_sf1"}});
+  RecommendResult r = Run(Make(true), ChainCatalog(), h, 5);
+  ASSERT_FALSE(r.items.empty());
+  // The failed course or another section of it (书法入门（第二期）) first.
+  EXPECT_TRUE(r.items[0].course->id == "c_sf1" || r.items[0].course->id == "c_sf1b")
+      << r.items[0].course->id;
+  EXPECT_EQ(r.items[0].reason, "未通过 书法入门，可再学一次");
+  EXPECT_EQ(r.items[0].reason_kind, ReasonKind::kRetry);
+  ExpectReadyFirst(r);
+  // Its next level needs it: not before every ready course, and it says so.
+  RecommendResult all = Run(Make(true), ChainCatalog(), h, 100);
+  ExpectReadyFirst(all);
+  const ScoredCourse* sf2 = Find(all, "c_sf2");
+  ASSERT_NE(sf2, nullptr);
+  EXPECT_THAT(sf2->missing_prerequisites, ElementsAre("c_sf1"));
+  EXPECT_EQ(sf2->reason, "先修：书法入门");
+}
+
+TEST_F(RecommenderReadinessTest, FailedHigherLevelBringsAGentlerCourseOnTheSubject) {
+  // 书法进阶 failed after 书法入门 passed; 书法进阶 itself is offered again and a
+  // beginner 书法 course the learner has not taken (书法临帖, c_new) is a
+  // gentler way back.
+  CatalogPtr catalog = [&] {
+    std::vector<Course> courses = ChainCatalog()->courses();
+    for (Course& c : courses) {
+      if (c.id == "c_new") c.level = "beginner";
+    }
+    return std::make_shared<const CatalogSnapshot>("test", std::move(courses));
+  }();
+  LearnerHistory h = History({{vocab::kPassed, "c_sf1"},
+                              {vocab::kRegistered, "c_sf2"},
+                              {vocab::kFailed, "c_sf2"}});
+  RecommendResult r = Run(Make(true), catalog, h, 10, {"书法"});
+  ASSERT_GE(r.items.size(), 2u);
+  EXPECT_EQ(r.items[0].course->id, "c_sf2");
+  EXPECT_EQ(r.items[0].reason, "未通过 书法进阶，可再学一次");
+  const ScoredCourse* gentle = Find(r, "c_new");
+  ASSERT_NE(gentle, nullptr);
+  EXPECT_EQ(gentle->reason, "先打好基础，再学 书法进阶");
+  EXPECT_EQ(gentle->reason_kind, ReasonKind::kFoundation);
+  // 硬笔书法 needs 书法进阶, which was failed.
+  const ScoredCourse* sf3 = Find(r, "c_sf3");
+  ASSERT_NE(sf3, nullptr);
+  EXPECT_THAT(sf3->missing_prerequisites, ElementsAre("c_sf2"));
+  ExpectReadyFirst(r);
+}
+
+TEST_F(RecommenderReadinessTest, AnotherSectionOfThePrerequisiteCounts) {
+  // 书法入门（第二期） completed: 书法进阶 (which names 书法入门) is ready.
+  LearnerHistory h = History({{vocab::kCompleted, "c_sf1b"}});
+  RecommendResult r = Run(Make(true), ChainCatalog(), h, 100);
+  const ScoredCourse* sf2 = Find(r, "c_sf2");
+  ASSERT_NE(sf2, nullptr);
+  EXPECT_TRUE(sf2->missing_prerequisites.empty());
+  EXPECT_EQ(Find(r, "c_sf1"), nullptr);  // same series as a completed course
+  ExpectReadyFirst(r);
+}
+
+TEST_F(RecommenderReadinessTest, ColdStartOffersNoCourseWithPrerequisitesFirst) {
+  RecommendResult r = Run(Make(true), ChainCatalog(), LearnerHistory(), 100);
+  ASSERT_TRUE(r.cold_start);
+  ExpectReadyFirst(r);
+  ASSERT_NE(Find(r, "c_sf3"), nullptr);
+  // The direct prerequisites are named (the chain's start follows from them).
+  EXPECT_THAT(Find(r, "c_sf3")->missing_prerequisites, ElementsAre("c_sf2"));
+  EXPECT_THAT(Find(r, "c_sf2")->missing_prerequisites, ElementsAre("c_sf1"));
+}
+
+TEST_F(RecommenderReadinessTest, PrerequisiteMissingFromTheCatalogIsNamedById) {
+  // 英语口语 names a prerequisite the catalog does not list (archived).
+  std::vector<Course> courses = ChainCatalog()->courses();
+  for (Course& c : courses) {
+    if (c.id == "c_ey1") c.prerequisites = {"c_gone"};
+  }
+  CatalogPtr catalog = std::make_shared<const CatalogSnapshot>("test", std::move(courses));
+  LearnerHistory h = History({{vocab::kPassed, "c_sf1"}});
+  RecommendQuery q;
+  q.k = 10;
+  q.filter.venue_ids = {"v_dzm"};  // c_sf1b, c_sf3, c_gh2, c_ey1
+  absl::StatusOr<RecommendResult> r = Make(true).Recommend(*model_, catalog, h, q, now_);
+  ASSERT_TRUE(r.ok()) << r.status();
+  ExpectReadyFirst(*r);
+  ASSERT_THAT(Ids(*r), ElementsAre("c_gh2", ::testing::_, ::testing::_));
+  const ScoredCourse* ey1 = Find(*r, "c_ey1");
+  ASSERT_NE(ey1, nullptr);
+  EXPECT_THAT(ey1->missing_prerequisites, ElementsAre("c_gone"));
+  EXPECT_EQ(ey1->reason, "先修：c_gone");
+  EXPECT_THAT(Find(*r, "c_sf3")->missing_prerequisites, ElementsAre("c_sf2"));
+}
+
+}  // namespace
+}  // namespace lifelong::recommend
