@@ -16,6 +16,12 @@ PACKAGES=(
   clang libclang-rt-dev llvm
 )
 
+# The web gateway and its screens (services/web) run on Node.js; a machine that
+# already has node and npm (e.g. from its image) keeps them.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  PACKAGES+=(nodejs npm)
+fi
+
 missing=()
 for p in "${PACKAGES[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
