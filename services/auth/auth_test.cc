@@ -89,7 +89,8 @@ TEST(Token, ExpiredNotYetValidForgedWrongAudienceAreRefused) {
 
 TEST(Permissions, DefaultDenyAndTableRows) {
   EXPECT_EQ(GrantOf(absl::StrCat(kRecords, "ListStatements"), Role::kLearner), Scope::kSelf);
-  EXPECT_EQ(GrantOf(absl::StrCat(kRecords, "ListStatements"), Role::kKiosk), Scope::kDenied);
+  EXPECT_EQ(GrantOf(absl::StrCat(kRecords, "ListStatements"), Role::kKiosk), Scope::kBoundLearner);
+  EXPECT_EQ(GrantOf(absl::StrCat(kRecords, "GetStatement"), Role::kKiosk), Scope::kDenied);
   EXPECT_EQ(GrantOf(absl::StrCat(kRecords, "ExportStatements"), Role::kLearner), Scope::kDenied);
   EXPECT_EQ(GrantOf(absl::StrCat(kRecords, "NoSuchMethod"), Role::kOperator), Scope::kDenied);
   EXPECT_EQ(GrantOf("/lifelong.v1.CourseCatalogService/CreateCourse", Role::kTeacher), Scope::kDenied);

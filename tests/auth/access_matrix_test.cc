@@ -139,6 +139,9 @@ class AccessMatrixTest : public ::testing::Test {
   grpc::Status CallRecords(const std::string& method, Role role) {
     Principal p = Of(role);
     std::string self = role == Role::kLearner ? "u1" : "u2";
+    // A kiosk reads a history or transcript only in a session of the learner
+    // who signed in with a pass (bound-learner scope); here u1's.
+    if (role == Role::kKiosk && (method == "ListStatements" || method == "GetTranscript")) p.learner = "u1";
     auto ctx = Ctx(p);
     if (method == "RecordStatement" || method == "RecordStatements") {
       StatementSpec spec{.learner = self, .course = role == Role::kTeacher ? "c1" : "c9"};
@@ -564,6 +567,23 @@ TEST_F(AccessMatrixTest, KioskPassGivesAShortSessionForOneLearner) {
   ASSERT_TRUE(g.ok());
   EXPECT_TRUE(auth::CheckLearner(*g, "u1", "learner").ok());
   EXPECT_FALSE(auth::CheckLearner(*g, "u2", "learner").ok());
+  // At the kiosk the learner sees their own history and transcript, nobody else's.
+  auto session_ctx = [&] {
+    auto c = std::make_unique<grpc::ClientContext>();
+    c->AddMetadata("authorization", "Bearer " + session.token());
+    return c;
+  };
+  for (const char* who : {"u1", "u2"}) {
+    v1::GetTranscriptRequest t;
+    t.set_learner(who);
+    v1::Transcript tr;
+    v1::ListStatementsRequest l;
+    l.set_learner(who);
+    v1::ListStatementsResponse lr;
+    const grpc::StatusCode want = std::string(who) == "u1" ? grpc::StatusCode::OK : grpc::StatusCode::PERMISSION_DENIED;
+    EXPECT_EQ(rec_->GetTranscript(session_ctx().get(), t, &tr).error_code(), want) << who;
+    EXPECT_EQ(rec_->ListStatements(session_ctx().get(), l, &lr).error_code(), want) << who;
+  }
   // Single use.
   EXPECT_EQ(rec_->RedeemKioskPass(Ctx(Of(Role::kKiosk)).get(), redeem, &session).error_code(),
             grpc::StatusCode::NOT_FOUND);
