@@ -43,7 +43,13 @@ absl::StatusOr<std::unique_ptr<Authorizer>> AuthorizerFromFlags() {
   if (!options->enabled) {
     LogWarn("auth_disabled", {{"why", "no --auth_key_file: every caller is trusted (development only)"}});
   }
-  return std::make_unique<Authorizer>(*options);
+  auto authorizer = std::make_unique<Authorizer>(*options);
+  // A revocation file that is named but unreadable at start-up would start
+  // the service with no revocations at all: refuse instead (fail closed).
+  if (absl::Status s = authorizer->LoadRevocations(); !s.ok()) {
+    return absl::Status(s.code(), absl::StrCat("--auth_revocation_file: ", s.message()));
+  }
+  return authorizer;
 }
 
 }  // namespace lifelong::auth

@@ -1,13 +1,17 @@
 #include "services/auth/authorizer.h"
 
+#include <errno.h>
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <cstring>
 #include <fstream>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "services/common/log.h"
+#include "services/common/metrics.h"
 
 namespace lifelong::auth {
 
@@ -29,6 +33,101 @@ absl::StatusOr<Principal> Authorizer::Authenticate(absl::string_view authorizati
   return p;
 }
 
+namespace {
+
+// Process-wide metrics of the revocation file (every Authorizer of the
+// process reports into the same series; a service has one).
+metrics::Gauge* RevocationFileOk() {
+  static metrics::Gauge* gauge = [] {
+    absl::StatusOr<metrics::Gauge*> g = metrics::DefaultRegistry().AddGauge(
+        "lifelong_auth_revocation_file_ok",
+        "1 when the last read of the revocation file (--auth_revocation_file) succeeded, 0 while "
+        "it is missing or unreadable (the last list read stays in force).");
+    return g.ok() ? *g : nullptr;
+  }();
+  return gauge;
+}
+
+metrics::Counter* RevocationLoadErrors() {
+  static metrics::Counter* counter = [] {
+    absl::StatusOr<metrics::Counter*> c = metrics::DefaultRegistry().AddCounter(
+        "lifelong_auth_revocation_load_errors_total",
+        "Failed reads of the revocation file (missing or unreadable); the last list read stays "
+        "in force.");
+    return c.ok() ? *c : nullptr;
+  }();
+  return counter;
+}
+
+}  // namespace
+
+absl::Status Authorizer::ReadRevocationFile() const {
+  const std::string& path = options_.revocation_file;
+  absl::Status error;
+  std::map<std::string, bool> revoked;
+  struct stat st {};
+  if (stat(path.c_str(), &st) != 0) {
+    const int err = errno;
+    error = err == ENOENT || err == ENOTDIR
+                ? absl::NotFoundError(absl::StrCat("revocation file \"", path, "\": ", std::strerror(err)))
+                : absl::FailedPreconditionError(
+                      absl::StrCat("revocation file \"", path, "\": ", std::strerror(err)));
+  } else {
+    std::ifstream in(path);
+    if (!in) {
+      error = absl::FailedPreconditionError(
+          absl::StrCat("revocation file \"", path, "\": cannot be read: ", std::strerror(errno)));
+    } else {
+      std::string line;
+      while (std::getline(in, line)) {
+        absl::string_view l = absl::StripAsciiWhitespace(line);
+        if (l.empty() || l[0] == '#') continue;
+        revoked[std::string(l)] = true;
+      }
+      if (in.bad()) {
+        error = absl::FailedPreconditionError(
+            absl::StrCat("revocation file \"", path, "\": read error"));
+      }
+    }
+  }
+  if (!error.ok()) {
+    // Fail closed: keep the last list; retry at the next check.
+    ++revocation_errors_;
+    if (metrics::Counter* c = RevocationLoadErrors()) c->Increment();
+    if (metrics::Gauge* g = RevocationFileOk()) g->Set(0);
+    if (!revocation_failing_) {
+      LogError("auth_revocation_file_unreadable",
+               {{"error", std::string(error.message())},
+                {"kept_entries", static_cast<int64_t>(revoked_.size())},
+                {"effect", "the last list read stays in force until the file is readable again"}});
+    }
+    revocation_failing_ = true;
+    revocation_mtime_ns_ = -1;  // re-read once the file is back, whatever its mtime
+    return error;
+  }
+  revocation_mtime_ns_ = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+  if (revocation_failing_) {
+    LogInfo("auth_revocation_file_readable",
+            {{"file", path}, {"entries", static_cast<int64_t>(revoked.size())}});
+  }
+  revocation_failing_ = false;
+  revoked_ = std::move(revoked);
+  if (metrics::Gauge* g = RevocationFileOk()) g->Set(1);
+  return absl::OkStatus();
+}
+
+absl::Status Authorizer::LoadRevocations() const {
+  if (options_.revocation_file.empty()) return absl::OkStatus();
+  absl::MutexLock lock(&revocation_mu_);
+  revocation_checked_ = absl::Now();
+  return ReadRevocationFile();
+}
+
+int64_t Authorizer::revocation_load_errors() const {
+  absl::MutexLock lock(&revocation_mu_);
+  return revocation_errors_;
+}
+
 void Authorizer::ReloadRevocationsIfChanged() const {
   if (options_.revocation_file.empty()) return;
   absl::MutexLock lock(&revocation_mu_);
@@ -36,20 +135,11 @@ void Authorizer::ReloadRevocationsIfChanged() const {
   if (now - revocation_checked_ < absl::Seconds(1)) return;
   revocation_checked_ = now;
   struct stat st {};
-  int64_t mtime = -2;
   if (stat(options_.revocation_file.c_str(), &st) == 0) {
-    mtime = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+    const int64_t mtime = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+    if (mtime == revocation_mtime_ns_) return;
   }
-  if (mtime == revocation_mtime_ns_) return;
-  revocation_mtime_ns_ = mtime;
-  revoked_.clear();
-  std::ifstream in(options_.revocation_file);
-  std::string line;
-  while (std::getline(in, line)) {
-    absl::string_view l = absl::StripAsciiWhitespace(line);
-    if (l.empty() || l[0] == '#') continue;
-    revoked_[std::string(l)] = true;
-  }
+  (void)ReadRevocationFile();  // on error: counted, logged, last list kept
 }
 
 bool Authorizer::IsRevoked(const Principal& p) const {
