@@ -148,6 +148,16 @@ int main(int argc, char** argv) {
       lifelong::LogError("xapi_credentials", {{"error", std::string(creds.status().message())}});
       return 1;
     }
+    if (authorizer.enabled()) {
+      // Credentials anyone can read in the repository never open a service
+      // with authentication on (issue #13 item 5).
+      if (absl::Status usable = creds->CheckUsableWithAuthentication(); !usable.ok()) {
+        lifelong::LogError("xapi_credentials",
+                           {{"error", absl::StrCat("--xapi_credentials=", absl::GetFlag(FLAGS_xapi_credentials),
+                                                   ": ", usable.message())}});
+        return 1;
+      }
+    }
     credentials = std::make_unique<lifelong::xapi::Credentials>(std::move(*creds));
     auto docs = lifelong::xapi::DocumentStore::Open(absl::GetFlag(FLAGS_xapi_documents_dir));
     if (!docs.ok()) {

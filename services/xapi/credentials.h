@@ -18,6 +18,12 @@
 
 namespace lifelong::xapi {
 
+// The marker line of a credentials file for development without
+// authentication.
+inline constexpr absl::string_view kDevelopmentOnlyMarker = "# lifelong: development-only";
+// Passwords of the credential files committed to this repository.
+inline constexpr absl::string_view kRepositoryPasswords[] = {"lifelong-dev"};
+
 class Credentials {
  public:
   // NOT_FOUND when the file is missing; INVALID_ARGUMENT naming the line
@@ -29,6 +35,15 @@ class Credentials {
   // configured pair; UNAUTHENTICATED otherwise.
   absl::StatusOr<std::string> Check(absl::string_view authorization) const;
   size_t size() const { return users_.size(); }
+
+  // Whether these credentials may be used with authentication on (issue #13
+  // item 5): FAILED_PRECONDITION when the file is marked development-only
+  // (a "# lifelong: development-only" line, as ops/xapi/dev-credentials.txt)
+  // or when a user's password is one committed to this repository
+  // (kRepositoryPasswords): whoever reads the repository could log in with
+  // it. Services with --auth_key_file refuse to start on this error; a
+  // stack with authentication on generates its own file (ops/stack.sh).
+  absl::Status CheckUsableWithAuthentication() const;
   // The principal of a user Check() accepted.
   auth::Principal PrincipalOf(const std::string& user) const;
 
@@ -38,6 +53,7 @@ class Credentials {
     auth::Principal principal;
   };
   std::map<std::string, Entry> users_;
+  bool development_only_ = false;
 };
 
 }  // namespace lifelong::xapi
