@@ -10,8 +10,6 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
-#include "services/common/log.h"
-#include "services/common/metrics.h"
 
 namespace lifelong::auth {
 
@@ -32,34 +30,6 @@ absl::StatusOr<Principal> Authorizer::Authenticate(absl::string_view authorizati
   if (IsRevoked(*p)) return absl::UnauthenticatedError("bearer token: revoked");
   return p;
 }
-
-namespace {
-
-// Process-wide metrics of the revocation file (every Authorizer of the
-// process reports into the same series; a service has one).
-metrics::Gauge* RevocationFileOk() {
-  static metrics::Gauge* gauge = [] {
-    absl::StatusOr<metrics::Gauge*> g = metrics::DefaultRegistry().AddGauge(
-        "lifelong_auth_revocation_file_ok",
-        "1 when the last read of the revocation file (--auth_revocation_file) succeeded, 0 while "
-        "it is missing or unreadable (the last list read stays in force).");
-    return g.ok() ? *g : nullptr;
-  }();
-  return gauge;
-}
-
-metrics::Counter* RevocationLoadErrors() {
-  static metrics::Counter* counter = [] {
-    absl::StatusOr<metrics::Counter*> c = metrics::DefaultRegistry().AddCounter(
-        "lifelong_auth_revocation_load_errors_total",
-        "Failed reads of the revocation file (missing or unreadable); the last list read stays "
-        "in force.");
-    return c.ok() ? *c : nullptr;
-  }();
-  return counter;
-}
-
-}  // namespace
 
 absl::Status Authorizer::ReadRevocationFile() const {
   const std::string& path = options_.revocation_file;
@@ -93,26 +63,15 @@ absl::Status Authorizer::ReadRevocationFile() const {
   if (!error.ok()) {
     // Fail closed: keep the last list; retry at the next check.
     ++revocation_errors_;
-    if (metrics::Counter* c = RevocationLoadErrors()) c->Increment();
-    if (metrics::Gauge* g = RevocationFileOk()) g->Set(0);
-    if (!revocation_failing_) {
-      LogError("auth_revocation_file_unreadable",
-               {{"error", std::string(error.message())},
-                {"kept_entries", static_cast<int64_t>(revoked_.size())},
-                {"effect", "the last list read stays in force until the file is readable again"}});
-    }
+    if (options_.on_revocation_read) options_.on_revocation_read(error, !revocation_failing_, revoked_.size());
     revocation_failing_ = true;
     revocation_mtime_ns_ = -1;  // re-read once the file is back, whatever its mtime
     return error;
   }
   revocation_mtime_ns_ = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
-  if (revocation_failing_) {
-    LogInfo("auth_revocation_file_readable",
-            {{"file", path}, {"entries", static_cast<int64_t>(revoked.size())}});
-  }
-  revocation_failing_ = false;
   revoked_ = std::move(revoked);
-  if (metrics::Gauge* g = RevocationFileOk()) g->Set(1);
+  if (options_.on_revocation_read) options_.on_revocation_read(absl::OkStatus(), revocation_failing_, revoked_.size());
+  revocation_failing_ = false;
   return absl::OkStatus();
 }
 

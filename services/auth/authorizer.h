@@ -40,12 +40,18 @@ struct AuthOptions {
   // comments). Re-read when its modification time changes (checked at most
   // once a second), so revoking a kiosk needs no restart. Empty: none.
   // Fails closed: when the file goes missing or cannot be read, the last
-  // list read stays in force (an error is logged once per outage, and the
-  // metrics lifelong_auth_revocation_file_ok = 0 and
-  // lifelong_auth_revocation_load_errors_total show it); removing the file
-  // never revives a revoked credential. Replace it atomically (write a new
-  // file, rename it over the old one) so that no reader sees half of it.
+  // list read stays in force and `on_revocation_read` hears of it (services
+  // log it and export lifelong_auth_revocation_file_ok = 0 and
+  // lifelong_auth_revocation_load_errors_total, auth_flags.h); removing the
+  // file never revives a revoked credential. Replace it atomically (write a
+  // new file, rename it over the old one) so that no reader sees half of it.
   std::string revocation_file;
+  // Called after every read of the revocation file: `status` is OK or why it
+  // failed, `changed` is true when the outcome differs from the previous read
+  // (the first read counts as changed when it fails), `entries` the number of
+  // entries in force. Runs under the Authorizer's revocation lock: must be
+  // quick and must not call the Authorizer. May be empty.
+  std::function<void(const absl::Status& status, bool changed, size_t entries)> on_revocation_read;
   LimitOptions limits;
 };
 
