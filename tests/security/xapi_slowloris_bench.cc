@@ -4,8 +4,8 @@
 // connection each), and the accepted-write rate of honest keep-alive writers
 // compared with the same writers unattacked. docs/security.md has the numbers.
 //
-//   bazel run -c opt //tests/security:xapi_slowloris_bench -- [--tls_dir=DIR]
-//       [--idle=1000] [--trickling=64] [--seconds=10] [--writers=4]
+//   bazel run //tests/security:xapi_slowloris_bench -- [--tls_dir=DIR]
+//       [--idle=1000] [--trickling=64] [--seconds=10] [--writers=16]
 //
 // With --tls_dir (made by ops/dev-ca.sh DIR) the endpoint serves HTTPS with
 // DIR/records.pem and the attack trickles a TLS record instead.
@@ -38,7 +38,7 @@ ABSL_FLAG(int, idle, 1000, "idle attack connections");
 ABSL_FLAG(int, trickling, 64, "trickling attack connections");
 ABSL_FLAG(int, trickle_ms, 2000, "one byte per trickling connection every this many ms");
 ABSL_FLAG(int, seconds, 10, "length of each write-rate phase");
-ABSL_FLAG(int, writers, 4, "honest keep-alive writers");
+ABSL_FLAG(int, writers, 16, "honest keep-alive writers");
 ABSL_FLAG(int, probes, 20, "honest GET /xapi/about and POST probes (fresh connection each)");
 
 namespace lifelong::xapi {
