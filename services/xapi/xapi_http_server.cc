@@ -795,7 +795,10 @@ void XapiHttpServer::Impl::Loop() {
           events = 0;
           break;
       }
-      fds.push_back({c.fd, events, 0});
+      // A connection whose request is at a worker is not polled at all
+      // (a negative fd): a peer that hung up meanwhile would otherwise wake
+      // poll with POLLHUP on every pass until the worker is done.
+      fds.push_back({c.phase == Phase::kProcessing ? -1 : c.fd, events, 0});
       ids.push_back(id);
     }
     if (::poll(fds.data(), fds.size(), timeout_ms) < 0 && errno != EINTR) {
