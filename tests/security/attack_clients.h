@@ -39,8 +39,9 @@ class Attack {
   Attack(const Attack&) = delete;
   Attack& operator=(const Attack&) = delete;
 
-  // Opens every connection, then starts the thread that trickles and reopens.
-  // UNAVAILABLE when fewer than 90% could be connected.
+  // Opens every connection, then starts the thread that trickles and reopens
+  // (after a Close, or again: starts over). UNAVAILABLE when fewer than 90%
+  // could be connected.
   absl::Status Open();
   // Stops the thread and closes every connection. Idempotent.
   void Close();

@@ -80,6 +80,7 @@ class SlowClientsTest : public ::testing::Test {
     client->set_connection_timeout(3, 0);
     client->set_read_timeout(3, 0);
     client->set_keep_alive(false);  // a fresh connection (and handshake) per request
+    client->set_tcp_nodelay(true);  // as curl: no Nagle wait for a delayed ACK
     return client;
   }
 
