@@ -26,6 +26,8 @@
 #include <utility>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -166,7 +168,10 @@ const char* Reason(int status) {
 }
 
 std::string ErrorResponse(int status, absl::string_view message) {
-  const std::string body = absl::StrCat("{\"error\":\"", message, "\"}\n");
+  // The message may quote the client's bytes: JSON-escaped, invalid UTF-8 replaced.
+  const std::string body =
+      nlohmann::json({{"error", std::string(message)}}).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) +
+      "\n";
   return absl::StrCat("HTTP/1.1 ", status, " ", Reason(status),
                       "\r\nContent-Type: application/json\r\nContent-Length: ", body.size(),
                       "\r\nConnection: close\r\n\r\n", body);

@@ -384,6 +384,12 @@ TEST_F(XapiHttpTest, AmbiguousFramingIsRefusedBeforeTheBody) {
   EXPECT_EQ(got.rfind("HTTP/1.1 413", 0), 0u) << got;
   got = Exchange(http_->port(), {"GET /xapi/about HTTP/1.1\r\nX: " + std::string(20000, 'a') + "\r\n\r\n"});
   EXPECT_EQ(got.rfind("HTTP/1.1 431", 0), 0u) << got;
+  // The client's bytes quoted in the error stay valid JSON.
+  got = Exchange(http_->port(), {"POST /xapi/statements HTTP/1.1\r\nContent-Length: \"\xff\\\r\n\r\n"});
+  ASSERT_EQ(got.rfind("HTTP/1.1 400", 0), 0u) << got;
+  nlohmann::json error = nlohmann::json::parse(got.substr(got.find("\r\n\r\n") + 4), nullptr, false);
+  ASSERT_FALSE(error.is_discarded()) << got;
+  EXPECT_NE(error["error"].get<std::string>().find("Content-Length"), std::string::npos);
 }
 
 // --- HTTPS (certificates from ops/dev-ca.sh).
