@@ -5,7 +5,8 @@
 #
 #   ops/stack.sh up       build, start, load the demo district, train, wait for SERVING
 #   ops/stack.sh down     SIGTERM every service and wait for it to exit
-#   ops/stack.sh status   what runs where, and its health
+#   ops/stack.sh status   what runs where, its health, and how to call it by hand
+#                         (credentials, tokens, ready-to-paste commands)
 #
 # Re-running `up` is safe: running services are detected (pid file + health)
 # and left alone, the demo load is idempotent (deterministic ids; an
@@ -25,10 +26,13 @@
 #                          development CA from ops/dev-ca.sh in $LIFELONG_VAR/tls
 #                          (docs/security.md); later runs of up/status follow the running
 #                          stack's mode unless STACK_TLS is set
-#   STACK_AUTH=1           bearer-token authentication on every service: a development key
-#                          and service tokens in $LIFELONG_VAR/auth (docs/security.md);
-#                          the CLI is given an operator token; later runs of up/status
-#                          follow the running stack's mode unless STACK_AUTH is set
+#   STACK_AUTH [1]         bearer-token authentication on every service (the default): a
+#                          signing key, service tokens, xAPI credentials and a revocation list
+#                          generated in $LIFELONG_VAR/auth (docs/security.md); $LIFELONG_VAR/bin/lifelong
+#                          calls with the operator token. STACK_AUTH=0 starts today's open
+#                          stack for experiments (every caller trusted, the repository's xAPI
+#                          dev password). Later runs of up/status follow the running stack's
+#                          mode unless STACK_AUTH is set
 #   BAZEL [bazel]          BAZEL_BUILD_FLAGS [] (e.g. "-c opt"; .bazelrc already builds with -O2)
 set -euo pipefail
 
@@ -86,7 +90,7 @@ step_done() {
   TIMINGS+=("$(printf '%-22s %6ss' "$1" "$t")")
 }
 
-lifelong() { "$BIN/lifelong" "$@"; }
+lifelong() { "$BIN/lifelong.bin" "$@"; }
 
 pid_of() {  # prints the pid of service $1 if its pid file names a live process
   local f="$RUN/$1.pid"
@@ -107,18 +111,18 @@ any_running() {
   return 1
 }
 
-# resolve_switch VAR FLAG_FILE REQUESTED WHAT ENV_NAME: sets VAR to 0/1 for
-# this run: REQUESTED (the ENV_NAME variable) when set, else the mode the
-# running stack was started with ($RUN/FLAG_FILE exists), else 0. A running
-# stack is never switched: that takes `ops/stack.sh down` first.
+# resolve_switch VAR FLAG_FILE REQUESTED WHAT ENV_NAME DEFAULT: sets VAR to
+# 0/1 for this run: REQUESTED (the ENV_NAME variable) when set, else the mode
+# the running stack was started with ($RUN/FLAG_FILE exists), else DEFAULT. A
+# running stack is never switched: that takes `ops/stack.sh down` first.
 resolve_switch() {
-  local var="$1" file="$RUN/$2" requested="$3" what="$4" env_name="$5" running=0 value
+  local var="$1" file="$RUN/$2" requested="$3" what="$4" env_name="$5" default="$6" running=0 value
   [ -f "$file" ] && running=1
   if ! any_running; then
     rm -f "$file"
     running=""
   fi
-  value="${requested:-${running:-0}}"
+  value="${requested:-${running:-$default}}"
   [ "$value" = 1 ] || value=0
   if [ -n "$running" ] && [ "$value" != "$running" ]; then
     die "the running stack was started $([ "$running" = 1 ] && echo with || echo without) $what; run 'ops/stack.sh down' before switching ($env_name=$value)"
@@ -130,7 +134,7 @@ resolve_switch() {
 # the CLI (and the trainer it runs) use the development CA and the client
 # certificate.
 resolve_tls() {
-  resolve_switch TLS tls.on "${STACK_TLS:-}" TLS STACK_TLS
+  resolve_switch TLS tls.on "${STACK_TLS:-}" TLS STACK_TLS 0
   if [ "$TLS" = 1 ]; then
     export LIFELONG_TLS_CA="$TLS_DIR/ca.pem" LIFELONG_TLS_CERT="$TLS_DIR/client.pem" \
       LIFELONG_TLS_KEY="$TLS_DIR/client.key"
@@ -139,11 +143,12 @@ resolve_tls() {
   fi
 }
 
-# Decides authentication (0/1) for this run (STACK_AUTH, see resolve_switch);
-# with it on, the CLI (and the trainer it runs) call with the operator token,
-# and each service and tool gets a token of its own role.
+# Decides authentication (0/1) for this run (STACK_AUTH, see resolve_switch;
+# on unless STACK_AUTH=0); with it on, the CLI (and the trainer it runs) call
+# with the operator token, and each service and tool gets a token of its own
+# role.
 resolve_auth() {
-  resolve_switch AUTH auth.on "${STACK_AUTH:-}" authentication STACK_AUTH
+  resolve_switch AUTH auth.on "${STACK_AUTH:-}" authentication STACK_AUTH 1
   if [ "$AUTH" = 1 ]; then
     export LIFELONG_TOKEN_FILE="$AUTH_DIR/operator.token"
   else
@@ -151,8 +156,12 @@ resolve_auth() {
   fi
 }
 
-# setup_auth: the development key (kept) and fresh tokens for each role the
-# stack uses.
+# The xAPI user of a stack with authentication on (its password is generated).
+XAPI_USER=lifelong
+
+# setup_auth: the signing key and the xAPI password (both generated once and
+# kept: nothing in the repository opens this stack), and fresh tokens for
+# each role the stack uses, plus one learner's for the "try" commands.
 setup_auth() {
   mkdir -p "$AUTH_DIR"
   chmod 700 "$AUTH_DIR"
@@ -160,19 +169,85 @@ setup_auth() {
     head -c 48 /dev/urandom | base64 -w0 >"$AUTH_DIR/jwt.key"
     chmod 600 "$AUTH_DIR/jwt.key"
   fi
+  if [ ! -s "$AUTH_DIR/xapi-credentials.txt" ]; then
+    # A trusted feed (role loader: may write and read every learner's records).
+    printf '# xAPI Basic credentials generated by ops/stack.sh for this stack only\n%s:%s role=loader\n' \
+      "$XAPI_USER" "$(head -c 18 /dev/urandom | base64 -w0 | tr '+/' '-_')" >"$AUTH_DIR/xapi-credentials.txt.new"
+    chmod 600 "$AUTH_DIR/xapi-credentials.txt.new"
+    mv -f "$AUTH_DIR/xapi-credentials.txt.new" "$AUTH_DIR/xapi-credentials.txt"
+  fi
   [ -f "$AUTH_DIR/revoked.txt" ] || echo "# revoked credentials: jti:<id> or sub:<subject>, one a line" >"$AUTH_DIR/revoked.txt"
-  local role subject ttl
-  while read -r role subject ttl; do
+  local role subject ttl file
+  while read -r role subject ttl file; do
     "$BIN/mint_token" --key_file="$AUTH_DIR/jwt.key" --role="$role" --subject="$subject" --ttl="$ttl" \
-      >"$AUTH_DIR/$role.token.new"
-    chmod 600 "$AUTH_DIR/$role.token.new"
-    mv -f "$AUTH_DIR/$role.token.new" "$AUTH_DIR/$role.token"
+      >"$AUTH_DIR/$file.new"
+    chmod 600 "$AUTH_DIR/$file.new"
+    mv -f "$AUTH_DIR/$file.new" "$AUTH_DIR/$file"
   done <<'ROLES'
-recommender svc-recommend 720h
-trainer svc-trainer 720h
-loader svc-demo-loader 720h
-operator operator-dev 12h
+recommender svc-recommend 720h recommender.token
+trainer svc-trainer 720h trainer.token
+loader svc-demo-loader 720h loader.token
+operator operator-dev 12h operator.token
+learner u000042 12h learner-u000042.token
 ROLES
+}
+
+# xapi_credentials_file: the --xapi_credentials of records: generated with
+# authentication on; the repository's development file (which records_server
+# refuses with authentication on) only for an open stack.
+xapi_credentials_file() {
+  if [ "$AUTH" = 1 ]; then
+    echo "$AUTH_DIR/xapi-credentials.txt"
+  else
+    echo "$ROOT/ops/xapi/dev-credentials.txt"
+  fi
+}
+
+# xapi_user_pass: user:password of the xAPI endpoint (the first user of its file).
+xapi_user_pass() {
+  grep -v '^[[:space:]]*#' "$(xapi_credentials_file)" | awk 'NF {print $1; exit}'
+}
+
+# write_stack_env: $VAR/stack.env, the one place that says how to call this
+# stack by hand (`source` it; `ops/stack.sh status` prints it), and the CLI
+# wrapper $BIN/lifelong that applies it, so that the printed commands work as
+# written in any shell.
+write_stack_env() {
+  local env="$VAR/stack.env"
+  {
+    echo "# Written by ops/stack.sh up: how to call this stack by hand (source it)."
+    echo "# Credentials here are generated for this stack only; keep the file private."
+    echo "export LIFELONG_RECORDS=$LIFELONG_RECORDS LIFELONG_CATALOG=$LIFELONG_CATALOG LIFELONG_RECOMMEND=$LIFELONG_RECOMMEND"
+    if [ "$AUTH" = 1 ]; then
+      echo "export LIFELONG_TOKEN_FILE=$AUTH_DIR/operator.token"
+      echo "export LIFELONG_XAPI_BASIC=$(xapi_user_pass)"
+    else
+      echo "export LIFELONG_XAPI_BASIC=$(xapi_user_pass)"
+    fi
+    if [ "$TLS" = 1 ]; then
+      echo "export LIFELONG_TLS_CA=$TLS_DIR/ca.pem LIFELONG_TLS_CERT=$TLS_DIR/client.pem LIFELONG_TLS_KEY=$TLS_DIR/client.key"
+    fi
+  } >"$env.new"
+  chmod 600 "$env.new"
+  mv -f "$env.new" "$env"
+  # The CLI wrapper: this stack's settings unless the caller set their own.
+  {
+    echo '#!/bin/sh'
+    echo "# Written by ops/stack.sh up: the CLI ($BIN/lifelong.bin) with this stack's settings"
+    echo "# ($VAR/stack.env) unless the environment sets its own."
+    if [ "$AUTH" = 1 ]; then
+      echo "[ -n \"\${LIFELONG_TOKEN_FILE:-}\${LIFELONG_TOKEN:-}\" ] || export LIFELONG_TOKEN_FILE=$AUTH_DIR/operator.token"
+    fi
+    if [ "$TLS" = 1 ]; then
+      echo ": \"\${LIFELONG_TLS_CA:=$TLS_DIR/ca.pem}\" \"\${LIFELONG_TLS_CERT:=$TLS_DIR/client.pem}\" \"\${LIFELONG_TLS_KEY:=$TLS_DIR/client.key}\""
+      echo "export LIFELONG_TLS_CA LIFELONG_TLS_CERT LIFELONG_TLS_KEY"
+    fi
+    echo ": \"\${LIFELONG_RECORDS:=$LIFELONG_RECORDS}\" \"\${LIFELONG_CATALOG:=$LIFELONG_CATALOG}\" \"\${LIFELONG_RECOMMEND:=$LIFELONG_RECOMMEND}\""
+    echo "export LIFELONG_RECORDS LIFELONG_CATALOG LIFELONG_RECOMMEND"
+    echo "exec $BIN/lifelong.bin \"\$@\""
+  } >"$BIN/lifelong.new"
+  chmod 755 "$BIN/lifelong.new"
+  mv -f "$BIN/lifelong.new" "$BIN/lifelong"
 }
 
 server_auth_flags() {
@@ -202,7 +277,11 @@ port_busy() {  # true if something listens on TCP port $1
 
 build() {
   if [ "${STACK_SKIP_BUILD:-0}" = 1 ]; then
-    [ -x "$BIN/lifelong" ] || die "STACK_SKIP_BUILD=1 but $BIN has no binaries"
+    # Binaries from before the CLI wrapper: the CLI itself moves to lifelong.bin.
+    if [ ! -x "$BIN/lifelong.bin" ] && [ -x "$BIN/lifelong" ] && ! head -c 2 "$BIN/lifelong" | grep -q '#!'; then
+      mv -f "$BIN/lifelong" "$BIN/lifelong.bin"
+    fi
+    [ -x "$BIN/lifelong.bin" ] || die "STACK_SKIP_BUILD=1 but $BIN has no binaries"
     say "using the binaries in $BIN (STACK_SKIP_BUILD=1)"
     return
   fi
@@ -214,10 +293,13 @@ build() {
   mkdir -p "$BIN"
   # Copies, so that later builds in the work tree never touch running binaries.
   for t in "${TARGETS[@]}"; do
-    local rel="${t#//}"
+    local rel="${t#//}" name
     rel="${rel/://}"
-    install -m 0755 "$bin_dir/$rel" "$BIN/$(basename "$rel").new"
-    mv -f "$BIN/$(basename "$rel").new" "$BIN/$(basename "$rel")"
+    name="$(basename "$rel")"
+    # The CLI binary sits behind a wrapper with this stack's settings (write_stack_env).
+    [ "$name" = lifelong ] && name=lifelong.bin
+    install -m 0755 "$bin_dir/$rel" "$BIN/$name.new"
+    mv -f "$BIN/$name.new" "$BIN/$name"
   done
   step_done "build"
 }
@@ -303,6 +385,38 @@ train_first_model() {
   step_done "training"
 }
 
+# how_to_call: every way of calling this stack by hand (issue #20): the CLI,
+# the tokens, xAPI with curl, gRPC with grpcurl, /metrics.
+how_to_call() {
+  local xapi_port metrics_port scheme=http curl_tls="" metrics_tls="" grpc_tls="-plaintext " bearer=""
+  # shellcheck disable=SC2086
+  xapi_port=$(flag_value xapi_port 8080 ${RECORDS_FLAGS:-})
+  # shellcheck disable=SC2086
+  metrics_port=$(flag_value metrics_port 9001 ${RECORDS_FLAGS:-})
+  if [ "$TLS" = 1 ]; then
+    scheme=https
+    curl_tls="--cacert $TLS_DIR/ca.pem "
+    metrics_tls="--cacert $TLS_DIR/ca.pem --cert $TLS_DIR/client.pem --key $TLS_DIR/client.key "
+    grpc_tls="-cacert $TLS_DIR/ca.pem -cert $TLS_DIR/client.pem -key $TLS_DIR/client.key "
+  fi
+  [ "$AUTH" = 1 ] && bearer="-H \"authorization: Bearer \$(cat $AUTH_DIR/operator.token)\" "
+  echo "Calling the stack by hand (all settings in $VAR/stack.env: 'source' it for your own tools):"
+  echo "  CLI    $BIN/lifelong <command>   (docs/cli.md; calls with this stack's token and certificates)"
+  if [ "$AUTH" = 1 ]; then
+    echo "  auth   on: bearer tokens (JWT, HS256) in $AUTH_DIR, generated for this stack:"
+    echo "           operator.token (operator-dev, 12 h; the CLI's)   learner-u000042.token (learner u000042, 12 h)"
+    echo "           recommender.token  trainer.token  loader.token (the services' and tools', 30 days)"
+    echo "         another learner's:  $BIN/mint_token --key_file=$AUTH_DIR/jwt.key --role=learner --subject=u000007"
+    echo "         revoke one:         echo sub:u000007 >>$AUTH_DIR/revoked.txt   (in force within a second)"
+    echo "         xAPI Basic user (role loader) in $AUTH_DIR/xapi-credentials.txt"
+  else
+    echo "  auth   OFF (STACK_AUTH=0): every caller is trusted; xAPI takes the repository's dev password"
+  fi
+  echo "  xAPI   curl ${curl_tls}-u '$(xapi_user_pass)' -H 'X-Experience-API-Version: 2.0.0' '$scheme://$HOST:$xapi_port/xapi/statements?limit=5'"
+  echo "  gRPC   grpcurl ${grpc_tls}${bearer}$LIFELONG_RECORDS list   (server reflection; also $LIFELONG_CATALOG, $LIFELONG_RECOMMEND)"
+  echo "  /metrics  curl ${metrics_tls}$scheme://$HOST:$metrics_port/metrics"
+}
+
 summary() {
   local total
   total=$(awk -v a="$T_START" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b-a}')
@@ -316,9 +430,9 @@ summary() {
   echo "  data: $VAR/records  $VAR/catalog  $VAR/models      pids: $RUN"
   [ "${STACK_SKIP_WEB:-0}" = 1 ] || "$ROOT/ops/web.sh" urls  # web gateway: kiosk and app URLs
   if [ "$AUTH" = 1 ]; then
-    echo "  auth: bearer tokens required; key, service tokens and revocation list in $AUTH_DIR"
-    echo "       the CLI uses the operator token:  export LIFELONG_TOKEN_FILE=$AUTH_DIR/operator.token"
-    echo "       a learner's token:  $BIN/mint_token --key_file=$AUTH_DIR/jwt.key --role=learner --subject=u000042"
+    echo "  auth: on (bearer tokens on every call; keys, tokens, xAPI credentials in $AUTH_DIR)"
+  else
+    echo "  auth: OFF (STACK_AUTH=0): every caller is trusted"
   fi
   if [ "$TLS" = 1 ]; then
     echo "  TLS: every port, mutual TLS on gRPC and /metrics (also between the services);"
@@ -329,34 +443,20 @@ summary() {
     printf '    %s\n' "${TIMINGS[@]}"
   fi
   echo
-  if [ "$LIFELONG_RECORDS$LIFELONG_CATALOG$LIFELONG_RECOMMEND" != "127.0.0.1:7001127.0.0.1:7002127.0.0.1:7003" ]; then
-    echo "Point the CLI at this stack first:"
-    echo "  export LIFELONG_RECORDS=$LIFELONG_RECORDS LIFELONG_CATALOG=$LIFELONG_CATALOG LIFELONG_RECOMMEND=$LIFELONG_RECOMMEND"
-  fi
-  if [ "$TLS" = 1 ]; then
-    local xapi_port metrics_port
-    # shellcheck disable=SC2086
-    xapi_port=$(flag_value xapi_port 8080 ${RECORDS_FLAGS:-})
-    # shellcheck disable=SC2086
-    metrics_port=$(flag_value metrics_port 9001 ${RECORDS_FLAGS:-})
-    cat <<EOF
-The stack runs with TLS: point the CLI at the development CA and the client certificate first
-(or pass --tls_ca --tls_cert --tls_key to each command):
-  export LIFELONG_TLS_CA=$LIFELONG_TLS_CA LIFELONG_TLS_CERT=$LIFELONG_TLS_CERT LIFELONG_TLS_KEY=$LIFELONG_TLS_KEY
-xAPI over HTTPS, and /metrics (which asks for the client certificate):
-  curl --cacert $TLS_DIR/ca.pem -u lifelong:lifelong-dev -H 'X-Experience-API-Version: 2.0.0' 'https://$HOST:$xapi_port/xapi/statements?limit=5'
-  curl --cacert $TLS_DIR/ca.pem --cert $TLS_DIR/client.pem --key $TLS_DIR/client.key https://$HOST:$metrics_port/metrics
-EOF
-  fi
+  how_to_call
+  echo
+  local transcript="$BIN/lifelong transcript u000042"
+  # A transcript is the learner's own (docs/security.md): read it with their token.
+  [ "$AUTH" = 1 ] && transcript="LIFELONG_TOKEN_FILE=$AUTH_DIR/learner-u000042.token $transcript"
   cat <<EOF
 Try (the CLI is $BIN/lifelong; docs/cli.md):
   $BIN/lifelong recommend u000042 -k 5
   $BIN/lifelong recommend u000042 --kiosk hepingli-sqxx --open_now
-  $BIN/lifelong transcript u000042
+  $transcript
   $BIN/lifelong courses list --xuequ 和平里学区 --category 老年教育
   $BIN/lifelong similar c00001 -k 5
 
-Stop everything with: ops/stack.sh down
+Everything above again: ops/stack.sh status.  Stop everything with: ops/stack.sh down
 EOF
 }
 
@@ -370,10 +470,12 @@ up() {
   resolve_tls
   resolve_auth
   if [ "$AUTH" = 1 ]; then
-    step "development signing key and service tokens (STACK_AUTH=1)"
+    step "signing key, service tokens and xAPI credentials for this stack (authentication on; STACK_AUTH=0 for an open stack)"
     setup_auth
     touch "$RUN/auth.on"
     step_done "auth"
+  else
+    say "authentication OFF (STACK_AUTH=0): every caller is trusted; for experiments only"
   fi
   if [ "$TLS" = 1 ]; then
     step "development CA and certificates (STACK_TLS=1)"
@@ -381,10 +483,11 @@ up() {
     touch "$RUN/tls.on"
     step_done "dev CA"
   fi
+  write_stack_env
   step "starting records and catalog"
   # shellcheck disable=SC2086
   start records "$RECORDS_PORT" --data_dir="$VAR/records" --xapi_documents_dir="$VAR/xapi-documents" \
-    --xapi_credentials="$ROOT/ops/xapi/dev-credentials.txt" $(server_tls_flags records) $(server_auth_flags) \
+    --xapi_credentials="$(xapi_credentials_file)" $(server_tls_flags records) $(server_auth_flags) \
     ${RECORDS_FLAGS:-}
   # shellcheck disable=SC2086
   start catalog "$CATALOG_PORT" --data_dir="$VAR/catalog" $(server_tls_flags catalog) $(server_auth_flags) \
@@ -445,8 +548,16 @@ down() {
 status() {
   resolve_tls
   resolve_auth
-  [ "$TLS" = 0 ] || echo "TLS: on (mutual TLS; certificates in $TLS_DIR)"
-  [ "$AUTH" = 0 ] || echo "auth: on (bearer tokens; key and tokens in $AUTH_DIR)"
+  if ! any_running; then
+    echo "no service is running (ops/stack.sh up starts them)"
+  else
+    [ "$TLS" = 0 ] || echo "TLS: on (mutual TLS; certificates in $TLS_DIR)"
+    if [ "$AUTH" = 1 ]; then
+      echo "auth: on (bearer tokens; key, tokens and xAPI credentials in $AUTH_DIR)"
+    else
+      echo "auth: OFF (STACK_AUTH=0): every caller is trusted"
+    fi
+  fi
   for s in records catalog recommend; do
     local pid port_var="${s^^}_PORT"
     if pid=$(pid_of "$s"); then
@@ -456,13 +567,15 @@ status() {
     fi
   done
   "$ROOT/ops/web.sh" status  # web gateway (ops/web.sh)
-  if [ -x "$BIN/lifelong" ]; then
+  if [ -x "$BIN/lifelong.bin" ] && any_running; then
     echo
     lifelong health --timeout=2s || true
     if pid_of recommend >/dev/null; then
       echo
       lifelong model status --timeout=2s || true
     fi
+    echo
+    how_to_call
   fi
 }
 

@@ -3,6 +3,7 @@
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
 #include "services/common/log.h"
+#include "services/common/metrics.h"
 
 ABSL_FLAG(std::string, auth_key_file, "",
           "HS256 key file for bearer tokens; empty turns authentication off (development only)");
@@ -15,6 +16,40 @@ ABSL_FLAG(double, auth_burst, 400, "request burst per principal");
 ABSL_FLAG(int, auth_max_in_flight, 32, "concurrent calls per principal");
 
 namespace lifelong::auth {
+namespace {
+
+// Logs and exports the reads of the revocation file (one Authorizer per
+// process, so process-wide metrics): an error once per outage, every failed
+// read counted.
+void ObserveRevocationRead(const absl::Status& status, bool changed, size_t entries) {
+  static metrics::Gauge* const file_ok = [] {
+    absl::StatusOr<metrics::Gauge*> g = metrics::DefaultRegistry().AddGauge(
+        "lifelong_auth_revocation_file_ok",
+        "1 when the last read of the revocation file (--auth_revocation_file) succeeded, 0 while it "
+        "is missing or unreadable (the last list read stays in force).");
+    return g.ok() ? *g : nullptr;
+  }();
+  static metrics::Counter* const errors = [] {
+    absl::StatusOr<metrics::Counter*> c = metrics::DefaultRegistry().AddCounter(
+        "lifelong_auth_revocation_load_errors_total",
+        "Failed reads of the revocation file (missing or unreadable); the last list read stays in "
+        "force.");
+    return c.ok() ? *c : nullptr;
+  }();
+  if (file_ok != nullptr) file_ok->Set(status.ok() ? 1 : 0);
+  if (!status.ok() && errors != nullptr) errors->Increment();
+  if (!changed) return;
+  if (status.ok()) {
+    LogInfo("auth_revocation_file_readable", {{"entries", static_cast<int64_t>(entries)}});
+  } else {
+    LogError("auth_revocation_file_unreadable",
+             {{"error", std::string(status.message())},
+              {"kept_entries", static_cast<int64_t>(entries)},
+              {"effect", "the last list read stays in force until the file is readable again"}});
+  }
+}
+
+}  // namespace
 
 absl::StatusOr<AuthOptions> AuthOptionsFromFlags() {
   AuthOptions o;
@@ -28,6 +63,7 @@ absl::StatusOr<AuthOptions> AuthOptionsFromFlags() {
   o.token.audience = absl::GetFlag(FLAGS_auth_audience);
   o.token.clock_skew = absl::Seconds(absl::GetFlag(FLAGS_auth_clock_skew_s));
   o.revocation_file = absl::GetFlag(FLAGS_auth_revocation_file);
+  o.on_revocation_read = ObserveRevocationRead;
   o.limits.requests_per_second = absl::GetFlag(FLAGS_auth_rate);
   o.limits.burst = absl::GetFlag(FLAGS_auth_burst);
   o.limits.max_in_flight = absl::GetFlag(FLAGS_auth_max_in_flight);
@@ -43,7 +79,13 @@ absl::StatusOr<std::unique_ptr<Authorizer>> AuthorizerFromFlags() {
   if (!options->enabled) {
     LogWarn("auth_disabled", {{"why", "no --auth_key_file: every caller is trusted (development only)"}});
   }
-  return std::make_unique<Authorizer>(*options);
+  auto authorizer = std::make_unique<Authorizer>(*options);
+  // A revocation file that is named but unreadable at start-up would start
+  // the service with no revocations at all: refuse instead (fail closed).
+  if (absl::Status s = authorizer->LoadRevocations(); !s.ok()) {
+    return absl::Status(s.code(), absl::StrCat("--auth_revocation_file: ", s.message()));
+  }
+  return authorizer;
 }
 
 }  // namespace lifelong::auth

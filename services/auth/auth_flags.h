@@ -19,7 +19,9 @@ namespace lifelong::auth {
 absl::StatusOr<AuthOptions> AuthOptionsFromFlags();
 
 // The server's Authorizer from the flags; logs a warning ("auth_disabled")
-// when authentication is off.
+// when authentication is off. The errors of AuthOptionsFromFlags, and those
+// of Authorizer::LoadRevocations (prefixed "--auth_revocation_file: ") when
+// the revocation file is named but missing or unreadable.
 absl::StatusOr<std::unique_ptr<Authorizer>> AuthorizerFromFlags();
 
 }  // namespace lifelong::auth

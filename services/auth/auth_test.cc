@@ -1,8 +1,13 @@
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <thread>
+#include <vector>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
@@ -135,6 +140,63 @@ TEST(Authorizer, RevocationFileTakesEffectWithoutRestart) {
   EXPECT_NE(s.message().find("revoked"), std::string::npos);
   // Other credentials are unaffected.
   EXPECT_TRUE(auth.Authenticate(Bearer(Learner("u1"))).ok());
+}
+
+// Issue #13 item 4: removing (or making unreadable) the revocation file must
+// not revive revoked credentials.
+TEST(Authorizer, RemovedRevocationFileKeepsTheLastListAndCountsTheError) {
+  std::string file = std::string(std::getenv("TEST_TMPDIR")) + "/revoked_removed.txt";
+  std::ofstream(file) << "sub:kiosk-revoked\n";
+  AuthOptions options = Enabled(file);
+  std::vector<std::string> events;  // what the service would log
+  options.on_revocation_read = [&events](const absl::Status& s, bool changed, size_t entries) {
+    events.push_back(absl::StrCat(s.ok() ? "ok" : "error", changed ? " changed " : " same ", entries));
+  };
+  Authorizer auth(options);
+  ASSERT_TRUE(auth.LoadRevocations().ok());
+  Principal kiosk;
+  kiosk.subject = "kiosk-revoked";
+  kiosk.role = Role::kKiosk;
+  kiosk.venue = "东四社区学校";
+  std::string token = Bearer(kiosk);
+  absl::Status revoked = auth.Authenticate(token).status();
+  EXPECT_EQ(revoked.code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_NE(revoked.message().find("revoked"), std::string::npos) << revoked;
+  EXPECT_EQ(auth.revocation_load_errors(), 0);
+
+  ASSERT_EQ(std::remove(file.c_str()), 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));  // past the 1 s check interval
+  absl::Status s = auth.Authenticate(token).status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kUnauthenticated) << "revoked token revived";
+  EXPECT_NE(s.message().find("revoked"), std::string::npos) << s;
+  EXPECT_GE(auth.revocation_load_errors(), 1);
+  absl::Status load = auth.LoadRevocations();
+  EXPECT_EQ(load.code(), absl::StatusCode::kNotFound);
+  EXPECT_NE(load.message().find(file), std::string::npos) << load;
+  EXPECT_EQ(auth.Authenticate(token).status().code(), absl::StatusCode::kUnauthenticated);
+
+  // A new file (here: empty) is the new list once it is readable again.
+  std::ofstream(file) << "# nothing revoked\n";
+  ASSERT_TRUE(auth.LoadRevocations().ok());
+  EXPECT_TRUE(auth.Authenticate(token).ok());
+  // The first read, the outage (a change, then the same again), the recovery.
+  EXPECT_EQ(events, (std::vector<std::string>{"ok same 1", "error changed 1", "error same 1", "ok changed 0"}));
+}
+
+TEST(Authorizer, UnreadableRevocationFileKeepsTheLastList) {
+  if (geteuid() == 0) GTEST_SKIP() << "root reads files regardless of their mode";
+  std::string file = std::string(std::getenv("TEST_TMPDIR")) + "/revoked_unreadable.txt";
+  std::ofstream(file) << "sub:kiosk-revoked\n";
+  Authorizer auth(Enabled(file));
+  ASSERT_TRUE(auth.LoadRevocations().ok());
+  ASSERT_EQ(chmod(file.c_str(), 0), 0);
+  EXPECT_EQ(auth.LoadRevocations().code(), absl::StatusCode::kFailedPrecondition);
+  Principal kiosk;
+  kiosk.subject = "kiosk-revoked";
+  kiosk.role = Role::kKiosk;
+  kiosk.venue = "东四社区学校";
+  EXPECT_EQ(auth.Authenticate(Bearer(kiosk)).status().code(), absl::StatusCode::kUnauthenticated);
+  chmod(file.c_str(), 0600);
 }
 
 TEST(Authorizer, MissingCredentialIsUnauthenticatedAndUngrantedRoleIsDenied) {

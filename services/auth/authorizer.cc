@@ -1,8 +1,10 @@
 #include "services/auth/authorizer.h"
 
+#include <errno.h>
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <cstring>
 #include <fstream>
 
 #include "absl/strings/match.h"
@@ -29,6 +31,62 @@ absl::StatusOr<Principal> Authorizer::Authenticate(absl::string_view authorizati
   return p;
 }
 
+absl::Status Authorizer::ReadRevocationFile() const {
+  const std::string& path = options_.revocation_file;
+  absl::Status error;
+  std::map<std::string, bool> revoked;
+  struct stat st {};
+  if (stat(path.c_str(), &st) != 0) {
+    const int err = errno;
+    error = err == ENOENT || err == ENOTDIR
+                ? absl::NotFoundError(absl::StrCat("revocation file \"", path, "\": ", std::strerror(err)))
+                : absl::FailedPreconditionError(
+                      absl::StrCat("revocation file \"", path, "\": ", std::strerror(err)));
+  } else {
+    std::ifstream in(path);
+    if (!in) {
+      error = absl::FailedPreconditionError(
+          absl::StrCat("revocation file \"", path, "\": cannot be read: ", std::strerror(errno)));
+    } else {
+      std::string line;
+      while (std::getline(in, line)) {
+        absl::string_view l = absl::StripAsciiWhitespace(line);
+        if (l.empty() || l[0] == '#') continue;
+        revoked[std::string(l)] = true;
+      }
+      if (in.bad()) {
+        error = absl::FailedPreconditionError(
+            absl::StrCat("revocation file \"", path, "\": read error"));
+      }
+    }
+  }
+  if (!error.ok()) {
+    // Fail closed: keep the last list; retry at the next check.
+    ++revocation_errors_;
+    if (options_.on_revocation_read) options_.on_revocation_read(error, !revocation_failing_, revoked_.size());
+    revocation_failing_ = true;
+    revocation_mtime_ns_ = -1;  // re-read once the file is back, whatever its mtime
+    return error;
+  }
+  revocation_mtime_ns_ = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+  revoked_ = std::move(revoked);
+  if (options_.on_revocation_read) options_.on_revocation_read(absl::OkStatus(), revocation_failing_, revoked_.size());
+  revocation_failing_ = false;
+  return absl::OkStatus();
+}
+
+absl::Status Authorizer::LoadRevocations() const {
+  if (options_.revocation_file.empty()) return absl::OkStatus();
+  absl::MutexLock lock(&revocation_mu_);
+  revocation_checked_ = absl::Now();
+  return ReadRevocationFile();
+}
+
+int64_t Authorizer::revocation_load_errors() const {
+  absl::MutexLock lock(&revocation_mu_);
+  return revocation_errors_;
+}
+
 void Authorizer::ReloadRevocationsIfChanged() const {
   if (options_.revocation_file.empty()) return;
   absl::MutexLock lock(&revocation_mu_);
@@ -36,20 +94,11 @@ void Authorizer::ReloadRevocationsIfChanged() const {
   if (now - revocation_checked_ < absl::Seconds(1)) return;
   revocation_checked_ = now;
   struct stat st {};
-  int64_t mtime = -2;
   if (stat(options_.revocation_file.c_str(), &st) == 0) {
-    mtime = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+    const int64_t mtime = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+    if (mtime == revocation_mtime_ns_) return;
   }
-  if (mtime == revocation_mtime_ns_) return;
-  revocation_mtime_ns_ = mtime;
-  revoked_.clear();
-  std::ifstream in(options_.revocation_file);
-  std::string line;
-  while (std::getline(in, line)) {
-    absl::string_view l = absl::StripAsciiWhitespace(line);
-    if (l.empty() || l[0] == '#') continue;
-    revoked_[std::string(l)] = true;
-  }
+  (void)ReadRevocationFile();  // on error: counted, logged, last list kept
 }
 
 bool Authorizer::IsRevoked(const Principal& p) const {

@@ -39,7 +39,19 @@ struct AuthOptions {
   // One revoked credential a line: "jti:<token id>" or "sub:<subject>" ('#'
   // comments). Re-read when its modification time changes (checked at most
   // once a second), so revoking a kiosk needs no restart. Empty: none.
+  // Fails closed: when the file goes missing or cannot be read, the last
+  // list read stays in force and `on_revocation_read` hears of it (services
+  // log it and export lifelong_auth_revocation_file_ok = 0 and
+  // lifelong_auth_revocation_load_errors_total, auth_flags.h); removing the
+  // file never revives a revoked credential. Replace it atomically (write a
+  // new file, rename it over the old one) so that no reader sees half of it.
   std::string revocation_file;
+  // Called after every read of the revocation file: `status` is OK or why it
+  // failed, `changed` is true when the outcome differs from the previous read
+  // (the first read counts as changed when it fails), `entries` the number of
+  // entries in force. Runs under the Authorizer's revocation lock: must be
+  // quick and must not call the Authorizer. May be empty.
+  std::function<void(const absl::Status& status, bool changed, size_t entries)> on_revocation_read;
   LimitOptions limits;
 };
 
@@ -89,6 +101,16 @@ class Authorizer {
   // Whether the credential is on the revocation list (reloaded as needed).
   bool IsRevoked(const Principal& p) const;
 
+  // Reads the revocation file now (regardless of its modification time).
+  // OK when no file is configured or it was read; NOT_FOUND (missing) or
+  // FAILED_PRECONDITION (unreadable), naming the file, otherwise — the list
+  // read before then stays in force. Services call it at start-up and refuse
+  // to start on an error (auth_flags.h).
+  absl::Status LoadRevocations() const;
+
+  // Failed reads of the revocation file so far (missing or unreadable).
+  int64_t revocation_load_errors() const;
+
  private:
   struct Bucket {
     double tokens = 0;
@@ -96,6 +118,9 @@ class Authorizer {
     int in_flight = 0;
   };
   void ReloadRevocationsIfChanged() const;
+  // Reads the file into revoked_ when it is readable; the error otherwise
+  // (revoked_ unchanged). Counts, logs and exports the outcome.
+  absl::Status ReadRevocationFile() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(revocation_mu_);
 
   AuthOptions options_;
   TokenVerifier verifier_;
@@ -104,6 +129,8 @@ class Authorizer {
   mutable std::map<std::string, bool> revoked_ ABSL_GUARDED_BY(revocation_mu_);
   mutable int64_t revocation_mtime_ns_ ABSL_GUARDED_BY(revocation_mu_) = -1;
   mutable absl::Time revocation_checked_ ABSL_GUARDED_BY(revocation_mu_) = absl::InfinitePast();
+  mutable bool revocation_failing_ ABSL_GUARDED_BY(revocation_mu_) = false;  // logged once per outage
+  mutable int64_t revocation_errors_ ABSL_GUARDED_BY(revocation_mu_) = 0;
 
   std::shared_ptr<absl::Mutex> limit_mu_ = std::make_shared<absl::Mutex>();
   std::shared_ptr<std::map<std::string, Bucket>> buckets_ = std::make_shared<std::map<std::string, Bucket>>();

@@ -109,6 +109,21 @@ absl::Status ConfigureServerSslCtx(const TlsConfig& config, SSL_CTX* ctx) {
   ERR_clear_error();
   SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
   SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+  // Session resumption (TLS 1.2 session ids and TLS 1.3 tickets): OpenSSL
+  // ties a cached session to a "session id context" and, when client
+  // certificates are verified (SSL_VERIFY_PEER below) and no context is set,
+  // answers every resumption attempt with a fatal internal_error alert
+  // (SSL_R_SESSION_ID_CONTEXT_UNINITIALIZED). The context names the
+  // verification mode, so a session established without a client
+  // certificate never resumes where one is demanded (sessions and ticket keys
+  // are per context already; this holds even if a cache were shared).
+  // tests/security:tls_resumption_test.
+  const std::string session_context =
+      absl::StrCat("lifelong/", ServingTlsMode(config), config.ca_file.empty() ? "" : "/verify");
+  if (SSL_CTX_set_session_id_context(ctx, reinterpret_cast<const unsigned char*>(session_context.data()),
+                                     static_cast<unsigned int>(session_context.size())) != 1) {
+    return absl::InternalError(absl::StrCat("SSL_CTX_set_session_id_context: ", OpenSslError()));
+  }
   if (SSL_CTX_use_certificate_chain_file(ctx, config.cert_file.c_str()) != 1) {
     return absl::InvalidArgumentError(
         absl::StrCat("--tls_cert: \"", config.cert_file, "\": ", OpenSslError()));

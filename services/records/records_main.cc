@@ -50,6 +50,9 @@ ABSL_FLAG(std::string, xapi_default_version, "2.0.0",
           "xAPI version reported to requests that name none (2.0.0 or 1.0.3)");
 ABSL_FLAG(std::string, xapi_credentials, "ops/xapi/dev-credentials.txt",
           "file of user:password lines for xAPI Basic authentication");
+ABSL_FLAG(int, xapi_max_connections_per_address, 256,
+          "xAPI connections one client address may hold open (raise it behind a reverse proxy, "
+          "where every client has the proxy's address); docs/security.md");
 ABSL_FLAG(bool, xapi_require_client_cert, false,
           "with --tls_cert: also demand client certificates on the xAPI port (LMSs authenticate "
           "with Basic auth; --tls_require_client_cert covers gRPC and /metrics)");
@@ -148,6 +151,16 @@ int main(int argc, char** argv) {
       lifelong::LogError("xapi_credentials", {{"error", std::string(creds.status().message())}});
       return 1;
     }
+    if (authorizer.enabled()) {
+      // Credentials anyone can read in the repository never open a service
+      // with authentication on (issue #13 item 5).
+      if (absl::Status usable = creds->CheckUsableWithAuthentication(); !usable.ok()) {
+        lifelong::LogError("xapi_credentials",
+                           {{"error", absl::StrCat("--xapi_credentials=", absl::GetFlag(FLAGS_xapi_credentials),
+                                                   ": ", usable.message())}});
+        return 1;
+      }
+    }
     credentials = std::make_unique<lifelong::xapi::Credentials>(std::move(*creds));
     auto docs = lifelong::xapi::DocumentStore::Open(absl::GetFlag(FLAGS_xapi_documents_dir));
     if (!docs.ok()) {
@@ -164,6 +177,7 @@ int main(int argc, char** argv) {
     xo.port = absl::GetFlag(FLAGS_xapi_port);
     xo.tls = *tls;
     xo.tls.require_client_cert = absl::GetFlag(FLAGS_xapi_require_client_cert);
+    xo.max_connections_per_address = absl::GetFlag(FLAGS_xapi_max_connections_per_address);
     auto http = lifelong::xapi::XapiHttpServer::Start(xo, xapi_handler.get());
     if (!http.ok()) {
       lifelong::LogError("xapi_listen_failed", {{"error", std::string(http.status().message())}});

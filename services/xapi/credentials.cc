@@ -20,6 +20,7 @@ absl::StatusOr<Credentials> Credentials::Parse(absl::string_view text) {
   for (absl::string_view line : absl::StrSplit(text, '\n')) {
     ++line_no;
     line = absl::StripAsciiWhitespace(line);
+    if (line == kDevelopmentOnlyMarker) c.development_only_ = true;
     if (line.empty() || line[0] == '#') continue;
     // "user:password" then optional whitespace-separated key=value fields.
     std::vector<std::string> fields = absl::StrSplit(line, absl::ByAnyChar(" \t"), absl::SkipEmpty());
@@ -128,6 +129,25 @@ absl::StatusOr<std::string> Credentials::Check(absl::string_view authorization, 
   }
   backoff_->Succeeded(user_key);
   return user;
+}
+
+absl::Status Credentials::CheckUsableWithAuthentication() const {
+  if (development_only_) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the file is marked \"", kDevelopmentOnlyMarker,
+        "\" (its passwords are in the repository): with authentication on, pass a file of your "
+        "own (ops/stack.sh generates one)"));
+  }
+  for (const auto& [user, entry] : users_) {
+    for (absl::string_view published : kRepositoryPasswords) {
+      if (entry.password == published) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "user \"", user, "\" has a password committed to the repository: with authentication "
+            "on, choose another"));
+      }
+    }
+  }
+  return absl::OkStatus();
 }
 
 auth::Principal Credentials::PrincipalOf(const std::string& user) const {

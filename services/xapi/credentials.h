@@ -44,6 +44,11 @@ struct PasswordBackoffOptions {
   size_t max_tracked = 100000;
   std::function<absl::Time()> now;  // default absl::Now
 };
+// The marker line of a credentials file for development without
+// authentication.
+inline constexpr absl::string_view kDevelopmentOnlyMarker = "# lifelong: development-only";
+// Passwords of the credential files committed to this repository.
+inline constexpr absl::string_view kRepositoryPasswords[] = {"lifelong-dev"};
 
 class Credentials {
  public:
@@ -60,6 +65,15 @@ class Credentials {
   // Replaces the backoff settings (and forgets past failures).
   void SetBackoff(PasswordBackoffOptions options);
   size_t size() const { return users_.size(); }
+
+  // Whether these credentials may be used with authentication on (issue #13
+  // item 5): FAILED_PRECONDITION when the file is marked development-only
+  // (a "# lifelong: development-only" line, as ops/xapi/dev-credentials.txt)
+  // or when a user's password is one committed to this repository
+  // (kRepositoryPasswords): whoever reads the repository could log in with
+  // it. Services with --auth_key_file refuse to start on this error; a
+  // stack with authentication on generates its own file (ops/stack.sh).
+  absl::Status CheckUsableWithAuthentication() const;
   // The principal of a user Check() accepted.
   auth::Principal PrincipalOf(const std::string& user) const;
 
@@ -89,6 +103,7 @@ class Credentials {
   };
   std::map<std::string, Entry> users_;
   std::shared_ptr<Backoff> backoff_ = std::make_shared<Backoff>(PasswordBackoffOptions{});
+  bool development_only_ = false;
 };
 
 }  // namespace lifelong::xapi

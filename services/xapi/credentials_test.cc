@@ -41,6 +41,21 @@ TEST(Credentials, OptionalFieldsMapUsersOntoPrincipals) {
   EXPECT_EQ(Credentials::Parse("x:y colour=red\n").status().code(), absl::StatusCode::kInvalidArgument);
 }
 
+TEST(Credentials, RepositoryCredentialsAreUnusableWithAuthentication) {
+  absl::StatusOr<Credentials> marked =
+      Credentials::Parse("# lifelong: development-only\nlms:a-long-random-secret\n");
+  ASSERT_TRUE(marked.ok());
+  EXPECT_EQ(marked->CheckUsableWithAuthentication().code(), absl::StatusCode::kFailedPrecondition);
+  absl::StatusOr<Credentials> copied = Credentials::Parse("feed:lifelong-dev role=loader\n");
+  ASSERT_TRUE(copied.ok());
+  absl::Status s = copied->CheckUsableWithAuthentication();
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(s.message().find("feed"), std::string::npos) << s;
+  absl::StatusOr<Credentials> own = Credentials::Parse("lms:Zq3-generated-per-stack\n");
+  ASSERT_TRUE(own.ok());
+  EXPECT_TRUE(own->CheckUsableWithAuthentication().ok());
+}
+
 }  // namespace
 }  // namespace lifelong::xapi
 

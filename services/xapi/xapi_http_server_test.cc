@@ -7,6 +7,9 @@
 #include <httplib.h>
 
 #include <cstdlib>
+#include <chrono>
+#include <thread>
+#include <vector>
 #include <filesystem>
 
 #include <nlohmann/json.hpp>
@@ -296,6 +299,97 @@ TEST_F(XapiHttpTest, StalledClientDoesNotBlockOthers) {
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 200);
   close(fd);
+}
+
+// Raw HTTP over one connection: sends `request` (in pieces when `pause_ms`),
+// returns what comes back until the server closes or 3 s pass.
+std::string Exchange(int port, const std::vector<std::string>& pieces, int pause_ms = 0) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) return "connect failed";
+  timeval tv{0, 200 * 1000};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  std::string got;
+  char buf[8192];
+  for (const std::string& piece : pieces) {
+    if (send(fd, piece.data(), piece.size(), MSG_NOSIGNAL) < 0) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(pause_ms));
+    ssize_t n;
+    while ((n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT)) > 0) got.append(buf, n);
+  }
+  auto end = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+  while (std::chrono::steady_clock::now() < end) {
+    ssize_t n = recv(fd, buf, sizeof(buf), 0);
+    if (n == 0) break;
+    if (n > 0) got.append(buf, n);
+  }
+  close(fd);
+  return got;
+}
+
+int Count(const std::string& haystack, const std::string& needle) {
+  int n = 0;
+  for (size_t p = haystack.find(needle); p != std::string::npos; p = haystack.find(needle, p + 1)) ++n;
+  return n;
+}
+
+TEST_F(XapiHttpTest, PipelinedRequestsAreAnsweredInOrderOnOneConnection) {
+  const std::string get = "GET /xapi/about HTTP/1.1\r\nHost: x\r\n\r\n";
+  const std::string last = "GET /nowhere HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+  std::string got = Exchange(http_->port(), {get + get + last});
+  EXPECT_EQ(Count(got, "HTTP/1.1 200"), 2) << got;
+  EXPECT_NE(got.find("HTTP/1.1 404"), std::string::npos) << got;
+  EXPECT_GT(got.find("HTTP/1.1 404"), got.rfind("HTTP/1.1 200"));
+}
+
+TEST_F(XapiHttpTest, ExpectContinueChunkedAndSplitBodies) {
+  const std::string auth = "Authorization: Basic " + absl::Base64Escape("lrs:s3cret") +
+                           "\r\nX-Experience-API-Version: 2.0.0\r\nContent-Type: application/json\r\n";
+  const std::string body = MakeStatement({.id = TestUuid(40), .learner = "u40"});
+  // Expect: 100-continue: the interim response comes before the body is sent.
+  std::string got = Exchange(
+      http_->port(),
+      {"POST /xapi/statements HTTP/1.1\r\nHost: x\r\nConnection: close\r\nExpect: 100-continue\r\n" + auth +
+           "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n",
+       body},
+      300);
+  EXPECT_EQ(got.rfind("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200", 0), 0u) << got;
+  EXPECT_EQ(Count(got, "100 Continue"), 1) << got;
+  // A chunked body, in pieces.
+  const std::string body2 = MakeStatement({.id = TestUuid(41), .learner = "u41"});
+  char size_hex[16];
+  snprintf(size_hex, sizeof(size_hex), "%zx", body2.size() - 10);
+  got = Exchange(http_->port(),
+                 {"POST /xapi/statements HTTP/1.1\r\nHost: x\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n" +
+                      auth + "\r\n" + size_hex + "\r\n" + body2.substr(0, body2.size() - 10) + "\r\n",
+                  "a\r\n" + body2.substr(body2.size() - 10) + "\r\n", "0\r\n\r\n"},
+                 100);
+  EXPECT_EQ(got.rfind("HTTP/1.1 200", 0), 0u) << got;
+  EXPECT_EQ(Get("/xapi/statements?statementId=" + TestUuid(40))->status, 200);
+  EXPECT_EQ(Get("/xapi/statements?statementId=" + TestUuid(41))->status, 200);
+}
+
+TEST_F(XapiHttpTest, AmbiguousFramingIsRefusedBeforeTheBody) {
+  // Content-Length and Transfer-Encoding together (request smuggling).
+  std::string got = Exchange(http_->port(), {"POST /xapi/statements HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n"
+                                             "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n"});
+  EXPECT_EQ(got.rfind("HTTP/1.1 400", 0), 0u) << got;
+  EXPECT_NE(got.find("Transfer-Encoding"), std::string::npos) << got;
+  EXPECT_NE(got.find("Connection: close"), std::string::npos) << got;
+  // An announced body over the limit is refused without reading it.
+  got = Exchange(http_->port(), {"PUT /xapi/statements HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999\r\n\r\n"});
+  EXPECT_EQ(got.rfind("HTTP/1.1 413", 0), 0u) << got;
+  got = Exchange(http_->port(), {"GET /xapi/about HTTP/1.1\r\nX: " + std::string(20000, 'a') + "\r\n\r\n"});
+  EXPECT_EQ(got.rfind("HTTP/1.1 431", 0), 0u) << got;
+  // The client's bytes quoted in the error stay valid JSON.
+  got = Exchange(http_->port(), {"POST /xapi/statements HTTP/1.1\r\nContent-Length: \"\xff\\\r\n\r\n"});
+  ASSERT_EQ(got.rfind("HTTP/1.1 400", 0), 0u) << got;
+  nlohmann::json error = nlohmann::json::parse(got.substr(got.find("\r\n\r\n") + 4), nullptr, false);
+  ASSERT_FALSE(error.is_discarded()) << got;
+  EXPECT_NE(error["error"].get<std::string>().find("Content-Length"), std::string::npos);
 }
 
 // --- HTTPS (certificates from ops/dev-ca.sh).

@@ -1,0 +1,53 @@
+// Where one HTTP/1.1 request ends in a byte buffer, without parsing more of it
+// than that takes: the header block, then a body of Content-Length bytes or
+// of chunked transfer coding. The xAPI server's connection loop uses it to
+// read whole requests off non-blocking sockets before a worker thread sees
+// them (xapi_http_server.h), so a slow or silent client never holds a worker.
+//
+// It also refuses, before any body is read, what must not reach the parser:
+// oversized header blocks, bodies over the limit, and the framing ambiguities
+// behind request smuggling (Content-Length with Transfer-Encoding, differing
+// Content-Length values, codings other than chunked).
+//
+// Pure functions; thread-safe.
+#ifndef LIFELONG_SERVICES_XAPI_HTTP_REQUEST_FRAMING_H_
+#define LIFELONG_SERVICES_XAPI_HTTP_REQUEST_FRAMING_H_
+
+#include <cstddef>
+#include <string>
+
+#include "absl/strings/string_view.h"
+
+namespace lifelong::xapi {
+
+struct FramingLimits {
+  size_t max_header_bytes = 16 << 10;  // request line and headers, with the blank line
+  size_t max_body_bytes = 16 << 20;    // decoded body (chunk data for chunked)
+};
+
+struct RequestFrame {
+  enum class State {
+    kIncomplete,  // more bytes needed
+    kComplete,    // the request is buffer[0, total_bytes)
+    kError,       // answer error_status with error, then close
+  };
+  State state = State::kIncomplete;
+  // Once the header block is complete (0 before): its length, with the blank line.
+  size_t header_bytes = 0;
+  // kComplete: the length of the whole request.
+  size_t total_bytes = 0;
+  // The headers ask for "Expect: 100-continue" (meaningful once header_bytes > 0).
+  bool expect_continue = false;
+  // kError: 400 (malformed framing), 413 (body over the limit), 431 (header
+  // block over the limit), 501 (a transfer coding other than chunked).
+  int error_status = 0;
+  std::string error;  // what was wrong, for the response body and logs
+};
+
+// Frames the request at the start of `buffer` (bytes after it, a pipelined
+// next request, are not looked at). Linear in the buffer's length.
+RequestFrame FrameRequest(absl::string_view buffer, const FramingLimits& limits);
+
+}  // namespace lifelong::xapi
+
+#endif  // LIFELONG_SERVICES_XAPI_HTTP_REQUEST_FRAMING_H_

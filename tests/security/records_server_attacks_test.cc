@@ -1,0 +1,227 @@
+// Attacks on a real records_server process with authentication on:
+//   - the revocation file is removed under the running service (issue #13
+//     item 4): revoked tokens must stay revoked, and /metrics must show it;
+//   - the revocation file is missing at start-up: the service refuses to start;
+//   - credentials committed to the repository (ops/xapi/dev-credentials.txt,
+//     or its password copied into another file) against the xAPI endpoint
+//     (item 5): the service refuses to start with them, and a service with
+//     credentials of its own answers the repository password with 401.
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <sys/wait.h>
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "proto/lifelong/v1/records.grpc.pb.h"
+#include "services/auth/token.h"
+#include "tests/testing/subprocess.h"
+
+namespace lifelong {
+namespace {
+
+using testing::FreshTempDir;
+using testing::RunfilePath;
+using testing::Subprocess;
+
+constexpr char kKey[] = "security-suite-key-0123456789abcdefghijkl";
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// The first log line (JSON) of `event` in `log`, or null.
+nlohmann::json LogEvent(const std::string& log, const std::string& event) {
+  std::istringstream lines(log);
+  std::string line;
+  while (std::getline(lines, line)) {
+    nlohmann::json j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+    if (j.is_object() && j.value("event", "") == event) return j;
+  }
+  return nullptr;
+}
+
+std::string Token(const std::string& subject) {
+  auth::Principal p;
+  p.subject = subject;
+  p.role = auth::Role::kLearner;
+  p.token_id = "jti-" + subject;
+  auth::TokenOptions o;
+  o.key = kKey;
+  return *auth::MintToken(p, absl::Minutes(10), o);
+}
+
+class RecordsServerAttackTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = FreshTempDir(::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::ofstream(dir_ + "/jwt.key") << kKey << "\n";
+    revocation_file_ = dir_ + "/revoked.txt";
+    std::ofstream(revocation_file_) << "# revoked\nsub:u-revoked\n";
+    own_credentials_ = dir_ + "/xapi-credentials.txt";
+    std::ofstream(own_credentials_) << "lms:generated-Zq3xV9-per-stack role=loader\n";
+    log_ = dir_ + "/server.log";
+  }
+
+  std::vector<std::string> Argv(const std::string& credentials) {
+    std::vector<std::string> argv = {RunfilePath("services/records/records_server"),
+                                     "--port=0",
+                                     "--port_file=" + dir_ + "/port",
+                                     "--metrics_port=0",
+                                     "--data_dir=" + dir_ + "/records",
+                                     "--xapi_port=0",
+                                     "--xapi_documents_dir=" + dir_ + "/documents",
+                                     "--auth_key_file=" + dir_ + "/jwt.key",
+                                     "--auth_revocation_file=" + revocation_file_};
+    if (!credentials.empty()) argv.push_back("--xapi_credentials=" + credentials);
+    return argv;
+  }
+
+  // Starts the server and waits until it serves; fills the ports.
+  void StartServing(const std::string& credentials) {
+    absl::StatusOr<Subprocess> p = Subprocess::Start(Argv(credentials), log_);
+    ASSERT_TRUE(p.ok()) << p.status();
+    server_ = std::make_unique<Subprocess>(*std::move(p));
+    absl::StatusOr<int> port = testing::WaitForPortFile(dir_ + "/port");
+    ASSERT_TRUE(port.ok()) << port.status() << "\n" << ReadFile(log_);
+    grpc_port_ = *port;
+    for (int i = 0; i < 100 && metrics_port_ == 0; ++i) {
+      const std::string log = ReadFile(log_);
+      nlohmann::json xapi = LogEvent(log, "xapi_serving");
+      nlohmann::json serving = LogEvent(log, "serving");
+      if (!xapi.is_null() && !serving.is_null()) {
+        xapi_port_ = xapi["port"];
+        metrics_port_ = serving["metrics_port"];
+      }
+      if (metrics_port_ == 0) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    ASSERT_GT(xapi_port_, 0) << ReadFile(log_);
+    ASSERT_GT(metrics_port_, 0) << ReadFile(log_);
+  }
+
+  // Runs the server expecting it to refuse to start; returns its log.
+  std::string ExpectRefusesToStart(const std::vector<std::string>& argv) {
+    absl::StatusOr<Subprocess> p = Subprocess::Start(argv, log_);
+    EXPECT_TRUE(p.ok()) << p.status();
+    if (!p.ok()) return "";
+    absl::StatusOr<int> status = p->Wait(std::chrono::seconds(20));
+    EXPECT_TRUE(status.ok()) << "still running: " << ReadFile(log_);
+    if (status.ok()) {
+      EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) != 0) << ReadFile(log_);
+    }
+    return ReadFile(log_);
+  }
+
+  grpc::Status Echo(const std::string& token) {
+    auto stub = v1::LearningRecordService::NewStub(
+        grpc::CreateChannel(absl::StrCat("127.0.0.1:", grpc_port_), grpc::InsecureChannelCredentials()));
+    grpc::ClientContext ctx;
+    ctx.AddMetadata("authorization", "Bearer " + token);
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    v1::EchoRequest req;
+    req.set_payload("ping");
+    v1::EchoResponse resp;
+    return stub->Echo(&ctx, req, &resp);
+  }
+
+  int XapiStatus(const std::string& user_pass) {
+    httplib::Client c("127.0.0.1", xapi_port_);
+    c.set_read_timeout(5, 0);
+    httplib::Result r = c.Get("/xapi/statements?limit=1",
+                              {{"Authorization", "Basic " + absl::Base64Escape(user_pass)},
+                               {"X-Experience-API-Version", "2.0.0"}});
+    return r ? r->status : -1;
+  }
+
+  std::string Metrics() {
+    httplib::Client c("127.0.0.1", metrics_port_);
+    httplib::Result r = c.Get("/metrics");
+    return r ? r->body : "";
+  }
+
+  std::string dir_, revocation_file_, own_credentials_, log_;
+  std::unique_ptr<Subprocess> server_;
+  int grpc_port_ = 0, xapi_port_ = 0, metrics_port_ = 0;
+};
+
+TEST_F(RecordsServerAttackTest, RemovingTheRevocationFileDoesNotReviveRevokedTokens) {
+  StartServing(own_credentials_);
+  const std::string revoked = Token("u-revoked");
+  const std::string honest = Token("u-honest");
+  grpc::Status s = Echo(revoked);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAUTHENTICATED) << s.error_message();
+  EXPECT_TRUE(Echo(honest).ok());
+
+  ASSERT_EQ(std::remove(revocation_file_.c_str()), 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // past the 1 s re-check
+  s = Echo(revoked);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAUTHENTICATED)
+      << "the revoked token was accepted once the revocation file was removed";
+  EXPECT_NE(s.error_message().find("revoked"), std::string::npos) << s.error_message();
+  EXPECT_TRUE(Echo(honest).ok());
+  const std::string metrics = Metrics();
+  EXPECT_NE(metrics.find("lifelong_auth_revocation_file_ok 0"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("lifelong_auth_revocation_load_errors_total"), std::string::npos);
+  EXPECT_NE(ReadFile(log_).find("auth_revocation_file_unreadable"), std::string::npos);
+
+  // An emptied (not removed) file is a deliberate change: it takes effect.
+  std::ofstream(revocation_file_) << "# nothing revoked\n";
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  EXPECT_TRUE(Echo(revoked).ok());
+  EXPECT_NE(Metrics().find("lifelong_auth_revocation_file_ok 1"), std::string::npos);
+}
+
+TEST_F(RecordsServerAttackTest, MissingRevocationFileAtStartRefusesToStart) {
+  std::remove(revocation_file_.c_str());
+  const std::string log = ExpectRefusesToStart(Argv(own_credentials_));
+  EXPECT_NE(log.find("--auth_revocation_file"), std::string::npos) << log;
+}
+
+TEST_F(RecordsServerAttackTest, RepositoryCredentialsFileIsRefusedWithAuthOn) {
+  // Named explicitly, and as the flag's default (ops/xapi/dev-credentials.txt
+  // relative to the working directory, the runfiles tree here).
+  for (const std::string& credentials : {RunfilePath("ops/xapi/dev-credentials.txt"), std::string()}) {
+    const std::string log = ExpectRefusesToStart(Argv(credentials));
+    EXPECT_NE(log.find("xapi_credentials"), std::string::npos) << log;
+    EXPECT_NE(log.find("development-only"), std::string::npos) << log;
+  }
+}
+
+TEST_F(RecordsServerAttackTest, RepositoryPasswordCopiedIntoAnotherFileIsRefused) {
+  const std::string copied = dir_ + "/copied.txt";
+  // Every password of the repository's file, under another user name.
+  std::ofstream out(copied);
+  std::istringstream lines(ReadFile(RunfilePath("ops/xapi/dev-credentials.txt")));
+  std::string line;
+  int users = 0;
+  while (std::getline(lines, line)) {
+    if (line.empty() || line[0] == '#') continue;
+    out << "feed" << users++ << line.substr(line.find(':')) << "\n";
+  }
+  out.close();
+  ASSERT_GT(users, 0);
+  const std::string log = ExpectRefusesToStart(Argv(copied));
+  EXPECT_NE(log.find("committed to the repository"), std::string::npos) << log;
+}
+
+TEST_F(RecordsServerAttackTest, OwnCredentialsServeAndTheRepositoryPasswordIsUnauthorized) {
+  StartServing(own_credentials_);
+  EXPECT_EQ(XapiStatus("lms:generated-Zq3xV9-per-stack"), 200);
+  EXPECT_EQ(XapiStatus("lifelong:lifelong-dev"), 401);
+  EXPECT_EQ(XapiStatus("lms:lifelong-dev"), 401);
+}
+
+}  // namespace
+}  // namespace lifelong
