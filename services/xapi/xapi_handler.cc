@@ -349,8 +349,8 @@ HttpResponse XapiHandler::Handle(const HttpRequest& original) const {
     if (authorizer_ != nullptr && authorizer_->enabled() && absl::StartsWithIgnoreCase(authorization, "bearer ")) {
       principal = authorizer_->Authenticate(authorization);
     } else {
-      // cpp-httplib sets REMOTE_ADDR from the connection (after any header
-      // of that name the client sent, so the server's value wins).
+      // "remote_addr" is the connection's peer address, set by the HTTP
+      // server over any header of that name the client sent.
       absl::StatusOr<std::string> user = credentials_->Check(authorization, req.Header("remote_addr"));
       principal = user.ok() ? absl::StatusOr<auth::Principal>(credentials_->PrincipalOf(*user))
                             : absl::StatusOr<auth::Principal>(user.status());

@@ -316,6 +316,10 @@ absl::Status XapiHttpServer::Impl::Init() {
       if (k == "REMOTE_ADDR" || k == "REMOTE_PORT" || k == "LOCAL_ADDR" || k == "LOCAL_PORT") continue;
       in.headers[absl::AsciiStrToLower(k)] = v;
     }
+    // The connection's peer address (from the poll loop's accept), under a
+    // name the handler reads for per-address limits; a client header of that
+    // name is overwritten here.
+    in.headers["remote_addr"] = req.remote_addr;
     in.body = req.body;
     HttpResponse out = handler->Handle(in);
     res.status = out.status;
