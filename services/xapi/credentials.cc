@@ -131,6 +131,18 @@ absl::StatusOr<std::string> Credentials::Check(absl::string_view authorization, 
   return user;
 }
 
+absl::Status Credentials::CheckAddress(absl::string_view address) const {
+  if (address.empty()) return absl::OkStatus();
+  const absl::Duration wait = backoff_->Wait(absl::StrCat("address:", address), 4 * backoff_->free_failures());
+  if (wait <= absl::ZeroDuration()) return absl::OkStatus();
+  return absl::ResourceExhaustedError(absl::StrCat("too many invalid credentials from this address; retry in ",
+                                                   absl::FormatDuration(absl::Ceil(wait, absl::Seconds(1)))));
+}
+
+void Credentials::AddressFailed(absl::string_view address) const {
+  if (!address.empty()) backoff_->Failed(absl::StrCat("address:", address));
+}
+
 absl::Status Credentials::CheckUsableWithAuthentication() const {
   if (development_only_) {
     return absl::FailedPreconditionError(absl::StrCat(

@@ -62,6 +62,13 @@ class Credentials {
   // the wait) while the user name or the client `address` ("" if unknown)
   // is backing off after wrong passwords.
   absl::StatusOr<std::string> Check(absl::string_view authorization, absl::string_view address = "") const;
+  // Invalid bearer tokens count against the client address like wrong
+  // passwords (the same per-address budget and waits): RESOURCE_EXHAUSTED
+  // naming the wait while `address` backs off, else OK; and the record of one
+  // more invalid credential from `address`. "" (unknown address) is never
+  // limited.
+  absl::Status CheckAddress(absl::string_view address) const;
+  void AddressFailed(absl::string_view address) const;
   // Replaces the backoff settings (and forgets past failures).
   void SetBackoff(PasswordBackoffOptions options);
   size_t size() const { return users_.size(); }

@@ -347,7 +347,11 @@ HttpResponse XapiHandler::Handle(const HttpRequest& original) const {
     absl::StatusOr<auth::Principal> principal = absl::UnauthenticatedError("Basic authentication required");
     const std::string& authorization = req.Header("authorization");
     if (authorizer_ != nullptr && authorizer_->enabled() && absl::StartsWithIgnoreCase(authorization, "bearer ")) {
-      principal = authorizer_->Authenticate(authorization);
+      // Invalid tokens share the address's budget with wrong passwords.
+      const std::string& address = req.Header("remote_addr");
+      absl::Status budget = credentials_->CheckAddress(address);
+      principal = budget.ok() ? authorizer_->Authenticate(authorization) : absl::StatusOr<auth::Principal>(budget);
+      if (budget.ok() && !principal.ok()) credentials_->AddressFailed(address);
     } else {
       // "remote_addr" is the connection's peer address, set by the HTTP
       // server over any header of that name the client sent.

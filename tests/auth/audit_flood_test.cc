@@ -220,5 +220,39 @@ TEST(XapiBasicBackoff, WrongPasswordsGet429AndSlowDown) {
   EXPECT_EQ(get("user99:x"), 429);
 }
 
+// Invalid bearer tokens over xAPI (authentication on) share the client
+// address's budget with wrong passwords: after 4 x free_failures of them the
+// address waits (429), even with a valid token.
+TEST(XapiBearerBackoff, InvalidTokensFromOneAddressGet429) {
+  std::string dir = std::string(std::getenv("TEST_TMPDIR")) + "/xapi_bearer_backoff";
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  auto store = std::move(*records::RecordStore::Open(dir + "/records"));
+  auto docs = std::move(*xapi::DocumentStore::Open(dir + "/docs"));
+  xapi::Credentials credentials = *xapi::Credentials::Parse("feed:feed-secret role=loader\n");
+  credentials.SetBackoff({.free_failures = 2, .base_delay = absl::Seconds(30)});
+  auth::AuthOptions ao;
+  ao.enabled = true;
+  ao.token.key = kKey;
+  auth::Authorizer authorizer(ao);
+  xapi::XapiHandler handler(store.get(), docs.get(), &credentials, "/xapi", "2.0.0", &authorizer);
+  xapi::XapiHttpOptions xo;
+  xo.port = 0;
+  auto http = std::move(*xapi::XapiHttpServer::Start(xo, &handler));
+  auth::TokenOptions to;
+  to.key = kKey;
+  const std::string good = "Bearer " + *auth::MintToken(Of(Role::kLoader, "feed-2"), absl::Minutes(5), to);
+  auto get = [&](const char* host, const std::string& authorization) {
+    httplib::Client c(host, http->port());
+    httplib::Result r = c.Get("/xapi/statements?limit=1",
+                              {{"X-Experience-API-Version", "2.0.0"}, {"Authorization", authorization}});
+    return r ? r->status : -1;
+  };
+  EXPECT_EQ(get("127.0.0.1", good), 200);
+  for (int i = 0; i < 8; ++i) EXPECT_EQ(get("127.0.0.1", absl::StrCat("Bearer garbage.", i, ".x")), 401) << i;
+  EXPECT_EQ(get("127.0.0.1", "Bearer garbage.9.x"), 429);
+  EXPECT_EQ(get("127.0.0.1", good), 429) << "the address waits, whatever it sends";
+}
+
 }  // namespace
 }  // namespace lifelong
