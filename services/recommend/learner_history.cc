@@ -12,6 +12,7 @@ LearnerHistory BuildLearnerHistory(const std::vector<StatementFact>& newest_firs
     if (course.empty()) continue;
     if (it->verb == vocab::kCompleted || it->verb == vocab::kPassed) {
       h.completed.insert(course);
+      if (it->verified) h.credited.insert(course);
       h.enrolled.erase(course);
       h.failed.erase(course);
     } else if (it->verb == vocab::kRegistered && !h.completed.contains(course)) {

@@ -18,6 +18,8 @@ struct StatementFact {
   std::string verb;      // verb IRI
   std::string activity;  // object activity IRI
   absl::Time time = absl::InfinitePast();
+  // A completion whose issuer may award credits (v1::Statement.verified).
+  bool verified = false;
 };
 
 struct LearnerHistory {
@@ -28,6 +30,10 @@ struct LearnerHistory {
   std::vector<std::string> verbs;
   // Courses completed or passed.
   absl::flat_hash_set<std::string> completed;
+  // Courses completed or passed by a verified statement (an entitled issuer:
+  // teacher, institution, operator): the ones whose credits count toward a
+  // goal. Self-reported completions are in `completed` only.
+  absl::flat_hash_set<std::string> credited;
   // Courses registered for and not completed/passed (a `failed` ends the
   // registration; registering again after it enrols again).
   absl::flat_hash_set<std::string> enrolled;

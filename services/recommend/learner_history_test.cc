@@ -72,6 +72,20 @@ TEST(BuildLearnerHistory, FailedEndsTheRegistrationUntilPassedOrRegisteredAgain)
   EXPECT_FALSE(pass_then_fail.failed.contains("c1"));
 }
 
+// Only completions by an entitled issuer (verified) earn credits; a
+// self-reported one still counts as done.
+TEST(BuildLearnerHistory, CreditedHoldsOnlyVerifiedCompletions) {
+  StatementFact verified = Fact(vocab::kPassed, "c1", 300);
+  verified.verified = true;
+  std::vector<StatementFact> facts = {verified, Fact(vocab::kCompleted, "c2", 200), Fact(vocab::kRegistered, "c3", 100)};
+  LearnerHistory h = BuildLearnerHistory(facts);
+  EXPECT_TRUE(h.completed.contains("c1"));
+  EXPECT_TRUE(h.completed.contains("c2"));
+  EXPECT_TRUE(h.credited.contains("c1"));
+  EXPECT_FALSE(h.credited.contains("c2"));
+  EXPECT_FALSE(h.credited.contains("c3"));
+}
+
 TEST(BuildLearnerHistory, EmptyForNoStatements) {
   LearnerHistory h = BuildLearnerHistory({});
   EXPECT_TRUE(h.empty());

@@ -529,7 +529,7 @@ absl::StatusOr<PathPlan> PlanPath(const CatalogSnapshot& catalog, const PlanGoal
       // 2. Minimums per category, then 3. the total.
       auto earned = [&](const std::string& category) {
         double sum = 0;
-        for (const std::string& id : learner.completed) {
+        for (const std::string& id : learner.credited ? *learner.credited : learner.completed) {
           const Course* c = catalog.Find(id);
           if (c != nullptr && (category.empty() || c->category == category)) sum += c->credits;
         }

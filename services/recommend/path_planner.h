@@ -19,9 +19,9 @@
 // recommender scores highly (`scores`), online when the learner prefers it,
 // the earlier end, the smaller id (deterministic).
 //
-// Progress counts credits of completed/passed courses at the catalog's
-// credits (the credit bank's verified flag is not available yet, so every
-// completed course counts; see docs/recommend.md).
+// Progress counts, at the catalog's credits, the completed courses in
+// PlanLearner::credited (the credit bank's verified completions; every
+// completed course when unset); see docs/recommend.md.
 //
 // Planning is greedy over the goal's deficits (required courses first, then
 // category minimums, then the total), each step choosing the cheapest chain
@@ -31,6 +31,7 @@
 #ifndef LIFELONG_SERVICES_RECOMMEND_PATH_PLANNER_H_
 #define LIFELONG_SERVICES_RECOMMEND_PATH_PLANNER_H_
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -56,6 +57,9 @@ struct PlanGoal {
 
 struct PlanLearner {
   absl::flat_hash_set<std::string> completed;  // completed or passed
+  // Completed courses whose credits count toward the goal (the credit bank's
+  // verified ones); unset: every completed course counts.
+  std::optional<absl::flat_hash_set<std::string>> credited;
   absl::flat_hash_set<std::string> enrolled;   // registered, in progress
   std::string home_xuequ;                      // "" unknown: every 学区
   bool any_xuequ = false;                      // offline courses anywhere

@@ -297,6 +297,39 @@ TEST(PlanPath, ProgrammeFillsRequiredThenCategoryThenTotalWithFewestCourses) {
   ExpectConsistent(p);
 }
 
+// Progress counts verified credits only: a self-reported completion (not in
+// `credited`) is done (not planned again) but earns nothing toward the goal,
+// so the plan makes up its credits with another course.
+TEST(PlanPath, SelfReportedCompletionEarnsNoCreditsTowardTheGoal) {
+  std::vector<Def> defs = {
+      {"law", "社区法律常识", "法治", 2, {}, 0, 9, 4},
+      {"jz1", "剪纸入门", "传统文化", 2, {}, 1, 9, 4},
+      {"tea", "茶文化", "传统文化", 3, {}, 2, 9, 4},
+      {"hs", "健康养生", "健康", 4, {}, 3, 9, 4},
+      {"hs2", "健康讲座", "健康", 1, {}, 3, 14, 2},
+      {"sf", "书法入门", "书法", 3, {}, 4, 9, 4},
+  };
+  PlanGoal g;
+  g.kind = PlanGoal::Kind::kProgramme;
+  g.programme = Certificate();
+  CatalogSnapshot catalog = Catalog(defs);
+  PlanLearner verified;
+  verified.completed = {"jz1"};
+  verified.credited = absl::flat_hash_set<std::string>{"jz1"};
+  PathPlan with = MustPlan(catalog, g, verified);
+  EXPECT_EQ(with.progress.credits_earned, 2);
+  PlanLearner self_reported;
+  self_reported.completed = {"jz1"};
+  self_reported.credited = absl::flat_hash_set<std::string>{};
+  PathPlan without = MustPlan(catalog, g, self_reported);
+  EXPECT_EQ(without.progress.credits_earned, 0);
+  ASSERT_EQ(without.progress.by_category.size(), 1u);
+  EXPECT_EQ(without.progress.by_category[0].earned, 0);
+  EXPECT_THAT(Ids(without), ::testing::Not(::testing::Contains("jz1")));  // done, not planned again
+  EXPECT_GT(without.progress.credits_planned, with.progress.credits_planned);
+  ExpectConsistent(without);
+}
+
 TEST(PlanPath, ProgrammeThatCannotBeMetSaysWhatIsMissing) {
   std::vector<Def> defs = {
       {"sj1", "智能手机入门", "智能手机与数字素养", 2, {}, 0, 9, 4},

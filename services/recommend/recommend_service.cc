@@ -265,6 +265,7 @@ grpc::Status RecommendService::PlanPath(grpc::ServerContext* ctx, const v1::Plan
   }
   PlanLearner learner = query->preferences;
   learner.completed = history->completed;
+  learner.credited = history->credited;  // progress: verified credits only
   learner.enrolled = history->enrolled;
   absl::StatusOr<recommend::PathPlan> plan =
       recommend::PlanPath(**catalog, goal, learner, scores, now, query->options);

@@ -58,6 +58,7 @@ absl::StatusOr<std::vector<StatementFact>> RecordsClient::LatestStatements(const
     f.activity = st.activity();
     const auto& ts = st.has_timestamp() ? st.timestamp() : st.stored();
     f.time = absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
+    f.verified = st.verified();
     facts.push_back(std::move(f));
   }
   return facts;

@@ -9,6 +9,7 @@
 #include "services/common/log.h"
 #include "services/common/status_util.h"
 #include "services/common/vocabulary.h"
+#include "services/records/issuer.h"
 #include "services/records/statement_access.h"
 #include "services/records/transcript.h"
 
@@ -177,6 +178,14 @@ grpc::Status RecordsService::Run(grpc::ServerContext* ctx, absl::string_view met
 }
 
 namespace {
+// Whether `r` is a completion whose issuer may award credits (parses the JSON
+// of completed/passed statements only).
+bool VerifiedCompletion(const StatementRecord& r) {
+  if (r.verb != vocab::kCompleted && r.verb != vocab::kPassed) return false;
+  nlohmann::json j = nlohmann::json::parse(r.json, nullptr, /*allow_exceptions=*/false);
+  return !j.is_discarded() && IssuerMayAwardCredits(IssuerOfStatement(j).role);
+}
+
 void SetIndexedFields(const StoredStatement& s, v1::Statement* out) {
   const StatementRecord& r = s.record;
   out->set_id(FormatUuid(s.id));
@@ -189,6 +198,7 @@ void SetIndexedFields(const StoredStatement& s, v1::Statement* out) {
 
 void ToProto(const StoredStatement& s, v1::Statement* out, bool with_json) {
   const StatementRecord& r = s.record;
+  out->set_verified(VerifiedCompletion(r));
   if (with_json) out->set_json(r.json);
   if (!r.learners.empty()) out->set_learner(r.learners.front());
   out->set_verb(r.verb);
@@ -198,6 +208,7 @@ void ToProto(const StoredStatement& s, v1::Statement* out, bool with_json) {
 
 void ToProto(StoredStatement&& s, v1::Statement* out, bool with_json) {
   StatementRecord& r = s.record;
+  out->set_verified(VerifiedCompletion(r));
   if (with_json) out->set_json(std::move(r.json));
   if (!r.learners.empty()) out->set_learner(std::move(r.learners.front()));
   out->set_verb(std::move(r.verb));

@@ -397,6 +397,20 @@ TEST_F(RecordIntegrityTest, TranscriptCountsCreditsOnlyFromEntitledIssuers) {
   nlohmann::json stored = nlohmann::json::parse(out.json());
   EXPECT_EQ(stored["authority"]["account"]["homePage"], "https://id.dongcheng.gov.cn/roles/learner");
   EXPECT_DOUBLE_EQ(Transcript("u000001").credits(), 3);
+
+  // Listed statements say which completions are verified (what the
+  // recommender's learning paths count as credits): the teacher's and the
+  // feed's, not the learner's own.
+  v1::ListStatementsRequest list;
+  list.set_learner("u000001");
+  v1::ListStatementsResponse listed;
+  ASSERT_TRUE(rec_->ListStatements(Ctx(Learner("u000001")).get(), list, &listed).ok());
+  std::map<std::string, int> verified_by_course, unverified_by_course;
+  for (const v1::Statement& st : listed.statements()) {
+    (st.verified() ? verified_by_course : unverified_by_course)[vocab::CourseIdFromIri(st.activity())]++;
+  }
+  EXPECT_EQ(verified_by_course, (std::map<std::string, int>{{"c1", 1}, {"c8", 1}}));
+  EXPECT_EQ(unverified_by_course, (std::map<std::string, int>{{"c5", 1}, {"c8", 1}, {"c9", 1}}));
 }
 
 }  // namespace
