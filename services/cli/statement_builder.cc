@@ -18,7 +18,7 @@ constexpr VerbName kVerbs[] = {
     {"completed", vocab::kCompleted},   {"passed", vocab::kPassed},
     {"failed", vocab::kFailed},         {"experienced", vocab::kExperienced},
     {"rated", vocab::kRated},           {"bookmarked", vocab::kBookmarked},
-    {"voided", vocab::kVoided},
+    {"voided", vocab::kVoided},         {"exited", vocab::kExited},
 };
 
 }  // namespace

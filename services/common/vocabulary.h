@@ -16,6 +16,8 @@ inline constexpr absl::string_view kAttended = "http://adlnet.gov/expapi/verbs/a
 inline constexpr absl::string_view kCompleted = "http://adlnet.gov/expapi/verbs/completed";
 inline constexpr absl::string_view kPassed = "http://adlnet.gov/expapi/verbs/passed";
 inline constexpr absl::string_view kFailed = "http://adlnet.gov/expapi/verbs/failed";
+// Withdrew from a course before finishing it (a drop-out): ends the registration.
+inline constexpr absl::string_view kExited = "http://adlnet.gov/expapi/verbs/exited";
 inline constexpr absl::string_view kExperienced = "http://adlnet.gov/expapi/verbs/experienced";
 inline constexpr absl::string_view kRated = "http://id.tincanapi.com/verb/rated";
 inline constexpr absl::string_view kBookmarked = "http://id.tincanapi.com/verb/bookmarked";

@@ -20,6 +20,8 @@ LearnerHistory BuildLearnerHistory(const std::vector<StatementFact>& newest_firs
     } else if (it->verb == vocab::kFailed && !h.completed.contains(course)) {
       h.failed.insert(course);
       h.enrolled.erase(course);
+    } else if (it->verb == vocab::kExited) {
+      h.enrolled.erase(course);  // a drop-out: no longer in progress
     }
     const float weight = models::VerbWeight(it->verb);
     if (weight <= 0) continue;

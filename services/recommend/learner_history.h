@@ -34,8 +34,9 @@ struct LearnerHistory {
   // teacher, institution, operator): the ones whose credits count toward a
   // goal. Self-reported completions are in `completed` only.
   absl::flat_hash_set<std::string> credited;
-  // Courses registered for and not completed/passed (a `failed` ends the
-  // registration; registering again after it enrols again).
+  // Courses registered for and not completed/passed (a `failed` or an
+  // `exited`, a drop-out, ends the registration; registering again after it
+  // enrols again).
   absl::flat_hash_set<std::string> enrolled;
   // Courses whose latest outcome is `failed` (no completed/passed since):
   // the recommender offers the same level again (or a gentler course on the

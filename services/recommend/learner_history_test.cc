@@ -86,6 +86,18 @@ TEST(BuildLearnerHistory, CreditedHoldsOnlyVerifiedCompletions) {
   EXPECT_FALSE(h.credited.contains("c3"));
 }
 
+// A drop-out (exited) ends the registration: the course is no longer in
+// progress, so recommendations and plans may offer it again.
+TEST(BuildLearnerHistory, ExitedEndsTheRegistration) {
+  std::vector<StatementFact> facts = {Fact(vocab::kExited, "c1", 300), Fact(vocab::kRegistered, "c1", 200),
+                                      Fact(vocab::kRegistered, "c2", 100)};
+  LearnerHistory h = BuildLearnerHistory(facts);
+  EXPECT_FALSE(h.enrolled.contains("c1"));
+  EXPECT_FALSE(h.Excluded("c1"));
+  EXPECT_TRUE(h.enrolled.contains("c2"));
+  EXPECT_FALSE(h.failed.contains("c1"));
+}
+
 TEST(BuildLearnerHistory, EmptyForNoStatements) {
   LearnerHistory h = BuildLearnerHistory({});
   EXPECT_TRUE(h.empty());
