@@ -20,6 +20,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "services/common/log.h"
+#include "services/common/socket_io.h"
 
 namespace lifelong {
 namespace {
@@ -86,64 +87,10 @@ void CloseConnection(Connection& c) {
   c.fd = -1;
 }
 
-// Outcome of one read or write attempt on a connection.
-enum class Io { kDone, kWouldBlock, kClosed };
+using Io = SocketIo;
 
-// After an SSL_* call on `c` returned `ret` <= 0: kWouldBlock (and what to
-// poll for in c.tls_wants) when OpenSSL waits for the socket, else kClosed.
-Io TlsOutcome(Connection& c, int ret) {
-  switch (SSL_get_error(c.ssl, ret)) {
-    case SSL_ERROR_WANT_READ:
-      c.tls_wants = POLLIN;
-      return Io::kWouldBlock;
-    case SSL_ERROR_WANT_WRITE:
-      c.tls_wants = POLLOUT;
-      return Io::kWouldBlock;
-    default:  // close_notify, handshake failure (no or bad client certificate), reset
-      ERR_clear_error();
-      return Io::kClosed;
-  }
-}
-
-// Reads up to `size` bytes into `buf`; `*n` is set on kDone.
-Io Receive(Connection& c, char* buf, size_t size, size_t* n) {
-  if (c.ssl != nullptr) {
-    const int r = SSL_read(c.ssl, buf, static_cast<int>(size));
-    if (r <= 0) return TlsOutcome(c, r);
-    *n = static_cast<size_t>(r);
-    return Io::kDone;
-  }
-  while (true) {
-    const ssize_t r = ::recv(c.fd, buf, size, 0);
-    if (r > 0) {
-      *n = static_cast<size_t>(r);
-      return Io::kDone;
-    }
-    if (r < 0 && errno == EINTR) continue;
-    if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return Io::kWouldBlock;
-    return Io::kClosed;
-  }
-}
-
-// Writes up to `size` bytes of `data`; `*n` is set on kDone.
-Io Transmit(Connection& c, const char* data, size_t size, size_t* n) {
-  if (c.ssl != nullptr) {
-    const int r = SSL_write(c.ssl, data, static_cast<int>(size));
-    if (r <= 0) return TlsOutcome(c, r);
-    *n = static_cast<size_t>(r);
-    return Io::kDone;
-  }
-  while (true) {
-    const ssize_t r = ::send(c.fd, data, size, MSG_NOSIGNAL);
-    if (r > 0) {
-      *n = static_cast<size_t>(r);
-      return Io::kDone;
-    }
-    if (r < 0 && errno == EINTR) continue;
-    if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return Io::kWouldBlock;
-    return Io::kClosed;
-  }
-}
+// The connection as socket_io.h reads and writes it.
+SocketRef Ref(Connection& c) { return SocketRef{c.fd, c.ssl, &c.tls_wants}; }
 
 }  // namespace
 
@@ -297,7 +244,7 @@ void HttpServer::Loop() {
         const int r = SSL_accept(c.ssl);
         if (r == 1) {
           c.handshaking = false;  // and read at once: the request may be buffered already
-        } else if (TlsOutcome(c, r) == Io::kClosed) {
+        } else if (TlsOutcome(Ref(c), r) == Io::kClosed) {
           CloseConnection(c);  // not TLS, or no acceptable client certificate
           continue;
         }
@@ -307,7 +254,7 @@ void HttpServer::Loop() {
         bool closed = false;
         while (c.in.size() <= max_request) {
           size_t n = 0;
-          const Io io = Receive(c, buf, sizeof(buf), &n);
+          const Io io = ReceiveSome(Ref(c), buf, sizeof(buf), &n);
           if (io == Io::kDone) {
             c.in.append(buf, n);
           } else {
@@ -331,7 +278,7 @@ void HttpServer::Loop() {
       if (c.writing) {
         while (c.sent < c.out.size()) {
           size_t n = 0;
-          const Io io = Transmit(c, c.out.data() + c.sent, c.out.size() - c.sent, &n);
+          const Io io = TransmitSome(Ref(c), c.out.data() + c.sent, c.out.size() - c.sent, &n);
           if (io == Io::kDone) {
             c.sent += n;
           } else {

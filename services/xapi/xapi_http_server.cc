@@ -35,6 +35,7 @@
 #include "absl/time/time.h"
 #include "services/common/log.h"
 #include "services/common/metrics.h"
+#include "services/common/socket_io.h"
 #include "services/xapi/http_request_framing.h"
 
 namespace lifelong::xapi {
@@ -177,7 +178,7 @@ std::string ErrorResponse(int status, absl::string_view message) {
                       "\r\nConnection: close\r\n\r\n", body);
 }
 
-enum class Io { kDone, kWouldBlock, kClosed };
+using Io = SocketIo;
 
 }  // namespace
 
@@ -243,9 +244,8 @@ class XapiHttpServer::Impl {
   bool Drain(Conn& c, absl::Time now);
   void StartWriting(Conn& c, std::string response, bool close, absl::Time now);
   void ToIdle(Conn& c, absl::Time now);
-  Io Receive(Conn& c, char* buf, size_t size, size_t* n);
-  Io Transmit(Conn& c, const char* data, size_t size, size_t* n);
-  Io TlsOutcome(Conn& c, int ret);
+  // The connection as services/common/socket_io.h reads and writes it.
+  static SocketRef Ref(Conn& c) { return SocketRef{c.fd, c.ssl, &c.tls_wants}; }
   void Close(Conn& c, const char* reason);
   void Wake();
 
@@ -443,58 +443,6 @@ void XapiHttpServer::Impl::Work() {
   }
 }
 
-Io XapiHttpServer::Impl::TlsOutcome(Conn& c, int ret) {
-  switch (SSL_get_error(c.ssl, ret)) {
-    case SSL_ERROR_WANT_READ:
-      c.tls_wants = POLLIN;
-      return Io::kWouldBlock;
-    case SSL_ERROR_WANT_WRITE:
-      c.tls_wants = POLLOUT;
-      return Io::kWouldBlock;
-    default:  // close_notify, handshake failure, reset
-      ERR_clear_error();
-      return Io::kClosed;
-  }
-}
-
-Io XapiHttpServer::Impl::Receive(Conn& c, char* buf, size_t size, size_t* n) {
-  if (c.ssl != nullptr) {
-    const int r = SSL_read(c.ssl, buf, static_cast<int>(size));
-    if (r <= 0) return TlsOutcome(c, r);
-    *n = static_cast<size_t>(r);
-    return Io::kDone;
-  }
-  while (true) {
-    const ssize_t r = ::recv(c.fd, buf, size, 0);
-    if (r > 0) {
-      *n = static_cast<size_t>(r);
-      return Io::kDone;
-    }
-    if (r < 0 && errno == EINTR) continue;
-    if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return Io::kWouldBlock;
-    return Io::kClosed;
-  }
-}
-
-Io XapiHttpServer::Impl::Transmit(Conn& c, const char* data, size_t size, size_t* n) {
-  if (c.ssl != nullptr) {
-    const int r = SSL_write(c.ssl, data, static_cast<int>(std::min<size_t>(size, 1 << 20)));
-    if (r <= 0) return TlsOutcome(c, r);
-    *n = static_cast<size_t>(r);
-    return Io::kDone;
-  }
-  while (true) {
-    const ssize_t r = ::send(c.fd, data, size, MSG_NOSIGNAL);
-    if (r > 0) {
-      *n = static_cast<size_t>(r);
-      return Io::kDone;
-    }
-    if (r < 0 && errno == EINTR) continue;
-    if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return Io::kWouldBlock;
-    return Io::kClosed;
-  }
-}
-
 void XapiHttpServer::Impl::Close(Conn& c, const char* reason) {
   if (reason != nullptr) metrics_.Closed(reason);
   if (c.ssl != nullptr) SSL_free(c.ssl);
@@ -541,7 +489,7 @@ bool XapiHttpServer::Impl::ReadRequest(Conn& c, absl::Time now) {
   bool eof = false;
   while (c.in.size() < cap) {
     size_t n = 0;
-    const Io io = Receive(c, buf, sizeof(buf), &n);
+    const Io io = ReceiveSome(Ref(c), buf, sizeof(buf), &n);
     if (io == Io::kWouldBlock) break;
     if (io == Io::kClosed) {
       eof = true;
@@ -582,7 +530,7 @@ bool XapiHttpServer::Impl::ReadRequest(Conn& c, absl::Time now) {
       c.continued = true;
       size_t n = 0;
       std::string line(kContinue);
-      if (Transmit(c, line.data(), line.size(), &n) == Io::kDone) line.erase(0, n);
+      if (TransmitSome(Ref(c), line.data(), line.size(), &n) == Io::kDone) line.erase(0, n);
       c.unsent_continue = line;  // prefixed to the response when not all went out
     }
     return true;
@@ -614,7 +562,7 @@ bool XapiHttpServer::Impl::ReadRequest(Conn& c, absl::Time now) {
 bool XapiHttpServer::Impl::Write(Conn& c, absl::Time now) {
   while (c.sent < c.out.size()) {
     size_t n = 0;
-    const Io io = Transmit(c, c.out.data() + c.sent, c.out.size() - c.sent, &n);
+    const Io io = TransmitSome(Ref(c), c.out.data() + c.sent, c.out.size() - c.sent, &n);
     if (io == Io::kWouldBlock) return true;
     if (io == Io::kClosed) {
       Close(c, nullptr);
@@ -653,7 +601,7 @@ bool XapiHttpServer::Impl::Drain(Conn& c, absl::Time now) {
   char buf[16 << 10];
   while (c.drained < kMaxDrainBytes) {
     size_t n = 0;
-    const Io io = Receive(c, buf, sizeof(buf), &n);
+    const Io io = ReceiveSome(Ref(c), buf, sizeof(buf), &n);
     if (io == Io::kWouldBlock) return true;
     if (io == Io::kClosed) break;
     c.drained += n;
@@ -670,7 +618,7 @@ bool XapiHttpServer::Impl::Step(Conn& c, absl::Time now) {
         c.phase = Phase::kReading;
         return ReadRequest(c, now);  // the request may be buffered already
       }
-      if (TlsOutcome(c, r) == Io::kClosed) {
+      if (TlsOutcome(Ref(c), r) == Io::kClosed) {
         Close(c, nullptr);  // not TLS, or no acceptable client certificate
         return false;
       }
