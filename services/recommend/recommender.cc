@@ -223,9 +223,11 @@ std::shared_ptr<const Recommender::Joined> Recommender::GetJoined(
       j->facts.push_back(f);
     }
   }
-  if (model->index_info().kind == "flat" &&
-      static_cast<int64_t>(model->index_info().indexed_items) * model->dim() <=
-          options_.exact_scan_max_floats) {
+  const int64_t scan_floats =
+      static_cast<int64_t>(model->index_info().indexed_items) * model->dim();
+  if (model->index_info().kind == "flat" && options_.exact_scan_max_floats > 0 &&
+      (scan_floats <= options_.exact_scan_max_floats ||
+       (model->identity_query() && scan_floats <= options_.exact_identity_scan_max_floats))) {
     for (const auto& other : joined_) {
       if (other->model == model.get() && !other->model_ref.expired()) j->exact = other->exact;
     }
