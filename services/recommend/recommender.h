@@ -30,6 +30,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "models/model_bundle.h"
+#include "models/served_blend.h"
 #include "services/recommend/course.h"
 #include "services/recommend/filters.h"
 #include "services/recommend/learner_history.h"
@@ -118,6 +119,10 @@ class Recommender {
     // 16.8M floats, 64 MiB). exact_scan_max_floats = 0 still means always
     // `search`, identity models included.
     int64_t exact_identity_scan_max_floats = int64_t{1} << 25;
+    // Weights of the re-ranking blend (models/served_blend.h,
+    // docs/recommend.md "Re-ranking blend"); models/replay recomputes the
+    // served ranking from the same struct.
+    models::ServedBlend blend;
     // Readiness (docs/recommend.md "Readiness"): courses whose prerequisites
     // the learner has not completed rank after every ready course and say
     // what comes first; after a `failed`, the same level again (or a gentler

@@ -4,7 +4,9 @@
 // interactions with the real trainer and loaded with the real loader.
 #include "services/recommend/recommender.h"
 
+#include <algorithm>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -12,6 +14,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "models/model_bundle.h"
+#include "models/served_blend.h"
 #include "services/common/vocabulary.h"
 #include "services/recommend/catalog_cache.h"
 #include "services/recommend/test_support.h"
@@ -244,6 +247,62 @@ TEST_F(RecommenderReadinessTest, PrerequisiteMissingFromTheCatalogIsNamedById) {
   EXPECT_THAT(ey1->missing_prerequisites, ElementsAre("c_gone"));
   EXPECT_EQ(ey1->reason, "先修：c_gone");
   EXPECT_THAT(Find(*r, "c_sf3")->missing_prerequisites, ElementsAre("c_sf2"));
+}
+
+// Every weight of the blend comes from Options::blend (models::ServedBlend),
+// the struct the replay recomputes the served ranking with: with only the
+// popularity weight left, a warm learner's scores are the model's
+// popularity; with only the collaborative weight, the normalised cf (the
+// best candidate scores 1).
+TEST_F(RecommenderReadinessTest, BlendWeightsComeFromOptions) {
+  const LearnerHistory h = History({{vocab::kRegistered, "c_sf1"}, {vocab::kPassed, "c_sf1"}});
+  auto zero = [] {
+    models::ServedBlend b;
+    b.cf = b.popularity = b.completion = b.interest = b.proximity = b.audience = 0;
+    b.open_now = b.next_step = b.new_course_content = 0;
+    b.cold_popularity = b.cold_pop_completion = b.cold_interest = b.cold_proximity = 0;
+    b.cold_audience = b.cold_open_now = b.retry_bonus = b.foundation_bonus = 0;
+    b.online_proximity = b.similar_cf = b.similar_content = b.similar_popularity = 0;
+    return b;
+  };
+  auto make = [](const models::ServedBlend& blend) {
+    Recommender::Options o;
+    o.readiness = false;
+    o.blend = blend;
+    return Recommender(
+        [](const std::shared_ptr<const models::ModelBundle>&, std::vector<float>, int)
+            -> absl::StatusOr<std::vector<models::Candidate>> {
+          return absl::InternalError("small models are scanned exactly");
+        },
+        o);
+  };
+  const models::ModelBundle& model = **model_;
+  models::ServedBlend only_pop = zero();
+  only_pop.popularity = 1;
+  RecommendResult pop = Run(make(only_pop), ChainCatalog(), h, 8);
+  ASSERT_FALSE(pop.items.empty());
+  for (const ScoredCourse& s : pop.items) {
+    std::optional<int> row = model.Row(s.course->id);
+    EXPECT_DOUBLE_EQ(s.score, row ? model.Popularity(*row) : 0.0) << s.course->id;
+  }
+  models::ServedBlend only_cf = zero();
+  only_cf.cf = 1;
+  RecommendResult cf = Run(make(only_cf), ChainCatalog(), h, 8);
+  ASSERT_FALSE(cf.items.empty());
+  double best = 0;
+  for (const ScoredCourse& s : cf.items) {
+    EXPECT_GE(s.score, 0.0) << s.course->id;
+    EXPECT_LE(s.score, 1.0 + 1e-12) << s.course->id;
+    best = std::max(best, s.score);
+  }
+  EXPECT_DOUBLE_EQ(best, 1.0);
+  // The defaults are the documented served weights (docs/recommend.md).
+  const models::ServedBlend d = Recommender::Options().blend;
+  EXPECT_EQ(d.cf, 0.55);
+  EXPECT_EQ(d.popularity, 0.12);
+  EXPECT_EQ(d.completion, 0.03);
+  EXPECT_EQ(d.cold_popularity, 0.25);
+  EXPECT_EQ(d.cold_pop_completion, 0.1);
 }
 
 }  // namespace
