@@ -16,7 +16,8 @@
 ABSL_FLAG(int64_t, interactions, 1000000, "approximate number of interactions");
 ABSL_FLAG(int, items, 2000, "number of courses");
 ABSL_FLAG(double, mean_length, 10, "mean courses per learner");
-ABSL_FLAG(int, dense_max_items, 1024, "TrainOptions.dense_max_items");
+ABSL_FLAG(int, dense_max_items, lifelong::models::kDefaultDenseMaxItems,
+          "TrainOptions.dense_max_items");
 ABSL_FLAG(double, set_mix, 0.25, "TrainOptions.set_mix (> 0 also runs the EASE part)");
 ABSL_FLAG(bool, tune, false, "also time TuneOnValidation (what `train --tune` adds)");
 ABSL_FLAG(int, index_items, 0,

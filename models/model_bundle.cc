@@ -190,6 +190,7 @@ int ModelBundle::num_items() const { return static_cast<int>(impl_->a.course_ids
 const std::string& ModelBundle::CourseId(int row) const { return impl_->a.course_ids[row]; }
 const std::vector<std::string>& ModelBundle::course_ids() const { return impl_->a.course_ids; }
 int ModelBundle::dim() const { return impl_->a.dim; }
+bool ModelBundle::identity_query() const { return impl_->a.identity_query; }
 float ModelBundle::Popularity(int row) const { return impl_->popularity[row]; }
 int64_t ModelBundle::InteractionCount(int row) const { return impl_->a.counts[row]; }
 const std::vector<int>& ModelBundle::PopularRows() const { return impl_->popular_rows; }

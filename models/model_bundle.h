@@ -125,6 +125,10 @@ class ModelBundle {
   // ---- Collaborative scoring -------------------------------------------
   // Dimension of learner and item vectors.
   int dim() const;
+  // True when the query basis is the identity (dim() == num_items()): item
+  // vectors are the exact item-item matrix's columns and a learner vector
+  // has one nonzero per known history course.
+  bool identity_query() const;
   // Item vector of `row` (dim() floats); `row` in [0, num_items()).
   absl::Span<const float> ItemVector(int row) const;
 

@@ -12,9 +12,10 @@
 //   * M = set_mix * B_set + (1 - set_mix) * B_seq, columns scaled by
 //     (learners(j) + 1)^-popularity_exponent.
 // Serving: score(j) = q' M[:, j] with q the same decayed, normalised history
-// weights (ModelBundle::LearnerVector). Up to dense_max_items items the item
-// vectors are M's columns and the query basis is the identity (exact); above,
-// M is factored by a randomized range finder into rank low_rank_dim.
+// weights (ModelBundle::LearnerVector). Up to dense_max_items items (default
+// 4096) the item vectors are M's columns and the query basis is the identity:
+// served scores are M's entries rounded to float32, nothing approximated.
+// Above, M is factored by a randomized range finder into rank low_rank_dim.
 // Content part: hashed character n-gram TF-IDF projected to content_dim
 // (text_embedding.h) for courses in the catalog dump.
 #ifndef LIFELONG_MODELS_TRAINER_H_
@@ -35,6 +36,11 @@
 
 namespace lifelong::models {
 
+// Default TrainOptions::dense_max_items: equal to the default max_items, so a
+// model trained with default options on a catalog whose courses all have
+// interactions scores exactly (docs/models.md "Exact up to 4,096 items").
+inline constexpr int kDefaultDenseMaxItems = 4096;
+
 struct TrainOptions {
   double recency_decay = 0.6;        // query and source decay per step back
   double target_decay = 0.85;        // weight of the u-th next course
@@ -45,7 +51,11 @@ struct TrainOptions {
   double set_mix = 0.0;              // weight of the set part in [0, 1]
   double popularity_exponent = 0.1;  // column scaling exponent
   int max_items = 4096;              // most popular items kept (collaborative)
-  int dense_max_items = 1024;        // identity query basis up to this size
+  // Identity query basis (exact item-item scores, dim = items) up to this
+  // many items (collaborative + content-only); above, rank low_rank_dim.
+  // Memory of a dense model: items^2 float32 (4096: 64 MiB in the model file,
+  // ~3x that resident when served: arrays, flat index, ExactScorer copy).
+  int dense_max_items = kDefaultDenseMaxItems;
   int low_rank_dim = 256;            // rank above dense_max_items
   int content_dim = kDefaultContentDim;
   int max_history = 50;              // distinct recent courses in a query

@@ -479,11 +479,11 @@ Scorer ServedRankingScorer(std::shared_ptr<const ModelBundle> bundle, ServedRank
       } else if (warm) {
         const double cfn =
             (max_cf > 0 && bundle->InteractionCount(j) > 0) ? std::max(0.0f, cf[j]) / max_cf : 0.0;
-        score[j] =
-            options.w_cf * cfn + options.w_popularity * pop + options.w_completion * completion;
+        score[j] = options.weights.cf * cfn + options.weights.popularity * pop +
+                   options.weights.completion * completion;
       } else {
-        score[j] =
-            options.w_cold_popularity * pop + options.w_cold_pop_completion * pop * completion;
+        score[j] = options.weights.cold_popularity * pop +
+                   options.weights.cold_pop_completion * pop * completion;
       }
     }
     // Rank (ties by course id = row order, as the service breaks them).

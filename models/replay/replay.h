@@ -43,6 +43,7 @@
 #include "models/evaluation.h"
 #include "models/interaction.h"
 #include "models/model_bundle.h"
+#include "models/served_blend.h"
 #include "nlohmann/json.hpp"
 #include "proto/lifelong/v1/catalog.pb.h"
 #include "proto/lifelong/v1/recommend.pb.h"
@@ -193,11 +194,11 @@ std::vector<std::vector<std::string>> RankedLists(const std::vector<EvalCase>& c
 // What services/recommend/recommender.cc does to the model's scores for a
 // warm learner with no filter, no interests, no location and no
 // prerequisites (Recommender::Recommend, "Features and scores"):
-//   score = w_cf * max(0, cf) / max_cf + w_popularity * Popularity
-//           + w_completion * CompletionRate   (+ constant terms)
+//   score = weights.cf * max(0, cf) / max_cf + weights.popularity * Popularity
+//           + weights.completion * CompletionRate   (+ constant terms)
 // with cf = ModelBundle::ScoreAll, max_cf over the courses not in the
-// history; cold learners: popularity * (w_cold_popularity +
-// w_cold_pop_completion * CompletionRate). Then the diversity rule of
+// history; cold learners: popularity * (weights.cold_popularity +
+// weights.cold_pop_completion * CompletionRate). Then the diversity rule of
 // services/recommend/diversity.cc: at most max(2, ceil(0.4 k)) per category,
 // refilled in rank order without the cap when that leaves fewer than k
 // (series are assumed distinct, as MakeCatalogCourses makes them).
@@ -205,15 +206,11 @@ std::vector<std::vector<std::string>> RankedLists(const std::vector<EvalCase>& c
 // 0 here, while the service scores catalog courses it does not know by
 // content: recomputation and service agree when every catalog course has
 // training interactions (CNPC: all 238 do).
-// The weights are copies of the service's constants: when the service
-// changes them, change them here (the replay's check then fails until
-// they match).
+// The weights are the service's own: models::ServedBlend
+// (models/served_blend.h), the struct Recommender::Options::blend holds, so
+// a change of the served weights changes this recomputation with it.
 struct ServedRankingOptions {
-  double w_cf = 0.55;
-  double w_popularity = 0.12;
-  double w_completion = 0.03;
-  double w_cold_popularity = 0.25;
-  double w_cold_pop_completion = 0.1;
+  ServedBlend weights;  // the served weights (defaults = the service's)
   bool blend = true;  // false: model scores only (then = BundleScorer + caps)
   absl::flat_hash_map<std::string, std::string> category;  // course -> category; absent = ""
 };

@@ -557,7 +557,7 @@ int main(int argc, char** argv) {
   const lm::RankingMetrics emulated = lm::EvaluateRanking(cases, universe, k, emulated_scorer);
   // Attribution: the same ranking without the popularity term.
   rp::ServedRankingOptions no_pop = so;
-  no_pop.w_popularity = 0;
+  no_pop.weights.popularity = 0;
   const lm::RankingMetrics emulated_no_pop =
       lm::EvaluateRanking(cases, universe, k, rp::ServedRankingScorer(*bundle, no_pop, k));
   rp::ListAnomalies anomalies;

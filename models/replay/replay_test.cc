@@ -176,7 +176,9 @@ TEST(ServedRankingScorer, BlendsNormalisedModelScoreWithPopularity) {
   int differs_from_model = 0;
   const auto model = RankedLists(f.cases, universe, 10, BundleScorer(f.bundle));
   for (size_t i = 0; i < f.cases.size(); ++i) {
-    // The first course maximises 0.55 max(0, cf)/max_cf + 0.12 pop + 0.03 completion.
+    // The first course maximises weights.cf max(0, cf)/max_cf + weights.popularity pop
+    // + weights.completion completion (the served defaults, 0.55 / 0.12 / 0.03).
+    const ServedBlend& w = o.weights;
     const std::vector<float> cf = f.bundle->ScoreAll(f.cases[i].history);
     absl::flat_hash_set<std::string> hist;
     for (const HistoryEvent& e : f.cases[i].history) hist.insert(e.course_id);
@@ -187,13 +189,14 @@ TEST(ServedRankingScorer, BlendsNormalisedModelScoreWithPopularity) {
     double best = -1;
     for (int j = 0; j < f.bundle->num_items(); ++j) {
       if (hist.contains(universe[j])) continue;
-      best = std::max(best, 0.55 * std::max(0.0f, cf[j]) / max_cf + 0.12 * f.bundle->Popularity(j) +
-                                0.03 * f.bundle->CompletionRate(j));
+      best = std::max(best, w.cf * std::max(0.0f, cf[j]) / max_cf +
+                                w.popularity * f.bundle->Popularity(j) +
+                                w.completion * f.bundle->CompletionRate(j));
     }
     const int top = *f.bundle->Row(served[i][0]);
-    const double top_score = 0.55 * std::max(0.0f, cf[top]) / max_cf +
-                             0.12 * f.bundle->Popularity(top) +
-                             0.03 * f.bundle->CompletionRate(top);
+    const double top_score = w.cf * std::max(0.0f, cf[top]) / max_cf +
+                             w.popularity * f.bundle->Popularity(top) +
+                             w.completion * f.bundle->CompletionRate(top);
     EXPECT_NEAR(top_score, best, 1e-6) << "case " << i;
     differs_from_model += served[i] != model[i] ? 1 : 0;
   }

@@ -6,7 +6,12 @@
 // SearchBatcher: one scan of a 3,000 x 64 matrix takes ~15 us, while a
 // batcher round trip costs two thread hand-offs plus FAISS's k >= 100 result
 // handler (reservoir partitioning), ~10x that in the profile of
-// bench_recommend (docs/recommend.md). The answer is the one an exact
+// bench_recommend (docs/recommend.md). Identity-basis models (exact
+// item-item scores, the trainer's default up to 4,096 items) are scanned
+// here whatever their size up to Recommender::Options::
+// exact_identity_scan_max_floats: their queries have one nonzero per
+// history course, and the sparse path below costs history x items.
+// The answer is the one an exact
 // (flat) index gives: the same items and scores, up to float rounding in the
 // last bits (a different summation order); ties go to the lower row.
 //

@@ -8,6 +8,8 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "models/model_bundle.h"
+#include "models/synthetic.h"
+#include "models/trainer.h"
 
 namespace lifelong::recommend {
 namespace {
@@ -167,6 +169,97 @@ TEST(ExactScorer, EmptyForBadArguments) {
   ExactScorer scorer(*model);
   EXPECT_TRUE(scorer.Search(std::vector<float>(8, 1.0f), 0).empty());
   EXPECT_TRUE(scorer.Search(std::vector<float>(7, 1.0f), 5).empty());
+}
+
+// A model trained with default options on 1,500 collaborative courses (above
+// the old 1,024-item dense limit) is served with exact item-item scores: for
+// every learner, the served candidates (ExactScorer over the loaded bundle,
+// what Recommender uses for identity-basis models) are the offline model's
+// top k (ModelBundle::ScoreAll, what models/evaluate ranks by) with the same
+// scores up to float rounding, and a single-course history scores exactly
+// that course's row of the item-item matrix. The same data factored at rank
+// 256 (the old default) does not meet this contract, so the test can fail.
+TEST(ExactScorer, ServedScoresEqualTheOfflineModelAboveTheOldDenseLimit) {
+  models::SyntheticOptions so;
+  so.learners = 6000;
+  so.items = 1500;
+  so.tracks = 60;
+  so.mean_length = 6;
+  so.seed = 7;
+  const std::vector<models::Interaction> data = models::GenerateSyntheticInteractions(so);
+  models::TrainOptions o;  // defaults: the served configuration
+  ASSERT_GE(o.dense_max_items, 1500);
+  models::TrainStats stats;
+  auto arrays = models::TrainModel(data, {}, o, &stats);
+  ASSERT_TRUE(arrays.ok()) << arrays.status();
+  ASSERT_GT(stats.collaborative_items, 1024);
+  ASSERT_TRUE(arrays->identity_query);
+  models::ModelArrays low_arrays;
+  {
+    models::TrainOptions lo = o;
+    lo.dense_max_items = 1024;
+    lo.low_rank_dim = 256;
+    auto low = models::TrainModel(data, {}, lo);
+    ASSERT_TRUE(low.ok()) << low.status();
+    low_arrays = std::move(*low);
+  }
+  auto built = models::BuildModelBundle(std::move(*arrays), nlohmann::json::object(), 1, "mem");
+  ASSERT_TRUE(built.ok()) << built.status();
+  const models::ModelBundle& model = **built;
+  ASSERT_TRUE(model.identity_query());
+  auto low_built =
+      models::BuildModelBundle(std::move(low_arrays), nlohmann::json::object(), 2, "mem");
+  ASSERT_TRUE(low_built.ok()) << low_built.status();
+  const models::ModelBundle& low_model = **low_built;
+  ASSERT_FALSE(low_model.identity_query());
+
+  ExactScorer scorer(model);
+  constexpr int kK = 100;
+  double max_low_gap = 0;
+  std::mt19937 rng(3);
+  for (int learner = 0; learner < 60; ++learner) {
+    std::vector<models::HistoryEvent> history;
+    const int len = 1 + learner % 8;
+    for (int e = 0; e < len; ++e) {
+      const int row = static_cast<int>(rng() % model.num_items());
+      history.push_back({model.CourseId(row), e % 3 == 0 ? 0.5f : 1.0f});
+    }
+    const std::vector<float> offline = model.ScoreAll(history);
+    const std::vector<float> q = model.LearnerVector(history);
+    float scale = 0;
+    for (float x : offline) scale = std::max(scale, std::abs(x));
+    ASSERT_GT(scale, 0);
+    const float tol = 1e-5f * scale;
+    std::vector<models::Candidate> served = scorer.Search(q, kK);
+    ASSERT_EQ(served.size(), static_cast<size_t>(kK));
+    // Same scores as the offline model, and nothing left out scores higher.
+    for (const models::Candidate& c : served) {
+      EXPECT_NEAR(c.score, offline[c.row], tol) << "learner " << learner << " row " << c.row;
+    }
+    int above = 0;
+    for (int r = 0; r < model.num_items(); ++r) above += offline[r] > served.back().score + tol;
+    EXPECT_LE(above, kK) << "learner " << learner;
+    for (int r = 0; r < model.num_items(); ++r) {
+      bool in = false;
+      for (const models::Candidate& c : served) in |= c.row == r;
+      if (!in) {
+        EXPECT_LE(offline[r], served.back().score + tol) << "missed row " << r;
+      }
+    }
+    const std::vector<float> low = low_model.ScoreAll(history);
+    for (int r = 0; r < model.num_items(); ++r) {
+      max_low_gap = std::max(max_low_gap, std::abs(static_cast<double>(low[r]) - offline[r]) / scale);
+    }
+  }
+  // One history course: its row of the item-item matrix, exactly.
+  const int from = 17;
+  const std::vector<float> one = model.ScoreAll(
+      std::vector<models::HistoryEvent>{{model.CourseId(from), 1.0f}});
+  for (int r = 0; r < model.num_items(); ++r) {
+    ASSERT_FLOAT_EQ(one[r], model.ItemVector(r)[from]) << r;
+    ASSERT_FLOAT_EQ(model.ItemToItem(from, r), one[r]) << r;
+  }
+  EXPECT_GT(max_low_gap, 1e-3) << "the rank-256 model should differ from the exact one";
 }
 
 }  // namespace

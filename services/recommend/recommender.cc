@@ -223,9 +223,11 @@ std::shared_ptr<const Recommender::Joined> Recommender::GetJoined(
       j->facts.push_back(f);
     }
   }
-  if (model->index_info().kind == "flat" &&
-      static_cast<int64_t>(model->index_info().indexed_items) * model->dim() <=
-          options_.exact_scan_max_floats) {
+  const int64_t scan_floats =
+      static_cast<int64_t>(model->index_info().indexed_items) * model->dim();
+  if (model->index_info().kind == "flat" && options_.exact_scan_max_floats > 0 &&
+      (scan_floats <= options_.exact_scan_max_floats ||
+       (model->identity_query() && scan_floats <= options_.exact_identity_scan_max_floats))) {
     for (const auto& other : joined_) {
       if (other->model == model.get() && !other->model_ref.expired()) j->exact = other->exact;
     }
@@ -541,15 +543,18 @@ absl::StatusOr<RecommendResult> Recommender::Recommend(
   auto open_now = [&](int ci) {
     return j.facts[ci].enrol_from <= now && now < j.facts[ci].enrol_to;
   };
+  // Weights: models::ServedBlend (models/served_blend.h, docs/recommend.md
+  // "Re-ranking blend"), shared with the replay's recomputation.
+  const models::ServedBlend& w = options_.blend;
   for (Cand& c : pool) {
     const double pop = c.row >= 0 ? model.Popularity(c.row) : 0.0;
     const double completion = c.row >= 0 ? model.CompletionRate(c.row) : 0.0;
     double proximity = 0;
     if (has_origin) {
       if (c.distance_km >= 0) {
-        proximity = 1.0 / (1.0 + c.distance_km / 2.0);
+        proximity = 1.0 / (1.0 + c.distance_km / w.proximity_half_km);
       } else if (j.facts[c.course].online) {
-        proximity = 0.4;  // reachable from anywhere
+        proximity = w.online_proximity;  // reachable from anywhere
       }
     }
     const double interest = c.interest ? 1.0 : 0.0;
@@ -557,20 +562,22 @@ absl::StatusOr<RecommendResult> Recommender::Recommend(
     if (warm) {
       double cf = (c.has_cf && max_cf > 0) ? std::max(0.0f, c.cf) / max_cf : 0.0;
       if (j.new_pos[c.course] >= 0) {
-        cf = 0.8 * std::max(0.0f, c.content);  // new course: content stands in
+        cf = w.new_course_content * std::max(0.0f, c.content);  // content stands in
       }
       const double next_step = c.next_step_from == nullptr ? 0.0 : 1.0;
-      c.score = 0.55 * cf + 0.12 * pop + 0.03 * completion + 0.1 * interest + 0.1 * proximity +
-                0.05 * audience + 0.05 * (open_now(c.course) ? 1.0 : 0.0) + 0.3 * next_step;
+      c.score = w.cf * cf + w.popularity * pop + w.completion * completion +
+                w.interest * interest + w.proximity * proximity + w.audience * audience +
+                w.open_now * (open_now(c.course) ? 1.0 : 0.0) + w.next_step * next_step;
     } else {
       // Cold start: popular, well-completed courses near the learner that
       // match stated interests and age group.
-      c.score = 0.25 * pop + 0.1 * pop * completion + 0.3 * interest + 0.2 * proximity +
-                0.1 * audience + 0.05 * (open_now(c.course) ? 1.0 : 0.0);
+      c.score = w.cold_popularity * pop + w.cold_pop_completion * pop * completion +
+                w.cold_interest * interest + w.cold_proximity * proximity +
+                w.cold_audience * audience + w.cold_open_now * (open_now(c.course) ? 1.0 : 0.0);
     }
     // The same level again after a failure comes first, like a next level.
-    if (c.retry_of != nullptr) c.score += 0.3;
-    if (c.foundation_for != nullptr) c.score += 0.15;
+    if (c.retry_of != nullptr) c.score += w.retry_bonus;
+    if (c.foundation_for != nullptr) c.score += w.foundation_bonus;
   }
   // Ready courses first (Options::readiness), then by score.
   auto better = [&](const Cand& a, const Cand& b) {
@@ -790,9 +797,13 @@ absl::StatusOr<RecommendResult> Recommender::Similar(
       }
     }
   }
+  // Weights: models::ServedBlend's similar_* (docs/recommend.md
+  // "Re-ranking blend").
+  const models::ServedBlend& w = options_.blend;
   for (Cand& c : pool) {
     const double pop = c.row >= 0 ? model.Popularity(c.row) : 0.0;
-    c.score = 0.5 * std::max(0.0f, c.cf) + 0.45 * std::max(0.0f, c.content) + 0.05 * pop;
+    c.score = w.similar_cf * std::max(0.0f, c.cf) + w.similar_content * std::max(0.0f, c.content) +
+              w.similar_popularity * pop;
   }
   std::sort(pool.begin(), pool.end(), [&](const Cand& a, const Cand& b) {
     if (a.score != b.score) return a.score > b.score;

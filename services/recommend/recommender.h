@@ -30,6 +30,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "models/model_bundle.h"
+#include "models/served_blend.h"
 #include "services/recommend/course.h"
 #include "services/recommend/filters.h"
 #include "services/recommend/learner_history.h"
@@ -109,6 +110,19 @@ class Recommender {
     // less than the hand-off to the batcher plus FAISS's result handling
     // (measured in docs/recommend.md). 0: always `search`.
     int64_t exact_scan_max_floats = int64_t{1} << 21;
+    // The same for identity-basis models (exact item-item scores, the
+    // trainer's default up to models::kDefaultDenseMaxItems items): their
+    // queries have one nonzero per history course, so a scan costs
+    // history x items (a saxpy per history course), not items x dim, while
+    // FAISS would multiply the full items x items matrix. Bounds the
+    // ExactScorer's copy: 2^25 floats = 128 MiB (a 4,096-item model needs
+    // 16.8M floats, 64 MiB). exact_scan_max_floats = 0 still means always
+    // `search`, identity models included.
+    int64_t exact_identity_scan_max_floats = int64_t{1} << 25;
+    // Weights of the re-ranking blend (models/served_blend.h,
+    // docs/recommend.md "Re-ranking blend"); models/replay recomputes the
+    // served ranking from the same struct.
+    models::ServedBlend blend;
     // Readiness (docs/recommend.md "Readiness"): courses whose prerequisites
     // the learner has not completed rank after every ready course and say
     // what comes first; after a `failed`, the same level again (or a gentler

@@ -4,7 +4,10 @@
 // interactions with the real trainer and loaded with the real loader.
 #include "services/recommend/recommender.h"
 
+#include <algorithm>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -12,6 +15,9 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "models/model_bundle.h"
+#include "models/served_blend.h"
+#include "models/synthetic.h"
+#include "models/trainer.h"
 #include "services/common/vocabulary.h"
 #include "services/recommend/catalog_cache.h"
 #include "services/recommend/test_support.h"
@@ -244,6 +250,143 @@ TEST_F(RecommenderReadinessTest, PrerequisiteMissingFromTheCatalogIsNamedById) {
   EXPECT_THAT(ey1->missing_prerequisites, ElementsAre("c_gone"));
   EXPECT_EQ(ey1->reason, "先修：c_gone");
   EXPECT_THAT(Find(*r, "c_sf3")->missing_prerequisites, ElementsAre("c_sf2"));
+}
+
+// Every weight of the blend comes from Options::blend (models::ServedBlend),
+// the struct the replay recomputes the served ranking with: with only the
+// popularity weight left, a warm learner's scores are the model's
+// popularity; with only the collaborative weight, the normalised cf (the
+// best candidate scores 1).
+TEST_F(RecommenderReadinessTest, BlendWeightsComeFromOptions) {
+  const LearnerHistory h = History({{vocab::kRegistered, "c_sf1"}, {vocab::kPassed, "c_sf1"}});
+  auto zero = [] {
+    models::ServedBlend b;
+    b.cf = b.popularity = b.completion = b.interest = b.proximity = b.audience = 0;
+    b.open_now = b.next_step = b.new_course_content = 0;
+    b.cold_popularity = b.cold_pop_completion = b.cold_interest = b.cold_proximity = 0;
+    b.cold_audience = b.cold_open_now = b.retry_bonus = b.foundation_bonus = 0;
+    b.online_proximity = b.similar_cf = b.similar_content = b.similar_popularity = 0;
+    return b;
+  };
+  auto make = [](const models::ServedBlend& blend) {
+    Recommender::Options o;
+    o.readiness = false;
+    o.blend = blend;
+    return Recommender(
+        [](const std::shared_ptr<const models::ModelBundle>&, std::vector<float>, int)
+            -> absl::StatusOr<std::vector<models::Candidate>> {
+          return absl::InternalError("small models are scanned exactly");
+        },
+        o);
+  };
+  const models::ModelBundle& model = **model_;
+  models::ServedBlend only_pop = zero();
+  only_pop.popularity = 1;
+  RecommendResult pop = Run(make(only_pop), ChainCatalog(), h, 8);
+  ASSERT_FALSE(pop.items.empty());
+  for (const ScoredCourse& s : pop.items) {
+    std::optional<int> row = model.Row(s.course->id);
+    EXPECT_DOUBLE_EQ(s.score, row ? model.Popularity(*row) : 0.0) << s.course->id;
+  }
+  models::ServedBlend only_cf = zero();
+  only_cf.cf = 1;
+  RecommendResult cf = Run(make(only_cf), ChainCatalog(), h, 8);
+  ASSERT_FALSE(cf.items.empty());
+  double best = 0;
+  for (const ScoredCourse& s : cf.items) {
+    EXPECT_GE(s.score, 0.0) << s.course->id;
+    EXPECT_LE(s.score, 1.0 + 1e-12) << s.course->id;
+    best = std::max(best, s.score);
+  }
+  EXPECT_DOUBLE_EQ(best, 1.0);
+  // The defaults are the documented served weights (docs/recommend.md).
+  const models::ServedBlend d = Recommender::Options().blend;
+  EXPECT_EQ(d.cf, 0.55);
+  EXPECT_EQ(d.popularity, 0.12);
+  EXPECT_EQ(d.completion, 0.03);
+  EXPECT_EQ(d.cold_popularity, 0.25);
+  EXPECT_EQ(d.cold_pop_completion, 0.1);
+}
+
+// Identity-basis models (exact item-item scores, the trainer's default up to
+// 4,096 items) are scanned on the request thread even above
+// exact_scan_max_floats: a 1,500-course model is 2.25M floats (> 2^21), and
+// its answers never reach the search function; with only the collaborative
+// weight the first course is the offline model's best (ScoreAll) outside the
+// history. exact_identity_scan_max_floats = 0 hands it to `search`.
+TEST(RecommenderExactScan, IdentityModelsAboveTheFloatLimitAreScannedOnTheRequestThread) {
+  models::SyntheticOptions so;
+  so.learners = 4000;
+  so.items = 1500;
+  so.tracks = 50;
+  so.seed = 11;
+  auto arrays = models::TrainModel(models::GenerateSyntheticInteractions(so), {},
+                                   models::TrainOptions());
+  ASSERT_TRUE(arrays.ok()) << arrays.status();
+  ASSERT_TRUE(arrays->identity_query);
+  auto built = models::BuildModelBundle(std::move(*arrays), nlohmann::json::object(), 1, "mem");
+  ASSERT_TRUE(built.ok()) << built.status();
+  const std::shared_ptr<const models::ModelBundle> model = *built;
+  ASSERT_GT(static_cast<int64_t>(model->index_info().indexed_items) * model->dim(),
+            Recommender::Options().exact_scan_max_floats);
+  std::vector<Course> courses;
+  for (const std::string& id : model->course_ids()) {
+    Course c;
+    c.id = id;
+    c.title = "课程 " + id;
+    c.series = id;
+    c.category = "类别" + std::to_string(std::hash<std::string>()(id) % 40);
+    courses.push_back(std::move(c));
+  }
+  auto catalog = std::make_shared<const CatalogSnapshot>("synthetic", std::move(courses));
+  const std::vector<std::string> taken = {model->CourseId(10), model->CourseId(11),
+                                          model->CourseId(12)};
+  std::vector<StatementFact> facts;  // newest first
+  for (int i = static_cast<int>(taken.size()) - 1; i >= 0; --i) {
+    facts.push_back({std::string(vocab::kCompleted), vocab::CourseIri(taken[i]),
+                     absl::FromUnixSeconds(1000 + i)});
+  }
+  const LearnerHistory history = BuildLearnerHistory(facts);
+  int searches = 0;
+  auto make = [&searches](int64_t identity_max) {
+    Recommender::Options o;
+    o.readiness = false;
+    o.exact_identity_scan_max_floats = identity_max;
+    models::ServedBlend only_cf;
+    only_cf.popularity = only_cf.completion = only_cf.interest = only_cf.proximity = 0;
+    only_cf.audience = only_cf.open_now = only_cf.next_step = 0;
+    o.blend = only_cf;
+    return Recommender(
+        [&searches](const std::shared_ptr<const models::ModelBundle>&, std::vector<float>, int)
+            -> absl::StatusOr<std::vector<models::Candidate>> {
+          ++searches;
+          return absl::InternalError("search called");
+        },
+        o);
+  };
+  RecommendQuery q;
+  q.k = 5;
+  const absl::Time now = absl::FromUnixSeconds(1795000000);
+  Recommender scanned = make(int64_t{1} << 25);
+  absl::StatusOr<RecommendResult> got = scanned.Recommend(model, catalog, history, q, now);
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(searches, 0);
+  ASSERT_FALSE(got->items.empty());
+  std::vector<models::HistoryEvent> events;
+  for (const std::string& id : taken) events.push_back({id, 1.0f});
+  const std::vector<float> offline = model->ScoreAll(events);
+  int best = -1;
+  for (int r = 0; r < model->num_items(); ++r) {
+    if (std::find(taken.begin(), taken.end(), model->CourseId(r)) != taken.end()) continue;
+    if (best < 0 || offline[r] > offline[best]) best = r;
+  }
+  EXPECT_EQ(got->items.front().course->id, model->CourseId(best));
+  EXPECT_DOUBLE_EQ(got->items.front().score, 0.55);  // blend.cf * (best cf / best cf)
+
+  Recommender batched = make(0);
+  absl::StatusOr<RecommendResult> via_search = batched.Recommend(model, catalog, history, q, now);
+  EXPECT_EQ(searches, 1);
+  EXPECT_FALSE(via_search.ok());
 }
 
 }  // namespace
