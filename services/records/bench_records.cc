@@ -66,6 +66,8 @@ ABSL_FLAG(bool, queries_first, false,
 ABSL_FLAG(double, settle_seconds, 10,
           "with --target: pause before each phase so that the previous phase's flushes and compactions "
           "finish (in-process, the bench waits for the store's background work instead)");
+ABSL_FLAG(int, max_concurrent_calls, 0,
+          "in-process server: calls in progress admitted (records_server's --max_concurrent_calls; 0: no limit)");
 ABSL_FLAG(bool, bare, true,
           "also measure the bare gRPC callback echo server (in this process, its own connection) before each "
           "phase, and print each call's share of it");
@@ -267,6 +269,7 @@ int Main() {
   GrpcServerOptions options;
   options.min_pollers = absl::GetFlag(FLAGS_min_pollers);
   options.max_pollers = absl::GetFlag(FLAGS_max_pollers);
+  options.max_concurrent_calls = absl::GetFlag(FLAGS_max_concurrent_calls);
   auto started = StartGrpcServer(options, {service.get()});
   if (!started.ok()) return 1;
   server = std::move(*started);
