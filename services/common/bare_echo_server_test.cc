@@ -1,5 +1,6 @@
 #include "services/common/bare_echo_server.h"
 
+#include <grpcpp/generic/generic_stub.h>
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -91,6 +92,55 @@ TEST(BareEchoServer, OversizedRequestIsResourceExhausted) {
   // The server still answers afterwards.
   ASSERT_TRUE(CallEcho(stub.get(), "ok", &out).ok());
   EXPECT_EQ(out, "ok");
+}
+
+// Misuse through the generic stub: a streaming call that half-closes
+// without a message gets INVALID_ARGUMENT naming the request; raw bytes that
+// are no protobuf at all come back unchanged (the bare server parses
+// nothing); any method name is answered.
+TEST(BareEchoServer, RawCallsWithoutAMessageAreInvalidArgument) {
+  auto server = StartBareEchoServer(BareEchoOptions{});
+  ASSERT_TRUE(server.ok()) << server.status();
+  grpc::GenericStub stub(ChannelTo(**server));
+  grpc::CompletionQueue cq;
+  void* tag;
+  bool ok;
+  {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    auto call = stub.PrepareCall(&ctx, "/no.such.Service/Anything", &cq);
+    call->StartCall(reinterpret_cast<void*>(1));
+    ASSERT_TRUE(cq.Next(&tag, &ok));
+    ASSERT_TRUE(ok);
+    call->WritesDone(reinterpret_cast<void*>(2));
+    ASSERT_TRUE(cq.Next(&tag, &ok));
+    grpc::Status status;
+    call->Finish(&status, reinterpret_cast<void*>(3));
+    ASSERT_TRUE(cq.Next(&tag, &ok));
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_NE(status.error_message().find("request"), std::string::npos) << status.error_message();
+  }
+  {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    const std::string junk("\xff\xfe not a protobuf \x00", 22);
+    grpc::Slice slice(junk);
+    grpc::ByteBuffer request(&slice, 1), response;
+    grpc::Status status;
+    auto call = stub.PrepareUnaryCall(&ctx, "/no.such.Service/Anything", request, &cq);
+    call->StartCall();
+    call->Finish(&response, &status, reinterpret_cast<void*>(4));
+    ASSERT_TRUE(cq.Next(&tag, &ok));
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    std::vector<grpc::Slice> slices;
+    ASSERT_TRUE(response.Dump(&slices).ok());
+    std::string back;
+    for (const grpc::Slice& sl : slices) back.append(reinterpret_cast<const char*>(sl.begin()), sl.size());
+    EXPECT_EQ(back, junk);
+  }
+  cq.Shutdown();
+  while (cq.Next(&tag, &ok)) {
+  }
 }
 
 TEST(BareEchoServer, ATakenPortIsUnavailable) {
