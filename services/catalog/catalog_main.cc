@@ -31,6 +31,7 @@
 #include "services/common/metrics.h"
 #include "services/common/metrics_process.h"
 #include "services/common/server.h"
+#include "services/common/server_flags.h"
 #include "services/common/tls_flags.h"
 
 ABSL_FLAG(std::string, host, "127.0.0.1", "address to listen on (0.0.0.0 for all interfaces)");
@@ -115,6 +116,10 @@ int main(int argc, char** argv) {
   options.max_pollers = absl::GetFlag(FLAGS_max_pollers);
   options.health_service_names = {
       std::string(lifelong::v1::CourseCatalogService::service_full_name())};
+  if (absl::Status flags = lifelong::ApplyServerFlags(&options); !flags.ok()) {
+    lifelong::LogError("server_flags", {{"error", std::string(flags.message())}});
+    return 1;
+  }
   options.credentials = *grpc_credentials;
   absl::StatusOr<std::unique_ptr<lifelong::RunningGrpcServer>> server =
       lifelong::StartGrpcServer(options, {&service});

@@ -1,7 +1,8 @@
 // A closed-loop gRPC load generator for benchmark programs: keeps
 // `concurrency` unary calls outstanding on one completion queue for
 // `seconds`, and reports calls/s and latency percentiles. Benchmarks run the
-// same driver against a trivial Echo call as their baseline.
+// same driver against a trivial Echo call as their baseline, and against the
+// bare gRPC echo server (services/common/bare_echo_server.h) as the ceiling.
 #ifndef LIFELONG_SERVICES_COMMON_BENCH_DRIVER_H_
 #define LIFELONG_SERVICES_COMMON_BENCH_DRIVER_H_
 
@@ -140,12 +141,18 @@ std::pair<LoadResult, LoadResult> RunInterleaved(const std::string& name_a, Star
   return {a, b};
 }
 
-inline void PrintResult(const LoadResult& r, double items_per_call = 1, const LoadResult* baseline = nullptr) {
+// `baseline`: the service's own Echo, printed as "(N% of echo)"; `bare`: the
+// bare gRPC echo server measured the same way, printed as "(N% of bare)".
+inline void PrintResult(const LoadResult& r, double items_per_call = 1, const LoadResult* baseline = nullptr,
+                        const LoadResult* bare = nullptr) {
   std::printf("%-34s conc=%-4d calls/s=%9.0f items/s=%10.0f p50=%7.2fms p99=%7.2fms errors=%lld",
               r.name.c_str(), r.concurrency, r.calls_per_sec, r.calls_per_sec * items_per_call, r.p50_ms,
               r.p99_ms, static_cast<long long>(r.errors));
   if (baseline != nullptr && baseline->calls_per_sec > 0) {
     std::printf("  (%.0f%% of echo)", 100.0 * r.calls_per_sec / baseline->calls_per_sec);
+  }
+  if (bare != nullptr && bare->calls_per_sec > 0) {
+    std::printf("  (%.0f%% of bare)", 100.0 * r.calls_per_sec / bare->calls_per_sec);
   }
   if (!r.first_error.empty()) std::printf("  first error: %s", r.first_error.c_str());
   std::printf("\n");

@@ -15,6 +15,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/strings/strip.h"
 #include "absl/synchronization/mutex.h"
+#include "services/common/overload.h"
 #include "services/common/log.h"
 #include "services/common/request_context.h"
 
@@ -285,6 +286,8 @@ class ObservabilityPlugin : public grpc::ServerBuilderPlugin {
     if (state == nullptr) return;
     std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> creators;
     creators.push_back(std::make_unique<ServerObservabilityFactory>(std::move(state)));
+    // Keeps what StartGrpcServer set (this list replaces the builder's).
+    creators.push_back(MakeOverloadRefusalInterceptorFactory());
     builder->experimental().SetInterceptorCreators(std::move(creators));
   }
   void InitServer(grpc::ServerInitializer*) override {}

@@ -1,6 +1,7 @@
 // InstallServerObservability changes every ServerBuilder of the process, so
 // it is tested in its own binary.
 #include <chrono>
+#include <thread>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -10,6 +11,7 @@
 #include "services/common/health_client.h"
 #include "services/common/interceptors.h"
 #include "services/common/metrics.h"
+#include "services/common/overload.h"
 #include "services/common/request_context.h"
 #include "services/common/server.h"
 
@@ -83,6 +85,78 @@ TEST(InstallServerObservability, StartGrpcServerGetsInterceptors) {
   absl::MutexLock lock(&mu);
   // Health checks are counted but not access-logged.
   EXPECT_EQ(logged, std::vector<std::string>{"/lifelong.v1.LearningRecordService/Echo"});
+}
+
+// Echo blocks until released: holds the server's only handler thread.
+class BlockingEcho final : public v1::LearningRecordService::Service {
+ public:
+  grpc::Status Echo(grpc::ServerContext*, const v1::EchoRequest*, v1::EchoResponse*) override {
+    absl::MutexLock lock(&mu_);
+    entered_ = true;
+    mu_.Await(absl::Condition(&released_));
+    return grpc::Status::OK;
+  }
+  void AwaitEntered() {
+    absl::MutexLock lock(&mu_);
+    mu_.Await(absl::Condition(&entered_));
+  }
+  void Release() {
+    absl::MutexLock lock(&mu_);
+    released_ = true;
+  }
+
+ private:
+  absl::Mutex mu_;
+  bool entered_ ABSL_GUARDED_BY(mu_) = false;
+  bool released_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+// With the observability interceptors installed (which replace the builder's
+// interceptor list), overload refusals still carry the retry hint, and are
+// counted as RESOURCE_EXHAUSTED.
+TEST(InstallServerObservability, OverloadRefusalsKeepTheirRetryHint) {
+  metrics::MetricsRegistry registry;
+  RpcObservabilityOptions options;
+  options.registry = &registry;
+  options.access_log_sink = [](const nlohmann::json&) {};
+  ASSERT_TRUE(InstallServerObservability(options).ok());
+
+  BlockingEcho service;
+  GrpcServerOptions server_options;
+  server_options.max_pollers = 1;
+  server_options.max_concurrent_calls = 1;
+  server_options.overload_retry_after_ms = 70;
+  auto server = StartGrpcServer(server_options, {&service});
+  ASSERT_TRUE(server.ok()) << server.status();
+  auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", (*server)->port()),
+                                     grpc::InsecureChannelCredentials());
+  auto stub = v1::LearningRecordService::NewStub(channel);
+  grpc::Status first_status;
+  std::thread first([&] {
+    grpc::ClientContext ctx;
+    v1::EchoRequest request;
+    v1::EchoResponse response;
+    first_status = stub->Echo(&ctx, request, &response);
+  });
+  service.AwaitEntered();
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  v1::EchoRequest request;
+  v1::EchoResponse response;
+  grpc::Status refused = stub->Echo(&ctx, request, &response);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_EQ(refused.error_message(), OverloadRefusalMessage(70));
+  auto trailers = ctx.GetServerTrailingMetadata();
+  auto it = trailers.find(kRetryPushbackTrailer);
+  ASSERT_NE(it, trailers.end());
+  EXPECT_EQ(std::string(it->second.data(), it->second.size()), "70");
+  service.Release();
+  first.join();
+  EXPECT_TRUE(first_status.ok()) << first_status.error_message();
+  EXPECT_TRUE(absl::StrContains(registry.Render(),
+                                "lifelong_grpc_requests_total{service=\"lifelong.v1."
+                                "LearningRecordService\",method=\"Echo\",code=\"RESOURCE_EXHAUSTED\"} 1\n"))
+      << registry.Render();
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include <cstdio>
 
 #include "absl/strings/str_cat.h"
+#include "services/common/overload.h"
 
 namespace lifelong {
 
@@ -34,6 +35,14 @@ void RunningGrpcServer::Shutdown(std::chrono::milliseconds grace) {
 
 absl::StatusOr<std::unique_ptr<RunningGrpcServer>> StartGrpcServer(
     const GrpcServerOptions& options, const std::vector<grpc::Service*>& services) {
+  if (options.max_concurrent_calls < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("max_concurrent_calls: ", options.max_concurrent_calls, " is negative (0: no limit)"));
+  }
+  if (options.max_concurrent_calls > 0 && options.max_concurrent_calls < options.max_pollers) {
+    return absl::InvalidArgumentError(absl::StrCat("max_concurrent_calls: ", options.max_concurrent_calls,
+                                                   " is below max_pollers (", options.max_pollers, ")"));
+  }
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
@@ -50,6 +59,19 @@ absl::StatusOr<std::unique_ptr<RunningGrpcServer>> StartGrpcServer(
                               options.min_pollers);
   builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS,
                               options.max_pollers);
+  if (options.max_concurrent_calls > 0) {
+    grpc::ResourceQuota quota("lifelong-server");
+    quota.SetMaxThreads(options.max_concurrent_calls + 1);
+    builder.SetResourceQuota(quota);
+  }
+  SetOverloadRetryAfterMs(options.overload_retry_after_ms);
+  {
+    // Replaced by InstallServerObservability's own list (which includes this
+    // one) when that is installed.
+    std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> creators;
+    creators.push_back(MakeOverloadRefusalInterceptorFactory());
+    builder.experimental().SetInterceptorCreators(std::move(creators));
+  }
   for (grpc::Service* service : services) builder.RegisterService(service);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || port == 0) {

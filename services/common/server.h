@@ -23,6 +23,18 @@ struct GrpcServerOptions {
   // Sync-server polling threads: bounds the concurrency of blocking handlers.
   int min_pollers = 1;
   int max_pollers = 4;
+  // Most calls of the sync services in progress at once (handlers running);
+  // 0: no limit (a thread per call, as many as arrive). When the limit is
+  // reached, further calls are refused at once with RESOURCE_EXHAUSTED, a
+  // retry hint in the message and a `grpc-retry-pushback-ms` trailer
+  // (overload.h), instead of queueing: admitted calls keep their latency
+  // under 10x overload (docs/benchmarks.md, "Overload"). Implemented with
+  // gRPC's thread quota (grpc::ResourceQuota::SetMaxThreads(limit + 1): one
+  // thread keeps polling and refusing). Health checks (callback API) are not
+  // counted. Must be at least max_pollers when set.
+  int max_concurrent_calls = 0;
+  // The retry hint of overload refusals (process-wide, see overload.h).
+  int overload_retry_after_ms = 50;
   // Fully qualified names of the hosted services (e.g.
   // "lifelong.v1.LearningRecordService"), reported by the health service next
   // to the overall status "".

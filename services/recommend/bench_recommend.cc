@@ -4,7 +4,9 @@
 //   (1) a 3,000-course catalog (exact flat index), and
 //   (2) a synthetic 1,000,000-item catalog (the model's IVF index),
 // plus recall@10 of the approximate index against exact search on the same
-// learner queries. Prints figures; not a test.
+// learner queries, and every call's share of the bare gRPC callback echo
+// server (services/common/bare_echo_server.h) measured with the same client
+// threads. Prints figures; not a test.
 //
 //   bazel run -c opt //services/recommend:bench_recommend -- --duration_s=10
 //
@@ -37,6 +39,7 @@
 #include "models/text_embedding.h"
 #include "proto/lifelong/v1/records.grpc.pb.h"
 #include "proto/lifelong/v1/recommend.grpc.pb.h"
+#include "services/common/bare_echo_server.h"
 #include "services/common/log.h"
 #include "services/common/vocabulary.h"
 #include "services/recommend/recommend_server.h"
@@ -59,6 +62,9 @@ ABSL_FLAG(int, dim, 64, "dimension of the synthetic item vectors (trained models
 ABSL_FLAG(int64_t, exact_scan_max_floats, -1,
           "Recommender::Options::exact_scan_max_floats (-1: the server's default)");
 ABSL_FLAG(bool, learner_only, false, "measure only the learner Recommend (profiling)");
+ABSL_FLAG(bool, bare, true,
+          "also measure the bare gRPC callback echo server (in this process, one channel of its own) with the "
+          "same client threads, and print each call's share of it");
 ABSL_FLAG(std::string, work_dir, "", "where model versions are written (default: a temp dir)");
 
 namespace lifelong::recommend {
@@ -131,13 +137,18 @@ Figures Measure(int clients, absl::Duration duration, Call call) {
   return f;
 }
 
-void Print(const std::string& name, const Figures& f, const Figures* echo) {
+// `bare`: the bare gRPC echo server's figures, printed as "(N% of bare)".
+void Print(const std::string& name, const Figures& f, const Figures* echo, const Figures* bare = nullptr) {
   std::printf("  %-34s %9.0f q/s  p50 %7.2f ms  p99 %7.2f ms  cpu %5.0f us/call  errors %lld",
               name.c_str(), f.qps, f.p50_ms, f.p99_ms, f.cpu_us_per_call,
               static_cast<long long>(f.errors));
   if (echo != nullptr && echo->qps > 0 && f.cpu_us_per_call > 0) {
     std::printf("  (%.0f%% of echo; by cpu/call %.0f%%)", 100.0 * f.qps / echo->qps,
                 100.0 * echo->cpu_us_per_call / f.cpu_us_per_call);
+  }
+  if (bare != nullptr && bare->qps > 0 && f.cpu_us_per_call > 0) {
+    std::printf("  (%.0f%% of bare; by cpu/call %.0f%%)", 100.0 * f.qps / bare->qps,
+                100.0 * bare->cpu_us_per_call / f.cpu_us_per_call);
   }
   std::printf("\n");
   std::fflush(stdout);
@@ -320,6 +331,30 @@ void RunScenario(const Scenario& sc, FakeRecords* records, FakeCatalog* catalog,
   // Warm-up: builds the model x catalog join once.
   for (int i = 0; i < 50; ++i) recommend(absl::StrCat(sc.prefix, "u", i), false);
 
+  // The ceiling: gRPC's own callback server echoing bytes, measured right
+  // before the service's Echo with the same client threads.
+  Figures bare;
+  Figures* bare_ptr = nullptr;
+  if (absl::GetFlag(FLAGS_bare)) {
+    auto bare_server = StartBareEchoServer(BareEchoOptions{});
+    if (!bare_server.ok()) {
+      std::fprintf(stderr, "bare echo server: %s\n", std::string(bare_server.status().message()).c_str());
+      std::exit(1);
+    }
+    auto bare_stub = v1::RecommendationService::NewStub(grpc::CreateChannel(
+        absl::StrCat("127.0.0.1:", (*bare_server)->port()), grpc::InsecureChannelCredentials()));
+    bare = Measure(clients, duration, [&](int, int64_t) {
+      grpc::ClientContext ctx;
+      ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+      v1::EchoRequest r;
+      r.set_payload("x");
+      v1::EchoResponse out;
+      return bare_stub->Echo(&ctx, r, &out).ok() && out.payload() == "x";
+    });
+    (*bare_server)->Shutdown(std::chrono::seconds(2));
+    Print("bare gRPC echo (callback API)", bare, nullptr);
+    bare_ptr = &bare;
+  }
   Figures echo;
   if (!absl::GetFlag(FLAGS_learner_only)) echo = Measure(clients, duration, [&](int, int64_t) {
     grpc::ClientContext ctx;
@@ -329,7 +364,7 @@ void RunScenario(const Scenario& sc, FakeRecords* records, FakeCatalog* catalog,
     v1::EchoResponse out;
     return stub->Echo(&ctx, r, &out).ok();
   });
-  Print("Echo (baseline)", echo, nullptr);
+  Print("Echo (baseline)", echo, nullptr, bare_ptr);
   if (!absl::GetFlag(FLAGS_learner_only)) {
     // What every learner request adds at the least: one ListStatements round
     // trip to the record service (here the in-process fake), the same call
@@ -346,7 +381,7 @@ void RunScenario(const Scenario& sc, FakeRecords* records, FakeCatalog* catalog,
       v1::ListStatementsResponse out;
       return records_stub->ListStatements(&ctx, r, &out).ok();
     });
-    Print("ListStatements (record service)", list, &echo);
+    Print("ListStatements (record service)", list, &echo, bare_ptr);
   }
   const auto before = (*server)->batcher().stats();
   const LearnerHistoryCache::Stats cache_before =
@@ -355,7 +390,7 @@ void RunScenario(const Scenario& sc, FakeRecords* records, FakeCatalog* catalog,
     return recommend(absl::StrCat(sc.prefix, "u", (t * 7919 + i * 104729) % learners), false);
   });
   const auto after = (*server)->batcher().stats();
-  Print(absl::StrCat("Recommend, learner (k=", k, ")"), learner, &echo);
+  Print(absl::StrCat("Recommend, learner (k=", k, ")"), learner, &echo, bare_ptr);
   if ((*server)->history_cache() != nullptr) {
     const LearnerHistoryCache::Stats c = (*server)->history_cache()->stats();
     const int64_t hits = c.hits - cache_before.hits, misses = c.misses - cache_before.misses;
@@ -380,7 +415,7 @@ void RunScenario(const Scenario& sc, FakeRecords* records, FakeCatalog* catalog,
   if (!absl::GetFlag(FLAGS_learner_only)) {
     Figures kiosk =
         Measure(clients, duration, [&](int, int64_t) { return recommend("", true); });
-    Print(absl::StrCat("Recommend, anonymous kiosk (k=", k, ")"), kiosk, &echo);
+    Print(absl::StrCat("Recommend, anonymous kiosk (k=", k, ")"), kiosk, &echo, bare_ptr);
   }
 
   // Recall@10 of the serving index against exact search, same queries.

@@ -21,6 +21,7 @@
 #include "services/common/metrics.h"
 #include "services/common/metrics_process.h"
 #include "services/common/server.h"
+#include "services/common/server_flags.h"
 #include "services/common/tls_flags.h"
 #include "services/auth/auth_flags.h"
 #include "services/auth/client_token.h"
@@ -72,6 +73,16 @@ int main(int argc, char** argv) {
   o.batcher.max_batch = absl::GetFlag(FLAGS_max_batch);
   o.batcher.min_items_to_batch = absl::GetFlag(FLAGS_batch_min_items);
   o.max_pollers = absl::GetFlag(FLAGS_max_pollers);
+  {
+    lifelong::GrpcServerOptions limits;
+    limits.max_pollers = o.max_pollers;
+    if (absl::Status flags = lifelong::ApplyServerFlags(&limits); !flags.ok()) {
+      lifelong::LogError("server_flags", {{"error", std::string(flags.message())}});
+      return EXIT_FAILURE;
+    }
+    o.max_concurrent_calls = limits.max_concurrent_calls;
+    o.overload_retry_after_ms = limits.overload_retry_after_ms;
+  }
   o.history_cache_learners = absl::GetFlag(FLAGS_history_cache_learners);
   o.ivf_nprobe = absl::GetFlag(FLAGS_ivf_nprobe);
   absl::StatusOr<lifelong::TlsConfig> tls = lifelong::ServingTlsFromFlags();

@@ -47,6 +47,10 @@ struct RecommendServerOptions {
   int history_cache_learners = 100000;
   int ivf_nprobe = 0;  // 0: calibrated by //models at load time
   int max_pollers = 4;
+  // Calls in progress admitted at once, and the retry hint of the refusals
+  // past it (GrpcServerOptions in services/common/server.h; 0: no limit).
+  int max_concurrent_calls = 0;
+  int overload_retry_after_ms = 50;
   std::function<absl::Time()> clock;  // default absl::Now (tests inject)
   // Who may call what (not owned; nullptr trusts every caller), and the
   // bearer token this server sends to records and catalog (role recommender).

@@ -36,6 +36,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "services/common/bare_echo_server.h"
 #include "services/common/bench_driver.h"
 #include "services/common/server.h"
 #include "services/records/column_families.h"
@@ -65,6 +66,11 @@ ABSL_FLAG(bool, queries_first, false,
 ABSL_FLAG(double, settle_seconds, 10,
           "with --target: pause before each phase so that the previous phase's flushes and compactions "
           "finish (in-process, the bench waits for the store's background work instead)");
+ABSL_FLAG(int, max_concurrent_calls, 0,
+          "in-process server: calls in progress admitted (records_server's --max_concurrent_calls; 0: no limit)");
+ABSL_FLAG(bool, bare, true,
+          "also measure the bare gRPC callback echo server (in this process, its own connection) before each "
+          "phase, and print each call's share of it");
 ABSL_FLAG(std::string, skip, "", "comma-separated phases to skip: query,single,batch,direct,floor");
 
 namespace lifelong::records {
@@ -263,6 +269,7 @@ int Main() {
   GrpcServerOptions options;
   options.min_pollers = absl::GetFlag(FLAGS_min_pollers);
   options.max_pollers = absl::GetFlag(FLAGS_max_pollers);
+  options.max_concurrent_calls = absl::GetFlag(FLAGS_max_concurrent_calls);
   auto started = StartGrpcServer(options, {service.get()});
   if (!started.ok()) return 1;
   server = std::move(*started);
@@ -270,6 +277,20 @@ int Main() {
   }
   auto channel = grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
   auto stub = v1::LearningRecordService::NewStub(channel);
+  // The ceiling: gRPC's own callback server echoing bytes, driven the same
+  // way (same driver, concurrency and one channel of its own).
+  std::unique_ptr<BareEchoServer> bare_server;
+  std::unique_ptr<v1::LearningRecordService::Stub> bare_stub;
+  if (absl::GetFlag(FLAGS_bare)) {
+    auto bare_started = StartBareEchoServer(BareEchoOptions{});
+    if (!bare_started.ok()) {
+      std::fprintf(stderr, "%s\n", std::string(bare_started.status().message()).c_str());
+      return 1;
+    }
+    bare_server = std::move(*bare_started);
+    bare_stub = v1::LearningRecordService::NewStub(grpc::CreateChannel(
+        absl::StrCat("127.0.0.1:", bare_server->port()), grpc::InsecureChannelCredentials()));
+  }
 
   // Change-feed watchers, as the recommender's history cache.
   std::vector<std::thread> watcher_threads;
@@ -339,10 +360,26 @@ int Main() {
     req.set_payload("ping");
     return stub->AsyncEcho(ctx, req, cq);
   };
+  bench::StartFn<v1::EchoResponse> bare_call = [&](grpc::ClientContext* ctx, int64_t, grpc::CompletionQueue* cq) {
+    v1::EchoRequest req;
+    req.set_payload("ping");
+    return bare_stub->AsyncEcho(ctx, req, cq);
+  };
+  // The bare server's figure right before a phase (empty with --nobare).
+  auto run_bare = [&](const std::string& before) {
+    bench::LoadResult r;
+    if (!bare_stub) return r;
+    r = bench::RunClosedLoop<v1::EchoResponse>(absl::StrCat("bare grpc echo (before ", before, ")"), conc,
+                                               seconds / 2, bare_call);
+    bench::PrintResult(r);
+    return r;
+  };
+  bench::LoadResult bare;  // the latest bare figure, set by run_echo
   auto run_echo = [&](const std::string& before) {
+    bare = run_bare(before);
     bench::LoadResult r = bench::RunClosedLoop<v1::EchoResponse>(
         absl::StrCat("echo (baseline, before ", before, ")"), conc, seconds / 2, echo_call);
-    bench::PrintResult(r);
+    bench::PrintResult(r, 1, nullptr, &bare);
     return r;
   };
   auto ratio = [](const bench::LoadResult& r, const bench::LoadResult& base) {
@@ -365,7 +402,7 @@ int Main() {
   // running server (--target, nothing pre-filled) they run after the writes,
   // so that there is something to read.
   std::mt19937_64 rng(42);
-  bench::LoadResult query, query_echo;
+  bench::LoadResult query, query_echo, query_bare;
   auto run_queries = [&] {
     if (skipped("query")) {
       std::printf("latest 50 of a learner: skipped\n");
@@ -387,7 +424,7 @@ int Main() {
       bench::LoadResult base = run_echo("cold-cache queries");
       bench::LoadResult cold = bench::RunClosedLoop<v1::ListStatementsResponse>(
           "latest 50 of a learner, cold cache", conc, seconds, latest50);
-      bench::PrintResult(cold, 1, &base);
+      bench::PrintResult(cold, 1, &base, &bare);
       auto t0 = std::chrono::steady_clock::now();
       absl::StatusOr<uint64_t> warmed = store->WarmLearnerIndex();
       if (!warmed.ok()) {
@@ -399,10 +436,11 @@ int Main() {
     }
     // Reads leave no background work, so the steady-state queries alternate
     // with their echo baseline (4 slices each) rather than follow it.
+    query_bare = run_bare("steady-state queries");
     std::tie(query_echo, query) = bench::RunInterleaved<v1::EchoResponse, v1::ListStatementsResponse>(
         "echo (baseline, interleaved)", echo_call, "latest 50 of a learner", latest50, conc, seconds, 4);
-    bench::PrintResult(query_echo);
-    bench::PrintResult(query, 1, &query_echo);
+    bench::PrintResult(query_echo, 1, nullptr, &query_bare);
+    bench::PrintResult(query, 1, &query_echo, &query_bare);
     if (store) {  // the same queries straight on the store, one thread: the store's share of a call
       std::mt19937_64 local(7);
       int64_t returned = 0;
@@ -450,12 +488,13 @@ int Main() {
     cursor = next;
     return rate;
   };
-  bench::LoadResult single, single_echo;
+  bench::LoadResult single, single_echo, single_bare;
   if (skipped("single")) {
     std::printf("record 1 statement: skipped\n");
   } else {
     quiesce("single");
     single_echo = run_echo("single writes");
+    single_bare = bare;
     RecordStoreStats before = store ? store->stats() : RecordStoreStats{};
     single = bench::RunClosedLoop<v1::Statement>(
         "record 1 statement (durable)", conc, seconds, [&](grpc::ClientContext* ctx, int64_t, grpc::CompletionQueue* cq) {
@@ -463,7 +502,7 @@ int Main() {
           req.set_statement_json(pool[cursor++ % kPool]);
           return stub->AsyncRecordStatement(ctx, req, cq);
         });
-    bench::PrintResult(single, 1, &single_echo);
+    bench::PrintResult(single, 1, &single_echo, &single_bare);
     RecordStoreStats after = store ? store->stats() : RecordStoreStats{};
     if (store) {
       std::printf("  group commit during single writes: %.1f statements per synced write\n",
@@ -521,6 +560,13 @@ int Main() {
               verdict(single.calls > 0, ratio(single, single_echo) >= 0.5), 100 * ratio(single, single_echo),
               verdict(batch.calls > 0, batch.calls_per_sec * 100 >= 100000), batch.calls_per_sec * 100,
               verdict(query.calls > 0, ratio(query, query_echo) >= 0.5), 100 * ratio(query, query_echo));
+  if (bare_stub) {
+    std::printf("share of bare gRPC (callback echo server): echo %.0f%%, single writes %.0f%%, "
+                "learner queries %.0f%%\n",
+                100 * ratio(single_echo.calls > 0 ? single_echo : query_echo,
+                            single_echo.calls > 0 ? single_bare : query_bare),
+                100 * ratio(single, single_bare), 100 * ratio(query, query_bare));
+  }
   if (store) {
     RecordStoreStats st = store->stats();
     std::printf("group commit: %llu statements in %llu synced writes (%.1f per sync)\n",
@@ -537,6 +583,7 @@ int Main() {
     for (auto& t : watcher_threads) t.join();
   }
   if (server) server->Shutdown(std::chrono::seconds(2));
+  if (bare_server) bare_server->Shutdown(std::chrono::seconds(2));
   return 0;
 }
 

@@ -23,6 +23,7 @@
 #include "services/common/metrics.h"
 #include "services/common/metrics_process.h"
 #include "services/common/server.h"
+#include "services/common/server_flags.h"
 #include "services/common/tls_flags.h"
 #include "services/records/record_store.h"
 #include "services/records/records_service.h"
@@ -135,6 +136,10 @@ int main(int argc, char** argv) {
   options.address = absl::StrCat(absl::GetFlag(FLAGS_host), ":", absl::GetFlag(FLAGS_port));
   options.max_pollers = absl::GetFlag(FLAGS_max_pollers);
   options.health_service_names = {"lifelong.v1.LearningRecordService"};
+  if (absl::Status flags = lifelong::ApplyServerFlags(&options); !flags.ok()) {
+    lifelong::LogError("server_flags", {{"error", std::string(flags.message())}});
+    return 1;
+  }
   options.credentials = *grpc_credentials;
   auto server = lifelong::StartGrpcServer(options, {&service});
   if (!server.ok()) {

@@ -1,0 +1,31 @@
+// bare_echo_server: the bare gRPC callback-API echo server on its own, for
+// measuring gRPC's own ceiling from another process (see docs/benchmarks.md).
+//   bazel run //services/common:bare_echo_server_main -- --port=7099
+#include <cstdio>
+#include <string>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "services/common/bare_echo_server.h"
+#include "services/common/server.h"
+
+ABSL_FLAG(std::string, host, "127.0.0.1", "address to listen on");
+ABSL_FLAG(int, port, 7099, "gRPC port (0 picks a free port)");
+ABSL_FLAG(std::string, port_file, "", "if set, the bound port is written here once serving");
+
+int main(int argc, char** argv) {
+  lifelong::BlockTerminationSignals();
+  absl::ParseCommandLine(argc, argv);
+  lifelong::BareEchoOptions options;
+  options.address = absl::GetFlag(FLAGS_host) + ":" + std::to_string(absl::GetFlag(FLAGS_port));
+  auto server = lifelong::StartBareEchoServer(options);
+  if (!server.ok()) {
+    std::fprintf(stderr, "bare_echo_server: %s\n", std::string(server.status().message()).c_str());
+    return 1;
+  }
+  lifelong::WritePortFile(absl::GetFlag(FLAGS_port_file), (*server)->port());
+  std::fprintf(stderr, "bare_echo_server: listening on port %d\n", (*server)->port());
+  lifelong::WaitForTerminationSignal();
+  (*server)->Shutdown();
+  return 0;
+}
