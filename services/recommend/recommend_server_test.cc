@@ -636,6 +636,15 @@ TEST_F(RecommendServerTest, PlanPathForACatalogProgrammeAndItsErrors) {
   EXPECT_EQ(out.steps_size(), 1);
   EXPECT_EQ(out.progress().by_category(0).earned(), 1);
 
+  // A self-reported completion is done but earns no credits: still one
+  // 书法 course short, and it fits no more than before.
+  records_.Add("u23", vocab::kCompleted, "c_sf3", now_, /*self_reported=*/true);
+  r.set_learner("u23");
+  out.Clear();
+  ASSERT_TRUE(plan(r, &out).ok());
+  EXPECT_FALSE(out.feasible());
+  EXPECT_EQ(out.progress().by_category(0).earned(), 0);
+
   // Errors name the field.
   r.set_programme_id("nope");
   EXPECT_EQ(plan(r, &out).error_code(), grpc::StatusCode::NOT_FOUND);

@@ -68,10 +68,11 @@ const CourseDef kCourses[] = {
 }  // namespace
 
 void FakeRecords::Add(const std::string& learner, absl::string_view verb,
-                      const std::string& course_id, absl::Time time) {
+                      const std::string& course_id, absl::Time time, bool self_reported) {
   v1::Statement s;
   s.set_learner(learner);
   s.set_verb(std::string(verb));
+  s.set_verified(!self_reported && (verb == vocab::kCompleted || verb == vocab::kPassed));
   s.set_activity(vocab::CourseIri(course_id));
   SetTs(time, s.mutable_timestamp());
   SetTs(time, s.mutable_stored());

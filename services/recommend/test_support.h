@@ -28,8 +28,10 @@ namespace lifelong::recommend::testing {
 class FakeRecords final : public v1::LearningRecordService::Service {
  public:
   // Adds a statement and tells change-feed watchers (as the real service).
+  // A completed/passed statement is marked verified (issued by an entitled
+  // issuer, v1::Statement.verified) unless `self_reported`.
   void Add(const std::string& learner, absl::string_view verb, const std::string& course_id,
-           absl::Time time);
+           absl::Time time, bool self_reported = false);
   // Every ListStatements sleeps this long first (to simulate a hung service).
   void set_delay(absl::Duration d);
   int64_t calls() const;
