@@ -19,6 +19,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "proto/lifelong/v1/catalog.grpc.pb.h"
 #include "proto/lifelong/v1/recommend.grpc.pb.h"
 #include "proto/lifelong/v1/records.grpc.pb.h"
@@ -350,6 +352,69 @@ TEST_F(EndToEnd, OperatorFlowNewVersionRollbackAndMetrics) {
 }
 
 // Runs last (gtest runs tests in definition order within a suite).
+// `lifelong path` against the real services: the table and --json name the
+// goal and its progress, and a verified completion recorded through the
+// record service counts toward the programme's category at once.
+TEST_F(EndToEnd, LearningPathFromTheCliCountsAVerifiedCompletion) {
+  auto cli = [&](std::vector<std::string> args, const std::string& name) {
+    // Command words first, then its flags and the service addresses.
+    std::vector<std::string> argv = {RunfilePath("services/cli/lifelong")};
+    argv.insert(argv.end(), args.begin(), args.end());
+    for (const char* service : {"records", "catalog", "recommend"}) {
+      argv.push_back(absl::StrCat("--", service, "=", Addr(service)));
+    }
+    const std::string out = *dir_ + "/cli_" + name + ".out";
+    EXPECT_EQ(RunToCompletion(argv, out), 0) << "see " << out;
+    std::ifstream in(out);
+    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  };
+  // A programme of the demo district with a category rule, and an open course
+  // of that category.
+  std::string programme_id, programme_name, category;
+  for (absl::string_view line : absl::StrSplit(cli({"programmes", "list", "--json"}, "programmes"), '\n')) {
+    nlohmann::json p = nlohmann::json::parse(line, nullptr, false);
+    if (!p.is_object() || !p.contains("by_category")) continue;
+    programme_id = p["id"];
+    programme_name = p["name"];
+    category = p["by_category"][0]["category"];
+    break;
+  }
+  ASSERT_FALSE(programme_id.empty()) << "the demo district has no programme with a category rule";
+  const v1::Course* course = nullptr;
+  std::vector<v1::Course> all = AllCourses();
+  for (const v1::Course& c : all) {
+    if (c.category() == category && c.credits() > 0 && c.prerequisite_ids_size() == 0) {
+      course = &c;
+      break;
+    }
+  }
+  ASSERT_NE(course, nullptr) << "no course in " << category;
+
+  const std::string learner = "u_path_learner";
+  const std::string table = cli({"path", learner, "--programme=" + programme_id, "--anywhere"}, "path_table");
+  EXPECT_NE(table.find("Plan for " + learner + " toward " + programme_name + ": "), std::string::npos) << table;
+  EXPECT_NE(table.find("Credits: 0 earned + "), std::string::npos) << table;
+  EXPECT_NE(table.find("  " + category + ": 0 earned + "), std::string::npos) << table;
+
+  // Recorded by an operator (auth is off here: every caller is the
+  // operator), so verified: the category's earned credits grow by the
+  // catalog's credits of the course.
+  RecordStatement(learner, vocab::kCompleted, *course, "app", course->credits());
+  nlohmann::json plan = nlohmann::json::parse(
+      cli({"path", learner, "--programme=" + programme_id, "--anywhere", "--json"}, "path_json"), nullptr, false);
+  ASSERT_TRUE(plan.is_object()) << plan;
+  EXPECT_EQ(plan.value("goal_name", ""), programme_name);
+  double earned = -1;
+  for (const auto& c : plan.value("progress", nlohmann::json::object()).value("by_category", nlohmann::json::array())) {
+    if (c.value("category", "") == category) earned = c.value("earned", 0.0);
+  }
+  EXPECT_DOUBLE_EQ(earned, course->credits()) << plan.dump();
+  for (const auto& step : plan.value("steps", nlohmann::json::array())) {
+    EXPECT_NE(step.value("course", nlohmann::json::object()).value("course_id", ""), course->id())
+        << "a completed course is planned again";
+  }
+}
+
 TEST_F(EndToEnd, SigtermStopsEveryServiceCleanly) {
   for (const char* name : {"recommend", "catalog", "records"}) {
     absl::StatusOr<int> st = procs_->at(name).Stop(SIGTERM, std::chrono::seconds(30));
