@@ -4,7 +4,7 @@ import fs from "node:fs";
 import { after, before, describe, test } from "node:test";
 import {
   PHONE, VENUE, WEB, assertPlanShown, axeViolations, bearer, cjkRenders, gatewayCall, grpcClients, launch, mintToken,
-  newPage,
+  newPage, operatorToken,
 } from "./harness.mjs";
 
 const APP = `${WEB}/app/`;
@@ -245,6 +245,39 @@ describe("app", () => {
     await page.evaluate(() => { location.hash = "#/path/no_such_goal"; });
     await page.waitForSelector("#unknown-programme");
     assert.deepEqual(page.errors, []);
+    await page.context().close();
+  });
+
+  test("学习路径: a goal the open courses cannot reach shows the planner's reason, plainly", async () => {
+    // A programme no district offers enough courses for (created by the operator, as the catalog team would).
+    const { catalog, recommend } = grpcClients();
+    const id = `webtest_path_${Date.now()}`;
+    await catalog.putProgramme({ programme: { id, name: "书法大师证书（测试）", description: "书法类课程修满500学分。",
+                                              credits: 500, byCategory: [{ category: "书法", credits: 500 }] } },
+                               bearer(operatorToken()));
+    const learner = "u000036";
+    // The recommender sees catalog changes at its next snapshot refresh (--catalog_refresh_ms, 2 s).
+    let plan;
+    for (let i = 0; i < 50 && !plan; i++) {
+      plan = await recommend.planPath({ learner, goal: { case: "programmeId", value: id } },
+                                      bearer(mintToken("learner", learner))).catch((err) => {
+        if (!/not_found|NotFound|\[not_found\]/i.test(String(err))) throw err;
+        return new Promise((r) => setTimeout(r, 200));
+      });
+    }
+    assert.ok(plan, "the recommender sees the new programme within 10 s");
+    const page = await signedIn(learner);
+    await page.evaluate((p) => { location.hash = `#/path/${p}`; }, id);
+    await page.waitForSelector("#verdict");
+    assert.equal(plan.feasible, false);
+    assert.match(plan.reason, /needs [\d.]+ more credits/);
+    await assertPlanShown(page, plan);
+    assert.match(await page.textContent("#verdict"), /暂时无法完成/);
+    const lines = await page.$$eval("#path-reason li", (l) => l.map((li) => li.textContent));
+    assert.equal(lines.length, plan.reason.split("\n").length);
+    for (const line of lines) assert.match(line, /还差 [\d.]+ 学分/);
+    assert.ok(lines.every((l) => !/needs|more credits/.test(l)), lines.join(" / "));
+    await screenCheck(page);
     await page.context().close();
   });
 
