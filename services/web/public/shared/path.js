@@ -27,7 +27,7 @@ export function whyText(why) {
 // One line of the planner's infeasibility reason in Chinese (the planner
 // writes them in English around Chinese names; unknown phrases stay as they are).
 const REASON_RULES = [
-  [/ needs ([\d.]+) more credits in (.+?); /, " 还差 $1 学分（$2 类）："],
+  [/ needs ([\d.]+) more credits in (.+?); /, " 还差 $1 学分（$2类）："],
   [/ needs ([\d.]+) more credits; /, " 还差 $1 学分："],
   [/ needs (.+?), which the catalog no longer offers/, " 需要先学「$1」，但目前不再开设"],
   [/ needs (.+?) first; /, " 需要先学「$1」；"],
