@@ -3,7 +3,8 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import { after, before, describe, test } from "node:test";
 import {
-  PHONE, VENUE, WEB, axeViolations, bearer, cjkRenders, gatewayCall, grpcClients, launch, mintToken, newPage,
+  PHONE, VENUE, WEB, assertPlanShown, axeViolations, bearer, cjkRenders, gatewayCall, grpcClients, launch, mintToken,
+  newPage, operatorToken,
 } from "./harness.mjs";
 
 const APP = `${WEB}/app/`;
@@ -204,6 +205,97 @@ describe("app", () => {
     await page.goto(`${APP}#/transcript`);
     await page.waitForSelector("#token");  // back at sign-in, nothing shown
     await page.context().close();
+  });
+
+  test("学习路径: the programmes, then the recommender's plan for this learner with progress", async () => {
+    const learner = "u000030";
+    const token = mintToken("learner", learner);
+    const { catalog, recommend } = grpcClients();
+    const programmes = (await catalog.listProgrammes({}, bearer(token))).programmes;
+    assert.ok(programmes.length >= 5, "the demo district's programmes");
+    const page = await signedIn(learner);
+    await page.click('a[data-tab="path"]');
+    await page.waitForSelector("#programmes");
+    assert.equal(await page.textContent("h1"), "学习路径");
+    assert.deepEqual(await page.$$eval("#programmes [data-programme]", (l) => l.map((b) => b.dataset.programme)),
+                     programmes.map((p) => p.id));
+    await screenCheck(page);
+    for (const id of ["shequ_jiaoyu", "shuzi_suyang"]) {
+      const [res] = await Promise.all([
+        page.waitForResponse((r) => r.url().endsWith(".RecommendationService/PlanPath")),
+        id === "shequ_jiaoyu" ? page.click(`[data-programme="${id}"]`) : page.selectOption("#p-programme", id),
+      ]);
+      assert.deepEqual(JSON.parse(res.request().postData()), { learner, programmeId: id });
+      assert.match(res.request().headers().authorization, /^Bearer /, "the learner's own token");
+      await page.waitForSelector("#verdict");
+      const plan = await recommend.planPath({ learner, goal: { case: "programmeId", value: id } }, bearer(token));
+      assert.ok(plan.steps.length > 0 || plan.alreadyAchieved || plan.reason, `${id}: an empty plan`);
+      assert.equal(await page.textContent("#goal-name"), plan.goalName);
+      await assertPlanShown(page, plan);
+      await screenCheck(page);
+    }
+    // A step opens its course.
+    const first = await page.getAttribute("#steps button.open-course", "data-course");
+    if (first) {
+      await page.click(`#steps button.open-course[data-course="${first}"]`);
+      await page.waitForSelector("#enrol");
+      assert.equal(await page.evaluate(() => location.hash), `#/course/${first}`);
+    }
+    // An unknown programme id in the address: the picker and a plain note.
+    await page.evaluate(() => { location.hash = "#/path/no_such_goal"; });
+    await page.waitForSelector("#unknown-programme");
+    assert.deepEqual(page.errors, []);
+    await page.context().close();
+  });
+
+  test("学习路径: a goal the open courses cannot reach shows the planner's reason, plainly", async () => {
+    // A programme no district offers enough courses for (created by the operator, as the catalog team would).
+    const { catalog, recommend } = grpcClients();
+    const id = `webtest_path_${Date.now()}`;
+    await catalog.putProgramme({ programme: { id, name: "书法大师证书（测试）", description: "书法类课程修满500学分。",
+                                              credits: 500, byCategory: [{ category: "书法", credits: 500 }] } },
+                               bearer(operatorToken()));
+    const learner = "u000036";
+    // The recommender sees catalog changes at its next snapshot refresh (--catalog_refresh_ms, 2 s).
+    let plan;
+    for (let i = 0; i < 50 && !plan; i++) {
+      plan = await recommend.planPath({ learner, goal: { case: "programmeId", value: id } },
+                                      bearer(mintToken("learner", learner))).catch((err) => {
+        if (!/not_found|NotFound|\[not_found\]/i.test(String(err))) throw err;
+        return new Promise((r) => setTimeout(r, 200));
+      });
+    }
+    assert.ok(plan, "the recommender sees the new programme within 10 s");
+    const page = await signedIn(learner);
+    await page.evaluate((p) => { location.hash = `#/path/${p}`; }, id);
+    await page.waitForSelector("#verdict");
+    assert.equal(plan.feasible, false);
+    assert.match(plan.reason, /needs [\d.]+ more credits/);
+    await assertPlanShown(page, plan);
+    assert.match(await page.textContent("#verdict"), /暂时无法完成/);
+    const lines = await page.$$eval("#path-reason li", (l) => l.map((li) => li.textContent));
+    assert.equal(lines.length, plan.reason.split("\n").length);
+    for (const line of lines) assert.match(line, /还差 [\d.]+ 学分/);
+    assert.ok(lines.every((l) => !/needs|more credits/.test(l)), lines.join(" / "));
+    await screenCheck(page);
+    await page.context().close();
+  });
+
+  test("学习路径: a learner cannot plan for another learner through the gateway", async () => {
+    const a = { authorization: `Bearer ${mintToken("learner", "u000032")}` };
+    const r = await gatewayCall("RecommendationService", "PlanPath", { learner: "u000033", programmeId: "shequ_jiaoyu" }, a);
+    assert.equal(r.status, 403, JSON.stringify(r.body));
+    assert.equal(r.body.code, "permission_denied", JSON.stringify(r.body));
+    const none = await gatewayCall("RecommendationService", "PlanPath", { learner: "u000033", programmeId: "shequ_jiaoyu" });
+    assert.equal(none.body.code, "unauthenticated");
+    const self = await gatewayCall("RecommendationService", "PlanPath", { learner: "u000032", programmeId: "shequ_jiaoyu" }, a);
+    assert.equal(self.status, 200, JSON.stringify(self.body));
+    const bad = await gatewayCall("RecommendationService", "PlanPath", { learner: "u000032", programmeId: "no_such_goal" }, a);
+    assert.ok(["not_found", "invalid_argument"].includes(bad.body.code), JSON.stringify(bad.body));
+    assert.match(bad.body.message, /programme/);
+    const list = await gatewayCall("CourseCatalogService", "ListProgrammes", {}, a);
+    assert.equal(list.status, 200);
+    assert.ok(list.body.programmes.some((p) => p.id === "shequ_jiaoyu"));
   });
 
   test("a network failure shows a message and a retry", async () => {

@@ -27,7 +27,8 @@ describe("gateway bridge", () => {
     for (const [svc, m] of [["LearningRecordService", "ExportStatements"], ["LearningRecordService", "ListAuditEvents"],
                             ["LearningRecordService", "WatchLearnerChanges"], ["LearningRecordService", "VoidStatement"],
                             ["CourseCatalogService", "CreateCourse"], ["CourseCatalogService", "ArchiveCourse"],
-                            ["RecommendationService", "PinModelVersion"], ["NoSuchService", "Foo"]]) {
+                            ["CourseCatalogService", "PutProgramme"], ["RecommendationService", "PinModelVersion"],
+                            ["NoSuchService", "Foo"]]) {
       const r = await gatewayCall(svc, m, {}, op());
       assert.equal(r.status, 404, `${svc}/${m}`);
     }

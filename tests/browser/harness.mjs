@@ -7,6 +7,7 @@
 // (the stack's var dir: mint_token, jwt.key, operator.token), LIFELONG_RECORDS,
 // LIFELONG_CATALOG, LIFELONG_RECOMMEND (host:port), KIOSK_VENUE, CHROMIUM.
 
+import assert from "node:assert/strict";
 import fs from "node:fs";
 import { execFileSync } from "node:child_process";
 import {
@@ -131,4 +132,43 @@ export async function layoutProblems(page) {
     }
     return problems;
   });
+}
+
+// The learning-path plan on the screen (services/web/public/shared/path.js).
+export async function shownPlan(page) {
+  return page.evaluate(() => {
+    const text = (sel) => (document.querySelector(sel) || {}).textContent || "";
+    return {
+      verdict: document.querySelector("#verdict").dataset.feasible,
+      reason: (document.querySelector("#path-reason") || { dataset: {} }).dataset.reason || "",
+      steps: [...document.querySelectorAll("#steps li.step")].map((li) => ({ id: li.dataset.course, text: li.textContent })),
+      earned: text("#credits-earned"), planned: text("#credits-planned"), required: text("#credits-required"),
+      categories: [...document.querySelectorAll("#by-category li")].map((li) => li.dataset.category),
+    };
+  });
+}
+
+// Asserts that the screen shows `plan` (a PlanPathResponse from the
+// recommender itself): the verdict, the reason, every step in order with its
+// sessions and why, the credits earned / planned / required per category.
+export async function assertPlanShown(page, plan) {
+  const shown = await shownPlan(page);
+  const num = (n) => String(Math.round((Number(n) || 0) * 10) / 10);
+  assert.equal(shown.verdict, plan.alreadyAchieved ? "achieved" : String(plan.feasible));
+  assert.equal(shown.reason, plan.reason);
+  assert.deepEqual(shown.steps.map((s) => s.id), plan.steps.map((s) => s.course.courseId));
+  plan.steps.forEach((s, i) => {
+    const t = shown.steps[i].text;
+    assert.ok(t.includes(`第 ${i + 1} 步：${s.course.title}`), t);
+    assert.ok(t.includes(`共 ${s.sessions.length} 次课`), t);
+    assert.match(t, /为什么：\S/);
+    assert.ok(!t.includes(`为什么：${s.why}`) || !/^[a-z]/.test(s.why), `why untranslated: ${t}`);
+  });
+  const p = plan.progress;
+  assert.ok(p, "a programme plan has progress");
+  assert.equal(shown.earned, `${num(p.creditsEarned)} 学分`);
+  assert.equal(shown.planned, `${num(p.creditsPlanned)} 学分`);
+  assert.equal(shown.required, p.creditsRequired ? `${num(p.creditsRequired)} 学分` : "");
+  assert.deepEqual(shown.categories, p.byCategory.map((c) => c.category));
+  return shown;
 }

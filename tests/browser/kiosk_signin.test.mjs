@@ -4,8 +4,8 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import {
-  PORTRAIT, VENUE, WEB, axeViolations, bearer, gatewayCall, grpcClients, kioskPass, launch, layoutProblems,
-  mintToken, newPage, operatorToken,
+  LANDSCAPE, PORTRAIT, VENUE, WEB, assertPlanShown, axeViolations, bearer, gatewayCall, grpcClients, kioskPass, launch,
+  layoutProblems, mintToken, newPage, operatorToken,
 } from "./harness.mjs";
 
 const KIOSK = `${WEB}/kiosk/?venue=${VENUE}`;
@@ -110,6 +110,49 @@ describe("kiosk sign-in", () => {
     await page.context().close();
   });
 
+  test("学习路径: signed in, pick a goal, see the recommender's plan (big text, one task per screen)", async () => {
+    const learner = "u000031";
+    const token = mintToken("learner", learner);
+    const { catalog, recommend } = grpcClients();
+    const programmes = (await catalog.listProgrammes({}, bearer(token))).programmes;
+    assert.ok(programmes.length >= 5, "the demo district's programmes");
+    const page = await newPage(browser, PORTRAIT);
+    await page.goto(KIOSK);
+    await page.waitForSelector("#cards .card");
+    assert.equal(await page.$("#my-path"), null, "no 学习路径 before sign-in");
+    await signIn(page, learner);
+    await page.click("#my-path");
+    await page.waitForSelector("#programmes");
+    assert.deepEqual(await page.$$eval("#programmes [data-programme]", (l) => l.map((b) => b.dataset.programme)),
+                     programmes.map((p) => p.id));
+    assert.deepEqual(await axeViolations(page), []);
+    assert.deepEqual(await layoutProblems(page), []);
+    const id = "laonian_daxue";
+    const [res] = await Promise.all([
+      page.waitForResponse((r) => r.url().endsWith(".RecommendationService/PlanPath")),
+      page.click(`[data-programme="${id}"]`),
+    ]);
+    assert.deepEqual(JSON.parse(res.request().postData()), { learner, programmeId: id });
+    assert.equal(res.request().headers()["x-lifelong-kiosk"], VENUE);
+    await page.waitForSelector("#verdict");
+    const plan = await recommend.planPath({ learner, goal: { case: "programmeId", value: id } }, bearer(token));
+    assert.ok(plan.steps.length > 0 || plan.alreadyAchieved || plan.reason, "an empty plan");
+    assert.equal(await page.textContent("#goal-name"), plan.goalName);
+    await assertPlanShown(page, plan);
+    assert.deepEqual(await axeViolations(page), []);
+    assert.deepEqual(await layoutProblems(page), []);
+    await page.setViewportSize(LANDSCAPE);
+    assert.deepEqual(await layoutProblems(page), []);
+    await page.click("#other-goal");
+    await page.waitForSelector("#programmes");
+    // 返回首页 signs out: the walk-in screen, no path button.
+    await page.click("#home");
+    await page.waitForSelector("#sign-in");
+    assert.equal(await page.$("#my-path"), null);
+    assert.deepEqual(page.errors, []);
+    await page.context().close();
+  });
+
   test("a wrong code is refused with a plain message; the page stays signed out", async () => {
     const page = await newPage(browser, PORTRAIT);
     await page.goto(KIOSK);
@@ -161,6 +204,22 @@ describe("kiosk misuse (gateway and services refuse)", () => {
       const r = await gatewayCall("LearningRecordService", m, body, session);
       assert.equal(r.status, 200, `${m} ${JSON.stringify(body)}: ${JSON.stringify(r.body)}`);
     }
+  });
+
+  test("学习路径: a kiosk session plans only for its own learner; the bare kiosk token for nobody", async () => {
+    const s = await gatewayCall("LearningRecordService", "RedeemKioskPass",
+      { code: await kioskPass(mintToken("learner", "u000034")) }, kioskHeader);
+    assert.equal(s.status, 200);
+    const session = { ...kioskHeader, authorization: `Bearer ${s.body.token}` };
+    const body = (learner) => ({ learner, programmeId: "shequ_jiaoyu" });
+    const other = await gatewayCall("RecommendationService", "PlanPath", body("u000035"), session);
+    assert.equal(other.body.code, "permission_denied", JSON.stringify(other.body));
+    const bare = await gatewayCall("RecommendationService", "PlanPath", body("u000035"), kioskHeader);
+    assert.equal(bare.body.code, "permission_denied", JSON.stringify(bare.body));
+    const own = await gatewayCall("RecommendationService", "PlanPath", body("u000034"), session);
+    assert.equal(own.status, 200, JSON.stringify(own.body));
+    const list = await gatewayCall("CourseCatalogService", "ListProgrammes", {}, kioskHeader);
+    assert.equal(list.status, 200, JSON.stringify(list.body));
   });
 
   test("a kiosk session records only for its own learner; the bare kiosk token records for nobody", async () => {

@@ -34,8 +34,8 @@ export const PUBLIC_DIR = path.join(HERE, "..", "public");
 // purpose: writes to the catalog, model pinning, operators' and internal
 // calls (ExportStatements, WatchLearnerChanges, ListAuditEvents, VoidStatement).
 export const ROUTES = [
-  [CourseCatalogService, "catalog", ["getCourse", "batchGetCourses", "listCourses"]],
-  [RecommendationService, "recommend", ["recommend", "similarCourses"]],
+  [CourseCatalogService, "catalog", ["getCourse", "batchGetCourses", "listCourses", "listProgrammes"]],
+  [RecommendationService, "recommend", ["recommend", "similarCourses", "planPath"]],
   [LearningRecordService, "records",
     ["recordStatement", "listStatements", "getTranscript", "exportLearner", "eraseLearner",
      "createKioskPass", "redeemKioskPass"]],

@@ -1,10 +1,11 @@
 // The mobile web app (docs/web.md, "App"). Hash routes:
-//   #/signin  #/  #/course/<id>  #/history  #/transcript  #/pass  #/data
+//   #/signin  #/  #/course/<id>  #/path[/<programme id>]  #/history  #/transcript  #/pass  #/data
 // The learner's bearer token is kept in sessionStorage (this tab only) and
 // sent with every call; the gateway forwards it unchanged.
 
 import { ApiError, call, stream } from "/shared/api.js";
 import { LEVELS, MODES, VERBS, courseStatement, day, h, seats, when, where } from "/shared/format.js";
+import { planNodes } from "/shared/path.js";
 
 const XUEQU = ["东华门学区", "景山学区", "交道口学区", "安定门学区", "北新桥学区", "东四学区", "朝阳门学区", "和平里学区"];
 const CATEGORIES = ["红色文化与思政", "书法", "戏曲", "传统文化", "美育", "健康与体育", "心理健康", "家庭教育",
@@ -154,6 +155,41 @@ async function course(id) {
        c.description ? [h("h2", {}, "课程介绍"), h("p", {}, c.description)] : null);
 }
 
+// 学习路径: pick a programme (ListProgrammes), then the plan toward it
+// (PlanPath for the signed-in learner): ordered courses, why each, progress.
+async function learningPath(programmeId) {
+  const list = await call("CourseCatalogService", "ListProgrammes", {}, opts());
+  const programmes = list.programmes || [];
+  const chosen = programmes.find((p) => p.id === programmeId);
+  const picker = h("div", {},
+    h("label", { for: "p-programme" }, "学习目标"),
+    h("select", { id: "p-programme", onchange: (e) => { location.hash = e.target.value ? `#/path/${e.target.value}` : "#/path"; } },
+      h("option", { value: "", selected: !chosen }, "请选择一个学习目标"),
+      programmes.map((p) => h("option", { value: p.id, selected: p.id === programmeId }, p.name))));
+  if (!chosen) {
+    show("path", h("h1", {}, "学习路径"),
+         h("p", {}, "选一个学习目标（证书或结业），我们按现在开设的课程为您排好学习顺序。"),
+         picker,
+         programmes.length
+           ? h("ul", { class: "plain", id: "programmes" }, programmes.map((p) =>
+               h("li", {}, h("button", { type: "button", class: "card", "data-programme": p.id,
+                                          onclick: () => { location.hash = `#/path/${p.id}`; } },
+                 h("span", { class: "title" }, p.name),
+                 p.description ? h("span", { class: "line" }, p.description) : null,
+                 p.issuer ? h("span", { class: "line" }, `颁发：${p.issuer}`) : null))))
+           : h("p", { class: "notice", id: "no-programmes" }, "目前还没有可选的学习目标。"),
+         programmeId ? h("p", { class: "notice", role: "alert", id: "unknown-programme" }, "没有找到这个学习目标，请重新选择。") : null);
+    return;
+  }
+  const plan = await call("RecommendationService", "PlanPath", { learner: session.learner, programmeId }, opts());
+  show("path", h("h1", {}, "学习路径"),
+       picker,
+       h("h2", { id: "goal-name" }, plan.goalName || chosen.name),
+       chosen.description ? h("p", {}, chosen.description) : null,
+       chosen.deadline ? h("p", {}, `截止日期：${day(chosen.deadline)}`) : null,
+       planNodes(plan, (id) => { location.hash = `#/course/${id}`; }));
+}
+
 async function history() {
   const res = await call("LearningRecordService", "ListStatements", { learner: session.learner, pageSize: 50 }, opts());
   const items = (res.statements || []).map((s) => {
@@ -241,6 +277,8 @@ function route() {
   let m;
   if (hash === "#/signin") return signIn();
   if ((m = /^#\/course\/([a-z0-9_-]{1,64})$/.exec(hash))) return run("recommend", () => course(m[1]));
+  if (hash === "#/path") return run("path", () => learningPath(""));
+  if ((m = /^#\/path\/([a-z0-9_-]{1,64})$/.exec(hash))) return run("path", () => learningPath(m[1]));
   if (hash === "#/history") return run("history", history);
   if (hash === "#/transcript") return run("transcript", transcript);
   if (hash === "#/pass") return run("pass", pass);

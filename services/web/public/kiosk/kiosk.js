@@ -9,6 +9,7 @@
 
 import { ApiError, call } from "/shared/api.js";
 import { AUDIENCES, LEVELS, MODES, VERBS, beijingDay, courseStatement, day, h, seats, when, where } from "/shared/format.js";
+import { planNodes } from "/shared/path.js";
 
 const params = new URLSearchParams(location.search);
 const VENUE = params.get("venue") || "";
@@ -102,6 +103,7 @@ async function home() {
     }, cat)));
   const signIn = state.session
     ? [h("button", { type: "button", class: "big primary", id: "my-learning", onclick: () => run(myLearning) }, "我的学习和学分"),
+       h("button", { type: "button", class: "big primary", id: "my-path", onclick: () => run(pathGoals) }, "学习路径"),
        h("button", { type: "button", class: "big", id: "sign-out", onclick: () => signOut() }, "退出登录")]
     : h("button", { type: "button", class: "big primary", id: "sign-in", onclick: () => run(signInScreen) }, "登录，看为你推荐");
   show(h("h1", {}, state.session ? "为你推荐" : "这里的课程"),
@@ -212,6 +214,36 @@ async function myLearning() {
              h("li", {}, `${day(s.timestamp || s.stored)} · ${VERBS[s.verb] || "学习"} · ${title(s)}`)))
          : h("p", {}, "还没有学习记录。"),
        h("div", { class: "row" }, h("button", { type: "button", class: "big primary", onclick: () => run(home) }, "返回为你推荐")));
+}
+
+// 学习路径 (signed in only), one task per screen: first the goal (a
+// programme, ListProgrammes), then the plan toward it (PlanPath for the
+// session's learner, with the session token).
+async function pathGoals() {
+  if (!state.session) return home();
+  const list = await call("CourseCatalogService", "ListProgrammes", {}, opts());
+  const programmes = list.programmes || [];
+  show(h("h1", {}, "学习路径：选一个目标"),
+       h("p", {}, "点一个证书或结业目标，我们按现在开设的课程为您排好先学什么、后学什么。"),
+       programmes.length
+         ? h("div", { class: "programmes", id: "programmes" }, programmes.map((p) =>
+             h("button", { type: "button", class: "card", "data-programme": p.id, onclick: () => run(() => pathPlan(p)) },
+               h("span", { class: "title" }, p.name),
+               p.description ? h("span", { class: "line" }, p.description) : null)))
+         : h("p", { class: "notice", id: "no-programmes" }, "目前还没有可选的学习目标。"),
+       h("div", { class: "row" }, h("button", { type: "button", class: "big", onclick: () => run(home) }, "返回为你推荐")));
+}
+
+async function pathPlan(programme) {
+  if (!state.session) return home();
+  const plan = await call("RecommendationService", "PlanPath",
+                          { learner: state.session.learner, programmeId: programme.id }, opts());
+  show(h("h1", { id: "goal-name" }, plan.goalName || programme.name),
+       programme.deadline ? h("p", {}, `截止日期：${day(programme.deadline)}`) : null,
+       planNodes(plan, (id) => run(() => detail(id))),
+       h("div", { class: "row" },
+         h("button", { type: "button", class: "big primary", id: "other-goal", onclick: () => run(pathGoals) }, "换一个目标"),
+         h("button", { type: "button", class: "big", onclick: () => run(home) }, "返回为你推荐")));
 }
 
 async function record(course, verb, zh) {
