@@ -133,6 +133,35 @@ describe("app", () => {
     await page.click('a[data-tab="transcript"]');
     await page.waitForSelector("#credits");
     assert.equal(Number(await page.textContent("#credits")), t.credits);
+    // Each entry says whether it is verified (earns credits) or self-reported (earns none).
+    assert.equal(await page.$$eval("#entries li.verified", (l) => l.length), t.entries.filter((e) => e.verified).length);
+    assert.equal(await page.$$eval("#entries li.unverified", (l) => l.length), t.entries.filter((e) => !e.verified).length);
+    for (const text of await page.$$eval("#entries li.verified", (l) => l.map((x) => x.textContent))) {
+      assert.match(text, /已认证/);
+    }
+    await screenCheck(page);
+    await page.context().close();
+  });
+
+  test("a self-reported completion is shown as such and earns no credits", async () => {
+    const learner = "u000037";
+    const token = mintToken("learner", learner);
+    const { records } = grpcClients();
+    const before = await records.getTranscript({ learner }, bearer(token));
+    // The learner records their own completion with a credits claim: accepted, but not verified.
+    await records.recordStatement({ statementJson: JSON.stringify({
+      actor: { account: { homePage: "https://id.dongcheng.gov.cn", name: learner } },
+      verb: { id: "http://adlnet.gov/expapi/verbs/completed" },
+      object: { id: "https://lifelong.dongcheng.edu.cn/courses/c00002" },
+      context: { extensions: { "https://lifelong.dongcheng.edu.cn/xapi/ext/credits": 9 } } }) }, bearer(token));
+    const t = await records.getTranscript({ learner }, bearer(token));
+    assert.equal(t.credits, before.credits, "a self-reported completion earns no credits");
+    const page = await signedIn(learner);
+    await page.click('a[data-tab="transcript"]');
+    await page.waitForSelector("#credits");
+    assert.equal(Number(await page.textContent("#credits")), t.credits);
+    const unverified = await page.$$eval("#entries li.unverified", (l) => l.map((x) => x.textContent));
+    assert.ok(unverified.some((x) => /自报，未计学分（申报 9 学分）/.test(x)), JSON.stringify(unverified));
     await screenCheck(page);
     await page.context().close();
   });

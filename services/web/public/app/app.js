@@ -214,7 +214,12 @@ async function transcript() {
          h("div", {}, h("strong", { id: "credits" }, String(t.credits || 0)), "学分")),
        h("h2", {}, "已完成的课程"),
        entries.length ? h("ul", { class: "plain", id: "entries" }, entries.map((e) =>
-         h("li", {}, `${day(e.achieved)} · ${e.title} · ${e.credits || 0} 学分`))) : h("p", {}, "还没有完成的课程。"));
+         // Verified entries (an entitled issuer: teacher, institution, operator) earn credits;
+         // self-reported ones stay visible but earn none (docs/records.md).
+         h("li", { class: e.verified ? "verified" : "unverified" },
+           e.verified ? `${day(e.achieved)} · ${e.title} · ${e.credits || 0} 学分 · 已认证`
+                      : `${day(e.achieved)} · ${e.title} · 自报，未计学分（申报 ${e.claimedCredits || 0} 学分）`)))
+         : h("p", {}, "还没有完成的课程。"));
 }
 
 async function pass() {
