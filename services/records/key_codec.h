@@ -104,6 +104,11 @@ enum class RecordFlag : uint8_t {
   kTimestampAssigned = 1 << 2,
   kVoiding = 1 << 3,
   kReferencesStatement = 1 << 4,
+  // Issued by a principal entitled to award credits (issuer.h
+  // IssuerMayAwardCredits), decided once at write time from the same
+  // principal as the stored `authority`; records written before this flag
+  // existed lack it (their issuer is unknown, so unverified either way).
+  kVerifiedIssuer = 1 << 5,
 };
 
 // The decoded value of the "statements" column family.

@@ -371,6 +371,7 @@ absl::StatusOr<std::vector<StoredStatement>> RecordStore::Record(
     }
     if (p.is_voiding) r.Set(RecordFlag::kVoiding, true);
     if (p.ref_target) r.Set(RecordFlag::kReferencesStatement, true);
+    if (p.verified_issuer && !p.authority_json.empty()) r.Set(RecordFlag::kVerifiedIssuer, true);
     const std::string placeholder(kTimestampLen, '0');
     std::string suffix = absl::StrCat(kStoredMember, placeholder, "\"");
     size_t stored_in_suffix = sizeof(kStoredMember) - 1;

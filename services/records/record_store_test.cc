@@ -410,6 +410,27 @@ TEST_F(RecordStoreTest, IssuerIsStoredAsTheAuthority) {
   nlohmann::json j = nlohmann::json::parse(store_->Get(*ParseUuid(TestUuid(1)))->record.json);
   EXPECT_EQ(j["authority"]["account"]["name"], "t1");
   EXPECT_EQ(j["authority"]["account"]["homePage"], "https://id.dongcheng.gov.cn/roles/teacher");
+  EXPECT_FALSE(store_->Get(*ParseUuid(TestUuid(1)))->record.Has(RecordFlag::kVerifiedIssuer));
+}
+
+// The verified-issuer flag is stored with the issuer's authority (and only
+// with one: the store's default authority is an unknown issuer).
+TEST_F(RecordStoreTest, VerifiedIssuerFlagIsStoredWithTheAuthority) {
+  for (int i = 0; i < 2; ++i) {
+    absl::StatusOr<ParsedStatement> p = ParseStatement(MakeStatement({.id = TestUuid(10 + i)}));
+    ASSERT_TRUE(p.ok());
+    p->verified_issuer = true;
+    if (i == 0) {
+      p->authority_json = R"({"objectType":"Agent","account":{"homePage":"https://id.dongcheng.gov.cn/roles/loader","name":"feed"}})";
+    }
+    std::vector<ParsedStatement> batch;
+    batch.push_back(std::move(*p));
+    ASSERT_TRUE(store_->Record(std::move(batch)).ok());
+  }
+  EXPECT_TRUE(store_->Get(*ParseUuid(TestUuid(10)))->record.Has(RecordFlag::kVerifiedIssuer));
+  EXPECT_FALSE(store_->Get(*ParseUuid(TestUuid(11)))->record.Has(RecordFlag::kVerifiedIssuer));
+  Reopen(false);
+  EXPECT_TRUE(store_->Get(*ParseUuid(TestUuid(10)))->record.Has(RecordFlag::kVerifiedIssuer));
 }
 
 TEST_F(RecordStoreTest, ExportAfterCursorInStoredOrderAcrossRestart) {

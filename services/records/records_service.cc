@@ -9,7 +9,6 @@
 #include "services/common/log.h"
 #include "services/common/status_util.h"
 #include "services/common/vocabulary.h"
-#include "services/records/issuer.h"
 #include "services/records/statement_access.h"
 #include "services/records/transcript.h"
 
@@ -178,12 +177,10 @@ grpc::Status RecordsService::Run(grpc::ServerContext* ctx, absl::string_view met
 }
 
 namespace {
-// Whether `r` is a completion whose issuer may award credits (parses the JSON
-// of completed/passed statements only).
+// Whether `r` is a completion whose issuer may award credits (the flag set at
+// write time with the stored authority; no JSON parse on the list path).
 bool VerifiedCompletion(const StatementRecord& r) {
-  if (r.verb != vocab::kCompleted && r.verb != vocab::kPassed) return false;
-  nlohmann::json j = nlohmann::json::parse(r.json, nullptr, /*allow_exceptions=*/false);
-  return !j.is_discarded() && IssuerMayAwardCredits(IssuerOfStatement(j).role);
+  return (r.verb == vocab::kCompleted || r.verb == vocab::kPassed) && r.Has(RecordFlag::kVerifiedIssuer);
 }
 
 void SetIndexedFields(const StoredStatement& s, v1::Statement* out) {

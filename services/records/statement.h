@@ -48,6 +48,8 @@ struct ParsedStatement {
   // Agent as compact JSON, see issuer.h), set by the front end from the
   // authenticated caller. Empty: the store's default authority.
   std::string authority_json;
+  // Whether that issuer may award credits (RecordFlag::kVerifiedIssuer).
+  bool verified_issuer = false;
 };
 
 // Parses and validates one statement. INVALID_ARGUMENT with a message that

@@ -38,6 +38,7 @@ bool IsGroupWithoutIdentifier(const ParsedStatement& p) {
 
 void SetIssuer(const auth::AccessGrant& g, ParsedStatement* p) {
   p->authority_json = IssuerAuthorityJson(auth::RoleName(g.principal().role), g.principal().subject);
+  p->verified_issuer = IssuerMayAwardCredits(auth::RoleName(g.principal().role));
 }
 
 absl::Status CheckStatementWrite(const auth::AccessGrant& g, const ParsedStatement& p, absl::string_view field) {
