@@ -66,6 +66,27 @@ bool AnyTableEntryContains(const std::string& dir, const std::string& needle) {
   return false;
 }
 
+// A record service on a fresh store under TEST_TMPDIR/<name>/records, served
+// on a real port, and a stub calling it.
+struct RecordsOnDisk {
+  explicit RecordsOnDisk(const std::string& name)
+      : root(std::string(std::getenv("TEST_TMPDIR")) + "/" + name) {
+    std::filesystem::remove_all(root);
+    std::filesystem::create_directories(root);
+    store = std::move(*records::RecordStore::Open(root + "/records"));
+    service = std::make_unique<records::RecordsService>(store.get());
+    server = std::move(*StartGrpcServer(GrpcServerOptions{}, {service.get()}));
+    stub = v1::LearningRecordService::NewStub(
+        grpc::CreateChannel(absl::StrCat("127.0.0.1:", server->port()), grpc::InsecureChannelCredentials()));
+  }
+
+  std::string root;
+  std::unique_ptr<records::RecordStore> store;
+  std::unique_ptr<records::RecordsService> service;
+  std::unique_ptr<RunningGrpcServer> server;
+  std::unique_ptr<v1::LearningRecordService::Stub> stub;
+};
+
 TEST(ErasureRetrain, StoreFilesHoldNoBytesOfAnErasedStatement) {
   std::string root = std::string(std::getenv("TEST_TMPDIR")) + "/erasure_files";
   std::filesystem::remove_all(root);
@@ -116,15 +137,9 @@ TEST(ErasureRetrain, StoreFilesHoldNoBytesOfAnErasedStatement) {
 }
 
 TEST(ErasureRetrain, NextModelContainsNothingOfAnErasedLearner) {
-  std::string root = std::string(std::getenv("TEST_TMPDIR")) + "/erasure_retrain";
-  std::filesystem::remove_all(root);
-  std::filesystem::create_directories(root);
-  auto store = std::move(*records::RecordStore::Open(root + "/records"));
-  records::RecordsService service(store.get());
-  auto server = StartGrpcServer(GrpcServerOptions{}, {&service});
-  ASSERT_TRUE(server.ok());
-  auto stub = v1::LearningRecordService::NewStub(
-      grpc::CreateChannel(absl::StrCat("127.0.0.1:", (*server)->port()), grpc::InsecureChannelCredentials()));
+  RecordsOnDisk on_disk("erasure_retrain");
+  const std::string& root = on_disk.root;
+  auto& stub = on_disk.stub;
 
   v1::RecordStatementsRequest req;
   for (int l = 0; l < 30; ++l) {
@@ -182,15 +197,9 @@ TEST(ErasureRetrain, NextModelContainsNothingOfAnErasedLearner) {
 // serves the one trained after it, refuses to pin the old one, and the
 // trainer's clean-up deletes it.
 TEST(ErasureRetrain, ModelsTrainedBeforeAnErasureAreRetired) {
-  std::string root = std::string(std::getenv("TEST_TMPDIR")) + "/erasure_models";
-  std::filesystem::remove_all(root);
-  std::filesystem::create_directories(root);
-  auto store = std::move(*records::RecordStore::Open(root + "/records"));
-  records::RecordsService service(store.get());
-  auto server = StartGrpcServer(GrpcServerOptions{}, {&service});
-  ASSERT_TRUE(server.ok());
-  auto stub = v1::LearningRecordService::NewStub(
-      grpc::CreateChannel(absl::StrCat("127.0.0.1:", (*server)->port()), grpc::InsecureChannelCredentials()));
+  RecordsOnDisk on_disk("erasure_models");
+  const std::string& root = on_disk.root;
+  auto& stub = on_disk.stub;
   v1::RecordStatementsRequest req;
   for (int l = 0; l < 12; ++l) {
     for (int c = 0; c < 4; ++c) {

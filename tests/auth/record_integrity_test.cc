@@ -42,14 +42,6 @@ using records::testing::TestUuid;
 
 constexpr char kKey[] = "record-integrity-test-key-0123456789abcdef";
 
-Principal Learner(const std::string& subject) {
-  Principal p;
-  p.role = Role::kLearner;
-  p.subject = subject;
-  p.token_id = "jti-" + subject;
-  return p;
-}
-
 Principal Of(Role role, const std::string& subject) {
   Principal p;
   p.role = role;
@@ -58,6 +50,8 @@ Principal Of(Role role, const std::string& subject) {
   p.token_id = "jti-" + subject;
   return p;
 }
+
+Principal Learner(const std::string& subject) { return Of(Role::kLearner, subject); }
 
 class RecordIntegrityTest : public ::testing::Test {
  protected:
