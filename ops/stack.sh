@@ -92,6 +92,11 @@ step_done() {
 
 lifelong() { "$BIN/lifelong.bin" "$@"; }
 
+# program_of NAME: the program of service NAME, which its process's command
+# line contains (ops/cluster.sh, which sources this file, overrides it for its
+# records nodes, NATS servers and HAProxy).
+program_of() { echo "${1}_server"; }
+
 pid_of() {  # prints the pid of service $1 if its pid file names a live process
   local f="$RUN/$1.pid"
   [ -f "$f" ] || return 1
@@ -99,7 +104,7 @@ pid_of() {  # prints the pid of service $1 if its pid file names a live process
   pid=$(cat "$f")
   [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 1
   # The pid must still be our server (not a recycled pid).
-  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q "${1}_server" || return 1
+  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q -- "$(program_of "$1")" || return 1
   echo "$pid"
 }
 
@@ -316,7 +321,7 @@ start() {
   if port_busy "$port"; then
     die "port $port is taken by another process (not ours: no live $RUN/$name.pid); stop it or set LIFELONG_${name^^}_PORT"
   fi
-  nohup setsid "$BIN/${name}_server" --host="$HOST" --port="$port" "$@" \
+  nohup setsid "$BIN/$(program_of "$name")" --host="$HOST" --port="$port" "$@" \
       >>"$LOG/$name.log" 2>&1 </dev/null &
   echo $! >"$RUN/$name.pid"
   say "started $name (pid $!, $HOST:$port, log $LOG/$name.log)"
@@ -578,6 +583,9 @@ status() {
     how_to_call
   fi
 }
+
+# ops/cluster.sh sources this file for its settings and functions only.
+[ "${BASH_SOURCE[0]}" = "$0" ] || return 0
 
 case "${1:-}" in
   up) up ;;

@@ -1,0 +1,583 @@
+#!/usr/bin/env bash
+# The district's network with a replicated record service, on one machine
+# (docs/replication.md, "Operations"): three NATS JetStream servers holding the
+# replicated statement log, three record nodes records-1..3 applying it to
+# their own RocksDB, HAProxy on the client ports sending every connection to
+# the node that leads, plus catalog, recommender and web gateway as in
+# ops/stack.sh, with the demo district loaded once through the leader.
+#
+#   ops/cluster.sh up             build, start everything, load the demo district, train, wait
+#   ops/cluster.sh down           SIGTERM everything (services, HAProxy, nodes, NATS) and wait
+#   ops/cluster.sh status         each node's role, applied log position and lag; NATS; HAProxy
+#   ops/cluster.sh kill NODE      SIGKILL records-N or nats-N (a drill: no goodbye, no flush)
+#   ops/cluster.sh restart NODE   start records-N or nats-N again (after kill, or SIGTERM+start
+#                                 when it runs) and wait until it is back
+#
+# Clients use the same addresses as with the single-node stack: gRPC on
+# LIFELONG_RECORDS_PORT [7001], xAPI on 8080 (--xapi_port in RECORDS_FLAGS) and
+# the leader's /metrics on 9001 (--metrics_port in RECORDS_FLAGS); HAProxy
+# passes the TCP stream through (TLS included) to whichever node answers
+# 200 on GET /leader of its metrics port (checked every 250 ms).
+#
+# Environment: everything ops/stack.sh reads (LIFELONG_VAR, LIFELONG_HOST, the
+# ports, STACK_SKIP_DEMO, STACK_SKIP_BUILD, STACK_SKIP_WEB, STACK_AUTH,
+# STACK_TLS, DEMO_*, RECORDS_FLAGS, ...; RECORDS_FLAGS go to every node), plus:
+#   CLUSTER_NODE_PORT_BASE [7010]    records-N gRPC on BASE+N (7011..7013)
+#   CLUSTER_XAPI_PORT_BASE [8180]    records-N xAPI on BASE+N (8181..8183)
+#   CLUSTER_METRICS_PORT_BASE [9010] records-N /metrics, /replication, /leader on BASE+N
+#   CLUSTER_NATS_PORT_BASE [4221]    nats-N clients on BASE+N (4222..4224); routes on
+#                                    BASE+2000+N (6222..), monitoring on BASE+4000+N (8222..)
+#   CLUSTER_HAPROXY_STATS_PORT [8404]  HAProxy's statistics page (CSV at /;csv)
+#   CLUSTER_LEASE_TTL_MS [3000]      the leader lease (records_server --lease_ttl_ms)
+# State lives under $LIFELONG_VAR/cluster: nats-N/ (JetStream file storage),
+# records-N/ (each node's RocksDB), xapi-documents-N/, haproxy.cfg, nats-N.conf,
+# run/ (pid files, markers) and log/. The catalog, models, auth and tls
+# directories are the stack's ($LIFELONG_VAR/catalog, ...).
+set -euo pipefail
+
+CLUSTER_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# The stack's settings and functions (ops/stack.sh does nothing else when sourced).
+# shellcheck source=ops/stack.sh
+source "$CLUSTER_ROOT/ops/stack.sh"
+
+CLUSTER="$VAR/cluster"
+STACK_RUN="$RUN"  # the single-node stack's pid files
+RUN="$CLUSTER/run"
+LOG="$CLUSTER/log"
+NODES=(1 2 3)
+NODE_PORT_BASE="${CLUSTER_NODE_PORT_BASE:-7010}"
+XAPI_PORT_BASE="${CLUSTER_XAPI_PORT_BASE:-8180}"
+METRICS_PORT_BASE="${CLUSTER_METRICS_PORT_BASE:-9010}"
+NATS_PORT_BASE="${CLUSTER_NATS_PORT_BASE:-4221}"
+HAPROXY_STATS_PORT="${CLUSTER_HAPROXY_STATS_PORT:-8404}"
+LEASE_TTL_MS="${CLUSTER_LEASE_TTL_MS:-3000}"
+NATS_SERVER="${NATS_SERVER:-nats-server}"
+HAPROXY="${HAPROXY:-haproxy}"
+# The client-facing xAPI and metrics ports: what the single-node stack would use.
+# shellcheck disable=SC2086
+XAPI_PORT=$(flag_value xapi_port 8080 ${RECORDS_FLAGS:-})
+# shellcheck disable=SC2086
+RECORDS_METRICS_PORT=$(flag_value metrics_port 9001 ${RECORDS_FLAGS:-})
+
+if [ -t 1 ]; then
+  say() { printf '\033[1mcluster:\033[0m %s\n' "$*"; }
+else
+  say() { printf 'cluster: %s\n' "$*"; }
+fi
+die() { printf 'cluster: error: %s\n' "$*" >&2; exit 1; }
+
+node_port() { echo $((NODE_PORT_BASE + $1)); }
+node_xapi_port() { echo $((XAPI_PORT_BASE + $1)); }
+node_metrics_port() { echo $((METRICS_PORT_BASE + $1)); }
+nats_port() { echo $((NATS_PORT_BASE + $1)); }
+nats_route_port() { echo $((NATS_PORT_BASE + 2000 + $1)); }
+nats_http_port() { echo $((NATS_PORT_BASE + 4000 + $1)); }
+
+program_of() {
+  case "$1" in
+    records-[0-9]*) echo records_server ;;
+    nats-[0-9]*) echo "nats-server -c $CLUSTER/$1.conf" ;;
+    haproxy) echo "haproxy -f $CLUSTER/haproxy.cfg" ;;
+    *) echo "${1}_server" ;;
+  esac
+}
+
+any_running() {
+  local s
+  for s in records-1 records-2 records-3 catalog recommend; do
+    pid_of "$s" >/dev/null && return 0
+  done
+  return 1
+}
+
+# ---------------------------------------------------------------- NATS
+
+# The NATS user the record nodes connect as: a password generated once when
+# authentication is on (nobody but the nodes may publish to the log), none on
+# an open stack. The log is on the loopback only (LIFELONG_HOST is not used).
+nats_password() {
+  [ "$AUTH" = 1 ] || return 0
+  local f="$AUTH_DIR/nats.password"
+  if [ ! -s "$f" ]; then
+    head -c 18 /dev/urandom | base64 -w0 | tr '+/' '-_' >"$f.new"
+    chmod 600 "$f.new"
+    mv -f "$f.new" "$f"
+  fi
+  cat "$f"
+}
+
+# nats_urls: the --replication_nats of the nodes (every member, so a node
+# reconnects to a live one when its own NATS server dies).
+nats_urls() {
+  local n urls="" cred=""
+  [ "$AUTH" = 1 ] && cred="lifelong:$(nats_password)@"
+  for n in "${NODES[@]}"; do urls="${urls:+$urls,}nats://${cred}127.0.0.1:$(nats_port "$n")"; done
+  echo "$urls"
+}
+
+write_nats_conf() {
+  local n="$1" routes="" m conf="$CLUSTER/nats-$1.conf"
+  for m in "${NODES[@]}"; do routes="${routes:+$routes, }nats-route://127.0.0.1:$(nats_route_port "$m")"; done
+  {
+    echo "# Written by ops/cluster.sh: member $n of the JetStream cluster that holds the statement log."
+    echo "server_name: nats-$n"
+    echo "listen: 127.0.0.1:$(nats_port "$n")"
+    echo "http: 127.0.0.1:$(nats_http_port "$n")"
+    echo "max_payload: 8MB"
+    echo "jetstream {"
+    echo "  store_dir: \"$CLUSTER/nats-$n\""
+    echo "  max_memory_store: 256MB"
+    echo "  max_file_store: 64GB"
+    echo "}"
+    if [ "$AUTH" = 1 ]; then
+      echo "authorization { user: lifelong, password: \"$(nats_password)\" }"
+    fi
+    echo "cluster {"
+    echo "  name: lifelong"
+    echo "  listen: 127.0.0.1:$(nats_route_port "$n")"
+    if [ "$AUTH" = 1 ]; then
+      echo "  authorization { user: route, password: \"$(nats_password)\" }"
+      routes="${routes//nats-route:\/\//nats-route://route:$(nats_password)@}"
+    fi
+    echo "  routes: [$routes]"
+    echo "}"
+  } >"$conf.new"
+  chmod 600 "$conf.new"
+  mv -f "$conf.new" "$conf"
+}
+
+start_nats() {
+  local n="$1" name="nats-$1" pid
+  if pid=$(pid_of "$name"); then
+    say "$name already running (pid $pid, 127.0.0.1:$(nats_port "$n"))"
+    return
+  fi
+  port_busy "$(nats_port "$n")" && die "port $(nats_port "$n") is taken by another process; set CLUSTER_NATS_PORT_BASE"
+  mkdir -p "$CLUSTER/nats-$n"
+  write_nats_conf "$n"
+  nohup setsid "$NATS_SERVER" -c "$CLUSTER/nats-$n.conf" >>"$LOG/$name.log" 2>&1 </dev/null &
+  echo $! >"$RUN/$name.pid"
+  say "started $name (pid $!, 127.0.0.1:$(nats_port "$n"), JetStream in $CLUSTER/nats-$n, log $LOG/$name.log)"
+}
+
+# wait_nats TIMEOUT_S N...: waits until the servers report JetStream healthy
+# (GET /healthz: the server is in the cluster and its JetStream is current).
+wait_nats() {
+  local timeout="$1" n deadline
+  shift
+  deadline=$(($(date +%s) + timeout))
+  for n in "$@"; do
+    until curl -sf "http://127.0.0.1:$(nats_http_port "$n")/healthz" >/dev/null 2>&1; do
+      pid_of "nats-$n" >/dev/null || { tail -n 20 "$LOG/nats-$n.log" >&2; die "nats-$n exited"; }
+      [ "$(date +%s)" -lt "$deadline" ] || { tail -n 20 "$LOG/nats-$n.log" >&2; die "nats-$n: JetStream not healthy after ${timeout}s"; }
+      sleep 0.2
+    done
+  done
+}
+
+# ---------------------------------------------------------------- records nodes
+
+# metrics_curl PATH N: GET PATH on records-N's metrics port (TLS: the client
+# certificate, as every call to /metrics needs).
+metrics_curl() {
+  local scheme=http tls=()
+  if [ "$TLS" = 1 ]; then
+    scheme=https
+    tls=(--cacert "$TLS_DIR/ca.pem" --cert "$TLS_DIR/client.pem" --key "$TLS_DIR/client.key")
+  fi
+  curl -s --max-time 2 ${tls[@]+"${tls[@]}"} "$scheme://127.0.0.1:$(node_metrics_port "$2")$1"
+}
+
+start_node() {
+  local n="$1"
+  mkdir -p "$CLUSTER/records-$n" "$CLUSTER/xapi-documents-$n"
+  # shellcheck disable=SC2046,SC2086
+  start "records-$n" "$(node_port "$n")" --data_dir="$CLUSTER/records-$n" \
+    --xapi_documents_dir="$CLUSTER/xapi-documents-$n" --xapi_credentials="$(xapi_credentials_file)" \
+    $(server_tls_flags records) $(server_auth_flags) \
+    --xapi_max_connections_per_address=4096 \
+    --replication_nats="$(nats_urls)" --node_id="records-$n" --replicas=3 --lease_ttl_ms="$LEASE_TTL_MS" \
+    ${RECORDS_FLAGS:-} \
+    --metrics_port="$(node_metrics_port "$n")" --xapi_port="$(node_xapi_port "$n")"
+}
+
+# wait_node TIMEOUT_S N: waits until records-N answers GET /replication.
+wait_node() {
+  local timeout="$1" n="$2" deadline
+  deadline=$(($(date +%s) + timeout))
+  until metrics_curl /replication "$n" 2>/dev/null | grep -q '"role"'; do
+    if ! pid_of "records-$n" >/dev/null; then
+      echo "--- records-$n exited; last lines of $LOG/records-$n.log:" >&2
+      tail -n 20 "$LOG/records-$n.log" >&2 || true
+      die "records-$n exited"
+    fi
+    [ "$(date +%s)" -lt "$deadline" ] || die "records-$n: no answer on GET /replication after ${timeout}s (log $LOG/records-$n.log)"
+    sleep 0.2
+  done
+}
+
+# leader_node: N of the node that answers 200 on GET /leader (none: fails).
+leader_node() {
+  local n
+  for n in "${NODES[@]}"; do
+    [ "$(metrics_curl /leader "$n" 2>/dev/null)" = leader ] && { echo "$n"; return 0; }
+  done
+  return 1
+}
+
+wait_leader() {
+  local timeout="$1" deadline n
+  deadline=$(($(date +%s) + timeout))
+  until n=$(leader_node); do
+    [ "$(date +%s)" -lt "$deadline" ] || die "no node leads after ${timeout}s (logs in $LOG)"
+    sleep 0.2
+  done
+  echo "$n"
+}
+
+# ---------------------------------------------------------------- HAProxy
+
+write_haproxy_cfg() {
+  local cfg="$CLUSTER/haproxy.cfg" check_tls="" n
+  if [ "$TLS" = 1 ]; then
+    # The health check speaks TLS with the client certificate (mutual TLS on /metrics).
+    cat "$TLS_DIR/client.pem" "$TLS_DIR/client.key" >"$CLUSTER/haproxy-client.pem.new"
+    chmod 600 "$CLUSTER/haproxy-client.pem.new"
+    mv -f "$CLUSTER/haproxy-client.pem.new" "$CLUSTER/haproxy-client.pem"
+    check_tls=" check-ssl verify required ca-file $TLS_DIR/ca.pem crt $CLUSTER/haproxy-client.pem"
+  fi
+  {
+    cat <<EOF
+# Written by ops/cluster.sh up: the records address of the cluster. TCP
+# passthrough (gRPC over HTTP/2, xAPI over HTTP/1.1, TLS untouched) to the one
+# node whose metrics port answers 200 on GET /leader; every 250 ms, so a new
+# leader gets the traffic within a check or two of taking the lease. Sessions
+# of a node marked down are closed, so clients reconnect to the new leader.
+global
+    # Each connection holds two descriptors; this fits a 10k descriptor limit.
+    maxconn 4000
+    log stderr format short local0 notice
+
+defaults
+    mode tcp
+    log global
+    option dontlognull
+    timeout connect 2s
+    timeout client 1h
+    timeout server 1h
+    timeout tunnel 1h
+    timeout check 1s
+    default-server inter 250ms fastinter 250ms downinter 250ms fall 2 rise 1 on-marked-down shutdown-sessions
+
+frontend records_grpc
+    bind $HOST:$RECORDS_PORT
+    default_backend records_grpc
+
+frontend records_xapi
+    bind $HOST:$XAPI_PORT
+    default_backend records_xapi
+
+frontend records_metrics
+    bind $HOST:$RECORDS_METRICS_PORT
+    default_backend records_metrics
+
+frontend stats
+    mode http
+    bind 127.0.0.1:$HAPROXY_STATS_PORT
+    stats enable
+    stats uri /
+    stats refresh 2s
+
+EOF
+    local backend port_fn
+    for backend in grpc xapi metrics; do
+      case "$backend" in
+        grpc) port_fn=node_port ;;
+        xapi) port_fn=node_xapi_port ;;
+        metrics) port_fn=node_metrics_port ;;
+      esac
+      echo "backend records_$backend"
+      echo "    option httpchk"
+      echo "    http-check send meth GET uri /leader"
+      echo "    http-check expect status 200"
+      for n in "${NODES[@]}"; do
+        echo "    server records-$n 127.0.0.1:$($port_fn "$n") check port $(node_metrics_port "$n")$check_tls"
+      done
+      echo
+    done
+  } >"$cfg.new"
+  "$HAPROXY" -c -q -f "$cfg.new" || die "HAProxy rejects the generated $cfg.new"
+  mv -f "$cfg.new" "$cfg"
+}
+
+start_haproxy() {
+  local pid p
+  if pid=$(pid_of haproxy); then
+    say "haproxy already running (pid $pid)"
+    return
+  fi
+  for p in "$RECORDS_PORT" "$XAPI_PORT" "$RECORDS_METRICS_PORT" "$HAPROXY_STATS_PORT"; do
+    port_busy "$p" && die "port $p is taken by another process (is the single-node stack up? ops/stack.sh down)"
+  done
+  write_haproxy_cfg
+  # -db: stays in the foreground (the pid is HAProxy's own); -Ws would need systemd.
+  nohup setsid "$HAPROXY" -f "$CLUSTER/haproxy.cfg" -db >>"$LOG/haproxy.log" 2>&1 </dev/null &
+  echo $! >"$RUN/haproxy.pid"
+  local i
+  for i in $(seq 50); do
+    curl -sf "http://127.0.0.1:$HAPROXY_STATS_PORT/;csv" >/dev/null 2>&1 && break
+    pid_of haproxy >/dev/null || { tail -n 20 "$LOG/haproxy.log" >&2; die "haproxy exited (log $LOG/haproxy.log)"; }
+    sleep 0.1
+  done
+  say "started haproxy (pid $!, gRPC $HOST:$RECORDS_PORT, xAPI $HOST:$XAPI_PORT, metrics $HOST:$RECORDS_METRICS_PORT -> the leader; stats http://127.0.0.1:$HAPROXY_STATS_PORT/)"
+}
+
+# haproxy_up_servers BACKEND: the servers HAProxy sends BACKEND's traffic to.
+haproxy_up_servers() {
+  { curl -s --max-time 2 "http://127.0.0.1:$HAPROXY_STATS_PORT/;csv" 2>/dev/null || true; } |
+    awk -F, -v b="records_$1" '$1 == b && $2 != "BACKEND" && $18 == "UP" {print $2}' | paste -sd ' '
+}
+
+# ---------------------------------------------------------------- commands
+
+# stop_one NAME [SIGNAL]: signals service NAME (SIGTERM by default) and waits
+# for it to exit.
+stop_one() {
+  local name="$1" sig="${2:-TERM}" pid waited=0
+  if ! pid=$(pid_of "$name"); then
+    rm -f "$RUN/$name.pid"
+    return 1
+  fi
+  say "stopping $name (pid $pid, SIG$sig)"
+  kill -"$sig" "$pid"
+  while kill -0 "$pid" 2>/dev/null; do
+    sleep 0.1
+    waited=$((waited + 1))
+    [ "$waited" -lt 300 ] || die "$name (pid $pid) did not exit within 30s of SIG$sig; see $LOG/$name.log"
+  done
+  rm -f "$RUN/$name.pid"
+  say "$name stopped after $(awk -v n="$waited" 'BEGIN{printf "%.1f", n*0.1}')s"
+}
+
+check_tools() {
+  command -v "$NATS_SERVER" >/dev/null || die "nats-server is not installed (ops/bootstrap.sh installs it)"
+  command -v "$HAPROXY" >/dev/null || die "haproxy is not installed (ops/bootstrap.sh installs it)"
+  command -v curl >/dev/null || die "curl is not installed"
+}
+
+cluster_up() {
+  trap 'echo "cluster: up failed at line $LINENO; what started keeps running (ops/cluster.sh status);" \
+      "logs in $LOG; re-running ops/cluster.sh up resumes" >&2' ERR
+  step "bootstrap (Debian packages)"
+  "$ROOT/ops/bootstrap.sh"
+  check_tools
+  build
+  if [ -f "$STACK_RUN/records.pid" ] && kill -0 "$(cat "$STACK_RUN/records.pid")" 2>/dev/null; then
+    die "the single-node stack runs in $VAR (ops/stack.sh down first: both serve on port $RECORDS_PORT)"
+  fi
+  mkdir -p "$CLUSTER" "$VAR/catalog" "$VAR/models" "$LOG" "$RUN"
+  resolve_tls
+  resolve_auth
+  if [ "$AUTH" = 1 ]; then
+    step "signing key, service tokens, xAPI and NATS credentials (authentication on; STACK_AUTH=0 for an open cluster)"
+    setup_auth
+    nats_password >/dev/null
+    touch "$RUN/auth.on"
+    step_done "auth"
+  else
+    say "authentication OFF (STACK_AUTH=0): every caller is trusted, the log's NATS port is open; for experiments only"
+  fi
+  if [ "$TLS" = 1 ]; then
+    step "development CA and certificates (STACK_TLS=1)"
+    "$ROOT/ops/dev-ca.sh" "$TLS_DIR" >/dev/null
+    touch "$RUN/tls.on"
+    step_done "dev CA"
+  fi
+  write_stack_env
+  step "starting the JetStream cluster (nats-1..3) that holds the statement log"
+  local n
+  for n in "${NODES[@]}"; do start_nats "$n"; done
+  say "waiting for JetStream to form its cluster (meta leader elected, every member current)"
+  wait_nats 60 "${NODES[@]}"
+  step_done "start NATS"
+  step "starting records-1..3 and HAProxy on $HOST:$RECORDS_PORT"
+  for n in "${NODES[@]}"; do start_node "$n"; done
+  start_haproxy
+  for n in "${NODES[@]}"; do wait_node 60 "$n"; done
+  say "waiting for a leader (lease ${LEASE_TTL_MS} ms)"
+  n=$(wait_leader 60)
+  say "records-$n leads"
+  step "starting catalog"
+  # shellcheck disable=SC2046,SC2086
+  start catalog "$CATALOG_PORT" --data_dir="$VAR/catalog" $(server_tls_flags catalog) $(server_auth_flags) \
+    ${CATALOG_FLAGS:-}
+  # Through HAProxy: SERVING here means the leader answers on the records address.
+  wait_serving 60s records catalog
+  step_done "start records+catalog"
+  load_demo
+  train_first_model
+  step "starting recommend"
+  # shellcheck disable=SC2046,SC2086
+  start recommend "$RECOMMEND_PORT" --model_dir="$VAR/models" \
+      --records="$LIFELONG_RECORDS" --catalog="$LIFELONG_CATALOG" $(server_tls_flags recommend) \
+      $(server_auth_flags) $( [ "$AUTH" = 1 ] && echo "--token_file=$AUTH_DIR/recommender.token") \
+      ${RECOMMEND_FLAGS:-}
+  if has_model; then
+    wait_serving 180s records catalog recommend
+  else
+    say "recommend reports NOT_SERVING until a model exists"
+  fi
+  step_done "start recommend"
+  if [ "${STACK_SKIP_WEB:-0}" != 1 ]; then
+    step "starting the web gateway (kiosk and app)"
+    "$ROOT/ops/web.sh" up || say "the web gateway did not start (see above; the gRPC services are up)"
+    step_done "start web"
+  fi
+  echo
+  say "the cluster is up ($(awk -v a="$T_START" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b-a}')s)"
+  if [ "${#TIMINGS[@]}" -gt 0 ]; then
+    echo "  timings:"
+    printf '    %s\n' "${TIMINGS[@]}"
+  fi
+  echo
+  cluster_status
+  echo
+  echo "Drills: ops/cluster.sh kill records-N (SIGKILL) / restart records-N; docs/replication.md"
+  echo "Stop everything with: ops/cluster.sh down"
+}
+
+cluster_down() {
+  local any=0 s
+  "$ROOT/ops/web.sh" down || say "the web gateway did not stop (ops/web.sh)"
+  for s in recommend catalog haproxy records-3 records-2 records-1 nats-3 nats-2 nats-1; do
+    stop_one "$s" && any=1
+  done
+  rm -f "$RUN/tls.on" "$RUN/auth.on"
+  [ "$any" = 1 ] || say "nothing was running"
+}
+
+# node_line N: one line of `status` for records-N, from GET /replication.
+node_line() {
+  local n="$1" pid json
+  if ! pid=$(pid_of "records-$n"); then
+    printf '  %-10s %-8s %s\n' "records-$n" "-" "not running"
+    return
+  fi
+  json=$(metrics_curl /replication "$n" 2>/dev/null || true)
+  if [ -z "$json" ]; then
+    printf '  %-10s %-8s %s\n' "records-$n" "$pid" "no answer on GET /replication"
+    return
+  fi
+  python3 - "$n" "$pid" "$(node_port "$n")" "$json" <<'PY'
+import json, sys
+n, pid, port, raw = sys.argv[1:5]
+try:
+    d = json.loads(raw)
+except ValueError:
+    print(f"  records-{n:<3}  {pid:<8} GET /replication: not JSON: {raw[:80]!r}")
+    sys.exit(0)
+print(f"  records-{n:<3}  {pid:<8} 127.0.0.1:{port:<6} {d.get('role', '?'):<12} "
+      f"applied {d.get('applied_seq', '?'):<10} log {d.get('log_last_seq', '?'):<10} "
+      f"lag {d.get('lag', '?'):<8} leader {d.get('leader') or '-'}")
+PY
+}
+
+cluster_status() {
+  resolve_tls
+  resolve_auth
+  local n pid
+  [ "$TLS" = 0 ] || echo "TLS: on (mutual TLS; certificates in $TLS_DIR; HAProxy passes TLS through)"
+  if [ "$AUTH" = 1 ]; then
+    echo "auth: on (bearer tokens; NATS user lifelong, password in $AUTH_DIR/nats.password)"
+  else
+    echo "auth: OFF (STACK_AUTH=0): every caller is trusted"
+  fi
+  echo "records nodes (GET /replication on each metrics port):"
+  printf '  %-10s %-8s %-16s %-12s %-18s %-14s %-12s %s\n' NODE PID GRPC ROLE APPLIED LOG LAG LEADER
+  for n in "${NODES[@]}"; do node_line "$n"; done
+  echo "statement log (NATS JetStream, file storage in $CLUSTER/nats-N):"
+  for n in "${NODES[@]}"; do
+    if pid=$(pid_of "nats-$n"); then
+      printf '  %-10s %-8s 127.0.0.1:%-6s JetStream %s\n' "nats-$n" "$pid" "$(nats_port "$n")" \
+        "$(curl -s --max-time 2 "http://127.0.0.1:$(nats_http_port "$n")/healthz" 2>/dev/null | tr -d '\n' || echo '?')"
+    else
+      printf '  %-10s %-8s %s\n' "nats-$n" "-" "not running"
+    fi
+  done
+  if pid=$(pid_of haproxy); then
+    echo "haproxy (pid $pid): gRPC $HOST:$RECORDS_PORT -> $(haproxy_up_servers grpc | sed 's/^$/(no leader)/')," \
+      "xAPI $HOST:$XAPI_PORT -> $(haproxy_up_servers xapi | sed 's/^$/(no leader)/')," \
+      "stats http://127.0.0.1:$HAPROXY_STATS_PORT/"
+  else
+    echo "haproxy: not running"
+  fi
+  for s in catalog recommend; do
+    local port_var="${s^^}_PORT"
+    if pid=$(pid_of "$s"); then
+      printf '%-10s pid %-8s %s\n' "$s" "$pid" "$HOST:${!port_var}"
+    else
+      printf '%-10s not running\n' "$s"
+    fi
+  done
+  "$ROOT/ops/web.sh" status || true
+  if [ -x "$BIN/lifelong.bin" ] && any_running; then
+    echo
+    lifelong health --timeout=2s || true
+  fi
+}
+
+# node_arg NAME: validates a NODE argument (records-N or nats-N, N in 1..3).
+node_arg() {
+  case "${1:-}" in
+    records-[123] | nats-[123]) echo "$1" ;;
+    *) die "NODE must be records-1, records-2, records-3, nats-1, nats-2 or nats-3 (got '${1:-}')" ;;
+  esac
+}
+
+cluster_kill() {
+  local name pid
+  name=$(node_arg "${1:-}")
+  pid=$(pid_of "$name") || die "$name is not running"
+  kill -KILL "$pid"
+  while kill -0 "$pid" 2>/dev/null; do sleep 0.05; done
+  rm -f "$RUN/$name.pid"
+  say "$name (pid $pid) killed with SIGKILL"
+}
+
+cluster_restart() {
+  local name n
+  name=$(node_arg "${1:-}")
+  n="${name##*-}"
+  resolve_tls
+  resolve_auth
+  pid_of "$name" >/dev/null && stop_one "$name"
+  case "$name" in
+    nats-*)
+      start_nats "$n"
+      say "waiting for nats-$n to rejoin and catch up"
+      wait_nats 60 "$n"
+      ;;
+    records-*)
+      start_node "$n"
+      say "waiting for records-$n to answer (it catches up from its last applied position)"
+      wait_node 60 "$n"
+      ;;
+  esac
+  say "$name is back"
+}
+
+# Sourced (by a drill script): settings and functions only.
+[ "${BASH_SOURCE[0]}" = "$0" ] || return 0
+
+case "${1:-}" in
+  up) cluster_up ;;
+  down) cluster_down ;;
+  status) cluster_status ;;
+  kill) cluster_kill "${2:-}" ;;
+  restart) cluster_restart "${2:-}" ;;
+  *)
+    echo "usage: ops/cluster.sh up|down|status|kill NODE|restart NODE   (NODE: records-1..3, nats-1..3;" \
+      "settings: the comment at the top)" >&2
+    exit 2
+    ;;
+esac
