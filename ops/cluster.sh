@@ -40,6 +40,8 @@ CLUSTER_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # shellcheck source=ops/stack.sh
 source "$CLUSTER_ROOT/ops/stack.sh"
 
+# The replicas' digest tool as well (ops/store_digest.h; the disk-loss drill).
+TARGETS+=(//ops:records_digest)
 CLUSTER="$VAR/cluster"
 STACK_RUN="$RUN"  # the single-node stack's pid files
 RUN="$CLUSTER/run"
