@@ -1,7 +1,16 @@
 #!/usr/bin/env bash
-# Runs the ADL LRS conformance suite against a fresh record store.
+# Runs the ADL LRS conformance suite against a fresh record store, or against
+# a running endpoint (e.g. the replicated cluster's address, docs/replication.md).
 #
 #   ops/xapi/conformance.sh /path/to/lrs-conformance-test-suite [2.0.0|1.0.3]
+#   XAPI_ENDPOINT=http://127.0.0.1:8080/xapi XAPI_BASIC=user:password \
+#     ops/xapi/conformance.sh /path/to/lrs-conformance-test-suite [2.0.0|1.0.3]
+#
+# With XAPI_ENDPOINT nothing is built or started: the suite runs against that
+# endpoint with the Basic credentials in XAPI_BASIC (default: the repository's
+# development user; a stack with authentication on has its own, in
+# $LIFELONG_VAR/stack.env as LIFELONG_XAPI_BASIC). The endpoint must answer
+# with the suite's version as its default (records_server --xapi_default_version).
 #
 # The suite (github.com/adlnet/lrs-conformance-test-suite, never committed
 # here) must be checked out with `npm install` done inside it. The suite's exit
@@ -13,17 +22,25 @@ SUITE=${1:?path to the conformance suite checkout}
 VERSION=${2:-2.0.0}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT"
-bazel build -c opt //services/records:records_server >/dev/null
 WORK=$(mktemp -d)
-PORT=${XAPI_PORT:-18080}
-bazel-bin/services/records/records_server --port=0 --metrics_port=0 --data_dir="$WORK/records" \
-  --xapi_documents_dir="$WORK/documents" --xapi_port="$PORT" --xapi_default_version="$VERSION" \
-  --xapi_credentials=ops/xapi/dev-credentials.txt >"$WORK/server.log" 2>&1 &
-SERVER=$!
-trap 'kill $SERVER 2>/dev/null; wait $SERVER 2>/dev/null; rm -rf "$WORK"' EXIT
-for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/xapi/about" >/dev/null && break; sleep 0.1; done
-before=$(ls "$SUITE/logs" 2>/dev/null | wc -l)
-(cd "$SUITE" && node bin/console_runner.js -e "http://127.0.0.1:$PORT/xapi" -a -u lifelong -p lifelong-dev \
+BASIC=${XAPI_BASIC:-lifelong:lifelong-dev}
+if [ -n "${XAPI_ENDPOINT:-}" ]; then
+  ENDPOINT=${XAPI_ENDPOINT%/}
+  trap 'rm -rf "$WORK"' EXIT
+  curl -sf "$ENDPOINT/about" >/dev/null || { echo "conformance: no xAPI at $ENDPOINT/about" >&2; exit 1; }
+else
+  bazel build -c opt //services/records:records_server >/dev/null
+  PORT=${XAPI_PORT:-18080}
+  ENDPOINT="http://127.0.0.1:$PORT/xapi"
+  bazel-bin/services/records/records_server --port=0 --metrics_port=0 --data_dir="$WORK/records" \
+    --xapi_documents_dir="$WORK/documents" --xapi_port="$PORT" --xapi_default_version="$VERSION" \
+    --xapi_credentials=ops/xapi/dev-credentials.txt >"$WORK/server.log" 2>&1 &
+  SERVER=$!
+  trap 'kill $SERVER 2>/dev/null; wait $SERVER 2>/dev/null; rm -rf "$WORK"' EXIT
+  for _ in $(seq 100); do curl -sf "$ENDPOINT/about" >/dev/null && break; sleep 0.1; done
+fi
+echo "conformance: xAPI $VERSION suite against $ENDPOINT"
+(cd "$SUITE" && node bin/console_runner.js -e "$ENDPOINT" -a -u "${BASIC%%:*}" -p "${BASIC#*:}" \
   -x "$VERSION" >"$WORK/suite.out" 2>&1) || true
 LOG=$(ls -t "$SUITE"/logs/*.log | head -1)
 python3 - "$LOG" <<'PY'
