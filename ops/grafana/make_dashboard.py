@@ -95,6 +95,22 @@ panel("Index searches",
        ('rate(lifelong_recommend_search_batches_total[$__rate_interval])', "FAISS batches")],
       12, 49, unit="ops", desc="Batched queries per FAISS call = queries{batched} / batches.")
 
+row("Replication (ops/cluster.sh; docs/replication.md)", 57)
+panel("Applied log position by node",
+      [('lifelong_replication_applied_seq', "{{instance}}")], 0, 58, unit="short",
+      desc="The last statement-log sequence each node applied to its store (it grows with every write).")
+panel("Replication lag by node",
+      [('lifelong_replication_lag', "{{instance}}")], 12, 58, unit="short",
+      desc="Log operations a node has yet to apply; a follower read is at most this stale.")
+panel("Leader", [('lifelong_replication_leader == 1', "{{instance}}")], 0, 66, w=6, h=6,
+      unit="short", kind="stat", desc="The node that holds the lease and takes writes.")
+panel("Leader changes",
+      [('sum(increase(lifelong_replication_leader_changes_total[1h]))', "last hour")], 6, 66, w=6, h=6,
+      unit="short", kind="stat")
+panel("Leader changes over time",
+      [('sum by (instance) (increase(lifelong_replication_leader_changes_total[$__rate_interval]))',
+        "{{instance}}")], 12, 66, unit="short")
+
 dashboard = {
     "__inputs": [],
     "title": "Lifelong learning services",
