@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# ops/cluster.sh end to end, in its hardest mode (authentication and TLS on):
+# up (NATS with a password, three nodes, HAProxy checking /leader over mutual
+# TLS, catalog, recommender), status, a write through the client address,
+# kill of the leader, a write through the same address once another node
+# leads, restart of the killed node, down. Ports from a free block, files
+# under TEST_TMPDIR, the binaries from this test's runfiles.
+set -euo pipefail
+
+RUNFILES="${TEST_SRCDIR:?}/${TEST_WORKSPACE:-lifelong}"
+export LIFELONG_VAR="$TEST_TMPDIR/var"
+rm -rf "$LIFELONG_VAR"
+mkdir -p "$LIFELONG_VAR/bin"
+for b in services/records/records_server services/catalog/catalog_server services/recommend/recommend_server \
+  services/auth/mint_token ops/records_digest; do
+  install -m 0755 "$RUNFILES/$b" "$LIFELONG_VAR/bin/$(basename "$b")"
+done
+install -m 0755 "$RUNFILES/services/cli/lifelong" "$LIFELONG_VAR/bin/lifelong.bin"
+
+# A block of free ports: BASE+0..BASE+99 (cluster.sh's ports are offsets in it).
+BASE=$(python3 - <<'PY'
+import random, socket
+def free(p):
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", p)); return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+for _ in range(200):
+    b = random.randrange(20000, 60000, 100)
+    if all(free(b + i) for i in range(100)):
+        print(b); break
+PY
+)
+[ -n "$BASE" ] || { echo "no free port block" >&2; exit 1; }
+export LIFELONG_RECORDS_PORT=$((BASE + 1)) LIFELONG_CATALOG_PORT=$((BASE + 2)) LIFELONG_RECOMMEND_PORT=$((BASE + 3))
+export RECORDS_FLAGS="--xapi_port=$((BASE + 4)) --metrics_port=$((BASE + 5)) --block_cache_mb=64 --warm_cache=false"
+export CATALOG_FLAGS="--metrics_port=$((BASE + 6))" RECOMMEND_FLAGS="--metrics_port=$((BASE + 7))"
+export CLUSTER_NODE_PORT_BASE=$((BASE + 10)) CLUSTER_XAPI_PORT_BASE=$((BASE + 20))
+export CLUSTER_METRICS_PORT_BASE=$((BASE + 30)) CLUSTER_NATS_PORT_BASE=$((BASE + 40))
+export CLUSTER_HAPROXY_STATS_PORT=$((BASE + 8)) LIFELONG_WEB_PORT=$((BASE + 9))
+# cluster.sh's NATS ports: clients BASE+41.., routes +2000, monitoring +4000.
+export STACK_SKIP_BUILD=1 STACK_SKIP_DEMO=1 STACK_SKIP_WEB=1 STACK_TLS=1 STACK_AUTH=1
+CLUSTER="$RUNFILES/ops/cluster.sh"
+[ -x /usr/sbin/nats-server ] && export NATS_SERVER=/usr/sbin/nats-server
+[ -x /usr/sbin/haproxy ] && export HAPROXY=/usr/sbin/haproxy
+export PATH="$PATH:/usr/sbin:/sbin"
+
+fail() { echo "FAIL: $*" >&2; for f in "$LIFELONG_VAR"/cluster/log/*.log; do echo "--- $f" >&2; tail -n 15 "$f" >&2; done; exit 1; }
+cleanup() { "$CLUSTER" down >/dev/null 2>&1 || true; }
+trap cleanup EXIT
+
+"$CLUSTER" up >"$TEST_TMPDIR/up.out" 2>&1 || { cat "$TEST_TMPDIR/up.out"; fail "up"; }
+cat "$TEST_TMPDIR/up.out"
+
+leader_of() {  # the node that the status calls leader
+  "$CLUSTER" status 2>/dev/null | awk '$1 ~ /^records-/ && $4 == "leader" {print $1; exit}'
+}
+LEADER=$(leader_of)
+[ -n "$LEADER" ] || fail "no leader in status"
+echo "leader: $LEADER"
+"$CLUSTER" status | grep -q "gRPC 127.0.0.1:$LIFELONG_RECORDS_PORT -> $LEADER" || fail "HAProxy does not route to $LEADER"
+grep -q "user: lifelong, password" "$LIFELONG_VAR/cluster/nats-1.conf" || fail "NATS without a password (auth on)"
+grep -q "check-ssl verify required" "$LIFELONG_VAR/cluster/haproxy.cfg" || fail "HAProxy check without TLS"
+
+LIFELONG="$LIFELONG_VAR/bin/lifelong"
+"$LIFELONG" health records --timeout=5s || fail "records not SERVING through HAProxy"
+"$LIFELONG" record --learner u0000001 --verb completed --course c1 --id 00000000-0000-4000-8000-000000000001 ||
+  fail "write through the client address"
+
+# A client without the NATS password cannot reach the log.
+if python3 - "$((BASE + 41))" <<'PY'
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5)
+s.recv(4096)  # INFO
+s.sendall(b'CONNECT {"verbose":false,"pedantic":false}\r\nPUB lifelong.records.shared 1\r\nx\r\nPING\r\n')
+data = b""
+while b"PONG" not in data and b"-ERR" not in data:
+    chunk = s.recv(4096)
+    if not chunk: break
+    data += chunk
+sys.exit(0 if b"PONG" in data and b"-ERR" not in data else 1)
+PY
+then fail "NATS accepted a client without credentials"; fi
+
+"$CLUSTER" kill "$LEADER"
+t0=$(date +%s)
+NEW=""
+for _ in $(seq 150); do
+  NEW=$(leader_of || true)
+  [ -n "$NEW" ] && [ "$NEW" != "$LEADER" ] && break
+  sleep 0.1
+done
+[ -n "$NEW" ] && [ "$NEW" != "$LEADER" ] || fail "no new leader within 15 s of killing $LEADER"
+echo "new leader $NEW after $(($(date +%s) - t0)) s"
+ok=0
+for _ in $(seq 50); do
+  if "$LIFELONG" record --learner u0000001 --verb completed --course c2 --id 00000000-0000-4000-8000-000000000002 \
+    >/dev/null 2>&1; then ok=1; break; fi
+  sleep 0.2
+done
+[ "$ok" = 1 ] || fail "no write through the client address after the failover"
+"$LIFELONG" history u0000001 | grep -q c1 || fail "the write acknowledged before the kill is not readable"
+
+"$CLUSTER" restart "$LEADER" || fail "restart $LEADER"
+"$CLUSTER" status | grep -E "^ *$LEADER " | grep -Eq "follower|catching_up" || fail "$LEADER did not come back as a follower"
+"$CLUSTER" kill records-7 2>/dev/null && fail "kill accepted a bad node name"
+
+"$CLUSTER" down || fail "down"
+for f in "$LIFELONG_VAR"/cluster/run/*.pid; do
+  [ -e "$f" ] && fail "pid file left after down: $f"
+done
+trap - EXIT
+echo PASS
