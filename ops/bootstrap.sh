@@ -14,6 +14,7 @@ PACKAGES=(
   # Fuzz tests (tests/fuzz): clang with libFuzzer and the sanitizer runtimes,
   # and llvm-symbolizer for readable crash stacks.
   clang libclang-rt-dev llvm
+  nats-server libnats-dev haproxy  # replicated records (issue #15, services/records/replication)
 )
 
 # The web gateway and its screens (services/web) run on Node.js; a machine that

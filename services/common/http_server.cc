@@ -341,8 +341,8 @@ void HttpServer::Loop() {
 
 absl::StatusOr<std::unique_ptr<HttpServer>> StartMetricsHttpServer(
     HttpServerOptions options, const metrics::MetricsRegistry* registry,
-    std::function<bool()> healthy) {
-  std::map<std::string, HttpHandler> routes;
+    std::function<bool()> healthy, std::map<std::string, HttpHandler> extra_routes) {
+  std::map<std::string, HttpHandler> routes = std::move(extra_routes);
   routes["/metrics"] = [registry] {
     HttpResponse r;
     r.content_type = "text/plain; version=0.0.4; charset=utf-8";
@@ -358,9 +358,10 @@ absl::StatusOr<std::unique_ptr<HttpServer>> StartMetricsHttpServer(
 
 std::unique_ptr<HttpServer> StartMetricsHttpServerOrLog(HttpServerOptions options,
                                                         const metrics::MetricsRegistry* registry,
-                                                        std::function<bool()> healthy) {
+                                                        std::function<bool()> healthy,
+                                                        std::map<std::string, HttpHandler> extra_routes) {
   absl::StatusOr<std::unique_ptr<HttpServer>> server =
-      StartMetricsHttpServer(std::move(options), registry, std::move(healthy));
+      StartMetricsHttpServer(std::move(options), registry, std::move(healthy), std::move(extra_routes));
   if (!server.ok()) {
     LogError("metrics_listen_failed", {{"error", server.status().ToString()}});
     return nullptr;

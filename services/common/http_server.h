@@ -101,17 +101,20 @@ class HttpServer {
 
 // Starts an HttpServer with GET /metrics (the exposition text of `registry`,
 // Content-Type text/plain; version=0.0.4) and GET /healthz (200 "ok" while
-// `healthy` returns true or is empty, 503 "unhealthy" otherwise).
+// `healthy` returns true or is empty, 503 "unhealthy" otherwise), plus
+// `extra_routes` (a service's own operational endpoints, e.g. the record
+// service's GET /replication and /leader; /metrics and /healthz win a clash).
 absl::StatusOr<std::unique_ptr<HttpServer>> StartMetricsHttpServer(
     HttpServerOptions options, const metrics::MetricsRegistry* registry,
-    std::function<bool()> healthy = nullptr);
+    std::function<bool()> healthy = nullptr, std::map<std::string, HttpHandler> extra_routes = {});
 
 // StartMetricsHttpServer for a service's main, where the endpoint is not
 // worth failing for: on error it logs `metrics_listen_failed` and returns
 // null, and the service serves on without /metrics.
 std::unique_ptr<HttpServer> StartMetricsHttpServerOrLog(HttpServerOptions options,
                                                         const metrics::MetricsRegistry* registry,
-                                                        std::function<bool()> healthy = nullptr);
+                                                        std::function<bool()> healthy = nullptr,
+                                                        std::map<std::string, HttpHandler> extra_routes = {});
 
 }  // namespace lifelong
 

@@ -64,6 +64,13 @@
 //   kMetaErasureEpoch ("erasure_epoch")        (RecordStore::GetErasureEpoch)
 //       value = u64 number of completed erasures | u64 time of the latest,
 //               microseconds since the Unix epoch
+//   kMetaAppliedLogSeq ("replication/applied_seq")  (RecordStore::AppliedLogSeq)
+//       value = the JetStream sequence of the last replicated-log operation
+//               applied, as decimal ASCII text (written in the same
+//               WriteBatch as that operation's effects; absent: none)
+// Audit keys written by a replicated-log operation use counter
+// 0x8000000000000000 | log sequence (a node's local rows count from 0, so
+// the two never collide).
 #ifndef LIFELONG_SERVICES_RECORDS_KEY_CODEC_H_
 #define LIFELONG_SERVICES_RECORDS_KEY_CODEC_H_
 
@@ -82,6 +89,7 @@ using Uuid = std::array<uint8_t, 16>;
 inline constexpr char kMetaPageTokenKey[] = "page_token_key";
 inline constexpr char kMetaSchemaVersion[] = "schema_version";
 inline constexpr char kMetaErasureEpoch[] = "erasure_epoch";
+inline constexpr char kMetaAppliedLogSeq[] = "replication/applied_seq";
 inline constexpr uint32_t kSchemaVersion = 1;
 
 // Longest string allowed inside a key (IRIs, learner keys).

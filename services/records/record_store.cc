@@ -15,6 +15,7 @@
 #include <utility>
 
 #include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "services/common/log.h"
@@ -185,6 +186,10 @@ struct RecordStore::Writer {
   absl::Status status;
   std::vector<std::string> values;  // encoded records, in request order
   int64_t erased = 0;
+  // Log mode: the operation's log sequence and the proposer's clock (0: a
+  // local write, timed by options_.now_micros).
+  uint64_t log_seq = 0;
+  int64_t now_us = 0;
   // An erase: the key range its batch touched in each column family (by id),
   // compacted after the write (PurgeErased).
   std::map<uint32_t, std::pair<std::string, std::string>> erased_ranges;
@@ -330,6 +335,21 @@ absl::StatusOr<std::unique_ptr<RecordStore>> RecordStore::Open(const std::string
   }
   LL_RETURN_IF_ERROR(FromRocks(it->status(), "scan stored index"));
 
+  // Log mode: where applying the replicated log resumes.
+  {
+    std::string applied;
+    s = raw->Get(rocksdb::ReadOptions(), store->cf(static_cast<int>(Cf::kMeta)), kMetaAppliedLogSeq, &applied);
+    if (s.ok()) {
+      uint64_t v = 0;
+      if (!absl::SimpleAtoi(applied, &v)) {
+        return absl::InternalError(absl::StrCat("corrupt ", kMetaAppliedLogSeq, ": \"", applied, "\""));
+      }
+      store->applied_log_seq_ = v;
+    } else if (!s.IsNotFound()) {
+      return FromRocks(s, "read applied log sequence");
+    }
+  }
+
   try {
     store->authority_json_ = nlohmann::json::parse(options.authority_json).dump();
   } catch (const nlohmann::json::exception& e) {
@@ -346,8 +366,8 @@ RecordStore::~RecordStore() {
   db_->Close();
 }
 
-uint64_t RecordStore::NextSeq() {
-  uint64_t now = static_cast<uint64_t>(std::max<int64_t>(0, options_.now_micros()));
+uint64_t RecordStore::NextSeq(int64_t now_us) {
+  uint64_t now = static_cast<uint64_t>(std::max<int64_t>(0, now_us != 0 ? now_us : options_.now_micros()));
   last_seq_ = std::max(now, last_seq_ + 1);
   return last_seq_;
 }
@@ -355,8 +375,40 @@ uint64_t RecordStore::NextSeq() {
 absl::StatusOr<std::vector<StoredStatement>> RecordStore::Record(
     std::vector<ParsedStatement> statements) {
   if (statements.empty()) return std::vector<StoredStatement>{};
+  if (options_.log != nullptr) {
+    // The proposer decides the authority (and the clock, below), so that
+    // every replica applies the same record.
+    for (ParsedStatement& p : statements) {
+      if (p.authority_json.empty()) {
+        p.authority_json = authority_json_;
+        p.verified_issuer = false;  // the default authority is never a verified issuer
+      }
+    }
+    return options_.log->ProposeRecord(std::move(statements), options_.now_micros());
+  }
   // Everything that does not depend on the stored sequence happens here, in
   // the caller's thread, so concurrent callers prepare in parallel.
+  LL_ASSIGN_OR_RETURN(std::vector<Prepared> prepared, Prepare(std::move(statements)));
+  Writer w;
+  w.statements = &prepared;
+  Enqueue(&w);
+  if (!w.status.ok()) return w.status;
+  return Collect(prepared, w);
+}
+
+absl::StatusOr<std::vector<StoredStatement>> RecordStore::Collect(const std::vector<Prepared>& prepared,
+                                                                  const Writer& w) const {
+  std::vector<StoredStatement> out;
+  out.reserve(prepared.size());
+  for (size_t i = 0; i < prepared.size(); ++i) {
+    LL_ASSIGN_OR_RETURN(StatementRecord r, DecodeStatementRecord(w.values[i]));
+    out.push_back({prepared[i].parsed.id, std::move(r)});
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<RecordStore::Prepared>> RecordStore::Prepare(
+    std::vector<ParsedStatement> statements) const {
   std::vector<Prepared> prepared(statements.size());
   for (size_t i = 0; i < statements.size(); ++i) {
     Prepared& x = prepared[i];
@@ -397,20 +449,11 @@ absl::StatusOr<std::vector<StoredStatement>> RecordStore::Record(
     r.json.clear();
     x.parsed = std::move(p);
   }
-  Writer w;
-  w.statements = &prepared;
-  Enqueue(&w);
-  if (!w.status.ok()) return w.status;
-  std::vector<StoredStatement> out;
-  out.reserve(prepared.size());
-  for (size_t i = 0; i < prepared.size(); ++i) {
-    LL_ASSIGN_OR_RETURN(StatementRecord r, DecodeStatementRecord(w.values[i]));
-    out.push_back({prepared[i].parsed.id, std::move(r)});
-  }
-  return out;
+  return prepared;
 }
 
 absl::StatusOr<int64_t> RecordStore::EraseLearner(const std::string& learner) {
+  if (options_.log != nullptr) return options_.log->ProposeErase(learner, options_.now_micros());
   Writer w;
   w.erase_learner = &learner;
   Enqueue(&w);
@@ -484,8 +527,22 @@ void RecordStore::Enqueue(Writer* w) {
   }
 
   write_mu_.Unlock();
-  std::vector<std::string> changed =
-      group.front()->erase_learner != nullptr ? ApplyErase(group.front()) : CommitGroup(group);
+  RunGroup(group);
+  write_mu_.Lock();
+
+  for (Writer* x : group) {
+    writers_.pop_front();
+    x->done = true;
+    if (x != w) x->cv.Signal();
+  }
+  if (!writers_.empty()) writers_.front()->cv.Signal();
+}
+
+void RecordStore::RunGroup(const std::vector<Writer*>& group) {
+  NotifyChanged(group.front()->erase_learner != nullptr ? ApplyErase(group.front()) : CommitGroup(group));
+}
+
+void RecordStore::NotifyChanged(std::vector<std::string> changed) {
   // Watchers learn of the change before any writer of the group is answered.
   if (!changed.empty()) {
     std::function<void(const std::vector<std::string>&)> listener;
@@ -499,14 +556,6 @@ void RecordStore::Enqueue(Writer* w) {
       listener(changed);
     }
   }
-  write_mu_.Lock();
-
-  for (Writer* x : group) {
-    writers_.pop_front();
-    x->done = true;
-    if (x != w) x->cv.Signal();
-  }
-  if (!writers_.empty()) writers_.front()->cv.Signal();
 }
 
 absl::StatusOr<std::optional<StatementRecord>> RecordStore::LoadRecord(const Uuid& id) const {
@@ -564,7 +613,7 @@ absl::Status FileReferences(const std::vector<rocksdb::ColumnFamilyHandle*>& han
 
 }  // namespace
 
-std::vector<std::string> RecordStore::CommitGroup(const std::vector<Writer*>& group) {
+std::vector<std::string> RecordStore::CommitGroup(const std::vector<Writer*>& group, absl::Status* write_status) {
   rocksdb::WriteBatch batch;
   std::vector<std::string> changed;  // learners whose records this group changes
   // Encoded records written (or rewritten, for voiding) by this group so far;
@@ -635,7 +684,7 @@ std::vector<std::string> RecordStore::CommitGroup(const std::vector<Writer*>& gr
       }
 
       // Assign the stored sequence and patch it into the prepared value.
-      uint64_t seq = NextSeq();
+      uint64_t seq = NextSeq(w->now_us);
       x.record.stored_seq = seq;
       std::string stamp = FormatTimestampMicros(static_cast<int64_t>(seq));
       if (stamp.size() != kTimestampLen) {
@@ -716,10 +765,16 @@ std::vector<std::string> RecordStore::CommitGroup(const std::vector<Writer*>& gr
     fresh_total += fresh;
   }
 
+  // Log mode: the position applied, in the same batch.
+  uint64_t log_seq = 0;
+  for (Writer* w : group) log_seq = std::max(log_seq, w->log_seq);
+  if (log_seq != 0) batch.Put(cf(static_cast<int>(Cf::kMeta)), kMetaAppliedLogSeq, absl::StrCat(log_seq));
   if (batch.Count() == 0) return {};  // every statement was a replay or failed
   rocksdb::WriteOptions wo;
   wo.sync = options_.sync;
   rocksdb::Status s = db_->Write(wo, &batch);
+  if (write_status != nullptr) *write_status = FromRocks(s, "commit statements");
+  if (s.ok() && log_seq != 0) applied_log_seq_ = log_seq;
   if (!s.ok()) {
     absl::Status err = FromRocks(s, "commit statements");
     LogError("store_write_failed", {{"error", std::string(err.message())}});
@@ -855,6 +910,19 @@ std::vector<std::string> RecordStore::ApplyErase(Writer* w) {
     w->status = status;
     return {};
   }
+  if (w->log_seq != 0) {
+    // Log mode: the epoch and the applied position go with the erasure.
+    absl::StatusOr<ErasureEpoch> e = GetErasureEpoch();
+    if (!e.ok()) {
+      w->status = e.status();
+      return {};
+    }
+    std::string v;
+    PutU64(&v, e->epoch + 1);
+    PutU64(&v, static_cast<uint64_t>(std::max<int64_t>(0, w->now_us)));
+    batch.Put(cf(static_cast<int>(Cf::kMeta)), kMetaErasureEpoch, v);
+    batch.Put(cf(static_cast<int>(Cf::kMeta)), kMetaAppliedLogSeq, absl::StrCat(w->log_seq));
+  }
   if (batch.Count() > 0) {
     rocksdb::WriteOptions wo;
     wo.sync = options_.sync;
@@ -863,6 +931,7 @@ std::vector<std::string> RecordStore::ApplyErase(Writer* w) {
       w->status = FromRocks(s, "erase learner");
       return {};
     }
+    if (w->log_seq != 0) applied_log_seq_ = w->log_seq;
     // The ranges to compact, so that the erased values leave the files
     // (EraseLearner does it after the write, outside the writer queue).
     w->erased_ranges = KeyRangesOf(batch);
@@ -1171,6 +1240,7 @@ absl::Status WaitForRocksBackgroundWork(rocksdb::DB* db, const std::vector<rocks
 absl::Status RecordStore::WaitForBackgroundWork() { return WaitForRocksBackgroundWork(db_.get(), handles_); }
 
 absl::Status RecordStore::AppendAudit(const AuditEvent& e) {
+  if (options_.log != nullptr) return options_.log->ProposeAudit(e, options_.now_micros());
   std::string key;
   PutU64(&key, static_cast<uint64_t>(e.time_us ? e.time_us : options_.now_micros()));
   PutU64(&key, audit_counter_.fetch_add(1, std::memory_order_relaxed));
@@ -1242,6 +1312,7 @@ absl::StatusOr<std::string> RecordStore::GetMeta(absl::string_view key) const {
 }
 
 absl::Status RecordStore::WriteMeta(const std::vector<std::pair<std::string, std::optional<std::string>>>& edits) {
+  if (options_.log != nullptr) return options_.log->ProposeMeta(edits, options_.now_micros());
   rocksdb::WriteBatch batch;
   for (const auto& [key, value] : edits) {
     if (value) {
@@ -1266,6 +1337,142 @@ absl::Status RecordStore::ForEachMeta(
     }
   }
   return FromRocks(it->status(), "scan store metadata");
+}
+
+absl::Status RecordStore::CheckLogSeq(uint64_t seq) const {
+  uint64_t applied = applied_log_seq_.load();
+  if (seq <= applied) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("log operation ", seq, " is not after the applied position ", applied));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RecordStore::WriteWithLogSeq(rocksdb::WriteBatch* batch, uint64_t seq) {
+  batch->Put(cf(static_cast<int>(Cf::kMeta)), kMetaAppliedLogSeq, absl::StrCat(seq));
+  rocksdb::WriteOptions wo;
+  wo.sync = options_.sync;
+  LL_RETURN_IF_ERROR(FromRocks(db_->Write(wo, batch), "apply log operation"));
+  applied_log_seq_ = seq;
+  return absl::OkStatus();
+}
+
+absl::Status RecordStore::ApplyLoggedRecords(std::vector<LoggedRecord>* ops) {
+  if (ops->empty()) return absl::OkStatus();
+  uint64_t previous = applied_log_seq_.load();
+  for (const LoggedRecord& op : *ops) {
+    if (op.seq <= previous) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("log operation ", op.seq, " is not after the applied position ", previous));
+    }
+    previous = op.seq;
+  }
+  std::vector<std::vector<Prepared>> prepared(ops->size());
+  std::vector<Writer> writers(ops->size());
+  std::vector<Writer*> group;
+  for (size_t i = 0; i < ops->size(); ++i) {
+    LoggedRecord& op = (*ops)[i];
+    // A copy: the operation is applied again when the write fails.
+    absl::StatusOr<std::vector<Prepared>> p = Prepare(op.statements);
+    writers[i].log_seq = op.seq;
+    writers[i].now_us = op.now_us;
+    if (!p.ok()) {
+      op.result = p.status();  // deterministic: the same on every replica
+      continue;
+    }
+    prepared[i] = std::move(*p);
+    writers[i].statements = &prepared[i];
+    group.push_back(&writers[i]);
+  }
+  if (group.empty()) {
+    rocksdb::WriteBatch batch;
+    return WriteWithLogSeq(&batch, ops->back().seq);
+  }
+  // The last operation may have failed in Prepare: the group still records
+  // the position of the last one.
+  group.back()->log_seq = ops->back().seq;
+  absl::Status written;
+  const uint64_t last_seq = last_seq_;
+  const bool has_referrers = has_referrers_;
+  std::vector<std::string> changed = CommitGroup(group, &written);
+  if (!written.ok()) {
+    // Nothing was written: the retry must assign the same stored sequences.
+    last_seq_ = last_seq;
+    has_referrers_ = has_referrers;
+    return written;
+  }
+  for (size_t i = 0; i < ops->size(); ++i) {
+    if (writers[i].statements == nullptr) continue;
+    LoggedRecord& op = (*ops)[i];
+    if (!writers[i].status.ok()) {
+      op.result = writers[i].status;
+    } else {
+      op.result = Collect(prepared[i], writers[i]);
+    }
+  }
+  NotifyChanged(std::move(changed));
+  return absl::OkStatus();
+}
+
+absl::Status RecordStore::ApplyLoggedErase(uint64_t seq, int64_t now_us, const std::string& learner,
+                                           absl::StatusOr<int64_t>* result) {
+  LL_RETURN_IF_ERROR(CheckLogSeq(seq));
+  Writer w;
+  w.erase_learner = &learner;
+  w.log_seq = seq;
+  w.now_us = now_us;
+  std::vector<std::string> changed = ApplyErase(&w);
+  if (!w.status.ok()) {
+    if (w.status.code() == absl::StatusCode::kUnavailable) return w.status;  // storage: nothing written
+    // A deterministic failure: the operation's result; the position moves on.
+    *result = w.status;
+    rocksdb::WriteBatch batch;
+    return WriteWithLogSeq(&batch, seq);
+  }
+  if (applied_log_seq_.load() != seq) {
+    // Nothing was written by the erase (cannot happen: the epoch always is).
+    rocksdb::WriteBatch batch;
+    LL_RETURN_IF_ERROR(WriteWithLogSeq(&batch, seq));
+  }
+  NotifyChanged(std::move(changed));
+  if (!w.erased_ranges.empty()) {
+    absl::Status purged = PurgeErased(w.erased_ranges);
+    if (!purged.ok()) LogError("erase_purge_failed", {{"error", std::string(purged.message())}});
+  }
+  *result = w.erased;
+  return absl::OkStatus();
+}
+
+absl::Status RecordStore::ApplyLoggedMeta(
+    uint64_t seq, const std::vector<std::pair<std::string, std::optional<std::string>>>& edits) {
+  LL_RETURN_IF_ERROR(CheckLogSeq(seq));
+  rocksdb::WriteBatch batch;
+  for (const auto& [key, value] : edits) {
+    if (value) {
+      batch.Put(cf(static_cast<int>(Cf::kMeta)), key, *value);
+    } else {
+      batch.Delete(cf(static_cast<int>(Cf::kMeta)), key);
+    }
+  }
+  return WriteWithLogSeq(&batch, seq);
+}
+
+absl::Status RecordStore::ApplyLoggedAudit(uint64_t seq, int64_t now_us, const AuditEvent& e) {
+  LL_RETURN_IF_ERROR(CheckLogSeq(seq));
+  int64_t t = e.time_us ? e.time_us : now_us;
+  std::string key;
+  PutU64(&key, static_cast<uint64_t>(std::max<int64_t>(0, t)));
+  PutU64(&key, (uint64_t{1} << 63) | seq);
+  nlohmann::json j = {{"time", FormatTimestampMicros(t)},
+                      {"subject", e.subject},
+                      {"role", e.role},
+                      {"learner", e.learner},
+                      {"operation", e.operation},
+                      {"outcome", e.outcome},
+                      {"detail", e.detail}};
+  rocksdb::WriteBatch batch;
+  batch.Put(cf(static_cast<int>(Cf::kAudit)), key, j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  return WriteWithLogSeq(&batch, seq);
 }
 
 RecordStoreStats RecordStore::stats() const {

@@ -36,6 +36,9 @@
 
 namespace lifelong::records {
 
+struct AuditEvent;
+class OpLog;
+
 struct RecordStoreOptions {
   // Shared LRU block cache for all column families (uncompressed blocks; the
   // covering learner index is what "a learner's latest statements" reads).
@@ -55,6 +58,12 @@ struct RecordStoreOptions {
   // outlive the store. The power-loss test injects one that drops unsynced
   // writes at a simulated crash (tests/crash/power_loss_fs.h).
   rocksdb::Env* env = nullptr;
+  // Log mode (issue #15, replication/replicator.h): when set, every mutating
+  // call (Record, EraseLearner, WriteMeta, AppendAudit) is handed to the log
+  // as one operation and returns what applying it gave; the log applies
+  // operations in log order through the Apply* methods below. Not owned;
+  // must outlive the store. Null: the single-node store.
+  OpLog* log = nullptr;
 };
 
 // The RocksDB configuration RecordStore::Open uses: database options and one
@@ -134,6 +143,34 @@ struct AuditPage {
 struct RecordStoreStats {
   uint64_t statements_written = 0;
   uint64_t groups_committed = 0;  // = WAL syncs when sync is on
+};
+
+// A replicated log of the store's mutating operations (implemented by
+// replication::Replicator). Each method proposes one operation and returns
+// once it is in the log on a quorum and applied to the local store, with the
+// result of applying it: the same outcomes as the RecordStore method of the
+// same name, plus UNAVAILABLE when this node may not write (not the leader:
+// the message names it) or the log cannot be reached. `now_us` is the
+// proposer's clock, carried in the operation so that every replica stores
+// the same times. Thread-safe.
+class OpLog {
+ public:
+  virtual ~OpLog() = default;
+  virtual absl::StatusOr<std::vector<StoredStatement>> ProposeRecord(std::vector<ParsedStatement> statements,
+                                                                     int64_t now_us) = 0;
+  virtual absl::StatusOr<int64_t> ProposeErase(const std::string& learner, int64_t now_us) = 0;
+  virtual absl::Status ProposeMeta(
+      const std::vector<std::pair<std::string, std::optional<std::string>>>& edits, int64_t now_us) = 0;
+  virtual absl::Status ProposeAudit(const AuditEvent& event, int64_t now_us) = 0;
+};
+
+// One record operation of the replicated log, for RecordStore::ApplyLoggedRecords.
+struct LoggedRecord {
+  uint64_t seq = 0;    // log sequence
+  int64_t now_us = 0;  // the proposer's clock
+  std::vector<ParsedStatement> statements;
+  // Set by ApplyLoggedRecords: what Record() would have returned.
+  absl::StatusOr<std::vector<StoredStatement>> result = absl::UnknownError("not applied");
 };
 
 class RecordStore {
@@ -219,6 +256,34 @@ class RecordStore {
   absl::Status ForEachMeta(absl::string_view prefix,
                            const std::function<bool(absl::string_view key, absl::string_view value)>& fn) const;
 
+  // Log mode: applying the replicated log (replication/replicator.h). Only
+  // the log's single applier thread calls these, in log order; each writes
+  // kMetaAppliedLogSeq = its sequence in the same WriteBatch as the
+  // operation's effects, so a restart resumes after the last applied one.
+  // The operation's own outcome (e.g. ALREADY_EXISTS) is its result; the
+  // returned status is not OK only when nothing was written (UNAVAILABLE:
+  // storage failed, apply it again) or when `seq` is not after
+  // AppliedLogSeq() (FAILED_PRECONDITION: an operation is never applied
+  // twice). Apply is deterministic: times come from `now_us`, the
+  // authority from the operation.
+  //
+  // Applies consecutive record operations in one group commit (ascending
+  // seq), setting each one's result.
+  absl::Status ApplyLoggedRecords(std::vector<LoggedRecord>* ops);
+  // An erasure; `*result` gets EraseLearner's result. In log mode every
+  // applied erasure bumps the erasure epoch (even one that found nothing,
+  // because a replica rebuilt from a log whose erased messages were purged
+  // finds nothing either, and epochs must agree).
+  absl::Status ApplyLoggedErase(uint64_t seq, int64_t now_us, const std::string& learner,
+                                absl::StatusOr<int64_t>* result);
+  absl::Status ApplyLoggedMeta(uint64_t seq,
+                               const std::vector<std::pair<std::string, std::optional<std::string>>>& edits);
+  // The audit row's key is its time | 0x8000000000000000 | seq.
+  absl::Status ApplyLoggedAudit(uint64_t seq, int64_t now_us, const AuditEvent& event);
+  // The sequence of the last applied log operation (0: none), as stored in
+  // kMetaAppliedLogSeq.
+  uint64_t AppliedLogSeq() const { return applied_log_seq_.load(); }
+
   RecordStoreStats stats() const;
   // Called with the (sorted, distinct) learner keys whose records a write
   // changed (statements recorded or voided, a learner erased), after the
@@ -248,13 +313,21 @@ class RecordStore {
   void Enqueue(Writer* w);
   // Both return the learners whose records the write changed (empty when
   // nothing was written).
-  std::vector<std::string> CommitGroup(const std::vector<Writer*>& group);
+  // `write_status` (optional) gets the status of the RocksDB write.
+  std::vector<std::string> CommitGroup(const std::vector<Writer*>& group, absl::Status* write_status = nullptr);
+  // The body of Enqueue once `group` leads: commit, then tell the listener.
+  void RunGroup(const std::vector<Writer*>& group);
+  void NotifyChanged(std::vector<std::string> changed);
+  absl::StatusOr<std::vector<Prepared>> Prepare(std::vector<ParsedStatement> statements) const;
+  absl::StatusOr<std::vector<StoredStatement>> Collect(const std::vector<Prepared>& prepared, const Writer& w) const;
+  absl::Status CheckLogSeq(uint64_t seq) const;
+  absl::Status WriteWithLogSeq(rocksdb::WriteBatch* batch, uint64_t seq);
   std::vector<std::string> ApplyErase(Writer* w);
   absl::Status PurgeErased(const std::map<uint32_t, std::pair<std::string, std::string>>& ranges);
   absl::Status BumpErasureEpoch();
   absl::StatusOr<std::optional<StatementRecord>> LoadRecord(const Uuid& id) const;
   rocksdb::ColumnFamilyHandle* cf(int id) const { return handles_[id]; }
-  uint64_t NextSeq();
+  uint64_t NextSeq(int64_t now_us);
 
   RecordStoreOptions options_;
   std::unique_ptr<rocksdb::DB> db_;
@@ -272,6 +345,7 @@ class RecordStore {
 
   absl::Mutex erasure_mu_;  // serializes erasure-epoch updates
   std::atomic<uint64_t> audit_counter_{0};
+  std::atomic<uint64_t> applied_log_seq_{0};
   std::atomic<uint64_t> statements_written_{0};
   std::atomic<uint64_t> groups_committed_{0};
 };

@@ -6,6 +6,14 @@
 // accepting calls, lets in-flight calls finish (up to --shutdown_grace_ms),
 // then flushes and closes the store. Prometheus metrics and /healthz are served
 // over HTTP on --metrics_host:--metrics_port (docs/observability.md).
+//
+// Replicated (issue #15, services/records/replication/replicator.h): with
+// --replication_nats the store's writes go through a NATS JetStream log that
+// every node applies; only the lease holder accepts writes. The metrics
+// port then also serves GET /replication (JSON: node, role, leader,
+// applied_seq, log_last_seq, lag) and GET /leader (200 "leader" when this
+// node leads and has caught up, else 503: the load balancer's check).
+// Without it the server is the single-node server it always was.
 #include <atomic>
 #include <thread>
 #include <memory>
@@ -27,6 +35,7 @@
 #include "services/common/tls_flags.h"
 #include "services/records/record_store.h"
 #include "services/records/records_service.h"
+#include "services/records/replication/replicator.h"
 #include "services/xapi/xapi_http_server.h"
 
 ABSL_FLAG(std::string, host, "127.0.0.1", "address to listen on (0.0.0.0 for all interfaces)");
@@ -58,6 +67,15 @@ ABSL_FLAG(bool, xapi_require_client_cert, false,
           "with --tls_cert: also demand client certificates on the xAPI port (LMSs authenticate "
           "with Basic auth; --tls_require_client_cert covers gRPC and /metrics)");
 
+ABSL_FLAG(std::string, replication_nats, "",
+          "NATS servers of the replicated log, nats://host:port[,nats://...]; empty: a single node "
+          "(services/records/replication/replicator.h)");
+ABSL_FLAG(std::string, node_id, "records-1", "this node's name in the replication lease and logs");
+ABSL_FLAG(std::string, replication_stream, "LIFELONG_RECORDS", "JetStream stream of the replicated log");
+ABSL_FLAG(int, replicas, 3, "copies JetStream keeps of the log and of the leader lease (1-5)");
+ABSL_FLAG(int64_t, lease_ttl_ms, 3000,
+          "leader lease TTL: a dead leader is replaced within about this long");
+
 int main(int argc, char** argv) {
   lifelong::BlockTerminationSignals();
   absl::ParseCommandLine(argc, argv);
@@ -78,16 +96,39 @@ int main(int argc, char** argv) {
     return 1;
   }
 
+  namespace replication = lifelong::records::replication;
+  std::unique_ptr<replication::Replicator> replicator;
+  if (!absl::GetFlag(FLAGS_replication_nats).empty()) {
+    replication::ReplicatorOptions ro;
+    absl::StatusOr<std::vector<std::string>> servers =
+        replication::ParseServerList(absl::GetFlag(FLAGS_replication_nats));
+    absl::StatusOr<std::unique_ptr<replication::Replicator>> r = servers.status();
+    if (servers.ok()) {
+      ro.servers = *servers;
+      ro.node_id = absl::GetFlag(FLAGS_node_id);
+      ro.stream = absl::GetFlag(FLAGS_replication_stream);
+      ro.replicas = absl::GetFlag(FLAGS_replicas);
+      ro.lease_ttl_ms = absl::GetFlag(FLAGS_lease_ttl_ms);
+      r = replication::Replicator::Connect(ro);
+    }
+    if (!r.ok()) {
+      lifelong::LogError("replication_setup_failed", {{"error", std::string(r.status().message())}});
+      return 1;
+    }
+    replicator = std::move(*r);
+  }
   absl::StatusOr<std::unique_ptr<lifelong::records::RecordStore>> store =
-      lifelong::records::RecordStore::Open(absl::GetFlag(FLAGS_data_dir), [] {
+      lifelong::records::RecordStore::Open(absl::GetFlag(FLAGS_data_dir), [&replicator] {
         lifelong::records::RecordStoreOptions o;
         o.block_cache_bytes = static_cast<size_t>(absl::GetFlag(FLAGS_block_cache_mb)) << 20;
+        o.log = replicator.get();
         return o;
       }());
   if (!store.ok()) {
     lifelong::LogError("store_open_failed", {{"error", std::string(store.status().message())}});
     return 1;
   }
+  if (replicator) replicator->Start(store->get());
   absl::StatusOr<std::unique_ptr<lifelong::auth::Authorizer>> authorizer_or = lifelong::auth::AuthorizerFromFlags();
   if (!authorizer_or.ok()) {
     lifelong::LogError("auth_config", {{"error", std::string(authorizer_or.status().message())}});
@@ -125,6 +166,23 @@ int main(int argc, char** argv) {
          "Synced write groups (WAL fsyncs) of a service's store since start.",
          {{"service", "records"}},
          [stats_store] { return double(stats_store->stats().groups_committed); }},
+    });
+  }
+  if (observed.ok() && replicator) {
+    const replication::Replicator* rep = replicator.get();
+    observed = metrics::DefaultRegistry().AddCallbacks({
+        {MetricType::kGauge, "lifelong_replication_applied_seq",
+         "Sequence of the last replicated-log operation applied to this node's store.", {},
+         [rep] { return double(rep->Status().applied_seq); }},
+        {MetricType::kGauge, "lifelong_replication_lag",
+         "Log operations not yet applied on this node (how stale its reads may be).", {},
+         [rep] { return double(rep->Status().lag); }},
+        {MetricType::kGauge, "lifelong_replication_leader",
+         "1 when this node holds the leader lease and has caught up (accepts writes), else 0.", {},
+         [rep] { return rep->IsLeader() ? 1.0 : 0.0; }},
+        {MetricType::kCounter, "lifelong_replication_leader_changes_total",
+         "Changes of the leader this node has seen since start.", {},
+         [rep] { return double(rep->Status().leader_changes); }},
     });
   }
   if (!observed.ok()) {
@@ -197,13 +255,44 @@ int main(int argc, char** argv) {
   metrics_options.host = absl::GetFlag(FLAGS_metrics_host);
   metrics_options.port = absl::GetFlag(FLAGS_metrics_port);
   metrics_options.tls = *tls;
+  std::map<std::string, lifelong::HttpHandler> replication_routes;
+  if (replicator) {
+    const replication::Replicator* rep = replicator.get();
+    replication_routes["/replication"] = [rep] {
+      lifelong::HttpResponse r;
+      r.content_type = "application/json";
+      r.body = rep->StatusJson() + "\n";
+      return r;
+    };
+    replication_routes["/leader"] = [rep] {
+      lifelong::HttpResponse r;
+      r.status = rep->IsLeader() ? 200 : 503;
+      r.body = rep->IsLeader() ? "leader\n" : "not leader\n";
+      return r;
+    };
+  } else {
+    // A single node: always the one that takes writes.
+    replication_routes["/replication"] = [] {
+      lifelong::HttpResponse r;
+      r.content_type = "application/json";
+      r.body = "{\"role\":\"single\"}\n";
+      return r;
+    };
+    replication_routes["/leader"] = [] {
+      lifelong::HttpResponse r;
+      r.body = "leader\n";
+      return r;
+    };
+  }
   std::unique_ptr<lifelong::HttpServer> metrics_server = lifelong::StartMetricsHttpServerOrLog(
-      metrics_options, &metrics::DefaultRegistry(), [&serving] { return serving.load(); });
+      metrics_options, &metrics::DefaultRegistry(), [&serving] { return serving.load(); },
+      std::move(replication_routes));
   lifelong::WritePortFile(absl::GetFlag(FLAGS_port_file), (*server)->port());
   lifelong::LogInfo("serving", {{"port", (*server)->port()},
                                 {"metrics_port",
                                  metrics_server ? metrics_server->port() : -1},
                                 {"data_dir", absl::GetFlag(FLAGS_data_dir)},
+                                {"replication", replicator ? absl::GetFlag(FLAGS_node_id) : std::string("off")},
                                 {"tls", lifelong::ServingTlsMode(*tls)},
                                 {"statements", (*store)->ApproximateStatementCount()}});
 
@@ -235,6 +324,7 @@ int main(int argc, char** argv) {
   (*server)->Shutdown(std::chrono::milliseconds(absl::GetFlag(FLAGS_shutdown_grace_ms)));
   // Before the store that the metrics callbacks read goes away.
   if (metrics_server) metrics_server->Shutdown();
+  if (replicator) replicator->Stop();  // hands the lease over; before the store closes
   store->reset();  // flush and close
   lifelong::LogInfo("stopped");
   return 0;

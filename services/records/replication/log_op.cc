@@ -1,0 +1,313 @@
+#include "services/records/replication/log_op.h"
+
+#include <openssl/sha.h>
+
+#include <cstring>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "services/common/status_util.h"
+#include "services/records/key_codec.h"
+
+namespace lifelong::records::replication {
+namespace {
+
+constexpr uint8_t kIdAssigned = 0x01, kHasRegistration = 0x02, kHasTimestamp = 0x04, kIsVoiding = 0x08,
+                  kHasRefTarget = 0x10, kVerifiedIssuer = 0x20;
+constexpr char kKioskPassOf[] = "kiosk_pass_of/";
+
+void PutStr(std::string* out, absl::string_view s) {
+  PutU32(out, static_cast<uint32_t>(s.size()));
+  out->append(s.data(), s.size());
+}
+void PutUuid(std::string* out, const Uuid& u) { out->append(reinterpret_cast<const char*>(u.data()), 16); }
+
+// Reads fields off the front of a message; every read names its field.
+class Reader {
+ public:
+  explicit Reader(absl::string_view in) : in_(in) {}
+  absl::Status Need(size_t n, absl::string_view field) {
+    if (in_.size() < n) {
+      return absl::DataLossError(absl::StrCat("log message: ", field, ": truncated (", in_.size(), " bytes left, ",
+                                              n, " needed)"));
+    }
+    return absl::OkStatus();
+  }
+  absl::StatusOr<uint8_t> U8(absl::string_view field) {
+    LL_RETURN_IF_ERROR(Need(1, field));
+    uint8_t v = static_cast<uint8_t>(in_[0]);
+    in_.remove_prefix(1);
+    return v;
+  }
+  absl::StatusOr<uint32_t> U32(absl::string_view field) {
+    LL_RETURN_IF_ERROR(Need(4, field));
+    uint32_t v = 0;
+    for (int i = 0; i < 4; ++i) v = (v << 8) | static_cast<uint8_t>(in_[i]);
+    in_.remove_prefix(4);
+    return v;
+  }
+  absl::StatusOr<uint64_t> U64(absl::string_view field) {
+    LL_RETURN_IF_ERROR(Need(8, field));
+    uint64_t v = GetU64(in_.data());
+    in_.remove_prefix(8);
+    return v;
+  }
+  absl::StatusOr<std::string> Str(absl::string_view field) {
+    absl::StatusOr<uint32_t> n = U32(field);
+    if (!n.ok()) return n.status();
+    LL_RETURN_IF_ERROR(Need(*n, field));
+    std::string s(in_.substr(0, *n));
+    in_.remove_prefix(*n);
+    return s;
+  }
+  absl::StatusOr<Uuid> Id(absl::string_view field) {
+    LL_RETURN_IF_ERROR(Need(16, field));
+    Uuid u;
+    std::memcpy(u.data(), in_.data(), 16);
+    in_.remove_prefix(16);
+    return u;
+  }
+  size_t left() const { return in_.size(); }
+
+ private:
+  absl::string_view in_;
+};
+
+#define ASSIGN_(lhs, expr)            \
+  do {                                \
+    auto v_ = (expr);                 \
+    if (!v_.ok()) return v_.status(); \
+    lhs = std::move(*v_);             \
+  } while (0)
+
+std::string Sha256Hex(absl::string_view data) {
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), digest);
+  return absl::BytesToHexString(absl::string_view(reinterpret_cast<const char*>(digest), sizeof(digest)));
+}
+
+}  // namespace
+
+std::string EncodeLogOp(const LogOp& op) {
+  std::string out;
+  out.push_back(static_cast<char>(kLogOpFormat));
+  out.push_back(static_cast<char>(op.kind));
+  PutU64(&out, static_cast<uint64_t>(op.now_us));
+  switch (op.kind) {
+    case LogOpKind::kRecord:
+      PutU32(&out, static_cast<uint32_t>(op.statements.size()));
+      for (const ParsedStatement& p : op.statements) {
+        PutUuid(&out, p.id);
+        uint8_t flags = (p.id_assigned ? kIdAssigned : 0) | (p.registration ? kHasRegistration : 0) |
+                        (p.timestamp_us ? kHasTimestamp : 0) | (p.is_voiding ? kIsVoiding : 0) |
+                        (p.ref_target ? kHasRefTarget : 0) | (p.verified_issuer ? kVerifiedIssuer : 0);
+        out.push_back(static_cast<char>(flags));
+        PutStr(&out, p.text);
+        PutU32(&out, static_cast<uint32_t>(p.body_end));
+        PutU32(&out, static_cast<uint32_t>(p.learners.size()));
+        for (const std::string& l : p.learners) PutStr(&out, l);
+        PutStr(&out, p.verb);
+        PutStr(&out, p.activity);
+        if (p.registration) PutUuid(&out, *p.registration);
+        if (p.timestamp_us) PutU64(&out, static_cast<uint64_t>(*p.timestamp_us));
+        if (p.is_voiding) PutUuid(&out, p.void_target);
+        if (p.ref_target) PutUuid(&out, *p.ref_target);
+        PutStr(&out, p.authority_json);
+      }
+      break;
+    case LogOpKind::kErase:
+      PutStr(&out, op.learner);
+      break;
+    case LogOpKind::kMeta:
+      PutU32(&out, static_cast<uint32_t>(op.meta.size()));
+      for (const auto& [key, value] : op.meta) {
+        PutStr(&out, key);
+        out.push_back(value ? 1 : 0);
+        if (value) PutStr(&out, *value);
+      }
+      break;
+    case LogOpKind::kAudit:
+      PutU64(&out, static_cast<uint64_t>(op.audit.time_us));
+      for (const std::string* s : {&op.audit.subject, &op.audit.role, &op.audit.learner, &op.audit.operation,
+                                   &op.audit.outcome, &op.audit.detail}) {
+        PutStr(&out, *s);
+      }
+      break;
+  }
+  return out;
+}
+
+absl::StatusOr<LogOp> DecodeLogOp(absl::string_view bytes) {
+  Reader r(bytes);
+  LogOp op;
+  uint8_t format = 0, kind = 0;
+  ASSIGN_(format, r.U8("format"));
+  if (format != kLogOpFormat) {
+    return absl::DataLossError(absl::StrCat("log message: format: ", int{format}, " is not ", int{kLogOpFormat}));
+  }
+  ASSIGN_(kind, r.U8("kind"));
+  uint64_t now = 0;
+  ASSIGN_(now, r.U64("now_us"));
+  op.now_us = static_cast<int64_t>(now);
+  switch (kind) {
+    case static_cast<uint8_t>(LogOpKind::kRecord): {
+      op.kind = LogOpKind::kRecord;
+      uint32_t n = 0;
+      ASSIGN_(n, r.U32("statements"));
+      // Each statement takes at least 16 + 1 + 4 + 4 + 4 + 4 + 4 + 4 bytes.
+      if (n == 0 || n > r.left() / 41) {
+        return absl::DataLossError(absl::StrCat("log message: statements: count ", n, " does not fit the message"));
+      }
+      op.statements.resize(n);
+      for (ParsedStatement& p : op.statements) {
+        ASSIGN_(p.id, r.Id("statement.id"));
+        uint8_t flags = 0;
+        ASSIGN_(flags, r.U8("statement.flags"));
+        if (flags & ~0x3f) return absl::DataLossError("log message: statement.flags: unknown bits");
+        p.id_assigned = flags & kIdAssigned;
+        p.verified_issuer = flags & kVerifiedIssuer;
+        ASSIGN_(p.text, r.Str("statement.text"));
+        uint32_t body_end = 0;
+        ASSIGN_(body_end, r.U32("statement.body_end"));
+        if (body_end > p.text.size()) {
+          return absl::DataLossError(absl::StrCat("log message: statement.body_end: ", body_end,
+                                                  " is past the text (", p.text.size(), " bytes)"));
+        }
+        p.body_end = body_end;
+        uint32_t m = 0;
+        ASSIGN_(m, r.U32("statement.learners"));
+        if (m > r.left() / 4) return absl::DataLossError("log message: statement.learners: count does not fit");
+        p.learners.resize(m);
+        for (std::string& l : p.learners) ASSIGN_(l, r.Str("statement.learner"));
+        ASSIGN_(p.verb, r.Str("statement.verb"));
+        ASSIGN_(p.activity, r.Str("statement.activity"));
+        if (flags & kHasRegistration) {
+          Uuid u;
+          ASSIGN_(u, r.Id("statement.registration"));
+          p.registration = u;
+        }
+        if (flags & kHasTimestamp) {
+          uint64_t t = 0;
+          ASSIGN_(t, r.U64("statement.timestamp_us"));
+          p.timestamp_us = static_cast<int64_t>(t);
+        }
+        if (flags & kIsVoiding) {
+          p.is_voiding = true;
+          ASSIGN_(p.void_target, r.Id("statement.void_target"));
+        }
+        if (flags & kHasRefTarget) {
+          Uuid u;
+          ASSIGN_(u, r.Id("statement.ref_target"));
+          p.ref_target = u;
+        }
+        ASSIGN_(p.authority_json, r.Str("statement.authority_json"));
+      }
+      break;
+    }
+    case static_cast<uint8_t>(LogOpKind::kErase):
+      op.kind = LogOpKind::kErase;
+      ASSIGN_(op.learner, r.Str("learner"));
+      if (op.learner.empty()) return absl::DataLossError("log message: learner: empty");
+      break;
+    case static_cast<uint8_t>(LogOpKind::kMeta): {
+      op.kind = LogOpKind::kMeta;
+      uint32_t n = 0;
+      ASSIGN_(n, r.U32("meta"));
+      if (n > r.left() / 5) return absl::DataLossError("log message: meta: count does not fit");
+      op.meta.resize(n);
+      for (auto& [key, value] : op.meta) {
+        ASSIGN_(key, r.Str("meta.key"));
+        uint8_t has = 0;
+        ASSIGN_(has, r.U8("meta.has_value"));
+        if (has > 1) return absl::DataLossError("log message: meta.has_value: not 0 or 1");
+        if (has) {
+          std::string v;
+          ASSIGN_(v, r.Str("meta.value"));
+          value = std::move(v);
+        }
+      }
+      break;
+    }
+    case static_cast<uint8_t>(LogOpKind::kAudit): {
+      op.kind = LogOpKind::kAudit;
+      uint64_t t = 0;
+      ASSIGN_(t, r.U64("audit.time_us"));
+      op.audit.time_us = static_cast<int64_t>(t);
+      ASSIGN_(op.audit.subject, r.Str("audit.subject"));
+      ASSIGN_(op.audit.role, r.Str("audit.role"));
+      ASSIGN_(op.audit.learner, r.Str("audit.learner"));
+      ASSIGN_(op.audit.operation, r.Str("audit.operation"));
+      ASSIGN_(op.audit.outcome, r.Str("audit.outcome"));
+      ASSIGN_(op.audit.detail, r.Str("audit.detail"));
+      break;
+    }
+    default:
+      return absl::DataLossError(absl::StrCat("log message: kind: unknown kind ", int{kind}));
+  }
+  if (r.left() != 0) {
+    return absl::DataLossError(absl::StrCat("log message: ", r.left(), " bytes after the operation"));
+  }
+  return op;
+}
+
+std::string LearnerSubject(absl::string_view learner, absl::string_view prefix) {
+  return absl::StrCat(prefix, ".stmt.", Sha256Hex(learner).substr(0, 16));
+}
+
+std::string SubjectOf(const LogOp& op, absl::string_view prefix) {
+  switch (op.kind) {
+    case LogOpKind::kRecord: {
+      const std::string* only = nullptr;
+      for (const ParsedStatement& p : op.statements) {
+        if (p.learners.size() != 1 || (only != nullptr && *only != p.learners[0])) {
+          return absl::StrCat(prefix, ".shared");
+        }
+        only = &p.learners[0];
+      }
+      if (only == nullptr) return absl::StrCat(prefix, ".shared");
+      return LearnerSubject(*only, prefix);
+    }
+    case LogOpKind::kErase:
+      return absl::StrCat(prefix, ".erase");
+    case LogOpKind::kMeta:
+      // A kiosk pass names its learner: it goes with their statements.
+      for (const auto& [key, value] : op.meta) {
+        if (absl::StartsWith(key, kKioskPassOf)) {
+          return LearnerSubject(absl::string_view(key).substr(sizeof(kKioskPassOf) - 1), prefix);
+        }
+      }
+      return absl::StrCat(prefix, ".meta");
+    case LogOpKind::kAudit:
+      return absl::StrCat(prefix, ".audit");
+  }
+  return absl::StrCat(prefix, ".shared");
+}
+
+std::string RecordMessageId(const LogOp& op) {
+  std::string material;
+  for (const ParsedStatement& p : op.statements) {
+    PutUuid(&material, p.id);
+    PutStr(&material, p.text);
+    PutStr(&material, p.authority_json);
+  }
+  return Sha256Hex(material);
+}
+
+absl::Status LogCursor::Next(uint64_t stream_seq, uint64_t consumer_seq) {
+  // consumer_seq 1: a (re)created consumer, which starts after the last
+  // stream sequence it delivered.
+  if (consumer_ != 0 && consumer_seq != 1 && consumer_seq != consumer_ + 1) {
+    return absl::FailedPreconditionError(absl::StrCat("log delivery gap: consumer sequence ", consumer_seq,
+                                                      " after ", consumer_, " (stream sequence ", stream_seq,
+                                                      ", applied ", applied_, ")"));
+  }
+  consumer_ = consumer_seq;
+  if (stream_seq <= applied_) {
+    return absl::AlreadyExistsError(
+        absl::StrCat("log operation ", stream_seq, " is at or before the applied position ", applied_));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace lifelong::records::replication

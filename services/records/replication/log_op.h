@@ -1,0 +1,105 @@
+// LogOp: one mutating operation of the record store as a message of the
+// replicated log (JetStream stream LIFELONG_RECORDS, replicator.h), and its
+// byte layout.
+//
+// Every value below is decided by the proposer (the leader) so that every
+// replica applying the message gets the same store: the clock `now_us`
+// (stored times), and in each statement its `authority_json` (filled with
+// the store's default authority by RecordStore::Record in log mode).
+//
+// Layout (integers big-endian; str = u32 length | bytes):
+//   u8 format = 1 | u8 kind | u64 now_us (two's complement) | body
+//   kind 1 (record): u32 n | n x statement
+//     statement = 16 id | u8 flags | str text | u32 body_end
+//                 | u32 m | m x str learner | str verb | str activity
+//                 | [16 registration]       flags & 0x02
+//                 | [u64 timestamp_us]      flags & 0x04
+//                 | [16 void_target]        flags & 0x08 (is_voiding)
+//                 | [16 ref_target]         flags & 0x10
+//                 | str authority_json
+//     flags: 0x01 id_assigned, 0x20 verified_issuer (others above)
+//   kind 2 (erase): str learner
+//   kind 3 (meta):  u32 n | n x (str key | u8 has_value | [str value])
+//   kind 4 (audit): u64 time_us | str subject | str role | str learner
+//                   | str operation | str outcome | str detail
+// Decoding fails with DATA_LOSS, naming the field, on a short, long or
+// malformed message (a message the applier cannot decode stops it: an
+// operation is never skipped).
+#ifndef LIFELONG_SERVICES_RECORDS_REPLICATION_LOG_OP_H_
+#define LIFELONG_SERVICES_RECORDS_REPLICATION_LOG_OP_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "services/records/record_store.h"
+#include "services/records/statement.h"
+
+namespace lifelong::records::replication {
+
+enum class LogOpKind : uint8_t {
+  kRecord = 1,
+  kErase = 2,
+  kMeta = 3,
+  kAudit = 4,
+};
+
+inline constexpr uint8_t kLogOpFormat = 1;
+
+struct LogOp {
+  LogOpKind kind = LogOpKind::kRecord;
+  int64_t now_us = 0;
+  std::vector<ParsedStatement> statements;                             // kRecord
+  std::string learner;                                                 // kErase
+  std::vector<std::pair<std::string, std::optional<std::string>>> meta;  // kMeta
+  AuditEvent audit;                                                    // kAudit
+};
+
+std::string EncodeLogOp(const LogOp& op);
+// DATA_LOSS naming the field for anything but a message EncodeLogOp wrote.
+absl::StatusOr<LogOp> DecodeLogOp(absl::string_view bytes);
+
+// The subject a message of `op` is published on, under `prefix`
+// ("lifelong.records"):
+//   <prefix>.stmt.<16 hex of SHA-256(learner key)>  statements that all name
+//       exactly one and the same learner, and meta edits of that learner's
+//       kiosk pass: purged after the learner's erasure (PurgeSubjectOf)
+//   <prefix>.shared   statements naming several learners, or none
+//   <prefix>.erase / .meta / .audit   the other operations
+std::string SubjectOf(const LogOp& op, absl::string_view prefix);
+// The per-learner subject of `learner` (see SubjectOf).
+std::string LearnerSubject(absl::string_view learner, absl::string_view prefix);
+
+// The JetStream message id (Nats-Msg-Id) of a record operation: hex SHA-256
+// over its statements' ids, texts and authorities, so that a publish retried
+// with the same content within the stream's duplicate window is stored once.
+std::string RecordMessageId(const LogOp& op);
+
+// Checks that a log consumer hands the applier every message in order:
+// `consumer_seq` (JetStream's per-consumer delivery count, 1, 2, 3, ...
+// without gaps even where the stream has purged messages) must follow the
+// previous one, and `stream_seq` must be after the applied position.
+// FAILED_PRECONDITION (naming both) otherwise; the applier then re-reads
+// the log from applied+1 rather than skip anything.
+class LogCursor {
+ public:
+  explicit LogCursor(uint64_t applied_stream_seq) : applied_(applied_stream_seq) {}
+  // OK: apply it. ALREADY_EXISTS: at or before the applied position (a
+  // redelivery), skip it. FAILED_PRECONDITION: a gap in delivery.
+  absl::Status Next(uint64_t stream_seq, uint64_t consumer_seq);
+  // After the message of `stream_seq` is applied.
+  void Applied(uint64_t stream_seq) { applied_ = stream_seq; }
+  uint64_t applied() const { return applied_; }
+
+ private:
+  uint64_t applied_;
+  uint64_t consumer_ = 0;  // 0: nothing delivered yet by this consumer
+};
+
+}  // namespace lifelong::records::replication
+
+#endif  // LIFELONG_SERVICES_RECORDS_REPLICATION_LOG_OP_H_

@@ -1,0 +1,213 @@
+#include "services/records/replication/log_op.h"
+
+#include <gtest/gtest.h>
+
+#include "absl/strings/match.h"
+#include "services/records/key_codec.h"
+
+namespace lifelong::records::replication {
+namespace {
+
+ParsedStatement Full() {
+  ParsedStatement p;
+  p.id = *ParseUuid("11111111-2222-3333-4444-555555555555");
+  p.id_assigned = true;
+  p.text = R"({"id":"11111111-2222-3333-4444-555555555555","actor":{"name":"张三"}})";
+  p.body_end = p.text.size() - 1;
+  p.learners = {"u1", "u2"};
+  p.verb = "http://adlnet.gov/expapi/verbs/completed";
+  p.activity = "https://courses.dongcheng.gov.cn/c/1";
+  p.registration = *ParseUuid("aaaaaaaa-2222-3333-4444-555555555555");
+  p.timestamp_us = -5;  // before the epoch
+  p.is_voiding = true;
+  p.void_target = *ParseUuid("bbbbbbbb-2222-3333-4444-555555555555");
+  p.ref_target = p.void_target;
+  p.authority_json = R"({"objectType":"Agent","name":"东城区"})";
+  p.verified_issuer = true;
+  return p;
+}
+
+TEST(LogOp, RecordRoundTripKeepsEveryField) {
+  LogOp op;
+  op.kind = LogOpKind::kRecord;
+  op.now_us = 1764633600000000;
+  ParsedStatement bare;
+  bare.id = *ParseUuid("00000000-0000-0000-0000-000000000001");
+  bare.text = "{}";
+  bare.body_end = 1;
+  bare.learners = {"u9"};
+  bare.verb = "v";
+  op.statements = {Full(), bare};
+  absl::StatusOr<LogOp> back = DecodeLogOp(EncodeLogOp(op));
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->kind, LogOpKind::kRecord);
+  EXPECT_EQ(back->now_us, op.now_us);
+  ASSERT_EQ(back->statements.size(), 2u);
+  const ParsedStatement& a = back->statements[0];
+  const ParsedStatement f = Full();
+  EXPECT_EQ(a.id, f.id);
+  EXPECT_TRUE(a.id_assigned);
+  EXPECT_EQ(a.text, f.text);
+  EXPECT_EQ(a.body_end, f.body_end);
+  EXPECT_EQ(a.learners, f.learners);
+  EXPECT_EQ(a.verb, f.verb);
+  EXPECT_EQ(a.activity, f.activity);
+  EXPECT_EQ(a.registration, f.registration);
+  EXPECT_EQ(a.timestamp_us, f.timestamp_us);
+  EXPECT_TRUE(a.is_voiding);
+  EXPECT_EQ(a.void_target, f.void_target);
+  EXPECT_EQ(a.ref_target, f.ref_target);
+  EXPECT_EQ(a.authority_json, f.authority_json);
+  EXPECT_TRUE(a.verified_issuer);
+  const ParsedStatement& b = back->statements[1];
+  EXPECT_FALSE(b.registration.has_value());
+  EXPECT_FALSE(b.timestamp_us.has_value());
+  EXPECT_FALSE(b.ref_target.has_value());
+  EXPECT_FALSE(b.is_voiding);
+  EXPECT_FALSE(b.verified_issuer);
+  EXPECT_EQ(b.learners, std::vector<std::string>{"u9"});
+}
+
+TEST(LogOp, OtherKindsRoundTrip) {
+  LogOp erase;
+  erase.kind = LogOpKind::kErase;
+  erase.learner = "mailto:li@example.org";
+  absl::StatusOr<LogOp> e = DecodeLogOp(EncodeLogOp(erase));
+  ASSERT_TRUE(e.ok()) << e.status();
+  EXPECT_EQ(e->learner, erase.learner);
+
+  LogOp meta;
+  meta.kind = LogOpKind::kMeta;
+  meta.meta = {{"kiosk_pass/x", std::string("\x01\x00v", 3)}, {"kiosk_pass_of/u1", std::nullopt}};
+  absl::StatusOr<LogOp> m = DecodeLogOp(EncodeLogOp(meta));
+  ASSERT_TRUE(m.ok()) << m.status();
+  EXPECT_EQ(m->meta, meta.meta);
+
+  LogOp audit;
+  audit.kind = LogOpKind::kAudit;
+  audit.audit = {123, "teacher-1", "teacher", "u1", "/lifelong.v1.LearningRecordService/Record", "OK", "细节"};
+  absl::StatusOr<LogOp> a = DecodeLogOp(EncodeLogOp(audit));
+  ASSERT_TRUE(a.ok()) << a.status();
+  EXPECT_EQ(a->audit.time_us, 123);
+  EXPECT_EQ(a->audit.subject, "teacher-1");
+  EXPECT_EQ(a->audit.detail, "细节");
+}
+
+TEST(LogOp, GoldenBytesOfAnErase) {
+  LogOp op;
+  op.kind = LogOpKind::kErase;
+  op.now_us = 0x0102030405060708;
+  op.learner = "u1";
+  EXPECT_EQ(EncodeLogOp(op), std::string("\x01\x02\x01\x02\x03\x04\x05\x06\x07\x08\x00\x00\x00\x02u1", 16));
+}
+
+TEST(LogOp, EveryTruncationIsDataLossNamingAField) {
+  LogOp op;
+  op.kind = LogOpKind::kRecord;
+  op.statements = {Full()};
+  std::string bytes = EncodeLogOp(op);
+  for (size_t n = 0; n < bytes.size(); ++n) {
+    absl::StatusOr<LogOp> r = DecodeLogOp(bytes.substr(0, n));
+    ASSERT_FALSE(r.ok()) << n;
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kDataLoss) << n;
+    EXPECT_TRUE(absl::StartsWith(r.status().message(), "log message: ")) << r.status();
+  }
+}
+
+TEST(LogOp, GarbledMessagesAreRefused) {
+  LogOp op;
+  op.kind = LogOpKind::kErase;
+  op.learner = "u1";
+  std::string good = EncodeLogOp(op);
+
+  std::string format = good;
+  format[0] = 9;
+  EXPECT_EQ(DecodeLogOp(format).status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_TRUE(absl::StrContains(DecodeLogOp(format).status().message(), "format"));
+
+  std::string kind = good;
+  kind[1] = 77;
+  EXPECT_TRUE(absl::StrContains(DecodeLogOp(kind).status().message(), "kind: unknown kind 77"));
+
+  EXPECT_TRUE(absl::StrContains(DecodeLogOp(good + "x").status().message(), "1 bytes after the operation"));
+
+  // A huge statement count in a short message.
+  LogOp rec;
+  rec.kind = LogOpKind::kRecord;
+  rec.statements = {Full()};
+  std::string huge = EncodeLogOp(rec);
+  huge[10] = '\x7f';
+  EXPECT_TRUE(absl::StrContains(DecodeLogOp(huge).status().message(), "statements: count"));
+
+  // body_end past the text.
+  LogOp one;
+  one.kind = LogOpKind::kRecord;
+  ParsedStatement p = Full();
+  p.body_end = p.text.size() + 1;
+  one.statements = {p};
+  EXPECT_TRUE(absl::StrContains(DecodeLogOp(EncodeLogOp(one)).status().message(), "statement.body_end"));
+
+  EXPECT_EQ(DecodeLogOp("").status().code(), absl::StatusCode::kDataLoss);
+}
+
+TEST(LogOp, SubjectsSeparateOneLearnerFromShared) {
+  LogOp op;
+  op.kind = LogOpKind::kRecord;
+  ParsedStatement a = Full();
+  a.learners = {"u1"};
+  op.statements = {a, a};
+  EXPECT_EQ(SubjectOf(op, "lifelong.records"), LearnerSubject("u1", "lifelong.records"));
+  EXPECT_TRUE(absl::StartsWith(LearnerSubject("u1", "p"), "p.stmt."));
+  EXPECT_EQ(LearnerSubject("u1", "p").size(), std::string("p.stmt.").size() + 16);
+  EXPECT_NE(LearnerSubject("u1", "p"), LearnerSubject("u2", "p"));
+  ParsedStatement b = a;
+  b.learners = {"u2"};
+  op.statements = {a, b};
+  EXPECT_EQ(SubjectOf(op, "lifelong.records"), "lifelong.records.shared");
+  op.statements = {Full()};  // a group: two learners
+  EXPECT_EQ(SubjectOf(op, "lifelong.records"), "lifelong.records.shared");
+
+  LogOp meta;
+  meta.kind = LogOpKind::kMeta;
+  meta.meta = {{"kiosk_pass/abc", std::string("v")}, {"kiosk_pass_of/u1", std::string("k")}};
+  EXPECT_EQ(SubjectOf(meta, "lifelong.records"), LearnerSubject("u1", "lifelong.records"));
+  meta.meta = {{"other", std::nullopt}};
+  EXPECT_EQ(SubjectOf(meta, "lifelong.records"), "lifelong.records.meta");
+}
+
+TEST(LogOp, RecordMessageIdFollowsContent) {
+  LogOp op;
+  op.kind = LogOpKind::kRecord;
+  op.statements = {Full()};
+  std::string id = RecordMessageId(op);
+  EXPECT_EQ(id.size(), 64u);
+  EXPECT_EQ(id, RecordMessageId(op));
+  op.now_us = 99;  // the clock is not content
+  EXPECT_EQ(id, RecordMessageId(op));
+  op.statements[0].text += " ";
+  EXPECT_NE(id, RecordMessageId(op));
+}
+
+TEST(LogCursor, RefusesToSkipASequence) {
+  LogCursor c(10);
+  EXPECT_EQ(c.Next(11, 1).code(), absl::StatusCode::kOk);
+  c.Applied(11);
+  EXPECT_EQ(c.Next(14, 2).code(), absl::StatusCode::kOk);  // 12, 13 purged from the stream: fine
+  c.Applied(14);
+  absl::Status gap = c.Next(16, 4);  // consumer delivery 3 is missing
+  EXPECT_EQ(gap.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(absl::StrContains(gap.message(), "consumer sequence 4 after 2")) << gap;
+}
+
+TEST(LogCursor, RedeliveryIsSkippedNotApplied) {
+  LogCursor c(20);
+  EXPECT_EQ(c.Next(20, 1).code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(c.Next(21, 2).code(), absl::StatusCode::kOk);
+  c.Applied(21);
+  // A re-created consumer starts its deliveries at 1 again.
+  EXPECT_EQ(c.Next(21, 1).code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(c.Next(22, 2).code(), absl::StatusCode::kOk);
+}
+
+}  // namespace
+}  // namespace lifelong::records::replication

@@ -1,0 +1,734 @@
+#include "services/records/replication/replicator.h"
+
+#include <nats/nats.h>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <functional>
+#include <random>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "services/common/log.h"
+#include "services/common/status_util.h"
+
+namespace lifelong::records::replication {
+namespace {
+
+constexpr char kMsgIdHeader[] = "Nats-Msg-Id";
+constexpr int64_t kDuplicateWindowNs = int64_t{120} * 1000 * 1000 * 1000;  // 2 minutes
+
+std::string NatsError(natsStatus s, jsErrCode err = static_cast<jsErrCode>(0)) {
+  std::string text = natsStatus_GetText(s);
+  natsStatus last = NATS_OK;
+  const char* detail = nats_GetLastError(&last);
+  if (detail != nullptr && *detail != '\0') absl::StrAppend(&text, " (", detail, ")");
+  if (err != 0) absl::StrAppend(&text, " [JetStream error ", static_cast<int>(err), "]");
+  return text;
+}
+
+absl::Status Unavailable(absl::string_view what, natsStatus s, jsErrCode err = static_cast<jsErrCode>(0)) {
+  return absl::UnavailableError(absl::StrCat("replicated log: ", what, ": ", NatsError(s, err)));
+}
+
+std::string RandomMessageId() {
+  static thread_local std::mt19937_64 rng(std::random_device{}());
+  return absl::StrCat("op-", absl::Hex(rng(), absl::kZeroPad16), absl::Hex(rng(), absl::kZeroPad16));
+}
+
+bool ValidName(absl::string_view s) {
+  if (s.empty() || s.size() > 64) return false;
+  for (char c : s) {
+    if (!(absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.')) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<std::string>> ParseServerList(absl::string_view list) {
+  std::vector<std::string> out;
+  for (absl::string_view part : absl::StrSplit(list, ',', absl::SkipWhitespace())) {
+    part = absl::StripAsciiWhitespace(part);
+    absl::string_view rest = part;
+    if (!absl::ConsumePrefix(&rest, "nats://") || rest.empty() || !absl::StrContains(rest, ':')) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--replication_nats: \"", part, "\" is not nats://host:port"));
+    }
+    out.emplace_back(part);
+  }
+  if (out.empty()) return absl::InvalidArgumentError("--replication_nats: no server given");
+  return out;
+}
+
+struct Replicator::Nats {
+  natsOptions* opts = nullptr;
+  natsConnection* nc = nullptr;
+  jsCtx* js = nullptr;
+  kvStore* kv = nullptr;
+  ~Nats() {
+    if (kv != nullptr) kvStore_Destroy(kv);
+    if (js != nullptr) jsCtx_Destroy(js);
+    if (nc != nullptr) {
+      natsConnection_Close(nc);
+      natsConnection_Destroy(nc);
+    }
+    if (opts != nullptr) natsOptions_Destroy(opts);
+  }
+};
+
+// A proposal waiting for its operation to be applied.
+struct Replicator::Waiter {
+  LogOpKind kind = LogOpKind::kRecord;
+  bool done = false;
+  absl::StatusOr<std::vector<StoredStatement>> records = absl::UnknownError("not applied");
+  absl::StatusOr<int64_t> erased = absl::UnknownError("not applied");
+  absl::Status status;
+};
+
+Replicator::Replicator(ReplicatorOptions options) : options_(std::move(options)), nats_(std::make_unique<Nats>()) {}
+
+absl::StatusOr<std::unique_ptr<Replicator>> Replicator::Connect(ReplicatorOptions options) {
+  if (options.servers.empty()) return absl::InvalidArgumentError("--replication_nats: no server given");
+  if (!ValidName(options.node_id)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--node_id: \"", options.node_id, "\" must be 1-64 of A-Z a-z 0-9 - _ ."));
+  }
+  if (!ValidName(options.stream) || absl::StrContains(options.stream, '.')) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--replication_stream: \"", options.stream, "\" must be 1-64 of A-Z a-z 0-9 - _"));
+  }
+  if (options.replicas < 1 || options.replicas > 5) {
+    return absl::InvalidArgumentError(absl::StrCat("--replicas: ", options.replicas, " is not between 1 and 5"));
+  }
+  if (options.lease_ttl_ms < 200 || options.lease_ttl_ms > 600000) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--lease_ttl_ms: ", options.lease_ttl_ms, " is not between 200 and 600000"));
+  }
+  std::unique_ptr<Replicator> r(new Replicator(std::move(options)));
+  LL_RETURN_IF_ERROR(r->Setup());
+  return r;
+}
+
+absl::Status Replicator::Setup() {
+  Nats& n = *nats_;
+  natsStatus s = natsOptions_Create(&n.opts);
+  if (s != NATS_OK) return Unavailable("options", s);
+  std::vector<const char*> servers;
+  for (const std::string& u : options_.servers) servers.push_back(u.c_str());
+  natsOptions_SetServers(n.opts, servers.data(), static_cast<int>(servers.size()));
+  natsOptions_SetName(n.opts, options_.node_id.c_str());
+  natsOptions_SetTimeout(n.opts, 2000);
+  natsOptions_SetMaxReconnect(n.opts, -1);  // forever: a node rejoins when NATS comes back
+  natsOptions_SetReconnectWait(n.opts, 250);
+  natsOptions_SetPingInterval(n.opts, 1000);
+  natsOptions_SetMaxPingsOut(n.opts, 2);
+  // A node whose connection drops stops being the leader at once.
+  natsOptions_SetDisconnectedCB(
+      n.opts,
+      [](natsConnection*, void* self) {
+        auto* r = static_cast<Replicator*>(self);
+        r->connected_ = false;
+        r->role_ = kRoleFollower;
+        LogInfo("replication_disconnected", {});
+      },
+      this);
+  natsOptions_SetReconnectedCB(
+      n.opts,
+      [](natsConnection*, void* self) {
+        static_cast<Replicator*>(self)->connected_ = true;
+        LogInfo("replication_reconnected", {});
+      },
+      this);
+
+  const absl::Time deadline = absl::Now() + options_.setup_timeout;
+  absl::Status last = absl::UnavailableError("replicated log: not tried");
+  while (absl::Now() < deadline) {
+    if (n.nc == nullptr) {
+      s = natsConnection_Connect(&n.nc, n.opts);
+      if (s != NATS_OK) {
+        n.nc = nullptr;
+        last = Unavailable("connect", s);
+        absl::SleepFor(absl::Milliseconds(250));
+        continue;
+      }
+      connected_ = true;
+      jsOptions jo;
+      jsOptions_Init(&jo);
+      jo.Wait = 5000;
+      s = natsConnection_JetStream(&n.js, n.nc, &jo);
+      if (s != NATS_OK) return Unavailable("JetStream context", s);
+    }
+    // The stream.
+    const std::string subjects = absl::StrCat(options_.subject_prefix, ".>");
+    const char* subject_list[] = {subjects.c_str()};
+    jsStreamConfig cfg;
+    jsStreamConfig_Init(&cfg);
+    cfg.Name = options_.stream.c_str();
+    cfg.Subjects = subject_list;
+    cfg.SubjectsLen = 1;
+    cfg.Storage = js_FileStorage;
+    cfg.Replicas = options_.replicas;
+    cfg.Duplicates = kDuplicateWindowNs;
+    cfg.Retention = js_LimitsPolicy;
+    jsStreamInfo* si = nullptr;
+    jsErrCode err = static_cast<jsErrCode>(0);
+    s = js_GetStreamInfo(&si, n.js, options_.stream.c_str(), nullptr, &err);
+    if (s == NATS_NOT_FOUND) {
+      s = js_AddStream(&si, n.js, &cfg, nullptr, &err);
+    } else if (s == NATS_OK && si->Config->Replicas != options_.replicas) {
+      jsStreamInfo_Destroy(si);
+      si = nullptr;
+      s = js_UpdateStream(&si, n.js, &cfg, nullptr, &err);
+    }
+    if (si != nullptr) jsStreamInfo_Destroy(si);
+    if (s != NATS_OK) {
+      last = Unavailable(absl::StrCat("stream ", options_.stream), s, err);
+      absl::SleepFor(absl::Milliseconds(250));
+      continue;
+    }
+    // The lease bucket.
+    if (n.kv == nullptr) {
+      s = js_KeyValue(&n.kv, n.js, options_.lease_bucket.c_str());
+      if (s == NATS_NOT_FOUND) {
+        kvConfig kc;
+        kvConfig_Init(&kc);
+        kc.Bucket = options_.lease_bucket.c_str();
+        kc.History = 1;
+        kc.TTL = options_.lease_ttl_ms;  // milliseconds
+        kc.StorageType = js_FileStorage;
+        kc.Replicas = options_.replicas;
+        s = js_CreateKeyValue(&n.kv, n.js, &kc);
+      }
+      if (s != NATS_OK) {
+        n.kv = nullptr;
+        last = Unavailable(absl::StrCat("lease bucket ", options_.lease_bucket), s);
+        absl::SleepFor(absl::Milliseconds(250));
+        continue;
+      }
+    }
+    LogInfo("replication_connected", {{"node", options_.node_id},
+                                      {"stream", options_.stream},
+                                      {"replicas", options_.replicas},
+                                      {"lease_ttl_ms", options_.lease_ttl_ms}});
+    return absl::OkStatus();
+  }
+  return last;
+}
+
+Replicator::~Replicator() { Stop(); }
+
+void Replicator::Start(RecordStore* store) {
+  store_ = store;
+  {
+    absl::MutexLock lock(&mu_);
+    applied_ = store->AppliedLogSeq();
+  }
+  applier_ = std::thread([this] { ApplierLoop(); });
+  lease_ = std::thread([this] { LeaseLoop(); });
+}
+
+void Replicator::Stop() {
+  if (stop_.exchange(true)) return;
+  if (applier_.joinable()) applier_.join();
+  if (lease_.joinable()) lease_.join();
+  role_ = kRoleFollower;
+  if (leading_ && nats_->kv != nullptr) {
+    // Hand over at once instead of after the TTL.
+    kvStore_Delete(nats_->kv, options_.lease_key.c_str());
+    leading_ = false;
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    for (auto& [id, w] : waiters_) {
+      if (!w->done) {
+        w->done = true;
+        absl::Status stopped = absl::UnavailableError("record service stopping");
+        w->records = stopped;
+        w->erased = stopped;
+        w->status = stopped;
+      }
+    }
+  }
+  // Proposals still publishing use the connection.
+  for (int i = 0; i < 1000 && in_flight_.load() > 0; ++i) absl::SleepFor(absl::Milliseconds(10));
+  nats_.reset();  // closes the connection
+}
+
+absl::Status Replicator::CheckWritable() const {
+  if (stop_.load()) return absl::UnavailableError("record service stopping");
+  int role = role_.load();
+  if (role == kRoleLeader) return absl::OkStatus();
+  if (role == kRoleCatchingUp) {
+    return absl::UnavailableError(absl::StrCat("not the leader yet; ", options_.node_id,
+                                               " is catching up with the log before it accepts writes"));
+  }
+  absl::MutexLock lock(&mu_);
+  if (leader_.empty() || leader_ == options_.node_id) {
+    return absl::UnavailableError("not the leader; no leader is elected at the moment");
+  }
+  return absl::UnavailableError(absl::StrCat("not the leader; leader is ", leader_));
+}
+
+absl::Status Replicator::Propose(const LogOp& op, Waiter* w) {
+  in_flight_.fetch_add(1);
+  struct Done {
+    std::atomic<int>* n;
+    ~Done() { n->fetch_sub(1); }
+  } done{&in_flight_};
+  LL_RETURN_IF_ERROR(CheckWritable());
+  const std::string data = EncodeLogOp(op);
+  const std::string subject = SubjectOf(op, options_.subject_prefix);
+  std::string msg_id = op.kind == LogOpKind::kRecord ? RecordMessageId(op) : RandomMessageId();
+  w->kind = op.kind;
+  // At most twice: the second time when the first was a duplicate whose
+  // result this call cannot learn (applied before it registered).
+  for (int round = 0; round < 2; ++round) {
+    std::multimap<std::string, Waiter*>::iterator registered;
+    {
+      absl::MutexLock lock(&mu_);
+      registered = waiters_.emplace(msg_id, w);
+    }
+    auto unregister = [&] {
+      absl::MutexLock lock(&mu_);
+      waiters_.erase(registered);
+    };
+    jsPubAck* ack = nullptr;
+    natsStatus s = NATS_ERR;
+    jsErrCode err = static_cast<jsErrCode>(0);
+    for (int attempt = 0; attempt < 3 && !stop_.load(); ++attempt) {
+      jsPubOptions po;
+      jsPubOptions_Init(&po);
+      po.MsgId = msg_id.c_str();
+      po.MaxWait = 5000;
+      po.ExpectStream = options_.stream.c_str();
+      s = js_Publish(&ack, nats_->js, subject.c_str(), data.data(), static_cast<int>(data.size()), &po, &err);
+      if (s == NATS_OK) break;
+      // A timed-out publish may have been stored: retry with the same id.
+      if (s != NATS_TIMEOUT && s != NATS_NO_RESPONDERS) break;
+      absl::SleepFor(absl::Milliseconds(100));
+    }
+    if (s != NATS_OK) {
+      unregister();
+      return Unavailable("publish", s, err);
+    }
+    const uint64_t seq = ack->Sequence;
+    const bool duplicate = ack->Duplicate;
+    jsPubAck_Destroy(ack);
+
+    absl::MutexLock lock(&mu_);
+    auto applied_or_done = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return w->done || applied_ >= seq; };
+    mu_.AwaitWithTimeout(absl::Condition(&applied_or_done), options_.apply_timeout);
+    if (w->done) {
+      waiters_.erase(registered);
+      return absl::OkStatus();
+    }
+    waiters_.erase(registered);
+    if (applied_ < seq) {
+      return absl::UnavailableError(absl::StrCat("replicated log: operation ", seq,
+                                                 " is in the log but not yet applied on ", options_.node_id,
+                                                 " after ", absl::FormatDuration(options_.apply_timeout)));
+    }
+    if (!duplicate) {
+      return absl::InternalError(absl::StrCat("replicated log: operation ", seq, " was applied without its result"));
+    }
+    // A duplicate of an operation applied before this call: propose it
+    // again under a fresh id (applying it again is idempotent).
+    msg_id = RandomMessageId();
+  }
+  return absl::UnavailableError("replicated log: the operation was a duplicate twice");
+}
+
+absl::StatusOr<std::vector<StoredStatement>> Replicator::ProposeRecord(std::vector<ParsedStatement> statements,
+                                                                       int64_t now_us) {
+  LogOp op;
+  op.kind = LogOpKind::kRecord;
+  op.now_us = now_us;
+  op.statements = std::move(statements);
+  Waiter w;
+  LL_RETURN_IF_ERROR(Propose(op, &w));
+  return std::move(w.records);
+}
+
+absl::StatusOr<int64_t> Replicator::ProposeErase(const std::string& learner, int64_t now_us) {
+  LogOp op;
+  op.kind = LogOpKind::kErase;
+  op.now_us = now_us;
+  op.learner = learner;
+  Waiter w;
+  LL_RETURN_IF_ERROR(Propose(op, &w));
+  return w.erased;
+}
+
+absl::Status Replicator::ProposeMeta(const std::vector<std::pair<std::string, std::optional<std::string>>>& edits,
+                                     int64_t now_us) {
+  LogOp op;
+  op.kind = LogOpKind::kMeta;
+  op.now_us = now_us;
+  op.meta = edits;
+  Waiter w;
+  LL_RETURN_IF_ERROR(Propose(op, &w));
+  return w.status;
+}
+
+absl::Status Replicator::ProposeAudit(const AuditEvent& event, int64_t now_us) {
+  LogOp op;
+  op.kind = LogOpKind::kAudit;
+  op.now_us = now_us;
+  op.audit = event;
+  Waiter w;
+  LL_RETURN_IF_ERROR(Propose(op, &w));
+  return w.status;
+}
+
+void Replicator::Deliver(const std::string& msg_id, uint64_t seq, const std::function<void(Waiter*)>& fill) {
+  absl::MutexLock lock(&mu_);
+  if (!msg_id.empty()) {
+    auto [begin, end] = waiters_.equal_range(msg_id);
+    for (auto it = begin; it != end; ++it) {
+      if (it->second->done) continue;
+      fill(it->second);
+      it->second->done = true;
+    }
+  }
+  applied_ = std::max(applied_, seq);
+}
+
+void Replicator::PurgeErased(const std::string& learner, uint64_t erase_seq) {
+  const std::string subject = LearnerSubject(learner, options_.subject_prefix);
+  jsOptions jo;
+  jsOptions_Init(&jo);
+  jo.Stream.Purge.Subject = subject.c_str();
+  jo.Stream.Purge.Sequence = erase_seq;  // everything before the erasure
+  jsErrCode err = static_cast<jsErrCode>(0);
+  natsStatus s = js_PurgeStream(nats_->js, options_.stream.c_str(), &jo, &err);
+  if (s != NATS_OK) {
+    LogError("replication_purge_failed", {{"subject", subject}, {"error", NatsError(s, err)}});
+  } else {
+    LogInfo("replication_purged", {{"subject", subject}, {"before_seq", static_cast<int64_t>(erase_seq)}});
+  }
+}
+
+namespace {
+
+// A message taken off the consumer, decoded.
+struct Delivered {
+  uint64_t seq = 0;
+  std::string msg_id;
+  LogOp op;
+};
+
+}  // namespace
+
+void Replicator::ApplierLoop() {
+  while (!stop_.load()) {
+    const uint64_t from = store_->AppliedLogSeq() + 1;
+    natsSubscription* sub = nullptr;
+    jsSubOptions so;
+    jsSubOptions_Init(&so);
+    so.Stream = options_.stream.c_str();
+    so.Ordered = true;
+    so.Config.DeliverPolicy = js_DeliverByStartSequence;
+    so.Config.OptStartSeq = from;
+    jsErrCode err = static_cast<jsErrCode>(0);
+    const std::string subjects = absl::StrCat(options_.subject_prefix, ".>");
+    natsStatus s = js_SubscribeSync(&sub, nats_->js, subjects.c_str(), nullptr, &so, &err);
+    if (s != NATS_OK) {
+      LogError("replication_subscribe_failed", {{"error", NatsError(s, err)}});
+      absl::SleepFor(absl::Milliseconds(500));
+      continue;
+    }
+    LogCursor cursor(store_->AppliedLogSeq());
+    bool resubscribe = false;
+    while (!stop_.load() && !resubscribe) {
+      // Take what is there (up to 512 messages), waiting up to 200 ms for
+      // the first.
+      std::vector<Delivered> batch;
+      bool poisoned = false;
+      for (int i = 0; i < 512; ++i) {
+        if (i > 0) {
+          int pending = 0;
+          if (natsSubscription_GetPending(sub, &pending, nullptr) != NATS_OK || pending == 0) break;
+        }
+        natsMsg* msg = nullptr;
+        s = natsSubscription_NextMsg(&msg, sub, i == 0 ? 200 : 10);
+        if (s == NATS_TIMEOUT) break;
+        if (s != NATS_OK) {
+          LogError("replication_consumer_failed", {{"error", NatsError(s)}});
+          resubscribe = true;
+          break;
+        }
+        jsMsgMetaData* meta = nullptr;
+        if (natsMsg_GetMetaData(&meta, msg) != NATS_OK) {
+          natsMsg_Destroy(msg);
+          continue;  // not a JetStream message (e.g. a status message)
+        }
+        const uint64_t seq = meta->Sequence.Stream;
+        absl::Status next = cursor.Next(seq, meta->Sequence.Consumer);
+        jsMsgMetaData_Destroy(meta);
+        if (next.code() == absl::StatusCode::kAlreadyExists) {
+          natsMsg_Destroy(msg);
+          continue;
+        }
+        if (!next.ok()) {
+          LogError("replication_delivery_gap", {{"error", std::string(next.message())}});
+          natsMsg_Destroy(msg);
+          resubscribe = true;
+          break;
+        }
+        absl::StatusOr<LogOp> op =
+            DecodeLogOp(absl::string_view(natsMsg_GetData(msg), static_cast<size_t>(natsMsg_GetDataLength(msg))));
+        const char* id = nullptr;
+        std::string msg_id;
+        if (natsMsgHeader_Get(msg, kMsgIdHeader, &id) == NATS_OK && id != nullptr) msg_id = id;
+        natsMsg_Destroy(msg);
+        if (!op.ok()) {
+          // Never skip an operation: apply what came before it, then stop
+          // applying, loudly (an operator must look at the log).
+          std::string why = absl::StrCat("operation ", seq, ": ", op.status().message());
+          LogError("replication_applier_stopped", {{"error", why}});
+          {
+            absl::MutexLock lock(&mu_);
+            applier_error_ = why;
+          }
+          poisoned = true;
+          break;
+        }
+        // Apply the position only once it is applied (below).
+        batch.push_back({seq, std::move(msg_id), std::move(*op)});
+        cursor.Applied(seq);
+      }
+      // Apply the batch in order: consecutive record operations in one group.
+      size_t i = 0;
+      while (i < batch.size() && !stop_.load()) {
+        if (batch[i].op.kind == LogOpKind::kRecord) {
+          size_t j = i;
+          std::vector<LoggedRecord> ops;
+          for (; j < batch.size() && batch[j].op.kind == LogOpKind::kRecord; ++j) {
+            LoggedRecord r;
+            r.seq = batch[j].seq;
+            r.now_us = batch[j].op.now_us;
+            r.statements = std::move(batch[j].op.statements);
+            ops.push_back(std::move(r));
+          }
+          absl::Status applied;
+          while (!(applied = store_->ApplyLoggedRecords(&ops)).ok() && !stop_.load()) {
+            if (applied.code() == absl::StatusCode::kFailedPrecondition) break;  // already applied
+            LogError("replication_apply_failed", {{"seq", static_cast<int64_t>(ops.front().seq)},
+                                                  {"error", std::string(applied.message())}});
+            absl::SleepFor(absl::Seconds(1));
+          }
+          for (size_t k = 0; k < ops.size(); ++k) {
+            Deliver(batch[i + k].msg_id, ops[k].seq, [&](Waiter* w) { w->records = ops[k].result; });
+          }
+          i = j;
+          continue;
+        }
+        Delivered& d = batch[i];
+        absl::Status applied;
+        absl::StatusOr<int64_t> erased = absl::UnknownError("not applied");
+        do {
+          switch (d.op.kind) {
+            case LogOpKind::kErase:
+              applied = store_->ApplyLoggedErase(d.seq, d.op.now_us, d.op.learner, &erased);
+              break;
+            case LogOpKind::kMeta:
+              applied = store_->ApplyLoggedMeta(d.seq, d.op.meta);
+              break;
+            case LogOpKind::kAudit:
+              applied = store_->ApplyLoggedAudit(d.seq, d.op.now_us, d.op.audit);
+              break;
+            case LogOpKind::kRecord:
+              break;
+          }
+          if (applied.ok() || applied.code() == absl::StatusCode::kFailedPrecondition) break;
+          LogError("replication_apply_failed",
+                   {{"seq", static_cast<int64_t>(d.seq)}, {"error", std::string(applied.message())}});
+          absl::SleepFor(absl::Seconds(1));
+        } while (!stop_.load());
+        if (d.op.kind == LogOpKind::kErase && applied.ok()) PurgeErased(d.op.learner, d.seq);
+        Deliver(d.msg_id, d.seq, [&](Waiter* w) {
+          w->erased = erased;
+          w->status = applied.code() == absl::StatusCode::kFailedPrecondition ? absl::OkStatus() : applied;
+        });
+        ++i;
+      }
+      if (poisoned) {
+        role_ = kRoleFollower;
+        while (!stop_.load()) absl::SleepFor(absl::Milliseconds(200));
+      }
+    }
+    natsSubscription_Unsubscribe(sub);
+    natsSubscription_Destroy(sub);
+  }
+}
+
+void Replicator::SetLeader(const std::string& leader) {
+  absl::MutexLock lock(&mu_);
+  if (leader != leader_) {
+    if (!leader.empty()) {
+      leader_changes_.fetch_add(1);
+      LogInfo("replication_leader", {{"node", options_.node_id}, {"leader", leader}});
+    }
+    leader_ = leader;
+  }
+}
+
+void Replicator::StepDown(absl::string_view why) {
+  if (leading_ || role_.load() != kRoleFollower) {
+    LogInfo("replication_step_down", {{"node", options_.node_id}, {"why", std::string(why)}});
+  }
+  leading_ = false;
+  role_ = kRoleFollower;
+}
+
+void Replicator::LeaseLoop() {
+  const absl::Duration tick = absl::Milliseconds(std::max<int64_t>(50, options_.lease_ttl_ms / 4));
+  const absl::Duration ttl = absl::Milliseconds(options_.lease_ttl_ms);
+  kvStore* kv = nats_->kv;
+  const char* key = options_.lease_key.c_str();
+  const char* me = options_.node_id.c_str();
+  while (!stop_.load()) {
+    const absl::Time started = absl::Now();
+    if (absl::StatusOr<uint64_t> last = ReadLogLastSeq(); last.ok()) log_last_seq_ = *last;
+    if (!connected_.load()) {
+      StepDown("disconnected from NATS");
+    } else if (leading_) {
+      uint64_t rev = 0;
+      natsStatus s = kvStore_UpdateString(&rev, kv, key, me, lease_revision_);
+      if (s == NATS_OK) {
+        lease_revision_ = rev;
+        lease_until_ = started + ttl;
+      } else {
+        StepDown(absl::StrCat("lease renewal failed: ", NatsError(s)));
+        SetLeader("");
+      }
+    } else {
+      kvEntry* e = nullptr;
+      natsStatus s = kvStore_Get(&e, kv, key);
+      if (s == NATS_OK) {
+        std::string holder = kvEntry_ValueString(e);
+        uint64_t rev = kvEntry_Revision(e);
+        bool put = kvEntry_Operation(e) == kvOp_Put;
+        kvEntry_Destroy(e);
+        if (put && holder == options_.node_id) {
+          // Our previous incarnation's lease: take it back.
+          uint64_t next = 0;
+          if (kvStore_UpdateString(&next, kv, key, me, rev) == NATS_OK) {
+            leading_ = true;
+            lease_revision_ = next;
+            lease_until_ = started + ttl;
+            role_ = kRoleCatchingUp;
+          }
+        }
+        SetLeader(put ? holder : "");
+      } else if (s == NATS_NOT_FOUND) {
+        SetLeader("");
+        uint64_t rev = 0;
+        if (kvStore_CreateString(&rev, kv, key, me) == NATS_OK) {
+          leading_ = true;
+          lease_revision_ = rev;
+          lease_until_ = started + ttl;
+          role_ = kRoleCatchingUp;
+          SetLeader(options_.node_id);
+          LogInfo("replication_lease_won", {{"node", options_.node_id}});
+        }
+      }
+    }
+    if (leading_ && absl::Now() >= lease_until_) StepDown("lease expired before it was renewed");
+    if (leading_ && role_.load() == kRoleCatchingUp) {
+      // Writes only once everything in the log before the lease is applied.
+      absl::StatusOr<uint64_t> last = ReadLogLastSeq();
+      if (last.ok() && WaitApplied(*last, absl::ZeroDuration())) {
+        bool clean;
+        {
+          absl::MutexLock lock(&mu_);
+          clean = applier_error_.empty();
+        }
+        if (clean && connected_.load()) {
+          role_ = kRoleLeader;
+          LogInfo("replication_leading", {{"node", options_.node_id}, {"applied_seq", static_cast<int64_t>(*last)}});
+        }
+      }
+    }
+    absl::Duration spent = absl::Now() - started;
+    absl::Duration wait = role_.load() == kRoleCatchingUp ? absl::Milliseconds(20) : tick;
+    if (spent < wait) absl::SleepFor(wait - spent);
+  }
+}
+
+absl::StatusOr<uint64_t> Replicator::ReadLogLastSeq() const {
+  if (nats_ == nullptr) return absl::UnavailableError("replicated log: stopped");
+  jsStreamInfo* si = nullptr;
+  jsErrCode err = static_cast<jsErrCode>(0);
+  natsStatus s = js_GetStreamInfo(&si, nats_->js, options_.stream.c_str(), nullptr, &err);
+  if (s != NATS_OK) return Unavailable("stream info", s, err);
+  uint64_t last = si->State.LastSeq;
+  jsStreamInfo_Destroy(si);
+  return last;
+}
+
+absl::StatusOr<uint64_t> Replicator::CountMessages(const std::string& subject) const {
+  if (nats_ == nullptr) return absl::UnavailableError("replicated log: stopped");
+  jsOptions jo;
+  jsOptions_Init(&jo);
+  jo.Stream.Info.SubjectsFilter = subject.c_str();
+  jsStreamInfo* si = nullptr;
+  jsErrCode err = static_cast<jsErrCode>(0);
+  natsStatus s = js_GetStreamInfo(&si, nats_->js, options_.stream.c_str(), &jo, &err);
+  if (s != NATS_OK) return Unavailable("stream info", s, err);
+  uint64_t n = 0;
+  if (si->State.Subjects != nullptr) {
+    for (int i = 0; i < si->State.Subjects->Count; ++i) n += si->State.Subjects->List[i].Msgs;
+  }
+  jsStreamInfo_Destroy(si);
+  return n;
+}
+
+bool Replicator::WaitApplied(uint64_t seq, absl::Duration timeout) const {
+  absl::MutexLock lock(&mu_);
+  auto reached = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return applied_ >= seq; };
+  return mu_.AwaitWithTimeout(absl::Condition(&reached), timeout);
+}
+
+ReplicationStatus Replicator::Status() const {
+  ReplicationStatus st;
+  st.node = options_.node_id;
+  switch (role_.load()) {
+    case kRoleLeader:
+      st.role = "leader";
+      break;
+    case kRoleCatchingUp:
+      st.role = "catching_up";
+      break;
+    default:
+      st.role = "follower";
+  }
+  st.connected = connected_.load();
+  st.leader_changes = leader_changes_.load();
+  st.log_last_seq = log_last_seq_.load();
+  absl::MutexLock lock(&mu_);
+  st.leader = leader_;
+  st.applied_seq = applied_;
+  st.lag = st.log_last_seq > st.applied_seq ? st.log_last_seq - st.applied_seq : 0;
+  st.applier_error = applier_error_;
+  return st;
+}
+
+std::string Replicator::StatusJson() const {
+  ReplicationStatus st = Status();
+  nlohmann::json j = {{"node", st.node},
+                      {"role", st.role},
+                      {"leader", st.leader},
+                      {"applied_seq", st.applied_seq},
+                      {"log_last_seq", st.log_last_seq},
+                      {"lag", st.lag},
+                      {"leader_changes", st.leader_changes},
+                      {"connected", st.connected}};
+  if (!st.applier_error.empty()) j["applier_error"] = st.applier_error;
+  return j.dump();
+}
+
+}  // namespace lifelong::records::replication

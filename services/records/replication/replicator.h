@@ -1,0 +1,194 @@
+// Replicator: the record store replicated on NATS JetStream (issue #15;
+// the contract shared with ops/cluster.sh and backups is
+// docs/replication.md).
+//
+// The model is state-machine replication over a replicated log (as Kafka
+// Streams keeps RocksDB as a state store materialised from a changelog):
+//   - The log is the JetStream stream --replication_stream
+//     ("LIFELONG_RECORDS"): file storage, --replicas copies (RAFT inside
+//     nats-server; a publish is acknowledged once a quorum has it), subjects
+//     "lifelong.records.>", a 2-minute duplicate window. Every mutating call
+//     of the store (RecordStore in log mode: Record, EraseLearner, WriteMeta
+//     -- kiosk passes --, AppendAudit) is one message (log_op.h).
+//     Statement batches carry Nats-Msg-Id = RecordMessageId (a hash of their
+//     content) so that a retried publish is stored once.
+//   - Every node, the leader included, applies the log in sequence order on
+//     one applier thread (an ordered JetStream consumer starting at
+//     RecordStore::AppliedLogSeq()+1) through the store's group commit,
+//     writing replication/applied_seq in the same WriteBatch. An empty node
+//     therefore rebuilds from the log, and a node restored from a backup
+//     catches up from the backup's position. A message it cannot decode, or
+//     a gap in delivery (LogCursor), stops or restarts the applier: nothing
+//     is ever skipped.
+//   - A write (OpLog::Propose*) is answered once JetStream acknowledged the
+//     message (quorum) AND the local applier applied it; the answer is the
+//     apply result (e.g. ALREADY_EXISTS), so a read after an answered write
+//     on the leader sees it.
+//   - Leadership is a JetStream key-value lease: bucket LIFELONG_LEADER
+//     (history 1, TTL --lease_ttl_ms), key "records", value the node id. The
+//     leader renews it every TTL/4 with a revision-checked update; the others
+//     read it and try to create it when it is absent (expired or released).
+//     A node that wins becomes "catching_up" and accepts writes ("leader")
+//     only once it has applied the stream's last sequence. A node steps down
+//     when a renewal fails or its NATS connection drops. Two nodes that both
+//     believe they lead (a partition inside one TTL) cannot make replicas
+//     diverge: every decision that depends on the store's state (idempotency,
+//     conflicts, voiding, stored order) is taken when the log is applied, in
+//     log order, identically on every replica.
+//   - Followers answer writes with UNAVAILABLE "not the leader; leader is
+//     records-2" (xAPI: 503) and serve reads from their own store, which is
+//     behind the leader by `lag` = log_last_seq - applied_seq operations
+//     (GET /replication, lifelong_replication_lag; normally a few ms).
+//
+// Erasure and the log's retention: statements that all name one and the
+// same learner (and that learner's kiosk-pass edits) are published on
+// lifelong.records.stmt.<16 hex of SHA-256(learner key)>. Every node, right
+// after applying an erasure at sequence E, purges that subject below E
+// (JetStream purge with a subject filter), so the stream keeps none of the
+// erased learner's own statements once the erasure is applied on any node
+// (milliseconds; at worst until the next node applies it). Statements
+// naming several learners (Group actors, or batches mixing learners) go to
+// lifelong.records.shared and are NOT purged by an erasure (the other
+// learners' statements must still rebuild a replica); see docs/replication.md
+// for that limit.
+//
+// Thread-safety: all public methods are thread-safe. Lifetime: Connect, then
+// RecordStore::Open with options.log = this, then Start(store); Stop() before
+// the store is closed.
+#ifndef LIFELONG_SERVICES_RECORDS_REPLICATION_REPLICATOR_H_
+#define LIFELONG_SERVICES_RECORDS_REPLICATION_REPLICATOR_H_
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "services/records/record_store.h"
+#include "services/records/replication/log_op.h"
+
+namespace lifelong::records::replication {
+
+struct ReplicatorOptions {
+  std::vector<std::string> servers;  // nats://host:port, at least one
+  std::string node_id;               // e.g. "records-1"; [A-Za-z0-9_.-]+
+  std::string stream = "LIFELONG_RECORDS";
+  std::string subject_prefix = "lifelong.records";
+  int replicas = 3;  // 1..5; the stream's and the lease bucket's
+  int64_t lease_ttl_ms = 3000;
+  std::string lease_bucket = "LIFELONG_LEADER";
+  std::string lease_key = "records";
+  // How long a proposal waits for its operation to be applied locally.
+  absl::Duration apply_timeout = absl::Seconds(30);
+  // How long Connect retries creating the stream and bucket (a cluster
+  // whose members are still starting has no JetStream quorum yet).
+  absl::Duration setup_timeout = absl::Seconds(60);
+};
+
+// Splits "nats://a:4222,nats://b:4222" into servers. INVALID_ARGUMENT
+// naming --replication_nats when one is not nats://host:port.
+absl::StatusOr<std::vector<std::string>> ParseServerList(absl::string_view list);
+
+struct ReplicationStatus {
+  std::string node;
+  std::string role;    // "leader", "catching_up" or "follower"
+  std::string leader;  // the lease holder's node id; "" when none is known
+  uint64_t applied_seq = 0;
+  uint64_t log_last_seq = 0;  // as last read from the stream (every TTL/4)
+  uint64_t lag = 0;           // log_last_seq - applied_seq (0 when ahead)
+  uint64_t leader_changes = 0;
+  bool connected = false;
+  std::string applier_error;  // why the applier is stopped; "" when it runs
+};
+
+class Replicator : public OpLog {
+ public:
+  // Connects to NATS and makes sure the stream and the lease bucket exist
+  // (creating them, or updating the stream's replica count). INVALID_ARGUMENT
+  // for bad options (naming the flag); UNAVAILABLE when NATS or JetStream
+  // cannot be reached within setup_timeout.
+  static absl::StatusOr<std::unique_ptr<Replicator>> Connect(ReplicatorOptions options);
+  ~Replicator() override;
+  Replicator(const Replicator&) = delete;
+  Replicator& operator=(const Replicator&) = delete;
+
+  // Starts the applier (from store->AppliedLogSeq()+1) and the lease
+  // thread. `store` must have been opened with options.log = this.
+  void Start(RecordStore* store);
+  // Stops both threads, releases the lease when held (so that another node
+  // takes over at once) and closes the connection. Proposals in flight end
+  // with UNAVAILABLE. Idempotent.
+  void Stop();
+
+  ReplicationStatus Status() const;
+  // Status() as the JSON of GET /replication.
+  std::string StatusJson() const;
+  // True when this node leads and has caught up (GET /leader: 200).
+  bool IsLeader() const { return role_.load() == kRoleLeader; }
+  // Blocks until the applier has applied `seq` or `timeout` passes.
+  bool WaitApplied(uint64_t seq, absl::Duration timeout) const;
+  // The stream's last sequence, read now. UNAVAILABLE when JetStream is
+  // unreachable.
+  absl::StatusOr<uint64_t> ReadLogLastSeq() const;
+  // How many messages the stream holds on `subject` (tests prove purges).
+  absl::StatusOr<uint64_t> CountMessages(const std::string& subject) const;
+
+  // OpLog.
+  absl::StatusOr<std::vector<StoredStatement>> ProposeRecord(std::vector<ParsedStatement> statements,
+                                                             int64_t now_us) override;
+  absl::StatusOr<int64_t> ProposeErase(const std::string& learner, int64_t now_us) override;
+  absl::Status ProposeMeta(const std::vector<std::pair<std::string, std::optional<std::string>>>& edits,
+                           int64_t now_us) override;
+  absl::Status ProposeAudit(const AuditEvent& event, int64_t now_us) override;
+
+ private:
+  struct Nats;  // the libnats handles
+  struct Waiter;
+  enum Role : int { kRoleFollower = 0, kRoleCatchingUp = 1, kRoleLeader = 2 };
+
+  explicit Replicator(ReplicatorOptions options);
+  absl::Status Setup();
+  // Publishes `op` and waits for its local application; `w` gets the result.
+  absl::Status Propose(const LogOp& op, Waiter* w);
+  absl::Status CheckWritable() const;
+  void ApplierLoop();
+  // Applies one run of messages; false when the applier must re-subscribe.
+  void LeaseLoop();
+  void StepDown(absl::string_view why);
+  void SetLeader(const std::string& leader);
+  void Deliver(const std::string& msg_id, uint64_t seq, const std::function<void(Waiter*)>& fill);
+  void PurgeErased(const std::string& learner, uint64_t erase_seq);
+
+  const ReplicatorOptions options_;
+  std::unique_ptr<Nats> nats_;
+  RecordStore* store_ = nullptr;
+
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> connected_{false};
+  std::atomic<int> role_{kRoleFollower};
+  std::atomic<uint64_t> log_last_seq_{0};
+  std::atomic<uint64_t> leader_changes_{0};
+  std::atomic<int> in_flight_{0};  // proposals between CheckWritable and their answer
+  std::thread applier_;
+  std::thread lease_;
+
+  mutable absl::Mutex mu_;
+  uint64_t applied_ ABSL_GUARDED_BY(mu_) = 0;
+  std::string leader_ ABSL_GUARDED_BY(mu_);
+  std::string applier_error_ ABSL_GUARDED_BY(mu_);
+  std::multimap<std::string, Waiter*> waiters_ ABSL_GUARDED_BY(mu_);  // by message id
+
+  // Touched by the lease thread only.
+  bool leading_ = false;
+  uint64_t lease_revision_ = 0;
+  absl::Time lease_until_;
+};
+
+}  // namespace lifelong::records::replication
+
+#endif  // LIFELONG_SERVICES_RECORDS_REPLICATION_REPLICATOR_H_
