@@ -69,6 +69,7 @@ std::string FindProgram(const char* env_name, std::vector<std::string> candidate
 absl::StatusOr<std::pair<int, std::string>> HttpGet(int port, const std::string& path,
                                                     std::chrono::milliseconds timeout = std::chrono::seconds(1)) {
   httplib::Client client("127.0.0.1", port);
+  client.set_url_encode(false);  // HAProxy's "/;csv" must go as written
   const auto secs = std::chrono::duration_cast<std::chrono::seconds>(timeout);
   const auto usecs = std::chrono::duration_cast<std::chrono::microseconds>(timeout - secs);
   client.set_connection_timeout(secs.count(), usecs.count());
