@@ -102,8 +102,10 @@ int main(int argc, char** argv) {
     replication::ReplicatorOptions ro;
     absl::StatusOr<std::vector<std::string>> servers =
         replication::ParseServerList(absl::GetFlag(FLAGS_replication_nats));
-    absl::StatusOr<std::unique_ptr<replication::Replicator>> r = servers.status();
-    if (servers.ok()) {
+    absl::StatusOr<std::unique_ptr<replication::Replicator>> r = absl::UnknownError("not connected");
+    if (!servers.ok()) {
+      r = servers.status();
+    } else {
       ro.servers = *servers;
       ro.node_id = absl::GetFlag(FLAGS_node_id);
       ro.stream = absl::GetFlag(FLAGS_replication_stream);

@@ -145,7 +145,12 @@ absl::Status Replicator::Setup() {
 
   const absl::Time deadline = absl::Now() + options_.setup_timeout;
   absl::Status last = absl::UnavailableError("replicated log: not tried");
-  while (absl::Now() < deadline) {
+  absl::Time logged = absl::InfinitePast();
+  for (bool first = true; absl::Now() < deadline; first = false) {
+    if (!first && absl::Now() - logged > absl::Seconds(5)) {
+      logged = absl::Now();
+      LogInfo("replication_setup_retrying", {{"error", std::string(last.message())}});
+    }
     if (n.nc == nullptr) {
       s = natsConnection_Connect(&n.nc, n.opts);
       if (s != NATS_OK) {
@@ -197,7 +202,7 @@ absl::Status Replicator::Setup() {
         kvConfig_Init(&kc);
         kc.Bucket = options_.lease_bucket.c_str();
         kc.History = 1;
-        kc.TTL = options_.lease_ttl_ms;  // milliseconds
+        kc.TTL = options_.lease_ttl_ms * 1000000;  // nanoseconds in libnats 3.4
         kc.StorageType = js_FileStorage;
         kc.Replicas = options_.replicas;
         s = js_CreateKeyValue(&n.kv, n.js, &kc);

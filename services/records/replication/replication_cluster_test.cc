@@ -1,0 +1,408 @@
+// The replicated record service as real processes: a 3-member NATS
+// JetStream cluster (nats-server) and records_server nodes on it, each with
+// its own RocksDB under TEST_TMPDIR, talking gRPC on real ports.
+//
+//  - writes on the leader are on every follower; a follower refuses writes
+//    with UNAVAILABLE naming the leader;
+//  - SIGKILL of the leader: another node takes the lease, and every
+//    acknowledged statement is on it and on the other follower, identical;
+//  - an erased learner's statements are gone from every node and their
+//    messages from the stream;
+//  - a node started on an empty data directory rebuilds the same store.
+#include <arpa/inet.h>
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+#include <nats/nats.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <thread>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
+#include "proto/lifelong/v1/records.grpc.pb.h"
+#include "services/records/replication/log_op.h"
+#include "services/records/test_statements.h"
+#include "tests/testing/subprocess.h"
+
+namespace lifelong::records::replication {
+namespace {
+
+using records::testing::MakeStatement;
+using records::testing::TestUuid;
+using Stub = v1::LearningRecordService::Stub;
+
+constexpr int kLeaseTtlMs = 1500;
+
+int FreePort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = 0;
+  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a));
+  socklen_t len = sizeof(a);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  int port = ntohs(a.sin_port);
+  close(fd);
+  return port;
+}
+
+// GET http://127.0.0.1:port/path: (status, body); status 0 when unreachable.
+std::pair<int, std::string> HttpGet(int port, const std::string& path) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = htons(port);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) {
+    close(fd);
+    return {0, ""};
+  }
+  std::string req = "GET " + path + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+  (void)!write(fd, req.data(), req.size());
+  std::string resp;
+  char buf[4096];
+  for (ssize_t n; (n = read(fd, buf, sizeof(buf))) > 0;) resp.append(buf, n);
+  close(fd);
+  if (resp.size() < 12) return {0, ""};
+  int status = std::atoi(resp.substr(9, 3).c_str());
+  size_t body = resp.find("\r\n\r\n");
+  return {status, body == std::string::npos ? "" : resp.substr(body + 4)};
+}
+
+std::string NatsServerBinary() {
+  for (const char* p : {"/usr/sbin/nats-server", "/usr/bin/nats-server", "/usr/local/bin/nats-server"}) {
+    if (access(p, X_OK) == 0) return p;
+  }
+  return "";
+}
+
+struct NatsCluster {
+  std::vector<lifelong::testing::Subprocess> servers;
+  std::vector<int> client_ports;
+  std::string urls;  // for --replication_nats
+};
+
+NatsCluster StartNats(const std::string& dir) {
+  NatsCluster c;
+  std::vector<int> cluster_ports;
+  for (int i = 0; i < 3; ++i) {
+    c.client_ports.push_back(FreePort());
+    cluster_ports.push_back(FreePort());
+  }
+  std::vector<std::string> routes, urls;
+  for (int i = 0; i < 3; ++i) {
+    routes.push_back(absl::StrCat("nats://127.0.0.1:", cluster_ports[i]));
+    urls.push_back(absl::StrCat("nats://127.0.0.1:", c.client_ports[i]));
+  }
+  c.urls = absl::StrJoin(urls, ",");
+  for (int i = 0; i < 3; ++i) {
+    std::string sd = absl::StrCat(dir, "/nats-", i + 1);
+    auto p = lifelong::testing::Subprocess::Start(
+        {NatsServerBinary(), "-js", "-sd", sd, "-a", "127.0.0.1", "-p", std::to_string(c.client_ports[i]), "-n",
+         absl::StrCat("nats-", i + 1), "--cluster_name", "c", "--cluster", routes[i], "--routes",
+         absl::StrJoin(routes, ",")},
+        absl::StrCat(dir, "/nats-", i + 1, ".log"));
+    EXPECT_TRUE(p.ok()) << p.status();
+    c.servers.push_back(std::move(*p));
+  }
+  return c;
+}
+
+struct Node {
+  std::string id;
+  std::string data_dir;
+  int metrics_port = 0;
+  std::optional<lifelong::testing::Subprocess> process;
+  std::shared_ptr<grpc::Channel> channel;
+  std::unique_ptr<Stub> stub;
+
+  nlohmann::json Replication() const {
+    auto [status, body] = HttpGet(metrics_port, "/replication");
+    if (status != 200) return nlohmann::json::object();
+    return nlohmann::json::parse(body, nullptr, false);
+  }
+  uint64_t Applied() const {
+    nlohmann::json j = Replication();
+    return j.is_object() && j.contains("applied_seq") ? j["applied_seq"].get<uint64_t>() : 0;
+  }
+};
+
+void StartNode(Node* n, const std::string& dir, const std::string& nats_urls) {
+  std::string port_file = absl::StrCat(dir, "/", n->id, ".port");
+  unlink(port_file.c_str());
+  n->metrics_port = FreePort();
+  auto p = lifelong::testing::Subprocess::Start(
+      {lifelong::testing::RunfilePath("services/records/records_server"), "--port=0", "--port_file=" + port_file,
+       "--data_dir=" + n->data_dir, "--xapi_port=-1", absl::StrCat("--metrics_port=", n->metrics_port),
+       "--warm_cache=false", "--block_cache_mb=16", "--replication_nats=" + nats_urls, "--node_id=" + n->id,
+       absl::StrCat("--lease_ttl_ms=", kLeaseTtlMs), "--replicas=3"},
+      absl::StrCat(dir, "/", n->id, ".log"));
+  ASSERT_TRUE(p.ok()) << p.status();
+  n->process = std::move(*p);
+  absl::StatusOr<int> port = lifelong::testing::WaitForPortFile(port_file, std::chrono::seconds(90));
+  ASSERT_TRUE(port.ok()) << port.status();
+  n->channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", *port), grpc::InsecureChannelCredentials());
+  n->stub = v1::LearningRecordService::NewStub(n->channel);
+}
+
+// The node that reports role "leader" (caught up), waiting up to `timeout`.
+Node* WaitForLeader(std::vector<Node*> nodes, absl::Duration timeout) {
+  absl::Time deadline = absl::Now() + timeout;
+  while (absl::Now() < deadline) {
+    for (Node* n : nodes) {
+      if (HttpGet(n->metrics_port, "/leader").first == 200) return n;
+    }
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  return nullptr;
+}
+
+bool WaitForApplied(const Node& n, uint64_t seq, absl::Duration timeout) {
+  absl::Time deadline = absl::Now() + timeout;
+  while (absl::Now() < deadline) {
+    if (n.Applied() >= seq) return true;
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  return false;
+}
+
+grpc::Status Record(Stub* stub, const std::string& json) {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  v1::RecordStatementRequest req;
+  req.set_statement_json(json);
+  v1::Statement resp;
+  return stub->RecordStatement(&ctx, req, &resp);
+}
+
+// Every stored statement: id -> stored JSON (ExportStatements, FULL).
+std::map<std::string, std::string> Export(Stub* stub) {
+  std::map<std::string, std::string> out;
+  grpc::ClientContext ctx;
+  v1::ExportStatementsRequest req;
+  auto reader = stub->ExportStatements(&ctx, req);
+  v1::Statement st;
+  while (reader->Read(&st)) out[st.id()] = st.json();
+  grpc::Status s = reader->Finish();
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  return out;
+}
+
+// Messages the stream holds on `subject`.
+uint64_t StreamMessages(const std::string& nats_url, const std::string& subject) {
+  natsConnection* nc = nullptr;
+  jsCtx* js = nullptr;
+  jsStreamInfo* si = nullptr;
+  uint64_t n = UINT64_MAX;
+  if (natsConnection_ConnectTo(&nc, nats_url.c_str()) == NATS_OK &&
+      natsConnection_JetStream(&js, nc, nullptr) == NATS_OK) {
+    jsOptions jo;
+    jsOptions_Init(&jo);
+    jo.Stream.Info.SubjectsFilter = subject.c_str();
+    if (js_GetStreamInfo(&si, js, "LIFELONG_RECORDS", &jo, nullptr) == NATS_OK) {
+      n = 0;
+      if (si->State.Subjects != nullptr) {
+        for (int i = 0; i < si->State.Subjects->Count; ++i) n += si->State.Subjects->List[i].Msgs;
+      }
+      jsStreamInfo_Destroy(si);
+    }
+  }
+  if (js != nullptr) jsCtx_Destroy(js);
+  if (nc != nullptr) natsConnection_Destroy(nc);
+  return n;
+}
+
+class ReplicationCluster : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (NatsServerBinary().empty()) GTEST_SKIP() << "nats-server is not installed (ops/bootstrap.sh installs it)";
+    dir_ = lifelong::testing::FreshTempDir("replication");
+    nats_ = StartNats(dir_);
+    for (int i = 1; i <= 3; ++i) {
+      auto n = std::make_unique<Node>();
+      n->id = absl::StrCat("records-", i);
+      n->data_dir = absl::StrCat(dir_, "/", n->id);
+      nodes_.push_back(std::move(n));
+    }
+    for (auto& n : nodes_) {
+      StartNode(n.get(), dir_, nats_.urls);
+      if (HasFatalFailure()) return;
+    }
+  }
+
+  std::vector<Node*> Live() {
+    std::vector<Node*> out;
+    for (auto& n : nodes_) {
+      if (n->process && n->process->Running()) out.push_back(n.get());
+    }
+    return out;
+  }
+
+  std::string dir_;
+  NatsCluster nats_;
+  std::vector<std::unique_ptr<Node>> nodes_;
+};
+
+TEST_F(ReplicationCluster, LeaderWritesReachFollowersAndSurviveLeaderKill) {
+  Node* leader = WaitForLeader(Live(), absl::Seconds(60));
+  ASSERT_NE(leader, nullptr);
+
+  // Writes on the leader, single and batched, are on every follower.
+  std::set<std::string> acked;
+  for (int i = 0; i < 20; ++i) {
+    std::string id = TestUuid(i);
+    grpc::Status s = Record(leader->stub.get(), MakeStatement({.id = id, .learner = absl::StrCat("u", i % 4)}));
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    acked.insert(id);
+  }
+  {
+    grpc::ClientContext ctx;
+    v1::RecordStatementsRequest batch;
+    for (int i = 100; i < 105; ++i) {
+      batch.add_statement_json(MakeStatement({.id = TestUuid(i), .learner = "u1"}));
+      acked.insert(TestUuid(i));
+    }
+    v1::RecordStatementsResponse resp;
+    grpc::Status s = leader->stub->RecordStatements(&ctx, batch, &resp);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+  }
+  // Conflicting content under an acknowledged id: the apply result comes back.
+  grpc::Status conflict = Record(leader->stub.get(), MakeStatement({.id = TestUuid(0), .learner = "u9"}));
+  EXPECT_EQ(conflict.error_code(), grpc::StatusCode::ALREADY_EXISTS) << conflict.error_message();
+
+  uint64_t applied = leader->Applied();
+  ASSERT_GT(applied, 0u);
+  std::map<std::string, std::string> on_leader = Export(leader->stub.get());
+  EXPECT_EQ(on_leader.size(), acked.size());
+  for (Node* n : Live()) {
+    if (n == leader) continue;
+    ASSERT_TRUE(WaitForApplied(*n, applied, absl::Seconds(30))) << n->id;
+    // The same statements, byte for byte (stored times and authority
+    // decided by the proposer).
+    EXPECT_EQ(Export(n->stub.get()), on_leader) << n->id;
+    // A follower refuses writes, naming the leader.
+    grpc::Status refused = Record(n->stub.get(), MakeStatement({.id = TestUuid(500), .learner = "u1"}));
+    EXPECT_EQ(refused.error_code(), grpc::StatusCode::UNAVAILABLE);
+    EXPECT_TRUE(absl::StrContains(refused.error_message(), "not the leader; leader is " + leader->id))
+        << refused.error_message();
+    EXPECT_EQ(HttpGet(n->metrics_port, "/leader").first, 503);
+    nlohmann::json r = n->Replication();
+    EXPECT_EQ(r["role"], "follower");
+    EXPECT_EQ(r["leader"], leader->id);
+  }
+  auto [metrics_status, metrics] = HttpGet(leader->metrics_port, "/metrics");
+  EXPECT_EQ(metrics_status, 200);
+  EXPECT_TRUE(absl::StrContains(metrics, "lifelong_replication_leader 1")) << metrics;
+  EXPECT_TRUE(absl::StrContains(metrics, "lifelong_replication_applied_seq"));
+  EXPECT_TRUE(absl::StrContains(metrics, "lifelong_replication_lag"));
+  EXPECT_TRUE(absl::StrContains(metrics, "lifelong_replication_leader_changes_total"));
+
+  // Writers under load; the leader is killed mid-stream.
+  std::mutex mu;
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> writers;
+  for (int w = 0; w < 4; ++w) {
+    writers.emplace_back([&, w] {
+      for (int i = 0; !stop.load(); ++i) {
+        std::string id = TestUuid(10000 + w * 100000 + i);
+        if (Record(leader->stub.get(), MakeStatement({.id = id, .learner = absl::StrCat("u", i % 5)})).ok()) {
+          std::lock_guard<std::mutex> lock(mu);
+          acked.insert(id);
+        }
+      }
+    });
+  }
+  absl::SleepFor(absl::Milliseconds(700));
+  absl::Time killed = absl::Now();
+  ASSERT_TRUE(leader->process->Stop(SIGKILL).ok());
+  stop = true;
+  for (auto& t : writers) t.join();
+  leader->process.reset();
+
+  Node* next = WaitForLeader(Live(), absl::Seconds(60));
+  ASSERT_NE(next, nullptr);
+  EXPECT_NE(next, leader);
+  std::cout << "new leader " << next->id << " after " << absl::FormatDuration(absl::Now() - killed)
+            << " (lease TTL " << kLeaseTtlMs << " ms)\n";
+  // Writes resume on the new leader.
+  grpc::Status resumed = Record(next->stub.get(), MakeStatement({.id = TestUuid(900000), .learner = "u1"}));
+  ASSERT_TRUE(resumed.ok()) << resumed.error_message();
+  acked.insert(TestUuid(900000));
+
+  // Every acknowledged statement is on the new leader and on the follower,
+  // and both hold the same store.
+  std::map<std::string, std::string> after = Export(next->stub.get());
+  for (const std::string& id : acked) EXPECT_EQ(after.count(id), 1u) << "acknowledged " << id << " lost";
+  for (Node* n : Live()) {
+    if (n == next) continue;
+    ASSERT_TRUE(WaitForApplied(*n, next->Applied(), absl::Seconds(30)));
+    EXPECT_EQ(Export(n->stub.get()), after) << n->id;
+  }
+
+  // The killed node comes back on its data directory and catches up.
+  StartNode(leader, dir_, nats_.urls);
+  ASSERT_TRUE(WaitForApplied(*leader, next->Applied(), absl::Seconds(60)));
+  EXPECT_EQ(Export(leader->stub.get()), after);
+}
+
+TEST_F(ReplicationCluster, ErasureLeavesTheLogAndAnEmptyNodeRebuilds) {
+  Node* leader = WaitForLeader(Live(), absl::Seconds(60));
+  ASSERT_NE(leader, nullptr);
+  const std::string erased = "u-erase";
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_TRUE(Record(leader->stub.get(), MakeStatement({.id = TestUuid(i), .learner = erased})).ok());
+    ASSERT_TRUE(Record(leader->stub.get(), MakeStatement({.id = TestUuid(100 + i), .learner = "u-stays"})).ok());
+  }
+  const std::string first_url = nats_.urls.substr(0, nats_.urls.find(','));
+  const std::string subject = LearnerSubject(erased, "lifelong.records");
+  EXPECT_EQ(StreamMessages(first_url, subject), 10u);
+
+  grpc::ClientContext ctx;
+  v1::EraseLearnerRequest req;
+  req.set_learner(erased);
+  v1::EraseLearnerResponse resp;
+  grpc::Status s = leader->stub->EraseLearner(&ctx, req, &resp);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(resp.erased_statements(), 10);
+
+  // Gone from every node's store, and from the stream.
+  uint64_t applied = leader->Applied();
+  for (Node* n : Live()) {
+    ASSERT_TRUE(WaitForApplied(*n, applied, absl::Seconds(30)));
+    grpc::ClientContext g;
+    v1::GetStatementRequest get;
+    get.set_id(TestUuid(3));
+    v1::Statement st;
+    EXPECT_EQ(n->stub->GetStatement(&g, get, &st).error_code(), grpc::StatusCode::NOT_FOUND) << n->id;
+  }
+  EXPECT_EQ(StreamMessages(first_url, subject), 0u);
+  EXPECT_EQ(StreamMessages(first_url, LearnerSubject("u-stays", "lifelong.records")), 10u);
+
+  // A fourth node on an empty data directory rebuilds the same store from
+  // the log.
+  std::map<std::string, std::string> expected = Export(leader->stub.get());
+  EXPECT_EQ(expected.size(), 10u);
+  auto fresh = std::make_unique<Node>();
+  fresh->id = "records-4";
+  fresh->data_dir = dir_ + "/records-4";
+  StartNode(fresh.get(), dir_, nats_.urls);
+  ASSERT_TRUE(WaitForApplied(*fresh, leader->Applied(), absl::Seconds(60)));
+  EXPECT_EQ(Export(fresh->stub.get()), expected);
+  EXPECT_EQ(fresh->Replication()["role"], "follower");
+  nodes_.push_back(std::move(fresh));
+}
+
+}  // namespace
+}  // namespace lifelong::records::replication
