@@ -325,8 +325,7 @@ start_haproxy() {
   # -db: stays in the foreground (the pid is HAProxy's own); -Ws would need systemd.
   nohup setsid "$HAPROXY" -f "$CLUSTER/haproxy.cfg" -db >>"$LOG/haproxy.log" 2>&1 </dev/null &
   echo $! >"$RUN/haproxy.pid"
-  local i
-  for i in $(seq 50); do
+  for _ in $(seq 50); do
     curl -sf "http://127.0.0.1:$HAPROXY_STATS_PORT/;csv" >/dev/null 2>&1 && break
     pid_of haproxy >/dev/null || { tail -n 20 "$LOG/haproxy.log" >&2; die "haproxy exited (log $LOG/haproxy.log)"; }
     sleep 0.1
@@ -476,11 +475,11 @@ n, pid, port, raw = sys.argv[1:5]
 try:
     d = json.loads(raw)
 except ValueError:
-    print(f"  records-{n:<3}  {pid:<8} GET /replication: not JSON: {raw[:80]!r}")
+    print(f"  {'records-' + n:<10} {pid:<8} GET /replication: not JSON: {raw[:80]!r}")
     sys.exit(0)
-print(f"  records-{n:<3}  {pid:<8} 127.0.0.1:{port:<6} {d.get('role', '?'):<12} "
-      f"applied {d.get('applied_seq', '?'):<10} log {d.get('log_last_seq', '?'):<10} "
-      f"lag {d.get('lag', '?'):<8} leader {d.get('leader') or '-'}")
+print(f"  {'records-' + n:<10} {pid:<8} {'127.0.0.1:' + port:<16} {d.get('role', '?'):<12} "
+      f"{d.get('applied_seq', '?'):<18} {d.get('log_last_seq', '?'):<14} {d.get('lag', '?'):<12} "
+      f"{d.get('leader') or '-'}")
 PY
 }
 
@@ -495,7 +494,7 @@ cluster_status() {
     echo "auth: OFF (STACK_AUTH=0): every caller is trusted"
   fi
   echo "records nodes (GET /replication on each metrics port):"
-  printf '  %-10s %-8s %-16s %-12s %-18s %-14s %-12s %s\n' NODE PID GRPC ROLE APPLIED LOG LAG LEADER
+  printf '  %-10s %-8s %-16s %-12s %-18s %-14s %-12s %s\n' NODE PID GRPC ROLE APPLIED LOG_LAST LAG LEADER
   for n in "${NODES[@]}"; do node_line "$n"; done
   echo "statement log (NATS JetStream, file storage in $CLUSTER/nats-N):"
   for n in "${NODES[@]}"; do

@@ -407,8 +407,10 @@ void LoadWriters::Run(int writer) {
         v1::Statement resp;
         status = stub->RecordStatement(&ctx, req, &resp);
       }
+      const bool cancelled = status.error_code() == grpc::StatusCode::CANCELLED && options_.retry_cancelled;
+      if (cancelled) ++cancelled_retries_;
       const bool retryable = status.error_code() == grpc::StatusCode::UNAVAILABLE ||
-                             status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED;
+                             status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED || cancelled;
       if (!retryable || Clock::now() - first_attempt > options_.give_up_after) break;
       // A stopped test still finishes the write in hand (it may have landed).
       std::this_thread::sleep_for(options_.retry_pause);

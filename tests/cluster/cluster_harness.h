@@ -145,6 +145,10 @@ class LoadWriters {
     std::chrono::milliseconds retry_pause{50};
     std::chrono::milliseconds give_up_after{30000};
     int id_base = 0;  // statement numbers start here (distinct per test)
+    // Also retry CANCELLED: what a records_server stopping on SIGTERM answers
+    // to calls it had accepted but not started (gRPC's shutdown). Nothing of
+    // such a call was written; the retries are counted (CancelledRetries).
+    bool retry_cancelled = false;
   };
   LoadWriters(std::shared_ptr<grpc::Channel> channel, Options options);
   ~LoadWriters();  // stops
@@ -162,12 +166,15 @@ class LoadWriters {
   // Every statement id any writer attempted.
   std::set<std::string> Attempted() const;
   int learners() const { return options_.learners; }
+  // Calls answered CANCELLED and retried (Options::retry_cancelled).
+  int64_t CancelledRetries() const { return cancelled_retries_.load(); }
 
  private:
   void Run(int writer);
   std::shared_ptr<grpc::Channel> channel_;
   Options options_;
   std::atomic<bool> stop_{false};
+  std::atomic<int64_t> cancelled_retries_{0};
   std::vector<std::thread> threads_;
   mutable std::mutex mu_;
   std::vector<Ack> acks_;
