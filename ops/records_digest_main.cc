@@ -2,14 +2,15 @@
 // per column family and in total, so that the stores of two replicas can be
 // compared (docs/replication.md, "Disk-loss drill").
 //
-//   records_digest --db=var/cluster/records-1 [--db=var/cluster/records-2 ...]
+//   records_digest var/cluster/records-1 var/cluster/records-2 var/cluster/records-3
+//   records_digest --db=var/cluster/records-1,var/cluster/records-2
 //
 // Safe on a running node (read as a RocksDB secondary). Compare replicas that
 // report the same applied position (meta replication/applied_seq), i.e. after
 // writes stop and every node's lag is 0. The total leaves out the meta family
 // (node-local bookkeeping; its values are printed) and the key meta:page_token_key
 // (each node's own secret unless the store replicates it). With more than one
-// --db, exits 1 unless all totals are equal.
+// store, exits 1 unless all totals are equal.
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -20,7 +21,7 @@
 #include "absl/flags/parse.h"
 #include "ops/store_digest.h"
 
-ABSL_FLAG(std::vector<std::string>, db, {}, "store directories (comma separated or repeated)");
+ABSL_FLAG(std::vector<std::string>, db, {}, "store directories, comma separated (or as arguments)");
 ABSL_FLAG(std::string, scratch_dir, "",
           "where RocksDB's secondary-instance files go (default: a fresh directory under $TMPDIR)");
 ABSL_FLAG(std::vector<std::string>, exclude_families, {"meta"}, "families left out of the total");
@@ -28,10 +29,11 @@ ABSL_FLAG(std::vector<std::string>, exclude_keys, {"meta:page_token_key"},
           "family:key entries left out everywhere");
 
 int main(int argc, char** argv) {
-  absl::ParseCommandLine(argc, argv);
+  std::vector<char*> args = absl::ParseCommandLine(argc, argv);
   std::vector<std::string> dbs = absl::GetFlag(FLAGS_db);
+  for (size_t i = 1; i < args.size(); ++i) dbs.push_back(args[i]);
   if (dbs.empty()) {
-    std::fprintf(stderr, "records_digest: --db is required (a records_server --data_dir)\n");
+    std::fprintf(stderr, "usage: records_digest DATA_DIR [DATA_DIR...]  (records_server --data_dir)\n");
     return 2;
   }
   std::string scratch = absl::GetFlag(FLAGS_scratch_dir);

@@ -119,6 +119,17 @@ grep -q "c1" <<<"$HISTORY" || fail "the write acknowledged before the kill is no
 STATUS=$("$CLUSTER" status 2>&1 || true)
 grep -E "^ *$LEADER " <<<"$STATUS" | grep -Eq "follower|catching_up" || fail "$LEADER did not come back as a follower: $STATUS"
 "$CLUSTER" kill records-7 2>/dev/null && fail "kill accepted a bad node name"
+# The three stores are equal once the restarted node has caught up.
+equal=0
+for _ in $(seq 50); do
+  if "$LIFELONG_VAR/bin/records_digest" "$LIFELONG_VAR"/cluster/records-{1,2,3} >"$TEST_TMPDIR/digest.out" 2>&1; then
+    equal=1
+    break
+  fi
+  sleep 0.2
+done
+[ "$equal" = 1 ] || { cat "$TEST_TMPDIR/digest.out"; fail "the replicas' stores differ"; }
+grep EQUAL "$TEST_TMPDIR/digest.out"
 
 "$CLUSTER" down || fail "down"
 for f in "$LIFELONG_VAR"/cluster/run/*.pid; do
