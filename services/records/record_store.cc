@@ -1240,7 +1240,13 @@ absl::Status WaitForRocksBackgroundWork(rocksdb::DB* db, const std::vector<rocks
 absl::Status RecordStore::WaitForBackgroundWork() { return WaitForRocksBackgroundWork(db_.get(), handles_); }
 
 absl::Status RecordStore::AppendAudit(const AuditEvent& e) {
-  if (options_.log != nullptr) return options_.log->ProposeAudit(e, options_.now_micros());
+  if (options_.log != nullptr) {
+    // Replicated when this node may write; a follower (which serves reads,
+    // and audits them) or a leader cut off from the log keeps the row in
+    // its own store instead: an access is never left unaudited.
+    absl::Status proposed = options_.log->ProposeAudit(e, options_.now_micros());
+    if (proposed.code() != absl::StatusCode::kUnavailable) return proposed;
+  }
   std::string key;
   PutU64(&key, static_cast<uint64_t>(e.time_us ? e.time_us : options_.now_micros()));
   PutU64(&key, audit_counter_.fetch_add(1, std::memory_order_relaxed));

@@ -241,6 +241,9 @@ class RecordStore {
 
   // Appends an audit event. Written to the WAL without an fsync of its own
   // (it survives a process crash; the next synced write covers power loss).
+  // Log mode: replicated through the log when this node accepts writes;
+  // otherwise (a follower auditing the reads it serves) written to this
+  // node's store only, under a local key (key_codec.h).
   absl::Status AppendAudit(const AuditEvent& event);
   // Audit events, newest first. INVALID_ARGUMENT for a bad page token or size.
   absl::StatusOr<AuditPage> ListAudit(const AuditQuery& query) const;
