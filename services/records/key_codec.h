@@ -68,6 +68,9 @@
 //       value = the JetStream sequence of the last replicated-log operation
 //               applied, as decimal ASCII text (written in the same
 //               WriteBatch as that operation's effects; absent: none)
+//   "replication/shared_of/" | u16 length | learner key | u64 log sequence
+//       value empty: the shared-subject log message at that sequence names
+//       the learner (replication/log_op.h, SharedMarkKey)
 // Audit keys written by a replicated-log operation use counter
 // 0x8000000000000000 | log sequence (a node's local rows count from 0, so
 // the two never collide).

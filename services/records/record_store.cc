@@ -613,7 +613,8 @@ absl::Status FileReferences(const std::vector<rocksdb::ColumnFamilyHandle*>& han
 
 }  // namespace
 
-std::vector<std::string> RecordStore::CommitGroup(const std::vector<Writer*>& group, absl::Status* write_status) {
+std::vector<std::string> RecordStore::CommitGroup(const std::vector<Writer*>& group, absl::Status* write_status,
+                                                  const std::vector<std::string>* meta_marks) {
   rocksdb::WriteBatch batch;
   std::vector<std::string> changed;  // learners whose records this group changes
   // Encoded records written (or rewritten, for voiding) by this group so far;
@@ -769,6 +770,9 @@ std::vector<std::string> RecordStore::CommitGroup(const std::vector<Writer*>& gr
   uint64_t log_seq = 0;
   for (Writer* w : group) log_seq = std::max(log_seq, w->log_seq);
   if (log_seq != 0) batch.Put(cf(static_cast<int>(Cf::kMeta)), kMetaAppliedLogSeq, absl::StrCat(log_seq));
+  if (meta_marks != nullptr) {
+    for (const std::string& key : *meta_marks) batch.Put(cf(static_cast<int>(Cf::kMeta)), key, rocksdb::Slice());
+  }
   if (batch.Count() == 0) return {};  // every statement was a replay or failed
   rocksdb::WriteOptions wo;
   wo.sync = options_.sync;
@@ -1240,7 +1244,13 @@ absl::Status WaitForRocksBackgroundWork(rocksdb::DB* db, const std::vector<rocks
 absl::Status RecordStore::WaitForBackgroundWork() { return WaitForRocksBackgroundWork(db_.get(), handles_); }
 
 absl::Status RecordStore::AppendAudit(const AuditEvent& e) {
-  if (options_.log != nullptr) return options_.log->ProposeAudit(e, options_.now_micros());
+  if (options_.log != nullptr) {
+    // Replicated when this node may write; a follower (which serves reads,
+    // and audits them) or a leader cut off from the log keeps the row in
+    // its own store instead: an access is never left unaudited.
+    absl::Status proposed = options_.log->ProposeAudit(e, options_.now_micros());
+    if (proposed.code() != absl::StatusCode::kUnavailable) return proposed;
+  }
   std::string key;
   PutU64(&key, static_cast<uint64_t>(e.time_us ? e.time_us : options_.now_micros()));
   PutU64(&key, audit_counter_.fetch_add(1, std::memory_order_relaxed));
@@ -1384,8 +1394,11 @@ absl::Status RecordStore::ApplyLoggedRecords(std::vector<LoggedRecord>* ops) {
     writers[i].statements = &prepared[i];
     group.push_back(&writers[i]);
   }
+  std::vector<std::string> marks;
+  for (const LoggedRecord& op : *ops) marks.insert(marks.end(), op.meta_marks.begin(), op.meta_marks.end());
   if (group.empty()) {
     rocksdb::WriteBatch batch;
+    for (const std::string& key : marks) batch.Put(cf(static_cast<int>(Cf::kMeta)), key, rocksdb::Slice());
     return WriteWithLogSeq(&batch, ops->back().seq);
   }
   // The last operation may have failed in Prepare: the group still records
@@ -1394,7 +1407,7 @@ absl::Status RecordStore::ApplyLoggedRecords(std::vector<LoggedRecord>* ops) {
   absl::Status written;
   const uint64_t last_seq = last_seq_;
   const bool has_referrers = has_referrers_;
-  std::vector<std::string> changed = CommitGroup(group, &written);
+  std::vector<std::string> changed = CommitGroup(group, &written, &marks);
   if (!written.ok()) {
     // Nothing was written: the retry must assign the same stored sequences.
     last_seq_ = last_seq;
@@ -1473,6 +1486,37 @@ absl::Status RecordStore::ApplyLoggedAudit(uint64_t seq, int64_t now_us, const A
   rocksdb::WriteBatch batch;
   batch.Put(cf(static_cast<int>(Cf::kAudit)), key, j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
   return WriteWithLogSeq(&batch, seq);
+}
+
+absl::Status RecordStore::ApplyLoggedRestore(uint64_t seq, const std::vector<std::pair<Uuid, std::string>>& records,
+                                             const std::string& delete_prefix,
+                                             const std::vector<std::string>& meta_marks) {
+  LL_RETURN_IF_ERROR(CheckLogSeq(seq));
+  rocksdb::WriteBatch batch;
+  std::vector<std::string> changed;
+  for (const auto& [id, value] : records) {
+    LL_ASSIGN_OR_RETURN(std::optional<StatementRecord> present, LoadRecord(id));
+    if (present) continue;
+    absl::StatusOr<StatementRecord> rec = DecodeStatementRecord(value);
+    if (!rec.ok()) return absl::DataLossError(absl::StrCat("restored statement ", FormatUuid(id), ": ",
+                                                           rec.status().message()));
+    batch.Put(cf(static_cast<int>(Cf::kStatements)), IdKey(id), value);
+    for (auto& [family, key] : IndexKeys(id, *rec)) {
+      batch.Put(cf(static_cast<int>(family)), key, family == Cf::kByLearner ? rocksdb::Slice(value) : rocksdb::Slice());
+    }
+    changed.insert(changed.end(), rec->learners.begin(), rec->learners.end());
+  }
+  if (!delete_prefix.empty()) {
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf(static_cast<int>(Cf::kMeta))));
+    for (it->Seek(delete_prefix); it->Valid() && it->key().starts_with(delete_prefix); it->Next()) {
+      batch.Delete(cf(static_cast<int>(Cf::kMeta)), it->key());
+    }
+    LL_RETURN_IF_ERROR(FromRocks(it->status(), "scan store metadata"));
+  }
+  for (const std::string& key : meta_marks) batch.Put(cf(static_cast<int>(Cf::kMeta)), key, rocksdb::Slice());
+  LL_RETURN_IF_ERROR(WriteWithLogSeq(&batch, seq));
+  NotifyChanged(std::move(changed));
+  return absl::OkStatus();
 }
 
 RecordStoreStats RecordStore::stats() const {

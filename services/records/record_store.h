@@ -169,6 +169,9 @@ struct LoggedRecord {
   uint64_t seq = 0;    // log sequence
   int64_t now_us = 0;  // the proposer's clock
   std::vector<ParsedStatement> statements;
+  // Meta keys written (empty values) in the same batch, whatever the
+  // result (the replicator's index of shared messages, replicator.h).
+  std::vector<std::string> meta_marks;
   // Set by ApplyLoggedRecords: what Record() would have returned.
   absl::StatusOr<std::vector<StoredStatement>> result = absl::UnknownError("not applied");
 };
@@ -241,6 +244,9 @@ class RecordStore {
 
   // Appends an audit event. Written to the WAL without an fsync of its own
   // (it survives a process crash; the next synced write covers power loss).
+  // Log mode: replicated through the log when this node accepts writes;
+  // otherwise (a follower auditing the reads it serves) written to this
+  // node's store only, under a local key (key_codec.h).
   absl::Status AppendAudit(const AuditEvent& event);
   // Audit events, newest first. INVALID_ARGUMENT for a bad page token or size.
   absl::StatusOr<AuditPage> ListAudit(const AuditQuery& query) const;
@@ -280,6 +286,13 @@ class RecordStore {
                                const std::vector<std::pair<std::string, std::optional<std::string>>>& edits);
   // The audit row's key is its time | 0x8000000000000000 | seq.
   absl::Status ApplyLoggedAudit(uint64_t seq, int64_t now_us, const AuditEvent& event);
+  // Statements re-published after an erasure took the log messages that
+  // held them (replicator.h): each (id, encoded StatementRecord) not in the
+  // store is written with its index entries, as it was stored (a replica
+  // rebuilt from the log gets them here); present ones are left alone.
+  // Deletes the meta keys under `delete_prefix` and puts `meta_marks`.
+  absl::Status ApplyLoggedRestore(uint64_t seq, const std::vector<std::pair<Uuid, std::string>>& records,
+                                  const std::string& delete_prefix, const std::vector<std::string>& meta_marks);
   // The sequence of the last applied log operation (0: none), as stored in
   // kMetaAppliedLogSeq.
   uint64_t AppliedLogSeq() const { return applied_log_seq_.load(); }
@@ -314,7 +327,8 @@ class RecordStore {
   // Both return the learners whose records the write changed (empty when
   // nothing was written).
   // `write_status` (optional) gets the status of the RocksDB write.
-  std::vector<std::string> CommitGroup(const std::vector<Writer*>& group, absl::Status* write_status = nullptr);
+  std::vector<std::string> CommitGroup(const std::vector<Writer*>& group, absl::Status* write_status = nullptr,
+                                       const std::vector<std::string>* meta_marks = nullptr);
   // The body of Enqueue once `group` leads: commit, then tell the listener.
   void RunGroup(const std::vector<Writer*>& group);
   void NotifyChanged(std::vector<std::string> changed);

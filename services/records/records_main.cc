@@ -15,6 +15,7 @@
 // node leads and has caught up, else 503: the load balancer's check).
 // Without it the server is the single-node server it always was.
 #include <atomic>
+#include <nlohmann/json.hpp>
 #include <thread>
 #include <memory>
 
@@ -277,7 +278,10 @@ int main(int argc, char** argv) {
     replication_routes["/replication"] = [] {
       lifelong::HttpResponse r;
       r.content_type = "application/json";
-      r.body = "{\"role\":\"single\"}\n";
+      nlohmann::json j = {{"node", absl::GetFlag(FLAGS_node_id)}, {"role", "single"},
+                          {"leader", absl::GetFlag(FLAGS_node_id)}, {"applied_seq", 0}, {"log_last_seq", 0},
+                          {"lag", 0}};
+      r.body = j.dump() + "\n";
       return r;
     };
     replication_routes["/leader"] = [] {

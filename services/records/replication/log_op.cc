@@ -2,6 +2,7 @@
 
 #include <openssl/sha.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "absl/strings/escaping.h"
@@ -127,6 +128,14 @@ std::string EncodeLogOp(const LogOp& op) {
         if (value) PutStr(&out, *value);
       }
       break;
+    case LogOpKind::kRestore:
+      PutStr(&out, op.learner);
+      PutU32(&out, static_cast<uint32_t>(op.restored.size()));
+      for (const auto& [id, record] : op.restored) {
+        PutUuid(&out, id);
+        PutStr(&out, record);
+      }
+      break;
     case LogOpKind::kAudit:
       PutU64(&out, static_cast<uint64_t>(op.audit.time_us));
       for (const std::string* s : {&op.audit.subject, &op.audit.role, &op.audit.learner, &op.audit.operation,
@@ -242,6 +251,19 @@ absl::StatusOr<LogOp> DecodeLogOp(absl::string_view bytes) {
       ASSIGN_(op.audit.detail, r.Str("audit.detail"));
       break;
     }
+    case static_cast<uint8_t>(LogOpKind::kRestore): {
+      op.kind = LogOpKind::kRestore;
+      ASSIGN_(op.learner, r.Str("learner"));
+      uint32_t n = 0;
+      ASSIGN_(n, r.U32("restored"));
+      if (n > r.left() / 20) return absl::DataLossError("log message: restored: count does not fit");
+      op.restored.resize(n);
+      for (auto& [id, record] : op.restored) {
+        ASSIGN_(id, r.Id("restored.id"));
+        ASSIGN_(record, r.Str("restored.record"));
+      }
+      break;
+    }
     default:
       return absl::DataLossError(absl::StrCat("log message: kind: unknown kind ", int{kind}));
   }
@@ -280,8 +302,50 @@ std::string SubjectOf(const LogOp& op, absl::string_view prefix) {
       return absl::StrCat(prefix, ".meta");
     case LogOpKind::kAudit:
       return absl::StrCat(prefix, ".audit");
+    case LogOpKind::kRestore:
+      return absl::StrCat(prefix, ".shared");
   }
   return absl::StrCat(prefix, ".shared");
+}
+
+constexpr char kSharedMark[] = "replication/shared_of/";
+
+std::string SharedMarkPrefix(absl::string_view learner) {
+  std::string key = kSharedMark;
+  PutU16(&key, static_cast<uint16_t>(learner.size()));
+  key.append(learner.data(), learner.size());
+  return key;
+}
+
+std::string SharedMarkKey(absl::string_view learner, uint64_t seq) {
+  std::string key = SharedMarkPrefix(learner);
+  PutU64(&key, seq);
+  return key;
+}
+
+absl::StatusOr<uint64_t> SeqOfSharedMark(absl::string_view key, absl::string_view prefix) {
+  if (key.size() != prefix.size() + 8 || !absl::StartsWith(key, prefix)) {
+    return absl::DataLossError("replication/shared_of key: malformed");
+  }
+  return GetU64(key.data() + prefix.size());
+}
+
+std::vector<std::string> SharedMarks(const LogOp& op, uint64_t seq) {
+  std::vector<std::string> learners;
+  if (op.kind == LogOpKind::kRecord) {
+    if (!absl::EndsWith(SubjectOf(op, "x"), ".shared")) return {};
+    for (const ParsedStatement& p : op.statements) learners.insert(learners.end(), p.learners.begin(), p.learners.end());
+  } else if (op.kind == LogOpKind::kRestore) {
+    for (const auto& [id, record] : op.restored) {
+      absl::StatusOr<StatementRecord> r = DecodeStatementRecord(record);
+      if (r.ok()) learners.insert(learners.end(), r->learners.begin(), r->learners.end());
+    }
+  }
+  std::sort(learners.begin(), learners.end());
+  learners.erase(std::unique(learners.begin(), learners.end()), learners.end());
+  std::vector<std::string> keys;
+  for (const std::string& l : learners) keys.push_back(SharedMarkKey(l, seq));
+  return keys;
 }
 
 std::string RecordMessageId(const LogOp& op) {

@@ -22,6 +22,8 @@
 //   kind 3 (meta):  u32 n | n x (str key | u8 has_value | [str value])
 //   kind 4 (audit): u64 time_us | str subject | str role | str learner
 //                   | str operation | str outcome | str detail
+//   kind 5 (restore): str learner (the erased one) | u32 n
+//                   | n x (16 id | str encoded StatementRecord, key_codec.h)
 // Decoding fails with DATA_LOSS, naming the field, on a short, long or
 // malformed message (a message the applier cannot decode stops it: an
 // operation is never skipped).
@@ -46,6 +48,9 @@ enum class LogOpKind : uint8_t {
   kErase = 2,
   kMeta = 3,
   kAudit = 4,
+  // Statements that shared log messages with an erased learner, re-published
+  // before those messages are erased (replicator.h, "Erasure").
+  kRestore = 5,
 };
 
 inline constexpr uint8_t kLogOpFormat = 1;
@@ -57,6 +62,7 @@ struct LogOp {
   std::string learner;                                                 // kErase
   std::vector<std::pair<std::string, std::optional<std::string>>> meta;  // kMeta
   AuditEvent audit;                                                    // kAudit
+  std::vector<std::pair<Uuid, std::string>> restored;                  // kRestore (+ learner)
 };
 
 std::string EncodeLogOp(const LogOp& op);
@@ -73,6 +79,20 @@ absl::StatusOr<LogOp> DecodeLogOp(absl::string_view bytes);
 std::string SubjectOf(const LogOp& op, absl::string_view prefix);
 // The per-learner subject of `learner` (see SubjectOf).
 std::string LearnerSubject(absl::string_view learner, absl::string_view prefix);
+
+// Which messages of the shared subject name which learner, kept in each
+// replica's meta column family (written with the message's operation):
+//   "replication/shared_of/" | u16 length | learner key | u64 log sequence
+//   value empty
+std::string SharedMarkPrefix(absl::string_view learner);
+std::string SharedMarkKey(absl::string_view learner, uint64_t seq);
+// The marks of `op` applied at `seq`: one per distinct learner its
+// statements (or restored records) name, when it goes to the shared
+// subject; none otherwise.
+std::vector<std::string> SharedMarks(const LogOp& op, uint64_t seq);
+// The log sequence at the end of a mark key under SharedMarkPrefix;
+// DATA_LOSS when it is not 8 bytes long.
+absl::StatusOr<uint64_t> SeqOfSharedMark(absl::string_view key, absl::string_view prefix);
 
 // The JetStream message id (Nats-Msg-Id) of a record operation: hex SHA-256
 // over its statements' ids, texts and authorities, so that a publish retried

@@ -188,6 +188,41 @@ TEST(LogOp, RecordMessageIdFollowsContent) {
   EXPECT_NE(id, RecordMessageId(op));
 }
 
+TEST(LogOp, RestoreRoundTripAndSharedMarks) {
+  StatementRecord rec;
+  rec.learners = {"u2", "u3"};
+  rec.verb = "v";
+  rec.stored_seq = 7;
+  rec.json = "{}";
+  std::string value = EncodeStatementRecord(rec).value();
+  LogOp op;
+  op.kind = LogOpKind::kRestore;
+  op.learner = "u1";
+  op.restored = {{*ParseUuid("11111111-2222-3333-4444-555555555555"), value}};
+  absl::StatusOr<LogOp> back = DecodeLogOp(EncodeLogOp(op));
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->learner, "u1");
+  EXPECT_EQ(back->restored, op.restored);
+  EXPECT_EQ(SubjectOf(op, "p"), "p.shared");
+  EXPECT_EQ(SharedMarks(op, 9), (std::vector<std::string>{SharedMarkKey("u2", 9), SharedMarkKey("u3", 9)}));
+  EXPECT_EQ(SeqOfSharedMark(SharedMarkKey("u2", 9), SharedMarkPrefix("u2")).value(), 9u);
+  EXPECT_EQ(SeqOfSharedMark("junk", SharedMarkPrefix("u2")).status().code(), absl::StatusCode::kDataLoss);
+  // Golden key bytes.
+  EXPECT_EQ(SharedMarkKey("u2", 1), std::string("replication/shared_of/\x00\x02u2\x00\x00\x00\x00\x00\x00\x00\x01", 34));
+  // A prefix of one learner never covers another's keys.
+  EXPECT_FALSE(absl::StartsWith(SharedMarkKey("u22", 1), SharedMarkPrefix("u2")));
+
+  // Record operations: marks only on the shared subject.
+  LogOp mine;
+  mine.kind = LogOpKind::kRecord;
+  ParsedStatement p = Full();
+  p.learners = {"u1"};
+  mine.statements = {p};
+  EXPECT_TRUE(SharedMarks(mine, 3).empty());
+  mine.statements = {Full()};  // u1 and u2
+  EXPECT_EQ(SharedMarks(mine, 3), (std::vector<std::string>{SharedMarkKey("u1", 3), SharedMarkKey("u2", 3)}));
+}
+
 TEST(LogCursor, RefusesToSkipASequence) {
   LogCursor c(10);
   EXPECT_EQ(c.Next(11, 1).code(), absl::StatusCode::kOk);

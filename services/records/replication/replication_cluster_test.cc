@@ -200,6 +200,45 @@ std::map<std::string, std::string> Export(Stub* stub) {
   return out;
 }
 
+// Every message of the stream, decoded (js_GetMsg over 1..last sequence).
+std::vector<LogOp> AllMessages(const std::string& nats_url) {
+  std::vector<LogOp> out;
+  natsConnection* nc = nullptr;
+  jsCtx* js = nullptr;
+  jsStreamInfo* si = nullptr;
+  if (natsConnection_ConnectTo(&nc, nats_url.c_str()) == NATS_OK &&
+      natsConnection_JetStream(&js, nc, nullptr) == NATS_OK &&
+      js_GetStreamInfo(&si, js, "LIFELONG_RECORDS", nullptr, nullptr) == NATS_OK) {
+    for (uint64_t seq = si->State.FirstSeq; seq <= si->State.LastSeq; ++seq) {
+      natsMsg* m = nullptr;
+      if (js_GetMsg(&m, js, "LIFELONG_RECORDS", seq, nullptr, nullptr) != NATS_OK) continue;
+      absl::StatusOr<LogOp> op =
+          DecodeLogOp(absl::string_view(natsMsg_GetData(m), static_cast<size_t>(natsMsg_GetDataLength(m))));
+      natsMsg_Destroy(m);
+      EXPECT_TRUE(op.ok()) << seq << ": " << op.status();
+      if (op.ok()) out.push_back(std::move(*op));
+    }
+    jsStreamInfo_Destroy(si);
+  } else {
+    ADD_FAILURE() << "cannot read the stream at " << nats_url;
+  }
+  if (js != nullptr) jsCtx_Destroy(js);
+  if (nc != nullptr) natsConnection_Destroy(nc);
+  return out;
+}
+
+// Log messages whose statements (or restored records) mention `needle`.
+int MessagesMentioning(const std::string& nats_url, const std::string& needle) {
+  int n = 0;
+  for (const LogOp& op : AllMessages(nats_url)) {
+    bool hit = false;
+    for (const ParsedStatement& p : op.statements) hit |= absl::StrContains(p.text, needle);
+    for (const auto& [id, record] : op.restored) hit |= absl::StrContains(record, needle);
+    n += hit;
+  }
+  return n;
+}
+
 // Messages the stream holds on `subject`.
 uint64_t StreamMessages(const std::string& nats_url, const std::string& subject) {
   natsConnection* nc = nullptr;
@@ -360,14 +399,29 @@ TEST_F(ReplicationCluster, LeaderWritesReachFollowersAndSurviveLeaderKill) {
 TEST_F(ReplicationCluster, ErasureLeavesTheLogAndAnEmptyNodeRebuilds) {
   Node* leader = WaitForLeader(Live(), absl::Seconds(60));
   ASSERT_NE(leader, nullptr);
-  const std::string erased = "u-erase";
+  const std::string erased = "u-erase-7f3";
   for (int i = 0; i < 10; ++i) {
     ASSERT_TRUE(Record(leader->stub.get(), MakeStatement({.id = TestUuid(i), .learner = erased})).ok());
     ASSERT_TRUE(Record(leader->stub.get(), MakeStatement({.id = TestUuid(100 + i), .learner = "u-stays"})).ok());
   }
+  // Messages on the shared subject: a group statement of both learners,
+  // and a batch mixing their statements.
+  ASSERT_TRUE(Record(leader->stub.get(),
+                     MakeStatement({.id = TestUuid(200), .learner = "", .group = {erased, "u-stays"}}))
+                  .ok());
+  {
+    grpc::ClientContext ctx;
+    v1::RecordStatementsRequest batch;
+    batch.add_statement_json(MakeStatement({.id = TestUuid(201), .learner = erased}));
+    batch.add_statement_json(MakeStatement({.id = TestUuid(202), .learner = "u-stays"}));
+    v1::RecordStatementsResponse resp;
+    grpc::Status s = leader->stub->RecordStatements(&ctx, batch, &resp);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+  }
   const std::string first_url = nats_.urls.substr(0, nats_.urls.find(','));
   const std::string subject = LearnerSubject(erased, "lifelong.records");
   EXPECT_EQ(StreamMessages(first_url, subject), 10u);
+  EXPECT_EQ(MessagesMentioning(first_url, erased), 12);
 
   grpc::ClientContext ctx;
   v1::EraseLearnerRequest req;
@@ -375,7 +429,7 @@ TEST_F(ReplicationCluster, ErasureLeavesTheLogAndAnEmptyNodeRebuilds) {
   v1::EraseLearnerResponse resp;
   grpc::Status s = leader->stub->EraseLearner(&ctx, req, &resp);
   ASSERT_TRUE(s.ok()) << s.error_message();
-  EXPECT_EQ(resp.erased_statements(), 10);
+  EXPECT_EQ(resp.erased_statements(), 12);  // 11 of theirs alone, and they leave the group statement
 
   // Gone from every node's store, and from the stream.
   uint64_t applied = leader->Applied();
@@ -389,11 +443,16 @@ TEST_F(ReplicationCluster, ErasureLeavesTheLogAndAnEmptyNodeRebuilds) {
   }
   EXPECT_EQ(StreamMessages(first_url, subject), 0u);
   EXPECT_EQ(StreamMessages(first_url, LearnerSubject("u-stays", "lifelong.records")), 10u);
+  // No statement in the log names the erased learner any more, shared
+  // messages included (what they held for u-stays was published again).
+  EXPECT_EQ(MessagesMentioning(first_url, erased), 0);
 
   // A fourth node on an empty data directory rebuilds the same store from
   // the log.
   std::map<std::string, std::string> expected = Export(leader->stub.get());
-  EXPECT_EQ(expected.size(), 10u);
+  EXPECT_EQ(expected.size(), 12u);  // u-stays' 10, the group statement, the batch's other one
+  ASSERT_EQ(expected.count(TestUuid(200)), 1u);
+  EXPECT_FALSE(absl::StrContains(expected[TestUuid(200)], erased));
   auto fresh = std::make_unique<Node>();
   fresh->id = "records-4";
   fresh->data_dir = dir_ + "/records-4";

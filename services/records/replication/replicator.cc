@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <functional>
 #include <random>
+#include <set>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -416,6 +417,82 @@ void Replicator::PurgeErased(const std::string& learner, uint64_t erase_seq) {
   }
 }
 
+void Replicator::ScrubShared(const std::string& learner, uint64_t erase_seq) {
+  const std::string prefix = SharedMarkPrefix(learner);
+  std::vector<uint64_t> seqs;
+  absl::Status listed = store_->ForEachMeta(prefix, [&](absl::string_view key, absl::string_view) {
+    absl::StatusOr<uint64_t> seq = SeqOfSharedMark(key, prefix);
+    if (seq.ok() && *seq < erase_seq) seqs.push_back(*seq);
+    return true;
+  });
+  if (!listed.ok() || seqs.empty()) return;
+  // What the messages held that is still stored (other learners' statements,
+  // shared ones without the erased learner), to publish again.
+  LogOp restore;
+  restore.kind = LogOpKind::kRestore;
+  restore.learner = learner;
+  std::set<Uuid> seen;
+  std::vector<uint64_t> present;
+  for (uint64_t seq : seqs) {
+    natsMsg* msg = nullptr;
+    jsErrCode err = static_cast<jsErrCode>(0);
+    natsStatus s = js_GetMsg(&msg, nats_->js, options_.stream.c_str(), seq, nullptr, &err);
+    if (s == NATS_NOT_FOUND) continue;  // already gone
+    if (s != NATS_OK) {
+      LogError("replication_scrub_failed", {{"seq", static_cast<int64_t>(seq)}, {"error", NatsError(s, err)}});
+      return;  // nothing is erased from the log before everything is saved
+    }
+    absl::StatusOr<LogOp> op =
+        DecodeLogOp(absl::string_view(natsMsg_GetData(msg), static_cast<size_t>(natsMsg_GetDataLength(msg))));
+    natsMsg_Destroy(msg);
+    if (!op.ok()) {
+      LogError("replication_scrub_failed", {{"seq", static_cast<int64_t>(seq)}, {"error", op.status().ToString()}});
+      return;
+    }
+    present.push_back(seq);
+    std::vector<Uuid> ids;
+    for (const ParsedStatement& p : op->statements) ids.push_back(p.id);
+    for (const auto& [id, record] : op->restored) ids.push_back(id);
+    for (const Uuid& id : ids) {
+      if (!seen.insert(id).second) continue;
+      absl::StatusOr<StoredStatement> st = store_->Get(id);
+      if (st.status().code() == absl::StatusCode::kNotFound) continue;
+      absl::StatusOr<std::string> value = st.ok() ? EncodeStatementRecord(st->record) : st.status();
+      if (!value.ok()) {
+        LogError("replication_scrub_failed", {{"error", value.status().ToString()}});
+        return;
+      }
+      restore.restored.emplace_back(id, std::move(*value));
+    }
+  }
+  if (present.empty()) return;
+  const std::string data = EncodeLogOp(restore);
+  const std::string subject = SubjectOf(restore, options_.subject_prefix);
+  const std::string msg_id = RandomMessageId();
+  jsPubOptions po;
+  jsPubOptions_Init(&po);
+  po.MsgId = msg_id.c_str();
+  po.MaxWait = 5000;
+  jsPubAck* ack = nullptr;
+  jsErrCode err = static_cast<jsErrCode>(0);
+  natsStatus s = js_Publish(&ack, nats_->js, subject.c_str(), data.data(), static_cast<int>(data.size()), &po, &err);
+  if (s != NATS_OK) {
+    LogError("replication_scrub_failed", {{"error", NatsError(s, err)}});
+    return;
+  }
+  jsPubAck_Destroy(ack);
+  for (uint64_t seq : present) {
+    // Erase overwrites the message's bytes in the stream's files.
+    s = js_EraseMsg(nats_->js, options_.stream.c_str(), seq, nullptr, &err);
+    if (s != NATS_OK) s = js_DeleteMsg(nats_->js, options_.stream.c_str(), seq, nullptr, &err);
+    if (s != NATS_OK && s != NATS_NOT_FOUND) {
+      LogError("replication_scrub_failed", {{"seq", static_cast<int64_t>(seq)}, {"error", NatsError(s, err)}});
+    }
+  }
+  LogInfo("replication_scrubbed", {{"messages", static_cast<int64_t>(present.size())},
+                                   {"restored", static_cast<int64_t>(restore.restored.size())}});
+}
+
 namespace {
 
 // A message taken off the consumer, decoded.
@@ -515,6 +592,7 @@ void Replicator::ApplierLoop() {
             LoggedRecord r;
             r.seq = batch[j].seq;
             r.now_us = batch[j].op.now_us;
+            r.meta_marks = SharedMarks(batch[j].op, batch[j].seq);
             r.statements = std::move(batch[j].op.statements);
             ops.push_back(std::move(r));
           }
@@ -545,6 +623,10 @@ void Replicator::ApplierLoop() {
             case LogOpKind::kAudit:
               applied = store_->ApplyLoggedAudit(d.seq, d.op.now_us, d.op.audit);
               break;
+            case LogOpKind::kRestore:
+              applied = store_->ApplyLoggedRestore(d.seq, d.op.restored, SharedMarkPrefix(d.op.learner),
+                                                   SharedMarks(d.op, d.seq));
+              break;
             case LogOpKind::kRecord:
               break;
           }
@@ -553,7 +635,12 @@ void Replicator::ApplierLoop() {
                    {{"seq", static_cast<int64_t>(d.seq)}, {"error", std::string(applied.message())}});
           absl::SleepFor(absl::Seconds(1));
         } while (!stop_.load());
-        if (d.op.kind == LogOpKind::kErase && applied.ok()) PurgeErased(d.op.learner, d.seq);
+        if (d.op.kind == LogOpKind::kErase && applied.ok()) {
+          PurgeErased(d.op.learner, d.seq);
+          // The leader also takes the learner out of the shared messages
+          // (before the erasure is answered).
+          if (role_.load() == kRoleLeader) ScrubShared(d.op.learner, d.seq);
+        }
         Deliver(d.msg_id, d.seq, [&](Waiter* w) {
           w->erased = erased;
           w->status = applied.code() == absl::StatusCode::kFailedPrecondition ? absl::OkStatus() : applied;

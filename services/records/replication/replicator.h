@@ -48,9 +48,15 @@
 // erased learner's own statements once the erasure is applied on any node
 // (milliseconds; at worst until the next node applies it). Statements
 // naming several learners (Group actors, or batches mixing learners) go to
-// lifelong.records.shared and are NOT purged by an erasure (the other
-// learners' statements must still rebuild a replica); see docs/replication.md
-// for that limit.
+// lifelong.records.shared; each replica indexes which shared messages name
+// which learner (meta keys "replication/shared_of/...", log_op.h). After
+// applying an erasure, the leader reads those messages, publishes what they
+// still hold for the other learners as one kRestore operation (the stored
+// records, the erased learner already taken out; a replica rebuilt from the
+// log inserts the ones it lacks), and then erases the messages from the
+// stream (JetStream message erase, which overwrites them), all before the
+// erasure is answered. If the leader dies in between, the shared messages
+// stay until the learner is erased again (EraseLearner is idempotent).
 //
 // Thread-safety: all public methods are thread-safe. Lifetime: Connect, then
 // RecordStore::Open with options.log = this, then Start(store); Stop() before
@@ -163,6 +169,10 @@ class Replicator : public OpLog {
   void SetLeader(const std::string& leader);
   void Deliver(const std::string& msg_id, uint64_t seq, const std::function<void(Waiter*)>& fill);
   void PurgeErased(const std::string& learner, uint64_t erase_seq);
+  // Leader only, after applying an erasure at `erase_seq`: re-publishes what
+  // the shared messages naming `learner` still hold for others (a kRestore
+  // operation), then erases those messages from the stream.
+  void ScrubShared(const std::string& learner, uint64_t erase_seq);
 
   const ReplicatorOptions options_;
   std::unique_ptr<Nats> nats_;

@@ -1,0 +1,206 @@
+// RecordStore in log mode, without NATS: the Apply* entry points the
+// replicator's applier calls, and the proposing side of the mutating calls.
+#include <gtest/gtest.h>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "services/records/key_codec.h"
+#include "services/records/record_store.h"
+#include "services/records/replication/log_op.h"
+#include "services/records/statement.h"
+#include "services/records/test_statements.h"
+#include "tests/testing/subprocess.h"
+
+namespace lifelong::records::replication {
+namespace {
+
+using records::testing::MakeStatement;
+using records::testing::TestUuid;
+
+std::unique_ptr<RecordStore> OpenStore(const std::string& name, int64_t clock, OpLog* log = nullptr) {
+  RecordStoreOptions o;
+  o.block_cache_bytes = 8 << 20;
+  o.now_micros = [clock] { return clock; };
+  o.log = log;
+  auto s = RecordStore::Open(lifelong::testing::FreshTempDir(name), o);
+  EXPECT_TRUE(s.ok()) << s.status();
+  return std::move(*s);
+}
+
+ParsedStatement Parse(const records::testing::StatementSpec& spec) {
+  absl::StatusOr<ParsedStatement> p = ParseStatement(MakeStatement(spec));
+  EXPECT_TRUE(p.ok()) << p.status();
+  p->authority_json = R"({"objectType":"Agent","name":"proposer"})";
+  return std::move(*p);
+}
+
+LoggedRecord Op(uint64_t seq, int64_t now, std::vector<ParsedStatement> statements) {
+  LoggedRecord r;
+  r.seq = seq;
+  r.now_us = now;
+  r.statements = std::move(statements);
+  return r;
+}
+
+TEST(LogApply, AppliedSequenceIsWrittenWithTheOperationAndSurvivesReopen) {
+  std::string dir = lifelong::testing::FreshTempDir("applied");
+  {
+    auto store = RecordStore::Open(dir).value();
+    EXPECT_EQ(store->AppliedLogSeq(), 0u);
+    std::vector<LoggedRecord> ops;
+    ops.push_back(Op(3, 1764633600000000, {Parse({.id = TestUuid(1)})}));
+    ops.push_back(Op(5, 1764633600000001, {Parse({.id = TestUuid(2)})}));
+    ASSERT_TRUE(store->ApplyLoggedRecords(&ops).ok());
+    ASSERT_TRUE(ops[0].result.ok()) << ops[0].result.status();
+    ASSERT_TRUE(ops[1].result.ok());
+    EXPECT_EQ(store->AppliedLogSeq(), 5u);
+    EXPECT_EQ(store->GetMeta(kMetaAppliedLogSeq).value(), "5");
+  }
+  auto store = RecordStore::Open(dir).value();
+  EXPECT_EQ(store->AppliedLogSeq(), 5u);
+  EXPECT_TRUE(store->Get(*ParseUuid(TestUuid(2))).ok());
+}
+
+TEST(LogApply, RefusesToApplyAnOperationTwiceOrOutOfOrder) {
+  auto store = OpenStore("twice", 1764633600000000);
+  std::vector<LoggedRecord> ops;
+  ops.push_back(Op(7, 1, {Parse({.id = TestUuid(1)})}));
+  ASSERT_TRUE(store->ApplyLoggedRecords(&ops).ok());
+  std::vector<LoggedRecord> again;
+  again.push_back(Op(7, 1, {Parse({.id = TestUuid(9)})}));
+  absl::Status s = store->ApplyLoggedRecords(&again);
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(absl::StrContains(s.message(), "not after the applied position 7")) << s;
+  std::vector<LoggedRecord> backwards;
+  backwards.push_back(Op(9, 1, {Parse({.id = TestUuid(10)})}));
+  backwards.push_back(Op(8, 1, {Parse({.id = TestUuid(11)})}));
+  EXPECT_EQ(store->ApplyLoggedRecords(&backwards).code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(store->ApplyLoggedMeta(6, {{"k", std::string("v")}}).code(), absl::StatusCode::kFailedPrecondition);
+  absl::StatusOr<int64_t> erased;
+  EXPECT_EQ(store->ApplyLoggedErase(7, 1, "u1", &erased).code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(store->AppliedLogSeq(), 7u);
+  EXPECT_EQ(store->Get(*ParseUuid(TestUuid(9))).status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST(LogApply, ReplicasWithDifferentClocksStoreTheSameBytes) {
+  // The replicas' own clocks differ wildly; only the proposer's counts.
+  auto a = OpenStore("replica-a", 1000);
+  auto b = OpenStore("replica-b", 9999999999999999);
+  for (RecordStore* s : {a.get(), b.get()}) {
+    std::vector<LoggedRecord> ops;
+    ops.push_back(Op(1, 1764633600000000, {Parse({.id = TestUuid(1)}), Parse({.id = TestUuid(2), .learner = "u2"})}));
+    ops.push_back(Op(2, 1764633500000000, {Parse({.id = TestUuid(3)})}));  // proposer clock went back
+    ops.push_back(Op(3, 1764633600000005, {Parse({.id = TestUuid(4), .verb = "voided", .course = TestUuid(1)})}));
+    ASSERT_TRUE(s->ApplyLoggedRecords(&ops).ok());
+    for (const LoggedRecord& op : ops) ASSERT_TRUE(op.result.ok()) << op.result.status();
+  }
+  for (int i = 1; i <= 4; ++i) {
+    StoredStatement x = a->Get(*ParseUuid(TestUuid(i))).value();
+    StoredStatement y = b->Get(*ParseUuid(TestUuid(i))).value();
+    EXPECT_EQ(x.record.json, y.record.json) << i;
+    EXPECT_EQ(x.record.stored_seq, y.record.stored_seq) << i;
+    EXPECT_TRUE(absl::StrContains(x.record.json, "\"authority\":{\"objectType\":\"Agent\",\"name\":\"proposer\"}"));
+  }
+  // Stored order stays increasing although the proposer's clock went back.
+  EXPECT_GT(a->Get(*ParseUuid(TestUuid(3))).value().record.stored_seq,
+            a->Get(*ParseUuid(TestUuid(2))).value().record.stored_seq);
+  EXPECT_TRUE(a->Get(*ParseUuid(TestUuid(1))).value().record.Has(RecordFlag::kVoided));
+}
+
+TEST(LogApply, AConflictIsTheOperationsResultAndThePositionMovesOn) {
+  auto store = OpenStore("conflict", 1);
+  std::vector<LoggedRecord> ops;
+  ops.push_back(Op(1, 1764633600000000, {Parse({.id = TestUuid(1), .course = "c1"})}));
+  ops.push_back(Op(2, 1764633600000001, {Parse({.id = TestUuid(1), .course = "c2"})}));
+  ops.push_back(Op(3, 1764633600000002, {Parse({.id = TestUuid(1), .course = "c1"})}));  // a replay
+  ASSERT_TRUE(store->ApplyLoggedRecords(&ops).ok());
+  EXPECT_TRUE(ops[0].result.ok());
+  EXPECT_EQ(ops[1].result.status().code(), absl::StatusCode::kAlreadyExists);
+  ASSERT_TRUE(ops[2].result.ok());
+  EXPECT_EQ((*ops[2].result)[0].record.stored_seq, (*ops[0].result)[0].record.stored_seq);
+  EXPECT_EQ(store->AppliedLogSeq(), 3u);
+  // Only failures: the position still moves.
+  std::vector<LoggedRecord> bad;
+  bad.push_back(Op(4, 1764633600000003, {Parse({.id = TestUuid(1), .course = "c3"})}));
+  ASSERT_TRUE(store->ApplyLoggedRecords(&bad).ok());
+  EXPECT_EQ(bad[0].result.status().code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(store->AppliedLogSeq(), 4u);
+}
+
+TEST(LogApply, EraseMetaAndAuditAdvanceThePosition) {
+  auto store = OpenStore("others", 1);
+  std::vector<LoggedRecord> ops;
+  ops.push_back(Op(1, 1764633600000000, {Parse({.id = TestUuid(1), .learner = "u1"})}));
+  ASSERT_TRUE(store->ApplyLoggedRecords(&ops).ok());
+  absl::StatusOr<int64_t> erased;
+  ASSERT_TRUE(store->ApplyLoggedErase(2, 1764633700000000, "u1", &erased).ok());
+  EXPECT_EQ(erased.value(), 1);
+  EXPECT_EQ(store->GetErasureEpoch()->epoch, 1u);
+  EXPECT_EQ(store->GetErasureEpoch()->latest_us, 1764633700000000);
+  // An erasure that finds nothing still bumps the epoch in log mode (a
+  // replica rebuilt from a purged log finds nothing either).
+  ASSERT_TRUE(store->ApplyLoggedErase(3, 1764633800000000, "u1", &erased).ok());
+  EXPECT_EQ(erased.value(), 0);
+  EXPECT_EQ(store->GetErasureEpoch()->epoch, 2u);
+  ASSERT_TRUE(store->ApplyLoggedMeta(4, {{"kiosk_pass_of/u2", std::string("x")}}).ok());
+  EXPECT_EQ(store->GetMeta("kiosk_pass_of/u2").value(), "x");
+  ASSERT_TRUE(store->ApplyLoggedMeta(5, {{"kiosk_pass_of/u2", std::nullopt}}).ok());
+  EXPECT_EQ(store->GetMeta("kiosk_pass_of/u2").status().code(), absl::StatusCode::kNotFound);
+  ASSERT_TRUE(store->ApplyLoggedAudit(6, 1764633900000000, {0, "teacher-1", "teacher", "u2", "op", "OK", ""}).ok());
+  AuditPage page = store->ListAudit({}).value();
+  ASSERT_EQ(page.events.size(), 1u);
+  EXPECT_EQ(page.events[0].time_us, 1764633900000000);
+  EXPECT_EQ(store->AppliedLogSeq(), 6u);
+}
+
+// An OpLog that refuses like a follower and remembers what it was asked.
+class FollowerLog : public OpLog {
+ public:
+  absl::StatusOr<std::vector<StoredStatement>> ProposeRecord(std::vector<ParsedStatement> statements,
+                                                             int64_t now_us) override {
+    proposed = std::move(statements);
+    proposed_now = now_us;
+    return absl::UnavailableError("not the leader; leader is records-2");
+  }
+  absl::StatusOr<int64_t> ProposeErase(const std::string&, int64_t) override {
+    return absl::UnavailableError("not the leader; leader is records-2");
+  }
+  absl::Status ProposeMeta(const std::vector<std::pair<std::string, std::optional<std::string>>>&,
+                           int64_t) override {
+    return absl::UnavailableError("not the leader; leader is records-2");
+  }
+  absl::Status ProposeAudit(const AuditEvent&, int64_t) override {
+    ++audits;
+    return absl::UnavailableError("not the leader; leader is records-2");
+  }
+  std::vector<ParsedStatement> proposed;
+  int64_t proposed_now = 0;
+  int audits = 0;
+};
+
+TEST(LogApply, InLogModeWritesGoToTheLogWithTheProposersChoices) {
+  FollowerLog log;
+  auto store = OpenStore("follower", 1764633600000000, &log);
+  absl::StatusOr<ParsedStatement> p = ParseStatement(MakeStatement({.id = TestUuid(1)}));
+  ASSERT_TRUE(p.ok());
+  p->verified_issuer = true;  // with no authority: not a verified issuer
+  absl::StatusOr<std::vector<StoredStatement>> r = store->Record({*p});
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(r.status().message(), "not the leader; leader is records-2");
+  ASSERT_EQ(log.proposed.size(), 1u);
+  EXPECT_EQ(log.proposed_now, 1764633600000000);
+  EXPECT_TRUE(absl::StrContains(log.proposed[0].authority_json, "lifelong-records"));
+  EXPECT_FALSE(log.proposed[0].verified_issuer);
+  EXPECT_EQ(store->EraseLearner("u1").status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(store->WriteMeta({{"k", std::string("v")}}).code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(store->GetMeta("k").status().code(), absl::StatusCode::kNotFound);  // nothing written locally
+  // Nothing of a refused write is stored.
+  EXPECT_EQ(store->Get(*ParseUuid(TestUuid(1))).status().code(), absl::StatusCode::kNotFound);
+  // An access a follower serves is still audited, in its own store.
+  ASSERT_TRUE(store->AppendAudit({1764633600000000, "teacher-1", "teacher", "u1", "op", "OK", ""}).ok());
+  EXPECT_EQ(log.audits, 1);
+  EXPECT_EQ(store->ListAudit({}).value().events.size(), 1u);
+}
+
+}  // namespace
+}  // namespace lifelong::records::replication
