@@ -14,4 +14,8 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 WORK=$(mktemp -d /tmp/bench_replication.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
-bazel run -c opt //tests/cluster:bench_replication -- --seconds="$SECONDS_EACH" --work_dir="$WORK" 2>/dev/null
+bazel build -c opt //tests/cluster:bench_replication >/dev/null 2>&1 ||
+  { echo "bench_replication: build failed (bazel build -c opt //tests/cluster:bench_replication)" >&2; exit 1; }
+# Run from its runfiles (the server binaries sit there); the servers' JSON logs go to $WORK.
+cd bazel-out/k8-opt/bin/tests/cluster/bench_replication.runfiles/lifelong
+../../bench_replication --seconds="$SECONDS_EACH" --work_dir="$WORK"

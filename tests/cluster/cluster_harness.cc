@@ -98,6 +98,9 @@ std::string Tail(const std::string& path, size_t bytes = 3000) {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Cluster>> Cluster::Start(const std::string& dir, ClusterOptions options) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return absl::UnavailableError(absl::StrCat(dir, ": ", ec.message()));
   std::unique_ptr<Cluster> c(new Cluster(dir, std::move(options)));
   std::vector<int*> ports = {&c->haproxy_grpc_port_, &c->haproxy_xapi_port_, &c->haproxy_stats_port_};
   for (int i = 0; i < kNodes; ++i) {
