@@ -340,6 +340,8 @@ absl::StatusOr<std::unique_ptr<BackupManager>> BackupManager::Open(RecordStore* 
   LL_ASSIGN_OR_RETURN(m->records_, OpenEngine((fs::path(m->options_.backup_dir) / kRecordsBackupSubdir).string()));
   LL_ASSIGN_OR_RETURN(m->documents_,
                       OpenEngine((fs::path(m->options_.backup_dir) / kDocumentsBackupSubdir).string()));
+  LL_ASSIGN_OR_RETURN(std::vector<BackupInfo> existing, m->ListLocked());
+  if (!existing.empty()) m->last_success_us_ = existing.back().created_us;
   return m;
 }
 
@@ -347,6 +349,17 @@ BackupManager::~BackupManager() = default;
 
 absl::StatusOr<BackupInfo> BackupManager::Create() {
   absl::MutexLock lock(&mu_);
+  absl::StatusOr<BackupInfo> b = CreateLocked();
+  if (b.ok()) {
+    ++created_;
+    last_success_us_ = b->created_us;
+  } else {
+    ++failed_;
+  }
+  return b;
+}
+
+absl::StatusOr<BackupInfo> BackupManager::CreateLocked() {
   BackupInfo b;
   b.created_us = options_.now_micros();
   // Read before the engine flushes: the backup holds at least these.

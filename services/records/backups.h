@@ -133,15 +133,27 @@ class BackupManager {
 
   const std::string& backup_dir() const { return options_.backup_dir; }
 
+  // For metrics: backups created by this manager (ok / failed), and the
+  // start time of the newest backup in the directory (0: none yet).
+  struct Stats {
+    uint64_t created = 0;
+    uint64_t failed = 0;
+    int64_t last_success_us = 0;
+  };
+  Stats stats() const { return {created_.load(), failed_.load(), last_success_us_.load()}; }
+
  private:
   BackupManager(RecordStore* store, BackupManagerOptions options) : store_(store), options_(std::move(options)) {}
   absl::StatusOr<std::vector<BackupInfo>> ListLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::StatusOr<BackupInfo> CreateLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   RecordStore* store_;
   BackupManagerOptions options_;
   absl::Mutex mu_;
   std::unique_ptr<rocksdb::BackupEngine> records_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<rocksdb::BackupEngine> documents_ ABSL_GUARDED_BY(mu_);
+  std::atomic<uint64_t> created_{0}, failed_{0};
+  std::atomic<int64_t> last_success_us_{0};
 };
 
 // Lists the backups in `backup_dir` without a store (read-only; the CLI's
