@@ -10,12 +10,17 @@
 #include <set>
 #include <sstream>
 
+#include <httplib.h>
 #include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
 #include "services/cli/cli.h"
+#include "services/records/backups.h"
 #include "tests/testing/subprocess.h"
 
 namespace lifelong::cli {
@@ -174,6 +179,80 @@ TEST(BackupCli, CreateListVerifyStopRestoreStartSameStatements) {
   EXPECT_EQ(nlohmann::json::parse(third.out)["backup_id"], 3);
   EXPECT_EQ(nlohmann::json::parse(third.out)["statements"], 7);
   ASSERT_TRUE(b->process.Stop(SIGTERM).ok());
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// records_server --backup_interval: scheduled backups in a real process,
+// retention, the backup metrics; bad settings stop the start.
+TEST(BackupCli, ScheduledBackupsKeepTheNewestNAndExportMetrics) {
+  const std::string dir = FreshTempDir("backup_schedule");
+  const std::string log = dir + "/server.log";
+  auto start = [&](std::vector<std::string> extra) {
+    std::vector<std::string> argv = {RunfilePath("services/records/records_server"),
+                                     "--port=0",
+                                     "--host=127.0.0.1",
+                                     "--metrics_port=0",
+                                     "--xapi_port=-1",
+                                     "--warm_cache=false",
+                                     absl::StrCat("--data_dir=", dir, "/records"),
+                                     absl::StrCat("--port_file=", dir, "/port")};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    return Subprocess::Start(argv, log);
+  };
+  for (const char* bad : {"--backup_keep=0", "--backup_interval=-1s"}) {
+    auto p = start({bad});
+    ASSERT_TRUE(p.ok());
+    absl::StatusOr<int> status = p->Wait(std::chrono::seconds(30));
+    ASSERT_TRUE(status.ok()) << bad << " did not stop the start";
+    EXPECT_NE(*status, 0) << bad;
+    EXPECT_NE(ReadFile(log).find("backup_config"), std::string::npos) << ReadFile(log);
+  }
+  auto p = start({"--backup_interval=50ms", "--backup_keep=2"});
+  ASSERT_TRUE(p.ok());
+  auto port = WaitForPortFile(dir + "/port");
+  ASSERT_TRUE(port.ok()) << ReadFile(log);
+  const std::string records = absl::StrCat("127.0.0.1:", *port);
+  ASSERT_EQ(Cli(records, {"record", "--learner", "u100001", "--verb", "completed", "--course", "c00001"}).code, 0);
+  // Wait (bounded) for four scheduled backups.
+  auto count = [&](const std::string& needle) {
+    std::string text = ReadFile(log);
+    int n = 0;
+    for (size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
+    return n;
+  };
+  for (int i = 0; i < 600 && count("\"backup_created\"") < 4; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_GE(count("\"backup_created\""), 4) << ReadFile(log);
+  EXPECT_EQ(count("backup_failed"), 0) << ReadFile(log);
+  EXPECT_NE(ReadFile(log).find("\"trigger\":\"schedule\""), std::string::npos);
+  // The metrics endpoint (its port is in the "serving" log line).
+  std::string text = ReadFile(log);
+  size_t at = text.find("\"metrics_port\":");
+  ASSERT_NE(at, std::string::npos) << text;
+  int metrics_port = std::atoi(text.c_str() + at + 15);
+  ASSERT_GT(metrics_port, 0);
+  httplib::Client http("127.0.0.1", metrics_port);
+  auto res = http.Get("/metrics");
+  ASSERT_TRUE(res);
+  EXPECT_NE(res->body.find("lifelong_backups_total{outcome=\"error\"} 0"), std::string::npos) << res->body;
+  EXPECT_NE(res->body.find("lifelong_backups_total{outcome=\"ok\"}"), std::string::npos);
+  EXPECT_EQ(res->body.find("lifelong_backup_age_seconds +Inf"), std::string::npos) << res->body;
+  EXPECT_NE(res->body.find("lifelong_backup_last_success_timestamp 1"), std::string::npos) << res->body;
+  ASSERT_TRUE(p->Stop(SIGTERM).ok());
+  // Stopped after a whole round: exactly the newest two are kept.
+  const int taken = count("\"backup_created\"");
+  absl::StatusOr<std::vector<records::BackupInfo>> left = records::ListBackupsIn(dir + "/records-backups");
+  ASSERT_TRUE(left.ok()) << left.status();
+  ASSERT_EQ(left->size(), 2u);
+  EXPECT_EQ((*left)[1].id, static_cast<uint32_t>(taken));
+  EXPECT_EQ((*left)[1].statements, 1u);
 }
 
 }  // namespace

@@ -469,10 +469,15 @@ absl::StatusOr<RestoreResult> RestoreBackup(const RestoreRequest& req) {
   const bool with_docs = !req.documents_dir.empty() && result.backup.documents_backup_id != 0;
   if (with_docs) LL_RETURN_IF_ERROR(CheckTarget(req.documents_dir, "xapi_documents_dir", req.force));
 
+  // Siblings of the targets ("var/records/" names var/records too).
+  auto sibling = [](const std::string& dir, const std::string& suffix) {
+    fs::path p = fs::absolute(dir).lexically_normal();
+    if (!p.has_filename()) p = p.parent_path();
+    return p.string() + suffix;
+  };
   const std::string suffix = absl::StrCat(".restoring-", WallMicros());
-  const std::string tmp = fs::absolute(req.data_dir).lexically_normal().string() + suffix;
-  const std::string tmp_docs =
-      with_docs ? fs::absolute(req.documents_dir).lexically_normal().string() + suffix : std::string();
+  const std::string tmp = sibling(req.data_dir, suffix);
+  const std::string tmp_docs = with_docs ? sibling(req.documents_dir, suffix) : std::string();
   std::error_code ec;
   fs::create_directories(fs::path(tmp).parent_path(), ec);
   auto cleanup = [&] {

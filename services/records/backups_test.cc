@@ -263,6 +263,13 @@ TEST_F(BackupsTest, RestoreRefusesANonEmptyTargetUnlessForcedAndALiveStoreAlways
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_FALSE(fs::exists(target + "/precious.txt"));
   EXPECT_EQ(r->statements, 1u);
+  // A target named with a trailing slash restores beside it, not into it.
+  r = Restore(b->id, root_ + "/slashed/", false);
+  ASSERT_TRUE(r.ok()) << r.status();
+  for (const auto& e : fs::directory_iterator(root_ + "/slashed")) {
+    EXPECT_EQ(e.path().filename().string().find(".restoring-"), std::string::npos) << e.path();
+  }
+  EXPECT_TRUE(OpenAt(root_ + "/slashed") != nullptr);
 }
 
 TEST_F(BackupsTest, RestoreReappliesErasuresMadeAfterTheBackup) {
