@@ -245,6 +245,19 @@ TEST(BackupCli, ScheduledBackupsKeepTheNewestNAndExportMetrics) {
   EXPECT_NE(res->body.find("lifelong_backups_total{outcome=\"ok\"}"), std::string::npos);
   EXPECT_EQ(res->body.find("lifelong_backup_age_seconds +Inf"), std::string::npos) << res->body;
   EXPECT_NE(res->body.find("lifelong_backup_last_success_timestamp 1"), std::string::npos) << res->body;
+  // A second server on the same backup directory does not start.
+  {
+    std::vector<std::string> argv = {RunfilePath("services/records/records_server"), "--port=0", "--metrics_port=0",
+                                     "--xapi_port=-1", absl::StrCat("--data_dir=", dir, "/other"),
+                                     absl::StrCat("--backup_dir=", dir, "/records-backups")};
+    auto second = Subprocess::Start(argv, dir + "/second.log");
+    ASSERT_TRUE(second.ok());
+    absl::StatusOr<int> status = second->Wait(std::chrono::seconds(30));
+    ASSERT_TRUE(status.ok()) << "the second server kept running";
+    EXPECT_NE(*status, 0);
+    EXPECT_NE(ReadFile(dir + "/second.log").find("backup_dir_unusable"), std::string::npos)
+        << ReadFile(dir + "/second.log");
+  }
   ASSERT_TRUE(p->Stop(SIGTERM).ok());
   // Stopped after a whole round: exactly the newest two are kept.
   const int taken = count("\"backup_created\"");

@@ -1609,9 +1609,7 @@ absl::Status CmdBackupRestore(Env& env) {
   if (a.Has("backup_dir")) {
     r.backup_dir = a.Get("backup_dir");
   } else {
-    std::filesystem::path data(r.data_dir);
-    if (!data.has_filename()) data = data.parent_path();
-    r.backup_dir = (data.parent_path() / "records-backups").string();
+    r.backup_dir = records::DefaultBackupDir(r.data_dir);
   }
   if (a.Has("xapi_documents_dir")) r.documents_dir = a.Get("xapi_documents_dir");
   r.force = a.GetBool("force");
@@ -1849,7 +1847,7 @@ const std::vector<Command>& Commands() {
       {"backup restore", "ID --data_dir DIR: restore a backup into an empty directory (offline, local)",
        Service::kNone,
        {{"data_dir", true, "the record store directory to restore into (must be empty unless --force)"},
-        {"backup_dir", true, "the backup directory (default: records-backups beside --data_dir)"},
+        {"backup_dir", true, "the backup directory (default: DIR-backups beside --data_dir DIR)"},
         {"xapi_documents_dir", true, "also restore the xAPI documents into this directory"},
         {"force", false, "replace a non-empty --data_dir (never one a running server holds)"}},
        CmdBackupRestore},

@@ -336,6 +336,14 @@ absl::StatusOr<std::unique_ptr<BackupManager>> BackupManager::Open(RecordStore* 
   fs::create_directories(fs::path(options.backup_dir) / kRecordsBackupSubdir, ec);
   if (ec) return absl::UnavailableError(absl::StrCat("create ", options.backup_dir, ": ", ec.message()));
   std::unique_ptr<BackupManager> m(new BackupManager(store, std::move(options)));
+  const std::string lock_path = (fs::path(m->options_.backup_dir) / "LOCK").string();
+  rocksdb::Status locked = rocksdb::Env::Default()->LockFile(lock_path, &m->lock_);
+  if (!locked.ok()) {
+    m->lock_ = nullptr;
+    return absl::FailedPreconditionError(absl::StrCat(
+        "backup_dir: ", m->options_.backup_dir,
+        " is in use by another process (one records_server per backup directory): ", locked.ToString()));
+  }
   absl::MutexLock lock(&m->mu_);
   LL_ASSIGN_OR_RETURN(m->records_, OpenEngine((fs::path(m->options_.backup_dir) / kRecordsBackupSubdir).string()));
   LL_ASSIGN_OR_RETURN(m->documents_,
@@ -345,7 +353,20 @@ absl::StatusOr<std::unique_ptr<BackupManager>> BackupManager::Open(RecordStore* 
   return m;
 }
 
-BackupManager::~BackupManager() = default;
+BackupManager::~BackupManager() {
+  {
+    absl::MutexLock lock(&mu_);
+    records_.reset();
+    documents_.reset();
+  }
+  if (lock_ != nullptr) rocksdb::Env::Default()->UnlockFile(lock_);
+}
+
+std::string DefaultBackupDir(const std::string& data_dir) {
+  fs::path p(data_dir);
+  if (!p.has_filename()) p = p.parent_path();
+  return p.string() + "-backups";
+}
 
 absl::StatusOr<BackupInfo> BackupManager::Create() {
   absl::MutexLock lock(&mu_);

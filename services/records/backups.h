@@ -113,8 +113,10 @@ struct BackupManagerOptions {
 // files). Does not own the store, which must outlive it.
 class BackupManager {
  public:
-  // Opens (creating) the backup directory. UNAVAILABLE when it cannot be
-  // created or opened.
+  // Opens (creating) the backup directory and takes its lock (`LOCK`, held
+  // while the manager lives: one writer per backup directory).
+  // FAILED_PRECONDITION when another process holds it; UNAVAILABLE when the
+  // directory cannot be created or opened.
   static absl::StatusOr<std::unique_ptr<BackupManager>> Open(RecordStore* store, BackupManagerOptions options);
   ~BackupManager();
 
@@ -152,9 +154,15 @@ class BackupManager {
   absl::Mutex mu_;
   std::unique_ptr<rocksdb::BackupEngine> records_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<rocksdb::BackupEngine> documents_ ABSL_GUARDED_BY(mu_);
+  rocksdb::FileLock* lock_ = nullptr;
   std::atomic<uint64_t> created_{0}, failed_{0};
   std::atomic<int64_t> last_success_us_{0};
 };
+
+// The default backup directory of a store at `data_dir`: `<data_dir>-backups`
+// beside it (var/records -> var/records-backups; a trailing slash is ignored),
+// so that servers with different data directories never share one.
+std::string DefaultBackupDir(const std::string& data_dir);
 
 // Lists the backups in `backup_dir` without a store (read-only; the CLI's
 // restore). NOT_FOUND when there is no backup directory there.

@@ -318,8 +318,11 @@ TEST_F(BackupsTest, RestoreReappliesErasuresMadeAfterTheBackup) {
     ASSERT_TRUE(restored->Record(std::move(again)).ok());
     BackupManagerOptions bo;
     bo.backup_dir = root_ + "/backups";
+    // One manager per backup directory: the first still holds it.
+    EXPECT_EQ(BackupManager::Open(restored.get(), bo).status().code(), absl::StatusCode::kFailedPrecondition);
+    manager_.reset();
     auto m = BackupManager::Open(restored.get(), bo);
-    ASSERT_TRUE(m.ok());
+    ASSERT_TRUE(m.ok()) << m.status();
     absl::StatusOr<BackupInfo> b2 = (*m)->Create();
     ASSERT_TRUE(b2.ok()) << b2.status();
     m->reset();
@@ -412,6 +415,13 @@ TEST_F(BackupsTest, SchedulerTakesBackupsAtItsIntervalAndKeepsN) {
   ASSERT_TRUE(b.ok());
   EXPECT_EQ(b->id, static_cast<uint32_t>(taken + 1));
   EXPECT_EQ(manager_->List()->size(), 2u);
+}
+
+TEST(DefaultBackupDir, BesideTheDataDirectory) {
+  EXPECT_EQ(DefaultBackupDir("var/records"), "var/records-backups");
+  EXPECT_EQ(DefaultBackupDir("var/records/"), "var/records-backups");
+  EXPECT_EQ(DefaultBackupDir("/srv/cluster/records-2"), "/srv/cluster/records-2-backups");
+  EXPECT_EQ(DefaultBackupDir("records"), "records-backups");
 }
 
 TEST(ErasureLedger, AppendsReadsAndToleratesOnlyATornLastLine) {

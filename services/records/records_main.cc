@@ -59,7 +59,7 @@ ABSL_FLAG(int, xapi_max_connections_per_address, 256,
           "where every client has the proxy's address); docs/security.md");
 ABSL_FLAG(std::string, backup_dir, "",
           "directory of the store's backups and erasure ledger (docs/records.md, \"Backups\"); empty: "
-          "records-backups beside --data_dir (var/records -> var/records-backups); \"off\": no backups");
+          "<data_dir>-backups beside --data_dir (var/records -> var/records-backups); \"off\": no backups");
 ABSL_FLAG(absl::Duration, backup_interval, absl::ZeroDuration(),
           "take a backup this often (e.g. 6h; 0 = no scheduled backups, CreateBackup still works)");
 ABSL_FLAG(int, backup_keep, 7, "scheduled backups keep the newest N backups (retention; >= 1)");
@@ -111,11 +111,7 @@ int main(int argc, char** argv) {
   std::unique_ptr<lifelong::records::BackupManager> backups;
   std::unique_ptr<lifelong::records::ErasureLedger> ledger;
   std::string backup_dir = absl::GetFlag(FLAGS_backup_dir);
-  if (backup_dir.empty()) {
-    std::filesystem::path data(absl::GetFlag(FLAGS_data_dir));
-    if (!data.has_filename()) data = data.parent_path();  // "var/records/"
-    backup_dir = (data.parent_path() / "records-backups").string();
-  }
+  if (backup_dir.empty()) backup_dir = lifelong::records::DefaultBackupDir(absl::GetFlag(FLAGS_data_dir));
   if (backup_dir != "off") {
     if (absl::GetFlag(FLAGS_backup_keep) < 1) {
       lifelong::LogError("backup_config", {{"error", "--backup_keep: must be at least 1"}});
