@@ -616,13 +616,19 @@ BackupScheduler::~BackupScheduler() { Stop(); }
 void BackupScheduler::Start() {
   thread_ = std::thread([this] {
     absl::MutexLock lock(&mu_);
+    absl::Time not_before = absl::InfinitePast();  // at most one round per interval
     while (true) {
-      const absl::Time next = absl::Now() + options_.interval;
-      while (!stop_ && absl::Now() < next) mu_.AwaitWithDeadline(absl::Condition(&stop_), next);
+      // Due `interval` after the newest backup (at once when there is none,
+      // or when the server was down past the time).
+      const int64_t last = manager_->stats().last_success_us;
+      const absl::Time due =
+          std::max(last == 0 ? absl::Now() : absl::FromUnixMicros(last) + options_.interval, not_before);
+      while (!stop_ && absl::Now() < due) mu_.AwaitWithDeadline(absl::Condition(&stop_), due);
       if (stop_) return;
       mu_.Unlock();
       RunOnce().IgnoreError();  // reported through on_result
       mu_.Lock();
+      not_before = absl::Now() + options_.interval;
     }
   });
 }

@@ -207,8 +207,10 @@ struct BackupSchedulerOptions {
   std::function<void(const absl::StatusOr<BackupInfo>&)> on_result;
 };
 
-// Takes a backup every `interval` (the first one `interval` after Start) on
-// its own thread, then purges to `keep`. Never blocks the store's writers.
+// Takes a backup whenever the newest one in the directory is `interval` old
+// (so at once after Start when there is none, or the server was down past
+// its time), on its own thread, then purges to `keep`. A failed round is
+// retried after `interval`. Never blocks the store's writers.
 // Thread-safe; Stop (or the destructor) waits for a backup in progress.
 class BackupScheduler {
  public:

@@ -417,6 +417,34 @@ TEST_F(BackupsTest, SchedulerTakesBackupsAtItsIntervalAndKeepsN) {
   EXPECT_EQ(manager_->List()->size(), 2u);
 }
 
+// The schedule follows the newest backup in the directory, not the start:
+// none, or one older than the interval, means a backup at once.
+TEST_F(BackupsTest, SchedulerBacksUpAtOnceWhenTheNewestBackupIsOverdue) {
+  Put({{.id = TestUuid(1)}});
+  for (int round = 0; round < 2; ++round) {
+    SCOPED_TRACE(round == 0 ? "no backup yet" : "the newest is two hours old");
+    if (round == 1) {
+      clock_ = absl::ToUnixMicros(absl::Now() - absl::Hours(2));
+      ASSERT_TRUE(manager_->Create().ok());
+      clock_ = absl::ToUnixMicros(absl::Now());
+    }
+    const size_t before = manager_->List()->size();
+    absl::Notification done;
+    BackupSchedulerOptions o;
+    o.interval = absl::Hours(1);
+    o.keep = 5;
+    o.on_result = [&](const absl::StatusOr<BackupInfo>& b) {
+      EXPECT_TRUE(b.ok()) << b.status();
+      if (!done.HasBeenNotified()) done.Notify();
+    };
+    BackupScheduler scheduler(manager_.get(), o);
+    scheduler.Start();
+    ASSERT_TRUE(done.WaitForNotificationWithTimeout(absl::Seconds(60)));
+    scheduler.Stop();
+    EXPECT_EQ(manager_->List()->size(), before + 1);
+  }
+}
+
 TEST(DefaultBackupDir, BesideTheDataDirectory) {
   EXPECT_EQ(DefaultBackupDir("var/records"), "var/records-backups");
   EXPECT_EQ(DefaultBackupDir("var/records/"), "var/records-backups");
