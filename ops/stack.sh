@@ -580,6 +580,11 @@ status() {
       echo
       lifelong model status --timeout=2s || true
     fi
+    if pid_of records >/dev/null; then
+      echo
+      echo "record-store backups ($VAR/records-backups; docs/records.md \"Backups\"):"
+      lifelong backup list --timeout=5s || true
+    fi
     echo
     how_to_call
   fi
