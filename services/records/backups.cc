@@ -19,6 +19,7 @@
 #include "services/common/status_util.h"
 #include "services/records/column_families.h"
 #include "services/records/key_codec.h"
+#include "services/records/kiosk_passes.h"
 #include "services/xapi/document_store.h"
 
 namespace lifelong::records {
@@ -555,14 +556,22 @@ absl::StatusOr<RestoreResult> RestoreBackup(const RestoreRequest& req) {
         if (todo.count(d)) keys.emplace(d, learner);
       };
       LL_RETURN_IF_ERROR(ForEachIndexedLearner(**store, consider));
+      LL_RETURN_IF_ERROR((*store)->ForEachMeta(kMetaKioskPassOfPrefix, [&](absl::string_view key, absl::string_view) {
+        consider(std::string(key.substr(sizeof(kMetaKioskPassOfPrefix) - 1)));
+        return true;
+      }));
       if (with_docs) LL_RETURN_IF_ERROR(ForEachDocumentLearner(tmp_docs, consider));
       std::unique_ptr<xapi::DocumentStore> docs;
       if (with_docs) {
         LL_ASSIGN_OR_RETURN(docs, xapi::DocumentStore::Open(tmp_docs));
       }
+      KioskPasses passes(store->get());
       for (const auto& [digest, time_us] : todo) {
         auto k = keys.find(digest);
         if (k != keys.end()) {
+          // As RecordsService::EraseLearner: the kiosk pass, the statements,
+          // the documents.
+          LL_RETURN_IF_ERROR(passes.EraseLearner(k->second));
           LL_ASSIGN_OR_RETURN(int64_t n, (*store)->EraseLearner(k->second));
           result.reerased_statements += n;
           if (docs) {

@@ -13,6 +13,7 @@
 #include "absl/synchronization/notification.h"
 #include "services/common/vocabulary.h"
 #include "services/records/key_codec.h"
+#include "services/records/kiosk_passes.h"
 #include "services/records/test_statements.h"
 #include "services/xapi/document_store.h"
 
@@ -284,25 +285,38 @@ TEST_F(BackupsTest, RestoreReappliesErasuresMadeAfterTheBackup) {
   Put({{.id = TestUuid(4), .learner = "u-erased", .course = "c1"},
        {.id = TestUuid(5), .learner = "u-erased", .course = "c2"},
        {.id = TestUuid(6), .learner = "", .course = "c0", .group = {"u-erased", "u-keep"}}});
+  // Live kiosk passes in the backup: the erased learner's, and one of a
+  // learner known only by their pass (erased after the backup too).
+  KioskPasses passes(store_.get());
+  ASSERT_TRUE(passes.Create("u-erased").ok());
+  ASSERT_TRUE(passes.Create("u-pass-only").ok());
   xapi::DocKey profile{xapi::DocKind::kAgentProfile, "", "u-erased", "", "prefs"};
   ASSERT_TRUE(docs_->Put(profile, "application/json", R"({"字体":"大"})", {}, 1).ok());
   absl::StatusOr<BackupInfo> b = manager_->Create();
   ASSERT_TRUE(b.ok()) << b.status();
   ASSERT_NE(b->documents_backup_id, 0u);
+  ASSERT_TRUE(passes.EraseLearner("u-erased").ok());
   Erase("u-erased");
   ASSERT_TRUE(docs_->EraseLearner("u-erased").ok());
+  ASSERT_TRUE(passes.EraseLearner("u-pass-only").ok());
+  Erase("u-pass-only");
 
   const std::string target = root_ + "/restored";
   absl::StatusOr<RestoreResult> r = Restore(b->id, target, false, root_ + "/restored-docs");
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_TRUE(r->documents_restored);
-  EXPECT_EQ(r->reerased_learners, 1);
+  EXPECT_EQ(r->reerased_learners, 2);
   EXPECT_EQ(r->reerased_statements, 3);  // two alone, one group statement
   EXPECT_EQ(r->reerased_documents, 1);
   {
     std::unique_ptr<RecordStore> restored = OpenAt(target);
     ASSERT_NE(restored, nullptr);
     EXPECT_EQ(*restored->CountLearnerIndexEntries("u-erased"), 0);
+    for (const char* l : {"u-erased", "u-pass-only"}) {
+      EXPECT_EQ(restored->GetMeta(absl::StrCat(kMetaKioskPassOfPrefix, l)).status().code(),
+                absl::StatusCode::kNotFound)
+          << l << "'s kiosk pass came back";
+    }
     EXPECT_EQ(*restored->CountLearnerIndexEntries("u1"), 1);      // re-enrolled after the earlier erasure
     EXPECT_EQ(*restored->CountLearnerIndexEntries("u-keep"), 2);  // own + the group statement
     EXPECT_TRUE(restored->Get(*ParseUuid(TestUuid(3))).ok());
