@@ -145,14 +145,10 @@ int main(int argc, char** argv) {
   service_options.backups = backups.get();
   service_options.erase_hook = [&erase_documents, &ledger](const std::string& learner) -> absl::StatusOr<int64_t> {
     lifelong::xapi::DocumentStore* docs = erase_documents.load();
-    int64_t n = 0;
-    if (docs != nullptr) {
-      absl::StatusOr<int64_t> d = docs->EraseLearner(learner);
-      if (!d.ok()) return d.status();
-      n = *d;
-    }
-    // Last, once the erasure is complete: a restore of an older backup
-    // erases the learner again (backups.h).
+    absl::StatusOr<int64_t> n = docs == nullptr ? absl::StatusOr<int64_t>(0) : docs->EraseLearner(learner);
+    // After the store's erasure (even when the documents failed: the call
+    // fails and is retried, and the statements are gone already): a restore
+    // of an older backup erases the learner again (backups.h).
     if (ledger) {
       absl::Status s = ledger->Append(learner, absl::ToUnixMicros(absl::Now()));
       if (!s.ok()) return s;
