@@ -158,6 +158,14 @@ TEST(BackupCli, CreateListVerifyStopRestoreStartSameStatements) {
   EXPECT_NE(occupied.err.find("--force"), std::string::npos) << occupied.err;
   Result missing = Cli("", {"backup", "restore", "5", "--data_dir", dir + "/b/records", "--backup_dir", backups});
   EXPECT_EQ(missing.code, 3) << missing.err;
+  // "latest" is the newest backup (2, taken before the erasure as well).
+  Result latest = Cli("", {"backup", "restore", "latest", "--data_dir", dir + "/c/records", "--backup_dir", backups,
+                           "--json"});
+  ASSERT_EQ(latest.code, 0) << latest.err;
+  nlohmann::json lj = nlohmann::json::parse(latest.out);
+  EXPECT_EQ(lj["backup_id"], 2);
+  EXPECT_EQ(lj["statements"], 6);  // u200001 erased again
+  EXPECT_EQ(lj["reerased_learners"], 1);
 
   Result restored = Cli("", {"backup", "restore", "1", "--data_dir", dir + "/b/records", "--backup_dir", backups,
                              "--xapi_documents_dir", dir + "/b/docs"});

@@ -1600,11 +1600,15 @@ absl::Status CmdBackupVerify(Env& env) {
 absl::Status CmdBackupRestore(Env& env) {
   const ParsedArgs& a = env.args();
   constexpr char kUsage[] =
-      "usage: lifelong backup restore ID --data_dir DIR [--backup_dir DIR] [--xapi_documents_dir DIR] [--force]";
-  LL_ASSIGN_OR_RETURN(uint32_t id, BackupIdArg(a, kUsage));
+      "usage: lifelong backup restore ID|latest --data_dir DIR [--backup_dir DIR] [--xapi_documents_dir DIR] "
+      "[--force]";
+  uint32_t id = 0;  // latest
+  if (a.positional.size() != 1 || a.positional[0] != "latest") {
+    LL_ASSIGN_OR_RETURN(id, BackupIdArg(a, kUsage));
+  }
   if (!a.Has("data_dir") || a.Get("data_dir").empty()) return Usage(absl::StrCat("--data_dir: required; ", kUsage));
   records::RestoreRequest r;
-  r.backup_id = id;
+  r.backup_id = id;  // 0: the newest
   r.data_dir = a.Get("data_dir");
   if (a.Has("backup_dir")) {
     r.backup_dir = a.Get("backup_dir");
@@ -1844,7 +1848,7 @@ const std::vector<Command>& Commands() {
       {"backup list", "the record service's backups (operators)", Service::kRecords, {}, CmdBackupList},
       {"backup verify", "ID: re-read a backup and check every checksum (operators)", Service::kRecords, {},
        CmdBackupVerify},
-      {"backup restore", "ID --data_dir DIR: restore a backup into an empty directory (offline, local)",
+      {"backup restore", "ID|latest --data_dir DIR: restore a backup into an empty directory (offline, local)",
        Service::kNone,
        {{"data_dir", true, "the record store directory to restore into (must be empty unless --force)"},
         {"backup_dir", true, "the backup directory (default: DIR-backups beside --data_dir DIR)"},
