@@ -33,6 +33,10 @@
 #                          stack for experiments (every caller trusted, the repository's xAPI
 #                          dev password). Later runs of up/status follow the running stack's
 #                          mode unless STACK_AUTH is set
+#   STACK_BACKUP_INTERVAL [6h]  STACK_BACKUP_KEEP [28]   scheduled backups of the record store
+#                          into $LIFELONG_VAR/records-backups, the newest N kept (28 x 6h = 7 days,
+#                          the bound on how long an erased learner stays in a backup; docs/records.md
+#                          "Backups"); STACK_BACKUP_INTERVAL=0 turns the schedule off
 #   BAZEL [bazel]          BAZEL_BUILD_FLAGS [] (e.g. "-c opt"; .bazelrc already builds with -O2)
 set -euo pipefail
 
@@ -492,6 +496,8 @@ up() {
   step "starting records and catalog"
   # shellcheck disable=SC2086
   start records "$RECORDS_PORT" --data_dir="$VAR/records" --xapi_documents_dir="$VAR/xapi-documents" \
+    --backup_dir="$VAR/records-backups" --backup_interval="${STACK_BACKUP_INTERVAL:-6h}" \
+    --backup_keep="${STACK_BACKUP_KEEP:-28}" \
     --xapi_credentials="$(xapi_credentials_file)" $(server_tls_flags records) $(server_auth_flags) \
     ${RECORDS_FLAGS:-}
   # shellcheck disable=SC2086
@@ -578,6 +584,11 @@ status() {
     if pid_of recommend >/dev/null; then
       echo
       lifelong model status --timeout=2s || true
+    fi
+    if pid_of records >/dev/null; then
+      echo
+      echo "record-store backups ($VAR/records-backups; docs/records.md \"Backups\"):"
+      lifelong backup list --timeout=5s || true
     fi
     echo
     how_to_call

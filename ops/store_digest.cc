@@ -7,6 +7,7 @@
 #include <memory>
 #include <vector>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "rocksdb/db.h"
@@ -139,7 +140,10 @@ std::string FormatDigest(const StoreDigest& d) {
     absl::StrAppendFormat(&out, "family %-16s entries %10d  sha256 %s\n", name, fd.entries, fd.sha256_hex);
   }
   absl::StrAppendFormat(&out, "total sha256 %s\n", d.total_sha256_hex);
-  for (const auto& [key, text] : d.meta_text) absl::StrAppendFormat(&out, "meta %s = %s\n", key, text);
+  // Keys may hold binary parts (lengths, sequences): escaped, one line each.
+  for (const auto& [key, text] : d.meta_text) {
+    absl::StrAppendFormat(&out, "meta %s = %s\n", absl::CHexEscape(key), absl::CHexEscape(text));
+  }
   return out;
 }
 

@@ -1,5 +1,7 @@
 #include "services/records/key_codec.h"
 
+#include <openssl/sha.h>
+
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
@@ -276,6 +278,30 @@ absl::StatusOr<std::vector<Uuid>> DecodeReferrers(absl::string_view value) {
   if (value.size() % 16 != 0) return absl::InvalidArgumentError("corrupt referrer list: wrong length");
   std::vector<Uuid> out(value.size() / 16);
   for (size_t i = 0; i < out.size(); ++i) std::memcpy(out[i].data(), value.data() + 16 * i, 16);
+  return out;
+}
+
+std::string LearnerDigest(absl::string_view learner) {
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(learner.data()), learner.size(), digest);
+  return std::string(reinterpret_cast<const char*>(digest), sizeof(digest));
+}
+
+std::string EncodeErasureLogKey(int64_t time_us, absl::string_view learner_digest) {
+  std::string key(kMetaErasureLogPrefix);
+  PutU64(&key, static_cast<uint64_t>(time_us));
+  key.append(learner_digest.data(), learner_digest.size());
+  return key;
+}
+
+absl::StatusOr<ErasureLogKey> DecodeErasureLogKey(absl::string_view key) {
+  const absl::string_view prefix(kMetaErasureLogPrefix);
+  if (key.size() != prefix.size() + 8 + 32 || key.substr(0, prefix.size()) != prefix) {
+    return absl::InvalidArgumentError("corrupt erasure log key");
+  }
+  ErasureLogKey out;
+  out.time_us = static_cast<int64_t>(GetU64(key.data() + prefix.size()));
+  out.learner_digest = std::string(key.substr(prefix.size() + 8));
   return out;
 }
 

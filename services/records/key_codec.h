@@ -64,6 +64,13 @@
 //   kMetaErasureEpoch ("erasure_epoch")        (RecordStore::GetErasureEpoch)
 //       value = u64 number of completed erasures | u64 time of the latest,
 //               microseconds since the Unix epoch
+//   kMetaErasureLogPrefix ("erasure_log/") | u64 time | SHA-256(learner key):32
+//       one entry per completed EraseLearner (the erasure log; backups.h
+//       re-applies at restore the erasures a backup does not hold). time is
+//       microseconds since the Unix epoch when the erasure completed. The
+//       learner is named by the digest of their key only: no table entry
+//       names an erased learner.
+//       value = u64 number of statements erased
 //   kMetaAppliedLogSeq ("replication/applied_seq")  (RecordStore::AppliedLogSeq)
 //       value = the JetStream sequence of the last replicated-log operation
 //               applied, as decimal ASCII text (written in the same
@@ -92,6 +99,7 @@ using Uuid = std::array<uint8_t, 16>;
 inline constexpr char kMetaPageTokenKey[] = "page_token_key";
 inline constexpr char kMetaSchemaVersion[] = "schema_version";
 inline constexpr char kMetaErasureEpoch[] = "erasure_epoch";
+inline constexpr char kMetaErasureLogPrefix[] = "erasure_log/";
 inline constexpr char kMetaAppliedLogSeq[] = "replication/applied_seq";
 inline constexpr uint32_t kSchemaVersion = 1;
 
@@ -176,6 +184,19 @@ struct IndexEntry {
 };
 // Decodes an own (24-byte tail) or reference (25-byte tail) index entry.
 absl::StatusOr<IndexEntry> DecodeIndexEntry(absl::string_view key, size_t prefix_len);
+
+// SHA-256 of a learner key, 32 raw bytes (the erasure log's name for them).
+std::string LearnerDigest(absl::string_view learner);
+
+// Erasure log keys (meta family, layout above); `learner_digest` is
+// LearnerDigest(learner). Decode: INVALID_ARGUMENT ("corrupt erasure log
+// key") unless the key is the prefix, 8 bytes and a 32-byte digest.
+std::string EncodeErasureLogKey(int64_t time_us, absl::string_view learner_digest);
+struct ErasureLogKey {
+  int64_t time_us = 0;
+  std::string learner_digest;  // 32 bytes
+};
+absl::StatusOr<ErasureLogKey> DecodeErasureLogKey(absl::string_view key);
 
 // "by_target" family.
 std::string EncodeTargetKey(const Uuid& target);

@@ -177,5 +177,27 @@ TEST(KeyCodec, ReferrerListsDecodeWholeIdsOnly) {
   EXPECT_EQ(DecodeReferrers(two.substr(1)).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
+TEST(KeyCodec, ErasureLogKeyGoldenRoundTripAndOrder) {
+  const std::string digest = LearnerDigest("u42");
+  ASSERT_EQ(digest.size(), 32u);
+  // SHA-256("u42"), as `printf u42 | sha256sum` prints it.
+  EXPECT_EQ(Hex(digest), "d472ef773520c93109073e75932a1edd85bdb9c1b501b911cfefca90808dfd85");
+  std::string k = EncodeErasureLogKey(0x0102030405060708, digest);
+  EXPECT_EQ(Hex(k), Hex(std::string("erasure_log/") + std::string("\x01\x02\x03\x04\x05\x06\x07\x08", 8) + digest));
+  absl::StatusOr<ErasureLogKey> d = DecodeErasureLogKey(k);
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_EQ(d->time_us, 0x0102030405060708);
+  EXPECT_EQ(d->learner_digest, digest);
+  // Time order is key order.
+  EXPECT_LT(EncodeErasureLogKey(255, std::string(32, '\xff')), EncodeErasureLogKey(256, std::string(32, '\0')));
+  EXPECT_EQ(DecodeErasureLogKey("erasure_log/1234567").status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(DecodeErasureLogKey(k.substr(0, k.size() - 1)).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(DecodeErasureLogKey(k + "x").status().code(), absl::StatusCode::kInvalidArgument);
+  std::string other = k;
+  other[0] = 'k';
+  EXPECT_EQ(DecodeErasureLogKey(other).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(std::string(kMetaAppliedLogSeq), "replication/applied_seq");
+}
+
 }  // namespace
 }  // namespace lifelong::records

@@ -462,7 +462,18 @@ absl::StatusOr<int64_t> RecordStore::EraseLearner(const std::string& learner) {
   // Models can only hold data of statements: an erasure that found none
   // supersedes no model.
   if (w.erased > 0) LL_RETURN_IF_ERROR(BumpErasureEpoch());
+  LL_RETURN_IF_ERROR(AppendErasureLog(learner, w.erased));
   return w.erased;
+}
+
+absl::Status RecordStore::AppendErasureLog(const std::string& learner, int64_t erased) {
+  std::string v;
+  PutU64(&v, static_cast<uint64_t>(std::max<int64_t>(0, erased)));
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  return FromRocks(db_->Put(wo, cf(static_cast<int>(Cf::kMeta)),
+                            EncodeErasureLogKey(std::max<int64_t>(0, options_.now_micros()), LearnerDigest(learner)), v),
+                   "write erasure log");
 }
 
 absl::StatusOr<RecordStore::ErasureEpoch> RecordStore::GetErasureEpoch() const {

@@ -223,7 +223,8 @@ class RecordStore {
   // logs holding them are deleted, and compacts the touched key ranges through
   // the last level) and, when statements were erased, bumps the erasure epoch
   // (GetErasureEpoch). Files pinned by a live iterator or snapshot (an export
-  // stream in progress) are deleted when it ends.
+  // stream in progress) are deleted when it ends. Last, appends an entry to
+  // the erasure log (key_codec.h "erasure_log/"; backups.h re-applies it).
   absl::StatusOr<int64_t> EraseLearner(const std::string& learner);
 
   // The erasure epoch: how many EraseLearner calls that erased statements
@@ -318,6 +319,11 @@ class RecordStore {
   // Approximate number of stored statements (RocksDB estimate).
   uint64_t ApproximateStatementCount() const;
 
+  // For backups.cc only: the database and its column-family handles (in
+  // kColumnFamilies order). The store keeps ownership; valid while it lives.
+  rocksdb::DB* rocks_for_backup() const { return db_.get(); }
+  const std::vector<rocksdb::ColumnFamilyHandle*>& rocks_families_for_backup() const { return handles_; }
+
  private:
   struct Prepared;
   struct Writer;
@@ -339,6 +345,9 @@ class RecordStore {
   std::vector<std::string> ApplyErase(Writer* w);
   absl::Status PurgeErased(const std::map<uint32_t, std::pair<std::string, std::string>>& ranges);
   absl::Status BumpErasureEpoch();
+  // Appends the erasure log entry of a completed erasure (key_codec.h
+  // kMetaErasureLogPrefix), synced.
+  absl::Status AppendErasureLog(const std::string& learner, int64_t erased);
   absl::StatusOr<std::optional<StatementRecord>> LoadRecord(const Uuid& id) const;
   rocksdb::ColumnFamilyHandle* cf(int id) const { return handles_[id]; }
   uint64_t NextSeq(int64_t now_us);

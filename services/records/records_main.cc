@@ -15,6 +15,8 @@
 // node leads and has caught up, else 503: the load balancer's check).
 // Without it the server is the single-node server it always was.
 #include <atomic>
+#include <filesystem>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <thread>
 #include <memory>
@@ -34,6 +36,7 @@
 #include "services/common/server.h"
 #include "services/common/server_flags.h"
 #include "services/common/tls_flags.h"
+#include "services/records/backups.h"
 #include "services/records/record_store.h"
 #include "services/records/records_service.h"
 #include "services/records/replication/replicator.h"
@@ -64,6 +67,12 @@ ABSL_FLAG(std::string, xapi_credentials, "ops/xapi/dev-credentials.txt",
 ABSL_FLAG(int, xapi_max_connections_per_address, 256,
           "xAPI connections one client address may hold open (raise it behind a reverse proxy, "
           "where every client has the proxy's address); docs/security.md");
+ABSL_FLAG(std::string, backup_dir, "",
+          "directory of the store's backups and erasure ledger (docs/records.md, \"Backups\"); empty: "
+          "<data_dir>-backups beside --data_dir (var/records -> var/records-backups); \"off\": no backups");
+ABSL_FLAG(absl::Duration, backup_interval, absl::ZeroDuration(),
+          "take a backup this often (e.g. 6h; 0 = no scheduled backups, CreateBackup still works)");
+ABSL_FLAG(int, backup_keep, 7, "scheduled backups keep the newest N backups (retention; >= 1)");
 ABSL_FLAG(bool, xapi_require_client_cert, false,
           "with --tls_cert: also demand client certificates on the xAPI port (LMSs authenticate "
           "with Basic auth; --tls_require_client_cert covers gRPC and /metrics)");
@@ -141,12 +150,54 @@ int main(int argc, char** argv) {
   // The xAPI documents of a learner go with their statements on erasure.
   std::unique_ptr<lifelong::xapi::DocumentStore> documents;
   std::atomic<lifelong::xapi::DocumentStore*> erase_documents{nullptr};  // set once the xAPI store is open
+  // Backups (docs/records.md, "Backups"): the manager, and the erasure
+  // ledger that a restore re-applies.
+  std::unique_ptr<lifelong::records::BackupManager> backups;
+  std::unique_ptr<lifelong::records::ErasureLedger> ledger;
+  std::string backup_dir = absl::GetFlag(FLAGS_backup_dir);
+  if (backup_dir.empty()) backup_dir = lifelong::records::DefaultBackupDir(absl::GetFlag(FLAGS_data_dir));
+  if (backup_dir != "off") {
+    if (absl::GetFlag(FLAGS_backup_keep) < 1) {
+      lifelong::LogError("backup_config", {{"error", "--backup_keep: must be at least 1"}});
+      return 1;
+    }
+    if (absl::GetFlag(FLAGS_backup_interval) < absl::ZeroDuration()) {
+      lifelong::LogError("backup_config", {{"error", "--backup_interval: must not be negative"}});
+      return 1;
+    }
+    lifelong::records::BackupManagerOptions bo;
+    bo.backup_dir = backup_dir;
+    bo.documents_db = [&erase_documents]() -> rocksdb::DB* {
+      lifelong::xapi::DocumentStore* docs = erase_documents.load();
+      return docs == nullptr ? nullptr : docs->rocks_for_backup();
+    };
+    auto m = lifelong::records::BackupManager::Open(store->get(), bo);
+    absl::StatusOr<std::unique_ptr<lifelong::records::ErasureLedger>> l =
+        m.ok() ? lifelong::records::ErasureLedger::Open(
+                     (std::filesystem::path(backup_dir) / lifelong::records::kErasureLedgerFile).string())
+               : m.status();
+    if (!l.ok()) {
+      lifelong::LogError("backup_dir_unusable",
+                         {{"backup_dir", backup_dir}, {"error", std::string(l.status().message())}});
+      return 1;
+    }
+    backups = std::move(*m);
+    ledger = std::move(*l);
+  }
   lifelong::records::RecordsService::Options service_options;
   service_options.authorizer = &authorizer;
-  service_options.erase_hook = [&erase_documents](const std::string& learner) -> absl::StatusOr<int64_t> {
+  service_options.backups = backups.get();
+  service_options.erase_hook = [&erase_documents, &ledger](const std::string& learner) -> absl::StatusOr<int64_t> {
     lifelong::xapi::DocumentStore* docs = erase_documents.load();
-    if (docs == nullptr) return 0;
-    return docs->EraseLearner(learner);
+    absl::StatusOr<int64_t> n = docs == nullptr ? absl::StatusOr<int64_t>(0) : docs->EraseLearner(learner);
+    // After the store's erasure (even when the documents failed: the call
+    // fails and is retried, and the statements are gone already): a restore
+    // of an older backup erases the learner again (backups.h).
+    if (ledger) {
+      absl::Status s = ledger->Append(learner, absl::ToUnixMicros(absl::Now()));
+      if (!s.ok()) return s;
+    }
+    return n;
   };
   lifelong::records::RecordsService service(store->get(), service_options);
 
@@ -186,6 +237,25 @@ int main(int argc, char** argv) {
         {MetricType::kCounter, "lifelong_replication_leader_changes_total",
          "Changes of the leader this node has seen since start.", {},
          [rep] { return double(rep->Status().leader_changes); }},
+    });
+  }
+  if (observed.ok() && backups) {
+    const lifelong::records::BackupManager* b = backups.get();
+    observed = metrics::DefaultRegistry().AddCallbacks({
+        {MetricType::kGauge, "lifelong_backup_age_seconds",
+         "Seconds since the newest backup started (+Inf: no backup yet).", {},
+         [b] {
+           int64_t last = b->stats().last_success_us;
+           if (last == 0) return std::numeric_limits<double>::infinity();
+           return double(absl::ToUnixMicros(absl::Now()) - last) / 1e6;
+         }},
+        {MetricType::kGauge, "lifelong_backup_last_success_timestamp",
+         "Unix time (seconds) when the newest backup started (0: none).", {},
+         [b] { return double(b->stats().last_success_us) / 1e6; }},
+        {MetricType::kCounter, "lifelong_backups_total", "Backups attempted since start, by outcome.",
+         {{"outcome", "ok"}}, [b] { return double(b->stats().created); }},
+        {MetricType::kCounter, "lifelong_backups_total", "Backups attempted since start, by outcome.",
+         {{"outcome", "error"}}, [b] { return double(b->stats().failed); }},
     });
   }
   if (!observed.ok()) {
@@ -320,8 +390,31 @@ int main(int argc, char** argv) {
     });
   }
 
+  // Scheduled backups on their own thread; writers are never blocked.
+  std::unique_ptr<lifelong::records::BackupScheduler> scheduler;
+  if (backups && absl::GetFlag(FLAGS_backup_interval) > absl::ZeroDuration()) {
+    lifelong::records::BackupSchedulerOptions so;
+    so.interval = absl::GetFlag(FLAGS_backup_interval);
+    so.keep = absl::GetFlag(FLAGS_backup_keep);
+    so.on_result = [](const absl::StatusOr<lifelong::records::BackupInfo>& b) {
+      if (b.ok()) {
+        lifelong::LogInfo("backup_created", {{"backup_id", static_cast<int64_t>(b->id)},
+                                             {"statements", static_cast<int64_t>(b->statements)},
+                                             {"trigger", "schedule"}});
+      } else {
+        lifelong::LogError("backup_failed", {{"error", std::string(b.status().message())}});
+      }
+    };
+    scheduler = std::make_unique<lifelong::records::BackupScheduler>(backups.get(), so);
+    scheduler->Start();
+    lifelong::LogInfo("backups_scheduled", {{"backup_dir", backup_dir},
+                                            {"interval", absl::FormatDuration(so.interval)},
+                                            {"keep", so.keep}});
+  }
+
   int sig = lifelong::WaitForTerminationSignal();
   lifelong::LogInfo("shutting_down", {{"signal", sig}});
+  if (scheduler) scheduler->Stop();  // waits for a backup in progress
   stop_warming = true;
   if (warmer.joinable()) warmer.join();
   serving = false;
@@ -331,6 +424,7 @@ int main(int argc, char** argv) {
   // Before the store that the metrics callbacks read goes away.
   if (metrics_server) metrics_server->Shutdown();
   if (replicator) replicator->Stop();  // hands the lease over; before the store closes
+  backups.reset();
   store->reset();  // flush and close
   lifelong::LogInfo("stopped");
   return 0;

@@ -553,4 +553,61 @@ grpc::Status RecordsService::RedeemKioskPass(grpc::ServerContext* ctx, const v1:
   });
 }
 
+namespace {
+
+void ToProto(const BackupInfo& b, v1::Backup* out) {
+  out->set_backup_id(b.id);
+  SetTimestamp(b.created_us, out->mutable_create_time());
+  out->set_size_bytes(b.size_bytes);
+  out->set_files(b.files);
+  out->set_applied_seq(b.applied_seq);
+  out->set_statements(b.statements);
+  out->set_erasure_epoch(b.erasure_epoch);
+  out->set_has_documents(b.documents_backup_id != 0);
+}
+
+absl::StatusOr<BackupManager*> Backups(BackupManager* m) {
+  if (m == nullptr) {
+    return absl::FailedPreconditionError("backups are not configured on this server (records_server --backup_dir)");
+  }
+  return m;
+}
+
+}  // namespace
+
+grpc::Status RecordsService::CreateBackup(grpc::ServerContext* ctx, const v1::CreateBackupRequest*,
+                                          v1::Backup* resp) {
+  return Run(ctx, "CreateBackup", true, [&](const auth::AccessGrant&, std::string* learner) -> absl::Status {
+    *learner = "(all)";
+    LL_ASSIGN_OR_RETURN(BackupManager * m, Backups(options_.backups));
+    LL_ASSIGN_OR_RETURN(BackupInfo b, m->Create());
+    LogInfo("backup_created", {{"backup_id", static_cast<int64_t>(b.id)},
+                               {"statements", static_cast<int64_t>(b.statements)},
+                               {"trigger", "rpc"}});
+    ToProto(b, resp);
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status RecordsService::ListBackups(grpc::ServerContext* ctx, const v1::ListBackupsRequest*,
+                                         v1::ListBackupsResponse* resp) {
+  return Run(ctx, "ListBackups", true, [&](const auth::AccessGrant&, std::string*) -> absl::Status {
+    LL_ASSIGN_OR_RETURN(BackupManager * m, Backups(options_.backups));
+    LL_ASSIGN_OR_RETURN(std::vector<BackupInfo> all, m->List());
+    for (const BackupInfo& b : all) ToProto(b, resp->add_backups());
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status RecordsService::VerifyBackup(grpc::ServerContext* ctx, const v1::VerifyBackupRequest* req,
+                                          v1::Backup* resp) {
+  return Run(ctx, "VerifyBackup", true, [&](const auth::AccessGrant&, std::string*) -> absl::Status {
+    if (req->backup_id() == 0) return absl::InvalidArgumentError("backup_id: required (see ListBackups)");
+    LL_ASSIGN_OR_RETURN(BackupManager * m, Backups(options_.backups));
+    LL_ASSIGN_OR_RETURN(BackupInfo b, m->Verify(req->backup_id()));
+    ToProto(b, resp);
+    return absl::OkStatus();
+  });
+}
+
 }  // namespace lifelong::records

@@ -15,6 +15,7 @@
 #include "proto/lifelong/v1/records.grpc.pb.h"
 #include "services/auth/authorizer.h"
 #include "services/records/audit_log.h"
+#include "services/records/backups.h"
 #include "services/records/kiosk_passes.h"
 #include "services/records/learner_change_feed.h"
 #include "services/records/record_store.h"
@@ -45,6 +46,9 @@ class RecordsService final : public lifelong::v1::LearningRecordService::Service
     // Sampling of refusals and the per-address limit on calls without a
     // valid credential (audit_log.h).
     AuditLogOptions audit;
+    // CreateBackup/ListBackups/VerifyBackup; null: FAILED_PRECONDITION.
+    // Not owned.
+    BackupManager* backups = nullptr;
   };
   explicit RecordsService(RecordStore* store) : RecordsService(store, Options()) {}
   // Registers the service's change feed as the store's change listener (one
@@ -85,6 +89,9 @@ class RecordsService final : public lifelong::v1::LearningRecordService::Service
   grpc::Status CreateKioskPass(grpc::ServerContext*, const v1::CreateKioskPassRequest*, v1::KioskPass*) override;
   grpc::Status RedeemKioskPass(grpc::ServerContext*, const v1::RedeemKioskPassRequest*,
                                v1::KioskSession*) override;
+  grpc::Status CreateBackup(grpc::ServerContext*, const v1::CreateBackupRequest*, v1::Backup*) override;
+  grpc::Status ListBackups(grpc::ServerContext*, const v1::ListBackupsRequest*, v1::ListBackupsResponse*) override;
+  grpc::Status VerifyBackup(grpc::ServerContext*, const v1::VerifyBackupRequest*, v1::Backup*) override;
 
  private:
   // A handler body: runs with the call's grant and names the learner whose

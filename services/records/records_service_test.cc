@@ -407,6 +407,81 @@ namespace {
 
 // Server-side limits: request size (RESOURCE_EXHAUSTED) and the stream
 // deadline (DEADLINE_EXCEEDED, resumable from the last cursor).
+TEST_F(RecordsServiceTest, BackupsWithoutABackupDirectoryAreAFailedPrecondition) {
+  grpc::ClientContext c1, c2, c3;
+  v1::Backup b;
+  grpc::Status s = stub_->CreateBackup(&c1, v1::CreateBackupRequest(), &b);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_NE(s.error_message().find("--backup_dir"), std::string::npos) << s.error_message();
+  v1::ListBackupsResponse listed;
+  EXPECT_EQ(stub_->ListBackups(&c2, v1::ListBackupsRequest(), &listed).error_code(),
+            grpc::StatusCode::FAILED_PRECONDITION);
+  v1::VerifyBackupRequest verify;  // the id is checked first
+  EXPECT_EQ(stub_->VerifyBackup(&c3, verify, &b).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+TEST(RecordsServiceBackups, CreateListVerifyAndACorruptBackupIsDataLoss) {
+  const char* base = std::getenv("TEST_TMPDIR");
+  const std::string dir = std::string(base ? base : "/tmp") + "/svc_backups";
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  auto store = std::move(*RecordStore::Open(dir + "/records"));
+  BackupManagerOptions bo;
+  bo.backup_dir = dir + "/backups";
+  auto backups = std::move(*BackupManager::Open(store.get(), bo));
+  RecordsService::Options o;
+  o.backups = backups.get();
+  RecordsService service(store.get(), o);
+  auto server = std::move(*StartGrpcServer(GrpcServerOptions{}, {&service}));
+  auto stub = v1::LearningRecordService::NewStub(grpc::CreateChannel(
+      "127.0.0.1:" + std::to_string(server->port()), grpc::InsecureChannelCredentials()));
+  for (int i = 0; i < 20; ++i) {
+    grpc::ClientContext ctx;
+    v1::RecordStatementRequest req;
+    req.set_statement_json(MakeStatement({.id = TestUuid(i), .learner = "u" + std::to_string(i % 4)}));
+    v1::Statement out;
+    ASSERT_TRUE(stub->RecordStatement(&ctx, req, &out).ok());
+  }
+  v1::Backup created;
+  {
+    grpc::ClientContext ctx;
+    ASSERT_TRUE(stub->CreateBackup(&ctx, v1::CreateBackupRequest(), &created).ok());
+  }
+  EXPECT_EQ(created.backup_id(), 1u);
+  EXPECT_EQ(created.statements(), 20u);
+  EXPECT_EQ(created.applied_seq(), 0u);
+  EXPECT_FALSE(created.has_documents());
+  EXPECT_GT(created.create_time().seconds(), 0);
+  EXPECT_GT(created.size_bytes(), 0u);
+  {
+    grpc::ClientContext ctx;
+    v1::ListBackupsResponse listed;
+    ASSERT_TRUE(stub->ListBackups(&ctx, v1::ListBackupsRequest(), &listed).ok());
+    ASSERT_EQ(listed.backups_size(), 1);
+    EXPECT_EQ(listed.backups(0).statements(), 20u);
+  }
+  v1::VerifyBackupRequest verify;
+  verify.set_backup_id(1);
+  v1::Backup verified;
+  {
+    grpc::ClientContext ctx;
+    ASSERT_TRUE(stub->VerifyBackup(&ctx, verify, &verified).ok());
+  }
+  // Truncate every table file of the backup.
+  int cut = 0;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(dir + "/backups/records")) {
+    if (e.is_regular_file() && e.path().extension() == ".sst") {
+      std::filesystem::resize_file(e.path(), e.file_size() / 2);
+      ++cut;
+    }
+  }
+  ASSERT_GT(cut, 0);
+  grpc::ClientContext ctx;
+  grpc::Status s = stub->VerifyBackup(&ctx, verify, &verified);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::DATA_LOSS) << s.error_message();
+  EXPECT_NE(s.error_message().find("backup 1"), std::string::npos) << s.error_message();
+}
+
 TEST(RecordsServiceLimits, OversizedRequestsAndOverlongStreamsAreCut) {
   const char* base = std::getenv("TEST_TMPDIR");
   std::string dir = std::string(base ? base : "/tmp") + "/svc_limits";

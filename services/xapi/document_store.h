@@ -88,6 +88,9 @@ class DocumentStore {
   // Deletes every document of a learner (erasure); returns how many.
   absl::StatusOr<int64_t> EraseLearner(const std::string& learner);
 
+  // For records/backups.cc only: the database (owned by the store).
+  rocksdb::DB* rocks_for_backup() const { return db_.get(); }
+
  private:
   DocumentStore() = default;
   // The document, or nullopt when there is none; errors other than NOT_FOUND.

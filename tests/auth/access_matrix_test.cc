@@ -23,6 +23,7 @@
 #include "services/catalog/catalog_store.h"
 #include "services/common/server.h"
 #include "services/common/vocabulary.h"
+#include "services/records/backups.h"
 #include "services/records/record_store.h"
 #include "services/records/records_service.h"
 #include "services/records/test_statements.h"
@@ -85,6 +86,11 @@ class AccessMatrixTest : public ::testing::Test {
     records::RecordsService::Options ro;
     ro.authorizer = authorizer_.get();
     ro.erase_hook = [this](const std::string& l) { return docs_->EraseLearner(l); };
+    records::BackupManagerOptions bo;
+    bo.backup_dir = dir + "/backups";
+    bo.documents_db = [this] { return docs_->rocks_for_backup(); };
+    backups_ = std::move(*records::BackupManager::Open(store_.get(), bo));
+    ro.backups = backups_.get();
     records_ = std::make_unique<records::RecordsService>(store_.get(), ro);
     catalog_store_ = std::move(*catalog::CatalogStore::Open(dir + "/catalog"));
     catalog_ = std::make_unique<catalog::CatalogService>(catalog_store_.get(), authorizer_.get());
@@ -237,6 +243,22 @@ class AccessMatrixTest : public ::testing::Test {
       v1::EchoResponse out;
       return rec_->Echo(ctx.get(), r, &out);
     }
+    if (method == "CreateBackup") {
+      v1::CreateBackupRequest r;
+      v1::Backup out;
+      return rec_->CreateBackup(ctx.get(), r, &out);
+    }
+    if (method == "ListBackups") {
+      v1::ListBackupsRequest r;
+      v1::ListBackupsResponse out;
+      return rec_->ListBackups(ctx.get(), r, &out);
+    }
+    if (method == "VerifyBackup") {
+      v1::VerifyBackupRequest r;
+      r.set_backup_id(1);
+      v1::Backup out;
+      return rec_->VerifyBackup(ctx.get(), r, &out);
+    }
     ADD_FAILURE() << "no call for " << method;
     return grpc::Status::OK;
   }
@@ -363,6 +385,7 @@ class AccessMatrixTest : public ::testing::Test {
   std::unique_ptr<auth::Authorizer> authorizer_;
   std::unique_ptr<records::RecordStore> store_;
   std::unique_ptr<xapi::DocumentStore> docs_;
+  std::unique_ptr<records::BackupManager> backups_;
   std::unique_ptr<records::RecordsService> records_;
   std::unique_ptr<catalog::CatalogStore> catalog_store_;
   std::unique_ptr<catalog::CatalogService> catalog_;
@@ -429,6 +452,70 @@ TEST_F(AccessMatrixTest, EveryRoleAndEveryXapiResource) {
     }
   }
   EXPECT_EQ(checked, 9 * 7);
+}
+
+// Backups hold every learner's records: only operators create, list and
+// verify them; every other role is refused, and so is a call without a
+// credential. The refused calls leave no backup behind.
+TEST_F(AccessMatrixTest, BackupsAreOperatorsOnly) {
+  v1::CreateBackupRequest create;
+  v1::Backup backup;
+  for (Role role : {Role::kLearner, Role::kTeacher, Role::kKiosk, Role::kTrainer, Role::kRecommender,
+                    Role::kLoader}) {
+    SCOPED_TRACE(auth::RoleName(role));
+    EXPECT_EQ(rec_->CreateBackup(Ctx(Of(role)).get(), create, &backup).error_code(),
+              grpc::StatusCode::PERMISSION_DENIED);
+    v1::ListBackupsRequest list;
+    v1::ListBackupsResponse listed;
+    EXPECT_EQ(rec_->ListBackups(Ctx(Of(role)).get(), list, &listed).error_code(), grpc::StatusCode::PERMISSION_DENIED);
+    v1::VerifyBackupRequest verify;
+    verify.set_backup_id(1);
+    EXPECT_EQ(rec_->VerifyBackup(Ctx(Of(role)).get(), verify, &backup).error_code(),
+              grpc::StatusCode::PERMISSION_DENIED);
+  }
+  {
+    grpc::ClientContext none;
+    EXPECT_EQ(rec_->CreateBackup(&none, create, &backup).error_code(), grpc::StatusCode::UNAUTHENTICATED);
+    grpc::ClientContext forged;
+    forged.AddMetadata("authorization", "Bearer not-a-token");
+    v1::ListBackupsResponse listed;
+    EXPECT_EQ(rec_->ListBackups(&forged, v1::ListBackupsRequest(), &listed).error_code(),
+              grpc::StatusCode::UNAUTHENTICATED);
+  }
+  EXPECT_TRUE(backups_->List()->empty());
+  // The operator: create, list, verify; bad ids are named.
+  grpc::Status s = rec_->CreateBackup(Ctx(Of(Role::kOperator)).get(), create, &backup);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(backup.backup_id(), 1u);
+  EXPECT_EQ(backup.statements(), 2u);
+  EXPECT_TRUE(backup.has_documents());
+  v1::ListBackupsResponse listed;
+  ASSERT_TRUE(rec_->ListBackups(Ctx(Of(Role::kOperator)).get(), v1::ListBackupsRequest(), &listed).ok());
+  ASSERT_EQ(listed.backups_size(), 1);
+  EXPECT_EQ(listed.backups(0).backup_id(), 1u);
+  v1::VerifyBackupRequest verify;
+  verify.set_backup_id(1);
+  v1::Backup verified;
+  ASSERT_TRUE(rec_->VerifyBackup(Ctx(Of(Role::kOperator)).get(), verify, &verified).ok());
+  EXPECT_EQ(verified.statements(), 2u);
+  verify.set_backup_id(0);
+  s = rec_->VerifyBackup(Ctx(Of(Role::kOperator)).get(), verify, &verified);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(s.error_message().find("backup_id"), std::string::npos);
+  verify.set_backup_id(7);
+  s = rec_->VerifyBackup(Ctx(Of(Role::kOperator)).get(), verify, &verified);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_NE(s.error_message().find("backup_id"), std::string::npos);
+  // Audited as operations on every learner's records.
+  v1::ListAuditEventsRequest q;
+  q.set_subject("operator-wang");
+  v1::ListAuditEventsResponse events;
+  ASSERT_TRUE(rec_->ListAuditEvents(Ctx(Of(Role::kOperator)).get(), q, &events).ok());
+  bool audited = false;
+  for (const auto& e : events.events()) {
+    audited |= e.operation() == "/lifelong.v1.LearningRecordService/CreateBackup" && e.outcome() == "OK";
+  }
+  EXPECT_TRUE(audited);
 }
 
 TEST_F(AccessMatrixTest, RecordScopesRefuseOtherPeoplesRecords) {

