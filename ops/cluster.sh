@@ -30,7 +30,9 @@
 #   CLUSTER_HAPROXY_STATS_PORT [8404]  HAProxy's statistics page (CSV at /;csv)
 #   CLUSTER_LEASE_TTL_MS [3000]      the leader lease (records_server --lease_ttl_ms)
 # State lives under $LIFELONG_VAR/cluster: nats-N/ (JetStream file storage),
-# records-N/ (each node's RocksDB), xapi-documents-N/, haproxy.cfg, nats-N.conf,
+# records-N/ (each node's RocksDB), records-N-backups/ (each node's scheduled
+# backups, STACK_BACKUP_INTERVAL/STACK_BACKUP_KEEP as in ops/stack.sh),
+# xapi-documents-N/, haproxy.cfg, nats-N.conf,
 # run/ (pid files, markers) and log/. The catalog, models, auth and tls
 # directories are the stack's ($LIFELONG_VAR/catalog, ...).
 set -euo pipefail
@@ -196,6 +198,8 @@ start_node() {
   # shellcheck disable=SC2046,SC2086
   start "records-$n" "$(node_port "$n")" --data_dir="$CLUSTER/records-$n" \
     --xapi_documents_dir="$CLUSTER/xapi-documents-$n" --xapi_credentials="$(xapi_credentials_file)" \
+    --backup_dir="$CLUSTER/records-$n-backups" --backup_interval="${STACK_BACKUP_INTERVAL:-6h}" \
+    --backup_keep="${STACK_BACKUP_KEEP:-28}" \
     $(server_tls_flags records) $(server_auth_flags) \
     --xapi_max_connections_per_address=4096 \
     --replication_nats="$(nats_urls)" --node_id="records-$n" --replicas=3 --lease_ttl_ms="$LEASE_TTL_MS" \
@@ -524,6 +528,9 @@ cluster_status() {
   if [ -x "$BIN/lifelong.bin" ] && any_running; then
     echo
     lifelong health --timeout=2s || true
+    echo
+    echo "the leader's record-store backups (each node keeps its own in $CLUSTER/records-N-backups):"
+    lifelong backup list --timeout=5s || true
   fi
 }
 
