@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <fstream>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -461,6 +462,69 @@ TEST_F(ReplicationCluster, ErasureLeavesTheLogAndAnEmptyNodeRebuilds) {
   EXPECT_EQ(Export(fresh->stub.get()), expected);
   EXPECT_EQ(fresh->Replication()["role"], "follower");
   nodes_.push_back(std::move(fresh));
+
+  // A message that is not an operation (someone with access to NATS
+  // publishing on the log's subjects) is never skipped: every node stops
+  // applying at it, says so, and no node accepts writes.
+  {
+    natsConnection* nc = nullptr;
+    jsCtx* js = nullptr;
+    ASSERT_EQ(natsConnection_ConnectTo(&nc, first_url.c_str()), NATS_OK);
+    ASSERT_EQ(natsConnection_JetStream(&js, nc, nullptr), NATS_OK);
+    jsPubAck* ack = nullptr;
+    ASSERT_EQ(js_Publish(&ack, js, "lifelong.records.shared", "garbage", 7, nullptr, nullptr), NATS_OK);
+    const uint64_t poison = ack->Sequence;
+    jsPubAck_Destroy(ack);
+    jsCtx_Destroy(js);
+    natsConnection_Destroy(nc);
+    for (Node* n : Live()) {
+      absl::Time deadline = absl::Now() + absl::Seconds(30);
+      nlohmann::json r;
+      while (absl::Now() < deadline) {
+        r = n->Replication();
+        if (r.contains("applier_error")) break;
+        absl::SleepFor(absl::Milliseconds(50));
+      }
+      ASSERT_TRUE(r.contains("applier_error")) << n->id << ": " << r.dump();
+      EXPECT_TRUE(absl::StrContains(r["applier_error"].get<std::string>(), absl::StrCat("operation ", poison, ": ")))
+          << r.dump();
+      EXPECT_LT(r["applied_seq"].get<uint64_t>(), poison);
+      EXPECT_NE(r["role"], "leader");
+      grpc::Status refused = Record(n->stub.get(), MakeStatement({.id = TestUuid(7000), .learner = "u1"}));
+      EXPECT_EQ(refused.error_code(), grpc::StatusCode::UNAVAILABLE) << n->id;
+      EXPECT_TRUE(absl::StrContains(refused.error_message(), "replication stopped on " + n->id))
+          << refused.error_message();
+    }
+  }
+}
+
+TEST(ReplicationFlags, BadFlagsStopTheServerNamingTheFlag) {
+  if (NatsServerBinary().empty()) GTEST_SKIP() << "nats-server is not installed";
+  std::string dir = lifelong::testing::FreshTempDir("flags");
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+      {{"--replication_nats=http://127.0.0.1:4222"}, "--replication_nats"},
+      {{"--replication_nats=nats://127.0.0.1:1", "--node_id=records 1;rm"}, "--node_id"},
+      {{"--replication_nats=nats://127.0.0.1:1", "--replicas=0"}, "--replicas"},
+      {{"--replication_nats=nats://127.0.0.1:1", "--lease_ttl_ms=10"}, "--lease_ttl_ms"},
+      {{"--replication_nats=nats://127.0.0.1:1", "--replication_stream=a.b"}, "--replication_stream"},
+  };
+  int i = 0;
+  for (const auto& [flags, named] : cases) {
+    std::vector<std::string> argv = {lifelong::testing::RunfilePath("services/records/records_server"),
+                                     "--port=0", "--xapi_port=-1", "--metrics_port=0",
+                                     absl::StrCat("--data_dir=", dir, "/db", i)};
+    argv.insert(argv.end(), flags.begin(), flags.end());
+    std::string log = absl::StrCat(dir, "/server", i++, ".log");
+    auto p = lifelong::testing::Subprocess::Start(argv, log);
+    ASSERT_TRUE(p.ok());
+    absl::StatusOr<int> status = p->Wait(std::chrono::seconds(30));
+    ASSERT_TRUE(status.ok()) << named;
+    EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 1) << named;
+    std::ifstream in(log);
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    EXPECT_TRUE(absl::StrContains(text, "replication_setup_failed")) << text;
+    EXPECT_TRUE(absl::StrContains(text, named)) << text;
+  }
 }
 
 }  // namespace

@@ -265,6 +265,12 @@ void Replicator::Stop() {
 
 absl::Status Replicator::CheckWritable() const {
   if (stop_.load()) return absl::UnavailableError("record service stopping");
+  {
+    absl::MutexLock lock(&mu_);
+    if (!applier_error_.empty()) {
+      return absl::UnavailableError(absl::StrCat("replication stopped on ", options_.node_id, ": ", applier_error_));
+    }
+  }
   int role = role_.load();
   if (role == kRoleLeader) return absl::OkStatus();
   if (role == kRoleCatchingUp) {
