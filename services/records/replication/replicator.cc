@@ -693,7 +693,10 @@ void Replicator::LeaseLoop() {
     if (absl::StatusOr<uint64_t> last = ReadLogLastSeq(); last.ok()) log_last_seq_ = *last;
     if (!connected_.load()) {
       StepDown("disconnected from NATS");
+    } else if (leading_ && started - last_renewal_ < tick) {
+      // Catching up polls faster than the lease needs renewing.
     } else if (leading_) {
+      last_renewal_ = started;
       uint64_t rev = 0;
       natsStatus s = kvStore_UpdateString(&rev, kv, key, me, lease_revision_);
       if (s == NATS_OK) {
@@ -718,6 +721,7 @@ void Replicator::LeaseLoop() {
             leading_ = true;
             lease_revision_ = next;
             lease_until_ = started + ttl;
+            last_renewal_ = started;
             role_ = kRoleCatchingUp;
           }
         }
@@ -729,6 +733,7 @@ void Replicator::LeaseLoop() {
           leading_ = true;
           lease_revision_ = rev;
           lease_until_ = started + ttl;
+          last_renewal_ = started;
           role_ = kRoleCatchingUp;
           SetLeader(options_.node_id);
           LogInfo("replication_lease_won", {{"node", options_.node_id}});

@@ -197,6 +197,7 @@ class Replicator : public OpLog {
   bool leading_ = false;
   uint64_t lease_revision_ = 0;
   absl::Time lease_until_;
+  absl::Time last_renewal_;
 };
 
 }  // namespace lifelong::records::replication
