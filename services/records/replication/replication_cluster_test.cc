@@ -322,6 +322,20 @@ TEST_F(ReplicationCluster, LeaderWritesReachFollowersAndSurviveLeaderKill) {
   grpc::Status conflict = Record(leader->stub.get(), MakeStatement({.id = TestUuid(0), .learner = "u9"}));
   EXPECT_EQ(conflict.error_code(), grpc::StatusCode::ALREADY_EXISTS) << conflict.error_message();
 
+  // A batch larger than a log message may be (nats-server max_payload,
+  // 1 MiB by default) is refused as too large, naming the limit.
+  {
+    grpc::ClientContext ctx;
+    v1::RecordStatementsRequest big;
+    for (int i = 300; i < 303; ++i) {
+      big.add_statement_json(
+          MakeStatement({.id = TestUuid(i), .learner = "u1", .title = std::string(450000, 'x')}));
+    }
+    v1::RecordStatementsResponse resp;
+    grpc::Status s = leader->stub->RecordStatements(&ctx, big, &resp);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << s.error_message();
+    EXPECT_TRUE(absl::StrContains(s.error_message(), "max_payload")) << s.error_message();
+  }
   uint64_t applied = leader->Applied();
   ASSERT_GT(applied, 0u);
   std::map<std::string, std::string> on_leader = Export(leader->stub.get());

@@ -292,6 +292,13 @@ absl::Status Replicator::Propose(const LogOp& op, Waiter* w) {
   } done{&in_flight_};
   LL_RETURN_IF_ERROR(CheckWritable());
   const std::string data = EncodeLogOp(op);
+  // Leave room for the headers (message id) under the server's limit.
+  const int64_t max_payload = natsConnection_GetMaxPayload(nats_->nc);
+  if (max_payload > 0 && static_cast<int64_t>(data.size()) + 512 > max_payload) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "replicated write of ", data.size(), " bytes exceeds the log's message limit of ", max_payload,
+        " bytes (nats-server max_payload); send fewer or smaller statements per call"));
+  }
   const std::string subject = SubjectOf(op, options_.subject_prefix);
   std::string msg_id = op.kind == LogOpKind::kRecord ? RecordMessageId(op) : RandomMessageId();
   w->kind = op.kind;
