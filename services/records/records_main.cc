@@ -131,15 +131,36 @@ int main(int argc, char** argv) {
     lifelong::LogError("store_open_failed", {{"error", std::string(store.status().message())}});
     return 1;
   }
-  if (replicator) replicator->Start(store->get());
+  // A replicated node always has its xAPI document store (the log carries
+  // document writes, which every node applies), opened before applying.
+  std::unique_ptr<lifelong::xapi::DocumentStore> documents;
+  if (replicator) {
+    auto docs = lifelong::xapi::DocumentStore::Open(absl::GetFlag(FLAGS_xapi_documents_dir));
+    if (!docs.ok()) {
+      lifelong::LogError("xapi_documents_open_failed", {{"error", std::string(docs.status().message())}});
+      return 1;
+    }
+    documents = std::move(*docs);
+    documents->SetLog(replicator.get());
+    replicator->SetDocumentStore(documents.get());
+    replicator->Start(store->get());
+  }
+  // The applier must stop before the stores it writes close, on every way
+  // out of main (destroyed before `documents` and `store`).
+  struct StopReplicationFirst {
+    replication::Replicator* r;
+    ~StopReplicationFirst() {
+      if (r != nullptr) r->Stop();
+    }
+  } stop_replication_first{replicator.get()};
   absl::StatusOr<std::unique_ptr<lifelong::auth::Authorizer>> authorizer_or = lifelong::auth::AuthorizerFromFlags();
   if (!authorizer_or.ok()) {
     lifelong::LogError("auth_config", {{"error", std::string(authorizer_or.status().message())}});
     return 1;
   }
   lifelong::auth::Authorizer& authorizer = **authorizer_or;
-  // The xAPI documents of a learner go with their statements on erasure.
-  std::unique_ptr<lifelong::xapi::DocumentStore> documents;
+  // The xAPI documents of a learner go with their statements on erasure
+  // (replicated: every node's applier erases them, see replicator.h).
   std::atomic<lifelong::xapi::DocumentStore*> erase_documents{nullptr};  // set once the xAPI store is open
   lifelong::records::RecordsService::Options service_options;
   service_options.authorizer = &authorizer;
@@ -228,13 +249,15 @@ int main(int argc, char** argv) {
       }
     }
     credentials = std::make_unique<lifelong::xapi::Credentials>(std::move(*creds));
-    auto docs = lifelong::xapi::DocumentStore::Open(absl::GetFlag(FLAGS_xapi_documents_dir));
-    if (!docs.ok()) {
-      lifelong::LogError("xapi_documents_open_failed", {{"error", std::string(docs.status().message())}});
-      return 1;
+    if (!documents) {
+      auto docs = lifelong::xapi::DocumentStore::Open(absl::GetFlag(FLAGS_xapi_documents_dir));
+      if (!docs.ok()) {
+        lifelong::LogError("xapi_documents_open_failed", {{"error", std::string(docs.status().message())}});
+        return 1;
+      }
+      documents = std::move(*docs);
     }
-    documents = std::move(*docs);
-    erase_documents = documents.get();
+    if (!replicator) erase_documents = documents.get();
     xapi_handler = std::make_unique<lifelong::xapi::XapiHandler>(store->get(), documents.get(), credentials.get(),
                                                                  "/xapi", absl::GetFlag(FLAGS_xapi_default_version),
                                                                  &authorizer);

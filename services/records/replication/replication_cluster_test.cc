@@ -27,6 +27,7 @@
 #include <set>
 #include <thread>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -59,8 +60,10 @@ int FreePort() {
   return port;
 }
 
-// GET http://127.0.0.1:port/path: (status, body); status 0 when unreachable.
-std::pair<int, std::string> HttpGet(int port, const std::string& path) {
+// An HTTP/1.1 request to 127.0.0.1:port: (status, body); status 0 when
+// unreachable.
+std::pair<int, std::string> HttpRequest(int port, const std::string& method, const std::string& path,
+                                        const std::string& headers, const std::string& body) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in a{};
   a.sin_family = AF_INET;
@@ -70,7 +73,8 @@ std::pair<int, std::string> HttpGet(int port, const std::string& path) {
     close(fd);
     return {0, ""};
   }
-  std::string req = "GET " + path + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+  std::string req = method + " " + path + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n" + headers +
+                    "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
   (void)!write(fd, req.data(), req.size());
   std::string resp;
   char buf[4096];
@@ -78,8 +82,20 @@ std::pair<int, std::string> HttpGet(int port, const std::string& path) {
   close(fd);
   if (resp.size() < 12) return {0, ""};
   int status = std::atoi(resp.substr(9, 3).c_str());
-  size_t body = resp.find("\r\n\r\n");
-  return {status, body == std::string::npos ? "" : resp.substr(body + 4)};
+  size_t at = resp.find("\r\n\r\n");
+  return {status, at == std::string::npos ? "" : resp.substr(at + 4)};
+}
+
+std::pair<int, std::string> HttpGet(int port, const std::string& path) { return HttpRequest(port, "GET", path, "", ""); }
+
+constexpr char kXapiUser[] = "replication-test:Zq8-not-a-real-secret";
+
+std::pair<int, std::string> Xapi(int port, const std::string& method, const std::string& path,
+                                 const std::string& body = "") {
+  return HttpRequest(port, method, "/xapi" + path,
+                     "Authorization: Basic " + absl::Base64Escape(kXapiUser) +
+                         "\r\nX-Experience-API-Version: 1.0.3\r\nContent-Type: application/json\r\n",
+                     body);
 }
 
 std::string NatsServerBinary() {
@@ -125,6 +141,7 @@ struct Node {
   std::string id;
   std::string data_dir;
   int metrics_port = 0;
+  int xapi_port = 0;
   std::optional<lifelong::testing::Subprocess> process;
   std::shared_ptr<grpc::Channel> channel;
   std::unique_ptr<Stub> stub;
@@ -144,9 +161,16 @@ void StartNode(Node* n, const std::string& dir, const std::string& nats_urls) {
   std::string port_file = absl::StrCat(dir, "/", n->id, ".port");
   unlink(port_file.c_str());
   n->metrics_port = FreePort();
+  n->xapi_port = FreePort();
+  const std::string credentials = dir + "/xapi-credentials.txt";
+  {
+    std::ofstream out(credentials);
+    out << kXapiUser << "\n";
+  }
   auto p = lifelong::testing::Subprocess::Start(
       {lifelong::testing::RunfilePath("services/records/records_server"), "--port=0", "--port_file=" + port_file,
-       "--data_dir=" + n->data_dir, "--xapi_port=-1", absl::StrCat("--metrics_port=", n->metrics_port),
+       "--data_dir=" + n->data_dir, absl::StrCat("--xapi_port=", n->xapi_port), "--xapi_credentials=" + credentials,
+       "--xapi_documents_dir=" + n->data_dir + "-documents", absl::StrCat("--metrics_port=", n->metrics_port),
        "--warm_cache=false", "--block_cache_mb=16", "--replication_nats=" + nats_urls, "--node_id=" + n->id,
        absl::StrCat("--lease_ttl_ms=", kLeaseTtlMs), "--replicas=3"},
       absl::StrCat(dir, "/", n->id, ".log"));
@@ -356,6 +380,34 @@ TEST_F(ReplicationCluster, LeaderWritesReachFollowersAndSurviveLeaderKill) {
     EXPECT_EQ(r["role"], "follower");
     EXPECT_EQ(r["leader"], leader->id);
   }
+  // xAPI documents are replicated too: written on the leader, read on every
+  // follower; a follower refuses document writes with 503.
+  const std::string state = absl::StrCat(
+      "/activities/state?activityId=", "https%3A%2F%2Fcourses.dongcheng.gov.cn%2Fc%2F1",
+      "&agent=%7B%22account%22%3A%7B%22homePage%22%3A%22https%3A%2F%2Fid.dongcheng.gov.cn%22%2C%22name%22%3A%22u1%22%7D%7D",
+      "&stateId=bookmark");
+  auto [put_status, put_body] = Xapi(leader->xapi_port, "PUT", state, R"({"page":12,"note":"第三章"})");
+  ASSERT_EQ(put_status, 204) << put_body;
+  applied = leader->Applied();
+  for (Node* n : Live()) {
+    if (n == leader) continue;
+    ASSERT_TRUE(WaitForApplied(*n, applied, absl::Seconds(30))) << n->id;
+    auto [get_status, got] = Xapi(n->xapi_port, "GET", state);
+    EXPECT_EQ(get_status, 200) << n->id << ": " << got;
+    EXPECT_EQ(got, R"({"page":12,"note":"第三章"})") << n->id;
+    auto [refused_status, refused_body] = Xapi(n->xapi_port, "PUT", state, R"({"page":1})");
+    EXPECT_EQ(refused_status, 503) << refused_body;
+    EXPECT_TRUE(absl::StrContains(refused_body, "not the leader")) << refused_body;
+  }
+  // A conditional write that fails on the leader fails the same way (the
+  // condition is checked where the log is applied).
+  auto [cond_status, cond_body] = HttpRequest(
+      leader->xapi_port, "PUT", "/xapi" + state,
+      "Authorization: Basic " + absl::Base64Escape(kXapiUser) +
+          "\r\nX-Experience-API-Version: 1.0.3\r\nContent-Type: application/json\r\nIf-Match: \"0000\"\r\n",
+      R"({"page":13})");
+  EXPECT_EQ(cond_status, 412) << cond_body;
+
   auto [metrics_status, metrics] = HttpGet(leader->metrics_port, "/metrics");
   EXPECT_EQ(metrics_status, 200);
   EXPECT_TRUE(absl::StrContains(metrics, "lifelong_replication_leader 1")) << metrics;
@@ -433,9 +485,15 @@ TEST_F(ReplicationCluster, ErasureLeavesTheLogAndAnEmptyNodeRebuilds) {
     grpc::Status s = leader->stub->RecordStatements(&ctx, batch, &resp);
     ASSERT_TRUE(s.ok()) << s.error_message();
   }
+  // And an xAPI state document of theirs.
+  const std::string state = absl::StrCat(
+      "/activities/state?activityId=https%3A%2F%2Fcourses.dongcheng.gov.cn%2Fc%2F1",
+      "&agent=%7B%22account%22%3A%7B%22homePage%22%3A%22https%3A%2F%2Fid.dongcheng.gov.cn%22%2C%22name%22%3A%22",
+      erased, "%22%7D%7D&stateId=bookmark");
+  ASSERT_EQ(Xapi(leader->xapi_port, "PUT", state, R"({"page":3})").first, 204);
   const std::string first_url = nats_.urls.substr(0, nats_.urls.find(','));
   const std::string subject = LearnerSubject(erased, "lifelong.records");
-  EXPECT_EQ(StreamMessages(first_url, subject), 10u);
+  EXPECT_EQ(StreamMessages(first_url, subject), 11u);  // 10 statements and the document
   EXPECT_EQ(MessagesMentioning(first_url, erased), 12);
 
   grpc::ClientContext ctx;
@@ -455,6 +513,7 @@ TEST_F(ReplicationCluster, ErasureLeavesTheLogAndAnEmptyNodeRebuilds) {
     get.set_id(TestUuid(3));
     v1::Statement st;
     EXPECT_EQ(n->stub->GetStatement(&g, get, &st).error_code(), grpc::StatusCode::NOT_FOUND) << n->id;
+    EXPECT_EQ(Xapi(n->xapi_port, "GET", state).first, 404) << n->id;
   }
   EXPECT_EQ(StreamMessages(first_url, subject), 0u);
   EXPECT_EQ(StreamMessages(first_url, LearnerSubject("u-stays", "lifelong.records")), 10u);

@@ -402,6 +402,16 @@ absl::Status Replicator::ProposeAudit(const AuditEvent& event, int64_t now_us) {
   return w.status;
 }
 
+absl::Status Replicator::ProposeDocument(const xapi::DocWrite& write) {
+  LogOp op;
+  op.kind = LogOpKind::kDocument;
+  op.now_us = write.now_us;
+  op.document = write;
+  Waiter w;
+  LL_RETURN_IF_ERROR(Propose(op, &w));
+  return w.status;
+}
+
 void Replicator::Deliver(const std::string& msg_id, uint64_t seq, const std::function<void(Waiter*)>& fill) {
   absl::MutexLock lock(&mu_);
   if (!msg_id.empty()) {
@@ -625,6 +635,7 @@ void Replicator::ApplierLoop() {
         Delivered& d = batch[i];
         absl::Status applied;
         absl::StatusOr<int64_t> erased = absl::UnknownError("not applied");
+        absl::Status doc_result;  // a document write's own outcome
         do {
           switch (d.op.kind) {
             case LogOpKind::kErase:
@@ -636,6 +647,19 @@ void Replicator::ApplierLoop() {
             case LogOpKind::kAudit:
               applied = store_->ApplyLoggedAudit(d.seq, d.op.now_us, d.op.audit);
               break;
+            case LogOpKind::kDocument: {
+              if (documents_ == nullptr) {
+                applied = absl::UnavailableError("no xAPI document store on this node to apply a document write");
+                break;
+              }
+              doc_result = documents_->Apply(d.op.document);
+              if (doc_result.code() == absl::StatusCode::kUnavailable) {
+                applied = doc_result;  // storage: apply it again
+                break;
+              }
+              applied = store_->ApplyLoggedMeta(d.seq, {});  // records the position
+              break;
+            }
             case LogOpKind::kRestore:
               applied = store_->ApplyLoggedRestore(d.seq, d.op.restored, SharedMarkPrefix(d.op.learner),
                                                    SharedMarks(d.op, d.seq));
@@ -649,6 +673,11 @@ void Replicator::ApplierLoop() {
           absl::SleepFor(absl::Seconds(1));
         } while (!stop_.load());
         if (d.op.kind == LogOpKind::kErase && applied.ok()) {
+          // The learner's xAPI documents go with their statements, on every node.
+          if (documents_ != nullptr) {
+            absl::StatusOr<int64_t> docs = documents_->EraseLearner(d.op.learner);
+            if (!docs.ok()) LogError("replication_erase_documents_failed", {{"error", docs.status().ToString()}});
+          }
           PurgeErased(d.op.learner, d.seq);
           // The leader also takes the learner out of the shared messages
           // (before the erasure is answered).
@@ -657,6 +686,7 @@ void Replicator::ApplierLoop() {
         Deliver(d.msg_id, d.seq, [&](Waiter* w) {
           w->erased = erased;
           w->status = applied.code() == absl::StatusCode::kFailedPrecondition ? absl::OkStatus() : applied;
+          if (d.op.kind == LogOpKind::kDocument && applied.ok()) w->status = doc_result;
         });
         ++i;
       }
