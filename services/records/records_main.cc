@@ -345,12 +345,18 @@ int main(int argc, char** argv) {
 
   int sig = lifelong::WaitForTerminationSignal();
   lifelong::LogInfo("shutting_down", {{"signal", sig}});
+  // Hand the lease over first: another node takes writes while this one
+  // finishes the calls in flight (rolling restarts).
+  if (replicator) replicator->Resign();
   stop_warming = true;
   if (warmer.joinable()) warmer.join();
   serving = false;
   service.CloseChangeFeed();  // watch streams end now, not at the grace deadline
+  absl::Time t_stop = absl::Now();
   if (xapi_server) xapi_server->Stop();
+  lifelong::LogInfo("xapi_stopped", {{"seconds", absl::ToDoubleSeconds(absl::Now() - t_stop)}});
   (*server)->Shutdown(std::chrono::milliseconds(absl::GetFlag(FLAGS_shutdown_grace_ms)));
+  lifelong::LogInfo("grpc_stopped", {{"seconds", absl::ToDoubleSeconds(absl::Now() - t_stop)}});
   // Before the store that the metrics callbacks read goes away.
   if (metrics_server) metrics_server->Shutdown();
   if (replicator) replicator->Stop();  // hands the lease over; before the store closes

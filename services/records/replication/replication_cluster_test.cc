@@ -461,6 +461,20 @@ TEST_F(ReplicationCluster, LeaderWritesReachFollowersAndSurviveLeaderKill) {
   StartNode(leader, dir_, nats_.urls);
   ASSERT_TRUE(WaitForApplied(*leader, next->Applied(), absl::Seconds(60)));
   EXPECT_EQ(Export(leader->stub.get()), after);
+
+  // A leader stopped with SIGTERM (a rolling restart) hands the lease over
+  // as it shuts down; writes go on on the next one.
+  absl::Time stopped = absl::Now();
+  absl::StatusOr<int> exit = next->process->Stop(SIGTERM);
+  ASSERT_TRUE(exit.ok());
+  EXPECT_TRUE(WIFEXITED(*exit) && WEXITSTATUS(*exit) == 0);
+  next->process.reset();
+  Node* third = WaitForLeader(Live(), absl::Seconds(60));
+  ASSERT_NE(third, nullptr);
+  std::cout << "leader after SIGTERM: " << third->id << " after " << absl::FormatDuration(absl::Now() - stopped)
+            << "\n";
+  grpc::Status again = Record(third->stub.get(), MakeStatement({.id = TestUuid(900001), .learner = "u2"}));
+  EXPECT_TRUE(again.ok()) << again.error_message();
 }
 
 TEST_F(ReplicationCluster, ErasureLeavesTheLogAndAnEmptyNodeRebuilds) {

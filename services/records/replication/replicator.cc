@@ -263,8 +263,18 @@ void Replicator::Stop() {
   nats_.reset();  // closes the connection
 }
 
+void Replicator::Resign() {
+  role_ = kRoleFollower;
+  resign_ = true;
+  if (!lease_.joinable()) return;
+  for (int i = 0; i < 400 && !resigned_.load() && !stop_.load(); ++i) absl::SleepFor(absl::Milliseconds(5));
+  LogInfo("replication_resigned", {{"node", options_.node_id}});
+}
+
 absl::Status Replicator::CheckWritable() const {
-  if (stop_.load()) return absl::UnavailableError("record service stopping");
+  if (stop_.load() || resign_.load()) {
+    return absl::UnavailableError(absl::StrCat(options_.node_id, " is shutting down; retry on the leader"));
+  }
   {
     absl::MutexLock lock(&mu_);
     if (!applier_error_.empty()) {
@@ -727,6 +737,16 @@ void Replicator::LeaseLoop() {
   const char* me = options_.node_id.c_str();
   while (!stop_.load()) {
     const absl::Time started = absl::Now();
+    if (resign_.load()) {
+      if (leading_) {
+        kvStore_Delete(kv, key);
+        StepDown("resigned (shutting down)");
+      }
+      role_ = kRoleFollower;
+      resigned_ = true;
+      absl::SleepFor(tick);
+      continue;
+    }
     if (absl::StatusOr<uint64_t> last = ReadLogLastSeq(); last.ok()) log_last_seq_ = *last;
     if (!connected_.load()) {
       StepDown("disconnected from NATS");

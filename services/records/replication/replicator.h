@@ -141,6 +141,12 @@ class Replicator : public OpLog, public xapi::DocumentLog {
   // with UNAVAILABLE. Idempotent.
   void Stop();
 
+  // Gives up leadership for good (a node shutting down): releases the lease
+  // when held, so that another node takes over at once, and refuses new
+  // writes; the applier keeps running, so writes in flight are answered.
+  // Returns once the lease is released (at most about TTL/2).
+  void Resign();
+
   ReplicationStatus Status() const;
   // Status() as the JSON of GET /replication.
   std::string StatusJson() const;
@@ -192,6 +198,8 @@ class Replicator : public OpLog, public xapi::DocumentLog {
   xapi::DocumentStore* documents_ = nullptr;
 
   std::atomic<bool> stop_{false};
+  std::atomic<bool> resign_{false};
+  std::atomic<bool> resigned_{false};  // the lease thread released the lease
   std::atomic<bool> connected_{false};
   std::atomic<int> role_{kRoleFollower};
   std::atomic<uint64_t> log_last_seq_{0};
