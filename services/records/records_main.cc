@@ -140,15 +140,36 @@ int main(int argc, char** argv) {
     lifelong::LogError("store_open_failed", {{"error", std::string(store.status().message())}});
     return 1;
   }
-  if (replicator) replicator->Start(store->get());
+  // A replicated node always has its xAPI document store (the log carries
+  // document writes, which every node applies), opened before applying.
+  std::unique_ptr<lifelong::xapi::DocumentStore> documents;
+  if (replicator) {
+    auto docs = lifelong::xapi::DocumentStore::Open(absl::GetFlag(FLAGS_xapi_documents_dir));
+    if (!docs.ok()) {
+      lifelong::LogError("xapi_documents_open_failed", {{"error", std::string(docs.status().message())}});
+      return 1;
+    }
+    documents = std::move(*docs);
+    documents->SetLog(replicator.get());
+    replicator->SetDocumentStore(documents.get());
+    replicator->Start(store->get());
+  }
+  // The applier must stop before the stores it writes close, on every way
+  // out of main (destroyed before `documents` and `store`).
+  struct StopReplicationFirst {
+    replication::Replicator* r;
+    ~StopReplicationFirst() {
+      if (r != nullptr) r->Stop();
+    }
+  } stop_replication_first{replicator.get()};
   absl::StatusOr<std::unique_ptr<lifelong::auth::Authorizer>> authorizer_or = lifelong::auth::AuthorizerFromFlags();
   if (!authorizer_or.ok()) {
     lifelong::LogError("auth_config", {{"error", std::string(authorizer_or.status().message())}});
     return 1;
   }
   lifelong::auth::Authorizer& authorizer = **authorizer_or;
-  // The xAPI documents of a learner go with their statements on erasure.
-  std::unique_ptr<lifelong::xapi::DocumentStore> documents;
+  // The xAPI documents of a learner go with their statements on erasure
+  // (replicated: every node's applier erases them, see replicator.h).
   std::atomic<lifelong::xapi::DocumentStore*> erase_documents{nullptr};  // set once the xAPI store is open
   // Backups (docs/records.md, "Backups"): the manager, and the erasure
   // ledger that a restore re-applies.
@@ -298,13 +319,15 @@ int main(int argc, char** argv) {
       }
     }
     credentials = std::make_unique<lifelong::xapi::Credentials>(std::move(*creds));
-    auto docs = lifelong::xapi::DocumentStore::Open(absl::GetFlag(FLAGS_xapi_documents_dir));
-    if (!docs.ok()) {
-      lifelong::LogError("xapi_documents_open_failed", {{"error", std::string(docs.status().message())}});
-      return 1;
+    if (!documents) {
+      auto docs = lifelong::xapi::DocumentStore::Open(absl::GetFlag(FLAGS_xapi_documents_dir));
+      if (!docs.ok()) {
+        lifelong::LogError("xapi_documents_open_failed", {{"error", std::string(docs.status().message())}});
+        return 1;
+      }
+      documents = std::move(*docs);
     }
-    documents = std::move(*docs);
-    erase_documents = documents.get();
+    if (!replicator) erase_documents = documents.get();
     xapi_handler = std::make_unique<lifelong::xapi::XapiHandler>(store->get(), documents.get(), credentials.get(),
                                                                  "/xapi", absl::GetFlag(FLAGS_xapi_default_version),
                                                                  &authorizer);
@@ -414,13 +437,19 @@ int main(int argc, char** argv) {
 
   int sig = lifelong::WaitForTerminationSignal();
   lifelong::LogInfo("shutting_down", {{"signal", sig}});
+  // Hand the lease over first: another node takes writes while this one
+  // finishes the calls in flight (rolling restarts).
+  if (replicator) replicator->Resign();
   if (scheduler) scheduler->Stop();  // waits for a backup in progress
   stop_warming = true;
   if (warmer.joinable()) warmer.join();
   serving = false;
   service.CloseChangeFeed();  // watch streams end now, not at the grace deadline
+  absl::Time t_stop = absl::Now();
   if (xapi_server) xapi_server->Stop();
+  lifelong::LogInfo("xapi_stopped", {{"seconds", absl::ToDoubleSeconds(absl::Now() - t_stop)}});
   (*server)->Shutdown(std::chrono::milliseconds(absl::GetFlag(FLAGS_shutdown_grace_ms)));
+  lifelong::LogInfo("grpc_stopped", {{"seconds", absl::ToDoubleSeconds(absl::Now() - t_stop)}});
   // Before the store that the metrics callbacks read goes away.
   if (metrics_server) metrics_server->Shutdown();
   if (replicator) replicator->Stop();  // hands the lease over; before the store closes

@@ -170,6 +170,35 @@ absl::Status DocumentStore::Write(const DocKey& key, const std::string& content_
 
 absl::Status DocumentStore::Put(const DocKey& key, const std::string& content_type, const std::string& content,
                                 const WriteCondition& cond, int64_t now_us) {
+  if (log_ != nullptr) return log_->ProposeDocument({DocAction::kPut, key, content_type, content, cond, now_us});
+  return PutHere(key, content_type, content, cond, now_us);
+}
+
+absl::Status DocumentStore::Merge(const DocKey& key, const std::string& content_type, const std::string& content,
+                                  const WriteCondition& cond, int64_t now_us) {
+  if (log_ != nullptr) return log_->ProposeDocument({DocAction::kMerge, key, content_type, content, cond, now_us});
+  return MergeHere(key, content_type, content, cond, now_us);
+}
+
+absl::Status DocumentStore::Delete(const DocKey& key, const WriteCondition& cond) {
+  if (log_ != nullptr) return log_->ProposeDocument({DocAction::kDelete, key, "", "", cond, 0});
+  return DeleteHere(key, cond);
+}
+
+absl::Status DocumentStore::Apply(const DocWrite& w) {
+  switch (w.action) {
+    case DocAction::kPut:
+      return PutHere(w.key, w.content_type, w.content, w.cond, w.now_us);
+    case DocAction::kMerge:
+      return MergeHere(w.key, w.content_type, w.content, w.cond, w.now_us);
+    case DocAction::kDelete:
+      return DeleteHere(w.key, w.cond);
+  }
+  return absl::InvalidArgumentError("document write: unknown action");
+}
+
+absl::Status DocumentStore::PutHere(const DocKey& key, const std::string& content_type, const std::string& content,
+                                    const WriteCondition& cond, int64_t now_us) {
   absl::MutexLock lock(&write_mu_);
   absl::StatusOr<std::optional<Document>> found = Existing(key);
   if (!found.ok()) return found.status();
@@ -179,8 +208,8 @@ absl::Status DocumentStore::Put(const DocKey& key, const std::string& content_ty
   return Write(key, content_type, content, now_us);
 }
 
-absl::Status DocumentStore::Merge(const DocKey& key, const std::string& content_type, const std::string& content,
-                                  const WriteCondition& cond, int64_t now_us) {
+absl::Status DocumentStore::MergeHere(const DocKey& key, const std::string& content_type,
+                                      const std::string& content, const WriteCondition& cond, int64_t now_us) {
   absl::MutexLock lock(&write_mu_);
   absl::StatusOr<std::optional<Document>> found = Existing(key);
   if (!found.ok()) return found.status();
@@ -203,7 +232,7 @@ absl::Status DocumentStore::Merge(const DocKey& key, const std::string& content_
   return Write(key, "application/json", a.dump(), now_us);
 }
 
-absl::Status DocumentStore::Delete(const DocKey& key, const WriteCondition& cond) {
+absl::Status DocumentStore::DeleteHere(const DocKey& key, const WriteCondition& cond) {
   absl::MutexLock lock(&write_mu_);
   rocksdb::WriteOptions wo;
   wo.sync = true;

@@ -64,6 +64,28 @@ struct WriteCondition {
   bool missing_condition_is_invalid = false;
 };
 
+// One document write, as the replicated log carries it (issue #15,
+// services/records/replication): the proposer's clock `now_us` is part of it.
+enum class DocAction : uint8_t { kPut = 1, kMerge = 2, kDelete = 3 };
+struct DocWrite {
+  DocAction action = DocAction::kPut;
+  DocKey key;
+  std::string content_type;  // kPut, kMerge
+  std::string content;       // kPut, kMerge
+  WriteCondition cond;
+  int64_t now_us = 0;        // kPut, kMerge
+};
+
+// Where a replicated DocumentStore sends its writes (replication::Replicator):
+// returns once the write is in the log on a quorum and applied locally, with
+// the result of applying it (the outcomes of Put/Merge/Delete), or
+// UNAVAILABLE when this node may not write. Thread-safe.
+class DocumentLog {
+ public:
+  virtual ~DocumentLog() = default;
+  virtual absl::Status ProposeDocument(const DocWrite& write) = 0;
+};
+
 class DocumentStore {
  public:
   // UNAVAILABLE when the directory cannot be opened.
@@ -91,6 +113,14 @@ class DocumentStore {
   // For records/backups.cc only: the database (owned by the store).
   rocksdb::DB* rocks_for_backup() const { return db_.get(); }
 
+  // Log mode: Put, Merge and Delete go to `log` (not owned; set before
+  // serving); null: written here. Apply performs one write here (the log's
+  // applier calls it, in log order, on every replica); applying the same
+  // write twice leaves the same document (a replica that crashed between
+  // the document write and recording its log position applies it again).
+  void SetLog(DocumentLog* log) { log_ = log; }
+  absl::Status Apply(const DocWrite& write);
+
  private:
   DocumentStore() = default;
   // The document, or nullopt when there is none; errors other than NOT_FOUND.
@@ -98,6 +128,12 @@ class DocumentStore {
   absl::Status CheckCondition(const std::optional<Document>& existing, const WriteCondition& cond) const;
   absl::Status Write(const DocKey& key, const std::string& content_type, const std::string& content,
                      int64_t now_us);
+  absl::Status PutHere(const DocKey& key, const std::string& content_type, const std::string& content,
+                       const WriteCondition& cond, int64_t now_us);
+  absl::Status MergeHere(const DocKey& key, const std::string& content_type, const std::string& content,
+                         const WriteCondition& cond, int64_t now_us);
+  absl::Status DeleteHere(const DocKey& key, const WriteCondition& cond);
+  DocumentLog* log_ = nullptr;
   std::unique_ptr<rocksdb::DB> db_;
   absl::Mutex write_mu_;
 };

@@ -136,6 +136,21 @@ std::string EncodeLogOp(const LogOp& op) {
         PutStr(&out, record);
       }
       break;
+    case LogOpKind::kDocument: {
+      const xapi::DocWrite& d = op.document;
+      out.push_back(static_cast<char>(d.action));
+      out.push_back(static_cast<char>(d.key.kind));
+      for (const std::string* f : {&d.key.activity, &d.key.learner, &d.key.registration, &d.key.id,
+                                   &d.content_type, &d.content}) {
+        PutStr(&out, *f);
+      }
+      uint8_t flags = (d.cond.if_match ? 0x01 : 0) | (d.cond.if_none_match_star ? 0x02 : 0) |
+                      (d.cond.require_condition_if_exists ? 0x04 : 0) |
+                      (d.cond.missing_condition_is_invalid ? 0x08 : 0);
+      out.push_back(static_cast<char>(flags));
+      if (d.cond.if_match) PutStr(&out, *d.cond.if_match);
+      break;
+    }
     case LogOpKind::kAudit:
       PutU64(&out, static_cast<uint64_t>(op.audit.time_us));
       for (const std::string* s : {&op.audit.subject, &op.audit.role, &op.audit.learner, &op.audit.operation,
@@ -264,6 +279,35 @@ absl::StatusOr<LogOp> DecodeLogOp(absl::string_view bytes) {
       }
       break;
     }
+    case static_cast<uint8_t>(LogOpKind::kDocument): {
+      op.kind = LogOpKind::kDocument;
+      xapi::DocWrite& d = op.document;
+      d.now_us = op.now_us;
+      uint8_t action = 0, doc_kind = 0, flags = 0;
+      ASSIGN_(action, r.U8("document.action"));
+      if (action < 1 || action > 3) return absl::DataLossError("log message: document.action: unknown action");
+      d.action = static_cast<xapi::DocAction>(action);
+      ASSIGN_(doc_kind, r.U8("document.kind"));
+      if (doc_kind < 1 || doc_kind > 4) return absl::DataLossError("log message: document.kind: unknown kind");
+      d.key.kind = static_cast<xapi::DocKind>(doc_kind);
+      ASSIGN_(d.key.activity, r.Str("document.activity"));
+      ASSIGN_(d.key.learner, r.Str("document.learner"));
+      ASSIGN_(d.key.registration, r.Str("document.registration"));
+      ASSIGN_(d.key.id, r.Str("document.id"));
+      ASSIGN_(d.content_type, r.Str("document.content_type"));
+      ASSIGN_(d.content, r.Str("document.content"));
+      ASSIGN_(flags, r.U8("document.condition"));
+      if (flags & ~0x0f) return absl::DataLossError("log message: document.condition: unknown bits");
+      d.cond.if_none_match_star = flags & 0x02;
+      d.cond.require_condition_if_exists = flags & 0x04;
+      d.cond.missing_condition_is_invalid = flags & 0x08;
+      if (flags & 0x01) {
+        std::string m;
+        ASSIGN_(m, r.Str("document.if_match"));
+        d.cond.if_match = std::move(m);
+      }
+      break;
+    }
     default:
       return absl::DataLossError(absl::StrCat("log message: kind: unknown kind ", int{kind}));
   }
@@ -304,6 +348,9 @@ std::string SubjectOf(const LogOp& op, absl::string_view prefix) {
       return absl::StrCat(prefix, ".audit");
     case LogOpKind::kRestore:
       return absl::StrCat(prefix, ".shared");
+    case LogOpKind::kDocument:
+      if (!op.document.key.learner.empty()) return LearnerSubject(op.document.key.learner, prefix);
+      return absl::StrCat(prefix, ".documents");
   }
   return absl::StrCat(prefix, ".shared");
 }

@@ -24,6 +24,14 @@
 //                   | str operation | str outcome | str detail
 //   kind 5 (restore): str learner (the erased one) | u32 n
 //                   | n x (16 id | str encoded StatementRecord, key_codec.h)
+//   kind 6 (xAPI document write, services/xapi/document_store.h):
+//                   u8 action (1 put, 2 merge, 3 delete) | u8 document kind
+//                   | str activity | str learner | str registration | str id
+//                   | str content_type | str content | u8 condition flags
+//                   (0x01 if_match, 0x02 if_none_match_star,
+//                   0x04 require_condition_if_exists,
+//                   0x08 missing_condition_is_invalid) | [str if_match]
+//                   (the write's now_us is the header's)
 // Decoding fails with DATA_LOSS, naming the field, on a short, long or
 // malformed message (a message the applier cannot decode stops it: an
 // operation is never skipped).
@@ -40,6 +48,7 @@
 #include "absl/strings/string_view.h"
 #include "services/records/record_store.h"
 #include "services/records/statement.h"
+#include "services/xapi/document_store.h"
 
 namespace lifelong::records::replication {
 
@@ -51,6 +60,7 @@ enum class LogOpKind : uint8_t {
   // Statements that shared log messages with an erased learner, re-published
   // before those messages are erased (replicator.h, "Erasure").
   kRestore = 5,
+  kDocument = 6,
 };
 
 inline constexpr uint8_t kLogOpFormat = 1;
@@ -63,6 +73,7 @@ struct LogOp {
   std::vector<std::pair<std::string, std::optional<std::string>>> meta;  // kMeta
   AuditEvent audit;                                                    // kAudit
   std::vector<std::pair<Uuid, std::string>> restored;                  // kRestore (+ learner)
+  xapi::DocWrite document;                                             // kDocument
 };
 
 std::string EncodeLogOp(const LogOp& op);
@@ -75,7 +86,9 @@ absl::StatusOr<LogOp> DecodeLogOp(absl::string_view bytes);
 //       exactly one and the same learner, and meta edits of that learner's
 //       kiosk pass: purged after the learner's erasure (PurgeSubjectOf)
 //   <prefix>.shared   statements naming several learners, or none
-//   <prefix>.erase / .meta / .audit   the other operations
+//   <prefix>.erase / .meta / .audit   the other operations; xAPI document
+//       writes go with their learner's statements (state, agent profile)
+//       or to <prefix>.documents (activity profiles, attachments)
 std::string SubjectOf(const LogOp& op, absl::string_view prefix);
 // The per-learner subject of `learner` (see SubjectOf).
 std::string LearnerSubject(absl::string_view learner, absl::string_view prefix);

@@ -223,6 +223,41 @@ TEST(LogOp, RestoreRoundTripAndSharedMarks) {
   EXPECT_EQ(SharedMarks(mine, 3), (std::vector<std::string>{SharedMarkKey("u1", 3), SharedMarkKey("u2", 3)}));
 }
 
+TEST(LogOp, DocumentWriteRoundTripAndSubject) {
+  LogOp op;
+  op.kind = LogOpKind::kDocument;
+  op.now_us = 42;
+  op.document.action = xapi::DocAction::kMerge;
+  op.document.key = {xapi::DocKind::kState, "https://courses.dongcheng.gov.cn/c/1", "u1", "reg", "bookmark"};
+  op.document.content_type = "application/json";
+  op.document.content = R"({"page":1})";
+  op.document.cond.if_match = "abc";
+  op.document.cond.require_condition_if_exists = true;
+  op.document.now_us = 42;
+  absl::StatusOr<LogOp> back = DecodeLogOp(EncodeLogOp(op));
+  ASSERT_TRUE(back.ok()) << back.status();
+  const xapi::DocWrite& d = back->document;
+  EXPECT_EQ(d.action, xapi::DocAction::kMerge);
+  EXPECT_EQ(d.key.kind, xapi::DocKind::kState);
+  EXPECT_EQ(d.key.activity, op.document.key.activity);
+  EXPECT_EQ(d.key.learner, "u1");
+  EXPECT_EQ(d.key.registration, "reg");
+  EXPECT_EQ(d.key.id, "bookmark");
+  EXPECT_EQ(d.content, op.document.content);
+  EXPECT_EQ(d.cond.if_match, std::optional<std::string>("abc"));
+  EXPECT_TRUE(d.cond.require_condition_if_exists);
+  EXPECT_FALSE(d.cond.if_none_match_star);
+  EXPECT_EQ(d.now_us, 42);
+  // A learner's documents go with their statements (purged on erasure).
+  EXPECT_EQ(SubjectOf(op, "p"), LearnerSubject("u1", "p"));
+  op.document.key = {xapi::DocKind::kActivityProfile, "https://a", "", "", "p1"};
+  EXPECT_EQ(SubjectOf(op, "p"), "p.documents");
+  // A bad action byte.
+  std::string bytes = EncodeLogOp(op);
+  bytes[10] = 9;
+  EXPECT_TRUE(absl::StrContains(DecodeLogOp(bytes).status().message(), "document.action")) << DecodeLogOp(bytes).status();
+}
+
 TEST(LogCursor, RefusesToSkipASequence) {
   LogCursor c(10);
   EXPECT_EQ(c.Next(11, 1).code(), absl::StatusCode::kOk);

@@ -20,12 +20,14 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <fstream>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <thread>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -58,8 +60,10 @@ int FreePort() {
   return port;
 }
 
-// GET http://127.0.0.1:port/path: (status, body); status 0 when unreachable.
-std::pair<int, std::string> HttpGet(int port, const std::string& path) {
+// An HTTP/1.1 request to 127.0.0.1:port: (status, body); status 0 when
+// unreachable.
+std::pair<int, std::string> HttpRequest(int port, const std::string& method, const std::string& path,
+                                        const std::string& headers, const std::string& body) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in a{};
   a.sin_family = AF_INET;
@@ -69,7 +73,8 @@ std::pair<int, std::string> HttpGet(int port, const std::string& path) {
     close(fd);
     return {0, ""};
   }
-  std::string req = "GET " + path + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+  std::string req = method + " " + path + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n" + headers +
+                    "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
   (void)!write(fd, req.data(), req.size());
   std::string resp;
   char buf[4096];
@@ -77,8 +82,20 @@ std::pair<int, std::string> HttpGet(int port, const std::string& path) {
   close(fd);
   if (resp.size() < 12) return {0, ""};
   int status = std::atoi(resp.substr(9, 3).c_str());
-  size_t body = resp.find("\r\n\r\n");
-  return {status, body == std::string::npos ? "" : resp.substr(body + 4)};
+  size_t at = resp.find("\r\n\r\n");
+  return {status, at == std::string::npos ? "" : resp.substr(at + 4)};
+}
+
+std::pair<int, std::string> HttpGet(int port, const std::string& path) { return HttpRequest(port, "GET", path, "", ""); }
+
+constexpr char kXapiUser[] = "replication-test:Zq8-not-a-real-secret";
+
+std::pair<int, std::string> Xapi(int port, const std::string& method, const std::string& path,
+                                 const std::string& body = "") {
+  return HttpRequest(port, method, "/xapi" + path,
+                     "Authorization: Basic " + absl::Base64Escape(kXapiUser) +
+                         "\r\nX-Experience-API-Version: 1.0.3\r\nContent-Type: application/json\r\n",
+                     body);
 }
 
 std::string NatsServerBinary() {
@@ -124,6 +141,7 @@ struct Node {
   std::string id;
   std::string data_dir;
   int metrics_port = 0;
+  int xapi_port = 0;
   std::optional<lifelong::testing::Subprocess> process;
   std::shared_ptr<grpc::Channel> channel;
   std::unique_ptr<Stub> stub;
@@ -143,9 +161,16 @@ void StartNode(Node* n, const std::string& dir, const std::string& nats_urls) {
   std::string port_file = absl::StrCat(dir, "/", n->id, ".port");
   unlink(port_file.c_str());
   n->metrics_port = FreePort();
+  n->xapi_port = FreePort();
+  const std::string credentials = dir + "/xapi-credentials.txt";
+  {
+    std::ofstream out(credentials);
+    out << kXapiUser << "\n";
+  }
   auto p = lifelong::testing::Subprocess::Start(
       {lifelong::testing::RunfilePath("services/records/records_server"), "--port=0", "--port_file=" + port_file,
-       "--data_dir=" + n->data_dir, "--xapi_port=-1", absl::StrCat("--metrics_port=", n->metrics_port),
+       "--data_dir=" + n->data_dir, absl::StrCat("--xapi_port=", n->xapi_port), "--xapi_credentials=" + credentials,
+       "--xapi_documents_dir=" + n->data_dir + "-documents", absl::StrCat("--metrics_port=", n->metrics_port),
        "--warm_cache=false", "--block_cache_mb=16", "--replication_nats=" + nats_urls, "--node_id=" + n->id,
        absl::StrCat("--lease_ttl_ms=", kLeaseTtlMs), "--replicas=3"},
       absl::StrCat(dir, "/", n->id, ".log"));
@@ -321,6 +346,20 @@ TEST_F(ReplicationCluster, LeaderWritesReachFollowersAndSurviveLeaderKill) {
   grpc::Status conflict = Record(leader->stub.get(), MakeStatement({.id = TestUuid(0), .learner = "u9"}));
   EXPECT_EQ(conflict.error_code(), grpc::StatusCode::ALREADY_EXISTS) << conflict.error_message();
 
+  // A batch larger than a log message may be (nats-server max_payload,
+  // 1 MiB by default) is refused as too large, naming the limit.
+  {
+    grpc::ClientContext ctx;
+    v1::RecordStatementsRequest big;
+    for (int i = 300; i < 303; ++i) {
+      big.add_statement_json(
+          MakeStatement({.id = TestUuid(i), .learner = "u1", .title = std::string(450000, 'x')}));
+    }
+    v1::RecordStatementsResponse resp;
+    grpc::Status s = leader->stub->RecordStatements(&ctx, big, &resp);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << s.error_message();
+    EXPECT_TRUE(absl::StrContains(s.error_message(), "max_payload")) << s.error_message();
+  }
   uint64_t applied = leader->Applied();
   ASSERT_GT(applied, 0u);
   std::map<std::string, std::string> on_leader = Export(leader->stub.get());
@@ -341,6 +380,34 @@ TEST_F(ReplicationCluster, LeaderWritesReachFollowersAndSurviveLeaderKill) {
     EXPECT_EQ(r["role"], "follower");
     EXPECT_EQ(r["leader"], leader->id);
   }
+  // xAPI documents are replicated too: written on the leader, read on every
+  // follower; a follower refuses document writes with 503.
+  const std::string state = absl::StrCat(
+      "/activities/state?activityId=", "https%3A%2F%2Fcourses.dongcheng.gov.cn%2Fc%2F1",
+      "&agent=%7B%22account%22%3A%7B%22homePage%22%3A%22https%3A%2F%2Fid.dongcheng.gov.cn%22%2C%22name%22%3A%22u1%22%7D%7D",
+      "&stateId=bookmark");
+  auto [put_status, put_body] = Xapi(leader->xapi_port, "PUT", state, R"({"page":12,"note":"第三章"})");
+  ASSERT_EQ(put_status, 204) << put_body;
+  applied = leader->Applied();
+  for (Node* n : Live()) {
+    if (n == leader) continue;
+    ASSERT_TRUE(WaitForApplied(*n, applied, absl::Seconds(30))) << n->id;
+    auto [get_status, got] = Xapi(n->xapi_port, "GET", state);
+    EXPECT_EQ(get_status, 200) << n->id << ": " << got;
+    EXPECT_EQ(got, R"({"page":12,"note":"第三章"})") << n->id;
+    auto [refused_status, refused_body] = Xapi(n->xapi_port, "PUT", state, R"({"page":1})");
+    EXPECT_EQ(refused_status, 503) << refused_body;
+    EXPECT_TRUE(absl::StrContains(refused_body, "not the leader")) << refused_body;
+  }
+  // A conditional write that fails on the leader fails the same way (the
+  // condition is checked where the log is applied).
+  auto [cond_status, cond_body] = HttpRequest(
+      leader->xapi_port, "PUT", "/xapi" + state,
+      "Authorization: Basic " + absl::Base64Escape(kXapiUser) +
+          "\r\nX-Experience-API-Version: 1.0.3\r\nContent-Type: application/json\r\nIf-Match: \"0000\"\r\n",
+      R"({"page":13})");
+  EXPECT_EQ(cond_status, 412) << cond_body;
+
   auto [metrics_status, metrics] = HttpGet(leader->metrics_port, "/metrics");
   EXPECT_EQ(metrics_status, 200);
   EXPECT_TRUE(absl::StrContains(metrics, "lifelong_replication_leader 1")) << metrics;
@@ -394,6 +461,25 @@ TEST_F(ReplicationCluster, LeaderWritesReachFollowersAndSurviveLeaderKill) {
   StartNode(leader, dir_, nats_.urls);
   ASSERT_TRUE(WaitForApplied(*leader, next->Applied(), absl::Seconds(60)));
   EXPECT_EQ(Export(leader->stub.get()), after);
+
+  // A leader stopped with SIGTERM (a rolling restart) hands the lease over
+  // as it shuts down; writes go on on the next one.
+  absl::Time stopped = absl::Now();
+  ASSERT_EQ(kill(next->process->pid(), SIGTERM), 0);
+  std::vector<Node*> others;
+  for (Node* n : Live()) {
+    if (n != next) others.push_back(n);
+  }
+  Node* third = WaitForLeader(others, absl::Seconds(60));
+  ASSERT_NE(third, nullptr);
+  std::cout << "leader after SIGTERM: " << third->id << " after " << absl::FormatDuration(absl::Now() - stopped)
+            << "\n";
+  absl::StatusOr<int> exit = next->process->Wait(std::chrono::seconds(30));
+  ASSERT_TRUE(exit.ok());
+  EXPECT_TRUE(WIFEXITED(*exit) && WEXITSTATUS(*exit) == 0);
+  next->process.reset();
+  grpc::Status again = Record(third->stub.get(), MakeStatement({.id = TestUuid(900001), .learner = "u2"}));
+  EXPECT_TRUE(again.ok()) << again.error_message();
 }
 
 TEST_F(ReplicationCluster, ErasureLeavesTheLogAndAnEmptyNodeRebuilds) {
@@ -418,9 +504,15 @@ TEST_F(ReplicationCluster, ErasureLeavesTheLogAndAnEmptyNodeRebuilds) {
     grpc::Status s = leader->stub->RecordStatements(&ctx, batch, &resp);
     ASSERT_TRUE(s.ok()) << s.error_message();
   }
+  // And an xAPI state document of theirs.
+  const std::string state = absl::StrCat(
+      "/activities/state?activityId=https%3A%2F%2Fcourses.dongcheng.gov.cn%2Fc%2F1",
+      "&agent=%7B%22account%22%3A%7B%22homePage%22%3A%22https%3A%2F%2Fid.dongcheng.gov.cn%22%2C%22name%22%3A%22",
+      erased, "%22%7D%7D&stateId=bookmark");
+  ASSERT_EQ(Xapi(leader->xapi_port, "PUT", state, R"({"page":3})").first, 204);
   const std::string first_url = nats_.urls.substr(0, nats_.urls.find(','));
   const std::string subject = LearnerSubject(erased, "lifelong.records");
-  EXPECT_EQ(StreamMessages(first_url, subject), 10u);
+  EXPECT_EQ(StreamMessages(first_url, subject), 11u);  // 10 statements and the document
   EXPECT_EQ(MessagesMentioning(first_url, erased), 12);
 
   grpc::ClientContext ctx;
@@ -440,6 +532,7 @@ TEST_F(ReplicationCluster, ErasureLeavesTheLogAndAnEmptyNodeRebuilds) {
     get.set_id(TestUuid(3));
     v1::Statement st;
     EXPECT_EQ(n->stub->GetStatement(&g, get, &st).error_code(), grpc::StatusCode::NOT_FOUND) << n->id;
+    EXPECT_EQ(Xapi(n->xapi_port, "GET", state).first, 404) << n->id;
   }
   EXPECT_EQ(StreamMessages(first_url, subject), 0u);
   EXPECT_EQ(StreamMessages(first_url, LearnerSubject("u-stays", "lifelong.records")), 10u);
@@ -461,6 +554,69 @@ TEST_F(ReplicationCluster, ErasureLeavesTheLogAndAnEmptyNodeRebuilds) {
   EXPECT_EQ(Export(fresh->stub.get()), expected);
   EXPECT_EQ(fresh->Replication()["role"], "follower");
   nodes_.push_back(std::move(fresh));
+
+  // A message that is not an operation (someone with access to NATS
+  // publishing on the log's subjects) is never skipped: every node stops
+  // applying at it, says so, and no node accepts writes.
+  {
+    natsConnection* nc = nullptr;
+    jsCtx* js = nullptr;
+    ASSERT_EQ(natsConnection_ConnectTo(&nc, first_url.c_str()), NATS_OK);
+    ASSERT_EQ(natsConnection_JetStream(&js, nc, nullptr), NATS_OK);
+    jsPubAck* ack = nullptr;
+    ASSERT_EQ(js_Publish(&ack, js, "lifelong.records.shared", "garbage", 7, nullptr, nullptr), NATS_OK);
+    const uint64_t poison = ack->Sequence;
+    jsPubAck_Destroy(ack);
+    jsCtx_Destroy(js);
+    natsConnection_Destroy(nc);
+    for (Node* n : Live()) {
+      absl::Time deadline = absl::Now() + absl::Seconds(30);
+      nlohmann::json r;
+      while (absl::Now() < deadline) {
+        r = n->Replication();
+        if (r.contains("applier_error")) break;
+        absl::SleepFor(absl::Milliseconds(50));
+      }
+      ASSERT_TRUE(r.contains("applier_error")) << n->id << ": " << r.dump();
+      EXPECT_TRUE(absl::StrContains(r["applier_error"].get<std::string>(), absl::StrCat("operation ", poison, ": ")))
+          << r.dump();
+      EXPECT_LT(r["applied_seq"].get<uint64_t>(), poison);
+      EXPECT_NE(r["role"], "leader");
+      grpc::Status refused = Record(n->stub.get(), MakeStatement({.id = TestUuid(7000), .learner = "u1"}));
+      EXPECT_EQ(refused.error_code(), grpc::StatusCode::UNAVAILABLE) << n->id;
+      EXPECT_TRUE(absl::StrContains(refused.error_message(), "replication stopped on " + n->id))
+          << refused.error_message();
+    }
+  }
+}
+
+TEST(ReplicationFlags, BadFlagsStopTheServerNamingTheFlag) {
+  if (NatsServerBinary().empty()) GTEST_SKIP() << "nats-server is not installed";
+  std::string dir = lifelong::testing::FreshTempDir("flags");
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+      {{"--replication_nats=http://127.0.0.1:4222"}, "--replication_nats"},
+      {{"--replication_nats=nats://127.0.0.1:1", "--node_id=records 1;rm"}, "--node_id"},
+      {{"--replication_nats=nats://127.0.0.1:1", "--replicas=0"}, "--replicas"},
+      {{"--replication_nats=nats://127.0.0.1:1", "--lease_ttl_ms=10"}, "--lease_ttl_ms"},
+      {{"--replication_nats=nats://127.0.0.1:1", "--replication_stream=a.b"}, "--replication_stream"},
+  };
+  int i = 0;
+  for (const auto& [flags, named] : cases) {
+    std::vector<std::string> argv = {lifelong::testing::RunfilePath("services/records/records_server"),
+                                     "--port=0", "--xapi_port=-1", "--metrics_port=0",
+                                     absl::StrCat("--data_dir=", dir, "/db", i)};
+    argv.insert(argv.end(), flags.begin(), flags.end());
+    std::string log = absl::StrCat(dir, "/server", i++, ".log");
+    auto p = lifelong::testing::Subprocess::Start(argv, log);
+    ASSERT_TRUE(p.ok());
+    absl::StatusOr<int> status = p->Wait(std::chrono::seconds(30));
+    ASSERT_TRUE(status.ok()) << named;
+    EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 1) << named;
+    std::ifstream in(log);
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    EXPECT_TRUE(absl::StrContains(text, "replication_setup_failed")) << text;
+    EXPECT_TRUE(absl::StrContains(text, named)) << text;
+  }
 }
 
 }  // namespace

@@ -263,8 +263,24 @@ void Replicator::Stop() {
   nats_.reset();  // closes the connection
 }
 
+void Replicator::Resign() {
+  role_ = kRoleFollower;
+  resign_ = true;
+  if (!lease_.joinable()) return;
+  for (int i = 0; i < 400 && !resigned_.load() && !stop_.load(); ++i) absl::SleepFor(absl::Milliseconds(5));
+  LogInfo("replication_resigned", {{"node", options_.node_id}});
+}
+
 absl::Status Replicator::CheckWritable() const {
-  if (stop_.load()) return absl::UnavailableError("record service stopping");
+  if (stop_.load() || resign_.load()) {
+    return absl::UnavailableError(absl::StrCat(options_.node_id, " is shutting down; retry on the leader"));
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    if (!applier_error_.empty()) {
+      return absl::UnavailableError(absl::StrCat("replication stopped on ", options_.node_id, ": ", applier_error_));
+    }
+  }
   int role = role_.load();
   if (role == kRoleLeader) return absl::OkStatus();
   if (role == kRoleCatchingUp) {
@@ -286,6 +302,13 @@ absl::Status Replicator::Propose(const LogOp& op, Waiter* w) {
   } done{&in_flight_};
   LL_RETURN_IF_ERROR(CheckWritable());
   const std::string data = EncodeLogOp(op);
+  // Leave room for the headers (message id) under the server's limit.
+  const int64_t max_payload = natsConnection_GetMaxPayload(nats_->nc);
+  if (max_payload > 0 && static_cast<int64_t>(data.size()) + 512 > max_payload) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "replicated write of ", data.size(), " bytes exceeds the log's message limit of ", max_payload,
+        " bytes (nats-server max_payload); send fewer or smaller statements per call"));
+  }
   const std::string subject = SubjectOf(op, options_.subject_prefix);
   std::string msg_id = op.kind == LogOpKind::kRecord ? RecordMessageId(op) : RandomMessageId();
   w->kind = op.kind;
@@ -384,6 +407,16 @@ absl::Status Replicator::ProposeAudit(const AuditEvent& event, int64_t now_us) {
   op.kind = LogOpKind::kAudit;
   op.now_us = now_us;
   op.audit = event;
+  Waiter w;
+  LL_RETURN_IF_ERROR(Propose(op, &w));
+  return w.status;
+}
+
+absl::Status Replicator::ProposeDocument(const xapi::DocWrite& write) {
+  LogOp op;
+  op.kind = LogOpKind::kDocument;
+  op.now_us = write.now_us;
+  op.document = write;
   Waiter w;
   LL_RETURN_IF_ERROR(Propose(op, &w));
   return w.status;
@@ -612,6 +645,7 @@ void Replicator::ApplierLoop() {
         Delivered& d = batch[i];
         absl::Status applied;
         absl::StatusOr<int64_t> erased = absl::UnknownError("not applied");
+        absl::Status doc_result;  // a document write's own outcome
         do {
           switch (d.op.kind) {
             case LogOpKind::kErase:
@@ -623,6 +657,19 @@ void Replicator::ApplierLoop() {
             case LogOpKind::kAudit:
               applied = store_->ApplyLoggedAudit(d.seq, d.op.now_us, d.op.audit);
               break;
+            case LogOpKind::kDocument: {
+              if (documents_ == nullptr) {
+                applied = absl::UnavailableError("no xAPI document store on this node to apply a document write");
+                break;
+              }
+              doc_result = documents_->Apply(d.op.document);
+              if (doc_result.code() == absl::StatusCode::kUnavailable) {
+                applied = doc_result;  // storage: apply it again
+                break;
+              }
+              applied = store_->ApplyLoggedMeta(d.seq, {});  // records the position
+              break;
+            }
             case LogOpKind::kRestore:
               applied = store_->ApplyLoggedRestore(d.seq, d.op.restored, SharedMarkPrefix(d.op.learner),
                                                    SharedMarks(d.op, d.seq));
@@ -636,6 +683,11 @@ void Replicator::ApplierLoop() {
           absl::SleepFor(absl::Seconds(1));
         } while (!stop_.load());
         if (d.op.kind == LogOpKind::kErase && applied.ok()) {
+          // The learner's xAPI documents go with their statements, on every node.
+          if (documents_ != nullptr) {
+            absl::StatusOr<int64_t> docs = documents_->EraseLearner(d.op.learner);
+            if (!docs.ok()) LogError("replication_erase_documents_failed", {{"error", docs.status().ToString()}});
+          }
           PurgeErased(d.op.learner, d.seq);
           // The leader also takes the learner out of the shared messages
           // (before the erasure is answered).
@@ -644,6 +696,7 @@ void Replicator::ApplierLoop() {
         Deliver(d.msg_id, d.seq, [&](Waiter* w) {
           w->erased = erased;
           w->status = applied.code() == absl::StatusCode::kFailedPrecondition ? absl::OkStatus() : applied;
+          if (d.op.kind == LogOpKind::kDocument && applied.ok()) w->status = doc_result;
         });
         ++i;
       }
@@ -684,10 +737,23 @@ void Replicator::LeaseLoop() {
   const char* me = options_.node_id.c_str();
   while (!stop_.load()) {
     const absl::Time started = absl::Now();
+    if (resign_.load()) {
+      if (leading_) {
+        kvStore_Delete(kv, key);
+        StepDown("resigned (shutting down)");
+      }
+      role_ = kRoleFollower;
+      resigned_ = true;
+      absl::SleepFor(tick);
+      continue;
+    }
     if (absl::StatusOr<uint64_t> last = ReadLogLastSeq(); last.ok()) log_last_seq_ = *last;
     if (!connected_.load()) {
       StepDown("disconnected from NATS");
+    } else if (leading_ && started - last_renewal_ < tick) {
+      // Catching up polls faster than the lease needs renewing.
     } else if (leading_) {
+      last_renewal_ = started;
       uint64_t rev = 0;
       natsStatus s = kvStore_UpdateString(&rev, kv, key, me, lease_revision_);
       if (s == NATS_OK) {
@@ -712,6 +778,7 @@ void Replicator::LeaseLoop() {
             leading_ = true;
             lease_revision_ = next;
             lease_until_ = started + ttl;
+            last_renewal_ = started;
             role_ = kRoleCatchingUp;
           }
         }
@@ -723,6 +790,7 @@ void Replicator::LeaseLoop() {
           leading_ = true;
           lease_revision_ = rev;
           lease_until_ = started + ttl;
+          last_renewal_ = started;
           role_ = kRoleCatchingUp;
           SetLeader(options_.node_id);
           LogInfo("replication_lease_won", {{"node", options_.node_id}});

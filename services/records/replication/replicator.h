@@ -9,7 +9,11 @@
 //     nats-server; a publish is acknowledged once a quorum has it), subjects
 //     "lifelong.records.>", a 2-minute duplicate window. Every mutating call
 //     of the store (RecordStore in log mode: Record, EraseLearner, WriteMeta
-//     -- kiosk passes --, AppendAudit) is one message (log_op.h).
+//     -- kiosk passes --, AppendAudit; and the xAPI DocumentStore's Put,
+//     Merge and Delete) is one message (log_op.h). A document write is
+//     applied to the document store and then the log position is recorded
+//     in the record store (two databases: a crash in between applies it
+//     again, which leaves the same document).
 //     Statement batches carry Nats-Msg-Id = RecordMessageId (a hash of their
 //     content) so that a retried publish is stored once.
 //   - Every node, the leader included, applies the log in sequence order on
@@ -77,6 +81,7 @@
 #include "absl/time/time.h"
 #include "services/records/record_store.h"
 #include "services/records/replication/log_op.h"
+#include "services/xapi/document_store.h"
 
 namespace lifelong::records::replication {
 
@@ -112,7 +117,7 @@ struct ReplicationStatus {
   std::string applier_error;  // why the applier is stopped; "" when it runs
 };
 
-class Replicator : public OpLog {
+class Replicator : public OpLog, public xapi::DocumentLog {
  public:
   // Connects to NATS and makes sure the stream and the lease bucket exist
   // (creating them, or updating the stream's replica count). INVALID_ARGUMENT
@@ -126,10 +131,21 @@ class Replicator : public OpLog {
   // Starts the applier (from store->AppliedLogSeq()+1) and the lease
   // thread. `store` must have been opened with options.log = this.
   void Start(RecordStore* store);
+  // The xAPI document store the applier writes document operations to (and
+  // erases an erased learner's documents from), opened with SetLog(this).
+  // Call before Start; null: document operations cannot be applied and stop
+  // the applier (a node of a cluster always opens its document store).
+  void SetDocumentStore(xapi::DocumentStore* documents) { documents_ = documents; }
   // Stops both threads, releases the lease when held (so that another node
   // takes over at once) and closes the connection. Proposals in flight end
   // with UNAVAILABLE. Idempotent.
   void Stop();
+
+  // Gives up leadership for good (a node shutting down): releases the lease
+  // when held, so that another node takes over at once, and refuses new
+  // writes; the applier keeps running, so writes in flight are answered.
+  // Returns once the lease is released (at most about TTL/2).
+  void Resign();
 
   ReplicationStatus Status() const;
   // Status() as the JSON of GET /replication.
@@ -151,6 +167,8 @@ class Replicator : public OpLog {
   absl::Status ProposeMeta(const std::vector<std::pair<std::string, std::optional<std::string>>>& edits,
                            int64_t now_us) override;
   absl::Status ProposeAudit(const AuditEvent& event, int64_t now_us) override;
+  // xapi::DocumentLog.
+  absl::Status ProposeDocument(const xapi::DocWrite& write) override;
 
  private:
   struct Nats;  // the libnats handles
@@ -177,8 +195,11 @@ class Replicator : public OpLog {
   const ReplicatorOptions options_;
   std::unique_ptr<Nats> nats_;
   RecordStore* store_ = nullptr;
+  xapi::DocumentStore* documents_ = nullptr;
 
   std::atomic<bool> stop_{false};
+  std::atomic<bool> resign_{false};
+  std::atomic<bool> resigned_{false};  // the lease thread released the lease
   std::atomic<bool> connected_{false};
   std::atomic<int> role_{kRoleFollower};
   std::atomic<uint64_t> log_last_seq_{0};
@@ -197,6 +218,7 @@ class Replicator : public OpLog {
   bool leading_ = false;
   uint64_t lease_revision_ = 0;
   absl::Time lease_until_;
+  absl::Time last_renewal_;
 };
 
 }  // namespace lifelong::records::replication
