@@ -14,6 +14,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_split.h"
 #include "httplib.h"
 #include "nlohmann/json.hpp"
@@ -287,6 +288,18 @@ std::optional<int> Cluster::Leader() {
   return std::nullopt;
 }
 
+std::optional<int> Cluster::RoutedNode() {
+  absl::StatusOr<std::pair<int, std::string>> stats = HttpGet(haproxy_stats_port_, "/;csv");
+  if (!stats.ok()) return std::nullopt;
+  for (absl::string_view line : absl::StrSplit(stats->second, '\n')) {
+    std::vector<std::string> f = absl::StrSplit(line, ',');
+    if (f.size() > 17 && f[0] == "records_grpc" && f[17] == "UP" && absl::StartsWith(f[1], "records-")) {
+      return std::atoi(f[1].c_str() + 8);
+    }
+  }
+  return std::nullopt;
+}
+
 absl::StatusOr<int> Cluster::WaitForLeader(std::chrono::milliseconds timeout) {
   const auto deadline = Clock::now() + timeout;
   while (Clock::now() < deadline) {
@@ -337,10 +350,12 @@ absl::StatusOr<uint64_t> Cluster::WaitConverged(std::chrono::milliseconds timeou
 
 std::shared_ptr<grpc::Channel> Cluster::Channel() const {
   grpc::ChannelArguments args;
-  // Reconnect quickly after the proxy closes a session (failover).
+  // Reconnect within a second after the proxy closes a session (failover):
+  // gRPC's default backoff grows to minutes. The connect timeout stays at its
+  // default (GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 20 s): set low, it cuts off
+  // handshakes through HAProxy that would have succeeded.
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
-  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
-  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 500);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
   return grpc::CreateCustomChannel(Address(), grpc::InsecureChannelCredentials(), args);
 }
 

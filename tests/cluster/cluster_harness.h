@@ -82,6 +82,9 @@ class Cluster {
   absl::StatusOr<ReplicationInfo> Replication(int n);
   // The node that answers 200 on GET /leader, if any.
   std::optional<int> Leader();
+  // The node HAProxy routes the client port to now (its records_grpc server
+  // line is UP), if any.
+  std::optional<int> RoutedNode();
   // Waits until some node leads and HAProxy routes to it (a Health check
   // through Address() answers SERVING); DEADLINE_EXCEEDED after `timeout`.
   absl::StatusOr<int> WaitForLeader(std::chrono::milliseconds timeout);
