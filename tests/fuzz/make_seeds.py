@@ -212,6 +212,11 @@ def records_key_codec():
     write(t, "index_stored.bin", bytes([0]) + tail)
     write(t, "referrers.bin", uid + reg)
     write(t, "referrers_bad_length.bin", uid + reg[:7])
+    # Erasure log keys (the fuzzer also tries each input after the prefix).
+    digest = hashlib.sha256(b"u42").digest()
+    write(t, "erasure_log_key.bin", b"erasure_log/" + struct.pack(">Q", 1795831200250000) + digest)
+    write(t, "erasure_log_tail.bin", struct.pack(">Q", 1795831200250000) + digest)
+    write(t, "erasure_log_short.bin", b"erasure_log/" + struct.pack(">Q", 1) + digest[:31])
 
 
 # ---- records_page_token -----------------------------------------------------------

@@ -5,7 +5,8 @@
 // layouts have a single encoding).
 //
 // Input: byte 0 is the prefix length for the index-key decoders; all bytes are
-// also tried as a StatementRecord value, an index key and a referrer list.
+// also tried as a StatementRecord value, an index key, a referrer list and an
+// erasure log key (as is and after the "erasure_log/" prefix).
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -66,6 +67,16 @@ void FuzzReferrers(absl::string_view value) {
   FUZZ_CHECK(encoded == value);
 }
 
+void FuzzErasureLogKey(absl::string_view key) {
+  absl::StatusOr<ErasureLogKey> k = DecodeErasureLogKey(key);
+  if (!k.ok()) {
+    FUZZ_CHECK(k.status().code() == absl::StatusCode::kInvalidArgument);
+    return;
+  }
+  FUZZ_CHECK(k->learner_digest.size() == 32);
+  FUZZ_CHECK(EncodeErasureLogKey(k->time_us, k->learner_digest) == key);
+}
+
 }  // namespace
 }  // namespace lifelong::records
 
@@ -74,6 +85,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const absl::string_view input = lifelong::fuzz::AsView(data, size);
   FuzzStatementRecord(input);
   FuzzReferrers(input);
+  FuzzErasureLogKey(input);
+  // With the erasure log's prefix, so the fuzzer reaches past the prefix check.
+  FuzzErasureLogKey(std::string(kMetaErasureLogPrefix) + std::string(input));
   if (!input.empty()) {
     // Prefix lengths a little past the key's end as well.
     const size_t prefix_len = static_cast<uint8_t>(input[0]);
