@@ -15,6 +15,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include <cstdio>
+#include <iostream>
 #include <string>
 #include <vector>
 
@@ -29,6 +30,7 @@
 #include "models/records_export.h"
 #include "models/trainer.h"
 #include "services/auth/client_token.h"
+#include "services/cli/progress.h"
 #include "services/common/grpc_tls.h"
 #include "services/common/tls_flags.h"
 
@@ -140,14 +142,14 @@ int main(int argc, char** argv) {
   if (absl::GetFlag(FLAGS_tune)) {
     const absl::Time t0 = absl::Now();
     std::printf("train: tuning on a validation split of %zu interactions\n", data.size());
-    auto tuned = lm::TuneOnValidation(
-        data, options, vf, random, absl::GetFlag(FLAGS_seed), 10, [t0](int done, int most) {
-          const double secs = absl::ToDoubleSeconds(absl::Now() - t0);
-          std::printf("train: tuning trial %d (of at most %d), %.0fs, %.1f trials/min, ETA at most %.0fs\n", done,
-                      most, secs, done * 60.0 / std::max(secs, 1e-3),
-                      secs / std::max(done, 1) * (most - done));
-          std::fflush(stdout);
-        });
+    lifelong::cli::Progress trials(std::cerr, "train: tuning", "trials", lm::kMaxTuningTrials,
+                                   absl::Seconds(5));
+    auto tuned = lm::TuneOnValidation(data, options, vf, random, absl::GetFlag(FLAGS_seed), 10,
+                                      [&trials](int done, int most) {
+                                        trials.set_total(most);
+                                        trials.Update(done);
+                                      });
+    if (tuned.ok()) trials.Finish(static_cast<int64_t>(tuned->trials.size()));
     if (!tuned.ok()) return Fail(tuned.status());
     options = tuned->best;
     manifest["tuning"] = {{"trials", tuned->trials.size()},
