@@ -26,6 +26,8 @@
 #include "models/evaluation.h"
 #include "models/interaction_file.h"
 #include "models/model_bundle.h"
+#include "models/served_blend.h"
+#include "models/served_ranking.h"
 #include "models/trainer.h"
 #include "services/cli/progress.h"
 
@@ -42,6 +44,15 @@ ABSL_FLAG(bool, tune, true, "tune hyper-parameters on a validation split of the 
 ABSL_FLAG(double, valid_fraction, 0.2, "validation fraction per learner for --tune");
 ABSL_FLAG(std::string, params, "", "JSON object of TrainOptions fields (start point of tuning)");
 ABSL_FLAG(std::string, ks, "5,10,20", "cut-offs K");
+ABSL_FLAG(bool, served, true,
+          "also the served ranking at K=10 (models/served_ranking.h) and the cost of each "
+          "re-ranker (each dropped in turn)");
+ABSL_FLAG(std::string, categories, "",
+          "course categories for the served ranking's per-category cap: a catalog dump "
+          "({\"id\",\"category\"}) or CNPC course info ({\"course_idx2\",\"discipline\"})");
+ABSL_FLAG(bool, choose_blend, false,
+          "score a grid of the blend's popularity and completion weights on the validation "
+          "split (never the test split) and print each");
 ABSL_FLAG(bool, ease_baseline, true, "also score plain EASE (lambda 50) as a baseline");
 ABSL_FLAG(std::string, json_out, "", "optionally write all figures as JSON here");
 
@@ -199,6 +210,84 @@ int main(int argc, char** argv) {
       out["results"][name][std::to_string(ks[i])] = m.ToJson();
       std::printf("%-11s %4d %9.4f %9.4f %9.4f %9.4f %9.4f\n", name.c_str(), ks[i], m.recall, m.ndcg,
                   m.hit_rate, m.precision, m.coverage);
+    }
+  }
+  if (absl::GetFlag(FLAGS_served) || absl::GetFlag(FLAGS_choose_blend)) {
+    lm::ServedRankingOptions served;
+    served.weights = lm::ServedBlend();
+    if (!absl::GetFlag(FLAGS_categories).empty()) {
+      auto cats = lm::ReadCourseCategories(absl::GetFlag(FLAGS_categories));
+      if (!cats.ok()) return Fail(cats.status());
+      served.category = std::move(*cats);
+    }
+    const int k = 10;
+    if (absl::GetFlag(FLAGS_served)) {
+      // The pure model, the served ranking (blend + category cap) and the
+      // served ranking with one re-ranker dropped at a time.
+      std::vector<std::pair<std::string, lm::ServedRankingOptions>> variants;
+      lm::ServedRankingOptions pure = served;
+      pure.blend = false;
+      pure.category_cap = false;
+      variants.push_back({"model (pure)", pure});
+      variants.push_back({"served", served});
+      lm::ServedRankingOptions v = served;
+      v.weights.popularity = 0;
+      variants.push_back({"served - popularity", v});
+      v = served;
+      v.weights.completion = 0;
+      variants.push_back({"served - completion", v});
+      v = served;
+      v.category_cap = false;
+      variants.push_back({"served - category cap", v});
+      std::printf("\nserved ranking (blend %s, K=%d; %zu courses with a category) and the cost "
+                  "of each re-ranker:\n%-22s %9s %9s %9s %9s\n",
+                  lm::kServedBlendName, k, served.category.size(), "ranking", "recall", "ndcg",
+                  "hr", "coverage");
+      for (const auto& [name, opts] : variants) {
+        lifelong::cli::Progress progress(std::cerr, absl::StrCat("evaluate: ", name), "learners",
+                                         static_cast<int64_t>(cases.size()), absl::Seconds(5));
+        const lm::RankingMetrics m = lm::EvaluateRankingAtKs(
+            cases, universe, {k}, lm::ServedRankingScorer(bundle, opts, k),
+            [&progress](int64_t done) { progress.Update(done); }, 2)[0];
+        out["served"][name] = m.ToJson();
+        std::printf("%-22s %9.4f %9.4f %9.4f %9.4f\n", name.c_str(), m.recall, m.ndcg, m.hit_rate,
+                    m.coverage);
+      }
+    }
+    if (absl::GetFlag(FLAGS_choose_blend) && absl::GetFlag(FLAGS_model_dir).empty()) {
+      // The blend's weights are chosen on the validation split carved out of
+      // the training part, as the model's parameters are.
+      std::vector<lm::Interaction> vtrain;
+      std::vector<lm::EvalCase> vcases;
+      if (random_split) {
+        lm::SplitRandom(train, absl::GetFlag(FLAGS_valid_fraction), absl::GetFlag(FLAGS_seed) + 1,
+                        &vtrain, &vcases);
+      } else {
+        lm::SplitSequenceTails(train, absl::GetFlag(FLAGS_valid_fraction), &vtrain, &vcases);
+      }
+      auto params = lm::TrainOptions::FromJson(out["params"]);
+      if (!params.ok()) return Fail(params.status());
+      auto va = lm::TrainModel(vtrain, {}, *params);
+      if (!va.ok()) return Fail(va.status());
+      lm::BuildOptions bo;
+      bo.build_indexes = false;
+      auto vb = lm::BuildModelBundle(std::move(*va), nlohmann::json::object(), 0, "", bo);
+      if (!vb.ok()) return Fail(vb.status());
+      std::printf("\nblend grid on the validation split (%zu learners; cf %.2f, category cap on):\n"
+                  "%10s %10s %9s %9s\n",
+                  vcases.size(), served.weights.cf, "popularity", "completion", "hr", "ndcg");
+      for (double pop : {0.0, 0.03, 0.06, 0.12, 0.25}) {
+        for (double completion : {0.0, 0.03, 0.1}) {
+          lm::ServedRankingOptions g = served;
+          g.weights.popularity = pop;
+          g.weights.completion = completion;
+          const lm::RankingMetrics m = lm::EvaluateRankingAtKs(
+              vcases, (*vb)->course_ids(), {k}, lm::ServedRankingScorer(*vb, g, k), {}, 2)[0];
+          out["blend_grid"].push_back(
+              {{"popularity", pop}, {"completion", completion}, {"metrics", m.ToJson()}});
+          std::printf("%10.2f %10.2f %9.4f %9.4f\n", pop, completion, m.hit_rate, m.ndcg);
+        }
+      }
     }
   }
   if (!absl::GetFlag(FLAGS_json_out).empty()) {

@@ -35,6 +35,10 @@
 
 namespace lifelong::models {
 
+// The name of the configuration ServedBlend's defaults are (reported by
+// models/evaluate next to its figures; docs/models.md "Served blend").
+inline constexpr char kServedBlendName[] = "district-2026-12";
+
 struct ServedBlend {
   // ---- Warm learners ---------------------------------------------------
   double cf = 0.55;                 // normalised collaborative score
