@@ -4,6 +4,8 @@
 //
 //   bazel build //models:bench_train && bazel-bin/models/bench_train --items=2000
 //   bazel-bin/models/bench_train --items=3300 --tune   # tune + train
+#include <sys/resource.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <random>
@@ -37,6 +39,19 @@ ABSL_FLAG(int, index_items, 0,
           "and time index building and batched search");
 
 namespace {
+
+// CPU seconds (user + system, all threads) this process has used: with the
+// wall-clock time it tells a slow run on a loaded machine from slow code.
+double CpuSeconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return u.ru_utime.tv_sec + u.ru_utime.tv_usec * 1e-6 + u.ru_stime.tv_sec + u.ru_stime.tv_usec * 1e-6;
+}
+
+double LoadAverage() {
+  double l[1] = {0};
+  return getloadavg(l, 1) == 1 ? l[0] : -1;
+}
 
 int IndexBench(int n) {
   namespace lm = lifelong::models;
@@ -216,6 +231,7 @@ int main(int argc, char** argv) {
     // What `train --tune` does: tune on a validation split, then train the
     // chosen parameters on everything.
     t0 = absl::Now();
+    const double cpu0 = CpuSeconds();
     auto tuned = lm::TuneOnValidation(data, options, 0.2, false, 1, 10);
     if (!tuned.ok()) {
       std::fprintf(stderr, "bench_train: %s\n", std::string(tuned.status().ToString()).c_str());
@@ -229,10 +245,11 @@ int main(int argc, char** argv) {
     std::printf(
         "tune %.2f s (%zu trials, %lld dense solves, validation recall@10 %.4f ndcg@10 %.4f)\n"
         "train with the chosen parameters %.2f s\n"
-        "tuning + training %.2f s  (budget: <= 60 s)\nchosen %s\n",
+        "tuning + training %.2f s wall, %.2f s CPU (2 cores: wall >= CPU / 2), load average "
+        "%.1f  (budget: <= 60 s)\nchosen %s\n",
         tune_s, tuned->trials.size(), static_cast<long long>(tuned->solves),
         tuned->best_metrics.recall, tuned->best_metrics.ndcg, final_s, tune_s + final_s,
-        tuned->best.ToJson().dump().c_str());
+        CpuSeconds() - cpu0, LoadAverage(), tuned->best.ToJson().dump().c_str());
   }
   return 0;
 }

@@ -12,6 +12,7 @@
 // Without --model_dir the model is trained on the training part with
 // hyper-parameters tuned on a validation split carved out of the training
 // part (--tune, default on), then scored through ModelBundle::ScoreAll.
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
 #include <string>
@@ -53,6 +54,10 @@ ABSL_FLAG(std::string, categories, "",
 ABSL_FLAG(bool, choose_blend, false,
           "score a grid of the blend's popularity and completion weights on the validation "
           "split (never the test split) and print each");
+ABSL_FLAG(std::string, prune_neighbours, "",
+          "comma-separated N: also score the model with each history course's row of M cut "
+          "to its N largest entries (the sparse top-N model an exact server beyond 4,096 "
+          "items would hold); identity-basis models only");
 ABSL_FLAG(bool, ease_baseline, true, "also score plain EASE (lambda 50) as a baseline");
 ABSL_FLAG(std::string, json_out, "", "optionally write all figures as JSON here");
 
@@ -164,6 +169,50 @@ int main(int argc, char** argv) {
       {"popularity", lm::PopularityScorer(train, universe)},
       {"item_knn", lm::ItemKnnScorer(train, universe)},
   };
+  for (absl::string_view nv : absl::StrSplit(absl::GetFlag(FLAGS_prune_neighbours), ',',
+                                             absl::SkipEmpty())) {
+    int keep = 0;
+    if (!absl::SimpleAtoi(nv, &keep) || keep <= 0) {
+      return Fail(absl::InvalidArgumentError("--prune_neighbours: positive integers"));
+    }
+    if (!bundle->identity_query() || !out.contains("params")) {
+      return Fail(absl::InvalidArgumentError(
+          "--prune_neighbours: needs a model trained here with an identity basis"));
+    }
+    // Copy M (item_vectors row j = M[:, j]) and keep, for every history
+    // course i, its `keep` largest entries M[i][j] over j.
+    const int n = bundle->num_items();
+    lm::ModelArrays pruned;
+    pruned.course_ids = bundle->course_ids();
+    for (int j = 0; j < n; ++j) {
+      pruned.counts.push_back(bundle->InteractionCount(j));
+      pruned.completions.push_back(0);
+    }
+    pruned.dim = n;
+    pruned.identity_query = true;
+    pruned.item_vectors.assign(static_cast<size_t>(n) * n, 0.0f);
+    std::vector<std::pair<float, int>> row(n);
+    for (int i = 0; i < n; ++i) {
+      for (int j = 0; j < n; ++j) row[j] = {bundle->ItemVector(j)[i], j};
+      const int kk = std::min(keep, n);
+      std::partial_sort(row.begin(), row.begin() + kk, row.end(),
+                        [](const auto& a, const auto& b) { return a.first > b.first; });
+      for (int r = 0; r < kk; ++r) {
+        pruned.item_vectors[static_cast<size_t>(row[r].second) * n + i] = row[r].first;
+      }
+    }
+    pruned.content_dim = 1;
+    pruned.content.assign(n, 0.0f);
+    auto params = lm::TrainOptions::FromJson(out["params"]);
+    if (!params.ok()) return Fail(params.status());
+    pruned.recency_decay = params->recency_decay;
+    pruned.max_history = params->max_history;
+    lm::BuildOptions bo;
+    bo.build_indexes = false;
+    auto pb = lm::BuildModelBundle(std::move(pruned), nlohmann::json::object(), 0, "", bo);
+    if (!pb.ok()) return Fail(pb.status());
+    scorers.push_back({absl::StrCat("top", keep), lm::BundleScorer(*pb)});
+  }
   if (absl::GetFlag(FLAGS_ease_baseline)) {
     // Plain EASE (Steck 2019), lambda 50, unordered history: the trainer's
     // set part alone, no recency, no popularity scaling, same vocabulary.
