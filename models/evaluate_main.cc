@@ -325,8 +325,12 @@ int main(int argc, char** argv) {
       std::printf("\nblend grid on the validation split (%zu learners; cf %.2f, category cap on):\n"
                   "%10s %10s %9s %9s\n",
                   vcases.size(), served.weights.cf, "popularity", "completion", "hr", "ndcg");
+      lifelong::cli::Progress grid(std::cerr, "evaluate: blend grid", "configurations", 15,
+                                   absl::Seconds(5));
+      int configurations = 0;
       for (double pop : {0.0, 0.03, 0.06, 0.12, 0.25}) {
         for (double completion : {0.0, 0.03, 0.1}) {
+          grid.Update(configurations++);
           lm::ServedRankingOptions g = served;
           g.weights.popularity = pop;
           g.weights.completion = completion;
@@ -335,8 +339,10 @@ int main(int argc, char** argv) {
           out["blend_grid"].push_back(
               {{"popularity", pop}, {"completion", completion}, {"metrics", m.ToJson()}});
           std::printf("%10.2f %10.2f %9.4f %9.4f\n", pop, completion, m.hit_rate, m.ndcg);
+          std::fflush(stdout);
         }
       }
+      grid.Finish(configurations);
     }
   }
   if (!absl::GetFlag(FLAGS_json_out).empty()) {
