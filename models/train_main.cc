@@ -21,6 +21,7 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "models/evaluation.h"
@@ -57,14 +58,21 @@ int Fail(const absl::Status& s) {
 
 nlohmann::json Figures(const std::vector<lm::EvalCase>& cases,
                        const std::vector<lm::Interaction>& train,
-                       std::shared_ptr<const lm::ModelBundle> bundle) {
+                       std::shared_ptr<const lm::ModelBundle> bundle, const std::string& what) {
   nlohmann::json j;
   const auto& universe = bundle->course_ids();
-  j["model"] = lm::EvaluateRanking(cases, universe, 10, lm::BundleScorer(bundle)).ToJson();
-  j["popularity"] =
-      lm::EvaluateRanking(cases, universe, 10, lm::PopularityScorer(train, universe)).ToJson();
-  j["item_knn"] =
-      lm::EvaluateRanking(cases, universe, 10, lm::ItemKnnScorer(train, universe)).ToJson();
+  const std::vector<std::pair<std::string, lm::Scorer>> scorers = {
+      {"model", lm::BundleScorer(bundle)},
+      {"popularity", lm::PopularityScorer(train, universe)},
+      {"item_knn", lm::ItemKnnScorer(train, universe)}};
+  for (const auto& [name, scorer] : scorers) {
+    lifelong::cli::Progress progress(std::cerr, absl::StrCat("train: ", what, " figures, ", name),
+                                     "learners", static_cast<int64_t>(cases.size()),
+                                     absl::Seconds(5));
+    j[name] = lm::EvaluateRankingAtKs(cases, universe, {10}, scorer,
+                                      [&progress](int64_t done) { progress.Update(done); }, 2)[0]
+                  .ToJson();
+  }
   return j;
 }
 
@@ -183,7 +191,7 @@ int main(int argc, char** argv) {
       bo.build_indexes = false;
       auto vb = lm::BuildModelBundle(std::move(*va), nlohmann::json::object(), 0, "", bo);
       if (!vb.ok()) return Fail(vb.status());
-      manifest["evaluation"]["validation"] = Figures(vcases, vtrain, *vb);
+      manifest["evaluation"]["validation"] = Figures(vcases, vtrain, *vb, "validation");
     }
   }
   if (!absl::GetFlag(FLAGS_test).empty()) {
@@ -193,7 +201,7 @@ int main(int argc, char** argv) {
     bo.build_indexes = false;
     auto b = lm::BuildModelBundle(*arrays, nlohmann::json::object(), 0, "", bo);
     if (!b.ok()) return Fail(b.status());
-    manifest["evaluation"]["test"] = Figures(lm::CasesFromTrainTest(data, *test), data, *b);
+    manifest["evaluation"]["test"] = Figures(lm::CasesFromTrainTest(data, *test), data, *b, "test");
     manifest["evaluation"]["test"]["file"] = absl::GetFlag(FLAGS_test);
   }
   auto version = lm::WriteModelVersion(root, *arrays, manifest);
