@@ -11,11 +11,13 @@
 #include <random>
 #include <string>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/time/clock.h"
 #include "models/district_simulator.h"
 #include "models/evaluation.h"
+#include "models/sparse_ease.h"
 #include "models/interaction_file.h"
 #include "models/synthetic.h"
 #include "models/trainer.h"
@@ -33,6 +35,12 @@ ABSL_FLAG(int, catalog_courses, 0,
           "instead: a simulated district catalog of this many courses (district_simulator.h; "
           "power-law popularity, prerequisite series) with --learners residents: training "
           "time, model size, served recall@10 against exact scoring and Recommend latency");
+ABSL_FLAG(int, sparse_ease_items, 0,
+          "instead: sparse EASE (sparse_ease.h) on a simulated district catalog of this many "
+          "courses with --learners residents: training time, size, HR@10 on a tail split, "
+          "scoring latency");
+ABSL_FLAG(int, candidates, 100, "SparseEaseOptions.candidates for --sparse_ease_items");
+ABSL_FLAG(int, neighbours, 100, "SparseEaseOptions.neighbours for --sparse_ease_items");
 ABSL_FLAG(int, learners, 150000, "residents for --catalog_courses");
 ABSL_FLAG(int, index_items, 0,
           "instead: build a bundle of this many clustered random 64-d item vectors "
@@ -183,6 +191,70 @@ int CatalogBench(int courses, int learners, int max_items) {
   return 0;
 }
 
+int SparseEaseBench(int courses, int learners, int candidates, int neighbours) {
+  namespace lm = lifelong::models;
+  lm::DistrictOptions d;
+  d.courses = courses;
+  d.learners = learners;
+  absl::StatusOr<lm::SimulatedDistrict> district = lm::SimulateDistrict(d);
+  if (!district.ok()) return 1;
+  std::vector<lm::Interaction> train;
+  std::vector<lm::EvalCase> cases;
+  lm::SplitSequenceTails(district->interactions, 0.2, &train, &cases);
+  lm::SparseEaseOptions so;
+  so.candidates = candidates;
+  so.neighbours = neighbours;
+  so.max_items = courses;
+  const double cpu0 = CpuSeconds();
+  absl::Time t0 = absl::Now();
+  absl::StatusOr<lm::SparseItemModel> m = lm::TrainSparseEase(train, so);
+  const double train_s = absl::ToDoubleSeconds(absl::Now() - t0);
+  const double train_cpu = CpuSeconds() - cpu0;
+  if (!m.ok()) {
+    std::fprintf(stderr, "bench_train: %s\n", std::string(m.status().ToString()).c_str());
+    return 1;
+  }
+  // Every 2nd learner (at most 20,000): HR@10 of sparse EASE and popularity.
+  std::vector<lm::EvalCase> sample;
+  for (size_t i = 0; i < cases.size() && sample.size() < 20000; i += 2) sample.push_back(cases[i]);
+  auto shared = std::make_shared<lm::SparseItemModel>(std::move(*m));
+  auto row_of = std::make_shared<absl::flat_hash_map<std::string, int>>();
+  for (int i = 0; i < shared->num_items(); ++i) (*row_of)[shared->course_ids[i]] = i;
+  std::vector<double> latency_ms;
+  latency_ms.reserve(sample.size());
+  lm::Scorer scorer = [&](const lm::EvalCase& c) {
+    const absl::Time q0 = absl::Now();
+    std::vector<std::pair<int, double>> q;
+    for (const lm::HistoryEvent& e : c.history) {
+      auto it = row_of->find(e.course_id);
+      if (it != row_of->end()) q.push_back({it->second, 1.0});
+    }
+    std::vector<float> s = shared->Score(q);
+    latency_ms.push_back(absl::ToDoubleMilliseconds(absl::Now() - q0));
+    return s;
+  };
+  const lm::RankingMetrics sparse = lm::EvaluateRanking(sample, shared->course_ids, 10, scorer);
+  const lm::RankingMetrics pop =
+      lm::EvaluateRanking(sample, shared->course_ids, 10, lm::PopularityScorer(train, shared->course_ids));
+  std::sort(latency_ms.begin(), latency_ms.end());
+  auto pct = [&](double p) {
+    return latency_ms.empty() ? 0.0
+                              : latency_ms[std::min(latency_ms.size() - 1,
+                                                    static_cast<size_t>(p * latency_ms.size()))];
+  };
+  std::printf(
+      "sparse EASE: %d courses (%d with interactions), %zu training interactions, candidates %d, "
+      "neighbours %d\n"
+      "train %.2f s wall, %.2f s CPU, load average %.1f; model %zu entries, %.1f MiB\n"
+      "tail split, %zu learners: HR@10 %.4f NDCG@10 %.4f Recall@10 %.4f (popularity HR@10 %.4f)\n"
+      "exact scoring of all %d items (CSR scan): p50 %.3f ms  p99 %.3f ms\n",
+      courses, shared->num_items(), train.size(), candidates, neighbours, train_s, train_cpu,
+      LoadAverage(), shared->target.size(), shared->bytes() / double(1 << 20), sample.size(),
+      sparse.hit_rate, sparse.ndcg, sparse.recall, pop.hit_rate, shared->num_items(), pct(0.5),
+      pct(0.99));
+  return 0;
+}
+
 }  // namespace
 
 namespace lm = lifelong::models;
@@ -190,6 +262,10 @@ namespace lm = lifelong::models;
 int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
   if (absl::GetFlag(FLAGS_index_items) > 0) return IndexBench(absl::GetFlag(FLAGS_index_items));
+  if (absl::GetFlag(FLAGS_sparse_ease_items) > 0) {
+    return SparseEaseBench(absl::GetFlag(FLAGS_sparse_ease_items), absl::GetFlag(FLAGS_learners),
+                           absl::GetFlag(FLAGS_candidates), absl::GetFlag(FLAGS_neighbours));
+  }
   if (absl::GetFlag(FLAGS_catalog_courses) > 0) {
     return CatalogBench(absl::GetFlag(FLAGS_catalog_courses), absl::GetFlag(FLAGS_learners),
                         absl::GetFlag(FLAGS_max_items));

@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/strings/numbers.h"
@@ -29,6 +30,7 @@
 #include "models/model_bundle.h"
 #include "models/served_blend.h"
 #include "models/served_ranking.h"
+#include "models/sparse_ease.h"
 #include "models/trainer.h"
 #include "services/cli/progress.h"
 
@@ -58,7 +60,12 @@ ABSL_FLAG(std::string, prune_neighbours, "",
           "comma-separated N: also score the model with each history course's row of M cut "
           "to its N largest entries (the sparse top-N model an exact server beyond 4,096 "
           "items would hold); identity-basis models only");
-ABSL_FLAG(bool, ease_baseline, true, "also score plain EASE (lambda 50) as a baseline");
+ABSL_FLAG(std::string, sparse_ease, "",
+          "comma-separated candidates:neighbours pairs: also score sparse EASE "
+          "(models/sparse_ease.h, lambda --sparse_ease_lambda) with each");
+ABSL_FLAG(double, sparse_ease_lambda, 50, "lambda of --sparse_ease");
+ABSL_FLAG(bool, ease_baseline, true,
+          "also score plain EASE (lambda --sparse_ease_lambda, default 50) as a baseline");
 ABSL_FLAG(std::string, json_out, "", "optionally write all figures as JSON here");
 
 namespace lm = lifelong::models;
@@ -213,12 +220,53 @@ int main(int argc, char** argv) {
     if (!pb.ok()) return Fail(pb.status());
     scorers.push_back({absl::StrCat("top", keep), lm::BundleScorer(*pb)});
   }
+  for (absl::string_view spec : absl::StrSplit(absl::GetFlag(FLAGS_sparse_ease), ',',
+                                               absl::SkipEmpty())) {
+    std::pair<std::string, std::string> parts = absl::StrSplit(spec, ':');
+    lm::SparseEaseOptions so;
+    so.lambda = absl::GetFlag(FLAGS_sparse_ease_lambda);
+    if (!absl::SimpleAtoi(parts.first, &so.candidates) ||
+        !absl::SimpleAtoi(parts.second, &so.neighbours)) {
+      return Fail(absl::InvalidArgumentError("--sparse_ease: candidates:neighbours pairs"));
+    }
+    const absl::Time t0 = absl::Now();
+    auto sm = lm::TrainSparseEase(train, so);
+    if (!sm.ok()) return Fail(sm.status());
+    std::printf("sparse EASE %d:%d trained in %.2f s, %.1f MiB\n", so.candidates, so.neighbours,
+                absl::ToDoubleSeconds(absl::Now() - t0), sm->bytes() / double(1 << 20));
+    auto model = std::make_shared<lm::SparseItemModel>(std::move(*sm));
+    auto rows = std::make_shared<absl::flat_hash_map<std::string, int>>();
+    for (int i = 0; i < model->num_items(); ++i) (*rows)[model->course_ids[i]] = i;
+    std::vector<int> row_in_model(universe.size(), -1);
+    for (size_t i = 0; i < universe.size(); ++i) {
+      auto it = rows->find(universe[i]);
+      if (it != rows->end()) row_in_model[i] = it->second;
+    }
+    // Plain EASE's query: each distinct known history course, weight 1.
+    scorers.push_back({absl::StrCat("sparse", so.candidates, ":", so.neighbours),
+                       [model, rows, row_in_model](const lm::EvalCase& c) {
+                         std::vector<std::pair<int, double>> q;
+                         std::vector<bool> seen(model->num_items(), false);
+                         for (const lm::HistoryEvent& e : c.history) {
+                           auto it = rows->find(e.course_id);
+                           if (it == rows->end() || seen[it->second] || !(e.weight > 0)) continue;
+                           seen[it->second] = true;
+                           q.push_back({it->second, 1.0});
+                         }
+                         const std::vector<float> s = model->Score(q);
+                         std::vector<float> out(row_in_model.size(), -1e30f);
+                         for (size_t i = 0; i < out.size(); ++i) {
+                           if (row_in_model[i] >= 0) out[i] = s[row_in_model[i]];
+                         }
+                         return out;
+                       }});
+  }
   if (absl::GetFlag(FLAGS_ease_baseline)) {
     // Plain EASE (Steck 2019), lambda 50, unordered history: the trainer's
     // set part alone, no recency, no popularity scaling, same vocabulary.
     lm::TrainOptions ease;
     ease.set_mix = 1;
-    ease.lambda_set = 50;
+    ease.lambda_set = absl::GetFlag(FLAGS_sparse_ease_lambda);
     ease.recency_decay = 1;
     ease.popularity_exponent = 0;
     auto ea = lm::TrainModel(train, {}, ease);
