@@ -1,5 +1,6 @@
 #include "models/trainer.h"
 
+#include <cmath>
 #include <cstdio>
 
 #include "gtest/gtest.h"
@@ -139,6 +140,28 @@ TEST(ModelTrainer, EveryTrainEqualsAFreshTrainModel) {
   TrainOptions other;
   other.max_items = 7;
   EXPECT_EQ(trainer.Train(other).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+// Tuning's float32 solves stay close to the double model (they only rank
+// parameter settings, but they must rank the same models).
+TEST(ModelTrainer, SinglePrecisionStaysCloseToDouble) {
+  const std::vector<Interaction> data = Data(8);
+  for (double mix : {0.0, 0.5, 1.0}) {
+    TrainOptions o;
+    o.set_mix = mix;
+    ModelTrainer single(data, {}, o.max_items, /*single_precision=*/true);
+    auto s = single.Train(o);
+    auto d = TrainModel(data, {}, o);
+    ASSERT_TRUE(s.ok() && d.ok());
+    ASSERT_EQ(s->item_vectors.size(), d->item_vectors.size());
+    double largest = 0, worst = 0;
+    for (size_t x = 0; x < d->item_vectors.size(); ++x) {
+      largest = std::max(largest, std::fabs(double(d->item_vectors[x])));
+      worst = std::max(worst, std::fabs(double(d->item_vectors[x]) - s->item_vectors[x]));
+    }
+    EXPECT_LT(worst, 1e-3 * largest) << "set_mix " << mix;
+    EXPECT_FALSE(s->item_vectors == d->item_vectors) << "float32 path not taken";
+  }
 }
 
 // BundleScorer's transposed scoring returns ScoreAll's floats bit for bit,
