@@ -32,6 +32,7 @@
 
 #include "absl/status/statusor.h"
 #include "models/interaction.h"
+#include "models/trainer.h"
 
 namespace lifelong::models {
 
@@ -65,6 +66,19 @@ struct SparseItemModel {
 // positive interactions; INTERNAL when a Cholesky factorisation fails.
 absl::StatusOr<SparseItemModel> TrainSparseEase(const std::vector<Interaction>& interactions,
                                                 const SparseEaseOptions& options);
+
+// The trainer's model (trainer.h: sequence part over the order, set part,
+// set_mix, popularity scaling) with every ridge regression restricted the
+// same way: for target j, the sequence part regresses S'T[:, j] on the
+// `candidates` sources i with the largest S'T[i][j] (items that come before
+// j), the set part as TrainSparseEase; then each history row keeps its
+// `neighbours` largest entries. S'S, S'T and X'X are built sparse. With
+// candidates >= items - 1 and neighbours >= items it is TrainModel's M (the
+// test checks it). `o` is validated as TrainOptions::FromJson does;
+// INVALID_ARGUMENT naming candidates / neighbours when < 1.
+absl::StatusOr<SparseItemModel> TrainSparseModel(const std::vector<Interaction>& interactions,
+                                                 const TrainOptions& o, int candidates,
+                                                 int neighbours);
 
 }  // namespace lifelong::models
 

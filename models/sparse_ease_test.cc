@@ -101,3 +101,41 @@ TEST(TrainSparseEase, RejectsBadOptionsNamingTheField) {
 
 }  // namespace
 }  // namespace lifelong::models
+
+namespace lifelong::models {
+namespace {
+
+// With every item as a candidate and nothing pruned, the order-aware sparse
+// model is the dense trainer's M, for the sequence part, the set part and a
+// mix with popularity scaling.
+TEST(TrainSparseModel, WithAllCandidatesEqualsTheDenseModel) {
+  const std::vector<Interaction> data = Data();
+  for (double mix : {0.0, 0.4, 1.0}) {
+    TrainOptions o;
+    o.set_mix = mix;
+    o.popularity_exponent = 0.1;
+    auto sparse = TrainSparseModel(data, o, 100000, 100000);
+    ASSERT_TRUE(sparse.ok()) << sparse.status();
+    auto dense = TrainModel(data, {}, o);
+    ASSERT_TRUE(dense.ok());
+    ASSERT_EQ(sparse->course_ids, dense->course_ids);
+    const int n = sparse->num_items();
+    double largest = 0;
+    for (float v : dense->item_vectors) largest = std::max(largest, std::fabs(double(v)));
+    for (int j = 0; j < n; ++j) {
+      for (int i = 0; i < n; ++i) {
+        ASSERT_NEAR(sparse->Entry(i, j), dense->item_vectors[static_cast<size_t>(j) * n + i],
+                    1e-5 * largest)
+            << "set_mix " << mix << " " << i << " " << j;
+      }
+    }
+  }
+  EXPECT_EQ(TrainSparseModel(data, TrainOptions(), 0, 5).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  TrainOptions bad;
+  bad.set_mix = 2;
+  EXPECT_EQ(TrainSparseModel(data, bad, 5, 5).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace lifelong::models
