@@ -63,6 +63,9 @@ ABSL_FLAG(std::string, prune_neighbours, "",
 ABSL_FLAG(std::string, sparse_ease, "",
           "comma-separated candidates:neighbours pairs: also score sparse EASE "
           "(models/sparse_ease.h, lambda --sparse_ease_lambda) with each");
+ABSL_FLAG(std::string, sparse_model, "",
+          "comma-separated candidates:neighbours pairs: also score the trainer's model trained "
+          "sparse (TrainSparseModel, same parameters as the model) with each");
 ABSL_FLAG(double, sparse_ease_lambda, 50, "lambda of --sparse_ease");
 ABSL_FLAG(bool, ease_baseline, true,
           "also score plain EASE (lambda --sparse_ease_lambda, default 50) as a baseline");
@@ -259,6 +262,40 @@ int main(int argc, char** argv) {
                            if (row_in_model[i] >= 0) out[i] = s[row_in_model[i]];
                          }
                          return out;
+                       }});
+  }
+  for (absl::string_view spec : absl::StrSplit(absl::GetFlag(FLAGS_sparse_model), ',',
+                                               absl::SkipEmpty())) {
+    std::pair<std::string, std::string> parts = absl::StrSplit(spec, ':');
+    int candidates = 0, neighbours = 0;
+    if (!absl::SimpleAtoi(parts.first, &candidates) || !absl::SimpleAtoi(parts.second, &neighbours)) {
+      return Fail(absl::InvalidArgumentError("--sparse_model: candidates:neighbours pairs"));
+    }
+    if (!out.contains("params")) {
+      return Fail(absl::InvalidArgumentError("--sparse_model: needs a model trained here"));
+    }
+    auto params = lm::TrainOptions::FromJson(out["params"]);
+    if (!params.ok()) return Fail(params.status());
+    const absl::Time t0 = absl::Now();
+    auto sm = lm::TrainSparseModel(train, *params, candidates, neighbours);
+    if (!sm.ok()) return Fail(sm.status());
+    std::printf("sparse model %d:%d trained in %.2f s, %.1f MiB\n", candidates, neighbours,
+                absl::ToDoubleSeconds(absl::Now() - t0), sm->bytes() / double(1 << 20));
+    // Same vocabulary as the bundle's collaborative rows (rows 0..nc-1), and
+    // the bundle's query weights (recency-decayed, normalised).
+    for (int i = 0; i < sm->num_items(); ++i) {
+      if (sm->course_ids[i] != universe[i]) {
+        return Fail(absl::InternalError("--sparse_model: vocabulary differs from the model's"));
+      }
+    }
+    auto model = std::make_shared<lm::SparseItemModel>(std::move(*sm));
+    scorers.push_back({absl::StrCat("sparse", candidates, ":", neighbours),
+                       [model, bundle](const lm::EvalCase& c) {
+                         const auto q = bundle->HistoryRowWeights(c.history);
+                         if (q.empty()) return bundle->ScoreAll(c.history);
+                         std::vector<float> s = model->Score(q);
+                         s.resize(bundle->num_items(), 0.0f);
+                         return s;
                        }});
   }
   if (absl::GetFlag(FLAGS_ease_baseline)) {
