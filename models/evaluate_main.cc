@@ -12,11 +12,13 @@
 // Without --model_dir the model is trained on the training part with
 // hyper-parameters tuned on a validation split carved out of the training
 // part (--tune, default on), then scored through ModelBundle::ScoreAll.
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/strings/numbers.h"
@@ -26,6 +28,9 @@
 #include "models/evaluation.h"
 #include "models/interaction_file.h"
 #include "models/model_bundle.h"
+#include "models/served_blend.h"
+#include "models/served_ranking.h"
+#include "models/sparse_ease.h"
 #include "models/trainer.h"
 #include "services/cli/progress.h"
 
@@ -42,6 +47,28 @@ ABSL_FLAG(bool, tune, true, "tune hyper-parameters on a validation split of the 
 ABSL_FLAG(double, valid_fraction, 0.2, "validation fraction per learner for --tune");
 ABSL_FLAG(std::string, params, "", "JSON object of TrainOptions fields (start point of tuning)");
 ABSL_FLAG(std::string, ks, "5,10,20", "cut-offs K");
+ABSL_FLAG(bool, served, true,
+          "also the served ranking at K=10 (models/served_ranking.h) and the cost of each "
+          "re-ranker (each dropped in turn)");
+ABSL_FLAG(std::string, categories, "",
+          "course categories for the served ranking's per-category cap: a catalog dump "
+          "({\"id\",\"category\"}) or CNPC course info ({\"course_idx2\",\"discipline\"})");
+ABSL_FLAG(bool, choose_blend, false,
+          "score a grid of the blend's popularity and completion weights on the validation "
+          "split (never the test split) and print each");
+ABSL_FLAG(std::string, prune_neighbours, "",
+          "comma-separated N: also score the model with each history course's row of M cut "
+          "to its N largest entries (the sparse top-N model an exact server beyond 4,096 "
+          "items would hold); identity-basis models only");
+ABSL_FLAG(std::string, sparse_ease, "",
+          "comma-separated candidates:neighbours pairs: also score sparse EASE "
+          "(models/sparse_ease.h, lambda --sparse_ease_lambda) with each");
+ABSL_FLAG(std::string, sparse_model, "",
+          "comma-separated candidates:neighbours pairs: also score the trainer's model trained "
+          "sparse (TrainSparseModel, same parameters as the model) with each");
+ABSL_FLAG(double, sparse_ease_lambda, 50, "lambda of --sparse_ease");
+ABSL_FLAG(bool, ease_baseline, true,
+          "also score plain EASE (lambda --sparse_ease_lambda, default 50) as a baseline");
 ABSL_FLAG(std::string, json_out, "", "optionally write all figures as JSON here");
 
 namespace lm = lifelong::models;
@@ -147,24 +174,260 @@ int main(int argc, char** argv) {
                 static_cast<long long>(stats.interactions_used));
   }
   const std::vector<std::string>& universe = bundle->course_ids();
-  const std::vector<std::pair<std::string, lm::Scorer>> scorers = {
+  std::vector<std::pair<std::string, lm::Scorer>> scorers = {
       {"model", lm::BundleScorer(bundle)},
       {"popularity", lm::PopularityScorer(train, universe)},
       {"item_knn", lm::ItemKnnScorer(train, universe)},
   };
+  for (absl::string_view nv : absl::StrSplit(absl::GetFlag(FLAGS_prune_neighbours), ',',
+                                             absl::SkipEmpty())) {
+    int keep = 0;
+    if (!absl::SimpleAtoi(nv, &keep) || keep <= 0) {
+      return Fail(absl::InvalidArgumentError("--prune_neighbours: positive integers"));
+    }
+    if (!bundle->identity_query() || !out.contains("params")) {
+      return Fail(absl::InvalidArgumentError(
+          "--prune_neighbours: needs a model trained here with an identity basis"));
+    }
+    // Copy M (item_vectors row j = M[:, j]) and keep, for every history
+    // course i, its `keep` largest entries M[i][j] over j.
+    const int n = bundle->num_items();
+    lm::ModelArrays pruned;
+    pruned.course_ids = bundle->course_ids();
+    for (int j = 0; j < n; ++j) {
+      pruned.counts.push_back(bundle->InteractionCount(j));
+      pruned.completions.push_back(0);
+    }
+    pruned.dim = n;
+    pruned.identity_query = true;
+    pruned.item_vectors.assign(static_cast<size_t>(n) * n, 0.0f);
+    std::vector<std::pair<float, int>> row(n);
+    for (int i = 0; i < n; ++i) {
+      for (int j = 0; j < n; ++j) row[j] = {bundle->ItemVector(j)[i], j};
+      const int kk = std::min(keep, n);
+      std::partial_sort(row.begin(), row.begin() + kk, row.end(),
+                        [](const auto& a, const auto& b) { return a.first > b.first; });
+      for (int r = 0; r < kk; ++r) {
+        pruned.item_vectors[static_cast<size_t>(row[r].second) * n + i] = row[r].first;
+      }
+    }
+    pruned.content_dim = 1;
+    pruned.content.assign(n, 0.0f);
+    auto params = lm::TrainOptions::FromJson(out["params"]);
+    if (!params.ok()) return Fail(params.status());
+    pruned.recency_decay = params->recency_decay;
+    pruned.max_history = params->max_history;
+    lm::BuildOptions bo;
+    bo.build_indexes = false;
+    auto pb = lm::BuildModelBundle(std::move(pruned), nlohmann::json::object(), 0, "", bo);
+    if (!pb.ok()) return Fail(pb.status());
+    scorers.push_back({absl::StrCat("top", keep), lm::BundleScorer(*pb)});
+  }
+  for (absl::string_view spec : absl::StrSplit(absl::GetFlag(FLAGS_sparse_ease), ',',
+                                               absl::SkipEmpty())) {
+    std::pair<std::string, std::string> parts = absl::StrSplit(spec, ':');
+    lm::SparseEaseOptions so;
+    so.lambda = absl::GetFlag(FLAGS_sparse_ease_lambda);
+    if (!absl::SimpleAtoi(parts.first, &so.candidates) ||
+        !absl::SimpleAtoi(parts.second, &so.neighbours)) {
+      return Fail(absl::InvalidArgumentError("--sparse_ease: candidates:neighbours pairs"));
+    }
+    const absl::Time t0 = absl::Now();
+    auto sm = lm::TrainSparseEase(train, so);
+    if (!sm.ok()) return Fail(sm.status());
+    std::printf("sparse EASE %d:%d trained in %.2f s, %.1f MiB\n", so.candidates, so.neighbours,
+                absl::ToDoubleSeconds(absl::Now() - t0), sm->bytes() / double(1 << 20));
+    auto model = std::make_shared<lm::SparseItemModel>(std::move(*sm));
+    auto rows = std::make_shared<absl::flat_hash_map<std::string, int>>();
+    for (int i = 0; i < model->num_items(); ++i) (*rows)[model->course_ids[i]] = i;
+    std::vector<int> row_in_model(universe.size(), -1);
+    for (size_t i = 0; i < universe.size(); ++i) {
+      auto it = rows->find(universe[i]);
+      if (it != rows->end()) row_in_model[i] = it->second;
+    }
+    // Plain EASE's query: each distinct known history course, weight 1.
+    scorers.push_back({absl::StrCat("sparse", so.candidates, ":", so.neighbours),
+                       [model, rows, row_in_model](const lm::EvalCase& c) {
+                         std::vector<std::pair<int, double>> q;
+                         std::vector<bool> seen(model->num_items(), false);
+                         for (const lm::HistoryEvent& e : c.history) {
+                           auto it = rows->find(e.course_id);
+                           if (it == rows->end() || seen[it->second] || !(e.weight > 0)) continue;
+                           seen[it->second] = true;
+                           q.push_back({it->second, 1.0});
+                         }
+                         const std::vector<float> s = model->Score(q);
+                         std::vector<float> out(row_in_model.size(), -1e30f);
+                         for (size_t i = 0; i < out.size(); ++i) {
+                           if (row_in_model[i] >= 0) out[i] = s[row_in_model[i]];
+                         }
+                         return out;
+                       }});
+  }
+  for (absl::string_view spec : absl::StrSplit(absl::GetFlag(FLAGS_sparse_model), ',',
+                                               absl::SkipEmpty())) {
+    std::pair<std::string, std::string> parts = absl::StrSplit(spec, ':');
+    int candidates = 0, neighbours = 0;
+    if (!absl::SimpleAtoi(parts.first, &candidates) || !absl::SimpleAtoi(parts.second, &neighbours)) {
+      return Fail(absl::InvalidArgumentError("--sparse_model: candidates:neighbours pairs"));
+    }
+    if (!out.contains("params")) {
+      return Fail(absl::InvalidArgumentError("--sparse_model: needs a model trained here"));
+    }
+    auto params = lm::TrainOptions::FromJson(out["params"]);
+    if (!params.ok()) return Fail(params.status());
+    const absl::Time t0 = absl::Now();
+    auto sm = lm::TrainSparseModel(train, *params, candidates, neighbours);
+    if (!sm.ok()) return Fail(sm.status());
+    std::printf("sparse model %d:%d trained in %.2f s, %.1f MiB\n", candidates, neighbours,
+                absl::ToDoubleSeconds(absl::Now() - t0), sm->bytes() / double(1 << 20));
+    // Same vocabulary as the bundle's collaborative rows (rows 0..nc-1), and
+    // the bundle's query weights (recency-decayed, normalised).
+    for (int i = 0; i < sm->num_items(); ++i) {
+      if (sm->course_ids[i] != universe[i]) {
+        return Fail(absl::InternalError("--sparse_model: vocabulary differs from the model's"));
+      }
+    }
+    auto model = std::make_shared<lm::SparseItemModel>(std::move(*sm));
+    scorers.push_back({absl::StrCat("sparse", candidates, ":", neighbours),
+                       [model, bundle](const lm::EvalCase& c) {
+                         const auto q = bundle->HistoryRowWeights(c.history);
+                         if (q.empty()) return bundle->ScoreAll(c.history);
+                         std::vector<float> s = model->Score(q);
+                         s.resize(bundle->num_items(), 0.0f);
+                         return s;
+                       }});
+  }
+  if (absl::GetFlag(FLAGS_ease_baseline)) {
+    // Plain EASE (Steck 2019), lambda 50, unordered history: the trainer's
+    // set part alone, no recency, no popularity scaling, same vocabulary.
+    lm::TrainOptions ease;
+    ease.set_mix = 1;
+    ease.lambda_set = absl::GetFlag(FLAGS_sparse_ease_lambda);
+    ease.recency_decay = 1;
+    ease.popularity_exponent = 0;
+    auto ea = lm::TrainModel(train, {}, ease);
+    if (!ea.ok()) return Fail(ea.status());
+    lm::BuildOptions bo;
+    bo.build_indexes = false;
+    auto eb = lm::BuildModelBundle(std::move(*ea), nlohmann::json::object(), 0, "", bo);
+    if (!eb.ok()) return Fail(eb.status());
+    // Its universe may lack catalog-only courses: score in the model's order.
+    std::shared_ptr<const lm::ModelBundle> ebundle = *eb;
+    lm::Scorer inner = lm::BundleScorer(ebundle);
+    std::vector<int> row_in_ease(universe.size(), -1);
+    for (size_t i = 0; i < universe.size(); ++i) {
+      if (auto r = ebundle->Row(universe[i])) row_in_ease[i] = *r;
+    }
+    scorers.push_back({"ease", [inner, row_in_ease](const lm::EvalCase& c) {
+                         std::vector<float> e = inner(c);
+                         std::vector<float> out(row_in_ease.size(), -1e30f);
+                         for (size_t i = 0; i < out.size(); ++i) {
+                           if (row_in_ease[i] >= 0) out[i] = e[row_in_ease[i]];
+                         }
+                         return out;
+                       }});
+  }
   std::printf("%zu evaluation learners, %zu items ranked (history excluded)\n", cases.size(),
               universe.size());
   std::printf("%-11s %4s %9s %9s %9s %9s %9s\n", "scorer", "K", "recall", "ndcg", "hr",
               "precision", "coverage");
   for (const auto& [name, scorer] : scorers) {
-    for (int k : ks) {
-      lifelong::cli::Progress progress(std::cerr, absl::StrCat("evaluate: ", name, " @", k), "learners",
-                                       static_cast<int64_t>(cases.size()), absl::Seconds(5));
-      lm::RankingMetrics m = lm::EvaluateRanking(cases, universe, k, scorer,
-                                                 [&progress](int64_t done) { progress.Update(done); });
-      out["results"][name][std::to_string(k)] = m.ToJson();
-      std::printf("%-11s %4d %9.4f %9.4f %9.4f %9.4f %9.4f\n", name.c_str(), k, m.recall, m.ndcg,
+    // Every cut-off in one pass, on two threads (the machines have 2 cores).
+    lifelong::cli::Progress progress(std::cerr, absl::StrCat("evaluate: ", name), "learners",
+                                     static_cast<int64_t>(cases.size()), absl::Seconds(5));
+    const std::vector<lm::RankingMetrics> at = lm::EvaluateRankingAtKs(
+        cases, universe, ks, scorer, [&progress](int64_t done) { progress.Update(done); }, 2);
+    progress.Finish(static_cast<int64_t>(cases.size()));
+    for (size_t i = 0; i < ks.size(); ++i) {
+      const lm::RankingMetrics& m = at[i];
+      out["results"][name][std::to_string(ks[i])] = m.ToJson();
+      std::printf("%-11s %4d %9.4f %9.4f %9.4f %9.4f %9.4f\n", name.c_str(), ks[i], m.recall, m.ndcg,
                   m.hit_rate, m.precision, m.coverage);
+    }
+  }
+  if (absl::GetFlag(FLAGS_served) || absl::GetFlag(FLAGS_choose_blend)) {
+    lm::ServedRankingOptions served;
+    served.weights = lm::ServedBlend();
+    if (!absl::GetFlag(FLAGS_categories).empty()) {
+      auto cats = lm::ReadCourseCategories(absl::GetFlag(FLAGS_categories));
+      if (!cats.ok()) return Fail(cats.status());
+      served.category = std::move(*cats);
+    }
+    const int k = 10;
+    if (absl::GetFlag(FLAGS_served)) {
+      // The pure model, the served ranking (blend + category cap) and the
+      // served ranking with one re-ranker dropped at a time.
+      std::vector<std::pair<std::string, lm::ServedRankingOptions>> variants;
+      lm::ServedRankingOptions pure = served;
+      pure.blend = false;
+      pure.category_cap = false;
+      variants.push_back({"model (pure)", pure});
+      variants.push_back({"served", served});
+      lm::ServedRankingOptions v = served;
+      v.weights.popularity = 0;
+      variants.push_back({"served - popularity", v});
+      v = served;
+      v.weights.completion = 0;
+      variants.push_back({"served - completion", v});
+      v = served;
+      v.category_cap = false;
+      variants.push_back({"served - category cap", v});
+      std::printf("\nserved ranking (blend %s, K=%d; %zu courses with a category) and the cost "
+                  "of each re-ranker:\n%-22s %9s %9s %9s %9s\n",
+                  lm::kServedBlendName, k, served.category.size(), "ranking", "recall", "ndcg",
+                  "hr", "coverage");
+      for (const auto& [name, opts] : variants) {
+        lifelong::cli::Progress progress(std::cerr, absl::StrCat("evaluate: ", name), "learners",
+                                         static_cast<int64_t>(cases.size()), absl::Seconds(5));
+        const lm::RankingMetrics m = lm::EvaluateRankingAtKs(
+            cases, universe, {k}, lm::ServedRankingScorer(bundle, opts, k),
+            [&progress](int64_t done) { progress.Update(done); }, 2)[0];
+        out["served"][name] = m.ToJson();
+        std::printf("%-22s %9.4f %9.4f %9.4f %9.4f\n", name.c_str(), m.recall, m.ndcg, m.hit_rate,
+                    m.coverage);
+      }
+    }
+    if (absl::GetFlag(FLAGS_choose_blend) && absl::GetFlag(FLAGS_model_dir).empty()) {
+      // The blend's weights are chosen on the validation split carved out of
+      // the training part, as the model's parameters are.
+      std::vector<lm::Interaction> vtrain;
+      std::vector<lm::EvalCase> vcases;
+      if (random_split) {
+        lm::SplitRandom(train, absl::GetFlag(FLAGS_valid_fraction), absl::GetFlag(FLAGS_seed) + 1,
+                        &vtrain, &vcases);
+      } else {
+        lm::SplitSequenceTails(train, absl::GetFlag(FLAGS_valid_fraction), &vtrain, &vcases);
+      }
+      auto params = lm::TrainOptions::FromJson(out["params"]);
+      if (!params.ok()) return Fail(params.status());
+      auto va = lm::TrainModel(vtrain, {}, *params);
+      if (!va.ok()) return Fail(va.status());
+      lm::BuildOptions bo;
+      bo.build_indexes = false;
+      auto vb = lm::BuildModelBundle(std::move(*va), nlohmann::json::object(), 0, "", bo);
+      if (!vb.ok()) return Fail(vb.status());
+      std::printf("\nblend grid on the validation split (%zu learners; cf %.2f, category cap on):\n"
+                  "%10s %10s %9s %9s\n",
+                  vcases.size(), served.weights.cf, "popularity", "completion", "hr", "ndcg");
+      lifelong::cli::Progress grid(std::cerr, "evaluate: blend grid", "configurations", 15,
+                                   absl::Seconds(5));
+      int configurations = 0;
+      for (double pop : {0.0, 0.03, 0.06, 0.12, 0.25}) {
+        for (double completion : {0.0, 0.03, 0.1}) {
+          grid.Update(configurations++);
+          lm::ServedRankingOptions g = served;
+          g.weights.popularity = pop;
+          g.weights.completion = completion;
+          const lm::RankingMetrics m = lm::EvaluateRankingAtKs(
+              vcases, (*vb)->course_ids(), {k}, lm::ServedRankingScorer(*vb, g, k), {}, 2)[0];
+          out["blend_grid"].push_back(
+              {{"popularity", pop}, {"completion", completion}, {"metrics", m.ToJson()}});
+          std::printf("%10.2f %10.2f %9.4f %9.4f\n", pop, completion, m.hit_rate, m.ndcg);
+          std::fflush(stdout);
+        }
+      }
+      grid.Finish(configurations);
     }
   }
   if (!absl::GetFlag(FLAGS_json_out).empty()) {

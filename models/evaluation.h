@@ -78,7 +78,25 @@ RankingMetrics EvaluateRanking(const std::vector<EvalCase>& cases,
                                const Scorer& scorer,
                                const std::function<void(int64_t)>& progress = {});
 
-// Scorer using bundle->ScoreAll (universe = bundle->course_ids()).
+// Identity-basis bundles up to this many items are scored by BundleScorer
+// from a transposed copy of M (n^2 float32: 64 MiB at 4,096).
+inline constexpr int kBundleScorerTransposeMaxItems = 8192;
+
+// EvaluateRanking at several cut-offs in one pass (each case scored once),
+// on `threads` threads (the scorer must then be thread-safe). The figures do
+// not depend on `threads` (per-case values are summed in case order).
+// `progress` is called from one thread with an approximate count done.
+std::vector<RankingMetrics> EvaluateRankingAtKs(const std::vector<EvalCase>& cases,
+                                               const std::vector<std::string>& universe,
+                                               const std::vector<int>& ks, const Scorer& scorer,
+                                               const std::function<void(int64_t)>& progress = {},
+                                               int threads = 1);
+
+// Scorer giving exactly bundle->ScoreAll's floats (universe =
+// bundle->course_ids()). Identity-basis bundles up to
+// kBundleScorerTransposeMaxItems items are scored from a transposed copy
+// made here (ScoreAll's column reads are memory-bound); the floats are
+// identical (same double accumulation order, ModelBundle::HistoryRowWeights).
 Scorer BundleScorer(std::shared_ptr<const ModelBundle> bundle);
 
 // Baseline: distinct-learner counts in `train`.

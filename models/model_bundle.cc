@@ -273,6 +273,13 @@ std::vector<float> ModelBundle::LearnerVector(absl::Span<const HistoryEvent> his
   return q;
 }
 
+std::vector<std::pair<int, double>> ModelBundle::HistoryRowWeights(
+    absl::Span<const HistoryEvent> history) const {
+  std::vector<std::pair<int, double>> out;
+  for (const WeightedRow& r : HistoryWeights(*this, impl_->a, history)) out.push_back({r.row, r.weight});
+  return out;
+}
+
 std::vector<float> ModelBundle::ScoreAll(absl::Span<const HistoryEvent> history) const {
   const ModelArrays& a = impl_->a;
   const int n = num_items();

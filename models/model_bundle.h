@@ -46,6 +46,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -142,6 +143,16 @@ class ModelBundle {
   // for j in [0, num_items()). The evaluator ranks with this; Search returns
   // the same scores for the items it finds.
   std::vector<float> ScoreAll(absl::Span<const HistoryEvent> history) const;
+
+  // The weighted history rows ScoreAll and LearnerVector use: (row, weight)
+  // for each distinct known course, most recent first, weights
+  // verb_weight * decay^age L2-normalised. Empty when no course is known
+  // (ScoreAll then returns popularity). For an identity-basis model,
+  // ScoreAll(history)[j] == float(sum over these, in this order, of
+  // weight * double(ItemVector(j)[row])) -- what a scorer holding M's rows
+  // contiguously (evaluation.h BundleScorer) recomputes bit for bit.
+  std::vector<std::pair<int, double>> HistoryRowWeights(
+      absl::Span<const HistoryEvent> history) const;
 
   // Only items with interactions (InteractionCount > 0) are indexed, so
   // content-only courses never come out of SearchBatch/Recommend; find them

@@ -15,11 +15,13 @@
 #include <grpcpp/grpcpp.h>
 
 #include <cstdio>
+#include <iostream>
 #include <string>
 #include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "models/evaluation.h"
@@ -29,6 +31,7 @@
 #include "models/records_export.h"
 #include "models/trainer.h"
 #include "services/auth/client_token.h"
+#include "services/cli/progress.h"
 #include "services/common/grpc_tls.h"
 #include "services/common/tls_flags.h"
 
@@ -55,14 +58,21 @@ int Fail(const absl::Status& s) {
 
 nlohmann::json Figures(const std::vector<lm::EvalCase>& cases,
                        const std::vector<lm::Interaction>& train,
-                       std::shared_ptr<const lm::ModelBundle> bundle) {
+                       std::shared_ptr<const lm::ModelBundle> bundle, const std::string& what) {
   nlohmann::json j;
   const auto& universe = bundle->course_ids();
-  j["model"] = lm::EvaluateRanking(cases, universe, 10, lm::BundleScorer(bundle)).ToJson();
-  j["popularity"] =
-      lm::EvaluateRanking(cases, universe, 10, lm::PopularityScorer(train, universe)).ToJson();
-  j["item_knn"] =
-      lm::EvaluateRanking(cases, universe, 10, lm::ItemKnnScorer(train, universe)).ToJson();
+  const std::vector<std::pair<std::string, lm::Scorer>> scorers = {
+      {"model", lm::BundleScorer(bundle)},
+      {"popularity", lm::PopularityScorer(train, universe)},
+      {"item_knn", lm::ItemKnnScorer(train, universe)}};
+  for (const auto& [name, scorer] : scorers) {
+    lifelong::cli::Progress progress(std::cerr, absl::StrCat("train: ", what, " figures, ", name),
+                                     "learners", static_cast<int64_t>(cases.size()),
+                                     absl::Seconds(5));
+    j[name] = lm::EvaluateRankingAtKs(cases, universe, {10}, scorer,
+                                      [&progress](int64_t done) { progress.Update(done); }, 2)[0]
+                  .ToJson();
+  }
   return j;
 }
 
@@ -140,14 +150,14 @@ int main(int argc, char** argv) {
   if (absl::GetFlag(FLAGS_tune)) {
     const absl::Time t0 = absl::Now();
     std::printf("train: tuning on a validation split of %zu interactions\n", data.size());
-    auto tuned = lm::TuneOnValidation(
-        data, options, vf, random, absl::GetFlag(FLAGS_seed), 10, [t0](int done, int most) {
-          const double secs = absl::ToDoubleSeconds(absl::Now() - t0);
-          std::printf("train: tuning trial %d (of at most %d), %.0fs, %.1f trials/min, ETA at most %.0fs\n", done,
-                      most, secs, done * 60.0 / std::max(secs, 1e-3),
-                      secs / std::max(done, 1) * (most - done));
-          std::fflush(stdout);
-        });
+    lifelong::cli::Progress trials(std::cerr, "train: tuning", "trials", lm::kMaxTuningTrials,
+                                   absl::Seconds(5));
+    auto tuned = lm::TuneOnValidation(data, options, vf, random, absl::GetFlag(FLAGS_seed), 10,
+                                      [&trials](int done, int most) {
+                                        trials.set_total(most);
+                                        trials.Update(done);
+                                      });
+    if (tuned.ok()) trials.Finish(static_cast<int64_t>(tuned->trials.size()));
     if (!tuned.ok()) return Fail(tuned.status());
     options = tuned->best;
     manifest["tuning"] = {{"trials", tuned->trials.size()},
@@ -181,7 +191,7 @@ int main(int argc, char** argv) {
       bo.build_indexes = false;
       auto vb = lm::BuildModelBundle(std::move(*va), nlohmann::json::object(), 0, "", bo);
       if (!vb.ok()) return Fail(vb.status());
-      manifest["evaluation"]["validation"] = Figures(vcases, vtrain, *vb);
+      manifest["evaluation"]["validation"] = Figures(vcases, vtrain, *vb, "validation");
     }
   }
   if (!absl::GetFlag(FLAGS_test).empty()) {
@@ -191,7 +201,7 @@ int main(int argc, char** argv) {
     bo.build_indexes = false;
     auto b = lm::BuildModelBundle(*arrays, nlohmann::json::object(), 0, "", bo);
     if (!b.ok()) return Fail(b.status());
-    manifest["evaluation"]["test"] = Figures(lm::CasesFromTrainTest(data, *test), data, *b);
+    manifest["evaluation"]["test"] = Figures(lm::CasesFromTrainTest(data, *test), data, *b, "test");
     manifest["evaluation"]["test"]["file"] = absl::GetFlag(FLAGS_test);
   }
   auto version = lm::WriteModelVersion(root, *arrays, manifest);

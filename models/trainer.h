@@ -23,9 +23,12 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "models/evaluation.h"
 #include "models/interaction.h"
@@ -84,6 +87,82 @@ absl::StatusOr<ModelArrays> TrainModel(const std::vector<Interaction>& interacti
                                        const std::vector<CatalogCourse>& catalog,
                                        const TrainOptions& options, TrainStats* stats = nullptr);
 
+// Trains many models on the same interactions and catalog, sharing what
+// does not depend on the parameter that changed (tuning trains ~30):
+//   * the vocabulary and learner rows (built once, for `max_items`);
+//   * the Gram matrix X'X of the set part (built once) and its inverse
+//     P = (X'X + lambda_set I)^-1 per lambda_set (last kSetCacheCapacity);
+//   * the sequence part's solution per (recency_decay, target_decay,
+//     lambda_seq, source_window, target_window) (last kSeqCacheCapacity).
+// So trials that change only set_mix or popularity_exponent cost the
+// assembly of M, and a set_mix of 0 (1) never builds the set (sequence)
+// part. Train(o) returns exactly what TrainModel(interactions, catalog, o)
+// returns (the same floats; trainer_test checks it), unless
+// `single_precision`: then the dense solves run in float32 (about twice as
+// fast here; scores differ in the 3rd-4th digit), which tuning uses because
+// its models only rank parameter settings; the final model is trained in
+// double. Memory: the caches hold
+// up to 1 + kSetCacheCapacity + kSeqCacheCapacity matrices of
+// collaborative_items()^2 doubles (3,300 items: 87 MB each).
+// Not thread-safe (one tuning loop owns it).
+class ModelTrainer {
+ public:
+  static constexpr size_t kSetCacheCapacity = 3;
+  static constexpr size_t kSeqCacheCapacity = 4;
+
+  ModelTrainer(const std::vector<Interaction>& interactions,
+               const std::vector<CatalogCourse>& catalog, int max_items,
+               bool single_precision = false);
+  ~ModelTrainer();
+  ModelTrainer(const ModelTrainer&) = delete;
+  ModelTrainer& operator=(const ModelTrainer&) = delete;
+
+  // INVALID_ARGUMENT naming the field for bad options, and for
+  // options.max_items other than the constructor's; INTERNAL when a solve
+  // fails.
+  absl::StatusOr<ModelArrays> Train(const TrainOptions& options, TrainStats* stats = nullptr);
+
+  int collaborative_items() const { return nc_; }
+  // Dense factorisations done so far (cache misses), for benchmarks.
+  int64_t solves() const { return solves_; }
+
+ private:
+  using Matrix = std::shared_ptr<const std::vector<double>>;
+  template <typename Key>
+  using Cache = std::vector<std::pair<Key, Matrix>>;
+  struct SeqKey {
+    double recency_decay, target_decay, lambda_seq;
+    int source_window, target_window;
+    bool operator==(const SeqKey& o) const {
+      return recency_decay == o.recency_decay && target_decay == o.target_decay &&
+             lambda_seq == o.lambda_seq && source_window == o.source_window &&
+             target_window == o.target_window;
+    }
+  };
+  template <typename Key>
+  static Matrix Lookup(Cache<Key>* cache, const Key& key);
+  template <typename Key>
+  static void Remember(Cache<Key>* cache, const Key& key, Matrix value, size_t capacity);
+
+  // P = (X'X + lambda I)^-1, both triangles, row-major.
+  absl::StatusOr<Matrix> SetInverse(double lambda);
+  // B_seq in the mt layout (element j * nc + i = B[i][j]).
+  absl::StatusOr<Matrix> SequenceSolution(const TrainOptions& o);
+
+  const int max_items_;
+  const bool single_precision_;
+  const std::vector<CatalogCourse> catalog_;
+  ModelArrays vocabulary_;  // course_ids, counts, completions only
+  absl::flat_hash_map<std::string, int> row_of_;
+  int nc_ = 0;
+  std::vector<std::vector<std::pair<int, double>>> rows_;
+  int64_t used_ = 0;
+  std::vector<double> gram_;  // X'X, empty until the set part is first needed
+  Cache<double> set_cache_;
+  Cache<SeqKey> seq_cache_;
+  int64_t solves_ = 0;
+};
+
 // Result of choosing hyper-parameters on a validation split carved out of the
 // training interactions (the last valid_fraction of each learner's sequence,
 // or a seeded random part when `random_split`).
@@ -91,15 +170,28 @@ struct TuningResult {
   TrainOptions best;
   RankingMetrics best_metrics;  // validation metrics of `best`
   nlohmann::json trials;        // array of {params, metrics}
+  int64_t solves = 0;           // dense factorisations done (ModelTrainer)
 };
+
+// Threads scoring validation learners in TuneOnValidation (the machines
+// this runs on have 2 cores).
+inline constexpr int kTuningThreads = 2;
 
 // Validation learners scored per trial at most (an evenly spaced sample of
 // the learners with a held-out part); bounds tuning time on large data.
-inline constexpr int kMaxValidationCases = 20000;
+inline constexpr int kMaxValidationCases = 10000;
+
+// Most trials TuneOnValidation runs.
+inline constexpr int kMaxTuningTrials = 35;
 
 // Coordinate search over recency_decay, target_decay, popularity_exponent,
-// set_mix, lambda_set and lambda_seq (two passes), maximising validation
-// Recall@k + NDCG@k. Scores through ModelBundle::ScoreAll.
+// set_mix, lambda_set and lambda_seq, maximising validation Recall@k +
+// NDCG@k: pass 1 tries every grid value of each axis in turn, pass 2 the
+// grid neighbours of each chosen value. One ModelTrainer in float32 serves
+// all trials (shared Gram matrix and solves; trials that differ only in
+// set_mix or popularity_exponent cost no solve); at most
+// kMaxValidationCases validation learners (an evenly spaced sample), scored
+// exactly as ModelBundle::ScoreAll on kTuningThreads threads.
 // `progress`, when set, is called after each trial with the number done and
 // the most there can be (for progress lines with rate and ETA).
 absl::StatusOr<TuningResult> TuneOnValidation(const std::vector<Interaction>& interactions,

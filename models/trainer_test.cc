@@ -1,5 +1,6 @@
 #include "models/trainer.h"
 
+#include <cmath>
 #include <cstdio>
 
 #include "gtest/gtest.h"
@@ -102,6 +103,94 @@ TEST(TrainOptions, JsonRoundTripAndValidation) {
   EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
   auto wrong_type = TrainOptions::FromJson({{"max_items", "many"}});
   EXPECT_EQ(wrong_type.status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+// The trainer shared by tuning trials gives the same floats as a fresh
+// TrainModel for every option set, whatever it computed before (cache hits,
+// evictions, set_mix 0 and 1).
+TEST(ModelTrainer, EveryTrainEqualsAFreshTrainModel) {
+  const std::vector<Interaction> data = Data(5);
+  ModelTrainer trainer(data, {}, TrainOptions().max_items);
+  std::vector<TrainOptions> sequence;
+  for (double mix : {0.0, 0.5, 1.0}) {
+    for (double rec : {0.6, 1.0}) {
+      for (double lset : {20.0, 50.0, 200.0}) {
+        TrainOptions o;
+        o.set_mix = mix;
+        o.recency_decay = rec;
+        o.lambda_set = lset;
+        o.lambda_seq = lset / 2;
+        o.popularity_exponent = mix / 5;
+        sequence.push_back(o);
+      }
+    }
+  }
+  sequence.push_back(sequence[0]);  // evicted by now: recomputed
+  for (const TrainOptions& o : sequence) {
+    auto cached = trainer.Train(o);
+    auto fresh = TrainModel(data, {}, o);
+    ASSERT_TRUE(cached.ok()) << cached.status();
+    ASSERT_TRUE(fresh.ok()) << fresh.status();
+    EXPECT_EQ(cached->course_ids, fresh->course_ids);
+    ASSERT_EQ(cached->item_vectors.size(), fresh->item_vectors.size());
+    EXPECT_TRUE(cached->item_vectors == fresh->item_vectors) << o.ToJson().dump();
+  }
+  // Fewer solves than trainings: the caches were used.
+  EXPECT_LT(trainer.solves(), static_cast<int64_t>(sequence.size()));
+  TrainOptions other;
+  other.max_items = 7;
+  EXPECT_EQ(trainer.Train(other).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+// Tuning's float32 solves stay close to the double model (they only rank
+// parameter settings, but they must rank the same models).
+TEST(ModelTrainer, SinglePrecisionStaysCloseToDouble) {
+  const std::vector<Interaction> data = Data(8);
+  for (double mix : {0.0, 0.5, 1.0}) {
+    TrainOptions o;
+    o.set_mix = mix;
+    ModelTrainer single(data, {}, o.max_items, /*single_precision=*/true);
+    auto s = single.Train(o);
+    auto d = TrainModel(data, {}, o);
+    ASSERT_TRUE(s.ok() && d.ok());
+    ASSERT_EQ(s->item_vectors.size(), d->item_vectors.size());
+    double largest = 0, worst = 0;
+    for (size_t x = 0; x < d->item_vectors.size(); ++x) {
+      largest = std::max(largest, std::fabs(double(d->item_vectors[x])));
+      worst = std::max(worst, std::fabs(double(d->item_vectors[x]) - s->item_vectors[x]));
+    }
+    EXPECT_LT(worst, 1e-3 * largest) << "set_mix " << mix;
+    EXPECT_FALSE(s->item_vectors == d->item_vectors) << "float32 path not taken";
+  }
+}
+
+// BundleScorer's transposed scoring returns ScoreAll's floats bit for bit,
+// and its multi-threaded evaluation the same figures as one thread.
+TEST(BundleScorer, EqualsScoreAllBitForBitAndThreadsDoNotChangeFigures) {
+  std::vector<Interaction> train;
+  std::vector<EvalCase> cases;
+  SplitSequenceTails(Data(6), 0.2, &train, &cases);
+  TrainOptions o;
+  o.set_mix = 0.3;
+  auto arrays = TrainModel(train, {}, o);
+  ASSERT_TRUE(arrays.ok());
+  auto bundle = BuildModelBundle(std::move(*arrays), {}, 1, "");
+  ASSERT_TRUE(bundle.ok());
+  ASSERT_TRUE((*bundle)->identity_query());
+  Scorer scorer = BundleScorer(*bundle);
+  EvalCase cold;
+  cold.history = {{"no-such-course", 1.0f}};
+  cases.push_back(cold);
+  for (const EvalCase& c : cases) {
+    EXPECT_TRUE(scorer(c) == (*bundle)->ScoreAll(c.history)) << c.learner;
+  }
+  const auto one = EvaluateRankingAtKs(cases, (*bundle)->course_ids(), {5, 10}, scorer, {}, 1);
+  const auto two = EvaluateRankingAtKs(cases, (*bundle)->course_ids(), {5, 10}, scorer, {}, 2);
+  const RankingMetrics single = EvaluateRanking(cases, (*bundle)->course_ids(), 10, scorer);
+  EXPECT_EQ(one[1].ToJson(), two[1].ToJson());
+  EXPECT_EQ(one[0].ToJson(), two[0].ToJson());
+  EXPECT_EQ(one[1].ToJson(), single.ToJson());
+  EXPECT_LE(one[0].recall, one[1].recall);
 }
 
 TEST(TuneOnValidation, ChoosesParametersNoWorseThanTheStartPoint) {

@@ -44,6 +44,7 @@
 #include "models/interaction.h"
 #include "models/model_bundle.h"
 #include "models/served_blend.h"
+#include "models/served_ranking.h"
 #include "nlohmann/json.hpp"
 #include "proto/lifelong/v1/catalog.pb.h"
 #include "proto/lifelong/v1/recommend.pb.h"
@@ -191,34 +192,11 @@ std::vector<std::vector<std::string>> RankedLists(const std::vector<EvalCase>& c
                                                   const std::vector<std::string>& universe, int k,
                                                   const Scorer& scorer);
 
-// What services/recommend/recommender.cc does to the model's scores for a
-// warm learner with no filter, no interests, no location and no
-// prerequisites (Recommender::Recommend, "Features and scores"):
-//   score = weights.cf * max(0, cf) / max_cf + weights.popularity * Popularity
-//           + weights.completion * CompletionRate   (+ constant terms)
-// with cf = ModelBundle::ScoreAll, max_cf over the courses not in the
-// history; cold learners: popularity * (weights.cold_popularity +
-// weights.cold_pop_completion * CompletionRate). Then the diversity rule of
-// services/recommend/diversity.cc: at most max(2, ceil(0.4 k)) per category,
-// refilled in rank order without the cap when that leaves fewer than k
-// (series are assumed distinct, as MakeCatalogCourses makes them).
-// Courses the model knows only by content (no training interactions) score
-// 0 here, while the service scores catalog courses it does not know by
-// content: recomputation and service agree when every catalog course has
-// training interactions (CNPC: all 238 do).
-// The weights are the service's own: models::ServedBlend
-// (models/served_blend.h), the struct Recommender::Options::blend holds, so
-// a change of the served weights changes this recomputation with it.
-struct ServedRankingOptions {
-  ServedBlend weights;  // the served weights (defaults = the service's)
-  bool blend = true;  // false: model scores only (then = BundleScorer + caps)
-  absl::flat_hash_map<std::string, std::string> category;  // course -> category; absent = ""
-};
-
-// Scorer giving the served ranking's top k the top scores (the rest keep
-// their blended scores, below them). Universe = bundle->course_ids().
-Scorer ServedRankingScorer(std::shared_ptr<const ModelBundle> bundle, ServedRankingOptions options,
-                           int k);
+// ServedRankingOptions and ServedRankingScorer (the service's re-ranking
+// recomputed offline) live in models/served_ranking.h, gRPC-free, so that
+// models/evaluate reports the served ranking too.
+using ::lifelong::models::ServedRankingOptions;
+using ::lifelong::models::ServedRankingScorer;
 
 // Fraction of cases whose lists agree: `same_order` identical sequences,
 // `same_set` the same courses in any order; `mean_overlap` the mean share

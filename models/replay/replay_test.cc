@@ -177,7 +177,7 @@ TEST(ServedRankingScorer, BlendsNormalisedModelScoreWithPopularity) {
   const auto model = RankedLists(f.cases, universe, 10, BundleScorer(f.bundle));
   for (size_t i = 0; i < f.cases.size(); ++i) {
     // The first course maximises weights.cf max(0, cf)/max_cf + weights.popularity pop
-    // + weights.completion completion (the served defaults, 0.55 / 0.12 / 0.03).
+    // + weights.completion completion (the served defaults, models/served_blend.h).
     const ServedBlend& w = o.weights;
     const std::vector<float> cf = f.bundle->ScoreAll(f.cases[i].history);
     absl::flat_hash_set<std::string> hist;

@@ -299,11 +299,12 @@ TEST_F(RecommenderReadinessTest, BlendWeightsComeFromOptions) {
     best = std::max(best, s.score);
   }
   EXPECT_DOUBLE_EQ(best, 1.0);
-  // The defaults are the documented served weights (docs/recommend.md).
+  // The defaults are the documented served weights (docs/recommend.md),
+  // configuration district-2026-12 (docs/models.md).
   const models::ServedBlend d = Recommender::Options().blend;
   EXPECT_EQ(d.cf, 0.55);
-  EXPECT_EQ(d.popularity, 0.12);
-  EXPECT_EQ(d.completion, 0.03);
+  EXPECT_EQ(d.popularity, 0.03);
+  EXPECT_EQ(d.completion, 0.0);
   EXPECT_EQ(d.cold_popularity, 0.25);
   EXPECT_EQ(d.cold_pop_completion, 0.1);
 }
