@@ -32,13 +32,14 @@ export const PUBLIC_DIR = path.join(HERE, "..", "public");
 
 // The bridged methods: [service, backend, local method names]. Not bridged on
 // purpose: writes to the catalog, model pinning, operators' and internal
-// calls (ExportStatements, WatchLearnerChanges, ListAuditEvents, VoidStatement).
+// calls (ExportStatements, WatchLearnerChanges, ListAuditEvents, VoidStatement,
+// Bind/Unbind/GetLearnerCard: cards are bound at the counter with the CLI).
 export const ROUTES = [
   [CourseCatalogService, "catalog", ["getCourse", "batchGetCourses", "listCourses", "listProgrammes"]],
   [RecommendationService, "recommend", ["recommend", "similarCourses", "planPath"]],
   [LearningRecordService, "records",
     ["recordStatement", "listStatements", "getTranscript", "exportLearner", "eraseLearner",
-     "createKioskPass", "redeemKioskPass"]],
+     "createKioskPass", "redeemKioskPass", "redeemLearnerCard"]],
 ];
 
 const CONTENT_TYPES = {
