@@ -74,6 +74,24 @@ export LIFELONG_WEB_PORT=$((BASE + 90))
 export RECORDS_FLAGS="--xapi_port=-1 --metrics_port=0" CATALOG_FLAGS="--metrics_port=0" RECOMMEND_FLAGS="--metrics_port=0"
 export DEMO_LEARNERS="${WEB_TEST_LEARNERS:-300}" DEMO_COURSES="${WEB_TEST_COURSES:-120}" DEMO_PARALLEL=2
 export STACK_AUTH=1 STACK_TRAIN_FLAGS="--tune=false"
+# The test plays the district identity provider (tests/browser/app_oidc.test.mjs): a fresh RSA
+# signing key, its JWKS given to every service (--auth_oidc_*), the private key to the tests.
+OIDC_DIR="$VAR_DIR/oidc"
+mkdir -p "$OIDC_DIR" && chmod 700 "$OIDC_DIR"
+export WEB_OIDC_KEY="$OIDC_DIR/idp.key" WEB_OIDC_KID="test-idp-$(date +%s)"
+export WEB_OIDC_ISSUER="https://id.dongcheng.gov.cn" WEB_OIDC_AUDIENCE="lifelong-app"
+if ! node -e '
+  const crypto = require("node:crypto"), fs = require("node:fs");
+  const { publicKey, privateKey } = crypto.generateKeyPairSync("rsa", { modulusLength: 2048 });
+  fs.writeFileSync(process.argv[1], privateKey.export({ type: "pkcs8", format: "pem" }), { mode: 0o600 });
+  const jwk = publicKey.export({ format: "jwk" });
+  fs.writeFileSync(process.argv[2], JSON.stringify({ keys: [{ ...jwk, kid: process.argv[3], use: "sig", alg: "RS256" }] }));
+' "$WEB_OIDC_KEY" "$OIDC_DIR/jwks.json" "$WEB_OIDC_KID"; then
+  say "cannot make the test identity provider's key"; FAILED=1; finish 1
+fi
+OIDC_FLAGS="--auth_oidc_jwks_file=$OIDC_DIR/jwks.json --auth_oidc_issuer=$WEB_OIDC_ISSUER --auth_oidc_audience=$WEB_OIDC_AUDIENCE"
+RECORDS_FLAGS="$RECORDS_FLAGS $OIDC_FLAGS" CATALOG_FLAGS="$CATALOG_FLAGS $OIDC_FLAGS"
+RECOMMEND_FLAGS="$RECOMMEND_FLAGS $OIDC_FLAGS"
 export WEB_KIOSK_VENUES="beixinqiao-sqxx dongsi-sqxx hepingli-sqxx"
 SCHEME=http
 if [ "${WEB_TEST_TLS:-0}" = 1 ]; then
