@@ -62,8 +62,10 @@ inline constexpr char kMetaLearnerCardOfPrefix[] = "learner_card_of/";
 inline constexpr int kCardNumberDigits = 12;
 
 struct LearnerCardOptions {
-  // PBKDF2-HMAC-SHA256 rounds for new PINs. 20,000 take about 6 ms on this
-  // project's machines (2 cores); a kiosk sign-in or a binding pays it once.
+  // PBKDF2-HMAC-SHA256 rounds for new PINs. 20,000 took 3.7 ms on an idle
+  // core of this project's 2-core machines and 15 ms (median of 20) with the
+  // load average at 8 (OpenSSL through Python's hashlib, 2026-12-02 23:12 UTC);
+  // a kiosk sign-in or a binding pays it once, under the registry's mutex.
   int pbkdf2_iterations = 20000;
   int lock_after = 5;
   absl::Duration lockout = absl::Minutes(15);
