@@ -3,6 +3,7 @@
 #include <signal.h>
 
 #include <fstream>
+#include <iostream>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
@@ -104,6 +105,22 @@ TEST_F(CardCommandsTest, BindStatusUnbind) {
   ASSERT_EQ(u.code, 0) << u.err;
   Result gone = Run({"card", "status", kCard}, op);
   EXPECT_EQ(gone.code, 3) << gone.err;  // NOT_FOUND
+}
+
+TEST_F(CardCommandsTest, PinFromStdinStaysOffTheCommandLine) {
+  const std::string op = Token(auth::Role::kOperator, "operator-wang");
+  const std::string card = "110100000782";
+  std::istringstream in("  730915\n");
+  std::streambuf* saved = std::cin.rdbuf(in.rdbuf());
+  Result b = Run({"card", "bind", card, "--learner", "u000078", "--pin", "-"}, op);
+  std::istringstream empty("");
+  std::cin.rdbuf(empty.rdbuf());
+  Result none = Run({"card", "bind", card, "--learner", "u000078", "--pin", "-"}, op);
+  std::cin.rdbuf(saved);
+  ASSERT_EQ(b.code, 0) << b.err;
+  EXPECT_FALSE(absl::StrContains(b.out, "730915"));
+  EXPECT_EQ(none.code, 2) << "no line on stdin: " << none.err;
+  EXPECT_TRUE(absl::StrContains(none.err, "--pin -")) << none.err;
 }
 
 TEST_F(CardCommandsTest, MisuseGetsTheRightExitCodeAndMessage) {
