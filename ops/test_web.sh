@@ -3,7 +3,8 @@
 #   1. installs what is missing: Debian's chromium and fonts-noto-cjk (apt-get, with sudo when
 #      not root), node/npm, and services/web's npm packages (npm ci from the lockfile;
 #      PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1: no browser is ever downloaded)
-#   2. brings up a stack of its own: authentication on, a small demo district, its own var
+#   2. brings up a stack of its own: authentication on (and ID tokens of a test identity provider
+#      whose key it makes, for tests/browser/app_oidc.test.mjs), a small demo district, its own var
 #      dir (mktemp) and ports (WEB_TEST_PORT_BASE [27100]: records +1, catalog +2,
 #      recommend +3, gateway +90), metrics on free ports, no xAPI port
 #   3. runs every tests/browser/*.test.mjs in Debian's chromium (headless, playwright-core)
@@ -87,7 +88,7 @@ if ! node -e '
   const jwk = publicKey.export({ format: "jwk" });
   fs.writeFileSync(process.argv[2], JSON.stringify({ keys: [{ ...jwk, kid: process.argv[3], use: "sig", alg: "RS256" }] }));
 ' "$WEB_OIDC_KEY" "$OIDC_DIR/jwks.json" "$WEB_OIDC_KID"; then
-  say "cannot make the test identity provider's key"; FAILED=1; finish 1
+  say "cannot make the test identity provider's key"; rm -rf "$VAR_DIR"; FAILED=1; finish 1
 fi
 OIDC_FLAGS="--auth_oidc_jwks_file=$OIDC_DIR/jwks.json --auth_oidc_issuer=$WEB_OIDC_ISSUER --auth_oidc_audience=$WEB_OIDC_AUDIENCE"
 RECORDS_FLAGS="$RECORDS_FLAGS $OIDC_FLAGS" CATALOG_FLAGS="$CATALOG_FLAGS $OIDC_FLAGS"
