@@ -13,6 +13,8 @@
 #                                          127.0.0.1, ::1 and $DEV_CA_HOSTS
 #   client.pem/.key                        clientAuth only: the CLI, demo loader,
 #                                          trainer and curl (CN lifelong-client)
+#   web.pem/.key                           serverAuth only: the web gateway's HTTPS to
+#                                          browsers (ops/web.sh; same subjectAltName)
 #
 # Idempotent: files are kept while they verify against ca.pem, stay valid for
 # another day and name the same hosts; whatever is missing or stale is
@@ -102,6 +104,7 @@ for service in records catalog recommend; do
   issue "$service" "$service" serverAuth,clientAuth "$san"
 done
 issue client lifelong-client clientAuth
+issue web web serverAuth "$san"
 chmod 644 ./*.pem
 
 if [ "${#issued[@]}" -gt 0 ]; then

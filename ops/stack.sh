@@ -372,7 +372,7 @@ load_demo() {
   fi
   "$BIN/demo_loader" ${tls_flags[@]+"${tls_flags[@]}"} --records="$LIFELONG_RECORDS" --catalog="$LIFELONG_CATALOG" \
       --learners="$DEMO_LEARNERS" --courses="$DEMO_COURSES" --seed="$DEMO_SEED" \
-      --parallel="$DEMO_PARALLEL" --checkpoint="$RUN/demo.checkpoint"
+      --parallel="$DEMO_PARALLEL" --checkpoint="$RUN/demo.checkpoint" --cards_file="$RUN/demo-cards.tsv"
   echo "$want" >"$marker"
   step_done "demo load"
 }

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs every test: `bazel test //...` and the browser tests (ops/test_web.sh), then
+# Runs every test: `bazel test //...` and the browser tests (ops/test_web.sh, plain and
+# WEB_TEST_TLS=1), then
 # prints per-test-case totals and a closing line "N passed, N failed" computed from
 # the test results.
 # Installs missing Debian packages first (ops/bootstrap.sh).
@@ -37,6 +38,25 @@ if [ "${TEST_SKIP_WEB:-0}" != 1 ]; then
   [ "$web_rc" -ne 0 ] && [ "$web_failed" -eq 0 ] && web_failed=1
   rm -f "$web_log"
   echo "  browser tests: $web_passed passed, $web_failed failed"
+  # The secure setup: the kiosk and app flows again, with TLS between the gateway and the
+  # services and HTTPS to the browser (WEB_TEST_TLS=1; TEST_SKIP_WEB_TLS=1 leaves it out).
+  if [ "${TEST_SKIP_WEB_TLS:-0}" != 1 ]; then
+    echo "test: browser tests over TLS (WEB_TEST_TLS=1 ops/test_web.sh)"
+    web_log=$(mktemp)
+    WEB_TEST_TLS=1 ops/test_web.sh 2>&1 | tee "$web_log"
+    tls_rc=${PIPESTATUS[0]}
+    tls_passed=0 tls_failed=0
+    if last=$(tail -n 1 "$web_log" | grep -E '^[0-9]+ passed, [0-9]+ failed$'); then
+      read -r tls_passed tls_failed < <(awk '{print $1, $3}' <<<"$last")
+    else
+      tls_failed=1
+    fi
+    [ "$tls_rc" -ne 0 ] && [ "$tls_failed" -eq 0 ] && tls_failed=1
+    rm -f "$web_log"
+    echo "  browser tests over TLS: $tls_passed passed, $tls_failed failed"
+    web_passed=$((web_passed + tls_passed))
+    web_failed=$((web_failed + tls_failed))
+  fi
 fi
 
 echo "$((bazel_passed + web_passed)) passed, $((bazel_failed + web_failed)) failed"

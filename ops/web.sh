@@ -16,6 +16,9 @@
 #   WEB_KIOSK_VENUES  venues that get a kiosk token [the 17 street community schools, <jiedao>-sqxx]
 #   WEB_KIOSK_CLIENTS addresses allowed to act as a kiosk [127.0.0.1,::1]
 #   WEB_FLAGS         extra gateway flags (services/web/gateway/main.js)
+#   WEB_HTTPS [1]     with the stack's TLS on (STACK_TLS=1): serve the browser over HTTPS with
+#                     the development CA's web certificate ($LIFELONG_VAR/tls/web.pem, ops/dev-ca.sh);
+#                     0 keeps plain HTTP to the browser (TLS to the services stays on)
 #   STACK_SKIP_WEB=1  (read by ops/stack.sh) do not start the gateway
 set -euo pipefail
 
@@ -34,6 +37,13 @@ DEFAULT_VENUES="donghuamen jingshan jiaodaokou andingmen beixinqiao dongsi chaoy
 if [ -z "${WEB_KIOSK_VENUES:-}" ]; then
   WEB_KIOSK_VENUES=$(for j in $DEFAULT_VENUES; do printf '%s-sqxx ' "$j"; done)
 fi
+
+# http, or https when the stack runs with TLS and the web certificate exists (WEB_HTTPS).
+scheme() {
+  if [ -f "$RUN/tls.on" ] && [ "${WEB_HTTPS:-1}" != 0 ] && [ -s "$TLS_DIR/web.pem" ]; then echo https; else echo http; fi
+}
+# curl's flags for the gateway's own address (the development CA for https).
+curl_tls() { [ "$(scheme)" = https ] && echo "--cacert $TLS_DIR/ca.pem"; true; }
 
 say() { printf 'web: %s\n' "$*"; }
 die() { printf 'web: error: %s\n' "$*" >&2; exit 1; }
@@ -63,8 +73,9 @@ first_venue() {
 }
 
 urls() {
-  echo "  kiosk: http://$HOST:$PORT/kiosk/?venue=$(first_venue)"
-  echo "  app:   http://$HOST:$PORT/app/"
+  echo "  kiosk: $(scheme)://$HOST:$PORT/kiosk/?venue=$(first_venue)"
+  echo "  app:   $(scheme)://$HOST:$PORT/app/"
+  [ "$(scheme)" = http ] || echo "  (HTTPS with the development CA: trust $TLS_DIR/ca.pem in the browser)"
 }
 
 # npm ci when node_modules is missing or older than the lockfile; never
@@ -108,7 +119,8 @@ kiosk_tokens() {
 }
 
 healthy() {
-  curl -fsS --max-time 2 "http://$HOST:$PORT/healthz" >/dev/null 2>&1
+  # shellcheck disable=SC2046
+  curl -fsS --max-time 2 $(curl_tls) "$(scheme)://$HOST:$PORT/healthz" >/dev/null 2>&1
 }
 
 up() {
@@ -132,6 +144,9 @@ up() {
   [ -d "$KIOSK_DIR" ] && flags+=(--kiosk_token_dir="$KIOSK_DIR")
   if [ -f "$RUN/tls.on" ]; then
     flags+=(--tls_ca="$TLS_DIR/ca.pem" --tls_cert="$TLS_DIR/client.pem" --tls_key="$TLS_DIR/client.key")
+    if [ "$(scheme)" = https ]; then
+      flags+=(--https_cert="$TLS_DIR/web.pem" --https_key="$TLS_DIR/web.key")
+    fi
   fi
   # shellcheck disable=SC2086
   nohup setsid node "$WEB/gateway/main.js" "${flags[@]}" ${WEB_FLAGS:-} >>"$LOG/web.log" 2>&1 </dev/null &
@@ -146,7 +161,8 @@ up() {
     fi
     sleep 0.2
   done
-  healthy || die "the gateway is not healthy after 20s: $(curl -sS --max-time 2 "http://$HOST:$PORT/healthz" 2>&1)"
+  # shellcheck disable=SC2046
+  healthy || die "the gateway is not healthy after 20s: $(curl -sS --max-time 2 $(curl_tls) "$(scheme)://$HOST:$PORT/healthz" 2>&1)"
   urls
 }
 
@@ -172,7 +188,8 @@ status() {
   if pid=$(pid_of_web); then
     printf '%-10s pid %-8s %s\n' web "$pid" "$HOST:$PORT"
     urls
-    printf '  health: %s\n' "$(curl -sS --max-time 3 "http://$HOST:$PORT/healthz" 2>&1 || true)"
+    # shellcheck disable=SC2046
+    printf '  health: %s\n' "$(curl -sS --max-time 3 $(curl_tls) "$(scheme)://$HOST:$PORT/healthz" 2>&1 || true)"
   else
     printf '%-10s not running (no live pid file in %s)\n' web "$RUN"
   fi

@@ -14,6 +14,13 @@ ABSL_FLAG(int, auth_clock_skew_s, 60, "allowed clock difference for token times,
 ABSL_FLAG(double, auth_rate, 200, "requests per second per principal (sustained)");
 ABSL_FLAG(double, auth_burst, 400, "request burst per principal");
 ABSL_FLAG(int, auth_max_in_flight, 32, "concurrent calls per principal");
+ABSL_FLAG(std::string, auth_oidc_jwks_file, "",
+          "JWKS file of the district identity provider's signing keys: RS256 ID tokens it signed are "
+          "accepted as learners (services/auth/oidc.h); empty: none. Needs --auth_key_file, "
+          "--auth_oidc_issuer and --auth_oidc_audience");
+ABSL_FLAG(std::string, auth_oidc_issuer, "", "the identity provider's issuer (the ID tokens' iss)");
+ABSL_FLAG(std::string, auth_oidc_audience, "", "the app's client id at the identity provider (the ID tokens' aud)");
+ABSL_FLAG(std::string, auth_oidc_learner_claim, "sub", "the ID-token claim that holds the learner key");
 
 namespace lifelong::auth {
 namespace {
@@ -69,6 +76,20 @@ absl::StatusOr<AuthOptions> AuthOptionsFromFlags() {
   o.limits.max_in_flight = absl::GetFlag(FLAGS_auth_max_in_flight);
   if (o.limits.requests_per_second <= 0 || o.limits.burst < 1 || o.limits.max_in_flight < 1) {
     return absl::InvalidArgumentError("--auth_rate, --auth_burst, --auth_max_in_flight: must be positive");
+  }
+  const std::string jwks = absl::GetFlag(FLAGS_auth_oidc_jwks_file);
+  if (!jwks.empty()) {
+    if (!o.enabled) return absl::InvalidArgumentError("--auth_oidc_jwks_file: needs --auth_key_file");
+    OidcOptions oo;
+    oo.issuer = absl::GetFlag(FLAGS_auth_oidc_issuer);
+    oo.audience = absl::GetFlag(FLAGS_auth_oidc_audience);
+    oo.learner_claim = absl::GetFlag(FLAGS_auth_oidc_learner_claim);
+    oo.clock_skew = o.token.clock_skew;
+    absl::StatusOr<std::unique_ptr<OidcVerifier>> v = OidcVerifier::FromFile(jwks, oo);
+    if (!v.ok()) return absl::Status(v.status().code(), absl::StrCat("--auth_oidc_*: ", v.status().message()));
+    LogInfo("auth_oidc_enabled", {{"issuer", oo.issuer}, {"audience", oo.audience},
+                                  {"keys", static_cast<int64_t>((*v)->key_count())}});
+    o.oidc = std::shared_ptr<const OidcVerifier>(std::move(*v));
   }
   return o;
 }

@@ -25,7 +25,8 @@ absl::StatusOr<Principal> Authorizer::Authenticate(absl::string_view authorizati
   if (!absl::ConsumePrefix(&token, "Bearer ") && !absl::ConsumePrefix(&token, "bearer ")) {
     return absl::UnauthenticatedError("authorization: must be \"Bearer <token>\"");
   }
-  absl::StatusOr<Principal> p = verifier_.Verify(token);
+  absl::StatusOr<Principal> p =
+      options_.oidc != nullptr && OidcVerifier::IsRs256(token) ? options_.oidc->Verify(token) : verifier_.Verify(token);
   if (!p.ok()) return p.status();
   if (IsRevoked(*p)) return absl::UnauthenticatedError("bearer token: revoked");
   return p;

@@ -17,6 +17,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "services/auth/oidc.h"
 #include "services/auth/permissions.h"
 #include "services/auth/principal.h"
 #include "services/auth/token.h"
@@ -53,6 +54,11 @@ struct AuthOptions {
   // quick and must not call the Authorizer. May be empty.
   std::function<void(const absl::Status& status, bool changed, size_t entries)> on_revocation_read;
   LimitOptions limits;
+  // The district identity provider (oidc.h): when set, a bearer token whose
+  // header names RS256 is verified as an OpenID Connect ID token and becomes
+  // a learner; every other token is verified with `token` (HS256). Null: ID
+  // tokens are refused like any token that is not the services' own.
+  std::shared_ptr<const OidcVerifier> oidc;
 };
 
 class Authorizer;

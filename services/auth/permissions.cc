@@ -51,6 +51,12 @@ std::vector<TableRow> BuildTable() {
        "the recommender's history cache learns whose records changed"},
       {rec("CreateKioskPass"), {{R::kLearner, S::kSelf}}, "a learner asks for a code to show at a kiosk"},
       {rec("RedeemKioskPass"), {{R::kKiosk, S::kVenue}}, "the kiosk exchanges the code for a short session"},
+      {rec("BindLearnerCard"), {{R::kOperator, S::kAny}, {R::kLoader, S::kAny}},
+       "staff at the counter (or the district's loader) bind a learner card and its PIN; never the learner"},
+      {rec("UnbindLearnerCard"), {{R::kOperator, S::kAny}, {R::kLoader, S::kAny}}, "as BindLearnerCard"},
+      {rec("GetLearnerCard"), {{R::kOperator, S::kAny}, {R::kLoader, S::kAny}}, "as BindLearnerCard"},
+      {rec("RedeemLearnerCard"), {{R::kKiosk, S::kVenue}},
+       "the kiosk exchanges card number and PIN for a short session, as RedeemKioskPass"},
       {rec("Echo"), everyone_no_records, "connectivity check"},
       // --- Course catalog (no personal data) ---
       {cat("CreateCourse"), {{R::kOperator, S::kNoRecords}, {R::kLoader, S::kNoRecords}}, "catalog management"},

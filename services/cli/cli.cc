@@ -36,6 +36,7 @@
 #include "proto/lifelong/v1/records.grpc.pb.h"
 #include "proto/lifelong/v1/recommend.grpc.pb.h"
 #include "services/cli/args.h"
+#include "services/cli/card_commands.h"
 #include "services/cli/exit_codes.h"
 #include "services/cli/import_reader.h"
 #include "services/cli/progress.h"
@@ -1708,6 +1709,22 @@ absl::Status CmdAuthCredential(Env& env) {
   return absl::OkStatus();
 }
 
+// The learner-card commands live in card_commands.cc; this adapts Env.
+std::function<absl::Status(Env&)> CardCommand(absl::Status (*run)(const CardCommandEnv&)) {
+  return [run](Env& env) {
+    CardCommandEnv c;
+    c.args = &env.args();
+    c.json = env.json();
+    c.out = &env.out();
+    c.in = &std::cin;
+    c.records = [&env] { return env.Records(); };
+    c.call = [&env] { return env.Call(); };
+    c.rpc_error = [&env](const grpc::Status& g) { return env.RpcError(Service::kRecords, g); };
+    c.usage = [](absl::string_view m) { return Usage(m); };
+    return run(c);
+  };
+}
+
 struct Command {
   std::string name;  // "history", "courses list"
   std::string synopsis;
@@ -1855,6 +1872,12 @@ const std::vector<Command>& Commands() {
         {"xapi_documents_dir", true, "also restore the xAPI documents into this directory"},
         {"force", false, "replace a non-empty --data_dir (never one a running server holds)"}},
        CmdBackupRestore},
+      {"card bind", "CARD --learner L --pin PIN|-: bind a learner card (kiosk sign-in with card + PIN)",
+       Service::kRecords, CardBindFlags(), CardCommand(CardBind)},
+      {"card unbind", "CARD --yes: remove a card's binding (a lost card)", Service::kRecords, CardUnbindFlags(),
+       CardCommand(CardUnbind)},
+      {"card status", "CARD: a card's learner, wrong PINs in a row, lock state", Service::kRecords, {},
+       CardCommand(CardStatus)},
       {"health", "[SERVICE...]: health of records, catalog, recommend", Service::kNone,
        {{"wait", true, "keep checking until all are SERVING or this long has passed (e.g. 60s)"}},
        CmdHealth},
@@ -1888,7 +1911,8 @@ int RunCli(const std::vector<std::string>& args, const CliContext& ctx) {
   }
   std::string name = args[0];
   size_t consumed = 1;
-  if ((name == "courses" || name == "model" || name == "auth" || name == "programmes" || name == "backup") &&
+  if ((name == "courses" || name == "model" || name == "auth" || name == "programmes" || name == "backup" ||
+       name == "card") &&
       args.size() >= 2 &&
       args[1][0] != '-') {
     name = absl::StrCat(name, " ", args[1]);

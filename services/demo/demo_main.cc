@@ -44,6 +44,7 @@
 #include "services/common/grpc_tls.h"
 #include "services/common/tls_flags.h"
 #include "services/demo/catalog_topics.h"
+#include "services/demo/demo_cards.h"
 #include "services/demo/demo_programmes.h"
 #include "services/demo/demo_district.h"
 #include "services/demo/district.h"
@@ -62,6 +63,10 @@ ABSL_FLAG(int, learners_per_chunk, 50, "learners a worker generates at a time");
 ABSL_FLAG(std::string, checkpoint, "", "file recording the learners already loaded");
 ABSL_FLAG(bool, skip_courses, false, "do not create courses");
 ABSL_FLAG(bool, skip_statements, false, "do not record statements");
+ABSL_FLAG(int, cards, 100,
+          "bind learner cards (demo_cards.h) for learners u000001 .. u<cards> (at most --learners); 0: none");
+ABSL_FLAG(std::string, cards_file, "",
+          "write the bound cards as lines 'CARD<TAB>PIN<TAB>LEARNER' to this file (mode 600; demo data)");
 ABSL_FLAG(bool, stats, false, "print statistics of the generated district and exit");
 ABSL_FLAG(int, timeout_s, 30, "deadline of each call, seconds");
 
@@ -323,6 +328,55 @@ bool LoadStatements(const demo::DemoDistrict& d, const std::shared_ptr<grpc::Cha
   return true;
 }
 
+// Binds the demo learners' cards (BindLearnerCard; binding again to the same
+// learner is idempotent apart from a fresh salt) and lists them in
+// --cards_file.
+bool LoadCards(const demo::DemoDistrict& d, const std::shared_ptr<grpc::Channel>& channel) {
+  const int n = std::min(absl::GetFlag(FLAGS_cards), d.options().learners);
+  if (n <= 0) return true;
+  auto stub = v1::LearningRecordService::NewStub(channel);
+  std::string lines;
+  for (int i = 1; i <= n; ++i) {
+    const demo::Learner l = d.MakeLearner(i);
+    v1::BindLearnerCardRequest req;
+    req.set_card_number(demo::DemoCardNumber(i));
+    req.set_learner(l.id);
+    req.set_pin(demo::DemoCardPin(d.options().seed, i));
+    v1::LearnerCard out;
+    grpc::Status s;
+    for (int attempt = 0; attempt < 5; ++attempt) {
+      grpc::ClientContext ctx;
+      ctx.set_deadline(Deadline());
+      lifelong::auth::AttachToken(g_token, &ctx);
+      s = stub->BindLearnerCard(&ctx, req, &out);
+      if (s.ok() || !Retryable(s)) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(200 << attempt));
+    }
+    if (!s.ok()) {
+      std::fprintf(stderr, "demo cards: %s: %s\n", req.card_number().c_str(), s.error_message().c_str());
+      return false;
+    }
+    absl::StrAppend(&lines, req.card_number(), "\t", req.pin(), "\t", l.id, "\n");
+  }
+  const std::string file = absl::GetFlag(FLAGS_cards_file);
+  if (!file.empty()) {
+    const std::string tmp = file + ".tmp";
+    {
+      std::ofstream out(tmp, std::ios::trunc);
+      out << lines;
+      if (!out) {
+        std::fprintf(stderr, "demo cards: cannot write %s\n", tmp.c_str());
+        return false;
+      }
+    }
+    std::filesystem::permissions(tmp, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write,
+                                 std::filesystem::perm_options::replace);
+    std::filesystem::rename(tmp, file);
+  }
+  std::fprintf(stderr, "demo: bound %d learner cards%s%s\n", n, file.empty() ? "" : ", listed in ", file.c_str());
+  return true;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -378,6 +432,7 @@ int main(int argc, char** argv) {
   if (!absl::GetFlag(FLAGS_skip_statements)) {
     auto channel = grpc::CreateCustomChannel(absl::GetFlag(FLAGS_records), *credentials, args);
     if (!LoadStatements(d, channel, parallel)) return 1;
+    if (!LoadCards(d, channel)) return 1;
   }
   std::fprintf(stderr, "demo: done in %.1fs\n", absl::ToDoubleSeconds(absl::Now() - t0));
   return 0;

@@ -61,6 +61,18 @@
 //               epoch | learner key (the rest)
 //   "kiosk_pass_of/" | learner key
 //       value = the key of the learner's live pass (above)
+//   "learner_card/" | card number, 12 ASCII digits      (learner_cards.h)
+//       value = [0]       u8   format = 1
+//               [1..4]    u32  PBKDF2-HMAC-SHA256 iterations of this card's PIN hash
+//               [5..20]   16B  salt (random, new at every binding)
+//               [21..52]  32B  PBKDF2-HMAC-SHA256(PIN, salt, iterations)
+//               [53..60]  u64  bound at, microseconds since the Unix epoch
+//               [61..64]  u32  wrong PINs in a row
+//               [65..72]  u64  locked until, microseconds (0: not locked)
+//               [73]      u8   flags: bit0 blocked (until bound again)
+//               [74..]         learner key (the rest, at least one byte)
+//   "learner_card_of/" | learner key
+//       value = the learner's card number (12 ASCII digits)
 //   kMetaErasureEpoch ("erasure_epoch")        (RecordStore::GetErasureEpoch)
 //       value = u64 number of completed erasures | u64 time of the latest,
 //               microseconds since the Unix epoch

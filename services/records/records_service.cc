@@ -94,6 +94,7 @@ RecordsService::RecordsService(RecordStore* store, Options options)
     auth_ = options_.authorizer;
   }
   passes_ = std::make_unique<KioskPasses>(store_, options_.kiosk_passes);
+  cards_ = std::make_unique<LearnerCards>(store_, options_.learner_cards);
   audit_ = std::make_unique<AuditLog>(store_, options_.audit);
   store_->SetChangeListener(
       [feed = feed_](const std::vector<std::string>& learners) { feed->Publish(learners); });
@@ -452,6 +453,7 @@ grpc::Status RecordsService::EraseLearner(grpc::ServerContext* ctx, const v1::Er
     LL_RETURN_IF_ERROR(auth::CheckLearner(g, *learner, "learner"));
     // The live kiosk pass first, so that the store's purge covers it too.
     LL_RETURN_IF_ERROR(passes_->EraseLearner(*learner));
+    LL_RETURN_IF_ERROR(cards_->EraseLearner(*learner));
     LL_ASSIGN_OR_RETURN(int64_t n, store_->EraseLearner(*learner));
     if (options_.erase_hook) LL_RETURN_IF_ERROR(options_.erase_hook(*learner).status());
     resp->set_erased_statements(n);
@@ -607,6 +609,80 @@ grpc::Status RecordsService::VerifyBackup(grpc::ServerContext* ctx, const v1::Ve
     LL_ASSIGN_OR_RETURN(BackupInfo b, m->Verify(req->backup_id()));
     ToProto(b, resp);
     return absl::OkStatus();
+  });
+}
+
+// ---------- learner cards (learner_cards.h) ----------
+
+absl::Status RecordsService::MintKioskSession(const auth::AccessGrant& g, const std::string& learner,
+                                              v1::KioskSession* resp) {
+  absl::Time now = absl::Now();
+  auth::Principal session = g.principal();
+  session.learner = learner;
+  // The session's id names no part of the code or card (ids appear in
+  // revocation lists and audit rows).
+  session.token_id = absl::StrCat("kiosk-session-", g.principal().subject, "-", absl::ToUnixMicros(now));
+  LL_ASSIGN_OR_RETURN(std::string token, auth::MintToken(session, kKioskSessionTtl, auth_->options().token));
+  resp->set_token(token);
+  resp->set_learner(learner);
+  SetTimestamp(absl::ToUnixMicros(now + kKioskSessionTtl), resp->mutable_expire_time());
+  return absl::OkStatus();
+}
+
+namespace {
+void CardToProto(const LearnerCardStatus& c, v1::LearnerCard* out) {
+  out->set_card_number(c.card_number);
+  out->set_learner(c.learner);
+  if (c.bound != absl::InfinitePast()) SetTimestamp(absl::ToUnixMicros(c.bound), out->mutable_bound_time());
+  out->set_failed_attempts(c.failed_attempts);
+  if (c.locked_until > absl::Now()) SetTimestamp(absl::ToUnixMicros(c.locked_until), out->mutable_locked_until());
+  out->set_blocked(c.blocked);
+}
+}  // namespace
+
+grpc::Status RecordsService::BindLearnerCard(grpc::ServerContext* ctx, const v1::BindLearnerCardRequest* req,
+                                             v1::LearnerCard* resp) {
+  return Run(ctx, "BindLearnerCard", true, [&](const auth::AccessGrant& g, std::string* learner) -> absl::Status {
+    LL_ASSIGN_OR_RETURN(*learner, LearnerFrom(req->learner()));
+    LL_RETURN_IF_ERROR(auth::CheckLearner(g, *learner, "learner"));
+    LL_ASSIGN_OR_RETURN(LearnerCardStatus c, cards_->Bind(req->card_number(), *learner, req->pin()));
+    CardToProto(c, resp);
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status RecordsService::UnbindLearnerCard(grpc::ServerContext* ctx, const v1::UnbindLearnerCardRequest* req,
+                                               v1::LearnerCard* resp) {
+  return Run(ctx, "UnbindLearnerCard", true, [&](const auth::AccessGrant& g, std::string* learner) -> absl::Status {
+    LL_ASSIGN_OR_RETURN(LearnerCardStatus c, cards_->Get(req->card_number()));
+    *learner = c.learner;
+    LL_RETURN_IF_ERROR(auth::CheckLearner(g, c.learner, "card_number"));
+    LL_ASSIGN_OR_RETURN(c, cards_->Unbind(req->card_number()));
+    CardToProto(c, resp);
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status RecordsService::GetLearnerCard(grpc::ServerContext* ctx, const v1::GetLearnerCardRequest* req,
+                                            v1::LearnerCard* resp) {
+  return Run(ctx, "GetLearnerCard", true, [&](const auth::AccessGrant& g, std::string* learner) -> absl::Status {
+    LL_ASSIGN_OR_RETURN(LearnerCardStatus c, cards_->Get(req->card_number()));
+    *learner = c.learner;
+    LL_RETURN_IF_ERROR(auth::CheckLearner(g, c.learner, "card_number"));
+    CardToProto(c, resp);
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status RecordsService::RedeemLearnerCard(grpc::ServerContext* ctx, const v1::RedeemLearnerCardRequest* req,
+                                               v1::KioskSession* resp) {
+  return Run(ctx, "RedeemLearnerCard", true, [&](const auth::AccessGrant& g, std::string* learner) -> absl::Status {
+    if (!auth_->enabled()) return absl::FailedPreconditionError("learner cards need authentication to be configured");
+    // The holder goes into the audit row even when the PIN is wrong (the
+    // learner's own audit trail shows attempts on their card).
+    LL_ASSIGN_OR_RETURN(std::string holder, cards_->Redeem(g.principal().subject, req->card_number(), req->pin(),
+                                                           learner));
+    return MintKioskSession(g, holder, resp);
   });
 }
 

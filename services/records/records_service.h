@@ -17,6 +17,7 @@
 #include "services/records/audit_log.h"
 #include "services/records/backups.h"
 #include "services/records/kiosk_passes.h"
+#include "services/records/learner_cards.h"
 #include "services/records/learner_change_feed.h"
 #include "services/records/record_store.h"
 
@@ -49,6 +50,9 @@ class RecordsService final : public lifelong::v1::LearningRecordService::Service
     // CreateBackup/ListBackups/VerifyBackup; null: FAILED_PRECONDITION.
     // Not owned.
     BackupManager* backups = nullptr;
+    // Learner cards: PIN hashing, per-card lock and block, per-kiosk limit
+    // (learner_cards.h).
+    LearnerCardOptions learner_cards;
   };
   explicit RecordsService(RecordStore* store) : RecordsService(store, Options()) {}
   // Registers the service's change feed as the store's change listener (one
@@ -92,6 +96,12 @@ class RecordsService final : public lifelong::v1::LearningRecordService::Service
   grpc::Status CreateBackup(grpc::ServerContext*, const v1::CreateBackupRequest*, v1::Backup*) override;
   grpc::Status ListBackups(grpc::ServerContext*, const v1::ListBackupsRequest*, v1::ListBackupsResponse*) override;
   grpc::Status VerifyBackup(grpc::ServerContext*, const v1::VerifyBackupRequest*, v1::Backup*) override;
+  grpc::Status BindLearnerCard(grpc::ServerContext*, const v1::BindLearnerCardRequest*, v1::LearnerCard*) override;
+  grpc::Status UnbindLearnerCard(grpc::ServerContext*, const v1::UnbindLearnerCardRequest*,
+                                 v1::LearnerCard*) override;
+  grpc::Status GetLearnerCard(grpc::ServerContext*, const v1::GetLearnerCardRequest*, v1::LearnerCard*) override;
+  grpc::Status RedeemLearnerCard(grpc::ServerContext*, const v1::RedeemLearnerCardRequest*,
+                                 v1::KioskSession*) override;
 
  private:
   // A handler body: runs with the call's grant and names the learner whose
@@ -102,6 +112,9 @@ class RecordsService final : public lifelong::v1::LearningRecordService::Service
   // `audited`; calls without a valid credential always, sampled, and limited
   // per client address), and maps the status.
   grpc::Status Run(grpc::ServerContext* ctx, absl::string_view method, bool audited, const Body& body);
+  // Mints the kiosk session of `learner` for the kiosk of `g` (pass codes and
+  // learner cards alike).
+  absl::Status MintKioskSession(const auth::AccessGrant& g, const std::string& learner, v1::KioskSession* resp);
   // Validates, checks access and stores one statement; the reply carries the
   // stored JSON when `with_json`.
   absl::Status RecordOne(const auth::AccessGrant& g, const std::string& json, bool with_json, v1::Statement* resp,
@@ -114,6 +127,7 @@ class RecordsService final : public lifelong::v1::LearningRecordService::Service
   auth::Authorizer* auth_;
 
   std::unique_ptr<KioskPasses> passes_;
+  std::unique_ptr<LearnerCards> cards_;
   std::unique_ptr<AuditLog> audit_;
 };
 

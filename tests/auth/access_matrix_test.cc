@@ -43,6 +43,8 @@ using records::testing::TestUuid;
 
 constexpr char kKey[] = "access-matrix-test-key-0123456789abcdef";
 constexpr char kVenue[] = "和平里社区学校";
+// A well-formed learner card number (12 digits, Luhn check digit).
+constexpr char kMatrixCard[] = "110100000774";
 
 std::string TmpDir(const std::string& name) {
   std::string d = std::string(std::getenv("TEST_TMPDIR")) + "/" + name;
@@ -237,6 +239,32 @@ class AccessMatrixTest : public ::testing::Test {
       r.set_code("00000000");
       v1::KioskSession out;
       return rec_->RedeemKioskPass(ctx.get(), r, &out);
+    }
+    if (method == "BindLearnerCard") {
+      v1::BindLearnerCardRequest r;
+      r.set_card_number(kMatrixCard);
+      r.set_learner("u2");
+      r.set_pin("2580");
+      v1::LearnerCard out;
+      return rec_->BindLearnerCard(ctx.get(), r, &out);
+    }
+    if (method == "UnbindLearnerCard" || method == "GetLearnerCard") {
+      v1::LearnerCard out;
+      if (method == "GetLearnerCard") {
+        v1::GetLearnerCardRequest r;
+        r.set_card_number(kMatrixCard);
+        return rec_->GetLearnerCard(ctx.get(), r, &out);
+      }
+      v1::UnbindLearnerCardRequest r;
+      r.set_card_number(kMatrixCard);
+      return rec_->UnbindLearnerCard(ctx.get(), r, &out);
+    }
+    if (method == "RedeemLearnerCard") {
+      v1::RedeemLearnerCardRequest r;
+      r.set_card_number(kMatrixCard);
+      r.set_pin("9713");
+      v1::KioskSession out;
+      return rec_->RedeemLearnerCard(ctx.get(), r, &out);
     }
     if (method == "Echo") {
       v1::EchoRequest r;

@@ -3,9 +3,14 @@
 // Debian's chromium through playwright-core, tokens, direct gRPC clients,
 // axe-core and the glyph check.
 //
-// Environment: WEB_URL (the gateway, e.g. http://127.0.0.1:28090), LIFELONG_VAR
-// (the stack's var dir: mint_token, jwt.key, operator.token), LIFELONG_RECORDS,
-// LIFELONG_CATALOG, LIFELONG_RECOMMEND (host:port), KIOSK_VENUE, CHROMIUM.
+// Environment: WEB_URL (the gateway, e.g. http://127.0.0.1:28090, or https://
+// with a stack running TLS), LIFELONG_VAR (the stack's var dir: mint_token,
+// jwt.key, operator.token), LIFELONG_RECORDS, LIFELONG_CATALOG,
+// LIFELONG_RECOMMEND (host:port), KIOSK_VENUE, CHROMIUM; with TLS on,
+// LIFELONG_TLS_CA, LIFELONG_TLS_CERT, LIFELONG_TLS_KEY (the direct gRPC
+// clients' mutual TLS). ops/test_web.sh (WEB_TEST_TLS=1) makes the browser and
+// Node's fetch trust the development CA (NSS database in $HOME, NODE_EXTRA_CA_CERTS):
+// no certificate error is ignored.
 
 import assert from "node:assert/strict";
 import fs from "node:fs";
@@ -49,7 +54,11 @@ export function operatorToken() {
 
 // Direct gRPC clients of the stack (no gateway), for set-up and checks.
 export function grpcClients() {
-  const t = (addr) => createGrpcTransport({ baseUrl: `http://${addr}` });
+  const tls = process.env.LIFELONG_TLS_CA
+    ? { ca: fs.readFileSync(process.env.LIFELONG_TLS_CA), cert: fs.readFileSync(process.env.LIFELONG_TLS_CERT),
+        key: fs.readFileSync(process.env.LIFELONG_TLS_KEY) }
+    : null;
+  const t = (addr) => createGrpcTransport(tls ? { baseUrl: `https://${addr}`, nodeOptions: tls } : { baseUrl: `http://${addr}` });
   return {
     catalog: createClient(CourseCatalogService, t(process.env.LIFELONG_CATALOG || "127.0.0.1:7002")),
     records: createClient(LearningRecordService, t(process.env.LIFELONG_RECORDS || "127.0.0.1:7001")),

@@ -3,7 +3,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { LANDSCAPE, PHONE, PORTRAIT, VENUE, WEB, kioskPass, launch, mintToken, newPage } from "./harness.mjs";
+import { LANDSCAPE, PHONE, PORTRAIT, VAR, VENUE, WEB, kioskPass, launch, mintToken, newPage } from "./harness.mjs";
 
 const OUT = path.join(path.dirname(fileURLToPath(import.meta.url)), "../../docs/web");
 fs.mkdirSync(OUT, { recursive: true });
@@ -35,6 +35,22 @@ for (const [name, vp] of [["kiosk-portrait", PORTRAIT], ["kiosk-landscape", LAND
     await page.waitForSelector("#cards .card");
     await shot(page, `${name}-for-you`);
   }
+  await page.context().close();
+}
+
+// Learner-card sign-in: the card number, then the PIN (a demo card, services/demo/demo_cards.h).
+{
+  const [card, pin] = fs.readFileSync(`${VAR}/run/demo-cards.tsv`, "utf8").split("\n")[0].split("\t");
+  const page = await newPage(browser, PORTRAIT);
+  await page.goto(kiosk);
+  await page.waitForSelector("#cards .card");
+  await page.click("#sign-in");
+  await page.click("#use-card");
+  for (const d of card) await page.click(`[data-key="${d}"]`);
+  await shot(page, "kiosk-portrait-card-number");
+  await page.click("#next");
+  for (const d of pin.slice(0, 3)) await page.click(`[data-key="${d}"]`);
+  await shot(page, "kiosk-portrait-card-pin");
   await page.context().close();
 }
 

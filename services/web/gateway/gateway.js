@@ -16,6 +16,7 @@
 
 import fs from "node:fs";
 import http from "node:http";
+import https from "node:https";
 import path from "node:path";
 import crypto from "node:crypto";
 import { fileURLToPath } from "node:url";
@@ -32,13 +33,14 @@ export const PUBLIC_DIR = path.join(HERE, "..", "public");
 
 // The bridged methods: [service, backend, local method names]. Not bridged on
 // purpose: writes to the catalog, model pinning, operators' and internal
-// calls (ExportStatements, WatchLearnerChanges, ListAuditEvents, VoidStatement).
+// calls (ExportStatements, WatchLearnerChanges, ListAuditEvents, VoidStatement,
+// Bind/Unbind/GetLearnerCard: cards are bound at the counter with the CLI).
 export const ROUTES = [
   [CourseCatalogService, "catalog", ["getCourse", "batchGetCourses", "listCourses", "listProgrammes"]],
   [RecommendationService, "recommend", ["recommend", "similarCourses", "planPath"]],
   [LearningRecordService, "records",
     ["recordStatement", "listStatements", "getTranscript", "exportLearner", "eraseLearner",
-     "createKioskPass", "redeemKioskPass"]],
+     "createKioskPass", "redeemKioskPass", "redeemLearnerCard"]],
 ];
 
 const CONTENT_TYPES = {
@@ -67,7 +69,8 @@ function codeName(code) {
 
 // options: {backends: {records, catalog, recommend} ("host:port"),
 //   tls: {ca, cert, key} (PEM strings) or null, kioskTokens: Map, kioskClients: Set,
-//   upstreamTimeoutMs, fontDir, publicDir}
+//   upstreamTimeoutMs, fontDir, publicDir,
+//   https: {cert, key} (PEM) or null: serve browsers over HTTPS instead of HTTP}
 export function createGateway(options) {
   const metrics = new Metrics();
   const transports = {};
@@ -213,7 +216,7 @@ export function createGateway(options) {
     res.end(JSON.stringify({ status: ok ? "SERVING" : "NOT_SERVING", backends }) + "\n");
   }
 
-  const server = http.createServer((req, res) => {
+  const handler = (req, res) => {
     const url = new URL(req.url, "http://gateway");
     const p = url.pathname;
     if (p.startsWith("/api/")) {
@@ -239,7 +242,10 @@ export function createGateway(options) {
       return serveFile(res, publicDir, p.slice(1), 0);
     }
     return notFound(res);
-  });
+  };
+  const server = options.https
+    ? https.createServer({ cert: options.https.cert, key: options.https.key, minVersion: "TLSv1.2" }, handler)
+    : http.createServer(handler);
 
   return {
     server,

@@ -4,6 +4,7 @@
 //       --recommend=127.0.0.1:7003 [--kiosk_token_dir=var/auth/kiosks] [--kiosk_clients=127.0.0.1,::1]
 //       [--tls_ca=F --tls_cert=F --tls_key=F] [--font_dir=/usr/share/fonts/opentype/noto]
 //       [--upstream_timeout_ms=10000] [--port_file=F] [--host=127.0.0.1]
+//       [--https_cert=F --https_key=F]   (serve the browser over HTTPS; both or neither)
 //
 // Exit status: 0 after SIGTERM/SIGINT (connections drained), 2 for a bad flag,
 // 1 when the port cannot be bound or a configured file cannot be read.
@@ -16,7 +17,7 @@ const DEFAULTS = {
   host: "127.0.0.1", port: "8090", records: "127.0.0.1:7001", catalog: "127.0.0.1:7002",
   recommend: "127.0.0.1:7003", kiosk_token_dir: "", kiosk_clients: "127.0.0.1,::1",
   tls_ca: "", tls_cert: "", tls_key: "", font_dir: "/usr/share/fonts/opentype/noto",
-  upstream_timeout_ms: "10000", port_file: "",
+  upstream_timeout_ms: "10000", port_file: "", https_cert: "", https_key: "",
 };
 
 function fail(code, msg) {
@@ -38,6 +39,7 @@ function parseFlags(argv) {
   for (const f of ["records", "catalog", "recommend"]) {
     if (!/^[A-Za-z0-9.\-_[\]:]+:\d+$/.test(flags[f])) fail(2, `--${f}: must be host:port, got "${flags[f]}"`);
   }
+  if (!flags.https_cert !== !flags.https_key) fail(2, "--https_cert and --https_key: give both or neither");
   return flags;
 }
 
@@ -82,6 +84,8 @@ const gw = createGateway({
   kioskClients: new Set(flags.kiosk_clients.split(",").map((s) => s.trim()).filter(Boolean)),
   upstreamTimeoutMs: +flags.upstream_timeout_ms,
   fontDir: flags.font_dir && fs.existsSync(flags.font_dir) ? flags.font_dir : "",
+  https: flags.https_cert
+    ? { cert: readPem("https_cert", flags.https_cert), key: readPem("https_key", flags.https_key) } : null,
 });
 
 gw.server.on("error", (err) => fail(1, `listen ${flags.host}:${flags.port}: ${err.message}`));
@@ -91,7 +95,7 @@ gw.server.listen(+flags.port, flags.host, () => {
   process.stdout.write(JSON.stringify({
     ts: new Date().toISOString(), level: "info", event: "serving", host: flags.host, port,
     backends: { records: flags.records, catalog: flags.catalog, recommend: flags.recommend },
-    tls: tls ? "tls" : "off", kiosks: [...kioskTokens.keys()],
+    tls: tls ? "tls" : "off", scheme: flags.https_cert ? "https" : "http", kiosks: [...kioskTokens.keys()],
   }) + "\n");
 });
 

@@ -72,7 +72,10 @@ function signIn() {
        h("button", { type: "button", class: "primary", id: "signin", onclick: () => {
          const t = input.value.trim();
          const c = claims(t);
-         if (!c || !c.sub || c.role !== "learner") { msg.textContent = "登录凭证无效：需要学员的凭证。"; return; }
+         // A learner token of the services (role learner), or an ID token of the district
+         // identity provider (no role, an issuer; the services verify it, docs/web.md).
+         const learnerToken = c && c.sub && (c.role === undefined ? typeof c.iss === "string" : c.role === "learner");
+         if (!learnerToken) { msg.textContent = "登录凭证无效：需要学员的凭证。"; return; }
          if (c.exp && c.exp * 1000 < Date.now()) { msg.textContent = "登录凭证已过期，请重新获取。"; return; }
          session.set(t);
          location.hash = "#/";

@@ -3,9 +3,10 @@
 // /kiosk/?venue=<venue id>[&idle=<seconds>]
 // Walk-in visitors see the venue's recommendations without signing in (the
 // gateway calls with this venue's kiosk token). A learner signs in with the
-// 8-digit pass code from the app; the kiosk then holds a 5-minute session
-// token in memory only (never in storage) and forgets it on sign-out, on the
-// idle timeout and on "返回首页".
+// 8-digit pass code from the app, or with their learner card: the 12-digit
+// card number, then the card's PIN (RedeemLearnerCard). Either way the kiosk
+// then holds a 5-minute session token in memory only (never in storage) and
+// forgets it on sign-out, on the idle timeout and on "返回首页".
 
 import { ApiError, call } from "/shared/api.js";
 import { AUDIENCES, LEVELS, MODES, VERBS, beijingDay, courseStatement, day, h, seats, when, where } from "/shared/format.js";
@@ -282,7 +283,85 @@ async function signInScreen() {
        h("div", { class: "keypad", role: "group", "aria-label": "数字键盘" }, keys,
          h("button", { type: "button", "data-key": "del", onclick: () => { code = code.slice(0, -1); display.textContent = code; } }, "删除"),
          h("button", { type: "button", "data-key": "0", onclick: () => press("0") }, "0"),
-         h("button", { type: "button", class: "primary", id: "submit", onclick: submit }, "确定")));
+         h("button", { type: "button", class: "primary", id: "submit", onclick: submit }, "确定")),
+       h("div", { class: "row" },
+         h("button", { type: "button", class: "big", id: "use-card", onclick: () => cardNumberScreen("") }, "没有手机？用学习卡登录")));
+}
+
+// A keypad of digits with 删除 and a primary action button.
+function keypad(press, del, action) {
+  return h("div", { class: "keypad", role: "group", "aria-label": "数字键盘" },
+    ["1", "2", "3", "4", "5", "6", "7", "8", "9"].map((d) =>
+      h("button", { type: "button", "data-key": d, onclick: () => press(d) }, d)),
+    h("button", { type: "button", "data-key": "del", onclick: del }, "删除"),
+    h("button", { type: "button", "data-key": "0", onclick: () => press("0") }, "0"),
+    action);
+}
+
+// Card sign-in, step 1: the 12 digits printed on the learner card, shown in
+// groups of four as on the card.
+function cardNumberScreen(initial, notice = "") {
+  let number = initial;
+  const display = h("output", { class: "code card-number", id: "card-number", "aria-label": "已输入的卡号" }, "");
+  const message = h("p", { id: "sign-in-message", role: "alert" }, notice);
+  const render = () => { display.textContent = number.replace(/(\d{4})(?=\d)/g, "$1 "); };
+  render();
+  const next = () => {
+    if (!/^\d{12}$/.test(number)) { message.textContent = "请输入学习卡正面的 12 位卡号。"; return; }
+    pinScreen(number);
+  };
+  show(h("h1", {}, "用学习卡登录"),
+       h("p", {}, "第一步：请输入学习卡正面的 12 位卡号。"),
+       display, message,
+       keypad((d) => { if (number.length < 12) { number += d; render(); } },
+              () => { number = number.slice(0, -1); render(); },
+              h("button", { type: "button", class: "primary", id: "next", onclick: next }, "下一步")),
+       h("div", { class: "row" },
+         h("button", { type: "button", class: "big", id: "use-code", onclick: () => run(signInScreen) }, "用手机登录码登录")));
+}
+
+// Card sign-in, step 2: the card's PIN (4 to 6 digits, set at the service
+// desk when the card was issued), shown as dots.
+function pinScreen(number) {
+  let pin = "";
+  const display = h("output", { class: "code", id: "pin", "aria-label": "已输入的密码位数" }, "");
+  const message = h("p", { id: "sign-in-message", role: "alert" });
+  const render = () => {
+    display.textContent = "●".repeat(pin.length);
+    display.setAttribute("aria-label", `已输入 ${pin.length} 位密码`);
+  };
+  render();
+  const submit = async () => {
+    if (!/^\d{4,6}$/.test(pin)) { message.textContent = "请输入 4 到 6 位数字密码。"; return; }
+    const tried = pin;
+    pin = ""; render();
+    try {
+      const s = await call("LearningRecordService", "RedeemLearnerCard", { cardNumber: number, pin: tried }, { kiosk: VENUE });
+      state.session = { token: s.token, learner: s.learner, expire: Date.parse(s.expireTime) };
+      state.category = "";
+      run(home);
+    } catch (err) {
+      const code = err instanceof ApiError ? err.code : "network";
+      if (code === "invalid_argument" && /card_number/.test(err.message)) {
+        cardNumberScreen("", "卡号不正确，请核对学习卡正面的 12 位数字后重新输入。");
+        return;
+      }
+      message.textContent = {
+        not_found: "卡号或密码不正确，请重新输入密码。如果忘记密码，请到服务台重新设置。",
+        resource_exhausted: "密码输错的次数太多，暂时不能用这张卡登录。请过一会儿再试，或到服务台求助。",
+        failed_precondition: "这张卡因密码输错太多次已停用。请带上学习卡和身份证到服务台重新设置密码。",
+        invalid_argument: "请输入 4 到 6 位数字密码。",
+      }[code] || "网络连接出现问题，请稍后再试。";
+    }
+  };
+  show(h("h1", {}, "用学习卡登录"),
+       h("p", {}, `第二步：卡号 ${number.replace(/(\d{4})(?=\d)/g, "$1 ")}，请输入这张卡的密码。`),
+       display, message,
+       keypad((d) => { if (pin.length < 6) { pin += d; render(); } },
+              () => { pin = pin.slice(0, -1); render(); },
+              h("button", { type: "button", class: "primary", id: "submit", onclick: submit }, "确定")),
+       h("div", { class: "row" },
+         h("button", { type: "button", class: "big", id: "re-card", onclick: () => cardNumberScreen("") }, "重新输入卡号")));
 }
 
 function signOut() {

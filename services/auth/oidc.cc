@@ -1,0 +1,206 @@
+#include "services/auth/oidc.h"
+
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
+#include <openssl/param_build.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <vector>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+
+namespace lifelong::auth {
+namespace {
+
+absl::Status Unauthenticated(absl::string_view why) {
+  return absl::UnauthenticatedError(absl::StrCat("id token: ", why));
+}
+
+bool Base64Url(absl::string_view in, std::string* out) {
+  if (in.find_first_of("+/=") != absl::string_view::npos) return false;  // strict base64url, no padding
+  return absl::WebSafeBase64Unescape(in, out);
+}
+
+bool IsLearnerKey(absl::string_view s) {
+  if (s.empty() || s.size() > 128) return false;
+  for (char c : s) {
+    if (!(absl::ascii_isalnum(c) || c == '.' || c == '_' || c == ':' || c == '@' || c == '|' || c == '/' ||
+          c == '-')) {
+      return false;
+    }
+  }
+  return true;
+}
+
+struct PkeyFree {
+  void operator()(EVP_PKEY* k) const { EVP_PKEY_free(k); }
+};
+
+// An RSA public key from the JWK's base64url modulus and exponent.
+absl::StatusOr<EVP_PKEY*> RsaKey(const std::string& n64, const std::string& e64) {
+  std::string n, e;
+  if (!Base64Url(n64, &n) || !Base64Url(e64, &e) || n.size() < 256 || e.empty() || e.size() > 8) {
+    return absl::InvalidArgumentError("n/e must be base64url, the modulus at least 2048 bits");
+  }
+  BIGNUM* bn_n = BN_bin2bn(reinterpret_cast<const unsigned char*>(n.data()), static_cast<int>(n.size()), nullptr);
+  BIGNUM* bn_e = BN_bin2bn(reinterpret_cast<const unsigned char*>(e.data()), static_cast<int>(e.size()), nullptr);
+  OSSL_PARAM_BLD* bld = OSSL_PARAM_BLD_new();
+  OSSL_PARAM* params = nullptr;
+  EVP_PKEY_CTX* ctx = EVP_PKEY_CTX_new_from_name(nullptr, "RSA", nullptr);
+  EVP_PKEY* key = nullptr;
+  bool ok = bn_n != nullptr && bn_e != nullptr && bld != nullptr && ctx != nullptr &&
+            OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, bn_n) == 1 &&
+            OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, bn_e) == 1 &&
+            (params = OSSL_PARAM_BLD_to_param(bld)) != nullptr && EVP_PKEY_fromdata_init(ctx) == 1 &&
+            EVP_PKEY_fromdata(ctx, &key, EVP_PKEY_PUBLIC_KEY, params) == 1;
+  OSSL_PARAM_free(params);
+  OSSL_PARAM_BLD_free(bld);
+  EVP_PKEY_CTX_free(ctx);
+  BN_free(bn_n);
+  BN_free(bn_e);
+  if (!ok || key == nullptr) return absl::InvalidArgumentError("not a usable RSA public key");
+  return key;
+}
+
+}  // namespace
+
+struct OidcVerifier::Key {
+  std::unique_ptr<EVP_PKEY, PkeyFree> pkey;
+};
+
+OidcVerifier::~OidcVerifier() = default;
+
+absl::StatusOr<std::unique_ptr<OidcVerifier>> OidcVerifier::Create(OidcOptions options) {
+  if (options.issuer.empty()) return absl::InvalidArgumentError("oidc issuer: required");
+  if (options.audience.empty()) return absl::InvalidArgumentError("oidc audience: required");
+  if (options.learner_claim.empty()) return absl::InvalidArgumentError("oidc learner claim: required");
+  nlohmann::json jwks = nlohmann::json::parse(options.jwks_json, nullptr, false);
+  if (jwks.is_discarded() || !jwks.is_object() || !jwks.contains("keys") || !jwks["keys"].is_array()) {
+    return absl::InvalidArgumentError("oidc jwks: must be a JSON object with a \"keys\" array");
+  }
+  std::unique_ptr<OidcVerifier> v(new OidcVerifier(std::move(options)));
+  int i = 0;
+  for (const nlohmann::json& k : jwks["keys"]) {
+    ++i;
+    if (!k.is_object() || k.value("kty", "") != "RSA") continue;  // other key types are not used here
+    if (k.contains("use") && k["use"] != "sig") continue;
+    if (k.contains("alg") && k["alg"] != "RS256") continue;
+    if (!k.contains("kid") || !k["kid"].is_string() || k["kid"].get<std::string>().empty()) {
+      return absl::InvalidArgumentError(absl::StrCat("oidc jwks: key ", i, ": \"kid\" required"));
+    }
+    if (!k.contains("n") || !k["n"].is_string() || !k.contains("e") || !k["e"].is_string()) {
+      return absl::InvalidArgumentError(absl::StrCat("oidc jwks: key ", i, ": \"n\" and \"e\" required"));
+    }
+    absl::StatusOr<EVP_PKEY*> pkey = RsaKey(k["n"].get<std::string>(), k["e"].get<std::string>());
+    if (!pkey.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("oidc jwks: key ", i, ": ", pkey.status().message()));
+    }
+    auto key = std::make_shared<Key>();
+    key->pkey.reset(*pkey);
+    v->keys_[k["kid"].get<std::string>()] = std::move(key);
+  }
+  if (v->keys_.empty()) return absl::InvalidArgumentError("oidc jwks: no RSA signing key (RS256)");
+  return v;
+}
+
+absl::StatusOr<std::unique_ptr<OidcVerifier>> OidcVerifier::FromFile(const std::string& jwks_file,
+                                                                     OidcOptions options) {
+  std::ifstream in(jwks_file, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat("oidc jwks file ", jwks_file, ": cannot be read"));
+  std::stringstream ss;
+  ss << in.rdbuf();
+  options.jwks_json = ss.str();
+  return Create(std::move(options));
+}
+
+bool OidcVerifier::IsRs256(absl::string_view token) {
+  size_t dot = token.find('.');
+  if (dot == absl::string_view::npos || dot > 2048) return false;
+  std::string header_text;
+  if (!Base64Url(token.substr(0, dot), &header_text)) return false;
+  nlohmann::json header = nlohmann::json::parse(header_text, nullptr, false);
+  return header.is_object() && header.value("alg", "") == "RS256";
+}
+
+absl::StatusOr<Principal> OidcVerifier::Verify(absl::string_view token) const {
+  if (token.empty()) return Unauthenticated("missing");
+  if (token.size() > 16384) return Unauthenticated("too long");
+  std::vector<absl::string_view> parts = absl::StrSplit(token, '.');
+  if (parts.size() != 3) return Unauthenticated("malformed (not header.payload.signature)");
+  std::string header_text, payload_text, signature;
+  if (!Base64Url(parts[0], &header_text) || !Base64Url(parts[1], &payload_text) ||
+      !Base64Url(parts[2], &signature)) {
+    return Unauthenticated("malformed (not base64url)");
+  }
+  nlohmann::json header = nlohmann::json::parse(header_text, nullptr, false);
+  if (!header.is_object()) return Unauthenticated("malformed header");
+  // The algorithm is fixed by this verifier, never chosen by the token.
+  if (header.value("alg", "") != "RS256") return Unauthenticated("algorithm must be RS256");
+  if (!header.contains("kid") || !header["kid"].is_string()) return Unauthenticated("no kid in the header");
+  auto key = keys_.find(header["kid"].get<std::string>());
+  if (key == keys_.end()) return Unauthenticated("unknown signing key (kid not in the configured JWKS)");
+
+  const size_t signed_len = parts[0].size() + 1 + parts[1].size();
+  EVP_MD_CTX* md = EVP_MD_CTX_new();
+  bool good = md != nullptr && EVP_DigestVerifyInit(md, nullptr, EVP_sha256(), nullptr, key->second->pkey.get()) == 1 &&
+              EVP_DigestVerify(md, reinterpret_cast<const unsigned char*>(signature.data()), signature.size(),
+                               reinterpret_cast<const unsigned char*>(token.data()), signed_len) == 1;
+  EVP_MD_CTX_free(md);
+  if (!good) return Unauthenticated("bad signature");
+
+  nlohmann::json claims = nlohmann::json::parse(payload_text, nullptr, false);
+  if (!claims.is_object()) return Unauthenticated("malformed claims");
+  if (!claims.contains("iss") || claims["iss"] != options_.issuer) {
+    return Unauthenticated(absl::StrCat("issuer must be ", options_.issuer));
+  }
+  bool audience = false;
+  int audiences = 0;
+  if (claims.contains("aud")) {
+    const nlohmann::json& aud = claims["aud"];
+    if (aud.is_string()) {
+      audiences = 1;
+      audience = aud == options_.audience;
+    } else if (aud.is_array()) {
+      for (const nlohmann::json& a : aud) {
+        ++audiences;
+        audience |= a.is_string() && a == options_.audience;
+      }
+    }
+  }
+  if (!audience) return Unauthenticated(absl::StrCat("audience must include ", options_.audience));
+  if (audiences > 1 && (!claims.contains("azp") || claims["azp"] != options_.audience)) {
+    return Unauthenticated(absl::StrCat("azp must be ", options_.audience, " when there are several audiences"));
+  }
+  const absl::Time now = options_.now();
+  auto time_claim = [&](const char* name) -> std::optional<absl::Time> {
+    if (!claims.contains(name) || !claims[name].is_number()) return std::nullopt;
+    return absl::FromUnixSeconds(claims[name].get<int64_t>());
+  };
+  std::optional<absl::Time> exp = time_claim("exp"), nbf = time_claim("nbf"), iat = time_claim("iat");
+  if (!exp) return Unauthenticated("exp required");
+  if (*exp + options_.clock_skew <= now) return Unauthenticated("expired");
+  if (nbf && *nbf - options_.clock_skew > now) return Unauthenticated("not yet valid (nbf)");
+  if (!iat) return Unauthenticated("iat required");
+  if (*iat - options_.clock_skew > now) return Unauthenticated("issued in the future (iat)");
+  if (now - *iat > options_.max_age) return Unauthenticated("too old (iat); sign in again");
+  const std::string& claim = options_.learner_claim;
+  if (!claims.contains(claim) || !claims[claim].is_string() || !IsLearnerKey(claims[claim].get<std::string>())) {
+    return Unauthenticated(absl::StrCat("claim ", claim, " must be a learner key"));
+  }
+  Principal p;
+  p.role = Role::kLearner;
+  p.subject = claims[claim].get<std::string>();
+  p.expires_us = absl::ToUnixMicros(*exp);
+  std::string jti = claims.contains("jti") && claims["jti"].is_string() ? claims["jti"].get<std::string>() : "";
+  p.token_id = jti.empty() ? absl::StrCat("oidc-", p.subject, "-", absl::ToUnixSeconds(*iat))
+                           : absl::StrCat("oidc-", jti.substr(0, 128));
+  return p;
+}
+
+}  // namespace lifelong::auth
