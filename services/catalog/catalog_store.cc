@@ -15,6 +15,7 @@
 #include "services/catalog/catalog_codec.h"
 #include "services/catalog/column_families.h"
 #include "services/catalog/course_validation.h"
+#include "services/common/rocks_status.h"
 
 namespace lifelong::catalog {
 namespace {
@@ -40,21 +41,6 @@ bool IsOutputOnlyPath(absl::string_view path) {
   const absl::string_view top = path.substr(0, path.find('.'));
   return std::find(std::begin(kOutputOnlyFields), std::end(kOutputOnlyFields), top) !=
          std::end(kOutputOnlyFields);
-}
-
-// The one place where rocksdb::Status becomes absl::Status.
-absl::Status FromRocks(const rocksdb::Status& s, absl::string_view what) {
-  if (s.ok()) return absl::OkStatus();
-  const std::string message = absl::StrCat(what, ": ", s.ToString());
-  if (s.IsNotFound()) return absl::NotFoundError(message);
-  if (s.IsCorruption()) return absl::DataLossError(message);
-  if (s.IsBusy() || s.IsTimedOut() || s.IsTryAgain() || s.IsIncomplete()) {
-    return absl::UnavailableError(message);
-  }
-  if (s.IsIOError() && absl::StrContains(s.ToString(), "lock")) {
-    return absl::UnavailableError(message);  // another process holds the database
-  }
-  return absl::InternalError(message);
 }
 
 absl::Status Closed() { return absl::UnavailableError("catalog store is closed"); }

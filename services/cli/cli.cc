@@ -43,7 +43,8 @@
 #include "services/cli/text_table.h"
 #include "services/common/grpc_tls.h"
 #include "services/common/health_client.h"
-#include "services/common/status_util.h"
+#include "services/common/grpc_status.h"
+#include "services/common/status_macros.h"
 #include "services/common/vocabulary.h"
 
 namespace lifelong::cli {

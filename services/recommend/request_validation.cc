@@ -4,7 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
-#include "services/common/status_util.h"
+#include "services/common/status_macros.h"
 
 namespace lifelong::recommend {
 namespace {

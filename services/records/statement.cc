@@ -15,7 +15,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
-#include "services/common/status_util.h"
+#include "services/common/status_macros.h"
 #include "services/common/vocabulary.h"
 
 namespace lifelong::records {

@@ -4,6 +4,7 @@
 #include <openssl/sha.h>
 
 #include "absl/strings/str_cat.h"
+#include "services/common/rocks_status.h"
 
 namespace lifelong::xapi {
 namespace {
@@ -48,11 +49,6 @@ absl::StatusOr<Document> DecodeValue(const std::string& v) {
   d.content_type = v.substr(31, ct_len);
   d.content = v.substr(31 + ct_len);
   return d;
-}
-
-absl::Status FromRocks(const rocksdb::Status& s) {
-  if (s.ok()) return absl::OkStatus();
-  return absl::UnavailableError(absl::StrCat("document store: ", s.ToString()));
 }
 
 bool IsJson(const std::string& content_type) {
@@ -105,7 +101,7 @@ absl::StatusOr<Document> DocumentStore::Get(const DocKey& key) const {
   std::string v;
   rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), EncodeDocKey(key, false), &v);
   if (s.IsNotFound()) return absl::NotFoundError("document not found");
-  if (!s.ok()) return FromRocks(s);
+  if (!s.ok()) return FromRocks(s, "document store: read document");
   return DecodeValue(v);
 }
 
@@ -129,7 +125,7 @@ absl::StatusOr<std::vector<std::string>> DocumentStore::ListIds(const DocKey& ke
     if (since_us && d->updated_us <= *since_us) continue;
     ids.push_back(rest.substr(2));
   }
-  if (!it->status().ok()) return FromRocks(it->status());
+  if (!it->status().ok()) return FromRocks(it->status(), "document store: list documents");
   return ids;
 }
 
@@ -165,7 +161,8 @@ absl::Status DocumentStore::Write(const DocKey& key, const std::string& content_
                                   int64_t now_us) {
   rocksdb::WriteOptions wo;
   wo.sync = true;
-  return FromRocks(db_->Put(wo, EncodeDocKey(key, false), EncodeValue(content_type, content, now_us)));
+  return FromRocks(db_->Put(wo, EncodeDocKey(key, false), EncodeValue(content_type, content, now_us)),
+                   "document store: write document");
 }
 
 absl::Status DocumentStore::Put(const DocKey& key, const std::string& content_type, const std::string& content,
@@ -216,14 +213,14 @@ absl::Status DocumentStore::Delete(const DocKey& key, const WriteCondition& cond
     c2.missing_condition_is_invalid = false;
     absl::Status c = CheckCondition(existing, c2);
     if (!c.ok()) return c;
-    return FromRocks(db_->Delete(wo, EncodeDocKey(key, false)));
+    return FromRocks(db_->Delete(wo, EncodeDocKey(key, false)), "document store: delete document");
   }
   std::string prefix = EncodeDocKey(key, true);
   rocksdb::WriteBatch batch;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
   for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) batch.Delete(it->key());
-  if (!it->status().ok()) return FromRocks(it->status());
-  return FromRocks(db_->Write(wo, &batch));
+  if (!it->status().ok()) return FromRocks(it->status(), "document store: scan documents");
+  return FromRocks(db_->Write(wo, &batch), "document store: delete documents");
 }
 
 absl::StatusOr<int64_t> DocumentStore::EraseLearner(const std::string& learner) {
@@ -253,7 +250,7 @@ absl::StatusOr<int64_t> DocumentStore::EraseLearner(const std::string& learner) 
   }
   rocksdb::WriteOptions wo;
   wo.sync = true;
-  absl::Status s = FromRocks(db_->Write(wo, &batch));
+  absl::Status s = FromRocks(db_->Write(wo, &batch), "document store: erase learner");
   if (!s.ok()) return s;
   return n;
 }
