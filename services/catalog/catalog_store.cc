@@ -28,10 +28,10 @@ using lifelong::v1::Course;
 using lifelong::v1::ListCoursesRequest;
 using lifelong::v1::ListCoursesResponse;
 
-constexpr int kCourses = static_cast<int>(ColumnFamilyId::kCourses);
-constexpr int kIndex = static_cast<int>(ColumnFamilyId::kCourseIndex);
-constexpr int kMeta = static_cast<int>(ColumnFamilyId::kMeta);
-constexpr int kProgrammes = static_cast<int>(ColumnFamilyId::kProgrammes);
+constexpr int kCourses = static_cast<int>(Cf::kCourses);
+constexpr int kIndex = static_cast<int>(Cf::kCourseIndex);
+constexpr int kMeta = static_cast<int>(Cf::kMeta);
+constexpr int kProgrammes = static_cast<int>(Cf::kProgrammes);
 
 // Fields the service sets; ignored in input and in update masks.
 constexpr absl::string_view kOutputOnlyFields[] = {"id", "revision", "etag", "create_time",
@@ -175,14 +175,10 @@ absl::StatusOr<std::unique_ptr<CatalogStore>> CatalogStore::Open(const std::stri
   std::vector<std::string> existing;
   rocksdb::Status listed = rocksdb::DB::ListColumnFamilies(db_options, path, &existing);
   if (listed.ok()) {
-    for (const std::string& name : existing) {
-      const bool known = std::any_of(kColumnFamilies.begin(), kColumnFamilies.end(),
-                                     [&](const ColumnFamilySpec& f) { return f.name == name; });
-      if (!known) {
-        return absl::FailedPreconditionError(absl::StrCat("catalog database ", path,
-                                                          " has unknown column family '", name,
-                                                          "' (written by a newer version?)"));
-      }
+    const std::vector<std::string> unknown = storage::UnknownColumnFamilies(kColumnFamilies, existing);
+    if (!unknown.empty()) {
+      return absl::FailedPreconditionError(absl::StrCat("catalog database ", path, " has unknown column family '",
+                                                        unknown.front(), "' (written by a newer version?)"));
     }
   }
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "services/common/rocks_status.h"
+#include "services/xapi/column_families.h"
 
 namespace lifelong::xapi {
 namespace {
@@ -85,9 +86,24 @@ absl::StatusOr<std::unique_ptr<DocumentStore>> DocumentStore::Open(const std::st
   rocksdb::Options options;
   options.create_if_missing = true;
   options.max_background_jobs = 1;
+  // A family this version does not know means a newer version wrote the
+  // database: refuse rather than ignore its data.
+  std::vector<std::string> existing;
+  if (rocksdb::DB::ListColumnFamilies(options, path, &existing).ok()) {
+    const std::vector<std::string> unknown = storage::UnknownColumnFamilies(kColumnFamilies, existing);
+    if (!unknown.empty()) {
+      return absl::FailedPreconditionError(absl::StrCat("document store at ", path, " has unknown column family '",
+                                                        unknown.front(), "' (written by a newer version?)"));
+    }
+  }
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  for (const ColumnFamilySpec& spec : kColumnFamilies) descriptors.emplace_back(spec.name, options);
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;
-  rocksdb::Status s = rocksdb::DB::Open(options, path, &raw);
-  if (!s.ok()) return absl::UnavailableError(absl::StrCat("open document store at ", path, ": ", s.ToString()));
+  rocksdb::Status s = rocksdb::DB::Open(options, path, descriptors, &handles, &raw);
+  if (!s.ok()) return FromRocks(s, absl::StrCat("open document store at ", path));
+  // Only the default family: the DB's own default handle serves every call.
+  for (rocksdb::ColumnFamilyHandle* h : handles) raw->DestroyColumnFamilyHandle(h);
   std::unique_ptr<DocumentStore> store(new DocumentStore());
   store->db_.reset(raw);
   return store;
