@@ -45,7 +45,7 @@
 #include "services/common/health_client.h"
 #include "services/common/grpc_status.h"
 #include "services/common/status_macros.h"
-#include "services/common/vocabulary.h"
+#include "services/domain/vocabulary.h"
 
 namespace lifelong::cli {
 namespace {

@@ -8,8 +8,8 @@
 #include "services/auth/grpc_auth.h"
 #include "services/common/grpc_status.h"
 #include "services/common/status_macros.h"
+#include "services/domain/learner_key.h"
 #include "services/recommend/request_validation.h"
-#include "services/records/statement.h"
 
 namespace lifelong::recommend {
 namespace {
@@ -104,7 +104,7 @@ absl::StatusOr<LearnerHistory> RecommendService::LoadHistory(const std::string& 
   // change feed keeps exact, else read from the record service.
   std::string key;  // canonical learner key; "" when not cacheable
   if (deps_.history_cache != nullptr) {
-    absl::StatusOr<std::string> canonical = records::CanonicalLearnerKey(learner, "learner");
+    absl::StatusOr<std::string> canonical = domain::CanonicalLearnerKey(learner, "learner");
     if (canonical.ok()) key = *std::move(canonical);  // else the record service names the error
   }
   std::optional<std::vector<StatementFact>> facts;

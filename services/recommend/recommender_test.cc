@@ -18,7 +18,7 @@
 #include "models/served_blend.h"
 #include "models/synthetic.h"
 #include "models/trainer.h"
-#include "services/common/vocabulary.h"
+#include "services/domain/vocabulary.h"
 #include "services/recommend/catalog_cache.h"
 #include "services/recommend/test_support.h"
 

@@ -12,7 +12,7 @@
 #include "models/model_writer.h"
 #include "models/trainer.h"
 #include "services/common/grpc_status.h"
-#include "services/common/vocabulary.h"
+#include "services/domain/vocabulary.h"
 
 namespace lifelong::recommend::testing {
 namespace {

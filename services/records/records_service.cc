@@ -9,7 +9,7 @@
 #include "services/common/log.h"
 #include "services/common/grpc_status.h"
 #include "services/common/status_macros.h"
-#include "services/common/vocabulary.h"
+#include "services/domain/vocabulary.h"
 #include "services/records/statement_access.h"
 #include "services/records/transcript.h"
 

@@ -15,7 +15,7 @@
 
 #include "proto/lifelong/v1/records.grpc.pb.h"
 #include "services/common/health_client.h"
-#include "services/common/vocabulary.h"
+#include "services/domain/vocabulary.h"
 #include "services/records/test_statements.h"
 #include "tests/testing/subprocess.h"
 

@@ -25,7 +25,7 @@
 #include "proto/lifelong/v1/recommend.grpc.pb.h"
 #include "proto/lifelong/v1/records.grpc.pb.h"
 #include "services/common/health_client.h"
-#include "services/common/vocabulary.h"
+#include "services/domain/vocabulary.h"
 #include "tests/testing/subprocess.h"
 
 namespace lifelong {
