@@ -11,6 +11,7 @@ PACKAGES=(
   nlohmann-json3-dev libssl-dev libsimdjson-dev libcpp-httplib-dev libjwt-dev
   libgoogle-perftools-dev  # tcmalloc for the servers (third_party/sys/BUILD)
   python3 openssl
+  clang-format  # the style of .clang-format
   # Fuzz tests (tests/fuzz): clang with libFuzzer and the sanitizer runtimes,
   # and llvm-symbolizer for readable crash stacks.
   clang libclang-rt-dev llvm

@@ -1,7 +1,6 @@
 // `lifelong` commands that are not one service's: health, auth token, auth credential.
 #include "services/cli/commands.h"
 
-
 #include <google/protobuf/util/json_util.h>
 #include <grpcpp/grpcpp.h>
 #include <sys/wait.h>
@@ -34,18 +33,18 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "proto/lifelong/v1/catalog.grpc.pb.h"
-#include "services/auth/token.h"
-#include "proto/lifelong/v1/records.grpc.pb.h"
 #include "proto/lifelong/v1/recommend.grpc.pb.h"
+#include "proto/lifelong/v1/records.grpc.pb.h"
+#include "services/auth/token.h"
 #include "services/cli/args.h"
 #include "services/cli/exit_codes.h"
 #include "services/cli/import_reader.h"
 #include "services/cli/progress.h"
 #include "services/cli/statement_builder.h"
 #include "services/cli/text_table.h"
+#include "services/common/grpc_status.h"
 #include "services/common/grpc_tls.h"
 #include "services/common/health_client.h"
-#include "services/common/grpc_status.h"
 #include "services/common/status_macros.h"
 #include "services/domain/vocabulary.h"
 
@@ -87,9 +86,7 @@ absl::Status CmdHealth(Env& env) {
       if (!h.ok()) {
         state[i] = absl::StatusCodeToString(h.status().code());
       } else {
-        state[i] = *h == HealthState::kServing      ? "SERVING"
-                   : *h == HealthState::kNotServing ? "NOT_SERVING"
-                                                    : "UNKNOWN";
+        state[i] = *h == HealthState::kServing ? "SERVING" : *h == HealthState::kNotServing ? "NOT_SERVING" : "UNKNOWN";
       }
       if (state[i] != "SERVING") all = false;
     }
@@ -123,8 +120,9 @@ absl::Status CmdHealth(Env& env) {
 absl::Status CmdAuthToken(Env& env) {
   const ParsedArgs& a = env.args();
   if (!a.Has("role") || !a.Has("subject")) {
-    return Usage("usage: lifelong auth token --role ROLE --subject WHO [--venue V] [--courses c1,c2] [--ttl 1h] "
-                 "[--key_file var/auth/jwt.key]");
+    return Usage(
+        "usage: lifelong auth token --role ROLE --subject WHO [--venue V] [--courses c1,c2] [--ttl 1h] "
+        "[--key_file var/auth/jwt.key]");
   }
   std::optional<auth::Role> role = auth::RoleFromName(a.Get("role"));
   if (!role) return Usage(absl::StrCat("--role: unknown role ", a.Get("role")));
@@ -154,7 +152,8 @@ absl::Status CmdAuthToken(Env& env) {
 // (services/xapi/credentials.h) with a fresh random password.
 absl::Status CmdAuthCredential(Env& env) {
   const ParsedArgs& a = env.args();
-  if (!a.Has("user")) return Usage("usage: lifelong auth credential --user NAME [--role ROLE] [--subject WHO] [--venue V]");
+  if (!a.Has("user"))
+    return Usage("usage: lifelong auth credential --user NAME [--role ROLE] [--subject WHO] [--venue V]");
   std::string role = a.Has("role") ? a.Get("role") : "loader";
   if (!auth::RoleFromName(role)) return Usage(absl::StrCat("--role: unknown role ", role));
   const std::string& user = a.Get("user");

@@ -1,7 +1,6 @@
 // `lifelong` commands of the course catalog: programmes list, courses list/get/put/dump.
 #include "services/cli/commands.h"
 
-
 #include <google/protobuf/util/json_util.h>
 #include <grpcpp/grpcpp.h>
 #include <sys/wait.h>
@@ -34,18 +33,18 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "proto/lifelong/v1/catalog.grpc.pb.h"
-#include "services/auth/token.h"
-#include "proto/lifelong/v1/records.grpc.pb.h"
 #include "proto/lifelong/v1/recommend.grpc.pb.h"
+#include "proto/lifelong/v1/records.grpc.pb.h"
+#include "services/auth/token.h"
 #include "services/cli/args.h"
 #include "services/cli/exit_codes.h"
 #include "services/cli/import_reader.h"
 #include "services/cli/progress.h"
 #include "services/cli/statement_builder.h"
 #include "services/cli/text_table.h"
+#include "services/common/grpc_status.h"
 #include "services/common/grpc_tls.h"
 #include "services/common/health_client.h"
-#include "services/common/grpc_status.h"
 #include "services/common/status_macros.h"
 #include "services/domain/vocabulary.h"
 
@@ -131,8 +130,8 @@ absl::Status CoursesList(Env& env) {
         continue;
       }
       std::string seats = c.capacity() == 0 ? "-" : absl::StrCat(c.capacity() - c.seats_taken(), "/", c.capacity());
-      table.AddRow({c.id(), c.title(), c.category(), LevelName(c.level()), ModeName(c.mode()),
-                    c.venue().xuequ(), c.venue().name(), seats, Num(c.credits()), StateName(c.state())});
+      table.AddRow({c.id(), c.title(), c.category(), LevelName(c.level()), ModeName(c.mode()), c.venue().xuequ(),
+                    c.venue().name(), seats, Num(c.credits()), StateName(c.state())});
     }
     token = resp.next_page_token();
   } while (!token.empty() && shown < limit);
@@ -169,8 +168,10 @@ absl::Status CoursesGet(Env& env) {
       {"venue", c.venue().id().empty() ? "" : absl::StrCat(c.venue().name(), " (", c.venue().id(), ")")},
       {"address", c.venue().address()},
       {"xuequ / jiedao", c.venue().xuequ().empty() ? "" : absl::StrCat(c.venue().xuequ(), " / ", c.venue().jiedao())},
-      {"sessions", c.sessions().empty() ? "" : absl::StrCat(c.sessions_size(), ", first ", FormatTs(c.sessions(0).start_time()))},
-      {"enrolment", absl::StrCat(FormatTs(c.enrollment_open_time(), true), " .. ", FormatTs(c.enrollment_close_time(), true))},
+      {"sessions",
+       c.sessions().empty() ? "" : absl::StrCat(c.sessions_size(), ", first ", FormatTs(c.sessions(0).start_time()))},
+      {"enrolment",
+       absl::StrCat(FormatTs(c.enrollment_open_time(), true), " .. ", FormatTs(c.enrollment_close_time(), true))},
       {"capacity", c.capacity() == 0 ? "unlimited" : absl::StrCat(c.seats_taken(), " of ", c.capacity(), " taken")},
       {"credits / hours", absl::StrCat(Num(c.credits()), " / ", Num(c.hours()))},
       {"prerequisites", absl::StrJoin(c.prerequisite_ids(), ", ")},
@@ -188,7 +189,8 @@ absl::Status CoursesGet(Env& env) {
 
 absl::Status CoursesPut(Env& env) {
   const ParsedArgs& a = env.args();
-  if (a.positional.size() != 1) return Usage("usage: lifelong courses put FILE|-  (Course JSON, one object or JSON lines)");
+  if (a.positional.size() != 1)
+    return Usage("usage: lifelong courses put FILE|-  (Course JSON, one object or JSON lines)");
   auto text = ReadTextArg("file", a.positional[0] == "-" ? "-" : "@" + a.positional[0]);
   if (!text.ok()) return text.status();
   std::vector<std::string> docs;
@@ -210,9 +212,11 @@ absl::Status CoursesPut(Env& env) {
     google::protobuf::util::JsonParseOptions po;
     auto ps = google::protobuf::util::JsonStringToMessage(docs[i], &c, po);
     if (!ps.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat("course ", i + 1, ": not a Course JSON: ", ps.message().as_string()));
+      return absl::InvalidArgumentError(
+          absl::StrCat("course ", i + 1, ": not a Course JSON: ", ps.message().as_string()));
     }
-    if (c.id().empty()) return absl::InvalidArgumentError(absl::StrCat("course ", i + 1, ": course.id: must not be empty"));
+    if (c.id().empty())
+      return absl::InvalidArgumentError(absl::StrCat("course ", i + 1, ": course.id: must not be empty"));
     v1::GetCourseRequest get;
     get.set_id(c.id());
     v1::Course existing;

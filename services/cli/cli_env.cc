@@ -1,6 +1,5 @@
 #include "services/cli/cli_env.h"
 
-
 #include <google/protobuf/util/json_util.h>
 #include <grpcpp/grpcpp.h>
 #include <sys/wait.h>
@@ -33,21 +32,21 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "proto/lifelong/v1/catalog.grpc.pb.h"
-#include "services/auth/token.h"
-#include "proto/lifelong/v1/records.grpc.pb.h"
 #include "proto/lifelong/v1/recommend.grpc.pb.h"
+#include "proto/lifelong/v1/records.grpc.pb.h"
+#include "services/auth/token.h"
+#include "services/catalog/course_enums.h"
 #include "services/cli/args.h"
 #include "services/cli/exit_codes.h"
 #include "services/cli/import_reader.h"
 #include "services/cli/progress.h"
 #include "services/cli/statement_builder.h"
 #include "services/cli/text_table.h"
+#include "services/common/grpc_status.h"
 #include "services/common/grpc_tls.h"
 #include "services/common/health_client.h"
-#include "services/common/grpc_status.h"
 #include "services/common/status_macros.h"
 #include "services/domain/vocabulary.h"
-#include "services/catalog/course_enums.h"
 
 namespace lifelong::cli {
 
@@ -71,14 +70,12 @@ const std::vector<FlagSpec>& GlobalFlags() {
       {"stream_timeout", true, "deadline of the export stream (default 1h)"},
       {"records", true, "record service address (env LIFELONG_RECORDS, default 127.0.0.1:7001)"},
       {"catalog", true, "catalog service address (env LIFELONG_CATALOG, default 127.0.0.1:7002)"},
-      {"recommend", true,
-       "recommendation service address (env LIFELONG_RECOMMEND, default 127.0.0.1:7003)"},
+      {"recommend", true, "recommendation service address (env LIFELONG_RECOMMEND, default 127.0.0.1:7003)"},
       {"server", true, "address of the service this command talks to (overrides the above)"},
       {"tls_ca", true,
        "CA certificate (PEM) to verify the services with; calls use TLS when set "
        "(env LIFELONG_TLS_CA)"},
-      {"tls_cert", true,
-       "client certificate (PEM) for services that demand one (env LIFELONG_TLS_CERT)"},
+      {"tls_cert", true, "client certificate (PEM) for services that demand one (env LIFELONG_TLS_CERT)"},
       {"tls_key", true, "private key of --tls_cert (env LIFELONG_TLS_KEY)"},
       {"token_file", true,
        "file holding the bearer token sent with every call (env LIFELONG_TOKEN_FILE; "
@@ -160,9 +157,7 @@ absl::StatusOr<v1::Course::State> ParseState(const std::string& v) {
   return Usage(absl::StrCat("--state: expected ", catalog::StateNameList(), ", got '", v, "'"));
 }
 
-std::vector<std::string> CommaList(const std::string& v) {
-  return absl::StrSplit(v, ',', absl::SkipWhitespace());
-}
+std::vector<std::string> CommaList(const std::string& v) { return absl::StrSplit(v, ',', absl::SkipWhitespace()); }
 
 // Reads "@path", "-" (stdin) or literal text.
 absl::StatusOr<std::string> ReadTextArg(const std::string& flag, const std::string& v) {
@@ -185,8 +180,7 @@ std::string StatementTitle(const std::string& json) {
   Json j = Json::parse(json, nullptr, false);
   if (j.is_discarded()) return "";
   const Json* name = nullptr;
-  if (j.contains("object") && j["object"].contains("definition") &&
-      j["object"]["definition"].contains("name")) {
+  if (j.contains("object") && j["object"].contains("definition") && j["object"]["definition"].contains("name")) {
     name = &j["object"]["definition"]["name"];
   }
   if (name == nullptr || !name->is_object() || name->empty()) return "";

@@ -27,8 +27,8 @@
 #include "google/protobuf/message.h"
 #include "google/protobuf/timestamp.pb.h"
 #include "proto/lifelong/v1/catalog.grpc.pb.h"
-#include "proto/lifelong/v1/records.grpc.pb.h"
 #include "proto/lifelong/v1/recommend.grpc.pb.h"
+#include "proto/lifelong/v1/records.grpc.pb.h"
 #include "services/cli/args.h"
 #include "services/cli/cli.h"
 #include "services/common/grpc_status.h"
@@ -59,8 +59,7 @@ const char* ServiceName(Service s);
 // used from several threads.
 class Env {
  public:
-  Env(const CliContext& ctx, ParsedArgs args, Service primary)
-      : ctx_(ctx), args_(std::move(args)), primary_(primary) {}
+  Env(const CliContext& ctx, ParsedArgs args, Service primary) : ctx_(ctx), args_(std::move(args)), primary_(primary) {}
 
   absl::Status Init() {
     if (args_.Has("timeout")) {
@@ -157,8 +156,7 @@ class Env {
   // An RPC failure, with the service and address named.
   absl::Status RpcError(Service s, const grpc::Status& g) const {
     absl::Status st = FromGrpcStatus(g);
-    return absl::Status(st.code(), absl::StrCat(st.message(), " (", ServiceName(s), " at ",
-                                                Address(s), ")"));
+    return absl::Status(st.code(), absl::StrCat(st.message(), " (", ServiceName(s), " at ", Address(s), ")"));
   }
 
  private:

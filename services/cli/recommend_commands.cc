@@ -1,7 +1,6 @@
 // `lifelong` commands of the recommendation service: recommend, similar, path, train, model.
 #include "services/cli/commands.h"
 
-
 #include <google/protobuf/util/json_util.h>
 #include <grpcpp/grpcpp.h>
 #include <sys/wait.h>
@@ -34,18 +33,18 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "proto/lifelong/v1/catalog.grpc.pb.h"
-#include "services/auth/token.h"
-#include "proto/lifelong/v1/records.grpc.pb.h"
 #include "proto/lifelong/v1/recommend.grpc.pb.h"
+#include "proto/lifelong/v1/records.grpc.pb.h"
+#include "services/auth/token.h"
 #include "services/cli/args.h"
 #include "services/cli/exit_codes.h"
 #include "services/cli/import_reader.h"
 #include "services/cli/progress.h"
 #include "services/cli/statement_builder.h"
 #include "services/cli/text_table.h"
+#include "services/common/grpc_status.h"
 #include "services/common/grpc_tls.h"
 #include "services/common/health_client.h"
-#include "services/common/grpc_status.h"
 #include "services/common/status_macros.h"
 #include "services/domain/vocabulary.h"
 
@@ -95,9 +94,8 @@ void PrintRecommendations(Env& env, const google::protobuf::RepeatedPtrField<v1:
   int rank = 0;
   for (const auto& r : recs) {
     const auto& c = r.course();
-    table.AddRow({std::to_string(++rank), c.course_id(), c.title(), c.category(), ModeName(c.mode()),
-                  c.xuequ(), c.seats_left() < 0 ? "-" : std::to_string(c.seats_left()),
-                  absl::StrFormat("%.3f", r.score()),
+    table.AddRow({std::to_string(++rank), c.course_id(), c.title(), c.category(), ModeName(c.mode()), c.xuequ(),
+                  c.seats_left() < 0 ? "-" : std::to_string(c.seats_left()), absl::StrFormat("%.3f", r.score()),
                   r.distance_km() < 0 ? "" : absl::StrFormat("%.1f", r.distance_km()), r.reason()});
   }
   env.out() << table.Render();
@@ -151,8 +149,8 @@ absl::Status CmdRecommend(Env& env) {
   }
   PrintRecommendations(env, resp.recommendations());
   env.out() << resp.recommendations_size() << " recommendation(s) for "
-            << (req.learner().empty() ? "an anonymous learner" : req.learner()) << ", model "
-            << resp.model_version() << (resp.cold_start() ? ", cold start" : "") << "\n";
+            << (req.learner().empty() ? "an anonymous learner" : req.learner()) << ", model " << resp.model_version()
+            << (resp.cold_start() ? ", cold start" : "") << "\n";
   return absl::OkStatus();
 }
 
@@ -174,8 +172,8 @@ absl::Status CmdSimilar(Env& env) {
     return absl::OkStatus();
   }
   PrintRecommendations(env, resp.recommendations());
-  env.out() << resp.recommendations_size() << " course(s) similar to " << req.course_id()
-            << ", model " << resp.model_version() << "\n";
+  env.out() << resp.recommendations_size() << " course(s) similar to " << req.course_id() << ", model "
+            << resp.model_version() << "\n";
   return absl::OkStatus();
 }
 
@@ -237,24 +235,23 @@ absl::Status CmdPath(Env& env) {
   for (const v1::PlannedCourse& step : resp.steps()) {
     const v1::CourseSummary& c = step.course();
     table.AddRow({std::to_string(++n), c.course_id(), c.title(), c.category(), Num(c.credits()),
-                  c.mode() == v1::Course::ONLINE ? "线上" : c.xuequ(), FormatTs(step.start()),
-                  FormatTs(step.end()), std::to_string(step.sessions_size()),
-                  step.in_progress() ? "in progress" : step.why()});
+                  c.mode() == v1::Course::ONLINE ? "线上" : c.xuequ(), FormatTs(step.start()), FormatTs(step.end()),
+                  std::to_string(step.sessions_size()), step.in_progress() ? "in progress" : step.why()});
   }
   env.out() << "Plan for " << req.learner() << " toward " << resp.goal_name() << ": "
             << (resp.already_achieved() ? "already achieved"
-                                        : resp.feasible() ? "feasible" : "NOT feasible")
+                : resp.feasible()       ? "feasible"
+                                        : "NOT feasible")
             << "\n";
   if (n > 0) env.out() << table.Render();
   if (resp.has_progress()) {
     const v1::PathProgress& p = resp.progress();
-    env.out() << "Credits: " << Num(p.credits_earned()) << " earned + " << Num(p.credits_planned())
-              << " planned";
+    env.out() << "Credits: " << Num(p.credits_earned()) << " earned + " << Num(p.credits_planned()) << " planned";
     if (p.credits_required() > 0) env.out() << " of " << Num(p.credits_required()) << " required";
     env.out() << "\n";
     for (const auto& c : p.by_category()) {
-      env.out() << "  " << c.category() << ": " << Num(c.earned()) << " earned + " << Num(c.planned())
-                << " planned of " << Num(c.required()) << "\n";
+      env.out() << "  " << c.category() << ": " << Num(c.earned()) << " earned + " << Num(c.planned()) << " planned of "
+                << Num(c.required()) << "\n";
     }
     if (p.required_done_size() + p.required_planned_size() + p.required_missing_size() > 0) {
       env.out() << "Required courses: " << p.required_done_size() << " done, " << p.required_planned_size()
@@ -362,7 +359,8 @@ void PrintModelStatus(Env& env, const v1::ModelStatus& m) {
       {"index", m.index_kind()},
       {"available", absl::StrJoin(versions, ", ")},
       {"model dir", m.model_dir()},
-      {"last error", m.last_error().empty() ? "" : absl::StrCat("version ", m.last_error_version(), ": ", m.last_error())},
+      {"last error",
+       m.last_error().empty() ? "" : absl::StrCat("version ", m.last_error_version(), ": ", m.last_error())},
   };
   for (const auto& [k, v] : rows) {
     if (!v.empty()) env.out() << PadToWidth(k, 12) << "  " << v << "\n";
@@ -395,8 +393,8 @@ absl::Status CmdModel(Env& env, const std::string& sub) {
         if (v < cur.version() && v > version) version = v;
       }
       if (version == 0) {
-        return absl::FailedPreconditionError(absl::StrCat(
-            "no complete version older than the serving one (", cur.version(), ") to roll back to"));
+        return absl::FailedPreconditionError(
+            absl::StrCat("no complete version older than the serving one (", cur.version(), ") to roll back to"));
       }
     }
     v1::PinModelVersionRequest req;

@@ -1,7 +1,6 @@
 // `lifelong` commands of the record service: record, history, transcript, import, export, erase.
 #include "services/cli/commands.h"
 
-
 #include <google/protobuf/util/json_util.h>
 #include <grpcpp/grpcpp.h>
 #include <sys/wait.h>
@@ -34,18 +33,18 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "proto/lifelong/v1/catalog.grpc.pb.h"
-#include "services/auth/token.h"
-#include "proto/lifelong/v1/records.grpc.pb.h"
 #include "proto/lifelong/v1/recommend.grpc.pb.h"
+#include "proto/lifelong/v1/records.grpc.pb.h"
+#include "services/auth/token.h"
 #include "services/cli/args.h"
 #include "services/cli/exit_codes.h"
 #include "services/cli/import_reader.h"
 #include "services/cli/progress.h"
 #include "services/cli/statement_builder.h"
 #include "services/cli/text_table.h"
+#include "services/common/grpc_status.h"
 #include "services/common/grpc_tls.h"
 #include "services/common/health_client.h"
-#include "services/common/grpc_status.h"
 #include "services/common/status_macros.h"
 #include "services/domain/vocabulary.h"
 
@@ -101,9 +100,8 @@ absl::Status CmdRecord(Env& env) {
   if (env.json()) {
     env.out() << resp.json() << "\n";
   } else {
-    env.out() << "recorded " << resp.id() << ": " << resp.learner() << " "
-              << VerbShortName(resp.verb()) << " " << CourseLabel(resp.activity()) << " at "
-              << FormatTs(resp.timestamp()) << "\n";
+    env.out() << "recorded " << resp.id() << ": " << resp.learner() << " " << VerbShortName(resp.verb()) << " "
+              << CourseLabel(resp.activity()) << " at " << FormatTs(resp.timestamp()) << "\n";
   }
   return absl::OkStatus();
 }
@@ -162,8 +160,8 @@ absl::Status CmdHistory(Env& env) {
   } while (!token.empty() && shown < limit);
   if (!env.json()) {
     env.out() << table.Render();
-    env.out() << shown << " statement(s) of " << a.positional[0]
-              << (token.empty() ? "" : " (more: raise --limit)") << "\n";
+    env.out() << shown << " statement(s) of " << a.positional[0] << (token.empty() ? "" : " (more: raise --limit)")
+              << "\n";
   }
   return absl::OkStatus();
 }
@@ -189,12 +187,12 @@ absl::Status CmdTranscript(Env& env) {
     std::string verified =
         e.verified() ? "yes"
                      : absl::StrCat("no (claimed ", Num(e.claimed_hours()), "h/", Num(e.claimed_credits()), ")");
-    table.AddRow({FormatTs(e.achieved(), true), CourseLabel(e.activity()), e.title(), e.outcome(),
-                  Num(e.hours()), Num(e.credits()), e.mode(), e.xuequ(), e.issuer(), verified});
+    table.AddRow({FormatTs(e.achieved(), true), CourseLabel(e.activity()), e.title(), e.outcome(), Num(e.hours()),
+                  Num(e.credits()), e.mode(), e.xuequ(), e.issuer(), verified});
   }
   env.out() << "Transcript of " << t.learner() << "\n" << table.Render();
-  env.out() << "total: " << t.courses() << " course(s), " << Num(t.hours()) << " hours, "
-            << Num(t.credits()) << " credits";
+  env.out() << "total: " << t.courses() << " course(s), " << Num(t.hours()) << " hours, " << Num(t.credits())
+            << " credits";
   if (t.unverified_courses() > 0) {
     env.out() << " (" << t.unverified_courses() << " self-reported course(s) earn no hours or credits)";
   }
@@ -230,7 +228,8 @@ struct ImportBatch {
 
 absl::Status CmdImport(Env& env) {
   const ParsedArgs& a = env.args();
-  if (a.positional.size() != 1) return Usage("usage: lifelong import FILE [--format jsonl|csv] [--verb V] [--checkpoint PATH]");
+  if (a.positional.size() != 1)
+    return Usage("usage: lifelong import FILE [--format jsonl|csv] [--verb V] [--checkpoint PATH]");
   const std::string path = a.positional[0];
   auto format = ImportFormatFor(a.Get("format"), path);
   if (!format.ok()) return AsUsage(format.status());
@@ -268,7 +267,7 @@ absl::Status CmdImport(Env& env) {
   absl::CondVar cv;
   std::deque<ImportBatch> queue;
   bool input_done = false;
-  absl::Status failure;                // first send failure
+  absl::Status failure;                 // first send failure
   std::map<int64_t, int64_t> finished;  // seq -> last_line, beyond the watermark
   int64_t next_seq_to_commit = 0;
   int64_t lines_done = skip;
@@ -313,8 +312,7 @@ absl::Status CmdImport(Env& env) {
       sent += resp.statements_size();
       finished[b.seq] = b.last_line;
       bool advanced = false;
-      for (auto it = finished.find(next_seq_to_commit); it != finished.end();
-           it = finished.find(next_seq_to_commit)) {
+      for (auto it = finished.find(next_seq_to_commit); it != finished.end(); it = finished.find(next_seq_to_commit)) {
         lines_done = it->second;
         finished.erase(it);
         ++next_seq_to_commit;
@@ -382,20 +380,25 @@ absl::Status CmdImport(Env& env) {
   }
   const double secs = absl::ToDoubleSeconds(absl::Now() - started);
   if (env.json()) {
-    env.out() << Json{{"file", path}, {"statements", sent}, {"new", sent - already},
-                      {"already_stored", already}, {"seconds", secs}}.dump()
+    env.out() << Json{{"file", path},
+                      {"statements", sent},
+                      {"new", sent - already},
+                      {"already_stored", already},
+                      {"seconds", secs}}
+                     .dump()
               << "\n";
   } else {
-    env.out() << absl::StrFormat(
-        "imported %s statement(s) from %s in %.1fs: %s new, %s already stored\n",
-        WithThousands(sent), path, secs, WithThousands(sent - already), WithThousands(already));
+    env.out() << absl::StrFormat("imported %s statement(s) from %s in %.1fs: %s new, %s already stored\n",
+                                 WithThousands(sent), path, secs, WithThousands(sent - already),
+                                 WithThousands(already));
   }
   return absl::OkStatus();
 }
 
 absl::Status CmdExport(Env& env) {
   const ParsedArgs& a = env.args();
-  if (!a.positional.empty()) return Usage("usage: lifelong export [--learner L] [--after CURSOR] [--limit N] [--out FILE]");
+  if (!a.positional.empty())
+    return Usage("usage: lifelong export [--learner L] [--after CURSOR] [--limit N] [--out FILE]");
   std::unique_ptr<std::ofstream> file;
   std::ostream* out = &env.out();
   if (a.Has("out")) {

@@ -8,12 +8,11 @@ namespace lifelong {
 namespace {
 
 TEST(GrpcStatus, MappingKeepsCodeAndMessage) {
-  const absl::StatusCode codes[] = {
-      absl::StatusCode::kInvalidArgument, absl::StatusCode::kNotFound,
-      absl::StatusCode::kAlreadyExists,   absl::StatusCode::kFailedPrecondition,
-      absl::StatusCode::kUnavailable,     absl::StatusCode::kInternal,
-      absl::StatusCode::kPermissionDenied, absl::StatusCode::kUnauthenticated,
-      absl::StatusCode::kResourceExhausted, absl::StatusCode::kDataLoss};
+  const absl::StatusCode codes[] = {absl::StatusCode::kInvalidArgument,   absl::StatusCode::kNotFound,
+                                    absl::StatusCode::kAlreadyExists,     absl::StatusCode::kFailedPrecondition,
+                                    absl::StatusCode::kUnavailable,       absl::StatusCode::kInternal,
+                                    absl::StatusCode::kPermissionDenied,  absl::StatusCode::kUnauthenticated,
+                                    absl::StatusCode::kResourceExhausted, absl::StatusCode::kDataLoss};
   for (absl::StatusCode code : codes) {
     absl::Status in(code, "field: why");
     grpc::Status g = ToGrpcStatus(in);

@@ -67,7 +67,8 @@ absl::StatusOr<std::string> CanonicalLearnerKey(absl::string_view key, absl::str
     return std::string(key);
   }
   if (key.find(':') != absl::string_view::npos) {
-    return Invalid(field, "unknown learner key form (use a district account name, mailto:, sha1:, openid: or account:)");
+    return Invalid(field,
+                   "unknown learner key form (use a district account name, mailto:, sha1:, openid: or account:)");
   }
   return std::string(key);
 }

@@ -28,8 +28,8 @@ TEST(LearnerKey, CanonicalForms) {
 }
 
 TEST(LearnerKey, RefusalsNameTheField) {
-  for (absl::string_view bad : {"", "mailto:nobody", "sha1:abc", "openid:not an iri", "account:nohome",
-                                "account:https://x|", "weird:thing"}) {
+  for (absl::string_view bad :
+       {"", "mailto:nobody", "sha1:abc", "openid:not an iri", "account:nohome", "account:https://x|", "weird:thing"}) {
     absl::StatusOr<std::string> k = CanonicalLearnerKey(bad, "actor");
     ASSERT_FALSE(k.ok()) << bad;
     EXPECT_EQ(k.status().code(), absl::StatusCode::kInvalidArgument);
@@ -46,8 +46,8 @@ TEST(LearnerKey, AccountKeys) {
   EXPECT_EQ(AccountLearnerKey("https://id.dongcheng.gov.cn", "u1"), "u1");
   EXPECT_EQ(AccountLearnerKey("https://idp.example.org", "u1"), "account:https://idp.example.org|u1");
   // Every account key is a fixed point of CanonicalLearnerKey.
-  for (const std::string& key : {AccountLearnerKey("https://id.dongcheng.gov.cn/", "a:b"),
-                                 AccountLearnerKey("https://idp.example.org", "u1")}) {
+  for (const std::string& key :
+       {AccountLearnerKey("https://id.dongcheng.gov.cn/", "a:b"), AccountLearnerKey("https://idp.example.org", "u1")}) {
     EXPECT_EQ(Canon(key), key);
   }
 }

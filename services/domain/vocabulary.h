@@ -28,10 +28,8 @@ inline constexpr absl::string_view kVoided = "http://adlnet.gov/expapi/verbs/voi
 inline constexpr absl::string_view kDistrictIdp = "https://id.dongcheng.gov.cn";
 
 // A course is the activity kCourseIriPrefix + course_id.
-inline constexpr absl::string_view kCourseIriPrefix =
-    "https://lifelong.dongcheng.edu.cn/courses/";
-inline constexpr absl::string_view kCourseActivityType =
-    "http://adlnet.gov/expapi/activities/course";
+inline constexpr absl::string_view kCourseIriPrefix = "https://lifelong.dongcheng.edu.cn/courses/";
+inline constexpr absl::string_view kCourseActivityType = "http://adlnet.gov/expapi/activities/course";
 
 // Context extensions (values: mode "online" | "offline" | "blended"; xuequ,
 // jiedao, venue strings; credits, hours numbers).

@@ -37,8 +37,7 @@ absl::StatusOr<int64_t> ParseTimestampMicros(absl::string_view text) {
 }
 
 std::string FormatTimestampMicros(int64_t micros) {
-  return absl::FormatTime("%E4Y-%m-%dT%H:%M:%E6SZ", absl::FromUnixMicros(micros),
-                          absl::UTCTimeZone());
+  return absl::FormatTime("%E4Y-%m-%dT%H:%M:%E6SZ", absl::FromUnixMicros(micros), absl::UTCTimeZone());
 }
 
 absl::StatusOr<double> ParseIsoDurationSeconds(absl::string_view text) {
@@ -60,13 +59,14 @@ absl::StatusOr<double> ParseIsoDurationSeconds(absl::string_view text) {
       continue;
     }
     size_t j = i;
-    while (j < text.size() && (absl::ascii_isdigit(static_cast<unsigned char>(text[j])) ||
-                               text[j] == '.' || text[j] == ',')) {
+    while (j < text.size() &&
+           (absl::ascii_isdigit(static_cast<unsigned char>(text[j])) || text[j] == '.' || text[j] == ',')) {
       ++j;
     }
     if (j == i || j == text.size()) return absl::InvalidArgumentError("not an ISO 8601 duration (e.g. PT1H30M)");
     std::string num(text.substr(i, j - i));
-    for (char& c : num) if (c == ',') c = '.';
+    for (char& c : num)
+      if (c == ',') c = '.';
     double v;
     if (!absl::SimpleAtod(num, &v) || v < 0 || !std::isfinite(v)) {
       return absl::InvalidArgumentError("not an ISO 8601 duration (bad number)");

@@ -15,8 +15,8 @@ namespace lifelong::storage {
 std::string SignedTokenCodec::Tag(absl::string_view payload) const {
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int digest_len = 0;
-  HMAC(EVP_sha256(), key_.data(), static_cast<int>(key_.size()),
-       reinterpret_cast<const unsigned char*>(payload.data()), payload.size(), digest, &digest_len);
+  HMAC(EVP_sha256(), key_.data(), static_cast<int>(key_.size()), reinterpret_cast<const unsigned char*>(payload.data()),
+       payload.size(), digest, &digest_len);
   return std::string(reinterpret_cast<const char*>(digest), kTokenTagBytes);
 }
 

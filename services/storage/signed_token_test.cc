@@ -72,8 +72,7 @@ TEST(SignedToken, NewTokenKeyIsRandom) {
 }
 
 TEST(SignedToken, Sha256KnownAnswer) {
-  EXPECT_EQ(absl::BytesToHexString(Sha256("abc")),
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  EXPECT_EQ(absl::BytesToHexString(Sha256("abc")), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 }
 
 }  // namespace
