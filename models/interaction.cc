@@ -1,6 +1,6 @@
 #include "models/interaction.h"
 
-#include "services/common/vocabulary.h"
+#include "services/domain/vocabulary.h"
 
 namespace lifelong::models {
 

@@ -1,7 +1,7 @@
 #include "models/interaction.h"
 
 #include "gtest/gtest.h"
-#include "services/common/vocabulary.h"
+#include "services/domain/vocabulary.h"
 
 namespace lifelong::models {
 namespace {

@@ -7,8 +7,8 @@
 #include "absl/status/status.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "services/common/status_util.h"
-#include "services/common/vocabulary.h"
+#include "services/common/grpc_status.h"
+#include "services/domain/vocabulary.h"
 
 namespace lifelong::models {
 

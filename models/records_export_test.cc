@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
-#include "services/common/vocabulary.h"
+#include "services/domain/vocabulary.h"
 
 namespace lifelong::models {
 namespace {

@@ -12,6 +12,7 @@ PACKAGES=(
   libgoogle-perftools-dev  # tcmalloc for the servers (third_party/sys/BUILD)
   python3 openssl
   libnss3-tools  # certutil: the TLS browser tests make chromium trust the development CA (ops/test_web.sh)
+  clang-format  # the style of .clang-format
   # Fuzz tests (tests/fuzz): clang with libFuzzer and the sanitizer runtimes,
   # and llvm-symbolizer for readable crash stacks.
   clang libclang-rt-dev llvm

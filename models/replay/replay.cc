@@ -14,18 +14,14 @@
 #include "proto/lifelong/v1/catalog.grpc.pb.h"
 #include "proto/lifelong/v1/recommend.grpc.pb.h"
 #include "proto/lifelong/v1/records.grpc.pb.h"
-#include "services/common/vocabulary.h"
+#include "services/common/grpc_status.h"
+#include "services/domain/vocabulary.h"
 
 namespace lifelong::models::replay {
 namespace {
 
 std::chrono::system_clock::time_point DeadlineIn(absl::Duration d) {
   return absl::ToChronoTime(absl::Now() + d);
-}
-
-absl::Status FromGrpc(const grpc::Status& s, absl::string_view what) {
-  return absl::Status(static_cast<absl::StatusCode>(s.error_code()),
-                      absl::StrCat(what, ": ", s.error_message()));
 }
 
 double Since(absl::Time start) { return absl::ToDoubleSeconds(absl::Now() - start); }
@@ -173,7 +169,7 @@ absl::StatusOr<PhaseStats> LoadCatalog(const std::shared_ptr<grpc::Channel>& cat
     if (s.error_code() == grpc::StatusCode::ALREADY_EXISTS) {
       ++stats.existing;
     } else if (!s.ok()) {
-      return FromGrpc(s, absl::StrCat("CreateCourse ", course.id));
+      return FromGrpcStatus(s, absl::StrCat("CreateCourse ", course.id));
     }
     ++stats.count;
   }
@@ -250,7 +246,7 @@ absl::StatusOr<PhaseStats> RecordTrainInteractions(const std::shared_ptr<grpc::C
       if (!s.ok()) {
         std::lock_guard<std::mutex> lock(mu);
         if (first_error.ok()) {
-          first_error = FromGrpc(s, absl::StrCat("RecordStatements (statements ", positions[i],
+          first_error = FromGrpcStatus(s, absl::StrCat("RecordStatements (statements ", positions[i],
                                                  ".. of the recording order)"));
         }
         failed = true;

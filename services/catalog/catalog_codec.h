@@ -4,14 +4,14 @@
 // that are never renumbered. Decoders check every length and fail with
 // DATA_LOSS on short or malformed input; they never read past the input.
 //
-// Column family "courses" (ColumnFamilyId::kCourses)
+// Column family "courses" (Cf::kCourses)
 //   key    course id: 1..64 bytes of [a-z0-9_-], no terminator. Byte order is
 //          id order, which is the order ListCourses returns.
 //   value  [0]      CourseValueFormat tag (0x01 = kProtoV1)
 //          [1..]    lifelong.v1.Course, protobuf binary (deterministic
 //                   serialization), with revision/etag/times filled in.
 //
-// Column family "course_index" (ColumnFamilyId::kCourseIndex)
+// Column family "course_index" (Cf::kCourseIndex)
 //   key    [0]        IndexKind tag
 //          [1..2]     L, term length in bytes, uint16 big-endian
 //          [3..3+L)   term: for enum kinds one byte (the proto enum number);
@@ -23,7 +23,7 @@
 //   key without that prefix. Terms of one kind are ordered by (length, bytes),
 //   which nothing relies on.
 //
-// Column family "programmes" (ColumnFamilyId::kProgrammes)
+// Column family "programmes" (Cf::kProgrammes)
 //   key    programme id: 1..64 bytes of [a-z0-9_-], no terminator (id order
 //          is the order ListProgrammes returns).
 //   value  [0]      ProgrammeValueFormat tag (0x01 = kProtoV1)
@@ -31,7 +31,7 @@
 //                   serialization), with update_time filled in.
 //   A programme write also grows the generation (meta) in the same batch.
 //
-// Column family "meta" (ColumnFamilyId::kMeta)
+// Column family "meta" (Cf::kMeta)
 //   key    [0]  MetaKey tag, nothing else
 //   values kGeneration, kCourseCount, kArchivedCount: uint64 big-endian (8)
 //          kUpdateTime: int64 microseconds since the Unix epoch with the sign

@@ -6,20 +6,12 @@
 
 #include "absl/strings/str_cat.h"
 #include "services/auth/grpc_auth.h"
-#include "services/common/status_util.h"
+#include "services/common/grpc_status.h"
 
 namespace lifelong::catalog {
 namespace {
 
 using lifelong::v1::Course;
-
-// Stores the value of `result` in `*out`, or returns its error.
-template <typename T>
-grpc::Status Reply(absl::StatusOr<T> result, T* out) {
-  if (!result.ok()) return ToGrpcStatus(result.status());
-  *out = *std::move(result);
-  return grpc::Status::OK;
-}
 
 // Refuses the call unless the role table grants `method` to the caller.
 #define LL_AUTHORIZE(authorizer, ctx, method)                                                          \
@@ -43,14 +35,14 @@ grpc::Status CatalogService::CreateCourse(grpc::ServerContext* ctx,
     }
     course.set_id(request->course_id());
   }
-  return Reply(store_->CreateCourse(course), response);
+  return ReplyWith(store_->CreateCourse(course), response);
 }
 
 grpc::Status CatalogService::GetCourse(grpc::ServerContext* ctx,
                                        const lifelong::v1::GetCourseRequest* request,
                                        Course* response) {
   LL_AUTHORIZE(auth_, ctx, "GetCourse");
-  return Reply(store_->GetCourse(request->id()), response);
+  return ReplyWith(store_->GetCourse(request->id()), response);
 }
 
 grpc::Status CatalogService::BatchGetCourses(grpc::ServerContext* ctx,
@@ -68,28 +60,28 @@ grpc::Status CatalogService::UpdateCourse(grpc::ServerContext* ctx,
                                           const lifelong::v1::UpdateCourseRequest* request,
                                           Course* response) {
   LL_AUTHORIZE(auth_, ctx, "UpdateCourse");
-  return Reply(store_->UpdateCourse(request->course(), request->update_mask()), response);
+  return ReplyWith(store_->UpdateCourse(request->course(), request->update_mask()), response);
 }
 
 grpc::Status CatalogService::ListCourses(grpc::ServerContext* ctx,
                                          const lifelong::v1::ListCoursesRequest* request,
                                          lifelong::v1::ListCoursesResponse* response) {
   LL_AUTHORIZE(auth_, ctx, "ListCourses");
-  return Reply(store_->ListCourses(*request), response);
+  return ReplyWith(store_->ListCourses(*request), response);
 }
 
 grpc::Status CatalogService::ArchiveCourse(grpc::ServerContext* ctx,
                                            const lifelong::v1::ArchiveCourseRequest* request,
                                            Course* response) {
   LL_AUTHORIZE(auth_, ctx, "ArchiveCourse");
-  return Reply(store_->ArchiveCourse(request->id(), request->etag()), response);
+  return ReplyWith(store_->ArchiveCourse(request->id(), request->etag()), response);
 }
 
 grpc::Status CatalogService::GetCatalogInfo(grpc::ServerContext* ctx,
                                             const lifelong::v1::GetCatalogInfoRequest*,
                                             lifelong::v1::CatalogInfo* response) {
   LL_AUTHORIZE(auth_, ctx, "GetCatalogInfo");
-  return Reply(store_->GetCatalogInfo(), response);
+  return ReplyWith(store_->GetCatalogInfo(), response);
 }
 
 grpc::Status CatalogService::Echo(grpc::ServerContext* ctx, const lifelong::v1::EchoRequest* request,
@@ -103,14 +95,14 @@ grpc::Status CatalogService::PutProgramme(grpc::ServerContext* ctx,
                                           const lifelong::v1::PutProgrammeRequest* request,
                                           lifelong::v1::Programme* response) {
   LL_AUTHORIZE(auth_, ctx, "PutProgramme");
-  return Reply(store_->PutProgramme(request->programme()), response);
+  return ReplyWith(store_->PutProgramme(request->programme()), response);
 }
 
 grpc::Status CatalogService::GetProgramme(grpc::ServerContext* ctx,
                                           const lifelong::v1::GetProgrammeRequest* request,
                                           lifelong::v1::Programme* response) {
   LL_AUTHORIZE(auth_, ctx, "GetProgramme");
-  return Reply(store_->GetProgramme(request->id()), response);
+  return ReplyWith(store_->GetProgramme(request->id()), response);
 }
 
 grpc::Status CatalogService::ListProgrammes(grpc::ServerContext* ctx,

@@ -1,6 +1,6 @@
 // The gRPC face of the catalog: lifelong.v1.CourseCatalogService over a
 // CatalogStore. Each handler maps the request onto one store call and the
-// resulting absl::Status onto a grpc::Status (services/common/status_util.h);
+// resulting absl::Status onto a grpc::Status (services/common/grpc_status.h);
 // all rules live in the store and in course_validation.h.
 //
 // Thread-safety: as thread-safe as the store (fully); the sync gRPC server

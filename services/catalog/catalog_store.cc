@@ -15,6 +15,7 @@
 #include "services/catalog/catalog_codec.h"
 #include "services/catalog/column_families.h"
 #include "services/catalog/course_validation.h"
+#include "services/common/rocks_status.h"
 
 namespace lifelong::catalog {
 namespace {
@@ -27,10 +28,10 @@ using lifelong::v1::Course;
 using lifelong::v1::ListCoursesRequest;
 using lifelong::v1::ListCoursesResponse;
 
-constexpr int kCourses = static_cast<int>(ColumnFamilyId::kCourses);
-constexpr int kIndex = static_cast<int>(ColumnFamilyId::kCourseIndex);
-constexpr int kMeta = static_cast<int>(ColumnFamilyId::kMeta);
-constexpr int kProgrammes = static_cast<int>(ColumnFamilyId::kProgrammes);
+constexpr int kCourses = static_cast<int>(Cf::kCourses);
+constexpr int kIndex = static_cast<int>(Cf::kCourseIndex);
+constexpr int kMeta = static_cast<int>(Cf::kMeta);
+constexpr int kProgrammes = static_cast<int>(Cf::kProgrammes);
 
 // Fields the service sets; ignored in input and in update masks.
 constexpr absl::string_view kOutputOnlyFields[] = {"id", "revision", "etag", "create_time",
@@ -40,21 +41,6 @@ bool IsOutputOnlyPath(absl::string_view path) {
   const absl::string_view top = path.substr(0, path.find('.'));
   return std::find(std::begin(kOutputOnlyFields), std::end(kOutputOnlyFields), top) !=
          std::end(kOutputOnlyFields);
-}
-
-// The one place where rocksdb::Status becomes absl::Status.
-absl::Status FromRocks(const rocksdb::Status& s, absl::string_view what) {
-  if (s.ok()) return absl::OkStatus();
-  const std::string message = absl::StrCat(what, ": ", s.ToString());
-  if (s.IsNotFound()) return absl::NotFoundError(message);
-  if (s.IsCorruption()) return absl::DataLossError(message);
-  if (s.IsBusy() || s.IsTimedOut() || s.IsTryAgain() || s.IsIncomplete()) {
-    return absl::UnavailableError(message);
-  }
-  if (s.IsIOError() && absl::StrContains(s.ToString(), "lock")) {
-    return absl::UnavailableError(message);  // another process holds the database
-  }
-  return absl::InternalError(message);
 }
 
 absl::Status Closed() { return absl::UnavailableError("catalog store is closed"); }
@@ -189,14 +175,10 @@ absl::StatusOr<std::unique_ptr<CatalogStore>> CatalogStore::Open(const std::stri
   std::vector<std::string> existing;
   rocksdb::Status listed = rocksdb::DB::ListColumnFamilies(db_options, path, &existing);
   if (listed.ok()) {
-    for (const std::string& name : existing) {
-      const bool known = std::any_of(kColumnFamilies.begin(), kColumnFamilies.end(),
-                                     [&](const ColumnFamilySpec& f) { return f.name == name; });
-      if (!known) {
-        return absl::FailedPreconditionError(absl::StrCat("catalog database ", path,
-                                                          " has unknown column family '", name,
-                                                          "' (written by a newer version?)"));
-      }
+    const std::vector<std::string> unknown = storage::UnknownColumnFamilies(kColumnFamilies, existing);
+    if (!unknown.empty()) {
+      return absl::FailedPreconditionError(absl::StrCat("catalog database ", path, " has unknown column family '",
+                                                        unknown.front(), "' (written by a newer version?)"));
     }
   }
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;

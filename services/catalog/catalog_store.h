@@ -162,7 +162,7 @@ class CatalogStore {
   // Shared by every call using the database, exclusive in Close().
   mutable absl::Mutex db_mu_ ABSL_ACQUIRED_AFTER(write_mu_);
   std::unique_ptr<rocksdb::DB> db_ ABSL_GUARDED_BY(db_mu_);
-  std::vector<rocksdb::ColumnFamilyHandle*> handles_;  // indexed by ColumnFamilyId
+  std::vector<rocksdb::ColumnFamilyHandle*> handles_;  // indexed by Cf
 
   mutable absl::Mutex counters_mu_;
   Counters counters_ ABSL_GUARDED_BY(counters_mu_);

@@ -785,7 +785,7 @@ TEST(CatalogStoreOpen, OtherFormatVersionIsFailedPrecondition) {
     rocksdb::DB* raw = nullptr;
     ASSERT_TRUE(rocksdb::DB::Open(rocksdb::DBOptions(), dir, families, &handles, &raw).ok());
     std::unique_ptr<rocksdb::DB> db(raw);
-    ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), handles[static_cast<int>(ColumnFamilyId::kMeta)],
+    ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), handles[static_cast<int>(Cf::kMeta)],
                         codec::MetaKeyBytes(codec::MetaKey::kFormatVersion),
                         codec::EncodeU32Value(2))
                     .ok());

@@ -1,6 +1,7 @@
 // The column-family registry of the catalog database: every column family the
-// catalog service opens, with a stable numeric id. Names and ids are part of
-// the on-disk format: never rename or renumber an entry, only append.
+// catalog service opens, with a stable numeric id, in the storage kit's shape
+// (services/storage/column_family_registry.h). Names and ids are part of the
+// on-disk format: never rename or renumber an entry, only append.
 // Key and value layouts per family are in catalog_codec.h.
 #ifndef LIFELONG_SERVICES_CATALOG_COLUMN_FAMILIES_H_
 #define LIFELONG_SERVICES_CATALOG_COLUMN_FAMILIES_H_
@@ -9,11 +10,12 @@
 #include <cstdint>
 
 #include "absl/strings/string_view.h"
+#include "services/storage/column_family_registry.h"
 
 namespace lifelong::catalog {
 
 // The position of a family in the handle vector the store keeps.
-enum class ColumnFamilyId : uint8_t {
+enum class Cf : uint8_t {
   kDefault = 0,      // RocksDB's mandatory family; holds nothing
   kCourses = 1,      // course id -> course record
   kCourseIndex = 2,  // secondary-index entries (keys only)
@@ -21,24 +23,22 @@ enum class ColumnFamilyId : uint8_t {
   kProgrammes = 4,   // programme id -> programme record
 };
 
-struct ColumnFamilySpec {
-  ColumnFamilyId id;
-  absl::string_view name;
-};
+inline constexpr int kNumColumnFamilies = 5;
+
+using ColumnFamilySpec = storage::ColumnFamilySpec<Cf>;
 
 // Every family, in id order (kColumnFamilies[i].id == i).
-inline constexpr std::array<ColumnFamilySpec, 5> kColumnFamilies = {{
-    {ColumnFamilyId::kDefault, "default"},
-    {ColumnFamilyId::kCourses, "courses"},
-    {ColumnFamilyId::kCourseIndex, "course_index"},
-    {ColumnFamilyId::kMeta, "meta"},
-    {ColumnFamilyId::kProgrammes, "programmes"},
+inline constexpr std::array<ColumnFamilySpec, kNumColumnFamilies> kColumnFamilies = {{
+    {Cf::kDefault, "default"},
+    {Cf::kCourses, "courses"},
+    {Cf::kCourseIndex, "course_index"},
+    {Cf::kMeta, "meta"},
+    {Cf::kProgrammes, "programmes"},
 }};
+static_assert(storage::IdsMatchPositions(kColumnFamilies));
 
 // The registry name of `id`.
-constexpr absl::string_view ColumnFamilyName(ColumnFamilyId id) {
-  return kColumnFamilies[static_cast<uint8_t>(id)].name;
-}
+constexpr absl::string_view ColumnFamilyName(Cf id) { return storage::ColumnFamilyName(kColumnFamilies, id); }
 
 }  // namespace lifelong::catalog
 

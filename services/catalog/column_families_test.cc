@@ -12,16 +12,16 @@ namespace {
 // is appended.
 TEST(ColumnFamilies, NamesAndIdsArePinned) {
   ASSERT_EQ(kColumnFamilies.size(), 5u);
-  EXPECT_EQ(static_cast<int>(ColumnFamilyId::kDefault), 0);
-  EXPECT_EQ(static_cast<int>(ColumnFamilyId::kCourses), 1);
-  EXPECT_EQ(static_cast<int>(ColumnFamilyId::kCourseIndex), 2);
-  EXPECT_EQ(static_cast<int>(ColumnFamilyId::kMeta), 3);
-  EXPECT_EQ(static_cast<int>(ColumnFamilyId::kProgrammes), 4);
-  EXPECT_EQ(ColumnFamilyName(ColumnFamilyId::kDefault), "default");
-  EXPECT_EQ(ColumnFamilyName(ColumnFamilyId::kCourses), "courses");
-  EXPECT_EQ(ColumnFamilyName(ColumnFamilyId::kCourseIndex), "course_index");
-  EXPECT_EQ(ColumnFamilyName(ColumnFamilyId::kMeta), "meta");
-  EXPECT_EQ(ColumnFamilyName(ColumnFamilyId::kProgrammes), "programmes");
+  EXPECT_EQ(static_cast<int>(Cf::kDefault), 0);
+  EXPECT_EQ(static_cast<int>(Cf::kCourses), 1);
+  EXPECT_EQ(static_cast<int>(Cf::kCourseIndex), 2);
+  EXPECT_EQ(static_cast<int>(Cf::kMeta), 3);
+  EXPECT_EQ(static_cast<int>(Cf::kProgrammes), 4);
+  EXPECT_EQ(ColumnFamilyName(Cf::kDefault), "default");
+  EXPECT_EQ(ColumnFamilyName(Cf::kCourses), "courses");
+  EXPECT_EQ(ColumnFamilyName(Cf::kCourseIndex), "course_index");
+  EXPECT_EQ(ColumnFamilyName(Cf::kMeta), "meta");
+  EXPECT_EQ(ColumnFamilyName(Cf::kProgrammes), "programmes");
 }
 
 TEST(ColumnFamilies, IdsMatchPositionsAndNamesAreUnique) {

@@ -1,4 +1,5 @@
-// Signed page tokens for ListCourses. A token is
+// Signed page tokens for ListCourses. A token is the storage kit's signed
+// envelope (services/storage/signed_token.h)
 //   base64url_nopad( payload || first 16 bytes of HMAC-SHA256(key, payload) )
 // where `payload` is codec::EncodePageTokenPayload (layout in catalog_codec.h)
 // and `key` is the database's 32-byte secret (meta kPageTokenSecret), so a
@@ -14,13 +15,14 @@
 #include "absl/strings/string_view.h"
 #include "proto/lifelong/v1/catalog.pb.h"
 #include "services/catalog/catalog_codec.h"
+#include "services/storage/signed_token.h"
 
 namespace lifelong::catalog {
 
 class PageTokenSigner {
  public:
   // `key` is the HMAC key (any length; the store uses 32 random bytes).
-  explicit PageTokenSigner(std::string key) : key_(std::move(key)) {}
+  explicit PageTokenSigner(std::string key) : envelope_(std::move(key)) {}
 
   // The token for `payload` (whose last_id must be a valid course id).
   std::string Sign(const codec::PageTokenPayload& payload) const;
@@ -31,9 +33,7 @@ class PageTokenSigner {
   absl::StatusOr<codec::PageTokenPayload> Verify(absl::string_view token) const;
 
  private:
-  std::string Mac(absl::string_view payload) const;
-
-  const std::string key_;
+  const storage::SignedTokenCodec envelope_;
 };
 
 // A fingerprint of the filters of `request`: equal for requests that differ

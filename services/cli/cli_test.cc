@@ -18,15 +18,14 @@
 #include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
 #include "services/common/tls_testing.h"
-#include "tests/testing/subprocess.h"
+#include "tests/testing/service_process.h"
 
 namespace lifelong::cli {
 namespace {
 
 using ::lifelong::testing::FreshTempDir;
-using ::lifelong::testing::RunfilePath;
-using ::lifelong::testing::Subprocess;
-using ::lifelong::testing::WaitForPortFile;
+using ::lifelong::testing::ServiceOptions;
+using ::lifelong::testing::ServiceProcess;
 
 struct Result {
   int code;
@@ -53,22 +52,23 @@ class CliTest : public ::testing::Test {
   }
 
   struct Server {
-    Subprocess process;
+    ServiceProcess process;
     std::string address;
   };
 
   static Server* StartServer(const std::string& binary, const std::string& name,
                              const std::vector<std::string>& extra) {
-    const std::string port_file = absl::StrCat(*dir_, "/", name, ".port");
-    std::vector<std::string> argv = {RunfilePath(binary), "--port=0", "--host=127.0.0.1",
-                                     absl::StrCat("--data_dir=", *dir_, "/", name, "_db"),
-                                     absl::StrCat("--port_file=", port_file)};
-    argv.insert(argv.end(), extra.begin(), extra.end());
-    auto p = Subprocess::Start(argv, absl::StrCat(*dir_, "/", name, ".log"));
+    ServiceOptions o;
+    o.binary = binary;
+    o.host = "127.0.0.1";
+    o.data_dir = absl::StrCat(*dir_, "/", name, "_db");
+    o.port_file = absl::StrCat(*dir_, "/", name, ".port");
+    o.log_path = absl::StrCat(*dir_, "/", name, ".log");
+    o.flags = extra;
+    absl::StatusOr<ServiceProcess> p = ServiceProcess::Start(o);
     if (!p.ok()) return nullptr;
-    auto port = WaitForPortFile(port_file);
-    if (!port.ok()) return nullptr;
-    return new Server{std::move(*p), absl::StrCat("127.0.0.1:", *port)};
+    std::string address = p->address();
+    return new Server{*std::move(p), std::move(address)};
   }
 
   void SetUp() override {
@@ -329,17 +329,21 @@ TEST(CliTlsTest, MutualTlsWithFlagsOrEnvironment) {
       ::lifelong::testing::TestCa::Create("cli_tls_ca");
   ASSERT_TRUE(ca.ok()) << ca.status();
   const std::string dir = FreshTempDir("cli_tls");
-  const std::string port_file = dir + "/records.port";
-  auto server = Subprocess::Start(
-      {RunfilePath("services/records/records_server"), "--port=0", "--host=127.0.0.1",
-       "--data_dir=" + dir + "/records_db", "--port_file=" + port_file, "--metrics_port=0",
-       "--xapi_port=-1", "--tls_cert=" + ca->File("records.pem"),
-       "--tls_key=" + ca->File("records.key"), "--tls_ca=" + ca->File("ca.pem"),
-       "--tls_require_client_cert"},
-      dir + "/records.log");
+  ServiceOptions o;
+  o.binary = "services/records/records_server";
+  o.host = "127.0.0.1";
+  o.data_dir = dir + "/records_db";
+  o.port_file = dir + "/records.port";
+  o.log_path = dir + "/records.log";
+  o.flags = {"--metrics_port=0",
+             "--xapi_port=-1",
+             "--tls_cert=" + ca->File("records.pem"),
+             "--tls_key=" + ca->File("records.key"),
+             "--tls_ca=" + ca->File("ca.pem"),
+             "--tls_require_client_cert"};
+  absl::StatusOr<ServiceProcess> server = ServiceProcess::Start(o);
   ASSERT_TRUE(server.ok()) << server.status();
-  auto port = WaitForPortFile(port_file);
-  ASSERT_TRUE(port.ok()) << port.status();
+  const int port = server->port();
 
   auto run = [&](std::vector<std::string> args, std::map<std::string, std::string> env = {}) {
     std::ostringstream out, err;
@@ -347,7 +351,7 @@ TEST(CliTlsTest, MutualTlsWithFlagsOrEnvironment) {
     ctx.out = &out;
     ctx.err = &err;
     ctx.env = std::move(env);
-    ctx.env["LIFELONG_RECORDS"] = absl::StrCat("127.0.0.1:", *port);
+    ctx.env["LIFELONG_RECORDS"] = absl::StrCat("127.0.0.1:", port);
     const int code = RunCli(args, ctx);
     return Result{code, out.str(), err.str()};
   };

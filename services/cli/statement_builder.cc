@@ -3,7 +3,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "services/cli/stable_id.h"
-#include "services/common/vocabulary.h"
+#include "services/domain/vocabulary.h"
 
 namespace lifelong::cli {
 namespace {

@@ -3,7 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "gtest/gtest.h"
-#include "services/common/vocabulary.h"
+#include "services/domain/vocabulary.h"
 
 namespace lifelong::cli {
 namespace {

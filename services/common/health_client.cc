@@ -4,7 +4,7 @@
 
 #include <future>
 
-#include "services/common/status_util.h"
+#include "services/common/grpc_status.h"
 
 namespace lifelong {
 

@@ -10,7 +10,7 @@
 #include "absl/time/civil_time.h"
 #include "absl/time/time.h"
 #include "services/cli/stable_id.h"
-#include "services/common/vocabulary.h"
+#include "services/domain/vocabulary.h"
 #include "services/demo/catalog_topics.h"
 #include "services/demo/district.h"
 

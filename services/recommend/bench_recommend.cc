@@ -41,7 +41,7 @@
 #include "proto/lifelong/v1/recommend.grpc.pb.h"
 #include "services/common/bare_echo_server.h"
 #include "services/common/log.h"
-#include "services/common/vocabulary.h"
+#include "services/domain/vocabulary.h"
 #include "services/recommend/recommend_server.h"
 #include "services/recommend/test_support.h"
 

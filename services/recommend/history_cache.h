@@ -10,7 +10,7 @@
 // unused (every request reads the record service, as without a cache); it
 // reconnects with backoff. Thread-safe.
 //
-// Keys are canonical learner keys (records::CanonicalLearnerKey), the form
+// Keys are canonical learner keys (domain::CanonicalLearnerKey), the form
 // the feed uses. Bounded in learners and in statements held: when full,
 // arbitrary entries make room.
 #ifndef LIFELONG_SERVICES_RECOMMEND_HISTORY_CACHE_H_

@@ -1,7 +1,7 @@
 #include "services/recommend/learner_history.h"
 
 #include "models/interaction.h"
-#include "services/common/vocabulary.h"
+#include "services/domain/vocabulary.h"
 
 namespace lifelong::recommend {
 

@@ -1,7 +1,7 @@
 #include "services/recommend/learner_history.h"
 
 #include "gtest/gtest.h"
-#include "services/common/vocabulary.h"
+#include "services/domain/vocabulary.h"
 
 namespace lifelong::recommend {
 namespace {

@@ -3,7 +3,10 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <atomic>
 #include <filesystem>
+#include <thread>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "models/model_retirement.h"
@@ -105,6 +108,83 @@ TEST(ModelManager, ARetiredModelKeepsServingOnlyWhileNothingCleanLoadsAndSaysSo)
   s = m.PollOnce();  // the corrupt one is remembered as rejected
   EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition) << s;
   EXPECT_NE(m.Status().last_error.find("serving retired version 1"), std::string::npos) << m.Status().last_error;
+}
+
+// A corrupt newer version is refused and remembered; the model that was
+// serving keeps serving, and Status names the rejected version.
+TEST(ModelManager, ACorruptNewVersionKeepsTheOldModel) {
+  std::string root = FreshRoot("mm_bad_bundle");
+  int64_t good = Write(root, std::nullopt);
+  ModelManager m(OptionsFor(root));
+  ASSERT_TRUE(m.PollOnce().ok());
+  ModelPtr before = m.Current();
+  ASSERT_NE(before, nullptr);
+  ASSERT_EQ(before->version(), good);
+  int64_t bad = Write(root, std::nullopt);
+  {
+    std::FILE* f = std::fopen((models::VersionPath(root, bad) + "/item_vectors.f32").c_str(), "r+b");
+    ASSERT_NE(f, nullptr);
+    std::fputc(0x7f, f);
+    std::fclose(f);
+  }
+  absl::Status s = m.PollOnce();
+  EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << s;
+  EXPECT_EQ(m.Current(), before) << "the same object keeps serving";
+  ModelManagerStatus st = m.Status();
+  EXPECT_EQ(st.version, good);
+  EXPECT_EQ(st.last_error_version, bad);
+  EXPECT_FALSE(st.last_error.empty());
+  // Pinning the corrupt version fails the same way and changes nothing.
+  EXPECT_FALSE(m.Pin(bad).ok());
+  EXPECT_EQ(m.Current(), before);
+  // A later good version is loaded past the rejected one.
+  int64_t next = Write(root, std::nullopt);
+  EXPECT_TRUE(m.PollOnce().ok());
+  EXPECT_EQ(m.Current()->version(), next);
+}
+
+// Readers on real threads never see a missing model or a version going
+// backwards while new versions are published, and a model they hold stays
+// usable after it has been replaced (shared_ptr<const> swap).
+TEST(ModelManager, SwapUnderLoad) {
+  std::string root = FreshRoot("mm_swap_load");
+  int64_t first = Write(root, std::nullopt);
+  ModelManager m(OptionsFor(root));
+  ASSERT_TRUE(m.PollOnce().ok());
+  ModelPtr held = m.Current();
+  std::atomic<bool> stop{false};
+  std::atomic<int> nulls{0}, backwards{0};
+  std::atomic<int64_t> reads{0};
+  std::vector<std::thread> readers;
+  for (int t = 0; t < 4; ++t) {
+    readers.emplace_back([&] {
+      int64_t last = 0;
+      while (!stop.load()) {
+        ModelPtr p = m.Current();
+        if (p == nullptr) {
+          ++nulls;
+          continue;
+        }
+        if (p->version() < last) ++backwards;
+        last = p->version();
+        (void)p->Row("c1");  // use it while others swap
+        ++reads;
+      }
+    });
+  }
+  int64_t newest = first;
+  for (int i = 0; i < 3; ++i) {
+    newest = Write(root, std::nullopt);
+    ASSERT_TRUE(m.PollOnce().ok());
+  }
+  while (reads.load() < 1000) std::this_thread::yield();
+  stop = true;
+  for (std::thread& t : readers) t.join();
+  EXPECT_EQ(nulls.load(), 0);
+  EXPECT_EQ(backwards.load(), 0);
+  EXPECT_EQ(m.Current()->version(), newest);
+  EXPECT_EQ(held->version(), first);  // the replaced model is still whole
+  EXPECT_EQ(held->Row("c1").has_value(), m.Current()->Row("c1").has_value());
 }
 
 }  // namespace

@@ -25,7 +25,7 @@
 #include "models/interaction_file.h"
 #include "models/model_bundle.h"
 #include "models/trainer.h"
-#include "services/common/vocabulary.h"
+#include "services/domain/vocabulary.h"
 #include "services/demo/demo_district.h"
 #include "services/demo/demo_programmes.h"
 #include "services/recommend/catalog_cache.h"

@@ -3,7 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
-#include "services/common/vocabulary.h"
+#include "services/domain/vocabulary.h"
 
 namespace lifelong::recommend {
 

@@ -20,7 +20,7 @@
 #include "proto/lifelong/v1/recommend.grpc.pb.h"
 #include "services/common/grpc_tls.h"
 #include "services/common/tls_testing.h"
-#include "services/common/vocabulary.h"
+#include "services/domain/vocabulary.h"
 #include "services/recommend/test_support.h"
 
 namespace lifelong::recommend {

@@ -6,9 +6,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "services/auth/grpc_auth.h"
-#include "services/common/status_util.h"
+#include "services/common/grpc_status.h"
+#include "services/common/status_macros.h"
+#include "services/domain/learner_key.h"
 #include "services/recommend/request_validation.h"
-#include "services/records/statement.h"
 
 namespace lifelong::recommend {
 namespace {
@@ -70,37 +71,31 @@ absl::StatusOr<ModelPtr> RecommendService::CurrentModel() const {
 grpc::Status RecommendService::Recommend(grpc::ServerContext* ctx,
                                          const v1::RecommendRequest* request,
                                          v1::RecommendResponse* response) {
-  absl::StatusOr<auth::AccessGrant> grant =
-      auth::AuthorizeCall(deps_.authorizer, ctx, "/lifelong.v1.RecommendationService/Recommend");
-  if (!grant.ok()) return ToGrpcStatus(grant.status());
+  return ToGrpcStatus(DoRecommend(ctx, *request, response));
+}
+
+absl::Status RecommendService::DoRecommend(grpc::ServerContext* ctx, const v1::RecommendRequest& request,
+                                           v1::RecommendResponse* response) {
+  LL_ASSIGN_OR_RETURN(const auth::AccessGrant grant,
+                      auth::AuthorizeCall(deps_.authorizer, ctx, "/lifelong.v1.RecommendationService/Recommend"));
   // A learner's own recommendations; at a kiosk only the identified
   // learner's. Without a learner (anonymous cold start) nobody's records are read.
-  if (!request->learner().empty()) {
-    absl::Status allowed = auth::CheckLearner(*grant, request->learner(), "learner");
-    if (!allowed.ok()) return ToGrpcStatus(allowed);
-  }
-  absl::StatusOr<RecommendQuery> query = ValidateRecommendRequest(*request);
-  if (!query.ok()) return ToGrpcStatus(query.status());
-  absl::StatusOr<ModelPtr> model = CurrentModel();
-  if (!model.ok()) return ToGrpcStatus(model.status());
-  absl::StatusOr<CatalogPtr> catalog = deps_.catalog->Current();
-  if (!catalog.ok()) return ToGrpcStatus(catalog.status());
+  if (!request.learner().empty()) LL_RETURN_IF_ERROR(auth::CheckLearner(grant, request.learner(), "learner"));
+  LL_ASSIGN_OR_RETURN(const RecommendQuery query, ValidateRecommendRequest(request));
+  LL_ASSIGN_OR_RETURN(const ModelPtr model, CurrentModel());
+  LL_ASSIGN_OR_RETURN(const CatalogPtr catalog, deps_.catalog->Current());
   LearnerHistory history;
-  if (!request->learner().empty()) {
-    absl::StatusOr<LearnerHistory> loaded = LoadHistory(request->learner(), grant->principal().subject);
-    if (!loaded.ok()) return ToGrpcStatus(loaded.status());
-    history = *std::move(loaded);
+  if (!request.learner().empty()) {
+    LL_ASSIGN_OR_RETURN(history, LoadHistory(request.learner(), grant.principal().subject));
   }
   const absl::Time now = deps_.clock();
-  absl::StatusOr<RecommendResult> result =
-      deps_.recommender->Recommend(*model, *catalog, history, *query, now);
-  if (!result.ok()) return ToGrpcStatus(result.status());
-  for (const ScoredCourse& s : result->items) {
+  LL_ASSIGN_OR_RETURN(const RecommendResult result, deps_.recommender->Recommend(model, catalog, history, query, now));
+  for (const ScoredCourse& s : result.items) {
     FillRecommendation(s, now, response->add_recommendations());
   }
-  response->set_model_version(absl::StrCat(result->model_version));
-  response->set_cold_start(result->cold_start);
-  return grpc::Status::OK;
+  response->set_model_version(absl::StrCat(result.model_version));
+  response->set_cold_start(result.cold_start);
+  return absl::OkStatus();
 }
 
 absl::StatusOr<LearnerHistory> RecommendService::LoadHistory(const std::string& learner,
@@ -109,7 +104,7 @@ absl::StatusOr<LearnerHistory> RecommendService::LoadHistory(const std::string& 
   // change feed keeps exact, else read from the record service.
   std::string key;  // canonical learner key; "" when not cacheable
   if (deps_.history_cache != nullptr) {
-    absl::StatusOr<std::string> canonical = records::CanonicalLearnerKey(learner, "learner");
+    absl::StatusOr<std::string> canonical = domain::CanonicalLearnerKey(learner, "learner");
     if (canonical.ok()) key = *std::move(canonical);  // else the record service names the error
   }
   std::optional<std::vector<StatementFact>> facts;
@@ -129,24 +124,24 @@ absl::StatusOr<LearnerHistory> RecommendService::LoadHistory(const std::string& 
 grpc::Status RecommendService::SimilarCourses(grpc::ServerContext* ctx,
                                               const v1::SimilarCoursesRequest* request,
                                               v1::SimilarCoursesResponse* response) {
-  absl::StatusOr<auth::AccessGrant> grant =
-      auth::AuthorizeCall(deps_.authorizer, ctx, "/lifelong.v1.RecommendationService/SimilarCourses");
-  if (!grant.ok()) return ToGrpcStatus(grant.status());
-  absl::StatusOr<CourseFilter> filter = ValidateSimilarRequest(*request);
-  if (!filter.ok()) return ToGrpcStatus(filter.status());
-  absl::StatusOr<ModelPtr> model = CurrentModel();
-  if (!model.ok()) return ToGrpcStatus(model.status());
-  absl::StatusOr<CatalogPtr> catalog = deps_.catalog->Current();
-  if (!catalog.ok()) return ToGrpcStatus(catalog.status());
+  return ToGrpcStatus(DoSimilarCourses(ctx, *request, response));
+}
+
+absl::Status RecommendService::DoSimilarCourses(grpc::ServerContext* ctx, const v1::SimilarCoursesRequest& request,
+                                                v1::SimilarCoursesResponse* response) {
+  LL_RETURN_IF_ERROR(
+      auth::AuthorizeCall(deps_.authorizer, ctx, "/lifelong.v1.RecommendationService/SimilarCourses").status());
+  LL_ASSIGN_OR_RETURN(const CourseFilter filter, ValidateSimilarRequest(request));
+  LL_ASSIGN_OR_RETURN(const ModelPtr model, CurrentModel());
+  LL_ASSIGN_OR_RETURN(const CatalogPtr catalog, deps_.catalog->Current());
   const absl::Time now = deps_.clock();
-  absl::StatusOr<RecommendResult> result = deps_.recommender->Similar(
-      *model, *catalog, request->course_id(), request->k(), *filter, now);
-  if (!result.ok()) return ToGrpcStatus(result.status());
-  for (const ScoredCourse& s : result->items) {
+  LL_ASSIGN_OR_RETURN(const RecommendResult result,
+                      deps_.recommender->Similar(model, catalog, request.course_id(), request.k(), filter, now));
+  for (const ScoredCourse& s : result.items) {
     FillRecommendation(s, now, response->add_recommendations());
   }
-  response->set_model_version(absl::StrCat(result->model_version));
-  return grpc::Status::OK;
+  response->set_model_version(absl::StrCat(result.model_version));
+  return absl::OkStatus();
 }
 
 void RecommendService::FillStatus(v1::ModelStatus* out) const {
@@ -169,77 +164,75 @@ void RecommendService::FillStatus(v1::ModelStatus* out) const {
 grpc::Status RecommendService::GetModelStatus(grpc::ServerContext* ctx,
                                               const v1::GetModelStatusRequest* request,
                                               v1::ModelStatus* response) {
-  absl::StatusOr<auth::AccessGrant> grant =
-      auth::AuthorizeCall(deps_.authorizer, ctx, "/lifelong.v1.RecommendationService/GetModelStatus");
-  if (!grant.ok()) return ToGrpcStatus(grant.status());
-  FillStatus(response);
-  return grpc::Status::OK;
+  return ToGrpcStatus([&]() -> absl::Status {
+    LL_RETURN_IF_ERROR(
+        auth::AuthorizeCall(deps_.authorizer, ctx, "/lifelong.v1.RecommendationService/GetModelStatus").status());
+    FillStatus(response);
+    return absl::OkStatus();
+  }());
 }
 
 grpc::Status RecommendService::PinModelVersion(grpc::ServerContext* ctx,
                                                const v1::PinModelVersionRequest* request,
                                                v1::ModelStatus* response) {
-  absl::StatusOr<auth::AccessGrant> grant =
-      auth::AuthorizeCall(deps_.authorizer, ctx, "/lifelong.v1.RecommendationService/PinModelVersion");
-  if (!grant.ok()) return ToGrpcStatus(grant.status());
-  if (request->version() <= 0) {
-    return ToGrpcStatus(absl::InvalidArgumentError(
-        absl::StrCat("version: must be positive, got ", request->version())));
-  }
-  absl::Status s = deps_.models->Pin(request->version());
-  if (!s.ok()) return ToGrpcStatus(s);
-  FillStatus(response);
-  return grpc::Status::OK;
+  return ToGrpcStatus([&]() -> absl::Status {
+    LL_RETURN_IF_ERROR(
+        auth::AuthorizeCall(deps_.authorizer, ctx, "/lifelong.v1.RecommendationService/PinModelVersion").status());
+    if (request->version() <= 0) {
+      return absl::InvalidArgumentError(absl::StrCat("version: must be positive, got ", request->version()));
+    }
+    LL_RETURN_IF_ERROR(deps_.models->Pin(request->version()));
+    FillStatus(response);
+    return absl::OkStatus();
+  }());
 }
 
 grpc::Status RecommendService::UnpinModelVersion(grpc::ServerContext* ctx,
                                                  const v1::UnpinModelVersionRequest* request,
                                                  v1::ModelStatus* response) {
-  absl::StatusOr<auth::AccessGrant> grant =
-      auth::AuthorizeCall(deps_.authorizer, ctx, "/lifelong.v1.RecommendationService/UnpinModelVersion");
-  if (!grant.ok()) return ToGrpcStatus(grant.status());
-  absl::Status s = deps_.models->Unpin();
-  if (!s.ok()) return ToGrpcStatus(s);
-  FillStatus(response);
-  return grpc::Status::OK;
+  return ToGrpcStatus([&]() -> absl::Status {
+    LL_RETURN_IF_ERROR(
+        auth::AuthorizeCall(deps_.authorizer, ctx, "/lifelong.v1.RecommendationService/UnpinModelVersion").status());
+    LL_RETURN_IF_ERROR(deps_.models->Unpin());
+    FillStatus(response);
+    return absl::OkStatus();
+  }());
 }
 
 grpc::Status RecommendService::Echo(grpc::ServerContext* ctx, const v1::EchoRequest* request,
                                     v1::EchoResponse* response) {
-  if (deps_.authorizer != nullptr && deps_.authorizer->enabled()) {
-    absl::StatusOr<auth::AccessGrant> grant =
-        auth::AuthorizeCall(deps_.authorizer, ctx, "/lifelong.v1.RecommendationService/Echo");
-    if (!grant.ok()) return ToGrpcStatus(grant.status());
-  }
-  response->set_payload(request->payload());
-  return grpc::Status::OK;
+  return ToGrpcStatus([&]() -> absl::Status {
+    if (deps_.authorizer != nullptr && deps_.authorizer->enabled()) {
+      LL_RETURN_IF_ERROR(
+          auth::AuthorizeCall(deps_.authorizer, ctx, "/lifelong.v1.RecommendationService/Echo").status());
+    }
+    response->set_payload(request->payload());
+    return absl::OkStatus();
+  }());
 }
 
 grpc::Status RecommendService::PlanPath(grpc::ServerContext* ctx, const v1::PlanPathRequest* request,
                                         v1::PlanPathResponse* response) {
-  absl::StatusOr<auth::AccessGrant> grant =
-      auth::AuthorizeCall(deps_.authorizer, ctx, "/lifelong.v1.RecommendationService/PlanPath");
-  if (!grant.ok()) return ToGrpcStatus(grant.status());
+  return ToGrpcStatus(DoPlanPath(ctx, *request, response));
+}
+
+absl::Status RecommendService::DoPlanPath(grpc::ServerContext* ctx, const v1::PlanPathRequest& request,
+                                          v1::PlanPathResponse* response) {
+  LL_ASSIGN_OR_RETURN(const auth::AccessGrant grant,
+                      auth::AuthorizeCall(deps_.authorizer, ctx, "/lifelong.v1.RecommendationService/PlanPath"));
   // A learner's own plan; at a kiosk only the identified learner's.
-  if (!request->learner().empty()) {
-    absl::Status allowed = auth::CheckLearner(*grant, request->learner(), "learner");
-    if (!allowed.ok()) return ToGrpcStatus(allowed);
-  }
-  absl::StatusOr<PlanPathQuery> query = ValidatePlanPathRequest(*request);
-  if (!query.ok()) return ToGrpcStatus(query.status());
-  absl::StatusOr<CatalogPtr> catalog = deps_.catalog->Current();
-  if (!catalog.ok()) return ToGrpcStatus(catalog.status());
-  PlanGoal goal = query->goal;
-  if (!query->programme_id.empty()) {
-    const Programme* p = (*catalog)->FindProgramme(query->programme_id);
+  if (!request.learner().empty()) LL_RETURN_IF_ERROR(auth::CheckLearner(grant, request.learner(), "learner"));
+  LL_ASSIGN_OR_RETURN(const PlanPathQuery query, ValidatePlanPathRequest(request));
+  LL_ASSIGN_OR_RETURN(const CatalogPtr catalog, deps_.catalog->Current());
+  PlanGoal goal = query.goal;
+  if (!query.programme_id.empty()) {
+    const Programme* p = catalog->FindProgramme(query.programme_id);
     if (p == nullptr) {
-      return ToGrpcStatus(absl::NotFoundError(
-          absl::StrCat("programme_id: no programme \"", query->programme_id, "\"")));
+      return absl::NotFoundError(absl::StrCat("programme_id: no programme \"", query.programme_id, "\""));
     }
     goal.programme = *p;
   }
-  absl::StatusOr<LearnerHistory> history = LoadHistory(query->learner, grant->principal().subject);
-  if (!history.ok()) return ToGrpcStatus(history.status());
+  LL_ASSIGN_OR_RETURN(const LearnerHistory history, LoadHistory(query.learner, grant.principal().subject));
   const absl::Time now = deps_.clock();
 
   // The recommender's scores rank the choices: its best 100 overall, and
@@ -257,29 +250,27 @@ grpc::Status RecommendService::PlanPath(grpc::ServerContext* ctx, const v1::Plan
       RecommendQuery q;
       q.k = kMaxK;
       q.filter.categories = cats;
-      absl::StatusOr<RecommendResult> r = deps_.recommender->Recommend(model, *catalog, *history, q, now);
-      if (!r.ok()) return ToGrpcStatus(r.status());
-      for (const ScoredCourse& s : r->items) scores.try_emplace(s.course->id, s.score);
+      LL_ASSIGN_OR_RETURN(const RecommendResult r, deps_.recommender->Recommend(model, catalog, history, q, now));
+      for (const ScoredCourse& s : r.items) scores.try_emplace(s.course->id, s.score);
     }
     response->set_model_version(absl::StrCat(model->version()));
   }
-  PlanLearner learner = query->preferences;
-  learner.completed = history->completed;
-  learner.credited = history->credited;  // progress: verified credits only
-  learner.enrolled = history->enrolled;
-  absl::StatusOr<recommend::PathPlan> plan =
-      recommend::PlanPath(**catalog, goal, learner, scores, now, query->options);
-  if (!plan.ok()) return ToGrpcStatus(plan.status());
+  PlanLearner learner = query.preferences;
+  learner.completed = history.completed;
+  learner.credited = history.credited;  // progress: verified credits only
+  learner.enrolled = history.enrolled;
+  LL_ASSIGN_OR_RETURN(const recommend::PathPlan plan,
+                      recommend::PlanPath(*catalog, goal, learner, scores, now, query.options));
 
-  response->set_feasible(plan->feasible);
-  response->set_reason(plan->reason);
-  response->set_already_achieved(plan->already_achieved);
+  response->set_feasible(plan.feasible);
+  response->set_reason(plan.reason);
+  response->set_already_achieved(plan.already_achieved);
   switch (goal.kind) {
     case PlanGoal::Kind::kProgramme:
       response->set_goal_name(goal.programme.name);
       break;
     case PlanGoal::Kind::kCourse: {
-      const Course* c = (*catalog)->Find(goal.course_id);
+      const Course* c = catalog->Find(goal.course_id);
       response->set_goal_name(c != nullptr ? c->title : goal.course_id);
       break;
     }
@@ -287,7 +278,7 @@ grpc::Status RecommendService::PlanPath(grpc::ServerContext* ctx, const v1::Plan
       response->set_goal_name(goal.category);
       break;
   }
-  for (const PlanStep& step : plan->steps) {
+  for (const PlanStep& step : plan.steps) {
     v1::PlannedCourse* out = response->add_steps();
     FillSummary(*step.course, now, out->mutable_course());
     out->set_in_progress(step.enrolled);
@@ -302,7 +293,7 @@ grpc::Status RecommendService::PlanPath(grpc::ServerContext* ctx, const v1::Plan
     out->set_score(step.score);
   }
   if (goal.kind == PlanGoal::Kind::kProgramme) {
-    const PlanProgress& p = plan->progress;
+    const PlanProgress& p = plan.progress;
     v1::PathProgress* out = response->mutable_progress();
     out->set_credits_required(p.credits_required);
     out->set_credits_earned(p.credits_earned);
@@ -318,7 +309,7 @@ grpc::Status RecommendService::PlanPath(grpc::ServerContext* ctx, const v1::Plan
     for (const std::string& id : p.required_planned) out->add_required_planned(id);
     for (const std::string& id : p.required_missing) out->add_required_missing(id);
   }
-  return grpc::Status::OK;
+  return absl::OkStatus();
 }
 
 }  // namespace lifelong::recommend

@@ -53,6 +53,14 @@ class RecommendService final : public v1::RecommendationService::Service {
                         v1::PlanPathResponse* response) override;
 
  private:
+  // The RPCs' work, in absl::Status; each RPC above converts the outcome to a
+  // gRPC status once (services/common/grpc_status.h).
+  absl::Status DoRecommend(grpc::ServerContext* ctx, const v1::RecommendRequest& request,
+                           v1::RecommendResponse* response);
+  absl::Status DoSimilarCourses(grpc::ServerContext* ctx, const v1::SimilarCoursesRequest& request,
+                                v1::SimilarCoursesResponse* response);
+  absl::Status DoPlanPath(grpc::ServerContext* ctx, const v1::PlanPathRequest& request,
+                          v1::PlanPathResponse* response);
   absl::StatusOr<ModelPtr> CurrentModel() const;
   // The learner's latest history (from the cache the change feed keeps
   // exact, else the record service). `caller`: the subject for the record

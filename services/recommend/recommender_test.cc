@@ -8,6 +8,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -18,7 +19,7 @@
 #include "models/served_blend.h"
 #include "models/synthetic.h"
 #include "models/trainer.h"
-#include "services/common/vocabulary.h"
+#include "services/domain/vocabulary.h"
 #include "services/recommend/catalog_cache.h"
 #include "services/recommend/test_support.h"
 
@@ -307,6 +308,65 @@ TEST_F(RecommenderReadinessTest, BlendWeightsComeFromOptions) {
   EXPECT_EQ(d.completion, 0.0);
   EXPECT_EQ(d.cold_popularity, 0.25);
   EXPECT_EQ(d.cold_pop_completion, 0.1);
+}
+
+// The public contract of Recommend beyond readiness: cold start without a
+// history, what a history changes, the filters, k.
+TEST_F(RecommenderReadinessTest, ColdStartWithoutHistory) {
+  const Recommender r = Make(/*readiness=*/false);
+  RecommendResult out = Run(r, ChainCatalog(false), LearnerHistory(), 5);
+  EXPECT_TRUE(out.cold_start);
+  EXPECT_EQ(out.model_version, (*model_)->version());
+  ASSERT_FALSE(out.items.empty());
+  EXPECT_LE(out.items.size(), 5u);
+  std::set<std::string> ids;
+  for (const ScoredCourse& s : out.items) {
+    EXPECT_TRUE(ids.insert(s.course->id).second) << "duplicate " << s.course->id;
+    EXPECT_FALSE(s.reason.empty()) << s.course->id;
+  }
+}
+
+TEST_F(RecommenderReadinessTest, HistoryRanksAndExcludesWhatWasCompleted) {
+  const Recommender r = Make(/*readiness=*/false);
+  const LearnerHistory h = History({{vocab::kRegistered, "c_sf1"}, {vocab::kCompleted, "c_sf1"}});
+  RecommendResult out = Run(r, ChainCatalog(false), h, 8);
+  EXPECT_FALSE(out.cold_start);
+  ASSERT_FALSE(out.items.empty());
+  for (const ScoredCourse& s : out.items) EXPECT_NE(s.course->id, "c_sf1") << "completed courses are not offered";
+  // The learners the model was trained on go on from 书法入门 within 书法:
+  // a history of it puts a 书法 course first, unlike cold start's answer
+  // ordering, which is by popularity.
+  EXPECT_EQ(out.items.front().course->category, "书法") << out.items.front().course->id;
+}
+
+TEST_F(RecommenderReadinessTest, FiltersKeepOnlyMatchingCourses) {
+  const Recommender r = Make(/*readiness=*/false);
+  const LearnerHistory h = History({{vocab::kCompleted, "c_sf1"}});
+  RecommendResult health = Run(r, ChainCatalog(false), h, 10, {"健身"});
+  ASSERT_FALSE(health.items.empty());
+  for (const ScoredCourse& s : health.items) EXPECT_EQ(s.course->category, "健身") << s.course->id;
+
+  RecommendQuery online;
+  online.k = 10;
+  online.filter.modes = {"online"};
+  keep_.push_back(ChainCatalog(false));
+  absl::StatusOr<RecommendResult> got = r.Recommend(*model_, keep_.back(), h, online, now_);
+  ASSERT_TRUE(got.ok()) << got.status();
+  ASSERT_FALSE(got->items.empty());
+  for (const ScoredCourse& s : got->items) EXPECT_EQ(s.course->mode, "online") << s.course->id;
+
+  // A filter nothing matches is an empty answer, not an error.
+  RecommendResult none = Run(r, ChainCatalog(false), h, 10, {"不存在的类别"});
+  EXPECT_TRUE(none.items.empty());
+}
+
+TEST_F(RecommenderReadinessTest, KBoundsTheAnswer) {
+  const Recommender r = Make(/*readiness=*/false);
+  for (int k : {1, 3, 100}) {
+    RecommendResult out = Run(r, ChainCatalog(false), LearnerHistory(), k);
+    EXPECT_LE(out.items.size(), static_cast<size_t>(k));
+    EXPECT_FALSE(out.items.empty());
+  }
 }
 
 // Identity-basis models (exact item-item scores, the trainer's default up to

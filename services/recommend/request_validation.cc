@@ -4,7 +4,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
-#include "services/common/status_util.h"
+#include "services/catalog/course_enums.h"
+#include "services/common/status_macros.h"
 
 namespace lifelong::recommend {
 namespace {
@@ -56,55 +57,13 @@ absl::Status CheckStrings(const google::protobuf::RepeatedPtrField<std::string>&
 
 }  // namespace
 
-std::string ModeName(v1::Course::Mode mode) {
-  switch (mode) {
-    case v1::Course::OFFLINE: return "offline";
-    case v1::Course::ONLINE: return "online";
-    case v1::Course::BLENDED: return "blended";
-    default: return "";
-  }
-}
-
-std::string AudienceNameOf(v1::Course::Audience a) {
-  switch (a) {
-    case v1::Course::CHILDREN: return "children";
-    case v1::Course::TEENS: return "teens";
-    case v1::Course::ADULTS: return "adults";
-    case v1::Course::SENIORS: return "seniors";
-    default: return "";
-  }
-}
-
-std::string LevelName(v1::Course::Level level) {
-  switch (level) {
-    case v1::Course::BEGINNER: return "beginner";
-    case v1::Course::INTERMEDIATE: return "intermediate";
-    case v1::Course::ADVANCED: return "advanced";
-    default: return "";
-  }
-}
-
-v1::Course::Mode ModeFromName(const std::string& name) {
-  if (name == "offline") return v1::Course::OFFLINE;
-  if (name == "online") return v1::Course::ONLINE;
-  if (name == "blended") return v1::Course::BLENDED;
-  return v1::Course::MODE_UNSPECIFIED;
-}
-
-v1::Course::Audience AudienceFromName(const std::string& name) {
-  if (name == "children") return v1::Course::CHILDREN;
-  if (name == "teens") return v1::Course::TEENS;
-  if (name == "adults") return v1::Course::ADULTS;
-  if (name == "seniors") return v1::Course::SENIORS;
-  return v1::Course::AUDIENCE_UNSPECIFIED;
-}
-
-v1::Course::Level LevelFromName(const std::string& name) {
-  if (name == "beginner") return v1::Course::BEGINNER;
-  if (name == "intermediate") return v1::Course::INTERMEDIATE;
-  if (name == "advanced") return v1::Course::ADVANCED;
-  return v1::Course::LEVEL_UNSPECIFIED;
-}
+// The names are the catalog's one table (services/catalog/course_enums.h).
+std::string ModeName(v1::Course::Mode mode) { return catalog::ModeName(mode); }
+std::string AudienceNameOf(v1::Course::Audience a) { return catalog::AudienceName(a); }
+std::string LevelName(v1::Course::Level level) { return catalog::LevelName(level); }
+v1::Course::Mode ModeFromName(const std::string& name) { return catalog::ModeFromName(name); }
+v1::Course::Audience AudienceFromName(const std::string& name) { return catalog::AudienceFromName(name); }
+v1::Course::Level LevelFromName(const std::string& name) { return catalog::LevelFromName(name); }
 
 absl::StatusOr<CourseFilter> ValidateFilter(const v1::CourseFilter& filter,
                                             const std::string& prefix) {

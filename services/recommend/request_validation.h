@@ -19,7 +19,8 @@ inline constexpr double kMaxWithinKm = 100.0;
 inline constexpr int kMaxListValues = 50;
 inline constexpr int kMaxLearnerKeyBytes = 512;
 
-// Domain names of catalog enums ("" for the UNSPECIFIED value).
+// Domain names of catalog enums ("" for the UNSPECIFIED value), from the
+// catalog's one table (services/catalog/course_enums.h).
 std::string ModeName(v1::Course::Mode mode);          // "offline" | "online" | "blended"
 std::string AudienceNameOf(v1::Course::Audience a);   // "children" | ... | "seniors"
 std::string LevelName(v1::Course::Level level);       // "beginner" | ...

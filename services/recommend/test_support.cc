@@ -11,8 +11,8 @@
 #include "models/interaction_file.h"
 #include "models/model_writer.h"
 #include "models/trainer.h"
-#include "services/common/status_util.h"
-#include "services/common/vocabulary.h"
+#include "services/common/grpc_status.h"
+#include "services/domain/vocabulary.h"
 
 namespace lifelong::recommend::testing {
 namespace {

@@ -1,10 +1,14 @@
-// The registry of the record store's RocksDB column families. Names and ids
+// The registry of the record store's RocksDB column families, in the storage
+// kit's shape (services/storage/column_family_registry.h). Names and ids
 // are persistent: never rename or renumber, only append. The layouts of the
 // keys and values in each family are documented in key_codec.h.
 #ifndef LIFELONG_SERVICES_RECORDS_COLUMN_FAMILIES_H_
 #define LIFELONG_SERVICES_RECORDS_COLUMN_FAMILIES_H_
 
+#include <array>
 #include <cstdint>
+
+#include "services/storage/column_family_registry.h"
 
 namespace lifelong::records {
 
@@ -23,14 +27,11 @@ enum class Cf : uint8_t {
 
 inline constexpr int kNumColumnFamilies = 10;
 
-struct ColumnFamilySpec {
-  Cf id;
-  const char* name;
-  bool is_index;  // index families get bloom filters on their prefixes
-};
+// `is_index`: index families get bloom filters on their prefixes.
+using ColumnFamilySpec = storage::ColumnFamilySpec<Cf>;
 
 // In id order: kColumnFamilies[i].id == Cf(i).
-inline constexpr ColumnFamilySpec kColumnFamilies[kNumColumnFamilies] = {
+inline constexpr std::array<ColumnFamilySpec, kNumColumnFamilies> kColumnFamilies = {{
     {Cf::kDefault, "default", false},
     {Cf::kStatements, "statements", false},
     {Cf::kByLearner, "by_learner", true},
@@ -41,7 +42,8 @@ inline constexpr ColumnFamilySpec kColumnFamilies[kNumColumnFamilies] = {
     {Cf::kMeta, "meta", false},
     {Cf::kByTarget, "by_target", false},
     {Cf::kAudit, "audit", false},
-};
+}};
+static_assert(storage::IdsMatchPositions(kColumnFamilies));
 
 }  // namespace lifelong::records
 

@@ -13,7 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "services/common/log.h"
-#include "services/common/status_util.h"
+#include "services/common/status_macros.h"
 #include "services/records/key_codec.h"
 
 namespace lifelong::records {

@@ -19,21 +19,12 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "services/common/log.h"
-#include "services/common/status_util.h"
+#include "services/common/rocks_status.h"
+#include "services/common/status_macros.h"
 #include "services/records/column_families.h"
 
 namespace lifelong::records {
 namespace {
-
-// Converts a RocksDB failure into the service's status, once, here.
-absl::Status FromRocks(const rocksdb::Status& s, absl::string_view what) {
-  if (s.ok()) return absl::OkStatus();
-  std::string msg = absl::StrCat(what, ": ", s.ToString());
-  if (s.IsNotFound()) return absl::NotFoundError(msg);
-  if (s.IsCorruption()) return absl::InternalError(msg);
-  if (s.IsInvalidArgument()) return absl::InternalError(msg);
-  return absl::UnavailableError(msg);
-}
 
 // Prefix extractor of the string indexes: the length-prefixed string at the
 // start of the key (u16 length + bytes). Lets bloom filters skip files that

@@ -7,8 +7,9 @@
 #include "absl/strings/str_format.h"
 #include "services/auth/grpc_auth.h"
 #include "services/common/log.h"
-#include "services/common/status_util.h"
-#include "services/common/vocabulary.h"
+#include "services/common/grpc_status.h"
+#include "services/common/status_macros.h"
+#include "services/domain/vocabulary.h"
 #include "services/records/statement_access.h"
 #include "services/records/transcript.h"
 

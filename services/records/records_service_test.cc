@@ -13,7 +13,7 @@
 
 #include "services/common/health_client.h"
 #include "services/common/server.h"
-#include "services/common/vocabulary.h"
+#include "services/domain/vocabulary.h"
 #include "services/records/test_statements.h"
 
 namespace lifelong::records {

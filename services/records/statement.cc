@@ -15,8 +15,11 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
-#include "services/common/status_util.h"
-#include "services/common/vocabulary.h"
+#include "services/common/status_macros.h"
+#include "services/domain/iri.h"
+#include "services/domain/learner_key.h"
+#include "services/domain/vocabulary.h"
+#include "services/domain/xapi_time.h"
 
 namespace lifelong::records {
 namespace {
@@ -611,145 +614,11 @@ Uuid RandomUuidV4() {
 
 }  // namespace
 
-bool IsAbsoluteIri(absl::string_view s) {
-  size_t colon = s.find(':');
-  if (colon == absl::string_view::npos || colon == 0 || colon + 1 >= s.size()) return false;
-  if (!absl::ascii_isalpha(static_cast<unsigned char>(s[0]))) return false;
-  for (size_t i = 1; i < colon; ++i) {
-    unsigned char c = static_cast<unsigned char>(s[i]);
-    if (!absl::ascii_isalnum(c) && c != '+' && c != '-' && c != '.') return false;
-  }
-  // Characters never allowed in an IRI: controls, space, and <>"{}|\^`.
-  static const auto kForbidden = [] {
-    std::array<bool, 256> t{};
-    for (int c = 0; c <= 0x20; ++c) t[c] = true;
-    t[0x7F] = true;
-    for (unsigned char c : std::string("<>\"{}|\\^`")) t[c] = true;
-    return t;
-  }();
-  for (unsigned char c : s) {
-    if (kForbidden[c]) return false;
-  }
-  return true;
-}
-
-bool IsLanguageTag(absl::string_view s) {
-  if (s.empty() || s.size() > 64) return false;
-  size_t start = 0;
-  int index = 0;
-  while (start <= s.size()) {
-    size_t end = s.find('-', start);
-    if (end == absl::string_view::npos) end = s.size();
-    absl::string_view sub = s.substr(start, end - start);
-    if (sub.empty() || sub.size() > 8) return false;
-    for (char c : sub) {
-      unsigned char u = static_cast<unsigned char>(c);
-      if (index == 0 ? !absl::ascii_isalpha(u) : !absl::ascii_isalnum(u)) return false;
-    }
-    if (index == 0 && sub.size() == 1 && sub != "i" && sub != "x") return false;
-    ++index;
-    if (end == s.size()) break;
-    start = end + 1;
-  }
-  return true;
-}
-
-absl::StatusOr<int64_t> ParseTimestampMicros(absl::string_view text) {
-  // RFC 3339 requires "T" (or "t"), seconds and an offset or "Z".
-  if (text.size() < 20 || (text[10] != 'T' && text[10] != 't')) {
-    return absl::InvalidArgumentError("not an RFC 3339 timestamp (e.g. 2026-11-28T10:00:00+08:00)");
-  }
-  // xAPI forbids the "unknown offset" forms -00, -0000 and -00:00.
-  if (absl::EndsWith(text, "-00") || absl::EndsWith(text, "-0000") || absl::EndsWith(text, "-00:00")) {
-    return absl::InvalidArgumentError("timestamp offset -00:00 is not allowed");
-  }
-  std::string normalized(text);
-  normalized[10] = 'T';
-  char& last = normalized.back();
-  if (last == 'z') last = 'Z';
-  absl::Time t;
-  std::string err;
-  if (!absl::ParseTime("%Y-%m-%dT%H:%M:%E*S%Ez", normalized, &t, &err)) {
-    return absl::InvalidArgumentError("not an RFC 3339 timestamp (e.g. 2026-11-28T10:00:00+08:00)");
-  }
-  absl::CivilSecond cs = absl::ToCivilSecond(t, absl::UTCTimeZone());
-  if (cs.year() < 1 || cs.year() > 9999) {
-    return absl::InvalidArgumentError("timestamp out of range (years 1 to 9999)");
-  }
-  return absl::ToUnixMicros(t);
-}
-
-std::string FormatTimestampMicros(int64_t micros) {
-  return absl::FormatTime("%E4Y-%m-%dT%H:%M:%E6SZ", absl::FromUnixMicros(micros),
-                          absl::UTCTimeZone());
-}
-
-absl::StatusOr<double> ParseIsoDurationSeconds(absl::string_view text) {
-  if (!text.empty() && text[0] == '-') return absl::InvalidArgumentError("must not be negative");
-  if (text.size() < 3 || text[0] != 'P') {
-    return absl::InvalidArgumentError("not an ISO 8601 duration (e.g. PT1H30M)");
-  }
-  double total = 0;
-  bool in_time = false, any = false;
-  size_t i = 1;
-  std::string order_date = "YMWD", order_time = "HMS";
-  size_t date_pos = 0, time_pos = 0;
-  while (i < text.size()) {
-    if (text[i] == 'T') {
-      if (in_time) return absl::InvalidArgumentError("not an ISO 8601 duration (two 'T')");
-      in_time = true;
-      ++i;
-      if (i == text.size()) return absl::InvalidArgumentError("not an ISO 8601 duration (empty time part)");
-      continue;
-    }
-    size_t j = i;
-    while (j < text.size() && (absl::ascii_isdigit(static_cast<unsigned char>(text[j])) ||
-                               text[j] == '.' || text[j] == ',')) {
-      ++j;
-    }
-    if (j == i || j == text.size()) return absl::InvalidArgumentError("not an ISO 8601 duration (e.g. PT1H30M)");
-    std::string num(text.substr(i, j - i));
-    for (char& c : num) if (c == ',') c = '.';
-    double v;
-    if (!absl::SimpleAtod(num, &v) || v < 0 || !std::isfinite(v)) {
-      return absl::InvalidArgumentError("not an ISO 8601 duration (bad number)");
-    }
-    char unit = text[j];
-    const std::string& order = in_time ? order_time : order_date;
-    size_t& pos = in_time ? time_pos : date_pos;
-    size_t at = order.find(unit, pos);
-    if (at == std::string::npos) return absl::InvalidArgumentError("not an ISO 8601 duration (unit order)");
-    pos = at + 1;
-    double scale = 0;
-    if (!in_time) {
-      scale = unit == 'Y' ? 365 * 86400.0 : unit == 'M' ? 30 * 86400.0 : unit == 'W' ? 7 * 86400.0 : 86400.0;
-    } else {
-      scale = unit == 'H' ? 3600.0 : unit == 'M' ? 60.0 : 1.0;
-    }
-    total += v * scale;
-    any = true;
-    i = j + 1;
-  }
-  if (!any) return absl::InvalidArgumentError("not an ISO 8601 duration (no value)");
-  // ISO 8601: weeks ("P4W") cannot be combined with other units.
-  if (text.find('W') != absl::string_view::npos && text.find_first_of("YMDTHS", 1) != absl::string_view::npos) {
-    return absl::InvalidArgumentError("not an ISO 8601 duration (weeks cannot be combined with other units)");
-  }
-  return total;
-}
-
 namespace {
 std::string LearnerKeyOf(const Json& agent) {
   if (agent.contains("account")) {
     Json a = agent["account"];
-    std::string home = a["homePage"].string();
-    std::string name = a["name"].string();
-    if (home == vocab::kDistrictIdp || home == absl::StrCat(vocab::kDistrictIdp, "/")) {
-      // A bare name only when it cannot be read as another key form.
-      if (name.find(':') == std::string::npos) return name;
-      home = std::string(vocab::kDistrictIdp);
-    }
-    return absl::StrCat("account:", home, "|", name);
+    return domain::AccountLearnerKey(a["homePage"].str(), a["name"].str());
   }
   if (agent.contains("mbox")) return agent["mbox"].string();
   if (agent.contains("mbox_sha1sum")) {
@@ -759,46 +628,6 @@ std::string LearnerKeyOf(const Json& agent) {
   return "";
 }
 }  // namespace
-
-absl::StatusOr<std::string> CanonicalLearnerKey(absl::string_view key, absl::string_view field) {
-  if (key.empty()) return Invalid(field, "is required");
-  if (key.size() > 1024) return Invalid(field, "longer than 1024 bytes");
-  for (unsigned char c : key) {
-    if (c < 0x20 || c == 0x7F) return Invalid(field, "contains control characters");
-  }
-  if (absl::StartsWith(key, "mailto:")) {
-    if (key.find('@') == absl::string_view::npos) return Invalid(field, "mailto: key needs an address");
-    return std::string(key);
-  }
-  if (absl::StartsWith(key, "sha1:")) {
-    absl::string_view hex = key.substr(5);
-    if (hex.size() != 40 || !IsHex(hex)) return Invalid(field, "sha1: key needs 40 hex digits");
-    return absl::StrCat("sha1:", absl::AsciiStrToLower(hex));
-  }
-  if (absl::StartsWith(key, "openid:")) {
-    if (!IsAbsoluteIri(key.substr(7))) return Invalid(field, "openid: key needs an absolute IRI");
-    return std::string(key);
-  }
-  if (absl::StartsWith(key, "account:")) {
-    // The home page is an IRI, which cannot contain '|': the first '|' ends it.
-    absl::string_view rest = key.substr(8);
-    size_t bar = rest.find('|');
-    if (bar == absl::string_view::npos || bar + 1 == rest.size() || !IsAbsoluteIri(rest.substr(0, bar))) {
-      return Invalid(field, "account: key must be account:<homePage IRI>|<name>");
-    }
-    absl::string_view home = rest.substr(0, bar);
-    absl::string_view name = rest.substr(bar + 1);
-    if (home == vocab::kDistrictIdp || home == absl::StrCat(vocab::kDistrictIdp, "/")) {
-      if (name.find(':') == absl::string_view::npos) return std::string(name);
-      return absl::StrCat("account:", vocab::kDistrictIdp, "|", name);
-    }
-    return std::string(key);
-  }
-  if (key.find(':') != absl::string_view::npos) {
-    return Invalid(field, "unknown learner key form (use a district account name, mailto:, sha1:, openid: or account:)");
-  }
-  return std::string(key);
-}
 
 namespace {
 

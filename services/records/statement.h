@@ -1,12 +1,8 @@
 // Parsing and validation of xAPI statements (xAPI 2.0 / IEEE 9274.1.1,
-// accepting 1.0.3 statements), and learner keys.
-//
-// A learner key names one actor identity as a string:
-//   "u123"                              account {homePage: vocab::kDistrictIdp, name: "u123"}
-//   "account:<homePage>|<name>"         an account on another identity provider
-//   "mailto:someone@example.org"        mbox
-//   "sha1:<40 lowercase hex>"           mbox_sha1sum
-//   "openid:<uri>"                      openid
+// accepting 1.0.3 statements). Learner keys, IRIs, timestamps and durations
+// are the domain package's (services/domain/: learner_key.h, iri.h,
+// xapi_time.h); the using-declarations below keep their names in this
+// namespace for the record service's code.
 #ifndef LIFELONG_SERVICES_RECORDS_STATEMENT_H_
 #define LIFELONG_SERVICES_RECORDS_STATEMENT_H_
 
@@ -17,6 +13,9 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "services/domain/iri.h"
+#include "services/domain/learner_key.h"
+#include "services/domain/xapi_time.h"
 #include "services/records/key_codec.h"
 
 namespace lifelong::records {
@@ -58,29 +57,19 @@ struct ParsedStatement {
 // of the xAPI statement rules.
 absl::StatusOr<ParsedStatement> ParseStatement(absl::string_view json_text);
 
-// Validates and canonicalises a learner key given by a caller (see above).
-// INVALID_ARGUMENT naming `field` when malformed.
-absl::StatusOr<std::string> CanonicalLearnerKey(absl::string_view key, absl::string_view field);
-
 // The learner key of an xAPI Agent or identified Group given as JSON text
 // (e.g. the `agent` query parameter of the xAPI statements resource).
 // INVALID_ARGUMENT naming `field` when it is not a valid Agent/Group or has no
 // identifier.
 absl::StatusOr<std::string> LearnerKeyFromAgentJson(absl::string_view json, absl::string_view field);
 
-// Parses an RFC 3339 timestamp ("2026-11-28T10:00:00.123+08:00"); years 1-9999.
-absl::StatusOr<int64_t> ParseTimestampMicros(absl::string_view text);
-// Formats as "2026-11-28T02:00:00.123000Z".
-std::string FormatTimestampMicros(int64_t micros);
-
-// Parses an ISO 8601 duration ("PT1H30M", "P1DT2.5S") into seconds.
-// INVALID_ARGUMENT for negative or malformed durations.
-absl::StatusOr<double> ParseIsoDurationSeconds(absl::string_view text);
-
-// True for an absolute IRI: scheme ":" rest, no spaces or forbidden characters.
-bool IsAbsoluteIri(absl::string_view text);
-// True for an RFC 5646 language tag ("zh-CN", "en", "zh-Hans-CN").
-bool IsLanguageTag(absl::string_view text);
+// The domain package's learner keys, IRIs and times, under their old names.
+using domain::CanonicalLearnerKey;
+using domain::FormatTimestampMicros;
+using domain::IsAbsoluteIri;
+using domain::IsLanguageTag;
+using domain::ParseIsoDurationSeconds;
+using domain::ParseTimestampMicros;
 
 // The statement JSON `statement_json` with `learner` (a canonical learner
 // key) taken out of its actor: group members whose key is `learner` are

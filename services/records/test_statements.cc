@@ -4,7 +4,7 @@
 
 #include <cstdio>
 
-#include "services/common/vocabulary.h"
+#include "services/domain/vocabulary.h"
 
 namespace lifelong::records::testing {
 

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <unordered_map>
 
-#include "services/common/vocabulary.h"
+#include "services/domain/vocabulary.h"
 
 namespace lifelong::records {
 namespace {

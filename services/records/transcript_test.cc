@@ -3,7 +3,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include "services/common/vocabulary.h"
+#include "services/domain/vocabulary.h"
 #include "services/records/test_statements.h"
 
 namespace lifelong::records {

@@ -4,6 +4,8 @@
 #include <openssl/sha.h>
 
 #include "absl/strings/str_cat.h"
+#include "services/common/rocks_status.h"
+#include "services/xapi/column_families.h"
 
 namespace lifelong::xapi {
 namespace {
@@ -50,11 +52,6 @@ absl::StatusOr<Document> DecodeValue(const std::string& v) {
   return d;
 }
 
-absl::Status FromRocks(const rocksdb::Status& s) {
-  if (s.ok()) return absl::OkStatus();
-  return absl::UnavailableError(absl::StrCat("document store: ", s.ToString()));
-}
-
 bool IsJson(const std::string& content_type) {
   return content_type.rfind("application/json", 0) == 0;
 }
@@ -89,9 +86,24 @@ absl::StatusOr<std::unique_ptr<DocumentStore>> DocumentStore::Open(const std::st
   rocksdb::Options options;
   options.create_if_missing = true;
   options.max_background_jobs = 1;
+  // A family this version does not know means a newer version wrote the
+  // database: refuse rather than ignore its data.
+  std::vector<std::string> existing;
+  if (rocksdb::DB::ListColumnFamilies(options, path, &existing).ok()) {
+    const std::vector<std::string> unknown = storage::UnknownColumnFamilies(kColumnFamilies, existing);
+    if (!unknown.empty()) {
+      return absl::FailedPreconditionError(absl::StrCat("document store at ", path, " has unknown column family '",
+                                                        unknown.front(), "' (written by a newer version?)"));
+    }
+  }
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  for (const ColumnFamilySpec& spec : kColumnFamilies) descriptors.emplace_back(spec.name, options);
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;
-  rocksdb::Status s = rocksdb::DB::Open(options, path, &raw);
-  if (!s.ok()) return absl::UnavailableError(absl::StrCat("open document store at ", path, ": ", s.ToString()));
+  rocksdb::Status s = rocksdb::DB::Open(options, path, descriptors, &handles, &raw);
+  if (!s.ok()) return FromRocks(s, absl::StrCat("open document store at ", path));
+  // Only the default family: the DB's own default handle serves every call.
+  for (rocksdb::ColumnFamilyHandle* h : handles) raw->DestroyColumnFamilyHandle(h);
   std::unique_ptr<DocumentStore> store(new DocumentStore());
   store->db_.reset(raw);
   return store;
@@ -105,7 +117,7 @@ absl::StatusOr<Document> DocumentStore::Get(const DocKey& key) const {
   std::string v;
   rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), EncodeDocKey(key, false), &v);
   if (s.IsNotFound()) return absl::NotFoundError("document not found");
-  if (!s.ok()) return FromRocks(s);
+  if (!s.ok()) return FromRocks(s, "document store: read document");
   return DecodeValue(v);
 }
 
@@ -129,7 +141,7 @@ absl::StatusOr<std::vector<std::string>> DocumentStore::ListIds(const DocKey& ke
     if (since_us && d->updated_us <= *since_us) continue;
     ids.push_back(rest.substr(2));
   }
-  if (!it->status().ok()) return FromRocks(it->status());
+  if (!it->status().ok()) return FromRocks(it->status(), "document store: list documents");
   return ids;
 }
 
@@ -165,7 +177,8 @@ absl::Status DocumentStore::Write(const DocKey& key, const std::string& content_
                                   int64_t now_us) {
   rocksdb::WriteOptions wo;
   wo.sync = true;
-  return FromRocks(db_->Put(wo, EncodeDocKey(key, false), EncodeValue(content_type, content, now_us)));
+  return FromRocks(db_->Put(wo, EncodeDocKey(key, false), EncodeValue(content_type, content, now_us)),
+                   "document store: write document");
 }
 
 absl::Status DocumentStore::Put(const DocKey& key, const std::string& content_type, const std::string& content,
@@ -245,14 +258,14 @@ absl::Status DocumentStore::DeleteHere(const DocKey& key, const WriteCondition& 
     c2.missing_condition_is_invalid = false;
     absl::Status c = CheckCondition(existing, c2);
     if (!c.ok()) return c;
-    return FromRocks(db_->Delete(wo, EncodeDocKey(key, false)));
+    return FromRocks(db_->Delete(wo, EncodeDocKey(key, false)), "document store: delete document");
   }
   std::string prefix = EncodeDocKey(key, true);
   rocksdb::WriteBatch batch;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
   for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) batch.Delete(it->key());
-  if (!it->status().ok()) return FromRocks(it->status());
-  return FromRocks(db_->Write(wo, &batch));
+  if (!it->status().ok()) return FromRocks(it->status(), "document store: scan documents");
+  return FromRocks(db_->Write(wo, &batch), "document store: delete documents");
 }
 
 absl::StatusOr<int64_t> DocumentStore::EraseLearner(const std::string& learner) {
@@ -282,7 +295,7 @@ absl::StatusOr<int64_t> DocumentStore::EraseLearner(const std::string& learner) 
   }
   rocksdb::WriteOptions wo;
   wo.sync = true;
-  absl::Status s = FromRocks(db_->Write(wo, &batch));
+  absl::Status s = FromRocks(db_->Write(wo, &batch), "document store: erase learner");
   if (!s.ok()) return s;
   return n;
 }

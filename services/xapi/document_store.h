@@ -88,7 +88,9 @@ class DocumentLog {
 
 class DocumentStore {
  public:
-  // UNAVAILABLE when the directory cannot be opened.
+  // UNAVAILABLE when the directory cannot be opened (another process holds
+  // it, an I/O error), DATA_LOSS when it is corrupt, FAILED_PRECONDITION when
+  // it has a column family this version does not know (column_families.h).
   static absl::StatusOr<std::unique_ptr<DocumentStore>> Open(const std::string& path);
   ~DocumentStore();
 

@@ -74,5 +74,36 @@ TEST_F(DocumentStoreTest, ListSinceAndDeleteAllAndErase) {
   EXPECT_TRUE(store_->Get(DocKey{DocKind::kAgentProfile, "", "u2", "", "p"}).ok());
 }
 
+// The registry (column_families.h) is enforced on open: a database with a
+// family this version does not know is refused, not half read; a second open
+// of a held database is retryable.
+TEST(DocumentStoreOpen, RefusesUnknownFamilyAndHeldDatabase) {
+  const char* base = std::getenv("TEST_TMPDIR");
+  const std::string dir = std::string(base ? base : "/tmp") + "/docs_unknown_family";
+  std::filesystem::remove_all(dir);
+  {
+    rocksdb::Options options;
+    options.create_if_missing = true;
+    rocksdb::DB* raw = nullptr;
+    ASSERT_TRUE(rocksdb::DB::Open(options, dir, &raw).ok());
+    std::unique_ptr<rocksdb::DB> db(raw);
+    rocksdb::ColumnFamilyHandle* h = nullptr;
+    ASSERT_TRUE(db->CreateColumnFamily(rocksdb::ColumnFamilyOptions(), "from_the_future", &h).ok());
+    ASSERT_TRUE(db->DestroyColumnFamilyHandle(h).ok());
+  }
+  absl::StatusOr<std::unique_ptr<DocumentStore>> refused = DocumentStore::Open(dir);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(refused.status().message().find("from_the_future"), absl::string_view::npos);
+
+  const std::string fresh = dir + "_fresh";
+  std::filesystem::remove_all(fresh);
+  absl::StatusOr<std::unique_ptr<DocumentStore>> first = DocumentStore::Open(fresh);
+  ASSERT_TRUE(first.ok());
+  absl::StatusOr<std::unique_ptr<DocumentStore>> second = DocumentStore::Open(fresh);
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.status().code(), absl::StatusCode::kUnavailable);
+}
+
 }  // namespace
 }  // namespace lifelong::xapi

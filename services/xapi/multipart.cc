@@ -14,6 +14,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "services/domain/xapi_time.h"
 #include "services/records/statement.h"
 
 namespace lifelong::xapi {
@@ -31,7 +32,7 @@ void NormalizeForSignature(nlohmann::json& j) {
     if (s == nullptr || !s->is_object() || !s->contains("result")) continue;
     nlohmann::json& r = (*s)["result"];
     if (r.is_object() && r.contains("duration") && r["duration"].is_string()) {
-      absl::StatusOr<double> secs = records::ParseIsoDurationSeconds(r["duration"].get<std::string>());
+      absl::StatusOr<double> secs = domain::ParseIsoDurationSeconds(r["duration"].get<std::string>());
       if (secs.ok()) r["duration"] = std::floor(*secs * 100 + 1e-6);
     }
   }

@@ -14,7 +14,9 @@
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "services/common/log.h"
-#include "services/common/vocabulary.h"
+#include "services/domain/iri.h"
+#include "services/domain/vocabulary.h"
+#include "services/domain/xapi_time.h"
 #include "services/records/statement_access.h"
 #include "services/records/statement.h"
 #include "services/xapi/multipart.h"
@@ -61,7 +63,7 @@ HttpResponse FromStatus(const absl::Status& s) {
   }
 }
 
-std::string NowRfc3339() { return records::FormatTimestampMicros(absl::ToUnixMicros(absl::Now())); }
+std::string NowRfc3339() { return domain::FormatTimestampMicros(absl::ToUnixMicros(absl::Now())); }
 
 // Splits a request body holding one statement or an array of statements into
 // statement texts. INVALID_ARGUMENT for anything else.
@@ -624,7 +626,7 @@ HttpResponse XapiHandler::GetStatements(const auth::AccessGrant& grant, const Ht
     if (by_id && voided) return Error(404, "statement is voided; use voidedStatementId");
     if (by_voided && !voided) return Error(404, "statement is not voided");
     r.body = Render(*s, format, AcceptLanguages(req.Header("accept-language")));
-    r.SetHeader("Last-Modified", records::FormatTimestampMicros(static_cast<int64_t>(s->record.stored_seq)));
+    r.SetHeader("Last-Modified", domain::FormatTimestampMicros(static_cast<int64_t>(s->record.stored_seq)));
     if (IsTrue(req.Param("attachments"))) r = WithAttachments(std::move(r), {s->record.json});
     if (head) r.body.clear();
     return r;
@@ -658,12 +660,12 @@ HttpResponse XapiHandler::GetStatements(const auth::AccessGrant& grant, const Ht
   }
   std::string verb = req.Param("verb");
   if (!verb.empty()) {
-    if (!records::IsAbsoluteIri(verb)) return Error(400, "verb: not an absolute IRI");
+    if (!domain::IsAbsoluteIri(verb)) return Error(400, "verb: not an absolute IRI");
     q.verb = verb;
   }
   std::string activity = req.Param("activity");
   if (!activity.empty()) {
-    if (!records::IsAbsoluteIri(activity)) return Error(400, "activity: not an absolute IRI");
+    if (!domain::IsAbsoluteIri(activity)) return Error(400, "activity: not an absolute IRI");
     if (related_activities) {
       std::string needle = nlohmann::json(activity).dump();
       auto prev = q.extra_filter;
@@ -695,7 +697,7 @@ HttpResponse XapiHandler::GetStatements(const auth::AccessGrant& grant, const Ht
   for (const char* t : {"since", "until"}) {
     std::string v = req.Param(t);
     if (v.empty()) continue;
-    absl::StatusOr<int64_t> micros = records::ParseTimestampMicros(v);
+    absl::StatusOr<int64_t> micros = domain::ParseTimestampMicros(v);
     if (!micros.ok()) return Error(400, absl::StrCat(t, ": ", micros.status().message()));
     (std::string(t) == "since" ? q.since_us : q.until_us) = *micros;
   }
@@ -735,7 +737,7 @@ HttpResponse XapiHandler::GetStatements(const auth::AccessGrant& grant, const Ht
   if (!page->statements.empty()) {
     uint64_t latest = 0;
     for (const StoredStatement& s : page->statements) latest = std::max(latest, s.record.stored_seq);
-    r.SetHeader("Last-Modified", records::FormatTimestampMicros(static_cast<int64_t>(latest)));
+    r.SetHeader("Last-Modified", domain::FormatTimestampMicros(static_cast<int64_t>(latest)));
   }
   r.body = std::move(body);
   if (IsTrue(req.Param("attachments"))) {
@@ -778,7 +780,7 @@ HttpResponse XapiHandler::Documents(const auth::AccessGrant& grant, const HttpRe
     bool found = false;
     key.activity = req.Param("activityId", &found);
     if (!found) return Error(400, "activityId parameter is required");
-    if (!records::IsAbsoluteIri(key.activity)) return Error(400, "activityId: not an absolute IRI");
+    if (!domain::IsAbsoluteIri(key.activity)) return Error(400, "activityId: not an absolute IRI");
   }
   if (kind != DocKind::kActivityProfile) {
     bool found = false;
@@ -808,7 +810,7 @@ HttpResponse XapiHandler::Documents(const auth::AccessGrant& grant, const HttpRe
   std::optional<int64_t> since_us;
   if (has_since) {
     if (has_id) return Error(400, absl::StrCat("since: not allowed with ", id_param));
-    absl::StatusOr<int64_t> t = records::ParseTimestampMicros(since);
+    absl::StatusOr<int64_t> t = domain::ParseTimestampMicros(since);
     if (!t.ok()) return Error(400, absl::StrCat("since: ", t.status().message()));
     since_us = *t;
   }
@@ -898,7 +900,7 @@ HttpResponse XapiHandler::Activities(const HttpRequest& req) const {
   bool found = false;
   std::string id = req.Param("activityId", &found);
   if (!found) return Error(400, "activityId parameter is required");
-  if (!records::IsAbsoluteIri(id)) return Error(400, "activityId: not an absolute IRI");
+  if (!domain::IsAbsoluteIri(id)) return Error(400, "activityId: not an absolute IRI");
   nlohmann::json activity = {{"objectType", "Activity"}, {"id", id}};
   // The definition from the latest statement about it.
   // Everything the latest statements say about it: definitions merged,

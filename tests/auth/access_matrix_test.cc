@@ -22,7 +22,7 @@
 #include "services/catalog/catalog_service.h"
 #include "services/catalog/catalog_store.h"
 #include "services/common/server.h"
-#include "services/common/vocabulary.h"
+#include "services/domain/vocabulary.h"
 #include "services/records/backups.h"
 #include "services/records/record_store.h"
 #include "services/records/records_service.h"

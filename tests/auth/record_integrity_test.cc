@@ -22,7 +22,7 @@
 #include "services/auth/authorizer.h"
 #include "services/auth/token.h"
 #include "services/common/server.h"
-#include "services/common/vocabulary.h"
+#include "services/domain/vocabulary.h"
 #include "services/records/record_store.h"
 #include "services/records/records_service.h"
 #include "services/records/test_statements.h"

@@ -17,7 +17,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
-#include "services/common/vocabulary.h"
+#include "services/domain/vocabulary.h"
 #include "services/records/column_families.h"
 #include "services/records/key_codec.h"
 #include "services/records/record_store.h"

@@ -15,9 +15,9 @@
 
 #include "proto/lifelong/v1/records.grpc.pb.h"
 #include "services/common/health_client.h"
-#include "services/common/vocabulary.h"
+#include "services/domain/vocabulary.h"
 #include "services/records/test_statements.h"
-#include "tests/testing/subprocess.h"
+#include "tests/testing/service_process.h"
 
 namespace lifelong {
 namespace {
@@ -26,22 +26,22 @@ using records::testing::MakeStatement;
 using records::testing::TestUuid;
 
 struct Server {
-  testing::Subprocess process;
+  testing::ServiceProcess process;
   std::shared_ptr<grpc::Channel> channel;
   std::unique_ptr<v1::LearningRecordService::Stub> stub;
 };
 
 Server StartServer(const std::string& dir, int round) {
-  std::string port_file = dir + "/port" + std::to_string(round);
-  auto proc = testing::Subprocess::Start(
-      {testing::RunfilePath("services/records/records_server"), "--port=0", "--data_dir=" + dir + "/db",
-       "--port_file=" + port_file, "--xapi_port=-1"},
-      dir + "/server.log");
-  EXPECT_TRUE(proc.ok());
-  absl::StatusOr<int> port = testing::WaitForPortFile(port_file);
-  EXPECT_TRUE(port.ok()) << port.status();
-  Server s{std::move(*proc), nullptr, nullptr};
-  s.channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(*port), grpc::InsecureChannelCredentials());
+  testing::ServiceOptions o;
+  o.binary = "services/records/records_server";
+  o.data_dir = dir + "/db";
+  o.port_file = dir + "/port" + std::to_string(round);
+  o.log_path = dir + "/server.log";
+  o.flags = {"--xapi_port=-1"};
+  absl::StatusOr<testing::ServiceProcess> proc = testing::ServiceProcess::Start(o);
+  EXPECT_TRUE(proc.ok()) << proc.status();
+  Server s{*std::move(proc), nullptr, nullptr};
+  s.channel = grpc::CreateChannel(s.process.address(), grpc::InsecureChannelCredentials());
   s.stub = v1::LearningRecordService::NewStub(s.channel);
   return s;
 }

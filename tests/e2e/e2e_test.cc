@@ -25,7 +25,8 @@
 #include "proto/lifelong/v1/recommend.grpc.pb.h"
 #include "proto/lifelong/v1/records.grpc.pb.h"
 #include "services/common/health_client.h"
-#include "services/common/vocabulary.h"
+#include "services/domain/vocabulary.h"
+#include "tests/testing/service_process.h"
 #include "tests/testing/subprocess.h"
 
 namespace lifelong {
@@ -85,12 +86,11 @@ class EndToEnd : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     dir_ = new std::string(testing::FreshTempDir("e2e"));
-    procs_ = new std::map<std::string, Subprocess>();
+    procs_ = new std::map<std::string, testing::ServiceProcess>();
     metrics_ = new std::map<std::string, int>();
     // Record and catalog services.
-    StartService("records", {RunfilePath("services/records/records_server"), "--data_dir=" + *dir_ + "/records",
-                             "--xapi_port=-1"});
-    StartService("catalog", {RunfilePath("services/catalog/catalog_server"), "--data_dir=" + *dir_ + "/catalog"});
+    StartService("records", "services/records/records_server", *dir_ + "/records", {"--xapi_port=-1"});
+    StartService("catalog", "services/catalog/catalog_server", *dir_ + "/catalog", {});
     // A small district through the real APIs.
     ASSERT_EQ(RunToCompletion({RunfilePath("services/demo/demo_loader"), "--records=" + Addr("records"),
                                "--catalog=" + Addr("catalog"), "--learners=400", "--courses=120", "--seed=7",
@@ -100,9 +100,9 @@ class EndToEnd : public ::testing::Test {
         << "demo load failed; see " << *dir_ << "/demo.log";
     DumpCatalog(*dir_ + "/catalog.jsonl");
     ASSERT_EQ(Train(), 0) << "training failed; see " << *dir_ << "/train.log";
-    StartService("recommend", {RunfilePath("services/recommend/recommend_server"), "--model_dir=" + *dir_ + "/models",
-                               "--records=" + Addr("records"), "--catalog=" + Addr("catalog"),
-                               "--model_poll_ms=200", "--catalog_refresh_ms=200"});
+    StartService("recommend", "services/recommend/recommend_server", "",
+                 {"--model_dir=" + *dir_ + "/models", "--records=" + Addr("records"), "--catalog=" + Addr("catalog"),
+                  "--model_poll_ms=200", "--catalog_refresh_ms=200"});
     // Serving once the model is loaded.
     auto channel = grpc::CreateChannel(Addr("recommend"), grpc::InsecureChannelCredentials());
     bool serving = false;
@@ -120,19 +120,21 @@ class EndToEnd : public ::testing::Test {
     delete dir_;
   }
 
-  static void StartService(const std::string& name, std::vector<std::string> argv) {
-    const std::string port_file = *dir_ + "/" + name + ".port";
+  static void StartService(const std::string& name, const std::string& binary, const std::string& data_dir,
+                           std::vector<std::string> flags) {
     const int metrics_port = FreePort();
     (*metrics_)[name] = metrics_port;
-    argv.push_back("--port=0");
-    argv.push_back("--port_file=" + port_file);
-    argv.push_back("--metrics_port=" + std::to_string(metrics_port));
-    auto p = Subprocess::Start(argv, *dir_ + "/" + name + ".log");
-    ASSERT_TRUE(p.ok());
-    absl::StatusOr<int> port = testing::WaitForPortFile(port_file);
-    ASSERT_TRUE(port.ok()) << name << ": " << port.status();
-    ports_[name] = *port;
-    procs_->emplace(name, std::move(*p));
+    testing::ServiceOptions o;
+    o.binary = binary;
+    o.data_dir = data_dir;
+    o.port_file = *dir_ + "/" + name + ".port";
+    o.log_path = *dir_ + "/" + name + ".log";
+    o.flags = std::move(flags);
+    o.flags.push_back("--metrics_port=" + std::to_string(metrics_port));
+    absl::StatusOr<testing::ServiceProcess> p = testing::ServiceProcess::Start(o);
+    ASSERT_TRUE(p.ok()) << name << ": " << p.status();
+    ports_[name] = p->port();
+    procs_->emplace(name, *std::move(p));
   }
 
   static std::string Addr(const std::string& name) { return "127.0.0.1:" + std::to_string(ports_[name]); }
@@ -216,13 +218,13 @@ class EndToEnd : public ::testing::Test {
   }
 
   static std::string* dir_;
-  static std::map<std::string, Subprocess>* procs_;
+  static std::map<std::string, testing::ServiceProcess>* procs_;
   static std::map<std::string, int> ports_;
   static std::map<std::string, int>* metrics_;
 };
 
 std::string* EndToEnd::dir_ = nullptr;
-std::map<std::string, Subprocess>* EndToEnd::procs_ = nullptr;
+std::map<std::string, testing::ServiceProcess>* EndToEnd::procs_ = nullptr;
 std::map<std::string, int> EndToEnd::ports_;
 std::map<std::string, int>* EndToEnd::metrics_ = nullptr;
 

@@ -1,0 +1,189 @@
+// `lifelong backup create|list|verify|restore` (docs/records.md, "Backups"):
+// the first three call the record service (operators); restore runs offline in
+// this process on a stopped node's directory.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <grpcpp/grpcpp.h>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/time/time.h"
+#include "proto/lifelong/v1/records.grpc.pb.h"
+#include "services/cli/args.h"
+#include "services/cli/cli_env.h"
+#include "services/cli/commands.h"
+#include "services/cli/text_table.h"
+#include "services/common/status_macros.h"
+#include "services/records/backups.h"
+
+namespace lifelong::cli {
+
+// ---------- backups (docs/records.md, "Backups") ----------
+
+namespace {
+
+std::string HumanBytes(uint64_t n) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  double v = static_cast<double>(n);
+  int u = 0;
+  while (v >= 1024 && u < 4) {
+    v /= 1024;
+    ++u;
+  }
+  return u == 0 ? absl::StrCat(n, " B") : absl::StrFormat("%.1f %s", v, units[u]);
+}
+
+std::string Rfc3339(int64_t micros) {
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%E3S+08:00", absl::FromUnixMicros(micros), Beijing());
+}
+
+int64_t MicrosOf(const google::protobuf::Timestamp& ts) { return ts.seconds() * 1000000 + ts.nanos() / 1000; }
+
+Json BackupJson(const v1::Backup& b) {
+  return Json{{"backup_id", b.backup_id()},
+              {"created", Rfc3339(MicrosOf(b.create_time()))},
+              {"size_bytes", b.size_bytes()},
+              {"files", b.files()},
+              {"applied_seq", b.applied_seq()},
+              {"statements", b.statements()},
+              {"erasure_epoch", b.erasure_epoch()},
+              {"documents", b.has_documents()}};
+}
+
+void PrintBackups(Env& env, const std::vector<v1::Backup>& backups) {
+  if (env.json()) {
+    for (const v1::Backup& b : backups) env.out() << BackupJson(b).dump() << "\n";
+    return;
+  }
+  TextTable t({"ID", "CREATED (UTC+8)", "SIZE", "STATEMENTS", "LOG POSITION", "DOCUMENTS"});
+  t.AlignRight(0);
+  t.AlignRight(2);
+  t.AlignRight(3);
+  t.AlignRight(4);
+  for (const v1::Backup& b : backups) {
+    t.AddRow({absl::StrCat(b.backup_id()), absl::FormatTime("%Y-%m-%d %H:%M:%S", absl::FromUnixMicros(MicrosOf(b.create_time())), Beijing()),
+              HumanBytes(b.size_bytes()), absl::StrCat(b.statements()), absl::StrCat(b.applied_seq()),
+              b.has_documents() ? "yes" : "no"});
+  }
+  env.out() << t.Render();
+}
+
+absl::StatusOr<uint32_t> BackupIdArg(const ParsedArgs& a, absl::string_view usage) {
+  uint32_t id = 0;
+  if (a.positional.size() != 1) return Usage(usage);
+  if (!absl::SimpleAtoi(a.positional[0], &id) || id == 0) {
+    return Usage(absl::StrCat("ID: not a backup id (a positive number from lifelong backup list): ", a.positional[0]));
+  }
+  return id;
+}
+
+}  // namespace
+
+// lifelong backup create: CreateBackup on the record service.
+absl::Status CmdBackupCreate(Env& env) {
+  if (!env.args().positional.empty()) return Usage("usage: lifelong backup create");
+  v1::Backup b;
+  grpc::Status g = env.Records()->CreateBackup(env.Call(/*stream=*/true).get(), v1::CreateBackupRequest(), &b);
+  if (!g.ok()) return env.RpcError(Service::kRecords, g);
+  if (env.json()) {
+    env.out() << BackupJson(b).dump() << "\n";
+  } else {
+    env.out() << "backup " << b.backup_id() << " created: " << b.statements() << " statement(s), "
+              << HumanBytes(b.size_bytes()) << ", log position " << b.applied_seq()
+              << (b.has_documents() ? ", with the xAPI documents" : ", without the xAPI documents") << "\n";
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CmdBackupList(Env& env) {
+  if (!env.args().positional.empty()) return Usage("usage: lifelong backup list");
+  v1::ListBackupsResponse resp;
+  grpc::Status g = env.Records()->ListBackups(env.Call().get(), v1::ListBackupsRequest(), &resp);
+  if (!g.ok()) return env.RpcError(Service::kRecords, g);
+  if (resp.backups().empty() && !env.json()) {
+    env.out() << "no backups yet (lifelong backup create)\n";
+    return absl::OkStatus();
+  }
+  PrintBackups(env, {resp.backups().begin(), resp.backups().end()});
+  return absl::OkStatus();
+}
+
+absl::Status CmdBackupVerify(Env& env) {
+  LL_ASSIGN_OR_RETURN(uint32_t id, BackupIdArg(env.args(), "usage: lifelong backup verify ID"));
+  v1::VerifyBackupRequest req;
+  req.set_backup_id(id);
+  v1::Backup b;
+  grpc::Status g = env.Records()->VerifyBackup(env.Call(/*stream=*/true).get(), req, &b);
+  if (!g.ok()) return env.RpcError(Service::kRecords, g);
+  if (env.json()) {
+    Json j = BackupJson(b);
+    j["verified"] = true;
+    env.out() << j.dump() << "\n";
+  } else {
+    env.out() << "backup " << id << " verified: " << b.files() << " file(s), " << HumanBytes(b.size_bytes())
+              << ", every checksum matches\n";
+  }
+  return absl::OkStatus();
+}
+
+// lifelong backup restore: offline, in this process (no server involved).
+absl::Status CmdBackupRestore(Env& env) {
+  const ParsedArgs& a = env.args();
+  constexpr char kUsage[] =
+      "usage: lifelong backup restore ID|latest --data_dir DIR [--backup_dir DIR] [--xapi_documents_dir DIR] "
+      "[--force]";
+  uint32_t id = 0;  // latest
+  if (a.positional.size() != 1 || a.positional[0] != "latest") {
+    LL_ASSIGN_OR_RETURN(id, BackupIdArg(a, kUsage));
+  }
+  if (!a.Has("data_dir") || a.Get("data_dir").empty()) return Usage(absl::StrCat("--data_dir: required; ", kUsage));
+  records::RestoreRequest r;
+  r.backup_id = id;  // 0: the newest
+  r.data_dir = a.Get("data_dir");
+  if (a.Has("backup_dir")) {
+    r.backup_dir = a.Get("backup_dir");
+  } else {
+    r.backup_dir = records::DefaultBackupDir(r.data_dir);
+  }
+  if (a.Has("xapi_documents_dir")) r.documents_dir = a.Get("xapi_documents_dir");
+  r.force = a.GetBool("force");
+  LL_ASSIGN_OR_RETURN(records::RestoreResult res, records::RestoreBackup(r));
+  if (env.json()) {
+    env.out() << Json{{"backup_id", res.backup.id},
+                      {"created", Rfc3339(res.backup.created_us)},
+                      {"data_dir", r.data_dir},
+                      {"statements", res.statements},
+                      {"applied_seq", res.applied_seq},
+                      {"documents_restored", res.documents_restored},
+                      {"reerased_learners", res.reerased_learners},
+                      {"reerased_statements", res.reerased_statements}}
+                     .dump()
+              << "\n";
+    return absl::OkStatus();
+  }
+  env.out() << "restored backup " << res.backup.id << " (taken " << Rfc3339(res.backup.created_us) << ") into "
+            << r.data_dir << ": " << res.statements << " statement(s), log position " << res.applied_seq << "\n";
+  if (res.documents_restored) {
+    env.out() << "xAPI documents restored into " << r.documents_dir << "\n";
+  } else if (res.backup.documents_backup_id != 0) {
+    env.out() << "xAPI documents not restored (pass --xapi_documents_dir DIR to restore them)\n";
+  } else {
+    env.out() << "this backup holds no xAPI documents\n";
+  }
+  if (res.reerased_learners > 0) {
+    env.out() << "erased again: " << res.reerased_learners << " learner(s) erased after the backup ("
+              << res.reerased_statements << " statement(s))\n";
+  }
+  env.out() << "next: start the server on it, e.g.\n  records_server --data_dir=" << r.data_dir
+            << (res.documents_restored ? absl::StrCat(" --xapi_documents_dir=", r.documents_dir) : std::string())
+            << " --backup_dir=" << r.backup_dir << "\n";
+  if (res.applied_seq > 0) {
+    env.out() << "a replicated node resumes the log after position " << res.applied_seq << "\n";
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace lifelong::cli

@@ -1,0 +1,464 @@
+// `lifelong` commands of the record service: record, history, transcript, import, export, erase.
+#include "services/cli/commands.h"
+
+#include <google/protobuf/util/json_util.h>
+#include <grpcpp/grpcpp.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <climits>
+#include <cstdlib>
+#include <deque>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <iostream>
+#include <map>
+#include <random>
+#include <sstream>
+#include <thread>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/cord.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "proto/lifelong/v1/catalog.grpc.pb.h"
+#include "proto/lifelong/v1/recommend.grpc.pb.h"
+#include "proto/lifelong/v1/records.grpc.pb.h"
+#include "services/auth/token.h"
+#include "services/cli/args.h"
+#include "services/cli/exit_codes.h"
+#include "services/cli/import_reader.h"
+#include "services/cli/progress.h"
+#include "services/cli/statement_builder.h"
+#include "services/cli/text_table.h"
+#include "services/common/grpc_status.h"
+#include "services/common/grpc_tls.h"
+#include "services/common/health_client.h"
+#include "services/common/status_macros.h"
+#include "services/domain/vocabulary.h"
+
+namespace lifelong::cli {
+
+absl::Status CmdRecord(Env& env) {
+  const ParsedArgs& a = env.args();
+  if (!a.positional.empty()) return Usage("record takes no positional arguments");
+  std::string json;
+  if (a.Has("statement")) {
+    auto text = ReadTextArg("statement", a.Get("statement"));
+    if (!text.ok()) return text.status();
+    auto st = StatementFromJsonLine(*text, "completed");
+    if (!st.ok()) return Usage(absl::StrCat("--statement: ", st.status().message()));
+    json = *st;
+  } else {
+    StatementFields f;
+    f.id = a.Get("id");
+    f.learner = a.Get("learner");
+    f.verb = a.Get("verb");
+    f.course = a.Get("course");
+    if (f.learner.empty() || f.verb.empty() || f.course.empty()) {
+      return Usage("record needs --learner, --verb and --course (or --statement)");
+    }
+    f.title = a.Get("title");
+    f.timestamp = a.Get("timestamp");
+    f.mode = a.Get("mode");
+    f.xuequ = a.Get("xuequ");
+    f.jiedao = a.Get("jiedao");
+    f.venue = a.Get("venue");
+    f.platform = a.Get("platform", "app");
+    f.registration = a.Get("registration");
+    for (const char* n : {"credits", "hours", "score"}) {
+      if (!a.Has(n)) continue;
+      auto d = ParseDoubleFlag(n, a.Get(n));
+      if (!d.ok()) return AsUsage(d.status());
+      (std::string(n) == "credits" ? f.credits : std::string(n) == "hours" ? f.hours : f.score) = *d;
+    }
+    if (!a.Has("timestamp")) {
+      f.timestamp = absl::FormatTime("%Y-%m-%dT%H:%M:%E3S+08:00", absl::Now(), Beijing());
+    }
+    auto st = BuildStatementJson(f);
+    if (!st.ok()) return Usage(st.status().message());
+    json = *st;
+  }
+  auto stub = env.Records();
+  v1::RecordStatementRequest req;
+  req.set_statement_json(json);
+  if (env.json()) req.set_view(v1::STATEMENT_VIEW_FULL);
+  v1::Statement resp;
+  grpc::Status g = stub->RecordStatement(env.Call().get(), req, &resp);
+  if (!g.ok()) return env.RpcError(Service::kRecords, g);
+  if (env.json()) {
+    env.out() << resp.json() << "\n";
+  } else {
+    env.out() << "recorded " << resp.id() << ": " << resp.learner() << " " << VerbShortName(resp.verb()) << " "
+              << CourseLabel(resp.activity()) << " at " << FormatTs(resp.timestamp()) << "\n";
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CmdHistory(Env& env) {
+  const ParsedArgs& a = env.args();
+  if (a.positional.size() != 1) return Usage("usage: lifelong history LEARNER [--verb V] [--course C] [--limit N]");
+  int64_t limit = 20;
+  if (a.Has("limit")) {
+    auto n = ParseIntFlag("limit", a.Get("limit"));
+    if (!n.ok()) return AsUsage(n.status());
+    if (*n < 1) return Usage("--limit: must be at least 1");
+    limit = *n;
+  }
+  v1::ListStatementsRequest req;
+  req.set_learner(a.positional[0]);
+  if (a.Has("verb")) {
+    auto iri = VerbIri(a.Get("verb"));
+    if (!iri.ok()) return Usage(absl::StrCat("--", iri.status().message()));
+    req.set_verb(*iri);
+  }
+  if (a.Has("course")) {
+    const std::string c = a.Get("course");
+    req.set_activity(absl::StrContains(c, "://") ? c : vocab::CourseIri(c));
+  }
+  req.set_ascending(a.GetBool("ascending"));
+  auto stub = env.Records();
+  TextTable table({"TIME", "VERB", "COURSE", "TITLE", "MODE", "XUEQU", "PLATFORM"});
+  table.SetMaxWidth(3, 36);
+  int64_t shown = 0;
+  std::string token;
+  do {
+    req.set_page_size(static_cast<int32_t>(std::min<int64_t>(1000, limit - shown)));
+    req.set_page_token(token);
+    v1::ListStatementsResponse resp;
+    grpc::Status g = stub->ListStatements(env.Call().get(), req, &resp);
+    if (!g.ok()) return env.RpcError(Service::kRecords, g);
+    for (const v1::Statement& s : resp.statements()) {
+      if (shown >= limit) break;
+      ++shown;
+      if (env.json()) {
+        env.out() << s.json() << "\n";
+        continue;
+      }
+      Json j = Json::parse(s.json(), nullptr, false);
+      std::string platform;
+      if (!j.is_discarded() && j.contains("context") && j["context"].contains("platform") &&
+          j["context"]["platform"].is_string()) {
+        platform = j["context"]["platform"];
+      }
+      table.AddRow({FormatTs(s.timestamp()), VerbShortName(s.verb()), CourseLabel(s.activity()),
+                    StatementTitle(s.json()), StatementExt(s.json(), vocab::kExtMode),
+                    StatementExt(s.json(), vocab::kExtXuequ), platform});
+    }
+    token = resp.next_page_token();
+  } while (!token.empty() && shown < limit);
+  if (!env.json()) {
+    env.out() << table.Render();
+    env.out() << shown << " statement(s) of " << a.positional[0] << (token.empty() ? "" : " (more: raise --limit)")
+              << "\n";
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CmdTranscript(Env& env) {
+  const ParsedArgs& a = env.args();
+  if (a.positional.size() != 1) return Usage("usage: lifelong transcript LEARNER");
+  v1::GetTranscriptRequest req;
+  req.set_learner(a.positional[0]);
+  v1::Transcript t;
+  grpc::Status g = env.Records()->GetTranscript(env.Call().get(), req, &t);
+  if (!g.ok()) return env.RpcError(Service::kRecords, g);
+  if (env.json()) {
+    env.out() << ProtoJson(t) << "\n";
+    return absl::OkStatus();
+  }
+  TextTable table({"DATE", "COURSE", "TITLE", "OUTCOME", "HOURS", "CREDITS", "MODE", "XUEQU", "ISSUER", "VERIFIED"});
+  table.AlignRight(4);
+  table.AlignRight(5);
+  table.SetMaxWidth(2, 36);
+  for (const auto& e : t.entries()) {
+    // Unverified (self-reported) entries earn nothing; show what they claimed.
+    std::string verified =
+        e.verified() ? "yes"
+                     : absl::StrCat("no (claimed ", Num(e.claimed_hours()), "h/", Num(e.claimed_credits()), ")");
+    table.AddRow({FormatTs(e.achieved(), true), CourseLabel(e.activity()), e.title(), e.outcome(), Num(e.hours()),
+                  Num(e.credits()), e.mode(), e.xuequ(), e.issuer(), verified});
+  }
+  env.out() << "Transcript of " << t.learner() << "\n" << table.Render();
+  env.out() << "total: " << t.courses() << " course(s), " << Num(t.hours()) << " hours, " << Num(t.credits())
+            << " credits";
+  if (t.unverified_courses() > 0) {
+    env.out() << " (" << t.unverified_courses() << " self-reported course(s) earn no hours or credits)";
+  }
+  env.out() << "\n";
+  auto totals = [&](const char* label, const auto& list) {
+    if (list.empty()) return;
+    std::vector<std::string> parts;
+    for (const auto& x : list) {
+      parts.push_back(absl::StrCat(x.key(), " ", x.courses(), "/", Num(x.hours()), "h/", Num(x.credits())));
+    }
+    env.out() << label << ": " << absl::StrJoin(parts, ", ") << "\n";
+  };
+  totals("by mode (courses/hours/credits)", t.by_mode());
+  totals("by xuequ (courses/hours/credits)", t.by_xuequ());
+  return absl::OkStatus();
+}
+
+// Checkpoint file of an import: "<lines done>\n" (physical input lines whose
+// statements are all stored).
+int64_t ReadCheckpoint(const std::string& path) {
+  std::ifstream in(path);
+  int64_t n = 0;
+  if (in >> n) return n;
+  return 0;
+}
+
+// One RecordStatements call of an import: its place in the input.
+struct ImportBatch {
+  int64_t seq = 0;        // 0, 1, 2, ... in input order
+  int64_t last_line = 0;  // input line of its last statement
+  v1::RecordStatementsRequest request;
+};
+
+absl::Status CmdImport(Env& env) {
+  const ParsedArgs& a = env.args();
+  if (a.positional.size() != 1)
+    return Usage("usage: lifelong import FILE [--format jsonl|csv] [--verb V] [--checkpoint PATH]");
+  const std::string path = a.positional[0];
+  auto format = ImportFormatFor(a.Get("format"), path);
+  if (!format.ok()) return AsUsage(format.status());
+  const std::string default_verb = a.Get("verb", "completed");
+  if (!VerbIri(default_verb).ok()) return Usage(absl::StrCat("--verb: unknown verb '", default_verb, "'"));
+  int64_t batch_size = 500;
+  if (a.Has("batch")) {
+    auto b = ParseIntFlag("batch", a.Get("batch"));
+    if (!b.ok()) return AsUsage(b.status());
+    if (*b < 1 || *b > 1000) return Usage("--batch: must be in [1, 1000]");
+    batch_size = *b;
+  }
+  int64_t parallel = 4;
+  if (a.Has("parallel")) {
+    auto n = ParseIntFlag("parallel", a.Get("parallel"));
+    if (!n.ok()) return AsUsage(n.status());
+    if (*n < 1 || *n > 32) return Usage("--parallel: must be in [1, 32]");
+    parallel = *n;
+  }
+  auto total_lines = CountLines(path);
+  if (!total_lines.ok()) return total_lines.status();
+  auto reader = ImportReader::Open(path, *format, default_verb);
+  if (!reader.ok()) return reader.status();
+  const std::string checkpoint = a.Get("checkpoint");
+  const int64_t skip = checkpoint.empty() ? 0 : ReadCheckpoint(checkpoint);
+  if (skip > 0) env.err() << "import: resuming after line " << skip << " (checkpoint " << checkpoint << ")\n";
+
+  const absl::Time started = absl::Now();
+  Progress progress(env.err(), "import", "lines", *total_lines);
+
+  // The reader fills a bounded queue of batches; `parallel` workers send
+  // them. The checkpoint advances only over a prefix of completed batches,
+  // so it never names a line whose statements may be missing.
+  absl::Mutex mu;
+  absl::CondVar cv;
+  std::deque<ImportBatch> queue;
+  bool input_done = false;
+  absl::Status failure;                 // first send failure
+  std::map<int64_t, int64_t> finished;  // seq -> last_line, beyond the watermark
+  int64_t next_seq_to_commit = 0;
+  int64_t lines_done = skip;
+  int64_t sent = 0, already = 0;
+  // Channels are created here, once: Env is not thread-safe.
+  const std::shared_ptr<grpc::Channel> channel = env.Channel(Service::kRecords);
+  auto worker = [&] {
+    auto stub = v1::LearningRecordService::NewStub(channel);
+    while (true) {
+      ImportBatch b;
+      {
+        absl::MutexLock lock(&mu);
+        while (queue.empty() && !input_done) cv.Wait(&mu);
+        if (queue.empty()) return;
+        b = std::move(queue.front());
+        queue.pop_front();
+        cv.SignalAll();  // room for the reader
+      }
+      v1::RecordStatementsResponse resp;
+      grpc::Status g;
+      for (int attempt = 0;; ++attempt) {
+        resp.Clear();
+        g = stub->RecordStatements(env.Call().get(), b.request, &resp);
+        if (g.error_code() != grpc::StatusCode::UNAVAILABLE || attempt >= 3) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(500 << attempt));
+      }
+      absl::MutexLock lock(&mu);
+      if (!g.ok()) {
+        if (failure.ok()) {
+          absl::Status e = env.RpcError(Service::kRecords, g);
+          failure = absl::Status(e.code(), absl::StrCat("batch ending at ", path, ":", b.last_line, ": ", e.message()));
+        }
+        input_done = true;  // stop the others and the reader
+        queue.clear();
+        cv.SignalAll();
+        return;
+      }
+      for (const v1::Statement& st : resp.statements()) {
+        absl::Time stored = absl::FromUnixSeconds(st.stored().seconds()) + absl::Nanoseconds(st.stored().nanos());
+        if (stored < started) ++already;
+      }
+      sent += resp.statements_size();
+      finished[b.seq] = b.last_line;
+      bool advanced = false;
+      for (auto it = finished.find(next_seq_to_commit); it != finished.end(); it = finished.find(next_seq_to_commit)) {
+        lines_done = it->second;
+        finished.erase(it);
+        ++next_seq_to_commit;
+        advanced = true;
+      }
+      if (advanced && !checkpoint.empty()) {
+        absl::Status cs = WriteFileAtomically(checkpoint, [&](std::ostream& o) {
+          o << lines_done << "\n";
+          return absl::OkStatus();
+        });
+        if (!cs.ok() && failure.ok()) {
+          failure = cs;
+          input_done = true;
+          queue.clear();
+          cv.SignalAll();
+          return;
+        }
+      }
+      progress.Update(lines_done);
+    }
+  };
+  std::vector<std::thread> workers;
+  for (int64_t i = 0; i < parallel; ++i) workers.emplace_back(worker);
+
+  absl::Status read_error;
+  int64_t seq = 0;
+  ImportBatch batch;
+  auto push = [&]() -> bool {  // false once a worker failed
+    if (batch.request.statement_json_size() == 0) return true;
+    batch.seq = seq++;
+    absl::MutexLock lock(&mu);
+    while (queue.size() >= static_cast<size_t>(2 * parallel) && failure.ok()) cv.Wait(&mu);
+    if (!failure.ok()) return false;
+    queue.push_back(std::move(batch));
+    cv.SignalAll();
+    batch = ImportBatch();
+    return true;
+  };
+  while (true) {
+    auto next = (*reader)->Next();
+    if (!next.ok()) {
+      read_error = next.status();
+      break;
+    }
+    if (!next->has_value()) break;
+    if ((*reader)->line() <= skip) continue;
+    batch.request.add_statement_json(std::move(**next));
+    batch.last_line = (*reader)->line();
+    if (batch.request.statement_json_size() >= batch_size && !push()) break;
+  }
+  push();  // the last batch; statements before a bad line are stored first
+  {
+    absl::MutexLock lock(&mu);
+    input_done = true;
+    cv.SignalAll();
+  }
+  for (auto& t : workers) t.join();
+  if (!failure.ok()) return failure;
+  if (!read_error.ok()) return read_error;
+  if (!checkpoint.empty()) {
+    (void)WriteFileAtomically(checkpoint, [&](std::ostream& o) {
+      o << (*reader)->line() << "\n";
+      return absl::OkStatus();
+    });
+  }
+  const double secs = absl::ToDoubleSeconds(absl::Now() - started);
+  if (env.json()) {
+    env.out() << Json{{"file", path},
+                      {"statements", sent},
+                      {"new", sent - already},
+                      {"already_stored", already},
+                      {"seconds", secs}}
+                     .dump()
+              << "\n";
+  } else {
+    env.out() << absl::StrFormat("imported %s statement(s) from %s in %.1fs: %s new, %s already stored\n",
+                                 WithThousands(sent), path, secs, WithThousands(sent - already),
+                                 WithThousands(already));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CmdExport(Env& env) {
+  const ParsedArgs& a = env.args();
+  if (!a.positional.empty())
+    return Usage("usage: lifelong export [--learner L] [--after CURSOR] [--limit N] [--out FILE]");
+  std::unique_ptr<std::ofstream> file;
+  std::ostream* out = &env.out();
+  if (a.Has("out")) {
+    file = std::make_unique<std::ofstream>(a.Get("out"), std::ios::trunc);
+    if (!*file) return absl::NotFoundError(absl::StrCat(a.Get("out"), ": cannot write"));
+    out = file.get();
+  }
+  auto stub = env.Records();
+  auto call = env.Call(/*stream=*/true);
+  std::unique_ptr<grpc::ClientReader<v1::Statement>> reader;
+  if (a.Has("learner")) {
+    v1::ExportLearnerRequest req;
+    req.set_learner(a.Get("learner"));
+    reader = stub->ExportLearner(call.get(), req);
+  } else {
+    v1::ExportStatementsRequest req;
+    req.set_after_cursor(a.Get("after"));
+    if (a.Has("limit")) {
+      auto n = ParseIntFlag("limit", a.Get("limit"));
+      if (!n.ok()) return AsUsage(n.status());
+      if (*n < 0 || *n > INT32_MAX) return Usage("--limit: must be in [0, 2^31)");
+      req.set_limit(static_cast<int32_t>(*n));
+    }
+    reader = stub->ExportStatements(call.get(), req);
+  }
+  Progress progress(env.err(), "export", "statements", 0, absl::Seconds(2));
+  v1::Statement s;
+  int64_t n = 0;
+  std::string cursor;
+  while (reader->Read(&s)) {
+    *out << s.json() << "\n";
+    cursor = s.cursor();
+    ++n;
+    if (file) progress.Update(n);
+  }
+  grpc::Status g = reader->Finish();
+  if (!g.ok()) return env.RpcError(Service::kRecords, g);
+  if (file) {
+    file->flush();
+    env.err() << "exported " << n << " statement(s) to " << a.Get("out")
+              << (cursor.empty() ? "" : absl::StrCat("; last cursor ", cursor)) << "\n";
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CmdErase(Env& env) {
+  const ParsedArgs& a = env.args();
+  if (a.positional.size() != 1) return Usage("usage: lifelong erase-learner LEARNER --yes");
+  if (!a.GetBool("yes")) return Usage("erase-learner removes every statement of the learner; add --yes to confirm");
+  v1::EraseLearnerRequest req;
+  req.set_learner(a.positional[0]);
+  v1::EraseLearnerResponse resp;
+  grpc::Status g = env.Records()->EraseLearner(env.Call().get(), req, &resp);
+  if (!g.ok()) return env.RpcError(Service::kRecords, g);
+  if (env.json()) {
+    env.out() << Json{{"learner", req.learner()}, {"erased_statements", resp.erased_statements()}}.dump() << "\n";
+  } else {
+    env.out() << "erased " << resp.erased_statements() << " statement(s) of " << req.learner() << "\n";
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace lifelong::cli

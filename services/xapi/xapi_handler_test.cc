@@ -1,0 +1,203 @@
+// XapiHandler::Handle on its own, without sockets: the request pipeline
+// (alternate request syntax, about, authentication, the version header,
+// routing) over a real RecordStore and DocumentStore under TEST_TMPDIR.
+#include "services/xapi/xapi_handler.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "services/records/test_statements.h"
+
+namespace lifelong::xapi {
+namespace {
+
+using records::testing::MakeStatement;
+using records::testing::TestUuid;
+
+class XapiHandlerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const std::string dir = std::string(std::getenv("TEST_TMPDIR")) + "/xapi_handler_" +
+                            ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    std::filesystem::remove_all(dir);
+    std::filesystem::create_directories(dir);
+    absl::StatusOr<std::unique_ptr<records::RecordStore>> store = records::RecordStore::Open(dir + "/records");
+    ASSERT_TRUE(store.ok()) << store.status();
+    store_ = *std::move(store);
+    absl::StatusOr<std::unique_ptr<DocumentStore>> docs = DocumentStore::Open(dir + "/docs");
+    ASSERT_TRUE(docs.ok()) << docs.status();
+    docs_ = *std::move(docs);
+    absl::StatusOr<Credentials> creds = Credentials::Parse("lrs:s3cret\n");
+    ASSERT_TRUE(creds.ok()) << creds.status();
+    creds_ = std::make_unique<Credentials>(*std::move(creds));
+    handler_ = std::make_unique<XapiHandler>(store_.get(), docs_.get(), creds_.get(), "/xapi");
+  }
+
+  static std::string Basic(const std::string& user_password) { return "Basic " + absl::Base64Escape(user_password); }
+
+  // An authenticated xAPI 2.0 request.
+  static HttpRequest Request(const std::string& method, const std::string& path) {
+    HttpRequest r;
+    r.method = method;
+    r.path = path;
+    r.headers["authorization"] = Basic("lrs:s3cret");
+    r.headers["x-experience-api-version"] = "2.0.0";
+    return r;
+  }
+
+  static std::string Header(const HttpResponse& r, const std::string& name) {
+    for (const auto& [k, v] : r.headers) {
+      if (absl::EqualsIgnoreCase(k, name)) return v;
+    }
+    return "";
+  }
+
+  HttpResponse PutStatement(int n) {
+    HttpRequest r = Request("PUT", "/statements");
+    r.params.emplace("statementId", TestUuid(n));
+    r.headers["content-type"] = "application/json";
+    r.body = MakeStatement({.id = TestUuid(n), .learner = "u1", .course = "c1"});
+    return handler_->Handle(r);
+  }
+
+  std::unique_ptr<records::RecordStore> store_;
+  std::unique_ptr<DocumentStore> docs_;
+  std::unique_ptr<Credentials> creds_;
+  std::unique_ptr<XapiHandler> handler_;
+};
+
+TEST_F(XapiHandlerTest, AboutNeedsNoCredentialsAndOnlyGetOrHead) {
+  HttpRequest about;
+  about.method = "GET";
+  about.path = "/about";
+  HttpResponse r = handler_->Handle(about);
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_TRUE(absl::StrContains(r.body, "\"version\"")) << r.body;
+  about.method = "HEAD";
+  r = handler_->Handle(about);
+  EXPECT_EQ(r.status, 200);
+  EXPECT_TRUE(r.body.empty());
+  about.method = "POST";
+  EXPECT_EQ(handler_->Handle(about).status, 405);
+}
+
+TEST_F(XapiHandlerTest, MissingWrongOrMalformedCredentialsAre401) {
+  HttpRequest r = Request("GET", "/statements");
+  r.headers.erase("authorization");
+  EXPECT_EQ(handler_->Handle(r).status, 401);
+  r.headers["authorization"] = Basic("lrs:wrong");
+  EXPECT_EQ(handler_->Handle(r).status, 401);
+  r.headers["authorization"] = Basic("nobody:s3cret");
+  EXPECT_EQ(handler_->Handle(r).status, 401);
+  r.headers["authorization"] = "Basic !!!not-base64";
+  EXPECT_EQ(handler_->Handle(r).status, 401);
+  // Bearer tokens are refused without an enabled authorizer.
+  r.headers["authorization"] = "Bearer abc.def.ghi";
+  EXPECT_EQ(handler_->Handle(r).status, 401);
+  // Nothing was written by any of them.
+  r = Request("GET", "/statements");
+  HttpResponse ok = handler_->Handle(r);
+  EXPECT_EQ(ok.status, 200) << ok.body;
+}
+
+TEST_F(XapiHandlerTest, VersionHeaderIsRequiredAndChecked) {
+  HttpRequest r = Request("GET", "/statements");
+  r.headers.erase("x-experience-api-version");
+  HttpResponse missing = handler_->Handle(r);
+  EXPECT_EQ(missing.status, 400);
+  EXPECT_TRUE(absl::StrContains(missing.body, "X-Experience-API-Version")) << missing.body;
+  r.headers["x-experience-api-version"] = "3.0.0";
+  EXPECT_EQ(handler_->Handle(r).status, 400);
+  r.headers["x-experience-api-version"] = "1.0.3";
+  HttpResponse v103 = handler_->Handle(r);
+  EXPECT_EQ(v103.status, 200) << v103.body;
+  EXPECT_FALSE(Header(v103, "X-Experience-API-Version").empty());
+}
+
+TEST_F(XapiHandlerTest, UnknownResourcesAre404AndOversizedBodies413) {
+  HttpResponse r = handler_->Handle(Request("GET", "/nothing-here"));
+  EXPECT_EQ(r.status, 404);
+  EXPECT_TRUE(absl::StrContains(r.body, "/nothing-here")) << r.body;
+  HttpRequest big = Request("POST", "/statements");
+  big.headers["content-type"] = "application/json";
+  big.body.assign(kMaxBodyBytes + 1, ' ');
+  EXPECT_EQ(handler_->Handle(big).status, 413);
+}
+
+TEST_F(XapiHandlerTest, StatementWrittenByPutIsReadByGet) {
+  HttpResponse put = PutStatement(1);
+  ASSERT_EQ(put.status, 204) << put.body;
+  HttpRequest get = Request("GET", "/statements");
+  get.params.emplace("statementId", TestUuid(1));
+  HttpResponse r = handler_->Handle(get);
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_TRUE(absl::StrContains(r.body, TestUuid(1))) << r.body;
+  get.params.clear();
+  get.params.emplace("statementId", TestUuid(2));
+  EXPECT_EQ(handler_->Handle(get).status, 404);
+}
+
+TEST_F(XapiHandlerTest, AlternateRequestSyntaxCarriesHeadersInTheForm) {
+  ASSERT_EQ(PutStatement(3).status, 204);
+  HttpRequest alt;
+  alt.method = "POST";
+  alt.path = "/statements";
+  alt.params.emplace("method", "GET");
+  alt.headers["content-type"] = "application/x-www-form-urlencoded";
+  alt.body =
+      "statementId=" + TestUuid(3) + "&X-Experience-API-Version=1.0.3&Authorization=" + UrlEncode(Basic("lrs:s3cret"));
+  HttpResponse r = handler_->Handle(alt);
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_TRUE(absl::StrContains(r.body, TestUuid(3))) << r.body;
+
+  // The credentials in the form are checked like a header.
+  HttpRequest wrong = alt;
+  wrong.body =
+      "statementId=" + TestUuid(3) + "&X-Experience-API-Version=1.0.3&Authorization=" + UrlEncode(Basic("lrs:nope"));
+  EXPECT_EQ(handler_->Handle(wrong).status, 401);
+
+  // xAPI 2.0 dropped the alternate syntax.
+  HttpRequest v2 = alt;
+  v2.body =
+      "statementId=" + TestUuid(3) + "&X-Experience-API-Version=2.0.0&Authorization=" + UrlEncode(Basic("lrs:s3cret"));
+  EXPECT_EQ(handler_->Handle(v2).status, 400);
+
+  // Only a form body, only the method parameter, only known methods.
+  HttpRequest not_form = alt;
+  not_form.headers["content-type"] = "application/json";
+  EXPECT_EQ(handler_->Handle(not_form).status, 400);
+  HttpRequest extra = alt;
+  extra.params.emplace("statementId", TestUuid(3));
+  EXPECT_EQ(handler_->Handle(extra).status, 400);
+  HttpRequest bad_method = alt;
+  bad_method.params.clear();
+  bad_method.params.emplace("method", "PATCH");
+  EXPECT_EQ(handler_->Handle(bad_method).status, 400);
+}
+
+TEST(RewriteAlternateSyntax, MovesHeaderFieldsContentAndParameters) {
+  HttpRequest in;
+  in.method = "POST";
+  in.path = "/statements";
+  in.params.emplace("method", "PUT");
+  in.headers["content-type"] = "application/x-www-form-urlencoded";
+  in.body = "statementId=abc&Authorization=Basic%20eA%3D%3D&content=%7B%7D&If-Match=%22e%22";
+  absl::StatusOr<HttpRequest> out = RewriteAlternateSyntax(in);
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_EQ(out->method, "PUT");
+  EXPECT_EQ(out->path, "/statements");
+  EXPECT_EQ(out->Param("statementId"), "abc");
+  EXPECT_EQ(out->Header("authorization"), "Basic eA==");
+  EXPECT_EQ(out->Header("if-match"), "\"e\"");
+  EXPECT_EQ(out->body, "{}");
+  EXPECT_EQ(out->Header("content-type"), "application/json");
+}
+
+}  // namespace
+}  // namespace lifelong::xapi
