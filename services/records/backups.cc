@@ -16,7 +16,8 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "services/common/status_util.h"
+#include "services/common/rocks_status.h"
+#include "services/common/status_macros.h"
 #include "services/records/column_families.h"
 #include "services/records/key_codec.h"
 #include "services/records/kiosk_passes.h"
@@ -26,15 +27,6 @@ namespace lifelong::records {
 namespace {
 
 namespace fs = std::filesystem;
-
-absl::Status FromRocks(const rocksdb::Status& s, absl::string_view what) {
-  if (s.ok()) return absl::OkStatus();
-  std::string msg = absl::StrCat(what, ": ", s.ToString());
-  if (s.IsNotFound()) return absl::NotFoundError(msg);
-  if (s.IsCorruption()) return absl::DataLossError(msg);
-  if (s.IsInvalidArgument()) return absl::InternalError(msg);
-  return absl::UnavailableError(msg);
-}
 
 int64_t WallMicros() {
   return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())

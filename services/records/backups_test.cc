@@ -11,7 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
-#include "services/common/vocabulary.h"
+#include "services/domain/vocabulary.h"
 #include "services/records/key_codec.h"
 #include "services/records/kiosk_passes.h"
 #include "services/records/test_statements.h"

@@ -14,7 +14,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "services/common/log.h"
-#include "services/common/status_util.h"
+#include "services/common/status_macros.h"
 #include "services/records/key_codec.h"
 
 namespace lifelong::records {

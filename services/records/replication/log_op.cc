@@ -8,7 +8,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "services/common/status_util.h"
+#include "services/common/status_macros.h"
 #include "services/records/key_codec.h"
 
 namespace lifelong::records::replication {

@@ -13,7 +13,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "services/common/log.h"
-#include "services/common/status_util.h"
+#include "services/common/status_macros.h"
 
 namespace lifelong::records::replication {
 namespace {
