@@ -113,10 +113,21 @@ nats_password() {
 # nats_urls: the --replication_nats of the nodes (every member, so a node
 # reconnects to a live one when its own NATS server dies).
 nats_urls() {
-  local n urls="" cred=""
-  [ "$AUTH" = 1 ] && cred="lifelong:$(nats_password)@"
-  for n in "${NODES[@]}"; do urls="${urls:+$urls,}nats://${cred}127.0.0.1:$(nats_port "$n")"; done
+  local n urls=""
+  for n in "${NODES[@]}"; do urls="${urls:+$urls,}nats://127.0.0.1:$(nats_port "$n")"; done
   echo "$urls"
+}
+
+# nats_credentials_flag: with authentication, the records nodes read the NATS
+# user and password from a file of their own (mode 600), never from their
+# arguments, where `ps` shows them to every local user.
+nats_credentials_flag() {
+  [ "$AUTH" = 1 ] || return 0
+  local f="$AUTH_DIR/nats.credentials"
+  (umask 077 && printf 'lifelong:%s\n' "$(nats_password)" >"$f.new")
+  chmod 600 "$f.new"
+  mv -f "$f.new" "$f"
+  echo "--replication_nats_credentials_file=$f"
 }
 
 write_nats_conf() {
@@ -202,7 +213,7 @@ start_node() {
     --backup_keep="${STACK_BACKUP_KEEP:-28}" \
     $(server_tls_flags records) $(server_auth_flags) \
     --xapi_max_connections_per_address=4096 \
-    --replication_nats="$(nats_urls)" --node_id="records-$n" --replicas=3 --lease_ttl_ms="$LEASE_TTL_MS" \
+    --replication_nats="$(nats_urls)" $(nats_credentials_flag) --node_id="records-$n" --replicas=3 --lease_ttl_ms="$LEASE_TTL_MS" \
     ${RECORDS_FLAGS:-} \
     --metrics_port="$(node_metrics_port "$n")" --xapi_port="$(node_xapi_port "$n")"
 }

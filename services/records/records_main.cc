@@ -80,6 +80,9 @@ ABSL_FLAG(bool, xapi_require_client_cert, false,
 ABSL_FLAG(std::string, replication_nats, "",
           "NATS servers of the replicated log, nats://host:port[,nats://...]; empty: a single node "
           "(services/records/replication/replicator.h)");
+ABSL_FLAG(std::string, replication_nats_credentials_file, "",
+          "file (mode 600) with one line user:password for the NATS servers of the replicated log; keeps "
+          "the password out of the process arguments");
 ABSL_FLAG(std::string, node_id, "records-1", "this node's name in the replication lease and logs");
 ABSL_FLAG(std::string, replication_stream, "LIFELONG_RECORDS", "JetStream stream of the replicated log");
 ABSL_FLAG(int, replicas, 3, "copies JetStream keeps of the log and of the leader lease (1-5)");
@@ -112,9 +115,20 @@ int main(int argc, char** argv) {
     replication::ReplicatorOptions ro;
     absl::StatusOr<std::vector<std::string>> servers =
         replication::ParseServerList(absl::GetFlag(FLAGS_replication_nats));
+    absl::Status setup = servers.status();
+    const std::string cred_file = absl::GetFlag(FLAGS_replication_nats_credentials_file);
+    if (setup.ok() && !cred_file.empty()) {
+      absl::StatusOr<std::pair<std::string, std::string>> cred = replication::ReadNatsCredentialsFile(cred_file);
+      if (cred.ok()) {
+        ro.user = cred->first;
+        ro.password = cred->second;
+      } else {
+        setup = cred.status();
+      }
+    }
     absl::StatusOr<std::unique_ptr<replication::Replicator>> r = absl::UnknownError("not connected");
-    if (!servers.ok()) {
-      r = servers.status();
+    if (!setup.ok()) {
+      r = setup;
     } else {
       ro.servers = *servers;
       ro.node_id = absl::GetFlag(FLAGS_node_id);

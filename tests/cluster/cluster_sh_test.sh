@@ -77,6 +77,17 @@ LOADER=(env LIFELONG_TOKEN_FILE="$LIFELONG_VAR/auth/loader.token" "$LIFELONG")
 "${LOADER[@]}" record --learner u0000001 --verb completed --course c1 --id 00000000-0000-4000-8000-000000000001 ||
   fail "write through the client address"
 
+# The NATS password is in no process's arguments (ps shows them to every
+# local user): the nodes read it from a mode-600 file.
+NATS_PASSWORD=$(cat "$LIFELONG_VAR/auth/nats.password")
+[ -n "$NATS_PASSWORD" ] || fail "no NATS password file"
+for pid in $(pgrep -f records_server || true); do
+  if tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$NATS_PASSWORD"; then
+    fail "the NATS password is in the arguments of process $pid"
+  fi
+done
+[ "$(stat -c %a "$LIFELONG_VAR/auth/nats.credentials")" = 600 ] || fail "nats.credentials is not mode 600"
+
 # A client without the NATS password cannot reach the log.
 if python3 - "$((BASE + 41))" <<'PY'
 import socket, sys

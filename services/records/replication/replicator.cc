@@ -1,13 +1,17 @@
 #include "services/records/replication/replicator.h"
 
+#include <sys/stat.h>
+
 #include <nats/nats.h>
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <fstream>
 #include <functional>
 #include <random>
 #include <set>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -62,6 +66,29 @@ absl::StatusOr<std::vector<std::string>> ParseServerList(absl::string_view list)
   }
   if (out.empty()) return absl::InvalidArgumentError("--replication_nats: no server given");
   return out;
+}
+
+absl::StatusOr<std::pair<std::string, std::string>> ReadNatsCredentialsFile(const std::string& path) {
+  constexpr char kFlag[] = "--replication_nats_credentials_file";
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) {
+    return absl::InvalidArgumentError(absl::StrCat(kFlag, ": cannot read ", path));
+  }
+  if ((st.st_mode & 077) != 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(kFlag, ": ", path, " is readable by other users (chmod 600 ", path, ")"));
+  }
+  std::ifstream in(path);
+  std::string line;
+  if (!in || !std::getline(in, line)) {
+    return absl::InvalidArgumentError(absl::StrCat(kFlag, ": cannot read ", path, " (or it is empty)"));
+  }
+  line = std::string(absl::StripAsciiWhitespace(line));
+  const size_t colon = line.find(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == line.size()) {
+    return absl::InvalidArgumentError(absl::StrCat(kFlag, ": ", path, " does not hold one line user:password"));
+  }
+  return std::make_pair(line.substr(0, colon), line.substr(colon + 1));
 }
 
 struct Replicator::Nats {
@@ -121,6 +148,7 @@ absl::Status Replicator::Setup() {
   for (const std::string& u : options_.servers) servers.push_back(u.c_str());
   natsOptions_SetServers(n.opts, servers.data(), static_cast<int>(servers.size()));
   natsOptions_SetName(n.opts, options_.node_id.c_str());
+  if (!options_.user.empty()) natsOptions_SetUserInfo(n.opts, options_.user.c_str(), options_.password.c_str());
   natsOptions_SetTimeout(n.opts, 2000);
   natsOptions_SetMaxReconnect(n.opts, -1);  // forever: a node rejoins when NATS comes back
   natsOptions_SetReconnectWait(n.opts, 250);

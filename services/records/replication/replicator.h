@@ -87,6 +87,10 @@ namespace lifelong::records::replication {
 
 struct ReplicatorOptions {
   std::vector<std::string> servers;  // nats://host:port, at least one
+  // The NATS user and password, when the servers demand them
+  // (ReadNatsCredentialsFile); empty: none, or those inside the URLs.
+  std::string user;
+  std::string password;
   std::string node_id;               // e.g. "records-1"; [A-Za-z0-9_.-]+
   std::string stream = "LIFELONG_RECORDS";
   std::string subject_prefix = "lifelong.records";
@@ -104,6 +108,13 @@ struct ReplicatorOptions {
 // Splits "nats://a:4222,nats://b:4222" into servers. INVALID_ARGUMENT
 // naming --replication_nats when one is not nats://host:port.
 absl::StatusOr<std::vector<std::string>> ParseServerList(absl::string_view list);
+
+// Reads `path` (--replication_nats_credentials_file): one line "user:password"
+// (the password may contain ':'), so that the password is not in the process's
+// arguments where every local user can read it (ps). INVALID_ARGUMENT naming
+// the flag when the file is missing, empty, malformed or readable by group or
+// others (chmod 600, as ssh demands of its keys).
+absl::StatusOr<std::pair<std::string, std::string>> ReadNatsCredentialsFile(const std::string& path);
 
 struct ReplicationStatus {
   std::string node;
