@@ -291,7 +291,13 @@ absl::Status CmdImport(Env& env) {
       for (int attempt = 0;; ++attempt) {
         resp.Clear();
         g = stub->RecordStatements(env.Call().get(), b.request, &resp);
-        if (g.error_code() != grpc::StatusCode::UNAVAILABLE || attempt >= 3) break;
+        // Every imported statement carries an id (a stable one when the input
+        // has none), so sending a batch again cannot duplicate it. CANCELLED:
+        // a replicated node stopping with SIGTERM refuses the calls it had
+        // accepted but not started (nothing of them was written).
+        const bool retryable = g.error_code() == grpc::StatusCode::UNAVAILABLE ||
+                               g.error_code() == grpc::StatusCode::CANCELLED;
+        if (!retryable || attempt >= 3) break;
         std::this_thread::sleep_for(std::chrono::milliseconds(500 << attempt));
       }
       absl::MutexLock lock(&mu);
