@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "models/interaction_file.h"
+#include "models/course_lines.h"
 #include "nlohmann/json.hpp"
 
 namespace lifelong::models {
@@ -25,22 +26,9 @@ absl::StatusOr<absl::flat_hash_map<std::string, std::string>> ReadCourseCategori
     };
     const nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
     if (!j.is_object()) return bad("not a JSON object");
-    const nlohmann::json* id = nullptr;
-    for (const char* key : {"id", "course_idx2", "course"}) {
-      if (j.contains(key)) {
-        id = &j[key];
-        break;
-      }
-    }
-    if (id == nullptr) return bad("no \"id\", \"course_idx2\" or \"course\"");
-    std::string course;
-    if (id->is_number_integer()) {
-      course = std::to_string(id->get<int64_t>());
-    } else if (id->is_string() && !id->get<std::string>().empty()) {
-      course = id->get<std::string>();
-    } else {
-      return bad("course id: not an integer or a non-empty string");
-    }
+    absl::StatusOr<std::string> id = CourseIdOf(j, {"id", "course_idx2", "course"});
+    if (!id.ok()) return bad(id.status().message());
+    const std::string& course = *id;
     for (const char* key : {"category", "discipline"}) {
       if (j.contains(key) && j[key].is_string()) {
         out[course] = j[key].get<std::string>();

@@ -11,6 +11,7 @@
 #include "absl/hash/hash.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "models/course_lines.h"
 #include "proto/lifelong/v1/catalog.grpc.pb.h"
 #include "proto/lifelong/v1/recommend.grpc.pb.h"
 #include "proto/lifelong/v1/records.grpc.pb.h"
@@ -67,22 +68,9 @@ absl::StatusOr<absl::flat_hash_map<std::string, CourseInfo>> ReadCourseInfoFile(
       return absl::InvalidArgumentError(absl::StrCat(path, ":", line_no, ": ", why));
     };
     if (!j.is_object()) return bad("not a JSON object");
-    const nlohmann::json* id = nullptr;
-    for (const char* key : {"course_idx2", "id", "course"}) {
-      if (j.contains(key)) {
-        id = &j[key];
-        break;
-      }
-    }
-    if (id == nullptr) return bad("no \"course_idx2\", \"id\" or \"course\"");
-    std::string course;
-    if (id->is_number_integer()) {
-      course = std::to_string(id->get<int64_t>());
-    } else if (id->is_string() && !id->get<std::string>().empty()) {
-      course = id->get<std::string>();
-    } else {
-      return bad("course id: not an integer or a non-empty string");
-    }
+    absl::StatusOr<std::string> id = CourseIdOf(j, {"course_idx2", "id", "course"});
+    if (!id.ok()) return bad(id.status().message());
+    const std::string& course = *id;
     CourseInfo info;
     if (j.contains("discipline")) {
       if (!j["discipline"].is_string()) return bad("field 'discipline': not a string");

@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "services/common/log.h"
 #include "services/common/status_macros.h"
+#include "services/domain/learner_card.h"
 #include "services/records/key_codec.h"
 
 namespace lifelong::records {
@@ -130,20 +131,7 @@ bool AllDigits(absl::string_view s) {
 
 }  // namespace
 
-char LearnerCards::LuhnDigit(absl::string_view digits) {
-  int sum = 0;
-  bool twice = true;  // the digit next to the check digit is doubled
-  for (auto it = digits.rbegin(); it != digits.rend(); ++it) {
-    int d = *it - '0';
-    if (twice) {
-      d *= 2;
-      if (d > 9) d -= 9;
-    }
-    sum += d;
-    twice = !twice;
-  }
-  return static_cast<char>('0' + (10 - sum % 10) % 10);
-}
+char LearnerCards::LuhnDigit(absl::string_view digits) { return domain::LuhnCheckDigit(digits); }
 
 absl::StatusOr<std::string> LearnerCards::NormalizeCardNumber(absl::string_view text, absl::string_view field) {
   if (text.empty()) return absl::InvalidArgumentError(absl::StrCat(field, ": required"));
@@ -171,13 +159,7 @@ absl::Status LearnerCards::CheckPin(absl::string_view pin, absl::string_view fie
   if (pin.size() < 4 || pin.size() > 6 || !AllDigits(pin)) {
     return absl::InvalidArgumentError(absl::StrCat(field, ": must be 4 to 6 digits"));
   }
-  bool same = true, up = true, down = true;
-  for (size_t i = 1; i < pin.size(); ++i) {
-    same &= pin[i] == pin[0];
-    up &= pin[i] == pin[i - 1] + 1;
-    down &= pin[i] == pin[i - 1] - 1;
-  }
-  if (same || up || down) {
+  if (domain::IsWeakPin(pin)) {
     return absl::InvalidArgumentError(absl::StrCat(field, ": too easy to guess (one digit repeated, or a run like 1234)"));
   }
   return absl::OkStatus();
