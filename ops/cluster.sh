@@ -432,23 +432,7 @@ cluster_up() {
   step_done "start records+catalog"
   load_demo
   train_first_model
-  step "starting recommend"
-  # shellcheck disable=SC2046,SC2086
-  start recommend "$RECOMMEND_PORT" --model_dir="$VAR/models" \
-      --records="$LIFELONG_RECORDS" --catalog="$LIFELONG_CATALOG" $(server_tls_flags recommend) \
-      $(server_auth_flags) $( [ "$AUTH" = 1 ] && echo "--token_file=$AUTH_DIR/recommender.token") \
-      ${RECOMMEND_FLAGS:-}
-  if has_model; then
-    wait_serving 180s records catalog recommend
-  else
-    say "recommend reports NOT_SERVING until a model exists"
-  fi
-  step_done "start recommend"
-  if [ "${STACK_SKIP_WEB:-0}" != 1 ]; then
-    step "starting the web gateway (kiosk and app)"
-    "$ROOT/ops/web.sh" up || say "the web gateway did not start (see above; the gRPC services are up)"
-    step_done "start web"
-  fi
+  start_recommend_and_web
   echo
   say "the cluster is up ($(awk -v a="$T_START" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b-a}')s)"
   if [ "${#TIMINGS[@]}" -gt 0 ]; then

@@ -469,6 +469,31 @@ Everything above again: ops/stack.sh status.  Stop everything with: ops/stack.sh
 EOF
 }
 
+# start_recommend_and_web: the recommender on the records and catalog
+# addresses (a first model is trained before), then the web gateway unless
+# STACK_SKIP_WEB=1. The single-node stack and ops/cluster.sh both end with it.
+start_recommend_and_web() {
+  step "starting recommend"
+  # shellcheck disable=SC2086
+  start recommend "$RECOMMEND_PORT" --model_dir="$VAR/models" \
+      --records="$LIFELONG_RECORDS" --catalog="$LIFELONG_CATALOG" $(server_tls_flags recommend) \
+      $(server_auth_flags) $( [ "$AUTH" = 1 ] && echo "--token_file=$AUTH_DIR/recommender.token") \
+      ${RECOMMEND_FLAGS:-}
+  if has_model; then
+    wait_serving 180s records catalog recommend
+  else
+    say "recommend reports NOT_SERVING until a model exists"
+  fi
+  step_done "start recommend"
+  # --- web gateway (ops/web.sh, docs/web.md) ---
+  if [ "${STACK_SKIP_WEB:-0}" != 1 ]; then
+    step "starting the web gateway (kiosk and app)"
+    "$ROOT/ops/web.sh" up || say "the web gateway did not start (see above; the gRPC services are up)"
+    step_done "start web"
+  fi
+  # --- end web gateway ---
+}
+
 up() {
   trap 'echo "stack: up failed at line $LINENO; services already started keep running (ops/stack.sh status);" \
       "logs in $LOG; re-running ops/stack.sh up resumes" >&2' ERR
@@ -507,25 +532,7 @@ up() {
   step_done "start records+catalog"
   load_demo
   train_first_model
-  step "starting recommend"
-  # shellcheck disable=SC2086
-  start recommend "$RECOMMEND_PORT" --model_dir="$VAR/models" \
-      --records="$LIFELONG_RECORDS" --catalog="$LIFELONG_CATALOG" $(server_tls_flags recommend) \
-      $(server_auth_flags) $( [ "$AUTH" = 1 ] && echo "--token_file=$AUTH_DIR/recommender.token") \
-      ${RECOMMEND_FLAGS:-}
-  if has_model; then
-    wait_serving 180s records catalog recommend
-  else
-    say "recommend reports NOT_SERVING until a model exists"
-  fi
-  step_done "start recommend"
-  # --- web gateway (ops/web.sh, docs/web.md) ---
-  if [ "${STACK_SKIP_WEB:-0}" != 1 ]; then
-    step "starting the web gateway (kiosk and app)"
-    "$ROOT/ops/web.sh" up || say "the web gateway did not start (see above; the gRPC services are up)"
-    step_done "start web"
-  fi
-  # --- end web gateway ---
+  start_recommend_and_web
   summary
 }
 
