@@ -72,7 +72,8 @@ std::string KioskPasses::RandomCode() {
   }
 }
 
-KioskPasses::KioskPasses(RecordStore* store, KioskPassOptions options) : store_(store), options_(std::move(options)) {
+KioskPasses::KioskPasses(RecordStore* store, KioskPassOptions options)
+    : store_(store), options_(std::move(options)), guesses_(options_.max_failures, options_.failure_refill) {
   if (!options_.now) options_.now = [] { return absl::Now(); };
   if (!options_.new_code) options_.new_code = &KioskPasses::RandomCode;
 }
@@ -137,24 +138,12 @@ absl::Status KioskPasses::EraseLearner(const std::string& learner) {
   return store_->WriteMeta({{*current, std::nullopt}, {LearnerKey(learner), std::nullopt}});
 }
 
-bool KioskPasses::MayGuess(const std::string& kiosk, absl::Time now) {
-  Guesses& g = guesses_[kiosk];
-  if (g.refilled == absl::Time()) {
-    g.tokens = options_.max_failures;
-    g.refilled = now;
-  }
-  double earned = absl::FDivDuration(now - g.refilled, options_.failure_refill);
-  g.tokens = std::min<double>(options_.max_failures, g.tokens + std::max(0.0, earned));
-  g.refilled = now;
-  return g.tokens >= 1;
-}
-
 absl::StatusOr<std::string> KioskPasses::Redeem(const std::string& kiosk, const std::string& code) {
   if (code.empty()) return absl::InvalidArgumentError("code: required");
   if (!IsCode(code)) return absl::InvalidArgumentError("code: must be the 8 digits of a kiosk pass");
   absl::MutexLock lock(&mu_);
   absl::Time now = options_.now();
-  if (!MayGuess(kiosk, now)) {
+  if (!guesses_.MayGuess(kiosk, now)) {
     return absl::ResourceExhaustedError(absl::StrCat("code: too many wrong codes from kiosk ", kiosk, "; retry in ",
                                                      absl::FormatDuration(options_.failure_refill)));
   }
@@ -168,7 +157,7 @@ absl::StatusOr<std::string> KioskPasses::Redeem(const std::string& kiosk, const 
     return value.status();
   }
   if (!pass || absl::FromUnixMicros(pass->expires_us) <= now) {
-    guesses_[kiosk].tokens -= 1;
+    guesses_.Failed(kiosk);
     if (pass) {  // expired: clean it up on the way
       std::vector<std::pair<std::string, std::optional<std::string>>> edits = {{key, std::nullopt}};
       absl::StatusOr<std::string> current = store_->GetMeta(LearnerKey(pass->learner));

@@ -26,6 +26,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "services/records/failure_budget.h"
 #include "services/records/record_store.h"
 
 namespace lifelong::records {
@@ -73,19 +74,13 @@ class KioskPasses {
   static std::string RandomCode();
 
  private:
-  struct Guesses {
-    double tokens = 0;
-    absl::Time refilled;
-  };
-  // Whether `kiosk` may guess now (refills its bucket first).
-  bool MayGuess(const std::string& kiosk, absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Deletes expired passes, at most once a minute.
   absl::Status SweepExpired(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   RecordStore* store_;
   KioskPassOptions options_;
   absl::Mutex mu_;  // serializes pass reads and writes (single use)
-  std::map<std::string, Guesses> guesses_ ABSL_GUARDED_BY(mu_);
+  FailureBudget guesses_ ABSL_GUARDED_BY(mu_);  // per kiosk
   absl::Time last_sweep_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
 };
 

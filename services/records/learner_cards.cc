@@ -166,7 +166,9 @@ absl::Status LearnerCards::CheckPin(absl::string_view pin, absl::string_view fie
 }
 
 LearnerCards::LearnerCards(RecordStore* store, LearnerCardOptions options)
-    : store_(store), options_(std::move(options)) {
+    : store_(store),
+      options_(std::move(options)),
+      guesses_(options_.kiosk_max_failures, options_.kiosk_failure_refill) {
   if (!options_.now) options_.now = [] { return absl::Now(); };
   if (!options_.new_salt) options_.new_salt = &RandomSalt;
   options_.pbkdf2_iterations = std::max(1, options_.pbkdf2_iterations);
@@ -261,18 +263,6 @@ absl::Status LearnerCards::EraseLearner(const std::string& learner) {
   return store_->WriteMeta(edits);
 }
 
-bool LearnerCards::MayGuess(const std::string& kiosk, absl::Time now) {
-  Guesses& g = guesses_[kiosk];
-  if (g.refilled == absl::Time()) {
-    g.tokens = options_.kiosk_max_failures;
-    g.refilled = now;
-  }
-  double earned = absl::FDivDuration(now - g.refilled, options_.kiosk_failure_refill);
-  g.tokens = std::min<double>(options_.kiosk_max_failures, g.tokens + std::max(0.0, earned));
-  g.refilled = now;
-  return g.tokens >= 1;
-}
-
 absl::StatusOr<std::string> LearnerCards::Redeem(const std::string& kiosk, absl::string_view card_number,
                                                  absl::string_view pin, std::string* holder) {
   LL_ASSIGN_OR_RETURN(std::string number, NormalizeCardNumber(card_number));
@@ -282,7 +272,7 @@ absl::StatusOr<std::string> LearnerCards::Redeem(const std::string& kiosk, absl:
   }
   absl::MutexLock lock(&mu_);
   absl::Time now = options_.now();
-  if (!MayGuess(kiosk, now)) {
+  if (!guesses_.MayGuess(kiosk, now)) {
     return absl::ResourceExhaustedError(absl::StrCat("card_number: too many failed card sign-ins from kiosk ", kiosk,
                                                      "; retry in ",
                                                      absl::FormatDuration(options_.kiosk_failure_refill)));
@@ -290,7 +280,7 @@ absl::StatusOr<std::string> LearnerCards::Redeem(const std::string& kiosk, absl:
   static constexpr char kNoMatch[] = "card_number or pin: no learner card with this number and PIN";
   absl::StatusOr<std::string> v = store_->GetMeta(CardKey(number));
   if (v.status().code() == absl::StatusCode::kNotFound) {
-    guesses_[kiosk].tokens -= 1;
+    guesses_.Failed(kiosk);
     return absl::NotFoundError(kNoMatch);
   }
   LL_RETURN_IF_ERROR(v.status());
@@ -308,7 +298,7 @@ absl::StatusOr<std::string> LearnerCards::Redeem(const std::string& kiosk, absl:
   }
   std::string hash = PinHash(pin, c.salt, c.iterations);
   if (CRYPTO_memcmp(hash.data(), c.hash.data(), kHashBytes) != 0) {
-    guesses_[kiosk].tokens -= 1;
+    guesses_.Failed(kiosk);
     c.failures += 1;
     if (static_cast<int>(c.failures) >= options_.block_after) {
       c.flags |= kFlagBlocked;

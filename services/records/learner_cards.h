@@ -51,6 +51,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "services/records/failure_budget.h"
 #include "services/records/record_store.h"
 
 namespace lifelong::records {
@@ -130,17 +131,12 @@ class LearnerCards {
   absl::Status EraseLearner(const std::string& learner);
 
  private:
-  struct Guesses {
-    double tokens = 0;
-    absl::Time refilled;
-  };
-  bool MayGuess(const std::string& kiosk, absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::StatusOr<LearnerCardStatus> GetLocked(const std::string& number) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   RecordStore* store_;
   LearnerCardOptions options_;
   absl::Mutex mu_;
-  std::map<std::string, Guesses> guesses_ ABSL_GUARDED_BY(mu_);
+  FailureBudget guesses_ ABSL_GUARDED_BY(mu_);  // per kiosk
 };
 
 }  // namespace lifelong::records
