@@ -39,6 +39,34 @@ int64_t SparseItemModel::bytes() const {
                               weight.size() * sizeof(float));
 }
 
+namespace {
+
+// The vocabulary as the dense trainer (ModelTrainer) builds it: the
+// `max_items` most popular courses (ties by id), sorted by id, into
+// `m->course_ids` and `m->counts`; `row_of` maps a course to its row.
+absl::Status BuildVocabulary(const std::vector<std::pair<std::string, std::vector<Interaction>>>& seqs,
+                             int max_items, SparseItemModel* m, absl::flat_hash_map<std::string, int>* row_of) {
+  absl::flat_hash_map<std::string, int64_t> count;
+  for (const auto& [learner, seq] : seqs) {
+    for (const Interaction& x : seq) count[x.course_id] += 1;
+  }
+  if (count.empty()) return absl::InvalidArgumentError("interactions: no positive interaction");
+  std::vector<std::pair<std::string, int64_t>> by_count(count.begin(), count.end());
+  std::sort(by_count.begin(), by_count.end(), [](const auto& x, const auto& y) {
+    return x.second != y.second ? x.second > y.second : x.first < y.first;
+  });
+  if (static_cast<int>(by_count.size()) > max_items) by_count.resize(max_items);
+  std::sort(by_count.begin(), by_count.end());
+  for (const auto& [id, c] : by_count) {
+    (*row_of)[id] = static_cast<int>(m->course_ids.size());
+    m->course_ids.push_back(id);
+    m->counts.push_back(c);
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::StatusOr<SparseItemModel> TrainSparseEase(const std::vector<Interaction>& interactions,
                                                 const SparseEaseOptions& o) {
   auto bad = [](const char* field, const char* rule) {
@@ -49,27 +77,10 @@ absl::StatusOr<SparseItemModel> TrainSparseEase(const std::vector<Interaction>& 
   if (o.neighbours < 1) return bad("neighbours", "must be >= 1");
   if (o.max_items < 1) return bad("max_items", "must be >= 1");
 
-  // Vocabulary as the dense trainer builds it: the max_items most popular
-  // courses (ties by id), sorted by id.
   const auto seqs = GroupSequences(interactions);
-  absl::flat_hash_map<std::string, int64_t> count;
-  for (const auto& [learner, seq] : seqs) {
-    for (const Interaction& x : seq) count[x.course_id] += 1;
-  }
-  if (count.empty()) return absl::InvalidArgumentError("interactions: no positive interaction");
-  std::vector<std::pair<std::string, int64_t>> by_count(count.begin(), count.end());
-  std::sort(by_count.begin(), by_count.end(), [](const auto& x, const auto& y) {
-    return x.second != y.second ? x.second > y.second : x.first < y.first;
-  });
-  if (static_cast<int>(by_count.size()) > o.max_items) by_count.resize(o.max_items);
-  std::sort(by_count.begin(), by_count.end());
   SparseItemModel m;
   absl::flat_hash_map<std::string, int> row_of;
-  for (const auto& [id, c] : by_count) {
-    row_of[id] = static_cast<int>(m.course_ids.size());
-    m.course_ids.push_back(id);
-    m.counts.push_back(c);
-  }
+  if (absl::Status v = BuildVocabulary(seqs, o.max_items, &m, &row_of); !v.ok()) return v;
   const int n = m.num_items();
 
   // Learner rows (weighted, as the dense trainer's X) and the inverted index.
@@ -285,24 +296,9 @@ absl::StatusOr<SparseItemModel> TrainSparseModel(const std::vector<Interaction>&
   if (!checked.ok()) return checked.status();
   // Vocabulary and rows exactly as the dense trainer (ModelTrainer).
   const auto seqs = GroupSequences(interactions);
-  absl::flat_hash_map<std::string, int64_t> count;
-  for (const auto& [learner, seq] : seqs) {
-    for (const Interaction& x : seq) count[x.course_id] += 1;
-  }
-  if (count.empty()) return absl::InvalidArgumentError("interactions: no positive interaction");
-  std::vector<std::pair<std::string, int64_t>> by_count(count.begin(), count.end());
-  std::sort(by_count.begin(), by_count.end(), [](const auto& x, const auto& y) {
-    return x.second != y.second ? x.second > y.second : x.first < y.first;
-  });
-  if (static_cast<int>(by_count.size()) > o.max_items) by_count.resize(o.max_items);
-  std::sort(by_count.begin(), by_count.end());
   SparseItemModel model;
   absl::flat_hash_map<std::string, int> row_of;
-  for (const auto& [id, c] : by_count) {
-    row_of[id] = static_cast<int>(model.course_ids.size());
-    model.course_ids.push_back(id);
-    model.counts.push_back(c);
-  }
+  if (absl::Status v = BuildVocabulary(seqs, o.max_items, &model, &row_of); !v.ok()) return v;
   const int n = model.num_items();
   std::vector<std::vector<std::pair<int, double>>> rows;
   for (const auto& [learner, seq] : seqs) {
