@@ -157,31 +157,39 @@ EOF
 
 if [ "${PROFILE:-0}" = 1 ]; then
   command -v perf >/dev/null || { echo "PROFILE=1: perf is not installed" >&2; exit 1; }
+  set +o pipefail  # head closes perf report's pipe early
   # User-space samples (perf_event_paranoid 2 allows them for our own
   # processes) at 999 Hz while grpc_load drives Echo at 16 x 32.
   profile() {  # name, pid, target, grpc_load flags...
     local name=$1 pid=$2 target=$3; shift 3
-    perf record -q -F 999 -e cpu-clock:u -g -p "$pid" -o "$WORK/$name.perf" -- sleep "$SECONDS_EACH" \
-      >/dev/null 2>&1 &
-    local perf_pid=$!
-    "${LOAD[@]}" --target="$target" --seconds="$SECONDS_EACH" --warmup_s=0 --name="$name" --request=echo \
-      --connections=16 --streams=32 "$@" | sed 's/ target=[^ ]* method=[^ ]*//'
-    wait "$perf_pid" || true
-    echo "-- $name: CPU samples by library"
-    perf report -i "$WORK/$name.perf" --no-children --sort=dso --stdio 2>/dev/null | grep -E '^ +[0-9]' | head -12
-    echo "-- $name: top functions (self)"
+    # The load starts first: the sync server spawns its handler threads under
+    # load, and perf -p follows only the threads that exist when it attaches.
+    "${LOAD[@]}" --target="$target" --seconds="$((SECONDS_EACH + 1))" --warmup_s=0 --name="$name" --request=echo \
+      --connections=16 --streams=32 "$@" >"$WORK/$name.load" &
+    local load_pid=$!
+    sleep 1
+    local u0 s0 u1 s1 calls
+    read -r u0 s0 < <(awk '{print $14, $15}' "/proc/$pid/stat")
+    perf record -q -F 999 -e cpu-clock:u -g -p "$pid" -o "$WORK/$name.perf" -- sleep "$SECONDS_EACH" >/dev/null 2>&1 ||
+      true
+    read -r u1 s1 < <(awk '{print $14, $15}' "/proc/$pid/stat")
+    wait "$load_pid" || true
+    sed 's/ target=[^ ]* method=[^ ]*//' "$WORK/$name.load"
+    calls=$(grep -oE 'calls=[0-9]+' "$WORK/$name.load" | cut -d= -f2)
+    # calls over the perf window: the load ran SECONDS_EACH + 1 s, perf SECONDS_EACH s.
+    python3 -c "import sys; u,s,c,t,n=map(float,sys.argv[1:]); c=c*n/(n+1); print(f'   server CPU per call in the window: user {1e6*u/t/c:.1f} us, system {1e6*s/t/c:.1f} us')" \
+      "$((u1 - u0))" "$((s1 - s0))" "${calls:-0}" "$(getconf CLK_TCK)" "$SECONDS_EACH" || true
+    echo "-- $name: self CPU samples by component (user space; the kernel's share is not sampled)"
     perf report -i "$WORK/$name.perf" --no-children --sort=dso,sym --stdio -g none 2>/dev/null |
-      grep -E '^ +[0-9]' | head -40 | cut -c1-150
-    echo "-- $name: inclusive time of our framework code (children)"
-    perf report -i "$WORK/$name.perf" --children --sort=sym --stdio -g none 2>/dev/null |
-      grep -E 'lifelong::|grpc::Server::SyncRequest|ThreadManager|InterceptorBatch|RecordsService::Echo|Authorizer' |
-      head -25 | cut -c1-150
-    echo "   samples: $(perf report -i "$WORK/$name.perf" --stdio 2>/dev/null | grep -m1 -oE 'of event .*|Samples: [0-9.K]+')"
+      python3 "$ROOT/ops/perf_components.py"
+    echo "   ($(perf report -i "$WORK/$name.perf" --stdio 2>/dev/null | grep -m1 -oE 'Samples: [0-9.]+K? ') in $SECONDS_EACH s)"
   }
   echo
   echo "== profiles (perf record -F 999 -e cpu-clock:u -g, $SECONDS_EACH s of Echo at 16 x 32)"
   profile bare "$BARE_PID" "$BARE"
   profile records_open "$open_PID" "$OPEN"
   profile records_secure "$secure_PID" "$SECURE" --token_file="$WORK/auth/loader.token"
-  cp "$WORK"/*.perf "${PROFILE_OUT:-/tmp}/" 2>/dev/null && echo "perf data copied to ${PROFILE_OUT:-/tmp}/{bare,records_open,records_secure}.perf"
+  if [ -n "${PROFILE_OUT:-}" ]; then
+    cp "$WORK"/*.perf "$PROFILE_OUT/" && echo "perf data copied to $PROFILE_OUT"
+  fi
 fi

@@ -6,6 +6,7 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
+#include "absl/synchronization/mutex.h"
 #include "services/common/bare_echo_server.h"
 #include "services/common/server.h"
 
@@ -16,6 +17,11 @@ ABSL_FLAG(std::string, port_file, "", "if set, the bound port is written here on
 int main(int argc, char** argv) {
   lifelong::BlockTerminationSignals();
   absl::ParseCommandLine(argc, argv);
+  // As every service's main does: Debian builds Abseil with deadlock
+  // detection on, and gRPC's own locks are absl::Mutex, so leaving it on
+  // would charge the ceiling ~18% of its CPU (perf, docs/benchmarks.md
+  // "Share of the bare gRPC server (issue 16)").
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   lifelong::BareEchoOptions options;
   options.address = absl::GetFlag(FLAGS_host) + ":" + std::to_string(absl::GetFlag(FLAGS_port));
   auto server = lifelong::StartBareEchoServer(options);

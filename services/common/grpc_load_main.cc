@@ -44,6 +44,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "absl/synchronization/mutex.h"
 #include "proto/lifelong/v1/records.pb.h"
 
 ABSL_FLAG(std::string, target, "127.0.0.1:7001", "server address host:port");
@@ -317,5 +318,8 @@ int Main() {
 
 int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
+  // Debian's Abseil has deadlock detection on; gRPC's locks are absl::Mutex.
+  // Off, as in every server, so the client costs what gRPC costs.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   return lifelong::Main();
 }
