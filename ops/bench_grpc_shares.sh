@@ -7,7 +7,8 @@
 #
 #   ops/bench_grpc_shares.sh [seconds_each]        (default 5)
 #   PROFILE=1 ops/bench_grpc_shares.sh [seconds]   also: perf profiles of the
-#       bare server and of records_server under Echo load (where the time goes)
+#       bare server and of records_server under Echo load (where the time goes);
+#       PROFILE=only: the profiles without the table
 #
 # Everything lives in a temp dir: two records_server processes (production
 # defaults: sync server, 64 pollers, interceptors with metrics and access log,
@@ -105,6 +106,7 @@ group() {  # request kind, connections, streams, token file for auth on
   run "bare:$kind:2" "$BARE_PID" "$BARE" "${flags[@]}"
 }
 echo "== $(date -u +%FT%TZ), commit $(git rev-parse --short HEAD), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+if [ "${PROFILE:-0}" != only ]; then
 group echo 16 32 "$WORK/auth/loader.token"
 group list 16 32 "$WORK/auth/recommender.token"
 group record 16 4 "$WORK/auth/loader.token"
@@ -154,8 +156,9 @@ for kind in ('echo', 'list', 'record'):
         print(f"| {labels[kind]} | {who} | {cs} | {v:,.0f}{err} | {f['p50_ms']} | {f['p99_ms']} | {c:.0f} us | "
               f"{share} | {share_cpu} | {vs_echo} |")
 EOF
+fi
 
-if [ "${PROFILE:-0}" = 1 ]; then
+if [ "${PROFILE:-0}" = 1 ] || [ "${PROFILE:-0}" = only ]; then
   command -v perf >/dev/null || { echo "PROFILE=1: perf is not installed" >&2; exit 1; }
   set +o pipefail  # head closes perf report's pipe early
   # User-space samples (perf_event_paranoid 2 allows them for our own
@@ -164,21 +167,30 @@ if [ "${PROFILE:-0}" = 1 ]; then
     local name=$1 pid=$2 target=$3; shift 3
     # The load starts first: the sync server spawns its handler threads under
     # load, and perf -p follows only the threads that exist when it attaches.
-    "${LOAD[@]}" --target="$target" --seconds="$((SECONDS_EACH + 1))" --warmup_s=0 --name="$name" --request=echo \
+    "${LOAD[@]}" --target="$target" --seconds="$((SECONDS_EACH + 6))" --warmup_s=0 --name="$name" --request=echo \
       --connections=16 --streams=32 "$@" >"$WORK/$name.load" &
     local load_pid=$!
     sleep 1
-    local u0 s0 u1 s1 calls
-    read -r u0 s0 < <(awk '{print $14, $15}' "/proc/$pid/stat")
-    perf record -q -F 999 -e cpu-clock:u -g -p "$pid" -o "$WORK/$name.perf" -- sleep "$SECONDS_EACH" >/dev/null 2>&1 ||
-      true
+    # Under load the sync server's threads come and go; perf -p fails when one
+    # exits while it attaches, so it gets up to 5 tries (within the load's
+    # 5 spare seconds).
+    local u0 s0 u1 s1 t0 t1 try
+    for try in 1 2 3 4 5; do
+      read -r u0 s0 < <(awk '{print $14, $15}' "/proc/$pid/stat")
+      t0=$(date +%s.%N)
+      perf record -q -F 999 -e cpu-clock:u -g -p "$pid" -o "$WORK/$name.perf" -- sleep "$SECONDS_EACH" \
+        >"$WORK/$name.perf.log" 2>&1 && break
+      echo "   perf record try $try failed: $(head -c 200 "$WORK/$name.perf.log")"
+    done
+    t1=$(date +%s.%N)
     read -r u1 s1 < <(awk '{print $14, $15}' "/proc/$pid/stat")
     wait "$load_pid" || true
     sed 's/ target=[^ ]* method=[^ ]*//' "$WORK/$name.load"
-    calls=$(grep -oE 'calls=[0-9]+' "$WORK/$name.load" | cut -d= -f2)
-    # calls over the perf window: the load ran SECONDS_EACH + 1 s, perf SECONDS_EACH s.
-    python3 -c "import sys; u,s,c,t,n=map(float,sys.argv[1:]); c=c*n/(n+1); print(f'   server CPU per call in the window: user {1e6*u/t/c:.1f} us, system {1e6*s/t/c:.1f} us')" \
-      "$((u1 - u0))" "$((s1 - s0))" "${calls:-0}" "$(getconf CLK_TCK)" "$SECONDS_EACH" || true
+    local rps
+    rps=$(grep -oE 'rps=[0-9]+' "$WORK/$name.load" | cut -d= -f2)
+    # Calls in the perf window estimated from the load's mean rate.
+    python3 -c "import sys; u,s,r,k,t0,t1=map(float,sys.argv[1:]); c=r*(t1-t0); print(f'   server CPU per call in the window: user {1e6*u/k/c:.1f} us, system {1e6*s/k/c:.1f} us')" \
+      "$((u1 - u0))" "$((s1 - s0))" "${rps:-0}" "$(getconf CLK_TCK)" "$t0" "$t1" || true
     echo "-- $name: self CPU samples by component (user space; the kernel's share is not sampled)"
     perf report -i "$WORK/$name.perf" --no-children --sort=dso,sym --stdio -g none 2>/dev/null |
       python3 "$ROOT/ops/perf_components.py"
