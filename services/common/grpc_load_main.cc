@@ -116,7 +116,7 @@ absl::StatusOr<Request> BuildRequest(const std::string& kind, int64_t i) {
     r.bytes = req.SerializeAsString();
   } else if (kind == "file") {
     absl::StatusOr<std::string> bytes = ReadFile(absl::GetFlag(FLAGS_request_file));
-    if (!bytes.ok()) return bytes.status();
+    if (!bytes.ok()) return absl::InvalidArgumentError(absl::StrCat("--request_file: ", bytes.status().message()));
     r.bytes = *bytes;
   } else {
     return absl::InvalidArgumentError(absl::StrCat("--request: unknown kind \"", kind, "\" (echo|list|record|file)"));
