@@ -10,12 +10,14 @@
 #       bare server and of records_server under Echo load (where the time goes);
 #       PROFILE=only: the profiles without the table
 #
-# Everything lives in a temp dir: two records_server processes (production
+# Everything lives in a temp dir: three records_server processes (production
 # defaults: sync server, 64 pollers, interceptors with metrics and access log,
 # RocksDB with group commit; only ports, data dir and xAPI HTTP off differ),
 # one without and one with bearer-token authentication (a signing key made
-# here, a loader token minted by //services/auth:mint_token as ops/stack.sh
-# does), each seeded with the same demo-like data: 2,000 statements of 250
+# here, loader and recommender tokens minted by //services/auth:mint_token as
+# ops/stack.sh does), and one with authentication and TLS (the district's
+# setup; certificates from ops/dev-ca.sh, measured against a bare echo server
+# with the same certificate), each seeded with the same demo-like data: 2,000 statements of 250
 # learners (u000000..u000249, 8 each; ListStatements reads u000042's 8).
 #
 # Calls (the issue's client settings): Echo and ListStatements latest 50 at 16
@@ -51,6 +53,14 @@ wait_port() {  # file, pid, log
 PIDS+=($!); BARE_PID=$!
 wait_port "$WORK/bare.port" "$BARE_PID" "$WORK/bare.log"
 BARE=127.0.0.1:$(cat "$WORK/bare.port")
+# TLS: the development CA and records certificate of ops/dev-ca.sh (as the stack).
+ops/dev-ca.sh "$WORK/tls" >/dev/null 2>&1 || { echo "bench_grpc_shares: ops/dev-ca.sh failed" >&2; exit 1; }
+TLS_SERVE=(--tls_cert="$WORK/tls/records.pem" --tls_key="$WORK/tls/records.key")
+"$BIN/services/common/bare_echo_server_main" --port=0 --port_file="$WORK/bare_tls.port" "${TLS_SERVE[@]}" \
+  >"$WORK/bare_tls.log" 2>&1 &
+PIDS+=($!); BARE_TLS_PID=$!
+wait_port "$WORK/bare_tls.port" "$BARE_TLS_PID" "$WORK/bare_tls.log"
+BARE_TLS=127.0.0.1:$(cat "$WORK/bare_tls.port")
 
 mkdir -p "$WORK/auth"
 head -c 48 /dev/urandom | base64 -w0 >"$WORK/auth/jwt.key"
@@ -71,15 +81,20 @@ start_records() {  # name, extra flags...
 }
 start_records open
 start_records secure --auth_key_file="$WORK/auth/jwt.key" --auth_revocation_file="$WORK/auth/revoked.txt"
+start_records district --auth_key_file="$WORK/auth/jwt.key" --auth_revocation_file="$WORK/auth/revoked.txt" \
+  "${TLS_SERVE[@]}"
 OPEN=127.0.0.1:$(cat "$WORK/open.port")
 SECURE=127.0.0.1:$(cat "$WORK/secure.port")
+DISTRICT=127.0.0.1:$(cat "$WORK/district.port")
+TLS_CLIENT=(--tls_ca="$WORK/tls/ca.pem")
 
 LOAD=("$BIN/services/common/grpc_load")
-for target in "$OPEN" "$SECURE"; do
-  "${LOAD[@]}" --target="$target" --token_file="$WORK/auth/loader.token" --request=record --learners=250 --calls=2000 --connections=4 \
+for target in "$OPEN" "$SECURE" "$DISTRICT"; do
+  tls=(); [ "$target" = "$DISTRICT" ] && tls=("${TLS_CLIENT[@]}")
+  "${LOAD[@]}" --target="$target" "${tls[@]}" --token_file="$WORK/auth/loader.token" --request=record --learners=250 --calls=2000 --connections=4 \
     --streams=8 >/dev/null
 done
-echo "seeded both record stores: 2,000 statements of 250 learners (u000042 has 8)"
+echo "seeded the three record stores: 2,000 statements of 250 learners (u000042 has 8)"
 sleep 2  # let the seeding's flushes settle
 
 RESULTS=$WORK/results.txt
@@ -104,6 +119,8 @@ group() {  # request kind, connections, streams, token file for auth on
   run "$kind:off" "$open_PID" "$OPEN" "${flags[@]}"
   run "$kind:on" "$secure_PID" "$SECURE" "${flags[@]}" --token_file="$token"
   run "bare:$kind:2" "$BARE_PID" "$BARE" "${flags[@]}"
+  run "bare_tls:$kind" "$BARE_TLS_PID" "$BARE_TLS" "${flags[@]}" "${TLS_CLIENT[@]}"
+  run "$kind:tls" "$district_PID" "$DISTRICT" "${flags[@]}" --token_file="$token" "${TLS_CLIENT[@]}"
 }
 echo "== $(date -u +%FT%TZ), commit $(git rev-parse --short HEAD), load average $(cut -d' ' -f1-3 /proc/loadavg)"
 if [ "${PROFILE:-0}" != only ]; then
@@ -140,16 +157,23 @@ for kind in ('echo', 'list', 'record'):
     cs = f"{r.get('connections', '?')} x {r.get('streams', '?')}"
     print(f"| bare callback echo ({kind} request bytes) | - | {cs} | {rps(b[0]):,.0f} / {rps(b[1]):,.0f} | "
           f"{r.get('p50_ms', '')} | {r.get('p99_ms', '')} | {bare_cpu:.0f} us | 100% | 100% | |")
-    for auth in ('off', 'on'):
+    tb = f'bare_tls:{kind}'
+    if tb in rows:
+        t = rows[tb]
+        print(f"| bare callback echo, TLS ({kind} request bytes) | - | {cs} | {rps(tb):,.0f} | {t['p50_ms']} | "
+              f"{t['p99_ms']} | {cpu_us(tb):.0f} us | {100 * rps(tb) / bare:.0f}% of plaintext bare; the 100% of the TLS rows | "
+              f"{100 * bare_cpu / cpu_us(tb):.0f}% of plaintext; 100% of the TLS rows | |" if bare and cpu_us(tb) else '| bare TLS | ? |')
+    for auth in ('off', 'on', 'tls'):
         f = rows.get(f'{kind}:{auth}')
-        who = 'off' if auth == 'off' else f'on ({tokens[kind]} token)'
+        who = {'off': 'off', 'on': f'on ({tokens[kind]} token)', 'tls': f'on + TLS ({tokens[kind]} token)'}[auth]
+        ref, ref_cpu = (rps(tb), cpu_us(tb)) if auth == 'tls' else (bare, bare_cpu)
         if f is None or not f.get('rps'):
             print(f'| {labels[kind]} | {who} | {cs} | (no result) | | | | | | |')
             continue
         v = float(f['rps'])
-        share = f'{100 * v / bare:.0f}%' if bare else '?'
+        share = f'{100 * v / ref:.0f}%' if ref else '?'
         c = cpu_us(f'{kind}:{auth}')
-        share_cpu = f'{100 * bare_cpu / c:.0f}%' if c else '?'
+        share_cpu = f'{100 * ref_cpu / c:.0f}%' if c and ref_cpu else '?'
         echo = rps(f'echo:{auth}')
         vs_echo = f'{100 * v / echo:.0f}%' if echo and kind != 'echo' else ''
         err = f" ({f['errors']} errors: {f.get('first_error', '')})" if f['errors'] != '0' else ''
