@@ -186,25 +186,27 @@ if [ "${PROFILE:-0}" = 1 ] || [ "${PROFILE:-0}" = only ]; then
   command -v perf >/dev/null || { echo "PROFILE=1: perf is not installed" >&2; exit 1; }
   set +o pipefail  # head closes perf report's pipe early
   # User-space samples (perf_event_paranoid 2 allows them for our own
-  # processes) at 999 Hz while grpc_load drives Echo at 16 x 32.
+  # processes) at 999 Hz while grpc_load drives Echo at 16 x 32 (later
+  # grpc_load flags override these).
   profile() {  # name, pid, target, grpc_load flags...
     local name=$1 pid=$2 target=$3; shift 3
     # The load starts first: the sync server spawns its handler threads under
     # load, and perf -p follows only the threads that exist when it attaches.
-    "${LOAD[@]}" --target="$target" --seconds="$((SECONDS_EACH + 6))" --warmup_s=0 --name="$name" --request=echo \
+    "${LOAD[@]}" --target="$target" --seconds="$((SECONDS_EACH + 8))" --warmup_s=0 --name="$name" --request=echo \
       --connections=16 --streams=32 "$@" >"$WORK/$name.load" &
     local load_pid=$!
     sleep 1
     # Under load the sync server's threads come and go; perf -p fails when one
-    # exits while it attaches, so it gets up to 5 tries (within the load's
+    # exits while it attaches, so it gets up to 10 tries (within the load's
     # 5 spare seconds).
     local u0 s0 u1 s1 t0 t1 try
-    for try in 1 2 3 4 5; do
+    for try in 1 2 3 4 5 6 7 8 9 10; do
       read -r u0 s0 < <(awk '{print $14, $15}' "/proc/$pid/stat")
       t0=$(date +%s.%N)
-      perf record -q -F 999 -e cpu-clock:u -g -p "$pid" -o "$WORK/$name.perf" -- sleep "$SECONDS_EACH" \
-        >"$WORK/$name.perf.log" 2>&1 && break
-      echo "   perf record try $try failed: $(head -c 200 "$WORK/$name.perf.log")"
+      perf record -F 999 -e cpu-clock:u -g -p "$pid" -o "$WORK/$name.perf" -- sleep "$SECONDS_EACH" \
+        >"$WORK/$name.perf.log" 2>&1 && grep -q "samples)" "$WORK/$name.perf.log" && break
+      echo "   perf record try $try failed: $(grep -v '^WARNING: Ignored open failure' "$WORK/$name.perf.log" | tail -2 | tr '\n' ' ')"
+      sleep 0.3
     done
     t1=$(date +%s.%N)
     read -r u1 s1 < <(awk '{print $14, $15}' "/proc/$pid/stat")
@@ -225,6 +227,8 @@ if [ "${PROFILE:-0}" = 1 ] || [ "${PROFILE:-0}" = only ]; then
   profile bare "$BARE_PID" "$BARE"
   profile records_open "$open_PID" "$OPEN"
   profile records_secure "$secure_PID" "$SECURE" --token_file="$WORK/auth/loader.token"
+  echo "== profile of RecordStatement durable, auth off, 16 x 4"
+  profile records_open_record "$open_PID" "$OPEN" --request=record --streams=4
   if [ -n "${PROFILE_OUT:-}" ]; then
     cp "$WORK"/*.perf "$PROFILE_OUT/" && echo "perf data copied to $PROFILE_OUT"
   fi

@@ -20,13 +20,14 @@ RULES = [
      r"nlohmann|lifelong::Log|json|_IO_|fwrite|vfprintf|__printf|strftime|localtime|FormatTime|__write|\bwrite\b|"
      r"fflush|StrFormat|FormatConvert|str_format"),
     ("metrics (counters, histograms)", r"lifelong::metrics|Histogram|Counter::"),
+    ("record store, xAPI validation (ours)", r"lifelong::records|lifelong::xapi"),
     ("our interceptors, request ids, handlers", r"lifelong::"),
     ("gRPC C++ interceptor machinery", r"Interceptor"),
     ("sync server: ThreadManager, SyncRequest, polling threads",
      r"ThreadManager|SyncRequest|Server::SyncRequestThreadManager|ThreadManager|pthread_cond|futex|"
      r"__lll_lock|sched_yield|CondVar|Waiter|PerThreadSem"),
     ("protobuf (parse/serialize)", r"libprotobuf|google::protobuf|\.pb\.|MessageLite"),
-    ("RocksDB", r"rocksdb|librocksdb"),
+    ("RocksDB", r"rocksdb|librocksdb|crc32c|Crc32c|snappy|lz4|zstd"),
     ("allocator (malloc/free, tcmalloc)",
      r"tcmalloc|\bmalloc\b|\bfree\b|_int_malloc|_int_free|cfree|malloc_consolidate|unlink_chunk|operator new|"
      r"operator delete|\brealloc\b|calloc"),
