@@ -4,6 +4,8 @@
 # with the same connections x streams, to the bare callback-API echo server
 # (//services/common:bare_echo_server_main, which answers any method with the
 # request's bytes) and to records_server, with authentication off and on.
+# Figures and how to read them: docs/benchmarks.md, "Share of the bare gRPC
+# server (issue 16)".
 #
 #   ops/bench_grpc_shares.sh [seconds_each]        (default 5)
 #   PROFILE=1 ops/bench_grpc_shares.sh [seconds]   also: perf profiles of the

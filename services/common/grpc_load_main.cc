@@ -303,11 +303,11 @@ int Main() {
     return all.latencies_ms[i];
   };
   std::string name = absl::GetFlag(FLAGS_name).empty() ? request->method : absl::GetFlag(FLAGS_name);
-  std::printf("name=%s target=%s method=%s connections=%d streams=%d seconds=%.1f calls=%lld errors=%lld "
-              "rps=%.0f p50_ms=%.2f p99_ms=%.2f",
-              name.c_str(), target.c_str(), request->method.c_str(), connections, streams, seconds,
-              static_cast<long long>(all.calls), static_cast<long long>(all.errors), all.calls / seconds, pct(0.50),
-              pct(0.99));
+  std::printf(
+      "name=%s target=%s method=%s connections=%d streams=%d seconds=%.1f calls=%lld errors=%lld "
+      "rps=%.0f p50_ms=%.2f p99_ms=%.2f",
+      name.c_str(), target.c_str(), request->method.c_str(), connections, streams, seconds,
+      static_cast<long long>(all.calls), static_cast<long long>(all.errors), all.calls / seconds, pct(0.50), pct(0.99));
   if (!all.first_error.empty()) std::printf(" first_error=\"%s\"", all.first_error.c_str());
   std::printf("\n");
   return all.errors > 0 ? 3 : 0;
