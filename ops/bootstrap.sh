@@ -17,6 +17,7 @@ PACKAGES=(
   # and llvm-symbolizer for readable crash stacks.
   clang libclang-rt-dev llvm
   nats-server libnats-dev haproxy  # replicated records (issue #15, services/records/replication)
+  linux-perf  # perf: the profiles of ops/bench_grpc_shares.sh (PROFILE=1, issue 16)
 )
 
 # The web gateway and its screens (services/web) run on Node.js; a machine that

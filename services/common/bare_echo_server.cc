@@ -46,7 +46,8 @@ void BareEchoServer::Shutdown(std::chrono::milliseconds grace) {
 absl::StatusOr<std::unique_ptr<BareEchoServer>> StartBareEchoServer(const BareEchoOptions& options) {
   auto bare = std::unique_ptr<BareEchoServer>(new BareEchoServer());
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(options.address, grpc::InsecureServerCredentials(), &bare->port_);
+  builder.AddListeningPort(options.address,
+                           options.credentials ? options.credentials : grpc::InsecureServerCredentials(), &bare->port_);
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.SetMaxReceiveMessageSize(options.max_receive_bytes);
   builder.RegisterCallbackGenericService(bare->service_.get());

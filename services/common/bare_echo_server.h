@@ -26,6 +26,9 @@ struct BareEchoOptions {
   std::string address = "127.0.0.1:0";
   // Largest request accepted; larger ones fail with RESOURCE_EXHAUSTED.
   int max_receive_bytes = 4 << 20;
+  // Null: plaintext. Set (e.g. grpc::SslServerCredentials) to measure the
+  // ceiling of a TLS setup.
+  std::shared_ptr<grpc::ServerCredentials> credentials;
 };
 
 // A started bare echo server. Thread-safe; Shutdown() is idempotent and also
