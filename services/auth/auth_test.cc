@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <memory>
 #include <thread>
 #include <vector>
 
@@ -140,6 +141,50 @@ TEST(Authorizer, RevocationFileTakesEffectWithoutRestart) {
   EXPECT_NE(s.message().find("revoked"), std::string::npos);
   // Other credentials are unaffected.
   EXPECT_TRUE(auth.Authenticate(Bearer(Learner("u1"))).ok());
+}
+
+// The verified-token cache saves the signature check of a token seen before,
+// and changes nothing else: a cached token still expires at its `exp`, is
+// still refused once revoked (RevocationFileTakesEffectWithoutRestart), and
+// a token altered in one byte is verified afresh and refused.
+TEST(Authorizer, VerifiedTokenCacheKeepsExpiryAndRefusesAlteredTokens) {
+  auto now = std::make_shared<absl::Time>(absl::FromUnixSeconds(1'800'000'000));
+  AuthOptions options;
+  options.enabled = true;
+  options.token = Options();
+  options.token.now = [now] { return *now; };
+  options.token.clock_skew = absl::ZeroDuration();
+  Authorizer auth(options);
+  TokenOptions mint = options.token;
+  const std::string token = "Bearer " + *MintToken(Learner("u000042"), absl::Minutes(5), mint);
+
+  ASSERT_TRUE(auth.Authenticate(token).ok());
+  EXPECT_EQ(auth.verified_token_cache_hits(), 0);
+  absl::StatusOr<Principal> again = auth.Authenticate(token);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->subject, "u000042");
+  EXPECT_EQ(auth.verified_token_cache_hits(), 1);
+
+  // One byte of the signature changed: not the cached token, refused.
+  std::string altered = token;
+  char& c = altered[altered.size() - 10];  // inside the signature, not its padding bits
+  c = c == 'A' ? 'B' : 'A';
+  EXPECT_EQ(auth.Authenticate(altered).status().code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_EQ(auth.verified_token_cache_hits(), 1);
+
+  // Past its expiry the cached token is refused like any expired token.
+  *now += absl::Minutes(5) + absl::Seconds(1);
+  absl::Status expired = auth.Authenticate(token).status();
+  EXPECT_EQ(expired.code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_EQ(auth.verified_token_cache_hits(), 1);
+
+  // Size 0: every call verifies.
+  options.verified_token_cache = 0;
+  *now = absl::FromUnixSeconds(1'800'000'000);
+  Authorizer uncached(options);
+  ASSERT_TRUE(uncached.Authenticate(token).ok());
+  ASSERT_TRUE(uncached.Authenticate(token).ok());
+  EXPECT_EQ(uncached.verified_token_cache_hits(), 0);
 }
 
 // Issue #13 item 4: removing (or making unreadable) the revocation file must

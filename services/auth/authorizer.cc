@@ -25,11 +25,41 @@ absl::StatusOr<Principal> Authorizer::Authenticate(absl::string_view authorizati
   if (!absl::ConsumePrefix(&token, "Bearer ") && !absl::ConsumePrefix(&token, "bearer ")) {
     return absl::UnauthenticatedError("authorization: must be \"Bearer <token>\"");
   }
-  absl::StatusOr<Principal> p =
-      options_.oidc != nullptr && OidcVerifier::IsRs256(token) ? options_.oidc->Verify(token) : verifier_.Verify(token);
+  absl::StatusOr<Principal> p = VerifyToken(token);
   if (!p.ok()) return p.status();
   if (IsRevoked(*p)) return absl::UnauthenticatedError("bearer token: revoked");
   return p;
+}
+
+absl::StatusOr<Principal> Authorizer::VerifyToken(absl::string_view token) const {
+  const int capacity = options_.verified_token_cache;
+  if (capacity > 0) {
+    const int64_t now_us = absl::ToUnixMicros(options_.token.now());
+    absl::MutexLock lock(&token_cache_mu_);
+    auto it = token_cache_.find(token);
+    if (it != token_cache_.end()) {
+      if (it->second.expires_us != 0 && now_us < it->second.expires_us) {
+        ++token_cache_hits_;
+        return it->second;
+      }
+      token_cache_.erase(it);  // expired: verified afresh below (and refused)
+    }
+  }
+  absl::StatusOr<Principal> p =
+      options_.oidc != nullptr && OidcVerifier::IsRs256(token) ? options_.oidc->Verify(token) : verifier_.Verify(token);
+  // Only tokens with an expiry are remembered (every token the services
+  // accept has one; Verify refuses a token without `exp`).
+  if (capacity > 0 && p.ok() && p->expires_us != 0) {
+    absl::MutexLock lock(&token_cache_mu_);
+    if (static_cast<int>(token_cache_.size()) >= capacity) token_cache_.clear();
+    token_cache_.emplace(std::string(token), *p);
+  }
+  return p;
+}
+
+int64_t Authorizer::verified_token_cache_hits() const {
+  absl::MutexLock lock(&token_cache_mu_);
+  return token_cache_hits_;
 }
 
 absl::Status Authorizer::ReadRevocationFile() const {
