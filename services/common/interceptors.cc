@@ -196,6 +196,11 @@ class ServerObservabilityInterceptor : public grpc::experimental::Interceptor {
     method_->duration->Observe(seconds);
     const RpcObservabilityOptions& options = state_->options();
     if (!options.access_log || method_->quiet) return;
+    if (!options.access_log_sink) {
+      LogRpc(full_method_, StatusCodeName(code), std::round(seconds * 1e6) / 1e3, request_id_,
+             info_->server_context() != nullptr ? info_->server_context()->peer() : "");
+      return;
+    }
     nlohmann::json fields = {
         {"method", full_method_},
         {"code", StatusCodeName(code)},
@@ -203,11 +208,7 @@ class ServerObservabilityInterceptor : public grpc::experimental::Interceptor {
         {"request_id", request_id_},
         {"peer", info_->server_context() != nullptr ? info_->server_context()->peer() : ""},
     };
-    if (options.access_log_sink) {
-      options.access_log_sink(fields);
-    } else {
-      LogInfo("rpc", fields);
-    }
+    options.access_log_sink(fields);
   }
 
   void RestoreThreadId() {
