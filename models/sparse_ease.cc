@@ -41,6 +41,22 @@ int64_t SparseItemModel::bytes() const {
 
 namespace {
 
+// Solves a x = b in place (b becomes x) for the k x k symmetric positive
+// definite `a` (column-major, lower triangle used; overwritten by its
+// Cholesky factor). INTERNAL naming `item` when the factorisation fails.
+absl::Status SolveSpd(int k, std::vector<double>* a, std::vector<double>* b, int item) {
+  int info = 0;
+  const char uplo = 'L';
+  dpotrf_(&uplo, &k, a->data(), &k, &info);
+  if (info != 0) {
+    return absl::InternalError(absl::StrCat("Cholesky factorisation failed for item ", item, " (info ", info, ")"));
+  }
+  const int one = 1;
+  dpotrs_(&uplo, &k, &one, a->data(), &k, b->data(), &k, &info);
+  if (info != 0) return absl::InternalError(absl::StrCat("ridge solve failed for item ", item));
+  return absl::OkStatus();
+}
+
 // The vocabulary as the dense trainer (ModelTrainer) builds it: the
 // `max_items` most popular courses (ties by id), sorted by id, into
 // `m->course_ids` and `m->counts`; `row_of` maps a course to its row.
@@ -168,15 +184,7 @@ absl::StatusOr<SparseItemModel> TrainSparseEase(const std::vector<Interaction>& 
       a[static_cast<size_t>(c) * k + c] += o.lambda;
     }
     for (int c = 0; c < k; ++c) pos[cand[c]] = -1;
-    int info = 0;
-    const char uplo = 'L';
-    dpotrf_(&uplo, &k, a.data(), &k, &info);
-    if (info != 0) {
-      return absl::InternalError(absl::StrCat("Cholesky factorisation failed for item ", j, " (info ", info, ")"));
-    }
-    const int one = 1;
-    dpotrs_(&uplo, &k, &one, a.data(), &k, b.data(), &k, &info);
-    if (info != 0) return absl::InternalError(absl::StrCat("ridge solve failed for item ", j));
+    if (absl::Status solved = SolveSpd(k, &a, &b, j); !solved.ok()) return solved;
     for (int c = 0; c < k; ++c) by_row[cand[c]].push_back({j, static_cast<float>(b[c])});
   }
 
@@ -269,15 +277,7 @@ absl::Status SolveRestricted(const SparseRows& a, const SparseRows& r_by_col, do
       m[static_cast<size_t>(c) * k + c] += lambda;
     }
     for (int c = 0; c < k; ++c) pos[cand[c]] = -1;
-    int info = 0;
-    const char uplo = 'L';
-    dpotrf_(&uplo, &k, m.data(), &k, &info);
-    if (info != 0) {
-      return absl::InternalError(absl::StrCat("Cholesky factorisation failed for item ", j, " (info ", info, ")"));
-    }
-    const int one = 1;
-    dpotrs_(&uplo, &k, &one, m.data(), &k, b.data(), &k, &info);
-    if (info != 0) return absl::InternalError(absl::StrCat("ridge solve failed for item ", j));
+    if (absl::Status solved = SolveSpd(k, &m, &b, j); !solved.ok()) return solved;
     for (int c = 0; c < k; ++c) {
       if (b[c] != 0) (*by_row)[cand[c]][j] += scale * b[c];
     }
