@@ -196,17 +196,18 @@ class ServerObservabilityInterceptor : public grpc::experimental::Interceptor {
     method_->duration->Observe(seconds);
     const RpcObservabilityOptions& options = state_->options();
     if (!options.access_log || method_->quiet) return;
+    const double duration_ms = std::round(seconds * 1e6) / 1e3;
+    const std::string peer = info_->server_context() != nullptr ? info_->server_context()->peer() : "";
     if (!options.access_log_sink) {
-      LogRpc(full_method_, StatusCodeName(code), std::round(seconds * 1e6) / 1e3, request_id_,
-             info_->server_context() != nullptr ? info_->server_context()->peer() : "");
+      LogRpc(full_method_, StatusCodeName(code), duration_ms, request_id_, peer);
       return;
     }
     nlohmann::json fields = {
         {"method", full_method_},
         {"code", StatusCodeName(code)},
-        {"duration_ms", std::round(seconds * 1e6) / 1e3},
+        {"duration_ms", duration_ms},
         {"request_id", request_id_},
-        {"peer", info_->server_context() != nullptr ? info_->server_context()->peer() : ""},
+        {"peer", peer},
     };
     options.access_log_sink(fields);
   }
