@@ -323,6 +323,7 @@ absl::StatusOr<std::unique_ptr<RecordStore>> RecordStore::Open(const std::string
   if (it->Valid()) {
     LL_ASSIGN_OR_RETURN(IndexPosition last, DecodeIndexTail(absl::string_view(it->key().data(), it->key().size()), 0));
     store->last_seq_ = last.seq;
+    store->max_assigned_seq_.store(last.seq);
   }
   LL_RETURN_IF_ERROR(FromRocks(it->status(), "scan stored index"));
 
@@ -360,6 +361,9 @@ RecordStore::~RecordStore() {
 uint64_t RecordStore::NextSeq(int64_t now_us) {
   uint64_t now = static_cast<uint64_t>(std::max<int64_t>(0, now_us != 0 ? now_us : options_.now_micros()));
   last_seq_ = std::max(now, last_seq_ + 1);
+  if (last_seq_ > max_assigned_seq_.load(std::memory_order_relaxed)) {
+    max_assigned_seq_.store(last_seq_, std::memory_order_release);
+  }
   return last_seq_;
 }
 

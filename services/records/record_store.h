@@ -352,6 +352,13 @@ class RecordStore {
   rocksdb::ColumnFamilyHandle* cf(int id) const { return handles_[id]; }
   uint64_t NextSeq(int64_t now_us);
 
+ public:
+  // The largest stored sequence (microseconds) assigned so far; a new
+  // replication leader starts its proposals above it. Thread-safe.
+  uint64_t LastAssignedSeq() const { return max_assigned_seq_.load(std::memory_order_acquire); }
+
+ private:
+
   RecordStoreOptions options_;
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
@@ -364,6 +371,9 @@ class RecordStore {
   std::deque<Writer*> writers_ ABSL_GUARDED_BY(write_mu_);
   // Touched only by the current group leader (the head of writers_).
   uint64_t last_seq_ = 0;
+  // The largest stored sequence assigned so far (at least last_seq_), for
+  // other threads (LastAssignedSeq).
+  std::atomic<uint64_t> max_assigned_seq_{0};
   bool has_referrers_ = false;  // a StatementRef has ever been stored
 
   absl::Mutex erasure_mu_;  // serializes erasure-epoch updates

@@ -170,7 +170,7 @@ TEST(ClusterDiskLoss, WipedFollowerRestoredFromABackupPlusTheLogEqualsTheOthers)
 // one of them had pushed the sequence forward, the rebuilt replica stores the
 // following statements with other `stored` times and index keys (seen here in
 // about one run in three: same statements, same counts, `stored` 3 ms apart).
-TEST(ClusterDiskLoss, DISABLED_WipedFollowerRebuiltAfterAnErasureEqualsTheOthers) {
+TEST(ClusterDiskLoss, WipedFollowerRebuiltAfterAnErasureEqualsTheOthers) {
   Drill("diskloss-erasure", Rebuild::kFromLog, /*erase=*/true);
 }
 

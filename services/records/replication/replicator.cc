@@ -23,6 +23,8 @@ namespace lifelong::records::replication {
 namespace {
 
 constexpr char kMsgIdHeader[] = "Nats-Msg-Id";
+// Correlates an asynchronous publish with its PubAck (OnPubAck).
+constexpr char kCorrelationHeader[] = "Lifelong-Publish-Id";
 constexpr int64_t kDuplicateWindowNs = int64_t{120} * 1000 * 1000 * 1000;  // 2 minutes
 
 std::string NatsError(natsStatus s, jsErrCode err = static_cast<jsErrCode>(0)) {
@@ -192,6 +194,9 @@ absl::Status Replicator::Setup() {
       jsOptions jo;
       jsOptions_Init(&jo);
       jo.Wait = 5000;
+      jo.PublishAsync.AckHandler = &Replicator::OnPubAck;
+      jo.PublishAsync.AckHandlerClosure = this;
+      jo.PublishAsync.MaxPending = 4096;
       s = natsConnection_JetStream(&n.js, n.nc, &jo);
       if (s != NATS_OK) return Unavailable("JetStream context", s);
     }
@@ -322,6 +327,93 @@ absl::Status Replicator::CheckWritable() const {
   return absl::UnavailableError(absl::StrCat("not the leader; leader is ", leader_));
 }
 
+struct Replicator::PubWait {
+  bool done = false;
+  natsStatus status = NATS_OK;
+  jsErrCode err = static_cast<jsErrCode>(0);
+  uint64_t seq = 0;
+  bool duplicate = false;
+};
+
+void Replicator::OnPubAck(jsCtx*, natsMsg* msg, jsPubAck* pa, jsPubAckErr* pae, void* closure) {
+  auto* self = static_cast<Replicator*>(closure);
+  const char* corr = nullptr;
+  if (natsMsgHeader_Get(msg, kCorrelationHeader, &corr) == NATS_OK && corr != nullptr) {
+    absl::MutexLock lock(&self->pub_mu_);
+    auto it = self->pub_waits_.find(corr);
+    if (it != self->pub_waits_.end()) {
+      PubWait* w = it->second;
+      if (pa != nullptr) {
+        w->seq = pa->Sequence;
+        w->duplicate = pa->Duplicate;
+      } else {
+        w->status = pae != nullptr ? pae->Err : NATS_ERR;
+        w->err = pae != nullptr ? pae->ErrCode : static_cast<jsErrCode>(0);
+        if (w->status == NATS_OK) w->status = NATS_ERR;
+      }
+      w->done = true;
+      self->pub_waits_.erase(it);
+    }
+  }
+  natsMsg_Destroy(msg);
+}
+
+absl::StatusOr<std::pair<uint64_t, bool>> Replicator::PublishOnce(LogOp* op, const std::string& subject,
+                                                                   const std::string& msg_id, bool* retry) {
+  *retry = false;
+  PubWait pw;
+  const std::string corr = RandomMessageId();
+  {
+    // Taking the range and handing the message to the connection under one
+    // lock puts the ranges into the log in the order they were taken (one
+    // connection delivers in order); the PubAck is awaited outside it.
+    absl::MutexLock order(&order_mu_);
+    if (op->kind == LogOpKind::kRecord) {
+      const uint64_t start = std::max<uint64_t>(static_cast<uint64_t>(std::max<int64_t>(0, op->now_us)), reserved_end_);
+      op->now_us = static_cast<int64_t>(start);
+      reserved_end_ = start + std::max<uint64_t>(1, op->statements.size());
+    }
+    const std::string data = EncodeLogOp(*op);
+    natsMsg* m = nullptr;
+    natsStatus s = natsMsg_Create(&m, subject.c_str(), nullptr, data.data(), static_cast<int>(data.size()));
+    if (s == NATS_OK) s = natsMsgHeader_Set(m, kCorrelationHeader, corr.c_str());
+    if (s != NATS_OK) {
+      natsMsg_Destroy(m);
+      return Unavailable("publish", s);
+    }
+    {
+      absl::MutexLock lock(&pub_mu_);
+      pub_waits_[corr] = &pw;
+    }
+    jsPubOptions po;
+    jsPubOptions_Init(&po);
+    po.MsgId = msg_id.c_str();
+    po.MaxWait = 5000;
+    po.ExpectStream = options_.stream.c_str();
+    s = js_PublishMsgAsync(nats_->js, &m, &po);
+    if (s != NATS_OK) {
+      natsMsg_Destroy(m);  // still ours when the library refused it
+      absl::MutexLock lock(&pub_mu_);
+      pub_waits_.erase(corr);
+      *retry = s == NATS_TIMEOUT || s == NATS_NO_RESPONDERS;
+      return Unavailable("publish", s);
+    }
+  }
+  absl::MutexLock lock(&pub_mu_);
+  auto acked = [&pw]() { return pw.done; };
+  // The library reports a missing PubAck after MaxWait; this is a backstop.
+  if (!pub_mu_.AwaitWithTimeout(absl::Condition(&acked), absl::Seconds(10))) {
+    pub_waits_.erase(corr);
+    *retry = true;
+    return Unavailable("publish", NATS_TIMEOUT);
+  }
+  if (pw.status != NATS_OK) {
+    *retry = pw.status == NATS_TIMEOUT || pw.status == NATS_NO_RESPONDERS;
+    return Unavailable("publish", pw.status, pw.err);
+  }
+  return std::make_pair(pw.seq, pw.duplicate);
+}
+
 absl::Status Replicator::Propose(const LogOp& op, Waiter* w) {
   in_flight_.fetch_add(1);
   struct Done {
@@ -340,6 +432,7 @@ absl::Status Replicator::Propose(const LogOp& op, Waiter* w) {
   const std::string subject = SubjectOf(op, options_.subject_prefix);
   std::string msg_id = op.kind == LogOpKind::kRecord ? RecordMessageId(op) : RandomMessageId();
   w->kind = op.kind;
+  LogOp to_publish = op;  // a record operation gets its sequence range when published
   // At most twice: the second time when the first was a duplicate whose
   // result this call cannot learn (applied before it registered).
   for (int round = 0; round < 2; ++round) {
@@ -352,28 +445,20 @@ absl::Status Replicator::Propose(const LogOp& op, Waiter* w) {
       absl::MutexLock lock(&mu_);
       waiters_.erase(registered);
     };
-    jsPubAck* ack = nullptr;
-    natsStatus s = NATS_ERR;
-    jsErrCode err = static_cast<jsErrCode>(0);
+    absl::StatusOr<std::pair<uint64_t, bool>> acked = absl::UnavailableError("replicated log: stopping");
     for (int attempt = 0; attempt < 3 && !stop_.load(); ++attempt) {
-      jsPubOptions po;
-      jsPubOptions_Init(&po);
-      po.MsgId = msg_id.c_str();
-      po.MaxWait = 5000;
-      po.ExpectStream = options_.stream.c_str();
-      s = js_Publish(&ack, nats_->js, subject.c_str(), data.data(), static_cast<int>(data.size()), &po, &err);
-      if (s == NATS_OK) break;
+      bool retry = false;
+      acked = PublishOnce(&to_publish, subject, msg_id, &retry);
+      if (acked.ok() || !retry) break;
       // A timed-out publish may have been stored: retry with the same id.
-      if (s != NATS_TIMEOUT && s != NATS_NO_RESPONDERS) break;
       absl::SleepFor(absl::Milliseconds(100));
     }
-    if (s != NATS_OK) {
+    if (!acked.ok()) {
       unregister();
-      return Unavailable("publish", s, err);
+      return acked.status();
     }
-    const uint64_t seq = ack->Sequence;
-    const bool duplicate = ack->Duplicate;
-    jsPubAck_Destroy(ack);
+    const uint64_t seq = acked->first;
+    const bool duplicate = acked->second;
 
     absl::MutexLock lock(&mu_);
     auto applied_or_done = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return w->done || applied_ >= seq; };
@@ -836,6 +921,12 @@ void Replicator::LeaseLoop() {
           clean = applier_error_.empty();
         }
         if (clean && connected_.load()) {
+          {
+            // Proposals of this leader start above every sequence applied,
+            // whoever proposed it.
+            absl::MutexLock order(&order_mu_);
+            if (store_ != nullptr) reserved_end_ = std::max(reserved_end_, store_->LastAssignedSeq() + 1);
+          }
           role_ = kRoleLeader;
           LogInfo("replication_leading", {{"node", options_.node_id}, {"applied_seq", static_cast<int64_t>(*last)}});
         }

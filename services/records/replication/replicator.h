@@ -83,6 +83,13 @@
 #include "services/records/replication/log_op.h"
 #include "services/xapi/document_store.h"
 
+// libnats types (nats/nats.h), declared here so that the header does not
+// pull in the C client.
+struct __jsCtx;
+struct __natsMsg;
+struct jsPubAck;
+struct jsPubAckErr;
+
 namespace lifelong::records::replication {
 
 struct ReplicatorOptions {
@@ -184,6 +191,7 @@ class Replicator : public OpLog, public xapi::DocumentLog {
  private:
   struct Nats;  // the libnats handles
   struct Waiter;
+  struct PubWait;
   enum Role : int { kRoleFollower = 0, kRoleCatchingUp = 1, kRoleLeader = 2 };
 
   explicit Replicator(ReplicatorOptions options);
@@ -191,6 +199,19 @@ class Replicator : public OpLog, public xapi::DocumentLog {
   // Publishes `op` and waits for its local application; `w` gets the result.
   absl::Status Propose(const LogOp& op, Waiter* w);
   absl::Status CheckWritable() const;
+  // Publishes `op` once, as JetStream message `msg_id`, and waits for the
+  // PubAck: its stream sequence and whether it was a duplicate. A record
+  // operation first takes its range of stored sequences (ReserveRange):
+  // `op->now_us` becomes the range's start, and ranges reach the log in the
+  // order they were taken, so every replica stores statement i of the
+  // operation at op.now_us + i whatever else the log held or an erasure
+  // purged (RecordStore::NextSeq gives max(now_us + i, last + 1)).
+  // `retry` is set when publishing again may succeed (a timeout, no
+  // responders).
+  absl::StatusOr<std::pair<uint64_t, bool>> PublishOnce(LogOp* op, const std::string& subject,
+                                                         const std::string& msg_id, bool* retry);
+  // libnats's PubAck callback (jsOptions.PublishAsync.AckHandler).
+  static void OnPubAck(::__jsCtx* js, ::__natsMsg* msg, ::jsPubAck* pa, ::jsPubAckErr* pae, void* closure);
   void ApplierLoop();
   // Applies one run of messages; false when the applier must re-subscribe.
   void LeaseLoop();
@@ -224,6 +245,13 @@ class Replicator : public OpLog, public xapi::DocumentLog {
   std::string leader_ ABSL_GUARDED_BY(mu_);
   std::string applier_error_ ABSL_GUARDED_BY(mu_);
   std::multimap<std::string, Waiter*> waiters_ ABSL_GUARDED_BY(mu_);  // by message id
+
+  // Stored-sequence ranges of record operations, taken in publish order.
+  absl::Mutex order_mu_;
+  uint64_t reserved_end_ ABSL_GUARDED_BY(order_mu_) = 0;
+  // Asynchronous publishes waiting for their PubAck, by correlation header.
+  absl::Mutex pub_mu_;
+  std::map<std::string, PubWait*> pub_waits_ ABSL_GUARDED_BY(pub_mu_);
 
   // Touched by the lease thread only.
   bool leading_ = false;
