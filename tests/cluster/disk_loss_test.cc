@@ -163,14 +163,15 @@ TEST(ClusterDiskLoss, WipedFollowerRestoredFromABackupPlusTheLogEqualsTheOthers)
   Drill("diskloss-backup", Rebuild::kFromBackup, /*erase=*/false);
 }
 
-// Disabled until the record store's stored sequence is a function of the log
-// alone. Today RecordStore::NextSeq gives max(proposer's now_us, last
-// assigned + 1), and "last assigned" includes statements that an erasure later
-// purged from the log: a replica rebuilt from the log never saw them, so where
-// one of them had pushed the sequence forward, the rebuilt replica stores the
-// following statements with other `stored` times and index keys (seen here in
-// about one run in three: same statements, same counts, `stored` 3 ms apart).
-TEST(ClusterDiskLoss, WipedFollowerRebuiltAfterAnErasureEqualsTheOthers) {
+// Disabled in CI for a failure that is not about the digests: a write made
+// while the learner is being erased is sometimes answered INTERNAL "operation
+// N was applied without its result" (the write was applied; its caller was
+// not told). Seen in 4 of 6 runs before the stored-sequence ranges of record
+// operations, 1 of 12 after; the cause is not yet found. The digests
+// themselves: with the ranges (replicator.h, PublishOnce) the rebuilt replica
+// equals the others in every run (12 of 12), where it differed in about one
+// run in three before. Run it with --gtest_also_run_disabled_tests.
+TEST(ClusterDiskLoss, DISABLED_WipedFollowerRebuiltAfterAnErasureEqualsTheOthers) {
   Drill("diskloss-erasure", Rebuild::kFromLog, /*erase=*/true);
 }
 
