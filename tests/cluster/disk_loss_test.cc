@@ -167,10 +167,11 @@ TEST(ClusterDiskLoss, WipedFollowerRestoredFromABackupPlusTheLogEqualsTheOthers)
 // while the learner is being erased is sometimes answered INTERNAL "operation
 // N was applied without its result" (the write was applied; its caller was
 // not told). Seen in 4 of 6 runs before the stored-sequence ranges of record
-// operations, 1 of 12 after; the cause is not yet found. The digests
-// themselves: with the ranges (replicator.h, PublishOnce) the rebuilt replica
-// equals the others in every run (12 of 12), where it differed in about one
-// run in three before. Run it with --gtest_also_run_disabled_tests.
+// operations, 2 of 21 after; the cause is not yet found. The digests: with
+// the ranges (replicator.h, PublishOnce) the rebuilt replica's `stored` times
+// no longer differ (they did in about one run in three); in 1 of 21 runs it
+// lacked 5 statements of other learners (the shared-message scrub and
+// restore are the suspects). Run it with --gtest_also_run_disabled_tests.
 TEST(ClusterDiskLoss, DISABLED_WipedFollowerRebuiltAfterAnErasureEqualsTheOthers) {
   Drill("diskloss-erasure", Rebuild::kFromLog, /*erase=*/true);
 }
