@@ -374,6 +374,13 @@ absl::StatusOr<std::pair<uint64_t, bool>> Replicator::PublishOnce(LogOp* op, con
       reserved_end_ = start + std::max<uint64_t>(1, op->statements.size());
     }
     const std::string data = EncodeLogOp(*op);
+    // Leave room for the headers (message ids) under the server's limit.
+    const int64_t max_payload = natsConnection_GetMaxPayload(nats_->nc);
+    if (max_payload > 0 && static_cast<int64_t>(data.size()) + 512 > max_payload) {
+      return absl::ResourceExhaustedError(absl::StrCat(
+          "replicated write of ", data.size(), " bytes exceeds the log's message limit of ", max_payload,
+          " bytes (nats-server max_payload); send fewer or smaller statements per call"));
+    }
     natsMsg* m = nullptr;
     natsStatus s = natsMsg_Create(&m, subject.c_str(), nullptr, data.data(), static_cast<int>(data.size()));
     if (s == NATS_OK) s = natsMsgHeader_Set(m, kCorrelationHeader, corr.c_str());
@@ -421,14 +428,6 @@ absl::Status Replicator::Propose(const LogOp& op, Waiter* w) {
     ~Done() { n->fetch_sub(1); }
   } done{&in_flight_};
   LL_RETURN_IF_ERROR(CheckWritable());
-  const std::string data = EncodeLogOp(op);
-  // Leave room for the headers (message id) under the server's limit.
-  const int64_t max_payload = natsConnection_GetMaxPayload(nats_->nc);
-  if (max_payload > 0 && static_cast<int64_t>(data.size()) + 512 > max_payload) {
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "replicated write of ", data.size(), " bytes exceeds the log's message limit of ", max_payload,
-        " bytes (nats-server max_payload); send fewer or smaller statements per call"));
-  }
   const std::string subject = SubjectOf(op, options_.subject_prefix);
   std::string msg_id = op.kind == LogOpKind::kRecord ? RecordMessageId(op) : RandomMessageId();
   w->kind = op.kind;
