@@ -227,6 +227,20 @@ absl::Status Cluster::StopNode(int n) {
   return absl::OkStatus();
 }
 
+absl::Status Cluster::PauseNode(int n) {
+  Node& nd = node(n);
+  if (!nd.process) return absl::FailedPreconditionError(absl::StrCat("records-", n, " is not running"));
+  if (::kill(nd.process->pid(), SIGSTOP) != 0) return absl::InternalError(absl::StrCat("SIGSTOP records-", n));
+  return absl::OkStatus();
+}
+
+absl::Status Cluster::ResumeNode(int n) {
+  Node& nd = node(n);
+  if (!nd.process) return absl::FailedPreconditionError(absl::StrCat("records-", n, " is not running"));
+  if (::kill(nd.process->pid(), SIGCONT) != 0) return absl::InternalError(absl::StrCat("SIGCONT records-", n));
+  return absl::OkStatus();
+}
+
 absl::Status Cluster::StartHaproxy() {
   const std::string program = FindProgram("HAPROXY", {"/usr/sbin/haproxy", "/usr/bin/haproxy"});
   const std::string cfg_path = dir_ + "/haproxy.cfg";

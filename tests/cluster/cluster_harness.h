@@ -77,6 +77,10 @@ class Cluster {
   absl::Status KillNode(int n);
   // SIGTERM, and waits (up to 30 s) for a clean exit.
   absl::Status StopNode(int n);
+  // SIGSTOP / SIGCONT: node n stops reading the log (its JetStream consumer
+  // falls behind) without losing its connections or its lease state.
+  absl::Status PauseNode(int n);
+  absl::Status ResumeNode(int n);
 
   // GET /replication of node n; UNAVAILABLE when it does not answer.
   absl::StatusOr<ReplicationInfo> Replication(int n);

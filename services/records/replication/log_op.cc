@@ -418,6 +418,19 @@ absl::Status LogCursor::Next(uint64_t stream_seq, uint64_t consumer_seq) {
     return absl::AlreadyExistsError(
         absl::StrCat("log operation ", stream_seq, " is at or before the applied position ", applied_));
   }
+  // The sequences jumped over must be gone from the log (erased, deleted).
+  for (uint64_t q = applied_ + 1; q < stream_seq; ++q) {
+    absl::StatusOr<bool> held = still_in_log_ ? still_in_log_(q) : absl::StatusOr<bool>(true);
+    if (!held.ok()) {
+      return absl::UnavailableError(absl::StrCat("log delivery: cannot tell whether operation ", q,
+                                                 " is still in the log: ", held.status().message()));
+    }
+    if (*held) {
+      return absl::FailedPreconditionError(absl::StrCat("log delivery gap: operation ", q,
+                                                        " is in the log but was not delivered (next delivered ",
+                                                        stream_seq, ", applied ", applied_, ")"));
+    }
+  }
   return absl::OkStatus();
 }
 

@@ -39,6 +39,7 @@
 #define LIFELONG_SERVICES_RECORDS_REPLICATION_LOG_OP_H_
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <utility>
@@ -115,12 +116,22 @@ std::string RecordMessageId(const LogOp& op);
 // Checks that a log consumer hands the applier every message in order:
 // `consumer_seq` (JetStream's per-consumer delivery count, 1, 2, 3, ...
 // without gaps even where the stream has purged messages) must follow the
-// previous one, and `stream_seq` must be after the applied position.
-// FAILED_PRECONDITION (naming both) otherwise; the applier then re-reads
-// the log from applied+1 rather than skip anything.
+// previous one, and `stream_seq` must be after the applied position. A
+// stream sequence that jumps past applied+1 is accepted only when the log
+// no longer holds the sequences in between (`still_in_log` answers false
+// for each: erased or deleted messages). Contiguous consumer sequences alone
+// do not prove it: nats-server 2.9 moves every consumer that is behind to
+// the stream's end after a purge with a subject filter (docs/replication.md,
+// "nats-server 2.9 purge"), without a gap in consumer sequences.
+// FAILED_PRECONDITION (naming the sequences) on a gap, UNAVAILABLE when the
+// log cannot be asked; the applier then re-reads the log from applied+1
+// rather than skip anything.
 class LogCursor {
  public:
-  explicit LogCursor(uint64_t applied_stream_seq) : applied_(applied_stream_seq) {}
+  // Whether the log still holds the message at a stream sequence.
+  using StillInLog = std::function<absl::StatusOr<bool>(uint64_t stream_seq)>;
+  LogCursor(uint64_t applied_stream_seq, StillInLog still_in_log)
+      : applied_(applied_stream_seq), still_in_log_(std::move(still_in_log)) {}
   // OK: apply it. ALREADY_EXISTS: at or before the applied position (a
   // redelivery), skip it. FAILED_PRECONDITION: a gap in delivery.
   absl::Status Next(uint64_t stream_seq, uint64_t consumer_seq);
@@ -131,6 +142,7 @@ class LogCursor {
  private:
   uint64_t applied_;
   uint64_t consumer_ = 0;  // 0: nothing delivered yet by this consumer
+  StillInLog still_in_log_;
 };
 
 }  // namespace lifelong::records::replication

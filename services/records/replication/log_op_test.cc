@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include "absl/strings/match.h"
 #include "services/records/key_codec.h"
 
@@ -258,8 +260,13 @@ TEST(LogOp, DocumentWriteRoundTripAndSubject) {
   EXPECT_TRUE(absl::StrContains(DecodeLogOp(bytes).status().message(), "document.action")) << DecodeLogOp(bytes).status();
 }
 
+// A log whose messages `gone` were erased or deleted.
+LogCursor::StillInLog LogWithout(std::set<uint64_t> gone) {
+  return [gone](uint64_t seq) -> absl::StatusOr<bool> { return gone.count(seq) == 0; };
+}
+
 TEST(LogCursor, RefusesToSkipASequence) {
-  LogCursor c(10);
+  LogCursor c(10, LogWithout({12, 13}));
   EXPECT_EQ(c.Next(11, 1).code(), absl::StatusCode::kOk);
   c.Applied(11);
   EXPECT_EQ(c.Next(14, 2).code(), absl::StatusCode::kOk);  // 12, 13 purged from the stream: fine
@@ -269,8 +276,30 @@ TEST(LogCursor, RefusesToSkipASequence) {
   EXPECT_TRUE(absl::StrContains(gap.message(), "consumer sequence 4 after 2")) << gap;
 }
 
+// nats-server 2.9 after a purge with a subject filter: the consumer's next
+// delivery is the stream's end, with no gap in consumer sequences.
+TEST(LogCursor, RefusesAJumpOverMessagesStillInTheLog) {
+  LogCursor c(10, LogWithout({12}));
+  EXPECT_EQ(c.Next(11, 1).code(), absl::StatusCode::kOk);
+  c.Applied(11);
+  absl::Status gap = c.Next(20, 2);  // 13..19 are still in the log
+  EXPECT_EQ(gap.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(absl::StrContains(gap.message(), "operation 13 is in the log but was not delivered")) << gap;
+  EXPECT_EQ(c.applied(), 11u);
+}
+
+TEST(LogCursor, AJumpIsRefusedWhenTheLogCannotBeAsked) {
+  LogCursor c(10, [](uint64_t) -> absl::StatusOr<bool> { return absl::UnavailableError("no quorum"); });
+  absl::Status s = c.Next(12, 1);
+  EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable);
+  EXPECT_TRUE(absl::StrContains(s.message(), "operation 11")) << s;
+  // No jump, no question.
+  LogCursor d(10, [](uint64_t) -> absl::StatusOr<bool> { return absl::UnavailableError("no quorum"); });
+  EXPECT_EQ(d.Next(11, 1).code(), absl::StatusCode::kOk);
+}
+
 TEST(LogCursor, RedeliveryIsSkippedNotApplied) {
-  LogCursor c(20);
+  LogCursor c(20, LogWithout({}));
   EXPECT_EQ(c.Next(20, 1).code(), absl::StatusCode::kAlreadyExists);
   EXPECT_EQ(c.Next(21, 2).code(), absl::StatusCode::kOk);
   c.Applied(21);

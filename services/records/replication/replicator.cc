@@ -548,18 +548,84 @@ void Replicator::Deliver(const std::string& msg_id, uint64_t seq, const std::fun
 }
 
 void Replicator::PurgeErased(const std::string& learner, uint64_t erase_seq) {
+  // Not js_PurgeStream with a subject filter: nats-server 2.9 then moves
+  // every consumer that is behind to the stream's end, so that replicas
+  // behind would skip operations (docs/replication.md, "nats-server 2.9
+  // purge"). Each message is erased by its sequence instead, which no
+  // consumer notices beyond not receiving it.
   const std::string subject = LearnerSubject(learner, options_.subject_prefix);
-  jsOptions jo;
-  jsOptions_Init(&jo);
-  jo.Stream.Purge.Subject = subject.c_str();
-  jo.Stream.Purge.Sequence = erase_seq;  // everything before the erasure
-  jsErrCode err = static_cast<jsErrCode>(0);
-  natsStatus s = js_PurgeStream(nats_->js, options_.stream.c_str(), &jo, &err);
-  if (s != NATS_OK) {
-    LogError("replication_purge_failed", {{"subject", subject}, {"error", NatsError(s, err)}});
-  } else {
-    LogInfo("replication_purged", {{"subject", subject}, {"before_seq", static_cast<int64_t>(erase_seq)}});
+  absl::StatusOr<std::vector<uint64_t>> seqs = SequencesOn(subject, erase_seq);
+  if (!seqs.ok()) {
+    LogError("replication_purge_failed", {{"subject", subject}, {"error", seqs.status().ToString()}});
+    return;
   }
+  int64_t erased = 0;
+  for (uint64_t seq : *seqs) {
+    jsErrCode err = static_cast<jsErrCode>(0);
+    // Erase overwrites the message's bytes in the stream's files.
+    natsStatus s = js_EraseMsg(nats_->js, options_.stream.c_str(), seq, nullptr, &err);
+    if (s != NATS_OK && s != NATS_NOT_FOUND) s = js_DeleteMsg(nats_->js, options_.stream.c_str(), seq, nullptr, &err);
+    if (s == NATS_OK) {
+      ++erased;
+    } else if (s != NATS_NOT_FOUND) {  // NOT_FOUND: another replica erased it first
+      LogError("replication_purge_failed",
+               {{"subject", subject}, {"seq", static_cast<int64_t>(seq)}, {"error", NatsError(s, err)}});
+    }
+  }
+  LogInfo("replication_purged", {{"subject", subject},
+                                 {"before_seq", static_cast<int64_t>(erase_seq)},
+                                 {"messages", erased}});
+}
+
+absl::StatusOr<std::vector<uint64_t>> Replicator::SequencesOn(const std::string& subject, uint64_t below) const {
+  std::vector<uint64_t> seqs;
+  LL_ASSIGN_OR_RETURN(uint64_t count, CountMessages(subject));
+  if (count == 0) return seqs;
+  natsSubscription* sub = nullptr;
+  jsSubOptions so;
+  jsSubOptions_Init(&so);
+  so.Stream = options_.stream.c_str();
+  so.Ordered = true;
+  so.Config.DeliverPolicy = js_DeliverAll;
+  so.Config.HeadersOnly = true;  // sequences only: no statement leaves the server
+  jsErrCode err = static_cast<jsErrCode>(0);
+  natsStatus s = js_SubscribeSync(&sub, nats_->js, subject.c_str(), nullptr, &so, &err);
+  if (s != NATS_OK) return Unavailable("list subject", s, err);
+  absl::Status status;
+  while (true) {
+    natsMsg* msg = nullptr;
+    s = natsSubscription_NextMsg(&msg, sub, 2000);
+    if (s != NATS_OK) {
+      status = Unavailable("list subject", s, static_cast<jsErrCode>(0));
+      break;
+    }
+    jsMsgMetaData* meta = nullptr;
+    if (natsMsg_GetMetaData(&meta, msg) != NATS_OK) {
+      natsMsg_Destroy(msg);
+      continue;  // a status message
+    }
+    const uint64_t seq = meta->Sequence.Stream;
+    const uint64_t pending = meta->NumPending;
+    jsMsgMetaData_Destroy(meta);
+    natsMsg_Destroy(msg);
+    if (seq >= below) break;
+    seqs.push_back(seq);
+    if (pending == 0) break;
+  }
+  natsSubscription_Unsubscribe(sub);
+  natsSubscription_Destroy(sub);
+  LL_RETURN_IF_ERROR(status);
+  return seqs;
+}
+
+absl::StatusOr<bool> Replicator::StillInLog(uint64_t seq) const {
+  natsMsg* msg = nullptr;
+  jsErrCode err = static_cast<jsErrCode>(0);
+  natsStatus s = js_GetMsg(&msg, nats_->js, options_.stream.c_str(), seq, nullptr, &err);
+  if (s == NATS_NOT_FOUND) return false;
+  if (s != NATS_OK) return Unavailable("get message", s, err);
+  natsMsg_Destroy(msg);
+  return true;
 }
 
 void Replicator::ScrubShared(const std::string& learner, uint64_t erase_seq) {
@@ -667,7 +733,7 @@ void Replicator::ApplierLoop() {
       absl::SleepFor(absl::Milliseconds(500));
       continue;
     }
-    LogCursor cursor(store_->AppliedLogSeq());
+    LogCursor cursor(store_->AppliedLogSeq(), [this](uint64_t seq) { return StillInLog(seq); });
     bool resubscribe = false;
     while (!stop_.load() && !resubscribe) {
       // Take what is there (up to 512 messages), waiting up to 200 ms for

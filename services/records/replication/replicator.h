@@ -22,8 +22,9 @@
 //     writing replication/applied_seq in the same WriteBatch. An empty node
 //     therefore rebuilds from the log, and a node restored from a backup
 //     catches up from the backup's position. A message it cannot decode, or
-//     a gap in delivery (LogCursor), stops or restarts the applier: nothing
-//     is ever skipped.
+//     a gap in delivery (LogCursor: a consumer sequence missing, or a
+//     stream sequence jumped over that the log still holds), stops or
+//     restarts the applier: nothing is ever skipped.
 //   - A write (OpLog::Propose*) is answered once JetStream acknowledged the
 //     message (quorum) AND the local applier applied it; the answer is the
 //     apply result (e.g. ALREADY_EXISTS), so a read after an answered write
@@ -47,10 +48,12 @@
 // Erasure and the log's retention: statements that all name one and the
 // same learner (and that learner's kiosk-pass edits) are published on
 // lifelong.records.stmt.<16 hex of SHA-256(learner key)>. Every node, right
-// after applying an erasure at sequence E, purges that subject below E
-// (JetStream purge with a subject filter), so the stream keeps none of the
-// erased learner's own statements once the erasure is applied on any node
-// (milliseconds; at worst until the next node applies it). Statements
+// after applying an erasure at sequence E, erases that subject's messages
+// below E one by one (JetStream message erase, by sequence; never a purge
+// with a subject filter, which in nats-server 2.9 moves lagging consumers to
+// the stream's end), so the stream keeps none of the erased learner's own
+// statements once the erasure is applied on any node (milliseconds; at worst
+// until the next node applies it). Statements
 // naming several learners (Group actors, or batches mixing learners) go to
 // lifelong.records.shared; each replica indexes which shared messages name
 // which learner (meta keys "replication/shared_of/...", log_op.h). After
@@ -219,6 +222,10 @@ class Replicator : public OpLog, public xapi::DocumentLog {
   void SetLeader(const std::string& leader);
   void Deliver(const std::string& msg_id, uint64_t seq, const std::function<void(Waiter*)>& fill);
   void PurgeErased(const std::string& learner, uint64_t erase_seq);
+  // The stream sequences of the messages on `subject` below `below`.
+  absl::StatusOr<std::vector<uint64_t>> SequencesOn(const std::string& subject, uint64_t below) const;
+  // Whether the stream still holds the message at `seq` (LogCursor).
+  absl::StatusOr<bool> StillInLog(uint64_t seq) const;
   // Leader only, after applying an erasure at `erase_seq`: re-publishes what
   // the shared messages naming `learner` still hold for others (a kRestore
   // operation), then erases those messages from the stream.
