@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Runs every test: `bazel test //...` and the browser tests (ops/test_web.sh, plain and
-# WEB_TEST_TLS=1), then
+# Runs every test: the BUILD-file check (ops/sort_build_deps.py --check, one test case),
+# `bazel test //...` and the browser tests (ops/test_web.sh, plain and WEB_TEST_TLS=1), then
 # prints per-test-case totals and a closing line "N passed, N failed" computed from
 # the test results.
 # Installs missing Debian packages first (ops/bootstrap.sh).
@@ -8,6 +8,19 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 
 ops/bootstrap.sh || { echo "bootstrap failed"; echo "0 passed, 1 failed"; exit 1; }
+
+# BUILD deps sorted the way buildifier sorts them: one test case. It reads the source
+# tree, which a Bazel test cannot declare as its input (the script's own behaviour is
+# tested by //tests/tools:sort_build_deps_test).
+echo "test: BUILD deps sorted (python3 ops/sort_build_deps.py --check)"
+if python3 ops/sort_build_deps.py --check; then
+  lint_passed=1 lint_failed=0
+  echo "  ops/sort_build_deps.py --check                               PASSED   1 passed, 0 failed"
+else
+  lint_passed=0 lint_failed=1
+  echo "  ops/sort_build_deps.py --check                               FAILED   0 passed, 1 failed"
+  echo "  (python3 ops/sort_build_deps.py sorts them)"
+fi
 
 log=$(mktemp)
 # Bazel's own progress ("[done / total] actions", at most one line every 15 s,
@@ -59,6 +72,6 @@ if [ "${TEST_SKIP_WEB:-0}" != 1 ]; then
   fi
 fi
 
-echo "$((bazel_passed + web_passed)) passed, $((bazel_failed + web_failed)) failed"
-if [ "$bazel_rc" -ne 0 ] || [ "$summary_rc" -ne 0 ] || [ "$web_failed" -ne 0 ]; then exit 1; fi
+echo "$((lint_passed + bazel_passed + web_passed)) passed, $((lint_failed + bazel_failed + web_failed)) failed"
+if [ "$bazel_rc" -ne 0 ] || [ "$summary_rc" -ne 0 ] || [ "$web_failed" -ne 0 ] || [ "$lint_failed" -ne 0 ]; then exit 1; fi
 exit 0

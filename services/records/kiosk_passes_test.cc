@@ -2,33 +2,26 @@
 
 #include <gtest/gtest.h>
 
-#include <cstdlib>
-#include <filesystem>
 #include <array>
 #include <set>
 #include <vector>
 
+#include "tests/testing/subprocess.h"
+#include "tests/testing/test_store.h"
+
 namespace lifelong::records {
 namespace {
 
-std::string FreshDir(const std::string& name) {
-  std::string d = std::string(std::getenv("TEST_TMPDIR")) + "/" + name;
-  std::filesystem::remove_all(d);
-  return d;
-}
-
-struct FakeClock {
-  absl::Time now = absl::FromUnixSeconds(1790000000);
-  std::function<absl::Time()> fn() {
-    return [this] { return now; };
-  }
-};
+using ::lifelong::testing::FakeClock;
+using ::lifelong::testing::FreshStore;
+using ::lifelong::testing::FreshTempDir;
+using ::lifelong::testing::OpenStore;
 
 TEST(KioskPasses, RedeemedOnceForTheLearnerAndSurviveARestart) {
-  std::string dir = FreshDir("kiosk_restart");
+  std::string dir = FreshTempDir("kiosk_restart");
   std::string code;
   {
-    auto store = std::move(*RecordStore::Open(dir));
+    auto store = OpenStore(dir);
     KioskPasses passes(store.get());
     absl::StatusOr<KioskPass> pass = passes.Create("u1");
     ASSERT_TRUE(pass.ok()) << pass.status();
@@ -36,7 +29,7 @@ TEST(KioskPasses, RedeemedOnceForTheLearnerAndSurviveARestart) {
     EXPECT_EQ(code.size(), 8u);
   }
   // A new process on the same store (or, later, another replica).
-  auto store = std::move(*RecordStore::Open(dir));
+  auto store = OpenStore(dir);
   KioskPasses passes(store.get());
   absl::StatusOr<std::string> learner = passes.Redeem("kiosk-a", code);
   ASSERT_TRUE(learner.ok()) << learner.status();
@@ -45,7 +38,7 @@ TEST(KioskPasses, RedeemedOnceForTheLearnerAndSurviveARestart) {
 }
 
 TEST(KioskPasses, ExpiredPassesAreRefusedAndSweptAway) {
-  auto store = std::move(*RecordStore::Open(FreshDir("kiosk_expiry")));
+  auto store = FreshStore("kiosk_expiry");
   FakeClock clock;
   KioskPasses passes(store.get(), {.now = clock.fn()});
   std::string code = passes.Create("u1")->code;
@@ -64,7 +57,7 @@ TEST(KioskPasses, ExpiredPassesAreRefusedAndSweptAway) {
 }
 
 TEST(KioskPasses, ALearnerHasOneLivePass) {
-  auto store = std::move(*RecordStore::Open(FreshDir("kiosk_one_live")));
+  auto store = FreshStore("kiosk_one_live");
   KioskPasses passes(store.get());
   std::string first = passes.Create("u1")->code;
   std::string second = passes.Create("u1")->code;
@@ -74,7 +67,7 @@ TEST(KioskPasses, ALearnerHasOneLivePass) {
 }
 
 TEST(KioskPasses, WrongGuessesAreLimitedPerKiosk) {
-  auto store = std::move(*RecordStore::Open(FreshDir("kiosk_guesses")));
+  auto store = FreshStore("kiosk_guesses");
   FakeClock clock;
   KioskPasses passes(store.get(), {.max_failures = 5, .failure_refill = absl::Seconds(30), .now = clock.fn()});
   std::string code = passes.Create("u1")->code;
@@ -97,7 +90,7 @@ TEST(KioskPasses, WrongGuessesAreLimitedPerKiosk) {
 }
 
 TEST(KioskPasses, ErasureWithdrawsTheLearnersPass) {
-  auto store = std::move(*RecordStore::Open(FreshDir("kiosk_erase")));
+  auto store = FreshStore("kiosk_erase");
   KioskPasses passes(store.get());
   std::string code = passes.Create("u1")->code;
   std::string other = passes.Create("u2")->code;
@@ -113,7 +106,7 @@ TEST(KioskPasses, ErasureWithdrawsTheLearnersPass) {
 }
 
 TEST(KioskPasses, MalformedCodesAreInvalidArguments) {
-  auto store = std::move(*RecordStore::Open(FreshDir("kiosk_malformed")));
+  auto store = FreshStore("kiosk_malformed");
   KioskPasses passes(store.get());
   for (std::string bad : std::vector<std::string>{"", "1234567", "123456789", "1234567a", std::string("1234\0" "567", 8), "１２３４５６７８"}) {
     absl::Status s = passes.Redeem("kiosk-a", bad).status();
@@ -123,7 +116,7 @@ TEST(KioskPasses, MalformedCodesAreInvalidArguments) {
 }
 
 TEST(KioskPasses, CodesAreNotStoredInTheClear) {
-  auto store = std::move(*RecordStore::Open(FreshDir("kiosk_hashed")));
+  auto store = FreshStore("kiosk_hashed");
   KioskPasses passes(store.get());
   std::string code = passes.Create("u1")->code;
   ASSERT_TRUE(store->ForEachMeta("", [&](absl::string_view k, absl::string_view v) {
@@ -134,7 +127,7 @@ TEST(KioskPasses, CodesAreNotStoredInTheClear) {
 }
 
 TEST(KioskPasses, ACollidingLiveCodeIsDrawnAgain) {
-  auto store = std::move(*RecordStore::Open(FreshDir("kiosk_collision")));
+  auto store = FreshStore("kiosk_collision");
   std::vector<std::string> draws = {"11111111", "11111111", "22222222"};
   size_t next = 0;
   KioskPasses passes(store.get(), {.new_code = [&] { return draws[next++]; }});

@@ -2,28 +2,20 @@
 
 #include <gtest/gtest.h>
 
-#include <cstdlib>
-#include <filesystem>
 #include <string>
 #include <vector>
 
 #include "absl/strings/match.h"
+#include "tests/testing/subprocess.h"
+#include "tests/testing/test_store.h"
 
 namespace lifelong::records {
 namespace {
 
-std::string FreshDir(const std::string& name) {
-  std::string d = std::string(std::getenv("TEST_TMPDIR")) + "/" + name;
-  std::filesystem::remove_all(d);
-  return d;
-}
-
-struct FakeClock {
-  absl::Time now = absl::FromUnixSeconds(1790000000);
-  std::function<absl::Time()> fn() {
-    return [this] { return now; };
-  }
-};
+using ::lifelong::testing::FakeClock;
+using ::lifelong::testing::FreshStore;
+using ::lifelong::testing::FreshTempDir;
+using ::lifelong::testing::OpenStore;
 
 // A valid card number: 11 digits and their Luhn digit.
 std::string Card(const std::string& eleven) { return eleven + LearnerCards::LuhnDigit(eleven); }
@@ -74,18 +66,18 @@ TEST(LearnerCards, MalformedNumbersAndPinsAreInvalidArgumentNamingTheField) {
 }
 
 TEST(LearnerCards, BoundCardSignsInWithItsPinAndSurvivesARestart) {
-  std::string dir = FreshDir("cards_restart");
+  std::string dir = FreshTempDir("cards_restart");
   FakeClock clock;
   const std::string card = Card("11010000001");
   {
-    auto store = std::move(*RecordStore::Open(dir));
+    auto store = OpenStore(dir);
     LearnerCards cards(store.get(), Fast(&clock));
     absl::StatusOr<LearnerCardStatus> b = cards.Bind(card, "u000001", "2580");
     ASSERT_TRUE(b.ok()) << b.status();
     EXPECT_EQ(b->learner, "u000001");
     EXPECT_EQ(b->bound, clock.now);
   }
-  auto store = std::move(*RecordStore::Open(dir));
+  auto store = OpenStore(dir);
   LearnerCards cards(store.get(), Fast(&clock));
   std::string holder;
   absl::StatusOr<std::string> learner = cards.Redeem("kiosk-a", card, "2580", &holder);
@@ -105,7 +97,7 @@ TEST(LearnerCards, BoundCardSignsInWithItsPinAndSurvivesARestart) {
 }
 
 TEST(LearnerCards, UnknownCardAndWrongPinLookTheSame) {
-  auto store = std::move(*RecordStore::Open(FreshDir("cards_same")));
+  auto store = FreshStore("cards_same");
   FakeClock clock;
   LearnerCards cards(store.get(), Fast(&clock));
   const std::string card = Card("11010000002");
@@ -123,13 +115,13 @@ TEST(LearnerCards, UnknownCardAndWrongPinLookTheSame) {
 }
 
 TEST(LearnerCards, WrongPinsLockTheCardThenBlockItUntilRebound) {
-  std::string dir = FreshDir("cards_lockout");
+  std::string dir = FreshTempDir("cards_lockout");
   FakeClock clock;
   const std::string card = Card("11010000005");
   LearnerCardOptions o = Fast(&clock);
   o.kiosk_max_failures = 1000;  // only the card's own limits here
   {
-    auto store = std::move(*RecordStore::Open(dir));
+    auto store = OpenStore(dir);
     LearnerCards cards(store.get(), o);
     ASSERT_TRUE(cards.Bind(card, "u000005", "730915").ok());
     for (int i = 0; i < 5; ++i) {
@@ -142,7 +134,7 @@ TEST(LearnerCards, WrongPinsLockTheCardThenBlockItUntilRebound) {
     EXPECT_EQ(cards.Get(card)->failed_attempts, 5);
   }
   // A restart does not reset the count or the lock.
-  auto store = std::move(*RecordStore::Open(dir));
+  auto store = OpenStore(dir);
   LearnerCards cards(store.get(), o);
   EXPECT_EQ(cards.Redeem("kiosk-a", card, "730915").status().code(), absl::StatusCode::kResourceExhausted);
   clock.now += absl::Minutes(15) + absl::Seconds(1);
@@ -162,7 +154,7 @@ TEST(LearnerCards, WrongPinsLockTheCardThenBlockItUntilRebound) {
 }
 
 TEST(LearnerCards, KioskThatGuessesTooMuchIsRefusedWithoutALookUp) {
-  auto store = std::move(*RecordStore::Open(FreshDir("cards_kiosk")));
+  auto store = FreshStore("cards_kiosk");
   FakeClock clock;
   LearnerCards cards(store.get(), Fast(&clock));
   // Brute force across many cards (so that no single card locks).
@@ -187,7 +179,7 @@ TEST(LearnerCards, KioskThatGuessesTooMuchIsRefusedWithoutALookUp) {
 }
 
 TEST(LearnerCards, OneCardPerLearnerAndNoSilentReassignment) {
-  auto store = std::move(*RecordStore::Open(FreshDir("cards_bind")));
+  auto store = FreshStore("cards_bind");
   FakeClock clock;
   LearnerCards cards(store.get(), Fast(&clock));
   const std::string a = Card("11010000011"), b = Card("11010000012");
@@ -214,7 +206,7 @@ TEST(LearnerCards, OneCardPerLearnerAndNoSilentReassignment) {
 }
 
 TEST(LearnerCards, ErasureRemovesTheBinding) {
-  auto store = std::move(*RecordStore::Open(FreshDir("cards_erase")));
+  auto store = FreshStore("cards_erase");
   FakeClock clock;
   LearnerCards cards(store.get(), Fast(&clock));
   const std::string a = Card("11010000021");
@@ -231,7 +223,7 @@ TEST(LearnerCards, ErasureRemovesTheBinding) {
 }
 
 TEST(LearnerCards, CorruptRecordIsAnErrorNotACrash) {
-  auto store = std::move(*RecordStore::Open(FreshDir("cards_corrupt")));
+  auto store = FreshStore("cards_corrupt");
   FakeClock clock;
   LearnerCards cards(store.get(), Fast(&clock));
   const std::string a = Card("11010000031");

@@ -1,287 +1,42 @@
+// XapiHandler::Handle: the request pipeline (alternate syntax, size limit,
+// the dispatch table, authentication, authorization, version, audit) and
+// the small resources (about, agents, activities). Statements are in
+// xapi_statements.cc, the document resources in xapi_documents.cc.
 #include "services/xapi/xapi_handler.h"
 
 #include <nlohmann/json.hpp>
-#include <simdjson.h>
 
+#include <optional>
 #include <set>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
-#include "absl/strings/str_split.h"
-#include "absl/strings/strip.h"
-#include "absl/time/clock.h"
 #include "services/common/log.h"
 #include "services/domain/iri.h"
-#include "services/domain/vocabulary.h"
-#include "services/domain/xapi_time.h"
-#include "services/records/statement_access.h"
 #include "services/records/statement.h"
-#include "services/xapi/multipart.h"
+#include "services/xapi/xapi_response.h"
 
 namespace lifelong::xapi {
 namespace {
 
-using records::FormatUuid;
-using records::ParsedStatement;
-using records::ParseStatement;
-using records::ParseUuid;
-using records::RecordFlag;
-using records::StatementRecord;
 using records::StoredStatement;
+using xapi_internal::Error;
+using xapi_internal::FromStatus;
 
-HttpResponse Error(int status, absl::string_view message) {
-  HttpResponse r;
-  r.status = status;
-  r.content_type = "application/json";
-  r.body = nlohmann::json({{"error", std::string(message)}}).dump();
+// The request an xAPI 1.0.3 alternate-syntax request stands for.
+// INVALID_ARGUMENT (answered 400) when it is malformed or claims xAPI 2.0.
+absl::StatusOr<HttpRequest> UnwrapAlternateSyntax(const HttpRequest& original) {
+  if (!absl::StartsWith(original.Header("content-type"), "application/x-www-form-urlencoded")) {
+    return absl::InvalidArgumentError(
+        "alternate request syntax needs Content-Type application/x-www-form-urlencoded");
+  }
+  absl::StatusOr<HttpRequest> r = RewriteAlternateSyntax(original);
+  if (!r.ok()) return r.status();
+  if (absl::StartsWith(r->Header("x-experience-api-version"), "2.0")) {
+    return absl::InvalidArgumentError("xAPI 2.0 has no alternate request syntax");
+  }
   return r;
-}
-
-HttpResponse FromStatus(const absl::Status& s) {
-  switch (s.code()) {
-    case absl::StatusCode::kInvalidArgument:
-      return Error(400, s.message());
-    case absl::StatusCode::kNotFound:
-      return Error(404, s.message());
-    case absl::StatusCode::kAlreadyExists:
-      return Error(409, s.message());
-    case absl::StatusCode::kFailedPrecondition:
-      return Error(412, s.message());
-    case absl::StatusCode::kUnauthenticated:
-      return Error(401, s.message());
-    case absl::StatusCode::kPermissionDenied:
-      return Error(403, s.message());
-    case absl::StatusCode::kUnavailable:
-      LogError("xapi_store_unavailable", {{"error", std::string(s.message())}});
-      return Error(503, s.message());
-    default:
-      LogError("xapi_internal", {{"error", std::string(s.message())}});
-      return Error(500, "internal error");
-  }
-}
-
-std::string NowRfc3339() { return domain::FormatTimestampMicros(absl::ToUnixMicros(absl::Now())); }
-
-// Splits a request body holding one statement or an array of statements into
-// statement texts. INVALID_ARGUMENT for anything else.
-absl::StatusOr<std::vector<std::string>> SplitStatements(const std::string& body, bool* was_array) {
-  static thread_local simdjson::dom::parser parser;
-  simdjson::dom::element root;
-  simdjson::error_code err = parser.parse(body.data(), body.size()).get(root);
-  if (err != simdjson::SUCCESS) {
-    return absl::InvalidArgumentError(absl::StrCat("statement: malformed JSON: ", simdjson::error_message(err)));
-  }
-  std::vector<std::string> out;
-  if (root.is_array()) {
-    *was_array = true;
-    simdjson::dom::array arr;
-    if (root.get_array().get(arr) != simdjson::SUCCESS) return absl::InvalidArgumentError("statements: not an array");
-    for (simdjson::dom::element e : arr) out.push_back(simdjson::minify(e));
-    if (out.empty()) return absl::InvalidArgumentError("statements: empty array");
-    return out;
-  }
-  *was_array = false;
-  if (!root.is_object()) return absl::InvalidArgumentError("statement: must be a JSON object or array");
-  out.push_back(body);
-  return out;
-}
-
-// xAPI "ids" format: agents, groups and activities reduced to identifiers.
-void ReduceToIds(nlohmann::json& j) {
-  auto reduce_agent = [](nlohmann::json& a) {
-    if (!a.is_object()) return;
-    nlohmann::json out = nlohmann::json::object();
-    for (const char* k : {"objectType", "mbox", "mbox_sha1sum", "openid", "account"}) {
-      if (a.contains(k)) out[k] = a[k];
-    }
-    if (a.value("objectType", "") == "Group" && a.contains("member") && !a.contains("mbox") &&
-        !a.contains("mbox_sha1sum") && !a.contains("openid") && !a.contains("account")) {
-      out["member"] = nlohmann::json::array();
-      for (auto& m : a["member"]) {
-        nlohmann::json mm = nlohmann::json::object();
-        for (const char* k : {"objectType", "mbox", "mbox_sha1sum", "openid", "account"}) {
-          if (m.contains(k)) mm[k] = m[k];
-        }
-        out["member"].push_back(mm);
-      }
-    }
-    a = out;
-  };
-  if (j.contains("actor")) reduce_agent(j["actor"]);
-  if (j.contains("object")) {
-    nlohmann::json& o = j["object"];
-    std::string type = o.value("objectType", "Activity");
-    if (type == "Activity") {
-      o = {{"id", o["id"]}};
-    } else if (type == "Agent" || type == "Group") {
-      reduce_agent(o);
-    } else if (type == "SubStatement") {
-      ReduceToIds(o);
-    }
-  }
-  if (j.contains("verb")) j["verb"] = {{"id", j["verb"]["id"]}};
-  if (j.contains("authority")) reduce_agent(j["authority"]);
-}
-
-// xAPI "canonical" format: every language map reduced to the one language
-// that best matches the caller's Accept-Language (else its first entry).
-void ReduceLanguageMaps(nlohmann::json& j, const std::vector<std::string>& preferred) {
-  auto reduce = [&](nlohmann::json& map) {
-    if (!map.is_object() || map.size() <= 1) return;
-    for (const std::string& lang : preferred) {
-      for (auto it = map.begin(); it != map.end(); ++it) {
-        if (absl::EqualsIgnoreCase(it.key(), lang) || absl::StartsWithIgnoreCase(it.key(), lang + "-")) {
-          map = nlohmann::json{{it.key(), it.value()}};
-          return;
-        }
-      }
-    }
-    map = nlohmann::json{{map.begin().key(), map.begin().value()}};
-  };
-  auto reduce_definition = [&](nlohmann::json& d) {
-    if (!d.is_object()) return;
-    for (const char* k : {"name", "description"}) {
-      if (d.contains(k)) reduce(d[k]);
-    }
-    for (const char* list : {"choices", "scale", "source", "target", "steps"}) {
-      if (!d.contains(list) || !d[list].is_array()) continue;
-      for (auto& c : d[list]) {
-        if (c.is_object() && c.contains("description")) reduce(c["description"]);
-      }
-    }
-  };
-  if (!j.is_object()) return;
-  if (j.contains("verb") && j["verb"].contains("display")) reduce(j["verb"]["display"]);
-  if (j.contains("object") && j["object"].is_object()) {
-    nlohmann::json& o = j["object"];
-    if (o.contains("definition")) reduce_definition(o["definition"]);
-    if (o.value("objectType", "") == "SubStatement") ReduceLanguageMaps(o, preferred);
-  }
-  if (j.contains("context") && j["context"].is_object() && j["context"].contains("contextActivities")) {
-    for (auto& [kind, list] : j["context"]["contextActivities"].items()) {
-      if (!list.is_array()) continue;
-      for (auto& activity : list) {
-        if (activity.is_object() && activity.contains("definition")) reduce_definition(activity["definition"]);
-      }
-    }
-  }
-  if (j.contains("attachments")) {
-    for (auto& a : j["attachments"]) {
-      for (const char* k : {"display", "description"}) {
-        if (a.contains(k)) reduce(a[k]);
-      }
-    }
-  }
-}
-
-// "zh-CN,zh;q=0.9,en;q=0.8" -> {"zh-CN", "zh", "en"} (in the order given).
-std::vector<std::string> AcceptLanguages(const std::string& header) {
-  std::vector<std::string> out;
-  for (absl::string_view part : absl::StrSplit(header, ',')) {
-    absl::string_view tag = part.substr(0, part.find(';'));
-    tag = absl::StripAsciiWhitespace(tag);
-    if (!tag.empty() && tag != "*") out.emplace_back(tag);
-  }
-  return out;
-}
-
-std::string Render(const StoredStatement& s, const std::string& format,
-                   const std::vector<std::string>& languages = {}) {
-  if (format == "exact") return s.record.json;
-  nlohmann::json j = nlohmann::json::parse(s.record.json, nullptr, false);
-  if (j.is_discarded()) return s.record.json;
-  if (format == "ids") {
-    ReduceToIds(j);
-  } else {
-    ReduceLanguageMaps(j, languages);
-  }
-  return j.dump();
-}
-
-bool IsTrue(const std::string& v) { return v == "true"; }
-
-}  // namespace
-
-namespace {
-
-// The statement JSON of a write request, and its attachment parts keyed by
-// their X-Experience-API-Hash. application/json or multipart/mixed only.
-absl::Status SplitRequestBody(const HttpRequest& req, std::string* json,
-                              std::map<std::string, MultipartPart>* attachments) {
-  std::string ct = req.Header("content-type");
-  if (absl::StartsWith(ct, "application/json")) {
-    *json = req.body;
-    return absl::OkStatus();
-  }
-  if (!absl::StartsWith(ct, "multipart/mixed")) {
-    return absl::InvalidArgumentError("Content-Type must be application/json or multipart/mixed");
-  }
-  absl::StatusOr<std::string> boundary = MultipartBoundary(ct);
-  if (!boundary.ok()) return boundary.status();
-  absl::StatusOr<std::vector<MultipartPart>> parts = ParseMultipart(*boundary, req.body);
-  if (!parts.ok()) return parts.status();
-  if (parts->empty()) return absl::InvalidArgumentError("multipart: no parts");
-  auto ct0 = (*parts)[0].headers.find("content-type");
-  if (ct0 == (*parts)[0].headers.end() || !absl::StartsWith(ct0->second, "application/json")) {
-    return absl::InvalidArgumentError("multipart: the first part must be application/json statements");
-  }
-  *json = (*parts)[0].body;
-  for (size_t i = 1; i < parts->size(); ++i) {
-    MultipartPart& p = (*parts)[i];
-    auto hash = p.headers.find("x-experience-api-hash");
-    if (hash == p.headers.end() || hash->second.empty()) {
-      return absl::InvalidArgumentError(absl::StrCat("multipart: part ", i, " has no X-Experience-API-Hash"));
-    }
-    auto enc = p.headers.find("content-transfer-encoding");
-    if (enc != p.headers.end() && enc->second != "binary") {
-      return absl::InvalidArgumentError(absl::StrCat("multipart: part ", i, " must use Content-Transfer-Encoding binary"));
-    }
-    std::string key = absl::AsciiStrToLower(hash->second);
-    (*attachments)[key] = std::move(p);
-  }
-  return absl::OkStatus();
-}
-
-// Checks the statements' attachments against the parts sent: every
-// attachment without fileUrl needs its part, every part an attachment, and
-// signature attachments a valid JWS.
-absl::Status CheckAttachments(const std::vector<std::string>& texts,
-                              const std::map<std::string, MultipartPart>& parts) {
-  std::set<std::string> referenced;
-  for (size_t i = 0; i < texts.size(); ++i) {
-    if (texts[i].find("\"attachments\"") == std::string::npos) continue;
-    nlohmann::json st = nlohmann::json::parse(texts[i], nullptr, false);
-    if (!st.is_object() || !st.contains("attachments") || !st["attachments"].is_array()) continue;
-    for (const nlohmann::json& a : st["attachments"]) {
-      if (!a.is_object() || !a.contains("sha2") || !a["sha2"].is_string()) continue;
-      std::string sha = absl::AsciiStrToLower(a["sha2"].get<std::string>());
-      referenced.insert(sha);
-      auto part = parts.find(sha);
-      bool signature = a.value("usageType", "") == "http://adlnet.gov/expapi/attachments/signature";
-      if (part == parts.end()) {
-        if (!a.contains("fileUrl") || signature) {
-          return absl::InvalidArgumentError(absl::StrCat("statements[", i, "].attachments: no part with sha2 ", sha));
-        }
-        continue;
-      }
-      if (signature) {
-        if (a.value("contentType", "") != "application/octet-stream") {
-          return absl::InvalidArgumentError("signature attachment: contentType must be application/octet-stream");
-        }
-        absl::Status s = CheckStatementSignature(part->second.body, texts[i]);
-        if (!s.ok()) return s;
-      }
-    }
-  }
-  for (const auto& [sha, part] : parts) {
-    if (!referenced.count(sha)) {
-      return absl::InvalidArgumentError(absl::StrCat("multipart: part ", sha, " matches no statement attachment"));
-    }
-  }
-  return absl::OkStatus();
 }
 
 }  // namespace
@@ -319,48 +74,53 @@ absl::StatusOr<HttpRequest> RewriteAlternateSyntax(const HttpRequest& req) {
   return out;
 }
 
+// One row per xAPI resource.
+struct XapiHandler::Resource {
+  absl::string_view path;
+  // Served without credentials (/about); otherwise null.
+  HttpResponse (*serve_public)(const HttpRequest&);
+  // Served to a caller authorized for the operation; null for public rows.
+  HttpResponse (XapiHandler::*serve)(const auth::AccessGrant&, const HttpRequest&) const;
+  // The role table names document resources "xapi:* <path>" (one permission
+  // for every method), the others "xapi:<METHOD> <path>" (HEAD as GET).
+  bool document;
+  // Every call gets an audit row (with authentication on): resources that
+  // read or write a learner's data.
+  bool audited;
+};
+
+const XapiHandler::Resource* XapiHandler::FindResource(absl::string_view path) {
+  static const Resource kResources[] = {
+      {"/about", &XapiHandler::About, nullptr, /*document=*/false, /*audited=*/false},
+      {"/statements", nullptr, &XapiHandler::Statements, /*document=*/false, /*audited=*/true},
+      {"/activities/state", nullptr, &XapiHandler::State, /*document=*/true, /*audited=*/true},
+      {"/activities/profile", nullptr, &XapiHandler::ActivityProfile, /*document=*/true, /*audited=*/false},
+      {"/agents/profile", nullptr, &XapiHandler::AgentProfile, /*document=*/true, /*audited=*/true},
+      {"/agents", nullptr, &XapiHandler::Agents, /*document=*/false, /*audited=*/true},
+      {"/activities", nullptr, &XapiHandler::Activities, /*document=*/false, /*audited=*/false},
+  };
+  for (const Resource& r : kResources) {
+    if (r.path == path) return &r;
+  }
+  return nullptr;
+}
+
 HttpResponse XapiHandler::Handle(const HttpRequest& original) const {
   try {
-    HttpRequest rewritten;
-    bool alternate = original.method == "POST" && original.params.count("method") > 0;
-    if (alternate) {
-      if (!absl::StartsWith(original.Header("content-type"), "application/x-www-form-urlencoded")) {
-        return Error(400, "alternate request syntax needs Content-Type application/x-www-form-urlencoded");
-      }
-      absl::StatusOr<HttpRequest> r = RewriteAlternateSyntax(original);
+    std::optional<HttpRequest> rewritten;
+    if (original.method == "POST" && original.params.count("method") > 0) {
+      absl::StatusOr<HttpRequest> r = UnwrapAlternateSyntax(original);
       if (!r.ok()) return FromStatus(r.status());
-      if (absl::StartsWith(r->Header("x-experience-api-version"), "2.0")) {
-        return Error(400, "xAPI 2.0 has no alternate request syntax");
-      }
       rewritten = std::move(*r);
     }
-    const HttpRequest& req = alternate ? rewritten : original;
+    const HttpRequest& req = rewritten ? *rewritten : original;
     if (req.body.size() > kMaxBodyBytes) return Error(413, "request body too large");
-    if (req.path == "/about") {
-      if (req.method != "GET" && req.method != "HEAD") return Error(405, "method not allowed");
-      HttpResponse r;
-      r.content_type = "application/json";
-      r.body = R"({"version":["2.0.0","1.0.3"],"extensions":{}})";
-      if (req.method == "HEAD") r.body.clear();
-      r.SetHeader("X-Experience-API-Version", "2.0.0");
-      return r;
-    }
-    // Basic credentials, or (with authentication on) a bearer token.
-    absl::StatusOr<auth::Principal> principal = absl::UnauthenticatedError("Basic authentication required");
-    const std::string& authorization = req.Header("authorization");
-    if (authorizer_ != nullptr && authorizer_->enabled() && absl::StartsWithIgnoreCase(authorization, "bearer ")) {
-      // Invalid tokens share the address's budget with wrong passwords.
-      const std::string& address = req.Header("remote_addr");
-      absl::Status budget = credentials_->CheckAddress(address);
-      principal = budget.ok() ? authorizer_->Authenticate(authorization) : absl::StatusOr<auth::Principal>(budget);
-      if (budget.ok() && !principal.ok()) credentials_->AddressFailed(address);
-    } else {
-      // "remote_addr" is the connection's peer address, set by the HTTP
-      // server over any header of that name the client sent.
-      absl::StatusOr<std::string> user = credentials_->Check(authorization, req.Header("remote_addr"));
-      principal = user.ok() ? absl::StatusOr<auth::Principal>(credentials_->PrincipalOf(*user))
-                            : absl::StatusOr<auth::Principal>(user.status());
-    }
+    // An unknown path is answered 404 once the caller is authorized for it
+    // (and audited), so that the answer tells strangers nothing.
+    const Resource* resource = FindResource(req.path);
+    if (resource != nullptr && resource->serve_public != nullptr) return resource->serve_public(req);
+
+    absl::StatusOr<auth::Principal> principal = Authenticate(req);
     if (!principal.ok()) {
       if (principal.status().code() == absl::StatusCode::kResourceExhausted) {  // password backoff
         HttpResponse r = Error(429, principal.status().message());
@@ -372,10 +132,7 @@ HttpResponse XapiHandler::Handle(const HttpRequest& original) const {
       r.SetHeader("X-Experience-API-Version", default_version_);
       return r;
     }
-    // The role table names resources as "xapi:<METHOD> <path>", documents
-    // as "xapi:* <path>".
-    bool document = req.path == "/activities/state" || req.path == "/activities/profile" ||
-                    req.path == "/agents/profile";
+    const bool document = resource != nullptr && resource->document;
     std::string method = req.method == "HEAD" ? "GET" : req.method;
     std::string operation = absl::StrCat("xapi:", document ? "*" : method, " ", req.path);
     // Without an authorizer every Basic user is trusted (scope "any").
@@ -387,16 +144,7 @@ HttpResponse XapiHandler::Handle(const HttpRequest& original) const {
                            ? Error(429, grant.status().message())
                            : FromStatus(grant.status());
       r.SetHeader("X-Experience-API-Version", default_version_);
-      if (authorizer_ != nullptr && authorizer_->enabled()) {
-        records::AuditEvent e;
-        e.subject = principal->subject;
-        e.role = std::string(auth::RoleName(principal->role));
-        e.operation = operation;
-        e.outcome = absl::StrCat("HTTP ", r.status);
-        e.detail = std::string(grant.status().message().substr(0, 200));
-        absl::Status a = store_->AppendAudit(e);
-        if (!a.ok()) LogError("audit_append_failed", {{"error", std::string(a.message())}});
-      }
+      Audit(*principal, operation, r, /*agent=*/"", grant.status().message().substr(0, 200));
       return r;
     }
     std::string version = req.Header("x-experience-api-version");
@@ -407,40 +155,13 @@ HttpResponse XapiHandler::Handle(const HttpRequest& original) const {
       r.SetHeader("X-Experience-API-Version", default_version_);
       return r;
     }
-    HttpResponse r;
-    if (req.path == "/statements") {
-      r = Statements(*grant, req);
-      r.SetHeader("X-Experience-API-Consistent-Through", NowRfc3339());
-    } else if (req.path == "/activities/state") {
-      r = Documents(*grant, req, DocKind::kState);
-    } else if (req.path == "/activities/profile") {
-      r = Documents(*grant, req, DocKind::kActivityProfile);
-    } else if (req.path == "/agents/profile") {
-      r = Documents(*grant, req, DocKind::kAgentProfile);
-    } else if (req.path == "/agents") {
-      r = Agents(*grant, req);
-    } else if (req.path == "/activities") {
-      r = Activities(req);
-    } else {
-      r = Error(404, absl::StrCat("no resource ", req.path));
-    }
+    HttpResponse r = resource != nullptr ? (this->*resource->serve)(*grant, req)
+                                         : Error(404, absl::StrCat("no resource ", req.path));
     r.SetHeader("X-Experience-API-Version", absl::StartsWith(version, "1.0") ? "1.0.3" : "2.0.0");
     // The audit log (with authentication on): every access to personal data.
-    if (authorizer_ != nullptr && authorizer_->enabled() && req.path != "/activities" &&
-        req.path != "/activities/profile") {
-      records::AuditEvent e;
-      e.subject = principal->subject;
-      e.role = std::string(auth::RoleName(principal->role));
-      std::string agent = req.Param("agent");
-      if (!agent.empty()) {
-        absl::StatusOr<std::string> key = records::LearnerKeyFromAgentJson(agent, "agent");
-        if (key.ok()) e.learner = *key;
-      }
-      e.operation = operation;
-      e.outcome = absl::StrCat("HTTP ", r.status);
-      if (r.status >= 400) e.detail = r.body.substr(0, 200);
-      absl::Status a = store_->AppendAudit(e);
-      if (!a.ok()) LogError("audit_append_failed", {{"error", std::string(a.message())}});
+    if (resource == nullptr || resource->audited) {
+      Audit(*principal, operation, r, req.Param("agent"),
+            r.status >= 400 ? absl::string_view(r.body).substr(0, 200) : absl::string_view());
     }
     return r;
   } catch (const std::exception& e) {
@@ -449,423 +170,49 @@ HttpResponse XapiHandler::Handle(const HttpRequest& original) const {
   }
 }
 
-absl::Status XapiHandler::SaveAttachments(const std::map<std::string, MultipartPart>& parts) const {
-  const int64_t now = absl::ToUnixMicros(absl::Now());
-  for (const auto& [sha, part] : parts) {
-    DocKey key{DocKind::kAttachment, "", "", "", sha};
-    auto ct = part.headers.find("content-type");
-    absl::Status s = documents_->Put(key, ct == part.headers.end() ? "application/octet-stream" : ct->second,
-                                     part.body, WriteCondition{}, now);
-    if (!s.ok()) return s;
+absl::StatusOr<auth::Principal> XapiHandler::Authenticate(const HttpRequest& req) const {
+  const std::string& authorization = req.Header("authorization");
+  if (authorizer_ != nullptr && authorizer_->enabled() && absl::StartsWithIgnoreCase(authorization, "bearer ")) {
+    // Invalid tokens share the address's budget with wrong passwords.
+    const std::string& address = req.Header("remote_addr");
+    absl::Status budget = credentials_->CheckAddress(address);
+    if (!budget.ok()) return budget;
+    absl::StatusOr<auth::Principal> principal = authorizer_->Authenticate(authorization);
+    if (!principal.ok()) credentials_->AddressFailed(address);
+    return principal;
   }
-  return absl::OkStatus();
+  // "remote_addr" is the connection's peer address, set by the HTTP server
+  // over any header of that name the client sent.
+  absl::StatusOr<std::string> user = credentials_->Check(authorization, req.Header("remote_addr"));
+  if (!user.ok()) return user.status();
+  return credentials_->PrincipalOf(*user);
 }
 
-HttpResponse XapiHandler::WithAttachments(HttpResponse r, const std::vector<std::string>& statement_texts) const {
-  std::vector<MultipartPart> parts(1);
-  parts[0].headers["Content-Type"] = "application/json";
-  parts[0].body = std::move(r.body);
-  std::set<std::string> seen;
-  for (const std::string& text : statement_texts) {
-    if (text.find("\"attachments\"") == std::string::npos) continue;
-    nlohmann::json st = nlohmann::json::parse(text, nullptr, false);
-    if (!st.is_object() || !st.contains("attachments")) continue;
-    for (const nlohmann::json& a : st["attachments"]) {
-      if (!a.is_object() || !a.contains("sha2") || !a["sha2"].is_string()) continue;
-      std::string sha = absl::AsciiStrToLower(a["sha2"].get<std::string>());
-      if (!seen.insert(sha).second) continue;
-      absl::StatusOr<Document> d = documents_->Get(DocKey{DocKind::kAttachment, "", "", "", sha});
-      if (!d.ok()) continue;  // fileUrl attachments have no stored content
-      MultipartPart p;
-      p.headers["Content-Type"] = d->content_type;
-      p.headers["Content-Transfer-Encoding"] = "binary";
-      p.headers["X-Experience-API-Hash"] = sha;
-      p.body = std::move(d->content);
-      parts.push_back(std::move(p));
-    }
+void XapiHandler::Audit(const auth::Principal& who, const std::string& operation, const HttpResponse& response,
+                        absl::string_view agent, absl::string_view detail) const {
+  if (authorizer_ == nullptr || !authorizer_->enabled()) return;
+  records::AuditEvent e;
+  e.subject = who.subject;
+  e.role = std::string(auth::RoleName(who.role));
+  if (!agent.empty()) {
+    absl::StatusOr<std::string> key = records::LearnerKeyFromAgentJson(agent, "agent");
+    if (key.ok()) e.learner = *key;
   }
-  r.body = BuildMultipart(parts, &r.content_type);
-  return r;
+  e.operation = operation;
+  e.outcome = absl::StrCat("HTTP ", response.status);
+  e.detail = std::string(detail);
+  absl::Status a = store_->AppendAudit(e);
+  if (!a.ok()) LogError("audit_append_failed", {{"error", std::string(a.message())}});
 }
 
-HttpResponse XapiHandler::Statements(const auth::AccessGrant& grant, const HttpRequest& req) const {
-  if (req.method == "PUT") return PutStatement(grant, req);
-  if (req.method == "POST") return PostStatements(grant, req);
-  if (req.method == "GET") return GetStatements(grant, req, /*head=*/false);
-  if (req.method == "HEAD") return GetStatements(grant, req, /*head=*/true);
-  return Error(405, "method not allowed");
-}
-
-HttpResponse XapiHandler::PutStatement(const auth::AccessGrant& grant, const HttpRequest& req) const {
-  for (const auto& [k, v] : req.params) {
-    if (k != "statementId") return Error(400, absl::StrCat("unknown parameter ", k));
-  }
-  bool found = false;
-  std::string id = req.Param("statementId", &found);
-  if (!found) return Error(400, "statementId parameter is required");
-  absl::StatusOr<records::Uuid> uuid = ParseUuid(id);
-  if (!uuid.ok()) return Error(400, absl::StrCat("statementId: ", uuid.status().message()));
-  std::string json;
-  std::map<std::string, MultipartPart> parts;
-  absl::Status body_ok = SplitRequestBody(req, &json, &parts);
-  if (!body_ok.ok()) return FromStatus(body_ok);
-  bool was_array = false;
-  absl::StatusOr<std::vector<std::string>> texts = SplitStatements(json, &was_array);
-  if (!texts.ok()) return FromStatus(texts.status());
-  if (was_array) return Error(400, "PUT takes a single statement");
-  absl::Status att = CheckAttachments(*texts, parts);
-  if (!att.ok()) return FromStatus(att);
-  absl::StatusOr<ParsedStatement> p = ParseStatement(texts->front());
-  if (!p.ok()) return FromStatus(p.status());
-  if (!p->id_assigned && p->id != *uuid) return Error(400, "statement.id: differs from statementId");
-  if (p->id_assigned) {
-    // Take the id from the parameter: re-parse with it spliced in.
-    nlohmann::ordered_json j = nlohmann::ordered_json::parse(json);
-    nlohmann::ordered_json with_id = {{"id", FormatUuid(*uuid)}};
-    for (auto it = j.begin(); it != j.end(); ++it) with_id[it.key()] = it.value();
-    p = ParseStatement(with_id.dump());
-    if (!p.ok()) return FromStatus(p.status());
-  }
-  absl::Status allowed = records::CheckStatementWrite(grant, *p, "statement");
-  if (allowed.ok()) allowed = records::CheckVoidingWrite(grant, *p, *store_, "statement.object.id");
-  if (!allowed.ok()) return FromStatus(allowed);
-  records::SetIssuer(grant, &*p);
-  std::vector<ParsedStatement> batch;
-  batch.push_back(std::move(*p));
-  absl::Status saved = SaveAttachments(parts);
-  if (!saved.ok()) return FromStatus(saved);
-  absl::StatusOr<std::vector<StoredStatement>> stored = store_->Record(std::move(batch));
-  if (!stored.ok()) return FromStatus(stored.status());
-  HttpResponse r;
-  r.status = 204;
-  return r;
-}
-
-HttpResponse XapiHandler::PostStatements(const auth::AccessGrant& grant, const HttpRequest& req) const {
-  if (!req.params.empty()) return Error(400, absl::StrCat("unknown parameter ", req.params.begin()->first));
-  std::string json;
-  std::map<std::string, MultipartPart> parts;
-  absl::Status body_ok = SplitRequestBody(req, &json, &parts);
-  if (!body_ok.ok()) return FromStatus(body_ok);
-  bool was_array = false;
-  absl::StatusOr<std::vector<std::string>> texts = SplitStatements(json, &was_array);
-  if (!texts.ok()) return FromStatus(texts.status());
-  std::vector<ParsedStatement> batch;
-  std::set<records::Uuid> ids;
-  for (size_t i = 0; i < texts->size(); ++i) {
-    absl::StatusOr<ParsedStatement> p = ParseStatement((*texts)[i]);
-    if (!p.ok()) {
-      return Error(400, was_array ? absl::StrCat("statements[", i, "]: ", p.status().message())
-                                  : std::string(p.status().message()));
-    }
-    if (!ids.insert(p->id).second) {
-      return Error(400, absl::StrCat("statements[", i, "].id: appears twice in the batch"));
-    }
-    absl::Status allowed = records::CheckStatementWrite(grant, *p, absl::StrCat("statements[", i, "]"));
-    if (allowed.ok()) {
-      allowed = records::CheckVoidingWrite(grant, *p, *store_, absl::StrCat("statements[", i, "].object.id"));
-    }
-    if (!allowed.ok()) return FromStatus(allowed);
-    records::SetIssuer(grant, &*p);
-    batch.push_back(std::move(*p));
-  }
-  absl::Status att = CheckAttachments(*texts, parts);
-  if (!att.ok()) return FromStatus(att);
-  absl::Status saved = SaveAttachments(parts);
-  if (!saved.ok()) return FromStatus(saved);
-  absl::StatusOr<std::vector<StoredStatement>> stored = store_->Record(std::move(batch));
-  if (!stored.ok()) return FromStatus(stored.status());
-  nlohmann::json out = nlohmann::json::array();
-  for (const StoredStatement& s : *stored) out.push_back(FormatUuid(s.id));
+HttpResponse XapiHandler::About(const HttpRequest& req) {
+  if (req.method != "GET" && req.method != "HEAD") return Error(405, "method not allowed");
   HttpResponse r;
   r.content_type = "application/json";
-  r.body = out.dump();
+  r.body = R"({"version":["2.0.0","1.0.3"],"extensions":{}})";
+  if (req.method == "HEAD") r.body.clear();
+  r.SetHeader("X-Experience-API-Version", "2.0.0");
   return r;
-}
-
-HttpResponse XapiHandler::GetStatements(const auth::AccessGrant& grant, const HttpRequest& req, bool head) const {
-  static const std::set<std::string> kKnown = {
-      "statementId", "voidedStatementId", "agent", "verb", "activity", "registration", "related_activities",
-      "related_agents", "since", "until", "limit", "format", "attachments", "ascending", "more"};
-  for (const auto& [k, v] : req.params) {
-    if (!kKnown.count(k)) return Error(400, absl::StrCat("unknown parameter ", k));
-  }
-  std::string format = req.Param("format");
-  if (format.empty()) format = "exact";
-  if (format != "exact" && format != "ids" && format != "canonical") {
-    return Error(400, "format: must be ids, exact or canonical");
-  }
-  for (const char* b : {"related_activities", "related_agents", "attachments", "ascending"}) {
-    bool present = false;
-    std::string v = req.Param(b, &present);
-    if (present && v != "true" && v != "false") return Error(400, absl::StrCat(b, ": must be true or false"));
-  }
-  HttpResponse r;
-  r.content_type = "application/json";
-  r.SetHeader("X-Experience-API-Consistent-Through", NowRfc3339());
-
-  bool by_id = false, by_voided = false;
-  std::string id = req.Param("statementId", &by_id);
-  std::string voided_id = req.Param("voidedStatementId", &by_voided);
-  if (by_id || by_voided) {
-    if (by_id && by_voided) return Error(400, "statementId and voidedStatementId are exclusive");
-    for (const auto& [k, v] : req.params) {
-      if (k != "statementId" && k != "voidedStatementId" && k != "format" && k != "attachments") {
-        return Error(400, absl::StrCat(k, ": not allowed with a statement id"));
-      }
-    }
-    absl::StatusOr<records::Uuid> uuid = ParseUuid(by_id ? id : voided_id);
-    if (!uuid.ok()) return Error(400, absl::StrCat(by_id ? "statementId: " : "voidedStatementId: ",
-                                                   uuid.status().message()));
-    absl::StatusOr<StoredStatement> s = store_->Get(*uuid);
-    if (!s.ok()) return FromStatus(s.status());
-    if (!records::CheckStatementRead(grant, s->record, "statementId").ok()) {
-      return Error(404, "no such statement");  // not the caller's: as if absent
-    }
-    bool voided = s->record.Has(RecordFlag::kVoided);
-    if (by_id && voided) return Error(404, "statement is voided; use voidedStatementId");
-    if (by_voided && !voided) return Error(404, "statement is not voided");
-    r.body = Render(*s, format, AcceptLanguages(req.Header("accept-language")));
-    r.SetHeader("Last-Modified", domain::FormatTimestampMicros(static_cast<int64_t>(s->record.stored_seq)));
-    if (IsTrue(req.Param("attachments"))) r = WithAttachments(std::move(r), {s->record.json});
-    if (head) r.body.clear();
-    return r;
-  }
-
-  records::StatementQuery q;
-  std::string agent_json = req.Param("agent");
-  bool related_agents = IsTrue(req.Param("related_agents"));
-  bool related_activities = IsTrue(req.Param("related_activities"));
-  if (!agent_json.empty()) {
-    absl::StatusOr<std::string> key = records::LearnerKeyFromAgentJson(agent_json, "agent");
-    if (!key.ok()) return FromStatus(key.status());
-    if (related_agents) {
-      // Anywhere in the statement: scan with a predicate on the JSON.
-      nlohmann::json agent = nlohmann::json::parse(agent_json, nullptr, false);
-      std::vector<std::string> needles;
-      for (const char* k : {"mbox", "mbox_sha1sum", "openid"}) {
-        if (agent.contains(k)) needles.push_back(nlohmann::json(agent[k]).dump());
-      }
-      if (agent.contains("account")) needles.push_back(agent["account"].value("name", ""));
-      q.extra_filter = [needles](const StatementRecord& rec) {
-        for (const std::string& n : needles) {
-          if (rec.json.find(n) != std::string::npos) return true;
-        }
-        return false;
-      };
-      q.extra_filter_id = absl::StrCat("related_agents:", *key);
-    } else {
-      q.learner = *key;
-    }
-  }
-  std::string verb = req.Param("verb");
-  if (!verb.empty()) {
-    if (!domain::IsAbsoluteIri(verb)) return Error(400, "verb: not an absolute IRI");
-    q.verb = verb;
-  }
-  std::string activity = req.Param("activity");
-  if (!activity.empty()) {
-    if (!domain::IsAbsoluteIri(activity)) return Error(400, "activity: not an absolute IRI");
-    if (related_activities) {
-      std::string needle = nlohmann::json(activity).dump();
-      auto prev = q.extra_filter;
-      q.extra_filter = [needle, prev](const StatementRecord& rec) {
-        return rec.json.find(needle) != std::string::npos && (!prev || prev(rec));
-      };
-      q.extra_filter_id += absl::StrCat(";related_activities:", activity);
-    } else {
-      q.activity = activity;
-    }
-  }
-  // Scope: a learner queries with agent=themself, a teacher with
-  // activity=one of their courses.
-  if (grant.scope() == auth::Scope::kCourses) {
-    absl::Status ok = auth::CheckCourse(grant, vocab::CourseIdFromIri(activity), "activity");
-    if (!ok.ok()) return FromStatus(ok);
-  } else if (grant.scope() != auth::Scope::kAny) {
-    absl::StatusOr<std::string> key = agent_json.empty() ? absl::StatusOr<std::string>(std::string())
-                                                         : records::LearnerKeyFromAgentJson(agent_json, "agent");
-    absl::Status ok = auth::CheckLearner(grant, key.ok() ? *key : std::string(), "agent");
-    if (!ok.ok()) return FromStatus(ok);
-  }
-  std::string registration = req.Param("registration");
-  if (!registration.empty()) {
-    absl::StatusOr<records::Uuid> reg = ParseUuid(registration);
-    if (!reg.ok()) return Error(400, absl::StrCat("registration: ", reg.status().message()));
-    q.registration = *reg;
-  }
-  for (const char* t : {"since", "until"}) {
-    std::string v = req.Param(t);
-    if (v.empty()) continue;
-    absl::StatusOr<int64_t> micros = domain::ParseTimestampMicros(v);
-    if (!micros.ok()) return Error(400, absl::StrCat(t, ": ", micros.status().message()));
-    (std::string(t) == "since" ? q.since_us : q.until_us) = *micros;
-  }
-  std::string limit = req.Param("limit");
-  int n = 0;
-  if (!limit.empty() && (!absl::SimpleAtoi(limit, &n) || n < 0)) {
-    return Error(400, "limit: must be a non-negative integer");
-  }
-  q.page_size = (n == 0 || n > kMaxStatementsPerPage) ? kMaxStatementsPerPage : n;
-  q.ascending = IsTrue(req.Param("ascending"));
-  q.page_token = req.Param("more");
-  // xAPI 2.1.3 "Filter Conditions for StatementRefs".
-  q.include_references = true;
-
-  absl::StatusOr<records::StatementPage> page = store_->List(q);
-  if (!page.ok()) return FromStatus(page.status());
-  std::string body = "{\"statements\":[";
-  std::vector<std::string> languages = AcceptLanguages(req.Header("accept-language"));
-  for (size_t i = 0; i < page->statements.size(); ++i) {
-    if (i) body.push_back(',');
-    body.append(Render(page->statements[i], format, languages));
-  }
-  body.append("],\"more\":");
-  if (page->next_page_token.empty()) {
-    body.append("\"\"");
-  } else {
-    // The more link repeats the query, plus the signed position.
-    std::vector<std::string> parts;
-    for (const auto& [k, v] : req.params) {
-      if (k == "more") continue;
-      parts.push_back(absl::StrCat(k, "=", UrlEncode(v)));
-    }
-    parts.push_back(absl::StrCat("more=", page->next_page_token));
-    body.append(nlohmann::json(absl::StrCat(base_path_, "/statements?", absl::StrJoin(parts, "&"))).dump());
-  }
-  body.append("}");
-  if (!page->statements.empty()) {
-    uint64_t latest = 0;
-    for (const StoredStatement& s : page->statements) latest = std::max(latest, s.record.stored_seq);
-    r.SetHeader("Last-Modified", domain::FormatTimestampMicros(static_cast<int64_t>(latest)));
-  }
-  r.body = std::move(body);
-  if (IsTrue(req.Param("attachments"))) {
-    std::vector<std::string> texts;
-    for (const StoredStatement& st : page->statements) texts.push_back(st.record.json);
-    r = WithAttachments(std::move(r), texts);
-  }
-  if (head) r.body.clear();
-  return r;
-}
-
-namespace {
-
-std::string HttpDate(int64_t micros) {
-  return absl::FormatTime("%a, %d %b %Y %H:%M:%S GMT", absl::FromUnixMicros(micros), absl::UTCTimeZone());
-}
-
-// "\"abc\"", "W/\"abc\"" or "abc" -> "abc".
-std::string Unquote(std::string tag) {
-  if (tag.rfind("W/", 0) == 0) tag = tag.substr(2);
-  if (tag.size() >= 2 && tag.front() == '"' && tag.back() == '"') tag = tag.substr(1, tag.size() - 2);
-  return tag;
-}
-
-}  // namespace
-
-HttpResponse XapiHandler::Documents(const auth::AccessGrant& grant, const HttpRequest& req, DocKind kind) const {
-  const bool state = kind == DocKind::kState;
-  const char* id_param = state ? "stateId" : "profileId";
-  std::set<std::string> known = {id_param, "since"};
-  if (kind != DocKind::kAgentProfile) known.insert("activityId");
-  if (kind != DocKind::kActivityProfile) known.insert("agent");
-  if (state) known.insert("registration");
-  for (const auto& [k, v] : req.params) {
-    if (!known.count(k)) return Error(400, absl::StrCat("unknown parameter ", k));
-  }
-  DocKey key;
-  key.kind = kind;
-  if (kind != DocKind::kAgentProfile) {
-    bool found = false;
-    key.activity = req.Param("activityId", &found);
-    if (!found) return Error(400, "activityId parameter is required");
-    if (!domain::IsAbsoluteIri(key.activity)) return Error(400, "activityId: not an absolute IRI");
-  }
-  if (kind != DocKind::kActivityProfile) {
-    bool found = false;
-    std::string agent = req.Param("agent", &found);
-    if (!found) return Error(400, "agent parameter is required");
-    absl::StatusOr<std::string> learner = records::LearnerKeyFromAgentJson(agent, "agent");
-    if (!learner.ok()) return FromStatus(learner.status());
-    key.learner = *learner;
-    if (grant.scope() != auth::Scope::kNoRecords) {
-      absl::Status ok = auth::CheckLearner(grant, key.learner, "agent");
-      if (!ok.ok()) return FromStatus(ok);
-    }
-  }
-  if (state) {
-    bool found = false;
-    key.registration = req.Param("registration", &found);
-    if (found) {
-      absl::StatusOr<records::Uuid> reg = ParseUuid(key.registration);
-      if (!reg.ok()) return Error(400, absl::StrCat("registration: ", reg.status().message()));
-      key.registration = FormatUuid(*reg);
-    }
-  }
-  bool has_id = false;
-  key.id = req.Param(id_param, &has_id);
-  bool has_since = false;
-  std::string since = req.Param("since", &has_since);
-  std::optional<int64_t> since_us;
-  if (has_since) {
-    if (has_id) return Error(400, absl::StrCat("since: not allowed with ", id_param));
-    absl::StatusOr<int64_t> t = domain::ParseTimestampMicros(since);
-    if (!t.ok()) return Error(400, absl::StrCat("since: ", t.status().message()));
-    since_us = *t;
-  }
-  WriteCondition cond;
-  std::string if_match = req.Header("if-match");
-  if (!if_match.empty()) cond.if_match = Unquote(if_match);
-  cond.if_none_match_star = req.Header("if-none-match") == "*";
-  // xAPI 2.0 requires a precondition to overwrite any document; 1.0.3 only
-  // for profiles, where a PUT always needs one.
-  const bool v1 = absl::StartsWith(req.Header("x-experience-api-version"), "1.0");
-  cond.require_condition_if_exists = !(v1 && state);
-  cond.missing_condition_is_invalid = v1 && !state && req.method == "PUT";
-  const int64_t now = absl::ToUnixMicros(absl::Now());
-  HttpResponse r;
-
-  if (req.method == "GET" || req.method == "HEAD") {
-    if (has_id) {
-      absl::StatusOr<Document> d = documents_->Get(key);
-      if (!d.ok()) return FromStatus(d.status());
-      r.content_type = d->content_type.empty() ? "application/octet-stream" : d->content_type;
-      r.body = req.method == "HEAD" ? "" : d->content;
-      r.SetHeader("ETag", absl::StrCat("\"", d->etag, "\""));
-      r.SetHeader("Last-Modified", HttpDate(d->updated_us));
-      return r;
-    }
-    absl::StatusOr<std::vector<std::string>> ids = documents_->ListIds(key, since_us);
-    if (!ids.ok()) return FromStatus(ids.status());
-    r.content_type = "application/json";
-    r.body = req.method == "HEAD" ? "" : nlohmann::json(*ids).dump();
-    return r;
-  }
-  if (req.method == "PUT" || req.method == "POST") {
-    if (!has_id) return Error(400, absl::StrCat(id_param, " parameter is required"));
-    std::string ct = req.Header("content-type");
-    if (ct.empty()) ct = "application/octet-stream";
-    bool json = absl::StartsWith(ct, "application/json");
-    if (json) {
-      nlohmann::json parsed = nlohmann::json::parse(req.body, nullptr, false);
-      if (parsed.is_discarded()) return Error(400, "document: malformed JSON");
-      if (req.method == "POST" && !parsed.is_object()) return Error(400, "document: POST needs a JSON object");
-    }
-    absl::Status s = req.method == "PUT" ? documents_->Put(key, ct, req.body, cond, now)
-                                         : documents_->Merge(key, ct, req.body, cond, now);
-    if (!s.ok()) return FromStatus(s);
-    r.status = 204;
-    return r;
-  }
-  if (req.method == "DELETE") {
-    if (!has_id && kind != DocKind::kState) return Error(400, absl::StrCat(id_param, " parameter is required"));
-    absl::Status s = documents_->Delete(key, cond);
-    if (!s.ok()) return FromStatus(s);
-    r.status = 204;
-    return r;
-  }
-  return Error(405, "method not allowed");
 }
 
 HttpResponse XapiHandler::Agents(const auth::AccessGrant& grant, const HttpRequest& req) const {
@@ -892,7 +239,7 @@ HttpResponse XapiHandler::Agents(const auth::AccessGrant& grant, const HttpReque
   return r;
 }
 
-HttpResponse XapiHandler::Activities(const HttpRequest& req) const {
+HttpResponse XapiHandler::Activities(const auth::AccessGrant&, const HttpRequest& req) const {
   if (req.method != "GET" && req.method != "HEAD") return Error(405, "method not allowed");
   for (const auto& [k, v] : req.params) {
     if (k != "activityId") return Error(400, absl::StrCat("unknown parameter ", k));

@@ -5,6 +5,13 @@
 //
 // Works on library-neutral HttpRequest/HttpResponse values; the socket side
 // lives in xapi_http_server.h. Thread-safe; owns nothing.
+//
+// Handle() runs every request through one pipeline — alternate syntax, size
+// limit, the dispatch table (one row per resource: statements, state,
+// activity profile, agent profile, agents, activities, about), then
+// authentication, authorization, version, the resource's handler and the
+// audit row — in xapi_handler.cc; the statements resource is in
+// xapi_statements.cc, the document resources in xapi_documents.cc.
 #ifndef LIFELONG_SERVICES_XAPI_XAPI_HANDLER_H_
 #define LIFELONG_SERVICES_XAPI_XAPI_HANDLER_H_
 
@@ -56,19 +63,45 @@ class XapiHandler {
   HttpResponse Handle(const HttpRequest& request) const;
 
  private:
+  // One row of the dispatch table (xapi_handler.cc): a resource path, how it
+  // is named in the role table and audited, and its handler.
+  struct Resource;
+  // The row of `path`; null for a path that is no xAPI resource.
+  static const Resource* FindResource(absl::string_view path);
+  // The caller of `request`: Basic credentials, or (with authentication on)
+  // a bearer token. UNAUTHENTICATED, or RESOURCE_EXHAUSTED while the client
+  // address is backing off after wrong passwords or invalid tokens.
+  absl::StatusOr<auth::Principal> Authenticate(const HttpRequest& request) const;
+  // With authentication on: appends the audit row of `who` calling
+  // `operation` and getting `response` (the learner is taken from `agent`,
+  // xAPI Agent JSON, when it names one). Write failures are logged.
+  void Audit(const auth::Principal& who, const std::string& operation, const HttpResponse& response,
+             absl::string_view agent, absl::string_view detail) const;
+
+  // The resources, one handler each (the rows of the dispatch table).
+  static HttpResponse About(const HttpRequest& request);
+  // xapi_statements.cc.
   HttpResponse Statements(const auth::AccessGrant& grant, const HttpRequest& request) const;
+  // xapi_documents.cc.
+  HttpResponse State(const auth::AccessGrant& grant, const HttpRequest& request) const;
+  HttpResponse ActivityProfile(const auth::AccessGrant& grant, const HttpRequest& request) const;
+  HttpResponse AgentProfile(const auth::AccessGrant& grant, const HttpRequest& request) const;
+  HttpResponse Agents(const auth::AccessGrant& grant, const HttpRequest& request) const;
+  // Public activity metadata: the grant only admitted the caller.
+  HttpResponse Activities(const auth::AccessGrant& grant, const HttpRequest& request) const;
+
+  // Statements by method (xapi_statements.cc).
   HttpResponse PutStatement(const auth::AccessGrant& grant, const HttpRequest& request) const;
   HttpResponse PostStatements(const auth::AccessGrant& grant, const HttpRequest& request) const;
   HttpResponse GetStatements(const auth::AccessGrant& grant, const HttpRequest& request, bool head) const;
-  HttpResponse Documents(const auth::AccessGrant& grant, const HttpRequest& request, DocKind kind) const;
   // Stores attachment parts by hash (content-addressed, so re-sending one is
   // harmless).
   absl::Status SaveAttachments(const std::map<std::string, MultipartPart>& parts) const;
   // Turns a JSON response into multipart/mixed with the stored attachments
   // of `statement_texts` after it.
   HttpResponse WithAttachments(HttpResponse r, const std::vector<std::string>& statement_texts) const;
-  HttpResponse Agents(const auth::AccessGrant& grant, const HttpRequest& request) const;
-  HttpResponse Activities(const HttpRequest& request) const;
+  // The three document resources (xapi_documents.cc).
+  HttpResponse Documents(const auth::AccessGrant& grant, const HttpRequest& request, DocKind kind) const;
 
   records::RecordStore* store_;
   auth::Authorizer* authorizer_;

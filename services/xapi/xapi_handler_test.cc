@@ -7,11 +7,14 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <string>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "services/auth/authorizer.h"
 #include "services/records/test_statements.h"
 
 namespace lifelong::xapi {
@@ -179,6 +182,62 @@ TEST_F(XapiHandlerTest, AlternateRequestSyntaxCarriesHeadersInTheForm) {
   bad_method.params.clear();
   bad_method.params.emplace("method", "PATCH");
   EXPECT_EQ(handler_->Handle(bad_method).status, 400);
+}
+
+// The dispatch table with authentication on: each resource's role-table
+// name (documents as "xapi:* <path>", HEAD as GET) and which calls leave an
+// audit row (personal data and refusals do; /about, /activities and
+// /activities/profile do not; wrong credentials are not a principal).
+TEST_F(XapiHandlerTest, EachResourceIsNamedAndAuditedAsItsRowSays) {
+  auth::AuthOptions ao;
+  ao.enabled = true;
+  ao.token.key = "xapi-handler-test-key-0123456789abcdef";
+  auth::Authorizer authorizer(ao);
+  absl::StatusOr<Credentials> creds = Credentials::Parse("feed:feed-secret role=loader subject=svc-feed\n");
+  ASSERT_TRUE(creds.ok()) << creds.status();
+  Credentials feed = *std::move(creds);
+  XapiHandler handler(store_.get(), docs_.get(), &feed, "/xapi", "2.0.0", &authorizer);
+  auto call = [&](const std::string& method, const std::string& path,
+                  std::vector<std::pair<std::string, std::string>> params, const std::string& password = "feed-secret") {
+    HttpRequest r = Request(method, path);
+    r.headers["authorization"] = Basic("feed:" + password);
+    for (auto& [k, v] : params) r.params.emplace(k, v);
+    if (method == "PUT") {
+      r.headers["content-type"] = "application/json";
+      r.body = R"({"step":1})";
+    }
+    return handler.Handle(r).status;
+  };
+  const std::string agent = R"({"account":{"homePage":"https://id.dongcheng.gov.cn","name":"u1"}})";
+  EXPECT_EQ(call("GET", "/about", {}), 200);
+  EXPECT_EQ(call("GET", "/activities", {{"activityId", "http://a/1"}}), 200);
+  EXPECT_EQ(call("GET", "/activities/profile", {{"activityId", "http://a/1"}}), 200);
+  EXPECT_EQ(call("GET", "/statements", {{"statementId", TestUuid(9)}}, "wrong"), 401);
+  EXPECT_EQ(call("PUT", "/activities/state", {{"activityId", "http://a/1"}, {"agent", agent}, {"stateId", "s1"}}), 204);
+  EXPECT_EQ(call("GET", "/statements", {{"statementId", TestUuid(9)}}), 404);
+  EXPECT_EQ(call("HEAD", "/agents", {{"agent", agent}}), 200);
+  const int unknown = call("GET", "/nothing", {});
+  EXPECT_TRUE(unknown == 403 || unknown == 404) << unknown;
+
+  absl::StatusOr<records::AuditPage> page = store_->ListAudit({.page_size = 100});
+  ASSERT_TRUE(page.ok()) << page.status();
+  std::map<std::string, records::AuditEvent> rows;
+  for (const records::AuditEvent& e : page->events) {
+    EXPECT_EQ(e.subject, "svc-feed");
+    EXPECT_EQ(e.role, "loader");
+    EXPECT_TRUE(rows.emplace(e.operation, e).second) << "two rows for " << e.operation;
+  }
+  EXPECT_EQ(rows.size(), 4u);
+  ASSERT_TRUE(rows.count("xapi:* /activities/state"));
+  EXPECT_EQ(rows["xapi:* /activities/state"].outcome, "HTTP 204");
+  EXPECT_EQ(rows["xapi:* /activities/state"].learner, "u1") << "the learner named by the agent parameter";
+  ASSERT_TRUE(rows.count("xapi:GET /statements"));
+  EXPECT_EQ(rows["xapi:GET /statements"].outcome, "HTTP 404");
+  EXPECT_FALSE(rows["xapi:GET /statements"].detail.empty()) << "failures keep their message";
+  ASSERT_TRUE(rows.count("xapi:GET /agents")) << "HEAD is named as GET";
+  EXPECT_EQ(rows["xapi:GET /agents"].outcome, "HTTP 200");
+  ASSERT_TRUE(rows.count("xapi:GET /nothing"));
+  EXPECT_EQ(rows["xapi:GET /nothing"].outcome, absl::StrCat("HTTP ", unknown));
 }
 
 TEST(RewriteAlternateSyntax, MovesHeaderFieldsContentAndParameters) {

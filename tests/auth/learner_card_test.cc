@@ -5,19 +5,14 @@
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
-#include <cstdlib>
-#include <filesystem>
-#include <fstream>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "proto/lifelong/v1/records.grpc.pb.h"
 #include "services/auth/authorizer.h"
-#include "services/auth/token.h"
-#include "services/common/server.h"
-#include "services/records/record_store.h"
-#include "services/records/records_service.h"
 #include "services/records/test_statements.h"
+#include "tests/testing/records_fixture.h"
+#include "tests/testing/subprocess.h"
 
 namespace lifelong {
 namespace {
@@ -46,26 +41,15 @@ Principal Who(Role role, const std::string& subject) {
 class LearnerCardTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string dir = std::string(std::getenv("TEST_TMPDIR")) + "/" +
-                      ::testing::UnitTest::GetInstance()->current_test_info()->name();
-    std::filesystem::remove_all(dir);
-    std::filesystem::create_directories(dir);
-    auth::AuthOptions o;
-    o.enabled = true;
-    o.token.key = kKey;
-    o.limits.requests_per_second = 1000;
-    o.limits.burst = 1000;
-    authorizer_ = std::make_unique<auth::Authorizer>(o);
-    store_ = std::move(*records::RecordStore::Open(dir + "/records"));
-    records::RecordsService::Options ro;
-    ro.authorizer = authorizer_.get();
-    ro.learner_cards.pbkdf2_iterations = 100;
-    records_ = std::make_unique<records::RecordsService>(store_.get(), ro);
-    auto server = StartGrpcServer(GrpcServerOptions{}, {records_.get()});
+    testing::TestRecordsServerOptions o;
+    o.key = kKey;
+    o.service.learner_cards.pbkdf2_iterations = 100;
+    auto server = testing::TestRecordsServer::Start(
+        testing::FreshTempDir(::testing::UnitTest::GetInstance()->current_test_info()->name()), std::move(o));
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = std::move(*server);
-    rec_ = v1::LearningRecordService::NewStub(
-        grpc::CreateChannel(absl::StrCat("127.0.0.1:", server_->port()), grpc::InsecureChannelCredentials()));
+    authorizer_ = &server_->authorizer();
+    rec_ = &server_->stub();
     // u1 and u2 each have a statement, by the loader.
     for (int i : {1, 2}) {
       v1::RecordStatementRequest req;
@@ -75,15 +59,9 @@ class LearnerCardTest : public ::testing::Test {
     }
   }
 
-  std::unique_ptr<grpc::ClientContext> Ctx(const Principal& p) {
-    auth::TokenOptions o;
-    o.key = kKey;
-    return Bearer(*auth::MintToken(p, absl::Minutes(5), o));
-  }
+  std::unique_ptr<grpc::ClientContext> Ctx(const Principal& p) { return server_->Context(p); }
   static std::unique_ptr<grpc::ClientContext> Bearer(const std::string& token) {
-    auto c = std::make_unique<grpc::ClientContext>();
-    if (!token.empty()) c->AddMetadata("authorization", "Bearer " + token);
-    return c;
+    return testing::TestRecordsServer::BearerContext(token);
   }
 
   grpc::Status Bind(const Principal& as, const std::string& card, const std::string& learner, const std::string& pin,
@@ -107,11 +85,9 @@ class LearnerCardTest : public ::testing::Test {
 
   const Principal operator_ = Who(Role::kOperator, "operator-wang");
   const Principal kiosk_ = Who(Role::kKiosk, "kiosk-hepingli-01");
-  std::unique_ptr<auth::Authorizer> authorizer_;
-  std::unique_ptr<records::RecordStore> store_;
-  std::unique_ptr<records::RecordsService> records_;
-  std::unique_ptr<RunningGrpcServer> server_;
-  std::unique_ptr<v1::LearningRecordService::Stub> rec_;
+  std::unique_ptr<testing::TestRecordsServer> server_;
+  auth::Authorizer* authorizer_ = nullptr;
+  v1::LearningRecordService::Stub* rec_ = nullptr;
 };
 
 TEST_F(LearnerCardTest, CardAndPinGiveAKioskSessionForThatLearnerOnly) {

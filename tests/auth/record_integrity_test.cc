@@ -12,24 +12,18 @@
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
-#include <cstdlib>
-#include <filesystem>
 #include <map>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "proto/lifelong/v1/records.grpc.pb.h"
-#include "services/auth/authorizer.h"
-#include "services/auth/token.h"
-#include "services/common/server.h"
+#include "services/auth/principal.h"
 #include "services/domain/vocabulary.h"
+#include "services/records/key_codec.h"
 #include "services/records/record_store.h"
-#include "services/records/records_service.h"
 #include "services/records/test_statements.h"
-#include "services/xapi/credentials.h"
-#include "services/xapi/document_store.h"
-#include "services/xapi/xapi_handler.h"
-#include "services/xapi/xapi_http_server.h"
+#include "tests/testing/records_fixture.h"
+#include "tests/testing/subprocess.h"
 
 namespace lifelong {
 namespace {
@@ -56,44 +50,19 @@ Principal Learner(const std::string& subject) { return Of(Role::kLearner, subjec
 class RecordIntegrityTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string dir =
-        std::string(std::getenv("TEST_TMPDIR")) + "/" + ::testing::UnitTest::GetInstance()->current_test_info()->name();
-    std::filesystem::remove_all(dir);
-    std::filesystem::create_directories(dir);
-    auth::AuthOptions o;
-    o.enabled = true;
-    o.token.key = kKey;
-    o.limits.requests_per_second = 1000;
-    o.limits.burst = 1000;
-    authorizer_ = std::make_unique<auth::Authorizer>(o);
-    store_ = std::move(*records::RecordStore::Open(dir + "/records"));
-    docs_ = std::move(*xapi::DocumentStore::Open(dir + "/docs"));
-    records::RecordsService::Options ro;
-    ro.authorizer = authorizer_.get();
-    ro.erase_hook = [this](const std::string& l) { return docs_->EraseLearner(l); };
-    records_ = std::make_unique<records::RecordsService>(store_.get(), ro);
-    auto server = StartGrpcServer(GrpcServerOptions{}, {records_.get()});
+    // An xAPI Basic user mapped to learner u000001, and a feed (loader).
+    testing::TestRecordsServerOptions o;
+    o.key = kKey;
+    o.xapi_credentials = "u1app:u1-secret role=learner subject=u000001\nfeed:feed-secret role=loader subject=svc-feed\n";
+    auto server = testing::TestRecordsServer::Start(
+        testing::FreshTempDir(::testing::UnitTest::GetInstance()->current_test_info()->name()), std::move(o));
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = std::move(*server);
-    rec_ = v1::LearningRecordService::NewStub(
-        grpc::CreateChannel(absl::StrCat("127.0.0.1:", server_->port()), grpc::InsecureChannelCredentials()));
-    // An xAPI Basic user mapped to learner u000001, and a feed (loader).
-    credentials_ = std::make_unique<xapi::Credentials>(*xapi::Credentials::Parse(
-        "u1app:u1-secret role=learner subject=u000001\nfeed:feed-secret role=loader subject=svc-feed\n"));
-    handler_ = std::make_unique<xapi::XapiHandler>(store_.get(), docs_.get(), credentials_.get(), "/xapi", "2.0.0",
-                                                   authorizer_.get());
-    xapi::XapiHttpOptions xo;
-    xo.port = 0;
-    http_ = std::move(*xapi::XapiHttpServer::Start(xo, handler_.get()));
+    store_ = &server_->store();
+    rec_ = &server_->stub();
   }
 
-  std::unique_ptr<grpc::ClientContext> Ctx(const Principal& p) {
-    auth::TokenOptions o;
-    o.key = kKey;
-    auto c = std::make_unique<grpc::ClientContext>();
-    c->AddMetadata("authorization", "Bearer " + *auth::MintToken(p, absl::Minutes(5), o));
-    return c;
-  }
+  std::unique_ptr<grpc::ClientContext> Ctx(const Principal& p) { return server_->Context(p); }
 
   grpc::Status Record(const Principal& p, const StatementSpec& spec) {
     v1::RecordStatementRequest req;
@@ -111,7 +80,7 @@ class RecordIntegrityTest : public ::testing::Test {
 
   httplib::Result Xapi(const std::string& method, const std::string& path, const std::string& user,
                        const std::string& pass, const std::string& body) {
-    httplib::Client c("127.0.0.1", http_->port());
+    httplib::Client c("127.0.0.1", server_->xapi_port());
     httplib::Headers h = {{"X-Experience-API-Version", "2.0.0"},
                           {"Authorization", "Basic " + absl::Base64Escape(user + ":" + pass)}};
     if (method == "PUT") return c.Put(path.c_str(), h, body, "application/json");
@@ -140,15 +109,9 @@ class RecordIntegrityTest : public ::testing::Test {
     return out;
   }
 
-  std::unique_ptr<auth::Authorizer> authorizer_;
-  std::unique_ptr<records::RecordStore> store_;
-  std::unique_ptr<xapi::DocumentStore> docs_;
-  std::unique_ptr<records::RecordsService> records_;
-  std::unique_ptr<RunningGrpcServer> server_;
-  std::unique_ptr<v1::LearningRecordService::Stub> rec_;
-  std::unique_ptr<xapi::Credentials> credentials_;
-  std::unique_ptr<xapi::XapiHandler> handler_;
-  std::unique_ptr<xapi::XapiHttpServer> http_;
+  std::unique_ptr<testing::TestRecordsServer> server_;
+  records::RecordStore* store_ = nullptr;
+  v1::LearningRecordService::Stub* rec_ = nullptr;
 };
 
 // The attacks of the issue: learner u000001 records a `passed` with 99

@@ -1,0 +1,337 @@
+#include "services/records/records_server.h"
+
+#include <chrono>
+#include <filesystem>
+#include <limits>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <utility>
+
+#include "absl/strings/cord.h"
+#include "absl/strings/str_cat.h"
+#include "services/common/log.h"
+#include "services/common/metrics.h"
+
+namespace lifelong::records {
+namespace {
+
+constexpr char kServiceName[] = "lifelong.v1.LearningRecordService";
+// The status payload that names the part of Start that failed.
+constexpr char kStartupStepUrl[] = "type.lifelong/records_server.startup_step";
+
+absl::Status Step(absl::string_view step, absl::Status error) {
+  error.SetPayload(kStartupStepUrl, absl::Cord(step));
+  return error;
+}
+
+}  // namespace
+
+std::string RecordsServer::StartupStep(const absl::Status& error) {
+  auto step = error.GetPayload(kStartupStepUrl);  // absl::optional<absl::Cord>
+  return step ? std::string(*step) : std::string("records_start_failed");
+}
+
+absl::StatusOr<std::unique_ptr<RecordsServer>> RecordsServer::Start(RecordsServerOptions options) {
+  std::unique_ptr<RecordsServer> s(new RecordsServer());
+  s->options_ = std::move(options);
+  absl::Status started = s->StartParts();
+  if (!started.ok()) return started;  // the destructor stops what did start
+  return s;
+}
+
+absl::Status RecordsServer::StartParts() {
+  const RecordsServerOptions& o = options_;
+  if (!o.backup_dir.empty()) {
+    if (o.backup_keep < 1) {
+      return Step("backup_config", absl::InvalidArgumentError("backup_keep: must be at least 1"));
+    }
+    if (o.backup_interval < absl::ZeroDuration()) {
+      return Step("backup_config", absl::InvalidArgumentError("backup_interval: must not be negative"));
+    }
+  }
+  if (o.replication) {
+    absl::StatusOr<std::unique_ptr<replication::Replicator>> r = replication::Replicator::Connect(*o.replication);
+    if (!r.ok()) return Step("replication_setup_failed", r.status());
+    replicator_ = std::move(*r);
+  }
+  RecordStoreOptions store_options;
+  store_options.block_cache_bytes = o.block_cache_bytes;
+  store_options.log = replicator_.get();
+  absl::StatusOr<std::unique_ptr<RecordStore>> store = RecordStore::Open(o.data_dir, store_options);
+  if (!store.ok()) return Step("store_open_failed", store.status());
+  store_ = std::move(*store);
+  // A replicated node always has its xAPI document store (the log carries
+  // document writes, which every node applies), opened before applying.
+  if (o.xapi || replicator_) {
+    absl::StatusOr<std::unique_ptr<xapi::DocumentStore>> docs = xapi::DocumentStore::Open(o.xapi_documents_dir);
+    if (!docs.ok()) return Step("xapi_documents_open_failed", docs.status());
+    documents_ = std::move(*docs);
+  }
+  if (replicator_) {
+    documents_->SetLog(replicator_.get());
+    replicator_->SetDocumentStore(documents_.get());
+    replicator_->Start(store_.get());
+  }
+  auth::Authorizer* authorizer = o.service.authorizer;
+  if (o.xapi) {
+    absl::StatusOr<xapi::Credentials> creds = xapi::Credentials::LoadFile(o.xapi->credentials_file);
+    if (!creds.ok()) return Step("xapi_credentials", creds.status());
+    if (authorizer != nullptr && authorizer->enabled()) {
+      // Credentials anyone can read in the repository never open a service
+      // with authentication on (issue #13 item 5).
+      if (absl::Status usable = creds->CheckUsableWithAuthentication(); !usable.ok()) {
+        return Step("xapi_credentials",
+                    absl::Status(usable.code(), absl::StrCat("xAPI credentials ", o.xapi->credentials_file, ": ",
+                                                             usable.message())));
+      }
+    }
+    credentials_ = std::make_unique<xapi::Credentials>(std::move(*creds));
+  }
+  // Single node: the xAPI documents of a learner go with their statements on
+  // erasure, and into backups. Replicated: every node's applier erases them
+  // (replicator.h), and backups hold the record store only.
+  xapi::DocumentStore* local_documents = replicator_ ? nullptr : documents_.get();
+  if (!o.backup_dir.empty()) {
+    BackupManagerOptions bo;
+    bo.backup_dir = o.backup_dir;
+    bo.documents_db = [local_documents]() -> rocksdb::DB* {
+      return local_documents == nullptr ? nullptr : local_documents->rocks_for_backup();
+    };
+    absl::StatusOr<std::unique_ptr<BackupManager>> m = BackupManager::Open(store_.get(), bo);
+    absl::StatusOr<std::unique_ptr<ErasureLedger>> l =
+        m.ok() ? ErasureLedger::Open((std::filesystem::path(o.backup_dir) / kErasureLedgerFile).string())
+               : m.status();
+    if (!l.ok()) {
+      return Step("backup_dir_unusable",
+                  absl::Status(l.status().code(), absl::StrCat(o.backup_dir, ": ", l.status().message())));
+    }
+    backups_ = std::move(*m);
+    ledger_ = std::move(*l);
+  }
+  RecordsService::Options service_options = o.service;
+  service_options.backups = backups_.get();
+  ErasureLedger* ledger = ledger_.get();
+  service_options.erase_hook = [local_documents, ledger](const std::string& learner) -> absl::StatusOr<int64_t> {
+    absl::StatusOr<int64_t> n =
+        local_documents == nullptr ? absl::StatusOr<int64_t>(0) : local_documents->EraseLearner(learner);
+    // After the store's erasure (even when the documents failed: the call
+    // fails and is retried, and the statements are gone already): a restore
+    // of an older backup erases the learner again (backups.h).
+    if (ledger != nullptr) {
+      absl::Status s = ledger->Append(learner, absl::ToUnixMicros(absl::Now()));
+      if (!s.ok()) return s;
+    }
+    return n;
+  };
+  service_ = std::make_unique<RecordsService>(store_.get(), std::move(service_options));
+  if (o.serve_metrics) {
+    if (absl::Status m = RegisterMetrics(); !m.ok()) return Step("metrics_setup_failed", m);
+  }
+
+  GrpcServerOptions grpc_options = o.grpc;
+  grpc_options.health_service_names = {kServiceName};
+  absl::StatusOr<std::unique_ptr<RunningGrpcServer>> grpc = StartGrpcServer(grpc_options, {service_.get()});
+  if (!grpc.ok()) return Step("listen_failed", grpc.status());
+  grpc_ = std::move(*grpc);
+  port_ = grpc_->port();
+  // The xAPI endpoint serves the same store over HTTP.
+  if (o.xapi) {
+    xapi_handler_ = std::make_unique<xapi::XapiHandler>(store_.get(), documents_.get(), credentials_.get(), "/xapi",
+                                                        o.xapi->default_version, authorizer);
+    absl::StatusOr<std::unique_ptr<xapi::XapiHttpServer>> http =
+        xapi::XapiHttpServer::Start(o.xapi->http, xapi_handler_.get());
+    if (!http.ok()) return Step("xapi_listen_failed", http.status());
+    xapi_server_ = std::move(*http);
+    xapi_port_ = xapi_server_->port();
+    LogInfo("xapi_serving", {{"port", xapi_server_->port()}, {"base", "/xapi"}});
+  }
+  grpc_->SetServing(true);
+  serving_ = true;
+  if (o.serve_metrics) StartMetricsServer();
+  StartBackground();
+  return absl::OkStatus();
+}
+
+absl::Status RecordsServer::RegisterMetrics() {
+  // The store's size and write/sync counts, sampled at each scrape.
+  using metrics::MetricType;
+  const RecordStore* stats_store = store_.get();
+  absl::Status observed = metrics::DefaultRegistry().AddCallbacks({
+      {MetricType::kGauge, "lifelong_store_items", "Items in a service's store.",
+       {{"service", "records"}, {"kind", "statements_approx"}},
+       [stats_store] { return double(stats_store->ApproximateStatementCount()); }},
+      {MetricType::kCounter, "lifelong_store_writes_total", "Items written to a service's store since start.",
+       {{"service", "records"}},
+       [stats_store] { return double(stats_store->stats().statements_written); }},
+      {MetricType::kCounter, "lifelong_store_syncs_total",
+       "Synced write groups (WAL fsyncs) of a service's store since start.",
+       {{"service", "records"}},
+       [stats_store] { return double(stats_store->stats().groups_committed); }},
+  });
+  if (observed.ok() && replicator_) {
+    const replication::Replicator* rep = replicator_.get();
+    observed = metrics::DefaultRegistry().AddCallbacks({
+        {MetricType::kGauge, "lifelong_replication_applied_seq",
+         "Sequence of the last replicated-log operation applied to this node's store.", {},
+         [rep] { return double(rep->Status().applied_seq); }},
+        {MetricType::kGauge, "lifelong_replication_lag",
+         "Log operations not yet applied on this node (how stale its reads may be).", {},
+         [rep] { return double(rep->Status().lag); }},
+        {MetricType::kGauge, "lifelong_replication_leader",
+         "1 when this node holds the leader lease and has caught up (accepts writes), else 0.", {},
+         [rep] { return rep->IsLeader() ? 1.0 : 0.0; }},
+        {MetricType::kCounter, "lifelong_replication_leader_changes_total",
+         "Changes of the leader this node has seen since start.", {},
+         [rep] { return double(rep->Status().leader_changes); }},
+    });
+  }
+  if (observed.ok() && backups_) {
+    const BackupManager* b = backups_.get();
+    observed = metrics::DefaultRegistry().AddCallbacks({
+        {MetricType::kGauge, "lifelong_backup_age_seconds",
+         "Seconds since the newest backup started (+Inf: no backup yet).", {},
+         [b] {
+           int64_t last = b->stats().last_success_us;
+           if (last == 0) return std::numeric_limits<double>::infinity();
+           return double(absl::ToUnixMicros(absl::Now()) - last) / 1e6;
+         }},
+        {MetricType::kGauge, "lifelong_backup_last_success_timestamp",
+         "Unix time (seconds) when the newest backup started (0: none).", {},
+         [b] { return double(b->stats().last_success_us) / 1e6; }},
+        {MetricType::kCounter, "lifelong_backups_total", "Backups attempted since start, by outcome.",
+         {{"outcome", "ok"}}, [b] { return double(b->stats().created); }},
+        {MetricType::kCounter, "lifelong_backups_total", "Backups attempted since start, by outcome.",
+         {{"outcome", "error"}}, [b] { return double(b->stats().failed); }},
+    });
+  }
+  return observed;
+}
+
+void RecordsServer::StartMetricsServer() {
+  std::map<std::string, HttpHandler> replication_routes;
+  if (replicator_) {
+    // GET /replication (JSON: node, role, leader, applied_seq, log_last_seq,
+    // lag) and GET /leader (200 "leader" when this node leads and has caught
+    // up, else 503: the load balancer's check).
+    const replication::Replicator* rep = replicator_.get();
+    replication_routes["/replication"] = [rep] {
+      HttpResponse r;
+      r.content_type = "application/json";
+      r.body = rep->StatusJson() + "\n";
+      return r;
+    };
+    replication_routes["/leader"] = [rep] {
+      HttpResponse r;
+      r.status = rep->IsLeader() ? 200 : 503;
+      r.body = rep->IsLeader() ? "leader\n" : "not leader\n";
+      return r;
+    };
+  } else {
+    // A single node: always the one that takes writes.
+    replication_routes["/replication"] = [node = options_.node_id] {
+      HttpResponse r;
+      r.content_type = "application/json";
+      nlohmann::json j = {{"node", node}, {"role", "single"}, {"leader", node},
+                          {"applied_seq", 0}, {"log_last_seq", 0}, {"lag", 0}};
+      r.body = j.dump() + "\n";
+      return r;
+    };
+    replication_routes["/leader"] = [] {
+      HttpResponse r;
+      r.body = "leader\n";
+      return r;
+    };
+  }
+  metrics_server_ = StartMetricsHttpServerOrLog(options_.metrics, &metrics::DefaultRegistry(),
+                                                [this] { return serving_.load(); }, std::move(replication_routes));
+  if (metrics_server_) metrics_port_ = metrics_server_->port();
+}
+
+void RecordsServer::StartBackground() {
+  // "Latest statements of a learner" (kiosks, the app, the recommender) is
+  // the hot read path: read its index into the block cache while serving.
+  if (options_.warm_cache) {
+    warmer_ = std::thread([this] {
+      absl::Time t0 = absl::Now();
+      absl::StatusOr<uint64_t> bytes = store_->WarmLearnerIndex(&stop_warming_);
+      if (!bytes.ok()) {
+        LogError("cache_warm_failed", {{"error", std::string(bytes.status().message())}});
+        return;
+      }
+      LogInfo("cache_warmed", {{"index", "by_learner"},
+                               {"bytes", static_cast<int64_t>(*bytes)},
+                               {"seconds", absl::ToDoubleSeconds(absl::Now() - t0)}});
+    });
+  }
+  // Scheduled backups on their own thread; writers are never blocked.
+  if (backups_ && options_.backup_interval > absl::ZeroDuration()) {
+    BackupSchedulerOptions so;
+    so.interval = options_.backup_interval;
+    so.keep = options_.backup_keep;
+    so.on_result = [](const absl::StatusOr<BackupInfo>& b) {
+      if (b.ok()) {
+        LogInfo("backup_created", {{"backup_id", static_cast<int64_t>(b->id)},
+                                   {"statements", static_cast<int64_t>(b->statements)},
+                                   {"trigger", "schedule"}});
+      } else {
+        LogError("backup_failed", {{"error", std::string(b.status().message())}});
+      }
+    };
+    scheduler_ = std::make_unique<BackupScheduler>(backups_.get(), so);
+    scheduler_->Start();
+    LogInfo("backups_scheduled", {{"backup_dir", options_.backup_dir},
+                                  {"interval", absl::FormatDuration(so.interval)},
+                                  {"keep", so.keep}});
+  }
+}
+
+void RecordsServer::Shutdown() {
+  {
+    absl::MutexLock lock(&mu_);
+    if (shutting_down_) {
+      mu_.Await(absl::Condition(&shut_down_));
+      return;
+    }
+    shutting_down_ = true;
+  }
+  // Hand the lease over first: another node takes writes while this one
+  // finishes the calls in flight (rolling restarts).
+  if (replicator_) replicator_->Resign();
+  if (scheduler_) scheduler_->Stop();  // waits for a backup in progress
+  stop_warming_ = true;
+  if (warmer_.joinable()) warmer_.join();
+  serving_ = false;
+  if (service_) service_->CloseChangeFeed();  // watch streams end now, not at the grace deadline
+  absl::Time t_stop = absl::Now();
+  if (xapi_server_) xapi_server_->Stop();
+  LogInfo("xapi_stopped", {{"seconds", absl::ToDoubleSeconds(absl::Now() - t_stop)}});
+  if (grpc_) {
+    grpc_->Shutdown(std::chrono::milliseconds(absl::ToInt64Milliseconds(options_.shutdown_grace)));
+    LogInfo("grpc_stopped", {{"seconds", absl::ToDoubleSeconds(absl::Now() - t_stop)}});
+  }
+  // Before the store that the metrics callbacks read goes away.
+  if (metrics_server_) metrics_server_->Shutdown();
+  // The applier stops before the stores it writes close.
+  if (replicator_) replicator_->Stop();
+  scheduler_.reset();
+  backups_.reset();
+  xapi_server_.reset();
+  xapi_handler_.reset();
+  grpc_.reset();
+  service_.reset();
+  documents_.reset();
+  store_.reset();  // flush and close
+  ledger_.reset();
+  replicator_.reset();
+  absl::MutexLock lock(&mu_);
+  shut_down_ = true;
+}
+
+void RecordsServer::Wait() {
+  absl::MutexLock lock(&mu_);
+  mu_.Await(absl::Condition(&shut_down_));
+}
+
+RecordsServer::~RecordsServer() { Shutdown(); }
+
+}  // namespace lifelong::records

@@ -1,0 +1,211 @@
+// RecordsServer assembled in-process: gRPC and xAPI over one store, erasure
+// reaching the xAPI documents and the erasure ledger, acknowledged writes
+// surviving Shutdown and a restart, and each misconfiguration refused with
+// the part that failed.
+#include "services/records/records_server.h"
+
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+#include <httplib.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "proto/lifelong/v1/records.grpc.pb.h"
+#include "services/common/health_client.h"
+#include "services/records/test_statements.h"
+
+namespace lifelong::records {
+namespace {
+
+using testing::MakeStatement;
+using testing::TestUuid;
+
+std::string FreshDir(const std::string& name) {
+  std::string d = std::string(std::getenv("TEST_TMPDIR")) + "/" + name;
+  std::filesystem::remove_all(d);
+  std::filesystem::create_directories(d);
+  return d;
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// A whole server under `dir`: gRPC, xAPI and backups, every port 0.
+RecordsServerOptions Options(const std::string& dir) {
+  std::ofstream(dir + "/xapi-credentials.txt") << "lrs:s3cret-for-this-test\n";
+  RecordsServerOptions o;
+  o.data_dir = dir + "/records";
+  o.block_cache_bytes = 8 << 20;
+  o.xapi_documents_dir = dir + "/documents";
+  RecordsXapiOptions x;
+  x.http.port = 0;
+  x.credentials_file = dir + "/xapi-credentials.txt";
+  o.xapi = x;
+  o.backup_dir = dir + "/backups";
+  o.shutdown_grace = absl::Seconds(2);
+  return o;
+}
+
+const char kAgentU1[] =
+    "%7B%22account%22%3A%7B%22homePage%22%3A%22https%3A%2F%2Fid.dongcheng.gov.cn%22%2C%22name%22%3A%22u1%22%7D%7D";
+
+class Client {
+ public:
+  explicit Client(const RecordsServer& s)
+      : stub_(v1::LearningRecordService::NewStub(grpc::CreateChannel(absl::StrCat("127.0.0.1:", s.port()),
+                                                                     grpc::InsecureChannelCredentials()))),
+        http_("127.0.0.1", s.xapi_port()) {}
+
+  grpc::Status Record(int id, const std::string& learner) {
+    grpc::ClientContext c;
+    v1::RecordStatementRequest req;
+    req.set_statement_json(MakeStatement({.id = TestUuid(id), .learner = learner}));
+    v1::Statement out;
+    return stub_->RecordStatement(&c, req, &out);
+  }
+  grpc::Status Erase(const std::string& learner) {
+    grpc::ClientContext c;
+    v1::EraseLearnerRequest req;
+    req.set_learner(learner);
+    v1::EraseLearnerResponse out;
+    return stub_->EraseLearner(&c, req, &out);
+  }
+  int Xapi(const std::string& method, const std::string& path, const std::string& body = "") {
+    httplib::Headers h = {{"X-Experience-API-Version", "2.0.0"},
+                          {"Authorization", "Basic " + absl::Base64Escape("lrs:s3cret-for-this-test")}};
+    httplib::Result r = method == "PUT" ? http_.Put(path.c_str(), h, body, "application/json") : http_.Get(path.c_str(), h);
+    return r ? r->status : -1;
+  }
+
+ private:
+  std::unique_ptr<v1::LearningRecordService::Stub> stub_;
+  httplib::Client http_;
+};
+
+TEST(RecordsServer, ServesOneStoreOverGrpcAndXapiAndKeepsWritesAcrossARestart) {
+  const std::string dir = FreshDir("restart");
+  {
+    absl::StatusOr<std::unique_ptr<RecordsServer>> s = RecordsServer::Start(Options(dir));
+    ASSERT_TRUE(s.ok()) << s.status();
+    EXPECT_GT((*s)->port(), 0);
+    EXPECT_GT((*s)->xapi_port(), 0);
+    EXPECT_EQ((*s)->metrics_port(), -1) << "no /metrics unless asked";
+    auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", (*s)->port()), grpc::InsecureChannelCredentials());
+    EXPECT_EQ(*CheckHealth(channel, "lifelong.v1.LearningRecordService"), HealthState::kServing);
+    Client c(**s);
+    ASSERT_TRUE(c.Record(1, "u1").ok());
+    EXPECT_EQ(c.Xapi("GET", "/xapi/statements?statementId=" + TestUuid(1)), 200) << "written over gRPC, read over xAPI";
+    (*s)->Shutdown();
+    (*s)->Shutdown();  // idempotent
+    (*s)->Wait();      // returns at once after Shutdown
+    EXPECT_FALSE(CheckHealth(channel, "", std::chrono::milliseconds(500)).ok()) << "no longer listening";
+  }
+  // The acknowledged write is in the store the next server opens.
+  absl::StatusOr<std::unique_ptr<RecordsServer>> s = RecordsServer::Start(Options(dir));
+  ASSERT_TRUE(s.ok()) << s.status();
+  Client c(**s);
+  EXPECT_EQ(c.Xapi("GET", "/xapi/statements?statementId=" + TestUuid(1)), 200);
+  EXPECT_TRUE((*s)->store().Get(*ParseUuid(TestUuid(1))).ok());
+}
+
+TEST(RecordsServer, ErasureTakesTheLearnersDocumentsAndIsLedgered) {
+  const std::string dir = FreshDir("erasure");
+  absl::StatusOr<std::unique_ptr<RecordsServer>> s = RecordsServer::Start(Options(dir));
+  ASSERT_TRUE(s.ok()) << s.status();
+  Client c(**s);
+  ASSERT_TRUE(c.Record(1, "u1").ok());
+  const std::string state =
+      absl::StrCat("/xapi/activities/state?activityId=http%3A%2F%2Fa%2F1&stateId=s1&agent=", kAgentU1);
+  ASSERT_EQ(c.Xapi("PUT", state, R"({"step":1})"), 204);
+  ASSERT_EQ(c.Xapi("GET", state), 200);
+  EXPECT_TRUE(ReadFile(dir + "/backups/" + kErasureLedgerFile).empty());
+  ASSERT_TRUE(c.Erase("u1").ok());
+  EXPECT_EQ(c.Xapi("GET", "/xapi/statements?statementId=" + TestUuid(1)), 404);
+  EXPECT_EQ(c.Xapi("GET", state), 404) << "the learner's xAPI state went with their statements";
+  const std::string ledger = ReadFile(dir + "/backups/" + kErasureLedgerFile);
+  EXPECT_EQ(std::count(ledger.begin(), ledger.end(), '\n'), 1) << "one ledger line for the restore to re-apply";
+}
+
+TEST(RecordsServer, WaitReturnsWhenAnotherThreadShutsDown) {
+  absl::StatusOr<std::unique_ptr<RecordsServer>> s = RecordsServer::Start(Options(FreshDir("wait")));
+  ASSERT_TRUE(s.ok()) << s.status();
+  std::thread stopper([&] { (*s)->Shutdown(); });
+  (*s)->Wait();
+  stopper.join();
+}
+
+TEST(RecordsServer, EachMisconfigurationIsRefusedNamingThePart) {
+  const std::string dir = FreshDir("refusals");
+  {
+    RecordsServerOptions o = Options(dir);
+    o.backup_keep = 0;
+    absl::Status s = RecordsServer::Start(std::move(o)).status();
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
+    EXPECT_TRUE(absl::StartsWith(s.message(), "backup_keep:")) << s;
+    EXPECT_EQ(RecordsServer::StartupStep(s), "backup_config");
+  }
+  {
+    RecordsServerOptions o = Options(dir);
+    o.backup_interval = -absl::Seconds(1);
+    absl::Status s = RecordsServer::Start(std::move(o)).status();
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
+    EXPECT_EQ(RecordsServer::StartupStep(s), "backup_config");
+  }
+  {
+    RecordsServerOptions o = Options(dir);
+    std::ofstream(dir + "/not-a-directory") << "x";
+    o.data_dir = dir + "/not-a-directory";
+    absl::Status s = RecordsServer::Start(std::move(o)).status();
+    EXPECT_FALSE(s.ok());
+    EXPECT_EQ(RecordsServer::StartupStep(s), "store_open_failed") << s;
+  }
+  {
+    RecordsServerOptions o = Options(dir);
+    o.xapi->credentials_file = dir + "/missing-credentials.txt";
+    absl::Status s = RecordsServer::Start(std::move(o)).status();
+    EXPECT_FALSE(s.ok());
+    EXPECT_EQ(RecordsServer::StartupStep(s), "xapi_credentials") << s;
+  }
+  {
+    // With authentication on, a password from the repository is refused.
+    std::ofstream(dir + "/published.txt") << "lrs:lifelong-dev\n";
+    auth::AuthOptions ao;
+    ao.enabled = true;
+    ao.token.key = "records-server-test-key-0123456789abcdef";
+    auth::Authorizer authorizer(ao);
+    RecordsServerOptions o = Options(dir);
+    o.service.authorizer = &authorizer;
+    o.xapi->credentials_file = dir + "/published.txt";
+    absl::Status s = RecordsServer::Start(std::move(o)).status();
+    EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition) << s;
+    EXPECT_EQ(RecordsServer::StartupStep(s), "xapi_credentials") << s;
+  }
+  {
+    // A second server on the same store: RocksDB's lock refuses it, and the
+    // first keeps serving.
+    absl::StatusOr<std::unique_ptr<RecordsServer>> first = RecordsServer::Start(Options(dir));
+    ASSERT_TRUE(first.ok()) << first.status();
+    RecordsServerOptions o = Options(dir);
+    o.backup_dir.clear();
+    absl::Status s = RecordsServer::Start(std::move(o)).status();
+    EXPECT_FALSE(s.ok());
+    EXPECT_EQ(RecordsServer::StartupStep(s), "store_open_failed") << s;
+    EXPECT_TRUE(Client(**first).Record(1, "u1").ok());
+  }
+  EXPECT_EQ(RecordsServer::StartupStep(absl::InternalError("elsewhere")), "records_start_failed");
+}
+
+}  // namespace
+}  // namespace lifelong::records

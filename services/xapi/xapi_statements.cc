@@ -1,0 +1,567 @@
+// The xAPI Statements resource: PUT (one statement), POST (one or a batch),
+// GET and HEAD (one by id, or a query with `more` links), with multipart
+// attachments and the ids / exact / canonical formats.
+#include <nlohmann/json.hpp>
+#include <simdjson.h>
+
+#include <set>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "absl/time/clock.h"
+#include "services/domain/iri.h"
+#include "services/domain/vocabulary.h"
+#include "services/domain/xapi_time.h"
+#include "services/records/statement.h"
+#include "services/records/statement_access.h"
+#include "services/xapi/multipart.h"
+#include "services/xapi/xapi_handler.h"
+#include "services/xapi/xapi_response.h"
+
+namespace lifelong::xapi {
+namespace {
+
+using records::FormatUuid;
+using records::ParsedStatement;
+using records::ParseStatement;
+using records::ParseUuid;
+using records::RecordFlag;
+using records::StatementRecord;
+using records::StoredStatement;
+using xapi_internal::Error;
+using xapi_internal::FromStatus;
+using xapi_internal::NowRfc3339;
+
+// Splits a request body holding one statement or an array of statements into
+// statement texts. INVALID_ARGUMENT for anything else.
+absl::StatusOr<std::vector<std::string>> SplitStatements(const std::string& body, bool* was_array) {
+  static thread_local simdjson::dom::parser parser;
+  simdjson::dom::element root;
+  simdjson::error_code err = parser.parse(body.data(), body.size()).get(root);
+  if (err != simdjson::SUCCESS) {
+    return absl::InvalidArgumentError(absl::StrCat("statement: malformed JSON: ", simdjson::error_message(err)));
+  }
+  std::vector<std::string> out;
+  if (root.is_array()) {
+    *was_array = true;
+    simdjson::dom::array arr;
+    if (root.get_array().get(arr) != simdjson::SUCCESS) return absl::InvalidArgumentError("statements: not an array");
+    for (simdjson::dom::element e : arr) out.push_back(simdjson::minify(e));
+    if (out.empty()) return absl::InvalidArgumentError("statements: empty array");
+    return out;
+  }
+  *was_array = false;
+  if (!root.is_object()) return absl::InvalidArgumentError("statement: must be a JSON object or array");
+  out.push_back(body);
+  return out;
+}
+
+// xAPI "ids" format: agents, groups and activities reduced to identifiers.
+void ReduceToIds(nlohmann::json& j) {
+  auto reduce_agent = [](nlohmann::json& a) {
+    if (!a.is_object()) return;
+    nlohmann::json out = nlohmann::json::object();
+    for (const char* k : {"objectType", "mbox", "mbox_sha1sum", "openid", "account"}) {
+      if (a.contains(k)) out[k] = a[k];
+    }
+    if (a.value("objectType", "") == "Group" && a.contains("member") && !a.contains("mbox") &&
+        !a.contains("mbox_sha1sum") && !a.contains("openid") && !a.contains("account")) {
+      out["member"] = nlohmann::json::array();
+      for (auto& m : a["member"]) {
+        nlohmann::json mm = nlohmann::json::object();
+        for (const char* k : {"objectType", "mbox", "mbox_sha1sum", "openid", "account"}) {
+          if (m.contains(k)) mm[k] = m[k];
+        }
+        out["member"].push_back(mm);
+      }
+    }
+    a = out;
+  };
+  if (j.contains("actor")) reduce_agent(j["actor"]);
+  if (j.contains("object")) {
+    nlohmann::json& o = j["object"];
+    std::string type = o.value("objectType", "Activity");
+    if (type == "Activity") {
+      o = {{"id", o["id"]}};
+    } else if (type == "Agent" || type == "Group") {
+      reduce_agent(o);
+    } else if (type == "SubStatement") {
+      ReduceToIds(o);
+    }
+  }
+  if (j.contains("verb")) j["verb"] = {{"id", j["verb"]["id"]}};
+  if (j.contains("authority")) reduce_agent(j["authority"]);
+}
+
+// xAPI "canonical" format: every language map reduced to the one language
+// that best matches the caller's Accept-Language (else its first entry).
+void ReduceLanguageMaps(nlohmann::json& j, const std::vector<std::string>& preferred) {
+  auto reduce = [&](nlohmann::json& map) {
+    if (!map.is_object() || map.size() <= 1) return;
+    for (const std::string& lang : preferred) {
+      for (auto it = map.begin(); it != map.end(); ++it) {
+        if (absl::EqualsIgnoreCase(it.key(), lang) || absl::StartsWithIgnoreCase(it.key(), lang + "-")) {
+          map = nlohmann::json{{it.key(), it.value()}};
+          return;
+        }
+      }
+    }
+    map = nlohmann::json{{map.begin().key(), map.begin().value()}};
+  };
+  auto reduce_definition = [&](nlohmann::json& d) {
+    if (!d.is_object()) return;
+    for (const char* k : {"name", "description"}) {
+      if (d.contains(k)) reduce(d[k]);
+    }
+    for (const char* list : {"choices", "scale", "source", "target", "steps"}) {
+      if (!d.contains(list) || !d[list].is_array()) continue;
+      for (auto& c : d[list]) {
+        if (c.is_object() && c.contains("description")) reduce(c["description"]);
+      }
+    }
+  };
+  if (!j.is_object()) return;
+  if (j.contains("verb") && j["verb"].contains("display")) reduce(j["verb"]["display"]);
+  if (j.contains("object") && j["object"].is_object()) {
+    nlohmann::json& o = j["object"];
+    if (o.contains("definition")) reduce_definition(o["definition"]);
+    if (o.value("objectType", "") == "SubStatement") ReduceLanguageMaps(o, preferred);
+  }
+  if (j.contains("context") && j["context"].is_object() && j["context"].contains("contextActivities")) {
+    for (auto& [kind, list] : j["context"]["contextActivities"].items()) {
+      if (!list.is_array()) continue;
+      for (auto& activity : list) {
+        if (activity.is_object() && activity.contains("definition")) reduce_definition(activity["definition"]);
+      }
+    }
+  }
+  if (j.contains("attachments")) {
+    for (auto& a : j["attachments"]) {
+      for (const char* k : {"display", "description"}) {
+        if (a.contains(k)) reduce(a[k]);
+      }
+    }
+  }
+}
+
+// "zh-CN,zh;q=0.9,en;q=0.8" -> {"zh-CN", "zh", "en"} (in the order given).
+std::vector<std::string> AcceptLanguages(const std::string& header) {
+  std::vector<std::string> out;
+  for (absl::string_view part : absl::StrSplit(header, ',')) {
+    absl::string_view tag = part.substr(0, part.find(';'));
+    tag = absl::StripAsciiWhitespace(tag);
+    if (!tag.empty() && tag != "*") out.emplace_back(tag);
+  }
+  return out;
+}
+
+std::string Render(const StoredStatement& s, const std::string& format,
+                   const std::vector<std::string>& languages = {}) {
+  if (format == "exact") return s.record.json;
+  nlohmann::json j = nlohmann::json::parse(s.record.json, nullptr, false);
+  if (j.is_discarded()) return s.record.json;
+  if (format == "ids") {
+    ReduceToIds(j);
+  } else {
+    ReduceLanguageMaps(j, languages);
+  }
+  return j.dump();
+}
+
+bool IsTrue(const std::string& v) { return v == "true"; }
+
+
+// The statement JSON of a write request, and its attachment parts keyed by
+// their X-Experience-API-Hash. application/json or multipart/mixed only.
+absl::Status SplitRequestBody(const HttpRequest& req, std::string* json,
+                              std::map<std::string, MultipartPart>* attachments) {
+  std::string ct = req.Header("content-type");
+  if (absl::StartsWith(ct, "application/json")) {
+    *json = req.body;
+    return absl::OkStatus();
+  }
+  if (!absl::StartsWith(ct, "multipart/mixed")) {
+    return absl::InvalidArgumentError("Content-Type must be application/json or multipart/mixed");
+  }
+  absl::StatusOr<std::string> boundary = MultipartBoundary(ct);
+  if (!boundary.ok()) return boundary.status();
+  absl::StatusOr<std::vector<MultipartPart>> parts = ParseMultipart(*boundary, req.body);
+  if (!parts.ok()) return parts.status();
+  if (parts->empty()) return absl::InvalidArgumentError("multipart: no parts");
+  auto ct0 = (*parts)[0].headers.find("content-type");
+  if (ct0 == (*parts)[0].headers.end() || !absl::StartsWith(ct0->second, "application/json")) {
+    return absl::InvalidArgumentError("multipart: the first part must be application/json statements");
+  }
+  *json = (*parts)[0].body;
+  for (size_t i = 1; i < parts->size(); ++i) {
+    MultipartPart& p = (*parts)[i];
+    auto hash = p.headers.find("x-experience-api-hash");
+    if (hash == p.headers.end() || hash->second.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat("multipart: part ", i, " has no X-Experience-API-Hash"));
+    }
+    auto enc = p.headers.find("content-transfer-encoding");
+    if (enc != p.headers.end() && enc->second != "binary") {
+      return absl::InvalidArgumentError(absl::StrCat("multipart: part ", i, " must use Content-Transfer-Encoding binary"));
+    }
+    std::string key = absl::AsciiStrToLower(hash->second);
+    (*attachments)[key] = std::move(p);
+  }
+  return absl::OkStatus();
+}
+
+// Checks the statements' attachments against the parts sent: every
+// attachment without fileUrl needs its part, every part an attachment, and
+// signature attachments a valid JWS.
+absl::Status CheckAttachments(const std::vector<std::string>& texts,
+                              const std::map<std::string, MultipartPart>& parts) {
+  std::set<std::string> referenced;
+  for (size_t i = 0; i < texts.size(); ++i) {
+    if (texts[i].find("\"attachments\"") == std::string::npos) continue;
+    nlohmann::json st = nlohmann::json::parse(texts[i], nullptr, false);
+    if (!st.is_object() || !st.contains("attachments") || !st["attachments"].is_array()) continue;
+    for (const nlohmann::json& a : st["attachments"]) {
+      if (!a.is_object() || !a.contains("sha2") || !a["sha2"].is_string()) continue;
+      std::string sha = absl::AsciiStrToLower(a["sha2"].get<std::string>());
+      referenced.insert(sha);
+      auto part = parts.find(sha);
+      bool signature = a.value("usageType", "") == "http://adlnet.gov/expapi/attachments/signature";
+      if (part == parts.end()) {
+        if (!a.contains("fileUrl") || signature) {
+          return absl::InvalidArgumentError(absl::StrCat("statements[", i, "].attachments: no part with sha2 ", sha));
+        }
+        continue;
+      }
+      if (signature) {
+        if (a.value("contentType", "") != "application/octet-stream") {
+          return absl::InvalidArgumentError("signature attachment: contentType must be application/octet-stream");
+        }
+        absl::Status s = CheckStatementSignature(part->second.body, texts[i]);
+        if (!s.ok()) return s;
+      }
+    }
+  }
+  for (const auto& [sha, part] : parts) {
+    if (!referenced.count(sha)) {
+      return absl::InvalidArgumentError(absl::StrCat("multipart: part ", sha, " matches no statement attachment"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status XapiHandler::SaveAttachments(const std::map<std::string, MultipartPart>& parts) const {
+  const int64_t now = absl::ToUnixMicros(absl::Now());
+  for (const auto& [sha, part] : parts) {
+    DocKey key{DocKind::kAttachment, "", "", "", sha};
+    auto ct = part.headers.find("content-type");
+    absl::Status s = documents_->Put(key, ct == part.headers.end() ? "application/octet-stream" : ct->second,
+                                     part.body, WriteCondition{}, now);
+    if (!s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+HttpResponse XapiHandler::WithAttachments(HttpResponse r, const std::vector<std::string>& statement_texts) const {
+  std::vector<MultipartPart> parts(1);
+  parts[0].headers["Content-Type"] = "application/json";
+  parts[0].body = std::move(r.body);
+  std::set<std::string> seen;
+  for (const std::string& text : statement_texts) {
+    if (text.find("\"attachments\"") == std::string::npos) continue;
+    nlohmann::json st = nlohmann::json::parse(text, nullptr, false);
+    if (!st.is_object() || !st.contains("attachments")) continue;
+    for (const nlohmann::json& a : st["attachments"]) {
+      if (!a.is_object() || !a.contains("sha2") || !a["sha2"].is_string()) continue;
+      std::string sha = absl::AsciiStrToLower(a["sha2"].get<std::string>());
+      if (!seen.insert(sha).second) continue;
+      absl::StatusOr<Document> d = documents_->Get(DocKey{DocKind::kAttachment, "", "", "", sha});
+      if (!d.ok()) continue;  // fileUrl attachments have no stored content
+      MultipartPart p;
+      p.headers["Content-Type"] = d->content_type;
+      p.headers["Content-Transfer-Encoding"] = "binary";
+      p.headers["X-Experience-API-Hash"] = sha;
+      p.body = std::move(d->content);
+      parts.push_back(std::move(p));
+    }
+  }
+  r.body = BuildMultipart(parts, &r.content_type);
+  return r;
+}
+
+HttpResponse XapiHandler::Statements(const auth::AccessGrant& grant, const HttpRequest& req) const {
+  HttpResponse r;
+  if (req.method == "PUT") {
+    r = PutStatement(grant, req);
+  } else if (req.method == "POST") {
+    r = PostStatements(grant, req);
+  } else if (req.method == "GET") {
+    r = GetStatements(grant, req, /*head=*/false);
+  } else if (req.method == "HEAD") {
+    r = GetStatements(grant, req, /*head=*/true);
+  } else {
+    r = Error(405, "method not allowed");
+  }
+  r.SetHeader("X-Experience-API-Consistent-Through", NowRfc3339());
+  return r;
+}
+
+HttpResponse XapiHandler::PutStatement(const auth::AccessGrant& grant, const HttpRequest& req) const {
+  for (const auto& [k, v] : req.params) {
+    if (k != "statementId") return Error(400, absl::StrCat("unknown parameter ", k));
+  }
+  bool found = false;
+  std::string id = req.Param("statementId", &found);
+  if (!found) return Error(400, "statementId parameter is required");
+  absl::StatusOr<records::Uuid> uuid = ParseUuid(id);
+  if (!uuid.ok()) return Error(400, absl::StrCat("statementId: ", uuid.status().message()));
+  std::string json;
+  std::map<std::string, MultipartPart> parts;
+  absl::Status body_ok = SplitRequestBody(req, &json, &parts);
+  if (!body_ok.ok()) return FromStatus(body_ok);
+  bool was_array = false;
+  absl::StatusOr<std::vector<std::string>> texts = SplitStatements(json, &was_array);
+  if (!texts.ok()) return FromStatus(texts.status());
+  if (was_array) return Error(400, "PUT takes a single statement");
+  absl::Status att = CheckAttachments(*texts, parts);
+  if (!att.ok()) return FromStatus(att);
+  absl::StatusOr<ParsedStatement> p = ParseStatement(texts->front());
+  if (!p.ok()) return FromStatus(p.status());
+  if (!p->id_assigned && p->id != *uuid) return Error(400, "statement.id: differs from statementId");
+  if (p->id_assigned) {
+    // Take the id from the parameter: re-parse with it spliced in.
+    nlohmann::ordered_json j = nlohmann::ordered_json::parse(json);
+    nlohmann::ordered_json with_id = {{"id", FormatUuid(*uuid)}};
+    for (auto it = j.begin(); it != j.end(); ++it) with_id[it.key()] = it.value();
+    p = ParseStatement(with_id.dump());
+    if (!p.ok()) return FromStatus(p.status());
+  }
+  absl::Status allowed = records::CheckStatementWrite(grant, *p, "statement");
+  if (allowed.ok()) allowed = records::CheckVoidingWrite(grant, *p, *store_, "statement.object.id");
+  if (!allowed.ok()) return FromStatus(allowed);
+  records::SetIssuer(grant, &*p);
+  std::vector<ParsedStatement> batch;
+  batch.push_back(std::move(*p));
+  absl::Status saved = SaveAttachments(parts);
+  if (!saved.ok()) return FromStatus(saved);
+  absl::StatusOr<std::vector<StoredStatement>> stored = store_->Record(std::move(batch));
+  if (!stored.ok()) return FromStatus(stored.status());
+  HttpResponse r;
+  r.status = 204;
+  return r;
+}
+
+HttpResponse XapiHandler::PostStatements(const auth::AccessGrant& grant, const HttpRequest& req) const {
+  if (!req.params.empty()) return Error(400, absl::StrCat("unknown parameter ", req.params.begin()->first));
+  std::string json;
+  std::map<std::string, MultipartPart> parts;
+  absl::Status body_ok = SplitRequestBody(req, &json, &parts);
+  if (!body_ok.ok()) return FromStatus(body_ok);
+  bool was_array = false;
+  absl::StatusOr<std::vector<std::string>> texts = SplitStatements(json, &was_array);
+  if (!texts.ok()) return FromStatus(texts.status());
+  std::vector<ParsedStatement> batch;
+  std::set<records::Uuid> ids;
+  for (size_t i = 0; i < texts->size(); ++i) {
+    absl::StatusOr<ParsedStatement> p = ParseStatement((*texts)[i]);
+    if (!p.ok()) {
+      return Error(400, was_array ? absl::StrCat("statements[", i, "]: ", p.status().message())
+                                  : std::string(p.status().message()));
+    }
+    if (!ids.insert(p->id).second) {
+      return Error(400, absl::StrCat("statements[", i, "].id: appears twice in the batch"));
+    }
+    absl::Status allowed = records::CheckStatementWrite(grant, *p, absl::StrCat("statements[", i, "]"));
+    if (allowed.ok()) {
+      allowed = records::CheckVoidingWrite(grant, *p, *store_, absl::StrCat("statements[", i, "].object.id"));
+    }
+    if (!allowed.ok()) return FromStatus(allowed);
+    records::SetIssuer(grant, &*p);
+    batch.push_back(std::move(*p));
+  }
+  absl::Status att = CheckAttachments(*texts, parts);
+  if (!att.ok()) return FromStatus(att);
+  absl::Status saved = SaveAttachments(parts);
+  if (!saved.ok()) return FromStatus(saved);
+  absl::StatusOr<std::vector<StoredStatement>> stored = store_->Record(std::move(batch));
+  if (!stored.ok()) return FromStatus(stored.status());
+  nlohmann::json out = nlohmann::json::array();
+  for (const StoredStatement& s : *stored) out.push_back(FormatUuid(s.id));
+  HttpResponse r;
+  r.content_type = "application/json";
+  r.body = out.dump();
+  return r;
+}
+
+HttpResponse XapiHandler::GetStatements(const auth::AccessGrant& grant, const HttpRequest& req, bool head) const {
+  static const std::set<std::string> kKnown = {
+      "statementId", "voidedStatementId", "agent", "verb", "activity", "registration", "related_activities",
+      "related_agents", "since", "until", "limit", "format", "attachments", "ascending", "more"};
+  for (const auto& [k, v] : req.params) {
+    if (!kKnown.count(k)) return Error(400, absl::StrCat("unknown parameter ", k));
+  }
+  std::string format = req.Param("format");
+  if (format.empty()) format = "exact";
+  if (format != "exact" && format != "ids" && format != "canonical") {
+    return Error(400, "format: must be ids, exact or canonical");
+  }
+  for (const char* b : {"related_activities", "related_agents", "attachments", "ascending"}) {
+    bool present = false;
+    std::string v = req.Param(b, &present);
+    if (present && v != "true" && v != "false") return Error(400, absl::StrCat(b, ": must be true or false"));
+  }
+  HttpResponse r;
+  r.content_type = "application/json";
+  r.SetHeader("X-Experience-API-Consistent-Through", NowRfc3339());
+
+  bool by_id = false, by_voided = false;
+  std::string id = req.Param("statementId", &by_id);
+  std::string voided_id = req.Param("voidedStatementId", &by_voided);
+  if (by_id || by_voided) {
+    if (by_id && by_voided) return Error(400, "statementId and voidedStatementId are exclusive");
+    for (const auto& [k, v] : req.params) {
+      if (k != "statementId" && k != "voidedStatementId" && k != "format" && k != "attachments") {
+        return Error(400, absl::StrCat(k, ": not allowed with a statement id"));
+      }
+    }
+    absl::StatusOr<records::Uuid> uuid = ParseUuid(by_id ? id : voided_id);
+    if (!uuid.ok()) return Error(400, absl::StrCat(by_id ? "statementId: " : "voidedStatementId: ",
+                                                   uuid.status().message()));
+    absl::StatusOr<StoredStatement> s = store_->Get(*uuid);
+    if (!s.ok()) return FromStatus(s.status());
+    if (!records::CheckStatementRead(grant, s->record, "statementId").ok()) {
+      return Error(404, "no such statement");  // not the caller's: as if absent
+    }
+    bool voided = s->record.Has(RecordFlag::kVoided);
+    if (by_id && voided) return Error(404, "statement is voided; use voidedStatementId");
+    if (by_voided && !voided) return Error(404, "statement is not voided");
+    r.body = Render(*s, format, AcceptLanguages(req.Header("accept-language")));
+    r.SetHeader("Last-Modified", domain::FormatTimestampMicros(static_cast<int64_t>(s->record.stored_seq)));
+    if (IsTrue(req.Param("attachments"))) r = WithAttachments(std::move(r), {s->record.json});
+    if (head) r.body.clear();
+    return r;
+  }
+
+  records::StatementQuery q;
+  std::string agent_json = req.Param("agent");
+  bool related_agents = IsTrue(req.Param("related_agents"));
+  bool related_activities = IsTrue(req.Param("related_activities"));
+  if (!agent_json.empty()) {
+    absl::StatusOr<std::string> key = records::LearnerKeyFromAgentJson(agent_json, "agent");
+    if (!key.ok()) return FromStatus(key.status());
+    if (related_agents) {
+      // Anywhere in the statement: scan with a predicate on the JSON.
+      nlohmann::json agent = nlohmann::json::parse(agent_json, nullptr, false);
+      std::vector<std::string> needles;
+      for (const char* k : {"mbox", "mbox_sha1sum", "openid"}) {
+        if (agent.contains(k)) needles.push_back(nlohmann::json(agent[k]).dump());
+      }
+      if (agent.contains("account")) needles.push_back(agent["account"].value("name", ""));
+      q.extra_filter = [needles](const StatementRecord& rec) {
+        for (const std::string& n : needles) {
+          if (rec.json.find(n) != std::string::npos) return true;
+        }
+        return false;
+      };
+      q.extra_filter_id = absl::StrCat("related_agents:", *key);
+    } else {
+      q.learner = *key;
+    }
+  }
+  std::string verb = req.Param("verb");
+  if (!verb.empty()) {
+    if (!domain::IsAbsoluteIri(verb)) return Error(400, "verb: not an absolute IRI");
+    q.verb = verb;
+  }
+  std::string activity = req.Param("activity");
+  if (!activity.empty()) {
+    if (!domain::IsAbsoluteIri(activity)) return Error(400, "activity: not an absolute IRI");
+    if (related_activities) {
+      std::string needle = nlohmann::json(activity).dump();
+      auto prev = q.extra_filter;
+      q.extra_filter = [needle, prev](const StatementRecord& rec) {
+        return rec.json.find(needle) != std::string::npos && (!prev || prev(rec));
+      };
+      q.extra_filter_id += absl::StrCat(";related_activities:", activity);
+    } else {
+      q.activity = activity;
+    }
+  }
+  // Scope: a learner queries with agent=themself, a teacher with
+  // activity=one of their courses.
+  if (grant.scope() == auth::Scope::kCourses) {
+    absl::Status ok = auth::CheckCourse(grant, vocab::CourseIdFromIri(activity), "activity");
+    if (!ok.ok()) return FromStatus(ok);
+  } else if (grant.scope() != auth::Scope::kAny) {
+    absl::StatusOr<std::string> key = agent_json.empty() ? absl::StatusOr<std::string>(std::string())
+                                                         : records::LearnerKeyFromAgentJson(agent_json, "agent");
+    absl::Status ok = auth::CheckLearner(grant, key.ok() ? *key : std::string(), "agent");
+    if (!ok.ok()) return FromStatus(ok);
+  }
+  std::string registration = req.Param("registration");
+  if (!registration.empty()) {
+    absl::StatusOr<records::Uuid> reg = ParseUuid(registration);
+    if (!reg.ok()) return Error(400, absl::StrCat("registration: ", reg.status().message()));
+    q.registration = *reg;
+  }
+  for (const char* t : {"since", "until"}) {
+    std::string v = req.Param(t);
+    if (v.empty()) continue;
+    absl::StatusOr<int64_t> micros = domain::ParseTimestampMicros(v);
+    if (!micros.ok()) return Error(400, absl::StrCat(t, ": ", micros.status().message()));
+    (std::string(t) == "since" ? q.since_us : q.until_us) = *micros;
+  }
+  std::string limit = req.Param("limit");
+  int n = 0;
+  if (!limit.empty() && (!absl::SimpleAtoi(limit, &n) || n < 0)) {
+    return Error(400, "limit: must be a non-negative integer");
+  }
+  q.page_size = (n == 0 || n > kMaxStatementsPerPage) ? kMaxStatementsPerPage : n;
+  q.ascending = IsTrue(req.Param("ascending"));
+  q.page_token = req.Param("more");
+  // xAPI 2.1.3 "Filter Conditions for StatementRefs".
+  q.include_references = true;
+
+  absl::StatusOr<records::StatementPage> page = store_->List(q);
+  if (!page.ok()) return FromStatus(page.status());
+  std::string body = "{\"statements\":[";
+  std::vector<std::string> languages = AcceptLanguages(req.Header("accept-language"));
+  for (size_t i = 0; i < page->statements.size(); ++i) {
+    if (i) body.push_back(',');
+    body.append(Render(page->statements[i], format, languages));
+  }
+  body.append("],\"more\":");
+  if (page->next_page_token.empty()) {
+    body.append("\"\"");
+  } else {
+    // The more link repeats the query, plus the signed position.
+    std::vector<std::string> parts;
+    for (const auto& [k, v] : req.params) {
+      if (k == "more") continue;
+      parts.push_back(absl::StrCat(k, "=", UrlEncode(v)));
+    }
+    parts.push_back(absl::StrCat("more=", page->next_page_token));
+    body.append(nlohmann::json(absl::StrCat(base_path_, "/statements?", absl::StrJoin(parts, "&"))).dump());
+  }
+  body.append("}");
+  if (!page->statements.empty()) {
+    uint64_t latest = 0;
+    for (const StoredStatement& s : page->statements) latest = std::max(latest, s.record.stored_seq);
+    r.SetHeader("Last-Modified", domain::FormatTimestampMicros(static_cast<int64_t>(latest)));
+  }
+  r.body = std::move(body);
+  if (IsTrue(req.Param("attachments"))) {
+    std::vector<std::string> texts;
+    for (const StoredStatement& st : page->statements) texts.push_back(st.record.json);
+    r = WithAttachments(std::move(r), texts);
+  }
+  if (head) r.body.clear();
+  return r;
+}
+
+}  // namespace lifelong::xapi
