@@ -84,6 +84,13 @@ ABSL_FLAG(std::string, replication_nats_credentials_file, "",
 ABSL_FLAG(std::string, node_id, "records-1", "this node's name in the replication lease and logs");
 ABSL_FLAG(std::string, replication_stream, "LIFELONG_RECORDS", "JetStream stream of the replicated log");
 ABSL_FLAG(int, replicas, 3, "copies JetStream keeps of the log and of the leader lease (1-5)");
+ABSL_FLAG(absl::Duration, replication_trim_interval, absl::Minutes(1),
+          "how often the leader removes from the log what every node has applied and holds in its oldest "
+          "backup (docs/replication.md, \"Log retention\"); 0 = never");
+ABSL_FLAG(absl::Duration, replication_position_interval, absl::Seconds(5),
+          "how often a node reports its applied position and oldest backup for log retention");
+ABSL_FLAG(absl::Duration, replication_forget_node_after, absl::Hours(24 * 7),
+          "a node silent this long no longer holds the log back (when it returns, restore it from a backup)");
 ABSL_FLAG(int64_t, lease_ttl_ms, 3000,
           "leader lease TTL: a dead leader is replaced within about this long");
 
@@ -138,6 +145,17 @@ int main(int argc, char** argv) {
     ro.stream = absl::GetFlag(FLAGS_replication_stream);
     ro.replicas = absl::GetFlag(FLAGS_replicas);
     ro.lease_ttl_ms = absl::GetFlag(FLAGS_lease_ttl_ms);
+    ro.trim_interval = absl::GetFlag(FLAGS_replication_trim_interval);
+    ro.position_interval = absl::GetFlag(FLAGS_replication_position_interval);
+    ro.forget_node_after = absl::GetFlag(FLAGS_replication_forget_node_after);
+    if (ro.trim_interval < absl::ZeroDuration() || ro.position_interval <= absl::ZeroDuration() ||
+        ro.forget_node_after <= absl::ZeroDuration()) {
+      lifelong::LogError("replication_setup_failed",
+                         {{"error", "--replication_trim_interval must not be negative; "
+                                    "--replication_position_interval and --replication_forget_node_after "
+                                    "must be positive"}});
+      return 1;
+    }
     o.replication = std::move(ro);
   }
   o.xapi_documents_dir = absl::GetFlag(FLAGS_xapi_documents_dir);

@@ -1,9 +1,11 @@
 #include "services/records/records_server.h"
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <limits>
 #include <map>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <utility>
 
@@ -11,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "services/common/log.h"
 #include "services/common/metrics.h"
+#include "services/common/status_macros.h"
 
 namespace lifelong::records {
 namespace {
@@ -107,6 +110,16 @@ absl::Status RecordsServer::StartParts() {
     }
     backups_ = std::move(*m);
     ledger_ = std::move(*l);
+    if (replicator_) {
+      // Log retention: the log is kept from this node's oldest backup on.
+      BackupManager* b = backups_.get();
+      replicator_->SetOldestBackupSource([b]() -> absl::StatusOr<std::optional<uint64_t>> {
+        LL_ASSIGN_OR_RETURN(std::vector<BackupInfo> all, b->List());
+        std::optional<uint64_t> oldest;
+        for (const BackupInfo& info : all) oldest = std::min(oldest.value_or(info.applied_seq), info.applied_seq);
+        return oldest;
+      });
+    }
   }
   RecordsService::Options service_options = o.service;
   service_options.backups = backups_.get();

@@ -290,6 +290,8 @@ absl::StatusOr<ReplicationInfo> Cluster::Replication(int n) {
   info.applied_seq = j.value("applied_seq", uint64_t{0});
   info.log_last_seq = j.value("log_last_seq", uint64_t{0});
   info.lag = j.value("lag", int64_t{0});
+  info.trimmed_below = j.value("trimmed_below", uint64_t{0});
+  info.applier_error = j.value("applier_error", std::string());
   return info;
 }
 

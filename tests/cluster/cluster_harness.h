@@ -43,6 +43,8 @@ struct ReplicationInfo {
   uint64_t applied_seq = 0;
   uint64_t log_last_seq = 0;
   int64_t lag = 0;
+  uint64_t trimmed_below = 0;  // the log holds nothing below this (0: never trimmed)
+  std::string applier_error;   // why the node's applier stopped; "" when it runs
 };
 
 struct ClusterOptions {

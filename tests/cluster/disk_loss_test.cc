@@ -11,6 +11,11 @@
 //                             from the backup's position.
 //   AfterAnErasure            as FromTheLogAlone with a learner erased, whose
 //                             statements the log no longer holds.
+//   AfterTheLogIsTrimmed      every node backed up, the leader trims the log
+//                             below the backups; a wiped follower started
+//                             empty must stop and say "restore", never
+//                             apply the trimmed log's rest; restored from a
+//                             backup it equals the others.
 //   FollowerBehindAnErasure   a follower paused (SIGSTOP) far behind the log
 //                             while a learner is erased; resumed, it must
 //                             apply everything after its position. (The
@@ -22,7 +27,9 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <thread>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "ops/store_digest.h"
 #include "services/records/test_statements.h"
@@ -178,6 +185,109 @@ TEST(ClusterDiskLoss, WipedFollowerRebuiltAfterAnErasureEqualsTheOthers) {
   Drill("diskloss-erasure", Rebuild::kFromLog, /*erase=*/true);
 }
 
+void RecordBatch(v1::LearningRecordService::Stub* stub, int first_id, int count, const std::string& learner = "") {
+  v1::RecordStatementsRequest req;
+  for (int i = 0; i < count; ++i) {
+    req.add_statement_json(records::testing::MakeStatement(
+        {.id = records::testing::TestUuid(first_id + i),
+         .learner = learner.empty() ? absl::StrCat("l", (first_id + i) % 17) : learner,
+         .course = absl::StrCat("c", i % 7)}));
+  }
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+  v1::RecordStatementsResponse resp;
+  grpc::Status s = stub->RecordStatements(&ctx, req, &resp);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+}
+
+uint64_t BackUp(Cluster& cluster, int n) {
+  auto stub = v1::LearningRecordService::NewStub(cluster.NodeChannel(n));
+  grpc::ClientContext ctx;
+  v1::Backup backup;
+  grpc::Status s = stub->CreateBackup(&ctx, v1::CreateBackupRequest(), &backup);
+  EXPECT_TRUE(s.ok()) << "records-" << n << ": " << s.error_message();
+  return backup.applied_seq();
+}
+
+TEST(ClusterDiskLoss, AfterTheLogIsTrimmedAWipedFollowerIsRestoredFromABackup) {
+  const std::string dir = testing::FreshTempDir("log-trim");
+  ClusterOptions options;
+  options.extra_node_flags = {"--replication_trim_interval=500ms", "--replication_position_interval=100ms"};
+  absl::StatusOr<std::unique_ptr<Cluster>> cluster_or = Cluster::Start(dir, options);
+  ASSERT_TRUE(cluster_or.ok()) << cluster_or.status();
+  Cluster& cluster = **cluster_or;
+  auto stub = v1::LearningRecordService::NewStub(cluster.Channel());
+  absl::StatusOr<int> leader = cluster.WaitForLeader(std::chrono::seconds(30));
+  ASSERT_TRUE(leader.ok()) << leader.status();
+  const int victim = *leader % Cluster::kNodes + 1;
+  for (int b = 0; b < 20; ++b) RecordBatch(stub.get(), 600000000 + b * 50, 50);
+  ASSERT_TRUE(cluster.WaitConverged(std::chrono::seconds(60)).ok());
+
+  // Two of three nodes backed up: the third still needs the whole log.
+  BackUp(cluster, 1);
+  BackUp(cluster, 2);
+  for (int b = 0; b < 5; ++b) RecordBatch(stub.get(), 610000000 + b * 50, 50);
+  std::this_thread::sleep_for(std::chrono::seconds(2));  // four trim rounds
+  for (int n = 1; n <= Cluster::kNodes; ++n) {
+    absl::StatusOr<ReplicationInfo> info = cluster.Replication(n);
+    ASSERT_TRUE(info.ok()) << info.status();
+    EXPECT_EQ(info->trimmed_below, 0u) << "records-" << n << " reports a trimmed log";
+  }
+
+  // Every node backed up: the leader trims below the oldest backup.
+  const uint64_t oldest = BackUp(cluster, 3);
+  ASSERT_GT(oldest, 1u);
+  for (int b = 0; b < 5; ++b) RecordBatch(stub.get(), 620000000 + b * 50, 50);
+  uint64_t trimmed = 0;
+  for (auto until = Clock::now() + std::chrono::seconds(30); Clock::now() < until && trimmed == 0;) {
+    absl::StatusOr<ReplicationInfo> info = cluster.Replication(*leader);
+    if (info.ok()) trimmed = info->trimmed_below;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_GT(trimmed, 1u) << "the log was not trimmed\n" << cluster.NodeLogTail(*leader);
+  // Nodes 1 and 2 backed up before node 3: the oldest backup of all bounds it.
+  EXPECT_LE(trimmed, oldest + 1);
+
+  // A follower's disk is lost; started empty, it cannot apply a trimmed log.
+  ASSERT_TRUE(cluster.KillNode(victim).ok());
+  std::error_code ec;
+  std::filesystem::remove_all(cluster.DataDir(victim), ec);
+  ASSERT_FALSE(ec) << ec.message();
+  ASSERT_TRUE(cluster.StartNode(victim).ok()) << cluster.NodeLogTail(victim);
+  std::string error;
+  for (auto until = Clock::now() + std::chrono::seconds(30); Clock::now() < until && error.empty();) {
+    absl::StatusOr<ReplicationInfo> info = cluster.Replication(victim);
+    if (info.ok()) error = info->applier_error;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_TRUE(absl::StrContains(error, "trimmed below")) << error;
+  EXPECT_TRUE(absl::StrContains(error, "restore the store from a backup")) << error;
+  {
+    // It serves nothing it half-applied: the statements of the first batches are not there.
+    auto node_stub = v1::LearningRecordService::NewStub(cluster.NodeChannel(victim));
+    absl::StatusOr<std::vector<std::string>> ids = ListLearnerIds(node_stub.get(), "l3");
+    ASSERT_TRUE(ids.ok()) << ids.status();
+    EXPECT_TRUE(ids->empty()) << ids->size() << " statements applied from a trimmed log";
+  }
+  // Writes go on through the leader.
+  for (int b = 0; b < 3; ++b) RecordBatch(stub.get(), 630000000 + b * 50, 50);
+
+  // Restored from the leader's last backup, it catches up from there.
+  ASSERT_TRUE(cluster.KillNode(victim).ok());
+  absl::StatusOr<testing::Subprocess> restore = testing::Subprocess::Start(
+      {testing::RunfilePath("services/cli/lifelong"), "backup", "restore", "latest", "--force",
+       "--data_dir=" + cluster.DataDir(victim), "--backup_dir=" + cluster.DataDir(*leader) + "-backups"},
+      dir + "/restore.log");
+  ASSERT_TRUE(restore.ok()) << restore.status();
+  absl::StatusOr<int> status = restore->Wait(std::chrono::seconds(120));
+  ASSERT_TRUE(status.ok()) << status.status();
+  ASSERT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << "restore failed; log " << dir << "/restore.log";
+  ASSERT_TRUE(cluster.StartNode(victim).ok()) << cluster.NodeLogTail(victim);
+  absl::StatusOr<uint64_t> seq = cluster.WaitConverged(std::chrono::seconds(120));
+  ASSERT_TRUE(seq.ok()) << seq.status() << "\n" << cluster.NodeLogTail(victim);
+  ExpectEqualStores(cluster, dir, *seq, victim);
+}
+
 // A follower that has not read the log for a while (paused) when a learner
 // is erased: once resumed it applies every operation after its position,
 // those before the erasure and those after it.
@@ -191,27 +301,13 @@ TEST(ClusterDiskLoss, FollowerBehindAnErasureAppliesEverythingAfterIt) {
   ASSERT_TRUE(leader.ok()) << leader.status();
   const int lagging = *leader % Cluster::kNodes + 1;
 
-  auto record_batch = [&](int first_id, int count, const std::string& learner) {
-    v1::RecordStatementsRequest req;
-    for (int i = 0; i < count; ++i) {
-      req.add_statement_json(records::testing::MakeStatement(
-          {.id = records::testing::TestUuid(first_id + i),
-           .learner = learner.empty() ? absl::StrCat("l", (first_id + i) % 17) : learner,
-           .course = absl::StrCat("c", i % 7)}));
-    }
-    grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
-    v1::RecordStatementsResponse resp;
-    grpc::Status s = stub->RecordStatements(&ctx, req, &resp);
-    ASSERT_TRUE(s.ok()) << s.error_message();
-  };
-  record_batch(300000000, 5, "erase-me");
+  RecordBatch(stub.get(), 300000000, 5, "erase-me");
   ASSERT_TRUE(cluster.WaitConverged(std::chrono::seconds(60)).ok());
 
   // Several MB of log behind the paused follower: more than a JetStream push
   // consumer sends ahead of a reader that does not read.
   ASSERT_TRUE(cluster.PauseNode(lagging).ok());
-  for (int b = 0; b < 60; ++b) record_batch(400000000 + b * 100, 100, "");
+  for (int b = 0; b < 60; ++b) RecordBatch(stub.get(), 400000000 + b * 100, 100);
   {
     grpc::ClientContext ctx;
     v1::EraseLearnerRequest req;
@@ -221,7 +317,7 @@ TEST(ClusterDiskLoss, FollowerBehindAnErasureAppliesEverythingAfterIt) {
     ASSERT_TRUE(s.ok()) << s.error_message();
     EXPECT_EQ(resp.erased_statements(), 5);
   }
-  for (int b = 0; b < 5; ++b) record_batch(500000000 + b * 100, 100, "");
+  for (int b = 0; b < 5; ++b) RecordBatch(stub.get(), 500000000 + b * 100, 100);
   ASSERT_TRUE(cluster.ResumeNode(lagging).ok());
 
   absl::StatusOr<uint64_t> seq = cluster.WaitConverged(std::chrono::seconds(120));

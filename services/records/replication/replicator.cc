@@ -13,11 +13,13 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "services/common/log.h"
 #include "services/common/status_macros.h"
+#include "services/records/replication/log_retention.h"
 
 namespace lifelong::records::replication {
 namespace {
@@ -97,9 +99,11 @@ struct Replicator::Nats {
   natsOptions* opts = nullptr;
   natsConnection* nc = nullptr;
   jsCtx* js = nullptr;
-  kvStore* kv = nullptr;
+  kvStore* kv = nullptr;      // the leader lease
+  kvStore* log_kv = nullptr;  // positions and the trim point (log_retention.h)
   ~Nats() {
     if (kv != nullptr) kvStore_Destroy(kv);
+    if (log_kv != nullptr) kvStore_Destroy(log_kv);
     if (js != nullptr) jsCtx_Destroy(js);
     if (nc != nullptr) {
       natsConnection_Close(nc);
@@ -248,6 +252,25 @@ absl::Status Replicator::Setup() {
         continue;
       }
     }
+    // The positions bucket: no TTL (a node's last position stays known).
+    if (n.log_kv == nullptr) {
+      s = js_KeyValue(&n.log_kv, n.js, options_.positions_bucket.c_str());
+      if (s == NATS_NOT_FOUND) {
+        kvConfig kc;
+        kvConfig_Init(&kc);
+        kc.Bucket = options_.positions_bucket.c_str();
+        kc.History = 1;
+        kc.StorageType = js_FileStorage;
+        kc.Replicas = options_.replicas;
+        s = js_CreateKeyValue(&n.log_kv, n.js, &kc);
+      }
+      if (s != NATS_OK) {
+        n.log_kv = nullptr;
+        last = Unavailable(absl::StrCat("positions bucket ", options_.positions_bucket), s);
+        absl::SleepFor(absl::Milliseconds(250));
+        continue;
+      }
+    }
     LogInfo("replication_connected", {{"node", options_.node_id},
                                       {"stream", options_.stream},
                                       {"replicas", options_.replicas},
@@ -267,12 +290,19 @@ void Replicator::Start(RecordStore* store) {
   }
   applier_ = std::thread([this] { ApplierLoop(); });
   lease_ = std::thread([this] { LeaseLoop(); });
+  retention_ = std::thread([this] { RetentionLoop(); });
+}
+
+void Replicator::SetOldestBackupSource(OldestBackupSource source) {
+  absl::MutexLock lock(&backup_source_mu_);
+  backup_source_ = std::move(source);
 }
 
 void Replicator::Stop() {
   if (stop_.exchange(true)) return;
   if (applier_.joinable()) applier_.join();
   if (lease_.joinable()) lease_.join();
+  if (retention_.joinable()) retention_.join();
   role_ = kRoleFollower;
   if (leading_ && nats_->kv != nullptr) {
     // Hand over at once instead of after the TTL.
@@ -622,10 +652,137 @@ absl::StatusOr<bool> Replicator::StillInLog(uint64_t seq) const {
   natsMsg* msg = nullptr;
   jsErrCode err = static_cast<jsErrCode>(0);
   natsStatus s = js_GetMsg(&msg, nats_->js, options_.stream.c_str(), seq, nullptr, &err);
-  if (s == NATS_NOT_FOUND) return false;
+  if (s == NATS_NOT_FOUND) {
+    // Erased or deleted: fine. Trimmed: this node cannot catch up from the
+    // log; the applier re-subscribes and says so.
+    LL_ASSIGN_OR_RETURN(uint64_t trimmed, ReadTrimmedBelow());
+    if (seq < trimmed) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("operation ", seq, " was trimmed from the log (it starts at ", trimmed, ")"));
+    }
+    return false;
+  }
   if (s != NATS_OK) return Unavailable("get message", s, err);
   natsMsg_Destroy(msg);
   return true;
+}
+
+absl::StatusOr<uint64_t> Replicator::ReadTrimmedBelow() const {
+  kvEntry* e = nullptr;
+  natsStatus s = kvStore_Get(&e, nats_->log_kv, kTrimmedBelowKey);
+  if (s == NATS_NOT_FOUND) return 0;
+  if (s != NATS_OK) return Unavailable("read the trim point", s);
+  const std::string v = kvEntry_ValueString(e);
+  const bool put = kvEntry_Operation(e) == kvOp_Put;
+  kvEntry_Destroy(e);
+  if (!put) return 0;
+  uint64_t trimmed = 0;
+  if (!absl::SimpleAtoi(v, &trimmed)) {
+    return absl::DataLossError(absl::StrCat(options_.positions_bucket, " ", kTrimmedBelowKey, ": \"", v,
+                                            "\" is not a log sequence"));
+  }
+  return trimmed;
+}
+
+void Replicator::RetentionLoop() {
+  absl::Time next_report = absl::InfinitePast();
+  absl::Time next_trim = absl::Now() + options_.trim_interval;
+  while (!stop_.load()) {
+    const absl::Time now = absl::Now();
+    if (now >= next_report) {
+      next_report = now + options_.position_interval;
+      ReportPosition();
+    }
+    if (options_.trim_interval > absl::ZeroDuration() && now >= next_trim) {
+      next_trim = now + options_.trim_interval;
+      if (role_.load() == kRoleLeader) TrimLog();
+    }
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+}
+
+void Replicator::ReportPosition() {
+  NodePosition p;
+  p.node = options_.node_id;
+  p.applied_seq = store_->AppliedLogSeq();
+  OldestBackupSource source;
+  {
+    absl::MutexLock lock(&backup_source_mu_);
+    source = backup_source_;
+  }
+  if (source) {
+    absl::StatusOr<std::optional<uint64_t>> oldest = source();
+    if (!oldest.ok()) {
+      LogError("replication_position_failed", {{"error", oldest.status().ToString()}});
+      return;  // nothing reported rather than "no backup"
+    }
+    p.oldest_backup_seq = *oldest;
+  }
+  p.updated_us = absl::ToUnixMicros(absl::Now());
+  const std::string key = absl::StrCat(kNodePositionKeyPrefix, options_.node_id);
+  natsStatus s = kvStore_PutString(nullptr, nats_->log_kv, key.c_str(), EncodeNodePosition(p).c_str());
+  if (s != NATS_OK) LogError("replication_position_failed", {{"error", NatsError(s)}});
+  if (absl::StatusOr<uint64_t> trimmed = ReadTrimmedBelow(); trimmed.ok()) trimmed_below_ = *trimmed;
+}
+
+void Replicator::TrimLog() {
+  kvKeysList keys;
+  natsStatus s = kvStore_Keys(&keys, nats_->log_kv, nullptr);
+  if (s == NATS_NOT_FOUND) return;
+  if (s != NATS_OK) {
+    LogError("replication_trim_failed", {{"error", NatsError(s)}});
+    return;
+  }
+  std::vector<NodePosition> nodes;
+  bool complete = true;
+  for (int i = 0; i < keys.Count && complete; ++i) {
+    absl::string_view key = keys.Keys[i];
+    if (!absl::ConsumePrefix(&key, kNodePositionKeyPrefix)) continue;
+    kvEntry* e = nullptr;
+    s = kvStore_Get(&e, nats_->log_kv, keys.Keys[i]);
+    if (s == NATS_NOT_FOUND) continue;
+    if (s != NATS_OK) {
+      LogError("replication_trim_failed", {{"error", NatsError(s)}});
+      complete = false;
+      break;
+    }
+    absl::StatusOr<NodePosition> p = DecodeNodePosition(key, kvEntry_ValueString(e));
+    kvEntry_Destroy(e);
+    if (!p.ok()) {  // in doubt, keep the log
+      LogError("replication_trim_failed", {{"error", p.status().ToString()}});
+      complete = false;
+      break;
+    }
+    nodes.push_back(*p);
+  }
+  kvKeysList_Destroy(&keys);
+  if (!complete) return;
+  const uint64_t keep = FirstSeqToKeep(nodes, absl::ToUnixMicros(absl::Now()), options_.forget_node_after);
+  absl::StatusOr<uint64_t> trimmed = ReadTrimmedBelow();
+  if (!trimmed.ok()) {
+    LogError("replication_trim_failed", {{"error", trimmed.status().ToString()}});
+    return;
+  }
+  if (keep <= std::max<uint64_t>(*trimmed, 1)) return;
+  // The point first: a node behind it then stops (ApplierLoop) instead of
+  // taking the missing operations for erased ones.
+  s = kvStore_PutString(nullptr, nats_->log_kv, kTrimmedBelowKey, absl::StrCat(keep).c_str());
+  if (s != NATS_OK) {
+    LogError("replication_trim_failed", {{"error", NatsError(s)}});
+    return;
+  }
+  trimmed_below_ = keep;
+  jsOptions jo;
+  jsOptions_Init(&jo);
+  jo.Stream.Purge.Sequence = keep;  // everything below; no subject filter (see PurgeErased)
+  jsErrCode err = static_cast<jsErrCode>(0);
+  s = js_PurgeStream(nats_->js, options_.stream.c_str(), &jo, &err);
+  if (s != NATS_OK) {
+    LogError("replication_trim_failed", {{"error", NatsError(s, err)}});
+    return;
+  }
+  LogInfo("replication_log_trimmed", {{"below_seq", static_cast<int64_t>(keep)},
+                                      {"nodes", static_cast<int64_t>(nodes.size())}});
 }
 
 void Replicator::ScrubShared(const std::string& learner, uint64_t erase_seq) {
@@ -718,6 +875,30 @@ struct Delivered {
 void Replicator::ApplierLoop() {
   while (!stop_.load()) {
     const uint64_t from = store_->AppliedLogSeq() + 1;
+    absl::StatusOr<uint64_t> trimmed = ReadTrimmedBelow();
+    if (!trimmed.ok()) {
+      LogError("replication_subscribe_failed", {{"error", trimmed.status().ToString()}});
+      absl::SleepFor(absl::Milliseconds(500));
+      continue;
+    }
+    trimmed_below_ = *trimmed;
+    if (from < *trimmed) {
+      // The operations this store needs next are gone from the log: never
+      // skip them. Only a restore from a backup helps.
+      std::string why = absl::StrCat(
+          "this node's store is at log position ", from - 1, " but the log was trimmed below ", *trimmed,
+          ": restore the store from a backup (lifelong backup restore latest --force --data_dir=<this node's> "
+          "--backup_dir=<any node's backup directory>; docs/replication.md, \"Log retention\") and start "
+          "the node again");
+      LogError("replication_behind_trimmed_log", {{"error", why}});
+      {
+        absl::MutexLock lock(&mu_);
+        applier_error_ = why;
+      }
+      role_ = kRoleFollower;
+      while (!stop_.load()) absl::SleepFor(absl::Milliseconds(200));
+      break;
+    }
     natsSubscription* sub = nullptr;
     jsSubOptions so;
     jsSubOptions_Init(&so);
@@ -926,7 +1107,27 @@ void Replicator::LeaseLoop() {
       continue;
     }
     if (absl::StatusOr<uint64_t> last = ReadLogLastSeq(); last.ok()) log_last_seq_ = *last;
-    if (!connected_.load()) {
+    bool applier_stopped;
+    {
+      absl::MutexLock lock(&mu_);
+      applier_stopped = !applier_error_.empty();
+    }
+    if (applier_stopped) {
+      // A node that cannot apply the log never leads: it gives the lease
+      // back at once rather than hold it without ever taking writes.
+      if (leading_) {
+        kvStore_Delete(kv, key);
+        StepDown("the applier is stopped");
+        SetLeader("");
+      }
+      kvEntry* e = nullptr;
+      if (kvStore_Get(&e, kv, key) == NATS_OK) {
+        std::string holder = kvEntry_ValueString(e);
+        bool put = kvEntry_Operation(e) == kvOp_Put;
+        kvEntry_Destroy(e);
+        SetLeader(put ? holder : "");
+      }
+    } else if (!connected_.load()) {
       StepDown("disconnected from NATS");
     } else if (leading_ && started - last_renewal_ < tick) {
       // Catching up polls faster than the lease needs renewing.
@@ -1058,6 +1259,7 @@ ReplicationStatus Replicator::Status() const {
   st.applied_seq = applied_;
   st.lag = st.log_last_seq > st.applied_seq ? st.log_last_seq - st.applied_seq : 0;
   st.applier_error = applier_error_;
+  st.trimmed_below = trimmed_below_.load();
   return st;
 }
 
@@ -1070,7 +1272,8 @@ std::string Replicator::StatusJson() const {
                       {"log_last_seq", st.log_last_seq},
                       {"lag", st.lag},
                       {"leader_changes", st.leader_changes},
-                      {"connected", st.connected}};
+                      {"connected", st.connected},
+                      {"trimmed_below", st.trimmed_below}};
   if (!st.applier_error.empty()) j["applier_error"] = st.applier_error;
   return j.dump();
 }

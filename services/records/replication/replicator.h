@@ -72,8 +72,10 @@
 #define LIFELONG_SERVICES_RECORDS_REPLICATION_REPLICATOR_H_
 
 #include <atomic>
+#include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -113,6 +115,14 @@ struct ReplicatorOptions {
   // How long Connect retries creating the stream and bucket (a cluster
   // whose members are still starting has no JetStream quorum yet).
   absl::Duration setup_timeout = absl::Seconds(60);
+  // Log retention (log_retention.h; docs/replication.md, "Log retention"):
+  // the bucket where nodes report their positions, how often each reports,
+  // how often the leader removes what every node has applied and backed up
+  // (zero: never), and after how long a silent node stops holding it back.
+  std::string positions_bucket = "LIFELONG_LOG";
+  absl::Duration position_interval = absl::Seconds(5);
+  absl::Duration trim_interval = absl::Minutes(1);
+  absl::Duration forget_node_after = absl::Hours(24 * 7);
 };
 
 // Splits "nats://a:4222,nats://b:4222" into servers. INVALID_ARGUMENT
@@ -136,6 +146,7 @@ struct ReplicationStatus {
   uint64_t leader_changes = 0;
   bool connected = false;
   std::string applier_error;  // why the applier is stopped; "" when it runs
+  uint64_t trimmed_below = 0;  // the log holds no operation below this (0: never trimmed)
 };
 
 class Replicator : public OpLog, public xapi::DocumentLog {
@@ -157,6 +168,11 @@ class Replicator : public OpLog, public xapi::DocumentLog {
   // Call before Start; null: document operations cannot be applied and stop
   // the applier (a node of a cluster always opens its document store).
   void SetDocumentStore(xapi::DocumentStore* documents) { documents_ = documents; }
+  // The log position of the oldest backup this node keeps (nullopt: none),
+  // reported for log retention (log_retention.h). Unset: the node reports
+  // no backup, so the log is never trimmed. Callable at any time.
+  using OldestBackupSource = std::function<absl::StatusOr<std::optional<uint64_t>>()>;
+  void SetOldestBackupSource(OldestBackupSource source);
   // Stops both threads, releases the lease when held (so that another node
   // takes over at once) and closes the connection. Proposals in flight end
   // with UNAVAILABLE. Idempotent.
@@ -226,6 +242,13 @@ class Replicator : public OpLog, public xapi::DocumentLog {
   absl::StatusOr<std::vector<uint64_t>> SequencesOn(const std::string& subject, uint64_t below) const;
   // Whether the stream still holds the message at `seq` (LogCursor).
   absl::StatusOr<bool> StillInLog(uint64_t seq) const;
+  // Log retention: this node's position into the positions bucket; on the
+  // leader, every trim_interval, the log below FirstSeqToKeep removed.
+  void RetentionLoop();
+  void ReportPosition();
+  void TrimLog();
+  // The "trimmed_below" key (0 when absent).
+  absl::StatusOr<uint64_t> ReadTrimmedBelow() const;
   // Leader only, after applying an erasure at `erase_seq`: re-publishes what
   // the shared messages naming `learner` still hold for others (a kRestore
   // operation), then erases those messages from the stream.
@@ -246,6 +269,10 @@ class Replicator : public OpLog, public xapi::DocumentLog {
   std::atomic<int> in_flight_{0};  // proposals between CheckWritable and their answer
   std::thread applier_;
   std::thread lease_;
+  std::thread retention_;
+  std::atomic<uint64_t> trimmed_below_{0};
+  absl::Mutex backup_source_mu_;
+  OldestBackupSource backup_source_ ABSL_GUARDED_BY(backup_source_mu_);
 
   mutable absl::Mutex mu_;
   uint64_t applied_ ABSL_GUARDED_BY(mu_) = 0;
