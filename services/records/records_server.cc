@@ -136,8 +136,9 @@ absl::Status RecordsServer::StartParts() {
   port_ = grpc_->port();
   // The xAPI endpoint serves the same store over HTTP.
   if (o.xapi) {
+    // One audit log for both protocols (one clock, one set of counters).
     xapi_handler_ = std::make_unique<xapi::XapiHandler>(store_.get(), documents_.get(), credentials_.get(), "/xapi",
-                                                        o.xapi->default_version, authorizer);
+                                                        o.xapi->default_version, authorizer, &service_->audit_log());
     absl::StatusOr<std::unique_ptr<xapi::XapiHttpServer>> http =
         xapi::XapiHttpServer::Start(o.xapi->http, xapi_handler_.get());
     if (!http.ok()) return Step("xapi_listen_failed", http.status());
