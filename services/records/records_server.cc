@@ -305,7 +305,7 @@ void RecordsServer::Shutdown() {
   if (service_) service_->CloseChangeFeed();  // watch streams end now, not at the grace deadline
   absl::Time t_stop = absl::Now();
   if (xapi_server_) xapi_server_->Stop();
-  LogInfo("xapi_stopped", {{"seconds", absl::ToDoubleSeconds(absl::Now() - t_stop)}});
+  if (grpc_) LogInfo("xapi_stopped", {{"seconds", absl::ToDoubleSeconds(absl::Now() - t_stop)}});
   if (grpc_) {
     grpc_->Shutdown(std::chrono::milliseconds(absl::ToInt64Milliseconds(options_.shutdown_grace)));
     LogInfo("grpc_stopped", {{"seconds", absl::ToDoubleSeconds(absl::Now() - t_stop)}});
