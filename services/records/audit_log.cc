@@ -122,6 +122,18 @@ void AuditLog::Record(AuditEvent event) {
   for (const AuditEvent& e : rows) Write(e);
 }
 
+void AuditLog::RecordCall(const auth::Principal& who, absl::string_view operation, absl::string_view learner,
+                          absl::string_view outcome, absl::string_view detail) {
+  AuditEvent e;
+  e.subject = who.subject;
+  e.role = std::string(auth::RoleName(who.role));
+  e.learner = std::string(learner);
+  e.operation = std::string(operation);
+  e.outcome = std::string(outcome);
+  e.detail = std::string(detail);
+  Record(std::move(e));
+}
+
 void AuditLog::RecordUnauthenticated(absl::string_view address, absl::string_view operation,
                                      const absl::Status& refusal) {
   AuditEvent e;

@@ -3,7 +3,7 @@
 //
 //  - A call with a verified principal is written with its subject and role,
 //    granted or refused (PERMISSION_DENIED for its role, RESOURCE_EXHAUSTED
-//    for its rate): Record().
+//    for its rate): RecordCall() (gRPC and xAPI calls), Record().
 //  - Refusals that an attacker can repeat without limit are sampled: calls
 //    without a valid credential (one bucket for all of them) and rate-limited
 //    calls (one bucket per principal). In each `window` the first
@@ -18,6 +18,9 @@
 //    callers refuse the rest with RESOURCE_EXHAUSTED. Valid credentials from
 //    the same address are not affected.
 //
+// Rows are stamped with the injected clock (`now`). The record service and
+// its xAPI endpoint write through one AuditLog (records_server.h).
+//
 // Thread-safe. Does not own the store.
 #ifndef LIFELONG_SERVICES_RECORDS_AUDIT_LOG_H_
 #define LIFELONG_SERVICES_RECORDS_AUDIT_LOG_H_
@@ -31,6 +34,7 @@
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "services/auth/principal.h"
 #include "services/records/record_store.h"
 
 namespace lifelong::records {
@@ -59,6 +63,12 @@ class AuditLog {
   // rate-limited refusals (outcome RESOURCE_EXHAUSTED) are sampled per
   // subject and role. Write failures are logged, not returned.
   void Record(AuditEvent event);
+  // Record() of the row of a call by `who` to `operation` (a gRPC method or
+  // "xapi:<METHOD> <path>") about `learner`'s records ("" : several or
+  // none), which ended with `outcome` ("OK", a status code name, "HTTP
+  // 404"); `detail` as given (callers cut error messages to 200 bytes).
+  void RecordCall(const auth::Principal& who, absl::string_view operation, absl::string_view learner,
+                  absl::string_view outcome, absl::string_view detail);
   // A call refused before a principal was verified, from `address` (an IP
   // address, or "" when unknown): sampled, see the file comment.
   void RecordUnauthenticated(absl::string_view address, absl::string_view operation, const absl::Status& refusal);

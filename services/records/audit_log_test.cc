@@ -2,32 +2,20 @@
 
 #include <gtest/gtest.h>
 
-#include <cstdlib>
-#include <filesystem>
-
 #include "absl/strings/match.h"
+#include "tests/testing/test_store.h"
 
 namespace lifelong::records {
 namespace {
 
-std::unique_ptr<RecordStore> FreshStore(const std::string& name) {
-  std::string d = std::string(std::getenv("TEST_TMPDIR")) + "/" + name;
-  std::filesystem::remove_all(d);
-  return std::move(*RecordStore::Open(d));
-}
+using ::lifelong::testing::FakeClock;
+using ::lifelong::testing::FreshStore;
 
 std::vector<AuditEvent> AllRows(RecordStore* store) {
   absl::StatusOr<AuditPage> page = store->ListAudit({.page_size = 1000});
   EXPECT_TRUE(page.ok()) << page.status();
   return page.ok() ? page->events : std::vector<AuditEvent>{};
 }
-
-struct FakeClock {
-  absl::Time now = absl::FromUnixSeconds(1790000000);
-  std::function<absl::Time()> fn() {
-    return [this] { return now; };
-  }
-};
 
 TEST(AuditLog, UnauthenticatedFloodIsSampledAndCounted) {
   auto store = FreshStore("audit_flood");
@@ -133,6 +121,35 @@ TEST(AuditLog, AddressOfPeer) {
   EXPECT_EQ(AddressOfPeer("unix:/tmp/sock"), "unix:/tmp/sock");
   EXPECT_EQ(AddressOfPeer(""), "");
   EXPECT_EQ(AddressOfPeer("ipv6:[::1"), "[::1");
+}
+
+TEST(AuditLog, CallRowsCarryThePrincipalAndTheInjectedTime) {
+  auto store = FreshStore("audit_calls");
+  FakeClock clock;
+  AuditLog log(store.get(), {.now = clock.fn()});
+  auth::Principal teacher;
+  teacher.subject = "teacher-li";
+  teacher.role = auth::Role::kTeacher;
+  log.RecordCall(teacher, "/lifelong.v1.LearningRecordService/GetTranscript", "u000001", "OK", "");
+  clock.now += absl::Seconds(3);
+  log.RecordCall(teacher, "xapi:GET /statements", "", "HTTP 403", "statement: not yours");
+  std::vector<AuditEvent> rows = AllRows(store.get());  // newest first
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[1].time_us, absl::ToUnixMicros(clock.now - absl::Seconds(3))) << "the injected clock, not the store's";
+  EXPECT_EQ(rows[1].subject, "teacher-li");
+  EXPECT_EQ(rows[1].role, "teacher");
+  EXPECT_EQ(rows[1].learner, "u000001");
+  EXPECT_EQ(rows[1].operation, "/lifelong.v1.LearningRecordService/GetTranscript");
+  EXPECT_EQ(rows[1].outcome, "OK");
+  EXPECT_EQ(rows[0].time_us, absl::ToUnixMicros(clock.now));
+  EXPECT_EQ(rows[0].operation, "xapi:GET /statements");
+  EXPECT_EQ(rows[0].outcome, "HTTP 403");
+  EXPECT_EQ(rows[0].detail, "statement: not yours");
+  EXPECT_EQ(log.stats().rows_written, 2u);
+  // Rate refusals of a principal are sampled like Record()'s.
+  for (int i = 0; i < 30; ++i) log.RecordCall(teacher, "xapi:GET /statements", "", "RESOURCE_EXHAUSTED", "slow down");
+  EXPECT_EQ(log.stats().rows_written, 2u + 10u);
+  EXPECT_EQ(log.stats().refusals_sampled_out, 20u);
 }
 
 }  // namespace

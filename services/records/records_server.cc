@@ -149,8 +149,9 @@ absl::Status RecordsServer::StartParts() {
   port_ = grpc_->port();
   // The xAPI endpoint serves the same store over HTTP.
   if (o.xapi) {
+    // One audit log for both protocols (one clock, one set of counters).
     xapi_handler_ = std::make_unique<xapi::XapiHandler>(store_.get(), documents_.get(), credentials_.get(), "/xapi",
-                                                        o.xapi->default_version, authorizer);
+                                                        o.xapi->default_version, authorizer, &service_->audit_log());
     absl::StatusOr<std::unique_ptr<xapi::XapiHttpServer>> http =
         xapi::XapiHttpServer::Start(o.xapi->http, xapi_handler_.get());
     if (!http.ok()) return Step("xapi_listen_failed", http.status());
@@ -317,7 +318,7 @@ void RecordsServer::Shutdown() {
   if (service_) service_->CloseChangeFeed();  // watch streams end now, not at the grace deadline
   absl::Time t_stop = absl::Now();
   if (xapi_server_) xapi_server_->Stop();
-  LogInfo("xapi_stopped", {{"seconds", absl::ToDoubleSeconds(absl::Now() - t_stop)}});
+  if (grpc_) LogInfo("xapi_stopped", {{"seconds", absl::ToDoubleSeconds(absl::Now() - t_stop)}});
   if (grpc_) {
     grpc_->Shutdown(std::chrono::milliseconds(absl::ToInt64Milliseconds(options_.shutdown_grace)));
     LogInfo("grpc_stopped", {{"seconds", absl::ToDoubleSeconds(absl::Now() - t_stop)}});

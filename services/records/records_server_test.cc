@@ -138,6 +138,32 @@ TEST(RecordsServer, ErasureTakesTheLearnersDocumentsAndIsLedgered) {
   EXPECT_EQ(std::count(ledger.begin(), ledger.end(), '\n'), 1) << "one ledger line for the restore to re-apply";
 }
 
+TEST(RecordsServer, GrpcAndXapiCallsAreAuditedThroughOneLog) {
+  const std::string dir = FreshDir("one_audit_log");
+  auth::AuthOptions ao;
+  ao.enabled = true;
+  ao.token.key = "records-server-test-key-0123456789abcdef";
+  auth::Authorizer authorizer(ao);
+  RecordsServerOptions o = Options(dir);
+  o.service.authorizer = &authorizer;
+  std::ofstream(o.xapi->credentials_file) << "lrs:s3cret-for-this-test role=loader subject=svc-feed\n";
+  absl::StatusOr<std::unique_ptr<RecordsServer>> s = RecordsServer::Start(std::move(o));
+  ASSERT_TRUE(s.ok()) << s.status();
+  AuditLog& log = (*s)->service().audit_log();
+  const uint64_t before = log.stats().rows_written;
+  Client c(**s);
+  EXPECT_EQ(c.Xapi("GET", "/xapi/statements?statementId=" + TestUuid(1)), 404);
+  EXPECT_EQ(log.stats().rows_written, before + 1) << "the xAPI row went through the service's AuditLog";
+  EXPECT_EQ(c.Record(1, "u1").error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(log.stats().unauthenticated, 1u);
+  absl::StatusOr<AuditPage> rows = (*s)->store().ListAudit({.page_size = 10});
+  ASSERT_TRUE(rows.ok()) << rows.status();
+  ASSERT_EQ(rows->events.size(), 2u);
+  EXPECT_EQ(rows->events[1].operation, "xapi:GET /statements");
+  EXPECT_EQ(rows->events[1].subject, "svc-feed");
+  EXPECT_EQ(rows->events[0].subject, kUnauthenticatedSubject);
+}
+
 TEST(RecordsServer, WaitReturnsWhenAnotherThreadShutsDown) {
   absl::StatusOr<std::unique_ptr<RecordsServer>> s = RecordsServer::Start(Options(FreshDir("wait")));
   ASSERT_TRUE(s.ok()) << s.status();

@@ -138,13 +138,8 @@ grpc::Status RecordsService::Run(grpc::ServerContext* ctx, absl::string_view met
     }
     grant = auth_->AuthorizePrincipal(*principal, op);
     if (!grant.ok()) {
-      AuditEvent e;
-      e.subject = principal->subject;
-      e.role = std::string(auth::RoleName(principal->role));
-      e.operation = op;
-      e.outcome = std::string(absl::StatusCodeToString(grant.status().code()));
-      e.detail = std::string(grant.status().message().substr(0, 200));
-      audit_->Record(std::move(e));
+      audit_->RecordCall(*principal, op, "", absl::StatusCodeToString(grant.status().code()),
+                         grant.status().message().substr(0, 200));
       return ToGrpcStatus(grant.status());
     }
   }
@@ -158,22 +153,16 @@ grpc::Status RecordsService::Run(grpc::ServerContext* ctx, absl::string_view met
     s = body(*grant, &learner);
   }
   if (audited && auth_->enabled()) {
-    AuditEvent e;
-    e.subject = grant->principal().subject;
-    e.role = std::string(auth::RoleName(grant->principal().role));
-    e.learner = learner;
-    e.operation = op;
-    e.outcome = s.ok() ? "OK" : absl::StatusCodeToString(s.code());
-    e.detail = std::string(s.message().substr(0, 200));
+    std::string detail(s.message().substr(0, 200));
     // The recommender names the end user it reads a history for.
     if (grant->principal().role == auth::Role::kRecommender && ctx != nullptr) {
       auto it = ctx->client_metadata().find("x-lifelong-on-behalf-of");
       if (it != ctx->client_metadata().end()) {
-        e.detail = absl::StrCat("on behalf of ", std::string(it->second.data(), std::min<size_t>(it->second.size(), 200)),
-                                e.detail.empty() ? "" : "; ", e.detail);
+        detail = absl::StrCat("on behalf of ", std::string(it->second.data(), std::min<size_t>(it->second.size(), 200)),
+                              detail.empty() ? "" : "; ", detail);
       }
     }
-    audit_->Record(std::move(e));
+    audit_->RecordCall(grant->principal(), op, learner, s.ok() ? "OK" : absl::StatusCodeToString(s.code()), detail);
   }
   return ToGrpcStatus(s);
 }

@@ -41,6 +41,20 @@ absl::StatusOr<HttpRequest> UnwrapAlternateSyntax(const HttpRequest& original) {
 
 }  // namespace
 
+XapiHandler::XapiHandler(records::RecordStore* store, DocumentStore* documents, const Credentials* credentials,
+                         std::string base_path, std::string default_version, auth::Authorizer* authorizer,
+                         records::AuditLog* audit)
+    : store_(store),
+      authorizer_(authorizer),
+      own_audit_(audit == nullptr ? std::make_unique<records::AuditLog>(store) : nullptr),
+      audit_(audit != nullptr ? audit : own_audit_.get()),
+      documents_(documents),
+      credentials_(credentials),
+      base_path_(std::move(base_path)),
+      default_version_(std::move(default_version)) {}
+
+XapiHandler::~XapiHandler() = default;
+
 absl::StatusOr<HttpRequest> RewriteAlternateSyntax(const HttpRequest& req) {
   // xAPI 1.0.3 "alternate request syntax": POST ?method=PUT|GET|DELETE with
   // headers, parameters and content as form fields.
@@ -191,18 +205,12 @@ absl::StatusOr<auth::Principal> XapiHandler::Authenticate(const HttpRequest& req
 void XapiHandler::Audit(const auth::Principal& who, const std::string& operation, const HttpResponse& response,
                         absl::string_view agent, absl::string_view detail) const {
   if (authorizer_ == nullptr || !authorizer_->enabled()) return;
-  records::AuditEvent e;
-  e.subject = who.subject;
-  e.role = std::string(auth::RoleName(who.role));
+  std::string learner;
   if (!agent.empty()) {
     absl::StatusOr<std::string> key = records::LearnerKeyFromAgentJson(agent, "agent");
-    if (key.ok()) e.learner = *key;
+    if (key.ok()) learner = *std::move(key);
   }
-  e.operation = operation;
-  e.outcome = absl::StrCat("HTTP ", response.status);
-  e.detail = std::string(detail);
-  absl::Status a = store_->AppendAudit(e);
-  if (!a.ok()) LogError("audit_append_failed", {{"error", std::string(a.message())}});
+  audit_->RecordCall(who, operation, learner, absl::StrCat("HTTP ", response.status), detail);
 }
 
 HttpResponse XapiHandler::About(const HttpRequest& req) {

@@ -15,10 +15,12 @@
 #ifndef LIFELONG_SERVICES_XAPI_XAPI_HANDLER_H_
 #define LIFELONG_SERVICES_XAPI_XAPI_HANDLER_H_
 
+#include <memory>
 #include <string>
 
-#include "services/records/record_store.h"
 #include "services/auth/authorizer.h"
+#include "services/records/audit_log.h"
+#include "services/records/record_store.h"
 #include "services/xapi/credentials.h"
 #include "services/xapi/document_store.h"
 #include "services/xapi/multipart.h"
@@ -50,14 +52,14 @@ class XapiHandler {
   // with `authorizer` enabled, Bearer tokens are accepted too and every
   // resource is checked against the role table (auth/permissions.h).
   // `authorizer` may be null (Basic credentials only, every user trusted).
+  //
+  // Audit (with `authorizer` enabled): the rows go to `audit`, the record
+  // service's AuditLog when both serve one store (records_server.h); null:
+  // an AuditLog of the handler's own over `store`. Not owned.
   XapiHandler(records::RecordStore* store, DocumentStore* documents, const Credentials* credentials,
-              std::string base_path, std::string default_version = "2.0.0", auth::Authorizer* authorizer = nullptr)
-      : store_(store),
-        authorizer_(authorizer),
-        documents_(documents),
-        credentials_(credentials),
-        base_path_(std::move(base_path)),
-        default_version_(std::move(default_version)) {}
+              std::string base_path, std::string default_version = "2.0.0", auth::Authorizer* authorizer = nullptr,
+              records::AuditLog* audit = nullptr);
+  ~XapiHandler();
 
   // Answers one request. Never throws; unexpected failures are 500.
   HttpResponse Handle(const HttpRequest& request) const;
@@ -105,6 +107,8 @@ class XapiHandler {
 
   records::RecordStore* store_;
   auth::Authorizer* authorizer_;
+  std::unique_ptr<records::AuditLog> own_audit_;  // when none was given
+  records::AuditLog* audit_;
   DocumentStore* documents_;
   const Credentials* credentials_;
   std::string base_path_;
