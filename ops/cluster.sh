@@ -479,6 +479,10 @@ except ValueError:
 print(f"  {'records-' + n:<10} {pid:<8} {'127.0.0.1:' + port:<16} {d.get('role', '?'):<12} "
       f"{d.get('applied_seq', '?'):<18} {d.get('log_last_seq', '?'):<14} {d.get('lag', '?'):<12} "
       f"{d.get('leader') or '-'}")
+if d.get('trimmed_below'):
+    print(f"  {'':<10} log trimmed below {d['trimmed_below']} (docs/replication.md, \"Log retention\")")
+if d.get('applier_error'):
+    print(f"  {'':<10} APPLIER STOPPED: {d['applier_error']}")
 PY
 }
 

@@ -197,6 +197,10 @@ absl::Status RecordsServer::RegisterMetrics() {
         {MetricType::kCounter, "lifelong_replication_leader_changes_total",
          "Changes of the leader this node has seen since start.", {},
          [rep] { return double(rep->Status().leader_changes); }},
+        {MetricType::kGauge, "lifelong_replication_log_trimmed_below",
+         "The replicated log holds no operation below this sequence (0: never trimmed; docs/replication.md, "
+         "\"Log retention\").", {},
+         [rep] { return double(rep->Status().trimmed_below); }},
     });
   }
   if (observed.ok() && backups_) {
