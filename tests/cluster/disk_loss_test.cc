@@ -71,6 +71,17 @@ void ExpectEqualStores(Cluster& cluster, const std::string& dir, uint64_t seq, i
   EXPECT_GT(digests[0].families["statements"].entries, 0);
 }
 
+// Erases `learner` through `stub`, expecting `statements` erased.
+void EraseLearner(v1::LearningRecordService::Stub* stub, const std::string& learner, int64_t statements) {
+  grpc::ClientContext ctx;
+  v1::EraseLearnerRequest req;
+  req.set_learner(learner);
+  v1::EraseLearnerResponse resp;
+  grpc::Status s = stub->EraseLearner(&ctx, req, &resp);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(resp.erased_statements(), statements);
+}
+
 enum class Rebuild { kFromLog, kFromBackup };
 
 // Runs the drill; `erase` adds a learner erased while the disk is gone.
@@ -122,15 +133,7 @@ void Drill(const std::string& name, Rebuild how, bool erase) {
 
   // Writes (and the erasure) go on while the disk is gone.
   ASSERT_TRUE(writers.WaitForMoreAcks(300, std::chrono::seconds(30)));
-  if (erase) {
-    grpc::ClientContext ctx;
-    v1::EraseLearnerRequest req;
-    req.set_learner("erase-me");
-    v1::EraseLearnerResponse resp;
-    grpc::Status s = stub->EraseLearner(&ctx, req, &resp);
-    ASSERT_TRUE(s.ok()) << s.error_message();
-    EXPECT_EQ(resp.erased_statements(), 5);
-  }
+  if (erase) EraseLearner(stub.get(), "erase-me", 5);
 
   const auto t0 = Clock::now();
   if (how == Rebuild::kFromBackup) {
@@ -308,15 +311,7 @@ TEST(ClusterDiskLoss, FollowerBehindAnErasureAppliesEverythingAfterIt) {
   // consumer sends ahead of a reader that does not read.
   ASSERT_TRUE(cluster.PauseNode(lagging).ok());
   for (int b = 0; b < 60; ++b) RecordBatch(stub.get(), 400000000 + b * 100, 100);
-  {
-    grpc::ClientContext ctx;
-    v1::EraseLearnerRequest req;
-    req.set_learner("erase-me");
-    v1::EraseLearnerResponse resp;
-    grpc::Status s = stub->EraseLearner(&ctx, req, &resp);
-    ASSERT_TRUE(s.ok()) << s.error_message();
-    EXPECT_EQ(resp.erased_statements(), 5);
-  }
+  EraseLearner(stub.get(), "erase-me", 5);
   for (int b = 0; b < 5; ++b) RecordBatch(stub.get(), 500000000 + b * 100, 100);
   ASSERT_TRUE(cluster.ResumeNode(lagging).ok());
 

@@ -146,6 +146,29 @@ absl::StatusOr<std::unique_ptr<Replicator>> Replicator::Connect(ReplicatorOption
   return r;
 }
 
+namespace {
+
+// Opens key-value bucket `name`, creating it (history 1, file storage,
+// `ttl_ns` nanoseconds per entry, 0: none) when absent. *kv stays null on
+// failure.
+natsStatus OpenBucket(jsCtx* js, const std::string& name, int64_t ttl_ns, int replicas, kvStore** kv) {
+  natsStatus s = js_KeyValue(kv, js, name.c_str());
+  if (s == NATS_NOT_FOUND) {
+    kvConfig kc;
+    kvConfig_Init(&kc);
+    kc.Bucket = name.c_str();
+    kc.History = 1;
+    kc.TTL = ttl_ns;  // nanoseconds in libnats 3.4
+    kc.StorageType = js_FileStorage;
+    kc.Replicas = replicas;
+    s = js_CreateKeyValue(kv, js, &kc);
+  }
+  if (s != NATS_OK) *kv = nullptr;
+  return s;
+}
+
+}  // namespace
+
 absl::Status Replicator::Setup() {
   Nats& n = *nats_;
   natsStatus s = natsOptions_Create(&n.opts);
@@ -232,40 +255,19 @@ absl::Status Replicator::Setup() {
       absl::SleepFor(absl::Milliseconds(250));
       continue;
     }
-    // The lease bucket.
+    // The lease bucket (entries expire after the TTL), and the positions
+    // bucket (no TTL: a node's last position stays known).
     if (n.kv == nullptr) {
-      s = js_KeyValue(&n.kv, n.js, options_.lease_bucket.c_str());
-      if (s == NATS_NOT_FOUND) {
-        kvConfig kc;
-        kvConfig_Init(&kc);
-        kc.Bucket = options_.lease_bucket.c_str();
-        kc.History = 1;
-        kc.TTL = options_.lease_ttl_ms * 1000000;  // nanoseconds in libnats 3.4
-        kc.StorageType = js_FileStorage;
-        kc.Replicas = options_.replicas;
-        s = js_CreateKeyValue(&n.kv, n.js, &kc);
-      }
+      s = OpenBucket(n.js, options_.lease_bucket, options_.lease_ttl_ms * 1000000, options_.replicas, &n.kv);
       if (s != NATS_OK) {
-        n.kv = nullptr;
         last = Unavailable(absl::StrCat("lease bucket ", options_.lease_bucket), s);
         absl::SleepFor(absl::Milliseconds(250));
         continue;
       }
     }
-    // The positions bucket: no TTL (a node's last position stays known).
     if (n.log_kv == nullptr) {
-      s = js_KeyValue(&n.log_kv, n.js, options_.positions_bucket.c_str());
-      if (s == NATS_NOT_FOUND) {
-        kvConfig kc;
-        kvConfig_Init(&kc);
-        kc.Bucket = options_.positions_bucket.c_str();
-        kc.History = 1;
-        kc.StorageType = js_FileStorage;
-        kc.Replicas = options_.replicas;
-        s = js_CreateKeyValue(&n.log_kv, n.js, &kc);
-      }
+      s = OpenBucket(n.js, options_.positions_bucket, 0, options_.replicas, &n.log_kv);
       if (s != NATS_OK) {
-        n.log_kv = nullptr;
         last = Unavailable(absl::StrCat("positions bucket ", options_.positions_bucket), s);
         absl::SleepFor(absl::Milliseconds(250));
         continue;
