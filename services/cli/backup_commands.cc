@@ -166,8 +166,11 @@ absl::Status CmdBackupRestore(Env& env) {
   }
   env.out() << "restored backup " << res.backup.id << " (taken " << Rfc3339(res.backup.created_us) << ") into "
             << r.data_dir << ": " << res.statements << " statement(s), log position " << res.applied_seq << "\n";
-  if (res.documents_restored) {
-    env.out() << "xAPI documents restored into " << r.documents_dir << "\n";
+  if (res.backup.documents_in_records) {
+    env.out() << "xAPI documents restored with the records (they are part of the record database)\n";
+  } else if (res.documents_restored) {
+    env.out() << "xAPI documents restored into " << r.documents_dir
+              << " (imported into the record database when the server starts)\n";
   } else if (res.backup.documents_backup_id != 0) {
     env.out() << "xAPI documents not restored (pass --xapi_documents_dir DIR to restore them)\n";
   } else {
@@ -178,7 +181,9 @@ absl::Status CmdBackupRestore(Env& env) {
               << res.reerased_statements << " statement(s))\n";
   }
   env.out() << "next: start the server on it, e.g.\n  records_server --data_dir=" << r.data_dir
-            << (res.documents_restored ? absl::StrCat(" --xapi_documents_dir=", r.documents_dir) : std::string())
+            << (res.documents_restored && !res.backup.documents_in_records
+                    ? absl::StrCat(" --xapi_documents_dir=", r.documents_dir)
+                    : std::string())
             << " --backup_dir=" << r.backup_dir << "\n";
   if (res.applied_seq > 0) {
     env.out() << "a replicated node resumes the log after position " << res.applied_seq << "\n";

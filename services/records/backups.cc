@@ -65,6 +65,7 @@ std::string EncodeMetadata(const BackupInfo& b) {
   j["statements"] = b.statements;
   j["erasure_epoch"] = b.erasure_epoch;
   j["documents_backup_id"] = b.documents_backup_id;
+  j["documents_in_records"] = b.documents_in_records;
   return j.dump();
 }
 
@@ -83,6 +84,7 @@ BackupInfo FromEngineInfo(const rocksdb::BackupInfo& e) {
     b.statements = j.value("statements", uint64_t{0});
     b.erasure_epoch = j.value("erasure_epoch", uint64_t{0});
     b.documents_backup_id = j.value("documents_backup_id", uint32_t{0});
+    b.documents_in_records = j.value("documents_in_records", false);
   }
   return b;
 }
@@ -199,34 +201,6 @@ absl::Status ForEachIndexedLearner(const RecordStore& store, const std::function
 
 // Learner keys of the xAPI documents (states and agent profiles; layout in
 // xapi/document_store.h).
-absl::Status ForEachDocumentLearner(const std::string& dir, const std::function<void(const std::string&)>& fn) {
-  rocksdb::DB* raw = nullptr;
-  rocksdb::Options o;
-  rocksdb::Status s = rocksdb::DB::OpenForReadOnly(o, dir, &raw);
-  if (!s.ok()) return FromRocks(s, absl::StrCat("open restored documents at ", dir));
-  std::unique_ptr<rocksdb::DB> db(raw);
-  std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions()));
-  auto str_at = [](absl::string_view k, size_t pos, std::string* out) -> std::optional<size_t> {
-    if (k.size() < pos + 2) return std::nullopt;
-    size_t len = (static_cast<uint8_t>(k[pos]) << 8) | static_cast<uint8_t>(k[pos + 1]);
-    if (k.size() < pos + 2 + len) return std::nullopt;
-    *out = std::string(k.substr(pos + 2, len));
-    return pos + 2 + len;
-  };
-  for (it->SeekToFirst(); it->Valid(); it->Next()) {
-    absl::string_view k(it->key().data(), it->key().size());
-    if (k.empty()) continue;
-    std::string activity, learner;
-    if (k[0] == static_cast<char>(xapi::DocKind::kState)) {
-      std::optional<size_t> next = str_at(k, 1, &activity);
-      if (next && str_at(k, *next, &learner)) fn(learner);
-    } else if (k[0] == static_cast<char>(xapi::DocKind::kAgentProfile)) {
-      if (str_at(k, 1, &learner)) fn(learner);
-    }
-  }
-  return FromRocks(it->status(), "scan documents");
-}
-
 }  // namespace
 
 // ---------------- ErasureLedger ----------------
@@ -384,6 +358,9 @@ absl::StatusOr<BackupInfo> BackupManager::CreateLocked() {
   rocksdb::CreateBackupOptions co;
   co.flush_before_backup = true;
   rocksdb::DB* docs = options_.documents_db ? options_.documents_db() : nullptr;
+  // Without a document database of their own, the documents are a family
+  // of the record database: in this backup.
+  b.documents_in_records = docs == nullptr;
   if (docs != nullptr) {
     rocksdb::BackupID doc_id = 0;
     LL_RETURN_IF_ERROR(FromRocks(documents_->CreateNewBackupWithMetadata(co, docs, "", &doc_id),
@@ -527,6 +504,16 @@ absl::StatusOr<RestoreResult> RestoreBackup(const RestoreRequest& req) {
       cleanup();
       return store.status();
     }
+    // Erasures below take the learner's documents in the same batch, as the
+    // service does (records_server.cc).
+    std::unique_ptr<xapi::DocumentStore> in_store =
+        xapi::DocumentStore::InDatabase((*store)->rocks_for_documents(), (*store)->documents_family());
+    int64_t documents_erased = 0;
+    (*store)->SetEraseExtension([&](const std::string& learner, rocksdb::WriteBatch* batch) -> absl::StatusOr<int64_t> {
+      LL_ASSIGN_OR_RETURN(int64_t d, in_store->EraseLearnerInto(learner, batch));
+      documents_erased += d;
+      return d;
+    });
     s = [&]() -> absl::Status {
       LL_ASSIGN_OR_RETURN(std::vector<ErasureLogEntry> log, ReadErasureLog(**store));
       std::map<std::string, std::vector<int64_t>> held;  // digest -> erasure times
@@ -552,10 +539,13 @@ absl::StatusOr<RestoreResult> RestoreBackup(const RestoreRequest& req) {
         consider(std::string(key.substr(sizeof(kMetaKioskPassOfPrefix) - 1)));
         return true;
       }));
-      if (with_docs) LL_RETURN_IF_ERROR(ForEachDocumentLearner(tmp_docs, consider));
+      // The documents: in the restored record database; a backup taken by an
+      // earlier version has them in a database of their own.
+      LL_RETURN_IF_ERROR(in_store->ForEachLearner(consider));
       std::unique_ptr<xapi::DocumentStore> docs;
       if (with_docs) {
         LL_ASSIGN_OR_RETURN(docs, xapi::DocumentStore::Open(tmp_docs));
+        LL_RETURN_IF_ERROR(docs->ForEachLearner(consider));
       }
       KioskPasses passes(store->get());
       for (const auto& [digest, time_us] : todo) {
@@ -570,6 +560,8 @@ absl::StatusOr<RestoreResult> RestoreBackup(const RestoreRequest& req) {
             LL_ASSIGN_OR_RETURN(int64_t d, docs->EraseLearner(k->second));
             result.reerased_documents += d;
           }
+          result.reerased_documents += documents_erased;
+          documents_erased = 0;
           ++result.reerased_learners;
         }
         // Mark the ledger entry held, so that backups of the restored store
@@ -603,7 +595,7 @@ absl::StatusOr<RestoreResult> RestoreBackup(const RestoreRequest& req) {
     cleanup();
     return s;
   }
-  result.documents_restored = with_docs;
+  result.documents_restored = with_docs || result.backup.documents_in_records;
   return result;
 }
 

@@ -60,7 +60,10 @@ struct BackupInfo {
   uint64_t applied_seq = 0;    // replication log position (0: none)
   uint64_t statements = 0;     // statements in the store when it started
   uint64_t erasure_epoch = 0;  // RecordStore::GetErasureEpoch at the start
-  uint32_t documents_backup_id = 0;  // 0: documents not backed up
+  uint32_t documents_backup_id = 0;  // earlier versions: their documents backup; 0: none
+  // The xAPI documents are in the record database, so in the backup itself
+  // (every backup since they moved there; document_store.h).
+  bool documents_in_records = false;
 };
 
 // Erasures since a backup are re-applied at restore from this ledger, kept in
@@ -102,8 +105,9 @@ struct BackupManagerOptions {
   std::string backup_dir;
   // Clock, microseconds since the Unix epoch (injectable for tests).
   std::function<int64_t()> now_micros;
-  // The xAPI document store's database (a second RocksDB), or null when it
-  // is not open (records_server --xapi_port=-1). Called at each backup.
+  // A document database of its own (xapi::DocumentStore::Open), backed up
+  // beside the records as earlier versions did. Unset (the service): the
+  // documents are a family of the record database, so in its backup.
   std::function<rocksdb::DB*()> documents_db;
 };
 

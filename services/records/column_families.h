@@ -23,9 +23,13 @@ enum class Cf : uint8_t {
   kMeta = 7,            // store metadata
   kByTarget = 8,        // StatementRef target id -> referring ids
   kAudit = 9,           // audit log of personal-data access
+  // xAPI documents (State, Activity/Agent Profile, attachments), keys and
+  // values as services/xapi/document_store.h describes; here so that a
+  // learner's erasure removes statements and documents in one write batch.
+  kXapiDocuments = 10,
 };
 
-inline constexpr int kNumColumnFamilies = 10;
+inline constexpr int kNumColumnFamilies = 11;
 
 // `is_index`: index families get bloom filters on their prefixes.
 using ColumnFamilySpec = storage::ColumnFamilySpec<Cf>;
@@ -42,6 +46,7 @@ inline constexpr std::array<ColumnFamilySpec, kNumColumnFamilies> kColumnFamilie
     {Cf::kMeta, "meta", false},
     {Cf::kByTarget, "by_target", false},
     {Cf::kAudit, "audit", false},
+    {Cf::kXapiDocuments, "xapi_documents", false},
 }};
 static_assert(storage::IdsMatchPositions(kColumnFamilies));
 

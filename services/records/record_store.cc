@@ -920,6 +920,14 @@ std::vector<std::string> RecordStore::ApplyErase(Writer* w) {
     w->status = status;
     return {};
   }
+  if (erase_extension_) {
+    // The learner's xAPI documents, in the same batch.
+    absl::StatusOr<int64_t> documents = erase_extension_(learner, &batch);
+    if (!documents.ok()) {
+      w->status = documents.status();
+      return {};
+    }
+  }
   if (w->log_seq != 0) {
     // Log mode: the epoch and the applied position go with the erasure.
     absl::StatusOr<ErasureEpoch> e = GetErasureEpoch();
@@ -1460,6 +1468,13 @@ absl::Status RecordStore::ApplyLoggedErase(uint64_t seq, int64_t now_us, const s
   }
   *result = w.erased;
   return absl::OkStatus();
+}
+
+rocksdb::ColumnFamilyHandle* RecordStore::documents_family() const { return cf(static_cast<int>(Cf::kXapiDocuments)); }
+
+absl::Status RecordStore::ApplyLoggedWrites(uint64_t seq, rocksdb::WriteBatch* batch) {
+  LL_RETURN_IF_ERROR(CheckLogSeq(seq));
+  return WriteWithLogSeq(batch, seq);
 }
 
 absl::Status RecordStore::ApplyLoggedMeta(

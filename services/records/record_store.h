@@ -283,6 +283,9 @@ class RecordStore {
   // finds nothing either, and epochs must agree).
   absl::Status ApplyLoggedErase(uint64_t seq, int64_t now_us, const std::string& learner,
                                 absl::StatusOr<int64_t>* result);
+  // `batch` (an xAPI document write, prepared by xapi::DocumentStore::
+  // Apply) and the applied position in one write.
+  absl::Status ApplyLoggedWrites(uint64_t seq, rocksdb::WriteBatch* batch);
   absl::Status ApplyLoggedMeta(uint64_t seq,
                                const std::vector<std::pair<std::string, std::optional<std::string>>>& edits);
   // The audit row's key is its time | 0x8000000000000000 | seq.
@@ -322,6 +325,16 @@ class RecordStore {
   // For backups.cc only: the database and its column-family handles (in
   // kColumnFamilies order). The store keeps ownership; valid while it lives.
   rocksdb::DB* rocks_for_backup() const { return db_.get(); }
+  // The database and its xAPI document family, for xapi::DocumentStore::
+  // InDatabase (the store keeps owning both).
+  rocksdb::DB* rocks_for_documents() const { return db_.get(); }
+  rocksdb::ColumnFamilyHandle* documents_family() const;
+  // More deletions for every erasure's write batch (the learner's xAPI
+  // documents), called on the writer thread while the batch is built;
+  // returns how many it added. An error fails the erasure and writes
+  // nothing. Set before serving (before the log's applier starts).
+  using EraseExtension = std::function<absl::StatusOr<int64_t>(const std::string& learner, rocksdb::WriteBatch* batch)>;
+  void SetEraseExtension(EraseExtension extension) { erase_extension_ = std::move(extension); }
   const std::vector<rocksdb::ColumnFamilyHandle*>& rocks_families_for_backup() const { return handles_; }
 
  private:
@@ -361,6 +374,7 @@ class RecordStore {
 
   RecordStoreOptions options_;
   std::unique_ptr<rocksdb::DB> db_;
+  EraseExtension erase_extension_;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
   std::unique_ptr<PageTokenCodec> tokens_;
   std::string authority_json_;

@@ -57,7 +57,8 @@ ABSL_FLAG(std::string, port_file, "", "if set, the bound port is written here on
 ABSL_FLAG(int, xapi_port, 8080, "xAPI HTTP port (0 picks a free port, -1 disables the endpoint)");
 ABSL_FLAG(std::string, xapi_host, "127.0.0.1", "xAPI HTTP address to listen on");
 ABSL_FLAG(std::string, xapi_documents_dir, "var/xapi-documents",
-          "directory of the xAPI State/Profile document store (created if missing)");
+          "where versions before the documents moved into the record database kept the xAPI State/Profile "
+          "documents: imported once at start-up, then renamed <dir>.imported (docs/xapi.md, \"Documents\")");
 ABSL_FLAG(std::string, xapi_default_version, "2.0.0",
           "xAPI version reported to requests that name none (2.0.0 or 1.0.3)");
 ABSL_FLAG(std::string, xapi_credentials, "ops/xapi/dev-credentials.txt",

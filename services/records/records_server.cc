@@ -18,6 +18,26 @@
 namespace lifelong::records {
 namespace {
 
+// Imports a document database an earlier version kept in `dir` (a RocksDB
+// directory with CURRENT) into `documents`, then renames it "<dir>.imported"
+// (".imported-<micros>" when that exists). Nothing to do without one.
+absl::Status ImportLegacyDocuments(const std::string& dir, xapi::DocumentStore* documents) {
+  std::error_code ec;
+  if (dir.empty() || !std::filesystem::exists(std::filesystem::path(dir) / "CURRENT", ec)) return absl::OkStatus();
+  int64_t n = 0;
+  {
+    LL_ASSIGN_OR_RETURN(std::unique_ptr<xapi::DocumentStore> legacy, xapi::DocumentStore::Open(dir));
+    LL_ASSIGN_OR_RETURN(n, documents->ImportFrom(*legacy));
+  }
+  std::string to = dir + ".imported";
+  if (std::filesystem::exists(to, ec)) to = absl::StrCat(to, "-", absl::ToUnixMicros(absl::Now()));
+  std::filesystem::rename(dir, to, ec);
+  if (ec) return absl::UnavailableError(absl::StrCat("rename ", dir, " to ", to, ": ", ec.message()));
+  LogInfo("xapi_documents_imported", {{"from", dir}, {"documents", n}, {"renamed_to", to}});
+  return absl::OkStatus();
+}
+
+
 constexpr char kServiceName[] = "lifelong.v1.LearningRecordService";
 // The status payload that names the part of Start that failed.
 constexpr char kStartupStepUrl[] = "type.lifelong/records_server.startup_step";
@@ -63,12 +83,15 @@ absl::Status RecordsServer::StartParts() {
   absl::StatusOr<std::unique_ptr<RecordStore>> store = RecordStore::Open(o.data_dir, store_options);
   if (!store.ok()) return Step("store_open_failed", store.status());
   store_ = std::move(*store);
-  // A replicated node always has its xAPI document store (the log carries
-  // document writes, which every node applies), opened before applying.
-  if (o.xapi || replicator_) {
-    absl::StatusOr<std::unique_ptr<xapi::DocumentStore>> docs = xapi::DocumentStore::Open(o.xapi_documents_dir);
-    if (!docs.ok()) return Step("xapi_documents_open_failed", docs.status());
-    documents_ = std::move(*docs);
+  // The xAPI documents: a family of the record database, erased in the
+  // same batch as the learner's statements (document_store.h).
+  documents_ = xapi::DocumentStore::InDatabase(store_->rocks_for_documents(), store_->documents_family());
+  xapi::DocumentStore* docs = documents_.get();
+  store_->SetEraseExtension([docs](const std::string& learner, rocksdb::WriteBatch* batch) {
+    return docs->EraseLearnerInto(learner, batch);
+  });
+  if (absl::Status imported = ImportLegacyDocuments(o.xapi_documents_dir, documents_.get()); !imported.ok()) {
+    return Step("xapi_documents_import_failed", imported);
   }
   if (replicator_) {
     documents_->SetLog(replicator_.get());
@@ -90,16 +113,10 @@ absl::Status RecordsServer::StartParts() {
     }
     credentials_ = std::make_unique<xapi::Credentials>(std::move(*creds));
   }
-  // Single node: the xAPI documents of a learner go with their statements on
-  // erasure, and into backups. Replicated: every node's applier erases them
-  // (replicator.h), and backups hold the record store only.
-  xapi::DocumentStore* local_documents = replicator_ ? nullptr : documents_.get();
+  // Backups of the record database hold the documents too.
   if (!o.backup_dir.empty()) {
     BackupManagerOptions bo;
     bo.backup_dir = o.backup_dir;
-    bo.documents_db = [local_documents]() -> rocksdb::DB* {
-      return local_documents == nullptr ? nullptr : local_documents->rocks_for_backup();
-    };
     absl::StatusOr<std::unique_ptr<BackupManager>> m = BackupManager::Open(store_.get(), bo);
     absl::StatusOr<std::unique_ptr<ErasureLedger>> l =
         m.ok() ? ErasureLedger::Open((std::filesystem::path(o.backup_dir) / kErasureLedgerFile).string())
@@ -124,17 +141,14 @@ absl::Status RecordsServer::StartParts() {
   RecordsService::Options service_options = o.service;
   service_options.backups = backups_.get();
   ErasureLedger* ledger = ledger_.get();
-  service_options.erase_hook = [local_documents, ledger](const std::string& learner) -> absl::StatusOr<int64_t> {
-    absl::StatusOr<int64_t> n =
-        local_documents == nullptr ? absl::StatusOr<int64_t>(0) : local_documents->EraseLearner(learner);
-    // After the store's erasure (even when the documents failed: the call
-    // fails and is retried, and the statements are gone already): a restore
-    // of an older backup erases the learner again (backups.h).
+  service_options.erase_hook = [ledger](const std::string& learner) -> absl::StatusOr<int64_t> {
+    // After the store's erasure (statements and documents): a restore of an
+    // older backup erases the learner again (backups.h).
     if (ledger != nullptr) {
       absl::Status s = ledger->Append(learner, absl::ToUnixMicros(absl::Now()));
       if (!s.ok()) return s;
     }
-    return n;
+    return int64_t{0};
   };
   service_ = std::make_unique<RecordsService>(store_.get(), std::move(service_options));
   if (o.serve_metrics) {

@@ -78,8 +78,11 @@ struct RecordsServerOptions {
   // stream deadline. `backups` and `erase_hook` are set by Start.
   RecordsService::Options service;
 
-  // The xAPI State / Activity Profile / Agent Profile documents (created if
-  // missing; opened when `xapi` is set or the node is replicated).
+  // The xAPI documents live in the record database ("xapi_documents"
+  // family). A document database that an earlier version kept here (a
+  // RocksDB directory) is imported into it at start, before serving, and
+  // then renamed "<dir>.imported" (a crash in between imports it again,
+  // which leaves the same documents). Empty: nothing to import.
   std::string xapi_documents_dir;
   // The xAPI endpoint; nullopt: none.
   std::optional<RecordsXapiOptions> xapi;

@@ -555,7 +555,7 @@ void ToProto(const BackupInfo& b, v1::Backup* out) {
   out->set_applied_seq(b.applied_seq);
   out->set_statements(b.statements);
   out->set_erasure_epoch(b.erasure_epoch);
-  out->set_has_documents(b.documents_backup_id != 0);
+  out->set_has_documents(b.documents_backup_id != 0 || b.documents_in_records);
 }
 
 absl::StatusOr<BackupManager*> Backups(BackupManager* m) {

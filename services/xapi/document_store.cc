@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "services/common/rocks_status.h"
+#include "services/common/status_macros.h"
 #include "services/xapi/column_families.h"
 
 namespace lifelong::xapi {
@@ -105,17 +106,26 @@ absl::StatusOr<std::unique_ptr<DocumentStore>> DocumentStore::Open(const std::st
   // Only the default family: the DB's own default handle serves every call.
   for (rocksdb::ColumnFamilyHandle* h : handles) raw->DestroyColumnFamilyHandle(h);
   std::unique_ptr<DocumentStore> store(new DocumentStore());
-  store->db_.reset(raw);
+  store->owned_.reset(raw);
+  store->db_ = raw;
+  store->cf_ = raw->DefaultColumnFamily();
+  return store;
+}
+
+std::unique_ptr<DocumentStore> DocumentStore::InDatabase(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* family) {
+  std::unique_ptr<DocumentStore> store(new DocumentStore());
+  store->db_ = db;
+  store->cf_ = family;
   return store;
 }
 
 DocumentStore::~DocumentStore() {
-  if (db_) db_->Close();
+  if (owned_) owned_->Close();
 }
 
 absl::StatusOr<Document> DocumentStore::Get(const DocKey& key) const {
   std::string v;
-  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), EncodeDocKey(key, false), &v);
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cf_, EncodeDocKey(key, false), &v);
   if (s.IsNotFound()) return absl::NotFoundError("document not found");
   if (!s.ok()) return FromRocks(s, "document store: read document");
   return DecodeValue(v);
@@ -127,7 +137,7 @@ absl::StatusOr<std::vector<std::string>> DocumentStore::ListIds(const DocKey& ke
   k.id.clear();
   std::string prefix = EncodeDocKey(k, true);
   std::vector<std::string> ids;
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf_));
   for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
     std::string rest = it->key().ToString().substr(prefix.size());
     if (key.kind == DocKind::kState && key.registration.empty()) {
@@ -173,112 +183,110 @@ absl::Status DocumentStore::CheckCondition(const std::optional<Document>& existi
   return absl::OkStatus();
 }
 
-absl::Status DocumentStore::Write(const DocKey& key, const std::string& content_type, const std::string& content,
-                                  int64_t now_us) {
-  rocksdb::WriteOptions wo;
-  wo.sync = true;
-  return FromRocks(db_->Put(wo, EncodeDocKey(key, false), EncodeValue(content_type, content, now_us)),
-                   "document store: write document");
-}
-
 absl::Status DocumentStore::Put(const DocKey& key, const std::string& content_type, const std::string& content,
                                 const WriteCondition& cond, int64_t now_us) {
-  if (log_ != nullptr) return log_->ProposeDocument({DocAction::kPut, key, content_type, content, cond, now_us});
-  return PutHere(key, content_type, content, cond, now_us);
+  DocWrite w{DocAction::kPut, key, content_type, content, cond, now_us};
+  if (log_ != nullptr) return log_->ProposeDocument(w);
+  return WriteHere(w);
 }
 
 absl::Status DocumentStore::Merge(const DocKey& key, const std::string& content_type, const std::string& content,
                                   const WriteCondition& cond, int64_t now_us) {
-  if (log_ != nullptr) return log_->ProposeDocument({DocAction::kMerge, key, content_type, content, cond, now_us});
-  return MergeHere(key, content_type, content, cond, now_us);
+  DocWrite w{DocAction::kMerge, key, content_type, content, cond, now_us};
+  if (log_ != nullptr) return log_->ProposeDocument(w);
+  return WriteHere(w);
 }
 
 absl::Status DocumentStore::Delete(const DocKey& key, const WriteCondition& cond) {
-  if (log_ != nullptr) return log_->ProposeDocument({DocAction::kDelete, key, "", "", cond, 0});
-  return DeleteHere(key, cond);
+  DocWrite w{DocAction::kDelete, key, "", "", cond, 0};
+  if (log_ != nullptr) return log_->ProposeDocument(w);
+  return WriteHere(w);
 }
 
-absl::Status DocumentStore::Apply(const DocWrite& w) {
+absl::Status DocumentStore::Apply(const DocWrite& w, rocksdb::WriteBatch* batch) {
+  absl::MutexLock lock(&write_mu_);
+  return Prepare(w, batch);
+}
+
+absl::Status DocumentStore::WriteHere(const DocWrite& w) {
+  absl::MutexLock lock(&write_mu_);
+  rocksdb::WriteBatch batch;
+  LL_RETURN_IF_ERROR(Prepare(w, &batch));
+  if (batch.Count() == 0) return absl::OkStatus();
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  return FromRocks(db_->Write(wo, &batch), "document store: write document");
+}
+
+absl::Status DocumentStore::Prepare(const DocWrite& w, rocksdb::WriteBatch* batch) const {
+  const DocKey& key = w.key;
+  auto put = [&](const std::string& content_type, const std::string& content) {
+    return FromRocks(batch->Put(cf_, EncodeDocKey(key, false), EncodeValue(content_type, content, w.now_us)),
+                     "document store: write document");
+  };
   switch (w.action) {
-    case DocAction::kPut:
-      return PutHere(w.key, w.content_type, w.content, w.cond, w.now_us);
-    case DocAction::kMerge:
-      return MergeHere(w.key, w.content_type, w.content, w.cond, w.now_us);
-    case DocAction::kDelete:
-      return DeleteHere(w.key, w.cond);
+    case DocAction::kPut: {
+      LL_ASSIGN_OR_RETURN(std::optional<Document> existing, Existing(key));
+      LL_RETURN_IF_ERROR(CheckCondition(existing, w.cond));
+      return put(w.content_type, w.content);
+    }
+    case DocAction::kMerge: {
+      LL_ASSIGN_OR_RETURN(std::optional<Document> existing, Existing(key));
+      WriteCondition c2 = w.cond;
+      c2.require_condition_if_exists = false;  // POST merges; no 409
+      c2.missing_condition_is_invalid = false;
+      LL_RETURN_IF_ERROR(CheckCondition(existing, c2));
+      if (!existing) return put(w.content_type, w.content);
+      if (!IsJson(existing->content_type) || !IsJson(w.content_type)) {
+        return absl::InvalidArgumentError("POST merges JSON documents only (application/json on both)");
+      }
+      nlohmann::ordered_json a = nlohmann::ordered_json::parse(existing->content, nullptr, false);
+      nlohmann::ordered_json b = nlohmann::ordered_json::parse(w.content, nullptr, false);
+      if (!a.is_object() || !b.is_object()) {
+        return absl::InvalidArgumentError("POST merges JSON objects only");
+      }
+      for (auto it = b.begin(); it != b.end(); ++it) a[it.key()] = it.value();
+      return put("application/json", a.dump());
+    }
+    case DocAction::kDelete: {
+      if (!key.id.empty()) {
+        LL_ASSIGN_OR_RETURN(std::optional<Document> existing, Existing(key));
+        WriteCondition c2 = w.cond;
+        c2.require_condition_if_exists = false;
+        c2.missing_condition_is_invalid = false;
+        LL_RETURN_IF_ERROR(CheckCondition(existing, c2));
+        return FromRocks(batch->Delete(cf_, EncodeDocKey(key, false)), "document store: delete document");
+      }
+      std::string prefix = EncodeDocKey(key, true);
+      std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf_));
+      for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+        LL_RETURN_IF_ERROR(FromRocks(batch->Delete(cf_, it->key()), "document store: delete documents"));
+      }
+      return FromRocks(it->status(), "document store: scan documents");
+    }
   }
   return absl::InvalidArgumentError("document write: unknown action");
 }
 
-absl::Status DocumentStore::PutHere(const DocKey& key, const std::string& content_type, const std::string& content,
-                                    const WriteCondition& cond, int64_t now_us) {
-  absl::MutexLock lock(&write_mu_);
-  absl::StatusOr<std::optional<Document>> found = Existing(key);
-  if (!found.ok()) return found.status();
-  const std::optional<Document>& existing = *found;
-  absl::Status c = CheckCondition(existing, cond);
-  if (!c.ok()) return c;
-  return Write(key, content_type, content, now_us);
-}
-
-absl::Status DocumentStore::MergeHere(const DocKey& key, const std::string& content_type,
-                                      const std::string& content, const WriteCondition& cond, int64_t now_us) {
-  absl::MutexLock lock(&write_mu_);
-  absl::StatusOr<std::optional<Document>> found = Existing(key);
-  if (!found.ok()) return found.status();
-  const std::optional<Document>& existing = *found;
-  WriteCondition c2 = cond;
-  c2.require_condition_if_exists = false;  // POST merges; no 409
-  c2.missing_condition_is_invalid = false;
-  absl::Status c = CheckCondition(existing, c2);
-  if (!c.ok()) return c;
-  if (!existing) return Write(key, content_type, content, now_us);
-  if (!IsJson(existing->content_type) || !IsJson(content_type)) {
-    return absl::InvalidArgumentError("POST merges JSON documents only (application/json on both)");
-  }
-  nlohmann::ordered_json a = nlohmann::ordered_json::parse(existing->content, nullptr, false);
-  nlohmann::ordered_json b = nlohmann::ordered_json::parse(content, nullptr, false);
-  if (!a.is_object() || !b.is_object()) {
-    return absl::InvalidArgumentError("POST merges JSON objects only");
-  }
-  for (auto it = b.begin(); it != b.end(); ++it) a[it.key()] = it.value();
-  return Write(key, "application/json", a.dump(), now_us);
-}
-
-absl::Status DocumentStore::DeleteHere(const DocKey& key, const WriteCondition& cond) {
-  absl::MutexLock lock(&write_mu_);
-  rocksdb::WriteOptions wo;
-  wo.sync = true;
-  if (!key.id.empty()) {
-    absl::StatusOr<std::optional<Document>> found = Existing(key);
-    if (!found.ok()) return found.status();
-    const std::optional<Document>& existing = *found;
-    WriteCondition c2 = cond;
-    c2.require_condition_if_exists = false;
-    c2.missing_condition_is_invalid = false;
-    absl::Status c = CheckCondition(existing, c2);
-    if (!c.ok()) return c;
-    return FromRocks(db_->Delete(wo, EncodeDocKey(key, false)), "document store: delete document");
-  }
-  std::string prefix = EncodeDocKey(key, true);
-  rocksdb::WriteBatch batch;
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
-  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) batch.Delete(it->key());
-  if (!it->status().ok()) return FromRocks(it->status(), "document store: scan documents");
-  return FromRocks(db_->Write(wo, &batch), "document store: delete documents");
-}
-
 absl::StatusOr<int64_t> DocumentStore::EraseLearner(const std::string& learner) {
   absl::MutexLock lock(&write_mu_);
+  rocksdb::WriteBatch batch;
+  LL_ASSIGN_OR_RETURN(int64_t n, EraseLearnerInto(learner, &batch));
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  LL_RETURN_IF_ERROR(FromRocks(db_->Write(wo, &batch), "document store: erase learner"));
+  return n;
+}
+
+absl::StatusOr<int64_t> DocumentStore::EraseLearnerInto(const std::string& learner, rocksdb::WriteBatch* batch) const {
   // Agent profiles are keyed by learner; states have the learner second, so
   // they are found by a scan of the state range.
-  rocksdb::WriteBatch batch;
   int64_t n = 0;
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf_));
   DocKey agent{DocKind::kAgentProfile, "", learner, "", ""};
   std::string prefix = EncodeDocKey(agent, true);
   for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
-    batch.Delete(it->key());
+    LL_RETURN_IF_ERROR(FromRocks(batch->Delete(cf_, it->key()), "document store: erase learner"));
     ++n;
   }
   std::string state_start(1, static_cast<char>(DocKind::kState));
@@ -289,14 +297,54 @@ absl::StatusOr<int64_t> DocumentStore::EraseLearner(const std::string& learner) 
     if (k.size() < 3) continue;
     size_t act_len = (static_cast<uint8_t>(k[1]) << 8) | static_cast<uint8_t>(k[2]);
     if (k.compare(3 + act_len, needle.size(), needle) == 0) {
-      batch.Delete(it->key());
+      LL_RETURN_IF_ERROR(FromRocks(batch->Delete(cf_, it->key()), "document store: erase learner"));
       ++n;
     }
   }
+  LL_RETURN_IF_ERROR(FromRocks(it->status(), "document store: scan documents"));
+  return n;
+}
+
+absl::Status DocumentStore::ForEachLearner(const std::function<void(const std::string&)>& fn) const {
+  auto str_at = [](absl::string_view k, size_t pos, std::string* out) -> std::optional<size_t> {
+    if (k.size() < pos + 2) return std::nullopt;
+    size_t len = (static_cast<uint8_t>(k[pos]) << 8) | static_cast<uint8_t>(k[pos + 1]);
+    if (k.size() < pos + 2 + len) return std::nullopt;
+    *out = std::string(k.substr(pos + 2, len));
+    return pos + 2 + len;
+  };
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf_));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    absl::string_view k(it->key().data(), it->key().size());
+    if (k.empty()) continue;
+    std::string activity, learner;
+    if (k[0] == static_cast<char>(DocKind::kState)) {
+      std::optional<size_t> next = str_at(k, 1, &activity);
+      if (next && str_at(k, *next, &learner)) fn(learner);
+    } else if (k[0] == static_cast<char>(DocKind::kAgentProfile)) {
+      if (str_at(k, 1, &learner)) fn(learner);
+    }
+  }
+  return FromRocks(it->status(), "document store: scan documents");
+}
+
+absl::StatusOr<int64_t> DocumentStore::ImportFrom(const DocumentStore& from) {
+  absl::MutexLock lock(&write_mu_);
   rocksdb::WriteOptions wo;
   wo.sync = true;
-  absl::Status s = FromRocks(db_->Write(wo, &batch), "document store: erase learner");
-  if (!s.ok()) return s;
+  int64_t n = 0;
+  rocksdb::WriteBatch batch;
+  std::unique_ptr<rocksdb::Iterator> it(from.db_->NewIterator(rocksdb::ReadOptions(), from.cf_));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    LL_RETURN_IF_ERROR(FromRocks(batch.Put(cf_, it->key(), it->value()), "document store: import"));
+    ++n;
+    if (batch.Count() >= 1000) {
+      LL_RETURN_IF_ERROR(FromRocks(db_->Write(wo, &batch), "document store: import"));
+      batch.Clear();
+    }
+  }
+  LL_RETURN_IF_ERROR(FromRocks(it->status(), "document store: read documents to import"));
+  if (batch.Count() > 0) LL_RETURN_IF_ERROR(FromRocks(db_->Write(wo, &batch), "document store: import"));
   return n;
 }
 

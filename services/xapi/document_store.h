@@ -1,5 +1,11 @@
 // Storage of xAPI documents (State, Activity Profile and Agent Profile
-// resources) in its own RocksDB, with ETags for optimistic concurrency.
+// resources, statement attachments), with ETags for optimistic concurrency.
+// They live in the "xapi_documents" column family of the record database
+// (services/records/column_families.h; InDatabase), so that a learner's
+// erasure removes statements and documents in one write batch and a
+// replicated document write is applied together with its log position.
+// Open(path) opens a database of its own: documents written by versions
+// before that (imported once at start-up, records_server.h) and tests.
 //
 // Key layout (all strings u16 big-endian length-prefixed, so a prefix scan of
 // one (activity, agent[, registration]) never runs into a longer string):
@@ -23,6 +29,7 @@
 #include <rocksdb/db.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -92,6 +99,8 @@ class DocumentStore {
   // it, an I/O error), DATA_LOSS when it is corrupt, FAILED_PRECONDITION when
   // it has a column family this version does not know (column_families.h).
   static absl::StatusOr<std::unique_ptr<DocumentStore>> Open(const std::string& path);
+  // The documents in `family` of `db` (neither owned; both outlive the store).
+  static std::unique_ptr<DocumentStore> InDatabase(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* family);
   ~DocumentStore();
 
   // NOT_FOUND when absent.
@@ -111,32 +120,41 @@ class DocumentStore {
   absl::Status Delete(const DocKey& key, const WriteCondition& cond);
   // Deletes every document of a learner (erasure); returns how many.
   absl::StatusOr<int64_t> EraseLearner(const std::string& learner);
+  // The same deletions added to `batch` (the record store's erasure batch,
+  // RecordStore::SetEraseExtension); returns how many.
+  absl::StatusOr<int64_t> EraseLearnerInto(const std::string& learner, rocksdb::WriteBatch* batch) const;
+  // Calls fn with the learner key of every State and Agent Profile document
+  // (once per document).
+  absl::Status ForEachLearner(const std::function<void(const std::string&)>& fn) const;
+  // Copies every document of `from` here, as stored (ETags and times kept);
+  // returns how many. Idempotent.
+  absl::StatusOr<int64_t> ImportFrom(const DocumentStore& from);
 
-  // For records/backups.cc only: the database (owned by the store).
-  rocksdb::DB* rocks_for_backup() const { return db_.get(); }
+  // For records/backups.cc only: the database of Open(path) (null otherwise).
+  rocksdb::DB* rocks_for_backup() const { return owned_.get(); }
 
   // Log mode: Put, Merge and Delete go to `log` (not owned; set before
-  // serving); null: written here. Apply performs one write here (the log's
-  // applier calls it, in log order, on every replica); applying the same
-  // write twice leaves the same document (a replica that crashed between
-  // the document write and recording its log position applies it again).
+  // serving); null: written here. Apply adds the effect of one write to
+  // `batch`, which the caller writes together with the log position
+  // (RecordStore::ApplyLoggedWrites; the log's applier calls it, in log
+  // order, on every replica), and returns the write's own outcome (e.g.
+  // FAILED_PRECONDITION, with nothing added).
   void SetLog(DocumentLog* log) { log_ = log; }
-  absl::Status Apply(const DocWrite& write);
+  absl::Status Apply(const DocWrite& write, rocksdb::WriteBatch* batch);
 
  private:
   DocumentStore() = default;
   // The document, or nullopt when there is none; errors other than NOT_FOUND.
   absl::StatusOr<std::optional<Document>> Existing(const DocKey& key) const;
   absl::Status CheckCondition(const std::optional<Document>& existing, const WriteCondition& cond) const;
-  absl::Status Write(const DocKey& key, const std::string& content_type, const std::string& content,
-                     int64_t now_us);
-  absl::Status PutHere(const DocKey& key, const std::string& content_type, const std::string& content,
-                       const WriteCondition& cond, int64_t now_us);
-  absl::Status MergeHere(const DocKey& key, const std::string& content_type, const std::string& content,
-                         const WriteCondition& cond, int64_t now_us);
-  absl::Status DeleteHere(const DocKey& key, const WriteCondition& cond);
+  // The effect of `w` into `batch`, its condition checked first.
+  absl::Status Prepare(const DocWrite& w, rocksdb::WriteBatch* batch) const;
+  // Prepare and a synced write, under write_mu_ (not in log mode).
+  absl::Status WriteHere(const DocWrite& w);
   DocumentLog* log_ = nullptr;
-  std::unique_ptr<rocksdb::DB> db_;
+  std::unique_ptr<rocksdb::DB> owned_;  // Open(path) only
+  rocksdb::DB* db_ = nullptr;
+  rocksdb::ColumnFamilyHandle* cf_ = nullptr;
   absl::Mutex write_mu_;
 };
 

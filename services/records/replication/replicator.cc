@@ -1023,12 +1023,15 @@ void Replicator::ApplierLoop() {
                 applied = absl::UnavailableError("no xAPI document store on this node to apply a document write");
                 break;
               }
-              doc_result = documents_->Apply(d.op.document);
+              // The document and the log position in one write.
+              rocksdb::WriteBatch batch;
+              doc_result = documents_->Apply(d.op.document, &batch);
               if (doc_result.code() == absl::StatusCode::kUnavailable) {
                 applied = doc_result;  // storage: apply it again
                 break;
               }
-              applied = store_->ApplyLoggedMeta(d.seq, {});  // records the position
+              if (!doc_result.ok()) batch.Clear();  // a refused write changes nothing; the position moves on
+              applied = store_->ApplyLoggedWrites(d.seq, &batch);
               break;
             }
             case LogOpKind::kRestore:
@@ -1044,11 +1047,8 @@ void Replicator::ApplierLoop() {
           absl::SleepFor(absl::Seconds(1));
         } while (!stop_.load());
         if (d.op.kind == LogOpKind::kErase && applied.ok()) {
-          // The learner's xAPI documents go with their statements, on every node.
-          if (documents_ != nullptr) {
-            absl::StatusOr<int64_t> docs = documents_->EraseLearner(d.op.learner);
-            if (!docs.ok()) LogError("replication_erase_documents_failed", {{"error", docs.status().ToString()}});
-          }
+          // (The learner's xAPI documents went with the statements, in the
+          // erasure's batch: RecordStore::SetEraseExtension.)
           PurgeErased(d.op.learner, d.seq);
           // The leader also takes the learner out of the shared messages
           // (before the erasure is answered).

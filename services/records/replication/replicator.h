@@ -11,9 +11,8 @@
 //     of the store (RecordStore in log mode: Record, EraseLearner, WriteMeta
 //     -- kiosk passes --, AppendAudit; and the xAPI DocumentStore's Put,
 //     Merge and Delete) is one message (log_op.h). A document write is
-//     applied to the document store and then the log position is recorded
-//     in the record store (two databases: a crash in between applies it
-//     again, which leaves the same document).
+//     applied in one write batch with the log position (the documents are a
+//     column family of the record database).
 //     Statement batches carry Nats-Msg-Id = RecordMessageId (a hash of their
 //     content) so that a retried publish is stored once.
 //   - Every node, the leader included, applies the log in sequence order on
