@@ -185,9 +185,9 @@ int main(int argc, char** argv) {
     if (!absl::SimpleAtoi(nv, &keep) || keep <= 0) {
       return Fail(absl::InvalidArgumentError("--prune_neighbours: positive integers"));
     }
-    if (!bundle->identity_query() || !out.contains("params")) {
+    if (!bundle->identity_query() || bundle->sparse_item_matrix() || !out.contains("params")) {
       return Fail(absl::InvalidArgumentError(
-          "--prune_neighbours: needs a model trained here with an identity basis"));
+          "--prune_neighbours: needs a dense model trained here with an identity basis"));
     }
     // Copy M (item_vectors row j = M[:, j]) and keep, for every history
     // course i, its `keep` largest entries M[i][j] over j.

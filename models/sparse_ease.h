@@ -80,6 +80,16 @@ absl::StatusOr<SparseItemModel> TrainSparseModel(const std::vector<Interaction>&
                                                  const TrainOptions& o, int candidates,
                                                  int neighbours);
 
+// TrainSparseModel's solve on learner rows already mapped to a vocabulary
+// (what ModelTrainer holds: each learner's (row, weight) sequence, oldest
+// first, rows in [0, out->counts.size())). Reads out->counts (popularity
+// scaling) and fills out->row_start / target / weight; `o` is not
+// validated here. INVALID_ARGUMENT for candidates or neighbours < 1;
+// INTERNAL when a factorisation fails.
+absl::Status TrainSparseModelOnRows(const std::vector<std::vector<std::pair<int, double>>>& rows,
+                                    const TrainOptions& o, int candidates, int neighbours,
+                                    SparseItemModel* out);
+
 }  // namespace lifelong::models
 
 #endif  // LIFELONG_MODELS_SPARSE_EASE_H_
