@@ -116,6 +116,7 @@ absl::Status CheckOptions(const TrainOptions& o) {
   if (o.dense_max_items < 1) return bad("dense_max_items", "must be >= 1");
   if (o.low_rank_dim < 1) return bad("low_rank_dim", "must be >= 1");
   if (o.exact_max_items < 0) return bad("exact_max_items", "must be >= 0");
+  if (o.dense_solve_max_items < 0) return bad("dense_solve_max_items", "must be >= 0");
   if (o.sparse_candidates < 1) return bad("sparse_candidates", "must be >= 1");
   if (o.sparse_neighbours < 1) return bad("sparse_neighbours", "must be >= 1");
   if (o.content_dim < 1 || o.content_dim > 4096) return bad("content_dim", "must be in [1, 4096]");
@@ -172,6 +173,7 @@ nlohmann::json TrainOptions::ToJson() const {
           {"max_items", max_items},
           {"dense_max_items", dense_max_items},
           {"exact_max_items", exact_max_items},
+          {"dense_solve_max_items", dense_solve_max_items},
           {"sparse_candidates", sparse_candidates},
           {"sparse_neighbours", sparse_neighbours},
           {"low_rank_dim", low_rank_dim},
@@ -198,6 +200,7 @@ absl::StatusOr<TrainOptions> TrainOptions::FromJson(const nlohmann::json& j) {
     get("max_items", &o.max_items);
     get("dense_max_items", &o.dense_max_items);
     get("exact_max_items", &o.exact_max_items);
+    get("dense_solve_max_items", &o.dense_solve_max_items);
     get("sparse_candidates", &o.sparse_candidates);
     get("sparse_neighbours", &o.sparse_neighbours);
     get("low_rank_dim", &o.low_rank_dim);
@@ -288,54 +291,76 @@ absl::Status ModelTrainer::MeasureApproximationRecall(const ModelArrays& a,
   absl::StatusOr<std::shared_ptr<const ModelBundle>> bundle =
       BuildModelBundle(a, nlohmann::json::object(), 0, "", BuildOptions());
   if (!bundle.ok()) return bundle.status();
+  const ModelBundle& b = **bundle;
   const int n = static_cast<int>(a.course_ids.size());
   std::vector<size_t> learners;
   for (size_t u = 0; u < rows_.size(); ++u) {
     if (rows_[u].size() >= 2) learners.push_back(u);
   }
-  const size_t stride = std::max<size_t>(1, (learners.size() + kApproximationRecallQueries - 1) /
-                                                kApproximationRecallQueries);
-  int64_t hits = 0, total = 0, queries = 0;
+  const size_t quota = std::min<size_t>(learners.size(), kApproximationRecallQueries);
+  // Exact top 10 of each sampled history (evenly spaced learners, each
+  // sequence without its last course), history courses excluded.
+  std::vector<std::vector<int>> want, excluded;
+  std::vector<float> queries;
   std::vector<double> acc(n);
-  std::vector<HistoryEvent> history;
   std::vector<char> in_history(n, 0);
-  std::vector<Candidate> want;
-  for (size_t x = 0; x < learners.size(); x += stride) {
-    const auto& r = rows_[learners[x]];
-    // The learner's sequence without its last course: a real history.
-    history.clear();
+  std::vector<Candidate> ranked;
+  size_t most_excluded = 0;
+  for (size_t x = 0; x < quota; ++x) {
+    const auto& r = rows_[learners[x * learners.size() / quota]];
+    std::vector<HistoryEvent> history;
     for (size_t e = 0; e + 1 < r.size(); ++e) {
       history.push_back({a.course_ids[r[e].first], static_cast<float>(r[e].second)});
     }
-    const std::vector<std::pair<int, double>> q = (*bundle)->HistoryRowWeights(history);
+    const std::vector<std::pair<int, double>> q = b.HistoryRowWeights(history);
     if (q.empty()) continue;
     std::fill(acc.begin(), acc.end(), 0.0);
     exact(q, &acc);
-    for (const HistoryEvent& e : history) in_history[*(*bundle)->Row(e.course_id)] = 1;
-    want.clear();
-    for (int j = 0; j < nc_; ++j) {
-      if (!in_history[j] && a.counts[j] > 0) want.push_back({j, static_cast<float>(acc[j])});
+    std::vector<int> ex;
+    for (size_t e = 0; e + 1 < r.size(); ++e) {
+      if (!in_history[r[e].first]) ex.push_back(r[e].first);
+      in_history[r[e].first] = 1;
     }
-    const size_t kk = std::min<size_t>(kK, want.size());
-    std::partial_sort(want.begin(), want.begin() + kk, want.end(),
-                      [](const Candidate& p, const Candidate& q) {
-                        return p.score != q.score ? p.score > q.score : p.row < q.row;
+    ranked.clear();
+    for (int j = 0; j < nc_; ++j) {
+      if (!in_history[j] && a.counts[j] > 0) ranked.push_back({j, static_cast<float>(acc[j])});
+    }
+    for (int row : ex) in_history[row] = 0;
+    const size_t kk = std::min<size_t>(kK, ranked.size());
+    std::partial_sort(ranked.begin(), ranked.begin() + kk, ranked.end(),
+                      [](const Candidate& p, const Candidate& o) {
+                        return p.score != o.score ? p.score > o.score : p.row < o.row;
                       });
-    want.resize(kk);
-    const std::vector<Candidate> got = (*bundle)->Recommend(history, kK);
-    for (const Candidate& w : want) {
-      ++total;
-      for (const Candidate& g : got) {
-        if (g.row == w.row) {
-          ++hits;
-          break;
+    std::vector<int> top;
+    for (size_t i = 0; i < kk; ++i) top.push_back(ranked[i].row);
+    want.push_back(std::move(top));
+    most_excluded = std::max(most_excluded, ex.size());
+    excluded.push_back(std::move(ex));
+    const std::vector<float> v = b.LearnerVector(history);
+    queries.insert(queries.end(), v.begin(), v.end());
+  }
+  // The served search, batched (ModelBundle::Recommend per learner does the
+  // same: k + |history| candidates from the index, history removed).
+  int64_t hits = 0, total = 0;
+  if (!want.empty()) {
+    absl::StatusOr<std::vector<std::vector<Candidate>>> found = b.SearchBatch(
+        queries, static_cast<int>(want.size()), kK + static_cast<int>(most_excluded));
+    if (!found.ok()) return found.status();
+    for (size_t x = 0; x < want.size(); ++x) {
+      std::vector<int> got;
+      for (const Candidate& c : (*found)[x]) {
+        if (static_cast<int>(got.size()) >= kK) break;
+        if (std::find(excluded[x].begin(), excluded[x].end(), c.row) == excluded[x].end()) {
+          got.push_back(c.row);
         }
       }
+      for (int row : want[x]) {
+        ++total;
+        hits += std::find(got.begin(), got.end(), row) != got.end();
+      }
     }
-    for (const HistoryEvent& e : history) in_history[*(*bundle)->Row(e.course_id)] = 0;
-    ++queries;
   }
-  stats->approximation_queries = queries;
+  stats->approximation_queries = static_cast<int64_t>(want.size());
   stats->approximation_recall_at_10 = total == 0 ? 1.0 : static_cast<double>(hits) / total;
   return absl::OkStatus();
 }
@@ -467,7 +492,8 @@ absl::StatusOr<ModelArrays> ModelTrainer::Train(const TrainOptions& o, TrainStat
   // the reference the low-rank path's recall is measured against.
   ExactScores exact_m;
   std::string path;
-  if (n > o.dense_max_items && nc > 0 && (nc <= o.exact_max_items || nc > kDenseSolveMaxItems)) {
+  if (n > o.dense_max_items && nc > 0 &&
+      (nc <= o.exact_max_items || nc > o.dense_solve_max_items)) {
     // Sparse M: served exactly up to exact_max_items, factored beyond.
     auto sm = std::make_shared<SparseItemModel>();
     sm->counts.assign(a.counts.begin(), a.counts.begin() + nc);

@@ -58,8 +58,9 @@ inline constexpr int kDefaultDenseMaxItems = 4096;
 // least 20,000 collaborative items").
 inline constexpr int kDefaultExactMaxItems = 20000;
 
-// Above this many collaborative items the low-rank path factors the sparse
-// M instead of building the dense one (8,192 dense: 36 s and 2.5 GB peak
+// Default TrainOptions::dense_solve_max_items: above this many
+// collaborative items the low-rank path factors the sparse M instead of
+// building the dense one (8,192 dense: 36 s and 2.5 GB peak
 // here, docs/models.md "the ceiling").
 inline constexpr int kDenseSolveMaxItems = 8192;
 
@@ -85,6 +86,10 @@ struct TrainOptions {
   // items, rank low_rank_dim beyond (0: always low rank above the dense
   // limit, the behaviour before sparse bundles).
   int exact_max_items = kDefaultExactMaxItems;
+  // Beyond exact_max_items, the low-rank path factors the dense M up to
+  // this many collaborative items and the sparse M above (no items^2
+  // matrix).
+  int dense_solve_max_items = kDenseSolveMaxItems;
   int sparse_candidates = 100;       // predictors per target item (sparse M)
   int sparse_neighbours = 100;       // entries kept per history row (sparse M)
   int low_rank_dim = 256;            // rank beyond the exact paths
