@@ -335,7 +335,9 @@ TEST(ExactScorer, ServedScoresEqualTheSparseExactModelAboveTheDenseLimit) {
     std::vector<char> in(model.num_items(), 0);
     for (const models::Candidate& c : served) in[c.row] = 1;
     for (int r = 0; r < model.num_items(); ++r) {
-      if (!in[r]) ASSERT_LE(offline[r], served.back().score + tol) << "learner " << u << " row " << r;
+      if (!in[r]) {
+        ASSERT_LE(offline[r], served.back().score + tol) << "learner " << u << " row " << r;
+      }
     }
     // The offline top 10 by (score, row), row for row.
     std::vector<int> order;
