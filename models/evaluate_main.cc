@@ -230,8 +230,13 @@ int main(int argc, char** argv) {
   std::vector<std::pair<std::string, lm::Scorer>> scorers = {
       {"model", lm::BundleScorer(bundle)},
       {"popularity", lm::PopularityScorer(train, universe)},
-      {"item_knn", lm::ItemKnnScorer(train, universe)},
   };
+  if (universe.size() <= lm::kItemKnnMaxItems) {
+    scorers.push_back({"item_knn", lm::ItemKnnScorer(train, universe)});
+  } else {
+    std::printf("item_knn baseline skipped: %zu items > %zu (its similarity matrix is items^2)\n",
+                universe.size(), lm::kItemKnnMaxItems);
+  }
   for (absl::string_view nv : absl::StrSplit(absl::GetFlag(FLAGS_prune_neighbours), ',',
                                              absl::SkipEmpty())) {
     int keep = 0;

@@ -70,10 +70,14 @@ nlohmann::json Figures(const std::vector<lm::EvalCase>& cases,
                        std::shared_ptr<const lm::ModelBundle> bundle, const std::string& what) {
   nlohmann::json j;
   const auto& universe = bundle->course_ids();
-  const std::vector<std::pair<std::string, lm::Scorer>> scorers = {
+  std::vector<std::pair<std::string, lm::Scorer>> scorers = {
       {"model", lm::BundleScorer(bundle)},
-      {"popularity", lm::PopularityScorer(train, universe)},
-      {"item_knn", lm::ItemKnnScorer(train, universe)}};
+      {"popularity", lm::PopularityScorer(train, universe)}};
+  if (universe.size() <= lm::kItemKnnMaxItems) {
+    scorers.push_back({"item_knn", lm::ItemKnnScorer(train, universe)});
+  } else {
+    j["item_knn"] = {{"skipped", absl::StrCat("more than ", lm::kItemKnnMaxItems, " items")}};
+  }
   for (const auto& [name, scorer] : scorers) {
     lifelong::cli::Progress progress(std::cerr, absl::StrCat("train: ", what, " figures, ", name),
                                      "learners", static_cast<int64_t>(cases.size()),
