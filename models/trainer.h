@@ -61,7 +61,7 @@ inline constexpr int kDefaultExactMaxItems = 20000;
 // Default TrainOptions::dense_solve_max_items: above this many
 // collaborative items the low-rank path factors the sparse M instead of
 // building the dense one (8,192 dense: 36 s and 2.5 GB peak
-// here, docs/models.md "the ceiling").
+// here, docs/models.md "Why the dense trainer stops").
 inline constexpr int kDenseSolveMaxItems = 8192;
 
 // Learner histories (evenly spaced over the training learners) on which the
