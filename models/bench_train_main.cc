@@ -43,6 +43,9 @@ ABSL_FLAG(int, sparse_ease_items, 0,
 ABSL_FLAG(int, candidates, 100, "SparseEaseOptions.candidates for --sparse_ease_items");
 ABSL_FLAG(int, neighbours, 100, "SparseEaseOptions.neighbours for --sparse_ease_items");
 ABSL_FLAG(int, learners, 150000, "residents for --catalog_courses");
+ABSL_FLAG(int, exact_max_items, lifelong::models::TrainOptions().exact_max_items,
+          "TrainOptions.exact_max_items for --catalog_courses (sparse exact up to this many "
+          "collaborative items, low rank beyond)");
 ABSL_FLAG(int, index_items, 0,
           "instead: build a bundle of this many clustered random 64-d item vectors "
           "and time index building and batched search");
@@ -111,9 +114,10 @@ int IndexBench(int n) {
 // A large generated catalog trained for real: the simulated district's
 // courses and residents, the catalog text for content vectors, default
 // options (the most popular max_items courses collaborative, the rest
-// content-only), then served Recommend against exact ScoreAll on the
-// residents' own histories.
-int CatalogBench(int courses, int learners, int max_items) {
+// content-only; sparse exact up to exact_max_items of them, low rank
+// beyond), then served Recommend against exact ScoreAll on the residents'
+// own histories.
+int CatalogBench(int courses, int learners, int max_items, int exact_max_items) {
   namespace lm = lifelong::models;
   lm::DistrictOptions d;
   d.courses = courses;
@@ -130,6 +134,7 @@ int CatalogBench(int courses, int learners, int max_items) {
   const double gen_s = absl::ToDoubleSeconds(absl::Now() - t0);
   lm::TrainOptions options;
   options.max_items = max_items;
+  options.exact_max_items = exact_max_items;
   lm::TrainStats stats;
   t0 = absl::Now();
   absl::StatusOr<lm::ModelArrays> arrays = lm::TrainModel(district->interactions, catalog, options, &stats);
@@ -139,8 +144,15 @@ int CatalogBench(int courses, int learners, int max_items) {
     return 1;
   }
   const double mib =
-      (arrays->item_vectors.size() + arrays->query_basis.size() + arrays->content.size() +
-       arrays->idf.size()) * sizeof(float) / double(1 << 20);
+      ((arrays->item_vectors.size() + arrays->query_basis.size() + arrays->content.size() +
+        arrays->idf.size() + arrays->sparse_weight.size()) * sizeof(float) +
+       arrays->sparse_target.size() * sizeof(int32_t) +
+       arrays->sparse_row_start.size() * sizeof(int64_t)) / double(1 << 20);
+  const double collaborative_mib =
+      ((arrays->item_vectors.size() + arrays->query_basis.size() + arrays->sparse_weight.size()) *
+           sizeof(float) +
+       arrays->sparse_target.size() * sizeof(int32_t) +
+       arrays->sparse_row_start.size() * sizeof(int64_t)) / double(1 << 20);
   t0 = absl::Now();
   auto bundle = lm::BuildModelBundle(std::move(*arrays), nlohmann::json::object(), 1, "");
   const double build_s = absl::ToDoubleSeconds(absl::Now() - t0);
@@ -184,11 +196,16 @@ int CatalogBench(int courses, int learners, int max_items) {
       "generate %.2f s  train %.2f s  build bundle+indexes %.2f s  model arrays %.1f MiB "
       "(dim %d, index %s, content index %s)\n"
       "served Recommend vs exact ScoreAll top-10 on %d residents' histories: recall@10 %.4f\n"
-      "Recommend latency (one query at a time, this thread): p50 %.2f ms  p99 %.2f ms\n",
+      "Recommend latency (one query at a time, this thread): p50 %.2f ms  p99 %.2f ms\n"
+      "collaborative path %s (exact_max_items %d): %lld item-item entries, collaborative "
+      "arrays %.1f MiB; trainer's approximation recall@10 vs exact M: %.4f on %lld histories "
+      "(-1: exact path)\n",
       courses, static_cast<long long>(stats.collaborative_items), max_items, learners,
       district->interactions.size(), gen_s, train_s, build_s, mib, b.dim(),
       b.index_info().kind.c_str(), b.content_index_info().kind.c_str(), queries,
-      queries ? recall / queries : 0.0, pct(0.5), pct(0.99));
+      queries ? recall / queries : 0.0, pct(0.5), pct(0.99), stats.collaborative_path.c_str(),
+      exact_max_items, static_cast<long long>(stats.sparse_entries), collaborative_mib,
+      stats.approximation_recall_at_10, static_cast<long long>(stats.approximation_queries));
   return 0;
 }
 
@@ -307,7 +324,7 @@ int main(int argc, char** argv) {
   }
   if (absl::GetFlag(FLAGS_catalog_courses) > 0) {
     return CatalogBench(absl::GetFlag(FLAGS_catalog_courses), absl::GetFlag(FLAGS_learners),
-                        absl::GetFlag(FLAGS_max_items));
+                        absl::GetFlag(FLAGS_max_items), absl::GetFlag(FLAGS_exact_max_items));
   }
   lm::SyntheticOptions so;
   so.items = absl::GetFlag(FLAGS_items);

@@ -14,6 +14,8 @@
 // part (--tune, default on), then scored through ModelBundle::ScoreAll.
 #include <algorithm>
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -70,6 +72,10 @@ ABSL_FLAG(double, sparse_ease_lambda, 50, "lambda of --sparse_ease");
 ABSL_FLAG(bool, ease_baseline, true,
           "also score plain EASE (lambda --sparse_ease_lambda, default 50) as a baseline");
 ABSL_FLAG(std::string, json_out, "", "optionally write all figures as JSON here");
+ABSL_FLAG(std::string, write_split, "",
+          "with --interactions/--ratings: also write the split as DIR/train.tsv and "
+          "DIR/test.tsv (interaction files; `evaluate --train --test` and the replay read "
+          "them and get the same cases)");
 
 namespace lm = lifelong::models;
 
@@ -78,6 +84,46 @@ namespace {
 int Fail(const absl::Status& s) {
   std::fprintf(stderr, "evaluate: %s\n", std::string(s.ToString()).c_str());
   return 1;
+}
+
+// Writes the split as two TSV interaction files under `dir` (created):
+// train.tsv = the training interactions with their order and weight (each
+// learner's lines in GroupSequences order, so that a reader that orders by
+// (order, line) sees the same sequences), test.tsv = each case's held-out
+// courses. CasesFromTrainTest(train.tsv, test.tsv) gives `cases` again.
+absl::Status WriteSplit(const std::string& dir, const std::vector<lm::Interaction>& train,
+                        const std::vector<lm::EvalCase>& cases) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return absl::InternalError(absl::StrCat("--write_split: cannot create ", dir, ": ", ec.message()));
+  auto write = [](const std::string& path, const std::string& text) -> absl::Status {
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    out << text;
+    out.close();
+    if (!out) return absl::InternalError(absl::StrCat("--write_split: cannot write ", path));
+    return absl::OkStatus();
+  };
+  std::string text = "# learner\tcourse\torder\tweight (train part of a split written by evaluate)\n";
+  for (const auto& [learner, seq] : lm::GroupSequences(train)) {
+    int64_t order = 0;
+    for (const lm::Interaction& x : seq) {
+      absl::StrAppend(&text, learner, "\t", x.course_id, "\t", order++, "\t", x.weight, "\n");
+    }
+  }
+  absl::Status s = write(dir + "/train.tsv", text);
+  if (!s.ok()) return s;
+  text = "# learner\tcourse\torder (held-out part of a split written by evaluate)\n";
+  for (const lm::EvalCase& c : cases) {
+    int64_t order = 0;
+    for (const std::string& course : c.held_out) {
+      absl::StrAppend(&text, c.learner, "\t", course, "\t", order++, "\n");
+    }
+  }
+  s = write(dir + "/test.tsv", text);
+  if (!s.ok()) return s;
+  std::printf("wrote the split: %s/train.tsv (%zu interactions), %s/test.tsv (%zu learners)\n",
+              dir.c_str(), train.size(), dir.c_str(), cases.size());
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -89,6 +135,9 @@ int main(int argc, char** argv) {
   const bool random_split = absl::GetFlag(FLAGS_split) == "random";
   if (absl::GetFlag(FLAGS_split) != "tail" && !random_split) {
     return Fail(absl::InvalidArgumentError("--split: must be tail or random"));
+  }
+  if (!absl::GetFlag(FLAGS_train).empty() && !absl::GetFlag(FLAGS_write_split).empty()) {
+    return Fail(absl::InvalidArgumentError("--write_split: needs --interactions or --ratings"));
   }
   if (!absl::GetFlag(FLAGS_train).empty()) {
     auto tr = lm::ReadInteractionFile(absl::GetFlag(FLAGS_train));
@@ -112,6 +161,10 @@ int main(int argc, char** argv) {
                       &cases);
     } else {
       lm::SplitSequenceTails(*all, absl::GetFlag(FLAGS_test_fraction), &train, &cases);
+    }
+    if (!absl::GetFlag(FLAGS_write_split).empty()) {
+      absl::Status s = WriteSplit(absl::GetFlag(FLAGS_write_split), train, cases);
+      if (!s.ok()) return Fail(s);
     }
   }
   std::vector<int> ks;
@@ -177,17 +230,22 @@ int main(int argc, char** argv) {
   std::vector<std::pair<std::string, lm::Scorer>> scorers = {
       {"model", lm::BundleScorer(bundle)},
       {"popularity", lm::PopularityScorer(train, universe)},
-      {"item_knn", lm::ItemKnnScorer(train, universe)},
   };
+  if (universe.size() <= lm::kItemKnnMaxItems) {
+    scorers.push_back({"item_knn", lm::ItemKnnScorer(train, universe)});
+  } else {
+    std::printf("item_knn baseline skipped: %zu items > %zu (its similarity matrix is items^2)\n",
+                universe.size(), lm::kItemKnnMaxItems);
+  }
   for (absl::string_view nv : absl::StrSplit(absl::GetFlag(FLAGS_prune_neighbours), ',',
                                              absl::SkipEmpty())) {
     int keep = 0;
     if (!absl::SimpleAtoi(nv, &keep) || keep <= 0) {
       return Fail(absl::InvalidArgumentError("--prune_neighbours: positive integers"));
     }
-    if (!bundle->identity_query() || !out.contains("params")) {
+    if (!bundle->identity_query() || bundle->sparse_item_matrix() || !out.contains("params")) {
       return Fail(absl::InvalidArgumentError(
-          "--prune_neighbours: needs a model trained here with an identity basis"));
+          "--prune_neighbours: needs a dense model trained here with an identity basis"));
     }
     // Copy M (item_vectors row j = M[:, j]) and keep, for every history
     // course i, its `keep` largest entries M[i][j] over j.

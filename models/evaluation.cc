@@ -253,7 +253,8 @@ RankingMetrics EvaluateRanking(const std::vector<EvalCase>& cases,
 
 Scorer BundleScorer(std::shared_ptr<const ModelBundle> bundle) {
   const int n = bundle->num_items();
-  if (!bundle->identity_query() || n == 0 || n > kBundleScorerTransposeMaxItems) {
+  if (!bundle->identity_query() || bundle->sparse_item_matrix() || n == 0 ||
+      n > kBundleScorerTransposeMaxItems) {
     return [bundle](const EvalCase& c) { return bundle->ScoreAll(c.history); };
   }
   // ScoreAll reads, for every item j, the history's entries of column j of

@@ -103,6 +103,11 @@ Scorer BundleScorer(std::shared_ptr<const ModelBundle> bundle);
 Scorer PopularityScorer(const std::vector<Interaction>& train,
                         const std::vector<std::string>& universe);
 
+// Largest universe the item-kNN baseline is computed for: it holds the
+// universe^2 float32 similarity matrix (8,192: 256 MiB). The binaries skip
+// the baseline above it (a 20,000-course sparse model would need 1.6 GB).
+inline constexpr size_t kItemKnnMaxItems = 8192;
+
 // Baseline: item-kNN, score(j) = sum over history items i of
 // cosine(i, j) on the binary learner x item matrix of `train`.
 Scorer ItemKnnScorer(const std::vector<Interaction>& train,

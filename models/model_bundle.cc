@@ -43,6 +43,14 @@ struct ModelBundle::Impl {
   std::unique_ptr<faiss::Index> content_quantizer;
   std::vector<int> content_rows;
   IndexInfo content_index_info;
+  // Sparse bundles: M's columns (CSC), for ItemScore and DenseItemVector:
+  // column j holds entries [col_start[j], col_start[j + 1]) of col_source
+  // (ascending) / col_weight.
+  std::vector<int64_t> col_start;
+  std::vector<int32_t> col_source;
+  std::vector<float> col_weight;
+  // Norm of every item vector (ItemNorm).
+  std::vector<float> item_norm;
 };
 
 namespace {
@@ -178,6 +186,34 @@ double Dot(const float* a, const float* b, int n) {
   return s;
 }
 
+// Exact top-k of a sparse bundle for one query vector (identity basis:
+// q[i] weighs history row i): scores accumulated in double over the query's
+// nonzero coordinates in ascending order, ranked by (score desc, row asc)
+// over the indexed rows.
+std::vector<Candidate> SparseTopK(const ModelArrays& a, const std::vector<int>& rows,
+                                  const float* q, int k) {
+  const int n = static_cast<int>(a.course_ids.size());
+  std::vector<double> acc(n, 0.0);
+  for (int i = 0; i < n; ++i) {
+    if (q[i] == 0.0f) continue;
+    const double w = q[i];
+    for (int64_t e = a.sparse_row_start[i]; e < a.sparse_row_start[i + 1]; ++e) {
+      acc[a.sparse_target[e]] += w * a.sparse_weight[e];
+    }
+  }
+  std::vector<Candidate> all;
+  all.reserve(rows.size());
+  for (int r : rows) all.push_back({r, static_cast<float>(acc[r])});
+  auto better = [](const Candidate& x, const Candidate& y) {
+    if (x.score != y.score) return x.score > y.score;
+    return x.row < y.row;
+  };
+  const size_t kk = std::min<size_t>(all.size(), static_cast<size_t>(k));
+  std::partial_sort(all.begin(), all.begin() + kk, all.end(), better);
+  all.resize(kk);
+  return all;
+}
+
 }  // namespace
 
 ModelBundle::ModelBundle(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -210,9 +246,53 @@ std::optional<int> ModelBundle::Row(absl::string_view course_id) const {
   return it->second;
 }
 
+bool ModelBundle::sparse_item_matrix() const { return impl_->a.sparse; }
+
 absl::Span<const float> ModelBundle::ItemVector(int row) const {
+  if (impl_->a.sparse) return {};
   return absl::MakeConstSpan(impl_->a.item_vectors.data() + static_cast<size_t>(row) * impl_->a.dim,
                              impl_->a.dim);
+}
+
+std::vector<float> ModelBundle::DenseItemVector(int row) const {
+  const ModelArrays& a = impl_->a;
+  if (!a.sparse) {
+    absl::Span<const float> v = ItemVector(row);
+    return std::vector<float>(v.begin(), v.end());
+  }
+  std::vector<float> v(a.dim, 0.0f);
+  for (int64_t e = impl_->col_start[row]; e < impl_->col_start[row + 1]; ++e) {
+    v[impl_->col_source[e]] = impl_->col_weight[e];
+  }
+  return v;
+}
+
+float ModelBundle::ItemScore(absl::Span<const float> learner_vector, int row) const {
+  const ModelArrays& a = impl_->a;
+  if (static_cast<int>(learner_vector.size()) != a.dim) return 0.0f;
+  if (!a.sparse) {
+    return static_cast<float>(Dot(learner_vector.data(),
+                                  a.item_vectors.data() + static_cast<size_t>(row) * a.dim, a.dim));
+  }
+  double s = 0;
+  for (int64_t e = impl_->col_start[row]; e < impl_->col_start[row + 1]; ++e) {
+    s += static_cast<double>(learner_vector[impl_->col_source[e]]) * impl_->col_weight[e];
+  }
+  return static_cast<float>(s);
+}
+
+float ModelBundle::ItemNorm(int row) const { return impl_->item_norm[row]; }
+
+ModelBundle::SparseRowView ModelBundle::SparseRow(int row) const {
+  const ModelArrays& a = impl_->a;
+  if (!a.sparse) return {};
+  const int64_t b = a.sparse_row_start[row], e = a.sparse_row_start[row + 1];
+  return {absl::MakeConstSpan(a.sparse_target.data() + b, e - b),
+          absl::MakeConstSpan(a.sparse_weight.data() + b, e - b)};
+}
+
+int64_t ModelBundle::sparse_entries() const {
+  return static_cast<int64_t>(impl_->a.sparse_target.size());
 }
 
 absl::Span<const float> ModelBundle::ContentVector(int row) const {
@@ -286,7 +366,17 @@ std::vector<float> ModelBundle::ScoreAll(absl::Span<const HistoryEvent> history)
   std::vector<WeightedRow> rows = HistoryWeights(*this, a, history);
   if (rows.empty()) return impl_->popularity;  // same fallback as Recommend
   std::vector<float> scores(n, 0.0f);
-  if (a.identity_query) {
+  if (a.sparse) {
+    // The history's rows of M, in HistoryWeights order, accumulated in
+    // double (SparseItemModel::Score's order).
+    std::vector<double> acc(n, 0.0);
+    for (const WeightedRow& r : rows) {
+      for (int64_t e = a.sparse_row_start[r.row]; e < a.sparse_row_start[r.row + 1]; ++e) {
+        acc[a.sparse_target[e]] += r.weight * a.sparse_weight[e];
+      }
+    }
+    for (int j = 0; j < n; ++j) scores[j] = static_cast<float>(acc[j]);
+  } else if (a.identity_query) {
     // Sparse query: only the history's coordinates are non-zero.
     for (int j = 0; j < n; ++j) {
       const float* v = a.item_vectors.data() + static_cast<size_t>(j) * a.dim;
@@ -306,6 +396,19 @@ std::vector<float> ModelBundle::ScoreAll(absl::Span<const HistoryEvent> history)
 
 absl::StatusOr<std::vector<std::vector<Candidate>>> ModelBundle::SearchBatch(
     absl::Span<const float> queries, int num_queries, int k) const {
+  if (impl_->a.sparse) {
+    const int d = impl_->a.dim;
+    if (k <= 0) return absl::InvalidArgumentError("k: must be positive");
+    if (num_queries < 0 || queries.size() != static_cast<size_t>(num_queries) * d) {
+      return absl::InvalidArgumentError(absl::StrCat("queries: expected num_queries * ", d,
+                                                     " floats, got ", queries.size()));
+    }
+    std::vector<std::vector<Candidate>> out(num_queries);
+    for (int q = 0; q < num_queries; ++q) {
+      out[q] = SparseTopK(impl_->a, impl_->index_rows, queries.data() + static_cast<size_t>(q) * d, k);
+    }
+    return out;
+  }
   return SearchIndex(impl_->index.get(), impl_->index_rows, impl_->a.dim, queries, num_queries,
                      k);
 }
@@ -341,6 +444,12 @@ std::vector<Candidate> ModelBundle::Recommend(absl::Span<const HistoryEvent> his
 float ModelBundle::ItemToItem(int from_row, int to_row) const {
   const ModelArrays& a = impl_->a;
   if (a.counts[from_row] <= 0) return 0.0f;
+  if (a.sparse) {
+    const auto begin = a.sparse_target.begin() + a.sparse_row_start[from_row];
+    const auto end = a.sparse_target.begin() + a.sparse_row_start[from_row + 1];
+    const auto it = std::lower_bound(begin, end, to_row);
+    return (it != end && *it == to_row) ? a.sparse_weight[it - a.sparse_target.begin()] : 0.0f;
+  }
   const float* item = a.item_vectors.data() + static_cast<size_t>(to_row) * a.dim;
   if (a.identity_query) return item[from_row];
   return static_cast<float>(
@@ -391,7 +500,39 @@ absl::StatusOr<std::shared_ptr<const ModelBundle>> BuildModelBundle(
   if (!arrays.completions.empty() && arrays.completions.size() != n) {
     return bad("completions: one per item expected, or none");
   }
-  if (arrays.dim < 0 || arrays.item_vectors.size() != n * static_cast<size_t>(arrays.dim)) {
+  if (arrays.sparse) {
+    if (!arrays.identity_query || static_cast<size_t>(arrays.dim) != n) {
+      return bad("sparse: needs identity_query and dim == num_items");
+    }
+    if (!arrays.item_vectors.empty()) return bad("item_vectors: must be empty for a sparse model");
+    if (arrays.sparse_row_start.size() != n + 1 || arrays.sparse_row_start[0] != 0) {
+      return bad("sparse_row_start: num_items + 1 entries starting at 0 expected");
+    }
+    if (arrays.sparse_weight.size() != arrays.sparse_target.size() ||
+        arrays.sparse_row_start[n] != static_cast<int64_t>(arrays.sparse_target.size())) {
+      return bad("sparse_target/sparse_weight: sparse_row_start[num_items] entries each expected");
+    }
+    for (size_t i = 0; i < n; ++i) {
+      if (arrays.sparse_row_start[i + 1] < arrays.sparse_row_start[i]) {
+        return bad(absl::StrCat("sparse_row_start[", i + 1, "]: decreases"));
+      }
+      for (int64_t e = arrays.sparse_row_start[i]; e < arrays.sparse_row_start[i + 1]; ++e) {
+        const int32_t t = arrays.sparse_target[e];
+        if (t < 0 || static_cast<size_t>(t) >= n ||
+            (e > arrays.sparse_row_start[i] && t <= arrays.sparse_target[e - 1])) {
+          return bad(absl::StrCat("sparse_target: row ", i,
+                                  " needs ascending targets in [0, num_items)"));
+        }
+        if (!std::isfinite(arrays.sparse_weight[e])) {
+          return bad(absl::StrCat("sparse_weight[", e, "]: not finite"));
+        }
+      }
+    }
+  } else if (!arrays.sparse_row_start.empty() || !arrays.sparse_target.empty() ||
+             !arrays.sparse_weight.empty()) {
+    return bad("sparse_*: must be empty unless sparse");
+  } else if (arrays.dim < 0 ||
+             arrays.item_vectors.size() != n * static_cast<size_t>(arrays.dim)) {
     return bad("item_vectors: num_items x dim floats expected");
   }
   if (arrays.identity_query) {
@@ -441,15 +582,49 @@ absl::StatusOr<std::shared_ptr<const ModelBundle>> BuildModelBundle(
       }
     }
   }
+  impl->item_norm.assign(n, 0.0f);
+  if (arrays.sparse) {
+    // CSC copy of M (columns = item vectors).
+    impl->col_start.assign(n + 1, 0);
+    for (int32_t t : arrays.sparse_target) ++impl->col_start[t + 1];
+    for (size_t j = 0; j < n; ++j) impl->col_start[j + 1] += impl->col_start[j];
+    impl->col_source.resize(arrays.sparse_target.size());
+    impl->col_weight.resize(arrays.sparse_target.size());
+    std::vector<int64_t> fill(impl->col_start.begin(), impl->col_start.end() - 1);
+    std::vector<double> norm2(n, 0.0);
+    for (size_t i = 0; i < n; ++i) {
+      for (int64_t e = arrays.sparse_row_start[i]; e < arrays.sparse_row_start[i + 1]; ++e) {
+        const int32_t t = arrays.sparse_target[e];
+        impl->col_source[fill[t]] = static_cast<int32_t>(i);
+        impl->col_weight[fill[t]] = arrays.sparse_weight[e];
+        ++fill[t];
+        norm2[t] += static_cast<double>(arrays.sparse_weight[e]) * arrays.sparse_weight[e];
+      }
+    }
+    for (size_t j = 0; j < n; ++j) impl->item_norm[j] = static_cast<float>(std::sqrt(norm2[j]));
+  } else {
+    for (size_t j = 0; j < n; ++j) {
+      const float* v = arrays.item_vectors.data() + j * arrays.dim;
+      impl->item_norm[j] = static_cast<float>(std::sqrt(Dot(v, v, arrays.dim)));
+    }
+  }
+  if (arrays.sparse) {
+    // No FAISS index: SearchBatch scans the CSR rows exactly.
+    for (size_t r = 0; r < n; ++r) {
+      if (arrays.counts[r] > 0) impl->index_rows.push_back(static_cast<int>(r));
+    }
+    impl->index_info.kind = impl->index_rows.empty() ? "none" : "sparse";
+    impl->index_info.indexed_items = static_cast<int>(impl->index_rows.size());
+  }
   if (options.build_indexes) {
     std::vector<float> vecs;
     for (size_t r = 0; r < n; ++r) {
-      if (arrays.counts[r] <= 0 || arrays.dim == 0) continue;
+      if (arrays.sparse || arrays.counts[r] <= 0 || arrays.dim == 0) continue;
       impl->index_rows.push_back(static_cast<int>(r));
       vecs.insert(vecs.end(), arrays.item_vectors.begin() + r * arrays.dim,
                   arrays.item_vectors.begin() + (r + 1) * arrays.dim);
     }
-    if (!impl->index_rows.empty()) {
+    if (!arrays.sparse && !impl->index_rows.empty()) {
       absl::Status s = BuildIndex(vecs.data(), static_cast<int>(impl->index_rows.size()),
                                   arrays.dim, options, &impl->index, &impl->index_quantizer,
                                   &impl->index_info);
@@ -491,14 +666,22 @@ absl::StatusOr<nlohmann::json> ReadCompleteManifest(const std::string& dir) {
   if (m.is_discarded() || !m.is_object()) {
     return absl::DataLossError(absl::StrCat(path, ": not a JSON object"));
   }
-  if (!m.contains("format") || m["format"] != std::string(kModelFormat)) {
-    return absl::DataLossError(absl::StrCat(path, ": format is not \"", kModelFormat, "\""));
+  const bool format1 = m.contains("format") && m["format"] == std::string(kModelFormat);
+  const bool format2 = m.contains("format") && m["format"] == std::string(kModelFormatSparse);
+  if (!format1 && !format2) {
+    return absl::DataLossError(absl::StrCat(path, ": format is not \"", kModelFormat, "\" or \"",
+                                            kModelFormatSparse, "\" (",
+                                            m.contains("format") ? m["format"].dump() : "missing",
+                                            ")"));
   }
   if (!m.contains("files") || !m["files"].is_object()) {
     return absl::DataLossError(absl::StrCat(path, ": no \"files\" object"));
   }
-  for (const char* name : {kItemsFile.data(), kItemVectorsFile.data(), kQueryBasisFile.data(),
-                           kContentFile.data(), kContentIdfFile.data()}) {
+  std::vector<std::string> required = {std::string(kItemsFile), std::string(kItemVectorsFile),
+                                       std::string(kQueryBasisFile), std::string(kContentFile),
+                                       std::string(kContentIdfFile)};
+  if (format2) required.push_back(std::string(kItemItemCsrFile));
+  for (const std::string& name : required) {
     const auto& f = m["files"];
     if (!f.contains(name) || !f[name].is_object() || !f[name].contains("bytes") ||
         !f[name]["bytes"].is_number_unsigned() || !f[name].contains("sha256") ||
@@ -622,6 +805,16 @@ absl::StatusOr<std::shared_ptr<const ModelBundle>> LoadModelBundle(const std::st
     absl::StatusOr<std::vector<float>> v = BytesToFloats(*bytes);
     if (!v.ok()) return absl::DataLossError(absl::StrCat(dir, "/", ff.name, ": ", v.status().message()));
     *ff.out = std::move(*v);
+  }
+  if (*m->find("format") == std::string(kModelFormatSparse)) {
+    absl::StatusOr<std::string> bytes = ReadVerified(dir, *m, kItemItemCsrFile);
+    if (!bytes.ok()) return bytes.status();
+    absl::StatusOr<CsrMatrix> csr = DecodeItemItemCsr(*bytes, *num_items);
+    if (!csr.ok()) return absl::DataLossError(absl::StrCat(dir, "/", csr.status().message()));
+    a.sparse = true;
+    a.sparse_row_start = std::move(csr->row_start);
+    a.sparse_target = std::move(csr->target);
+    a.sparse_weight = std::move(csr->weight);
   }
   absl::StatusOr<std::shared_ptr<const ModelBundle>> b =
       BuildModelBundle(std::move(a), std::move(*m), *version, dir, options);

@@ -12,6 +12,10 @@
 //       content.f32        num_items x content_dim float32 (zero row: no text)
 //       content_idf.f32    kTextHashBuckets float32: hashed n-gram IDF, or
 //                          empty (no catalog at training: IDF 1)
+//       item_item.csr      format 2 only ("sparse" bundles): the exact
+//                          item-item matrix M as CSR by history row
+//                          (byte layout in model_format.h); item_vectors.f32
+//                          and query_basis.f32 are then empty
 //       MANIFEST.json      written LAST: format, version, shapes, parameters,
 //                          training data size, evaluation figures, and for
 //                          every file above its size in bytes and SHA-256.
@@ -25,6 +29,11 @@
 //
 // Scoring model (the same code serves requests and computes offline figures):
 //   score(history, item j) = <LearnerVector(history), ItemVector(j)>
+// A sparse bundle (sparse_item_matrix()) holds M = the item vectors as
+// columns in CSR form instead: identity query basis, score(j) =
+// sum over history rows i of q_i M[i][j], computed exactly by ScoreAll and
+// SearchBatch (a scan of the history's rows: |history| x entries per row;
+// no FAISS index over the collaborative rows, index_info().kind "sparse").
 // LearnerVector is linear in the learner's weighted, recency-decayed history,
 // so a statement recorded now changes the next recommendation without
 // retraining. Candidate search runs this inner product through a FAISS index
@@ -76,7 +85,9 @@ struct HistoryEvent {
 
 // How a FAISS index of a bundle was built (for status pages and benchmarks).
 struct IndexInfo {
-  std::string kind = "none";  // "flat", "ivf", or "none" (nothing indexed)
+  // "flat", "ivf", "sparse" (exact CSR scan of a sparse bundle, no FAISS),
+  // or "none" (nothing indexed)
+  std::string kind = "none";
   int indexed_items = 0;
   int nlist = 0;              // IVF only
   int nprobe = 0;             // IVF only
@@ -130,8 +141,31 @@ class ModelBundle {
   // vectors are the exact item-item matrix's columns and a learner vector
   // has one nonzero per known history course.
   bool identity_query() const;
-  // Item vector of `row` (dim() floats); `row` in [0, num_items()).
+  // True for a sparse bundle (format 2): M is held as CSR rows, ItemVector
+  // is empty, identity_query() is true. Use ItemScore / ItemNorm /
+  // DenseItemVector / ItemToItem, which work for every kind of bundle.
+  bool sparse_item_matrix() const;
+  // Item vector of `row` (dim() floats); `row` in [0, num_items()). EMPTY for
+  // a sparse bundle (its columns are not stored densely).
   absl::Span<const float> ItemVector(int row) const;
+  // ItemVector(row) as a dense copy of dim() floats, for every kind of
+  // bundle (a sparse bundle's column of M: dim() = num_items() floats).
+  std::vector<float> DenseItemVector(int row) const;
+  // <learner_vector, item vector of row> for every kind of bundle; 0 when
+  // learner_vector does not hold dim() floats. Dense: float(double sum over
+  // d); sparse: the column's entries, in row order, accumulated in double.
+  float ItemScore(absl::Span<const float> learner_vector, int row) const;
+  // L2 norm of the item vector of `row` (precomputed at build).
+  float ItemNorm(int row) const;
+  // Rows of a sparse bundle: entries of M[row][:], targets ascending. Empty
+  // spans for a dense bundle.
+  struct SparseRowView {
+    absl::Span<const int32_t> targets;
+    absl::Span<const float> weights;
+  };
+  SparseRowView SparseRow(int row) const;
+  // Entries of a sparse bundle's M (0 for a dense bundle).
+  int64_t sparse_entries() const;
 
   // The query vector for a learner whose history (oldest first) is given.
   // Unknown course ids and events with weight <= 0 are skipped; a course that
@@ -246,6 +280,14 @@ struct ModelArrays {
   int content_dim = 0;
   std::vector<float> content;           // num_items x content_dim
   std::vector<float> idf;               // kTextHashBuckets entries, or empty
+  // Sparse bundle (written as format 2 with item_item.csr): identity_query,
+  // dim == num_items, item_vectors and query_basis empty, and M as CSR by
+  // history row: entries [sparse_row_start[i], sparse_row_start[i + 1]) of
+  // sparse_target (ascending within a row) / sparse_weight are M[i][target].
+  bool sparse = false;
+  std::vector<int64_t> sparse_row_start;  // num_items + 1 entries
+  std::vector<int32_t> sparse_target;
+  std::vector<float> sparse_weight;
 };
 
 struct BuildOptions {

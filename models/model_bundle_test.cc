@@ -178,6 +178,7 @@ TEST(ModelBundle, ContentVectorsServeColdStartCourses) {
 TEST(ModelBundle, LowRankAndIvfPathsStillRankTheTrackContinuation) {
   TrainOptions o;
   o.dense_max_items = 4;  // force the low-rank factorisation
+  o.exact_max_items = 0;  // (not the sparse exact path)
   o.low_rank_dim = 12;
   BuildOptions bo;
   bo.exact_index_max_items = 4;  // force IVF
@@ -361,6 +362,164 @@ TEST(BuildModelBundle, RejectsInconsistentShapes) {
   EXPECT_EQ(BuildModelBundle(dup, {}, 1, "").status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(WriteModelVersion(Root("bad"), a, nlohmann::json::object()).status().code(),
             absl::StatusCode::kInvalidArgument);
+}
+
+// ---- Sparse bundles (format 2, item_item.csr) ------------------------------
+
+TrainOptions SparseOptions() {
+  TrainOptions o;
+  o.dense_max_items = 4;  // 13 items: above the dense limit, below exact_max_items
+  return o;
+}
+
+std::string ReadAll(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+TEST(ModelBundle, SparseBundleRoundTripsAndServesExactScores) {
+  TrainStats stats;
+  auto trained = TrainModel(TrackData(), Catalog(), SparseOptions(), &stats);
+  ASSERT_TRUE(trained.ok()) << trained.status();
+  const ModelArrays& arrays = *trained;
+  ASSERT_TRUE(arrays.sparse);
+  EXPECT_EQ(stats.collaborative_path, "sparse");
+  EXPECT_EQ(stats.sparse_entries, static_cast<int64_t>(arrays.sparse_target.size()));
+  const std::string root = Root("sparse_round_trip");
+  ASSERT_TRUE(WriteModelVersion(root, arrays, nlohmann::json::object()).ok());
+  auto memory = BuildModelBundle(arrays, nlohmann::json::object(), 1, "");
+  auto disk = LoadModelBundle(root + "/1");
+  ASSERT_TRUE(memory.ok()) << memory.status();
+  ASSERT_TRUE(disk.ok()) << disk.status();
+  const ModelBundle& b = **disk;
+  EXPECT_TRUE(b.sparse_item_matrix());
+  EXPECT_TRUE(b.identity_query());
+  EXPECT_EQ(b.dim(), b.num_items());
+  EXPECT_TRUE(b.ItemVector(0).empty());
+  EXPECT_EQ(b.manifest()["format"], "lifelong-recommender-model/2");
+  EXPECT_EQ(b.manifest()["item_matrix"]["kind"], "sparse_csr");
+  EXPECT_EQ(b.index_info().kind, "sparse");
+  EXPECT_EQ(b.index_info().indexed_items, 12);  // "new1" is content only
+  const std::vector<HistoryEvent> h = History({"a0", "a1"});
+  EXPECT_EQ(b.ScoreAll(h), (*memory)->ScoreAll(h));
+  // The track continues.
+  std::vector<Candidate> top = b.Recommend(h, 3);
+  ASSERT_FALSE(top.empty());
+  EXPECT_EQ(b.CourseId(top[0].row), "a2");
+  // SearchBatch, ItemScore and the columns agree with ScoreAll.
+  const std::vector<float> all = b.ScoreAll(h);
+  const std::vector<float> q = b.LearnerVector(h);
+  auto found = b.SearchBatch(q, 1, 20);
+  ASSERT_TRUE(found.ok()) << found.status();
+  ASSERT_EQ((*found)[0].size(), 12u);
+  for (const Candidate& c : (*found)[0]) EXPECT_NEAR(c.score, all[c.row], 1e-6) << c.row;
+  for (int j = 0; j < b.num_items(); ++j) {
+    EXPECT_NEAR(b.ItemScore(q, j), all[j], 1e-6) << j;
+    const std::vector<float> col = b.DenseItemVector(j);
+    ASSERT_EQ(col.size(), static_cast<size_t>(b.num_items()));
+    for (int i = 0; i < b.num_items(); ++i) EXPECT_EQ(col[i], b.ItemToItem(i, j));
+  }
+  auto contributor = b.TopContributor(h, top[0].row);
+  ASSERT_TRUE(contributor.has_value());
+  EXPECT_EQ(contributor->course_id, "a1");
+  // Content still serves the catalog-only course.
+  EXPECT_TRUE(b.HasContent(*b.Row("new1")));
+  EXPECT_EQ(b.SparseRow(*b.Row("new1")).targets.size(), 0u);
+}
+
+TEST(ModelDirectory, SparseVersionsAreValidatedOnLoadAndOldOnesStillLoad) {
+  const std::string root = Root("sparse_validation");
+  ASSERT_TRUE(WriteModelVersion(root, Train(), nlohmann::json::object()).ok());  // 1: dense
+  const ModelArrays sparse = Train(SparseOptions());
+  ASSERT_TRUE(sparse.sparse);
+  ASSERT_TRUE(WriteModelVersion(root, sparse, nlohmann::json::object()).ok());  // 2: sparse
+  auto dense = LoadModelBundle(root + "/1");
+  ASSERT_TRUE(dense.ok()) << dense.status();
+  EXPECT_EQ((*dense)->manifest()["format"], "lifelong-recommender-model/1");
+  EXPECT_FALSE((*dense)->sparse_item_matrix());
+  const std::string csr = root + "/2/item_item.csr";
+  const std::string manifest_path = root + "/2/MANIFEST.json";
+  const std::string good_csr = ReadAll(csr);
+  const std::string good_manifest = ReadAll(manifest_path);
+  auto expect_rejected = [&](absl::StatusCode code, const std::string& words) {
+    auto b = LoadModelBundle(root + "/2");
+    ASSERT_FALSE(b.ok()) << words;
+    EXPECT_EQ(b.status().code(), code) << b.status();
+    EXPECT_NE(b.status().message().find(words), std::string::npos) << b.status();
+    // The dense version below it is what the server falls back to.
+    auto latest = LoadLatestModelBundle(root);
+    ASSERT_TRUE(latest.ok()) << latest.status();
+    EXPECT_EQ((*latest)->version(), 1);
+  };
+  // A flipped byte.
+  std::string flipped = good_csr;
+  flipped[flipped.size() - 3] ^= 0x10;
+  Overwrite(csr, flipped);
+  expect_rejected(absl::StatusCode::kDataLoss, "SHA-256 mismatch");
+  // A checksummed file of a layout version this build does not read.
+  std::string v2 = good_csr;
+  v2[8] = 2;
+  Overwrite(csr, v2);
+  nlohmann::json m = nlohmann::json::parse(good_manifest);
+  m["files"]["item_item.csr"]["sha256"] = Sha256Hex(v2);
+  Overwrite(manifest_path, m.dump());
+  expect_rejected(absl::StatusCode::kDataLoss, "item_item.csr: version: 2 is not supported");
+  Overwrite(csr, good_csr);
+  // Format 2 without the matrix listed.
+  m = nlohmann::json::parse(good_manifest);
+  m["files"].erase("item_item.csr");
+  Overwrite(manifest_path, m.dump());
+  expect_rejected(absl::StatusCode::kDataLoss, "files.item_item.csr");
+  // A format this build does not know.
+  m = nlohmann::json::parse(good_manifest);
+  m["format"] = "lifelong-recommender-model/3";
+  Overwrite(manifest_path, m.dump());
+  expect_rejected(absl::StatusCode::kDataLoss, "lifelong-recommender-model/3");
+  // The matrix missing: incomplete.
+  Overwrite(manifest_path, good_manifest);
+  ASSERT_EQ(std::remove(csr.c_str()), 0);
+  expect_rejected(absl::StatusCode::kFailedPrecondition, "incomplete: no item_item.csr");
+  Overwrite(csr, good_csr);
+  auto back = LoadModelBundle(root + "/2");
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_TRUE((*back)->sparse_item_matrix());
+}
+
+TEST(BuildModelBundle, RejectsMalformedSparseMatrices) {
+  const ModelArrays good = Train(SparseOptions());
+  ASSERT_TRUE(good.sparse);
+  ASSERT_GE(good.sparse_target.size(), 2u);
+  ASSERT_TRUE(BuildModelBundle(good, {}, 1, "").ok());
+  auto expect_bad = [](const ModelArrays& a, const std::string& field) {
+    auto b = BuildModelBundle(a, {}, 1, "");
+    ASSERT_FALSE(b.ok()) << field;
+    EXPECT_EQ(b.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_NE(b.status().message().find(field), std::string::npos) << b.status();
+  };
+  ModelArrays a = good;
+  a.sparse_target[0] = static_cast<int32_t>(a.course_ids.size());
+  expect_bad(a, "sparse_target");
+  a = good;
+  a.sparse_target[0] = -1;
+  expect_bad(a, "sparse_target");
+  a = good;
+  a.sparse_row_start.pop_back();
+  expect_bad(a, "sparse_row_start");
+  a = good;
+  a.sparse_weight.pop_back();
+  expect_bad(a, "sparse_target/sparse_weight");
+  a = good;
+  a.sparse_weight[0] = std::nanf("");
+  expect_bad(a, "sparse_weight[0]");
+  a = good;
+  a.item_vectors.assign(a.course_ids.size() * a.course_ids.size(), 0.0f);
+  expect_bad(a, "item_vectors");
+  a = good;
+  a.identity_query = false;
+  expect_bad(a, "identity_query");
+  a = Train();
+  a.sparse_target = {0};
+  expect_bad(a, "sparse_*");
 }
 
 TEST(ModelBundle, ConcurrentReadersWhileVersionsSwap) {

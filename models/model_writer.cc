@@ -56,13 +56,17 @@ absl::Status WriteAll(const std::string& tmp, const ModelArrays& a, const nlohma
     if (!a.completions.empty()) absl::StrAppend(&items, "\t", a.completions[r]);
     absl::StrAppend(&items, "\n");
   }
-  const std::vector<std::pair<absl::string_view, std::string>> files = {
+  std::vector<std::pair<absl::string_view, std::string>> files = {
       {kItemsFile, items},
       {kItemVectorsFile, FloatsToBytes(a.item_vectors)},
       {kQueryBasisFile, FloatsToBytes(a.query_basis)},
       {kContentFile, FloatsToBytes(a.content)},
       {kContentIdfFile, FloatsToBytes(a.idf)},
   };
+  if (a.sparse) {
+    CsrMatrix m{a.sparse_row_start, a.sparse_target, a.sparse_weight};
+    files.push_back({kItemItemCsrFile, EncodeItemItemCsr(m)});
+  }
   nlohmann::json manifest = extra;
   nlohmann::json listed = nlohmann::json::object();
   for (const auto& [name, data] : files) {
@@ -70,7 +74,13 @@ absl::Status WriteAll(const std::string& tmp, const ModelArrays& a, const nlohma
     if (!s.ok()) return s;
     listed[std::string(name)] = {{"bytes", data.size()}, {"sha256", Sha256Hex(data)}};
   }
-  manifest["format"] = std::string(kModelFormat);
+  // Dense bundles stay format 1 (readable by servers that predate format 2).
+  manifest["format"] = std::string(a.sparse ? kModelFormatSparse : kModelFormat);
+  if (a.sparse) {
+    manifest["item_matrix"] = {{"kind", "sparse_csr"},
+                               {"entries", a.sparse_target.size()},
+                               {"layout_version", kItemItemCsrVersion}};
+  }
   manifest["num_items"] = a.course_ids.size();
   manifest["dim"] = a.dim;
   manifest["identity_query"] = a.identity_query;

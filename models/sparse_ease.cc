@@ -299,7 +299,6 @@ absl::StatusOr<SparseItemModel> TrainSparseModel(const std::vector<Interaction>&
   SparseItemModel model;
   absl::flat_hash_map<std::string, int> row_of;
   if (absl::Status v = BuildVocabulary(seqs, o.max_items, &model, &row_of); !v.ok()) return v;
-  const int n = model.num_items();
   std::vector<std::vector<std::pair<int, double>>> rows;
   for (const auto& [learner, seq] : seqs) {
     std::vector<std::pair<int, double>> r;
@@ -309,6 +308,22 @@ absl::StatusOr<SparseItemModel> TrainSparseModel(const std::vector<Interaction>&
     }
     if (!r.empty()) rows.push_back(std::move(r));
   }
+  if (absl::Status s = TrainSparseModelOnRows(rows, o, candidates, neighbours, &model); !s.ok()) {
+    return s;
+  }
+  return model;
+}
+
+absl::Status TrainSparseModelOnRows(const std::vector<std::vector<std::pair<int, double>>>& rows,
+                                    const TrainOptions& o, int candidates, int neighbours,
+                                    SparseItemModel* out) {
+  if (candidates < 1) return absl::InvalidArgumentError("candidates: must be >= 1");
+  if (neighbours < 1) return absl::InvalidArgumentError("neighbours: must be >= 1");
+  SparseItemModel& model = *out;
+  const int n = static_cast<int>(model.counts.size());
+  model.row_start.clear();
+  model.target.clear();
+  model.weight.clear();
   std::vector<absl::flat_hash_map<int32_t, double>> by_row(n);
   std::vector<double> acc(n, 0.0), acc2(n, 0.0);
   std::vector<char> touched(n, 0), touched2(n, 0);
@@ -428,7 +443,7 @@ absl::StatusOr<SparseItemModel> TrainSparseModel(const std::vector<Interaction>&
     }
     model.row_start[i + 1] = static_cast<int64_t>(model.target.size());
   }
-  return model;
+  return absl::OkStatus();
 }
 
 }  // namespace lifelong::models

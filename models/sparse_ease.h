@@ -1,6 +1,10 @@
 // Sparse EASE: an item-item model for catalogs beyond the dense trainer's
 // reach (the dense solve needs n^2 doubles and n^3 time: 20,000 items are
-// ~16 GB and ~9 min here, docs/models.md "the ceiling").
+// ~16 GB and ~9 min here, docs/models.md "Why the dense trainer stops").
+// TrainModel (trainer.h) serves TrainSparseModel's matrix exactly between
+// dense_max_items and exact_max_items collaborative items (a format-2
+// bundle, model_bundle.h), and factors it beyond; these files are compiled
+// into //models:trainer for that reason.
 //
 // Model. For every target item j, the ridge regression of EASE restricted to
 // a candidate set C_j (the `candidates` items co-occurring most often with j,
@@ -79,6 +83,16 @@ absl::StatusOr<SparseItemModel> TrainSparseEase(const std::vector<Interaction>& 
 absl::StatusOr<SparseItemModel> TrainSparseModel(const std::vector<Interaction>& interactions,
                                                  const TrainOptions& o, int candidates,
                                                  int neighbours);
+
+// TrainSparseModel's solve on learner rows already mapped to a vocabulary
+// (what ModelTrainer holds: each learner's (row, weight) sequence, oldest
+// first, rows in [0, out->counts.size())). Reads out->counts (popularity
+// scaling) and fills out->row_start / target / weight; `o` is not
+// validated here. INVALID_ARGUMENT for candidates or neighbours < 1;
+// INTERNAL when a factorisation fails.
+absl::Status TrainSparseModelOnRows(const std::vector<std::vector<std::pair<int, double>>>& rows,
+                                    const TrainOptions& o, int candidates, int neighbours,
+                                    SparseItemModel* out);
 
 }  // namespace lifelong::models
 

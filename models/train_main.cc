@@ -10,6 +10,12 @@
 // or, with --tune=false, the values). The manifest records the training data
 // size, the parameters, validation figures with the popularity and item-kNN
 // baselines, and the test figures when --test is given.
+// Collaborative paths (trainer.h): dense exact up to dense_max_items items
+// (4,096), sparse exact up to --exact_max_items collaborative items (default
+// 20,000; 0 = never sparse), rank low_rank_dim + FAISS beyond; on that last
+// path the Recall@10 of the approximation against exact scoring, measured
+// on real learner histories of the training data, is printed and written to
+// the manifest ("approximation").
 // --tls_ca (and --tls_cert/--tls_key where the record service demands a
 // client certificate) read --records over TLS (docs/security.md).
 #include <grpcpp/grpcpp.h>
@@ -46,6 +52,9 @@ ABSL_FLAG(double, valid_fraction, 0.2, "validation fraction per learner");
 ABSL_FLAG(bool, random_validation, false, "random instead of last-part validation split");
 ABSL_FLAG(uint64_t, seed, 1, "seed of the random validation split");
 ABSL_FLAG(std::string, params, "", "JSON object of TrainOptions fields");
+ABSL_FLAG(int, exact_max_items, -1,
+          "collaborative items served exactly (sparse item-item matrix) above the dense limit; "
+          "beyond: low rank + FAISS with its recall reported. -1: --params' value, else 20000");
 
 namespace lm = lifelong::models;
 
@@ -61,10 +70,14 @@ nlohmann::json Figures(const std::vector<lm::EvalCase>& cases,
                        std::shared_ptr<const lm::ModelBundle> bundle, const std::string& what) {
   nlohmann::json j;
   const auto& universe = bundle->course_ids();
-  const std::vector<std::pair<std::string, lm::Scorer>> scorers = {
+  std::vector<std::pair<std::string, lm::Scorer>> scorers = {
       {"model", lm::BundleScorer(bundle)},
-      {"popularity", lm::PopularityScorer(train, universe)},
-      {"item_knn", lm::ItemKnnScorer(train, universe)}};
+      {"popularity", lm::PopularityScorer(train, universe)}};
+  if (universe.size() <= lm::kItemKnnMaxItems) {
+    scorers.push_back({"item_knn", lm::ItemKnnScorer(train, universe)});
+  } else {
+    j["item_knn"] = {{"skipped", absl::StrCat("more than ", lm::kItemKnnMaxItems, " items")}};
+  }
   for (const auto& [name, scorer] : scorers) {
     lifelong::cli::Progress progress(std::cerr, absl::StrCat("train: ", what, " figures, ", name),
                                      "learners", static_cast<int64_t>(cases.size()),
@@ -142,6 +155,11 @@ int main(int argc, char** argv) {
     if (!o.ok()) return Fail(o.status());
     options = *o;
   }
+  if (absl::GetFlag(FLAGS_exact_max_items) >= 0) {
+    options.exact_max_items = absl::GetFlag(FLAGS_exact_max_items);
+  } else if (absl::GetFlag(FLAGS_exact_max_items) != -1) {
+    return Fail(absl::InvalidArgumentError("--exact_max_items: must be >= 0 (or -1: default)"));
+  }
   nlohmann::json manifest = {{"trainer", "models/train"}, {"inputs", inputs}};
   // Which erasures this model is clean of (models/model_retirement.h).
   if (records_erasure_epoch) lm::SetErasureEpoch(&manifest, *records_erasure_epoch);
@@ -172,6 +190,23 @@ int main(int argc, char** argv) {
   if (!arrays.ok()) return Fail(arrays.status());
   manifest["params"] = options.ToJson();
   manifest["training"] = stats.ToJson();
+  std::printf("collaborative path: %s (%lld collaborative items",
+              stats.collaborative_path.c_str(), static_cast<long long>(stats.collaborative_items));
+  if (stats.collaborative_path == "sparse") {
+    std::printf(", %lld item-item entries, served exactly", static_cast<long long>(stats.sparse_entries));
+  }
+  std::printf(")\n");
+  if (stats.approximation_recall_at_10 >= 0) {
+    manifest["approximation"] = {
+        {"recall_at_10", stats.approximation_recall_at_10},
+        {"queries", stats.approximation_queries},
+        {"k", 10},
+        {"reference", "exact scores of the item-item matrix M"},
+        {"queries_from", "training learners' sequences without their last course"}};
+    std::printf("approximation: Recall@10 %.4f against exact scoring of M on %lld learner "
+                "histories of the training data\n",
+                stats.approximation_recall_at_10, static_cast<long long>(stats.approximation_queries));
+  }
   manifest["training"]["interactions_read"] = data.size();
 
   // Figures: validation (model retrained on the validation-train part with

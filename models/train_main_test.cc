@@ -51,6 +51,75 @@ TEST(TrainBinary, WritesLoadableVersionsWithFigures) {
   EXPECT_EQ(m.CourseId(similar[0].row), "c1");
 }
 
+// Writes a synthetic interaction file of `items` courses.
+std::string WriteSynthetic(const std::string& name, int learners, int items) {
+  SyntheticOptions so;
+  so.learners = learners;
+  so.items = items;
+  so.tracks = items / 10;
+  const std::string data = Tmp(name);
+  std::ofstream out(data);
+  for (const Interaction& x : GenerateSyntheticInteractions(so)) {
+    out << x.learner << "\t" << x.course_id << "\t" << x.order << "\t"
+        << "http://adlnet.gov/expapi/verbs/completed\n";
+  }
+  return data;
+}
+
+std::string ReadText(const std::string& path) {
+  std::ifstream in(path);
+  return std::string((std::istreambuf_iterator<char>(in)), {});
+}
+
+// Above the dense limit and within --exact_max_items: a sparse (format 2)
+// version, served exactly.
+TEST(TrainBinary, SparseExactPathWritesAFormat2Version) {
+  const std::string data = WriteSynthetic("sparse.tsv", 600, 60);
+  const std::string root = Tmp("sparse_models");
+  const std::string out = Tmp("sparse.out");
+  const std::string cmd = absl::StrCat(
+      "models/train --model_root=", root, " --interactions=", data,
+      " --params='{\"dense_max_items\":20}' --exact_max_items=100 > ", out, " 2>&1");
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd << "\n" << ReadText(out);
+  auto b = LoadLatestModelBundle(root);
+  ASSERT_TRUE(b.ok()) << b.status();
+  EXPECT_TRUE((*b)->sparse_item_matrix());
+  EXPECT_EQ((*b)->manifest()["format"], "lifelong-recommender-model/2");
+  EXPECT_EQ((*b)->manifest()["training"]["collaborative_path"], "sparse");
+  EXPECT_EQ((*b)->manifest()["params"]["exact_max_items"], 100);
+  EXPECT_FALSE((*b)->manifest().contains("approximation"));
+  EXPECT_NE(ReadText(out).find("collaborative path: sparse"), std::string::npos) << ReadText(out);
+}
+
+// Beyond --exact_max_items: low rank + FAISS, and the recall of that
+// approximation against exact scoring is printed and in the manifest.
+TEST(TrainBinary, BeyondTheExactLimitReportsApproximationRecall) {
+  const std::string data = WriteSynthetic("approx.tsv", 600, 60);
+  const std::string root = Tmp("approx_models");
+  const std::string out = Tmp("approx.out");
+  const std::string cmd = absl::StrCat(
+      "models/train --model_root=", root, " --interactions=", data, " --tune=false",
+      " --params='{\"dense_max_items\":20,\"low_rank_dim\":8}' --exact_max_items=30 > ", out,
+      " 2>&1");
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd << "\n" << ReadText(out);
+  auto b = LoadLatestModelBundle(root);
+  ASSERT_TRUE(b.ok()) << b.status();
+  EXPECT_FALSE((*b)->identity_query());
+  const nlohmann::json& man = (*b)->manifest();
+  ASSERT_TRUE(man.contains("approximation")) << man.dump(2);
+  const double recall = man["approximation"]["recall_at_10"].get<double>();
+  EXPECT_GE(recall, 0.0);
+  EXPECT_LE(recall, 1.0);
+  EXPECT_GT(man["approximation"]["queries"].get<int>(), 100);
+  EXPECT_EQ(man["training"]["approximation_recall_at_10"].get<double>(), recall);
+  EXPECT_NE(ReadText(out).find("approximation: Recall@10"), std::string::npos) << ReadText(out);
+  // A bad flag value is refused.
+  const std::string bad = absl::StrCat("models/train --model_root=", root, " --interactions=", data,
+                                       " --exact_max_items=-5 > ", out, " 2>&1");
+  EXPECT_NE(std::system(bad.c_str()), 0);
+  EXPECT_NE(ReadText(out).find("--exact_max_items"), std::string::npos) << ReadText(out);
+}
+
 TEST(TrainBinary, ParseErrorFailsWithTheLineNamed) {
   const std::string data = Tmp("bad.tsv");
   std::ofstream(data) << "u1\tc1\t1\nu1\tc2\tsoon\n";

@@ -12,6 +12,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "models/sparse_ease.h"
 #include "models/text_embedding.h"
 
 extern "C" {
@@ -114,9 +115,48 @@ absl::Status CheckOptions(const TrainOptions& o) {
   if (o.max_items < 1) return bad("max_items", "must be >= 1");
   if (o.dense_max_items < 1) return bad("dense_max_items", "must be >= 1");
   if (o.low_rank_dim < 1) return bad("low_rank_dim", "must be >= 1");
+  if (o.exact_max_items < 0) return bad("exact_max_items", "must be >= 0");
+  if (o.dense_solve_max_items < 0) return bad("dense_solve_max_items", "must be >= 0");
+  if (o.sparse_candidates < 1) return bad("sparse_candidates", "must be >= 1");
+  if (o.sparse_neighbours < 1) return bad("sparse_neighbours", "must be >= 1");
   if (o.content_dim < 1 || o.content_dim > 4096) return bad("content_dim", "must be in [1, 4096]");
   if (o.max_history < 1) return bad("max_history", "must be >= 1");
   return absl::OkStatus();
+}
+
+// Row-major copy of the column-major n x r matrix `x` and back.
+std::vector<double> ToRowMajor(const std::vector<double>& x, int n, int r) {
+  std::vector<double> out(x.size());
+  for (int c = 0; c < r; ++c) {
+    for (int i = 0; i < n; ++i) out[static_cast<size_t>(i) * r + c] = x[static_cast<size_t>(c) * n + i];
+  }
+  return out;
+}
+std::vector<double> ToColMajor(const std::vector<double>& x, int n, int r) {
+  std::vector<double> out(x.size());
+  for (int i = 0; i < n; ++i) {
+    for (int c = 0; c < r; ++c) out[static_cast<size_t>(c) * n + i] = x[static_cast<size_t>(i) * r + c];
+  }
+  return out;
+}
+
+// y = M x (transpose = false) or M' x (true) for the sparse M (CSR by row,
+// nc x nc) and column-major nc x r matrices.
+std::vector<double> SparseTimes(const SparseItemModel& m, const std::vector<double>& x, int r,
+                                bool transpose) {
+  const int nc = static_cast<int>(m.counts.size());
+  const std::vector<double> xr = ToRowMajor(x, nc, r);
+  std::vector<double> yr(xr.size(), 0.0);
+  for (int i = 0; i < nc; ++i) {
+    for (int64_t e = m.row_start[i]; e < m.row_start[i + 1]; ++e) {
+      const double w = m.weight[e];
+      const int t = m.target[e];
+      const double* src = xr.data() + static_cast<size_t>(transpose ? i : t) * r;
+      double* dst = yr.data() + static_cast<size_t>(transpose ? t : i) * r;
+      for (int c = 0; c < r; ++c) dst[c] += w * src[c];
+    }
+  }
+  return ToColMajor(yr, nc, r);
 }
 
 }  // namespace
@@ -132,6 +172,10 @@ nlohmann::json TrainOptions::ToJson() const {
           {"popularity_exponent", popularity_exponent},
           {"max_items", max_items},
           {"dense_max_items", dense_max_items},
+          {"exact_max_items", exact_max_items},
+          {"dense_solve_max_items", dense_solve_max_items},
+          {"sparse_candidates", sparse_candidates},
+          {"sparse_neighbours", sparse_neighbours},
           {"low_rank_dim", low_rank_dim},
           {"content_dim", content_dim},
           {"max_history", max_history},
@@ -155,6 +199,10 @@ absl::StatusOr<TrainOptions> TrainOptions::FromJson(const nlohmann::json& j) {
     get("popularity_exponent", &o.popularity_exponent);
     get("max_items", &o.max_items);
     get("dense_max_items", &o.dense_max_items);
+    get("exact_max_items", &o.exact_max_items);
+    get("dense_solve_max_items", &o.dense_solve_max_items);
+    get("sparse_candidates", &o.sparse_candidates);
+    get("sparse_neighbours", &o.sparse_neighbours);
     get("low_rank_dim", &o.low_rank_dim);
     get("content_dim", &o.content_dim);
     get("max_history", &o.max_history);
@@ -168,11 +216,18 @@ absl::StatusOr<TrainOptions> TrainOptions::FromJson(const nlohmann::json& j) {
 }
 
 nlohmann::json TrainStats::ToJson() const {
-  return {{"interactions_used", interactions_used},
-          {"learners", learners},
-          {"items", items},
-          {"collaborative_items", collaborative_items},
-          {"seconds", seconds}};
+  nlohmann::json j = {{"interactions_used", interactions_used},
+                      {"learners", learners},
+                      {"items", items},
+                      {"collaborative_items", collaborative_items},
+                      {"seconds", seconds},
+                      {"collaborative_path", collaborative_path}};
+  if (collaborative_path == "sparse") j["sparse_entries"] = sparse_entries;
+  if (approximation_recall_at_10 >= 0) {
+    j["approximation_recall_at_10"] = approximation_recall_at_10;
+    j["approximation_queries"] = approximation_queries;
+  }
+  return j;
 }
 
 // ---- ModelTrainer --------------------------------------------------------
@@ -227,6 +282,88 @@ ModelTrainer::ModelTrainer(const std::vector<Interaction>& interactions,
 }
 
 ModelTrainer::~ModelTrainer() = default;
+
+absl::Status ModelTrainer::MeasureApproximationRecall(const ModelArrays& a,
+                                                      const ExactScores& exact,
+                                                      TrainStats* stats) const {
+  constexpr int kK = 10;
+  // The bundle the loader would build: LearnerVector + its FAISS index.
+  absl::StatusOr<std::shared_ptr<const ModelBundle>> bundle =
+      BuildModelBundle(a, nlohmann::json::object(), 0, "", BuildOptions());
+  if (!bundle.ok()) return bundle.status();
+  const ModelBundle& b = **bundle;
+  const int n = static_cast<int>(a.course_ids.size());
+  std::vector<size_t> learners;
+  for (size_t u = 0; u < rows_.size(); ++u) {
+    if (rows_[u].size() >= 2) learners.push_back(u);
+  }
+  const size_t quota = std::min<size_t>(learners.size(), kApproximationRecallQueries);
+  // Exact top 10 of each sampled history (evenly spaced learners, each
+  // sequence without its last course), history courses excluded.
+  std::vector<std::vector<int>> want, excluded;
+  std::vector<float> queries;
+  std::vector<double> acc(n);
+  std::vector<char> in_history(n, 0);
+  std::vector<Candidate> ranked;
+  size_t most_excluded = 0;
+  for (size_t x = 0; x < quota; ++x) {
+    const auto& r = rows_[learners[x * learners.size() / quota]];
+    std::vector<HistoryEvent> history;
+    for (size_t e = 0; e + 1 < r.size(); ++e) {
+      history.push_back({a.course_ids[r[e].first], static_cast<float>(r[e].second)});
+    }
+    const std::vector<std::pair<int, double>> q = b.HistoryRowWeights(history);
+    if (q.empty()) continue;
+    std::fill(acc.begin(), acc.end(), 0.0);
+    exact(q, &acc);
+    std::vector<int> ex;
+    for (size_t e = 0; e + 1 < r.size(); ++e) {
+      if (!in_history[r[e].first]) ex.push_back(r[e].first);
+      in_history[r[e].first] = 1;
+    }
+    ranked.clear();
+    for (int j = 0; j < nc_; ++j) {
+      if (!in_history[j] && a.counts[j] > 0) ranked.push_back({j, static_cast<float>(acc[j])});
+    }
+    for (int row : ex) in_history[row] = 0;
+    const size_t kk = std::min<size_t>(kK, ranked.size());
+    std::partial_sort(ranked.begin(), ranked.begin() + kk, ranked.end(),
+                      [](const Candidate& p, const Candidate& o) {
+                        return p.score != o.score ? p.score > o.score : p.row < o.row;
+                      });
+    std::vector<int> top;
+    for (size_t i = 0; i < kk; ++i) top.push_back(ranked[i].row);
+    want.push_back(std::move(top));
+    most_excluded = std::max(most_excluded, ex.size());
+    excluded.push_back(std::move(ex));
+    const std::vector<float> v = b.LearnerVector(history);
+    queries.insert(queries.end(), v.begin(), v.end());
+  }
+  // The served search, batched (ModelBundle::Recommend per learner does the
+  // same: k + |history| candidates from the index, history removed).
+  int64_t hits = 0, total = 0;
+  if (!want.empty()) {
+    absl::StatusOr<std::vector<std::vector<Candidate>>> found = b.SearchBatch(
+        queries, static_cast<int>(want.size()), kK + static_cast<int>(most_excluded));
+    if (!found.ok()) return found.status();
+    for (size_t x = 0; x < want.size(); ++x) {
+      std::vector<int> got;
+      for (const Candidate& c : (*found)[x]) {
+        if (static_cast<int>(got.size()) >= kK) break;
+        if (std::find(excluded[x].begin(), excluded[x].end(), c.row) == excluded[x].end()) {
+          got.push_back(c.row);
+        }
+      }
+      for (int row : want[x]) {
+        ++total;
+        hits += std::find(got.begin(), got.end(), row) != got.end();
+      }
+    }
+  }
+  stats->approximation_queries = static_cast<int64_t>(want.size());
+  stats->approximation_recall_at_10 = total == 0 ? 1.0 : static_cast<double>(hits) / total;
+  return absl::OkStatus();
+}
 
 template <typename Key>
 ModelTrainer::Matrix ModelTrainer::Lookup(Cache<Key>* cache, const Key& key) {
@@ -351,79 +488,152 @@ absl::StatusOr<ModelArrays> ModelTrainer::Train(const TrainOptions& o, TrainStat
   const int n = static_cast<int>(a.course_ids.size());
   if (n == 0) return absl::InvalidArgumentError("interactions: no positive interaction and no catalog course");
 
-  // mt[j * nc + i] = M[i][j]: row j of mt is item j's vector over history items.
-  std::vector<double> mt(static_cast<size_t>(nc) * nc, 0.0);
-  if (nc > 0 && o.set_mix < 1) {
-    absl::StatusOr<std::shared_ptr<const std::vector<double>>> seq = SequenceSolution(o);
-    if (!seq.ok()) return seq.status();
-    const double w = 1 - o.set_mix;
-    const std::vector<double>& rhs = **seq;
-    for (size_t x = 0; x < mt.size(); ++x) mt[x] = w * rhs[x];
-  }
-  if (nc > 0 && o.set_mix > 0) {
-    absl::StatusOr<std::shared_ptr<const std::vector<double>>> inverse = SetInverse(o.lambda_set);
-    if (!inverse.ok()) return inverse.status();
-    const std::vector<double>& g = **inverse;
-    // B[i][j] = -P[i][j] / P[j][j]; mt[j][i] = B[i][j] = -P[j][i] / P[j][j].
-    for (int j = 0; j < nc; ++j) {
-      const double pjj = g[static_cast<size_t>(j) * nc + j];
-      for (int i = 0; i < nc; ++i) {
-        if (i == j) continue;
-        mt[static_cast<size_t>(j) * nc + i] += o.set_mix * -g[static_cast<size_t>(j) * nc + i] / pjj;
-      }
-    }
-  }
-  if (o.popularity_exponent > 0) {
-    for (int j = 0; j < nc; ++j) {
-      const double scale = std::pow(static_cast<double>(a.counts[j]) + 1, -o.popularity_exponent);
-      for (int i = 0; i < nc; ++i) mt[static_cast<size_t>(j) * nc + i] *= scale;
-    }
-  }
-
-  if (n <= o.dense_max_items) {
-    a.identity_query = true;
-    a.dim = n;
-    a.item_vectors.assign(static_cast<size_t>(n) * n, 0.0f);
-    for (int j = 0; j < nc; ++j) {
-      for (int i = 0; i < nc; ++i) {
-        a.item_vectors[static_cast<size_t>(j) * n + i] = static_cast<float>(mt[static_cast<size_t>(j) * nc + i]);
-      }
-    }
-  } else {
-    // Randomized range finder: Q spans M's columns, M ~ Q Q' M; the query
-    // basis is Q (row i = history item i), item vectors are rows of M'Q.
-    const int r = std::max(1, std::min(o.low_rank_dim, nc));
-    a.identity_query = false;
-    a.dim = r;
-    a.query_basis.assign(static_cast<size_t>(n) * r, 0.0f);
-    a.item_vectors.assign(static_cast<size_t>(n) * r, 0.0f);
-    if (nc > 0) {
+  // Exact scores of M for a query (row, weight) list, into acc (n entries):
+  // the reference the low-rank path's recall is measured against.
+  ExactScores exact_m;
+  std::string path;
+  if (n > o.dense_max_items && nc > 0 &&
+      (nc <= o.exact_max_items || nc > o.dense_solve_max_items)) {
+    // Sparse M: served exactly up to exact_max_items, factored beyond.
+    auto sm = std::make_shared<SparseItemModel>();
+    sm->counts.assign(a.counts.begin(), a.counts.begin() + nc);
+    absl::Status s = TrainSparseModelOnRows(rows_, o, o.sparse_candidates, o.sparse_neighbours,
+                                            sm.get());
+    if (!s.ok()) return s;
+    if (nc <= o.exact_max_items) {
+      path = "sparse";
+      a.sparse = true;
+      a.identity_query = true;
+      a.dim = n;
+      a.item_vectors.clear();
+      a.query_basis.clear();
+      a.sparse_row_start = std::move(sm->row_start);
+      a.sparse_row_start.resize(static_cast<size_t>(n) + 1, a.sparse_row_start.back());
+      a.sparse_target = std::move(sm->target);
+      a.sparse_weight = std::move(sm->weight);
+    } else {
+      path = "low_rank";
+      const int r = std::max(1, std::min(o.low_rank_dim, nc));
+      a.identity_query = false;
+      a.dim = r;
+      a.query_basis.assign(static_cast<size_t>(n) * r, 0.0f);
+      a.item_vectors.assign(static_cast<size_t>(n) * r, 0.0f);
+      // The dense path's randomized range finder with sparse products.
       std::mt19937_64 rng(o.seed);
       std::normal_distribution<double> gauss;
-      // Column-major n x r matrices. mt read column-major is M.
-      std::vector<double> omega(static_cast<size_t>(nc) * r), y(static_cast<size_t>(nc) * r),
-          z(static_cast<size_t>(nc) * r);
-      for (double& v : omega) v = gauss(rng);
-      // y = M omega
-      cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, nc, r, nc, 1.0, mt.data(), nc,
-                  omega.data(), nc, 0.0, y.data(), nc);
+      std::vector<double> y(static_cast<size_t>(nc) * r), z;
+      for (double& v : y) v = gauss(rng);
+      y = SparseTimes(*sm, y, r, /*transpose=*/false);
       for (int it = 0; it < 2; ++it) {
         Orthonormalize(&y, nc, r, &rng);
-        // z = M' y
-        cblas_dgemm(CblasColMajor, CblasTrans, CblasNoTrans, nc, r, nc, 1.0, mt.data(), nc,
-                    y.data(), nc, 0.0, z.data(), nc);
+        z = SparseTimes(*sm, y, r, /*transpose=*/true);
         Orthonormalize(&z, nc, r, &rng);
-        cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, nc, r, nc, 1.0, mt.data(), nc,
-                    z.data(), nc, 0.0, y.data(), nc);
+        y = SparseTimes(*sm, z, r, /*transpose=*/false);
       }
       Orthonormalize(&y, nc, r, &rng);
-      // items = M' Q
-      cblas_dgemm(CblasColMajor, CblasTrans, CblasNoTrans, nc, r, nc, 1.0, mt.data(), nc,
-                  y.data(), nc, 0.0, z.data(), nc);
+      z = SparseTimes(*sm, y, r, /*transpose=*/true);
       for (int i = 0; i < nc; ++i) {
         for (int c = 0; c < r; ++c) {
           a.query_basis[static_cast<size_t>(i) * r + c] = static_cast<float>(y[static_cast<size_t>(c) * nc + i]);
           a.item_vectors[static_cast<size_t>(i) * r + c] = static_cast<float>(z[static_cast<size_t>(c) * nc + i]);
+        }
+      }
+      exact_m = [sm](const std::vector<std::pair<int, double>>& q, std::vector<double>* acc) {
+        for (const auto& [row, w] : q) {
+          for (int64_t e = sm->row_start[row]; e < sm->row_start[row + 1]; ++e) {
+            (*acc)[sm->target[e]] += w * sm->weight[e];
+          }
+        }
+      };
+    }
+  } else {
+    // mt[j * nc + i] = M[i][j]: row j of mt is item j's vector over history items.
+    std::vector<double> mt(static_cast<size_t>(nc) * nc, 0.0);
+    if (nc > 0 && o.set_mix < 1) {
+      absl::StatusOr<std::shared_ptr<const std::vector<double>>> seq = SequenceSolution(o);
+      if (!seq.ok()) return seq.status();
+      const double w = 1 - o.set_mix;
+      const std::vector<double>& rhs = **seq;
+      for (size_t x = 0; x < mt.size(); ++x) mt[x] = w * rhs[x];
+    }
+    if (nc > 0 && o.set_mix > 0) {
+      absl::StatusOr<std::shared_ptr<const std::vector<double>>> inverse = SetInverse(o.lambda_set);
+      if (!inverse.ok()) return inverse.status();
+      const std::vector<double>& g = **inverse;
+      // B[i][j] = -P[i][j] / P[j][j]; mt[j][i] = B[i][j] = -P[j][i] / P[j][j].
+      for (int j = 0; j < nc; ++j) {
+        const double pjj = g[static_cast<size_t>(j) * nc + j];
+        for (int i = 0; i < nc; ++i) {
+          if (i == j) continue;
+          mt[static_cast<size_t>(j) * nc + i] += o.set_mix * -g[static_cast<size_t>(j) * nc + i] / pjj;
+        }
+      }
+    }
+    if (o.popularity_exponent > 0) {
+      for (int j = 0; j < nc; ++j) {
+        const double scale = std::pow(static_cast<double>(a.counts[j]) + 1, -o.popularity_exponent);
+        for (int i = 0; i < nc; ++i) mt[static_cast<size_t>(j) * nc + i] *= scale;
+      }
+    }
+
+    if (n <= o.dense_max_items) {
+      path = "dense";
+      a.identity_query = true;
+      a.dim = n;
+      a.item_vectors.assign(static_cast<size_t>(n) * n, 0.0f);
+      for (int j = 0; j < nc; ++j) {
+        for (int i = 0; i < nc; ++i) {
+          a.item_vectors[static_cast<size_t>(j) * n + i] = static_cast<float>(mt[static_cast<size_t>(j) * nc + i]);
+        }
+      }
+    } else {
+      // Randomized range finder: Q spans M's columns, M ~ Q Q' M; the query
+      // basis is Q (row i = history item i), item vectors are rows of M'Q.
+      path = "low_rank";
+      const int r = std::max(1, std::min(o.low_rank_dim, nc));
+      a.identity_query = false;
+      a.dim = r;
+      a.query_basis.assign(static_cast<size_t>(n) * r, 0.0f);
+      a.item_vectors.assign(static_cast<size_t>(n) * r, 0.0f);
+      if (nc > 0) {
+        std::mt19937_64 rng(o.seed);
+        std::normal_distribution<double> gauss;
+        // Column-major n x r matrices. mt read column-major is M.
+        std::vector<double> omega(static_cast<size_t>(nc) * r), y(static_cast<size_t>(nc) * r),
+            z(static_cast<size_t>(nc) * r);
+        for (double& v : omega) v = gauss(rng);
+        // y = M omega
+        cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, nc, r, nc, 1.0, mt.data(), nc,
+                    omega.data(), nc, 0.0, y.data(), nc);
+        for (int it = 0; it < 2; ++it) {
+          Orthonormalize(&y, nc, r, &rng);
+          // z = M' y
+          cblas_dgemm(CblasColMajor, CblasTrans, CblasNoTrans, nc, r, nc, 1.0, mt.data(), nc,
+                      y.data(), nc, 0.0, z.data(), nc);
+          Orthonormalize(&z, nc, r, &rng);
+          cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, nc, r, nc, 1.0, mt.data(), nc,
+                      z.data(), nc, 0.0, y.data(), nc);
+        }
+        Orthonormalize(&y, nc, r, &rng);
+        // items = M' Q
+        cblas_dgemm(CblasColMajor, CblasTrans, CblasNoTrans, nc, r, nc, 1.0, mt.data(), nc,
+                    y.data(), nc, 0.0, z.data(), nc);
+        for (int i = 0; i < nc; ++i) {
+          for (int c = 0; c < r; ++c) {
+            a.query_basis[static_cast<size_t>(i) * r + c] = static_cast<float>(y[static_cast<size_t>(c) * nc + i]);
+            a.item_vectors[static_cast<size_t>(i) * r + c] = static_cast<float>(z[static_cast<size_t>(c) * nc + i]);
+          }
+        }
+        if (stats != nullptr) {
+          auto m = std::make_shared<std::vector<double>>(std::move(mt));
+          exact_m = [m, nc](const std::vector<std::pair<int, double>>& q, std::vector<double>* acc) {
+            for (int j = 0; j < nc; ++j) {
+              const double* col = m->data() + static_cast<size_t>(j) * nc;
+              double s = 0;
+              for (const auto& [row, w] : q) s += w * col[row];
+              (*acc)[j] = s;
+            }
+          };
         }
       }
     }
@@ -444,6 +654,14 @@ absl::StatusOr<ModelArrays> ModelTrainer::Train(const TrainOptions& o, TrainStat
     }
   }
   if (stats != nullptr) {
+    stats->collaborative_path = path;
+    stats->sparse_entries = static_cast<int64_t>(a.sparse_target.size());
+    stats->approximation_recall_at_10 = -1;
+    stats->approximation_queries = 0;
+    if (exact_m) {
+      absl::Status s = MeasureApproximationRecall(a, exact_m, stats);
+      if (!s.ok()) return s;
+    }
     stats->interactions_used = used_;
     stats->learners = static_cast<int64_t>(rows_.size());
     stats->items = n;
@@ -466,9 +684,12 @@ absl::StatusOr<ModelArrays> TrainModel(const std::vector<Interaction>& interacti
 }
 
 absl::StatusOr<TuningResult> TuneOnValidation(const std::vector<Interaction>& interactions,
-                                              const TrainOptions& base, double valid_fraction,
+                                              const TrainOptions& requested, double valid_fraction,
                                               bool random_split, uint64_t split_seed, int k,
                                               const std::function<void(int, int)>& progress) {
+  // Trials run on the dense trainer over at most kTuningMaxItems courses.
+  TrainOptions base = requested;
+  base.max_items = std::min(requested.max_items, kTuningMaxItems);
   if (!(valid_fraction > 0 && valid_fraction < 1)) {
     return absl::InvalidArgumentError("valid_fraction: must be in (0, 1)");
   }
@@ -562,6 +783,7 @@ absl::StatusOr<TuningResult> TuneOnValidation(const std::vector<Interaction>& in
     }
   }
   result.solves = trainer.solves();
+  result.best.max_items = requested.max_items;
   return result;
 }
 

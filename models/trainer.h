@@ -12,10 +12,19 @@
 //   * M = set_mix * B_set + (1 - set_mix) * B_seq, columns scaled by
 //     (learners(j) + 1)^-popularity_exponent.
 // Serving: score(j) = q' M[:, j] with q the same decayed, normalised history
-// weights (ModelBundle::LearnerVector). Up to dense_max_items items (default
-// 4096) the item vectors are M's columns and the query basis is the identity:
-// served scores are M's entries rounded to float32, nothing approximated.
-// Above, M is factored by a randomized range finder into rank low_rank_dim.
+// weights (ModelBundle::LearnerVector). Three paths, by size:
+//   * up to dense_max_items items (default 4096): the item vectors are M's
+//     columns and the query basis is the identity: served scores are M's
+//     entries rounded to float32, nothing approximated;
+//   * above, up to exact_max_items collaborative items (default 20,000): M
+//     is trained sparse (sparse_ease.h TrainSparseModel: every ridge
+//     regression restricted to sparse_candidates predictors, each history
+//     row cut to its sparse_neighbours largest entries) and served exactly
+//     from its CSR rows (a "sparse" bundle, model_bundle.h);
+//   * beyond: M (dense when it fits, else the sparse M) is factored by a
+//     randomized range finder into rank low_rank_dim and searched through
+//     FAISS; TrainStats reports the Recall@10 of that approximation against
+//     exact scoring of M on real learner histories of the training data.
 // Content part: hashed character n-gram TF-IDF projected to content_dim
 // (text_embedding.h) for courses in the catalog dump.
 #ifndef LIFELONG_MODELS_TRAINER_H_
@@ -44,6 +53,20 @@ namespace lifelong::models {
 // interactions scores exactly (docs/models.md "Exact up to 4,096 items").
 inline constexpr int kDefaultDenseMaxItems = 4096;
 
+// Default TrainOptions::exact_max_items and max_items: collaborative items
+// served exactly (issue #17: "exact item-item scoring for catalogs up to at
+// least 20,000 collaborative items").
+inline constexpr int kDefaultExactMaxItems = 20000;
+
+// Default TrainOptions::dense_solve_max_items: above this many
+// collaborative items the low-rank path factors the sparse M instead of
+// building the dense one (8,192 dense: 36 s and 2.5 GB peak
+// here, docs/models.md "Why the dense trainer stops").
+inline constexpr int kDenseSolveMaxItems = 8192;
+
+// Learner histories (evenly spaced over the training learners) on which the
+// trainer measures the low-rank approximation's Recall@10 against exact M.
+inline constexpr int kApproximationRecallQueries = 1000;
 struct TrainOptions {
   double recency_decay = 0.6;        // query and source decay per step back
   double target_decay = 0.85;        // weight of the u-th next course
@@ -53,13 +76,23 @@ struct TrainOptions {
   double lambda_set = 50.0;          // ridge of the set (EASE) part
   double set_mix = 0.0;              // weight of the set part in [0, 1]
   double popularity_exponent = 0.1;  // column scaling exponent
-  int max_items = 4096;              // most popular items kept (collaborative)
+  int max_items = kDefaultExactMaxItems;  // most popular items kept (collaborative)
   // Identity query basis (exact item-item scores, dim = items) up to this
   // many items (collaborative + content-only); above, rank low_rank_dim.
   // Memory of a dense model: items^2 float32 (4096: 64 MiB in the model file,
   // ~3x that resident when served: arrays, flat index, ExactScorer copy).
   int dense_max_items = kDefaultDenseMaxItems;
-  int low_rank_dim = 256;            // rank above dense_max_items
+  // Above dense_max_items: a sparse exact M up to this many collaborative
+  // items, rank low_rank_dim beyond (0: always low rank above the dense
+  // limit, the behaviour before sparse bundles).
+  int exact_max_items = kDefaultExactMaxItems;
+  // Beyond exact_max_items, the low-rank path factors the dense M up to
+  // this many collaborative items and the sparse M above (no items^2
+  // matrix).
+  int dense_solve_max_items = kDenseSolveMaxItems;
+  int sparse_candidates = 100;       // predictors per target item (sparse M)
+  int sparse_neighbours = 100;       // entries kept per history row (sparse M)
+  int low_rank_dim = 256;            // rank beyond the exact paths
   int content_dim = kDefaultContentDim;
   int max_history = 50;              // distinct recent courses in a query
   uint64_t seed = 1;                 // low-rank factorisation randomness
@@ -76,6 +109,16 @@ struct TrainStats {
   int64_t items = 0;              // rows of the model
   int64_t collaborative_items = 0;
   double seconds = 0;
+  // "dense" (identity basis), "sparse" (exact CSR) or "low_rank".
+  std::string collaborative_path;
+  int64_t sparse_entries = 0;  // entries of M in a sparse bundle
+  // Low-rank path only: Recall@10 of the served approximation (LearnerVector
+  // + the FAISS index the loader builds) against exact scoring of M, on
+  // approximation_queries real learner histories of the training data (each
+  // learner's sequence without its last course; history courses excluded
+  // from both lists). -1 when not measured.
+  double approximation_recall_at_10 = -1;
+  int64_t approximation_queries = 0;
   nlohmann::json ToJson() const;
 };
 
@@ -149,6 +192,17 @@ class ModelTrainer {
   // B_seq in the mt layout (element j * nc + i = B[i][j]).
   absl::StatusOr<Matrix> SequenceSolution(const TrainOptions& o);
 
+  // Exact scores of M for a query of (row, weight) pairs, into acc (one
+  // entry per item, zeroed by the caller).
+  using ExactScores =
+      std::function<void(const std::vector<std::pair<int, double>>&, std::vector<double>*)>;
+  // Fills stats->approximation_*: Recall@10 of the bundle built from `a`
+  // (LearnerVector + FAISS, ModelBundle::Recommend) against `exact` on up to
+  // kApproximationRecallQueries learners of rows_ (each without its last
+  // course; history courses excluded from both top-10 lists).
+  absl::Status MeasureApproximationRecall(const ModelArrays& a, const ExactScores& exact,
+                                          TrainStats* stats) const;
+
   const int max_items_;
   const bool single_precision_;
   const std::vector<CatalogCourse> catalog_;
@@ -177,6 +231,11 @@ struct TuningResult {
 // this runs on have 2 cores).
 inline constexpr int kTuningThreads = 2;
 
+// Tuning runs the dense trainer on at most this many of the most popular
+// courses (larger vocabularies are trained sparse, whose trials would each
+// cost a full sparse solve); the final model keeps TrainOptions::max_items.
+inline constexpr int kTuningMaxItems = kDefaultDenseMaxItems;
+
 // Validation learners scored per trial at most (an evenly spaced sample of
 // the learners with a held-out part); bounds tuning time on large data.
 inline constexpr int kMaxValidationCases = 10000;
@@ -184,6 +243,8 @@ inline constexpr int kMaxValidationCases = 10000;
 // Most trials TuneOnValidation runs.
 inline constexpr int kMaxTuningTrials = 35;
 
+// Trials use max_items = min(base.max_items, kTuningMaxItems); the
+// returned `best` has base.max_items again.
 // Coordinate search over recency_decay, target_decay, popularity_exponent,
 // set_mix, lambda_set and lambda_seq, maximising validation Recall@k +
 // NDCG@k: pass 1 tries every grid value of each axis in turn, pass 2 the

@@ -5,6 +5,7 @@
 
 #include "gtest/gtest.h"
 #include "models/evaluation.h"
+#include "models/sparse_ease.h"
 #include "models/synthetic.h"
 
 namespace lifelong::models {
@@ -55,9 +56,114 @@ TEST(TrainModel, LowRankModelStaysCloseToExactModel) {
   RankingMetrics exact = EvaluateModel(train, cases, TrainOptions(), &universe);
   TrainOptions o;
   o.dense_max_items = 50;
+  o.exact_max_items = 0;  // rank 60 above the dense limit, not sparse
   o.low_rank_dim = 60;
   RankingMetrics low = EvaluateModel(train, cases, o, &universe);
   EXPECT_GT(low.recall, exact.recall - 0.05) << low.recall << " vs " << exact.recall;
+}
+
+// The collaborative path follows the sizes: dense up to dense_max_items
+// items, sparse exact up to exact_max_items collaborative items, low rank
+// beyond; the sparse path is TrainSparseModel's matrix itself.
+TEST(TrainModel, ChoosesDenseSparseOrLowRankBySize) {
+  const std::vector<Interaction> data = Data(7);  // 120 courses
+  TrainOptions o;
+  TrainStats stats;
+  auto dense = TrainModel(data, {}, o, &stats);
+  ASSERT_TRUE(dense.ok()) << dense.status();
+  EXPECT_EQ(stats.collaborative_path, "dense");
+  EXPECT_FALSE(dense->sparse);
+  EXPECT_LT(stats.approximation_recall_at_10, 0);  // exact: nothing to measure
+
+  o.dense_max_items = 100;
+  auto sparse = TrainModel(data, {{"extra", "书法 行书"}}, o, &stats);
+  ASSERT_TRUE(sparse.ok()) << sparse.status();
+  EXPECT_EQ(stats.collaborative_path, "sparse");
+  ASSERT_TRUE(sparse->sparse);
+  EXPECT_TRUE(sparse->identity_query);
+  EXPECT_EQ(sparse->dim, 121);
+  auto reference = TrainSparseModel(data, o, o.sparse_candidates, o.sparse_neighbours);
+  ASSERT_TRUE(reference.ok()) << reference.status();
+  ASSERT_EQ(reference->num_items(), 120);
+  EXPECT_EQ(std::vector<int64_t>(sparse->sparse_row_start.begin(),
+                                 sparse->sparse_row_start.begin() + 121),
+            reference->row_start);
+  EXPECT_EQ(sparse->sparse_row_start.back(), reference->row_start.back());  // "extra": no entries
+  EXPECT_EQ(sparse->sparse_target, reference->target);
+  EXPECT_EQ(sparse->sparse_weight, reference->weight);
+  EXPECT_EQ(stats.sparse_entries, static_cast<int64_t>(reference->target.size()));
+
+  o.exact_max_items = 50;
+  auto low = TrainModel(data, {}, o, &stats);
+  ASSERT_TRUE(low.ok()) << low.status();
+  EXPECT_EQ(stats.collaborative_path, "low_rank");
+  EXPECT_FALSE(low->identity_query);
+
+  TrainOptions bad;
+  bad.exact_max_items = -1;
+  EXPECT_EQ(TrainModel(data, {}, bad).status().message(), "options.exact_max_items: must be >= 0");
+  bad = TrainOptions();
+  bad.sparse_neighbours = 0;
+  EXPECT_EQ(TrainModel(data, {}, bad).status().message(),
+            "options.sparse_neighbours: must be >= 1");
+  auto json = TrainOptions::FromJson({{"exact_max_items", 123}, {"sparse_candidates", 7}});
+  ASSERT_TRUE(json.ok()) << json.status();
+  EXPECT_EQ(json->exact_max_items, 123);
+  EXPECT_EQ(json->sparse_candidates, 7);
+  EXPECT_EQ(TrainOptions::FromJson(json->ToJson())->ToJson(), json->ToJson());
+}
+
+// Beyond the exact limit the trainer measures the served approximation
+// (LearnerVector + FAISS) against exact scoring of M on learner histories
+// of the data: a full-rank factorisation finds the exact top 10, a rank-2
+// one does not, so the figure measures something.
+TEST(TrainModel, BeyondTheExactLimitReportsRecallAgainstExactScores) {
+  const std::vector<Interaction> data = Data(8);
+  TrainOptions o;
+  o.dense_max_items = 50;
+  o.exact_max_items = 50;
+  TrainStats full, tiny;
+  o.low_rank_dim = 120;
+  ASSERT_TRUE(TrainModel(data, {}, o, &full).ok());
+  o.low_rank_dim = 2;
+  ASSERT_TRUE(TrainModel(data, {}, o, &tiny).ok());
+  for (const TrainStats* s : {&full, &tiny}) {
+    EXPECT_EQ(s->collaborative_path, "low_rank");
+    EXPECT_GE(s->approximation_recall_at_10, 0.0);
+    EXPECT_LE(s->approximation_recall_at_10, 1.0);
+    EXPECT_GE(s->approximation_queries, 1000);
+    EXPECT_TRUE(s->ToJson().contains("approximation_recall_at_10"));
+  }
+  EXPECT_GE(full.approximation_recall_at_10, 0.99);
+  EXPECT_LT(tiny.approximation_recall_at_10, 0.9);
+  std::printf("recall@10 rank 120: %.4f, rank 2: %.4f\n", full.approximation_recall_at_10,
+              tiny.approximation_recall_at_10);
+}
+
+// Above dense_solve_max_items collaborative items the low-rank path
+// factors the sparse M (no items^2 matrix) and measures against it; with
+// full rank it finds the sparse model's exact top 10.
+TEST(TrainModel, LowRankOfTheSparseMatrixBeyondTheDenseSolveLimit) {
+  const std::vector<Interaction> data = Data(9);
+  TrainOptions o;
+  o.dense_max_items = 50;
+  o.exact_max_items = 50;
+  o.dense_solve_max_items = 60;
+  TrainStats full, tiny;
+  o.low_rank_dim = 120;
+  auto a = TrainModel(data, {}, o, &full);
+  ASSERT_TRUE(a.ok()) << a.status();
+  ASSERT_GT(full.collaborative_items, o.dense_solve_max_items);
+  EXPECT_EQ(full.collaborative_path, "low_rank");
+  EXPECT_EQ(a->dim, 120);
+  o.low_rank_dim = 2;
+  ASSERT_TRUE(TrainModel(data, {}, o, &tiny).ok());
+  EXPECT_GE(full.approximation_recall_at_10, 0.99);
+  EXPECT_GE(tiny.approximation_recall_at_10, 0.0);
+  EXPECT_LT(tiny.approximation_recall_at_10, 0.9);
+  EXPECT_GE(tiny.approximation_queries, 1000);
+  std::printf("sparse M, rank 120: recall@10 %.4f, rank 2: %.4f\n",
+              full.approximation_recall_at_10, tiny.approximation_recall_at_10);
 }
 
 TEST(TrainModel, IsDeterministicAndSortsItemsById) {

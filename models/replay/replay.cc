@@ -170,13 +170,20 @@ absl::Time ReplayTimestamp(int64_t position) {
          absl::Seconds(position);
 }
 
+std::optional<absl::string_view> VerbForWeight(float weight) {
+  for (absl::string_view verb : {vocab::kCompleted, vocab::kAttended, vocab::kRegistered}) {
+    if (VerbWeight(verb) == weight) return verb;
+  }
+  return std::nullopt;
+}
+
 std::string StatementJson(const std::string& learner, const std::string& course_id,
-                          absl::Time timestamp) {
+                          absl::Time timestamp, absl::string_view verb) {
   nlohmann::ordered_json st = {
       {"actor",
        {{"objectType", "Agent"},
         {"account", {{"homePage", std::string(vocab::kDistrictIdp)}, {"name", learner}}}}},
-      {"verb", {{"id", std::string(vocab::kCompleted)}}},
+      {"verb", {{"id", std::string(verb)}}},
       {"object",
        {{"objectType", "Activity"},
         {"id", vocab::CourseIri(course_id)},
@@ -204,6 +211,13 @@ absl::StatusOr<PhaseStats> RecordTrainInteractions(const std::shared_ptr<grpc::C
   }
   if (options.streams < 1) return absl::InvalidArgumentError("streams: must be >= 1");
   const std::vector<Interaction> ordered = RecordingOrder(interactions);
+  for (const Interaction& x : ordered) {
+    if (!VerbForWeight(x.weight).has_value()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "interactions: learner ", x.learner, " course ", x.course_id, ": weight ", x.weight,
+          " has no xAPI verb (replayable weights: 1 completed, 0.5 attended, 0.3 registered)"));
+    }
+  }
   // Positions per stream; a learner's statements all go to one stream.
   std::vector<std::vector<int64_t>> per_stream(options.streams);
   for (int64_t p = 0; p < static_cast<int64_t>(ordered.size()); ++p) {
@@ -225,7 +239,8 @@ absl::StatusOr<PhaseStats> RecordTrainInteractions(const std::shared_ptr<grpc::C
       for (size_t b = i; b < end; ++b) {
         const Interaction& x = ordered[positions[b]];
         req.add_statement_json(
-            StatementJson(x.learner, x.course_id, ReplayTimestamp(positions[b])));
+            StatementJson(x.learner, x.course_id, ReplayTimestamp(positions[b]),
+                          *VerbForWeight(x.weight)));
       }
       v1::RecordStatementsResponse resp;
       grpc::ClientContext ctx;

@@ -34,11 +34,13 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "models/evaluation.h"
 #include "models/interaction.h"
@@ -48,6 +50,7 @@
 #include "nlohmann/json.hpp"
 #include "proto/lifelong/v1/catalog.pb.h"
 #include "proto/lifelong/v1/recommend.pb.h"
+#include "services/domain/vocabulary.h"
 
 namespace lifelong::models::replay {
 
@@ -107,10 +110,17 @@ absl::StatusOr<PhaseStats> LoadCatalog(const std::shared_ptr<grpc::Channel>& cat
 absl::Time ReplayTimestamp(int64_t position);
 
 // The xAPI statement of one interaction: actor the district account named
-// `learner` (learner key = `learner`), verb completed, object the course
-// activity, the given timestamp. Compact JSON.
+// `learner` (learner key = `learner`), verb `verb` (an IRI), object the
+// course activity, the given timestamp. Compact JSON.
 std::string StatementJson(const std::string& learner, const std::string& course_id,
-                          absl::Time timestamp);
+                          absl::Time timestamp,
+                          absl::string_view verb = vocab::kCompleted);
+
+// The verb an interaction of weight `weight` is recorded with, so that the
+// trainer reading the record service (models::VerbWeight) sees the weight of
+// the file: 1 completed, 0.5 attended, 0.3 registered. std::nullopt for any
+// other weight (RecordTrainInteractions then refuses the data).
+std::optional<absl::string_view> VerbForWeight(float weight);
 
 // `interactions` with weight > 0 in training order: stable sort by
 // Interaction::order (ties keep input order), as GroupSequences orders them.

@@ -104,6 +104,21 @@ TEST(StatementJson, CompletedStatementOfTheDistrictAccount) {
   EXPECT_EQ(j["timestamp"], "2015-01-01T00:00:05.000000Z");
 }
 
+TEST(StatementJson, VerbFollowsTheWeight) {
+  for (float w : {1.0f, 0.5f, 0.3f}) {
+    std::optional<absl::string_view> verb = VerbForWeight(w);
+    ASSERT_TRUE(verb.has_value()) << w;
+    EXPECT_EQ(VerbWeight(*verb), w);
+    auto j = nlohmann::json::parse(StatementJson("7", "42", ReplayTimestamp(1), *verb));
+    EXPECT_EQ(j["verb"]["id"], std::string(*verb));
+  }
+  EXPECT_EQ(*VerbForWeight(0.5f), "http://adlnet.gov/expapi/verbs/attended");
+  EXPECT_EQ(*VerbForWeight(0.3f), "http://adlnet.gov/expapi/verbs/registered");
+  EXPECT_FALSE(VerbForWeight(0.7f).has_value());
+  EXPECT_FALSE(VerbForWeight(0.0f).has_value());
+  EXPECT_FALSE(VerbForWeight(2.0f).has_value());
+}
+
 TEST(RecordingOrder, StableByOrderWithoutNonPositiveWeights) {
   std::vector<Interaction> xs = {
       {"a", "c1", 5, 1}, {"b", "c2", 1, 1}, {"a", "c3", 1, 1}, {"b", "c4", 0, 0}};

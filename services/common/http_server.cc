@@ -1,347 +1,870 @@
+// The epoll connection loop of HttpServer (http_server.h), with cpp-httplib
+// as the parser of whole requests, and the operational endpoints on it
+// (routes, StartMetricsHttpServer).
 #include "services/common/http_server.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <httplib.h>
+#include <netdb.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <condition_variable>
 #include <cstring>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <thread>
 #include <utility>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/string_view.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "services/common/http_request_framing.h"
 #include "services/common/log.h"
 #include "services/common/socket_io.h"
 
 namespace lifelong {
 namespace {
 
-const char* ReasonPhrase(int status) {
+constexpr absl::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+// How long Stop() lets requests at a worker finish and their responses go out.
+constexpr absl::Duration kStopGrace = absl::Seconds(2);
+// After an error response that closes the connection, the rest of the
+// client's request is read and dropped for up to this long, so that closing
+// with unread input (a TCP reset) does not destroy the response in flight.
+constexpr absl::Duration kDrainTime = absl::Seconds(2);
+constexpr size_t kMaxDrainBytes = 64 << 20;
+
+// httplib::Server with its request processing reachable: the connection loop
+// owns the sockets; a worker hands one buffered request to this parser and
+// router, which writes one response.
+class RequestProcessor : public httplib::Server {
+ public:
+  using httplib::Server::process_request;
+};
+
+// One buffered request as cpp-httplib reads it, and the response it writes.
+class MemoryStream : public httplib::Stream {
+ public:
+  MemoryStream(std::string request, const std::string& remote_ip, int remote_port)
+      : request_(std::move(request)), remote_ip_(remote_ip), remote_port_(remote_port) {}
+
+  bool is_readable() const override { return true; }
+  bool is_writable() const override { return true; }
+  ssize_t read(char* ptr, size_t size) override {
+    const size_t n = std::min(size, request_.size() - read_);
+    std::memcpy(ptr, request_.data() + read_, n);
+    read_ += n;
+    return static_cast<ssize_t>(n);
+  }
+  ssize_t write(const char* ptr, size_t size) override {
+    out_.append(ptr, size);
+    return static_cast<ssize_t>(size);
+  }
+  void get_remote_ip_and_port(std::string& ip, int& port) const override {
+    ip = remote_ip_;
+    port = remote_port_;
+  }
+  void get_local_ip_and_port(std::string& ip, int& port) const override {
+    ip.clear();
+    port = 0;
+  }
+  socket_t socket() const override { return INVALID_SOCKET; }
+
+  std::string& out() { return out_; }
+
+ private:
+  const std::string request_;
+  size_t read_ = 0;
+  const std::string remote_ip_;
+  const int remote_port_;
+  std::string out_;
+};
+
+// The server's connection counters; each may be absent.
+struct Metrics {
+  HttpConnectionMetrics m;
+
+  void Opened(double delta) const {
+    if (m.open != nullptr) m.open->Add(delta);
+  }
+  void Closed(const char* reason) const {
+    if (m.closed == nullptr) return;
+    if (absl::StatusOr<metrics::Counter*> c = m.closed->WithLabels({reason}); c.ok()) (*c)->Increment();
+  }
+  void Refused(const char* reason) const {
+    if (m.refused == nullptr) return;
+    if (absl::StatusOr<metrics::Counter*> c = m.refused->WithLabels({reason}); c.ok()) {
+      (*c)->Increment();
+    }
+  }
+};
+
+// The status code of a serialized response ("HTTP/1.1 400 ..." -> 400).
+int StatusOf(absl::string_view response) {
+  if (response.size() < 12 || !absl::StartsWith(response, "HTTP/1.")) return 0;
+  int status = 0;
+  for (char c : response.substr(9, 3)) {
+    if (!absl::ascii_isdigit(static_cast<unsigned char>(c))) return 0;
+    status = status * 10 + (c - '0');
+  }
+  return status;
+}
+
+const char* Reason(int status) {
   switch (status) {
-    case 200:
-      return "OK";
     case 400:
       return "Bad Request";
-    case 404:
-      return "Not Found";
-    case 405:
-      return "Method Not Allowed";
+    case 413:
+      return "Payload Too Large";
     case 431:
       return "Request Header Fields Too Large";
-    case 500:
-      return "Internal Server Error";
+    case 501:
+      return "Not Implemented";
     case 503:
       return "Service Unavailable";
     default:
-      return "Unknown";
+      return "Error";
   }
 }
 
-std::string Serialize(const HttpResponse& response, bool include_body,
-                      absl::string_view extra_headers = "") {
-  std::string out = absl::StrCat("HTTP/1.1 ", response.status, " ", ReasonPhrase(response.status),
-                                 "\r\nContent-Type: ", response.content_type,
-                                 "\r\nContent-Length: ", response.body.size(),
-                                 "\r\nConnection: close\r\n", extra_headers, "\r\n");
-  if (include_body) out += response.body;
-  return out;
-}
-
-HttpResponse Text(int status, std::string body) {
-  HttpResponse r;
-  r.status = status;
-  r.body = std::move(body);
-  return r;
-}
-
-void CloseFd(int fd) {
-  if (fd >= 0) ::close(fd);
-}
-
-struct Connection {
-  int fd = -1;
-  SSL* ssl = nullptr;           // HTTPS only (owned)
-  bool handshaking = false;     // HTTPS only: SSL_accept has not finished
-  short tls_wants = POLLIN;     // HTTPS only: what OpenSSL waits for
-  absl::Time deadline;
-  absl::Time accepted;
-  std::string in;
-  std::string out;
-  size_t sent = 0;
-  bool writing = false;
-};
-
-void CloseConnection(Connection& c) {
-  if (c.ssl != nullptr) SSL_free(c.ssl);
-  c.ssl = nullptr;
-  CloseFd(c.fd);
-  c.fd = -1;
+std::string ErrorResponse(int status, absl::string_view message) {
+  // The message may quote the client's bytes: JSON-escaped, invalid UTF-8 replaced.
+  const std::string body =
+      nlohmann::json({{"error", std::string(message)}}).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) +
+      "\n";
+  return absl::StrCat("HTTP/1.1 ", status, " ", Reason(status),
+                      "\r\nContent-Type: application/json\r\nContent-Length: ", body.size(),
+                      "\r\nConnection: close\r\n\r\n", body);
 }
 
 using Io = SocketIo;
 
-// The connection as socket_io.h reads and writes it.
-SocketRef Ref(Connection& c) { return SocketRef{c.fd, c.ssl, &c.tls_wants}; }
-
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
-    HttpServerOptions options, std::map<std::string, HttpHandler> routes) {
-  if (options.port < 0 || options.port > 65535) {
-    return absl::InvalidArgumentError(absl::StrCat("port: ", options.port, " is out of range"));
-  }
-  if (options.max_connections < 1) {
-    return absl::InvalidArgumentError("max_connections: must be at least 1");
-  }
-  SslCtxPtr ssl_ctx;
-  if (options.tls.ServesTls() || options.tls.require_client_cert) {
-    absl::StatusOr<SslCtxPtr> ctx = NewServerSslCtx(options.tls);
-    if (!ctx.ok()) return ctx.status();
-    ssl_ctx = *std::move(ctx);
-  }
-  sockaddr_storage addr;
-  std::memset(&addr, 0, sizeof(addr));
-  socklen_t addr_len = 0;
-  int family = AF_INET;
-  auto* v4 = reinterpret_cast<sockaddr_in*>(&addr);
-  auto* v6 = reinterpret_cast<sockaddr_in6*>(&addr);
-  if (inet_pton(AF_INET, options.host.c_str(), &v4->sin_addr) == 1) {
-    v4->sin_family = AF_INET;
-    v4->sin_port = htons(static_cast<uint16_t>(options.port));
-    addr_len = sizeof(sockaddr_in);
-  } else if (inet_pton(AF_INET6, options.host.c_str(), &v6->sin6_addr) == 1) {
-    family = AF_INET6;
-    v6->sin6_family = AF_INET6;
-    v6->sin6_port = htons(static_cast<uint16_t>(options.port));
-    addr_len = sizeof(sockaddr_in6);
-  } else {
+class HttpServer::Impl {
+ public:
+  Impl(HttpServerOptions options, HttpRequestHandler handler)
+      : options_(std::move(options)),
+        handler_(std::move(handler)),
+        metrics_{options_.connection_metrics != nullptr ? *options_.connection_metrics : HttpConnectionMetrics{}} {}
+  ~Impl() { Stop(); }
+
+  absl::Status Init();
+  int port() const { return port_; }
+  void Stop();
+
+ private:
+  enum class Phase { kHandshake, kReading, kProcessing, kWriting, kDraining };
+  struct Conn {
+    uint64_t id = 0;
+    int fd = -1;
+    SSL* ssl = nullptr;  // HTTPS only (owned)
+    short tls_wants = POLLIN;
+    Phase phase = Phase::kReading;
+    std::string ip;
+    int port = 0;
+    std::string in;
+    std::string out;
+    size_t sent = 0;
+    std::string unsent_continue;  // the rest of a "100 Continue" not yet written
+    bool close_after_write = false;
+    bool headers_seen = false;  // of the request being read
+    bool continued = false;     // "100 Continue" sent for it
+    int served = 0;
+    absl::Time since;  // start of the current phase (idle: end of the last response)
+    absl::Time deadline = absl::InfiniteFuture();
+    const char* deadline_reason = "";
+    size_t drained = 0;
+    uint32_t interest = 0;  // epoll events registered (0: not in the epoll set)
+  };
+  struct Job {
+    uint64_t id;
+    std::string request;
+    std::string ip;
+    int port;
+    bool close_connection;
+  };
+  struct Done {
+    uint64_t id;
+    std::string response;
+    bool close;
+  };
+
+  static constexpr uint64_t kWakeId = 0;    // epoll data of the wake pipe
+  static constexpr uint64_t kListenId = 1;  // ... and of the listening socket
+  void Loop();
+  static uint32_t InterestOf(const Conn& c);
+  void UpdateInterest(Conn& c);
+  void Work();
+  void Accept(absl::Time now);
+  // Runs one connection forward after poll said it is ready (or it may have
+  // buffered input). Returns false when it is closed.
+  bool Step(Conn& c, absl::Time now);
+  bool ReadRequest(Conn& c, absl::Time now);
+  bool Write(Conn& c, absl::Time now);
+  bool Drain(Conn& c, absl::Time now);
+  void StartWriting(Conn& c, std::string response, bool close, absl::Time now);
+  void ToIdle(Conn& c, absl::Time now);
+  // The connection as services/common/socket_io.h reads and writes it.
+  static SocketRef Ref(Conn& c) { return SocketRef{c.fd, c.ssl, &c.tls_wants}; }
+  void Close(Conn& c, const char* reason);
+  void Wake();
+
+  const HttpServerOptions options_;
+  const HttpRequestHandler handler_;
+  const Metrics metrics_;
+  FramingLimits limits_;
+  RequestProcessor processor_;
+  SslCtxPtr ssl_ctx_;
+  int listen_fd_ = -1;
+  int wake_read_ = -1;
+  int wake_write_ = -1;
+  int epoll_fd_ = -1;
+  int port_ = 0;
+  std::atomic<bool> stopping_{false};
+  std::mutex stop_mu_;  // serializes Stop()
+
+  // Loop thread only.
+  std::map<uint64_t, Conn> conns_;
+  std::map<std::string, int> per_address_;
+  uint64_t next_id_ = 2;  // after kWakeId and kListenId
+
+  std::mutex mu_;
+  std::condition_variable work_cv_;
+  std::deque<Job> jobs_;       // guarded by mu_
+  std::vector<Done> done_;     // guarded by mu_
+  bool workers_stop_ = false;  // guarded by mu_
+  std::thread loop_;
+  std::vector<std::thread> workers_;
+};
+
+absl::Status HttpServer::Impl::Init() {
+  const HttpServerOptions& o = options_;
+  if (o.port < 0 || o.port > 65535)
+    return absl::InvalidArgumentError(absl::StrCat("port: ", o.port, " is out of range"));
+  if (o.threads < 1 || o.header_timeout_seconds < 1 || o.io_timeout_seconds < 1 || o.keep_alive_timeout_seconds < 1 ||
+      o.max_keep_alive_requests < 1 || o.max_connections < 1 || o.max_connections_per_address < 1) {
     return absl::InvalidArgumentError(
-        absl::StrCat("host: \"", options.host, "\" is not a numeric IPv4 or IPv6 address"));
+        absl::StrCat(o.name,
+                     " options: threads, timeouts, max_keep_alive_requests and connection limits must be "
+                     "at least 1"));
+  }
+  limits_.max_body_bytes = o.max_body_bytes;
+  if (o.tls.ServesTls() || o.tls.require_client_cert) {
+    absl::StatusOr<SslCtxPtr> ctx = NewServerSslCtx(o.tls);
+    if (!ctx.ok()) return ctx.status();
+    ssl_ctx_ = *std::move(ctx);
   }
 
-  int fd = ::socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) return absl::UnavailableError(absl::StrCat("socket: ", std::strerror(errno)));
-  int one = 1;
-  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), addr_len) != 0 || ::listen(fd, 64) != 0) {
-    const int err = errno;
-    CloseFd(fd);
-    return absl::UnavailableError(absl::StrCat("cannot listen on ", options.host, ":", options.port,
-                                               ": ", std::strerror(err)));
+  // Routing: every method to one catch-all handler (cpp-httplib reads the
+  // body before method handlers run).
+  const HttpRequestHandler* handler = &handler_;
+  auto route = [handler](const httplib::Request& req, httplib::Response& res) {
+    HttpServerRequest in;
+    in.method = req.method;
+    in.path = req.path;
+    in.target = req.target;
+    for (const auto& [k, v] : req.headers) {
+      // cpp-httplib adds the peer address as pseudo headers; they are not the client's.
+      if (k == "REMOTE_ADDR" || k == "REMOTE_PORT" || k == "LOCAL_ADDR" || k == "LOCAL_PORT") continue;
+      in.headers.emplace_back(k, v);
+    }
+    in.remote_addr = req.remote_addr;
+    in.body = req.body;
+    HttpServerResponse out = (*handler)(in);
+    res.status = out.status;
+    for (const auto& [k, v] : out.headers) res.set_header(k, v);
+    if (!out.body.empty() || !out.content_type.empty()) res.set_content(out.body, out.content_type.c_str());
+  };
+  processor_.Get(".*", route);  // also serves HEAD
+  processor_.Post(".*", route);
+  processor_.Put(".*", route);
+  processor_.Delete(".*", route);
+  processor_.Patch(".*", route);
+  processor_.Options(".*", route);
+  processor_.set_keep_alive_timeout(o.keep_alive_timeout_seconds);
+  processor_.set_keep_alive_max_count(static_cast<size_t>(o.max_keep_alive_requests));
+  processor_.set_payload_max_length(o.max_body_bytes);
+
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV | (o.resolve_host ? 0 : AI_NUMERICHOST);
+  addrinfo* res = nullptr;
+  const std::string port_text = std::to_string(o.port);
+  if (int rc = getaddrinfo(o.host.c_str(), port_text.c_str(), &hints, &res); rc != 0 || res == nullptr) {
+    if (!o.resolve_host) {
+      return absl::InvalidArgumentError(absl::StrCat("host: \"", o.host, "\" is not a numeric IPv4 or IPv6 address"));
+    }
+    return absl::InvalidArgumentError(absl::StrCat("host: \"", o.host, "\" does not resolve: ", gai_strerror(rc)));
   }
-  sockaddr_storage bound;
+  int fd = -1;
+  std::string bind_error = "no address";
+  for (addrinfo* a = res; a != nullptr; a = a->ai_next) {
+    fd = ::socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, a->ai_protocol);
+    if (fd < 0) continue;
+    int one = 1;
+    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (::bind(fd, a->ai_addr, a->ai_addrlen) == 0 && ::listen(fd, SOMAXCONN) == 0) break;
+    bind_error = std::strerror(errno);
+    ::close(fd);
+    fd = -1;
+  }
+  freeaddrinfo(res);
+  if (fd < 0) {
+    return absl::UnavailableError(absl::StrCat(o.name, ": cannot listen on ", o.host, ":", o.port, ": ", bind_error));
+  }
+  sockaddr_storage bound{};
   socklen_t bound_len = sizeof(bound);
   ::getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &bound_len);
-  const int port = ntohs(family == AF_INET ? reinterpret_cast<sockaddr_in*>(&bound)->sin_port
-                                           : reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port);
+  port_ = ntohs(bound.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port
+                                            : reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
+  listen_fd_ = fd;
   int wake[2];
   if (::pipe2(wake, O_NONBLOCK | O_CLOEXEC) != 0) {
-    const int err = errno;
-    CloseFd(fd);
-    return absl::UnavailableError(absl::StrCat("pipe: ", std::strerror(err)));
+    return absl::UnavailableError(absl::StrCat(o.name, ": pipe: ", std::strerror(errno)));
   }
-  auto server = std::unique_ptr<HttpServer>(
-      new HttpServer(std::move(options), std::move(routes), fd, wake[0], wake[1], port,
-                     std::move(ssl_ctx)));
-  server->thread_ = std::thread([s = server.get()] { s->Loop(); });
-  return server;
+  wake_read_ = wake[0];
+  wake_write_ = wake[1];
+  epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
+  if (epoll_fd_ < 0) return absl::UnavailableError(absl::StrCat(o.name, ": epoll: ", std::strerror(errno)));
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.u64 = kWakeId;
+  ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_read_, &ev);
+  ev.data.u64 = kListenId;
+  ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, listen_fd_, &ev);
+  for (int i = 0; i < o.threads; ++i) workers_.emplace_back([this] { Work(); });
+  loop_ = std::thread([this] { Loop(); });
+  return absl::OkStatus();
 }
 
-HttpServer::HttpServer(HttpServerOptions options, std::map<std::string, HttpHandler> routes,
-                       int listen_fd, int wake_read_fd, int wake_write_fd, int port,
-                       SslCtxPtr ssl_ctx)
-    : options_(std::move(options)),
-      routes_(std::move(routes)),
-      listen_fd_(listen_fd),
-      wake_read_fd_(wake_read_fd),
-      wake_write_fd_(wake_write_fd),
-      port_(port),
-      ssl_ctx_(std::move(ssl_ctx)) {}
-
-HttpServer::~HttpServer() {
-  Shutdown();
-  CloseFd(listen_fd_);
-  CloseFd(wake_read_fd_);
-  CloseFd(wake_write_fd_);
-}
-
-void HttpServer::Shutdown() {
-  std::lock_guard<std::mutex> lock(shutdown_mu_);
-  if (!thread_.joinable()) return;
-  stopping_.store(true);
+void HttpServer::Impl::Wake() {
   const char byte = 1;
-  ssize_t unused = ::write(wake_write_fd_, &byte, 1);
+  ssize_t unused = ::write(wake_write_, &byte, 1);
   (void)unused;
-  thread_.join();
-  CloseFd(listen_fd_);
+}
+
+void HttpServer::Impl::Stop() {
+  std::lock_guard<std::mutex> lock(stop_mu_);
+  if (loop_.joinable()) {
+    stopping_.store(true);
+    Wake();
+    loop_.join();
+  }
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    workers_stop_ = true;
+    jobs_.clear();  // not started: their connections are closed already
+  }
+  work_cv_.notify_all();
+  for (std::thread& t : workers_) {
+    if (t.joinable()) t.join();
+  }
+  workers_.clear();
+  for (int* fd : {&listen_fd_, &wake_read_, &wake_write_, &epoll_fd_}) {
+    if (*fd >= 0) ::close(*fd);
+    *fd = -1;
+  }
+}
+
+void HttpServer::Impl::Work() {
+  while (true) {
+    Job job;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      work_cv_.wait(lock, [this] { return workers_stop_ || !jobs_.empty(); });
+      if (workers_stop_) return;
+      job = std::move(jobs_.front());
+      jobs_.pop_front();
+    }
+    MemoryStream stream(std::move(job.request), job.ip, job.port);
+    bool connection_closed = false;
+    const bool ok = processor_.process_request(stream, job.close_connection, connection_closed, nullptr);
+    std::string response = std::move(stream.out());
+    // The loop answers "Expect: 100-continue" itself, before the body arrives.
+    if (absl::StartsWith(response, kContinue)) response.erase(0, kContinue.size());
+    const int status = StatusOf(response);
+    const bool close = !ok || connection_closed || job.close_connection || status == 0 || status == 400;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      done_.push_back(Done{job.id, std::move(response), close});
+    }
+    Wake();
+  }
+}
+
+void HttpServer::Impl::Close(Conn& c, const char* reason) {
+  if (reason != nullptr) metrics_.Closed(reason);
+  if (c.ssl != nullptr) SSL_free(c.ssl);
+  c.ssl = nullptr;
+  if (c.fd >= 0) ::close(c.fd);
+  c.fd = -1;
+  auto it = per_address_.find(c.ip);
+  if (it != per_address_.end() && --it->second <= 0) per_address_.erase(it);
+  metrics_.Opened(-1);
+}
+
+void HttpServer::Impl::StartWriting(Conn& c, std::string response, bool close, absl::Time now) {
+  c.phase = Phase::kWriting;
+  c.out = std::move(c.unsent_continue);
+  c.unsent_continue.clear();
+  c.out += response;
+  c.sent = 0;
+  c.close_after_write = close || stopping_.load();
+  c.since = now;
+  c.deadline = now + absl::Seconds(options_.io_timeout_seconds);
+  c.deadline_reason = "write_timeout";
+}
+
+void HttpServer::Impl::ToIdle(Conn& c, absl::Time now) {
+  c.phase = Phase::kReading;
+  c.headers_seen = false;
+  c.continued = false;
+  c.since = now;
+  if (c.in.empty()) {
+    c.deadline = c.served == 0 ? now + absl::Seconds(options_.header_timeout_seconds)
+                               : now + absl::Seconds(options_.keep_alive_timeout_seconds);
+    c.deadline_reason = c.served == 0 ? "header_timeout" : "idle";
+  } else {  // a pipelined request is already buffered
+    c.deadline = now + absl::Seconds(options_.header_timeout_seconds);
+    c.deadline_reason = "header_timeout";
+  }
+}
+
+// Reads what is available and, once a request is whole, hands it to a
+// worker. Returns false when the connection was closed.
+bool HttpServer::Impl::ReadRequest(Conn& c, absl::Time now) {
+  const size_t cap = limits_.max_header_bytes + limits_.max_body_bytes + (64 << 10);
+  char buf[16 << 10];
+  bool eof = false;
+  while (c.in.size() < cap) {
+    size_t n = 0;
+    const Io io = ReceiveSome(Ref(c), buf, sizeof(buf), &n);
+    if (io == Io::kWouldBlock) break;
+    if (io == Io::kClosed) {
+      eof = true;
+      break;
+    }
+    if (c.in.empty() && c.served > 0 && c.deadline_reason == std::string("idle")) {
+      // The first byte of the next request on a kept-alive connection.
+      c.since = now;
+      c.deadline = now + absl::Seconds(options_.header_timeout_seconds);
+      c.deadline_reason = "header_timeout";
+    }
+    c.in.append(buf, n);
+  }
+  if (c.in.empty()) {
+    if (eof) {
+      Close(c, nullptr);
+      return false;
+    }
+    return true;
+  }
+  const RequestFrame frame = FrameRequest(c.in, limits_);
+  if (frame.state == RequestFrame::State::kError) {
+    c.in.clear();
+    StartWriting(c, ErrorResponse(frame.error_status, frame.error), /*close=*/true, now);
+    return Write(c, now);
+  }
+  if (frame.header_bytes > 0 && !c.headers_seen) {
+    c.headers_seen = true;
+    c.deadline = now + absl::Seconds(options_.io_timeout_seconds);
+    c.deadline_reason = "body_timeout";
+  }
+  if (frame.state == RequestFrame::State::kIncomplete) {
+    if (eof) {
+      Close(c, nullptr);
+      return false;
+    }
+    if (frame.header_bytes > 0 && frame.expect_continue && !c.continued) {
+      c.continued = true;
+      size_t n = 0;
+      std::string line(kContinue);
+      if (TransmitSome(Ref(c), line.data(), line.size(), &n) == Io::kDone) line.erase(0, n);
+      c.unsent_continue = line;  // prefixed to the response when not all went out
+    }
+    return true;
+  }
+  // Whole: to a worker. Input after it (a pipelined request) waits its turn.
+  Job job{c.id, c.in.substr(0, frame.total_bytes), c.ip, c.port,
+          c.served + 1 >= options_.max_keep_alive_requests || eof || stopping_.load()};
+  c.in.erase(0, frame.total_bytes);
+  c.phase = Phase::kProcessing;
+  c.deadline = absl::InfiniteFuture();
+  c.deadline_reason = "";
+  const size_t max_queue = static_cast<size_t>(options_.threads) * 256;
+  bool queued = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (jobs_.size() < max_queue) {
+      jobs_.push_back(std::move(job));
+      queued = true;
+    }
+  }
+  if (!queued) {
+    StartWriting(c, ErrorResponse(503, "server busy: try again"), /*close=*/true, now);
+    return Write(c, now);
+  }
+  work_cv_.notify_one();
+  return true;
+}
+
+bool HttpServer::Impl::Write(Conn& c, absl::Time now) {
+  while (c.sent < c.out.size()) {
+    size_t n = 0;
+    const Io io = TransmitSome(Ref(c), c.out.data() + c.sent, c.out.size() - c.sent, &n);
+    if (io == Io::kWouldBlock) return true;
+    if (io == Io::kClosed) {
+      Close(c, nullptr);
+      return false;
+    }
+    c.sent += n;
+  }
+  c.out.clear();
+  c.sent = 0;
+  ++c.served;
+  if (c.close_after_write) {
+    // Half-close and read the rest of what the client sends, so the
+    // response is not lost to a reset (an error answered before its body).
+    if (c.ssl != nullptr) {
+      SSL_shutdown(c.ssl);  // close_notify, best effort
+    } else {
+      ::shutdown(c.fd, SHUT_WR);
+    }
+    c.phase = Phase::kDraining;
+    c.since = now;
+    c.drained = 0;
+    c.in.clear();
+    c.deadline = now + std::min(kDrainTime, absl::Seconds(options_.io_timeout_seconds));
+    c.deadline_reason = "";
+    return Drain(c, now);
+  }
+  ToIdle(c, now);
+  if (!c.in.empty()) return ReadRequest(c, now);  // pipelined
+  // TLS may hold decrypted input that poll cannot see.
+  if (c.ssl != nullptr && SSL_pending(c.ssl) > 0) return ReadRequest(c, now);
+  return true;
+}
+
+bool HttpServer::Impl::Drain(Conn& c, absl::Time now) {
+  (void)now;
+  char buf[16 << 10];
+  while (c.drained < kMaxDrainBytes) {
+    size_t n = 0;
+    const Io io = ReceiveSome(Ref(c), buf, sizeof(buf), &n);
+    if (io == Io::kWouldBlock) return true;
+    if (io == Io::kClosed) break;
+    c.drained += n;
+  }
+  Close(c, nullptr);
+  return false;
+}
+
+bool HttpServer::Impl::Step(Conn& c, absl::Time now) {
+  switch (c.phase) {
+    case Phase::kHandshake: {
+      const int r = SSL_accept(c.ssl);
+      if (r == 1) {
+        c.phase = Phase::kReading;
+        return ReadRequest(c, now);  // the request may be buffered already
+      }
+      if (TlsOutcome(Ref(c), r) == Io::kClosed) {
+        Close(c, nullptr);  // not TLS, or no acceptable client certificate
+        return false;
+      }
+      return true;
+    }
+    case Phase::kReading:
+      return ReadRequest(c, now);
+    case Phase::kProcessing:
+      return true;
+    case Phase::kWriting:
+      return Write(c, now);
+    case Phase::kDraining:
+      return Drain(c, now);
+  }
+  return true;
+}
+
+void HttpServer::Impl::Accept(absl::Time now) {
+  while (true) {
+    sockaddr_storage peer{};
+    socklen_t peer_len = sizeof(peer);
+    const int fd = ::accept4(listen_fd_, reinterpret_cast<sockaddr*>(&peer), &peer_len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) return;  // EAGAIN, or a transient error (EMFILE...): poll again
+    char ip[INET6_ADDRSTRLEN] = "";
+    int port = 0;
+    if (peer.ss_family == AF_INET6) {
+      const auto* a = reinterpret_cast<const sockaddr_in6*>(&peer);
+      inet_ntop(AF_INET6, &a->sin6_addr, ip, sizeof(ip));
+      port = ntohs(a->sin6_port);
+    } else {
+      const auto* a = reinterpret_cast<const sockaddr_in*>(&peer);
+      inet_ntop(AF_INET, &a->sin_addr, ip, sizeof(ip));
+      port = ntohs(a->sin_port);
+    }
+    int& from_ip = per_address_[ip];
+    if (from_ip >= options_.max_connections_per_address) {
+      metrics_.Refused("per_address_limit");
+      if (ssl_ctx_ == nullptr) {  // a plaintext client learns why (best effort)
+        const std::string r = ErrorResponse(503, "too many connections from this address");
+        ssize_t unused = ::send(fd, r.data(), r.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+        (void)unused;
+      }
+      ::close(fd);
+      if (from_ip == 0) per_address_.erase(ip);
+      continue;
+    }
+    if (static_cast<int>(conns_.size()) >= options_.max_connections) {
+      // Make room by closing the connection idle the longest (waiting for a
+      // request); with every one busy, refuse the new one.
+      auto oldest = conns_.end();
+      for (auto it = conns_.begin(); it != conns_.end(); ++it) {
+        const Conn& o = it->second;
+        const bool idle = (o.phase == Phase::kReading && o.in.empty()) || o.phase == Phase::kHandshake;
+        if (idle && (oldest == conns_.end() || o.since < oldest->second.since)) oldest = it;
+      }
+      if (oldest == conns_.end()) {
+        metrics_.Refused("capacity");
+        ::close(fd);
+        if (from_ip == 0) per_address_.erase(ip);
+        continue;
+      }
+      Close(oldest->second, "evicted");
+      conns_.erase(oldest);
+    }
+    int one = 1;
+    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    Conn c;
+    c.id = next_id_++;
+    c.fd = fd;
+    c.ip = ip;
+    c.port = port;
+    ++per_address_[c.ip];
+    metrics_.Opened(1);
+    c.since = now;
+    c.deadline = now + absl::Seconds(options_.header_timeout_seconds);
+    c.deadline_reason = "header_timeout";
+    if (ssl_ctx_ != nullptr) {
+      c.ssl = SSL_new(ssl_ctx_.get());
+      if (c.ssl == nullptr || SSL_set_fd(c.ssl, fd) != 1) {
+        ERR_clear_error();
+        Close(c, nullptr);
+        continue;
+      }
+      c.phase = Phase::kHandshake;
+      c.tls_wants = POLLIN;
+    }
+    UpdateInterest(conns_.emplace(c.id, std::move(c)).first->second);
+  }
+}
+
+uint32_t HttpServer::Impl::InterestOf(const Conn& c) {
+  const uint32_t tls = c.tls_wants == POLLOUT ? EPOLLOUT : EPOLLIN;
+  switch (c.phase) {
+    case Phase::kHandshake:
+      return tls;
+    case Phase::kReading:
+    case Phase::kDraining:
+      return c.ssl != nullptr ? tls : EPOLLIN;
+    case Phase::kWriting:
+      return c.ssl != nullptr ? tls : EPOLLOUT;
+    case Phase::kProcessing:
+      // Not watched at all while a worker has the request: epoll reports
+      // a hang-up even unasked, and would wake the loop on every pass.
+      return 0;
+  }
+  return 0;
+}
+
+void HttpServer::Impl::UpdateInterest(Conn& c) {
+  if (c.fd < 0) return;
+  const uint32_t want = InterestOf(c);
+  epoll_event ev{};
+  ev.events = want;
+  ev.data.u64 = c.id;
+  if (want == 0) {
+    if (c.interest != 0) ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, c.fd, &ev);
+  } else if (c.interest == 0) {
+    ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, c.fd, &ev);
+  } else if (want != c.interest) {
+    ::epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, c.fd, &ev);
+  }
+  c.interest = want;
+}
+
+void HttpServer::Impl::Loop() {
+  // SSL_write to a peer that went away raises SIGPIPE in this thread; blocked,
+  // it stays pending here instead of ending the process.
+  sigset_t pipe_set;
+  sigemptyset(&pipe_set);
+  sigaddset(&pipe_set, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &pipe_set, nullptr);
+
+  // epoll, not poll: the loop's work per wake-up follows the connections that
+  // are ready, not all that are open (with 1,064 attack connections open,
+  // poll's rescans cost a third of the honest write rate on two cores).
+  // Deadlines are swept every kSweep instead of being polled for.
+  constexpr absl::Duration kSweep = absl::Milliseconds(100);
+  std::vector<epoll_event> events(256);
+  absl::Time stop_deadline = absl::InfiniteFuture();
+  absl::Time next_sweep = absl::Now() + kSweep;
+  while (true) {
+    absl::Time now = absl::Now();
+    if (stopping_.load() && stop_deadline == absl::InfiniteFuture()) {
+      stop_deadline = now + kStopGrace;
+      if (listen_fd_ >= 0) ::close(listen_fd_);  // also leaves the epoll set
+      listen_fd_ = -1;
+      // Waiting connections go now; requests at a worker get their answer.
+      for (auto it = conns_.begin(); it != conns_.end();) {
+        Conn& c = it->second;
+        if (c.phase == Phase::kProcessing || c.phase == Phase::kWriting) {
+          c.close_after_write = true;
+          ++it;
+        } else {
+          Close(c, nullptr);
+          it = conns_.erase(it);
+        }
+      }
+    }
+    if (stopping_.load() && (conns_.empty() || now >= stop_deadline)) break;
+
+    const int timeout_ms = static_cast<int>(std::max<int64_t>(0, absl::ToInt64Milliseconds(next_sweep - now) + 1));
+    const int n = ::epoll_wait(epoll_fd_, events.data(), static_cast<int>(events.size()), timeout_ms);
+    if (n < 0 && errno != EINTR) {
+      LogError(absl::StrCat(absl::AsciiStrToLower(options_.name), "_epoll_failed"), {{"error", std::strerror(errno)}});
+      break;
+    }
+    now = absl::Now();
+    bool accept_ready = false;
+    for (int i = 0; i < n; ++i) {
+      const uint64_t id = events[i].data.u64;
+      if (id == kWakeId) {
+        char drain[256];
+        while (::read(wake_read_, drain, sizeof(drain)) > 0) {
+        }
+        continue;
+      }
+      if (id == kListenId) {
+        accept_ready = true;
+        continue;
+      }
+      auto it = conns_.find(id);
+      if (it == conns_.end() || it->second.phase == Phase::kProcessing) continue;
+      if (!Step(it->second, now)) {
+        conns_.erase(it);
+        continue;
+      }
+      UpdateInterest(it->second);
+    }
+    // Finished requests: their responses go out.
+    std::vector<Done> done;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      done.swap(done_);
+    }
+    for (Done& d : done) {
+      auto it = conns_.find(d.id);
+      if (it == conns_.end()) continue;  // closed meanwhile (Stop)
+      StartWriting(it->second, std::move(d.response), d.close, now);
+      if (!Write(it->second, now)) {
+        conns_.erase(it);
+        continue;
+      }
+      UpdateInterest(it->second);
+    }
+    if (accept_ready && listen_fd_ >= 0) Accept(now);
+    if (now >= next_sweep) {
+      next_sweep = now + kSweep;
+      for (auto it = conns_.begin(); it != conns_.end();) {
+        Conn& c = it->second;
+        if (now >= c.deadline) {
+          Close(c, c.deadline_reason[0] != '\0' ? c.deadline_reason : nullptr);
+          it = conns_.erase(it);
+        } else {
+          ++it;
+        }
+      }
+    }
+  }
+  for (auto& [id, c] : conns_) Close(c, nullptr);
+  conns_.clear();
+  if (listen_fd_ >= 0) ::close(listen_fd_);
   listen_fd_ = -1;
 }
 
-std::string HttpServer::Respond(const std::string& request) const {
-  const size_t line_end = request.find('\n');
-  absl::string_view line(request.data(), line_end == std::string::npos ? 0 : line_end);
-  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-  const size_t sp1 = line.find(' ');
-  const size_t sp2 = sp1 == absl::string_view::npos ? sp1 : line.find(' ', sp1 + 1);
-  if (sp2 == absl::string_view::npos || !absl::StartsWith(line.substr(sp2 + 1), "HTTP/1.")) {
-    return Serialize(Text(400, "bad request\n"), true);
-  }
-  const absl::string_view method = line.substr(0, sp1);
-  absl::string_view target = line.substr(sp1 + 1, sp2 - sp1 - 1);
-  const bool head = method == "HEAD";
-  if (method != "GET" && !head) {
-    return Serialize(Text(405, "method not allowed\n"), true, "Allow: GET, HEAD\r\n");
-  }
-  target = target.substr(0, target.find('?'));
-  auto it = routes_.find(std::string(target));
-  if (it == routes_.end()) return Serialize(Text(404, "not found\n"), !head);
-  return Serialize(it->second(), !head);
+HttpServer::HttpServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::StartWithHandler(HttpServerOptions options,
+                                                                         HttpRequestHandler handler) {
+  auto impl = std::make_unique<Impl>(std::move(options), std::move(handler));
+  if (absl::Status s = impl->Init(); !s.ok()) return s;
+  return std::unique_ptr<HttpServer>(new HttpServer(std::move(impl)));
 }
 
-void HttpServer::Loop() {
-  std::vector<Connection> conns;
-  std::vector<pollfd> fds;
-  const size_t max_request = options_.max_request_bytes;
-  if (ssl_ctx_ != nullptr) {
-    // SSL_write to a peer that went away raises SIGPIPE in this thread;
-    // blocked, it stays pending here instead of ending the process.
-    sigset_t pipe;
-    sigemptyset(&pipe);
-    sigaddset(&pipe, SIGPIPE);
-    pthread_sigmask(SIG_BLOCK, &pipe, nullptr);
-  }
-  while (!stopping_.load()) {
-    absl::Time now = absl::Now();
-    absl::Duration wait = absl::Seconds(1);
-    for (const Connection& c : conns) wait = std::min(wait, c.deadline - now);
-    const int timeout_ms =
-        static_cast<int>(std::max<int64_t>(0, absl::ToInt64Milliseconds(wait) + 1));
+namespace {
 
-    fds.clear();
-    fds.push_back({wake_read_fd_, POLLIN, 0});
-    fds.push_back({listen_fd_, POLLIN, 0});
-    for (const Connection& c : conns) {
-      const short events = c.ssl != nullptr ? c.tls_wants : c.writing ? POLLOUT : POLLIN;
-      fds.push_back({c.fd, events, 0});
-    }
-    if (::poll(fds.data(), fds.size(), timeout_ms) < 0 && errno != EINTR) break;
-    if (fds[0].revents != 0) break;  // Shutdown()
-    now = absl::Now();
-
-    for (size_t i = 0; i < conns.size(); ++i) {
-      Connection& c = conns[i];
-      const bool ready = (fds[i + 2].revents & (POLLIN | POLLOUT | POLLHUP | POLLERR)) != 0;
-      if (c.handshaking && ready) {
-        const int r = SSL_accept(c.ssl);
-        if (r == 1) {
-          c.handshaking = false;  // and read at once: the request may be buffered already
-        } else if (TlsOutcome(Ref(c), r) == Io::kClosed) {
-          CloseConnection(c);  // not TLS, or no acceptable client certificate
-          continue;
-        }
-      }
-      if (!c.handshaking && !c.writing && ready) {
-        char buf[4096];
-        bool closed = false;
-        while (c.in.size() <= max_request) {
-          size_t n = 0;
-          const Io io = ReceiveSome(Ref(c), buf, sizeof(buf), &n);
-          if (io == Io::kDone) {
-            c.in.append(buf, n);
-          } else {
-            closed = io == Io::kClosed;
-            break;
-          }
-        }
-        const bool complete =
-            c.in.find("\r\n\r\n") != std::string::npos || c.in.find("\n\n") != std::string::npos;
-        if (complete) {
-          c.out = Respond(c.in);
-          c.writing = true;
-        } else if (c.in.size() > max_request) {
-          c.out = Serialize(Text(431, "request too large\n"), true);
-          c.writing = true;
-        } else if (closed) {
-          CloseConnection(c);
-          continue;
-        }
-      }
-      if (c.writing) {
-        while (c.sent < c.out.size()) {
-          size_t n = 0;
-          const Io io = TransmitSome(Ref(c), c.out.data() + c.sent, c.out.size() - c.sent, &n);
-          if (io == Io::kDone) {
-            c.sent += n;
-          } else {
-            if (io == Io::kWouldBlock) break;
-            c.sent = c.out.size();  // peer gone: give up on this one
-          }
-        }
-        if (c.sent >= c.out.size()) {
-          if (c.ssl != nullptr) SSL_shutdown(c.ssl);  // close_notify, best effort
-          CloseConnection(c);
-          continue;
-        }
-      }
-      if (now >= c.deadline) CloseConnection(c);
-    }
-    conns.erase(
-        std::remove_if(conns.begin(), conns.end(), [](const Connection& c) { return c.fd < 0; }),
-        conns.end());
-
-    if (fds[1].revents & POLLIN) {
-      while (true) {
-        const int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd < 0) break;  // EAGAIN, or a transient error: poll again
-        if (static_cast<int>(conns.size()) >= options_.max_connections) {
-          // Make room by dropping the oldest connection still waiting for
-          // its request; if every one is being answered, refuse the new one.
-          auto oldest = conns.end();
-          for (auto it = conns.begin(); it != conns.end(); ++it) {
-            if (!it->writing && (oldest == conns.end() || it->accepted < oldest->accepted)) {
-              oldest = it;
-            }
-          }
-          if (oldest == conns.end()) {
-            CloseFd(fd);
-            continue;
-          }
-          CloseConnection(*oldest);
-          conns.erase(oldest);
-        }
-        Connection c;
-        c.fd = fd;
-        if (ssl_ctx_ != nullptr) {
-          c.ssl = SSL_new(ssl_ctx_.get());
-          if (c.ssl == nullptr || SSL_set_fd(c.ssl, fd) != 1) {
-            ERR_clear_error();
-            CloseConnection(c);
-            continue;
-          }
-          c.handshaking = true;
-          c.tls_wants = POLLIN;
-        }
-        c.accepted = now;
-        c.deadline = now + options_.io_timeout;
-        conns.push_back(std::move(c));
-      }
-    }
-  }
-  for (Connection& c : conns) CloseConnection(c);
+HttpServerResponse Text(int status, std::string body) {
+  HttpServerResponse r;
+  r.status = status;
+  r.content_type = "text/plain; charset=utf-8";
+  r.body = std::move(body);
+  return r;
 }
 
-absl::StatusOr<std::unique_ptr<HttpServer>> StartMetricsHttpServer(
-    HttpServerOptions options, const metrics::MetricsRegistry* registry,
-    std::function<bool()> healthy, std::map<std::string, HttpHandler> extra_routes) {
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(HttpServerOptions options,
+                                                              std::map<std::string, HttpHandler> routes) {
+  auto handler = [routes = std::move(routes)](const HttpServerRequest& req) {
+    if (req.method != "GET" && req.method != "HEAD") {
+      HttpServerResponse r = Text(405, "method not allowed\n");
+      r.headers.emplace_back("Allow", "GET, HEAD");
+      return r;
+    }
+    auto it = routes.find(req.path);
+    if (it == routes.end()) return Text(404, "not found\n");
+    HttpResponse out = it->second();
+    HttpServerResponse r;
+    r.status = out.status;
+    r.content_type = out.content_type;
+    r.body = std::move(out.body);
+    return r;
+  };
+  return StartWithHandler(std::move(options), std::move(handler));
+}
+
+int HttpServer::port() const { return impl_->port(); }
+
+void HttpServer::Shutdown() {
+  if (impl_) impl_->Stop();
+}
+
+HttpServer::~HttpServer() { Shutdown(); }
+
+absl::StatusOr<std::unique_ptr<HttpServer>> StartMetricsHttpServer(HttpServerOptions options,
+                                                                   const metrics::MetricsRegistry* registry,
+                                                                   std::function<bool()> healthy,
+                                                                   std::map<std::string, HttpHandler> extra_routes) {
   std::map<std::string, HttpHandler> routes = std::move(extra_routes);
   routes["/metrics"] = [registry] {
     HttpResponse r;
@@ -350,8 +873,14 @@ absl::StatusOr<std::unique_ptr<HttpServer>> StartMetricsHttpServer(
     return r;
   };
   routes["/healthz"] = [healthy = std::move(healthy)] {
-    if (healthy && !healthy()) return Text(503, "unhealthy\n");
-    return Text(200, "ok\n");
+    HttpResponse r;
+    if (healthy && !healthy()) {
+      r.status = 503;
+      r.body = "unhealthy\n";
+    } else {
+      r.body = "ok\n";
+    }
+    return r;
   };
   return HttpServer::Start(std::move(options), std::move(routes));
 }

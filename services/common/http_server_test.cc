@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -71,7 +72,8 @@ class MetricsEndpointTest : public ::testing::Test {
     counter_ = *registry_.AddCounter("test_scrapes_total", "A counter.");
     counter_->Increment(7);
     HttpServerOptions options;
-    options.io_timeout = absl::Seconds(2);
+    options.header_timeout_seconds = 2;
+    options.io_timeout_seconds = 2;
     options.max_connections = 4;
     auto server = StartMetricsHttpServer(options, &registry_, [this] { return healthy_.load(); });
     ASSERT_TRUE(server.ok()) << server.status();
@@ -88,8 +90,7 @@ class MetricsEndpointTest : public ::testing::Test {
 TEST_F(MetricsEndpointTest, GetMetricsReturnsExposition) {
   const std::string response = Get(server_->port(), "/metrics");
   EXPECT_TRUE(absl::StartsWith(response, "HTTP/1.1 200 OK\r\n")) << response;
-  EXPECT_TRUE(
-      absl::StrContains(response, "Content-Type: text/plain; version=0.0.4; charset=utf-8\r\n"));
+  EXPECT_TRUE(absl::StrContains(response, "Content-Type: text/plain; version=0.0.4; charset=utf-8\r\n"));
   const std::string body = registry_.Render();
   EXPECT_TRUE(absl::StrContains(response, "Content-Length: " + std::to_string(body.size())));
   EXPECT_TRUE(absl::EndsWith(response, "\r\n\r\n" + body)) << response;
@@ -110,8 +111,29 @@ TEST_F(MetricsEndpointTest, UnknownPathIs404) {
 TEST_F(MetricsEndpointTest, OtherMethodsAre405AndGarbageIs400) {
   EXPECT_TRUE(absl::StartsWith(Request(server_->port(), "POST /metrics HTTP/1.1\r\n\r\n"),
                                "HTTP/1.1 405 Method Not Allowed\r\n"));
-  EXPECT_TRUE(
-      absl::StartsWith(Request(server_->port(), "hello\r\n\r\n"), "HTTP/1.1 400 Bad Request\r\n"));
+  EXPECT_TRUE(absl::StartsWith(Request(server_->port(), "hello\r\n\r\n"), "HTTP/1.1 400 Bad Request\r\n"));
+}
+
+TEST_F(MetricsEndpointTest, PatchAndOptionsAre405WithAllow) {
+  for (const char* method : {"PATCH", "OPTIONS", "PUT", "DELETE"}) {
+    const std::string r = Request(server_->port(), std::string(method) + " /metrics HTTP/1.1\r\n\r\n");
+    EXPECT_TRUE(absl::StartsWith(r, "HTTP/1.1 405 Method Not Allowed\r\n")) << method << ": " << r;
+    EXPECT_TRUE(absl::StrContains(r, "Allow: GET, HEAD\r\n")) << method << ": " << r;
+  }
+}
+
+TEST_F(MetricsEndpointTest, Http10HealthCheckAsHaproxySendsIt) {
+  // ops/cluster.sh: "http-check send meth GET uri /leader" is an HTTP/1.0
+  // request without headers.
+  const std::string r = Request(server_->port(), "GET /healthz HTTP/1.0\r\n\r\n");
+  EXPECT_TRUE(absl::StartsWith(r, "HTTP/1.1 200 OK\r\n")) << r;
+  EXPECT_TRUE(absl::EndsWith(r, "\r\n\r\nok\n")) << r;
+}
+
+TEST_F(MetricsEndpointTest, OversizedBodyIs413BeforeItIsSent) {
+  // Only the headers go out: the answer comes without the 1 MB body.
+  const std::string r = Request(server_->port(), "POST /metrics HTTP/1.1\r\nContent-Length: 1000000\r\n\r\n");
+  EXPECT_TRUE(absl::StartsWith(r, "HTTP/1.1 413 ")) << r;
 }
 
 TEST_F(MetricsEndpointTest, OversizedRequestIs431) {
@@ -141,7 +163,7 @@ TEST_F(MetricsEndpointTest, SilentClientDoesNotBlockOtherScrapes) {
 TEST_F(MetricsEndpointTest, SilentClientIsDisconnectedAfterIoTimeout) {
   const int silent = Connect(server_->port());
   ASSERT_GE(silent, 0);
-  // io_timeout is 2 s and the read timeout 3 s: EOF ("") proves the server
+  // the header timeout is 2 s and the read timeout 3 s: EOF ("") proves the server
   // closed it.
   EXPECT_EQ(ReadAll(silent), "");
   ::close(silent);
@@ -173,6 +195,60 @@ TEST_F(MetricsEndpointTest, ShutdownWithOpenConnectionIsPromptAndIdempotent) {
   EXPECT_EQ(Get(port, "/metrics"), "<connect failed>");
 }
 
+TEST(HttpServer, ConnectionsOverThePerAddressLimitGet503) {
+  HttpServerOptions options;
+  options.max_connections_per_address = 2;
+  auto server = HttpServer::Start(options, {{"/x", [] { return HttpResponse{}; }}});
+  ASSERT_TRUE(server.ok()) << server.status();
+  const int a = Connect((*server)->port()), b = Connect((*server)->port());
+  ASSERT_GE(a, 0);
+  ASSERT_GE(b, 0);
+  // The accept of a third connection from 127.0.0.1 answers 503 and closes
+  // (read without sending: a request sent to the closed socket could reset it).
+  const int c = Connect((*server)->port());
+  ASSERT_GE(c, 0);
+  EXPECT_TRUE(absl::StartsWith(ReadAll(c), "HTTP/1.1 503 "));
+  ::close(c);
+  ::close(a);
+  ::close(b);
+}
+
+TEST(HttpServer, HandlerSeesTheWholeRequest) {
+  HttpServerRequest seen;
+  std::mutex mu;
+  auto server = HttpServer::StartWithHandler(HttpServerOptions{}, [&](const HttpServerRequest& req) {
+    std::lock_guard<std::mutex> lock(mu);
+    seen = req;
+    HttpServerResponse r;
+    r.status = 201;
+    r.headers.emplace_back("X-Reply", "yes");
+    r.content_type = "application/json";
+    r.body = "{}";
+    return r;
+  });
+  ASSERT_TRUE(server.ok()) << server.status();
+  const std::string r = Request((*server)->port(),
+                                "POST /a%20b?q=1&r=2 HTTP/1.1\r\nHost: h\r\nX-Thing: v\r\n"
+                                "Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n");
+  EXPECT_TRUE(absl::StartsWith(r, "HTTP/1.1 201 ")) << r;
+  EXPECT_TRUE(absl::StrContains(r, "X-Reply: yes\r\n")) << r;
+  EXPECT_TRUE(absl::StrContains(r, "Content-Type: application/json\r\n")) << r;
+  EXPECT_TRUE(absl::StrContains(r, "Connection: close\r\n")) << r;  // max_keep_alive_requests 1
+  EXPECT_TRUE(absl::EndsWith(r, "\r\n\r\n{}")) << r;
+  std::lock_guard<std::mutex> lock(mu);
+  EXPECT_EQ(seen.method, "POST");
+  EXPECT_EQ(seen.path, "/a b");
+  EXPECT_EQ(seen.target, "/a%20b?q=1&r=2");
+  EXPECT_EQ(seen.body, "abcde");
+  EXPECT_EQ(seen.remote_addr, "127.0.0.1");
+  bool thing = false;
+  for (const auto& [k, v] : seen.headers) {
+    EXPECT_NE(k, "REMOTE_ADDR");  // the parser's pseudo headers are not passed on
+    if (k == "X-Thing") thing = v == "v";
+  }
+  EXPECT_TRUE(thing);
+}
+
 TEST(HttpServer, RejectsBadHostAndBusyPort) {
   HttpServerOptions options;
   options.host = "localhost";  // names are not resolved
@@ -198,7 +274,8 @@ class HttpsMetricsTest : public ::testing::Test {
   void Start(bool require_client_cert) {
     (void)*registry_.AddCounter("test_scrapes_total", "A counter.");
     HttpServerOptions options;
-    options.io_timeout = absl::Seconds(2);
+    options.header_timeout_seconds = 2;
+    options.io_timeout_seconds = 2;
     options.max_connections = 4;
     options.tls = ca_->Server("records", require_client_cert);
     auto server = StartMetricsHttpServer(options, &registry_);
@@ -212,8 +289,7 @@ class HttpsMetricsTest : public ::testing::Test {
     std::unique_ptr<httplib::SSLClient> client =
         identity.empty()
             ? std::make_unique<httplib::SSLClient>("127.0.0.1", server_->port())
-            : std::make_unique<httplib::SSLClient>("127.0.0.1", server_->port(),
-                                                   ca_->File(identity + ".pem"),
+            : std::make_unique<httplib::SSLClient>("127.0.0.1", server_->port(), ca_->File(identity + ".pem"),
                                                    ca_->File(identity + ".key"));
     client->set_ca_cert_path(ca_->File("ca.pem").c_str());
     client->enable_server_certificate_verification(true);
@@ -261,7 +337,7 @@ TEST_F(HttpsMetricsTest, SilentClientDoesNotStallTheHandshakeOfOthers) {
   const auto start = std::chrono::steady_clock::now();
   EXPECT_TRUE(HttpsGet("/metrics"));
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(1000));
-  EXPECT_EQ(ReadAll(silent), "");  // dropped after io_timeout
+  EXPECT_EQ(ReadAll(silent), "");  // dropped after the header timeout
   ::close(silent);
 }
 
@@ -269,8 +345,7 @@ TEST_F(HttpsMetricsTest, UnusableCertificateFailsStart) {
   HttpServerOptions options;
   options.tls = ca_->Server("records", false);
   options.tls.cert_file = ca_->File("missing.pem");
-  EXPECT_EQ(StartMetricsHttpServer(options, &registry_).status().code(),
-            absl::StatusCode::kNotFound);
+  EXPECT_EQ(StartMetricsHttpServer(options, &registry_).status().code(), absl::StatusCode::kNotFound);
 }
 
 }  // namespace

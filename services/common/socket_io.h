@@ -1,6 +1,6 @@
 // Non-blocking reads and writes on a connection that is a plain socket or an
-// OpenSSL session over one, shared by the poll-loop HTTP servers
-// (services/common/http_server.cc for /metrics, the xAPI server). Stateless;
+// OpenSSL session over one, for the event loop of HttpServer
+// (services/common/http_server.cc: the metrics ports and xAPI). Stateless;
 // a connection is used by one thread at a time.
 #ifndef LIFELONG_SERVICES_COMMON_SOCKET_IO_H_
 #define LIFELONG_SERVICES_COMMON_SOCKET_IO_H_

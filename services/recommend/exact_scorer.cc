@@ -14,6 +14,24 @@ ExactScorer::ExactScorer(const models::ModelBundle& model) : dim_(model.dim()) {
     if (model.InteractionCount(r) > 0) rows_.push_back(r);
   }
   const size_t n = rows_.size();
+  if (model.sparse_item_matrix()) {
+    sparse_ = true;
+    std::vector<int32_t> pos_of(model.num_items(), -1);
+    for (size_t pos = 0; pos < n; ++pos) pos_of[rows_[pos]] = static_cast<int32_t>(pos);
+    row_start_.reserve(static_cast<size_t>(dim_) + 1);
+    row_start_.push_back(0);
+    for (int d = 0; d < dim_; ++d) {
+      models::ModelBundle::SparseRowView r = model.SparseRow(d);
+      for (size_t e = 0; e < r.targets.size(); ++e) {
+        const int32_t pos = pos_of[r.targets[e]];
+        if (pos < 0) continue;  // a target without interactions is not indexed
+        target_pos_.push_back(pos);
+        weight_.push_back(r.weights[e]);
+      }
+      row_start_.push_back(static_cast<int64_t>(target_pos_.size()));
+    }
+    return;
+  }
   transposed_.resize(static_cast<size_t>(dim_) * n);
   for (size_t pos = 0; pos < n; ++pos) {
     absl::Span<const float> v = model.ItemVector(rows_[pos]);
@@ -31,7 +49,19 @@ std::vector<models::Candidate> ExactScorer::Search(absl::Span<const float> query
   scores.assign(n, 0.0f);
   int nonzero = 0;
   for (float x : query) nonzero += x != 0.0f;
-  if (nonzero * 4 <= dim_) {
+  if (sparse_) {
+    // Rows of M for the query's nonzero coordinates, in ascending order,
+    // accumulated in double (ModelBundle::SearchBatch's order).
+    thread_local std::vector<double> acc;
+    acc.assign(n, 0.0);
+    for (int d = 0; d < dim_ && nonzero > 0; ++d) {
+      if (query[d] == 0.0f) continue;
+      --nonzero;
+      const double w = query[d];
+      for (int64_t e = row_start_[d]; e < row_start_[d + 1]; ++e) acc[target_pos_[e]] += w * weight_[e];
+    }
+    for (int i = 0; i < n; ++i) scores[i] = static_cast<float>(acc[i]);
+  } else if (nonzero * 4 <= dim_) {
     // Sparse query (identity query basis: one coordinate per history
     // course): one pass over a contiguous row of the transposed matrix each.
     for (int d = 0; d < dim_; ++d) {

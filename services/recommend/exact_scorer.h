@@ -11,6 +11,11 @@
 // here whatever their size up to Recommender::Options::
 // exact_identity_scan_max_floats: their queries have one nonzero per
 // history course, and the sparse path below costs history x items.
+// Sparse bundles (models::ModelBundle::sparse_item_matrix(): the trainer's
+// exact path from 4,097 to 20,000 collaborative items) are always scanned
+// here: the scorer keeps a copy of M's CSR rows and adds, for each nonzero
+// query coordinate (history course) i, q_i times row i, in double: cost
+// |history| x entries per row (100 by default), nothing approximated.
 // The answer is the one an exact
 // (flat) index gives: the same items and scores, up to float rounding in the
 // last bits (a different summation order); ties go to the lower row.
@@ -31,7 +36,8 @@ namespace lifelong::recommend {
 class ExactScorer {
  public:
   // Copies the item vectors of `model`'s indexed rows (InteractionCount > 0),
-  // transposed: dim() x size() floats.
+  // transposed: dim() x size() floats; for a sparse bundle, M's CSR rows
+  // with targets mapped to positions (entries x 8 bytes).
   explicit ExactScorer(const models::ModelBundle& model);
   ExactScorer(const ExactScorer&) = delete;
   ExactScorer& operator=(const ExactScorer&) = delete;
@@ -48,7 +54,13 @@ class ExactScorer {
  private:
   int dim_ = 0;
   std::vector<int> rows_;          // position -> model row, ascending
-  std::vector<float> transposed_;  // dim_ x rows_.size(): [d][pos]
+  std::vector<float> transposed_;  // dim_ x rows_.size(): [d][pos]; dense only
+  // Sparse bundles: row d's entries [row_start_[d], row_start_[d + 1]) of
+  // target_pos_ (positions of indexed targets) / weight_.
+  bool sparse_ = false;
+  std::vector<int64_t> row_start_;
+  std::vector<int32_t> target_pos_;
+  std::vector<float> weight_;
 };
 
 }  // namespace lifelong::recommend

@@ -8,6 +8,8 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "models/model_bundle.h"
+#include "models/model_writer.h"
+#include "models/sparse_ease.h"
 #include "models/synthetic.h"
 #include "models/trainer.h"
 
@@ -198,6 +200,7 @@ TEST(ExactScorer, ServedScoresEqualTheOfflineModelAboveTheOldDenseLimit) {
   {
     models::TrainOptions lo = o;
     lo.dense_max_items = 1024;
+    lo.exact_max_items = 0;  // rank 256 above the dense limit, not sparse
     lo.low_rank_dim = 256;
     auto low = models::TrainModel(data, {}, lo);
     ASSERT_TRUE(low.ok()) << low.status();
@@ -260,6 +263,124 @@ TEST(ExactScorer, ServedScoresEqualTheOfflineModelAboveTheOldDenseLimit) {
     ASSERT_FLOAT_EQ(model.ItemToItem(from, r), one[r]) << r;
   }
   EXPECT_GT(max_low_gap, 1e-3) << "the rank-256 model should differ from the exact one";
+}
+
+// A model trained with default options on more collaborative courses than
+// the dense limit (4,096) is trained sparse, written as a format-2 version,
+// loaded back from disk and served exactly: for real learner histories of
+// the data, the served candidates (ExactScorer over the loaded bundle, what
+// Recommender uses for sparse bundles) are the offline sparse model's top k
+// (TrainSparseModel with the same options, SparseItemModel::Score) with its
+// scores, and the loaded bundle's ScoreAll equals the offline model bit for
+// bit.
+TEST(ExactScorer, ServedScoresEqualTheSparseExactModelAboveTheDenseLimit) {
+  models::SyntheticOptions so;
+  so.learners = 9000;
+  so.items = 5000;
+  so.tracks = 250;
+  so.mean_length = 4;
+  so.seed = 11;
+  const std::vector<models::Interaction> data = models::GenerateSyntheticInteractions(so);
+  models::TrainOptions o;  // defaults: dense up to 4,096 items, sparse up to 20,000
+  models::TrainStats stats;
+  auto arrays = models::TrainModel(data, {}, o, &stats);
+  ASSERT_TRUE(arrays.ok()) << arrays.status();
+  ASSERT_GT(stats.collaborative_items, o.dense_max_items);
+  ASSERT_LE(stats.collaborative_items, o.exact_max_items);
+  ASSERT_EQ(stats.collaborative_path, "sparse");
+  ASSERT_TRUE(arrays->sparse);
+  ASSERT_TRUE(arrays->item_vectors.empty());  // no n^2 floats anywhere
+
+  const std::string root = std::string(getenv("TEST_TMPDIR")) + "/sparse_models";
+  auto version = models::WriteModelVersion(root, *arrays, nlohmann::json::object());
+  ASSERT_TRUE(version.ok()) << version.status();
+  auto loaded = models::LoadModelBundle(models::VersionPath(root, *version));
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  const models::ModelBundle& model = **loaded;
+  ASSERT_TRUE(model.sparse_item_matrix());
+  EXPECT_EQ(model.manifest()["format"], "lifelong-recommender-model/2");
+  EXPECT_EQ(model.index_info().kind, "sparse");
+  EXPECT_EQ(model.sparse_entries(), static_cast<int64_t>(arrays->sparse_target.size()));
+
+  // The exact offline model.
+  auto offline_model = models::TrainSparseModel(data, o, o.sparse_candidates, o.sparse_neighbours);
+  ASSERT_TRUE(offline_model.ok()) << offline_model.status();
+  ASSERT_EQ(offline_model->course_ids, model.course_ids());
+
+  ExactScorer scorer(model);
+  EXPECT_EQ(scorer.size(), model.index_info().indexed_items);
+  // Real histories: every 97th learner's sequence without its last course.
+  const auto sequences = models::GroupSequences(data);
+  constexpr int kK = 100;
+  int checked = 0, top10_equal = 0;
+  for (size_t u = 0; u < sequences.size(); u += 97) {
+    const auto& seq = sequences[u].second;
+    if (seq.size() < 2) continue;
+    std::vector<models::HistoryEvent> history;
+    for (size_t e = 0; e + 1 < seq.size(); ++e) history.push_back({seq[e].course_id, seq[e].weight});
+    const std::vector<std::pair<int, double>> q = model.HistoryRowWeights(history);
+    ASSERT_FALSE(q.empty());
+    const std::vector<float> offline = offline_model->Score(q);
+    ASSERT_EQ(model.ScoreAll(history), offline) << "learner " << u;  // bit for bit
+    float scale = 0;
+    for (float x : offline) scale = std::max(scale, std::abs(x));
+    ASSERT_GT(scale, 0);
+    const float tol = 1e-5f * scale;
+    const std::vector<models::Candidate> served = scorer.Search(model.LearnerVector(history), kK);
+    ASSERT_EQ(served.size(), static_cast<size_t>(kK));
+    for (const models::Candidate& c : served) {
+      ASSERT_NEAR(c.score, offline[c.row], tol) << "learner " << u << " row " << c.row;
+    }
+    // Nothing left out scores higher than the last served candidate.
+    std::vector<char> in(model.num_items(), 0);
+    for (const models::Candidate& c : served) in[c.row] = 1;
+    for (int r = 0; r < model.num_items(); ++r) {
+      if (!in[r]) {
+        ASSERT_LE(offline[r], served.back().score + tol) << "learner " << u << " row " << r;
+      }
+    }
+    // The offline top 10 by (score, row), row for row.
+    std::vector<int> order;
+    for (int r = 0; r < model.num_items(); ++r) {
+      if (model.InteractionCount(r) > 0) order.push_back(r);
+    }
+    std::partial_sort(order.begin(), order.begin() + 10, order.end(), [&](int x, int y) {
+      return offline[x] != offline[y] ? offline[x] > offline[y] : x < y;
+    });
+    bool same = true;
+    for (int i = 0; i < 10; ++i) same &= served[i].row == order[i];
+    top10_equal += same;
+    // The search path the batcher takes (ModelBundle::SearchBatch) agrees.
+    auto batch = model.SearchBatch(model.LearnerVector(history), 1, kK);
+    ASSERT_TRUE(batch.ok()) << batch.status();
+    ASSERT_EQ((*batch)[0].size(), served.size());
+    for (size_t i = 0; i < served.size(); ++i) {
+      EXPECT_EQ((*batch)[0][i].row, served[i].row);
+      EXPECT_EQ((*batch)[0][i].score, served[i].score);
+    }
+    ++checked;
+  }
+  ASSERT_GE(checked, 50);
+  // Float rounding may swap exact near-ties; anything more is a bug.
+  EXPECT_GE(top10_equal, checked - 2) << "of " << checked;
+  // One history course scores its row of M exactly.
+  const int from = offline_model->row_start[1] > 0 ? 0 : 1;
+  const std::vector<float> one =
+      model.ScoreAll(std::vector<models::HistoryEvent>{{model.CourseId(from), 1.0f}});
+  for (int r = 0; r < model.num_items(); ++r) {
+    ASSERT_EQ(model.ItemToItem(from, r), offline_model->Entry(from, r)) << r;
+    ASSERT_EQ(one[r], offline_model->Entry(from, r)) << r;
+  }
+  // Item vectors (columns of M) agree with the entries, for Similar.
+  for (int j = 0; j < 50; ++j) {
+    const std::vector<float> col = model.DenseItemVector(j);
+    double norm2 = 0;
+    for (int i = 0; i < model.num_items(); ++i) {
+      ASSERT_EQ(col[i], offline_model->Entry(i, j));
+      norm2 += static_cast<double>(col[i]) * col[i];
+    }
+    EXPECT_NEAR(model.ItemNorm(j), std::sqrt(norm2), 1e-5 * (1 + std::sqrt(norm2)));
+  }
 }
 
 }  // namespace

@@ -53,7 +53,7 @@ struct ModelManagerStatus {
   absl::Time loaded_at = absl::InfinitePast();
   int64_t item_count = 0;
   int dimension = 0;
-  std::string index_kind;  // "flat", "ivf" or "none"
+  std::string index_kind;  // "flat", "ivf", "sparse" (exact CSR scan) or "none"
   int ivf_nlist = 0;
   int ivf_nprobe = 0;
   double ivf_recall_at_10 = 0;

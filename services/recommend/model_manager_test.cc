@@ -23,14 +23,15 @@ std::string FreshRoot(const std::string& name) {
   return d;
 }
 
-int64_t Write(const std::string& root, std::optional<uint64_t> epoch) {
+int64_t Write(const std::string& root, std::optional<uint64_t> epoch,
+              const models::TrainOptions& options = models::TrainOptions()) {
   std::vector<models::Interaction> data;
   for (int l = 0; l < 6; ++l) {
     for (int c = 0; c < 3; ++c) data.push_back({absl::StrCat("u", l), absl::StrCat("c", (l + c) % 5), c, 1.0f});
   }
   nlohmann::json extra = nlohmann::json::object();
   if (epoch) models::SetErasureEpoch(&extra, *epoch);
-  absl::StatusOr<int64_t> v = models::WriteModelVersion(root, *models::TrainModel(data, {}, models::TrainOptions()), extra);
+  absl::StatusOr<int64_t> v = models::WriteModelVersion(root, *models::TrainModel(data, {}, options), extra);
   EXPECT_TRUE(v.ok()) << v.status();
   return *v;
 }
@@ -185,6 +186,73 @@ TEST(ModelManager, SwapUnderLoad) {
   EXPECT_EQ(m.Current()->version(), newest);
   EXPECT_EQ(held->version(), first);  // the replaced model is still whole
   EXPECT_EQ(held->Row("c1").has_value(), m.Current()->Row("c1").has_value());
+}
+
+// Sparse (format 2) versions swap in like dense ones: readers scoring on
+// real threads while dense and sparse versions alternate never see a
+// missing model, a version going backwards or a broken score vector; a
+// sparse version with a corrupt item_item.csr is rejected and the current
+// model keeps serving.
+TEST(ModelManager, SparseVersionsSwapUnderLoadAndACorruptOneKeepsTheOld) {
+  std::string root = FreshRoot("mm_sparse");
+  models::TrainOptions sparse;
+  sparse.dense_max_items = 2;  // 5 courses: the sparse exact path
+  int64_t first = Write(root, std::nullopt);
+  ModelManager m(OptionsFor(root));
+  ASSERT_TRUE(m.PollOnce().ok());
+  std::atomic<bool> stop{false};
+  std::atomic<int> bad{0}, backwards{0};
+  std::atomic<int64_t> reads{0}, sparse_reads{0};
+  std::vector<std::thread> readers;
+  for (int t = 0; t < 4; ++t) {
+    readers.emplace_back([&] {
+      int64_t last = 0;
+      const std::vector<models::HistoryEvent> h = {{"c1", 1.0f}, {"c2", 1.0f}};
+      while (!stop.load()) {
+        ModelPtr p = m.Current();
+        if (p == nullptr) {
+          ++bad;
+          continue;
+        }
+        if (p->version() < last) ++backwards;
+        last = p->version();
+        const std::vector<float> scores = p->ScoreAll(h);
+        if (static_cast<int>(scores.size()) != p->num_items()) ++bad;
+        if (p->sparse_item_matrix()) ++sparse_reads;
+        ++reads;
+      }
+    });
+  }
+  int64_t newest = first;
+  for (int i = 0; i < 4; ++i) {
+    newest = Write(root, std::nullopt, i % 2 == 0 ? sparse : models::TrainOptions());
+    ASSERT_TRUE(m.PollOnce().ok());
+    const int64_t seen = reads.load();
+    while (reads.load() < seen + 200) std::this_thread::yield();
+  }
+  newest = Write(root, std::nullopt, sparse);
+  ASSERT_TRUE(m.PollOnce().ok());
+  ModelPtr before = m.Current();
+  ASSERT_TRUE(before->sparse_item_matrix());
+  while (sparse_reads.load() < 200) std::this_thread::yield();
+  int64_t broken = Write(root, std::nullopt, sparse);
+  {
+    std::FILE* f = std::fopen((models::VersionPath(root, broken) + "/item_item.csr").c_str(), "r+b");
+    ASSERT_NE(f, nullptr);
+    std::fseek(f, 30, SEEK_SET);
+    std::fputc(0x7f, f);
+    std::fclose(f);
+  }
+  absl::Status s = m.PollOnce();
+  EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << s;
+  stop = true;
+  for (std::thread& t : readers) t.join();
+  EXPECT_EQ(bad.load(), 0);
+  EXPECT_EQ(backwards.load(), 0);
+  EXPECT_GT(sparse_reads.load(), 0);
+  EXPECT_EQ(m.Current(), before) << "the sparse model keeps serving";
+  EXPECT_EQ(m.Current()->version(), newest);
+  EXPECT_EQ(m.Status().last_error_version, broken);
 }
 
 }  // namespace

@@ -736,6 +736,65 @@ TEST_F(RecommendServerTest, SimilarCourses) {
   EXPECT_THAT(s.error_message(), ::testing::StartsWith("k:"));
 }
 
+// A sparse (format-2) version of the same data serves over gRPC like the
+// dense one: with every item a candidate and every entry kept (the test
+// catalog is small) its item-item matrix is the dense model's, so the
+// answers match; GetModelStatus names the sparse index.
+TEST_F(RecommendServerTest, SparseVersionAnswersLikeTheDenseOne) {
+  models::TrainOptions sparse;
+  sparse.dense_max_items = 4;  // every test model is above it: the sparse path
+  absl::StatusOr<int64_t> v = testing::WriteTestModelWith(model_dir_, 0, sparse);
+  ASSERT_TRUE(v.ok()) << v.status();
+  StartServer(Options());
+  WaitForVersion(*v);
+  const v1::ModelStatus st = Status();
+  EXPECT_EQ(st.index_kind(), "sparse");
+  EXPECT_EQ(st.dimension(), st.item_count());
+  ASSERT_TRUE(server_->models().Current()->sparse_item_matrix());
+
+  const std::string dense_dir = testing::NewTempDir("dense_models");
+  ASSERT_TRUE(testing::WriteTestModel(dense_dir).ok());
+  RecommendServerOptions dense_options = Options();
+  dense_options.model_dir = dense_dir;
+  auto dense = RecommendServer::Start(dense_options);
+  ASSERT_TRUE(dense.ok()) << dense.status();
+  auto dense_stub = v1::RecommendationService::NewStub(grpc::CreateChannel(
+      absl::StrCat("127.0.0.1:", (*dense)->port()), grpc::InsecureChannelCredentials()));
+  while ((*dense)->models().Current() == nullptr || !(*dense)->catalog().Current().ok()) {
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  ASSERT_FALSE((*dense)->models().Current()->sparse_item_matrix());
+  records_.Add("u8", vocab::kCompleted, "c_sf1", now_ - absl::Hours(5));
+  records_.Add("u8", vocab::kAttended, "c_tj1", now_ - absl::Hours(4));
+  records_.Add("u9", vocab::kCompleted, "c_py1", now_ - absl::Hours(2));
+  records_.Add("u10", vocab::kCompleted, "c_gh1", now_ - absl::Hours(1));
+  for (const std::string learner : {"u8", "u9", "u10"}) {
+    v1::RecommendResponse got = MustRecommend(Request(learner, 5));
+    grpc::ClientContext ctx;
+    v1::RecommendResponse want;
+    ASSERT_TRUE(dense_stub->Recommend(&ctx, Request(learner, 5), &want).ok());
+    EXPECT_FALSE(got.cold_start());
+    ASSERT_EQ(Ids(got), Ids(want)) << learner;
+    for (int i = 0; i < got.recommendations_size(); ++i) {
+      EXPECT_EQ(got.recommendations(i).reason(), want.recommendations(i).reason()) << learner;
+      EXPECT_NEAR(got.recommendations(i).score(), want.recommendations(i).score(), 1e-4) << learner;
+    }
+  }
+  EXPECT_EQ(Ids(MustRecommend(Request("u8", 5)))[0], "c_sf2");
+  // Similar reads the sparse columns.
+  grpc::ClientContext ctx;
+  v1::SimilarCoursesRequest req;
+  req.set_course_id("c_sf1");
+  req.set_k(3);
+  v1::SimilarCoursesResponse out;
+  ASSERT_TRUE(stub_->SimilarCourses(&ctx, req, &out).ok());
+  std::vector<std::string> ids;
+  for (const auto& x : out.recommendations()) ids.push_back(x.course().course_id());
+  EXPECT_THAT(ids, Contains("c_sf2"));
+  EXPECT_THAT(ids, Not(Contains("c_sf1")));
+  (*dense)->Shutdown();
+}
+
 TEST_F(RecommendServerTest, InvalidArgumentsNameTheField) {
   StartWithModel();
   v1::RecommendResponse out;

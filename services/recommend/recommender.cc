@@ -225,9 +225,13 @@ std::shared_ptr<const Recommender::Joined> Recommender::GetJoined(
   }
   const int64_t scan_floats =
       static_cast<int64_t>(model->index_info().indexed_items) * model->dim();
-  if (model->index_info().kind == "flat" && options_.exact_scan_max_floats > 0 &&
-      (scan_floats <= options_.exact_scan_max_floats ||
-       (model->identity_query() && scan_floats <= options_.exact_identity_scan_max_floats))) {
+  // A sparse bundle has no FAISS index; its exact scan costs |history| x
+  // entries per row whatever the catalog size (ExactScorer).
+  if (options_.exact_scan_max_floats > 0 &&
+      (model->sparse_item_matrix() ||
+       (model->index_info().kind == "flat" &&
+        (scan_floats <= options_.exact_scan_max_floats ||
+         (model->identity_query() && scan_floats <= options_.exact_identity_scan_max_floats))))) {
     for (const auto& other : joined_) {
       if (other->model == model.get() && !other->model_ref.expired()) j->exact = other->exact;
     }
@@ -526,7 +530,8 @@ absl::StatusOr<RecommendResult> Recommender::Recommend(
   for (Cand& c : pool) {
     const Course& course = courses[c.course];
     if (warm && c.row >= 0 && !c.has_cf) {
-      c.cf = Dot(learner, model.ItemVector(c.row));
+      c.cf = model.sparse_item_matrix() ? model.ItemScore(learner, c.row)
+                                        : Dot(learner, model.ItemVector(c.row));
       c.has_cf = true;
     }
     if (c.has_cf) max_cf = std::max(max_cf, c.cf);
@@ -734,9 +739,14 @@ absl::StatusOr<RecommendResult> Recommender::Similar(
   };
 
   std::vector<float> content_query;
+  // Item vectors of a sparse bundle are columns of M held sparse:
+  // DenseItemVector / ItemNorm / ItemScore read them.
+  const bool sparse = model.sparse_item_matrix();
+  auto item_norm = [&](int row) {
+    return sparse ? model.ItemNorm(row) : Norm(model.ItemVector(row));
+  };
   if (source_row) {
-    absl::Span<const float> v = model.ItemVector(*source_row);
-    std::vector<float> q(v.begin(), v.end());
+    const std::vector<float> q = model.DenseItemVector(*source_row);
     const float qn = Norm(q);
     if (qn > 0) {
       absl::StatusOr<std::vector<models::Candidate>> found;
@@ -748,7 +758,7 @@ absl::StatusOr<RecommendResult> Recommender::Similar(
       if (!found.ok()) return found.status();
       for (const models::Candidate& m : *found) {
         if (m.row < 0 || m.row >= model.num_items() || m.row == *source_row) continue;
-        const float vn = Norm(model.ItemVector(m.row));
+        const float vn = item_norm(m.row);
         if (Cand* c = consider(j.course_of_row[m.row]); c != nullptr && vn > 0) {
           c->has_cf = true;
           c->cf = m.score / (qn * vn);
@@ -787,12 +797,14 @@ absl::StatusOr<RecommendResult> Recommender::Similar(
   }
   // Collaborative cosine for content-found items that the index search missed.
   if (source_row) {
-    absl::Span<const float> q = model.ItemVector(*source_row);
+    const std::vector<float> q = model.DenseItemVector(*source_row);
     const float qn = Norm(q);
     for (Cand& c : pool) {
       if (!c.has_cf && c.row >= 0 && qn > 0) {
-        const float vn = Norm(model.ItemVector(c.row));
-        if (vn > 0) c.cf = Dot(q, model.ItemVector(c.row)) / (qn * vn);
+        const float vn = item_norm(c.row);
+        if (vn > 0) {
+          c.cf = (sparse ? model.ItemScore(q, c.row) : Dot(q, model.ItemVector(c.row))) / (qn * vn);
+        }
         c.has_cf = true;
       }
     }

@@ -5,6 +5,7 @@
 #include "services/recommend/recommender.h"
 
 #include <algorithm>
+#include <cmath>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -448,6 +449,106 @@ TEST(RecommenderExactScan, IdentityModelsAboveTheFloatLimitAreScannedOnTheReques
   absl::StatusOr<RecommendResult> via_search = batched.Recommend(model, catalog, history, q, now);
   EXPECT_EQ(searches, 1);
   EXPECT_FALSE(via_search.ok());
+}
+
+// Sparse bundles (above the dense limit, the trainer's exact path up to
+// 20,000 collaborative items) are always scanned on the request thread from
+// their CSR rows: Recommend ranks by the offline model's scores (ScoreAll)
+// without calling `search`, and Similar's collaborative cosine is the cosine
+// of M's columns (DenseItemVector), as for dense models.
+TEST(RecommenderExactScan, SparseModelsAreServedExactlyFromTheirRows) {
+  models::SyntheticOptions so;
+  so.learners = 4000;
+  so.items = 1500;
+  so.tracks = 50;
+  so.seed = 12;
+  models::TrainOptions o;
+  o.dense_max_items = 1000;  // 1,500 items: the sparse exact path
+  auto arrays = models::TrainModel(models::GenerateSyntheticInteractions(so), {}, o);
+  ASSERT_TRUE(arrays.ok()) << arrays.status();
+  ASSERT_TRUE(arrays->sparse);
+  auto built = models::BuildModelBundle(std::move(*arrays), nlohmann::json::object(), 1, "mem");
+  ASSERT_TRUE(built.ok()) << built.status();
+  const std::shared_ptr<const models::ModelBundle> model = *built;
+  ASSERT_TRUE(model->sparse_item_matrix());
+  std::vector<Course> courses;
+  for (const std::string& id : model->course_ids()) {
+    Course c;
+    c.id = id;
+    c.title = "课程 " + id;
+    c.series = id;
+    c.category = "类别" + std::to_string(std::hash<std::string>()(id) % 40);
+    courses.push_back(std::move(c));
+  }
+  auto catalog = std::make_shared<const CatalogSnapshot>("synthetic", std::move(courses));
+  const std::vector<std::string> taken = {model->CourseId(20), model->CourseId(21),
+                                          model->CourseId(22)};
+  std::vector<StatementFact> facts;  // newest first
+  for (int i = static_cast<int>(taken.size()) - 1; i >= 0; --i) {
+    facts.push_back({std::string(vocab::kCompleted), vocab::CourseIri(taken[i]),
+                     absl::FromUnixSeconds(1000 + i)});
+  }
+  const LearnerHistory history = BuildLearnerHistory(facts);
+  int searches = 0;
+  Recommender::Options ro;
+  ro.readiness = false;
+  models::ServedBlend only_cf;
+  only_cf.popularity = only_cf.completion = only_cf.interest = only_cf.proximity = 0;
+  only_cf.audience = only_cf.open_now = only_cf.next_step = 0;
+  only_cf.similar_content = only_cf.similar_popularity = 0;
+  ro.blend = only_cf;
+  Recommender recommender(
+      [&searches](const std::shared_ptr<const models::ModelBundle>&, std::vector<float>, int)
+          -> absl::StatusOr<std::vector<models::Candidate>> {
+        ++searches;
+        return absl::InternalError("search called");
+      },
+      ro);
+  RecommendQuery q;
+  q.k = 5;
+  const absl::Time now = absl::FromUnixSeconds(1795000000);
+  absl::StatusOr<RecommendResult> got = recommender.Recommend(model, catalog, history, q, now);
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(searches, 0);
+  ASSERT_FALSE(got->items.empty());
+  std::vector<models::HistoryEvent> events;
+  for (const std::string& id : taken) events.push_back({id, 1.0f});
+  const std::vector<float> offline = model->ScoreAll(events);
+  int best = -1;
+  for (int r = 0; r < model->num_items(); ++r) {
+    if (std::find(taken.begin(), taken.end(), model->CourseId(r)) != taken.end()) continue;
+    if (best < 0 || offline[r] > offline[best]) best = r;
+  }
+  EXPECT_EQ(got->items.front().course->id, model->CourseId(best));
+  EXPECT_DOUBLE_EQ(got->items.front().score, 0.55);  // blend.cf * (best cf / best cf)
+
+  // Similar: the best collaborative cosine of the source's column.
+  const int source = 30;
+  absl::StatusOr<RecommendResult> similar =
+      recommender.Similar(model, catalog, model->CourseId(source), 3, CourseFilter(), now);
+  ASSERT_TRUE(similar.ok()) << similar.status();
+  EXPECT_EQ(searches, 0);
+  ASSERT_FALSE(similar->items.empty());
+  const std::vector<float> col = model->DenseItemVector(source);
+  auto cosine = [&](int r) {
+    const std::vector<float> v = model->DenseItemVector(r);
+    double dot = 0, nv = 0, nc = 0;
+    for (size_t i = 0; i < v.size(); ++i) {
+      dot += static_cast<double>(col[i]) * v[i];
+      nv += static_cast<double>(v[i]) * v[i];
+      nc += static_cast<double>(col[i]) * col[i];
+    }
+    return nv > 0 && nc > 0 ? dot / std::sqrt(nv * nc) : 0.0;
+  };
+  int most = -1;
+  for (int r = 0; r < model->num_items(); ++r) {
+    if (r != source && model->InteractionCount(r) > 0 && (most < 0 || cosine(r) > cosine(most))) {
+      most = r;
+    }
+  }
+  ASSERT_GT(cosine(most), 0);
+  EXPECT_EQ(similar->items.front().course->id, model->CourseId(most));
+  EXPECT_NEAR(similar->items.front().score, only_cf.similar_cf * cosine(most), 1e-4);
 }
 
 }  // namespace

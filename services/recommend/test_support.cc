@@ -273,13 +273,17 @@ std::vector<models::Interaction> TestInteractions(int seed) {
 }
 
 absl::StatusOr<int64_t> WriteTestModel(const std::string& model_root, int seed) {
+  return WriteTestModelWith(model_root, seed, models::TrainOptions());
+}
+
+absl::StatusOr<int64_t> WriteTestModelWith(const std::string& model_root, int seed,
+                                           models::TrainOptions options) {
   std::vector<models::CatalogCourse> catalog;
   for (const CourseDef& d : kCourses) {
     if (std::string(d.id) == "c_new") continue;
     // The same text layout as ReadCatalogFile (title, category, tags, description).
     catalog.push_back({d.id, absl::StrCat(d.title, "\n", d.category, "\n", d.description)});
   }
-  models::TrainOptions options;
   options.content_dim = 64;
   absl::StatusOr<models::ModelArrays> arrays =
       models::TrainModel(TestInteractions(seed), catalog, options);

@@ -16,6 +16,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "models/interaction.h"
+#include "models/trainer.h"
 #include "proto/lifelong/v1/catalog.grpc.pb.h"
 #include "proto/lifelong/v1/records.grpc.pb.h"
 #include "services/records/learner_change_feed.h"
@@ -102,6 +103,10 @@ std::vector<models::Interaction> TestInteractions(int seed = 0);
 // Trains on TestInteractions(seed) with the text of TestCatalog (all but
 // c_new) and writes the next version under `model_root`. Returns its number.
 absl::StatusOr<int64_t> WriteTestModel(const std::string& model_root, int seed = 0);
+// The same with other training options (content_dim is set to 64 as above),
+// e.g. a small dense_max_items for a sparse (format-2) version.
+absl::StatusOr<int64_t> WriteTestModelWith(const std::string& model_root, int seed,
+                                           models::TrainOptions options);
 
 // A fresh directory under TEST_TMPDIR.
 std::string NewTempDir(const std::string& name);

@@ -1,121 +1,20 @@
 #include "services/xapi/xapi_http_server.h"
 
-#include <arpa/inet.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <httplib.h>
-#include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <openssl/err.h>
-#include <openssl/ssl.h>
-#include <poll.h>
-#include <sys/epoll.h>
-#include <signal.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
-#include <algorithm>
-#include <atomic>
-#include <condition_variable>
-#include <cstring>
-#include <deque>
-#include <map>
-#include <mutex>
-#include <thread>
 #include <utility>
-#include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
-#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "services/common/log.h"
 #include "services/common/metrics.h"
-#include "services/common/socket_io.h"
-#include "services/xapi/http_request_framing.h"
 
 namespace lifelong::xapi {
 namespace {
 
-constexpr absl::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
-// How long Stop() lets requests at a worker finish and their responses go out.
-constexpr absl::Duration kStopGrace = absl::Seconds(2);
-// After an error response that closes the connection, the rest of the
-// client's request is read and dropped for up to this long, so that closing
-// with unread input (a TCP reset) does not destroy the response in flight.
-constexpr absl::Duration kDrainTime = absl::Seconds(2);
-constexpr size_t kMaxDrainBytes = 64 << 20;
-
-// httplib::Server with its request processing reachable: the connection loop
-// owns the sockets; a worker hands one buffered request to this parser and
-// router, which writes one response.
-class RequestProcessor : public httplib::Server {
- public:
-  using httplib::Server::process_request;
-};
-
-// One buffered request as cpp-httplib reads it, and the response it writes.
-class MemoryStream : public httplib::Stream {
- public:
-  MemoryStream(std::string request, const std::string& remote_ip, int remote_port)
-      : request_(std::move(request)), remote_ip_(remote_ip), remote_port_(remote_port) {}
-
-  bool is_readable() const override { return true; }
-  bool is_writable() const override { return true; }
-  ssize_t read(char* ptr, size_t size) override {
-    const size_t n = std::min(size, request_.size() - read_);
-    std::memcpy(ptr, request_.data() + read_, n);
-    read_ += n;
-    return static_cast<ssize_t>(n);
-  }
-  ssize_t write(const char* ptr, size_t size) override {
-    out_.append(ptr, size);
-    return static_cast<ssize_t>(size);
-  }
-  void get_remote_ip_and_port(std::string& ip, int& port) const override {
-    ip = remote_ip_;
-    port = remote_port_;
-  }
-  void get_local_ip_and_port(std::string& ip, int& port) const override {
-    ip.clear();
-    port = 0;
-  }
-  socket_t socket() const override { return INVALID_SOCKET; }
-
-  std::string& out() { return out_; }
-
- private:
-  const std::string request_;
-  size_t read_ = 0;
-  const std::string remote_ip_;
-  const int remote_port_;
-  std::string out_;
-};
-
-struct Metrics {
-  metrics::Gauge* open = nullptr;
-  metrics::CounterFamily* closed = nullptr;
-  metrics::CounterFamily* refused = nullptr;
-
-  void Closed(const char* reason) const {
-    if (closed == nullptr) return;
-    if (absl::StatusOr<metrics::Counter*> c = closed->WithLabels({reason}); c.ok()) (*c)->Increment();
-  }
-  void Refused(const char* reason) const {
-    if (refused == nullptr) return;
-    if (absl::StatusOr<metrics::Counter*> c = refused->WithLabels({reason}); c.ok()) {
-      (*c)->Increment();
-    }
-  }
-};
-
-const Metrics& XapiMetrics() {
-  static const Metrics m = [] {
-    Metrics out;
+// The connection counters of the xAPI port (the metrics port has none).
+const HttpConnectionMetrics* XapiMetrics() {
+  static const HttpConnectionMetrics m = [] {
+    HttpConnectionMetrics out;
     metrics::MetricsRegistry& r = metrics::DefaultRegistry();
     if (auto g = r.AddGauge("lifelong_xapi_connections_open", "Open xAPI HTTP connections."); g.ok()) {
       out.open = *g;
@@ -137,727 +36,76 @@ const Metrics& XapiMetrics() {
     }
     return out;
   }();
-  return m;
+  return &m;
 }
 
-// The status code of a serialized response ("HTTP/1.1 400 ..." -> 400).
-int StatusOf(absl::string_view response) {
-  if (response.size() < 12 || !absl::StartsWith(response, "HTTP/1.")) return 0;
-  int status = 0;
-  for (char c : response.substr(9, 3)) {
-    if (!absl::ascii_isdigit(static_cast<unsigned char>(c))) return 0;
-    status = status * 10 + (c - '0');
+// An xAPI request as XapiHandler reads it, answered as HttpServer writes it.
+HttpServerResponse Route(const XapiHandler* handler, const std::string& base, const HttpServerRequest& req) {
+  HttpServerResponse res;
+  // Before the one server (http_server.h) routed them, PATCH and OPTIONS
+  // reached no handler here: cpp-httplib answered 404, as this does.
+  if (req.method == "PATCH" || req.method == "OPTIONS" || !absl::StartsWith(req.path, base)) {
+    res.status = 404;
+    return res;
   }
-  return status;
-}
-
-const char* Reason(int status) {
-  switch (status) {
-    case 400:
-      return "Bad Request";
-    case 413:
-      return "Payload Too Large";
-    case 431:
-      return "Request Header Fields Too Large";
-    case 501:
-      return "Not Implemented";
-    case 503:
-      return "Service Unavailable";
-    default:
-      return "Error";
+  HttpRequest in;
+  in.method = req.method;
+  in.path = req.path.substr(base.size());
+  if (in.path.empty()) in.path = "/";
+  // Query parameters only: cpp-httplib also merges form bodies into its
+  // params, which must stay the body (alternate request syntax).
+  size_t q = req.target.find('?');
+  if (q != std::string::npos) in.params = ParseFormUrlEncoded(req.target.substr(q + 1));
+  for (const auto& [k, v] : req.headers) in.headers[absl::AsciiStrToLower(k)] = v;
+  // The connection's peer address (from the accept), under a name the
+  // handler reads for per-address limits; a client header of that name is
+  // overwritten here.
+  in.headers["remote_addr"] = req.remote_addr;
+  in.body = req.body;
+  HttpResponse out = handler->Handle(in);
+  res.status = out.status;
+  // RFC 7231 Date header (clients compare it with Consistent-Through).
+  res.headers.emplace_back("Date", absl::FormatTime("%a, %d %b %Y %H:%M:%S GMT", absl::Now(), absl::UTCTimeZone()));
+  for (const auto& [k, v] : out.headers) res.headers.emplace_back(k, v);
+  if (!out.body.empty() || !out.content_type.empty()) {
+    res.content_type = out.content_type.empty() ? "application/json" : out.content_type;
+    res.body = std::move(out.body);
   }
+  return res;
 }
-
-std::string ErrorResponse(int status, absl::string_view message) {
-  // The message may quote the client's bytes: JSON-escaped, invalid UTF-8 replaced.
-  const std::string body =
-      nlohmann::json({{"error", std::string(message)}}).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) +
-      "\n";
-  return absl::StrCat("HTTP/1.1 ", status, " ", Reason(status),
-                      "\r\nContent-Type: application/json\r\nContent-Length: ", body.size(),
-                      "\r\nConnection: close\r\n\r\n", body);
-}
-
-using Io = SocketIo;
 
 }  // namespace
 
-class XapiHttpServer::Impl {
- public:
-  Impl(const XapiHttpOptions& options, const XapiHandler* handler)
-      : options_(options), handler_(handler), metrics_(XapiMetrics()) {}
-  ~Impl() { Stop(); }
-
-  absl::Status Init();
-  int port() const { return port_; }
-  void Stop();
-
- private:
-  enum class Phase { kHandshake, kReading, kProcessing, kWriting, kDraining };
-  struct Conn {
-    uint64_t id = 0;
-    int fd = -1;
-    SSL* ssl = nullptr;  // HTTPS only (owned)
-    short tls_wants = POLLIN;
-    Phase phase = Phase::kReading;
-    std::string ip;
-    int port = 0;
-    std::string in;
-    std::string out;
-    size_t sent = 0;
-    std::string unsent_continue;  // the rest of a "100 Continue" not yet written
-    bool close_after_write = false;
-    bool headers_seen = false;  // of the request being read
-    bool continued = false;     // "100 Continue" sent for it
-    int served = 0;
-    absl::Time since;  // start of the current phase (idle: end of the last response)
-    absl::Time deadline = absl::InfiniteFuture();
-    const char* deadline_reason = "";
-    size_t drained = 0;
-    uint32_t interest = 0;  // epoll events registered (0: not in the epoll set)
-  };
-  struct Job {
-    uint64_t id;
-    std::string request;
-    std::string ip;
-    int port;
-    bool close_connection;
-  };
-  struct Done {
-    uint64_t id;
-    std::string response;
-    bool close;
-  };
-
-  static constexpr uint64_t kWakeId = 0;    // epoll data of the wake pipe
-  static constexpr uint64_t kListenId = 1;  // ... and of the listening socket
-  void Loop();
-  static uint32_t InterestOf(const Conn& c);
-  void UpdateInterest(Conn& c);
-  void Work();
-  void Accept(absl::Time now);
-  // Runs one connection forward after poll said it is ready (or it may have
-  // buffered input). Returns false when it is closed.
-  bool Step(Conn& c, absl::Time now);
-  bool ReadRequest(Conn& c, absl::Time now);
-  bool Write(Conn& c, absl::Time now);
-  bool Drain(Conn& c, absl::Time now);
-  void StartWriting(Conn& c, std::string response, bool close, absl::Time now);
-  void ToIdle(Conn& c, absl::Time now);
-  // The connection as services/common/socket_io.h reads and writes it.
-  static SocketRef Ref(Conn& c) { return SocketRef{c.fd, c.ssl, &c.tls_wants}; }
-  void Close(Conn& c, const char* reason);
-  void Wake();
-
-  const XapiHttpOptions options_;
-  const XapiHandler* const handler_;
-  const Metrics& metrics_;
-  FramingLimits limits_;
-  RequestProcessor processor_;
-  SslCtxPtr ssl_ctx_;
-  int listen_fd_ = -1;
-  int wake_read_ = -1;
-  int wake_write_ = -1;
-  int epoll_fd_ = -1;
-  int port_ = 0;
-  std::atomic<bool> stopping_{false};
-  std::mutex stop_mu_;  // serializes Stop()
-
-  // Loop thread only.
-  std::map<uint64_t, Conn> conns_;
-  std::map<std::string, int> per_address_;
-  uint64_t next_id_ = 2;  // after kWakeId and kListenId
-
-  std::mutex mu_;
-  std::condition_variable work_cv_;
-  std::deque<Job> jobs_;    // guarded by mu_
-  std::vector<Done> done_;  // guarded by mu_
-  bool workers_stop_ = false;  // guarded by mu_
-  std::thread loop_;
-  std::vector<std::thread> workers_;
-};
-
-absl::Status XapiHttpServer::Impl::Init() {
-  const XapiHttpOptions& o = options_;
-  if (o.port < 0 || o.port > 65535) return absl::InvalidArgumentError(absl::StrCat("port: ", o.port, " is out of range"));
-  if (o.threads < 1 || o.header_timeout_seconds < 1 || o.io_timeout_seconds < 1 ||
-      o.keep_alive_timeout_seconds < 1 || o.max_keep_alive_requests < 1 || o.max_connections < 1 ||
-      o.max_connections_per_address < 1) {
-    return absl::InvalidArgumentError(
-        "xAPI options: threads, timeouts, max_keep_alive_requests and connection limits must be "
-        "at least 1");
-  }
-  limits_.max_body_bytes = kMaxBodyBytes;
-  if (o.tls.ServesTls() || o.tls.require_client_cert) {
-    absl::StatusOr<SslCtxPtr> ctx = NewServerSslCtx(o.tls);
-    if (!ctx.ok()) return ctx.status();
-    ssl_ctx_ = *std::move(ctx);
-  }
-
-  // Routing: every method to one catch-all handler (cpp-httplib reads the
-  // body before method handlers run).
-  const XapiHandler* handler = handler_;
-  const std::string base = o.base_path;
-  auto route = [handler, base](const httplib::Request& req, httplib::Response& res) {
-    if (!absl::StartsWith(req.path, base)) {
-      res.status = 404;
-      return;
-    }
-    HttpRequest in;
-    in.method = req.method;
-    in.path = req.path.substr(base.size());
-    if (in.path.empty()) in.path = "/";
-    // Query parameters only: cpp-httplib also merges form bodies into
-    // req.params, which must stay the body (alternate request syntax).
-    size_t q = req.target.find('?');
-    if (q != std::string::npos) in.params = ParseFormUrlEncoded(req.target.substr(q + 1));
-    for (const auto& [k, v] : req.headers) {
-      // cpp-httplib adds the peer address as pseudo headers; they are not the client's.
-      if (k == "REMOTE_ADDR" || k == "REMOTE_PORT" || k == "LOCAL_ADDR" || k == "LOCAL_PORT") continue;
-      in.headers[absl::AsciiStrToLower(k)] = v;
-    }
-    // The connection's peer address (from the poll loop's accept), under a
-    // name the handler reads for per-address limits; a client header of that
-    // name is overwritten here.
-    in.headers["remote_addr"] = req.remote_addr;
-    in.body = req.body;
-    HttpResponse out = handler->Handle(in);
-    res.status = out.status;
-    // RFC 7231 Date header (clients compare it with Consistent-Through).
-    res.set_header("Date", absl::FormatTime("%a, %d %b %Y %H:%M:%S GMT", absl::Now(), absl::UTCTimeZone()));
-    for (const auto& [k, v] : out.headers) res.set_header(k, v);
-    if (!out.body.empty() || !out.content_type.empty()) {
-      res.set_content(out.body, out.content_type.empty() ? "application/json" : out.content_type.c_str());
-    }
-  };
-  processor_.Get(".*", route);  // also serves HEAD
-  processor_.Post(".*", route);
-  processor_.Put(".*", route);
-  processor_.Delete(".*", route);
-  processor_.set_keep_alive_timeout(o.keep_alive_timeout_seconds);
-  processor_.set_keep_alive_max_count(static_cast<size_t>(o.max_keep_alive_requests));
-  processor_.set_payload_max_length(kMaxBodyBytes);
-
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-  addrinfo* res = nullptr;
-  const std::string port_text = std::to_string(o.port);
-  if (int rc = getaddrinfo(o.host.c_str(), port_text.c_str(), &hints, &res); rc != 0 || res == nullptr) {
-    return absl::InvalidArgumentError(absl::StrCat("host: \"", o.host, "\" does not resolve: ", gai_strerror(rc)));
-  }
-  int fd = -1;
-  std::string bind_error = "no address";
-  for (addrinfo* a = res; a != nullptr; a = a->ai_next) {
-    fd = ::socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, a->ai_protocol);
-    if (fd < 0) continue;
-    int one = 1;
-    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    if (::bind(fd, a->ai_addr, a->ai_addrlen) == 0 && ::listen(fd, SOMAXCONN) == 0) break;
-    bind_error = std::strerror(errno);
-    ::close(fd);
-    fd = -1;
-  }
-  freeaddrinfo(res);
-  if (fd < 0) {
-    return absl::UnavailableError(absl::StrCat("xAPI: cannot listen on ", o.host, ":", o.port, ": ", bind_error));
-  }
-  sockaddr_storage bound{};
-  socklen_t bound_len = sizeof(bound);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &bound_len);
-  port_ = ntohs(bound.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port
-                                            : reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
-  listen_fd_ = fd;
-  int wake[2];
-  if (::pipe2(wake, O_NONBLOCK | O_CLOEXEC) != 0) {
-    return absl::UnavailableError(absl::StrCat("xAPI: pipe: ", std::strerror(errno)));
-  }
-  wake_read_ = wake[0];
-  wake_write_ = wake[1];
-  epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
-  if (epoll_fd_ < 0) return absl::UnavailableError(absl::StrCat("xAPI: epoll: ", std::strerror(errno)));
-  epoll_event ev{};
-  ev.events = EPOLLIN;
-  ev.data.u64 = kWakeId;
-  ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_read_, &ev);
-  ev.data.u64 = kListenId;
-  ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, listen_fd_, &ev);
-  for (int i = 0; i < o.threads; ++i) workers_.emplace_back([this] { Work(); });
-  loop_ = std::thread([this] { Loop(); });
-  return absl::OkStatus();
-}
-
-void XapiHttpServer::Impl::Wake() {
-  const char byte = 1;
-  ssize_t unused = ::write(wake_write_, &byte, 1);
-  (void)unused;
-}
-
-void XapiHttpServer::Impl::Stop() {
-  std::lock_guard<std::mutex> lock(stop_mu_);
-  if (loop_.joinable()) {
-    stopping_.store(true);
-    Wake();
-    loop_.join();
-  }
-  {
-    std::lock_guard<std::mutex> l(mu_);
-    workers_stop_ = true;
-    jobs_.clear();  // not started: their connections are closed already
-  }
-  work_cv_.notify_all();
-  for (std::thread& t : workers_) {
-    if (t.joinable()) t.join();
-  }
-  workers_.clear();
-  for (int* fd : {&listen_fd_, &wake_read_, &wake_write_, &epoll_fd_}) {
-    if (*fd >= 0) ::close(*fd);
-    *fd = -1;
-  }
-}
-
-void XapiHttpServer::Impl::Work() {
-  while (true) {
-    Job job;
-    {
-      std::unique_lock<std::mutex> lock(mu_);
-      work_cv_.wait(lock, [this] { return workers_stop_ || !jobs_.empty(); });
-      if (workers_stop_) return;
-      job = std::move(jobs_.front());
-      jobs_.pop_front();
-    }
-    MemoryStream stream(std::move(job.request), job.ip, job.port);
-    bool connection_closed = false;
-    const bool ok = processor_.process_request(stream, job.close_connection, connection_closed, nullptr);
-    std::string response = std::move(stream.out());
-    // The loop answers "Expect: 100-continue" itself, before the body arrives.
-    if (absl::StartsWith(response, kContinue)) response.erase(0, kContinue.size());
-    const int status = StatusOf(response);
-    const bool close = !ok || connection_closed || job.close_connection || status == 0 || status == 400;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      done_.push_back(Done{job.id, std::move(response), close});
-    }
-    Wake();
-  }
-}
-
-void XapiHttpServer::Impl::Close(Conn& c, const char* reason) {
-  if (reason != nullptr) metrics_.Closed(reason);
-  if (c.ssl != nullptr) SSL_free(c.ssl);
-  c.ssl = nullptr;
-  if (c.fd >= 0) ::close(c.fd);
-  c.fd = -1;
-  auto it = per_address_.find(c.ip);
-  if (it != per_address_.end() && --it->second <= 0) per_address_.erase(it);
-  if (metrics_.open != nullptr) metrics_.open->Add(-1);
-}
-
-void XapiHttpServer::Impl::StartWriting(Conn& c, std::string response, bool close, absl::Time now) {
-  c.phase = Phase::kWriting;
-  c.out = std::move(c.unsent_continue);
-  c.unsent_continue.clear();
-  c.out += response;
-  c.sent = 0;
-  c.close_after_write = close || stopping_.load();
-  c.since = now;
-  c.deadline = now + absl::Seconds(options_.io_timeout_seconds);
-  c.deadline_reason = "write_timeout";
-}
-
-void XapiHttpServer::Impl::ToIdle(Conn& c, absl::Time now) {
-  c.phase = Phase::kReading;
-  c.headers_seen = false;
-  c.continued = false;
-  c.since = now;
-  if (c.in.empty()) {
-    c.deadline = c.served == 0 ? now + absl::Seconds(options_.header_timeout_seconds)
-                               : now + absl::Seconds(options_.keep_alive_timeout_seconds);
-    c.deadline_reason = c.served == 0 ? "header_timeout" : "idle";
-  } else {  // a pipelined request is already buffered
-    c.deadline = now + absl::Seconds(options_.header_timeout_seconds);
-    c.deadline_reason = "header_timeout";
-  }
-}
-
-// Reads what is available and, once a request is whole, hands it to a
-// worker. Returns false when the connection was closed.
-bool XapiHttpServer::Impl::ReadRequest(Conn& c, absl::Time now) {
-  const size_t cap = limits_.max_header_bytes + limits_.max_body_bytes + (64 << 10);
-  char buf[16 << 10];
-  bool eof = false;
-  while (c.in.size() < cap) {
-    size_t n = 0;
-    const Io io = ReceiveSome(Ref(c), buf, sizeof(buf), &n);
-    if (io == Io::kWouldBlock) break;
-    if (io == Io::kClosed) {
-      eof = true;
-      break;
-    }
-    if (c.in.empty() && c.served > 0 && c.deadline_reason == std::string("idle")) {
-      // The first byte of the next request on a kept-alive connection.
-      c.since = now;
-      c.deadline = now + absl::Seconds(options_.header_timeout_seconds);
-      c.deadline_reason = "header_timeout";
-    }
-    c.in.append(buf, n);
-  }
-  if (c.in.empty()) {
-    if (eof) {
-      Close(c, nullptr);
-      return false;
-    }
-    return true;
-  }
-  const RequestFrame frame = FrameRequest(c.in, limits_);
-  if (frame.state == RequestFrame::State::kError) {
-    c.in.clear();
-    StartWriting(c, ErrorResponse(frame.error_status, frame.error), /*close=*/true, now);
-    return Write(c, now);
-  }
-  if (frame.header_bytes > 0 && !c.headers_seen) {
-    c.headers_seen = true;
-    c.deadline = now + absl::Seconds(options_.io_timeout_seconds);
-    c.deadline_reason = "body_timeout";
-  }
-  if (frame.state == RequestFrame::State::kIncomplete) {
-    if (eof) {
-      Close(c, nullptr);
-      return false;
-    }
-    if (frame.header_bytes > 0 && frame.expect_continue && !c.continued) {
-      c.continued = true;
-      size_t n = 0;
-      std::string line(kContinue);
-      if (TransmitSome(Ref(c), line.data(), line.size(), &n) == Io::kDone) line.erase(0, n);
-      c.unsent_continue = line;  // prefixed to the response when not all went out
-    }
-    return true;
-  }
-  // Whole: to a worker. Input after it (a pipelined request) waits its turn.
-  Job job{c.id, c.in.substr(0, frame.total_bytes), c.ip, c.port,
-          c.served + 1 >= options_.max_keep_alive_requests || eof || stopping_.load()};
-  c.in.erase(0, frame.total_bytes);
-  c.phase = Phase::kProcessing;
-  c.deadline = absl::InfiniteFuture();
-  c.deadline_reason = "";
-  const size_t max_queue = static_cast<size_t>(options_.threads) * 256;
-  bool queued = false;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (jobs_.size() < max_queue) {
-      jobs_.push_back(std::move(job));
-      queued = true;
-    }
-  }
-  if (!queued) {
-    StartWriting(c, ErrorResponse(503, "server busy: try again"), /*close=*/true, now);
-    return Write(c, now);
-  }
-  work_cv_.notify_one();
-  return true;
-}
-
-bool XapiHttpServer::Impl::Write(Conn& c, absl::Time now) {
-  while (c.sent < c.out.size()) {
-    size_t n = 0;
-    const Io io = TransmitSome(Ref(c), c.out.data() + c.sent, c.out.size() - c.sent, &n);
-    if (io == Io::kWouldBlock) return true;
-    if (io == Io::kClosed) {
-      Close(c, nullptr);
-      return false;
-    }
-    c.sent += n;
-  }
-  c.out.clear();
-  c.sent = 0;
-  ++c.served;
-  if (c.close_after_write) {
-    // Half-close and read the rest of what the client sends, so the
-    // response is not lost to a reset (an error answered before its body).
-    if (c.ssl != nullptr) {
-      SSL_shutdown(c.ssl);  // close_notify, best effort
-    } else {
-      ::shutdown(c.fd, SHUT_WR);
-    }
-    c.phase = Phase::kDraining;
-    c.since = now;
-    c.drained = 0;
-    c.in.clear();
-    c.deadline = now + std::min(kDrainTime, absl::Seconds(options_.io_timeout_seconds));
-    c.deadline_reason = "";
-    return Drain(c, now);
-  }
-  ToIdle(c, now);
-  if (!c.in.empty()) return ReadRequest(c, now);  // pipelined
-  // TLS may hold decrypted input that poll cannot see.
-  if (c.ssl != nullptr && SSL_pending(c.ssl) > 0) return ReadRequest(c, now);
-  return true;
-}
-
-bool XapiHttpServer::Impl::Drain(Conn& c, absl::Time now) {
-  (void)now;
-  char buf[16 << 10];
-  while (c.drained < kMaxDrainBytes) {
-    size_t n = 0;
-    const Io io = ReceiveSome(Ref(c), buf, sizeof(buf), &n);
-    if (io == Io::kWouldBlock) return true;
-    if (io == Io::kClosed) break;
-    c.drained += n;
-  }
-  Close(c, nullptr);
-  return false;
-}
-
-bool XapiHttpServer::Impl::Step(Conn& c, absl::Time now) {
-  switch (c.phase) {
-    case Phase::kHandshake: {
-      const int r = SSL_accept(c.ssl);
-      if (r == 1) {
-        c.phase = Phase::kReading;
-        return ReadRequest(c, now);  // the request may be buffered already
-      }
-      if (TlsOutcome(Ref(c), r) == Io::kClosed) {
-        Close(c, nullptr);  // not TLS, or no acceptable client certificate
-        return false;
-      }
-      return true;
-    }
-    case Phase::kReading:
-      return ReadRequest(c, now);
-    case Phase::kProcessing:
-      return true;
-    case Phase::kWriting:
-      return Write(c, now);
-    case Phase::kDraining:
-      return Drain(c, now);
-  }
-  return true;
-}
-
-void XapiHttpServer::Impl::Accept(absl::Time now) {
-  while (true) {
-    sockaddr_storage peer{};
-    socklen_t peer_len = sizeof(peer);
-    const int fd = ::accept4(listen_fd_, reinterpret_cast<sockaddr*>(&peer), &peer_len,
-                             SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (fd < 0) return;  // EAGAIN, or a transient error (EMFILE...): poll again
-    char ip[INET6_ADDRSTRLEN] = "";
-    int port = 0;
-    if (peer.ss_family == AF_INET6) {
-      const auto* a = reinterpret_cast<const sockaddr_in6*>(&peer);
-      inet_ntop(AF_INET6, &a->sin6_addr, ip, sizeof(ip));
-      port = ntohs(a->sin6_port);
-    } else {
-      const auto* a = reinterpret_cast<const sockaddr_in*>(&peer);
-      inet_ntop(AF_INET, &a->sin_addr, ip, sizeof(ip));
-      port = ntohs(a->sin_port);
-    }
-    int& from_ip = per_address_[ip];
-    if (from_ip >= options_.max_connections_per_address) {
-      metrics_.Refused("per_address_limit");
-      if (ssl_ctx_ == nullptr) {  // a plaintext client learns why (best effort)
-        const std::string r = ErrorResponse(503, "too many connections from this address");
-        ssize_t unused = ::send(fd, r.data(), r.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
-        (void)unused;
-      }
-      ::close(fd);
-      if (from_ip == 0) per_address_.erase(ip);
-      continue;
-    }
-    if (static_cast<int>(conns_.size()) >= options_.max_connections) {
-      // Make room by closing the connection idle the longest (waiting for a
-      // request); with every one busy, refuse the new one.
-      auto oldest = conns_.end();
-      for (auto it = conns_.begin(); it != conns_.end(); ++it) {
-        const Conn& o = it->second;
-        const bool idle = (o.phase == Phase::kReading && o.in.empty()) || o.phase == Phase::kHandshake;
-        if (idle && (oldest == conns_.end() || o.since < oldest->second.since)) oldest = it;
-      }
-      if (oldest == conns_.end()) {
-        metrics_.Refused("capacity");
-        ::close(fd);
-        if (from_ip == 0) per_address_.erase(ip);
-        continue;
-      }
-      Close(oldest->second, "evicted");
-      conns_.erase(oldest);
-    }
-    int one = 1;
-    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    Conn c;
-    c.id = next_id_++;
-    c.fd = fd;
-    c.ip = ip;
-    c.port = port;
-    ++per_address_[c.ip];
-    if (metrics_.open != nullptr) metrics_.open->Add(1);
-    c.since = now;
-    c.deadline = now + absl::Seconds(options_.header_timeout_seconds);
-    c.deadline_reason = "header_timeout";
-    if (ssl_ctx_ != nullptr) {
-      c.ssl = SSL_new(ssl_ctx_.get());
-      if (c.ssl == nullptr || SSL_set_fd(c.ssl, fd) != 1) {
-        ERR_clear_error();
-        Close(c, nullptr);
-        continue;
-      }
-      c.phase = Phase::kHandshake;
-      c.tls_wants = POLLIN;
-    }
-    UpdateInterest(conns_.emplace(c.id, std::move(c)).first->second);
-  }
-}
-
-uint32_t XapiHttpServer::Impl::InterestOf(const Conn& c) {
-  const uint32_t tls = c.tls_wants == POLLOUT ? EPOLLOUT : EPOLLIN;
-  switch (c.phase) {
-    case Phase::kHandshake:
-      return tls;
-    case Phase::kReading:
-    case Phase::kDraining:
-      return c.ssl != nullptr ? tls : EPOLLIN;
-    case Phase::kWriting:
-      return c.ssl != nullptr ? tls : EPOLLOUT;
-    case Phase::kProcessing:
-      // Not watched at all while a worker has the request: epoll reports
-      // a hang-up even unasked, and would wake the loop on every pass.
-      return 0;
-  }
-  return 0;
-}
-
-void XapiHttpServer::Impl::UpdateInterest(Conn& c) {
-  if (c.fd < 0) return;
-  const uint32_t want = InterestOf(c);
-  epoll_event ev{};
-  ev.events = want;
-  ev.data.u64 = c.id;
-  if (want == 0) {
-    if (c.interest != 0) ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, c.fd, &ev);
-  } else if (c.interest == 0) {
-    ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, c.fd, &ev);
-  } else if (want != c.interest) {
-    ::epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, c.fd, &ev);
-  }
-  c.interest = want;
-}
-
-void XapiHttpServer::Impl::Loop() {
-  // SSL_write to a peer that went away raises SIGPIPE in this thread; blocked,
-  // it stays pending here instead of ending the process.
-  sigset_t pipe_set;
-  sigemptyset(&pipe_set);
-  sigaddset(&pipe_set, SIGPIPE);
-  pthread_sigmask(SIG_BLOCK, &pipe_set, nullptr);
-
-  // epoll, not poll: the loop's work per wake-up follows the connections that
-  // are ready, not all that are open (with 1,064 attack connections open,
-  // poll's rescans cost a third of the honest write rate on two cores).
-  // Deadlines are swept every kSweep instead of being polled for.
-  constexpr absl::Duration kSweep = absl::Milliseconds(100);
-  std::vector<epoll_event> events(256);
-  absl::Time stop_deadline = absl::InfiniteFuture();
-  absl::Time next_sweep = absl::Now() + kSweep;
-  while (true) {
-    absl::Time now = absl::Now();
-    if (stopping_.load() && stop_deadline == absl::InfiniteFuture()) {
-      stop_deadline = now + kStopGrace;
-      if (listen_fd_ >= 0) ::close(listen_fd_);  // also leaves the epoll set
-      listen_fd_ = -1;
-      // Waiting connections go now; requests at a worker get their answer.
-      for (auto it = conns_.begin(); it != conns_.end();) {
-        Conn& c = it->second;
-        if (c.phase == Phase::kProcessing || c.phase == Phase::kWriting) {
-          c.close_after_write = true;
-          ++it;
-        } else {
-          Close(c, nullptr);
-          it = conns_.erase(it);
-        }
-      }
-    }
-    if (stopping_.load() && (conns_.empty() || now >= stop_deadline)) break;
-
-    const int timeout_ms =
-        static_cast<int>(std::max<int64_t>(0, absl::ToInt64Milliseconds(next_sweep - now) + 1));
-    const int n = ::epoll_wait(epoll_fd_, events.data(), static_cast<int>(events.size()), timeout_ms);
-    if (n < 0 && errno != EINTR) {
-      LogError("xapi_epoll_failed", {{"error", std::strerror(errno)}});
-      break;
-    }
-    now = absl::Now();
-    bool accept_ready = false;
-    for (int i = 0; i < n; ++i) {
-      const uint64_t id = events[i].data.u64;
-      if (id == kWakeId) {
-        char drain[256];
-        while (::read(wake_read_, drain, sizeof(drain)) > 0) {
-        }
-        continue;
-      }
-      if (id == kListenId) {
-        accept_ready = true;
-        continue;
-      }
-      auto it = conns_.find(id);
-      if (it == conns_.end() || it->second.phase == Phase::kProcessing) continue;
-      if (!Step(it->second, now)) {
-        conns_.erase(it);
-        continue;
-      }
-      UpdateInterest(it->second);
-    }
-    // Finished requests: their responses go out.
-    std::vector<Done> done;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      done.swap(done_);
-    }
-    for (Done& d : done) {
-      auto it = conns_.find(d.id);
-      if (it == conns_.end()) continue;  // closed meanwhile (Stop)
-      StartWriting(it->second, std::move(d.response), d.close, now);
-      if (!Write(it->second, now)) {
-        conns_.erase(it);
-        continue;
-      }
-      UpdateInterest(it->second);
-    }
-    if (accept_ready && listen_fd_ >= 0) Accept(now);
-    if (now >= next_sweep) {
-      next_sweep = now + kSweep;
-      for (auto it = conns_.begin(); it != conns_.end();) {
-        Conn& c = it->second;
-        if (now >= c.deadline) {
-          Close(c, c.deadline_reason[0] != '\0' ? c.deadline_reason : nullptr);
-          it = conns_.erase(it);
-        } else {
-          ++it;
-        }
-      }
-    }
-  }
-  for (auto& [id, c] : conns_) Close(c, nullptr);
-  conns_.clear();
-  if (listen_fd_ >= 0) ::close(listen_fd_);
-  listen_fd_ = -1;
-}
-
-XapiHttpServer::XapiHttpServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+XapiHttpServer::XapiHttpServer(std::unique_ptr<HttpServer> server) : server_(std::move(server)) {}
 
 absl::StatusOr<std::unique_ptr<XapiHttpServer>> XapiHttpServer::Start(const XapiHttpOptions& options,
-                                                                       const XapiHandler* handler) {
-  auto impl = std::make_unique<Impl>(options, handler);
-  if (absl::Status s = impl->Init(); !s.ok()) return s;
-  return std::unique_ptr<XapiHttpServer>(new XapiHttpServer(std::move(impl)));
+                                                                      const XapiHandler* handler) {
+  HttpServerOptions o;
+  o.host = options.host;
+  o.resolve_host = true;
+  o.port = options.port;
+  o.threads = options.threads;
+  o.header_timeout_seconds = options.header_timeout_seconds;
+  o.io_timeout_seconds = options.io_timeout_seconds;
+  o.keep_alive_timeout_seconds = options.keep_alive_timeout_seconds;
+  o.max_keep_alive_requests = options.max_keep_alive_requests;
+  o.max_connections = options.max_connections;
+  o.max_connections_per_address = options.max_connections_per_address;
+  o.max_body_bytes = kMaxBodyBytes;
+  o.tls = options.tls;
+  o.name = "xAPI";
+  o.connection_metrics = XapiMetrics();
+  const std::string base = options.base_path;
+  absl::StatusOr<std::unique_ptr<HttpServer>> server = HttpServer::StartWithHandler(
+      std::move(o), [handler, base](const HttpServerRequest& req) { return Route(handler, base, req); });
+  if (!server.ok()) return server.status();
+  return std::unique_ptr<XapiHttpServer>(new XapiHttpServer(*std::move(server)));
 }
 
-int XapiHttpServer::port() const { return impl_->port(); }
+int XapiHttpServer::port() const { return server_->port(); }
 
 void XapiHttpServer::Stop() {
-  if (impl_) impl_->Stop();
+  if (server_) server_->Shutdown();
 }
 
 XapiHttpServer::~XapiHttpServer() { Stop(); }

@@ -1,29 +1,12 @@
 // The HTTP/1.1 side of the xAPI endpoint. Every request under the base path
 // goes to XapiHandler; nothing else is served.
 //
-// Connection model (issue #13 item 3; docs/security.md, "Slow and idle
-// clients"): one event-loop thread (epoll) owns every socket — accepting, the TLS
-// handshake (non-blocking OpenSSL), reading requests, writing responses — and
-// a pool of `threads` workers runs handlers on requests that have arrived
-// whole (http_request_framing.h). So a connection that is idle, or sends its
-// request a byte at a time, costs a socket and a buffer, never a worker:
-// honest clients are answered while thousands of such connections are open.
-// cpp-httplib (Debian's libcpp-httplib-dev) stays the request parser and
-// router: a worker hands it the buffered request through an in-memory stream.
-//
-// Defences, each an option below:
-//   - the header block must arrive within `header_timeout_seconds` of the
-//     request's first byte (of the accept, for a connection's first request,
-//     TLS handshake included), however steadily it trickles in;
-//   - the body within `io_timeout_seconds` of the end of the headers, and a
-//     response must be taken by the client within `io_timeout_seconds`;
-//   - a kept-alive connection idle for `keep_alive_timeout_seconds` is closed;
-//   - at most `max_connections_per_address` connections per client IP address
-//     (a new one over it gets 503 and is closed), and `max_connections` in
-//     all (when full, the connection idle the longest is closed for a new
-//     one; with none idle, the new one is refused);
-//   - header blocks over 16 KiB get 431, bodies over kMaxBodyBytes 413,
-//     ambiguous framing (request smuggling) 400, before the body is read.
+// The connection loop, its defences and TLS are the tree's one HTTP server,
+// services/common/http_server.h (one event-loop thread, handlers on a pool
+// of `threads` workers, requests read whole before a worker sees them); the
+// options below are its limits for this port (docs/security.md, "Slow and
+// idle clients"). Bodies over kMaxBodyBytes get 413. Connection counters:
+// lifelong_xapi_connections_{open,closed_total,refused_total}.
 #ifndef LIFELONG_SERVICES_XAPI_XAPI_HTTP_SERVER_H_
 #define LIFELONG_SERVICES_XAPI_XAPI_HTTP_SERVER_H_
 
@@ -31,6 +14,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "services/common/http_server.h"
 #include "services/common/tls.h"
 #include "services/xapi/xapi_handler.h"
 
@@ -72,11 +56,9 @@ class XapiHttpServer {
   int port() const;
   void Stop();
 
-  class Impl;
-
  private:
-  explicit XapiHttpServer(std::unique_ptr<Impl> impl);
-  std::unique_ptr<Impl> impl_;
+  explicit XapiHttpServer(std::unique_ptr<HttpServer> server);
+  std::unique_ptr<HttpServer> server_;
 };
 
 }  // namespace lifelong::xapi

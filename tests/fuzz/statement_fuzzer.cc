@@ -26,7 +26,7 @@ namespace lifelong::records {
 namespace {
 
 // Finds JSON objects that name a member twice (after unescaping).
-// What RecordStore::Record splices in before `body_end` (record_store.cc).
+// What RecordStore::Record splices in before `body_end` (RecordStore::Prepare, record_store_write.cc).
 std::string StoredForm(const ParsedStatement& p) {
   std::string suffix = R"(,"stored":"2026-11-28T02:00:00.000000Z")";
   if (!p.timestamp_us) suffix += R"(,"timestamp":"2026-11-28T02:00:00.000000Z")";

@@ -1,4 +1,4 @@
-#include "services/xapi/http_request_framing.h"
+#include "services/common/http_request_framing.h"
 
 #include <cstdint>
 
@@ -7,7 +7,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 
-namespace lifelong::xapi {
+namespace lifelong {
 namespace {
 
 // A chunk-size line ("1a2b;ext=x") longer than this is refused: no honest
@@ -154,4 +154,4 @@ RequestFrame FrameRequest(absl::string_view buffer, const FramingLimits& limits)
   return f;
 }
 
-}  // namespace lifelong::xapi
+}  // namespace lifelong

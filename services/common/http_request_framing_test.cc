@@ -1,10 +1,10 @@
-#include "services/xapi/http_request_framing.h"
+#include "services/common/http_request_framing.h"
 
 #include <gtest/gtest.h>
 
 #include <string>
 
-namespace lifelong::xapi {
+namespace lifelong {
 namespace {
 
 using State = RequestFrame::State;
@@ -89,4 +89,4 @@ TEST(FrameRequest, AmbiguousFramingIsRefused) {
 }
 
 }  // namespace
-}  // namespace lifelong::xapi
+}  // namespace lifelong

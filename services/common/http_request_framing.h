@@ -1,8 +1,8 @@
 // Where one HTTP/1.1 request ends in a byte buffer, without parsing more of it
 // than that takes: the header block, then a body of Content-Length bytes or
-// of chunked transfer coding. The xAPI server's connection loop uses it to
-// read whole requests off non-blocking sockets before a worker thread sees
-// them (xapi_http_server.h), so a slow or silent client never holds a worker.
+// of chunked transfer coding. HttpServer's connection loop uses it to read
+// whole requests off non-blocking sockets before a worker thread sees them
+// (http_server.h), so a slow or silent client never holds a worker.
 //
 // It also refuses, before any body is read, what must not reach the parser:
 // oversized header blocks, bodies over the limit, and the framing ambiguities
@@ -10,15 +10,15 @@
 // Content-Length values, codings other than chunked).
 //
 // Pure functions; thread-safe.
-#ifndef LIFELONG_SERVICES_XAPI_HTTP_REQUEST_FRAMING_H_
-#define LIFELONG_SERVICES_XAPI_HTTP_REQUEST_FRAMING_H_
+#ifndef LIFELONG_SERVICES_COMMON_HTTP_REQUEST_FRAMING_H_
+#define LIFELONG_SERVICES_COMMON_HTTP_REQUEST_FRAMING_H_
 
 #include <cstddef>
 #include <string>
 
 #include "absl/strings/string_view.h"
 
-namespace lifelong::xapi {
+namespace lifelong {
 
 struct FramingLimits {
   size_t max_header_bytes = 16 << 10;  // request line and headers, with the blank line
@@ -48,6 +48,6 @@ struct RequestFrame {
 // next request, are not looked at). Linear in the buffer's length.
 RequestFrame FrameRequest(absl::string_view buffer, const FramingLimits& limits);
 
-}  // namespace lifelong::xapi
+}  // namespace lifelong
 
-#endif  // LIFELONG_SERVICES_XAPI_HTTP_REQUEST_FRAMING_H_
+#endif  // LIFELONG_SERVICES_COMMON_HTTP_REQUEST_FRAMING_H_

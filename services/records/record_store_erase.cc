@@ -1,0 +1,286 @@
+// RecordStore (record_store.h), erasure: EraseLearner queues an erase
+// Writer that runs alone in the write queue (ApplyErase): the learner's
+// statements go (with their index and reference entries and their place in
+// referrer lists), statements shared with other learners are rewritten
+// without them (LeaveSharedStatement), all in one WriteBatch. Afterwards the
+// touched key ranges are compacted so that the erased values leave the files
+// (PurgeErased), the erasure epoch that retires models is bumped, and the
+// erasure log records the count.
+#include <algorithm>
+#include <map>
+#include <set>
+#include <utility>
+
+#include <rocksdb/write_batch.h>
+
+#include "absl/strings/str_cat.h"
+#include "services/common/log.h"
+#include "services/common/rocks_status.h"
+#include "services/common/status_macros.h"
+#include "services/records/column_families.h"
+#include "services/records/record_store.h"
+#include "services/records/record_store_internal.h"
+
+namespace lifelong::records {
+
+using internal::ChainPrefixes;
+using internal::IdKey;
+using internal::IndexKeys;
+using internal::OwnIndexPrefixes;
+using internal::Prefixes;
+using internal::RecordLoader;
+using internal::RefTargetOf;
+
+namespace {
+
+// The smallest and largest key a batch writes or deletes in each column
+// family (by column family id).
+std::map<uint32_t, std::pair<std::string, std::string>> KeyRangesOf(const rocksdb::WriteBatch& batch) {
+  struct Ranges : rocksdb::WriteBatch::Handler {
+    std::map<uint32_t, std::pair<std::string, std::string>> out;
+    void Add(uint32_t cf, const rocksdb::Slice& key) {
+      auto [it, fresh] = out.try_emplace(cf, key.ToString(), key.ToString());
+      if (fresh) return;
+      if (key.compare(it->second.first) < 0) it->second.first = key.ToString();
+      if (key.compare(it->second.second) > 0) it->second.second = key.ToString();
+    }
+    rocksdb::Status PutCF(uint32_t cf, const rocksdb::Slice& key, const rocksdb::Slice&) override {
+      Add(cf, key);
+      return rocksdb::Status::OK();
+    }
+    rocksdb::Status DeleteCF(uint32_t cf, const rocksdb::Slice& key) override {
+      Add(cf, key);
+      return rocksdb::Status::OK();
+    }
+    rocksdb::Status SingleDeleteCF(uint32_t cf, const rocksdb::Slice& key) override {
+      Add(cf, key);
+      return rocksdb::Status::OK();
+    }
+  } ranges;
+  batch.Iterate(&ranges);
+  return std::move(ranges.out);
+}
+
+// EraseLearner on a statement that other learners share: `learner` leaves
+// it. The record (statements family and the remaining learners' covering
+// copies) is rewritten without them; their own learner-index entry
+// `own_key` is deleted. Other index entries are keyed by id and stay.
+absl::Status LeaveSharedStatement(const std::vector<rocksdb::ColumnFamilyHandle*>& handles,
+                                  const std::string& learner, const Uuid& id, StatementRecord rec,
+                                  const rocksdb::Slice& own_key, rocksdb::WriteBatch* batch) {
+  absl::StatusOr<std::string> json = RemoveLearnerFromActor(rec.json, learner);
+  if (!json.ok()) {
+    return absl::InternalError(absl::StrCat("stored statement ", FormatUuid(id), ": ", json.status().message()));
+  }
+  rec.json = std::move(*json);
+  rec.learners.erase(std::remove(rec.learners.begin(), rec.learners.end(), learner), rec.learners.end());
+  LL_ASSIGN_OR_RETURN(std::string value, EncodeStatementRecord(rec));
+  batch->Put(handles.at(static_cast<int>(Cf::kStatements)), IdKey(id), value);
+  batch->Delete(handles.at(static_cast<int>(Cf::kByLearner)), own_key);
+  for (const std::string& l : rec.learners) {
+    batch->Put(handles.at(static_cast<int>(Cf::kByLearner)), EncodeStringIndexKey(l, rec.stored_seq, id), value);
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<int64_t> RecordStore::EraseLearner(const std::string& learner) {
+  if (options_.log != nullptr) return options_.log->ProposeErase(learner, options_.now_micros());
+  Writer w;
+  w.erase_learner = &learner;
+  Enqueue(&w);
+  if (!w.status.ok()) return w.status;
+  if (!w.erased_ranges.empty()) LL_RETURN_IF_ERROR(PurgeErased(w.erased_ranges));
+  // Models can only hold data of statements: an erasure that found none
+  // supersedes no model.
+  if (w.erased > 0) LL_RETURN_IF_ERROR(BumpErasureEpoch());
+  LL_RETURN_IF_ERROR(AppendErasureLog(learner, w.erased));
+  return w.erased;
+}
+
+absl::Status RecordStore::AppendErasureLog(const std::string& learner, int64_t erased) {
+  std::string v;
+  PutU64(&v, static_cast<uint64_t>(std::max<int64_t>(0, erased)));
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  return FromRocks(db_->Put(wo, cf(static_cast<int>(Cf::kMeta)),
+                            EncodeErasureLogKey(std::max<int64_t>(0, options_.now_micros()), LearnerDigest(learner)), v),
+                   "write erasure log");
+}
+
+absl::StatusOr<RecordStore::ErasureEpoch> RecordStore::GetErasureEpoch() const {
+  absl::StatusOr<std::string> v = GetMeta(kMetaErasureEpoch);
+  if (v.status().code() == absl::StatusCode::kNotFound) return ErasureEpoch{};
+  LL_RETURN_IF_ERROR(v.status());
+  if (v->size() != 16) return absl::InternalError("corrupt erasure epoch");
+  return ErasureEpoch{GetU64(v->data()), static_cast<int64_t>(GetU64(v->data() + 8))};
+}
+
+absl::Status RecordStore::BumpErasureEpoch() {
+  absl::MutexLock lock(&erasure_mu_);
+  LL_ASSIGN_OR_RETURN(ErasureEpoch e, GetErasureEpoch());
+  std::string v;
+  PutU64(&v, e.epoch + 1);
+  PutU64(&v, static_cast<uint64_t>(std::max<int64_t>(0, options_.now_micros())));
+  rocksdb::WriteOptions wo;
+  wo.sync = true;  // the epoch is what retires models: never lose it
+  return FromRocks(db_->Put(wo, cf(static_cast<int>(Cf::kMeta)), kMetaErasureEpoch, v), "write erasure epoch");
+}
+
+absl::Status RecordStore::PurgeErased(const std::map<uint32_t, std::pair<std::string, std::string>>& ranges) {
+  // 1. Flush every family: the erased values leave the memtables, and every
+  //    write-ahead log that still held them becomes obsolete and is deleted
+  //    (a log is kept while any family has unflushed data in it).
+  LL_RETURN_IF_ERROR(FromRocks(db_->Flush(rocksdb::FlushOptions(), handles_), "erase: flush"));
+  // 2. Compact the touched range of each family down to the last level,
+  //    rewriting even last-level files, so that the deletions meet the values
+  //    they delete and both are dropped. Writers go on meanwhile.
+  rocksdb::CompactRangeOptions co;
+  co.exclusive_manual_compaction = false;
+  co.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
+  for (const auto& [id, range] : ranges) {
+    if (id >= handles_.size()) continue;
+    rocksdb::Slice begin(range.first), end(range.second);
+    LL_RETURN_IF_ERROR(FromRocks(db_->CompactRange(co, handles_[id], &begin, &end), "erase: compact"));
+  }
+  // The small meta family whole: the learner's kiosk pass (withdrawn by the
+  // service just before) lives there.
+  LL_RETURN_IF_ERROR(
+      FromRocks(db_->CompactRange(co, cf(static_cast<int>(Cf::kMeta)), nullptr, nullptr), "erase: compact meta"));
+  return absl::OkStatus();
+}
+
+std::vector<std::string> RecordStore::ApplyErase(Writer* w) {
+  const std::string& learner = *w->erase_learner;
+  std::vector<std::string> changed = {learner};  // and every other learner of an erased statement
+  rocksdb::WriteBatch batch;
+  std::string prefix = EncodeStringPrefix(learner);
+  rocksdb::ReadOptions ro;
+  ro.prefix_same_as_start = true;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, cf(static_cast<int>(Cf::kByLearner))));
+  RecordLoader load = [this](const Uuid& id) { return LoadRecord(id); };
+  // Referrer lists edited by this erase; a missing value means "deleted".
+  std::map<Uuid, std::optional<std::vector<Uuid>>> referrer_edits;
+  std::set<Uuid> stored_lists;  // targets that have a list on disk (only those need a delete)
+  auto referrers = [&](const Uuid& target) -> absl::StatusOr<std::optional<std::vector<Uuid>>*> {
+    auto found = referrer_edits.find(target);
+    if (found != referrer_edits.end()) return &found->second;
+    std::string value;
+    rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cf(static_cast<int>(Cf::kByTarget)), EncodeTargetKey(target),
+                                 &value);
+    std::vector<Uuid> ids;
+    if (!s.IsNotFound()) {
+      stored_lists.insert(target);
+      LL_RETURN_IF_ERROR(FromRocks(s, "read referrers"));
+      LL_ASSIGN_OR_RETURN(ids, DecodeReferrers(value));
+    }
+    return &(referrer_edits[target] = std::move(ids));
+  };
+  int64_t erased = 0;
+  absl::Status status = [&]() -> absl::Status {
+    for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+      absl::StatusOr<IndexEntry> entry =
+          DecodeIndexEntry(absl::string_view(it->key().data(), it->key().size()), prefix.size());
+      if (!entry.ok()) return absl::InternalError(entry.status().message());
+      if (entry->is_reference) {
+        // Another statement filed under this learner because it refers to
+        // one of theirs: the entry goes, the statement stays.
+        batch.Delete(cf(static_cast<int>(Cf::kByLearner)), it->key());
+        continue;
+      }
+      LL_ASSIGN_OR_RETURN(std::optional<StatementRecord> rec, LoadRecord(entry->id));
+      if (!rec) {
+        // A dangling index entry (should not exist): remove it too.
+        batch.Delete(cf(static_cast<int>(Cf::kByLearner)), it->key());
+        continue;
+      }
+      if (rec->learners.size() > 1) {  // shared with other learners: they keep it
+        changed.insert(changed.end(), rec->learners.begin(), rec->learners.end());
+        LL_RETURN_IF_ERROR(LeaveSharedStatement(handles_, learner, entry->id, std::move(*rec), it->key(), &batch));
+        ++erased;
+        continue;
+      }
+      batch.Delete(cf(static_cast<int>(Cf::kStatements)), IdKey(entry->id));
+      for (auto& [family, key] : IndexKeys(entry->id, *rec)) batch.Delete(cf(static_cast<int>(family)), key);
+      changed.insert(changed.end(), rec->learners.begin(), rec->learners.end());
+      // Its own reference entries, and its place in its target's list.
+      if (std::optional<Uuid> target = RefTargetOf(*rec)) {
+        LL_ASSIGN_OR_RETURN(Prefixes chain, ChainPrefixes(*target, load));
+        for (const auto& [family, p] : chain) {
+          batch.Delete(cf(static_cast<int>(family)), EncodeReferenceIndexKey(p, rec->stored_seq, entry->id));
+        }
+        LL_ASSIGN_OR_RETURN(std::optional<std::vector<Uuid>> * list, referrers(*target));
+        if (*list) (*list)->erase(std::remove((*list)->begin(), (*list)->end(), entry->id), (*list)->end());
+      }
+      // Statements that refer to this one lose their entries under its keys.
+      LL_ASSIGN_OR_RETURN(std::optional<std::vector<Uuid>> * mine, referrers(entry->id));
+      if (*mine) {
+        Prefixes own = OwnIndexPrefixes(*rec);
+        for (const Uuid& r : **mine) {
+          LL_ASSIGN_OR_RETURN(std::optional<StatementRecord> rr, LoadRecord(r));
+          if (!rr) continue;
+          for (const auto& [family, p] : own) {
+            batch.Delete(cf(static_cast<int>(family)), EncodeReferenceIndexKey(p, rr->stored_seq, r));
+          }
+        }
+      }
+      *mine = std::nullopt;
+      ++erased;
+    }
+    LL_RETURN_IF_ERROR(FromRocks(it->status(), "scan learner index"));
+    for (const auto& [target, list] : referrer_edits) {
+      if (!list || list->empty()) {
+        if (stored_lists.count(target) != 0) batch.Delete(cf(static_cast<int>(Cf::kByTarget)), EncodeTargetKey(target));
+      } else {
+        std::string value;
+        for (const Uuid& r : *list) value.append(reinterpret_cast<const char*>(r.data()), 16);
+        batch.Put(cf(static_cast<int>(Cf::kByTarget)), EncodeTargetKey(target), value);
+      }
+    }
+    return absl::OkStatus();
+  }();
+  if (!status.ok()) {
+    w->status = status;
+    return {};
+  }
+  if (erase_extension_) {
+    // The learner's xAPI documents, in the same batch.
+    absl::StatusOr<int64_t> documents = erase_extension_(learner, &batch);
+    if (!documents.ok()) {
+      w->status = documents.status();
+      return {};
+    }
+  }
+  if (w->log_seq != 0) {
+    // Log mode: the epoch and the applied position go with the erasure.
+    absl::StatusOr<ErasureEpoch> e = GetErasureEpoch();
+    if (!e.ok()) {
+      w->status = e.status();
+      return {};
+    }
+    std::string v;
+    PutU64(&v, e->epoch + 1);
+    PutU64(&v, static_cast<uint64_t>(std::max<int64_t>(0, w->now_us)));
+    batch.Put(cf(static_cast<int>(Cf::kMeta)), kMetaErasureEpoch, v);
+    batch.Put(cf(static_cast<int>(Cf::kMeta)), kMetaAppliedLogSeq, absl::StrCat(w->log_seq));
+  }
+  if (batch.Count() > 0) {
+    rocksdb::WriteOptions wo;
+    wo.sync = options_.sync;
+    rocksdb::Status s = db_->Write(wo, &batch);
+    if (!s.ok()) {
+      w->status = FromRocks(s, "erase learner");
+      return {};
+    }
+    if (w->log_seq != 0) applied_log_seq_ = w->log_seq;
+    // The ranges to compact, so that the erased values leave the files
+    // (EraseLearner does it after the write, outside the writer queue).
+    w->erased_ranges = KeyRangesOf(batch);
+  }
+  w->erased = erased;
+  LogInfo("learner_erased", {{"statements", erased}});
+  return changed;
+}
+
+}  // namespace lifelong::records

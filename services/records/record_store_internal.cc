@@ -1,0 +1,66 @@
+// The index keys of a stored statement and the StatementRef chain walk,
+// shared by every RecordStore path that writes or deletes index entries
+// (contracts in record_store_internal.h). Pure functions of their arguments;
+// ChainPrefixes reads only through the loader it is given.
+#include "services/records/record_store_internal.h"
+
+#include <set>
+
+#include "services/common/status_macros.h"
+
+namespace lifelong::records::internal {
+
+std::vector<std::pair<Cf, std::string>> IndexKeys(const Uuid& id, const StatementRecord& r) {
+  std::vector<std::pair<Cf, std::string>> keys;
+  for (const std::string& l : r.learners) {
+    keys.emplace_back(Cf::kByLearner, EncodeStringIndexKey(l, r.stored_seq, id));
+  }
+  if (!r.activity.empty()) {
+    keys.emplace_back(Cf::kByActivity, EncodeStringIndexKey(r.activity, r.stored_seq, id));
+  }
+  keys.emplace_back(Cf::kByVerb, EncodeStringIndexKey(r.verb, r.stored_seq, id));
+  if (r.Has(RecordFlag::kHasRegistration)) {
+    keys.emplace_back(Cf::kByRegistration, EncodeRegistrationIndexKey(r.registration, r.stored_seq, id));
+  }
+  keys.emplace_back(Cf::kByStored, EncodeStoredKey(r.stored_seq, id));
+  return keys;
+}
+
+Prefixes OwnIndexPrefixes(const StatementRecord& r) {
+  Prefixes out;
+  for (const std::string& l : r.learners) out.emplace_back(Cf::kByLearner, EncodeStringPrefix(l));
+  if (!r.activity.empty()) out.emplace_back(Cf::kByActivity, EncodeStringPrefix(r.activity));
+  out.emplace_back(Cf::kByVerb, EncodeStringPrefix(r.verb));
+  if (r.Has(RecordFlag::kHasRegistration)) out.emplace_back(Cf::kByRegistration, EncodeRegistrationPrefix(r.registration));
+  return out;
+}
+
+std::optional<Uuid> RefTargetOf(const StatementRecord& r) {
+  if (!r.Has(RecordFlag::kReferencesStatement)) return std::nullopt;
+  nlohmann::json j = nlohmann::json::parse(r.json, nullptr, false);
+  if (!j.is_object() || !j.contains("object") || !j["object"].is_object()) return std::nullopt;
+  const nlohmann::json& id = j["object"]["id"];
+  if (!id.is_string()) return std::nullopt;
+  absl::StatusOr<Uuid> u = ParseUuid(id.get<std::string>());
+  if (!u.ok()) return std::nullopt;
+  return *u;
+}
+
+absl::StatusOr<Prefixes> ChainPrefixes(Uuid target, const RecordLoader& load) {
+  Prefixes out;
+  std::set<std::pair<Cf, std::string>> seen;
+  std::set<Uuid> visited;
+  for (int depth = 0; depth < kMaxReferenceDepth && visited.insert(target).second; ++depth) {
+    LL_ASSIGN_OR_RETURN(std::optional<StatementRecord> rec, load(target));
+    if (!rec) break;
+    for (auto& p : OwnIndexPrefixes(*rec)) {
+      if (seen.insert(p).second) out.push_back(std::move(p));
+    }
+    std::optional<Uuid> next = RefTargetOf(*rec);
+    if (!next) break;
+    target = *next;
+  }
+  return out;
+}
+
+}  // namespace lifelong::records::internal

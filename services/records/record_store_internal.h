@@ -1,0 +1,85 @@
+// Internal to the record_store target (record_store*.cc only; not installed
+// as a public header): the pieces the RecordStore source files share.
+//
+// - The index keys of a stored statement and the StatementRef chain walk
+//   (layouts in key_codec.h), used by the write path, erasure, queries and
+//   log-mode apply alike; defined in record_store_internal.cc.
+// - The write-queue types RecordStore::Prepared and RecordStore::Writer,
+//   private to RecordStore (declared in record_store.h).
+#ifndef LIFELONG_SERVICES_RECORDS_RECORD_STORE_INTERNAL_H_
+#define LIFELONG_SERVICES_RECORDS_RECORD_STORE_INTERNAL_H_
+
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "services/records/column_families.h"
+#include "services/records/key_codec.h"
+#include "services/records/record_store.h"
+#include "services/records/statement.h"
+
+namespace lifelong::records {
+namespace internal {
+
+// The key of a statement in the statements family: its 16 id bytes.
+inline std::string IdKey(const Uuid& id) { return std::string(reinterpret_cast<const char*>(id.data()), 16); }
+
+// Every index key of a stored statement: (column family, key).
+std::vector<std::pair<Cf, std::string>> IndexKeys(const Uuid& id, const StatementRecord& r);
+
+// The prefixes under which a statement's own entries are filed in the
+// learner, activity, verb and registration indexes (reference entries of
+// statements that refer to it go under the same prefixes).
+using Prefixes = std::vector<std::pair<Cf, std::string>>;
+Prefixes OwnIndexPrefixes(const StatementRecord& r);
+
+// The StatementRef target of `r`, read from its JSON. Only statements flagged
+// kReferencesStatement have one, so the parse is off the common paths.
+std::optional<Uuid> RefTargetOf(const StatementRecord& r);
+
+using RecordLoader = std::function<absl::StatusOr<std::optional<StatementRecord>>(const Uuid&)>;
+
+// The own-index prefixes of every statement on the StatementRef chain that
+// starts at `target` (target, its target, ...; at most kMaxReferenceDepth),
+// without duplicates. Missing statements end the chain.
+absl::StatusOr<Prefixes> ChainPrefixes(Uuid target, const RecordLoader& load);
+
+}  // namespace internal
+
+// A statement prepared outside the write lock: its record value is fully
+// encoded with placeholders that the group leader patches once it assigns
+// the stored sequence (header bytes and the fixed-width "stored" and, when
+// absent, "timestamp" strings inside the JSON).
+struct RecordStore::Prepared {
+  ParsedStatement parsed;
+  StatementRecord record;  // without json; stored_seq set by the leader
+  std::string value;
+  size_t stored_pos = 0;
+  size_t timestamp_pos = std::string::npos;
+};
+
+struct RecordStore::Writer {
+  std::vector<Prepared>* statements = nullptr;
+  const std::string* erase_learner = nullptr;
+  absl::Status status;
+  std::vector<std::string> values;  // encoded records, in request order
+  int64_t erased = 0;
+  // Log mode: the operation's log sequence and the proposer's clock (0: a
+  // local write, timed by options_.now_micros).
+  uint64_t log_seq = 0;
+  int64_t now_us = 0;
+  // An erase: the key range its batch touched in each column family (by id),
+  // compacted after the write (PurgeErased).
+  std::map<uint32_t, std::pair<std::string, std::string>> erased_ranges;
+  bool done = false;
+  absl::CondVar cv;
+};
+
+}  // namespace lifelong::records
+
+#endif  // LIFELONG_SERVICES_RECORDS_RECORD_STORE_INTERNAL_H_

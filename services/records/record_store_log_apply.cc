@@ -1,0 +1,200 @@
+// RecordStore (record_store.h), log mode: applying the operations of the
+// replicated log (ApplyLogged*). Each operation must be after the applied
+// position (CheckLogSeq), and its effect and the new position are written in
+// one WriteBatch (WriteWithLogSeq, or CommitGroup/ApplyErase with the
+// Writer's log_seq). A deterministic failure becomes the operation's result
+// and the position moves on; a storage failure writes nothing and is
+// returned, so the applier retries the same operation.
+#include <utility>
+
+#include <rocksdb/write_batch.h>
+
+#include "absl/strings/str_cat.h"
+#include "services/common/log.h"
+#include "services/common/rocks_status.h"
+#include "services/common/status_macros.h"
+#include "services/records/column_families.h"
+#include "services/records/record_store.h"
+#include "services/records/record_store_internal.h"
+
+namespace lifelong::records {
+
+using internal::IdKey;
+using internal::IndexKeys;
+
+absl::Status RecordStore::CheckLogSeq(uint64_t seq) const {
+  uint64_t applied = applied_log_seq_.load();
+  if (seq <= applied) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("log operation ", seq, " is not after the applied position ", applied));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RecordStore::WriteWithLogSeq(rocksdb::WriteBatch* batch, uint64_t seq) {
+  batch->Put(cf(static_cast<int>(Cf::kMeta)), kMetaAppliedLogSeq, absl::StrCat(seq));
+  rocksdb::WriteOptions wo;
+  wo.sync = options_.sync;
+  LL_RETURN_IF_ERROR(FromRocks(db_->Write(wo, batch), "apply log operation"));
+  applied_log_seq_ = seq;
+  return absl::OkStatus();
+}
+
+absl::Status RecordStore::ApplyLoggedRecords(std::vector<LoggedRecord>* ops) {
+  if (ops->empty()) return absl::OkStatus();
+  uint64_t previous = applied_log_seq_.load();
+  for (const LoggedRecord& op : *ops) {
+    if (op.seq <= previous) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("log operation ", op.seq, " is not after the applied position ", previous));
+    }
+    previous = op.seq;
+  }
+  std::vector<std::vector<Prepared>> prepared(ops->size());
+  std::vector<Writer> writers(ops->size());
+  std::vector<Writer*> group;
+  for (size_t i = 0; i < ops->size(); ++i) {
+    LoggedRecord& op = (*ops)[i];
+    // A copy: the operation is applied again when the write fails.
+    absl::StatusOr<std::vector<Prepared>> p = Prepare(op.statements);
+    writers[i].log_seq = op.seq;
+    writers[i].now_us = op.now_us;
+    if (!p.ok()) {
+      op.result = p.status();  // deterministic: the same on every replica
+      continue;
+    }
+    prepared[i] = std::move(*p);
+    writers[i].statements = &prepared[i];
+    group.push_back(&writers[i]);
+  }
+  std::vector<std::string> marks;
+  for (const LoggedRecord& op : *ops) marks.insert(marks.end(), op.meta_marks.begin(), op.meta_marks.end());
+  if (group.empty()) {
+    rocksdb::WriteBatch batch;
+    for (const std::string& key : marks) batch.Put(cf(static_cast<int>(Cf::kMeta)), key, rocksdb::Slice());
+    return WriteWithLogSeq(&batch, ops->back().seq);
+  }
+  // The last operation may have failed in Prepare: the group still records
+  // the position of the last one.
+  group.back()->log_seq = ops->back().seq;
+  absl::Status written;
+  const uint64_t last_seq = last_seq_;
+  const bool has_referrers = has_referrers_;
+  std::vector<std::string> changed = CommitGroup(group, &written, &marks);
+  if (!written.ok()) {
+    // Nothing was written: the retry must assign the same stored sequences.
+    last_seq_ = last_seq;
+    has_referrers_ = has_referrers;
+    return written;
+  }
+  for (size_t i = 0; i < ops->size(); ++i) {
+    if (writers[i].statements == nullptr) continue;
+    LoggedRecord& op = (*ops)[i];
+    if (!writers[i].status.ok()) {
+      op.result = writers[i].status;
+    } else {
+      op.result = Collect(prepared[i], writers[i]);
+    }
+  }
+  NotifyChanged(std::move(changed));
+  return absl::OkStatus();
+}
+
+absl::Status RecordStore::ApplyLoggedErase(uint64_t seq, int64_t now_us, const std::string& learner,
+                                           absl::StatusOr<int64_t>* result) {
+  LL_RETURN_IF_ERROR(CheckLogSeq(seq));
+  Writer w;
+  w.erase_learner = &learner;
+  w.log_seq = seq;
+  w.now_us = now_us;
+  std::vector<std::string> changed = ApplyErase(&w);
+  if (!w.status.ok()) {
+    if (w.status.code() == absl::StatusCode::kUnavailable) return w.status;  // storage: nothing written
+    // A deterministic failure: the operation's result; the position moves on.
+    *result = w.status;
+    rocksdb::WriteBatch batch;
+    return WriteWithLogSeq(&batch, seq);
+  }
+  if (applied_log_seq_.load() != seq) {
+    // Nothing was written by the erase (cannot happen: the epoch always is).
+    rocksdb::WriteBatch batch;
+    LL_RETURN_IF_ERROR(WriteWithLogSeq(&batch, seq));
+  }
+  NotifyChanged(std::move(changed));
+  if (!w.erased_ranges.empty()) {
+    absl::Status purged = PurgeErased(w.erased_ranges);
+    if (!purged.ok()) LogError("erase_purge_failed", {{"error", std::string(purged.message())}});
+  }
+  *result = w.erased;
+  return absl::OkStatus();
+}
+
+absl::Status RecordStore::ApplyLoggedWrites(uint64_t seq, rocksdb::WriteBatch* batch) {
+  LL_RETURN_IF_ERROR(CheckLogSeq(seq));
+  return WriteWithLogSeq(batch, seq);
+}
+
+absl::Status RecordStore::ApplyLoggedMeta(
+    uint64_t seq, const std::vector<std::pair<std::string, std::optional<std::string>>>& edits) {
+  LL_RETURN_IF_ERROR(CheckLogSeq(seq));
+  rocksdb::WriteBatch batch;
+  for (const auto& [key, value] : edits) {
+    if (value) {
+      batch.Put(cf(static_cast<int>(Cf::kMeta)), key, *value);
+    } else {
+      batch.Delete(cf(static_cast<int>(Cf::kMeta)), key);
+    }
+  }
+  return WriteWithLogSeq(&batch, seq);
+}
+
+absl::Status RecordStore::ApplyLoggedAudit(uint64_t seq, int64_t now_us, const AuditEvent& e) {
+  LL_RETURN_IF_ERROR(CheckLogSeq(seq));
+  int64_t t = e.time_us ? e.time_us : now_us;
+  std::string key;
+  PutU64(&key, static_cast<uint64_t>(std::max<int64_t>(0, t)));
+  PutU64(&key, (uint64_t{1} << 63) | seq);
+  nlohmann::json j = {{"time", FormatTimestampMicros(t)},
+                      {"subject", e.subject},
+                      {"role", e.role},
+                      {"learner", e.learner},
+                      {"operation", e.operation},
+                      {"outcome", e.outcome},
+                      {"detail", e.detail}};
+  rocksdb::WriteBatch batch;
+  batch.Put(cf(static_cast<int>(Cf::kAudit)), key, j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  return WriteWithLogSeq(&batch, seq);
+}
+
+absl::Status RecordStore::ApplyLoggedRestore(uint64_t seq, const std::vector<std::pair<Uuid, std::string>>& records,
+                                             const std::string& delete_prefix,
+                                             const std::vector<std::string>& meta_marks) {
+  LL_RETURN_IF_ERROR(CheckLogSeq(seq));
+  rocksdb::WriteBatch batch;
+  std::vector<std::string> changed;
+  for (const auto& [id, value] : records) {
+    LL_ASSIGN_OR_RETURN(std::optional<StatementRecord> present, LoadRecord(id));
+    if (present) continue;
+    absl::StatusOr<StatementRecord> rec = DecodeStatementRecord(value);
+    if (!rec.ok()) return absl::DataLossError(absl::StrCat("restored statement ", FormatUuid(id), ": ",
+                                                           rec.status().message()));
+    batch.Put(cf(static_cast<int>(Cf::kStatements)), IdKey(id), value);
+    for (auto& [family, key] : IndexKeys(id, *rec)) {
+      batch.Put(cf(static_cast<int>(family)), key, family == Cf::kByLearner ? rocksdb::Slice(value) : rocksdb::Slice());
+    }
+    changed.insert(changed.end(), rec->learners.begin(), rec->learners.end());
+  }
+  if (!delete_prefix.empty()) {
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf(static_cast<int>(Cf::kMeta))));
+    for (it->Seek(delete_prefix); it->Valid() && it->key().starts_with(delete_prefix); it->Next()) {
+      batch.Delete(cf(static_cast<int>(Cf::kMeta)), it->key());
+    }
+    LL_RETURN_IF_ERROR(FromRocks(it->status(), "scan store metadata"));
+  }
+  for (const std::string& key : meta_marks) batch.Put(cf(static_cast<int>(Cf::kMeta)), key, rocksdb::Slice());
+  LL_RETURN_IF_ERROR(WriteWithLogSeq(&batch, seq));
+  NotifyChanged(std::move(changed));
+  return absl::OkStatus();
+}
+
+}  // namespace lifelong::records
