@@ -204,8 +204,12 @@ void AppendTimestamp(std::string* out, absl::Time now) {
   }
   const int millis = static_cast<int>(rest / 1000);
   out->append(cached_prefix);
-  const char frac[6] = {'.', static_cast<char>('0' + millis / 100), static_cast<char>('0' + millis / 10 % 10),
-                        static_cast<char>('0' + millis % 10), 'Z', '\0'};
+  const char frac[6] = {'.',
+                        static_cast<char>('0' + millis / 100),
+                        static_cast<char>('0' + millis / 10 % 10),
+                        static_cast<char>('0' + millis % 10),
+                        'Z',
+                        '\0'};
   out->append(frac, 5);
 }
 

@@ -82,8 +82,7 @@ LogStats LogStatistics();
 void SetLogService(const std::string& service);
 
 // Writes one line with `level`, `event` and the members of `fields` (an object).
-void Log(const char* level, const std::string& event,
-         const nlohmann::json& fields = nlohmann::json::object());
+void Log(const char* level, const std::string& event, const nlohmann::json& fields = nlohmann::json::object());
 
 // What becomes of the access-log line of a call that ended `ok` (status OK)
 // after `duration_ms`, under the configured sampling: errors and slow calls
@@ -109,16 +108,13 @@ std::string JsonQuote(std::string_view text);
 // The same, appended to `out`.
 void AppendJsonQuoted(std::string* out, std::string_view text);
 
-inline void LogInfo(const std::string& event,
-                    const nlohmann::json& fields = nlohmann::json::object()) {
+inline void LogInfo(const std::string& event, const nlohmann::json& fields = nlohmann::json::object()) {
   Log("info", event, fields);
 }
-inline void LogWarn(const std::string& event,
-                    const nlohmann::json& fields = nlohmann::json::object()) {
+inline void LogWarn(const std::string& event, const nlohmann::json& fields = nlohmann::json::object()) {
   Log("warn", event, fields);
 }
-inline void LogError(const std::string& event,
-                     const nlohmann::json& fields = nlohmann::json::object()) {
+inline void LogError(const std::string& event, const nlohmann::json& fields = nlohmann::json::object()) {
   Log("error", event, fields);
 }
 

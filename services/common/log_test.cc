@@ -66,8 +66,7 @@ TEST(LogRpc, WritesTheSameObjectAsLogWithTheSameKeyOrder) {
 
 TEST(LogRpc, ClientTextCannotBreakTheLine) {
   const std::string nasty = "x\",\"level\":\"error\"}\n{\"event\":\"forged\\\t\x01\xff";
-  std::vector<std::string> lines =
-      CaptureStderr("nasty.log", [&] { LogRpc("/m", "OK", 0.5, nasty, "ipv6:[::1]:1"); });
+  std::vector<std::string> lines = CaptureStderr("nasty.log", [&] { LogRpc("/m", "OK", 0.5, nasty, "ipv6:[::1]:1"); });
   ASSERT_EQ(lines.size(), 1u) << "a newline in the request id must not start a second line";
   nlohmann::json j = nlohmann::json::parse(lines[0]);
   EXPECT_EQ(j["level"], "info");
@@ -217,8 +216,8 @@ TEST(AsyncLog, EventLinesAreWrittenBeforeLogReturnsAfterTheQueuedOnes) {
 // The helper queues lines from two threads and leaves without FlushLogs:
 // returning from main and exit() from another thread both write everything.
 TEST(AsyncLog, QueuedLinesAreWrittenAtExit) {
-  const std::string helper = absl::StrCat(std::getenv("TEST_SRCDIR"), "/", std::getenv("TEST_WORKSPACE"),
-                                          "/services/common/log_exit_helper");
+  const std::string helper =
+      absl::StrCat(std::getenv("TEST_SRCDIR"), "/", std::getenv("TEST_WORKSPACE"), "/services/common/log_exit_helper");
   for (const std::string how : {"return", "exit"}) {
     const std::string path = absl::StrCat(std::getenv("TEST_TMPDIR"), "/exit_", how, ".log");
     absl::StatusOr<pid_t> pid = SpawnChild({helper, "20000", how}, path);
@@ -256,7 +255,8 @@ TEST(AccessLogSampling, ErrorsAndSlowCallsAlwaysOthersOneInN) {
       EXPECT_EQ(JudgeAccessLog(false, 1.0), AccessLogVerdict::kWriteImportant);
       EXPECT_EQ(JudgeAccessLog(true, 100.0), AccessLogVerdict::kWriteImportant);
     }
-  }).join();
+  })
+      .join();
   EXPECT_EQ(LogStatistics().sampled_out - before.sampled_out, 4u);
   config.access_sample = 0;  // none of the ordinary calls
   ASSERT_TRUE(ConfigureLogging(config).ok());

@@ -23,8 +23,7 @@ namespace lifelong {
 absl::Status ApplyServerFlags(GrpcServerOptions* options) {
   const int limit = absl::GetFlag(FLAGS_max_concurrent_calls);
   if (limit < 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--max_concurrent_calls: ", limit, " is negative (0: no limit)"));
+    return absl::InvalidArgumentError(absl::StrCat("--max_concurrent_calls: ", limit, " is negative (0: no limit)"));
   }
   const int retry_ms = absl::GetFlag(FLAGS_overload_retry_after_ms);
   if (retry_ms < 1) {
