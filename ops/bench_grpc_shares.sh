@@ -13,8 +13,9 @@
 #       PROFILE=only: the profiles without the table
 #
 # Everything lives in a temp dir: three records_server processes (production
-# defaults: sync server, 64 pollers, interceptors with metrics and access log,
-# RocksDB with group commit; only ports, data dir and xAPI HTTP off differ),
+# defaults: sync server with Echo on the callback API, 64 pollers,
+# interceptors with metrics and the asynchronous access log, RocksDB with
+# group commit; only ports, data dir and xAPI HTTP off differ),
 # one without and one with bearer-token authentication (a signing key made
 # here, loader and recommender tokens minted by //services/auth:mint_token as
 # ops/stack.sh does), and one with authentication and TLS (the district's
@@ -27,9 +28,10 @@
 # at 16 x 4. Each group measures the bare server with that group's request bytes
 # before and after the service calls; their mean is the group's 100%.
 #
-# recommend_server is not part of this run: it needs a trained model bundle, a
-# catalog_server and a records_server (the demo stack); the in-process
-# bench_recommend reports its share of the bare server (docs/benchmarks.md).
+# The recommender is not part of this run: ops/bench_recommend_records.sh
+# measures it against a real records_server under concurrent writes, with its
+# own bare-server share; ops/bench_ingest_ceiling.sh measures batched ingest
+# against RocksDB alone (docs/benchmarks.md).
 set -euo pipefail
 SECONDS_EACH=${1:-5}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)

@@ -31,6 +31,7 @@ constexpr int kNumCodes = 17;  // OK .. UNAUTHENTICATED
 constexpr size_t kMaxMethods = 512;
 
 struct MethodMetrics {
+  std::string full_name;  // "/pkg.Service/Method"
   std::string service;
   std::string method;
   bool quiet = false;
@@ -57,6 +58,20 @@ class RpcMetricsState {
     auto in_flight = registry->AddGaugeFamily("lifelong_grpc_requests_in_flight",
                                               "gRPC calls being served.", {"service", "method"});
     if (!in_flight.ok()) return in_flight.status();
+    // The log's own counters (log.h), process-wide; registering them on a
+    // registry that has them already is ALREADY_EXISTS, which is fine here.
+    absl::Status logs = registry->AddCallbacks({
+        {metrics::MetricType::kCounter, "lifelong_log_lines_written_total",
+         "Log lines (access log included) written to stderr.", {},
+         [] { return double(LogStatistics().written_lines); }},
+        {metrics::MetricType::kCounter, "lifelong_log_lines_dropped_total",
+         "Log lines dropped: the asynchronous log's queue was full, or writing to stderr failed.", {},
+         [] { return double(LogStatistics().dropped_lines); }},
+        {metrics::MetricType::kCounter, "lifelong_access_log_sampled_out_total",
+         "Calls whose access-log line was not written because of --access_log_sample.", {},
+         [] { return double(LogStatistics().sampled_out); }},
+    });
+    if (!logs.ok() && !absl::IsAlreadyExists(logs)) return logs;
     auto state = std::shared_ptr<RpcMetricsState>(new RpcMetricsState(std::move(options)));
     state->requests_ = *requests;
     state->duration_ = *duration;
@@ -68,7 +83,25 @@ class RpcMetricsState {
 
   // The metrics of `full_method` ("/pkg.Service/Method"), created on first use.
   MethodMetrics* ForMethod(const char* full_method) {
-    const absl::string_view name = full_method != nullptr ? full_method : "";
+    if (full_method == nullptr) full_method = "";
+    // Lock-free fast path: a slot chosen by the name's address remembers the
+    // method last found through it (gRPC passes a registered method's name
+    // at the same address on every call). The name itself is compared, so a
+    // reused address (generic calls) can only miss, never pick another
+    // method's metrics.
+    std::atomic<MethodMetrics*>& slot =
+        slots_[(reinterpret_cast<uintptr_t>(full_method) >> 3) % kMethodSlots];
+    MethodMetrics* cached = slot.load(std::memory_order_acquire);
+    if (cached != nullptr && cached->full_name == full_method) return cached;
+    MethodMetrics* found = Lookup(full_method);
+    if (found != nullptr && !found->full_name.empty()) slot.store(found, std::memory_order_release);
+    return found;
+  }
+
+ private:
+  static constexpr size_t kMethodSlots = 64;
+
+  MethodMetrics* Lookup(absl::string_view name) {
     {
       absl::ReaderMutexLock lock(&mu_);
       auto it = methods_.find(name);
@@ -92,6 +125,7 @@ class RpcMetricsState {
     return raw;
   }
 
+ public:
   metrics::Counter* CounterFor(MethodMetrics* m, grpc::StatusCode code) {
     int index = static_cast<int>(code);
     if (index < 0 || index >= kNumCodes) index = grpc::StatusCode::UNKNOWN;
@@ -112,6 +146,7 @@ class RpcMetricsState {
                                                   absl::string_view service,
                                                   absl::string_view method) {
     auto m = std::make_unique<MethodMetrics>();
+    m->full_name = std::string(full_name);
     m->service = std::string(service);
     m->method = std::string(method);
     for (const std::string& prefix : options_.quiet_method_prefixes) {
@@ -129,17 +164,20 @@ class RpcMetricsState {
   absl::Mutex mu_;
   absl::flat_hash_map<std::string, std::unique_ptr<MethodMetrics>> methods_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<MethodMetrics> other_ ABSL_GUARDED_BY(mu_);
+  // ForMethod's cache: entries point into methods_ (never removed).
+  std::array<std::atomic<MethodMetrics*>, kMethodSlots> slots_{};
 };
 
 class ServerObservabilityInterceptor : public grpc::experimental::Interceptor {
  public:
-  ServerObservabilityInterceptor(std::shared_ptr<RpcMetricsState> state,
-                                 grpc::experimental::ServerRpcInfo* info)
-      : state_(std::move(state)),
+  // `state` outlives the interceptor: the factory that owns it lives as
+  // long as the server, and gRPC destroys a call's interceptors with the call.
+  ServerObservabilityInterceptor(RpcMetricsState* state, grpc::experimental::ServerRpcInfo* info)
+      : state_(state),
         info_(info),
-        full_method_(info->method()),
+        full_method_(info->method() != nullptr ? info->method() : ""),
         start_(std::chrono::steady_clock::now()) {
-    method_ = state_->ForMethod(info->method());
+    method_ = state_->ForMethod(full_method_);
     method_->in_flight->Increment();
   }
 
@@ -197,9 +235,13 @@ class ServerObservabilityInterceptor : public grpc::experimental::Interceptor {
     const RpcObservabilityOptions& options = state_->options();
     if (!options.access_log || method_->quiet) return;
     const double duration_ms = std::round(seconds * 1e6) / 1e3;
+    // Sampling (log.h) decides before the peer string is fetched.
+    const AccessLogVerdict verdict = JudgeAccessLog(code == grpc::StatusCode::OK, duration_ms);
+    if (verdict == AccessLogVerdict::kSkip) return;
     const std::string peer = info_->server_context() != nullptr ? info_->server_context()->peer() : "";
     if (!options.access_log_sink) {
-      LogRpc(full_method_, StatusCodeName(code), duration_ms, request_id_, peer);
+      LogRpc(full_method_, StatusCodeName(code), duration_ms, request_id_, peer,
+             verdict == AccessLogVerdict::kWriteImportant);
       return;
     }
     nlohmann::json fields = {
@@ -219,9 +261,11 @@ class ServerObservabilityInterceptor : public grpc::experimental::Interceptor {
     }
   }
 
-  const std::shared_ptr<RpcMetricsState> state_;
+  RpcMetricsState* const state_;
   grpc::experimental::ServerRpcInfo* const info_;
-  const std::string full_method_;
+  // The call's method name, owned by gRPC for the call's lifetime (no copy
+  // per call).
+  const char* const full_method_;
   const std::chrono::steady_clock::time_point start_;
   MethodMetrics* method_ = nullptr;
   std::string request_id_;
@@ -238,7 +282,7 @@ class ServerObservabilityFactory : public grpc::experimental::ServerInterceptorF
 
   grpc::experimental::Interceptor* CreateServerInterceptor(
       grpc::experimental::ServerRpcInfo* info) override {
-    return new ServerObservabilityInterceptor(state_, info);
+    return new ServerObservabilityInterceptor(state_.get(), info);
   }
 
  private:

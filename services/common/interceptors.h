@@ -20,6 +20,12 @@
 //     {"event":"rpc","method":"/pkg.Svc/Method","code":"OK",
 //      "duration_ms":1.25,"request_id":"...","peer":"ipv4:127.0.0.1:5555"}
 //     (health checks and reflection are counted but not logged by default).
+//     Errors (any code but OK) and slow calls are always logged; other calls
+//     may be sampled, and lines are queued for a writer thread when the
+//     process configured asynchronous logging (log.h, ConfigureLogging);
+//     the log's counters are registered with the RPC metrics:
+//       lifelong_log_lines_written_total, lifelong_log_lines_dropped_total,
+//       lifelong_access_log_sampled_out_total.
 //
 // Client side, the request-id interceptor copies the current request id of
 // the thread that creates the call onto the call's metadata, so a handler's

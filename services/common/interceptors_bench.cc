@@ -1,7 +1,9 @@
 // Measures what the observability interceptors cost on the cheapest call:
 // an in-process Echo server on 127.0.0.1:0 driven by the closed-loop driver,
 // once without interceptors, once with metrics and request ids but no access
-// log, once with everything (access log lines go to stderr: redirect it).
+// log, then with everything: the access log synchronous (one write(2) per
+// call), asynchronous (the services' default), and asynchronous sampled 1 in
+// 100 (access log lines go to stderr: redirect it).
 // Besides calls/s (noisy on a shared machine) it prints the process CPU time
 // per call, client and server together: the difference between the runs is
 // what the interceptors cost.
@@ -18,6 +20,7 @@
 #include "proto/lifelong/v1/records.grpc.pb.h"
 #include "services/common/bench_driver.h"
 #include "services/common/interceptors.h"
+#include "services/common/log.h"
 #include "services/common/metrics.h"
 
 ABSL_FLAG(double, seconds, 3, "duration of each run");
@@ -85,7 +88,18 @@ int main(int argc, char** argv) {
   lifelong::bench::PrintResult(base);
   lifelong::bench::LoadResult metrics = Run("echo, metrics + request id", true, false);
   lifelong::bench::PrintResult(metrics, 1, &base);
-  lifelong::bench::LoadResult all = Run("echo, metrics + id + access log", true, true);
+  lifelong::bench::LoadResult all = Run("echo, metrics + id + access log (synchronous)", true, true);
   lifelong::bench::PrintResult(all, 1, &base);
+  // The services' default (--log_async): lines queued, written in batches.
+  lifelong::LogConfig config;
+  config.async = true;
+  if (!lifelong::ConfigureLogging(config).ok()) return 1;
+  lifelong::bench::LoadResult async = Run("echo, metrics + id + access log (asynchronous)", true, true);
+  lifelong::bench::PrintResult(async, 1, &base);
+  config.access_sample = 100;
+  if (!lifelong::ConfigureLogging(config).ok()) return 1;
+  lifelong::bench::LoadResult sampled = Run("echo, metrics + id + access log (async, 1 in 100)", true, true);
+  lifelong::bench::PrintResult(sampled, 1, &base);
+  lifelong::FlushLogs();
   return 0;
 }

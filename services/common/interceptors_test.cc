@@ -13,6 +13,7 @@
 #include "absl/synchronization/mutex.h"
 #include "gtest/gtest.h"
 #include "proto/lifelong/v1/records.grpc.pb.h"
+#include "services/common/log.h"
 #include "services/common/metrics.h"
 #include "services/common/request_context.h"
 
@@ -187,6 +188,33 @@ TEST_F(InterceptorsTest, CountsCallsByMethodAndCode) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   EXPECT_TRUE(absl::StrContains(registry_.Render(), idle)) << registry_.Render();
+}
+
+TEST_F(InterceptorsTest, SampledAccessLogKeepsErrorsAndSlowCallsAndCountsTheRest) {
+  LogConfig config;
+  config.access_sample = 0;  // no ordinary call is logged
+  config.access_slow_ms = 200;
+  ASSERT_TRUE(ConfigureLogging(config).ok());
+  const uint64_t sampled_before = LogStatistics().sampled_out;
+  auto stub = server_.Stub();
+  for (int i = 0; i < 5; ++i) EXPECT_TRUE(CallEcho(stub.get(), "fast").ok());
+  EXPECT_EQ(CallEcho(stub.get(), "missing").error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_TRUE(CallEcho(stub.get(), "slow").ok());  // 300 ms
+  ASSERT_TRUE(ConfigureLogging(LogConfig()).ok());
+  std::vector<nlohmann::json> lines = log_.lines();
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_EQ(lines[0]["code"], "NOT_FOUND");
+  EXPECT_EQ(lines[1]["code"], "OK");
+  EXPECT_GE(lines[1]["duration_ms"].get<double>(), 200);
+  EXPECT_EQ(LogStatistics().sampled_out - sampled_before, 5u);
+  // Still counted in the metrics, with the log's own counters beside them.
+  const std::string text = registry_.Render();
+  EXPECT_TRUE(absl::StrContains(
+      text, absl::StrCat("lifelong_grpc_requests_total{", kEchoLabels, ",code=\"OK\"} 6\n")))
+      << text;
+  EXPECT_TRUE(absl::StrContains(text, "\nlifelong_access_log_sampled_out_total ")) << text;
+  EXPECT_TRUE(absl::StrContains(text, "\nlifelong_log_lines_dropped_total ")) << text;
+  EXPECT_TRUE(absl::StrContains(text, "\nlifelong_log_lines_written_total ")) << text;
 }
 
 TEST_F(InterceptorsTest, RequestIdFromMetadataReachesHandlerLogAndResponse) {

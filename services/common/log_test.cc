@@ -1,17 +1,28 @@
 // The access log's preformatted line is the same JSON object Log() writes,
 // and client-supplied text (a request id) cannot break out of its string.
+// The asynchronous writer writes every line, in order per thread, counts what
+// it drops when its queue is full (stderr a pipe nobody reads), keeps room for
+// important lines, and writes what is queued at exit; sampling keeps errors
+// and slow calls.
 #include "services/common/log.h"
 
 #include <fcntl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdlib>
 #include <fstream>
+#include <map>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/time.h"
 #include "gtest/gtest.h"
+#include "services/common/child_process.h"
 
 namespace lifelong {
 namespace {
@@ -55,13 +66,222 @@ TEST(LogRpc, WritesTheSameObjectAsLogWithTheSameKeyOrder) {
 
 TEST(LogRpc, ClientTextCannotBreakTheLine) {
   const std::string nasty = "x\",\"level\":\"error\"}\n{\"event\":\"forged\\\t\x01\xff";
-  std::vector<std::string> lines =
-      CaptureStderr("nasty.log", [&] { LogRpc("/m", "OK", 0.5, nasty, "ipv6:[::1]:1"); });
+  std::vector<std::string> lines = CaptureStderr("nasty.log", [&] { LogRpc("/m", "OK", 0.5, nasty, "ipv6:[::1]:1"); });
   ASSERT_EQ(lines.size(), 1u) << "a newline in the request id must not start a second line";
   nlohmann::json j = nlohmann::json::parse(lines[0]);
   EXPECT_EQ(j["level"], "info");
   EXPECT_EQ(j["event"], "rpc");
   EXPECT_EQ(j["request_id"].get<std::string>().substr(0, 24), "x\",\"level\":\"error\"}\n{\"ev");
+}
+
+// Puts the process back to synchronous logging when a test ends.
+class AsyncLog {
+ public:
+  explicit AsyncLog(size_t queue_bytes, int access_sample = 1) {
+    LogConfig config;
+    config.async = true;
+    config.queue_bytes = queue_bytes;
+    config.access_sample = access_sample;
+    EXPECT_TRUE(ConfigureLogging(config).ok());
+  }
+  ~AsyncLog() { EXPECT_TRUE(ConfigureLogging(LogConfig()).ok()); }
+};
+
+// The request ids of the "rpc" lines, by their prefix before '-', in the
+// order written; fails the test on a line that is not one JSON object.
+std::map<std::string, std::vector<int>> IdsByThread(const std::vector<std::string>& lines) {
+  std::map<std::string, std::vector<int>> ids;
+  for (const std::string& line : lines) {
+    nlohmann::json j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+    EXPECT_FALSE(j.is_discarded()) << "not one JSON object: " << line;
+    if (j.is_discarded() || j.value("event", "") != "rpc") continue;
+    std::vector<std::string> parts = absl::StrSplit(j["request_id"].get<std::string>(), '-');
+    int n = -1;
+    EXPECT_TRUE(parts.size() == 2 && absl::SimpleAtoi(parts[1], &n)) << line;
+    ids[parts[0]].push_back(n);
+  }
+  return ids;
+}
+
+TEST(AsyncLog, WritesEveryLineInOrderPerThread) {
+  constexpr int kThreads = 4;
+  constexpr int kLines = 5000;
+  const LogStats before = LogStatistics();
+  std::vector<std::string> lines = CaptureStderr("async.log", [&] {
+    AsyncLog async(64 << 20);  // big enough that nothing is dropped however the threads are scheduled
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t) {
+      threads.emplace_back([t] {
+        for (int i = 0; i < kLines; ++i) {
+          LogRpc("/lifelong.v1.LearningRecordService/Echo", "OK", 0.25, absl::StrCat("t", t, "-", i),
+                 "ipv4:127.0.0.1:1", false);
+          if (i % 1000 == 0) LogInfo("marker", {{"thread", t}});
+        }
+      });
+    }
+    for (std::thread& t : threads) t.join();
+    FlushLogs();  // before stderr is put back
+  });
+  const LogStats after = LogStatistics();
+  EXPECT_EQ(after.dropped_lines, before.dropped_lines);
+  EXPECT_EQ(after.written_lines - before.written_lines, uint64_t{kThreads * (kLines + 5)});
+  ASSERT_EQ(lines.size(), size_t{kThreads * (kLines + 5)});
+  std::map<std::string, std::vector<int>> ids = IdsByThread(lines);
+  ASSERT_EQ(ids.size(), size_t{kThreads});
+  for (const auto& [thread, seen] : ids) {
+    ASSERT_EQ(seen.size(), size_t{kLines}) << thread;
+    for (int i = 0; i < kLines; ++i) ASSERT_EQ(seen[i], i) << thread;
+  }
+}
+
+TEST(AsyncLog, FullQueueDropsAndCountsButKeepsRoomForImportantLines) {
+  int pipe_fds[2];
+  ASSERT_EQ(::pipe(pipe_fds), 0);
+  ::fcntl(pipe_fds[1], F_SETPIPE_SZ, 4096);  // fills after a few lines
+  const int saved = ::dup(STDERR_FILENO);
+  ::dup2(pipe_fds[1], STDERR_FILENO);
+  ::close(pipe_fds[1]);
+  const LogStats before = LogStatistics();
+  constexpr int kLines = 3000;
+  std::string read_back;
+  {
+    AsyncLog async(8192);
+    // Nobody reads the pipe yet: the writer blocks in write(2) and the queue
+    // fills; logging must not block.
+    const absl::Time start = absl::Now();
+    for (int i = 0; i < kLines; ++i) {
+      LogRpc("/m", "OK", 0.5, absl::StrCat("ok-", i), "peer", /*important=*/false);
+    }
+    LogRpc("/m", "INTERNAL", 0.5, "error-0", "peer", /*important=*/true);
+    EXPECT_LT(absl::Now() - start, absl::Seconds(20)) << "logging waited for the reader";
+    const LogStats full = LogStatistics();
+    EXPECT_GT(full.dropped_lines - before.dropped_lines, 0u);
+    // Now drain the pipe; FlushLogs returns once the queue is written.
+    std::thread reader([&] {
+      char buf[65536];
+      for (ssize_t n; (n = ::read(pipe_fds[0], buf, sizeof buf)) > 0;) read_back.append(buf, n);
+    });
+    FlushLogs();
+    ::dup2(saved, STDERR_FILENO);  // the last write end besides the writer's, which has none of its own
+    ::close(saved);
+    reader.join();
+  }
+  ::close(pipe_fds[0]);
+  const LogStats after = LogStatistics();
+  std::vector<std::string> lines = absl::StrSplit(read_back, '\n', absl::SkipEmpty());
+  const uint64_t dropped = after.dropped_lines - before.dropped_lines;
+  EXPECT_GT(dropped, 0u);
+  EXPECT_EQ(lines.size() + dropped, size_t{kLines + 1}) << "every line is either written or counted as dropped";
+  EXPECT_EQ(after.written_lines - before.written_lines, lines.size());
+  std::map<std::string, std::vector<int>> ids = IdsByThread(lines);
+  ASSERT_EQ(ids["error"].size(), 1u) << "the error line used the room kept for important lines";
+  const std::vector<int>& ok = ids["ok"];
+  for (size_t i = 1; i < ok.size(); ++i) ASSERT_LT(ok[i - 1], ok[i]) << "out of order";
+  EXPECT_EQ(ok.front(), 0);
+}
+
+TEST(AsyncLog, SwitchingBackToSynchronousWritesWhatWasQueued) {
+  std::vector<std::string> lines = CaptureStderr("switch.log", [] {
+    {
+      AsyncLog async(1 << 20);
+      for (int i = 0; i < 100; ++i) LogRpc("/m", "OK", 0.1, absl::StrCat("s-", i), "p", false);
+    }  // back to synchronous, without FlushLogs
+    LogRpc("/m", "OK", 0.1, "s-100", "p", false);
+  });
+  std::map<std::string, std::vector<int>> ids = IdsByThread(lines);
+  ASSERT_EQ(ids["s"].size(), 101u);
+  for (int i = 0; i <= 100; ++i) EXPECT_EQ(ids["s"][i], i);
+}
+
+TEST(AsyncLog, EventLinesAreWrittenBeforeLogReturnsAfterTheQueuedOnes) {
+  const std::string path = absl::StrCat(std::getenv("TEST_TMPDIR"), "/event.log");
+  auto read_lines = [&path] {
+    std::ifstream in(path);
+    std::vector<std::string> lines;
+    for (std::string line; std::getline(in, line);) lines.push_back(line);
+    return lines;
+  };
+  std::vector<std::string> seen;
+  CaptureStderr("event.log", [&] {
+    AsyncLog async(1 << 20);
+    for (int i = 0; i < 10; ++i) LogRpc("/m", "OK", 0.1, absl::StrCat("e-", i), "p", false);
+    LogInfo("serving", {{"port", 1}});
+    seen = read_lines();  // no FlushLogs: what a test waiting for "serving" sees
+  });
+  ASSERT_EQ(seen.size(), 11u);
+  EXPECT_NE(seen.back().find("\"event\":\"serving\""), std::string::npos);
+  EXPECT_EQ(IdsByThread(seen)["e"].size(), 10u);
+}
+
+// The helper queues lines from two threads and leaves without FlushLogs:
+// returning from main and exit() from another thread both write everything.
+TEST(AsyncLog, QueuedLinesAreWrittenAtExit) {
+  const std::string helper =
+      absl::StrCat(std::getenv("TEST_SRCDIR"), "/", std::getenv("TEST_WORKSPACE"), "/services/common/log_exit_helper");
+  for (const std::string how : {"return", "exit"}) {
+    const std::string path = absl::StrCat(std::getenv("TEST_TMPDIR"), "/exit_", how, ".log");
+    absl::StatusOr<pid_t> pid = SpawnChild({helper, "20000", how}, path);
+    ASSERT_TRUE(pid.ok()) << pid.status();
+    std::optional<int> status = WaitForChildExit(*pid, absl::Seconds(60));
+    ASSERT_TRUE(status.has_value());
+    ASSERT_TRUE(WIFEXITED(*status));
+    EXPECT_EQ(WEXITSTATUS(*status), how == "exit" ? 3 : 0);
+    std::ifstream in(path);
+    std::vector<std::string> lines;
+    for (std::string line; std::getline(in, line);) lines.push_back(line);
+    ASSERT_EQ(lines.size(), 20001u) << how;
+    EXPECT_NE(lines.back().find("\"event\":\"done\""), std::string::npos) << how;
+    std::map<std::string, std::vector<int>> ids = IdsByThread(lines);
+    for (const char* t : {"a", "b"}) {
+      ASSERT_EQ(ids[t].size(), 10000u) << how;
+      for (int i = 0; i < 10000; ++i) ASSERT_EQ(ids[t][i], i) << how;
+    }
+  }
+}
+
+TEST(AccessLogSampling, ErrorsAndSlowCallsAlwaysOthersOneInN) {
+  LogConfig config;
+  config.access_sample = 3;
+  config.access_slow_ms = 100;
+  ASSERT_TRUE(ConfigureLogging(config).ok());
+  const LogStats before = LogStatistics();
+  std::thread([] {  // a fresh thread: sampling counts per thread
+    std::vector<AccessLogVerdict> ok;
+    for (int i = 0; i < 6; ++i) ok.push_back(JudgeAccessLog(true, 1.0));
+    EXPECT_EQ(ok, (std::vector<AccessLogVerdict>{AccessLogVerdict::kWrite, AccessLogVerdict::kSkip,
+                                                 AccessLogVerdict::kSkip, AccessLogVerdict::kWrite,
+                                                 AccessLogVerdict::kSkip, AccessLogVerdict::kSkip}));
+    for (int i = 0; i < 5; ++i) {
+      EXPECT_EQ(JudgeAccessLog(false, 1.0), AccessLogVerdict::kWriteImportant);
+      EXPECT_EQ(JudgeAccessLog(true, 100.0), AccessLogVerdict::kWriteImportant);
+    }
+  })
+      .join();
+  EXPECT_EQ(LogStatistics().sampled_out - before.sampled_out, 4u);
+  config.access_sample = 0;  // none of the ordinary calls
+  ASSERT_TRUE(ConfigureLogging(config).ok());
+  EXPECT_EQ(JudgeAccessLog(true, 1.0), AccessLogVerdict::kSkip);
+  EXPECT_EQ(JudgeAccessLog(false, 1.0), AccessLogVerdict::kWriteImportant);
+  ASSERT_TRUE(ConfigureLogging(LogConfig()).ok());
+  EXPECT_EQ(JudgeAccessLog(true, 1.0), AccessLogVerdict::kWrite);
+}
+
+TEST(ConfigureLogging, BadValuesAreInvalidArgumentNamingTheField) {
+  LogConfig config;
+  config.queue_bytes = 100;
+  absl::Status s = ConfigureLogging(config);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("queue_bytes"), absl::string_view::npos);
+  config = LogConfig();
+  config.access_sample = -2;
+  s = ConfigureLogging(config);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("access_sample"), absl::string_view::npos);
+  config = LogConfig();
+  config.access_slow_ms = -1;
+  s = ConfigureLogging(config);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("access_slow_ms"), absl::string_view::npos);
 }
 
 TEST(JsonQuote, EscapesQuotesBackslashesAndControlBytes) {

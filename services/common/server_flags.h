@@ -8,15 +8,32 @@
 //                           latency grows with the queue (docs/benchmarks.md,
 //                           "Overload"), so 4x that knee.
 //   --overload_retry_after_ms  the retry hint of those refusals (default 50).
+// and the process's logging (services/common/log.h, docs/observability.md):
+//   --log_async             log lines are queued and written in batches by a
+//                           writer thread (default true); false: one write(2)
+//                           per line on the logging thread.
+//   --log_queue_kib         the queue's size (default 4096 KiB); lines that do
+//                           not fit are dropped and counted
+//                           (lifelong_log_lines_dropped_total).
+//   --access_log_sample     write the access-log line of one in N calls that
+//                           end OK and fast (default 1: every call; 0: none).
+//   --access_log_slow_ms    calls this slow or slower are always logged, as
+//                           are calls ending with any code but OK (default 250).
 #ifndef LIFELONG_SERVICES_COMMON_SERVER_FLAGS_H_
 #define LIFELONG_SERVICES_COMMON_SERVER_FLAGS_H_
 
 #include "absl/flags/declare.h"
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "services/common/log.h"
 #include "services/common/server.h"
 
 ABSL_DECLARE_FLAG(int, max_concurrent_calls);
 ABSL_DECLARE_FLAG(int, overload_retry_after_ms);
+ABSL_DECLARE_FLAG(bool, log_async);
+ABSL_DECLARE_FLAG(int, log_queue_kib);
+ABSL_DECLARE_FLAG(int, access_log_sample);
+ABSL_DECLARE_FLAG(double, access_log_slow_ms);
 
 namespace lifelong {
 
@@ -24,9 +41,16 @@ inline constexpr int kDefaultMaxConcurrentCalls = 256;
 
 // Copies the flags into `options`; call after setting options->max_pollers.
 // A limit below max_pollers is raised to it (gRPC needs a thread per
-// poller). INVALID_ARGUMENT, naming the flag, for a negative limit or a
-// retry hint below 1 ms.
+// poller). Also applies the log flags (ApplyLogFlags). INVALID_ARGUMENT,
+// naming the flag, for a negative limit, a retry hint below 1 ms, or a bad
+// log flag (nothing is applied then).
 absl::Status ApplyServerFlags(GrpcServerOptions* options);
+
+// The log flags as a LogConfig; INVALID_ARGUMENT naming the flag for a queue
+// below 4 KiB, a negative sample or slow threshold.
+absl::StatusOr<LogConfig> LogConfigFromFlags();
+// ConfigureLogging(LogConfigFromFlags()).
+absl::Status ApplyLogFlags();
 
 }  // namespace lifelong
 

@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
+#include <string>
+#include <utility>
+
 #include "absl/flags/flag.h"
 
 namespace lifelong {
@@ -39,6 +43,41 @@ TEST(ServerFlags, BadValuesAreInvalidArgumentNamingTheFlag) {
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(s.message().find("--overload_retry_after_ms"), absl::string_view::npos);
   absl::SetFlag(&FLAGS_overload_retry_after_ms, 50);
+}
+
+TEST(ServerFlags, LogFlagsBecomeTheLogConfig) {
+  absl::StatusOr<LogConfig> config = LogConfigFromFlags();
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_TRUE(config->async);
+  EXPECT_EQ(config->queue_bytes, 4096u * 1024);
+  EXPECT_EQ(config->access_sample, 1);
+  EXPECT_EQ(config->access_slow_ms, 250);
+  absl::SetFlag(&FLAGS_log_async, false);
+  absl::SetFlag(&FLAGS_access_log_sample, 10);
+  config = LogConfigFromFlags();
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_FALSE(config->async);
+  EXPECT_EQ(config->access_sample, 10);
+  absl::SetFlag(&FLAGS_log_async, true);
+  absl::SetFlag(&FLAGS_access_log_sample, 1);
+}
+
+TEST(ServerFlags, BadLogFlagsAreInvalidArgumentNamingTheFlag) {
+  GrpcServerOptions options;
+  const std::pair<std::function<void()>, std::string> cases[] = {
+      {[] { absl::SetFlag(&FLAGS_log_queue_kib, 3); }, "--log_queue_kib"},
+      {[] { absl::SetFlag(&FLAGS_access_log_sample, -1); }, "--access_log_sample"},
+      {[] { absl::SetFlag(&FLAGS_access_log_slow_ms, -0.5); }, "--access_log_slow_ms"},
+  };
+  for (const auto& [set, flag] : cases) {
+    set();
+    absl::Status s = ApplyServerFlags(&options);
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << flag;
+    EXPECT_NE(s.message().find(flag), absl::string_view::npos) << s;
+    absl::SetFlag(&FLAGS_log_queue_kib, 4096);
+    absl::SetFlag(&FLAGS_access_log_sample, 1);
+    absl::SetFlag(&FLAGS_access_log_slow_ms, 250);
+  }
 }
 
 }  // namespace

@@ -14,6 +14,15 @@
 // port 0), the recommendation server, and the client threads. Model versions
 // are synthetic (clustered item vectors, query basis = item vectors) and go
 // through the real writer and loader.
+//
+// With --records_target the record service is a real records_server instead
+// of the fake (ops/bench_recommend_records.sh starts one, with authentication
+// off and on): the learners' histories are recorded there (RecordStatements,
+// loader token), the recommender reads and watches it (recommender token),
+// and --writers threads record statements for the same learners during every
+// measurement, so the recommender's history cache is invalidated as in
+// production. The process CPU per call then leaves out the records_server's
+// CPU: compare rates.
 #include <faiss/IndexFlat.h>
 #include <sys/resource.h>
 
@@ -22,6 +31,7 @@
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <random>
 #include <set>
 #include <thread>
@@ -44,6 +54,7 @@
 #include "services/domain/vocabulary.h"
 #include "services/recommend/recommend_server.h"
 #include "services/recommend/test_support.h"
+#include "services/records/test_statements.h"
 
 ABSL_FLAG(int, duration_s, 10, "seconds per measurement");
 ABSL_FLAG(int, clients, 32, "concurrent client threads");
@@ -70,12 +81,94 @@ ABSL_FLAG(bool, bare, true,
           "also measure the bare gRPC callback echo server (in this process, one channel of its own) with the "
           "same client threads, and print each call's share of it");
 ABSL_FLAG(std::string, work_dir, "", "where model versions are written (default: a temp dir)");
+ABSL_FLAG(std::string, records_target, "",
+          "a running records_server (host:port) instead of the in-process fake: histories are recorded there, the "
+          "recommender reads and watches it, --writers record during the measurements");
+ABSL_FLAG(std::string, records_loader_token_file, "",
+          "with --records_target: bearer token (role loader) of the seeding and the writers (empty: none)");
+ABSL_FLAG(std::string, records_recommender_token_file, "",
+          "with --records_target: bearer token (role recommender) the recommender and the ListStatements "
+          "measurement send (empty: none)");
+ABSL_FLAG(int, writers, 2,
+          "with --records_target: threads recording one durable statement at a time, for the scenario's learners, "
+          "during the measurements");
 
 namespace lifelong::recommend {
 namespace {
 
 using testing::FakeCatalog;
 using testing::FakeRecords;
+
+std::string ReadToken(const std::string& path) {
+  if (path.empty()) return "";
+  std::ifstream in(path);
+  std::string token;
+  std::getline(in, token);
+  if (token.empty()) {
+    std::fprintf(stderr, "no token in %s\n", path.c_str());
+    std::exit(1);
+  }
+  return token;
+}
+
+// A real records_server: statements recorded in batches through its public
+// API (durable), and concurrent single writes while the load runs.
+class RealRecords {
+ public:
+  RealRecords(const std::string& target, std::string loader_token)
+      : stub_(v1::LearningRecordService::NewStub(grpc::CreateChannel(target, grpc::InsecureChannelCredentials()))),
+        token_(std::move(loader_token)) {}
+
+  // A statement of `learner` for course `course_id` at `time` ("completed"
+  // or "attended"); sent with the next Flush (every 500).
+  void Add(const std::string& learner, bool completed, const std::string& course_id, absl::Time time) {
+    batch_.push_back(MakeStatement(learner, completed, course_id, time));
+    if (batch_.size() >= 500) Flush();
+  }
+  void Flush() {
+    if (batch_.empty()) return;
+    grpc::ClientContext ctx;
+    Authorize(&ctx);
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+    v1::RecordStatementsRequest req;
+    for (std::string& json : batch_) req.add_statement_json(std::move(json));
+    batch_.clear();
+    v1::RecordStatementsResponse resp;
+    grpc::Status s = stub_->RecordStatements(&ctx, req, &resp);
+    if (!s.ok()) {
+      std::fprintf(stderr, "seeding records_server: %s\n", s.error_message().c_str());
+      std::exit(1);
+    }
+  }
+  // One durable statement; whether it was stored.
+  bool RecordOne(const std::string& learner, const std::string& course_id) {
+    grpc::ClientContext ctx;
+    Authorize(&ctx);
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    v1::RecordStatementRequest req;
+    req.set_statement_json(MakeStatement(learner, false, course_id, absl::Now()));
+    v1::Statement out;
+    return stub_->RecordStatement(&ctx, req, &out).ok();
+  }
+
+ private:
+  static std::string MakeStatement(const std::string& learner, bool completed, const std::string& course_id,
+                                   absl::Time time) {
+    records::testing::StatementSpec spec;
+    spec.learner = learner;
+    spec.verb = completed ? "completed" : "attended";
+    spec.course = course_id;
+    spec.timestamp = absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", time, absl::UTCTimeZone());
+    return records::testing::MakeStatement(spec);
+  }
+  void Authorize(grpc::ClientContext* ctx) const {
+    if (!token_.empty()) ctx->AddMetadata("authorization", "Bearer " + token_);
+  }
+
+  std::unique_ptr<v1::LearningRecordService::Stub> stub_;
+  const std::string token_;
+  std::vector<std::string> batch_;
+};
 
 constexpr int kTopics = 1000;
 constexpr int kCategories = 30;
@@ -266,8 +359,9 @@ models::ModelArrays SyntheticArrays(const std::string& prefix, int n, int conten
   return a;
 }
 
-// Learners "<prefix>u<j>": 5..20 courses of one topic, newest first.
-void AddLearners(FakeRecords* records, const std::string& prefix, int items, int learners,
+// Learners "<prefix>u<j>": 5..20 courses of one topic, newest first; into
+// the real records_server instead when `real` is set.
+void AddLearners(FakeRecords* records, RealRecords* real, const std::string& prefix, int items, int learners,
                  absl::Time now) {
   std::mt19937 rng(7);
   for (int j = 0; j < learners; ++j) {
@@ -277,11 +371,16 @@ void AddLearners(FakeRecords* records, const std::string& prefix, int items, int
     for (int e = 0; e < len; ++e) {
       const int item = topic + kTopics * static_cast<int>(rng() % per_topic);
       if (item >= items) continue;
+      if (real != nullptr) {
+        real->Add(absl::StrCat(prefix, "u", j), e % 3 == 0, absl::StrCat(prefix, item), now - absl::Hours(len - e));
+        continue;
+      }
       records->Add(absl::StrCat(prefix, "u", j),
                    e % 3 == 0 ? vocab::kCompleted : vocab::kAttended, absl::StrCat(prefix, item),
                    now - absl::Hours(len - e));
     }
   }
+  if (real != nullptr) real->Flush();
 }
 
 struct Scenario {
@@ -292,16 +391,17 @@ struct Scenario {
   bool sparse = false;  // a format-2 bundle (MakeSparse)
 };
 
-void RunScenario(const Scenario& sc, FakeRecords* records, FakeCatalog* catalog,
+void RunScenario(const Scenario& sc, FakeRecords* records, RealRecords* real, FakeCatalog* catalog,
                  const std::string& records_target, const std::string& catalog_target,
                  const std::string& work_dir) {
+  const std::string recommender_token = ReadToken(absl::GetFlag(FLAGS_records_recommender_token_file));
   const absl::Time now = absl::Now();
   std::printf("\n== %s: %d items ==\n", sc.name.c_str(), sc.items);
   std::fflush(stdout);
   absl::Time t0 = absl::Now();
   catalog->Clear();
   for (int i = 0; i < sc.items; ++i) catalog->Put(SyntheticCourse(sc.prefix, i, now));
-  AddLearners(records, sc.prefix, sc.items, absl::GetFlag(FLAGS_learners), now);
+  AddLearners(records, real, sc.prefix, sc.items, absl::GetFlag(FLAGS_learners), now);
   const std::string model_dir = absl::StrCat(work_dir, "/", sc.prefix, "models");
   {
     models::ModelArrays arrays = SyntheticArrays(sc.prefix, sc.items, sc.content_dim, now);
@@ -319,6 +419,7 @@ void RunScenario(const Scenario& sc, FakeRecords* records, FakeCatalog* catalog,
   o.model_dir = model_dir;
   o.records_target = records_target;
   o.catalog_target = catalog_target;
+  o.outgoing_token = recommender_token;
   o.catalog_deadline = absl::Seconds(20);
   o.catalog_refresh = absl::Seconds(5);
   o.catalog_max_staleness = absl::Hours(1);
@@ -370,6 +471,26 @@ void RunScenario(const Scenario& sc, FakeRecords* records, FakeCatalog* catalog,
   // Warm-up: builds the model x catalog join once.
   for (int i = 0; i < 50; ++i) recommend(absl::StrCat(sc.prefix, "u", i), false);
 
+  // Concurrent writes to the real record service for the same learners,
+  // from here to the end of the measurements.
+  std::atomic<bool> stop_writers{false};
+  std::atomic<int64_t> written{0}, write_errors{0};
+  std::vector<std::thread> writer_threads;
+  const absl::Time writes_start = absl::Now();
+  if (real != nullptr) {
+    for (int w = 0; w < absl::GetFlag(FLAGS_writers); ++w) {
+      writer_threads.emplace_back([&, w] {
+        RealRecords own(records_target, ReadToken(absl::GetFlag(FLAGS_records_loader_token_file)));
+        std::mt19937 rng(1000 + w);
+        while (!stop_writers.load(std::memory_order_relaxed)) {
+          const bool ok = own.RecordOne(absl::StrCat(sc.prefix, "u", rng() % learners),
+                                        absl::StrCat(sc.prefix, rng() % sc.items));
+          (ok ? written : write_errors).fetch_add(1);
+        }
+      });
+    }
+  }
+
   // The ceiling: gRPC's own callback server echoing bytes, measured right
   // before the service's Echo with the same client threads.
   Figures bare;
@@ -412,6 +533,7 @@ void RunScenario(const Scenario& sc, FakeRecords* records, FakeCatalog* catalog,
         grpc::CreateChannel(records_target, grpc::InsecureChannelCredentials()));
     Figures list = Measure(clients, duration, [&](int t, int64_t i) {
       grpc::ClientContext ctx;
+      if (!recommender_token.empty()) ctx.AddMetadata("authorization", "Bearer " + recommender_token);
       ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
       v1::ListStatementsRequest r;
       r.set_learner(absl::StrCat(sc.prefix, "u", (t * 7919 + i * 104729) % learners));
@@ -456,6 +578,15 @@ void RunScenario(const Scenario& sc, FakeRecords* records, FakeCatalog* catalog,
         Measure(clients, duration, [&](int, int64_t) { return recommend("", true); });
     Print(absl::StrCat("Recommend, anonymous kiosk (k=", k, ")"), kiosk, &echo, bare_ptr);
   }
+  if (real != nullptr) {
+    stop_writers = true;
+    for (std::thread& t : writer_threads) t.join();
+    std::printf("    concurrent writes to records_server during the measurements: %lld statements (%.0f/s, "
+                "%d writers), %lld failed\n",
+                static_cast<long long>(written.load()),
+                written.load() / absl::ToDoubleSeconds(absl::Now() - writes_start), absl::GetFlag(FLAGS_writers),
+                static_cast<long long>(write_errors.load()));
+  }
 
   // Recall@10 of the serving index against exact search, same queries.
   ModelPtr model = (*server)->models().Current();
@@ -463,7 +594,7 @@ void RunScenario(const Scenario& sc, FakeRecords* records, FakeCatalog* catalog,
   if (model->sparse_item_matrix()) {
     std::printf("  sparse item-item matrix: %lld entries, scanned exactly (recall 1 by construction)\n",
                 static_cast<long long>(model->sparse_entries()));
-  } else if (model->num_items() > models::kExactIndexMaxItems) {
+  } else if (model->num_items() > models::kExactIndexMaxItems && recommender_token.empty()) {
     const int nq = absl::GetFlag(FLAGS_recall_queries);
     std::vector<float> queries;
     queries.reserve(static_cast<size_t>(nq) * kDim);
@@ -522,18 +653,26 @@ int main(int argc, char** argv) {
   FakeCatalog catalog;
   auto records_server = testing::StartFake(&records);
   auto catalog_server = testing::StartFake(&catalog);
-  const std::string rt = absl::StrCat("127.0.0.1:", records_server->port());
+  std::string rt = absl::StrCat("127.0.0.1:", records_server->port());
+  std::unique_ptr<RealRecords> real;
+  if (!absl::GetFlag(FLAGS_records_target).empty()) {
+    rt = absl::GetFlag(FLAGS_records_target);
+    real = std::make_unique<RealRecords>(rt, ReadToken(absl::GetFlag(FLAGS_records_loader_token_file)));
+    std::printf("record service: records_server at %s (%s), %d concurrent writers\n", rt.c_str(),
+                absl::GetFlag(FLAGS_records_recommender_token_file).empty() ? "no token" : "bearer tokens",
+                absl::GetFlag(FLAGS_writers));
+  }
   const std::string ct = absl::StrCat("127.0.0.1:", catalog_server->port());
   if (absl::GetFlag(FLAGS_small_courses) > 0) {
-    RunScenario({"small catalog", "s", absl::GetFlag(FLAGS_small_courses), 64}, &records, &catalog,
+    RunScenario({"small catalog", "s", absl::GetFlag(FLAGS_small_courses), 64}, &records, real.get(), &catalog,
                 rt, ct, work_dir);
   }
   if (absl::GetFlag(FLAGS_sparse_items) > 0) {
-    RunScenario({"sparse catalog", "p", absl::GetFlag(FLAGS_sparse_items), 64, true}, &records,
+    RunScenario({"sparse catalog", "p", absl::GetFlag(FLAGS_sparse_items), 64, true}, &records, real.get(),
                 &catalog, rt, ct, work_dir);
   }
   if (absl::GetFlag(FLAGS_large_items) > 0) {
-    RunScenario({"large catalog", "l", absl::GetFlag(FLAGS_large_items), 0}, &records, &catalog,
+    RunScenario({"large catalog", "l", absl::GetFlag(FLAGS_large_items), 0}, &records, real.get(), &catalog,
                 rt, ct, work_dir);
   }
   if (own_dir) {

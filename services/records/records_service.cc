@@ -5,7 +5,6 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "services/auth/grpc_auth.h"
 #include "services/common/log.h"
 #include "services/common/grpc_status.h"
 #include "services/common/status_macros.h"
@@ -110,14 +109,20 @@ grpc::Status RecordsService::WatchLearnerChanges(
   });
 }
 
-grpc::Status RecordsService::Run(grpc::ServerContext* ctx, absl::string_view method, bool audited,
+grpc::Status RecordsService::Run(grpc::ServerContextBase* ctx, absl::string_view method, bool audited,
                                  const Body& body) {
   std::string op = absl::StrCat(kServicePrefix, method);
   // Authentication first, on its own: a call refused for its role or rate is
   // then audited with the principal it proved.
   absl::StatusOr<auth::AccessGrant> grant = absl::UnknownError("not authorized");
   if (!auth_->enabled()) {
-    grant = auth::AuthorizeCall(auth_, ctx, op);
+    // As auth::AuthorizeCall, which takes a sync ServerContext only.
+    std::string authorization;
+    if (ctx != nullptr) {
+      auto it = ctx->client_metadata().find("authorization");
+      if (it != ctx->client_metadata().end()) authorization.assign(it->second.data(), it->second.size());
+    }
+    grant = auth_->Authorize(authorization, op);
   } else {
     std::string authorization;
     if (ctx != nullptr) {
@@ -469,15 +474,19 @@ grpc::Status RecordsService::ExportStatements(grpc::ServerContext* ctx, const v1
   });
 }
 
-grpc::Status RecordsService::Echo(grpc::ServerContext* ctx, const v1::EchoRequest* req, v1::EchoResponse* resp) {
+grpc::ServerUnaryReactor* RecordsService::Echo(grpc::CallbackServerContext* ctx, const v1::EchoRequest* req,
+                                               v1::EchoResponse* resp) {
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   if (!auth_->enabled()) {  // the benchmark baseline: no work at all
     resp->set_payload(req->payload());
-    return grpc::Status::OK;
+    reactor->Finish(grpc::Status::OK);
+    return reactor;
   }
-  return Run(ctx, "Echo", false, [&](const auth::AccessGrant&, std::string*) {
+  reactor->Finish(Run(ctx, "Echo", false, [&](const auth::AccessGrant&, std::string*) {
     resp->set_payload(req->payload());
     return absl::OkStatus();
-  });
+  }));
+  return reactor;
 }
 
 grpc::Status RecordsService::ListAuditEvents(grpc::ServerContext* ctx, const v1::ListAuditEventsRequest* req,

@@ -30,7 +30,17 @@ inline constexpr absl::string_view kErasureEpochHeader = "x-lifelong-erasure-epo
 // Largest batch accepted by RecordStatements.
 inline constexpr int kMaxBatchStatements = 1000;
 
-class RecordsService final : public lifelong::v1::LearningRecordService::Service {
+// Echo is a callback-API (reactor) method, answered on gRPC's own thread
+// without the sync server's hand-off to a handler thread (it never blocks:
+// with authentication on it checks the token against the verified-token
+// cache and, only for a refused call, writes one audit row); every other
+// method is synchronous, because it reads or writes RocksDB. Interceptors
+// (metrics, request ids, access log) and authentication apply to Echo as to
+// every method; the --max_concurrent_calls thread quota does not (it bounds
+// handler threads, and Echo takes none). Measured: docs/benchmarks.md,
+// "Share of the bare gRPC server (issue 16)".
+class RecordsService final
+    : public lifelong::v1::LearningRecordService::WithCallbackMethod_Echo<lifelong::v1::LearningRecordService::Service> {
  public:
   struct Options {
     // nullptr: every caller is trusted (tests and local development).
@@ -87,7 +97,7 @@ class RecordsService final : public lifelong::v1::LearningRecordService::Service
                                 grpc::ServerWriter<v1::Statement>*) override;
   grpc::Status WatchLearnerChanges(grpc::ServerContext*,
                                    grpc::ServerReaderWriter<v1::LearnerChanges, v1::LearnerChangesAck>*) override;
-  grpc::Status Echo(grpc::ServerContext*, const v1::EchoRequest*, v1::EchoResponse*) override;
+  grpc::ServerUnaryReactor* Echo(grpc::CallbackServerContext*, const v1::EchoRequest*, v1::EchoResponse*) override;
   grpc::Status ListAuditEvents(grpc::ServerContext*, const v1::ListAuditEventsRequest*,
                                v1::ListAuditEventsResponse*) override;
   grpc::Status CreateKioskPass(grpc::ServerContext*, const v1::CreateKioskPassRequest*, v1::KioskPass*) override;
@@ -111,7 +121,8 @@ class RecordsService final : public lifelong::v1::LearningRecordService::Service
   // when authentication is on (every call with a verified principal when
   // `audited`; calls without a valid credential always, sampled, and limited
   // per client address), and maps the status.
-  grpc::Status Run(grpc::ServerContext* ctx, absl::string_view method, bool audited, const Body& body);
+  // `ctx` may be null (direct calls from benchmarks); a CallbackServerContext for Echo.
+  grpc::Status Run(grpc::ServerContextBase* ctx, absl::string_view method, bool audited, const Body& body);
   // Mints the kiosk session of `learner` for the kiosk of `g` (pass codes and
   // learner cards alike).
   absl::Status MintKioskSession(const auth::AccessGrant& g, const std::string& learner, v1::KioskSession* resp);

@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# Batched ingest against its ceiling (issue 16): durable RecordStatements
+# batches of 100 through records_server, as a client sends them, next to
+# RocksDB alone under the store's configuration taking synced WriteBatches of
+# 100 statement-sized records, measured in the same run on the same machine.
+# Figures and how to read them: docs/benchmarks.md, "Batched ingest against
+# RocksDB alone".
+#
+#   ops/bench_ingest_ceiling.sh [seconds_each]     (default 8)
+#   PREFILL=1000000 LEARNERS=100000 ops/bench_ingest_ceiling.sh 8
+#       (defaults 200,000 statements of 20,000 learners: minutes, not tens)
+#
+# Order, all in one temp dir:
+#   1. bench_records in-process pre-fills the store (synced batches of 1,000)
+#      and measures the ceiling: RocksDB alone (a fresh database pre-filled
+#      with as many statements, the store's RocksDB options, 4 threads each
+#      writing synced WriteBatches of 100 precomputed records: the store's
+#      keys and values, no parsing, validation or idempotency check), and the
+#      same batches straight into the store (no gRPC);
+#   2. records_server (production defaults, -c opt) on that store, driven by
+#      bench_records --target with durable RecordStatements batches of 100,
+#      16 outstanding;
+#   3. the RocksDB-alone ceiling once more (the machine is shared: the two
+#      ceiling runs bracket the server's).
+# The share printed last is the server's statements/s over the mean of the
+# two ceiling runs (target >= 80%).
+set -euo pipefail
+SECONDS_EACH=${1:-8}
+PREFILL=${PREFILL:-200000}
+LEARNERS=${LEARNERS:-20000}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+bazel build -c opt //services/records:records_server //services/records:bench_records >/dev/null 2>&1 ||
+  { echo "bench_ingest_ceiling: build failed" >&2; exit 1; }
+BIN=$ROOT/bazel-bin
+WORK=$(mktemp -d /tmp/bench_ingest_ceiling.XXXXXX)
+SERVER=""
+trap '[ -n "$SERVER" ] && kill "$SERVER" 2>/dev/null && wait "$SERVER" 2>/dev/null; rm -rf "$WORK"' EXIT
+BENCH=("$BIN/services/records/bench_records" --learners="$LEARNERS" --seconds="$SECONDS_EACH" --nobare)
+
+echo "== $(date -u +%FT%TZ), commit $(git rev-parse --short HEAD), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+"${BENCH[@]}" --data_dir="$WORK/records" --prefill="$PREFILL" --skip=query,single,batch | tee "$WORK/before.txt" |
+  grep -E "^pre-filling|^store holds|in-process|rocksdb alone"
+
+"$BIN/services/records/records_server" --port=0 --port_file="$WORK/port" --metrics_port=0 --xapi_port=-1 \
+  --data_dir="$WORK/records" --xapi_documents_dir="$WORK/documents" >"$WORK/server.log" 2>&1 &
+SERVER=$!
+for _ in $(seq 600); do grep -q '"cache_warmed"' "$WORK/server.log" 2>/dev/null && break; sleep 0.1; done
+grep -q '"cache_warmed"' "$WORK/server.log" ||
+  { echo "records_server did not start; log:" >&2; tail "$WORK/server.log" >&2; exit 1; }
+"${BENCH[@]}" --target="127.0.0.1:$(cat "$WORK/port")" --skip=query,single | tee "$WORK/server.txt" |
+  grep -E "^record batch"
+kill "$SERVER"; wait "$SERVER" 2>/dev/null || true; SERVER=""
+
+"${BENCH[@]}" --data_dir="$WORK/records" --prefill="$PREFILL" --skip=query,single,batch,direct |
+  tee "$WORK/after.txt" | grep -E "rocksdb alone"
+echo "== load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+
+python3 - "$WORK/before.txt" "$WORK/server.txt" "$WORK/after.txt" <<'EOF'
+import re, sys
+def items(path, label, which=0):
+    found = [float(m.group(1)) for line in open(path) if line.startswith(label)
+             for m in [re.search(r'items/s=\s*([0-9.]+)', line)] if m]
+    return found[which] if len(found) > which else 0.0
+# RocksDB alone with the store's keys and values (the first of the two
+# "rocksdb alone" lines; the second is the least layout the indexes need).
+ceil = [items(sys.argv[1], 'rocksdb alone'), items(sys.argv[3], 'rocksdb alone')]
+store = items(sys.argv[1], 'record batch of 100, in-process')
+server = items(sys.argv[2], 'record batch of 100 (durable)')
+least = [items(sys.argv[1], 'rocksdb alone', 1), items(sys.argv[3], 'rocksdb alone', 1)]
+mean = sum(ceil) / 2
+print()
+print('| path | statements/s | share of the RocksDB-alone ceiling |')
+print('| --- | --- | --- |')
+print(f'| RocksDB alone, the store\'s keys and values (before / after) | {ceil[0]:,.0f} / {ceil[1]:,.0f} | 100% |')
+print(f'| RocksDB alone, record once, key-only indexes (before / after) | {least[0]:,.0f} / {least[1]:,.0f} | '
+      f'{100 * sum(least) / 2 / mean:.0f}% |' if mean else '| (no ceiling) | | |')
+print(f'| RecordStore::Record, batches of 100, in-process | {store:,.0f} | {100 * store / mean:.0f}% |' if mean else '')
+print(f'| RecordStatements x100 through records_server | {server:,.0f} | {100 * server / mean:.0f}% '
+      f'(target >= 80%: {"met" if server >= 0.8 * mean else "NOT met"}) |' if mean else '')
+EOF
