@@ -205,7 +205,8 @@ metrics_curl() {
 
 start_node() {
   local n="$1"
-  mkdir -p "$CLUSTER/records-$n" "$CLUSTER/xapi-documents-$n"
+  # xapi-documents-N: only where an earlier version left one (imported at start).
+  mkdir -p "$CLUSTER/records-$n"
   # shellcheck disable=SC2046,SC2086
   start "records-$n" "$(node_port "$n")" --data_dir="$CLUSTER/records-$n" \
     --xapi_documents_dir="$CLUSTER/xapi-documents-$n" --xapi_credentials="$(xapi_credentials_file)" \

@@ -375,6 +375,45 @@ TEST_F(BackupsTest, DocumentsAreBackedUpAndRestored) {
   EXPECT_EQ(d->content, R"({"页":12})");
 }
 
+// As the service keeps them: the documents a family of the record database,
+// so in its backup, and an erasure after the backup re-applied at restore
+// takes the learner's documents in the same batch.
+TEST_F(BackupsTest, DocumentsInTheRecordDatabaseAreInItsBackupAndReErasedAtRestore) {
+  std::unique_ptr<xapi::DocumentStore> docs =
+      xapi::DocumentStore::InDatabase(store_->rocks_for_documents(), store_->documents_family());
+  store_->SetEraseExtension([&docs](const std::string& learner, rocksdb::WriteBatch* batch) {
+    return docs->EraseLearnerInto(learner, batch);
+  });
+  Put({{.id = TestUuid(1), .learner = "u-keep", .course = "c1"},
+       {.id = TestUuid(2), .learner = "u-erased", .course = "c1"}});
+  xapi::DocKey kept{xapi::DocKind::kAgentProfile, "", "u-keep", "", "prefs"};
+  xapi::DocKey erased{xapi::DocKind::kAgentProfile, "", "u-erased", "", "prefs"};
+  ASSERT_TRUE(docs->Put(kept, "application/json", R"({"字体":"大"})", {}, 1).ok());
+  ASSERT_TRUE(docs->Put(erased, "application/json", R"({"字体":"小"})", {}, 1).ok());
+  absl::StatusOr<BackupInfo> b = manager_->Create();
+  ASSERT_TRUE(b.ok()) << b.status();
+  EXPECT_TRUE(b->documents_in_records);
+  EXPECT_EQ(b->documents_backup_id, 0u);
+  Erase("u-erased");
+  EXPECT_EQ(docs->Get(erased).status().code(), absl::StatusCode::kNotFound) << "erased with the statements";
+
+  const std::string target = root_ + "/restored";
+  absl::StatusOr<RestoreResult> r = Restore(b->id, target);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_TRUE(r->documents_restored);
+  EXPECT_EQ(r->reerased_learners, 1);
+  EXPECT_EQ(r->reerased_statements, 1);
+  EXPECT_EQ(r->reerased_documents, 1);
+  std::unique_ptr<RecordStore> restored = OpenAt(target);
+  ASSERT_NE(restored, nullptr);
+  std::unique_ptr<xapi::DocumentStore> restored_docs =
+      xapi::DocumentStore::InDatabase(restored->rocks_for_documents(), restored->documents_family());
+  absl::StatusOr<xapi::Document> d = restored_docs->Get(kept);
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_EQ(d->content, R"({"字体":"大"})");
+  EXPECT_EQ(restored_docs->Get(erased).status().code(), absl::StatusCode::kNotFound) << "the erasure came back";
+}
+
 TEST_F(BackupsTest, PurgeKeepsTheNewestAndTheirDocuments) {
   docs_ = std::move(*xapi::DocumentStore::Open(root_ + "/docs"));
   Open(root_ + "/records");

@@ -20,6 +20,8 @@
 #include "absl/strings/str_cat.h"
 #include "proto/lifelong/v1/records.grpc.pb.h"
 #include "services/common/health_client.h"
+#include "services/domain/learner_key.h"
+#include "services/xapi/document_store.h"
 #include "services/records/test_statements.h"
 
 namespace lifelong::records {
@@ -136,6 +138,65 @@ TEST(RecordsServer, ErasureTakesTheLearnersDocumentsAndIsLedgered) {
   EXPECT_EQ(c.Xapi("GET", state), 404) << "the learner's xAPI state went with their statements";
   const std::string ledger = ReadFile(dir + "/backups/" + kErasureLedgerFile);
   EXPECT_EQ(std::count(ledger.begin(), ledger.end(), '\n'), 1) << "one ledger line for the restore to re-apply";
+}
+
+// Documents are a family of the record database: a document database an
+// earlier version kept in --xapi_documents_dir is imported once, at start,
+// and renamed; the next start does not import it again.
+TEST(RecordsServer, ImportsAnEarlierVersionsDocumentDatabaseOnce) {
+  const std::string dir = FreshDir("import");
+  const std::string state =
+      absl::StrCat("/xapi/activities/state?activityId=http%3A%2F%2Fa%2F1&stateId=s1&agent=", kAgentU1);
+  const xapi::DocKey key{xapi::DocKind::kState, "http://a/1", domain::AccountLearnerKey("https://id.dongcheng.gov.cn", "u1"),
+                         "", "s1"};
+  {
+    // As an earlier version left it: documents in a database of their own.
+    absl::StatusOr<std::unique_ptr<xapi::DocumentStore>> legacy = xapi::DocumentStore::Open(dir + "/documents");
+    ASSERT_TRUE(legacy.ok()) << legacy.status();
+    ASSERT_TRUE((*legacy)->Put(key, "application/json", R"({"step":7})", {}, 1'700'000'000'000'000).ok());
+  }
+  std::string etag;
+  {
+    absl::StatusOr<std::unique_ptr<RecordsServer>> s = RecordsServer::Start(Options(dir));
+    ASSERT_TRUE(s.ok()) << s.status();
+    EXPECT_FALSE(std::filesystem::exists(dir + "/documents")) << "renamed after the import";
+    EXPECT_TRUE(std::filesystem::exists(dir + "/documents.imported/CURRENT"));
+    Client c(**s);
+    EXPECT_EQ(c.Xapi("GET", state), 200) << "served from the record database";
+    absl::StatusOr<xapi::Document> d = (*s)->documents()->Get(key);
+    ASSERT_TRUE(d.ok()) << d.status();
+    EXPECT_EQ(d->content, R"({"step":7})");
+    EXPECT_EQ(d->updated_us, 1'700'000'000'000'000) << "imported as stored";
+    etag = d->etag;
+    // A learner's erasure now takes the imported documents in its batch.
+    ASSERT_TRUE(c.Erase("u1").ok());
+    EXPECT_EQ(c.Xapi("GET", state), 404);
+  }
+  // Restarted: nothing imported again (the erased document stays erased).
+  absl::StatusOr<std::unique_ptr<RecordsServer>> s = RecordsServer::Start(Options(dir));
+  ASSERT_TRUE(s.ok()) << s.status();
+  Client c(**s);
+  EXPECT_EQ(c.Xapi("GET", state), 404);
+  EXPECT_FALSE(etag.empty());
+}
+
+// An erasure whose document part fails writes nothing: the statements stay.
+TEST(RecordsServer, AnErasureIsOneBatchWithTheDocuments) {
+  const std::string dir = FreshDir("one-batch");
+  absl::StatusOr<std::unique_ptr<RecordsServer>> s = RecordsServer::Start(Options(dir));
+  ASSERT_TRUE(s.ok()) << s.status();
+  Client c(**s);
+  ASSERT_TRUE(c.Record(1, "u1").ok());
+  const std::string state =
+      absl::StrCat("/xapi/activities/state?activityId=http%3A%2F%2Fa%2F1&stateId=s1&agent=", kAgentU1);
+  ASSERT_EQ(c.Xapi("PUT", state, R"({"step":1})"), 204);
+  (*s)->store().SetEraseExtension([](const std::string&, rocksdb::WriteBatch*) -> absl::StatusOr<int64_t> {
+    return absl::UnavailableError("documents: disk unavailable");
+  });
+  grpc::Status erased = c.Erase("u1");
+  EXPECT_FALSE(erased.ok());
+  EXPECT_EQ(c.Xapi("GET", "/xapi/statements?statementId=" + TestUuid(1)), 200) << "nothing half-erased";
+  EXPECT_EQ(c.Xapi("GET", state), 200);
 }
 
 TEST(RecordsServer, GrpcAndXapiCallsAreAuditedThroughOneLog) {
