@@ -18,16 +18,15 @@
 #include "absl/time/clock.h"
 #include "models/district_simulator.h"
 #include "models/evaluation.h"
-#include "models/sparse_ease.h"
 #include "models/interaction_file.h"
+#include "models/sparse_ease.h"
 #include "models/synthetic.h"
 #include "models/trainer.h"
 
 ABSL_FLAG(int64_t, interactions, 1000000, "approximate number of interactions");
 ABSL_FLAG(int, items, 2000, "number of courses");
 ABSL_FLAG(double, mean_length, 10, "mean courses per learner");
-ABSL_FLAG(int, dense_max_items, lifelong::models::kDefaultDenseMaxItems,
-          "TrainOptions.dense_max_items");
+ABSL_FLAG(int, dense_max_items, lifelong::models::kDefaultDenseMaxItems, "TrainOptions.dense_max_items");
 ABSL_FLAG(int, max_items, lifelong::models::TrainOptions().max_items,
           "TrainOptions.max_items (collaborative vocabulary)");
 ABSL_FLAG(double, set_mix, 0.25, "TrainOptions.set_mix (> 0 also runs the EASE part)");
@@ -104,10 +103,11 @@ int IndexBench(int n) {
   auto r = (*b)->SearchBatch(queries, nq, 10);
   const double search_s = absl::ToDoubleSeconds(absl::Now() - t0);
   if (!r.ok()) return 1;
-  std::printf("items %d dim %d index %s nlist %d nprobe %d calibrated recall@10 %.3f\n"
-              "build bundle+index %.1f s  batched search %.3f ms/query (%d queries)\n",
-              n, d, info.kind.c_str(), info.nlist, info.nprobe, info.calibrated_recall_at_10,
-              build_s, 1000 * search_s / nq, nq);
+  std::printf(
+      "items %d dim %d index %s nlist %d nprobe %d calibrated recall@10 %.3f\n"
+      "build bundle+index %.1f s  batched search %.3f ms/query (%d queries)\n",
+      n, d, info.kind.c_str(), info.nlist, info.nprobe, info.calibrated_recall_at_10, build_s, 1000 * search_s / nq,
+      nq);
   return 0;
 }
 
@@ -144,15 +144,15 @@ int CatalogBench(int courses, int learners, int max_items, int exact_max_items) 
     return 1;
   }
   const double mib =
-      ((arrays->item_vectors.size() + arrays->query_basis.size() + arrays->content.size() +
-        arrays->idf.size() + arrays->sparse_weight.size()) * sizeof(float) +
-       arrays->sparse_target.size() * sizeof(int32_t) +
-       arrays->sparse_row_start.size() * sizeof(int64_t)) / double(1 << 20);
-  const double collaborative_mib =
-      ((arrays->item_vectors.size() + arrays->query_basis.size() + arrays->sparse_weight.size()) *
+      ((arrays->item_vectors.size() + arrays->query_basis.size() + arrays->content.size() + arrays->idf.size() +
+        arrays->sparse_weight.size()) *
            sizeof(float) +
-       arrays->sparse_target.size() * sizeof(int32_t) +
-       arrays->sparse_row_start.size() * sizeof(int64_t)) / double(1 << 20);
+       arrays->sparse_target.size() * sizeof(int32_t) + arrays->sparse_row_start.size() * sizeof(int64_t)) /
+      double(1 << 20);
+  const double collaborative_mib =
+      ((arrays->item_vectors.size() + arrays->query_basis.size() + arrays->sparse_weight.size()) * sizeof(float) +
+       arrays->sparse_target.size() * sizeof(int32_t) + arrays->sparse_row_start.size() * sizeof(int64_t)) /
+      double(1 << 20);
   t0 = absl::Now();
   auto bundle = lm::BuildModelBundle(std::move(*arrays), nlohmann::json::object(), 1, "");
   const double build_s = absl::ToDoubleSeconds(absl::Now() - t0);
@@ -187,8 +187,8 @@ int CatalogBench(int courses, int learners, int max_items, int exact_max_items) 
   }
   std::sort(latency_ms.begin(), latency_ms.end());
   auto pct = [&](double p) {
-    return latency_ms.empty() ? 0.0 : latency_ms[std::min(latency_ms.size() - 1,
-                                                          static_cast<size_t>(p * latency_ms.size()))];
+    return latency_ms.empty() ? 0.0
+                              : latency_ms[std::min(latency_ms.size() - 1, static_cast<size_t>(p * latency_ms.size()))];
   };
   std::printf(
       "catalog %d courses (%lld with collaborative vectors, max_items %d), %d residents, "
@@ -200,12 +200,11 @@ int CatalogBench(int courses, int learners, int max_items, int exact_max_items) 
       "collaborative path %s (exact_max_items %d): %lld item-item entries, collaborative "
       "arrays %.1f MiB; trainer's approximation recall@10 vs exact M: %.4f on %lld histories "
       "(-1: exact path)\n",
-      courses, static_cast<long long>(stats.collaborative_items), max_items, learners,
-      district->interactions.size(), gen_s, train_s, build_s, mib, b.dim(),
-      b.index_info().kind.c_str(), b.content_index_info().kind.c_str(), queries,
-      queries ? recall / queries : 0.0, pct(0.5), pct(0.99), stats.collaborative_path.c_str(),
-      exact_max_items, static_cast<long long>(stats.sparse_entries), collaborative_mib,
-      stats.approximation_recall_at_10, static_cast<long long>(stats.approximation_queries));
+      courses, static_cast<long long>(stats.collaborative_items), max_items, learners, district->interactions.size(),
+      gen_s, train_s, build_s, mib, b.dim(), b.index_info().kind.c_str(), b.content_index_info().kind.c_str(), queries,
+      queries ? recall / queries : 0.0, pct(0.5), pct(0.99), stats.collaborative_path.c_str(), exact_max_items,
+      static_cast<long long>(stats.sparse_entries), collaborative_mib, stats.approximation_recall_at_10,
+      static_cast<long long>(stats.approximation_queries));
   return 0;
 }
 
@@ -257,17 +256,19 @@ int SparseEaseBench(int courses, int learners, int candidates, int neighbours) {
   std::sort(latency_ms.begin(), latency_ms.end());
   auto pct = [&](double p) {
     return latency_ms.empty() ? 0.0
-                              : latency_ms[std::min(latency_ms.size() - 1,
-                                                    static_cast<size_t>(p * latency_ms.size()))];
+                              : latency_ms[std::min(latency_ms.size() - 1, static_cast<size_t>(p * latency_ms.size()))];
   };
   // The trainer's model (default options: the sequence part) trained sparse.
   const double cpu1 = CpuSeconds();
   t0 = absl::Now();
-  absl::StatusOr<lm::SparseItemModel> full = lm::TrainSparseModel(train, [&] {
-    lm::TrainOptions o;
-    o.max_items = courses;
-    return o;
-  }(), candidates, neighbours);
+  absl::StatusOr<lm::SparseItemModel> full = lm::TrainSparseModel(
+      train,
+      [&] {
+        lm::TrainOptions o;
+        o.max_items = courses;
+        return o;
+      }(),
+      candidates, neighbours);
   const double full_s = absl::ToDoubleSeconds(absl::Now() - t0);
   const double full_cpu = CpuSeconds() - cpu1;
   if (!full.ok()) {
@@ -296,18 +297,16 @@ int SparseEaseBench(int courses, int learners, int candidates, int neighbours) {
   std::printf(
       "sparse model (trainer's default options, order-aware): train %.2f s wall, %.2f s CPU; "
       "%zu entries, %.1f MiB; HR@10 %.4f NDCG@10 %.4f Recall@10 %.4f\n",
-      full_s, full_cpu, fm->target.size(), fm->bytes() / double(1 << 20), full_m.hit_rate,
-      full_m.ndcg, full_m.recall);
+      full_s, full_cpu, fm->target.size(), fm->bytes() / double(1 << 20), full_m.hit_rate, full_m.ndcg, full_m.recall);
   std::printf(
       "sparse EASE: %d courses (%d with interactions), %zu training interactions, candidates %d, "
       "neighbours %d\n"
       "train %.2f s wall, %.2f s CPU, load average %.1f; model %zu entries, %.1f MiB\n"
       "tail split, %zu learners: HR@10 %.4f NDCG@10 %.4f Recall@10 %.4f (popularity HR@10 %.4f)\n"
       "exact scoring of all %d items (CSR scan): p50 %.3f ms  p99 %.3f ms\n",
-      courses, shared->num_items(), train.size(), candidates, neighbours, train_s, train_cpu,
-      LoadAverage(), shared->target.size(), shared->bytes() / double(1 << 20), sample.size(),
-      sparse.hit_rate, sparse.ndcg, sparse.recall, pop.hit_rate, shared->num_items(), pct(0.5),
-      pct(0.99));
+      courses, shared->num_items(), train.size(), candidates, neighbours, train_s, train_cpu, LoadAverage(),
+      shared->target.size(), shared->bytes() / double(1 << 20), sample.size(), sparse.hit_rate, sparse.ndcg,
+      sparse.recall, pop.hit_rate, shared->num_items(), pct(0.5), pct(0.99));
   return 0;
 }
 
@@ -354,11 +353,9 @@ int main(int argc, char** argv) {
       "interactions %zu (used %lld) learners %lld items %lld dim %d identity_query %d\n"
       "generate %.2f s  train %.2f s  build bundle+index %.2f s  (budget: train <= 60 s)\n"
       "model item vectors %.1f MiB\n",
-      data.size(), static_cast<long long>(stats.interactions_used),
-      static_cast<long long>(stats.learners), static_cast<long long>(stats.items),
-      (*bundle)->dim(), stats.items <= options.dense_max_items ? 1 : 0,
-      gen_s, train_s, index_s,
-      static_cast<double>(stats.items) * (*bundle)->dim() * sizeof(float) / (1 << 20));
+      data.size(), static_cast<long long>(stats.interactions_used), static_cast<long long>(stats.learners),
+      static_cast<long long>(stats.items), (*bundle)->dim(), stats.items <= options.dense_max_items ? 1 : 0, gen_s,
+      train_s, index_s, static_cast<double>(stats.items) * (*bundle)->dim() * sizeof(float) / (1 << 20));
   if (absl::GetFlag(FLAGS_tune)) {
     // What `train --tune` does: tune on a validation split, then train the
     // chosen parameters on everything.
@@ -379,9 +376,9 @@ int main(int argc, char** argv) {
         "train with the chosen parameters %.2f s\n"
         "tuning + training %.2f s wall, %.2f s CPU (2 cores: wall >= CPU / 2), load average "
         "%.1f  (budget: <= 60 s)\nchosen %s\n",
-        tune_s, tuned->trials.size(), static_cast<long long>(tuned->solves),
-        tuned->best_metrics.recall, tuned->best_metrics.ndcg, final_s, tune_s + final_s,
-        CpuSeconds() - cpu0, LoadAverage(), tuned->best.ToJson().dump().c_str());
+        tune_s, tuned->trials.size(), static_cast<long long>(tuned->solves), tuned->best_metrics.recall,
+        tuned->best_metrics.ndcg, final_s, tune_s + final_s, CpuSeconds() - cpu0, LoadAverage(),
+        tuned->best.ToJson().dump().c_str());
   }
   return 0;
 }

@@ -23,21 +23,18 @@ struct Category {
 };
 // In order of overall size (Zipf rank).
 const Category kCategories[] = {
-    {"健康养生", {0.5, 1.0, 2.0, 2.5}}, {"智能手机应用", {0.1, 0.5, 2.5, 3.0}},
-    {"书法", {0.5, 1.0, 2.0, 2.0}},     {"英语口语", {2.0, 1.5, 0.5, 0.2}},
-    {"太极拳", {0.3, 0.8, 2.5, 2.0}},   {"摄影", {1.5, 1.5, 1.2, 0.5}},
-    {"合唱", {0.3, 0.8, 2.0, 1.5}},     {"中式烹饪", {1.0, 1.5, 1.0, 0.5}},
-    {"编程入门", {2.5, 1.0, 0.2, 0.1}}, {"京味文化", {0.8, 1.0, 1.5, 1.5}},
-    {"国画", {0.5, 1.0, 2.0, 1.5}},     {"家庭理财", {1.5, 1.5, 1.0, 0.5}},
-    {"亲子教育", {1.5, 2.0, 0.5, 0.2}}, {"心理健康", {1.5, 1.5, 0.8, 0.5}},
-    {"园艺花卉", {0.5, 1.0, 1.5, 1.0}}, {"广场舞", {0.2, 1.0, 2.0, 1.0}},
-    {"中医药", {0.5, 1.0, 1.5, 1.5}},   {"创业就业", {2.5, 1.0, 0.1, 0.05}},
+    {"健康养生", {0.5, 1.0, 2.0, 2.5}}, {"智能手机应用", {0.1, 0.5, 2.5, 3.0}}, {"书法", {0.5, 1.0, 2.0, 2.0}},
+    {"英语口语", {2.0, 1.5, 0.5, 0.2}}, {"太极拳", {0.3, 0.8, 2.5, 2.0}},       {"摄影", {1.5, 1.5, 1.2, 0.5}},
+    {"合唱", {0.3, 0.8, 2.0, 1.5}},     {"中式烹饪", {1.0, 1.5, 1.0, 0.5}},     {"编程入门", {2.5, 1.0, 0.2, 0.1}},
+    {"京味文化", {0.8, 1.0, 1.5, 1.5}}, {"国画", {0.5, 1.0, 2.0, 1.5}},         {"家庭理财", {1.5, 1.5, 1.0, 0.5}},
+    {"亲子教育", {1.5, 2.0, 0.5, 0.2}}, {"心理健康", {1.5, 1.5, 0.8, 0.5}},     {"园艺花卉", {0.5, 1.0, 1.5, 1.0}},
+    {"广场舞", {0.2, 1.0, 2.0, 1.0}},   {"中医药", {0.5, 1.0, 1.5, 1.5}},       {"创业就业", {2.5, 1.0, 0.1, 0.05}},
 };
 constexpr int kNumCategories = sizeof(kCategories) / sizeof(kCategories[0]);
 
-const char* const kStreets[] = {"东华门", "景山",   "交道口",   "安定门",   "北新桥", "东四",
-                                "朝阳门", "建国门", "东直门",   "和平里",   "前门",   "崇文门外",
-                                "东花市", "龙潭",   "体育馆路", "天坛",     "永定门外"};
+const char* const kStreets[] = {"东华门", "景山",   "交道口",   "安定门", "北新桥",  "东四",
+                                "朝阳门", "建国门", "东直门",   "和平里", "前门",    "崇文门外",
+                                "东花市", "龙潭",   "体育馆路", "天坛",   "永定门外"};
 constexpr int kNumStreets = sizeof(kStreets) / sizeof(kStreets[0]);
 
 const char* const kLevelNames[] = {"入门", "初级", "中级", "高级", "研修", "精进", "提高", "大师"};
@@ -47,9 +44,7 @@ const char* const kClassKinds[] = {"社区班", "周末班", "夜校班", "精�
 // Uniform in [0, 1) from the top 53 bits.
 double Uniform(std::mt19937_64* rng) { return static_cast<double>((*rng)() >> 11) * 0x1.0p-53; }
 
-int UniformInt(std::mt19937_64* rng, int n) {
-  return static_cast<int>(Uniform(rng) * n) % std::max(1, n);
-}
+int UniformInt(std::mt19937_64* rng, int n) { return static_cast<int>(Uniform(rng) * n) % std::max(1, n); }
 
 // Failures before the first success, P(success) = p.
 int Geometric(std::mt19937_64* rng, double p, int cap) {
@@ -123,8 +118,7 @@ absl::StatusOr<SimulatedDistrict> SimulateDistrict(const DistrictOptions& o) {
     Series x;
     x.category = Draw(&rng, category_weight);
     x.first_course = next_course;
-    x.length = std::min({1 + Geometric(&rng, p_stop, kMaxSeriesLength - 1), kMaxSeriesLength,
-                         o.courses - next_course});
+    x.length = std::min({1 + Geometric(&rng, p_stop, kMaxSeriesLength - 1), kMaxSeriesLength, o.courses - next_course});
     x.online = Uniform(&rng) < o.online_share;
     x.street = x.online ? -1 : UniformInt(&rng, kNumStreets);
     series_of_category[x.category].push_back(static_cast<int>(series.size()));
@@ -144,9 +138,8 @@ absl::StatusOr<SimulatedDistrict> SimulateDistrict(const DistrictOptions& o) {
     const Series& x = series[si];
     const Category& cat = kCategories[x.category];
     const std::string where = x.online ? "线上" : absl::StrCat(kStreets[x.street]);
-    const std::string kind = absl::StrCat(
-        kClassKinds[si % (sizeof(kClassKinds) / sizeof(kClassKinds[0]))],
-        si / (sizeof(kClassKinds) / sizeof(kClassKinds[0])) % 9 + 1);
+    const std::string kind = absl::StrCat(kClassKinds[si % (sizeof(kClassKinds) / sizeof(kClassKinds[0]))],
+                                          si / (sizeof(kClassKinds) / sizeof(kClassKinds[0])) % 9 + 1);
     for (int l = 0; l < x.length; ++l) {
       SimulatedCourse c;
       c.id = absl::StrFormat("d%0*d", width, x.first_course + l);
@@ -184,7 +177,7 @@ absl::StatusOr<SimulatedDistrict> SimulateDistrict(const DistrictOptions& o) {
     d.age_group.push_back(kAgeGroupNames[age]);
     d.home_street.push_back(kStreets[street]);
     const int length = 2 + Geometric(&rng, p_more, 200);
-    std::vector<int> started;   // series started, most recent last
+    std::vector<int> started;                        // series started, most recent last
     std::vector<int> next_level(series.size(), -1);  // only for started series
     auto pick_new_series = [&](int category) -> int {
       const std::vector<int>& members = series_of_category[category];
@@ -243,14 +236,10 @@ std::string CatalogJsonLines(const std::vector<SimulatedCourse>& courses) {
     tags.push_back(absl::StrCat("第", c.level, "级"));
     for (const std::string& a : c.audiences) tags.push_back(a);
     const std::string description =
-        absl::StrCat(c.category, "系列课程第", c.level, "级",
-                     c.level > 1 ? "，需先修完上一级" : "，零基础可学",
+        absl::StrCat(c.category, "系列课程第", c.level, "级", c.level > 1 ? "，需先修完上一级" : "，零基础可学",
                      c.online ? "，线上授课。" : absl::StrCat("，在", c.street, "街道授课。"));
-    nlohmann::json line = {{"id", c.id},
-                           {"title", c.title},
-                           {"category", c.category},
-                           {"tags", tags},
-                           {"description", description}};
+    nlohmann::json line = {
+        {"id", c.id}, {"title", c.title}, {"category", c.category}, {"tags", tags}, {"description", description}};
     out += line.dump();
     out += '\n';
   }
@@ -260,8 +249,7 @@ std::string CatalogJsonLines(const std::vector<SimulatedCourse>& courses) {
 std::string InteractionTsv(const std::vector<Interaction>& interactions) {
   std::string out;
   for (const Interaction& x : interactions) {
-    absl::StrAppend(&out, x.learner, "\t", x.course_id, "\t", x.order, "\t",
-                    absl::StrFormat("%g", x.weight), "\n");
+    absl::StrAppend(&out, x.learner, "\t", x.course_id, "\t", x.order, "\t", absl::StrFormat("%g", x.weight), "\n");
   }
   return out;
 }

@@ -65,12 +65,12 @@ struct SimulatedCourse {
   int series = 0;        // series index
   int level = 1;         // 1-based position in the series
   bool online = false;
-  std::string street;    // venue street when offline, "" online
+  std::string street;                  // venue street when offline, "" online
   std::vector<std::string> audiences;  // age groups with affinity >= 1.5
 };
 
 struct SimulatedDistrict {
-  std::vector<SimulatedCourse> courses;    // by id (= index order)
+  std::vector<SimulatedCourse> courses;   // by id (= index order)
   std::vector<Interaction> interactions;  // learner "r<index>", by learner then order
   std::vector<std::string> age_group;     // per learner index
   std::vector<std::string> home_street;   // per learner index

@@ -69,8 +69,7 @@ ABSL_FLAG(std::string, sparse_model, "",
           "comma-separated candidates:neighbours pairs: also score the trainer's model trained "
           "sparse (TrainSparseModel, same parameters as the model) with each");
 ABSL_FLAG(double, sparse_ease_lambda, 50, "lambda of --sparse_ease");
-ABSL_FLAG(bool, ease_baseline, true,
-          "also score plain EASE (lambda --sparse_ease_lambda, default 50) as a baseline");
+ABSL_FLAG(bool, ease_baseline, true, "also score plain EASE (lambda --sparse_ease_lambda, default 50) as a baseline");
 ABSL_FLAG(std::string, json_out, "", "optionally write all figures as JSON here");
 ABSL_FLAG(std::string, write_split, "",
           "with --interactions/--ratings: also write the split as DIR/train.tsv and "
@@ -121,8 +120,8 @@ absl::Status WriteSplit(const std::string& dir, const std::vector<lm::Interactio
   }
   s = write(dir + "/test.tsv", text);
   if (!s.ok()) return s;
-  std::printf("wrote the split: %s/train.tsv (%zu interactions), %s/test.tsv (%zu learners)\n",
-              dir.c_str(), train.size(), dir.c_str(), cases.size());
+  std::printf("wrote the split: %s/train.tsv (%zu interactions), %s/test.tsv (%zu learners)\n", dir.c_str(),
+              train.size(), dir.c_str(), cases.size());
   return absl::OkStatus();
 }
 
@@ -157,8 +156,7 @@ int main(int argc, char** argv) {
     }
     if (!all.ok()) return Fail(all.status());
     if (random_split) {
-      lm::SplitRandom(*all, absl::GetFlag(FLAGS_test_fraction), absl::GetFlag(FLAGS_seed), &train,
-                      &cases);
+      lm::SplitRandom(*all, absl::GetFlag(FLAGS_test_fraction), absl::GetFlag(FLAGS_seed), &train, &cases);
     } else {
       lm::SplitSequenceTails(*all, absl::GetFlag(FLAGS_test_fraction), &train, &cases);
     }
@@ -192,9 +190,8 @@ int main(int argc, char** argv) {
     if (absl::GetFlag(FLAGS_tune)) {
       const absl::Time t0 = absl::Now();
       lifelong::cli::Progress trials(std::cerr, "evaluate: tuning", "trials", 0, absl::Seconds(5));
-      auto tuned = lm::TuneOnValidation(train, options, absl::GetFlag(FLAGS_valid_fraction),
-                                        random_split, absl::GetFlag(FLAGS_seed) + 1, 10,
-                                        [&trials](int done, int most) {
+      auto tuned = lm::TuneOnValidation(train, options, absl::GetFlag(FLAGS_valid_fraction), random_split,
+                                        absl::GetFlag(FLAGS_seed) + 1, 10, [&trials](int done, int most) {
                                           trials.set_total(most);
                                           trials.Update(done);
                                         });
@@ -203,9 +200,8 @@ int main(int argc, char** argv) {
       out["tuning"] = {{"validation", tuned->best_metrics.ToJson()},
                        {"trials", tuned->trials.size()},
                        {"seconds", absl::ToDoubleSeconds(absl::Now() - t0)}};
-      std::printf("tuned on validation (%zu trials, %.1f s): recall@10 %.4f ndcg@10 %.4f\n",
-                  tuned->trials.size(), absl::ToDoubleSeconds(absl::Now() - t0),
-                  tuned->best_metrics.recall, tuned->best_metrics.ndcg);
+      std::printf("tuned on validation (%zu trials, %.1f s): recall@10 %.4f ndcg@10 %.4f\n", tuned->trials.size(),
+                  absl::ToDoubleSeconds(absl::Now() - t0), tuned->best_metrics.recall, tuned->best_metrics.ndcg);
     }
     std::vector<lm::CatalogCourse> catalog;
     if (!absl::GetFlag(FLAGS_catalog).empty()) {
@@ -222,9 +218,8 @@ int main(int argc, char** argv) {
     out["params"] = options.ToJson();
     out["training"] = stats.ToJson();
     std::printf("params %s\ntrained in %.2f s: %lld items, %lld learners, %lld interactions\n",
-                options.ToJson().dump().c_str(), stats.seconds,
-                static_cast<long long>(stats.items), static_cast<long long>(stats.learners),
-                static_cast<long long>(stats.interactions_used));
+                options.ToJson().dump().c_str(), stats.seconds, static_cast<long long>(stats.items),
+                static_cast<long long>(stats.learners), static_cast<long long>(stats.interactions_used));
   }
   const std::vector<std::string>& universe = bundle->course_ids();
   std::vector<std::pair<std::string, lm::Scorer>> scorers = {
@@ -234,18 +229,17 @@ int main(int argc, char** argv) {
   if (universe.size() <= lm::kItemKnnMaxItems) {
     scorers.push_back({"item_knn", lm::ItemKnnScorer(train, universe)});
   } else {
-    std::printf("item_knn baseline skipped: %zu items > %zu (its similarity matrix is items^2)\n",
-                universe.size(), lm::kItemKnnMaxItems);
+    std::printf("item_knn baseline skipped: %zu items > %zu (its similarity matrix is items^2)\n", universe.size(),
+                lm::kItemKnnMaxItems);
   }
-  for (absl::string_view nv : absl::StrSplit(absl::GetFlag(FLAGS_prune_neighbours), ',',
-                                             absl::SkipEmpty())) {
+  for (absl::string_view nv : absl::StrSplit(absl::GetFlag(FLAGS_prune_neighbours), ',', absl::SkipEmpty())) {
     int keep = 0;
     if (!absl::SimpleAtoi(nv, &keep) || keep <= 0) {
       return Fail(absl::InvalidArgumentError("--prune_neighbours: positive integers"));
     }
     if (!bundle->identity_query() || bundle->sparse_item_matrix() || !out.contains("params")) {
-      return Fail(absl::InvalidArgumentError(
-          "--prune_neighbours: needs a dense model trained here with an identity basis"));
+      return Fail(
+          absl::InvalidArgumentError("--prune_neighbours: needs a dense model trained here with an identity basis"));
     }
     // Copy M (item_vectors row j = M[:, j]) and keep, for every history
     // course i, its `keep` largest entries M[i][j] over j.
@@ -281,13 +275,11 @@ int main(int argc, char** argv) {
     if (!pb.ok()) return Fail(pb.status());
     scorers.push_back({absl::StrCat("top", keep), lm::BundleScorer(*pb)});
   }
-  for (absl::string_view spec : absl::StrSplit(absl::GetFlag(FLAGS_sparse_ease), ',',
-                                               absl::SkipEmpty())) {
+  for (absl::string_view spec : absl::StrSplit(absl::GetFlag(FLAGS_sparse_ease), ',', absl::SkipEmpty())) {
     std::pair<std::string, std::string> parts = absl::StrSplit(spec, ':');
     lm::SparseEaseOptions so;
     so.lambda = absl::GetFlag(FLAGS_sparse_ease_lambda);
-    if (!absl::SimpleAtoi(parts.first, &so.candidates) ||
-        !absl::SimpleAtoi(parts.second, &so.neighbours)) {
+    if (!absl::SimpleAtoi(parts.first, &so.candidates) || !absl::SimpleAtoi(parts.second, &so.neighbours)) {
       return Fail(absl::InvalidArgumentError("--sparse_ease: candidates:neighbours pairs"));
     }
     const absl::Time t0 = absl::Now();
@@ -304,26 +296,25 @@ int main(int argc, char** argv) {
       if (it != rows->end()) row_in_model[i] = it->second;
     }
     // Plain EASE's query: each distinct known history course, weight 1.
-    scorers.push_back({absl::StrCat("sparse", so.candidates, ":", so.neighbours),
-                       [model, rows, row_in_model](const lm::EvalCase& c) {
-                         std::vector<std::pair<int, double>> q;
-                         std::vector<bool> seen(model->num_items(), false);
-                         for (const lm::HistoryEvent& e : c.history) {
-                           auto it = rows->find(e.course_id);
-                           if (it == rows->end() || seen[it->second] || !(e.weight > 0)) continue;
-                           seen[it->second] = true;
-                           q.push_back({it->second, 1.0});
-                         }
-                         const std::vector<float> s = model->Score(q);
-                         std::vector<float> out(row_in_model.size(), -1e30f);
-                         for (size_t i = 0; i < out.size(); ++i) {
-                           if (row_in_model[i] >= 0) out[i] = s[row_in_model[i]];
-                         }
-                         return out;
-                       }});
+    scorers.push_back(
+        {absl::StrCat("sparse", so.candidates, ":", so.neighbours), [model, rows, row_in_model](const lm::EvalCase& c) {
+           std::vector<std::pair<int, double>> q;
+           std::vector<bool> seen(model->num_items(), false);
+           for (const lm::HistoryEvent& e : c.history) {
+             auto it = rows->find(e.course_id);
+             if (it == rows->end() || seen[it->second] || !(e.weight > 0)) continue;
+             seen[it->second] = true;
+             q.push_back({it->second, 1.0});
+           }
+           const std::vector<float> s = model->Score(q);
+           std::vector<float> out(row_in_model.size(), -1e30f);
+           for (size_t i = 0; i < out.size(); ++i) {
+             if (row_in_model[i] >= 0) out[i] = s[row_in_model[i]];
+           }
+           return out;
+         }});
   }
-  for (absl::string_view spec : absl::StrSplit(absl::GetFlag(FLAGS_sparse_model), ',',
-                                               absl::SkipEmpty())) {
+  for (absl::string_view spec : absl::StrSplit(absl::GetFlag(FLAGS_sparse_model), ',', absl::SkipEmpty())) {
     std::pair<std::string, std::string> parts = absl::StrSplit(spec, ':');
     int candidates = 0, neighbours = 0;
     if (!absl::SimpleAtoi(parts.first, &candidates) || !absl::SimpleAtoi(parts.second, &neighbours)) {
@@ -347,8 +338,7 @@ int main(int argc, char** argv) {
       }
     }
     auto model = std::make_shared<lm::SparseItemModel>(std::move(*sm));
-    scorers.push_back({absl::StrCat("sparse", candidates, ":", neighbours),
-                       [model, bundle](const lm::EvalCase& c) {
+    scorers.push_back({absl::StrCat("sparse", candidates, ":", neighbours), [model, bundle](const lm::EvalCase& c) {
                          const auto q = bundle->HistoryRowWeights(c.history);
                          if (q.empty()) return bundle->ScoreAll(c.history);
                          std::vector<float> s = model->Score(q);
@@ -386,10 +376,8 @@ int main(int argc, char** argv) {
                          return out;
                        }});
   }
-  std::printf("%zu evaluation learners, %zu items ranked (history excluded)\n", cases.size(),
-              universe.size());
-  std::printf("%-11s %4s %9s %9s %9s %9s %9s\n", "scorer", "K", "recall", "ndcg", "hr",
-              "precision", "coverage");
+  std::printf("%zu evaluation learners, %zu items ranked (history excluded)\n", cases.size(), universe.size());
+  std::printf("%-11s %4s %9s %9s %9s %9s %9s\n", "scorer", "K", "recall", "ndcg", "hr", "precision", "coverage");
   for (const auto& [name, scorer] : scorers) {
     // Every cut-off in one pass, on two threads (the machines have 2 cores).
     lifelong::cli::Progress progress(std::cerr, absl::StrCat("evaluate: ", name), "learners",
@@ -400,8 +388,8 @@ int main(int argc, char** argv) {
     for (size_t i = 0; i < ks.size(); ++i) {
       const lm::RankingMetrics& m = at[i];
       out["results"][name][std::to_string(ks[i])] = m.ToJson();
-      std::printf("%-11s %4d %9.4f %9.4f %9.4f %9.4f %9.4f\n", name.c_str(), ks[i], m.recall, m.ndcg,
-                  m.hit_rate, m.precision, m.coverage);
+      std::printf("%-11s %4d %9.4f %9.4f %9.4f %9.4f %9.4f\n", name.c_str(), ks[i], m.recall, m.ndcg, m.hit_rate,
+                  m.precision, m.coverage);
     }
   }
   if (absl::GetFlag(FLAGS_served) || absl::GetFlag(FLAGS_choose_blend)) {
@@ -431,10 +419,10 @@ int main(int argc, char** argv) {
       v = served;
       v.category_cap = false;
       variants.push_back({"served - category cap", v});
-      std::printf("\nserved ranking (blend %s, K=%d; %zu courses with a category) and the cost "
-                  "of each re-ranker:\n%-22s %9s %9s %9s %9s\n",
-                  lm::kServedBlendName, k, served.category.size(), "ranking", "recall", "ndcg",
-                  "hr", "coverage");
+      std::printf(
+          "\nserved ranking (blend %s, K=%d; %zu courses with a category) and the cost "
+          "of each re-ranker:\n%-22s %9s %9s %9s %9s\n",
+          lm::kServedBlendName, k, served.category.size(), "ranking", "recall", "ndcg", "hr", "coverage");
       for (const auto& [name, opts] : variants) {
         lifelong::cli::Progress progress(std::cerr, absl::StrCat("evaluate: ", name), "learners",
                                          static_cast<int64_t>(cases.size()), absl::Seconds(5));
@@ -442,8 +430,7 @@ int main(int argc, char** argv) {
             cases, universe, {k}, lm::ServedRankingScorer(bundle, opts, k),
             [&progress](int64_t done) { progress.Update(done); }, 2)[0];
         out["served"][name] = m.ToJson();
-        std::printf("%-22s %9.4f %9.4f %9.4f %9.4f\n", name.c_str(), m.recall, m.ndcg, m.hit_rate,
-                    m.coverage);
+        std::printf("%-22s %9.4f %9.4f %9.4f %9.4f\n", name.c_str(), m.recall, m.ndcg, m.hit_rate, m.coverage);
       }
     }
     if (absl::GetFlag(FLAGS_choose_blend) && absl::GetFlag(FLAGS_model_dir).empty()) {
@@ -452,8 +439,7 @@ int main(int argc, char** argv) {
       std::vector<lm::Interaction> vtrain;
       std::vector<lm::EvalCase> vcases;
       if (random_split) {
-        lm::SplitRandom(train, absl::GetFlag(FLAGS_valid_fraction), absl::GetFlag(FLAGS_seed) + 1,
-                        &vtrain, &vcases);
+        lm::SplitRandom(train, absl::GetFlag(FLAGS_valid_fraction), absl::GetFlag(FLAGS_seed) + 1, &vtrain, &vcases);
       } else {
         lm::SplitSequenceTails(train, absl::GetFlag(FLAGS_valid_fraction), &vtrain, &vcases);
       }
@@ -465,11 +451,11 @@ int main(int argc, char** argv) {
       bo.build_indexes = false;
       auto vb = lm::BuildModelBundle(std::move(*va), nlohmann::json::object(), 0, "", bo);
       if (!vb.ok()) return Fail(vb.status());
-      std::printf("\nblend grid on the validation split (%zu learners; cf %.2f, category cap on):\n"
-                  "%10s %10s %9s %9s\n",
-                  vcases.size(), served.weights.cf, "popularity", "completion", "hr", "ndcg");
-      lifelong::cli::Progress grid(std::cerr, "evaluate: blend grid", "configurations", 15,
-                                   absl::Seconds(5));
+      std::printf(
+          "\nblend grid on the validation split (%zu learners; cf %.2f, category cap on):\n"
+          "%10s %10s %9s %9s\n",
+          vcases.size(), served.weights.cf, "popularity", "completion", "hr", "ndcg");
+      lifelong::cli::Progress grid(std::cerr, "evaluate: blend grid", "configurations", 15, absl::Seconds(5));
       int configurations = 0;
       for (double pop : {0.0, 0.03, 0.06, 0.12, 0.25}) {
         for (double completion : {0.0, 0.03, 0.1}) {
@@ -477,10 +463,9 @@ int main(int argc, char** argv) {
           lm::ServedRankingOptions g = served;
           g.weights.popularity = pop;
           g.weights.completion = completion;
-          const lm::RankingMetrics m = lm::EvaluateRankingAtKs(
-              vcases, (*vb)->course_ids(), {k}, lm::ServedRankingScorer(*vb, g, k), {}, 2)[0];
-          out["blend_grid"].push_back(
-              {{"popularity", pop}, {"completion", completion}, {"metrics", m.ToJson()}});
+          const lm::RankingMetrics m =
+              lm::EvaluateRankingAtKs(vcases, (*vb)->course_ids(), {k}, lm::ServedRankingScorer(*vb, g, k), {}, 2)[0];
+          out["blend_grid"].push_back({{"popularity", pop}, {"completion", completion}, {"metrics", m.ToJson()}});
           std::printf("%10.2f %10.2f %9.4f %9.4f\n", pop, completion, m.hit_rate, m.ndcg);
           std::fflush(stdout);
         }

@@ -61,8 +61,7 @@ TEST(EvaluateBinary, WriteSplitGivesTheSameCasesBack) {
     const std::string out = Tmp("evaluate_" + split + ".out");
     const std::string cmd = absl::StrCat(
         "models/evaluate --interactions=", path, " --split=", split,
-        " --seed=3 --tune=false --served=false --ease_baseline=false --ks=10 --write_split=", dir,
-        " > ", out, " 2>&1");
+        " --seed=3 --tune=false --served=false --ease_baseline=false --ks=10 --write_split=", dir, " > ", out, " 2>&1");
     ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd << "\n" << ReadText(out);
     std::vector<Interaction> train;
     std::vector<EvalCase> cases;

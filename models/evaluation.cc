@@ -19,16 +19,19 @@ std::vector<int> TopUnexcludedRows(const std::vector<float>& scores, const std::
     if (!exclude[i]) cand.push_back(static_cast<int>(i));
   }
   const int kk = std::max(0, std::min<int>(k, static_cast<int>(cand.size())));
-  std::partial_sort(cand.begin(), cand.begin() + kk, cand.end(), [&](int x, int y) {
-    return scores[x] != scores[y] ? scores[x] > scores[y] : x < y;
-  });
+  std::partial_sort(cand.begin(), cand.begin() + kk, cand.end(),
+                    [&](int x, int y) { return scores[x] != scores[y] ? scores[x] > scores[y] : x < y; });
   cand.resize(kk);
   return cand;
 }
 
 nlohmann::json RankingMetrics::ToJson() const {
-  return {{"k", k},           {"cases", cases},         {"recall", recall},
-          {"ndcg", ndcg},     {"hit_rate", hit_rate},   {"precision", precision},
+  return {{"k", k},
+          {"cases", cases},
+          {"recall", recall},
+          {"ndcg", ndcg},
+          {"hit_rate", hit_rate},
+          {"precision", precision},
           {"coverage", coverage}};
 }
 
@@ -46,9 +49,8 @@ std::vector<std::pair<std::string, std::vector<Interaction>>> GroupSequences(
   std::vector<std::pair<std::string, std::vector<Interaction>>> out;
   out.reserve(raw.size());
   for (auto& [learner, events] : raw) {
-    std::stable_sort(events.begin(), events.end(), [](const auto& x, const auto& y) {
-      return x.second->order < y.second->order;
-    });
+    std::stable_sort(events.begin(), events.end(),
+                     [](const auto& x, const auto& y) { return x.second->order < y.second->order; });
     // Keep the most recent occurrence of each course, with the largest weight.
     absl::flat_hash_map<std::string, float> max_weight;
     for (const auto& e : events) {
@@ -79,9 +81,8 @@ std::vector<HistoryEvent> ToHistory(const std::vector<Interaction>& seq) {
 }
 
 template <typename ChooseHeldOut>
-void SplitWith(const std::vector<Interaction>& interactions, double fraction,
-               std::vector<Interaction>* train, std::vector<EvalCase>* cases,
-               ChooseHeldOut choose) {
+void SplitWith(const std::vector<Interaction>& interactions, double fraction, std::vector<Interaction>* train,
+               std::vector<EvalCase>* cases, ChooseHeldOut choose) {
   train->clear();
   cases->clear();
   for (auto& [learner, seq] : GroupSequences(interactions)) {
@@ -110,8 +111,8 @@ void SplitWith(const std::vector<Interaction>& interactions, double fraction,
 
 }  // namespace
 
-void SplitSequenceTails(const std::vector<Interaction>& interactions, double fraction,
-                        std::vector<Interaction>* train, std::vector<EvalCase>* cases) {
+void SplitSequenceTails(const std::vector<Interaction>& interactions, double fraction, std::vector<Interaction>* train,
+                        std::vector<EvalCase>* cases) {
   SplitWith(interactions, fraction, train, cases, [](int n, int held) {
     std::vector<bool> h(n, false);
     for (int i = n - held; i < n; ++i) h[i] = true;
@@ -132,8 +133,7 @@ void SplitRandom(const std::vector<Interaction>& interactions, double fraction, 
   });
 }
 
-std::vector<EvalCase> CasesFromTrainTest(const std::vector<Interaction>& train,
-                                         const std::vector<Interaction>& test) {
+std::vector<EvalCase> CasesFromTrainTest(const std::vector<Interaction>& train, const std::vector<Interaction>& test) {
   absl::flat_hash_map<std::string, std::vector<Interaction>> history;
   for (auto& [learner, seq] : GroupSequences(train)) history[learner] = std::move(seq);
   std::vector<EvalCase> cases;
@@ -149,10 +149,9 @@ std::vector<EvalCase> CasesFromTrainTest(const std::vector<Interaction>& train,
 }
 
 std::vector<RankingMetrics> EvaluateRankingAtKs(const std::vector<EvalCase>& cases,
-                                               const std::vector<std::string>& universe,
-                                               const std::vector<int>& ks, const Scorer& scorer,
-                                               const std::function<void(int64_t)>& progress,
-                                               int threads) {
+                                                const std::vector<std::string>& universe, const std::vector<int>& ks,
+                                                const Scorer& scorer, const std::function<void(int64_t)>& progress,
+                                                int threads) {
   const int nk = static_cast<int>(ks.size());
   int kmax = 0;
   for (int k : ks) kmax = std::max(kmax, k);
@@ -245,16 +244,14 @@ std::vector<RankingMetrics> EvaluateRankingAtKs(const std::vector<EvalCase>& cas
   return out;
 }
 
-RankingMetrics EvaluateRanking(const std::vector<EvalCase>& cases,
-                               const std::vector<std::string>& universe, int k,
+RankingMetrics EvaluateRanking(const std::vector<EvalCase>& cases, const std::vector<std::string>& universe, int k,
                                const Scorer& scorer, const std::function<void(int64_t)>& progress) {
   return EvaluateRankingAtKs(cases, universe, {k}, scorer, progress, 1)[0];
 }
 
 Scorer BundleScorer(std::shared_ptr<const ModelBundle> bundle) {
   const int n = bundle->num_items();
-  if (!bundle->identity_query() || bundle->sparse_item_matrix() || n == 0 ||
-      n > kBundleScorerTransposeMaxItems) {
+  if (!bundle->identity_query() || bundle->sparse_item_matrix() || n == 0 || n > kBundleScorerTransposeMaxItems) {
     return [bundle](const EvalCase& c) { return bundle->ScoreAll(c.history); };
   }
   // ScoreAll reads, for every item j, the history's entries of column j of
@@ -279,8 +276,7 @@ Scorer BundleScorer(std::shared_ptr<const ModelBundle> bundle) {
   };
 }
 
-Scorer PopularityScorer(const std::vector<Interaction>& train,
-                        const std::vector<std::string>& universe) {
+Scorer PopularityScorer(const std::vector<Interaction>& train, const std::vector<std::string>& universe) {
   absl::flat_hash_map<std::string, int> row_of;
   for (size_t i = 0; i < universe.size(); ++i) row_of[universe[i]] = static_cast<int>(i);
   auto pop = std::make_shared<std::vector<float>>(universe.size(), 0.0f);
@@ -293,8 +289,7 @@ Scorer PopularityScorer(const std::vector<Interaction>& train,
   return [pop](const EvalCase&) { return *pop; };
 }
 
-Scorer ItemKnnScorer(const std::vector<Interaction>& train,
-                     const std::vector<std::string>& universe) {
+Scorer ItemKnnScorer(const std::vector<Interaction>& train, const std::vector<std::string>& universe) {
   const size_t n = universe.size();
   absl::flat_hash_map<std::string, int> row_of;
   for (size_t i = 0; i < n; ++i) row_of[universe[i]] = static_cast<int>(i);

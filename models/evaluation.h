@@ -47,8 +47,8 @@ std::vector<std::pair<std::string, std::vector<Interaction>>> GroupSequences(
 // Temporal split: for each learner with >= 2 courses, the last
 // max(1, round(fraction * n)) courses are held out. Returns the remaining
 // interactions in `train` and one EvalCase per learner with a held-out part.
-void SplitSequenceTails(const std::vector<Interaction>& interactions, double fraction,
-                        std::vector<Interaction>* train, std::vector<EvalCase>* cases);
+void SplitSequenceTails(const std::vector<Interaction>& interactions, double fraction, std::vector<Interaction>* train,
+                        std::vector<EvalCase>* cases);
 
 // Random split for data without order: for each learner with >= 2 courses,
 // max(1, round(fraction * n)) courses chosen by a generator seeded with
@@ -59,8 +59,7 @@ void SplitRandom(const std::vector<Interaction>& interactions, double fraction, 
 // Cases for a fixed train/test pair: history = the learner's train
 // interactions (ordered as GroupSequences), held-out = the learner's distinct
 // test courses. Learners without test courses are skipped.
-std::vector<EvalCase> CasesFromTrainTest(const std::vector<Interaction>& train,
-                                         const std::vector<Interaction>& test);
+std::vector<EvalCase> CasesFromTrainTest(const std::vector<Interaction>& train, const std::vector<Interaction>& test);
 
 // Scores of every universe item for a case (universe order).
 using Scorer = std::function<std::vector<float>(const EvalCase&)>;
@@ -73,10 +72,8 @@ std::vector<int> TopUnexcludedRows(const std::vector<float>& scores, const std::
 // Evaluates `scorer` on `cases` over `universe` (course ids). Thread-safe if
 // the scorer is. `progress`, when set, is called with the number of cases done
 // after each case (for progress lines with rate and ETA).
-RankingMetrics EvaluateRanking(const std::vector<EvalCase>& cases,
-                               const std::vector<std::string>& universe, int k,
-                               const Scorer& scorer,
-                               const std::function<void(int64_t)>& progress = {});
+RankingMetrics EvaluateRanking(const std::vector<EvalCase>& cases, const std::vector<std::string>& universe, int k,
+                               const Scorer& scorer, const std::function<void(int64_t)>& progress = {});
 
 // Identity-basis bundles up to this many items are scored by BundleScorer
 // from a transposed copy of M (n^2 float32: 64 MiB at 4,096).
@@ -87,10 +84,9 @@ inline constexpr int kBundleScorerTransposeMaxItems = 8192;
 // not depend on `threads` (per-case values are summed in case order).
 // `progress` is called from one thread with an approximate count done.
 std::vector<RankingMetrics> EvaluateRankingAtKs(const std::vector<EvalCase>& cases,
-                                               const std::vector<std::string>& universe,
-                                               const std::vector<int>& ks, const Scorer& scorer,
-                                               const std::function<void(int64_t)>& progress = {},
-                                               int threads = 1);
+                                                const std::vector<std::string>& universe, const std::vector<int>& ks,
+                                                const Scorer& scorer, const std::function<void(int64_t)>& progress = {},
+                                                int threads = 1);
 
 // Scorer giving exactly bundle->ScoreAll's floats (universe =
 // bundle->course_ids()). Identity-basis bundles up to
@@ -100,8 +96,7 @@ std::vector<RankingMetrics> EvaluateRankingAtKs(const std::vector<EvalCase>& cas
 Scorer BundleScorer(std::shared_ptr<const ModelBundle> bundle);
 
 // Baseline: distinct-learner counts in `train`.
-Scorer PopularityScorer(const std::vector<Interaction>& train,
-                        const std::vector<std::string>& universe);
+Scorer PopularityScorer(const std::vector<Interaction>& train, const std::vector<std::string>& universe);
 
 // Largest universe the item-kNN baseline is computed for: it holds the
 // universe^2 float32 similarity matrix (8,192: 256 MiB). The binaries skip
@@ -110,8 +105,7 @@ inline constexpr size_t kItemKnnMaxItems = 8192;
 
 // Baseline: item-kNN, score(j) = sum over history items i of
 // cosine(i, j) on the binary learner x item matrix of `train`.
-Scorer ItemKnnScorer(const std::vector<Interaction>& train,
-                     const std::vector<std::string>& universe);
+Scorer ItemKnnScorer(const std::vector<Interaction>& train, const std::vector<std::string>& universe);
 
 }  // namespace lifelong::models
 

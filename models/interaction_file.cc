@@ -30,8 +30,7 @@ bool JsonId(const nlohmann::json& v, std::string* out) {
   return false;
 }
 
-absl::Status ParseJsonLine(absl::string_view line, absl::string_view source, int line_no,
-                           Interaction* out) {
+absl::Status ParseJsonLine(absl::string_view line, absl::string_view source, int line_no, Interaction* out) {
   nlohmann::json j = nlohmann::json::parse(line.begin(), line.end(), nullptr, false);
   if (j.is_discarded() || !j.is_object()) return LineError(source, line_no, "not a JSON object");
   const char* learner_key = j.contains("learner") ? "learner" : "user";
@@ -60,8 +59,7 @@ absl::Status ParseJsonLine(absl::string_view line, absl::string_view source, int
   return absl::OkStatus();
 }
 
-absl::Status ParseTsvLine(absl::string_view line, absl::string_view source, int line_no,
-                          Interaction* out) {
+absl::Status ParseTsvLine(absl::string_view line, absl::string_view source, int line_no, Interaction* out) {
   std::vector<absl::string_view> f = absl::StrSplit(line, '\t');
   if (f.size() < 3 || f.size() > 4) {
     return LineError(source, line_no,
@@ -81,8 +79,7 @@ absl::Status ParseTsvLine(absl::string_view line, absl::string_view source, int 
     if (absl::StartsWith(f[3], "http://") || absl::StartsWith(f[3], "https://")) {
       out->weight = VerbWeight(f[3]);
     } else if (!absl::SimpleAtof(f[3], &out->weight)) {
-      return LineError(source, line_no,
-                       absl::StrCat("field 'weight': not a number or verb IRI: \"", f[3], "\""));
+      return LineError(source, line_no, absl::StrCat("field 'weight': not a number or verb IRI: \"", f[3], "\""));
     }
   }
   return absl::OkStatus();
@@ -98,8 +95,7 @@ absl::StatusOr<std::string> ReadFileToString(const std::string& path) {
   return ss.str();
 }
 
-absl::StatusOr<std::vector<Interaction>> ParseInteractions(absl::string_view content,
-                                                           absl::string_view source_name) {
+absl::StatusOr<std::vector<Interaction>> ParseInteractions(absl::string_view content, absl::string_view source_name) {
   std::vector<Interaction> out;
   int line_no = 0;
   for (absl::string_view line : absl::StrSplit(content, '\n')) {
@@ -142,8 +138,7 @@ absl::StatusOr<std::vector<Interaction>> ReadLabeledRatingsFile(const std::strin
   return out;
 }
 
-std::string CatalogCourseText(absl::string_view title, absl::string_view category,
-                              const std::vector<std::string>& tags,
+std::string CatalogCourseText(absl::string_view title, absl::string_view category, const std::vector<std::string>& tags,
                               absl::string_view description) {
   std::string text;
   auto add = [&text](absl::string_view part) {
@@ -181,8 +176,7 @@ absl::StatusOr<std::vector<CatalogCourse>> ReadCatalogFile(const std::string& pa
         if (t.is_string()) tags.push_back(t.get<std::string>());
       }
     }
-    c.text = CatalogCourseText(text_field("title"), text_field("category"), tags,
-                               text_field("description"));
+    c.text = CatalogCourseText(text_field("title"), text_field("category"), tags, text_field("description"));
     out.push_back(std::move(c));
   }
   return out;

@@ -28,8 +28,7 @@ namespace lifelong::models {
 // Parses interaction file content. `source_name` prefixes error messages.
 // INVALID_ARGUMENT naming the line and field on the first malformed line,
 // e.g. "data.tsv:3: field 'order': not an integer: \"x\"".
-absl::StatusOr<std::vector<Interaction>> ParseInteractions(absl::string_view content,
-                                                           absl::string_view source_name);
+absl::StatusOr<std::vector<Interaction>> ParseInteractions(absl::string_view content, absl::string_view source_name);
 
 // Reads and parses a file. NOT_FOUND when it cannot be opened, otherwise as
 // ParseInteractions.
@@ -50,8 +49,7 @@ struct CatalogCourse {
 // then the description; empty parts are left out. ReadCatalogFile builds
 // CatalogCourse::text with it; the recommender uses it for courses added after
 // training (ModelBundle::EmbedText) so that both sides embed the same text.
-std::string CatalogCourseText(absl::string_view title, absl::string_view category,
-                              const std::vector<std::string>& tags,
+std::string CatalogCourseText(absl::string_view title, absl::string_view category, const std::vector<std::string>& tags,
                               absl::string_view description);
 
 // Reads a catalog dump. INVALID_ARGUMENT naming the line when a line is not a

@@ -53,8 +53,7 @@ TEST(ParseInteractions, NamesWrongFieldCount) {
   auto r = ParseInteractions("u1\tc1\n", "data.tsv");
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_NE(r.status().message().find("data.tsv:1: expected 3 or 4 tab-separated fields"),
-            std::string::npos);
+  EXPECT_NE(r.status().message().find("data.tsv:1: expected 3 or 4 tab-separated fields"), std::string::npos);
 }
 
 TEST(ParseInteractions, NamesBadWeightEmptyCourseAndBadJson) {
@@ -97,10 +96,10 @@ TEST(ReadLabeledRatingsFile, KeepsOnlyLabelOne) {
 }
 
 TEST(ReadCatalogFile, JoinsTextFieldsAndRequiresId) {
-  auto r = ReadCatalogFile(WriteTemp(
-      "catalog.jsonl",
-      "{\"id\":\"c1\",\"title\":\"书法入门\",\"description\":\"毛笔\",\"category\":\"艺术\","
-      "\"tags\":[\"书法\"]}\n"));
+  auto r =
+      ReadCatalogFile(WriteTemp("catalog.jsonl",
+                                "{\"id\":\"c1\",\"title\":\"书法入门\",\"description\":\"毛笔\",\"category\":\"艺术\","
+                                "\"tags\":[\"书法\"]}\n"));
   ASSERT_TRUE(r.ok()) << r.status();
   ASSERT_EQ(r->size(), 1u);
   EXPECT_EQ((*r)[0].id, "c1");
@@ -112,8 +111,7 @@ TEST(ReadCatalogFile, JoinsTextFieldsAndRequiresId) {
 }
 
 TEST(CatalogCourseText, JoinsNonEmptyPartsByNewlines) {
-  EXPECT_EQ(CatalogCourseText("书法入门", "艺术", {"书法", "毛笔"}, "描述"),
-            "书法入门\n艺术\n书法\n毛笔\n描述");
+  EXPECT_EQ(CatalogCourseText("书法入门", "艺术", {"书法", "毛笔"}, "描述"), "书法入门\n艺术\n书法\n毛笔\n描述");
   EXPECT_EQ(CatalogCourseText("", "艺术", {}, ""), "艺术");
   EXPECT_EQ(CatalogCourseText("", "", {}, ""), "");
 }

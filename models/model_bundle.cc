@@ -86,8 +86,8 @@ double CalibrationRecall(const faiss::Index& index, const std::vector<float>& qu
 // to options.exact_index_max_items, else IVF with nprobe fixed by the options
 // or calibrated to options.ivf_target_recall.
 absl::Status BuildIndex(const float* vectors, int n, int d, const BuildOptions& options,
-                        std::unique_ptr<faiss::Index>* index,
-                        std::unique_ptr<faiss::Index>* quantizer, IndexInfo* info) {
+                        std::unique_ptr<faiss::Index>* index, std::unique_ptr<faiss::Index>* quantizer,
+                        IndexInfo* info) {
   info->indexed_items = n;
   if (n <= options.exact_index_max_items) {
     auto flat = std::make_unique<faiss::IndexFlatIP>(d);
@@ -99,8 +99,7 @@ absl::Status BuildIndex(const float* vectors, int n, int d, const BuildOptions& 
   // IVF: nlist ~ 2 sqrt(n), k-means (10 iterations) on a sample of <= 32
   // points per list (build-time versus search-time trade-off measured with
   // bench_train --index_items, docs/models.md).
-  const int nlist =
-      std::max(1, std::min(n, static_cast<int>(2 * std::sqrt(static_cast<double>(n)))));
+  const int nlist = std::max(1, std::min(n, static_cast<int>(2 * std::sqrt(static_cast<double>(n)))));
   auto q = std::make_unique<faiss::IndexFlatIP>(d);
   auto ivf = std::make_unique<faiss::IndexIVFFlat>(q.get(), d, nlist, faiss::METRIC_INNER_PRODUCT);
   ivf->cp.seed = 1234;
@@ -135,8 +134,7 @@ absl::Status BuildIndex(const float* vectors, int n, int d, const BuildOptions& 
       int nprobe = std::min(nlist, 8);
       while (true) {
         ivf->nprobe = nprobe;
-        info->calibrated_recall_at_10 =
-            CalibrationRecall(*ivf, queries, num_queries, labels, k);
+        info->calibrated_recall_at_10 = CalibrationRecall(*ivf, queries, num_queries, labels, k);
         if (info->calibrated_recall_at_10 >= options.ivf_target_recall || nprobe >= nlist) break;
         nprobe = std::min(nlist, nprobe * 2);
       }
@@ -152,13 +150,13 @@ absl::Status BuildIndex(const float* vectors, int n, int d, const BuildOptions& 
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::vector<std::vector<Candidate>>> SearchIndex(
-    const faiss::Index* index, const std::vector<int>& rows, int d,
-    absl::Span<const float> queries, int num_queries, int k) {
+absl::StatusOr<std::vector<std::vector<Candidate>>> SearchIndex(const faiss::Index* index, const std::vector<int>& rows,
+                                                                int d, absl::Span<const float> queries, int num_queries,
+                                                                int k) {
   if (k <= 0) return absl::InvalidArgumentError("k: must be positive");
   if (num_queries < 0 || queries.size() != static_cast<size_t>(num_queries) * d) {
-    return absl::InvalidArgumentError(absl::StrCat("queries: expected num_queries * ", d,
-                                                   " floats, got ", queries.size()));
+    return absl::InvalidArgumentError(
+        absl::StrCat("queries: expected num_queries * ", d, " floats, got ", queries.size()));
   }
   std::vector<std::vector<Candidate>> out(num_queries);
   if (index == nullptr) {
@@ -190,8 +188,7 @@ double Dot(const float* a, const float* b, int n) {
 // q[i] weighs history row i): scores accumulated in double over the query's
 // nonzero coordinates in ascending order, ranked by (score desc, row asc)
 // over the indexed rows.
-std::vector<Candidate> SparseTopK(const ModelArrays& a, const std::vector<int>& rows,
-                                  const float* q, int k) {
+std::vector<Candidate> SparseTopK(const ModelArrays& a, const std::vector<int>& rows, const float* q, int k) {
   const int n = static_cast<int>(a.course_ids.size());
   std::vector<double> acc(n, 0.0);
   for (int i = 0; i < n; ++i) {
@@ -250,8 +247,7 @@ bool ModelBundle::sparse_item_matrix() const { return impl_->a.sparse; }
 
 absl::Span<const float> ModelBundle::ItemVector(int row) const {
   if (impl_->a.sparse) return {};
-  return absl::MakeConstSpan(impl_->a.item_vectors.data() + static_cast<size_t>(row) * impl_->a.dim,
-                             impl_->a.dim);
+  return absl::MakeConstSpan(impl_->a.item_vectors.data() + static_cast<size_t>(row) * impl_->a.dim, impl_->a.dim);
 }
 
 std::vector<float> ModelBundle::DenseItemVector(int row) const {
@@ -271,8 +267,8 @@ float ModelBundle::ItemScore(absl::Span<const float> learner_vector, int row) co
   const ModelArrays& a = impl_->a;
   if (static_cast<int>(learner_vector.size()) != a.dim) return 0.0f;
   if (!a.sparse) {
-    return static_cast<float>(Dot(learner_vector.data(),
-                                  a.item_vectors.data() + static_cast<size_t>(row) * a.dim, a.dim));
+    return static_cast<float>(
+        Dot(learner_vector.data(), a.item_vectors.data() + static_cast<size_t>(row) * a.dim, a.dim));
   }
   double s = 0;
   for (int64_t e = impl_->col_start[row]; e < impl_->col_start[row + 1]; ++e) {
@@ -291,9 +287,7 @@ ModelBundle::SparseRowView ModelBundle::SparseRow(int row) const {
           absl::MakeConstSpan(a.sparse_weight.data() + b, e - b)};
 }
 
-int64_t ModelBundle::sparse_entries() const {
-  return static_cast<int64_t>(impl_->a.sparse_target.size());
-}
+int64_t ModelBundle::sparse_entries() const { return static_cast<int64_t>(impl_->a.sparse_target.size()); }
 
 absl::Span<const float> ModelBundle::ContentVector(int row) const {
   const int cd = impl_->a.content_dim;
@@ -353,8 +347,7 @@ std::vector<float> ModelBundle::LearnerVector(absl::Span<const HistoryEvent> his
   return q;
 }
 
-std::vector<std::pair<int, double>> ModelBundle::HistoryRowWeights(
-    absl::Span<const HistoryEvent> history) const {
+std::vector<std::pair<int, double>> ModelBundle::HistoryRowWeights(absl::Span<const HistoryEvent> history) const {
   std::vector<std::pair<int, double>> out;
   for (const WeightedRow& r : HistoryWeights(*this, impl_->a, history)) out.push_back({r.row, r.weight});
   return out;
@@ -387,21 +380,20 @@ std::vector<float> ModelBundle::ScoreAll(absl::Span<const HistoryEvent> history)
   } else {
     std::vector<float> q = LearnerVector(history);
     for (int j = 0; j < n; ++j) {
-      scores[j] = static_cast<float>(
-          Dot(q.data(), a.item_vectors.data() + static_cast<size_t>(j) * a.dim, a.dim));
+      scores[j] = static_cast<float>(Dot(q.data(), a.item_vectors.data() + static_cast<size_t>(j) * a.dim, a.dim));
     }
   }
   return scores;
 }
 
-absl::StatusOr<std::vector<std::vector<Candidate>>> ModelBundle::SearchBatch(
-    absl::Span<const float> queries, int num_queries, int k) const {
+absl::StatusOr<std::vector<std::vector<Candidate>>> ModelBundle::SearchBatch(absl::Span<const float> queries,
+                                                                             int num_queries, int k) const {
   if (impl_->a.sparse) {
     const int d = impl_->a.dim;
     if (k <= 0) return absl::InvalidArgumentError("k: must be positive");
     if (num_queries < 0 || queries.size() != static_cast<size_t>(num_queries) * d) {
-      return absl::InvalidArgumentError(absl::StrCat("queries: expected num_queries * ", d,
-                                                     " floats, got ", queries.size()));
+      return absl::InvalidArgumentError(
+          absl::StrCat("queries: expected num_queries * ", d, " floats, got ", queries.size()));
     }
     std::vector<std::vector<Candidate>> out(num_queries);
     for (int q = 0; q < num_queries; ++q) {
@@ -409,8 +401,7 @@ absl::StatusOr<std::vector<std::vector<Candidate>>> ModelBundle::SearchBatch(
     }
     return out;
   }
-  return SearchIndex(impl_->index.get(), impl_->index_rows, impl_->a.dim, queries, num_queries,
-                     k);
+  return SearchIndex(impl_->index.get(), impl_->index_rows, impl_->a.dim, queries, num_queries, k);
 }
 
 std::vector<Candidate> ModelBundle::Recommend(absl::Span<const HistoryEvent> history, int k,
@@ -452,12 +443,10 @@ float ModelBundle::ItemToItem(int from_row, int to_row) const {
   }
   const float* item = a.item_vectors.data() + static_cast<size_t>(to_row) * a.dim;
   if (a.identity_query) return item[from_row];
-  return static_cast<float>(
-      Dot(a.query_basis.data() + static_cast<size_t>(from_row) * a.dim, item, a.dim));
+  return static_cast<float>(Dot(a.query_basis.data() + static_cast<size_t>(from_row) * a.dim, item, a.dim));
 }
 
-std::optional<Contribution> ModelBundle::TopContributor(absl::Span<const HistoryEvent> history,
-                                                        int row) const {
+std::optional<Contribution> ModelBundle::TopContributor(absl::Span<const HistoryEvent> history, int row) const {
   std::optional<Contribution> best;
   for (const WeightedRow& r : HistoryWeights(*this, impl_->a, history)) {
     const float share = static_cast<float>(r.weight * ItemToItem(r.row, row));
@@ -472,10 +461,9 @@ std::vector<float> ModelBundle::EmbedText(absl::string_view text) const {
   return EmbedTextWithIdf(text, impl_->a.idf, impl_->a.content_dim);
 }
 
-absl::StatusOr<std::vector<std::vector<Candidate>>> ModelBundle::SearchContentBatch(
-    absl::Span<const float> queries, int num_queries, int k) const {
-  return SearchIndex(impl_->content_index.get(), impl_->content_rows, impl_->a.content_dim,
-                     queries, num_queries, k);
+absl::StatusOr<std::vector<std::vector<Candidate>>> ModelBundle::SearchContentBatch(absl::Span<const float> queries,
+                                                                                    int num_queries, int k) const {
+  return SearchIndex(impl_->content_index.get(), impl_->content_rows, impl_->a.content_dim, queries, num_queries, k);
 }
 
 std::vector<Candidate> ModelBundle::SimilarCourses(int row, int k) const {
@@ -491,9 +479,9 @@ std::vector<Candidate> ModelBundle::SimilarCourses(int row, int k) const {
   return out;
 }
 
-absl::StatusOr<std::shared_ptr<const ModelBundle>> BuildModelBundle(
-    ModelArrays arrays, nlohmann::json manifest, int64_t version, std::string directory,
-    const BuildOptions& options) {
+absl::StatusOr<std::shared_ptr<const ModelBundle>> BuildModelBundle(ModelArrays arrays, nlohmann::json manifest,
+                                                                    int64_t version, std::string directory,
+                                                                    const BuildOptions& options) {
   const size_t n = arrays.course_ids.size();
   auto bad = [](absl::string_view what) { return absl::InvalidArgumentError(what); };
   if (arrays.counts.size() != n) return bad("counts: one per item expected");
@@ -520,19 +508,16 @@ absl::StatusOr<std::shared_ptr<const ModelBundle>> BuildModelBundle(
         const int32_t t = arrays.sparse_target[e];
         if (t < 0 || static_cast<size_t>(t) >= n ||
             (e > arrays.sparse_row_start[i] && t <= arrays.sparse_target[e - 1])) {
-          return bad(absl::StrCat("sparse_target: row ", i,
-                                  " needs ascending targets in [0, num_items)"));
+          return bad(absl::StrCat("sparse_target: row ", i, " needs ascending targets in [0, num_items)"));
         }
         if (!std::isfinite(arrays.sparse_weight[e])) {
           return bad(absl::StrCat("sparse_weight[", e, "]: not finite"));
         }
       }
     }
-  } else if (!arrays.sparse_row_start.empty() || !arrays.sparse_target.empty() ||
-             !arrays.sparse_weight.empty()) {
+  } else if (!arrays.sparse_row_start.empty() || !arrays.sparse_target.empty() || !arrays.sparse_weight.empty()) {
     return bad("sparse_*: must be empty unless sparse");
-  } else if (arrays.dim < 0 ||
-             arrays.item_vectors.size() != n * static_cast<size_t>(arrays.dim)) {
+  } else if (arrays.dim < 0 || arrays.item_vectors.size() != n * static_cast<size_t>(arrays.dim)) {
     return bad("item_vectors: num_items x dim floats expected");
   }
   if (arrays.identity_query) {
@@ -625,9 +610,8 @@ absl::StatusOr<std::shared_ptr<const ModelBundle>> BuildModelBundle(
                   arrays.item_vectors.begin() + (r + 1) * arrays.dim);
     }
     if (!arrays.sparse && !impl->index_rows.empty()) {
-      absl::Status s = BuildIndex(vecs.data(), static_cast<int>(impl->index_rows.size()),
-                                  arrays.dim, options, &impl->index, &impl->index_quantizer,
-                                  &impl->index_info);
+      absl::Status s = BuildIndex(vecs.data(), static_cast<int>(impl->index_rows.size()), arrays.dim, options,
+                                  &impl->index, &impl->index_quantizer, &impl->index_info);
       if (!s.ok()) return s;
     }
     std::vector<float> cvecs;
@@ -638,9 +622,8 @@ absl::StatusOr<std::shared_ptr<const ModelBundle>> BuildModelBundle(
                    arrays.content.begin() + (r + 1) * arrays.content_dim);
     }
     if (!impl->content_rows.empty()) {
-      absl::Status s = BuildIndex(cvecs.data(), static_cast<int>(impl->content_rows.size()),
-                                  arrays.content_dim, options, &impl->content_index,
-                                  &impl->content_quantizer, &impl->content_index_info);
+      absl::Status s = BuildIndex(cvecs.data(), static_cast<int>(impl->content_rows.size()), arrays.content_dim,
+                                  options, &impl->content_index, &impl->content_quantizer, &impl->content_index_info);
       if (!s.ok()) return s;
     }
   }
@@ -669,10 +652,8 @@ absl::StatusOr<nlohmann::json> ReadCompleteManifest(const std::string& dir) {
   const bool format1 = m.contains("format") && m["format"] == std::string(kModelFormat);
   const bool format2 = m.contains("format") && m["format"] == std::string(kModelFormatSparse);
   if (!format1 && !format2) {
-    return absl::DataLossError(absl::StrCat(path, ": format is not \"", kModelFormat, "\" or \"",
-                                            kModelFormatSparse, "\" (",
-                                            m.contains("format") ? m["format"].dump() : "missing",
-                                            ")"));
+    return absl::DataLossError(absl::StrCat(path, ": format is not \"", kModelFormat, "\" or \"", kModelFormatSparse,
+                                            "\" (", m.contains("format") ? m["format"].dump() : "missing", ")"));
   }
   if (!m.contains("files") || !m["files"].is_object()) {
     return absl::DataLossError(absl::StrCat(path, ": no \"files\" object"));
@@ -684,8 +665,7 @@ absl::StatusOr<nlohmann::json> ReadCompleteManifest(const std::string& dir) {
   for (const std::string& name : required) {
     const auto& f = m["files"];
     if (!f.contains(name) || !f[name].is_object() || !f[name].contains("bytes") ||
-        !f[name]["bytes"].is_number_unsigned() || !f[name].contains("sha256") ||
-        !f[name]["sha256"].is_string()) {
+        !f[name]["bytes"].is_number_unsigned() || !f[name].contains("sha256") || !f[name]["sha256"].is_string()) {
       return absl::DataLossError(absl::StrCat(path, ": files.", name, ": missing bytes/sha256"));
     }
     struct stat st;
@@ -694,17 +674,15 @@ absl::StatusOr<nlohmann::json> ReadCompleteManifest(const std::string& dir) {
       return absl::FailedPreconditionError(absl::StrCat(dir, ": incomplete: no ", name));
     }
     if (static_cast<uint64_t>(st.st_size) != f[name]["bytes"].get<uint64_t>()) {
-      return absl::FailedPreconditionError(absl::StrCat(dir, ": incomplete: ", name, " has ",
-                                                        st.st_size, " bytes, manifest says ",
-                                                        f[name]["bytes"].get<uint64_t>()));
+      return absl::FailedPreconditionError(absl::StrCat(dir, ": incomplete: ", name, " has ", st.st_size,
+                                                        " bytes, manifest says ", f[name]["bytes"].get<uint64_t>()));
     }
   }
   return m;
 }
 
 // Reads a listed file and verifies its checksum.
-absl::StatusOr<std::string> ReadVerified(const std::string& dir, const nlohmann::json& m,
-                                         absl::string_view name) {
+absl::StatusOr<std::string> ReadVerified(const std::string& dir, const nlohmann::json& m, absl::string_view name) {
   const std::string path = absl::StrCat(dir, "/", name);
   absl::StatusOr<std::string> data = ReadFileToString(path);
   if (!data.ok()) return absl::FailedPreconditionError(absl::StrCat(dir, ": incomplete: no ", name));
@@ -723,8 +701,7 @@ absl::StatusOr<T> ManifestField(const nlohmann::json& m, const char* key, const 
   try {
     return m[key].get<T>();
   } catch (const nlohmann::json::exception&) {
-    return absl::DataLossError(
-        absl::StrCat(dir, "/", kManifestFileName, ": \"", key, "\" has the wrong type"));
+    return absl::DataLossError(absl::StrCat(dir, "/", kManifestFileName, ": \"", key, "\" has the wrong type"));
   }
 }
 
@@ -741,8 +718,7 @@ absl::StatusOr<std::shared_ptr<const ModelBundle>> LoadModelBundle(const std::st
   const std::string base = dir.substr(dir.find_last_of('/') + 1);
   std::optional<int64_t> version = ParseVersionName(base);
   if (!version.has_value()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("version_dir: \"", base, "\" is not a version number"));
+    return absl::InvalidArgumentError(absl::StrCat("version_dir: \"", base, "\" is not a version number"));
   }
   struct stat st;
   if (stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
@@ -758,8 +734,8 @@ absl::StatusOr<std::shared_ptr<const ModelBundle>> LoadModelBundle(const std::st
   auto decay = ManifestField<double>(*m, "recency_decay", dir);
   auto max_history = ManifestField<int>(*m, "max_history", dir);
   auto content_dim = ManifestField<int>(*m, "content_dim", dir);
-  for (const absl::Status& s : {num_items.status(), dim.status(), identity.status(),
-                                decay.status(), max_history.status(), content_dim.status()}) {
+  for (const absl::Status& s : {num_items.status(), dim.status(), identity.status(), decay.status(),
+                                max_history.status(), content_dim.status()}) {
     if (!s.ok()) return s;
   }
   a.dim = *dim;
@@ -775,13 +751,11 @@ absl::StatusOr<std::shared_ptr<const ModelBundle>> LoadModelBundle(const std::st
     std::vector<absl::string_view> f = absl::StrSplit(line, '\t');
     int64_t row = -1, count = -1, completions = -1;
     const size_t want = line_no == 0 ? f.size() : (a.completions.empty() ? 3 : 4);
-    if (f.size() != want || (want != 3 && want != 4) || !absl::SimpleAtoi(f[0], &row) ||
-        row != line_no || !absl::SimpleAtoi(f[2], &count) || count < 0 || f[1].empty() ||
-        (want == 4 && (!absl::SimpleAtoi(f[3], &completions) || completions < 0 ||
-                       completions > count))) {
-      return absl::DataLossError(
-          absl::StrCat(dir, "/", kItemsFile, ":", line_no + 1,
-                       ": expected row <TAB> course id <TAB> count [<TAB> completions]"));
+    if (f.size() != want || (want != 3 && want != 4) || !absl::SimpleAtoi(f[0], &row) || row != line_no ||
+        !absl::SimpleAtoi(f[2], &count) || count < 0 || f[1].empty() ||
+        (want == 4 && (!absl::SimpleAtoi(f[3], &completions) || completions < 0 || completions > count))) {
+      return absl::DataLossError(absl::StrCat(dir, "/", kItemsFile, ":", line_no + 1,
+                                              ": expected row <TAB> course id <TAB> count [<TAB> completions]"));
     }
     a.course_ids.emplace_back(f[1]);
     a.counts.push_back(count);
@@ -789,17 +763,15 @@ absl::StatusOr<std::shared_ptr<const ModelBundle>> LoadModelBundle(const std::st
     ++line_no;
   }
   if (static_cast<int64_t>(a.course_ids.size()) != *num_items) {
-    return absl::DataLossError(absl::StrCat(dir, ": items.tsv has ", a.course_ids.size(),
-                                            " items, manifest says ", *num_items));
+    return absl::DataLossError(
+        absl::StrCat(dir, ": items.tsv has ", a.course_ids.size(), " items, manifest says ", *num_items));
   }
   struct FloatFile {
     absl::string_view name;
     std::vector<float>* out;
   };
-  for (const FloatFile& ff : {FloatFile{kItemVectorsFile, &a.item_vectors},
-                              FloatFile{kQueryBasisFile, &a.query_basis},
-                              FloatFile{kContentFile, &a.content},
-                              FloatFile{kContentIdfFile, &a.idf}}) {
+  for (const FloatFile& ff : {FloatFile{kItemVectorsFile, &a.item_vectors}, FloatFile{kQueryBasisFile, &a.query_basis},
+                              FloatFile{kContentFile, &a.content}, FloatFile{kContentIdfFile, &a.idf}}) {
     absl::StatusOr<std::string> bytes = ReadVerified(dir, *m, ff.name);
     if (!bytes.ok()) return bytes.status();
     absl::StatusOr<std::vector<float>> v = BytesToFloats(*bytes);
@@ -837,25 +809,22 @@ absl::StatusOr<std::vector<int64_t>> ListCompleteVersions(const std::string& mod
   return out;
 }
 
-absl::StatusOr<std::shared_ptr<const ModelBundle>> LoadLatestModelBundle(
-    const std::string& model_root) {
+absl::StatusOr<std::shared_ptr<const ModelBundle>> LoadLatestModelBundle(const std::string& model_root) {
   return LoadLatestModelBundle(model_root, BuildOptions());
 }
 
-absl::StatusOr<std::shared_ptr<const ModelBundle>> LoadLatestModelBundle(
-    const std::string& model_root, const BuildOptions& options) {
+absl::StatusOr<std::shared_ptr<const ModelBundle>> LoadLatestModelBundle(const std::string& model_root,
+                                                                         const BuildOptions& options) {
   absl::StatusOr<std::vector<int64_t>> versions = ListCompleteVersions(model_root);
   if (!versions.ok()) return versions.status();
   std::vector<std::string> rejected;
   for (auto it = versions->rbegin(); it != versions->rend(); ++it) {
-    absl::StatusOr<std::shared_ptr<const ModelBundle>> b =
-        LoadModelBundle(VersionPath(model_root, *it), options);
+    absl::StatusOr<std::shared_ptr<const ModelBundle>> b = LoadModelBundle(VersionPath(model_root, *it), options);
     if (b.ok()) return b;
     rejected.push_back(std::string(b.status().message()));
   }
   return absl::NotFoundError(absl::StrCat("no loadable model version under ", model_root,
-                                          rejected.empty() ? "" : "; rejected: ",
-                                          absl::StrJoin(rejected, "; ")));
+                                          rejected.empty() ? "" : "; rejected: ", absl::StrJoin(rejected, "; ")));
 }
 
 }  // namespace lifelong::models

@@ -89,8 +89,8 @@ struct IndexInfo {
   // or "none" (nothing indexed)
   std::string kind = "none";
   int indexed_items = 0;
-  int nlist = 0;              // IVF only
-  int nprobe = 0;             // IVF only
+  int nlist = 0;   // IVF only
+  int nprobe = 0;  // IVF only
   // IVF only: recall@10 against exact search on 200 sample queries at the
   // chosen nprobe; -1 when nprobe was fixed by BuildOptions::ivf_nprobe.
   double calibrated_recall_at_10 = 1.0;
@@ -185,8 +185,7 @@ class ModelBundle {
   // ScoreAll(history)[j] == float(sum over these, in this order, of
   // weight * double(ItemVector(j)[row])) -- what a scorer holding M's rows
   // contiguously (evaluation.h BundleScorer) recomputes bit for bit.
-  std::vector<std::pair<int, double>> HistoryRowWeights(
-      absl::Span<const HistoryEvent> history) const;
+  std::vector<std::pair<int, double>> HistoryRowWeights(absl::Span<const HistoryEvent> history) const;
 
   // Only items with interactions (InteractionCount > 0) are indexed, so
   // content-only courses never come out of SearchBatch/Recommend; find them
@@ -198,8 +197,8 @@ class ModelBundle {
   // Batch concurrent requests into one call: FAISS's batched path is much
   // faster here than one query at a time. INVALID_ARGUMENT when
   // queries.size() != num_queries * dim() or k <= 0.
-  absl::StatusOr<std::vector<std::vector<Candidate>>> SearchBatch(
-      absl::Span<const float> queries, int num_queries, int k) const;
+  absl::StatusOr<std::vector<std::vector<Candidate>>> SearchBatch(absl::Span<const float> queries, int num_queries,
+                                                                  int k) const;
 
   // Convenience for one learner: top-`k` items for `history`, excluding the
   // courses in the history and those in `exclude` (course ids). Candidates
@@ -232,8 +231,7 @@ class ModelBundle {
   // Which history event contributed most to `row`'s score for `history`
   // (the additive decomposition of ScoreAll(history)[row] over events).
   // std::nullopt when no known event contributes a positive amount.
-  std::optional<Contribution> TopContributor(absl::Span<const HistoryEvent> history,
-                                             int row) const;
+  std::optional<Contribution> TopContributor(absl::Span<const HistoryEvent> history, int row) const;
 
   // ---- Content vectors -------------------------------------------------
   // Dimension of content vectors (L2-normalised; zero vector = no text).
@@ -249,17 +247,18 @@ class ModelBundle {
   // Top-`k` items by content cosine for each of `num_queries` content vectors
   // (row-major, num_queries * content_dim() floats). Rows without text never
   // appear. INVALID_ARGUMENT on a size mismatch or k <= 0.
-  absl::StatusOr<std::vector<std::vector<Candidate>>> SearchContentBatch(
-      absl::Span<const float> queries, int num_queries, int k) const;
+  absl::StatusOr<std::vector<std::vector<Candidate>>> SearchContentBatch(absl::Span<const float> queries,
+                                                                         int num_queries, int k) const;
   // Courses most similar to `row` by content, excluding `row` itself; empty
   // when `row` has no text.
   std::vector<Candidate> SimilarCourses(int row, int k) const;
 
  private:
   struct Impl;  // model arrays and FAISS indexes; see model_bundle.cc
-  friend absl::StatusOr<std::shared_ptr<const ModelBundle>> BuildModelBundle(
-      ModelArrays arrays, nlohmann::json manifest, int64_t version, std::string directory,
-      const BuildOptions& options);
+  friend absl::StatusOr<std::shared_ptr<const ModelBundle>> BuildModelBundle(ModelArrays arrays,
+                                                                             nlohmann::json manifest, int64_t version,
+                                                                             std::string directory,
+                                                                             const BuildOptions& options);
   explicit ModelBundle(std::unique_ptr<Impl> impl);
 
   std::unique_ptr<Impl> impl_;
@@ -272,14 +271,14 @@ struct ModelArrays {
   std::vector<int64_t> counts;          // row -> distinct learners (0: content only)
   std::vector<int64_t> completions;     // row -> learners with weight >= 1, or empty
   int dim = 0;
-  bool identity_query = true;           // query basis = identity, dim == num_items
-  std::vector<float> query_basis;       // num_items x dim unless identity_query
-  std::vector<float> item_vectors;      // num_items x dim
-  double recency_decay = 0.6;           // weight of an event = decay^age
-  int max_history = 50;                 // most recent distinct courses used
+  bool identity_query = true;       // query basis = identity, dim == num_items
+  std::vector<float> query_basis;   // num_items x dim unless identity_query
+  std::vector<float> item_vectors;  // num_items x dim
+  double recency_decay = 0.6;       // weight of an event = decay^age
+  int max_history = 50;             // most recent distinct courses used
   int content_dim = 0;
-  std::vector<float> content;           // num_items x content_dim
-  std::vector<float> idf;               // kTextHashBuckets entries, or empty
+  std::vector<float> content;  // num_items x content_dim
+  std::vector<float> idf;      // kTextHashBuckets entries, or empty
   // Sparse bundle (written as format 2 with item_item.csr): identity_query,
   // dim == num_items, item_vectors and query_basis empty, and M as CSR by
   // history row: entries [sparse_row_start[i], sparse_row_start[i + 1]) of
@@ -305,9 +304,9 @@ struct BuildOptions {
 // Builds a bundle from arrays held in memory (the trainer uses this to score
 // its validation split with exactly the serving code). INVALID_ARGUMENT when
 // shapes are inconsistent or course ids repeat.
-absl::StatusOr<std::shared_ptr<const ModelBundle>> BuildModelBundle(
-    ModelArrays arrays, nlohmann::json manifest, int64_t version, std::string directory,
-    const BuildOptions& options = BuildOptions());
+absl::StatusOr<std::shared_ptr<const ModelBundle>> BuildModelBundle(ModelArrays arrays, nlohmann::json manifest,
+                                                                    int64_t version, std::string directory,
+                                                                    const BuildOptions& options = BuildOptions());
 
 // Loads and verifies the version in `version_dir` (a numbered directory).
 // Outcomes:
@@ -320,11 +319,10 @@ absl::StatusOr<std::shared_ptr<const ModelBundle>> BuildModelBundle(
 //                        or inconsistent shapes (a corrupt version);
 //   INVALID_ARGUMENT     the directory name is not a version number.
 // Reads the whole version; call it off the request path.
-absl::StatusOr<std::shared_ptr<const ModelBundle>> LoadModelBundle(
-    const std::string& version_dir);
+absl::StatusOr<std::shared_ptr<const ModelBundle>> LoadModelBundle(const std::string& version_dir);
 // The same with explicit index options.
-absl::StatusOr<std::shared_ptr<const ModelBundle>> LoadModelBundle(
-    const std::string& version_dir, const BuildOptions& options);
+absl::StatusOr<std::shared_ptr<const ModelBundle>> LoadModelBundle(const std::string& version_dir,
+                                                                   const BuildOptions& options);
 
 // Version numbers of the COMPLETE versions under `model_root` (see above),
 // ascending. Temporary directories, non-numeric names and incomplete versions
@@ -336,10 +334,9 @@ absl::StatusOr<std::vector<int64_t>> ListCompleteVersions(const std::string& mod
 // trying complete versions from the largest down and skipping (rejecting)
 // corrupt ones. NOT_FOUND when no version loads; the message lists why each
 // candidate was rejected.
-absl::StatusOr<std::shared_ptr<const ModelBundle>> LoadLatestModelBundle(
-    const std::string& model_root);
-absl::StatusOr<std::shared_ptr<const ModelBundle>> LoadLatestModelBundle(
-    const std::string& model_root, const BuildOptions& options);
+absl::StatusOr<std::shared_ptr<const ModelBundle>> LoadLatestModelBundle(const std::string& model_root);
+absl::StatusOr<std::shared_ptr<const ModelBundle>> LoadLatestModelBundle(const std::string& model_root,
+                                                                         const BuildOptions& options);
 
 // "<model_root>/<version>".
 std::string VersionPath(const std::string& model_root, int64_t version);

@@ -5,9 +5,9 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
-#include <random>
 #include <cstdio>
 #include <fstream>
+#include <random>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -36,8 +36,10 @@ std::vector<Interaction> TrackData() {
 }
 
 std::vector<CatalogCourse> Catalog() {
-  return {{"a0", "书法入门 毛笔字基础"},  {"a1", "书法进阶 毛笔楷书"},
-          {"b0", "智能手机使用入门"},     {"c0", "太极拳基础"},
+  return {{"a0", "书法入门 毛笔字基础"},
+          {"a1", "书法进阶 毛笔楷书"},
+          {"b0", "智能手机使用入门"},
+          {"c0", "太极拳基础"},
           {"new1", "书法 毛笔 行书 欣赏"}};
 }
 
@@ -47,9 +49,7 @@ ModelArrays Train(const TrainOptions& o = TrainOptions()) {
   return *a;
 }
 
-std::string Root(const std::string& name) {
-  return absl::StrCat(getenv("TEST_TMPDIR"), "/", name);
-}
+std::string Root(const std::string& name) { return absl::StrCat(getenv("TEST_TMPDIR"), "/", name); }
 
 std::vector<HistoryEvent> History(std::initializer_list<const char*> ids) {
   std::vector<HistoryEvent> h;
@@ -115,8 +115,7 @@ TEST(ModelBundle, SearchBatchAgreesWithScoreAll) {
   auto b = BuildModelBundle(Train(), nlohmann::json::object(), 1, "");
   ASSERT_TRUE(b.ok());
   const ModelBundle& m = **b;
-  std::vector<std::vector<HistoryEvent>> hs = {History({"a0"}), History({"b1", "c0"}),
-                                               History({"c1", "c2"})};
+  std::vector<std::vector<HistoryEvent>> hs = {History({"a0"}), History({"b1", "c0"}), History({"c1", "c2"})};
   std::vector<float> queries;
   for (const auto& h : hs) {
     std::vector<float> q = m.LearnerVector(h);
@@ -204,7 +203,8 @@ TEST(ModelBundle, IvfNprobeIsCalibratedOrFixedAndReported) {
   std::mt19937_64 rng(5);
   std::normal_distribution<float> g;
   std::vector<std::vector<float>> centers(30, std::vector<float>(d));
-  for (auto& c : centers) for (float& x : c) x = g(rng);
+  for (auto& c : centers)
+    for (float& x : c) x = g(rng);
   for (int i = 0; i < n; ++i) {
     a.course_ids.push_back(absl::StrCat("x", i));
     a.counts.push_back(1);
@@ -239,9 +239,8 @@ TEST(ModelBundle, IvfNprobeIsCalibratedOrFixedAndReported) {
 }
 
 TEST(ModelBundle, CompletionRateRoundTripsThroughTheDirectory) {
-  std::vector<Interaction> data = {{"u1", "a", 1, 1.0f}, {"u1", "b", 2, 0.3f},
-                                   {"u2", "a", 1, 0.5f}, {"u2", "b", 2, 1.0f},
-                                   {"u3", "a", 1, 1.0f}};
+  std::vector<Interaction> data = {
+      {"u1", "a", 1, 1.0f}, {"u1", "b", 2, 0.3f}, {"u2", "a", 1, 0.5f}, {"u2", "b", 2, 1.0f}, {"u3", "a", 1, 1.0f}};
   auto arrays = TrainModel(data, {}, TrainOptions());
   ASSERT_TRUE(arrays.ok());
   const std::string root = Root("completion");
@@ -348,8 +347,7 @@ TEST(ModelDirectory, CorruptVersionIsRejectedAndOlderOneLoads) {
 
 TEST(ModelDirectory, BadPathsAreNamed) {
   EXPECT_EQ(LoadModelBundle(Root("nothing/7")).status().code(), absl::StatusCode::kNotFound);
-  EXPECT_EQ(LoadModelBundle(Root("nothing/latest")).status().code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(LoadModelBundle(Root("nothing/latest")).status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(ListCompleteVersions(Root("nothing")).status().code(), absl::StatusCode::kNotFound);
 }
 

@@ -101,8 +101,7 @@ std::string FloatsToBytes(const std::vector<float>& v) {
 
 absl::StatusOr<std::vector<float>> BytesToFloats(absl::string_view bytes) {
   if (bytes.size() % sizeof(float) != 0) {
-    return absl::DataLossError(absl::StrCat("float32 file of ", bytes.size(),
-                                            " bytes is not a multiple of 4"));
+    return absl::DataLossError(absl::StrCat("float32 file of ", bytes.size(), " bytes is not a multiple of 4"));
   }
   std::vector<float> v(bytes.size() / sizeof(float));
   if (!v.empty()) std::memcpy(v.data(), bytes.data(), bytes.size());
@@ -158,8 +157,8 @@ absl::StatusOr<CsrMatrix> DecodeItemItemCsr(absl::string_view bytes, int64_t exp
   if (bytes.substr(0, 8) != kItemItemCsrMagic) return CsrError("magic: not an item_item.csr file");
   const uint32_t version = static_cast<uint32_t>(GetLe(bytes.data() + 8, 4));
   if (version != kItemItemCsrVersion) {
-    return CsrError(absl::StrCat("version: ", version, " is not supported (this build reads ",
-                                 kItemItemCsrVersion, ")"));
+    return CsrError(
+        absl::StrCat("version: ", version, " is not supported (this build reads ", kItemItemCsrVersion, ")"));
   }
   const uint64_t rows = GetLe(bytes.data() + 12, 4);
   const uint64_t n = GetLe(bytes.data() + 16, 8);

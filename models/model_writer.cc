@@ -22,8 +22,7 @@ absl::Status MakeDirs(const std::string& path) {
   for (size_t i = 0; i <= path.size(); ++i) {
     if (i == path.size() || path[i] == '/') {
       if (!cur.empty() && mkdir(cur.c_str(), 0755) != 0 && errno != EEXIST) {
-        return absl::InternalError(absl::StrCat("cannot create directory ", cur, ": ",
-                                                std::strerror(errno)));
+        return absl::InternalError(absl::StrCat("cannot create directory ", cur, ": ", std::strerror(errno)));
       }
     }
     if (i < path.size()) cur.push_back(path[i]);
@@ -77,9 +76,8 @@ absl::Status WriteAll(const std::string& tmp, const ModelArrays& a, const nlohma
   // Dense bundles stay format 1 (readable by servers that predate format 2).
   manifest["format"] = std::string(a.sparse ? kModelFormatSparse : kModelFormat);
   if (a.sparse) {
-    manifest["item_matrix"] = {{"kind", "sparse_csr"},
-                               {"entries", a.sparse_target.size()},
-                               {"layout_version", kItemItemCsrVersion}};
+    manifest["item_matrix"] = {
+        {"kind", "sparse_csr"}, {"entries", a.sparse_target.size()}, {"layout_version", kItemItemCsrVersion}};
   }
   manifest["num_items"] = a.course_ids.size();
   manifest["dim"] = a.dim;
@@ -132,8 +130,7 @@ absl::StatusOr<int64_t> WriteModelVersion(const std::string& model_root, const M
       return version;
     }
     if (errno != EEXIST && errno != ENOTEMPTY) {
-      s = absl::InternalError(absl::StrCat("cannot rename ", tmp, " to ", final_dir, ": ",
-                                           std::strerror(errno)));
+      s = absl::InternalError(absl::StrCat("cannot rename ", tmp, " to ", final_dir, ": ", std::strerror(errno)));
       RemoveTree(tmp);
       return s;
     }

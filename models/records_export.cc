@@ -28,12 +28,10 @@ std::optional<Interaction> StatementToInteraction(const lifelong::v1::Statement&
 }
 
 absl::StatusOr<RecordsExportResult> ReadInteractionsFromRecords(
-    lifelong::v1::LearningRecordService::StubInterface* stub,
-    const RecordsExportOptions& options) {
+    lifelong::v1::LearningRecordService::StubInterface* stub, const RecordsExportOptions& options) {
   RecordsExportResult result;
   result.last_cursor = options.after_cursor;
-  const auto deadline = std::chrono::system_clock::now() +
-                         absl::ToChronoMilliseconds(options.deadline);
+  const auto deadline = std::chrono::system_clock::now() + absl::ToChronoMilliseconds(options.deadline);
   int resumes = 0;
   while (true) {
     grpc::ClientContext ctx;
@@ -42,10 +40,9 @@ absl::StatusOr<RecordsExportResult> ReadInteractionsFromRecords(
     lifelong::v1::ExportStatementsRequest req;
     req.set_after_cursor(result.last_cursor);
     req.set_view(lifelong::v1::STATEMENT_VIEW_BASIC);  // the indexed fields suffice
-    if (options.limit > 0) req.set_limit(static_cast<int32_t>(
-        std::min<int64_t>(options.limit - result.statements, INT32_MAX)));
-    std::unique_ptr<grpc::ClientReaderInterface<lifelong::v1::Statement>> reader =
-        stub->ExportStatements(&ctx, req);
+    if (options.limit > 0)
+      req.set_limit(static_cast<int32_t>(std::min<int64_t>(options.limit - result.statements, INT32_MAX)));
+    std::unique_ptr<grpc::ClientReaderInterface<lifelong::v1::Statement>> reader = stub->ExportStatements(&ctx, req);
     lifelong::v1::Statement st;
     int64_t progress = 0;
     while (reader->Read(&st)) {
@@ -75,19 +72,18 @@ absl::StatusOr<RecordsExportResult> ReadInteractionsFromRecords(
     }
     if (options.limit > 0 && result.statements >= options.limit) return result;
     if (status.ok()) return result;
-    if (status.error_code() == grpc::StatusCode::UNAVAILABLE && progress > 0 &&
-        resumes < options.max_resumes) {
+    if (status.error_code() == grpc::StatusCode::UNAVAILABLE && progress > 0 && resumes < options.max_resumes) {
       ++resumes;
       continue;
     }
     absl::Status s = FromGrpcStatus(status);
-    return absl::Status(s.code(), absl::StrCat("ExportStatements after ", result.statements,
-                                               " statements: ", s.message()));
+    return absl::Status(s.code(),
+                        absl::StrCat("ExportStatements after ", result.statements, " statements: ", s.message()));
   }
 }
 
-absl::StatusOr<RecordsExportResult> ReadInteractionsFromRecords(
-    const std::string& address, const RecordsExportOptions& options) {
+absl::StatusOr<RecordsExportResult> ReadInteractionsFromRecords(const std::string& address,
+                                                                const RecordsExportOptions& options) {
   auto channel = grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
   auto stub = lifelong::v1::LearningRecordService::NewStub(channel);
   return ReadInteractionsFromRecords(stub.get(), options);

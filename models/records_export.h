@@ -10,8 +10,8 @@
 #define LIFELONG_MODELS_RECORDS_EXPORT_H_
 
 #include <cstdint>
-#include <optional>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -27,10 +27,10 @@ namespace lifelong::models {
 std::optional<Interaction> StatementToInteraction(const lifelong::v1::Statement& statement);
 
 struct RecordsExportOptions {
-  std::string after_cursor;                 // resume point; empty = beginning
-  int64_t limit = 0;                        // statements to read; 0 = all
+  std::string after_cursor;  // resume point; empty = beginning
+  int64_t limit = 0;         // statements to read; 0 = all
   absl::Duration deadline = absl::Minutes(30);
-  int max_resumes = 3;                      // reopen after UNAVAILABLE mid-stream
+  int max_resumes = 3;  // reopen after UNAVAILABLE mid-stream
   // Called with the statements read so far, every 100,000 statements.
   std::function<void(int64_t)> on_progress;
   // Bearer token (role trainer or operator) when the service demands one.
@@ -49,9 +49,9 @@ struct RecordsExportResult {
   // model trained on this export records it in its manifest
   // (model_retirement.h).
   std::optional<uint64_t> erasure_epoch;
-  int64_t statements = 0;        // statements received
-  int64_t skipped = 0;           // statements that gave no interaction
-  std::string last_cursor;       // cursor of the last statement received
+  int64_t statements = 0;   // statements received
+  int64_t skipped = 0;      // statements that gave no interaction
+  std::string last_cursor;  // cursor of the last statement received
 };
 
 // Streams the export through `stub`. A stream that fails with UNAVAILABLE

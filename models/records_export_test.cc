@@ -16,9 +16,8 @@ using lifelong::v1::ExportStatementsRequest;
 using lifelong::v1::LearningRecordService;
 using lifelong::v1::Statement;
 
-Statement MakeStatement(const std::string& learner, absl::string_view verb,
-                        const std::string& activity, int64_t seconds, const std::string& cursor,
-                        bool voided = false) {
+Statement MakeStatement(const std::string& learner, absl::string_view verb, const std::string& activity,
+                        int64_t seconds, const std::string& cursor, bool voided = false) {
   Statement s;
   s.set_learner(learner);
   s.set_verb(std::string(verb));
@@ -90,9 +89,9 @@ std::vector<Statement> SampleStatements() {
   return {
       MakeStatement("u1", vocab::kCompleted, c1, 100, "0001"),
       MakeStatement("u1", vocab::kAttended, c2, 200, "0002"),
-      MakeStatement("u2", vocab::kFailed, c1, 300, "0003"),              // not positive
-      MakeStatement("u2", vocab::kPassed, c2, 400, "0004", true),        // voided
-      MakeStatement("u2", vocab::kVoided, "", 450, "0005"),              // voiding statement
+      MakeStatement("u2", vocab::kFailed, c1, 300, "0003"),        // not positive
+      MakeStatement("u2", vocab::kPassed, c2, 400, "0004", true),  // voided
+      MakeStatement("u2", vocab::kVoided, "", 450, "0005"),        // voiding statement
       MakeStatement("u3", vocab::kCompleted, "https://other.example/x", 500, "0006"),
       MakeStatement("u3", vocab::kRegistered, c1, 600, "0007"),
   };

@@ -64,7 +64,7 @@ struct ServedBlend {
   double cold_audience = 0.1;
   double cold_open_now = 0.05;
   // ---- Both --------------------------------------------------------------
-  double retry_bonus = 0.3;       // same level again after a failure
+  double retry_bonus = 0.3;        // same level again after a failure
   double foundation_bonus = 0.15;  // gentler course before a failed one
   double online_proximity = 0.4;   // Proximity of an online course
   double proximity_half_km = 2.0;  // distance at which Proximity is 1/2

@@ -6,14 +6,13 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "models/interaction_file.h"
 #include "models/course_lines.h"
+#include "models/interaction_file.h"
 #include "nlohmann/json.hpp"
 
 namespace lifelong::models {
 
-absl::StatusOr<absl::flat_hash_map<std::string, std::string>> ReadCourseCategories(
-    const std::string& path) {
+absl::StatusOr<absl::flat_hash_map<std::string, std::string>> ReadCourseCategories(const std::string& path) {
   absl::StatusOr<std::string> content = ReadFileToString(path);
   if (!content.ok()) return content.status();
   absl::flat_hash_map<std::string, std::string> out;
@@ -39,8 +38,7 @@ absl::StatusOr<absl::flat_hash_map<std::string, std::string>> ReadCourseCategori
   return out;
 }
 
-Scorer ServedRankingScorer(std::shared_ptr<const ModelBundle> bundle, ServedRankingOptions options,
-                           int k) {
+Scorer ServedRankingScorer(std::shared_ptr<const ModelBundle> bundle, ServedRankingOptions options, int k) {
   const Scorer model = BundleScorer(bundle);
   return [bundle, options, k, model](const EvalCase& c) {
     const int n = bundle->num_items();
@@ -62,13 +60,11 @@ Scorer ServedRankingScorer(std::shared_ptr<const ModelBundle> bundle, ServedRank
       if (!options.blend) {
         score[j] = cf[j];
       } else if (warm) {
-        const double cfn =
-            (max_cf > 0 && bundle->InteractionCount(j) > 0) ? std::max(0.0f, cf[j]) / max_cf : 0.0;
-        score[j] = options.weights.cf * cfn + options.weights.popularity * pop +
-                   options.weights.completion * completion;
+        const double cfn = (max_cf > 0 && bundle->InteractionCount(j) > 0) ? std::max(0.0f, cf[j]) / max_cf : 0.0;
+        score[j] =
+            options.weights.cf * cfn + options.weights.popularity * pop + options.weights.completion * completion;
       } else {
-        score[j] = options.weights.cold_popularity * pop +
-                   options.weights.cold_pop_completion * pop * completion;
+        score[j] = options.weights.cold_popularity * pop + options.weights.cold_pop_completion * pop * completion;
       }
     }
     // Rank (ties by course id = row order, as the service breaks them).
@@ -99,8 +95,7 @@ Scorer ServedRankingScorer(std::shared_ptr<const ModelBundle> bundle, ServedRank
     std::sort(chosen.begin(), chosen.end());
     // Chosen first (descending), everything else below (scores in [0, 1)).
     std::vector<float> out(n);
-    for (int j = 0; j < n; ++j)
-      out[j] = static_cast<float>(std::min(0.999, std::max(0.0, score[j])));
+    for (int j = 0; j < n; ++j) out[j] = static_cast<float>(std::min(0.999, std::max(0.0, score[j])));
     for (size_t r = 0; r < chosen.size(); ++r) {
       out[order[chosen[r]]] = static_cast<float>(10 + chosen.size() - r);
     }

@@ -36,24 +36,22 @@ namespace lifelong::models {
 // (models/served_blend.h), the struct Recommender::Options::blend holds, so
 // a change of the served weights changes this recomputation with it.
 struct ServedRankingOptions {
-  ServedBlend weights;  // the served weights (defaults = the service's)
-  bool blend = true;  // false: model scores only (then = BundleScorer + caps)
-  bool category_cap = true;  // false: no per-category cap (ablation)
+  ServedBlend weights;                                     // the served weights (defaults = the service's)
+  bool blend = true;                                       // false: model scores only (then = BundleScorer + caps)
+  bool category_cap = true;                                // false: no per-category cap (ablation)
   absl::flat_hash_map<std::string, std::string> category;  // course -> category; absent = ""
 };
 
 // Scorer giving the served ranking's top k the top scores (the rest keep
 // their blended scores, below them). Universe = bundle->course_ids().
-Scorer ServedRankingScorer(std::shared_ptr<const ModelBundle> bundle, ServedRankingOptions options,
-                           int k);
+Scorer ServedRankingScorer(std::shared_ptr<const ModelBundle> bundle, ServedRankingOptions options, int k);
 
 // Course -> category from JSON lines: a catalog dump ({"id", "category"})
 // or CNPC's course info ({"course_idx2", "discipline"}); ids may be integers.
 // Lines without a category are skipped. NOT_FOUND when the file cannot be
 // opened; INVALID_ARGUMENT naming file and line for a line that is not a JSON
 // object with an id.
-absl::StatusOr<absl::flat_hash_map<std::string, std::string>> ReadCourseCategories(
-    const std::string& path);
+absl::StatusOr<absl::flat_hash_map<std::string, std::string>> ReadCourseCategories(const std::string& path);
 
 }  // namespace lifelong::models
 

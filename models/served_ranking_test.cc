@@ -21,15 +21,13 @@ std::string WriteTemp(const std::string& name, const std::string& content) {
 }
 
 TEST(ReadCourseCategories, ReadsCatalogDumpsAndCnpcCourseInfo) {
-  auto catalog = ReadCourseCategories(WriteTemp(
-      "catalog.jsonl",
-      "{\"id\":\"d00001\",\"title\":\"书法 入门\",\"category\":\"书法\"}\n\n"
-      "{\"id\":\"d00002\",\"title\":\"无类别\"}\n"));
+  auto catalog = ReadCourseCategories(WriteTemp("catalog.jsonl",
+                                                "{\"id\":\"d00001\",\"title\":\"书法 入门\",\"category\":\"书法\"}\n\n"
+                                                "{\"id\":\"d00002\",\"title\":\"无类别\"}\n"));
   ASSERT_TRUE(catalog.ok()) << catalog.status();
   EXPECT_EQ(catalog->size(), 1u);
   EXPECT_EQ(catalog->at("d00001"), "书法");
-  auto cnpc = ReadCourseCategories(
-      WriteTemp("info.json", "{\"course_idx2\": 7, \"discipline\": \"Humanities\"}\n"));
+  auto cnpc = ReadCourseCategories(WriteTemp("info.json", "{\"course_idx2\": 7, \"discipline\": \"Humanities\"}\n"));
   ASSERT_TRUE(cnpc.ok()) << cnpc.status();
   EXPECT_EQ(cnpc->at("7"), "Humanities");
 }
@@ -43,9 +41,7 @@ TEST(ReadCourseCategories, RejectsMalformedLinesNamingThem) {
   auto empty_id = ReadCourseCategories(WriteTemp("emptyid.jsonl", "{\"id\":\"\"}\n"));
   EXPECT_EQ(empty_id.status().code(), absl::StatusCode::kInvalidArgument);
   const char* dir = std::getenv("TEST_TMPDIR");
-  EXPECT_EQ(ReadCourseCategories(std::string(dir == nullptr ? "/tmp" : dir) + "/missing/none.jsonl")
-                .status()
-                .code(),
+  EXPECT_EQ(ReadCourseCategories(std::string(dir == nullptr ? "/tmp" : dir) + "/missing/none.jsonl").status().code(),
             absl::StatusCode::kNotFound);
 }
 

@@ -68,8 +68,7 @@ int main(int argc, char** argv) {
       WriteFile(absl::GetFlag(FLAGS_catalog_out), lm::CatalogJsonLines(d->courses))) {
     return 1;
   }
-  std::printf("simulate: %d learners, %zu courses, %zu interactions (seed %llu)\n", o.learners,
-              d->courses.size(), d->interactions.size(),
-              static_cast<unsigned long long>(o.seed));
+  std::printf("simulate: %d learners, %zu courses, %zu interactions (seed %llu)\n", o.learners, d->courses.size(),
+              d->interactions.size(), static_cast<unsigned long long>(o.seed));
   return 0;
 }

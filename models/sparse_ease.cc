@@ -12,8 +12,8 @@
 
 extern "C" {
 void dpotrf_(const char* uplo, const int* n, double* a, const int* lda, int* info);
-void dpotrs_(const char* uplo, const int* n, const int* nrhs, const double* a, const int* lda,
-             double* b, const int* ldb, int* info);
+void dpotrs_(const char* uplo, const int* n, const int* nrhs, const double* a, const int* lda, double* b,
+             const int* ldb, int* info);
 }
 
 namespace lifelong::models {
@@ -60,8 +60,8 @@ absl::Status SolveSpd(int k, std::vector<double>* a, std::vector<double>* b, int
 // The vocabulary as the dense trainer (ModelTrainer) builds it: the
 // `max_items` most popular courses (ties by id), sorted by id, into
 // `m->course_ids` and `m->counts`; `row_of` maps a course to its row.
-absl::Status BuildVocabulary(const std::vector<std::pair<std::string, std::vector<Interaction>>>& seqs,
-                             int max_items, SparseItemModel* m, absl::flat_hash_map<std::string, int>* row_of) {
+absl::Status BuildVocabulary(const std::vector<std::pair<std::string, std::vector<Interaction>>>& seqs, int max_items,
+                             SparseItemModel* m, absl::flat_hash_map<std::string, int>* row_of) {
   absl::flat_hash_map<std::string, int64_t> count;
   for (const auto& [learner, seq] : seqs) {
     for (const Interaction& x : seq) count[x.course_id] += 1;
@@ -232,8 +232,8 @@ void Collect(std::vector<double>* acc, std::vector<char>* touched, std::vector<i
 // set C (the `candidates` largest R[i][j], ties by row; all rows, or all but
 // j when `exclude_diagonal`, when candidates >= n - 1), added into
 // by_row[i][j] times `scale`.
-absl::Status SolveRestricted(const SparseRows& a, const SparseRows& r_by_col, double lambda,
-                             int candidates, bool exclude_diagonal, double scale,
+absl::Status SolveRestricted(const SparseRows& a, const SparseRows& r_by_col, double lambda, int candidates,
+                             bool exclude_diagonal, double scale,
                              std::vector<absl::flat_hash_map<int32_t, double>>* by_row) {
   const int n = static_cast<int>(a.col.size());
   std::vector<int> pos(n, -1);
@@ -287,9 +287,8 @@ absl::Status SolveRestricted(const SparseRows& a, const SparseRows& r_by_col, do
 
 }  // namespace
 
-absl::StatusOr<SparseItemModel> TrainSparseModel(const std::vector<Interaction>& interactions,
-                                                 const TrainOptions& o, int candidates,
-                                                 int neighbours) {
+absl::StatusOr<SparseItemModel> TrainSparseModel(const std::vector<Interaction>& interactions, const TrainOptions& o,
+                                                 int candidates, int neighbours) {
   if (candidates < 1) return absl::InvalidArgumentError("candidates: must be >= 1");
   if (neighbours < 1) return absl::InvalidArgumentError("neighbours: must be >= 1");
   absl::StatusOr<TrainOptions> checked = TrainOptions::FromJson(o.ToJson());
@@ -314,9 +313,8 @@ absl::StatusOr<SparseItemModel> TrainSparseModel(const std::vector<Interaction>&
   return model;
 }
 
-absl::Status TrainSparseModelOnRows(const std::vector<std::vector<std::pair<int, double>>>& rows,
-                                    const TrainOptions& o, int candidates, int neighbours,
-                                    SparseItemModel* out) {
+absl::Status TrainSparseModelOnRows(const std::vector<std::vector<std::pair<int, double>>>& rows, const TrainOptions& o,
+                                    int candidates, int neighbours, SparseItemModel* out) {
   if (candidates < 1) return absl::InvalidArgumentError("candidates: must be >= 1");
   if (neighbours < 1) return absl::InvalidArgumentError("neighbours: must be >= 1");
   SparseItemModel& model = *out;
@@ -354,7 +352,8 @@ absl::Status TrainSparseModelOnRows(const std::vector<std::vector<std::pair<int,
     }
     std::vector<std::vector<std::pair<int64_t, double>>> src_of(n);  // item -> (position, w)
     for (size_t p = 0; p + 1 < src_start.size(); ++p) {
-      for (int64_t e = src_start[p]; e < src_start[p + 1]; ++e) src_of[src[e].first].push_back({static_cast<int64_t>(p), src[e].second});
+      for (int64_t e = src_start[p]; e < src_start[p + 1]; ++e)
+        src_of[src[e].first].push_back({static_cast<int64_t>(p), src[e].second});
     }
     SparseRows ss, st_by_col;
     ss.col.resize(n);
@@ -417,8 +416,7 @@ absl::Status TrainSparseModelOnRows(const std::vector<std::vector<std::pair<int,
       }
       Collect(&acc, &touched, &cols, &g.col[i], &g.val[i]);
     }
-    absl::Status s = SolveRestricted(g, g, o.lambda_set, candidates, /*exclude_diagonal=*/true,
-                                     o.set_mix, &by_row);
+    absl::Status s = SolveRestricted(g, g, o.lambda_set, candidates, /*exclude_diagonal=*/true, o.set_mix, &by_row);
     if (!s.ok()) return s;
   }
   // Popularity scaling of columns, then each row's `neighbours` largest.

@@ -41,10 +41,10 @@
 namespace lifelong::models {
 
 struct SparseEaseOptions {
-  double lambda = 200;   // ridge (EASE's lambda)
-  int candidates = 100;  // |C_j|: predictors per target item
-  int neighbours = 100;  // entries kept per history item's row
-  int max_items = 20000; // most popular items kept (ties by id)
+  double lambda = 200;    // ridge (EASE's lambda)
+  int candidates = 100;   // |C_j|: predictors per target item
+  int neighbours = 100;   // entries kept per history item's row
+  int max_items = 20000;  // most popular items kept (ties by id)
 };
 
 struct SparseItemModel {
@@ -80,9 +80,8 @@ absl::StatusOr<SparseItemModel> TrainSparseEase(const std::vector<Interaction>& 
 // candidates >= items - 1 and neighbours >= items it is TrainModel's M (the
 // test checks it). `o` is validated as TrainOptions::FromJson does;
 // INVALID_ARGUMENT naming candidates / neighbours when < 1.
-absl::StatusOr<SparseItemModel> TrainSparseModel(const std::vector<Interaction>& interactions,
-                                                 const TrainOptions& o, int candidates,
-                                                 int neighbours);
+absl::StatusOr<SparseItemModel> TrainSparseModel(const std::vector<Interaction>& interactions, const TrainOptions& o,
+                                                 int candidates, int neighbours);
 
 // TrainSparseModel's solve on learner rows already mapped to a vocabulary
 // (what ModelTrainer holds: each learner's (row, weight) sequence, oldest
@@ -90,9 +89,8 @@ absl::StatusOr<SparseItemModel> TrainSparseModel(const std::vector<Interaction>&
 // scaling) and fills out->row_start / target / weight; `o` is not
 // validated here. INVALID_ARGUMENT for candidates or neighbours < 1;
 // INTERNAL when a factorisation fails.
-absl::Status TrainSparseModelOnRows(const std::vector<std::vector<std::pair<int, double>>>& rows,
-                                    const TrainOptions& o, int candidates, int neighbours,
-                                    SparseItemModel* out);
+absl::Status TrainSparseModelOnRows(const std::vector<std::vector<std::pair<int, double>>>& rows, const TrainOptions& o,
+                                    int candidates, int neighbours, SparseItemModel* out);
 
 }  // namespace lifelong::models
 

@@ -95,8 +95,7 @@ TEST(TrainSparseEase, RejectsBadOptionsNamingTheField) {
   so = SparseEaseOptions();
   so.neighbours = 0;
   EXPECT_NE(TrainSparseEase(Data(), so).status().message().find("neighbours"), std::string::npos);
-  EXPECT_EQ(TrainSparseEase({}, SparseEaseOptions()).status().code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(TrainSparseEase({}, SparseEaseOptions()).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 }  // namespace
@@ -124,14 +123,12 @@ TEST(TrainSparseModel, WithAllCandidatesEqualsTheDenseModel) {
     for (float v : dense->item_vectors) largest = std::max(largest, std::fabs(double(v)));
     for (int j = 0; j < n; ++j) {
       for (int i = 0; i < n; ++i) {
-        ASSERT_NEAR(sparse->Entry(i, j), dense->item_vectors[static_cast<size_t>(j) * n + i],
-                    1e-5 * largest)
+        ASSERT_NEAR(sparse->Entry(i, j), dense->item_vectors[static_cast<size_t>(j) * n + i], 1e-5 * largest)
             << "set_mix " << mix << " " << i << " " << j;
       }
     }
   }
-  EXPECT_EQ(TrainSparseModel(data, TrainOptions(), 0, 5).status().code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(TrainSparseModel(data, TrainOptions(), 0, 5).status().code(), absl::StatusCode::kInvalidArgument);
   TrainOptions bad;
   bad.set_mix = 2;
   EXPECT_EQ(TrainSparseModel(data, bad, 5, 5).status().code(), absl::StatusCode::kInvalidArgument);

@@ -17,9 +17,9 @@ namespace lifelong::models {
 struct SyntheticOptions {
   int learners = 1000;
   int items = 100;
-  int tracks = 10;           // items are split evenly into this many tracks
-  double mean_length = 8;    // mean courses per learner (at least 2)
-  double noise = 0.2;        // probability that a step is a random course
+  int tracks = 10;         // items are split evenly into this many tracks
+  double mean_length = 8;  // mean courses per learner (at least 2)
+  double noise = 0.2;      // probability that a step is a random course
   uint64_t seed = 1;
 };
 

@@ -51,8 +51,7 @@ std::vector<uint32_t> DecodeUtf8(absl::string_view s) {
 // Whether a code point separates n-grams (ASCII space/punctuation, CJK and
 // full-width punctuation, general punctuation block).
 bool IsSeparator(uint32_t cp) {
-  if (cp < 0x80) return !((cp >= '0' && cp <= '9') || (cp >= 'a' && cp <= 'z') ||
-                          (cp >= 'A' && cp <= 'Z'));
+  if (cp < 0x80) return !((cp >= '0' && cp <= '9') || (cp >= 'a' && cp <= 'z') || (cp >= 'A' && cp <= 'Z'));
   if (cp >= 0x2000 && cp <= 0x206F) return true;  // general punctuation
   if (cp >= 0x3000 && cp <= 0x303F) return true;  // CJK symbols and punctuation
   if (cp >= 0xFF00 && cp <= 0xFF0F) return true;  // full-width punctuation
@@ -109,12 +108,10 @@ std::vector<float> ComputeIdf(const std::vector<std::string>& documents) {
   return idf;
 }
 
-std::vector<float> EmbedTextWithIdf(absl::string_view text, const std::vector<float>& idf,
-                                    int dim) {
+std::vector<float> EmbedTextWithIdf(absl::string_view text, const std::vector<float>& idf, int dim) {
   std::vector<float> v(dim, 0.0f);
   for (const auto& [bucket, count] : HashedNgrams(text)) {
-    const float w = (1.0f + std::log(static_cast<float>(count))) *
-                    (bucket < idf.size() ? idf[bucket] : 1.0f);
+    const float w = (1.0f + std::log(static_cast<float>(count))) * (bucket < idf.size() ? idf[bucket] : 1.0f);
     // +-1 projection row of this bucket, 64 signs per hash.
     for (int base = 0; base < dim; base += 64) {
       uint64_t bits = Mix((static_cast<uint64_t>(bucket) << 20) ^ static_cast<uint64_t>(base));

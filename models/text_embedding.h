@@ -31,8 +31,7 @@ std::vector<float> ComputeIdf(const std::vector<std::string>& documents);
 
 // The content vector of `text` (`dim` floats, L2 norm 1, or all zeros when
 // the text has no n-gram). `idf` must have kTextHashBuckets entries.
-std::vector<float> EmbedTextWithIdf(absl::string_view text, const std::vector<float>& idf,
-                                    int dim);
+std::vector<float> EmbedTextWithIdf(absl::string_view text, const std::vector<float>& idf, int dim);
 
 }  // namespace lifelong::models
 

@@ -14,9 +14,8 @@ double Cosine(const std::vector<float>& a, const std::vector<float>& b) {
 }
 
 TEST(EmbedText, SimilarChineseTitlesAreCloser) {
-  const std::vector<std::string> docs = {"书法入门 毛笔字基础", "书法进阶 毛笔楷书",
-                                         "智能手机使用入门", "太极拳基础",
-                                         "中老年营养与健康", "家庭理财基础"};
+  const std::vector<std::string> docs = {"书法入门 毛笔字基础", "书法进阶 毛笔楷书", "智能手机使用入门",
+                                         "太极拳基础",          "中老年营养与健康",  "家庭理财基础"};
   const std::vector<float> idf = ComputeIdf(docs);
   auto a = EmbedTextWithIdf("书法入门 毛笔字基础", idf, kDefaultContentDim);
   auto b = EmbedTextWithIdf("书法进阶 毛笔楷书", idf, kDefaultContentDim);

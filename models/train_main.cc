@@ -65,25 +65,22 @@ int Fail(const absl::Status& s) {
   return 1;
 }
 
-nlohmann::json Figures(const std::vector<lm::EvalCase>& cases,
-                       const std::vector<lm::Interaction>& train,
+nlohmann::json Figures(const std::vector<lm::EvalCase>& cases, const std::vector<lm::Interaction>& train,
                        std::shared_ptr<const lm::ModelBundle> bundle, const std::string& what) {
   nlohmann::json j;
   const auto& universe = bundle->course_ids();
-  std::vector<std::pair<std::string, lm::Scorer>> scorers = {
-      {"model", lm::BundleScorer(bundle)},
-      {"popularity", lm::PopularityScorer(train, universe)}};
+  std::vector<std::pair<std::string, lm::Scorer>> scorers = {{"model", lm::BundleScorer(bundle)},
+                                                             {"popularity", lm::PopularityScorer(train, universe)}};
   if (universe.size() <= lm::kItemKnnMaxItems) {
     scorers.push_back({"item_knn", lm::ItemKnnScorer(train, universe)});
   } else {
     j["item_knn"] = {{"skipped", absl::StrCat("more than ", lm::kItemKnnMaxItems, " items")}};
   }
   for (const auto& [name, scorer] : scorers) {
-    lifelong::cli::Progress progress(std::cerr, absl::StrCat("train: ", what, " figures, ", name),
-                                     "learners", static_cast<int64_t>(cases.size()),
-                                     absl::Seconds(5));
-    j[name] = lm::EvaluateRankingAtKs(cases, universe, {10}, scorer,
-                                      [&progress](int64_t done) { progress.Update(done); }, 2)[0]
+    lifelong::cli::Progress progress(std::cerr, absl::StrCat("train: ", what, " figures, ", name), "learners",
+                                     static_cast<int64_t>(cases.size()), absl::Seconds(5));
+    j[name] = lm::EvaluateRankingAtKs(
+                  cases, universe, {10}, scorer, [&progress](int64_t done) { progress.Update(done); }, 2)[0]
                   .ToJson();
   }
   return j;
@@ -98,15 +95,13 @@ int main(int argc, char** argv) {
   std::vector<lm::Interaction> data;
   nlohmann::json inputs = nlohmann::json::array();
   std::optional<uint64_t> records_erasure_epoch;  // set when reading from the record service
-  for (absl::string_view path :
-       absl::StrSplit(absl::GetFlag(FLAGS_interactions), ',', absl::SkipEmpty())) {
+  for (absl::string_view path : absl::StrSplit(absl::GetFlag(FLAGS_interactions), ',', absl::SkipEmpty())) {
     auto r = lm::ReadInteractionFile(std::string(path));
     if (!r.ok()) return Fail(r.status());
     inputs.push_back({{"file", std::string(path)}, {"interactions", r->size()}});
     data.insert(data.end(), r->begin(), r->end());
   }
-  for (absl::string_view path :
-       absl::StrSplit(absl::GetFlag(FLAGS_ratings), ',', absl::SkipEmpty())) {
+  for (absl::string_view path : absl::StrSplit(absl::GetFlag(FLAGS_ratings), ',', absl::SkipEmpty())) {
     auto r = lm::ReadLabeledRatingsFile(std::string(path));
     if (!r.ok()) return Fail(r.status());
     inputs.push_back({{"ratings_file", std::string(path)}, {"interactions", r->size()}});
@@ -126,11 +121,10 @@ int main(int argc, char** argv) {
     export_options.token = *token;
     absl::StatusOr<lifelong::TlsConfig> tls = lifelong::CallingTlsFromFlags();
     if (!tls.ok()) return Fail(tls.status());
-    absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials =
-        lifelong::ChannelCredentialsFor(*tls);
+    absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials = lifelong::ChannelCredentialsFor(*tls);
     if (!credentials.ok()) return Fail(credentials.status());
-    auto stub = lifelong::v1::LearningRecordService::NewStub(
-        grpc::CreateChannel(absl::GetFlag(FLAGS_records), *credentials));
+    auto stub =
+        lifelong::v1::LearningRecordService::NewStub(grpc::CreateChannel(absl::GetFlag(FLAGS_records), *credentials));
     auto r = lm::ReadInteractionsFromRecords(stub.get(), export_options);
     if (!r.ok()) return Fail(r.status());
     inputs.push_back({{"records", absl::GetFlag(FLAGS_records)},
@@ -150,8 +144,7 @@ int main(int argc, char** argv) {
 
   lm::TrainOptions options;
   if (!absl::GetFlag(FLAGS_params).empty()) {
-    auto o = lm::TrainOptions::FromJson(
-        nlohmann::json::parse(absl::GetFlag(FLAGS_params), nullptr, false));
+    auto o = lm::TrainOptions::FromJson(nlohmann::json::parse(absl::GetFlag(FLAGS_params), nullptr, false));
     if (!o.ok()) return Fail(o.status());
     options = *o;
   }
@@ -168,13 +161,12 @@ int main(int argc, char** argv) {
   if (absl::GetFlag(FLAGS_tune)) {
     const absl::Time t0 = absl::Now();
     std::printf("train: tuning on a validation split of %zu interactions\n", data.size());
-    lifelong::cli::Progress trials(std::cerr, "train: tuning", "trials", lm::kMaxTuningTrials,
-                                   absl::Seconds(5));
-    auto tuned = lm::TuneOnValidation(data, options, vf, random, absl::GetFlag(FLAGS_seed), 10,
-                                      [&trials](int done, int most) {
-                                        trials.set_total(most);
-                                        trials.Update(done);
-                                      });
+    lifelong::cli::Progress trials(std::cerr, "train: tuning", "trials", lm::kMaxTuningTrials, absl::Seconds(5));
+    auto tuned =
+        lm::TuneOnValidation(data, options, vf, random, absl::GetFlag(FLAGS_seed), 10, [&trials](int done, int most) {
+          trials.set_total(most);
+          trials.Update(done);
+        });
     if (tuned.ok()) trials.Finish(static_cast<int64_t>(tuned->trials.size()));
     if (!tuned.ok()) return Fail(tuned.status());
     options = tuned->best;
@@ -182,30 +174,30 @@ int main(int argc, char** argv) {
                           {"seconds", absl::ToDoubleSeconds(absl::Now() - t0)},
                           {"valid_fraction", vf},
                           {"split", random ? "random" : "tail"}};
-    std::printf("tuned: %zu trials, validation recall@10 %.4f ndcg@10 %.4f\n",
-                tuned->trials.size(), tuned->best_metrics.recall, tuned->best_metrics.ndcg);
+    std::printf("tuned: %zu trials, validation recall@10 %.4f ndcg@10 %.4f\n", tuned->trials.size(),
+                tuned->best_metrics.recall, tuned->best_metrics.ndcg);
   }
   lm::TrainStats stats;
   auto arrays = lm::TrainModel(data, catalog, options, &stats);
   if (!arrays.ok()) return Fail(arrays.status());
   manifest["params"] = options.ToJson();
   manifest["training"] = stats.ToJson();
-  std::printf("collaborative path: %s (%lld collaborative items",
-              stats.collaborative_path.c_str(), static_cast<long long>(stats.collaborative_items));
+  std::printf("collaborative path: %s (%lld collaborative items", stats.collaborative_path.c_str(),
+              static_cast<long long>(stats.collaborative_items));
   if (stats.collaborative_path == "sparse") {
     std::printf(", %lld item-item entries, served exactly", static_cast<long long>(stats.sparse_entries));
   }
   std::printf(")\n");
   if (stats.approximation_recall_at_10 >= 0) {
-    manifest["approximation"] = {
-        {"recall_at_10", stats.approximation_recall_at_10},
-        {"queries", stats.approximation_queries},
-        {"k", 10},
-        {"reference", "exact scores of the item-item matrix M"},
-        {"queries_from", "training learners' sequences without their last course"}};
-    std::printf("approximation: Recall@10 %.4f against exact scoring of M on %lld learner "
-                "histories of the training data\n",
-                stats.approximation_recall_at_10, static_cast<long long>(stats.approximation_queries));
+    manifest["approximation"] = {{"recall_at_10", stats.approximation_recall_at_10},
+                                 {"queries", stats.approximation_queries},
+                                 {"k", 10},
+                                 {"reference", "exact scores of the item-item matrix M"},
+                                 {"queries_from", "training learners' sequences without their last course"}};
+    std::printf(
+        "approximation: Recall@10 %.4f against exact scoring of M on %lld learner "
+        "histories of the training data\n",
+        stats.approximation_recall_at_10, static_cast<long long>(stats.approximation_queries));
   }
   manifest["training"]["interactions_read"] = data.size();
 
@@ -250,8 +242,7 @@ int main(int argc, char** argv) {
   }
   std::printf("wrote %s (%lld items, %lld learners, %lld interactions, trained in %.2f s)\n",
               lm::VersionPath(root, *version).c_str(), static_cast<long long>(stats.items),
-              static_cast<long long>(stats.learners),
-              static_cast<long long>(stats.interactions_used), stats.seconds);
+              static_cast<long long>(stats.learners), static_cast<long long>(stats.interactions_used), stats.seconds);
   if (manifest.contains("evaluation")) {
     std::printf("%s\n", manifest["evaluation"].dump(2).c_str());
   }

@@ -77,9 +77,8 @@ TEST(TrainBinary, SparseExactPathWritesAFormat2Version) {
   const std::string data = WriteSynthetic("sparse.tsv", 600, 60);
   const std::string root = Tmp("sparse_models");
   const std::string out = Tmp("sparse.out");
-  const std::string cmd = absl::StrCat(
-      "models/train --model_root=", root, " --interactions=", data,
-      " --params='{\"dense_max_items\":20}' --exact_max_items=100 > ", out, " 2>&1");
+  const std::string cmd = absl::StrCat("models/train --model_root=", root, " --interactions=", data,
+                                       " --params='{\"dense_max_items\":20}' --exact_max_items=100 > ", out, " 2>&1");
   ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd << "\n" << ReadText(out);
   auto b = LoadLatestModelBundle(root);
   ASSERT_TRUE(b.ok()) << b.status();
@@ -97,10 +96,9 @@ TEST(TrainBinary, BeyondTheExactLimitReportsApproximationRecall) {
   const std::string data = WriteSynthetic("approx.tsv", 600, 60);
   const std::string root = Tmp("approx_models");
   const std::string out = Tmp("approx.out");
-  const std::string cmd = absl::StrCat(
-      "models/train --model_root=", root, " --interactions=", data, " --tune=false",
-      " --params='{\"dense_max_items\":20,\"low_rank_dim\":8}' --exact_max_items=30 > ", out,
-      " 2>&1");
+  const std::string cmd =
+      absl::StrCat("models/train --model_root=", root, " --interactions=", data, " --tune=false",
+                   " --params='{\"dense_max_items\":20,\"low_rank_dim\":8}' --exact_max_items=30 > ", out, " 2>&1");
   ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd << "\n" << ReadText(out);
   auto b = LoadLatestModelBundle(root);
   ASSERT_TRUE(b.ok()) << b.status();
@@ -124,8 +122,8 @@ TEST(TrainBinary, ParseErrorFailsWithTheLineNamed) {
   const std::string data = Tmp("bad.tsv");
   std::ofstream(data) << "u1\tc1\t1\nu1\tc2\tsoon\n";
   const std::string out = Tmp("bad.out");
-  const std::string cmd = absl::StrCat("models/train --model_root=", Tmp("bad_models"),
-                                       " --interactions=", data, " > ", out, " 2>&1");
+  const std::string cmd =
+      absl::StrCat("models/train --model_root=", Tmp("bad_models"), " --interactions=", data, " > ", out, " 2>&1");
   EXPECT_NE(std::system(cmd.c_str()), 0);
   std::ifstream in(out);
   std::string text((std::istreambuf_iterator<char>(in)), {});

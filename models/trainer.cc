@@ -18,12 +18,12 @@
 extern "C" {
 void dpotrf_(const char* uplo, const int* n, double* a, const int* lda, int* info);
 void dpotri_(const char* uplo, const int* n, double* a, const int* lda, int* info);
-void dpotrs_(const char* uplo, const int* n, const int* nrhs, const double* a, const int* lda,
-             double* b, const int* ldb, int* info);
+void dpotrs_(const char* uplo, const int* n, const int* nrhs, const double* a, const int* lda, double* b,
+             const int* ldb, int* info);
 void spotrf_(const char* uplo, const int* n, float* a, const int* lda, int* info);
 void spotri_(const char* uplo, const int* n, float* a, const int* lda, int* info);
-void spotrs_(const char* uplo, const int* n, const int* nrhs, const float* a, const int* lda,
-             float* b, const int* ldb, int* info);
+void spotrs_(const char* uplo, const int* n, const int* nrhs, const float* a, const int* lda, float* b, const int* ldb,
+             int* info);
 }
 
 namespace lifelong::models {
@@ -142,8 +142,7 @@ std::vector<double> ToColMajor(const std::vector<double>& x, int n, int r) {
 
 // y = M x (transpose = false) or M' x (true) for the sparse M (CSR by row,
 // nc x nc) and column-major nc x r matrices.
-std::vector<double> SparseTimes(const SparseItemModel& m, const std::vector<double>& x, int r,
-                                bool transpose) {
+std::vector<double> SparseTimes(const SparseItemModel& m, const std::vector<double>& x, int r, bool transpose) {
   const int nc = static_cast<int>(m.counts.size());
   const std::vector<double> xr = ToRowMajor(x, nc, r);
   std::vector<double> yr(xr.size(), 0.0);
@@ -216,12 +215,9 @@ absl::StatusOr<TrainOptions> TrainOptions::FromJson(const nlohmann::json& j) {
 }
 
 nlohmann::json TrainStats::ToJson() const {
-  nlohmann::json j = {{"interactions_used", interactions_used},
-                      {"learners", learners},
-                      {"items", items},
-                      {"collaborative_items", collaborative_items},
-                      {"seconds", seconds},
-                      {"collaborative_path", collaborative_path}};
+  nlohmann::json j = {
+      {"interactions_used", interactions_used},     {"learners", learners}, {"items", items},
+      {"collaborative_items", collaborative_items}, {"seconds", seconds},   {"collaborative_path", collaborative_path}};
   if (collaborative_path == "sparse") j["sparse_entries"] = sparse_entries;
   if (approximation_recall_at_10 >= 0) {
     j["approximation_recall_at_10"] = approximation_recall_at_10;
@@ -232,9 +228,8 @@ nlohmann::json TrainStats::ToJson() const {
 
 // ---- ModelTrainer --------------------------------------------------------
 
-ModelTrainer::ModelTrainer(const std::vector<Interaction>& interactions,
-                           const std::vector<CatalogCourse>& catalog, int max_items,
-                           bool single_precision)
+ModelTrainer::ModelTrainer(const std::vector<Interaction>& interactions, const std::vector<CatalogCourse>& catalog,
+                           int max_items, bool single_precision)
     : max_items_(max_items), single_precision_(single_precision), catalog_(catalog) {
   auto seqs = GroupSequences(interactions);
 
@@ -283,8 +278,7 @@ ModelTrainer::ModelTrainer(const std::vector<Interaction>& interactions,
 
 ModelTrainer::~ModelTrainer() = default;
 
-absl::Status ModelTrainer::MeasureApproximationRecall(const ModelArrays& a,
-                                                      const ExactScores& exact,
+absl::Status ModelTrainer::MeasureApproximationRecall(const ModelArrays& a, const ExactScores& exact,
                                                       TrainStats* stats) const {
   constexpr int kK = 10;
   // The bundle the loader would build: LearnerVector + its FAISS index.
@@ -327,10 +321,9 @@ absl::Status ModelTrainer::MeasureApproximationRecall(const ModelArrays& a,
     }
     for (int row : ex) in_history[row] = 0;
     const size_t kk = std::min<size_t>(kK, ranked.size());
-    std::partial_sort(ranked.begin(), ranked.begin() + kk, ranked.end(),
-                      [](const Candidate& p, const Candidate& o) {
-                        return p.score != o.score ? p.score > o.score : p.row < o.row;
-                      });
+    std::partial_sort(ranked.begin(), ranked.begin() + kk, ranked.end(), [](const Candidate& p, const Candidate& o) {
+      return p.score != o.score ? p.score > o.score : p.row < o.row;
+    });
     std::vector<int> top;
     for (size_t i = 0; i < kk; ++i) top.push_back(ranked[i].row);
     want.push_back(std::move(top));
@@ -343,8 +336,8 @@ absl::Status ModelTrainer::MeasureApproximationRecall(const ModelArrays& a,
   // same: k + |history| candidates from the index, history removed).
   int64_t hits = 0, total = 0;
   if (!want.empty()) {
-    absl::StatusOr<std::vector<std::vector<Candidate>>> found = b.SearchBatch(
-        queries, static_cast<int>(want.size()), kK + static_cast<int>(most_excluded));
+    absl::StatusOr<std::vector<std::vector<Candidate>>> found =
+        b.SearchBatch(queries, static_cast<int>(want.size()), kK + static_cast<int>(most_excluded));
     if (!found.ok()) return found.status();
     for (size_t x = 0; x < want.size(); ++x) {
       std::vector<int> got;
@@ -419,8 +412,7 @@ absl::StatusOr<ModelTrainer::Matrix> ModelTrainer::SetInverse(double lambda) {
   return std::shared_ptr<const std::vector<double>>(g);
 }
 
-absl::StatusOr<ModelTrainer::Matrix> ModelTrainer::SequenceSolution(
-    const TrainOptions& o) {
+absl::StatusOr<ModelTrainer::Matrix> ModelTrainer::SequenceSolution(const TrainOptions& o) {
   const SeqKey key{o.recency_decay, o.target_decay, o.lambda_seq, o.source_window, o.target_window};
   if (auto hit = Lookup(&seq_cache_, key)) return hit;
   const int nc = nc_;
@@ -479,8 +471,8 @@ absl::StatusOr<ModelArrays> ModelTrainer::Train(const TrainOptions& o, TrainStat
   absl::Status status = CheckOptions(o);
   if (!status.ok()) return status;
   if (o.max_items != max_items_) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "options.max_items: this trainer's vocabulary was built for ", max_items_));
+    return absl::InvalidArgumentError(
+        absl::StrCat("options.max_items: this trainer's vocabulary was built for ", max_items_));
   }
   const absl::Time start = absl::Now();
   ModelArrays a = vocabulary_;
@@ -492,13 +484,11 @@ absl::StatusOr<ModelArrays> ModelTrainer::Train(const TrainOptions& o, TrainStat
   // the reference the low-rank path's recall is measured against.
   ExactScores exact_m;
   std::string path;
-  if (n > o.dense_max_items && nc > 0 &&
-      (nc <= o.exact_max_items || nc > o.dense_solve_max_items)) {
+  if (n > o.dense_max_items && nc > 0 && (nc <= o.exact_max_items || nc > o.dense_solve_max_items)) {
     // Sparse M: served exactly up to exact_max_items, factored beyond.
     auto sm = std::make_shared<SparseItemModel>();
     sm->counts.assign(a.counts.begin(), a.counts.begin() + nc);
-    absl::Status s = TrainSparseModelOnRows(rows_, o, o.sparse_candidates, o.sparse_neighbours,
-                                            sm.get());
+    absl::Status s = TrainSparseModelOnRows(rows_, o, o.sparse_candidates, o.sparse_neighbours, sm.get());
     if (!s.ok()) return s;
     if (nc <= o.exact_max_items) {
       path = "sparse";
@@ -603,21 +593,21 @@ absl::StatusOr<ModelArrays> ModelTrainer::Train(const TrainOptions& o, TrainStat
             z(static_cast<size_t>(nc) * r);
         for (double& v : omega) v = gauss(rng);
         // y = M omega
-        cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, nc, r, nc, 1.0, mt.data(), nc,
-                    omega.data(), nc, 0.0, y.data(), nc);
+        cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, nc, r, nc, 1.0, mt.data(), nc, omega.data(), nc, 0.0,
+                    y.data(), nc);
         for (int it = 0; it < 2; ++it) {
           Orthonormalize(&y, nc, r, &rng);
           // z = M' y
-          cblas_dgemm(CblasColMajor, CblasTrans, CblasNoTrans, nc, r, nc, 1.0, mt.data(), nc,
-                      y.data(), nc, 0.0, z.data(), nc);
+          cblas_dgemm(CblasColMajor, CblasTrans, CblasNoTrans, nc, r, nc, 1.0, mt.data(), nc, y.data(), nc, 0.0,
+                      z.data(), nc);
           Orthonormalize(&z, nc, r, &rng);
-          cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, nc, r, nc, 1.0, mt.data(), nc,
-                      z.data(), nc, 0.0, y.data(), nc);
+          cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, nc, r, nc, 1.0, mt.data(), nc, z.data(), nc, 0.0,
+                      y.data(), nc);
         }
         Orthonormalize(&y, nc, r, &rng);
         // items = M' Q
-        cblas_dgemm(CblasColMajor, CblasTrans, CblasNoTrans, nc, r, nc, 1.0, mt.data(), nc,
-                    y.data(), nc, 0.0, z.data(), nc);
+        cblas_dgemm(CblasColMajor, CblasTrans, CblasNoTrans, nc, r, nc, 1.0, mt.data(), nc, y.data(), nc, 0.0, z.data(),
+                    nc);
         for (int i = 0; i < nc; ++i) {
           for (int c = 0; c < r; ++c) {
             a.query_basis[static_cast<size_t>(i) * r + c] = static_cast<float>(y[static_cast<size_t>(c) * nc + i]);
@@ -672,8 +662,8 @@ absl::StatusOr<ModelArrays> ModelTrainer::Train(const TrainOptions& o, TrainStat
 }
 
 absl::StatusOr<ModelArrays> TrainModel(const std::vector<Interaction>& interactions,
-                                       const std::vector<CatalogCourse>& catalog,
-                                       const TrainOptions& o, TrainStats* stats) {
+                                       const std::vector<CatalogCourse>& catalog, const TrainOptions& o,
+                                       TrainStats* stats) {
   absl::Status status = CheckOptions(o);
   if (!status.ok()) return status;
   const absl::Time start = absl::Now();
@@ -684,8 +674,8 @@ absl::StatusOr<ModelArrays> TrainModel(const std::vector<Interaction>& interacti
 }
 
 absl::StatusOr<TuningResult> TuneOnValidation(const std::vector<Interaction>& interactions,
-                                              const TrainOptions& requested, double valid_fraction,
-                                              bool random_split, uint64_t split_seed, int k,
+                                              const TrainOptions& requested, double valid_fraction, bool random_split,
+                                              uint64_t split_seed, int k,
                                               const std::function<void(int, int)>& progress) {
   // Trials run on the dense trainer over at most kTuningMaxItems courses.
   TrainOptions base = requested;
@@ -734,8 +724,8 @@ absl::StatusOr<TuningResult> TuneOnValidation(const std::vector<Interaction>& in
     absl::StatusOr<std::shared_ptr<const ModelBundle>> bundle =
         BuildModelBundle(std::move(*arrays), nlohmann::json::object(), 0, "", bo);
     if (!bundle.ok()) return bundle.status();
-    RankingMetrics m = EvaluateRankingAtKs(cases, (*bundle)->course_ids(), {k},
-                                           BundleScorer(*bundle), {}, kTuningThreads)[0];
+    RankingMetrics m =
+        EvaluateRankingAtKs(cases, (*bundle)->course_ids(), {k}, BundleScorer(*bundle), {}, kTuningThreads)[0];
     const double objective = m.recall + m.ndcg;
     tried[key] = objective;
     result.trials.push_back({{"params", o.ToJson()}, {"metrics", m.ToJson()}});
@@ -755,12 +745,9 @@ absl::StatusOr<TuningResult> TuneOnValidation(const std::vector<Interaction>& in
     std::vector<double> values;
   };
   const std::vector<Axis> axes = {
-      {&TrainOptions::recency_decay, {0.5, 0.6, 0.7, 0.85, 1.0}},
-      {&TrainOptions::target_decay, {0.7, 0.85, 1.0}},
-      {&TrainOptions::popularity_exponent, {0.0, 0.1, 0.2}},
-      {&TrainOptions::set_mix, {0.0, 0.25, 0.5, 0.75, 1.0}},
-      {&TrainOptions::lambda_set, {20.0, 50.0, 200.0}},
-      {&TrainOptions::lambda_seq, {10.0, 50.0, 200.0}},
+      {&TrainOptions::recency_decay, {0.5, 0.6, 0.7, 0.85, 1.0}}, {&TrainOptions::target_decay, {0.7, 0.85, 1.0}},
+      {&TrainOptions::popularity_exponent, {0.0, 0.1, 0.2}},      {&TrainOptions::set_mix, {0.0, 0.25, 0.5, 0.75, 1.0}},
+      {&TrainOptions::lambda_set, {20.0, 50.0, 200.0}},           {&TrainOptions::lambda_seq, {10.0, 50.0, 200.0}},
   };
   // Pass 1 sweeps every axis; pass 2 only the grid neighbours of the value
   // chosen (a refinement after the other axes moved, at most 12 trials

@@ -68,14 +68,14 @@ inline constexpr int kDenseSolveMaxItems = 8192;
 // trainer measures the low-rank approximation's Recall@10 against exact M.
 inline constexpr int kApproximationRecallQueries = 1000;
 struct TrainOptions {
-  double recency_decay = 0.6;        // query and source decay per step back
-  double target_decay = 0.85;        // weight of the u-th next course
-  int source_window = 10;            // prefix length used as the source
-  int target_window = 10;            // next courses used as targets
-  double lambda_seq = 10.0;          // ridge of the sequence part
-  double lambda_set = 50.0;          // ridge of the set (EASE) part
-  double set_mix = 0.0;              // weight of the set part in [0, 1]
-  double popularity_exponent = 0.1;  // column scaling exponent
+  double recency_decay = 0.6;             // query and source decay per step back
+  double target_decay = 0.85;             // weight of the u-th next course
+  int source_window = 10;                 // prefix length used as the source
+  int target_window = 10;                 // next courses used as targets
+  double lambda_seq = 10.0;               // ridge of the sequence part
+  double lambda_set = 50.0;               // ridge of the set (EASE) part
+  double set_mix = 0.0;                   // weight of the set part in [0, 1]
+  double popularity_exponent = 0.1;       // column scaling exponent
   int max_items = kDefaultExactMaxItems;  // most popular items kept (collaborative)
   // Identity query basis (exact item-item scores, dim = items) up to this
   // many items (collaborative + content-only); above, rank low_rank_dim.
@@ -90,12 +90,12 @@ struct TrainOptions {
   // this many collaborative items and the sparse M above (no items^2
   // matrix).
   int dense_solve_max_items = kDenseSolveMaxItems;
-  int sparse_candidates = 100;       // predictors per target item (sparse M)
-  int sparse_neighbours = 100;       // entries kept per history row (sparse M)
-  int low_rank_dim = 256;            // rank beyond the exact paths
+  int sparse_candidates = 100;  // predictors per target item (sparse M)
+  int sparse_neighbours = 100;  // entries kept per history row (sparse M)
+  int low_rank_dim = 256;       // rank beyond the exact paths
   int content_dim = kDefaultContentDim;
-  int max_history = 50;              // distinct recent courses in a query
-  uint64_t seed = 1;                 // low-rank factorisation randomness
+  int max_history = 50;  // distinct recent courses in a query
+  uint64_t seed = 1;     // low-rank factorisation randomness
 
   nlohmann::json ToJson() const;
   // Reads the fields present in `j` (as written by ToJson); INVALID_ARGUMENT
@@ -106,7 +106,7 @@ struct TrainOptions {
 struct TrainStats {
   int64_t interactions_used = 0;  // positive interactions after de-duplication
   int64_t learners = 0;
-  int64_t items = 0;              // rows of the model
+  int64_t items = 0;  // rows of the model
   int64_t collaborative_items = 0;
   double seconds = 0;
   // "dense" (identity basis), "sparse" (exact CSR) or "low_rank".
@@ -127,8 +127,8 @@ struct TrainStats {
 // courses without interactions (content only). INVALID_ARGUMENT when options
 // are out of range or there are no items at all.
 absl::StatusOr<ModelArrays> TrainModel(const std::vector<Interaction>& interactions,
-                                       const std::vector<CatalogCourse>& catalog,
-                                       const TrainOptions& options, TrainStats* stats = nullptr);
+                                       const std::vector<CatalogCourse>& catalog, const TrainOptions& options,
+                                       TrainStats* stats = nullptr);
 
 // Trains many models on the same interactions and catalog, sharing what
 // does not depend on the parameter that changed (tuning trains ~30):
@@ -153,8 +153,7 @@ class ModelTrainer {
   static constexpr size_t kSetCacheCapacity = 3;
   static constexpr size_t kSeqCacheCapacity = 4;
 
-  ModelTrainer(const std::vector<Interaction>& interactions,
-               const std::vector<CatalogCourse>& catalog, int max_items,
+  ModelTrainer(const std::vector<Interaction>& interactions, const std::vector<CatalogCourse>& catalog, int max_items,
                bool single_precision = false);
   ~ModelTrainer();
   ModelTrainer(const ModelTrainer&) = delete;
@@ -177,9 +176,8 @@ class ModelTrainer {
     double recency_decay, target_decay, lambda_seq;
     int source_window, target_window;
     bool operator==(const SeqKey& o) const {
-      return recency_decay == o.recency_decay && target_decay == o.target_decay &&
-             lambda_seq == o.lambda_seq && source_window == o.source_window &&
-             target_window == o.target_window;
+      return recency_decay == o.recency_decay && target_decay == o.target_decay && lambda_seq == o.lambda_seq &&
+             source_window == o.source_window && target_window == o.target_window;
     }
   };
   template <typename Key>
@@ -194,14 +192,12 @@ class ModelTrainer {
 
   // Exact scores of M for a query of (row, weight) pairs, into acc (one
   // entry per item, zeroed by the caller).
-  using ExactScores =
-      std::function<void(const std::vector<std::pair<int, double>>&, std::vector<double>*)>;
+  using ExactScores = std::function<void(const std::vector<std::pair<int, double>>&, std::vector<double>*)>;
   // Fills stats->approximation_*: Recall@10 of the bundle built from `a`
   // (LearnerVector + FAISS, ModelBundle::Recommend) against `exact` on up to
   // kApproximationRecallQueries learners of rows_ (each without its last
   // course; history courses excluded from both top-10 lists).
-  absl::Status MeasureApproximationRecall(const ModelArrays& a, const ExactScores& exact,
-                                          TrainStats* stats) const;
+  absl::Status MeasureApproximationRecall(const ModelArrays& a, const ExactScores& exact, TrainStats* stats) const;
 
   const int max_items_;
   const bool single_precision_;
@@ -255,9 +251,8 @@ inline constexpr int kMaxTuningTrials = 35;
 // exactly as ModelBundle::ScoreAll on kTuningThreads threads.
 // `progress`, when set, is called after each trial with the number done and
 // the most there can be (for progress lines with rate and ETA).
-absl::StatusOr<TuningResult> TuneOnValidation(const std::vector<Interaction>& interactions,
-                                              const TrainOptions& base, double valid_fraction,
-                                              bool random_split, uint64_t split_seed, int k,
+absl::StatusOr<TuningResult> TuneOnValidation(const std::vector<Interaction>& interactions, const TrainOptions& base,
+                                              double valid_fraction, bool random_split, uint64_t split_seed, int k,
                                               const std::function<void(int, int)>& progress = {});
 
 }  // namespace lifelong::models

@@ -22,9 +22,8 @@ std::vector<Interaction> Data(uint64_t seed) {
   return GenerateSyntheticInteractions(so);
 }
 
-RankingMetrics EvaluateModel(const std::vector<Interaction>& train,
-                             const std::vector<EvalCase>& cases, const TrainOptions& o,
-                             std::vector<std::string>* universe) {
+RankingMetrics EvaluateModel(const std::vector<Interaction>& train, const std::vector<EvalCase>& cases,
+                             const TrainOptions& o, std::vector<std::string>* universe) {
   auto arrays = TrainModel(train, {}, o);
   EXPECT_TRUE(arrays.ok()) << arrays.status();
   auto bundle = BuildModelBundle(std::move(*arrays), {}, 1, "");
@@ -85,8 +84,7 @@ TEST(TrainModel, ChoosesDenseSparseOrLowRankBySize) {
   auto reference = TrainSparseModel(data, o, o.sparse_candidates, o.sparse_neighbours);
   ASSERT_TRUE(reference.ok()) << reference.status();
   ASSERT_EQ(reference->num_items(), 120);
-  EXPECT_EQ(std::vector<int64_t>(sparse->sparse_row_start.begin(),
-                                 sparse->sparse_row_start.begin() + 121),
+  EXPECT_EQ(std::vector<int64_t>(sparse->sparse_row_start.begin(), sparse->sparse_row_start.begin() + 121),
             reference->row_start);
   EXPECT_EQ(sparse->sparse_row_start.back(), reference->row_start.back());  // "extra": no entries
   EXPECT_EQ(sparse->sparse_target, reference->target);
@@ -104,8 +102,7 @@ TEST(TrainModel, ChoosesDenseSparseOrLowRankBySize) {
   EXPECT_EQ(TrainModel(data, {}, bad).status().message(), "options.exact_max_items: must be >= 0");
   bad = TrainOptions();
   bad.sparse_neighbours = 0;
-  EXPECT_EQ(TrainModel(data, {}, bad).status().message(),
-            "options.sparse_neighbours: must be >= 1");
+  EXPECT_EQ(TrainModel(data, {}, bad).status().message(), "options.sparse_neighbours: must be >= 1");
   auto json = TrainOptions::FromJson({{"exact_max_items", 123}, {"sparse_candidates", 7}});
   ASSERT_TRUE(json.ok()) << json.status();
   EXPECT_EQ(json->exact_max_items, 123);
@@ -162,8 +159,8 @@ TEST(TrainModel, LowRankOfTheSparseMatrixBeyondTheDenseSolveLimit) {
   EXPECT_GE(tiny.approximation_recall_at_10, 0.0);
   EXPECT_LT(tiny.approximation_recall_at_10, 0.9);
   EXPECT_GE(tiny.approximation_queries, 1000);
-  std::printf("sparse M, rank 120: recall@10 %.4f, rank 2: %.4f\n",
-              full.approximation_recall_at_10, tiny.approximation_recall_at_10);
+  std::printf("sparse M, rank 120: recall@10 %.4f, rank 2: %.4f\n", full.approximation_recall_at_10,
+              tiny.approximation_recall_at_10);
 }
 
 TEST(TrainModel, IsDeterministicAndSortsItemsById) {

@@ -27,8 +27,7 @@ ABSL_FLAG(std::string, scratch_dir, "",
           "where RocksDB's secondary-instance files go (default: a fresh directory under $TMPDIR)");
 ABSL_FLAG(std::vector<std::string>, exclude_families, std::vector<std::string>({"meta", "audit"}),
           "families left out of the total (still digested and printed)");
-ABSL_FLAG(std::vector<std::string>, exclude_keys, {"meta:page_token_key"},
-          "family:key entries left out everywhere");
+ABSL_FLAG(std::vector<std::string>, exclude_keys, {"meta:page_token_key"}, "family:key entries left out everywhere");
 
 int main(int argc, char** argv) {
   std::vector<char*> args = absl::ParseCommandLine(argc, argv);

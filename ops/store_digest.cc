@@ -51,9 +51,8 @@ std::string Hex(const std::string& raw) {
 
 // Printable ASCII as is; 1..8 bytes as a big-endian unsigned integer; else a size.
 std::string MetaText(const rocksdb::Slice& v) {
-  const bool printable = !v.empty() && std::all_of(v.data(), v.data() + v.size(), [](char c) {
-    return c >= 0x20 && c < 0x7f;
-  });
+  const bool printable =
+      !v.empty() && std::all_of(v.data(), v.data() + v.size(), [](char c) { return c >= 0x20 && c < 0x7f; });
   if (printable) return v.ToString();
   if (!v.empty() && v.size() <= 8) {
     uint64_t x = 0;

@@ -103,17 +103,17 @@ TEST(StoreDigest, ADifferentValueKeyOrExtraEntryChangesTheTotal) {
   EXPECT_NE(base, digest_of("value", [](TestStore& s) { s.Put(kStatements, "k1", "v2"); }));
   EXPECT_NE(base, digest_of("key", [](TestStore& s) { s.Put(kStatements, "k2", "v1"); }));
   EXPECT_NE(base, digest_of("extra", [](TestStore& s) {
-    s.Put(kStatements, "k1", "v1");
-    s.Put(kStatements, "k0", "");
-  }));
+              s.Put(kStatements, "k1", "v1");
+              s.Put(kStatements, "k0", "");
+            }));
   // Length prefixes: moving a byte from the key to the value is a change.
   EXPECT_NE(digest_of("split1", [](TestStore& s) { s.Put(kStatements, "ab", "c"); }),
             digest_of("split2", [](TestStore& s) { s.Put(kStatements, "a", "bc"); }));
   // The meta family is outside the total.
   EXPECT_EQ(base, digest_of("meta", [](TestStore& s) {
-    s.Put(kStatements, "k1", "v1");
-    s.Put(kMeta, "schema_version", std::string("\0\0\0\1", 4));
-  }));
+              s.Put(kStatements, "k1", "v1");
+              s.Put(kMeta, "schema_version", std::string("\0\0\0\1", 4));
+            }));
 }
 
 TEST(StoreDigest, ReadsAStoreThatIsOpenAndBeingWritten) {

@@ -40,10 +40,8 @@ std::string FileTail(const std::string& path, size_t max_bytes) {
   return s.size() > max_bytes ? s.substr(s.size() - max_bytes) : s;
 }
 
-absl::StatusOr<ServerProcess> ServerProcess::Start(const std::vector<std::string>& argv,
-                                                   const std::string& port_file,
-                                                   const std::string& log_path,
-                                                   absl::Duration timeout) {
+absl::StatusOr<ServerProcess> ServerProcess::Start(const std::vector<std::string>& argv, const std::string& port_file,
+                                                   const std::string& log_path, absl::Duration timeout) {
   std::vector<std::string> full = argv;
   full.push_back("--port=0");
   full.push_back(absl::StrCat("--port_file=", port_file));
@@ -54,16 +52,14 @@ absl::StatusOr<ServerProcess> ServerProcess::Start(const std::vector<std::string
   while (absl::Now() < deadline) {
     if (std::optional<int> port = ReadPortFile(port_file)) return ServerProcess(*pid, *port, log_path);
     if (std::optional<int> status = WaitForChildExit(*pid, absl::ZeroDuration())) {
-      return absl::FailedPreconditionError(absl::StrCat(argv[0], " exited with code ",
-                                                        ExitCode(*status), " before serving; log ",
-                                                        log_path, ":\n", FileTail(log_path)));
+      return absl::FailedPreconditionError(absl::StrCat(argv[0], " exited with code ", ExitCode(*status),
+                                                        " before serving; log ", log_path, ":\n", FileTail(log_path)));
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   KillAndReap(*pid);
-  return absl::DeadlineExceededError(absl::StrCat(argv[0], " wrote no port to ", port_file,
-                                                  " within ", absl::FormatDuration(timeout),
-                                                  "; log ", log_path));
+  return absl::DeadlineExceededError(absl::StrCat(argv[0], " wrote no port to ", port_file, " within ",
+                                                  absl::FormatDuration(timeout), "; log ", log_path));
 }
 
 ServerProcess::ServerProcess(ServerProcess&& other) noexcept
@@ -96,18 +92,18 @@ absl::Status ServerProcess::Stop(absl::Duration grace) {
   std::optional<int> status = WaitForChildExit(pid, grace);
   if (!status) {
     KillAndReap(pid);
-    return absl::InternalError(absl::StrCat("pid ", pid, " ignored SIGTERM for ",
-                                            absl::FormatDuration(grace), "; killed"));
+    return absl::InternalError(
+        absl::StrCat("pid ", pid, " ignored SIGTERM for ", absl::FormatDuration(grace), "; killed"));
   }
   if (ExitCode(*status) != 0) {
-    return absl::InternalError(absl::StrCat("pid ", pid, " exited with code ", ExitCode(*status),
-                                            " after SIGTERM; log ", log_path_));
+    return absl::InternalError(
+        absl::StrCat("pid ", pid, " exited with code ", ExitCode(*status), " after SIGTERM; log ", log_path_));
   }
   return absl::OkStatus();
 }
 
-absl::StatusOr<int> RunToCompletion(const std::vector<std::string>& argv,
-                                    const std::string& log_path, absl::Duration timeout) {
+absl::StatusOr<int> RunToCompletion(const std::vector<std::string>& argv, const std::string& log_path,
+                                    absl::Duration timeout) {
   absl::StatusOr<pid_t> pid = SpawnChild(argv, log_path);
   if (!pid.ok()) return pid.status();
   std::optional<int> status = WaitForChildExit(*pid, timeout);

@@ -27,10 +27,8 @@ class ServerProcess {
   // FAILED_PRECONDITION when the child exits first (the message holds the
   // end of its log); DEADLINE_EXCEEDED when no port appears in time (the
   // child is killed); INTERNAL when fork fails.
-  static absl::StatusOr<ServerProcess> Start(const std::vector<std::string>& argv,
-                                             const std::string& port_file,
-                                             const std::string& log_path,
-                                             absl::Duration timeout = absl::Seconds(60));
+  static absl::StatusOr<ServerProcess> Start(const std::vector<std::string>& argv, const std::string& port_file,
+                                             const std::string& log_path, absl::Duration timeout = absl::Seconds(60));
 
   ServerProcess(ServerProcess&& other) noexcept;
   ServerProcess& operator=(ServerProcess&& other) noexcept;
@@ -49,8 +47,7 @@ class ServerProcess {
   absl::Status Stop(absl::Duration grace = absl::Seconds(10));
 
  private:
-  ServerProcess(pid_t pid, int port, std::string log_path)
-      : pid_(pid), port_(port), log_path_(std::move(log_path)) {}
+  ServerProcess(pid_t pid, int port, std::string log_path) : pid_(pid), port_(port), log_path_(std::move(log_path)) {}
   pid_t pid_ = -1;
   int port_ = 0;
   std::string log_path_;
@@ -60,8 +57,7 @@ class ServerProcess {
 // `log_path`. Returns the exit code (128 + signal when killed by a signal);
 // DEADLINE_EXCEEDED after `timeout` (the child is killed); INTERNAL when fork
 // fails. Exit code 127: the binary could not be executed.
-absl::StatusOr<int> RunToCompletion(const std::vector<std::string>& argv,
-                                    const std::string& log_path,
+absl::StatusOr<int> RunToCompletion(const std::vector<std::string>& argv, const std::string& log_path,
                                     absl::Duration timeout = absl::Minutes(30));
 
 // The last `max_bytes` of a file ("" when it cannot be read).

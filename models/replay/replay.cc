@@ -21,9 +21,7 @@
 namespace lifelong::models::replay {
 namespace {
 
-std::chrono::system_clock::time_point DeadlineIn(absl::Duration d) {
-  return absl::ToChronoTime(absl::Now() + d);
-}
+std::chrono::system_clock::time_point DeadlineIn(absl::Duration d) { return absl::ToChronoTime(absl::Now() + d); }
 
 double Since(absl::Time start) { return absl::ToDoubleSeconds(absl::Now() - start); }
 
@@ -53,8 +51,7 @@ class ProgressTicker {
 
 }  // namespace
 
-absl::StatusOr<absl::flat_hash_map<std::string, CourseInfo>> ReadCourseInfoFile(
-    const std::string& path) {
+absl::StatusOr<absl::flat_hash_map<std::string, CourseInfo>> ReadCourseInfoFile(const std::string& path) {
   std::ifstream in(path);
   if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot open"));
   absl::flat_hash_map<std::string, CourseInfo> out;
@@ -85,9 +82,9 @@ absl::StatusOr<absl::flat_hash_map<std::string, CourseInfo>> ReadCourseInfoFile(
   return out;
 }
 
-std::vector<ReplayCourse> MakeCatalogCourses(
-    const std::vector<Interaction>& interactions,
-    const absl::flat_hash_map<std::string, CourseInfo>& info, bool discipline_as_category) {
+std::vector<ReplayCourse> MakeCatalogCourses(const std::vector<Interaction>& interactions,
+                                             const absl::flat_hash_map<std::string, CourseInfo>& info,
+                                             bool discipline_as_category) {
   std::vector<std::string> ids;
   absl::flat_hash_set<std::string> seen;
   for (const Interaction& x : interactions) {
@@ -166,8 +163,7 @@ absl::StatusOr<PhaseStats> LoadCatalog(const std::shared_ptr<grpc::Channel>& cat
 }
 
 absl::Time ReplayTimestamp(int64_t position) {
-  return absl::FromCivil(absl::CivilSecond(2015, 1, 1, 0, 0, 0), absl::UTCTimeZone()) +
-         absl::Seconds(position);
+  return absl::FromCivil(absl::CivilSecond(2015, 1, 1, 0, 0, 0), absl::UTCTimeZone()) + absl::Seconds(position);
 }
 
 std::optional<absl::string_view> VerbForWeight(float weight) {
@@ -177,12 +173,11 @@ std::optional<absl::string_view> VerbForWeight(float weight) {
   return std::nullopt;
 }
 
-std::string StatementJson(const std::string& learner, const std::string& course_id,
-                          absl::Time timestamp, absl::string_view verb) {
+std::string StatementJson(const std::string& learner, const std::string& course_id, absl::Time timestamp,
+                          absl::string_view verb) {
   nlohmann::ordered_json st = {
       {"actor",
-       {{"objectType", "Agent"},
-        {"account", {{"homePage", std::string(vocab::kDistrictIdp)}, {"name", learner}}}}},
+       {{"objectType", "Agent"}, {"account", {{"homePage", std::string(vocab::kDistrictIdp)}, {"name", learner}}}}},
       {"verb", {{"id", std::string(verb)}}},
       {"object",
        {{"objectType", "Activity"},
@@ -213,16 +208,15 @@ absl::StatusOr<PhaseStats> RecordTrainInteractions(const std::shared_ptr<grpc::C
   const std::vector<Interaction> ordered = RecordingOrder(interactions);
   for (const Interaction& x : ordered) {
     if (!VerbForWeight(x.weight).has_value()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "interactions: learner ", x.learner, " course ", x.course_id, ": weight ", x.weight,
-          " has no xAPI verb (replayable weights: 1 completed, 0.5 attended, 0.3 registered)"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("interactions: learner ", x.learner, " course ", x.course_id, ": weight ", x.weight,
+                       " has no xAPI verb (replayable weights: 1 completed, 0.5 attended, 0.3 registered)"));
     }
   }
   // Positions per stream; a learner's statements all go to one stream.
   std::vector<std::vector<int64_t>> per_stream(options.streams);
   for (int64_t p = 0; p < static_cast<int64_t>(ordered.size()); ++p) {
-    const size_t s =
-        options.streams == 1 ? 0 : absl::Hash<std::string>()(ordered[p].learner) % options.streams;
+    const size_t s = options.streams == 1 ? 0 : absl::Hash<std::string>()(ordered[p].learner) % options.streams;
     per_stream[s].push_back(p);
   }
   const absl::Time start = absl::Now();
@@ -239,8 +233,7 @@ absl::StatusOr<PhaseStats> RecordTrainInteractions(const std::shared_ptr<grpc::C
       for (size_t b = i; b < end; ++b) {
         const Interaction& x = ordered[positions[b]];
         req.add_statement_json(
-            StatementJson(x.learner, x.course_id, ReplayTimestamp(positions[b]),
-                          *VerbForWeight(x.weight)));
+            StatementJson(x.learner, x.course_id, ReplayTimestamp(positions[b]), *VerbForWeight(x.weight)));
       }
       v1::RecordStatementsResponse resp;
       grpc::ClientContext ctx;
@@ -249,8 +242,8 @@ absl::StatusOr<PhaseStats> RecordTrainInteractions(const std::shared_ptr<grpc::C
       if (!s.ok()) {
         std::lock_guard<std::mutex> lock(mu);
         if (first_error.ok()) {
-          first_error = FromGrpcStatus(s, absl::StrCat("RecordStatements (statements ", positions[i],
-                                                 ".. of the recording order)"));
+          first_error = FromGrpcStatus(
+              s, absl::StrCat("RecordStatements (statements ", positions[i], ".. of the recording order)"));
         }
         failed = true;
         return;
@@ -272,8 +265,8 @@ absl::StatusOr<PhaseStats> RecordTrainInteractions(const std::shared_ptr<grpc::C
   return stats;
 }
 
-absl::StatusOr<v1::ModelStatus> WaitForModelVersion(const std::shared_ptr<grpc::Channel>& recommend,
-                                                    int64_t version, absl::Duration timeout) {
+absl::StatusOr<v1::ModelStatus> WaitForModelVersion(const std::shared_ptr<grpc::Channel>& recommend, int64_t version,
+                                                    absl::Duration timeout) {
   auto stub = v1::RecommendationService::NewStub(recommend);
   const absl::Time deadline = absl::Now() + timeout;
   std::string last = "no answer yet";
@@ -290,17 +283,15 @@ absl::StatusOr<v1::ModelStatus> WaitForModelVersion(const std::shared_ptr<grpc::
       last = absl::StrCat("GetModelStatus: ", s.error_message());
     }
     if (absl::Now() >= deadline) {
-      return absl::DeadlineExceededError(
-          absl::StrCat("recommender did not load model version ", version, " within ",
-                       absl::FormatDuration(timeout), " (", last, ")"));
+      return absl::DeadlineExceededError(absl::StrCat("recommender did not load model version ", version, " within ",
+                                                      absl::FormatDuration(timeout), " (", last, ")"));
     }
     absl::SleepFor(absl::Milliseconds(100));
   }
 }
 
 absl::StatusOr<LiveAnswers> QueryRecommendations(const std::shared_ptr<grpc::Channel>& recommend,
-                                                 const std::vector<EvalCase>& cases,
-                                                 const QueryOptions& options) {
+                                                 const std::vector<EvalCase>& cases, const QueryOptions& options) {
   if (options.k < 1 || options.k > 100) return absl::InvalidArgumentError("k: must be in [1, 100]");
   if (options.concurrency < 1) return absl::InvalidArgumentError("concurrency: must be >= 1");
   LiveAnswers out;
@@ -344,8 +335,8 @@ absl::StatusOr<LiveAnswers> QueryRecommendations(const std::shared_ptr<grpc::Cha
       } else {
         std::lock_guard<std::mutex> lock(mu);
         if (out.errors++ == 0) {
-          out.first_error = absl::StrCat("learner ", cases[i].learner, ": ",
-                                         static_cast<int>(s.error_code()), " ", s.error_message());
+          out.first_error = absl::StrCat("learner ", cases[i].learner, ": ", static_cast<int>(s.error_code()), " ",
+                                         s.error_message());
         }
       }
       ticker.Add(1);
@@ -369,10 +360,8 @@ nlohmann::json ListAnomalies::ToJson() const {
           {"duplicate_items", duplicate_items}};
 }
 
-RankingMetrics EvaluateLists(const std::vector<EvalCase>& cases,
-                             const std::vector<std::vector<std::string>>& lists,
-                             const std::vector<std::string>& universe, int k,
-                             ListAnomalies* anomalies) {
+RankingMetrics EvaluateLists(const std::vector<EvalCase>& cases, const std::vector<std::vector<std::string>>& lists,
+                             const std::vector<std::string>& universe, int k, ListAnomalies* anomalies) {
   ListAnomalies a;
   std::vector<std::string> ext = universe;
   absl::flat_hash_map<std::string, int> row_of;
@@ -470,8 +459,7 @@ ListAgreement CompareLists(const std::vector<std::vector<std::string>>& a,
     if (sa == sb) out.same_set += 1;
     int common = 0;
     for (const std::string& x : sa) common += sb.contains(x) ? 1 : 0;
-    out.mean_overlap +=
-        sa.empty() ? (sb.empty() ? 1.0 : 0.0) : static_cast<double>(common) / sa.size();
+    out.mean_overlap += sa.empty() ? (sb.empty() ? 1.0 : 0.0) : static_cast<double>(common) / sa.size();
   }
   out.same_order /= n;
   out.same_set /= n;

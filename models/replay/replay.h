@@ -64,8 +64,7 @@ struct CourseInfo {
 // "discipline"?: string, "course_length"?: int}; blank lines skipped.
 // NOT_FOUND when the file cannot be opened; INVALID_ARGUMENT naming file and
 // line for a line that is not such an object.
-absl::StatusOr<absl::flat_hash_map<std::string, CourseInfo>> ReadCourseInfoFile(
-    const std::string& path);
+absl::StatusOr<absl::flat_hash_map<std::string, CourseInfo>> ReadCourseInfoFile(const std::string& path);
 
 // A course of the replayed dataset as it is put into the catalog.
 struct ReplayCourse {
@@ -82,9 +81,9 @@ struct ReplayCourse {
 // `discipline_as_category` (then the service's per-category cap applies). The
 // category is "" otherwise: one category for all courses, under which the
 // cap changes nothing (services/recommend/diversity.cc refills in rank order).
-std::vector<ReplayCourse> MakeCatalogCourses(
-    const std::vector<Interaction>& interactions,
-    const absl::flat_hash_map<std::string, CourseInfo>& info, bool discipline_as_category);
+std::vector<ReplayCourse> MakeCatalogCourses(const std::vector<Interaction>& interactions,
+                                             const absl::flat_hash_map<std::string, CourseInfo>& info,
+                                             bool discipline_as_category);
 
 // The catalog message: OPEN, ONLINE, capacity 0 (no limit), no enrolment
 // window, provider "Canvas Network (replay)" of kind ONLINE_PLATFORM.
@@ -112,8 +111,7 @@ absl::Time ReplayTimestamp(int64_t position);
 // The xAPI statement of one interaction: actor the district account named
 // `learner` (learner key = `learner`), verb `verb` (an IRI), object the
 // course activity, the given timestamp. Compact JSON.
-std::string StatementJson(const std::string& learner, const std::string& course_id,
-                          absl::Time timestamp,
+std::string StatementJson(const std::string& learner, const std::string& course_id, absl::Time timestamp,
                           absl::string_view verb = vocab::kCompleted);
 
 // The verb an interaction of weight `weight` is recorded with, so that the
@@ -147,8 +145,8 @@ absl::StatusOr<PhaseStats> RecordTrainInteractions(const std::shared_ptr<grpc::C
 // Polls GetModelStatus every 100 ms until it reports `version` (or a larger
 // one when `or_newer`). DEADLINE_EXCEEDED after `timeout`, with the last
 // status or error in the message.
-absl::StatusOr<v1::ModelStatus> WaitForModelVersion(const std::shared_ptr<grpc::Channel>& recommend,
-                                                    int64_t version, absl::Duration timeout);
+absl::StatusOr<v1::ModelStatus> WaitForModelVersion(const std::shared_ptr<grpc::Channel>& recommend, int64_t version,
+                                                    absl::Duration timeout);
 
 struct QueryOptions {
   int k = 10;
@@ -172,8 +170,7 @@ struct LiveAnswers {
 // every case. A failed call leaves an empty list and counts in `errors`.
 // INVALID_ARGUMENT when options are out of range.
 absl::StatusOr<LiveAnswers> QueryRecommendations(const std::shared_ptr<grpc::Channel>& recommend,
-                                                 const std::vector<EvalCase>& cases,
-                                                 const QueryOptions& options);
+                                                 const std::vector<EvalCase>& cases, const QueryOptions& options);
 
 // What EvaluateLists found odd in the lists (all 0 for a well-behaved
 // service).
@@ -191,10 +188,8 @@ struct ListAnomalies {
 // when a list is short, by k placeholders that rank after the list and never
 // match), so a short list is not filled with other courses. Coverage is
 // distinct returned courses in any top k / |universe|.
-RankingMetrics EvaluateLists(const std::vector<EvalCase>& cases,
-                             const std::vector<std::vector<std::string>>& lists,
-                             const std::vector<std::string>& universe, int k,
-                             ListAnomalies* anomalies = nullptr);
+RankingMetrics EvaluateLists(const std::vector<EvalCase>& cases, const std::vector<std::vector<std::string>>& lists,
+                             const std::vector<std::string>& universe, int k, ListAnomalies* anomalies = nullptr);
 
 // The top-k lists `scorer` gives under the protocol of evaluation.h
 // (history excluded, ties by universe position), for list comparisons.

@@ -77,22 +77,21 @@ TEST(ReplayEval, LiveServicesReproduceTheServedRankingOffline) {
   const Files files = WriteSyntheticSplit(dir);
   const std::string report_path = dir + "/report.json";
   const std::string log = dir + "/replay_eval.log";
-  auto p = Subprocess::Start(
-      {RunfilePath("models/replay/replay_eval"), "--train=" + files.train, "--test=" + files.test,
-       "--course_info=" + files.info, "--discipline_as_category", "--work_dir=" + dir + "/work",
-       "--json_out=" + report_path, "--batch=250", "--concurrency=4",
-       // Live against the offline evaluator's pure model: the served
-       // blend (district-2026-12) and the category cap, which binds on
-       // these three disciplines, cost 0.0050 HR@10 here (0.0016 on CNPC);
-       // the replay's default tolerance, a real bound.
-       "--tolerance=0.01"},
-      log);
+  auto p =
+      Subprocess::Start({RunfilePath("models/replay/replay_eval"), "--train=" + files.train, "--test=" + files.test,
+                         "--course_info=" + files.info, "--discipline_as_category", "--work_dir=" + dir + "/work",
+                         "--json_out=" + report_path, "--batch=250", "--concurrency=4",
+                         // Live against the offline evaluator's pure model: the served
+                         // blend (district-2026-12) and the category cap, which binds on
+                         // these three disciplines, cost 0.0050 HR@10 here (0.0016 on CNPC);
+                         // the replay's default tolerance, a real bound.
+                         "--tolerance=0.01"},
+                        log);
   ASSERT_TRUE(p.ok()) << p.status();
   absl::StatusOr<int> status = p->Wait(std::chrono::seconds(150));
   ASSERT_TRUE(status.ok()) << "replay_eval still running; log " << log;
   std::ifstream log_in(log);
-  const std::string output((std::istreambuf_iterator<char>(log_in)),
-                           std::istreambuf_iterator<char>());
+  const std::string output((std::istreambuf_iterator<char>(log_in)), std::istreambuf_iterator<char>());
   std::printf("%s", output.c_str());  // the replay's own report, for the test log
   ASSERT_TRUE(WIFEXITED(*status)) << output;
   ASSERT_EQ(WEXITSTATUS(*status), 0) << output;
@@ -111,17 +110,12 @@ TEST(ReplayEval, LiveServicesReproduceTheServedRankingOffline) {
   // The trainer fed by the record service chose and learned what the
   // evaluator did from the files.
   EXPECT_TRUE(r["params"]["same"].get<bool>()) << r["params"].dump();
-  EXPECT_NEAR(r["served_model_offline"]["recall"].get<double>(),
-              r["offline_evaluator"]["recall"].get<double>(), 1e-9);
-  EXPECT_NEAR(r["served_model_offline"]["ndcg"].get<double>(),
-              r["offline_evaluator"]["ndcg"].get<double>(), 1e-9);
+  EXPECT_NEAR(r["served_model_offline"]["recall"].get<double>(), r["offline_evaluator"]["recall"].get<double>(), 1e-9);
+  EXPECT_NEAR(r["served_model_offline"]["ndcg"].get<double>(), r["offline_evaluator"]["ndcg"].get<double>(), 1e-9);
   // The service's answers are the served ranking recomputed offline.
-  EXPECT_GE(r["lists_live_vs_recomputed"]["same_order"].get<double>(), 0.99)
-      << r["lists_live_vs_recomputed"].dump();
-  EXPECT_NEAR(r["live"]["recall"].get<double>(),
-              r["served_ranking_recomputed"]["recall"].get<double>(), 0.002);
-  EXPECT_NEAR(r["live"]["ndcg"].get<double>(), r["served_ranking_recomputed"]["ndcg"].get<double>(),
-              0.002);
+  EXPECT_GE(r["lists_live_vs_recomputed"]["same_order"].get<double>(), 0.99) << r["lists_live_vs_recomputed"].dump();
+  EXPECT_NEAR(r["live"]["recall"].get<double>(), r["served_ranking_recomputed"]["recall"].get<double>(), 0.002);
+  EXPECT_NEAR(r["live"]["ndcg"].get<double>(), r["served_ranking_recomputed"]["ndcg"].get<double>(), 0.002);
   for (const auto& check : r["checks"]) EXPECT_TRUE(check["ok"].get<bool>()) << check.dump();
   EXPECT_TRUE(r["ok"].get<bool>());
 }

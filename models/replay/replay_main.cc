@@ -54,18 +54,15 @@
 
 ABSL_FLAG(std::string, train, "", "training interaction file (required; as for //models:evaluate)");
 ABSL_FLAG(std::string, test, "", "held-out interaction file (required)");
-ABSL_FLAG(std::string, course_info, "",
-          "optional course side information (JSON lines with discipline, course_length)");
+ABSL_FLAG(std::string, course_info, "", "optional course side information (JSON lines with discipline, course_length)");
 ABSL_FLAG(bool, discipline_as_category, false,
           "catalog category = discipline (the service's per-category cap then applies)");
 ABSL_FLAG(std::string, work_dir, "",
           "empty or new directory for data dirs, logs and reports (default: a new /tmp/replay-*)");
 ABSL_FLAG(std::string, records, "", "use this record service (host:port) instead of starting one");
 ABSL_FLAG(std::string, catalog, "", "use this catalog service instead of starting one");
-ABSL_FLAG(std::string, recommend, "",
-          "use this recommendation service instead of starting one (requires --model_dir)");
-ABSL_FLAG(std::string, model_dir, "",
-          "model root the recommender watches (default: <work_dir>/models)");
+ABSL_FLAG(std::string, recommend, "", "use this recommendation service instead of starting one (requires --model_dir)");
+ABSL_FLAG(std::string, model_dir, "", "model root the recommender watches (default: <work_dir>/models)");
 ABSL_FLAG(std::string, records_server, "", "records_server binary (default: runfiles, bazel-bin)");
 ABSL_FLAG(std::string, catalog_server, "", "catalog_server binary");
 ABSL_FLAG(std::string, recommend_server, "", "recommend_server binary");
@@ -79,15 +76,11 @@ ABSL_FLAG(int, k, 10, "recommendations per learner (the cut-off K)");
 ABSL_FLAG(int, batch, 1000, "statements per RecordStatements call");
 ABSL_FLAG(int, streams, 1, "concurrent RecordStatements callers (learners partitioned)");
 ABSL_FLAG(int, concurrency, 8, "concurrent Recommend callers");
-ABSL_FLAG(double, tolerance, 0.01,
-          "largest |live - offline evaluator| accepted for Recall, NDCG and HR @K");
-ABSL_FLAG(double, emulation_tolerance, 0.002,
-          "largest |live - served ranking recomputed offline| accepted");
-ABSL_FLAG(double, training_tolerance, 0.001,
-          "largest |served model scored offline - offline evaluator| accepted");
+ABSL_FLAG(double, tolerance, 0.01, "largest |live - offline evaluator| accepted for Recall, NDCG and HR @K");
+ABSL_FLAG(double, emulation_tolerance, 0.002, "largest |live - served ranking recomputed offline| accepted");
+ABSL_FLAG(double, training_tolerance, 0.001, "largest |served model scored offline - offline evaluator| accepted");
 ABSL_FLAG(int, model_timeout_s, 300, "how long to wait for the recommender to load the model");
-ABSL_FLAG(std::string, json_out, "",
-          "write every figure as JSON here (default <work_dir>/report.json)");
+ABSL_FLAG(std::string, json_out, "", "write every figure as JSON here (default <work_dir>/report.json)");
 
 namespace lm = lifelong::models;
 namespace rp = lifelong::models::replay;
@@ -133,8 +126,8 @@ absl::StatusOr<std::string> MakeWorkDir(const std::string& flag_value) {
   fs::create_directories(flag_value, ec);
   if (ec) return absl::InternalError(absl::StrCat("--work_dir: ", ec.message()));
   if (!fs::is_empty(flag_value, ec)) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "--work_dir: ", flag_value, " is not empty (the replay needs fresh data dirs)"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("--work_dir: ", flag_value, " is not empty (the replay needs fresh data dirs)"));
   }
   return fs::absolute(flag_value).string();
 }
@@ -197,8 +190,7 @@ struct Check {
   bool ok = true;
 };
 
-Check Compare(const std::string& name, const lm::RankingMetrics& a, const lm::RankingMetrics& b,
-              double tolerance) {
+Check Compare(const std::string& name, const lm::RankingMetrics& a, const lm::RankingMetrics& b, double tolerance) {
   Check c{name, tolerance};
   for (double d : {a.recall - b.recall, a.ndcg - b.ndcg, a.hit_rate - b.hit_rate}) {
     c.worst = std::max(c.worst, std::abs(d));
@@ -218,8 +210,7 @@ int main(int argc, char** argv) {
     return Fail(absl::InvalidArgumentError("--train and --test are required"));
   }
   if (!absl::GetFlag(FLAGS_recommend).empty() && absl::GetFlag(FLAGS_model_dir).empty()) {
-    return Fail(
-        absl::InvalidArgumentError("--recommend needs --model_dir (where it loads models)"));
+    return Fail(absl::InvalidArgumentError("--recommend needs --model_dir (where it loads models)"));
   }
   absl::StatusOr<std::string> work = MakeWorkDir(absl::GetFlag(FLAGS_work_dir));
   if (!work.ok()) return Fail(work.status());
@@ -245,8 +236,7 @@ int main(int argc, char** argv) {
     std::string lines;
     for (const lm::Interaction& x : *test) {
       if (!learners.contains(x.learner)) continue;
-      absl::StrAppend(&lines, nlohmann::json({{"user", x.learner}, {"item", x.course_id}}).dump(),
-                      "\n");
+      absl::StrAppend(&lines, nlohmann::json({{"user", x.learner}, {"item", x.course_id}}).dump(), "\n");
     }
     test_path = *work + "/test_sample.jsonl";
     if (absl::Status s = WriteFile(test_path, lines); !s.ok()) return Fail(s);
@@ -262,9 +252,8 @@ int main(int argc, char** argv) {
     Line(absl::StrFormat(
         "data: %s training interactions (%s learners, %s courses); %s test learners, %s held-out "
         "courses%s",
-        Thousands(train->size()), Thousands(learners.size()), Thousands(courses.size()),
-        Thousands(cases.size()), Thousands(held),
-        sample > 0 ? absl::StrCat(" (sample of ", sample, ", test file ", test_path, ")") : ""));
+        Thousands(train->size()), Thousands(learners.size()), Thousands(courses.size()), Thousands(cases.size()),
+        Thousands(held), sample > 0 ? absl::StrCat(" (sample of ", sample, ", test file ", test_path, ")") : ""));
   }
   for (const lm::Interaction& x : *train) {
     if (x.weight > 0 && x.weight != 1.0f) {
@@ -292,29 +281,27 @@ int main(int argc, char** argv) {
     for (const rp::ReplayCourse& c : courses) absl::StrAppend(&lines, rp::CatalogDumpLine(c), "\n");
     if (absl::Status s = WriteFile(catalog_dump, lines); !s.ok()) return Fail(s);
   }
-  nlohmann::json report = {
-      {"train", absl::GetFlag(FLAGS_train)},
-      {"test", test_path},
-      {"k", k},
-      {"cases", cases.size()},
-      {"discipline_as_category", absl::GetFlag(FLAGS_discipline_as_category)},
-      {"date", absl::FormatTime("%Y-%m-%d %H:%M UTC", absl::Now(), absl::UTCTimeZone())}};
+  nlohmann::json report = {{"train", absl::GetFlag(FLAGS_train)},
+                           {"test", test_path},
+                           {"k", k},
+                           {"cases", cases.size()},
+                           {"discipline_as_category", absl::GetFlag(FLAGS_discipline_as_category)},
+                           {"date", absl::FormatTime("%Y-%m-%d %H:%M UTC", absl::Now(), absl::UTCTimeZone())}};
 
   // ---- Record and catalog services ---------------------------------------
   std::optional<rp::ServerProcess> records_proc, catalog_proc, recommend_proc;
   std::string records_addr = absl::GetFlag(FLAGS_records);
   std::string catalog_addr = absl::GetFlag(FLAGS_catalog);
   std::string recommend_addr = absl::GetFlag(FLAGS_recommend);
-  auto start_server = [&](const std::string& name, const std::string& rel,
-                          const std::string& flag_bin, std::vector<std::string> args,
-                          std::optional<rp::ServerProcess>* proc) -> absl::Status {
+  auto start_server = [&](const std::string& name, const std::string& rel, const std::string& flag_bin,
+                          std::vector<std::string> args, std::optional<rp::ServerProcess>* proc) -> absl::Status {
     absl::StatusOr<std::string> bin = FindBinary(flag_bin, rel);
     if (!bin.ok()) return bin.status();
     args.insert(args.begin(), *bin);
     args.push_back("--metrics_port=0");
     const absl::Time t0 = absl::Now();
-    absl::StatusOr<rp::ServerProcess> p = rp::ServerProcess::Start(
-        args, absl::StrCat(*work, "/", name, ".port"), absl::StrCat(*work, "/", name, ".log"));
+    absl::StatusOr<rp::ServerProcess> p =
+        rp::ServerProcess::Start(args, absl::StrCat(*work, "/", name, ".port"), absl::StrCat(*work, "/", name, ".log"));
     if (!p.ok()) return p.status();
     Line(absl::StrFormat("%s: serving on %s after %.2f s (log %s)", name, p->address(),
                          absl::ToDoubleSeconds(absl::Now() - t0), p->log_path()));
@@ -323,8 +310,7 @@ int main(int argc, char** argv) {
   };
   if (records_addr.empty()) {
     if (absl::Status s =
-            start_server("records_server", "services/records/records_server",
-                         absl::GetFlag(FLAGS_records_server),
+            start_server("records_server", "services/records/records_server", absl::GetFlag(FLAGS_records_server),
                          {"--data_dir=" + *work + "/records", "--xapi_port=-1"}, &records_proc);
         !s.ok()) {
       return Fail(s);
@@ -332,9 +318,9 @@ int main(int argc, char** argv) {
     records_addr = records_proc->address();
   }
   if (catalog_addr.empty()) {
-    if (absl::Status s = start_server("catalog_server", "services/catalog/catalog_server",
-                                      absl::GetFlag(FLAGS_catalog_server),
-                                      {"--data_dir=" + *work + "/catalog"}, &catalog_proc);
+    if (absl::Status s =
+            start_server("catalog_server", "services/catalog/catalog_server", absl::GetFlag(FLAGS_catalog_server),
+                         {"--data_dir=" + *work + "/catalog"}, &catalog_proc);
         !s.ok()) {
       return Fail(s);
     }
@@ -345,28 +331,25 @@ int main(int argc, char** argv) {
 
   absl::StatusOr<rp::PhaseStats> loaded = rp::LoadCatalog(catalog_channel, courses);
   if (!loaded.ok()) return Fail(loaded.status());
-  Line(absl::StrFormat("catalog: %d courses in %.2f s (%d already there); dump %s", loaded->count,
-                       loaded->seconds, loaded->existing, catalog_dump));
+  Line(absl::StrFormat("catalog: %d courses in %.2f s (%d already there); dump %s", loaded->count, loaded->seconds,
+                       loaded->existing, catalog_dump));
   report["phases"]["catalog"] = {{"courses", loaded->count}, {"seconds", loaded->seconds}};
 
   rp::RecordOptions ro;
   ro.batch = absl::GetFlag(FLAGS_batch);
   ro.streams = absl::GetFlag(FLAGS_streams);
   ro.progress = [](int64_t done, int64_t total, double secs) {
-    Line(absl::StrFormat("records: %s / %s statements, %.0f statements/s", Thousands(done),
-                         Thousands(total), done / std::max(secs, 1e-3)));
+    Line(absl::StrFormat("records: %s / %s statements, %.0f statements/s", Thousands(done), Thousands(total),
+                         done / std::max(secs, 1e-3)));
   };
-  absl::StatusOr<rp::PhaseStats> recorded =
-      rp::RecordTrainInteractions(records_channel, *train, ro);
+  absl::StatusOr<rp::PhaseStats> recorded = rp::RecordTrainInteractions(records_channel, *train, ro);
   if (!recorded.ok()) return Fail(recorded.status());
   const double stmt_rate = recorded->count / std::max(recorded->seconds, 1e-3);
-  Line(absl::StrFormat(
-      "records: %s statements recorded in %.2f s (%.0f statements/s; batches of %d, %d stream%s)",
-      Thousands(recorded->count), recorded->seconds, stmt_rate, ro.batch, ro.streams,
-      ro.streams == 1 ? "" : "s"));
-  report["phases"]["record"] = {{"statements", recorded->count},
-                                {"seconds", recorded->seconds},
-                                {"statements_per_s", stmt_rate}};
+  Line(absl::StrFormat("records: %s statements recorded in %.2f s (%.0f statements/s; batches of %d, %d stream%s)",
+                       Thousands(recorded->count), recorded->seconds, stmt_rate, ro.batch, ro.streams,
+                       ro.streams == 1 ? "" : "s"));
+  report["phases"]["record"] = {
+      {"statements", recorded->count}, {"seconds", recorded->seconds}, {"statements_per_s", stmt_rate}};
 
   // ---- Train ------------------------------------------------------------
   const std::string model_root =
@@ -378,8 +361,8 @@ int main(int argc, char** argv) {
   {
     absl::StatusOr<std::string> bin = FindBinary(absl::GetFlag(FLAGS_train_bin), "models/train");
     if (!bin.ok()) return Fail(bin.status());
-    std::vector<std::string> args = {*bin, "--model_root=" + model_root,
-                                     "--records=" + records_addr, "--catalog=" + catalog_dump};
+    std::vector<std::string> args = {*bin, "--model_root=" + model_root, "--records=" + records_addr,
+                                     "--catalog=" + catalog_dump};
     args.insert(args.end(), model_flags.begin(), model_flags.end());
     const std::string log = *work + "/train.log";
     Line(absl::StrCat("train: ", absl::StrJoin(args, " "), " (log ", log, ")"));
@@ -388,8 +371,8 @@ int main(int argc, char** argv) {
     train_seconds = absl::ToDoubleSeconds(absl::Now() - t0);
     if (!rc.ok()) return Fail(rc.status());
     if (*rc != 0) {
-      return Fail(absl::InternalError(
-          absl::StrCat("train exited with code ", *rc, "; log ", log, ":\n", rp::FileTail(log))));
+      return Fail(
+          absl::InternalError(absl::StrCat("train exited with code ", *rc, "; log ", log, ":\n", rp::FileTail(log))));
     }
     EchoLog(log, {"tuned:", "wrote "});
     absl::StatusOr<std::vector<int64_t>> versions = lm::ListCompleteVersions(model_root);
@@ -397,36 +380,35 @@ int main(int argc, char** argv) {
       return Fail(absl::InternalError(absl::StrCat("train wrote no version under ", model_root)));
     }
     version = versions->back();
-    Line(absl::StrFormat(
-        "train: version %d in %.2f s (reading the record service, tuning, training, "
-        "writing)",
-        version, train_seconds));
+    Line(
+        absl::StrFormat("train: version %d in %.2f s (reading the record service, tuning, training, "
+                        "writing)",
+                        version, train_seconds));
     report["phases"]["train"] = {{"seconds", train_seconds}, {"version", version}};
   }
 
   // ---- Recommender ------------------------------------------------------
   const absl::Time rec_t0 = absl::Now();
   if (recommend_addr.empty()) {
-    if (absl::Status s = start_server(
-            "recommend_server", "services/recommend/recommend_server",
-            absl::GetFlag(FLAGS_recommend_server),
-            {"--model_dir=" + model_root, "--records=" + records_addr, "--catalog=" + catalog_addr,
-             "--model_poll_ms=200", "--catalog_refresh_ms=500"},
-            &recommend_proc);
+    if (absl::Status s = start_server("recommend_server", "services/recommend/recommend_server",
+                                      absl::GetFlag(FLAGS_recommend_server),
+                                      {"--model_dir=" + model_root, "--records=" + records_addr,
+                                       "--catalog=" + catalog_addr, "--model_poll_ms=200", "--catalog_refresh_ms=500"},
+                                      &recommend_proc);
         !s.ok()) {
       return Fail(s);
     }
     recommend_addr = recommend_proc->address();
   }
   auto recommend_channel = grpc::CreateChannel(recommend_addr, grpc::InsecureChannelCredentials());
-  absl::StatusOr<lifelong::v1::ModelStatus> status = rp::WaitForModelVersion(
-      recommend_channel, version, absl::Seconds(absl::GetFlag(FLAGS_model_timeout_s)));
+  absl::StatusOr<lifelong::v1::ModelStatus> status =
+      rp::WaitForModelVersion(recommend_channel, version, absl::Seconds(absl::GetFlag(FLAGS_model_timeout_s)));
   if (!status.ok()) return Fail(status.status());
   Line(
       absl::StrFormat("recommend: model version %d loaded (%d items, dim %d, %s index) %.2f s "
                       "after training",
-                      status->version(), status->item_count(), status->dimension(),
-                      status->index_kind(), absl::ToDoubleSeconds(absl::Now() - rec_t0)));
+                      status->version(), status->item_count(), status->dimension(), status->index_kind(),
+                      absl::ToDoubleSeconds(absl::Now() - rec_t0)));
   report["phases"]["model_load"] = {{"seconds", absl::ToDoubleSeconds(absl::Now() - rec_t0)},
                                     {"index_kind", status->index_kind()},
                                     {"items", status->item_count()}};
@@ -446,12 +428,11 @@ int main(int argc, char** argv) {
     wo.retries = 0;
     const absl::Time deadline = absl::Now() + absl::Seconds(30);
     while (true) {
-      absl::StatusOr<rp::LiveAnswers> a =
-          rp::QueryRecommendations(recommend_channel, {cases[0]}, wo);
+      absl::StatusOr<rp::LiveAnswers> a = rp::QueryRecommendations(recommend_channel, {cases[0]}, wo);
       if (a.ok() && a->errors == 0) break;
       if (absl::Now() >= deadline) {
-        return Fail(absl::UnavailableError(absl::StrCat(
-            "no Recommend answer within 30 s: ", a.ok() ? a->first_error : a.status().ToString())));
+        return Fail(absl::UnavailableError(
+            absl::StrCat("no Recommend answer within 30 s: ", a.ok() ? a->first_error : a.status().ToString())));
       }
       absl::SleepFor(absl::Milliseconds(200));
     }
@@ -460,18 +441,17 @@ int main(int argc, char** argv) {
   qo.k = k;
   qo.concurrency = absl::GetFlag(FLAGS_concurrency);
   qo.progress = [](int64_t done, int64_t total, double secs) {
-    Line(absl::StrFormat("recommend: %s / %s learners, %.0f queries/s", Thousands(done),
-                         Thousands(total), done / std::max(secs, 1e-3)));
+    Line(absl::StrFormat("recommend: %s / %s learners, %.0f queries/s", Thousands(done), Thousands(total),
+                         done / std::max(secs, 1e-3)));
   };
   absl::StatusOr<rp::LiveAnswers> live = rp::QueryRecommendations(recommend_channel, cases, qo);
   if (!live.ok()) return Fail(live.status());
   const double qps = cases.size() / std::max(live->seconds, 1e-3);
-  Line(absl::StrFormat(
-      "recommend: %s Recommend calls in %.2f s (%.0f queries/s, %d clients; latency p50 %.1f ms, "
-      "p99 %.1f ms); %d errors, %d cold-start answers, model version %s",
-      Thousands(cases.size()), live->seconds, qps, qo.concurrency,
-      Percentile(live->latency_ms, 0.5), Percentile(live->latency_ms, 0.99), live->errors,
-      live->cold_start, live->model_version));
+  Line(
+      absl::StrFormat("recommend: %s Recommend calls in %.2f s (%.0f queries/s, %d clients; latency p50 %.1f ms, "
+                      "p99 %.1f ms); %d errors, %d cold-start answers, model version %s",
+                      Thousands(cases.size()), live->seconds, qps, qo.concurrency, Percentile(live->latency_ms, 0.5),
+                      Percentile(live->latency_ms, 0.99), live->errors, live->cold_start, live->model_version));
   report["phases"]["query"] = {{"calls", cases.size()},
                                {"seconds", live->seconds},
                                {"queries_per_s", qps},
@@ -481,20 +461,20 @@ int main(int argc, char** argv) {
                                {"errors", live->errors},
                                {"cold_start", live->cold_start}};
   if (live->errors > 0) {
-    return Fail(absl::UnavailableError(
-        absl::StrCat(live->errors, " Recommend calls failed; first: ", live->first_error)));
+    return Fail(
+        absl::UnavailableError(absl::StrCat(live->errors, " Recommend calls failed; first: ", live->first_error)));
   }
 
   {
     // The answers, for inspection: one line per test learner.
     std::string lines;
     for (size_t i = 0; i < cases.size(); ++i) {
-      absl::StrAppend(&lines,
-                      nlohmann::json({{"learner", cases[i].learner},
-                                      {"recommended", live->lists[i]},
-                                      {"held_out", cases[i].held_out}})
-                          .dump(),
-                      "\n");
+      absl::StrAppend(
+          &lines,
+          nlohmann::json(
+              {{"learner", cases[i].learner}, {"recommended", live->lists[i]}, {"held_out", cases[i].held_out}})
+              .dump(),
+          "\n");
     }
     if (absl::Status s = WriteFile(*work + "/live_lists.jsonl", lines); !s.ok()) return Fail(s);
   }
@@ -509,23 +489,19 @@ int main(int argc, char** argv) {
     if (!p->has_value()) continue;
     const absl::Time t0 = absl::Now();
     absl::Status s = (*p)->Stop();
-    if (!s.ok())
-      Line(absl::StrCat("replay: warning: stopping ", (*p)->log_path(), ": ", s.ToString()));
-    Line(absl::StrFormat("replay: stopped %s in %.2f s", (*p)->log_path(),
-                         absl::ToDoubleSeconds(absl::Now() - t0)));
+    if (!s.ok()) Line(absl::StrCat("replay: warning: stopping ", (*p)->log_path(), ": ", s.ToString()));
+    Line(absl::StrFormat("replay: stopped %s in %.2f s", (*p)->log_path(), absl::ToDoubleSeconds(absl::Now() - t0)));
   }
 
   // ---- Offline ----------------------------------------------------------
   lm::RankingMetrics offline;
   nlohmann::json offline_json;
   {
-    absl::StatusOr<std::string> bin =
-        FindBinary(absl::GetFlag(FLAGS_evaluate_bin), "models/evaluate");
+    absl::StatusOr<std::string> bin = FindBinary(absl::GetFlag(FLAGS_evaluate_bin), "models/evaluate");
     if (!bin.ok()) return Fail(bin.status());
     const std::string out = *work + "/offline.json";
-    std::vector<std::string> args = {*bin, "--train=" + absl::GetFlag(FLAGS_train),
-                                     "--test=" + test_path, absl::StrCat("--ks=", k),
-                                     "--json_out=" + out};
+    std::vector<std::string> args = {*bin, "--train=" + absl::GetFlag(FLAGS_train), "--test=" + test_path,
+                                     absl::StrCat("--ks=", k), "--json_out=" + out};
     args.insert(args.end(), model_flags.begin(), model_flags.end());
     const std::string log = *work + "/evaluate.log";
     Line(absl::StrCat("evaluate: ", absl::StrJoin(args, " "), " (log ", log, ")"));
@@ -533,8 +509,8 @@ int main(int argc, char** argv) {
     absl::StatusOr<int> rc = rp::RunToCompletion(args, log);
     if (!rc.ok()) return Fail(rc.status());
     if (*rc != 0) {
-      return Fail(absl::InternalError(absl::StrCat("evaluate exited with code ", *rc, "; log ", log,
-                                                   ":\n", rp::FileTail(log))));
+      return Fail(absl::InternalError(
+          absl::StrCat("evaluate exited with code ", *rc, "; log ", log, ":\n", rp::FileTail(log))));
     }
     Line(absl::StrFormat("evaluate: %.2f s", absl::ToDoubleSeconds(absl::Now() - t0)));
     absl::StatusOr<std::string> text = lm::ReadFileToString(out);
@@ -551,8 +527,7 @@ int main(int argc, char** argv) {
       lm::LoadModelBundle(lm::VersionPath(model_root, version));
   if (!bundle.ok()) return Fail(bundle.status());
   const std::vector<std::string>& universe = (*bundle)->course_ids();
-  const lm::RankingMetrics served =
-      lm::EvaluateRanking(cases, universe, k, lm::BundleScorer(*bundle));
+  const lm::RankingMetrics served = lm::EvaluateRanking(cases, universe, k, lm::BundleScorer(*bundle));
   rp::ServedRankingOptions so;
   if (absl::GetFlag(FLAGS_discipline_as_category)) {
     for (const rp::ReplayCourse& c : courses) so.category[c.id] = c.category;
@@ -575,15 +550,12 @@ int main(int argc, char** argv) {
 
   // ---- Report -----------------------------------------------------------
   Line("");
-  Line(absl::StrFormat("%-44s %9s %9s %9s %9s %7s", "", absl::StrCat("recall@", k),
-                       absl::StrCat("ndcg@", k), absl::StrCat("hr@", k), absl::StrCat("cover@", k),
-                       "cases"));
+  Line(absl::StrFormat("%-44s %9s %9s %9s %9s %7s", "", absl::StrCat("recall@", k), absl::StrCat("ndcg@", k),
+                       absl::StrCat("hr@", k), absl::StrCat("cover@", k), "cases"));
   auto row = [](const std::string& name, const lm::RankingMetrics& m) {
-    Line(absl::StrFormat("%-44s %9.4f %9.4f %9.4f %9.4f %7d", name, m.recall, m.ndcg, m.hit_rate,
-                         m.coverage, m.cases));
+    Line(absl::StrFormat("%-44s %9.4f %9.4f %9.4f %9.4f %7d", name, m.recall, m.ndcg, m.hit_rate, m.coverage, m.cases));
   };
-  auto diff = [](const std::string& name, const lm::RankingMetrics& a,
-                 const lm::RankingMetrics& b) {
+  auto diff = [](const std::string& name, const lm::RankingMetrics& a, const lm::RankingMetrics& b) {
     Line(absl::StrFormat("%-44s %+9.4f %+9.4f %+9.4f", name, a.recall - b.recall, a.ndcg - b.ndcg,
                          a.hit_rate - b.hit_rate));
   };
@@ -595,23 +567,21 @@ int main(int argc, char** argv) {
   diff("live - offline evaluator", live_m, offline);
   diff("live - served ranking recomputed offline", live_m, emulated);
   diff("served model - offline evaluator", served, offline);
-  Line(absl::StrFormat(
-      "lists: live = served ranking recomputed: %.1f%% same order, %.1f%% same set; live = model "
-      "ScoreAll top %d: %.1f%% same order, %.1f%% same set (mean overlap %.1f%%)",
-      100 * vs_emulated.same_order, 100 * vs_emulated.same_set, k, 100 * vs_model.same_order,
-      100 * vs_model.same_set, 100 * vs_model.mean_overlap));
+  Line(
+      absl::StrFormat("lists: live = served ranking recomputed: %.1f%% same order, %.1f%% same set; live = model "
+                      "ScoreAll top %d: %.1f%% same order, %.1f%% same set (mean overlap %.1f%%)",
+                      100 * vs_emulated.same_order, 100 * vs_emulated.same_set, k, 100 * vs_model.same_order,
+                      100 * vs_model.same_set, 100 * vs_model.mean_overlap));
   Line(absl::StrCat("live list anomalies: ", anomalies.ToJson().dump()));
   const bool same_params = served_params == offline_params;
-  Line(absl::StrCat("parameters: served ", served_params.dump(),
-                    same_params ? " (same as the evaluator's)"
-                                : absl::StrCat("; evaluator ", offline_params.dump(), " DIFFER")));
+  Line(absl::StrCat(
+      "parameters: served ", served_params.dump(),
+      same_params ? " (same as the evaluator's)" : absl::StrCat("; evaluator ", offline_params.dump(), " DIFFER")));
 
   std::vector<Check> checks = {
       Compare("live vs offline evaluator", live_m, offline, absl::GetFlag(FLAGS_tolerance)),
-      Compare("live vs served ranking recomputed offline", live_m, emulated,
-              absl::GetFlag(FLAGS_emulation_tolerance)),
-      Compare("served model vs offline evaluator", served, offline,
-              absl::GetFlag(FLAGS_training_tolerance)),
+      Compare("live vs served ranking recomputed offline", live_m, emulated, absl::GetFlag(FLAGS_emulation_tolerance)),
+      Compare("served model vs offline evaluator", served, offline, absl::GetFlag(FLAGS_training_tolerance)),
   };
   const bool clean = anomalies.history_items == 0 && anomalies.duplicate_items == 0;
   bool all_ok = clean;
@@ -619,8 +589,7 @@ int main(int argc, char** argv) {
     Line(absl::StrFormat("check %-44s max |diff| %.4f <= %.4f: %s", c.name, c.worst, c.tolerance,
                          c.ok ? "ok" : "FAILED"));
     all_ok &= c.ok;
-    report["checks"].push_back(
-        {{"name", c.name}, {"max_abs_diff", c.worst}, {"tolerance", c.tolerance}, {"ok", c.ok}});
+    report["checks"].push_back({{"name", c.name}, {"max_abs_diff", c.worst}, {"tolerance", c.tolerance}, {"ok", c.ok}});
   }
   if (!clean) Line("check live lists hold no history course and no duplicate: FAILED");
   report["offline_evaluator"] = offline.ToJson();
@@ -631,16 +600,13 @@ int main(int argc, char** argv) {
   report["live_anomalies"] = anomalies.ToJson();
   report["lists_live_vs_recomputed"] = vs_emulated.ToJson();
   report["lists_live_vs_model"] = vs_model.ToJson();
-  report["params"] = {
-      {"served", served_params}, {"offline", offline_params}, {"same", same_params}};
+  report["params"] = {{"served", served_params}, {"offline", offline_params}, {"same", same_params}};
   report["ok"] = all_ok;
   report["seconds"] = absl::ToDoubleSeconds(absl::Now() - run_start);
-  const std::string json_out = absl::GetFlag(FLAGS_json_out).empty()
-                                   ? *work + "/report.json"
-                                   : absl::GetFlag(FLAGS_json_out);
+  const std::string json_out =
+      absl::GetFlag(FLAGS_json_out).empty() ? *work + "/report.json" : absl::GetFlag(FLAGS_json_out);
   if (absl::Status s = WriteFile(json_out, report.dump(2) + "\n"); !s.ok()) return Fail(s);
-  Line(absl::StrFormat("replay: %s in %.1f s; report %s",
-                       all_ok ? "all checks hold" : "CHECKS FAILED",
+  Line(absl::StrFormat("replay: %s in %.1f s; report %s", all_ok ? "all checks hold" : "CHECKS FAILED",
                        absl::ToDoubleSeconds(absl::Now() - run_start), json_out));
   return all_ok ? 0 : 3;
 }

@@ -66,8 +66,7 @@ TEST(ReadCourseInfoFile, ReadsCnpcLinesAndNamesBadLines) {
   auto bad = ReadCourseInfoFile(path);
   EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(bad.status().message().find("info.jsonl:2"), std::string::npos) << bad.status();
-  EXPECT_EQ(ReadCourseInfoFile(TempPath("missing.jsonl")).status().code(),
-            absl::StatusCode::kNotFound);
+  EXPECT_EQ(ReadCourseInfoFile(TempPath("missing.jsonl")).status().code(), absl::StatusCode::kNotFound);
 }
 
 TEST(MakeCatalogCourses, OneCoursePerIdSortedWithDistinctTitles) {
@@ -120,8 +119,7 @@ TEST(StatementJson, VerbFollowsTheWeight) {
 }
 
 TEST(RecordingOrder, StableByOrderWithoutNonPositiveWeights) {
-  std::vector<Interaction> xs = {
-      {"a", "c1", 5, 1}, {"b", "c2", 1, 1}, {"a", "c3", 1, 1}, {"b", "c4", 0, 0}};
+  std::vector<Interaction> xs = {{"a", "c1", 5, 1}, {"b", "c2", 1, 1}, {"a", "c3", 1, 1}, {"b", "c4", 0, 0}};
   std::vector<Interaction> o = RecordingOrder(xs);
   ASSERT_EQ(o.size(), 3u);
   EXPECT_EQ(o[0].course_id, "c2");  // order 1, first in input
@@ -204,13 +202,11 @@ TEST(ServedRankingScorer, BlendsNormalisedModelScoreWithPopularity) {
     double best = -1;
     for (int j = 0; j < f.bundle->num_items(); ++j) {
       if (hist.contains(universe[j])) continue;
-      best = std::max(best, w.cf * std::max(0.0f, cf[j]) / max_cf +
-                                w.popularity * f.bundle->Popularity(j) +
+      best = std::max(best, w.cf * std::max(0.0f, cf[j]) / max_cf + w.popularity * f.bundle->Popularity(j) +
                                 w.completion * f.bundle->CompletionRate(j));
     }
     const int top = *f.bundle->Row(served[i][0]);
-    const double top_score = w.cf * std::max(0.0f, cf[top]) / max_cf +
-                             w.popularity * f.bundle->Popularity(top) +
+    const double top_score = w.cf * std::max(0.0f, cf[top]) / max_cf + w.popularity * f.bundle->Popularity(top) +
                              w.completion * f.bundle->CompletionRate(top);
     EXPECT_NEAR(top_score, best, 1e-6) << "case " << i;
     differs_from_model += served[i] != model[i] ? 1 : 0;
@@ -261,8 +257,7 @@ TEST(ServedRankingScorer, CategoryCapWithRefillInRankOrder) {
 }
 
 TEST(CompareLists, OrderSetAndOverlap) {
-  ListAgreement a =
-      CompareLists({{"a", "b"}, {"a", "b"}, {"a", "b"}}, {{"a", "b"}, {"b", "a"}, {"a", "c"}});
+  ListAgreement a = CompareLists({{"a", "b"}, {"a", "b"}, {"a", "b"}}, {{"a", "b"}, {"b", "a"}, {"a", "c"}});
   EXPECT_DOUBLE_EQ(a.same_order, 1.0 / 3);
   EXPECT_DOUBLE_EQ(a.same_set, 2.0 / 3);
   EXPECT_DOUBLE_EQ(a.mean_overlap, (1 + 1 + 0.5) / 3);

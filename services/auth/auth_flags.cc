@@ -87,8 +87,8 @@ absl::StatusOr<AuthOptions> AuthOptionsFromFlags() {
     oo.clock_skew = o.token.clock_skew;
     absl::StatusOr<std::unique_ptr<OidcVerifier>> v = OidcVerifier::FromFile(jwks, oo);
     if (!v.ok()) return absl::Status(v.status().code(), absl::StrCat("--auth_oidc_*: ", v.status().message()));
-    LogInfo("auth_oidc_enabled", {{"issuer", oo.issuer}, {"audience", oo.audience},
-                                  {"keys", static_cast<int64_t>((*v)->key_count())}});
+    LogInfo("auth_oidc_enabled",
+            {{"issuer", oo.issuer}, {"audience", oo.audience}, {"keys", static_cast<int64_t>((*v)->key_count())}});
     o.oidc = std::shared_ptr<const OidcVerifier>(std::move(*v));
   }
   return o;

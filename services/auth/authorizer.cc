@@ -20,7 +20,8 @@ AccessGrant::~AccessGrant() {
 Authorizer::Authorizer(AuthOptions options) : options_(std::move(options)), verifier_(options_.token) {}
 
 absl::StatusOr<Principal> Authorizer::Authenticate(absl::string_view authorization) const {
-  if (authorization.empty()) return absl::UnauthenticatedError("missing credential: send \"authorization: Bearer <token>\"");
+  if (authorization.empty())
+    return absl::UnauthenticatedError("missing credential: send \"authorization: Bearer <token>\"");
   absl::string_view token = authorization;
   if (!absl::ConsumePrefix(&token, "Bearer ") && !absl::ConsumePrefix(&token, "bearer ")) {
     return absl::UnauthenticatedError("authorization: must be \"Bearer <token>\"");
@@ -71,8 +72,7 @@ absl::Status Authorizer::ReadRevocationFile() const {
     const int err = errno;
     error = err == ENOENT || err == ENOTDIR
                 ? absl::NotFoundError(absl::StrCat("revocation file \"", path, "\": ", std::strerror(err)))
-                : absl::FailedPreconditionError(
-                      absl::StrCat("revocation file \"", path, "\": ", std::strerror(err)));
+                : absl::FailedPreconditionError(absl::StrCat("revocation file \"", path, "\": ", std::strerror(err)));
   } else {
     std::ifstream in(path);
     if (!in) {
@@ -86,8 +86,7 @@ absl::Status Authorizer::ReadRevocationFile() const {
         revoked[std::string(l)] = true;
       }
       if (in.bad()) {
-        error = absl::FailedPreconditionError(
-            absl::StrCat("revocation file \"", path, "\": read error"));
+        error = absl::FailedPreconditionError(absl::StrCat("revocation file \"", path, "\": read error"));
       }
     }
   }
@@ -154,8 +153,7 @@ absl::StatusOr<AccessGrant> Authorizer::Authorize(absl::string_view authorizatio
 absl::StatusOr<AccessGrant> Authorizer::AuthorizePrincipal(const Principal& principal, absl::string_view operation) {
   Scope scope = options_.enabled ? GrantOf(operation, principal.role) : Scope::kAny;
   if (scope == Scope::kDenied) {
-    return absl::PermissionDeniedError(
-        absl::StrCat("role ", RoleName(principal.role), " may not call ", operation));
+    return absl::PermissionDeniedError(absl::StrCat("role ", RoleName(principal.role), " may not call ", operation));
   }
   if (!options_.enabled) return AccessGrant(principal, scope, std::string(operation), nullptr);
   // Internal services (the recommender calls records once per recommendation)
@@ -221,8 +219,8 @@ absl::Status CheckCourse(const AccessGrant& g, absl::string_view course_id, absl
       std::find(p.courses.begin(), p.courses.end(), course_id) != p.courses.end()) {
     return absl::OkStatus();
   }
-  return absl::PermissionDeniedError(absl::StrCat(field, ": ", RoleName(p.role), " ", p.subject,
-                                                  " does not run course \"", course_id, "\""));
+  return absl::PermissionDeniedError(
+      absl::StrCat(field, ": ", RoleName(p.role), " ", p.subject, " does not run course \"", course_id, "\""));
 }
 
 }  // namespace lifelong::auth

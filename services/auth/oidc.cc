@@ -30,8 +30,7 @@ bool Base64Url(absl::string_view in, std::string* out) {
 bool IsLearnerKey(absl::string_view s) {
   if (s.empty() || s.size() > 128) return false;
   for (char c : s) {
-    if (!(absl::ascii_isalnum(c) || c == '.' || c == '_' || c == ':' || c == '@' || c == '|' || c == '/' ||
-          c == '-')) {
+    if (!(absl::ascii_isalnum(c) || c == '.' || c == '_' || c == ':' || c == '@' || c == '|' || c == '/' || c == '-')) {
       return false;
     }
   }
@@ -134,8 +133,7 @@ absl::StatusOr<Principal> OidcVerifier::Verify(absl::string_view token) const {
   std::vector<absl::string_view> parts = absl::StrSplit(token, '.');
   if (parts.size() != 3) return Unauthenticated("malformed (not header.payload.signature)");
   std::string header_text, payload_text, signature;
-  if (!Base64Url(parts[0], &header_text) || !Base64Url(parts[1], &payload_text) ||
-      !Base64Url(parts[2], &signature)) {
+  if (!Base64Url(parts[0], &header_text) || !Base64Url(parts[1], &payload_text) || !Base64Url(parts[2], &signature)) {
     return Unauthenticated("malformed (not base64url)");
   }
   nlohmann::json header = nlohmann::json::parse(header_text, nullptr, false);

@@ -38,9 +38,9 @@
 namespace lifelong::auth {
 
 struct OidcOptions {
-  std::string jwks_json;      // the JWKS document: {"keys": [...]}
-  std::string issuer;         // required
-  std::string audience;       // required: the app's client id at the provider
+  std::string jwks_json;  // the JWKS document: {"keys": [...]}
+  std::string issuer;     // required
+  std::string audience;   // required: the app's client id at the provider
   std::string learner_claim = "sub";
   absl::Duration clock_skew = absl::Seconds(60);
   absl::Duration max_age = absl::Hours(12);  // since `iat`

@@ -42,8 +42,12 @@ struct RsaKey {
     return out;
   }
   Json Jwk(const std::string& kid) const {
-    return {{"kty", "RSA"}, {"kid", kid}, {"use", "sig"}, {"alg", "RS256"},
-            {"n", B64(Param(OSSL_PKEY_PARAM_RSA_N))}, {"e", B64(Param(OSSL_PKEY_PARAM_RSA_E))}};
+    return {{"kty", "RSA"},
+            {"kid", kid},
+            {"use", "sig"},
+            {"alg", "RS256"},
+            {"n", B64(Param(OSSL_PKEY_PARAM_RSA_N))},
+            {"e", B64(Param(OSSL_PKEY_PARAM_RSA_E))}};
   }
   std::string Sign(absl::string_view data) const {
     EVP_MD_CTX* md = EVP_MD_CTX_new();
@@ -60,20 +64,27 @@ struct RsaKey {
 };
 
 Json Claims(const std::string& sub = "u000042") {
-  return {{"iss", kIssuer}, {"aud", kClient}, {"sub", sub}, {"iat", absl::ToUnixSeconds(kNow) - 60},
-          {"exp", absl::ToUnixSeconds(kNow) + 3600}, {"jti", "idp-jti-1"}};
+  return {{"iss", kIssuer},
+          {"aud", kClient},
+          {"sub", sub},
+          {"iat", absl::ToUnixSeconds(kNow) - 60},
+          {"exp", absl::ToUnixSeconds(kNow) + 3600},
+          {"jti", "idp-jti-1"}};
 }
 
-std::string IdToken(const RsaKey& key, const Json& claims, const std::string& kid = "k1", const std::string& alg = "RS256") {
-  std::string signing = absl::StrCat(B64(Json{{"alg", alg}, {"typ", "JWT"}, {"kid", kid}}.dump()), ".", B64(claims.dump()));
+std::string IdToken(const RsaKey& key, const Json& claims, const std::string& kid = "k1",
+                    const std::string& alg = "RS256") {
+  std::string signing =
+      absl::StrCat(B64(Json{{"alg", alg}, {"typ", "JWT"}, {"kid", kid}}.dump()), ".", B64(claims.dump()));
   return absl::StrCat(signing, ".", B64(key.Sign(signing)));
 }
 
 class OidcTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    Json jwks = {{"keys", Json::array({key_.Jwk("k1"), next_.Jwk("k2"),
-                                        Json{{"kty", "EC"}, {"kid", "ec"}, {"crv", "P-256"}, {"x", "AA"}, {"y", "AA"}}})}};
+    Json jwks = {
+        {"keys", Json::array({key_.Jwk("k1"), next_.Jwk("k2"),
+                              Json{{"kty", "EC"}, {"kid", "ec"}, {"crv", "P-256"}, {"x", "AA"}, {"y", "AA"}}})}};
     OidcOptions o;
     o.jwks_json = jwks.dump();
     o.issuer = kIssuer;
@@ -113,8 +124,8 @@ TEST_F(OidcTest, AValidIdTokenIsThatLearnerAndNothingMore) {
 }
 
 TEST_F(OidcTest, ForgedAndTamperedTokensAreRefused) {
-  ExpectRefused(IdToken(stranger_, Claims()), "bad signature");             // right kid, wrong key
-  ExpectRefused(IdToken(key_, Claims(), "k2"), "bad signature");            // the other key's kid
+  ExpectRefused(IdToken(stranger_, Claims()), "bad signature");   // right kid, wrong key
+  ExpectRefused(IdToken(key_, Claims(), "k2"), "bad signature");  // the other key's kid
   ExpectRefused(IdToken(key_, Claims(), "k9"), "unknown signing key");
   std::string token = IdToken(key_, Claims());
   std::vector<std::string> parts = absl::StrSplit(token, '.');

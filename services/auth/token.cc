@@ -35,13 +35,20 @@ std::optional<Role> RoleFromName(absl::string_view name) {
 
 absl::string_view RoleName(Role role) {
   switch (role) {
-    case Role::kLearner: return "learner";
-    case Role::kKiosk: return "kiosk";
-    case Role::kTeacher: return "teacher";
-    case Role::kOperator: return "operator";
-    case Role::kTrainer: return "trainer";
-    case Role::kRecommender: return "recommender";
-    case Role::kLoader: return "loader";
+    case Role::kLearner:
+      return "learner";
+    case Role::kKiosk:
+      return "kiosk";
+    case Role::kTeacher:
+      return "teacher";
+    case Role::kOperator:
+      return "operator";
+    case Role::kTrainer:
+      return "trainer";
+    case Role::kRecommender:
+      return "recommender";
+    case Role::kLoader:
+      return "loader";
   }
   return "unknown";
 }

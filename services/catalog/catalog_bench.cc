@@ -45,11 +45,9 @@ namespace {
 using lifelong::v1::Course;
 using lifelong::v1::CourseCatalogService;
 
-constexpr const char* kCategories[] = {"书法", "绘画",     "太极", "合唱",
-                                       "摄影", "智能手机", "英语", "烹饪"};
+constexpr const char* kCategories[] = {"书法", "绘画", "太极", "合唱", "摄影", "智能手机", "英语", "烹饪"};
 constexpr const char* kXuequ[] = {"和平里学区", "东四学区", "朝阳门学区", "景山学区", "东华门学区"};
-constexpr const char* kJiedao[] = {"和平里街道", "东四街道", "朝阳门街道", "景山街道",
-                                   "东华门街道"};
+constexpr const char* kJiedao[] = {"和平里街道", "东四街道", "朝阳门街道", "景山街道", "东华门街道"};
 
 std::string SeedId(int i) { return absl::StrFormat("b%05d", i); }
 
@@ -105,8 +103,8 @@ void Report(const std::string& mode, int threads, double seconds, std::vector<Re
   std::printf(
       "{\"mode\":\"%s\",\"threads\":%d,\"seconds\":%.2f,\"calls\":%zu,\"errors\":%d,"
       "\"calls_per_s\":%.1f,\"p50_us\":%.0f,\"p90_us\":%.0f,\"p99_us\":%.0f,\"max_us\":%.0f}\n",
-      mode.c_str(), threads, seconds, all.size(), errors, all.size() / seconds, pct(0.5), pct(0.9),
-      pct(0.99), all.empty() ? 0.0 : all.back());
+      mode.c_str(), threads, seconds, all.size(), errors, all.size() / seconds, pct(0.5), pct(0.9), pct(0.99),
+      all.empty() ? 0.0 : all.back());
 }
 
 int Health(const std::shared_ptr<grpc::Channel>& channel, const std::string& service) {
@@ -138,8 +136,8 @@ int Health(const std::shared_ptr<grpc::Channel>& channel, const std::string& ser
   }
   // HealthCheckResponse{status: SERVING(1)} is the two bytes 08 01.
   const bool serving = bytes == std::string("\x08\x01", 2);
-  std::printf("{\"mode\":\"health\",\"service\":\"%s\",\"rpc_ok\":%s,\"serving\":%s}\n",
-              service.c_str(), status.ok() ? "true" : "false", serving ? "true" : "false");
+  std::printf("{\"mode\":\"health\",\"service\":\"%s\",\"rpc_ok\":%s,\"serving\":%s}\n", service.c_str(),
+              status.ok() ? "true" : "false", serving ? "true" : "false");
   return serving ? 0 : 1;
 }
 
@@ -148,8 +146,7 @@ int Health(const std::shared_ptr<grpc::Channel>& channel, const std::string& ser
 int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
   const std::string mode = absl::GetFlag(FLAGS_mode);
-  auto channel =
-      grpc::CreateChannel(absl::GetFlag(FLAGS_target), grpc::InsecureChannelCredentials());
+  auto channel = grpc::CreateChannel(absl::GetFlag(FLAGS_target), grpc::InsecureChannelCredentials());
   if (mode == "health") return Health(channel, absl::GetFlag(FLAGS_health_service));
   auto stub = CourseCatalogService::NewStub(channel);
   const int count = absl::GetFlag(FLAGS_count);
@@ -170,8 +167,7 @@ int main(int argc, char** argv) {
         results[0].latencies_us.push_back(absl::ToDoubleMicroseconds(absl::Now() - t0));
       } else if (s.error_code() != grpc::StatusCode::ALREADY_EXISTS) {
         ++results[0].errors;
-        std::fprintf(stderr, "create %s: %s\n", req.course().id().c_str(),
-                     s.error_message().c_str());
+        std::fprintf(stderr, "create %s: %s\n", req.course().id().c_str(), s.error_message().c_str());
       }
     }
     Report("seed", 1, absl::ToDoubleSeconds(absl::Now() - start), results);

@@ -12,9 +12,7 @@ namespace {
 
 using lifelong::v1::Course;
 
-absl::Status Short(absl::string_view what) {
-  return absl::DataLossError(absl::StrCat(what, ": input too short"));
-}
+absl::Status Short(absl::string_view what) { return absl::DataLossError(absl::StrCat(what, ": input too short")); }
 
 template <typename T>
 void PutBigEndian(std::string* out, T v) {
@@ -37,8 +35,7 @@ absl::StatusOr<T> GetBigEndian(absl::string_view* in, absl::string_view what) {
 constexpr uint64_t kSignBit = uint64_t{1} << 63;
 
 bool IsKnownIndexKind(uint8_t tag) {
-  return tag >= static_cast<uint8_t>(IndexKind::kState) &&
-         tag <= static_cast<uint8_t>(IndexKind::kVenue);
+  return tag >= static_cast<uint8_t>(IndexKind::kState) && tag <= static_cast<uint8_t>(IndexKind::kVenue);
 }
 
 }  // namespace
@@ -47,15 +44,9 @@ void PutU16(std::string* out, uint16_t v) { PutBigEndian(out, v); }
 void PutU32(std::string* out, uint32_t v) { PutBigEndian(out, v); }
 void PutU64(std::string* out, uint64_t v) { PutBigEndian(out, v); }
 
-absl::StatusOr<uint16_t> GetU16(absl::string_view* in) {
-  return GetBigEndian<uint16_t>(in, "uint16");
-}
-absl::StatusOr<uint32_t> GetU32(absl::string_view* in) {
-  return GetBigEndian<uint32_t>(in, "uint32");
-}
-absl::StatusOr<uint64_t> GetU64(absl::string_view* in) {
-  return GetBigEndian<uint64_t>(in, "uint64");
-}
+absl::StatusOr<uint16_t> GetU16(absl::string_view* in) { return GetBigEndian<uint16_t>(in, "uint16"); }
+absl::StatusOr<uint32_t> GetU32(absl::string_view* in) { return GetBigEndian<uint32_t>(in, "uint32"); }
+absl::StatusOr<uint64_t> GetU64(absl::string_view* in) { return GetBigEndian<uint64_t>(in, "uint64"); }
 
 void PutTime(std::string* out, absl::Time t) {
   const int64_t micros = absl::ToUnixMicros(t);  // saturates at the int64 range
@@ -104,8 +95,7 @@ std::string EncodeCourseValue(const Course& course) {
 absl::StatusOr<Course> DecodeCourseValue(absl::string_view value) {
   if (value.empty()) return Short("course value");
   if (static_cast<uint8_t>(value[0]) != static_cast<uint8_t>(CourseValueFormat::kProtoV1)) {
-    return absl::DataLossError(
-        absl::StrCat("course value: unknown format tag ", static_cast<uint8_t>(value[0])));
+    return absl::DataLossError(absl::StrCat("course value: unknown format tag ", static_cast<uint8_t>(value[0])));
   }
   value.remove_prefix(1);
   Course course;
@@ -136,8 +126,7 @@ std::string EncodeProgrammeValue(const lifelong::v1::Programme& programme) {
 absl::StatusOr<lifelong::v1::Programme> DecodeProgrammeValue(absl::string_view value) {
   if (value.empty()) return Short("programme value");
   if (static_cast<uint8_t>(value[0]) != static_cast<uint8_t>(ProgrammeValueFormat::kProtoV1)) {
-    return absl::DataLossError(
-        absl::StrCat("programme value: unknown format tag ", static_cast<uint8_t>(value[0])));
+    return absl::DataLossError(absl::StrCat("programme value: unknown format tag ", static_cast<uint8_t>(value[0])));
   }
   value.remove_prefix(1);
   lifelong::v1::Programme programme;

@@ -20,8 +20,8 @@ std::string Bytes(std::initializer_list<int> bytes) {
 }
 
 TEST(CatalogCodec, IntegersRoundTripAtBoundaries) {
-  for (uint64_t v : {uint64_t{0}, uint64_t{1}, uint64_t{255}, uint64_t{256},
-                     uint64_t{0x0102030405060708}, std::numeric_limits<uint64_t>::max()}) {
+  for (uint64_t v : {uint64_t{0}, uint64_t{1}, uint64_t{255}, uint64_t{256}, uint64_t{0x0102030405060708},
+                     std::numeric_limits<uint64_t>::max()}) {
     absl::StatusOr<uint64_t> back = DecodeU64Value(EncodeU64Value(v));
     ASSERT_TRUE(back.ok());
     EXPECT_EQ(*back, v);
@@ -41,8 +41,7 @@ TEST(CatalogCodec, IntegersRoundTripAtBoundaries) {
 }
 
 TEST(CatalogCodec, IntegerGoldenBytesAreBigEndian) {
-  EXPECT_EQ(EncodeU64Value(0x0102030405060708),
-            Bytes({0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08}));
+  EXPECT_EQ(EncodeU64Value(0x0102030405060708), Bytes({0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08}));
   EXPECT_EQ(EncodeU32Value(1), Bytes({0, 0, 0, 1}));
   std::string s;
   PutU16(&s, 0x0102);
@@ -50,8 +49,8 @@ TEST(CatalogCodec, IntegerGoldenBytesAreBigEndian) {
 }
 
 TEST(CatalogCodec, IntegerOrderIsByteOrder) {
-  const std::vector<uint64_t> values = {
-      0, 1, 255, 256, 65535, 1ull << 32, 1ull << 63, std::numeric_limits<uint64_t>::max()};
+  const std::vector<uint64_t> values = {0,     1,          255,        256,
+                                        65535, 1ull << 32, 1ull << 63, std::numeric_limits<uint64_t>::max()};
   for (size_t i = 1; i < values.size(); ++i) {
     EXPECT_LT(EncodeU64Value(values[i - 1]), EncodeU64Value(values[i]));
   }
@@ -60,8 +59,7 @@ TEST(CatalogCodec, IntegerOrderIsByteOrder) {
 TEST(CatalogCodec, TimeGoldenBytesRoundTripAndOrder) {
   EXPECT_EQ(EncodeTimeValue(absl::UnixEpoch()), Bytes({0x80, 0, 0, 0, 0, 0, 0, 0}));
   EXPECT_EQ(EncodeTimeValue(absl::FromUnixMicros(1)), Bytes({0x80, 0, 0, 0, 0, 0, 0, 1}));
-  EXPECT_EQ(EncodeTimeValue(absl::FromUnixMicros(-1)),
-            Bytes({0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}));
+  EXPECT_EQ(EncodeTimeValue(absl::FromUnixMicros(-1)), Bytes({0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}));
   const std::vector<absl::Time> times = {absl::FromUnixMicros(std::numeric_limits<int64_t>::min()),
                                          absl::FromUnixMicros(-1000000),
                                          absl::FromUnixMicros(-1),
@@ -132,11 +130,9 @@ TEST(CatalogCodec, CourseValueGoldenBytesAndRoundTrip) {
 
 TEST(CatalogCodec, CourseValueRejectsEmptyUnknownTagAndGarbage) {
   EXPECT_EQ(DecodeCourseValue("").status().code(), absl::StatusCode::kDataLoss);
-  EXPECT_EQ(DecodeCourseValue(Bytes({0x02, 0x0a, 0x02, 'c', '1'})).status().code(),
-            absl::StatusCode::kDataLoss);
+  EXPECT_EQ(DecodeCourseValue(Bytes({0x02, 0x0a, 0x02, 'c', '1'})).status().code(), absl::StatusCode::kDataLoss);
   // Field 1 announces 5 bytes but only 2 follow.
-  EXPECT_EQ(DecodeCourseValue(Bytes({0x01, 0x0a, 0x05, 'c', '1'})).status().code(),
-            absl::StatusCode::kDataLoss);
+  EXPECT_EQ(DecodeCourseValue(Bytes({0x01, 0x0a, 0x05, 'c', '1'})).status().code(), absl::StatusCode::kDataLoss);
 }
 
 TEST(CatalogCodec, ProgrammeValueGoldenBytesRoundTripAndRejects) {
@@ -155,15 +151,12 @@ TEST(CatalogCodec, ProgrammeValueGoldenBytesRoundTripAndRejects) {
   ASSERT_TRUE(back.ok());
   EXPECT_EQ(back->SerializeAsString(), p.SerializeAsString());
   EXPECT_EQ(DecodeProgrammeValue("").status().code(), absl::StatusCode::kDataLoss);
-  EXPECT_EQ(DecodeProgrammeValue(Bytes({0x02, 0x0a, 0x02, 'p', '1'})).status().code(),
-            absl::StatusCode::kDataLoss);
-  EXPECT_EQ(DecodeProgrammeValue(Bytes({0x01, 0x0a, 0x05, 'p', '1'})).status().code(),
-            absl::StatusCode::kDataLoss);
+  EXPECT_EQ(DecodeProgrammeValue(Bytes({0x02, 0x0a, 0x02, 'p', '1'})).status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ(DecodeProgrammeValue(Bytes({0x01, 0x0a, 0x05, 'p', '1'})).status().code(), absl::StatusCode::kDataLoss);
 }
 
 TEST(CatalogCodec, IndexKeyGoldenBytes) {
-  EXPECT_EQ(IndexKey(IndexKind::kState, EnumTerm(Course::OPEN), "c1"),
-            Bytes({0x01, 0x00, 0x01, 0x02, 'c', '1'}));
+  EXPECT_EQ(IndexKey(IndexKind::kState, EnumTerm(Course::OPEN), "c1"), Bytes({0x01, 0x00, 0x01, 0x02, 'c', '1'}));
   // "书法" is E4 B9 A6 E6 B3 95 in UTF-8.
   EXPECT_EQ(IndexKey(IndexKind::kCategory, "书法", "c1"),
             Bytes({0x05, 0x00, 0x06, 0xe4, 0xb9, 0xa6, 0xe6, 0xb3, 0x95, 'c', '1'}));
@@ -191,8 +184,7 @@ TEST(CatalogCodec, IndexKindTagsArePinned) {
 }
 
 TEST(CatalogCodec, IndexKeyRoundTrip) {
-  for (const std::string& term :
-       {std::string(), std::string("x"), std::string("东城区"), std::string(300, 'a')}) {
+  for (const std::string& term : {std::string(), std::string("x"), std::string("东城区"), std::string(300, 'a')}) {
     absl::StatusOr<IndexEntry> entry = DecodeIndexKey(IndexKey(IndexKind::kTag, term, "c-9_z"));
     ASSERT_TRUE(entry.ok()) << entry.status();
     EXPECT_EQ(entry->kind, IndexKind::kTag);
@@ -242,8 +234,7 @@ TEST(CatalogCodec, IndexKeyFailsCleanlyOnTruncationAndBadInput) {
   zero_kind[0] = 0x00;
   EXPECT_EQ(DecodeIndexKey(zero_kind).status().code(), absl::StatusCode::kDataLoss);
   // A length larger than what follows.
-  EXPECT_EQ(DecodeIndexKey(Bytes({0x05, 0xff, 0xff, 'a'})).status().code(),
-            absl::StatusCode::kDataLoss);
+  EXPECT_EQ(DecodeIndexKey(Bytes({0x05, 0xff, 0xff, 'a'})).status().code(), absl::StatusCode::kDataLoss);
 }
 
 TEST(CatalogCodec, CourseIndexKeysCoverEveryIndexedField) {
@@ -279,8 +270,7 @@ TEST(CatalogCodec, CourseIndexKeysCoverEveryIndexedField) {
 
   Course bare;
   bare.set_id("c8");
-  EXPECT_EQ(CourseIndexKeys(bare),
-            std::vector<std::string>{IndexKey(IndexKind::kState, EnumTerm(0), "c8")});
+  EXPECT_EQ(CourseIndexKeys(bare), std::vector<std::string>{IndexKey(IndexKind::kState, EnumTerm(0), "c8")});
 }
 
 TEST(CatalogCodec, PageTokenPayloadGoldenBytesAndRoundTrip) {
@@ -288,9 +278,8 @@ TEST(CatalogCodec, PageTokenPayloadGoldenBytesAndRoundTrip) {
   payload.issue_time = absl::FromUnixMicros(1);
   payload.filter_fingerprint = 0x0102030405060708;
   payload.last_id = "c9";
-  EXPECT_EQ(EncodePageTokenPayload(payload),
-            Bytes({0x01, 0x80, 0,    0,    0,    0,    0,    0,    0x01, 0x01,
-                   0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x02, 'c',  '9'}));
+  EXPECT_EQ(EncodePageTokenPayload(payload), Bytes({0x01, 0x80, 0,    0,    0,    0,    0,    0,    0x01, 0x01,
+                                                    0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x02, 'c',  '9'}));
   payload.last_id = std::string(64, 'z');
   payload.issue_time = absl::FromUnixSeconds(1795000000);
   absl::StatusOr<PageTokenPayload> back = DecodePageTokenPayload(EncodePageTokenPayload(payload));
@@ -307,9 +296,7 @@ TEST(CatalogCodec, PageTokenPayloadFailsCleanlyOnTruncationAndExtraBytes) {
   payload.last_id = "c0001";
   const std::string bytes = EncodePageTokenPayload(payload);
   for (size_t n = 0; n < bytes.size(); ++n) {
-    EXPECT_EQ(DecodePageTokenPayload(bytes.substr(0, n)).status().code(),
-              absl::StatusCode::kDataLoss)
-        << n;
+    EXPECT_EQ(DecodePageTokenPayload(bytes.substr(0, n)).status().code(), absl::StatusCode::kDataLoss) << n;
   }
   EXPECT_EQ(DecodePageTokenPayload(bytes + "x").status().code(), absl::StatusCode::kDataLoss);
   std::string bad_tag = bytes;

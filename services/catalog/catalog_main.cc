@@ -36,12 +36,10 @@
 
 ABSL_FLAG(std::string, host, "127.0.0.1", "address to listen on (0.0.0.0 for all interfaces)");
 ABSL_FLAG(int, port, 7002, "gRPC port (0 picks a free port)");
-ABSL_FLAG(std::string, data_dir, "var/catalog",
-          "directory of the RocksDB catalog (created if missing)");
+ABSL_FLAG(std::string, data_dir, "var/catalog", "directory of the RocksDB catalog (created if missing)");
 ABSL_FLAG(int, shutdown_grace_ms, 10000, "how long in-flight calls may run after SIGTERM");
 ABSL_FLAG(int, max_pollers, 8, "most gRPC sync-server polling threads (concurrent handlers)");
-ABSL_FLAG(std::string, metrics_host, "127.0.0.1",
-          "address of the HTTP /metrics and /healthz endpoint");
+ABSL_FLAG(std::string, metrics_host, "127.0.0.1", "address of the HTTP /metrics and /healthz endpoint");
 ABSL_FLAG(int, metrics_port, 9002, "port of the /metrics endpoint (0 picks a free port)");
 ABSL_FLAG(std::string, port_file, "", "if set, the bound port is written here once serving");
 
@@ -68,8 +66,7 @@ int main(int argc, char** argv) {
   absl::StatusOr<std::unique_ptr<lifelong::catalog::CatalogStore>> store =
       lifelong::catalog::CatalogStore::Open(data_dir);
   if (!store.ok()) {
-    lifelong::LogError("store_open_failed",
-                       {{"data_dir", data_dir}, {"error", store.status().ToString()}});
+    lifelong::LogError("store_open_failed", {{"data_dir", data_dir}, {"error", store.status().ToString()}});
     return 1;
   }
   absl::StatusOr<std::unique_ptr<lifelong::auth::Authorizer>> authorizer_or = lifelong::auth::AuthorizerFromFlags();
@@ -95,14 +92,20 @@ int main(int argc, char** argv) {
   if (observed.ok()) observed = metrics::RegisterProcessMetrics(&metrics::DefaultRegistry());
   if (observed.ok()) {
     observed = metrics::DefaultRegistry().AddCallbacks({
-        {MetricType::kGauge, "lifelong_store_items", "Items in a service's store.",
+        {MetricType::kGauge,
+         "lifelong_store_items",
+         "Items in a service's store.",
          {{"service", "catalog"}, {"kind", "courses"}},
          info_field(&lifelong::v1::CatalogInfo::course_count)},
-        {MetricType::kGauge, "lifelong_store_items", "Items in a service's store.",
+        {MetricType::kGauge,
+         "lifelong_store_items",
+         "Items in a service's store.",
          {{"service", "catalog"}, {"kind", "archived_courses"}},
          info_field(&lifelong::v1::CatalogInfo::archived_count)},
-        {MetricType::kCounter, "lifelong_store_writes_total",
-         "Items written to a service's store since start.", {{"service", "catalog"}},
+        {MetricType::kCounter,
+         "lifelong_store_writes_total",
+         "Items written to a service's store since start.",
+         {{"service", "catalog"}},
          info_field(&lifelong::v1::CatalogInfo::generation)},
     });
   }
@@ -114,18 +117,15 @@ int main(int argc, char** argv) {
   lifelong::GrpcServerOptions options;
   options.address = absl::StrCat(absl::GetFlag(FLAGS_host), ":", absl::GetFlag(FLAGS_port));
   options.max_pollers = absl::GetFlag(FLAGS_max_pollers);
-  options.health_service_names = {
-      std::string(lifelong::v1::CourseCatalogService::service_full_name())};
+  options.health_service_names = {std::string(lifelong::v1::CourseCatalogService::service_full_name())};
   if (absl::Status flags = lifelong::ApplyServerFlags(&options); !flags.ok()) {
     lifelong::LogError("server_flags", {{"error", std::string(flags.message())}});
     return 1;
   }
   options.credentials = *grpc_credentials;
-  absl::StatusOr<std::unique_ptr<lifelong::RunningGrpcServer>> server =
-      lifelong::StartGrpcServer(options, {&service});
+  absl::StatusOr<std::unique_ptr<lifelong::RunningGrpcServer>> server = lifelong::StartGrpcServer(options, {&service});
   if (!server.ok()) {
-    lifelong::LogError("listen_failed",
-                       {{"address", options.address}, {"error", server.status().ToString()}});
+    lifelong::LogError("listen_failed", {{"address", options.address}, {"error", server.status().ToString()}});
     (*store)->Close().IgnoreError();
     return 1;
   }
@@ -140,8 +140,7 @@ int main(int argc, char** argv) {
   lifelong::WritePortFile(absl::GetFlag(FLAGS_port_file), (*server)->port());
   absl::StatusOr<lifelong::v1::CatalogInfo> info = (*store)->GetCatalogInfo();
   lifelong::LogInfo("serving", {{"port", (*server)->port()},
-                                {"metrics_port",
-                                 metrics_server ? metrics_server->port() : -1},
+                                {"metrics_port", metrics_server ? metrics_server->port() : -1},
                                 {"data_dir", data_dir},
                                 {"tls", lifelong::ServingTlsMode(*tls)},
                                 {"courses", info.ok() ? info->course_count() : -1},

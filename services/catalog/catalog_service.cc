@@ -14,32 +14,30 @@ namespace {
 using lifelong::v1::Course;
 
 // Refuses the call unless the role table grants `method` to the caller.
-#define LL_AUTHORIZE(authorizer, ctx, method)                                                          \
-  do {                                                                                           \
-    absl::StatusOr<auth::AccessGrant> _grant =                                                   \
-        auth::AuthorizeCall(authorizer, ctx, "/lifelong.v1.CourseCatalogService/" method);             \
-    if (!_grant.ok()) return ToGrpcStatus(_grant.status());                                      \
+#define LL_AUTHORIZE(authorizer, ctx, method)                                              \
+  do {                                                                                     \
+    absl::StatusOr<auth::AccessGrant> _grant =                                             \
+        auth::AuthorizeCall(authorizer, ctx, "/lifelong.v1.CourseCatalogService/" method); \
+    if (!_grant.ok()) return ToGrpcStatus(_grant.status());                                \
   } while (0)
 
 }  // namespace
 
-grpc::Status CatalogService::CreateCourse(grpc::ServerContext* ctx,
-                                          const lifelong::v1::CreateCourseRequest* request,
+grpc::Status CatalogService::CreateCourse(grpc::ServerContext* ctx, const lifelong::v1::CreateCourseRequest* request,
                                           Course* response) {
   LL_AUTHORIZE(auth_, ctx, "CreateCourse");
   Course course = request->course();
   if (!request->course_id().empty()) {
     if (!course.id().empty() && course.id() != request->course_id()) {
-      return ToGrpcStatus(absl::InvalidArgumentError(absl::StrCat(
-          "course_id: '", request->course_id(), "' differs from course.id '", course.id(), "'")));
+      return ToGrpcStatus(absl::InvalidArgumentError(
+          absl::StrCat("course_id: '", request->course_id(), "' differs from course.id '", course.id(), "'")));
     }
     course.set_id(request->course_id());
   }
   return ReplyWith(store_->CreateCourse(course), response);
 }
 
-grpc::Status CatalogService::GetCourse(grpc::ServerContext* ctx,
-                                       const lifelong::v1::GetCourseRequest* request,
+grpc::Status CatalogService::GetCourse(grpc::ServerContext* ctx, const lifelong::v1::GetCourseRequest* request,
                                        Course* response) {
   LL_AUTHORIZE(auth_, ctx, "GetCourse");
   return ReplyWith(store_->GetCourse(request->id()), response);
@@ -56,29 +54,25 @@ grpc::Status CatalogService::BatchGetCourses(grpc::ServerContext* ctx,
   return grpc::Status::OK;
 }
 
-grpc::Status CatalogService::UpdateCourse(grpc::ServerContext* ctx,
-                                          const lifelong::v1::UpdateCourseRequest* request,
+grpc::Status CatalogService::UpdateCourse(grpc::ServerContext* ctx, const lifelong::v1::UpdateCourseRequest* request,
                                           Course* response) {
   LL_AUTHORIZE(auth_, ctx, "UpdateCourse");
   return ReplyWith(store_->UpdateCourse(request->course(), request->update_mask()), response);
 }
 
-grpc::Status CatalogService::ListCourses(grpc::ServerContext* ctx,
-                                         const lifelong::v1::ListCoursesRequest* request,
+grpc::Status CatalogService::ListCourses(grpc::ServerContext* ctx, const lifelong::v1::ListCoursesRequest* request,
                                          lifelong::v1::ListCoursesResponse* response) {
   LL_AUTHORIZE(auth_, ctx, "ListCourses");
   return ReplyWith(store_->ListCourses(*request), response);
 }
 
-grpc::Status CatalogService::ArchiveCourse(grpc::ServerContext* ctx,
-                                           const lifelong::v1::ArchiveCourseRequest* request,
+grpc::Status CatalogService::ArchiveCourse(grpc::ServerContext* ctx, const lifelong::v1::ArchiveCourseRequest* request,
                                            Course* response) {
   LL_AUTHORIZE(auth_, ctx, "ArchiveCourse");
   return ReplyWith(store_->ArchiveCourse(request->id(), request->etag()), response);
 }
 
-grpc::Status CatalogService::GetCatalogInfo(grpc::ServerContext* ctx,
-                                            const lifelong::v1::GetCatalogInfoRequest*,
+grpc::Status CatalogService::GetCatalogInfo(grpc::ServerContext* ctx, const lifelong::v1::GetCatalogInfoRequest*,
                                             lifelong::v1::CatalogInfo* response) {
   LL_AUTHORIZE(auth_, ctx, "GetCatalogInfo");
   return ReplyWith(store_->GetCatalogInfo(), response);
@@ -91,22 +85,19 @@ grpc::Status CatalogService::Echo(grpc::ServerContext* ctx, const lifelong::v1::
   return grpc::Status::OK;
 }
 
-grpc::Status CatalogService::PutProgramme(grpc::ServerContext* ctx,
-                                          const lifelong::v1::PutProgrammeRequest* request,
+grpc::Status CatalogService::PutProgramme(grpc::ServerContext* ctx, const lifelong::v1::PutProgrammeRequest* request,
                                           lifelong::v1::Programme* response) {
   LL_AUTHORIZE(auth_, ctx, "PutProgramme");
   return ReplyWith(store_->PutProgramme(request->programme()), response);
 }
 
-grpc::Status CatalogService::GetProgramme(grpc::ServerContext* ctx,
-                                          const lifelong::v1::GetProgrammeRequest* request,
+grpc::Status CatalogService::GetProgramme(grpc::ServerContext* ctx, const lifelong::v1::GetProgrammeRequest* request,
                                           lifelong::v1::Programme* response) {
   LL_AUTHORIZE(auth_, ctx, "GetProgramme");
   return ReplyWith(store_->GetProgramme(request->id()), response);
 }
 
-grpc::Status CatalogService::ListProgrammes(grpc::ServerContext* ctx,
-                                            const lifelong::v1::ListProgrammesRequest*,
+grpc::Status CatalogService::ListProgrammes(grpc::ServerContext* ctx, const lifelong::v1::ListProgrammesRequest*,
                                             lifelong::v1::ListProgrammesResponse* response) {
   LL_AUTHORIZE(auth_, ctx, "ListProgrammes");
   absl::StatusOr<std::vector<lifelong::v1::Programme>> all = store_->ListProgrammes();

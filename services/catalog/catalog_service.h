@@ -10,8 +10,8 @@
 
 #include <grpcpp/grpcpp.h>
 
-#include "services/auth/authorizer.h"
 #include "proto/lifelong/v1/catalog.grpc.pb.h"
+#include "services/auth/authorizer.h"
 #include "services/catalog/catalog_store.h"
 
 namespace lifelong::catalog {
@@ -23,26 +23,19 @@ class CatalogService final : public lifelong::v1::CourseCatalogService::Service 
   explicit CatalogService(CatalogStore* store, auth::Authorizer* authorizer = nullptr)
       : store_(store), auth_(authorizer) {}
 
-  grpc::Status CreateCourse(grpc::ServerContext* context,
-                            const lifelong::v1::CreateCourseRequest* request,
+  grpc::Status CreateCourse(grpc::ServerContext* context, const lifelong::v1::CreateCourseRequest* request,
                             lifelong::v1::Course* response) override;
-  grpc::Status GetCourse(grpc::ServerContext* context,
-                         const lifelong::v1::GetCourseRequest* request,
+  grpc::Status GetCourse(grpc::ServerContext* context, const lifelong::v1::GetCourseRequest* request,
                          lifelong::v1::Course* response) override;
-  grpc::Status BatchGetCourses(grpc::ServerContext* context,
-                               const lifelong::v1::BatchGetCoursesRequest* request,
+  grpc::Status BatchGetCourses(grpc::ServerContext* context, const lifelong::v1::BatchGetCoursesRequest* request,
                                lifelong::v1::BatchGetCoursesResponse* response) override;
-  grpc::Status UpdateCourse(grpc::ServerContext* context,
-                            const lifelong::v1::UpdateCourseRequest* request,
+  grpc::Status UpdateCourse(grpc::ServerContext* context, const lifelong::v1::UpdateCourseRequest* request,
                             lifelong::v1::Course* response) override;
-  grpc::Status ListCourses(grpc::ServerContext* context,
-                           const lifelong::v1::ListCoursesRequest* request,
+  grpc::Status ListCourses(grpc::ServerContext* context, const lifelong::v1::ListCoursesRequest* request,
                            lifelong::v1::ListCoursesResponse* response) override;
-  grpc::Status ArchiveCourse(grpc::ServerContext* context,
-                             const lifelong::v1::ArchiveCourseRequest* request,
+  grpc::Status ArchiveCourse(grpc::ServerContext* context, const lifelong::v1::ArchiveCourseRequest* request,
                              lifelong::v1::Course* response) override;
-  grpc::Status GetCatalogInfo(grpc::ServerContext* context,
-                              const lifelong::v1::GetCatalogInfoRequest* request,
+  grpc::Status GetCatalogInfo(grpc::ServerContext* context, const lifelong::v1::GetCatalogInfoRequest* request,
                               lifelong::v1::CatalogInfo* response) override;
   grpc::Status Echo(grpc::ServerContext* context, const lifelong::v1::EchoRequest* request,
                     lifelong::v1::EchoResponse* response) override;

@@ -54,8 +54,8 @@ class CatalogServiceTest : public ::testing::Test {
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = *std::move(server);
     server_->SetServing(true);
-    stub_ = CourseCatalogService::NewStub(grpc::CreateChannel(
-        absl::StrCat("127.0.0.1:", server_->port()), grpc::InsecureChannelCredentials()));
+    stub_ = CourseCatalogService::NewStub(
+        grpc::CreateChannel(absl::StrCat("127.0.0.1:", server_->port()), grpc::InsecureChannelCredentials()));
   }
 
   void TearDown() override {
@@ -73,8 +73,7 @@ class CatalogServiceTest : public ::testing::Test {
     return stub_->CreateCourse(&ctx, req, out != nullptr ? out : &ignored);
   }
 
-  grpc::Status List(const lifelong::v1::ListCoursesRequest& req,
-                    lifelong::v1::ListCoursesResponse* resp) {
+  grpc::Status List(const lifelong::v1::ListCoursesRequest& req, lifelong::v1::ListCoursesResponse* resp) {
     grpc::ClientContext ctx;
     return stub_->ListCourses(&ctx, req, resp);
   }
@@ -186,8 +185,7 @@ TEST_F(CatalogServiceTest, EtagConflictIsAbortedAndArchivedIsFailedPrecondition)
     grpc::ClientContext ctx;
     req.mutable_course()->set_etag("3");
     Course out;
-    EXPECT_EQ(stub_->UpdateCourse(&ctx, req, &out).error_code(),
-              grpc::StatusCode::FAILED_PRECONDITION);
+    EXPECT_EQ(stub_->UpdateCourse(&ctx, req, &out).error_code(), grpc::StatusCode::FAILED_PRECONDITION);
   }
 }
 

@@ -34,13 +34,11 @@ constexpr int kMeta = static_cast<int>(Cf::kMeta);
 constexpr int kProgrammes = static_cast<int>(Cf::kProgrammes);
 
 // Fields the service sets; ignored in input and in update masks.
-constexpr absl::string_view kOutputOnlyFields[] = {"id", "revision", "etag", "create_time",
-                                                   "update_time"};
+constexpr absl::string_view kOutputOnlyFields[] = {"id", "revision", "etag", "create_time", "update_time"};
 
 bool IsOutputOnlyPath(absl::string_view path) {
   const absl::string_view top = path.substr(0, path.find('.'));
-  return std::find(std::begin(kOutputOnlyFields), std::end(kOutputOnlyFields), top) !=
-         std::end(kOutputOnlyFields);
+  return std::find(std::begin(kOutputOnlyFields), std::end(kOutputOnlyFields), top) != std::end(kOutputOnlyFields);
 }
 
 absl::Status Closed() { return absl::UnavailableError("catalog store is closed"); }
@@ -151,8 +149,8 @@ void ApplyUpdateMask(const Course& source, const FieldMask& mask, Course* target
   FieldMaskUtil::MergeMessageTo(source, writable, options, target);
 }
 
-absl::StatusOr<uint64_t> ReadU64(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf,
-                                 const rocksdb::ReadOptions& ro, codec::MetaKey key) {
+absl::StatusOr<uint64_t> ReadU64(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf, const rocksdb::ReadOptions& ro,
+                                 codec::MetaKey key) {
   std::string value;
   rocksdb::Status s = db->Get(ro, cf, codec::MetaKeyBytes(key), &value);
   if (s.IsNotFound()) return 0;
@@ -162,8 +160,7 @@ absl::StatusOr<uint64_t> ReadU64(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* c
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<CatalogStore>> CatalogStore::Open(const std::string& path,
-                                                                 CatalogStoreOptions options) {
+absl::StatusOr<std::unique_ptr<CatalogStore>> CatalogStore::Open(const std::string& path, CatalogStoreOptions options) {
   if (options.max_scan_per_page < 1) {
     return absl::InvalidArgumentError("max_scan_per_page: must be at least 1");
   }
@@ -187,8 +184,7 @@ absl::StatusOr<std::unique_ptr<CatalogStore>> CatalogStore::Open(const std::stri
   }
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;
-  if (rocksdb::Status s = rocksdb::DB::Open(db_options, path, descriptors, &handles, &raw);
-      !s.ok()) {
+  if (rocksdb::Status s = rocksdb::DB::Open(db_options, path, descriptors, &handles, &raw); !s.ok()) {
     return FromRocks(s, absl::StrCat("open catalog database ", path));
   }
   std::unique_ptr<rocksdb::DB> db(raw);
@@ -202,13 +198,11 @@ absl::StatusOr<std::unique_ptr<CatalogStore>> CatalogStore::Open(const std::stri
 
   // Format version and page-token secret: written once, on first open.
   std::string version_value;
-  rocksdb::Status s =
-      db->Get(ro, meta, codec::MetaKeyBytes(codec::MetaKey::kFormatVersion), &version_value);
+  rocksdb::Status s = db->Get(ro, meta, codec::MetaKeyBytes(codec::MetaKey::kFormatVersion), &version_value);
   std::string secret;
   if (s.IsNotFound()) {
     secret.resize(codec::kPageTokenSecretBytes);
-    if (RAND_bytes(reinterpret_cast<unsigned char*>(&secret[0]), static_cast<int>(secret.size())) !=
-        1) {
+    if (RAND_bytes(reinterpret_cast<unsigned char*>(&secret[0]), static_cast<int>(secret.size())) != 1) {
       return fail(absl::InternalError("cannot draw a random page-token secret"));
     }
     rocksdb::WriteBatch batch;
@@ -226,9 +220,9 @@ absl::StatusOr<std::unique_ptr<CatalogStore>> CatalogStore::Open(const std::stri
     absl::StatusOr<uint32_t> version = codec::DecodeU32Value(version_value);
     if (!version.ok()) return fail(version.status());
     if (*version != codec::kCurrentFormatVersion) {
-      return fail(absl::FailedPreconditionError(
-          absl::StrCat("catalog database ", path, " has format version ", *version,
-                       "; this build reads version ", codec::kCurrentFormatVersion)));
+      return fail(
+          absl::FailedPreconditionError(absl::StrCat("catalog database ", path, " has format version ", *version,
+                                                     "; this build reads version ", codec::kCurrentFormatVersion)));
     }
     s = db->Get(ro, meta, codec::MetaKeyBytes(codec::MetaKey::kPageTokenSecret), &secret);
     if (!s.ok()) return fail(FromRocks(s, "read page-token secret"));
@@ -238,10 +232,9 @@ absl::StatusOr<std::unique_ptr<CatalogStore>> CatalogStore::Open(const std::stri
   }
 
   Counters counters;
-  for (auto [key, field] :
-       {std::make_pair(codec::MetaKey::kGeneration, &counters.generation),
-        std::make_pair(codec::MetaKey::kCourseCount, &counters.course_count),
-        std::make_pair(codec::MetaKey::kArchivedCount, &counters.archived_count)}) {
+  for (auto [key, field] : {std::make_pair(codec::MetaKey::kGeneration, &counters.generation),
+                            std::make_pair(codec::MetaKey::kCourseCount, &counters.course_count),
+                            std::make_pair(codec::MetaKey::kArchivedCount, &counters.archived_count)}) {
     absl::StatusOr<uint64_t> v = ReadU64(db.get(), meta, ro, key);
     if (!v.ok()) return fail(v.status());
     *field = *v;
@@ -255,13 +248,12 @@ absl::StatusOr<std::unique_ptr<CatalogStore>> CatalogStore::Open(const std::stri
   } else if (!s.IsNotFound()) {
     return fail(FromRocks(s, "read catalog update time"));
   }
-  return std::unique_ptr<CatalogStore>(new CatalogStore(
-      std::move(options), std::move(db), std::move(handles), std::move(secret), counters));
+  return std::unique_ptr<CatalogStore>(
+      new CatalogStore(std::move(options), std::move(db), std::move(handles), std::move(secret), counters));
 }
 
 CatalogStore::CatalogStore(CatalogStoreOptions options, std::unique_ptr<rocksdb::DB> db,
-                           std::vector<rocksdb::ColumnFamilyHandle*> handles, std::string token_key,
-                           Counters counters)
+                           std::vector<rocksdb::ColumnFamilyHandle*> handles, std::string token_key, Counters counters)
     : options_(std::move(options)),
       signer_(std::move(token_key)),
       db_(std::move(db)),
@@ -281,8 +273,7 @@ absl::Status CatalogStore::Close() {
   return FromRocks(s, "close catalog database");
 }
 
-absl::StatusOr<Course> CatalogStore::ReadCourse(absl::string_view id,
-                                                const rocksdb::Snapshot* snapshot) const {
+absl::StatusOr<Course> CatalogStore::ReadCourse(absl::string_view id, const rocksdb::Snapshot* snapshot) const {
   rocksdb::ReadOptions ro;
   ro.snapshot = snapshot;
   std::string value;
@@ -293,14 +284,12 @@ absl::StatusOr<Course> CatalogStore::ReadCourse(absl::string_view id,
 }
 
 absl::Status CatalogStore::CheckPrerequisites(const Course& course) const {
-  return ValidatePrerequisites(
-      course, [this](const std::string& id) -> absl::StatusOr<std::vector<std::string>> {
-        db_mu_.AssertReaderHeld();
-        absl::StatusOr<Course> stored = ReadCourse(id, nullptr);
-        if (!stored.ok()) return stored.status();
-        return std::vector<std::string>(stored->prerequisite_ids().begin(),
-                                        stored->prerequisite_ids().end());
-      });
+  return ValidatePrerequisites(course, [this](const std::string& id) -> absl::StatusOr<std::vector<std::string>> {
+    db_mu_.AssertReaderHeld();
+    absl::StatusOr<Course> stored = ReadCourse(id, nullptr);
+    if (!stored.ok()) return stored.status();
+    return std::vector<std::string>(stored->prerequisite_ids().begin(), stored->prerequisite_ids().end());
+  });
 }
 
 absl::Status CatalogStore::WriteCourse(const Course* previous, Course* next) {
@@ -320,10 +309,8 @@ absl::Status CatalogStore::WriteCourse(const Course* previous, Course* next) {
   std::vector<std::string> old_keys;
   if (previous != nullptr) old_keys = codec::CourseIndexKeys(*previous);
   std::vector<std::string> removed, added;
-  std::set_difference(old_keys.begin(), old_keys.end(), new_keys.begin(), new_keys.end(),
-                      std::back_inserter(removed));
-  std::set_difference(new_keys.begin(), new_keys.end(), old_keys.begin(), old_keys.end(),
-                      std::back_inserter(added));
+  std::set_difference(old_keys.begin(), old_keys.end(), new_keys.begin(), new_keys.end(), std::back_inserter(removed));
+  std::set_difference(new_keys.begin(), new_keys.end(), old_keys.begin(), old_keys.end(), std::back_inserter(added));
   for (const std::string& key : removed) batch.Delete(Cf(kIndex), key);
   for (const std::string& key : added) batch.Put(Cf(kIndex), key, rocksdb::Slice());
 
@@ -339,14 +326,11 @@ absl::Status CatalogStore::WriteCourse(const Course* previous, Course* next) {
   if (is_archived && !was_archived) updated.archived_count += 1;
   if (!is_archived && was_archived) updated.archived_count -= 1;
   updated.update_time = now;
-  batch.Put(Cf(kMeta), codec::MetaKeyBytes(codec::MetaKey::kGeneration),
-            codec::EncodeU64Value(updated.generation));
-  batch.Put(Cf(kMeta), codec::MetaKeyBytes(codec::MetaKey::kCourseCount),
-            codec::EncodeU64Value(updated.course_count));
+  batch.Put(Cf(kMeta), codec::MetaKeyBytes(codec::MetaKey::kGeneration), codec::EncodeU64Value(updated.generation));
+  batch.Put(Cf(kMeta), codec::MetaKeyBytes(codec::MetaKey::kCourseCount), codec::EncodeU64Value(updated.course_count));
   batch.Put(Cf(kMeta), codec::MetaKeyBytes(codec::MetaKey::kArchivedCount),
             codec::EncodeU64Value(updated.archived_count));
-  batch.Put(Cf(kMeta), codec::MetaKeyBytes(codec::MetaKey::kUpdateTime),
-            codec::EncodeTimeValue(now));
+  batch.Put(Cf(kMeta), codec::MetaKeyBytes(codec::MetaKey::kUpdateTime), codec::EncodeTimeValue(now));
 
   rocksdb::WriteOptions wo;
   wo.sync = true;
@@ -357,8 +341,7 @@ absl::Status CatalogStore::WriteCourse(const Course* previous, Course* next) {
 }
 
 void CatalogStore::PutCounters(const Counters& updated, rocksdb::WriteBatch* batch) const {
-  batch->Put(Cf(kMeta), codec::MetaKeyBytes(codec::MetaKey::kGeneration),
-             codec::EncodeU64Value(updated.generation));
+  batch->Put(Cf(kMeta), codec::MetaKeyBytes(codec::MetaKey::kGeneration), codec::EncodeU64Value(updated.generation));
   if (updated.update_time) {
     batch->Put(Cf(kMeta), codec::MetaKeyBytes(codec::MetaKey::kUpdateTime),
                codec::EncodeTimeValue(*updated.update_time));
@@ -375,8 +358,7 @@ absl::StatusOr<v1::Programme> CatalogStore::PutProgramme(const v1::Programme& in
   for (int i = 0; i < programme.required_course_ids_size(); ++i) {
     absl::StatusOr<Course> c = ReadCourse(programme.required_course_ids(i), nullptr);
     if (absl::IsNotFound(c.status())) {
-      return absl::InvalidArgumentError(absl::StrCat("programme.required_course_ids[", i,
-                                                     "]: no course with id '",
+      return absl::InvalidArgumentError(absl::StrCat("programme.required_course_ids[", i, "]: no course with id '",
                                                      programme.required_course_ids(i), "'"));
     }
     if (!c.ok()) return c.status();
@@ -473,8 +455,7 @@ absl::StatusOr<Course> CatalogStore::GetCourse(absl::string_view id) const {
   return ReadCourse(id, nullptr);
 }
 
-absl::StatusOr<std::vector<Course>> CatalogStore::BatchGetCourses(
-    absl::Span<const std::string> ids) const {
+absl::StatusOr<std::vector<Course>> CatalogStore::BatchGetCourses(absl::Span<const std::string> ids) const {
   if (ids.empty() || ids.size() > static_cast<size_t>(kMaxBatchGet)) {
     return absl::InvalidArgumentError(absl::StrCat("ids: must hold 1..", kMaxBatchGet, " ids"));
   }
@@ -505,8 +486,7 @@ absl::StatusOr<std::vector<Course>> CatalogStore::BatchGetCourses(
 absl::StatusOr<Course> CatalogStore::UpdateCourse(const Course& course, const FieldMask& mask) {
   if (auto s = ValidateCourseId("course.id", course.id()); !s.ok()) return s;
   if (course.etag().empty()) {
-    return absl::InvalidArgumentError(
-        "course.etag: required (the etag of the course as last read)");
+    return absl::InvalidArgumentError("course.etag: required (the etag of the course as last read)");
   }
   if (auto s = ValidateUpdateMask(mask); !s.ok()) return s;
 
@@ -516,13 +496,11 @@ absl::StatusOr<Course> CatalogStore::UpdateCourse(const Course& course, const Fi
   absl::StatusOr<Course> current = ReadCourse(course.id(), nullptr);
   if (!current.ok()) return current.status();
   if (current->state() == Course::ARCHIVED) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("course '", course.id(), "' is archived and cannot be updated"));
+    return absl::FailedPreconditionError(absl::StrCat("course '", course.id(), "' is archived and cannot be updated"));
   }
   if (course.etag() != current->etag()) {
-    return absl::AbortedError(absl::StrCat("course.etag: '", course.etag(),
-                                           "' is stale (current etag is '", current->etag(),
-                                           "'); read the course again and retry"));
+    return absl::AbortedError(absl::StrCat("course.etag: '", course.etag(), "' is stale (current etag is '",
+                                           current->etag(), "'); read the course again and retry"));
   }
   Course next = *current;
   ApplyUpdateMask(course, mask, &next);
@@ -543,8 +521,8 @@ absl::StatusOr<Course> CatalogStore::ArchiveCourse(absl::string_view id, absl::s
   absl::StatusOr<Course> current = ReadCourse(id, nullptr);
   if (!current.ok()) return current.status();
   if (!etag.empty() && etag != current->etag()) {
-    return absl::AbortedError(absl::StrCat("etag: '", etag, "' is stale (current etag is '",
-                                           current->etag(), "'); read the course again"));
+    return absl::AbortedError(
+        absl::StrCat("etag: '", etag, "' is stale (current etag is '", current->etag(), "'); read the course again"));
   }
   if (current->state() == Course::ARCHIVED) return current;
   Course next = *current;
@@ -553,8 +531,7 @@ absl::StatusOr<Course> CatalogStore::ArchiveCourse(absl::string_view id, absl::s
   return next;
 }
 
-absl::StatusOr<ListCoursesResponse> CatalogStore::ListCourses(
-    const ListCoursesRequest& request) const {
+absl::StatusOr<ListCoursesResponse> CatalogStore::ListCourses(const ListCoursesRequest& request) const {
   if (auto s = ValidateListCoursesRequest(request); !s.ok()) return s;
   const int page_size = request.page_size() == 0 ? kDefaultPageSize : request.page_size();
   const uint64_t fingerprint = ListFilterFingerprint(request);
@@ -586,15 +563,13 @@ absl::StatusOr<ListCoursesResponse> CatalogStore::ListCourses(
   ro.snapshot = snapshot;
 
   ListCoursesResponse response;
-  absl::StatusOr<uint64_t> generation =
-      ReadU64(db_.get(), Cf(kMeta), ro, codec::MetaKey::kGeneration);
+  absl::StatusOr<uint64_t> generation = ReadU64(db_.get(), Cf(kMeta), ro, codec::MetaKey::kGeneration);
   if (!generation.ok()) return generation.status();
   response.set_catalog_generation(static_cast<int64_t>(*generation));
 
   const std::optional<std::string> index_prefix = DrivingPrefix(request);
   const std::string prefix = index_prefix.value_or("");
-  std::unique_ptr<rocksdb::Iterator> it(
-      db_->NewIterator(ro, index_prefix ? Cf(kIndex) : Cf(kCourses)));
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, index_prefix ? Cf(kIndex) : Cf(kCourses)));
   it->Seek(prefix + after_id);
 
   std::string next_after;  // the id the next page starts after; empty: done
@@ -611,9 +586,8 @@ absl::StatusOr<ListCoursesResponse> CatalogStore::ListCourses(
     }
     ++examined;
     absl::StatusOr<Course> course =
-        index_prefix
-            ? ReadCourse(id, snapshot)
-            : codec::DecodeCourseValue(absl::string_view(it->value().data(), it->value().size()));
+        index_prefix ? ReadCourse(id, snapshot)
+                     : codec::DecodeCourseValue(absl::string_view(it->value().data(), it->value().size()));
     if (absl::IsNotFound(course.status())) {
       return absl::DataLossError(absl::StrCat("index entry for missing course '", id, "'"));
     }

@@ -51,8 +51,7 @@ class CatalogStore {
   // FAILED_PRECONDITION when the directory holds a column family this version
   // does not know or an unsupported format version; UNAVAILABLE when another
   // process holds the database; DATA_LOSS on corrupt catalog metadata.
-  static absl::StatusOr<std::unique_ptr<CatalogStore>> Open(const std::string& path,
-                                                            CatalogStoreOptions options = {});
+  static absl::StatusOr<std::unique_ptr<CatalogStore>> Open(const std::string& path, CatalogStoreOptions options = {});
 
   CatalogStore(const CatalogStore&) = delete;
   CatalogStore& operator=(const CatalogStore&) = delete;
@@ -72,8 +71,7 @@ class CatalogStore {
   // The courses with the given ids (1..1000), in order, from one snapshot.
   // INVALID_ARGUMENT for a bad count or id ("ids[3]: ..."); NOT_FOUND naming
   // the first missing id.
-  absl::StatusOr<std::vector<lifelong::v1::Course>> BatchGetCourses(
-      absl::Span<const std::string> ids) const;
+  absl::StatusOr<std::vector<lifelong::v1::Course>> BatchGetCourses(absl::Span<const std::string> ids) const;
 
   // Replaces the fields of the stored course `course.id()` that `update_mask`
   // selects (semantics in catalog.proto's UpdateCourseRequest) with those of
@@ -89,8 +87,7 @@ class CatalogStore {
   // the catalog generation of the snapshot it was read from. INVALID_ARGUMENT
   // for bad filters or page size, and for a page token that is malformed,
   // forged, from another catalog, issued for other filters, or expired.
-  absl::StatusOr<lifelong::v1::ListCoursesResponse> ListCourses(
-      const lifelong::v1::ListCoursesRequest& request) const;
+  absl::StatusOr<lifelong::v1::ListCoursesResponse> ListCourses(const lifelong::v1::ListCoursesRequest& request) const;
 
   // Moves the course to ARCHIVED (revision + 1); an archived course is
   // returned unchanged. When `etag` is not empty it must be the stored etag
@@ -128,25 +125,22 @@ class CatalogStore {
   };
 
   CatalogStore(CatalogStoreOptions options, std::unique_ptr<rocksdb::DB> db,
-               std::vector<rocksdb::ColumnFamilyHandle*> handles, std::string token_key,
-               Counters counters);
+               std::vector<rocksdb::ColumnFamilyHandle*> handles, std::string token_key, Counters counters);
 
   rocksdb::ColumnFamilyHandle* Cf(int id) const { return handles_[id]; }
 
   // The stored course `id` as of `snapshot` (latest when null). NOT_FOUND.
-  absl::StatusOr<lifelong::v1::Course> ReadCourse(absl::string_view id,
-                                                  const rocksdb::Snapshot* snapshot) const
+  absl::StatusOr<lifelong::v1::Course> ReadCourse(absl::string_view id, const rocksdb::Snapshot* snapshot) const
       ABSL_SHARED_LOCKS_REQUIRED(db_mu_);
 
-  absl::StatusOr<std::vector<lifelong::v1::Programme>> ListProgrammesLocked() const
-      ABSL_SHARED_LOCKS_REQUIRED(db_mu_);
+  absl::StatusOr<std::vector<lifelong::v1::Programme>> ListProgrammesLocked() const ABSL_SHARED_LOCKS_REQUIRED(db_mu_);
 
   // Writes the generation and update time of `updated` into `batch`.
   void PutCounters(const Counters& updated, rocksdb::WriteBatch* batch) const;
 
   // Checks prerequisites of `course` against the latest stored catalog.
-  absl::Status CheckPrerequisites(const lifelong::v1::Course& course) const
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) ABSL_SHARED_LOCKS_REQUIRED(db_mu_);
+  absl::Status CheckPrerequisites(const lifelong::v1::Course& course) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_)
+      ABSL_SHARED_LOCKS_REQUIRED(db_mu_);
 
   // Fills revision, etag and times of `next` and writes it (with the index
   // changes from `previous`, absent for a new course) and the counters in one

@@ -343,8 +343,7 @@ TEST_F(CatalogStoreTest, ArchiveHidesFromDefaultListingAndFreezesTheCourse) {
   EXPECT_EQ(store_->GetCatalogInfo()->archived_count(), 1);
   EXPECT_EQ(store_->GetCatalogInfo()->course_count(), 2);
   // The id stays taken.
-  EXPECT_EQ(store_->CreateCourse(MakeCourse("c1")).status().code(),
-            absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(store_->CreateCourse(MakeCourse("c1")).status().code(), absl::StatusCode::kAlreadyExists);
 }
 
 TEST_F(CatalogStoreTest, ListFiltersMatchExactly) {
@@ -388,35 +387,25 @@ TEST_F(CatalogStoreTest, ListFiltersMatchExactly) {
     return ListAll(r);
   };
   EXPECT_THAT(ids([](ListCoursesRequest*) {}), ElementsAre("a-offline", "b-blended", "c-online"));
-  EXPECT_THAT(ids([](ListCoursesRequest* r) { r->set_state(Course::DRAFT); }),
-              ElementsAre("c-online"));
-  EXPECT_THAT(ids([](ListCoursesRequest* r) { r->set_mode(Course::OFFLINE); }),
-              ElementsAre("a-offline"));
-  EXPECT_THAT(ids([](ListCoursesRequest* r) { r->set_category("书法"); }),
-              ElementsAre("a-offline", "c-online"));
+  EXPECT_THAT(ids([](ListCoursesRequest* r) { r->set_state(Course::DRAFT); }), ElementsAre("c-online"));
+  EXPECT_THAT(ids([](ListCoursesRequest* r) { r->set_mode(Course::OFFLINE); }), ElementsAre("a-offline"));
+  EXPECT_THAT(ids([](ListCoursesRequest* r) { r->set_category("书法"); }), ElementsAre("a-offline", "c-online"));
   EXPECT_THAT(ids([](ListCoursesRequest* r) { r->set_audience(Course::SENIORS); }),
               ElementsAre("a-offline", "b-blended"));
-  EXPECT_THAT(ids([](ListCoursesRequest* r) { r->set_xuequ("东四学区"); }),
-              ElementsAre("b-blended"));
-  EXPECT_THAT(ids([](ListCoursesRequest* r) { r->set_jiedao("和平里街道"); }),
-              ElementsAre("a-offline"));
-  EXPECT_THAT(ids([](ListCoursesRequest* r) { r->set_venue_id("v-ds"); }),
-              ElementsAre("b-blended"));
-  EXPECT_THAT(ids([](ListCoursesRequest* r) { r->set_level(Course::BEGINNER); }),
-              ElementsAre("a-offline"));
-  EXPECT_THAT(ids([](ListCoursesRequest* r) { r->set_tag("水彩"); }),
-              ElementsAre("b-blended", "c-online"));
+  EXPECT_THAT(ids([](ListCoursesRequest* r) { r->set_xuequ("东四学区"); }), ElementsAre("b-blended"));
+  EXPECT_THAT(ids([](ListCoursesRequest* r) { r->set_jiedao("和平里街道"); }), ElementsAre("a-offline"));
+  EXPECT_THAT(ids([](ListCoursesRequest* r) { r->set_venue_id("v-ds"); }), ElementsAre("b-blended"));
+  EXPECT_THAT(ids([](ListCoursesRequest* r) { r->set_level(Course::BEGINNER); }), ElementsAre("a-offline"));
+  EXPECT_THAT(ids([](ListCoursesRequest* r) { r->set_tag("水彩"); }), ElementsAre("b-blended", "c-online"));
   EXPECT_THAT(ids([](ListCoursesRequest* r) { r->set_has_available_seats(true); }),
               ElementsAre("b-blended", "c-online"));
   // Open for enrollment: state OPEN and T inside [open, close).
   EXPECT_THAT(ids([](ListCoursesRequest* r) { r->mutable_enrollment_open_at()->set_seconds(kT0); }),
               ElementsAre("a-offline", "b-blended"));
-  EXPECT_THAT(
-      ids([](ListCoursesRequest* r) { r->mutable_enrollment_open_at()->set_seconds(kT0 + 86400); }),
-      ElementsAre("a-offline"));
-  EXPECT_THAT(
-      ids([](ListCoursesRequest* r) { r->mutable_enrollment_open_at()->set_seconds(kT0 - 10); }),
-      ElementsAre("a-offline"));
+  EXPECT_THAT(ids([](ListCoursesRequest* r) { r->mutable_enrollment_open_at()->set_seconds(kT0 + 86400); }),
+              ElementsAre("a-offline"));
+  EXPECT_THAT(ids([](ListCoursesRequest* r) { r->mutable_enrollment_open_at()->set_seconds(kT0 - 10); }),
+              ElementsAre("a-offline"));
   // Several filters at once.
   EXPECT_THAT(ids([](ListCoursesRequest* r) {
                 r->set_audience(Course::SENIORS);
@@ -764,8 +753,7 @@ TEST(CatalogStoreOpen, UnknownColumnFamilyIsFailedPrecondition) {
     ASSERT_TRUE(rocksdb::DB::Open(options, dir, &raw).ok());
     std::unique_ptr<rocksdb::DB> db(raw);
     rocksdb::ColumnFamilyHandle* handle = nullptr;
-    ASSERT_TRUE(
-        db->CreateColumnFamily(rocksdb::ColumnFamilyOptions(), "from_the_future", &handle).ok());
+    ASSERT_TRUE(db->CreateColumnFamily(rocksdb::ColumnFamilyOptions(), "from_the_future", &handle).ok());
     db->DestroyColumnFamilyHandle(handle);
   }
   auto store = CatalogStore::Open(dir);
@@ -786,8 +774,7 @@ TEST(CatalogStoreOpen, OtherFormatVersionIsFailedPrecondition) {
     ASSERT_TRUE(rocksdb::DB::Open(rocksdb::DBOptions(), dir, families, &handles, &raw).ok());
     std::unique_ptr<rocksdb::DB> db(raw);
     ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), handles[static_cast<int>(Cf::kMeta)],
-                        codec::MetaKeyBytes(codec::MetaKey::kFormatVersion),
-                        codec::EncodeU32Value(2))
+                        codec::MetaKeyBytes(codec::MetaKey::kFormatVersion), codec::EncodeU32Value(2))
                     .ok());
     for (auto* h : handles) db->DestroyColumnFamilyHandle(h);
   }

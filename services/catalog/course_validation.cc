@@ -61,8 +61,7 @@ int32_t NextCodePoint(absl::string_view s, size_t* pos) {
 }
 
 bool IsBlankCodePoint(int32_t cp) {
-  return cp == ' ' || cp == '\t' || cp == '\n' || cp == '\r' || cp == '\v' || cp == '\f' ||
-         cp == 0xa0 || cp == 0x3000;
+  return cp == ' ' || cp == '\t' || cp == '\n' || cp == '\r' || cp == '\v' || cp == '\f' || cp == 0xa0 || cp == 0x3000;
 }
 
 struct TextRule {
@@ -88,8 +87,7 @@ absl::Status CheckText(absl::string_view field, absl::string_view text, TextRule
   }
   if (rule.required && blank) return Invalid(field, "must not be empty");
   if (chars > rule.max_chars) {
-    return Invalid(
-        field, absl::StrCat("must be at most ", rule.max_chars, " characters (has ", chars, ")"));
+    return Invalid(field, absl::StrCat("must be at most ", rule.max_chars, " characters (has ", chars, ")"));
   }
   return absl::OkStatus();
 }
@@ -101,9 +99,7 @@ absl::Status CheckNumber(absl::string_view field, double value, double max) {
   return absl::OkStatus();
 }
 
-bool IsAsciiAlnum(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-}
+bool IsAsciiAlnum(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'); }
 
 // A BCP-47-shaped tag: 2-3 letters, then "-" separated 1..8 alphanumerics.
 bool IsLanguageTag(absl::string_view tag) {
@@ -193,22 +189,19 @@ absl::Status CheckSchedule(const Course& course) {
     if (auto s = CheckText(field + ".room", session.room(), {kMaxRoomChars}); !s.ok()) return s;
   }
   if (course.has_enrollment_open_time()) {
-    if (auto s = ValidateTimestamp("course.enrollment_open_time", course.enrollment_open_time());
-        !s.ok()) {
+    if (auto s = ValidateTimestamp("course.enrollment_open_time", course.enrollment_open_time()); !s.ok()) {
       return s;
     }
   }
   if (course.has_enrollment_close_time()) {
-    if (auto s = ValidateTimestamp("course.enrollment_close_time", course.enrollment_close_time());
-        !s.ok()) {
+    if (auto s = ValidateTimestamp("course.enrollment_close_time", course.enrollment_close_time()); !s.ok()) {
       return s;
     }
   }
   if (course.has_enrollment_open_time() && course.has_enrollment_close_time()) {
     const auto& open = course.enrollment_open_time();
     const auto& close = course.enrollment_close_time();
-    if (std::make_pair(close.seconds(), close.nanos()) <=
-        std::make_pair(open.seconds(), open.nanos())) {
+    if (std::make_pair(close.seconds(), close.nanos()) <= std::make_pair(open.seconds(), open.nanos())) {
       return Invalid("course.enrollment_close_time", "must be after enrollment_open_time");
     }
   }
@@ -217,8 +210,7 @@ absl::Status CheckSchedule(const Course& course) {
 
 absl::Status CheckPrerequisiteShape(const Course& course) {
   if (course.prerequisite_ids_size() > kMaxPrerequisites) {
-    return Invalid("course.prerequisite_ids",
-                   absl::StrCat("at most ", kMaxPrerequisites, " prerequisites"));
+    return Invalid("course.prerequisite_ids", absl::StrCat("at most ", kMaxPrerequisites, " prerequisites"));
   }
   std::set<std::string> seen;
   for (int i = 0; i < course.prerequisite_ids_size(); ++i) {
@@ -261,8 +253,7 @@ absl::Status ValidateTimestamp(absl::string_view field, const google::protobuf::
 
 absl::Status ValidateCourse(const Course& course) {
   if (auto s = ValidateCourseId("course.id", course.id()); !s.ok()) return s;
-  if (auto s = CheckText("course.title", course.title(), {kMaxTitleChars, /*required=*/true});
-      !s.ok()) {
+  if (auto s = CheckText("course.title", course.title(), {kMaxTitleChars, /*required=*/true}); !s.ok()) {
     return s;
   }
   if (auto s = CheckText("course.description", course.description(),
@@ -286,18 +277,16 @@ absl::Status ValidateCourse(const Course& course) {
       return Invalid(field, absl::StrCat("repeats '", course.tags(i), "'"));
     }
   }
-  if (auto s = CheckText("course.provider.name", course.provider().name(),
-                         {kMaxProviderNameChars, /*required=*/true});
+  if (auto s = CheckText("course.provider.name", course.provider().name(), {kMaxProviderNameChars, /*required=*/true});
       !s.ok()) {
     return s;
   }
-  if (auto s = CheckEnum("course.provider.kind", course.provider().kind(),
-                         lifelong::v1::Provider::Kind_IsValid, /*required=*/true);
+  if (auto s = CheckEnum("course.provider.kind", course.provider().kind(), lifelong::v1::Provider::Kind_IsValid,
+                         /*required=*/true);
       !s.ok()) {
     return s;
   }
-  if (auto s = CheckEnum("course.mode", course.mode(), Course::Mode_IsValid, /*required=*/true);
-      !s.ok()) {
+  if (auto s = CheckEnum("course.mode", course.mode(), Course::Mode_IsValid, /*required=*/true); !s.ok()) {
     return s;
   }
   if (auto s = CheckVenue(course); !s.ok()) return s;
@@ -305,8 +294,8 @@ absl::Status ValidateCourse(const Course& course) {
   if (course.capacity() < 0) return Invalid("course.capacity", "must not be negative");
   if (course.seats_taken() < 0) return Invalid("course.seats_taken", "must not be negative");
   if (course.capacity() > 0 && course.seats_taken() > course.capacity()) {
-    return Invalid("course.capacity", absl::StrCat("must be at least seats_taken (",
-                                                   course.seats_taken(), "), or 0 for no limit"));
+    return Invalid("course.capacity",
+                   absl::StrCat("must be at least seats_taken (", course.seats_taken(), "), or 0 for no limit"));
   }
   if (auto s = CheckNumber("course.credits", course.credits(), kMaxCredits); !s.ok()) return s;
   if (auto s = CheckNumber("course.hours", course.hours(), kMaxHours); !s.ok()) return s;
@@ -347,8 +336,7 @@ absl::Status ValidatePrerequisites(const Course& course, const PrerequisiteLooku
     if (edges.count(p) != 0) continue;
     absl::StatusOr<std::vector<std::string>> next = lookup(p);
     if (absl::IsNotFound(next.status())) {
-      return Invalid(absl::StrCat("course.prerequisite_ids[", i, "]"),
-                     absl::StrCat("no course with id '", p, "'"));
+      return Invalid(absl::StrCat("course.prerequisite_ids[", i, "]"), absl::StrCat("no course with id '", p, "'"));
     }
     if (!next.ok()) return next.status();
     edges[p] = *std::move(next);
@@ -384,8 +372,7 @@ absl::Status ValidatePrerequisites(const Course& course, const PrerequisiteLooku
     const std::string child = it->second[top.next_child++];
     if (child == course.id()) {
       path.push_back(child);
-      return Invalid("course.prerequisite_ids",
-                     absl::StrCat("cycle ", absl::StrJoin(path, " -> ")));
+      return Invalid("course.prerequisite_ids", absl::StrCat("cycle ", absl::StrJoin(path, " -> ")));
     }
     if (done.count(child) != 0) continue;
     if (std::find(path.begin(), path.end(), child) != path.end()) continue;  // cycle not via us
@@ -398,8 +385,7 @@ absl::Status ValidatePrerequisites(const Course& course, const PrerequisiteLooku
 absl::Status ValidateUpdateMask(const google::protobuf::FieldMask& mask) {
   if (mask.paths_size() == 1 && mask.paths(0) == "*") return absl::OkStatus();
   for (int i = 0; i < mask.paths_size(); ++i) {
-    if (!google::protobuf::util::FieldMaskUtil::GetFieldDescriptors(Course::descriptor(),
-                                                                    mask.paths(i), nullptr)) {
+    if (!google::protobuf::util::FieldMaskUtil::GetFieldDescriptors(Course::descriptor(), mask.paths(i), nullptr)) {
       return Invalid(absl::StrCat("update_mask.paths[", i, "]"),
                      absl::StrCat("'", mask.paths(i), "' is not a field of Course"));
     }
@@ -409,13 +395,11 @@ absl::Status ValidateUpdateMask(const google::protobuf::FieldMask& mask) {
 
 absl::Status ValidateListCoursesRequest(const ListCoursesRequest& request) {
   if (request.page_size() < 0 || request.page_size() > kMaxPageSize) {
-    return Invalid("page_size", absl::StrCat("must be in [1, ", kMaxPageSize, "] (0 means ",
-                                             kDefaultPageSize, ")"));
+    return Invalid("page_size", absl::StrCat("must be in [1, ", kMaxPageSize, "] (0 means ", kDefaultPageSize, ")"));
   }
   if (auto s = CheckEnum("state", request.state(), Course::State_IsValid, false); !s.ok()) return s;
   if (auto s = CheckEnum("mode", request.mode(), Course::Mode_IsValid, false); !s.ok()) return s;
-  if (auto s = CheckEnum("audience", request.audience(), Course::Audience_IsValid, false);
-      !s.ok()) {
+  if (auto s = CheckEnum("audience", request.audience(), Course::Audience_IsValid, false); !s.ok()) {
     return s;
   }
   if (auto s = CheckEnum("level", request.level(), Course::Level_IsValid, false); !s.ok()) return s;
@@ -456,8 +440,7 @@ absl::Status ValidateProgramme(const lifelong::v1::Programme& p) {
   for (int i = 0; i < p.by_category_size(); ++i) {
     const auto& r = p.by_category(i);
     const std::string field = absl::StrCat("programme.by_category[", i, "]");
-    if (auto s = CheckText(field + ".category", r.category(), {kMaxCategoryChars, /*required=*/true});
-        !s.ok()) {
+    if (auto s = CheckText(field + ".category", r.category(), {kMaxCategoryChars, /*required=*/true}); !s.ok()) {
       return s;
     }
     if (!categories.insert(r.category()).second) {

@@ -57,8 +57,7 @@ absl::Status ValidateCourse(const lifelong::v1::Course& course);
 
 // Returns the prerequisite ids of the stored course `id`, or NOT_FOUND when
 // there is no such course. Other errors abort the check.
-using PrerequisiteLookup =
-    std::function<absl::StatusOr<std::vector<std::string>>(const std::string& id)>;
+using PrerequisiteLookup = std::function<absl::StatusOr<std::vector<std::string>>(const std::string& id)>;
 
 // Checks the prerequisites of `course` against the stored catalog seen through
 // `lookup`: each must exist (INVALID_ARGUMENT
@@ -66,8 +65,7 @@ using PrerequisiteLookup =
 // prerequisites from `course` (with its new list) must never lead back to it
 // (INVALID_ARGUMENT "course.prerequisite_ids: cycle a -> b -> a"). Lookup
 // errors other than NOT_FOUND are returned as they are.
-absl::Status ValidatePrerequisites(const lifelong::v1::Course& course,
-                                   const PrerequisiteLookup& lookup);
+absl::Status ValidatePrerequisites(const lifelong::v1::Course& course, const PrerequisiteLookup& lookup);
 
 // OK when every path names a field of Course (nested paths through singular
 // messages, e.g. "venue.xuequ"), or the mask is the single path "*".

@@ -94,10 +94,8 @@ TEST(CourseValidation, EachRuleRejectsNamingTheField) {
          c->set_description(d);
        },
        "course.description"},
-      {"description nul", [](Course* c) { c->set_description(std::string("a\0b", 3)); },
-       "course.description"},
-      {"long category", [](Course* c) { c->set_category(std::string(65, 'x')); },
-       "course.category"},
+      {"description nul", [](Course* c) { c->set_description(std::string("a\0b", 3)); }, "course.description"},
+      {"long category", [](Course* c) { c->set_category(std::string(65, 'x')); }, "course.category"},
       {"empty tag", [](Course* c) { c->add_tags(""); }, "course.tags[1]"},
       {"repeated tag", [](Course* c) { c->add_tags("毛笔"); }, "course.tags[1]"},
       {"too many tags",
@@ -105,30 +103,22 @@ TEST(CourseValidation, EachRuleRejectsNamingTheField) {
          for (int i = 0; i < 40; ++i) c->add_tags("t" + std::to_string(i));
        },
        "course.tags"},
-      {"no provider name", [](Course* c) { c->mutable_provider()->clear_name(); },
-       "course.provider.name"},
-      {"no provider kind", [](Course* c) { c->mutable_provider()->clear_kind(); },
-       "course.provider.kind"},
+      {"no provider name", [](Course* c) { c->mutable_provider()->clear_name(); }, "course.provider.name"},
+      {"no provider kind", [](Course* c) { c->mutable_provider()->clear_kind(); }, "course.provider.kind"},
       {"unknown provider kind",
-       [](Course* c) {
-         c->mutable_provider()->set_kind(static_cast<lifelong::v1::Provider::Kind>(99));
-       },
+       [](Course* c) { c->mutable_provider()->set_kind(static_cast<lifelong::v1::Provider::Kind>(99)); },
        "course.provider.kind"},
       {"no mode", [](Course* c) { c->clear_mode(); }, "course.mode"},
       {"offline without venue", [](Course* c) { c->clear_venue(); }, "course.venue.id"},
       {"bad venue id", [](Course* c) { c->mutable_venue()->set_id("场馆"); }, "course.venue.id"},
       {"long address", [](Course* c) { c->mutable_venue()->set_address(std::string(257, 'a')); },
        "course.venue.address"},
-      {"long xuequ", [](Course* c) { c->mutable_venue()->set_xuequ(std::string(65, 'a')); },
-       "course.venue.xuequ"},
-      {"latitude too big",
-       [](Course* c) { c->mutable_venue()->mutable_location()->set_latitude(90.5); },
+      {"long xuequ", [](Course* c) { c->mutable_venue()->set_xuequ(std::string(65, 'a')); }, "course.venue.xuequ"},
+      {"latitude too big", [](Course* c) { c->mutable_venue()->mutable_location()->set_latitude(90.5); },
        "course.venue.location.latitude"},
-      {"latitude nan",
-       [nan](Course* c) { c->mutable_venue()->mutable_location()->set_latitude(nan); },
+      {"latitude nan", [nan](Course* c) { c->mutable_venue()->mutable_location()->set_latitude(nan); },
        "course.venue.location.latitude"},
-      {"longitude too small",
-       [](Course* c) { c->mutable_venue()->mutable_location()->set_longitude(-180.1); },
+      {"longitude too small", [](Course* c) { c->mutable_venue()->mutable_location()->set_longitude(-180.1); },
        "course.venue.location.longitude"},
       {"session end before start",
        [](Course* c) { c->mutable_sessions(0)->mutable_end_time()->set_seconds(1795999999); },
@@ -138,36 +128,27 @@ TEST(CourseValidation, EachRuleRejectsNamingTheField) {
        "course.sessions[0].end_time"},
       {"session without start", [](Course* c) { c->mutable_sessions(0)->clear_start_time(); },
        "course.sessions[0].start_time"},
-      {"session bad nanos",
-       [](Course* c) { c->mutable_sessions(0)->mutable_start_time()->set_nanos(-1); },
+      {"session bad nanos", [](Course* c) { c->mutable_sessions(0)->mutable_start_time()->set_nanos(-1); },
        "course.sessions[0].start_time"},
-      {"window closes before it opens",
-       [](Course* c) { c->mutable_enrollment_close_time()->set_seconds(1794000000); },
+      {"window closes before it opens", [](Course* c) { c->mutable_enrollment_close_time()->set_seconds(1794000000); },
        "course.enrollment_close_time"},
       {"window timestamp out of range",
-       [](Course* c) {
-         c->mutable_enrollment_open_time()->set_seconds(std::numeric_limits<int64_t>::max());
-       },
+       [](Course* c) { c->mutable_enrollment_open_time()->set_seconds(std::numeric_limits<int64_t>::max()); },
        "course.enrollment_open_time"},
       {"negative capacity", [](Course* c) { c->set_capacity(-1); }, "course.capacity"},
       {"negative seats", [](Course* c) { c->set_seats_taken(-1); }, "course.seats_taken"},
       {"capacity below seats taken", [](Course* c) { c->set_seats_taken(31); }, "course.capacity"},
       {"negative credits", [](Course* c) { c->set_credits(-0.5); }, "course.credits"},
-      {"infinite credits",
-       [](Course* c) { c->set_credits(std::numeric_limits<double>::infinity()); },
+      {"infinite credits", [](Course* c) { c->set_credits(std::numeric_limits<double>::infinity()); },
        "course.credits"},
       {"negative hours", [](Course* c) { c->set_hours(-1); }, "course.hours"},
-      {"unknown level", [](Course* c) { c->set_level(static_cast<Course::Level>(7)); },
-       "course.level"},
+      {"unknown level", [](Course* c) { c->set_level(static_cast<Course::Level>(7)); }, "course.level"},
       {"unspecified audience", [](Course* c) { c->add_audiences(Course::AUDIENCE_UNSPECIFIED); },
        "course.audiences[1]"},
-      {"repeated audience", [](Course* c) { c->add_audiences(Course::SENIORS); },
-       "course.audiences[1]"},
+      {"repeated audience", [](Course* c) { c->add_audiences(Course::SENIORS); }, "course.audiences[1]"},
       {"bad language", [](Course* c) { c->set_language("中文"); }, "course.language"},
-      {"self prerequisite", [](Course* c) { c->add_prerequisite_ids("c0001"); },
-       "course.prerequisite_ids[0]"},
-      {"bad prerequisite id", [](Course* c) { c->add_prerequisite_ids("C 2"); },
-       "course.prerequisite_ids[0]"},
+      {"self prerequisite", [](Course* c) { c->add_prerequisite_ids("c0001"); }, "course.prerequisite_ids[0]"},
+      {"bad prerequisite id", [](Course* c) { c->add_prerequisite_ids("C 2"); }, "course.prerequisite_ids[0]"},
       {"repeated prerequisite",
        [](Course* c) {
          c->add_prerequisite_ids("c2");
@@ -180,8 +161,7 @@ TEST(CourseValidation, EachRuleRejectsNamingTheField) {
        },
        "course.prerequisite_ids"},
       {"archived state", [](Course* c) { c->set_state(Course::ARCHIVED); }, "course.state"},
-      {"unknown state", [](Course* c) { c->set_state(static_cast<Course::State>(42)); },
-       "course.state"},
+      {"unknown state", [](Course* c) { c->set_state(static_cast<Course::State>(42)); }, "course.state"},
       {"ftp url", [](Course* c) { c->set_url("ftp://x"); }, "course.url"},
       {"url with space", [](Course* c) { c->set_url("https://a b"); }, "course.url"},
   };
@@ -229,8 +209,7 @@ TEST(CourseValidation, PrerequisiteCycleIsRejectedWithItsPath) {
   Course c = ValidCourse();
   c.add_prerequisite_ids("c1");
   c.add_prerequisite_ids("c2");
-  absl::Status s = ValidatePrerequisites(
-      c, LookupIn({{"c0001", {}}, {"c1", {}}, {"c2", {"c3"}}, {"c3", {"c0001"}}}));
+  absl::Status s = ValidatePrerequisites(c, LookupIn({{"c0001", {}}, {"c1", {}}, {"c2", {"c3"}}, {"c3", {"c0001"}}}));
   ExpectInvalid(s, "course.prerequisite_ids");
   EXPECT_THAT(std::string(s.message()), HasSubstr("c0001 -> c2 -> c3 -> c0001"));
 }
@@ -240,17 +219,14 @@ TEST(CourseValidation, PrerequisiteDagIsAccepted) {
   Course c = ValidCourse();
   c.add_prerequisite_ids("c1");
   c.add_prerequisite_ids("c2");
-  EXPECT_TRUE(ValidatePrerequisites(
-                  c, LookupIn({{"c1", {"c3"}}, {"c2", {"c3"}}, {"c3", {}}, {"c0001", {"c3"}}}))
-                  .ok());
+  EXPECT_TRUE(ValidatePrerequisites(c, LookupIn({{"c1", {"c3"}}, {"c2", {"c3"}}, {"c3", {}}, {"c0001", {"c3"}}})).ok());
 }
 
 TEST(CourseValidation, PrerequisiteLookupErrorsPropagate) {
   Course c = ValidCourse();
   c.add_prerequisite_ids("c1");
-  absl::Status s = ValidatePrerequisites(c, [](const std::string&) {
-    return absl::StatusOr<std::vector<std::string>>(absl::UnavailableError("disk"));
-  });
+  absl::Status s = ValidatePrerequisites(
+      c, [](const std::string&) { return absl::StatusOr<std::vector<std::string>>(absl::UnavailableError("disk")); });
   EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable);
 }
 

@@ -46,8 +46,7 @@ TEST(PageToken, RejectsEveryAlteredByte) {
   for (size_t i = 0; i < raw.size(); ++i) {
     std::string altered = raw;
     altered[i] ^= 0x01;
-    EXPECT_EQ(signer.Verify(absl::WebSafeBase64Escape(altered)).status().code(),
-              absl::StatusCode::kInvalidArgument)
+    EXPECT_EQ(signer.Verify(absl::WebSafeBase64Escape(altered)).status().code(), absl::StatusCode::kInvalidArgument)
         << i;
   }
 }
@@ -58,8 +57,7 @@ TEST(PageToken, RejectsGarbageAndTruncation) {
   EXPECT_EQ(signer.Verify("!!!not base64!!!").status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(signer.Verify("AAAA").status().code(), absl::StatusCode::kInvalidArgument);
   for (size_t n = 1; n < token.size(); ++n) {
-    EXPECT_EQ(signer.Verify(token.substr(0, n)).status().code(), absl::StatusCode::kInvalidArgument)
-        << n;
+    EXPECT_EQ(signer.Verify(token.substr(0, n)).status().code(), absl::StatusCode::kInvalidArgument) << n;
   }
 }
 

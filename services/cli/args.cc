@@ -14,8 +14,7 @@ std::string ParsedArgs::Get(const std::string& name, const std::string& fallback
 
 bool ParsedArgs::GetBool(const std::string& name) const { return Get(name, "false") == "true"; }
 
-absl::StatusOr<ParsedArgs> ParseArgs(const std::vector<std::string>& args,
-                                     const std::vector<FlagSpec>& specs) {
+absl::StatusOr<ParsedArgs> ParseArgs(const std::vector<std::string>& args, const std::vector<FlagSpec>& specs) {
   ParsedArgs out;
   auto find = [&](absl::string_view name, char short_name) -> const FlagSpec* {
     for (const FlagSpec& s : specs) {
@@ -103,7 +102,7 @@ std::string FlagHelp(const std::vector<FlagSpec>& specs) {
   std::string out;
   for (const FlagSpec& s : specs) {
     std::string left = absl::StrCat("  ", s.short_name ? absl::StrCat("-", std::string(1, s.short_name), ", ") : "",
-                                     "--", s.name, s.has_value ? "=VALUE" : "");
+                                    "--", s.name, s.has_value ? "=VALUE" : "");
     if (left.size() < 28) left.resize(28, ' ');
     absl::StrAppend(&out, left, " ", s.help, "\n");
   }

@@ -18,10 +18,10 @@
 namespace lifelong::cli {
 
 struct FlagSpec {
-  std::string name;        // without dashes, e.g. "learner"
-  bool has_value = true;   // false: a boolean flag
+  std::string name;       // without dashes, e.g. "learner"
+  bool has_value = true;  // false: a boolean flag
   std::string help;
-  char short_name = 0;     // e.g. 'k' for -k
+  char short_name = 0;  // e.g. 'k' for -k
 };
 
 struct ParsedArgs {
@@ -36,8 +36,7 @@ struct ParsedArgs {
 // Parses `args` against `specs`. INVALID_ARGUMENT with a one-line message
 // ("unknown flag --foo", "flag --k needs a value", "flag --json takes no
 // value: 'x'") on any usage error. A repeated flag keeps its last value.
-absl::StatusOr<ParsedArgs> ParseArgs(const std::vector<std::string>& args,
-                                     const std::vector<FlagSpec>& specs);
+absl::StatusOr<ParsedArgs> ParseArgs(const std::vector<std::string>& args, const std::vector<FlagSpec>& specs);
 
 // Parses an integer flag value; INVALID_ARGUMENT naming the flag otherwise.
 absl::StatusOr<int64_t> ParseIntFlag(const std::string& name, const std::string& value);

@@ -96,9 +96,8 @@ TEST(BackupCli, CreateListVerifyStopRestoreStartSameStatements) {
   ASSERT_NE(a, nullptr) << "records_server did not start";
 
   for (int i = 0; i < 6; ++i) {
-    Result r = Cli(a->address, {"record", "--learner", absl::StrCat("u10000", i % 3), "--verb", "completed",
-                                "--course", absl::StrCat("c0000", i), "--title", "太极拳入门（和平里）", "--credits",
-                                "1"});
+    Result r = Cli(a->address, {"record", "--learner", absl::StrCat("u10000", i % 3), "--verb", "completed", "--course",
+                                absl::StrCat("c0000", i), "--title", "太极拳入门（和平里）", "--credits", "1"});
     ASSERT_EQ(r.code, 0) << r.err;
   }
   ASSERT_EQ(Cli(a->address, {"record", "--learner", "u200001", "--verb", "attended", "--course", "c00009"}).code, 0);
@@ -145,8 +144,8 @@ TEST(BackupCli, CreateListVerifyStopRestoreStartSameStatements) {
   ASSERT_EQ(expected.size(), 6u);
 
   // A running server's directory is never restored over, even with --force.
-  Result live = Cli("", {"backup", "restore", "1", "--data_dir", dir + "/a/records", "--backup_dir", backups,
-                         "--force"});
+  Result live =
+      Cli("", {"backup", "restore", "1", "--data_dir", dir + "/a/records", "--backup_dir", backups, "--force"});
   EXPECT_NE(live.code, 0);
   EXPECT_NE(live.err.find("lock"), std::string::npos) << live.err;
   ASSERT_TRUE(a->process.Stop(SIGTERM).ok());
@@ -159,8 +158,8 @@ TEST(BackupCli, CreateListVerifyStopRestoreStartSameStatements) {
   Result missing = Cli("", {"backup", "restore", "5", "--data_dir", dir + "/b/records", "--backup_dir", backups});
   EXPECT_EQ(missing.code, 3) << missing.err;
   // "latest" is the newest backup (2, taken before the erasure as well).
-  Result latest = Cli("", {"backup", "restore", "latest", "--data_dir", dir + "/c/records", "--backup_dir", backups,
-                           "--json"});
+  Result latest =
+      Cli("", {"backup", "restore", "latest", "--data_dir", dir + "/c/records", "--backup_dir", backups, "--json"});
   ASSERT_EQ(latest.code, 0) << latest.err;
   nlohmann::json lj = nlohmann::json::parse(latest.out);
   EXPECT_EQ(lj["backup_id"], 2);
@@ -255,8 +254,11 @@ TEST(BackupCli, ScheduledBackupsKeepTheNewestNAndExportMetrics) {
   EXPECT_NE(res->body.find("lifelong_backup_last_success_timestamp 1"), std::string::npos) << res->body;
   // A second server on the same backup directory does not start.
   {
-    std::vector<std::string> argv = {RunfilePath("services/records/records_server"), "--port=0", "--metrics_port=0",
-                                     "--xapi_port=-1", absl::StrCat("--data_dir=", dir, "/other"),
+    std::vector<std::string> argv = {RunfilePath("services/records/records_server"),
+                                     "--port=0",
+                                     "--metrics_port=0",
+                                     "--xapi_port=-1",
+                                     absl::StrCat("--data_dir=", dir, "/other"),
                                      absl::StrCat("--backup_dir=", dir, "/records-backups")};
     auto second = Subprocess::Start(argv, dir + "/second.log");
     ASSERT_TRUE(second.ok());

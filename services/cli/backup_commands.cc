@@ -43,14 +43,10 @@ std::string Rfc3339(int64_t micros) {
 int64_t MicrosOf(const google::protobuf::Timestamp& ts) { return ts.seconds() * 1000000 + ts.nanos() / 1000; }
 
 Json BackupJson(const v1::Backup& b) {
-  return Json{{"backup_id", b.backup_id()},
-              {"created", Rfc3339(MicrosOf(b.create_time()))},
-              {"size_bytes", b.size_bytes()},
-              {"files", b.files()},
-              {"applied_seq", b.applied_seq()},
-              {"statements", b.statements()},
-              {"erasure_epoch", b.erasure_epoch()},
-              {"documents", b.has_documents()}};
+  return Json{{"backup_id", b.backup_id()},         {"created", Rfc3339(MicrosOf(b.create_time()))},
+              {"size_bytes", b.size_bytes()},       {"files", b.files()},
+              {"applied_seq", b.applied_seq()},     {"statements", b.statements()},
+              {"erasure_epoch", b.erasure_epoch()}, {"documents", b.has_documents()}};
 }
 
 void PrintBackups(Env& env, const std::vector<v1::Backup>& backups) {
@@ -64,7 +60,8 @@ void PrintBackups(Env& env, const std::vector<v1::Backup>& backups) {
   t.AlignRight(3);
   t.AlignRight(4);
   for (const v1::Backup& b : backups) {
-    t.AddRow({absl::StrCat(b.backup_id()), absl::FormatTime("%Y-%m-%d %H:%M:%S", absl::FromUnixMicros(MicrosOf(b.create_time())), Beijing()),
+    t.AddRow({absl::StrCat(b.backup_id()),
+              absl::FormatTime("%Y-%m-%d %H:%M:%S", absl::FromUnixMicros(MicrosOf(b.create_time())), Beijing()),
               HumanBytes(b.size_bytes()), absl::StrCat(b.statements()), absl::StrCat(b.applied_seq()),
               b.has_documents() ? "yes" : "no"});
   }

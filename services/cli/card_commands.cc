@@ -30,7 +30,7 @@ absl::Status Print(const CardCommandEnv& env, const v1::LearnerCard& c, absl::st
     *env.out << Json(c) << "\n";
     return absl::OkStatus();
   }
-  std::string state = c.blocked() ? "blocked (bind again with a new PIN)"
+  std::string state = c.blocked()            ? "blocked (bind again with a new PIN)"
                       : c.has_locked_until() ? absl::StrCat("locked until ", When(c.locked_until()))
                                              : "active";
   TextTable t({"CARD", "LEARNER", "BOUND", "WRONG PINS", "STATE"});
@@ -49,8 +49,9 @@ absl::Status OneCard(const CardCommandEnv& env, const char* usage) {
 
 std::vector<FlagSpec> CardBindFlags() {
   return {{"learner", true, "learner key the card belongs to, e.g. u000042"},
-          {"pin", true, "the PIN the learner chose, 4 to 6 digits; '-' reads it from a line of stdin "
-                        "(keeps it out of the shell history)"}};
+          {"pin", true,
+           "the PIN the learner chose, 4 to 6 digits; '-' reads it from a line of stdin "
+           "(keeps it out of the shell history)"}};
 }
 
 std::vector<FlagSpec> CardUnbindFlags() { return {{"yes", false, "confirm"}}; }

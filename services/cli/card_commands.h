@@ -29,9 +29,9 @@ struct CardCommandEnv {
   std::ostream* out = nullptr;
   std::istream* in = nullptr;  // for --pin - (the PIN on a line of stdin)
   std::function<std::unique_ptr<v1::LearningRecordService::Stub>()> records;
-  std::function<std::unique_ptr<grpc::ClientContext>()> call;     // deadline and token set
-  std::function<absl::Status(const grpc::Status&)> rpc_error;      // names service and address
-  std::function<absl::Status(absl::string_view)> usage;           // a usage error (exit 2)
+  std::function<std::unique_ptr<grpc::ClientContext>()> call;  // deadline and token set
+  std::function<absl::Status(const grpc::Status&)> rpc_error;  // names service and address
+  std::function<absl::Status(absl::string_view)> usage;        // a usage error (exit 2)
 };
 
 // Flags of each command (cli.cc adds the global ones).

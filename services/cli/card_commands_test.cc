@@ -38,11 +38,11 @@ class CardCommandsTest : public ::testing::Test {
     dir_ = new std::string(FreshTempDir("card_cli_test"));
     std::ofstream(*dir_ + "/jwt.key") << kKey << "\n";
     const std::string port_file = *dir_ + "/records.port";
-    auto p = Subprocess::Start({RunfilePath("services/records/records_server"), "--port=0", "--host=127.0.0.1",
-                                "--metrics_port=0", "--xapi_port=-1", absl::StrCat("--data_dir=", *dir_, "/db"),
-                                absl::StrCat("--port_file=", port_file),
-                                absl::StrCat("--auth_key_file=", *dir_, "/jwt.key")},
-                               *dir_ + "/records.log");
+    auto p = Subprocess::Start(
+        {RunfilePath("services/records/records_server"), "--port=0", "--host=127.0.0.1", "--metrics_port=0",
+         "--xapi_port=-1", absl::StrCat("--data_dir=", *dir_, "/db"), absl::StrCat("--port_file=", port_file),
+         absl::StrCat("--auth_key_file=", *dir_, "/jwt.key")},
+        *dir_ + "/records.log");
     if (!p.ok()) return;
     auto port = WaitForPortFile(port_file);
     if (!port.ok()) return;

@@ -214,12 +214,19 @@ const std::vector<Command>& Commands() {
         {"subject", true, "learner key or id the user acts as (default the user name)"},
         {"venue", true, "kiosks: their venue"}},
        CmdAuthCredential},
-      {"backup create", "back up the record store and the xAPI documents now (operators)", Service::kRecords, {},
+      {"backup create",
+       "back up the record store and the xAPI documents now (operators)",
+       Service::kRecords,
+       {},
        CmdBackupCreate},
       {"backup list", "the record service's backups (operators)", Service::kRecords, {}, CmdBackupList},
-      {"backup verify", "ID: re-read a backup and check every checksum (operators)", Service::kRecords, {},
+      {"backup verify",
+       "ID: re-read a backup and check every checksum (operators)",
+       Service::kRecords,
+       {},
        CmdBackupVerify},
-      {"backup restore", "ID|latest --data_dir DIR: restore a backup into an empty directory (offline, local)",
+      {"backup restore",
+       "ID|latest --data_dir DIR: restore a backup into an empty directory (offline, local)",
        Service::kNone,
        {{"data_dir", true, "the record store directory to restore into (must be empty unless --force)"},
         {"backup_dir", true, "the backup directory (default: DIR-backups beside --data_dir DIR)"},
@@ -230,7 +237,10 @@ const std::vector<Command>& Commands() {
        Service::kRecords, CardBindFlags(), CardCommand(CardBind)},
       {"card unbind", "CARD --yes: remove a card's binding (a lost card)", Service::kRecords, CardUnbindFlags(),
        CardCommand(CardUnbind)},
-      {"card status", "CARD: a card's learner, wrong PINs in a row, lock state", Service::kRecords, {},
+      {"card status",
+       "CARD: a card's learner, wrong PINs in a row, lock state",
+       Service::kRecords,
+       {},
        CardCommand(CardStatus)},
       {"health",
        "[SERVICE...]: health of records, catalog, recommend",
@@ -269,8 +279,7 @@ int RunCli(const std::vector<std::string>& args, const CliContext& ctx) {
   size_t consumed = 1;
   if ((name == "courses" || name == "model" || name == "auth" || name == "programmes" || name == "backup" ||
        name == "card") &&
-      args.size() >= 2 &&
-      args[1][0] != '-') {
+      args.size() >= 2 && args[1][0] != '-') {
     name = absl::StrCat(name, " ", args[1]);
     consumed = 2;
   }

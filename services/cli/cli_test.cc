@@ -39,8 +39,7 @@ class CliTest : public ::testing::Test {
     dir_ = new std::string(FreshTempDir("cli_test"));
     // Side ports (metrics, xAPI HTTP) on free ports or off, so that the test
     // never collides with a running stack.
-    records_ = StartServer("services/records/records_server", "records",
-                           {"--metrics_port=0", "--xapi_port=-1"});
+    records_ = StartServer("services/records/records_server", "records", {"--metrics_port=0", "--xapi_port=-1"});
     catalog_ = StartServer("services/catalog/catalog_server", "catalog", {"--metrics_port=0"});
   }
   static void TearDownTestSuite() {
@@ -129,9 +128,9 @@ TEST_F(CliTest, MintsDevelopmentTokensAndCredentials) {
 }
 
 TEST_F(CliTest, RecordsAndListsHistory) {
-  Result r = Run({"record", "--learner", "u100001", "--verb", "completed", "--course", "c00001",
-                  "--title", "硬笔书法入门（东四）", "--mode", "offline", "--xuequ", "东四学区",
-                  "--credits", "1.5", "--hours", "9", "--timestamp", "2026-11-20T10:00:00+08:00"});
+  Result r = Run({"record", "--learner", "u100001", "--verb", "completed", "--course", "c00001", "--title",
+                  "硬笔书法入门（东四）", "--mode", "offline", "--xuequ", "东四学区", "--credits", "1.5", "--hours",
+                  "9", "--timestamp", "2026-11-20T10:00:00+08:00"});
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.out.find("recorded "), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("u100001 completed c00001"), std::string::npos) << r.out;
@@ -271,10 +270,10 @@ TEST_F(CliTest, ExitCodesMeanSomething) {
   Result unknown_flag = Run({"history", "u1", "--lerner", "x"});
   EXPECT_EQ(unknown_flag.code, 2);
   EXPECT_EQ(unknown_flag.err, "lifelong history: unknown flag --lerner (see lifelong history --help)\n");
-  EXPECT_EQ(Run({"history"}).code, 2);                            // missing LEARNER
-  EXPECT_EQ(Run({"history", "u1", "--limit", "ten"}).code, 2);    // not a number
-  EXPECT_EQ(Run({"recommend", "u1", "-k", "500"}).code, 2);       // out of range
-  EXPECT_EQ(Run({"erase-learner", "u1"}).code, 2);                // needs --yes
+  EXPECT_EQ(Run({"history"}).code, 2);                          // missing LEARNER
+  EXPECT_EQ(Run({"history", "u1", "--limit", "ten"}).code, 2);  // not a number
+  EXPECT_EQ(Run({"recommend", "u1", "-k", "500"}).code, 2);     // out of range
+  EXPECT_EQ(Run({"erase-learner", "u1"}).code, 2);              // needs --yes
   EXPECT_EQ(Run({"history", "u1", "--timeout", "soon"}).code, 2);
   EXPECT_EQ(Run({"history", "--help"}).code, 0);
 
@@ -283,8 +282,8 @@ TEST_F(CliTest, ExitCodesMeanSomething) {
   EXPECT_EQ(missing.err.find("lifelong courses get: NOT_FOUND: "), 0u) << missing.err;
   EXPECT_EQ(std::count(missing.err.begin(), missing.err.end(), '\n'), 1);  // one line
 
-  Result invalid = Run({"record", "--learner", "u1", "--verb", "completed", "--course", "c1",
-                        "--timestamp", "yesterday"});
+  Result invalid =
+      Run({"record", "--learner", "u1", "--verb", "completed", "--course", "c1", "--timestamp", "yesterday"});
   EXPECT_EQ(invalid.code, 4) << invalid.err;  // the record service rejects the timestamp
 
   Result down = Run({"model", "status", "--timeout", "1s"});
@@ -297,7 +296,7 @@ TEST_F(CliTest, ExitCodesMeanSomething) {
 }
 
 TEST_F(CliTest, PathChecksItsGoalAndProgrammesListReadsTheCatalog) {
-  EXPECT_EQ(Run({"path"}).code, 2);                                    // missing LEARNER
+  EXPECT_EQ(Run({"path"}).code, 2);  // missing LEARNER
   Result no_goal = Run({"path", "u1"});
   EXPECT_EQ(no_goal.code, 2);
   EXPECT_NE(no_goal.err.find("exactly one goal"), std::string::npos) << no_goal.err;
@@ -325,8 +324,7 @@ TEST_F(CliTest, ErasesLearner) {
 // binary, certificates from ops/dev-ca.sh): --tls_* flags or LIFELONG_TLS_*
 // get in; plaintext and callers without a client certificate do not.
 TEST(CliTlsTest, MutualTlsWithFlagsOrEnvironment) {
-  absl::StatusOr<::lifelong::testing::TestCa> ca =
-      ::lifelong::testing::TestCa::Create("cli_tls_ca");
+  absl::StatusOr<::lifelong::testing::TestCa> ca = ::lifelong::testing::TestCa::Create("cli_tls_ca");
   ASSERT_TRUE(ca.ok()) << ca.status();
   const std::string dir = FreshTempDir("cli_tls");
   ServiceOptions o;
@@ -355,19 +353,17 @@ TEST(CliTlsTest, MutualTlsWithFlagsOrEnvironment) {
     const int code = RunCli(args, ctx);
     return Result{code, out.str(), err.str()};
   };
-  const std::vector<std::string> tls_flags = {"--tls_ca", ca->File("ca.pem"), "--tls_cert",
-                                              ca->File("client.pem"), "--tls_key",
-                                              ca->File("client.key")};
+  const std::vector<std::string> tls_flags = {"--tls_ca",  ca->File("ca.pem"),    "--tls_cert", ca->File("client.pem"),
+                                              "--tls_key", ca->File("client.key")};
   std::vector<std::string> health = {"health", "records", "--timeout", "3s"};
   health.insert(health.end(), tls_flags.begin(), tls_flags.end());
   Result r = run(health);
   EXPECT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.out.find("SERVING"), std::string::npos) << r.out;
 
-  const std::map<std::string, std::string> tls_env = {
-      {"LIFELONG_TLS_CA", ca->File("ca.pem")},
-      {"LIFELONG_TLS_CERT", ca->File("client.pem")},
-      {"LIFELONG_TLS_KEY", ca->File("client.key")}};
+  const std::map<std::string, std::string> tls_env = {{"LIFELONG_TLS_CA", ca->File("ca.pem")},
+                                                      {"LIFELONG_TLS_CERT", ca->File("client.pem")},
+                                                      {"LIFELONG_TLS_KEY", ca->File("client.key")}};
   r = run({"record", "--learner", "u200001", "--verb", "completed", "--course", "c00001"}, tls_env);
   EXPECT_EQ(r.code, 0) << r.err;
   r = run({"history", "u200001", "--json"}, tls_env);

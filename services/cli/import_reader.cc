@@ -16,9 +16,8 @@ namespace lifelong::cli {
 namespace {
 
 constexpr absl::string_view kKnownKeys[] = {
-    "learner", "user",  "course", "item",     "verb",         "timestamp", "order",
-    "title",   "mode",  "xuequ",  "jiedao",   "venue",        "platform",  "registration",
-    "credits", "hours", "score",  "id",       "statement",    "weight",
+    "learner", "user",  "course",   "item",         "verb",    "timestamp", "order", "title", "mode",      "xuequ",
+    "jiedao",  "venue", "platform", "registration", "credits", "hours",     "score", "id",    "statement", "weight",
 };
 
 bool KnownKey(absl::string_view key) {
@@ -95,8 +94,7 @@ absl::StatusOr<ImportFormat> ImportFormatFor(absl::string_view flag, absl::strin
   return absl::EndsWithIgnoreCase(path, ".csv") ? ImportFormat::kCsv : ImportFormat::kJsonLines;
 }
 
-absl::StatusOr<std::string> StatementFromJsonLine(absl::string_view line,
-                                                  absl::string_view default_verb) {
+absl::StatusOr<std::string> StatementFromJsonLine(absl::string_view line, absl::string_view default_verb) {
   nlohmann::ordered_json j = nlohmann::ordered_json::parse(line, nullptr, false);
   if (j.is_discarded() || !j.is_object()) {
     return absl::InvalidArgumentError("not a JSON object");
@@ -162,11 +160,9 @@ absl::StatusOr<std::vector<std::string>> SplitCsvLine(absl::string_view line) {
 }
 
 absl::StatusOr<std::string> StatementFromCsvRow(const std::vector<std::string>& header,
-                                                const std::vector<std::string>& row,
-                                                absl::string_view default_verb) {
+                                                const std::vector<std::string>& row, absl::string_view default_verb) {
   if (row.size() != header.size()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("expected ", header.size(), " columns, got ", row.size()));
+    return absl::InvalidArgumentError(absl::StrCat("expected ", header.size(), " columns, got ", row.size()));
   }
   StatementFields f;
   for (size_t i = 0; i < header.size(); ++i) {
@@ -178,8 +174,7 @@ absl::StatusOr<std::string> StatementFromCsvRow(const std::vector<std::string>& 
   return BuildStatementJson(f);
 }
 
-absl::StatusOr<std::unique_ptr<ImportReader>> ImportReader::Open(const std::string& path,
-                                                                 ImportFormat format,
+absl::StatusOr<std::unique_ptr<ImportReader>> ImportReader::Open(const std::string& path, ImportFormat format,
                                                                  std::string default_verb) {
   std::unique_ptr<ImportReader> r(new ImportReader(path, format, std::move(default_verb)));
   r->in_.open(path);
@@ -195,8 +190,7 @@ absl::StatusOr<std::unique_ptr<ImportReader>> ImportReader::Open(const std::stri
       for (std::string& col : *h) {
         col = absl::AsciiStrToLower(col);
         if (!KnownKey(col)) {
-          return absl::InvalidArgumentError(
-              absl::StrCat(path, ":", r->line_, ": unknown column '", col, "'"));
+          return absl::InvalidArgumentError(absl::StrCat(path, ":", r->line_, ": unknown column '", col, "'"));
         }
       }
       r->header_ = std::move(*h);
@@ -216,8 +210,7 @@ absl::StatusOr<std::optional<std::string>> ImportReader::Next() {
     absl::StatusOr<std::string> st;
     if (format_ == ImportFormat::kCsv) {
       absl::StatusOr<std::vector<std::string>> row = SplitCsvLine(line);
-      st = row.ok() ? StatementFromCsvRow(header_, *row, default_verb_)
-                    : absl::StatusOr<std::string>(row.status());
+      st = row.ok() ? StatementFromCsvRow(header_, *row, default_verb_) : absl::StatusOr<std::string>(row.status());
     } else {
       st = StatementFromJsonLine(trimmed, default_verb_);
     }

@@ -32,8 +32,7 @@ absl::StatusOr<ImportFormat> ImportFormatFor(absl::string_view flag, absl::strin
 // xuequ, jiedao, venue, platform, registration, credits, hours, score, id
 // (numbers are accepted for learner and course). `default_verb` applies when
 // an interaction has no verb. INVALID_ARGUMENT naming the field otherwise.
-absl::StatusOr<std::string> StatementFromJsonLine(absl::string_view line,
-                                                  absl::string_view default_verb);
+absl::StatusOr<std::string> StatementFromJsonLine(absl::string_view line, absl::string_view default_verb);
 
 // Splits one CSV record (RFC 4180 quoting: "a ""b""",c). INVALID_ARGUMENT on
 // an unterminated quote.
@@ -42,8 +41,7 @@ absl::StatusOr<std::vector<std::string>> SplitCsvLine(absl::string_view line);
 // One CSV row under `header` (the interaction keys above, "statement" for a
 // column holding full statement JSON). INVALID_ARGUMENT naming the column.
 absl::StatusOr<std::string> StatementFromCsvRow(const std::vector<std::string>& header,
-                                                const std::vector<std::string>& row,
-                                                absl::string_view default_verb);
+                                                const std::vector<std::string>& row, absl::string_view default_verb);
 
 // Streams statements out of a file, skipping blank lines and lines starting
 // with '#'.
@@ -51,8 +49,7 @@ class ImportReader {
  public:
   // NOT_FOUND when the file cannot be opened; INVALID_ARGUMENT for a CSV file
   // without a header or with an unknown column.
-  static absl::StatusOr<std::unique_ptr<ImportReader>> Open(const std::string& path,
-                                                            ImportFormat format,
+  static absl::StatusOr<std::unique_ptr<ImportReader>> Open(const std::string& path, ImportFormat format,
                                                             std::string default_verb);
 
   // The next statement, or nullopt at the end of the file. INVALID_ARGUMENT

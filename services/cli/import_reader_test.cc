@@ -32,11 +32,11 @@ TEST(SplitCsvLine, HandlesQuotes) {
 }
 
 TEST(StatementFromJsonLine, InteractionGetsStableStatement) {
-  auto a = StatementFromJsonLine(R"({"learner":"u1","course":"c00001","verb":"passed","timestamp":"2026-01-02T03:04:05Z"})",
-                                 "completed");
+  auto a = StatementFromJsonLine(
+      R"({"learner":"u1","course":"c00001","verb":"passed","timestamp":"2026-01-02T03:04:05Z"})", "completed");
   ASSERT_TRUE(a.ok()) << a.status();
-  auto b = StatementFromJsonLine(R"({"course":"c00001","learner":"u1","verb":"passed","timestamp":"2026-01-02T03:04:05Z"})",
-                                 "completed");
+  auto b = StatementFromJsonLine(
+      R"({"course":"c00001","learner":"u1","verb":"passed","timestamp":"2026-01-02T03:04:05Z"})", "completed");
   ASSERT_TRUE(b.ok());
   EXPECT_EQ(nlohmann::json::parse(*a)["id"], nlohmann::json::parse(*b)["id"]);  // key order does not matter
   EXPECT_EQ(nlohmann::json::parse(*a)["verb"]["id"], "http://adlnet.gov/expapi/verbs/passed");
@@ -91,8 +91,7 @@ TEST(ImportReader, ReadsCsvWithHeaderAndReportsLines) {
   EXPECT_EQ(nlohmann::json::parse(**second)["verb"]["id"], "http://adlnet.gov/expapi/verbs/completed");
   auto bad = (*r)->Next();
   EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_NE(bad.status().message().find("in.csv:6: verb: unknown verb 'flew'"), std::string::npos)
-      << bad.status();
+  EXPECT_NE(bad.status().message().find("in.csv:6: verb: unknown verb 'flew'"), std::string::npos) << bad.status();
 }
 
 TEST(ImportReader, RejectsUnknownCsvColumnAndMissingFile) {
@@ -103,9 +102,7 @@ TEST(ImportReader, RejectsUnknownCsvColumnAndMissingFile) {
             absl::StatusCode::kNotFound);
 }
 
-TEST(CountLines, CountsNewlines) {
-  EXPECT_EQ(*CountLines(TempFile("three.txt", "a\nb\nc\n")), 3);
-}
+TEST(CountLines, CountsNewlines) { EXPECT_EQ(*CountLines(TempFile("three.txt", "a\nb\nc\n")), 3); }
 
 }  // namespace
 }  // namespace lifelong::cli

@@ -24,8 +24,7 @@ std::string ShortDuration(absl::Duration d) {
   return absl::StrFormat("%dh%02dm", s / 3600, (s % 3600) / 60);
 }
 
-Progress::Progress(std::ostream& out, std::string what, std::string unit, int64_t total,
-                   absl::Duration interval)
+Progress::Progress(std::ostream& out, std::string what, std::string unit, int64_t total, absl::Duration interval)
     : out_(out),
       what_(std::move(what)),
       unit_(std::move(unit)),

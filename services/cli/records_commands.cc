@@ -295,8 +295,8 @@ absl::Status CmdImport(Env& env) {
         // has none), so sending a batch again cannot duplicate it. CANCELLED:
         // a replicated node stopping with SIGTERM refuses the calls it had
         // accepted but not started (nothing of them was written).
-        const bool retryable = g.error_code() == grpc::StatusCode::UNAVAILABLE ||
-                               g.error_code() == grpc::StatusCode::CANCELLED;
+        const bool retryable =
+            g.error_code() == grpc::StatusCode::UNAVAILABLE || g.error_code() == grpc::StatusCode::CANCELLED;
         if (!retryable || attempt >= 3) break;
         std::this_thread::sleep_for(std::chrono::milliseconds(500 << attempt));
       }

@@ -12,7 +12,7 @@ TEST(StableUuid, IsDeterministicVersion5) {
   EXPECT_EQ(a, StableUuid("demo|1|u000001|0"));
   ASSERT_EQ(a.size(), 36u);
   EXPECT_EQ(a[8], '-');
-  EXPECT_EQ(a[14], '5');  // version
+  EXPECT_EQ(a[14], '5');                                                      // version
   EXPECT_TRUE(a[19] == '8' || a[19] == '9' || a[19] == 'a' || a[19] == 'b');  // variant
   for (char c : a) EXPECT_TRUE((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || c == '-') << a;
 }

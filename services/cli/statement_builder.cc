@@ -14,11 +14,10 @@ struct VerbName {
 };
 
 constexpr VerbName kVerbs[] = {
-    {"registered", vocab::kRegistered}, {"attended", vocab::kAttended},
-    {"completed", vocab::kCompleted},   {"passed", vocab::kPassed},
-    {"failed", vocab::kFailed},         {"experienced", vocab::kExperienced},
-    {"rated", vocab::kRated},           {"bookmarked", vocab::kBookmarked},
-    {"voided", vocab::kVoided},         {"exited", vocab::kExited},
+    {"registered", vocab::kRegistered}, {"attended", vocab::kAttended},     {"completed", vocab::kCompleted},
+    {"passed", vocab::kPassed},         {"failed", vocab::kFailed},         {"experienced", vocab::kExperienced},
+    {"rated", vocab::kRated},           {"bookmarked", vocab::kBookmarked}, {"voided", vocab::kVoided},
+    {"exited", vocab::kExited},
 };
 
 }  // namespace
@@ -30,9 +29,9 @@ absl::StatusOr<std::string> VerbIri(absl::string_view verb) {
   if (absl::StartsWith(verb, "http://") || absl::StartsWith(verb, "https://")) {
     return std::string(verb);
   }
-  return absl::InvalidArgumentError(absl::StrCat(
-      "verb: unknown verb '", verb,
-      "' (registered, attended, completed, passed, failed, experienced, rated, bookmarked, or an IRI)"));
+  return absl::InvalidArgumentError(
+      absl::StrCat("verb: unknown verb '", verb,
+                   "' (registered, attended, completed, passed, failed, experienced, rated, bookmarked, or an IRI)"));
 }
 
 std::string VerbShortName(absl::string_view iri) {
@@ -56,11 +55,9 @@ absl::StatusOr<nlohmann::ordered_json> ActorFromLearnerKey(absl::string_view key
     absl::string_view rest = key.substr(8);
     size_t bar = rest.rfind('|');
     if (bar == absl::string_view::npos || bar == 0 || bar + 1 == rest.size()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("learner: expected account:<homePage>|<name>, got '", key, "'"));
+      return absl::InvalidArgumentError(absl::StrCat("learner: expected account:<homePage>|<name>, got '", key, "'"));
     }
-    actor["account"] = {{"homePage", std::string(rest.substr(0, bar))},
-                        {"name", std::string(rest.substr(bar + 1))}};
+    actor["account"] = {{"homePage", std::string(rest.substr(0, bar))}, {"name", std::string(rest.substr(bar + 1))}};
   } else {
     if (key.find(':') != absl::string_view::npos || key.find(' ') != absl::string_view::npos) {
       return absl::InvalidArgumentError(absl::StrCat("learner: malformed learner key '", key, "'"));
@@ -80,10 +77,9 @@ absl::StatusOr<std::string> BuildStatementJson(const StatementFields& f) {
   absl::StatusOr<std::string> verb = VerbIri(f.verb);
   if (!verb.ok()) return verb.status();
   const std::string activity = absl::StrContains(f.course, "://") ? f.course : vocab::CourseIri(f.course);
-  const std::string id =
-      !f.id.empty() ? f.id
-                    : StableUuid(absl::StrCat("stmt|", f.learner, "|", *verb, "|", activity, "|",
-                                              f.timestamp, "|", f.registration));
+  const std::string id = !f.id.empty() ? f.id
+                                       : StableUuid(absl::StrCat("stmt|", f.learner, "|", *verb, "|", activity, "|",
+                                                                 f.timestamp, "|", f.registration));
   Json st = Json::object();
   st["id"] = id;
   st["actor"] = *actor;

@@ -7,23 +7,23 @@
 #include <optional>
 #include <string>
 
+#include <nlohmann/json.hpp>
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include <nlohmann/json.hpp>
 
 namespace lifelong::cli {
 
 struct StatementFields {
-  std::string id;          // empty: StableUuid of the other fields (see below)
-  std::string learner;     // learner key (records.proto): "u123", "mailto:...", ...
-  std::string verb;        // short name ("completed") or a verb IRI
-  std::string course;      // course id ("c00001") or a full activity IRI
-  std::string title;       // activity name (zh-CN), optional
-  std::string timestamp;   // RFC 3339, optional
-  std::string mode;        // "online" | "offline" | "blended", optional
+  std::string id;                    // empty: StableUuid of the other fields (see below)
+  std::string learner;               // learner key (records.proto): "u123", "mailto:...", ...
+  std::string verb;                  // short name ("completed") or a verb IRI
+  std::string course;                // course id ("c00001") or a full activity IRI
+  std::string title;                 // activity name (zh-CN), optional
+  std::string timestamp;             // RFC 3339, optional
+  std::string mode;                  // "online" | "offline" | "blended", optional
   std::string xuequ, jiedao, venue;  // optional
-  std::string platform;    // "kiosk" | "app" | ..., optional
-  std::string registration;  // UUID, optional
+  std::string platform;              // "kiosk" | "app" | ..., optional
+  std::string registration;          // UUID, optional
   std::optional<double> credits, hours;
   std::optional<double> score;  // raw score 1..5 for "rated", optional
 };

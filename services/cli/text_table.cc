@@ -46,27 +46,25 @@ int CodePointWidth(char32_t cp) {
   if (cp == 0) return 0;
   if (cp < 0x20 || (cp >= 0x7F && cp < 0xA0)) return 0;  // controls
   // Combining marks and zero-width characters.
-  if ((cp >= 0x0300 && cp <= 0x036F) || (cp >= 0x200B && cp <= 0x200F) ||
-      (cp >= 0x20D0 && cp <= 0x20FF) || (cp >= 0xFE00 && cp <= 0xFE0F) || cp == 0x2060 ||
-      cp == 0xFEFF) {
+  if ((cp >= 0x0300 && cp <= 0x036F) || (cp >= 0x200B && cp <= 0x200F) || (cp >= 0x20D0 && cp <= 0x20FF) ||
+      (cp >= 0xFE00 && cp <= 0xFE0F) || cp == 0x2060 || cp == 0xFEFF) {
     return 0;
   }
   // East Asian Wide (W) and Fullwidth (F) ranges.
-  if ((cp >= 0x1100 && cp <= 0x115F) ||   // Hangul Jamo initials
-      (cp >= 0x2E80 && cp <= 0x303E) ||   // CJK radicals .. CJK symbols and punctuation
-      (cp >= 0x3041 && cp <= 0x33FF) ||   // kana .. CJK compatibility
-      (cp >= 0x3400 && cp <= 0x4DBF) ||   // CJK extension A
-      (cp >= 0x4E00 && cp <= 0x9FFF) ||   // CJK unified ideographs
-      (cp >= 0xA000 && cp <= 0xA4CF) ||   // Yi
-      (cp >= 0xAC00 && cp <= 0xD7A3) ||   // Hangul syllables
-      (cp >= 0xF900 && cp <= 0xFAFF) ||   // CJK compatibility ideographs
-      (cp >= 0xFE10 && cp <= 0xFE19) ||   // vertical forms
-      (cp >= 0xFE30 && cp <= 0xFE6F) ||   // CJK compatibility forms, small forms
-      (cp >= 0xFF00 && cp <= 0xFF60) ||   // fullwidth forms
-      (cp >= 0xFFE0 && cp <= 0xFFE6) ||   // fullwidth signs
+  if ((cp >= 0x1100 && cp <= 0x115F) ||    // Hangul Jamo initials
+      (cp >= 0x2E80 && cp <= 0x303E) ||    // CJK radicals .. CJK symbols and punctuation
+      (cp >= 0x3041 && cp <= 0x33FF) ||    // kana .. CJK compatibility
+      (cp >= 0x3400 && cp <= 0x4DBF) ||    // CJK extension A
+      (cp >= 0x4E00 && cp <= 0x9FFF) ||    // CJK unified ideographs
+      (cp >= 0xA000 && cp <= 0xA4CF) ||    // Yi
+      (cp >= 0xAC00 && cp <= 0xD7A3) ||    // Hangul syllables
+      (cp >= 0xF900 && cp <= 0xFAFF) ||    // CJK compatibility ideographs
+      (cp >= 0xFE10 && cp <= 0xFE19) ||    // vertical forms
+      (cp >= 0xFE30 && cp <= 0xFE6F) ||    // CJK compatibility forms, small forms
+      (cp >= 0xFF00 && cp <= 0xFF60) ||    // fullwidth forms
+      (cp >= 0xFFE0 && cp <= 0xFFE6) ||    // fullwidth signs
       (cp >= 0x1F300 && cp <= 0x1F64F) ||  // pictographs, emoticons
-      (cp >= 0x1F900 && cp <= 0x1F9FF) ||
-      (cp >= 0x20000 && cp <= 0x3FFFD)) {  // CJK extensions B..
+      (cp >= 0x1F900 && cp <= 0x1F9FF) || (cp >= 0x20000 && cp <= 0x3FFFD)) {  // CJK extensions B..
     return 2;
   }
   return 1;

@@ -22,11 +22,11 @@ TEST(DisplayWidth, CountsCjkAsTwoColumns) {
   EXPECT_EQ(DisplayWidth("书法"), 4);
   EXPECT_EQ(DisplayWidth("硬笔书法入门（线上）"), 20);  // fullwidth parentheses are wide
   EXPECT_EQ(DisplayWidth("c00001 书法"), 11);
-  EXPECT_EQ(DisplayWidth("，。、"), 6);          // CJK punctuation
-  EXPECT_EQ(DisplayWidth("ＡＢ"), 4);            // fullwidth Latin
-  EXPECT_EQ(DisplayWidth("e\xCC\x81"), 1);       // e + combining acute accent
-  EXPECT_EQ(DisplayWidth("\xE2\x80\x8B"), 0);    // zero-width space
-  EXPECT_EQ(DisplayWidth("·"), 1);               // middle dot is narrow
+  EXPECT_EQ(DisplayWidth("，。、"), 6);        // CJK punctuation
+  EXPECT_EQ(DisplayWidth("ＡＢ"), 4);          // fullwidth Latin
+  EXPECT_EQ(DisplayWidth("e\xCC\x81"), 1);     // e + combining acute accent
+  EXPECT_EQ(DisplayWidth("\xE2\x80\x8B"), 0);  // zero-width space
+  EXPECT_EQ(DisplayWidth("·"), 1);             // middle dot is narrow
 }
 
 TEST(DisplayWidth, CountsInvalidBytesAsOneColumnEach) {
@@ -36,9 +36,9 @@ TEST(DisplayWidth, CountsInvalidBytesAsOneColumnEach) {
 
 TEST(TruncateToWidth, CutsOnCodePointsWithEllipsis) {
   EXPECT_EQ(TruncateToWidth("书法入门", 8), "书法入门");
-  EXPECT_EQ(TruncateToWidth("书法入门课程", 8), "书法...");   // 4 + 3 columns, next wide char does not fit
+  EXPECT_EQ(TruncateToWidth("书法入门课程", 8), "书法...");  // 4 + 3 columns, next wide char does not fit
   EXPECT_EQ(TruncateToWidth("abcdefghij", 6), "abc...");
-  EXPECT_EQ(TruncateToWidth("书法入门", 3), "书");           // no room for an ellipsis
+  EXPECT_EQ(TruncateToWidth("书法入门", 3), "书");  // no room for an ellipsis
   EXPECT_LE(DisplayWidth(TruncateToWidth("东城区和平里街道社区教育学校", 11)), 11);
 }
 
@@ -71,7 +71,7 @@ TEST(TextTable, TruncatesCellsAndFlattensNewlines) {
   const std::vector<std::string> lines = Lines(t.Render());
   ASSERT_EQ(lines.size(), 4u);
   EXPECT_EQ(lines[2], "一二...   x y");  // 7 columns padded to 8 ("only one"), then 2
-  EXPECT_EQ(lines[3], "only one");  // no trailing spaces
+  EXPECT_EQ(lines[3], "only one");       // no trailing spaces
 }
 
 }  // namespace

@@ -69,8 +69,10 @@ TEST(BareEchoServer, ConcurrentCallsEachGetTheirOwnBytesBack) {
         grpc::Status s = t % 3 == 0   ? CallEcho(records.get(), payload, &out)
                          : t % 3 == 1 ? CallEcho(catalog.get(), payload, &out)
                                       : CallEcho(recommend.get(), payload, &out);
-        if (!s.ok()) ++failures;
-        else if (out != payload) ++mismatches;
+        if (!s.ok())
+          ++failures;
+        else if (out != payload)
+          ++mismatches;
       }
     });
   }

@@ -33,8 +33,8 @@ struct LoadResult {
 
 // `start(ctx, i, cq)` starts call number i and returns its reader.
 template <typename Resp>
-using StartFn = std::function<std::unique_ptr<grpc::ClientAsyncResponseReader<Resp>>(
-    grpc::ClientContext*, int64_t, grpc::CompletionQueue*)>;
+using StartFn = std::function<std::unique_ptr<grpc::ClientAsyncResponseReader<Resp>>(grpc::ClientContext*, int64_t,
+                                                                                     grpc::CompletionQueue*)>;
 
 // Fills calls_per_sec and the percentiles of `r` from its calls, seconds and
 // `latencies` (milliseconds; sorted in place).
@@ -118,8 +118,8 @@ LoadResult RunClosedLoop(const std::string& name, int concurrency, double second
 // flushes would otherwise slow the baseline's next slice.
 template <typename RespA, typename RespB>
 std::pair<LoadResult, LoadResult> RunInterleaved(const std::string& name_a, StartFn<RespA> start_a,
-                                                 const std::string& name_b, StartFn<RespB> start_b,
-                                                 int concurrency, double seconds, int rounds) {
+                                                 const std::string& name_b, StartFn<RespB> start_b, int concurrency,
+                                                 double seconds, int rounds) {
   LoadResult a, b;
   a.name = name_a;
   b.name = name_b;
@@ -145,9 +145,9 @@ std::pair<LoadResult, LoadResult> RunInterleaved(const std::string& name_a, Star
 // bare gRPC echo server measured the same way, printed as "(N% of bare)".
 inline void PrintResult(const LoadResult& r, double items_per_call = 1, const LoadResult* baseline = nullptr,
                         const LoadResult* bare = nullptr) {
-  std::printf("%-34s conc=%-4d calls/s=%9.0f items/s=%10.0f p50=%7.2fms p99=%7.2fms errors=%lld",
-              r.name.c_str(), r.concurrency, r.calls_per_sec, r.calls_per_sec * items_per_call, r.p50_ms,
-              r.p99_ms, static_cast<long long>(r.errors));
+  std::printf("%-34s conc=%-4d calls/s=%9.0f items/s=%10.0f p50=%7.2fms p99=%7.2fms errors=%lld", r.name.c_str(),
+              r.concurrency, r.calls_per_sec, r.calls_per_sec * items_per_call, r.p50_ms, r.p99_ms,
+              static_cast<long long>(r.errors));
   if (baseline != nullptr && baseline->calls_per_sec > 0) {
     std::printf("  (%.0f%% of echo)", 100.0 * r.calls_per_sec / baseline->calls_per_sec);
   }

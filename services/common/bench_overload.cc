@@ -69,7 +69,8 @@ class SlowEcho final : public v1::LearningRecordService::Service {
     }
     {
       absl::MutexLock lock(&mu_);
-      mu_.Await(absl::Condition(+[](int* f) { return *f > 0; }, &free_));
+      mu_.Await(absl::Condition(
+          +[](int* f) { return *f > 0; }, &free_));
       --free_;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(work_ms_));
@@ -113,8 +114,8 @@ void RunMode(const char* mode, int max_concurrent_calls, int handler_limit) {
     std::fprintf(stderr, "%s\n", server.status().ToString().c_str());
     std::exit(1);
   }
-  auto stub = v1::LearningRecordService::NewStub(grpc::CreateChannel(
-      "127.0.0.1:" + std::to_string((*server)->port()), grpc::InsecureChannelCredentials()));
+  auto stub = v1::LearningRecordService::NewStub(
+      grpc::CreateChannel("127.0.0.1:" + std::to_string((*server)->port()), grpc::InsecureChannelCredentials()));
   absl::Mutex mu;
   std::vector<double> ok_ms, refused_ms;
   int64_t other = 0;
@@ -152,10 +153,11 @@ void RunMode(const char* mode, int max_concurrent_calls, int handler_limit) {
   }
   for (auto& th : threads) th.join();
   const Pcts ok = Percentiles(ok_ms), no = Percentiles(refused_ms);
-  std::printf("%-8s admitted %6.0f/s p50 %7.1f ms p99 %7.1f ms max %7.1f ms | refused %7.0f/s p50 %5.2f ms "
-              "p99 %5.2f ms | other errors %lld | process threads (peak) %d\n",
-              mode, ok_ms.size() / seconds, ok.p50, ok.p99, ok.max, refused_ms.size() / seconds, no.p50, no.p99,
-              static_cast<long long>(other), service.max_threads());
+  std::printf(
+      "%-8s admitted %6.0f/s p50 %7.1f ms p99 %7.1f ms max %7.1f ms | refused %7.0f/s p50 %5.2f ms "
+      "p99 %5.2f ms | other errors %lld | process threads (peak) %d\n",
+      mode, ok_ms.size() / seconds, ok.p50, ok.p99, ok.max, refused_ms.size() / seconds, no.p50, no.p99,
+      static_cast<long long>(other), service.max_threads());
   if (!first_refusal.empty()) std::printf("         refusal: \"%s\"\n", first_refusal.c_str());
   std::fflush(stdout);
 }

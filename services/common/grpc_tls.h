@@ -18,16 +18,14 @@ namespace lifelong {
 // ca_file: demanded when require_client_cert (a client without one, or with
 // one from another CA, fails its handshake), verified when presented
 // otherwise. Errors as ValidateServingTls and ReadTlsFiles.
-absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ServerCredentialsFor(
-    const TlsConfig& config);
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ServerCredentialsFor(const TlsConfig& config);
 
 // Insecure credentials when `config` calls without TLS (neither ca_file nor
 // cert_file); otherwise TLS that verifies the server against ca_file (the
 // system roots when empty) and the target's host name or IP address, and
 // presents cert_file / key_file as the client certificate when set. Errors as
 // ValidateCallingTls and ReadTlsFiles.
-absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> ChannelCredentialsFor(
-    const TlsConfig& config);
+absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> ChannelCredentialsFor(const TlsConfig& config);
 
 }  // namespace lifelong
 

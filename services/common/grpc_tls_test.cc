@@ -21,8 +21,7 @@ using ::testing::HasSubstr;
 
 class EchoOnly final : public v1::LearningRecordService::Service {
  public:
-  grpc::Status Echo(grpc::ServerContext*, const v1::EchoRequest* req,
-                    v1::EchoResponse* resp) override {
+  grpc::Status Echo(grpc::ServerContext*, const v1::EchoRequest* req, v1::EchoResponse* resp) override {
     resp->set_payload(req->payload());
     return grpc::Status::OK;
   }
@@ -50,8 +49,7 @@ class GrpcTlsTest : public ::testing::Test {
     EXPECT_TRUE(creds.ok()) << creds.status();
     GrpcServerOptions options;
     options.credentials = *creds;
-    absl::StatusOr<std::unique_ptr<RunningGrpcServer>> server =
-        StartGrpcServer(options, {&service_});
+    absl::StatusOr<std::unique_ptr<RunningGrpcServer>> server = StartGrpcServer(options, {&service_});
     EXPECT_TRUE(server.ok()) << server.status();
     server_ = *std::move(server);
     return server_->port();
@@ -61,8 +59,7 @@ class GrpcTlsTest : public ::testing::Test {
   static grpc::Status Echo(int port, const TlsConfig& tls, const std::string& host = "127.0.0.1") {
     absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> creds = ChannelCredentialsFor(tls);
     if (!creds.ok()) return grpc::Status(grpc::StatusCode::INTERNAL, creds.status().ToString());
-    auto stub = v1::LearningRecordService::NewStub(
-        grpc::CreateChannel(host + ":" + std::to_string(port), *creds));
+    auto stub = v1::LearningRecordService::NewStub(grpc::CreateChannel(host + ":" + std::to_string(port), *creds));
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
     v1::EchoRequest req;

@@ -8,8 +8,7 @@
 
 namespace lifelong {
 
-absl::StatusOr<HealthState> CheckHealth(const std::shared_ptr<grpc::Channel>& channel,
-                                        const std::string& service,
+absl::StatusOr<HealthState> CheckHealth(const std::shared_ptr<grpc::Channel>& channel, const std::string& service,
                                         std::chrono::milliseconds deadline) {
   // HealthCheckRequest { string service = 1; }
   std::string request;

@@ -19,8 +19,7 @@ enum class HealthState { kUnknown = 0, kServing = 1, kNotServing = 2, kServiceUn
 // Asks `channel` for the health of `service` ("" = the whole server).
 // UNAVAILABLE / DEADLINE_EXCEEDED when the server cannot be reached in time;
 // NOT_FOUND when the server does not know `service`.
-absl::StatusOr<HealthState> CheckHealth(const std::shared_ptr<grpc::Channel>& channel,
-                                        const std::string& service,
+absl::StatusOr<HealthState> CheckHealth(const std::shared_ptr<grpc::Channel>& channel, const std::string& service,
                                         std::chrono::milliseconds deadline = std::chrono::seconds(2));
 
 }  // namespace lifelong

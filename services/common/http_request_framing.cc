@@ -28,8 +28,7 @@ bool IsTokenChar(char c) {
 }
 
 // Frames a chunked body starting at `pos`; `f` already has the header fields.
-RequestFrame FrameChunked(absl::string_view buffer, size_t pos, const FramingLimits& limits,
-                          RequestFrame f) {
+RequestFrame FrameChunked(absl::string_view buffer, size_t pos, const FramingLimits& limits, RequestFrame f) {
   uint64_t body = 0;
   while (true) {
     const size_t eol = buffer.find("\r\n", pos);
@@ -145,8 +144,7 @@ RequestFrame FrameRequest(absl::string_view buffer, const FramingLimits& limits)
   }
   if (chunked) return FrameChunked(buffer, f.header_bytes, limits, f);
   if (length > limits.max_body_bytes) {
-    return Error(413, absl::StrCat("request body of ", length, " bytes is over the limit of ",
-                                   limits.max_body_bytes));
+    return Error(413, absl::StrCat("request body of ", length, " bytes is over the limit of ", limits.max_body_bytes));
   }
   if (buffer.size() - f.header_bytes < length) return f;
   f.state = RequestFrame::State::kComplete;

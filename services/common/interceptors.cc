@@ -15,8 +15,8 @@
 #include "absl/strings/string_view.h"
 #include "absl/strings/strip.h"
 #include "absl/synchronization/mutex.h"
-#include "services/common/overload.h"
 #include "services/common/log.h"
+#include "services/common/overload.h"
 #include "services/common/request_context.h"
 
 namespace lifelong {
@@ -44,31 +44,35 @@ struct MethodMetrics {
 class RpcMetricsState {
  public:
   static absl::StatusOr<std::shared_ptr<RpcMetricsState>> Create(RpcObservabilityOptions options) {
-    metrics::MetricsRegistry* registry =
-        options.registry != nullptr ? options.registry : &metrics::DefaultRegistry();
-    auto requests = registry->AddCounterFamily("lifelong_grpc_requests_total",
-                                               "gRPC calls finished, by method and status code.",
-                                               {"service", "method", "code"});
+    metrics::MetricsRegistry* registry = options.registry != nullptr ? options.registry : &metrics::DefaultRegistry();
+    auto requests =
+        registry->AddCounterFamily("lifelong_grpc_requests_total", "gRPC calls finished, by method and status code.",
+                                   {"service", "method", "code"});
     if (!requests.ok()) return requests.status();
-    auto duration = registry->AddHistogramFamily(
-        "lifelong_grpc_request_duration_seconds",
-        "Time from the call reaching the server to its status being sent.", {"service", "method"},
-        options.latency_buckets);
+    auto duration = registry->AddHistogramFamily("lifelong_grpc_request_duration_seconds",
+                                                 "Time from the call reaching the server to its status being sent.",
+                                                 {"service", "method"}, options.latency_buckets);
     if (!duration.ok()) return duration.status();
-    auto in_flight = registry->AddGaugeFamily("lifelong_grpc_requests_in_flight",
-                                              "gRPC calls being served.", {"service", "method"});
+    auto in_flight =
+        registry->AddGaugeFamily("lifelong_grpc_requests_in_flight", "gRPC calls being served.", {"service", "method"});
     if (!in_flight.ok()) return in_flight.status();
     // The log's own counters (log.h), process-wide; registering them on a
     // registry that has them already is ALREADY_EXISTS, which is fine here.
     absl::Status logs = registry->AddCallbacks({
-        {metrics::MetricType::kCounter, "lifelong_log_lines_written_total",
-         "Log lines (access log included) written to stderr.", {},
+        {metrics::MetricType::kCounter,
+         "lifelong_log_lines_written_total",
+         "Log lines (access log included) written to stderr.",
+         {},
          [] { return double(LogStatistics().written_lines); }},
-        {metrics::MetricType::kCounter, "lifelong_log_lines_dropped_total",
-         "Log lines dropped: the asynchronous log's queue was full, or writing to stderr failed.", {},
+        {metrics::MetricType::kCounter,
+         "lifelong_log_lines_dropped_total",
+         "Log lines dropped: the asynchronous log's queue was full, or writing to stderr failed.",
+         {},
          [] { return double(LogStatistics().dropped_lines); }},
-        {metrics::MetricType::kCounter, "lifelong_access_log_sampled_out_total",
-         "Calls whose access-log line was not written because of --access_log_sample.", {},
+        {metrics::MetricType::kCounter,
+         "lifelong_access_log_sampled_out_total",
+         "Calls whose access-log line was not written because of --access_log_sample.",
+         {},
          [] { return double(LogStatistics().sampled_out); }},
     });
     if (!logs.ok() && !absl::IsAlreadyExists(logs)) return logs;
@@ -89,8 +93,7 @@ class RpcMetricsState {
     // at the same address on every call). The name itself is compared, so a
     // reused address (generic calls) can only miss, never pick another
     // method's metrics.
-    std::atomic<MethodMetrics*>& slot =
-        slots_[(reinterpret_cast<uintptr_t>(full_method) >> 3) % kMethodSlots];
+    std::atomic<MethodMetrics*>& slot = slots_[(reinterpret_cast<uintptr_t>(full_method) >> 3) % kMethodSlots];
     MethodMetrics* cached = slot.load(std::memory_order_acquire);
     if (cached != nullptr && cached->full_name == full_method) return cached;
     MethodMetrics* found = Lookup(full_method);
@@ -116,10 +119,9 @@ class RpcMetricsState {
     }
     absl::string_view rest = absl::StripPrefix(name, "/");
     const size_t slash = rest.find('/');
-    std::unique_ptr<MethodMetrics> m =
-        slash == absl::string_view::npos
-            ? NewMethodMetrics(name, "", rest)
-            : NewMethodMetrics(name, rest.substr(0, slash), rest.substr(slash + 1));
+    std::unique_ptr<MethodMetrics> m = slash == absl::string_view::npos
+                                           ? NewMethodMetrics(name, "", rest)
+                                           : NewMethodMetrics(name, rest.substr(0, slash), rest.substr(slash + 1));
     MethodMetrics* raw = m.get();
     methods_.emplace(std::string(name), std::move(m));
     return raw;
@@ -132,8 +134,7 @@ class RpcMetricsState {
     metrics::Counter* counter = m->by_code[index].load(std::memory_order_acquire);
     if (counter == nullptr) {
       // Several threads may race here; WithLabels returns the same child.
-      counter = *requests_->WithLabels(
-          {m->service, m->method, StatusCodeName(static_cast<grpc::StatusCode>(index))});
+      counter = *requests_->WithLabels({m->service, m->method, StatusCodeName(static_cast<grpc::StatusCode>(index))});
       m->by_code[index].store(counter, std::memory_order_release);
     }
     return counter;
@@ -142,8 +143,7 @@ class RpcMetricsState {
  private:
   explicit RpcMetricsState(RpcObservabilityOptions options) : options_(std::move(options)) {}
 
-  std::unique_ptr<MethodMetrics> NewMethodMetrics(absl::string_view full_name,
-                                                  absl::string_view service,
+  std::unique_ptr<MethodMetrics> NewMethodMetrics(absl::string_view full_name, absl::string_view service,
                                                   absl::string_view method) {
     auto m = std::make_unique<MethodMetrics>();
     m->full_name = std::string(full_name);
@@ -191,8 +191,7 @@ class ServerObservabilityInterceptor : public grpc::experimental::Interceptor {
     if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::POST_RECV_INITIAL_METADATA)) {
       std::multimap<grpc::string_ref, grpc::string_ref>* md = methods->GetRecvInitialMetadata();
       auto it = md->find(kRequestIdMetadataKey);
-      if (it != md->end() &&
-          IsValidRequestId(absl::string_view(it->second.data(), it->second.size()))) {
+      if (it != md->end() && IsValidRequestId(absl::string_view(it->second.data(), it->second.size()))) {
         request_id_.assign(it->second.data(), it->second.size());
       } else {
         request_id_ = NewRequestId();
@@ -228,8 +227,7 @@ class ServerObservabilityInterceptor : public grpc::experimental::Interceptor {
  private:
   void Finish(grpc::StatusCode code) {
     finished_ = true;
-    const double seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
     state_->CounterFor(method_, code)->Increment();
     method_->duration->Observe(seconds);
     const RpcObservabilityOptions& options = state_->options();
@@ -277,11 +275,9 @@ class ServerObservabilityInterceptor : public grpc::experimental::Interceptor {
 
 class ServerObservabilityFactory : public grpc::experimental::ServerInterceptorFactoryInterface {
  public:
-  explicit ServerObservabilityFactory(std::shared_ptr<RpcMetricsState> state)
-      : state_(std::move(state)) {}
+  explicit ServerObservabilityFactory(std::shared_ptr<RpcMetricsState> state) : state_(std::move(state)) {}
 
-  grpc::experimental::Interceptor* CreateServerInterceptor(
-      grpc::experimental::ServerRpcInfo* info) override {
+  grpc::experimental::Interceptor* CreateServerInterceptor(grpc::experimental::ServerRpcInfo* info) override {
     return new ServerObservabilityInterceptor(state_.get(), info);
   }
 
@@ -294,8 +290,7 @@ class RequestIdClientInterceptor : public grpc::experimental::Interceptor {
   explicit RequestIdClientInterceptor(std::string id) : id_(std::move(id)) {}
 
   void Intercept(InterceptorBatchMethods* methods) override {
-    if (!id_.empty() &&
-        methods->QueryInterceptionHookPoint(InterceptionHookPoints::PRE_SEND_INITIAL_METADATA)) {
+    if (!id_.empty() && methods->QueryInterceptionHookPoint(InterceptionHookPoints::PRE_SEND_INITIAL_METADATA)) {
       std::multimap<std::string, std::string>* md = methods->GetSendInitialMetadata();
       if (md->find(kRequestIdMetadataKey) == md->end()) md->emplace(kRequestIdMetadataKey, id_);
     }
@@ -310,8 +305,7 @@ class RequestIdClientFactory : public grpc::experimental::ClientInterceptorFacto
  public:
   // Runs on the thread that creates the call, so it sees that thread's id.
   // Never returns null (the global registration requires an interceptor).
-  grpc::experimental::Interceptor* CreateClientInterceptor(
-      grpc::experimental::ClientRpcInfo* info) override {
+  grpc::experimental::Interceptor* CreateClientInterceptor(grpc::experimental::ClientRpcInfo* info) override {
     return new RequestIdClientInterceptor(CurrentRequestId());
   }
 };
@@ -349,8 +343,7 @@ std::unique_ptr<grpc::ServerBuilderPlugin> CreateObservabilityPlugin() {
 
 absl::StatusOr<std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>>
 MakeServerInterceptorFactories(RpcObservabilityOptions options) {
-  absl::StatusOr<std::shared_ptr<RpcMetricsState>> state =
-      RpcMetricsState::Create(std::move(options));
+  absl::StatusOr<std::shared_ptr<RpcMetricsState>> state = RpcMetricsState::Create(std::move(options));
   if (!state.ok()) return state.status();
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> creators;
   creators.push_back(std::make_unique<ServerObservabilityFactory>(std::move(*state)));
@@ -358,30 +351,26 @@ MakeServerInterceptorFactories(RpcObservabilityOptions options) {
 }
 
 absl::Status InstallServerObservability(RpcObservabilityOptions options) {
-  absl::StatusOr<std::shared_ptr<RpcMetricsState>> state =
-      RpcMetricsState::Create(std::move(options));
+  absl::StatusOr<std::shared_ptr<RpcMetricsState>> state = RpcMetricsState::Create(std::move(options));
   if (!state.ok()) return state.status();
   static std::once_flag registered;
-  std::call_once(registered,
-                 [] { grpc::ServerBuilder::InternalAddPluginFactory(&CreateObservabilityPlugin); });
+  std::call_once(registered, [] { grpc::ServerBuilder::InternalAddPluginFactory(&CreateObservabilityPlugin); });
   absl::MutexLock lock(&g_install_mu);
   if (g_installed == nullptr) g_installed = new std::shared_ptr<RpcMetricsState>();
   *g_installed = std::move(*state);
   return absl::OkStatus();
 }
 
-std::unique_ptr<grpc::experimental::ClientInterceptorFactoryInterface>
-MakeRequestIdClientInterceptorFactory() {
+std::unique_ptr<grpc::experimental::ClientInterceptorFactoryInterface> MakeRequestIdClientInterceptorFactory() {
   return std::make_unique<RequestIdClientFactory>();
 }
 
-std::shared_ptr<grpc::Channel> CreateChannelWithRequestId(
-    const std::string& target, const std::shared_ptr<grpc::ChannelCredentials>& credentials,
-    const grpc::ChannelArguments& args) {
+std::shared_ptr<grpc::Channel> CreateChannelWithRequestId(const std::string& target,
+                                                          const std::shared_ptr<grpc::ChannelCredentials>& credentials,
+                                                          const grpc::ChannelArguments& args) {
   std::vector<std::unique_ptr<grpc::experimental::ClientInterceptorFactoryInterface>> creators;
   creators.push_back(MakeRequestIdClientInterceptorFactory());
-  return grpc::experimental::CreateCustomChannelWithInterceptors(target, credentials, args,
-                                                                 std::move(creators));
+  return grpc::experimental::CreateCustomChannelWithInterceptors(target, credentials, args, std::move(creators));
 }
 
 void AttachRequestId(grpc::ClientContext* context) {
@@ -398,23 +387,11 @@ void InstallGlobalRequestIdPropagation() {
 }
 
 const char* StatusCodeName(grpc::StatusCode code) {
-  static constexpr const char* kNames[kNumCodes] = {"OK",
-                                                    "CANCELLED",
-                                                    "UNKNOWN",
-                                                    "INVALID_ARGUMENT",
-                                                    "DEADLINE_EXCEEDED",
-                                                    "NOT_FOUND",
-                                                    "ALREADY_EXISTS",
-                                                    "PERMISSION_DENIED",
-                                                    "RESOURCE_EXHAUSTED",
-                                                    "FAILED_PRECONDITION",
-                                                    "ABORTED",
-                                                    "OUT_OF_RANGE",
-                                                    "UNIMPLEMENTED",
-                                                    "INTERNAL",
-                                                    "UNAVAILABLE",
-                                                    "DATA_LOSS",
-                                                    "UNAUTHENTICATED"};
+  static constexpr const char* kNames[kNumCodes] = {
+      "OK",        "CANCELLED",      "UNKNOWN",           "INVALID_ARGUMENT",   "DEADLINE_EXCEEDED",
+      "NOT_FOUND", "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION",
+      "ABORTED",   "OUT_OF_RANGE",   "UNIMPLEMENTED",     "INTERNAL",           "UNAVAILABLE",
+      "DATA_LOSS", "UNAUTHENTICATED"};
   const int index = static_cast<int>(code);
   return index >= 0 && index < kNumCodes ? kNames[index] : "UNKNOWN";
 }

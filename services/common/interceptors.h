@@ -85,8 +85,7 @@ absl::Status InstallServerObservability(RpcObservabilityOptions options);
 
 // A client interceptor factory that adds the current request id (if any, and
 // if the call does not already carry one) as `x-request-id`.
-std::unique_ptr<grpc::experimental::ClientInterceptorFactoryInterface>
-MakeRequestIdClientInterceptorFactory();
+std::unique_ptr<grpc::experimental::ClientInterceptorFactoryInterface> MakeRequestIdClientInterceptorFactory();
 
 // Registers the request-id client interceptor for every channel of the
 // process (gRPC's global client interceptor), for services whose channels

@@ -31,8 +31,7 @@ namespace lifelong {
 namespace {
 
 class EchoService final : public v1::LearningRecordService::Service {
-  grpc::Status Echo(grpc::ServerContext*, const v1::EchoRequest* request,
-                    v1::EchoResponse* response) override {
+  grpc::Status Echo(grpc::ServerContext*, const v1::EchoRequest* request, v1::EchoResponse* response) override {
     response->set_payload(request->payload());
     return grpc::Status::OK;
   }
@@ -41,8 +40,7 @@ class EchoService final : public v1::LearningRecordService::Service {
 double CpuSeconds() {
   rusage usage;
   getrusage(RUSAGE_SELF, &usage);
-  return usage.ru_utime.tv_sec + usage.ru_utime.tv_usec / 1e6 + usage.ru_stime.tv_sec +
-         usage.ru_stime.tv_usec / 1e6;
+  return usage.ru_utime.tv_sec + usage.ru_utime.tv_usec / 1e6 + usage.ru_stime.tv_sec + usage.ru_stime.tv_usec / 1e6;
 }
 
 bench::LoadResult Run(const std::string& name, bool interceptors, bool access_log) {
@@ -51,8 +49,7 @@ bench::LoadResult Run(const std::string& name, bool interceptors, bool access_lo
   grpc::ServerBuilder builder;
   int port = 0;
   builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
-  builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS,
-                              absl::GetFlag(FLAGS_max_pollers));
+  builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS, absl::GetFlag(FLAGS_max_pollers));
   builder.RegisterService(&service);
   if (interceptors) {
     RpcObservabilityOptions options;
@@ -68,13 +65,10 @@ bench::LoadResult Run(const std::string& name, bool interceptors, bool access_lo
   const double cpu_before = CpuSeconds();
   bench::LoadResult result = bench::RunClosedLoop<v1::EchoResponse>(
       name, absl::GetFlag(FLAGS_concurrency), absl::GetFlag(FLAGS_seconds),
-      [&](grpc::ClientContext* ctx, int64_t, grpc::CompletionQueue* cq) {
-        return stub->AsyncEcho(ctx, request, cq);
-      });
+      [&](grpc::ClientContext* ctx, int64_t, grpc::CompletionQueue* cq) { return stub->AsyncEcho(ctx, request, cq); });
   const double cpu = CpuSeconds() - cpu_before;
   server->Shutdown();
-  std::printf("  %s: CPU per call %.1f us\n", name.c_str(),
-              1e6 * cpu / std::max<int64_t>(1, result.calls));
+  std::printf("  %s: CPU per call %.1f us\n", name.c_str(), 1e6 * cpu / std::max<int64_t>(1, result.calls));
   return result;
 }
 

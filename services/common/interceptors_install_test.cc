@@ -20,8 +20,7 @@ namespace {
 
 class EchoService final : public v1::LearningRecordService::Service {
  public:
-  grpc::Status Echo(grpc::ServerContext*, const v1::EchoRequest* request,
-                    v1::EchoResponse* response) override {
+  grpc::Status Echo(grpc::ServerContext*, const v1::EchoRequest* request, v1::EchoResponse* response) override {
     absl::MutexLock lock(&mu_);
     last_id_ = CurrentRequestId();
     return grpc::Status::OK;
@@ -55,8 +54,7 @@ TEST(InstallServerObservability, StartGrpcServerGetsInterceptors) {
   ASSERT_TRUE(server.ok()) << server.status();
   (*server)->SetServing(true);
 
-  auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", (*server)->port()),
-                                     grpc::InsecureChannelCredentials());
+  auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", (*server)->port()), grpc::InsecureChannelCredentials());
   auto stub = v1::LearningRecordService::NewStub(channel);
   {
     // Global propagation: the caller's current id travels without any
@@ -128,8 +126,7 @@ TEST(InstallServerObservability, OverloadRefusalsKeepTheirRetryHint) {
   server_options.overload_retry_after_ms = 70;
   auto server = StartGrpcServer(server_options, {&service});
   ASSERT_TRUE(server.ok()) << server.status();
-  auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", (*server)->port()),
-                                     grpc::InsecureChannelCredentials());
+  auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", (*server)->port()), grpc::InsecureChannelCredentials());
   auto stub = v1::LearningRecordService::NewStub(channel);
   grpc::Status first_status;
   std::thread first([&] {

@@ -29,15 +29,13 @@ using v1::LearningRecordService;
 // each call saw.
 class TestService final : public LearningRecordService::Service {
  public:
-  grpc::Status Echo(grpc::ServerContext* ctx, const EchoRequest* request,
-                    EchoResponse* response) override {
+  grpc::Status Echo(grpc::ServerContext* ctx, const EchoRequest* request, EchoResponse* response) override {
     {
       absl::MutexLock lock(&mu_);
       seen_ids_.push_back(CurrentRequestId());
       auto it = ctx->client_metadata().find(kRequestIdMetadataKey);
-      seen_metadata_.push_back(it == ctx->client_metadata().end()
-                                   ? "<none>"
-                                   : std::string(it->second.data(), it->second.size()));
+      seen_metadata_.push_back(it == ctx->client_metadata().end() ? "<none>"
+                                                                  : std::string(it->second.data(), it->second.size()));
     }
     if (request->payload() == "missing") return grpc::Status(grpc::NOT_FOUND, "no such thing");
     if (request->payload() == "slow") std::this_thread::sleep_for(std::chrono::milliseconds(300));
@@ -65,9 +63,7 @@ class TestService final : public LearningRecordService::Service {
     return grpc::Status::OK;
   }
 
-  void set_downstream(std::unique_ptr<LearningRecordService::Stub> stub) {
-    downstream_ = std::move(stub);
-  }
+  void set_downstream(std::unique_ptr<LearningRecordService::Stub> stub) { downstream_ = std::move(stub); }
   std::vector<std::string> seen_ids() {
     absl::MutexLock lock(&mu_);
     return seen_ids_;
@@ -120,9 +116,8 @@ struct TestServer {
   }
   std::unique_ptr<LearningRecordService::Stub> Stub(bool propagate = false) {
     const std::string target = absl::StrCat("127.0.0.1:", port);
-    auto channel = propagate
-                       ? CreateChannelWithRequestId(target, grpc::InsecureChannelCredentials())
-                       : grpc::CreateChannel(target, grpc::InsecureChannelCredentials());
+    auto channel = propagate ? CreateChannelWithRequestId(target, grpc::InsecureChannelCredentials())
+                             : grpc::CreateChannel(target, grpc::InsecureChannelCredentials());
     return LearningRecordService::NewStub(channel);
   }
   ~TestServer() {
@@ -130,8 +125,8 @@ struct TestServer {
   }
 };
 
-grpc::Status CallEcho(LearningRecordService::Stub* stub, const std::string& payload,
-                      const std::string& request_id = "", std::string* echoed_id = nullptr) {
+grpc::Status CallEcho(LearningRecordService::Stub* stub, const std::string& payload, const std::string& request_id = "",
+                      std::string* echoed_id = nullptr) {
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
   if (!request_id.empty()) ctx.AddMetadata(kRequestIdMetadataKey, request_id);
@@ -141,9 +136,8 @@ grpc::Status CallEcho(LearningRecordService::Stub* stub, const std::string& payl
   grpc::Status status = stub->Echo(&ctx, request, &response);
   if (echoed_id != nullptr) {
     auto it = ctx.GetServerInitialMetadata().find(kRequestIdMetadataKey);
-    *echoed_id = it == ctx.GetServerInitialMetadata().end()
-                     ? "<none>"
-                     : std::string(it->second.data(), it->second.size());
+    *echoed_id =
+        it == ctx.GetServerInitialMetadata().end() ? "<none>" : std::string(it->second.data(), it->second.size());
   }
   return status;
 }
@@ -171,17 +165,16 @@ TEST_F(InterceptorsTest, CountsCallsByMethodAndCode) {
   EXPECT_EQ(CallEcho(stub.get(), "missing").error_code(), grpc::StatusCode::NOT_FOUND);
 
   const std::string text = registry_.Render();
-  EXPECT_TRUE(absl::StrContains(
-      text, absl::StrCat("lifelong_grpc_requests_total{", kEchoLabels, ",code=\"OK\"} 2\n")))
+  EXPECT_TRUE(absl::StrContains(text, absl::StrCat("lifelong_grpc_requests_total{", kEchoLabels, ",code=\"OK\"} 2\n")))
+      << text;
+  EXPECT_TRUE(
+      absl::StrContains(text, absl::StrCat("lifelong_grpc_requests_total{", kEchoLabels, ",code=\"NOT_FOUND\"} 1\n")))
+      << text;
+  EXPECT_TRUE(
+      absl::StrContains(text, absl::StrCat("lifelong_grpc_request_duration_seconds_count{", kEchoLabels, "} 3\n")))
       << text;
   EXPECT_TRUE(absl::StrContains(
-      text, absl::StrCat("lifelong_grpc_requests_total{", kEchoLabels, ",code=\"NOT_FOUND\"} 1\n")))
-      << text;
-  EXPECT_TRUE(absl::StrContains(
-      text, absl::StrCat("lifelong_grpc_request_duration_seconds_count{", kEchoLabels, "} 3\n")))
-      << text;
-  EXPECT_TRUE(absl::StrContains(text, absl::StrCat("lifelong_grpc_request_duration_seconds_bucket{",
-                                                   kEchoLabels, ",le=\"+Inf\"} 3\n")));
+      text, absl::StrCat("lifelong_grpc_request_duration_seconds_bucket{", kEchoLabels, ",le=\"+Inf\"} 3\n")));
   // In-flight drops back to 0 once gRPC releases the finished calls.
   const std::string idle = absl::StrCat("lifelong_grpc_requests_in_flight{", kEchoLabels, "} 0\n");
   for (int i = 0; i < 100 && !absl::StrContains(registry_.Render(), idle); ++i) {
@@ -209,8 +202,7 @@ TEST_F(InterceptorsTest, SampledAccessLogKeepsErrorsAndSlowCallsAndCountsTheRest
   EXPECT_EQ(LogStatistics().sampled_out - sampled_before, 5u);
   // Still counted in the metrics, with the log's own counters beside them.
   const std::string text = registry_.Render();
-  EXPECT_TRUE(absl::StrContains(
-      text, absl::StrCat("lifelong_grpc_requests_total{", kEchoLabels, ",code=\"OK\"} 6\n")))
+  EXPECT_TRUE(absl::StrContains(text, absl::StrCat("lifelong_grpc_requests_total{", kEchoLabels, ",code=\"OK\"} 6\n")))
       << text;
   EXPECT_TRUE(absl::StrContains(text, "\nlifelong_access_log_sampled_out_total ")) << text;
   EXPECT_TRUE(absl::StrContains(text, "\nlifelong_log_lines_dropped_total ")) << text;
@@ -229,8 +221,7 @@ TEST_F(InterceptorsTest, RequestIdFromMetadataReachesHandlerLogAndResponse) {
   EXPECT_EQ(lines[0]["method"], "/lifelong.v1.LearningRecordService/Echo");
   EXPECT_EQ(lines[0]["code"], "OK");
   EXPECT_GE(lines[0]["duration_ms"].get<double>(), 0.0);
-  EXPECT_TRUE(absl::StartsWith(lines[0]["peer"].get<std::string>(), "ipv4:127.0.0.1:"))
-      << lines[0].dump();
+  EXPECT_TRUE(absl::StartsWith(lines[0]["peer"].get<std::string>(), "ipv4:127.0.0.1:")) << lines[0].dump();
 }
 
 TEST_F(InterceptorsTest, MissingOrInvalidIdIsReplacedByFreshOne) {
@@ -284,8 +275,8 @@ TEST_F(InterceptorsTest, CallPastItsDeadlineIsCountedAsDeadlineExceeded) {
   request.set_payload("slow");
   v1::EchoResponse response;
   EXPECT_EQ(stub->Echo(&ctx, request, &response).error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
-  const std::string prefix = absl::StrCat("lifelong_grpc_requests_total{", kEchoLabels,
-                                          ",code=\"DEADLINE_EXCEEDED\"} 1\n");
+  const std::string prefix =
+      absl::StrCat("lifelong_grpc_requests_total{", kEchoLabels, ",code=\"DEADLINE_EXCEEDED\"} 1\n");
   for (int i = 0; i < 300 && !absl::StrContains(registry_.Render(), prefix); ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
@@ -358,8 +349,7 @@ TEST(AccessLog, DefaultSinkWritesJsonLineToStderr) {
     TestServer server;
     server.Start(options);
     auto stub = server.Stub();
-    ASSERT_TRUE(CallEcho(stub.get(), "missing", "stderr-id-9").error_code() ==
-                grpc::StatusCode::NOT_FOUND);
+    ASSERT_TRUE(CallEcho(stub.get(), "missing", "stderr-id-9").error_code() == grpc::StatusCode::NOT_FOUND);
   }
   ::dup2(saved, STDERR_FILENO);
   ::close(saved);
@@ -394,8 +384,7 @@ TEST(MakeServerInterceptorFactories, RejectsBadBuckets) {
   RpcObservabilityOptions options;
   options.registry = &registry;
   options.latency_buckets = {1, 0.5};
-  EXPECT_EQ(MakeServerInterceptorFactories(options).status().code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(MakeServerInterceptorFactories(options).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 }  // namespace

@@ -22,8 +22,7 @@ bool IsMetricName(absl::string_view name) {
   if (name.empty()) return false;
   for (size_t i = 0; i < name.size(); ++i) {
     const char c = name[i];
-    const bool ok =
-        absl::ascii_isalpha(c) || c == '_' || c == ':' || (i > 0 && absl::ascii_isdigit(c));
+    const bool ok = absl::ascii_isalpha(c) || c == '_' || c == ':' || (i > 0 && absl::ascii_isdigit(c));
     if (!ok) return false;
   }
   return true;
@@ -39,16 +38,14 @@ bool IsLabelName(absl::string_view name) {
   return true;
 }
 
-absl::Status ValidateNames(absl::string_view name, const std::vector<std::string>& label_names,
-                           bool histogram) {
+absl::Status ValidateNames(absl::string_view name, const std::vector<std::string>& label_names, bool histogram) {
   if (!IsMetricName(name)) {
     return absl::InvalidArgumentError(absl::StrCat("name: \"", name, "\" is not a metric name"));
   }
   std::set<std::string> seen;
   for (const std::string& label : label_names) {
     if (!IsLabelName(label) || (histogram && label == "le")) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("label_names: \"", label, "\" is not a usable label name"));
+      return absl::InvalidArgumentError(absl::StrCat("label_names: \"", label, "\" is not a usable label name"));
     }
     if (!seen.insert(label).second) {
       return absl::InvalidArgumentError(absl::StrCat("label_names: \"", label, "\" repeated"));
@@ -99,9 +96,8 @@ void AppendLabels(const std::vector<std::string>& names, const std::vector<std::
   out->push_back('}');
 }
 
-void AppendSample(absl::string_view name, const std::vector<std::string>& names,
-                  const std::vector<std::string>& values, absl::string_view extra,
-                  absl::string_view value, std::string* out) {
+void AppendSample(absl::string_view name, const std::vector<std::string>& names, const std::vector<std::string>& values,
+                  absl::string_view extra, absl::string_view value, std::string* out) {
   out->append(name.data(), name.size());
   AppendLabels(names, values, extra, out);
   out->push_back(' ');
@@ -121,8 +117,7 @@ Histogram::Histogram(std::vector<double> bounds)
 void Histogram::Observe(double value) {
   // First bound >= value: buckets are "less than or equal". NaN goes to +Inf.
   const size_t index =
-      std::isnan(value) ? bounds_.size()
-                        : std::lower_bound(bounds_.begin(), bounds_.end(), value) - bounds_.begin();
+      std::isnan(value) ? bounds_.size() : std::lower_bound(bounds_.begin(), bounds_.end(), value) - bounds_.begin();
   counts_[index].fetch_add(1, std::memory_order_relaxed);
   AtomicAdd(&sum_, value);
 }
@@ -146,8 +141,8 @@ std::vector<double> DefaultLatencyBuckets() {
 
 absl::Status FamilyBase::CheckLabelCount(const std::vector<std::string>& values) const {
   if (values.size() != label_names_.size()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "label_values: ", name_, " needs ", label_names_.size(), " values, got ", values.size()));
+    return absl::InvalidArgumentError(
+        absl::StrCat("label_values: ", name_, " needs ", label_names_.size(), " values, got ", values.size()));
   }
   return absl::OkStatus();
 }
@@ -192,12 +187,10 @@ void Family<Histogram>::RenderSamples(std::string* out) const {
     Histogram::Snapshot s = child->Read();
     for (size_t i = 0; i <= s.bounds.size(); ++i) {
       const std::string le = i < s.bounds.size() ? FormatValue(s.bounds[i]) : "+Inf";
-      AppendSample(bucket, label_names(), values, absl::StrCat("le=\"", le, "\""),
-                   absl::StrCat(s.cumulative[i]), out);
+      AppendSample(bucket, label_names(), values, absl::StrCat("le=\"", le, "\""), absl::StrCat(s.cumulative[i]), out);
     }
     AppendSample(absl::StrCat(name(), "_sum"), label_names(), values, "", FormatValue(s.sum), out);
-    AppendSample(absl::StrCat(name(), "_count"), label_names(), values, "",
-                 absl::StrCat(s.cumulative.back()), out);
+    AppendSample(absl::StrCat(name(), "_count"), label_names(), values, "", absl::StrCat(s.cumulative.back()), out);
   }
 }
 
@@ -234,28 +227,26 @@ class MetricsRegistry::CallbackFamily : public FamilyBase {
   std::map<std::vector<std::string>, std::function<double()>> callbacks_ ABSL_GUARDED_BY(mu_);
 };
 
-absl::StatusOr<FamilyBase*> MetricsRegistry::FindCompatible(
-    absl::string_view name, MetricType type, absl::string_view help,
-    const std::vector<std::string>& label_names, const std::vector<double>* bounds) const {
+absl::StatusOr<FamilyBase*> MetricsRegistry::FindCompatible(absl::string_view name, MetricType type,
+                                                            absl::string_view help,
+                                                            const std::vector<std::string>& label_names,
+                                                            const std::vector<double>* bounds) const {
   auto it = families_.find(name);
   if (it == families_.end()) return nullptr;
   FamilyBase* existing = it->second.get();
-  bool same = existing->type() == type && existing->help() == help &&
-              existing->label_names() == label_names;
+  bool same = existing->type() == type && existing->help() == help && existing->label_names() == label_names;
   if (same && bounds != nullptr) {
     auto* histogram = dynamic_cast<HistogramFamily*>(existing);
     same = histogram != nullptr && histogram->bounds_ == *bounds;
   }
   if (!same) {
-    return absl::AlreadyExistsError(
-        absl::StrCat("name: ", name, " is already registered with a different definition"));
+    return absl::AlreadyExistsError(absl::StrCat("name: ", name, " is already registered with a different definition"));
   }
   return existing;
 }
 
 template <typename T>
-absl::StatusOr<Family<T>*> MetricsRegistry::AddFamily(MetricType type, absl::string_view name,
-                                                      absl::string_view help,
+absl::StatusOr<Family<T>*> MetricsRegistry::AddFamily(MetricType type, absl::string_view name, absl::string_view help,
                                                       std::vector<std::string> label_names,
                                                       std::vector<double> bounds) {
   const bool histogram = type == MetricType::kHistogram;
@@ -263,8 +254,7 @@ absl::StatusOr<Family<T>*> MetricsRegistry::AddFamily(MetricType type, absl::str
   if (valid.ok() && histogram) valid = ValidateBounds(bounds);
   if (!valid.ok()) return valid;
   absl::MutexLock lock(&mu_);
-  absl::StatusOr<FamilyBase*> existing =
-      FindCompatible(name, type, help, label_names, histogram ? &bounds : nullptr);
+  absl::StatusOr<FamilyBase*> existing = FindCompatible(name, type, help, label_names, histogram ? &bounds : nullptr);
   if (!existing.ok()) return existing.status();
   if (*existing != nullptr) {
     auto* family = dynamic_cast<Family<T>*>(*existing);
@@ -273,34 +263,30 @@ absl::StatusOr<Family<T>*> MetricsRegistry::AddFamily(MetricType type, absl::str
     }
     return family;
   }
-  auto family = std::make_unique<Family<T>>(type, std::string(name), std::string(help),
-                                            std::move(label_names));
+  auto family = std::make_unique<Family<T>>(type, std::string(name), std::string(help), std::move(label_names));
   family->bounds_ = std::move(bounds);
   Family<T>* raw = family.get();
   families_.emplace(std::string(name), std::move(family));
   return raw;
 }
 
-absl::StatusOr<CounterFamily*> MetricsRegistry::AddCounterFamily(
-    absl::string_view name, absl::string_view help, std::vector<std::string> label_names) {
+absl::StatusOr<CounterFamily*> MetricsRegistry::AddCounterFamily(absl::string_view name, absl::string_view help,
+                                                                 std::vector<std::string> label_names) {
   return AddFamily<Counter>(MetricType::kCounter, name, help, std::move(label_names), {});
 }
 
-absl::StatusOr<GaugeFamily*> MetricsRegistry::AddGaugeFamily(absl::string_view name,
-                                                             absl::string_view help,
+absl::StatusOr<GaugeFamily*> MetricsRegistry::AddGaugeFamily(absl::string_view name, absl::string_view help,
                                                              std::vector<std::string> label_names) {
   return AddFamily<Gauge>(MetricType::kGauge, name, help, std::move(label_names), {});
 }
 
-absl::StatusOr<HistogramFamily*> MetricsRegistry::AddHistogramFamily(
-    absl::string_view name, absl::string_view help, std::vector<std::string> label_names,
-    std::vector<double> bounds) {
-  return AddFamily<Histogram>(MetricType::kHistogram, name, help, std::move(label_names),
-                              std::move(bounds));
+absl::StatusOr<HistogramFamily*> MetricsRegistry::AddHistogramFamily(absl::string_view name, absl::string_view help,
+                                                                     std::vector<std::string> label_names,
+                                                                     std::vector<double> bounds) {
+  return AddFamily<Histogram>(MetricType::kHistogram, name, help, std::move(label_names), std::move(bounds));
 }
 
-absl::StatusOr<Counter*> MetricsRegistry::AddCounter(absl::string_view name,
-                                                     absl::string_view help) {
+absl::StatusOr<Counter*> MetricsRegistry::AddCounter(absl::string_view name, absl::string_view help) {
   absl::StatusOr<CounterFamily*> family = AddCounterFamily(name, help, {});
   if (!family.ok()) return family.status();
   return (*family)->WithLabels({});
@@ -312,16 +298,14 @@ absl::StatusOr<Gauge*> MetricsRegistry::AddGauge(absl::string_view name, absl::s
   return (*family)->WithLabels({});
 }
 
-absl::StatusOr<Histogram*> MetricsRegistry::AddHistogram(absl::string_view name,
-                                                         absl::string_view help,
+absl::StatusOr<Histogram*> MetricsRegistry::AddHistogram(absl::string_view name, absl::string_view help,
                                                          std::vector<double> bounds) {
   absl::StatusOr<HistogramFamily*> family = AddHistogramFamily(name, help, {}, std::move(bounds));
   if (!family.ok()) return family.status();
   return (*family)->WithLabels({});
 }
 
-absl::Status MetricsRegistry::AddCallback(MetricType type, absl::string_view name,
-                                          absl::string_view help,
+absl::Status MetricsRegistry::AddCallback(MetricType type, absl::string_view name, absl::string_view help,
                                           std::vector<std::pair<std::string, std::string>> labels,
                                           std::function<double()> fn) {
   if (type == MetricType::kHistogram) {
@@ -347,8 +331,7 @@ absl::Status MetricsRegistry::AddCallback(MetricType type, absl::string_view nam
         return absl::AlreadyExistsError(absl::StrCat("name: ", name, " is not a callback metric"));
       }
     } else {
-      auto created = std::make_unique<CallbackFamily>(type, std::string(name), std::string(help),
-                                                      std::move(names));
+      auto created = std::make_unique<CallbackFamily>(type, std::string(name), std::string(help), std::move(names));
       family = created.get();
       families_.emplace(std::string(name), std::move(created));
     }
@@ -358,8 +341,7 @@ absl::Status MetricsRegistry::AddCallback(MetricType type, absl::string_view nam
 
 absl::Status MetricsRegistry::AddCallbacks(std::vector<CallbackSpec> specs) {
   for (CallbackSpec& spec : specs) {
-    absl::Status status =
-        AddCallback(spec.type, spec.name, spec.help, std::move(spec.labels), std::move(spec.fn));
+    absl::Status status = AddCallback(spec.type, spec.name, spec.help, std::move(spec.labels), std::move(spec.fn));
     if (!status.ok()) return status;
   }
   return absl::OkStatus();

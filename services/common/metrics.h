@@ -88,12 +88,8 @@ std::vector<double> DefaultLatencyBuckets();
 // Common part of the families (internal to the registry; not used directly).
 class FamilyBase {
  public:
-  FamilyBase(MetricType type, std::string name, std::string help,
-             std::vector<std::string> label_names)
-      : type_(type),
-        name_(std::move(name)),
-        help_(std::move(help)),
-        label_names_(std::move(label_names)) {}
+  FamilyBase(MetricType type, std::string name, std::string help, std::vector<std::string> label_names)
+      : type_(type), name_(std::move(name)), help_(std::move(help)), label_names_(std::move(label_names)) {}
   virtual ~FamilyBase() = default;
 
   MetricType type() const { return type_; }
@@ -165,16 +161,13 @@ class MetricsRegistry {
                                                   std::vector<std::string> label_names);
   absl::StatusOr<GaugeFamily*> AddGaugeFamily(absl::string_view name, absl::string_view help,
                                               std::vector<std::string> label_names);
-  absl::StatusOr<HistogramFamily*> AddHistogramFamily(absl::string_view name,
-                                                      absl::string_view help,
-                                                      std::vector<std::string> label_names,
-                                                      std::vector<double> bounds);
+  absl::StatusOr<HistogramFamily*> AddHistogramFamily(absl::string_view name, absl::string_view help,
+                                                      std::vector<std::string> label_names, std::vector<double> bounds);
 
   // Unlabelled shorthands: the family's only child.
   absl::StatusOr<Counter*> AddCounter(absl::string_view name, absl::string_view help);
   absl::StatusOr<Gauge*> AddGauge(absl::string_view name, absl::string_view help);
-  absl::StatusOr<Histogram*> AddHistogram(absl::string_view name, absl::string_view help,
-                                          std::vector<double> bounds);
+  absl::StatusOr<Histogram*> AddHistogram(absl::string_view name, absl::string_view help, std::vector<double> bounds);
 
   // Registers a sample computed by `fn` at every Render() (e.g. a store's
   // size), as a counter or gauge (kHistogram is INVALID_ARGUMENT). Several
@@ -184,8 +177,7 @@ class MetricsRegistry {
   // block, and must stay callable until the last Render() — stop the metrics
   // endpoint before destroying what `fn` reads.
   absl::Status AddCallback(MetricType type, absl::string_view name, absl::string_view help,
-                           std::vector<std::pair<std::string, std::string>> labels,
-                           std::function<double()> fn);
+                           std::vector<std::pair<std::string, std::string>> labels, std::function<double()> fn);
 
   // One AddCallback argument list.
   struct CallbackSpec {
@@ -207,15 +199,13 @@ class MetricsRegistry {
   class CallbackFamily;
 
   // Returns the existing family `name` if it matches, nullptr if absent.
-  absl::StatusOr<FamilyBase*> FindCompatible(absl::string_view name, MetricType type,
-                                             absl::string_view help,
+  absl::StatusOr<FamilyBase*> FindCompatible(absl::string_view name, MetricType type, absl::string_view help,
                                              const std::vector<std::string>& label_names,
                                              const std::vector<double>* bounds) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   template <typename T>
-  absl::StatusOr<Family<T>*> AddFamily(MetricType type, absl::string_view name,
-                                       absl::string_view help, std::vector<std::string> label_names,
-                                       std::vector<double> bounds);
+  absl::StatusOr<Family<T>*> AddFamily(MetricType type, absl::string_view name, absl::string_view help,
+                                       std::vector<std::string> label_names, std::vector<double> bounds);
 
   mutable absl::Mutex mu_;
   std::map<std::string, std::unique_ptr<FamilyBase>, std::less<>> families_ ABSL_GUARDED_BY(mu_);

@@ -43,8 +43,7 @@ double StatField(int proc5_number) {
 }
 
 double StatmPages(int index) {
-  std::vector<std::string> fields =
-      absl::StrSplit(ReadFile("/proc/self/statm"), ' ', absl::SkipEmpty());
+  std::vector<std::string> fields = absl::StrSplit(ReadFile("/proc/self/statm"), ' ', absl::SkipEmpty());
   double pages = 0;
   if (index >= static_cast<int>(fields.size()) || !absl::SimpleAtod(fields[index], &pages)) {
     return std::nan("");
@@ -112,11 +111,7 @@ absl::Status RegisterProcessMetrics(MetricsRegistry* registry) {
          if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return std::nan("");
          return static_cast<double>(limit.rlim_cur);
        }},
-      {MetricType::kGauge,
-       "process_threads",
-       "Number of OS threads in the process.",
-       {},
-       [] { return StatField(20); }},
+      {MetricType::kGauge, "process_threads", "Number of OS threads in the process.", {}, [] { return StatField(20); }},
       {MetricType::kGauge,
        "process_start_time_seconds",
        "Start time of the process since unix epoch in seconds.",

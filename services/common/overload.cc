@@ -19,8 +19,7 @@ class OverloadRefusalInterceptor : public grpc::experimental::Interceptor {
     if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::PRE_SEND_STATUS) &&
         IsThreadQuotaRefusal(methods->GetSendStatus())) {
       const int ms = OverloadRetryAfterMs();
-      methods->ModifySendStatus(
-          grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, OverloadRefusalMessage(ms)));
+      methods->ModifySendStatus(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, OverloadRefusalMessage(ms)));
       std::multimap<std::string, std::string>* trailers = methods->GetSendTrailingMetadata();
       if (trailers != nullptr && trailers->find(kRetryPushbackTrailer) == trailers->end()) {
         trailers->emplace(kRetryPushbackTrailer, std::to_string(ms));
@@ -44,9 +43,10 @@ void SetOverloadRetryAfterMs(int ms) { g_retry_after_ms.store(std::max(1, ms), s
 int OverloadRetryAfterMs() { return g_retry_after_ms.load(std::memory_order_relaxed); }
 
 std::string OverloadRefusalMessage(int retry_after_ms) {
-  return absl::StrCat("server overloaded: every handler thread is busy (limit of calls in progress reached); "
-                      "retry after ",
-                      retry_after_ms, " ms");
+  return absl::StrCat(
+      "server overloaded: every handler thread is busy (limit of calls in progress reached); "
+      "retry after ",
+      retry_after_ms, " ms");
 }
 
 bool IsThreadQuotaRefusal(const grpc::Status& status) {

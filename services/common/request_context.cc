@@ -40,8 +40,8 @@ std::string NewRequestId() {
 bool IsValidRequestId(absl::string_view id) {
   if (id.empty() || id.size() > 128) return false;
   for (char c : id) {
-    const bool ok = absl::ascii_isalnum(c) || c == '.' || c == '_' || c == ':' || c == '~' ||
-                    c == '+' || c == '/' || c == '=' || c == '-';
+    const bool ok = absl::ascii_isalnum(c) || c == '.' || c == '_' || c == ':' || c == '~' || c == '+' || c == '/' ||
+                    c == '=' || c == '-';
     if (!ok) return false;
   }
   return true;

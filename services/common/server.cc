@@ -33,8 +33,8 @@ void RunningGrpcServer::Shutdown(std::chrono::milliseconds grace) {
   server_->Wait();
 }
 
-absl::StatusOr<std::unique_ptr<RunningGrpcServer>> StartGrpcServer(
-    const GrpcServerOptions& options, const std::vector<grpc::Service*>& services) {
+absl::StatusOr<std::unique_ptr<RunningGrpcServer>> StartGrpcServer(const GrpcServerOptions& options,
+                                                                   const std::vector<grpc::Service*>& services) {
   if (options.max_concurrent_calls < 0) {
     return absl::InvalidArgumentError(
         absl::StrCat("max_concurrent_calls: ", options.max_concurrent_calls, " is negative (0: no limit)"));
@@ -48,17 +48,13 @@ absl::StatusOr<std::unique_ptr<RunningGrpcServer>> StartGrpcServer(
   grpc::ServerBuilder builder;
   int port = 0;
   builder.AddListeningPort(
-      options.address,
-      options.credentials != nullptr ? options.credentials : grpc::InsecureServerCredentials(),
-      &port);
+      options.address, options.credentials != nullptr ? options.credentials : grpc::InsecureServerCredentials(), &port);
   // Without this, gRPC sets SO_REUSEPORT and a second server on the same port
   // would silently share it instead of failing.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.SetMaxReceiveMessageSize(options.max_receive_bytes);
-  builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MIN_POLLERS,
-                              options.min_pollers);
-  builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS,
-                              options.max_pollers);
+  builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MIN_POLLERS, options.min_pollers);
+  builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS, options.max_pollers);
   if (options.max_concurrent_calls > 0) {
     grpc::ResourceQuota quota("lifelong-server");
     quota.SetMaxThreads(options.max_concurrent_calls + 1);
@@ -75,11 +71,9 @@ absl::StatusOr<std::unique_ptr<RunningGrpcServer>> StartGrpcServer(
   for (grpc::Service* service : services) builder.RegisterService(service);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || port == 0) {
-    return absl::UnavailableError(
-        absl::StrCat("cannot listen on ", options.address, " (address in use?)"));
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", options.address, " (address in use?)"));
   }
-  auto running = std::unique_ptr<RunningGrpcServer>(
-      new RunningGrpcServer(std::move(server), port));
+  auto running = std::unique_ptr<RunningGrpcServer>(new RunningGrpcServer(std::move(server), port));
   if (auto* health = running->server()->GetHealthCheckService()) {
     for (const std::string& name : options.health_service_names) health->SetServingStatus(name, false);
   }

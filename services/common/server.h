@@ -64,10 +64,9 @@ class RunningGrpcServer {
   grpc::Server* server() { return server_.get(); }
 
  private:
-  friend absl::StatusOr<std::unique_ptr<RunningGrpcServer>> StartGrpcServer(
-      const GrpcServerOptions&, const std::vector<grpc::Service*>&);
-  RunningGrpcServer(std::unique_ptr<grpc::Server> server, int port)
-      : server_(std::move(server)), port_(port) {}
+  friend absl::StatusOr<std::unique_ptr<RunningGrpcServer>> StartGrpcServer(const GrpcServerOptions&,
+                                                                            const std::vector<grpc::Service*>&);
+  RunningGrpcServer(std::unique_ptr<grpc::Server> server, int port) : server_(std::move(server)), port_(port) {}
 
   std::unique_ptr<grpc::Server> server_;
   int port_;
@@ -78,8 +77,8 @@ class RunningGrpcServer {
 // the server) plus health and reflection. Health starts as NOT_SERVING; the
 // caller calls SetServing(true) once it is ready. UNAVAILABLE when the address
 // cannot be bound.
-absl::StatusOr<std::unique_ptr<RunningGrpcServer>> StartGrpcServer(
-    const GrpcServerOptions& options, const std::vector<grpc::Service*>& services);
+absl::StatusOr<std::unique_ptr<RunningGrpcServer>> StartGrpcServer(const GrpcServerOptions& options,
+                                                                   const std::vector<grpc::Service*>& services);
 
 // Writes `port` and a newline to `path` (if non-empty) through a temporary
 // file and a rename, so a reader never sees half a number. Tests and scripts

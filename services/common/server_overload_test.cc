@@ -34,7 +34,8 @@ class SlowEcho final : public v1::LearningRecordService::Service {
     }
     {
       absl::MutexLock lock(&mu_);
-      mu_.Await(absl::Condition(+[](int* f) { return *f > 0; }, &free_));
+      mu_.Await(absl::Condition(
+          +[](int* f) { return *f > 0; }, &free_));
       --free_;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
@@ -90,22 +91,22 @@ Outcome Drive(int port, int clients, double seconds) {
         double ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
         bool back_off = false;
         {
-        absl::MutexLock lock(&mu);
-        if (s.ok() && resp.payload() == "p") {
-          out.ok_ms.push_back(ms);
-        } else if (s.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED) {
-          out.refused_ms.push_back(ms);
-          if (out.refusal_message.empty()) {
-            out.refusal_message = s.error_message();
-            auto md = ctx.GetServerTrailingMetadata();
-            auto it = md.find(kRetryPushbackTrailer);
-            if (it != md.end()) out.pushback.assign(it->second.data(), it->second.size());
+          absl::MutexLock lock(&mu);
+          if (s.ok() && resp.payload() == "p") {
+            out.ok_ms.push_back(ms);
+          } else if (s.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED) {
+            out.refused_ms.push_back(ms);
+            if (out.refusal_message.empty()) {
+              out.refusal_message = s.error_message();
+              auto md = ctx.GetServerTrailingMetadata();
+              auto it = md.find(kRetryPushbackTrailer);
+              if (it != md.end()) out.pushback.assign(it->second.data(), it->second.size());
+            }
+            back_off = true;
+          } else {
+            ++out.other;
+            if (out.first_other.empty()) out.first_other = s.error_message();
           }
-          back_off = true;
-        } else {
-          ++out.other;
-          if (out.first_other.empty()) out.first_other = s.error_message();
-        }
         }
         // A refused client pauses briefly before trying again, as a client
         // that honours the hint would (shorter, to keep the pressure on).
@@ -130,8 +131,8 @@ TEST(ServerOverload, ExcessCallsAreRefusedQuicklyAndAdmittedOnesKeepTheirLatency
   // 40 clients: 20x the sustainable concurrency (10x the limit). Health
   // checks (callback API) are not counted against the limit: they answer
   // during the overload.
-  auto health_channel = grpc::CreateChannel("127.0.0.1:" + std::to_string((*server)->port()),
-                                            grpc::InsecureChannelCredentials());
+  auto health_channel =
+      grpc::CreateChannel("127.0.0.1:" + std::to_string((*server)->port()), grpc::InsecureChannelCredentials());
   absl::StatusOr<HealthState> health_during = absl::UnknownError("not checked");
   std::thread checker([&] {
     std::this_thread::sleep_for(std::chrono::milliseconds(1000));

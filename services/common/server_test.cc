@@ -20,8 +20,8 @@ TEST(Server, HealthFollowsSetServingAndShutdown) {
   EchoOnly service;
   auto server = StartGrpcServer(GrpcServerOptions{}, {&service});
   ASSERT_TRUE(server.ok()) << server.status();
-  auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string((*server)->port()),
-                                     grpc::InsecureChannelCredentials());
+  auto channel =
+      grpc::CreateChannel("127.0.0.1:" + std::to_string((*server)->port()), grpc::InsecureChannelCredentials());
   EXPECT_EQ(*CheckHealth(channel, ""), HealthState::kNotServing);
   (*server)->SetServing(true);
   EXPECT_EQ(*CheckHealth(channel, ""), HealthState::kServing);

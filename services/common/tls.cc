@@ -34,15 +34,13 @@ absl::Status ReadPem(const char* flag, const std::string& path, std::string* out
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     const int err = errno == 0 ? ENOENT : errno;
-    return ErrnoStatus(err, absl::StrCat("--", flag, ": cannot read \"", path, "\": ",
-                                         std::strerror(err)));
+    return ErrnoStatus(err, absl::StrCat("--", flag, ": cannot read \"", path, "\": ", std::strerror(err)));
   }
   std::ostringstream text;
   text << in.rdbuf();
   *out = text.str();
   if (!absl::StrContains(*out, "-----BEGIN ")) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--", flag, ": \"", path, "\" holds no PEM block (-----BEGIN ...)"));
+    return absl::InvalidArgumentError(absl::StrCat("--", flag, ": \"", path, "\" holds no PEM block (-----BEGIN ...)"));
   }
   return absl::OkStatus();
 }
@@ -66,13 +64,12 @@ const char* ServingTlsMode(const TlsConfig& config) {
 
 absl::Status ValidateServingTls(const TlsConfig& config) {
   if (config.cert_file.empty() != config.key_file.empty()) {
-    return absl::InvalidArgumentError(
-        config.cert_file.empty() ? "--tls_key is set but --tls_cert is not: both or neither"
-                                 : "--tls_cert is set but --tls_key is not: both or neither");
+    return absl::InvalidArgumentError(config.cert_file.empty()
+                                          ? "--tls_key is set but --tls_cert is not: both or neither"
+                                          : "--tls_cert is set but --tls_key is not: both or neither");
   }
   if (config.require_client_cert && config.cert_file.empty()) {
-    return absl::InvalidArgumentError(
-        "--tls_require_client_cert needs TLS: set --tls_cert and --tls_key");
+    return absl::InvalidArgumentError("--tls_require_client_cert needs TLS: set --tls_cert and --tls_key");
   }
   if (config.require_client_cert && config.ca_file.empty()) {
     return absl::InvalidArgumentError(
@@ -84,9 +81,9 @@ absl::Status ValidateServingTls(const TlsConfig& config) {
 
 absl::Status ValidateCallingTls(const TlsConfig& config) {
   if (config.cert_file.empty() != config.key_file.empty()) {
-    return absl::InvalidArgumentError(
-        config.cert_file.empty() ? "--tls_key is set but --tls_cert is not: both or neither"
-                                 : "--tls_cert is set but --tls_key is not: both or neither");
+    return absl::InvalidArgumentError(config.cert_file.empty()
+                                          ? "--tls_key is set but --tls_cert is not: both or neither"
+                                          : "--tls_cert is set but --tls_key is not: both or neither");
   }
   return absl::OkStatus();
 }
@@ -125,25 +122,21 @@ absl::Status ConfigureServerSslCtx(const TlsConfig& config, SSL_CTX* ctx) {
     return absl::InternalError(absl::StrCat("SSL_CTX_set_session_id_context: ", OpenSslError()));
   }
   if (SSL_CTX_use_certificate_chain_file(ctx, config.cert_file.c_str()) != 1) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--tls_cert: \"", config.cert_file, "\": ", OpenSslError()));
+    return absl::InvalidArgumentError(absl::StrCat("--tls_cert: \"", config.cert_file, "\": ", OpenSslError()));
   }
   if (SSL_CTX_use_PrivateKey_file(ctx, config.key_file.c_str(), SSL_FILETYPE_PEM) != 1) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--tls_key: \"", config.key_file, "\": ", OpenSslError()));
+    return absl::InvalidArgumentError(absl::StrCat("--tls_key: \"", config.key_file, "\": ", OpenSslError()));
   }
   if (SSL_CTX_check_private_key(ctx) != 1) {
-    return absl::InvalidArgumentError(absl::StrCat("--tls_key: \"", config.key_file,
-                                                   "\" is not the key of --tls_cert \"",
-                                                   config.cert_file, "\""));
+    return absl::InvalidArgumentError(
+        absl::StrCat("--tls_key: \"", config.key_file, "\" is not the key of --tls_cert \"", config.cert_file, "\""));
   }
   if (config.ca_file.empty()) {
     SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, nullptr);
     return absl::OkStatus();
   }
   if (SSL_CTX_load_verify_locations(ctx, config.ca_file.c_str(), nullptr) != 1) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--tls_ca: \"", config.ca_file, "\": ", OpenSslError()));
+    return absl::InvalidArgumentError(absl::StrCat("--tls_ca: \"", config.ca_file, "\": ", OpenSslError()));
   }
   // The CA names sent in the CertificateRequest (clients pick a matching
   // certificate by them).
@@ -151,11 +144,8 @@ absl::Status ConfigureServerSslCtx(const TlsConfig& config, SSL_CTX* ctx) {
     SSL_CTX_set_client_CA_list(ctx, names);
   }
   ERR_clear_error();
-  SSL_CTX_set_verify(ctx,
-                     config.require_client_cert
-                         ? SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT
-                         : SSL_VERIFY_PEER,
-                     nullptr);
+  SSL_CTX_set_verify(
+      ctx, config.require_client_cert ? SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT : SSL_VERIFY_PEER, nullptr);
   return absl::OkStatus();
 }
 

@@ -16,8 +16,7 @@ namespace {
 
 using ::testing::HasSubstr;
 
-void SetFlags(const std::string& cert, const std::string& key, const std::string& ca,
-              bool require) {
+void SetFlags(const std::string& cert, const std::string& key, const std::string& ca, bool require) {
   absl::SetFlag(&FLAGS_tls_cert, cert);
   absl::SetFlag(&FLAGS_tls_key, key);
   absl::SetFlag(&FLAGS_tls_ca, ca);

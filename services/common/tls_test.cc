@@ -103,8 +103,7 @@ TEST_F(TlsTest, KeyOfAnotherCertificateIsInvalidArgument) {
 TEST_F(TlsTest, ServerContextVerifiesClientsAsConfigured) {
   absl::StatusOr<SslCtxPtr> mutual = NewServerSslCtx(ca_->Server("records", true));
   ASSERT_TRUE(mutual.ok()) << mutual.status();
-  EXPECT_EQ(SSL_CTX_get_verify_mode(mutual->get()),
-            SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT);
+  EXPECT_EQ(SSL_CTX_get_verify_mode(mutual->get()), SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT);
   EXPECT_EQ(SSL_CTX_get_min_proto_version(mutual->get()), TLS1_2_VERSION);
 
   absl::StatusOr<SslCtxPtr> optional = NewServerSslCtx(ca_->Server("records", false));

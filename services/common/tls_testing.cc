@@ -14,8 +14,7 @@ namespace lifelong::testing {
 absl::StatusOr<TestCa> TestCa::Create(const std::string& name) {
   const std::string dir = FreshTempDir(name);
   const std::string log = dir + ".log";
-  absl::StatusOr<Subprocess> script =
-      Subprocess::Start({"/bin/bash", RunfilePath("ops/dev-ca.sh"), dir}, log);
+  absl::StatusOr<Subprocess> script = Subprocess::Start({"/bin/bash", RunfilePath("ops/dev-ca.sh"), dir}, log);
   if (!script.ok()) return script.status();
   absl::StatusOr<int> status = script->Wait(std::chrono::seconds(60));
   if (!status.ok()) return status.status();

@@ -14,15 +14,15 @@ inline constexpr int kChildren = 1, kTeens = 2, kAdults = 4, kSeniors = 8;
 inline constexpr int kAllAges = kChildren | kTeens | kAdults | kSeniors;
 
 struct Topic {
-  std::string name;         // "硬笔书法"
-  std::string summary;      // one sentence of what is learnt
-  int audiences;            // kChildren | ...
+  std::string name;     // "硬笔书法"
+  std::string summary;  // one sentence of what is learnt
+  int audiences;        // kChildren | ...
   std::vector<std::string> tags;
 };
 
 struct Category {
-  std::string name;         // catalog category, e.g. "书法"
-  double online_share;      // share of offerings that are online
+  std::string name;     // catalog category, e.g. "书法"
+  double online_share;  // share of offerings that are online
   std::vector<Topic> topics;
 };
 

@@ -10,9 +10,9 @@
 #include "absl/time/civil_time.h"
 #include "absl/time/time.h"
 #include "services/cli/stable_id.h"
-#include "services/domain/vocabulary.h"
 #include "services/demo/catalog_topics.h"
 #include "services/demo/district.h"
+#include "services/domain/vocabulary.h"
 
 namespace lifelong::demo {
 namespace {
@@ -29,12 +29,12 @@ constexpr const char* kLevelText[3] = {
 // Category weights by life stage, in the order of Categories():
 // 红色, 书法, 戏曲, 传统文化, 美育, 健康, 心理, 家庭教育, 劳动, 科技, 手机, 职业, 法治, 外语, 民族, 老年.
 constexpr double kInterest[kLifeStages][16] = {
-    {2, 5, 3, 4, 8, 6, 1, 0, 5, 9, 0, 0, 1, 6, 2, 0},    // child
-    {3, 3, 2, 3, 6, 5, 4, 0, 3, 10, 0, 1, 2, 7, 2, 0},   // teen
-    {2, 2, 1, 3, 5, 7, 6, 1, 1, 8, 1, 8, 3, 7, 1, 0},    // young adult
-    {2, 3, 1, 3, 4, 6, 5, 9, 2, 5, 1, 6, 3, 4, 1, 0},    // parent
-    {4, 5, 3, 5, 5, 8, 4, 3, 3, 3, 3, 3, 4, 3, 2, 2},    // midlife
-    {6, 7, 6, 6, 5, 8, 3, 2, 3, 2, 9, 0, 4, 2, 3, 10},   // senior
+    {2, 5, 3, 4, 8, 6, 1, 0, 5, 9, 0, 0, 1, 6, 2, 0},   // child
+    {3, 3, 2, 3, 6, 5, 4, 0, 3, 10, 0, 1, 2, 7, 2, 0},  // teen
+    {2, 2, 1, 3, 5, 7, 6, 1, 1, 8, 1, 8, 3, 7, 1, 0},   // young adult
+    {2, 3, 1, 3, 4, 6, 5, 9, 2, 5, 1, 6, 3, 4, 1, 0},   // parent
+    {4, 5, 3, 5, 5, 8, 4, 3, 3, 3, 3, 3, 4, 3, 2, 2},   // midlife
+    {6, 7, 6, 6, 5, 8, 3, 2, 3, 2, 9, 0, 4, 2, 3, 10},  // senior
 };
 constexpr double kStageShare[kLifeStages] = {0.10, 0.07, 0.10, 0.22, 0.18, 0.33};
 constexpr int kStageAge[kLifeStages][2] = {{6, 12}, {13, 17}, {18, 29}, {30, 44}, {45, 59}, {60, 88}};
@@ -129,8 +129,7 @@ int64_t WeeksShift(int64_t today_us) {
 }
 }  // namespace
 
-DemoDistrict::DemoDistrict(const DemoOptions& options)
-    : options_(options), shift_us_(WeeksShift(options.today_us)) {
+DemoDistrict::DemoDistrict(const DemoOptions& options) : options_(options), shift_us_(WeeksShift(options.today_us)) {
   const auto& cats = Categories();
   const auto& venues = Venues();
   chains_.resize(cats.size());
@@ -227,8 +226,7 @@ DemoDistrict::DemoDistrict(const DemoOptions& options)
         for (int s = 0; s < dc.units; ++s) {
           v1::Session* session = c.add_sessions();
           SetTs(start + s * 7 * kDayUs, session->mutable_start_time());
-          SetTs(start + s * 7 * kDayUs + static_cast<int64_t>(session_hours * kHourUs),
-                session->mutable_end_time());
+          SetTs(start + s * 7 * kDayUs + static_cast<int64_t>(session_hours * kHourUs), session->mutable_end_time());
           session->set_room(absl::StrCat(1 + rng.Uniform(3), "0", 1 + rng.Uniform(6), "教室"));
         }
         SetTs(At(2026, 9, 1), c.mutable_enrollment_open_time());
@@ -239,16 +237,14 @@ DemoDistrict::DemoDistrict(const DemoOptions& options)
         SetTs(At(2026, 1, 1), c.mutable_enrollment_open_time());
       }
       c.set_state(rng.Bernoulli(0.06) ? v1::Course::CLOSED : v1::Course::OPEN);
-      std::string desc = absl::StrCat(
-          "本课程为「", topic.name, "」系列", kLevelNames[level], "课程，", kLevelText[level], "。", topic.summary,
-          "。");
+      std::string desc = absl::StrCat("本课程为「", topic.name, "」系列", kLevelNames[level], "课程，",
+                                      kLevelText[level], "。", topic.summary, "。");
       if (online) {
         absl::StrAppend(&desc, "共", dc.units, "讲，每讲约1小时，学员可在", c.provider().name(),
                         "随时学习，完成全部课时可获得学分。");
       } else {
         absl::StrAppend(&desc, "共", dc.units, "次课，每次1.5小时，在", venues[venue].venue.name(), "（",
-                        venues[venue].venue.address(), "）上课",
-                        blended ? "，部分课时在线上完成" : "", "。");
+                        venues[venue].venue.address(), "）上课", blended ? "，部分课时在线上完成" : "", "。");
       }
       if (level > 0) {
         absl::StrAppend(&desc, "建议先完成「", topic.name, kLevelNames[level - 1], "」。");
@@ -264,8 +260,7 @@ Learner DemoDistrict::MakeLearner(int index) const {
   Learner l;
   l.index = index;
   l.id = absl::StrFormat("u%06d", index);
-  l.stage = static_cast<LifeStage>(
-      rng.Weighted(std::vector<double>(std::begin(kStageShare), std::end(kStageShare))));
+  l.stage = static_cast<LifeStage>(rng.Weighted(std::vector<double>(std::begin(kStageShare), std::end(kStageShare))));
   const int s = static_cast<int>(l.stage);
   l.age = kStageAge[s][0] + rng.Uniform(kStageAge[s][1] - kStageAge[s][0] + 1);
   l.jiedao = rng.Uniform(static_cast<int>(Jiedaos().size()));
@@ -335,8 +330,8 @@ std::vector<Event> DemoDistrict::Events(const Learner& l) const {
     if (first < 0) continue;
     for (int level = 0; level < 3 && t < cutoff; ++level) {
       const int ci = first + level;
-      if (ci >= static_cast<int>(courses_.size()) || courses_[ci].topic != topic ||
-          courses_[ci].category != category || courses_[ci].level != level) {
+      if (ci >= static_cast<int>(courses_.size()) || courses_[ci].topic != topic || courses_[ci].category != category ||
+          courses_[ci].level != level) {
         break;
       }
       const DemoCourse& dc = courses_[ci];
@@ -376,7 +371,7 @@ std::vector<Event> DemoDistrict::Events(const Learner& l) const {
           emit("failed", t, "app");
           t += (20 + rng.Uniform(40)) * kDayUs;
           if (!rng.Bernoulli(0.45)) break;  // gives up on this course
-          continue;                          // takes it again
+          continue;                         // takes it again
         }
         emit(assessed ? "passed" : "completed", t, "app");
         if (rng.Bernoulli(0.3)) {
@@ -390,8 +385,7 @@ std::vector<Event> DemoDistrict::Events(const Learner& l) const {
     }
     t += (10 + rng.Uniform(120)) * kDayUs;
   }
-  std::stable_sort(events.begin(), events.end(),
-                   [](const Event& a, const Event& b) { return a.time_us < b.time_us; });
+  std::stable_sort(events.begin(), events.end(), [](const Event& a, const Event& b) { return a.time_us < b.time_us; });
   return events;
 }
 
@@ -410,10 +404,10 @@ std::string DemoDistrict::StatementJson(const Learner& l, const Event& e, int se
   st["actor"] = {{"objectType", "Agent"},
                  {"account", {{"homePage", std::string(vocab::kDistrictIdp)}, {"name", l.id}}}};
   st["verb"] = {{"id", verb_iri}, {"display", {{"en-US", e.verb}}}};
-  st["object"] = {{"objectType", "Activity"},
-                  {"id", vocab::CourseIri(c.id())},
-                  {"definition",
-                   {{"name", {{"zh-CN", c.title()}}}, {"type", std::string(vocab::kCourseActivityType)}}}};
+  st["object"] = {
+      {"objectType", "Activity"},
+      {"id", vocab::CourseIri(c.id())},
+      {"definition", {{"name", {{"zh-CN", c.title()}}}, {"type", std::string(vocab::kCourseActivityType)}}}};
   if (e.verb == "rated") {
     st["result"] = {{"score", {{"raw", e.score}, {"min", 1}, {"max", 5}, {"scaled", e.score / 5.0}}}};
   } else if (e.verb == "passed" || e.verb == "failed") {
@@ -441,8 +435,7 @@ std::string DemoDistrict::StatementJson(const Learner& l, const Event& e, int se
     ext[std::string(vocab::kExtHours)] = c.hours();
   }
   st["context"] = {
-      {"registration",
-       cli::StableUuid(absl::StrCat("demo-reg|", options_.seed, "|", l.id, "|", e.attempt))},
+      {"registration", cli::StableUuid(absl::StrCat("demo-reg|", options_.seed, "|", l.id, "|", e.attempt))},
       {"platform", e.platform},
       {"language", "zh-CN"},
       {"extensions", ext}};

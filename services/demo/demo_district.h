@@ -20,8 +20,8 @@
 namespace lifelong::demo {
 
 struct DemoOptions {
-  int learners = 50000;     // learner accounts u000001 .. u<learners>
-  int courses = 1500;       // catalog size
+  int learners = 50000;  // learner accounts u000001 .. u<learners>
+  int courses = 1500;    // catalog size
   uint64_t seed = 20261128;
   // The day the district is loaded, Unix microseconds; 0 = the reference day
   // (2026-11-27). Every date of the district (events, enrolment windows,
@@ -38,8 +38,8 @@ class Rng {
  public:
   explicit Rng(uint64_t seed) : state_(seed) {}
   uint64_t Next();
-  int Uniform(int n);                    // [0, n)
-  double Double();                       // [0, 1)
+  int Uniform(int n);  // [0, n)
+  double Double();     // [0, 1)
   bool Bernoulli(double p) { return Double() < p; }
   // Index drawn with probability proportional to `weights` (not all zero).
   int Weighted(const std::vector<double>& weights);
@@ -55,31 +55,31 @@ const char* LifeStageName(LifeStage s);
 
 struct DemoCourse {
   v1::Course course;
-  int category = 0;   // index into Categories()
-  int topic = 0;      // index into the category's topics
-  int level = 0;      // 0 入门, 1 进阶, 2 提高
-  int venue = -1;     // index into Venues(); -1 for online courses
-  int units = 0;      // sessions (offline) or lessons (online)
+  int category = 0;  // index into Categories()
+  int topic = 0;     // index into the category's topics
+  int level = 0;     // 0 入门, 1 进阶, 2 提高
+  int venue = -1;    // index into Venues(); -1 for online courses
+  int units = 0;     // sessions (offline) or lessons (online)
 };
 
 struct Learner {
-  int index = 0;          // 1-based
-  std::string id;         // "u000001"
+  int index = 0;   // 1-based
+  std::string id;  // "u000001"
   int age = 0;
   LifeStage stage = LifeStage::kParent;
-  int jiedao = 0;         // home 街道 (index into Jiedaos())
+  int jiedao = 0;              // home 街道 (index into Jiedaos())
   std::vector<int> interests;  // categories, most important first
-  double online = 0;      // propensity to take online courses
+  double online = 0;           // propensity to take online courses
 };
 
 // One learning event of a learner, before it becomes a statement.
 struct Event {
-  std::string verb;       // short name: registered, attended, ...
-  int course = 0;         // index into courses()
-  int64_t time_us = 0;    // Unix microseconds
-  std::string platform;   // "kiosk" or "app"
-  int attempt = 0;        // registration number of this learner (0-based)
-  int score = 0;          // 1..5 for "rated"
+  std::string verb;      // short name: registered, attended, ...
+  int course = 0;        // index into courses()
+  int64_t time_us = 0;   // Unix microseconds
+  std::string platform;  // "kiosk" or "app"
+  int attempt = 0;       // registration number of this learner (0-based)
+  int score = 0;         // 1..5 for "rated"
 };
 
 class DemoDistrict {

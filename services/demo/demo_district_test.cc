@@ -6,9 +6,9 @@
 #include <set>
 
 #include "gtest/gtest.h"
-#include "services/domain/vocabulary.h"
 #include "services/demo/catalog_topics.h"
 #include "services/demo/district.h"
+#include "services/domain/vocabulary.h"
 
 namespace lifelong::demo {
 namespace {
@@ -143,11 +143,10 @@ TEST(DemoDistrict, StatementsUseTheDistrictVocabulary) {
     }
   }
   EXPECT_GT(n, 300 * 10);
-  EXPECT_EQ(verbs, (std::set<std::string>{
-                       std::string(vocab::kRegistered), std::string(vocab::kAttended),
-                       std::string(vocab::kCompleted), std::string(vocab::kPassed),
-                       std::string(vocab::kFailed), std::string(vocab::kExperienced),
-                       std::string(vocab::kRated)}));
+  EXPECT_EQ(verbs, (std::set<std::string>{std::string(vocab::kRegistered), std::string(vocab::kAttended),
+                                          std::string(vocab::kCompleted), std::string(vocab::kPassed),
+                                          std::string(vocab::kFailed), std::string(vocab::kExperienced),
+                                          std::string(vocab::kRated)}));
   EXPECT_EQ(platforms, (std::set<std::string>{"app", "kiosk"}));
   EXPECT_EQ(xuequ.size(), 8u);
 }
@@ -210,8 +209,8 @@ TEST(DemoDistrict, AgeDrivesInterests) {
       // The course's audiences include the learner's age group.
       bool fits = false;
       for (int a : d.courses()[e.course].course.audiences()) {
-        const int want = l.stage == LifeStage::kChild   ? v1::Course::CHILDREN
-                         : l.stage == LifeStage::kTeen  ? v1::Course::TEENS
+        const int want = l.stage == LifeStage::kChild    ? v1::Course::CHILDREN
+                         : l.stage == LifeStage::kTeen   ? v1::Course::TEENS
                          : l.stage == LifeStage::kSenior ? v1::Course::SENIORS
                                                          : v1::Course::ADULTS;
         fits |= a == want;
@@ -258,8 +257,7 @@ TEST(DemoDistrict, LearnersPreferVenuesNearHome) {
       double sum = 0;
       int n = 0;
       for (const DemoCourse& other : d.courses()) {
-        if (other.venue >= 0 && other.category == c.category && other.topic == c.topic &&
-            other.level == c.level) {
+        if (other.venue >= 0 && other.category == c.category && other.topic == c.topic && other.level == c.level) {
           sum += km(other);
           ++n;
         }
@@ -274,7 +272,6 @@ TEST(DemoDistrict, LearnersPreferVenuesNearHome) {
 }
 
 }  // namespace
-
 
 // The demo must look alive whenever it is loaded: pinned to a day a year after
 // the reference, every open offline course still takes enrolments that day and

@@ -45,8 +45,8 @@
 #include "services/common/tls_flags.h"
 #include "services/demo/catalog_topics.h"
 #include "services/demo/demo_cards.h"
-#include "services/demo/demo_programmes.h"
 #include "services/demo/demo_district.h"
+#include "services/demo/demo_programmes.h"
 #include "services/demo/district.h"
 
 ABSL_FLAG(std::string, records, "127.0.0.1:7001", "record service address");
@@ -85,8 +85,7 @@ std::chrono::system_clock::time_point Deadline() {
 }
 
 bool Retryable(const grpc::Status& s) {
-  return s.error_code() == grpc::StatusCode::UNAVAILABLE ||
-         s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED ||
+  return s.error_code() == grpc::StatusCode::UNAVAILABLE || s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED ||
          s.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED;
 }
 
@@ -239,8 +238,7 @@ void WriteCheckpoint(const std::string& path, uint64_t seed, int learners, int n
   std::filesystem::rename(tmp, path);
 }
 
-bool LoadStatements(const demo::DemoDistrict& d, const std::shared_ptr<grpc::Channel>& channel,
-                    int parallel) {
+bool LoadStatements(const demo::DemoDistrict& d, const std::shared_ptr<grpc::Channel>& channel, int parallel) {
   const int learners = d.options().learners;
   const uint64_t seed = d.options().seed;
   const std::string checkpoint = absl::GetFlag(FLAGS_checkpoint);
@@ -249,7 +247,8 @@ bool LoadStatements(const demo::DemoDistrict& d, const std::shared_ptr<grpc::Cha
     std::fprintf(stderr, "demo statements: checkpoint says all %d learners are loaded\n", learners);
     return true;
   }
-  if (start > 1) std::fprintf(stderr, "demo statements: resuming at learner u%06d (checkpoint %s)\n", start, checkpoint.c_str());
+  if (start > 1)
+    std::fprintf(stderr, "demo statements: resuming at learner u%06d (checkpoint %s)\n", start, checkpoint.c_str());
   const int chunk = std::max(1, absl::GetFlag(FLAGS_learners_per_chunk));
   const size_t batch = static_cast<size_t>(std::clamp(absl::GetFlag(FLAGS_batch), 1, 1000));
   std::atomic<int> next_learner{start};
@@ -260,8 +259,7 @@ bool LoadStatements(const demo::DemoDistrict& d, const std::shared_ptr<grpc::Cha
   std::string first_error;
   std::set<int> finished_chunks;  // chunk start indices done (guarded by mu)
   int watermark = start;          // all learners below are stored (guarded by mu)
-  lifelong::cli::Progress progress(std::cerr, "demo statements", "learners", learners - start + 1,
-                                   absl::Seconds(2));
+  lifelong::cli::Progress progress(std::cerr, "demo statements", "learners", learners - start + 1, absl::Seconds(2));
   const absl::Time t0 = absl::Now();
   std::vector<std::thread> workers;
   for (int w = 0; w < parallel; ++w) {
@@ -292,8 +290,8 @@ bool LoadStatements(const demo::DemoDistrict& d, const std::shared_ptr<grpc::Cha
           if (!s.ok()) {
             absl::MutexLock lock(&mu);
             if (first_error.empty()) {
-              first_error = absl::StrCat("learners u", first, "..u", last, ": ",
-                                         s.error_code(), " ", s.error_message());
+              first_error =
+                  absl::StrCat("learners u", first, "..u", last, ": ", s.error_code(), " ", s.error_message());
             }
             failed = true;
             break;

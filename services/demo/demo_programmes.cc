@@ -35,8 +35,8 @@ std::string FirstBeginner(const DemoDistrict& district, const std::string& topic
 }
 
 v1::Programme Make(std::string id, std::string name, std::string description, double credits,
-                   std::vector<std::pair<std::string, double>> by_category,
-                   const std::vector<std::string>& required, google::protobuf::Timestamp deadline) {
+                   std::vector<std::pair<std::string, double>> by_category, const std::vector<std::string>& required,
+                   google::protobuf::Timestamp deadline) {
   v1::Programme p;
   p.set_id(std::move(id));
   p.set_name(std::move(name));
@@ -83,9 +83,8 @@ std::vector<v1::Programme> DemoProgrammes(const DemoDistrict& district) {
       Make("feiyi_chuancheng", "非遗传承体验",
            "非遗传承体验证书：传统文化与戏曲类课程共修满6学分，其中传统文化不少于4学分，并完成剪纸入门。", 6,
            {{"传统文化", 4}}, {FirstBeginner(district, "剪纸")}, year),
-      Make("shequ_jiaoyu", "社区教育证书",
-           "东城区社区教育证书：修满12学分，其中传统文化不少于4学分。", 12, {{"传统文化", 4}}, {},
-           year),
+      Make("shequ_jiaoyu", "社区教育证书", "东城区社区教育证书：修满12学分，其中传统文化不少于4学分。", 12,
+           {{"传统文化", 4}}, {}, year),
   };
 }
 

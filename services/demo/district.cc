@@ -8,8 +8,7 @@ namespace lifelong::demo {
 
 const std::vector<std::string>& Xuequs() {
   static const auto* x = new std::vector<std::string>{
-      "东华门学区", "景山学区", "交道口学区", "安定门学区",
-      "北新桥学区", "东四学区", "朝阳门学区", "和平里学区",
+      "东华门学区", "景山学区", "交道口学区", "安定门学区", "北新桥学区", "东四学区", "朝阳门学区", "和平里学区",
   };
   return *x;
 }
@@ -39,8 +38,8 @@ const std::vector<Jiedao>& Jiedaos() {
 
 namespace {
 
-DemoVenue MakeVenue(std::string id, std::string name, std::string address, int jiedao, double dlat,
-                    double dlng, std::string provider, v1::Provider::Kind kind) {
+DemoVenue MakeVenue(std::string id, std::string name, std::string address, int jiedao, double dlat, double dlng,
+                    std::string provider, v1::Provider::Kind kind) {
   const Jiedao& j = Jiedaos()[jiedao];
   DemoVenue v;
   v.venue.set_id(std::move(id));
@@ -73,13 +72,13 @@ const std::vector<DemoVenue>& Venues() {
       const Jiedao& j = js[i];
       const std::string school = absl::StrCat("东城区", j.name, "街道社区教育学校");
       v->push_back(MakeVenue(absl::StrCat(j.pinyin, "-sqxx"), school,
-                             absl::StrCat("北京市东城区", j.road, 10 + 7 * i, "号"), i, 0.0012,
-                             -0.0008, school, v1::Provider::COMMUNITY_SCHOOL));
+                             absl::StrCat("北京市东城区", j.road, 10 + 7 * i, "号"), i, 0.0012, -0.0008, school,
+                             v1::Provider::COMMUNITY_SCHOOL));
       for (size_t c = 0; c < j.communities.size(); ++c) {
         const std::string name = absl::StrCat(j.communities[c], "市民学校");
         v->push_back(MakeVenue(absl::StrCat(j.pinyin, "-smxx-", c + 1), name,
-                               absl::StrCat("北京市东城区", j.name, "街道", j.communities[c], "居委会"),
-                               i, c == 0 ? 0.0031 : -0.0027, c == 0 ? 0.0024 : -0.0019, name,
+                               absl::StrCat("北京市东城区", j.name, "街道", j.communities[c], "居委会"), i,
+                               c == 0 ? 0.0031 : -0.0027, c == 0 ? 0.0024 : -0.0019, name,
                                v1::Provider::RESIDENTS_SCHOOL));
       }
     }
@@ -103,8 +102,7 @@ const std::vector<DemoVenue>& Venues() {
         {"lib-dc2", "东城区第二图书馆", "北京市东城区珠市口东大街", "天坛", v1::Provider::LIBRARY},
     };
     for (const Fixed& f : fixed) {
-      v->push_back(MakeVenue(f.id, f.name, f.address, JiedaoIndex(f.jiedao), -0.0015, 0.0011, f.name,
-                             f.kind));
+      v->push_back(MakeVenue(f.id, f.name, f.address, JiedaoIndex(f.jiedao), -0.0015, 0.0011, f.name, f.kind));
     }
     return v;
   }();

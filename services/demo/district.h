@@ -17,18 +17,18 @@
 namespace lifelong::demo {
 
 struct Jiedao {
-  std::string name;      // "和平里"
-  std::string pinyin;    // "hepingli" (for venue ids)
-  int xuequ;             // index into Xuequs()
-  double lat, lng;       // centre, WGS-84
-  std::string road;      // a main road, for addresses
+  std::string name;                      // "和平里"
+  std::string pinyin;                    // "hepingli" (for venue ids)
+  int xuequ;                             // index into Xuequs()
+  double lat, lng;                       // centre, WGS-84
+  std::string road;                      // a main road, for addresses
   std::vector<std::string> communities;  // 社区 names
 };
 
 struct DemoVenue {
-  v1::Venue venue;       // id, name, address, xuequ, jiedao, location
-  v1::Provider provider; // who runs it
-  int jiedao;            // index into Jiedaos()
+  v1::Venue venue;        // id, name, address, xuequ, jiedao, location
+  v1::Provider provider;  // who runs it
+  int jiedao;             // index into Jiedaos()
 };
 
 // "东华门学区", ... (8).

@@ -44,8 +44,8 @@ TEST(District, VenuesAreValidForTheCatalog) {
     EXPECT_FALSE(v.venue.address().empty());
     EXPECT_EQ(v.venue.xuequ(), Xuequs()[Jiedaos()[v.jiedao].xuequ]);
     EXPECT_EQ(v.venue.jiedao(), Jiedaos()[v.jiedao].name);
-    EXPECT_LT(DistanceKm(v.venue.location().latitude(), v.venue.location().longitude(),
-                         Jiedaos()[v.jiedao].lat, Jiedaos()[v.jiedao].lng),
+    EXPECT_LT(DistanceKm(v.venue.location().latitude(), v.venue.location().longitude(), Jiedaos()[v.jiedao].lat,
+                         Jiedaos()[v.jiedao].lng),
               1.0);
     kinds[v.provider.kind()]++;
   }

@@ -36,8 +36,8 @@ struct Stats {
     std::sort(ms.begin(), ms.end());
     double sum = 0;
     for (double m : ms) sum += m;
-    std::printf("  %-22s n=%-5zu mean %8.3f ms  p50 %8.3f  p99 %8.3f  max %8.3f  feasible %d\n", what,
-                ms.size(), sum / ms.size(), ms[ms.size() / 2], ms[ms.size() * 99 / 100], ms.back(), feasible);
+    std::printf("  %-22s n=%-5zu mean %8.3f ms  p50 %8.3f  p99 %8.3f  max %8.3f  feasible %d\n", what, ms.size(),
+                sum / ms.size(), ms[ms.size() / 2], ms[ms.size() * 99 / 100], ms.back(), feasible);
   }
 };
 
@@ -52,8 +52,8 @@ void Bench(int courses_n, int learners_n) {
   std::vector<Programme> programmes;
   for (const v1::Programme& p : demo::DemoProgrammes(d)) programmes.push_back(ProgrammeFromProto(p));
   CatalogSnapshot catalog("bench", std::move(courses), programmes);
-  std::printf("catalog of %zu courses, %zu programmes (built in %.1f s)\n", catalog.courses().size(),
-              programmes.size(), absl::ToDoubleSeconds(absl::Now() - t0));
+  std::printf("catalog of %zu courses, %zu programmes (built in %.1f s)\n", catalog.courses().size(), programmes.size(),
+              absl::ToDoubleSeconds(absl::Now() - t0));
   const absl::Time now = absl::FromUnixMicros(demo::FirstSessionMicros(d)) - absl::Hours(24 * 7);
   Stats programme, course, category;
   for (int i = 1; i <= learners_n; ++i) {

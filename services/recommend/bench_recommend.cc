@@ -27,10 +27,10 @@
 #include <sys/resource.h>
 
 #include <algorithm>
-#include <filesystem>
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <random>
 #include <set>
@@ -41,14 +41,14 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "models/model_writer.h"
 #include "models/text_embedding.h"
-#include "proto/lifelong/v1/records.grpc.pb.h"
 #include "proto/lifelong/v1/recommend.grpc.pb.h"
+#include "proto/lifelong/v1/records.grpc.pb.h"
 #include "services/common/bare_echo_server.h"
 #include "services/common/log.h"
 #include "services/domain/vocabulary.h"
@@ -72,10 +72,10 @@ ABSL_FLAG(int, max_pollers, 4, "gRPC sync server pollers");
 ABSL_FLAG(int, history_cache_learners, 100000, "recommender's learner-history cache (0: off)");
 ABSL_FLAG(int, batch_min_items, 0, "models with fewer items are searched without batching");
 ABSL_FLAG(int, popular_candidates, 100, "popular courses added to every candidate pool");
-ABSL_FLAG(int, dim, 64, "dimension of the synthetic item vectors (trained models: 256 above "
+ABSL_FLAG(int, dim, 64,
+          "dimension of the synthetic item vectors (trained models: 256 above "
           "1,024 items)");
-ABSL_FLAG(int64_t, exact_scan_max_floats, -1,
-          "Recommender::Options::exact_scan_max_floats (-1: the server's default)");
+ABSL_FLAG(int64_t, exact_scan_max_floats, -1, "Recommender::Options::exact_scan_max_floats (-1: the server's default)");
 ABSL_FLAG(bool, learner_only, false, "measure only the learner Recommend (profiling)");
 ABSL_FLAG(bool, bare, true,
           "also measure the bare gRPC callback echo server (in this process, one channel of its own) with the "
@@ -236,9 +236,8 @@ Figures Measure(int clients, absl::Duration duration, Call call) {
 
 // `bare`: the bare gRPC echo server's figures, printed as "(N% of bare)".
 void Print(const std::string& name, const Figures& f, const Figures* echo, const Figures* bare = nullptr) {
-  std::printf("  %-34s %9.0f q/s  p50 %7.2f ms  p99 %7.2f ms  cpu %5.0f us/call  errors %lld",
-              name.c_str(), f.qps, f.p50_ms, f.p99_ms, f.cpu_us_per_call,
-              static_cast<long long>(f.errors));
+  std::printf("  %-34s %9.0f q/s  p50 %7.2f ms  p99 %7.2f ms  cpu %5.0f us/call  errors %lld", name.c_str(), f.qps,
+              f.p50_ms, f.p99_ms, f.cpu_us_per_call, static_cast<long long>(f.errors));
   if (echo != nullptr && echo->qps > 0 && f.cpu_us_per_call > 0) {
     std::printf("  (%.0f%% of echo; by cpu/call %.0f%%)", 100.0 * f.qps / echo->qps,
                 100.0 * echo->cpu_us_per_call / f.cpu_us_per_call);
@@ -304,8 +303,8 @@ void MakeSparse(models::ModelArrays* a) {
     // Half of the row in the course's topic, half anywhere.
     const int per_topic = std::max(1, n / kTopics);
     for (int e = 0; e < 100; ++e) {
-      const int t = e % 2 == 0 ? static_cast<int>((i % kTopics) + kTopics * (rng() % per_topic))
-                               : static_cast<int>(rng() % n);
+      const int t =
+          e % 2 == 0 ? static_cast<int>((i % kTopics) + kTopics * (rng() % per_topic)) : static_cast<int>(rng() % n);
       if (t < n && t != i) row.push_back(t);
     }
     std::sort(row.begin(), row.end());
@@ -318,8 +317,7 @@ void MakeSparse(models::ModelArrays* a) {
   }
 }
 
-models::ModelArrays SyntheticArrays(const std::string& prefix, int n, int content_dim,
-                                    absl::Time now) {
+models::ModelArrays SyntheticArrays(const std::string& prefix, int n, int content_dim, absl::Time now) {
   const int kDim = absl::GetFlag(FLAGS_dim);
   models::ModelArrays a;
   std::mt19937 rng(42);
@@ -337,8 +335,7 @@ models::ModelArrays SyntheticArrays(const std::string& prefix, int n, int conten
     const int topic = i % kTopics;
     const float scale = 0.5f + (rng() % 100) / 100.0f;
     for (int d = 0; d < kDim; ++d) {
-      a.item_vectors[static_cast<size_t>(i) * kDim + d] =
-          scale * (centres[topic * kDim + d] + 0.6f * g(rng));
+      a.item_vectors[static_cast<size_t>(i) * kDim + d] = scale * (centres[topic * kDim + d] + 0.6f * g(rng));
     }
   }
   a.query_basis = a.item_vectors;
@@ -375,9 +372,8 @@ void AddLearners(FakeRecords* records, RealRecords* real, const std::string& pre
         real->Add(absl::StrCat(prefix, "u", j), e % 3 == 0, absl::StrCat(prefix, item), now - absl::Hours(len - e));
         continue;
       }
-      records->Add(absl::StrCat(prefix, "u", j),
-                   e % 3 == 0 ? vocab::kCompleted : vocab::kAttended, absl::StrCat(prefix, item),
-                   now - absl::Hours(len - e));
+      records->Add(absl::StrCat(prefix, "u", j), e % 3 == 0 ? vocab::kCompleted : vocab::kAttended,
+                   absl::StrCat(prefix, item), now - absl::Hours(len - e));
     }
   }
   if (real != nullptr) real->Flush();
@@ -392,8 +388,7 @@ struct Scenario {
 };
 
 void RunScenario(const Scenario& sc, FakeRecords* records, RealRecords* real, FakeCatalog* catalog,
-                 const std::string& records_target, const std::string& catalog_target,
-                 const std::string& work_dir) {
+                 const std::string& records_target, const std::string& catalog_target, const std::string& work_dir) {
   const std::string recommender_token = ReadToken(absl::GetFlag(FLAGS_records_recommender_token_file));
   const absl::Time now = absl::Now();
   std::printf("\n== %s: %d items ==\n", sc.name.c_str(), sc.items);
@@ -412,8 +407,7 @@ void RunScenario(const Scenario& sc, FakeRecords* records, RealRecords* real, Fa
       std::exit(1);
     }
   }
-  std::printf("  setup (catalog, learners, model written): %.1f s\n",
-              absl::ToDoubleSeconds(absl::Now() - t0));
+  std::printf("  setup (catalog, learners, model written): %.1f s\n", absl::ToDoubleSeconds(absl::Now() - t0));
 
   RecommendServerOptions o;
   o.model_dir = model_dir;
@@ -437,17 +431,17 @@ void RunScenario(const Scenario& sc, FakeRecords* records, RealRecords* real, Fa
   while ((*server)->models().Current() == nullptr) absl::SleepFor(absl::Milliseconds(50));
   {
     const models::IndexInfo& info = (*server)->models().Current()->index_info();
-    std::printf("  model load (verify + index build): %.1f s; index %s, nlist %d, nprobe %d, "
-                "calibrated recall@10 %.3f\n",
-                absl::ToDoubleSeconds(absl::Now() - t0), info.kind.c_str(), info.nlist,
-                info.nprobe, info.calibrated_recall_at_10);
+    std::printf(
+        "  model load (verify + index build): %.1f s; index %s, nlist %d, nprobe %d, "
+        "calibrated recall@10 %.3f\n",
+        absl::ToDoubleSeconds(absl::Now() - t0), info.kind.c_str(), info.nlist, info.nprobe,
+        info.calibrated_recall_at_10);
   }
   while (!(*server)->catalog().Current().ok()) absl::SleepFor(absl::Milliseconds(50));
   std::printf("  ready (catalog cached): %.1f s\n", absl::ToDoubleSeconds(absl::Now() - t0));
   std::fflush(stdout);
 
-  auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", (*server)->port()),
-                                     grpc::InsecureChannelCredentials());
+  auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", (*server)->port()), grpc::InsecureChannelCredentials());
   auto stub = v1::RecommendationService::NewStub(channel);
   const int clients = absl::GetFlag(FLAGS_clients);
   const absl::Duration duration = absl::Seconds(absl::GetFlag(FLAGS_duration_s));
@@ -483,8 +477,8 @@ void RunScenario(const Scenario& sc, FakeRecords* records, RealRecords* real, Fa
         RealRecords own(records_target, ReadToken(absl::GetFlag(FLAGS_records_loader_token_file)));
         std::mt19937 rng(1000 + w);
         while (!stop_writers.load(std::memory_order_relaxed)) {
-          const bool ok = own.RecordOne(absl::StrCat(sc.prefix, "u", rng() % learners),
-                                        absl::StrCat(sc.prefix, rng() % sc.items));
+          const bool ok =
+              own.RecordOne(absl::StrCat(sc.prefix, "u", rng() % learners), absl::StrCat(sc.prefix, rng() % sc.items));
           (ok ? written : write_errors).fetch_add(1);
         }
       });
@@ -501,8 +495,8 @@ void RunScenario(const Scenario& sc, FakeRecords* records, RealRecords* real, Fa
       std::fprintf(stderr, "bare echo server: %s\n", std::string(bare_server.status().message()).c_str());
       std::exit(1);
     }
-    auto bare_stub = v1::RecommendationService::NewStub(grpc::CreateChannel(
-        absl::StrCat("127.0.0.1:", (*bare_server)->port()), grpc::InsecureChannelCredentials()));
+    auto bare_stub = v1::RecommendationService::NewStub(
+        grpc::CreateChannel(absl::StrCat("127.0.0.1:", (*bare_server)->port()), grpc::InsecureChannelCredentials()));
     bare = Measure(clients, duration, [&](int, int64_t) {
       grpc::ClientContext ctx;
       ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
@@ -516,21 +510,22 @@ void RunScenario(const Scenario& sc, FakeRecords* records, RealRecords* real, Fa
     bare_ptr = &bare;
   }
   Figures echo;
-  if (!absl::GetFlag(FLAGS_learner_only)) echo = Measure(clients, duration, [&](int, int64_t) {
-    grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
-    v1::EchoRequest r;
-    r.set_payload("x");
-    v1::EchoResponse out;
-    return stub->Echo(&ctx, r, &out).ok();
-  });
+  if (!absl::GetFlag(FLAGS_learner_only))
+    echo = Measure(clients, duration, [&](int, int64_t) {
+      grpc::ClientContext ctx;
+      ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+      v1::EchoRequest r;
+      r.set_payload("x");
+      v1::EchoResponse out;
+      return stub->Echo(&ctx, r, &out).ok();
+    });
   Print("Echo (baseline)", echo, nullptr, bare_ptr);
   if (!absl::GetFlag(FLAGS_learner_only)) {
     // What every learner request adds at the least: one ListStatements round
     // trip to the record service (here the in-process fake), the same call
     // RecordsClient makes.
-    auto records_stub = v1::LearningRecordService::NewStub(
-        grpc::CreateChannel(records_target, grpc::InsecureChannelCredentials()));
+    auto records_stub =
+        v1::LearningRecordService::NewStub(grpc::CreateChannel(records_target, grpc::InsecureChannelCredentials()));
     Figures list = Measure(clients, duration, [&](int t, int64_t i) {
       grpc::ClientContext ctx;
       if (!recommender_token.empty()) ctx.AddMetadata("authorization", "Bearer " + recommender_token);
@@ -555,10 +550,11 @@ void RunScenario(const Scenario& sc, FakeRecords* records, RealRecords* real, Fa
   if ((*server)->history_cache() != nullptr) {
     const LearnerHistoryCache::Stats c = (*server)->history_cache()->stats();
     const int64_t hits = c.hits - cache_before.hits, misses = c.misses - cache_before.misses;
-    std::printf("    learner histories: %lld from the change-feed cache, %lld read from the record service "
-                "(%.0f%% hits; feed live: %s)\n",
-                static_cast<long long>(hits), static_cast<long long>(misses),
-                100.0 * hits / std::max<int64_t>(1, hits + misses), c.live ? "yes" : "no");
+    std::printf(
+        "    learner histories: %lld from the change-feed cache, %lld read from the record service "
+        "(%.0f%% hits; feed live: %s)\n",
+        static_cast<long long>(hits), static_cast<long long>(misses),
+        100.0 * hits / std::max<int64_t>(1, hits + misses), c.live ? "yes" : "no");
   } else {
     std::printf("    learner histories: every request reads the record service (--history_cache_learners=0)\n");
   }
@@ -568,24 +564,22 @@ void RunScenario(const Scenario& sc, FakeRecords* records, RealRecords* real, Fa
   }
   if (after.batches > before.batches) {
     std::printf("    search batches: %.1f queries per FAISS call\n",
-                static_cast<double>(after.queries - before.queries) /
-                    (after.batches - before.batches));
+                static_cast<double>(after.queries - before.queries) / (after.batches - before.batches));
   } else if (after.direct == before.direct) {
     std::printf("    candidate search: exact scan on the request thread (ExactScorer)\n");
   }
   if (!absl::GetFlag(FLAGS_learner_only)) {
-    Figures kiosk =
-        Measure(clients, duration, [&](int, int64_t) { return recommend("", true); });
+    Figures kiosk = Measure(clients, duration, [&](int, int64_t) { return recommend("", true); });
     Print(absl::StrCat("Recommend, anonymous kiosk (k=", k, ")"), kiosk, &echo, bare_ptr);
   }
   if (real != nullptr) {
     stop_writers = true;
     for (std::thread& t : writer_threads) t.join();
-    std::printf("    concurrent writes to records_server during the measurements: %lld statements (%.0f/s, "
-                "%d writers), %lld failed\n",
-                static_cast<long long>(written.load()),
-                written.load() / absl::ToDoubleSeconds(absl::Now() - writes_start), absl::GetFlag(FLAGS_writers),
-                static_cast<long long>(write_errors.load()));
+    std::printf(
+        "    concurrent writes to records_server during the measurements: %lld statements (%.0f/s, "
+        "%d writers), %lld failed\n",
+        static_cast<long long>(written.load()), written.load() / absl::ToDoubleSeconds(absl::Now() - writes_start),
+        absl::GetFlag(FLAGS_writers), static_cast<long long>(write_errors.load()));
   }
 
   // Recall@10 of the serving index against exact search, same queries.
@@ -601,8 +595,8 @@ void RunScenario(const Scenario& sc, FakeRecords* records, RealRecords* real, Fa
     for (int j = 0; j < nq; ++j) {
       auto facts = std::vector<StatementFact>();
       // The same history the service builds for this learner.
-      RecordsClient client(grpc::CreateChannel(records_target, grpc::InsecureChannelCredentials()),
-                           records_target, absl::Seconds(5));
+      RecordsClient client(grpc::CreateChannel(records_target, grpc::InsecureChannelCredentials()), records_target,
+                           absl::Seconds(5));
       auto got = client.LatestStatements(absl::StrCat(sc.prefix, "u", j % learners), 1000);
       if (got.ok()) facts = *got;
       std::vector<float> q = model->LearnerVector(BuildLearnerHistory(facts).events);
@@ -628,9 +622,10 @@ void RunScenario(const Scenario& sc, FakeRecords* records, RealRecords* real, Fa
       std::set<int64_t> truth(exact.begin() + j * 10, exact.begin() + j * 10 + 10);
       for (const models::Candidate& c : (*approx)[j]) hits += truth.count(c.row);
     }
-    std::printf("  recall@10 (IVF vs exact, %d learner queries): %.4f  "
-                "(batched: IVF %.3f ms/query, exact %.3f ms/query)\n",
-                nq, static_cast<double>(hits) / (nq * 10.0), approx_ms, exact_ms);
+    std::printf(
+        "  recall@10 (IVF vs exact, %d learner queries): %.4f  "
+        "(batched: IVF %.3f ms/query, exact %.3f ms/query)\n",
+        nq, static_cast<double>(hits) / (nq * 10.0), approx_ms, exact_ms);
   }
   (*server)->Shutdown();
 }
@@ -646,9 +641,8 @@ int main(int argc, char** argv) {
   std::string work_dir = absl::GetFlag(FLAGS_work_dir);
   const bool own_dir = work_dir.empty();
   if (own_dir) work_dir = testing::NewTempDir("bench_recommend");
-  std::printf("bench_recommend: %d clients, %d s per measurement, %u hardware threads\n",
-              absl::GetFlag(FLAGS_clients), absl::GetFlag(FLAGS_duration_s),
-              std::thread::hardware_concurrency());
+  std::printf("bench_recommend: %d clients, %d s per measurement, %u hardware threads\n", absl::GetFlag(FLAGS_clients),
+              absl::GetFlag(FLAGS_duration_s), std::thread::hardware_concurrency());
   FakeRecords records;
   FakeCatalog catalog;
   auto records_server = testing::StartFake(&records);
@@ -664,16 +658,16 @@ int main(int argc, char** argv) {
   }
   const std::string ct = absl::StrCat("127.0.0.1:", catalog_server->port());
   if (absl::GetFlag(FLAGS_small_courses) > 0) {
-    RunScenario({"small catalog", "s", absl::GetFlag(FLAGS_small_courses), 64}, &records, real.get(), &catalog,
-                rt, ct, work_dir);
+    RunScenario({"small catalog", "s", absl::GetFlag(FLAGS_small_courses), 64}, &records, real.get(), &catalog, rt, ct,
+                work_dir);
   }
   if (absl::GetFlag(FLAGS_sparse_items) > 0) {
-    RunScenario({"sparse catalog", "p", absl::GetFlag(FLAGS_sparse_items), 64, true}, &records, real.get(),
-                &catalog, rt, ct, work_dir);
+    RunScenario({"sparse catalog", "p", absl::GetFlag(FLAGS_sparse_items), 64, true}, &records, real.get(), &catalog,
+                rt, ct, work_dir);
   }
   if (absl::GetFlag(FLAGS_large_items) > 0) {
-    RunScenario({"large catalog", "l", absl::GetFlag(FLAGS_large_items), 0}, &records, real.get(), &catalog,
-                rt, ct, work_dir);
+    RunScenario({"large catalog", "l", absl::GetFlag(FLAGS_large_items), 0}, &records, real.get(), &catalog, rt, ct,
+                work_dir);
   }
   if (own_dir) {
     std::error_code ignored;

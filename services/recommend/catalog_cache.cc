@@ -18,10 +18,14 @@ absl::Time FromProto(const google::protobuf::Timestamp& t) {
 
 CourseState StateFromProto(v1::Course::State s) {
   switch (s) {
-    case v1::Course::OPEN: return CourseState::kOpen;
-    case v1::Course::CLOSED: return CourseState::kClosed;
-    case v1::Course::ARCHIVED: return CourseState::kArchived;
-    default: return CourseState::kDraft;
+    case v1::Course::OPEN:
+      return CourseState::kOpen;
+    case v1::Course::CLOSED:
+      return CourseState::kClosed;
+    case v1::Course::ARCHIVED:
+      return CourseState::kArchived;
+    default:
+      return CourseState::kDraft;
   }
 }
 
@@ -99,7 +103,7 @@ absl::StatusOr<CatalogPtr> CatalogCache::ListAll(int64_t generation) {
   int64_t min_generation = generation;
   do {
     grpc::ClientContext ctx;
-  if (!options_.token.empty()) ctx.AddMetadata("authorization", "Bearer " + options_.token);
+    if (!options_.token.empty()) ctx.AddMetadata("authorization", "Bearer " + options_.token);
     ctx.set_deadline(absl::ToChronoTime(absl::Now() + options_.call_deadline));
     v1::ListCoursesRequest request;
     request.set_page_size(options_.page_size);
@@ -108,8 +112,7 @@ absl::StatusOr<CatalogPtr> CatalogCache::ListAll(int64_t generation) {
     grpc::Status s = stub_->ListCourses(&ctx, request, &response);
     if (!s.ok()) {
       return absl::UnavailableError(absl::StrCat("catalog service at ", options_.target,
-                                                 " unavailable: ListCourses failed (",
-                                                 static_cast<int>(s.error_code()),
+                                                 " unavailable: ListCourses failed (", static_cast<int>(s.error_code()),
                                                  "): ", s.error_message()));
     }
     for (const v1::Course& c : response.courses()) courses.push_back(CourseFromProto(c));
@@ -128,8 +131,7 @@ absl::StatusOr<CatalogPtr> CatalogCache::ListAll(int64_t generation) {
     if (!s.ok() && s.error_code() != grpc::StatusCode::UNIMPLEMENTED) {
       return absl::UnavailableError(absl::StrCat("catalog service at ", options_.target,
                                                  " unavailable: ListProgrammes failed (",
-                                                 static_cast<int>(s.error_code()),
-                                                 "): ", s.error_message()));
+                                                 static_cast<int>(s.error_code()), "): ", s.error_message()));
     }
     for (const v1::Programme& p : response.programmes()) programmes.push_back(ProgrammeFromProto(p));
   }
@@ -148,9 +150,8 @@ absl::Status CatalogCache::RefreshOnce() {
   grpc::Status s = stub_->GetCatalogInfo(&ctx, v1::GetCatalogInfoRequest(), &info);
   absl::Status result;
   if (!s.ok()) {
-    result = absl::UnavailableError(absl::StrCat("catalog service at ", options_.target,
-                                                 " unavailable (", static_cast<int>(s.error_code()),
-                                                 "): ", s.error_message()));
+    result = absl::UnavailableError(absl::StrCat("catalog service at ", options_.target, " unavailable (",
+                                                 static_cast<int>(s.error_code()), "): ", s.error_message()));
   } else {
     int64_t known;
     {
@@ -162,8 +163,7 @@ absl::Status CatalogCache::RefreshOnce() {
       if (snapshot.ok()) {
         int64_t gen = 0;
         (void)absl::SimpleAtoi((*snapshot)->version(), &gen);
-        LogInfo("catalog_loaded", {{"generation", gen},
-                                   {"courses", (*snapshot)->courses().size()}});
+        LogInfo("catalog_loaded", {{"generation", gen}, {"courses", (*snapshot)->courses().size()}});
         absl::MutexLock lock(&mu_);
         snapshot_ = *std::move(snapshot);
         generation_ = gen;
@@ -188,15 +188,14 @@ absl::Status CatalogCache::RefreshOnce() {
 absl::StatusOr<CatalogPtr> CatalogCache::Current() const {
   absl::MutexLock lock(&mu_);
   if (snapshot_ == nullptr) {
-    return absl::UnavailableError(
-        last_error_.empty()
-            ? absl::StrCat("catalog service at ", options_.target, ": catalog not loaded yet")
-            : last_error_);
+    return absl::UnavailableError(last_error_.empty()
+                                      ? absl::StrCat("catalog service at ", options_.target, ": catalog not loaded yet")
+                                      : last_error_);
   }
   if (options_.clock() - checked_at_ > options_.max_staleness) {
-    return absl::UnavailableError(absl::StrCat(
-        "catalog service at ", options_.target, " not reached for ",
-        absl::FormatDuration(options_.clock() - checked_at_), ": ", last_error_));
+    return absl::UnavailableError(absl::StrCat("catalog service at ", options_.target, " not reached for ",
+                                               absl::FormatDuration(options_.clock() - checked_at_), ": ",
+                                               last_error_));
   }
   return snapshot_;
 }

@@ -93,8 +93,7 @@ std::string SeriesKey(const std::string& title) {
   return key;
 }
 
-CatalogSnapshot::CatalogSnapshot(std::string version, std::vector<Course> courses,
-                                 std::vector<Programme> programmes)
+CatalogSnapshot::CatalogSnapshot(std::string version, std::vector<Course> courses, std::vector<Programme> programmes)
     : version_(std::move(version)), programmes_(std::move(programmes)) {
   courses_.reserve(courses.size());
   for (Course& c : courses) {

@@ -77,11 +77,11 @@ struct CreditRequirement {
 // (path_planner.h) plans toward.
 struct Programme {
   std::string id;
-  std::string name;                             // e.g. "社区教育证书"
-  double credits = 0;                           // total credits required
-  std::vector<CreditRequirement> by_category;   // minimums per category
-  std::vector<std::string> required_courses;    // course ids (a section of the series counts)
-  absl::Time deadline = absl::InfiniteFuture(); // every course ends by then
+  std::string name;                              // e.g. "社区教育证书"
+  double credits = 0;                            // total credits required
+  std::vector<CreditRequirement> by_category;    // minimums per category
+  std::vector<std::string> required_courses;     // course ids (a section of the series counts)
+  absl::Time deadline = absl::InfiniteFuture();  // every course ends by then
 };
 
 // An immutable catalog snapshot. Thread-safe (const after construction).
@@ -89,8 +89,7 @@ class CatalogSnapshot {
  public:
   // `version` identifies the catalog state it was built from (change
   // detection); `courses` with duplicate ids keep the last.
-  CatalogSnapshot(std::string version, std::vector<Course> courses,
-                  std::vector<Programme> programmes = {});
+  CatalogSnapshot(std::string version, std::vector<Course> courses, std::vector<Programme> programmes = {});
 
   const std::string& version() const { return version_; }
   const std::vector<Course>& courses() const { return courses_; }

@@ -7,13 +7,10 @@
 
 namespace lifelong::recommend {
 
-std::vector<size_t> SelectDiverse(const std::vector<DiversityIds>& ranked, int k,
-                                  const DiversityOptions& options) {
+std::vector<size_t> SelectDiverse(const std::vector<DiversityIds>& ranked, int k, const DiversityOptions& options) {
   std::vector<size_t> out;
   if (k <= 0) return out;
-  const int category_cap = options.max_per_category > 0
-                               ? options.max_per_category
-                               : std::max(2, (k * 4 + 9) / 10);
+  const int category_cap = options.max_per_category > 0 ? options.max_per_category : std::max(2, (k * 4 + 9) / 10);
   absl::flat_hash_map<int, int> per_series;
   absl::flat_hash_map<int, int> per_category;
   std::vector<bool> taken(ranked.size(), false);
@@ -42,8 +39,7 @@ std::vector<size_t> SelectDiverse(const std::vector<DiversityIds>& ranked, int k
   return out;
 }
 
-std::vector<size_t> SelectDiverse(const std::vector<DiversityKey>& ranked, int k,
-                                  const DiversityOptions& options) {
+std::vector<size_t> SelectDiverse(const std::vector<DiversityKey>& ranked, int k, const DiversityOptions& options) {
   absl::flat_hash_map<absl::string_view, int> series_ids;
   absl::flat_hash_map<absl::string_view, int> category_ids;
   std::vector<DiversityIds> ids;

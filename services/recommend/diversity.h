@@ -32,10 +32,8 @@ struct DiversityOptions {
 
 // Picks up to `k` items from `ranked` (best first), keeping the order, under
 // the caps above. Returns indices into `ranked`, in output order.
-std::vector<size_t> SelectDiverse(const std::vector<DiversityKey>& ranked, int k,
-                                  const DiversityOptions& options = {});
-std::vector<size_t> SelectDiverse(const std::vector<DiversityIds>& ranked, int k,
-                                  const DiversityOptions& options = {});
+std::vector<size_t> SelectDiverse(const std::vector<DiversityKey>& ranked, int k, const DiversityOptions& options = {});
+std::vector<size_t> SelectDiverse(const std::vector<DiversityIds>& ranked, int k, const DiversityOptions& options = {});
 
 }  // namespace lifelong::recommend
 

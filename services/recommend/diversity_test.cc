@@ -10,8 +10,7 @@ using ::testing::ElementsAre;
 
 TEST(SelectDiverse, OneSectionPerSeriesFirst) {
   std::vector<DiversityKey> ranked = {
-      {"书法入门", "书法"}, {"书法入门", "书法"}, {"书法入门", "书法"},
-      {"太极", "健身"},     {"国画", "绘画"},
+      {"书法入门", "书法"}, {"书法入门", "书法"}, {"书法入门", "书法"}, {"太极", "健身"}, {"国画", "绘画"},
   };
   EXPECT_THAT(SelectDiverse(ranked, 3), ElementsAre(0, 3, 4));
 }
@@ -52,9 +51,7 @@ TEST(SelectDiverse, IdsPickLikeStrings) {
   EXPECT_THAT(SelectDiverse(same, 10), ElementsAre(0, 1, 3));
 }
 
-TEST(SelectDiverse, ZeroOrNegativeK) {
-  EXPECT_TRUE(SelectDiverse({{"a", "b"}}, 0).empty());
-}
+TEST(SelectDiverse, ZeroOrNegativeK) { EXPECT_TRUE(SelectDiverse({{"a", "b"}}, 0).empty()); }
 
 }  // namespace
 }  // namespace lifelong::recommend

@@ -66,13 +66,12 @@ std::vector<models::Candidate> ExactScorer::Search(absl::Span<const float> query
     // course): one pass over a contiguous row of the transposed matrix each.
     for (int d = 0; d < dim_; ++d) {
       if (query[d] == 0.0f) continue;
-      cblas_saxpy(n, query[d], transposed_.data() + static_cast<size_t>(d) * n, 1, scores.data(),
-                  1);
+      cblas_saxpy(n, query[d], transposed_.data() + static_cast<size_t>(d) * n, 1, scores.data(), 1);
     }
   } else if (nonzero > 0) {
     // scores = transposed_' * query
-    cblas_sgemv(CblasRowMajor, CblasTrans, dim_, n, 1.0f, transposed_.data(), n, query.data(), 1,
-                0.0f, scores.data(), 1);
+    cblas_sgemv(CblasRowMajor, CblasTrans, dim_, n, 1.0f, transposed_.data(), n, query.data(), 1, 0.0f, scores.data(),
+                1);
   }
   // Top kk by (score desc, row asc). A heap or nth_element over all scores
   // spends most of its time on mispredicted branches (~30 us for 110 of

@@ -125,8 +125,7 @@ TEST(ExactScorer, TopKIsAPrefixOfTheFullRanking) {
     std::vector<models::Candidate> all = scorer.Search(query, n);
     ASSERT_EQ(static_cast<int>(all.size()), n);
     for (int i = 1; i < n; ++i) {
-      ASSERT_TRUE(all[i - 1].score > all[i].score ||
-                  (all[i - 1].score == all[i].score && all[i - 1].row < all[i].row))
+      ASSERT_TRUE(all[i - 1].score > all[i].score || (all[i - 1].score == all[i].score && all[i - 1].row < all[i].row))
           << "position " << i;
     }
     for (int k : {1, 2, 3, 10, 99, 100, 101, 250, 599}) {
@@ -210,8 +209,7 @@ TEST(ExactScorer, ServedScoresEqualTheOfflineModelAboveTheOldDenseLimit) {
   ASSERT_TRUE(built.ok()) << built.status();
   const models::ModelBundle& model = **built;
   ASSERT_TRUE(model.identity_query());
-  auto low_built =
-      models::BuildModelBundle(std::move(low_arrays), nlohmann::json::object(), 2, "mem");
+  auto low_built = models::BuildModelBundle(std::move(low_arrays), nlohmann::json::object(), 2, "mem");
   ASSERT_TRUE(low_built.ok()) << low_built.status();
   const models::ModelBundle& low_model = **low_built;
   ASSERT_FALSE(low_model.identity_query());
@@ -256,8 +254,7 @@ TEST(ExactScorer, ServedScoresEqualTheOfflineModelAboveTheOldDenseLimit) {
   }
   // One history course: its row of the item-item matrix, exactly.
   const int from = 17;
-  const std::vector<float> one = model.ScoreAll(
-      std::vector<models::HistoryEvent>{{model.CourseId(from), 1.0f}});
+  const std::vector<float> one = model.ScoreAll(std::vector<models::HistoryEvent>{{model.CourseId(from), 1.0f}});
   for (int r = 0; r < model.num_items(); ++r) {
     ASSERT_FLOAT_EQ(one[r], model.ItemVector(r)[from]) << r;
     ASSERT_FLOAT_EQ(model.ItemToItem(from, r), one[r]) << r;
@@ -344,9 +341,8 @@ TEST(ExactScorer, ServedScoresEqualTheSparseExactModelAboveTheDenseLimit) {
     for (int r = 0; r < model.num_items(); ++r) {
       if (model.InteractionCount(r) > 0) order.push_back(r);
     }
-    std::partial_sort(order.begin(), order.begin() + 10, order.end(), [&](int x, int y) {
-      return offline[x] != offline[y] ? offline[x] > offline[y] : x < y;
-    });
+    std::partial_sort(order.begin(), order.begin() + 10, order.end(),
+                      [&](int x, int y) { return offline[x] != offline[y] ? offline[x] > offline[y] : x < y; });
     bool same = true;
     for (int i = 0; i < 10; ++i) same &= served[i].row == order[i];
     top10_equal += same;
@@ -365,8 +361,7 @@ TEST(ExactScorer, ServedScoresEqualTheSparseExactModelAboveTheDenseLimit) {
   EXPECT_GE(top10_equal, checked - 2) << "of " << checked;
   // One history course scores its row of M exactly.
   const int from = offline_model->row_start[1] > 0 ? 0 : 1;
-  const std::vector<float> one =
-      model.ScoreAll(std::vector<models::HistoryEvent>{{model.CourseId(from), 1.0f}});
+  const std::vector<float> one = model.ScoreAll(std::vector<models::HistoryEvent>{{model.CourseId(from), 1.0f}});
   for (int r = 0; r < model.num_items(); ++r) {
     ASSERT_EQ(model.ItemToItem(from, r), offline_model->Entry(from, r)) << r;
     ASSERT_EQ(one[r], offline_model->Entry(from, r)) << r;

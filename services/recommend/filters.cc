@@ -26,8 +26,7 @@ double HaversineKm(double lat1, double lng1, double lat2, double lng2) {
   const double dlat = (lat2 - lat1) * kRad;
   const double dlng = (lng2 - lng1) * kRad;
   const double a = std::sin(dlat / 2) * std::sin(dlat / 2) +
-                   std::cos(lat1 * kRad) * std::cos(lat2 * kRad) * std::sin(dlng / 2) *
-                       std::sin(dlng / 2);
+                   std::cos(lat1 * kRad) * std::cos(lat2 * kRad) * std::sin(dlng / 2) * std::sin(dlng / 2);
   return 2 * kEarthRadiusKm * std::asin(std::min(1.0, std::sqrt(a)));
 }
 
@@ -65,10 +64,9 @@ bool MatchesFilter(const Course& course, const CourseFilter& filter, absl::Time 
 }
 
 bool FilterIsEmpty(const CourseFilter& filter) {
-  return filter.modes.empty() && filter.categories.empty() && filter.audiences.empty() &&
-         filter.xuequ.empty() && filter.venue_ids.empty() && !filter.has_near &&
-         !filter.open_for_enrolment_now && filter.session_from == absl::InfinitePast() &&
-         filter.session_to == absl::InfiniteFuture();
+  return filter.modes.empty() && filter.categories.empty() && filter.audiences.empty() && filter.xuequ.empty() &&
+         filter.venue_ids.empty() && !filter.has_near && !filter.open_for_enrolment_now &&
+         filter.session_from == absl::InfinitePast() && filter.session_to == absl::InfiniteFuture();
 }
 
 }  // namespace lifelong::recommend

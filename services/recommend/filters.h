@@ -35,7 +35,7 @@ double HaversineKm(double lat1, double lng1, double lat2, double lng2);
 // Why a course is never recommended, whatever the filter.
 enum class Exclusion {
   kNone,
-  kNotPublished,      // draft, closed or archived
+  kNotPublished,  // draft, closed or archived
   kNoSeatsLeft,
   kEnrolmentEnded,
 };

@@ -49,9 +49,7 @@ TEST(Exclusion, StatesSeatsAndEnrolment) {
   EXPECT_EQ(ExclusionOf(c, kNow + absl::Hours(24)), Exclusion::kEnrolmentEnded);
 }
 
-TEST(MatchesFilter, EmptyFilterMatches) {
-  EXPECT_TRUE(MatchesFilter(Offline(), CourseFilter(), kNow));
-}
+TEST(MatchesFilter, EmptyFilterMatches) { EXPECT_TRUE(MatchesFilter(Offline(), CourseFilter(), kNow)); }
 
 TEST(MatchesFilter, ListsAreOrWithinAndAcross) {
   CourseFilter f;
@@ -126,8 +124,7 @@ TEST(FilterIsEmpty, OnlyTheDefaultFilterIsEmpty) {
   closed_enrolment.enrol_from = kNow + absl::Hours(1);
   for (size_t i = 0; i < filters.size(); ++i) {
     EXPECT_FALSE(FilterIsEmpty(filters[i])) << "filter " << i;
-    EXPECT_FALSE(MatchesFilter(Offline(), filters[i], kNow) &&
-                 MatchesFilter(closed_enrolment, filters[i], kNow))
+    EXPECT_FALSE(MatchesFilter(Offline(), filters[i], kNow) && MatchesFilter(closed_enrolment, filters[i], kNow))
         << "filter " << i;
   }
 }

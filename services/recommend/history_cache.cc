@@ -51,8 +51,7 @@ void LearnerHistoryCache::EndFetch(const std::string& learner, uint64_t ticket,
   if (facts == nullptr || !live_ || ticket <= last_reset_ || changed_since) return;
   if (facts->size() > options_.max_facts || options_.max_learners == 0) return;
   EraseLocked(learner);
-  while (!cache_.empty() &&
-         (cache_.size() >= options_.max_learners || facts_ + facts->size() > options_.max_facts)) {
+  while (!cache_.empty() && (cache_.size() >= options_.max_learners || facts_ + facts->size() > options_.max_facts)) {
     EraseLocked(cache_.begin()->first);
   }
   facts_ += facts->size();

@@ -24,8 +24,7 @@ std::vector<StatementFact> Facts(int n) {
 class HistoryCacheTest : public ::testing::Test {
  protected:
   std::unique_ptr<LearnerHistoryCache> Start(LearnerHistoryCache::Options options) {
-    auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", server_->port()),
-                                       grpc::InsecureChannelCredentials());
+    auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", server_->port()), grpc::InsecureChannelCredentials());
     auto cache = std::make_unique<LearnerHistoryCache>(channel, options);
     EXPECT_TRUE(cache->WaitLive(absl::Seconds(10)));
     return cache;

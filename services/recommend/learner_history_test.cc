@@ -77,7 +77,8 @@ TEST(BuildLearnerHistory, FailedEndsTheRegistrationUntilPassedOrRegisteredAgain)
 TEST(BuildLearnerHistory, CreditedHoldsOnlyVerifiedCompletions) {
   StatementFact verified = Fact(vocab::kPassed, "c1", 300);
   verified.verified = true;
-  std::vector<StatementFact> facts = {verified, Fact(vocab::kCompleted, "c2", 200), Fact(vocab::kRegistered, "c3", 100)};
+  std::vector<StatementFact> facts = {verified, Fact(vocab::kCompleted, "c2", 200),
+                                      Fact(vocab::kRegistered, "c3", 100)};
   LearnerHistory h = BuildLearnerHistory(facts);
   EXPECT_TRUE(h.completed.contains("c1"));
   EXPECT_TRUE(h.completed.contains("c2"));

@@ -9,17 +9,16 @@
 
 namespace lifelong::recommend {
 
-ModelManager::ModelManager(Options options) : options_([&] {
-  Options o = std::move(options);
-  if (!o.loader) {
-    o.loader = [build = o.build_options](const std::string& dir) {
-      return models::LoadModelBundle(dir, build);
-    };
-  }
-  if (!o.lister) o.lister = [](const std::string& root) { return models::ListCompleteVersions(root); };
-  if (!o.retired) o.retired = [](const std::string& root) { return models::RetiredVersions(root); };
-  return o;
-}()) {}
+ModelManager::ModelManager(Options options)
+    : options_([&] {
+        Options o = std::move(options);
+        if (!o.loader) {
+          o.loader = [build = o.build_options](const std::string& dir) { return models::LoadModelBundle(dir, build); };
+        }
+        if (!o.lister) o.lister = [](const std::string& root) { return models::ListCompleteVersions(root); };
+        if (!o.retired) o.retired = [](const std::string& root) { return models::RetiredVersions(root); };
+        return o;
+      }()) {}
 
 ModelManager::~ModelManager() { Stop(); }
 
@@ -89,8 +88,7 @@ absl::Status ModelManager::PollLocked() {
   const int64_t current_version = current ? current->version() : 0;
   if (pinned) return absl::OkStatus();  // a pinned version stays until Unpin
   if (versions->empty()) {
-    return absl::NotFoundError(absl::StrCat("model_dir ", options_.model_dir,
-                                            ": no complete model version"));
+    return absl::NotFoundError(absl::StrCat("model_dir ", options_.model_dir, ": no complete model version"));
   }
   // Newest first; stop at the version serving now. A failed load is
   // reported even when an older version ends up serving.
@@ -123,8 +121,7 @@ absl::Status ModelManager::PollLocked() {
     return absl::FailedPreconditionError(message);
   }
   if (!serving_best_loadable) {
-    return absl::NotFoundError(absl::StrCat("model_dir ", options_.model_dir,
-                                            ": no loadable model version"));
+    return absl::NotFoundError(absl::StrCat("model_dir ", options_.model_dir, ": no loadable model version"));
   }
   return absl::OkStatus();
 }
@@ -135,8 +132,7 @@ absl::Status ModelManager::LoadAndSwap(int64_t version) {
   absl::StatusOr<ModelPtr> loaded = options_.loader(dir);
   if (loaded.ok() && *loaded == nullptr) loaded = absl::InternalError("loader returned null");
   if (loaded.ok() && (*loaded)->version() != version) {
-    loaded = absl::DataLossError(absl::StrCat("directory ", version, " holds version ",
-                                              (*loaded)->version()));
+    loaded = absl::DataLossError(absl::StrCat("directory ", version, " holds version ", (*loaded)->version()));
   }
   if (!loaded.ok()) {
     // Incomplete versions may complete later; everything else is final.
@@ -182,8 +178,8 @@ absl::Status ModelManager::Pin(int64_t version) {
     available_ = *versions;
   }
   if (std::find(versions->begin(), versions->end(), version) == versions->end()) {
-    return absl::NotFoundError(absl::StrCat("version: no complete model version ", version,
-                                            " in ", options_.model_dir));
+    return absl::NotFoundError(
+        absl::StrCat("version: no complete model version ", version, " in ", options_.model_dir));
   }
   std::set<int64_t> retired = Retired();
   {
@@ -199,8 +195,7 @@ absl::Status ModelManager::Pin(int64_t version) {
   if (current == nullptr || current->version() != version) {
     absl::Status s = LoadAndSwap(version);
     if (!s.ok()) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("version ", version, " failed to load: ", s.message()));
+      return absl::FailedPreconditionError(absl::StrCat("version ", version, " failed to load: ", s.message()));
     }
   }
   absl::MutexLock l(&mu_);

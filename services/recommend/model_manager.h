@@ -129,7 +129,7 @@ class ModelManager {
   const Options options_;
   ModelPtr current_;  // accessed only through std::atomic_load/atomic_store
 
-  absl::Mutex load_mu_;  // serialises loads, pins and polls
+  absl::Mutex load_mu_;     // serialises loads, pins and polls
   mutable absl::Mutex mu_;  // guards the status fields below
   absl::Time loaded_at_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   bool pinned_ ABSL_GUARDED_BY(mu_) = false;

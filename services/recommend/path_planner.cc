@@ -42,8 +42,8 @@ struct State {
 
 class Planner {
  public:
-  Planner(const CatalogSnapshot& catalog, const PlanLearner& learner, const CourseScores& scores,
-          absl::Time now, absl::Time deadline, const PlanOptions& options)
+  Planner(const CatalogSnapshot& catalog, const PlanLearner& learner, const CourseScores& scores, absl::Time now,
+          absl::Time deadline, const PlanOptions& options)
       : catalog_(catalog),
         courses_(catalog.courses()),
         learner_(learner),
@@ -62,9 +62,7 @@ class Planner {
     auto it = scores_.find(courses_[ci].id);
     return it == scores_.end() ? 0.0 : it->second;
   }
-  const std::vector<int>& Category(const std::string& category) const {
-    return catalog_.CategoryCourses(category);
-  }
+  const std::vector<int>& Category(const std::string& category) const { return catalog_.CategoryCourses(category); }
   // The sections of course ci's series, best scored first.
   std::vector<int> Sections(int ci) const {
     std::vector<int> list = catalog_.SeriesCourses(courses_[ci].series);
@@ -131,8 +129,7 @@ class Planner {
     if (c.state != CourseState::kOpen) return "is not open";
     if (c.SeatsLeft() == 0) return "is full";
     if (c.enrol_to <= now_) return "has closed enrolment";
-    if (c.mode != "online" && !learner_.any_xuequ && !learner_.home_xuequ.empty() &&
-        c.xuequ != learner_.home_xuequ) {
+    if (c.mode != "online" && !learner_.any_xuequ && !learner_.home_xuequ.empty() && c.xuequ != learner_.home_xuequ) {
       return absl::StrCat("is not in ", learner_.home_xuequ);
     }
     bool any_left = c.sessions.empty();
@@ -256,8 +253,8 @@ class Planner {
   // online when preferred, the earlier end, the id.
   // `gain(trial_before, trial_after)` measures what the option brings.
   template <typename Gain>
-  std::optional<State> Best(const std::vector<int>& options, const State& s, const std::string& why,
-                            const Gain& gain, std::string* why_not) const {
+  std::optional<State> Best(const std::vector<int>& options, const State& s, const std::string& why, const Gain& gain,
+                            std::string* why_not) const {
     std::optional<State> best;
     double best_key[5] = {0, 0, 0, 0, 0};
     int best_ci = -1;
@@ -399,24 +396,21 @@ absl::Status ValidateProgramme(const Programme& p, absl::string_view field) {
   absl::flat_hash_set<std::string> ids;
   for (size_t i = 0; i < p.required_courses.size(); ++i) {
     if (p.required_courses[i].empty()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(field, ".required_courses[", i, "]: must not be empty"));
+      return absl::InvalidArgumentError(absl::StrCat(field, ".required_courses[", i, "]: must not be empty"));
     }
     if (!ids.insert(p.required_courses[i]).second) {
-      return absl::InvalidArgumentError(absl::StrCat(field, ".required_courses[", i, "]: \"",
-                                                     p.required_courses[i], "\" repeats"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(field, ".required_courses[", i, "]: \"", p.required_courses[i], "\" repeats"));
     }
   }
   if (p.credits == 0 && p.by_category.empty() && p.required_courses.empty()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(field, ": needs credits, by_category or required_courses"));
+    return absl::InvalidArgumentError(absl::StrCat(field, ": needs credits, by_category or required_courses"));
   }
   return absl::OkStatus();
 }
 
-absl::StatusOr<PathPlan> PlanPath(const CatalogSnapshot& catalog, const PlanGoal& goal,
-                                  const PlanLearner& learner, const CourseScores& scores,
-                                  absl::Time now, const PlanOptions& options) {
+absl::StatusOr<PathPlan> PlanPath(const CatalogSnapshot& catalog, const PlanGoal& goal, const PlanLearner& learner,
+                                  const CourseScores& scores, absl::Time now, const PlanOptions& options) {
   absl::Time deadline = goal.deadline;
   if (goal.kind == PlanGoal::Kind::kProgramme) {
     if (absl::Status s = ValidateProgramme(goal.programme); !s.ok()) return s;
@@ -489,8 +483,9 @@ absl::StatusOr<PathPlan> PlanPath(const CatalogSnapshot& catalog, const PlanGoal
           best = state;
           break;
         }
-        best = planner.Best(planner.Candidates(level, state), state, "target",
-                            [](const State&, const State&) { return 0.0; }, &why_not);
+        best = planner.Best(
+            planner.Candidates(level, state), state, "target", [](const State&, const State&) { return 0.0; },
+            &why_not);
         if (best) break;
       }
       if (best) {
@@ -506,8 +501,8 @@ absl::StatusOr<PathPlan> PlanPath(const CatalogSnapshot& catalog, const PlanGoal
       const Programme& p = goal.programme;
       for (size_t i = 0; i < p.required_courses.size(); ++i) {
         if (catalog.Find(p.required_courses[i]) == nullptr && !learner.completed.contains(p.required_courses[i])) {
-          return absl::InvalidArgumentError(absl::StrCat("programme.required_courses[", i, "]: no course \"",
-                                                         p.required_courses[i], "\""));
+          return absl::InvalidArgumentError(
+              absl::StrCat("programme.required_courses[", i, "]: no course \"", p.required_courses[i], "\""));
         }
       }
       std::vector<std::string> reasons;
@@ -518,8 +513,8 @@ absl::StatusOr<PathPlan> PlanPath(const CatalogSnapshot& catalog, const PlanGoal
         if (state.series_ready.contains(c->series)) continue;
         std::string why_not;
         std::optional<State> best = planner.Best(
-            planner.Sections(planner.Index(c)), state, "required",
-            [](const State&, const State&) { return 0.0; }, &why_not);
+            planner.Sections(planner.Index(c)), state, "required", [](const State&, const State&) { return 0.0; },
+            &why_not);
         if (best) {
           state = *std::move(best);
         } else {
@@ -557,8 +552,7 @@ absl::StatusOr<PathPlan> PlanPath(const CatalogSnapshot& catalog, const PlanGoal
               &why_not);
           if (!best || PlannedCredits(*best, category) <= PlannedCredits(state, category)) {
             reasons.push_back(absl::StrCat(p.name, " needs ", Credits(gap), " more credits",
-                                           category.empty() ? "" : absl::StrCat(" in ", category), "; ",
-                                           by_deadline));
+                                           category.empty() ? "" : absl::StrCat(" in ", category), "; ", by_deadline));
             return;
           }
           state = *std::move(best);
@@ -572,8 +566,7 @@ absl::StatusOr<PathPlan> PlanPath(const CatalogSnapshot& catalog, const PlanGoal
       progress.credits_earned = earned("");
       progress.credits_planned = PlannedCredits(state, "");
       for (const CreditRequirement& r : p.by_category) {
-        progress.by_category.push_back(
-            {r.category, r.credits, earned(r.category), PlannedCredits(state, r.category)});
+        progress.by_category.push_back({r.category, r.credits, earned(r.category), PlannedCredits(state, r.category)});
       }
       for (const std::string& id : p.required_courses) {
         const Course* c = catalog.Find(id);

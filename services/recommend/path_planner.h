@@ -60,9 +60,9 @@ struct PlanLearner {
   // Completed courses whose credits count toward the goal (the credit bank's
   // verified ones); unset: every completed course counts.
   std::optional<absl::flat_hash_set<std::string>> credited;
-  absl::flat_hash_set<std::string> enrolled;   // registered, in progress
-  std::string home_xuequ;                      // "" unknown: every 学区
-  bool any_xuequ = false;                      // offline courses anywhere
+  absl::flat_hash_set<std::string> enrolled;  // registered, in progress
+  std::string home_xuequ;                     // "" unknown: every 学区
+  bool any_xuequ = false;                     // offline courses anywhere
   bool prefer_online = false;
 };
 
@@ -73,8 +73,8 @@ struct PlanStep {
   absl::Time start = absl::InfinitePast();  // first session (or self-paced start)
   absl::Time end = absl::InfinitePast();    // last session end (or estimate)
   std::vector<CourseSession> sessions;      // to attend, in time order
-  std::string why;  // "target", "required", "prerequisite of <title>", "credits: <category>"
-  double score = 0;  // the recommender's score, 0 when it had none
+  std::string why;                          // "target", "required", "prerequisite of <title>", "credits: <category>"
+  double score = 0;                         // the recommender's score, 0 when it had none
 };
 
 struct CategoryProgress {
@@ -124,9 +124,9 @@ using CourseScores = absl::flat_hash_map<std::string, double>;
 // the catalog does not hold; INVALID_ARGUMENT naming the field for a goal
 // that makes no sense (negative credits, empty category, required course
 // unknown to the catalog, a programme without a name).
-absl::StatusOr<PathPlan> PlanPath(const CatalogSnapshot& catalog, const PlanGoal& goal,
-                                  const PlanLearner& learner, const CourseScores& scores,
-                                  absl::Time now, const PlanOptions& options = PlanOptions());
+absl::StatusOr<PathPlan> PlanPath(const CatalogSnapshot& catalog, const PlanGoal& goal, const PlanLearner& learner,
+                                  const CourseScores& scores, absl::Time now,
+                                  const PlanOptions& options = PlanOptions());
 
 // Checks a programme's rules (the catalog's validation of programmes uses
 // the same checks): INVALID_ARGUMENT naming the field ("programme.name: must

@@ -26,9 +26,7 @@ class DemoPlanTest : public ::testing::Test {
     for (const v1::Programme& p : demo::DemoProgrammes(*district_)) programmes.push_back(ProgrammeFromProto(p));
     catalog_ = new CatalogSnapshot("demo", std::move(courses), std::move(programmes));
   }
-  static absl::Time Now() {
-    return absl::FromUnixMicros(demo::FirstSessionMicros(*district_)) - absl::Hours(24 * 7);
-  }
+  static absl::Time Now() { return absl::FromUnixMicros(demo::FirstSessionMicros(*district_)) - absl::Hours(24 * 7); }
 
   static void ExpectKeepsPromises(const PathPlan& plan, absl::Time deadline) {
     for (size_t a = 0; a < plan.steps.size(); ++a) {

@@ -182,9 +182,9 @@ TEST(PlanPath, SectionThatStartsBeforeThePrerequisiteEndsIsSkipped) {
 
 TEST(PlanPath, ClashWithACourseInProgressPicksTheOtherSection) {
   std::vector<Def> defs = {
-      {"tj", "太极拳", "健康", 2, {}, 0, 9, 8},                    // Mondays 09:00, in progress
-      {"sf_a", "书法入门", "书法", 2, {}, 0, 9, 4},                // Mondays 09:00: clashes
-      {"sf_b", "书法入门", "书法", 2, {}, 1, 9, 4},                // Tuesdays 09:00
+      {"tj", "太极拳", "健康", 2, {}, 0, 9, 8},      // Mondays 09:00, in progress
+      {"sf_a", "书法入门", "书法", 2, {}, 0, 9, 4},  // Mondays 09:00: clashes
+      {"sf_b", "书法入门", "书法", 2, {}, 1, 9, 4},  // Tuesdays 09:00
   };
   PlanLearner l;
   l.enrolled = {"tj"};
@@ -267,12 +267,9 @@ Programme Certificate() {
 
 TEST(PlanPath, ProgrammeFillsRequiredThenCategoryThenTotalWithFewestCourses) {
   std::vector<Def> defs = {
-      {"law", "社区法律常识", "法治", 2, {}, 0, 9, 4},
-      {"jz1", "剪纸入门", "传统文化", 2, {}, 1, 9, 4},
-      {"tea", "茶文化", "传统文化", 3, {}, 2, 9, 4},
-      {"hs", "健康养生", "健康", 4, {}, 3, 9, 4},
-      {"hs2", "健康讲座", "健康", 1, {}, 3, 14, 2},
-      {"sf", "书法入门", "书法", 3, {}, 4, 9, 4},
+      {"law", "社区法律常识", "法治", 2, {}, 0, 9, 4}, {"jz1", "剪纸入门", "传统文化", 2, {}, 1, 9, 4},
+      {"tea", "茶文化", "传统文化", 3, {}, 2, 9, 4},   {"hs", "健康养生", "健康", 4, {}, 3, 9, 4},
+      {"hs2", "健康讲座", "健康", 1, {}, 3, 14, 2},    {"sf", "书法入门", "书法", 3, {}, 4, 9, 4},
   };
   PlanLearner l;
   l.completed = {"jz1"};  // 2 credits in 传统文化 already
@@ -302,12 +299,9 @@ TEST(PlanPath, ProgrammeFillsRequiredThenCategoryThenTotalWithFewestCourses) {
 // so the plan makes up its credits with another course.
 TEST(PlanPath, SelfReportedCompletionEarnsNoCreditsTowardTheGoal) {
   std::vector<Def> defs = {
-      {"law", "社区法律常识", "法治", 2, {}, 0, 9, 4},
-      {"jz1", "剪纸入门", "传统文化", 2, {}, 1, 9, 4},
-      {"tea", "茶文化", "传统文化", 3, {}, 2, 9, 4},
-      {"hs", "健康养生", "健康", 4, {}, 3, 9, 4},
-      {"hs2", "健康讲座", "健康", 1, {}, 3, 14, 2},
-      {"sf", "书法入门", "书法", 3, {}, 4, 9, 4},
+      {"law", "社区法律常识", "法治", 2, {}, 0, 9, 4}, {"jz1", "剪纸入门", "传统文化", 2, {}, 1, 9, 4},
+      {"tea", "茶文化", "传统文化", 3, {}, 2, 9, 4},   {"hs", "健康养生", "健康", 4, {}, 3, 9, 4},
+      {"hs2", "健康讲座", "健康", 1, {}, 3, 14, 2},    {"sf", "书法入门", "书法", 3, {}, 4, 9, 4},
   };
   PlanGoal g;
   g.kind = PlanGoal::Kind::kProgramme;
@@ -345,8 +339,7 @@ TEST(PlanPath, ProgrammeThatCannotBeMetSaysWhatIsMissing) {
   CatalogSnapshot catalog7 = Catalog(defs);
   PathPlan plan = MustPlan(catalog7, g);
   EXPECT_FALSE(plan.feasible);
-  EXPECT_EQ(plan.reason,
-            "数字素养证书 needs 4 more credits in 智能手机与数字素养; no open course before the deadline");
+  EXPECT_EQ(plan.reason, "数字素养证书 needs 4 more credits in 智能手机与数字素养; no open course before the deadline");
   EXPECT_THAT(Ids(plan), ElementsAre("sj1"));  // what could be planned
 }
 

@@ -25,9 +25,9 @@
 #include "models/interaction_file.h"
 #include "models/model_bundle.h"
 #include "models/trainer.h"
-#include "services/domain/vocabulary.h"
 #include "services/demo/demo_district.h"
 #include "services/demo/demo_programmes.h"
+#include "services/domain/vocabulary.h"
 #include "services/recommend/catalog_cache.h"
 #include "services/recommend/learner_history.h"
 #include "services/recommend/recommender.h"
@@ -102,8 +102,7 @@ int Run() {
     for (int n = 0; n < 2; ++n) {
       if (i != named[n]) continue;
       for (const demo::Event& e : events) {
-        full[n].insert(full[n].begin(), {VerbIri(e.verb),
-                                         vocab::CourseIri(district.courses()[e.course].course.id()),
+        full[n].insert(full[n].begin(), {VerbIri(e.verb), vocab::CourseIri(district.courses()[e.course].course.id()),
                                          absl::FromUnixMicros(e.time_us)});
       }
     }
@@ -112,8 +111,8 @@ int Run() {
       cases.push_back(std::move(c));
     }
   }
-  std::printf("demo: %d learners, %zu courses, %zu training interactions, %zu cases (%.1f s)\n",
-              o.learners, courses.size(), train.size(), cases.size(), absl::ToDoubleSeconds(absl::Now() - t0));
+  std::printf("demo: %d learners, %zu courses, %zu training interactions, %zu cases (%.1f s)\n", o.learners,
+              courses.size(), train.size(), cases.size(), absl::ToDoubleSeconds(absl::Now() - t0));
 
   models::TrainOptions topts;
   absl::StatusOr<models::ModelArrays> arrays = models::TrainModel(train, texts, topts);
@@ -203,14 +202,14 @@ int Run() {
         "%s  HR@%d %.4f  unmet-prerequisite share %.4f (%lld of %lld items)  after a failure, "
         "the failed course first: %lld of %lld\n",
         names[m], k, static_cast<double>(t.hits) / t.cases, static_cast<double>(t.unmet) / t.items,
-        static_cast<long long>(t.unmet), static_cast<long long>(t.items),
-        static_cast<long long>(t.failed_retry_first), static_cast<long long>(t.failed_cases));
+        static_cast<long long>(t.unmet), static_cast<long long>(t.items), static_cast<long long>(t.failed_retry_first),
+        static_cast<long long>(t.failed_cases));
   }
   for (int n = 0; n < 2; ++n) {
     if (full[n].empty()) continue;
     const LearnerHistory h = BuildLearnerHistory(full[n]);
-    std::printf("\nu%06d: completed %zu, failed %zu, enrolled %zu\n", named[n], h.completed.size(),
-                h.failed.size(), h.enrolled.size());
+    std::printf("\nu%06d: completed %zu, failed %zu, enrolled %zu\n", named[n], h.completed.size(), h.failed.size(),
+                h.enrolled.size());
     for (int mode = 0; mode < 2; ++mode) {
       RecommendQuery q5;
       q5.k = 5;
@@ -218,8 +217,8 @@ int Run() {
       if (!r.ok()) continue;
       std::printf("  %s:\n", names[mode]);
       for (const ScoredCourse& item : r->items) {
-        std::printf("    %s %s  [%s]%s\n", item.course->id.c_str(), item.course->title.c_str(),
-                    item.reason.c_str(), unmet(*item.course, h) ? "  (prerequisite not done)" : "");
+        std::printf("    %s %s  [%s]%s\n", item.course->id.c_str(), item.course->title.c_str(), item.reason.c_str(),
+                    unmet(*item.course, h) ? "  (prerequisite not done)" : "");
       }
     }
   }

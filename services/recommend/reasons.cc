@@ -15,9 +15,7 @@ std::string BecauseReason(absl::string_view verb_iri, absl::string_view course_t
   return absl::StrCat("因为你学习过 ", course_title);
 }
 
-std::string InterestReason(absl::string_view interest) {
-  return absl::StrCat("与你的兴趣「", interest, "」相关");
-}
+std::string InterestReason(absl::string_view interest) { return absl::StrCat("与你的兴趣「", interest, "」相关"); }
 
 std::string PopularNearbyReason(absl::string_view area) {
   absl::string_view a = area;
@@ -40,17 +38,13 @@ std::string NewCourseReason(absl::string_view course_title) {
   return absl::StrCat("新开课程，与你学过的 ", course_title, " 相近");
 }
 
-std::string AudienceReason(absl::string_view audience) {
-  return absl::StrCat("适合", audience);
-}
+std::string AudienceReason(absl::string_view audience) { return absl::StrCat("适合", audience); }
 
 std::string RetryReason(absl::string_view failed_title) {
   return absl::StrCat("未通过 ", failed_title, "，可再学一次");
 }
 
-std::string FoundationReason(absl::string_view failed_title) {
-  return absl::StrCat("先打好基础，再学 ", failed_title);
-}
+std::string FoundationReason(absl::string_view failed_title) { return absl::StrCat("先打好基础，再学 ", failed_title); }
 
 std::string PrerequisitesFirstReason(const std::vector<std::string>& missing_titles) {
   return absl::StrCat("先修：", absl::StrJoin(missing_titles, "、"));

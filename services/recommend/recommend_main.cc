@@ -13,8 +13,10 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "services/auth/auth_flags.h"
+#include "services/auth/client_token.h"
 #include "services/common/http_server.h"
 #include "services/common/interceptors.h"
 #include "services/common/log.h"
@@ -23,8 +25,6 @@
 #include "services/common/server.h"
 #include "services/common/server_flags.h"
 #include "services/common/tls_flags.h"
-#include "services/auth/auth_flags.h"
-#include "services/auth/client_token.h"
 #include "services/recommend/recommend_server.h"
 
 ABSL_FLAG(int, port, 7003, "port to listen on (127.0.0.1 unless --host)");
@@ -35,23 +35,19 @@ ABSL_FLAG(std::string, catalog, "127.0.0.1:7002", "catalog service address");
 ABSL_FLAG(int, records_deadline_ms, 500, "deadline of each record-service call");
 ABSL_FLAG(int, catalog_deadline_ms, 2000, "deadline of each catalog-service call");
 ABSL_FLAG(int, catalog_refresh_ms, 2000, "catalog change check interval");
-ABSL_FLAG(int, catalog_max_staleness_s, 30,
-          "answer UNAVAILABLE when the catalog was not reached for this long");
+ABSL_FLAG(int, catalog_max_staleness_s, 30, "answer UNAVAILABLE when the catalog was not reached for this long");
 ABSL_FLAG(int, model_poll_ms, 2000, "model directory check interval");
 ABSL_FLAG(int, batch_wait_us, 500, "longest wait of a search for company in a batch");
-ABSL_FLAG(std::string, metrics_host, "127.0.0.1",
-          "address of the HTTP /metrics and /healthz endpoint");
+ABSL_FLAG(std::string, metrics_host, "127.0.0.1", "address of the HTTP /metrics and /healthz endpoint");
 ABSL_FLAG(int, metrics_port, 9003, "port of the /metrics endpoint (0 picks a free port)");
 ABSL_FLAG(int, max_batch, 256, "largest search batch");
-ABSL_FLAG(int, batch_min_items, 0,
-          "models with fewer items are searched on the request thread, unbatched");
+ABSL_FLAG(int, batch_min_items, 0, "models with fewer items are searched on the request thread, unbatched");
 ABSL_FLAG(std::string, port_file, "", "if set, the bound gRPC port is written here once started");
 ABSL_FLAG(int, max_pollers, 4, "gRPC sync-server polling threads");
 ABSL_FLAG(int, history_cache_learners, 100000,
           "learner histories cached, kept exact by the record service's change feed (0: no cache, every "
           "request reads the record service)");
-ABSL_FLAG(int, ivf_nprobe, 0,
-          "IVF lists probed per query for large models; 0 = calibrated at load time");
+ABSL_FLAG(int, ivf_nprobe, 0, "IVF lists probed per query for large models; 0 = calibrated at load time");
 
 int main(int argc, char** argv) {
   lifelong::BlockTerminationSignals();
@@ -121,33 +117,47 @@ int main(int argc, char** argv) {
   absl::Status observed = metrics::RegisterProcessMetrics(&metrics::DefaultRegistry());
   if (observed.ok()) {
     observed = metrics::DefaultRegistry().AddCallbacks({
-        {MetricType::kGauge, "lifelong_recommend_model_version",
-         "Model version serving (0: none).", {},
+        {MetricType::kGauge,
+         "lifelong_recommend_model_version",
+         "Model version serving (0: none).",
+         {},
          [rs] { return double(rs->models().Status().version); }},
-        {MetricType::kGauge, "lifelong_recommend_model_age_seconds",
-         "Seconds since the serving model was loaded.", {},
+        {MetricType::kGauge,
+         "lifelong_recommend_model_age_seconds",
+         "Seconds since the serving model was loaded.",
+         {},
          [rs] {
            lifelong::recommend::ModelManagerStatus st = rs->models().Status();
            if (st.version == 0) return std::nan("");
            return absl::ToDoubleSeconds(absl::Now() - st.loaded_at);
          }},
-        {MetricType::kGauge, "lifelong_recommend_index_items",
-         "Items in the serving model's index.", {},
+        {MetricType::kGauge,
+         "lifelong_recommend_index_items",
+         "Items in the serving model's index.",
+         {},
          [rs] { return double(rs->models().Status().item_count); }},
-        {MetricType::kGauge, "lifelong_store_items", "Items in a service's store.",
+        {MetricType::kGauge,
+         "lifelong_store_items",
+         "Items in a service's store.",
          {{"service", "recommend"}, {"kind", "cached_courses"}},
          [rs] {
            auto catalog = rs->catalog().Current();
            return catalog.ok() ? double((*catalog)->courses().size()) : std::nan("");
          }},
-        {MetricType::kCounter, "lifelong_recommend_search_queries_total",
+        {MetricType::kCounter,
+         "lifelong_recommend_search_queries_total",
          "Index searches, by path (batched through the worker, or direct).",
-         {{"path", "batched"}}, [rs] { return double(rs->batcher().stats().queries); }},
-        {MetricType::kCounter, "lifelong_recommend_search_queries_total",
+         {{"path", "batched"}},
+         [rs] { return double(rs->batcher().stats().queries); }},
+        {MetricType::kCounter,
+         "lifelong_recommend_search_queries_total",
          "Index searches, by path (batched through the worker, or direct).",
-         {{"path", "direct"}}, [rs] { return double(rs->batcher().stats().direct); }},
-        {MetricType::kCounter, "lifelong_recommend_search_batches_total",
-         "FAISS calls made by the batch worker.", {},
+         {{"path", "direct"}},
+         [rs] { return double(rs->batcher().stats().direct); }},
+        {MetricType::kCounter,
+         "lifelong_recommend_search_batches_total",
+         "FAISS calls made by the batch worker.",
+         {},
          [rs] { return double(rs->batcher().stats().batches); }},
     });
   }

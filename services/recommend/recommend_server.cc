@@ -12,8 +12,8 @@ namespace {
 
 constexpr char kServiceName[] = "lifelong.v1.RecommendationService";
 
-std::shared_ptr<grpc::Channel> MakeChannel(
-    const std::string& target, const std::shared_ptr<grpc::ChannelCredentials>& credentials) {
+std::shared_ptr<grpc::Channel> MakeChannel(const std::string& target,
+                                           const std::shared_ptr<grpc::ChannelCredentials>& credentials) {
   grpc::ChannelArguments args;
   // Fail fast while a peer is down instead of backing off for seconds.
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
@@ -25,27 +25,23 @@ std::shared_ptr<grpc::Channel> MakeChannel(
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<RecommendServer>> RecommendServer::Start(
-    RecommendServerOptions options) {
+absl::StatusOr<std::unique_ptr<RecommendServer>> RecommendServer::Start(RecommendServerOptions options) {
   std::unique_ptr<RecommendServer> s(new RecommendServer());
   s->options_ = std::move(options);
   const RecommendServerOptions& o = s->options_;
-  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> server_credentials =
-      ServerCredentialsFor(o.tls);
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> server_credentials = ServerCredentialsFor(o.tls);
   if (!server_credentials.ok()) return server_credentials.status();
-  absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> channel_credentials =
-      ChannelCredentialsFor(o.tls);
+  absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> channel_credentials = ChannelCredentialsFor(o.tls);
   if (!channel_credentials.ok()) return channel_credentials.status();
   s->batcher_ = std::make_unique<SearchBatcher>(o.batcher);
   SearchBatcher* batcher = s->batcher_.get();
-  s->recommender_ = std::make_unique<Recommender>(
-      [batcher](const ModelPtr& model, std::vector<float> query, int k) {
-        return batcher->Search(model, std::move(query), k);
-      },
-      o.recommender);
+  s->recommender_ =
+      std::make_unique<Recommender>([batcher](const ModelPtr& model, std::vector<float> query,
+                                              int k) { return batcher->Search(model, std::move(query), k); },
+                                    o.recommender);
   std::shared_ptr<grpc::Channel> records_channel = MakeChannel(o.records_target, *channel_credentials);
-  s->records_ = std::make_unique<RecordsClient>(records_channel, o.records_target, o.records_deadline,
-                                                o.outgoing_token);
+  s->records_ =
+      std::make_unique<RecordsClient>(records_channel, o.records_target, o.records_deadline, o.outgoing_token);
   if (o.history_cache_learners > 0) {
     LearnerHistoryCache::Options cache_options;
     cache_options.max_learners = static_cast<size_t>(o.history_cache_learners);
@@ -59,8 +55,7 @@ absl::StatusOr<std::unique_ptr<RecommendServer>> RecommendServer::Start(
   catalog_options.max_staleness = o.catalog_max_staleness;
   catalog_options.clock = o.clock;
   catalog_options.token = o.outgoing_token;
-  s->catalog_ = std::make_unique<CatalogCache>(MakeChannel(o.catalog_target, *channel_credentials),
-                                                catalog_options);
+  s->catalog_ = std::make_unique<CatalogCache>(MakeChannel(o.catalog_target, *channel_credentials), catalog_options);
 
   RecommendService::Deps deps;
   deps.catalog = s->catalog_.get();
@@ -92,8 +87,7 @@ absl::StatusOr<std::unique_ptr<RecommendServer>> RecommendServer::Start(
   server_options.max_concurrent_calls = o.max_concurrent_calls;
   server_options.overload_retry_after_ms = o.overload_retry_after_ms;
   server_options.credentials = *server_credentials;
-  absl::StatusOr<std::unique_ptr<RunningGrpcServer>> grpc =
-      StartGrpcServer(server_options, {s->service_.get()});
+  absl::StatusOr<std::unique_ptr<RunningGrpcServer>> grpc = StartGrpcServer(server_options, {s->service_.get()});
   if (!grpc.ok()) return grpc.status();
   s->grpc_ = *std::move(grpc);
   s->grpc_->SetServiceServing(kServiceName, false);

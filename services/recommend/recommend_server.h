@@ -16,14 +16,14 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "services/auth/authorizer.h"
 #include "services/common/server.h"
 #include "services/common/tls.h"
-#include "services/auth/authorizer.h"
 #include "services/recommend/catalog_cache.h"
+#include "services/recommend/history_cache.h"
 #include "services/recommend/model_manager.h"
 #include "services/recommend/recommend_service.h"
 #include "services/recommend/recommender.h"
-#include "services/recommend/history_cache.h"
 #include "services/recommend/records_client.h"
 #include "services/recommend/search_batcher.h"
 

@@ -3,8 +3,8 @@
 // and model versions trained and written with //models.
 #include "services/recommend/recommend_server.h"
 
-#include <grpcpp/grpcpp.h>
 #include <grpcpp/generic/generic_stub.h>
+#include <grpcpp/grpcpp.h>
 #include <sys/stat.h>
 
 #include <atomic>
@@ -27,10 +27,10 @@ namespace lifelong::recommend {
 namespace {
 
 using ::testing::Contains;
-using ::testing::HasSubstr;
-using ::testing::Not;
 using testing::FakeCatalog;
 using testing::FakeRecords;
+using ::testing::HasSubstr;
+using ::testing::Not;
 
 class RecommendServerTest : public ::testing::Test {
  protected:
@@ -57,8 +57,7 @@ class RecommendServerTest : public ::testing::Test {
     auto s = RecommendServer::Start(std::move(o));
     ASSERT_TRUE(s.ok()) << s.status();
     server_ = *std::move(s);
-    channel_ = grpc::CreateChannel(absl::StrCat("127.0.0.1:", server_->port()),
-                                   grpc::InsecureChannelCredentials());
+    channel_ = grpc::CreateChannel(absl::StrCat("127.0.0.1:", server_->port()), grpc::InsecureChannelCredentials());
     stub_ = v1::RecommendationService::NewStub(channel_);
   }
 
@@ -239,8 +238,7 @@ TEST_F(RecommendServerTest, WarmLearnerGetsReasonAndExclusions) {
   ASSERT_FALSE(ids.empty());
   EXPECT_EQ(ids[0], "c_sf2");  // what 书法入门 learners take next
   EXPECT_EQ(out.recommendations(0).reason(), "因为你完成了 书法入门");
-  EXPECT_EQ(out.recommendations(0).reason_kind(),
-            v1::Recommendation::REASON_BECAUSE_YOU_COMPLETED);
+  EXPECT_EQ(out.recommendations(0).reason_kind(), v1::Recommendation::REASON_BECAUSE_YOU_COMPLETED);
   for (int i = 1; i < out.recommendations_size(); ++i) {
     EXPECT_LE(out.recommendations(i).score(), out.recommendations(i - 1).score());
   }
@@ -333,8 +331,8 @@ TEST_F(RecommendServerTest, ExactScanAnswersLikeTheBatchedIndexSearch) {
   batched_options.recommender.exact_scan_max_floats = 0;
   auto batched = RecommendServer::Start(batched_options);
   ASSERT_TRUE(batched.ok()) << batched.status();
-  auto batched_stub = v1::RecommendationService::NewStub(grpc::CreateChannel(
-      absl::StrCat("127.0.0.1:", (*batched)->port()), grpc::InsecureChannelCredentials()));
+  auto batched_stub = v1::RecommendationService::NewStub(
+      grpc::CreateChannel(absl::StrCat("127.0.0.1:", (*batched)->port()), grpc::InsecureChannelCredentials()));
   while ((*batched)->models().Current() == nullptr || !(*batched)->catalog().Current().ok()) {
     absl::SleepFor(absl::Milliseconds(20));
   }
@@ -503,8 +501,7 @@ TEST_F(RecommendServerTest, NotReadyCourseComesLastAndSaysWhatComesFirst) {
     if (found == nullptr || found->missing_prerequisite_ids_size() == 0) {
       absl::SleepFor(absl::Milliseconds(50));
     }
-  } while ((found == nullptr || found->missing_prerequisite_ids_size() == 0) &&
-           absl::Now() < deadline);
+  } while ((found == nullptr || found->missing_prerequisite_ids_size() == 0) && absl::Now() < deadline);
   ASSERT_NE(found, nullptr);
   ASSERT_EQ(found->missing_prerequisite_ids_size(), 1);
   EXPECT_EQ(found->missing_prerequisite_ids(0), "c_sf2");
@@ -758,8 +755,8 @@ TEST_F(RecommendServerTest, SparseVersionAnswersLikeTheDenseOne) {
   dense_options.model_dir = dense_dir;
   auto dense = RecommendServer::Start(dense_options);
   ASSERT_TRUE(dense.ok()) << dense.status();
-  auto dense_stub = v1::RecommendationService::NewStub(grpc::CreateChannel(
-      absl::StrCat("127.0.0.1:", (*dense)->port()), grpc::InsecureChannelCredentials()));
+  auto dense_stub = v1::RecommendationService::NewStub(
+      grpc::CreateChannel(absl::StrCat("127.0.0.1:", (*dense)->port()), grpc::InsecureChannelCredentials()));
   while ((*dense)->models().Current() == nullptr || !(*dense)->catalog().Current().ok()) {
     absl::SleepFor(absl::Milliseconds(20));
   }
@@ -934,8 +931,7 @@ TEST_F(RecommendServerTest, PinRollsBackUntilUnpinned) {
   EXPECT_EQ(stub_->PinModelVersion(&ctx2, pin, &out).error_code(), grpc::StatusCode::NOT_FOUND);
   grpc::ClientContext ctx3;
   pin.set_version(0);
-  EXPECT_EQ(stub_->PinModelVersion(&ctx3, pin, &out).error_code(),
-            grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(stub_->PinModelVersion(&ctx3, pin, &out).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
 
   grpc::ClientContext ctx4;
   ASSERT_TRUE(stub_->UnpinModelVersion(&ctx4, v1::UnpinModelVersionRequest(), &out).ok());
@@ -947,7 +943,7 @@ TEST_F(RecommendServerTest, SwapUnderConcurrentLoadNeverFailsARequest) {
   ASSERT_TRUE(testing::WriteTestModel(model_dir_).ok());
   RecommendServerOptions o = Options();
   o.recommender.exact_scan_max_floats = 0;  // search through the batcher
-  o.batcher.min_items_to_batch = 0;  // batch even this tiny model
+  o.batcher.min_items_to_batch = 0;         // batch even this tiny model
   o.batcher.max_wait = absl::Milliseconds(1);
   StartServer(o);
   SwapUnderLoad(/*batched=*/true);
@@ -1018,8 +1014,7 @@ TEST_F(RecommendServerTest, EchoAnswers) {
 // the recommender presents its own certificate to them and demands one from
 // its callers (certificates from ops/dev-ca.sh).
 TEST(RecommendServerTlsTest, MutualTlsToRecordsAndCatalogAndFromCallers) {
-  absl::StatusOr<::lifelong::testing::TestCa> ca =
-      ::lifelong::testing::TestCa::Create("recommend_tls_ca");
+  absl::StatusOr<::lifelong::testing::TestCa> ca = ::lifelong::testing::TestCa::Create("recommend_tls_ca");
   ASSERT_TRUE(ca.ok()) << ca.status();
   const absl::Time now = absl::Now();
   FakeRecords records;
@@ -1051,8 +1046,8 @@ TEST(RecommendServerTlsTest, MutualTlsToRecordsAndCatalogAndFromCallers) {
   ASSERT_TRUE(server.ok()) << server.status();
 
   const std::string target = absl::StrCat("127.0.0.1:", (*server)->port());
-  auto stub = v1::RecommendationService::NewStub(
-      grpc::CreateChannel(target, *ChannelCredentialsFor(ca->Client("client"))));
+  auto stub =
+      v1::RecommendationService::NewStub(grpc::CreateChannel(target, *ChannelCredentialsFor(ca->Client("client"))));
   v1::RecommendRequest request;
   request.set_learner("u1");
   request.set_k(5);
@@ -1074,12 +1069,10 @@ TEST(RecommendServerTlsTest, MutualTlsToRecordsAndCatalogAndFromCallers) {
 
   // Callers without a client certificate, or in plaintext, are refused.
   for (const TlsConfig& caller : {ca->Client(""), TlsConfig{}}) {
-    auto refused = v1::RecommendationService::NewStub(
-        grpc::CreateChannel(target, *ChannelCredentialsFor(caller)));
+    auto refused = v1::RecommendationService::NewStub(grpc::CreateChannel(target, *ChannelCredentialsFor(caller)));
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
-    EXPECT_EQ(refused->Recommend(&ctx, request, &response).error_code(),
-              grpc::StatusCode::UNAVAILABLE);
+    EXPECT_EQ(refused->Recommend(&ctx, request, &response).error_code(), grpc::StatusCode::UNAVAILABLE);
   }
 }
 
@@ -1087,8 +1080,7 @@ TEST(RecommendServerTlsTest, MutualTlsToRecordsAndCatalogAndFromCallers) {
 // serves TLS, but not a record service that demands client certificates:
 // learner requests then fail (UNAVAILABLE) instead of silently going cold.
 TEST(RecommendServerTlsTest, RecordsRefuseARecommenderWithoutClientCertificate) {
-  absl::StatusOr<::lifelong::testing::TestCa> ca =
-      ::lifelong::testing::TestCa::Create("recommend_tls_ca_no_cert");
+  absl::StatusOr<::lifelong::testing::TestCa> ca = ::lifelong::testing::TestCa::Create("recommend_tls_ca_no_cert");
   ASSERT_TRUE(ca.ok()) << ca.status();
   const absl::Time now = absl::Now();
   FakeRecords records;
@@ -1118,8 +1110,8 @@ TEST(RecommendServerTlsTest, RecordsRefuseARecommenderWithoutClientCertificate) 
   o.tls = ca->Client("");  // serves plaintext; calls with TLS, no client certificate
   auto server = RecommendServer::Start(o);
   ASSERT_TRUE(server.ok()) << server.status();
-  auto stub = v1::RecommendationService::NewStub(grpc::CreateChannel(
-      absl::StrCat("127.0.0.1:", (*server)->port()), grpc::InsecureChannelCredentials()));
+  auto stub = v1::RecommendationService::NewStub(
+      grpc::CreateChannel(absl::StrCat("127.0.0.1:", (*server)->port()), grpc::InsecureChannelCredentials()));
   auto recommend = [&](const std::string& learner) {
     v1::RecommendRequest request;
     request.set_learner(learner);

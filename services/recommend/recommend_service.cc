@@ -61,15 +61,14 @@ absl::StatusOr<ModelPtr> RecommendService::CurrentModel() const {
   ModelPtr model = deps_.models->Current();
   if (model == nullptr) {
     ModelManagerStatus st = deps_.models->Status();
-    return absl::UnavailableError(absl::StrCat(
-        "no model loaded yet from ", st.model_dir,
-        st.last_error.empty() ? "" : absl::StrCat(" (last error: ", st.last_error, ")")));
+    return absl::UnavailableError(
+        absl::StrCat("no model loaded yet from ", st.model_dir,
+                     st.last_error.empty() ? "" : absl::StrCat(" (last error: ", st.last_error, ")")));
   }
   return model;
 }
 
-grpc::Status RecommendService::Recommend(grpc::ServerContext* ctx,
-                                         const v1::RecommendRequest* request,
+grpc::Status RecommendService::Recommend(grpc::ServerContext* ctx, const v1::RecommendRequest* request,
                                          v1::RecommendResponse* response) {
   return ToGrpcStatus(DoRecommend(ctx, *request, response));
 }
@@ -98,8 +97,7 @@ absl::Status RecommendService::DoRecommend(grpc::ServerContext* ctx, const v1::R
   return absl::OkStatus();
 }
 
-absl::StatusOr<LearnerHistory> RecommendService::LoadHistory(const std::string& learner,
-                                                             const std::string& caller) {
+absl::StatusOr<LearnerHistory> RecommendService::LoadHistory(const std::string& learner, const std::string& caller) {
   // The learner's latest history: from the cache that the record service's
   // change feed keeps exact, else read from the record service.
   std::string key;  // canonical learner key; "" when not cacheable
@@ -121,8 +119,7 @@ absl::StatusOr<LearnerHistory> RecommendService::LoadHistory(const std::string& 
   return BuildLearnerHistory(*facts);
 }
 
-grpc::Status RecommendService::SimilarCourses(grpc::ServerContext* ctx,
-                                              const v1::SimilarCoursesRequest* request,
+grpc::Status RecommendService::SimilarCourses(grpc::ServerContext* ctx, const v1::SimilarCoursesRequest* request,
                                               v1::SimilarCoursesResponse* response) {
   return ToGrpcStatus(DoSimilarCourses(ctx, *request, response));
 }
@@ -161,8 +158,7 @@ void RecommendService::FillStatus(v1::ModelStatus* out) const {
   out->set_ivf_recall_at_10(st.ivf_recall_at_10);
 }
 
-grpc::Status RecommendService::GetModelStatus(grpc::ServerContext* ctx,
-                                              const v1::GetModelStatusRequest* request,
+grpc::Status RecommendService::GetModelStatus(grpc::ServerContext* ctx, const v1::GetModelStatusRequest* request,
                                               v1::ModelStatus* response) {
   return ToGrpcStatus([&]() -> absl::Status {
     LL_RETURN_IF_ERROR(
@@ -172,8 +168,7 @@ grpc::Status RecommendService::GetModelStatus(grpc::ServerContext* ctx,
   }());
 }
 
-grpc::Status RecommendService::PinModelVersion(grpc::ServerContext* ctx,
-                                               const v1::PinModelVersionRequest* request,
+grpc::Status RecommendService::PinModelVersion(grpc::ServerContext* ctx, const v1::PinModelVersionRequest* request,
                                                v1::ModelStatus* response) {
   return ToGrpcStatus([&]() -> absl::Status {
     LL_RETURN_IF_ERROR(
@@ -187,8 +182,7 @@ grpc::Status RecommendService::PinModelVersion(grpc::ServerContext* ctx,
   }());
 }
 
-grpc::Status RecommendService::UnpinModelVersion(grpc::ServerContext* ctx,
-                                                 const v1::UnpinModelVersionRequest* request,
+grpc::Status RecommendService::UnpinModelVersion(grpc::ServerContext* ctx, const v1::UnpinModelVersionRequest* request,
                                                  v1::ModelStatus* response) {
   return ToGrpcStatus([&]() -> absl::Status {
     LL_RETURN_IF_ERROR(

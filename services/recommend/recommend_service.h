@@ -10,8 +10,8 @@
 #include <grpcpp/grpcpp.h>
 
 #include "absl/time/time.h"
-#include "services/auth/authorizer.h"
 #include "proto/lifelong/v1/recommend.grpc.pb.h"
+#include "services/auth/authorizer.h"
 #include "services/recommend/catalog_cache.h"
 #include "services/recommend/history_cache.h"
 #include "services/recommend/model_manager.h"
@@ -29,9 +29,9 @@ class RecommendService final : public v1::RecommendationService::Service {
     // Not owned; nullptr: every learner request reads the record service.
     LearnerHistoryCache* history_cache = nullptr;
     const Recommender* recommender = nullptr;  // not owned
-    std::function<absl::Time()> clock;       // default absl::Now
-    int history_limit = 1000;                // statements read per request
-    auth::Authorizer* authorizer = nullptr;  // not owned; nullptr trusts every caller
+    std::function<absl::Time()> clock;         // default absl::Now
+    int history_limit = 1000;                  // statements read per request
+    auth::Authorizer* authorizer = nullptr;    // not owned; nullptr trusts every caller
   };
 
   explicit RecommendService(Deps deps);
@@ -44,11 +44,9 @@ class RecommendService final : public v1::RecommendationService::Service {
                               v1::ModelStatus* response) override;
   grpc::Status PinModelVersion(grpc::ServerContext* ctx, const v1::PinModelVersionRequest* request,
                                v1::ModelStatus* response) override;
-  grpc::Status UnpinModelVersion(grpc::ServerContext* ctx,
-                                 const v1::UnpinModelVersionRequest* request,
+  grpc::Status UnpinModelVersion(grpc::ServerContext* ctx, const v1::UnpinModelVersionRequest* request,
                                  v1::ModelStatus* response) override;
-  grpc::Status Echo(grpc::ServerContext* ctx, const v1::EchoRequest* request,
-                    v1::EchoResponse* response) override;
+  grpc::Status Echo(grpc::ServerContext* ctx, const v1::EchoRequest* request, v1::EchoResponse* response) override;
   grpc::Status PlanPath(grpc::ServerContext* ctx, const v1::PlanPathRequest* request,
                         v1::PlanPathResponse* response) override;
 
@@ -59,8 +57,7 @@ class RecommendService final : public v1::RecommendationService::Service {
                            v1::RecommendResponse* response);
   absl::Status DoSimilarCourses(grpc::ServerContext* ctx, const v1::SimilarCoursesRequest& request,
                                 v1::SimilarCoursesResponse* response);
-  absl::Status DoPlanPath(grpc::ServerContext* ctx, const v1::PlanPathRequest& request,
-                          v1::PlanPathResponse* response);
+  absl::Status DoPlanPath(grpc::ServerContext* ctx, const v1::PlanPathRequest& request, v1::PlanPathResponse* response);
   absl::StatusOr<ModelPtr> CurrentModel() const;
   // The learner's latest history (from the cache the change feed keeps
   // exact, else the record service). `caller`: the subject for the record

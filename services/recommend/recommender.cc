@@ -63,8 +63,8 @@ struct Cand {
   int course = -1;  // catalog index
   int row = -1;     // model row, -1 for courses the model does not know
   bool has_cf = false;
-  float cf = 0;         // collaborative score (inner product) / cosine
-  float content = 0;    // content cosine
+  float cf = 0;       // collaborative score (inner product) / cosine
+  float content = 0;  // content cosine
   double score = 0;
   double distance_km = -1;
   bool interest = false;
@@ -129,9 +129,9 @@ struct Recommender::Joined {
   std::weak_ptr<const CatalogSnapshot> catalog_ref;
   const CatalogSnapshot* catalog = nullptr;
 
-  std::vector<int> row_of;         // catalog index -> model row or -1
-  std::vector<int> course_of_row;  // model row -> catalog index or -1
-  std::vector<int> by_popularity;  // catalog indices, most popular first
+  std::vector<int> row_of;                                         // catalog index -> model row or -1
+  std::vector<int> course_of_row;                                  // model row -> catalog index or -1
+  std::vector<int> by_popularity;                                  // catalog indices, most popular first
   absl::flat_hash_map<std::string, std::vector<int>> by_category;  // by popularity
   // Course id -> catalog indices of the courses that list it as prerequisite.
   absl::flat_hash_map<std::string, std::vector<int>> next_levels;
@@ -144,9 +144,9 @@ struct Recommender::Joined {
     std::vector<int> courses;  // by popularity
   };
   absl::flat_hash_map<std::string, Venue> venues;
-  std::vector<int> new_courses;     // catalog indices not in the model
-  std::vector<int> new_pos;         // catalog index -> position in new_courses or -1
-  std::vector<float> new_content;   // new_courses.size() x content_dim
+  std::vector<int> new_courses;    // catalog indices not in the model
+  std::vector<int> new_pos;        // catalog index -> position in new_courses or -1
+  std::vector<float> new_content;  // new_courses.size() x content_dim
   // What ranking reads of every candidate, packed per catalog index: a
   // request touches a few hundred courses, and each Course is ~0.5 KB of
   // strings (a cache miss per field read in the profile).
@@ -171,8 +171,7 @@ struct Recommender::Joined {
   }
 };
 
-Recommender::Recommender(SearchFn search, Options options)
-    : search_(std::move(search)), options_(options) {}
+Recommender::Recommender(SearchFn search, Options options) : search_(std::move(search)), options_(options) {}
 
 std::string Recommender::CourseText(const Course& course) {
   // The same text the trainer embeds for catalog-dump courses
@@ -188,8 +187,8 @@ std::shared_ptr<const Recommender::Joined> Recommender::GetJoined(
     const std::shared_ptr<const models::ModelBundle>& model, const CatalogPtr& catalog) const {
   // Fast path without the mutex: the pair most requests use.
   std::shared_ptr<const Joined> last = std::atomic_load(&last_joined_);
-  if (last != nullptr && last->model == model.get() && last->catalog == catalog.get() &&
-      !last->model_ref.expired() && !last->catalog_ref.expired()) {
+  if (last != nullptr && last->model == model.get() && last->catalog == catalog.get() && !last->model_ref.expired() &&
+      !last->catalog_ref.expired()) {
     return last;
   }
   absl::MutexLock lock(&mu_);
@@ -223,8 +222,7 @@ std::shared_ptr<const Recommender::Joined> Recommender::GetJoined(
       j->facts.push_back(f);
     }
   }
-  const int64_t scan_floats =
-      static_cast<int64_t>(model->index_info().indexed_items) * model->dim();
+  const int64_t scan_floats = static_cast<int64_t>(model->index_info().indexed_items) * model->dim();
   // A sparse bundle has no FAISS index; its exact scan costs |history| x
   // entries per row whatever the catalog size (ExactScorer).
   if (options_.exact_scan_max_floats > 0 &&
@@ -286,8 +284,7 @@ std::shared_ptr<const Recommender::Joined> Recommender::GetJoined(
     } else {
       v = model->EmbedText(CourseText(courses[ci]));
     }
-    std::copy(v.begin(), v.begin() + std::min<size_t>(v.size(), cdim),
-              j->new_content.begin() + p * cdim);
+    std::copy(v.begin(), v.begin() + std::min<size_t>(v.size(), cdim), j->new_content.begin() + p * cdim);
   }
   joined_.insert(joined_.begin(), j);
   if (joined_.size() > 2) joined_.resize(2);
@@ -295,9 +292,9 @@ std::shared_ptr<const Recommender::Joined> Recommender::GetJoined(
   return j;
 }
 
-absl::StatusOr<RecommendResult> Recommender::Recommend(
-    const std::shared_ptr<const models::ModelBundle>& model_ptr, const CatalogPtr& catalog_ptr,
-    const LearnerHistory& history, const RecommendQuery& query, absl::Time now) const {
+absl::StatusOr<RecommendResult> Recommender::Recommend(const std::shared_ptr<const models::ModelBundle>& model_ptr,
+                                                       const CatalogPtr& catalog_ptr, const LearnerHistory& history,
+                                                       const RecommendQuery& query, absl::Time now) const {
   const models::ModelBundle& model = *model_ptr;
   const CatalogSnapshot& catalog = *catalog_ptr;
   const auto& courses = catalog.courses();
@@ -371,8 +368,7 @@ absl::StatusOr<RecommendResult> Recommender::Recommend(
   // Candidate pool.
   const bool filtered = !FilterIsEmpty(query.filter);
   std::vector<Cand> pool;
-  pool.reserve(static_cast<size_t>(options_.popular_candidates) + options_.min_candidates +
-               j.new_courses.size() + 64);
+  pool.reserve(static_cast<size_t>(options_.popular_candidates) + options_.min_candidates + j.new_courses.size() + 64);
   PoolSlots slots(courses.size());
   auto consider = [&](int ci) -> Cand* {
     if (ci < 0) return nullptr;
@@ -381,8 +377,7 @@ absl::StatusOr<RecommendResult> Recommender::Recommend(
     if (slot == PoolSlots::kRejected) return nullptr;
     const Joined::Facts& f = j.facts[ci];
     // ExclusionOf(course, now) != kNone, history exclusions, the filter.
-    if (f.closed || f.enrol_to <= now || excluded_courses.contains(ci) ||
-        completed_series.contains(f.series) ||
+    if (f.closed || f.enrol_to <= now || excluded_courses.contains(ci) || completed_series.contains(f.series) ||
         (filtered && !MatchesFilter(courses[ci], query.filter, now))) {
       slots.Set(ci, PoolSlots::kRejected);
       return nullptr;
@@ -406,9 +401,8 @@ absl::StatusOr<RecommendResult> Recommender::Recommend(
 
   if (warm) {
     const int excluded = static_cast<int>(history.completed.size() + history.enrolled.size());
-    const int n = std::min(model.num_items(),
-                           std::max(options_.min_candidates, query.k * options_.candidate_factor) +
-                               excluded);
+    const int n =
+        std::min(model.num_items(), std::max(options_.min_candidates, query.k * options_.candidate_factor) + excluded);
     absl::StatusOr<std::vector<models::Candidate>> found;
     if (j.exact != nullptr) {
       found = j.exact->Search(learner, n);
@@ -461,8 +455,7 @@ absl::StatusOr<RecommendResult> Recommender::Recommend(
       const double d = HaversineKm(olat, olng, v.lat, v.lng);
       if (d <= options_.nearby_km) near.emplace_back(d, &v);
     }
-    std::sort(near.begin(), near.end(),
-              [](const auto& a, const auto& b) { return a.first < b.first; });
+    std::sort(near.begin(), near.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
     const size_t start = pool.size();
     for (const auto& [d, v] : near) {
       const int left = options_.per_list_candidates - static_cast<int>(pool.size() - start);
@@ -530,8 +523,7 @@ absl::StatusOr<RecommendResult> Recommender::Recommend(
   for (Cand& c : pool) {
     const Course& course = courses[c.course];
     if (warm && c.row >= 0 && !c.has_cf) {
-      c.cf = model.sparse_item_matrix() ? model.ItemScore(learner, c.row)
-                                        : Dot(learner, model.ItemVector(c.row));
+      c.cf = model.sparse_item_matrix() ? model.ItemScore(learner, c.row) : Dot(learner, model.ItemVector(c.row));
       c.has_cf = true;
     }
     if (c.has_cf) max_cf = std::max(max_cf, c.cf);
@@ -545,9 +537,7 @@ absl::StatusOr<RecommendResult> Recommender::Recommend(
     }
   }
   // Course::EnrolmentOpenAt(now).
-  auto open_now = [&](int ci) {
-    return j.facts[ci].enrol_from <= now && now < j.facts[ci].enrol_to;
-  };
+  auto open_now = [&](int ci) { return j.facts[ci].enrol_from <= now && now < j.facts[ci].enrol_to; };
   // Weights: models::ServedBlend (models/served_blend.h, docs/recommend.md
   // "Re-ranking blend"), shared with the replay's recomputation.
   const models::ServedBlend& w = options_.blend;
@@ -570,15 +560,15 @@ absl::StatusOr<RecommendResult> Recommender::Recommend(
         cf = w.new_course_content * std::max(0.0f, c.content);  // content stands in
       }
       const double next_step = c.next_step_from == nullptr ? 0.0 : 1.0;
-      c.score = w.cf * cf + w.popularity * pop + w.completion * completion +
-                w.interest * interest + w.proximity * proximity + w.audience * audience +
-                w.open_now * (open_now(c.course) ? 1.0 : 0.0) + w.next_step * next_step;
+      c.score = w.cf * cf + w.popularity * pop + w.completion * completion + w.interest * interest +
+                w.proximity * proximity + w.audience * audience + w.open_now * (open_now(c.course) ? 1.0 : 0.0) +
+                w.next_step * next_step;
     } else {
       // Cold start: popular, well-completed courses near the learner that
       // match stated interests and age group.
-      c.score = w.cold_popularity * pop + w.cold_pop_completion * pop * completion +
-                w.cold_interest * interest + w.cold_proximity * proximity +
-                w.cold_audience * audience + w.cold_open_now * (open_now(c.course) ? 1.0 : 0.0);
+      c.score = w.cold_popularity * pop + w.cold_pop_completion * pop * completion + w.cold_interest * interest +
+                w.cold_proximity * proximity + w.cold_audience * audience +
+                w.cold_open_now * (open_now(c.course) ? 1.0 : 0.0);
     }
     // The same level again after a failure comes first, like a next level.
     if (c.retry_of != nullptr) c.score += w.retry_bonus;
@@ -651,8 +641,7 @@ absl::StatusOr<RecommendResult> Recommender::Recommend(
     if (out.reason.empty() && warm && c.row >= 0 && c.has_cf && max_cf > 0 && c.cf >= 0.3f * max_cf) {
       if (auto top = model.TopContributor(history.events, c.row)) {
         const Course* from = catalog.Find(top->course_id);
-        if (from != nullptr && top->history_index >= 0 &&
-            top->history_index < static_cast<int>(history.verbs.size())) {
+        if (from != nullptr && top->history_index >= 0 && top->history_index < static_cast<int>(history.verbs.size())) {
           out.reason = BecauseReason(history.verbs[top->history_index], from->title);
           out.reason_kind = ReasonKind::kBecauseYouCompleted;
         }
@@ -704,9 +693,9 @@ absl::StatusOr<RecommendResult> Recommender::Recommend(
   return result;
 }
 
-absl::StatusOr<RecommendResult> Recommender::Similar(
-    const std::shared_ptr<const models::ModelBundle>& model_ptr, const CatalogPtr& catalog_ptr,
-    const std::string& course_id, int k, const CourseFilter& filter, absl::Time now) const {
+absl::StatusOr<RecommendResult> Recommender::Similar(const std::shared_ptr<const models::ModelBundle>& model_ptr,
+                                                     const CatalogPtr& catalog_ptr, const std::string& course_id, int k,
+                                                     const CourseFilter& filter, absl::Time now) const {
   const models::ModelBundle& model = *model_ptr;
   const CatalogSnapshot& catalog = *catalog_ptr;
   const auto& courses = catalog.courses();
@@ -726,8 +715,7 @@ absl::StatusOr<RecommendResult> Recommender::Similar(
     if (ci < 0) return nullptr;
     if (auto it = in_pool.find(ci); it != in_pool.end()) return &pool[it->second];
     const Course& c = courses[ci];
-    if (c.id == course_id || ExclusionOf(c, now) != Exclusion::kNone ||
-        !MatchesFilter(c, filter, now)) {
+    if (c.id == course_id || ExclusionOf(c, now) != Exclusion::kNone || !MatchesFilter(c, filter, now)) {
       return nullptr;
     }
     in_pool.emplace(ci, pool.size());
@@ -742,9 +730,7 @@ absl::StatusOr<RecommendResult> Recommender::Similar(
   // Item vectors of a sparse bundle are columns of M held sparse:
   // DenseItemVector / ItemNorm / ItemScore read them.
   const bool sparse = model.sparse_item_matrix();
-  auto item_norm = [&](int row) {
-    return sparse ? model.ItemNorm(row) : Norm(model.ItemVector(row));
-  };
+  auto item_norm = [&](int row) { return sparse ? model.ItemNorm(row) : Norm(model.ItemVector(row)); };
   if (source_row) {
     const std::vector<float> q = model.DenseItemVector(*source_row);
     const float qn = Norm(q);
@@ -779,8 +765,7 @@ absl::StatusOr<RecommendResult> Recommender::Similar(
     if (IsZero(content_query)) {
       content_query.clear();
     } else {
-      absl::StatusOr<std::vector<std::vector<models::Candidate>>> found =
-          model.SearchContentBatch(content_query, 1, n);
+      absl::StatusOr<std::vector<std::vector<models::Candidate>>> found = model.SearchContentBatch(content_query, 1, n);
       if (!found.ok()) return found.status();
       for (const models::Candidate& m : (*found)[0]) {
         if (m.row < 0 || m.row >= model.num_items()) continue;

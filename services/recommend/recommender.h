@@ -144,15 +144,14 @@ class Recommender {
   // missing_prerequisites set and the reason "先修：…". Its missing
   // prerequisites are added to the candidates (the step that comes first).
   absl::StatusOr<RecommendResult> Recommend(const std::shared_ptr<const models::ModelBundle>& model,
-                                            const CatalogPtr& catalog,
-                                            const LearnerHistory& history,
+                                            const CatalogPtr& catalog, const LearnerHistory& history,
                                             const RecommendQuery& query, absl::Time now) const;
 
   // Up to k courses similar to `course_id`. NOT_FOUND when the course is in
   // neither the catalog nor the model.
   absl::StatusOr<RecommendResult> Similar(const std::shared_ptr<const models::ModelBundle>& model,
-                                          const CatalogPtr& catalog, const std::string& course_id,
-                                          int k, const CourseFilter& filter, absl::Time now) const;
+                                          const CatalogPtr& catalog, const std::string& course_id, int k,
+                                          const CourseFilter& filter, absl::Time now) const;
 
   // The text embedded for a course the model does not know.
   static std::string CourseText(const Course& course);

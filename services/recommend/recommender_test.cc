@@ -66,8 +66,8 @@ class RecommenderReadinessTest : public ::testing::Test {
     Recommender::Options o;
     o.readiness = readiness;
     return Recommender(
-        [](const std::shared_ptr<const models::ModelBundle>&, std::vector<float>, int)
-            -> absl::StatusOr<std::vector<models::Candidate>> {
+        [](const std::shared_ptr<const models::ModelBundle>&, std::vector<float>,
+           int) -> absl::StatusOr<std::vector<models::Candidate>> {
           return absl::InternalError("small models are scanned exactly");
         },
         o);
@@ -82,8 +82,8 @@ class RecommenderReadinessTest : public ::testing::Test {
     return BuildLearnerHistory(facts);
   }
 
-  RecommendResult Run(const Recommender& r, const CatalogPtr& catalog, const LearnerHistory& h,
-                      int k, std::vector<std::string> categories = {}) {
+  RecommendResult Run(const Recommender& r, const CatalogPtr& catalog, const LearnerHistory& h, int k,
+                      std::vector<std::string> categories = {}) {
     RecommendQuery q;
     q.k = k;
     q.filter.categories = std::move(categories);
@@ -162,14 +162,11 @@ TEST_F(RecommenderReadinessTest, UnfilteredAnswersNeverPutACourseThatIsNotReadyA
 }
 
 TEST_F(RecommenderReadinessTest, FailedCourseComesAgainBeforeItsNextLevel) {
-  LearnerHistory h = History({{vocab::kRegistered, "c_sf1"},
-                              {vocab::kAttended, "c_sf1"},
-                              {vocab::kFailed, "c_sf1"}});
+  LearnerHistory h = History({{vocab::kRegistered, "c_sf1"}, {vocab::kAttended, "c_sf1"}, {vocab::kFailed, "c_sf1"}});
   RecommendResult r = Run(Make(true), ChainCatalog(), h, 5);
   ASSERT_FALSE(r.items.empty());
   // The failed course or another section of it (书法入门（第二期）) first.
-  EXPECT_TRUE(r.items[0].course->id == "c_sf1" || r.items[0].course->id == "c_sf1b")
-      << r.items[0].course->id;
+  EXPECT_TRUE(r.items[0].course->id == "c_sf1" || r.items[0].course->id == "c_sf1b") << r.items[0].course->id;
   EXPECT_EQ(r.items[0].reason, "未通过 书法入门，可再学一次");
   EXPECT_EQ(r.items[0].reason_kind, ReasonKind::kRetry);
   ExpectReadyFirst(r);
@@ -193,9 +190,7 @@ TEST_F(RecommenderReadinessTest, FailedHigherLevelBringsAGentlerCourseOnTheSubje
     }
     return std::make_shared<const CatalogSnapshot>("test", std::move(courses));
   }();
-  LearnerHistory h = History({{vocab::kPassed, "c_sf1"},
-                              {vocab::kRegistered, "c_sf2"},
-                              {vocab::kFailed, "c_sf2"}});
+  LearnerHistory h = History({{vocab::kPassed, "c_sf1"}, {vocab::kRegistered, "c_sf2"}, {vocab::kFailed, "c_sf2"}});
   RecommendResult r = Run(Make(true), catalog, h, 10, {"书法"});
   ASSERT_GE(r.items.size(), 2u);
   EXPECT_EQ(r.items[0].course->id, "c_sf2");
@@ -275,8 +270,8 @@ TEST_F(RecommenderReadinessTest, BlendWeightsComeFromOptions) {
     o.readiness = false;
     o.blend = blend;
     return Recommender(
-        [](const std::shared_ptr<const models::ModelBundle>&, std::vector<float>, int)
-            -> absl::StatusOr<std::vector<models::Candidate>> {
+        [](const std::shared_ptr<const models::ModelBundle>&, std::vector<float>,
+           int) -> absl::StatusOr<std::vector<models::Candidate>> {
           return absl::InternalError("small models are scanned exactly");
         },
         o);
@@ -382,8 +377,7 @@ TEST(RecommenderExactScan, IdentityModelsAboveTheFloatLimitAreScannedOnTheReques
   so.items = 1500;
   so.tracks = 50;
   so.seed = 11;
-  auto arrays = models::TrainModel(models::GenerateSyntheticInteractions(so), {},
-                                   models::TrainOptions());
+  auto arrays = models::TrainModel(models::GenerateSyntheticInteractions(so), {}, models::TrainOptions());
   ASSERT_TRUE(arrays.ok()) << arrays.status();
   ASSERT_TRUE(arrays->identity_query);
   auto built = models::BuildModelBundle(std::move(*arrays), nlohmann::json::object(), 1, "mem");
@@ -401,12 +395,10 @@ TEST(RecommenderExactScan, IdentityModelsAboveTheFloatLimitAreScannedOnTheReques
     courses.push_back(std::move(c));
   }
   auto catalog = std::make_shared<const CatalogSnapshot>("synthetic", std::move(courses));
-  const std::vector<std::string> taken = {model->CourseId(10), model->CourseId(11),
-                                          model->CourseId(12)};
+  const std::vector<std::string> taken = {model->CourseId(10), model->CourseId(11), model->CourseId(12)};
   std::vector<StatementFact> facts;  // newest first
   for (int i = static_cast<int>(taken.size()) - 1; i >= 0; --i) {
-    facts.push_back({std::string(vocab::kCompleted), vocab::CourseIri(taken[i]),
-                     absl::FromUnixSeconds(1000 + i)});
+    facts.push_back({std::string(vocab::kCompleted), vocab::CourseIri(taken[i]), absl::FromUnixSeconds(1000 + i)});
   }
   const LearnerHistory history = BuildLearnerHistory(facts);
   int searches = 0;
@@ -419,8 +411,8 @@ TEST(RecommenderExactScan, IdentityModelsAboveTheFloatLimitAreScannedOnTheReques
     only_cf.audience = only_cf.open_now = only_cf.next_step = 0;
     o.blend = only_cf;
     return Recommender(
-        [&searches](const std::shared_ptr<const models::ModelBundle>&, std::vector<float>, int)
-            -> absl::StatusOr<std::vector<models::Candidate>> {
+        [&searches](const std::shared_ptr<const models::ModelBundle>&, std::vector<float>,
+                    int) -> absl::StatusOr<std::vector<models::Candidate>> {
           ++searches;
           return absl::InternalError("search called");
         },
@@ -481,12 +473,10 @@ TEST(RecommenderExactScan, SparseModelsAreServedExactlyFromTheirRows) {
     courses.push_back(std::move(c));
   }
   auto catalog = std::make_shared<const CatalogSnapshot>("synthetic", std::move(courses));
-  const std::vector<std::string> taken = {model->CourseId(20), model->CourseId(21),
-                                          model->CourseId(22)};
+  const std::vector<std::string> taken = {model->CourseId(20), model->CourseId(21), model->CourseId(22)};
   std::vector<StatementFact> facts;  // newest first
   for (int i = static_cast<int>(taken.size()) - 1; i >= 0; --i) {
-    facts.push_back({std::string(vocab::kCompleted), vocab::CourseIri(taken[i]),
-                     absl::FromUnixSeconds(1000 + i)});
+    facts.push_back({std::string(vocab::kCompleted), vocab::CourseIri(taken[i]), absl::FromUnixSeconds(1000 + i)});
   }
   const LearnerHistory history = BuildLearnerHistory(facts);
   int searches = 0;
@@ -498,8 +488,8 @@ TEST(RecommenderExactScan, SparseModelsAreServedExactlyFromTheirRows) {
   only_cf.similar_content = only_cf.similar_popularity = 0;
   ro.blend = only_cf;
   Recommender recommender(
-      [&searches](const std::shared_ptr<const models::ModelBundle>&, std::vector<float>, int)
-          -> absl::StatusOr<std::vector<models::Candidate>> {
+      [&searches](const std::shared_ptr<const models::ModelBundle>&, std::vector<float>,
+                  int) -> absl::StatusOr<std::vector<models::Candidate>> {
         ++searches;
         return absl::InternalError("search called");
       },

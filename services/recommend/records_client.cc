@@ -8,8 +8,8 @@
 
 namespace lifelong::recommend {
 
-RecordsClient::RecordsClient(std::shared_ptr<grpc::Channel> channel, std::string target,
-                             absl::Duration deadline, std::string token)
+RecordsClient::RecordsClient(std::shared_ptr<grpc::Channel> channel, std::string target, absl::Duration deadline,
+                             std::string token)
     : stub_(v1::LearningRecordService::NewStub(channel)),
       target_(std::move(target)),
       deadline_(deadline),
@@ -32,22 +32,19 @@ absl::StatusOr<std::vector<StatementFact>> RecordsClient::LatestStatements(const
   arena_options.initial_block = initial_block;
   arena_options.initial_block_size = sizeof(initial_block);
   google::protobuf::Arena arena(arena_options);
-  v1::ListStatementsResponse& response =
-      *google::protobuf::Arena::CreateMessage<v1::ListStatementsResponse>(&arena);
+  v1::ListStatementsResponse& response = *google::protobuf::Arena::CreateMessage<v1::ListStatementsResponse>(&arena);
   grpc::Status s = stub_->ListStatements(&ctx, request, &response);
   if (!s.ok()) {
     switch (s.error_code()) {
       case grpc::StatusCode::NOT_FOUND:
         return std::vector<StatementFact>();
       case grpc::StatusCode::INVALID_ARGUMENT:
-        return absl::InvalidArgumentError(
-            absl::StrCat("learner: rejected by the record service: ", s.error_message()));
+        return absl::InvalidArgumentError(absl::StrCat("learner: rejected by the record service: ", s.error_message()));
       default:
-        return absl::UnavailableError(absl::StrCat(
-            "record service at ", target_, " unavailable (",
-            s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED ? "no answer within deadline"
-                                                                  : "error",
-            " ", static_cast<int>(s.error_code()), "): ", s.error_message()));
+        return absl::UnavailableError(
+            absl::StrCat("record service at ", target_, " unavailable (",
+                         s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED ? "no answer within deadline" : "error",
+                         " ", static_cast<int>(s.error_code()), "): ", s.error_message()));
     }
   }
   std::vector<StatementFact> facts;

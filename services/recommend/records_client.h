@@ -21,8 +21,8 @@ class RecordsClient {
  public:
   // `target` ("host:port") is used in error messages.
   // `token`: bearer token sent with every call ("" none).
-  RecordsClient(std::shared_ptr<grpc::Channel> channel, std::string target,
-                absl::Duration deadline, std::string token = "");
+  RecordsClient(std::shared_ptr<grpc::Channel> channel, std::string target, absl::Duration deadline,
+                std::string token = "");
 
   // `on_behalf_of`: the caller of the recommendation, for the record
   // service's audit log ("" none).

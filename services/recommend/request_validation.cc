@@ -31,18 +31,16 @@ absl::Status CheckPoint(const v1::GeoPoint& p, const std::string& field) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<absl::Time> CheckTimestamp(const google::protobuf::Timestamp& t,
-                                          const std::string& field) {
+absl::StatusOr<absl::Time> CheckTimestamp(const google::protobuf::Timestamp& t, const std::string& field) {
   // RFC 3339 range, as google.protobuf.Timestamp documents.
-  if (t.seconds() < -62135596800LL || t.seconds() > 253402300799LL || t.nanos() < 0 ||
-      t.nanos() > 999999999) {
+  if (t.seconds() < -62135596800LL || t.seconds() > 253402300799LL || t.nanos() < 0 || t.nanos() > 999999999) {
     return Invalid(field, "not a valid timestamp");
   }
   return absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos());
 }
 
-absl::Status CheckStrings(const google::protobuf::RepeatedPtrField<std::string>& values,
-                          const std::string& field, std::vector<std::string>* out) {
+absl::Status CheckStrings(const google::protobuf::RepeatedPtrField<std::string>& values, const std::string& field,
+                          std::vector<std::string>* out) {
   if (values.size() > kMaxListValues) {
     return Invalid(field, absl::StrCat("at most ", kMaxListValues, " values"));
   }
@@ -65,8 +63,7 @@ v1::Course::Mode ModeFromName(const std::string& name) { return catalog::ModeFro
 v1::Course::Audience AudienceFromName(const std::string& name) { return catalog::AudienceFromName(name); }
 v1::Course::Level LevelFromName(const std::string& name) { return catalog::LevelFromName(name); }
 
-absl::StatusOr<CourseFilter> ValidateFilter(const v1::CourseFilter& filter,
-                                            const std::string& prefix) {
+absl::StatusOr<CourseFilter> ValidateFilter(const v1::CourseFilter& filter, const std::string& prefix) {
   CourseFilter out;
   for (int i = 0; i < filter.modes_size(); ++i) {
     const std::string name = ModeName(static_cast<v1::Course::Mode>(filter.modes(i)));
@@ -79,8 +76,7 @@ absl::StatusOr<CourseFilter> ValidateFilter(const v1::CourseFilter& filter,
   for (int i = 0; i < filter.audiences_size(); ++i) {
     const std::string name = AudienceNameOf(static_cast<v1::Course::Audience>(filter.audiences(i)));
     if (name.empty()) {
-      return Invalid(absl::StrCat(prefix, ".audiences[", i, "]"),
-                     "must be CHILDREN, TEENS, ADULTS or SENIORS");
+      return Invalid(absl::StrCat(prefix, ".audiences[", i, "]"), "must be CHILDREN, TEENS, ADULTS or SENIORS");
     }
     out.audiences.push_back(name);
   }
@@ -89,9 +85,8 @@ absl::StatusOr<CourseFilter> ValidateFilter(const v1::CourseFilter& filter,
   if (filter.has_near()) {
     LL_RETURN_IF_ERROR(CheckPoint(filter.near(), prefix + ".near"));
     if (!(filter.within_km() > 0 && filter.within_km() <= kMaxWithinKm)) {
-      return Invalid(prefix + ".within_km",
-                     absl::StrCat("must be in (0, ", kMaxWithinKm, "] when ", prefix,
-                                  ".near is set, got ", filter.within_km()));
+      return Invalid(prefix + ".within_km", absl::StrCat("must be in (0, ", kMaxWithinKm, "] when ", prefix,
+                                                         ".near is set, got ", filter.within_km()));
     }
     out.has_near = true;
     out.near_lat = filter.near().lat();
@@ -102,8 +97,7 @@ absl::StatusOr<CourseFilter> ValidateFilter(const v1::CourseFilter& filter,
   }
   out.open_for_enrolment_now = filter.open_for_enrolment_now();
   if (filter.has_session_from()) {
-    LL_ASSIGN_OR_RETURN(out.session_from,
-                        CheckTimestamp(filter.session_from(), prefix + ".session_from"));
+    LL_ASSIGN_OR_RETURN(out.session_from, CheckTimestamp(filter.session_from(), prefix + ".session_from"));
   }
   if (filter.has_session_to()) {
     LL_ASSIGN_OR_RETURN(out.session_to, CheckTimestamp(filter.session_to(), prefix + ".session_to"));

@@ -21,17 +21,16 @@ inline constexpr int kMaxLearnerKeyBytes = 512;
 
 // Domain names of catalog enums ("" for the UNSPECIFIED value), from the
 // catalog's one table (services/catalog/course_enums.h).
-std::string ModeName(v1::Course::Mode mode);          // "offline" | "online" | "blended"
-std::string AudienceNameOf(v1::Course::Audience a);   // "children" | ... | "seniors"
-std::string LevelName(v1::Course::Level level);       // "beginner" | ...
+std::string ModeName(v1::Course::Mode mode);         // "offline" | "online" | "blended"
+std::string AudienceNameOf(v1::Course::Audience a);  // "children" | ... | "seniors"
+std::string LevelName(v1::Course::Level level);      // "beginner" | ...
 // Reverse mappings (UNSPECIFIED for unknown names).
 v1::Course::Mode ModeFromName(const std::string& name);
 v1::Course::Audience AudienceFromName(const std::string& name);
 v1::Course::Level LevelFromName(const std::string& name);
 
 // `prefix` is the field path of the filter in its request ("filter").
-absl::StatusOr<CourseFilter> ValidateFilter(const v1::CourseFilter& filter,
-                                            const std::string& prefix);
+absl::StatusOr<CourseFilter> ValidateFilter(const v1::CourseFilter& filter, const std::string& prefix);
 
 absl::StatusOr<RecommendQuery> ValidateRecommendRequest(const v1::RecommendRequest& request);
 

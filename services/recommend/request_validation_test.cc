@@ -18,8 +18,7 @@ v1::RecommendRequest Valid() {
 void ExpectInvalid(const v1::RecommendRequest& r, const std::string& field_prefix) {
   absl::StatusOr<RecommendQuery> q = ValidateRecommendRequest(r);
   ASSERT_EQ(q.status().code(), absl::StatusCode::kInvalidArgument) << q.status();
-  EXPECT_EQ(q.status().message().substr(0, field_prefix.size() + 1), field_prefix + ":")
-      << q.status();
+  EXPECT_EQ(q.status().message().substr(0, field_prefix.size() + 1), field_prefix + ":") << q.status();
 }
 
 TEST(ValidateRecommendRequest, AcceptsValidRequest) {

@@ -32,8 +32,8 @@ SearchBatcher::~SearchBatcher() {
   for (std::thread& t : workers_) t.join();
 }
 
-absl::StatusOr<std::vector<models::Candidate>> SearchBatcher::Search(
-    std::shared_ptr<const models::ModelBundle> model, std::vector<float> query, int k) {
+absl::StatusOr<std::vector<models::Candidate>> SearchBatcher::Search(std::shared_ptr<const models::ModelBundle> model,
+                                                                     std::vector<float> query, int k) {
   if (model == nullptr) return absl::FailedPreconditionError("no model");
   if (k <= 0) return absl::InvalidArgumentError("k: must be positive");
   if (static_cast<int>(query.size()) != model->dim()) {
@@ -82,9 +82,8 @@ void SearchBatcher::Run() {
       work_cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
       if (queue_.empty() && stopping_) return;
       if (static_cast<int>(queue_.size()) < options_.max_batch && max_wait.count() > 0) {
-        work_cv_.wait_for(lock, max_wait, [this] {
-          return stopping_ || static_cast<int>(queue_.size()) >= options_.max_batch;
-        });
+        work_cv_.wait_for(lock, max_wait,
+                          [this] { return stopping_ || static_cast<int>(queue_.size()) >= options_.max_batch; });
       }
       const size_t n = std::min<size_t>(queue_.size(), options_.max_batch);
       batch.assign(queue_.begin(), queue_.begin() + n);
@@ -92,9 +91,8 @@ void SearchBatcher::Run() {
       stats_.queries += n;
     }
     // Group by model version (almost always one group).
-    std::stable_sort(batch.begin(), batch.end(), [](const Pending* a, const Pending* b) {
-      return a->model.get() < b->model.get();
-    });
+    std::stable_sort(batch.begin(), batch.end(),
+                     [](const Pending* a, const Pending* b) { return a->model.get() < b->model.get(); });
     size_t i = 0;
     int groups = 0;
     while (i < batch.size()) {

@@ -59,9 +59,9 @@ class SearchBatcher {
   };
 
   struct Stats {
-    int64_t queries = 0;   // searched through the batch worker
-    int64_t batches = 0;   // FAISS calls the worker made for them
-    int64_t direct = 0;    // searched on the calling thread
+    int64_t queries = 0;  // searched through the batch worker
+    int64_t batches = 0;  // FAISS calls the worker made for them
+    int64_t direct = 0;   // searched on the calling thread
   };
 
   explicit SearchBatcher(Options options);
@@ -73,8 +73,8 @@ class SearchBatcher {
   // ModelBundle::SearchBatch would answer for it alone. Blocks until done.
   // Models below min_items_to_batch are searched on the calling thread.
   // INVALID_ARGUMENT on a wrong query size or k <= 0.
-  absl::StatusOr<std::vector<models::Candidate>> Search(
-      std::shared_ptr<const models::ModelBundle> model, std::vector<float> query, int k);
+  absl::StatusOr<std::vector<models::Candidate>> Search(std::shared_ptr<const models::ModelBundle> model,
+                                                        std::vector<float> query, int k);
 
   Stats stats() const;
 

@@ -107,12 +107,9 @@ TEST(SearchBatcher, SmallModelsAreSearchedOnTheCallingThread) {
 TEST(SearchBatcher, RejectsBadQueries) {
   auto model = RandomModel(100, 8, 1);
   SearchBatcher batcher(SearchBatcher::Options{});
-  EXPECT_EQ(batcher.Search(model, RandomQuery(7, 1), 5).status().code(),
-            absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(batcher.Search(model, RandomQuery(8, 1), 0).status().code(),
-            absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(batcher.Search(nullptr, RandomQuery(8, 1), 5).status().code(),
-            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(batcher.Search(model, RandomQuery(7, 1), 5).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(batcher.Search(model, RandomQuery(8, 1), 0).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(batcher.Search(nullptr, RandomQuery(8, 1), 5).status().code(), absl::StatusCode::kFailedPrecondition);
 }
 
 }  // namespace

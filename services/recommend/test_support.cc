@@ -17,9 +17,7 @@
 namespace lifelong::recommend::testing {
 namespace {
 
-void SetTs(absl::Time t, google::protobuf::Timestamp* out) {
-  out->set_seconds(absl::ToUnixSeconds(t));
-}
+void SetTs(absl::Time t, google::protobuf::Timestamp* out) { out->set_seconds(absl::ToUnixSeconds(t)); }
 
 struct VenueDef {
   const char* id;
@@ -47,8 +45,7 @@ struct CourseDef {
 
 const CourseDef kCourses[] = {
     {"c_sf1", "书法入门", "书法", "v_hpl", "毛笔书法基本笔画，楷书入门", v1::Course::SENIORS},
-    {"c_sf1b", "书法入门（第二期）", "书法", "v_dzm", "毛笔书法基本笔画，楷书入门",
-     v1::Course::SENIORS},
+    {"c_sf1b", "书法入门（第二期）", "书法", "v_dzm", "毛笔书法基本笔画，楷书入门", v1::Course::SENIORS},
     {"c_sf2", "书法进阶", "书法", "v_hpl", "楷书进阶，行书笔法与章法", v1::Course::SENIORS},
     {"c_sf3", "硬笔书法", "书法", "v_dzm", "钢笔字书写技巧，硬笔楷书", v1::Course::ADULTS},
     {"c_gh1", "国画基础", "绘画", "v_hpl", "中国画花鸟入门，笔墨技法", v1::Course::SENIORS},
@@ -67,8 +64,8 @@ const CourseDef kCourses[] = {
 
 }  // namespace
 
-void FakeRecords::Add(const std::string& learner, absl::string_view verb,
-                      const std::string& course_id, absl::Time time, bool self_reported) {
+void FakeRecords::Add(const std::string& learner, absl::string_view verb, const std::string& course_id, absl::Time time,
+                      bool self_reported) {
   v1::Statement s;
   s.set_learner(learner);
   s.set_verb(std::string(verb));
@@ -99,8 +96,7 @@ int64_t FakeRecords::calls() const {
   return calls_;
 }
 
-grpc::Status FakeRecords::ListStatements(grpc::ServerContext* ctx,
-                                         const v1::ListStatementsRequest* request,
+grpc::Status FakeRecords::ListStatements(grpc::ServerContext* ctx, const v1::ListStatementsRequest* request,
                                          v1::ListStatementsResponse* response) {
   absl::Duration delay;
   {
@@ -142,8 +138,7 @@ int64_t FakeCatalog::list_calls() const {
   return list_calls_;
 }
 
-grpc::Status FakeCatalog::ListCourses(grpc::ServerContext* ctx,
-                                      const v1::ListCoursesRequest* request,
+grpc::Status FakeCatalog::ListCourses(grpc::ServerContext* ctx, const v1::ListCoursesRequest* request,
                                       v1::ListCoursesResponse* response) {
   absl::MutexLock lock(&mu_);
   ++list_calls_;
@@ -166,8 +161,7 @@ grpc::Status FakeCatalog::ListCourses(grpc::ServerContext* ctx,
   return grpc::Status::OK;
 }
 
-grpc::Status FakeCatalog::GetCatalogInfo(grpc::ServerContext* ctx,
-                                         const v1::GetCatalogInfoRequest* request,
+grpc::Status FakeCatalog::GetCatalogInfo(grpc::ServerContext* ctx, const v1::GetCatalogInfoRequest* request,
                                          v1::CatalogInfo* response) {
   absl::MutexLock lock(&mu_);
   response->set_generation(generation_);
@@ -276,8 +270,7 @@ absl::StatusOr<int64_t> WriteTestModel(const std::string& model_root, int seed) 
   return WriteTestModelWith(model_root, seed, models::TrainOptions());
 }
 
-absl::StatusOr<int64_t> WriteTestModelWith(const std::string& model_root, int seed,
-                                           models::TrainOptions options) {
+absl::StatusOr<int64_t> WriteTestModelWith(const std::string& model_root, int seed, models::TrainOptions options) {
   std::vector<models::CatalogCourse> catalog;
   for (const CourseDef& d : kCourses) {
     if (std::string(d.id) == "c_new") continue;
@@ -285,8 +278,7 @@ absl::StatusOr<int64_t> WriteTestModelWith(const std::string& model_root, int se
     catalog.push_back({d.id, absl::StrCat(d.title, "\n", d.category, "\n", d.description)});
   }
   options.content_dim = 64;
-  absl::StatusOr<models::ModelArrays> arrays =
-      models::TrainModel(TestInteractions(seed), catalog, options);
+  absl::StatusOr<models::ModelArrays> arrays = models::TrainModel(TestInteractions(seed), catalog, options);
   if (!arrays.ok()) return arrays.status();
   return models::WriteModelVersion(model_root, *arrays, nlohmann::json::object());
 }

@@ -19,8 +19,8 @@
 #include "models/trainer.h"
 #include "proto/lifelong/v1/catalog.grpc.pb.h"
 #include "proto/lifelong/v1/records.grpc.pb.h"
-#include "services/records/learner_change_feed.h"
 #include "services/common/server.h"
+#include "services/records/learner_change_feed.h"
 
 namespace lifelong::recommend::testing {
 
@@ -31,8 +31,8 @@ class FakeRecords final : public v1::LearningRecordService::Service {
   // Adds a statement and tells change-feed watchers (as the real service).
   // A completed/passed statement is marked verified (issued by an entitled
   // issuer, v1::Statement.verified) unless `self_reported`.
-  void Add(const std::string& learner, absl::string_view verb, const std::string& course_id,
-           absl::Time time, bool self_reported = false);
+  void Add(const std::string& learner, absl::string_view verb, const std::string& course_id, absl::Time time,
+           bool self_reported = false);
   // Every ListStatements sleeps this long first (to simulate a hung service).
   void set_delay(absl::Duration d);
   int64_t calls() const;
@@ -41,8 +41,7 @@ class FakeRecords final : public v1::LearningRecordService::Service {
                               v1::ListStatementsResponse* response) override;
   // The real change feed: Add() returns once every watcher acknowledged.
   grpc::Status WatchLearnerChanges(
-      grpc::ServerContext* ctx,
-      grpc::ServerReaderWriter<v1::LearnerChanges, v1::LearnerChangesAck>* stream) override;
+      grpc::ServerContext* ctx, grpc::ServerReaderWriter<v1::LearnerChanges, v1::LearnerChangesAck>* stream) override;
   records::LearnerChangeFeed& change_feed() { return feed_; }
 
  private:
@@ -105,8 +104,7 @@ std::vector<models::Interaction> TestInteractions(int seed = 0);
 absl::StatusOr<int64_t> WriteTestModel(const std::string& model_root, int seed = 0);
 // The same with other training options (content_dim is set to 64 as above),
 // e.g. a small dense_max_items for a sparse (format-2) version.
-absl::StatusOr<int64_t> WriteTestModelWith(const std::string& model_root, int seed,
-                                           models::TrainOptions options);
+absl::StatusOr<int64_t> WriteTestModelWith(const std::string& model_root, int seed, models::TrainOptions options);
 
 // A fresh directory under TEST_TMPDIR.
 std::string NewTempDir(const std::string& name);

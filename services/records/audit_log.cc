@@ -140,7 +140,8 @@ void AuditLog::RecordUnauthenticated(absl::string_view address, absl::string_vie
   e.subject = kUnauthenticatedSubject;
   e.operation = std::string(operation);
   e.outcome = std::string(absl::StatusCodeToString(refusal.code()));
-  e.detail = absl::StrCat(address.empty() ? "" : absl::StrCat("from ", address, ": "), refusal.message().substr(0, 200));
+  e.detail =
+      absl::StrCat(address.empty() ? "" : absl::StrCat("from ", address, ": "), refusal.message().substr(0, 200));
   std::vector<AuditEvent> rows;
   {
     absl::MutexLock lock(&mu_);

@@ -102,8 +102,9 @@ TEST(AuditLog, UnauthenticatedCallsAreLimitedPerAddress) {
 TEST(AuditLog, TrackedAddressesAreBounded) {
   auto store = FreshStore("audit_address_bound");
   FakeClock clock;
-  AuditLog log(store.get(), {.unauthenticated_burst = 2, .unauthenticated_per_second = 1,
-                             .max_tracked_addresses = 100, .now = clock.fn()});
+  AuditLog log(
+      store.get(),
+      {.unauthenticated_burst = 2, .unauthenticated_per_second = 1, .max_tracked_addresses = 100, .now = clock.fn()});
   for (int i = 0; i < 1000; ++i) {
     clock.now += absl::Seconds(1);
     EXPECT_TRUE(log.AllowUnauthenticated(absl::StrCat("10.1.", i / 256, ".", i % 256)));

@@ -138,9 +138,8 @@ absl::Status CheckNotLocked(const std::string& dir) {
   rocksdb::FileLock* lock = nullptr;
   rocksdb::Status s = env->LockFile((fs::path(dir) / "LOCK").string(), &lock);
   if (!s.ok()) {
-    return absl::FailedPreconditionError(
-        absl::StrCat(dir, ": a running process holds the database lock; stop the server before restoring (",
-                     s.ToString(), ")"));
+    return absl::FailedPreconditionError(absl::StrCat(
+        dir, ": a running process holds the database lock; stop the server before restoring (", s.ToString(), ")"));
   }
   env->UnlockFile(lock);
   return absl::OkStatus();
@@ -228,7 +227,8 @@ absl::Status ErasureLedger::Append(const std::string& learner, int64_t time_us) 
     if (n <= 0) return absl::UnavailableError(absl::StrCat("append to the erasure ledger: ", std::strerror(errno)));
     done += static_cast<size_t>(n);
   }
-  if (::fsync(fd_) != 0) return absl::UnavailableError(absl::StrCat("fsync the erasure ledger: ", std::strerror(errno)));
+  if (::fsync(fd_) != 0)
+    return absl::UnavailableError(absl::StrCat("fsync the erasure ledger: ", std::strerror(errno)));
   return absl::OkStatus();
 }
 
@@ -307,14 +307,13 @@ absl::StatusOr<std::unique_ptr<BackupManager>> BackupManager::Open(RecordStore* 
   rocksdb::Status locked = rocksdb::Env::Default()->LockFile(lock_path, &m->lock_);
   if (!locked.ok()) {
     m->lock_ = nullptr;
-    return absl::FailedPreconditionError(absl::StrCat(
-        "backup_dir: ", m->options_.backup_dir,
-        " is in use by another process (one records_server per backup directory): ", locked.ToString()));
+    return absl::FailedPreconditionError(
+        absl::StrCat("backup_dir: ", m->options_.backup_dir,
+                     " is in use by another process (one records_server per backup directory): ", locked.ToString()));
   }
   absl::MutexLock lock(&m->mu_);
   LL_ASSIGN_OR_RETURN(m->records_, OpenEngine((fs::path(m->options_.backup_dir) / kRecordsBackupSubdir).string()));
-  LL_ASSIGN_OR_RETURN(m->documents_,
-                      OpenEngine((fs::path(m->options_.backup_dir) / kDocumentsBackupSubdir).string()));
+  LL_ASSIGN_OR_RETURN(m->documents_, OpenEngine((fs::path(m->options_.backup_dir) / kDocumentsBackupSubdir).string()));
   LL_ASSIGN_OR_RETURN(std::vector<BackupInfo> existing, m->ListLocked());
   if (!existing.empty()) m->last_success_us_ = existing.back().created_us;
   return m;
@@ -363,14 +362,14 @@ absl::StatusOr<BackupInfo> BackupManager::CreateLocked() {
   b.documents_in_records = docs == nullptr;
   if (docs != nullptr) {
     rocksdb::BackupID doc_id = 0;
-    LL_RETURN_IF_ERROR(FromRocks(documents_->CreateNewBackupWithMetadata(co, docs, "", &doc_id),
-                                 "back up the xAPI document store"));
+    LL_RETURN_IF_ERROR(
+        FromRocks(documents_->CreateNewBackupWithMetadata(co, docs, "", &doc_id), "back up the xAPI document store"));
     b.documents_backup_id = doc_id;
   }
   rocksdb::BackupID id = 0;
-  absl::Status s = FromRocks(
-      records_->CreateNewBackupWithMetadata(co, store_->rocks_for_backup(), EncodeMetadata(b), &id),
-      "back up the record store");
+  absl::Status s =
+      FromRocks(records_->CreateNewBackupWithMetadata(co, store_->rocks_for_backup(), EncodeMetadata(b), &id),
+                "back up the record store");
   if (!s.ok()) {
     if (b.documents_backup_id != 0) documents_->DeleteBackup(b.documents_backup_id);
     return s;
@@ -384,9 +383,7 @@ absl::StatusOr<BackupInfo> BackupManager::CreateLocked() {
   return absl::InternalError("the new backup is not listed");
 }
 
-absl::StatusOr<std::vector<BackupInfo>> BackupManager::ListLocked() {
-  return ListEngine(*records_, documents_.get());
-}
+absl::StatusOr<std::vector<BackupInfo>> BackupManager::ListLocked() { return ListEngine(*records_, documents_.get()); }
 
 absl::StatusOr<std::vector<BackupInfo>> BackupManager::List() {
   absl::MutexLock lock(&mu_);
@@ -453,7 +450,8 @@ absl::StatusOr<RestoreResult> RestoreBackup(const RestoreRequest& req) {
     result.backup = all.back();
   } else {
     auto it = std::find_if(all.begin(), all.end(), [&](const BackupInfo& b) { return b.id == req.backup_id; });
-    if (it == all.end()) return absl::NotFoundError(absl::StrCat("backup_id: no backup ", req.backup_id, " in ", req.backup_dir));
+    if (it == all.end())
+      return absl::NotFoundError(absl::StrCat("backup_id: no backup ", req.backup_id, " in ", req.backup_dir));
     result.backup = *it;
   }
   LL_RETURN_IF_ERROR(CheckTarget(req.data_dir, "data_dir", req.force));

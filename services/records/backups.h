@@ -54,12 +54,12 @@ inline constexpr char kErasureLedgerFile[] = "erasure-ledger.jsonl";
 // One backup as listed.
 struct BackupInfo {
   uint32_t id = 0;
-  int64_t created_us = 0;      // when the backup started (the manager's clock)
-  uint64_t size_bytes = 0;     // records + documents, counting shared files
+  int64_t created_us = 0;   // when the backup started (the manager's clock)
+  uint64_t size_bytes = 0;  // records + documents, counting shared files
   uint32_t files = 0;
-  uint64_t applied_seq = 0;    // replication log position (0: none)
-  uint64_t statements = 0;     // statements in the store when it started
-  uint64_t erasure_epoch = 0;  // RecordStore::GetErasureEpoch at the start
+  uint64_t applied_seq = 0;          // replication log position (0: none)
+  uint64_t statements = 0;           // statements in the store when it started
+  uint64_t erasure_epoch = 0;        // RecordStore::GetErasureEpoch at the start
   uint32_t documents_backup_id = 0;  // earlier versions: their documents backup; 0: none
   // The xAPI documents are in the record database, so in the backup itself
   // (every backup since they moved there; document_store.h).
@@ -174,19 +174,19 @@ absl::StatusOr<std::vector<BackupInfo>> ListBackupsIn(const std::string& backup_
 
 struct RestoreRequest {
   std::string backup_dir;
-  uint32_t backup_id = 0;          // 0: the newest
-  std::string data_dir;            // the record store's directory
-  std::string documents_dir;       // the xAPI document store's; empty: skip
-  bool force = false;              // replace non-empty targets
+  uint32_t backup_id = 0;               // 0: the newest
+  std::string data_dir;                 // the record store's directory
+  std::string documents_dir;            // the xAPI document store's; empty: skip
+  bool force = false;                   // replace non-empty targets
   std::function<int64_t()> now_micros;  // store clock while re-erasing
 };
 
 struct RestoreResult {
   BackupInfo backup;
-  uint64_t statements = 0;            // in the restored store, after re-erasure
-  uint64_t applied_seq = 0;           // the restored store's meta key
+  uint64_t statements = 0;   // in the restored store, after re-erasure
+  uint64_t applied_seq = 0;  // the restored store's meta key
   bool documents_restored = false;
-  int64_t reerased_learners = 0;      // erased again (ledger entries the backup lacked)
+  int64_t reerased_learners = 0;  // erased again (ledger entries the backup lacked)
   int64_t reerased_statements = 0;
   int64_t reerased_documents = 0;
 };

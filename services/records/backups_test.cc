@@ -313,8 +313,7 @@ TEST_F(BackupsTest, RestoreReappliesErasuresMadeAfterTheBackup) {
     ASSERT_NE(restored, nullptr);
     EXPECT_EQ(*restored->CountLearnerIndexEntries("u-erased"), 0);
     for (const char* l : {"u-erased", "u-pass-only"}) {
-      EXPECT_EQ(restored->GetMeta(absl::StrCat(kMetaKioskPassOfPrefix, l)).status().code(),
-                absl::StatusCode::kNotFound)
+      EXPECT_EQ(restored->GetMeta(absl::StrCat(kMetaKioskPassOfPrefix, l)).status().code(), absl::StatusCode::kNotFound)
           << l << "'s kiosk pass came back";
     }
     EXPECT_EQ(*restored->CountLearnerIndexEntries("u1"), 1);      // re-enrolled after the earlier erasure
@@ -526,8 +525,8 @@ TEST(ErasureLedger, AppendsReadsAndToleratesOnlyATornLastLine) {
   EXPECT_EQ((*entries)[1].learner_digest, LearnerDigest("u2"));
   std::ofstream(path, std::ios::app) << R"({"time_us":30,"learner_sha)";
   ASSERT_EQ(ErasureLedger::ReadAll(path)->size(), 2u);
-  std::ofstream(path, std::ios::app) << "\n" << R"({"time_us":40,"learner_sha256":")" << std::string(64, 'a')
-                                     << "\"}\n";
+  std::ofstream(path, std::ios::app) << "\n"
+                                     << R"({"time_us":40,"learner_sha256":")" << std::string(64, 'a') << "\"}\n";
   EXPECT_EQ(ErasureLedger::ReadAll(path).status().code(), absl::StatusCode::kDataLoss);
 }
 

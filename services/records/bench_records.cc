@@ -32,8 +32,8 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "services/common/bare_echo_server.h"
@@ -89,11 +89,10 @@ struct Mix {
   }
 };
 
-const char* kVerbIris[] = {
-    "http://adlnet.gov/expapi/verbs/registered", "http://adlnet.gov/expapi/verbs/attended",
-    "http://adlnet.gov/expapi/verbs/attended",   "http://adlnet.gov/expapi/verbs/attended",
-    "http://adlnet.gov/expapi/verbs/completed",  "http://adlnet.gov/expapi/verbs/passed",
-    "http://adlnet.gov/expapi/verbs/experienced"};
+const char* kVerbIris[] = {"http://adlnet.gov/expapi/verbs/registered", "http://adlnet.gov/expapi/verbs/attended",
+                           "http://adlnet.gov/expapi/verbs/attended",   "http://adlnet.gov/expapi/verbs/attended",
+                           "http://adlnet.gov/expapi/verbs/completed",  "http://adlnet.gov/expapi/verbs/passed",
+                           "http://adlnet.gov/expapi/verbs/experienced"};
 
 // A realistic ~750-byte statement (a kiosk check-in or a completion with
 // credits), built from a template so generation costs little.
@@ -149,8 +148,8 @@ double RocksDbAlone(const std::string& dir, bool covering, int prefill, int lear
   std::vector<Entry> entries(kDistinct);
   // What the store adds to the JSON: stored time, authority (and here the
   // timestamp is present, so nothing else).
-  const std::string suffix = absl::StrCat(R"(,"stored":"2026-11-28T02:00:00.000000Z","authority":)",
-                                          RecordStoreOptions().authority_json);
+  const std::string suffix =
+      absl::StrCat(R"(,"stored":"2026-11-28T02:00:00.000000Z","authority":)", RecordStoreOptions().authority_json);
   for (int i = 0; i < kDistinct; ++i) {
     ParsedStatement p = *ParseStatement(Statement(i, learners));
     StatementRecord r;
@@ -230,50 +229,50 @@ int Main() {
   std::unique_ptr<RunningGrpcServer> server;
   std::string address = target;
   if (target.empty()) {
-  RecordStoreOptions store_options;
-  store_options.block_cache_bytes = static_cast<size_t>(absl::GetFlag(FLAGS_block_cache_mb)) << 20;
-  auto store_or = RecordStore::Open(dir, store_options);
-  if (!store_or.ok()) {
-    std::fprintf(stderr, "open: %s\n", std::string(store_or.status().message()).c_str());
-    return 1;
-  }
-  store = std::move(*store_or);
-  uint64_t have = store->ApproximateStatementCount();
-  if (have < static_cast<uint64_t>(prefill) * 9 / 10) {
-    std::printf("pre-filling %d statements from %d learners into %s ...\n", prefill, learners, dir.c_str());
-    auto t0 = std::chrono::steady_clock::now();
-    for (int i = static_cast<int>(have); i < prefill; i += 1000) {
-      std::vector<ParsedStatement> batch;
-      for (int j = i; j < std::min(prefill, i + 1000); ++j) batch.push_back(*ParseStatement(Statement(j, learners)));
-      auto r = store->Record(std::move(batch));
-      if (!r.ok()) {
-        std::fprintf(stderr, "prefill: %s\n", std::string(r.status().message()).c_str());
-        return 1;
-      }
-      if ((i / 1000) % 100 == 0) {
-        double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-        std::printf("  %d/%d (%.0f statements/s)\n", i, prefill, (i - have + 1) / std::max(el, 1e-3));
-        std::fflush(stdout);
+    RecordStoreOptions store_options;
+    store_options.block_cache_bytes = static_cast<size_t>(absl::GetFlag(FLAGS_block_cache_mb)) << 20;
+    auto store_or = RecordStore::Open(dir, store_options);
+    if (!store_or.ok()) {
+      std::fprintf(stderr, "open: %s\n", std::string(store_or.status().message()).c_str());
+      return 1;
+    }
+    store = std::move(*store_or);
+    uint64_t have = store->ApproximateStatementCount();
+    if (have < static_cast<uint64_t>(prefill) * 9 / 10) {
+      std::printf("pre-filling %d statements from %d learners into %s ...\n", prefill, learners, dir.c_str());
+      auto t0 = std::chrono::steady_clock::now();
+      for (int i = static_cast<int>(have); i < prefill; i += 1000) {
+        std::vector<ParsedStatement> batch;
+        for (int j = i; j < std::min(prefill, i + 1000); ++j) batch.push_back(*ParseStatement(Statement(j, learners)));
+        auto r = store->Record(std::move(batch));
+        if (!r.ok()) {
+          std::fprintf(stderr, "prefill: %s\n", std::string(r.status().message()).c_str());
+          return 1;
+        }
+        if ((i / 1000) % 100 == 0) {
+          double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+          std::printf("  %d/%d (%.0f statements/s)\n", i, prefill, (i - have + 1) / std::max(el, 1e-3));
+          std::fflush(stdout);
+        }
       }
     }
-  }
-  std::printf("store holds ~%llu statements; waiting for flushes and compactions to finish ...\n",
-              static_cast<unsigned long long>(store->ApproximateStatementCount()));
-  std::fflush(stdout);
-  if (absl::Status s = store->WaitForBackgroundWork(); !s.ok()) {
-    std::fprintf(stderr, "%s\n", std::string(s.message()).c_str());
-    return 1;
-  }
+    std::printf("store holds ~%llu statements; waiting for flushes and compactions to finish ...\n",
+                static_cast<unsigned long long>(store->ApproximateStatementCount()));
+    std::fflush(stdout);
+    if (absl::Status s = store->WaitForBackgroundWork(); !s.ok()) {
+      std::fprintf(stderr, "%s\n", std::string(s.message()).c_str());
+      return 1;
+    }
 
-  service = std::make_unique<RecordsService>(store.get());
-  GrpcServerOptions options;
-  options.min_pollers = absl::GetFlag(FLAGS_min_pollers);
-  options.max_pollers = absl::GetFlag(FLAGS_max_pollers);
-  options.max_concurrent_calls = absl::GetFlag(FLAGS_max_concurrent_calls);
-  auto started = StartGrpcServer(options, {service.get()});
-  if (!started.ok()) return 1;
-  server = std::move(*started);
-  address = absl::StrCat("127.0.0.1:", server->port());
+    service = std::make_unique<RecordsService>(store.get());
+    GrpcServerOptions options;
+    options.min_pollers = absl::GetFlag(FLAGS_min_pollers);
+    options.max_pollers = absl::GetFlag(FLAGS_max_pollers);
+    options.max_concurrent_calls = absl::GetFlag(FLAGS_max_concurrent_calls);
+    auto started = StartGrpcServer(options, {service.get()});
+    if (!started.ok()) return 1;
+    server = std::move(*started);
+    address = absl::StrCat("127.0.0.1:", server->port());
   }
   auto channel = grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
   auto stub = v1::LearningRecordService::NewStub(channel);
@@ -288,8 +287,8 @@ int Main() {
       return 1;
     }
     bare_server = std::move(*bare_started);
-    bare_stub = v1::LearningRecordService::NewStub(grpc::CreateChannel(
-        absl::StrCat("127.0.0.1:", bare_server->port()), grpc::InsecureChannelCredentials()));
+    bare_stub = v1::LearningRecordService::NewStub(
+        grpc::CreateChannel(absl::StrCat("127.0.0.1:", bare_server->port()), grpc::InsecureChannelCredentials()));
   }
 
   // Change-feed watchers, as the recommender's history cache.
@@ -369,16 +368,16 @@ int Main() {
   auto run_bare = [&](const std::string& before) {
     bench::LoadResult r;
     if (!bare_stub) return r;
-    r = bench::RunClosedLoop<v1::EchoResponse>(absl::StrCat("bare grpc echo (before ", before, ")"), conc,
-                                               seconds / 2, bare_call);
+    r = bench::RunClosedLoop<v1::EchoResponse>(absl::StrCat("bare grpc echo (before ", before, ")"), conc, seconds / 2,
+                                               bare_call);
     bench::PrintResult(r);
     return r;
   };
   bench::LoadResult bare;  // the latest bare figure, set by run_echo
   auto run_echo = [&](const std::string& before) {
     bare = run_bare(before);
-    bench::LoadResult r = bench::RunClosedLoop<v1::EchoResponse>(
-        absl::StrCat("echo (baseline, before ", before, ")"), conc, seconds / 2, echo_call);
+    bench::LoadResult r = bench::RunClosedLoop<v1::EchoResponse>(absl::StrCat("echo (baseline, before ", before, ")"),
+                                                                 conc, seconds / 2, echo_call);
     bench::PrintResult(r, 1, nullptr, &bare);
     return r;
   };
@@ -422,8 +421,8 @@ int Main() {
     // steady state of a running server.
     if (store) {  // a running server (--target) warmed its cache at start-up
       bench::LoadResult base = run_echo("cold-cache queries");
-      bench::LoadResult cold = bench::RunClosedLoop<v1::ListStatementsResponse>(
-          "latest 50 of a learner, cold cache", conc, seconds, latest50);
+      bench::LoadResult cold = bench::RunClosedLoop<v1::ListStatementsResponse>("latest 50 of a learner, cold cache",
+                                                                                conc, seconds, latest50);
       bench::PrintResult(cold, 1, &base, &bare);
       auto t0 = std::chrono::steady_clock::now();
       absl::StatusOr<uint64_t> warmed = store->WarmLearnerIndex();
@@ -466,9 +465,10 @@ int Main() {
         resp.SerializeToString(&wire);
         parsed.ParseFromString(wire);
       });
-      std::printf("%-34s threads=1  calls/s=%9.0f  (%.1f us per query; handler, serialization and the "
-                  "client's parse, no transport)\n",
-                  "latest 50 of a learner, in-process", n / el, 1e6 * el / n);
+      std::printf(
+          "%-34s threads=1  calls/s=%9.0f  (%.1f us per query; handler, serialization and the "
+          "client's parse, no transport)\n",
+          "latest 50 of a learner, in-process", n / el, 1e6 * el / n);
     }
   };
   const bool queries_first = store != nullptr || absl::GetFlag(FLAGS_queries_first);
@@ -496,12 +496,12 @@ int Main() {
     single_echo = run_echo("single writes");
     single_bare = bare;
     RecordStoreStats before = store ? store->stats() : RecordStoreStats{};
-    single = bench::RunClosedLoop<v1::Statement>(
-        "record 1 statement (durable)", conc, seconds, [&](grpc::ClientContext* ctx, int64_t, grpc::CompletionQueue* cq) {
-          v1::RecordStatementRequest req;
-          req.set_statement_json(pool[cursor++ % kPool]);
-          return stub->AsyncRecordStatement(ctx, req, cq);
-        });
+    single = bench::RunClosedLoop<v1::Statement>("record 1 statement (durable)", conc, seconds,
+                                                 [&](grpc::ClientContext* ctx, int64_t, grpc::CompletionQueue* cq) {
+                                                   v1::RecordStatementRequest req;
+                                                   req.set_statement_json(pool[cursor++ % kPool]);
+                                                   return stub->AsyncRecordStatement(ctx, req, cq);
+                                                 });
     bench::PrintResult(single, 1, &single_echo, &single_bare);
     RecordStoreStats after = store ? store->stats() : RecordStoreStats{};
     if (store) {
@@ -511,8 +511,8 @@ int Main() {
       // The same writes straight into the store from as many threads as there
       // were outstanding calls: the store's share of a call.
       quiesce("single");
-      std::printf("%-34s threads=%-3d items/s=%10.0f  (store only, no gRPC)\n", "record 1 statement, in-process",
-                  conc, record_directly(conc, 1, seconds / 2));
+      std::printf("%-34s threads=%-3d items/s=%10.0f  (store only, no gRPC)\n", "record 1 statement, in-process", conc,
+                  record_directly(conc, 1, seconds / 2));
     }
   }
 
@@ -545,9 +545,10 @@ int Main() {
   if (store && !skipped("floor")) {
     const size_t cache_bytes = static_cast<size_t>(absl::GetFlag(FLAGS_block_cache_mb)) << 20;
     quiesce("floor");
-    std::printf("%-34s threads=4  items/s=%10.0f  (RocksDB alone: the store's keys and values, covering copy included)\n",
-                "rocksdb alone, batch of 100",
-                RocksDbAlone(dir + "-rocksdb-alone", true, prefill, learners, seconds, cache_bytes));
+    std::printf(
+        "%-34s threads=4  items/s=%10.0f  (RocksDB alone: the store's keys and values, covering copy included)\n",
+        "rocksdb alone, batch of 100",
+        RocksDbAlone(dir + "-rocksdb-alone", true, prefill, learners, seconds, cache_bytes));
     std::printf("%-34s threads=4  items/s=%10.0f  (RocksDB alone: the record once, every index entry key-only)\n",
                 "rocksdb alone, batch of 100",
                 RocksDbAlone(dir + "-rocksdb-alone", false, prefill, learners, seconds, cache_bytes));
@@ -555,17 +556,18 @@ int Main() {
 
   if (!queries_first) run_queries();
   auto verdict = [](bool ran, bool met) { return !ran ? "skipped" : met ? "MET" : "NOT MET"; };
-  std::printf("\ntargets: single writes >= 50%% of echo: %s (%.0f%%); batched >= 100000 statements/s: %s (%.0f); "
-              "learner queries >= 50%% of echo: %s (%.0f%%)\n",
-              verdict(single.calls > 0, ratio(single, single_echo) >= 0.5), 100 * ratio(single, single_echo),
-              verdict(batch.calls > 0, batch.calls_per_sec * 100 >= 100000), batch.calls_per_sec * 100,
-              verdict(query.calls > 0, ratio(query, query_echo) >= 0.5), 100 * ratio(query, query_echo));
+  std::printf(
+      "\ntargets: single writes >= 50%% of echo: %s (%.0f%%); batched >= 100000 statements/s: %s (%.0f); "
+      "learner queries >= 50%% of echo: %s (%.0f%%)\n",
+      verdict(single.calls > 0, ratio(single, single_echo) >= 0.5), 100 * ratio(single, single_echo),
+      verdict(batch.calls > 0, batch.calls_per_sec * 100 >= 100000), batch.calls_per_sec * 100,
+      verdict(query.calls > 0, ratio(query, query_echo) >= 0.5), 100 * ratio(query, query_echo));
   if (bare_stub) {
-    std::printf("share of bare gRPC (callback echo server): echo %.0f%%, single writes %.0f%%, "
-                "learner queries %.0f%%\n",
-                100 * ratio(single_echo.calls > 0 ? single_echo : query_echo,
-                            single_echo.calls > 0 ? single_bare : query_bare),
-                100 * ratio(single, single_bare), 100 * ratio(query, query_bare));
+    std::printf(
+        "share of bare gRPC (callback echo server): echo %.0f%%, single writes %.0f%%, "
+        "learner queries %.0f%%\n",
+        100 * ratio(single_echo.calls > 0 ? single_echo : query_echo, single_echo.calls > 0 ? single_bare : query_bare),
+        100 * ratio(single, single_bare), 100 * ratio(query, query_bare));
   }
   if (store) {
     RecordStoreStats st = store->stats();
@@ -575,10 +577,11 @@ int Main() {
                 st.groups_committed ? double(st.statements_written) / st.groups_committed : 0.0);
   }
   if (!watcher_threads.empty()) {
-    std::printf("change-feed messages acknowledged by the watchers: %lld; watchers dropped for a late "
-                "acknowledgement: %lld\n",
-                static_cast<long long>(changes_acknowledged.load()),
-                static_cast<long long>(service ? service->change_feed().dropped_watchers() : -1));
+    std::printf(
+        "change-feed messages acknowledged by the watchers: %lld; watchers dropped for a late "
+        "acknowledgement: %lld\n",
+        static_cast<long long>(changes_acknowledged.load()),
+        static_cast<long long>(service ? service->change_feed().dropped_watchers() : -1));
     for (auto& ctx : watcher_contexts) ctx->TryCancel();
     for (auto& t : watcher_threads) t.join();
   }

@@ -10,9 +10,9 @@ namespace {
 // Names and ids are persistent on disk: this test pins them.
 TEST(ColumnFamilies, NamesAndIdsArePinned) {
   const std::pair<int, std::string> expected[] = {
-      {0, "default"},   {1, "statements"},      {2, "by_learner"}, {3, "by_activity"},
-      {4, "by_verb"},   {5, "by_registration"}, {6, "by_stored"},  {7, "meta"},
-      {8, "by_target"}, {9, "audit"},         {10, "xapi_documents"},
+      {0, "default"},   {1, "statements"},      {2, "by_learner"},      {3, "by_activity"},
+      {4, "by_verb"},   {5, "by_registration"}, {6, "by_stored"},       {7, "meta"},
+      {8, "by_target"}, {9, "audit"},           {10, "xapi_documents"},
   };
   ASSERT_EQ(kNumColumnFamilies, 11);
   for (int i = 0; i < kNumColumnFamilies; ++i) {

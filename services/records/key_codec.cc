@@ -77,17 +77,14 @@ class Reader {
 
 absl::Status PutStr16(std::string* out, absl::string_view s, absl::string_view field) {
   if (s.size() > kMaxKeyString) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(field, ": longer than ", kMaxKeyString, " bytes"));
+    return absl::InvalidArgumentError(absl::StrCat(field, ": longer than ", kMaxKeyString, " bytes"));
   }
   PutU16(out, static_cast<uint16_t>(s.size()));
   out->append(s.data(), s.size());
   return absl::OkStatus();
 }
 
-void PutId(std::string* out, const Uuid& id) {
-  out->append(reinterpret_cast<const char*>(id.data()), id.size());
-}
+void PutId(std::string* out, const Uuid& id) { out->append(reinterpret_cast<const char*>(id.data()), id.size()); }
 
 }  // namespace
 
@@ -187,8 +184,8 @@ absl::StatusOr<StatementRecord> DecodeStatementRecord(absl::string_view value) {
   uint64_t ts;
   if (!in.U8(&format)) return Corrupt("empty");
   if (format != 1) return Corrupt(absl::StrCat("unknown format ", format));
-  if (!in.U8(&r.flags) || !in.U64(&r.stored_seq) || !in.U64(&ts) || !in.Id(&r.voided_by) ||
-      !in.Id(&r.registration) || !in.U8(&n)) {
+  if (!in.U8(&r.flags) || !in.U64(&r.stored_seq) || !in.U64(&ts) || !in.Id(&r.voided_by) || !in.Id(&r.registration) ||
+      !in.U8(&n)) {
     return Corrupt("truncated header");
   }
   r.timestamp_us = static_cast<int64_t>(ts);
@@ -272,7 +269,9 @@ absl::StatusOr<IndexEntry> DecodeIndexEntry(absl::string_view key, size_t prefix
   return e;
 }
 
-std::string EncodeTargetKey(const Uuid& target) { return std::string(reinterpret_cast<const char*>(target.data()), 16); }
+std::string EncodeTargetKey(const Uuid& target) {
+  return std::string(reinterpret_cast<const char*>(target.data()), 16);
+}
 
 absl::StatusOr<std::vector<Uuid>> DecodeReferrers(absl::string_view value) {
   if (value.size() % 16 != 0) return absl::InvalidArgumentError("corrupt referrer list: wrong length");

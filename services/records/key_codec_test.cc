@@ -43,7 +43,10 @@ TEST(KeyCodec, UuidRejectsMalformed) {
 TEST(KeyCodec, GoldenIndexKeys) {
   Uuid id = U(0xAA);
   EXPECT_EQ(Hex(EncodeStringIndexKey("u1", 0x0102030405060708ULL, id)),
-            "0002" "7531" "0102030405060708" + std::string(32, 'a'));
+            "0002"
+            "7531"
+            "0102030405060708" +
+                std::string(32, 'a'));
   EXPECT_EQ(Hex(EncodeStoredKey(1, id)), "0000000000000001" + std::string(32, 'a'));
   EXPECT_EQ(Hex(EncodeRegistrationIndexKey(U(0x11), 2, id)),
             std::string(32, '1') + "0000000000000002" + std::string(32, 'a'));
@@ -60,8 +63,20 @@ TEST(KeyCodec, GoldenStatementRecord) {
   r.json = "{}";
   absl::StatusOr<std::string> v = EncodeStatementRecord(r);
   ASSERT_TRUE(v.ok());
-  EXPECT_EQ(Hex(*v), "01" "05" "0000000000000010" "ffffffffffffffff" + std::string(64, '0') +
-                         "01" "0001" "75" "0001" "76" "0000" "00000002" "7b7d");
+  EXPECT_EQ(Hex(*v),
+            "01"
+            "05"
+            "0000000000000010"
+            "ffffffffffffffff" +
+                std::string(64, '0') +
+                "01"
+                "0001"
+                "75"
+                "0001"
+                "76"
+                "0000"
+                "00000002"
+                "7b7d");
 }
 
 TEST(KeyCodec, StatementRecordRoundTripAtBoundaries) {

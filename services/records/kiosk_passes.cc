@@ -104,7 +104,8 @@ absl::Status KioskPasses::SweepExpired(absl::Time now) {
 absl::StatusOr<KioskPass> KioskPasses::Create(const std::string& learner) {
   absl::MutexLock lock(&mu_);
   absl::Time now = options_.now();
-  if (absl::Status s = SweepExpired(now); !s.ok()) LogError("kiosk_pass_sweep_failed", {{"error", std::string(s.message())}});
+  if (absl::Status s = SweepExpired(now); !s.ok())
+    LogError("kiosk_pass_sweep_failed", {{"error", std::string(s.message())}});
   std::string code, key;
   for (int attempt = 0;; ++attempt) {
     if (attempt == 32) return absl::UnavailableError("kiosk pass: no free code found; retry");

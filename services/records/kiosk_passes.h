@@ -79,7 +79,7 @@ class KioskPasses {
 
   RecordStore* store_;
   KioskPassOptions options_;
-  absl::Mutex mu_;  // serializes pass reads and writes (single use)
+  absl::Mutex mu_;                              // serializes pass reads and writes (single use)
   FailureBudget guesses_ ABSL_GUARDED_BY(mu_);  // per kiosk
   absl::Time last_sweep_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
 };

@@ -48,10 +48,13 @@ TEST(KioskPasses, ExpiredPassesAreRefusedAndSweptAway) {
   clock.now += absl::Minutes(5);
   ASSERT_TRUE(passes.Create("u3").ok());  // sweeps u2's expired pass
   int left = 0;
-  ASSERT_TRUE(store->ForEachMeta("kiosk_pass", [&](absl::string_view, absl::string_view) {
-    ++left;
-    return true;
-  }).ok());
+  ASSERT_TRUE(store
+                  ->ForEachMeta("kiosk_pass",
+                                [&](absl::string_view, absl::string_view) {
+                                  ++left;
+                                  return true;
+                                })
+                  .ok());
   EXPECT_EQ(left, 2) << "only u3's pass and its learner pointer remain";
   EXPECT_EQ(passes.Redeem("kiosk-a", stale).status().code(), absl::StatusCode::kNotFound);
 }
@@ -97,18 +100,25 @@ TEST(KioskPasses, ErasureWithdrawsTheLearnersPass) {
   ASSERT_TRUE(passes.EraseLearner("u1").ok());
   ASSERT_TRUE(passes.EraseLearner("nobody").ok());
   EXPECT_EQ(passes.Redeem("kiosk-a", code).status().code(), absl::StatusCode::kNotFound);
-  ASSERT_TRUE(store->ForEachMeta("kiosk_pass", [&](absl::string_view k, absl::string_view v) {
-    EXPECT_EQ(k.find("u1"), absl::string_view::npos);
-    EXPECT_EQ(v.find("u1"), absl::string_view::npos);
-    return true;
-  }).ok());
+  ASSERT_TRUE(store
+                  ->ForEachMeta("kiosk_pass",
+                                [&](absl::string_view k, absl::string_view v) {
+                                  EXPECT_EQ(k.find("u1"), absl::string_view::npos);
+                                  EXPECT_EQ(v.find("u1"), absl::string_view::npos);
+                                  return true;
+                                })
+                  .ok());
   EXPECT_EQ(*passes.Redeem("kiosk-a", other), "u2");
 }
 
 TEST(KioskPasses, MalformedCodesAreInvalidArguments) {
   auto store = FreshStore("kiosk_malformed");
   KioskPasses passes(store.get());
-  for (std::string bad : std::vector<std::string>{"", "1234567", "123456789", "1234567a", std::string("1234\0" "567", 8), "１２３４５６７８"}) {
+  for (std::string bad : std::vector<std::string>{"", "1234567", "123456789", "1234567a",
+                                                  std::string("1234\0"
+                                                              "567",
+                                                              8),
+                                                  "１２３４５６７８"}) {
     absl::Status s = passes.Redeem("kiosk-a", bad).status();
     EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << bad;
     EXPECT_NE(s.message().find("code"), absl::string_view::npos);
@@ -119,11 +129,14 @@ TEST(KioskPasses, CodesAreNotStoredInTheClear) {
   auto store = FreshStore("kiosk_hashed");
   KioskPasses passes(store.get());
   std::string code = passes.Create("u1")->code;
-  ASSERT_TRUE(store->ForEachMeta("", [&](absl::string_view k, absl::string_view v) {
-    EXPECT_EQ(k.find(code), absl::string_view::npos);
-    EXPECT_EQ(v.find(code), absl::string_view::npos);
-    return true;
-  }).ok());
+  ASSERT_TRUE(store
+                  ->ForEachMeta("",
+                                [&](absl::string_view k, absl::string_view v) {
+                                  EXPECT_EQ(k.find(code), absl::string_view::npos);
+                                  EXPECT_EQ(v.find(code), absl::string_view::npos);
+                                  return true;
+                                })
+                  .ok());
 }
 
 TEST(KioskPasses, ACollidingLiveCodeIsDrawnAgain) {

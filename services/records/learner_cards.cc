@@ -135,7 +135,8 @@ char LearnerCards::LuhnDigit(absl::string_view digits) { return domain::LuhnChec
 
 absl::StatusOr<std::string> LearnerCards::NormalizeCardNumber(absl::string_view text, absl::string_view field) {
   if (text.empty()) return absl::InvalidArgumentError(absl::StrCat(field, ": required"));
-  if (text.size() > 64) return absl::InvalidArgumentError(absl::StrCat(field, ": must be the 12 digits of a learner card"));
+  if (text.size() > 64)
+    return absl::InvalidArgumentError(absl::StrCat(field, ": must be the 12 digits of a learner card"));
   std::string digits;
   for (char c : text) {
     if (c == ' ' || c == '-') continue;
@@ -160,7 +161,8 @@ absl::Status LearnerCards::CheckPin(absl::string_view pin, absl::string_view fie
     return absl::InvalidArgumentError(absl::StrCat(field, ": must be 4 to 6 digits"));
   }
   if (domain::IsWeakPin(pin)) {
-    return absl::InvalidArgumentError(absl::StrCat(field, ": too easy to guess (one digit repeated, or a run like 1234)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ": too easy to guess (one digit repeated, or a run like 1234)"));
   }
   return absl::OkStatus();
 }
@@ -186,8 +188,8 @@ absl::StatusOr<LearnerCardStatus> LearnerCards::Bind(absl::string_view card_numb
   if (existing.ok()) {
     LL_ASSIGN_OR_RETURN(StoredCard c, DecodeCard(*existing));
     if (c.learner != learner) {
-      return absl::AlreadyExistsError(absl::StrCat("card_number: card ", number,
-                                                   " is bound to another learner; unbind it first"));
+      return absl::AlreadyExistsError(
+          absl::StrCat("card_number: card ", number, " is bound to another learner; unbind it first"));
     }
   } else if (existing.status().code() != absl::StatusCode::kNotFound) {
     return existing.status();
@@ -287,14 +289,14 @@ absl::StatusOr<std::string> LearnerCards::Redeem(const std::string& kiosk, absl:
   LL_ASSIGN_OR_RETURN(StoredCard c, DecodeCard(*v));
   if (holder != nullptr) *holder = c.learner;
   if ((c.flags & kFlagBlocked) != 0) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "card_number: this card is blocked after ", c.failures,
-        " wrong PINs in a row; the staff at the counter can set a new PIN (bind it again)"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("card_number: this card is blocked after ", c.failures,
+                     " wrong PINs in a row; the staff at the counter can set a new PIN (bind it again)"));
   }
   if (c.locked_until_us != 0 && absl::FromUnixMicros(c.locked_until_us) > now) {
-    return absl::ResourceExhaustedError(
-        absl::StrCat("card_number: this card is locked after too many wrong PINs; retry in ",
-                     absl::FormatDuration(absl::Ceil(absl::FromUnixMicros(c.locked_until_us) - now, absl::Seconds(1)))));
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "card_number: this card is locked after too many wrong PINs; retry in ",
+        absl::FormatDuration(absl::Ceil(absl::FromUnixMicros(c.locked_until_us) - now, absl::Seconds(1)))));
   }
   std::string hash = PinHash(pin, c.salt, c.iterations);
   if (CRYPTO_memcmp(hash.data(), c.hash.data(), kHashBytes) != 0) {

@@ -83,9 +83,9 @@ struct LearnerCardStatus {
   std::string card_number;  // normalized: 12 digits
   std::string learner;
   absl::Time bound = absl::InfinitePast();
-  int failed_attempts = 0;                    // wrong PINs in a row
+  int failed_attempts = 0;                         // wrong PINs in a row
   absl::Time locked_until = absl::InfinitePast();  // in the past: not locked
-  bool blocked = false;                       // until bound again
+  bool blocked = false;                            // until bound again
 };
 
 class LearnerCards {

@@ -86,10 +86,13 @@ TEST(LearnerCards, BoundCardSignsInWithItsPinAndSurvivesARestart) {
   EXPECT_EQ(holder, "u000001");
   EXPECT_TRUE(cards.Redeem("kiosk-a", card, "2580").ok()) << "a card is not single use";
   // Neither the PIN nor its digits are stored in clear.
-  ASSERT_TRUE(store->ForEachMeta("learner_card", [&](absl::string_view key, absl::string_view value) {
-    EXPECT_FALSE(absl::StrContains(value, "2580")) << key;
-    return true;
-  }).ok());
+  ASSERT_TRUE(store
+                  ->ForEachMeta("learner_card",
+                                [&](absl::string_view key, absl::string_view value) {
+                                  EXPECT_FALSE(absl::StrContains(value, "2580")) << key;
+                                  return true;
+                                })
+                  .ok());
   absl::StatusOr<LearnerCardStatus> st = cards.Get(card);
   ASSERT_TRUE(st.ok());
   EXPECT_EQ(st->learner, "u000001");
@@ -215,10 +218,13 @@ TEST(LearnerCards, ErasureRemovesTheBinding) {
   ASSERT_TRUE(cards.EraseLearner("u000021").ok()) << "idempotent";
   EXPECT_EQ(cards.Redeem("k", a, "2580").status().code(), absl::StatusCode::kNotFound);
   int left = 0;
-  ASSERT_TRUE(store->ForEachMeta("learner_card", [&](absl::string_view, absl::string_view) {
-    ++left;
-    return true;
-  }).ok());
+  ASSERT_TRUE(store
+                  ->ForEachMeta("learner_card",
+                                [&](absl::string_view, absl::string_view) {
+                                  ++left;
+                                  return true;
+                                })
+                  .ok());
   EXPECT_EQ(left, 0);
 }
 

@@ -30,9 +30,9 @@ void LearnerChangeFeed::Publish(const std::vector<std::string>& learners) {
     if (!mu_.AwaitWithTimeout(absl::Condition(&all_acked), ack_timeout_)) {
       for (const std::shared_ptr<Watcher>& w : watchers_) {
         if (w->ended_.ok() && w->acked_ < sequence) {
-          w->ended_ = absl::DeadlineExceededError(
-              absl::StrCat("change not acknowledged within ", absl::FormatDuration(ack_timeout_),
-                           "; the watcher must discard its cache and watch again"));
+          w->ended_ = absl::DeadlineExceededError(absl::StrCat("change not acknowledged within ",
+                                                               absl::FormatDuration(ack_timeout_),
+                                                               "; the watcher must discard its cache and watch again"));
           ++dropped_;
           cancels.push_back(w->cancel_);
         }
@@ -106,9 +106,8 @@ absl::Status LearnerChangeFeed::Watcher::ended() const {
   return ended_;
 }
 
-absl::Status ServeLearnerChanges(
-    LearnerChangeFeed* feed, grpc::ServerContext* ctx,
-    grpc::ServerReaderWriter<v1::LearnerChanges, v1::LearnerChangesAck>* stream) {
+absl::Status ServeLearnerChanges(LearnerChangeFeed* feed, grpc::ServerContext* ctx,
+                                 grpc::ServerReaderWriter<v1::LearnerChanges, v1::LearnerChangesAck>* stream) {
   std::shared_ptr<LearnerChangeFeed::Watcher> w = feed->Watch([ctx] { ctx->TryCancel(); });
   struct Unwatch {
     LearnerChangeFeed* feed;

@@ -81,8 +81,7 @@ class LearnerChangeFeed::Watcher {
 
  private:
   friend class LearnerChangeFeed;
-  explicit Watcher(LearnerChangeFeed* feed, std::function<void()> cancel)
-      : feed_(feed), cancel_(std::move(cancel)) {}
+  explicit Watcher(LearnerChangeFeed* feed, std::function<void()> cancel) : feed_(feed), cancel_(std::move(cancel)) {}
   LearnerChangeFeed* const feed_;
   const std::function<void()> cancel_;
   // Guarded by feed_->mu_.
@@ -94,9 +93,8 @@ class LearnerChangeFeed::Watcher {
 
 // Serves one WatchLearnerChanges stream from `feed` until the client goes
 // away, the feed drops it or closes. Returns the status to end the call with.
-absl::Status ServeLearnerChanges(
-    LearnerChangeFeed* feed, grpc::ServerContext* ctx,
-    grpc::ServerReaderWriter<v1::LearnerChanges, v1::LearnerChangesAck>* stream);
+absl::Status ServeLearnerChanges(LearnerChangeFeed* feed, grpc::ServerContext* ctx,
+                                 grpc::ServerReaderWriter<v1::LearnerChanges, v1::LearnerChangesAck>* stream);
 
 }  // namespace lifelong::records
 

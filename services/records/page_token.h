@@ -40,8 +40,7 @@ class PageTokenCodec {
 
   // INVALID_ARGUMENT "page_token: ..." when forged, malformed, or issued for
   // other filters or another sort order.
-  absl::StatusOr<PagePosition> Decode(absl::string_view filters, bool ascending,
-                                      absl::string_view token) const;
+  absl::StatusOr<PagePosition> Decode(absl::string_view filters, bool ascending, absl::string_view token) const;
 
  private:
   storage::SignedTokenCodec envelope_;

@@ -25,8 +25,7 @@ TEST(PageToken, RejectsForgedTamperedAndForeign) {
   pos.seq = 5;
   std::string token = codec.Encode("f", pos);
   // Signed with another key.
-  EXPECT_EQ(codec.Decode("f", false, other.Encode("f", pos)).status().code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(codec.Decode("f", false, other.Encode("f", pos)).status().code(), absl::StatusCode::kInvalidArgument);
   // Any single changed character.
   for (size_t i = 0; i < token.size(); ++i) {
     std::string t = token;

@@ -30,7 +30,6 @@
 namespace lifelong::records {
 namespace {
 
-
 // Prefix extractor of the string indexes: the length-prefixed string at the
 // start of the key (u16 length + bytes). Lets bloom filters skip files that
 // hold no entry for a learner, activity or verb.
@@ -40,9 +39,7 @@ class LengthPrefixedStringTransform : public rocksdb::SliceTransform {
   rocksdb::Slice Transform(const rocksdb::Slice& key) const override {
     return rocksdb::Slice(key.data(), PrefixLen(key));
   }
-  bool InDomain(const rocksdb::Slice& key) const override {
-    return key.size() >= 2 && key.size() >= PrefixLen(key);
-  }
+  bool InDomain(const rocksdb::Slice& key) const override { return key.size() >= 2 && key.size() >= PrefixLen(key); }
 
  private:
   static size_t PrefixLen(const rocksdb::Slice& key) {
@@ -58,12 +55,12 @@ RecordStoreRocksConfig MakeRecordStoreRocksConfig(size_t block_cache_bytes) {
   rocksdb::DBOptions db_options;
   db_options.create_if_missing = true;
   db_options.create_missing_column_families = true;
-  db_options.max_background_jobs = 2;           // 2-core machines
-  db_options.enable_pipelined_write = true;     // WAL and memtable writes overlap
+  db_options.max_background_jobs = 2;        // 2-core machines
+  db_options.enable_pipelined_write = true;  // WAL and memtable writes overlap
   // One group leader writes at a time (see RecordStore), so concurrent
   // memtable writes buy nothing, and turning them off enables insert hints.
   db_options.allow_concurrent_memtable_write = false;
-  db_options.bytes_per_sync = 1 << 20;          // smooth SST write-back
+  db_options.bytes_per_sync = 1 << 20;  // smooth SST write-back
   db_options.max_total_wal_size = 256 << 20;
   db_options.keep_log_file_num = 5;
 
@@ -139,8 +136,7 @@ RecordStoreRocksConfig MakeRecordStoreRocksConfig(size_t block_cache_bytes) {
   return {db_options, std::move(descriptors)};
 }
 
-absl::StatusOr<std::unique_ptr<RecordStore>> RecordStore::Open(const std::string& path,
-                                                               RecordStoreOptions options) {
+absl::StatusOr<std::unique_ptr<RecordStore>> RecordStore::Open(const std::string& path, RecordStoreOptions options) {
   std::unique_ptr<RecordStore> store(new RecordStore());
   if (!options.now_micros) options.now_micros = [] { return absl::ToUnixMicros(absl::Now()); };
   store->options_ = options;
@@ -295,8 +291,6 @@ uint64_t RecordStore::ApproximateStatementCount() const {
   return n;
 }
 
-rocksdb::ColumnFamilyHandle* RecordStore::documents_family() const {
-  return cf(static_cast<int>(Cf::kXapiDocuments));
-}
+rocksdb::ColumnFamilyHandle* RecordStore::documents_family() const { return cf(static_cast<int>(Cf::kXapiDocuments)); }
 
 }  // namespace lifelong::records

@@ -15,8 +15,8 @@
 #ifndef LIFELONG_SERVICES_RECORDS_RECORD_STORE_H_
 #define LIFELONG_SERVICES_RECORDS_RECORD_STORE_H_
 
-#include <nlohmann/json.hpp>
 #include <rocksdb/db.h>
+#include <nlohmann/json.hpp>
 
 #include <atomic>
 #include <deque>
@@ -119,7 +119,7 @@ struct StatementPage {
 // One access to personal data (who, which learner, what, when, outcome).
 struct AuditEvent {
   int64_t time_us = 0;
-  std::string subject;    // the caller
+  std::string subject;  // the caller
   std::string role;
   std::string learner;    // whose records (empty: several or none)
   std::string operation;  // gRPC method or xAPI resource
@@ -159,8 +159,8 @@ class OpLog {
   virtual absl::StatusOr<std::vector<StoredStatement>> ProposeRecord(std::vector<ParsedStatement> statements,
                                                                      int64_t now_us) = 0;
   virtual absl::StatusOr<int64_t> ProposeErase(const std::string& learner, int64_t now_us) = 0;
-  virtual absl::Status ProposeMeta(
-      const std::vector<std::pair<std::string, std::optional<std::string>>>& edits, int64_t now_us) = 0;
+  virtual absl::Status ProposeMeta(const std::vector<std::pair<std::string, std::optional<std::string>>>& edits,
+                                   int64_t now_us) = 0;
   virtual absl::Status ProposeAudit(const AuditEvent& event, int64_t now_us) = 0;
 };
 
@@ -180,8 +180,7 @@ class RecordStore {
  public:
   // Opens (creating if missing) the store at `path`. UNAVAILABLE when the
   // directory cannot be opened (e.g. locked by another process).
-  static absl::StatusOr<std::unique_ptr<RecordStore>> Open(const std::string& path,
-                                                           RecordStoreOptions options = {});
+  static absl::StatusOr<std::unique_ptr<RecordStore>> Open(const std::string& path, RecordStoreOptions options = {});
   // Flushes memtables and closes the database.
   ~RecordStore();
 
@@ -371,7 +370,6 @@ class RecordStore {
   uint64_t LastAssignedSeq() const { return max_assigned_seq_.load(std::memory_order_acquire); }
 
  private:
-
   RecordStoreOptions options_;
   std::unique_ptr<rocksdb::DB> db_;
   EraseExtension erase_extension_;

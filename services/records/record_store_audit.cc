@@ -79,7 +79,8 @@ absl::StatusOr<AuditPage> RecordStore::ListAudit(const AuditQuery& q) const {
     page.events.push_back(std::move(e));
   }
   LL_RETURN_IF_ERROR(FromRocks(it->status(), "scan audit log"));
-  bool at_end = !it->Valid() || (q.since_us && it->Valid() && static_cast<int64_t>(GetU64(it->key().data())) <= *q.since_us);
+  bool at_end =
+      !it->Valid() || (q.since_us && it->Valid() && static_cast<int64_t>(GetU64(it->key().data())) <= *q.since_us);
   if (!at_end && !last.empty()) page.next_page_token = absl::WebSafeBase64Escape(last);
   return page;
 }

@@ -65,9 +65,9 @@ std::map<uint32_t, std::pair<std::string, std::string>> KeyRangesOf(const rocksd
 // it. The record (statements family and the remaining learners' covering
 // copies) is rewritten without them; their own learner-index entry
 // `own_key` is deleted. Other index entries are keyed by id and stay.
-absl::Status LeaveSharedStatement(const std::vector<rocksdb::ColumnFamilyHandle*>& handles,
-                                  const std::string& learner, const Uuid& id, StatementRecord rec,
-                                  const rocksdb::Slice& own_key, rocksdb::WriteBatch* batch) {
+absl::Status LeaveSharedStatement(const std::vector<rocksdb::ColumnFamilyHandle*>& handles, const std::string& learner,
+                                  const Uuid& id, StatementRecord rec, const rocksdb::Slice& own_key,
+                                  rocksdb::WriteBatch* batch) {
   absl::StatusOr<std::string> json = RemoveLearnerFromActor(rec.json, learner);
   if (!json.ok()) {
     return absl::InternalError(absl::StrCat("stored statement ", FormatUuid(id), ": ", json.status().message()));
@@ -104,9 +104,10 @@ absl::Status RecordStore::AppendErasureLog(const std::string& learner, int64_t e
   PutU64(&v, static_cast<uint64_t>(std::max<int64_t>(0, erased)));
   rocksdb::WriteOptions wo;
   wo.sync = true;
-  return FromRocks(db_->Put(wo, cf(static_cast<int>(Cf::kMeta)),
-                            EncodeErasureLogKey(std::max<int64_t>(0, options_.now_micros()), LearnerDigest(learner)), v),
-                   "write erasure log");
+  return FromRocks(
+      db_->Put(wo, cf(static_cast<int>(Cf::kMeta)),
+               EncodeErasureLogKey(std::max<int64_t>(0, options_.now_micros()), LearnerDigest(learner)), v),
+      "write erasure log");
 }
 
 absl::StatusOr<RecordStore::ErasureEpoch> RecordStore::GetErasureEpoch() const {
@@ -167,8 +168,8 @@ std::vector<std::string> RecordStore::ApplyErase(Writer* w) {
     auto found = referrer_edits.find(target);
     if (found != referrer_edits.end()) return &found->second;
     std::string value;
-    rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cf(static_cast<int>(Cf::kByTarget)), EncodeTargetKey(target),
-                                 &value);
+    rocksdb::Status s =
+        db_->Get(rocksdb::ReadOptions(), cf(static_cast<int>(Cf::kByTarget)), EncodeTargetKey(target), &value);
     std::vector<Uuid> ids;
     if (!s.IsNotFound()) {
       stored_lists.insert(target);

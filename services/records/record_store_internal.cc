@@ -31,7 +31,8 @@ Prefixes OwnIndexPrefixes(const StatementRecord& r) {
   for (const std::string& l : r.learners) out.emplace_back(Cf::kByLearner, EncodeStringPrefix(l));
   if (!r.activity.empty()) out.emplace_back(Cf::kByActivity, EncodeStringPrefix(r.activity));
   out.emplace_back(Cf::kByVerb, EncodeStringPrefix(r.verb));
-  if (r.Has(RecordFlag::kHasRegistration)) out.emplace_back(Cf::kByRegistration, EncodeRegistrationPrefix(r.registration));
+  if (r.Has(RecordFlag::kHasRegistration))
+    out.emplace_back(Cf::kByRegistration, EncodeRegistrationPrefix(r.registration));
   return out;
 }
 

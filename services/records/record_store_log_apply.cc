@@ -154,13 +154,9 @@ absl::Status RecordStore::ApplyLoggedAudit(uint64_t seq, int64_t now_us, const A
   std::string key;
   PutU64(&key, static_cast<uint64_t>(std::max<int64_t>(0, t)));
   PutU64(&key, (uint64_t{1} << 63) | seq);
-  nlohmann::json j = {{"time", FormatTimestampMicros(t)},
-                      {"subject", e.subject},
-                      {"role", e.role},
-                      {"learner", e.learner},
-                      {"operation", e.operation},
-                      {"outcome", e.outcome},
-                      {"detail", e.detail}};
+  nlohmann::json j = {
+      {"time", FormatTimestampMicros(t)}, {"subject", e.subject}, {"role", e.role},    {"learner", e.learner},
+      {"operation", e.operation},         {"outcome", e.outcome}, {"detail", e.detail}};
   rocksdb::WriteBatch batch;
   batch.Put(cf(static_cast<int>(Cf::kAudit)), key, j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
   return WriteWithLogSeq(&batch, seq);
@@ -176,8 +172,8 @@ absl::Status RecordStore::ApplyLoggedRestore(uint64_t seq, const std::vector<std
     LL_ASSIGN_OR_RETURN(std::optional<StatementRecord> present, LoadRecord(id));
     if (present) continue;
     absl::StatusOr<StatementRecord> rec = DecodeStatementRecord(value);
-    if (!rec.ok()) return absl::DataLossError(absl::StrCat("restored statement ", FormatUuid(id), ": ",
-                                                           rec.status().message()));
+    if (!rec.ok())
+      return absl::DataLossError(absl::StrCat("restored statement ", FormatUuid(id), ": ", rec.status().message()));
     batch.Put(cf(static_cast<int>(Cf::kStatements)), IdKey(id), value);
     for (auto& [family, key] : IndexKeys(id, *rec)) {
       batch.Put(cf(static_cast<int>(family)), key, family == Cf::kByLearner ? rocksdb::Slice(value) : rocksdb::Slice());

@@ -38,12 +38,11 @@ namespace {
 
 // A canonical description of a query's filters, bound into its page tokens.
 std::string FilterFingerprint(const StatementQuery& q) {
-  std::string f = absl::StrCat("l=", q.learner.size(), ":", q.learner, ";v=", q.verb.size(), ":", q.verb,
-                               ";a=", q.activity.size(), ":", q.activity, ";r=",
-                               q.registration ? FormatUuid(*q.registration) : "", ";s=",
-                               q.since_us ? absl::StrCat(*q.since_us) : "", ";u=",
-                               q.until_us ? absl::StrCat(*q.until_us) : "", ";x=", q.extra_filter_id,
-                               q.include_references ? ";refs" : "");
+  std::string f = absl::StrCat(
+      "l=", q.learner.size(), ":", q.learner, ";v=", q.verb.size(), ":", q.verb, ";a=", q.activity.size(), ":",
+      q.activity, ";r=", q.registration ? FormatUuid(*q.registration) : "",
+      ";s=", q.since_us ? absl::StrCat(*q.since_us) : "", ";u=", q.until_us ? absl::StrCat(*q.until_us) : "",
+      ";x=", q.extra_filter_id, q.include_references ? ";refs" : "");
   return f;
 }
 
@@ -157,8 +156,7 @@ absl::StatusOr<StatementPage> RecordStore::List(const StatementQuery& q) const {
   while (true) {
     chunk.clear();
     size_t need = static_cast<size_t>(q.page_size) - page.statements.size();
-    for (; it->Valid() && chunk.size() < need && scanned < kMaxScanned;
-         q.ascending ? it->Next() : it->Prev()) {
+    for (; it->Valid() && chunk.size() < need && scanned < kMaxScanned; q.ascending ? it->Next() : it->Prev()) {
       ++scanned;
       LL_ASSIGN_OR_RETURN(IndexEntry entry,
                           DecodeIndexEntry(absl::string_view(it->key().data(), it->key().size()), prefix.size()));
@@ -215,8 +213,8 @@ absl::StatusOr<StatementPage> RecordStore::List(const StatementQuery& q) const {
   return page;
 }
 
-absl::Status RecordStore::ForEachOfLearner(
-    const std::string& learner, const std::function<bool(const StoredStatement&)>& fn) const {
+absl::Status RecordStore::ForEachOfLearner(const std::string& learner,
+                                           const std::function<bool(const StoredStatement&)>& fn) const {
   std::string prefix = EncodeStringPrefix(learner);
   rocksdb::ReadOptions ro;
   ro.prefix_same_as_start = true;
@@ -236,8 +234,7 @@ absl::Status RecordStore::ForEachAfter(uint64_t after_seq, int64_t limit,
                                        const std::function<bool(const StoredStatement&)>& fn) const {
   std::string start;
   PutU64(&start, after_seq == UINT64_MAX ? after_seq : after_seq + 1);
-  std::unique_ptr<rocksdb::Iterator> it(
-      db_->NewIterator(rocksdb::ReadOptions(), cf(static_cast<int>(Cf::kByStored))));
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf(static_cast<int>(Cf::kByStored))));
   int64_t n = 0;
   it->Seek(start);
   // Records are read in sorted chunks with MultiGet.
@@ -248,8 +245,7 @@ absl::Status RecordStore::ForEachAfter(uint64_t after_seq, int64_t limit,
     chunk.clear();
     keys.clear();
     for (; it->Valid() && chunk.size() < kChunk; it->Next()) {
-      LL_ASSIGN_OR_RETURN(IndexPosition pos,
-                          DecodeIndexTail(absl::string_view(it->key().data(), it->key().size()), 0));
+      LL_ASSIGN_OR_RETURN(IndexPosition pos, DecodeIndexTail(absl::string_view(it->key().data(), it->key().size()), 0));
       if (pos.seq <= after_seq) continue;
       chunk.push_back(pos);
       keys.push_back(IdKey(pos.id));

@@ -54,10 +54,11 @@ class RecordStoreTest : public ::testing::Test {
 
   // Stores a statement by `learner` whose object is a StatementRef to `target`.
   absl::Status PutRef(const std::string& id, const std::string& learner, const std::string& target) {
-    std::string json = absl::StrCat(R"({"id":")", id, R"(","actor":{"objectType":"Agent","account":{"homePage":")",
-                                    vocab::kDistrictIdp, R"(","name":")", learner,
-                                    R"("}},"verb":{"id":"http://id.tincanapi.com/verb/rated","display":{"en-US":"rated"}},)",
-                                    R"("object":{"objectType":"StatementRef","id":")", target, R"("}})");
+    std::string json =
+        absl::StrCat(R"({"id":")", id, R"(","actor":{"objectType":"Agent","account":{"homePage":")",
+                     vocab::kDistrictIdp, R"(","name":")", learner,
+                     R"("}},"verb":{"id":"http://id.tincanapi.com/verb/rated","display":{"en-US":"rated"}},)",
+                     R"("object":{"objectType":"StatementRef","id":")", target, R"("}})");
     absl::StatusOr<ParsedStatement> p = ParseStatement(json);
     if (!p.ok()) return p.status();
     std::vector<ParsedStatement> batch;
@@ -143,7 +144,8 @@ TEST_F(RecordStoreTest, SameIdSameContentIsIdempotentDifferentContentConflicts) 
 TEST_F(RecordStoreTest, BatchIsAllOrNothing) {
   ASSERT_TRUE(Put({{.id = TestUuid(1), .course = "c1"}}).ok());
   // The third statement conflicts: none of the batch may be stored.
-  auto r = Put({{.id = TestUuid(2), .course = "c2"}, {.id = TestUuid(3), .course = "c3"},
+  auto r = Put({{.id = TestUuid(2), .course = "c2"},
+                {.id = TestUuid(3), .course = "c3"},
                 {.id = TestUuid(1), .course = "other"}});
   EXPECT_EQ(r.status().code(), absl::StatusCode::kAlreadyExists);
   EXPECT_EQ(store_->Get(*ParseUuid(TestUuid(2))).status().code(), absl::StatusCode::kNotFound);
@@ -243,10 +245,14 @@ TEST_F(RecordStoreTest, VoidingHidesTargetButGetStillReturnsIt) {
   EXPECT_EQ(FormatUuid(got->record.voided_by), TestUuid(2));
   // The learner's full export (the covering learner index) shows the flag too.
   bool seen_voided = false;
-  ASSERT_TRUE(store_->ForEachOfLearner("u1", [&](const StoredStatement& s) {
-                      if (FormatUuid(s.id) == TestUuid(1)) seen_voided = s.record.Has(RecordFlag::kVoided);
-                      return true;
-                    }).ok());
+  ASSERT_TRUE(store_
+                  ->ForEachOfLearner("u1",
+                                     [&](const StoredStatement& s) {
+                                       if (FormatUuid(s.id) == TestUuid(1))
+                                         seen_voided = s.record.Has(RecordFlag::kVoided);
+                                       return true;
+                                     })
+                  .ok());
   EXPECT_TRUE(seen_voided);
   // A voiding statement cannot be voided.
   EXPECT_EQ(Put({{.id = TestUuid(3), .verb = "voided", .course = TestUuid(2)}}).status().code(),
@@ -284,10 +290,13 @@ TEST_F(RecordStoreTest, ReferenceQueriesReturnStatementsReferringToMatches) {
   EXPECT_EQ(ListAll(since), (std::vector<std::string>{TestUuid(5), TestUuid(3)}));
   // A learner's own history holds only their statements.
   std::vector<std::string> own;
-  ASSERT_TRUE(store_->ForEachOfLearner("u1", [&](const StoredStatement& s) {
-                      own.push_back(FormatUuid(s.id));
-                      return true;
-                    }).ok());
+  ASSERT_TRUE(store_
+                  ->ForEachOfLearner("u1",
+                                     [&](const StoredStatement& s) {
+                                       own.push_back(FormatUuid(s.id));
+                                       return true;
+                                     })
+                  .ok());
   EXPECT_EQ(own, (std::vector<std::string>{TestUuid(1)}));
   // A statement matching both itself and through its target is listed once.
   ASSERT_TRUE(Put({{.id = TestUuid(6), .learner = "u5", .verb = "completed", .course = "c1"}}).ok());
@@ -337,8 +346,9 @@ TEST_F(RecordStoreTest, EraseRemovesEveryStatementAndIndexEntry) {
   EXPECT_EQ(store_->Get(*ParseUuid(TestUuid(1))).status().code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(*store_->CountLearnerIndexEntries("u1"), 0);
   // No index of any kind still points at u1's statements.
-  for (auto q : {StatementQuery{.activity = vocab::CourseIri("c1")}, StatementQuery{.verb = std::string(vocab::kAttended)},
-                 StatementQuery{.registration = *ParseUuid(reg)}, StatementQuery{}}) {
+  for (auto q :
+       {StatementQuery{.activity = vocab::CourseIri("c1")}, StatementQuery{.verb = std::string(vocab::kAttended)},
+        StatementQuery{.registration = *ParseUuid(reg)}, StatementQuery{}}) {
     auto page = store_->List(q);
     ASSERT_TRUE(page.ok());
     for (auto& id : Ids(*page)) EXPECT_EQ(id, TestUuid(3));
@@ -362,7 +372,7 @@ TEST_F(RecordStoreTest, EraseLeavesSharedStatementsToTheOtherLearners) {
                    {.id = TestUuid(3), .learner = "u3", .verb = "completed", .course = "c3"}})
                   .ok());
   ASSERT_TRUE(PutRef(TestUuid(4), "u5", TestUuid(2)).ok());  // u5 refers to the shared statement
-  EXPECT_EQ(*store_->CountLearnerIndexEntries("u3"), 4);   // own 1, 2, 3; reference 4
+  EXPECT_EQ(*store_->CountLearnerIndexEntries("u3"), 4);     // own 1, 2, 3; reference 4
   ASSERT_EQ(*store_->EraseLearner("u3"), 3);
   EXPECT_EQ(*store_->CountLearnerIndexEntries("u3"), 0);
   EXPECT_EQ(store_->Get(*ParseUuid(TestUuid(3))).status().code(), absl::StatusCode::kNotFound);
@@ -379,10 +389,13 @@ TEST_F(RecordStoreTest, EraseLeavesSharedStatementsToTheOtherLearners) {
   EXPECT_EQ(ListAll({.learner = "u1"}), (std::vector<std::string>{TestUuid(2), TestUuid(1)}));
   EXPECT_EQ(ListAll({.learner = "u2"}), (std::vector<std::string>{TestUuid(1)}));
   std::vector<std::string> u1_json;
-  ASSERT_TRUE(store_->ForEachOfLearner("u1", [&](const StoredStatement& s) {
-                       u1_json.push_back(s.record.json);
-                       return true;
-                     }).ok());
+  ASSERT_TRUE(store_
+                  ->ForEachOfLearner("u1",
+                                     [&](const StoredStatement& s) {
+                                       u1_json.push_back(s.record.json);
+                                       return true;
+                                     })
+                  .ok());
   ASSERT_EQ(u1_json.size(), 2u);
   for (const std::string& j : u1_json) EXPECT_EQ(j.find("\"u3\""), std::string::npos) << j;
   // Activity, verb and stored-order indexes and references still find them.
@@ -403,7 +416,8 @@ TEST_F(RecordStoreTest, EraseLeavesSharedStatementsToTheOtherLearners) {
 TEST_F(RecordStoreTest, IssuerIsStoredAsTheAuthority) {
   absl::StatusOr<ParsedStatement> p = ParseStatement(MakeStatement({.id = TestUuid(1)}));
   ASSERT_TRUE(p.ok());
-  p->authority_json = R"({"objectType":"Agent","account":{"homePage":"https://id.dongcheng.gov.cn/roles/teacher","name":"t1"}})";
+  p->authority_json =
+      R"({"objectType":"Agent","account":{"homePage":"https://id.dongcheng.gov.cn/roles/teacher","name":"t1"}})";
   std::vector<ParsedStatement> batch;
   batch.push_back(std::move(*p));
   ASSERT_TRUE(store_->Record(std::move(batch)).ok());
@@ -421,7 +435,8 @@ TEST_F(RecordStoreTest, VerifiedIssuerFlagIsStoredWithTheAuthority) {
     ASSERT_TRUE(p.ok());
     p->verified_issuer = true;
     if (i == 0) {
-      p->authority_json = R"({"objectType":"Agent","account":{"homePage":"https://id.dongcheng.gov.cn/roles/loader","name":"feed"}})";
+      p->authority_json =
+          R"({"objectType":"Agent","account":{"homePage":"https://id.dongcheng.gov.cn/roles/loader","name":"feed"}})";
     }
     std::vector<ParsedStatement> batch;
     batch.push_back(std::move(*p));
@@ -436,18 +451,24 @@ TEST_F(RecordStoreTest, VerifiedIssuerFlagIsStoredWithTheAuthority) {
 TEST_F(RecordStoreTest, ExportAfterCursorInStoredOrderAcrossRestart) {
   for (int i = 0; i < 10; ++i) ASSERT_TRUE(Put({{.id = TestUuid(i)}}).ok());
   std::vector<uint64_t> seqs;
-  ASSERT_TRUE(store_->ForEachAfter(0, 4, [&](const StoredStatement& s) {
-                      seqs.push_back(s.record.stored_seq);
-                      return true;
-                    }).ok());
+  ASSERT_TRUE(store_
+                  ->ForEachAfter(0, 4,
+                                 [&](const StoredStatement& s) {
+                                   seqs.push_back(s.record.stored_seq);
+                                   return true;
+                                 })
+                  .ok());
   ASSERT_EQ(seqs.size(), 4u);
   Reopen(false);
   ASSERT_TRUE(Put({{.id = TestUuid(100)}}).ok());
   std::vector<std::string> rest;
-  ASSERT_TRUE(store_->ForEachAfter(seqs.back(), 0, [&](const StoredStatement& s) {
-                      rest.push_back(FormatUuid(s.id));
-                      return true;
-                    }).ok());
+  ASSERT_TRUE(store_
+                  ->ForEachAfter(seqs.back(), 0,
+                                 [&](const StoredStatement& s) {
+                                   rest.push_back(FormatUuid(s.id));
+                                   return true;
+                                 })
+                  .ok());
   std::vector<std::string> want;
   for (int i = 4; i < 10; ++i) want.push_back(TestUuid(i));
   want.push_back(TestUuid(100));
@@ -473,12 +494,15 @@ TEST_F(RecordStoreTest, ConcurrentWritersShareSyncsAndLoseNothing) {
   std::set<uint64_t> seqs;
   uint64_t prev = 0;
   bool ordered = true;
-  ASSERT_TRUE(store_->ForEachAfter(0, 0, [&](const StoredStatement& s) {
-                      ordered &= s.record.stored_seq > prev;
-                      prev = s.record.stored_seq;
-                      seqs.insert(s.record.stored_seq);
-                      return true;
-                    }).ok());
+  ASSERT_TRUE(store_
+                  ->ForEachAfter(0, 0,
+                                 [&](const StoredStatement& s) {
+                                   ordered &= s.record.stored_seq > prev;
+                                   prev = s.record.stored_seq;
+                                   seqs.insert(s.record.stored_seq);
+                                   return true;
+                                 })
+                  .ok());
   EXPECT_TRUE(ordered);
   EXPECT_EQ(seqs.size(), static_cast<size_t>(kThreads * kEach));
 }

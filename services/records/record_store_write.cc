@@ -61,8 +61,7 @@ uint64_t RecordStore::NextSeq(int64_t now_us) {
   return last_seq_;
 }
 
-absl::StatusOr<std::vector<StoredStatement>> RecordStore::Record(
-    std::vector<ParsedStatement> statements) {
+absl::StatusOr<std::vector<StoredStatement>> RecordStore::Record(std::vector<ParsedStatement> statements) {
   if (statements.empty()) return std::vector<StoredStatement>{};
   if (options_.log != nullptr) {
     // The proposer decides the authority (and the clock, below), so that
@@ -96,8 +95,7 @@ absl::StatusOr<std::vector<StoredStatement>> RecordStore::Collect(const std::vec
   return out;
 }
 
-absl::StatusOr<std::vector<RecordStore::Prepared>> RecordStore::Prepare(
-    std::vector<ParsedStatement> statements) const {
+absl::StatusOr<std::vector<RecordStore::Prepared>> RecordStore::Prepare(std::vector<ParsedStatement> statements) const {
   std::vector<Prepared> prepared(statements.size());
   for (size_t i = 0; i < statements.size(); ++i) {
     Prepared& x = prepared[i];
@@ -203,11 +201,12 @@ namespace {
 // key_codec.h): its own under its target chain's keys, and those of earlier
 // statements that refer to it. `referrer_edits` receives updated by_target
 // values.
-absl::Status FileReferences(const std::vector<rocksdb::ColumnFamilyHandle*>& handles, const ParsedStatement& p, const StatementRecord& record,
-                                         const std::function<absl::StatusOr<std::optional<StatementRecord>>(const Uuid&)>& load,
-                                         const std::function<absl::StatusOr<std::string>(const Uuid&)>& referrers_of,
-                                         std::unordered_map<Uuid, std::string, IdHash>* referrer_edits,
-                                         bool may_have_referrers, rocksdb::WriteBatch* batch) {
+absl::Status FileReferences(const std::vector<rocksdb::ColumnFamilyHandle*>& handles, const ParsedStatement& p,
+                            const StatementRecord& record,
+                            const std::function<absl::StatusOr<std::optional<StatementRecord>>(const Uuid&)>& load,
+                            const std::function<absl::StatusOr<std::string>(const Uuid&)>& referrers_of,
+                            std::unordered_map<Uuid, std::string, IdHash>* referrer_edits, bool may_have_referrers,
+                            rocksdb::WriteBatch* batch) {
   Prefixes chain;
   if (p.ref_target) {
     // File the statement under the keys of its target chain, and add it to
@@ -235,7 +234,8 @@ absl::Status FileReferences(const std::vector<rocksdb::ColumnFamilyHandle*>& han
     LL_ASSIGN_OR_RETURN(std::optional<StatementRecord> rec, load(r));
     if (!rec) continue;
     for (const auto& [family, prefix] : prefixes) {
-      batch->Put(handles.at(static_cast<int>(family)), EncodeReferenceIndexKey(prefix, rec->stored_seq, r), rocksdb::Slice());
+      batch->Put(handles.at(static_cast<int>(family)), EncodeReferenceIndexKey(prefix, rec->stored_seq, r),
+                 rocksdb::Slice());
     }
   }
   return absl::OkStatus();
@@ -275,8 +275,8 @@ std::vector<std::string> RecordStore::CommitGroup(const std::vector<Writer*>& gr
     if (auto it = mine.find(target); it != mine.end()) return it->second;
     if (auto it = pending_referrers.find(target); it != pending_referrers.end()) return it->second;
     rocksdb::PinnableSlice value;
-    rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cf(static_cast<int>(Cf::kByTarget)), EncodeTargetKey(target),
-                                 &value);
+    rocksdb::Status s =
+        db_->Get(rocksdb::ReadOptions(), cf(static_cast<int>(Cf::kByTarget)), EncodeTargetKey(target), &value);
     if (s.IsNotFound()) return std::string();
     LL_RETURN_IF_ERROR(FromRocks(s, "read referrers"));
     return value.ToString();
@@ -306,8 +306,8 @@ std::vector<std::string> RecordStore::CommitGroup(const std::vector<Writer*>& gr
         }
         bool drop_ts = old->Has(RecordFlag::kTimestampAssigned) && !p.timestamp_us.has_value();
         if (!SameContent(old->json, p.text, drop_ts)) {
-          status = absl::AlreadyExistsError(absl::StrCat(
-              "statement.id: ", FormatUuid(p.id), " already exists with different content"));
+          status = absl::AlreadyExistsError(
+              absl::StrCat("statement.id: ", FormatUuid(p.id), " already exists with different content"));
           break;
         }
         values.push_back(std::move(**existing));
@@ -343,9 +343,8 @@ std::vector<std::string> RecordStore::CommitGroup(const std::vector<Writer*>& gr
             break;
           }
           if (t->Has(RecordFlag::kVoiding)) {
-            status = absl::InvalidArgumentError(absl::StrCat(
-                "statement.object.id: ", FormatUuid(p.void_target),
-                " is a voiding statement, which cannot be voided"));
+            status = absl::InvalidArgumentError(absl::StrCat("statement.object.id: ", FormatUuid(p.void_target),
+                                                             " is a voiding statement, which cannot be voided"));
             break;
           }
           if (!t->Has(RecordFlag::kVoided)) {
@@ -375,8 +374,9 @@ std::vector<std::string> RecordStore::CommitGroup(const std::vector<Writer*>& gr
                   family == Cf::kByLearner ? rocksdb::Slice(x.value) : rocksdb::Slice());
       }
       if (p.ref_target) has_referrers_ = true;
-      status = FileReferences(handles_, p, x.record, load(mine), [&](const Uuid& t) { return referrers_of(t, mine_referrers); },
-                              &mine_referrers, has_referrers_, &batch);
+      status = FileReferences(
+          handles_, p, x.record, load(mine), [&](const Uuid& t) { return referrers_of(t, mine_referrers); },
+          &mine_referrers, has_referrers_, &batch);
       if (!status.ok()) break;
       values.push_back(x.value);
       mine[p.id] = x.value;

@@ -48,10 +48,8 @@ ABSL_FLAG(int, shutdown_grace_ms, 10000, "how long in-flight calls may run after
 ABSL_FLAG(int, max_pollers, 64,
           "gRPC sync-server threads kept waiting for calls; writes block on the group commit, so fewer "
           "than the concurrent callers makes gRPC start and stop a thread per call");
-ABSL_FLAG(bool, warm_cache, true,
-          "read the learner index into the block cache in the background at start-up");
-ABSL_FLAG(std::string, metrics_host, "127.0.0.1",
-          "address of the HTTP /metrics and /healthz endpoint");
+ABSL_FLAG(bool, warm_cache, true, "read the learner index into the block cache in the background at start-up");
+ABSL_FLAG(std::string, metrics_host, "127.0.0.1", "address of the HTTP /metrics and /healthz endpoint");
 ABSL_FLAG(int, metrics_port, 9001, "port of the /metrics endpoint (0 picks a free port)");
 ABSL_FLAG(std::string, port_file, "", "if set, the bound port is written here once serving");
 ABSL_FLAG(int, xapi_port, 8080, "xAPI HTTP port (0 picks a free port, -1 disables the endpoint)");
@@ -92,8 +90,7 @@ ABSL_FLAG(absl::Duration, replication_position_interval, absl::Seconds(5),
           "how often a node reports its applied position and oldest backup for log retention");
 ABSL_FLAG(absl::Duration, replication_forget_node_after, absl::Hours(24 * 7),
           "a node silent this long no longer holds the log back (when it returns, restore it from a backup)");
-ABSL_FLAG(int64_t, lease_ttl_ms, 3000,
-          "leader lease TTL: a dead leader is replaced within about this long");
+ABSL_FLAG(int64_t, lease_ttl_ms, 3000, "leader lease TTL: a dead leader is replaced within about this long");
 
 int main(int argc, char** argv) {
   lifelong::BlockTerminationSignals();
@@ -109,8 +106,8 @@ int main(int argc, char** argv) {
       tls.ok() ? lifelong::ServerCredentialsFor(*tls) : tls.status();
   if (grpc_credentials.ok() && absl::GetFlag(FLAGS_xapi_require_client_cert) &&
       (tls->cert_file.empty() || tls->ca_file.empty())) {
-    grpc_credentials = absl::InvalidArgumentError(
-        "--xapi_require_client_cert needs --tls_cert, --tls_key and --tls_ca");
+    grpc_credentials =
+        absl::InvalidArgumentError("--xapi_require_client_cert needs --tls_cert, --tls_key and --tls_ca");
   }
   if (!grpc_credentials.ok()) {
     lifelong::LogError("tls_config", {{"error", std::string(grpc_credentials.status().message())}});
@@ -152,9 +149,10 @@ int main(int argc, char** argv) {
     if (ro.trim_interval < absl::ZeroDuration() || ro.position_interval <= absl::ZeroDuration() ||
         ro.forget_node_after <= absl::ZeroDuration()) {
       lifelong::LogError("replication_setup_failed",
-                         {{"error", "--replication_trim_interval must not be negative; "
-                                    "--replication_position_interval and --replication_forget_node_after "
-                                    "must be positive"}});
+                         {{"error",
+                           "--replication_trim_interval must not be negative; "
+                           "--replication_position_interval and --replication_forget_node_after "
+                           "must be positive"}});
       return 1;
     }
     o.replication = std::move(ro);
@@ -227,7 +225,7 @@ int main(int argc, char** argv) {
                                 {"metrics_port", (*server)->metrics_port()},
                                 {"data_dir", absl::GetFlag(FLAGS_data_dir)},
                                 {"replication", (*server)->replicator() != nullptr ? absl::GetFlag(FLAGS_node_id)
-                                                                                  : std::string("off")},
+                                                                                   : std::string("off")},
                                 {"tls", lifelong::ServingTlsMode(*tls)},
                                 {"statements", (*server)->store().ApproximateStatementCount()}});
 

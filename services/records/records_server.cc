@@ -5,8 +5,8 @@
 #include <filesystem>
 #include <limits>
 #include <map>
-#include <optional>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <utility>
 
 #include "absl/strings/cord.h"
@@ -36,7 +36,6 @@ absl::Status ImportLegacyDocuments(const std::string& dir, xapi::DocumentStore* 
   LogInfo("xapi_documents_imported", {{"from", dir}, {"documents", n}, {"renamed_to", to}});
   return absl::OkStatus();
 }
-
 
 constexpr char kServiceName[] = "lifelong.v1.LearningRecordService";
 // The status payload that names the part of Start that failed.
@@ -107,8 +106,8 @@ absl::Status RecordsServer::StartParts() {
       // with authentication on (issue #13 item 5).
       if (absl::Status usable = creds->CheckUsableWithAuthentication(); !usable.ok()) {
         return Step("xapi_credentials",
-                    absl::Status(usable.code(), absl::StrCat("xAPI credentials ", o.xapi->credentials_file, ": ",
-                                                             usable.message())));
+                    absl::Status(usable.code(),
+                                 absl::StrCat("xAPI credentials ", o.xapi->credentials_file, ": ", usable.message())));
       }
     }
     credentials_ = std::make_unique<xapi::Credentials>(std::move(*creds));
@@ -119,8 +118,7 @@ absl::Status RecordsServer::StartParts() {
     bo.backup_dir = o.backup_dir;
     absl::StatusOr<std::unique_ptr<BackupManager>> m = BackupManager::Open(store_.get(), bo);
     absl::StatusOr<std::unique_ptr<ErasureLedger>> l =
-        m.ok() ? ErasureLedger::Open((std::filesystem::path(o.backup_dir) / kErasureLedgerFile).string())
-               : m.status();
+        m.ok() ? ErasureLedger::Open((std::filesystem::path(o.backup_dir) / kErasureLedgerFile).string()) : m.status();
     if (!l.ok()) {
       return Step("backup_dir_unusable",
                   absl::Status(l.status().code(), absl::StrCat(o.backup_dir, ": ", l.status().message())));
@@ -185,13 +183,18 @@ absl::Status RecordsServer::RegisterMetrics() {
   using metrics::MetricType;
   const RecordStore* stats_store = store_.get();
   absl::Status observed = metrics::DefaultRegistry().AddCallbacks({
-      {MetricType::kGauge, "lifelong_store_items", "Items in a service's store.",
+      {MetricType::kGauge,
+       "lifelong_store_items",
+       "Items in a service's store.",
        {{"service", "records"}, {"kind", "statements_approx"}},
        [stats_store] { return double(stats_store->ApproximateStatementCount()); }},
-      {MetricType::kCounter, "lifelong_store_writes_total", "Items written to a service's store since start.",
+      {MetricType::kCounter,
+       "lifelong_store_writes_total",
+       "Items written to a service's store since start.",
        {{"service", "records"}},
        [stats_store] { return double(stats_store->stats().statements_written); }},
-      {MetricType::kCounter, "lifelong_store_syncs_total",
+      {MetricType::kCounter,
+       "lifelong_store_syncs_total",
        "Synced write groups (WAL fsyncs) of a service's store since start.",
        {{"service", "records"}},
        [stats_store] { return double(stats_store->stats().groups_committed); }},
@@ -199,41 +202,61 @@ absl::Status RecordsServer::RegisterMetrics() {
   if (observed.ok() && replicator_) {
     const replication::Replicator* rep = replicator_.get();
     observed = metrics::DefaultRegistry().AddCallbacks({
-        {MetricType::kGauge, "lifelong_replication_applied_seq",
-         "Sequence of the last replicated-log operation applied to this node's store.", {},
+        {MetricType::kGauge,
+         "lifelong_replication_applied_seq",
+         "Sequence of the last replicated-log operation applied to this node's store.",
+         {},
          [rep] { return double(rep->Status().applied_seq); }},
-        {MetricType::kGauge, "lifelong_replication_lag",
-         "Log operations not yet applied on this node (how stale its reads may be).", {},
+        {MetricType::kGauge,
+         "lifelong_replication_lag",
+         "Log operations not yet applied on this node (how stale its reads may be).",
+         {},
          [rep] { return double(rep->Status().lag); }},
-        {MetricType::kGauge, "lifelong_replication_leader",
-         "1 when this node holds the leader lease and has caught up (accepts writes), else 0.", {},
+        {MetricType::kGauge,
+         "lifelong_replication_leader",
+         "1 when this node holds the leader lease and has caught up (accepts writes), else 0.",
+         {},
          [rep] { return rep->IsLeader() ? 1.0 : 0.0; }},
-        {MetricType::kCounter, "lifelong_replication_leader_changes_total",
-         "Changes of the leader this node has seen since start.", {},
+        {MetricType::kCounter,
+         "lifelong_replication_leader_changes_total",
+         "Changes of the leader this node has seen since start.",
+         {},
          [rep] { return double(rep->Status().leader_changes); }},
-        {MetricType::kGauge, "lifelong_replication_log_trimmed_below",
+        {MetricType::kGauge,
+         "lifelong_replication_log_trimmed_below",
          "The replicated log holds no operation below this sequence (0: never trimmed; docs/replication.md, "
-         "\"Log retention\").", {},
+         "\"Log retention\").",
+         {},
          [rep] { return double(rep->Status().trimmed_below); }},
     });
   }
   if (observed.ok() && backups_) {
     const BackupManager* b = backups_.get();
     observed = metrics::DefaultRegistry().AddCallbacks({
-        {MetricType::kGauge, "lifelong_backup_age_seconds",
-         "Seconds since the newest backup started (+Inf: no backup yet).", {},
+        {MetricType::kGauge,
+         "lifelong_backup_age_seconds",
+         "Seconds since the newest backup started (+Inf: no backup yet).",
+         {},
          [b] {
            int64_t last = b->stats().last_success_us;
            if (last == 0) return std::numeric_limits<double>::infinity();
            return double(absl::ToUnixMicros(absl::Now()) - last) / 1e6;
          }},
-        {MetricType::kGauge, "lifelong_backup_last_success_timestamp",
-         "Unix time (seconds) when the newest backup started (0: none).", {},
+        {MetricType::kGauge,
+         "lifelong_backup_last_success_timestamp",
+         "Unix time (seconds) when the newest backup started (0: none).",
+         {},
          [b] { return double(b->stats().last_success_us) / 1e6; }},
-        {MetricType::kCounter, "lifelong_backups_total", "Backups attempted since start, by outcome.",
-         {{"outcome", "ok"}}, [b] { return double(b->stats().created); }},
-        {MetricType::kCounter, "lifelong_backups_total", "Backups attempted since start, by outcome.",
-         {{"outcome", "error"}}, [b] { return double(b->stats().failed); }},
+        {MetricType::kCounter,
+         "lifelong_backups_total",
+         "Backups attempted since start, by outcome.",
+         {{"outcome", "ok"}},
+         [b] { return double(b->stats().created); }},
+        {MetricType::kCounter,
+         "lifelong_backups_total",
+         "Backups attempted since start, by outcome.",
+         {{"outcome", "error"}},
+         [b] { return double(b->stats().failed); }},
     });
   }
   return observed;
@@ -263,7 +286,7 @@ void RecordsServer::StartMetricsServer() {
     replication_routes["/replication"] = [node = options_.node_id] {
       HttpResponse r;
       r.content_type = "application/json";
-      nlohmann::json j = {{"node", node}, {"role", "single"}, {"leader", node},
+      nlohmann::json j = {{"node", node},     {"role", "single"},  {"leader", node},
                           {"applied_seq", 0}, {"log_last_seq", 0}, {"lag", 0}};
       r.body = j.dump() + "\n";
       return r;
@@ -274,8 +297,8 @@ void RecordsServer::StartMetricsServer() {
       return r;
     };
   }
-  metrics_server_ = StartMetricsHttpServerOrLog(options_.metrics, &metrics::DefaultRegistry(),
-                                                [this] { return serving_.load(); }, std::move(replication_routes));
+  metrics_server_ = StartMetricsHttpServerOrLog(
+      options_.metrics, &metrics::DefaultRegistry(), [this] { return serving_.load(); }, std::move(replication_routes));
   if (metrics_server_) metrics_port_ = metrics_server_->port();
 }
 
@@ -311,9 +334,8 @@ void RecordsServer::StartBackground() {
     };
     scheduler_ = std::make_unique<BackupScheduler>(backups_.get(), so);
     scheduler_->Start();
-    LogInfo("backups_scheduled", {{"backup_dir", options_.backup_dir},
-                                  {"interval", absl::FormatDuration(so.interval)},
-                                  {"keep", so.keep}});
+    LogInfo("backups_scheduled",
+            {{"backup_dir", options_.backup_dir}, {"interval", absl::FormatDuration(so.interval)}, {"keep", so.keep}});
   }
 }
 

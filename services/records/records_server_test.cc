@@ -21,8 +21,8 @@
 #include "proto/lifelong/v1/records.grpc.pb.h"
 #include "services/common/health_client.h"
 #include "services/domain/learner_key.h"
-#include "services/xapi/document_store.h"
 #include "services/records/test_statements.h"
+#include "services/xapi/document_store.h"
 
 namespace lifelong::records {
 namespace {
@@ -66,8 +66,8 @@ const char kAgentU1[] =
 class Client {
  public:
   explicit Client(const RecordsServer& s)
-      : stub_(v1::LearningRecordService::NewStub(grpc::CreateChannel(absl::StrCat("127.0.0.1:", s.port()),
-                                                                     grpc::InsecureChannelCredentials()))),
+      : stub_(v1::LearningRecordService::NewStub(
+            grpc::CreateChannel(absl::StrCat("127.0.0.1:", s.port()), grpc::InsecureChannelCredentials()))),
         http_("127.0.0.1", s.xapi_port()) {}
 
   grpc::Status Record(int id, const std::string& learner) {
@@ -87,7 +87,8 @@ class Client {
   int Xapi(const std::string& method, const std::string& path, const std::string& body = "") {
     httplib::Headers h = {{"X-Experience-API-Version", "2.0.0"},
                           {"Authorization", "Basic " + absl::Base64Escape("lrs:s3cret-for-this-test")}};
-    httplib::Result r = method == "PUT" ? http_.Put(path.c_str(), h, body, "application/json") : http_.Get(path.c_str(), h);
+    httplib::Result r =
+        method == "PUT" ? http_.Put(path.c_str(), h, body, "application/json") : http_.Get(path.c_str(), h);
     return r ? r->status : -1;
   }
 
@@ -147,8 +148,8 @@ TEST(RecordsServer, ImportsAnEarlierVersionsDocumentDatabaseOnce) {
   const std::string dir = FreshDir("import");
   const std::string state =
       absl::StrCat("/xapi/activities/state?activityId=http%3A%2F%2Fa%2F1&stateId=s1&agent=", kAgentU1);
-  const xapi::DocKey key{xapi::DocKind::kState, "http://a/1", domain::AccountLearnerKey("https://id.dongcheng.gov.cn", "u1"),
-                         "", "s1"};
+  const xapi::DocKey key{xapi::DocKind::kState, "http://a/1",
+                         domain::AccountLearnerKey("https://id.dongcheng.gov.cn", "u1"), "", "s1"};
   {
     // As an earlier version left it: documents in a database of their own.
     absl::StatusOr<std::unique_ptr<xapi::DocumentStore>> legacy = xapi::DocumentStore::Open(dir + "/documents");

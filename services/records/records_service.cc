@@ -5,8 +5,8 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "services/common/log.h"
 #include "services/common/grpc_status.h"
+#include "services/common/log.h"
 #include "services/common/status_macros.h"
 #include "services/domain/vocabulary.h"
 #include "services/records/statement_access.h"
@@ -76,17 +76,14 @@ absl::Status StreamStatements(grpc::ServerContext* ctx, grpc::ServerWriter<v1::S
   return s;
 }
 
-absl::StatusOr<std::string> LearnerFrom(const std::string& key) {
-  return CanonicalLearnerKey(key, "learner");
-}
+absl::StatusOr<std::string> LearnerFrom(const std::string& key) { return CanonicalLearnerKey(key, "learner"); }
 
 constexpr char kServicePrefix[] = "/lifelong.v1.LearningRecordService/";
 constexpr absl::Duration kKioskSessionTtl = absl::Minutes(5);
 
 }  // namespace
 
-RecordsService::RecordsService(RecordStore* store, Options options)
-    : store_(store), options_(std::move(options)) {
+RecordsService::RecordsService(RecordStore* store, Options options) : store_(store), options_(std::move(options)) {
   if (options_.authorizer == nullptr) {
     trust_everyone_ = std::make_unique<auth::Authorizer>(auth::AuthOptions{});
     auth_ = trust_everyone_.get();
@@ -96,17 +93,15 @@ RecordsService::RecordsService(RecordStore* store, Options options)
   passes_ = std::make_unique<KioskPasses>(store_, options_.kiosk_passes);
   cards_ = std::make_unique<LearnerCards>(store_, options_.learner_cards);
   audit_ = std::make_unique<AuditLog>(store_, options_.audit);
-  store_->SetChangeListener(
-      [feed = feed_](const std::vector<std::string>& learners) { feed->Publish(learners); });
+  store_->SetChangeListener([feed = feed_](const std::vector<std::string>& learners) { feed->Publish(learners); });
 }
 
 RecordsService::~RecordsService() { feed_->Close(); }
 
 grpc::Status RecordsService::WatchLearnerChanges(
     grpc::ServerContext* ctx, grpc::ServerReaderWriter<v1::LearnerChanges, v1::LearnerChangesAck>* stream) {
-  return Run(ctx, "WatchLearnerChanges", true, [&](const auth::AccessGrant&, std::string*) {
-    return ServeLearnerChanges(feed_.get(), ctx, stream);
-  });
+  return Run(ctx, "WatchLearnerChanges", true,
+             [&](const auth::AccessGrant&, std::string*) { return ServeLearnerChanges(feed_.get(), ctx, stream); });
 }
 
 grpc::Status RecordsService::Run(grpc::ServerContextBase* ctx, absl::string_view method, bool audited,
@@ -134,9 +129,9 @@ grpc::Status RecordsService::Run(grpc::ServerContextBase* ctx, absl::string_view
       std::string address = ctx != nullptr ? AddressOfPeer(ctx->peer()) : "";
       absl::Status refusal = principal.status();
       if (!audit_->AllowUnauthenticated(address)) {
-        refusal = absl::ResourceExhaustedError(absl::StrCat(
-            "too many calls without a valid credential from ", address.empty() ? "this client" : address,
-            "; slow down (", principal.status().message().substr(0, 100), ")"));
+        refusal = absl::ResourceExhaustedError(absl::StrCat("too many calls without a valid credential from ",
+                                                            address.empty() ? "this client" : address, "; slow down (",
+                                                            principal.status().message().substr(0, 100), ")"));
       }
       audit_->RecordUnauthenticated(address, op, refusal);
       return ToGrpcStatus(refusal);
@@ -325,109 +320,109 @@ grpc::Status RecordsService::ListStatements(grpc::ServerContext* ctx, const v1::
 grpc::Status RecordsService::VoidStatement(grpc::ServerContext* ctx, const v1::VoidStatementRequest* req,
                                            v1::Statement* resp) {
   return Run(ctx, "VoidStatement", true, [&](const auth::AccessGrant& g, std::string* learner) -> absl::Status {
-  absl::StatusOr<Uuid> id = ParseUuid(req->id());
-  if (!id.ok()) return absl::InvalidArgumentError(absl::StrCat("id: ", id.status().message()));
-  LL_ASSIGN_OR_RETURN(StoredStatement target, store_->Get(*id));
-  if (!target.record.learners.empty()) *learner = target.record.learners.front();
-  if (!CheckStatementRead(g, target.record, "id").ok()) {
-    return absl::NotFoundError(absl::StrCat("statement ", req->id(), " not found"));
-  }
-  if (target.record.Has(RecordFlag::kVoiding)) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("id: ", req->id(), " is a voiding statement, which cannot be voided"));
-  }
-  std::string actor_key = req->actor();
-  if (g.scope() == auth::Scope::kSelf) {
-    // A learner voids as themself.
-    if (!actor_key.empty() && actor_key != g.principal().subject) {
-      return absl::PermissionDeniedError("actor: a learner voids statements as themself");
+    absl::StatusOr<Uuid> id = ParseUuid(req->id());
+    if (!id.ok()) return absl::InvalidArgumentError(absl::StrCat("id: ", id.status().message()));
+    LL_ASSIGN_OR_RETURN(StoredStatement target, store_->Get(*id));
+    if (!target.record.learners.empty()) *learner = target.record.learners.front();
+    if (!CheckStatementRead(g, target.record, "id").ok()) {
+      return absl::NotFoundError(absl::StrCat("statement ", req->id(), " not found"));
     }
-    actor_key = g.principal().subject;
-  }
-  nlohmann::ordered_json actor;
-  if (actor_key.empty()) {
-    actor = {{"objectType", "Agent"},
-             {"account", {{"homePage", std::string(vocab::kDistrictIdp)}, {"name", "district-operator"}}}};
-  } else {
-    LL_ASSIGN_OR_RETURN(std::string k, CanonicalLearnerKey(actor_key, "actor"));
-    actor = {{"objectType", "Agent"}};
-    if (k.rfind("mailto:", 0) == 0) {
-      actor["mbox"] = k;
-    } else if (k.rfind("sha1:", 0) == 0) {
-      actor["mbox_sha1sum"] = k.substr(5);
-    } else if (k.rfind("openid:", 0) == 0) {
-      actor["openid"] = k.substr(7);
-    } else if (k.rfind("account:", 0) == 0) {
-      size_t bar = k.rfind('|');
-      actor["account"] = {{"homePage", k.substr(8, bar - 8)}, {"name", k.substr(bar + 1)}};
+    if (target.record.Has(RecordFlag::kVoiding)) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("id: ", req->id(), " is a voiding statement, which cannot be voided"));
+    }
+    std::string actor_key = req->actor();
+    if (g.scope() == auth::Scope::kSelf) {
+      // A learner voids as themself.
+      if (!actor_key.empty() && actor_key != g.principal().subject) {
+        return absl::PermissionDeniedError("actor: a learner voids statements as themself");
+      }
+      actor_key = g.principal().subject;
+    }
+    nlohmann::ordered_json actor;
+    if (actor_key.empty()) {
+      actor = {{"objectType", "Agent"},
+               {"account", {{"homePage", std::string(vocab::kDistrictIdp)}, {"name", "district-operator"}}}};
     } else {
-      actor["account"] = {{"homePage", std::string(vocab::kDistrictIdp)}, {"name", k}};
+      LL_ASSIGN_OR_RETURN(std::string k, CanonicalLearnerKey(actor_key, "actor"));
+      actor = {{"objectType", "Agent"}};
+      if (k.rfind("mailto:", 0) == 0) {
+        actor["mbox"] = k;
+      } else if (k.rfind("sha1:", 0) == 0) {
+        actor["mbox_sha1sum"] = k.substr(5);
+      } else if (k.rfind("openid:", 0) == 0) {
+        actor["openid"] = k.substr(7);
+      } else if (k.rfind("account:", 0) == 0) {
+        size_t bar = k.rfind('|');
+        actor["account"] = {{"homePage", k.substr(8, bar - 8)}, {"name", k.substr(bar + 1)}};
+      } else {
+        actor["account"] = {{"homePage", std::string(vocab::kDistrictIdp)}, {"name", k}};
+      }
     }
-  }
-  nlohmann::ordered_json voiding = {
-      {"actor", actor},
-      {"verb", {{"id", std::string(vocab::kVoided)}, {"display", {{"en-US", "voided"}, {"zh-CN", "作废"}}}}},
-      {"object", {{"objectType", "StatementRef"}, {"id", FormatUuid(*id)}}}};
-  // The voiding statement is the grant holder's own act on a statement they
-  // may read; it is stored without the actor check of RecordOne, but voiding
-  // writes into the target's records: a learner voids only a statement of
-  // their own alone (not a group's).
-  LL_ASSIGN_OR_RETURN(ParsedStatement p, ParseStatement(voiding.dump()));
-  LL_RETURN_IF_ERROR(CheckVoidingWrite(g, p, *store_, "id"));
-  SetIssuer(g, &p);
-  std::vector<ParsedStatement> batch;
-  batch.push_back(std::move(p));
-  LL_ASSIGN_OR_RETURN(std::vector<StoredStatement> stored, store_->Record(std::move(batch)));
-  ToProto(stored.front(), resp);
-  return absl::OkStatus();
+    nlohmann::ordered_json voiding = {
+        {"actor", actor},
+        {"verb", {{"id", std::string(vocab::kVoided)}, {"display", {{"en-US", "voided"}, {"zh-CN", "作废"}}}}},
+        {"object", {{"objectType", "StatementRef"}, {"id", FormatUuid(*id)}}}};
+    // The voiding statement is the grant holder's own act on a statement they
+    // may read; it is stored without the actor check of RecordOne, but voiding
+    // writes into the target's records: a learner voids only a statement of
+    // their own alone (not a group's).
+    LL_ASSIGN_OR_RETURN(ParsedStatement p, ParseStatement(voiding.dump()));
+    LL_RETURN_IF_ERROR(CheckVoidingWrite(g, p, *store_, "id"));
+    SetIssuer(g, &p);
+    std::vector<ParsedStatement> batch;
+    batch.push_back(std::move(p));
+    LL_ASSIGN_OR_RETURN(std::vector<StoredStatement> stored, store_->Record(std::move(batch)));
+    ToProto(stored.front(), resp);
+    return absl::OkStatus();
   });
 }
 
 grpc::Status RecordsService::GetTranscript(grpc::ServerContext* ctx, const v1::GetTranscriptRequest* req,
                                            v1::Transcript* resp) {
   return Run(ctx, "GetTranscript", true, [&](const auth::AccessGrant& g, std::string* learner) -> absl::Status {
-  LL_ASSIGN_OR_RETURN(*learner, LearnerFrom(req->learner()));
-  LL_RETURN_IF_ERROR(auth::CheckLearner(g, *learner, "learner"));
-  std::vector<StoredStatement> all;
-  LL_RETURN_IF_ERROR(store_->ForEachOfLearner(*learner, [&](const StoredStatement& st) {
-    all.push_back(st);
-    return true;
-  }));
-  TranscriptData t = BuildTranscript(all);
-  resp->set_learner(*learner);
-  for (const TranscriptLine& l : t.lines) {
-    v1::TranscriptEntry* e = resp->add_entries();
-    e->set_activity(l.activity);
-    e->set_title(l.title);
-    e->set_outcome(l.outcome);
-    SetTimestamp(l.achieved_us, e->mutable_achieved());
-    e->set_hours(l.hours);
-    e->set_credits(l.credits);
-    e->set_mode(l.mode);
-    e->set_xuequ(l.xuequ);
-    e->set_statement_id(l.statement_id);
-    e->set_issuer(l.issuer);
-    e->set_verified(l.verified);
-    e->set_claimed_hours(l.claimed_hours);
-    e->set_claimed_credits(l.claimed_credits);
-  }
-  resp->set_unverified_courses(t.total.unverified_courses);
-  resp->set_courses(t.total.courses);
-  resp->set_hours(t.total.hours);
-  resp->set_credits(t.total.credits);
-  auto fill = [](const std::map<std::string, TranscriptTotals>& m,
-                 google::protobuf::RepeatedPtrField<v1::TranscriptTotal>* out) {
-    for (const auto& [key, tot] : m) {
-      v1::TranscriptTotal* x = out->Add();
-      x->set_key(key);
-      x->set_courses(tot.courses);
-      x->set_hours(tot.hours);
-      x->set_credits(tot.credits);
+    LL_ASSIGN_OR_RETURN(*learner, LearnerFrom(req->learner()));
+    LL_RETURN_IF_ERROR(auth::CheckLearner(g, *learner, "learner"));
+    std::vector<StoredStatement> all;
+    LL_RETURN_IF_ERROR(store_->ForEachOfLearner(*learner, [&](const StoredStatement& st) {
+      all.push_back(st);
+      return true;
+    }));
+    TranscriptData t = BuildTranscript(all);
+    resp->set_learner(*learner);
+    for (const TranscriptLine& l : t.lines) {
+      v1::TranscriptEntry* e = resp->add_entries();
+      e->set_activity(l.activity);
+      e->set_title(l.title);
+      e->set_outcome(l.outcome);
+      SetTimestamp(l.achieved_us, e->mutable_achieved());
+      e->set_hours(l.hours);
+      e->set_credits(l.credits);
+      e->set_mode(l.mode);
+      e->set_xuequ(l.xuequ);
+      e->set_statement_id(l.statement_id);
+      e->set_issuer(l.issuer);
+      e->set_verified(l.verified);
+      e->set_claimed_hours(l.claimed_hours);
+      e->set_claimed_credits(l.claimed_credits);
     }
-  };
-  fill(t.by_mode, resp->mutable_by_mode());
-  fill(t.by_xuequ, resp->mutable_by_xuequ());
-  return absl::OkStatus();
+    resp->set_unverified_courses(t.total.unverified_courses);
+    resp->set_courses(t.total.courses);
+    resp->set_hours(t.total.hours);
+    resp->set_credits(t.total.credits);
+    auto fill = [](const std::map<std::string, TranscriptTotals>& m,
+                   google::protobuf::RepeatedPtrField<v1::TranscriptTotal>* out) {
+      for (const auto& [key, tot] : m) {
+        v1::TranscriptTotal* x = out->Add();
+        x->set_key(key);
+        x->set_courses(tot.courses);
+        x->set_hours(tot.hours);
+        x->set_credits(tot.credits);
+      }
+    };
+    fill(t.by_mode, resp->mutable_by_mode());
+    fill(t.by_xuequ, resp->mutable_by_xuequ());
+    return absl::OkStatus();
   });
 }
 
@@ -576,8 +571,7 @@ absl::StatusOr<BackupManager*> Backups(BackupManager* m) {
 
 }  // namespace
 
-grpc::Status RecordsService::CreateBackup(grpc::ServerContext* ctx, const v1::CreateBackupRequest*,
-                                          v1::Backup* resp) {
+grpc::Status RecordsService::CreateBackup(grpc::ServerContext* ctx, const v1::CreateBackupRequest*, v1::Backup* resp) {
   return Run(ctx, "CreateBackup", true, [&](const auth::AccessGrant&, std::string* learner) -> absl::Status {
     *learner = "(all)";
     LL_ASSIGN_OR_RETURN(BackupManager * m, Backups(options_.backups));
@@ -679,8 +673,8 @@ grpc::Status RecordsService::RedeemLearnerCard(grpc::ServerContext* ctx, const v
     if (!auth_->enabled()) return absl::FailedPreconditionError("learner cards need authentication to be configured");
     // The holder goes into the audit row even when the PIN is wrong (the
     // learner's own audit trail shows attempts on their card).
-    LL_ASSIGN_OR_RETURN(std::string holder, cards_->Redeem(g.principal().subject, req->card_number(), req->pin(),
-                                                           learner));
+    LL_ASSIGN_OR_RETURN(std::string holder,
+                        cards_->Redeem(g.principal().subject, req->card_number(), req->pin(), learner));
     return MintKioskSession(g, holder, resp);
   });
 }

@@ -39,8 +39,8 @@ inline constexpr int kMaxBatchStatements = 1000;
 // every method; the --max_concurrent_calls thread quota does not (it bounds
 // handler threads, and Echo takes none). Measured: docs/benchmarks.md,
 // "Share of the bare gRPC server (issue 16)".
-class RecordsService final
-    : public lifelong::v1::LearningRecordService::WithCallbackMethod_Echo<lifelong::v1::LearningRecordService::Service> {
+class RecordsService final : public lifelong::v1::LearningRecordService::WithCallbackMethod_Echo<
+                                 lifelong::v1::LearningRecordService::Service> {
  public:
   struct Options {
     // nullptr: every caller is trusted (tests and local development).
@@ -77,22 +77,17 @@ class RecordsService final
   const LearnerChangeFeed& change_feed() const { return *feed_; }
   AuditLog& audit_log() { return *audit_; }
 
-  grpc::Status RecordStatement(grpc::ServerContext*, const v1::RecordStatementRequest*,
-                               v1::Statement*) override;
+  grpc::Status RecordStatement(grpc::ServerContext*, const v1::RecordStatementRequest*, v1::Statement*) override;
   grpc::Status RecordStatements(grpc::ServerContext*, const v1::RecordStatementsRequest*,
                                 v1::RecordStatementsResponse*) override;
-  grpc::Status GetStatement(grpc::ServerContext*, const v1::GetStatementRequest*,
-                            v1::Statement*) override;
+  grpc::Status GetStatement(grpc::ServerContext*, const v1::GetStatementRequest*, v1::Statement*) override;
   grpc::Status ListStatements(grpc::ServerContext*, const v1::ListStatementsRequest*,
                               v1::ListStatementsResponse*) override;
-  grpc::Status VoidStatement(grpc::ServerContext*, const v1::VoidStatementRequest*,
-                             v1::Statement*) override;
-  grpc::Status GetTranscript(grpc::ServerContext*, const v1::GetTranscriptRequest*,
-                             v1::Transcript*) override;
+  grpc::Status VoidStatement(grpc::ServerContext*, const v1::VoidStatementRequest*, v1::Statement*) override;
+  grpc::Status GetTranscript(grpc::ServerContext*, const v1::GetTranscriptRequest*, v1::Transcript*) override;
   grpc::Status ExportLearner(grpc::ServerContext*, const v1::ExportLearnerRequest*,
                              grpc::ServerWriter<v1::Statement>*) override;
-  grpc::Status EraseLearner(grpc::ServerContext*, const v1::EraseLearnerRequest*,
-                            v1::EraseLearnerResponse*) override;
+  grpc::Status EraseLearner(grpc::ServerContext*, const v1::EraseLearnerRequest*, v1::EraseLearnerResponse*) override;
   grpc::Status ExportStatements(grpc::ServerContext*, const v1::ExportStatementsRequest*,
                                 grpc::ServerWriter<v1::Statement>*) override;
   grpc::Status WatchLearnerChanges(grpc::ServerContext*,
@@ -101,17 +96,14 @@ class RecordsService final
   grpc::Status ListAuditEvents(grpc::ServerContext*, const v1::ListAuditEventsRequest*,
                                v1::ListAuditEventsResponse*) override;
   grpc::Status CreateKioskPass(grpc::ServerContext*, const v1::CreateKioskPassRequest*, v1::KioskPass*) override;
-  grpc::Status RedeemKioskPass(grpc::ServerContext*, const v1::RedeemKioskPassRequest*,
-                               v1::KioskSession*) override;
+  grpc::Status RedeemKioskPass(grpc::ServerContext*, const v1::RedeemKioskPassRequest*, v1::KioskSession*) override;
   grpc::Status CreateBackup(grpc::ServerContext*, const v1::CreateBackupRequest*, v1::Backup*) override;
   grpc::Status ListBackups(grpc::ServerContext*, const v1::ListBackupsRequest*, v1::ListBackupsResponse*) override;
   grpc::Status VerifyBackup(grpc::ServerContext*, const v1::VerifyBackupRequest*, v1::Backup*) override;
   grpc::Status BindLearnerCard(grpc::ServerContext*, const v1::BindLearnerCardRequest*, v1::LearnerCard*) override;
-  grpc::Status UnbindLearnerCard(grpc::ServerContext*, const v1::UnbindLearnerCardRequest*,
-                                 v1::LearnerCard*) override;
+  grpc::Status UnbindLearnerCard(grpc::ServerContext*, const v1::UnbindLearnerCardRequest*, v1::LearnerCard*) override;
   grpc::Status GetLearnerCard(grpc::ServerContext*, const v1::GetLearnerCardRequest*, v1::LearnerCard*) override;
-  grpc::Status RedeemLearnerCard(grpc::ServerContext*, const v1::RedeemLearnerCardRequest*,
-                                 v1::KioskSession*) override;
+  grpc::Status RedeemLearnerCard(grpc::ServerContext*, const v1::RedeemLearnerCardRequest*, v1::KioskSession*) override;
 
  private:
   // A handler body: runs with the call's grant and names the learner whose

@@ -27,8 +27,8 @@ class RecordsServiceTest : public ::testing::Test {
  protected:
   void SetUp() override {
     const char* base = std::getenv("TEST_TMPDIR");
-    dir_ = std::string(base ? base : "/tmp") + "/svc_" +
-           ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    dir_ =
+        std::string(base ? base : "/tmp") + "/svc_" + ::testing::UnitTest::GetInstance()->current_test_info()->name();
     std::filesystem::remove_all(dir_);
     store_ = std::move(*RecordStore::Open(dir_));
     service_ = std::make_unique<RecordsService>(store_.get());
@@ -38,8 +38,7 @@ class RecordsServiceTest : public ::testing::Test {
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = std::move(*server);
     server_->SetServing(true);
-    channel_ = grpc::CreateChannel("127.0.0.1:" + std::to_string(server_->port()),
-                                   grpc::InsecureChannelCredentials());
+    channel_ = grpc::CreateChannel("127.0.0.1:" + std::to_string(server_->port()), grpc::InsecureChannelCredentials());
     stub_ = v1::LearningRecordService::NewStub(channel_);
   }
 
@@ -222,8 +221,14 @@ TEST_F(RecordsServiceTest, VoidStatement) {
 }
 
 TEST_F(RecordsServiceTest, TranscriptExportAndErase) {
-  ASSERT_TRUE(Record({.id = TestUuid(1), .learner = "u1", .verb = "passed", .course = "c1", .credits = 2,
-                      .hours = 10, .mode = "offline", .xuequ = "东四学区"})
+  ASSERT_TRUE(Record({.id = TestUuid(1),
+                      .learner = "u1",
+                      .verb = "passed",
+                      .course = "c1",
+                      .credits = 2,
+                      .hours = 10,
+                      .mode = "offline",
+                      .xuequ = "东四学区"})
                   .ok());
   ASSERT_TRUE(Record({.id = TestUuid(2), .learner = "u1", .verb = "attended", .course = "c2"}).ok());
   ASSERT_TRUE(Record({.id = TestUuid(3), .learner = "u2", .verb = "passed", .course = "c1"}).ok());
@@ -433,8 +438,8 @@ TEST(RecordsServiceBackups, CreateListVerifyAndACorruptBackupIsDataLoss) {
   o.backups = backups.get();
   RecordsService service(store.get(), o);
   auto server = std::move(*StartGrpcServer(GrpcServerOptions{}, {&service}));
-  auto stub = v1::LearningRecordService::NewStub(grpc::CreateChannel(
-      "127.0.0.1:" + std::to_string(server->port()), grpc::InsecureChannelCredentials()));
+  auto stub = v1::LearningRecordService::NewStub(
+      grpc::CreateChannel("127.0.0.1:" + std::to_string(server->port()), grpc::InsecureChannelCredentials()));
   for (int i = 0; i < 20; ++i) {
     grpc::ClientContext ctx;
     v1::RecordStatementRequest req;

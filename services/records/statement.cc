@@ -1,7 +1,7 @@
 #include "services/records/statement.h"
 
-#include <nlohmann/json.hpp>
 #include <simdjson.h>
+#include <nlohmann/json.hpp>
 
 #include <array>
 #include <cmath>
@@ -106,8 +106,7 @@ absl::Status CheckObject(const Json& j, absl::string_view field) {
 }
 
 // Rejects members not in `allowed`.
-absl::Status CheckKeys(const Json& j, absl::string_view field,
-                       std::initializer_list<const char*> allowed) {
+absl::Status CheckKeys(const Json& j, absl::string_view field, std::initializer_list<const char*> allowed) {
   for (const auto& [key, value] : j.items()) {
     bool ok = false;
     for (const char* a : allowed) ok |= (key == a);
@@ -165,8 +164,7 @@ bool IsHex(absl::string_view s) {
   return true;
 }
 
-absl::Status CheckAgentOrGroup(const Json& j, absl::string_view field, bool group_allowed,
-                               bool require_object_type);
+absl::Status CheckAgentOrGroup(const Json& j, absl::string_view field, bool group_allowed, bool require_object_type);
 
 // Counts and validates the inverse functional identifiers of an Agent/Group.
 absl::Status CheckIfis(const Json& j, absl::string_view field, int* count) {
@@ -208,8 +206,7 @@ absl::Status CheckIfis(const Json& j, absl::string_view field, int* count) {
   return absl::OkStatus();
 }
 
-absl::Status CheckAgentOrGroup(const Json& j, absl::string_view field, bool group_allowed,
-                               bool require_object_type) {
+absl::Status CheckAgentOrGroup(const Json& j, absl::string_view field, bool group_allowed, bool require_object_type) {
   LL_RETURN_IF_ERROR(CheckObject(j, field));
   std::string type = "Agent";
   if (j.contains("objectType")) {
@@ -222,18 +219,16 @@ absl::Status CheckAgentOrGroup(const Json& j, absl::string_view field, bool grou
   int ifis = 0;
   LL_RETURN_IF_ERROR(CheckIfis(j, field, &ifis));
   if (type == "Agent") {
-    LL_RETURN_IF_ERROR(CheckKeys(
-        j, field, {"objectType", "name", "mbox", "mbox_sha1sum", "openid", "account"}));
+    LL_RETURN_IF_ERROR(CheckKeys(j, field, {"objectType", "name", "mbox", "mbox_sha1sum", "openid", "account"}));
     if (ifis != 1) {
-      return Invalid(field,
-                     "an Agent needs exactly one of mbox, mbox_sha1sum, openid, account");
+      return Invalid(field, "an Agent needs exactly one of mbox, mbox_sha1sum, openid, account");
     }
     return absl::OkStatus();
   }
   if (type != "Group") return Invalid(absl::StrCat(field, ".objectType"), "must be Agent or Group");
   if (!group_allowed) return Invalid(field, "a Group is not allowed here");
-  LL_RETURN_IF_ERROR(CheckKeys(
-      j, field, {"objectType", "name", "member", "mbox", "mbox_sha1sum", "openid", "account"}));
+  LL_RETURN_IF_ERROR(
+      CheckKeys(j, field, {"objectType", "name", "member", "mbox", "mbox_sha1sum", "openid", "account"}));
   if (ifis > 1) return Invalid(field, "a Group has at most one identifier");
   if (j.contains("member")) {
     std::string f = absl::StrCat(field, ".member");
@@ -263,9 +258,8 @@ absl::Status CheckActivity(const Json& j, absl::string_view field) {
     Json d = j["definition"];
     LL_RETURN_IF_ERROR(CheckObject(d, f));
     LL_RETURN_IF_ERROR(CheckKeys(d, f,
-                                 {"name", "description", "type", "moreInfo", "extensions",
-                                  "interactionType", "correctResponsesPattern", "choices",
-                                  "scale", "source", "target", "steps"}));
+                                 {"name", "description", "type", "moreInfo", "extensions", "interactionType",
+                                  "correctResponsesPattern", "choices", "scale", "source", "target", "steps"}));
     if (d.contains("name")) LL_RETURN_IF_ERROR(CheckLanguageMap(d["name"], absl::StrCat(f, ".name")));
     if (d.contains("description")) {
       LL_RETURN_IF_ERROR(CheckLanguageMap(d["description"], absl::StrCat(f, ".description")));
@@ -276,9 +270,8 @@ absl::Status CheckActivity(const Json& j, absl::string_view field) {
       LL_RETURN_IF_ERROR(CheckExtensions(d["extensions"], absl::StrCat(f, ".extensions")));
     }
     if (d.contains("interactionType")) {
-      static const std::set<std::string> kTypes = {
-          "true-false", "choice", "fill-in", "long-fill-in", "matching", "performance",
-          "sequencing", "likert", "numeric", "other"};
+      static const std::set<std::string> kTypes = {"true-false",  "choice",     "fill-in", "long-fill-in", "matching",
+                                                   "performance", "sequencing", "likert",  "numeric",      "other"};
       std::string g = absl::StrCat(f, ".interactionType");
       LL_RETURN_IF_ERROR(CheckString(d["interactionType"], g));
       if (!kTypes.count(d["interactionType"].string())) {
@@ -344,8 +337,7 @@ absl::Status CheckNumber(const Json& j, absl::string_view field) {
 
 absl::Status CheckResult(const Json& j, absl::string_view field) {
   LL_RETURN_IF_ERROR(CheckObject(j, field));
-  LL_RETURN_IF_ERROR(CheckKeys(
-      j, field, {"score", "success", "completion", "response", "duration", "extensions"}));
+  LL_RETURN_IF_ERROR(CheckKeys(j, field, {"score", "success", "completion", "response", "duration", "extensions"}));
   if (j.contains("score")) {
     std::string f = absl::StrCat(field, ".score");
     Json s = j["score"];
@@ -405,9 +397,8 @@ absl::Status CheckContext(const Json& j, absl::string_view field, bool object_is
                           std::optional<Uuid>* registration) {
   LL_RETURN_IF_ERROR(CheckObject(j, field));
   LL_RETURN_IF_ERROR(CheckKeys(j, field,
-                               {"registration", "instructor", "team", "contextActivities",
-                                "contextAgents", "contextGroups", "revision", "platform",
-                                "language", "statement", "extensions"}));
+                               {"registration", "instructor", "team", "contextActivities", "contextAgents",
+                                "contextGroups", "revision", "platform", "language", "statement", "extensions"}));
   if (j.contains("registration")) {
     Uuid reg;
     LL_RETURN_IF_ERROR(CheckUuid(j["registration"], absl::StrCat(field, ".registration"), &reg));
@@ -452,7 +443,8 @@ absl::Status CheckContext(const Json& j, absl::string_view field, bool object_is
       }
       if (e.contains("relevantTypes")) {
         std::string h = absl::StrCat(g, ".relevantTypes");
-        if (!e["relevantTypes"].is_array() || e["relevantTypes"].empty()) return Invalid(h, "must be a non-empty array");
+        if (!e["relevantTypes"].is_array() || e["relevantTypes"].empty())
+          return Invalid(h, "must be a non-empty array");
         for (const Json& t : e["relevantTypes"].elements()) LL_RETURN_IF_ERROR(CheckIri(t, h));
       }
     }
@@ -485,8 +477,8 @@ absl::Status CheckAttachments(const Json& j, absl::string_view field) {
     std::string f = absl::StrCat(field, "[", i, "]");
     const Json& a = list[i];
     LL_RETURN_IF_ERROR(CheckObject(a, f));
-    LL_RETURN_IF_ERROR(CheckKeys(a, f, {"usageType", "display", "description", "contentType",
-                                        "length", "sha2", "fileUrl"}));
+    LL_RETURN_IF_ERROR(
+        CheckKeys(a, f, {"usageType", "display", "description", "contentType", "length", "sha2", "fileUrl"}));
     for (const char* k : {"usageType", "display", "contentType", "length", "sha2"}) {
       if (!a.contains(k)) return Invalid(absl::StrCat(f, ".", k), "is required");
     }
@@ -537,12 +529,11 @@ absl::Status CheckBody(const Json& s, absl::string_view field, bool sub, ParsedS
     LL_RETURN_IF_ERROR(CheckStatementRef(obj, of, &target));
   } else if (type == "SubStatement") {
     if (sub) return Invalid(of, "a SubStatement cannot contain a SubStatement");
-    LL_RETURN_IF_ERROR(CheckKeys(obj, of, {"objectType", "actor", "verb", "object", "result",
-                                           "context", "timestamp", "attachments"}));
+    LL_RETURN_IF_ERROR(
+        CheckKeys(obj, of, {"objectType", "actor", "verb", "object", "result", "context", "timestamp", "attachments"}));
     LL_RETURN_IF_ERROR(CheckBody(obj, of, /*sub=*/true, nullptr));
   } else {
-    return Invalid(absl::StrCat(of, ".objectType"),
-                   "must be Activity, Agent, Group, StatementRef or SubStatement");
+    return Invalid(absl::StrCat(of, ".objectType"), "must be Activity, Agent, Group, StatementRef or SubStatement");
   }
   if (s.contains("result")) LL_RETURN_IF_ERROR(CheckResult(s["result"], absl::StrCat(field, ".result")));
   if (s.contains("context")) {
@@ -568,7 +559,8 @@ absl::Status CheckBody(const Json& s, absl::string_view field, bool sub, ParsedS
       // characters, at most 1 KiB) and stable under canonicalisation.
       absl::StatusOr<std::string> canonical = CanonicalLearnerKey(key, absl::StrCat(field, ".actor"));
       if (!canonical.ok()) return canonical.status();
-      if (*canonical != key) return Invalid(absl::StrCat(field, ".actor"), "identifier cannot be used as a learner key");
+      if (*canonical != key)
+        return Invalid(absl::StrCat(field, ".actor"), "identifier cannot be used as a learner key");
       out->learners.push_back(key);
     }
     if (actor.contains("member")) {
@@ -586,8 +578,7 @@ absl::Status CheckBody(const Json& s, absl::string_view field, bool sub, ParsedS
     }
     if (out->verb == vocab::kVoided) {
       if (type != "StatementRef") {
-        return Invalid(absl::StrCat(of, ".objectType"),
-                       "a voiding statement's object must be a StatementRef");
+        return Invalid(absl::StrCat(of, ".objectType"), "a voiding statement's object must be a StatementRef");
       }
       out->is_voiding = true;
       out->void_target = target;
@@ -642,8 +633,9 @@ absl::Status CheckNoDuplicateMembers(simdjson::dom::element e, int depth = 0) {
     std::vector<std::string_view> seen;
     for (auto field : obj) {
       for (std::string_view k : seen) {
-        if (k == field.key) return Invalid("statement", absl::StrCat("member \"", absl::string_view(field.key.data(), field.key.size()),
-                                                         "\" appears twice in an object"));
+        if (k == field.key)
+          return Invalid("statement", absl::StrCat("member \"", absl::string_view(field.key.data(), field.key.size()),
+                                                   "\" appears twice in an object"));
       }
       seen.push_back(field.key);
       LL_RETURN_IF_ERROR(CheckNoDuplicateMembers(field.value, depth + 1));
@@ -676,8 +668,8 @@ absl::StatusOr<ParsedStatement> ParseStatement(absl::string_view text) {
   Json s(root);
   LL_RETURN_IF_ERROR(CheckObject(s, "statement"));
   LL_RETURN_IF_ERROR(CheckKeys(s, "statement",
-                               {"id", "actor", "verb", "object", "result", "context", "timestamp",
-                                "stored", "authority", "version", "attachments"}));
+                               {"id", "actor", "verb", "object", "result", "context", "timestamp", "stored",
+                                "authority", "version", "attachments"}));
   bool canonical_id = true;
   if (s.contains("id")) {
     LL_RETURN_IF_ERROR(CheckUuid(s["id"], "statement.id", &out.id));

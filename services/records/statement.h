@@ -26,7 +26,7 @@ inline constexpr size_t kMaxStatementBytes = 1 << 20;
 // A validated statement, ready to be stored.
 struct ParsedStatement {
   Uuid id{};
-  bool id_assigned = false;   // no id was sent; a random UUID was assigned
+  bool id_assigned = false;  // no id was sent; a random UUID was assigned
   // The statement JSON exactly as sent, with `id` and `version` spliced in
   // when absent. (Only when the client sent `stored` or `authority`, which the
   // store owns, or a non-lowercase id, is the JSON re-serialised.) The store
@@ -36,11 +36,11 @@ struct ParsedStatement {
   size_t body_end = 0;
   std::vector<std::string> learners;  // actor key first, then group members
   std::string verb;
-  std::string activity;               // object.id when the object is an Activity
+  std::string activity;  // object.id when the object is an Activity
   std::optional<Uuid> registration;
   std::optional<int64_t> timestamp_us;  // absent: the store uses the stored time
   bool is_voiding = false;
-  Uuid void_target{};                 // when is_voiding
+  Uuid void_target{};  // when is_voiding
   // The target of a StatementRef object (voiding or not).
   std::optional<Uuid> ref_target;
   // The `authority` the store records: who issued the statement (an xAPI

@@ -69,8 +69,8 @@ absl::Status CheckStatementWrite(const auth::AccessGrant& g, const ParsedStateme
             absl::StrCat(field, ".verb: a kiosk records only attended and registered statements"));
       }
       if (StatementVenue(p) != who.venue) {
-        return absl::PermissionDeniedError(absl::StrCat(field, ".context.extensions: the venue must be \"",
-                                                        who.venue, "\", the kiosk's own"));
+        return absl::PermissionDeniedError(
+            absl::StrCat(field, ".context.extensions: the venue must be \"", who.venue, "\", the kiosk's own"));
       }
       return absl::OkStatus();
     }
@@ -95,8 +95,7 @@ absl::Status CheckVoidingWrite(const auth::AccessGrant& g, const ParsedStatement
       for (const std::string& l : target->record.learners) {
         if (self.empty() || l != self) {
           return absl::PermissionDeniedError(absl::StrCat(f, ": ", auth::RoleName(who.role), " ", who.subject,
-                                                          " may only void statements of learner \"", self,
-                                                          "\" alone"));
+                                                          " may only void statements of learner \"", self, "\" alone"));
         }
       }
       return absl::OkStatus();

@@ -117,10 +117,17 @@ TEST(Statement, Xapi20StructureRules) {
   ExpectInvalid([](Json& j) { j["result"]["duration"] = "P4W1D"; }, "statement.result.duration");
   ExpectInvalid([](Json& j) { j["object"]["definition"]["choices"] = Json::array(); },
                 "statement.object.definition.interactionType");
-  ExpectInvalid([](Json& j) { j["context"]["contextAgents"] = Json::parse(R"([{"objectType":"agent","agent":{"mbox":"mailto:a@b.cn"}}])"); },
-                "statement.context.contextAgents[0].objectType");
-  ExpectInvalid([](Json& j) { j["context"]["contextGroups"] = Json::parse(R"([{"objectType":"contextGroup","group":{"mbox":"mailto:a@b.cn"}}])"); },
-                "statement.context.contextGroups[0].group");
+  ExpectInvalid(
+      [](Json& j) {
+        j["context"]["contextAgents"] = Json::parse(R"([{"objectType":"agent","agent":{"mbox":"mailto:a@b.cn"}}])");
+      },
+      "statement.context.contextAgents[0].objectType");
+  ExpectInvalid(
+      [](Json& j) {
+        j["context"]["contextGroups"] =
+            Json::parse(R"([{"objectType":"contextGroup","group":{"mbox":"mailto:a@b.cn"}}])");
+      },
+      "statement.context.contextGroups[0].group");
   ExpectInvalid([](Json& j) { j["authority"] = Json::parse(R"({"objectType":"Group","mbox":"mailto:g@b.cn"})"); },
                 "statement.authority");
   // A single context activity comes back as an array.
@@ -216,15 +223,13 @@ TEST(Statement, SubStatementRules) {
 TEST(Statement, LearnerKeys) {
   EXPECT_EQ(*CanonicalLearnerKey("u42", "learner"), "u42");
   EXPECT_EQ(*CanonicalLearnerKey("account:https://id.dongcheng.gov.cn|u42", "learner"), "u42");
-  EXPECT_EQ(*CanonicalLearnerKey("account:https://other.example|bob", "learner"),
-            "account:https://other.example|bob");
+  EXPECT_EQ(*CanonicalLearnerKey("account:https://other.example|bob", "learner"), "account:https://other.example|bob");
   EXPECT_EQ(*CanonicalLearnerKey("sha1:ABCDEF0123456789ABCDEF0123456789ABCDEF01", "learner"),
             "sha1:abcdef0123456789abcdef0123456789abcdef01");
   EXPECT_EQ(CanonicalLearnerKey("", "learner").status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(CanonicalLearnerKey("ftp:x", "learner").status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(CanonicalLearnerKey("mailto:nobody", "learner").status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(CanonicalLearnerKey("account:notaniri|x", "learner").status().code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(CanonicalLearnerKey("account:notaniri|x", "learner").status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 TEST(Statement, DurationsAndTimestamps) {
@@ -254,7 +259,6 @@ TEST(Statement, IriAndLanguageTag) {
   EXPECT_FALSE(IsLanguageTag("toolongprimary"));
 }
 
-
 std::string GroupStatement(const std::string& group_ifi) {
   return absl::StrCat(
       R"({"actor":{"objectType":"Group","name":"书法小组",)", group_ifi,
@@ -280,8 +284,7 @@ TEST(Statement, RemoveLearnerFromActorTakesOutMembersAndTheGroupIdentifier) {
   EXPECT_EQ(ParseStatement(*out)->learners, (std::vector<std::string>{"u1", "u3"}));
   // The learner whose account identifies the group: the group becomes
   // anonymous (still valid: it has members).
-  std::string identified =
-      GroupStatement(R"("account":{"homePage":"https://id.dongcheng.gov.cn","name":"u9"},)");
+  std::string identified = GroupStatement(R"("account":{"homePage":"https://id.dongcheng.gov.cn","name":"u9"},)");
   out = RemoveLearnerFromActor(identified, "u9");
   ASSERT_TRUE(out.ok());
   p = ParseStatement(*out);

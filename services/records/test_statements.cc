@@ -42,10 +42,10 @@ std::string MakeStatement(const StatementSpec& s) {
   if (s.verb == "voided") {
     st["object"] = {{"objectType", "StatementRef"}, {"id", s.course}};
   } else {
-    st["object"] = {{"objectType", "Activity"},
-                    {"id", vocab::CourseIri(s.course)},
-                    {"definition",
-                     {{"name", {{"zh-CN", s.title}}}, {"type", std::string(vocab::kCourseActivityType)}}}};
+    st["object"] = {
+        {"objectType", "Activity"},
+        {"id", vocab::CourseIri(s.course)},
+        {"definition", {{"name", {{"zh-CN", s.title}}}, {"type", std::string(vocab::kCourseActivityType)}}}};
   }
   Json ctx = Json::object();
   if (!s.registration.empty()) ctx["registration"] = s.registration;

@@ -66,11 +66,10 @@ TranscriptData BuildTranscript(const std::vector<StoredStatement>& statements) {
     }
     line.xuequ = StringAt(ctx_ext, vocab::kExtXuequ);
     const Json& obj = s["object"];
-    if (obj.contains("definition") && obj["definition"].contains("name") &&
-        obj["definition"]["name"].is_object() && !obj["definition"]["name"].empty()) {
+    if (obj.contains("definition") && obj["definition"].contains("name") && obj["definition"]["name"].is_object() &&
+        !obj["definition"]["name"].empty()) {
       const Json& names = obj["definition"]["name"];
-      line.title = names.contains("zh-CN") ? names["zh-CN"].get<std::string>()
-                                           : names.begin()->get<std::string>();
+      line.title = names.contains("zh-CN") ? names["zh-CN"].get<std::string>() : names.begin()->get<std::string>();
     } else {
       line.title = r.activity;
     }
@@ -99,7 +98,7 @@ TranscriptData BuildTranscript(const std::vector<StoredStatement>& statements) {
   for (auto& [activity, line] : verified) out.lines.push_back(std::move(line));
   for (auto& [activity, line] : unverified) {
     if (verified.count(activity) != 0) continue;  // a verified entry stands for the course
-    line.hours = 0;  // self-reported learning earns nothing
+    line.hours = 0;                               // self-reported learning earns nothing
     line.credits = 0;
     out.lines.push_back(std::move(line));
   }

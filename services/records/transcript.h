@@ -43,7 +43,7 @@ struct TranscriptLine {
   int64_t achieved_us = 0;
   double hours = 0;
   double credits = 0;
-  std::string mode;     // "online" | "offline"
+  std::string mode;  // "online" | "offline"
   std::string xuequ;
   std::string statement_id;
   std::string issuer;        // Issuer::Label() of statement_id's issuer

@@ -35,12 +35,28 @@ StoredStatement ByLearner(const StatementSpec& spec) { return Stored(spec, false
 TEST(Transcript, OneEntryPerCourseWithTotalsByModeAndXuequ) {
   std::vector<StoredStatement> all = {
       Stored({.verb = "registered", .course = "c1", .timestamp = "2026-01-01T00:00:00Z"}),
-      Stored({.verb = "completed", .course = "c1", .title = "书法入门", .timestamp = "2026-02-01T00:00:00Z",
-              .credits = 2, .hours = 16, .mode = "offline", .xuequ = "和平里学区"}),
-      Stored({.verb = "passed", .course = "c1", .timestamp = "2026-02-02T00:00:00Z", .credits = 2,
-              .hours = 16, .mode = "offline", .xuequ = "和平里学区"}),
-      Stored({.verb = "completed", .course = "c2", .title = "智能手机入门",
-              .timestamp = "2026-03-01T00:00:00Z", .credits = 1, .hours = 8, .mode = "online"}),
+      Stored({.verb = "completed",
+              .course = "c1",
+              .title = "书法入门",
+              .timestamp = "2026-02-01T00:00:00Z",
+              .credits = 2,
+              .hours = 16,
+              .mode = "offline",
+              .xuequ = "和平里学区"}),
+      Stored({.verb = "passed",
+              .course = "c1",
+              .timestamp = "2026-02-02T00:00:00Z",
+              .credits = 2,
+              .hours = 16,
+              .mode = "offline",
+              .xuequ = "和平里学区"}),
+      Stored({.verb = "completed",
+              .course = "c2",
+              .title = "智能手机入门",
+              .timestamp = "2026-03-01T00:00:00Z",
+              .credits = 1,
+              .hours = 8,
+              .mode = "online"}),
       Stored({.verb = "failed", .course = "c3", .timestamp = "2026-03-02T00:00:00Z", .credits = 5}),
       Stored({.verb = "completed", .course = "c4", .timestamp = "2026-03-03T00:00:00Z", .credits = 9}, true),
   };
@@ -66,10 +82,18 @@ TEST(Transcript, OneEntryPerCourseWithTotalsByModeAndXuequ) {
 // but earns no hours or credits, whatever it claims.
 TEST(Transcript, SelfReportedLearningIsShownButEarnsNothing) {
   TranscriptData t = BuildTranscript({
-      ByLearner({.learner = "u1", .verb = "passed", .course = "c1", .timestamp = "2026-02-01T00:00:00Z",
-                 .credits = 50, .hours = 100}),
-      Stored({.learner = "u1", .verb = "completed", .course = "c2", .timestamp = "2026-03-01T00:00:00Z",
-              .credits = 1, .hours = 8}),
+      ByLearner({.learner = "u1",
+                 .verb = "passed",
+                 .course = "c1",
+                 .timestamp = "2026-02-01T00:00:00Z",
+                 .credits = 50,
+                 .hours = 100}),
+      Stored({.learner = "u1",
+              .verb = "completed",
+              .course = "c2",
+              .timestamp = "2026-03-01T00:00:00Z",
+              .credits = 1,
+              .hours = 8}),
   });
   ASSERT_EQ(t.lines.size(), 2u);
   const TranscriptLine& self = t.lines[0];
@@ -93,10 +117,14 @@ TEST(Transcript, SelfReportedLearningIsShownButEarnsNothing) {
 // alone: a self-reported pass with more credits changes nothing.
 TEST(Transcript, VerifiedStatementsAloneMakeAVerifiedEntry) {
   TranscriptData t = BuildTranscript({
-      ByLearner({.learner = "u1", .verb = "passed", .course = "c1", .timestamp = "2026-01-01T00:00:00Z",
-                 .credits = 99}),
-      Stored({.learner = "u1", .verb = "completed", .course = "c1", .timestamp = "2026-02-01T00:00:00Z",
-              .credits = 2, .hours = 16},
+      ByLearner(
+          {.learner = "u1", .verb = "passed", .course = "c1", .timestamp = "2026-01-01T00:00:00Z", .credits = 99}),
+      Stored({.learner = "u1",
+              .verb = "completed",
+              .course = "c1",
+              .timestamp = "2026-02-01T00:00:00Z",
+              .credits = 2,
+              .hours = 16},
              false, "teacher", "teacher-li"),
   });
   ASSERT_EQ(t.lines.size(), 1u);
@@ -118,8 +146,8 @@ TEST(Transcript, KioskServiceAndUnknownIssuersAreUnverified) {
     EXPECT_FALSE(t.lines[0].verified) << role;
     EXPECT_DOUBLE_EQ(t.total.credits, 0) << role;
   }
-  TranscriptData op = BuildTranscript({Stored({.verb = "passed", .course = "c1", .credits = 3}, false, "operator",
-                                              "anonymous")});
+  TranscriptData op =
+      BuildTranscript({Stored({.verb = "passed", .course = "c1", .credits = 3}, false, "operator", "anonymous")});
   EXPECT_DOUBLE_EQ(op.total.credits, 3);
 }
 

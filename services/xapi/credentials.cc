@@ -26,8 +26,8 @@ absl::StatusOr<Credentials> Credentials::Parse(absl::string_view text) {
     std::vector<std::string> fields = absl::StrSplit(line, absl::ByAnyChar(" \t"), absl::SkipEmpty());
     size_t colon = fields[0].find(':');
     if (colon == std::string::npos || colon == 0) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "credentials line ", line_no, ": want user:password [role=R] [subject=S] [venue=V]"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("credentials line ", line_no, ": want user:password [role=R] [subject=S] [venue=V]"));
     }
     std::string user = fields[0].substr(0, colon);
     Entry e;
@@ -97,7 +97,9 @@ void Credentials::Backoff::Succeeded(const std::string& key) {
   failures_.erase(key);
 }
 
-void Credentials::SetBackoff(PasswordBackoffOptions options) { backoff_ = std::make_shared<Backoff>(std::move(options)); }
+void Credentials::SetBackoff(PasswordBackoffOptions options) {
+  backoff_ = std::make_shared<Backoff>(std::move(options));
+}
 
 absl::StatusOr<std::string> Credentials::Check(absl::string_view authorization, absl::string_view address) const {
   if (!absl::StartsWithIgnoreCase(authorization, "Basic ")) {
@@ -145,17 +147,18 @@ void Credentials::AddressFailed(absl::string_view address) const {
 
 absl::Status Credentials::CheckUsableWithAuthentication() const {
   if (development_only_) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "the file is marked \"", kDevelopmentOnlyMarker,
-        "\" (its passwords are in the repository): with authentication on, pass a file of your "
-        "own (ops/stack.sh generates one)"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("the file is marked \"", kDevelopmentOnlyMarker,
+                     "\" (its passwords are in the repository): with authentication on, pass a file of your "
+                     "own (ops/stack.sh generates one)"));
   }
   for (const auto& [user, entry] : users_) {
     for (absl::string_view published : kRepositoryPasswords) {
       if (entry.password == published) {
-        return absl::FailedPreconditionError(absl::StrCat(
-            "user \"", user, "\" has a password committed to the repository: with authentication "
-            "on, choose another"));
+        return absl::FailedPreconditionError(
+            absl::StrCat("user \"", user,
+                         "\" has a password committed to the repository: with authentication "
+                         "on, choose another"));
       }
     }
   }

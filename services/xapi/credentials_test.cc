@@ -42,8 +42,7 @@ TEST(Credentials, OptionalFieldsMapUsersOntoPrincipals) {
 }
 
 TEST(Credentials, RepositoryCredentialsAreUnusableWithAuthentication) {
-  absl::StatusOr<Credentials> marked =
-      Credentials::Parse("# lifelong: development-only\nlms:a-long-random-secret\n");
+  absl::StatusOr<Credentials> marked = Credentials::Parse("# lifelong: development-only\nlms:a-long-random-secret\n");
   ASSERT_TRUE(marked.ok());
   EXPECT_EQ(marked->CheckUsableWithAuthentication().code(), absl::StatusCode::kFailedPrecondition);
   absl::StatusOr<Credentials> copied = Credentials::Parse("feed:lifelong-dev role=loader\n");
@@ -69,8 +68,9 @@ struct FakeClock {
 TEST(CredentialsBackoff, WrongPasswordsAreSlowedDownPerUser) {
   Credentials c = *Credentials::Parse("feed:feed-secret\nother:other-secret\n");
   FakeClock clock;
-  c.SetBackoff({.free_failures = 3, .base_delay = absl::Seconds(1), .max_delay = absl::Minutes(5),
-                .now = [&] { return clock.now; }});
+  c.SetBackoff({.free_failures = 3, .base_delay = absl::Seconds(1), .max_delay = absl::Minutes(5), .now = [&] {
+                  return clock.now;
+                }});
   auto basic = [](const std::string& up) { return "Basic " + absl::Base64Escape(up); };
   for (int i = 0; i < 3; ++i) {
     EXPECT_EQ(c.Check(basic("feed:guess")).status().code(), absl::StatusCode::kUnauthenticated) << i;

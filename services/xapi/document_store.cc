@@ -1,7 +1,7 @@
 #include "services/xapi/document_store.h"
 
-#include <nlohmann/json.hpp>
 #include <openssl/sha.h>
+#include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
 #include "services/common/rocks_status.h"
@@ -53,9 +53,7 @@ absl::StatusOr<Document> DecodeValue(const std::string& v) {
   return d;
 }
 
-bool IsJson(const std::string& content_type) {
-  return content_type.rfind("application/json", 0) == 0;
-}
+bool IsJson(const std::string& content_type) { return content_type.rfind("application/json", 0) == 0; }
 
 }  // namespace
 
@@ -162,8 +160,7 @@ absl::StatusOr<std::optional<Document>> DocumentStore::Existing(const DocKey& ke
   return cur.status();
 }
 
-absl::Status DocumentStore::CheckCondition(const std::optional<Document>& existing,
-                                           const WriteCondition& cond) const {
+absl::Status DocumentStore::CheckCondition(const std::optional<Document>& existing, const WriteCondition& cond) const {
   if (cond.if_match) {
     if (!existing) return absl::FailedPreconditionError("If-Match: no such document");
     if (*cond.if_match != "*" && *cond.if_match != existing->etag) {

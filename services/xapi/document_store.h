@@ -80,7 +80,7 @@ struct DocWrite {
   std::string content_type;  // kPut, kMerge
   std::string content;       // kPut, kMerge
   WriteCondition cond;
-  int64_t now_us = 0;        // kPut, kMerge
+  int64_t now_us = 0;  // kPut, kMerge
 };
 
 // Where a replicated DocumentStore sends its writes (replication::Replicator):

@@ -12,8 +12,8 @@ class DocumentStoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
     const char* base = std::getenv("TEST_TMPDIR");
-    std::string dir = std::string(base ? base : "/tmp") + "/docs_" +
-                      ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    std::string dir =
+        std::string(base ? base : "/tmp") + "/docs_" + ::testing::UnitTest::GetInstance()->current_test_info()->name();
     std::filesystem::remove_all(dir);
     store_ = std::move(*DocumentStore::Open(dir));
   }
@@ -44,8 +44,7 @@ TEST_F(DocumentStoreTest, PutGetEtagAndConditions) {
   EXPECT_TRUE(store_->Put(State("s1"), "application/json", R"({"b":2})", right, 12).ok());
   WriteCondition none;
   none.if_none_match_star = true;
-  EXPECT_EQ(store_->Put(State("s1"), "application/json", "{}", none, 13).code(),
-            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(store_->Put(State("s1"), "application/json", "{}", none, 13).code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(store_->Get(State("s1"))->content, R"({"b":2})");
   EXPECT_EQ(store_->Get(State("nope")).status().code(), absl::StatusCode::kNotFound);
 }

@@ -12,8 +12,8 @@
 namespace lifelong::xapi {
 
 struct HttpRequest {
-  std::string method;  // "GET", "PUT", "POST", "HEAD", "DELETE"
-  std::string path;    // below the base path, e.g. "/statements"
+  std::string method;                              // "GET", "PUT", "POST", "HEAD", "DELETE"
+  std::string path;                                // below the base path, e.g. "/statements"
   std::multimap<std::string, std::string> params;  // decoded query parameters
   std::map<std::string, std::string> headers;      // names lower-case
   std::string body;

@@ -1,10 +1,10 @@
 #include "services/xapi/multipart.h"
 
-#include <nlohmann/json.hpp>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/sha.h>
 #include <openssl/x509.h>
+#include <nlohmann/json.hpp>
 
 #include <cmath>
 #include <random>
@@ -38,8 +38,8 @@ void NormalizeForSignature(nlohmann::json& j) {
   }
 }
 
-bool VerifyWithCertificate(const nlohmann::json& header, absl::string_view signing_input,
-                           const std::string& signature, const EVP_MD* md) {
+bool VerifyWithCertificate(const nlohmann::json& header, absl::string_view signing_input, const std::string& signature,
+                           const EVP_MD* md) {
   if (!header.contains("x5c") || !header["x5c"].is_array() || header["x5c"].empty()) return true;
   if (!header["x5c"][0].is_string()) return false;  // not a certificate
   std::string der;
@@ -160,8 +160,10 @@ absl::Status CheckStatementSignature(absl::string_view jws, absl::string_view st
     return Invalid("signature: JWS header has no alg");
   }
   const std::string alg = header["alg"];
-  const EVP_MD* md = alg == "RS256" ? EVP_sha256() : alg == "RS384" ? EVP_sha384() : alg == "RS512" ? EVP_sha512()
-                                                                                                    : nullptr;
+  const EVP_MD* md = alg == "RS256"   ? EVP_sha256()
+                     : alg == "RS384" ? EVP_sha384()
+                     : alg == "RS512" ? EVP_sha512()
+                                      : nullptr;
   if (md == nullptr) return Invalid("signature: algorithm must be RS256, RS384 or RS512");
   nlohmann::json payload = nlohmann::json::parse(payload_text, nullptr, false);
   if (!payload.is_object()) return Invalid("signature: JWS payload is not a JSON object");

@@ -46,10 +46,9 @@ TEST(Multipart, SignatureChecks) {
       R"({"id":"6690e6c9-3ef0-4ed3-8b37-7f3964730bee","actor":{"mbox":"mailto:a@b.cn"},)"
       R"("verb":{"id":"http://adlnet.gov/expapi/verbs/attended"},"object":{"id":"http://a/1"},)"
       R"("result":{"duration":"P1DT12H36M0.1237S"},"attachments":[{"sha2":"x"}]})";
-  const std::string payload =
-      R"({"id":"6690e6c9-3ef0-4ed3-8b37-7f3964730bee","actor":{"mbox":"mailto:a@b.cn"},)"
-      R"("verb":{"id":"http://adlnet.gov/expapi/verbs/attended"},"object":{"id":"http://a/1"},)"
-      R"("result":{"duration":"P1DT12H36M0.12S"}})";
+  const std::string payload = R"({"id":"6690e6c9-3ef0-4ed3-8b37-7f3964730bee","actor":{"mbox":"mailto:a@b.cn"},)"
+                              R"("verb":{"id":"http://adlnet.gov/expapi/verbs/attended"},"object":{"id":"http://a/1"},)"
+                              R"("result":{"duration":"P1DT12H36M0.12S"}})";
   auto jws = [&](const std::string& alg, const std::string& p) {
     return B64(R"({"alg":")" + alg + R"("})") + "." + B64(p) + "." + B64("sig");
   };

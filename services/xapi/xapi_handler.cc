@@ -28,8 +28,7 @@ using xapi_internal::FromStatus;
 // INVALID_ARGUMENT (answered 400) when it is malformed or claims xAPI 2.0.
 absl::StatusOr<HttpRequest> UnwrapAlternateSyntax(const HttpRequest& original) {
   if (!absl::StartsWith(original.Header("content-type"), "application/x-www-form-urlencoded")) {
-    return absl::InvalidArgumentError(
-        "alternate request syntax needs Content-Type application/x-www-form-urlencoded");
+    return absl::InvalidArgumentError("alternate request syntax needs Content-Type application/x-www-form-urlencoded");
   }
   absl::StatusOr<HttpRequest> r = RewriteAlternateSyntax(original);
   if (!r.ok()) return r.status();
@@ -70,8 +69,8 @@ absl::StatusOr<HttpRequest> RewriteAlternateSyntax(const HttpRequest& req) {
   out.path = req.path;
   out.headers = req.headers;
   out.headers.erase("content-type");
-  static const std::set<std::string> kHeaderFields = {"authorization", "x-experience-api-version", "content-type",
-                                                      "content-length", "if-match", "if-none-match"};
+  static const std::set<std::string> kHeaderFields = {
+      "authorization", "x-experience-api-version", "content-type", "content-length", "if-match", "if-none-match"};
   for (const auto& [k, v] : ParseFormUrlEncoded(req.body)) {
     std::string lower = absl::AsciiStrToLower(k);
     if (kHeaderFields.count(lower)) {
@@ -163,9 +162,9 @@ HttpResponse XapiHandler::Handle(const HttpRequest& original) const {
     }
     std::string version = req.Header("x-experience-api-version");
     if (version.empty() || (!absl::StartsWith(version, "1.0") && !absl::StartsWith(version, "2.0"))) {
-      HttpResponse r = Error(400, version.empty() ? "X-Experience-API-Version header is required"
-                                                  : absl::StrCat("X-Experience-API-Version ", version,
-                                                                 " is not supported"));
+      HttpResponse r =
+          Error(400, version.empty() ? "X-Experience-API-Version header is required"
+                                     : absl::StrCat("X-Experience-API-Version ", version, " is not supported"));
       r.SetHeader("X-Experience-API-Version", default_version_);
       return r;
     }

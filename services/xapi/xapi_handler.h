@@ -23,8 +23,8 @@
 #include "services/records/record_store.h"
 #include "services/xapi/credentials.h"
 #include "services/xapi/document_store.h"
-#include "services/xapi/multipart.h"
 #include "services/xapi/http_types.h"
+#include "services/xapi/multipart.h"
 
 namespace lifelong::xapi {
 

@@ -197,7 +197,8 @@ TEST_F(XapiHandlerTest, EachResourceIsNamedAndAuditedAsItsRowSays) {
   Credentials feed = *std::move(creds);
   XapiHandler handler(store_.get(), docs_.get(), &feed, "/xapi", "2.0.0", &authorizer);
   auto call = [&](const std::string& method, const std::string& path,
-                  std::vector<std::pair<std::string, std::string>> params, const std::string& password = "feed-secret") {
+                  std::vector<std::pair<std::string, std::string>> params,
+                  const std::string& password = "feed-secret") {
     HttpRequest r = Request(method, path);
     r.headers["authorization"] = Basic("feed:" + password);
     for (auto& [k, v] : params) r.params.emplace(k, v);

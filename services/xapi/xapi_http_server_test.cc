@@ -6,11 +6,11 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 
-#include <cstdlib>
 #include <chrono>
+#include <cstdlib>
+#include <filesystem>
 #include <thread>
 #include <vector>
-#include <filesystem>
 
 #include <nlohmann/json.hpp>
 
@@ -30,8 +30,8 @@ class XapiHttpTest : public ::testing::Test {
  protected:
   void SetUp() override {
     const char* base = std::getenv("TEST_TMPDIR");
-    std::string dir = std::string(base ? base : "/tmp") + "/xapi_" +
-                      ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    std::string dir =
+        std::string(base ? base : "/tmp") + "/xapi_" + ::testing::UnitTest::GetInstance()->current_test_info()->name();
     std::filesystem::remove_all(dir);
     store_ = std::move(*records::RecordStore::Open(dir));
     creds_ = std::make_unique<Credentials>(*Credentials::Parse("lrs:s3cret\n"));
@@ -44,8 +44,7 @@ class XapiHttpTest : public ::testing::Test {
     http_ = std::move(*XapiHttpServer::Start(options, handler_.get()));
     client_ = std::make_unique<httplib::Client>("127.0.0.1", http_->port());
     client_->set_read_timeout(5, 0);
-    headers_ = {{"Authorization", "Basic " + absl::Base64Escape("lrs:s3cret")},
-                {"X-Experience-API-Version", "2.0.0"}};
+    headers_ = {{"Authorization", "Basic " + absl::Base64Escape("lrs:s3cret")}, {"X-Experience-API-Version", "2.0.0"}};
 
     grpc_service_ = std::make_unique<records::RecordsService>(store_.get());
     grpc_ = std::move(*StartGrpcServer(GrpcServerOptions{}, {grpc_service_.get()}));
@@ -121,8 +120,8 @@ TEST_F(XapiHttpTest, PutPostGetAndConflicts) {
   // Id mismatch between parameter and body.
   EXPECT_EQ(Put("/xapi/statements?statementId=" + TestUuid(9), s1)->status, 400);
 
-  std::string batch = "[" + MakeStatement({.id = TestUuid(2), .learner = "u1"}) + "," +
-                      MakeStatement({.learner = "u2"}) + "]";
+  std::string batch =
+      "[" + MakeStatement({.id = TestUuid(2), .learner = "u1"}) + "," + MakeStatement({.learner = "u2"}) + "]";
   r = Post("/xapi/statements", batch);
   ASSERT_TRUE(r);
   ASSERT_EQ(r->status, 200) << r->body;
@@ -140,9 +139,10 @@ TEST_F(XapiHttpTest, PutPostGetAndConflicts) {
 
 TEST_F(XapiHttpTest, BadInputIsRejectedAndChangesNothing) {
   EXPECT_EQ(Post("/xapi/statements", "{not json")->status, 400);
-  EXPECT_EQ(Post("/xapi/statements", R"({"actor":{"mbox":"mailto:a@b.cn"},"verb":{"id":"x"},"object":{"id":"http://a"}})")
-                ->status,
-            400);
+  EXPECT_EQ(
+      Post("/xapi/statements", R"({"actor":{"mbox":"mailto:a@b.cn"},"verb":{"id":"x"},"object":{"id":"http://a"}})")
+          ->status,
+      400);
   // A batch with one bad statement stores none of them.
   std::string batch = "[" + MakeStatement({.id = TestUuid(5)}) + R"(,{"actor":{}}])";
   EXPECT_EQ(Post("/xapi/statements", batch)->status, 400);
@@ -197,9 +197,9 @@ TEST_F(XapiHttpTest, QueryFiltersAndMoreLink) {
 
 TEST_F(XapiHttpTest, VoidedStatementsOnlyByVoidedStatementId) {
   ASSERT_EQ(Post("/xapi/statements", MakeStatement({.id = TestUuid(1)}))->status, 200);
-  ASSERT_EQ(Post("/xapi/statements", MakeStatement({.id = TestUuid(2), .verb = "voided", .course = TestUuid(1)}))
-                ->status,
-            200);
+  ASSERT_EQ(
+      Post("/xapi/statements", MakeStatement({.id = TestUuid(2), .verb = "voided", .course = TestUuid(1)}))->status,
+      200);
   EXPECT_EQ(Get("/xapi/statements?statementId=" + TestUuid(1))->status, 404);
   auto r = Get("/xapi/statements?voidedStatementId=" + TestUuid(1));
   EXPECT_EQ(r->status, 200);
@@ -208,9 +208,9 @@ TEST_F(XapiHttpTest, VoidedStatementsOnlyByVoidedStatementId) {
 
 TEST_F(XapiHttpTest, CrossProtocolSameStore) {
   // Written over xAPI, read over gRPC.
-  ASSERT_EQ(Put("/xapi/statements?statementId=" + TestUuid(1), MakeStatement({.id = TestUuid(1), .learner = "u5"}))
-                ->status,
-            204);
+  ASSERT_EQ(
+      Put("/xapi/statements?statementId=" + TestUuid(1), MakeStatement({.id = TestUuid(1), .learner = "u5"}))->status,
+      204);
   grpc::ClientContext c1;
   v1::GetStatementRequest get;
   get.set_id(TestUuid(1));
@@ -238,10 +238,8 @@ TEST_F(XapiHttpTest, CrossProtocolSameStore) {
 }
 
 TEST_F(XapiHttpTest, StateDocumentsWithEtags) {
-  const std::string agent =
-      "%7B%22mbox%22%3A%22mailto%3Aa%40example.cn%22%7D";
-  const std::string path =
-      "/xapi/activities/state?activityId=http%3A%2F%2Fa%2F1&agent=" + agent + "&stateId=s1";
+  const std::string agent = "%7B%22mbox%22%3A%22mailto%3Aa%40example.cn%22%7D";
+  const std::string path = "/xapi/activities/state?activityId=http%3A%2F%2Fa%2F1&agent=" + agent + "&stateId=s1";
   auto r = client_->Put(path.c_str(), headers_, R"({"step":1})", "application/json");
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 204) << r->body;
@@ -273,7 +271,8 @@ TEST_F(XapiHttpTest, StateDocumentsWithEtags) {
 
 TEST_F(XapiHttpTest, AlternateRequestSyntax) {
   // xAPI 1.0.3: a PUT sent as a form POST, credentials and version inside.
-  std::string form = "statementId=" + TestUuid(3) + "&Authorization=" + UrlEncode(headers_.find("Authorization")->second) +
+  std::string form = "statementId=" + TestUuid(3) +
+                     "&Authorization=" + UrlEncode(headers_.find("Authorization")->second) +
                      "&X-Experience-API-Version=1.0.3&Content-Type=application%2Fjson&content=" +
                      UrlEncode(MakeStatement({.id = TestUuid(3)}));
   auto r = client_->Post("/xapi/statements?method=PUT", form, "application/x-www-form-urlencoded");
@@ -350,12 +349,12 @@ TEST_F(XapiHttpTest, ExpectContinueChunkedAndSplitBodies) {
                            "\r\nX-Experience-API-Version: 2.0.0\r\nContent-Type: application/json\r\n";
   const std::string body = MakeStatement({.id = TestUuid(40), .learner = "u40"});
   // Expect: 100-continue: the interim response comes before the body is sent.
-  std::string got = Exchange(
-      http_->port(),
-      {"POST /xapi/statements HTTP/1.1\r\nHost: x\r\nConnection: close\r\nExpect: 100-continue\r\n" + auth +
-           "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n",
-       body},
-      300);
+  std::string got =
+      Exchange(http_->port(),
+               {"POST /xapi/statements HTTP/1.1\r\nHost: x\r\nConnection: close\r\nExpect: 100-continue\r\n" + auth +
+                    "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n",
+                body},
+               300);
   EXPECT_EQ(got.rfind("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200", 0), 0u) << got;
   EXPECT_EQ(Count(got, "100 Continue"), 1) << got;
   // A chunked body, in pieces.
@@ -404,8 +403,7 @@ class XapiHttpsTest : public ::testing::Test {
   static void TearDownTestSuite() { delete ca_; }
 
   void Start(bool require_client_cert) {
-    const std::string dir = ca_->dir() + "_" +
-                            ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    const std::string dir = ca_->dir() + "_" + ::testing::UnitTest::GetInstance()->current_test_info()->name();
     std::filesystem::remove_all(dir);
     std::filesystem::create_directories(dir);
     store_ = std::move(*records::RecordStore::Open(dir + "/records"));
@@ -427,8 +425,7 @@ class XapiHttpsTest : public ::testing::Test {
     std::unique_ptr<httplib::SSLClient> client =
         identity.empty() ? std::make_unique<httplib::SSLClient>("127.0.0.1", http_->port())
                          : std::make_unique<httplib::SSLClient>(
-                               "127.0.0.1", http_->port(), ca_->File(identity + ".pem"),
-                               ca_->File(identity + ".key"));
+                               "127.0.0.1", http_->port(), ca_->File(identity + ".pem"), ca_->File(identity + ".key"));
     client->set_ca_cert_path(ca_->File("ca.pem").c_str());
     client->enable_server_certificate_verification(true);
     client->set_connection_timeout(3, 0);
@@ -480,8 +477,7 @@ TEST_F(XapiHttpsTest, UnusableKeyFailsStart) {
   options.port = 0;
   options.tls = ca_->Server("records", false);
   options.tls.key_file = ca_->File("catalog.key");  // not the certificate's key
-  EXPECT_EQ(XapiHttpServer::Start(options, nullptr).status().code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(XapiHttpServer::Start(options, nullptr).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 }  // namespace

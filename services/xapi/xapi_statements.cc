@@ -1,8 +1,8 @@
 // The xAPI Statements resource: PUT (one statement), POST (one or a batch),
 // GET and HEAD (one by id, or a query with `more` links), with multipart
 // attachments and the ids / exact / canonical formats.
-#include <nlohmann/json.hpp>
 #include <simdjson.h>
+#include <nlohmann/json.hpp>
 
 #include <set>
 
@@ -175,7 +175,6 @@ std::string Render(const StoredStatement& s, const std::string& format,
 
 bool IsTrue(const std::string& v) { return v == "true"; }
 
-
 // The statement JSON of a write request, and its attachment parts keyed by
 // their X-Experience-API-Hash. application/json or multipart/mixed only.
 absl::Status SplitRequestBody(const HttpRequest& req, std::string* json,
@@ -206,7 +205,8 @@ absl::Status SplitRequestBody(const HttpRequest& req, std::string* json,
     }
     auto enc = p.headers.find("content-transfer-encoding");
     if (enc != p.headers.end() && enc->second != "binary") {
-      return absl::InvalidArgumentError(absl::StrCat("multipart: part ", i, " must use Content-Transfer-Encoding binary"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("multipart: part ", i, " must use Content-Transfer-Encoding binary"));
     }
     std::string key = absl::AsciiStrToLower(hash->second);
     (*attachments)[key] = std::move(p);
@@ -260,8 +260,8 @@ absl::Status XapiHandler::SaveAttachments(const std::map<std::string, MultipartP
   for (const auto& [sha, part] : parts) {
     DocKey key{DocKind::kAttachment, "", "", "", sha};
     auto ct = part.headers.find("content-type");
-    absl::Status s = documents_->Put(key, ct == part.headers.end() ? "application/octet-stream" : ct->second,
-                                     part.body, WriteCondition{}, now);
+    absl::Status s = documents_->Put(key, ct == part.headers.end() ? "application/octet-stream" : ct->second, part.body,
+                                     WriteCondition{}, now);
     if (!s.ok()) return s;
   }
   return absl::OkStatus();
@@ -400,8 +400,9 @@ HttpResponse XapiHandler::PostStatements(const auth::AccessGrant& grant, const H
 
 HttpResponse XapiHandler::GetStatements(const auth::AccessGrant& grant, const HttpRequest& req, bool head) const {
   static const std::set<std::string> kKnown = {
-      "statementId", "voidedStatementId", "agent", "verb", "activity", "registration", "related_activities",
-      "related_agents", "since", "until", "limit", "format", "attachments", "ascending", "more"};
+      "statementId",        "voidedStatementId", "agent", "verb",  "activity", "registration",
+      "related_activities", "related_agents",    "since", "until", "limit",    "format",
+      "attachments",        "ascending",         "more"};
   for (const auto& [k, v] : req.params) {
     if (!kKnown.count(k)) return Error(400, absl::StrCat("unknown parameter ", k));
   }
@@ -430,8 +431,8 @@ HttpResponse XapiHandler::GetStatements(const auth::AccessGrant& grant, const Ht
       }
     }
     absl::StatusOr<records::Uuid> uuid = ParseUuid(by_id ? id : voided_id);
-    if (!uuid.ok()) return Error(400, absl::StrCat(by_id ? "statementId: " : "voidedStatementId: ",
-                                                   uuid.status().message()));
+    if (!uuid.ok())
+      return Error(400, absl::StrCat(by_id ? "statementId: " : "voidedStatementId: ", uuid.status().message()));
     absl::StatusOr<StoredStatement> s = store_->Get(*uuid);
     if (!s.ok()) return FromStatus(s.status());
     if (!records::CheckStatementRead(grant, s->record, "statementId").ok()) {

@@ -2,10 +2,10 @@
 // (services/auth/permissions.cc) over real gRPC and HTTP connections to the
 // record and catalog services; record-level scopes; bad credentials;
 // revocation; rate limits; kiosk passes; the audit log.
+#include <google/protobuf/descriptor.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
-#include <google/protobuf/descriptor.h>
 
 #include <cstdlib>
 #include <filesystem>
@@ -57,13 +57,29 @@ Principal Of(Role role) {
   Principal p;
   p.role = role;
   switch (role) {
-    case Role::kLearner: p.subject = "u1"; break;
-    case Role::kKiosk: p.subject = "kiosk-hepingli-01"; p.venue = kVenue; break;
-    case Role::kTeacher: p.subject = "teacher-li"; p.courses = {"c1"}; break;
-    case Role::kOperator: p.subject = "operator-wang"; break;
-    case Role::kTrainer: p.subject = "svc-trainer"; break;
-    case Role::kRecommender: p.subject = "svc-recommender"; break;
-    case Role::kLoader: p.subject = "svc-loader"; break;
+    case Role::kLearner:
+      p.subject = "u1";
+      break;
+    case Role::kKiosk:
+      p.subject = "kiosk-hepingli-01";
+      p.venue = kVenue;
+      break;
+    case Role::kTeacher:
+      p.subject = "teacher-li";
+      p.courses = {"c1"};
+      break;
+    case Role::kOperator:
+      p.subject = "operator-wang";
+      break;
+    case Role::kTrainer:
+      p.subject = "svc-trainer";
+      break;
+    case Role::kRecommender:
+      p.subject = "svc-recommender";
+      break;
+    case Role::kLoader:
+      p.subject = "svc-loader";
+      break;
   }
   p.token_id = absl::StrCat("jti-", p.subject);
   return p;
@@ -385,8 +401,9 @@ class AccessMatrixTest : public ::testing::Test {
       spec.id = TestUuid(++next);
       return status(Xapi("PUT", "/xapi/statements?statementId=" + spec.id, bearer, MakeStatement(spec)));
     } else if (resource == "xapi:GET /statements") {
-      return status(Xapi("GET", role == Role::kTeacher ? "/xapi/statements?activity=" + activity
-                                             : "/xapi/statements?agent=" + agent, bearer));
+      return status(Xapi(
+          "GET", role == Role::kTeacher ? "/xapi/statements?activity=" + activity : "/xapi/statements?agent=" + agent,
+          bearer));
     } else if (resource == "xapi:GET /activities") {
       return status(Xapi("GET", "/xapi/activities?activityId=" + activity, bearer));
     } else if (resource == "xapi:GET /agents") {
@@ -431,9 +448,8 @@ class AccessMatrixTest : public ::testing::Test {
 // would refuse it for everyone, and the row check below names it).
 TEST_F(AccessMatrixTest, EveryRoleAndEveryMethodOfRecordsAndCatalog) {
   const auto* pool = google::protobuf::DescriptorPool::generated_pool();
-  const google::protobuf::ServiceDescriptor* services[] = {
-      pool->FindServiceByName("lifelong.v1.LearningRecordService"),
-      pool->FindServiceByName("lifelong.v1.CourseCatalogService")};
+  const google::protobuf::ServiceDescriptor* services[] = {pool->FindServiceByName("lifelong.v1.LearningRecordService"),
+                                                           pool->FindServiceByName("lifelong.v1.CourseCatalogService")};
   ASSERT_NE(services[0], nullptr);
   ASSERT_NE(services[1], nullptr);
   int checked = 0;
@@ -488,8 +504,7 @@ TEST_F(AccessMatrixTest, EveryRoleAndEveryXapiResource) {
 TEST_F(AccessMatrixTest, BackupsAreOperatorsOnly) {
   v1::CreateBackupRequest create;
   v1::Backup backup;
-  for (Role role : {Role::kLearner, Role::kTeacher, Role::kKiosk, Role::kTrainer, Role::kRecommender,
-                    Role::kLoader}) {
+  for (Role role : {Role::kLearner, Role::kTeacher, Role::kKiosk, Role::kTrainer, Role::kRecommender, Role::kLoader}) {
     SCOPED_TRACE(auth::RoleName(role));
     EXPECT_EQ(rec_->CreateBackup(Ctx(Of(role)).get(), create, &backup).error_code(),
               grpc::StatusCode::PERMISSION_DENIED);
@@ -591,8 +606,7 @@ TEST_F(AccessMatrixTest, MissingExpiredForgedWrongAudienceAndRevokedCredentials)
   EXPECT_EQ(with(*auth::MintToken(Of(Role::kLearner), absl::Minutes(5), o)), grpc::StatusCode::UNAUTHENTICATED);
   auth::TokenOptions forged;
   forged.key = "some-other-key-some-other-key-some-other";
-  EXPECT_EQ(with(*auth::MintToken(Of(Role::kOperator), absl::Minutes(5), forged)),
-            grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(with(*auth::MintToken(Of(Role::kOperator), absl::Minutes(5), forged)), grpc::StatusCode::UNAUTHENTICATED);
   auth::TokenOptions aud;
   aud.key = kKey;
   aud.audience = "another-system";
@@ -734,8 +748,8 @@ TEST_F(AccessMatrixTest, AuditLogRecordsWhoReadWhatAndIsOperatorsOnly) {
   ASSERT_TRUE(rec_->ListAuditEvents(Ctx(Of(Role::kOperator)).get(), all, &events).ok());
   bool saw_denied = false;
   for (const v1::AuditEvent& e : events.events()) {
-    saw_denied |= e.operation() == "/lifelong.v1.LearningRecordService/ListStatements" &&
-                  e.outcome() == "PERMISSION_DENIED";
+    saw_denied |=
+        e.operation() == "/lifelong.v1.LearningRecordService/ListStatements" && e.outcome() == "PERMISSION_DENIED";
   }
   EXPECT_TRUE(saw_denied);
   // The recommender names the end user it reads a history for.

@@ -43,8 +43,8 @@ Principal Of(Role role, const std::string& subject) {
 class AuditFloodTest : public ::testing::Test {
  protected:
   void Start(double rate_per_second, double burst) {
-    std::string dir = std::string(std::getenv("TEST_TMPDIR")) + "/" +
-                      ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    std::string dir =
+        std::string(std::getenv("TEST_TMPDIR")) + "/" + ::testing::UnitTest::GetInstance()->current_test_info()->name();
     std::filesystem::remove_all(dir);
     auth::AuthOptions o;
     o.enabled = true;
@@ -244,8 +244,8 @@ TEST(XapiBearerBackoff, InvalidTokensFromOneAddressGet429) {
   const std::string good = "Bearer " + *auth::MintToken(Of(Role::kLoader, "feed-2"), absl::Minutes(5), to);
   auto get = [&](const char* host, const std::string& authorization) {
     httplib::Client c(host, http->port());
-    httplib::Result r = c.Get("/xapi/statements?limit=1",
-                              {{"X-Experience-API-Version", "2.0.0"}, {"Authorization", authorization}});
+    httplib::Result r =
+        c.Get("/xapi/statements?limit=1", {{"X-Experience-API-Version", "2.0.0"}, {"Authorization", authorization}});
     return r ? r->status : -1;
   };
   EXPECT_EQ(get("127.0.0.1", good), 200);

@@ -18,11 +18,11 @@
 #include "models/trainer.h"
 #include "proto/lifelong/v1/records.grpc.pb.h"
 #include "services/common/server.h"
-#include "services/records/record_store.h"
-#include "services/records/statement.h"
-#include "services/records/records_service.h"
-#include "services/records/test_statements.h"
 #include "services/recommend/model_manager.h"
+#include "services/records/record_store.h"
+#include "services/records/records_service.h"
+#include "services/records/statement.h"
+#include "services/records/test_statements.h"
 
 namespace lifelong {
 namespace {
@@ -69,8 +69,7 @@ bool AnyTableEntryContains(const std::string& dir, const std::string& needle) {
 // A record service on a fresh store under TEST_TMPDIR/<name>/records, served
 // on a real port, and a stub calling it.
 struct RecordsOnDisk {
-  explicit RecordsOnDisk(const std::string& name)
-      : root(std::string(std::getenv("TEST_TMPDIR")) + "/" + name) {
+  explicit RecordsOnDisk(const std::string& name) : root(std::string(std::getenv("TEST_TMPDIR")) + "/" + name) {
     std::filesystem::remove_all(root);
     std::filesystem::create_directories(root);
     store = std::move(*records::RecordStore::Open(root + "/records"));
@@ -101,7 +100,10 @@ TEST(ErasureRetrain, StoreFilesHoldNoBytesOfAnErasedStatement) {
   // with others) and in the write-ahead log (written after the flush).
   for (int i = 0; i < 200; ++i) record({.learner = absl::StrCat("keep-", i % 17), .course = absl::StrCat("c", i % 9)});
   record({.learner = kErased, .course = "c1", .title = kMarker});
-  record({.learner = kErased, .course = kOnlyTheirs, .title = kMarker, .registration = "6c0f2a43-9a1b-4c55-8f3e-2b7d9e1c0a11"});
+  record({.learner = kErased,
+          .course = kOnlyTheirs,
+          .title = kMarker,
+          .registration = "6c0f2a43-9a1b-4c55-8f3e-2b7d9e1c0a11"});
   ASSERT_TRUE(store->WaitForBackgroundWork().ok());
   for (int i = 0; i < 200; ++i) record({.learner = absl::StrCat("keep-", i % 17), .course = absl::StrCat("c", i % 9)});
   record({.learner = kErased, .course = "c2", .title = kMarker});
@@ -144,7 +146,8 @@ TEST(ErasureRetrain, NextModelContainsNothingOfAnErasedLearner) {
   v1::RecordStatementsRequest req;
   for (int l = 0; l < 30; ++l) {
     for (int c = 0; c < 6; ++c) {
-      req.add_statement_json(MakeStatement({.learner = absl::StrCat("keep-", l), .course = absl::StrCat("c", (l + c) % 8),
+      req.add_statement_json(MakeStatement({.learner = absl::StrCat("keep-", l),
+                                            .course = absl::StrCat("c", (l + c) % 8),
                                             .timestamp = absl::StrCat("2026-10-0", 1 + c, "T10:00:00Z")}));
     }
   }
@@ -203,7 +206,8 @@ TEST(ErasureRetrain, ModelsTrainedBeforeAnErasureAreRetired) {
   v1::RecordStatementsRequest req;
   for (int l = 0; l < 12; ++l) {
     for (int c = 0; c < 4; ++c) {
-      req.add_statement_json(MakeStatement({.learner = absl::StrCat("keep-", l), .course = absl::StrCat("c", (l + c) % 6)}));
+      req.add_statement_json(
+          MakeStatement({.learner = absl::StrCat("keep-", l), .course = absl::StrCat("c", (l + c) % 6)}));
     }
   }
   for (const char* c : {"c1", kOnlyTheirs}) req.add_statement_json(MakeStatement({.learner = kErased, .course = c}));

@@ -108,8 +108,7 @@ class RecommendAccessTest : public ::testing::Test {
 
 TEST_F(RecommendAccessTest, EveryRoleAndEveryMethod) {
   for (const char* method :
-       {"Recommend", "SimilarCourses", "GetModelStatus", "PinModelVersion", "UnpinModelVersion", "Echo",
-        "PlanPath"}) {
+       {"Recommend", "SimilarCourses", "GetModelStatus", "PinModelVersion", "UnpinModelVersion", "Echo", "PlanPath"}) {
     std::string op = absl::StrCat("/lifelong.v1.RecommendationService/", method);
     for (Role role : auth::AllRoles()) {
       grpc::Status s = Call(method, Of(role));

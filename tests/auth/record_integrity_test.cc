@@ -53,7 +53,8 @@ class RecordIntegrityTest : public ::testing::Test {
     // An xAPI Basic user mapped to learner u000001, and a feed (loader).
     testing::TestRecordsServerOptions o;
     o.key = kKey;
-    o.xapi_credentials = "u1app:u1-secret role=learner subject=u000001\nfeed:feed-secret role=loader subject=svc-feed\n";
+    o.xapi_credentials =
+        "u1app:u1-secret role=learner subject=u000001\nfeed:feed-secret role=loader subject=svc-feed\n";
     auto server = testing::TestRecordsServer::Start(
         testing::FreshTempDir(::testing::UnitTest::GetInstance()->current_test_info()->name()), std::move(o));
     ASSERT_TRUE(server.ok()) << server.status();

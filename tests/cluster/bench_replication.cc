@@ -16,9 +16,9 @@
 #include <grpcpp/grpcpp.h>
 
 #include <atomic>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
-#include <csignal>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -55,9 +55,9 @@ LoadResult RunWrites(const std::string& name, const std::shared_ptr<grpc::Channe
         name, concurrency, seconds, [&](grpc::ClientContext* ctx, int64_t, grpc::CompletionQueue* cq) {
           const int n = next_statement.fetch_add(1);
           v1::RecordStatementRequest req;
-          req.set_statement_json(records::testing::MakeStatement(
-              {.id = records::testing::TestUuid(n), .learner = absl::StrCat("b", n % 1000),
-               .course = absl::StrCat("c", n % 50)}));
+          req.set_statement_json(records::testing::MakeStatement({.id = records::testing::TestUuid(n),
+                                                                  .learner = absl::StrCat("b", n % 1000),
+                                                                  .course = absl::StrCat("c", n % 50)}));
           return stub->AsyncRecordStatement(ctx, req, cq);
         });
   }
@@ -67,9 +67,9 @@ LoadResult RunWrites(const std::string& name, const std::shared_ptr<grpc::Channe
         v1::RecordStatementsRequest req;
         for (int k = 0; k < per_call; ++k) {
           const int n = n0 + k;
-          req.add_statement_json(records::testing::MakeStatement(
-              {.id = records::testing::TestUuid(n), .learner = absl::StrCat("b", n % 1000),
-               .course = absl::StrCat("c", n % 50)}));
+          req.add_statement_json(records::testing::MakeStatement({.id = records::testing::TestUuid(n),
+                                                                  .learner = absl::StrCat("b", n % 1000),
+                                                                  .course = absl::StrCat("c", n % 50)}));
         }
         return stub->AsyncRecordStatements(ctx, req, cq);
       });
@@ -136,8 +136,8 @@ int Main() {
     RunWrites("warm-up", proxy_channel, p.concurrency, p.per_call, 0.5);
     LoadResult one = RunWrites(absl::StrCat(what, " single-node"), single_channel, p.concurrency, p.per_call, seconds);
     bench::PrintResult(one, p.per_call);
-    LoadResult rep = RunWrites(absl::StrCat(what, " replicated via haproxy"), proxy_channel, p.concurrency,
-                               p.per_call, seconds);
+    LoadResult rep =
+        RunWrites(absl::StrCat(what, " replicated via haproxy"), proxy_channel, p.concurrency, p.per_call, seconds);
     bench::PrintResult(rep, p.per_call);
     LoadResult direct =
         RunWrites(absl::StrCat(what, " replicated, leader direct"), leader_channel, p.concurrency, p.per_call, seconds);

@@ -12,9 +12,9 @@
 #include <fstream>
 #include <sstream>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "absl/strings/match.h"
 #include "absl/strings/str_split.h"
 #include "httplib.h"
 #include "nlohmann/json.hpp"
@@ -76,7 +76,8 @@ absl::StatusOr<std::pair<int, std::string>> HttpGet(int port, const std::string&
   client.set_connection_timeout(secs.count(), usecs.count());
   client.set_read_timeout(secs.count(), usecs.count());
   httplib::Result r = client.Get(path.c_str());
-  if (!r) return absl::UnavailableError(absl::StrCat("GET 127.0.0.1:", port, path, ": ", httplib::to_string(r.error())));
+  if (!r)
+    return absl::UnavailableError(absl::StrCat("GET 127.0.0.1:", port, path, ": ", httplib::to_string(r.error())));
   return std::make_pair(r->status, r->body);
 }
 
@@ -105,8 +106,8 @@ absl::StatusOr<std::unique_ptr<Cluster>> Cluster::Start(const std::string& dir, 
   std::unique_ptr<Cluster> c(new Cluster(dir, std::move(options)));
   std::vector<int*> ports = {&c->haproxy_grpc_port_, &c->haproxy_xapi_port_, &c->haproxy_stats_port_};
   for (int i = 0; i < kNodes; ++i) {
-    for (int* p : {&c->nats_[i].client_port, &c->nats_[i].route_port, &c->nats_[i].http_port,
-                   &c->nodes_[i].grpc_port, &c->nodes_[i].xapi_port, &c->nodes_[i].metrics_port}) {
+    for (int* p : {&c->nats_[i].client_port, &c->nats_[i].route_port, &c->nats_[i].http_port, &c->nodes_[i].grpc_port,
+                   &c->nodes_[i].xapi_port, &c->nodes_[i].metrics_port}) {
       ports.push_back(p);
     }
   }
@@ -139,8 +140,9 @@ absl::Status Cluster::StartNats() {
     const std::string conf = absl::StrCat(dir_, "/nats-", i + 1, ".conf");
     // As ops/cluster.sh writes it (authentication aside: the drills run an open cluster).
     const std::string text = absl::StrCat(
-        "server_name: nats-", i + 1, "\nlisten: 127.0.0.1:", nats_[i].client_port, "\nhttp: 127.0.0.1:",
-        nats_[i].http_port, "\nmax_payload: 8MB\njetstream {\n  store_dir: \"", dir_, "/nats-", i + 1,
+        "server_name: nats-", i + 1, "\nlisten: 127.0.0.1:", nats_[i].client_port,
+        "\nhttp: 127.0.0.1:", nats_[i].http_port, "\nmax_payload: 8MB\njetstream {\n  store_dir: \"", dir_, "/nats-",
+        i + 1,
         "\"\n  max_memory_store: 256MB\n  max_file_store: 8GB\n}\ncluster {\n  name: lifelong\n  listen: 127.0.0.1:",
         nats_[i].route_port, "\n  routes: [", absl::StrJoin(routes, ", "), "]\n}\n");
     if (absl::Status s = WriteFile(conf, text); !s.ok()) return s;
@@ -156,8 +158,8 @@ absl::Status Cluster::StartNats() {
       absl::StatusOr<std::pair<int, std::string>> r = HttpGet(nats_[i].http_port, "/healthz");
       if (r.ok() && r->first == 200) break;
       if (!nats_[i].process->Running()) {
-        return absl::UnavailableError(absl::StrCat("nats-", i + 1, " exited: ",
-                                                   Tail(absl::StrCat(dir_, "/nats-", i + 1, ".log"))));
+        return absl::UnavailableError(
+            absl::StrCat("nats-", i + 1, " exited: ", Tail(absl::StrCat(dir_, "/nats-", i + 1, ".log"))));
       }
       if (Clock::now() > deadline) return absl::DeadlineExceededError(absl::StrCat("nats-", i + 1, " not healthy"));
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
@@ -249,14 +251,21 @@ absl::Status Cluster::StartHaproxy() {
   std::string cfg = absl::StrCat(
       "global\n    maxconn 4000\n\ndefaults\n    mode tcp\n    timeout connect 2s\n    timeout client 1h\n"
       "    timeout server 1h\n    timeout tunnel 1h\n    timeout check 1s\n"
-      "    default-server inter ", inter, "ms fastinter ", inter, "ms downinter ", inter,
+      "    default-server inter ",
+      inter, "ms fastinter ", inter, "ms downinter ", inter,
       "ms fall 2 rise 1 on-marked-down shutdown-sessions\n\n"
-      "frontend records_grpc\n    bind 127.0.0.1:", haproxy_grpc_port_, "\n    default_backend records_grpc\n\n"
-      "frontend records_xapi\n    bind 127.0.0.1:", haproxy_xapi_port_, "\n    default_backend records_xapi\n\n"
-      "frontend stats\n    mode http\n    bind 127.0.0.1:", haproxy_stats_port_, "\n    stats enable\n    stats uri /\n\n");
+      "frontend records_grpc\n    bind 127.0.0.1:",
+      haproxy_grpc_port_,
+      "\n    default_backend records_grpc\n\n"
+      "frontend records_xapi\n    bind 127.0.0.1:",
+      haproxy_xapi_port_,
+      "\n    default_backend records_xapi\n\n"
+      "frontend stats\n    mode http\n    bind 127.0.0.1:",
+      haproxy_stats_port_, "\n    stats enable\n    stats uri /\n\n");
   for (const char* backend : {"grpc", "xapi"}) {
-    absl::StrAppend(&cfg, "backend records_", backend,
-                    "\n    option httpchk\n    http-check send meth GET uri /leader\n    http-check expect status 200\n");
+    absl::StrAppend(
+        &cfg, "backend records_", backend,
+        "\n    option httpchk\n    http-check send meth GET uri /leader\n    http-check expect status 200\n");
     for (int n = 1; n <= kNodes; ++n) {
       const int port = std::string(backend) == "grpc" ? node(n).grpc_port : node(n).xapi_port;
       absl::StrAppend(&cfg, "    server records-", n, " 127.0.0.1:", port, " check port ", node(n).metrics_port, "\n");
@@ -418,8 +427,9 @@ void LoadWriters::Run(int writer) {
     }
     std::vector<std::string> json;
     for (size_t k = 0; k < ids.size(); ++k) {
-      json.push_back(records::testing::MakeStatement(
-          {.id = ids[k], .learner = WriterLearner(n + k, options_.learners), .course = absl::StrCat("c", (n + k) % 7)}));
+      json.push_back(records::testing::MakeStatement({.id = ids[k],
+                                                      .learner = WriterLearner(n + k, options_.learners),
+                                                      .course = absl::StrCat("c", (n + k) % 7)}));
     }
     const auto first_attempt = Clock::now();
     int attempts = 0;

@@ -133,7 +133,7 @@ class Cluster {
 
 // One acknowledged write.
 struct Ack {
-  std::vector<std::string> ids;    // the statements it recorded
+  std::vector<std::string> ids;     // the statements it recorded
   Clock::time_point attempt_start;  // when the attempt that succeeded began
   Clock::time_point acked;
   int attempts = 1;

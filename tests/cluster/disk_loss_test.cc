@@ -145,8 +145,8 @@ void Drill(const std::string& name, Rebuild how, bool erase) {
     ASSERT_TRUE(restore.ok()) << restore.status();
     absl::StatusOr<int> status = restore->Wait(std::chrono::seconds(120));
     ASSERT_TRUE(status.ok()) << status.status();
-    ASSERT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << "lifelong backup restore failed; log "
-                                                                    << dir << "/restore.log";
+    ASSERT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0)
+        << "lifelong backup restore failed; log " << dir << "/restore.log";
   }
   ASSERT_TRUE(cluster.StartNode(victim).ok()) << cluster.NodeLogTail(victim);
   ASSERT_TRUE(writers.WaitForMoreAcks(300, std::chrono::seconds(30)));
@@ -155,10 +155,10 @@ void Drill(const std::string& name, Rebuild how, bool erase) {
   absl::StatusOr<uint64_t> seq = cluster.WaitConverged(std::chrono::seconds(120));
   ASSERT_TRUE(seq.ok()) << seq.status() << "\n" << cluster.NodeLogTail(victim);
   std::printf("disk loss: records-%d rebuilt from %s in %.1f s (log position %llu)\n", victim,
-              how == Rebuild::kFromBackup
-                  ? absl::StrCat("backup ", backup.backup_id(), " at log position ", backup.applied_seq(),
-                                 " plus the log").c_str()
-                  : "the log alone",
+              how == Rebuild::kFromBackup ? absl::StrCat("backup ", backup.backup_id(), " at log position ",
+                                                         backup.applied_seq(), " plus the log")
+                                                .c_str()
+                                          : "the log alone",
               std::chrono::duration<double>(Clock::now() - t0).count(), static_cast<unsigned long long>(*seq));
 
   if (erase) {
@@ -191,10 +191,10 @@ TEST(ClusterDiskLoss, WipedFollowerRebuiltAfterAnErasureEqualsTheOthers) {
 void RecordBatch(v1::LearningRecordService::Stub* stub, int first_id, int count, const std::string& learner = "") {
   v1::RecordStatementsRequest req;
   for (int i = 0; i < count; ++i) {
-    req.add_statement_json(records::testing::MakeStatement(
-        {.id = records::testing::TestUuid(first_id + i),
-         .learner = learner.empty() ? absl::StrCat("l", (first_id + i) % 17) : learner,
-         .course = absl::StrCat("c", i % 7)}));
+    req.add_statement_json(
+        records::testing::MakeStatement({.id = records::testing::TestUuid(first_id + i),
+                                         .learner = learner.empty() ? absl::StrCat("l", (first_id + i) % 17) : learner,
+                                         .course = absl::StrCat("c", i % 7)}));
   }
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));

@@ -138,9 +138,10 @@ TEST(ClusterFailover, SigkillOfTheLeaderUnderLoadLosesAndDuplicatesNothing) {
   }
   EXPECT_EQ(listed[0], listed[1]);
   EXPECT_EQ(listed[0], listed[2]);
-  std::printf("every replica lists %zu statements (acknowledged %zu; the rest were sent, unanswered, and landed); "
-              "log position %llu\n",
-              listed[0].size(), acked.size(), static_cast<unsigned long long>(*seq));
+  std::printf(
+      "every replica lists %zu statements (acknowledged %zu; the rest were sent, unanswered, and landed); "
+      "log position %llu\n",
+      listed[0].size(), acked.size(), static_cast<unsigned long long>(*seq));
 }
 
 }  // namespace

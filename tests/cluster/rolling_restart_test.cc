@@ -64,10 +64,10 @@ TEST(ClusterRollingRestart, EveryNodeRestartedUnderLoadWithoutAFailedWrite) {
     absl::Status caught_up = WaitCaughtUp(cluster, n, 1000, std::chrono::seconds(60));
     ASSERT_TRUE(caught_up.ok()) << caught_up << "\n" << cluster.NodeLogTail(n);
     ASSERT_TRUE(cluster.WaitForLeader(std::chrono::seconds(30)).ok());
-    ASSERT_TRUE(writers.WaitForMoreAcks(100, std::chrono::seconds(30))) << "writes stalled after restarting records-" << n;
+    ASSERT_TRUE(writers.WaitForMoreAcks(100, std::chrono::seconds(30)))
+        << "writes stalled after restarting records-" << n;
     std::printf("rolling restart: records-%d%s restarted and caught up in %.1f s\n", n,
-                n == *leader ? " (the leader)" : "",
-                std::chrono::duration<double>(Clock::now() - t0).count());
+                n == *leader ? " (the leader)" : "", std::chrono::duration<double>(Clock::now() - t0).count());
   }
   writers.Stop();
 
@@ -79,9 +79,10 @@ TEST(ClusterRollingRestart, EveryNodeRestartedUnderLoadWithoutAFailedWrite) {
     acked.insert(a.ids.begin(), a.ids.end());
     if (a.attempts > 1) ++retried;
   }
-  std::printf("rolling restart: %zu statements acknowledged, %d writes retried (%lld calls answered CANCELLED by a "
-              "stopping node), %zu failed\n",
-              acked.size(), retried, static_cast<long long>(writers.CancelledRetries()), writers.Failures().size());
+  std::printf(
+      "rolling restart: %zu statements acknowledged, %d writes retried (%lld calls answered CANCELLED by a "
+      "stopping node), %zu failed\n",
+      acked.size(), retried, static_cast<long long>(writers.CancelledRetries()), writers.Failures().size());
 
   ASSERT_TRUE(cluster.WaitConverged(std::chrono::seconds(60)).ok());
   for (int n = 1; n <= Cluster::kNodes; ++n) {

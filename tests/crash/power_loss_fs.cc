@@ -35,8 +35,7 @@ rocksdb::IOStatus Frozen() { return rocksdb::IOStatus::IOError("simulated power 
 
 class TrackedFile : public rocksdb::FSWritableFileOwnerWrapper {
  public:
-  TrackedFile(std::unique_ptr<rocksdb::FSWritableFile> target, PowerLossFileSystem* fs, std::string name,
-              uint64_t size)
+  TrackedFile(std::unique_ptr<rocksdb::FSWritableFile> target, PowerLossFileSystem* fs, std::string name, uint64_t size)
       : FSWritableFileOwnerWrapper(std::move(target)), fs_(fs), name_(std::move(name)), size_(size) {}
 
   rocksdb::IOStatus Append(const rocksdb::Slice& data, const rocksdb::IOOptions& o,
@@ -175,8 +174,7 @@ rocksdb::IOStatus PowerLossFileSystem::NewWritableFile(const std::string& fname,
   return s;
 }
 
-rocksdb::IOStatus PowerLossFileSystem::ReopenWritableFile(const std::string& fname,
-                                                          const rocksdb::FileOptions& opts,
+rocksdb::IOStatus PowerLossFileSystem::ReopenWritableFile(const std::string& fname, const rocksdb::FileOptions& opts,
                                                           std::unique_ptr<rocksdb::FSWritableFile>* result,
                                                           rocksdb::IODebugContext* dbg) {
   if (auto s = CheckAlive(); !s.ok()) return s;
@@ -266,8 +264,7 @@ rocksdb::IOStatus PowerLossFileSystem::CreateDir(const std::string& dirname, con
   return target()->CreateDir(dirname, options, dbg);
 }
 
-rocksdb::IOStatus PowerLossFileSystem::CreateDirIfMissing(const std::string& dirname,
-                                                          const rocksdb::IOOptions& options,
+rocksdb::IOStatus PowerLossFileSystem::CreateDirIfMissing(const std::string& dirname, const rocksdb::IOOptions& options,
                                                           rocksdb::IODebugContext* dbg) {
   if (auto s = CheckAlive(); !s.ok()) return s;
   return target()->CreateDirIfMissing(dirname, options, dbg);
@@ -330,7 +327,8 @@ absl::StatusOr<PowerLossFileSystem::Dropped> PowerLossFileSystem::DropUnsyncedDa
     uint64_t size = 0;
     if (!target()->GetFileSize(name, rocksdb::IOOptions(), &size, nullptr).ok()) continue;  // gone already
     if (!st.entry_synced) {
-      if (::unlink(name.c_str()) != 0) return absl::InternalError(absl::StrCat("remove ", name, ": ", std::strerror(errno)));
+      if (::unlink(name.c_str()) != 0)
+        return absl::InternalError(absl::StrCat("remove ", name, ": ", std::strerror(errno)));
       d.bytes += size;
       ++d.files_removed;
     } else if (size > st.synced) {

@@ -66,14 +66,13 @@ class PowerLossFileSystem : public rocksdb::FileSystemWrapper {
                                     std::unique_ptr<rocksdb::FSRandomRWFile>* result,
                                     rocksdb::IODebugContext* dbg) override;
   rocksdb::IOStatus NewDirectory(const std::string& name, const rocksdb::IOOptions& io_opts,
-                                 std::unique_ptr<rocksdb::FSDirectory>* result,
-                                 rocksdb::IODebugContext* dbg) override;
+                                 std::unique_ptr<rocksdb::FSDirectory>* result, rocksdb::IODebugContext* dbg) override;
   rocksdb::IOStatus DeleteFile(const std::string& fname, const rocksdb::IOOptions& options,
                                rocksdb::IODebugContext* dbg) override;
-  rocksdb::IOStatus RenameFile(const std::string& src, const std::string& target,
-                               const rocksdb::IOOptions& options, rocksdb::IODebugContext* dbg) override;
-  rocksdb::IOStatus LinkFile(const std::string& src, const std::string& target,
-                             const rocksdb::IOOptions& options, rocksdb::IODebugContext* dbg) override;
+  rocksdb::IOStatus RenameFile(const std::string& src, const std::string& target, const rocksdb::IOOptions& options,
+                               rocksdb::IODebugContext* dbg) override;
+  rocksdb::IOStatus LinkFile(const std::string& src, const std::string& target, const rocksdb::IOOptions& options,
+                             rocksdb::IODebugContext* dbg) override;
   rocksdb::IOStatus CreateDir(const std::string& dirname, const rocksdb::IOOptions& options,
                               rocksdb::IODebugContext* dbg) override;
   rocksdb::IOStatus CreateDirIfMissing(const std::string& dirname, const rocksdb::IOOptions& options,

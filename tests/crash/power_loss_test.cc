@@ -35,11 +35,11 @@ using records::testing::TestUuid;
 
 struct Outcome {
   size_t acked = 0;
-  size_t lost = 0;             // acknowledged, missing after the power cut
-  size_t dangling = 0;         // index entries whose statement is missing
-  size_t incomplete = 0;       // statements missing some of their index entries
-  size_t survived = 0;         // statements in the store after the power cut
-  int flushes = 0;             // memtable flushes finished before the cut
+  size_t lost = 0;        // acknowledged, missing after the power cut
+  size_t dangling = 0;    // index entries whose statement is missing
+  size_t incomplete = 0;  // statements missing some of their index entries
+  size_t survived = 0;    // statements in the store after the power cut
+  int flushes = 0;        // memtable flushes finished before the cut
   testing::PowerLossFileSystem::Dropped dropped;
 };
 
@@ -54,7 +54,8 @@ void CheckIndexes(const std::string& path, Outcome* out) {
   std::unique_ptr<rocksdb::DB> db(raw);
   std::map<std::string, int> expected, seen;  // statement id -> index entries
   {
-    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), handles[static_cast<int>(Cf::kStatements)]));
+    std::unique_ptr<rocksdb::Iterator> it(
+        db->NewIterator(rocksdb::ReadOptions(), handles[static_cast<int>(Cf::kStatements)]));
     for (it->SeekToFirst(); it->Valid(); it->Next()) {
       absl::StatusOr<records::StatementRecord> r =
           records::DecodeStatementRecord(absl::string_view(it->value().data(), it->value().size()));
@@ -118,9 +119,11 @@ Outcome RunPowerCut(bool sync, const std::string& name) {
           if (i % 4 == 3) ids = {TestUuid(n), TestUuid(n + 1), TestUuid(n + 2)};  // a batch
           std::vector<records::ParsedStatement> batch;
           for (const std::string& id : ids) {
-            absl::StatusOr<records::ParsedStatement> p = records::ParseStatement(MakeStatement(
-                {.id = id, .learner = absl::StrCat("u", n % 9), .course = absl::StrCat("c", n % 7),
-                 .registration = (n % 5 == 0) ? TestUuid(900000000 + n % 11) : ""}));
+            absl::StatusOr<records::ParsedStatement> p = records::ParseStatement(
+                MakeStatement({.id = id,
+                               .learner = absl::StrCat("u", n % 9),
+                               .course = absl::StrCat("c", n % 7),
+                               .registration = (n % 5 == 0) ? TestUuid(900000000 + n % 11) : ""}));
             ASSERT_TRUE(p.ok()) << p.status();
             batch.push_back(std::move(*p));
           }
@@ -182,10 +185,11 @@ Outcome RunPowerCut(bool sync, const std::string& name) {
 
 TEST(RecordsPowerLoss, AcknowledgedStatementsSurviveAPowerCut) {
   Outcome o = RunPowerCut(/*sync=*/true, "power_loss_synced");
-  std::cout << "power cut (synced store): acknowledged " << o.acked << ", lost " << o.lost << ", dangling index entries "
-            << o.dangling << ", incomplete statements " << o.incomplete << ", statements left " << o.survived
-            << "; dropped " << o.dropped.bytes << " unsynced bytes (" << o.dropped.files_truncated
-            << " files cut, " << o.dropped.files_removed << " removed); " << o.flushes << " flushes before the cut\n";
+  std::cout << "power cut (synced store): acknowledged " << o.acked << ", lost " << o.lost
+            << ", dangling index entries " << o.dangling << ", incomplete statements " << o.incomplete
+            << ", statements left " << o.survived << "; dropped " << o.dropped.bytes << " unsynced bytes ("
+            << o.dropped.files_truncated << " files cut, " << o.dropped.files_removed << " removed); " << o.flushes
+            << " flushes before the cut\n";
   EXPECT_GE(o.acked, 2000u);
   EXPECT_EQ(o.lost, 0u);
   EXPECT_EQ(o.dangling, 0u);

@@ -90,8 +90,8 @@ TEST(RecordsCrash, AcknowledgedWritesSurviveSigkill) {
             v1::RecordStatementsRequest batch;
             std::vector<std::string> ids = {id, TestUuid(n + 500000), TestUuid(n + 700000)};
             for (const std::string& bid : ids) {
-              batch.add_statement_json(MakeStatement({.id = bid, .learner = "u" + std::to_string(n % kLearners),
-                                                      .course = "c" + std::to_string(n % 7)}));
+              batch.add_statement_json(MakeStatement(
+                  {.id = bid, .learner = "u" + std::to_string(n % kLearners), .course = "c" + std::to_string(n % 7)}));
             }
             {
               std::lock_guard<std::mutex> lock(mu);
@@ -105,8 +105,8 @@ TEST(RecordsCrash, AcknowledgedWritesSurviveSigkill) {
             }
           } else {
             v1::RecordStatementRequest req;
-            req.set_statement_json(MakeStatement({.id = id, .learner = "u" + std::to_string(n % kLearners),
-                                                  .course = "c" + std::to_string(n % 7)}));
+            req.set_statement_json(MakeStatement(
+                {.id = id, .learner = "u" + std::to_string(n % kLearners), .course = "c" + std::to_string(n % 7)}));
             v1::Statement resp;
             s = server.stub->RecordStatement(&ctx, req, &resp);
             if (s.ok()) {

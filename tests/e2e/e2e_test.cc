@@ -92,11 +92,11 @@ class EndToEnd : public ::testing::Test {
     StartService("records", "services/records/records_server", *dir_ + "/records", {"--xapi_port=-1"});
     StartService("catalog", "services/catalog/catalog_server", *dir_ + "/catalog", {});
     // A small district through the real APIs.
-    ASSERT_EQ(RunToCompletion({RunfilePath("services/demo/demo_loader"), "--records=" + Addr("records"),
-                               "--catalog=" + Addr("catalog"), "--learners=400", "--courses=120", "--seed=7",
-                               "--parallel=2"},
-                              *dir_ + "/demo.log"),
-              0)
+    ASSERT_EQ(
+        RunToCompletion({RunfilePath("services/demo/demo_loader"), "--records=" + Addr("records"),
+                         "--catalog=" + Addr("catalog"), "--learners=400", "--courses=120", "--seed=7", "--parallel=2"},
+                        *dir_ + "/demo.log"),
+        0)
         << "demo load failed; see " << *dir_ << "/demo.log";
     DumpCatalog(*dir_ + "/catalog.jsonl");
     ASSERT_EQ(Train(), 0) << "training failed; see " << *dir_ << "/train.log";
@@ -146,8 +146,8 @@ class EndToEnd : public ::testing::Test {
   }
 
   static std::vector<v1::Course> AllCourses() {
-    auto stub = v1::CourseCatalogService::NewStub(
-        grpc::CreateChannel(Addr("catalog"), grpc::InsecureChannelCredentials()));
+    auto stub =
+        v1::CourseCatalogService::NewStub(grpc::CreateChannel(Addr("catalog"), grpc::InsecureChannelCredentials()));
     std::vector<v1::Course> all;
     v1::ListCoursesRequest req;
     req.set_page_size(1000);
@@ -167,8 +167,11 @@ class EndToEnd : public ::testing::Test {
   static void DumpCatalog(const std::string& path) {
     std::ofstream out(path);
     for (const v1::Course& c : AllCourses()) {
-      nlohmann::json j = {{"id", c.id()}, {"title", c.title()}, {"description", c.description()},
-                          {"category", c.category()}, {"tags", std::vector<std::string>(c.tags().begin(), c.tags().end())}};
+      nlohmann::json j = {{"id", c.id()},
+                          {"title", c.title()},
+                          {"description", c.description()},
+                          {"category", c.category()},
+                          {"tags", std::vector<std::string>(c.tags().begin(), c.tags().end())}};
       out << j.dump() << "\n";
     }
   }
@@ -193,10 +196,13 @@ class EndToEnd : public ::testing::Test {
   void RecordStatement(const std::string& learner, absl::string_view verb, const v1::Course& course,
                        const std::string& platform, double credits = -1) {
     nlohmann::ordered_json st = {
-        {"actor", {{"objectType", "Agent"}, {"account", {{"homePage", std::string(vocab::kDistrictIdp)}, {"name", learner}}}}},
+        {"actor",
+         {{"objectType", "Agent"}, {"account", {{"homePage", std::string(vocab::kDistrictIdp)}, {"name", learner}}}}},
         {"verb", {{"id", std::string(verb)}}},
-        {"object", {{"objectType", "Activity"}, {"id", vocab::CourseIri(course.id())},
-                    {"definition", {{"name", {{"zh-CN", course.title()}}}}}}},
+        {"object",
+         {{"objectType", "Activity"},
+          {"id", vocab::CourseIri(course.id())},
+          {"definition", {{"name", {{"zh-CN", course.title()}}}}}}},
         {"context", {{"platform", platform}}}};
     nlohmann::ordered_json ext = nlohmann::ordered_json::object();
     if (credits >= 0) ext[std::string(vocab::kExtCredits)] = credits;

@@ -20,9 +20,7 @@
 namespace lifelong::catalog::codec {
 namespace {
 
-void ExpectDataLoss(const absl::Status& status) {
-  FUZZ_CHECK(status.code() == absl::StatusCode::kDataLoss);
-}
+void ExpectDataLoss(const absl::Status& status) { FUZZ_CHECK(status.code() == absl::StatusCode::kDataLoss); }
 
 void FuzzCourseKey(absl::string_view key) {
   absl::StatusOr<std::string> id = DecodeCourseKey(key);
@@ -67,8 +65,7 @@ void FuzzIndexKey(absl::string_view key) {
   if (!entry.ok()) return ExpectDataLoss(entry.status());
   FUZZ_CHECK(IsValidCourseId(entry->course_id));
   FUZZ_CHECK(IndexKey(entry->kind, entry->term, entry->course_id) == key);
-  FUZZ_CHECK(absl::string_view(key).substr(0, 3 + entry->term.size()) ==
-             IndexPrefix(entry->kind, entry->term));
+  FUZZ_CHECK(absl::string_view(key).substr(0, 3 + entry->term.size()) == IndexPrefix(entry->kind, entry->term));
 }
 
 void FuzzMetaValues(absl::string_view value) {

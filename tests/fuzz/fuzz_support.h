@@ -22,8 +22,8 @@
 // Aborts with the failed condition when `cond` is false. Use it for properties
 // the code under test promises (round trips, documented postconditions), not
 // for outcomes that merely depend on the input.
-#define FUZZ_CHECK(cond)                                           \
-  do {                                                             \
+#define FUZZ_CHECK(cond)                                            \
+  do {                                                              \
     if (!(cond)) ::lifelong::fuzz::Fail(__FILE__, __LINE__, #cond); \
   } while (0)
 
@@ -85,12 +85,12 @@ inline std::string Hmac16(absl::string_view key, absl::string_view payload) {
 
 // A token that decoded must re-encode to the same bytes: compares the
 // unescaped bytes, as base64 has more than one spelling of the same bytes.
-#define FUZZ_CHECK_SAME_TOKEN(token, reencoded)                            \
-  do {                                                                     \
-    std::string fuzz_raw_, fuzz_again_;                                    \
-    FUZZ_CHECK(absl::WebSafeBase64Unescape((token), &fuzz_raw_));          \
-    FUZZ_CHECK(absl::WebSafeBase64Unescape((reencoded), &fuzz_again_));    \
-    FUZZ_CHECK(fuzz_raw_ == fuzz_again_);                                  \
+#define FUZZ_CHECK_SAME_TOKEN(token, reencoded)                         \
+  do {                                                                  \
+    std::string fuzz_raw_, fuzz_again_;                                 \
+    FUZZ_CHECK(absl::WebSafeBase64Unescape((token), &fuzz_raw_));       \
+    FUZZ_CHECK(absl::WebSafeBase64Unescape((reencoded), &fuzz_again_)); \
+    FUZZ_CHECK(fuzz_raw_ == fuzz_again_);                               \
   } while (0)
 
 }  // namespace lifelong::fuzz

@@ -139,9 +139,8 @@ class RecordsServerAttackTest : public ::testing::Test {
   int XapiStatus(const std::string& user_pass) {
     httplib::Client c("127.0.0.1", xapi_port_);
     c.set_read_timeout(5, 0);
-    httplib::Result r = c.Get("/xapi/statements?limit=1",
-                              {{"Authorization", "Basic " + absl::Base64Escape(user_pass)},
-                               {"X-Experience-API-Version", "2.0.0"}});
+    httplib::Result r = c.Get("/xapi/statements?limit=1", {{"Authorization", "Basic " + absl::Base64Escape(user_pass)},
+                                                           {"X-Experience-API-Version", "2.0.0"}});
     return r ? r->status : -1;
   }
 

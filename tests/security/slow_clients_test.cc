@@ -56,8 +56,8 @@ class SlowClientsTest : public ::testing::Test {
   static void TearDownTestSuite() { delete ca_; }
 
   void StartServer(XapiHttpOptions options) {
-    const std::string dir = std::string(std::getenv("TEST_TMPDIR")) + "/" +
-                            ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    const std::string dir =
+        std::string(std::getenv("TEST_TMPDIR")) + "/" + ::testing::UnitTest::GetInstance()->current_test_info()->name();
     std::filesystem::remove_all(dir);
     std::filesystem::create_directories(dir);
     store_ = std::move(*records::RecordStore::Open(dir + "/records"));
@@ -71,8 +71,8 @@ class SlowClientsTest : public ::testing::Test {
   }
 
   std::unique_ptr<httplib::Client> HonestClient(bool tls) {
-    auto client = std::make_unique<httplib::Client>(
-        absl::StrCat(tls ? "https" : "http", "://127.0.0.1:", http_->port()));
+    auto client =
+        std::make_unique<httplib::Client>(absl::StrCat(tls ? "https" : "http", "://127.0.0.1:", http_->port()));
     if (tls) {
       client->set_ca_cert_path(ca_->File("ca.pem").c_str());
       client->enable_server_certificate_verification(true);
@@ -99,8 +99,7 @@ class SlowClientsTest : public ::testing::Test {
       if (about) {
         EXPECT_EQ(about->status, 200);
       }
-      httplib::Result post = client->Post("/xapi/statements", headers,
-                                          MakeStatement({.learner = absl::StrCat("u", i)}),
+      httplib::Result post = client->Post("/xapi/statements", headers, MakeStatement({.learner = absl::StrCat("u", i)}),
                                           "application/json");
       auto t2 = Clock::now();
       EXPECT_TRUE(post) << "round " << i << ": " << (post ? "" : httplib::to_string(post.error()));
@@ -157,8 +156,8 @@ TEST_F(SlowClientsTest, HonestClientIsAnsweredDuringIdleAndTricklingAttackPlaint
   o.threads = 8;
   StartServer(o);
   const std::chrono::milliseconds slowest = UnderAttack(/*tls=*/false);
-  std::cerr << "plaintext: slowest honest request " << slowest.count() << " ms with " << kIdle
-            << " idle and " << kTrickling << " trickling connections open\n";
+  std::cerr << "plaintext: slowest honest request " << slowest.count() << " ms with " << kIdle << " idle and "
+            << kTrickling << " trickling connections open\n";
 }
 
 TEST_F(SlowClientsTest, HonestClientIsAnsweredDuringIdleAndTricklingAttackTls) {
@@ -167,8 +166,8 @@ TEST_F(SlowClientsTest, HonestClientIsAnsweredDuringIdleAndTricklingAttackTls) {
   o.tls = ca_->Server("records", /*require_client_cert=*/false);
   StartServer(o);
   const std::chrono::milliseconds slowest = UnderAttack(/*tls=*/true);
-  std::cerr << "TLS: slowest honest request " << slowest.count() << " ms with " << kIdle
-            << " idle and " << kTrickling << " trickling connections open\n";
+  std::cerr << "TLS: slowest honest request " << slowest.count() << " ms with " << kIdle << " idle and " << kTrickling
+            << " trickling connections open\n";
 }
 
 TEST_F(SlowClientsTest, TricklingHeadersAreCutAtTheHeaderTimeout) {
@@ -178,8 +177,7 @@ TEST_F(SlowClientsTest, TricklingHeadersAreCutAtTheHeaderTimeout) {
   // One byte every 100 ms: steady progress, never a whole header block.
   int fd = security::ConnectFrom("127.0.0.1", http_->port());
   ASSERT_GE(fd, 0);
-  const std::string request = "POST /xapi/statements HTTP/1.1\r\nHost: x\r\nX-Padding: " +
-                              std::string(200, 'a');
+  const std::string request = "POST /xapi/statements HTTP/1.1\r\nHost: x\r\nX-Padding: " + std::string(200, 'a');
   auto start = Clock::now();
   bool closed = false;
   for (size_t i = 0; i < request.size() && !closed; ++i) {

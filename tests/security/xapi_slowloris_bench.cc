@@ -48,8 +48,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 std::unique_ptr<httplib::Client> NewClient(int port, const std::string& tls_dir) {
-  auto c = std::make_unique<httplib::Client>(
-      absl::StrCat(tls_dir.empty() ? "http" : "https", "://127.0.0.1:", port));
+  auto c = std::make_unique<httplib::Client>(absl::StrCat(tls_dir.empty() ? "http" : "https", "://127.0.0.1:", port));
   if (!tls_dir.empty()) {
     c->set_ca_cert_path((tls_dir + "/ca.pem").c_str());
     c->enable_server_certificate_verification(true);
@@ -81,8 +80,7 @@ double WriteRate(int port, const std::string& tls_dir, int writers, int seconds,
       while (Clock::now() < end) {
         const int n = seq->fetch_add(1);
         auto r = c->Post("/xapi/statements", Headers(),
-                         records::testing::MakeStatement({.learner = absl::StrCat("u", n % 5000)}),
-                         "application/json");
+                         records::testing::MakeStatement({.learner = absl::StrCat("u", n % 5000)}), "application/json");
         if (r && r->status == 200) accepted.fetch_add(1);
       }
     });
@@ -146,13 +144,13 @@ int Main() {
   std::atomic<int> seq{0};
   const int writers = absl::GetFlag(FLAGS_writers), seconds = absl::GetFlag(FLAGS_seconds);
   const int probes = absl::GetFlag(FLAGS_probes);
-  std::printf("xAPI %s on port %d; %d writers, %d s per phase\n", tls_dir.empty() ? "HTTP" : "HTTPS", port,
-              writers, seconds);
+  std::printf("xAPI %s on port %d; %d writers, %d s per phase\n", tls_dir.empty() ? "HTTP" : "HTTPS", port, writers,
+              seconds);
 
   const Latency about0 = Probe(port, tls_dir, probes, false, &seq);
   const Latency post0 = Probe(port, tls_dir, probes, true, &seq);
-  std::printf("unattacked probes: about p50 %.1f ms max %.1f ms; POST p50 %.1f ms max %.1f ms\n",
-              about0.p50_ms, about0.max_ms, post0.p50_ms, post0.max_ms);
+  std::printf("unattacked probes: about p50 %.1f ms max %.1f ms; POST p50 %.1f ms max %.1f ms\n", about0.p50_ms,
+              about0.max_ms, post0.p50_ms, post0.max_ms);
 
   security::AttackOptions a;
   a.port = port;
@@ -175,16 +173,18 @@ int Main() {
     if (round == 0) {
       const Latency about = Probe(port, tls_dir, probes, false, &seq);
       const Latency post = Probe(port, tls_dir, probes, true, &seq);
-      std::printf("attacked probes (%d idle + %d trickling, %d open): about p50 %.1f ms max %.1f ms (%d "
-                  "failed); POST p50 %.1f ms max %.1f ms (%d failed)\n",
-                  a.idle, a.trickling, open_before, about.p50_ms, about.max_ms, about.failed, post.p50_ms,
-                  post.max_ms, post.failed);
+      std::printf(
+          "attacked probes (%d idle + %d trickling, %d open): about p50 %.1f ms max %.1f ms (%d "
+          "failed); POST p50 %.1f ms max %.1f ms (%d failed)\n",
+          a.idle, a.trickling, open_before, about.p50_ms, about.max_ms, about.failed, post.p50_ms, post.max_ms,
+          post.failed);
     }
     const double attacked = WriteRate(port, tls_dir, writers, seconds, &seq);
-    std::printf("round %d: unattacked %.0f writes/s, attacked %.0f writes/s (%d open before, %d after, %d "
-                "reopened after a server close) = %.0f%%\n",
-                round, base, attacked, open_before, attack.open_connections(), attack.reopened(),
-                base > 0 ? 100.0 * attacked / base : 0.0);
+    std::printf(
+        "round %d: unattacked %.0f writes/s, attacked %.0f writes/s (%d open before, %d after, %d "
+        "reopened after a server close) = %.0f%%\n",
+        round, base, attacked, open_before, attack.open_connections(), attack.reopened(),
+        base > 0 ? 100.0 * attacked / base : 0.0);
     attack.Close();
     base_sum += base;
     attacked_sum += attacked;

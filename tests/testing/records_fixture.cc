@@ -20,7 +20,7 @@ std::unique_ptr<auth::Authorizer> TestAuthorizer(const std::string& key) {
 }
 
 absl::StatusOr<std::unique_ptr<TestRecordsServer>> TestRecordsServer::Start(const std::string& dir,
-                                                                          TestRecordsServerOptions options) {
+                                                                            TestRecordsServerOptions options) {
   std::unique_ptr<TestRecordsServer> t(new TestRecordsServer());
   t->key_ = options.key;
   t->authorizer_ = TestAuthorizer(options.key);
@@ -42,8 +42,8 @@ absl::StatusOr<std::unique_ptr<TestRecordsServer>> TestRecordsServer::Start(cons
   absl::StatusOr<std::unique_ptr<records::RecordsServer>> server = records::RecordsServer::Start(std::move(o));
   if (!server.ok()) return server.status();
   t->server_ = std::move(*server);
-  t->stub_ = v1::LearningRecordService::NewStub(grpc::CreateChannel(absl::StrCat("127.0.0.1:", t->server_->port()),
-                                                                    grpc::InsecureChannelCredentials()));
+  t->stub_ = v1::LearningRecordService::NewStub(
+      grpc::CreateChannel(absl::StrCat("127.0.0.1:", t->server_->port()), grpc::InsecureChannelCredentials()));
   return t;
 }
 

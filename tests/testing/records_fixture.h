@@ -68,9 +68,7 @@ class TestRecordsServer {
   // A client context that presents `token` ("" : none).
   static std::unique_ptr<grpc::ClientContext> BearerContext(const std::string& token);
   // BearerContext(Token(p)).
-  std::unique_ptr<grpc::ClientContext> Context(const auth::Principal& p) const {
-    return BearerContext(Token(p));
-  }
+  std::unique_ptr<grpc::ClientContext> Context(const auth::Principal& p) const { return BearerContext(Token(p)); }
 
  private:
   TestRecordsServer() = default;

@@ -29,8 +29,7 @@ std::string FreshTempDir(const std::string& name) {
   return dir;
 }
 
-absl::StatusOr<Subprocess> Subprocess::Start(const std::vector<std::string>& argv,
-                                             const std::string& log_path) {
+absl::StatusOr<Subprocess> Subprocess::Start(const std::vector<std::string>& argv, const std::string& log_path) {
   absl::StatusOr<pid_t> pid = SpawnChild(argv, log_path);
   if (!pid.ok()) return pid.status();
   return Subprocess(*pid);
@@ -71,7 +70,6 @@ absl::StatusOr<int> Subprocess::Stop(int sig, std::chrono::milliseconds timeout)
   kill(pid_, sig);
   return Wait(timeout);
 }
-
 
 absl::StatusOr<int> WaitForPortFile(const std::string& path, std::chrono::milliseconds timeout) {
   auto deadline = std::chrono::steady_clock::now() + timeout;

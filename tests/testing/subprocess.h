@@ -22,8 +22,7 @@ std::string FreshTempDir(const std::string& name);
 class Subprocess {
  public:
   // Starts `argv[0]` with `argv`; stdout/stderr go to `log_path` if non-empty.
-  static absl::StatusOr<Subprocess> Start(const std::vector<std::string>& argv,
-                                          const std::string& log_path = "");
+  static absl::StatusOr<Subprocess> Start(const std::vector<std::string>& argv, const std::string& log_path = "");
   Subprocess(Subprocess&& other) noexcept : pid_(other.pid_) { other.pid_ = -1; }
   Subprocess& operator=(Subprocess&& other) noexcept;
   ~Subprocess();  // SIGKILLs a still-running child

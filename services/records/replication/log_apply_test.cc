@@ -165,8 +165,7 @@ class FollowerLog : public OpLog {
   absl::StatusOr<int64_t> ProposeErase(const std::string&, int64_t) override {
     return absl::UnavailableError("not the leader; leader is records-2");
   }
-  absl::Status ProposeMeta(const std::vector<std::pair<std::string, std::optional<std::string>>>&,
-                           int64_t) override {
+  absl::Status ProposeMeta(const std::vector<std::pair<std::string, std::optional<std::string>>>&, int64_t) override {
     return absl::UnavailableError("not the leader; leader is records-2");
   }
   absl::Status ProposeAudit(const AuditEvent&, int64_t) override {

@@ -30,8 +30,8 @@ class Reader {
   explicit Reader(absl::string_view in) : in_(in) {}
   absl::Status Need(size_t n, absl::string_view field) {
     if (in_.size() < n) {
-      return absl::DataLossError(absl::StrCat("log message: ", field, ": truncated (", in_.size(), " bytes left, ",
-                                              n, " needed)"));
+      return absl::DataLossError(
+          absl::StrCat("log message: ", field, ": truncated (", in_.size(), " bytes left, ", n, " needed)"));
     }
     return absl::OkStatus();
   }
@@ -140,8 +140,8 @@ std::string EncodeLogOp(const LogOp& op) {
       const xapi::DocWrite& d = op.document;
       out.push_back(static_cast<char>(d.action));
       out.push_back(static_cast<char>(d.key.kind));
-      for (const std::string* f : {&d.key.activity, &d.key.learner, &d.key.registration, &d.key.id,
-                                   &d.content_type, &d.content}) {
+      for (const std::string* f :
+           {&d.key.activity, &d.key.learner, &d.key.registration, &d.key.id, &d.content_type, &d.content}) {
         PutStr(&out, *f);
       }
       uint8_t flags = (d.cond.if_match ? 0x01 : 0) | (d.cond.if_none_match_star ? 0x02 : 0) |
@@ -195,8 +195,8 @@ absl::StatusOr<LogOp> DecodeLogOp(absl::string_view bytes) {
         uint32_t body_end = 0;
         ASSIGN_(body_end, r.U32("statement.body_end"));
         if (body_end > p.text.size()) {
-          return absl::DataLossError(absl::StrCat("log message: statement.body_end: ", body_end,
-                                                  " is past the text (", p.text.size(), " bytes)"));
+          return absl::DataLossError(absl::StrCat("log message: statement.body_end: ", body_end, " is past the text (",
+                                                  p.text.size(), " bytes)"));
         }
         p.body_end = body_end;
         uint32_t m = 0;
@@ -381,7 +381,8 @@ std::vector<std::string> SharedMarks(const LogOp& op, uint64_t seq) {
   std::vector<std::string> learners;
   if (op.kind == LogOpKind::kRecord) {
     if (!absl::EndsWith(SubjectOf(op, "x"), ".shared")) return {};
-    for (const ParsedStatement& p : op.statements) learners.insert(learners.end(), p.learners.begin(), p.learners.end());
+    for (const ParsedStatement& p : op.statements)
+      learners.insert(learners.end(), p.learners.begin(), p.learners.end());
   } else if (op.kind == LogOpKind::kRestore) {
     for (const auto& [id, record] : op.restored) {
       absl::StatusOr<StatementRecord> r = DecodeStatementRecord(record);
@@ -409,9 +410,9 @@ absl::Status LogCursor::Next(uint64_t stream_seq, uint64_t consumer_seq) {
   // consumer_seq 1: a (re)created consumer, which starts after the last
   // stream sequence it delivered.
   if (consumer_ != 0 && consumer_seq != 1 && consumer_seq != consumer_ + 1) {
-    return absl::FailedPreconditionError(absl::StrCat("log delivery gap: consumer sequence ", consumer_seq,
-                                                      " after ", consumer_, " (stream sequence ", stream_seq,
-                                                      ", applied ", applied_, ")"));
+    return absl::FailedPreconditionError(absl::StrCat("log delivery gap: consumer sequence ", consumer_seq, " after ",
+                                                      consumer_, " (stream sequence ", stream_seq, ", applied ",
+                                                      applied_, ")"));
   }
   consumer_ = consumer_seq;
   if (stream_seq <= applied_) {

@@ -69,12 +69,12 @@ inline constexpr uint8_t kLogOpFormat = 1;
 struct LogOp {
   LogOpKind kind = LogOpKind::kRecord;
   int64_t now_us = 0;
-  std::vector<ParsedStatement> statements;                             // kRecord
-  std::string learner;                                                 // kErase
+  std::vector<ParsedStatement> statements;                               // kRecord
+  std::string learner;                                                   // kErase
   std::vector<std::pair<std::string, std::optional<std::string>>> meta;  // kMeta
-  AuditEvent audit;                                                    // kAudit
-  std::vector<std::pair<Uuid, std::string>> restored;                  // kRestore (+ learner)
-  xapi::DocWrite document;                                             // kDocument
+  AuditEvent audit;                                                      // kAudit
+  std::vector<std::pair<Uuid, std::string>> restored;                    // kRestore (+ learner)
+  xapi::DocWrite document;                                               // kDocument
 };
 
 std::string EncodeLogOp(const LogOp& op);

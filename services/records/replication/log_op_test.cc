@@ -210,7 +210,8 @@ TEST(LogOp, RestoreRoundTripAndSharedMarks) {
   EXPECT_EQ(SeqOfSharedMark(SharedMarkKey("u2", 9), SharedMarkPrefix("u2")).value(), 9u);
   EXPECT_EQ(SeqOfSharedMark("junk", SharedMarkPrefix("u2")).status().code(), absl::StatusCode::kDataLoss);
   // Golden key bytes.
-  EXPECT_EQ(SharedMarkKey("u2", 1), std::string("replication/shared_of/\x00\x02u2\x00\x00\x00\x00\x00\x00\x00\x01", 34));
+  EXPECT_EQ(SharedMarkKey("u2", 1),
+            std::string("replication/shared_of/\x00\x02u2\x00\x00\x00\x00\x00\x00\x00\x01", 34));
   // A prefix of one learner never covers another's keys.
   EXPECT_FALSE(absl::StartsWith(SharedMarkKey("u22", 1), SharedMarkPrefix("u2")));
 
@@ -257,7 +258,8 @@ TEST(LogOp, DocumentWriteRoundTripAndSubject) {
   // A bad action byte.
   std::string bytes = EncodeLogOp(op);
   bytes[10] = 9;
-  EXPECT_TRUE(absl::StrContains(DecodeLogOp(bytes).status().message(), "document.action")) << DecodeLogOp(bytes).status();
+  EXPECT_TRUE(absl::StrContains(DecodeLogOp(bytes).status().message(), "document.action"))
+      << DecodeLogOp(bytes).status();
 }
 
 // A log whose messages `gone` were erased or deleted.

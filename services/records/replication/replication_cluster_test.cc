@@ -86,7 +86,9 @@ std::pair<int, std::string> HttpRequest(int port, const std::string& method, con
   return {status, at == std::string::npos ? "" : resp.substr(at + 4)};
 }
 
-std::pair<int, std::string> HttpGet(int port, const std::string& path) { return HttpRequest(port, "GET", path, "", ""); }
+std::pair<int, std::string> HttpGet(int port, const std::string& path) {
+  return HttpRequest(port, "GET", path, "", "");
+}
 
 constexpr char kXapiUser[] = "replication-test:Zq8-not-a-real-secret";
 
@@ -352,8 +354,7 @@ TEST_F(ReplicationCluster, LeaderWritesReachFollowersAndSurviveLeaderKill) {
     grpc::ClientContext ctx;
     v1::RecordStatementsRequest big;
     for (int i = 300; i < 303; ++i) {
-      big.add_statement_json(
-          MakeStatement({.id = TestUuid(i), .learner = "u1", .title = std::string(450000, 'x')}));
+      big.add_statement_json(MakeStatement({.id = TestUuid(i), .learner = "u1", .title = std::string(450000, 'x')}));
     }
     v1::RecordStatementsResponse resp;
     grpc::Status s = leader->stub->RecordStatements(&ctx, big, &resp);
@@ -382,10 +383,11 @@ TEST_F(ReplicationCluster, LeaderWritesReachFollowersAndSurviveLeaderKill) {
   }
   // xAPI documents are replicated too: written on the leader, read on every
   // follower; a follower refuses document writes with 503.
-  const std::string state = absl::StrCat(
-      "/activities/state?activityId=", "https%3A%2F%2Fcourses.dongcheng.gov.cn%2Fc%2F1",
-      "&agent=%7B%22account%22%3A%7B%22homePage%22%3A%22https%3A%2F%2Fid.dongcheng.gov.cn%22%2C%22name%22%3A%22u1%22%7D%7D",
-      "&stateId=bookmark");
+  const std::string state =
+      absl::StrCat("/activities/state?activityId=", "https%3A%2F%2Fcourses.dongcheng.gov.cn%2Fc%2F1",
+                   "&agent=%7B%22account%22%3A%7B%22homePage%22%3A%22https%3A%2F%2Fid.dongcheng.gov.cn%22%2C%22name%22%"
+                   "3A%22u1%22%7D%7D",
+                   "&stateId=bookmark");
   auto [put_status, put_body] = Xapi(leader->xapi_port, "PUT", state, R"({"page":12,"note":"第三章"})");
   ASSERT_EQ(put_status, 204) << put_body;
   applied = leader->Applied();
@@ -401,11 +403,11 @@ TEST_F(ReplicationCluster, LeaderWritesReachFollowersAndSurviveLeaderKill) {
   }
   // A conditional write that fails on the leader fails the same way (the
   // condition is checked where the log is applied).
-  auto [cond_status, cond_body] = HttpRequest(
-      leader->xapi_port, "PUT", "/xapi" + state,
-      "Authorization: Basic " + absl::Base64Escape(kXapiUser) +
-          "\r\nX-Experience-API-Version: 1.0.3\r\nContent-Type: application/json\r\nIf-Match: \"0000\"\r\n",
-      R"({"page":13})");
+  auto [cond_status, cond_body] =
+      HttpRequest(leader->xapi_port, "PUT", "/xapi" + state,
+                  "Authorization: Basic " + absl::Base64Escape(kXapiUser) +
+                      "\r\nX-Experience-API-Version: 1.0.3\r\nContent-Type: application/json\r\nIf-Match: \"0000\"\r\n",
+                  R"({"page":13})");
   EXPECT_EQ(cond_status, 412) << cond_body;
 
   auto [metrics_status, metrics] = HttpGet(leader->metrics_port, "/metrics");
@@ -440,8 +442,8 @@ TEST_F(ReplicationCluster, LeaderWritesReachFollowersAndSurviveLeaderKill) {
   Node* next = WaitForLeader(Live(), absl::Seconds(60));
   ASSERT_NE(next, nullptr);
   EXPECT_NE(next, leader);
-  std::cout << "new leader " << next->id << " after " << absl::FormatDuration(absl::Now() - killed)
-            << " (lease TTL " << kLeaseTtlMs << " ms)\n";
+  std::cout << "new leader " << next->id << " after " << absl::FormatDuration(absl::Now() - killed) << " (lease TTL "
+            << kLeaseTtlMs << " ms)\n";
   // Writes resume on the new leader.
   grpc::Status resumed = Record(next->stub.get(), MakeStatement({.id = TestUuid(900000), .learner = "u1"}));
   ASSERT_TRUE(resumed.ok()) << resumed.error_message();
@@ -492,9 +494,9 @@ TEST_F(ReplicationCluster, ErasureLeavesTheLogAndAnEmptyNodeRebuilds) {
   }
   // Messages on the shared subject: a group statement of both learners,
   // and a batch mixing their statements.
-  ASSERT_TRUE(Record(leader->stub.get(),
-                     MakeStatement({.id = TestUuid(200), .learner = "", .group = {erased, "u-stays"}}))
-                  .ok());
+  ASSERT_TRUE(
+      Record(leader->stub.get(), MakeStatement({.id = TestUuid(200), .learner = "", .group = {erased, "u-stays"}}))
+          .ok());
   {
     grpc::ClientContext ctx;
     v1::RecordStatementsRequest batch;
@@ -602,9 +604,8 @@ TEST(ReplicationFlags, BadFlagsStopTheServerNamingTheFlag) {
   };
   int i = 0;
   for (const auto& [flags, named] : cases) {
-    std::vector<std::string> argv = {lifelong::testing::RunfilePath("services/records/records_server"),
-                                     "--port=0", "--xapi_port=-1", "--metrics_port=0",
-                                     absl::StrCat("--data_dir=", dir, "/db", i)};
+    std::vector<std::string> argv = {lifelong::testing::RunfilePath("services/records/records_server"), "--port=0",
+                                     "--xapi_port=-1", "--metrics_port=0", absl::StrCat("--data_dir=", dir, "/db", i)};
     argv.insert(argv.end(), flags.begin(), flags.end());
     std::string log = absl::StrCat(dir, "/server", i++, ".log");
     auto p = lifelong::testing::Subprocess::Start(argv, log);

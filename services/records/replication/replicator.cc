@@ -63,8 +63,7 @@ absl::StatusOr<std::vector<std::string>> ParseServerList(absl::string_view list)
     part = absl::StripAsciiWhitespace(part);
     absl::string_view rest = part;
     if (!absl::ConsumePrefix(&rest, "nats://") || rest.empty() || !absl::StrContains(rest, ':')) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("--replication_nats: \"", part, "\" is not nats://host:port"));
+      return absl::InvalidArgumentError(absl::StrCat("--replication_nats: \"", part, "\" is not nats://host:port"));
     }
     out.emplace_back(part);
   }
@@ -391,7 +390,7 @@ void Replicator::OnPubAck(jsCtx*, natsMsg* msg, jsPubAck* pa, jsPubAckErr* pae, 
 }
 
 absl::StatusOr<std::pair<uint64_t, bool>> Replicator::PublishOnce(LogOp* op, const std::string& subject,
-                                                                   const std::string& msg_id, bool* retry) {
+                                                                  const std::string& msg_id, bool* retry) {
   *retry = false;
   PubWait pw;
   const std::string corr = RandomMessageId();
@@ -409,9 +408,9 @@ absl::StatusOr<std::pair<uint64_t, bool>> Replicator::PublishOnce(LogOp* op, con
     // Leave room for the headers (message ids) under the server's limit.
     const int64_t max_payload = natsConnection_GetMaxPayload(nats_->nc);
     if (max_payload > 0 && static_cast<int64_t>(data.size()) + 512 > max_payload) {
-      return absl::ResourceExhaustedError(absl::StrCat(
-          "replicated write of ", data.size(), " bytes exceeds the log's message limit of ", max_payload,
-          " bytes (nats-server max_payload); send fewer or smaller statements per call"));
+      return absl::ResourceExhaustedError(
+          absl::StrCat("replicated write of ", data.size(), " bytes exceeds the log's message limit of ", max_payload,
+                       " bytes (nats-server max_payload); send fewer or smaller statements per call"));
     }
     natsMsg* m = nullptr;
     natsStatus s = natsMsg_Create(&m, subject.c_str(), nullptr, data.data(), static_cast<int>(data.size()));
@@ -501,8 +500,8 @@ absl::Status Replicator::Propose(const LogOp& op, Waiter* w) {
     waiters_.erase(registered);
     if (applied_ < seq) {
       return absl::UnavailableError(absl::StrCat("replicated log: operation ", seq,
-                                                 " is in the log but not yet applied on ", options_.node_id,
-                                                 " after ", absl::FormatDuration(options_.apply_timeout)));
+                                                 " is in the log but not yet applied on ", options_.node_id, " after ",
+                                                 absl::FormatDuration(options_.apply_timeout)));
     }
     if (!duplicate) {
       return absl::InternalError(absl::StrCat("replicated log: operation ", seq, " was applied without its result"));
@@ -604,9 +603,8 @@ void Replicator::PurgeErased(const std::string& learner, uint64_t erase_seq) {
                {{"subject", subject}, {"seq", static_cast<int64_t>(seq)}, {"error", NatsError(s, err)}});
     }
   }
-  LogInfo("replication_purged", {{"subject", subject},
-                                 {"before_seq", static_cast<int64_t>(erase_seq)},
-                                 {"messages", erased}});
+  LogInfo("replication_purged",
+          {{"subject", subject}, {"before_seq", static_cast<int64_t>(erase_seq)}, {"messages", erased}});
 }
 
 absl::StatusOr<std::vector<uint64_t>> Replicator::SequencesOn(const std::string& subject, uint64_t below) const {
@@ -680,8 +678,8 @@ absl::StatusOr<uint64_t> Replicator::ReadTrimmedBelow() const {
   if (!put) return 0;
   uint64_t trimmed = 0;
   if (!absl::SimpleAtoi(v, &trimmed)) {
-    return absl::DataLossError(absl::StrCat(options_.positions_bucket, " ", kTrimmedBelowKey, ": \"", v,
-                                            "\" is not a log sequence"));
+    return absl::DataLossError(
+        absl::StrCat(options_.positions_bucket, " ", kTrimmedBelowKey, ": \"", v, "\" is not a log sequence"));
   }
   return trimmed;
 }
@@ -783,8 +781,8 @@ void Replicator::TrimLog() {
     LogError("replication_trim_failed", {{"error", NatsError(s, err)}});
     return;
   }
-  LogInfo("replication_log_trimmed", {{"below_seq", static_cast<int64_t>(keep)},
-                                      {"nodes", static_cast<int64_t>(nodes.size())}});
+  LogInfo("replication_log_trimmed",
+          {{"below_seq", static_cast<int64_t>(keep)}, {"nodes", static_cast<int64_t>(nodes.size())}});
 }
 
 void Replicator::ScrubShared(const std::string& learner, uint64_t erase_seq) {
@@ -993,8 +991,8 @@ void Replicator::ApplierLoop() {
           absl::Status applied;
           while (!(applied = store_->ApplyLoggedRecords(&ops)).ok() && !stop_.load()) {
             if (applied.code() == absl::StatusCode::kFailedPrecondition) break;  // already applied
-            LogError("replication_apply_failed", {{"seq", static_cast<int64_t>(ops.front().seq)},
-                                                  {"error", std::string(applied.message())}});
+            LogError("replication_apply_failed",
+                     {{"seq", static_cast<int64_t>(ops.front().seq)}, {"error", std::string(applied.message())}});
             absl::SleepFor(absl::Seconds(1));
           }
           for (size_t k = 0; k < ops.size(); ++k) {

@@ -102,7 +102,7 @@ struct ReplicatorOptions {
   // (ReadNatsCredentialsFile); empty: none, or those inside the URLs.
   std::string user;
   std::string password;
-  std::string node_id;               // e.g. "records-1"; [A-Za-z0-9_.-]+
+  std::string node_id;  // e.g. "records-1"; [A-Za-z0-9_.-]+
   std::string stream = "LIFELONG_RECORDS";
   std::string subject_prefix = "lifelong.records";
   int replicas = 3;  // 1..5; the stream's and the lease bucket's
@@ -144,7 +144,7 @@ struct ReplicationStatus {
   uint64_t lag = 0;           // log_last_seq - applied_seq (0 when ahead)
   uint64_t leader_changes = 0;
   bool connected = false;
-  std::string applier_error;  // why the applier is stopped; "" when it runs
+  std::string applier_error;   // why the applier is stopped; "" when it runs
   uint64_t trimmed_below = 0;  // the log holds no operation below this (0: never trimmed)
 };
 
@@ -227,7 +227,7 @@ class Replicator : public OpLog, public xapi::DocumentLog {
   // `retry` is set when publishing again may succeed (a timeout, no
   // responders).
   absl::StatusOr<std::pair<uint64_t, bool>> PublishOnce(LogOp* op, const std::string& subject,
-                                                         const std::string& msg_id, bool* retry);
+                                                        const std::string& msg_id, bool* retry);
   // libnats's PubAck callback (jsOptions.PublishAsync.AckHandler).
   static void OnPubAck(::__jsCtx* js, ::__natsMsg* msg, ::jsPubAck* pa, ::jsPubAckErr* pae, void* closure);
   void ApplierLoop();
