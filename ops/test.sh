@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Runs every test: the BUILD-file check (ops/sort_build_deps.py --check, one test case),
+# the C++ format check (clang-format --dry-run -Werror, one test case),
 # `bazel test //...` and the browser tests (ops/test_web.sh, plain and WEB_TEST_TLS=1), then
 # prints per-test-case totals and a closing line "N passed, N failed" computed from
 # the test results.
@@ -20,6 +21,21 @@ else
   lint_passed=0 lint_failed=1
   echo "  ops/sort_build_deps.py --check                               FAILED   0 passed, 1 failed"
   echo "  (python3 ops/sort_build_deps.py sorts them)"
+fi
+
+# C++ formatted as .clang-format says (clang-format 14, Debian's clang-format): one test
+# case over every tracked .cc/.h outside third_party/.
+echo "test: C++ formatted (clang-format --dry-run -Werror)"
+unformatted=$(git ls-files '*.cc' '*.h' 2>/dev/null | grep -v '^third_party/' |
+  while read -r f; do clang-format --dry-run -Werror "$f" >/dev/null 2>&1 || echo "$f"; done)
+if [ -z "$unformatted" ] && command -v clang-format >/dev/null; then
+  lint_passed=$((lint_passed + 1))
+  echo "  clang-format --dry-run -Werror                              PASSED   1 passed, 0 failed"
+else
+  lint_failed=$((lint_failed + 1))
+  echo "  clang-format --dry-run -Werror                              FAILED   0 passed, 1 failed"
+  printf '    not formatted: %s\n' $unformatted | head -20
+  echo "  (clang-format -i FILE formats one)"
 fi
 
 log=$(mktemp)
