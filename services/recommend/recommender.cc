@@ -292,405 +292,553 @@ std::shared_ptr<const Recommender::Joined> Recommender::GetJoined(
   return j;
 }
 
+// One Recommend call: its inputs, the candidate pool and the steps that fill,
+// score and rank it. Recommender::Recommend runs the steps in order; each
+// step reads what the ones before it set.
+class Recommender::Request {
+ public:
+  Request(const Recommender& recommender, const std::shared_ptr<const models::ModelBundle>& model_ptr,
+          const CatalogPtr& catalog_ptr, const LearnerHistory& history, const RecommendQuery& query, absl::Time now)
+      : options_(recommender.options_),
+        search_(recommender.search_),
+        model_ptr_(model_ptr),
+        model_(*model_ptr),
+        catalog_(*catalog_ptr),
+        courses_(catalog_.courses()),
+        joined_(recommender.GetJoined(model_ptr, catalog_ptr)),
+        j_(*joined_),
+        history_(history),
+        query_(query),
+        ctx_(query.context),
+        now_(now),
+        cdim_(model_.content_dim()),
+        filtered_(!FilterIsEmpty(query.filter)),
+        slots_(courses_.size()) {
+    pool_.reserve(static_cast<size_t>(options_.popular_candidates) + options_.min_candidates + j_.new_courses.size() +
+                  64);
+  }
+
+  // History: where the learner is (kiosk venue, else the given location).
+  void LocateLearner();
+  // History: the learner vector, and the content centroid of the history.
+  void BuildHistoryVectors();
+  // History: the courses it excludes (completed, passed, registered, and the
+  // other sections of a completed series).
+  void CollectExclusions();
+
+  // Candidates. Each course passes the hard constraints (exclusions and the
+  // filter) on its way into the pool.
+  // The model's top courses for the learner vector: ExactScorer on the
+  // request thread, else `search` (the batcher and FAISS). Warm only.
+  absl::Status AddIndexCandidates();
+  // Popular courses, or the courses of the filter's venues / categories /
+  // neighbourhood, so that restrictive filters do not starve the pool.
+  void AddFilterListCandidates();
+  // Courses of the stated interests.
+  void AddInterestCandidates();
+  // Courses of the venues nearest to the learner.
+  void AddNearbyCandidates();
+  // Courses the model does not know (scored through content vectors).
+  void AddContentCandidates();
+  // The next level of what the learner finished.
+  void AddNextLevelCandidates();
+  // Readiness: after a failure, the same level again or a gentler course.
+  void AddRetryCandidates();
+  // Readiness: marks the courses that are not ready and adds their missing
+  // prerequisites.
+  void MarkNotReady();
+
+  // Scoring: the blend's features per candidate (collaborative and content
+  // scores, interest, audience, distance).
+  void ComputeFeatures();
+  // Scoring: the served blend (models::ServedBlend).
+  void BlendScores();
+  // Ranking: ready courses first, then by score, under the diversity and
+  // category caps (diversity.h). Pool positions of the chosen courses.
+  std::vector<size_t> RankDiverse();
+  // The response: the chosen courses with their reasons.
+  RecommendResult Respond(const std::vector<size_t>& chosen) const;
+
+ private:
+  // A prerequisite is done when it, or another section of its series, was
+  // completed or passed.
+  bool PrerequisiteDone(const std::string& id) const;
+  // Course::EnrolmentOpenAt(now).
+  bool OpenNow(int ci) const;
+  // The pool entry for catalog course `ci`, added when it passes the hard
+  // constraints; nullptr when it does not.
+  Cand* Consider(int ci);
+  // Adds up to `limit` passing courses from `list`, scanning at most 20x.
+  void AddList(const std::vector<int>& list, int limit);
+  // The reason shown for a chosen candidate: the strongest signal a person
+  // can check; for a course that is not ready, what comes first.
+  void Explain(const Cand& c, ScoredCourse* out) const;
+
+  const Options& options_;
+  const SearchFn& search_;
+  const std::shared_ptr<const models::ModelBundle>& model_ptr_;
+  const models::ModelBundle& model_;
+  const CatalogSnapshot& catalog_;
+  const std::vector<Course>& courses_;
+  const std::shared_ptr<const Joined> joined_;
+  const Joined& j_;
+  const LearnerHistory& history_;
+  const RecommendQuery& query_;
+  const RecommendContext& ctx_;
+  const absl::Time now_;
+  const int cdim_;
+  const bool filtered_;  // query.filter restricts
+
+  // LocateLearner.
+  bool has_origin_ = false;
+  double olat_ = 0;
+  double olng_ = 0;
+  // BuildHistoryVectors.
+  std::vector<float> learner_;
+  bool warm_ = false;
+  std::vector<float> history_content_;
+  // CollectExclusions.
+  absl::flat_hash_set<int> excluded_courses_;
+  absl::flat_hash_set<int> completed_series_;
+  // The candidate pool.
+  std::vector<Cand> pool_;
+  PoolSlots slots_;
+  // ComputeFeatures: the largest collaborative score in the pool.
+  float max_cf_ = 0;
+};
+
 absl::StatusOr<RecommendResult> Recommender::Recommend(const std::shared_ptr<const models::ModelBundle>& model_ptr,
                                                        const CatalogPtr& catalog_ptr, const LearnerHistory& history,
                                                        const RecommendQuery& query, absl::Time now) const {
-  const models::ModelBundle& model = *model_ptr;
-  const CatalogSnapshot& catalog = *catalog_ptr;
-  const auto& courses = catalog.courses();
-  std::shared_ptr<const Joined> joined = GetJoined(model_ptr, catalog_ptr);
-  const Joined& j = *joined;
-  const RecommendContext& ctx = query.context;
-  const int cdim = model.content_dim();
-
-  // Where the learner is.
-  bool has_origin = false;
-  double olat = 0, olng = 0;
-  if (!ctx.kiosk_venue_id.empty()) {
-    has_origin = catalog.VenueLocation(ctx.kiosk_venue_id, &olat, &olng);
+  Request r(*this, model_ptr, catalog_ptr, history, query, now);
+  // History.
+  r.LocateLearner();
+  r.BuildHistoryVectors();
+  r.CollectExclusions();
+  // Candidates (hard constraints applied on the way in).
+  if (absl::Status s = r.AddIndexCandidates(); !s.ok()) return s;
+  r.AddFilterListCandidates();
+  r.AddInterestCandidates();
+  r.AddNearbyCandidates();
+  r.AddContentCandidates();
+  r.AddNextLevelCandidates();
+  if (options_.readiness) {
+    r.AddRetryCandidates();
+    r.MarkNotReady();
   }
-  if (!has_origin && ctx.has_location) {
-    has_origin = true;
-    olat = ctx.lat;
-    olng = ctx.lng;
+  // Served-blend scoring.
+  r.ComputeFeatures();
+  r.BlendScores();
+  // Diversity and category cap, then reasons.
+  return r.Respond(r.RankDiverse());
+}
+
+void Recommender::Request::LocateLearner() {
+  if (!ctx_.kiosk_venue_id.empty()) {
+    has_origin_ = catalog_.VenueLocation(ctx_.kiosk_venue_id, &olat_, &olng_);
   }
-
-  // The learner vector, and the content centroid of the history.
-  std::vector<float> learner;
-  bool warm = false;
-  std::vector<float> history_content;
-  if (!history.empty()) {
-    learner = model.LearnerVector(history.events);
-    warm = !IsZero(learner);
-    history_content.assign(cdim, 0.0f);
-    for (const models::HistoryEvent& e : history.events) {
-      if (std::optional<int> row = model.Row(e.course_id); row && model.HasContent(*row)) {
-        absl::Span<const float> v = model.ContentVector(*row);
-        for (int d = 0; d < cdim; ++d) history_content[d] += e.weight * v[d];
-      } else if (const Course* c = catalog.Find(e.course_id)) {
-        const int pos = j.new_pos[c - courses.data()];
-        if (pos >= 0) {
-          absl::Span<const float> v = j.NewContent(pos, cdim);
-          for (int d = 0; d < cdim; ++d) history_content[d] += e.weight * v[d];
-        }
-      }
-    }
-    Normalize(&history_content);
-    if (IsZero(history_content)) history_content.clear();
+  if (!has_origin_ && ctx_.has_location) {
+    has_origin_ = true;
+    olat_ = ctx_.lat;
+    olng_ = ctx_.lng;
   }
+}
 
-  // The history's courses in this catalog: completed, passed or registered
-  // ones are never recommended, and other sections of a series the learner
-  // completed count as completed.
-  absl::flat_hash_set<int> excluded_courses;
-  absl::flat_hash_set<int> completed_series;
-  for (const std::string& id : history.completed) {
-    if (const Course* c = catalog.Find(id)) {
-      const int ci = static_cast<int>(c - courses.data());
-      excluded_courses.insert(ci);
-      completed_series.insert(j.facts[ci].series);
-    }
-  }
-  for (const std::string& id : history.enrolled) {
-    if (const Course* c = catalog.Find(id)) {
-      excluded_courses.insert(static_cast<int>(c - courses.data()));
-    }
-  }
-
-  // A prerequisite is done when it, or another section of its series, was
-  // completed or passed.
-  auto prerequisite_done = [&](const std::string& id) {
-    if (history.completed.contains(id)) return true;
-    const Course* p = catalog.Find(id);
-    return p != nullptr && completed_series.contains(j.facts[p - courses.data()].series);
-  };
-
-  // Candidate pool.
-  const bool filtered = !FilterIsEmpty(query.filter);
-  std::vector<Cand> pool;
-  pool.reserve(static_cast<size_t>(options_.popular_candidates) + options_.min_candidates + j.new_courses.size() + 64);
-  PoolSlots slots(courses.size());
-  auto consider = [&](int ci) -> Cand* {
-    if (ci < 0) return nullptr;
-    const int slot = slots.Get(ci);
-    if (slot >= 0) return &pool[slot];
-    if (slot == PoolSlots::kRejected) return nullptr;
-    const Joined::Facts& f = j.facts[ci];
-    // ExclusionOf(course, now) != kNone, history exclusions, the filter.
-    if (f.closed || f.enrol_to <= now || excluded_courses.contains(ci) || completed_series.contains(f.series) ||
-        (filtered && !MatchesFilter(courses[ci], query.filter, now))) {
-      slots.Set(ci, PoolSlots::kRejected);
-      return nullptr;
-    }
-    slots.Set(ci, static_cast<int>(pool.size()));
-    Cand cand;
-    cand.course = ci;
-    cand.row = j.row_of[ci];
-    pool.push_back(cand);
-    return &pool.back();
-  };
-  // Adds up to `limit` passing courses from `list`, scanning at most 20x.
-  auto add_list = [&](const std::vector<int>& list, int limit) {
-    int added = 0;
-    const size_t scan = std::min<size_t>(list.size(), static_cast<size_t>(limit) * 20 + 200);
-    for (size_t i = 0; i < scan && added < limit; ++i) {
-      const size_t before = pool.size();
-      if (consider(list[i]) != nullptr && pool.size() > before) ++added;
-    }
-  };
-
-  if (warm) {
-    const int excluded = static_cast<int>(history.completed.size() + history.enrolled.size());
-    const int n =
-        std::min(model.num_items(), std::max(options_.min_candidates, query.k * options_.candidate_factor) + excluded);
-    absl::StatusOr<std::vector<models::Candidate>> found;
-    if (j.exact != nullptr) {
-      found = j.exact->Search(learner, n);
-    } else {
-      found = search_(model_ptr, learner, n);
-    }
-    if (!found.ok()) return found.status();
-    for (const models::Candidate& m : *found) {
-      if (m.row < 0 || m.row >= model.num_items()) continue;
-      if (Cand* c = consider(j.course_of_row[m.row])) {
-        c->has_cf = true;
-        c->cf = m.score;
+void Recommender::Request::BuildHistoryVectors() {
+  if (history_.empty()) return;
+  learner_ = model_.LearnerVector(history_.events);
+  warm_ = !IsZero(learner_);
+  history_content_.assign(cdim_, 0.0f);
+  for (const models::HistoryEvent& e : history_.events) {
+    if (std::optional<int> row = model_.Row(e.course_id); row && model_.HasContent(*row)) {
+      absl::Span<const float> v = model_.ContentVector(*row);
+      for (int d = 0; d < cdim_; ++d) history_content_[d] += e.weight * v[d];
+    } else if (const Course* c = catalog_.Find(e.course_id)) {
+      const int pos = j_.new_pos[c - courses_.data()];
+      if (pos >= 0) {
+        absl::Span<const float> v = j_.NewContent(pos, cdim_);
+        for (int d = 0; d < cdim_; ++d) history_content_[d] += e.weight * v[d];
       }
     }
   }
-  // Filter-driven lists keep restrictive filters from starving the pool.
-  const CourseFilter& f = query.filter;
+  Normalize(&history_content_);
+  if (IsZero(history_content_)) history_content_.clear();
+}
+
+void Recommender::Request::CollectExclusions() {
+  // Completed, passed or registered courses are never recommended, and other
+  // sections of a series the learner completed count as completed.
+  for (const std::string& id : history_.completed) {
+    if (const Course* c = catalog_.Find(id)) {
+      const int ci = static_cast<int>(c - courses_.data());
+      excluded_courses_.insert(ci);
+      completed_series_.insert(j_.facts[ci].series);
+    }
+  }
+  for (const std::string& id : history_.enrolled) {
+    if (const Course* c = catalog_.Find(id)) {
+      excluded_courses_.insert(static_cast<int>(c - courses_.data()));
+    }
+  }
+}
+
+bool Recommender::Request::PrerequisiteDone(const std::string& id) const {
+  if (history_.completed.contains(id)) return true;
+  const Course* p = catalog_.Find(id);
+  return p != nullptr && completed_series_.contains(j_.facts[p - courses_.data()].series);
+}
+
+bool Recommender::Request::OpenNow(int ci) const {
+  return j_.facts[ci].enrol_from <= now_ && now_ < j_.facts[ci].enrol_to;
+}
+
+Cand* Recommender::Request::Consider(int ci) {
+  if (ci < 0) return nullptr;
+  const int slot = slots_.Get(ci);
+  if (slot >= 0) return &pool_[slot];
+  if (slot == PoolSlots::kRejected) return nullptr;
+  const Joined::Facts& f = j_.facts[ci];
+  // ExclusionOf(course, now) != kNone, history exclusions, the filter.
+  if (f.closed || f.enrol_to <= now_ || excluded_courses_.contains(ci) || completed_series_.contains(f.series) ||
+      (filtered_ && !MatchesFilter(courses_[ci], query_.filter, now_))) {
+    slots_.Set(ci, PoolSlots::kRejected);
+    return nullptr;
+  }
+  slots_.Set(ci, static_cast<int>(pool_.size()));
+  Cand cand;
+  cand.course = ci;
+  cand.row = j_.row_of[ci];
+  pool_.push_back(cand);
+  return &pool_.back();
+}
+
+void Recommender::Request::AddList(const std::vector<int>& list, int limit) {
+  int added = 0;
+  const size_t scan = std::min<size_t>(list.size(), static_cast<size_t>(limit) * 20 + 200);
+  for (size_t i = 0; i < scan && added < limit; ++i) {
+    const size_t before = pool_.size();
+    if (Consider(list[i]) != nullptr && pool_.size() > before) ++added;
+  }
+}
+
+absl::Status Recommender::Request::AddIndexCandidates() {
+  if (!warm_) return absl::OkStatus();
+  const int excluded = static_cast<int>(history_.completed.size() + history_.enrolled.size());
+  const int n =
+      std::min(model_.num_items(), std::max(options_.min_candidates, query_.k * options_.candidate_factor) + excluded);
+  absl::StatusOr<std::vector<models::Candidate>> found;
+  if (j_.exact != nullptr) {
+    found = j_.exact->Search(learner_, n);
+  } else {
+    found = search_(model_ptr_, learner_, n);
+  }
+  if (!found.ok()) return found.status();
+  for (const models::Candidate& m : *found) {
+    if (m.row < 0 || m.row >= model_.num_items()) continue;
+    if (Cand* c = Consider(j_.course_of_row[m.row])) {
+      c->has_cf = true;
+      c->cf = m.score;
+    }
+  }
+  return absl::OkStatus();
+}
+
+void Recommender::Request::AddFilterListCandidates() {
+  const CourseFilter& f = query_.filter;
   if (!f.venue_ids.empty()) {
     for (const std::string& v : f.venue_ids) {
-      if (auto it = j.venues.find(v); it != j.venues.end()) {
-        add_list(it->second.courses, options_.popular_candidates);
+      if (auto it = j_.venues.find(v); it != j_.venues.end()) {
+        AddList(it->second.courses, options_.popular_candidates);
       }
     }
   } else if (!f.categories.empty()) {
     for (const std::string& cat : f.categories) {
-      if (auto it = j.by_category.find(cat); it != j.by_category.end()) {
-        add_list(it->second, options_.popular_candidates);
+      if (auto it = j_.by_category.find(cat); it != j_.by_category.end()) {
+        AddList(it->second, options_.popular_candidates);
       }
     }
   } else if (f.has_near) {
-    for (const auto& [id, v] : j.venues) {
+    for (const auto& [id, v] : j_.venues) {
       if (v.has_location && WithinBox(f.near_lat, f.near_lng, v.lat, v.lng, f.within_km) &&
           HaversineKm(f.near_lat, f.near_lng, v.lat, v.lng) <= f.within_km) {
-        add_list(v.courses, options_.per_list_candidates);
+        AddList(v.courses, options_.per_list_candidates);
       }
     }
   } else {
-    add_list(j.by_popularity, options_.popular_candidates);
+    AddList(j_.by_popularity, options_.popular_candidates);
   }
-  for (const std::string& interest : ctx.interests) {
-    if (auto it = j.by_category.find(interest); it != j.by_category.end()) {
-      add_list(it->second, options_.per_list_candidates);
+}
+
+void Recommender::Request::AddInterestCandidates() {
+  for (const std::string& interest : ctx_.interests) {
+    if (auto it = j_.by_category.find(interest); it != j_.by_category.end()) {
+      AddList(it->second, options_.per_list_candidates);
     }
   }
-  if (has_origin) {
-    // Nearest venues first, per_list_candidates courses in all.
-    std::vector<std::pair<double, const Joined::Venue*>> near;
-    for (const auto& [id, v] : j.venues) {
-      if (!v.has_location || !WithinBox(olat, olng, v.lat, v.lng, options_.nearby_km)) continue;
-      const double d = HaversineKm(olat, olng, v.lat, v.lng);
-      if (d <= options_.nearby_km) near.emplace_back(d, &v);
-    }
-    std::sort(near.begin(), near.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
-    const size_t start = pool.size();
-    for (const auto& [d, v] : near) {
-      const int left = options_.per_list_candidates - static_cast<int>(pool.size() - start);
-      if (left <= 0) break;
-      add_list(v->courses, std::min(left, 20));
-    }
+}
+
+void Recommender::Request::AddNearbyCandidates() {
+  if (!has_origin_) return;
+  // Nearest venues first, per_list_candidates courses in all.
+  std::vector<std::pair<double, const Joined::Venue*>> near;
+  for (const auto& [id, v] : j_.venues) {
+    if (!v.has_location || !WithinBox(olat_, olng_, v.lat, v.lng, options_.nearby_km)) continue;
+    const double d = HaversineKm(olat_, olng_, v.lat, v.lng);
+    if (d <= options_.nearby_km) near.emplace_back(d, &v);
   }
-  for (int ci : j.new_courses) consider(ci);
+  std::sort(near.begin(), near.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  const size_t start = pool_.size();
+  for (const auto& [d, v] : near) {
+    const int left = options_.per_list_candidates - static_cast<int>(pool_.size() - start);
+    if (left <= 0) break;
+    AddList(v->courses, std::min(left, 20));
+  }
+}
+
+void Recommender::Request::AddContentCandidates() {
+  for (int ci : j_.new_courses) Consider(ci);
+}
+
+void Recommender::Request::AddNextLevelCandidates() {
   // The next level of what the learner finished (入门 -> 进阶 -> 提高): courses
   // all of whose prerequisites are completed, at least one of them directly.
-  if (warm && !history.completed.empty()) {
-    for (const std::string& done : history.completed) {
-      auto next = j.next_levels.find(done);
-      if (next == j.next_levels.end()) continue;
-      for (int ci : next->second) {
-        bool all = true;
-        for (const std::string& p : courses[ci].prerequisites) all &= prerequisite_done(p);
-        if (!all) continue;
-        if (Cand* cand = consider(ci)) cand->next_step_from = &done;
-      }
+  if (!warm_ || history_.completed.empty()) return;
+  for (const std::string& done : history_.completed) {
+    auto next = j_.next_levels.find(done);
+    if (next == j_.next_levels.end()) continue;
+    for (int ci : next->second) {
+      bool all = true;
+      for (const std::string& p : courses_[ci].prerequisites) all &= PrerequisiteDone(p);
+      if (!all) continue;
+      if (Cand* cand = Consider(ci)) cand->next_step_from = &done;
     }
   }
-  if (options_.readiness) {
-    // After a failure: the same course again, another section of it, or a
-    // gentler course (a lower level) on the same subject.
-    for (const std::string& failed : history.failed) {
-      const Course* fc = catalog.Find(failed);
-      if (fc == nullptr) continue;
-      const int fi = static_cast<int>(fc - courses.data());
-      if (auto it = j.by_series.find(j.facts[fi].series); it != j.by_series.end()) {
-        for (int ci : it->second) {
-          if (Cand* cand = consider(ci)) cand->retry_of = &failed;
-        }
-      }
-      const int rank = LevelRank(fc->level);
-      if (rank <= 1) continue;
-      if (auto it = j.by_category.find(fc->category); it != j.by_category.end()) {
-        int added = 0;
-        for (size_t i = 0; i < it->second.size() && added < 20; ++i) {
-          const int ci = it->second[i];
-          const int r = LevelRank(courses[ci].level);
-          if (r == 0 || r >= rank) continue;
-          if (Cand* cand = consider(ci); cand != nullptr && cand->retry_of == nullptr) {
-            cand->foundation_for = &failed;
-            ++added;
-          }
-        }
-      }
-    }
-    // Readiness of every candidate; a course that is not ready brings its
-    // missing prerequisites into the pool (the step that comes first), which
-    // are checked in turn (the loop runs over the growing pool).
-    for (size_t i = 0; i < pool.size(); ++i) {
-      const int ci = pool[i].course;
-      for (const std::string& p : courses[ci].prerequisites) {
-        if (prerequisite_done(p)) continue;
-        pool[i].blocked = true;
-        if (const Course* pc = catalog.Find(p)) consider(static_cast<int>(pc - courses.data()));
-      }
-    }
-  }
+}
 
-  // Features and scores.
-  float max_cf = 0;
-  for (Cand& c : pool) {
-    const Course& course = courses[c.course];
-    if (warm && c.row >= 0 && !c.has_cf) {
-      c.cf = model.sparse_item_matrix() ? model.ItemScore(learner, c.row) : Dot(learner, model.ItemVector(c.row));
+void Recommender::Request::AddRetryCandidates() {
+  // After a failure: the same course again, another section of it, or a
+  // gentler course (a lower level) on the same subject.
+  for (const std::string& failed : history_.failed) {
+    const Course* fc = catalog_.Find(failed);
+    if (fc == nullptr) continue;
+    const int fi = static_cast<int>(fc - courses_.data());
+    if (auto it = j_.by_series.find(j_.facts[fi].series); it != j_.by_series.end()) {
+      for (int ci : it->second) {
+        if (Cand* cand = Consider(ci)) cand->retry_of = &failed;
+      }
+    }
+    const int rank = LevelRank(fc->level);
+    if (rank <= 1) continue;
+    if (auto it = j_.by_category.find(fc->category); it != j_.by_category.end()) {
+      int added = 0;
+      for (size_t i = 0; i < it->second.size() && added < 20; ++i) {
+        const int ci = it->second[i];
+        const int r = LevelRank(courses_[ci].level);
+        if (r == 0 || r >= rank) continue;
+        if (Cand* cand = Consider(ci); cand != nullptr && cand->retry_of == nullptr) {
+          cand->foundation_for = &failed;
+          ++added;
+        }
+      }
+    }
+  }
+}
+
+void Recommender::Request::MarkNotReady() {
+  // A course that is not ready brings its missing prerequisites into the
+  // pool (the step that comes first), which are checked in turn (the loop
+  // runs over the growing pool).
+  for (size_t i = 0; i < pool_.size(); ++i) {
+    const int ci = pool_[i].course;
+    for (const std::string& p : courses_[ci].prerequisites) {
+      if (PrerequisiteDone(p)) continue;
+      pool_[i].blocked = true;
+      if (const Course* pc = catalog_.Find(p)) Consider(static_cast<int>(pc - courses_.data()));
+    }
+  }
+}
+
+void Recommender::Request::ComputeFeatures() {
+  for (Cand& c : pool_) {
+    const Course& course = courses_[c.course];
+    if (warm_ && c.row >= 0 && !c.has_cf) {
+      c.cf = model_.sparse_item_matrix() ? model_.ItemScore(learner_, c.row) : Dot(learner_, model_.ItemVector(c.row));
       c.has_cf = true;
     }
-    if (c.has_cf) max_cf = std::max(max_cf, c.cf);
-    if (j.new_pos[c.course] >= 0 && !history_content.empty()) {
-      c.content = Dot(history_content, j.NewContent(j.new_pos[c.course], cdim));
+    if (c.has_cf) max_cf_ = std::max(max_cf_, c.cf);
+    if (j_.new_pos[c.course] >= 0 && !history_content_.empty()) {
+      c.content = Dot(history_content_, j_.NewContent(j_.new_pos[c.course], cdim_));
     }
-    c.interest = !ctx.interests.empty() && Contains(ctx.interests, course.category);
-    c.audience = !ctx.age_group.empty() && Contains(course.audiences, ctx.age_group);
-    if (has_origin && course.has_location) {
-      c.distance_km = HaversineKm(olat, olng, course.lat, course.lng);
+    c.interest = !ctx_.interests.empty() && Contains(ctx_.interests, course.category);
+    c.audience = !ctx_.age_group.empty() && Contains(course.audiences, ctx_.age_group);
+    if (has_origin_ && course.has_location) {
+      c.distance_km = HaversineKm(olat_, olng_, course.lat, course.lng);
     }
   }
-  // Course::EnrolmentOpenAt(now).
-  auto open_now = [&](int ci) { return j.facts[ci].enrol_from <= now && now < j.facts[ci].enrol_to; };
+}
+
+void Recommender::Request::BlendScores() {
   // Weights: models::ServedBlend (models/served_blend.h, docs/recommend.md
   // "Re-ranking blend"), shared with the replay's recomputation.
   const models::ServedBlend& w = options_.blend;
-  for (Cand& c : pool) {
-    const double pop = c.row >= 0 ? model.Popularity(c.row) : 0.0;
-    const double completion = c.row >= 0 ? model.CompletionRate(c.row) : 0.0;
+  for (Cand& c : pool_) {
+    const double pop = c.row >= 0 ? model_.Popularity(c.row) : 0.0;
+    const double completion = c.row >= 0 ? model_.CompletionRate(c.row) : 0.0;
     double proximity = 0;
-    if (has_origin) {
+    if (has_origin_) {
       if (c.distance_km >= 0) {
         proximity = 1.0 / (1.0 + c.distance_km / w.proximity_half_km);
-      } else if (j.facts[c.course].online) {
+      } else if (j_.facts[c.course].online) {
         proximity = w.online_proximity;  // reachable from anywhere
       }
     }
     const double interest = c.interest ? 1.0 : 0.0;
     const double audience = c.audience ? 1.0 : 0.0;
-    if (warm) {
-      double cf = (c.has_cf && max_cf > 0) ? std::max(0.0f, c.cf) / max_cf : 0.0;
-      if (j.new_pos[c.course] >= 0) {
+    if (warm_) {
+      double cf = (c.has_cf && max_cf_ > 0) ? std::max(0.0f, c.cf) / max_cf_ : 0.0;
+      if (j_.new_pos[c.course] >= 0) {
         cf = w.new_course_content * std::max(0.0f, c.content);  // content stands in
       }
       const double next_step = c.next_step_from == nullptr ? 0.0 : 1.0;
       c.score = w.cf * cf + w.popularity * pop + w.completion * completion + w.interest * interest +
-                w.proximity * proximity + w.audience * audience + w.open_now * (open_now(c.course) ? 1.0 : 0.0) +
+                w.proximity * proximity + w.audience * audience + w.open_now * (OpenNow(c.course) ? 1.0 : 0.0) +
                 w.next_step * next_step;
     } else {
       // Cold start: popular, well-completed courses near the learner that
       // match stated interests and age group.
       c.score = w.cold_popularity * pop + w.cold_pop_completion * pop * completion + w.cold_interest * interest +
                 w.cold_proximity * proximity + w.cold_audience * audience +
-                w.cold_open_now * (open_now(c.course) ? 1.0 : 0.0);
+                w.cold_open_now * (OpenNow(c.course) ? 1.0 : 0.0);
     }
     // The same level again after a failure comes first, like a next level.
     if (c.retry_of != nullptr) c.score += w.retry_bonus;
     if (c.foundation_for != nullptr) c.score += w.foundation_bonus;
   }
+}
+
+std::vector<size_t> Recommender::Request::RankDiverse() {
   // Ready courses first (Options::readiness), then by score.
   auto better = [&](const Cand& a, const Cand& b) {
     if (a.blocked != b.blocked) return b.blocked;
     if (a.score != b.score) return a.score > b.score;
-    return courses[a.course].id < courses[b.course].id;
+    return courses_[a.course].id < courses_[b.course].id;
   };
   // Diversity rarely looks past the first few k; sort only those, and the
   // rest when that was not enough.
   std::vector<size_t> chosen;
-  size_t sorted = std::min(pool.size(), static_cast<size_t>(query.k) * 5 + 20);
+  size_t sorted = std::min(pool_.size(), static_cast<size_t>(query_.k) * 5 + 20);
   while (true) {
-    std::partial_sort(pool.begin(), pool.begin() + sorted, pool.end(), better);
+    std::partial_sort(pool_.begin(), pool_.begin() + sorted, pool_.end(), better);
     std::vector<DiversityIds> keys;
     keys.reserve(sorted);
     for (size_t i = 0; i < sorted; ++i) {
-      const Joined::Facts& f = j.facts[pool[i].course];
+      const Joined::Facts& f = j_.facts[pool_[i].course];
       keys.push_back({f.series, f.category});
     }
-    chosen = SelectDiverse(keys, query.k);
-    if (static_cast<int>(chosen.size()) >= query.k || sorted == pool.size()) break;
-    sorted = pool.size();
+    chosen = SelectDiverse(keys, query_.k);
+    if (static_cast<int>(chosen.size()) >= query_.k || sorted == pool_.size()) break;
+    sorted = pool_.size();
   }
+  return chosen;
+}
 
+RecommendResult Recommender::Request::Respond(const std::vector<size_t>& chosen) const {
   RecommendResult result;
-  result.model_version = model.version();
-  result.cold_start = !warm;
+  result.model_version = model_.version();
+  result.cold_start = !warm_;
   for (size_t idx : chosen) {
-    const Cand& c = pool[idx];
-    const Course& course = courses[c.course];
+    const Cand& c = pool_[idx];
     ScoredCourse out;
-    out.course = &course;
+    out.course = &courses_[c.course];
     out.score = c.score;
     out.distance_km = c.distance_km;
-    // Reason: the strongest signal a person can check; for a course that is
-    // not ready, what comes first.
-    if (c.blocked) {
-      std::vector<std::string> titles;
-      for (const std::string& p : course.prerequisites) {
-        if (prerequisite_done(p)) continue;
-        out.missing_prerequisites.push_back(p);
-        const Course* pc = catalog.Find(p);
-        titles.push_back(pc != nullptr ? pc->title : p);
-      }
-      out.reason = PrerequisitesFirstReason(titles);
-      out.reason_kind = ReasonKind::kPrerequisitesFirst;
-    }
-    if (out.reason.empty() && c.retry_of != nullptr) {
-      if (const Course* from = catalog.Find(*c.retry_of)) {
-        out.reason = RetryReason(from->title);
-        out.reason_kind = ReasonKind::kRetry;
-      }
-    }
-    if (out.reason.empty() && c.foundation_for != nullptr) {
-      if (const Course* from = catalog.Find(*c.foundation_for)) {
-        out.reason = FoundationReason(from->title);
-        out.reason_kind = ReasonKind::kFoundation;
-      }
-    }
-    if (out.reason.empty() && c.next_step_from != nullptr) {
-      if (const Course* from = catalog.Find(*c.next_step_from)) {
-        out.reason = BecauseReason(vocab::kCompleted, from->title);
-        out.reason_kind = ReasonKind::kBecauseYouCompleted;
-      }
-    }
-    if (out.reason.empty() && warm && c.row >= 0 && c.has_cf && max_cf > 0 && c.cf >= 0.3f * max_cf) {
-      if (auto top = model.TopContributor(history.events, c.row)) {
-        const Course* from = catalog.Find(top->course_id);
-        if (from != nullptr && top->history_index >= 0 && top->history_index < static_cast<int>(history.verbs.size())) {
-          out.reason = BecauseReason(history.verbs[top->history_index], from->title);
-          out.reason_kind = ReasonKind::kBecauseYouCompleted;
-        }
-      }
-    }
-    if (out.reason.empty() && j.new_pos[c.course] >= 0 && c.content >= 0.15f) {
-      // The history course closest in content.
-      const float* v = j.NewContent(j.new_pos[c.course], cdim).data();
-      float best = 0;
-      const Course* best_course = nullptr;
-      for (const models::HistoryEvent& e : history.events) {
-        const Course* hc = catalog.Find(e.course_id);
-        if (hc == nullptr) continue;
-        float s = 0;
-        if (std::optional<int> row = model.Row(e.course_id)) {
-          s = Dot(model.ContentVector(*row), absl::MakeConstSpan(v, cdim));
-        } else if (j.new_pos[hc - courses.data()] >= 0) {
-          s = Dot(j.NewContent(j.new_pos[hc - courses.data()], cdim), absl::MakeConstSpan(v, cdim));
-        }
-        if (s > best) {
-          best = s;
-          best_course = hc;
-        }
-      }
-      if (best_course != nullptr) {
-        out.reason = NewCourseReason(best_course->title);
-        out.reason_kind = ReasonKind::kNewCourse;
-      }
-    }
-    if (out.reason.empty() && c.interest) {
-      out.reason = InterestReason(course.category);
-      out.reason_kind = ReasonKind::kMatchesInterest;
-    }
-    if (out.reason.empty() && c.distance_km >= 0 && c.distance_km <= options_.nearby_km) {
-      std::string area = course.jiedao.empty() ? course.venue_name : course.jiedao;
-      out.reason = PopularNearbyReason(area);
-      out.reason_kind = ReasonKind::kPopularNearby;
-    }
-    if (out.reason.empty() && c.audience) {
-      out.reason = AudienceReason(AudienceName(ctx.age_group));
-      out.reason_kind = ReasonKind::kPopular;
-    }
-    if (out.reason.empty()) {
-      out.reason = PopularReason();
-      out.reason_kind = ReasonKind::kPopular;
-    }
+    Explain(c, &out);
     result.items.push_back(std::move(out));
   }
   return result;
+}
+
+void Recommender::Request::Explain(const Cand& c, ScoredCourse* out) const {
+  const Course& course = courses_[c.course];
+  if (c.blocked) {
+    std::vector<std::string> titles;
+    for (const std::string& p : course.prerequisites) {
+      if (PrerequisiteDone(p)) continue;
+      out->missing_prerequisites.push_back(p);
+      const Course* pc = catalog_.Find(p);
+      titles.push_back(pc != nullptr ? pc->title : p);
+    }
+    out->reason = PrerequisitesFirstReason(titles);
+    out->reason_kind = ReasonKind::kPrerequisitesFirst;
+  }
+  if (out->reason.empty() && c.retry_of != nullptr) {
+    if (const Course* from = catalog_.Find(*c.retry_of)) {
+      out->reason = RetryReason(from->title);
+      out->reason_kind = ReasonKind::kRetry;
+    }
+  }
+  if (out->reason.empty() && c.foundation_for != nullptr) {
+    if (const Course* from = catalog_.Find(*c.foundation_for)) {
+      out->reason = FoundationReason(from->title);
+      out->reason_kind = ReasonKind::kFoundation;
+    }
+  }
+  if (out->reason.empty() && c.next_step_from != nullptr) {
+    if (const Course* from = catalog_.Find(*c.next_step_from)) {
+      out->reason = BecauseReason(vocab::kCompleted, from->title);
+      out->reason_kind = ReasonKind::kBecauseYouCompleted;
+    }
+  }
+  if (out->reason.empty() && warm_ && c.row >= 0 && c.has_cf && max_cf_ > 0 && c.cf >= 0.3f * max_cf_) {
+    if (auto top = model_.TopContributor(history_.events, c.row)) {
+      const Course* from = catalog_.Find(top->course_id);
+      if (from != nullptr && top->history_index >= 0 && top->history_index < static_cast<int>(history_.verbs.size())) {
+        out->reason = BecauseReason(history_.verbs[top->history_index], from->title);
+        out->reason_kind = ReasonKind::kBecauseYouCompleted;
+      }
+    }
+  }
+  if (out->reason.empty() && j_.new_pos[c.course] >= 0 && c.content >= 0.15f) {
+    // The history course closest in content.
+    const float* v = j_.NewContent(j_.new_pos[c.course], cdim_).data();
+    float best = 0;
+    const Course* best_course = nullptr;
+    for (const models::HistoryEvent& e : history_.events) {
+      const Course* hc = catalog_.Find(e.course_id);
+      if (hc == nullptr) continue;
+      float s = 0;
+      if (std::optional<int> row = model_.Row(e.course_id)) {
+        s = Dot(model_.ContentVector(*row), absl::MakeConstSpan(v, cdim_));
+      } else if (j_.new_pos[hc - courses_.data()] >= 0) {
+        s = Dot(j_.NewContent(j_.new_pos[hc - courses_.data()], cdim_), absl::MakeConstSpan(v, cdim_));
+      }
+      if (s > best) {
+        best = s;
+        best_course = hc;
+      }
+    }
+    if (best_course != nullptr) {
+      out->reason = NewCourseReason(best_course->title);
+      out->reason_kind = ReasonKind::kNewCourse;
+    }
+  }
+  if (out->reason.empty() && c.interest) {
+    out->reason = InterestReason(course.category);
+    out->reason_kind = ReasonKind::kMatchesInterest;
+  }
+  if (out->reason.empty() && c.distance_km >= 0 && c.distance_km <= options_.nearby_km) {
+    std::string area = course.jiedao.empty() ? course.venue_name : course.jiedao;
+    out->reason = PopularNearbyReason(area);
+    out->reason_kind = ReasonKind::kPopularNearby;
+  }
+  if (out->reason.empty() && c.audience) {
+    out->reason = AudienceReason(AudienceName(ctx_.age_group));
+    out->reason_kind = ReasonKind::kPopular;
+  }
+  if (out->reason.empty()) {
+    out->reason = PopularReason();
+    out->reason_kind = ReasonKind::kPopular;
+  }
 }
 
 absl::StatusOr<RecommendResult> Recommender::Similar(const std::shared_ptr<const models::ModelBundle>& model_ptr,

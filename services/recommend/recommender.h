@@ -158,6 +158,7 @@ class Recommender {
 
  private:
   struct Joined;  // model x catalog join, see recommender.cc
+  class Request;  // one Recommend call's pipeline steps, see recommender.cc
   std::shared_ptr<const Joined> GetJoined(const std::shared_ptr<const models::ModelBundle>& model,
                                           const CatalogPtr& catalog) const;
 
