@@ -27,6 +27,29 @@
 namespace lifelong::recommend {
 namespace {
 
+// A catalog of every course of `model`, spread over 40 categories.
+std::shared_ptr<const CatalogSnapshot> CatalogOf(const models::ModelBundle& model) {
+  std::vector<Course> courses;
+  for (const std::string& id : model.course_ids()) {
+    Course c;
+    c.id = id;
+    c.title = "课程 " + id;
+    c.series = id;
+    c.category = "类别" + std::to_string(std::hash<std::string>()(id) % 40);
+    courses.push_back(std::move(c));
+  }
+  return std::make_shared<const CatalogSnapshot>("synthetic", std::move(courses));
+}
+
+// The history of a learner who completed `taken` in that order.
+LearnerHistory CompletedInOrder(const std::vector<std::string>& taken) {
+  std::vector<StatementFact> facts;  // newest first
+  for (int i = static_cast<int>(taken.size()) - 1; i >= 0; --i) {
+    facts.push_back({std::string(vocab::kCompleted), vocab::CourseIri(taken[i]), absl::FromUnixSeconds(1000 + i)});
+  }
+  return BuildLearnerHistory(facts);
+}
+
 using ::testing::ElementsAre;
 
 class RecommenderReadinessTest : public ::testing::Test {
@@ -385,22 +408,9 @@ TEST(RecommenderExactScan, IdentityModelsAboveTheFloatLimitAreScannedOnTheReques
   const std::shared_ptr<const models::ModelBundle> model = *built;
   ASSERT_GT(static_cast<int64_t>(model->index_info().indexed_items) * model->dim(),
             Recommender::Options().exact_scan_max_floats);
-  std::vector<Course> courses;
-  for (const std::string& id : model->course_ids()) {
-    Course c;
-    c.id = id;
-    c.title = "课程 " + id;
-    c.series = id;
-    c.category = "类别" + std::to_string(std::hash<std::string>()(id) % 40);
-    courses.push_back(std::move(c));
-  }
-  auto catalog = std::make_shared<const CatalogSnapshot>("synthetic", std::move(courses));
+  auto catalog = CatalogOf(*model);
   const std::vector<std::string> taken = {model->CourseId(10), model->CourseId(11), model->CourseId(12)};
-  std::vector<StatementFact> facts;  // newest first
-  for (int i = static_cast<int>(taken.size()) - 1; i >= 0; --i) {
-    facts.push_back({std::string(vocab::kCompleted), vocab::CourseIri(taken[i]), absl::FromUnixSeconds(1000 + i)});
-  }
-  const LearnerHistory history = BuildLearnerHistory(facts);
+  const LearnerHistory history = CompletedInOrder(taken);
   int searches = 0;
   auto make = [&searches](int64_t identity_max) {
     Recommender::Options o;
@@ -463,22 +473,9 @@ TEST(RecommenderExactScan, SparseModelsAreServedExactlyFromTheirRows) {
   ASSERT_TRUE(built.ok()) << built.status();
   const std::shared_ptr<const models::ModelBundle> model = *built;
   ASSERT_TRUE(model->sparse_item_matrix());
-  std::vector<Course> courses;
-  for (const std::string& id : model->course_ids()) {
-    Course c;
-    c.id = id;
-    c.title = "课程 " + id;
-    c.series = id;
-    c.category = "类别" + std::to_string(std::hash<std::string>()(id) % 40);
-    courses.push_back(std::move(c));
-  }
-  auto catalog = std::make_shared<const CatalogSnapshot>("synthetic", std::move(courses));
+  auto catalog = CatalogOf(*model);
   const std::vector<std::string> taken = {model->CourseId(20), model->CourseId(21), model->CourseId(22)};
-  std::vector<StatementFact> facts;  // newest first
-  for (int i = static_cast<int>(taken.size()) - 1; i >= 0; --i) {
-    facts.push_back({std::string(vocab::kCompleted), vocab::CourseIri(taken[i]), absl::FromUnixSeconds(1000 + i)});
-  }
-  const LearnerHistory history = BuildLearnerHistory(facts);
+  const LearnerHistory history = CompletedInOrder(taken);
   int searches = 0;
   Recommender::Options ro;
   ro.readiness = false;
