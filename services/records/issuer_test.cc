@@ -23,6 +23,19 @@ TEST(Issuer, AuthorityRoundTripsRoleAndSubject) {
   EXPECT_EQ(i.Label(), "teacher:teacher-li");
 }
 
+// The per-thread cache of the last authority never hands one caller's
+// authority to another: callers alternate, each gets their own.
+TEST(Issuer, EachCallerGetsTheirOwnAuthorityWhateverCameBefore) {
+  const std::pair<const char*, const char*> callers[] = {{"teacher", "t1"}, {"teacher", "t1"}, {"loader", "t1"},
+                                                         {"teacher", "t2"}, {"teacher", "t1"}, {"teache", "rt1"},
+                                                         {"learner", "u1"}, {"learner", "u1"}, {"teacher", "t1"}};
+  for (const auto& [role, subject] : callers) {
+    Issuer i = IssuerOfStatement(WithAuthority(IssuerAuthorityJson(role, subject)));
+    EXPECT_EQ(i.role, role);
+    EXPECT_EQ(i.subject, subject);
+  }
+}
+
 TEST(Issuer, SubjectsWithQuotesAndColonsStayIntact) {
   Issuer i = IssuerOfStatement(WithAuthority(IssuerAuthorityJson("loader", "feed:\"x\"")));
   EXPECT_EQ(i.role, "loader");
