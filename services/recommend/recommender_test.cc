@@ -41,6 +41,20 @@ std::shared_ptr<const CatalogSnapshot> CatalogOf(const models::ModelBundle& mode
   return std::make_shared<const CatalogSnapshot>("synthetic", std::move(courses));
 }
 
+// The course the offline model scores highest for a learner who took
+// `taken` (each weight 1), among those they have not taken.
+std::string BestOfflineUntaken(const models::ModelBundle& model, const std::vector<std::string>& taken) {
+  std::vector<models::HistoryEvent> events;
+  for (const std::string& id : taken) events.push_back({id, 1.0f});
+  const std::vector<float> offline = model.ScoreAll(events);
+  int best = -1;
+  for (int r = 0; r < model.num_items(); ++r) {
+    if (std::find(taken.begin(), taken.end(), model.CourseId(r)) != taken.end()) continue;
+    if (best < 0 || offline[r] > offline[best]) best = r;
+  }
+  return model.CourseId(best);
+}
+
 // The history of a learner who completed `taken` in that order.
 LearnerHistory CompletedInOrder(const std::vector<std::string>& taken) {
   std::vector<StatementFact> facts;  // newest first
@@ -436,15 +450,7 @@ TEST(RecommenderExactScan, IdentityModelsAboveTheFloatLimitAreScannedOnTheReques
   ASSERT_TRUE(got.ok()) << got.status();
   EXPECT_EQ(searches, 0);
   ASSERT_FALSE(got->items.empty());
-  std::vector<models::HistoryEvent> events;
-  for (const std::string& id : taken) events.push_back({id, 1.0f});
-  const std::vector<float> offline = model->ScoreAll(events);
-  int best = -1;
-  for (int r = 0; r < model->num_items(); ++r) {
-    if (std::find(taken.begin(), taken.end(), model->CourseId(r)) != taken.end()) continue;
-    if (best < 0 || offline[r] > offline[best]) best = r;
-  }
-  EXPECT_EQ(got->items.front().course->id, model->CourseId(best));
+  EXPECT_EQ(got->items.front().course->id, BestOfflineUntaken(*model, taken));
   EXPECT_DOUBLE_EQ(got->items.front().score, 0.55);  // blend.cf * (best cf / best cf)
 
   Recommender batched = make(0);
@@ -498,15 +504,7 @@ TEST(RecommenderExactScan, SparseModelsAreServedExactlyFromTheirRows) {
   ASSERT_TRUE(got.ok()) << got.status();
   EXPECT_EQ(searches, 0);
   ASSERT_FALSE(got->items.empty());
-  std::vector<models::HistoryEvent> events;
-  for (const std::string& id : taken) events.push_back({id, 1.0f});
-  const std::vector<float> offline = model->ScoreAll(events);
-  int best = -1;
-  for (int r = 0; r < model->num_items(); ++r) {
-    if (std::find(taken.begin(), taken.end(), model->CourseId(r)) != taken.end()) continue;
-    if (best < 0 || offline[r] > offline[best]) best = r;
-  }
-  EXPECT_EQ(got->items.front().course->id, model->CourseId(best));
+  EXPECT_EQ(got->items.front().course->id, BestOfflineUntaken(*model, taken));
   EXPECT_DOUBLE_EQ(got->items.front().score, 0.55);  // blend.cf * (best cf / best cf)
 
   // Similar: the best collaborative cosine of the source's column.
