@@ -15,7 +15,9 @@ LearnerHistory BuildLearnerHistory(const std::vector<StatementFact>& newest_firs
       if (it->verified) h.credited.insert(course);
       h.enrolled.erase(course);
       h.failed.erase(course);
-    } else if (it->verb == vocab::kRegistered && !h.completed.contains(course)) {
+    } else if ((it->verb == vocab::kRegistered || it->verb == vocab::kAttended) && !h.completed.contains(course)) {
+      // Registering, or attending a session (walk-in learners at a community
+      // centre often never register), puts the course in progress.
       h.enrolled.insert(course);
     } else if (it->verb == vocab::kFailed && !h.completed.contains(course)) {
       h.failed.insert(course);

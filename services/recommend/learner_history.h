@@ -34,16 +34,17 @@ struct LearnerHistory {
   // teacher, institution, operator): the ones whose credits count toward a
   // goal. Self-reported completions are in `completed` only.
   absl::flat_hash_set<std::string> credited;
-  // Courses registered for and not completed/passed (a `failed` or an
-  // `exited`, a drop-out, ends the registration; registering again after it
-  // enrols again).
+  // Courses in progress: registered for, or attended (a session at a venue),
+  // and not completed/passed. A `failed` or an `exited` (a drop-out) ends it;
+  // registering or attending again after it puts the course in progress again.
   absl::flat_hash_set<std::string> enrolled;
   // Courses whose latest outcome is `failed` (no completed/passed since):
   // the recommender offers the same level again (or a gentler course on the
   // subject) before the next level.
   absl::flat_hash_set<std::string> failed;
 
-  // Completed, passed or registered: never recommended again.
+  // Completed, passed, registered or attended: not recommended (a course in
+  // progress shows in the learner's own list, not among new suggestions).
   bool Excluded(const std::string& course_id) const {
     return completed.contains(course_id) || enrolled.contains(course_id);
   }

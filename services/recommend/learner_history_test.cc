@@ -38,6 +38,37 @@ TEST(BuildLearnerHistory, OldestFirstWithExclusions) {
   EXPECT_FALSE(h.failed.contains("c1"));
 }
 
+TEST(BuildLearnerHistory, AttendingASessionPutsTheCourseInProgress) {
+  // A walk-in learner checks in at a community centre without registering:
+  // the course is in progress and not offered to them again.
+  LearnerHistory walk_in = BuildLearnerHistory({Fact(vocab::kAttended, "c1", 100)});
+  EXPECT_TRUE(walk_in.enrolled.contains("c1"));
+  EXPECT_TRUE(walk_in.Excluded("c1"));
+  EXPECT_FALSE(walk_in.completed.contains("c1"));
+
+  // Dropping out ends it; attending again after a failure takes it again.
+  LearnerHistory dropped = BuildLearnerHistory({
+      Fact(vocab::kExited, "c1", 200),
+      Fact(vocab::kAttended, "c1", 100),
+  });
+  EXPECT_FALSE(dropped.Excluded("c1"));
+  LearnerHistory again = BuildLearnerHistory({
+      Fact(vocab::kAttended, "c1", 300),
+      Fact(vocab::kFailed, "c1", 200),
+      Fact(vocab::kAttended, "c1", 100),
+  });
+  EXPECT_TRUE(again.enrolled.contains("c1"));
+  EXPECT_TRUE(again.Excluded("c1"));
+
+  // Attending after completing does not make a completed course "in progress".
+  LearnerHistory revisit = BuildLearnerHistory({
+      Fact(vocab::kAttended, "c1", 300),
+      Fact(vocab::kCompleted, "c1", 200),
+  });
+  EXPECT_TRUE(revisit.completed.contains("c1"));
+  EXPECT_FALSE(revisit.enrolled.contains("c1"));
+}
+
 TEST(BuildLearnerHistory, FailedEndsTheRegistrationUntilPassedOrRegisteredAgain) {
   LearnerHistory failed = BuildLearnerHistory({
       Fact(vocab::kFailed, "c1", 200),

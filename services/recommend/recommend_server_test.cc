@@ -259,6 +259,17 @@ TEST_F(RecommendServerTest, NewStatementChangesNextAnswer) {
   EXPECT_EQ(after.recommendations(0).reason(), "因为你完成了 太极拳入门");
 }
 
+// A walk-in check-in at a venue (`attended`, no registration) puts the course
+// in progress: the next answer no longer offers it.
+TEST_F(RecommendServerTest, AnAttendedCourseIsNotOfferedAgain) {
+  StartWithModel();
+  EXPECT_THAT(Ids(MustRecommend(Request("u30", 3))), Contains("c_tj1"));
+  records_.Add("u30", vocab::kAttended, "c_tj1", now_);
+  v1::RecommendResponse after = MustRecommend(Request("u30", 10));
+  EXPECT_FALSE(after.cold_start());
+  EXPECT_THAT(Ids(after), Not(Contains("c_tj1")));
+}
+
 // Learner histories are cached, and the cache is exact: the record
 // service's change feed (here the fake's, the same LearnerChangeFeed) tells
 // the recommender of a change before the write is answered, so a
