@@ -11,8 +11,10 @@
 // reconnects with backoff. Thread-safe.
 //
 // Keys are canonical learner keys (domain::CanonicalLearnerKey), the form
-// the feed uses. Bounded in learners and in statements held: when full,
-// arbitrary entries make room.
+// the feed uses. An entry is the learner's history as BuildLearnerHistory
+// made it from the statements read (immutable and shared: a hit copies
+// nothing and builds nothing). Bounded in learners and in statements read:
+// when full, arbitrary entries make room.
 #ifndef LIFELONG_SERVICES_RECOMMEND_HISTORY_CACHE_H_
 #define LIFELONG_SERVICES_RECOMMEND_HISTORY_CACHE_H_
 
@@ -20,7 +22,6 @@
 
 #include <cstdint>
 #include <memory>
-#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -61,13 +62,18 @@ class LearnerHistoryCache {
   LearnerHistoryCache(const LearnerHistoryCache&) = delete;
   LearnerHistoryCache& operator=(const LearnerHistoryCache&) = delete;
 
-  std::optional<std::vector<StatementFact>> Lookup(const std::string& learner);
+  using HistoryPtr = std::shared_ptr<const LearnerHistory>;
+
+  // `learner`'s cached history; nullptr when not cached or the feed is not
+  // live.
+  HistoryPtr Lookup(const std::string& learner);
 
   // Around a read of the record service for `learner`: BeginFetch returns a
-  // ticket; EndFetch caches `facts` (nullptr: the read failed) unless the
-  // learner changed or the feed went down since the ticket was taken.
+  // ticket; EndFetch caches `history`, built from `statements` statements
+  // (nullptr: the read failed), unless the learner changed or the feed went
+  // down since the ticket was taken.
   uint64_t BeginFetch(const std::string& learner);
-  void EndFetch(const std::string& learner, uint64_t ticket, const std::vector<StatementFact>* facts);
+  void EndFetch(const std::string& learner, uint64_t ticket, HistoryPtr history, size_t statements);
 
   bool WaitLive(absl::Duration timeout) const;
   Stats stats() const;
@@ -82,7 +88,11 @@ class LearnerHistoryCache {
   const Options options_;
 
   mutable absl::Mutex mu_;
-  absl::flat_hash_map<std::string, std::vector<StatementFact>> cache_ ABSL_GUARDED_BY(mu_);
+  struct Entry {
+    HistoryPtr history;
+    size_t statements = 0;  // read to build it (the bound max_facts counts these)
+  };
+  absl::flat_hash_map<std::string, Entry> cache_ ABSL_GUARDED_BY(mu_);
   // Reads in flight per learner, and the epoch of the last change of a
   // learner that has one (entries live only while reads are in flight).
   absl::flat_hash_map<std::string, int> inflight_ ABSL_GUARDED_BY(mu_);
