@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 #include <utility>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -397,6 +399,12 @@ class Recommender::Request {
   std::vector<float> learner_;
   bool warm_ = false;
   std::vector<float> history_content_;
+  // The weighted history rows of the learner vector (ModelBundle::
+  // HistoryRowWeights, most recent first) and, for each, the history index of
+  // its most recent event: ModelBundle::TopContributor's decomposition, made
+  // once per request instead of once per explained course.
+  std::vector<std::pair<int, double>> history_rows_;
+  std::vector<int> history_row_event_;
   // CollectExclusions.
   absl::flat_hash_set<int> excluded_courses_;
   absl::flat_hash_set<int> completed_series_;
@@ -448,6 +456,22 @@ void Recommender::Request::BuildHistoryVectors() {
   if (history_.empty()) return;
   learner_ = model_.LearnerVector(history_.events);
   warm_ = !IsZero(learner_);
+  if (warm_) {
+    history_rows_ = model_.HistoryRowWeights(history_.events);
+    // A row's event is its most recent one with a positive weight, as in
+    // ModelBundle::TopContributor.
+    absl::flat_hash_map<int, int> slot;
+    for (size_t i = 0; i < history_rows_.size(); ++i) slot[history_rows_[i].first] = static_cast<int>(i);
+    history_row_event_.assign(history_rows_.size(), -1);
+    for (int i = static_cast<int>(history_.events.size()) - 1; i >= 0; --i) {
+      const models::HistoryEvent& e = history_.events[i];
+      if (!(e.weight > 0)) continue;
+      std::optional<int> row = model_.Row(e.course_id);
+      if (!row) continue;
+      auto it = slot.find(*row);
+      if (it != slot.end() && history_row_event_[it->second] < 0) history_row_event_[it->second] = i;
+    }
+  }
   history_content_.assign(cdim_, 0.0f);
   for (const models::HistoryEvent& e : history_.events) {
     if (std::optional<int> row = model_.Row(e.course_id); row && model_.HasContent(*row)) {
@@ -790,10 +814,23 @@ void Recommender::Request::Explain(const Cand& c, ScoredCourse* out) const {
     }
   }
   if (out->reason.empty() && warm_ && c.row >= 0 && c.has_cf && max_cf_ > 0 && c.cf >= 0.3f * max_cf_) {
-    if (auto top = model_.TopContributor(history_.events, c.row)) {
-      const Course* from = catalog_.Find(top->course_id);
-      if (from != nullptr && top->history_index >= 0 && top->history_index < static_cast<int>(history_.verbs.size())) {
-        out->reason = BecauseReason(history_.verbs[top->history_index], from->title);
+    // ModelBundle::TopContributor(history_.events, c.row), on the rows
+    // weighed once in BuildHistoryVectors (same order, same arithmetic).
+    int best_row = -1;  // position in history_rows_ of the top contributor
+    float best = 0;
+    for (size_t i = 0; i < history_rows_.size(); ++i) {
+      const float share =
+          static_cast<float>(history_rows_[i].second * model_.ItemToItem(history_rows_[i].first, c.row));
+      if (share > 0 && (best_row < 0 || share > best)) {
+        best_row = static_cast<int>(i);
+        best = share;
+      }
+    }
+    const int top = best_row < 0 ? -1 : history_row_event_[best_row];  // its history index
+    if (top >= 0) {
+      const Course* from = catalog_.Find(history_.events[top].course_id);
+      if (from != nullptr && top < static_cast<int>(history_.verbs.size())) {
+        out->reason = BecauseReason(history_.verbs[top], from->title);
         out->reason_kind = ReasonKind::kBecauseYouCompleted;
       }
     }
