@@ -23,8 +23,33 @@ LearnerHistoryCache::~LearnerHistoryCache() {
 
 LearnerHistoryCache::HistoryPtr LearnerHistoryCache::Lookup(const std::string& learner) {
   absl::MutexLock lock(&mu_);
+  return LookupLocked(learner);
+}
+
+LearnerHistoryCache::HistoryPtr LearnerHistoryCache::LookupOrBeginFetch(const std::string& learner, uint64_t* ticket) {
+  absl::MutexLock lock(&mu_);
+  HistoryPtr found = LookupLocked(learner);
+  if (found == nullptr) {
+    ++inflight_[learner];
+    *ticket = epoch_;
+  }
+  return found;
+}
+
+LearnerHistoryCache::HistoryPtr LearnerHistoryCache::LookupLocked(const std::string& learner) {
   if (!live_) return nullptr;
   auto it = cache_.find(learner);
+  if (it == cache_.end() && options_.join_wait > absl::ZeroDuration() && inflight_.contains(learner)) {
+    // Another request is reading this learner: wait for its result.
+    auto read_ended = [this, &learner]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return stopping_ || !live_ || !inflight_.contains(learner) || cache_.contains(learner);
+    };
+    ++stats_.waiting;
+    mu_.AwaitWithTimeout(absl::Condition(&read_ended), options_.join_wait);
+    --stats_.waiting;
+    it = live_ ? cache_.find(learner) : cache_.end();
+    if (it != cache_.end()) ++stats_.joined;
+  }
   if (it == cache_.end()) {
     ++stats_.misses;
     return nullptr;

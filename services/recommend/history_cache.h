@@ -6,7 +6,11 @@
 // cache forgets the learner before acknowledging; so a Recommend that follows
 // an answered write never sees the history from before it. A read of the
 // record service that overlaps a change of the same learner is not cached
-// (BeginFetch/EndFetch). While the feed is down the cache is empty and
+// (BeginFetch/EndFetch). A lookup that misses while another request's read
+// of the same learner is in flight waits for that read (up to
+// Options::join_wait) and takes its result when it is cached, i.e. when no
+// change of the learner overlapped it: concurrent requests for one learner
+// make one read, not one each. While the feed is down the cache is empty and
 // unused (every request reads the record service, as without a cache); it
 // reconnects with backoff. Thread-safe.
 //
@@ -43,12 +47,19 @@ class LearnerHistoryCache {
     // 1,000 of them; ~150 bytes each).
     size_t max_facts = 2000000;
     std::string token;  // bearer token for the record service ("" none)
+    // How long a lookup waits for another request's read of the same
+    // learner (the record service's deadline is a good bound); 0: never.
+    absl::Duration join_wait = absl::Milliseconds(500);
     absl::Duration reconnect_min = absl::Milliseconds(100);
     absl::Duration reconnect_max = absl::Seconds(5);
   };
   struct Stats {
     int64_t hits = 0;
     int64_t misses = 0;
+    // Hits that waited for another request's read of the learner (counted
+    // in hits too).
+    int64_t joined = 0;
+    int waiting = 0;            // lookups waiting for another request's read now
     int64_t invalidations = 0;  // learners dropped on a change message
     int64_t feed_connects = 0;  // times the feed became live
     size_t learners = 0;
@@ -65,8 +76,12 @@ class LearnerHistoryCache {
   using HistoryPtr = std::shared_ptr<const LearnerHistory>;
 
   // `learner`'s cached history; nullptr when not cached or the feed is not
-  // live.
+  // live. Waits up to join_wait when a read of `learner` is in flight (see
+  // above); the caller then reads the record service itself.
   HistoryPtr Lookup(const std::string& learner);
+  // Lookup, and when it returns nullptr, BeginFetch in the same step (*ticket
+  // is then set): a request that misses a moment later joins this read.
+  HistoryPtr LookupOrBeginFetch(const std::string& learner, uint64_t* ticket);
 
   // Around a read of the record service for `learner`: BeginFetch returns a
   // ticket; EndFetch caches `history`, built from `statements` statements
@@ -80,6 +95,7 @@ class LearnerHistoryCache {
 
  private:
   void WatchLoop();
+  HistoryPtr LookupLocked(const std::string& learner) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Whether `learner` was cached.
   bool EraseLocked(const std::string& learner) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool Stopping() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_; }

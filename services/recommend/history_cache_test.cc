@@ -4,6 +4,8 @@
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
+#include <thread>
+
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "services/domain/vocabulary.h"
@@ -123,6 +125,83 @@ TEST_F(HistoryCacheTest, EachLearnerGetsTheirOwnHistory) {
   records_.Add("u2", vocab::kRegistered, "c9", absl::Now());
   EXPECT_EQ(cache->Lookup("u2"), nullptr);
   EXPECT_EQ(cache->Lookup("u1"), got_a);
+}
+
+// Waits until `n` lookups wait for a read in flight.
+bool WaitForWaiters(LearnerHistoryCache& cache, int n) {
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (cache.stats().waiting != n && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(1));
+  return cache.stats().waiting == n;
+}
+
+// Concurrent requests for one learner make one read: a lookup that misses
+// while another request reads the learner waits for that read and takes its
+// result. (join_wait is an hour: these lookups return only when the read ends.)
+TEST_F(HistoryCacheTest, AMissWaitsForTheReadInFlightAndTakesItsResult) {
+  LearnerHistoryCache::Options options;
+  options.join_wait = absl::Hours(1);
+  auto cache = Start(options);
+  uint64_t ticket = 0;
+  ASSERT_EQ(cache->LookupOrBeginFetch("u1", &ticket), nullptr);  // this request reads
+  LearnerHistoryCache::HistoryPtr joined1, joined2;
+  std::thread t1([&] { joined1 = cache->Lookup("u1"); });
+  std::thread t2([&] { joined2 = cache->Lookup("u1"); });
+  ASSERT_TRUE(WaitForWaiters(*cache, 2));
+  // Another learner's lookup does not wait for u1's read.
+  EXPECT_EQ(cache->Lookup("u2"), nullptr);
+  const LearnerHistoryCache::HistoryPtr read = Built(Facts(3));
+  cache->EndFetch("u1", ticket, read, 3);
+  t1.join();
+  t2.join();
+  EXPECT_EQ(joined1, read);
+  EXPECT_EQ(joined2, read);
+  EXPECT_EQ(cache->stats().joined, 2);
+  EXPECT_EQ(cache->stats().waiting, 0);
+}
+
+// The read the waiters join was overlapped by a change of the learner: its
+// result is not cached, and the waiters get nothing (they read themselves)
+// rather than the history from before the change.
+TEST_F(HistoryCacheTest, WaitersDoNotTakeAReadThatAChangeOverlapped) {
+  LearnerHistoryCache::Options options;
+  options.join_wait = absl::Hours(1);
+  auto cache = Start(options);
+  uint64_t ticket = 0;
+  ASSERT_EQ(cache->LookupOrBeginFetch("u1", &ticket), nullptr);
+  LearnerHistoryCache::HistoryPtr joined = Built(Facts(1));
+  std::thread waiter([&] { joined = cache->Lookup("u1"); });
+  ASSERT_TRUE(WaitForWaiters(*cache, 1));
+  records_.Add("u1", vocab::kRegistered, "c9", absl::Now());  // answered once the cache acknowledged
+  cache->EndFetch("u1", ticket, Built(Facts(2)), 2);          // began before the change
+  waiter.join();
+  EXPECT_EQ(joined, nullptr);
+  EXPECT_EQ(cache->stats().joined, 0);
+  // A failed read in flight: waiters get nothing either.
+  ASSERT_EQ(cache->LookupOrBeginFetch("u1", &ticket), nullptr);
+  joined = Built(Facts(1));
+  std::thread waiter2([&] { joined = cache->Lookup("u1"); });
+  ASSERT_TRUE(WaitForWaiters(*cache, 1));
+  cache->EndFetch("u1", ticket, nullptr, 0);
+  waiter2.join();
+  EXPECT_EQ(joined, nullptr);
+}
+
+// A read that does not end in time: the waiter gives up after join_wait and
+// reads itself.
+TEST_F(HistoryCacheTest, AWaiterGivesUpAfterJoinWait) {
+  LearnerHistoryCache::Options options;
+  options.join_wait = absl::Milliseconds(20);
+  auto cache = Start(options);
+  uint64_t ticket = 0;
+  ASSERT_EQ(cache->LookupOrBeginFetch("u1", &ticket), nullptr);  // never ends here
+  uint64_t second = 0;
+  EXPECT_EQ(cache->LookupOrBeginFetch("u1", &second), nullptr);  // waited, then reads itself
+  EXPECT_EQ(cache->stats().joined, 0);
+  // Both reads end; the later one's result is what is cached.
+  cache->EndFetch("u1", ticket, Built(Facts(1)), 1);
+  cache->EndFetch("u1", second, Built(Facts(2)), 2);
+  ASSERT_NE(cache->Lookup("u1"), nullptr);
+  EXPECT_EQ(cache->Lookup("u1")->completed.size(), 2u);
 }
 
 }  // namespace

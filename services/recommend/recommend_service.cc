@@ -109,10 +109,12 @@ absl::StatusOr<LearnerHistoryCache::HistoryPtr> RecommendService::LoadHistory(co
     if (canonical.ok()) key = *std::move(canonical);  // else the record service names the error
   }
   // A hit is the history built when it was read: nothing is copied or built.
+  // A miss registers this read, so that concurrent requests for the learner
+  // wait for it rather than read too (history_cache.h).
+  uint64_t ticket = 0;
   if (!key.empty()) {
-    if (LearnerHistoryCache::HistoryPtr cached = deps_.history_cache->Lookup(key)) return cached;
+    if (LearnerHistoryCache::HistoryPtr cached = deps_.history_cache->LookupOrBeginFetch(key, &ticket)) return cached;
   }
-  const uint64_t ticket = key.empty() ? 0 : deps_.history_cache->BeginFetch(key);
   absl::StatusOr<std::vector<StatementFact>> read = deps_.records->LatestStatements(
       learner, deps_.history_limit,
       deps_.authorizer != nullptr && deps_.authorizer->enabled() ? caller : std::string());
