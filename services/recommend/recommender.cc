@@ -5,7 +5,6 @@
 #include <optional>
 #include <utility>
 
-#include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -399,12 +398,15 @@ class Recommender::Request {
   std::vector<float> learner_;
   bool warm_ = false;
   std::vector<float> history_content_;
-  // The weighted history rows of the learner vector (ModelBundle::
+  // Explain: the weighted history rows of the learner vector (ModelBundle::
   // HistoryRowWeights, most recent first) and, for each, the history index of
   // its most recent event: ModelBundle::TopContributor's decomposition, made
-  // once per request instead of once per explained course.
-  std::vector<std::pair<int, double>> history_rows_;
-  std::vector<int> history_row_event_;
+  // once per request (when a reason first needs it) instead of once per
+  // explained course.
+  void WeighHistoryRows() const;
+  mutable bool history_rows_weighed_ = false;
+  mutable std::vector<std::pair<int, double>> history_rows_;
+  mutable std::vector<int> history_row_event_;
   // CollectExclusions.
   absl::flat_hash_set<int> excluded_courses_;
   absl::flat_hash_set<int> completed_series_;
@@ -456,22 +458,6 @@ void Recommender::Request::BuildHistoryVectors() {
   if (history_.empty()) return;
   learner_ = model_.LearnerVector(history_.events);
   warm_ = !IsZero(learner_);
-  if (warm_) {
-    history_rows_ = model_.HistoryRowWeights(history_.events);
-    // A row's event is its most recent one with a positive weight, as in
-    // ModelBundle::TopContributor.
-    absl::flat_hash_map<int, int> slot;
-    for (size_t i = 0; i < history_rows_.size(); ++i) slot[history_rows_[i].first] = static_cast<int>(i);
-    history_row_event_.assign(history_rows_.size(), -1);
-    for (int i = static_cast<int>(history_.events.size()) - 1; i >= 0; --i) {
-      const models::HistoryEvent& e = history_.events[i];
-      if (!(e.weight > 0)) continue;
-      std::optional<int> row = model_.Row(e.course_id);
-      if (!row) continue;
-      auto it = slot.find(*row);
-      if (it != slot.end() && history_row_event_[it->second] < 0) history_row_event_[it->second] = i;
-    }
-  }
   history_content_.assign(cdim_, 0.0f);
   for (const models::HistoryEvent& e : history_.events) {
     if (std::optional<int> row = model_.Row(e.course_id); row && model_.HasContent(*row)) {
@@ -487,6 +473,32 @@ void Recommender::Request::BuildHistoryVectors() {
   }
   Normalize(&history_content_);
   if (IsZero(history_content_)) history_content_.clear();
+}
+
+void Recommender::Request::WeighHistoryRows() const {
+  if (history_rows_weighed_) return;
+  history_rows_weighed_ = true;
+  history_rows_ = model_.HistoryRowWeights(history_.events);
+  // A row's event is its most recent one with a positive weight, as in
+  // ModelBundle::TopContributor. Few rows (at most the model's max_history):
+  // a linear search.
+  history_row_event_.assign(history_rows_.size(), -1);
+  size_t found = 0;
+  for (int i = static_cast<int>(history_.events.size()) - 1; i >= 0 && found < history_rows_.size(); --i) {
+    const models::HistoryEvent& e = history_.events[i];
+    if (!(e.weight > 0)) continue;
+    std::optional<int> row = model_.Row(e.course_id);
+    if (!row) continue;
+    for (size_t r = 0; r < history_rows_.size(); ++r) {
+      if (history_rows_[r].first == *row) {
+        if (history_row_event_[r] < 0) {
+          history_row_event_[r] = i;
+          ++found;
+        }
+        break;
+      }
+    }
+  }
 }
 
 void Recommender::Request::CollectExclusions() {
@@ -815,7 +827,8 @@ void Recommender::Request::Explain(const Cand& c, ScoredCourse* out) const {
   }
   if (out->reason.empty() && warm_ && c.row >= 0 && c.has_cf && max_cf_ > 0 && c.cf >= 0.3f * max_cf_) {
     // ModelBundle::TopContributor(history_.events, c.row), on the rows
-    // weighed once in BuildHistoryVectors (same order, same arithmetic).
+    // weighed once per request (same order, same arithmetic).
+    WeighHistoryRows();
     int best_row = -1;  // position in history_rows_ of the top contributor
     float best = 0;
     for (size_t i = 0; i < history_rows_.size(); ++i) {
