@@ -6,6 +6,15 @@
 #
 #   ops/bench_recommend_records.sh [seconds_each]      (default 5)
 #   MODE=fastbuild ops/bench_recommend_records.sh 2    (quicker build)
+#   PROFILE=/tmp/prof ops/bench_recommend_records.sh   (where the CPU goes)
+#
+# PROFILE=DIR instead measures only the learner Recommend against the
+# records_server without authentication (12 s) and records a system-wide
+# DWARF call-graph profile for 8 s of it (`perf record -a`: the sync server
+# creates threads that a `perf record -p` started earlier would miss). DIR
+# gets all.perf, the bench output, and summary.txt: samples per process, and
+# the inclusive shares of the bench process's own functions and of the
+# records_server's.
 #
 # Two records_server processes (production defaults, temp data dirs, xAPI
 # off): one without authentication, one with bearer tokens (a signing key made
@@ -48,21 +57,63 @@ start_records() {  # name, extra flags...
   "$BIN/services/records/records_server" --port=0 --port_file="$WORK/$name.port" --metrics_port=0 --xapi_port=-1 \
     --data_dir="$WORK/$name/records" --xapi_documents_dir="$WORK/$name/documents" "$@" >"$WORK/$name.log" 2>&1 &
   PIDS+=($!)
+  echo $! >"$WORK/$name.pid"
   for _ in $(seq 300); do [ -s "$WORK/$name.port" ] && return 0; sleep 0.1; done
   echo "records_server $name did not start; log:" >&2; tail -5 "$WORK/$name.log" >&2; exit 1
 }
 start_records open
 start_records secure --auth_key_file="$WORK/auth/jwt.key" --auth_revocation_file="$WORK/auth/revoked.txt"
 
+# CPU seconds (user + system) a process has used so far.
+cpu_s() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.1f", ($14 + $15) / hz }' "/proc/$1/stat"; }
+# The records_server's CPU over one bench run (seeding, every measurement and
+# the writers), next to the bench process's own "cpu/call", which leaves it out.
+records_cpu() {  # name, cpu before
+  echo "  records_server ($1) CPU during the run: $(awk -v a="$2" -v b="$(cpu_s "$(cat "$WORK/$1.pid")")" \
+    'BEGIN { printf "%.1f", b - a }') s"
+}
+
 BENCH=("$BIN/services/recommend/bench_recommend" --duration_s="$SECONDS_EACH" --large_items=0
   --learners="$LEARNERS" --writers="$WRITERS")
 echo "== $(date -u +%FT%TZ), commit $(git rev-parse --short HEAD), -c $MODE, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+if [ -n "${PROFILE:-}" ]; then
+  mkdir -p "$PROFILE"
+  "${BENCH[@]/--duration_s=$SECONDS_EACH/--duration_s=12}" --learner_only --bare=false \
+    --records_target="127.0.0.1:$(cat "$WORK/open.port")" >"$PROFILE/bench.txt" 2>"$WORK/bench_profile.log" &
+  bench_pid=$!
+  for _ in $(seq 900); do grep -q "history cache warmed" "$PROFILE/bench.txt" 2>/dev/null && break; sleep 0.1; done
+  grep -q "history cache warmed" "$PROFILE/bench.txt" || { echo "bench_recommend did not start measuring" >&2; exit 1; }
+  sleep 2  # into the measurement
+  perf record -a -F 299 -e cpu-clock:u --call-graph dwarf,8192 -o "$PROFILE/all.perf" -- sleep 8 >/dev/null 2>&1
+  wait "$bench_pid"
+  records_pid=$(cat "$WORK/open.pid")
+  {
+    echo "bench_recommend pid $bench_pid, records_server pid $records_pid"
+    echo "-- samples per process (all of the machine's user time)"
+    perf script -i "$PROFILE/all.perf" -F comm,pid 2>/dev/null | awk '{ print $NF, $1 }' | sort | uniq -c |
+      sort -rn | head -8 || true
+    echo "-- bench_recommend (client threads and the recommendation server), inclusive, % of all samples"
+    perf report -i "$PROFILE/all.perf" --pid "$bench_pid" --children --sort sym -g none --percent-limit 0.5 \
+      2>/dev/null | grep -E "lifelong::|Stub::|SyncRequest::Run|MainWorkLoop|_InternalParse" | cut -c1-160 | head -60 ||
+      true
+    echo "-- records_server, inclusive, % of all samples"
+    perf report -i "$PROFILE/all.perf" --pid "$records_pid" --children --sort sym -g none --percent-limit 0.3 \
+      2>/dev/null | grep -vE "^#|^$" | cut -c1-160 | head -30 || true
+  } >"$PROFILE/summary.txt"
+  cat "$PROFILE/bench.txt"
+  echo "profile: $PROFILE/summary.txt"
+  exit 0
+fi
 echo "-- records_server, authentication off"
+before=$(cpu_s "$(cat "$WORK/open.pid")")
 "${BENCH[@]}" --records_target="127.0.0.1:$(cat "$WORK/open.port")" 2>"$WORK/bench_open.log" |
   grep -vE "^bench_recommend:|setup|model load|ready"
+records_cpu open "$before"
 echo "-- records_server, authentication on (loader and recommender tokens)"
+before=$(cpu_s "$(cat "$WORK/secure.pid")")
 "${BENCH[@]}" --records_target="127.0.0.1:$(cat "$WORK/secure.port")" \
   --records_loader_token_file="$WORK/auth/loader.token" \
   --records_recommender_token_file="$WORK/auth/recommender.token" 2>"$WORK/bench_secure.log" |
   grep -vE "^bench_recommend:|setup|model load|ready"
+records_cpu secure "$before"
 echo "== load average after: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -76,6 +76,9 @@ ABSL_FLAG(int, dim, 64,
           "dimension of the synthetic item vectors (trained models: 256 above "
           "1,024 items)");
 ABSL_FLAG(int64_t, exact_scan_max_floats, -1, "Recommender::Options::exact_scan_max_floats (-1: the server's default)");
+ABSL_FLAG(bool, warm_histories, true,
+          "right before the learner measurement, one Recommend per learner (--clients threads), so that it sees a "
+          "warm history cache, as a running service does; its misses are then the writers' invalidations");
 ABSL_FLAG(bool, learner_only, false, "measure only the learner Recommend (profiling)");
 ABSL_FLAG(bool, bare, true,
           "also measure the bare gRPC callback echo server (in this process, one channel of its own) with the "
@@ -539,6 +542,21 @@ void RunScenario(const Scenario& sc, FakeRecords* records, RealRecords* real, Fa
     });
     Print("ListStatements (record service)", list, &echo, bare_ptr);
   }
+  // Right before the learner measurement: the writers have been invalidating
+  // entries throughout the measurements above.
+  if (absl::GetFlag(FLAGS_warm_histories)) {
+    const absl::Time warm_start = absl::Now();
+    std::vector<std::thread> warmers;
+    for (int t = 0; t < clients; ++t) {
+      warmers.emplace_back([&, t] {
+        for (int j = t; j < learners; j += clients) recommend(absl::StrCat(sc.prefix, "u", j), false);
+      });
+    }
+    for (std::thread& t : warmers) t.join();
+    std::printf("  history cache warmed: one Recommend for each of %d learners, %.1f s\n", learners,
+                absl::ToDoubleSeconds(absl::Now() - warm_start));
+    std::fflush(stdout);
+  }
   const auto before = (*server)->batcher().stats();
   const LearnerHistoryCache::Stats cache_before =
       (*server)->history_cache() ? (*server)->history_cache()->stats() : LearnerHistoryCache::Stats{};
@@ -552,9 +570,12 @@ void RunScenario(const Scenario& sc, FakeRecords* records, RealRecords* real, Fa
     const int64_t hits = c.hits - cache_before.hits, misses = c.misses - cache_before.misses;
     std::printf(
         "    learner histories: %lld from the change-feed cache, %lld read from the record service "
-        "(%.0f%% hits; feed live: %s)\n",
+        "(%.0f%% hits, %lld of them waited for another request's read; %lld entries dropped by the feed for writes, "
+        "feed (re)connected %lld times; feed live: %s)\n",
         static_cast<long long>(hits), static_cast<long long>(misses),
-        100.0 * hits / std::max<int64_t>(1, hits + misses), c.live ? "yes" : "no");
+        100.0 * hits / std::max<int64_t>(1, hits + misses), static_cast<long long>(c.joined - cache_before.joined),
+        static_cast<long long>(c.invalidations - cache_before.invalidations),
+        static_cast<long long>(c.feed_connects - cache_before.feed_connects), c.live ? "yes" : "no");
   } else {
     std::printf("    learner histories: every request reads the record service (--history_cache_learners=0)\n");
   }

@@ -21,16 +21,41 @@ LearnerHistoryCache::~LearnerHistoryCache() {
   watcher_.join();
 }
 
-std::optional<std::vector<StatementFact>> LearnerHistoryCache::Lookup(const std::string& learner) {
+LearnerHistoryCache::HistoryPtr LearnerHistoryCache::Lookup(const std::string& learner) {
   absl::MutexLock lock(&mu_);
-  if (!live_) return std::nullopt;
+  return LookupLocked(learner);
+}
+
+LearnerHistoryCache::HistoryPtr LearnerHistoryCache::LookupOrBeginFetch(const std::string& learner, uint64_t* ticket) {
+  absl::MutexLock lock(&mu_);
+  HistoryPtr found = LookupLocked(learner);
+  if (found == nullptr) {
+    ++inflight_[learner];
+    *ticket = epoch_;
+  }
+  return found;
+}
+
+LearnerHistoryCache::HistoryPtr LearnerHistoryCache::LookupLocked(const std::string& learner) {
+  if (!live_) return nullptr;
   auto it = cache_.find(learner);
+  if (it == cache_.end() && options_.join_wait > absl::ZeroDuration() && inflight_.contains(learner)) {
+    // Another request is reading this learner: wait for its result.
+    auto read_ended = [this, &learner]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return stopping_ || !live_ || !inflight_.contains(learner) || cache_.contains(learner);
+    };
+    ++stats_.waiting;
+    mu_.AwaitWithTimeout(absl::Condition(&read_ended), options_.join_wait);
+    --stats_.waiting;
+    it = live_ ? cache_.find(learner) : cache_.end();
+    if (it != cache_.end()) ++stats_.joined;
+  }
   if (it == cache_.end()) {
     ++stats_.misses;
-    return std::nullopt;
+    return nullptr;
   }
   ++stats_.hits;
-  return it->second;
+  return it->second.history;
 }
 
 uint64_t LearnerHistoryCache::BeginFetch(const std::string& learner) {
@@ -39,8 +64,7 @@ uint64_t LearnerHistoryCache::BeginFetch(const std::string& learner) {
   return epoch_;
 }
 
-void LearnerHistoryCache::EndFetch(const std::string& learner, uint64_t ticket,
-                                   const std::vector<StatementFact>* facts) {
+void LearnerHistoryCache::EndFetch(const std::string& learner, uint64_t ticket, HistoryPtr history, size_t statements) {
   absl::MutexLock lock(&mu_);
   bool changed_since = false;
   if (auto c = changed_at_.find(learner); c != changed_at_.end()) changed_since = c->second >= ticket;
@@ -48,20 +72,20 @@ void LearnerHistoryCache::EndFetch(const std::string& learner, uint64_t ticket,
     inflight_.erase(f);
     changed_at_.erase(learner);
   }
-  if (facts == nullptr || !live_ || ticket <= last_reset_ || changed_since) return;
-  if (facts->size() > options_.max_facts || options_.max_learners == 0) return;
+  if (history == nullptr || !live_ || ticket <= last_reset_ || changed_since) return;
+  if (statements > options_.max_facts || options_.max_learners == 0) return;
   EraseLocked(learner);
-  while (!cache_.empty() && (cache_.size() >= options_.max_learners || facts_ + facts->size() > options_.max_facts)) {
+  while (!cache_.empty() && (cache_.size() >= options_.max_learners || facts_ + statements > options_.max_facts)) {
     EraseLocked(cache_.begin()->first);
   }
-  facts_ += facts->size();
-  cache_[learner] = *facts;
+  facts_ += statements;
+  cache_[learner] = Entry{std::move(history), statements};
 }
 
 bool LearnerHistoryCache::EraseLocked(const std::string& learner) {
   auto it = cache_.find(learner);
   if (it == cache_.end()) return false;
-  facts_ -= it->second.size();
+  facts_ -= it->second.statements;
   cache_.erase(it);
   return true;
 }

@@ -6,13 +6,19 @@
 // cache forgets the learner before acknowledging; so a Recommend that follows
 // an answered write never sees the history from before it. A read of the
 // record service that overlaps a change of the same learner is not cached
-// (BeginFetch/EndFetch). While the feed is down the cache is empty and
+// (BeginFetch/EndFetch). A lookup that misses while another request's read
+// of the same learner is in flight waits for that read (up to
+// Options::join_wait) and takes its result when it is cached, i.e. when no
+// change of the learner overlapped it: concurrent requests for one learner
+// make one read, not one each. While the feed is down the cache is empty and
 // unused (every request reads the record service, as without a cache); it
 // reconnects with backoff. Thread-safe.
 //
 // Keys are canonical learner keys (domain::CanonicalLearnerKey), the form
-// the feed uses. Bounded in learners and in statements held: when full,
-// arbitrary entries make room.
+// the feed uses. An entry is the learner's history as BuildLearnerHistory
+// made it from the statements read (immutable and shared: a hit copies
+// nothing and builds nothing). Bounded in learners and in statements read:
+// when full, arbitrary entries make room.
 #ifndef LIFELONG_SERVICES_RECOMMEND_HISTORY_CACHE_H_
 #define LIFELONG_SERVICES_RECOMMEND_HISTORY_CACHE_H_
 
@@ -20,7 +26,6 @@
 
 #include <cstdint>
 #include <memory>
-#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -42,12 +47,19 @@ class LearnerHistoryCache {
     // 1,000 of them; ~150 bytes each).
     size_t max_facts = 2000000;
     std::string token;  // bearer token for the record service ("" none)
+    // How long a lookup waits for another request's read of the same
+    // learner (the record service's deadline is a good bound); 0: never.
+    absl::Duration join_wait = absl::Milliseconds(500);
     absl::Duration reconnect_min = absl::Milliseconds(100);
     absl::Duration reconnect_max = absl::Seconds(5);
   };
   struct Stats {
     int64_t hits = 0;
     int64_t misses = 0;
+    // Hits that waited for another request's read of the learner (counted
+    // in hits too).
+    int64_t joined = 0;
+    int waiting = 0;            // lookups waiting for another request's read now
     int64_t invalidations = 0;  // learners dropped on a change message
     int64_t feed_connects = 0;  // times the feed became live
     size_t learners = 0;
@@ -61,19 +73,29 @@ class LearnerHistoryCache {
   LearnerHistoryCache(const LearnerHistoryCache&) = delete;
   LearnerHistoryCache& operator=(const LearnerHistoryCache&) = delete;
 
-  std::optional<std::vector<StatementFact>> Lookup(const std::string& learner);
+  using HistoryPtr = std::shared_ptr<const LearnerHistory>;
+
+  // `learner`'s cached history; nullptr when not cached or the feed is not
+  // live. Waits up to join_wait when a read of `learner` is in flight (see
+  // above); the caller then reads the record service itself.
+  HistoryPtr Lookup(const std::string& learner);
+  // Lookup, and when it returns nullptr, BeginFetch in the same step (*ticket
+  // is then set): a request that misses a moment later joins this read.
+  HistoryPtr LookupOrBeginFetch(const std::string& learner, uint64_t* ticket);
 
   // Around a read of the record service for `learner`: BeginFetch returns a
-  // ticket; EndFetch caches `facts` (nullptr: the read failed) unless the
-  // learner changed or the feed went down since the ticket was taken.
+  // ticket; EndFetch caches `history`, built from `statements` statements
+  // (nullptr: the read failed), unless the learner changed or the feed went
+  // down since the ticket was taken.
   uint64_t BeginFetch(const std::string& learner);
-  void EndFetch(const std::string& learner, uint64_t ticket, const std::vector<StatementFact>* facts);
+  void EndFetch(const std::string& learner, uint64_t ticket, HistoryPtr history, size_t statements);
 
   bool WaitLive(absl::Duration timeout) const;
   Stats stats() const;
 
  private:
   void WatchLoop();
+  HistoryPtr LookupLocked(const std::string& learner) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Whether `learner` was cached.
   bool EraseLocked(const std::string& learner) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool Stopping() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_; }
@@ -82,7 +104,11 @@ class LearnerHistoryCache {
   const Options options_;
 
   mutable absl::Mutex mu_;
-  absl::flat_hash_map<std::string, std::vector<StatementFact>> cache_ ABSL_GUARDED_BY(mu_);
+  struct Entry {
+    HistoryPtr history;
+    size_t statements = 0;  // read to build it (the bound max_facts counts these)
+  };
+  absl::flat_hash_map<std::string, Entry> cache_ ABSL_GUARDED_BY(mu_);
   // Reads in flight per learner, and the epoch of the last change of a
   // learner that has one (entries live only while reads are in flight).
   absl::flat_hash_map<std::string, int> inflight_ ABSL_GUARDED_BY(mu_);

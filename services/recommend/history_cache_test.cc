@@ -4,6 +4,8 @@
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
+#include <thread>
+
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "services/domain/vocabulary.h"
@@ -12,13 +14,18 @@
 namespace lifelong::recommend {
 namespace {
 
-std::vector<StatementFact> Facts(int n) {
+// `n` completions of courses <prefix>0 .. <prefix>n-1.
+std::vector<StatementFact> Facts(int n, const std::string& prefix = "c") {
   std::vector<StatementFact> facts(n);
   for (int i = 0; i < n; ++i) {
     facts[i].verb = std::string(vocab::kCompleted);
-    facts[i].activity = vocab::CourseIri(absl::StrCat("c", i));
+    facts[i].activity = vocab::CourseIri(absl::StrCat(prefix, i));
   }
   return facts;
+}
+
+LearnerHistoryCache::HistoryPtr Built(const std::vector<StatementFact>& facts) {
+  return std::make_shared<const LearnerHistory>(BuildLearnerHistory(facts));
 }
 
 class HistoryCacheTest : public ::testing::Test {
@@ -29,9 +36,9 @@ class HistoryCacheTest : public ::testing::Test {
     EXPECT_TRUE(cache->WaitLive(absl::Seconds(10)));
     return cache;
   }
-  void Put(LearnerHistoryCache& cache, const std::string& learner, int n) {
-    std::vector<StatementFact> facts = Facts(n);
-    cache.EndFetch(learner, cache.BeginFetch(learner), &facts);
+  void Put(LearnerHistoryCache& cache, const std::string& learner, int n, const std::string& prefix = "c") {
+    std::vector<StatementFact> facts = Facts(n, prefix);
+    cache.EndFetch(learner, cache.BeginFetch(learner), Built(facts), facts.size());
   }
 
   testing::FakeRecords records_;
@@ -42,11 +49,11 @@ TEST_F(HistoryCacheTest, AChangeDropsTheEntryBeforeTheWriteReturns) {
   auto cache = Start({});
   Put(*cache, "u1", 3);
   Put(*cache, "u2", 3);
-  ASSERT_TRUE(cache->Lookup("u1").has_value());
-  EXPECT_EQ(cache->Lookup("u1")->size(), 3u);
+  ASSERT_NE(cache->Lookup("u1"), nullptr);
+  EXPECT_EQ(cache->Lookup("u1")->completed.size(), 3u);
   records_.Add("u1", vocab::kRegistered, "c9", absl::Now());  // returns once the cache acknowledged
-  EXPECT_FALSE(cache->Lookup("u1").has_value());
-  EXPECT_TRUE(cache->Lookup("u2").has_value());
+  EXPECT_EQ(cache->Lookup("u1"), nullptr);
+  EXPECT_NE(cache->Lookup("u2"), nullptr);
   EXPECT_EQ(cache->stats().invalidations, 1);
 }
 
@@ -54,14 +61,13 @@ TEST_F(HistoryCacheTest, AReadOverlappingAChangeIsNotCached) {
   auto cache = Start({});
   const uint64_t ticket = cache->BeginFetch("u1");
   records_.Add("u1", vocab::kRegistered, "c9", absl::Now());  // after the read began
-  std::vector<StatementFact> stale = Facts(2);
-  cache->EndFetch("u1", ticket, &stale);
-  EXPECT_FALSE(cache->Lookup("u1").has_value());
+  cache->EndFetch("u1", ticket, Built(Facts(2)), 2);
+  EXPECT_EQ(cache->Lookup("u1"), nullptr);
   Put(*cache, "u1", 3);  // a read that began after the change is cached
-  EXPECT_TRUE(cache->Lookup("u1").has_value());
+  EXPECT_NE(cache->Lookup("u1"), nullptr);
   // A failed read caches nothing.
-  cache->EndFetch("u3", cache->BeginFetch("u3"), nullptr);
-  EXPECT_FALSE(cache->Lookup("u3").has_value());
+  cache->EndFetch("u3", cache->BeginFetch("u3"), nullptr, 0);
+  EXPECT_EQ(cache->Lookup("u3"), nullptr);
 }
 
 TEST_F(HistoryCacheTest, BoundedInLearnersAndInStatements) {
@@ -74,9 +80,9 @@ TEST_F(HistoryCacheTest, BoundedInLearnersAndInStatements) {
   EXPECT_EQ(cache->stats().facts, 6u);
   Put(*cache, "big", 8);  // makes room by evicting others
   EXPECT_LE(cache->stats().facts, 10u);
-  EXPECT_TRUE(cache->Lookup("big").has_value());
+  EXPECT_NE(cache->Lookup("big"), nullptr);
   Put(*cache, "huge", 11);  // larger than the whole budget: not cached
-  EXPECT_FALSE(cache->Lookup("huge").has_value());
+  EXPECT_EQ(cache->Lookup("huge"), nullptr);
   EXPECT_LE(cache->stats().facts, 10u);
 }
 
@@ -89,7 +95,113 @@ TEST_F(HistoryCacheTest, WhenTheFeedEndsTheCacheEmptiesAndIsNotUsed) {
   EXPECT_FALSE(cache->stats().live);
   EXPECT_EQ(cache->stats().learners, 0u);
   Put(*cache, "u1", 3);  // not live: not cached
-  EXPECT_FALSE(cache->Lookup("u1").has_value());
+  EXPECT_EQ(cache->Lookup("u1"), nullptr);
+}
+
+// Entries are per learner key: each learner gets their own history back,
+// never another's, however the reads interleave; a key that differs only
+// in a suffix or prefix is another learner.
+TEST_F(HistoryCacheTest, EachLearnerGetsTheirOwnHistory) {
+  auto cache = Start({});
+  const uint64_t t1 = cache->BeginFetch("u1");
+  const uint64_t t2 = cache->BeginFetch("u2");
+  const uint64_t t3 = cache->BeginFetch("u1x");
+  std::vector<StatementFact> b = Facts(2, "b"), a = Facts(3, "a"), ax = Facts(1, "x");
+  cache->EndFetch("u2", t2, Built(b), b.size());
+  cache->EndFetch("u1", t1, Built(a), a.size());
+  cache->EndFetch("u1x", t3, Built(ax), ax.size());
+  LearnerHistoryCache::HistoryPtr got_a = cache->Lookup("u1");
+  LearnerHistoryCache::HistoryPtr got_b = cache->Lookup("u2");
+  LearnerHistoryCache::HistoryPtr got_x = cache->Lookup("u1x");
+  ASSERT_NE(got_a, nullptr);
+  ASSERT_NE(got_b, nullptr);
+  ASSERT_NE(got_x, nullptr);
+  EXPECT_EQ(got_a->completed, (absl::flat_hash_set<std::string>{"a0", "a1", "a2"}));
+  EXPECT_EQ(got_b->completed, (absl::flat_hash_set<std::string>{"b0", "b1"}));
+  EXPECT_EQ(got_x->completed, (absl::flat_hash_set<std::string>{"x0"}));
+  EXPECT_EQ(cache->Lookup("u3"), nullptr);
+  EXPECT_EQ(cache->Lookup("u"), nullptr);
+  // A change of one learner drops only theirs.
+  records_.Add("u2", vocab::kRegistered, "c9", absl::Now());
+  EXPECT_EQ(cache->Lookup("u2"), nullptr);
+  EXPECT_EQ(cache->Lookup("u1"), got_a);
+}
+
+// Waits until `n` lookups wait for a read in flight.
+bool WaitForWaiters(LearnerHistoryCache& cache, int n) {
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (cache.stats().waiting != n && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(1));
+  return cache.stats().waiting == n;
+}
+
+// Concurrent requests for one learner make one read: a lookup that misses
+// while another request reads the learner waits for that read and takes its
+// result. (join_wait is an hour: these lookups return only when the read ends.)
+TEST_F(HistoryCacheTest, AMissWaitsForTheReadInFlightAndTakesItsResult) {
+  LearnerHistoryCache::Options options;
+  options.join_wait = absl::Hours(1);
+  auto cache = Start(options);
+  uint64_t ticket = 0;
+  ASSERT_EQ(cache->LookupOrBeginFetch("u1", &ticket), nullptr);  // this request reads
+  LearnerHistoryCache::HistoryPtr joined1, joined2;
+  std::thread t1([&] { joined1 = cache->Lookup("u1"); });
+  std::thread t2([&] { joined2 = cache->Lookup("u1"); });
+  ASSERT_TRUE(WaitForWaiters(*cache, 2));
+  // Another learner's lookup does not wait for u1's read.
+  EXPECT_EQ(cache->Lookup("u2"), nullptr);
+  const LearnerHistoryCache::HistoryPtr read = Built(Facts(3));
+  cache->EndFetch("u1", ticket, read, 3);
+  t1.join();
+  t2.join();
+  EXPECT_EQ(joined1, read);
+  EXPECT_EQ(joined2, read);
+  EXPECT_EQ(cache->stats().joined, 2);
+  EXPECT_EQ(cache->stats().waiting, 0);
+}
+
+// The read the waiters join was overlapped by a change of the learner: its
+// result is not cached, and the waiters get nothing (they read themselves)
+// rather than the history from before the change.
+TEST_F(HistoryCacheTest, WaitersDoNotTakeAReadThatAChangeOverlapped) {
+  LearnerHistoryCache::Options options;
+  options.join_wait = absl::Hours(1);
+  auto cache = Start(options);
+  uint64_t ticket = 0;
+  ASSERT_EQ(cache->LookupOrBeginFetch("u1", &ticket), nullptr);
+  LearnerHistoryCache::HistoryPtr joined = Built(Facts(1));
+  std::thread waiter([&] { joined = cache->Lookup("u1"); });
+  ASSERT_TRUE(WaitForWaiters(*cache, 1));
+  records_.Add("u1", vocab::kRegistered, "c9", absl::Now());  // answered once the cache acknowledged
+  cache->EndFetch("u1", ticket, Built(Facts(2)), 2);          // began before the change
+  waiter.join();
+  EXPECT_EQ(joined, nullptr);
+  EXPECT_EQ(cache->stats().joined, 0);
+  // A failed read in flight: waiters get nothing either.
+  ASSERT_EQ(cache->LookupOrBeginFetch("u1", &ticket), nullptr);
+  joined = Built(Facts(1));
+  std::thread waiter2([&] { joined = cache->Lookup("u1"); });
+  ASSERT_TRUE(WaitForWaiters(*cache, 1));
+  cache->EndFetch("u1", ticket, nullptr, 0);
+  waiter2.join();
+  EXPECT_EQ(joined, nullptr);
+}
+
+// A read that does not end in time: the waiter gives up after join_wait and
+// reads itself.
+TEST_F(HistoryCacheTest, AWaiterGivesUpAfterJoinWait) {
+  LearnerHistoryCache::Options options;
+  options.join_wait = absl::Milliseconds(20);
+  auto cache = Start(options);
+  uint64_t ticket = 0;
+  ASSERT_EQ(cache->LookupOrBeginFetch("u1", &ticket), nullptr);  // never ends here
+  uint64_t second = 0;
+  EXPECT_EQ(cache->LookupOrBeginFetch("u1", &second), nullptr);  // waited, then reads itself
+  EXPECT_EQ(cache->stats().joined, 0);
+  // Both reads end; the later one's result is what is cached.
+  cache->EndFetch("u1", ticket, Built(Facts(1)), 1);
+  cache->EndFetch("u1", second, Built(Facts(2)), 2);
+  ASSERT_NE(cache->Lookup("u1"), nullptr);
+  EXPECT_EQ(cache->Lookup("u1")->completed.size(), 2u);
 }
 
 }  // namespace

@@ -46,6 +46,7 @@ absl::StatusOr<std::unique_ptr<RecommendServer>> RecommendServer::Start(Recommen
     LearnerHistoryCache::Options cache_options;
     cache_options.max_learners = static_cast<size_t>(o.history_cache_learners);
     cache_options.token = o.outgoing_token;
+    cache_options.join_wait = o.records_deadline;
     s->history_cache_ = std::make_unique<LearnerHistoryCache>(records_channel, cache_options);
   }
   CatalogCache::Options catalog_options;

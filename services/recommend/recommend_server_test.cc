@@ -301,6 +301,35 @@ TEST_F(RecommendServerTest, HistoriesAreCachedAndAChangeReachesTheVeryNextAnswer
   EXPECT_EQ(records_.calls() - calls_before, 2);
 }
 
+// Concurrent requests of two learners, interleaved: each answer is built
+// from its own learner's history (never the other's, whichever request read
+// it or waited for another's read), and each learner's history is read once.
+TEST_F(RecommendServerTest, ConcurrentRequestsShareOneReadPerLearnerAndNeverCrossLearners) {
+  StartWithModel();
+  ASSERT_TRUE(server_->history_cache()->WaitLive(absl::Seconds(10)));
+  records_.Add("u1", vocab::kCompleted, "c_sf1", now_ - absl::Hours(10));
+  records_.Add("u2", vocab::kCompleted, "c_tj1", now_ - absl::Hours(10));
+  const int64_t calls_before = records_.calls();
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([this, t] {
+      for (int i = 0; i < 10; ++i) {
+        const bool first = (t + i) % 2 == 0;
+        v1::RecommendResponse out = MustRecommend(Request(first ? "u1" : "u2", 10));
+        const std::vector<std::string> ids = Ids(out);
+        ASSERT_FALSE(ids.empty());
+        EXPECT_EQ(ids[0], first ? "c_sf2" : "c_tj2");
+        EXPECT_EQ(out.recommendations(0).reason(), first ? "因为你完成了 书法入门" : "因为你完成了 太极拳入门");
+        EXPECT_THAT(ids, Not(Contains(first ? "c_sf1" : "c_tj1")));
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  // One read per learner: the first requests of a learner that arrive while
+  // its read is in flight wait for it (history_cache.h).
+  EXPECT_EQ(records_.calls() - calls_before, 2);
+}
+
 // Without a live feed the cache is not used: when the stream ends (here the
 // feed closes, as when the record service shuts down) every learner request
 // reads the history again, as it does with the cache turned off.

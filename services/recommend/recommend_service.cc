@@ -83,12 +83,14 @@ absl::Status RecommendService::DoRecommend(grpc::ServerContext* ctx, const v1::R
   LL_ASSIGN_OR_RETURN(const RecommendQuery query, ValidateRecommendRequest(request));
   LL_ASSIGN_OR_RETURN(const ModelPtr model, CurrentModel());
   LL_ASSIGN_OR_RETURN(const CatalogPtr catalog, deps_.catalog->Current());
-  LearnerHistory history;
+  static const LearnerHistory* const kNoHistory = new LearnerHistory();
+  LearnerHistoryCache::HistoryPtr history;
   if (!request.learner().empty()) {
     LL_ASSIGN_OR_RETURN(history, LoadHistory(request.learner(), grant.principal().subject));
   }
   const absl::Time now = deps_.clock();
-  LL_ASSIGN_OR_RETURN(const RecommendResult result, deps_.recommender->Recommend(model, catalog, history, query, now));
+  LL_ASSIGN_OR_RETURN(const RecommendResult result,
+                      deps_.recommender->Recommend(model, catalog, history ? *history : *kNoHistory, query, now));
   for (const ScoredCourse& s : result.items) {
     FillRecommendation(s, now, response->add_recommendations());
   }
@@ -97,7 +99,8 @@ absl::Status RecommendService::DoRecommend(grpc::ServerContext* ctx, const v1::R
   return absl::OkStatus();
 }
 
-absl::StatusOr<LearnerHistory> RecommendService::LoadHistory(const std::string& learner, const std::string& caller) {
+absl::StatusOr<LearnerHistoryCache::HistoryPtr> RecommendService::LoadHistory(const std::string& learner,
+                                                                              const std::string& caller) {
   // The learner's latest history: from the cache that the record service's
   // change feed keeps exact, else read from the record service.
   std::string key;  // canonical learner key; "" when not cacheable
@@ -105,18 +108,21 @@ absl::StatusOr<LearnerHistory> RecommendService::LoadHistory(const std::string& 
     absl::StatusOr<std::string> canonical = domain::CanonicalLearnerKey(learner, "learner");
     if (canonical.ok()) key = *std::move(canonical);  // else the record service names the error
   }
-  std::optional<std::vector<StatementFact>> facts;
-  if (!key.empty()) facts = deps_.history_cache->Lookup(key);
-  if (!facts) {
-    const uint64_t ticket = key.empty() ? 0 : deps_.history_cache->BeginFetch(key);
-    absl::StatusOr<std::vector<StatementFact>> read = deps_.records->LatestStatements(
-        learner, deps_.history_limit,
-        deps_.authorizer != nullptr && deps_.authorizer->enabled() ? caller : std::string());
-    if (!key.empty()) deps_.history_cache->EndFetch(key, ticket, read.ok() ? &*read : nullptr);
-    if (!read.ok()) return read.status();
-    facts = *std::move(read);
+  // A hit is the history built when it was read: nothing is copied or built.
+  // A miss registers this read, so that concurrent requests for the learner
+  // wait for it rather than read too (history_cache.h).
+  uint64_t ticket = 0;
+  if (!key.empty()) {
+    if (LearnerHistoryCache::HistoryPtr cached = deps_.history_cache->LookupOrBeginFetch(key, &ticket)) return cached;
   }
-  return BuildLearnerHistory(*facts);
+  absl::StatusOr<std::vector<StatementFact>> read = deps_.records->LatestStatements(
+      learner, deps_.history_limit,
+      deps_.authorizer != nullptr && deps_.authorizer->enabled() ? caller : std::string());
+  LearnerHistoryCache::HistoryPtr history;
+  if (read.ok()) history = std::make_shared<const LearnerHistory>(BuildLearnerHistory(*read));
+  if (!key.empty()) deps_.history_cache->EndFetch(key, ticket, history, read.ok() ? read->size() : 0);
+  if (!read.ok()) return read.status();
+  return history;
 }
 
 grpc::Status RecommendService::SimilarCourses(grpc::ServerContext* ctx, const v1::SimilarCoursesRequest* request,
@@ -226,7 +232,9 @@ absl::Status RecommendService::DoPlanPath(grpc::ServerContext* ctx, const v1::Pl
     }
     goal.programme = *p;
   }
-  LL_ASSIGN_OR_RETURN(const LearnerHistory history, LoadHistory(query.learner, grant.principal().subject));
+  LL_ASSIGN_OR_RETURN(const LearnerHistoryCache::HistoryPtr history_ptr,
+                      LoadHistory(query.learner, grant.principal().subject));
+  const LearnerHistory& history = *history_ptr;
   const absl::Time now = deps_.clock();
 
   // The recommender's scores rank the choices: its best 100 overall, and

@@ -62,7 +62,8 @@ class RecommendService final : public v1::RecommendationService::Service {
   // The learner's latest history (from the cache the change feed keeps
   // exact, else the record service). `caller`: the subject for the record
   // service's audit log when authorization is on.
-  absl::StatusOr<LearnerHistory> LoadHistory(const std::string& learner, const std::string& caller);
+  // Never null when OK.
+  absl::StatusOr<LearnerHistoryCache::HistoryPtr> LoadHistory(const std::string& learner, const std::string& caller);
   void FillStatus(v1::ModelStatus* out) const;
 
   Deps deps_;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 #include <utility>
 
 #include "absl/container/flat_hash_set.h"
@@ -397,6 +398,15 @@ class Recommender::Request {
   std::vector<float> learner_;
   bool warm_ = false;
   std::vector<float> history_content_;
+  // Explain: the weighted history rows of the learner vector (ModelBundle::
+  // HistoryRowWeights, most recent first) and, for each, the history index of
+  // its most recent event: ModelBundle::TopContributor's decomposition, made
+  // once per request (when a reason first needs it) instead of once per
+  // explained course.
+  void WeighHistoryRows() const;
+  mutable bool history_rows_weighed_ = false;
+  mutable std::vector<std::pair<int, double>> history_rows_;
+  mutable std::vector<int> history_row_event_;
   // CollectExclusions.
   absl::flat_hash_set<int> excluded_courses_;
   absl::flat_hash_set<int> completed_series_;
@@ -463,6 +473,32 @@ void Recommender::Request::BuildHistoryVectors() {
   }
   Normalize(&history_content_);
   if (IsZero(history_content_)) history_content_.clear();
+}
+
+void Recommender::Request::WeighHistoryRows() const {
+  if (history_rows_weighed_) return;
+  history_rows_weighed_ = true;
+  history_rows_ = model_.HistoryRowWeights(history_.events);
+  // A row's event is its most recent one with a positive weight, as in
+  // ModelBundle::TopContributor. Few rows (at most the model's max_history):
+  // a linear search.
+  history_row_event_.assign(history_rows_.size(), -1);
+  size_t found = 0;
+  for (int i = static_cast<int>(history_.events.size()) - 1; i >= 0 && found < history_rows_.size(); --i) {
+    const models::HistoryEvent& e = history_.events[i];
+    if (!(e.weight > 0)) continue;
+    std::optional<int> row = model_.Row(e.course_id);
+    if (!row) continue;
+    for (size_t r = 0; r < history_rows_.size(); ++r) {
+      if (history_rows_[r].first == *row) {
+        if (history_row_event_[r] < 0) {
+          history_row_event_[r] = i;
+          ++found;
+        }
+        break;
+      }
+    }
+  }
 }
 
 void Recommender::Request::CollectExclusions() {
@@ -717,28 +753,41 @@ void Recommender::Request::BlendScores() {
 }
 
 std::vector<size_t> Recommender::Request::RankDiverse() {
-  // Ready courses first (Options::readiness), then by score.
-  auto better = [&](const Cand& a, const Cand& b) {
+  // Ready courses first (Options::readiness), then by score. A total order
+  // (course ids are unique in the pool), so sorting small keys that point
+  // back into the pool ranks exactly as sorting the pool itself would, with
+  // fewer bytes moved.
+  struct Ranked {
+    bool blocked;
+    double score;
+    int course;
+    size_t pos;  // in pool_
+  };
+  auto better = [&](const Ranked& a, const Ranked& b) {
     if (a.blocked != b.blocked) return b.blocked;
     if (a.score != b.score) return a.score > b.score;
     return courses_[a.course].id < courses_[b.course].id;
   };
+  std::vector<Ranked> order;
+  order.reserve(pool_.size());
+  for (size_t i = 0; i < pool_.size(); ++i) order.push_back({pool_[i].blocked, pool_[i].score, pool_[i].course, i});
   // Diversity rarely looks past the first few k; sort only those, and the
   // rest when that was not enough.
   std::vector<size_t> chosen;
-  size_t sorted = std::min(pool_.size(), static_cast<size_t>(query_.k) * 5 + 20);
+  size_t sorted = std::min(order.size(), static_cast<size_t>(query_.k) * 5 + 20);
   while (true) {
-    std::partial_sort(pool_.begin(), pool_.begin() + sorted, pool_.end(), better);
+    std::partial_sort(order.begin(), order.begin() + sorted, order.end(), better);
     std::vector<DiversityIds> keys;
     keys.reserve(sorted);
     for (size_t i = 0; i < sorted; ++i) {
-      const Joined::Facts& f = j_.facts[pool_[i].course];
+      const Joined::Facts& f = j_.facts[order[i].course];
       keys.push_back({f.series, f.category});
     }
     chosen = SelectDiverse(keys, query_.k);
-    if (static_cast<int>(chosen.size()) >= query_.k || sorted == pool_.size()) break;
-    sorted = pool_.size();
+    if (static_cast<int>(chosen.size()) >= query_.k || sorted == order.size()) break;
+    sorted = order.size();
   }
+  for (size_t& c : chosen) c = order[c].pos;
   return chosen;
 }
 
@@ -790,10 +839,24 @@ void Recommender::Request::Explain(const Cand& c, ScoredCourse* out) const {
     }
   }
   if (out->reason.empty() && warm_ && c.row >= 0 && c.has_cf && max_cf_ > 0 && c.cf >= 0.3f * max_cf_) {
-    if (auto top = model_.TopContributor(history_.events, c.row)) {
-      const Course* from = catalog_.Find(top->course_id);
-      if (from != nullptr && top->history_index >= 0 && top->history_index < static_cast<int>(history_.verbs.size())) {
-        out->reason = BecauseReason(history_.verbs[top->history_index], from->title);
+    // ModelBundle::TopContributor(history_.events, c.row), on the rows
+    // weighed once per request (same order, same arithmetic).
+    WeighHistoryRows();
+    int best_row = -1;  // position in history_rows_ of the top contributor
+    float best = 0;
+    for (size_t i = 0; i < history_rows_.size(); ++i) {
+      const float share =
+          static_cast<float>(history_rows_[i].second * model_.ItemToItem(history_rows_[i].first, c.row));
+      if (share > 0 && (best_row < 0 || share > best)) {
+        best_row = static_cast<int>(i);
+        best = share;
+      }
+    }
+    const int top = best_row < 0 ? -1 : history_row_event_[best_row];  // its history index
+    if (top >= 0) {
+      const Course* from = catalog_.Find(history_.events[top].course_id);
+      if (from != nullptr && top < static_cast<int>(history_.verbs.size())) {
+        out->reason = BecauseReason(history_.verbs[top], from->title);
         out->reason_kind = ReasonKind::kBecauseYouCompleted;
       }
     }

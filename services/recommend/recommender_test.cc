@@ -22,6 +22,7 @@
 #include "models/trainer.h"
 #include "services/domain/vocabulary.h"
 #include "services/recommend/catalog_cache.h"
+#include "services/recommend/reasons.h"
 #include "services/recommend/test_support.h"
 
 namespace lifelong::recommend {
@@ -370,6 +371,47 @@ TEST_F(RecommenderReadinessTest, HistoryRanksAndExcludesWhatWasCompleted) {
   // a history of it puts a 书法 course first, unlike cold start's answer
   // ordering, which is by popularity.
   EXPECT_EQ(out.items.front().course->category, "书法") << out.items.front().course->id;
+}
+
+// "Because you ..." reasons name the history course that contributes most to
+// the course's score: ModelBundle::TopContributor's answer, which Explain
+// computes from the history rows weighed once per request. A mixed history
+// (several verbs, a course seen twice) so that the weights and the event each
+// row points to matter.
+TEST_F(RecommenderReadinessTest, BecauseReasonsNameTheModelsTopContributor) {
+  const Recommender r = Make(/*readiness=*/false);
+  const CatalogPtr catalog = ChainCatalog(false);
+  const models::ModelBundle& model = **model_;
+  std::vector<std::string> known;
+  for (const std::string& id : model.course_ids()) {
+    if (catalog->Find(id) != nullptr) known.push_back(id);
+  }
+  ASSERT_GE(known.size(), 6u);
+  const LearnerHistory h = History({{vocab::kCompleted, known[0]},
+                                    {vocab::kAttended, known[1]},
+                                    {vocab::kRegistered, known[2]},
+                                    {vocab::kAttended, known[3]},
+                                    {vocab::kAttended, known[1]},
+                                    {vocab::kAttended, known[4]}});
+  RecommendResult out = Run(r, catalog, h, 30);
+  ASSERT_FALSE(out.cold_start);
+  int checked = 0;
+  for (const ScoredCourse& s : out.items) {
+    if (s.reason.rfind("因为你", 0) != 0) continue;
+    std::optional<int> row = model.Row(s.course->id);
+    ASSERT_TRUE(row.has_value()) << s.course->id;
+    std::optional<models::Contribution> top = model.TopContributor(h.events, *row);
+    const std::string expected =
+        top ? BecauseReason(h.verbs[top->history_index], catalog->Find(top->course_id)->title) : "";
+    if (s.reason.rfind("因为你完成了", 0) == 0 && s.reason != expected) {
+      // Otherwise only the next level of a completed course says this.
+      EXPECT_EQ(s.reason, BecauseReason(vocab::kCompleted, catalog->Find(known[0])->title)) << s.course->id;
+      continue;
+    }
+    EXPECT_EQ(s.reason, expected) << s.course->id;
+    ++checked;
+  }
+  EXPECT_GE(checked, 1) << "no reason came from the model's decomposition";
 }
 
 TEST_F(RecommenderReadinessTest, FiltersKeepOnlyMatchingCourses) {
