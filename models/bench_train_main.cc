@@ -15,6 +15,8 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "models/district_simulator.h"
 #include "models/evaluation.h"
@@ -45,6 +47,11 @@ ABSL_FLAG(int, learners, 150000, "residents for --catalog_courses");
 ABSL_FLAG(int, exact_max_items, lifelong::models::TrainOptions().exact_max_items,
           "TrainOptions.exact_max_items for --catalog_courses (sparse exact up to this many "
           "collaborative items, low rank beyond)");
+ABSL_FLAG(std::string, prune_sweep, "",
+          "with --catalog_courses: instead of the catalog figures, train the sparse M of every "
+          "course with learners (TrainSparseModel, trainer defaults) and print, for each "
+          "comma-separated N, the Recall@10 against M of M's rows cut to their N largest "
+          "entries on 1,000 residents' histories, and exact scoring latency");
 ABSL_FLAG(int, index_items, 0,
           "instead: build a bundle of this many clustered random 64-d item vectors "
           "and time index building and batched search");
@@ -208,6 +215,117 @@ int CatalogBench(int courses, int learners, int max_items, int exact_max_items) 
   return 0;
 }
 
+double PeakRssMiB() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return u.ru_maxrss / 1024.0;  // kilobytes on Linux
+}
+
+int PruneSweepBench(int courses, int learners, const std::string& sweep) {
+  namespace lm = lifelong::models;
+  lm::DistrictOptions d;
+  d.courses = courses;
+  d.learners = learners;
+  absl::StatusOr<lm::SimulatedDistrict> district = lm::SimulateDistrict(d);
+  if (!district.ok()) return 1;
+  const double rss0 = PeakRssMiB();
+  lm::TrainOptions o;
+  o.max_items = courses;
+  const double cpu0 = CpuSeconds();
+  absl::Time t0 = absl::Now();
+  absl::StatusOr<lm::SparseItemModel> m =
+      lm::TrainSparseModel(district->interactions, o, o.sparse_candidates, o.sparse_neighbours);
+  const double train_s = absl::ToDoubleSeconds(absl::Now() - t0);
+  const double train_cpu = CpuSeconds() - cpu0;
+  if (!m.ok()) {
+    std::fprintf(stderr, "bench_train: %s\n", std::string(m.status().ToString()).c_str());
+    return 1;
+  }
+  std::printf(
+      "TrainSparseModel %d:%d on %d courses (%d with learners), %zu interactions: %.2f s wall, %.2f s CPU, "
+      "load average %.1f; peak RSS %.0f MiB before training, %.0f MiB after; %zu entries, %.1f MiB\n",
+      o.sparse_candidates, o.sparse_neighbours, courses, m->num_items(), district->interactions.size(), train_s,
+      train_cpu, LoadAverage(), rss0, PeakRssMiB(), m->target.size(), m->bytes() / double(1 << 20));
+  absl::flat_hash_map<std::string, int> row_of;
+  for (int i = 0; i < m->num_items(); ++i) row_of[m->course_ids[i]] = i;
+  // Queries as the trainer measures them: 1,000 evenly spaced residents with
+  // >= 2 courses, each sequence without its last course, weighted as
+  // ModelBundle::HistoryRowWeights does (most recent first, decay^age).
+  auto seqs = lm::GroupSequences(district->interactions);
+  std::vector<std::vector<std::pair<int, double>>> queries;
+  std::vector<std::vector<int>> histories;
+  std::vector<size_t> eligible;
+  for (size_t u = 0; u < seqs.size(); ++u) {
+    if (seqs[u].second.size() >= 2) eligible.push_back(u);
+  }
+  const size_t quota = std::min<size_t>(eligible.size(), 1000);
+  for (size_t x = 0; x < quota; ++x) {
+    const auto& seq = seqs[eligible[x * eligible.size() / quota]].second;
+    std::vector<std::pair<int, double>> q;
+    std::vector<int> h;
+    double norm = 0;
+    for (int e = static_cast<int>(seq.size()) - 2; e >= 0; --e) {
+      auto it = row_of.find(seq[e].course_id);
+      if (it == row_of.end() || !(seq[e].weight > 0)) continue;
+      bool seen = false;
+      for (auto& p : q) {
+        if (p.first == it->second) {
+          p.second = std::max<double>(p.second, seq[e].weight);
+          seen = true;
+        }
+      }
+      if (seen || static_cast<int>(q.size()) >= o.max_history) continue;
+      q.push_back({it->second, seq[e].weight});
+      h.push_back(it->second);
+    }
+    for (size_t age = 0; age < q.size(); ++age) {
+      q[age].second *= std::pow(o.recency_decay, static_cast<double>(age));
+      norm += q[age].second * q[age].second;
+    }
+    for (auto& p : q) p.second /= std::sqrt(norm);
+    if (q.empty()) continue;
+    queries.push_back(std::move(q));
+    histories.push_back(std::move(h));
+  }
+  auto top10 = [&](const lm::SparseItemModel& model, size_t x, std::vector<double>* latency_ms) {
+    const absl::Time q0 = absl::Now();
+    const std::vector<float> s = model.Score(queries[x]);
+    std::vector<bool> excluded(s.size(), false);
+    for (int row : histories[x]) excluded[row] = true;
+    std::vector<int> top = lm::TopUnexcludedRows(s, excluded, 10);
+    if (latency_ms != nullptr) latency_ms->push_back(absl::ToDoubleMilliseconds(absl::Now() - q0));
+    return top;
+  };
+  std::vector<std::vector<int>> want;
+  std::vector<double> latency_ms;
+  for (size_t x = 0; x < queries.size(); ++x) want.push_back(top10(*m, x, &latency_ms));
+  std::sort(latency_ms.begin(), latency_ms.end());
+  std::printf(
+      "exact scoring of all %d courses + top 10 (SparseItemModel::Score): p50 %.3f ms  p99 %.3f ms on %zu "
+      "histories\n",
+      m->num_items(), latency_ms[latency_ms.size() / 2], latency_ms[latency_ms.size() * 99 / 100], queries.size());
+  for (absl::string_view part : absl::StrSplit(sweep, ',', absl::SkipEmpty())) {
+    int keep = 0;
+    if (!absl::SimpleAtoi(part, &keep) || keep < 1) {
+      std::fprintf(stderr, "bench_train: --prune_sweep: %s is not a positive integer\n", std::string(part).c_str());
+      return 1;
+    }
+    const lm::SparseItemModel p = lm::PruneRows(*m, keep);
+    int64_t hits = 0, total = 0;
+    for (size_t x = 0; x < queries.size(); ++x) {
+      const std::vector<int> got = top10(p, x, nullptr);
+      for (int row : want[x]) {
+        ++total;
+        hits += std::find(got.begin(), got.end(), row) != got.end();
+      }
+    }
+    std::printf("rows cut to %d entries: %zu entries (%.1f%%), %.1f MiB; Recall@10 against M %.4f\n", keep,
+                p.target.size(), 100.0 * p.target.size() / std::max<size_t>(1, m->target.size()),
+                p.bytes() / double(1 << 20), total ? static_cast<double>(hits) / total : 1.0);
+  }
+  return 0;
+}
+
 int SparseEaseBench(int courses, int learners, int candidates, int neighbours) {
   namespace lm = lifelong::models;
   lm::DistrictOptions d;
@@ -320,6 +438,10 @@ int main(int argc, char** argv) {
   if (absl::GetFlag(FLAGS_sparse_ease_items) > 0) {
     return SparseEaseBench(absl::GetFlag(FLAGS_sparse_ease_items), absl::GetFlag(FLAGS_learners),
                            absl::GetFlag(FLAGS_candidates), absl::GetFlag(FLAGS_neighbours));
+  }
+  if (absl::GetFlag(FLAGS_catalog_courses) > 0 && !absl::GetFlag(FLAGS_prune_sweep).empty()) {
+    return PruneSweepBench(absl::GetFlag(FLAGS_catalog_courses), absl::GetFlag(FLAGS_learners),
+                           absl::GetFlag(FLAGS_prune_sweep));
   }
   if (absl::GetFlag(FLAGS_catalog_courses) > 0) {
     return CatalogBench(absl::GetFlag(FLAGS_catalog_courses), absl::GetFlag(FLAGS_learners),

@@ -92,6 +92,12 @@ absl::StatusOr<SparseItemModel> TrainSparseModel(const std::vector<Interaction>&
 absl::Status TrainSparseModelOnRows(const std::vector<std::vector<std::pair<int, double>>>& rows, const TrainOptions& o,
                                     int candidates, int neighbours, SparseItemModel* out);
 
+// `m` with each row cut to its `keep` largest entries (ties: the lower
+// target first), targets ascending: every row a subset of m's, so with keep
+// >= m's longest row it equals m. course_ids and counts are copied. The
+// trainer serves this model beyond a capped TrainOptions::exact_max_items.
+SparseItemModel PruneRows(const SparseItemModel& m, int keep);
+
 }  // namespace lifelong::models
 
 #endif  // LIFELONG_MODELS_SPARSE_EASE_H_

@@ -200,6 +200,7 @@ TEST(ExactScorer, ServedScoresEqualTheOfflineModelAboveTheOldDenseLimit) {
     models::TrainOptions lo = o;
     lo.dense_max_items = 1024;
     lo.exact_max_items = 0;  // rank 256 above the dense limit, not sparse
+    lo.approximation = "low_rank";
     lo.low_rank_dim = 256;
     auto low = models::TrainModel(data, {}, lo);
     ASSERT_TRUE(low.ok()) << low.status();
