@@ -46,7 +46,9 @@ ABSL_FLAG(int, neighbours, 100, "SparseEaseOptions.neighbours for --sparse_ease_
 ABSL_FLAG(int, learners, 150000, "residents for --catalog_courses");
 ABSL_FLAG(int, exact_max_items, lifelong::models::TrainOptions().exact_max_items,
           "TrainOptions.exact_max_items for --catalog_courses (sparse exact up to this many "
-          "collaborative items, low rank beyond)");
+          "collaborative items, --approximation beyond; default: no cap)");
+ABSL_FLAG(std::string, approximation, lifelong::models::TrainOptions().approximation,
+          "TrainOptions.approximation for --catalog_courses beyond --exact_max_items (pruned, low_rank)");
 ABSL_FLAG(std::string, prune_sweep, "",
           "with --catalog_courses: instead of the catalog figures, train the sparse M of every "
           "course with learners (TrainSparseModel, trainer defaults) and print, for each "
@@ -69,6 +71,12 @@ double CpuSeconds() {
 double LoadAverage() {
   double l[1] = {0};
   return getloadavg(l, 1) == 1 ? l[0] : -1;
+}
+
+double PeakRssMiB() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return u.ru_maxrss / 1024.0;  // kilobytes on Linux
 }
 
 int IndexBench(int n) {
@@ -124,7 +132,7 @@ int IndexBench(int n) {
 // content-only; sparse exact up to exact_max_items of them, low rank
 // beyond), then served Recommend against exact ScoreAll on the residents'
 // own histories.
-int CatalogBench(int courses, int learners, int max_items, int exact_max_items) {
+int CatalogBench(int courses, int learners, int max_items, int exact_max_items, const std::string& approximation) {
   namespace lm = lifelong::models;
   lm::DistrictOptions d;
   d.courses = courses;
@@ -142,10 +150,14 @@ int CatalogBench(int courses, int learners, int max_items, int exact_max_items) 
   lm::TrainOptions options;
   options.max_items = max_items;
   options.exact_max_items = exact_max_items;
+  options.approximation = approximation;
   lm::TrainStats stats;
   t0 = absl::Now();
+  const double cpu0 = CpuSeconds();
   absl::StatusOr<lm::ModelArrays> arrays = lm::TrainModel(district->interactions, catalog, options, &stats);
   const double train_s = absl::ToDoubleSeconds(absl::Now() - t0);
+  const double train_cpu = CpuSeconds() - cpu0;
+  const double train_rss = PeakRssMiB();
   if (!arrays.ok()) {
     std::fprintf(stderr, "bench_train: %s\n", std::string(arrays.status().ToString()).c_str());
     return 1;
@@ -204,21 +216,18 @@ int CatalogBench(int courses, int learners, int max_items, int exact_max_items) 
       "(dim %d, index %s, content index %s)\n"
       "served Recommend vs exact ScoreAll top-10 on %d residents' histories: recall@10 %.4f\n"
       "Recommend latency (one query at a time, this thread): p50 %.2f ms  p99 %.2f ms\n"
-      "collaborative path %s (exact_max_items %d): %lld item-item entries, collaborative "
-      "arrays %.1f MiB; trainer's approximation recall@10 vs exact M: %.4f on %lld histories "
-      "(-1: exact path)\n",
+      "collaborative path %s (exact_max_items %d, approximation %s): %lld item-item entries served "
+      "(exact M: %lld), collaborative arrays %.1f MiB; trainer's approximation recall@10 vs exact M: "
+      "%.4f on %lld histories (-1: exact path)\n"
+      "train CPU %.2f s (load average %.1f); peak RSS after training %.0f MiB, at the end %.0f MiB\n",
       courses, static_cast<long long>(stats.collaborative_items), max_items, learners, district->interactions.size(),
       gen_s, train_s, build_s, mib, b.dim(), b.index_info().kind.c_str(), b.content_index_info().kind.c_str(), queries,
       queries ? recall / queries : 0.0, pct(0.5), pct(0.99), stats.collaborative_path.c_str(), exact_max_items,
-      static_cast<long long>(stats.sparse_entries), collaborative_mib, stats.approximation_recall_at_10,
-      static_cast<long long>(stats.approximation_queries));
+      approximation.c_str(), static_cast<long long>(stats.sparse_entries),
+      static_cast<long long>(stats.collaborative_path == "sparse" ? stats.sparse_entries : stats.exact_entries),
+      collaborative_mib, stats.approximation_recall_at_10, static_cast<long long>(stats.approximation_queries),
+      train_cpu, LoadAverage(), train_rss, PeakRssMiB());
   return 0;
-}
-
-double PeakRssMiB() {
-  rusage u{};
-  getrusage(RUSAGE_SELF, &u);
-  return u.ru_maxrss / 1024.0;  // kilobytes on Linux
 }
 
 int PruneSweepBench(int courses, int learners, const std::string& sweep) {
@@ -445,7 +454,8 @@ int main(int argc, char** argv) {
   }
   if (absl::GetFlag(FLAGS_catalog_courses) > 0) {
     return CatalogBench(absl::GetFlag(FLAGS_catalog_courses), absl::GetFlag(FLAGS_learners),
-                        absl::GetFlag(FLAGS_max_items), absl::GetFlag(FLAGS_exact_max_items));
+                        absl::GetFlag(FLAGS_max_items), absl::GetFlag(FLAGS_exact_max_items),
+                        absl::GetFlag(FLAGS_approximation));
   }
   lm::SyntheticOptions so;
   so.items = absl::GetFlag(FLAGS_items);
