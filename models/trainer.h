@@ -222,7 +222,8 @@ class ModelTrainer {
   // entry per item, zeroed by the caller).
   using ExactScores = std::function<void(const std::vector<std::pair<int, double>>&, std::vector<double>*)>;
   // Fills stats->approximation_*: Recall@10 of the bundle built from `a`
-  // (LearnerVector + FAISS, ModelBundle::Recommend) against `exact` on up to
+  // (what ModelBundle::Recommend serves: LearnerVector + SearchBatch, i.e.
+  // the pruned rows scanned exactly or the FAISS search) against `exact` on up to
   // kApproximationRecallQueries learners of rows_ (each without its last
   // course; history courses excluded from both top-10 lists).
   absl::Status MeasureApproximationRecall(const ModelArrays& a, const ExactScores& exact, TrainStats* stats) const;

@@ -86,11 +86,15 @@ int main(int argc, char** argv) {
   auto seqs = lm::GroupSequences(district->interactions);
   const int nq = std::min<int>(absl::GetFlag(FLAGS_queries), static_cast<int>(seqs.size()));
   std::vector<double> search_ms, total_ms;
-  int agree = 0;
+  int agree = 0, cold = 0;
   for (int x = 0; x < nq; ++x) {
     const auto& seq = seqs[static_cast<size_t>(x) * seqs.size() / nq].second;
     std::vector<lm::HistoryEvent> h;
     for (const lm::Interaction& e : seq) h.push_back({e.course_id, e.weight});
+    if (b.HistoryRowWeights(h).empty()) {
+      ++cold;  // no collaborative course: the recommender serves popularity
+      continue;
+    }
     const int k = absl::GetFlag(FLAGS_candidates) + static_cast<int>(h.size());
     const absl::Time t0 = absl::Now();
     const std::vector<float> q = b.LearnerVector(h);
@@ -121,7 +125,8 @@ int main(int argc, char** argv) {
   std::printf(
       "catalog %d courses, %lld collaborative (path %s, %lld entries), dim %d, indexed %d; train CPU %.1f s\n"
       "ExactScorer::Search (k = %d + |history|) p50 %.3f ms  p99 %.3f ms; with LearnerVector p50 %.3f ms  "
-      "p99 %.3f ms; %d learners, %d with ScoreAll's top 10; load average %.1f\n",
+      "p99 %.3f ms; %d learners (%d more without a collaborative course, served popularity), %d with ScoreAll's "
+      "top 10; load average %.1f\n",
       d.courses, static_cast<long long>(stats.collaborative_items), stats.collaborative_path.c_str(),
       static_cast<long long>(stats.sparse_entries), b.dim(), scorer.size(), train_cpu, absl::GetFlag(FLAGS_candidates),
       pct(search_ms, 0.5), pct(search_ms, 0.99), pct(total_ms, 0.5), pct(total_ms, 0.99), nq, agree, load[0]);
