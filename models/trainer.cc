@@ -493,7 +493,7 @@ absl::StatusOr<ModelArrays> ModelTrainer::Train(const TrainOptions& o, TrainStat
   if (n == 0) return absl::InvalidArgumentError("interactions: no positive interaction and no catalog course");
 
   // Exact scores of M for a query (row, weight) list, into acc (n entries):
-  // the reference the low-rank path's recall is measured against.
+  // the reference an approximation's recall is measured against.
   ExactScores exact_m;
   std::string path;
   const bool above_dense = n > o.dense_max_items && nc > 0;
