@@ -313,6 +313,37 @@ int PruneSweepBench(int courses, int learners, const std::string& sweep) {
       "exact scoring of all %d courses + top 10 (SparseItemModel::Score): p50 %.3f ms  p99 %.3f ms on %zu "
       "histories\n",
       m->num_items(), latency_ms[latency_ms.size() / 2], latency_ms[latency_ms.size() * 99 / 100], queries.size());
+  // Tried as well: one global magnitude threshold instead of a count per
+  // row (entries with |w| below the q-quantile of all |w| dropped).
+  std::vector<float> magnitudes;
+  for (float w : m->weight) magnitudes.push_back(std::fabs(w));
+  std::sort(magnitudes.begin(), magnitudes.end());
+  for (double share : {0.5, 0.6, 0.7, 0.8, 0.9, 0.95}) {
+    const float tau = magnitudes[static_cast<size_t>((1 - share) * (magnitudes.size() - 1))];
+    lm::SparseItemModel p;
+    p.course_ids = m->course_ids;
+    p.counts = m->counts;
+    p.row_start.assign(m->row_start.size(), 0);
+    for (int i = 0; i < m->num_items(); ++i) {
+      for (int64_t e = m->row_start[i]; e < m->row_start[i + 1]; ++e) {
+        if (std::fabs(m->weight[e]) < tau) continue;
+        p.target.push_back(m->target[e]);
+        p.weight.push_back(m->weight[e]);
+      }
+      p.row_start[i + 1] = static_cast<int64_t>(p.target.size());
+    }
+    int64_t hits = 0, total = 0;
+    for (size_t x = 0; x < queries.size(); ++x) {
+      const std::vector<int> got = top10(p, x, nullptr);
+      for (int row : want[x]) {
+        ++total;
+        hits += std::find(got.begin(), got.end(), row) != got.end();
+      }
+    }
+    std::printf("entries with |w| >= %.3g (global): %zu entries (%.1f%%); Recall@10 against M %.4f\n", tau,
+                p.target.size(), 100.0 * p.target.size() / std::max<size_t>(1, m->target.size()),
+                total ? static_cast<double>(hits) / total : 1.0);
+  }
   for (absl::string_view part : absl::StrSplit(sweep, ',', absl::SkipEmpty())) {
     int keep = 0;
     if (!absl::SimpleAtoi(part, &keep) || keep < 1) {
