@@ -54,6 +54,10 @@ ABSL_FLAG(std::string, prune_sweep, "",
           "course with learners (TrainSparseModel, trainer defaults) and print, for each "
           "comma-separated N, the Recall@10 against M of M's rows cut to their N largest "
           "entries on 1,000 residents' histories, and exact scoring latency");
+ABSL_FLAG(std::string, compare_max_items, "",
+          "with --catalog_courses: instead, HR@10 / Recall@10 of the collaborative scores (ScoreAll) on a "
+          "tail split (last 20% of each resident's sequence, 20,000 residents) for each comma-separated "
+          "max_items, default options otherwise (exact at every size)");
 ABSL_FLAG(int, index_items, 0,
           "instead: build a bundle of this many clustered random 64-d item vectors "
           "and time index building and batched search");
@@ -366,6 +370,50 @@ int PruneSweepBench(int courses, int learners, const std::string& sweep) {
   return 0;
 }
 
+int CompareMaxItemsBench(int courses, int learners, const std::string& list) {
+  namespace lm = lifelong::models;
+  lm::DistrictOptions d;
+  d.courses = courses;
+  d.learners = learners;
+  absl::StatusOr<lm::SimulatedDistrict> district = lm::SimulateDistrict(d);
+  if (!district.ok()) return 1;
+  std::vector<lm::Interaction> train;
+  std::vector<lm::EvalCase> cases;
+  lm::SplitSequenceTails(district->interactions, 0.2, &train, &cases);
+  std::vector<lm::EvalCase> sample;
+  const size_t stride = std::max<size_t>(1, cases.size() / 20000);
+  for (size_t i = 0; i < cases.size(); i += stride) sample.push_back(cases[i]);
+  for (absl::string_view part : absl::StrSplit(list, ',', absl::SkipEmpty())) {
+    int max_items = 0;
+    if (!absl::SimpleAtoi(part, &max_items) || max_items < 1) {
+      std::fprintf(stderr, "bench_train: --compare_max_items: %s is not a positive integer\n",
+                   std::string(part).c_str());
+      return 1;
+    }
+    lm::TrainOptions o;
+    o.max_items = max_items;
+    lm::TrainStats stats;
+    const double cpu0 = CpuSeconds();
+    absl::StatusOr<lm::ModelArrays> arrays = lm::TrainModel(train, {}, o, &stats);
+    if (!arrays.ok()) {
+      std::fprintf(stderr, "bench_train: %s\n", std::string(arrays.status().ToString()).c_str());
+      return 1;
+    }
+    const double train_cpu = CpuSeconds() - cpu0;
+    lm::BuildOptions bo;
+    bo.build_indexes = false;
+    auto bundle = lm::BuildModelBundle(std::move(*arrays), nlohmann::json::object(), 1, "", bo);
+    if (!bundle.ok()) return 1;
+    const lm::RankingMetrics m = lm::EvaluateRanking(sample, (*bundle)->course_ids(), 10, lm::BundleScorer(*bundle));
+    std::printf(
+        "max_items %d: %lld collaborative courses (%s, %lld entries), train CPU %.1f s; %zu residents' tails: "
+        "HR@10 %.4f NDCG@10 %.4f Recall@10 %.4f\n",
+        max_items, static_cast<long long>(stats.collaborative_items), stats.collaborative_path.c_str(),
+        static_cast<long long>(stats.sparse_entries), train_cpu, sample.size(), m.hit_rate, m.ndcg, m.recall);
+  }
+  return 0;
+}
+
 int SparseEaseBench(int courses, int learners, int candidates, int neighbours) {
   namespace lm = lifelong::models;
   lm::DistrictOptions d;
@@ -478,6 +526,10 @@ int main(int argc, char** argv) {
   if (absl::GetFlag(FLAGS_sparse_ease_items) > 0) {
     return SparseEaseBench(absl::GetFlag(FLAGS_sparse_ease_items), absl::GetFlag(FLAGS_learners),
                            absl::GetFlag(FLAGS_candidates), absl::GetFlag(FLAGS_neighbours));
+  }
+  if (absl::GetFlag(FLAGS_catalog_courses) > 0 && !absl::GetFlag(FLAGS_compare_max_items).empty()) {
+    return CompareMaxItemsBench(absl::GetFlag(FLAGS_catalog_courses), absl::GetFlag(FLAGS_learners),
+                                absl::GetFlag(FLAGS_compare_max_items));
   }
   if (absl::GetFlag(FLAGS_catalog_courses) > 0 && !absl::GetFlag(FLAGS_prune_sweep).empty()) {
     return PruneSweepBench(absl::GetFlag(FLAGS_catalog_courses), absl::GetFlag(FLAGS_learners),

@@ -26,7 +26,7 @@
 
 ABSL_FLAG(int, courses, 100000, "courses in the simulated district's catalog");
 ABSL_FLAG(int, learners, 150000, "residents");
-ABSL_FLAG(int, max_items, 1 << 30, "TrainOptions.max_items (default: every course with learners)");
+ABSL_FLAG(int, max_items, lifelong::models::TrainOptions().max_items, "TrainOptions.max_items");
 ABSL_FLAG(int, exact_max_items, lifelong::models::TrainOptions().exact_max_items, "TrainOptions.exact_max_items");
 ABSL_FLAG(bool, catalog, true, "train content vectors for the whole catalog (dim = catalog size)");
 ABSL_FLAG(int, queries, 2000, "residents' histories scored (evenly spaced)");
