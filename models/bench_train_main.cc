@@ -15,6 +15,8 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "models/district_simulator.h"
 #include "models/evaluation.h"
@@ -44,7 +46,18 @@ ABSL_FLAG(int, neighbours, 100, "SparseEaseOptions.neighbours for --sparse_ease_
 ABSL_FLAG(int, learners, 150000, "residents for --catalog_courses");
 ABSL_FLAG(int, exact_max_items, lifelong::models::TrainOptions().exact_max_items,
           "TrainOptions.exact_max_items for --catalog_courses (sparse exact up to this many "
-          "collaborative items, low rank beyond)");
+          "collaborative items, --approximation beyond; default: no cap)");
+ABSL_FLAG(std::string, approximation, lifelong::models::TrainOptions().approximation,
+          "TrainOptions.approximation for --catalog_courses beyond --exact_max_items (pruned, low_rank)");
+ABSL_FLAG(std::string, prune_sweep, "",
+          "with --catalog_courses: instead of the catalog figures, train the sparse M of every "
+          "course with learners (TrainSparseModel, trainer defaults) and print, for each "
+          "comma-separated N, the Recall@10 against M of M's rows cut to their N largest "
+          "entries on 1,000 residents' histories, and exact scoring latency");
+ABSL_FLAG(std::string, compare_max_items, "",
+          "with --catalog_courses: instead, HR@10 / Recall@10 of the collaborative scores (ScoreAll) on a "
+          "tail split (last 20% of each resident's sequence, 20,000 residents) for each comma-separated "
+          "max_items, default options otherwise (exact at every size)");
 ABSL_FLAG(int, index_items, 0,
           "instead: build a bundle of this many clustered random 64-d item vectors "
           "and time index building and batched search");
@@ -62,6 +75,12 @@ double CpuSeconds() {
 double LoadAverage() {
   double l[1] = {0};
   return getloadavg(l, 1) == 1 ? l[0] : -1;
+}
+
+double PeakRssMiB() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return u.ru_maxrss / 1024.0;  // kilobytes on Linux
 }
 
 int IndexBench(int n) {
@@ -117,7 +136,7 @@ int IndexBench(int n) {
 // content-only; sparse exact up to exact_max_items of them, low rank
 // beyond), then served Recommend against exact ScoreAll on the residents'
 // own histories.
-int CatalogBench(int courses, int learners, int max_items, int exact_max_items) {
+int CatalogBench(int courses, int learners, int max_items, int exact_max_items, const std::string& approximation) {
   namespace lm = lifelong::models;
   lm::DistrictOptions d;
   d.courses = courses;
@@ -135,10 +154,14 @@ int CatalogBench(int courses, int learners, int max_items, int exact_max_items) 
   lm::TrainOptions options;
   options.max_items = max_items;
   options.exact_max_items = exact_max_items;
+  options.approximation = approximation;
   lm::TrainStats stats;
   t0 = absl::Now();
+  const double cpu0 = CpuSeconds();
   absl::StatusOr<lm::ModelArrays> arrays = lm::TrainModel(district->interactions, catalog, options, &stats);
   const double train_s = absl::ToDoubleSeconds(absl::Now() - t0);
+  const double train_cpu = CpuSeconds() - cpu0;
+  const double train_rss = PeakRssMiB();
   if (!arrays.ok()) {
     std::fprintf(stderr, "bench_train: %s\n", std::string(arrays.status().ToString()).c_str());
     return 1;
@@ -197,14 +220,197 @@ int CatalogBench(int courses, int learners, int max_items, int exact_max_items) 
       "(dim %d, index %s, content index %s)\n"
       "served Recommend vs exact ScoreAll top-10 on %d residents' histories: recall@10 %.4f\n"
       "Recommend latency (one query at a time, this thread): p50 %.2f ms  p99 %.2f ms\n"
-      "collaborative path %s (exact_max_items %d): %lld item-item entries, collaborative "
-      "arrays %.1f MiB; trainer's approximation recall@10 vs exact M: %.4f on %lld histories "
-      "(-1: exact path)\n",
+      "collaborative path %s (exact_max_items %d, approximation %s): %lld item-item entries served "
+      "(exact M: %lld), collaborative arrays %.1f MiB; trainer's approximation recall@10 vs exact M: "
+      "%.4f on %lld histories (-1: exact path)\n"
+      "train CPU %.2f s (load average %.1f); peak RSS after training %.0f MiB, at the end %.0f MiB\n",
       courses, static_cast<long long>(stats.collaborative_items), max_items, learners, district->interactions.size(),
       gen_s, train_s, build_s, mib, b.dim(), b.index_info().kind.c_str(), b.content_index_info().kind.c_str(), queries,
       queries ? recall / queries : 0.0, pct(0.5), pct(0.99), stats.collaborative_path.c_str(), exact_max_items,
-      static_cast<long long>(stats.sparse_entries), collaborative_mib, stats.approximation_recall_at_10,
-      static_cast<long long>(stats.approximation_queries));
+      approximation.c_str(), static_cast<long long>(stats.sparse_entries),
+      static_cast<long long>(stats.collaborative_path == "sparse" ? stats.sparse_entries : stats.exact_entries),
+      collaborative_mib, stats.approximation_recall_at_10, static_cast<long long>(stats.approximation_queries),
+      train_cpu, LoadAverage(), train_rss, PeakRssMiB());
+  return 0;
+}
+
+int PruneSweepBench(int courses, int learners, const std::string& sweep) {
+  namespace lm = lifelong::models;
+  lm::DistrictOptions d;
+  d.courses = courses;
+  d.learners = learners;
+  absl::StatusOr<lm::SimulatedDistrict> district = lm::SimulateDistrict(d);
+  if (!district.ok()) return 1;
+  const double rss0 = PeakRssMiB();
+  lm::TrainOptions o;
+  o.max_items = courses;
+  const double cpu0 = CpuSeconds();
+  absl::Time t0 = absl::Now();
+  absl::StatusOr<lm::SparseItemModel> m =
+      lm::TrainSparseModel(district->interactions, o, o.sparse_candidates, o.sparse_neighbours);
+  const double train_s = absl::ToDoubleSeconds(absl::Now() - t0);
+  const double train_cpu = CpuSeconds() - cpu0;
+  if (!m.ok()) {
+    std::fprintf(stderr, "bench_train: %s\n", std::string(m.status().ToString()).c_str());
+    return 1;
+  }
+  std::printf(
+      "TrainSparseModel %d:%d on %d courses (%d with learners), %zu interactions: %.2f s wall, %.2f s CPU, "
+      "load average %.1f; peak RSS %.0f MiB before training, %.0f MiB after; %zu entries, %.1f MiB\n",
+      o.sparse_candidates, o.sparse_neighbours, courses, m->num_items(), district->interactions.size(), train_s,
+      train_cpu, LoadAverage(), rss0, PeakRssMiB(), m->target.size(), m->bytes() / double(1 << 20));
+  absl::flat_hash_map<std::string, int> row_of;
+  for (int i = 0; i < m->num_items(); ++i) row_of[m->course_ids[i]] = i;
+  // Queries as the trainer measures them: 1,000 evenly spaced residents with
+  // >= 2 courses, each sequence without its last course, weighted as
+  // ModelBundle::HistoryRowWeights does (most recent first, decay^age).
+  auto seqs = lm::GroupSequences(district->interactions);
+  std::vector<std::vector<std::pair<int, double>>> queries;
+  std::vector<std::vector<int>> histories;
+  std::vector<size_t> eligible;
+  for (size_t u = 0; u < seqs.size(); ++u) {
+    if (seqs[u].second.size() >= 2) eligible.push_back(u);
+  }
+  const size_t quota = std::min<size_t>(eligible.size(), 1000);
+  for (size_t x = 0; x < quota; ++x) {
+    const auto& seq = seqs[eligible[x * eligible.size() / quota]].second;
+    std::vector<std::pair<int, double>> q;
+    std::vector<int> h;
+    double norm = 0;
+    for (int e = static_cast<int>(seq.size()) - 2; e >= 0; --e) {
+      auto it = row_of.find(seq[e].course_id);
+      if (it == row_of.end() || !(seq[e].weight > 0)) continue;
+      bool seen = false;
+      for (auto& p : q) {
+        if (p.first == it->second) {
+          p.second = std::max<double>(p.second, seq[e].weight);
+          seen = true;
+        }
+      }
+      if (seen || static_cast<int>(q.size()) >= o.max_history) continue;
+      q.push_back({it->second, seq[e].weight});
+      h.push_back(it->second);
+    }
+    for (size_t age = 0; age < q.size(); ++age) {
+      q[age].second *= std::pow(o.recency_decay, static_cast<double>(age));
+      norm += q[age].second * q[age].second;
+    }
+    for (auto& p : q) p.second /= std::sqrt(norm);
+    if (q.empty()) continue;
+    queries.push_back(std::move(q));
+    histories.push_back(std::move(h));
+  }
+  auto top10 = [&](const lm::SparseItemModel& model, size_t x, std::vector<double>* latency_ms) {
+    const absl::Time q0 = absl::Now();
+    const std::vector<float> s = model.Score(queries[x]);
+    std::vector<bool> excluded(s.size(), false);
+    for (int row : histories[x]) excluded[row] = true;
+    std::vector<int> top = lm::TopUnexcludedRows(s, excluded, 10);
+    if (latency_ms != nullptr) latency_ms->push_back(absl::ToDoubleMilliseconds(absl::Now() - q0));
+    return top;
+  };
+  std::vector<std::vector<int>> want;
+  std::vector<double> latency_ms;
+  for (size_t x = 0; x < queries.size(); ++x) want.push_back(top10(*m, x, &latency_ms));
+  std::sort(latency_ms.begin(), latency_ms.end());
+  std::printf(
+      "exact scoring of all %d courses + top 10 (SparseItemModel::Score): p50 %.3f ms  p99 %.3f ms on %zu "
+      "histories\n",
+      m->num_items(), latency_ms[latency_ms.size() / 2], latency_ms[latency_ms.size() * 99 / 100], queries.size());
+  // Tried as well: one global magnitude threshold instead of a count per
+  // row (entries with |w| below the q-quantile of all |w| dropped).
+  std::vector<float> magnitudes;
+  for (float w : m->weight) magnitudes.push_back(std::fabs(w));
+  std::sort(magnitudes.begin(), magnitudes.end());
+  for (double share : {0.5, 0.6, 0.7, 0.8, 0.9, 0.95}) {
+    const float tau = magnitudes[static_cast<size_t>((1 - share) * (magnitudes.size() - 1))];
+    lm::SparseItemModel p;
+    p.course_ids = m->course_ids;
+    p.counts = m->counts;
+    p.row_start.assign(m->row_start.size(), 0);
+    for (int i = 0; i < m->num_items(); ++i) {
+      for (int64_t e = m->row_start[i]; e < m->row_start[i + 1]; ++e) {
+        if (std::fabs(m->weight[e]) < tau) continue;
+        p.target.push_back(m->target[e]);
+        p.weight.push_back(m->weight[e]);
+      }
+      p.row_start[i + 1] = static_cast<int64_t>(p.target.size());
+    }
+    int64_t hits = 0, total = 0;
+    for (size_t x = 0; x < queries.size(); ++x) {
+      const std::vector<int> got = top10(p, x, nullptr);
+      for (int row : want[x]) {
+        ++total;
+        hits += std::find(got.begin(), got.end(), row) != got.end();
+      }
+    }
+    std::printf("entries with |w| >= %.3g (global): %zu entries (%.1f%%); Recall@10 against M %.4f\n", tau,
+                p.target.size(), 100.0 * p.target.size() / std::max<size_t>(1, m->target.size()),
+                total ? static_cast<double>(hits) / total : 1.0);
+  }
+  for (absl::string_view part : absl::StrSplit(sweep, ',', absl::SkipEmpty())) {
+    int keep = 0;
+    if (!absl::SimpleAtoi(part, &keep) || keep < 1) {
+      std::fprintf(stderr, "bench_train: --prune_sweep: %s is not a positive integer\n", std::string(part).c_str());
+      return 1;
+    }
+    const lm::SparseItemModel p = lm::PruneRows(*m, keep);
+    int64_t hits = 0, total = 0;
+    for (size_t x = 0; x < queries.size(); ++x) {
+      const std::vector<int> got = top10(p, x, nullptr);
+      for (int row : want[x]) {
+        ++total;
+        hits += std::find(got.begin(), got.end(), row) != got.end();
+      }
+    }
+    std::printf("rows cut to %d entries: %zu entries (%.1f%%), %.1f MiB; Recall@10 against M %.4f\n", keep,
+                p.target.size(), 100.0 * p.target.size() / std::max<size_t>(1, m->target.size()),
+                p.bytes() / double(1 << 20), total ? static_cast<double>(hits) / total : 1.0);
+  }
+  return 0;
+}
+
+int CompareMaxItemsBench(int courses, int learners, const std::string& list) {
+  namespace lm = lifelong::models;
+  lm::DistrictOptions d;
+  d.courses = courses;
+  d.learners = learners;
+  absl::StatusOr<lm::SimulatedDistrict> district = lm::SimulateDistrict(d);
+  if (!district.ok()) return 1;
+  std::vector<lm::Interaction> train;
+  std::vector<lm::EvalCase> cases;
+  lm::SplitSequenceTails(district->interactions, 0.2, &train, &cases);
+  std::vector<lm::EvalCase> sample;
+  const size_t stride = std::max<size_t>(1, cases.size() / 20000);
+  for (size_t i = 0; i < cases.size(); i += stride) sample.push_back(cases[i]);
+  for (absl::string_view part : absl::StrSplit(list, ',', absl::SkipEmpty())) {
+    int max_items = 0;
+    if (!absl::SimpleAtoi(part, &max_items) || max_items < 1) {
+      std::fprintf(stderr, "bench_train: --compare_max_items: %s is not a positive integer\n",
+                   std::string(part).c_str());
+      return 1;
+    }
+    lm::TrainOptions o;
+    o.max_items = max_items;
+    lm::TrainStats stats;
+    const double cpu0 = CpuSeconds();
+    absl::StatusOr<lm::ModelArrays> arrays = lm::TrainModel(train, {}, o, &stats);
+    if (!arrays.ok()) {
+      std::fprintf(stderr, "bench_train: %s\n", std::string(arrays.status().ToString()).c_str());
+      return 1;
+    }
+    const double train_cpu = CpuSeconds() - cpu0;
+    lm::BuildOptions bo;
+    bo.build_indexes = false;
+    auto bundle = lm::BuildModelBundle(std::move(*arrays), nlohmann::json::object(), 1, "", bo);
+    if (!bundle.ok()) return 1;
+    const lm::RankingMetrics m = lm::EvaluateRanking(sample, (*bundle)->course_ids(), 10, lm::BundleScorer(*bundle));
+    std::printf(
+        "max_items %d: %lld collaborative courses (%s, %lld entries), train CPU %.1f s; %zu residents' tails: "
+        "HR@10 %.4f NDCG@10 %.4f Recall@10 %.4f\n",
+        max_items, static_cast<long long>(stats.collaborative_items), stats.collaborative_path.c_str(),
+        static_cast<long long>(stats.sparse_entries), train_cpu, sample.size(), m.hit_rate, m.ndcg, m.recall);
+  }
   return 0;
 }
 
@@ -321,9 +527,18 @@ int main(int argc, char** argv) {
     return SparseEaseBench(absl::GetFlag(FLAGS_sparse_ease_items), absl::GetFlag(FLAGS_learners),
                            absl::GetFlag(FLAGS_candidates), absl::GetFlag(FLAGS_neighbours));
   }
+  if (absl::GetFlag(FLAGS_catalog_courses) > 0 && !absl::GetFlag(FLAGS_compare_max_items).empty()) {
+    return CompareMaxItemsBench(absl::GetFlag(FLAGS_catalog_courses), absl::GetFlag(FLAGS_learners),
+                                absl::GetFlag(FLAGS_compare_max_items));
+  }
+  if (absl::GetFlag(FLAGS_catalog_courses) > 0 && !absl::GetFlag(FLAGS_prune_sweep).empty()) {
+    return PruneSweepBench(absl::GetFlag(FLAGS_catalog_courses), absl::GetFlag(FLAGS_learners),
+                           absl::GetFlag(FLAGS_prune_sweep));
+  }
   if (absl::GetFlag(FLAGS_catalog_courses) > 0) {
     return CatalogBench(absl::GetFlag(FLAGS_catalog_courses), absl::GetFlag(FLAGS_learners),
-                        absl::GetFlag(FLAGS_max_items), absl::GetFlag(FLAGS_exact_max_items));
+                        absl::GetFlag(FLAGS_max_items), absl::GetFlag(FLAGS_exact_max_items),
+                        absl::GetFlag(FLAGS_approximation));
   }
   lm::SyntheticOptions so;
   so.items = absl::GetFlag(FLAGS_items);

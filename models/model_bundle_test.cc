@@ -176,8 +176,9 @@ TEST(ModelBundle, ContentVectorsServeColdStartCourses) {
 
 TEST(ModelBundle, LowRankAndIvfPathsStillRankTheTrackContinuation) {
   TrainOptions o;
-  o.dense_max_items = 4;  // force the low-rank factorisation
-  o.exact_max_items = 0;  // (not the sparse exact path)
+  o.dense_max_items = 4;         // force the low-rank factorisation
+  o.exact_max_items = 0;         // (not the sparse exact path,
+  o.approximation = "low_rank";  // nor its pruned rows)
   o.low_rank_dim = 12;
   BuildOptions bo;
   bo.exact_index_max_items = 4;  // force IVF

@@ -444,4 +444,29 @@ absl::Status TrainSparseModelOnRows(const std::vector<std::vector<std::pair<int,
   return absl::OkStatus();
 }
 
+SparseItemModel PruneRows(const SparseItemModel& m, int keep) {
+  SparseItemModel p;
+  p.course_ids = m.course_ids;
+  p.counts = m.counts;
+  p.row_start.assign(m.row_start.size(), 0);
+  const size_t rows = m.row_start.empty() ? 0 : m.row_start.size() - 1;
+  std::vector<std::pair<int32_t, float>> r;
+  for (size_t i = 0; i < rows; ++i) {
+    r.clear();
+    for (int64_t e = m.row_start[i]; e < m.row_start[i + 1]; ++e) r.push_back({m.target[e], m.weight[e]});
+    const size_t k = std::min<size_t>(r.size(), static_cast<size_t>(std::max(0, keep)));
+    std::partial_sort(r.begin(), r.begin() + k, r.end(), [](const auto& x, const auto& y) {
+      return x.second != y.second ? x.second > y.second : x.first < y.first;
+    });
+    r.resize(k);
+    std::sort(r.begin(), r.end());
+    for (const auto& [t, w] : r) {
+      p.target.push_back(t);
+      p.weight.push_back(w);
+    }
+    p.row_start[i + 1] = static_cast<int64_t>(p.target.size());
+  }
+  return p;
+}
+
 }  // namespace lifelong::models

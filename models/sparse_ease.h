@@ -1,10 +1,11 @@
 // Sparse EASE: an item-item model for catalogs beyond the dense trainer's
 // reach (the dense solve needs n^2 doubles and n^3 time: 20,000 items are
 // ~16 GB and ~9 min here, docs/models.md "Why the dense trainer stops").
-// TrainModel (trainer.h) serves TrainSparseModel's matrix exactly between
-// dense_max_items and exact_max_items collaborative items (a format-2
-// bundle, model_bundle.h), and factors it beyond; these files are compiled
-// into //models:trainer for that reason.
+// TrainModel (trainer.h) serves TrainSparseModel's matrix exactly above
+// dense_max_items (a format-2 bundle, model_bundle.h; at any size unless an
+// operator caps exact_max_items), and beyond such a cap its PruneRows or its
+// factorisation; these files are compiled into //models:trainer for that
+// reason.
 //
 // Model. For every target item j, the ridge regression of EASE restricted to
 // a candidate set C_j (the `candidates` items co-occurring most often with j,
@@ -91,6 +92,12 @@ absl::StatusOr<SparseItemModel> TrainSparseModel(const std::vector<Interaction>&
 // INTERNAL when a factorisation fails.
 absl::Status TrainSparseModelOnRows(const std::vector<std::vector<std::pair<int, double>>>& rows, const TrainOptions& o,
                                     int candidates, int neighbours, SparseItemModel* out);
+
+// `m` with each row cut to its `keep` largest entries (ties: the lower
+// target first), targets ascending: every row a subset of m's, so with keep
+// >= m's longest row it equals m. course_ids and counts are copied. The
+// trainer serves this model beyond a capped TrainOptions::exact_max_items.
+SparseItemModel PruneRows(const SparseItemModel& m, int keep);
 
 }  // namespace lifelong::models
 

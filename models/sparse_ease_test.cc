@@ -86,6 +86,29 @@ TEST(SparseItemModel, ServedScoresEqualTheModel) {
   EXPECT_EQ(m->bytes(), static_cast<int64_t>((n + 1) * 8 + m->target.size() * 8));
 }
 
+// PruneRows keeps each row's largest entries (ties: lower target), targets
+// ascending; with room for every entry it is the model itself.
+TEST(SparseItemModel, PruneRowsKeepsEachRowsLargestEntries) {
+  SparseItemModel m;
+  m.course_ids = {"a", "b", "c", "d"};
+  m.counts = {1, 2, 3, 4};
+  m.row_start = {0, 4, 4, 6, 7};
+  m.target = {0, 1, 2, 3, 1, 3, 0};
+  m.weight = {0.5f, -1.0f, 2.0f, 0.5f, 3.0f, 3.0f, -2.0f};
+  const SparseItemModel p = PruneRows(m, 2);
+  EXPECT_EQ(p.course_ids, m.course_ids);
+  EXPECT_EQ(p.counts, m.counts);
+  EXPECT_EQ(p.row_start, (std::vector<int64_t>{0, 2, 2, 4, 5}));
+  EXPECT_EQ(p.target, (std::vector<int32_t>{0, 2, 1, 3, 0}));  // row 0: 2.0 and the tie 0.5 at target 0
+  EXPECT_EQ(p.weight, (std::vector<float>{0.5f, 2.0f, 3.0f, 3.0f, -2.0f}));
+  const SparseItemModel one = PruneRows(m, 1);
+  EXPECT_EQ(one.target, (std::vector<int32_t>{2, 1, 0}));
+  const SparseItemModel all = PruneRows(m, 4);
+  EXPECT_EQ(all.row_start, m.row_start);
+  EXPECT_EQ(all.target, m.target);
+  EXPECT_EQ(all.weight, m.weight);
+}
+
 TEST(TrainSparseEase, RejectsBadOptionsNamingTheField) {
   SparseEaseOptions so;
   so.lambda = 0;

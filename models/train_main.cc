@@ -11,11 +11,12 @@
 // size, the parameters, validation figures with the popularity and item-kNN
 // baselines, and the test figures when --test is given.
 // Collaborative paths (trainer.h): dense exact up to dense_max_items items
-// (4,096), sparse exact up to --exact_max_items collaborative items (default
-// 20,000; 0 = never sparse), rank low_rank_dim + FAISS beyond; on that last
-// path the Recall@10 of the approximation against exact scoring, measured
-// on real learner histories of the training data, is printed and written to
-// the manifest ("approximation").
+// (4,096), sparse exact above (default: at any size); beyond a cap set by
+// --exact_max_items, the approximation of the params ("pruned": the sparse
+// rows cut to pruned_neighbours entries, the default; "low_rank": rank
+// low_rank_dim + FAISS). On an approximation the Recall@10 of the served
+// model against exact scoring, measured on real learner histories of the
+// training data, is printed and written to the manifest ("approximation").
 // --tls_ca (and --tls_cert/--tls_key where the record service demands a
 // client certificate) read --records over TLS (docs/security.md).
 #include <grpcpp/grpcpp.h>
@@ -53,8 +54,9 @@ ABSL_FLAG(bool, random_validation, false, "random instead of last-part validatio
 ABSL_FLAG(uint64_t, seed, 1, "seed of the random validation split");
 ABSL_FLAG(std::string, params, "", "JSON object of TrainOptions fields");
 ABSL_FLAG(int, exact_max_items, -1,
-          "collaborative items served exactly (sparse item-item matrix) above the dense limit; "
-          "beyond: low rank + FAISS with its recall reported. -1: --params' value, else 20000");
+          "cap on the collaborative items served exactly (sparse item-item matrix) above the "
+          "dense limit; beyond it the params' approximation (pruned rows, or low rank + FAISS) "
+          "with its recall reported. -1: --params' value, else no cap");
 
 namespace lm = lifelong::models;
 
@@ -186,10 +188,15 @@ int main(int argc, char** argv) {
               static_cast<long long>(stats.collaborative_items));
   if (stats.collaborative_path == "sparse") {
     std::printf(", %lld item-item entries, served exactly", static_cast<long long>(stats.sparse_entries));
+  } else if (stats.collaborative_path == "sparse_pruned") {
+    std::printf(", beyond --exact_max_items %d: rows cut to %d entries, %lld of %lld item-item entries served",
+                options.exact_max_items, options.pruned_neighbours, static_cast<long long>(stats.sparse_entries),
+                static_cast<long long>(stats.exact_entries));
   }
   std::printf(")\n");
   if (stats.approximation_recall_at_10 >= 0) {
-    manifest["approximation"] = {{"recall_at_10", stats.approximation_recall_at_10},
+    manifest["approximation"] = {{"kind", options.approximation},
+                                 {"recall_at_10", stats.approximation_recall_at_10},
                                  {"queries", stats.approximation_queries},
                                  {"k", 10},
                                  {"reference", "exact scores of the item-item matrix M"},

@@ -90,15 +90,17 @@ TEST(TrainBinary, SparseExactPathWritesAFormat2Version) {
   EXPECT_NE(ReadText(out).find("collaborative path: sparse"), std::string::npos) << ReadText(out);
 }
 
-// Beyond --exact_max_items: low rank + FAISS, and the recall of that
-// approximation against exact scoring is printed and in the manifest.
+// Beyond --exact_max_items with the low-rank approximation: low rank +
+// FAISS, and the recall of that approximation against exact scoring is
+// printed and in the manifest.
 TEST(TrainBinary, BeyondTheExactLimitReportsApproximationRecall) {
   const std::string data = WriteSynthetic("approx.tsv", 600, 60);
   const std::string root = Tmp("approx_models");
   const std::string out = Tmp("approx.out");
-  const std::string cmd =
-      absl::StrCat("models/train --model_root=", root, " --interactions=", data, " --tune=false",
-                   " --params='{\"dense_max_items\":20,\"low_rank_dim\":8}' --exact_max_items=30 > ", out, " 2>&1");
+  const std::string cmd = absl::StrCat(
+      "models/train --model_root=", root, " --interactions=", data, " --tune=false",
+      " --params='{\"dense_max_items\":20,\"low_rank_dim\":8,\"approximation\":\"low_rank\"}' --exact_max_items=30 > ",
+      out, " 2>&1");
   ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd << "\n" << ReadText(out);
   auto b = LoadLatestModelBundle(root);
   ASSERT_TRUE(b.ok()) << b.status();
@@ -110,12 +112,46 @@ TEST(TrainBinary, BeyondTheExactLimitReportsApproximationRecall) {
   EXPECT_LE(recall, 1.0);
   EXPECT_GT(man["approximation"]["queries"].get<int>(), 100);
   EXPECT_EQ(man["training"]["approximation_recall_at_10"].get<double>(), recall);
+  EXPECT_EQ(man["approximation"]["kind"], "low_rank");
   EXPECT_NE(ReadText(out).find("approximation: Recall@10"), std::string::npos) << ReadText(out);
   // A bad flag value is refused.
   const std::string bad = absl::StrCat("models/train --model_root=", root, " --interactions=", data,
                                        " --exact_max_items=-5 > ", out, " 2>&1");
   EXPECT_NE(std::system(bad.c_str()), 0);
   EXPECT_NE(ReadText(out).find("--exact_max_items"), std::string::npos) << ReadText(out);
+}
+
+// Beyond --exact_max_items by default: M's rows pruned (a format-2 version,
+// served from its rows), with the served model's recall against exact M
+// printed and in the manifest; whole rows measure 1.
+TEST(TrainBinary, PrunedBeyondTheExactLimitWritesAFormat2VersionWithItsRecall) {
+  const std::string data = WriteSynthetic("pruned.tsv", 600, 60);
+  const std::string root = Tmp("pruned_models");
+  const std::string out = Tmp("pruned.out");
+  for (int keep : {2, 1000}) {
+    const std::string cmd = absl::StrCat("models/train --model_root=", root, " --interactions=", data,
+                                         " --tune=false --params='{\"dense_max_items\":20,\"pruned_neighbours\":", keep,
+                                         "}' --exact_max_items=30 > ", out, " 2>&1");
+    ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd << "\n" << ReadText(out);
+    auto b = LoadLatestModelBundle(root);
+    ASSERT_TRUE(b.ok()) << b.status();
+    EXPECT_TRUE((*b)->sparse_item_matrix());
+    const nlohmann::json& man = (*b)->manifest();
+    EXPECT_EQ(man["format"], "lifelong-recommender-model/2");
+    EXPECT_EQ(man["training"]["collaborative_path"], "sparse_pruned");
+    ASSERT_TRUE(man.contains("approximation")) << man.dump(2);
+    EXPECT_EQ(man["approximation"]["kind"], "pruned");
+    const double recall = man["approximation"]["recall_at_10"].get<double>();
+    if (keep == 1000) {
+      EXPECT_EQ(recall, 1.0);
+      EXPECT_EQ(man["training"]["sparse_entries"], man["training"]["exact_entries"]);
+    } else {
+      EXPECT_LT(recall, 1.0);
+      EXPECT_LT(man["training"]["sparse_entries"].get<int64_t>(), man["training"]["exact_entries"].get<int64_t>());
+    }
+    EXPECT_NE(ReadText(out).find("collaborative path: sparse_pruned"), std::string::npos) << ReadText(out);
+    EXPECT_NE(ReadText(out).find("approximation: Recall@10"), std::string::npos) << ReadText(out);
+  }
 }
 
 TEST(TrainBinary, ParseErrorFailsWithTheLineNamed) {

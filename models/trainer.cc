@@ -119,6 +119,10 @@ absl::Status CheckOptions(const TrainOptions& o) {
   if (o.dense_solve_max_items < 0) return bad("dense_solve_max_items", "must be >= 0");
   if (o.sparse_candidates < 1) return bad("sparse_candidates", "must be >= 1");
   if (o.sparse_neighbours < 1) return bad("sparse_neighbours", "must be >= 1");
+  if (o.approximation != "pruned" && o.approximation != "low_rank") {
+    return bad("approximation", "must be \"pruned\" or \"low_rank\"");
+  }
+  if (o.pruned_neighbours < 1) return bad("pruned_neighbours", "must be >= 1");
   if (o.content_dim < 1 || o.content_dim > 4096) return bad("content_dim", "must be in [1, 4096]");
   if (o.max_history < 1) return bad("max_history", "must be >= 1");
   return absl::OkStatus();
@@ -172,6 +176,8 @@ nlohmann::json TrainOptions::ToJson() const {
           {"max_items", max_items},
           {"dense_max_items", dense_max_items},
           {"exact_max_items", exact_max_items},
+          {"approximation", approximation},
+          {"pruned_neighbours", pruned_neighbours},
           {"dense_solve_max_items", dense_solve_max_items},
           {"sparse_candidates", sparse_candidates},
           {"sparse_neighbours", sparse_neighbours},
@@ -199,6 +205,8 @@ absl::StatusOr<TrainOptions> TrainOptions::FromJson(const nlohmann::json& j) {
     get("max_items", &o.max_items);
     get("dense_max_items", &o.dense_max_items);
     get("exact_max_items", &o.exact_max_items);
+    get("approximation", &o.approximation);
+    get("pruned_neighbours", &o.pruned_neighbours);
     get("dense_solve_max_items", &o.dense_solve_max_items);
     get("sparse_candidates", &o.sparse_candidates);
     get("sparse_neighbours", &o.sparse_neighbours);
@@ -218,7 +226,8 @@ nlohmann::json TrainStats::ToJson() const {
   nlohmann::json j = {
       {"interactions_used", interactions_used},     {"learners", learners}, {"items", items},
       {"collaborative_items", collaborative_items}, {"seconds", seconds},   {"collaborative_path", collaborative_path}};
-  if (collaborative_path == "sparse") j["sparse_entries"] = sparse_entries;
+  if (collaborative_path == "sparse" || collaborative_path == "sparse_pruned") j["sparse_entries"] = sparse_entries;
+  if (collaborative_path == "sparse_pruned") j["exact_entries"] = exact_entries;
   if (approximation_recall_at_10 >= 0) {
     j["approximation_recall_at_10"] = approximation_recall_at_10;
     j["approximation_queries"] = approximation_queries;
@@ -282,8 +291,11 @@ absl::Status ModelTrainer::MeasureApproximationRecall(const ModelArrays& a, cons
                                                       TrainStats* stats) const {
   constexpr int kK = 10;
   // The bundle the loader would build: LearnerVector + its FAISS index.
-  absl::StatusOr<std::shared_ptr<const ModelBundle>> bundle =
-      BuildModelBundle(a, nlohmann::json::object(), 0, "", BuildOptions());
+  // A sparse bundle needs no FAISS index for this (SearchBatch scans its
+  // rows as ExactScorer does); the content index is not measured.
+  BuildOptions bo;
+  bo.build_indexes = !a.sparse;
+  absl::StatusOr<std::shared_ptr<const ModelBundle>> bundle = BuildModelBundle(a, nlohmann::json::object(), 0, "", bo);
   if (!bundle.ok()) return bundle.status();
   const ModelBundle& b = **bundle;
   const int n = static_cast<int>(a.course_ids.size());
@@ -481,26 +493,49 @@ absl::StatusOr<ModelArrays> ModelTrainer::Train(const TrainOptions& o, TrainStat
   if (n == 0) return absl::InvalidArgumentError("interactions: no positive interaction and no catalog course");
 
   // Exact scores of M for a query (row, weight) list, into acc (n entries):
-  // the reference the low-rank path's recall is measured against.
+  // the reference an approximation's recall is measured against.
   ExactScores exact_m;
   std::string path;
-  if (n > o.dense_max_items && nc > 0 && (nc <= o.exact_max_items || nc > o.dense_solve_max_items)) {
-    // Sparse M: served exactly up to exact_max_items, factored beyond.
+  const bool above_dense = n > o.dense_max_items && nc > 0;
+  const bool exact = nc <= o.exact_max_items;
+  if (above_dense && (exact || o.approximation == "pruned" || nc > o.dense_solve_max_items)) {
+    // Sparse M: served exactly up to exact_max_items; beyond, its rows
+    // pruned or its low-rank factorisation.
     auto sm = std::make_shared<SparseItemModel>();
     sm->counts.assign(a.counts.begin(), a.counts.begin() + nc);
     absl::Status s = TrainSparseModelOnRows(rows_, o, o.sparse_candidates, o.sparse_neighbours, sm.get());
     if (!s.ok()) return s;
-    if (nc <= o.exact_max_items) {
-      path = "sparse";
+    if (!exact) {
+      exact_m = [sm](const std::vector<std::pair<int, double>>& q, std::vector<double>* acc) {
+        for (const auto& [row, w] : q) {
+          for (int64_t e = sm->row_start[row]; e < sm->row_start[row + 1]; ++e) {
+            (*acc)[sm->target[e]] += w * sm->weight[e];
+          }
+        }
+      };
+    }
+    if (exact || o.approximation == "pruned") {
       a.sparse = true;
       a.identity_query = true;
       a.dim = n;
       a.item_vectors.clear();
       a.query_basis.clear();
-      a.sparse_row_start = std::move(sm->row_start);
+      if (exact) {
+        path = "sparse";
+        a.sparse_row_start = std::move(sm->row_start);
+        a.sparse_target = std::move(sm->target);
+        a.sparse_weight = std::move(sm->weight);
+      } else {
+        // Each row's pruned_neighbours largest entries (ties by target),
+        // targets ascending: a subset of the exact row.
+        path = "sparse_pruned";
+        SparseItemModel pruned = PruneRows(*sm, o.pruned_neighbours);
+        a.sparse_row_start = std::move(pruned.row_start);
+        a.sparse_target = std::move(pruned.target);
+        a.sparse_weight = std::move(pruned.weight);
+        if (stats != nullptr) stats->exact_entries = static_cast<int64_t>(sm->target.size());
+      }
       a.sparse_row_start.resize(static_cast<size_t>(n) + 1, a.sparse_row_start.back());
-      a.sparse_target = std::move(sm->target);
-      a.sparse_weight = std::move(sm->weight);
     } else {
       path = "low_rank";
       const int r = std::max(1, std::min(o.low_rank_dim, nc));
@@ -528,13 +563,6 @@ absl::StatusOr<ModelArrays> ModelTrainer::Train(const TrainOptions& o, TrainStat
           a.item_vectors[static_cast<size_t>(i) * r + c] = static_cast<float>(z[static_cast<size_t>(c) * nc + i]);
         }
       }
-      exact_m = [sm](const std::vector<std::pair<int, double>>& q, std::vector<double>* acc) {
-        for (const auto& [row, w] : q) {
-          for (int64_t e = sm->row_start[row]; e < sm->row_start[row + 1]; ++e) {
-            (*acc)[sm->target[e]] += w * sm->weight[e];
-          }
-        }
-      };
     }
   } else {
     // mt[j * nc + i] = M[i][j]: row j of mt is item j's vector over history items.
@@ -644,6 +672,7 @@ absl::StatusOr<ModelArrays> ModelTrainer::Train(const TrainOptions& o, TrainStat
     }
   }
   if (stats != nullptr) {
+    if (path != "sparse_pruned") stats->exact_entries = 0;
     stats->collaborative_path = path;
     stats->sparse_entries = static_cast<int64_t>(a.sparse_target.size());
     stats->approximation_recall_at_10 = -1;

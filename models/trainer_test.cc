@@ -2,6 +2,8 @@
 
 #include <cmath>
 #include <cstdio>
+#include <limits>
+#include <map>
 
 #include "gtest/gtest.h"
 #include "models/evaluation.h"
@@ -56,6 +58,7 @@ TEST(TrainModel, LowRankModelStaysCloseToExactModel) {
   TrainOptions o;
   o.dense_max_items = 50;
   o.exact_max_items = 0;  // rank 60 above the dense limit, not sparse
+  o.approximation = "low_rank";
   o.low_rank_dim = 60;
   RankingMetrics low = EvaluateModel(train, cases, o, &universe);
   EXPECT_GT(low.recall, exact.recall - 0.05) << low.recall << " vs " << exact.recall;
@@ -91,11 +94,34 @@ TEST(TrainModel, ChoosesDenseSparseOrLowRankBySize) {
   EXPECT_EQ(sparse->sparse_weight, reference->weight);
   EXPECT_EQ(stats.sparse_entries, static_cast<int64_t>(reference->target.size()));
 
+  // Beyond a capped exact_max_items: the same M with every row cut to its
+  // pruned_neighbours largest entries (default approximation), or low rank.
   o.exact_max_items = 50;
+  o.pruned_neighbours = 7;
+  auto pruned = TrainModel(data, {}, o, &stats);
+  ASSERT_TRUE(pruned.ok()) << pruned.status();
+  EXPECT_EQ(stats.collaborative_path, "sparse_pruned");
+  ASSERT_TRUE(pruned->sparse);
+  const SparseItemModel cut = PruneRows(*reference, 7);
+  EXPECT_EQ(std::vector<int64_t>(pruned->sparse_row_start.begin(), pruned->sparse_row_start.begin() + 121),
+            cut.row_start);
+  EXPECT_EQ(pruned->sparse_target, cut.target);
+  EXPECT_EQ(pruned->sparse_weight, cut.weight);
+  EXPECT_EQ(stats.sparse_entries, static_cast<int64_t>(cut.target.size()));
+  EXPECT_EQ(stats.exact_entries, static_cast<int64_t>(reference->target.size()));
+  EXPECT_LT(stats.sparse_entries, stats.exact_entries);
+  EXPECT_GE(stats.approximation_recall_at_10, 0.0);
+  EXPECT_TRUE(stats.ToJson().contains("exact_entries"));
+
+  o.approximation = "low_rank";
   auto low = TrainModel(data, {}, o, &stats);
   ASSERT_TRUE(low.ok()) << low.status();
   EXPECT_EQ(stats.collaborative_path, "low_rank");
   EXPECT_FALSE(low->identity_query);
+  EXPECT_EQ(stats.exact_entries, 0);
+
+  // The default: no cap, so the collaborative part is exact at any size.
+  EXPECT_EQ(TrainOptions().exact_max_items, std::numeric_limits<int>::max());
 
   TrainOptions bad;
   bad.exact_max_items = -1;
@@ -103,15 +129,25 @@ TEST(TrainModel, ChoosesDenseSparseOrLowRankBySize) {
   bad = TrainOptions();
   bad.sparse_neighbours = 0;
   EXPECT_EQ(TrainModel(data, {}, bad).status().message(), "options.sparse_neighbours: must be >= 1");
-  auto json = TrainOptions::FromJson({{"exact_max_items", 123}, {"sparse_candidates", 7}});
+  bad = TrainOptions();
+  bad.approximation = "faiss";
+  EXPECT_EQ(TrainModel(data, {}, bad).status().message(), "options.approximation: must be \"pruned\" or \"low_rank\"");
+  bad = TrainOptions();
+  bad.pruned_neighbours = 0;
+  EXPECT_EQ(TrainModel(data, {}, bad).status().message(), "options.pruned_neighbours: must be >= 1");
+  EXPECT_EQ(TrainOptions::FromJson({{"approximation", 3}}).status().code(), absl::StatusCode::kInvalidArgument);
+  auto json = TrainOptions::FromJson(
+      {{"exact_max_items", 123}, {"sparse_candidates", 7}, {"approximation", "low_rank"}, {"pruned_neighbours", 9}});
   ASSERT_TRUE(json.ok()) << json.status();
   EXPECT_EQ(json->exact_max_items, 123);
+  EXPECT_EQ(json->approximation, "low_rank");
+  EXPECT_EQ(json->pruned_neighbours, 9);
   EXPECT_EQ(json->sparse_candidates, 7);
   EXPECT_EQ(TrainOptions::FromJson(json->ToJson())->ToJson(), json->ToJson());
 }
 
-// Beyond the exact limit the trainer measures the served approximation
-// (LearnerVector + FAISS) against exact scoring of M on learner histories
+// Beyond the exact limit the trainer measures the served low-rank
+// approximation (LearnerVector + FAISS) against exact scoring of M on learner histories
 // of the data: a full-rank factorisation finds the exact top 10, a rank-2
 // one does not, so the figure measures something.
 TEST(TrainModel, BeyondTheExactLimitReportsRecallAgainstExactScores) {
@@ -119,6 +155,7 @@ TEST(TrainModel, BeyondTheExactLimitReportsRecallAgainstExactScores) {
   TrainOptions o;
   o.dense_max_items = 50;
   o.exact_max_items = 50;
+  o.approximation = "low_rank";
   TrainStats full, tiny;
   o.low_rank_dim = 120;
   ASSERT_TRUE(TrainModel(data, {}, o, &full).ok());
@@ -145,6 +182,7 @@ TEST(TrainModel, LowRankOfTheSparseMatrixBeyondTheDenseSolveLimit) {
   TrainOptions o;
   o.dense_max_items = 50;
   o.exact_max_items = 50;
+  o.approximation = "low_rank";
   o.dense_solve_max_items = 60;
   TrainStats full, tiny;
   o.low_rank_dim = 120;
@@ -161,6 +199,64 @@ TEST(TrainModel, LowRankOfTheSparseMatrixBeyondTheDenseSolveLimit) {
   EXPECT_GE(tiny.approximation_queries, 1000);
   std::printf("sparse M, rank 120: recall@10 %.4f, rank 2: %.4f\n", full.approximation_recall_at_10,
               tiny.approximation_recall_at_10);
+}
+
+// Beyond a capped exact_max_items the default approximation serves M's
+// rows pruned to pruned_neighbours entries, and the trainer's Recall@10 is
+// that of the served bundle: recomputed here from the returned arrays
+// (ModelBundle::Recommend, the served path) against TrainSparseModel's
+// exact M on the same learner histories, it is the same figure. Rows kept
+// whole measure 1; one entry per row measures low, so the figure is real.
+TEST(TrainModel, PrunedRowsBeyondTheExactLimitReportTheServedRecall) {
+  const std::vector<Interaction> data = Data(10);
+  TrainOptions o;
+  o.dense_max_items = 50;
+  o.exact_max_items = 50;
+  auto exact_m = TrainSparseModel(data, o, o.sparse_candidates, o.sparse_neighbours);
+  ASSERT_TRUE(exact_m.ok()) << exact_m.status();
+  auto seqs = GroupSequences(data);
+  std::vector<size_t> eligible;
+  for (size_t u = 0; u < seqs.size(); ++u) {
+    if (seqs[u].second.size() >= 2) eligible.push_back(u);
+  }
+  const size_t quota = std::min<size_t>(eligible.size(), kApproximationRecallQueries);
+  ASSERT_GE(quota, 1000u);
+  std::map<int, double> measured;
+  for (int keep : {100, 20, 1}) {
+    o.pruned_neighbours = keep;
+    TrainStats stats;
+    auto arrays = TrainModel(data, {}, o, &stats);
+    ASSERT_TRUE(arrays.ok()) << arrays.status();
+    ASSERT_EQ(stats.collaborative_path, "sparse_pruned");
+    ASSERT_EQ(stats.approximation_queries, static_cast<int64_t>(quota));
+    auto bundle = BuildModelBundle(std::move(*arrays), nlohmann::json::object(), 1, "");
+    ASSERT_TRUE(bundle.ok()) << bundle.status();
+    const ModelBundle& b = **bundle;
+    ASSERT_EQ(b.index_info().kind, "sparse");
+    int64_t hits = 0, total = 0;
+    for (size_t x = 0; x < quota; ++x) {
+      const auto& seq = seqs[eligible[x * eligible.size() / quota]].second;
+      std::vector<HistoryEvent> history;
+      for (size_t e = 0; e + 1 < seq.size(); ++e) history.push_back({seq[e].course_id, seq[e].weight});
+      const std::vector<float> exact = exact_m->Score(b.HistoryRowWeights(history));
+      std::vector<bool> excluded(exact.size(), false);
+      for (const HistoryEvent& h : history) excluded[*b.Row(h.course_id)] = true;
+      const std::vector<int> want = TopUnexcludedRows(exact, excluded, 10);
+      const std::vector<Candidate> served = b.Recommend(history, 10);
+      for (int row : want) {
+        ++total;
+        for (const Candidate& c : served) hits += c.row == row;
+      }
+    }
+    const double recall = static_cast<double>(hits) / total;
+    EXPECT_NEAR(stats.approximation_recall_at_10, recall, 1e-12) << "pruned to " << keep;
+    measured[keep] = stats.approximation_recall_at_10;
+  }
+  EXPECT_EQ(measured[100], 1.0);  // no row is longer than 100: nothing pruned
+  EXPECT_LT(measured[1], 0.9);
+  EXPECT_LE(measured[20], 1.0);
+  std::printf("pruned rows, recall@10 against exact M: 100 entries %.4f, 20: %.4f, 1: %.4f\n", measured[100],
+              measured[20], measured[1]);
 }
 
 TEST(TrainModel, IsDeterministicAndSortsItemsById) {

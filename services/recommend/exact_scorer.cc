@@ -43,25 +43,14 @@ std::vector<models::Candidate> ExactScorer::Search(absl::Span<const float> query
   std::vector<models::Candidate> out;
   const int n = size();
   if (k <= 0 || n == 0 || dim_ == 0 || static_cast<int>(query.size()) != dim_) return out;
+  if (sparse_) return SearchSparse(query, k);
   // Per-thread scratch: a request thread scans often, and these are at most
   // a few hundred KB (indexed items x 6 bytes; 4,096 items: 24 KB).
   thread_local std::vector<float> scores;
   scores.assign(n, 0.0f);
   int nonzero = 0;
   for (float x : query) nonzero += x != 0.0f;
-  if (sparse_) {
-    // Rows of M for the query's nonzero coordinates, in ascending order,
-    // accumulated in double (ModelBundle::SearchBatch's order).
-    thread_local std::vector<double> acc;
-    acc.assign(n, 0.0);
-    for (int d = 0; d < dim_ && nonzero > 0; ++d) {
-      if (query[d] == 0.0f) continue;
-      --nonzero;
-      const double w = query[d];
-      for (int64_t e = row_start_[d]; e < row_start_[d + 1]; ++e) acc[target_pos_[e]] += w * weight_[e];
-    }
-    for (int i = 0; i < n; ++i) scores[i] = static_cast<float>(acc[i]);
-  } else if (nonzero * 4 <= dim_) {
+  if (nonzero * 4 <= dim_) {
     // Sparse query (identity query basis: one coordinate per history
     // course): one pass over a contiguous row of the transposed matrix each.
     for (int d = 0; d < dim_; ++d) {
@@ -150,6 +139,88 @@ std::vector<models::Candidate> ExactScorer::Search(absl::Span<const float> query
   if (edge.size() > need) std::nth_element(edge.begin(), edge.begin() + need, edge.end(), better);
   out.insert(out.end(), edge.begin(), edge.begin() + need);
   std::sort(out.begin(), out.end(), better);
+  return out;
+}
+
+std::vector<models::Candidate> ExactScorer::SearchSparse(absl::Span<const float> query, int k) const {
+  const int n = size();
+  const int kk = std::min(k, n);
+  // Scratch kept all-zero between calls, so that a request costs the
+  // entries it reads (|history| x row length), not the catalog: only the
+  // touched positions are written, ranked and reset.
+  thread_local std::vector<double> acc;
+  thread_local std::vector<char> mark;
+  thread_local std::vector<int32_t> touched;
+  if (acc.size() < static_cast<size_t>(n)) {
+    acc.resize(n, 0.0);
+    mark.resize(n, 0);
+  }
+  touched.clear();
+  // Rows of M for the query's nonzero coordinates, in ascending order,
+  // accumulated in double (ModelBundle::SearchBatch's order, so the same
+  // doubles).
+  for (int d = 0; d < dim_; ++d) {
+    if (query[d] == 0.0f) continue;
+    const double w = query[d];
+    for (int64_t e = row_start_[d]; e < row_start_[d + 1]; ++e) {
+      const int32_t p = target_pos_[e];
+      if (!mark[p]) {
+        mark[p] = 1;
+        touched.push_back(p);
+      }
+      acc[p] += w * weight_[e];
+    }
+  }
+  // Every position scores float(acc), untouched ones 0 (NaN: -inf, as the
+  // dense path). The answer is the top kk by (score desc, row asc) over all
+  // n positions: the touched positives, then the zeros in position (= row)
+  // order, then the touched negatives.
+  constexpr float kInf = std::numeric_limits<float>::infinity();
+  thread_local std::vector<models::Candidate> positive, negative;
+  positive.clear();
+  negative.clear();
+  int touched_nonzero = 0;
+  for (int32_t p : touched) {
+    float v = static_cast<float>(acc[p]);
+    if (std::isnan(v)) v = -kInf;
+    if (v > 0) {
+      positive.push_back({p, v});
+    } else if (v < 0) {
+      negative.push_back({p, v});
+    }
+    if (v != 0) {
+      mark[p] = 2;  // not in the zero group
+      ++touched_nonzero;
+    }
+  }
+  auto better = [](const models::Candidate& a, const models::Candidate& b) {
+    if (a.score != b.score) return a.score > b.score;
+    return a.row < b.row;
+  };
+  std::vector<models::Candidate> out;
+  out.reserve(kk);
+  auto take_best = [&](std::vector<models::Candidate>* group, size_t want) {
+    const size_t m = std::min(want, group->size());
+    std::partial_sort(group->begin(), group->begin() + m, group->end(), better);
+    out.insert(out.end(), group->begin(), group->begin() + m);
+  };
+  // Positions stand in for rows while ranking (rows_ is ascending, so the
+  // order is the same).
+  take_best(&positive, kk);
+  if (static_cast<int>(out.size()) < kk) {
+    const int zeros = n - touched_nonzero;
+    for (int p = 0, added = 0; p < n && added < zeros && static_cast<int>(out.size()) < kk; ++p) {
+      if (mark[p] == 2) continue;
+      out.push_back({p, 0.0f});
+      ++added;
+    }
+  }
+  if (static_cast<int>(out.size()) < kk) take_best(&negative, kk - out.size());
+  for (int32_t p : touched) {
+    acc[p] = 0.0;
+    mark[p] = 0;
+  }
+  for (models::Candidate& c : out) c.row = rows_[c.row];
   return out;
 }
 

@@ -12,10 +12,13 @@
 // exact_identity_scan_max_floats: their queries have one nonzero per
 // history course, and the sparse path below costs history x items.
 // Sparse bundles (models::ModelBundle::sparse_item_matrix(): the trainer's
-// exact path from 4,097 to 20,000 collaborative items) are always scanned
+// exact path above 4,096 items, at any size by default) are always scanned
 // here: the scorer keeps a copy of M's CSR rows and adds, for each nonzero
-// query coordinate (history course) i, q_i times row i, in double: cost
-// |history| x entries per row (100 by default), nothing approximated.
+// query coordinate (history course) i, q_i times row i, in double, into
+// per-thread scratch of which only the touched positions are ranked and
+// reset: cost |history| x entries per row (100 by default) plus one pass
+// over the query's dim() floats, not a pass over every item; nothing
+// approximated.
 // The answer is the one an exact
 // (flat) index gives: the same items and scores, up to float rounding in the
 // last bits (a different summation order); ties go to the lower row.
@@ -52,6 +55,9 @@ class ExactScorer {
   std::vector<models::Candidate> Search(absl::Span<const float> query, int k) const;
 
  private:
+  // Search of a sparse bundle (`query` already checked).
+  std::vector<models::Candidate> SearchSparse(absl::Span<const float> query, int k) const;
+
   int dim_ = 0;
   std::vector<int> rows_;          // position -> model row, ascending
   std::vector<float> transposed_;  // dim_ x rows_.size(): [d][pos]; dense only

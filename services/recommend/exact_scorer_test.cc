@@ -180,6 +180,65 @@ TEST(ExactScorer, EmptyForBadArguments) {
 // scores up to float rounding, and a single-course history scores exactly
 // that course's row of the item-item matrix. The same data factored at rank
 // 256 (the old default) does not meet this contract, so the test can fail.
+// A sparse bundle of `n` items: each row holds a few entries of both signs
+// (some rows none); every 7th item has no interactions (not indexed).
+std::shared_ptr<const models::ModelBundle> RandomSparseModel(int n, uint32_t seed) {
+  models::ModelArrays a;
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> g;
+  a.sparse = true;
+  a.identity_query = true;
+  a.dim = n;
+  a.sparse_row_start.push_back(0);
+  for (int i = 0; i < n; ++i) {
+    a.course_ids.push_back(absl::StrCat("c", i));
+    a.counts.push_back(i % 7 == 3 ? 0 : 1 + i % 5);
+    for (int t = 0; t < n; ++t) {
+      if (i % 5 != 4 && (rng() % 9) == 0) {
+        a.sparse_target.push_back(t);
+        a.sparse_weight.push_back(g(rng));
+      }
+    }
+    a.sparse_row_start.push_back(static_cast<int64_t>(a.sparse_target.size()));
+  }
+  auto bundle = models::BuildModelBundle(std::move(a), nlohmann::json::object(), 1, "mem");
+  EXPECT_TRUE(bundle.ok()) << bundle.status();
+  return *bundle;
+}
+
+// The sparse scan ranks only the positions it touched, then the untouched
+// (score 0) ones by row, then the negatives: the answer must be exactly the
+// full scan's (ModelBundle::SearchBatch ranks every indexed row), for every
+// k, for histories whose rows give fewer positives than k, repeatedly and
+// with two scorers of different sizes sharing the thread's scratch.
+TEST(ExactScorer, SparseScanEqualsTheFullRankingForEveryK) {
+  auto big = RandomSparseModel(60, 11);
+  auto small = RandomSparseModel(25, 12);
+  ASSERT_EQ(big->index_info().kind, "sparse");
+  ExactScorer big_scorer(*big), small_scorer(*small);
+  std::mt19937 rng(13);
+  for (int q = 0; q < 40; ++q) {
+    const auto& model = q % 2 == 0 ? big : small;
+    const ExactScorer& scorer = q % 2 == 0 ? big_scorer : small_scorer;
+    const int n = model->num_items();
+    std::vector<models::HistoryEvent> history;
+    for (int h = 0; h < 1 + q % 4; ++h) history.push_back({absl::StrCat("c", rng() % n), 1.0f});
+    const std::vector<float> query = model->LearnerVector(history);
+    for (int k : {1, 3, 10, n / 2, n - 8, n + 5}) {
+      auto want = model->SearchBatch(query, 1, k);
+      ASSERT_TRUE(want.ok()) << want.status();
+      for (int again = 0; again < 2; ++again) {
+        const std::vector<models::Candidate> got = scorer.Search(query, k);
+        ASSERT_EQ(got.size(), (*want)[0].size()) << "query " << q << " k " << k;
+        for (size_t i = 0; i < got.size(); ++i) {
+          EXPECT_EQ(got[i].row, (*want)[0][i].row) << "query " << q << " k " << k << " position " << i;
+          EXPECT_EQ(got[i].score, (*want)[0][i].score) << "query " << q << " k " << k << " position " << i;
+        }
+      }
+    }
+  }
+}
+
 TEST(ExactScorer, ServedScoresEqualTheOfflineModelAboveTheOldDenseLimit) {
   models::SyntheticOptions so;
   so.learners = 6000;
@@ -200,6 +259,7 @@ TEST(ExactScorer, ServedScoresEqualTheOfflineModelAboveTheOldDenseLimit) {
     models::TrainOptions lo = o;
     lo.dense_max_items = 1024;
     lo.exact_max_items = 0;  // rank 256 above the dense limit, not sparse
+    lo.approximation = "low_rank";
     lo.low_rank_dim = 256;
     auto low = models::TrainModel(data, {}, lo);
     ASSERT_TRUE(low.ok()) << low.status();
