@@ -62,7 +62,7 @@ ABSL_FLAG(int, small_courses, 3000, "courses of the small catalog");
 ABSL_FLAG(int, large_items, 1000000, "items of the large catalog (0 skips it)");
 ABSL_FLAG(int, sparse_items, 0,
           "items of a catalog served from a sparse item-item matrix (format 2, what the trainer "
-          "writes from 4,097 to 20,000 collaborative items; 100 entries per row), scanned "
+          "writes above 4,096 collaborative items; 100 entries per row), scanned "
           "exactly by ExactScorer (0 skips it)");
 ABSL_FLAG(int, learners, 5000, "learners with history per scenario");
 ABSL_FLAG(int, recall_queries, 1000, "learner queries for recall@10");
