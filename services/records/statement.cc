@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstring>
 #include <fstream>
+#include <optional>
 #include <random>
 #include <set>
 
@@ -66,14 +67,38 @@ class Json {
     if (e_.is_int64() && e_.get_int64().get(v) == simdjson::SUCCESS) return v;
     return -1;
   }
-  std::vector<std::pair<absl::string_view, Json>> items() const {
-    std::vector<std::pair<absl::string_view, Json>> out;
+  // The members of an object (nothing when this is not an object), as a
+  // range of (key, value) pairs over the parsed document: no allocation.
+  class Items {
+   public:
+    class iterator {
+     public:
+      iterator() = default;  // the end of an empty range
+      explicit iterator(simdjson::dom::object::iterator it) : it_(it) {}
+      std::pair<absl::string_view, Json> operator*() const {
+        std::string_view k = it_->key();
+        return {absl::string_view(k.data(), k.size()), Json(it_->value())};
+      }
+      iterator& operator++() {
+        ++*it_;
+        return *this;
+      }
+      bool operator!=(const iterator& o) const { return it_.has_value() && o.it_.has_value() && *it_ != *o.it_; }
+
+     private:
+      std::optional<simdjson::dom::object::iterator> it_;
+    };
+    explicit Items(std::optional<simdjson::dom::object> obj) : obj_(obj) {}
+    iterator begin() const { return obj_ ? iterator(obj_->begin()) : iterator(); }
+    iterator end() const { return obj_ ? iterator(obj_->end()) : iterator(); }
+
+   private:
+    std::optional<simdjson::dom::object> obj_;
+  };
+  Items items() const {
     simdjson::dom::object obj;
-    if (!is_object() || e_.get_object().get(obj) != simdjson::SUCCESS) return out;
-    for (simdjson::dom::key_value_pair kv : obj) {
-      out.emplace_back(absl::string_view(kv.key.data(), kv.key.size()), Json(kv.value));
-    }
-    return out;
+    if (!is_object() || e_.get_object().get(obj) != simdjson::SUCCESS) return Items(std::nullopt);
+    return Items(obj);
   }
   std::vector<Json> elements() const {
     std::vector<Json> out;
@@ -82,10 +107,24 @@ class Json {
     for (simdjson::dom::element x : arr) out.emplace_back(x);
     return out;
   }
+  // Number of elements or members (0 for anything else), counted without
+  // building a list.
   size_t size() const {
-    if (is_array()) return elements().size();
-    if (is_object()) return items().size();
-    return 0;
+    size_t n = 0;
+    simdjson::dom::array arr;
+    simdjson::dom::object obj;
+    if (is_array() && e_.get_array().get(arr) == simdjson::SUCCESS) {
+      for (simdjson::dom::element x : arr) {
+        (void)x;
+        ++n;
+      }
+    } else if (is_object() && e_.get_object().get(obj) == simdjson::SUCCESS) {
+      for (simdjson::dom::key_value_pair kv : obj) {
+        (void)kv;
+        ++n;
+      }
+    }
+    return n;
   }
   bool empty() const { return size() == 0; }
 
@@ -561,7 +600,7 @@ absl::Status CheckBody(const Json& s, absl::string_view field, bool sub, ParsedS
       if (!canonical.ok()) return canonical.status();
       if (*canonical != key)
         return Invalid(absl::StrCat(field, ".actor"), "identifier cannot be used as a learner key");
-      out->learners.push_back(key);
+      out->learners.push_back(std::move(key));
     }
     if (actor.contains("member")) {
       for (const Json& m : actor["member"].elements()) {
@@ -573,7 +612,7 @@ absl::Status CheckBody(const Json& s, absl::string_view field, bool sub, ParsedS
         }
         bool dup = false;
         for (const std::string& l : out->learners) dup |= (l == mk);
-        if (!dup) out->learners.push_back(mk);
+        if (!dup) out->learners.push_back(std::move(mk));
       }
     }
     if (out->verb == vocab::kVoided) {
