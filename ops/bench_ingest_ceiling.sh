@@ -9,6 +9,10 @@
 #   ops/bench_ingest_ceiling.sh [seconds_each]     (default 8)
 #   PREFILL=1000000 LEARNERS=100000 ops/bench_ingest_ceiling.sh 8
 #       (defaults 200,000 statements of 20,000 learners: minutes, not tens)
+#   BIN_DIR=/some/dir ops/bench_ingest_ceiling.sh 8
+#       runs records_server and bench_records from that directory instead of
+#       building them (e.g. copies of an earlier build, for a before/after
+#       comparison in one sitting)
 #
 # Order, all in one temp dir:
 #   1. bench_records in-process pre-fills the store (synced batches of 1,000)
@@ -30,19 +34,23 @@ PREFILL=${PREFILL:-200000}
 LEARNERS=${LEARNERS:-20000}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
-bazel build -c opt //services/records:records_server //services/records:bench_records >/dev/null 2>&1 ||
-  { echo "bench_ingest_ceiling: build failed" >&2; exit 1; }
-BIN=$ROOT/bazel-bin
+if [ -n "${BIN_DIR:-}" ]; then
+  BIN=$(cd "$BIN_DIR" && pwd)
+else
+  bazel build -c opt //services/records:records_server //services/records:bench_records >/dev/null 2>&1 ||
+    { echo "bench_ingest_ceiling: build failed" >&2; exit 1; }
+  BIN=$ROOT/bazel-bin/services/records
+fi
 WORK=$(mktemp -d /tmp/bench_ingest_ceiling.XXXXXX)
 SERVER=""
 trap '[ -n "$SERVER" ] && kill "$SERVER" 2>/dev/null && wait "$SERVER" 2>/dev/null; rm -rf "$WORK"' EXIT
-BENCH=("$BIN/services/records/bench_records" --learners="$LEARNERS" --seconds="$SECONDS_EACH" --nobare)
+BENCH=("$BIN/bench_records" --learners="$LEARNERS" --seconds="$SECONDS_EACH" --nobare)
 
 echo "== $(date -u +%FT%TZ), commit $(git rev-parse --short HEAD), load average $(cut -d' ' -f1-3 /proc/loadavg)"
 "${BENCH[@]}" --data_dir="$WORK/records" --prefill="$PREFILL" --skip=query,single,batch | tee "$WORK/before.txt" |
   grep -E "^pre-filling|^store holds|in-process|rocksdb alone"
 
-"$BIN/services/records/records_server" --port=0 --port_file="$WORK/port" --metrics_port=0 --xapi_port=-1 \
+"$BIN/records_server" --port=0 --port_file="$WORK/port" --metrics_port=0 --xapi_port=-1 \
   --data_dir="$WORK/records" --xapi_documents_dir="$WORK/documents" >"$WORK/server.log" 2>&1 &
 SERVER=$!
 for _ in $(seq 600); do grep -q '"cache_warmed"' "$WORK/server.log" 2>/dev/null && break; sleep 0.1; done

@@ -150,29 +150,40 @@ uint64_t GetU64(const char* p) {
   return v;
 }
 
-absl::StatusOr<std::string> EncodeStatementRecord(const StatementRecord& r) {
+absl::Status AppendStatementRecordHeader(const StatementRecord& r, size_t json_size, std::string* out) {
   if (r.learners.size() > 255) {
     return absl::InvalidArgumentError("actor: more than 255 group members");
   }
-  std::string out;
-  out.reserve(64 + r.json.size());
-  out.push_back(1);
-  out.push_back(static_cast<char>(r.flags));
-  PutU64(&out, r.stored_seq);
-  PutU64(&out, static_cast<uint64_t>(r.timestamp_us));
-  PutId(&out, r.voided_by);
-  PutId(&out, r.registration);
-  out.push_back(static_cast<char>(r.learners.size()));
+  if (json_size > UINT32_MAX) return absl::InvalidArgumentError("statement: too large");
+  size_t header = 51 + 2 + r.verb.size() + 2 + r.activity.size() + 4;
+  for (const std::string& l : r.learners) header += 2 + l.size();
+  const size_t start = out->size();
+  out->reserve(start + header + json_size);
+  out->push_back(1);
+  out->push_back(static_cast<char>(r.flags));
+  PutU64(out, r.stored_seq);
+  PutU64(out, static_cast<uint64_t>(r.timestamp_us));
+  PutId(out, r.voided_by);
+  PutId(out, r.registration);
+  out->push_back(static_cast<char>(r.learners.size()));
+  absl::Status s;
   for (const std::string& l : r.learners) {
-    absl::Status s = PutStr16(&out, l, "actor");
-    if (!s.ok()) return s;
+    if (s.ok()) s = PutStr16(out, l, "actor");
   }
-  absl::Status s = PutStr16(&out, r.verb, "verb.id");
+  if (s.ok()) s = PutStr16(out, r.verb, "verb.id");
+  if (s.ok()) s = PutStr16(out, r.activity, "object.id");
+  if (!s.ok()) {
+    out->resize(start);
+    return s;
+  }
+  PutU32(out, static_cast<uint32_t>(json_size));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> EncodeStatementRecord(const StatementRecord& r) {
+  std::string out;
+  absl::Status s = AppendStatementRecordHeader(r, r.json.size(), &out);
   if (!s.ok()) return s;
-  s = PutStr16(&out, r.activity, "object.id");
-  if (!s.ok()) return s;
-  if (r.json.size() > UINT32_MAX) return absl::InvalidArgumentError("statement: too large");
-  PutU32(&out, static_cast<uint32_t>(r.json.size()));
   out.append(r.json);
   return out;
 }

@@ -167,6 +167,13 @@ struct StatementRecord {
 // Encodes `record`. INVALID_ARGUMENT when a string exceeds its length field
 // (learner keys, verb and activity: kMaxKeyString; more than 255 learners).
 absl::StatusOr<std::string> EncodeStatementRecord(const StatementRecord& record);
+// Appends to `out` everything of `record`'s encoding that precedes the JSON
+// bytes, for a JSON of `json_size` bytes (record.json is ignored), and
+// reserves room for them: the caller appends exactly `json_size` bytes of
+// JSON next, which gives EncodeStatementRecord's bytes without building the
+// JSON as a string of its own first. Same errors as EncodeStatementRecord
+// (and then `out` is left as it was).
+absl::Status AppendStatementRecordHeader(const StatementRecord& record, size_t json_size, std::string* out);
 absl::StatusOr<StatementRecord> DecodeStatementRecord(absl::string_view value);
 
 // Index keys. `EncodeStringPrefix` is the part before seq, used for scans.

@@ -79,6 +79,38 @@ TEST(KeyCodec, GoldenStatementRecord) {
                 "7b7d");
 }
 
+TEST(KeyCodec, StatementRecordHeaderThenJsonIsTheEncoding) {
+  StatementRecord r;
+  r.flags = 0x22;
+  r.stored_seq = 0x0102030405060708ULL;
+  r.timestamp_us = 42;
+  r.registration = U(0x33);
+  r.learners = {"u1", "mailto:a@b.c"};
+  r.verb = "http://adlnet.gov/expapi/verbs/completed";
+  r.activity = "https://lifelong.dongcheng.edu.cn/courses/c1";
+  r.json = R"({"id":"x","verb":{"display":{"zh-CN":"完成"}}})";
+  // Appended after what `out` already holds, with `record.json` ignored.
+  std::string out = "prefix";
+  StatementRecord without_json = r;
+  without_json.json = "ignored";
+  ASSERT_TRUE(AppendStatementRecordHeader(without_json, r.json.size(), &out).ok());
+  out.append(r.json);
+  EXPECT_EQ(out, "prefix" + *EncodeStatementRecord(r));
+  EXPECT_GE(out.capacity(), out.size());
+  // The same errors as EncodeStatementRecord, leaving `out` as it was.
+  StatementRecord bad = r;
+  bad.verb = std::string(kMaxKeyString + 1, 'v');
+  std::string kept = "kept";
+  EXPECT_EQ(AppendStatementRecordHeader(bad, 2, &kept).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(kept, "kept");
+  bad = r;
+  bad.learners.assign(256, "u");
+  EXPECT_EQ(AppendStatementRecordHeader(bad, 2, &kept).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(kept, "kept");
+  EXPECT_EQ(AppendStatementRecordHeader(r, size_t{UINT32_MAX} + 1, &kept).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(kept, "kept");
+}
+
 TEST(KeyCodec, StatementRecordRoundTripAtBoundaries) {
   StatementRecord r;
   r.flags = 0xFF;

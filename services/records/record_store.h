@@ -351,7 +351,9 @@ class RecordStore {
   void RunGroup(const std::vector<Writer*>& group);
   void NotifyChanged(std::vector<std::string> changed);
   absl::StatusOr<std::vector<Prepared>> Prepare(std::vector<ParsedStatement> statements) const;
-  absl::StatusOr<std::vector<StoredStatement>> Collect(const std::vector<Prepared>& prepared, const Writer& w) const;
+  // The statements of a committed writer as stored, in order; moves the
+  // records and values out of `prepared`.
+  absl::StatusOr<std::vector<StoredStatement>> Collect(std::vector<Prepared>* prepared) const;
   absl::Status CheckLogSeq(uint64_t seq) const;
   absl::Status WriteWithLogSeq(rocksdb::WriteBatch* batch, uint64_t seq);
   std::vector<std::string> ApplyErase(Writer* w);

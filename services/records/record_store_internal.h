@@ -55,19 +55,27 @@ absl::StatusOr<Prefixes> ChainPrefixes(Uuid target, const RecordLoader& load);
 // encoded with placeholders that the group leader patches once it assigns
 // the stored sequence (header bytes and the fixed-width "stored" and, when
 // absent, "timestamp" strings inside the JSON).
+//
+// Built once and moved, never copied, along the write path: the learner keys,
+// verb and activity move from `parsed` into `record`, the JSON is spliced
+// straight into `value` (AppendStatementRecordHeader), the WriteBatch and the
+// group's overlay read `value` in place, and Collect moves `record` and
+// `value` (its JSON part) into the returned StoredStatement.
 struct RecordStore::Prepared {
-  ParsedStatement parsed;
+  ParsedStatement parsed;  // learners, verb and activity moved into `record`
   StatementRecord record;  // without json; stored_seq set by the leader
+  // The encoded record; for a replay (`replay`), the one stored before.
   std::string value;
+  size_t json_at = 0;  // where the JSON starts in `value` (not for a replay)
   size_t stored_pos = 0;
   size_t timestamp_pos = std::string::npos;
+  bool replay = false;  // already stored with the same content: not written
 };
 
 struct RecordStore::Writer {
   std::vector<Prepared>* statements = nullptr;
   const std::string* erase_learner = nullptr;
   absl::Status status;
-  std::vector<std::string> values;  // encoded records, in request order
   int64_t erased = 0;
   // Log mode: the operation's log sequence and the proposer's clock (0: a
   // local write, timed by options_.now_micros).

@@ -93,7 +93,7 @@ absl::Status RecordStore::ApplyLoggedRecords(std::vector<LoggedRecord>* ops) {
     if (!writers[i].status.ok()) {
       op.result = writers[i].status;
     } else {
-      op.result = Collect(prepared[i], writers[i]);
+      op.result = Collect(&prepared[i]);
     }
   }
   NotifyChanged(std::move(changed));

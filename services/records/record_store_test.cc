@@ -124,6 +124,91 @@ TEST_F(RecordStoreTest, RecordThenGetReturnsStoredJsonWithLrsFields) {
   EXPECT_EQ(store_->Get(*ParseUuid(TestUuid(2))).status().code(), absl::StatusCode::kNotFound);
 }
 
+void ExpectSameRecord(const StoredStatement& a, const StoredStatement& b) {
+  EXPECT_EQ(FormatUuid(a.id), FormatUuid(b.id));
+  EXPECT_EQ(a.record.flags, b.record.flags);
+  EXPECT_EQ(a.record.stored_seq, b.record.stored_seq);
+  EXPECT_EQ(a.record.timestamp_us, b.record.timestamp_us);
+  EXPECT_EQ(FormatUuid(a.record.voided_by), FormatUuid(b.record.voided_by));
+  EXPECT_EQ(FormatUuid(a.record.registration), FormatUuid(b.record.registration));
+  EXPECT_EQ(a.record.learners, b.record.learners);
+  EXPECT_EQ(a.record.verb, b.record.verb);
+  EXPECT_EQ(a.record.activity, b.record.activity);
+  EXPECT_EQ(a.record.json, b.record.json);
+}
+
+// Record() builds its answer from the prepared record and value rather than
+// decoding what it wrote: every field must still equal what Get() reads back.
+TEST_F(RecordStoreTest, RecordReturnsExactlyWhatGetReadsBack) {
+  auto r = Put({{.id = TestUuid(1), .learner = "u1", .course = "c1"},
+                {.id = TestUuid(2),
+                 .learner = "u2",
+                 .verb = "attended",
+                 .course = "c2",
+                 .timestamp = "2026-01-01T08:00:00+08:00",
+                 .registration = TestUuid(900)},
+                {.id = TestUuid(3), .learner = "g1", .course = "c3", .group = {"u3", "u4"}},
+                {.learner = "u5", .course = "c5"}});  // no id: one is assigned
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->size(), 4u);
+  EXPECT_TRUE(r->at(0).record.Has(RecordFlag::kTimestampAssigned));
+  EXPECT_EQ(r->at(0).record.timestamp_us, static_cast<int64_t>(r->at(0).record.stored_seq));
+  EXPECT_TRUE(r->at(1).record.Has(RecordFlag::kHasRegistration));
+  EXPECT_EQ(r->at(2).record.learners.size(), 3u);
+  for (const StoredStatement& s : *r) {
+    absl::StatusOr<StoredStatement> got = store_->Get(s.id);
+    ASSERT_TRUE(got.ok()) << got.status();
+    ExpectSameRecord(s, *got);
+  }
+  // A replay returns the record as stored before, in its place in the batch.
+  auto again = Put({{.id = TestUuid(6), .course = "c6"}, {.id = TestUuid(1), .learner = "u1", .course = "c1"}});
+  ASSERT_TRUE(again.ok()) << again.status();
+  ExpectSameRecord(again->at(1), r->at(0));
+  ExpectSameRecord(again->at(0), *store_->Get(*ParseUuid(TestUuid(6))));
+}
+
+// Several writers committed in one group (ApplyLoggedRecords commits
+// consecutive operations together): a writer that fails leaves nothing behind
+// for the writers after it, and what one writer stored the next one sees.
+TEST_F(RecordStoreTest, FailedWriterInAGroupLeavesNothingToTheNext) {
+  ASSERT_TRUE(Put({{.id = TestUuid(1), .course = "c1"}, {.id = TestUuid(2), .course = "c2"}}).ok());
+  auto op = [](uint64_t seq, const std::vector<StatementSpec>& specs) {
+    LoggedRecord r;
+    r.seq = seq;
+    r.now_us = 1'800'000'000'000'000 + static_cast<int64_t>(seq);
+    for (const StatementSpec& spec : specs) r.statements.push_back(*ParseStatement(MakeStatement(spec)));
+    return r;
+  };
+  std::vector<LoggedRecord> ops;
+  // 1: a new statement, then a conflict: fails as a whole.
+  ops.push_back(op(1, {{.id = TestUuid(10), .course = "c10"}, {.id = TestUuid(1), .course = "other"}}));
+  // 2: the same new statement: stored now (not a replay of 1's).
+  ops.push_back(op(2, {{.id = TestUuid(10), .course = "c10"}}));
+  // 3: again: a replay of 2's.
+  ops.push_back(op(3, {{.id = TestUuid(10), .course = "c10"}}));
+  // 4: voids statement 2, then conflicts: fails, so 2 stays unvoided ...
+  ops.push_back(
+      op(4, {{.id = TestUuid(20), .verb = "voided", .course = TestUuid(2)}, {.id = TestUuid(1), .course = "other"}}));
+  // 5: ... and this voiding of 2 finds it unvoided and marks it.
+  ops.push_back(op(5, {{.id = TestUuid(21), .verb = "voided", .course = TestUuid(2)}}));
+  ASSERT_TRUE(store_->ApplyLoggedRecords(&ops).ok());
+  EXPECT_EQ(ops[0].result.status().code(), absl::StatusCode::kAlreadyExists);
+  ASSERT_TRUE(ops[1].result.ok()) << ops[1].result.status();
+  ASSERT_TRUE(ops[2].result.ok()) << ops[2].result.status();
+  EXPECT_EQ(ops[2].result->front().record.stored_seq, ops[1].result->front().record.stored_seq);
+  absl::StatusOr<StoredStatement> stored = store_->Get(*ParseUuid(TestUuid(10)));
+  ASSERT_TRUE(stored.ok()) << stored.status();  // written by 2, not taken for 1's leftover
+  ExpectSameRecord(ops[1].result->front(), *stored);
+  EXPECT_EQ(ops[3].result.status().code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(store_->Get(*ParseUuid(TestUuid(20))).status().code(), absl::StatusCode::kNotFound);
+  ASSERT_TRUE(ops[4].result.ok()) << ops[4].result.status();
+  absl::StatusOr<StoredStatement> voided = store_->Get(*ParseUuid(TestUuid(2)));
+  ASSERT_TRUE(voided.ok());
+  EXPECT_TRUE(voided->record.Has(RecordFlag::kVoided));
+  EXPECT_EQ(FormatUuid(voided->record.voided_by), TestUuid(21));
+  EXPECT_EQ(store_->stats().statements_written, 4u);  // 1, 2, 10, 21
+}
+
 TEST_F(RecordStoreTest, SameIdSameContentIsIdempotentDifferentContentConflicts) {
   StatementSpec spec{.id = TestUuid(1), .course = "c1", .timestamp = "2026-01-01T00:00:00Z"};
   auto first = Put({spec});

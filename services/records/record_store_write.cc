@@ -9,11 +9,13 @@
 // (record_store_log_apply.cc).
 #include <algorithm>
 #include <cstring>
+#include <forward_list>
 #include <unordered_map>
 #include <utility>
 
 #include <rocksdb/write_batch.h>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "services/common/log.h"
 #include "services/common/rocks_status.h"
@@ -81,16 +83,24 @@ absl::StatusOr<std::vector<StoredStatement>> RecordStore::Record(std::vector<Par
   w.statements = &prepared;
   Enqueue(&w);
   if (!w.status.ok()) return w.status;
-  return Collect(prepared, w);
+  return Collect(&prepared);
 }
 
-absl::StatusOr<std::vector<StoredStatement>> RecordStore::Collect(const std::vector<Prepared>& prepared,
-                                                                  const Writer& w) const {
+absl::StatusOr<std::vector<StoredStatement>> RecordStore::Collect(std::vector<Prepared>* prepared) const {
   std::vector<StoredStatement> out;
-  out.reserve(prepared.size());
-  for (size_t i = 0; i < prepared.size(); ++i) {
-    LL_ASSIGN_OR_RETURN(StatementRecord r, DecodeStatementRecord(w.values[i]));
-    out.push_back({prepared[i].parsed.id, std::move(r)});
+  out.reserve(prepared->size());
+  for (Prepared& x : *prepared) {
+    if (x.replay) {
+      LL_ASSIGN_OR_RETURN(StatementRecord r, DecodeStatementRecord(x.value));
+      out.push_back({x.parsed.id, std::move(r)});
+      continue;
+    }
+    // The record as written: the leader set its stored sequence (and the
+    // timestamp it assigned); its JSON is the tail of the encoded value.
+    StoredStatement s{x.parsed.id, std::move(x.record)};
+    s.record.json = std::move(x.value);
+    s.record.json.erase(0, x.json_at);
+    out.push_back(std::move(s));
   }
   return out;
 }
@@ -101,9 +111,9 @@ absl::StatusOr<std::vector<RecordStore::Prepared>> RecordStore::Prepare(std::vec
     Prepared& x = prepared[i];
     ParsedStatement& p = statements[i];
     StatementRecord& r = x.record;
-    r.learners = p.learners;
-    r.verb = p.verb;
-    r.activity = p.activity;
+    r.learners = std::move(p.learners);
+    r.verb = std::move(p.verb);
+    r.activity = std::move(p.activity);
     if (p.registration) {
       r.registration = *p.registration;
       r.Set(RecordFlag::kHasRegistration, true);
@@ -111,29 +121,34 @@ absl::StatusOr<std::vector<RecordStore::Prepared>> RecordStore::Prepare(std::vec
     if (p.is_voiding) r.Set(RecordFlag::kVoiding, true);
     if (p.ref_target) r.Set(RecordFlag::kReferencesStatement, true);
     if (p.verified_issuer && !p.authority_json.empty()) r.Set(RecordFlag::kVerifiedIssuer, true);
-    const std::string placeholder(kTimestampLen, '0');
-    std::string suffix = absl::StrCat(kStoredMember, placeholder, "\"");
-    size_t stored_in_suffix = sizeof(kStoredMember) - 1;
-    size_t ts_in_suffix = std::string::npos;
     if (p.timestamp_us) {
       r.timestamp_us = *p.timestamp_us;
     } else {
       r.Set(RecordFlag::kTimestampAssigned, true);
-      ts_in_suffix = suffix.size() + sizeof(kTimestampMember) - 1;
-      absl::StrAppend(&suffix, kTimestampMember, placeholder, "\"");
     }
-    absl::StrAppend(&suffix, ",\"authority\":", p.authority_json.empty() ? authority_json_ : p.authority_json);
-    r.json.reserve(p.text.size() + suffix.size());
-    r.json.append(p.text, 0, p.body_end);
-    r.json.append(suffix);
-    r.json.append(p.text, p.body_end, std::string::npos);
-    absl::StatusOr<std::string> value = EncodeStatementRecord(r);
-    if (!value.ok()) return value.status();
-    x.value = std::move(*value);
-    size_t json_at = x.value.size() - r.json.size();
-    x.stored_pos = json_at + p.body_end + stored_in_suffix;
-    if (ts_in_suffix != std::string::npos) x.timestamp_pos = json_at + p.body_end + ts_in_suffix;
-    r.json.clear();
+    // The stored JSON: the statement's body, then `stored` (and `timestamp`
+    // when absent) as fixed-width placeholders the leader patches, and
+    // `authority`, spliced in before the closing brace; written straight
+    // after the record's header.
+    constexpr absl::string_view kAuthorityMember = ",\"authority\":";
+    const std::string& authority = p.authority_json.empty() ? authority_json_ : p.authority_json;
+    const size_t member_len = sizeof(kStoredMember) - 1 + kTimestampLen + 1;
+    const size_t ts_len = p.timestamp_us ? 0 : sizeof(kTimestampMember) - 1 + kTimestampLen + 1;
+    const size_t json_size = p.text.size() + member_len + ts_len + kAuthorityMember.size() + authority.size();
+    LL_RETURN_IF_ERROR(AppendStatementRecordHeader(r, json_size, &x.value));
+    x.json_at = x.value.size();
+    x.value.append(p.text, 0, p.body_end);
+    x.value.append(kStoredMember);
+    x.stored_pos = x.value.size();
+    x.value.append(kTimestampLen, '0').push_back('"');
+    if (!p.timestamp_us) {
+      x.value.append(kTimestampMember);
+      x.timestamp_pos = x.value.size();
+      x.value.append(kTimestampLen, '0').push_back('"');
+    }
+    x.value.append(kAuthorityMember.data(), kAuthorityMember.size());
+    x.value.append(authority);
+    x.value.append(p.text, p.body_end, std::string::npos);
     x.parsed = std::move(p);
   }
   return prepared;
@@ -245,33 +260,54 @@ absl::Status FileReferences(const std::vector<rocksdb::ColumnFamilyHandle*>& han
 
 std::vector<std::string> RecordStore::CommitGroup(const std::vector<Writer*>& group, absl::Status* write_status,
                                                   const std::vector<std::string>* meta_marks) {
-  rocksdb::WriteBatch batch;
-  std::vector<std::string> changed;  // learners whose records this group changes
-  // Encoded records written (or rewritten, for voiding) by this group so far;
-  // later statements of the group see them.
-  using Overlay = std::unordered_map<Uuid, std::string, IdHash>;
+  // Room for every record twice (statements family and the covering learner
+  // index) and its index keys, so that the batch is not regrown and copied
+  // while it is built.
+  size_t batch_bytes = 64;
+  size_t statements = 0;
+  for (const Writer* w : group) {
+    for (const Prepared& x : *w->statements) batch_bytes += 2 * x.value.size() + 320;
+    statements += w->statements->size();
+  }
+  rocksdb::WriteBatch batch(batch_bytes);
+  // Records written (or rewritten, for voiding) by this group so far, which
+  // later statements of the group must see: pointers to the Prepared values
+  // (alive until every writer of the group is answered) or to `owned`. A
+  // writer that fails takes its entries back out (`undo`).
+  using Overlay = absl::flat_hash_map<Uuid, const std::string*, IdHash>;
   Overlay pending;
-  auto lookup = [&](const Uuid& id, const Overlay& mine) -> absl::StatusOr<std::optional<std::string>> {
-    if (auto it = mine.find(id); it != mine.end()) return std::optional<std::string>(it->second);
-    if (auto it = pending.find(id); it != pending.end()) return std::optional<std::string>(it->second);
+  pending.reserve(statements);
+  std::forward_list<std::string> owned;  // voided targets' rewritten records
+  struct Undo {
+    Uuid id;
+    const std::string* previous;  // null: absent before
+  };
+  std::vector<Undo> undo;
+  auto remember = [&](const Uuid& id, const std::string* value) {
+    auto [it, inserted] = pending.try_emplace(id, value);
+    undo.push_back({id, inserted ? nullptr : it->second});
+    it->second = value;
+  };
+  auto lookup = [&](const Uuid& id) -> absl::StatusOr<std::optional<std::string>> {
+    if (auto it = pending.find(id); it != pending.end()) return std::optional<std::string>(*it->second);
     rocksdb::PinnableSlice value;
-    rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cf(static_cast<int>(Cf::kStatements)), IdKey(id), &value);
+    rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cf(static_cast<int>(Cf::kStatements)),
+                                 rocksdb::Slice(reinterpret_cast<const char*>(id.data()), id.size()), &value);
     if (s.IsNotFound()) return std::optional<std::string>();
     LL_RETURN_IF_ERROR(FromRocks(s, "read statement"));
     return std::optional<std::string>(value.ToString());
   };
-  auto load = [&](const Overlay& mine) -> RecordLoader {
-    return [&](const Uuid& id) -> absl::StatusOr<std::optional<StatementRecord>> {
-      LL_ASSIGN_OR_RETURN(std::optional<std::string> v, lookup(id, mine));
-      if (!v) return std::optional<StatementRecord>();
-      absl::StatusOr<StatementRecord> r = DecodeStatementRecord(*v);
-      if (!r.ok()) return absl::InternalError(r.status().message());
-      return std::optional<StatementRecord>(std::move(*r));
-    };
+  RecordLoader load = [&](const Uuid& id) -> absl::StatusOr<std::optional<StatementRecord>> {
+    LL_ASSIGN_OR_RETURN(std::optional<std::string> v, lookup(id));
+    if (!v) return std::optional<StatementRecord>();
+    absl::StatusOr<StatementRecord> r = DecodeStatementRecord(*v);
+    if (!r.ok()) return absl::InternalError(r.status().message());
+    return std::optional<StatementRecord>(std::move(*r));
   };
   // Referrer lists ("by_target" values) written by this group so far.
-  Overlay pending_referrers;
-  auto referrers_of = [&](const Uuid& target, const Overlay& mine) -> absl::StatusOr<std::string> {
+  using ReferrerOverlay = std::unordered_map<Uuid, std::string, IdHash>;
+  ReferrerOverlay pending_referrers;
+  auto referrers_of = [&](const Uuid& target, const ReferrerOverlay& mine) -> absl::StatusOr<std::string> {
     if (auto it = mine.find(target); it != mine.end()) return it->second;
     if (auto it = pending_referrers.find(target); it != pending_referrers.end()) return it->second;
     rocksdb::PinnableSlice value;
@@ -281,19 +317,22 @@ std::vector<std::string> RecordStore::CommitGroup(const std::vector<Writer*>& gr
     LL_RETURN_IF_ERROR(FromRocks(s, "read referrers"));
     return value.ToString();
   };
+  // Learners whose records this group changes: views of the records' learner
+  // keys (or of `owned_learners`), made strings once, deduplicated, at the end.
+  std::vector<absl::string_view> changed;
+  std::forward_list<std::string> owned_learners;
   uint64_t fresh_total = 0;
 
   for (Writer* w : group) {
     batch.SetSavePoint();
-    Overlay mine;
-    Overlay mine_referrers;
-    std::vector<std::string> values;
-    std::vector<std::string> changed_mine;
+    undo.clear();
+    const size_t changed_before = changed.size();
+    ReferrerOverlay mine_referrers;
     absl::Status status;
     uint64_t fresh = 0;
     for (Prepared& x : *w->statements) {
       const ParsedStatement& p = x.parsed;
-      absl::StatusOr<std::optional<std::string>> existing = lookup(p.id, mine);
+      absl::StatusOr<std::optional<std::string>> existing = lookup(p.id);
       if (!existing.ok()) {
         status = existing.status();
         break;
@@ -310,7 +349,8 @@ std::vector<std::string> RecordStore::CommitGroup(const std::vector<Writer*>& gr
               absl::StrCat("statement.id: ", FormatUuid(p.id), " already exists with different content"));
           break;
         }
-        values.push_back(std::move(**existing));
+        x.value = std::move(**existing);  // returned as stored before
+        x.replay = true;
         continue;
       }
 
@@ -331,7 +371,7 @@ std::vector<std::string> RecordStore::CommitGroup(const std::vector<Writer*>& gr
       }
 
       if (p.is_voiding) {
-        absl::StatusOr<std::optional<std::string>> target = lookup(p.void_target, mine);
+        absl::StatusOr<std::optional<std::string>> target = lookup(p.void_target);
         if (!target.ok()) {
           status = target.status();
           break;
@@ -360,13 +400,18 @@ std::vector<std::string> RecordStore::CommitGroup(const std::vector<Writer*>& gr
               batch.Put(cf(static_cast<int>(Cf::kByLearner)), EncodeStringIndexKey(l, t->stored_seq, p.void_target),
                         *tv);
             }
-            mine[p.void_target] = std::move(*tv);
-            changed_mine.insert(changed_mine.end(), t->learners.begin(), t->learners.end());
+            owned.push_front(std::move(*tv));
+            remember(p.void_target, &owned.front());
+            for (std::string& l : t->learners) {
+              owned_learners.push_front(std::move(l));
+              changed.push_back(owned_learners.front());
+            }
           }
         }
       }
 
-      batch.Put(cf(static_cast<int>(Cf::kStatements)), IdKey(p.id), x.value);
+      batch.Put(cf(static_cast<int>(Cf::kStatements)),
+                rocksdb::Slice(reinterpret_cast<const char*>(p.id.data()), p.id.size()), x.value);
       for (auto& [family, key] : IndexKeys(p.id, x.record)) {
         // The learner index is covering: it holds a copy of the record, so
         // "a learner's latest statements" is one sequential scan.
@@ -374,25 +419,33 @@ std::vector<std::string> RecordStore::CommitGroup(const std::vector<Writer*>& gr
                   family == Cf::kByLearner ? rocksdb::Slice(x.value) : rocksdb::Slice());
       }
       if (p.ref_target) has_referrers_ = true;
-      status = FileReferences(
-          handles_, p, x.record, load(mine), [&](const Uuid& t) { return referrers_of(t, mine_referrers); },
-          &mine_referrers, has_referrers_, &batch);
-      if (!status.ok()) break;
-      values.push_back(x.value);
-      mine[p.id] = x.value;
-      changed_mine.insert(changed_mine.end(), x.record.learners.begin(), x.record.learners.end());
+      // Reference entries: only once the store has held a StatementRef (until
+      // then nothing can be waiting for this statement).
+      if (p.ref_target || has_referrers_) {
+        status = FileReferences(
+            handles_, p, x.record, load, [&](const Uuid& t) { return referrers_of(t, mine_referrers); },
+            &mine_referrers, has_referrers_, &batch);
+        if (!status.ok()) break;
+      }
+      remember(p.id, &x.value);
+      for (const std::string& l : x.record.learners) changed.push_back(l);
       ++fresh;
     }
     if (!status.ok()) {
       batch.RollbackToSavePoint();
+      for (auto it = undo.rbegin(); it != undo.rend(); ++it) {
+        if (it->previous == nullptr) {
+          pending.erase(it->id);
+        } else {
+          pending[it->id] = it->previous;
+        }
+      }
+      changed.resize(changed_before);
       w->status = status;
       continue;
     }
     batch.PopSavePoint();
-    for (auto& [id, value] : mine) pending[id] = std::move(value);
     for (auto& [id, value] : mine_referrers) pending_referrers[id] = std::move(value);
-    w->values = std::move(values);
-    changed.insert(changed.end(), changed_mine.begin(), changed_mine.end());
     fresh_total += fresh;
   }
 
@@ -413,16 +466,15 @@ std::vector<std::string> RecordStore::CommitGroup(const std::vector<Writer*>& gr
     absl::Status err = FromRocks(s, "commit statements");
     LogError("store_write_failed", {{"error", std::string(err.message())}});
     for (Writer* w : group) {
-      if (w->status.ok()) {
-        w->status = err;
-        w->values.clear();
-      }
+      if (w->status.ok()) w->status = err;
     }
     return {};
   }
   groups_committed_.fetch_add(1, std::memory_order_relaxed);
   statements_written_.fetch_add(fresh_total, std::memory_order_relaxed);
-  return changed;
+  std::sort(changed.begin(), changed.end());
+  changed.erase(std::unique(changed.begin(), changed.end()), changed.end());
+  return std::vector<std::string>(changed.begin(), changed.end());
 }
 
 }  // namespace lifelong::records

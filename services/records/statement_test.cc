@@ -208,6 +208,37 @@ TEST(Statement, RejectsMalformedJsonAndOversize) {
   EXPECT_NE(s.message().find("larger than"), std::string::npos);
 }
 
+// A member named twice could smuggle a value past validation (which reads
+// the first) to readers that take the last: rejected at any depth and in
+// objects of any size (small ones are compared pairwise, large ones sorted).
+TEST(Statement, RejectsMembersNamedTwice) {
+  std::string valid = Valid().dump();
+  auto expect_twice = [](const std::string& json, const std::string& member) {
+    absl::Status s = ParseStatement(json).status();
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << json.substr(0, 200);
+    EXPECT_NE(s.message().find(absl::StrCat("member \"", member, "\" appears twice")), std::string::npos)
+        << s.message();
+  };
+  // Top level, and nested inside the actor.
+  expect_twice(absl::StrReplaceAll(valid, {{R"("timestamp":)", R"("verb":{"id":"http://x.org/v"},"timestamp":)"}}),
+               "verb");
+  expect_twice(absl::StrReplaceAll(valid, {{R"("name":"王芳")", R"("name":"王芳","name":"李明")"}}), "name");
+  // Extension objects of many members: a duplicate far apart is found, and
+  // many distinct members are accepted.
+  for (int members : {17, 200, 5000}) {
+    std::string many;
+    for (int i = 0; i < members; ++i) absl::StrAppend(&many, "\"k", i, "\":", i, ",");
+    Json ok = Valid();
+    ok["context"]["extensions"]["https://example.org/ext/raw"] = Json::object();
+    std::string distinct =
+        absl::StrReplaceAll(ok.dump(), {{R"("https://example.org/ext/raw":{})",
+                                         absl::StrCat(R"("https://example.org/ext/raw":{)", many, R"("last":0})")}});
+    EXPECT_TRUE(ParseStatement(distinct).ok()) << members << ": " << ParseStatement(distinct).status();
+    std::string dup = absl::StrReplaceAll(distinct, {{R"("last":0})", R"("k0":0})"}});
+    expect_twice(dup, "k0");
+  }
+}
+
 TEST(Statement, SubStatementRules) {
   Json j = Valid();
   j["object"] = Json::parse(R"({"objectType":"SubStatement",
