@@ -40,18 +40,10 @@ TARGETS=(//services/common:bare_echo_server_main //services/common:grpc_load //s
   //services/auth:mint_token)
 bazel build "${TARGETS[@]}" >/dev/null 2>&1 || { echo "bench_grpc_shares: build failed (bazel build ${TARGETS[*]})" >&2; exit 1; }
 BIN=$ROOT/bazel-bin
-WORK=$(mktemp -d /tmp/bench_grpc_shares.XXXXXX)
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-wait_port() {  # file, pid, log
-  for _ in $(seq 300); do [ -s "$1" ] && return 0; kill -0 "$2" 2>/dev/null || break; sleep 0.1; done
-  echo "bench_grpc_shares: server did not start; log:" >&2; tail -5 "$3" >&2; exit 1
-}
+BENCH_NAME=bench_grpc_shares
+# shellcheck source=ops/bench_common.sh
+source "$ROOT/ops/bench_common.sh"
+bench_workdir
 
 "$BIN/services/common/bare_echo_server_main" --port=0 --port_file="$WORK/bare.port" >"$WORK/bare.log" 2>&1 &
 PIDS+=($!); BARE_PID=$!
@@ -66,23 +58,7 @@ PIDS+=($!); BARE_TLS_PID=$!
 wait_port "$WORK/bare_tls.port" "$BARE_TLS_PID" "$WORK/bare_tls.log"
 BARE_TLS=127.0.0.1:$(cat "$WORK/bare_tls.port")
 
-mkdir -p "$WORK/auth"
-head -c 48 /dev/urandom | base64 -w0 >"$WORK/auth/jwt.key"
-echo "# none revoked" >"$WORK/auth/revoked.txt"
-"$BIN/services/auth/mint_token" --key_file="$WORK/auth/jwt.key" --role=loader --subject=svc-bench --ttl=2h \
-  >"$WORK/auth/loader.token"
-"$BIN/services/auth/mint_token" --key_file="$WORK/auth/jwt.key" --role=recommender --subject=svc-bench-recommend \
-  --ttl=2h >"$WORK/auth/recommender.token"
-
-start_records() {  # name, extra flags...
-  local name=$1; shift
-  mkdir -p "$WORK/$name"
-  "$BIN/services/records/records_server" --port=0 --port_file="$WORK/$name.port" --metrics_port=0 --xapi_port=-1 \
-    --data_dir="$WORK/$name/records" --xapi_documents_dir="$WORK/$name/documents" "$@" >"$WORK/$name.log" 2>&1 &
-  PIDS+=($!)
-  eval "${name}_PID=$!"
-  wait_port "$WORK/$name.port" "$!" "$WORK/$name.log"
-}
+mint_bench_tokens
 start_records open
 start_records secure --auth_key_file="$WORK/auth/jwt.key" --auth_revocation_file="$WORK/auth/revoked.txt"
 start_records district --auth_key_file="$WORK/auth/jwt.key" --auth_revocation_file="$WORK/auth/revoked.txt" \
@@ -90,6 +66,9 @@ start_records district --auth_key_file="$WORK/auth/jwt.key" --auth_revocation_fi
 OPEN=127.0.0.1:$(cat "$WORK/open.port")
 SECURE=127.0.0.1:$(cat "$WORK/secure.port")
 DISTRICT=127.0.0.1:$(cat "$WORK/district.port")
+OPEN_PID=$(cat "$WORK/open.pid")
+SECURE_PID=$(cat "$WORK/secure.pid")
+DISTRICT_PID=$(cat "$WORK/district.pid")
 TLS_CLIENT=(--tls_ca="$WORK/tls/ca.pem")
 
 LOAD=("$BIN/services/common/grpc_load")
@@ -120,11 +99,11 @@ group() {  # request kind, connections, streams, token file for auth on
   local kind=$1 c=$2 s=$3 token=$4
   local flags=(--request="$kind" --learner=u000042 --connections="$c" --streams="$s")
   run "bare:$kind:1" "$BARE_PID" "$BARE" "${flags[@]}"
-  run "$kind:off" "$open_PID" "$OPEN" "${flags[@]}"
-  run "$kind:on" "$secure_PID" "$SECURE" "${flags[@]}" --token_file="$token"
+  run "$kind:off" "$OPEN_PID" "$OPEN" "${flags[@]}"
+  run "$kind:on" "$SECURE_PID" "$SECURE" "${flags[@]}" --token_file="$token"
   run "bare:$kind:2" "$BARE_PID" "$BARE" "${flags[@]}"
   run "bare_tls:$kind" "$BARE_TLS_PID" "$BARE_TLS" "${flags[@]}" "${TLS_CLIENT[@]}"
-  run "$kind:tls" "$district_PID" "$DISTRICT" "${flags[@]}" --token_file="$token" "${TLS_CLIENT[@]}"
+  run "$kind:tls" "$DISTRICT_PID" "$DISTRICT" "${flags[@]}" --token_file="$token" "${TLS_CLIENT[@]}"
 }
 echo "== $(date -u +%FT%TZ), commit $(git rev-parse --short HEAD), load average $(cut -d' ' -f1-3 /proc/loadavg)"
 if [ "${PROFILE:-0}" != only ]; then
@@ -229,10 +208,10 @@ if [ "${PROFILE:-0}" = 1 ] || [ "${PROFILE:-0}" = only ]; then
   echo
   echo "== profiles (perf record -F 999 -e cpu-clock:u -g, $SECONDS_EACH s of Echo at 16 x 32)"
   profile bare "$BARE_PID" "$BARE"
-  profile records_open "$open_PID" "$OPEN"
-  profile records_secure "$secure_PID" "$SECURE" --token_file="$WORK/auth/loader.token"
+  profile records_open "$OPEN_PID" "$OPEN"
+  profile records_secure "$SECURE_PID" "$SECURE" --token_file="$WORK/auth/loader.token"
   echo "== profile of RecordStatement durable, auth off, 16 x 4"
-  profile records_open_record "$open_PID" "$OPEN" --request=record --streams=4
+  profile records_open_record "$OPEN_PID" "$OPEN" --request=record --streams=4
   if [ -n "${PROFILE_OUT:-}" ]; then
     cp "$WORK"/*.perf "$PROFILE_OUT/" && echo "perf data copied to $PROFILE_OUT"
   fi

@@ -35,32 +35,11 @@ cd "$ROOT"
 bazel build -c "$MODE" //services/records:records_server //services/recommend:bench_recommend //services/auth:mint_token \
   >/dev/null 2>&1 || { echo "bench_recommend_records: build failed" >&2; exit 1; }
 BIN=$ROOT/bazel-bin
-WORK=$(mktemp -d /tmp/bench_recommend_records.XXXXXX)
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-mkdir -p "$WORK/auth"
-head -c 48 /dev/urandom | base64 -w0 >"$WORK/auth/jwt.key"
-echo "# none revoked" >"$WORK/auth/revoked.txt"
-"$BIN/services/auth/mint_token" --key_file="$WORK/auth/jwt.key" --role=loader --subject=svc-bench --ttl=2h \
-  >"$WORK/auth/loader.token"
-"$BIN/services/auth/mint_token" --key_file="$WORK/auth/jwt.key" --role=recommender --subject=svc-bench-recommend \
-  --ttl=2h >"$WORK/auth/recommender.token"
-
-start_records() {  # name, extra flags...
-  local name=$1; shift
-  mkdir -p "$WORK/$name"
-  "$BIN/services/records/records_server" --port=0 --port_file="$WORK/$name.port" --metrics_port=0 --xapi_port=-1 \
-    --data_dir="$WORK/$name/records" --xapi_documents_dir="$WORK/$name/documents" "$@" >"$WORK/$name.log" 2>&1 &
-  PIDS+=($!)
-  echo $! >"$WORK/$name.pid"
-  for _ in $(seq 300); do [ -s "$WORK/$name.port" ] && return 0; sleep 0.1; done
-  echo "records_server $name did not start; log:" >&2; tail -5 "$WORK/$name.log" >&2; exit 1
-}
+BENCH_NAME=bench_recommend_records
+# shellcheck source=ops/bench_common.sh
+source "$ROOT/ops/bench_common.sh"
+bench_workdir
+mint_bench_tokens
 start_records open
 start_records secure --auth_key_file="$WORK/auth/jwt.key" --auth_revocation_file="$WORK/auth/revoked.txt"
 
