@@ -83,6 +83,17 @@ double PeakRssMiB() {
   return u.ru_maxrss / 1024.0;  // kilobytes on Linux
 }
 
+// The simulated district of every benchmark here (district_simulator.h's
+// defaults but `courses` and `learners`); a failure is printed.
+absl::StatusOr<lifelong::models::SimulatedDistrict> Simulate(int courses, int learners) {
+  lifelong::models::DistrictOptions d;
+  d.courses = courses;
+  d.learners = learners;
+  absl::StatusOr<lifelong::models::SimulatedDistrict> district = lifelong::models::SimulateDistrict(d);
+  if (!district.ok()) std::fprintf(stderr, "bench_train: simulate: %s\n", district.status().ToString().c_str());
+  return district;
+}
+
 int IndexBench(int n) {
   namespace lm = lifelong::models;
   const int d = 64;
@@ -138,11 +149,8 @@ int IndexBench(int n) {
 // own histories.
 int CatalogBench(int courses, int learners, int max_items, int exact_max_items, const std::string& approximation) {
   namespace lm = lifelong::models;
-  lm::DistrictOptions d;
-  d.courses = courses;
-  d.learners = learners;
   absl::Time t0 = absl::Now();
-  absl::StatusOr<lm::SimulatedDistrict> district = lm::SimulateDistrict(d);
+  absl::StatusOr<lm::SimulatedDistrict> district = Simulate(courses, learners);
   if (!district.ok()) return 1;
   std::vector<lm::CatalogCourse> catalog;
   for (const lm::SimulatedCourse& c : district->courses) {
@@ -236,10 +244,7 @@ int CatalogBench(int courses, int learners, int max_items, int exact_max_items, 
 
 int PruneSweepBench(int courses, int learners, const std::string& sweep) {
   namespace lm = lifelong::models;
-  lm::DistrictOptions d;
-  d.courses = courses;
-  d.learners = learners;
-  absl::StatusOr<lm::SimulatedDistrict> district = lm::SimulateDistrict(d);
+  absl::StatusOr<lm::SimulatedDistrict> district = Simulate(courses, learners);
   if (!district.ok()) return 1;
   const double rss0 = PeakRssMiB();
   lm::TrainOptions o;
@@ -372,10 +377,7 @@ int PruneSweepBench(int courses, int learners, const std::string& sweep) {
 
 int CompareMaxItemsBench(int courses, int learners, const std::string& list) {
   namespace lm = lifelong::models;
-  lm::DistrictOptions d;
-  d.courses = courses;
-  d.learners = learners;
-  absl::StatusOr<lm::SimulatedDistrict> district = lm::SimulateDistrict(d);
+  absl::StatusOr<lm::SimulatedDistrict> district = Simulate(courses, learners);
   if (!district.ok()) return 1;
   std::vector<lm::Interaction> train;
   std::vector<lm::EvalCase> cases;
@@ -416,10 +418,7 @@ int CompareMaxItemsBench(int courses, int learners, const std::string& list) {
 
 int SparseEaseBench(int courses, int learners, int candidates, int neighbours) {
   namespace lm = lifelong::models;
-  lm::DistrictOptions d;
-  d.courses = courses;
-  d.learners = learners;
-  absl::StatusOr<lm::SimulatedDistrict> district = lm::SimulateDistrict(d);
+  absl::StatusOr<lm::SimulatedDistrict> district = Simulate(courses, learners);
   if (!district.ok()) return 1;
   std::vector<lm::Interaction> train;
   std::vector<lm::EvalCase> cases;
