@@ -34,8 +34,9 @@ inline constexpr int kMaxBatchStatements = 1000;
 // Echo is a callback-API (reactor) method, answered on gRPC's own thread
 // without the sync server's hand-off to a handler thread (it never blocks:
 // with authentication on it checks the token against the verified-token
-// cache and, only for a refused call, writes one audit row); every other
-// method is synchronous, because it reads or writes RocksDB. Interceptors
+// cache and, only for a refused call, writes one audit row); the other
+// methods but RecordStatement (below) are synchronous, because they read or
+// write RocksDB. Interceptors
 // (metrics, request ids, access log) and authentication apply to Echo as to
 // every method; the --max_concurrent_calls thread quota does not (it bounds
 // handler threads, and Echo takes none). Measured: docs/benchmarks.md,
