@@ -211,6 +211,21 @@ absl::StatusOr<std::unique_ptr<RecordStore>> RecordStore::Open(const std::string
 }
 
 RecordStore::~RecordStore() {
+  {
+    // Every RecordAsync call is answered first: the committer commits what
+    // is queued, then stops; log-mode calls end on their own threads.
+    absl::MutexLock lock(&write_mu_);
+    while (log_async_in_flight_ > 0) log_async_cv_.Wait(&write_mu_);
+    stop_committer_ = true;
+    committer_cv_.Signal();
+  }
+  // Started only under write_mu_, and never again once stopping.
+  std::thread committer;
+  {
+    absl::MutexLock lock(&write_mu_);
+    committer = std::move(committer_);
+  }
+  if (committer.joinable()) committer.join();
   if (!db_) return;
   rocksdb::FlushOptions fo;
   db_->Flush(fo, handles_);

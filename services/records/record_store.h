@@ -25,6 +25,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -195,6 +196,22 @@ class RecordStore {
   // UNAVAILABLE when the write fails (nothing of the call is stored).
   absl::StatusOr<std::vector<StoredStatement>> Record(std::vector<ParsedStatement> statements);
 
+  // Record() without waiting: `done` is called exactly once with what
+  // Record() would have returned, after the write is synced (so never before
+  // the statements are durable), and without the calling thread ever waiting
+  // for the group commit. The writes join the same group-commit queue as
+  // Record(): `done` runs on the thread that committed the group (a Record()
+  // caller that led it, or the store's committer thread, started at the
+  // first call), after the change listener heard of the group, outside the
+  // store's locks; it must not block for long (it delays the next group's
+  // answers) and may call any method of the store. A statement that fails
+  // before it is queued (encoding) is answered on the calling thread. Log
+  // mode: the proposal blocks, so it runs on a thread of its own per call
+  // (the caller bounds how many are in flight); `done` runs there. Every
+  // queued call is answered before the destructor returns.
+  using RecordCallback = std::function<void(absl::StatusOr<std::vector<StoredStatement>>)>;
+  void RecordAsync(std::vector<ParsedStatement> statements, RecordCallback done);
+
   // NOT_FOUND when no statement has `id`. Voided statements are returned.
   absl::StatusOr<StoredStatement> Get(const Uuid& id) const;
 
@@ -342,6 +359,18 @@ class RecordStore {
   RecordStore() = default;
 
   void Enqueue(Writer* w);
+  // With write_mu_ held and the queue's head `head` to lead: takes the group
+  // behind it, commits it (releasing write_mu_ meanwhile), pops it, wakes the
+  // next head, and returns the group's asynchronous writers, to be answered
+  // (Complete) once write_mu_ is released.
+  std::vector<Writer*> LeadGroup(Writer* head) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+  // Answers and deletes asynchronous writers (RecordAsync), in order.
+  void Complete(const std::vector<Writer*>& async_writers);
+  // Wakes whoever leads next: the head's own thread (Record, EraseLearner) or,
+  // for an asynchronous head, the committer thread.
+  void WakeHead() ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+  // The committer thread: leads every group whose head is asynchronous.
+  void CommitLoop();
   // Both return the learners whose records the write changed (empty when
   // nothing was written).
   // `write_status` (optional) gets the status of the RocksDB write.
@@ -383,6 +412,16 @@ class RecordStore {
   std::function<void(const std::vector<std::string>&)> change_listener_ ABSL_GUARDED_BY(listener_mu_);
   absl::Mutex write_mu_;
   std::deque<Writer*> writers_ ABSL_GUARDED_BY(write_mu_);
+  // The committer thread (RecordAsync; started at its first call) and what
+  // wakes it; stop_committer_ is set by the destructor, which joins it once
+  // the queue is empty.
+  std::thread committer_ ABSL_GUARDED_BY(write_mu_);
+  absl::CondVar committer_cv_;
+  bool stop_committer_ ABSL_GUARDED_BY(write_mu_) = false;
+  // Log mode: RecordAsync calls whose thread has not finished yet (the
+  // destructor waits for none).
+  int log_async_in_flight_ ABSL_GUARDED_BY(write_mu_) = 0;
+  absl::CondVar log_async_cv_;
   // Touched only by the current group leader (the head of writers_).
   uint64_t last_seq_ = 0;
   // The largest stored sequence assigned so far (at least last_seq_), for

@@ -86,6 +86,12 @@ struct RecordStore::Writer {
   std::map<uint32_t, std::pair<std::string, std::string>> erased_ranges;
   bool done = false;
   absl::CondVar cv;
+  // RecordAsync: the writer owns its statements (`statements` points to
+  // `owned`) and is answered through `callback`, then deleted, by the thread
+  // that committed its group (RecordStore::Complete). Null for Record() and
+  // erasures, whose threads wait on `cv`.
+  RecordCallback callback;
+  std::vector<Prepared> owned;
 };
 
 }  // namespace lifelong::records

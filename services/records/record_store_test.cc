@@ -6,10 +6,12 @@
 #include <atomic>
 #include <cstdlib>
 #include <filesystem>
+#include <map>
 #include <set>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "services/domain/vocabulary.h"
 #include "services/records/column_families.h"
 #include "services/records/test_statements.h"
@@ -590,6 +592,95 @@ TEST_F(RecordStoreTest, ConcurrentWritersShareSyncsAndLoseNothing) {
                   .ok());
   EXPECT_TRUE(ordered);
   EXPECT_EQ(seqs.size(), static_cast<size_t>(kThreads * kEach));
+}
+
+// RecordAsync: the callers never wait for the group commit (every callback
+// runs on the committing thread, not the caller's), each call is answered once
+// with what Record() would return, after the write is visible, and mixed with
+// Record() callers (who may lead groups holding asynchronous writers) nothing
+// is lost or answered twice.
+TEST_F(RecordStoreTest, RecordAsyncAnswersOnTheCommittingThreadAndMixesWithRecord) {
+  constexpr int kAsync = 400, kSyncThreads = 4, kSyncEach = 25;
+  absl::Mutex mu;
+  std::map<int, int> answers;  // call -> times answered
+  int wrong = 0;
+  const std::thread::id caller = std::this_thread::get_id();
+  std::vector<std::thread> sync_threads;
+  std::atomic<int> sync_failures{0};
+  for (int t = 0; t < kSyncThreads; ++t) {
+    sync_threads.emplace_back([&, t] {
+      for (int i = 0; i < kSyncEach; ++i) {
+        if (!Put({{.id = TestUuid(100000 + t * 1000 + i), .learner = "s" + std::to_string(t)}}).ok()) ++sync_failures;
+      }
+    });
+  }
+  for (int i = 0; i < kAsync; ++i) {
+    std::vector<ParsedStatement> batch;
+    batch.push_back(*ParseStatement(MakeStatement({.id = TestUuid(i), .learner = "u" + std::to_string(i % 7)})));
+    store_->RecordAsync(std::move(batch), [&, i](absl::StatusOr<std::vector<StoredStatement>> r) {
+      // Visible (committed) before the answer.
+      bool ok = r.ok() && r->size() == 1 && r->front().id == *ParseUuid(TestUuid(i)) &&
+                store_->Get(r->front().id).ok() && std::this_thread::get_id() != caller;
+      absl::MutexLock lock(&mu);
+      ++answers[i];
+      if (!ok) ++wrong;
+    });
+  }
+  for (auto& th : sync_threads) th.join();
+  {
+    absl::MutexLock lock(&mu);
+    auto all_answered = [&] { return answers.size() == static_cast<size_t>(kAsync); };
+    mu.Await(absl::Condition(&all_answered));
+    EXPECT_EQ(wrong, 0);
+    for (const auto& [call, times] : answers) EXPECT_EQ(times, 1) << "call " << call;
+  }
+  EXPECT_EQ(sync_failures.load(), 0);
+  EXPECT_EQ(store_->stats().statements_written, static_cast<uint64_t>(kAsync + kSyncThreads * kSyncEach));
+  EXPECT_LT(store_->stats().groups_committed, static_cast<uint64_t>(kAsync));  // they share syncs
+}
+
+TEST_F(RecordStoreTest, RecordAsyncReportsConflictsAndRejectsNothingElseOfTheGroup) {
+  ASSERT_TRUE(Put({{.id = TestUuid(1), .course = "c1"}}).ok());
+  absl::Mutex mu;
+  std::vector<absl::StatusCode> codes(3, absl::StatusCode::kUnknown);
+  int answered = 0;
+  auto record = [&](int slot, const StatementSpec& spec) {
+    std::vector<ParsedStatement> batch;
+    batch.push_back(*ParseStatement(MakeStatement(spec)));
+    store_->RecordAsync(std::move(batch), [&, slot](absl::StatusOr<std::vector<StoredStatement>> r) {
+      absl::MutexLock lock(&mu);
+      codes[slot] = r.status().code();
+      ++answered;
+    });
+  };
+  record(0, {.id = TestUuid(1), .course = "c2"});  // same id, other content
+  record(1, {.id = TestUuid(1), .course = "c1"});  // an idempotent replay
+  record(2, {.id = TestUuid(2)});
+  absl::MutexLock lock(&mu);
+  auto done = [&] { return answered == 3; };
+  mu.Await(absl::Condition(&done));
+  EXPECT_EQ(codes[0], absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(codes[1], absl::StatusCode::kOk);
+  EXPECT_EQ(codes[2], absl::StatusCode::kOk);
+}
+
+// Closing the store answers every queued asynchronous write first, with the
+// write made: none is dropped, none answered after the store is gone.
+TEST_F(RecordStoreTest, RecordAsyncCallsQueuedAtCloseAreWrittenAndAnswered) {
+  std::atomic<int> ok{0}, answered{0};
+  constexpr int kCalls = 200;
+  for (int i = 0; i < kCalls; ++i) {
+    std::vector<ParsedStatement> batch;
+    batch.push_back(*ParseStatement(MakeStatement({.id = TestUuid(i)})));
+    store_->RecordAsync(std::move(batch), [&](absl::StatusOr<std::vector<StoredStatement>> r) {
+      if (r.ok()) ++ok;
+      ++answered;
+    });
+  }
+  Reopen(false);  // destroys the store with the writes (perhaps) still queued
+  EXPECT_EQ(answered.load(), kCalls);
+  EXPECT_EQ(ok.load(), kCalls);
+  for (int i = 0; i < kCalls; ++i) EXPECT_TRUE(store_->Get(*ParseUuid(TestUuid(i))).ok()) << i;
 }
 
 TEST_F(RecordStoreTest, SecondOpenOfSameDirectoryIsUnavailable) {

@@ -6,10 +6,13 @@
 // reference entries (FileReferences). Change listeners hear of a group
 // before any of its writers is answered (NotifyChanged). ApplyErase shares
 // the queue (record_store_erase.cc); log mode feeds CommitGroup directly
-// (record_store_log_apply.cc).
+// (record_store_log_apply.cc). RecordAsync queues a writer that the
+// committing thread answers (Complete); the committer thread (CommitLoop)
+// leads the groups whose head is such a writer.
 #include <algorithm>
 #include <cstring>
 #include <forward_list>
+#include <thread>
 #include <unordered_map>
 #include <utility>
 
@@ -154,13 +157,91 @@ absl::StatusOr<std::vector<RecordStore::Prepared>> RecordStore::Prepare(std::vec
   return prepared;
 }
 
-void RecordStore::Enqueue(Writer* w) {
+void RecordStore::RecordAsync(std::vector<ParsedStatement> statements, RecordCallback done) {
+  if (statements.empty()) {
+    done(std::vector<StoredStatement>{});
+    return;
+  }
+  if (options_.log != nullptr) {
+    // The proposal waits for a quorum: on a thread of its own, never the
+    // caller's. The destructor waits for these threads' calls to end.
+    {
+      absl::MutexLock lock(&write_mu_);
+      ++log_async_in_flight_;
+    }
+    std::thread([this, statements = std::move(statements), done = std::move(done)]() mutable {
+      {
+        RecordCallback answer = std::move(done);  // gone before the destructor may go on
+        answer(Record(std::move(statements)));
+      }
+      absl::MutexLock lock(&write_mu_);
+      if (--log_async_in_flight_ == 0) log_async_cv_.SignalAll();
+    }).detach();
+    return;
+  }
+  absl::StatusOr<std::vector<Prepared>> prepared = Prepare(std::move(statements));
+  if (!prepared.ok()) {
+    done(prepared.status());
+    return;
+  }
+  auto* w = new Writer;
+  w->owned = std::move(*prepared);
+  w->statements = &w->owned;
+  w->callback = std::move(done);
   absl::MutexLock lock(&write_mu_);
+  if (!committer_.joinable()) committer_ = std::thread([this] { CommitLoop(); });
   writers_.push_back(w);
-  while (!w->done && writers_.front() != w) w->cv.Wait(&write_mu_);
-  if (w->done) return;
+  if (writers_.front() == w) committer_cv_.Signal();
+}
 
-  // This writer leads: take the group queued behind it. An erase runs alone.
+void RecordStore::CommitLoop() {
+  write_mu_.Lock();
+  while (true) {
+    // Lead when the head is asynchronous; a synchronous head leads itself.
+    while (writers_.empty() ? !stop_committer_ : !writers_.front()->callback) committer_cv_.Wait(&write_mu_);
+    if (writers_.empty()) break;  // stopping, and nothing is left to commit
+    std::vector<Writer*> answer = LeadGroup(writers_.front());
+    write_mu_.Unlock();
+    Complete(answer);
+    write_mu_.Lock();
+  }
+  write_mu_.Unlock();
+}
+
+void RecordStore::Complete(const std::vector<Writer*>& async_writers) {
+  for (Writer* x : async_writers) {
+    RecordCallback callback = std::move(x->callback);
+    absl::StatusOr<std::vector<StoredStatement>> result =
+        x->status.ok() ? Collect(&x->owned) : absl::StatusOr<std::vector<StoredStatement>>(x->status);
+    delete x;
+    callback(std::move(result));
+  }
+}
+
+void RecordStore::WakeHead() {
+  if (writers_.empty()) return;
+  if (writers_.front()->callback) {
+    committer_cv_.Signal();
+  } else {
+    writers_.front()->cv.Signal();
+  }
+}
+
+void RecordStore::Enqueue(Writer* w) {
+  std::vector<Writer*> answer;
+  {
+    absl::MutexLock lock(&write_mu_);
+    writers_.push_back(w);
+    while (!w->done && writers_.front() != w) w->cv.Wait(&write_mu_);
+    if (w->done) return;
+    answer = LeadGroup(w);
+  }
+  // The asynchronous writers of the group this thread committed.
+  Complete(answer);
+}
+
+std::vector<RecordStore::Writer*> RecordStore::LeadGroup(Writer* w) {
+  // `w` leads: take the group queued behind it. An erase runs alone.
   std::vector<Writer*> group;
   size_t count = 0;
   for (Writer* x : writers_) {
@@ -177,12 +258,18 @@ void RecordStore::Enqueue(Writer* w) {
   RunGroup(group);
   write_mu_.Lock();
 
+  std::vector<Writer*> answer;
   for (Writer* x : group) {
     writers_.pop_front();
     x->done = true;
-    if (x != w) x->cv.Signal();
+    if (x->callback) {
+      answer.push_back(x);
+    } else if (x != w) {
+      x->cv.Signal();
+    }
   }
-  if (!writers_.empty()) writers_.front()->cv.Signal();
+  WakeHead();
+  return answer;
 }
 
 void RecordStore::RunGroup(const std::vector<Writer*>& group) {

@@ -138,6 +138,8 @@ absl::Status RecordsServer::StartParts() {
   }
   RecordsService::Options service_options = o.service;
   service_options.backups = backups_.get();
+  // RecordStatement (a callback method) is bounded like the thread quota.
+  if (service_options.max_pending_writes == 0) service_options.max_pending_writes = o.grpc.max_concurrent_calls;
   ErasureLedger* ledger = ledger_.get();
   service_options.erase_hook = [ledger](const std::string& learner) -> absl::StatusOr<int64_t> {
     // After the store's erasure (statements and documents): a restore of an

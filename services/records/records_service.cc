@@ -1,6 +1,7 @@
 #include "services/records/records_service.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 
 #include "absl/strings/numbers.h"
@@ -8,6 +9,7 @@
 #include "absl/strings/str_format.h"
 #include "services/common/grpc_status.h"
 #include "services/common/log.h"
+#include "services/common/overload.h"
 #include "services/common/status_macros.h"
 #include "services/domain/vocabulary.h"
 #include "services/records/statement_access.h"
@@ -105,26 +107,19 @@ grpc::Status RecordsService::WatchLearnerChanges(
              [&](const auth::AccessGrant&, std::string*) { return ServeLearnerChanges(feed_.get(), ctx, stream); });
 }
 
-grpc::Status RecordsService::Run(grpc::ServerContextBase* ctx, absl::string_view method, bool audited,
-                                 const Body& body) {
-  std::string op = absl::StrCat(kServicePrefix, method);
+bool RecordsService::Admit(grpc::ServerContextBase* ctx, const std::string& op,
+                           absl::StatusOr<auth::AccessGrant>* grant, grpc::Status* refused) {
   // Authentication first, on its own: a call refused for its role or rate is
   // then audited with the principal it proved.
-  absl::StatusOr<auth::AccessGrant> grant = absl::UnknownError("not authorized");
+  std::string authorization;
+  if (ctx != nullptr) {
+    auto it = ctx->client_metadata().find("authorization");
+    if (it != ctx->client_metadata().end()) authorization.assign(it->second.data(), it->second.size());
+  }
   if (!auth_->enabled()) {
     // As auth::AuthorizeCall, which takes a sync ServerContext only.
-    std::string authorization;
-    if (ctx != nullptr) {
-      auto it = ctx->client_metadata().find("authorization");
-      if (it != ctx->client_metadata().end()) authorization.assign(it->second.data(), it->second.size());
-    }
-    grant = auth_->Authorize(authorization, op);
+    *grant = auth_->Authorize(authorization, op);
   } else {
-    std::string authorization;
-    if (ctx != nullptr) {
-      auto it = ctx->client_metadata().find("authorization");
-      if (it != ctx->client_metadata().end()) authorization.assign(it->second.data(), it->second.size());
-    }
     absl::StatusOr<auth::Principal> principal = auth_->Authenticate(authorization);
     if (!principal.ok()) {
       std::string address = ctx != nullptr ? AddressOfPeer(ctx->peer()) : "";
@@ -135,37 +130,63 @@ grpc::Status RecordsService::Run(grpc::ServerContextBase* ctx, absl::string_view
                                                             principal.status().message().substr(0, 100), ")"));
       }
       audit_->RecordUnauthenticated(address, op, refusal);
-      return ToGrpcStatus(refusal);
+      *refused = ToGrpcStatus(refusal);
+      return false;
     }
-    grant = auth_->AuthorizePrincipal(*principal, op);
-    if (!grant.ok()) {
-      audit_->RecordCall(*principal, op, "", absl::StatusCodeToString(grant.status().code()),
-                         grant.status().message().substr(0, 200));
-      return ToGrpcStatus(grant.status());
+    *grant = auth_->AuthorizePrincipal(*principal, op);
+    if (!grant->ok()) {
+      audit_->RecordCall(*principal, op, "", absl::StatusCodeToString(grant->status().code()),
+                         grant->status().message().substr(0, 200));
+      *refused = ToGrpcStatus(grant->status());
+      return false;
     }
   }
-  if (!grant.ok()) return ToGrpcStatus(grant.status());
-  std::string learner;
-  absl::Status s;
-  // A call whose deadline passed while it queued is not started.
-  if (ctx != nullptr && ctx->deadline() < std::chrono::system_clock::now()) {
-    s = absl::DeadlineExceededError("the call's deadline passed before it started");
-  } else {
-    s = body(*grant, &learner);
+  if (!grant->ok()) {
+    *refused = ToGrpcStatus(grant->status());
+    return false;
   }
+  return true;
+}
+
+grpc::Status RecordsService::Conclude(grpc::ServerContextBase* ctx, const std::string& op, bool audited,
+                                      const auth::AccessGrant& g, const std::string& learner, const absl::Status& s) {
   if (audited && auth_->enabled()) {
     std::string detail(s.message().substr(0, 200));
     // The recommender names the end user it reads a history for.
-    if (grant->principal().role == auth::Role::kRecommender && ctx != nullptr) {
+    if (g.principal().role == auth::Role::kRecommender && ctx != nullptr) {
       auto it = ctx->client_metadata().find("x-lifelong-on-behalf-of");
       if (it != ctx->client_metadata().end()) {
         detail = absl::StrCat("on behalf of ", std::string(it->second.data(), std::min<size_t>(it->second.size(), 200)),
                               detail.empty() ? "" : "; ", detail);
       }
     }
-    audit_->RecordCall(grant->principal(), op, learner, s.ok() ? "OK" : absl::StatusCodeToString(s.code()), detail);
+    audit_->RecordCall(g.principal(), op, learner, s.ok() ? "OK" : absl::StatusCodeToString(s.code()), detail);
   }
   return ToGrpcStatus(s);
+}
+
+namespace {
+// A call whose deadline passed while it queued is not started.
+bool DeadlinePassed(grpc::ServerContextBase* ctx) {
+  return ctx != nullptr && ctx->deadline() < std::chrono::system_clock::now();
+}
+constexpr char kDeadlinePassedMessage[] = "the call's deadline passed before it started";
+}  // namespace
+
+grpc::Status RecordsService::Run(grpc::ServerContextBase* ctx, absl::string_view method, bool audited,
+                                 const Body& body) {
+  std::string op = absl::StrCat(kServicePrefix, method);
+  absl::StatusOr<auth::AccessGrant> grant = absl::UnknownError("not authorized");
+  grpc::Status refused;
+  if (!Admit(ctx, op, &grant, &refused)) return refused;
+  std::string learner;
+  absl::Status s;
+  if (DeadlinePassed(ctx)) {
+    s = absl::DeadlineExceededError(kDeadlinePassedMessage);
+  } else {
+    s = body(*grant, &learner);
+  }
+  return Conclude(ctx, op, audited, *grant, learner, s);
 }
 
 namespace {
@@ -205,25 +226,74 @@ void ToProto(StoredStatement&& s, v1::Statement* out, bool with_json) {
   SetIndexedFields(s, out);
 }
 
-grpc::Status RecordsService::RecordStatement(grpc::ServerContext* ctx, const v1::RecordStatementRequest* req,
-                                             v1::Statement* resp) {
-  return Run(ctx, "RecordStatement", true, [&](const auth::AccessGrant& g, std::string* learner) {
-    return RecordOne(g, req->statement_json(), req->view() == v1::STATEMENT_VIEW_FULL, resp, learner);
-  });
+grpc::ServerUnaryReactor* RecordsService::RecordStatement(grpc::CallbackServerContext* ctx,
+                                                          const v1::RecordStatementRequest* req, v1::Statement* resp) {
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  // Bounded as the thread quota bounds the synchronous methods: refused at
+  // once, before any work, with the same refusal (overload.h).
+  const int in_flight = pending_writes_.fetch_add(1, std::memory_order_relaxed);
+  if (options_.max_pending_writes > 0 && in_flight >= options_.max_pending_writes) {
+    pending_writes_.fetch_sub(1, std::memory_order_relaxed);
+    const int ms = OverloadRetryAfterMs();
+    ctx->AddTrailingMetadata(kRetryPushbackTrailer, std::to_string(ms));
+    reactor->Finish(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, OverloadRefusalMessage(ms)));
+    return reactor;
+  }
+  // What the committing thread needs once the write is synced (the grant is
+  // move-only; a std::function must be copyable).
+  struct Pending {
+    std::string op = absl::StrCat(kServicePrefix, "RecordStatement");
+    absl::StatusOr<auth::AccessGrant> grant = absl::UnknownError("not authorized");
+    std::string learner;
+    bool with_json = false;
+  };
+  auto pending = std::make_shared<Pending>();
+  // Audits the outcome and finishes the call. The grant is released (the
+  // principal's in-flight slot, as Run releases it) before Finish, and Finish
+  // is the last touch of this service by the call: after it the server (and
+  // this service) may be shut down.
+  auto finish = [this, ctx, reactor, pending](const absl::Status& s) {
+    grpc::Status out = Conclude(ctx, pending->op, true, *pending->grant, pending->learner, s);
+    pending->grant = absl::UnknownError("finished");
+    pending_writes_.fetch_sub(1, std::memory_order_relaxed);
+    reactor->Finish(out);
+  };
+  grpc::Status refused;
+  if (!Admit(ctx, pending->op, &pending->grant, &refused)) {
+    pending_writes_.fetch_sub(1, std::memory_order_relaxed);
+    reactor->Finish(refused);
+    return reactor;
+  }
+  if (DeadlinePassed(ctx)) {
+    finish(absl::DeadlineExceededError(kDeadlinePassedMessage));
+    return reactor;
+  }
+  absl::StatusOr<ParsedStatement> p = CheckOne(*pending->grant, req->statement_json(), &pending->learner);
+  if (!p.ok()) {
+    finish(p.status());
+    return reactor;
+  }
+  pending->with_json = req->view() == v1::STATEMENT_VIEW_FULL;
+  std::vector<ParsedStatement> batch;
+  batch.push_back(std::move(*p));
+  store_->RecordAsync(std::move(batch),
+                      [resp, pending, finish = std::move(finish)](absl::StatusOr<std::vector<StoredStatement>> stored) {
+                        // On the committing thread, after the write is synced: `ctx` and `resp`
+                        // live until Finish, even when the client has cancelled meanwhile.
+                        if (stored.ok()) ToProto(std::move(stored->front()), resp, pending->with_json);
+                        finish(stored.status());
+                      });
+  return reactor;
 }
 
-absl::Status RecordsService::RecordOne(const auth::AccessGrant& g, const std::string& json, bool with_json,
-                                       v1::Statement* resp, std::string* learner) {
+absl::StatusOr<ParsedStatement> RecordsService::CheckOne(const auth::AccessGrant& g, const std::string& json,
+                                                         std::string* learner) {
   LL_ASSIGN_OR_RETURN(ParsedStatement p, ParseStatement(json));
   if (!p.learners.empty()) *learner = p.learners.front();
   LL_RETURN_IF_ERROR(CheckStatementWrite(g, p, "statement"));
   LL_RETURN_IF_ERROR(CheckVoidingWrite(g, p, *store_, "statement.object.id"));
   SetIssuer(g, &p);
-  std::vector<ParsedStatement> batch;
-  batch.push_back(std::move(p));
-  LL_ASSIGN_OR_RETURN(std::vector<StoredStatement> stored, store_->Record(std::move(batch)));
-  ToProto(std::move(stored.front()), resp, with_json);
-  return absl::OkStatus();
+  return p;
 }
 
 grpc::Status RecordsService::RecordStatements(grpc::ServerContext* ctx, const v1::RecordStatementsRequest* req,
@@ -370,7 +440,7 @@ grpc::Status RecordsService::VoidStatement(grpc::ServerContext* ctx, const v1::V
         {"verb", {{"id", std::string(vocab::kVoided)}, {"display", {{"en-US", "voided"}, {"zh-CN", "作废"}}}}},
         {"object", {{"objectType", "StatementRef"}, {"id", FormatUuid(*id)}}}};
     // The voiding statement is the grant holder's own act on a statement they
-    // may read; it is stored without the actor check of RecordOne, but voiding
+    // may read; it is stored without the actor check of CheckOne, but voiding
     // writes into the target's records: a learner voids only a statement of
     // their own alone (not a group's).
     LL_ASSIGN_OR_RETURN(ParsedStatement p, ParseStatement(voiding.dump()));

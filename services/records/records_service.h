@@ -5,6 +5,7 @@
 #ifndef LIFELONG_SERVICES_RECORDS_RECORDS_SERVICE_H_
 #define LIFELONG_SERVICES_RECORDS_RECORDS_SERVICE_H_
 
+#include <atomic>
 #include <functional>
 #include <map>
 #include <memory>
@@ -33,14 +34,30 @@ inline constexpr int kMaxBatchStatements = 1000;
 // Echo is a callback-API (reactor) method, answered on gRPC's own thread
 // without the sync server's hand-off to a handler thread (it never blocks:
 // with authentication on it checks the token against the verified-token
-// cache and, only for a refused call, writes one audit row); every other
-// method is synchronous, because it reads or writes RocksDB. Interceptors
+// cache and, only for a refused call, writes one audit row); the other
+// methods but RecordStatement (below) are synchronous, because they read or
+// write RocksDB. Interceptors
 // (metrics, request ids, access log) and authentication apply to Echo as to
 // every method; the --max_concurrent_calls thread quota does not (it bounds
 // handler threads, and Echo takes none). Measured: docs/benchmarks.md,
 // "Share of the bare gRPC server (issue 16)".
+//
+// RecordStatement is a callback method too, without blocking gRPC's thread on
+// the fsync: the handler authorizes, validates and checks the statement on
+// gRPC's thread, hands it to the store's group commit
+// (RecordStore::RecordAsync) and returns; the thread that committed the group
+// audits the call and finishes it once the write is synced (the reply is never
+// sent before the statement is durable). Outside the thread quota, the
+// writes in flight are bounded by Options::max_pending_writes: past it a call
+// is refused at once, before authentication, with the overload refusal of
+// the thread quota (overload.h: RESOURCE_EXHAUSTED, retry hint,
+// grpc-retry-pushback-ms trailer). A call cancelled by its client (or past its
+// deadline) while its write is queued is still written and then finished
+// (gRPC discards the reply), as a synchronous handler would have done; the
+// call's request, reply and context live until that Finish.
 class RecordsService final : public lifelong::v1::LearningRecordService::WithCallbackMethod_Echo<
-                                 lifelong::v1::LearningRecordService::Service> {
+                                 lifelong::v1::LearningRecordService::WithCallbackMethod_RecordStatement<
+                                     lifelong::v1::LearningRecordService::Service>> {
  public:
   struct Options {
     // nullptr: every caller is trusted (tests and local development).
@@ -63,6 +80,10 @@ class RecordsService final : public lifelong::v1::LearningRecordService::WithCal
     // Learner cards: PIN hashing, per-card lock and block, per-kiosk limit
     // (learner_cards.h).
     LearnerCardOptions learner_cards;
+    // Most RecordStatement writes queued or committing at once (the callback
+    // method takes no handler thread, so the thread quota does not bound
+    // it); 0: no limit. records_server sets it to --max_concurrent_calls.
+    int max_pending_writes = 0;
   };
   explicit RecordsService(RecordStore* store) : RecordsService(store, Options()) {}
   // Registers the service's change feed as the store's change listener (one
@@ -76,8 +97,11 @@ class RecordsService final : public lifelong::v1::LearningRecordService::WithCal
   void CloseChangeFeed() { feed_->Close(); }
   const LearnerChangeFeed& change_feed() const { return *feed_; }
   AuditLog& audit_log() { return *audit_; }
+  // RecordStatement calls admitted whose write is not finished yet.
+  int pending_writes() const { return pending_writes_.load(std::memory_order_relaxed); }
 
-  grpc::Status RecordStatement(grpc::ServerContext*, const v1::RecordStatementRequest*, v1::Statement*) override;
+  grpc::ServerUnaryReactor* RecordStatement(grpc::CallbackServerContext*, const v1::RecordStatementRequest*,
+                                            v1::Statement*) override;
   grpc::Status RecordStatements(grpc::ServerContext*, const v1::RecordStatementsRequest*,
                                 v1::RecordStatementsResponse*) override;
   grpc::Status GetStatement(grpc::ServerContext*, const v1::GetStatementRequest*, v1::Statement*) override;
@@ -115,13 +139,20 @@ class RecordsService final : public lifelong::v1::LearningRecordService::WithCal
   // per client address), and maps the status.
   // `ctx` may be null (direct calls from benchmarks); a CallbackServerContext for Echo.
   grpc::Status Run(grpc::ServerContextBase* ctx, absl::string_view method, bool audited, const Body& body);
+  // Run's parts. Admit authenticates and authorizes `op` (the full method
+  // name): false with `*refused` set (and audited as Run does) when the call
+  // may not go on. Conclude audits the outcome `s` of an admitted call as Run
+  // does and maps it.
+  bool Admit(grpc::ServerContextBase* ctx, const std::string& op, absl::StatusOr<auth::AccessGrant>* grant,
+             grpc::Status* refused);
+  grpc::Status Conclude(grpc::ServerContextBase* ctx, const std::string& op, bool audited, const auth::AccessGrant& g,
+                        const std::string& learner, const absl::Status& s);
   // Mints the kiosk session of `learner` for the kiosk of `g` (pass codes and
   // learner cards alike).
   absl::Status MintKioskSession(const auth::AccessGrant& g, const std::string& learner, v1::KioskSession* resp);
-  // Validates, checks access and stores one statement; the reply carries the
-  // stored JSON when `with_json`.
-  absl::Status RecordOne(const auth::AccessGrant& g, const std::string& json, bool with_json, v1::Statement* resp,
-                         std::string* learner);
+  // One statement of RecordStatement, ready for the store: parsed, checked
+  // (actor, voiding) and its issuer set; `learner` names whose it is.
+  absl::StatusOr<ParsedStatement> CheckOne(const auth::AccessGrant& g, const std::string& json, std::string* learner);
 
   RecordStore* store_;
   Options options_;
@@ -132,6 +163,8 @@ class RecordsService final : public lifelong::v1::LearningRecordService::WithCal
   std::unique_ptr<KioskPasses> passes_;
   std::unique_ptr<LearnerCards> cards_;
   std::unique_ptr<AuditLog> audit_;
+  // RecordStatement writes admitted and not yet finished.
+  std::atomic<int> pending_writes_{0};
 };
 
 // Fills `out` from a stored statement; without `json` unless `with_json`.

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 
 #include "services/common/health_client.h"
@@ -530,6 +531,134 @@ TEST(RecordsServiceLimits, OversizedRequestsAndOverlongStreamsAreCut) {
   EXPECT_GE(n, 1000);
   EXPECT_LT(n, 1200);
   EXPECT_FALSE(last_cursor.empty());
+}
+
+// RecordStatement is answered by the thread that commits its write. A client
+// that cancels, or whose deadline passes, while its write is queued gets its
+// status at once; the write is still made and the call finished afterwards
+// (no use of a freed call). Writes in flight are bounded: past
+// max_pending_writes a call is refused at once with the overload refusal.
+TEST(RecordsServiceAsyncWrites, CancelledAndTimedOutCallsWhileQueuedAndBoundedQueue) {
+  const char* base = std::getenv("TEST_TMPDIR");
+  const std::string dir = std::string(base ? base : "/tmp") + "/svc_async_writes";
+  std::filesystem::remove_all(dir);
+  auto store = std::move(*RecordStore::Open(dir));
+  RecordsService::Options o;
+  o.max_pending_writes = 2;
+  RecordsService service(store.get(), o);
+  auto server = std::move(*StartGrpcServer(GrpcServerOptions{}, {&service}));
+  auto stub = v1::LearningRecordService::NewStub(
+      grpc::CreateChannel("127.0.0.1:" + std::to_string(server->port()), grpc::InsecureChannelCredentials()));
+  // The committing thread tells the store's change listener of each group
+  // before answering it: held there, the first write stays committing and the
+  // second queued behind it.
+  absl::Notification release;
+  std::atomic<int> groups{0};
+  store->SetChangeListener([&](const std::vector<std::string>&) {
+    ++groups;
+    release.WaitForNotification();
+  });
+  auto request = [](int i) {
+    v1::RecordStatementRequest req;
+    req.set_statement_json(MakeStatement({.id = TestUuid(i), .learner = "u" + std::to_string(i)}));
+    return req;
+  };
+  auto wait_for = [](const std::function<bool()>& cond) {
+    for (int i = 0; i < 2000 && !cond(); ++i) absl::SleepFor(absl::Milliseconds(5));
+    return cond();
+  };
+  // The first call's deadline passes while its write is committing.
+  grpc::Status timed_out;
+  std::thread first([&] {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(500));
+    v1::Statement out;
+    timed_out = stub->RecordStatement(&ctx, request(1), &out);
+  });
+  ASSERT_TRUE(wait_for([&] { return groups.load() == 1; }));
+  // The second is cancelled by its client while queued.
+  grpc::ClientContext cancelled_ctx;
+  grpc::Status cancelled;
+  std::thread second([&] {
+    v1::Statement out;
+    cancelled = stub->RecordStatement(&cancelled_ctx, request(2), &out);
+  });
+  ASSERT_TRUE(wait_for([&] { return service.pending_writes() == 2; }));
+  // A third finds the queue full: refused at once, with the retry hint.
+  {
+    grpc::ClientContext ctx;
+    v1::Statement out;
+    grpc::Status s = stub->RecordStatement(&ctx, request(3), &out);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+    EXPECT_NE(s.error_message().find("server overloaded"), std::string::npos) << s.error_message();
+    auto hint = ctx.GetServerTrailingMetadata().find("grpc-retry-pushback-ms");
+    ASSERT_NE(hint, ctx.GetServerTrailingMetadata().end());
+    EXPECT_EQ(std::string(hint->second.data(), hint->second.size()), "50");
+  }
+  cancelled_ctx.TryCancel();
+  second.join();
+  first.join();
+  EXPECT_EQ(cancelled.error_code(), grpc::StatusCode::CANCELLED) << cancelled.error_message();
+  EXPECT_EQ(timed_out.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED) << timed_out.error_message();
+  EXPECT_EQ(service.pending_writes(), 2);  // still committing / queued on the server
+  release.Notify();
+  ASSERT_TRUE(wait_for([&] { return service.pending_writes() == 0; }));
+  // Both writes were made; the refused one was not.
+  for (int i : {1, 2, 3}) {
+    grpc::ClientContext ctx;
+    v1::GetStatementRequest get;
+    get.set_id(TestUuid(i));
+    v1::Statement out;
+    EXPECT_EQ(stub->GetStatement(&ctx, get, &out).error_code(),
+              i == 3 ? grpc::StatusCode::NOT_FOUND : grpc::StatusCode::OK)
+        << i;
+  }
+  // And the server goes on answering writes.
+  {
+    grpc::ClientContext ctx;
+    v1::Statement out;
+    EXPECT_TRUE(stub->RecordStatement(&ctx, request(3), &out).ok());
+  }
+  server->Shutdown();
+}
+
+// Shutting the server down while a write is queued: the write is made and
+// the call finished before the server (and then the store) goes away.
+TEST(RecordsServiceAsyncWrites, ShutdownWithAWriteInFlightWaitsForIt) {
+  const char* base = std::getenv("TEST_TMPDIR");
+  const std::string dir = std::string(base ? base : "/tmp") + "/svc_async_shutdown";
+  std::filesystem::remove_all(dir);
+  auto store = std::move(*RecordStore::Open(dir));
+  auto service = std::make_unique<RecordsService>(store.get());
+  auto server = std::move(*StartGrpcServer(GrpcServerOptions{}, {service.get()}));
+  auto stub = v1::LearningRecordService::NewStub(
+      grpc::CreateChannel("127.0.0.1:" + std::to_string(server->port()), grpc::InsecureChannelCredentials()));
+  absl::Notification release;
+  std::atomic<int> groups{0};
+  store->SetChangeListener([&](const std::vector<std::string>&) {
+    ++groups;
+    release.WaitForNotification();
+  });
+  grpc::Status first;
+  std::thread call([&] {
+    grpc::ClientContext ctx;
+    v1::RecordStatementRequest req;
+    req.set_statement_json(MakeStatement({.id = TestUuid(7)}));
+    v1::Statement out;
+    first = stub->RecordStatement(&ctx, req, &out);
+  });
+  for (int i = 0; i < 2000 && groups.load() == 0; ++i) absl::SleepFor(absl::Milliseconds(5));
+  ASSERT_EQ(groups.load(), 1);
+  std::thread shutdown([&] { server->Shutdown(std::chrono::milliseconds(50)); });
+  absl::SleepFor(absl::Milliseconds(200));  // past the grace: the call is cancelled, its write still held
+  release.Notify();
+  shutdown.join();
+  call.join();
+  server.reset();
+  service.reset();
+  store.reset();
+  store = std::move(*RecordStore::Open(dir));
+  EXPECT_TRUE(store->Get(*ParseUuid(TestUuid(7))).ok());
 }
 
 }  // namespace
