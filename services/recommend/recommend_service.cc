@@ -8,6 +8,7 @@
 #include "services/auth/grpc_auth.h"
 #include "services/common/grpc_status.h"
 #include "services/common/overload.h"
+#include "services/common/request_context.h"
 #include "services/common/status_macros.h"
 #include "services/domain/learner_key.h"
 #include "services/recommend/request_validation.h"
@@ -151,7 +152,9 @@ grpc::ServerUnaryReactor* RecommendService::Recommend(grpc::CallbackServerContex
   // --records_deadline_ms): on a worker, never on gRPC's callback threads.
   // `ctx`, `request` and `response` live until Finish, even when the client
   // cancels meanwhile; Finish is the worker's last touch of the call.
-  const bool queued = Submit([this, ctx, reactor, response, prepared] {
+  // The call's request id goes along (the records read carries it).
+  const bool queued = Submit([this, ctx, reactor, response, prepared, request_id = CurrentRequestId()] {
+    ScopedRequestId scoped_id(request_id);
     absl::Status st;
     if (ctx->IsCancelled()) {
       st = absl::CancelledError("the call was cancelled before its history was read");
