@@ -81,6 +81,8 @@ class RecommendServer {
   const SearchBatcher& batcher() const { return *batcher_; }
   // nullptr when history_cache_learners is 0.
   const LearnerHistoryCache* history_cache() const { return history_cache_.get(); }
+  // Recommend calls queued or running on the history workers.
+  int pending_history_reads() const { return service_->pending_history_reads(); }
   // Stops accepting calls and the background threads; idempotent.
   void Shutdown();
 
