@@ -36,6 +36,15 @@ LearnerHistoryCache::HistoryPtr LearnerHistoryCache::LookupOrBeginFetch(const st
   return found;
 }
 
+LearnerHistoryCache::HistoryPtr LearnerHistoryCache::Peek(const std::string& learner) {
+  absl::MutexLock lock(&mu_);
+  if (!live_) return nullptr;
+  auto it = cache_.find(learner);
+  if (it == cache_.end()) return nullptr;
+  ++stats_.hits;
+  return it->second.history;
+}
+
 LearnerHistoryCache::HistoryPtr LearnerHistoryCache::LookupLocked(const std::string& learner) {
   if (!live_) return nullptr;
   auto it = cache_.find(learner);

@@ -82,6 +82,11 @@ class LearnerHistoryCache {
   // Lookup, and when it returns nullptr, BeginFetch in the same step (*ticket
   // is then set): a request that misses a moment later joins this read.
   HistoryPtr LookupOrBeginFetch(const std::string& learner, uint64_t* ticket);
+  // `learner`'s cached history without waiting: nullptr when not cached, the
+  // feed is not live, or a read of `learner` is in flight. Counts a hit when
+  // it finds one and nothing otherwise (the caller then does a Lookup, which
+  // counts the miss). Never blocks beyond the cache's own lock.
+  HistoryPtr Peek(const std::string& learner);
 
   // Around a read of the record service for `learner`: BeginFetch returns a
   // ticket; EndFetch caches `history`, built from `statements` statements

@@ -57,6 +57,27 @@ TEST_F(HistoryCacheTest, AChangeDropsTheEntryBeforeTheWriteReturns) {
   EXPECT_EQ(cache->stats().invalidations, 1);
 }
 
+// Peek (the callback thread's lookup) never waits for a read in flight: with
+// a join_wait of an hour, a waiting Peek would hang the test.
+TEST_F(HistoryCacheTest, PeekNeverWaitsAndCountsOnlyHits) {
+  LearnerHistoryCache::Options options;
+  options.join_wait = absl::Hours(1);
+  auto cache = Start(options);
+  const uint64_t ticket = cache->BeginFetch("u1");  // a read of u1 in flight
+  EXPECT_EQ(cache->Peek("u1"), nullptr);
+  EXPECT_EQ(cache->Peek("u2"), nullptr);
+  EXPECT_EQ(cache->stats().misses, 0);  // the caller's Lookup counts the miss
+  EXPECT_EQ(cache->stats().hits, 0);
+  cache->EndFetch("u1", ticket, Built(Facts(2)), 2);
+  LearnerHistoryCache::HistoryPtr got = cache->Peek("u1");
+  ASSERT_NE(got, nullptr);
+  EXPECT_EQ(got->completed.size(), 2u);
+  EXPECT_EQ(cache->stats().hits, 1);
+  // Exact as Lookup: a change drops the entry before the write returns.
+  records_.Add("u1", vocab::kRegistered, "c9", absl::Now());
+  EXPECT_EQ(cache->Peek("u1"), nullptr);
+}
+
 TEST_F(HistoryCacheTest, AReadOverlappingAChangeIsNotCached) {
   auto cache = Start({});
   const uint64_t ticket = cache->BeginFetch("u1");

@@ -47,6 +47,9 @@ ABSL_FLAG(int, max_pollers, 4, "gRPC sync-server polling threads");
 ABSL_FLAG(int, history_cache_learners, 100000,
           "learner histories cached, kept exact by the record service's change feed (0: no cache, every "
           "request reads the record service)");
+ABSL_FLAG(int, history_workers, 4,
+          "threads that serve the Recommend calls whose history must be read from the record service (1-64); "
+          "such calls queued or running are bounded by --max_concurrent_calls (256 when 0)");
 ABSL_FLAG(int, ivf_nprobe, 0, "IVF lists probed per query for large models; 0 = calibrated at load time");
 
 int main(int argc, char** argv) {
@@ -80,6 +83,11 @@ int main(int argc, char** argv) {
     o.overload_retry_after_ms = limits.overload_retry_after_ms;
   }
   o.history_cache_learners = absl::GetFlag(FLAGS_history_cache_learners);
+  o.history_workers = absl::GetFlag(FLAGS_history_workers);
+  if (o.history_workers < 1 || o.history_workers > 64) {
+    lifelong::LogError("flags", {{"error", absl::StrCat("--history_workers: must be 1-64, got ", o.history_workers)}});
+    return EXIT_FAILURE;
+  }
   o.ivf_nprobe = absl::GetFlag(FLAGS_ivf_nprobe);
   absl::StatusOr<lifelong::TlsConfig> tls = lifelong::ServingTlsFromFlags();
   if (!tls.ok()) {

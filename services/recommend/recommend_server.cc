@@ -66,6 +66,9 @@ absl::StatusOr<std::unique_ptr<RecommendServer>> RecommendServer::Start(Recommen
   deps.clock = o.clock;
   deps.history_limit = o.history_limit;
   deps.authorizer = o.authorizer;
+  deps.history_workers = o.history_workers;
+  deps.max_history_reads =
+      o.max_history_reads > 0 ? o.max_history_reads : (o.max_concurrent_calls > 0 ? o.max_concurrent_calls : 256);
 
   ModelManager::Options model_options;
   model_options.model_dir = o.model_dir;

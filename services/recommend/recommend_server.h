@@ -51,6 +51,11 @@ struct RecommendServerOptions {
   // past it (GrpcServerOptions in services/common/server.h; 0: no limit).
   int max_concurrent_calls = 0;
   int overload_retry_after_ms = 50;
+  // Workers for the Recommend calls that must read a history from records
+  // (recommend_service.h); such calls queued or running at once are bounded
+  // by max_history_reads, else by max_concurrent_calls, else by 256.
+  int history_workers = 4;
+  int max_history_reads = 0;
   std::function<absl::Time()> clock;  // default absl::Now (tests inject)
   // Who may call what (not owned; nullptr trusts every caller), and the
   // bearer token this server sends to records and catalog (role recommender).
@@ -76,6 +81,8 @@ class RecommendServer {
   const SearchBatcher& batcher() const { return *batcher_; }
   // nullptr when history_cache_learners is 0.
   const LearnerHistoryCache* history_cache() const { return history_cache_.get(); }
+  // Recommend calls queued or running on the history workers.
+  int pending_history_reads() const { return service_->pending_history_reads(); }
   // Stops accepting calls and the background threads; idempotent.
   void Shutdown();
 

@@ -872,6 +872,91 @@ TEST_F(RecommendServerTest, RecordServiceDownOrHungIsUnavailable) {
   EXPECT_TRUE(Recommend(Request("", 5), &out).ok());
 }
 
+TEST_F(RecommendServerTest, HistoryReadsRunOnBoundedWorkersAndQueuedCallsSurviveTheirClients) {
+  // One worker, at most two calls queued or running on it; the record
+  // service takes 2 s per read.
+  ASSERT_TRUE(testing::WriteTestModel(model_dir_).ok());
+  RecommendServerOptions o = Options();
+  o.records_deadline = absl::Seconds(5);
+  o.history_workers = 1;
+  o.max_history_reads = 2;
+  StartServer(std::move(o));
+  WaitForVersion(1);
+  records_.Add("u_slow", vocab::kCompleted, "c_sf1", now_ - absl::Hours(2));
+  records_.set_delay(absl::Seconds(2));
+  const int64_t reads_before = records_.calls();
+
+  // A: a miss that occupies the worker for 2 s.
+  grpc::Status a_status;
+  v1::RecommendResponse a_out;
+  std::thread a([&] { a_status = Recommend(Request("u_slow", 5), &a_out); });
+  for (int i = 0; i < 1000 && records_.calls() == reads_before; ++i) absl::SleepFor(absl::Milliseconds(10));
+  ASSERT_EQ(records_.calls(), reads_before + 1);  // A is on the worker
+  // B: queued behind A; its client gives up after 500 ms.
+  grpc::Status b_status;
+  std::thread b([&] {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(500));
+    v1::RecommendResponse out;
+    b_status = stub_->Recommend(&ctx, Request("u_gives_up", 5), &out);
+  });
+  for (int i = 0; i < 1000 && server_->pending_history_reads() < 2; ++i) absl::SleepFor(absl::Milliseconds(1));
+  ASSERT_EQ(server_->pending_history_reads(), 2);
+  // C: A running and B still queued: refused at once with the overload
+  // refusal and its retry hint.
+  {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    v1::RecommendResponse out;
+    grpc::Status s = stub_->Recommend(&ctx, Request("u_refused", 5), &out);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << s.error_message();
+    EXPECT_THAT(s.error_message(), HasSubstr("retry after"));
+    auto trailer = ctx.GetServerTrailingMetadata().find("grpc-retry-pushback-ms");
+    ASSERT_NE(trailer, ctx.GetServerTrailingMetadata().end());
+    EXPECT_EQ(std::string(trailer->second.data(), trailer->second.size()), "50");
+    EXPECT_TRUE(out.recommendations().empty());
+  }
+  // The callback threads are not blocked: an anonymous request needs no
+  // history and is answered meanwhile.
+  v1::RecommendResponse anon;
+  EXPECT_TRUE(Recommend(Request("", 5), &anon).ok());
+  EXPECT_FALSE(anon.recommendations().empty());
+  b.join();
+  EXPECT_EQ(b_status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED) << b_status.error_message();
+  a.join();
+  EXPECT_TRUE(a_status.ok()) << a_status.error_message();
+  EXPECT_FALSE(a_out.cold_start());  // A read the history
+  EXPECT_EQ(Find(a_out, "c_sf1"), nullptr);
+  // B was dropped by the worker without a read once its client had gone; the
+  // refused learner is served once there is room.
+  for (int i = 0; i < 1000 && server_->pending_history_reads() > 0; ++i) absl::SleepFor(absl::Milliseconds(10));
+  EXPECT_EQ(server_->pending_history_reads(), 0);
+  EXPECT_EQ(records_.calls(), reads_before + 1);  // A's read only
+  records_.set_delay(absl::ZeroDuration());
+  v1::RecommendResponse out;
+  EXPECT_TRUE(Recommend(Request("u_refused", 5), &out).ok());
+
+  // Shutdown with a call on the worker and one queued: both are finished,
+  // and the server stops.
+  records_.set_delay(absl::Milliseconds(500));
+  grpc::Status d_status, e_status;
+  std::thread d([&] {
+    v1::RecommendResponse r;
+    d_status = Recommend(Request("u_d", 5), &r);
+  });
+  std::thread e([&] {
+    v1::RecommendResponse r;
+    e_status = Recommend(Request("u_e", 5), &r);
+  });
+  absl::SleepFor(absl::Milliseconds(200));
+  server_->Shutdown();
+  d.join();
+  e.join();
+  EXPECT_NE(d_status.error_code(), grpc::StatusCode::UNKNOWN) << d_status.error_message();
+  EXPECT_NE(e_status.error_code(), grpc::StatusCode::UNKNOWN) << e_status.error_message();
+  server_.reset();
+}
+
 TEST_F(RecommendServerTest, CatalogServiceDownIsUnavailable) {
   catalog_server_->Shutdown(std::chrono::milliseconds(0));
   ASSERT_TRUE(testing::WriteTestModel(model_dir_).ok());

@@ -7,6 +7,8 @@
 #include "absl/time/clock.h"
 #include "services/auth/grpc_auth.h"
 #include "services/common/grpc_status.h"
+#include "services/common/overload.h"
+#include "services/common/request_context.h"
 #include "services/common/status_macros.h"
 #include "services/domain/learner_key.h"
 #include "services/recommend/request_validation.h"
@@ -55,6 +57,9 @@ void FillRecommendation(const ScoredCourse& s, absl::Time now, v1::Recommendatio
 
 RecommendService::RecommendService(Deps deps) : deps_(std::move(deps)) {
   if (!deps_.clock) deps_.clock = [] { return absl::Now(); };
+  if (deps_.history_workers < 1) deps_.history_workers = 1;
+  if (deps_.max_history_reads < 1) deps_.max_history_reads = 1;
+  for (int i = 0; i < deps_.history_workers; ++i) workers_.emplace_back([this] { WorkerLoop(); });
 }
 
 absl::StatusOr<ModelPtr> RecommendService::CurrentModel() const {
@@ -68,29 +73,145 @@ absl::StatusOr<ModelPtr> RecommendService::CurrentModel() const {
   return model;
 }
 
-grpc::Status RecommendService::Recommend(grpc::ServerContext* ctx, const v1::RecommendRequest* request,
-                                         v1::RecommendResponse* response) {
-  return ToGrpcStatus(DoRecommend(ctx, *request, response));
+struct RecommendService::Prepared {
+  RecommendQuery query;
+  ModelPtr model;
+  CatalogPtr catalog;
+  LearnerHistoryCache::HistoryPtr history;  // null: no learner, or to be read
+  std::string learner;
+  std::string caller;  // the principal's subject (the record service's audit)
+};
+
+namespace {
+// As auth::AuthorizeCall, for a callback method's context.
+absl::StatusOr<auth::AccessGrant> AuthorizeCallback(auth::Authorizer* authorizer, const grpc::ServerContextBase* ctx,
+                                                    absl::string_view operation) {
+  static auth::Authorizer* const trust_everyone = new auth::Authorizer(auth::AuthOptions{});
+  auth::Authorizer* a = authorizer != nullptr ? authorizer : trust_everyone;
+  std::string authorization;
+  auto it = ctx->client_metadata().find("authorization");
+  if (it != ctx->client_metadata().end()) authorization.assign(it->second.data(), it->second.size());
+  return a->Authorize(authorization, operation);
+}
+}  // namespace
+
+RecommendService::~RecommendService() {
+  {
+    std::lock_guard<std::mutex> lock(pool_mu_);
+    stopping_ = true;
+  }
+  pool_cv_.notify_all();
+  for (std::thread& t : workers_) t.join();
 }
 
-absl::Status RecommendService::DoRecommend(grpc::ServerContext* ctx, const v1::RecommendRequest& request,
-                                           v1::RecommendResponse* response) {
+int RecommendService::pending_history_reads() const {
+  std::lock_guard<std::mutex> lock(pool_mu_);
+  return pending_;
+}
+
+bool RecommendService::Submit(std::function<void()> work) {
+  {
+    std::lock_guard<std::mutex> lock(pool_mu_);
+    if (stopping_ || pending_ >= deps_.max_history_reads) return false;
+    ++pending_;
+    queue_.push_back(std::move(work));
+  }
+  pool_cv_.notify_one();
+  return true;
+}
+
+void RecommendService::WorkerLoop() {
+  std::unique_lock<std::mutex> lock(pool_mu_);
+  while (true) {
+    pool_cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+    if (queue_.empty()) return;  // stopping, and nothing left to finish
+    std::function<void()> work = std::move(queue_.front());
+    queue_.pop_front();
+    lock.unlock();
+    work();  // finishes its call
+    work = nullptr;
+    lock.lock();
+    --pending_;
+  }
+}
+
+grpc::ServerUnaryReactor* RecommendService::Recommend(grpc::CallbackServerContext* ctx,
+                                                      const v1::RecommendRequest* request,
+                                                      v1::RecommendResponse* response) {
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  auto prepared = std::make_shared<Prepared>();
+  bool needs_read = false;
+  absl::Status s = PrepareRecommend(ctx, *request, prepared.get(), &needs_read);
+  if (!s.ok() || !needs_read) {
+    // Pure CPU from here: answered on this callback thread.
+    if (s.ok()) s = AnswerRecommend(*prepared, response);
+    reactor->Finish(ToGrpcStatus(s));
+    return reactor;
+  }
+  // The history must be read from the record service (blocking, up to
+  // --records_deadline_ms): on a worker, never on gRPC's callback threads.
+  // `ctx`, `request` and `response` live until Finish, even when the client
+  // cancels meanwhile; Finish is the worker's last touch of the call.
+  // The call's request id goes along (the records read carries it).
+  const bool queued = Submit([this, ctx, reactor, response, prepared, request_id = CurrentRequestId()] {
+    ScopedRequestId scoped_id(request_id);
+    absl::Status st;
+    if (ctx->IsCancelled()) {
+      st = absl::CancelledError("the call was cancelled before its history was read");
+    } else if (ctx->deadline() < std::chrono::system_clock::now()) {
+      st = absl::DeadlineExceededError("the call's deadline passed before its history was read");
+    } else {
+      absl::StatusOr<LearnerHistoryCache::HistoryPtr> history = LoadHistory(prepared->learner, prepared->caller);
+      if (history.ok()) {
+        prepared->history = *std::move(history);
+        st = AnswerRecommend(*prepared, response);
+      } else {
+        st = history.status();
+      }
+    }
+    reactor->Finish(ToGrpcStatus(st));
+  });
+  if (!queued) {
+    const int ms = OverloadRetryAfterMs();
+    ctx->AddTrailingMetadata(kRetryPushbackTrailer, std::to_string(ms));
+    reactor->Finish(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, OverloadRefusalMessage(ms)));
+  }
+  return reactor;
+}
+
+absl::Status RecommendService::PrepareRecommend(grpc::ServerContextBase* ctx, const v1::RecommendRequest& request,
+                                                Prepared* out, bool* needs_read) {
+  *needs_read = false;
   LL_ASSIGN_OR_RETURN(const auth::AccessGrant grant,
-                      auth::AuthorizeCall(deps_.authorizer, ctx, "/lifelong.v1.RecommendationService/Recommend"));
+                      AuthorizeCallback(deps_.authorizer, ctx, "/lifelong.v1.RecommendationService/Recommend"));
   // A learner's own recommendations; at a kiosk only the identified
   // learner's. Without a learner (anonymous cold start) nobody's records are read.
   if (!request.learner().empty()) LL_RETURN_IF_ERROR(auth::CheckLearner(grant, request.learner(), "learner"));
-  LL_ASSIGN_OR_RETURN(const RecommendQuery query, ValidateRecommendRequest(request));
-  LL_ASSIGN_OR_RETURN(const ModelPtr model, CurrentModel());
-  LL_ASSIGN_OR_RETURN(const CatalogPtr catalog, deps_.catalog->Current());
-  static const LearnerHistory* const kNoHistory = new LearnerHistory();
-  LearnerHistoryCache::HistoryPtr history;
-  if (!request.learner().empty()) {
-    LL_ASSIGN_OR_RETURN(history, LoadHistory(request.learner(), grant.principal().subject));
+  LL_ASSIGN_OR_RETURN(out->query, ValidateRecommendRequest(request));
+  LL_ASSIGN_OR_RETURN(out->model, CurrentModel());
+  LL_ASSIGN_OR_RETURN(out->catalog, deps_.catalog->Current());
+  if (request.learner().empty()) return absl::OkStatus();
+  // A cached history is used without waiting; anything else (a miss, a read
+  // in flight to join, a learner key the record service must judge) goes to
+  // LoadHistory on a worker.
+  if (deps_.history_cache != nullptr) {
+    absl::StatusOr<std::string> key = domain::CanonicalLearnerKey(request.learner(), "learner");
+    if (key.ok()) out->history = deps_.history_cache->Peek(*key);
+    if (out->history != nullptr) return absl::OkStatus();
   }
+  out->learner = request.learner();
+  out->caller = grant.principal().subject;
+  *needs_read = true;
+  return absl::OkStatus();
+}
+
+absl::Status RecommendService::AnswerRecommend(const Prepared& prepared, v1::RecommendResponse* response) {
+  static const LearnerHistory* const kNoHistory = new LearnerHistory();
   const absl::Time now = deps_.clock();
-  LL_ASSIGN_OR_RETURN(const RecommendResult result,
-                      deps_.recommender->Recommend(model, catalog, history ? *history : *kNoHistory, query, now));
+  LL_ASSIGN_OR_RETURN(
+      const RecommendResult result,
+      deps_.recommender->Recommend(prepared.model, prepared.catalog, prepared.history ? *prepared.history : *kNoHistory,
+                                   prepared.query, now));
   for (const ScoredCourse& s : result.items) {
     FillRecommendation(s, now, response->add_recommendations());
   }

@@ -5,7 +5,12 @@
 #ifndef LIFELONG_SERVICES_RECOMMEND_RECOMMEND_SERVICE_H_
 #define LIFELONG_SERVICES_RECOMMEND_RECOMMEND_SERVICE_H_
 
+#include <condition_variable>
+#include <deque>
 #include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
 
 #include <grpcpp/grpcpp.h>
 
@@ -20,7 +25,12 @@
 
 namespace lifelong::recommend {
 
-class RecommendService final : public v1::RecommendationService::Service {
+// Recommend is a callback (reactor) method: answered on gRPC's callback
+// thread when it needs no records read (history cached, or no learner), else
+// handed to a small bounded pool of workers that read the history and answer
+// (docs/recommend.md, "Request flow"). The other methods are synchronous.
+class RecommendService final
+    : public v1::RecommendationService::WithCallbackMethod_Recommend<v1::RecommendationService::Service> {
  public:
   struct Deps {
     ModelManager* models = nullptr;          // not owned
@@ -32,12 +42,23 @@ class RecommendService final : public v1::RecommendationService::Service {
     std::function<absl::Time()> clock;         // default absl::Now
     int history_limit = 1000;                  // statements read per request
     auth::Authorizer* authorizer = nullptr;    // not owned; nullptr trusts every caller
+    // Workers that serve the Recommend calls whose history must be read from
+    // the record service, and how many such calls may be queued or running
+    // at once; past it a call is refused with the overload refusal
+    // (overload.h: RESOURCE_EXHAUSTED and a retry hint).
+    int history_workers = 4;
+    int max_history_reads = 256;
   };
 
   explicit RecommendService(Deps deps);
+  // Waits for the workers; every call handed to them has been finished
+  // (the gRPC server is shut down first).
+  ~RecommendService() override;
 
-  grpc::Status Recommend(grpc::ServerContext* ctx, const v1::RecommendRequest* request,
-                         v1::RecommendResponse* response) override;
+  grpc::ServerUnaryReactor* Recommend(grpc::CallbackServerContext* ctx, const v1::RecommendRequest* request,
+                                      v1::RecommendResponse* response) override;
+  // Recommend calls handed to the workers and not finished yet.
+  int pending_history_reads() const;
   grpc::Status SimilarCourses(grpc::ServerContext* ctx, const v1::SimilarCoursesRequest* request,
                               v1::SimilarCoursesResponse* response) override;
   grpc::Status GetModelStatus(grpc::ServerContext* ctx, const v1::GetModelStatusRequest* request,
@@ -53,8 +74,16 @@ class RecommendService final : public v1::RecommendationService::Service {
  private:
   // The RPCs' work, in absl::Status; each RPC above converts the outcome to a
   // gRPC status once (services/common/grpc_status.h).
-  absl::Status DoRecommend(grpc::ServerContext* ctx, const v1::RecommendRequest& request,
-                           v1::RecommendResponse* response);
+  // Recommend's parts: Prepare authorizes and validates (on the callback
+  // thread) and fills *history when the request needs no read; Answer ranks
+  // and fills the response.
+  struct Prepared;
+  absl::Status PrepareRecommend(grpc::ServerContextBase* ctx, const v1::RecommendRequest& request, Prepared* out,
+                                bool* needs_read);
+  absl::Status AnswerRecommend(const Prepared& prepared, v1::RecommendResponse* response);
+  // Queues `work` for a worker: false (nothing queued) past max_history_reads.
+  bool Submit(std::function<void()> work);
+  void WorkerLoop();
   absl::Status DoSimilarCourses(grpc::ServerContext* ctx, const v1::SimilarCoursesRequest& request,
                                 v1::SimilarCoursesResponse* response);
   absl::Status DoPlanPath(grpc::ServerContext* ctx, const v1::PlanPathRequest& request, v1::PlanPathResponse* response);
@@ -67,6 +96,13 @@ class RecommendService final : public v1::RecommendationService::Service {
   void FillStatus(v1::ModelStatus* out) const;
 
   Deps deps_;
+
+  mutable std::mutex pool_mu_;
+  std::condition_variable pool_cv_;
+  std::deque<std::function<void()>> queue_;  // guarded by pool_mu_
+  int pending_ = 0;                          // queued + running; guarded by pool_mu_
+  bool stopping_ = false;                    // guarded by pool_mu_
+  std::vector<std::thread> workers_;
 };
 
 }  // namespace lifelong::recommend
