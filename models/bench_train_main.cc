@@ -322,6 +322,18 @@ int PruneSweepBench(int courses, int learners, const std::string& sweep) {
       "exact scoring of all %d courses + top 10 (SparseItemModel::Score): p50 %.3f ms  p99 %.3f ms on %zu "
       "histories\n",
       m->num_items(), latency_ms[latency_ms.size() / 2], latency_ms[latency_ms.size() * 99 / 100], queries.size());
+  // Recall@10 of a pruned model's top 10 against M's, over the same queries.
+  auto recall_against_m = [&](const lm::SparseItemModel& p) {
+    int64_t hits = 0, total = 0;
+    for (size_t x = 0; x < queries.size(); ++x) {
+      const std::vector<int> got = top10(p, x, nullptr);
+      for (int row : want[x]) {
+        ++total;
+        hits += std::find(got.begin(), got.end(), row) != got.end();
+      }
+    }
+    return total ? static_cast<double>(hits) / total : 1.0;
+  };
   // Tried as well: one global magnitude threshold instead of a count per
   // row (entries with |w| below the q-quantile of all |w| dropped).
   std::vector<float> magnitudes;
@@ -341,17 +353,8 @@ int PruneSweepBench(int courses, int learners, const std::string& sweep) {
       }
       p.row_start[i + 1] = static_cast<int64_t>(p.target.size());
     }
-    int64_t hits = 0, total = 0;
-    for (size_t x = 0; x < queries.size(); ++x) {
-      const std::vector<int> got = top10(p, x, nullptr);
-      for (int row : want[x]) {
-        ++total;
-        hits += std::find(got.begin(), got.end(), row) != got.end();
-      }
-    }
     std::printf("entries with |w| >= %.3g (global): %zu entries (%.1f%%); Recall@10 against M %.4f\n", tau,
-                p.target.size(), 100.0 * p.target.size() / std::max<size_t>(1, m->target.size()),
-                total ? static_cast<double>(hits) / total : 1.0);
+                p.target.size(), 100.0 * p.target.size() / std::max<size_t>(1, m->target.size()), recall_against_m(p));
   }
   for (absl::string_view part : absl::StrSplit(sweep, ',', absl::SkipEmpty())) {
     int keep = 0;
@@ -360,17 +363,9 @@ int PruneSweepBench(int courses, int learners, const std::string& sweep) {
       return 1;
     }
     const lm::SparseItemModel p = lm::PruneRows(*m, keep);
-    int64_t hits = 0, total = 0;
-    for (size_t x = 0; x < queries.size(); ++x) {
-      const std::vector<int> got = top10(p, x, nullptr);
-      for (int row : want[x]) {
-        ++total;
-        hits += std::find(got.begin(), got.end(), row) != got.end();
-      }
-    }
     std::printf("rows cut to %d entries: %zu entries (%.1f%%), %.1f MiB; Recall@10 against M %.4f\n", keep,
                 p.target.size(), 100.0 * p.target.size() / std::max<size_t>(1, m->target.size()),
-                p.bytes() / double(1 << 20), total ? static_cast<double>(hits) / total : 1.0);
+                p.bytes() / double(1 << 20), recall_against_m(p));
   }
   return 0;
 }
