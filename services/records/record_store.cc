@@ -241,16 +241,21 @@ absl::StatusOr<std::string> RecordStore::GetMeta(absl::string_view key) const {
   return value;
 }
 
+void RecordStore::AddMetaEdits(const std::vector<std::pair<std::string, std::optional<std::string>>>& edits,
+                               rocksdb::WriteBatch* batch) const {
+  for (const auto& [key, value] : edits) {
+    if (value) {
+      batch->Put(cf(static_cast<int>(Cf::kMeta)), key, *value);
+    } else {
+      batch->Delete(cf(static_cast<int>(Cf::kMeta)), key);
+    }
+  }
+}
+
 absl::Status RecordStore::WriteMeta(const std::vector<std::pair<std::string, std::optional<std::string>>>& edits) {
   if (options_.log != nullptr) return options_.log->ProposeMeta(edits, options_.now_micros());
   rocksdb::WriteBatch batch;
-  for (const auto& [key, value] : edits) {
-    if (value) {
-      batch.Put(cf(static_cast<int>(Cf::kMeta)), key, *value);
-    } else {
-      batch.Delete(cf(static_cast<int>(Cf::kMeta)), key);
-    }
-  }
+  AddMetaEdits(edits, &batch);
   rocksdb::WriteOptions wo;
   wo.sync = options_.sync;
   return FromRocks(db_->Write(wo, &batch), "write store metadata");

@@ -385,6 +385,10 @@ class RecordStore {
   absl::StatusOr<std::vector<StoredStatement>> Collect(std::vector<Prepared>* prepared) const;
   absl::Status CheckLogSeq(uint64_t seq) const;
   absl::Status WriteWithLogSeq(rocksdb::WriteBatch* batch, uint64_t seq);
+  // Adds metadata edits (a value puts the key, none deletes it) to `batch`:
+  // WriteMeta's and ApplyLoggedMeta's one encoding of them.
+  void AddMetaEdits(const std::vector<std::pair<std::string, std::optional<std::string>>>& edits,
+                    rocksdb::WriteBatch* batch) const;
   std::vector<std::string> ApplyErase(Writer* w);
   absl::Status PurgeErased(const std::map<uint32_t, std::pair<std::string, std::string>>& ranges);
   absl::Status BumpErasureEpoch();

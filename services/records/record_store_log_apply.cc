@@ -138,13 +138,7 @@ absl::Status RecordStore::ApplyLoggedMeta(
     uint64_t seq, const std::vector<std::pair<std::string, std::optional<std::string>>>& edits) {
   LL_RETURN_IF_ERROR(CheckLogSeq(seq));
   rocksdb::WriteBatch batch;
-  for (const auto& [key, value] : edits) {
-    if (value) {
-      batch.Put(cf(static_cast<int>(Cf::kMeta)), key, *value);
-    } else {
-      batch.Delete(cf(static_cast<int>(Cf::kMeta)), key);
-    }
-  }
+  AddMetaEdits(edits, &batch);
   return WriteWithLogSeq(&batch, seq);
 }
 
