@@ -214,6 +214,25 @@ absl::Status SplitRequestBody(const HttpRequest& req, std::string* json,
   return absl::OkStatus();
 }
 
+// A statement write's body: its JSON, the statement texts in it (one, or the
+// array's elements), whether it was an array, and the attachment parts.
+struct StatementBody {
+  std::string json;
+  std::vector<std::string> texts;
+  bool was_array = false;
+  std::map<std::string, MultipartPart> attachments;
+};
+
+// SplitRequestBody, then SplitStatements: what PUT and POST both read first.
+absl::Status ReadStatementBody(const HttpRequest& req, StatementBody* body) {
+  absl::Status split = SplitRequestBody(req, &body->json, &body->attachments);
+  if (!split.ok()) return split;
+  absl::StatusOr<std::vector<std::string>> texts = SplitStatements(body->json, &body->was_array);
+  if (!texts.ok()) return texts.status();
+  body->texts = std::move(*texts);
+  return absl::OkStatus();
+}
+
 // Checks the statements' attachments against the parts sent: every
 // attachment without fileUrl needs its part, every part an attachment, and
 // signature attachments a valid JWS.
@@ -320,22 +339,18 @@ HttpResponse XapiHandler::PutStatement(const auth::AccessGrant& grant, const Htt
   if (!found) return Error(400, "statementId parameter is required");
   absl::StatusOr<records::Uuid> uuid = ParseUuid(id);
   if (!uuid.ok()) return Error(400, absl::StrCat("statementId: ", uuid.status().message()));
-  std::string json;
-  std::map<std::string, MultipartPart> parts;
-  absl::Status body_ok = SplitRequestBody(req, &json, &parts);
+  StatementBody body;
+  absl::Status body_ok = ReadStatementBody(req, &body);
   if (!body_ok.ok()) return FromStatus(body_ok);
-  bool was_array = false;
-  absl::StatusOr<std::vector<std::string>> texts = SplitStatements(json, &was_array);
-  if (!texts.ok()) return FromStatus(texts.status());
-  if (was_array) return Error(400, "PUT takes a single statement");
-  absl::Status att = CheckAttachments(*texts, parts);
+  if (body.was_array) return Error(400, "PUT takes a single statement");
+  absl::Status att = CheckAttachments(body.texts, body.attachments);
   if (!att.ok()) return FromStatus(att);
-  absl::StatusOr<ParsedStatement> p = ParseStatement(texts->front());
+  absl::StatusOr<ParsedStatement> p = ParseStatement(body.texts.front());
   if (!p.ok()) return FromStatus(p.status());
   if (!p->id_assigned && p->id != *uuid) return Error(400, "statement.id: differs from statementId");
   if (p->id_assigned) {
     // Take the id from the parameter: re-parse with it spliced in.
-    nlohmann::ordered_json j = nlohmann::ordered_json::parse(json);
+    nlohmann::ordered_json j = nlohmann::ordered_json::parse(body.json);
     nlohmann::ordered_json with_id = {{"id", FormatUuid(*uuid)}};
     for (auto it = j.begin(); it != j.end(); ++it) with_id[it.key()] = it.value();
     p = ParseStatement(with_id.dump());
@@ -347,7 +362,7 @@ HttpResponse XapiHandler::PutStatement(const auth::AccessGrant& grant, const Htt
   records::SetIssuer(grant, &*p);
   std::vector<ParsedStatement> batch;
   batch.push_back(std::move(*p));
-  absl::Status saved = SaveAttachments(parts);
+  absl::Status saved = SaveAttachments(body.attachments);
   if (!saved.ok()) return FromStatus(saved);
   absl::StatusOr<std::vector<StoredStatement>> stored = store_->Record(std::move(batch));
   if (!stored.ok()) return FromStatus(stored.status());
@@ -358,17 +373,15 @@ HttpResponse XapiHandler::PutStatement(const auth::AccessGrant& grant, const Htt
 
 HttpResponse XapiHandler::PostStatements(const auth::AccessGrant& grant, const HttpRequest& req) const {
   if (!req.params.empty()) return Error(400, absl::StrCat("unknown parameter ", req.params.begin()->first));
-  std::string json;
-  std::map<std::string, MultipartPart> parts;
-  absl::Status body_ok = SplitRequestBody(req, &json, &parts);
+  StatementBody body;
+  absl::Status body_ok = ReadStatementBody(req, &body);
   if (!body_ok.ok()) return FromStatus(body_ok);
-  bool was_array = false;
-  absl::StatusOr<std::vector<std::string>> texts = SplitStatements(json, &was_array);
-  if (!texts.ok()) return FromStatus(texts.status());
+  const std::vector<std::string>& texts = body.texts;
+  const bool was_array = body.was_array;
   std::vector<ParsedStatement> batch;
   std::set<records::Uuid> ids;
-  for (size_t i = 0; i < texts->size(); ++i) {
-    absl::StatusOr<ParsedStatement> p = ParseStatement((*texts)[i]);
+  for (size_t i = 0; i < texts.size(); ++i) {
+    absl::StatusOr<ParsedStatement> p = ParseStatement(texts[i]);
     if (!p.ok()) {
       return Error(400, was_array ? absl::StrCat("statements[", i, "]: ", p.status().message())
                                   : std::string(p.status().message()));
@@ -384,9 +397,9 @@ HttpResponse XapiHandler::PostStatements(const auth::AccessGrant& grant, const H
     records::SetIssuer(grant, &*p);
     batch.push_back(std::move(*p));
   }
-  absl::Status att = CheckAttachments(*texts, parts);
+  absl::Status att = CheckAttachments(texts, body.attachments);
   if (!att.ok()) return FromStatus(att);
-  absl::Status saved = SaveAttachments(parts);
+  absl::Status saved = SaveAttachments(body.attachments);
   if (!saved.ok()) return FromStatus(saved);
   absl::StatusOr<std::vector<StoredStatement>> stored = store_->Record(std::move(batch));
   if (!stored.ok()) return FromStatus(stored.status());
