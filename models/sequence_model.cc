@@ -39,8 +39,8 @@ absl::Status SequenceModelOptions::Validate() const {
   if (hidden < 1 || hidden > 1024) return OutOfRange("hidden", absl::StrCat("must be in [1, 1024], got ", hidden));
   if (max_len < 2 || max_len > 1000) return OutOfRange("max_len", absl::StrCat("must be in [2, 1000], got ", max_len));
   if (epochs < 1 || epochs > 1000) return OutOfRange("epochs", absl::StrCat("must be in [1, 1000], got ", epochs));
-  if (patience < 0 || patience > 100) {
-    return OutOfRange("patience", absl::StrCat("must be in [0, 100], got ", patience));
+  if (patience < 1 || patience > 100) {
+    return OutOfRange("patience", absl::StrCat("must be in [1, 100], got ", patience));
   }
   if (batch < 1 || batch > 100000) return OutOfRange("batch", absl::StrCat("must be in [1, 100000], got ", batch));
   if (!(learning_rate > 0 && learning_rate <= 1)) {

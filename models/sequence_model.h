@@ -51,7 +51,7 @@ struct SequenceModelOptions {
   int hidden = 100;              // GRU units H, 1..1024
   int max_len = 20;              // BPTT window: last courses read, 2..1000
   int epochs = 10;               // most epochs (evaluate stops early), 1..1000
-  int patience = 2;              // evaluate: epochs without validation gain before it stops, 0..100
+  int patience = 2;              // evaluate: stops after this many epochs without a validation gain, 1..100
   int batch = 64;                // learners per minibatch, 1..100000
   double learning_rate = 0.002;  // Adam step, (0, 1]
   uint64_t seed = 1;             // initialisation and shuffling

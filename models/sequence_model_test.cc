@@ -122,10 +122,21 @@ TEST(SequenceModelOptions, ParsesAndRejectsNamingTheField) {
   EXPECT_TRUE(SequenceModelOptions::Parse("").ok());
 
   const std::vector<std::pair<std::string, std::string>> bad = {
-      {"hidden=0", "hidden"},       {"dim=5000", "dim"},      {"max_len=1", "max_len"}, {"epochs=-1", "epochs"},
-      {"batch=0", "batch"},         {"lr=0", "lr"},           {"lr=abc", "lr"},         {"lr=nan", "lr"},
-      {"patience=101", "patience"}, {"hidden=12x", "hidden"}, {"epoch=3", "epoch"},     {"epochs=2,epochs=3", "epochs"},
-      {"seed=-1", "seed"},          {"dim", "dim"},
+      {"hidden=0", "hidden"},
+      {"dim=5000", "dim"},
+      {"max_len=1", "max_len"},
+      {"epochs=-1", "epochs"},
+      {"batch=0", "batch"},
+      {"lr=0", "lr"},
+      {"lr=abc", "lr"},
+      {"lr=nan", "lr"},
+      {"patience=101", "patience"},
+      {"patience=0", "patience"},
+      {"hidden=12x", "hidden"},
+      {"epoch=3", "epoch"},
+      {"epochs=2,epochs=3", "epochs"},
+      {"seed=-1", "seed"},
+      {"dim", "dim"},
   };
   for (const auto& [spec, field] : bad) {
     auto r = SequenceModelOptions::Parse(spec);
