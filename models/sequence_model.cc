@@ -176,7 +176,37 @@ absl::StatusOr<double> SequenceModel::TrainEpoch(const std::function<void(int64_
   return loss / std::max<int64_t>(1, predictions);
 }
 
-double SequenceModel::TrainBatch(const std::vector<int>& batch_in, int64_t* num_predictions) {
+double SequenceModel::LossAndGradient(std::vector<float>* gradient) {
+  std::vector<int> all(sequences_.size());
+  std::iota(all.begin(), all.end(), 0);
+  int64_t predictions = 0;
+  const double loss = ForwardBackward(all, &predictions);
+  *gradient = grads_;
+  return loss / std::max<int64_t>(1, predictions);
+}
+
+double SequenceModel::TrainBatch(const std::vector<int>& batch, int64_t* num_predictions) {
+  const double loss = ForwardBackward(batch, num_predictions);
+  // Clip the global gradient norm, then one Adam step.
+  double norm2 = 0;
+  for (float g : grads_) norm2 += static_cast<double>(g) * g;
+  const float clip = norm2 > kClipNorm * kClipNorm ? static_cast<float>(kClipNorm / std::sqrt(norm2)) : 1.0f;
+  ++adam_steps_;
+  const double c1 = 1.0 - std::pow(kBeta1, static_cast<double>(adam_steps_));
+  const double c2 = 1.0 - std::pow(kBeta2, static_cast<double>(adam_steps_));
+  const float step = static_cast<float>(options_.learning_rate * std::sqrt(c2) / c1);
+  const float b1 = static_cast<float>(kBeta1), b2 = static_cast<float>(kBeta2);
+  const float eps = static_cast<float>(kAdamEps * std::sqrt(c2));
+  for (size_t i = 0; i < params_.size(); ++i) {
+    const float g = grads_[i] * clip;
+    adam_m_[i] = b1 * adam_m_[i] + (1.0f - b1) * g;
+    adam_v_[i] = b2 * adam_v_[i] + (1.0f - b2) * g * g;
+    params_[i] -= step * adam_m_[i] / (std::sqrt(adam_v_[i]) + eps);
+  }
+  return loss;
+}
+
+double SequenceModel::ForwardBackward(const std::vector<int>& batch_in, int64_t* num_predictions) {
   const int d = options_.dim, H = options_.hidden, H3 = 3 * options_.hidden;
   const int n = num_items();
   // Longest first: the sequences still running at step t are a prefix.
@@ -332,22 +362,6 @@ double SequenceModel::TrainBatch(const std::vector<int>& batch_in, int64_t* num_
     float* g = g_ein + static_cast<size_t>(input[i]) * d;
     const float* v = dx.data() + static_cast<size_t>(i) * d;
     for (int k = 0; k < d; ++k) g[k] += v[k];
-  }
-  // Clip the global gradient norm, then one Adam step.
-  double norm2 = 0;
-  for (float g : grads_) norm2 += static_cast<double>(g) * g;
-  const float clip = norm2 > kClipNorm * kClipNorm ? static_cast<float>(kClipNorm / std::sqrt(norm2)) : 1.0f;
-  ++adam_steps_;
-  const double c1 = 1.0 - std::pow(kBeta1, static_cast<double>(adam_steps_));
-  const double c2 = 1.0 - std::pow(kBeta2, static_cast<double>(adam_steps_));
-  const float step = static_cast<float>(options_.learning_rate * std::sqrt(c2) / c1);
-  const float b1 = static_cast<float>(kBeta1), b2 = static_cast<float>(kBeta2);
-  const float eps = static_cast<float>(kAdamEps * std::sqrt(c2));
-  for (size_t i = 0; i < params_.size(); ++i) {
-    const float g = grads_[i] * clip;
-    adam_m_[i] = b1 * adam_m_[i] + (1.0f - b1) * g;
-    adam_v_[i] = b2 * adam_v_[i] + (1.0f - b2) * g * g;
-    params_[i] -= step * adam_m_[i] / (std::sqrt(adam_v_[i]) + eps);
   }
   return loss;
 }

@@ -106,14 +106,23 @@ class SequenceModel {
   // Parameters (weights and biases), and bytes held with the optimiser state.
   int64_t num_parameters() const { return static_cast<int64_t>(params_.size()); }
   int64_t bytes() const;
-  // All parameters in one array (for determinism tests).
+  // All parameters in one array (for determinism and gradient tests).
   const std::vector<float>& parameters() const { return params_; }
+  std::vector<float>* mutable_parameters() { return &params_; }
+
+  // Diagnostics (the gradient test): the mean cross-entropy over all
+  // training predictions as one batch, and its gradient with respect to
+  // parameters() (no clipping, no step).
+  double LossAndGradient(std::vector<float>* gradient);
 
  private:
   SequenceModel() = default;
   // One minibatch of sequences (indices into sequences_): forward, backward,
   // Adam step. Returns the summed cross-entropy and sets *predictions.
   double TrainBatch(const std::vector<int>& batch, int64_t* predictions);
+  // Forward and backward only: grads_ = gradient of the mean cross-entropy
+  // of the batch's predictions; returns their summed cross-entropy.
+  double ForwardBackward(const std::vector<int>& batch, int64_t* predictions);
   // h' for one input row (used by Score).
   void Step(int item, const float* h, float* h_out) const;
 

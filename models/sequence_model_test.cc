@@ -1,6 +1,7 @@
 #include "models/sequence_model.h"
 
 #include <algorithm>
+#include <cmath>
 #include <string>
 #include <vector>
 
@@ -106,6 +107,61 @@ TEST(SequenceModel, TrainingIsDeterministicForASeed) {
   ASSERT_EQ(a.size(), b.size());
   EXPECT_TRUE(std::equal(a.begin(), a.end(), b.begin())) << "same seed, different floats";
   EXPECT_FALSE(std::equal(a.begin(), a.end(), c.begin())) << "the seed is ignored";
+}
+
+// Mean cross-entropy of every prefix -> next course, computed through
+// Score() (a separate forward pass from training's), in double.
+double ScoreLoss(const SequenceModel& m, const std::vector<std::vector<std::string>>& sequences) {
+  double loss = 0;
+  int count = 0;
+  for (const auto& seq : sequences) {
+    for (size_t t = 1; t < seq.size(); ++t) {
+      auto s = m.Score(std::vector<std::string>(seq.begin(), seq.begin() + t));
+      EXPECT_TRUE(s.ok());
+      double mx = -1e300, sum = 0;
+      for (float v : *s) mx = std::max(mx, static_cast<double>(v));
+      for (float v : *s) sum += std::exp(v - mx);
+      loss -= (*s)[m.Row(seq[t])] - mx - std::log(sum);
+      ++count;
+    }
+  }
+  return loss / count;
+}
+
+TEST(SequenceModel, GradientMatchesFiniteDifferences) {
+  const std::vector<std::vector<std::string>> sequences = {
+      {"a", "b", "c", "d"}, {"b", "c"}, {"c", "a", "e", "b", "f"}, {"e", "f", "a"}};
+  std::vector<Interaction> data;
+  for (size_t l = 0; l < sequences.size(); ++l) {
+    for (size_t t = 0; t < sequences[l].size(); ++t) {
+      data.push_back({absl::StrCat("u", l), sequences[l][t], static_cast<int64_t>(t), 1.0f});
+    }
+  }
+  SequenceModelOptions o;
+  o.dim = 3;
+  o.hidden = 4;
+  auto m = SequenceModel::Create(data, o);
+  ASSERT_TRUE(m.ok()) << m.status();
+  // Move away from the initial point so every gate is exercised.
+  for (int e = 0; e < 5; ++e) ASSERT_TRUE(m->TrainEpoch().ok());
+  std::vector<float> grad;
+  const double loss = m->LossAndGradient(&grad);
+  EXPECT_NEAR(loss, ScoreLoss(*m, sequences), 1e-4);
+  ASSERT_EQ(grad.size(), m->parameters().size());
+  int checked = 0;
+  for (size_t i = 0; i < grad.size(); ++i) {
+    const float keep = (*m->mutable_parameters())[i];
+    const float h = 1e-2f;
+    (*m->mutable_parameters())[i] = keep + h;
+    const double up = ScoreLoss(*m, sequences);
+    (*m->mutable_parameters())[i] = keep - h;
+    const double down = ScoreLoss(*m, sequences);
+    (*m->mutable_parameters())[i] = keep;
+    const double numeric = (up - down) / (2 * h);
+    EXPECT_NEAR(grad[i], numeric, 2e-3 + 0.02 * std::abs(numeric)) << "parameter " << i;
+    ++checked;
+  }
+  EXPECT_EQ(checked, static_cast<int>(m->num_parameters()));
 }
 
 TEST(SequenceModelOptions, ParsesAndRejectsNamingTheField) {
