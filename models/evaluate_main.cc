@@ -6,6 +6,10 @@
 //   # one file, held-out split made here:
 //   evaluate --interactions=all.tsv --split=tail --test_fraction=0.2
 //   evaluate --ratings=ratings_final.txt --split=random --seed=1
+//   # leave-last-out (exactly each learner's last course held out):
+//   evaluate --interactions=all.tsv --split=last
+//   # also a GRU sequence model and its blend with the model (issue #17):
+//   evaluate --train=... --test=... --sequence_model=epochs=10,hidden=100
 //   # evaluate an already written model version instead of training here:
 //   evaluate --train=... --test=... --model_dir=var/models/3
 //
@@ -13,23 +17,28 @@
 // hyper-parameters tuned on a validation split carved out of the training
 // part (--tune, default on), then scored through ModelBundle::ScoreAll.
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "models/evaluation.h"
 #include "models/interaction_file.h"
 #include "models/model_bundle.h"
+#include "models/sequence_model.h"
 #include "models/served_blend.h"
 #include "models/served_ranking.h"
 #include "models/sparse_ease.h"
@@ -40,8 +49,11 @@ ABSL_FLAG(std::string, train, "", "training interaction file (with --test)");
 ABSL_FLAG(std::string, test, "", "held-out interaction file (with --train)");
 ABSL_FLAG(std::string, interactions, "", "one interaction file, split here (--split)");
 ABSL_FLAG(std::string, ratings, "", "labelled ratings file (user, course, label), split here");
-ABSL_FLAG(std::string, split, "tail", "tail (last part of each learner's sequence) or random");
-ABSL_FLAG(double, test_fraction, 0.2, "held-out fraction per learner for --split");
+ABSL_FLAG(std::string, split, "tail",
+          "tail (last part of each learner's sequence), last (exactly each learner's last course, "
+          "leave-last-out; --test_fraction is not used and validation splits hold out the last course too) "
+          "or random");
+ABSL_FLAG(double, test_fraction, 0.2, "held-out fraction per learner for --split=tail and random");
 ABSL_FLAG(uint64_t, seed, 1, "seed of --split=random and of validation random splits");
 ABSL_FLAG(std::string, catalog, "", "optional catalog dump (JSON lines) for content vectors");
 ABSL_FLAG(std::string, model_dir, "", "evaluate this model version instead of training one");
@@ -70,6 +82,14 @@ ABSL_FLAG(std::string, sparse_model, "",
           "sparse (TrainSparseModel, same parameters as the model) with each");
 ABSL_FLAG(double, sparse_ease_lambda, 50, "lambda of --sparse_ease");
 ABSL_FLAG(bool, ease_baseline, true, "also score plain EASE (lambda --sparse_ease_lambda, default 50) as a baseline");
+ABSL_FLAG(std::string, sequence_model, "",
+          "also score a GRU sequence model (models/sequence_model.h; options key=value,... e.g. "
+          "epochs=10,hidden=100, or 'default') and its blend with the model: linear z-score + w x GRU "
+          "z-score. The GRU's epochs (early stopping, patience) and w are chosen on the validation split "
+          "of the training part (never the test split), then the GRU is retrained on the whole training "
+          "part for the chosen epochs");
+ABSL_FLAG(std::string, sequence_blend_weights, "0,0.1,0.2,0.3,0.5,0.75,1,1.5,2,3,5,8,13,20,50",
+          "the blend weights w tried on the validation split for --sequence_model");
 ABSL_FLAG(std::string, json_out, "", "optionally write all figures as JSON here");
 ABSL_FLAG(std::string, write_split, "",
           "with --interactions/--ratings: also write the split as DIR/train.tsv and "
@@ -125,6 +145,154 @@ absl::Status WriteSplit(const std::string& dir, const std::vector<lm::Interactio
   return absl::OkStatus();
 }
 
+// With --split=last the validation splits hold out each learner's last
+// course as well: SplitSequenceTails holds out max(1, round(fraction * n)),
+// and any fraction below 1 / (2 n) rounds to none, i.e. one course.
+constexpr double kLastCourseFraction = 1e-9;
+
+// Validation learners the GRU's epochs and the blend weight are chosen on
+// (an evenly spaced sample, as TuneOnValidation samples).
+constexpr size_t kSequenceValidationCases = 5000;
+
+std::vector<lm::EvalCase> EvenSample(std::vector<lm::EvalCase> cases, size_t most) {
+  if (cases.size() <= most) return cases;
+  std::vector<lm::EvalCase> out;
+  out.reserve(most);
+  for (size_t i = 0; i < most; ++i) out.push_back(std::move(cases[i * cases.size() / most]));
+  return out;
+}
+
+// Standardised scores over the entries that are scores (> -1e29); the
+// others (courses a scorer does not know) stay at -1e30.
+std::vector<float> ZScores(const std::vector<float>& s) {
+  double sum = 0, sum2 = 0;
+  int64_t n = 0;
+  for (float v : s) {
+    if (v > -1e29f) {
+      sum += v;
+      sum2 += static_cast<double>(v) * v;
+      ++n;
+    }
+  }
+  const double mean = n > 0 ? sum / n : 0;
+  const double var = n > 0 ? std::max(0.0, sum2 / n - mean * mean) : 0;
+  const double inv = var > 0 ? 1.0 / std::sqrt(var) : 0.0;
+  std::vector<float> z(s.size(), -1e30f);
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] > -1e29f) z[i] = static_cast<float>((s[i] - mean) * inv);
+  }
+  return z;
+}
+
+// The GRU's scores in `universe` order; a learner without a known course
+// gets the model's prior (SequenceModel::PriorScores), courses outside its
+// vocabulary -1e30.
+lm::Scorer SequenceScorer(std::shared_ptr<const lm::SequenceModel> model, const std::vector<std::string>& universe) {
+  std::vector<int> row(universe.size());
+  for (size_t i = 0; i < universe.size(); ++i) row[i] = model->Row(universe[i]);
+  return [model, row](const lm::EvalCase& c) {
+    std::vector<std::string> history;
+    history.reserve(c.history.size());
+    for (const lm::HistoryEvent& e : c.history) {
+      if (e.weight > 0) history.push_back(e.course_id);
+    }
+    auto s = model->Score(history);
+    const std::vector<float> scores = s.ok() ? *std::move(s) : model->PriorScores();
+    std::vector<float> out(row.size(), -1e30f);
+    for (size_t i = 0; i < row.size(); ++i) {
+      if (row[i] >= 0) out[i] = scores[row[i]];
+    }
+    return out;
+  };
+}
+
+// Linear z-score + w x sequence z-score.
+lm::Scorer BlendScorer(lm::Scorer linear, lm::Scorer sequence, double w) {
+  return [linear, sequence, w](const lm::EvalCase& c) {
+    std::vector<float> a = ZScores(linear(c));
+    const std::vector<float> b = ZScores(sequence(c));
+    for (size_t i = 0; i < a.size(); ++i) {
+      if (b[i] > -1e29f && a[i] > -1e29f) a[i] += static_cast<float>(w) * b[i];
+    }
+    return a;
+  };
+}
+
+// Validation HR@10 + NDCG@10 (the criterion for the GRU's epochs and w).
+double ValidationScore(const lm::RankingMetrics& m) { return m.hit_rate + m.ndcg; }
+
+// Peak resident memory of this process (VmHWM), MiB; 0 if unknown.
+double PeakRssMiB() {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("VmHWM:", 0) == 0) {
+      int64_t kb = 0;
+      if (absl::SimpleAtoi(absl::StripAsciiWhitespace(absl::StripSuffix(line.substr(6), "kB")), &kb)) {
+        return kb / 1024.0;
+      }
+    }
+  }
+  return 0;
+}
+
+// Trains a GRU on `train`: with `valid` cases, epoch by epoch up to
+// options.epochs, stopping after options.patience epochs without a gain in
+// validation HR@10 + NDCG@10 and returning the best epoch's snapshot (its
+// epoch count in *best_epoch); without, exactly options.epochs epochs.
+absl::StatusOr<std::shared_ptr<const lm::SequenceModel>> TrainSequenceModel(
+    const std::vector<lm::Interaction>& train, const lm::SequenceModelOptions& options, const std::string& label,
+    const std::vector<lm::EvalCase>* valid, const std::vector<std::string>* valid_universe, int* best_epoch,
+    nlohmann::json* log) {
+  auto created = lm::SequenceModel::Create(train, options);
+  if (!created.ok()) return created.status();
+  auto model = std::make_shared<lm::SequenceModel>(*std::move(created));
+  std::printf(
+      "%s: %d courses, %lld sequences, %lld predictions per epoch, %lld parameters (%.1f MiB with Adam state)\n",
+      label.c_str(), model->num_items(), static_cast<long long>(model->num_sequences()),
+      static_cast<long long>(model->num_predictions()), static_cast<long long>(model->num_parameters()),
+      model->bytes() / double(1 << 20));
+  std::shared_ptr<const lm::SequenceModel> best;
+  double best_score = -1;
+  *best_epoch = 0;
+  const absl::Time t0 = absl::Now();
+  for (int epoch = 1; epoch <= options.epochs; ++epoch) {
+    lifelong::cli::Progress progress(std::cerr,
+                                     absl::StrCat("evaluate: ", label, " epoch ", epoch, "/", options.epochs),
+                                     "learners", model->num_sequences(), absl::Seconds(5));
+    auto loss = model->TrainEpoch([&progress](int64_t done, int64_t) { progress.Update(done); });
+    progress.Finish(model->num_sequences());
+    if (!loss.ok()) return loss.status();
+    nlohmann::json row = {{"epoch", epoch}, {"loss", *loss}, {"seconds", absl::ToDoubleSeconds(absl::Now() - t0)}};
+    if (valid == nullptr) {
+      std::printf("%s epoch %d: loss %.4f (%.1f s)\n", label.c_str(), epoch, *loss,
+                  absl::ToDoubleSeconds(absl::Now() - t0));
+      log->push_back(row);
+      continue;
+    }
+    auto snapshot = std::make_shared<const lm::SequenceModel>(*model);
+    const lm::RankingMetrics m =
+        lm::EvaluateRankingAtKs(*valid, *valid_universe, {10}, SequenceScorer(snapshot, *valid_universe), {}, 2)[0];
+    row["validation"] = m.ToJson();
+    log->push_back(row);
+    std::printf("%s epoch %d: loss %.4f, validation HR@10 %.4f NDCG@10 %.4f (%.1f s)\n", label.c_str(), epoch, *loss,
+                m.hit_rate, m.ndcg, absl::ToDoubleSeconds(absl::Now() - t0));
+    std::fflush(stdout);
+    if (ValidationScore(m) > best_score) {
+      best_score = ValidationScore(m);
+      best = snapshot;
+      *best_epoch = epoch;
+    } else if (epoch - *best_epoch >= options.patience) {
+      break;
+    }
+  }
+  if (valid == nullptr) {
+    *best_epoch = options.epochs;
+    return std::shared_ptr<const lm::SequenceModel>(model);
+  }
+  return best;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -132,9 +300,21 @@ int main(int argc, char** argv) {
   std::vector<lm::Interaction> train;
   std::vector<lm::EvalCase> cases;
   const bool random_split = absl::GetFlag(FLAGS_split) == "random";
-  if (absl::GetFlag(FLAGS_split) != "tail" && !random_split) {
-    return Fail(absl::InvalidArgumentError("--split: must be tail or random"));
+  const bool last_split = absl::GetFlag(FLAGS_split) == "last";
+  if (absl::GetFlag(FLAGS_split) != "tail" && !random_split && !last_split) {
+    return Fail(absl::InvalidArgumentError("--split: must be tail, last or random"));
   }
+  const double valid_fraction = last_split ? kLastCourseFraction : absl::GetFlag(FLAGS_valid_fraction);
+  // The validation split of the training part (tuning, --choose_blend,
+  // --sequence_model): the same kind as the test split.
+  auto validation_split = [&](const std::vector<lm::Interaction>& part, std::vector<lm::Interaction>* vtrain,
+                              std::vector<lm::EvalCase>* vcases) {
+    if (random_split) {
+      lm::SplitRandom(part, valid_fraction, absl::GetFlag(FLAGS_seed) + 1, vtrain, vcases);
+    } else {
+      lm::SplitSequenceTails(part, valid_fraction, vtrain, vcases);
+    }
+  };
   if (!absl::GetFlag(FLAGS_train).empty() && !absl::GetFlag(FLAGS_write_split).empty()) {
     return Fail(absl::InvalidArgumentError("--write_split: needs --interactions or --ratings"));
   }
@@ -157,6 +337,8 @@ int main(int argc, char** argv) {
     if (!all.ok()) return Fail(all.status());
     if (random_split) {
       lm::SplitRandom(*all, absl::GetFlag(FLAGS_test_fraction), absl::GetFlag(FLAGS_seed), &train, &cases);
+    } else if (last_split) {
+      lm::SplitSequenceTails(*all, 0.0, &train, &cases);  // max(1, round(0)): the last course
     } else {
       lm::SplitSequenceTails(*all, absl::GetFlag(FLAGS_test_fraction), &train, &cases);
     }
@@ -190,8 +372,8 @@ int main(int argc, char** argv) {
     if (absl::GetFlag(FLAGS_tune)) {
       const absl::Time t0 = absl::Now();
       lifelong::cli::Progress trials(std::cerr, "evaluate: tuning", "trials", 0, absl::Seconds(5));
-      auto tuned = lm::TuneOnValidation(train, options, absl::GetFlag(FLAGS_valid_fraction), random_split,
-                                        absl::GetFlag(FLAGS_seed) + 1, 10, [&trials](int done, int most) {
+      auto tuned = lm::TuneOnValidation(train, options, valid_fraction, random_split, absl::GetFlag(FLAGS_seed) + 1, 10,
+                                        [&trials](int done, int most) {
                                           trials.set_total(most);
                                           trials.Update(done);
                                         });
@@ -376,6 +558,87 @@ int main(int argc, char** argv) {
                          return out;
                        }});
   }
+  if (!absl::GetFlag(FLAGS_sequence_model).empty()) {
+    // issue #17: a GRU (models/sequence_model.h) and its blend with the
+    // model. Epochs and w are chosen on the validation split only.
+    if (!out.contains("params")) {
+      return Fail(absl::InvalidArgumentError("--sequence_model: needs a model trained here (not --model_dir)"));
+    }
+    const std::string spec = absl::GetFlag(FLAGS_sequence_model);
+    auto so = lm::SequenceModelOptions::Parse(spec == "default" ? "" : spec);
+    if (!so.ok()) return Fail(so.status());
+    std::vector<double> weights;
+    for (absl::string_view w : absl::StrSplit(absl::GetFlag(FLAGS_sequence_blend_weights), ',', absl::SkipEmpty())) {
+      double v = 0;
+      if (!absl::SimpleAtod(w, &v) || !(v >= 0) || v > 1e6) {
+        return Fail(absl::InvalidArgumentError("--sequence_blend_weights: non-negative numbers"));
+      }
+      weights.push_back(v);
+    }
+    if (weights.empty()) return Fail(absl::InvalidArgumentError("--sequence_blend_weights: empty"));
+    auto params = lm::TrainOptions::FromJson(out["params"]);
+    if (!params.ok()) return Fail(params.status());
+    const absl::Time t0 = absl::Now();
+    std::vector<lm::Interaction> vtrain;
+    std::vector<lm::EvalCase> vcases;
+    validation_split(train, &vtrain, &vcases);
+    vcases = EvenSample(std::move(vcases), kSequenceValidationCases);
+    auto va = lm::TrainModel(vtrain, {}, *params);
+    if (!va.ok()) return Fail(va.status());
+    lm::BuildOptions bo;
+    bo.build_indexes = false;
+    auto vb = lm::BuildModelBundle(std::move(*va), nlohmann::json::object(), 0, "", bo);
+    if (!vb.ok()) return Fail(vb.status());
+    const std::vector<std::string>& vuniverse = (*vb)->course_ids();
+    std::printf("\nsequence model %s: validation split %zu interactions, %zu learners scored\n", so->ToString().c_str(),
+                vtrain.size(), vcases.size());
+    int best_epoch = 0;
+    nlohmann::json log = nlohmann::json::array();
+    auto vseq = TrainSequenceModel(vtrain, *so, "gru (validation)", &vcases, &vuniverse, &best_epoch, &log);
+    if (!vseq.ok()) return Fail(vseq.status());
+    out["sequence_model"]["validation_epochs"] = log;
+    out["sequence_model"]["options"] = so->ToString();
+    out["sequence_model"]["best_epoch"] = best_epoch;
+    // w on the validation split: linear (trained on the validation
+    // training part with the tuned parameters) + w x GRU (best epoch).
+    const lm::Scorer vlinear = lm::BundleScorer(*vb);
+    const lm::Scorer vsequence = SequenceScorer(*vseq, vuniverse);
+    double best_w = 0, best_score = -1;
+    std::printf("blend weight w on the validation split (HR@10 / NDCG@10):\n");
+    for (double w : weights) {
+      const lm::RankingMetrics m =
+          lm::EvaluateRankingAtKs(vcases, vuniverse, {10}, BlendScorer(vlinear, vsequence, w), {}, 2)[0];
+      out["sequence_model"]["blend_grid"].push_back({{"w", w}, {"validation", m.ToJson()}});
+      std::printf("  w %6.2f: %.4f / %.4f\n", w, m.hit_rate, m.ndcg);
+      std::fflush(stdout);
+      if (ValidationScore(m) > best_score) {
+        best_score = ValidationScore(m);
+        best_w = w;
+      }
+    }
+    out["sequence_model"]["blend_w"] = best_w;
+    out["sequence_model"]["validation_seconds"] = absl::ToDoubleSeconds(absl::Now() - t0);
+    // The final GRU: the whole training part, the chosen number of epochs.
+    lm::SequenceModelOptions final_options = *so;
+    final_options.epochs = std::max(1, best_epoch);
+    const absl::Time t1 = absl::Now();
+    int epochs_run = 0;
+    nlohmann::json final_log = nlohmann::json::array();
+    auto seq = TrainSequenceModel(train, final_options, "gru", nullptr, nullptr, &epochs_run, &final_log);
+    if (!seq.ok()) return Fail(seq.status());
+    const double seconds = absl::ToDoubleSeconds(absl::Now() - t1);
+    out["sequence_model"]["training_epochs"] = final_log;
+    out["sequence_model"]["training_seconds"] = seconds;
+    out["sequence_model"]["model_mib"] = (*seq)->bytes() / double(1 << 20);
+    out["sequence_model"]["peak_rss_mib"] = PeakRssMiB();
+    std::printf(
+        "gru: chose %d epochs and w %.2f on validation (%.1f s); final training %.1f s, %.1f MiB, peak RSS %.0f MiB\n",
+        best_epoch, best_w, out["sequence_model"]["validation_seconds"].get<double>(), seconds,
+        (*seq)->bytes() / double(1 << 20), PeakRssMiB());
+    const lm::Scorer gru = SequenceScorer(*seq, universe);
+    scorers.push_back({"gru", gru});
+    scorers.push_back({"blend", BlendScorer(lm::BundleScorer(bundle), gru, best_w)});
+  }
   std::printf("%zu evaluation learners, %zu items ranked (history excluded)\n", cases.size(), universe.size());
   std::printf("%-11s %4s %9s %9s %9s %9s %9s\n", "scorer", "K", "recall", "ndcg", "hr", "precision", "coverage");
   for (const auto& [name, scorer] : scorers) {
@@ -438,11 +701,7 @@ int main(int argc, char** argv) {
       // the training part, as the model's parameters are.
       std::vector<lm::Interaction> vtrain;
       std::vector<lm::EvalCase> vcases;
-      if (random_split) {
-        lm::SplitRandom(train, absl::GetFlag(FLAGS_valid_fraction), absl::GetFlag(FLAGS_seed) + 1, &vtrain, &vcases);
-      } else {
-        lm::SplitSequenceTails(train, absl::GetFlag(FLAGS_valid_fraction), &vtrain, &vcases);
-      }
+      validation_split(train, &vtrain, &vcases);
       auto params = lm::TrainOptions::FromJson(out["params"]);
       if (!params.ok()) return Fail(params.status());
       auto va = lm::TrainModel(vtrain, {}, *params);

@@ -12,6 +12,7 @@
 #include "models/evaluation.h"
 #include "models/interaction_file.h"
 #include "models/synthetic.h"
+#include "nlohmann/json.hpp"
 
 namespace lifelong::models {
 namespace {
@@ -84,6 +85,95 @@ TEST(EvaluateBinary, WriteSplitGivesTheSameCasesBack) {
                                        " --write_split=", Tmp("nowhere"), " > ", out, " 2>&1");
   EXPECT_NE(std::system(cmd.c_str()), 0);
   EXPECT_NE(ReadText(out).find("--write_split"), std::string::npos) << ReadText(out);
+}
+
+// Writes GenerateSyntheticInteractions' data (300 learners, 40 courses in
+// 4 ordered tracks) as a TSV interaction file; returns its path.
+std::string WriteSynthetic(const std::string& name) {
+  SyntheticOptions so;
+  so.learners = 300;
+  so.items = 40;
+  so.tracks = 4;
+  const std::string path = Tmp(name);
+  std::ofstream out(path);
+  for (const Interaction& x : GenerateSyntheticInteractions(so)) {
+    out << x.learner << "\t" << x.course_id << "\t" << x.order << "\t" << x.weight << "\n";
+  }
+  return path;
+}
+
+TEST(EvaluateBinary, SplitLastHoldsOutExactlyTheLastCourse) {
+  const std::string path = WriteSynthetic("last.tsv");
+  auto all = ReadInteractionFile(path);
+  ASSERT_TRUE(all.ok()) << all.status();
+  const std::string dir = Tmp("split_last");
+  const std::string out = Tmp("evaluate_last.out");
+  // --test_fraction is not used by --split=last.
+  const std::string cmd = absl::StrCat("models/evaluate --interactions=", path,
+                                       " --split=last --test_fraction=0.5 --tune=false --served=false "
+                                       "--ease_baseline=false --ks=10 --write_split=",
+                                       dir, " > ", out, " 2>&1");
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd << "\n" << ReadText(out);
+  auto written_train = ReadInteractionFile(dir + "/train.tsv");
+  auto written_test = ReadInteractionFile(dir + "/test.tsv");
+  ASSERT_TRUE(written_train.ok() && written_test.ok());
+  const std::vector<EvalCase> cases = CasesFromTrainTest(*written_train, *written_test);
+  const auto sequences = GroupSequences(*all);
+  int long_enough = 0;
+  for (const auto& [learner, seq] : sequences) long_enough += seq.size() >= 2 ? 1 : 0;
+  ASSERT_EQ(static_cast<int>(cases.size()), long_enough);
+  size_t s = 0;
+  for (const EvalCase& c : cases) {
+    while (sequences[s].first != c.learner) ++s;
+    const auto& seq = sequences[s].second;
+    ASSERT_EQ(c.held_out.size(), 1u) << c.learner;
+    EXPECT_EQ(c.held_out[0], seq.back().course_id) << c.learner;
+    EXPECT_EQ(c.history.size(), seq.size() - 1) << c.learner;
+  }
+  const std::string bad = absl::StrCat("models/evaluate --interactions=", path, " --split=first > ", out, " 2>&1");
+  EXPECT_NE(std::system(bad.c_str()), 0);
+  EXPECT_NE(ReadText(out).find("--split"), std::string::npos) << ReadText(out);
+}
+
+TEST(EvaluateBinary, SequenceModelIsScoredAndBlendedOnValidationChoices) {
+  const std::string path = WriteSynthetic("seq.tsv");
+  const std::string out = Tmp("evaluate_seq.out");
+  const std::string json = Tmp("evaluate_seq.json");
+  const std::string cmd = absl::StrCat("models/evaluate --interactions=", path,
+                                       " --split=last --tune=false --served=false --ease_baseline=false --ks=10 "
+                                       "--sequence_model=epochs=3,dim=16,hidden=16,batch=32,lr=0.01 "
+                                       "--sequence_blend_weights=0,1,3 --json_out=",
+                                       json, " > ", out, " 2>&1");
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd << "\n" << ReadText(out);
+  const std::string text = ReadText(out);
+  EXPECT_NE(text.find("gru (validation) epoch 1:"), std::string::npos) << text;
+  EXPECT_NE(text.find("\ngru "), std::string::npos) << text;
+  EXPECT_NE(text.find("\nblend "), std::string::npos) << text;
+  const nlohmann::json j = nlohmann::json::parse(ReadText(json), nullptr, false);
+  ASSERT_TRUE(j.is_object()) << ReadText(json);
+  const int best_epoch = j["sequence_model"]["best_epoch"].get<int>();
+  EXPECT_GE(best_epoch, 1);
+  EXPECT_LE(best_epoch, 3);
+  EXPECT_EQ(j["sequence_model"]["training_epochs"].size(), static_cast<size_t>(best_epoch));
+  const double w = j["sequence_model"]["blend_w"].get<double>();
+  EXPECT_TRUE(w == 0 || w == 1 || w == 3) << w;
+  EXPECT_EQ(j["sequence_model"]["blend_grid"].size(), 3u);
+  // The GRU learns the synthetic tracks: far above popularity.
+  EXPECT_GT(j["results"]["gru"]["10"]["hit_rate"].get<double>(),
+            j["results"]["popularity"]["10"]["hit_rate"].get<double>() + 0.1)
+      << text;
+
+  // Bad options are refused, naming the field.
+  for (const auto& [flags, field] : std::vector<std::pair<std::string, std::string>>{
+           {"--sequence_model=hidden=0", "hidden"},
+           {"--sequence_model=epoch=3", "epoch"},
+           {"--sequence_model=default --sequence_blend_weights=-1", "--sequence_blend_weights"}}) {
+    const std::string bad =
+        absl::StrCat("models/evaluate --interactions=", path,
+                     " --split=last --tune=false --served=false --ease_baseline=false ", flags, " > ", out, " 2>&1");
+    EXPECT_NE(std::system(bad.c_str()), 0) << flags;
+    EXPECT_NE(ReadText(out).find(field), std::string::npos) << flags << ": " << ReadText(out);
+  }
 }
 
 }  // namespace

@@ -1,0 +1,412 @@
+#include "models/sequence_model.h"
+
+#include <cblas.h>
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <random>
+#include <utility>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "models/evaluation.h"
+
+namespace lifelong::models {
+
+namespace {
+
+constexpr double kClipNorm = 5.0;
+constexpr double kBeta1 = 0.9;
+constexpr double kBeta2 = 0.999;
+constexpr double kAdamEps = 1e-8;
+
+// [0, 1) from the raw generator output (24 bits, exact in float).
+float Uniform01(std::mt19937_64& rng) { return static_cast<float>(rng() >> 40) * (1.0f / 16777216.0f); }
+
+float Sigmoid(float x) { return 1.0f / (1.0f + std::exp(-x)); }
+
+absl::Status OutOfRange(const char* field, const std::string& why) {
+  return absl::InvalidArgumentError(absl::StrCat("sequence model option ", field, ": ", why));
+}
+
+}  // namespace
+
+absl::Status SequenceModelOptions::Validate() const {
+  if (dim < 1 || dim > 1024) return OutOfRange("dim", absl::StrCat("must be in [1, 1024], got ", dim));
+  if (hidden < 1 || hidden > 1024) return OutOfRange("hidden", absl::StrCat("must be in [1, 1024], got ", hidden));
+  if (max_len < 2 || max_len > 1000) return OutOfRange("max_len", absl::StrCat("must be in [2, 1000], got ", max_len));
+  if (epochs < 1 || epochs > 1000) return OutOfRange("epochs", absl::StrCat("must be in [1, 1000], got ", epochs));
+  if (patience < 1 || patience > 100) {
+    return OutOfRange("patience", absl::StrCat("must be in [1, 100], got ", patience));
+  }
+  if (batch < 1 || batch > 100000) return OutOfRange("batch", absl::StrCat("must be in [1, 100000], got ", batch));
+  if (!(learning_rate > 0 && learning_rate <= 1)) {
+    return OutOfRange("lr", absl::StrCat("must be in (0, 1], got ", learning_rate));
+  }
+  return absl::OkStatus();
+}
+
+std::string SequenceModelOptions::ToString() const {
+  return absl::StrCat("dim=", dim, ",hidden=", hidden, ",max_len=", max_len, ",epochs=", epochs, ",patience=", patience,
+                      ",batch=", batch, ",lr=", learning_rate, ",seed=", seed);
+}
+
+absl::StatusOr<SequenceModelOptions> SequenceModelOptions::Parse(absl::string_view spec) {
+  SequenceModelOptions o;
+  absl::flat_hash_set<std::string> seen;
+  for (absl::string_view item : absl::StrSplit(spec, ',', absl::SkipWhitespace())) {
+    std::pair<std::string, std::string> kv = absl::StrSplit(item, absl::MaxSplits('=', 1));
+    const std::string& key = kv.first;
+    const std::string& value = kv.second;
+    if (!seen.insert(key).second) return OutOfRange(key.c_str(), "given twice");
+    auto as_int = [&](int* field) -> absl::Status {
+      if (!absl::SimpleAtoi(value, field))
+        return OutOfRange(key.c_str(), absl::StrCat("not an integer: '", value, "'"));
+      return absl::OkStatus();
+    };
+    absl::Status s;
+    if (key == "dim") {
+      s = as_int(&o.dim);
+    } else if (key == "hidden") {
+      s = as_int(&o.hidden);
+    } else if (key == "max_len") {
+      s = as_int(&o.max_len);
+    } else if (key == "epochs") {
+      s = as_int(&o.epochs);
+    } else if (key == "patience") {
+      s = as_int(&o.patience);
+    } else if (key == "batch") {
+      s = as_int(&o.batch);
+    } else if (key == "lr") {
+      if (!absl::SimpleAtod(value, &o.learning_rate)) {
+        s = OutOfRange("lr", absl::StrCat("not a number: '", value, "'"));
+      }
+    } else if (key == "seed") {
+      if (!absl::SimpleAtoi(value, &o.seed)) s = OutOfRange("seed", absl::StrCat("not an integer: '", value, "'"));
+    } else {
+      s = absl::InvalidArgumentError(absl::StrCat(
+          "sequence model option '", key, "': unknown (dim, hidden, max_len, epochs, patience, batch, lr, seed)"));
+    }
+    if (!s.ok()) return s;
+  }
+  absl::Status s = o.Validate();
+  if (!s.ok()) return s;
+  return o;
+}
+
+absl::StatusOr<SequenceModel> SequenceModel::Create(const std::vector<Interaction>& interactions,
+                                                    const SequenceModelOptions& options) {
+  absl::Status s = options.Validate();
+  if (!s.ok()) return s;
+  SequenceModel m;
+  m.options_ = options;
+  for (const Interaction& x : interactions) {
+    if (!(x.weight > 0)) continue;
+    auto [it, inserted] = m.row_of_.emplace(x.course_id, static_cast<int>(m.course_ids_.size()));
+    if (inserted) m.course_ids_.push_back(x.course_id);
+  }
+  if (m.num_items() > kSequenceModelMaxItems) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("sequence model: ", m.num_items(), " courses > ", kSequenceModelMaxItems, " (full softmax only)"));
+  }
+  for (const auto& [learner, seq] : GroupSequences(interactions)) {
+    if (seq.size() < 2) continue;
+    std::vector<int> rows;
+    const size_t first = seq.size() > static_cast<size_t>(options.max_len) ? seq.size() - options.max_len : 0;
+    for (size_t i = first; i < seq.size(); ++i) rows.push_back(m.row_of_.at(seq[i].course_id));
+    m.predictions_ += static_cast<int64_t>(rows.size()) - 1;
+    m.sequences_.push_back(std::move(rows));
+  }
+  if (m.sequences_.empty()) {
+    return absl::InvalidArgumentError("sequence model: no learner has two courses (nothing to predict)");
+  }
+  const size_t n = m.course_ids_.size(), d = options.dim, h = options.hidden;
+  m.off_ein_ = 0;
+  m.off_wx_ = m.off_ein_ + n * d;
+  m.off_bx_ = m.off_wx_ + 3 * h * d;
+  m.off_uh_ = m.off_bx_ + 3 * h;
+  m.off_bh_ = m.off_uh_ + 3 * h * h;
+  m.off_eout_ = m.off_bh_ + 3 * h;
+  m.off_bout_ = m.off_eout_ + n * h;
+  const size_t total = m.off_bout_ + n;
+  m.params_.assign(total, 0.0f);
+  m.grads_.assign(total, 0.0f);
+  m.adam_m_.assign(total, 0.0f);
+  m.adam_v_.assign(total, 0.0f);
+  std::mt19937_64 rng(options.seed);
+  auto fill = [&](size_t off, size_t count, float scale) {
+    for (size_t i = 0; i < count; ++i) m.params_[off + i] = (2.0f * Uniform01(rng) - 1.0f) * scale;
+  };
+  fill(m.off_ein_, n * d, 1.0f / std::sqrt(static_cast<float>(d)));
+  fill(m.off_wx_, 3 * h * d, 1.0f / std::sqrt(static_cast<float>(d)));
+  fill(m.off_uh_, 3 * h * h, 1.0f / std::sqrt(static_cast<float>(h)));
+  fill(m.off_eout_, n * h, 1.0f / std::sqrt(static_cast<float>(h)));
+  return m;
+}
+
+int SequenceModel::Row(absl::string_view course_id) const {
+  auto it = row_of_.find(course_id);
+  return it == row_of_.end() ? -1 : it->second;
+}
+
+int64_t SequenceModel::bytes() const { return static_cast<int64_t>(4 * sizeof(float) * params_.size()); }
+
+absl::StatusOr<double> SequenceModel::TrainEpoch(const std::function<void(int64_t, int64_t)>& progress) {
+  // Fisher-Yates over the raw output of a generator seeded by (seed, epoch).
+  std::vector<int> order(sequences_.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::mt19937_64 rng(options_.seed * 1000003ULL + static_cast<uint64_t>(epochs_done_) + 1);
+  for (size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[rng() % i]);
+  double loss = 0;
+  int64_t predictions = 0;
+  const int64_t total = static_cast<int64_t>(order.size());
+  for (int64_t start = 0; start < total; start += options_.batch) {
+    const int64_t end = std::min<int64_t>(total, start + options_.batch);
+    std::vector<int> batch(order.begin() + start, order.begin() + end);
+    int64_t p = 0;
+    loss += TrainBatch(batch, &p);
+    predictions += p;
+    if (progress) progress(end, total);
+  }
+  ++epochs_done_;
+  if (!std::isfinite(loss)) return absl::InternalError("sequence model: the training loss diverged (lower lr)");
+  return loss / std::max<int64_t>(1, predictions);
+}
+
+double SequenceModel::LossAndGradient(std::vector<float>* gradient) {
+  std::vector<int> all(sequences_.size());
+  std::iota(all.begin(), all.end(), 0);
+  int64_t predictions = 0;
+  const double loss = ForwardBackward(all, &predictions);
+  *gradient = grads_;
+  return loss / std::max<int64_t>(1, predictions);
+}
+
+double SequenceModel::TrainBatch(const std::vector<int>& batch, int64_t* num_predictions) {
+  const double loss = ForwardBackward(batch, num_predictions);
+  // Clip the global gradient norm, then one Adam step.
+  double norm2 = 0;
+  for (float g : grads_) norm2 += static_cast<double>(g) * g;
+  const float clip = norm2 > kClipNorm * kClipNorm ? static_cast<float>(kClipNorm / std::sqrt(norm2)) : 1.0f;
+  ++adam_steps_;
+  const double c1 = 1.0 - std::pow(kBeta1, static_cast<double>(adam_steps_));
+  const double c2 = 1.0 - std::pow(kBeta2, static_cast<double>(adam_steps_));
+  const float step = static_cast<float>(options_.learning_rate * std::sqrt(c2) / c1);
+  const float b1 = static_cast<float>(kBeta1), b2 = static_cast<float>(kBeta2);
+  const float eps = static_cast<float>(kAdamEps * std::sqrt(c2));
+  for (size_t i = 0; i < params_.size(); ++i) {
+    const float g = grads_[i] * clip;
+    adam_m_[i] = b1 * adam_m_[i] + (1.0f - b1) * g;
+    adam_v_[i] = b2 * adam_v_[i] + (1.0f - b2) * g * g;
+    params_[i] -= step * adam_m_[i] / (std::sqrt(adam_v_[i]) + eps);
+  }
+  return loss;
+}
+
+double SequenceModel::ForwardBackward(const std::vector<int>& batch_in, int64_t* num_predictions) {
+  const int d = options_.dim, H = options_.hidden, H3 = 3 * options_.hidden;
+  const int n = num_items();
+  // Longest first: the sequences still running at step t are a prefix.
+  std::vector<int> batch = batch_in;
+  std::stable_sort(batch.begin(), batch.end(),
+                   [this](int x, int y) { return sequences_[x].size() > sequences_[y].size(); });
+  const int steps = static_cast<int>(sequences_[batch[0]].size()) - 1;
+  std::vector<int> active(steps), off(steps + 1, 0);
+  for (int t = 0; t < steps; ++t) {
+    int a = 0;
+    while (a < static_cast<int>(batch.size()) && static_cast<int>(sequences_[batch[a]].size()) - 1 > t) ++a;
+    active[t] = a;
+    off[t + 1] = off[t] + a;
+  }
+  const int R = off[steps];
+  *num_predictions = R;
+  const float* ein = params_.data() + off_ein_;
+  const float* wx = params_.data() + off_wx_;
+  const float* bx = params_.data() + off_bx_;
+  const float* uh = params_.data() + off_uh_;
+  const float* bh = params_.data() + off_bh_;
+  const float* eout = params_.data() + off_eout_;
+  const float* bout = params_.data() + off_bout_;
+
+  std::vector<int> input(R), target(R);
+  std::vector<float> x(static_cast<size_t>(R) * d);
+  for (int t = 0; t < steps; ++t) {
+    for (int b = 0; b < active[t]; ++b) {
+      const std::vector<int>& s = sequences_[batch[b]];
+      input[off[t] + b] = s[t];
+      target[off[t] + b] = s[t + 1];
+      std::copy(ein + static_cast<size_t>(s[t]) * d, ein + static_cast<size_t>(s[t] + 1) * d,
+                x.begin() + static_cast<size_t>(off[t] + b) * d);
+    }
+  }
+  // Input gates for every step at once: gx = x Wx^T + bx (R x 3H).
+  std::vector<float> gx(static_cast<size_t>(R) * H3);
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, R, H3, d, 1.0f, x.data(), d, wx, d, 0.0f, gx.data(), H3);
+  for (int i = 0; i < R; ++i) {
+    for (int k = 0; k < H3; ++k) gx[static_cast<size_t>(i) * H3 + k] += bx[k];
+  }
+  std::vector<float> hprev(static_cast<size_t>(R) * H, 0.0f), hall(static_cast<size_t>(R) * H);
+  std::vector<float> rg(static_cast<size_t>(R) * H), zg(static_cast<size_t>(R) * H), ng(static_cast<size_t>(R) * H),
+      ghn(static_cast<size_t>(R) * H);
+  std::vector<float> gh(static_cast<size_t>(batch.size()) * H3);
+  for (int t = 0; t < steps; ++t) {
+    const int a = active[t];
+    if (t > 0) {
+      std::copy(hall.begin() + static_cast<size_t>(off[t - 1]) * H,
+                hall.begin() + static_cast<size_t>(off[t - 1] + a) * H,
+                hprev.begin() + static_cast<size_t>(off[t]) * H);
+    }
+    const float* hp = hprev.data() + static_cast<size_t>(off[t]) * H;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, a, H3, H, 1.0f, hp, H, uh, H, 0.0f, gh.data(), H3);
+    for (int b = 0; b < a; ++b) {
+      const size_t row = static_cast<size_t>(off[t] + b);
+      const float* gxr = gx.data() + row * H3;
+      const float* ghr = gh.data() + static_cast<size_t>(b) * H3;
+      for (int k = 0; k < H; ++k) {
+        const float r = Sigmoid(gxr[k] + ghr[k] + bh[k]);
+        const float z = Sigmoid(gxr[H + k] + ghr[H + k] + bh[H + k]);
+        const float hn = ghr[2 * H + k] + bh[2 * H + k];
+        const float nn = std::tanh(gxr[2 * H + k] + r * hn);
+        rg[row * H + k] = r;
+        zg[row * H + k] = z;
+        ng[row * H + k] = nn;
+        ghn[row * H + k] = hn;
+        hall[row * H + k] = (1.0f - z) * nn + z * hp[static_cast<size_t>(b) * H + k];
+      }
+    }
+  }
+  // Logits, softmax, cross-entropy; p becomes dLoss/dlogits (mean over R).
+  std::vector<float> p(static_cast<size_t>(R) * n);
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, R, n, H, 1.0f, hall.data(), H, eout, H, 0.0f, p.data(), n);
+  double loss = 0;
+  const float inv_r = 1.0f / static_cast<float>(R);
+  for (int i = 0; i < R; ++i) {
+    float* row = p.data() + static_cast<size_t>(i) * n;
+    float mx = -1e30f;
+    for (int j = 0; j < n; ++j) {
+      row[j] += bout[j];
+      mx = std::max(mx, row[j]);
+    }
+    double sum = 0;
+    for (int j = 0; j < n; ++j) {
+      row[j] = std::exp(row[j] - mx);
+      sum += row[j];
+    }
+    const float inv = static_cast<float>(1.0 / sum);
+    loss -= std::log(std::max(1e-30, static_cast<double>(row[target[i]]) / sum));
+    for (int j = 0; j < n; ++j) row[j] *= inv * inv_r;
+    row[target[i]] -= inv_r;
+  }
+  std::fill(grads_.begin(), grads_.end(), 0.0f);
+  float* g_ein = grads_.data() + off_ein_;
+  float* g_wx = grads_.data() + off_wx_;
+  float* g_bx = grads_.data() + off_bx_;
+  float* g_uh = grads_.data() + off_uh_;
+  float* g_bh = grads_.data() + off_bh_;
+  float* g_eout = grads_.data() + off_eout_;
+  float* g_bout = grads_.data() + off_bout_;
+  cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, n, H, R, 1.0f, p.data(), n, hall.data(), H, 0.0f, g_eout, H);
+  for (int i = 0; i < R; ++i) {
+    const float* row = p.data() + static_cast<size_t>(i) * n;
+    for (int j = 0; j < n; ++j) g_bout[j] += row[j];
+  }
+  std::vector<float> dh_all(static_cast<size_t>(R) * H);
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, R, H, n, 1.0f, p.data(), n, eout, H, 0.0f, dh_all.data(), H);
+  // Back through time. carry = dLoss/dh_{t} from step t+1 (rows < active[t+1]).
+  std::vector<float> dgx(static_cast<size_t>(R) * H3), dgh(static_cast<size_t>(R) * H3);
+  std::vector<float> carry(static_cast<size_t>(batch.size()) * H, 0.0f), next(carry.size());
+  int carried = 0;
+  for (int t = steps - 1; t >= 0; --t) {
+    const int a = active[t];
+    const float* hp = hprev.data() + static_cast<size_t>(off[t]) * H;
+    for (int b = 0; b < a; ++b) {
+      const size_t row = static_cast<size_t>(off[t] + b);
+      for (int k = 0; k < H; ++k) {
+        const float dh = dh_all[row * H + k] + (b < carried ? carry[static_cast<size_t>(b) * H + k] : 0.0f);
+        const float r = rg[row * H + k], z = zg[row * H + k], nn = ng[row * H + k], hn = ghn[row * H + k];
+        const float hpk = hp[static_cast<size_t>(b) * H + k];
+        const float dan = dh * (1.0f - z) * (1.0f - nn * nn);
+        const float daz = dh * (hpk - nn) * z * (1.0f - z);
+        const float dar = dan * hn * r * (1.0f - r);
+        float* dgxr = dgx.data() + row * H3;
+        float* dghr = dgh.data() + row * H3;
+        dgxr[k] = dar;
+        dgxr[H + k] = daz;
+        dgxr[2 * H + k] = dan;
+        dghr[k] = dar;
+        dghr[H + k] = daz;
+        dghr[2 * H + k] = dan * r;
+        next[static_cast<size_t>(b) * H + k] = dh * z;
+      }
+    }
+    // dLoss/dh_{t-1} = dh * z + dgh Uh.
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, a, H, H3, 1.0f,
+                dgh.data() + static_cast<size_t>(off[t]) * H3, H3, uh, H, 1.0f, next.data(), H);
+    std::swap(carry, next);
+    carried = a;
+  }
+  cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, H3, d, R, 1.0f, dgx.data(), H3, x.data(), d, 0.0f, g_wx, d);
+  cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, H3, H, R, 1.0f, dgh.data(), H3, hprev.data(), H, 0.0f, g_uh, H);
+  for (int i = 0; i < R; ++i) {
+    for (int k = 0; k < H3; ++k) {
+      g_bx[k] += dgx[static_cast<size_t>(i) * H3 + k];
+      g_bh[k] += dgh[static_cast<size_t>(i) * H3 + k];
+    }
+  }
+  std::vector<float> dx(static_cast<size_t>(R) * d);
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, R, d, H3, 1.0f, dgx.data(), H3, wx, d, 0.0f, dx.data(), d);
+  for (int i = 0; i < R; ++i) {
+    float* g = g_ein + static_cast<size_t>(input[i]) * d;
+    const float* v = dx.data() + static_cast<size_t>(i) * d;
+    for (int k = 0; k < d; ++k) g[k] += v[k];
+  }
+  return loss;
+}
+
+void SequenceModel::Step(int item, const float* h, float* h_out) const {
+  const int d = options_.dim, H = options_.hidden, H3 = 3 * options_.hidden;
+  const float* e = params_.data() + off_ein_ + static_cast<size_t>(item) * d;
+  std::vector<float> gx(params_.begin() + off_bx_, params_.begin() + off_bx_ + H3);
+  std::vector<float> gh(params_.begin() + off_bh_, params_.begin() + off_bh_ + H3);
+  cblas_sgemv(CblasRowMajor, CblasNoTrans, H3, d, 1.0f, params_.data() + off_wx_, d, e, 1, 1.0f, gx.data(), 1);
+  cblas_sgemv(CblasRowMajor, CblasNoTrans, H3, H, 1.0f, params_.data() + off_uh_, H, h, 1, 1.0f, gh.data(), 1);
+  for (int k = 0; k < H; ++k) {
+    const float r = Sigmoid(gx[k] + gh[k]);
+    const float z = Sigmoid(gx[H + k] + gh[H + k]);
+    const float nn = std::tanh(gx[2 * H + k] + r * gh[2 * H + k]);
+    h_out[k] = (1.0f - z) * nn + z * h[k];
+  }
+}
+
+absl::StatusOr<std::vector<float>> SequenceModel::Score(const std::vector<std::string>& history) const {
+  if (history.empty()) return absl::InvalidArgumentError("history: empty");
+  std::vector<int> rows;
+  for (const std::string& c : history) {
+    const int r = Row(c);
+    if (r >= 0) rows.push_back(r);
+  }
+  if (rows.empty()) {
+    return absl::NotFoundError(
+        absl::StrCat("history: none of its ", history.size(), " courses is in the sequence model's vocabulary"));
+  }
+  const size_t first = rows.size() > static_cast<size_t>(options_.max_len) ? rows.size() - options_.max_len : 0;
+  const int H = options_.hidden;
+  std::vector<float> h(H, 0.0f), h2(H);
+  for (size_t i = first; i < rows.size(); ++i) {
+    Step(rows[i], h.data(), h2.data());
+    std::swap(h, h2);
+  }
+  std::vector<float> out(params_.begin() + off_bout_, params_.begin() + off_bout_ + num_items());
+  cblas_sgemv(CblasRowMajor, CblasNoTrans, num_items(), H, 1.0f, params_.data() + off_eout_, H, h.data(), 1, 1.0f,
+              out.data(), 1);
+  return out;
+}
+
+std::vector<float> SequenceModel::PriorScores() const {
+  return std::vector<float>(params_.begin() + off_bout_, params_.begin() + off_bout_ + num_items());
+}
+
+}  // namespace lifelong::models

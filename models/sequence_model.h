@@ -1,0 +1,144 @@
+// A learned sequence model (GRU4Rec-style, Hidasi et al. 2016) for
+// next-course prediction, tried for issue #17 against the linear
+// SLIST-style model of trainer.h.
+//
+// Model. Each course i of the vocabulary has an input embedding e_i (dim d)
+// and an output embedding o_i (dim H) with a bias b_i. A learner's ordered
+// history c_1 .. c_T (oldest first; only the last `max_len` courses) is read
+// by one GRU layer of H units, h_0 = 0:
+//   r = sigmoid(Wx_r e + bx_r + Uh_r h + bh_r)
+//   z = sigmoid(Wx_z e + bx_z + Uh_z h + bh_z)
+//   n = tanh(Wx_n e + bx_n + r * (Uh_n h + bh_n))
+//   h' = (1 - z) * n + z * h
+// and the score of course j after the history is o_j . h_T + b_j (the
+// logits of a softmax over the whole vocabulary).
+//
+// Training. Every learner's sequence (GroupSequences order: weight > 0,
+// repeated courses kept at their last occurrence; weights are otherwise
+// ignored, only the order counts) is cut to its last `max_len` courses, and
+// each prefix predicts the next course: cross-entropy with the full softmax
+// over the vocabulary (no sampling, so the vocabulary is limited to
+// kSequenceModelMaxItems), averaged over the predictions of a minibatch of
+// `batch` learners, back-propagated through the whole window (truncated
+// BPTT over the last `max_len` steps), gradient norm clipped at 5, Adam
+// (beta 0.9 / 0.999). Matrix products are cblas_sgemm (OpenBLAS, at most its
+// configured threads: 2 on these machines). Learners are shuffled every
+// epoch by a generator seeded with (seed, epoch): a fixed seed gives the
+// same floats run after run on one machine (no std:: distributions).
+#ifndef LIFELONG_MODELS_SEQUENCE_MODEL_H_
+#define LIFELONG_MODELS_SEQUENCE_MODEL_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "models/interaction.h"
+
+namespace lifelong::models {
+
+// Full softmax only: the logits of a minibatch are predictions x items
+// floats, and a larger catalog would need a sampled softmax (not built).
+inline constexpr int kSequenceModelMaxItems = 20000;
+
+struct SequenceModelOptions {
+  int dim = 64;                  // input embedding size d, 1..1024
+  int hidden = 100;              // GRU units H, 1..1024
+  int max_len = 20;              // BPTT window: last courses read, 2..1000
+  int epochs = 10;               // most epochs (evaluate stops early), 1..1000
+  int patience = 2;              // evaluate: stops after this many epochs without a validation gain, 1..100
+  int batch = 64;                // learners per minibatch, 1..100000
+  double learning_rate = 0.002;  // Adam step, (0, 1]
+  uint64_t seed = 1;             // initialisation and shuffling
+
+  // OK, or INVALID_ARGUMENT naming the first field out of range.
+  absl::Status Validate() const;
+  // "dim=64,hidden=100,max_len=20,epochs=10,patience=2,batch=64,lr=0.002,seed=1".
+  std::string ToString() const;
+  // Parses "key=value,..." (the keys of ToString, any subset, any order) over
+  // the defaults; INVALID_ARGUMENT naming the key for an unknown key, a
+  // malformed or out-of-range value, or a repeated key. "" gives the defaults.
+  static absl::StatusOr<SequenceModelOptions> Parse(absl::string_view spec);
+};
+
+// A trained (or training) GRU model. Copyable (a copy is a snapshot of the
+// weights and the optimiser state). Score() is const and thread-safe when no
+// TrainEpoch() runs at the same time; TrainEpoch() needs exclusive access.
+class SequenceModel {
+ public:
+  // Builds the vocabulary (every course with weight > 0 in `interactions`,
+  // in first-appearance order) and the training sequences (learners with at
+  // least 2 courses), and initialises the weights from options.seed.
+  // INVALID_ARGUMENT for bad options (Validate) or when no learner has two
+  // courses; FAILED_PRECONDITION above kSequenceModelMaxItems courses.
+  static absl::StatusOr<SequenceModel> Create(const std::vector<Interaction>& interactions,
+                                              const SequenceModelOptions& options);
+
+  // One pass over the training sequences; returns the mean cross-entropy of
+  // its predictions. `progress`, when set, is called after each minibatch
+  // with the learners done and the total. Deterministic for a given state.
+  absl::StatusOr<double> TrainEpoch(const std::function<void(int64_t, int64_t)>& progress = {});
+
+  // Scores of every vocabulary course (course_ids() order) after reading
+  // `history` (course ids, oldest first; courses outside the vocabulary are
+  // skipped, only the last max_len known ones are read). INVALID_ARGUMENT
+  // for an empty history; NOT_FOUND when no history course is in the
+  // vocabulary (callers fall back to PriorScores()).
+  absl::StatusOr<std::vector<float>> Score(const std::vector<std::string>& history) const;
+
+  // The defined fallback for a learner without a known course: the output
+  // biases b_j (the model's prior over first courses and popular ones).
+  std::vector<float> PriorScores() const;
+
+  const std::vector<std::string>& course_ids() const { return course_ids_; }
+  // Row of `course_id` in course_ids(), or -1.
+  int Row(absl::string_view course_id) const;
+  int num_items() const { return static_cast<int>(course_ids_.size()); }
+  int64_t num_sequences() const { return static_cast<int64_t>(sequences_.size()); }
+  int64_t num_predictions() const { return predictions_; }
+  int epochs_done() const { return epochs_done_; }
+  const SequenceModelOptions& options() const { return options_; }
+  // Parameters (weights and biases), and bytes held with the optimiser state.
+  int64_t num_parameters() const { return static_cast<int64_t>(params_.size()); }
+  int64_t bytes() const;
+  // All parameters in one array (for determinism and gradient tests).
+  const std::vector<float>& parameters() const { return params_; }
+  std::vector<float>* mutable_parameters() { return &params_; }
+
+  // Diagnostics (the gradient test): the mean cross-entropy over all
+  // training predictions as one batch, and its gradient with respect to
+  // parameters() (no clipping, no step).
+  double LossAndGradient(std::vector<float>* gradient);
+
+ private:
+  SequenceModel() = default;
+  // One minibatch of sequences (indices into sequences_): forward, backward,
+  // Adam step. Returns the summed cross-entropy and sets *predictions.
+  double TrainBatch(const std::vector<int>& batch, int64_t* predictions);
+  // Forward and backward only: grads_ = gradient of the mean cross-entropy
+  // of the batch's predictions; returns their summed cross-entropy.
+  double ForwardBackward(const std::vector<int>& batch, int64_t* predictions);
+  // h' for one input row (used by Score).
+  void Step(int item, const float* h, float* h_out) const;
+
+  SequenceModelOptions options_;
+  std::vector<std::string> course_ids_;
+  absl::flat_hash_map<std::string, int> row_of_;
+  std::vector<std::vector<int>> sequences_;  // item rows, last max_len each
+  int64_t predictions_ = 0;                  // sum of (len - 1)
+  int epochs_done_ = 0;
+  int64_t adam_steps_ = 0;
+  // Offsets into params_ (row-major): e_in n x d, wx 3H x d, bx 3H,
+  // uh 3H x H, bh 3H, e_out n x H, b_out n. Gate order r, z, n.
+  size_t off_ein_ = 0, off_wx_ = 0, off_bx_ = 0, off_uh_ = 0, off_bh_ = 0, off_eout_ = 0, off_bout_ = 0;
+  std::vector<float> params_, grads_, adam_m_, adam_v_;
+};
+
+}  // namespace lifelong::models
+
+#endif  // LIFELONG_MODELS_SEQUENCE_MODEL_H_

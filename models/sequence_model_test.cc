@@ -1,0 +1,252 @@
+#include "models/sequence_model.h"
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "models/interaction.h"
+
+namespace lifelong::models {
+namespace {
+
+// A chain of `courses` courses c0 -> c1 -> ...: learner l takes 3-6
+// consecutive courses starting at a position that cycles through the chain.
+std::vector<Interaction> Chain(int learners, int courses) {
+  std::vector<Interaction> out;
+  for (int l = 0; l < learners; ++l) {
+    const int len = 3 + l % 4;
+    const int start = (l * 7) % (courses - len + 1);
+    for (int i = 0; i < len; ++i) {
+      out.push_back({absl::StrCat("u", l), absl::StrCat("c", start + i), i, 1.0f});
+    }
+  }
+  return out;
+}
+
+SequenceModelOptions Small() {
+  SequenceModelOptions o;
+  o.dim = 16;
+  o.hidden = 24;
+  o.batch = 16;
+  o.learning_rate = 0.01;
+  o.max_len = 10;
+  return o;
+}
+
+// Top-1 course not in the history.
+std::string Top1(const SequenceModel& m, const std::vector<std::string>& history) {
+  auto s = m.Score(history);
+  EXPECT_TRUE(s.ok()) << s.status();
+  if (!s.ok()) return "";
+  int best = -1;
+  for (int j = 0; j < m.num_items(); ++j) {
+    if (std::find(history.begin(), history.end(), m.course_ids()[j]) != history.end()) continue;
+    if (best < 0 || (*s)[j] > (*s)[best]) best = j;
+  }
+  return m.course_ids()[best];
+}
+
+TEST(SequenceModel, LearnsADeterministicOrder) {
+  const int courses = 20;
+  auto m = SequenceModel::Create(Chain(300, courses), Small());
+  ASSERT_TRUE(m.ok()) << m.status();
+  EXPECT_EQ(m->num_items(), courses);
+  double first = 0, last = 0;
+  for (int e = 0; e < 25; ++e) {
+    auto loss = m->TrainEpoch();
+    ASSERT_TRUE(loss.ok()) << loss.status();
+    if (e == 0) first = *loss;
+    last = *loss;
+  }
+  EXPECT_LT(last, first / 4) << "first epoch " << first << ", last " << last;
+  // Every prefix of every window of the chain: the next course is top 1.
+  int hits = 0, cases = 0;
+  for (int start = 0; start + 2 < courses; ++start) {
+    for (int len = 1; len <= 4 && start + len < courses; ++len) {
+      std::vector<std::string> h;
+      for (int i = 0; i < len; ++i) h.push_back(absl::StrCat("c", start + i));
+      ++cases;
+      if (Top1(*m, h) == absl::StrCat("c", start + len)) ++hits;
+    }
+  }
+  EXPECT_GE(hits, cases * 95 / 100) << hits << " of " << cases;
+}
+
+TEST(SequenceModel, OrderMattersNotJustTheSet) {
+  // Same two courses, opposite orders, different continuations: only a
+  // model of the order can tell them apart.
+  std::vector<Interaction> data;
+  for (int l = 0; l < 200; ++l) {
+    const bool ab = l % 2 == 0;
+    const std::string u = absl::StrCat("u", l);
+    data.push_back({u, ab ? "a" : "b", 0, 1.0f});
+    data.push_back({u, ab ? "b" : "a", 1, 1.0f});
+    data.push_back({u, ab ? "x" : "y", 2, 1.0f});
+  }
+  auto m = SequenceModel::Create(data, Small());
+  ASSERT_TRUE(m.ok()) << m.status();
+  for (int e = 0; e < 30; ++e) ASSERT_TRUE(m->TrainEpoch().ok());
+  EXPECT_EQ(Top1(*m, {"a", "b"}), "x");
+  EXPECT_EQ(Top1(*m, {"b", "a"}), "y");
+}
+
+TEST(SequenceModel, TrainingIsDeterministicForASeed) {
+  const std::vector<Interaction> data = Chain(100, 15);
+  auto train = [&data](uint64_t seed) {
+    SequenceModelOptions o = Small();
+    o.seed = seed;
+    auto m = SequenceModel::Create(data, o);
+    EXPECT_TRUE(m.ok());
+    for (int e = 0; e < 3; ++e) EXPECT_TRUE(m->TrainEpoch().ok());
+    return m->parameters();
+  };
+  const std::vector<float> a = train(7), b = train(7), c = train(8);
+  ASSERT_EQ(a.size(), b.size());
+  EXPECT_TRUE(std::equal(a.begin(), a.end(), b.begin())) << "same seed, different floats";
+  EXPECT_FALSE(std::equal(a.begin(), a.end(), c.begin())) << "the seed is ignored";
+}
+
+// Mean cross-entropy of every prefix -> next course, computed through
+// Score() (a separate forward pass from training's), in double.
+double ScoreLoss(const SequenceModel& m, const std::vector<std::vector<std::string>>& sequences) {
+  double loss = 0;
+  int count = 0;
+  for (const auto& seq : sequences) {
+    for (size_t t = 1; t < seq.size(); ++t) {
+      auto s = m.Score(std::vector<std::string>(seq.begin(), seq.begin() + t));
+      EXPECT_TRUE(s.ok());
+      double mx = -1e300, sum = 0;
+      for (float v : *s) mx = std::max(mx, static_cast<double>(v));
+      for (float v : *s) sum += std::exp(v - mx);
+      loss -= (*s)[m.Row(seq[t])] - mx - std::log(sum);
+      ++count;
+    }
+  }
+  return loss / count;
+}
+
+TEST(SequenceModel, GradientMatchesFiniteDifferences) {
+  const std::vector<std::vector<std::string>> sequences = {
+      {"a", "b", "c", "d"}, {"b", "c"}, {"c", "a", "e", "b", "f"}, {"e", "f", "a"}};
+  std::vector<Interaction> data;
+  for (size_t l = 0; l < sequences.size(); ++l) {
+    for (size_t t = 0; t < sequences[l].size(); ++t) {
+      data.push_back({absl::StrCat("u", l), sequences[l][t], static_cast<int64_t>(t), 1.0f});
+    }
+  }
+  SequenceModelOptions o;
+  o.dim = 3;
+  o.hidden = 4;
+  auto m = SequenceModel::Create(data, o);
+  ASSERT_TRUE(m.ok()) << m.status();
+  // Move away from the initial point so every gate is exercised.
+  for (int e = 0; e < 5; ++e) ASSERT_TRUE(m->TrainEpoch().ok());
+  std::vector<float> grad;
+  const double loss = m->LossAndGradient(&grad);
+  EXPECT_NEAR(loss, ScoreLoss(*m, sequences), 1e-4);
+  ASSERT_EQ(grad.size(), m->parameters().size());
+  int checked = 0;
+  for (size_t i = 0; i < grad.size(); ++i) {
+    const float keep = (*m->mutable_parameters())[i];
+    const float h = 1e-2f;
+    (*m->mutable_parameters())[i] = keep + h;
+    const double up = ScoreLoss(*m, sequences);
+    (*m->mutable_parameters())[i] = keep - h;
+    const double down = ScoreLoss(*m, sequences);
+    (*m->mutable_parameters())[i] = keep;
+    const double numeric = (up - down) / (2 * h);
+    EXPECT_NEAR(grad[i], numeric, 2e-3 + 0.02 * std::abs(numeric)) << "parameter " << i;
+    ++checked;
+  }
+  EXPECT_EQ(checked, static_cast<int>(m->num_parameters()));
+}
+
+TEST(SequenceModelOptions, ParsesAndRejectsNamingTheField) {
+  auto o = SequenceModelOptions::Parse("epochs=3,hidden=32,lr=0.01,seed=9");
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->epochs, 3);
+  EXPECT_EQ(o->hidden, 32);
+  EXPECT_DOUBLE_EQ(o->learning_rate, 0.01);
+  EXPECT_EQ(o->seed, 9u);
+  EXPECT_EQ(o->dim, SequenceModelOptions().dim);
+  auto round = SequenceModelOptions::Parse(o->ToString());
+  ASSERT_TRUE(round.ok()) << round.status();
+  EXPECT_EQ(round->ToString(), o->ToString());
+  EXPECT_TRUE(SequenceModelOptions::Parse("").ok());
+
+  const std::vector<std::pair<std::string, std::string>> bad = {
+      {"hidden=0", "hidden"},
+      {"dim=5000", "dim"},
+      {"max_len=1", "max_len"},
+      {"epochs=-1", "epochs"},
+      {"batch=0", "batch"},
+      {"lr=0", "lr"},
+      {"lr=abc", "lr"},
+      {"lr=nan", "lr"},
+      {"patience=101", "patience"},
+      {"patience=0", "patience"},
+      {"hidden=12x", "hidden"},
+      {"epoch=3", "epoch"},
+      {"epochs=2,epochs=3", "epochs"},
+      {"seed=-1", "seed"},
+      {"dim", "dim"},
+  };
+  for (const auto& [spec, field] : bad) {
+    auto r = SequenceModelOptions::Parse(spec);
+    ASSERT_FALSE(r.ok()) << spec;
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument) << spec;
+    EXPECT_NE(r.status().message().find(field), std::string::npos) << spec << ": " << r.status();
+  }
+}
+
+TEST(SequenceModel, CreateRejectsBadOptionsAndDataWithoutSequences) {
+  SequenceModelOptions o = Small();
+  o.batch = 0;
+  auto m = SequenceModel::Create(Chain(10, 10), o);
+  ASSERT_FALSE(m.ok());
+  EXPECT_EQ(m.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(m.status().message().find("batch"), std::string::npos) << m.status();
+
+  // One course per learner (and a non-positive weight): nothing to predict.
+  std::vector<Interaction> singles = {{"u1", "a", 0, 1.0f}, {"u2", "b", 0, 1.0f}, {"u2", "c", 1, 0.0f}};
+  m = SequenceModel::Create(singles, Small());
+  ASSERT_FALSE(m.ok());
+  EXPECT_EQ(m.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_FALSE(SequenceModel::Create({}, Small()).ok());
+}
+
+TEST(SequenceModel, EmptyAndUnknownHistories) {
+  auto m = SequenceModel::Create(Chain(50, 10), Small());
+  ASSERT_TRUE(m.ok()) << m.status();
+  ASSERT_TRUE(m->TrainEpoch().ok());
+  auto empty = m->Score({});
+  EXPECT_EQ(empty.status().code(), absl::StatusCode::kInvalidArgument);
+  auto unknown = m->Score({"nope", "also-not"});
+  EXPECT_EQ(unknown.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(m->PriorScores().size(), static_cast<size_t>(m->num_items()));
+  // Unknown courses are skipped: the same scores as the known part alone.
+  auto known = m->Score({"c1", "c2"});
+  auto mixed = m->Score({"zz", "c1", "zz2", "c2"});
+  ASSERT_TRUE(known.ok() && mixed.ok());
+  EXPECT_EQ(*known, *mixed);
+  EXPECT_EQ(m->Row("c1") >= 0, true);
+  EXPECT_EQ(m->Row("zz"), -1);
+}
+
+TEST(SequenceModel, ReadsOnlyTheLastMaxLenCourses) {
+  SequenceModelOptions o = Small();
+  o.max_len = 3;
+  auto m = SequenceModel::Create(Chain(50, 10), o);
+  ASSERT_TRUE(m.ok()) << m.status();
+  ASSERT_TRUE(m->TrainEpoch().ok());
+  auto a = m->Score({"c0", "c1", "c2", "c3", "c4"});
+  auto b = m->Score({"c2", "c3", "c4"});
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_EQ(*a, *b);
+}
+
+}  // namespace
+}  // namespace lifelong::models
