@@ -6,8 +6,65 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <vector>
 
 namespace lifelong::recommend {
+namespace {
+
+bool Better(const models::Candidate& a, const models::Candidate& b) {
+  if (a.score != b.score) return a.score > b.score;
+  return a.row < b.row;
+}
+
+// Keeps the best kk of *c by (score desc, row asc), in no particular order.
+// The scores are not NaN. As the full selection in ExactScorer::SearchImpl:
+// a histogram of the scores finds the bucket the kk-th best falls in; every
+// score in a better bucket is in, and only that bucket's are ranked (no
+// comparison sort over all of *c, whose branches mispredict).
+void KeepBest(std::vector<models::Candidate>* c, int kk) {
+  const int m = static_cast<int>(c->size());
+  if (m <= kk) return;
+  float hi = -std::numeric_limits<float>::infinity();
+  float lo = std::numeric_limits<float>::infinity();
+  for (const models::Candidate& x : *c) {
+    hi = x.score > hi ? x.score : hi;
+    lo = x.score < lo ? x.score : lo;
+  }
+  constexpr int kBuckets = 256;
+  const float inv_width = kBuckets / (hi - lo);
+  if (!(hi > lo) || !std::isfinite(inv_width) || !std::isfinite(hi - lo)) {
+    std::nth_element(c->begin(), c->begin() + kk, c->end(), Better);
+    c->resize(kk);
+    return;
+  }
+  // Bucket 0 holds the best scores; a bucket is monotone in the score.
+  thread_local std::vector<uint8_t> bucket;
+  bucket.resize(m);
+  int count[kBuckets] = {0};
+  for (int i = 0; i < m; ++i) {
+    const int b = std::min(kBuckets - 1, static_cast<int>((hi - (*c)[i].score) * inv_width));
+    bucket[i] = static_cast<uint8_t>(b);
+    ++count[b];
+  }
+  int edge_bucket = 0;
+  for (int above = 0; above + count[edge_bucket] < kk; ++edge_bucket) above += count[edge_bucket];
+  thread_local std::vector<models::Candidate> edge;
+  edge.clear();
+  int w = 0;  // (*c)[0, w): the better buckets, in place (w <= i)
+  for (int i = 0; i < m; ++i) {
+    if (bucket[i] < edge_bucket) {
+      (*c)[w++] = (*c)[i];
+    } else if (bucket[i] == edge_bucket) {
+      edge.push_back((*c)[i]);
+    }
+  }
+  const size_t need = kk - w;
+  if (edge.size() > need) std::nth_element(edge.begin(), edge.begin() + need, edge.end(), Better);
+  std::copy(edge.begin(), edge.begin() + need, c->begin() + w);
+  c->resize(kk);
+}
+
+}  // namespace
 
 ExactScorer::ExactScorer(const models::ModelBundle& model) : dim_(model.dim()) {
   for (int r = 0; r < model.num_items(); ++r) {
@@ -40,6 +97,14 @@ ExactScorer::ExactScorer(const models::ModelBundle& model) : dim_(model.dim()) {
 }
 
 std::vector<models::Candidate> ExactScorer::Search(absl::Span<const float> query, int k) const {
+  return SearchImpl(query, k, /*sorted=*/true);
+}
+
+std::vector<models::Candidate> ExactScorer::SearchUnordered(absl::Span<const float> query, int k) const {
+  return SearchImpl(query, k, /*sorted=*/false);
+}
+
+std::vector<models::Candidate> ExactScorer::SearchImpl(absl::Span<const float> query, int k, bool sorted) const {
   std::vector<models::Candidate> out;
   const int n = size();
   if (k <= 0 || n == 0 || dim_ == 0 || static_cast<int>(query.size()) != dim_) return out;
@@ -64,19 +129,61 @@ std::vector<models::Candidate> ExactScorer::Search(absl::Span<const float> query
   }
   // Top kk by (score desc, row asc). A heap or nth_element over all scores
   // spends most of its time on mispredicted branches (~30 us for 110 of
-  // 3,000); instead: a histogram of the scores over [min, max] finds the
-  // bucket the kk-th best falls in, every score in a better bucket is in,
-  // and only that bucket's few scores are ranked (~8 us).
+  // 3,000). Instead, when kk is a small part of n: a threshold t from every
+  // 8th score, one branch-free pass keeping the positions scoring >= t, and
+  // if that kept at least kk, the top kk of those few (~200 for 110 of
+  // 3,000) are exactly the top kk of all (the kk-th best score is >= t, so
+  // every score of the top kk was kept). Otherwise, and for larger kk: a
+  // histogram of the scores over [min, max] finds the bucket the kk-th best
+  // falls in, every score in a better bucket is in, and only that bucket's
+  // few scores are ranked (~8 us).
   const int kk = std::min(k, n);
   auto better = [](const models::Candidate& a, const models::Candidate& b) {
     if (a.score != b.score) return a.score > b.score;
     return a.row < b.row;
   };
+  float* const s = scores.data();
+  if (n >= kSampledSelectMinItems && kk * kSampleStride <= n) {
+    // About kk / stride sampled scores are among the best kk; t is the
+    // rank-th best sampled score, with a margin so that the pass below
+    // rarely keeps fewer than kk. The sample's best `rank`, kept sorted
+    // (descending) by insertion: after the first few, most sampled scores
+    // fall below the last and cost one predictable comparison.
+    const int rank = kk / kSampleStride + kk / (2 * kSampleStride) + 4;
+    thread_local std::vector<float> top;
+    top.resize(rank);
+    int filled = 0;
+    for (int i = 0; i < n; i += kSampleStride) {
+      const float v = s[i];
+      if (!(v == v)) continue;  // NaN left out (ranked last)
+      if (filled == rank && !(v > top[rank - 1])) continue;
+      int j = filled < rank ? filled++ : rank - 1;
+      for (; j > 0 && top[j - 1] < v; --j) top[j] = top[j - 1];
+      top[j] = v;
+    }
+    const float t = filled > 0 ? top[filled - 1] : -std::numeric_limits<float>::infinity();
+    // At t = -inf the histogram's NaN-as--inf ties would decide; leave it.
+    if (t > -std::numeric_limits<float>::infinity()) {
+      thread_local std::vector<int> kept;
+      kept.resize(n);
+      int m = 0;
+      for (int i = 0; i < n; ++i) {
+        kept[m] = i;
+        m += s[i] >= t;  // false for NaN
+      }
+      if (m >= kk) {
+        out.reserve(m);
+        for (int j = 0; j < m; ++j) out.push_back({rows_[kept[j]], s[kept[j]]});
+        KeepBest(&out, kk);
+        if (sorted) std::sort(out.begin(), out.end(), better);
+        return out;
+      }
+    }
+  }
   // Range of the scores, in four independent chains (one chain waits on the
   // latency of every max); NaN compares false and is left out here, then
   // replaced by -inf (never expected: the model files are checksummed).
   constexpr float kInf = std::numeric_limits<float>::infinity();
-  float* const s = scores.data();
   float hi4[4] = {-kInf, -kInf, -kInf, -kInf};
   float lo4[4] = {kInf, kInf, kInf, kInf};
   bool has_nan = false;
@@ -138,7 +245,7 @@ std::vector<models::Candidate> ExactScorer::Search(absl::Span<const float> query
   const size_t need = kk - out.size();
   if (edge.size() > need) std::nth_element(edge.begin(), edge.begin() + need, edge.end(), better);
   out.insert(out.end(), edge.begin(), edge.begin() + need);
-  std::sort(out.begin(), out.end(), better);
+  if (sorted) std::sort(out.begin(), out.end(), better);
   return out;
 }
 

@@ -53,8 +53,20 @@ class ExactScorer {
   // (ties: lower row first); fewer when size() < k. `query` must hold dim()
   // floats; k <= 0 gives an empty answer.
   std::vector<models::Candidate> Search(absl::Span<const float> query, int k) const;
+  // The same candidates as Search, in no particular order (for callers that
+  // rank them again, like Recommender: its ranking is a total order, so the
+  // order it meets candidates in does not change its answer). Saves the
+  // final sort for dense models; a sparse bundle's answer is sorted anyway.
+  std::vector<models::Candidate> SearchUnordered(absl::Span<const float> query, int k) const;
+
+  // The dense selection samples every kSampleStride-th score for a
+  // threshold when the catalog has at least kSampledSelectMinItems indexed
+  // items and k * kSampleStride <= size() (exact_scorer.cc).
+  static constexpr int kSampleStride = 8;
+  static constexpr int kSampledSelectMinItems = 1024;
 
  private:
+  std::vector<models::Candidate> SearchImpl(absl::Span<const float> query, int k, bool sorted) const;
   // Search of a sparse bundle (`query` already checked).
   std::vector<models::Candidate> SearchSparse(absl::Span<const float> query, int k) const;
 

@@ -1,6 +1,8 @@
 #include "services/recommend/exact_scorer.h"
 
+#include <algorithm>
 #include <cmath>
+#include <limits>
 #include <random>
 #include <string>
 #include <vector>
@@ -134,6 +136,101 @@ TEST(ExactScorer, TopKIsAPrefixOfTheFullRanking) {
       for (int i = 0; i < k; ++i) {
         EXPECT_EQ(top[i].row, all[i].row) << "k " << k << " position " << i;
         EXPECT_EQ(top[i].score, all[i].score) << "k " << k << " position " << i;
+      }
+    }
+  }
+}
+
+// A dense model of `n` items (dim 8) whose scores tie a lot: items come in
+// identical pairs of few distinct values (`ties`; else normal values, few
+// ties); every 97th item scores NaN. With
+// `strided_best`, the items at positions 0, 8, 16, ... (the ones the
+// sampled selection looks at) score far above the rest, so that its
+// threshold keeps fewer than k and the histogram path answers.
+std::shared_ptr<const models::ModelBundle> TiedModel(int n, uint32_t seed, bool strided_best, bool ties = true) {
+  models::ModelArrays a;
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> g;
+  const int dim = 8;
+  a.dim = dim;
+  a.identity_query = false;
+  for (int i = 0; i < n; ++i) {
+    a.course_ids.push_back(absl::StrCat("c", i));
+    a.counts.push_back(1);
+  }
+  a.item_vectors.resize(static_cast<size_t>(n) * dim);
+  for (int i = 0; i + 1 < n; i += 2) {
+    for (int d = 0; d < dim; ++d) {
+      const float x = ties ? std::round(g(rng) * 2) / 2 : g(rng);
+      a.item_vectors[i * dim + d] = x;
+      a.item_vectors[(i + 1) * dim + d] = ties ? x : g(rng);
+    }
+  }
+  for (int i = 0; i < n; ++i) {
+    if (strided_best && i % ExactScorer::kSampleStride == 0) a.item_vectors[i * dim] += 100.0f;
+    if (i % 97 == 50) a.item_vectors[i * dim + 1] = std::nanf("");
+  }
+  a.query_basis = a.item_vectors;
+  auto bundle = models::BuildModelBundle(std::move(a), nlohmann::json::object(), 1, "mem");
+  EXPECT_TRUE(bundle.ok()) << bundle.status();
+  return *bundle;
+}
+
+// The selection (sampled threshold, else histogram; ExactScorer::Search)
+// gives, for every k (each up to 400, then every 37th), exactly the first k of the full ranking (score desc,
+// ties to the lower row, NaN last), and SearchUnordered the same
+// candidates with the same scores: on a catalog large enough for the
+// sampled threshold, with ties everywhere, where the threshold keeps too
+// few and the histogram must answer, and with (almost) no ties.
+TEST(ExactScorer, SelectionEqualsTheFullRankingForEveryKTiesIncluded) {
+  const int n = 3000;
+  auto better = [](const models::Candidate& a, const models::Candidate& b) {
+    if (a.score != b.score) return a.score > b.score;
+    return a.row < b.row;
+  };
+  std::mt19937 rng(21);
+  std::normal_distribution<float> g;
+  for (int variant = 0; variant < 3; ++variant) {
+    const bool strided_best = variant == 1;
+    const bool ties = variant != 2;
+    auto model = TiedModel(n, 22 + variant, strided_best, ties);
+    ExactScorer scorer(*model);
+    ASSERT_EQ(scorer.size(), n);
+    for (int q = 0; q < 3; ++q) {
+      std::vector<float> query(8);
+      for (float& x : query) x = std::round(g(rng) * 2) / 2;
+      query[0] = 1.0f;
+      // k = n ranks everything (the histogram path): a total order, NaN
+      // scored -inf and last.
+      const std::vector<models::Candidate> all = scorer.Search(query, n);
+      ASSERT_EQ(static_cast<int>(all.size()), n);
+      for (int i = 1; i < n; ++i) ASSERT_TRUE(better(all[i - 1], all[i])) << "position " << i;
+      int nan_rows = 0;
+      for (int i = 0; i < n; ++i) {
+        if (all[i].row % 97 == 50) {
+          ++nan_rows;
+          EXPECT_EQ(all[i].score, -std::numeric_limits<float>::infinity()) << "row " << all[i].row;
+          EXPECT_GE(i, n - (n + 96) / 97) << "row " << all[i].row;
+        }
+      }
+      ASSERT_EQ(nan_rows, (n + 46) / 97);
+      int tied = 0;
+      for (int i = 1; i < n; ++i) tied += all[i - 1].score == all[i].score;
+      if (ties) ASSERT_GT(tied, n / 4);
+      // Every k up to past the sampled selection's bound (n / stride), then
+      // every 37th.
+      for (int k = 1; k <= n; k += k <= n / ExactScorer::kSampleStride + 25 ? 1 : 37) {
+        const std::vector<models::Candidate> top = scorer.Search(query, k);
+        ASSERT_EQ(static_cast<int>(top.size()), k);
+        std::vector<models::Candidate> unordered = scorer.SearchUnordered(query, k);
+        ASSERT_EQ(static_cast<int>(unordered.size()), k);
+        std::sort(unordered.begin(), unordered.end(), better);
+        for (int i = 0; i < k; ++i) {
+          ASSERT_EQ(top[i].row, all[i].row) << "k " << k << " position " << i << " variant " << variant;
+          ASSERT_EQ(top[i].score, all[i].score) << "k " << k << " position " << i;
+          ASSERT_EQ(unordered[i].row, all[i].row) << "k " << k << " position " << i;
+          ASSERT_EQ(unordered[i].score, all[i].score) << "k " << k << " position " << i;
+        }
       }
     }
   }

@@ -12,53 +12,15 @@
 #include "services/common/status_macros.h"
 #include "services/domain/learner_key.h"
 #include "services/recommend/request_validation.h"
+#include "services/recommend/response_fill.h"
 
 namespace lifelong::recommend {
-namespace {
-
-void SetTimestamp(absl::Time t, google::protobuf::Timestamp* out) {
-  const int64_t s = absl::ToUnixSeconds(t);
-  out->set_seconds(s);
-  out->set_nanos(static_cast<int32_t>((t - absl::FromUnixSeconds(s)) / absl::Nanoseconds(1)));
-}
-
-v1::Recommendation::ReasonKind KindToProto(ReasonKind k) {
-  return static_cast<v1::Recommendation::ReasonKind>(static_cast<int>(k));
-}
-
-void FillSummary(const Course& c, absl::Time now, v1::CourseSummary* summary) {
-  summary->set_course_id(c.id);
-  summary->set_title(c.title);
-  summary->set_category(c.category);
-  summary->set_mode(ModeFromName(c.mode));
-  for (const std::string& a : c.audiences) summary->add_audiences(AudienceFromName(a));
-  summary->set_xuequ(c.xuequ);
-  summary->set_jiedao(c.jiedao);
-  summary->set_venue_id(c.venue_id);
-  summary->set_venue_name(c.venue_name);
-  const absl::Time next = c.NextSessionStart(now);
-  if (next != absl::InfiniteFuture()) SetTimestamp(next, summary->mutable_next_session_start());
-  summary->set_seats_left(c.SeatsLeft());
-  summary->set_credits(c.credits);
-  summary->set_level(LevelFromName(c.level));
-  summary->set_enrolment_open(c.EnrolmentOpenAt(now));
-}
-
-void FillRecommendation(const ScoredCourse& s, absl::Time now, v1::Recommendation* out) {
-  FillSummary(*s.course, now, out->mutable_course());
-  out->set_score(s.score);
-  out->set_reason(s.reason);
-  out->set_reason_kind(KindToProto(s.reason_kind));
-  out->set_distance_km(s.distance_km);
-  for (const std::string& id : s.missing_prerequisites) out->add_missing_prerequisite_ids(id);
-}
-
-}  // namespace
 
 RecommendService::RecommendService(Deps deps) : deps_(std::move(deps)) {
   if (!deps_.clock) deps_.clock = [] { return absl::Now(); };
   if (deps_.history_workers < 1) deps_.history_workers = 1;
   if (deps_.max_history_reads < 1) deps_.max_history_reads = 1;
+  SetMessageAllocatorFor_Recommend(&messages_);
   for (int i = 0; i < deps_.history_workers; ++i) workers_.emplace_back([this] { WorkerLoop(); });
 }
 
@@ -212,11 +174,9 @@ absl::Status RecommendService::AnswerRecommend(const Prepared& prepared, v1::Rec
       const RecommendResult result,
       deps_.recommender->Recommend(prepared.model, prepared.catalog, prepared.history ? *prepared.history : *kNoHistory,
                                    prepared.query, now));
-  for (const ScoredCourse& s : result.items) {
-    FillRecommendation(s, now, response->add_recommendations());
-  }
-  response->set_model_version(absl::StrCat(result.model_version));
-  response->set_cold_start(result.cold_start);
+  // `response` may hold an earlier call's answer (RecycledRecommendMessages):
+  // FillRecommendResponse overwrites all of it.
+  FillRecommendResponse(result, now, response);
   return absl::OkStatus();
 }
 
@@ -261,10 +221,7 @@ absl::Status RecommendService::DoSimilarCourses(grpc::ServerContext* ctx, const 
   const absl::Time now = deps_.clock();
   LL_ASSIGN_OR_RETURN(const RecommendResult result,
                       deps_.recommender->Similar(model, catalog, request.course_id(), request.k(), filter, now));
-  for (const ScoredCourse& s : result.items) {
-    FillRecommendation(s, now, response->add_recommendations());
-  }
-  response->set_model_version(absl::StrCat(result.model_version));
+  FillSimilarResponse(result, now, response);
   return absl::OkStatus();
 }
 
@@ -403,7 +360,7 @@ absl::Status RecommendService::DoPlanPath(grpc::ServerContext* ctx, const v1::Pl
   }
   for (const PlanStep& step : plan.steps) {
     v1::PlannedCourse* out = response->add_steps();
-    FillSummary(*step.course, now, out->mutable_course());
+    FillCourseSummary(*step.course, now, out->mutable_course());
     out->set_in_progress(step.enrolled);
     SetTimestamp(step.start, out->mutable_start());
     SetTimestamp(step.end, out->mutable_end());

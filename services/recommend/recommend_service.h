@@ -22,6 +22,7 @@
 #include "services/recommend/model_manager.h"
 #include "services/recommend/recommender.h"
 #include "services/recommend/records_client.h"
+#include "services/recommend/response_fill.h"
 
 namespace lifelong::recommend {
 
@@ -96,6 +97,10 @@ class RecommendService final
   void FillStatus(v1::ModelStatus* out) const;
 
   Deps deps_;
+  // Recommend's request and response pairs, reused from call to call (set
+  // as the method's message allocator; outlives the server, which is shut
+  // down before the service).
+  RecycledRecommendMessages messages_;
 
   mutable std::mutex pool_mu_;
   std::condition_variable pool_cv_;

@@ -407,8 +407,8 @@ class Recommender::Request {
   mutable bool history_rows_weighed_ = false;
   mutable std::vector<std::pair<int, double>> history_rows_;
   mutable std::vector<int> history_row_event_;
-  // CollectExclusions.
-  absl::flat_hash_set<int> excluded_courses_;
+  // CollectExclusions (the excluded courses themselves are kRejected in
+  // slots_).
   absl::flat_hash_set<int> completed_series_;
   // The candidate pool.
   std::vector<Cand> pool_;
@@ -504,16 +504,21 @@ void Recommender::Request::WeighHistoryRows() const {
 void Recommender::Request::CollectExclusions() {
   // Completed, passed or registered courses are never recommended, and other
   // sections of a series the learner completed count as completed.
+  // They are marked rejected in the pool's slots here, once, so that
+  // Consider (a few hundred courses a request) needs no lookup for them.
   for (const std::string& id : history_.completed) {
     if (const Course* c = catalog_.Find(id)) {
       const int ci = static_cast<int>(c - courses_.data());
-      excluded_courses_.insert(ci);
+      slots_.Set(ci, PoolSlots::kRejected);
       completed_series_.insert(j_.facts[ci].series);
     }
   }
   for (const std::string& id : history_.enrolled) {
-    if (const Course* c = catalog_.Find(id)) {
-      excluded_courses_.insert(static_cast<int>(c - courses_.data()));
+    if (const Course* c = catalog_.Find(id)) slots_.Set(static_cast<int>(c - courses_.data()), PoolSlots::kRejected);
+  }
+  for (int series : completed_series_) {
+    if (auto it = j_.by_series.find(series); it != j_.by_series.end()) {
+      for (int ci : it->second) slots_.Set(ci, PoolSlots::kRejected);
     }
   }
 }
@@ -534,9 +539,9 @@ Cand* Recommender::Request::Consider(int ci) {
   if (slot >= 0) return &pool_[slot];
   if (slot == PoolSlots::kRejected) return nullptr;
   const Joined::Facts& f = j_.facts[ci];
-  // ExclusionOf(course, now) != kNone, history exclusions, the filter.
-  if (f.closed || f.enrol_to <= now_ || excluded_courses_.contains(ci) || completed_series_.contains(f.series) ||
-      (filtered_ && !MatchesFilter(courses_[ci], query_.filter, now_))) {
+  // ExclusionOf(course, now) != kNone, the filter (the history's exclusions
+  // are already kRejected: CollectExclusions).
+  if (f.closed || f.enrol_to <= now_ || (filtered_ && !MatchesFilter(courses_[ci], query_.filter, now_))) {
     slots_.Set(ci, PoolSlots::kRejected);
     return nullptr;
   }
@@ -564,7 +569,9 @@ absl::Status Recommender::Request::AddIndexCandidates() {
       std::min(model_.num_items(), std::max(options_.min_candidates, query_.k * options_.candidate_factor) + excluded);
   absl::StatusOr<std::vector<models::Candidate>> found;
   if (j_.exact != nullptr) {
-    found = j_.exact->Search(learner_, n);
+    // Unordered: the pool's ranking (RankDiverse) is a total order, so the
+    // order candidates enter the pool in changes nothing but positions.
+    found = j_.exact->SearchUnordered(learner_, n);
   } else {
     found = search_(model_ptr_, learner_, n);
   }
