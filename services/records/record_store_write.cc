@@ -10,6 +10,7 @@
 // committing thread answers (Complete); the committer thread (CommitLoop)
 // leads the groups whose head is such a writer.
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 #include <forward_list>
 #include <thread>
@@ -347,6 +348,7 @@ absl::Status FileReferences(const std::vector<rocksdb::ColumnFamilyHandle*>& han
 
 std::vector<std::string> RecordStore::CommitGroup(const std::vector<Writer*>& group, absl::Status* write_status,
                                                   const std::vector<std::string>* meta_marks) {
+  const auto build_start = std::chrono::steady_clock::now();
   // Room for every record twice (statements family and the covering learner
   // index) and its index keys, so that the batch is not regrown and copied
   // while it is built.
@@ -546,7 +548,14 @@ std::vector<std::string> RecordStore::CommitGroup(const std::vector<Writer*>& gr
   if (batch.Count() == 0) return {};  // every statement was a replay or failed
   rocksdb::WriteOptions wo;
   wo.sync = options_.sync;
+  const auto write_start = std::chrono::steady_clock::now();
   rocksdb::Status s = db_->Write(wo, &batch);
+  const auto write_end = std::chrono::steady_clock::now();
+  commit_build_micros_.fetch_add(
+      std::chrono::duration_cast<std::chrono::microseconds>(write_start - build_start).count(),
+      std::memory_order_relaxed);
+  commit_write_micros_.fetch_add(std::chrono::duration_cast<std::chrono::microseconds>(write_end - write_start).count(),
+                                 std::memory_order_relaxed);
   if (write_status != nullptr) *write_status = FromRocks(s, "commit statements");
   if (s.ok() && log_seq != 0) applied_log_seq_ = log_seq;
   if (!s.ok()) {
