@@ -393,6 +393,34 @@ std::vector<std::string> RecordStore::CommitGroup(const std::vector<Writer*>& gr
     if (!r.ok()) return absl::InternalError(r.status().message());
     return std::optional<StatementRecord>(std::move(*r));
   };
+  // The idempotency check reads every statement id of the group at once
+  // (one MultiGet: one pass over the memtables and each file's filter for the
+  // sorted ids, instead of a Get each). Only the group's leader writes the
+  // statements family (one group at a time; the log applier calls this on
+  // the same terms), so what it reads stays current until this group's own
+  // write, and a statement sees the group's earlier ones in `pending` first:
+  // an id sent twice in one group, or re-proposed in log mode after its
+  // first copy was applied, finds that copy as a Get each would.
+  std::vector<rocksdb::Slice> ids;
+  ids.reserve(statements);
+  for (const Writer* w : group) {
+    for (const Prepared& x : *w->statements) {
+      ids.emplace_back(reinterpret_cast<const char*>(x.parsed.id.data()), x.parsed.id.size());
+    }
+  }
+  std::vector<rocksdb::PinnableSlice> stored(ids.size());
+  std::vector<rocksdb::Status> stored_status(ids.size());
+  if (!ids.empty()) {
+    db_->MultiGet(rocksdb::ReadOptions(), cf(static_cast<int>(Cf::kStatements)), ids.size(), ids.data(), stored.data(),
+                  stored_status.data());
+  }
+  // The stored copy of the group's `k`th statement (whose id is `id`).
+  auto existing_copy = [&](const Uuid& id, size_t k) -> absl::StatusOr<std::optional<std::string>> {
+    if (auto it = pending.find(id); it != pending.end()) return std::optional<std::string>(*it->second);
+    if (stored_status[k].IsNotFound()) return std::optional<std::string>();
+    LL_RETURN_IF_ERROR(FromRocks(stored_status[k], "read statement"));
+    return std::optional<std::string>(stored[k].ToString());
+  };
   // Referrer lists ("by_target" values) written by this group so far.
   using ReferrerOverlay = std::unordered_map<Uuid, std::string, IdHash>;
   ReferrerOverlay pending_referrers;
@@ -412,16 +440,20 @@ std::vector<std::string> RecordStore::CommitGroup(const std::vector<Writer*>& gr
   std::forward_list<std::string> owned_learners;
   uint64_t fresh_total = 0;
 
+  size_t first = 0;  // the group's index of `w`'s first statement
   for (Writer* w : group) {
+    const size_t base = first;
+    first += w->statements->size();
     batch.SetSavePoint();
     undo.clear();
     const size_t changed_before = changed.size();
     ReferrerOverlay mine_referrers;
     absl::Status status;
     uint64_t fresh = 0;
-    for (Prepared& x : *w->statements) {
+    for (size_t i = 0; i < w->statements->size(); ++i) {
+      Prepared& x = (*w->statements)[i];
       const ParsedStatement& p = x.parsed;
-      absl::StatusOr<std::optional<std::string>> existing = lookup(p.id);
+      absl::StatusOr<std::optional<std::string>> existing = existing_copy(p.id, base + i);
       if (!existing.ok()) {
         status = existing.status();
         break;
