@@ -587,13 +587,15 @@ int Main() {
     const uint64_t groups = after.groups_committed - before.groups_committed;
     const double build = after.commit_build_micros - before.commit_build_micros;
     const double write = after.commit_write_micros - before.commit_write_micros;
+    const double written = std::max<uint64_t>(1, after.statements_written - before.statements_written);
     std::printf(
         "  committer: %llu groups, %.0f statements per group, busy %.0f%% of the time (building batches %.0f%%, "
-        "RocksDB's write %.0f%%), %.0f us build + %.0f us write per group\n",
-        static_cast<unsigned long long>(groups),
-        double(after.statements_written - before.statements_written) / std::max<uint64_t>(1, groups),
+        "RocksDB's write %.0f%%), %.0f us build + %.0f us write per group; building: %.2f us of CPU per "
+        "statement\n",
+        static_cast<unsigned long long>(groups), written / std::max<uint64_t>(1, groups),
         100 * (build + write) / wall_us, 100 * build / wall_us, 100 * write / wall_us,
-        build / std::max<uint64_t>(1, groups), write / std::max<uint64_t>(1, groups));
+        build / std::max<uint64_t>(1, groups), write / std::max<uint64_t>(1, groups),
+        (after.commit_build_cpu_micros - before.commit_build_cpu_micros) / written);
   }
 
   // RocksDB alone, same configuration, no store logic: the ceiling any

@@ -304,6 +304,7 @@ RecordStoreStats RecordStore::stats() const {
   s.groups_committed = groups_committed_.load(std::memory_order_relaxed);
   s.commit_build_micros = commit_build_micros_.load(std::memory_order_relaxed);
   s.commit_write_micros = commit_write_micros_.load(std::memory_order_relaxed);
+  s.commit_build_cpu_micros = commit_build_cpu_micros_.load(std::memory_order_relaxed);
   return s;
 }
 

@@ -151,6 +151,9 @@ struct RecordStoreStats {
   // a run's wall time is how busy the single committer was.
   uint64_t commit_build_micros = 0;
   uint64_t commit_write_micros = 0;
+  // The leaders' CPU time building batches (of commit_build_micros): what
+  // the machine's other load does not inflate.
+  uint64_t commit_build_cpu_micros = 0;
 };
 
 // A replicated log of the store's mutating operations (implemented by
@@ -447,6 +450,7 @@ class RecordStore {
   std::atomic<uint64_t> groups_committed_{0};
   std::atomic<uint64_t> commit_build_micros_{0};
   std::atomic<uint64_t> commit_write_micros_{0};
+  std::atomic<uint64_t> commit_build_cpu_micros_{0};
 };
 
 }  // namespace lifelong::records

@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <ctime>
 #include <forward_list>
 #include <thread>
 #include <unordered_map>
@@ -51,6 +52,13 @@ struct IdHash {
 constexpr size_t kTimestampLen = 27;
 constexpr char kStoredMember[] = ",\"stored\":\"";
 constexpr char kTimestampMember[] = ",\"timestamp\":\"";
+
+// This thread's CPU time, in microseconds.
+int64_t ThreadCpuMicros() {
+  timespec t;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return int64_t{t.tv_sec} * 1000000 + t.tv_nsec / 1000;
+}
 
 void PatchU64(std::string* s, size_t pos, uint64_t v) {
   for (int i = 0; i < 8; ++i) (*s)[pos + i] = static_cast<char>(v >> (56 - 8 * i));
@@ -130,6 +138,7 @@ absl::StatusOr<std::vector<RecordStore::Prepared>> RecordStore::Prepare(std::vec
     } else {
       r.Set(RecordFlag::kTimestampAssigned, true);
     }
+    x.index_keys = IndexKeys(p.id, r);  // stored sequence 0 until the leader sets it
     // The stored JSON: the statement's body, then `stored` (and `timestamp`
     // when absent) as fixed-width placeholders the leader patches, and
     // `authority`, spliced in before the closing brace; written straight
@@ -349,6 +358,7 @@ absl::Status FileReferences(const std::vector<rocksdb::ColumnFamilyHandle*>& han
 std::vector<std::string> RecordStore::CommitGroup(const std::vector<Writer*>& group, absl::Status* write_status,
                                                   const std::vector<std::string>* meta_marks) {
   const auto build_start = std::chrono::steady_clock::now();
+  const int64_t build_cpu_start = ThreadCpuMicros();
   // Room for every record twice (statements family and the covering learner
   // index) and its index keys, so that the batch is not regrown and copied
   // while it is built.
@@ -533,7 +543,8 @@ std::vector<std::string> RecordStore::CommitGroup(const std::vector<Writer*>& gr
 
       batch.Put(cf(static_cast<int>(Cf::kStatements)),
                 rocksdb::Slice(reinterpret_cast<const char*>(p.id.data()), p.id.size()), x.value);
-      for (auto& [family, key] : IndexKeys(p.id, x.record)) {
+      for (auto& [family, key] : x.index_keys) {
+        PatchU64(&key, key.size() - 24, seq);  // = IndexKeys(p.id, x.record)
         // The learner index is covering: it holds a copy of the record, so
         // "a learner's latest statements" is one sequential scan.
         batch.Put(cf(static_cast<int>(family)), key,
@@ -580,12 +591,14 @@ std::vector<std::string> RecordStore::CommitGroup(const std::vector<Writer*>& gr
   if (batch.Count() == 0) return {};  // every statement was a replay or failed
   rocksdb::WriteOptions wo;
   wo.sync = options_.sync;
+  const int64_t build_cpu = ThreadCpuMicros() - build_cpu_start;
   const auto write_start = std::chrono::steady_clock::now();
   rocksdb::Status s = db_->Write(wo, &batch);
   const auto write_end = std::chrono::steady_clock::now();
   commit_build_micros_.fetch_add(
       std::chrono::duration_cast<std::chrono::microseconds>(write_start - build_start).count(),
       std::memory_order_relaxed);
+  commit_build_cpu_micros_.fetch_add(build_cpu, std::memory_order_relaxed);
   commit_write_micros_.fetch_add(std::chrono::duration_cast<std::chrono::microseconds>(write_end - write_start).count(),
                                  std::memory_order_relaxed);
   if (write_status != nullptr) *write_status = FromRocks(s, "commit statements");
