@@ -49,7 +49,7 @@ struct IdHash {
 };
 
 // Length of FormatTimestampMicros() output for years 1000-9999.
-constexpr size_t kTimestampLen = 27;
+constexpr size_t kTimestampLen = kStoredTimestampLen;
 constexpr char kStoredMember[] = ",\"stored\":\"";
 constexpr char kTimestampMember[] = ",\"timestamp\":\"";
 
@@ -488,17 +488,17 @@ std::vector<std::string> RecordStore::CommitGroup(const std::vector<Writer*>& gr
       // Assign the stored sequence and patch it into the prepared value.
       uint64_t seq = NextSeq(w->now_us);
       x.record.stored_seq = seq;
-      std::string stamp = FormatTimestampMicros(static_cast<int64_t>(seq));
-      if (stamp.size() != kTimestampLen) {
+      char stamp[kStoredTimestampLen];
+      if (!FormatStoredTimestamp(seq, stamp)) {
         status = absl::InternalError("clock outside years 1000-9999");
         break;
       }
       PatchU64(&x.value, 2, seq);
-      std::memcpy(&x.value[x.stored_pos], stamp.data(), kTimestampLen);
+      std::memcpy(&x.value[x.stored_pos], stamp, kTimestampLen);
       if (x.timestamp_pos != std::string::npos) {
         PatchU64(&x.value, 10, seq);
         x.record.timestamp_us = static_cast<int64_t>(seq);
-        std::memcpy(&x.value[x.timestamp_pos], stamp.data(), kTimestampLen);
+        std::memcpy(&x.value[x.timestamp_pos], stamp, kTimestampLen);
       }
 
       if (p.is_voiding) {
