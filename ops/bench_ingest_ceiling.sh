@@ -26,6 +26,10 @@
 #      16 outstanding;
 #   3. the RocksDB-alone ceiling once more (the machine is shared: the two
 #      ceiling runs bracket the server's).
+# Each write phase also prints the cores it kept busy and its CPU per
+# statement; the server's phase prints the server's and the client's, and
+# how busy the store's single group committer was (its
+# lifelong_store_commit_seconds_total over the phase).
 # The share printed last is the server's statements/s over the mean of the
 # two ceiling runs (target >= 80%).
 set -euo pipefail
@@ -48,7 +52,7 @@ BENCH=("$BIN/bench_records" --learners="$LEARNERS" --seconds="$SECONDS_EACH" --n
 
 echo "== $(date -u +%FT%TZ), commit $(git rev-parse --short HEAD), load average $(cut -d' ' -f1-3 /proc/loadavg)"
 "${BENCH[@]}" --data_dir="$WORK/records" --prefill="$PREFILL" --skip=query,single,batch | tee "$WORK/before.txt" |
-  grep -E "^pre-filling|^store holds|in-process|rocksdb alone"
+  grep -E "^pre-filling|^store holds|^record batch of 100, in-process|^rocksdb alone|^  (cpu|committer):"
 
 "$BIN/records_server" --port=0 --port_file="$WORK/port" --metrics_port=0 --xapi_port=-1 \
   --data_dir="$WORK/records" --xapi_documents_dir="$WORK/documents" >"$WORK/server.log" 2>&1 &
@@ -56,12 +60,37 @@ SERVER=$!
 for _ in $(seq 600); do grep -q '"cache_warmed"' "$WORK/server.log" 2>/dev/null && break; sleep 0.1; done
 grep -q '"cache_warmed"' "$WORK/server.log" ||
   { echo "records_server did not start; log:" >&2; tail "$WORK/server.log" >&2; exit 1; }
-"${BENCH[@]}" --target="127.0.0.1:$(cat "$WORK/port")" --skip=query,single | tee "$WORK/server.txt" |
+METRICS_PORT=$(grep -o '"metrics_port":[0-9]*' "$WORK/server.log" | head -1 | cut -d: -f2)
+# The server's counters and CPU (user + system clock ticks) around the phase.
+server_figures() {
+  curl -s "http://127.0.0.1:$METRICS_PORT/metrics" |
+    awk '/^lifelong_store_commit_seconds_total/ {busy += $NF; seen = 1} /^lifelong_store_writes_total/ {w = $NF}
+         END {printf "%s %s ", seen ? busy : "nan", w + 0}'
+  awk '{print $14 + $15}' "/proc/$SERVER/stat"
+}
+BEFORE=$(server_figures)
+/usr/bin/time -f "%U %S" -o "$WORK/client_time" \
+  "${BENCH[@]}" --target="127.0.0.1:$(cat "$WORK/port")" --skip=query,single | tee "$WORK/server.txt" |
   grep -E "^record batch"
+AFTER=$(server_figures)
+# The phase runs for SECONDS_EACH after the bench's settling pause: busy
+# shares and cores are over the phase's seconds; CPU per statement over the
+# statements the server wrote.
+python3 - "$SECONDS_EACH" "$(getconf CLK_TCK)" "$BEFORE" "$AFTER" "$(cat "$WORK/client_time")" <<'EOF'
+import sys
+secs, tck = float(sys.argv[1]), float(sys.argv[2])
+b, a = [list(map(float, x.split())) for x in sys.argv[3:5]]
+client = sum(map(float, sys.argv[5].split()))
+busy, written, cpu = a[0] - b[0], a[1] - b[1], (a[2] - b[2]) / tck
+committer = 'not exported' if busy != busy else f'busy {100 * busy / secs:.0f}% of the phase'
+print(f"  server: {cpu / secs:.2f} cores, {1e6 * cpu / max(1, written):.1f} us of CPU per statement; "
+      f"group committer {committer}; client {client / secs:.2f} cores "
+      f"({1e6 * client / max(1, written):.1f} us per statement)")
+EOF
 kill "$SERVER"; wait "$SERVER" 2>/dev/null || true; SERVER=""
 
 "${BENCH[@]}" --data_dir="$WORK/records" --prefill="$PREFILL" --skip=query,single,batch,direct |
-  tee "$WORK/after.txt" | grep -E "rocksdb alone"
+  tee "$WORK/after.txt" | grep -E "^rocksdb alone|^  cpu:"
 echo "== load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 python3 - "$WORK/before.txt" "$WORK/server.txt" "$WORK/after.txt" <<'EOF'

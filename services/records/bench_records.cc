@@ -22,6 +22,8 @@
 // store-only phases; a pause stands in for waiting on the store):
 // ops/bench_records_server.sh runs it that way against a pre-filled server in
 // its own process, and ops/xapi/bench.sh beside the xAPI endpoint.
+#include <sys/resource.h>
+
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -33,6 +35,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
@@ -71,7 +74,10 @@ ABSL_FLAG(int, max_concurrent_calls, 0,
 ABSL_FLAG(bool, bare, true,
           "also measure the bare gRPC callback echo server (in this process, its own connection) before each "
           "phase, and print each call's share of it");
-ABSL_FLAG(std::string, skip, "", "comma-separated phases to skip: query,single,batch,direct,floor");
+ABSL_FLAG(bool, ceiling_single_writer, false,
+          "also measure RocksDB alone (the store's keys and values) with one writer thread instead of four: what "
+          "a single committer doing nothing but RocksDB's write could reach");
+ABSL_FLAG(std::string, skip, "", "comma-separated phases to skip: validate,query,single,batch,direct,floor");
 
 namespace lifelong::records {
 namespace {
@@ -111,10 +117,25 @@ std::string Statement(int64_t n, int learners) {
       R"(","https://lifelong.dongcheng.edu.cn/xapi/ext/xuequ":"和平里学区"}},"timestamp":"2026-11-28T10:00:00+08:00"})");
 }
 
+// CPU time (user + system) of this whole process so far, in seconds:
+// every thread's, RocksDB's background flushes and compactions included.
+double ProcessCpuSeconds() {
+  rusage u;
+  getrusage(RUSAGE_SELF, &u);
+  return u.ru_utime.tv_sec + u.ru_stime.tv_sec + 1e-6 * (u.ru_utime.tv_usec + u.ru_stime.tv_usec);
+}
+
+// How many cores the last StatementsPerSecond run kept busy and its CPU per
+// statement, printed (PrintLastCpu) under the line that names the run.
+std::string last_cpu;
+void PrintLastCpu() { std::printf("%s", last_cpu.c_str()); }
+
 // Calls `write` (it returns how many statements it stored) in a loop on each
-// of `threads` threads until `seconds` have passed; returns statements/s.
+// of `threads` threads until `seconds` have passed; returns statements/s and
+// keeps the process's CPU use meanwhile for PrintLastCpu.
 double StatementsPerSecond(int threads, double seconds, const std::function<int64_t()>& write) {
   std::atomic<int64_t> done{0};
+  const double cpu0 = ProcessCpuSeconds();
   auto t0 = std::chrono::steady_clock::now();
   auto stop_at = t0 + std::chrono::duration<double>(seconds);
   std::vector<std::thread> workers;
@@ -124,7 +145,11 @@ double StatementsPerSecond(int threads, double seconds, const std::function<int6
     });
   }
   for (auto& w : workers) w.join();
-  return done / std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const double cpu = ProcessCpuSeconds() - cpu0;
+  last_cpu = absl::StrFormat("  cpu: %.2f cores, %.1f us of CPU per statement\n", cpu / wall,
+                             1e6 * cpu / std::max<double>(1, done.load()));
+  return done / wall;
 }
 
 // The batched-write ceiling of RocksDB alone on this machine, under exactly
@@ -138,7 +163,7 @@ double StatementsPerSecond(int threads, double seconds, const std::function<int6
 // otherwise the least the issue's layout asks for (the record once, under its
 // id, and every index entry key-only). Returns statements/s; removes `dir`.
 double RocksDbAlone(const std::string& dir, bool covering, int prefill, int learners, double seconds,
-                    size_t cache_bytes) {
+                    size_t cache_bytes, int writers = 4) {
   std::filesystem::remove_all(dir);
   // 100,000 distinct statements, cycled under fresh ids and sequences.
   struct Entry {
@@ -207,7 +232,7 @@ double RocksDbAlone(const std::string& dir, bool covering, int prefill, int lear
   std::atomic<uint64_t> next{static_cast<uint64_t>(prefill)};
   rocksdb::WriteOptions synced;
   synced.sync = true;
-  double rate = StatementsPerSecond(4, seconds, [&]() -> int64_t {
+  double rate = StatementsPerSecond(writers, seconds, [&]() -> int64_t {
     rocksdb::WriteBatch b;
     for (int k = 0; k < 100; ++k) put(&b, next++);
     return raw->Write(synced, &b).ok() ? 100 : 0;
@@ -325,6 +350,20 @@ int Main() {
               seconds);
   const std::string skip = absl::GetFlag(FLAGS_skip);
   auto skipped = [&](const char* phase) { return skip.find(phase) != std::string::npos; };
+  // Validation alone (ParseStatement: what every write does first) of the
+  // statements to write, on this thread: CPU time per statement, which the
+  // machine's other load inflates far less than it does the rates below.
+  if (!skipped("validate")) {
+    const int64_t n = std::min<int64_t>(kPool, 100000);
+    int64_t valid = 0;
+    timespec c0, c1;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c0);
+    for (int64_t i = 0; i < n; ++i) valid += ParseStatement(pool[i]).ok();
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c1);
+    const double cpu_us = 1e6 * (c1.tv_sec - c0.tv_sec) + 1e-3 * (c1.tv_nsec - c0.tv_nsec);
+    std::printf("%-34s %.2f us of thread CPU per statement (%lld of %lld valid)\n", "validate 1 statement", cpu_us / n,
+                static_cast<long long>(valid), static_cast<long long>(n));
+  }
   // Every phase starts on a quiescent store: the flushes and compactions a
   // write phase leaves behind would otherwise run during (and be charged to)
   // the next phase. A write phase's own background work runs during it.
@@ -513,6 +552,7 @@ int Main() {
       quiesce("single");
       std::printf("%-34s threads=%-3d items/s=%10.0f  (store only, no gRPC)\n", "record 1 statement, in-process", conc,
                   record_directly(conc, 1, seconds / 2));
+      PrintLastCpu();
     }
   }
 
@@ -535,8 +575,27 @@ int Main() {
   // shows how much of the batched figure the store itself allows.
   if (store && !skipped("direct")) {
     quiesce("direct");
-    std::printf("%-34s threads=4  items/s=%10.0f  (store only, no gRPC)\n", "record batch of 100, in-process",
-                record_directly(4, 100, seconds));
+    const RecordStoreStats before = store->stats();
+    const auto t0 = std::chrono::steady_clock::now();
+    const double rate = record_directly(4, 100, seconds);
+    const double wall_us = 1e6 * std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const RecordStoreStats after = store->stats();
+    std::printf("%-34s threads=4  items/s=%10.0f  (store only, no gRPC)\n", "record batch of 100, in-process", rate);
+    PrintLastCpu();
+    // The single committer: one group at a time builds its batch, then waits
+    // for RocksDB's write (WAL, fdatasync, memtable).
+    const uint64_t groups = after.groups_committed - before.groups_committed;
+    const double build = after.commit_build_micros - before.commit_build_micros;
+    const double write = after.commit_write_micros - before.commit_write_micros;
+    const double written = std::max<uint64_t>(1, after.statements_written - before.statements_written);
+    std::printf(
+        "  committer: %llu groups, %.0f statements per group, busy %.0f%% of the time (building batches %.0f%%, "
+        "RocksDB's write %.0f%%), %.0f us build + %.0f us write per group; building: %.2f us of CPU per "
+        "statement\n",
+        static_cast<unsigned long long>(groups), written / std::max<uint64_t>(1, groups),
+        100 * (build + write) / wall_us, 100 * build / wall_us, 100 * write / wall_us,
+        build / std::max<uint64_t>(1, groups), write / std::max<uint64_t>(1, groups),
+        (after.commit_build_cpu_micros - before.commit_build_cpu_micros) / written);
   }
 
   // RocksDB alone, same configuration, no store logic: the ceiling any
@@ -549,9 +608,17 @@ int Main() {
         "%-34s threads=4  items/s=%10.0f  (RocksDB alone: the store's keys and values, covering copy included)\n",
         "rocksdb alone, batch of 100",
         RocksDbAlone(dir + "-rocksdb-alone", true, prefill, learners, seconds, cache_bytes));
+    PrintLastCpu();
     std::printf("%-34s threads=4  items/s=%10.0f  (RocksDB alone: the record once, every index entry key-only)\n",
                 "rocksdb alone, batch of 100",
                 RocksDbAlone(dir + "-rocksdb-alone", false, prefill, learners, seconds, cache_bytes));
+    PrintLastCpu();
+    if (absl::GetFlag(FLAGS_ceiling_single_writer)) {
+      std::printf("%-34s threads=1  items/s=%10.0f  (RocksDB alone: the store's keys and values, one writer)\n",
+                  "rocksdb alone, batch of 100",
+                  RocksDbAlone(dir + "-rocksdb-alone", true, prefill, learners, seconds, cache_bytes, 1));
+      PrintLastCpu();
+    }
   }
 
   if (!queries_first) run_queries();

@@ -150,6 +150,43 @@ uint64_t GetU64(const char* p) {
   return v;
 }
 
+bool FormatStoredTimestamp(uint64_t micros, char out[kStoredTimestampLen]) {
+  const uint64_t secs = micros / 1000000;
+  const uint32_t us = static_cast<uint32_t>(micros % 1000000);
+  const uint64_t days = secs / 86400;
+  const uint32_t sod = static_cast<uint32_t>(secs % 86400);
+  // Days since 1970-01-01 to a proleptic Gregorian date (H. Hinnant's
+  // civil_from_days, for non-negative days).
+  const uint64_t z = days + 719468;
+  const uint64_t era = z / 146097;
+  const uint32_t doe = static_cast<uint32_t>(z - era * 146097);
+  const uint32_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  const uint32_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const uint32_t mp = (5 * doy + 2) / 153;
+  const uint32_t day = doy - (153 * mp + 2) / 5 + 1;
+  const uint32_t month = mp < 10 ? mp + 3 : mp - 9;
+  const uint64_t year = yoe + era * 400 + (month <= 2 ? 1 : 0);
+  if (year > 9999) return false;
+  auto put = [&](size_t at, uint64_t v, int digits) {
+    for (int i = digits - 1; i >= 0; --i, v /= 10) out[at + i] = static_cast<char>('0' + v % 10);
+  };
+  put(0, year, 4);
+  out[4] = '-';
+  put(5, month, 2);
+  out[7] = '-';
+  put(8, day, 2);
+  out[10] = 'T';
+  put(11, sod / 3600, 2);
+  out[13] = ':';
+  put(14, sod / 60 % 60, 2);
+  out[16] = ':';
+  put(17, sod % 60, 2);
+  out[19] = '.';
+  put(20, us, 6);
+  out[26] = 'Z';
+  return true;
+}
+
 absl::Status AppendStatementRecordHeader(const StatementRecord& r, size_t json_size, std::string* out) {
   if (r.learners.size() > 255) {
     return absl::InvalidArgumentError("actor: more than 255 group members");

@@ -176,6 +176,15 @@ absl::StatusOr<std::string> EncodeStatementRecord(const StatementRecord& record)
 absl::Status AppendStatementRecordHeader(const StatementRecord& record, size_t json_size, std::string* out);
 absl::StatusOr<StatementRecord> DecodeStatementRecord(absl::string_view value);
 
+// Length of a stored time as the stored JSON writes it.
+constexpr size_t kStoredTimestampLen = 27;
+// Writes `micros` (microseconds since the Unix epoch) to `out` exactly as
+// domain::FormatTimestampMicros formats it ("2026-12-03T11:15:00.123456Z"),
+// without allocating: the group leader stamps every statement it commits.
+// Returns false, writing nothing, for years after 9999 (the stored JSON's
+// fixed-width placeholders hold years 1000-9999).
+bool FormatStoredTimestamp(uint64_t micros, char out[kStoredTimestampLen]);
+
 // Index keys. `EncodeStringPrefix` is the part before seq, used for scans.
 std::string EncodeStringPrefix(absl::string_view s);
 std::string EncodeStringIndexKey(absl::string_view s, uint64_t seq, const Uuid& id);

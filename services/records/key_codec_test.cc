@@ -4,9 +4,40 @@
 
 #include <algorithm>
 #include <random>
+#include <string>
+
+#include "services/domain/xapi_time.h"
 
 namespace lifelong::records {
 namespace {
+
+// The leader's allocation-free stamp is byte for byte the domain's format.
+TEST(StoredTimestampTest, SameAsFormatTimestampMicros) {
+  std::vector<uint64_t> cases = {0,
+                                 1,
+                                 999999,
+                                 86399999999ULL,          // 1970-01-01T23:59:59.999999Z
+                                 951782400000000ULL,      // 2000-02-29
+                                 951868800000000ULL,      // 2000-03-01
+                                 4107542400000000ULL,     // 2100-03-01 (2100 is no leap year)
+                                 1709164800123456ULL,     // 2024-02-29
+                                 1798761599999999ULL,     // 2026-12-31T23:59:59.999999Z
+                                 1798761600000000ULL,     // 2027-01-01
+                                 253402300799999999ULL};  // 9999-12-31T23:59:59.999999Z
+  std::mt19937_64 rng(16);
+  for (int i = 0; i < 200000; ++i) cases.push_back(rng() % 253402300800000000ULL);
+  for (uint64_t micros : cases) {
+    char out[kStoredTimestampLen];
+    ASSERT_TRUE(FormatStoredTimestamp(micros, out)) << micros;
+    ASSERT_EQ(std::string(out, kStoredTimestampLen), domain::FormatTimestampMicros(static_cast<int64_t>(micros)))
+        << micros;
+  }
+  // Year 10000 does not fit the fixed width: refused, nothing written.
+  char out[kStoredTimestampLen] = {'x'};
+  EXPECT_FALSE(FormatStoredTimestamp(253402300800000000ULL, out));
+  EXPECT_FALSE(FormatStoredTimestamp(UINT64_MAX, out));
+  EXPECT_EQ(out[0], 'x');
+}
 
 Uuid U(uint8_t fill) {
   Uuid u;

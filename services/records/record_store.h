@@ -144,6 +144,16 @@ struct AuditPage {
 struct RecordStoreStats {
   uint64_t statements_written = 0;
   uint64_t groups_committed = 0;  // = WAL syncs when sync is on
+  // Wall time the group leaders spent committing groups of statements
+  // (CommitGroup): building the group's WriteBatch (idempotency lookups,
+  // stored sequences, index keys), then in RocksDB's Write (WAL, its sync
+  // when sync is on, memtable inserts). One leader at a time: their sum over
+  // a run's wall time is how busy the single committer was.
+  uint64_t commit_build_micros = 0;
+  uint64_t commit_write_micros = 0;
+  // The leaders' CPU time building batches (of commit_build_micros): what
+  // the machine's other load does not inflate.
+  uint64_t commit_build_cpu_micros = 0;
 };
 
 // A replicated log of the store's mutating operations (implemented by
@@ -438,6 +448,9 @@ class RecordStore {
   std::atomic<uint64_t> applied_log_seq_{0};
   std::atomic<uint64_t> statements_written_{0};
   std::atomic<uint64_t> groups_committed_{0};
+  std::atomic<uint64_t> commit_build_micros_{0};
+  std::atomic<uint64_t> commit_write_micros_{0};
+  std::atomic<uint64_t> commit_build_cpu_micros_{0};
 };
 
 }  // namespace lifelong::records

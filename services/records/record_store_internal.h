@@ -69,6 +69,11 @@ struct RecordStore::Prepared {
   size_t json_at = 0;  // where the JSON starts in `value` (not for a replay)
   size_t stored_pos = 0;
   size_t timestamp_pos = std::string::npos;
+  // The record's index keys (IndexKeys), made while preparing with stored
+  // sequence 0; the leader writes the sequence into each (the 8 bytes before
+  // the 16-byte id that ends every index key), so that a group's leader does
+  // not build them.
+  std::vector<std::pair<Cf, std::string>> index_keys;
   bool replay = false;  // already stored with the same content: not written
 };
 

@@ -228,6 +228,49 @@ TEST_F(RecordStoreTest, SameIdSameContentIsIdempotentDifferentContentConflicts) 
   EXPECT_EQ(store_->stats().statements_written, 2u);
 }
 
+// A group reads the stored copies of all its ids at once (one MultiGet) and
+// its own earlier statements from what it has written so far: replays of
+// stored statements, of the group's own, and conflicts come out as with a
+// read per statement.
+TEST_F(RecordStoreTest, GroupIdempotencyCheckSeesStoredAndOwnStatements) {
+  auto first = Put({{.id = TestUuid(1), .course = "c1"}, {.id = TestUuid(2), .course = "c2"}});
+  ASSERT_TRUE(first.ok()) << first.status();
+  auto op = [](uint64_t seq, const std::vector<StatementSpec>& specs) {
+    LoggedRecord r;
+    r.seq = seq;
+    r.now_us = 1'800'000'000'000'000 + static_cast<int64_t>(seq);
+    for (const StatementSpec& spec : specs) r.statements.push_back(*ParseStatement(MakeStatement(spec)));
+    return r;
+  };
+  std::vector<LoggedRecord> ops;  // one group
+  // 1: a stored statement again (a replay), a new one, the new one again.
+  ops.push_back(op(
+      1,
+      {{.id = TestUuid(1), .course = "c1"}, {.id = TestUuid(3), .course = "c3"}, {.id = TestUuid(3), .course = "c3"}}));
+  // 2: a stored id with other content: a conflict.
+  ops.push_back(op(2, {{.id = TestUuid(2), .course = "other"}}));
+  // 3: 1's new statement with other content: a conflict with the group's own.
+  ops.push_back(op(3, {{.id = TestUuid(3), .course = "other"}}));
+  // 4: a new statement and a replay of a stored one.
+  ops.push_back(op(4, {{.id = TestUuid(4), .course = "c4"}, {.id = TestUuid(2), .course = "c2"}}));
+  ASSERT_TRUE(store_->ApplyLoggedRecords(&ops).ok());
+  ASSERT_TRUE(ops[0].result.ok()) << ops[0].result.status();
+  EXPECT_EQ((*ops[0].result)[0].record.stored_seq, (*first)[0].record.stored_seq);
+  EXPECT_GT((*ops[0].result)[1].record.stored_seq, (*first)[1].record.stored_seq);
+  EXPECT_EQ((*ops[0].result)[2].record.stored_seq, (*ops[0].result)[1].record.stored_seq);
+  EXPECT_EQ(ops[1].result.status().code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(ops[2].result.status().code(), absl::StatusCode::kAlreadyExists);
+  ASSERT_TRUE(ops[3].result.ok()) << ops[3].result.status();
+  EXPECT_EQ((*ops[3].result)[1].record.stored_seq, (*first)[1].record.stored_seq);
+  EXPECT_EQ(store_->stats().statements_written, 4u);  // 1, 2, then 3 and 4
+  for (int id : {1, 2, 3, 4}) EXPECT_TRUE(store_->Get(*ParseUuid(TestUuid(id))).ok()) << id;
+  // Through the queue: the same id twice in one batch is written once.
+  auto twice = Put({{.id = TestUuid(5), .course = "c5"}, {.id = TestUuid(5), .course = "c5"}});
+  ASSERT_TRUE(twice.ok()) << twice.status();
+  EXPECT_EQ((*twice)[0].record.stored_seq, (*twice)[1].record.stored_seq);
+  EXPECT_EQ(store_->stats().statements_written, 5u);
+}
+
 TEST_F(RecordStoreTest, BatchIsAllOrNothing) {
   ASSERT_TRUE(Put({{.id = TestUuid(1), .course = "c1"}}).ok());
   // The third statement conflicts: none of the batch may be stored.

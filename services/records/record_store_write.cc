@@ -10,7 +10,9 @@
 // committing thread answers (Complete); the committer thread (CommitLoop)
 // leads the groups whose head is such a writer.
 #include <algorithm>
+#include <chrono>
 #include <cstring>
+#include <ctime>
 #include <forward_list>
 #include <thread>
 #include <unordered_map>
@@ -47,9 +49,16 @@ struct IdHash {
 };
 
 // Length of FormatTimestampMicros() output for years 1000-9999.
-constexpr size_t kTimestampLen = 27;
+constexpr size_t kTimestampLen = kStoredTimestampLen;
 constexpr char kStoredMember[] = ",\"stored\":\"";
 constexpr char kTimestampMember[] = ",\"timestamp\":\"";
+
+// This thread's CPU time, in microseconds.
+int64_t ThreadCpuMicros() {
+  timespec t;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return int64_t{t.tv_sec} * 1000000 + t.tv_nsec / 1000;
+}
 
 void PatchU64(std::string* s, size_t pos, uint64_t v) {
   for (int i = 0; i < 8; ++i) (*s)[pos + i] = static_cast<char>(v >> (56 - 8 * i));
@@ -129,6 +138,7 @@ absl::StatusOr<std::vector<RecordStore::Prepared>> RecordStore::Prepare(std::vec
     } else {
       r.Set(RecordFlag::kTimestampAssigned, true);
     }
+    x.index_keys = IndexKeys(p.id, r);  // stored sequence 0 until the leader sets it
     // The stored JSON: the statement's body, then `stored` (and `timestamp`
     // when absent) as fixed-width placeholders the leader patches, and
     // `authority`, spliced in before the closing brace; written straight
@@ -347,6 +357,8 @@ absl::Status FileReferences(const std::vector<rocksdb::ColumnFamilyHandle*>& han
 
 std::vector<std::string> RecordStore::CommitGroup(const std::vector<Writer*>& group, absl::Status* write_status,
                                                   const std::vector<std::string>* meta_marks) {
+  const auto build_start = std::chrono::steady_clock::now();
+  const int64_t build_cpu_start = ThreadCpuMicros();
   // Room for every record twice (statements family and the covering learner
   // index) and its index keys, so that the batch is not regrown and copied
   // while it is built.
@@ -391,6 +403,34 @@ std::vector<std::string> RecordStore::CommitGroup(const std::vector<Writer*>& gr
     if (!r.ok()) return absl::InternalError(r.status().message());
     return std::optional<StatementRecord>(std::move(*r));
   };
+  // The idempotency check reads every statement id of the group at once
+  // (one MultiGet: one pass over the memtables and each file's filter for the
+  // sorted ids, instead of a Get each). Only the group's leader writes the
+  // statements family (one group at a time; the log applier calls this on
+  // the same terms), so what it reads stays current until this group's own
+  // write, and a statement sees the group's earlier ones in `pending` first:
+  // an id sent twice in one group, or re-proposed in log mode after its
+  // first copy was applied, finds that copy as a Get each would.
+  std::vector<rocksdb::Slice> ids;
+  ids.reserve(statements);
+  for (const Writer* w : group) {
+    for (const Prepared& x : *w->statements) {
+      ids.emplace_back(reinterpret_cast<const char*>(x.parsed.id.data()), x.parsed.id.size());
+    }
+  }
+  std::vector<rocksdb::PinnableSlice> stored(ids.size());
+  std::vector<rocksdb::Status> stored_status(ids.size());
+  if (!ids.empty()) {
+    db_->MultiGet(rocksdb::ReadOptions(), cf(static_cast<int>(Cf::kStatements)), ids.size(), ids.data(), stored.data(),
+                  stored_status.data());
+  }
+  // The stored copy of the group's `k`th statement (whose id is `id`).
+  auto existing_copy = [&](const Uuid& id, size_t k) -> absl::StatusOr<std::optional<std::string>> {
+    if (auto it = pending.find(id); it != pending.end()) return std::optional<std::string>(*it->second);
+    if (stored_status[k].IsNotFound()) return std::optional<std::string>();
+    LL_RETURN_IF_ERROR(FromRocks(stored_status[k], "read statement"));
+    return std::optional<std::string>(stored[k].ToString());
+  };
   // Referrer lists ("by_target" values) written by this group so far.
   using ReferrerOverlay = std::unordered_map<Uuid, std::string, IdHash>;
   ReferrerOverlay pending_referrers;
@@ -410,16 +450,20 @@ std::vector<std::string> RecordStore::CommitGroup(const std::vector<Writer*>& gr
   std::forward_list<std::string> owned_learners;
   uint64_t fresh_total = 0;
 
+  size_t first = 0;  // the group's index of `w`'s first statement
   for (Writer* w : group) {
+    const size_t base = first;
+    first += w->statements->size();
     batch.SetSavePoint();
     undo.clear();
     const size_t changed_before = changed.size();
     ReferrerOverlay mine_referrers;
     absl::Status status;
     uint64_t fresh = 0;
-    for (Prepared& x : *w->statements) {
+    for (size_t i = 0; i < w->statements->size(); ++i) {
+      Prepared& x = (*w->statements)[i];
       const ParsedStatement& p = x.parsed;
-      absl::StatusOr<std::optional<std::string>> existing = lookup(p.id);
+      absl::StatusOr<std::optional<std::string>> existing = existing_copy(p.id, base + i);
       if (!existing.ok()) {
         status = existing.status();
         break;
@@ -444,17 +488,17 @@ std::vector<std::string> RecordStore::CommitGroup(const std::vector<Writer*>& gr
       // Assign the stored sequence and patch it into the prepared value.
       uint64_t seq = NextSeq(w->now_us);
       x.record.stored_seq = seq;
-      std::string stamp = FormatTimestampMicros(static_cast<int64_t>(seq));
-      if (stamp.size() != kTimestampLen) {
+      char stamp[kStoredTimestampLen];
+      if (!FormatStoredTimestamp(seq, stamp)) {
         status = absl::InternalError("clock outside years 1000-9999");
         break;
       }
       PatchU64(&x.value, 2, seq);
-      std::memcpy(&x.value[x.stored_pos], stamp.data(), kTimestampLen);
+      std::memcpy(&x.value[x.stored_pos], stamp, kTimestampLen);
       if (x.timestamp_pos != std::string::npos) {
         PatchU64(&x.value, 10, seq);
         x.record.timestamp_us = static_cast<int64_t>(seq);
-        std::memcpy(&x.value[x.timestamp_pos], stamp.data(), kTimestampLen);
+        std::memcpy(&x.value[x.timestamp_pos], stamp, kTimestampLen);
       }
 
       if (p.is_voiding) {
@@ -499,7 +543,8 @@ std::vector<std::string> RecordStore::CommitGroup(const std::vector<Writer*>& gr
 
       batch.Put(cf(static_cast<int>(Cf::kStatements)),
                 rocksdb::Slice(reinterpret_cast<const char*>(p.id.data()), p.id.size()), x.value);
-      for (auto& [family, key] : IndexKeys(p.id, x.record)) {
+      for (auto& [family, key] : x.index_keys) {
+        PatchU64(&key, key.size() - 24, seq);  // = IndexKeys(p.id, x.record)
         // The learner index is covering: it holds a copy of the record, so
         // "a learner's latest statements" is one sequential scan.
         batch.Put(cf(static_cast<int>(family)), key,
@@ -546,7 +591,16 @@ std::vector<std::string> RecordStore::CommitGroup(const std::vector<Writer*>& gr
   if (batch.Count() == 0) return {};  // every statement was a replay or failed
   rocksdb::WriteOptions wo;
   wo.sync = options_.sync;
+  const int64_t build_cpu = ThreadCpuMicros() - build_cpu_start;
+  const auto write_start = std::chrono::steady_clock::now();
   rocksdb::Status s = db_->Write(wo, &batch);
+  const auto write_end = std::chrono::steady_clock::now();
+  commit_build_micros_.fetch_add(
+      std::chrono::duration_cast<std::chrono::microseconds>(write_start - build_start).count(),
+      std::memory_order_relaxed);
+  commit_build_cpu_micros_.fetch_add(build_cpu, std::memory_order_relaxed);
+  commit_write_micros_.fetch_add(std::chrono::duration_cast<std::chrono::microseconds>(write_end - write_start).count(),
+                                 std::memory_order_relaxed);
   if (write_status != nullptr) *write_status = FromRocks(s, "commit statements");
   if (s.ok() && log_seq != 0) applied_log_seq_ = log_seq;
   if (!s.ok()) {

@@ -200,6 +200,18 @@ absl::Status RecordsServer::RegisterMetrics() {
        "Synced write groups (WAL fsyncs) of a service's store since start.",
        {{"service", "records"}},
        [stats_store] { return double(stats_store->stats().groups_committed); }},
+      {MetricType::kCounter,
+       "lifelong_store_commit_seconds_total",
+       "Wall time the single group committer spent on groups of statements: building the group's batch, and in "
+       "RocksDB's write (WAL, fsync, memtable).",
+       {{"service", "records"}, {"phase", "build"}},
+       [stats_store] { return 1e-6 * double(stats_store->stats().commit_build_micros); }},
+      {MetricType::kCounter,
+       "lifelong_store_commit_seconds_total",
+       "Wall time the single group committer spent on groups of statements: building the group's batch, and in "
+       "RocksDB's write (WAL, fsync, memtable).",
+       {{"service", "records"}, {"phase", "write"}},
+       [stats_store] { return 1e-6 * double(stats_store->stats().commit_write_micros); }},
   });
   if (observed.ok() && replicator_) {
     const replication::Replicator* rep = replicator_.get();

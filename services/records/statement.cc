@@ -33,6 +33,9 @@ class Json {
   Json() = default;
   explicit Json(simdjson::dom::element e) : e_(e), present_(true) {}
 
+  // Whether the member or element was there (operator[] of a missing member
+  // is absent): `if (Json v = j["k"])` looks the member up once.
+  explicit operator bool() const { return present_; }
   bool is_object() const { return present_ && e_.is_object(); }
   bool is_array() const { return present_ && e_.is_array(); }
   bool is_string() const { return present_ && e_.is_string(); }
@@ -134,33 +137,80 @@ class Json {
   bool present_ = false;
 };
 
-std::string LearnerKeyOf(const Json& agent);
+// The name of a field in an error message ("statement.context.extensions"),
+// made into a string only when an error names it, so that validating a valid
+// statement builds no field names. A member or element path refers to the
+// path it was made from (and a root to the characters it was made from), so
+// it must not outlive them: it is made for an argument, or as a local from a
+// parameter.
+class Path {
+ public:
+  Path(const char* root) : text_(root) {}                                          // NOLINT: "statement"
+  Path(absl::string_view root) : text_(root) {}                                    // NOLINT
+  Path(const std::string& root) : text_(root) {}                                   // NOLINT
+  Path Member(absl::string_view name) const { return Path(this, name, kMember); }  // field + "." + name
+  Path Index(size_t i) const { return Path(this, {}, i); }                         // field + "[i]"
+  std::string str() const {
+    std::string out;
+    AppendTo(&out);
+    return out;
+  }
 
-absl::Status Invalid(absl::string_view field, absl::string_view why) {
-  return absl::InvalidArgumentError(absl::StrCat(field, ": ", why));
+ private:
+  static constexpr size_t kMember = static_cast<size_t>(-1);
+  Path(const Path* parent, absl::string_view name, size_t index) : parent_(parent), text_(name), index_(index) {}
+  void AppendTo(std::string* out) const {
+    if (parent_ != nullptr) {
+      parent_->AppendTo(out);
+      if (index_ != kMember) {
+        absl::StrAppend(out, "[", index_, "]");
+        return;
+      }
+      out->push_back('.');
+    }
+    out->append(text_.data(), text_.size());
+  }
+
+  const Path* parent_ = nullptr;
+  absl::string_view text_;
+  size_t index_ = kMember;
+};
+
+// CanonicalLearnerKey, naming the field only when the key is refused (the
+// same refusal, asked again with the field's name).
+absl::StatusOr<std::string> CanonicalKey(absl::string_view key, const Path& field) {
+  absl::StatusOr<std::string> canonical = CanonicalLearnerKey(key, "");
+  if (canonical.ok()) return canonical;
+  return CanonicalLearnerKey(key, field.str());
 }
 
-absl::Status CheckObject(const Json& j, absl::string_view field) {
+std::string LearnerKeyOf(const Json& agent);
+
+absl::Status Invalid(const Path& field, absl::string_view why) {
+  return absl::InvalidArgumentError(absl::StrCat(field.str(), ": ", why));
+}
+
+absl::Status CheckObject(const Json& j, const Path& field) {
   if (!j.is_object()) return Invalid(field, "must be a JSON object");
   return absl::OkStatus();
 }
 
 // Rejects members not in `allowed`.
-absl::Status CheckKeys(const Json& j, absl::string_view field, std::initializer_list<absl::string_view> allowed) {
+absl::Status CheckKeys(const Json& j, const Path& field, std::initializer_list<absl::string_view> allowed) {
   for (const auto& [key, value] : j.items()) {
     bool ok = false;
     for (absl::string_view a : allowed) ok |= (key == a);
-    if (!ok) return Invalid(absl::StrCat(field, ".", key), "unknown property");
+    if (!ok) return Invalid(field.Member(key), "unknown property");
   }
   return absl::OkStatus();
 }
 
-absl::Status CheckString(const Json& j, absl::string_view field) {
+absl::Status CheckString(const Json& j, const Path& field) {
   if (!j.is_string()) return Invalid(field, "must be a string");
   return absl::OkStatus();
 }
 
-absl::Status CheckIri(const Json& j, absl::string_view field) {
+absl::Status CheckIri(const Json& j, const Path& field) {
   LL_RETURN_IF_ERROR(CheckString(j, field));
   absl::string_view s = j.str();
   if (s.size() > kMaxKeyString) return Invalid(field, "IRI longer than 4096 bytes");
@@ -168,7 +218,7 @@ absl::Status CheckIri(const Json& j, absl::string_view field) {
   return absl::OkStatus();
 }
 
-absl::Status CheckUuid(const Json& j, absl::string_view field, Uuid* out = nullptr) {
+absl::Status CheckUuid(const Json& j, const Path& field, Uuid* out = nullptr) {
   LL_RETURN_IF_ERROR(CheckString(j, field));
   absl::StatusOr<Uuid> u = ParseUuid(j.str());
   if (!u.ok()) return Invalid(field, u.status().message());
@@ -176,22 +226,22 @@ absl::Status CheckUuid(const Json& j, absl::string_view field, Uuid* out = nullp
   return absl::OkStatus();
 }
 
-absl::Status CheckLanguageMap(const Json& j, absl::string_view field) {
+absl::Status CheckLanguageMap(const Json& j, const Path& field) {
   LL_RETURN_IF_ERROR(CheckObject(j, field));
   for (const auto& [key, value] : j.items()) {
     if (!IsLanguageTag(key)) {
-      return Invalid(absl::StrCat(field, ".", key), "not a language tag (RFC 5646)");
+      return Invalid(field.Member(key), "not a language tag (RFC 5646)");
     }
-    LL_RETURN_IF_ERROR(CheckString(value, absl::StrCat(field, ".", key)));
+    LL_RETURN_IF_ERROR(CheckString(value, field.Member(key)));
   }
   return absl::OkStatus();
 }
 
-absl::Status CheckExtensions(const Json& j, absl::string_view field) {
+absl::Status CheckExtensions(const Json& j, const Path& field) {
   LL_RETURN_IF_ERROR(CheckObject(j, field));
   for (const auto& [key, value] : j.items()) {
     if (!IsAbsoluteIri(key)) {
-      return Invalid(absl::StrCat(field, ".", key), "extension key is not an absolute IRI");
+      return Invalid(field.Member(key), "extension key is not an absolute IRI");
     }
   }
   return absl::OkStatus();
@@ -204,58 +254,59 @@ bool IsHex(absl::string_view s) {
   return true;
 }
 
-absl::Status CheckAgentOrGroup(const Json& j, absl::string_view field, bool group_allowed, bool require_object_type);
+absl::Status CheckAgentOrGroup(const Json& j, const Path& field, bool group_allowed, bool require_object_type);
 
 // Counts and validates the inverse functional identifiers of an Agent/Group.
-absl::Status CheckIfis(const Json& j, absl::string_view field, int* count) {
+absl::Status CheckIfis(const Json& j, const Path& field, int* count) {
   *count = 0;
-  if (j.contains("mbox")) {
+  if (Json v = j["mbox"]) {
     ++*count;
-    std::string f = absl::StrCat(field, ".mbox");
-    LL_RETURN_IF_ERROR(CheckString(j["mbox"], f));
-    absl::string_view m = j["mbox"].str();
+    Path f = field.Member("mbox");
+    LL_RETURN_IF_ERROR(CheckString(v, f));
+    absl::string_view m = v.str();
     if (!absl::StartsWith(m, "mailto:") || m.find('@') == std::string::npos || m.size() < 10) {
       return Invalid(f, "must be a mailto: IRI with an address");
     }
   }
-  if (j.contains("mbox_sha1sum")) {
+  if (Json v = j["mbox_sha1sum"]) {
     ++*count;
-    std::string f = absl::StrCat(field, ".mbox_sha1sum");
-    LL_RETURN_IF_ERROR(CheckString(j["mbox_sha1sum"], f));
-    absl::string_view s = j["mbox_sha1sum"].str();
+    Path f = field.Member("mbox_sha1sum");
+    LL_RETURN_IF_ERROR(CheckString(v, f));
+    absl::string_view s = v.str();
     if (s.size() != 40 || !IsHex(s)) return Invalid(f, "must be 40 hex digits");
   }
-  if (j.contains("openid")) {
+  if (Json v = j["openid"]) {
     ++*count;
-    LL_RETURN_IF_ERROR(CheckIri(j["openid"], absl::StrCat(field, ".openid")));
+    LL_RETURN_IF_ERROR(CheckIri(v, field.Member("openid")));
   }
-  if (j.contains("account")) {
+  if (Json a = j["account"]) {
     ++*count;
-    std::string f = absl::StrCat(field, ".account");
-    Json a = j["account"];
+    Path f = field.Member("account");
     LL_RETURN_IF_ERROR(CheckObject(a, f));
     LL_RETURN_IF_ERROR(CheckKeys(a, f, {"homePage", "name"}));
-    if (!a.contains("homePage")) return Invalid(absl::StrCat(f, ".homePage"), "is required");
-    if (!a.contains("name")) return Invalid(absl::StrCat(f, ".name"), "is required");
-    LL_RETURN_IF_ERROR(CheckIri(a["homePage"], absl::StrCat(f, ".homePage")));
-    LL_RETURN_IF_ERROR(CheckString(a["name"], absl::StrCat(f, ".name")));
-    if (a["name"].str().empty()) {
-      return Invalid(absl::StrCat(f, ".name"), "must not be empty");
+    Json home = a["homePage"];
+    Json name = a["name"];
+    if (!home) return Invalid(f.Member("homePage"), "is required");
+    if (!name) return Invalid(f.Member("name"), "is required");
+    LL_RETURN_IF_ERROR(CheckIri(home, f.Member("homePage")));
+    LL_RETURN_IF_ERROR(CheckString(name, f.Member("name")));
+    if (name.str().empty()) {
+      return Invalid(f.Member("name"), "must not be empty");
     }
   }
   return absl::OkStatus();
 }
 
-absl::Status CheckAgentOrGroup(const Json& j, absl::string_view field, bool group_allowed, bool require_object_type) {
+absl::Status CheckAgentOrGroup(const Json& j, const Path& field, bool group_allowed, bool require_object_type) {
   LL_RETURN_IF_ERROR(CheckObject(j, field));
-  std::string type = "Agent";
-  if (j.contains("objectType")) {
-    LL_RETURN_IF_ERROR(CheckString(j["objectType"], absl::StrCat(field, ".objectType")));
-    type = j["objectType"].string();
+  absl::string_view type = "Agent";
+  if (Json v = j["objectType"]) {
+    LL_RETURN_IF_ERROR(CheckString(v, field.Member("objectType")));
+    type = v.str();
   } else if (require_object_type) {
-    return Invalid(absl::StrCat(field, ".objectType"), "is required");
+    return Invalid(field.Member("objectType"), "is required");
   }
-  if (j.contains("name")) LL_RETURN_IF_ERROR(CheckString(j["name"], absl::StrCat(field, ".name")));
+  if (Json v = j["name"]) LL_RETURN_IF_ERROR(CheckString(v, field.Member("name")));
   int ifis = 0;
   LL_RETURN_IF_ERROR(CheckIfis(j, field, &ifis));
   if (type == "Agent") {
@@ -265,83 +316,83 @@ absl::Status CheckAgentOrGroup(const Json& j, absl::string_view field, bool grou
     }
     return absl::OkStatus();
   }
-  if (type != "Group") return Invalid(absl::StrCat(field, ".objectType"), "must be Agent or Group");
+  if (type != "Group") return Invalid(field.Member("objectType"), "must be Agent or Group");
   if (!group_allowed) return Invalid(field, "a Group is not allowed here");
   LL_RETURN_IF_ERROR(
       CheckKeys(j, field, {"objectType", "name", "member", "mbox", "mbox_sha1sum", "openid", "account"}));
   if (ifis > 1) return Invalid(field, "a Group has at most one identifier");
   if (j.contains("member")) {
-    std::string f = absl::StrCat(field, ".member");
+    Path f = field.Member("member");
     if (!j["member"].is_array()) return Invalid(f, "must be an array");
     std::vector<Json> members = j["member"].elements();
     for (size_t i = 0; i < members.size(); ++i) {
-      LL_RETURN_IF_ERROR(CheckAgentOrGroup(members[i], absl::StrCat(f, "[", i, "]"),
+      LL_RETURN_IF_ERROR(CheckAgentOrGroup(members[i], f.Index(i),
                                            /*group_allowed=*/false, false));
     }
   }
   if (ifis == 0 && (!j.contains("member") || j["member"].empty())) {
-    return Invalid(absl::StrCat(field, ".member"), "an anonymous Group needs members");
+    return Invalid(field.Member("member"), "an anonymous Group needs members");
   }
   return absl::OkStatus();
 }
 
-absl::Status CheckActivity(const Json& j, absl::string_view field) {
+absl::Status CheckActivity(const Json& j, const Path& field) {
   LL_RETURN_IF_ERROR(CheckObject(j, field));
   LL_RETURN_IF_ERROR(CheckKeys(j, field, {"objectType", "id", "definition"}));
-  if (j.contains("objectType") && j["objectType"].str() != "Activity") {
-    return Invalid(absl::StrCat(field, ".objectType"), "must be Activity");
+  if (Json t = j["objectType"]; t && t.str() != "Activity") {
+    return Invalid(field.Member("objectType"), "must be Activity");
   }
-  if (!j.contains("id")) return Invalid(absl::StrCat(field, ".id"), "is required");
-  LL_RETURN_IF_ERROR(CheckIri(j["id"], absl::StrCat(field, ".id")));
-  if (j.contains("definition")) {
-    std::string f = absl::StrCat(field, ".definition");
-    Json d = j["definition"];
+  Json id = j["id"];
+  if (!id) return Invalid(field.Member("id"), "is required");
+  LL_RETURN_IF_ERROR(CheckIri(id, field.Member("id")));
+  if (Json d = j["definition"]) {
+    Path f = field.Member("definition");
     LL_RETURN_IF_ERROR(CheckObject(d, f));
     LL_RETURN_IF_ERROR(CheckKeys(d, f,
                                  {"name", "description", "type", "moreInfo", "extensions", "interactionType",
                                   "correctResponsesPattern", "choices", "scale", "source", "target", "steps"}));
-    if (d.contains("name")) LL_RETURN_IF_ERROR(CheckLanguageMap(d["name"], absl::StrCat(f, ".name")));
-    if (d.contains("description")) {
-      LL_RETURN_IF_ERROR(CheckLanguageMap(d["description"], absl::StrCat(f, ".description")));
+    if (Json v = d["name"]) LL_RETURN_IF_ERROR(CheckLanguageMap(v, f.Member("name")));
+    if (Json v = d["description"]) {
+      LL_RETURN_IF_ERROR(CheckLanguageMap(v, f.Member("description")));
     }
-    if (d.contains("type")) LL_RETURN_IF_ERROR(CheckIri(d["type"], absl::StrCat(f, ".type")));
-    if (d.contains("moreInfo")) LL_RETURN_IF_ERROR(CheckIri(d["moreInfo"], absl::StrCat(f, ".moreInfo")));
-    if (d.contains("extensions")) {
-      LL_RETURN_IF_ERROR(CheckExtensions(d["extensions"], absl::StrCat(f, ".extensions")));
+    if (Json v = d["type"]) LL_RETURN_IF_ERROR(CheckIri(v, f.Member("type")));
+    if (Json v = d["moreInfo"]) LL_RETURN_IF_ERROR(CheckIri(v, f.Member("moreInfo")));
+    if (Json v = d["extensions"]) {
+      LL_RETURN_IF_ERROR(CheckExtensions(v, f.Member("extensions")));
     }
     if (d.contains("interactionType")) {
       static const std::set<std::string> kTypes = {"true-false",  "choice",     "fill-in", "long-fill-in", "matching",
                                                    "performance", "sequencing", "likert",  "numeric",      "other"};
-      std::string g = absl::StrCat(f, ".interactionType");
+      Path g = f.Member("interactionType");
       LL_RETURN_IF_ERROR(CheckString(d["interactionType"], g));
       if (!kTypes.count(d["interactionType"].string())) {
         return Invalid(g, "unknown interaction type");
       }
     }
     if (d.contains("correctResponsesPattern")) {
-      std::string g = absl::StrCat(f, ".correctResponsesPattern");
+      Path g = f.Member("correctResponsesPattern");
       if (!d["correctResponsesPattern"].is_array()) return Invalid(g, "must be an array");
       for (const Json& p : d["correctResponsesPattern"].elements()) LL_RETURN_IF_ERROR(CheckString(p, g));
     }
     if (!d.contains("interactionType")) {
       for (const char* k : {"correctResponsesPattern", "choices", "scale", "source", "target", "steps"}) {
-        if (d.contains(k)) return Invalid(absl::StrCat(f, ".interactionType"), absl::StrCat("is required with ", k));
+        if (d.contains(k)) return Invalid(f.Member("interactionType"), absl::StrCat("is required with ", k));
       }
     }
     for (const char* list : {"choices", "scale", "source", "target", "steps"}) {
       if (!d.contains(list)) continue;
-      std::string g = absl::StrCat(f, ".", list);
+      Path g = f.Member(list);
       if (!d[list].is_array()) return Invalid(g, "must be an array");
       std::vector<Json> entries = d[list].elements();
       for (size_t i = 0; i < entries.size(); ++i) {
-        std::string h = absl::StrCat(g, "[", i, "]");
+        Path h = g.Index(i);
         const Json& c = entries[i];
         LL_RETURN_IF_ERROR(CheckObject(c, h));
         LL_RETURN_IF_ERROR(CheckKeys(c, h, {"id", "description"}));
-        if (!c.contains("id")) return Invalid(absl::StrCat(h, ".id"), "is required");
-        LL_RETURN_IF_ERROR(CheckString(c["id"], absl::StrCat(h, ".id")));
-        if (c.contains("description")) {
-          LL_RETURN_IF_ERROR(CheckLanguageMap(c["description"], absl::StrCat(h, ".description")));
+        if (!c.contains("id")) return Invalid(h.Member("id"), "is required");
+        LL_RETURN_IF_ERROR(CheckString(c["id"], h.Member("id")));
+        if (Json v = c["description"]) {
+          LL_RETURN_IF_ERROR(CheckLanguageMap(v, h.Member("description")));
         }
       }
     }
@@ -349,91 +400,92 @@ absl::Status CheckActivity(const Json& j, absl::string_view field) {
   return absl::OkStatus();
 }
 
-absl::Status CheckStatementRef(const Json& j, absl::string_view field, Uuid* target) {
+absl::Status CheckStatementRef(const Json& j, const Path& field, Uuid* target) {
   LL_RETURN_IF_ERROR(CheckObject(j, field));
   LL_RETURN_IF_ERROR(CheckKeys(j, field, {"objectType", "id"}));
   if (j["objectType"].str() != "StatementRef") {
-    return Invalid(absl::StrCat(field, ".objectType"), "must be StatementRef");
+    return Invalid(field.Member("objectType"), "must be StatementRef");
   }
-  if (!j.contains("id")) return Invalid(absl::StrCat(field, ".id"), "is required");
-  return CheckUuid(j["id"], absl::StrCat(field, ".id"), target);
+  if (!j.contains("id")) return Invalid(field.Member("id"), "is required");
+  return CheckUuid(j["id"], field.Member("id"), target);
 }
 
-absl::Status CheckVerb(const Json& j, absl::string_view field) {
+absl::Status CheckVerb(const Json& j, const Path& field) {
   LL_RETURN_IF_ERROR(CheckObject(j, field));
   LL_RETURN_IF_ERROR(CheckKeys(j, field, {"id", "display"}));
-  if (!j.contains("id")) return Invalid(absl::StrCat(field, ".id"), "is required");
-  LL_RETURN_IF_ERROR(CheckIri(j["id"], absl::StrCat(field, ".id")));
-  if (j.contains("display")) {
-    LL_RETURN_IF_ERROR(CheckLanguageMap(j["display"], absl::StrCat(field, ".display")));
+  Json id = j["id"];
+  if (!id) return Invalid(field.Member("id"), "is required");
+  LL_RETURN_IF_ERROR(CheckIri(id, field.Member("id")));
+  if (Json v = j["display"]) {
+    LL_RETURN_IF_ERROR(CheckLanguageMap(v, field.Member("display")));
   }
   return absl::OkStatus();
 }
 
-absl::Status CheckNumber(const Json& j, absl::string_view field) {
+absl::Status CheckNumber(const Json& j, const Path& field) {
   if (!j.is_number()) return Invalid(field, "must be a number");
   return absl::OkStatus();
 }
 
-absl::Status CheckResult(const Json& j, absl::string_view field) {
+absl::Status CheckResult(const Json& j, const Path& field) {
   LL_RETURN_IF_ERROR(CheckObject(j, field));
   LL_RETURN_IF_ERROR(CheckKeys(j, field, {"score", "success", "completion", "response", "duration", "extensions"}));
   if (j.contains("score")) {
-    std::string f = absl::StrCat(field, ".score");
+    Path f = field.Member("score");
     Json s = j["score"];
     LL_RETURN_IF_ERROR(CheckObject(s, f));
     LL_RETURN_IF_ERROR(CheckKeys(s, f, {"scaled", "raw", "min", "max"}));
     for (const char* k : {"scaled", "raw", "min", "max"}) {
-      if (s.contains(k)) LL_RETURN_IF_ERROR(CheckNumber(s[k], absl::StrCat(f, ".", k)));
+      if (s.contains(k)) LL_RETURN_IF_ERROR(CheckNumber(s[k], f.Member(k)));
     }
     if (s.contains("scaled")) {
       double v = s["scaled"].num();
-      if (v < -1.0 || v > 1.0) return Invalid(absl::StrCat(f, ".scaled"), "must be between -1 and 1");
+      if (v < -1.0 || v > 1.0) return Invalid(f.Member("scaled"), "must be between -1 and 1");
     }
     if (s.contains("min") && s.contains("max") && !(s["min"].num() < s["max"].num())) {
-      return Invalid(absl::StrCat(f, ".max"), "must be greater than min");
+      return Invalid(f.Member("max"), "must be greater than min");
     }
     if (s.contains("raw")) {
       double raw = s["raw"].num();
       if (s.contains("min") && raw < s["min"].num()) {
-        return Invalid(absl::StrCat(f, ".raw"), "must not be below min");
+        return Invalid(f.Member("raw"), "must not be below min");
       }
       if (s.contains("max") && raw > s["max"].num()) {
-        return Invalid(absl::StrCat(f, ".raw"), "must not be above max");
+        return Invalid(f.Member("raw"), "must not be above max");
       }
     }
   }
   if (j.contains("success") && !j["success"].is_boolean()) {
-    return Invalid(absl::StrCat(field, ".success"), "must be true or false");
+    return Invalid(field.Member("success"), "must be true or false");
   }
   if (j.contains("completion") && !j["completion"].is_boolean()) {
-    return Invalid(absl::StrCat(field, ".completion"), "must be true or false");
+    return Invalid(field.Member("completion"), "must be true or false");
   }
-  if (j.contains("response")) LL_RETURN_IF_ERROR(CheckString(j["response"], absl::StrCat(field, ".response")));
+  if (Json v = j["response"]) LL_RETURN_IF_ERROR(CheckString(v, field.Member("response")));
   if (j.contains("duration")) {
-    std::string f = absl::StrCat(field, ".duration");
+    Path f = field.Member("duration");
     LL_RETURN_IF_ERROR(CheckString(j["duration"], f));
     absl::StatusOr<double> d = ParseIsoDurationSeconds(j["duration"].str());
     if (!d.ok()) return Invalid(f, d.status().message());
   }
-  if (j.contains("extensions")) {
-    LL_RETURN_IF_ERROR(CheckExtensions(j["extensions"], absl::StrCat(field, ".extensions")));
+  if (Json v = j["extensions"]) {
+    LL_RETURN_IF_ERROR(CheckExtensions(v, field.Member("extensions")));
   }
   return absl::OkStatus();
 }
 
-absl::Status CheckActivityList(const Json& j, absl::string_view field) {
+absl::Status CheckActivityList(const Json& j, const Path& field) {
   if (j.is_array()) {
     std::vector<Json> list = j.elements();
     for (size_t i = 0; i < list.size(); ++i) {
-      LL_RETURN_IF_ERROR(CheckActivity(list[i], absl::StrCat(field, "[", i, "]")));
+      LL_RETURN_IF_ERROR(CheckActivity(list[i], field.Index(i)));
     }
     return absl::OkStatus();
   }
   return CheckActivity(j, field);
 }
 
-absl::Status CheckContext(const Json& j, absl::string_view field, bool object_is_activity,
+absl::Status CheckContext(const Json& j, const Path& field, bool object_is_activity,
                           std::optional<Uuid>* registration) {
   LL_RETURN_IF_ERROR(CheckObject(j, field));
   LL_RETURN_IF_ERROR(CheckKeys(j, field,
@@ -441,48 +493,48 @@ absl::Status CheckContext(const Json& j, absl::string_view field, bool object_is
                                 "contextGroups", "revision", "platform", "language", "statement", "extensions"}));
   if (j.contains("registration")) {
     Uuid reg;
-    LL_RETURN_IF_ERROR(CheckUuid(j["registration"], absl::StrCat(field, ".registration"), &reg));
+    LL_RETURN_IF_ERROR(CheckUuid(j["registration"], field.Member("registration"), &reg));
     if (registration) *registration = reg;
   }
-  if (j.contains("instructor")) {
-    LL_RETURN_IF_ERROR(CheckAgentOrGroup(j["instructor"], absl::StrCat(field, ".instructor"), true, false));
+  if (Json v = j["instructor"]) {
+    LL_RETURN_IF_ERROR(CheckAgentOrGroup(v, field.Member("instructor"), true, false));
   }
   if (j.contains("team")) {
-    std::string f = absl::StrCat(field, ".team");
+    Path f = field.Member("team");
     LL_RETURN_IF_ERROR(CheckAgentOrGroup(j["team"], f, true, true));
     if (j["team"]["objectType"].str() != "Group") return Invalid(f, "must be a Group");
   }
   if (j.contains("contextActivities")) {
-    std::string f = absl::StrCat(field, ".contextActivities");
+    Path f = field.Member("contextActivities");
     Json ca = j["contextActivities"];
     LL_RETURN_IF_ERROR(CheckObject(ca, f));
     LL_RETURN_IF_ERROR(CheckKeys(ca, f, {"parent", "grouping", "category", "other"}));
     for (const auto& [key, value] : ca.items()) {
-      LL_RETURN_IF_ERROR(CheckActivityList(value, absl::StrCat(f, ".", key)));
+      LL_RETURN_IF_ERROR(CheckActivityList(value, f.Member(key)));
     }
   }
   for (const char* k : {"contextAgents", "contextGroups"}) {
     if (!j.contains(k)) continue;
-    std::string f = absl::StrCat(field, ".", k);
+    Path f = field.Member(k);
     if (!j[k].is_array()) return Invalid(f, "must be an array");
     bool agents = std::string(k) == "contextAgents";
     std::vector<Json> list = j[k].elements();
     for (size_t i = 0; i < list.size(); ++i) {
-      std::string g = absl::StrCat(f, "[", i, "]");
+      Path g = f.Index(i);
       const Json& e = list[i];
       LL_RETURN_IF_ERROR(CheckObject(e, g));
       const char* member = agents ? "agent" : "group";
       LL_RETURN_IF_ERROR(CheckKeys(e, g, {"objectType", member, "relevantTypes"}));
       if (e["objectType"].str() != (agents ? "contextAgent" : "contextGroup")) {
-        return Invalid(absl::StrCat(g, ".objectType"), agents ? "must be contextAgent" : "must be contextGroup");
+        return Invalid(g.Member("objectType"), agents ? "must be contextAgent" : "must be contextGroup");
       }
-      if (!e.contains(member)) return Invalid(absl::StrCat(g, ".", member), "is required");
-      LL_RETURN_IF_ERROR(CheckAgentOrGroup(e[member], absl::StrCat(g, ".", member), !agents, !agents));
+      if (!e.contains(member)) return Invalid(g.Member(member), "is required");
+      LL_RETURN_IF_ERROR(CheckAgentOrGroup(e[member], g.Member(member), !agents, !agents));
       if (!agents && e[member]["objectType"].str() != "Group") {
-        return Invalid(absl::StrCat(g, ".group"), "must be a Group");
+        return Invalid(g.Member("group"), "must be a Group");
       }
       if (e.contains("relevantTypes")) {
-        std::string h = absl::StrCat(g, ".relevantTypes");
+        Path h = g.Member("relevantTypes");
         if (!e["relevantTypes"].is_array() || e["relevantTypes"].empty())
           return Invalid(h, "must be a non-empty array");
         for (const Json& t : e["relevantTypes"].elements()) LL_RETURN_IF_ERROR(CheckIri(t, h));
@@ -490,54 +542,55 @@ absl::Status CheckContext(const Json& j, absl::string_view field, bool object_is
     }
   }
   for (const char* k : {"revision", "platform"}) {
-    if (!j.contains(k)) continue;
-    LL_RETURN_IF_ERROR(CheckString(j[k], absl::StrCat(field, ".", k)));
+    Json v = j[k];
+    if (!v) continue;
+    LL_RETURN_IF_ERROR(CheckString(v, field.Member(k)));
     if (!object_is_activity) {
-      return Invalid(absl::StrCat(field, ".", k), "allowed only when the object is an Activity");
+      return Invalid(field.Member(k), "allowed only when the object is an Activity");
     }
   }
-  if (j.contains("language")) {
-    std::string f = absl::StrCat(field, ".language");
-    LL_RETURN_IF_ERROR(CheckString(j["language"], f));
-    if (!IsLanguageTag(j["language"].str())) return Invalid(f, "not a language tag (RFC 5646)");
+  if (Json v = j["language"]) {
+    Path f = field.Member("language");
+    LL_RETURN_IF_ERROR(CheckString(v, f));
+    if (!IsLanguageTag(v.str())) return Invalid(f, "not a language tag (RFC 5646)");
   }
-  if (j.contains("statement")) {
-    LL_RETURN_IF_ERROR(CheckStatementRef(j["statement"], absl::StrCat(field, ".statement"), nullptr));
+  if (Json v = j["statement"]) {
+    LL_RETURN_IF_ERROR(CheckStatementRef(v, field.Member("statement"), nullptr));
   }
-  if (j.contains("extensions")) {
-    LL_RETURN_IF_ERROR(CheckExtensions(j["extensions"], absl::StrCat(field, ".extensions")));
+  if (Json v = j["extensions"]) {
+    LL_RETURN_IF_ERROR(CheckExtensions(v, field.Member("extensions")));
   }
   return absl::OkStatus();
 }
 
-absl::Status CheckAttachments(const Json& j, absl::string_view field) {
+absl::Status CheckAttachments(const Json& j, const Path& field) {
   if (!j.is_array()) return Invalid(field, "must be an array");
   std::vector<Json> list = j.elements();
   for (size_t i = 0; i < list.size(); ++i) {
-    std::string f = absl::StrCat(field, "[", i, "]");
+    Path f = field.Index(i);
     const Json& a = list[i];
     LL_RETURN_IF_ERROR(CheckObject(a, f));
     LL_RETURN_IF_ERROR(
         CheckKeys(a, f, {"usageType", "display", "description", "contentType", "length", "sha2", "fileUrl"}));
     for (const char* k : {"usageType", "display", "contentType", "length", "sha2"}) {
-      if (!a.contains(k)) return Invalid(absl::StrCat(f, ".", k), "is required");
+      if (!a.contains(k)) return Invalid(f.Member(k), "is required");
     }
-    LL_RETURN_IF_ERROR(CheckIri(a["usageType"], absl::StrCat(f, ".usageType")));
-    LL_RETURN_IF_ERROR(CheckLanguageMap(a["display"], absl::StrCat(f, ".display")));
-    if (a.contains("description")) {
-      LL_RETURN_IF_ERROR(CheckLanguageMap(a["description"], absl::StrCat(f, ".description")));
+    LL_RETURN_IF_ERROR(CheckIri(a["usageType"], f.Member("usageType")));
+    LL_RETURN_IF_ERROR(CheckLanguageMap(a["display"], f.Member("display")));
+    if (Json v = a["description"]) {
+      LL_RETURN_IF_ERROR(CheckLanguageMap(v, f.Member("description")));
     }
-    LL_RETURN_IF_ERROR(CheckString(a["contentType"], absl::StrCat(f, ".contentType")));
+    LL_RETURN_IF_ERROR(CheckString(a["contentType"], f.Member("contentType")));
     if (!a["length"].is_number_integer() || a["length"].integer() < 0) {
-      return Invalid(absl::StrCat(f, ".length"), "must be a non-negative integer");
+      return Invalid(f.Member("length"), "must be a non-negative integer");
     }
-    LL_RETURN_IF_ERROR(CheckString(a["sha2"], absl::StrCat(f, ".sha2")));
-    if (a.contains("fileUrl")) LL_RETURN_IF_ERROR(CheckIri(a["fileUrl"], absl::StrCat(f, ".fileUrl")));
+    LL_RETURN_IF_ERROR(CheckString(a["sha2"], f.Member("sha2")));
+    if (Json v = a["fileUrl"]) LL_RETURN_IF_ERROR(CheckIri(v, f.Member("fileUrl")));
   }
   return absl::OkStatus();
 }
 
-absl::Status CheckTimestamp(const Json& j, absl::string_view field, int64_t* out) {
+absl::Status CheckTimestamp(const Json& j, const Path& field, int64_t* out) {
   LL_RETURN_IF_ERROR(CheckString(j, field));
   absl::StatusOr<int64_t> t = ParseTimestampMicros(j.str());
   if (!t.ok()) return Invalid(field, t.status().message());
@@ -546,19 +599,21 @@ absl::Status CheckTimestamp(const Json& j, absl::string_view field, int64_t* out
 }
 
 // Validates the statement body shared by statements and sub-statements.
-absl::Status CheckBody(const Json& s, absl::string_view field, bool sub, ParsedStatement* out) {
-  for (const char* k : {"actor", "verb", "object"}) {
-    if (!s.contains(k)) return Invalid(absl::StrCat(field, ".", k), "is required");
-  }
-  LL_RETURN_IF_ERROR(CheckAgentOrGroup(s["actor"], absl::StrCat(field, ".actor"), true, false));
-  LL_RETURN_IF_ERROR(CheckVerb(s["verb"], absl::StrCat(field, ".verb")));
+absl::Status CheckBody(const Json& s, const Path& field, bool sub, ParsedStatement* out) {
+  Json actor = s["actor"];
+  Json verb = s["verb"];
   Json obj = s["object"];
-  std::string of = absl::StrCat(field, ".object");
+  if (!actor) return Invalid(field.Member("actor"), "is required");
+  if (!verb) return Invalid(field.Member("verb"), "is required");
+  if (!obj) return Invalid(field.Member("object"), "is required");
+  LL_RETURN_IF_ERROR(CheckAgentOrGroup(actor, field.Member("actor"), true, false));
+  LL_RETURN_IF_ERROR(CheckVerb(verb, field.Member("verb")));
+  Path of = field.Member("object");
   LL_RETURN_IF_ERROR(CheckObject(obj, of));
-  std::string type = "Activity";
-  if (obj.contains("objectType")) {
-    LL_RETURN_IF_ERROR(CheckString(obj["objectType"], absl::StrCat(of, ".objectType")));
-    type = obj["objectType"].string();
+  absl::string_view type = "Activity";
+  if (Json v = obj["objectType"]) {
+    LL_RETURN_IF_ERROR(CheckString(v, of.Member("objectType")));
+    type = v.str();
   }
   Uuid target{};
   if (type == "Activity") {
@@ -573,43 +628,41 @@ absl::Status CheckBody(const Json& s, absl::string_view field, bool sub, ParsedS
         CheckKeys(obj, of, {"objectType", "actor", "verb", "object", "result", "context", "timestamp", "attachments"}));
     LL_RETURN_IF_ERROR(CheckBody(obj, of, /*sub=*/true, nullptr));
   } else {
-    return Invalid(absl::StrCat(of, ".objectType"), "must be Activity, Agent, Group, StatementRef or SubStatement");
+    return Invalid(of.Member("objectType"), "must be Activity, Agent, Group, StatementRef or SubStatement");
   }
-  if (s.contains("result")) LL_RETURN_IF_ERROR(CheckResult(s["result"], absl::StrCat(field, ".result")));
-  if (s.contains("context")) {
-    LL_RETURN_IF_ERROR(CheckContext(s["context"], absl::StrCat(field, ".context"), type == "Activity",
-                                    out ? &out->registration : nullptr));
+  if (Json v = s["result"]) LL_RETURN_IF_ERROR(CheckResult(v, field.Member("result")));
+  if (Json v = s["context"]) {
+    LL_RETURN_IF_ERROR(
+        CheckContext(v, field.Member("context"), type == "Activity", out ? &out->registration : nullptr));
   }
-  if (s.contains("timestamp")) {
+  if (Json v = s["timestamp"]) {
     int64_t ts = 0;
-    LL_RETURN_IF_ERROR(CheckTimestamp(s["timestamp"], absl::StrCat(field, ".timestamp"), &ts));
+    LL_RETURN_IF_ERROR(CheckTimestamp(v, field.Member("timestamp"), &ts));
     if (out) out->timestamp_us = ts;
   }
-  if (s.contains("attachments")) {
-    LL_RETURN_IF_ERROR(CheckAttachments(s["attachments"], absl::StrCat(field, ".attachments")));
+  if (Json v = s["attachments"]) {
+    LL_RETURN_IF_ERROR(CheckAttachments(v, field.Member("attachments")));
   }
   if (out) {
-    out->verb = s["verb"]["id"].string();
+    out->verb = verb["id"].string();
     if (type == "Activity") out->activity = obj["id"].string();
     if (type == "StatementRef") out->ref_target = target;
-    Json actor = s["actor"];
     std::string key = LearnerKeyOf(actor);
     if (!key.empty()) {
       // Keys must be usable everywhere a learner is named (no control
       // characters, at most 1 KiB) and stable under canonicalisation.
-      absl::StatusOr<std::string> canonical = CanonicalLearnerKey(key, absl::StrCat(field, ".actor"));
+      absl::StatusOr<std::string> canonical = CanonicalKey(key, field.Member("actor"));
       if (!canonical.ok()) return canonical.status();
-      if (*canonical != key)
-        return Invalid(absl::StrCat(field, ".actor"), "identifier cannot be used as a learner key");
+      if (*canonical != key) return Invalid(field.Member("actor"), "identifier cannot be used as a learner key");
       out->learners.push_back(std::move(key));
     }
     if (actor.contains("member")) {
       for (const Json& m : actor["member"].elements()) {
         std::string mk = LearnerKeyOf(m);
-        absl::StatusOr<std::string> canonical = CanonicalLearnerKey(mk, absl::StrCat(field, ".actor.member"));
+        absl::StatusOr<std::string> canonical = CanonicalKey(mk, field.Member("actor.member"));
         if (!canonical.ok()) return canonical.status();
         if (*canonical != mk) {
-          return Invalid(absl::StrCat(field, ".actor.member"), "identifier cannot be used as a learner key");
+          return Invalid(field.Member("actor.member"), "identifier cannot be used as a learner key");
         }
         bool dup = false;
         for (const std::string& l : out->learners) dup |= (l == mk);
@@ -618,7 +671,7 @@ absl::Status CheckBody(const Json& s, absl::string_view field, bool sub, ParsedS
     }
     if (out->verb == vocab::kVoided) {
       if (type != "StatementRef") {
-        return Invalid(absl::StrCat(of, ".objectType"), "a voiding statement's object must be a StatementRef");
+        return Invalid(of.Member("objectType"), "a voiding statement's object must be a StatementRef");
       }
       out->is_voiding = true;
       out->void_target = target;
@@ -647,15 +700,10 @@ Uuid RandomUuidV4() {
 
 namespace {
 std::string LearnerKeyOf(const Json& agent) {
-  if (agent.contains("account")) {
-    Json a = agent["account"];
-    return domain::AccountLearnerKey(a["homePage"].str(), a["name"].str());
-  }
-  if (agent.contains("mbox")) return agent["mbox"].string();
-  if (agent.contains("mbox_sha1sum")) {
-    return absl::StrCat("sha1:", absl::AsciiStrToLower(agent["mbox_sha1sum"].string()));
-  }
-  if (agent.contains("openid")) return absl::StrCat("openid:", agent["openid"].str());
+  if (Json a = agent["account"]) return domain::AccountLearnerKey(a["homePage"].str(), a["name"].str());
+  if (Json m = agent["mbox"]) return m.string();
+  if (Json m = agent["mbox_sha1sum"]) return absl::StrCat("sha1:", absl::AsciiStrToLower(m.str()));
+  if (Json o = agent["openid"]) return absl::StrCat("openid:", o.str());
   return "";
 }
 }  // namespace
@@ -730,17 +778,18 @@ absl::StatusOr<ParsedStatement> ParseStatement(absl::string_view text) {
                                {"id", "actor", "verb", "object", "result", "context", "timestamp", "stored",
                                 "authority", "version", "attachments"}));
   bool canonical_id = true;
-  if (s.contains("id")) {
-    LL_RETURN_IF_ERROR(CheckUuid(s["id"], "statement.id", &out.id));
-    canonical_id = s["id"].str() == FormatUuid(out.id);
+  if (Json v = s["id"]) {
+    LL_RETURN_IF_ERROR(CheckUuid(v, "statement.id", &out.id));
+    canonical_id = v.str() == FormatUuid(out.id);
   } else {
     out.id = RandomUuidV4();
     out.id_assigned = true;
   }
   LL_RETURN_IF_ERROR(CheckBody(s, "statement", /*sub=*/false, &out));
-  if (s.contains("stored")) LL_RETURN_IF_ERROR(CheckTimestamp(s["stored"], "statement.stored", nullptr));
-  if (s.contains("authority")) {
-    Json a = s["authority"];
+  Json stored = s["stored"];
+  Json authority = s["authority"];
+  if (stored) LL_RETURN_IF_ERROR(CheckTimestamp(stored, "statement.stored", nullptr));
+  if (Json a = authority) {
     LL_RETURN_IF_ERROR(CheckAgentOrGroup(a, "statement.authority", true, false));
     if (a["objectType"].str() == "Group") {
       // Only the OAuth form: an anonymous group of exactly two agents.
@@ -750,10 +799,11 @@ absl::StatusOr<ParsedStatement> ParseStatement(absl::string_view text) {
       if (a["member"].size() != 2) return Invalid("statement.authority.member", "must have exactly two agents");
     }
   }
-  bool has_version = s.contains("version");
+  Json version = s["version"];
+  const bool has_version = static_cast<bool>(version);
   if (has_version) {
-    LL_RETURN_IF_ERROR(CheckString(s["version"], "statement.version"));
-    absl::string_view v = s["version"].str();
+    LL_RETURN_IF_ERROR(CheckString(version, "statement.version"));
+    absl::string_view v = version.str();
     if (!(absl::StartsWith(v, "1.0") || absl::StartsWith(v, "2.0"))) {
       return Invalid("statement.version", "must be 1.0.x or 2.0.x");
     }
@@ -764,7 +814,7 @@ absl::StatusOr<ParsedStatement> ParseStatement(absl::string_view text) {
   for (Json ctx : {s["context"], s["object"]["context"]}) {
     for (const auto& [key, value] : ctx["contextActivities"].items()) single_context_activity |= value.is_object();
   }
-  if (s.contains("stored") || s.contains("authority") || !canonical_id || single_context_activity) {
+  if (stored || authority || !canonical_id || single_context_activity) {
     // Rare: members the store owns were sent, or the id is not in canonical
     // form. Re-serialise without them.
     nlohmann::ordered_json j = nlohmann::ordered_json::parse(text.begin(), text.end());
