@@ -18,6 +18,7 @@ PACKAGES=(
   clang libclang-rt-dev llvm
   nats-server libnats-dev haproxy  # replicated records (issue #15, services/records/replication)
   linux-perf  # perf: the profiles of ops/bench_grpc_shares.sh (PROFILE=1, issue 16)
+  curl time  # ops/bench_ingest_ceiling.sh reads the server's metrics and times the client
 )
 
 # The web gateway and its screens (services/web) run on Node.js; a machine that
