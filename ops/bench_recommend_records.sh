@@ -7,6 +7,7 @@
 #   ops/bench_recommend_records.sh [seconds_each]      (default 5)
 #   MODE=fastbuild ops/bench_recommend_records.sh 2    (quicker build)
 #   PROFILE=/tmp/prof ops/bench_recommend_records.sh   (where the CPU goes)
+#   BIN_DIR=/some/dir ops/bench_recommend_records.sh 5  (saved binaries, no build)
 #
 # PROFILE=DIR instead measures only the learner Recommend against the
 # records_server without authentication (12 s) and records a system-wide
@@ -32,9 +33,16 @@ LEARNERS=${LEARNERS:-2000}
 WRITERS=${WRITERS:-2}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
-bazel build -c "$MODE" //services/records:records_server //services/recommend:bench_recommend //services/auth:mint_token \
-  >/dev/null 2>&1 || { echo "bench_recommend_records: build failed" >&2; exit 1; }
-BIN=$ROOT/bazel-bin
+if [ -n "${BIN_DIR:-}" ]; then
+  # Binaries of an earlier build, laid out as bazel-bin (services/records/
+  # records_server, services/recommend/bench_recommend, services/auth/
+  # mint_token): a before/after comparison in one sitting.
+  BIN=$(cd "$BIN_DIR" && pwd)
+else
+  bazel build -c "$MODE" //services/records:records_server //services/recommend:bench_recommend //services/auth:mint_token \
+    >/dev/null 2>&1 || { echo "bench_recommend_records: build failed" >&2; exit 1; }
+  BIN=$ROOT/bazel-bin
+fi
 BENCH_NAME=bench_recommend_records
 # shellcheck source=ops/bench_common.sh
 source "$ROOT/ops/bench_common.sh"
