@@ -315,6 +315,17 @@ int main(int argc, char** argv) {
       lm::SplitSequenceTails(part, valid_fraction, vtrain, vcases);
     }
   };
+  // The linear model trained on a validation split's training part with
+  // `params`, as a bundle without indexes (what validation scores).
+  auto validation_bundle =
+      [](const std::vector<lm::Interaction>& vtrain,
+         const lm::TrainOptions& params) -> absl::StatusOr<std::shared_ptr<const lm::ModelBundle>> {
+    absl::StatusOr<lm::ModelArrays> arrays = lm::TrainModel(vtrain, {}, params);
+    if (!arrays.ok()) return arrays.status();
+    lm::BuildOptions bo;
+    bo.build_indexes = false;
+    return lm::BuildModelBundle(std::move(*arrays), nlohmann::json::object(), 0, "", bo);
+  };
   if (!absl::GetFlag(FLAGS_train).empty() && !absl::GetFlag(FLAGS_write_split).empty()) {
     return Fail(absl::InvalidArgumentError("--write_split: needs --interactions or --ratings"));
   }
@@ -583,11 +594,7 @@ int main(int argc, char** argv) {
     std::vector<lm::EvalCase> vcases;
     validation_split(train, &vtrain, &vcases);
     vcases = EvenSample(std::move(vcases), kSequenceValidationCases);
-    auto va = lm::TrainModel(vtrain, {}, *params);
-    if (!va.ok()) return Fail(va.status());
-    lm::BuildOptions bo;
-    bo.build_indexes = false;
-    auto vb = lm::BuildModelBundle(std::move(*va), nlohmann::json::object(), 0, "", bo);
+    auto vb = validation_bundle(vtrain, *params);
     if (!vb.ok()) return Fail(vb.status());
     const std::vector<std::string>& vuniverse = (*vb)->course_ids();
     std::printf("\nsequence model %s: validation split %zu interactions, %zu learners scored\n", so->ToString().c_str(),
@@ -704,11 +711,7 @@ int main(int argc, char** argv) {
       validation_split(train, &vtrain, &vcases);
       auto params = lm::TrainOptions::FromJson(out["params"]);
       if (!params.ok()) return Fail(params.status());
-      auto va = lm::TrainModel(vtrain, {}, *params);
-      if (!va.ok()) return Fail(va.status());
-      lm::BuildOptions bo;
-      bo.build_indexes = false;
-      auto vb = lm::BuildModelBundle(std::move(*va), nlohmann::json::object(), 0, "", bo);
+      auto vb = validation_bundle(vtrain, *params);
       if (!vb.ok()) return Fail(vb.status());
       std::printf(
           "\nblend grid on the validation split (%zu learners; cf %.2f, category cap on):\n"

@@ -169,18 +169,22 @@ TEST_F(RecordStoreTest, RecordReturnsExactlyWhatGetReadsBack) {
   ExpectSameRecord(again->at(0), *store_->Get(*ParseUuid(TestUuid(6))));
 }
 
+// Replicated-log operation `seq` carrying `specs`, stamped at a fixed time
+// after `seq` (for ApplyLoggedRecords).
+LoggedRecord LoggedOp(uint64_t seq, const std::vector<StatementSpec>& specs) {
+  LoggedRecord r;
+  r.seq = seq;
+  r.now_us = 1'800'000'000'000'000 + static_cast<int64_t>(seq);
+  for (const StatementSpec& spec : specs) r.statements.push_back(*ParseStatement(MakeStatement(spec)));
+  return r;
+}
+
 // Several writers committed in one group (ApplyLoggedRecords commits
 // consecutive operations together): a writer that fails leaves nothing behind
 // for the writers after it, and what one writer stored the next one sees.
 TEST_F(RecordStoreTest, FailedWriterInAGroupLeavesNothingToTheNext) {
   ASSERT_TRUE(Put({{.id = TestUuid(1), .course = "c1"}, {.id = TestUuid(2), .course = "c2"}}).ok());
-  auto op = [](uint64_t seq, const std::vector<StatementSpec>& specs) {
-    LoggedRecord r;
-    r.seq = seq;
-    r.now_us = 1'800'000'000'000'000 + static_cast<int64_t>(seq);
-    for (const StatementSpec& spec : specs) r.statements.push_back(*ParseStatement(MakeStatement(spec)));
-    return r;
-  };
+  auto op = LoggedOp;
   std::vector<LoggedRecord> ops;
   // 1: a new statement, then a conflict: fails as a whole.
   ops.push_back(op(1, {{.id = TestUuid(10), .course = "c10"}, {.id = TestUuid(1), .course = "other"}}));
@@ -235,13 +239,7 @@ TEST_F(RecordStoreTest, SameIdSameContentIsIdempotentDifferentContentConflicts) 
 TEST_F(RecordStoreTest, GroupIdempotencyCheckSeesStoredAndOwnStatements) {
   auto first = Put({{.id = TestUuid(1), .course = "c1"}, {.id = TestUuid(2), .course = "c2"}});
   ASSERT_TRUE(first.ok()) << first.status();
-  auto op = [](uint64_t seq, const std::vector<StatementSpec>& specs) {
-    LoggedRecord r;
-    r.seq = seq;
-    r.now_us = 1'800'000'000'000'000 + static_cast<int64_t>(seq);
-    for (const StatementSpec& spec : specs) r.statements.push_back(*ParseStatement(MakeStatement(spec)));
-    return r;
-  };
+  auto op = LoggedOp;
   std::vector<LoggedRecord> ops;  // one group
   // 1: a stored statement again (a replay), a new one, the new one again.
   ops.push_back(op(

@@ -184,6 +184,11 @@ absl::Status RecordsServer::RegisterMetrics() {
   // The store's size and write/sync counts, sampled at each scrape.
   using metrics::MetricType;
   const RecordStore* stats_store = store_.get();
+  // One help text for both phases of the committer's time (Prometheus wants
+  // one per metric name).
+  static constexpr char kCommitSecondsHelp[] =
+      "Wall time the single group committer spent on groups of statements: building the group's batch, and in "
+      "RocksDB's write (WAL, fsync, memtable).";
   absl::Status observed = metrics::DefaultRegistry().AddCallbacks({
       {MetricType::kGauge,
        "lifelong_store_items",
@@ -202,14 +207,12 @@ absl::Status RecordsServer::RegisterMetrics() {
        [stats_store] { return double(stats_store->stats().groups_committed); }},
       {MetricType::kCounter,
        "lifelong_store_commit_seconds_total",
-       "Wall time the single group committer spent on groups of statements: building the group's batch, and in "
-       "RocksDB's write (WAL, fsync, memtable).",
+       kCommitSecondsHelp,
        {{"service", "records"}, {"phase", "build"}},
        [stats_store] { return 1e-6 * double(stats_store->stats().commit_build_micros); }},
       {MetricType::kCounter,
        "lifelong_store_commit_seconds_total",
-       "Wall time the single group committer spent on groups of statements: building the group's batch, and in "
-       "RocksDB's write (WAL, fsync, memtable).",
+       kCommitSecondsHelp,
        {{"service", "records"}, {"phase", "write"}},
        [stats_store] { return 1e-6 * double(stats_store->stats().commit_write_micros); }},
   });
