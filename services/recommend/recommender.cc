@@ -373,7 +373,11 @@ class Recommender::Request {
   void AddList(const std::vector<int>& list, int limit);
   // The reason shown for a chosen candidate: the strongest signal a person
   // can check; for a course that is not ready, what comes first.
-  void Explain(const Cand& c, ScoredCourse* out) const;
+  // `shown_max_cf`: the largest collaborative score among the courses shown
+  // (a "because you ..." reason needs at least 0.3 of it, so that a strong
+  // candidate that is not shown, e.g. a next level not yet ready, does not
+  // silence the model's reasons for everything that is).
+  void Explain(const Cand& c, float shown_max_cf, ScoredCourse* out) const;
 
   const Options& options_;
   const SearchFn& search_;
@@ -802,19 +806,23 @@ RecommendResult Recommender::Request::Respond(const std::vector<size_t>& chosen)
   RecommendResult result;
   result.model_version = model_.version();
   result.cold_start = !warm_;
+  float shown_max_cf = 0;
+  for (size_t idx : chosen) {
+    if (pool_[idx].has_cf) shown_max_cf = std::max(shown_max_cf, pool_[idx].cf);
+  }
   for (size_t idx : chosen) {
     const Cand& c = pool_[idx];
     ScoredCourse out;
     out.course = &courses_[c.course];
     out.score = c.score;
     out.distance_km = c.distance_km;
-    Explain(c, &out);
+    Explain(c, shown_max_cf, &out);
     result.items.push_back(std::move(out));
   }
   return result;
 }
 
-void Recommender::Request::Explain(const Cand& c, ScoredCourse* out) const {
+void Recommender::Request::Explain(const Cand& c, float shown_max_cf, ScoredCourse* out) const {
   const Course& course = courses_[c.course];
   if (c.blocked) {
     std::vector<std::string> titles;
@@ -845,7 +853,7 @@ void Recommender::Request::Explain(const Cand& c, ScoredCourse* out) const {
       out->reason_kind = ReasonKind::kBecauseYouCompleted;
     }
   }
-  if (out->reason.empty() && warm_ && c.row >= 0 && c.has_cf && max_cf_ > 0 && c.cf >= 0.3f * max_cf_) {
+  if (out->reason.empty() && warm_ && c.row >= 0 && c.has_cf && shown_max_cf > 0 && c.cf >= 0.3f * shown_max_cf) {
     // ModelBundle::TopContributor(history_.events, c.row), on the rows
     // weighed once per request (same order, same arithmetic).
     WeighHistoryRows();

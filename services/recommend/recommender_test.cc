@@ -188,6 +188,43 @@ TEST_F(RecommenderReadinessTest, CourseTwoLevelsAheadComesAfterTheNextLevelAndSa
   EXPECT_NE(Find(without, "c_sf3")->reason_kind, ReasonKind::kPrerequisitesFirst);
 }
 
+// The model's "because you ..." reason is judged against the courses shown:
+// for a learner in 书法进阶 (c_sf2, in progress, so not offered), 硬笔书法
+// (c_sf3), which the model likes most, is not ready and falls outside the
+// five shown, yet the shown course the model likes most still names what it
+// comes from (it did not when the bar was 0.3 of the strongest candidate,
+// shown or not).
+TEST_F(RecommenderReadinessTest, TheModelsStrongestShownPickSaysWhyWhenAStrongerOneIsNotShown) {
+  const models::ModelBundle& model = **model_;
+  LearnerHistory h = History({{vocab::kRegistered, "c_sf1"}, {vocab::kPassed, "c_sf1"}, {vocab::kRegistered, "c_sf2"}});
+  RecommendResult r = Run(Make(true), ChainCatalog(), h, 5);
+  ASSERT_EQ(Find(r, "c_sf3"), nullptr);
+  ASSERT_EQ(Find(r, "c_sf2"), nullptr);
+  const std::vector<float> offline = model.ScoreAll(h.events);
+  const std::optional<int> sf3 = model.Row("c_sf3");
+  ASSERT_TRUE(sf3.has_value());
+  // The shown course the model scores highest.
+  const ScoredCourse* best = nullptr;
+  float best_score = 0;
+  for (const ScoredCourse& s : r.items) {
+    std::optional<int> row = model.Row(s.course->id);
+    if (!row) continue;
+    if (best == nullptr || offline[*row] > best_score) {
+      best = &s;
+      best_score = offline[*row];
+    }
+  }
+  ASSERT_NE(best, nullptr);
+  ASSERT_GT(best_score, 0);
+  // The premise: the course not shown outscores it by more than 1 / 0.3.
+  ASSERT_GT(offline[*sf3], best_score / 0.3f) << "c_sf3 is not the hidden favourite this test needs";
+  std::optional<models::Contribution> top = model.TopContributor(h.events, *model.Row(best->course->id));
+  ASSERT_TRUE(top.has_value());
+  EXPECT_EQ(best->reason_kind, ReasonKind::kBecauseYouCompleted) << best->course->id << ": " << best->reason;
+  EXPECT_EQ(best->reason, BecauseReason(h.verbs[top->history_index], ChainCatalog()->Find(top->course_id)->title))
+      << best->course->id;
+}
+
 TEST_F(RecommenderReadinessTest, UnfilteredAnswersNeverPutACourseThatIsNotReadyAboveAReadyOne) {
   LearnerHistory h = History({{vocab::kRegistered, "c_sf1"}, {vocab::kPassed, "c_sf1"}});
   RecommendResult r = Run(Make(true), ChainCatalog(), h, 5);
