@@ -94,6 +94,17 @@ absl::StatusOr<lifelong::models::SimulatedDistrict> Simulate(int courses, int le
   return district;
 }
 
+// A simulated district split as the evaluator's tail split (the last 20% of
+// each resident's sequence held out); false (the error printed) when the
+// simulation fails.
+bool SimulateTailSplit(int courses, int learners, std::vector<lifelong::models::Interaction>* train,
+                       std::vector<lifelong::models::EvalCase>* cases) {
+  absl::StatusOr<lifelong::models::SimulatedDistrict> district = Simulate(courses, learners);
+  if (!district.ok()) return false;
+  lifelong::models::SplitSequenceTails(district->interactions, 0.2, train, cases);
+  return true;
+}
+
 int IndexBench(int n) {
   namespace lm = lifelong::models;
   const int d = 64;
@@ -372,11 +383,9 @@ int PruneSweepBench(int courses, int learners, const std::string& sweep) {
 
 int CompareMaxItemsBench(int courses, int learners, const std::string& list) {
   namespace lm = lifelong::models;
-  absl::StatusOr<lm::SimulatedDistrict> district = Simulate(courses, learners);
-  if (!district.ok()) return 1;
   std::vector<lm::Interaction> train;
   std::vector<lm::EvalCase> cases;
-  lm::SplitSequenceTails(district->interactions, 0.2, &train, &cases);
+  if (!SimulateTailSplit(courses, learners, &train, &cases)) return 1;
   std::vector<lm::EvalCase> sample;
   const size_t stride = std::max<size_t>(1, cases.size() / 20000);
   for (size_t i = 0; i < cases.size(); i += stride) sample.push_back(cases[i]);
@@ -413,11 +422,9 @@ int CompareMaxItemsBench(int courses, int learners, const std::string& list) {
 
 int SparseEaseBench(int courses, int learners, int candidates, int neighbours) {
   namespace lm = lifelong::models;
-  absl::StatusOr<lm::SimulatedDistrict> district = Simulate(courses, learners);
-  if (!district.ok()) return 1;
   std::vector<lm::Interaction> train;
   std::vector<lm::EvalCase> cases;
-  lm::SplitSequenceTails(district->interactions, 0.2, &train, &cases);
+  if (!SimulateTailSplit(courses, learners, &train, &cases)) return 1;
   lm::SparseEaseOptions so;
   so.candidates = candidates;
   so.neighbours = neighbours;

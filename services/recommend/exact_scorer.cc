@@ -11,6 +11,7 @@
 namespace lifelong::recommend {
 namespace {
 
+// The ranking order of candidates: score descending, ties to the lower row.
 bool Better(const models::Candidate& a, const models::Candidate& b) {
   if (a.score != b.score) return a.score > b.score;
   return a.row < b.row;
@@ -138,10 +139,6 @@ std::vector<models::Candidate> ExactScorer::SearchImpl(absl::Span<const float> q
   // falls in, every score in a better bucket is in, and only that bucket's
   // few scores are ranked (~8 us).
   const int kk = std::min(k, n);
-  auto better = [](const models::Candidate& a, const models::Candidate& b) {
-    if (a.score != b.score) return a.score > b.score;
-    return a.row < b.row;
-  };
   float* const s = scores.data();
   if (n >= kSampledSelectMinItems && kk * kSampleStride <= n) {
     // About kk / stride sampled scores are among the best kk; t is the
@@ -175,7 +172,7 @@ std::vector<models::Candidate> ExactScorer::SearchImpl(absl::Span<const float> q
         out.reserve(m);
         for (int j = 0; j < m; ++j) out.push_back({rows_[kept[j]], s[kept[j]]});
         KeepBest(&out, kk);
-        if (sorted) std::sort(out.begin(), out.end(), better);
+        if (sorted) std::sort(out.begin(), out.end(), Better);
         return out;
       }
     }
@@ -243,9 +240,9 @@ std::vector<models::Candidate> ExactScorer::SearchImpl(absl::Span<const float> q
     }
   }
   const size_t need = kk - out.size();
-  if (edge.size() > need) std::nth_element(edge.begin(), edge.begin() + need, edge.end(), better);
+  if (edge.size() > need) std::nth_element(edge.begin(), edge.begin() + need, edge.end(), Better);
   out.insert(out.end(), edge.begin(), edge.begin() + need);
-  if (sorted) std::sort(out.begin(), out.end(), better);
+  if (sorted) std::sort(out.begin(), out.end(), Better);
   return out;
 }
 
@@ -300,15 +297,11 @@ std::vector<models::Candidate> ExactScorer::SearchSparse(absl::Span<const float>
       ++touched_nonzero;
     }
   }
-  auto better = [](const models::Candidate& a, const models::Candidate& b) {
-    if (a.score != b.score) return a.score > b.score;
-    return a.row < b.row;
-  };
   std::vector<models::Candidate> out;
   out.reserve(kk);
   auto take_best = [&](std::vector<models::Candidate>* group, size_t want) {
     const size_t m = std::min(want, group->size());
-    std::partial_sort(group->begin(), group->begin() + m, group->end(), better);
+    std::partial_sort(group->begin(), group->begin() + m, group->end(), Better);
     out.insert(out.end(), group->begin(), group->begin() + m);
   };
   // Positions stand in for rows while ranking (rows_ is ascending, so the
