@@ -62,7 +62,8 @@ ABSL_FLAG(double, valid_fraction, 0.2, "validation fraction per learner for --tu
 ABSL_FLAG(std::string, params, "", "JSON object of TrainOptions fields (start point of tuning)");
 ABSL_FLAG(std::string, ks, "5,10,20", "cut-offs K");
 ABSL_FLAG(bool, served, true,
-          "also the served ranking at K=10 (models/served_ranking.h) and the cost of each "
+          "also the served ranking at K=10 (or the first of --ks without 10; models/served_ranking.h) "
+          "and the cost of each "
           "re-ranker (each dropped in turn)");
 ABSL_FLAG(std::string, categories, "",
           "course categories for the served ranking's per-category cap: a catalog dump "
@@ -670,7 +671,10 @@ int main(int argc, char** argv) {
       if (!cats.ok()) return Fail(cats.status());
       served.category = std::move(*cats);
     }
-    const int k = 10;
+    // The served ranking is scored at K = 10 when --ks holds 10, else at the
+    // first K (the replay compares its live lists at its own K with this).
+    const int k = std::find(ks.begin(), ks.end(), 10) != ks.end() ? 10 : ks.front();
+    out["served_k"] = k;
     if (absl::GetFlag(FLAGS_served)) {
       // The pure model, the served ranking (blend + category cap) and the
       // served ranking with one re-ranker dropped at a time.
