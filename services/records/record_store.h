@@ -176,11 +176,12 @@ struct AuditPage {
 struct RecordStoreStats {
   uint64_t statements_written = 0;
   uint64_t groups_committed = 0;  // = WAL syncs when sync is on
-  // Wall time the group leaders spent committing groups of statements
-  // (CommitGroup): building the group's WriteBatch (idempotency lookups,
-  // stored sequences, index keys), then in RocksDB's Write (WAL, its sync
-  // when sync is on, memtable inserts). One leader at a time: their sum over
-  // a run's wall time is how busy the single committer was.
+  // Wall time the group leaders spent committing groups of statements:
+  // building the group's WriteBatch (BuildInto: idempotency lookups, stored
+  // sequences, index keys), then in RocksDB's Write (WAL, its sync when sync
+  // is on, memtable inserts). Builds are one at a time and so are Writes,
+  // but with build ahead a build overlaps the Write before it (see
+  // commit_wait_micros).
   uint64_t commit_build_micros = 0;
   uint64_t commit_write_micros = 0;
   // The leaders' CPU time building batches (of commit_build_micros): what

@@ -19,6 +19,7 @@
 #include <cstring>
 #include <ctime>
 #include <forward_list>
+#include <memory>
 #include <thread>
 #include <unordered_map>
 #include <utility>
@@ -329,7 +330,9 @@ std::vector<RecordStore::Writer*> RecordStore::LeadGroup(Writer* w) {
     for (const Writer* x : writers) n += x->statements->size();
     return n;
   };
-  auto* f = new Flight;
+  // This thread owns the flight; flights_ lists it until it is answered.
+  auto flight = std::make_unique<Flight>();
+  Flight* f = flight.get();
   f->group = TakeWriters(0, 0);
   size_t count = statements_of(f->group);
 
@@ -414,7 +417,6 @@ std::vector<RecordStore::Writer*> RecordStore::LeadGroup(Writer* w) {
       x->cv.Signal();
     }
   }
-  delete f;
   return answer;
 }
 
