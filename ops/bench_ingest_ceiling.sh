@@ -28,8 +28,10 @@
 #      ceiling runs bracket the server's).
 # Each write phase also prints the cores it kept busy and its CPU per
 # statement; the server's phase prints the server's and the client's, and
-# how busy the store's single group committer was (its
-# lifelong_store_commit_seconds_total over the phase).
+# how busy the store's group committer was (its
+# lifelong_store_commit_seconds_total over the phase: building batches, which
+# overlaps the write before with build ahead, and RocksDB's write, one at a
+# time).
 # The share printed last is the server's statements/s over the mean of the
 # two ceiling runs (target >= 80%).
 set -euo pipefail
@@ -65,7 +67,8 @@ METRICS_PORT=$(grep -o '"metrics_port":[0-9]*' "$WORK/server.log" | head -1 | cu
 server_figures() {
   curl -s "http://127.0.0.1:$METRICS_PORT/metrics" |
     awk '/^lifelong_store_commit_seconds_total/ {busy += $NF; seen = 1} /^lifelong_store_writes_total/ {w = $NF}
-         END {printf "%s %s ", seen ? busy : "nan", w + 0}'
+         /^lifelong_store_commit_seconds_total.*phase="write"/ {wr = $NF} /^lifelong_store_syncs_total/ {g = $NF}
+         END {printf "%s %s %s %s ", seen ? busy : "nan", w + 0, seen ? wr : "nan", g + 0}'
   awk '{print $14 + $15}' "/proc/$SERVER/stat"
 }
 BEFORE=$(server_figures)
@@ -81,8 +84,12 @@ import sys
 secs, tck = float(sys.argv[1]), float(sys.argv[2])
 b, a = [list(map(float, x.split())) for x in sys.argv[3:5]]
 client = sum(map(float, sys.argv[5].split()))
-busy, written, cpu = a[0] - b[0], a[1] - b[1], (a[2] - b[2]) / tck
-committer = 'not exported' if busy != busy else f'busy {100 * busy / secs:.0f}% of the phase'
+busy, written, write, groups, cpu = a[0] - b[0], a[1] - b[1], a[2] - b[2], a[3] - b[3], (a[4] - b[4]) / tck
+# Build and write overlap with build ahead (the sum may pass 100%): the write
+# share is how busy the one RocksDB write slot was.
+committer = 'not exported' if busy != busy else (
+    f'busy {100 * busy / secs:.0f}% of the phase (building {100 * (busy - write) / secs:.0f}%, '
+    f'RocksDB\'s write {100 * write / secs:.0f}%), {groups:.0f} groups of {written / max(1, groups):.0f} statements')
 print(f"  server: {cpu / secs:.2f} cores, {1e6 * cpu / max(1, written):.1f} us of CPU per statement; "
       f"group committer {committer}; client {client / secs:.2f} cores "
       f"({1e6 * client / max(1, written):.1f} us per statement)")

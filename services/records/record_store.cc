@@ -217,15 +217,15 @@ RecordStore::~RecordStore() {
     absl::MutexLock lock(&write_mu_);
     while (log_async_in_flight_ > 0) log_async_cv_.Wait(&write_mu_);
     stop_committer_ = true;
-    committer_cv_.Signal();
+    committer_cv_.SignalAll();
   }
   // Started only under write_mu_, and never again once stopping.
-  std::thread committer;
+  std::vector<std::thread> committers;
   {
     absl::MutexLock lock(&write_mu_);
-    committer = std::move(committer_);
+    committers = std::move(committers_);
   }
-  if (committer.joinable()) committer.join();
+  for (std::thread& t : committers) t.join();
   if (!db_) return;
   rocksdb::FlushOptions fo;
   db_->Flush(fo, handles_);
@@ -305,6 +305,7 @@ RecordStoreStats RecordStore::stats() const {
   s.commit_build_micros = commit_build_micros_.load(std::memory_order_relaxed);
   s.commit_write_micros = commit_write_micros_.load(std::memory_order_relaxed);
   s.commit_build_cpu_micros = commit_build_cpu_micros_.load(std::memory_order_relaxed);
+  s.commit_wait_micros = commit_wait_micros_.load(std::memory_order_relaxed);
   return s;
 }
 

@@ -11,6 +11,17 @@
 // commit order, a cursor over stored order never misses a statement that
 // becomes visible later.
 //
+// Build ahead: once a leader's batch is built and its RocksDB Write starts,
+// the next head leads: it builds the next group (reading the group in
+// flight's records where the store does not hold them yet) while that Write
+// runs, takes in writers arriving meanwhile, and writes as soon as the Write
+// before it returns. At most one group is built ahead; RocksDB Writes are
+// one at a time, in sequence order; change listeners hear of groups in that
+// order. When a Write fails, the group built ahead of it is not written (its
+// writers get the same error). An erasure waits until every group before it
+// is written and answered, and runs alone. Log mode's apply is one group at
+// a time.
+//
 // Thread-safety: all methods are safe to call concurrently.
 #ifndef LIFELONG_SERVICES_RECORDS_RECORD_STORE_H_
 #define LIFELONG_SERVICES_RECORDS_RECORD_STORE_H_
@@ -65,6 +76,27 @@ struct RecordStoreOptions {
   // operations in log order through the Apply* methods below. Not owned;
   // must outlive the store. Null: the single-node store.
   OpLog* log = nullptr;
+  // Build ahead (record_store_write.cc): while one group of statements is in
+  // RocksDB's Write, the next group's leader already builds its group (id
+  // check, stored sequences, WriteBatch); RocksDB Writes stay one at a time,
+  // in the order the sequences were assigned. false: one group at a time,
+  // built and written (as before 2026-12-03; kept for comparisons).
+  bool build_ahead = true;
+  // Tests only: observe and fail steps of the write queue (record_store_write.cc).
+  struct WriteHooks {
+    // Called before each RocksDB Write of a group of statements, on the
+    // committing thread, outside the store's locks. A non-OK status fails
+    // that write as a failed RocksDB write would (nothing of the group is
+    // written; its writers get the status).
+    std::function<absl::Status()> before_write;
+    // Called each time a leader has built writers into its group's batch,
+    // before it waits for the previous group's write.
+    std::function<void()> built;
+    // Called when an erasure's leader starts waiting for the groups queued
+    // before it to be written and answered.
+    std::function<void()> erase_waiting;
+  };
+  WriteHooks test_hooks;
 };
 
 // The RocksDB configuration RecordStore::Open uses: database options and one
@@ -144,16 +176,23 @@ struct AuditPage {
 struct RecordStoreStats {
   uint64_t statements_written = 0;
   uint64_t groups_committed = 0;  // = WAL syncs when sync is on
-  // Wall time the group leaders spent committing groups of statements
-  // (CommitGroup): building the group's WriteBatch (idempotency lookups,
-  // stored sequences, index keys), then in RocksDB's Write (WAL, its sync
-  // when sync is on, memtable inserts). One leader at a time: their sum over
-  // a run's wall time is how busy the single committer was.
+  // Wall time the group leaders spent committing groups of statements:
+  // building the group's WriteBatch (BuildInto: idempotency lookups, stored
+  // sequences, index keys), then in RocksDB's Write (WAL, its sync when sync
+  // is on, memtable inserts). Builds are one at a time and so are Writes,
+  // but with build ahead a build overlaps the Write before it (see
+  // commit_wait_micros).
   uint64_t commit_build_micros = 0;
   uint64_t commit_write_micros = 0;
   // The leaders' CPU time building batches (of commit_build_micros): what
   // the machine's other load does not inflate.
   uint64_t commit_build_cpu_micros = 0;
+  // Build ahead: wall time built groups waited for the previous group's
+  // write to end. Builds overlap the previous group's write, so
+  // commit_build_micros + commit_write_micros may exceed the wall time; RocksDB
+  // Writes never overlap, so commit_write_micros over the wall time is how
+  // busy the one write slot was.
+  uint64_t commit_wait_micros = 0;
 };
 
 // A replicated log of the store's mutating operations (implemented by
@@ -366,28 +405,45 @@ class RecordStore {
  private:
   struct Prepared;
   struct Writer;
+  struct Built;
+  struct Flight;
   RecordStore() = default;
 
   void Enqueue(Writer* w);
   // With write_mu_ held and the queue's head `head` to lead: takes the group
-  // behind it, commits it (releasing write_mu_ meanwhile), pops it, wakes the
-  // next head, and returns the group's asynchronous writers, to be answered
-  // (Complete) once write_mu_ is released.
+  // behind it and builds it (releasing write_mu_ meanwhile), waits for the
+  // previous group's write, hands the queue to the next head (pops the
+  // group, wakes the next head), writes the group, tells the listener in
+  // order, and returns the group's asynchronous writers, to be answered
+  // (Complete) once write_mu_ is released. An erasure: LeadErase.
   std::vector<Writer*> LeadGroup(Writer* head) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   // Answers and deletes asynchronous writers (RecordAsync), in order.
   void Complete(const std::vector<Writer*>& async_writers);
   // Wakes whoever leads next: the head's own thread (Record, EraseLearner) or,
   // for an asynchronous head, the committer thread.
   void WakeHead() ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
-  // The committer thread: leads every group whose head is asynchronous.
+  // A committer thread: leads groups whose head is asynchronous.
   void CommitLoop();
   // Both return the learners whose records the write changed (empty when
   // nothing was written).
-  // `write_status` (optional) gets the status of the RocksDB write.
+  // `write_status` (optional) gets the status of the RocksDB write. One
+  // group, built and written (log mode's apply).
   std::vector<std::string> CommitGroup(const std::vector<Writer*>& group, absl::Status* write_status = nullptr,
                                        const std::vector<std::string>* meta_marks = nullptr);
-  // The body of Enqueue once `group` leads: commit, then tell the listener.
-  void RunGroup(const std::vector<Writer*>& group);
+  // With write_mu_ held, `head` (an erasure) leading: waits for the groups
+  // before it, erases alone, pops it and wakes the next head.
+  void LeadErase(Writer* head) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+  // Writers at the head of the queue from position `from` on, that may join
+  // a group of `count` statements (none past an erasure).
+  std::vector<Writer*> TakeWriters(size_t from, size_t count) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+  // Adds `writers` to `out`'s batch: idempotency check, stored sequences,
+  // voiding, index and reference entries; a writer that fails gets its
+  // status and adds nothing. `previous` (null: none) is the group whose
+  // Write may still be running: its records are read before the store's.
+  void BuildInto(const std::vector<Writer*>& writers, const Built* previous, Built* out);
+  // Writes `built` (nothing when its batch is empty); on failure sets the
+  // status of every writer of `group` still OK and returns it.
+  absl::Status WriteBuilt(const std::vector<Writer*>& group, Built* built);
   void NotifyChanged(std::vector<std::string> changed);
   absl::StatusOr<std::vector<Prepared>> Prepare(std::vector<ParsedStatement> statements) const;
   // The statements of a committed writer as stored, in order; moves the
@@ -426,17 +482,30 @@ class RecordStore {
   std::function<void(const std::vector<std::string>&)> change_listener_ ABSL_GUARDED_BY(listener_mu_);
   absl::Mutex write_mu_;
   std::deque<Writer*> writers_ ABSL_GUARDED_BY(write_mu_);
-  // The committer thread (RecordAsync; started at its first call) and what
-  // wakes it; stop_committer_ is set by the destructor, which joins it once
-  // the queue is empty.
-  std::thread committer_ ABSL_GUARDED_BY(write_mu_);
+  // The committer threads (RecordAsync; started at its first call) and what
+  // wakes them; stop_committer_ is set by the destructor, which joins them
+  // once the queue is empty. Several, so that one builds the next group
+  // while another writes, notifies and answers the one before.
+  std::vector<std::thread> committers_ ABSL_GUARDED_BY(write_mu_);
   absl::CondVar committer_cv_;
   bool stop_committer_ ABSL_GUARDED_BY(write_mu_) = false;
+  // Someone leads the head of writers_ (building its group; cleared when the
+  // group leaves the queue).
+  bool head_led_ ABSL_GUARDED_BY(write_mu_) = false;
+  // Groups that left the queue and are not yet answered, in sequence order:
+  // at most one not yet written (written == false).
+  std::deque<Flight*> flights_ ABSL_GUARDED_BY(write_mu_);
+  // Signalled when a flight is written or released, when a reader of one is
+  // done, and, while a built-ahead leader waits (extend_waiting_), when a
+  // writer is queued.
+  absl::CondVar flight_cv_;
+  bool extend_waiting_ ABSL_GUARDED_BY(write_mu_) = false;
   // Log mode: RecordAsync calls whose thread has not finished yet (the
   // destructor waits for none).
   int log_async_in_flight_ ABSL_GUARDED_BY(write_mu_) = 0;
   absl::CondVar log_async_cv_;
-  // Touched only by the current group leader (the head of writers_).
+  // Touched only by the leader building a group (one at a time: the next
+  // one starts when this one's group leaves the queue), or the log applier.
   uint64_t last_seq_ = 0;
   // The largest stored sequence assigned so far (at least last_seq_), for
   // other threads (LastAssignedSeq).
@@ -451,6 +520,7 @@ class RecordStore {
   std::atomic<uint64_t> commit_build_micros_{0};
   std::atomic<uint64_t> commit_write_micros_{0};
   std::atomic<uint64_t> commit_build_cpu_micros_{0};
+  std::atomic<uint64_t> commit_wait_micros_{0};
 };
 
 }  // namespace lifelong::records

@@ -9,14 +9,21 @@
 #ifndef LIFELONG_SERVICES_RECORDS_RECORD_STORE_INTERNAL_H_
 #define LIFELONG_SERVICES_RECORDS_RECORD_STORE_INTERNAL_H_
 
+#include <rocksdb/write_batch.h>
+
+#include <cstring>
+#include <forward_list>
 #include <functional>
 #include <map>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "services/records/column_families.h"
 #include "services/records/key_codec.h"
@@ -25,6 +32,15 @@
 
 namespace lifelong::records {
 namespace internal {
+
+// Hash of a statement id (uniformly random bytes: the first 8 do).
+struct IdHash {
+  size_t operator()(const Uuid& u) const {
+    size_t h;
+    std::memcpy(&h, u.data(), sizeof(h));
+    return h;
+  }
+};
 
 // The key of a statement in the statements family: its 16 id bytes.
 inline std::string IdKey(const Uuid& id) { return std::string(reinterpret_cast<const char*>(id.data()), 16); }
@@ -97,6 +113,37 @@ struct RecordStore::Writer {
   // erasures, whose threads wait on `cv`.
   RecordCallback callback;
   std::vector<Prepared> owned;
+};
+
+// A group's WriteBatch as its leader builds it (RecordStore::BuildInto),
+// with what the group writes that later statements must see before the
+// store has it: by the group's own later statements, and by the next group,
+// built while this one's Write runs (build ahead).
+struct RecordStore::Built {
+  std::optional<rocksdb::WriteBatch> batch;  // set by the first BuildInto
+  // Records this group writes (or rewrites, for voiding), by id: pointers to
+  // the writers' Prepared values (alive until they are answered) or into
+  // `owned`.
+  absl::flat_hash_map<Uuid, const std::string*, internal::IdHash> records;
+  std::forward_list<std::string> owned;  // voided targets' rewritten records
+  // Referrer lists ("by_target" values) this group writes, by target.
+  std::unordered_map<Uuid, std::string, internal::IdHash> referrers;
+  // Learners whose records this group changes: views of the records' learner
+  // keys or of `owned_learners` (made strings once written, ChangedLearners).
+  std::vector<absl::string_view> changed;
+  std::forward_list<std::string> owned_learners;
+  uint64_t fresh = 0;  // statements written (not replays, not failed)
+};
+
+// A group that has left the queue and is not yet answered (LeadGroup).
+// Fields other than `group` and `built` are guarded by write_mu_.
+struct RecordStore::Flight {
+  std::vector<Writer*> group;
+  Built built;
+  bool written = false;       // its Write returned, or it will not be written
+  absl::Status write_status;  // not OK: nothing of the group was written
+  // Leaders building the next group that read `built` (at most one).
+  int readers = 0;
 };
 
 }  // namespace lifelong::records

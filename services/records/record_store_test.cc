@@ -30,6 +30,66 @@ std::string TempDir(const std::string& name) {
   return dir;
 }
 
+// The store's write pipeline held at chosen points (RecordStoreOptions::
+// WriteHooks): Arm() makes the next group Write wait until Release(), which
+// also sets what that Write returns (a non-OK status: the write fails);
+// counts of built batches and erasures waiting can be awaited.
+class WritePipelineGate {
+ public:
+  RecordStoreOptions::WriteHooks Hooks() {
+    RecordStoreOptions::WriteHooks hooks;
+    hooks.before_write = [this] {
+      absl::MutexLock lock(&mu_);
+      if (!armed_) return absl::OkStatus();
+      armed_ = false;
+      held_ = true;
+      cv_.SignalAll();
+      while (held_) cv_.Wait(&mu_);
+      return result_;
+    };
+    hooks.built = [this] { Bump(&built_); };
+    hooks.erase_waiting = [this] { Bump(&erase_waiting_); };
+    return hooks;
+  }
+  void Arm() {
+    absl::MutexLock lock(&mu_);
+    armed_ = true;
+  }
+  // Blocks until the armed Write is held.
+  void AwaitHeld() {
+    absl::MutexLock lock(&mu_);
+    while (!held_) cv_.Wait(&mu_);
+  }
+  void Release(absl::Status result) {
+    absl::MutexLock lock(&mu_);
+    result_ = std::move(result);
+    held_ = false;
+    cv_.SignalAll();
+  }
+  void AwaitBuilt(int n) { AwaitCount(&built_, n); }
+  void AwaitEraseWaiting(int n) { AwaitCount(&erase_waiting_, n); }
+  int built() {
+    absl::MutexLock lock(&mu_);
+    return built_;
+  }
+
+ private:
+  void Bump(int* counter) {
+    absl::MutexLock lock(&mu_);
+    ++*counter;
+    cv_.SignalAll();
+  }
+  void AwaitCount(int* counter, int n) {
+    absl::MutexLock lock(&mu_);
+    while (*counter < n) cv_.Wait(&mu_);
+  }
+  absl::Mutex mu_;
+  absl::CondVar cv_;
+  bool armed_ = false, held_ = false;
+  absl::Status result_;
+  int built_ = 0, erase_waiting_ = 0;
+};
+
 class RecordStoreTest : public ::testing::Test {
  protected:
   void SetUp() override { Reopen(true); }
@@ -39,6 +99,8 @@ class RecordStoreTest : public ::testing::Test {
     if (wipe) dir_ = TempDir(::testing::UnitTest::GetInstance()->current_test_info()->name());
     RecordStoreOptions options;
     options.now_micros = [this] { return clock_.fetch_add(1000); };
+    options.build_ahead = build_ahead_;
+    options.test_hooks = hooks_;
     auto s = RecordStore::Open(dir_, options);
     ASSERT_TRUE(s.ok()) << s.status();
     store_ = std::move(*s);
@@ -89,6 +151,8 @@ class RecordStoreTest : public ::testing::Test {
   }
 
   std::atomic<int64_t> clock_{1'800'000'000'000'000};
+  bool build_ahead_ = true;
+  RecordStoreOptions::WriteHooks hooks_;  // for the next Reopen
   std::string dir_;
   std::unique_ptr<RecordStore> store_;
 };
@@ -267,6 +331,138 @@ TEST_F(RecordStoreTest, GroupIdempotencyCheckSeesStoredAndOwnStatements) {
   ASSERT_TRUE(twice.ok()) << twice.status();
   EXPECT_EQ((*twice)[0].record.stored_seq, (*twice)[1].record.stored_seq);
   EXPECT_EQ(store_->stats().statements_written, 5u);
+}
+
+// Build ahead: the group built while the one before it is still in
+// RocksDB's Write sees that group's statements, which the store does not
+// hold yet: the same id with the same content is a replay answered with the
+// first group's record (and only once that group's Write succeeded), other
+// content is a conflict, and a voiding statement of the first group cannot
+// be voided.
+TEST_F(RecordStoreTest, GroupIdempotencyCheckSeesTheGroupStillBeingWritten) {
+  WritePipelineGate gate;
+  hooks_ = gate.Hooks();
+  Reopen(false);
+  ASSERT_TRUE(Put({{.id = TestUuid(1), .course = "c1"}}).ok());
+  gate.Arm();
+  absl::StatusOr<std::vector<StoredStatement>> first, replay, conflict, void_void;
+  std::atomic<bool> replay_answered{false};
+  // Group N: two new statements and a voiding one, its Write held.
+  std::thread n([&] {
+    first = Put({{.id = TestUuid(10), .course = "c10"},
+                 {.id = TestUuid(11), .course = "c11"},
+                 {.id = TestUuid(12), .verb = "voided", .course = TestUuid(1)}});
+  });
+  gate.AwaitHeld();
+  const int built_before = gate.built();
+  // Group N+1, built while N's Write is held: a replay of N's statement and
+  // a new one; then, joining the same group, a conflict with N's other
+  // statement and a voiding of N's voiding statement.
+  std::thread a([&] {
+    replay = Put({{.id = TestUuid(10), .course = "c10"}, {.id = TestUuid(13), .course = "c13"}});
+    replay_answered = true;
+  });
+  gate.AwaitBuilt(built_before + 1);
+  std::thread b([&] { conflict = Put({{.id = TestUuid(11), .course = "other"}}); });
+  gate.AwaitBuilt(built_before + 2);
+  std::thread c([&] { void_void = Put({{.id = TestUuid(14), .verb = "voided", .course = TestUuid(12)}}); });
+  gate.AwaitBuilt(built_before + 3);
+  // Built, not answered: N's Write has not returned.
+  EXPECT_FALSE(replay_answered.load());
+  gate.Release(absl::OkStatus());
+  for (std::thread* t : {&n, &a, &b, &c}) t->join();
+
+  ASSERT_TRUE(first.ok()) << first.status();
+  ASSERT_TRUE(replay.ok()) << replay.status();
+  EXPECT_EQ((*replay)[0].record.stored_seq, (*first)[0].record.stored_seq);
+  EXPECT_EQ((*replay)[0].record.json, (*first)[0].record.json);
+  EXPECT_GT((*replay)[1].record.stored_seq, (*first)[2].record.stored_seq);
+  EXPECT_EQ(conflict.status().code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_NE(conflict.status().message().find("statement.id: " + TestUuid(11)), std::string::npos) << conflict.status();
+  EXPECT_EQ(void_void.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(void_void.status().message().find("statement.object.id: " + TestUuid(12)), std::string::npos)
+      << void_void.status();
+  EXPECT_EQ(store_->stats().statements_written, 5u);  // 1, N's three, 13
+  EXPECT_TRUE(store_->Get(*ParseUuid(TestUuid(1)))->record.Has(RecordFlag::kVoided));
+  EXPECT_EQ(store_->Get(*ParseUuid(TestUuid(14))).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(FormatUuid(store_->Get(*ParseUuid(TestUuid(11)))->id), TestUuid(11));
+  EXPECT_NE(store_->Get(*ParseUuid(TestUuid(11)))->record.json.find("c11"), std::string::npos);
+}
+
+// When a group's Write fails, the group built ahead on its statements is not
+// written: its writers get the same error (a replay of a statement that was
+// never stored, a new statement, a conflict that is none), nothing of it is
+// stored, and the store goes on.
+TEST_F(RecordStoreTest, GroupBuiltAheadOfAFailedWriteIsNotWritten) {
+  WritePipelineGate gate;
+  hooks_ = gate.Hooks();
+  Reopen(false);
+  gate.Arm();
+  absl::StatusOr<std::vector<StoredStatement>> first, second, third;
+  std::thread n([&] { first = Put({{.id = TestUuid(1), .course = "c1"}, {.id = TestUuid(2), .course = "c2"}}); });
+  gate.AwaitHeld();
+  const int built_before = gate.built();
+  std::thread a([&] { second = Put({{.id = TestUuid(1), .course = "c1"}, {.id = TestUuid(3), .course = "c3"}}); });
+  gate.AwaitBuilt(built_before + 1);
+  std::thread b([&] { third = Put({{.id = TestUuid(2), .course = "other"}}); });
+  gate.AwaitBuilt(built_before + 2);
+  gate.Release(absl::UnavailableError("commit statements: IO error: injected: disk gone"));
+  for (std::thread* t : {&n, &a, &b}) t->join();
+  for (auto* r : {&first, &second, &third}) {
+    EXPECT_EQ(r->status().code(), absl::StatusCode::kUnavailable) << r->status();
+    EXPECT_NE(r->status().message().find("injected: disk gone"), std::string::npos) << r->status();
+  }
+  for (int id : {1, 2, 3}) {
+    EXPECT_EQ(store_->Get(*ParseUuid(TestUuid(id))).status().code(), absl::StatusCode::kNotFound) << id;
+  }
+  EXPECT_EQ(store_->stats().statements_written, 0u);
+  // Nothing was stored: the same statements are new, and the store writes.
+  auto again = Put({{.id = TestUuid(1), .course = "c1"}, {.id = TestUuid(3), .course = "c3"}});
+  ASSERT_TRUE(again.ok()) << again.status();
+  auto other = Put({{.id = TestUuid(2), .course = "other"}});
+  ASSERT_TRUE(other.ok()) << other.status();
+  Reopen(false);
+  for (int id : {1, 2, 3}) EXPECT_TRUE(store_->Get(*ParseUuid(TestUuid(id))).ok()) << id;
+  EXPECT_NE(store_->Get(*ParseUuid(TestUuid(2)))->record.json.find("other"), std::string::npos);
+}
+
+// An erasure runs alone: it waits for the group whose Write is running and
+// for the group built ahead of it, and erases what both wrote; a group
+// queued after it is built and written after it.
+TEST_F(RecordStoreTest, ErasureWaitsForGroupsInFlightAndRunsAlone) {
+  WritePipelineGate gate;
+  hooks_ = gate.Hooks();
+  Reopen(false);
+  gate.Arm();
+  absl::StatusOr<std::vector<StoredStatement>> first, second, after;
+  absl::StatusOr<int64_t> erased;
+  std::thread n([&] { first = Put({{.id = TestUuid(1), .learner = "u1"}, {.id = TestUuid(2), .learner = "u2"}}); });
+  gate.AwaitHeld();
+  const int built_before = gate.built();
+  std::thread a([&] { second = Put({{.id = TestUuid(3), .learner = "u1"}}); });
+  gate.AwaitBuilt(built_before + 1);
+  // Queued behind the group built ahead: waits for both groups' Writes.
+  std::thread e([&] { erased = store_->EraseLearner("u1"); });
+  // Not yet: the erasure leads only once the built group has left the
+  // queue, i.e. once N's Write returned. Release it, then the erasure waits
+  // for the built group's Write (held again) before it runs.
+  gate.Arm();
+  gate.Release(absl::OkStatus());
+  gate.AwaitHeld();  // the built group's Write
+  gate.AwaitEraseWaiting(1);
+  std::thread z([&] { after = Put({{.id = TestUuid(4), .learner = "u1"}}); });
+  gate.Release(absl::OkStatus());
+  for (std::thread* t : {&n, &a, &e, &z}) t->join();
+  ASSERT_TRUE(first.ok()) << first.status();
+  ASSERT_TRUE(second.ok()) << second.status();
+  ASSERT_TRUE(erased.ok()) << erased.status();
+  ASSERT_TRUE(after.ok()) << after.status();
+  EXPECT_EQ(*erased, 2);  // 1 and 3: both groups were written before it
+  EXPECT_EQ(store_->Get(*ParseUuid(TestUuid(1))).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(store_->Get(*ParseUuid(TestUuid(3))).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_TRUE(store_->Get(*ParseUuid(TestUuid(2))).ok());
+  EXPECT_TRUE(store_->Get(*ParseUuid(TestUuid(4))).ok());  // queued after the erasure
+  EXPECT_EQ(*store_->CountLearnerIndexEntries("u1"), 1);
 }
 
 TEST_F(RecordStoreTest, BatchIsAllOrNothing) {
@@ -633,6 +829,126 @@ TEST_F(RecordStoreTest, ConcurrentWritersShareSyncsAndLoseNothing) {
                   .ok());
   EXPECT_TRUE(ordered);
   EXPECT_EQ(seqs.size(), static_cast<size_t>(kThreads * kEach));
+}
+
+// Many writers (Record and RecordAsync, batches with ids other writers also
+// send, the same content) and a reader following stored order with a cursor
+// while they write, with build ahead on and off: the cursor never skips a
+// statement (no group becomes visible before the one before it), sequences
+// only grow, every learner of an acknowledged statement was announced to the
+// change listener before the answer, and after a reopen every acknowledged
+// statement is there, with the sequence it was acknowledged with, and
+// nothing else.
+TEST_F(RecordStoreTest, ConcurrentBatchesWithRepeatedIdsKeepStoredOrderAndLoseNothing) {
+  for (bool build_ahead : {true, false}) {
+    SCOPED_TRACE(build_ahead ? "build ahead" : "one group at a time");
+    build_ahead_ = build_ahead;
+    Reopen(true);
+    constexpr int kThreads = 8, kBatches = 25, kPerBatch = 8;
+    absl::Mutex mu;
+    std::set<std::string> announced;        // learners the change listener heard of
+    std::map<std::string, uint64_t> acked;  // id -> stored sequence
+    int errors = 0, unannounced = 0, seq_mismatch = 0;
+    store_->SetChangeListener([&](const std::vector<std::string>& learners) {
+      absl::MutexLock lock(&mu);
+      announced.insert(learners.begin(), learners.end());
+    });
+    auto take = [&](const absl::StatusOr<std::vector<StoredStatement>>& r) {
+      absl::MutexLock lock(&mu);
+      if (!r.ok()) {
+        ++errors;
+        ADD_FAILURE() << r.status();
+        return;
+      }
+      for (const StoredStatement& st : *r) {
+        for (const std::string& l : st.record.learners) unannounced += announced.count(l) == 0;
+        auto [it, fresh] = acked.try_emplace(FormatUuid(st.id), st.record.stored_seq);
+        seq_mismatch += !fresh && it->second != st.record.stored_seq;
+      }
+    };
+    auto batch_of = [](int t, int b) {
+      std::vector<ParsedStatement> batch;
+      for (int k = 0; k < kPerBatch; ++k) {
+        // Every fourth statement is one of a few ids all writers send.
+        const int n = k % 4 == 0 ? 900000 + (b * 2 + k / 4) % 12 : t * 10000 + b * kPerBatch + k;
+        const std::string learner = k % 4 == 0 ? "shared" + std::to_string(n % 3) : "u" + std::to_string(t);
+        batch.push_back(*ParseStatement(MakeStatement({.id = TestUuid(n), .learner = learner})));
+      }
+      return batch;
+    };
+    std::atomic<bool> writing{true};
+    std::atomic<int> pending_async{0};
+    // The cursor reader: stored order, from where it stopped.
+    std::vector<std::pair<uint64_t, std::string>> followed;
+    bool cursor_ordered = true;
+    std::thread reader([&] {
+      uint64_t cursor = 0;
+      auto pass = [&] {
+        ASSERT_TRUE(store_
+                        ->ForEachAfter(cursor, 0,
+                                       [&](const StoredStatement& st) {
+                                         cursor_ordered &= st.record.stored_seq > cursor;
+                                         cursor = st.record.stored_seq;
+                                         followed.emplace_back(st.record.stored_seq, FormatUuid(st.id));
+                                         return true;
+                                       })
+                        .ok());
+      };
+      while (writing) pass();
+      pass();
+    });
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t) {
+      threads.emplace_back([&, t] {
+        for (int b = 0; b < kBatches; ++b) {
+          if (t % 2 == 0) {
+            take(store_->Record(batch_of(t, b)));
+          } else {
+            ++pending_async;
+            store_->RecordAsync(batch_of(t, b), [&](absl::StatusOr<std::vector<StoredStatement>> r) {
+              take(r);
+              --pending_async;
+            });
+          }
+        }
+      });
+    }
+    for (auto& th : threads) th.join();
+    while (pending_async > 0) std::this_thread::yield();
+    writing = false;
+    reader.join();
+    EXPECT_EQ(errors, 0);
+    EXPECT_EQ(unannounced, 0);
+    EXPECT_EQ(seq_mismatch, 0);
+    EXPECT_TRUE(cursor_ordered);
+    // 12 shared ids, and each writer's own 6 of every 8.
+    EXPECT_EQ(acked.size(), static_cast<size_t>(12 + kThreads * kBatches * kPerBatch * 3 / 4));
+    std::map<std::string, uint64_t> seen;
+    for (const auto& [seq, id] : followed) seen.emplace(id, seq);
+    EXPECT_EQ(seen.size(), followed.size());  // none twice
+    EXPECT_EQ(seen, acked);                   // the cursor skipped nothing and saw nothing unacknowledged
+
+    Reopen(false);
+    std::map<std::string, uint64_t> stored;
+    uint64_t prev = 0;
+    bool ordered = true;
+    ASSERT_TRUE(store_
+                    ->ForEachAfter(0, 0,
+                                   [&](const StoredStatement& st) {
+                                     ordered &= st.record.stored_seq > prev;
+                                     prev = st.record.stored_seq;
+                                     stored.emplace(FormatUuid(st.id), st.record.stored_seq);
+                                     return true;
+                                   })
+                    .ok());
+    EXPECT_TRUE(ordered);
+    EXPECT_EQ(stored, acked);
+    for (const auto& [id, seq] : acked) {
+      absl::StatusOr<StoredStatement> got = store_->Get(*ParseUuid(id));
+      ASSERT_TRUE(got.ok()) << id << ": " << got.status();
+      EXPECT_EQ(got->record.stored_seq, seq) << id;
+    }
+  }
 }
 
 // RecordAsync: the callers never wait for the group commit (every callback

@@ -1,19 +1,25 @@
 // RecordStore (record_store.h), the write path: Record() prepares each
 // statement in the caller's thread (Prepare: the record value encoded with
 // placeholders for the stored sequence), queues a Writer, and the writer at
-// the head of the queue commits its group (Enqueue, CommitGroup) in one
-// WriteBatch: idempotent replays, voiding, index entries, StatementRef
-// reference entries (FileReferences). Change listeners hear of a group
-// before any of its writers is answered (NotifyChanged). ApplyErase shares
-// the queue (record_store_erase.cc); log mode feeds CommitGroup directly
-// (record_store_log_apply.cc). RecordAsync queues a writer that the
-// committing thread answers (Complete); the committer thread (CommitLoop)
-// leads the groups whose head is such a writer.
+// the head of the queue leads its group (Enqueue, LeadGroup): builds one
+// WriteBatch (BuildInto: idempotent replays, voiding, index entries,
+// StatementRef reference entries, FileReferences), hands the queue to the
+// next head, writes (WriteBuilt), tells the change listener (NotifyChanged)
+// and answers. Build ahead: the next head builds its group while the group
+// before it is in RocksDB's Write, reading that group's records (Built) where
+// the store does not hold them yet, and writes once that Write returned
+// (never when it failed). Change listeners hear of a group before any of its
+// writers is answered, and of groups in sequence order. ApplyErase shares the
+// queue and runs alone (LeadErase, record_store_erase.cc); log mode feeds
+// CommitGroup directly, one group at a time (record_store_log_apply.cc).
+// RecordAsync queues a writer that the committing thread answers (Complete);
+// committer threads (CommitLoop) lead the groups whose head is such a writer.
 #include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <ctime>
 #include <forward_list>
+#include <memory>
 #include <thread>
 #include <unordered_map>
 #include <utility>
@@ -38,15 +44,13 @@ using internal::OwnIndexPrefixes;
 using internal::Prefixes;
 using internal::RecordLoader;
 
+using internal::IdHash;
+
 namespace {
 
-struct IdHash {
-  size_t operator()(const Uuid& u) const {
-    size_t h;
-    std::memcpy(&h, u.data(), sizeof(h));
-    return h;
-  }
-};
+// Committer threads (RecordAsync): one builds the next group while another
+// writes the group before it and a third answers the one before that.
+constexpr int kCommitters = 3;
 
 // Length of FormatTimestampMicros() output for years 1000-9999.
 constexpr size_t kTimestampLen = kStoredTimestampLen;
@@ -199,16 +203,22 @@ void RecordStore::RecordAsync(std::vector<ParsedStatement> statements, RecordCal
   w->statements = &w->owned;
   w->callback = std::move(done);
   absl::MutexLock lock(&write_mu_);
-  if (!committer_.joinable()) committer_ = std::thread([this] { CommitLoop(); });
+  if (committers_.empty()) {
+    for (int i = 0; i < kCommitters; ++i) committers_.emplace_back([this] { CommitLoop(); });
+  }
   writers_.push_back(w);
-  if (writers_.front() == w) committer_cv_.Signal();
+  if (extend_waiting_) flight_cv_.SignalAll();
+  if (writers_.front() == w && !head_led_) committer_cv_.Signal();
 }
 
 void RecordStore::CommitLoop() {
   write_mu_.Lock();
   while (true) {
-    // Lead when the head is asynchronous; a synchronous head leads itself.
-    while (writers_.empty() ? !stop_committer_ : !writers_.front()->callback) committer_cv_.Wait(&write_mu_);
+    // Lead when the head is asynchronous and nobody leads it yet; a
+    // synchronous head leads itself.
+    while (writers_.empty() ? !stop_committer_ : (!writers_.front()->callback || head_led_)) {
+      committer_cv_.Wait(&write_mu_);
+    }
     if (writers_.empty()) break;  // stopping, and nothing is left to commit
     std::vector<Writer*> answer = LeadGroup(writers_.front());
     write_mu_.Unlock();
@@ -229,7 +239,11 @@ void RecordStore::Complete(const std::vector<Writer*>& async_writers) {
 }
 
 void RecordStore::WakeHead() {
-  if (writers_.empty()) return;
+  if (writers_.empty()) {
+    // Committers waiting for a led head to leave, while the store closes.
+    if (stop_committer_) committer_cv_.SignalAll();
+    return;
+  }
   if (writers_.front()->callback) {
     committer_cv_.Signal();
   } else {
@@ -242,7 +256,8 @@ void RecordStore::Enqueue(Writer* w) {
   {
     absl::MutexLock lock(&write_mu_);
     writers_.push_back(w);
-    while (!w->done && writers_.front() != w) w->cv.Wait(&write_mu_);
+    if (extend_waiting_) flight_cv_.SignalAll();
+    while (!w->done && (writers_.front() != w || head_led_)) w->cv.Wait(&write_mu_);
     if (w->done) return;
     answer = LeadGroup(w);
   }
@@ -250,27 +265,151 @@ void RecordStore::Enqueue(Writer* w) {
   Complete(answer);
 }
 
-std::vector<RecordStore::Writer*> RecordStore::LeadGroup(Writer* w) {
-  // `w` leads: take the group queued behind it. An erase runs alone.
-  std::vector<Writer*> group;
-  size_t count = 0;
-  for (Writer* x : writers_) {
-    if (x->erase_learner != nullptr) {
-      if (group.empty()) group.push_back(x);
-      break;
-    }
-    if (!group.empty() && count + x->statements->size() > options_.max_group_statements) break;
-    group.push_back(x);
+std::vector<RecordStore::Writer*> RecordStore::TakeWriters(size_t from, size_t count) const {
+  std::vector<Writer*> out;
+  for (size_t i = from; i < writers_.size(); ++i) {
+    Writer* x = writers_[i];
+    if (x->erase_learner != nullptr) break;  // an erasure runs alone
+    if (count > 0 && count + x->statements->size() > options_.max_group_statements) break;
+    out.push_back(x);
     count += x->statements->size();
   }
+  return out;
+}
+
+namespace {
+
+// The learners a written group changed, sorted and distinct.
+std::vector<std::string> ChangedLearners(std::vector<absl::string_view>* changed) {
+  std::sort(changed->begin(), changed->end());
+  changed->erase(std::unique(changed->begin(), changed->end()), changed->end());
+  return std::vector<std::string>(changed->begin(), changed->end());
+}
+
+}  // namespace
+
+void RecordStore::LeadErase(Writer* w) {
+  // Every group before the erasure is written and answered first (none is
+  // built ahead of it: the erasure leads the queue), and none after it is
+  // built before it is done.
+  if (!flights_.empty() && options_.test_hooks.erase_waiting) {
+    write_mu_.Unlock();
+    options_.test_hooks.erase_waiting();
+    write_mu_.Lock();
+  }
+  while (!flights_.empty()) flight_cv_.Wait(&write_mu_);
+  write_mu_.Unlock();
+  NotifyChanged(ApplyErase(w));
+  write_mu_.Lock();
+  writers_.pop_front();
+  w->done = true;
+  head_led_ = false;
+  WakeHead();
+}
+
+std::vector<RecordStore::Writer*> RecordStore::LeadGroup(Writer* w) {
+  head_led_ = true;
+  if (w->erase_learner != nullptr) {
+    LeadErase(w);
+    return {};
+  }
+  // Without build ahead, the group before is written and answered first.
+  if (!options_.build_ahead) {
+    while (!flights_.empty()) flight_cv_.Wait(&write_mu_);
+  }
+  // The group whose Write may still be running (at most one: a group leaves
+  // the queue only once the one before it is written): this group is built
+  // on its records, and written only after it.
+  Flight* previous = nullptr;
+  if (!flights_.empty() && !flights_.back()->written) {
+    previous = flights_.back();
+    ++previous->readers;
+  }
+  auto statements_of = [](const std::vector<Writer*>& writers) {
+    size_t n = 0;
+    for (const Writer* x : writers) n += x->statements->size();
+    return n;
+  };
+  // This thread owns the flight; flights_ lists it until it is answered.
+  auto flight = std::make_unique<Flight>();
+  Flight* f = flight.get();
+  f->group = TakeWriters(0, 0);
+  size_t count = statements_of(f->group);
 
   write_mu_.Unlock();
-  RunGroup(group);
+  BuildInto(f->group, previous != nullptr ? &previous->built : nullptr, &f->built);
+  if (options_.test_hooks.built) options_.test_hooks.built();
   write_mu_.Lock();
 
+  absl::Status previous_status;
+  if (previous != nullptr) {
+    // Until the previous Write returns, writers queued meanwhile join this
+    // group (as they would have joined it had it been built after that
+    // Write): the batch grows while the write slot is busy anyway.
+    int64_t waited_us = 0;
+    while (true) {
+      std::vector<Writer*> more;
+      while (!previous->written && (more = TakeWriters(f->group.size(), count)).empty()) {
+        extend_waiting_ = true;
+        const auto wait_start = std::chrono::steady_clock::now();
+        flight_cv_.Wait(&write_mu_);
+        waited_us +=
+            std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - wait_start)
+                .count();
+      }
+      extend_waiting_ = false;
+      if (previous->written) break;
+      f->group.insert(f->group.end(), more.begin(), more.end());
+      count += statements_of(more);
+      write_mu_.Unlock();
+      BuildInto(more, &previous->built, &f->built);
+      if (options_.test_hooks.built) options_.test_hooks.built();
+      write_mu_.Lock();
+    }
+    commit_wait_micros_.fetch_add(waited_us, std::memory_order_relaxed);
+    previous_status = previous->write_status;
+    --previous->readers;  // `previous` may be released from here on
+    flight_cv_.SignalAll();
+  }
+
+  // Hand the queue to the next head: its group is built while this one is
+  // written.
+  for (size_t i = 0; i < f->group.size(); ++i) writers_.pop_front();
+  flights_.push_back(f);
+  if (!previous_status.ok()) {
+    // Built on the records of a group that is not stored: not written. (A
+    // replay of that group's statement, or a conflict with one, would not
+    // be one.)
+    for (Writer* x : f->group) x->status = previous_status;
+    f->write_status = previous_status;
+    f->written = true;
+  }
+  head_led_ = false;
+  WakeHead();
+  if (!f->written) {
+    write_mu_.Unlock();
+    absl::Status written = WriteBuilt(f->group, &f->built);
+    write_mu_.Lock();
+    f->write_status = written;
+    f->written = true;
+    flight_cv_.SignalAll();
+  }
+
+  // Listeners hear of groups in sequence order, and of each before any of
+  // its writers is answered.
+  while (flights_.front() != f) flight_cv_.Wait(&write_mu_);
+  if (f->write_status.ok() && !f->built.changed.empty()) {
+    write_mu_.Unlock();
+    NotifyChanged(ChangedLearners(&f->built.changed));
+    write_mu_.Lock();
+  }
+  // The next group's build may still read this group's records.
+  while (f->readers > 0) flight_cv_.Wait(&write_mu_);
+  flights_.pop_front();
+  flight_cv_.SignalAll();
+
   std::vector<Writer*> answer;
-  for (Writer* x : group) {
-    writers_.pop_front();
+  for (Writer* x : f->group) {
     x->done = true;
     if (x->callback) {
       answer.push_back(x);
@@ -278,12 +417,7 @@ std::vector<RecordStore::Writer*> RecordStore::LeadGroup(Writer* w) {
       x->cv.Signal();
     }
   }
-  WakeHead();
   return answer;
-}
-
-void RecordStore::RunGroup(const std::vector<Writer*>& group) {
-  NotifyChanged(group.front()->erase_learner != nullptr ? ApplyErase(group.front()) : CommitGroup(group));
 }
 
 void RecordStore::NotifyChanged(std::vector<std::string> changed) {
@@ -357,26 +491,68 @@ absl::Status FileReferences(const std::vector<rocksdb::ColumnFamilyHandle*>& han
 
 std::vector<std::string> RecordStore::CommitGroup(const std::vector<Writer*>& group, absl::Status* write_status,
                                                   const std::vector<std::string>* meta_marks) {
+  Built built;
+  BuildInto(group, nullptr, &built);
+  // Log mode: the position applied, and the replicator's marks, in the same
+  // batch.
+  uint64_t log_seq = 0;
+  for (Writer* w : group) log_seq = std::max(log_seq, w->log_seq);
+  if (log_seq != 0) built.batch->Put(cf(static_cast<int>(Cf::kMeta)), kMetaAppliedLogSeq, absl::StrCat(log_seq));
+  if (meta_marks != nullptr) {
+    for (const std::string& key : *meta_marks) {
+      built.batch->Put(cf(static_cast<int>(Cf::kMeta)), key, rocksdb::Slice());
+    }
+  }
+  absl::Status written = WriteBuilt(group, &built);
+  if (write_status != nullptr) *write_status = written;
+  if (!written.ok()) return {};
+  if (log_seq != 0) applied_log_seq_ = log_seq;
+  return ChangedLearners(&built.changed);
+}
+
+absl::Status RecordStore::WriteBuilt(const std::vector<Writer*>& group, Built* built) {
+  if (built->batch->Count() == 0) return absl::OkStatus();  // every statement was a replay or failed
+  rocksdb::WriteOptions wo;
+  wo.sync = options_.sync;
+  absl::Status status = options_.test_hooks.before_write ? options_.test_hooks.before_write() : absl::OkStatus();
+  const auto write_start = std::chrono::steady_clock::now();
+  if (status.ok()) status = FromRocks(db_->Write(wo, &*built->batch), "commit statements");
+  commit_write_micros_.fetch_add(
+      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - write_start).count(),
+      std::memory_order_relaxed);
+  if (!status.ok()) {
+    LogError("store_write_failed", {{"error", std::string(status.message())}});
+    for (Writer* w : group) {
+      if (w->status.ok()) w->status = status;
+    }
+    return status;
+  }
+  groups_committed_.fetch_add(1, std::memory_order_relaxed);
+  statements_written_.fetch_add(built->fresh, std::memory_order_relaxed);
+  return absl::OkStatus();
+}
+
+void RecordStore::BuildInto(const std::vector<Writer*>& writers, const Built* previous, Built* out) {
   const auto build_start = std::chrono::steady_clock::now();
   const int64_t build_cpu_start = ThreadCpuMicros();
-  // Room for every record twice (statements family and the covering learner
-  // index) and its index keys, so that the batch is not regrown and copied
-  // while it is built.
-  size_t batch_bytes = 64;
   size_t statements = 0;
-  for (const Writer* w : group) {
-    for (const Prepared& x : *w->statements) batch_bytes += 2 * x.value.size() + 320;
-    statements += w->statements->size();
+  for (const Writer* w : writers) statements += w->statements->size();
+  if (!out->batch) {
+    // Room for every record twice (statements family and the covering
+    // learner index) and its index keys, so that the batch is not regrown
+    // and copied while it is built.
+    size_t batch_bytes = 64;
+    for (const Writer* w : writers) {
+      for (const Prepared& x : *w->statements) batch_bytes += 2 * x.value.size() + 320;
+    }
+    out->batch.emplace(batch_bytes);
   }
-  rocksdb::WriteBatch batch(batch_bytes);
+  rocksdb::WriteBatch& batch = *out->batch;
   // Records written (or rewritten, for voiding) by this group so far, which
-  // later statements of the group must see: pointers to the Prepared values
-  // (alive until every writer of the group is answered) or to `owned`. A
-  // writer that fails takes its entries back out (`undo`).
-  using Overlay = absl::flat_hash_map<Uuid, const std::string*, IdHash>;
-  Overlay pending;
-  pending.reserve(statements);
-  std::forward_list<std::string> owned;  // voided targets' rewritten records
+  // later statements of the group must see (out->records). A writer that
+  // fails takes its entries back out (`undo`).
+  auto& pending = out->records;
+  pending.reserve(pending.size() + statements);
   struct Undo {
     Uuid id;
     const std::string* previous;  // null: absent before
@@ -387,8 +563,16 @@ std::vector<std::string> RecordStore::CommitGroup(const std::vector<Writer*>& gr
     undo.push_back({id, inserted ? nullptr : it->second});
     it->second = value;
   };
+  // The record of `id` in the group whose Write may still be running (null:
+  // not there).
+  auto in_previous = [&](const Uuid& id) -> const std::string* {
+    if (previous == nullptr) return nullptr;
+    auto it = previous->records.find(id);
+    return it == previous->records.end() ? nullptr : it->second;
+  };
   auto lookup = [&](const Uuid& id) -> absl::StatusOr<std::optional<std::string>> {
     if (auto it = pending.find(id); it != pending.end()) return std::optional<std::string>(*it->second);
+    if (const std::string* v = in_previous(id)) return std::optional<std::string>(*v);
     rocksdb::PinnableSlice value;
     rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cf(static_cast<int>(Cf::kStatements)),
                                  rocksdb::Slice(reinterpret_cast<const char*>(id.data()), id.size()), &value);
@@ -403,17 +587,19 @@ std::vector<std::string> RecordStore::CommitGroup(const std::vector<Writer*>& gr
     if (!r.ok()) return absl::InternalError(r.status().message());
     return std::optional<StatementRecord>(std::move(*r));
   };
-  // The idempotency check reads every statement id of the group at once
+  // The idempotency check reads every statement id of these writers at once
   // (one MultiGet: one pass over the memtables and each file's filter for the
-  // sorted ids, instead of a Get each). Only the group's leader writes the
-  // statements family (one group at a time; the log applier calls this on
-  // the same terms), so what it reads stays current until this group's own
-  // write, and a statement sees the group's earlier ones in `pending` first:
-  // an id sent twice in one group, or re-proposed in log mode after its
-  // first copy was applied, finds that copy as a Get each would.
+  // sorted ids, instead of a Get each). Only group leaders write the
+  // statements family, one group's build at a time (the log applier calls
+  // this on the same terms), and what the group before this one writes, its
+  // Write perhaps still running, is read from `previous` first; so what the
+  // MultiGet reads stays current until this group's own write, and a
+  // statement sees the group's earlier ones in `pending` first: an id sent
+  // twice in one group, or re-proposed in log mode after its first copy was
+  // applied, finds that copy as a Get each would.
   std::vector<rocksdb::Slice> ids;
   ids.reserve(statements);
-  for (const Writer* w : group) {
+  for (const Writer* w : writers) {
     for (const Prepared& x : *w->statements) {
       ids.emplace_back(reinterpret_cast<const char*>(x.parsed.id.data()), x.parsed.id.size());
     }
@@ -424,19 +610,24 @@ std::vector<std::string> RecordStore::CommitGroup(const std::vector<Writer*>& gr
     db_->MultiGet(rocksdb::ReadOptions(), cf(static_cast<int>(Cf::kStatements)), ids.size(), ids.data(), stored.data(),
                   stored_status.data());
   }
-  // The stored copy of the group's `k`th statement (whose id is `id`).
+  // The stored copy of the `k`th statement of `writers` (whose id is `id`).
   auto existing_copy = [&](const Uuid& id, size_t k) -> absl::StatusOr<std::optional<std::string>> {
     if (auto it = pending.find(id); it != pending.end()) return std::optional<std::string>(*it->second);
+    if (const std::string* v = in_previous(id)) return std::optional<std::string>(*v);
     if (stored_status[k].IsNotFound()) return std::optional<std::string>();
     LL_RETURN_IF_ERROR(FromRocks(stored_status[k], "read statement"));
     return std::optional<std::string>(stored[k].ToString());
   };
-  // Referrer lists ("by_target" values) written by this group so far.
+  // Referrer lists ("by_target" values) written by this group so far
+  // (out->referrers), by the writer being built (`mine`), or by the group
+  // before.
   using ReferrerOverlay = std::unordered_map<Uuid, std::string, IdHash>;
-  ReferrerOverlay pending_referrers;
   auto referrers_of = [&](const Uuid& target, const ReferrerOverlay& mine) -> absl::StatusOr<std::string> {
     if (auto it = mine.find(target); it != mine.end()) return it->second;
-    if (auto it = pending_referrers.find(target); it != pending_referrers.end()) return it->second;
+    if (auto it = out->referrers.find(target); it != out->referrers.end()) return it->second;
+    if (previous != nullptr) {
+      if (auto it = previous->referrers.find(target); it != previous->referrers.end()) return it->second;
+    }
     rocksdb::PinnableSlice value;
     rocksdb::Status s =
         db_->Get(rocksdb::ReadOptions(), cf(static_cast<int>(Cf::kByTarget)), EncodeTargetKey(target), &value);
@@ -444,14 +635,10 @@ std::vector<std::string> RecordStore::CommitGroup(const std::vector<Writer*>& gr
     LL_RETURN_IF_ERROR(FromRocks(s, "read referrers"));
     return value.ToString();
   };
-  // Learners whose records this group changes: views of the records' learner
-  // keys (or of `owned_learners`), made strings once, deduplicated, at the end.
-  std::vector<absl::string_view> changed;
-  std::forward_list<std::string> owned_learners;
-  uint64_t fresh_total = 0;
+  std::vector<absl::string_view>& changed = out->changed;
 
-  size_t first = 0;  // the group's index of `w`'s first statement
-  for (Writer* w : group) {
+  size_t first = 0;  // the index (in `writers`) of `w`'s first statement
+  for (Writer* w : writers) {
     const size_t base = first;
     first += w->statements->size();
     batch.SetSavePoint();
@@ -531,11 +718,11 @@ std::vector<std::string> RecordStore::CommitGroup(const std::vector<Writer*>& gr
               batch.Put(cf(static_cast<int>(Cf::kByLearner)), EncodeStringIndexKey(l, t->stored_seq, p.void_target),
                         *tv);
             }
-            owned.push_front(std::move(*tv));
-            remember(p.void_target, &owned.front());
+            out->owned.push_front(std::move(*tv));
+            remember(p.void_target, &out->owned.front());
             for (std::string& l : t->learners) {
-              owned_learners.push_front(std::move(l));
-              changed.push_back(owned_learners.front());
+              out->owned_learners.push_front(std::move(l));
+              changed.push_back(out->owned_learners.front());
             }
           }
         }
@@ -577,45 +764,14 @@ std::vector<std::string> RecordStore::CommitGroup(const std::vector<Writer*>& gr
       continue;
     }
     batch.PopSavePoint();
-    for (auto& [id, value] : mine_referrers) pending_referrers[id] = std::move(value);
-    fresh_total += fresh;
+    for (auto& [id, value] : mine_referrers) out->referrers[id] = std::move(value);
+    out->fresh += fresh;
   }
 
-  // Log mode: the position applied, in the same batch.
-  uint64_t log_seq = 0;
-  for (Writer* w : group) log_seq = std::max(log_seq, w->log_seq);
-  if (log_seq != 0) batch.Put(cf(static_cast<int>(Cf::kMeta)), kMetaAppliedLogSeq, absl::StrCat(log_seq));
-  if (meta_marks != nullptr) {
-    for (const std::string& key : *meta_marks) batch.Put(cf(static_cast<int>(Cf::kMeta)), key, rocksdb::Slice());
-  }
-  if (batch.Count() == 0) return {};  // every statement was a replay or failed
-  rocksdb::WriteOptions wo;
-  wo.sync = options_.sync;
-  const int64_t build_cpu = ThreadCpuMicros() - build_cpu_start;
-  const auto write_start = std::chrono::steady_clock::now();
-  rocksdb::Status s = db_->Write(wo, &batch);
-  const auto write_end = std::chrono::steady_clock::now();
-  commit_build_micros_.fetch_add(
-      std::chrono::duration_cast<std::chrono::microseconds>(write_start - build_start).count(),
-      std::memory_order_relaxed);
-  commit_build_cpu_micros_.fetch_add(build_cpu, std::memory_order_relaxed);
-  commit_write_micros_.fetch_add(std::chrono::duration_cast<std::chrono::microseconds>(write_end - write_start).count(),
-                                 std::memory_order_relaxed);
-  if (write_status != nullptr) *write_status = FromRocks(s, "commit statements");
-  if (s.ok() && log_seq != 0) applied_log_seq_ = log_seq;
-  if (!s.ok()) {
-    absl::Status err = FromRocks(s, "commit statements");
-    LogError("store_write_failed", {{"error", std::string(err.message())}});
-    for (Writer* w : group) {
-      if (w->status.ok()) w->status = err;
-    }
-    return {};
-  }
-  groups_committed_.fetch_add(1, std::memory_order_relaxed);
-  statements_written_.fetch_add(fresh_total, std::memory_order_relaxed);
-  std::sort(changed.begin(), changed.end());
-  changed.erase(std::unique(changed.begin(), changed.end()), changed.end());
-  return std::vector<std::string>(changed.begin(), changed.end());
+  const int64_t build_us =
+      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - build_start).count();
+  commit_build_micros_.fetch_add(build_us, std::memory_order_relaxed);
+  commit_build_cpu_micros_.fetch_add(ThreadCpuMicros() - build_cpu_start, std::memory_order_relaxed);
 }
 
 }  // namespace lifelong::records

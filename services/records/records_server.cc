@@ -187,8 +187,8 @@ absl::Status RecordsServer::RegisterMetrics() {
   // One help text for both phases of the committer's time (Prometheus wants
   // one per metric name).
   static constexpr char kCommitSecondsHelp[] =
-      "Wall time the single group committer spent on groups of statements: building the group's batch, and in "
-      "RocksDB's write (WAL, fsync, memtable).";
+      "Wall time the group committers spent on groups of statements: building a group's batch (while the group "
+      "before is in RocksDB's write), and in RocksDB's write (one at a time: WAL, fsync, memtable).";
   absl::Status observed = metrics::DefaultRegistry().AddCallbacks({
       {MetricType::kGauge,
        "lifelong_store_items",
