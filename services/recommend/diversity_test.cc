@@ -1,5 +1,8 @@
 #include "services/recommend/diversity.h"
 
+#include <cstdint>
+#include <vector>
+
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -49,6 +52,34 @@ TEST(SelectDiverse, IdsPickLikeStrings) {
   // One series three times: one in the first pass, a second when short.
   std::vector<DiversityIds> same = {{7, 0}, {7, 0}, {7, 0}, {3, 1}};
   EXPECT_THAT(SelectDiverse(same, 10), ElementsAre(0, 1, 3));
+}
+
+// Ids are counted in per-thread arrays when small and non-negative, in hash
+// maps otherwise: the same picks either way, for every k, and the arrays
+// start from zero on every call (no count carried over).
+TEST(SelectDiverse, SmallAndLargeIdsPickTheSame) {
+  std::vector<DiversityIds> small;
+  std::vector<DiversityIds> large;
+  std::vector<DiversityIds> negative;
+  uint32_t x = 12345;
+  for (int i = 0; i < 120; ++i) {
+    x = x * 1103515245 + 12345;
+    const int series = static_cast<int>((x >> 8) % 40);
+    const int category = static_cast<int>((x >> 20) % 7);
+    small.push_back({series, category});
+    large.push_back({series + 2000000000, category + 1500000000});
+    negative.push_back({-1 - series, category});
+  }
+  for (int k = 0; k <= 130; ++k) {
+    for (int cap : {0, 3}) {
+      DiversityOptions o;
+      o.max_per_category = cap;
+      const std::vector<size_t> want = SelectDiverse(large, k, o);
+      EXPECT_EQ(SelectDiverse(small, k, o), want) << "k " << k;
+      EXPECT_EQ(SelectDiverse(small, k, o), want) << "k " << k << ", again";
+      EXPECT_EQ(SelectDiverse(negative, k, o), want) << "k " << k;
+    }
+  }
 }
 
 TEST(SelectDiverse, ZeroOrNegativeK) { EXPECT_TRUE(SelectDiverse({{"a", "b"}}, 0).empty()); }
