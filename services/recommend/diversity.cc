@@ -27,7 +27,7 @@ std::vector<size_t> SelectWith(const std::vector<DiversityIds>& ranked, int k, c
     taken[i] = true;
     out.push_back(i);
   }
-  if (static_cast<int>(out.size()) < k) {
+  if (options.relax && static_cast<int>(out.size()) < k) {
     for (size_t i = 0; i < ranked.size() && static_cast<int>(out.size()) < k; ++i) {
       if (taken[i]) continue;
       int& series = series_count(ranked[i].series);

@@ -1,5 +1,6 @@
 #include "services/recommend/diversity.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <vector>
 
@@ -78,6 +79,42 @@ TEST(SelectDiverse, SmallAndLargeIdsPickTheSame) {
       EXPECT_EQ(SelectDiverse(small, k, o), want) << "k " << k;
       EXPECT_EQ(SelectDiverse(small, k, o), want) << "k " << k << ", again";
       EXPECT_EQ(SelectDiverse(negative, k, o), want) << "k " << k;
+    }
+  }
+}
+
+// What Recommender's ranking relies on: when the first pass alone (relax =
+// false) fills k within a prefix of the ranked list, the whole list gives
+// the same answer; otherwise it returns fewer than k. Every prefix, every k.
+TEST(SelectDiverse, FirstPassThatFillsKOnAPrefixIsTheWholeListsAnswer) {
+  uint32_t x = 777;
+  for (int list = 0; list < 20; ++list) {
+    std::vector<DiversityIds> ranked;
+    const int n = 10 + list * 3;
+    for (int i = 0; i < n; ++i) {
+      x = x * 1103515245 + 12345;
+      ranked.push_back({static_cast<int>((x >> 8) % (3 + list)), static_cast<int>((x >> 20) % (2 + list % 5))});
+    }
+    for (int k = 1; k <= n; ++k) {
+      const std::vector<size_t> whole = SelectDiverse(ranked, k);
+      int filled = 0;
+      for (int len = 0; len <= n; ++len) {
+        DiversityOptions first_only;
+        first_only.relax = false;
+        const std::vector<DiversityIds> prefix(ranked.begin(), ranked.begin() + len);
+        const std::vector<size_t> got = SelectDiverse(prefix, k, first_only);
+        ASSERT_LE(static_cast<int>(got.size()), k);
+        if (static_cast<int>(got.size()) == k) {
+          ++filled;
+          EXPECT_EQ(got, whole) << "list " << list << " k " << k << " prefix " << len;
+        }
+        // Without relax, never more than the first pass: one per series.
+        std::vector<int> series;
+        for (size_t i : got) series.push_back(prefix[i].series);
+        std::sort(series.begin(), series.end());
+        EXPECT_EQ(std::adjacent_find(series.begin(), series.end()), series.end());
+      }
+      if (k <= 2) EXPECT_GT(filled, 0) << "list " << list << " k " << k;
     }
   }
 }

@@ -162,20 +162,23 @@ void ExactScorer::SearchImpl(absl::Span<const float> query, int k, bool sorted,
   // Per-thread scratch: a request thread scans often, and these are at most
   // a few hundred KB (indexed items x 6 bytes; 4,096 items: 24 KB).
   thread_local std::vector<float> scores;
-  scores.assign(n, 0.0f);
   int nonzero = 0;
   for (float x : query) nonzero += x != 0.0f;
-  if (nonzero * 4 <= dim_) {
+  if (nonzero * 4 > dim_) {
+    // scores = transposed_' * query. With beta = 0, sgemv sets every score
+    // without reading the old ones (BLAS: "when BETA is zero, Y need not be
+    // set on input"), so the buffer is not cleared first.
+    scores.resize(n);
+    cblas_sgemv(CblasRowMajor, CblasTrans, dim_, n, 1.0f, transposed_.data(), n, query.data(), 1, 0.0f, scores.data(),
+                1);
+  } else {
+    scores.assign(n, 0.0f);
     // Sparse query (identity query basis: one coordinate per history
     // course): one pass over a contiguous row of the transposed matrix each.
     for (int d = 0; d < dim_; ++d) {
       if (query[d] == 0.0f) continue;
       cblas_saxpy(n, query[d], transposed_.data() + static_cast<size_t>(d) * n, 1, scores.data(), 1);
     }
-  } else if (nonzero > 0) {
-    // scores = transposed_' * query
-    cblas_sgemv(CblasRowMajor, CblasTrans, dim_, n, 1.0f, transposed_.data(), n, query.data(), 1, 0.0f, scores.data(),
-                1);
   }
   // Top kk by (score desc, row asc): SelectBest. When kk is a small part of
   // n, first a threshold t from every 8th score and one branch-free pass

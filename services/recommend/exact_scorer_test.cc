@@ -317,6 +317,52 @@ TEST(ExactScorer, NanScoresRankLastInTheSelectionForEveryKThatReachesThem) {
   }
 }
 
+// The dense scan reuses a per-thread score buffer without clearing it
+// (sgemv with beta = 0 sets every score): what a scan before it on the same
+// thread left there (NaN and infinite scores, a larger catalog) changes
+// nothing.
+TEST(ExactScorer, ScoresDoNotDependOnTheScanBeforeOnTheThread) {
+  auto clean = RandomModel(3000, 16, 41);
+  ExactScorer scorer(*clean);
+  std::vector<float> query(16);
+  for (int d = 0; d < 16; ++d) query[d] = 0.1f * (d % 5) - 0.2f;
+  const std::vector<models::Candidate> want = scorer.Search(query, 3000);
+  const std::vector<models::Candidate> want_top = scorer.SearchUnordered(query, 110);
+
+  // 4,000 items, every 3rd NaN or infinite in every coordinate.
+  models::ModelArrays a;
+  a.dim = 16;
+  a.identity_query = false;
+  for (int i = 0; i < 4000; ++i) {
+    a.course_ids.push_back(absl::StrCat("x", i));
+    a.counts.push_back(1);
+    for (int d = 0; d < 16; ++d) {
+      a.item_vectors.push_back(i % 3 == 0 ? (i % 2 ? std::nanf("") : std::numeric_limits<float>::infinity()) : 1.0f);
+    }
+  }
+  a.query_basis = a.item_vectors;
+  auto dirty = models::BuildModelBundle(std::move(a), nlohmann::json::object(), 1, "mem");
+  ASSERT_TRUE(dirty.ok()) << dirty.status();
+  ExactScorer dirty_scorer(**dirty);
+  ASSERT_EQ(dirty_scorer.Search(std::vector<float>(16, 1.0f), 4000).size(), 4000u);
+
+  const std::vector<models::Candidate> got = scorer.Search(query, 3000);
+  ASSERT_EQ(got.size(), want.size());
+  for (size_t i = 0; i < got.size(); ++i) {
+    ASSERT_EQ(got[i].row, want[i].row) << "position " << i;
+    ASSERT_EQ(got[i].score, want[i].score) << "position " << i;
+    ASSERT_TRUE(std::isfinite(got[i].score)) << "position " << i;
+  }
+  ASSERT_EQ(dirty_scorer.Search(std::vector<float>(16, 1.0f), 10).size(), 10u);
+  std::vector<models::Candidate> top;
+  scorer.SearchUnordered(query, 110, &top);
+  ASSERT_EQ(top.size(), want_top.size());
+  for (size_t i = 0; i < top.size(); ++i) {
+    EXPECT_EQ(top[i].row, want_top[i].row) << "position " << i;
+    EXPECT_EQ(top[i].score, want_top[i].score) << "position " << i;
+  }
+}
+
 TEST(ExactScorer, EmptyForBadArguments) {
   auto model = RandomModel(40, 8, 5);
   ExactScorer scorer(*model);

@@ -840,6 +840,24 @@ std::vector<size_t> Recommender::Request::RankDiverse() {
   // rest when that was not enough.
   std::vector<size_t> chosen;
   size_t sorted = std::min(order.size(), static_cast<size_t>(query_.k) * 5 + 20);
+  // Usually diversity's first pass alone fills k among the first 2k + 5,
+  // and then that is its answer on the first 5k + 20 as well (DiversityOptions
+  // ::relax): sort only those first.
+  if (const size_t quick = std::min(sorted, static_cast<size_t>(query_.k) * 2 + 5); quick < sorted) {
+    SortFirst(order.begin(), order.begin() + quick, order.end(), better);
+    keys.clear();
+    for (size_t i = 0; i < quick; ++i) {
+      const Joined::Facts& f = j_.facts[pool_[order[i].pos].course];
+      keys.push_back({f.series, f.category});
+    }
+    DiversityOptions first_pass;
+    first_pass.relax = false;
+    chosen = SelectDiverse(keys, query_.k, first_pass);
+    if (static_cast<int>(chosen.size()) >= query_.k) {
+      for (size_t& c : chosen) c = order[c].pos;
+      return chosen;
+    }
+  }
   while (true) {
     SortFirst(order.begin(), order.begin() + sorted, order.end(), better);
     keys.clear();
