@@ -28,6 +28,11 @@ struct DiversityOptions {
   // Second pass, when the first leaves fewer than k: relaxed series cap and
   // no category cap. Never more than this many of one series.
   int max_per_series_relaxed = 2;
+  // false: no second pass (fewer than k when the first does not fill).
+  // The first pass takes in rank order and stops at k, so when it fills k
+  // within a prefix of a ranked list, that is the whole list's answer: a
+  // caller can rank a short prefix first and the rest only when needed.
+  bool relax = true;
 };
 
 // Picks up to `k` items from `ranked` (best first), keeping the order, under

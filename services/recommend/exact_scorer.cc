@@ -17,52 +17,89 @@ bool Better(const models::Candidate& a, const models::Candidate& b) {
   return a.row < b.row;
 }
 
-// Keeps the best kk of *c by (score desc, row asc), in no particular order.
-// The scores are not NaN. As the full selection in ExactScorer::SearchImpl:
-// a histogram of the scores finds the bucket the kk-th best falls in; every
-// score in a better bucket is in, and only that bucket's are ranked (no
-// comparison sort over all of *c, whose branches mispredict).
-void KeepBest(std::vector<models::Candidate>* c, int kk) {
-  const int m = static_cast<int>(c->size());
-  if (m <= kk) return;
-  float hi = -std::numeric_limits<float>::infinity();
-  float lo = std::numeric_limits<float>::infinity();
-  for (const models::Candidate& x : *c) {
-    hi = x.score > hi ? x.score : hi;
-    lo = x.score < lo ? x.score : lo;
-  }
-  constexpr int kBuckets = 256;
-  const float inv_width = kBuckets / (hi - lo);
-  if (!(hi > lo) || !std::isfinite(inv_width) || !std::isfinite(hi - lo)) {
-    std::nth_element(c->begin(), c->begin() + kk, c->end(), Better);
-    c->resize(kk);
-    return;
-  }
-  // Bucket 0 holds the best scores; a bucket is monotone in the score.
-  thread_local std::vector<uint8_t> bucket;
-  bucket.resize(m);
-  int count[kBuckets] = {0};
-  for (int i = 0; i < m; ++i) {
-    const int b = std::min(kBuckets - 1, static_cast<int>((hi - (*c)[i].score) * inv_width));
-    bucket[i] = static_cast<uint8_t>(b);
-    ++count[b];
-  }
-  int edge_bucket = 0;
-  for (int above = 0; above + count[edge_bucket] < kk; ++edge_bucket) above += count[edge_bucket];
-  thread_local std::vector<models::Candidate> edge;
-  edge.clear();
-  int w = 0;  // (*c)[0, w): the better buckets, in place (w <= i)
-  for (int i = 0; i < m; ++i) {
-    if (bucket[i] < edge_bucket) {
-      (*c)[w++] = (*c)[i];
-    } else if (bucket[i] == edge_bucket) {
-      edge.push_back((*c)[i]);
+constexpr float kInf = std::numeric_limits<float>::infinity();
+// Histogram buckets of SelectBest: over all scores, and over the few hundred
+// a sampled threshold kept.
+constexpr int kMaxBuckets = 1024;
+constexpr int kSmallBuckets = 256;
+
+// Appends to *out the best kk of m scored positions by (score desc, row asc),
+// in no particular order. Position j is the scores' index at(j) = idx[j]
+// (kIndexed) or j; its score is s[at(j)] and its row rows[at(j)]. NaN scores
+// rank as -inf and come out as -inf (never expected: the model files are
+// checksummed). 0 < kk <= m.
+//
+// A comparison sort or heap over all m spends most of its time on
+// mispredicted branches (~30 us for 110 of 3,000). Instead: the range of the
+// scores (NaN left out), a histogram of `buckets` equal-width buckets over
+// it finds the bucket the kk-th best falls in, every position in a better
+// bucket is in, and only that bucket's few are ranked (~8 us for 110 of
+// 3,000). NaN (as -inf) falls in the last bucket, below every other score.
+// When the range is empty or infinite (all equal, or infinite scores), all
+// m are ranked.
+template <bool kIndexed>
+void SelectBest(const float* s, const int* idx, int m, int kk, int buckets, const std::vector<int>& rows,
+                std::vector<models::Candidate>* out) {
+  auto at = [idx](int j) { return kIndexed ? idx[j] : j; };
+  auto candidate = [&](int j) {
+    const float v = s[at(j)];
+    return models::Candidate{rows[at(j)], v == v ? v : -kInf};
+  };
+  // Range, in four independent chains (one chain waits on the latency of
+  // every max); NaN compares false and is left out.
+  float hi4[4] = {-kInf, -kInf, -kInf, -kInf};
+  float lo4[4] = {kInf, kInf, kInf, kInf};
+  int j = 0;
+  for (; j + 4 <= m; j += 4) {
+    for (int l = 0; l < 4; ++l) {
+      const float v = s[at(j + l)];
+      hi4[l] = v > hi4[l] ? v : hi4[l];
+      lo4[l] = v < lo4[l] ? v : lo4[l];
     }
   }
-  const size_t need = kk - w;
+  for (; j < m; ++j) {
+    const float v = s[at(j)];
+    hi4[0] = v > hi4[0] ? v : hi4[0];
+    lo4[0] = v < lo4[0] ? v : lo4[0];
+  }
+  const float hi = std::max(std::max(hi4[0], hi4[1]), std::max(hi4[2], hi4[3]));
+  const float lo = std::min(std::min(lo4[0], lo4[1]), std::min(lo4[2], lo4[3]));
+  const float inv_width = buckets / (hi - lo);
+  thread_local std::vector<models::Candidate> edge;
+  edge.clear();
+  const size_t first = out->size();
+  if (!(hi > lo) || !std::isfinite(inv_width) || !std::isfinite(hi - lo)) {
+    // All equal, all NaN, or infinite scores: rank everything.
+    for (int i = 0; i < m; ++i) edge.push_back(candidate(i));
+  } else {
+    // Bucket 0 holds the best scores. The bucket of a score is monotone in
+    // the score, so every score in a better bucket beats every score in a
+    // worse one. (hi - v) * inv_width is >= 0, and NaN for a NaN score: the
+    // comparison below sends it to the last bucket.
+    const float last = static_cast<float>(buckets - 1);
+    thread_local std::vector<uint16_t> bucket;
+    bucket.resize(m);
+    int count[kMaxBuckets];
+    std::fill(count, count + buckets, 0);
+    for (int i = 0; i < m; ++i) {
+      const float d = (hi - s[at(i)]) * inv_width;
+      const int b = static_cast<int>(d < last ? d : last);
+      bucket[i] = static_cast<uint16_t>(b);
+      ++count[b];
+    }
+    int edge_bucket = 0;
+    for (int above = 0; above + count[edge_bucket] < kk; ++edge_bucket) above += count[edge_bucket];
+    for (int i = 0; i < m; ++i) {
+      if (bucket[i] < edge_bucket) {
+        out->push_back(candidate(i));
+      } else if (bucket[i] == edge_bucket) {
+        edge.push_back(candidate(i));
+      }
+    }
+  }
+  const size_t need = first + kk - out->size();
   if (edge.size() > need) std::nth_element(edge.begin(), edge.begin() + need, edge.end(), Better);
-  std::copy(edge.begin(), edge.begin() + need, c->begin() + w);
-  c->resize(kk);
+  out->insert(out->end(), edge.begin(), edge.begin() + need);
 }
 
 }  // namespace
@@ -98,48 +135,61 @@ ExactScorer::ExactScorer(const models::ModelBundle& model) : dim_(model.dim()) {
 }
 
 std::vector<models::Candidate> ExactScorer::Search(absl::Span<const float> query, int k) const {
-  return SearchImpl(query, k, /*sorted=*/true);
+  std::vector<models::Candidate> out;
+  SearchImpl(query, k, /*sorted=*/true, &out);
+  return out;
 }
 
 std::vector<models::Candidate> ExactScorer::SearchUnordered(absl::Span<const float> query, int k) const {
-  return SearchImpl(query, k, /*sorted=*/false);
+  std::vector<models::Candidate> out;
+  SearchImpl(query, k, /*sorted=*/false, &out);
+  return out;
 }
 
-std::vector<models::Candidate> ExactScorer::SearchImpl(absl::Span<const float> query, int k, bool sorted) const {
-  std::vector<models::Candidate> out;
+void ExactScorer::SearchUnordered(absl::Span<const float> query, int k, std::vector<models::Candidate>* out) const {
+  SearchImpl(query, k, /*sorted=*/false, out);
+}
+
+void ExactScorer::SearchImpl(absl::Span<const float> query, int k, bool sorted,
+                             std::vector<models::Candidate>* out) const {
+  out->clear();
   const int n = size();
-  if (k <= 0 || n == 0 || dim_ == 0 || static_cast<int>(query.size()) != dim_) return out;
-  if (sparse_) return SearchSparse(query, k);
+  if (k <= 0 || n == 0 || dim_ == 0 || static_cast<int>(query.size()) != dim_) return;
+  if (sparse_) {
+    *out = SearchSparse(query, k);
+    return;
+  }
   // Per-thread scratch: a request thread scans often, and these are at most
   // a few hundred KB (indexed items x 6 bytes; 4,096 items: 24 KB).
   thread_local std::vector<float> scores;
-  scores.assign(n, 0.0f);
   int nonzero = 0;
   for (float x : query) nonzero += x != 0.0f;
-  if (nonzero * 4 <= dim_) {
+  if (nonzero * 4 > dim_) {
+    // scores = transposed_' * query. With beta = 0, sgemv sets every score
+    // without reading the old ones (BLAS: "when BETA is zero, Y need not be
+    // set on input"), so the buffer is not cleared first.
+    scores.resize(n);
+    cblas_sgemv(CblasRowMajor, CblasTrans, dim_, n, 1.0f, transposed_.data(), n, query.data(), 1, 0.0f, scores.data(),
+                1);
+  } else {
+    scores.assign(n, 0.0f);
     // Sparse query (identity query basis: one coordinate per history
     // course): one pass over a contiguous row of the transposed matrix each.
     for (int d = 0; d < dim_; ++d) {
       if (query[d] == 0.0f) continue;
       cblas_saxpy(n, query[d], transposed_.data() + static_cast<size_t>(d) * n, 1, scores.data(), 1);
     }
-  } else if (nonzero > 0) {
-    // scores = transposed_' * query
-    cblas_sgemv(CblasRowMajor, CblasTrans, dim_, n, 1.0f, transposed_.data(), n, query.data(), 1, 0.0f, scores.data(),
-                1);
   }
-  // Top kk by (score desc, row asc). A heap or nth_element over all scores
-  // spends most of its time on mispredicted branches (~30 us for 110 of
-  // 3,000). Instead, when kk is a small part of n: a threshold t from every
-  // 8th score, one branch-free pass keeping the positions scoring >= t, and
-  // if that kept at least kk, the top kk of those few (~200 for 110 of
-  // 3,000) are exactly the top kk of all (the kk-th best score is >= t, so
-  // every score of the top kk was kept). Otherwise, and for larger kk: a
-  // histogram of the scores over [min, max] finds the bucket the kk-th best
-  // falls in, every score in a better bucket is in, and only that bucket's
-  // few scores are ranked (~8 us).
+  // Top kk by (score desc, row asc): SelectBest. When kk is a small part of
+  // n, first a threshold t from every 8th score and one branch-free pass
+  // keeping the positions scoring >= t: if that kept at least kk, the top kk
+  // of those few (~200 for 110 of 3,000) are exactly the top kk of all (the
+  // kk-th best score is >= t, so every score of the top kk was kept).
+  // Otherwise, and for larger kk, SelectBest over all n scores.
   const int kk = std::min(k, n);
-  float* const s = scores.data();
+  const float* const s = scores.data();
+  out->reserve(kk);
+  bool selected = false;
   if (n >= kSampledSelectMinItems && kk * kSampleStride <= n) {
     // About kk / stride sampled scores are among the best kk; t is the
     // rank-th best sampled score, with a margin so that the pass below
@@ -158,9 +208,10 @@ std::vector<models::Candidate> ExactScorer::SearchImpl(absl::Span<const float> q
       for (; j > 0 && top[j - 1] < v; --j) top[j] = top[j - 1];
       top[j] = v;
     }
-    const float t = filled > 0 ? top[filled - 1] : -std::numeric_limits<float>::infinity();
-    // At t = -inf the histogram's NaN-as--inf ties would decide; leave it.
-    if (t > -std::numeric_limits<float>::infinity()) {
+    const float t = filled > 0 ? top[filled - 1] : -kInf;
+    // At t = -inf the NaN-as--inf ties would decide; leave it to the full
+    // selection.
+    if (t > -kInf) {
       thread_local std::vector<int> kept;
       kept.resize(n);
       int m = 0;
@@ -169,81 +220,13 @@ std::vector<models::Candidate> ExactScorer::SearchImpl(absl::Span<const float> q
         m += s[i] >= t;  // false for NaN
       }
       if (m >= kk) {
-        out.reserve(m);
-        for (int j = 0; j < m; ++j) out.push_back({rows_[kept[j]], s[kept[j]]});
-        KeepBest(&out, kk);
-        if (sorted) std::sort(out.begin(), out.end(), Better);
-        return out;
+        SelectBest</*kIndexed=*/true>(s, kept.data(), m, kk, kSmallBuckets, rows_, out);
+        selected = true;
       }
     }
   }
-  // Range of the scores, in four independent chains (one chain waits on the
-  // latency of every max); NaN compares false and is left out here, then
-  // replaced by -inf (never expected: the model files are checksummed).
-  constexpr float kInf = std::numeric_limits<float>::infinity();
-  float hi4[4] = {-kInf, -kInf, -kInf, -kInf};
-  float lo4[4] = {kInf, kInf, kInf, kInf};
-  bool has_nan = false;
-  int pos = 0;
-  for (; pos + 4 <= n; pos += 4) {
-    for (int l = 0; l < 4; ++l) {
-      const float v = s[pos + l];
-      hi4[l] = v > hi4[l] ? v : hi4[l];
-      lo4[l] = v < lo4[l] ? v : lo4[l];
-      has_nan |= v != v;
-    }
-  }
-  for (; pos < n; ++pos) {
-    const float v = s[pos];
-    hi4[0] = v > hi4[0] ? v : hi4[0];
-    lo4[0] = v < lo4[0] ? v : lo4[0];
-    has_nan |= v != v;
-  }
-  const float hi = std::max(std::max(hi4[0], hi4[1]), std::max(hi4[2], hi4[3]));
-  float lo = std::min(std::min(lo4[0], lo4[1]), std::min(lo4[2], lo4[3]));
-  if (has_nan) {
-    for (int i = 0; i < n; ++i) {
-      if (std::isnan(s[i])) s[i] = -kInf;
-    }
-    lo = -kInf;
-  }
-  constexpr int kBuckets = 1024;
-  const float inv_width = kBuckets / (hi - lo);
-  thread_local std::vector<models::Candidate> edge;
-  edge.clear();
-  out.reserve(kk);
-  if (!(hi > lo) || !std::isfinite(inv_width) || !std::isfinite(hi - lo)) {
-    // All equal, or infinite scores: rank everything.
-    for (int i = 0; i < n; ++i) edge.push_back({rows_[i], s[i]});
-  } else {
-    // Bucket 0 holds the best scores. The bucket of a score is monotone in
-    // the score, so every score in a better bucket beats every score in a
-    // worse one.
-    thread_local std::vector<uint16_t> bucket;
-    bucket.resize(n);
-    int count[kBuckets] = {0};
-    for (int i = 0; i < n; ++i) {
-      const int b = std::min(kBuckets - 1, static_cast<int>((hi - s[i]) * inv_width));
-      bucket[i] = static_cast<uint16_t>(b);
-      ++count[b];
-    }
-    int edge_bucket = 0;
-    for (int above = 0; above + count[edge_bucket] < kk; ++edge_bucket) {
-      above += count[edge_bucket];
-    }
-    for (int i = 0; i < n; ++i) {
-      if (bucket[i] < edge_bucket) {
-        out.push_back({rows_[i], s[i]});
-      } else if (bucket[i] == edge_bucket) {
-        edge.push_back({rows_[i], s[i]});
-      }
-    }
-  }
-  const size_t need = kk - out.size();
-  if (edge.size() > need) std::nth_element(edge.begin(), edge.begin() + need, edge.end(), Better);
-  out.insert(out.end(), edge.begin(), edge.begin() + need);
-  if (sorted) std::sort(out.begin(), out.end(), Better);
-  return out;
+  if (!selected) SelectBest</*kIndexed=*/false>(s, nullptr, n, kk, kMaxBuckets, rows_, out);
+  if (sorted) std::sort(out->begin(), out->end(), Better);
 }
 
 std::vector<models::Candidate> ExactScorer::SearchSparse(absl::Span<const float> query, int k) const {

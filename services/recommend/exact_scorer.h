@@ -58,6 +58,9 @@ class ExactScorer {
   // order it meets candidates in does not change its answer). Saves the
   // final sort for dense models; a sparse bundle's answer is sorted anyway.
   std::vector<models::Candidate> SearchUnordered(absl::Span<const float> query, int k) const;
+  // SearchUnordered into *out (cleared first; its capacity is reused, so a
+  // caller that keeps a buffer per thread allocates nothing per call).
+  void SearchUnordered(absl::Span<const float> query, int k, std::vector<models::Candidate>* out) const;
 
   // The dense selection samples every kSampleStride-th score for a
   // threshold when the catalog has at least kSampledSelectMinItems indexed
@@ -66,7 +69,7 @@ class ExactScorer {
   static constexpr int kSampledSelectMinItems = 1024;
 
  private:
-  std::vector<models::Candidate> SearchImpl(absl::Span<const float> query, int k, bool sorted) const;
+  void SearchImpl(absl::Span<const float> query, int k, bool sorted, std::vector<models::Candidate>* out) const;
   // Search of a sparse bundle (`query` already checked).
   std::vector<models::Candidate> SearchSparse(absl::Span<const float> query, int k) const;
 

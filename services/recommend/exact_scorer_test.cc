@@ -262,6 +262,107 @@ TEST(ExactScorer, NanScoresRankLast) {
   EXPECT_EQ(top[2].row, 2);
 }
 
+// NaN scores in the histogram selection (ExactScorer's one selection routine,
+// over all scores and over the few a sampled threshold kept): they rank as
+// -inf, below every other score, ties among them to the lower row, for the
+// k that cut into them and for those that stop just above them; on a
+// catalog where the sampled threshold answers small k, and one too small
+// for it.
+TEST(ExactScorer, NanScoresRankLastInTheSelectionForEveryKThatReachesThem) {
+  for (int n : {3000, 700}) {
+    auto model = TiedModel(n, 31, /*strided_best=*/false, /*ties=*/false);
+    ExactScorer scorer(*model);
+    const std::vector<float> query = {1.0f, 1.0f, 0.5f, -0.25f, 0.0f, 2.0f, 1.0f, -1.0f};
+    const std::vector<models::Candidate> all = scorer.Search(query, n);
+    ASSERT_EQ(static_cast<int>(all.size()), n);
+    std::vector<int> nan_rows;
+    for (int r = 0; r < n; ++r) {
+      if (r % 97 == 50) nan_rows.push_back(r);
+    }
+    const int finite = n - static_cast<int>(nan_rows.size());
+    for (int i = 0; i < finite; ++i) {
+      ASSERT_TRUE(std::isfinite(all[i].score)) << "position " << i;
+      if (i > 0) ASSERT_GT(all[i - 1].score, all[i].score) << "position " << i;
+    }
+    for (size_t j = 0; j < nan_rows.size(); ++j) {
+      EXPECT_EQ(all[finite + j].row, nan_rows[j]);
+      EXPECT_EQ(all[finite + j].score, -std::numeric_limits<float>::infinity());
+    }
+    auto better = [](const models::Candidate& a, const models::Candidate& b) {
+      if (a.score != b.score) return a.score > b.score;
+      return a.row < b.row;
+    };
+    std::vector<int> ks = {1, 10, 110, finite - 3, finite - 1, finite, finite + 1, finite + 2, n - 1, n};
+    for (int k : ks) {
+      const std::vector<models::Candidate> top = scorer.Search(query, k);
+      std::vector<models::Candidate> unordered = scorer.SearchUnordered(query, k);
+      ASSERT_EQ(static_cast<int>(top.size()), k);
+      ASSERT_EQ(static_cast<int>(unordered.size()), k);
+      std::sort(unordered.begin(), unordered.end(), better);
+      for (int i = 0; i < k; ++i) {
+        ASSERT_EQ(top[i].row, all[i].row) << "n " << n << " k " << k << " position " << i;
+        ASSERT_EQ(top[i].score, all[i].score) << "n " << n << " k " << k << " position " << i;
+        ASSERT_EQ(unordered[i].row, all[i].row) << "n " << n << " k " << k << " position " << i;
+      }
+    }
+    // The same scores outside the selection: <query, item vector> in double
+    // (sgemv's rounding may differ in the last bits), NaN rows NaN.
+    for (int i = 0; i < n; ++i) {
+      absl::Span<const float> v = model->ItemVector(all[i].row);
+      double want = 0;
+      for (int d = 0; d < 8; ++d) want += static_cast<double>(query[d]) * v[d];
+      if (std::isnan(want)) continue;
+      ASSERT_NEAR(all[i].score, want, 1e-3 * (1 + std::abs(want))) << "row " << all[i].row;
+    }
+  }
+}
+
+// The dense scan reuses a per-thread score buffer without clearing it
+// (sgemv with beta = 0 sets every score): what a scan before it on the same
+// thread left there (NaN and infinite scores, a larger catalog) changes
+// nothing.
+TEST(ExactScorer, ScoresDoNotDependOnTheScanBeforeOnTheThread) {
+  auto clean = RandomModel(3000, 16, 41);
+  ExactScorer scorer(*clean);
+  std::vector<float> query(16);
+  for (int d = 0; d < 16; ++d) query[d] = 0.1f * (d % 5) - 0.2f;
+  const std::vector<models::Candidate> want = scorer.Search(query, 3000);
+  const std::vector<models::Candidate> want_top = scorer.SearchUnordered(query, 110);
+
+  // 4,000 items, every 3rd NaN or infinite in every coordinate.
+  models::ModelArrays a;
+  a.dim = 16;
+  a.identity_query = false;
+  for (int i = 0; i < 4000; ++i) {
+    a.course_ids.push_back(absl::StrCat("x", i));
+    a.counts.push_back(1);
+    for (int d = 0; d < 16; ++d) {
+      a.item_vectors.push_back(i % 3 == 0 ? (i % 2 ? std::nanf("") : std::numeric_limits<float>::infinity()) : 1.0f);
+    }
+  }
+  a.query_basis = a.item_vectors;
+  auto dirty = models::BuildModelBundle(std::move(a), nlohmann::json::object(), 1, "mem");
+  ASSERT_TRUE(dirty.ok()) << dirty.status();
+  ExactScorer dirty_scorer(**dirty);
+  ASSERT_EQ(dirty_scorer.Search(std::vector<float>(16, 1.0f), 4000).size(), 4000u);
+
+  const std::vector<models::Candidate> got = scorer.Search(query, 3000);
+  ASSERT_EQ(got.size(), want.size());
+  for (size_t i = 0; i < got.size(); ++i) {
+    ASSERT_EQ(got[i].row, want[i].row) << "position " << i;
+    ASSERT_EQ(got[i].score, want[i].score) << "position " << i;
+    ASSERT_TRUE(std::isfinite(got[i].score)) << "position " << i;
+  }
+  ASSERT_EQ(dirty_scorer.Search(std::vector<float>(16, 1.0f), 10).size(), 10u);
+  std::vector<models::Candidate> top;
+  scorer.SearchUnordered(query, 110, &top);
+  ASSERT_EQ(top.size(), want_top.size());
+  for (size_t i = 0; i < top.size(); ++i) {
+    EXPECT_EQ(top[i].row, want_top[i].row) << "position " << i;
+    EXPECT_EQ(top[i].score, want_top[i].score) << "position " << i;
+  }
+}
+
 TEST(ExactScorer, EmptyForBadArguments) {
   auto model = RandomModel(40, 8, 5);
   ExactScorer scorer(*model);

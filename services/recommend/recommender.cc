@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <optional>
 #include <utility>
 
@@ -11,6 +12,7 @@
 #include "services/domain/vocabulary.h"
 #include "services/recommend/diversity.h"
 #include "services/recommend/exact_scorer.h"
+#include "services/recommend/ranking_kernels.h"
 #include "services/recommend/reasons.h"
 
 namespace lifelong::recommend {
@@ -160,6 +162,11 @@ struct Recommender::Joined {
     // without the enrolment end, which depends on `now`).
     bool closed = false;
     bool online = false;  // mode "online"
+    // The model's Popularity / CompletionRate of the course's row (0 for a
+    // course the model does not know), read by BlendScores for every
+    // candidate.
+    float popularity = 0;
+    float completion = 0;
   };
   std::vector<Facts> facts;
   // Exact candidate search on the request thread (small flat-index models,
@@ -244,6 +251,8 @@ std::shared_ptr<const Recommender::Joined> Recommender::GetJoined(
     if (row) {
       j->row_of[i] = *row;
       j->course_of_row[*row] = static_cast<int>(i);
+      j->facts[i].popularity = model->Popularity(*row);
+      j->facts[i].completion = model->CompletionRate(*row);
     }
     // Not in the model, or in it without interactions (content only, not in
     // the collaborative index): reached through content vectors.
@@ -571,16 +580,21 @@ absl::Status Recommender::Request::AddIndexCandidates() {
   const int excluded = static_cast<int>(history_.completed.size() + history_.enrolled.size());
   const int n =
       std::min(model_.num_items(), std::max(options_.min_candidates, query_.k * options_.candidate_factor) + excluded);
+  // The exact scan writes into a per-thread buffer (no allocation per call);
+  // the batcher answers with a vector of its own.
+  thread_local std::vector<models::Candidate> scanned;
   absl::StatusOr<std::vector<models::Candidate>> found;
+  const std::vector<models::Candidate>* candidates = &scanned;
   if (j_.exact != nullptr) {
     // Unordered: the pool's ranking (RankDiverse) is a total order, so the
     // order candidates enter the pool in changes nothing but positions.
-    found = j_.exact->SearchUnordered(learner_, n);
+    j_.exact->SearchUnordered(learner_, n, &scanned);
   } else {
     found = search_(model_ptr_, learner_, n);
+    if (!found.ok()) return found.status();
+    candidates = &*found;
   }
-  if (!found.ok()) return found.status();
-  for (const models::Candidate& m : *found) {
+  for (const models::Candidate& m : *candidates) {
     if (m.row < 0 || m.row >= model_.num_items()) continue;
     if (Cand* c = Consider(j_.course_of_row[m.row])) {
       c->has_cf = true;
@@ -706,6 +720,43 @@ void Recommender::Request::MarkNotReady() {
 }
 
 void Recommender::Request::ComputeFeatures() {
+  // The dot products, four candidates at a time (DotEachInOrder: the same
+  // floats as one at a time): collaborative scores of the candidates the
+  // index search did not score, content scores of the courses the model
+  // does not know.
+  thread_local std::vector<const float*> vectors;
+  thread_local std::vector<Cand*> of;
+  thread_local std::vector<float> dots;
+  if (warm_ && !model_.sparse_item_matrix()) {
+    vectors.clear();
+    of.clear();
+    for (Cand& c : pool_) {
+      if (c.row < 0 || c.has_cf) continue;
+      absl::Span<const float> v = model_.ItemVector(c.row);
+      if (v.size() != learner_.size()) continue;  // Dot below
+      vectors.push_back(v.data());
+      of.push_back(&c);
+    }
+    dots.resize(vectors.size());
+    DotEachInOrder(learner_, vectors, dots.data());
+    for (size_t i = 0; i < of.size(); ++i) {
+      of[i]->cf = dots[i];
+      of[i]->has_cf = true;
+    }
+  }
+  const bool content = !history_content_.empty();
+  if (content) {
+    vectors.clear();
+    of.clear();
+    for (Cand& c : pool_) {
+      if (j_.new_pos[c.course] < 0) continue;
+      vectors.push_back(j_.NewContent(j_.new_pos[c.course], cdim_).data());
+      of.push_back(&c);
+    }
+    dots.resize(vectors.size());
+    DotEachInOrder(history_content_, vectors, dots.data());
+    for (size_t i = 0; i < of.size(); ++i) of[i]->content = dots[i];
+  }
   for (Cand& c : pool_) {
     const Course& course = courses_[c.course];
     if (warm_ && c.row >= 0 && !c.has_cf) {
@@ -713,9 +764,6 @@ void Recommender::Request::ComputeFeatures() {
       c.has_cf = true;
     }
     if (c.has_cf) max_cf_ = std::max(max_cf_, c.cf);
-    if (j_.new_pos[c.course] >= 0 && !history_content_.empty()) {
-      c.content = Dot(history_content_, j_.NewContent(j_.new_pos[c.course], cdim_));
-    }
     c.interest = !ctx_.interests.empty() && Contains(ctx_.interests, course.category);
     c.audience = !ctx_.age_group.empty() && Contains(course.audiences, ctx_.age_group);
     if (has_origin_ && course.has_location) {
@@ -729,13 +777,14 @@ void Recommender::Request::BlendScores() {
   // "Re-ranking blend"), shared with the replay's recomputation.
   const models::ServedBlend& w = options_.blend;
   for (Cand& c : pool_) {
-    const double pop = c.row >= 0 ? model_.Popularity(c.row) : 0.0;
-    const double completion = c.row >= 0 ? model_.CompletionRate(c.row) : 0.0;
+    const Joined::Facts& f = j_.facts[c.course];
+    const double pop = f.popularity;
+    const double completion = f.completion;
     double proximity = 0;
     if (has_origin_) {
       if (c.distance_km >= 0) {
         proximity = 1.0 / (1.0 + c.distance_km / w.proximity_half_km);
-      } else if (j_.facts[c.course].online) {
+      } else if (f.online) {
         proximity = w.online_proximity;  // reachable from anywhere
       }
     }
@@ -767,31 +816,53 @@ std::vector<size_t> Recommender::Request::RankDiverse() {
   // Ready courses first (Options::readiness), then by score. A total order
   // (course ids are unique in the pool), so sorting small keys that point
   // back into the pool ranks exactly as sorting the pool itself would, with
-  // fewer bytes moved.
+  // fewer bytes moved, and SortFirst's selection puts the same courses in
+  // the same order as a partial sort.
   struct Ranked {
-    bool blocked;
     double score;
-    int course;
-    size_t pos;  // in pool_
+    uint32_t pos;  // in pool_
+    bool blocked;
   };
   auto better = [&](const Ranked& a, const Ranked& b) {
     if (a.blocked != b.blocked) return b.blocked;
     if (a.score != b.score) return a.score > b.score;
-    return courses_[a.course].id < courses_[b.course].id;
+    return courses_[pool_[a.pos].course].id < courses_[pool_[b.pos].course].id;
   };
-  std::vector<Ranked> order;
+  // Per-thread scratch: no allocation per call.
+  thread_local std::vector<Ranked> order;
+  thread_local std::vector<DiversityIds> keys;
+  order.clear();
   order.reserve(pool_.size());
-  for (size_t i = 0; i < pool_.size(); ++i) order.push_back({pool_[i].blocked, pool_[i].score, pool_[i].course, i});
+  for (size_t i = 0; i < pool_.size(); ++i) {
+    order.push_back({pool_[i].score, static_cast<uint32_t>(i), pool_[i].blocked});
+  }
   // Diversity rarely looks past the first few k; sort only those, and the
   // rest when that was not enough.
   std::vector<size_t> chosen;
   size_t sorted = std::min(order.size(), static_cast<size_t>(query_.k) * 5 + 20);
+  // Usually diversity's first pass alone fills k among the first 2k + 5,
+  // and then that is its answer on the first 5k + 20 as well (DiversityOptions
+  // ::relax): sort only those first.
+  if (const size_t quick = std::min(sorted, static_cast<size_t>(query_.k) * 2 + 5); quick < sorted) {
+    SortFirst(order.begin(), order.begin() + quick, order.end(), better);
+    keys.clear();
+    for (size_t i = 0; i < quick; ++i) {
+      const Joined::Facts& f = j_.facts[pool_[order[i].pos].course];
+      keys.push_back({f.series, f.category});
+    }
+    DiversityOptions first_pass;
+    first_pass.relax = false;
+    chosen = SelectDiverse(keys, query_.k, first_pass);
+    if (static_cast<int>(chosen.size()) >= query_.k) {
+      for (size_t& c : chosen) c = order[c].pos;
+      return chosen;
+    }
+  }
   while (true) {
-    std::partial_sort(order.begin(), order.begin() + sorted, order.end(), better);
-    std::vector<DiversityIds> keys;
-    keys.reserve(sorted);
+    SortFirst(order.begin(), order.begin() + sorted, order.end(), better);
+    keys.clear();
     for (size_t i = 0; i < sorted; ++i) {
-      const Joined::Facts& f = j_.facts[order[i].course];
+      const Joined::Facts& f = j_.facts[pool_[order[i].pos].course];
       keys.push_back({f.series, f.category});
     }
     chosen = SelectDiverse(keys, query_.k);
@@ -806,6 +877,7 @@ RecommendResult Recommender::Request::Respond(const std::vector<size_t>& chosen)
   RecommendResult result;
   result.model_version = model_.version();
   result.cold_start = !warm_;
+  result.items.reserve(chosen.size());
   float shown_max_cf = 0;
   for (size_t idx : chosen) {
     if (pool_[idx].has_cf) shown_max_cf = std::max(shown_max_cf, pool_[idx].cf);

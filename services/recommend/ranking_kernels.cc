@@ -1,0 +1,35 @@
+#include "services/recommend/ranking_kernels.h"
+
+namespace lifelong::recommend {
+
+float DotInOrder(absl::Span<const float> a, const float* b) {
+  float s = 0;
+  for (size_t i = 0; i < a.size(); ++i) s += a[i] * b[i];
+  return s;
+}
+
+void DotEachInOrder(absl::Span<const float> a, absl::Span<const float* const> rows, float* out) {
+  const size_t n = a.size();
+  size_t r = 0;
+  for (; r + 4 <= rows.size(); r += 4) {
+    const float* b0 = rows[r];
+    const float* b1 = rows[r + 1];
+    const float* b2 = rows[r + 2];
+    const float* b3 = rows[r + 3];
+    float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    for (size_t i = 0; i < n; ++i) {
+      const float x = a[i];
+      s0 += x * b0[i];
+      s1 += x * b1[i];
+      s2 += x * b2[i];
+      s3 += x * b3[i];
+    }
+    out[r] = s0;
+    out[r + 1] = s1;
+    out[r + 2] = s2;
+    out[r + 3] = s3;
+  }
+  for (; r < rows.size(); ++r) out[r] = DotInOrder(a, rows[r]);
+}
+
+}  // namespace lifelong::recommend
