@@ -30,6 +30,20 @@ LearnerHistory BuildLearnerHistory(const std::vector<StatementFact>& newest_firs
     h.events.push_back(models::HistoryEvent{course, weight, it->time});
     h.verbs.push_back(it->verb);
   }
+  // The sets' courses by their latest completion / failure, newest first.
+  absl::flat_hash_set<std::string> listed_completed, listed_failed;
+  for (const StatementFact& f : newest_first) {
+    const bool completion = f.verb == vocab::kCompleted || f.verb == vocab::kPassed;
+    if (!completion && f.verb != vocab::kFailed) continue;
+    std::string course = vocab::CourseIdFromIri(f.activity);
+    if (completion) {
+      if (h.completed.contains(course) && listed_completed.insert(course).second) {
+        h.completed_newest_first.push_back(std::move(course));
+      }
+    } else if (h.failed.contains(course) && listed_failed.insert(course).second) {
+      h.failed_newest_first.push_back(std::move(course));
+    }
+  }
   return h;
 }
 

@@ -42,6 +42,13 @@ struct LearnerHistory {
   // the recommender offers the same level again (or a gentler course on the
   // subject) before the next level.
   absl::flat_hash_set<std::string> failed;
+  // `completed` and `failed` in a fixed order, the most recent outcome first:
+  // what the recommender iterates (a flat_hash_set's order differs between
+  // processes, and the first course in this order is the one a next level or
+  // a retry is credited to, so the same request gets the same answer
+  // everywhere).
+  std::vector<std::string> completed_newest_first;
+  std::vector<std::string> failed_newest_first;
 
   // Completed, passed, registered or attended: not recommended (a course in
   // progress shows in the learner's own list, not among new suggestions).

@@ -120,6 +120,22 @@ TEST(BuildLearnerHistory, CreditedHoldsOnlyVerifiedCompletions) {
 
 // A drop-out (exited) ends the registration: the course is no longer in
 // progress, so recommendations and plans may offer it again.
+TEST(BuildLearnerHistory, CompletedAndFailedInAFixedOrderNewestFirst) {
+  std::vector<StatementFact> facts = {
+      // Newest first.
+      Fact(vocab::kPassed, "a", 900),       Fact(vocab::kFailed, "f2", 800),   Fact(vocab::kCompleted, "b", 700),
+      Fact(vocab::kFailed, "f1", 600),      Fact(vocab::kFailed, "done", 550), Fact(vocab::kCompleted, "a", 500),
+      Fact(vocab::kCompleted, "done", 450), Fact(vocab::kCompleted, "c", 300),
+  };
+  LearnerHistory h = BuildLearnerHistory(facts);
+  // By the latest completion: a (900; its earlier one not again), b, done, c.
+  EXPECT_EQ(h.completed_newest_first, (std::vector<std::string>{"a", "b", "done", "c"}));
+  // Open failures only ("done" failed after it was completed: still completed).
+  EXPECT_EQ(h.failed_newest_first, (std::vector<std::string>{"f2", "f1"}));
+  EXPECT_EQ(h.completed.size(), h.completed_newest_first.size());
+  EXPECT_EQ(h.failed.size(), h.failed_newest_first.size());
+}
+
 TEST(BuildLearnerHistory, ExitedEndsTheRegistration) {
   std::vector<StatementFact> facts = {Fact(vocab::kExited, "c1", 300), Fact(vocab::kRegistered, "c1", 200),
                                       Fact(vocab::kRegistered, "c2", 100)};

@@ -663,29 +663,31 @@ void Recommender::Request::AddContentCandidates() {
 void Recommender::Request::AddNextLevelCandidates() {
   // The next level of what the learner finished (入门 -> 进阶 -> 提高): courses
   // all of whose prerequisites are completed, at least one of them directly.
+  // Credited to the most recent completion that leads there.
   if (!warm_ || history_.completed.empty()) return;
-  for (const std::string& done : history_.completed) {
+  for (const std::string& done : history_.completed_newest_first) {
     auto next = j_.next_levels.find(done);
     if (next == j_.next_levels.end()) continue;
     for (int ci : next->second) {
       bool all = true;
       for (const std::string& p : courses_[ci].prerequisites) all &= PrerequisiteDone(p);
       if (!all) continue;
-      if (Cand* cand = Consider(ci)) cand->next_step_from = &done;
+      if (Cand* cand = Consider(ci); cand != nullptr && cand->next_step_from == nullptr) cand->next_step_from = &done;
     }
   }
 }
 
 void Recommender::Request::AddRetryCandidates() {
   // After a failure: the same course again, another section of it, or a
-  // gentler course (a lower level) on the same subject.
-  for (const std::string& failed : history_.failed) {
+  // gentler course (a lower level) on the same subject; credited to the most
+  // recent failure that leads there.
+  for (const std::string& failed : history_.failed_newest_first) {
     const Course* fc = catalog_.Find(failed);
     if (fc == nullptr) continue;
     const int fi = static_cast<int>(fc - courses_.data());
     if (auto it = j_.by_series.find(j_.facts[fi].series); it != j_.by_series.end()) {
       for (int ci : it->second) {
-        if (Cand* cand = Consider(ci)) cand->retry_of = &failed;
+        if (Cand* cand = Consider(ci); cand != nullptr && cand->retry_of == nullptr) cand->retry_of = &failed;
       }
     }
     const int rank = LevelRank(fc->level);

@@ -11,8 +11,10 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <tuple>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -252,6 +254,28 @@ TEST_F(RecommenderReadinessTest, FailedCourseComesAgainBeforeItsNextLevel) {
   ASSERT_NE(sf2, nullptr);
   EXPECT_THAT(sf2->missing_prerequisites, ElementsAre("c_sf1"));
   EXPECT_EQ(sf2->reason, "先修：书法入门");
+}
+
+// A next level reached from two completed courses is credited to the most
+// recent completion, whichever order a process's hash sets would list them
+// in (they differ between processes, and the reason then did too).
+TEST_F(RecommenderReadinessTest, NextLevelIsCreditedToTheMostRecentCompletionLeadingThere) {
+  std::vector<Course> courses;
+  for (const v1::Course& p : testing::TestCatalog(now_)) {
+    Course c = CourseFromProto(p);
+    if (c.id == "c_sf3") c.prerequisites = {"c_sf1", "c_sf2"};
+    courses.push_back(std::move(c));
+  }
+  CatalogPtr catalog = std::make_shared<const CatalogSnapshot>("test", std::move(courses));
+  for (const auto& [first, second, title] :
+       {std::make_tuple("c_sf1", "c_sf2", "书法进阶"), std::make_tuple("c_sf2", "c_sf1", "书法入门")}) {
+    LearnerHistory h = History({{vocab::kPassed, first}, {vocab::kPassed, second}});
+    RecommendResult r = Run(Make(true), catalog, h, 10, {"书法"});
+    const ScoredCourse* sf3 = Find(r, "c_sf3");
+    ASSERT_NE(sf3, nullptr) << first << " then " << second;
+    EXPECT_EQ(sf3->reason, absl::StrCat("因为你完成了 ", title)) << first << " then " << second;
+    EXPECT_EQ(sf3->reason_kind, ReasonKind::kBecauseYouCompleted);
+  }
 }
 
 TEST_F(RecommenderReadinessTest, FailedHigherLevelBringsAGentlerCourseOnTheSubject) {
