@@ -190,6 +190,42 @@ double Dot(const float* a, const float* b, int n) {
   return s;
 }
 
+// out[r] = Dot(rows[r], v, n) for r in [0, count), bit for bit: four rows at
+// a time, each in its own chain of double additions in index order (the same
+// order as Dot), so the chains overlap instead of waiting on each other. The
+// build uses no FMA contraction, so every product is rounded as in Dot.
+void DotEachInOrder(const float* const* rows, const float* v, int n, int count, double* out) {
+  int r = 0;
+  for (; r + 4 <= count; r += 4) {
+    const float *a0 = rows[r], *a1 = rows[r + 1], *a2 = rows[r + 2], *a3 = rows[r + 3];
+    double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    for (int i = 0; i < n; ++i) {
+      const double x = v[i];
+      s0 += static_cast<double>(a0[i]) * x;
+      s1 += static_cast<double>(a1[i]) * x;
+      s2 += static_cast<double>(a2[i]) * x;
+      s3 += static_cast<double>(a3[i]) * x;
+    }
+    out[r] = s0;
+    out[r + 1] = s1;
+    out[r + 2] = s2;
+    out[r + 3] = s3;
+  }
+  if (r + 2 <= count) {
+    const float *a0 = rows[r], *a1 = rows[r + 1];
+    double s0 = 0, s1 = 0;
+    for (int i = 0; i < n; ++i) {
+      const double x = v[i];
+      s0 += static_cast<double>(a0[i]) * x;
+      s1 += static_cast<double>(a1[i]) * x;
+    }
+    out[r] = s0;
+    out[r + 1] = s1;
+    r += 2;
+  }
+  if (r < count) out[r] = Dot(rows[r], v, n);
+}
+
 // Exact top-k of a sparse bundle for one query vector (identity basis:
 // q[i] weighs history row i): scores accumulated in double over the query's
 // nonzero coordinates in ascending order, ranked by (score desc, row asc)
@@ -342,13 +378,36 @@ std::vector<WeightedRow> HistoryWeights(const ModelBundle& b, const ModelArrays&
 std::vector<float> ModelBundle::LearnerVector(absl::Span<const HistoryEvent> history) const {
   const ModelArrays& a = impl_->a;
   std::vector<float> q(a.dim, 0.0f);
-  for (const WeightedRow& r : HistoryWeights(*this, a, history)) {
-    if (a.identity_query) {
-      q[r.row] += static_cast<float>(r.weight);
-    } else {
-      const float* basis = a.query_basis.data() + static_cast<size_t>(r.row) * a.dim;
-      for (int d = 0; d < a.dim; ++d) q[d] += static_cast<float>(r.weight) * basis[d];
+  const std::vector<WeightedRow> rows = HistoryWeights(*this, a, history);
+  if (a.identity_query) {
+    for (const WeightedRow& r : rows) q[r.row] += static_cast<float>(r.weight);
+    return q;
+  }
+  // q[d] is the float sum, over the rows in order, of float(weight) *
+  // basis[d]. Four rows per pass over q: each q[d] still adds the rows' terms
+  // one after the other in row order (bit for bit the one-row-at-a-time
+  // loop), with a quarter of the loads and stores of q.
+  const int dim = a.dim;
+  auto basis = [&](size_t i) { return a.query_basis.data() + static_cast<size_t>(rows[i].row) * dim; };
+  float* out = q.data();
+  size_t i = 0;
+  for (; i + 4 <= rows.size(); i += 4) {
+    const float w0 = static_cast<float>(rows[i].weight), w1 = static_cast<float>(rows[i + 1].weight);
+    const float w2 = static_cast<float>(rows[i + 2].weight), w3 = static_cast<float>(rows[i + 3].weight);
+    const float *b0 = basis(i), *b1 = basis(i + 1), *b2 = basis(i + 2), *b3 = basis(i + 3);
+    for (int d = 0; d < dim; ++d) {
+      float s = out[d];
+      s += w0 * b0[d];
+      s += w1 * b1[d];
+      s += w2 * b2[d];
+      s += w3 * b3[d];
+      out[d] = s;
     }
+  }
+  for (; i < rows.size(); ++i) {
+    const float w = static_cast<float>(rows[i].weight);
+    const float* b = basis(i);
+    for (int d = 0; d < dim; ++d) out[d] += w * b[d];
   }
   return q;
 }
@@ -452,10 +511,39 @@ float ModelBundle::ItemToItem(int from_row, int to_row) const {
   return static_cast<float>(Dot(a.query_basis.data() + static_cast<size_t>(from_row) * a.dim, item, a.dim));
 }
 
+void ModelBundle::ItemToItemEach(absl::Span<const int> from_rows, int to_row, absl::Span<float> out) const {
+  const ModelArrays& a = impl_->a;
+  const int count = static_cast<int>(std::min(from_rows.size(), out.size()));
+  if (a.sparse || a.identity_query) {
+    for (int i = 0; i < count; ++i) out[i] = ItemToItem(from_rows[i], to_row);
+    return;
+  }
+  // Dense query basis: Dot(basis row, item) for every from row, several rows
+  // at once (DotEachInOrder: the same doubles as ItemToItem's Dot).
+  constexpr int kBlock = 64;
+  const float* item = a.item_vectors.data() + static_cast<size_t>(to_row) * a.dim;
+  const float* rows[kBlock];
+  double dots[kBlock];
+  for (int start = 0; start < count; start += kBlock) {
+    const int m = std::min(kBlock, count - start);
+    for (int i = 0; i < m; ++i) rows[i] = a.query_basis.data() + static_cast<size_t>(from_rows[start + i]) * a.dim;
+    DotEachInOrder(rows, item, a.dim, m, dots);
+    for (int i = 0; i < m; ++i) {
+      out[start + i] = a.counts[from_rows[start + i]] <= 0 ? 0.0f : static_cast<float>(dots[i]);
+    }
+  }
+}
+
 std::optional<Contribution> ModelBundle::TopContributor(absl::Span<const HistoryEvent> history, int row) const {
   std::optional<Contribution> best;
-  for (const WeightedRow& r : HistoryWeights(*this, impl_->a, history)) {
-    const float share = static_cast<float>(r.weight * ItemToItem(r.row, row));
+  const std::vector<WeightedRow> rows = HistoryWeights(*this, impl_->a, history);
+  std::vector<int> from_rows(rows.size());
+  for (size_t i = 0; i < rows.size(); ++i) from_rows[i] = rows[i].row;
+  std::vector<float> item_to_item(rows.size());
+  ItemToItemEach(from_rows, row, absl::MakeSpan(item_to_item));
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const WeightedRow& r = rows[i];
+    const float share = static_cast<float>(r.weight * item_to_item[i]);
     if (share > 0 && (!best.has_value() || share > best->score)) {
       best = Contribution{r.history_index, history[r.history_index].course_id, share};
     }

@@ -227,6 +227,12 @@ class ModelBundle {
   // Item-to-item affinity: the score that `from_row` alone, as the learner's
   // most recent course with weight 1, gives `to_row`.
   float ItemToItem(int from_row, int to_row) const;
+  // out[i] = ItemToItem(from_rows[i], to_row) for every i (bit for bit), for
+  // a "because you ..." reason over a history's rows: with a dense query
+  // basis several rows' dot products at once, each accumulated in the same
+  // order as ItemToItem's. Writes min(from_rows.size(), out.size()) entries;
+  // every row must be in [0, num_items()).
+  void ItemToItemEach(absl::Span<const int> from_rows, int to_row, absl::Span<float> out) const;
 
   // Which history event contributed most to `row`'s score for `history`
   // (the additive decomposition of ScoreAll(history)[row] over events).

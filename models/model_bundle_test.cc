@@ -3,10 +3,13 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
+#include <optional>
 #include <random>
 #include <thread>
 
@@ -519,6 +522,145 @@ TEST(BuildModelBundle, RejectsMalformedSparseMatrices) {
   a = Train();
   a.sparse_target = {0};
   expect_bad(a, "sparse_*");
+}
+
+// A random dense model (non-identity query basis unless `identity`): every
+// tenth course has no interactions. With dim >= 3 every dot product of a
+// basis row with an item vector starts with a large product (2^32 .. 2^46)
+// and ends with its exact negative, so the small terms in between are
+// rounded against the large one: any other order of additions (or a fused
+// multiply-add) shows even after the double sum is rounded to float.
+ModelArrays RandomDenseModel(int n, int dim, bool identity, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> g(0.0f, 1.0f);
+  auto big = [&] { return std::ldexp(rng() % 2 ? 1.0f : -1.0f, 16 + static_cast<int>(rng() % 8)); };
+  ModelArrays a;
+  for (int i = 0; i < n; ++i) {
+    a.course_ids.push_back(absl::StrCat("r", i));
+    a.counts.push_back(i % 10 == 9 ? 0 : 1 + i % 7);
+  }
+  a.identity_query = identity;
+  a.dim = identity ? n : dim;
+  const bool cancel = !identity && dim >= 3;
+  if (!identity) {
+    for (int i = 0; i < n * a.dim; ++i) a.query_basis.push_back(g(rng));
+  }
+  for (int i = 0; i < n * a.dim; ++i) a.item_vectors.push_back(g(rng));
+  for (int r = 0; cancel && r < n; ++r) {
+    float* basis = a.query_basis.data() + static_cast<size_t>(r) * dim;
+    float* item = a.item_vectors.data() + static_cast<size_t>(r) * dim;
+    basis[0] = big();
+    basis[dim - 1] = -basis[0];
+    item[0] = item[dim - 1] = big();
+  }
+  return a;
+}
+
+uint32_t Bits(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, sizeof(u));
+  return u;
+}
+
+// The plain one-row-at-a-time loops the bundle's multi-row code must equal
+// bit for bit.
+std::vector<float> ReferenceLearnerVector(const ModelArrays& a, const std::vector<std::pair<int, double>>& rows) {
+  std::vector<float> q(a.dim, 0.0f);
+  for (const auto& [row, weight] : rows) {
+    if (a.identity_query) {
+      q[row] += static_cast<float>(weight);
+      continue;
+    }
+    for (int d = 0; d < a.dim; ++d) {
+      q[d] += static_cast<float>(weight) * a.query_basis[static_cast<size_t>(row) * a.dim + d];
+    }
+  }
+  return q;
+}
+
+float ReferenceItemToItem(const ModelArrays& a, int from, int to) {
+  if (a.counts[from] <= 0) return 0.0f;
+  const float* item = a.item_vectors.data() + static_cast<size_t>(to) * a.dim;
+  if (a.identity_query) return item[from];
+  double s = 0;
+  for (int d = 0; d < a.dim; ++d)
+    s += static_cast<double>(a.query_basis[static_cast<size_t>(from) * a.dim + d]) * item[d];
+  return static_cast<float>(s);
+}
+
+TEST(ModelBundle, MultiRowDotProductsEqualThePlainLoopBitForBit) {
+  int model_seed = 0;
+  for (const int dim : {1, 2, 3, 5, 7, 8, 13, 31, 64, 65}) {
+    for (const bool identity : {false, true}) {
+      if (identity && dim != 1) continue;  // one identity model is enough (dim = n)
+      SCOPED_TRACE(absl::StrCat("dim ", dim, identity ? " identity" : ""));
+      const int n = 47;
+      const ModelArrays a = RandomDenseModel(n, dim, identity, 1000 + model_seed++);
+      BuildOptions o;
+      o.build_indexes = false;
+      auto built = BuildModelBundle(a, nlohmann::json::object(), 1, "", o);
+      ASSERT_TRUE(built.ok()) << built.status();
+      const ModelBundle& b = **built;
+      std::mt19937 rng(dim * 7919 + identity);
+      for (int len = 0; len <= 20; ++len) {
+        for (int trial = 0; trial < 8; ++trial) {
+          SCOPED_TRACE(absl::StrCat("history length ", len, " trial ", trial));
+          // Repeats, unknown courses, zero and negative weights, courses
+          // without interactions: all as a real history may have them.
+          std::vector<HistoryEvent> h;
+          for (int i = 0; i < len; ++i) {
+            const int pick = static_cast<int>(rng() % (n + 3));
+            const float weight = std::array<float, 5>{1.0f, 0.5f, 2.0f, 0.0f, -1.0f}[rng() % 5];
+            h.push_back({pick < n ? absl::StrCat("r", pick) : "unknown", weight, absl::InfinitePast()});
+          }
+          const std::vector<std::pair<int, double>> rows = b.HistoryRowWeights(h);
+          const std::vector<float> q = b.LearnerVector(h);
+          const std::vector<float> want_q = ReferenceLearnerVector(a, rows);
+          ASSERT_EQ(q.size(), want_q.size());
+          for (size_t d = 0; d < q.size(); ++d) ASSERT_EQ(Bits(q[d]), Bits(want_q[d])) << "coordinate " << d;
+
+          std::vector<int> from(rows.size());
+          for (size_t i = 0; i < rows.size(); ++i) from[i] = rows[i].first;
+          for (int to = 0; to < n; to += 3) {
+            std::vector<float> each(from.size(), -7.0f);
+            b.ItemToItemEach(from, to, absl::MakeSpan(each));
+            std::optional<int> best;
+            float best_share = 0;
+            for (size_t i = 0; i < from.size(); ++i) {
+              const float want = ReferenceItemToItem(a, from[i], to);
+              ASSERT_EQ(Bits(b.ItemToItem(from[i], to)), Bits(want)) << from[i] << " -> " << to;
+              ASSERT_EQ(Bits(each[i]), Bits(want)) << "row " << i << ": " << from[i] << " -> " << to;
+              const float share = static_cast<float>(rows[i].second * want);
+              if (share > 0 && (!best.has_value() || share > best_share)) {
+                best = static_cast<int>(i);
+                best_share = share;
+              }
+            }
+            const std::optional<Contribution> top = b.TopContributor(h, to);
+            ASSERT_EQ(top.has_value(), best.has_value()) << "to " << to;
+            if (top.has_value()) {
+              EXPECT_EQ(Bits(top->score), Bits(best_share));
+              EXPECT_EQ(top->course_id, a.course_ids[from[*best]]);
+              EXPECT_EQ(top->course_id, h[top->history_index].course_id);
+            }
+          }
+        }
+      }
+      // Any rows (courses without interactions and repeats included), more
+      // than one block, and an output shorter than the rows: only that many
+      // entries are written.
+      std::vector<int> many;
+      for (int i = 0; i < 150; ++i) many.push_back(static_cast<int>(rng() % n));
+      std::vector<float> each(many.size() + 1, -7.0f);
+      b.ItemToItemEach(many, 5, absl::MakeSpan(each));
+      for (size_t i = 0; i < many.size(); ++i) ASSERT_EQ(Bits(each[i]), Bits(ReferenceItemToItem(a, many[i], 5))) << i;
+      EXPECT_EQ(each.back(), -7.0f);
+      std::vector<float> shorter(3, -7.0f);
+      b.ItemToItemEach(many, 5, absl::MakeSpan(shorter).subspan(0, 2));
+      EXPECT_EQ(Bits(shorter[1]), Bits(ReferenceItemToItem(a, many[1], 5)));
+      EXPECT_EQ(shorter[2], -7.0f);
+    }
+  }
 }
 
 TEST(ModelBundle, ConcurrentReadersWhileVersionsSwap) {
