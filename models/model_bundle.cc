@@ -16,6 +16,10 @@
 #include <faiss/IndexFlat.h>
 #include <faiss/IndexIVFFlat.h>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include <algorithm>
 #include <cmath>
 #include <numeric>
@@ -184,9 +188,29 @@ absl::StatusOr<std::vector<std::vector<Candidate>>> SearchIndex(const faiss::Ind
   return out;
 }
 
+// sum over i in [0, n), in index order, of double(a[i]) * double(b[i]). With
+// SSE2 two products at once (cvtps2pd, mulpd: each lane rounded exactly as
+// mulsd), then added one at a time in index order: the same double as the
+// plain loop, in about half its instructions.
 double Dot(const float* a, const float* b, int n) {
+  int i = 0;
   double s = 0;
-  for (int i = 0; i < n; ++i) s += static_cast<double>(a[i]) * b[i];
+#if defined(__SSE2__)
+  auto two = [](const float* p) {
+    return _mm_cvtps_pd(_mm_castsi128_ps(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))));
+  };
+  __m128d acc = _mm_setzero_pd();  // the sum in the low lane
+  for (; i + 4 <= n; i += 4) {
+    const __m128d p01 = _mm_mul_pd(two(a + i), two(b + i));
+    const __m128d p23 = _mm_mul_pd(two(a + i + 2), two(b + i + 2));
+    acc = _mm_add_sd(acc, p01);
+    acc = _mm_add_sd(acc, _mm_unpackhi_pd(p01, p01));
+    acc = _mm_add_sd(acc, p23);
+    acc = _mm_add_sd(acc, _mm_unpackhi_pd(p23, p23));
+  }
+  s = _mm_cvtsd_f64(acc);
+#endif
+  for (; i < n; ++i) s += static_cast<double>(a[i]) * b[i];
   return s;
 }
 
@@ -199,7 +223,28 @@ void DotEachInOrder(const float* const* rows, const float* v, int n, int count, 
   for (; r + 4 <= count; r += 4) {
     const float *a0 = rows[r], *a1 = rows[r + 1], *a2 = rows[r + 2], *a3 = rows[r + 3];
     double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-    for (int i = 0; i < n; ++i) {
+    int i = 0;
+#if defined(__SSE2__)
+    // Two coordinates per step: v's pair converted once, each row's two
+    // products by mulpd (rounded as mulsd), added to its sum low lane first.
+    __m128d t0 = _mm_setzero_pd(), t1 = t0, t2 = t0, t3 = t0;
+    auto two = [](const float* p) {
+      return _mm_cvtps_pd(_mm_castsi128_ps(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))));
+    };
+    auto add_both = [](__m128d t, __m128d p) { return _mm_add_sd(_mm_add_sd(t, p), _mm_unpackhi_pd(p, p)); };
+    for (; i + 2 <= n; i += 2) {
+      const __m128d x = two(v + i);
+      t0 = add_both(t0, _mm_mul_pd(two(a0 + i), x));
+      t1 = add_both(t1, _mm_mul_pd(two(a1 + i), x));
+      t2 = add_both(t2, _mm_mul_pd(two(a2 + i), x));
+      t3 = add_both(t3, _mm_mul_pd(two(a3 + i), x));
+    }
+    s0 = _mm_cvtsd_f64(t0);
+    s1 = _mm_cvtsd_f64(t1);
+    s2 = _mm_cvtsd_f64(t2);
+    s3 = _mm_cvtsd_f64(t3);
+#endif
+    for (; i < n; ++i) {
       const double x = v[i];
       s0 += static_cast<double>(a0[i]) * x;
       s1 += static_cast<double>(a1[i]) * x;

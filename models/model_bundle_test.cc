@@ -622,6 +622,11 @@ TEST(ModelBundle, MultiRowDotProductsEqualThePlainLoopBitForBit) {
           std::vector<int> from(rows.size());
           for (size_t i = 0; i < rows.size(); ++i) from[i] = rows[i].first;
           for (int to = 0; to < n; to += 3) {
+            double score = 0;  // ItemScore: the same dot product of q with the item
+            for (int d = 0; d < a.dim; ++d) {
+              score += static_cast<double>(q[d]) * a.item_vectors[static_cast<size_t>(to) * a.dim + d];
+            }
+            ASSERT_EQ(Bits(b.ItemScore(q, to)), Bits(static_cast<float>(score))) << "to " << to;
             std::vector<float> each(from.size(), -7.0f);
             b.ItemToItemEach(from, to, absl::MakeSpan(each));
             std::optional<int> best;
