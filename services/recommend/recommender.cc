@@ -420,6 +420,9 @@ class Recommender::Request {
   mutable bool history_rows_weighed_ = false;
   mutable std::vector<std::pair<int, double>> history_rows_;
   mutable std::vector<int> history_row_event_;
+  // history_rows_' row ids, and ItemToItem from each to one shown course.
+  mutable std::vector<int> history_row_ids_;
+  mutable std::vector<float> item_to_item_;
   // CollectExclusions (the excluded courses themselves are kRejected in
   // slots_).
   absl::flat_hash_set<int> completed_series_;
@@ -492,6 +495,9 @@ void Recommender::Request::WeighHistoryRows() const {
   if (history_rows_weighed_) return;
   history_rows_weighed_ = true;
   history_rows_ = model_.HistoryRowWeights(history_.events);
+  history_row_ids_.clear();
+  for (const auto& [row, weight] : history_rows_) history_row_ids_.push_back(row);
+  item_to_item_.assign(history_rows_.size(), 0.0f);
   // A row's event is its most recent one with a positive weight, as in
   // ModelBundle::TopContributor. Few rows (at most the model's max_history):
   // a linear search.
@@ -933,9 +939,9 @@ void Recommender::Request::Explain(const Cand& c, float shown_max_cf, ScoredCour
     WeighHistoryRows();
     int best_row = -1;  // position in history_rows_ of the top contributor
     float best = 0;
+    model_.ItemToItemEach(history_row_ids_, c.row, absl::MakeSpan(item_to_item_));
     for (size_t i = 0; i < history_rows_.size(); ++i) {
-      const float share =
-          static_cast<float>(history_rows_[i].second * model_.ItemToItem(history_rows_[i].first, c.row));
+      const float share = static_cast<float>(history_rows_[i].second * item_to_item_[i]);
       if (share > 0 && (best_row < 0 || share > best)) {
         best_row = static_cast<int>(i);
         best = share;
