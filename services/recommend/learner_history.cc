@@ -1,5 +1,9 @@
 #include "services/recommend/learner_history.h"
 
+#include <string>
+#include <vector>
+
+#include "absl/strings/string_view.h"
 #include "models/interaction.h"
 #include "services/domain/vocabulary.h"
 
@@ -7,11 +11,15 @@ namespace lifelong::recommend {
 
 LearnerHistory BuildLearnerHistory(const std::vector<StatementFact>& newest_first) {
   LearnerHistory h;
+  // Every completion and (open-at-the-time) failure, oldest first; ordered
+  // newest first below.
+  std::vector<std::string> completions, failures;
   for (auto it = newest_first.rbegin(); it != newest_first.rend(); ++it) {
     std::string course = vocab::CourseIdFromIri(it->activity);
     if (course.empty()) continue;
     if (it->verb == vocab::kCompleted || it->verb == vocab::kPassed) {
       h.completed.insert(course);
+      completions.push_back(course);
       if (it->verified) h.credited.insert(course);
       h.enrolled.erase(course);
       h.failed.erase(course);
@@ -21,6 +29,7 @@ LearnerHistory BuildLearnerHistory(const std::vector<StatementFact>& newest_firs
       h.enrolled.insert(course);
     } else if (it->verb == vocab::kFailed && !h.completed.contains(course)) {
       h.failed.insert(course);
+      failures.push_back(course);
       h.enrolled.erase(course);
     } else if (it->verb == vocab::kExited) {
       h.enrolled.erase(course);  // a drop-out: no longer in progress
@@ -31,19 +40,15 @@ LearnerHistory BuildLearnerHistory(const std::vector<StatementFact>& newest_firs
     h.verbs.push_back(it->verb);
   }
   // The sets' courses by their latest completion / failure, newest first.
-  absl::flat_hash_set<std::string> listed_completed, listed_failed;
-  for (const StatementFact& f : newest_first) {
-    const bool completion = f.verb == vocab::kCompleted || f.verb == vocab::kPassed;
-    if (!completion && f.verb != vocab::kFailed) continue;
-    std::string course = vocab::CourseIdFromIri(f.activity);
-    if (completion) {
-      if (h.completed.contains(course) && listed_completed.insert(course).second) {
-        h.completed_newest_first.push_back(std::move(course));
-      }
-    } else if (h.failed.contains(course) && listed_failed.insert(course).second) {
-      h.failed_newest_first.push_back(std::move(course));
+  auto newest_first_in = [](const std::vector<std::string>& oldest_first, const absl::flat_hash_set<std::string>& set,
+                            std::vector<std::string>* out) {
+    absl::flat_hash_set<absl::string_view> listed;
+    for (auto c = oldest_first.rbegin(); c != oldest_first.rend(); ++c) {
+      if (set.contains(*c) && listed.insert(*c).second) out->push_back(*c);
     }
-  }
+  };
+  newest_first_in(completions, h.completed, &h.completed_newest_first);
+  newest_first_in(failures, h.failed, &h.failed_newest_first);
   return h;
 }
 
