@@ -18,11 +18,10 @@
 namespace lifelong::recommend {
 namespace {
 
+// Over the shorter of the two: DotInOrder (ranking_kernels.h), the sum that
+// DotEachInOrder gives for the pool's candidates.
 float Dot(absl::Span<const float> a, absl::Span<const float> b) {
-  float s = 0;
-  const size_t n = std::min(a.size(), b.size());
-  for (size_t i = 0; i < n; ++i) s += a[i] * b[i];
-  return s;
+  return DotInOrder(a.subspan(0, std::min(a.size(), b.size())), b.data());
 }
 
 float Norm(absl::Span<const float> a) { return std::sqrt(Dot(a, a)); }
