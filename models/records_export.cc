@@ -2,7 +2,9 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <algorithm>
 #include <chrono>
+#include <tuple>
 
 #include "absl/status/status.h"
 #include "absl/strings/numbers.h"
@@ -11,6 +13,11 @@
 #include "services/domain/vocabulary.h"
 
 namespace lifelong::models {
+void SortInExportOrder(std::vector<Interaction>* interactions) {
+  std::sort(interactions->begin(), interactions->end(), [](const Interaction& a, const Interaction& b) {
+    return std::tie(a.learner, a.order, a.course_id, a.weight) < std::tie(b.learner, b.order, b.course_id, b.weight);
+  });
+}
 
 std::optional<Interaction> StatementToInteraction(const lifelong::v1::Statement& s) {
   if (s.voided() || s.verb() == vocab::kVoided) return std::nullopt;
@@ -70,8 +77,10 @@ absl::StatusOr<RecordsExportResult> ReadInteractionsFromRecords(
         result.erasure_epoch = epoch;
       }
     }
-    if (options.limit > 0 && result.statements >= options.limit) return result;
-    if (status.ok()) return result;
+    if ((options.limit > 0 && result.statements >= options.limit) || status.ok()) {
+      SortInExportOrder(&result.interactions);
+      return result;
+    }
     if (status.error_code() == grpc::StatusCode::UNAVAILABLE && progress > 0 && resumes < options.max_resumes) {
       ++resumes;
       continue;

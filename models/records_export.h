@@ -6,6 +6,10 @@
 //     skipped;
 //   * the order is the statement timestamp in Unix microseconds (the stored
 //     time when the timestamp is unset).
+// The interactions come back in export order (SortInExportOrder), whatever
+// the store's stored order: two stores holding the same statements (say,
+// loaded by concurrent streams) give the trainer the same input, hence the
+// same model.
 #ifndef LIFELONG_MODELS_RECORDS_EXPORT_H_
 #define LIFELONG_MODELS_RECORDS_EXPORT_H_
 
@@ -21,6 +25,14 @@
 #include "proto/lifelong/v1/records.grpc.pb.h"
 
 namespace lifelong::models {
+
+// Sorts by learner id, then order, course id and weight: the export's order.
+// Stored order differs between stores holding the same statements
+// (concurrent loaders interleave learners differently), and the trainer's
+// learner order decides its float summation order and which learners its
+// tuning samples, so the export does not pass stored order on. The replay
+// gives the offline evaluator its training file in this order too.
+void SortInExportOrder(std::vector<Interaction>* interactions);
 
 // The interaction a statement contributes, or std::nullopt (see above).
 // Thread-safe (pure).
@@ -43,7 +55,7 @@ struct RecordsExportOptions {
 inline constexpr char kErasureEpochMetadata[] = "x-lifelong-erasure-epoch";
 
 struct RecordsExportResult {
-  std::vector<Interaction> interactions;
+  std::vector<Interaction> interactions;  // by learner, order, course, weight
   // The erasure epoch the service reported, the smallest over resumed
   // streams; unset when the service did not report one (older servers). A
   // model trained on this export records it in its manifest

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "services/domain/vocabulary.h"
 
@@ -114,6 +115,50 @@ TEST_F(RecordsExportTest, MapsStatementsToInteractions) {
   EXPECT_LT(r->interactions[1].weight, r->interactions[0].weight);
   EXPECT_EQ(r->interactions[2].learner, "u3");
   EXPECT_FLOAT_EQ(r->interactions[2].weight, VerbWeight(vocab::kRegistered));
+}
+
+// Two stores holding the same statements in different stored orders (as
+// concurrent loaders leave them) give the trainer the same input: by learner,
+// then order, with same-time events in a fixed order too.
+TEST_F(RecordsExportTest, InteractionsDoNotDependOnStoredOrder) {
+  const std::string c1 = vocab::CourseIri("c1");
+  const std::string c2 = vocab::CourseIri("c2");
+  const std::string c3 = vocab::CourseIri("c3");
+  std::vector<Statement> a = {
+      MakeStatement("u2", vocab::kCompleted, c1, 100, "0001"), MakeStatement("u1", vocab::kAttended, c2, 300, "0002"),
+      MakeStatement("u2", vocab::kAttended, c3, 200, "0003"),  MakeStatement("u1", vocab::kCompleted, c1, 300, "0004"),
+      MakeStatement("u3", vocab::kPassed, c2, 50, "0005"),     MakeStatement("u1", vocab::kRegistered, c3, 100, "0006"),
+  };
+  // The same statements, learners interleaved the other way and u1's two
+  // same-time events swapped.
+  std::vector<Statement> b = {a[4], a[5], a[3], a[1], a[0], a[2]};
+  for (size_t i = 0; i < b.size(); ++i) b[i].set_cursor(absl::StrCat("000", i + 1));
+
+  Start(a);
+  absl::StatusOr<RecordsExportResult> ra = ReadInteractionsFromRecords(Address());
+  ASSERT_TRUE(ra.ok()) << ra.status();
+  server_->Shutdown();
+  server_.reset();
+  Start(b);
+  absl::StatusOr<RecordsExportResult> rb = ReadInteractionsFromRecords(Address());
+  ASSERT_TRUE(rb.ok()) << rb.status();
+
+  auto flat = [](const RecordsExportResult& r) {
+    std::vector<std::string> out;
+    for (const Interaction& it : r.interactions)
+      out.push_back(absl::StrCat(it.learner, " ", it.course_id, " ", it.order, " ", it.weight));
+    return out;
+  };
+  const std::vector<std::string> expected = {
+      absl::StrCat("u1 c3 ", 100 * 1000000LL, " ", VerbWeight(vocab::kRegistered)),
+      absl::StrCat("u1 c1 ", 300 * 1000000LL, " ", VerbWeight(vocab::kCompleted)),
+      absl::StrCat("u1 c2 ", 300 * 1000000LL, " ", VerbWeight(vocab::kAttended)),
+      absl::StrCat("u2 c1 ", 100 * 1000000LL, " ", VerbWeight(vocab::kCompleted)),
+      absl::StrCat("u2 c3 ", 200 * 1000000LL, " ", VerbWeight(vocab::kAttended)),
+      absl::StrCat("u3 c2 ", 50 * 1000000LL, " ", VerbWeight(vocab::kPassed)),
+  };
+  EXPECT_EQ(flat(*ra), expected);
+  EXPECT_EQ(flat(*rb), expected);
 }
 
 TEST_F(RecordsExportTest, ResumesFromCursorAndHonoursLimit) {

@@ -13,7 +13,10 @@
 //      in the training order (stable sort by Interaction::order), timestamp
 //      ReplayTimestamp(position). The record service keeps each learner's
 //      statements in the order they are stored and the trainer orders by
-//      timestamp, so both see the order the offline evaluator sees.
+//      timestamp, so both see the order the offline evaluator sees. The
+//      trainer gets the export in export order (learner id first,
+//      models/records_export.h), so replay_main hands the evaluator the
+//      recorded interactions in that order too.
 //   3. (the trainer and the recommender are separate processes)
 //      WaitForModelVersion: until GetModelStatus reports the version.
 //   4. QueryRecommendations: Recommend(learner, k) per evaluation case, app

@@ -50,6 +50,7 @@
 #include "models/evaluation.h"
 #include "models/interaction_file.h"
 #include "models/model_bundle.h"
+#include "models/records_export.h"
 #include "models/replay/process.h"
 #include "models/replay/replay.h"
 
@@ -283,7 +284,25 @@ int main(int argc, char** argv) {
     for (const rp::ReplayCourse& c : courses) absl::StrAppend(&lines, rp::CatalogDumpLine(c), "\n");
     if (absl::Status s = WriteFile(catalog_dump, lines); !s.ok()) return Fail(s);
   }
+  // The evaluator's training file: what the trainer reads back from the
+  // record service, in the same order (the recorded interactions, order =
+  // recording position, in the export's order). The learner order decides
+  // which learners tuning samples on large datasets, so handing the
+  // evaluator --train as given would compare two differently tuned models.
+  const std::string evaluator_train = *work + "/train_export_order.tsv";
+  {
+    std::vector<lm::Interaction> recorded = rp::RecordingOrder(*train);
+    for (size_t p = 0; p < recorded.size(); ++p) recorded[p].order = static_cast<int64_t>(p);
+    lm::SortInExportOrder(&recorded);
+    std::string lines =
+        "# learner\tcourse\torder\tweight (the replay's recorded training interactions, export order)\n";
+    for (const lm::Interaction& x : recorded) {
+      absl::StrAppend(&lines, x.learner, "\t", x.course_id, "\t", x.order, "\t", x.weight, "\n");
+    }
+    if (absl::Status s = WriteFile(evaluator_train, lines); !s.ok()) return Fail(s);
+  }
   nlohmann::json report = {{"train", absl::GetFlag(FLAGS_train)},
+                           {"evaluator_train", evaluator_train},
                            {"test", test_path},
                            {"k", k},
                            {"cases", cases.size()},
@@ -503,7 +522,7 @@ int main(int argc, char** argv) {
     absl::StatusOr<std::string> bin = FindBinary(absl::GetFlag(FLAGS_evaluate_bin), "models/evaluate");
     if (!bin.ok()) return Fail(bin.status());
     const std::string out = *work + "/offline.json";
-    std::vector<std::string> args = {*bin, "--train=" + absl::GetFlag(FLAGS_train), "--test=" + test_path,
+    std::vector<std::string> args = {*bin, "--train=" + evaluator_train, "--test=" + test_path,
                                      absl::StrCat("--ks=", k), "--json_out=" + out};
     // The evaluator scores the served ranking (blend + category cap) with the
     // catalog's categories, as the recommender sees them.
