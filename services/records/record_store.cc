@@ -306,6 +306,8 @@ RecordStoreStats RecordStore::stats() const {
   s.commit_write_micros = commit_write_micros_.load(std::memory_order_relaxed);
   s.commit_build_cpu_micros = commit_build_cpu_micros_.load(std::memory_order_relaxed);
   s.commit_wait_micros = commit_wait_micros_.load(std::memory_order_relaxed);
+  s.commit_wal_micros = commit_wal_micros_.load(std::memory_order_relaxed);
+  s.commit_memtable_micros = commit_memtable_micros_.load(std::memory_order_relaxed);
   return s;
 }
 
