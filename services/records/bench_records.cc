@@ -23,7 +23,10 @@
 // ops/bench_records_server.sh runs it that way against a pre-filled server in
 // its own process, and ops/xapi/bench.sh beside the xAPI endpoint.
 #include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -80,6 +83,9 @@ ABSL_FLAG(bool, bare, true,
 ABSL_FLAG(bool, ceiling_single_writer, false,
           "also measure RocksDB alone (the store's keys and values) with one writer thread instead of four: what "
           "a single committer doing nothing but RocksDB's write could reach");
+ABSL_FLAG(int, ceiling_nice, lifelong::records::RecordStoreOptions().write_slot_nice,
+          "nice value of the RocksDB-alone ceiling's writer threads: by default the store's write slot's "
+          "(RecordStoreOptions::write_slot_nice), so that both write at the same priority");
 ABSL_FLAG(std::string, skip, "", "comma-separated phases to skip: validate,query,single,batch,direct,floor");
 
 namespace lifelong::records {
@@ -240,7 +246,16 @@ double RocksDbAlone(const std::string& dir, bool covering, int prefill, int lear
   // several writers, pipelined, one group's memtable inserts overlap the next
   // group's WAL append and sync.
   std::atomic<uint64_t> wal_ns{0}, memtable_ns{0}, written{0};
+  const int nice = absl::GetFlag(FLAGS_ceiling_nice);
   double rate = StatementsPerSecond(writers, seconds, [&]() -> int64_t {
+    // The writers at the priority of the store's write slot (once a thread).
+    thread_local bool prioritized = false;
+    if (!prioritized && nice != 0) {
+      if (setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), nice) != 0) {
+        std::fprintf(stderr, "rocksdb alone: nice %d: %s (default priority kept)\n", nice, std::strerror(errno));
+      }
+    }
+    prioritized = true;
     rocksdb::WriteBatch b;
     for (int k = 0; k < 100; ++k) put(&b, next++);
     rocksdb::SetPerfLevel(rocksdb::PerfLevel::kEnableTimeExceptForMutex);

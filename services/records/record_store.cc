@@ -226,6 +226,15 @@ RecordStore::~RecordStore() {
     committers = std::move(committers_);
   }
   for (std::thread& t : committers) t.join();
+  // The write slot's thread last: the committers' groups may need it.
+  std::thread write_slot;
+  {
+    absl::MutexLock lock(&write_mu_);
+    stop_write_slot_ = true;
+    write_slot_cv_.SignalAll();
+    write_slot = std::move(write_slot_);
+  }
+  if (write_slot.joinable()) write_slot.join();
   if (!db_) return;
   rocksdb::FlushOptions fo;
   db_->Flush(fo, handles_);

@@ -78,6 +78,7 @@ absl::Status RecordsServer::StartParts() {
   }
   RecordStoreOptions store_options;
   store_options.block_cache_bytes = o.block_cache_bytes;
+  store_options.write_slot_nice = o.store_write_slot_nice;
   store_options.log = replicator_.get();
   absl::StatusOr<std::unique_ptr<RecordStore>> store = RecordStore::Open(o.data_dir, store_options);
   if (!store.ok()) return Step("store_open_failed", store.status());
