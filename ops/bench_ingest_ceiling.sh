@@ -54,7 +54,7 @@ BENCH=("$BIN/bench_records" --learners="$LEARNERS" --seconds="$SECONDS_EACH" --n
 
 echo "== $(date -u +%FT%TZ), commit $(git rev-parse --short HEAD), load average $(cut -d' ' -f1-3 /proc/loadavg)"
 "${BENCH[@]}" --data_dir="$WORK/records" --prefill="$PREFILL" --skip=query,single,batch | tee "$WORK/before.txt" |
-  grep -E "^pre-filling|^store holds|^record batch of 100, in-process|^rocksdb alone|^  (cpu|committer):"
+  grep -E "^pre-filling|^store holds|^record batch of 100, in-process|^rocksdb alone|^  (cpu|committer|write|write per statement):"
 
 "$BIN/records_server" --port=0 --port_file="$WORK/port" --metrics_port=0 --xapi_port=-1 \
   --data_dir="$WORK/records" --xapi_documents_dir="$WORK/documents" >"$WORK/server.log" 2>&1 &
@@ -68,7 +68,9 @@ server_figures() {
   curl -s "http://127.0.0.1:$METRICS_PORT/metrics" |
     awk '/^lifelong_store_commit_seconds_total/ {busy += $NF; seen = 1} /^lifelong_store_writes_total/ {w = $NF}
          /^lifelong_store_commit_seconds_total.*phase="write"/ {wr = $NF} /^lifelong_store_syncs_total/ {g = $NF}
-         END {printf "%s %s %s %s ", seen ? busy : "nan", w + 0, seen ? wr : "nan", g + 0}'
+         /^lifelong_store_write_part_seconds_total.*part="wal"/ {wal = $NF}
+         /^lifelong_store_write_part_seconds_total.*part="memtable"/ {mem = $NF}
+         END {printf "%s %s %s %s %s %s ", seen ? busy : "nan", w + 0, seen ? wr : "nan", g + 0, wal + 0, mem + 0}'
   awk '{print $14 + $15}' "/proc/$SERVER/stat"
 }
 BEFORE=$(server_figures)
@@ -84,7 +86,8 @@ import sys
 secs, tck = float(sys.argv[1]), float(sys.argv[2])
 b, a = [list(map(float, x.split())) for x in sys.argv[3:5]]
 client = sum(map(float, sys.argv[5].split()))
-busy, written, write, groups, cpu = a[0] - b[0], a[1] - b[1], a[2] - b[2], a[3] - b[3], (a[4] - b[4]) / tck
+busy, written, write, groups = a[0] - b[0], a[1] - b[1], a[2] - b[2], a[3] - b[3]
+wal, memtable, cpu = a[4] - b[4], a[5] - b[5], (a[6] - b[6]) / tck
 # Build and write overlap with build ahead (the sum may pass 100%): the write
 # share is how busy the one RocksDB write slot was.
 committer = 'not exported' if busy != busy else (
@@ -93,11 +96,17 @@ committer = 'not exported' if busy != busy else (
 print(f"  server: {cpu / secs:.2f} cores, {1e6 * cpu / max(1, written):.1f} us of CPU per statement; "
       f"group committer {committer}; client {client / secs:.2f} cores "
       f"({1e6 * client / max(1, written):.1f} us per statement)")
+# RocksDB's own split of the server's Writes (its perf context; absent from
+# builds before the metric, then 0).
+if wal + memtable > 0:
+    print(f"  server write per statement: {1e6 * write / max(1, written):.1f} us, of it "
+          f"{1e6 * wal / max(1, written):.1f} us WAL (append and sync) + "
+          f"{1e6 * memtable / max(1, written):.1f} us memtable inserts")
 EOF
 kill "$SERVER"; wait "$SERVER" 2>/dev/null || true; SERVER=""
 
 "${BENCH[@]}" --data_dir="$WORK/records" --prefill="$PREFILL" --skip=query,single,batch,direct |
-  tee "$WORK/after.txt" | grep -E "^rocksdb alone|^  cpu:"
+  tee "$WORK/after.txt" | grep -E "^rocksdb alone|^  (cpu|write):"
 echo "== load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 python3 - "$WORK/before.txt" "$WORK/server.txt" "$WORK/after.txt" <<'EOF'

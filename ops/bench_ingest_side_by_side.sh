@@ -37,9 +37,12 @@ for v in old new; do
   PORT[$v]=$(cat "$WORK/$v.port")
   MPORT[$v]=$(grep -o '"metrics_port":[0-9]*' "$WORK/$v.log" | head -1 | cut -d: -f2)
 done
-# statements written, CPU clock ticks of the process, of its RocksDB threads
+# statements written, seconds in RocksDB's write (the one write slot), groups
+# written, CPU clock ticks of the process, of its RocksDB threads
 figures() {
-  curl -s "http://127.0.0.1:${MPORT[$1]}/metrics" | awk '/^lifelong_store_writes_total/ {w = $NF} END {printf "%s ", w + 0}'
+  curl -s "http://127.0.0.1:${MPORT[$1]}/metrics" |
+    awk '/^lifelong_store_writes_total/ {w = $NF} /^lifelong_store_commit_seconds_total.*phase="write"/ {wr = $NF}
+         /^lifelong_store_syncs_total/ {g = $NF} END {printf "%s %s %s ", w + 0, wr + 0, g + 0}'
   awk '{printf "%s ", $14 + $15}' "/proc/${PID[$1]}/stat"
   for t in /proc/"${PID[$1]}"/task/*; do
     case "$(cat "$t/comm")" in rocksdb:*) awk '{print $14 + $15}' "$t/stat" ;; esac
@@ -58,9 +61,14 @@ import sys
 r, v, rate = sys.argv[1], sys.argv[2], float(sys.argv[3] or 0)
 b, a = [list(map(float, x.split())) for x in sys.argv[4:6]]
 tck = float(sys.argv[6])
-written, cpu, rocks = a[0] - b[0], (a[1] - b[1]) / tck, (a[2] - b[2]) / tck
+written, write, groups = a[0] - b[0], a[1] - b[1], a[2] - b[2]
+cpu, rocks = (a[3] - b[3]) / tck, (a[4] - b[4]) / tck
+# The write slot's time per statement; at the round's rate, how busy it was.
+slot = 1e6 * write / max(1, written)
 print(f"round {r} {v}: {rate:8,.0f} statements/s, server {1e6 * cpu / max(1, written):5.1f} us of CPU per statement, "
-      f"{1e6 * (cpu - rocks) / max(1, written):5.1f} us without RocksDB's background threads")
+      f"{1e6 * (cpu - rocks) / max(1, written):5.1f} us without RocksDB's background threads; "
+      f"write slot {slot:4.1f} us per statement (busy {slot * rate / 1e4:3.0f}%), "
+      f"{written / max(1, groups):4.0f} statements per group")
 PY
   done
 done

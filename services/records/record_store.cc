@@ -226,6 +226,15 @@ RecordStore::~RecordStore() {
     committers = std::move(committers_);
   }
   for (std::thread& t : committers) t.join();
+  // The write slot's thread last: the committers' groups may need it.
+  std::thread write_slot;
+  {
+    absl::MutexLock lock(&write_mu_);
+    stop_write_slot_ = true;
+    write_slot_cv_.SignalAll();
+    write_slot = std::move(write_slot_);
+  }
+  if (write_slot.joinable()) write_slot.join();
   if (!db_) return;
   rocksdb::FlushOptions fo;
   db_->Flush(fo, handles_);
@@ -306,6 +315,8 @@ RecordStoreStats RecordStore::stats() const {
   s.commit_write_micros = commit_write_micros_.load(std::memory_order_relaxed);
   s.commit_build_cpu_micros = commit_build_cpu_micros_.load(std::memory_order_relaxed);
   s.commit_wait_micros = commit_wait_micros_.load(std::memory_order_relaxed);
+  s.commit_wal_micros = commit_wal_micros_.load(std::memory_order_relaxed);
+  s.commit_memtable_micros = commit_memtable_micros_.load(std::memory_order_relaxed);
   return s;
 }
 

@@ -82,6 +82,14 @@ struct RecordStoreOptions {
   // in the order the sequences were assigned. false: one group at a time,
   // built and written (as before 2026-12-03; kept for comparisons).
   bool build_ahead = true;
+  // Build ahead: the nice value of the write slot's thread, which writes the
+  // groups built ahead one after the other (0: the process's own). The one
+  // RocksDB Write in flight is the store's serial resource; under CPU
+  // contention its memtable inserts otherwise wait for a core behind the
+  // request threads validating later batches. Lowering a nice value needs
+  // CAP_SYS_NICE (or RLIMIT_NICE); without it the thread keeps the process's
+  // priority (logged once, "store_write_slot_priority").
+  int write_slot_nice = -5;
   // Tests only: observe and fail steps of the write queue (record_store_write.cc).
   struct WriteHooks {
     // Called before each RocksDB Write of a group of statements, on the
@@ -193,6 +201,13 @@ struct RecordStoreStats {
   // Writes never overlap, so commit_write_micros over the wall time is how
   // busy the one write slot was.
   uint64_t commit_wait_micros = 0;
+  // Of commit_write_micros, RocksDB's own split of its Write (its perf
+  // context, timed on the writing thread around each group's Write): the
+  // WAL (append and, with sync on, its fdatasync) and the memtable inserts.
+  // The rest is the Write's own bookkeeping (write queue, sequence
+  // publication).
+  uint64_t commit_wal_micros = 0;
+  uint64_t commit_memtable_micros = 0;
 };
 
 // A replicated log of the store's mutating operations (implemented by
@@ -424,6 +439,15 @@ class RecordStore {
   void WakeHead() ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   // A committer thread: leads groups whose head is asynchronous.
   void CommitLoop();
+  // The write slot's thread (build ahead): writes each group built ahead as
+  // soon as the Write before it returned and its leader is not building, so
+  // that no thread has to be woken between two Writes (SealFlight, then
+  // WriteBuilt). Started with the first group built ahead.
+  void WriteSlotLoop();
+  // With write_mu_ held: `f` leaves the queue (its writers popped, the next
+  // head woken) and becomes the flight to write next; not written when the
+  // group before it failed (same status).
+  void SealFlight(Flight* f) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   // Both return the learners whose records the write changed (empty when
   // nothing was written).
   // `write_status` (optional) gets the status of the RocksDB write. One
@@ -500,6 +524,14 @@ class RecordStore {
   // writer is queued.
   absl::CondVar flight_cv_;
   bool extend_waiting_ ABSL_GUARDED_BY(write_mu_) = false;
+  // The group built ahead whose leader waits for the write slot's thread to
+  // seal and write it (null: none), that thread, what wakes it, and its
+  // stop flag (set by the destructor once the committers are joined).
+  Flight* write_next_ ABSL_GUARDED_BY(write_mu_) = nullptr;
+  std::thread write_slot_ ABSL_GUARDED_BY(write_mu_);
+  absl::CondVar write_slot_cv_;
+  bool write_slot_waiting_ ABSL_GUARDED_BY(write_mu_) = false;
+  bool stop_write_slot_ ABSL_GUARDED_BY(write_mu_) = false;
   // Log mode: RecordAsync calls whose thread has not finished yet (the
   // destructor waits for none).
   int log_async_in_flight_ ABSL_GUARDED_BY(write_mu_) = 0;
@@ -521,6 +553,8 @@ class RecordStore {
   std::atomic<uint64_t> commit_write_micros_{0};
   std::atomic<uint64_t> commit_build_cpu_micros_{0};
   std::atomic<uint64_t> commit_wait_micros_{0};
+  std::atomic<uint64_t> commit_wal_micros_{0};
+  std::atomic<uint64_t> commit_memtable_micros_{0};
 };
 
 }  // namespace lifelong::records

@@ -12,6 +12,7 @@ namespace lifelong::records::internal {
 
 std::vector<std::pair<Cf, std::string>> IndexKeys(const Uuid& id, const StatementRecord& r) {
   std::vector<std::pair<Cf, std::string>> keys;
+  keys.reserve(r.learners.size() + 4);  // activity, verb, registration, stored
   for (const std::string& l : r.learners) {
     keys.emplace_back(Cf::kByLearner, EncodeStringIndexKey(l, r.stored_seq, id));
   }

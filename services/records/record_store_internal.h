@@ -11,6 +11,7 @@
 
 #include <rocksdb/write_batch.h>
 
+#include <chrono>
 #include <cstring>
 #include <forward_list>
 #include <functional>
@@ -144,6 +145,12 @@ struct RecordStore::Flight {
   absl::Status write_status;  // not OK: nothing of the group was written
   // Leaders building the next group that read `built` (at most one).
   int readers = 0;
+  // The group whose Write may still be running when this one was started
+  // (build ahead; null: none); read until this group is sealed.
+  Flight* previous = nullptr;
+  bool sealed = false;  // left the queue (SealFlight), at `sealed_at`
+  std::chrono::steady_clock::time_point sealed_at;
+  bool parked = false;  // its leader waits, not building: it may be sealed
 };
 
 }  // namespace lifelong::records

@@ -389,6 +389,67 @@ TEST_F(RecordStoreTest, GroupIdempotencyCheckSeesTheGroupStillBeingWritten) {
   EXPECT_NE(store_->Get(*ParseUuid(TestUuid(11)))->record.json.find("c11"), std::string::npos);
 }
 
+// Build ahead: a group built while the Write before it runs is written by
+// the store's write slot thread as soon as that Write returns, not by its own
+// leader (no thread is woken between the two Writes); a group with nothing in
+// flight is written by its leader. RocksDB's split of each Write (WAL and
+// memtable inserts) is counted and lies within the Write's time.
+TEST_F(RecordStoreTest, GroupBuiltAheadIsWrittenByTheWriteSlotThread) {
+  absl::Mutex mu;
+  std::vector<std::thread::id> write_threads;  // the thread of each Write, in order
+  bool hold = true;
+  int built = 0;
+  hooks_.before_write = [&]() -> absl::Status {
+    absl::MutexLock lock(&mu);
+    write_threads.push_back(std::this_thread::get_id());
+    if (write_threads.size() == 1)
+      mu.Await(absl::Condition(
+          +[](bool* h) { return !*h; }, &hold));
+    return absl::OkStatus();
+  };
+  hooks_.built = [&] {
+    absl::MutexLock lock(&mu);
+    ++built;
+  };
+  Reopen(false);
+  const RecordStoreStats before = store_->stats();
+  std::thread::id first_caller, second_caller;
+  std::vector<StatementSpec> first_batch;
+  for (int i = 0; i < 100; ++i) first_batch.push_back({.id = TestUuid(100 + i), .course = absl::StrCat("c", i)});
+  std::thread n([&] {
+    first_caller = std::this_thread::get_id();
+    EXPECT_TRUE(Put(first_batch).ok());
+  });
+  {
+    absl::MutexLock lock(&mu);
+    mu.Await(absl::Condition(
+        +[](std::vector<std::thread::id>* w) { return !w->empty(); }, &write_threads));
+  }
+  std::thread m([&] {
+    second_caller = std::this_thread::get_id();
+    EXPECT_TRUE(Put({{.id = TestUuid(1), .course = "c1"}}).ok());
+  });
+  {
+    absl::MutexLock lock(&mu);
+    mu.Await(absl::Condition(
+        +[](int* b) { return *b >= 2; }, &built));  // both groups built
+    hold = false;
+  }
+  n.join();
+  m.join();
+  ASSERT_EQ(write_threads.size(), 2u);
+  EXPECT_EQ(write_threads[0], first_caller);   // nothing in flight: its own leader writes
+  EXPECT_NE(write_threads[1], second_caller);  // built ahead: the write slot's thread
+  EXPECT_NE(write_threads[1], first_caller);
+  const RecordStoreStats after = store_->stats();
+  EXPECT_EQ(after.statements_written - before.statements_written, 101u);
+  const uint64_t wal = after.commit_wal_micros - before.commit_wal_micros;
+  const uint64_t memtable = after.commit_memtable_micros - before.commit_memtable_micros;
+  EXPECT_GT(wal, 0u);
+  EXPECT_GT(memtable, 0u);
+  EXPECT_LE(wal + memtable, after.commit_write_micros - before.commit_write_micros);
+}
+
 // When a group's Write fails, the group built ahead on its statements is not
 // written: its writers get the same error (a replay of a statement that was
 // never stored, a new statement, a conflict that is none), nothing of it is

@@ -44,6 +44,9 @@ ABSL_FLAG(std::string, host, "127.0.0.1", "address to listen on (0.0.0.0 for all
 ABSL_FLAG(int, port, 7001, "gRPC port (0 picks a free port)");
 ABSL_FLAG(std::string, data_dir, "var/records", "directory of the RocksDB store (created if missing)");
 ABSL_FLAG(int, block_cache_mb, 1024, "RocksDB block cache size in MiB");
+ABSL_FLAG(int, store_write_slot_nice, lifelong::records::RecordStoreOptions().write_slot_nice,
+          "nice value of the store's write slot thread, which writes the group commits one after the other "
+          "(lowering it needs CAP_SYS_NICE; 0: the process's priority)");
 ABSL_FLAG(int, shutdown_grace_ms, 10000, "how long in-flight calls may run after SIGTERM");
 ABSL_FLAG(int, max_pollers, 64,
           "gRPC sync-server threads kept waiting for calls; writes block on the group commit, so fewer "
@@ -117,6 +120,7 @@ int main(int argc, char** argv) {
   records::RecordsServerOptions o;
   o.data_dir = absl::GetFlag(FLAGS_data_dir);
   o.block_cache_bytes = static_cast<size_t>(absl::GetFlag(FLAGS_block_cache_mb)) << 20;
+  o.store_write_slot_nice = absl::GetFlag(FLAGS_store_write_slot_nice);
   o.warm_cache = absl::GetFlag(FLAGS_warm_cache);
   o.node_id = absl::GetFlag(FLAGS_node_id);
   if (!absl::GetFlag(FLAGS_replication_nats).empty()) {

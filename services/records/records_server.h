@@ -64,6 +64,9 @@ struct RecordsServerOptions {
   // The RocksDB store (created if missing) and its shared block cache.
   std::string data_dir;
   size_t block_cache_bytes = size_t{1} << 30;
+  // The store's write slot thread's nice value (RecordStoreOptions::
+  // write_slot_nice; 0: the process's priority).
+  int store_write_slot_nice = RecordStoreOptions().write_slot_nice;
   // Read the learner index into the block cache in the background after
   // start ("cache_warmed" is logged when done).
   bool warm_cache = false;
