@@ -1,5 +1,6 @@
 #include "services/recommend/course.h"
 
+#include <functional>
 #include <utility>
 
 #include "absl/strings/ascii.h"
@@ -116,6 +117,21 @@ CatalogSnapshot::CatalogSnapshot(std::string version, std::vector<Course> course
     by_series_[c.series].push_back(static_cast<int>(i));
     by_category_[c.category].push_back(static_cast<int>(i));
   }
+  summary_memos_.resize(courses_.size());
+}
+
+ptrdiff_t CatalogSnapshot::IndexOf(const Course* c) const {
+  const std::less<const Course*> before;
+  if (courses_.empty() || before(c, courses_.data()) || !before(c, courses_.data() + courses_.size())) return -1;
+  return c - courses_.data();
+}
+
+std::shared_ptr<const CatalogSnapshot::SummaryMemo> CatalogSnapshot::LoadSummaryMemo(ptrdiff_t index) const {
+  return std::atomic_load(&summary_memos_[static_cast<size_t>(index)]);
+}
+
+void CatalogSnapshot::StoreSummaryMemo(ptrdiff_t index, std::shared_ptr<const SummaryMemo> memo) const {
+  std::atomic_store(&summary_memos_[static_cast<size_t>(index)], std::move(memo));
 }
 
 const std::vector<int>& CatalogSnapshot::SeriesCourses(const std::string& series) const {

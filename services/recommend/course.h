@@ -4,6 +4,7 @@
 #ifndef LIFELONG_SERVICES_RECOMMEND_COURSE_H_
 #define LIFELONG_SERVICES_RECOMMEND_COURSE_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -108,6 +109,24 @@ class CatalogSnapshot {
   // The venue's 社区 name for reasons (jiedao, else venue name); "" if unknown.
   std::string VenueArea(const std::string& venue_id) const;
 
+  // The position of `c` in courses(); -1 when `c` is not one of this
+  // snapshot's courses (a Course of another snapshot, or a copy).
+  ptrdiff_t IndexOf(const Course* c) const;
+
+  // A per-course memo for the answer layer (response_fill.h: the course's
+  // serialized CourseSummary, with the two values of it that depend on the
+  // time, as they were when it was built). One slot per course, empty when
+  // the snapshot is built, so every catalog version starts without memos.
+  // Load and Store are atomic (any thread; a Store replaces the slot's memo,
+  // Loads holding the old one keep it alive). index: IndexOf's, >= 0.
+  struct SummaryMemo {
+    absl::Time next_session_start = absl::InfiniteFuture();
+    bool enrolment_open = false;
+    std::string bytes;
+  };
+  std::shared_ptr<const SummaryMemo> LoadSummaryMemo(ptrdiff_t index) const;
+  void StoreSummaryMemo(ptrdiff_t index, std::shared_ptr<const SummaryMemo> memo) const;
+
  private:
   std::string version_;
   std::vector<Course> courses_;
@@ -116,6 +135,9 @@ class CatalogSnapshot {
   absl::flat_hash_map<std::string, size_t> by_venue_;
   absl::flat_hash_map<std::string, std::vector<int>> by_series_;
   absl::flat_hash_map<std::string, std::vector<int>> by_category_;
+  // One per course (courses_.size()), read and written with std::atomic_load
+  // / std::atomic_store.
+  mutable std::vector<std::shared_ptr<const SummaryMemo>> summary_memos_;
 };
 
 using CatalogPtr = std::shared_ptr<const CatalogSnapshot>;

@@ -1,5 +1,9 @@
 #include "services/recommend/course.h"
 
+#include <memory>
+#include <string>
+#include <vector>
+
 #include "gtest/gtest.h"
 
 namespace lifelong::recommend {
@@ -73,6 +77,31 @@ TEST(CatalogSnapshot, FindsCoursesAndVenues) {
   EXPECT_FALSE(snap.VenueLocation("v9", &lat, &lng));
   EXPECT_EQ(snap.VenueArea("v1"), "和平里街道");
   EXPECT_EQ(snap.version(), "7");
+}
+
+TEST(CatalogSnapshot, IndexOfOwnCoursesOnlyAndSummaryMemoSlots) {
+  std::vector<Course> courses(3);
+  for (int i = 0; i < 3; ++i) courses[i].id = "c" + std::to_string(i);
+  const CatalogSnapshot snap("7", courses);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(snap.IndexOf(&snap.courses()[i]), i);
+    EXPECT_EQ(snap.LoadSummaryMemo(i), nullptr);  // every slot starts empty
+  }
+  EXPECT_EQ(snap.IndexOf(&courses[0]), -1);  // the vector it was built from
+  const Course copy = snap.courses()[1];
+  EXPECT_EQ(snap.IndexOf(&copy), -1);
+  EXPECT_EQ(snap.IndexOf(nullptr), -1);
+  const CatalogSnapshot empty("8", {});
+  EXPECT_EQ(empty.IndexOf(&snap.courses()[0]), -1);
+
+  auto memo = std::make_shared<CatalogSnapshot::SummaryMemo>();
+  memo->bytes = "abc";
+  snap.StoreSummaryMemo(2, memo);
+  EXPECT_EQ(snap.LoadSummaryMemo(2), memo);
+  EXPECT_EQ(snap.LoadSummaryMemo(1), nullptr);
+  snap.StoreSummaryMemo(2, nullptr);
+  EXPECT_EQ(snap.LoadSummaryMemo(2), nullptr);
+  EXPECT_EQ(memo->bytes, "abc");  // held memos outlive the slot's
 }
 
 }  // namespace

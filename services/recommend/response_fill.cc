@@ -70,6 +70,84 @@ void FillRecommendResponse(const RecommendResult& result, absl::Time now, v1::Re
   out->set_cold_start(result.cold_start);
 }
 
+namespace {
+
+// Appends the base-128 varint of `v` (protobuf's wire encoding).
+void AppendVarint(uint64_t v, std::string* out) {
+  while (v >= 0x80) {
+    out->push_back(static_cast<char>(static_cast<uint8_t>(v) | 0x80));
+    v >>= 7;
+  }
+  out->push_back(static_cast<char>(v));
+}
+
+size_t VarintSize(uint64_t v) {
+  size_t n = 1;
+  while (v >= 0x80) {
+    v >>= 7;
+    ++n;
+  }
+  return n;
+}
+
+// Field 1, wire type 2 (length-delimited): Recommendation.course and
+// RecommendResponse.recommendations.
+constexpr char kField1Bytes = static_cast<char>((1 << 3) | 2);
+
+}  // namespace
+
+std::shared_ptr<const CatalogSnapshot::SummaryMemo> CourseSummaryBytes(const Course& c, const CatalogSnapshot* catalog,
+                                                                       absl::Time now) {
+  // FillCourseSummary's fields are the course's own (fixed for a snapshot:
+  // courses are const in it) but for these two, which depend on `now`.
+  const absl::Time next = c.NextSessionStart(now);
+  const bool open = c.EnrolmentOpenAt(now);
+  const ptrdiff_t index = catalog != nullptr ? catalog->IndexOf(&c) : -1;
+  if (index >= 0) {
+    std::shared_ptr<const CatalogSnapshot::SummaryMemo> memo = catalog->LoadSummaryMemo(index);
+    if (memo != nullptr && memo->next_session_start == next && memo->enrolment_open == open) return memo;
+  }
+  thread_local v1::CourseSummary summary;
+  FillCourseSummary(c, now, &summary);
+  auto memo = std::make_shared<CatalogSnapshot::SummaryMemo>();
+  memo->next_session_start = next;
+  memo->enrolment_open = open;
+  summary.SerializeToString(&memo->bytes);
+  if (index >= 0) catalog->StoreSummaryMemo(index, memo);
+  return memo;
+}
+
+void AppendRecommendResponseBytes(const RecommendResult& result, const CatalogSnapshot& catalog, absl::Time now,
+                                  std::string* out) {
+  // A Recommendation's fields after `course`, and the response's after
+  // `recommendations`: each from a message whose first field is left unset.
+  thread_local v1::Recommendation rest;
+  thread_local std::string rest_bytes;
+  for (const ScoredCourse& s : result.items) {
+    const std::shared_ptr<const CatalogSnapshot::SummaryMemo> summary = CourseSummaryBytes(*s.course, &catalog, now);
+    rest.set_score(s.score);
+    rest.set_reason(s.reason);
+    rest.set_reason_kind(KindToProto(s.reason_kind));
+    rest.set_distance_km(s.distance_km);
+    rest.clear_missing_prerequisite_ids();
+    for (const std::string& id : s.missing_prerequisites) rest.add_missing_prerequisite_ids(id);
+    rest_bytes.clear();
+    rest.AppendToString(&rest_bytes);
+    const size_t course_size = summary->bytes.size();
+    const size_t recommendation_size = 1 + VarintSize(course_size) + course_size + rest_bytes.size();
+    out->push_back(kField1Bytes);
+    AppendVarint(recommendation_size, out);
+    out->push_back(kField1Bytes);
+    AppendVarint(course_size, out);
+    out->append(summary->bytes);
+    out->append(rest_bytes);
+  }
+  thread_local v1::RecommendResponse tail;
+  tail.set_model_version(absl::StrCat(result.model_version));
+  tail.set_cold_start(result.cold_start);
+  tail.AppendToString(out);
+}
+
 void FillSimilarResponse(const RecommendResult& result, absl::Time now, v1::SimilarCoursesResponse* out) {
   FillRecommendations(result, now, out->mutable_recommendations());
   out->set_model_version(absl::StrCat(result.model_version));

@@ -13,6 +13,8 @@
 #define LIFELONG_SERVICES_RECOMMEND_RESPONSE_FILL_H_
 
 #include <cstddef>
+#include <memory>
+#include <string>
 #include <vector>
 
 #include <grpcpp/support/message_allocator.h>
@@ -35,6 +37,29 @@ void FillRecommendation(const ScoredCourse& s, absl::Time now, v1::Recommendatio
 // result.items in order, then the model version and cold_start. Elements of
 // out->recommendations() past result.items are removed.
 void FillRecommendResponse(const RecommendResult& result, absl::Time now, v1::RecommendResponse* out);
+
+// The bytes of the RecommendResponse that FillRecommendResponse(result, now,
+// &r) fills, exactly r.SerializeAsString() (protobuf writes a message's
+// fields in field-number order, and `course` and `recommendations` are the
+// first fields of theirs), appended to *out without building the response:
+// each shown course's CourseSummary bytes come from `catalog`'s per-course
+// memo (CatalogSnapshot::LoadSummaryMemo) when its next session start and
+// enrolment state at `now` are those the memo was built with, else are
+// serialized from FillCourseSummary and memoized. The other fields of a
+// Recommendation and the response's tail are serialized from small messages
+// reused per thread. `catalog`: the snapshot result's courses point into; a
+// course that is not one of its courses is serialized afresh, every time.
+// Recommend's raw callback handler sends these bytes (about 6% of the
+// recommendation server's CPU per call was filling the ten course summaries
+// and serializing them; docs/benchmarks.md).
+void AppendRecommendResponseBytes(const RecommendResult& result, const CatalogSnapshot& catalog, absl::Time now,
+                                  std::string* out);
+// The serialized CourseSummary of FillCourseSummary(c, now), memoized in
+// `catalog` as above (nullptr or a course not in it: serialized afresh).
+// Valid until the memo's slot is stored again or the snapshot dies.
+std::shared_ptr<const CatalogSnapshot::SummaryMemo> CourseSummaryBytes(const Course& c, const CatalogSnapshot* catalog,
+                                                                       absl::Time now);
+
 // As FillRecommendResponse, without cold_start.
 void FillSimilarResponse(const RecommendResult& result, absl::Time now, v1::SimilarCoursesResponse* out);
 
