@@ -1,14 +1,12 @@
-// The Recommend / SimilarCourses answers as protos, filled in place, and the
-// message allocator that lets Recommend's callback handler reuse them.
+// The Recommend / SimilarCourses answers as protos, filled in place, and
+// Recommend's answer as bytes built from memoized course summaries.
 //
 // Every Fill* below sets every field of its message (or clears it), so that
 // filling a message that already holds an earlier answer gives exactly the
 // bytes that filling a fresh one gives, while the strings and sub-messages
-// it holds are reused: no allocation for a course summary whose strings fit
-// in the buffers of the one it replaces. RecycledRecommendMessages hands
-// such used messages to gRPC's callback handler (about 10% of the
-// recommendation server's CPU per call was allocating and freeing the ten
-// course summaries of a response; docs/benchmarks.md).
+// it holds are reused. Recommend's raw callback handler does not fill a
+// response at all: AppendRecommendResponseBytes writes the bytes that
+// FillRecommendResponse's message would serialize to.
 #ifndef LIFELONG_SERVICES_RECOMMEND_RESPONSE_FILL_H_
 #define LIFELONG_SERVICES_RECOMMEND_RESPONSE_FILL_H_
 
@@ -17,10 +15,6 @@
 #include <string>
 #include <vector>
 
-#include <grpcpp/support/message_allocator.h>
-
-#include "absl/base/thread_annotations.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "google/protobuf/timestamp.pb.h"
 #include "proto/lifelong/v1/recommend.pb.h"
@@ -62,35 +56,6 @@ std::shared_ptr<const CatalogSnapshot::SummaryMemo> CourseSummaryBytes(const Cou
 
 // As FillRecommendResponse, without cold_start.
 void FillSimilarResponse(const RecommendResult& result, absl::Time now, v1::SimilarCoursesResponse* out);
-
-// gRPC's MessageAllocator for the Recommend callback method: a request and
-// response pair per call, taken from a free list and returned to it when the
-// call is done (the request is parsed afresh: gRPC clears it first; the
-// response is filled with FillRecommendResponse, which overwrites all of
-// it). Keeps at most `max_free` pairs; more in flight are allocated and
-// freed as usual. Thread-safe; must outlive the server it is set on.
-class RecycledRecommendMessages final : public grpc::MessageAllocator<v1::RecommendRequest, v1::RecommendResponse> {
- public:
-  explicit RecycledRecommendMessages(size_t max_free = 256) : max_free_(max_free) {}
-  ~RecycledRecommendMessages() override;
-  RecycledRecommendMessages(const RecycledRecommendMessages&) = delete;
-  RecycledRecommendMessages& operator=(const RecycledRecommendMessages&) = delete;
-
-  grpc::MessageHolder<v1::RecommendRequest, v1::RecommendResponse>* AllocateMessages() override;
-
-  // Pairs allocated so far, and pairs waiting in the free list (tests).
-  size_t allocated() const;
-  size_t free_pairs() const;
-
- private:
-  class Holder;
-  void Return(Holder* holder);
-
-  const size_t max_free_;
-  mutable absl::Mutex mu_;
-  std::vector<Holder*> free_ ABSL_GUARDED_BY(mu_);
-  size_t allocated_ ABSL_GUARDED_BY(mu_) = 0;
-};
 
 }  // namespace lifelong::recommend
 

@@ -1,7 +1,6 @@
 // FillRecommendResponse / FillSimilarResponse into a message that holds an
 // earlier answer (every field set, more or fewer recommendations) must give
-// the same bytes as filling a fresh message; and RecycledRecommendMessages
-// hands pairs out again once released, up to its bound. AppendRecommendResponseBytes
+// the same bytes as filling a fresh message; and AppendRecommendResponseBytes
 // (memoized course summaries) gives exactly the filled response's bytes,
 // whatever the time and the catalog snapshot.
 #include "services/recommend/response_fill.h"
@@ -175,30 +174,6 @@ TEST_F(ResponseFillTest, SummaryFieldsFollowTheCourseAndTheTime) {
   EXPECT_EQ(s.seats_left(), -1);
   EXPECT_FALSE(s.enrolment_open());
   EXPECT_EQ(s.jiedao(), "");
-}
-
-TEST(RecycledRecommendMessagesTest, ReleasedPairsAreHandedOutAgainUpToTheBound) {
-  RecycledRecommendMessages pool(/*max_free=*/2);
-  auto* a = pool.AllocateMessages();
-  auto* b = pool.AllocateMessages();
-  auto* c = pool.AllocateMessages();
-  EXPECT_EQ(pool.allocated(), 3u);
-  EXPECT_NE(a->response(), b->response());
-  a->response()->set_model_version("7");
-  a->Release();
-  b->Release();
-  c->Release();  // past the bound: freed
-  EXPECT_EQ(pool.free_pairs(), 2u);
-  EXPECT_EQ(pool.allocated(), 2u);
-  auto* again = pool.AllocateMessages();
-  EXPECT_TRUE(again == a || again == b);
-  EXPECT_EQ(pool.free_pairs(), 1u);
-  EXPECT_EQ(pool.allocated(), 2u);
-  // An oversized request (far past what validation accepts) is not kept.
-  again->request()->set_learner(std::string(64 * 1024, 'x'));
-  again->Release();
-  EXPECT_EQ(pool.free_pairs(), 1u);
-  EXPECT_EQ(pool.allocated(), 1u);
 }
 
 // A result of `n` of `catalog`'s courses starting at `first`, varied as
