@@ -1,8 +1,11 @@
 #include "services/recommend/response_fill.h"
 
+#include <cstdint>
+#include <cstring>
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "services/recommend/request_validation.h"
 
 namespace lifelong::recommend {
@@ -94,6 +97,25 @@ size_t VarintSize(uint64_t v) {
 // RecommendResponse.recommendations.
 constexpr char kField1Bytes = static_cast<char>((1 << 3) | 2);
 
+// Field `number`, wire type 1 (64-bit): the double's bits, little-endian,
+// unless they are all zero.
+void AppendDoubleField(int number, double v, std::string* out) {
+  uint64_t bits;
+  std::memcpy(&bits, &v, sizeof(bits));
+  if (bits == 0) return;
+  AppendVarint((static_cast<uint64_t>(number) << 3) | 1, out);
+  for (int i = 0; i < 8; ++i) out->push_back(static_cast<char>((bits >> (8 * i)) & 0xff));
+}
+
+// Field `number`, wire type 2: length and bytes (unless empty and not
+// `always`: a singular proto3 string).
+void AppendStringField(int number, absl::string_view v, bool always, std::string* out) {
+  if (v.empty() && !always) return;
+  AppendVarint((static_cast<uint64_t>(number) << 3) | 2, out);
+  AppendVarint(v.size(), out);
+  out->append(v.data(), v.size());
+}
+
 }  // namespace
 
 std::shared_ptr<const CatalogSnapshot::SummaryMemo> CourseSummaryBytes(const Course& c, const CatalogSnapshot* catalog,
@@ -119,33 +141,38 @@ std::shared_ptr<const CatalogSnapshot::SummaryMemo> CourseSummaryBytes(const Cou
 
 void AppendRecommendResponseBytes(const RecommendResult& result, const CatalogSnapshot& catalog, absl::Time now,
                                   std::string* out) {
-  // A Recommendation's fields after `course`, and the response's after
-  // `recommendations`: each from a message whose first field is left unset.
-  thread_local v1::Recommendation rest;
-  thread_local std::string rest_bytes;
+  // A Recommendation's fields after `course`, written as its generated
+  // _InternalSerialize writes them (protobuf 3.21, proto3): a double when
+  // its bits are not all zero (so -0.0 is written), a string or enum when
+  // not empty / 0, every element of a repeated string; tags in field order.
+  thread_local std::string rest;
   for (const ScoredCourse& s : result.items) {
     const std::shared_ptr<const CatalogSnapshot::SummaryMemo> summary = CourseSummaryBytes(*s.course, &catalog, now);
-    rest.set_score(s.score);
-    rest.set_reason(s.reason);
-    rest.set_reason_kind(KindToProto(s.reason_kind));
-    rest.set_distance_km(s.distance_km);
-    rest.clear_missing_prerequisite_ids();
-    for (const std::string& id : s.missing_prerequisites) rest.add_missing_prerequisite_ids(id);
-    rest_bytes.clear();
-    rest.AppendToString(&rest_bytes);
+    rest.clear();
+    AppendDoubleField(2, s.score, &rest);
+    AppendStringField(3, s.reason, /*always=*/false, &rest);
+    const int32_t kind = static_cast<int32_t>(KindToProto(s.reason_kind));
+    if (kind != 0) {
+      AppendVarint((4 << 3) | 0, &rest);
+      AppendVarint(static_cast<uint64_t>(static_cast<int64_t>(kind)), &rest);
+    }
+    AppendDoubleField(5, s.distance_km, &rest);
+    for (const std::string& id : s.missing_prerequisites) AppendStringField(6, id, /*always=*/true, &rest);
     const size_t course_size = summary->bytes.size();
-    const size_t recommendation_size = 1 + VarintSize(course_size) + course_size + rest_bytes.size();
+    const size_t recommendation_size = 1 + VarintSize(course_size) + course_size + rest.size();
     out->push_back(kField1Bytes);
     AppendVarint(recommendation_size, out);
     out->push_back(kField1Bytes);
     AppendVarint(course_size, out);
     out->append(summary->bytes);
-    out->append(rest_bytes);
+    out->append(rest);
   }
-  thread_local v1::RecommendResponse tail;
-  tail.set_model_version(absl::StrCat(result.model_version));
-  tail.set_cold_start(result.cold_start);
-  tail.AppendToString(out);
+  // The response's fields after `recommendations`.
+  AppendStringField(2, absl::StrCat(result.model_version), /*always=*/false, out);
+  if (result.cold_start) {
+    AppendVarint((3 << 3) | 0, out);
+    out->push_back(1);
+  }
 }
 
 void FillSimilarResponse(const RecommendResult& result, absl::Time now, v1::SimilarCoursesResponse* out) {

@@ -180,7 +180,8 @@ TEST_F(ResponseFillTest, SummaryFieldsFollowTheCourseAndTheTime) {
 // ResponseFillTest::Result's.
 RecommendResult ResultIn(const CatalogSnapshot& catalog, int first, int n, bool cold) {
   RecommendResult r;
-  r.model_version = 40 + first;
+  // 0 (no version field written), negative, and long versions too.
+  r.model_version = first == 0 ? 0 : first == 1 ? -7 : first == 2 ? int64_t{1} << 62 : 40 + first;
   r.cold_start = cold;
   const std::vector<Course>& courses = catalog.courses();
   for (int i = 0; i < n; ++i) {
@@ -192,6 +193,7 @@ RecommendResult ResultIn(const CatalogSnapshot& catalog, int first, int n, bool 
     s.reason_kind = static_cast<ReasonKind>(i % 10);
     s.distance_km = i % 2 == 0 ? -1 : (i == 3 ? 0 : 1.25 * i);
     if (i % 3 == 1) s.missing_prerequisites = {"dc-course-0", absl::StrCat("dc-course-", i)};
+    if (i == 4) s.missing_prerequisites = {"", "先修课程"};  // an empty id is still written
     r.items.push_back(s);
   }
   return r;
