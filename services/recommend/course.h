@@ -91,6 +91,9 @@ class CatalogSnapshot {
   // `version` identifies the catalog state it was built from (change
   // detection); `courses` with duplicate ids keep the last.
   CatalogSnapshot(std::string version, std::vector<Course> courses, std::vector<Programme> programmes = {});
+  ~CatalogSnapshot();
+  CatalogSnapshot(CatalogSnapshot&&) noexcept;
+  CatalogSnapshot& operator=(CatalogSnapshot&&) noexcept;
 
   const std::string& version() const { return version_; }
   const std::vector<Course>& courses() const { return courses_; }
@@ -117,15 +120,21 @@ class CatalogSnapshot {
   // serialized CourseSummary, with the two values of it that depend on the
   // time, as they were when it was built). One slot per course, empty when
   // the snapshot is built, so every catalog version starts without memos.
-  // Load and Store are atomic (any thread; a Store replaces the slot's memo,
-  // Loads holding the old one keep it alive). index: IndexOf's, >= 0.
+  // Thread-safe. Load: the slot's memo or nullptr, one atomic load (no lock,
+  // no reference count: the answer path reads it for every shown course).
+  // Store: the snapshot takes the memo and puts it in the slot; a memo it
+  // replaces stays alive, with the snapshot, for readers that loaded it.
+  // The snapshot keeps at most 4 memos per course (a memo is replaced when
+  // the course's next session passes or its enrolment opens or closes);
+  // past that Store keeps none, returns nullptr and leaves `memo` to the
+  // caller. index: IndexOf's, >= 0.
   struct SummaryMemo {
     absl::Time next_session_start = absl::InfiniteFuture();
     bool enrolment_open = false;
     std::string bytes;
   };
-  std::shared_ptr<const SummaryMemo> LoadSummaryMemo(ptrdiff_t index) const;
-  void StoreSummaryMemo(ptrdiff_t index, std::shared_ptr<const SummaryMemo> memo) const;
+  const SummaryMemo* LoadSummaryMemo(ptrdiff_t index) const;
+  const SummaryMemo* StoreSummaryMemo(ptrdiff_t index, std::unique_ptr<const SummaryMemo>&& memo) const;
 
  private:
   std::string version_;
@@ -135,9 +144,9 @@ class CatalogSnapshot {
   absl::flat_hash_map<std::string, size_t> by_venue_;
   absl::flat_hash_map<std::string, std::vector<int>> by_series_;
   absl::flat_hash_map<std::string, std::vector<int>> by_category_;
-  // One per course (courses_.size()), read and written with std::atomic_load
-  // / std::atomic_store.
-  mutable std::vector<std::shared_ptr<const SummaryMemo>> summary_memos_;
+  // The summary memos: the slots (one per course) and every memo stored.
+  struct SummaryMemos;
+  std::unique_ptr<SummaryMemos> summary_memos_;
 };
 
 using CatalogPtr = std::shared_ptr<const CatalogSnapshot>;

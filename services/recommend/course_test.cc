@@ -94,14 +94,30 @@ TEST(CatalogSnapshot, IndexOfOwnCoursesOnlyAndSummaryMemoSlots) {
   const CatalogSnapshot empty("8", {});
   EXPECT_EQ(empty.IndexOf(&snap.courses()[0]), -1);
 
-  auto memo = std::make_shared<CatalogSnapshot::SummaryMemo>();
-  memo->bytes = "abc";
-  snap.StoreSummaryMemo(2, memo);
-  EXPECT_EQ(snap.LoadSummaryMemo(2), memo);
+  auto memo = std::make_unique<const CatalogSnapshot::SummaryMemo>(CatalogSnapshot::SummaryMemo{{}, false, "abc"});
+  const CatalogSnapshot::SummaryMemo* const abc = snap.StoreSummaryMemo(2, std::move(memo));
+  ASSERT_NE(abc, nullptr);
+  EXPECT_EQ(memo, nullptr);  // taken
+  EXPECT_EQ(snap.LoadSummaryMemo(2), abc);
   EXPECT_EQ(snap.LoadSummaryMemo(1), nullptr);
-  snap.StoreSummaryMemo(2, nullptr);
-  EXPECT_EQ(snap.LoadSummaryMemo(2), nullptr);
-  EXPECT_EQ(memo->bytes, "abc");  // held memos outlive the slot's
+  // Replaced: the old memo stays alive with the snapshot.
+  auto other = std::make_unique<const CatalogSnapshot::SummaryMemo>(CatalogSnapshot::SummaryMemo{{}, true, "def"});
+  const CatalogSnapshot::SummaryMemo* const def = snap.StoreSummaryMemo(2, std::move(other));
+  EXPECT_EQ(snap.LoadSummaryMemo(2), def);
+  EXPECT_EQ(abc->bytes, "abc");
+  // At most 4 per course (12 here): past that none is kept, and the caller
+  // keeps its memo.
+  for (int i = 2; i < 12; ++i) {
+    auto m = std::make_unique<const CatalogSnapshot::SummaryMemo>();
+    ASSERT_NE(snap.StoreSummaryMemo(i % 3, std::move(m)), nullptr) << i;
+  }
+  auto refused = std::make_unique<const CatalogSnapshot::SummaryMemo>(CatalogSnapshot::SummaryMemo{{}, false, "x"});
+  const CatalogSnapshot::SummaryMemo* const slot0 = snap.LoadSummaryMemo(0);
+  EXPECT_EQ(snap.StoreSummaryMemo(0, std::move(refused)), nullptr);
+  ASSERT_NE(refused, nullptr);
+  EXPECT_EQ(refused->bytes, "x");
+  EXPECT_EQ(snap.LoadSummaryMemo(0), slot0);
+  EXPECT_EQ(def->bytes, "def");
 }
 
 }  // namespace

@@ -118,25 +118,32 @@ void AppendStringField(int number, absl::string_view v, bool always, std::string
 
 }  // namespace
 
-std::shared_ptr<const CatalogSnapshot::SummaryMemo> CourseSummaryBytes(const Course& c, const CatalogSnapshot* catalog,
-                                                                       absl::Time now) {
+const CatalogSnapshot::SummaryMemo* CourseSummaryBytes(const Course& c, const CatalogSnapshot* catalog,
+                                                       absl::Time now) {
   // FillCourseSummary's fields are the course's own (fixed for a snapshot:
   // courses are const in it) but for these two, which depend on `now`.
   const absl::Time next = c.NextSessionStart(now);
   const bool open = c.EnrolmentOpenAt(now);
   const ptrdiff_t index = catalog != nullptr ? catalog->IndexOf(&c) : -1;
   if (index >= 0) {
-    std::shared_ptr<const CatalogSnapshot::SummaryMemo> memo = catalog->LoadSummaryMemo(index);
+    const CatalogSnapshot::SummaryMemo* memo = catalog->LoadSummaryMemo(index);
     if (memo != nullptr && memo->next_session_start == next && memo->enrolment_open == open) return memo;
   }
   thread_local v1::CourseSummary summary;
   FillCourseSummary(c, now, &summary);
-  auto memo = std::make_shared<CatalogSnapshot::SummaryMemo>();
-  memo->next_session_start = next;
-  memo->enrolment_open = open;
-  summary.SerializeToString(&memo->bytes);
-  if (index >= 0) catalog->StoreSummaryMemo(index, memo);
-  return memo;
+  auto fresh = std::make_unique<CatalogSnapshot::SummaryMemo>();
+  fresh->next_session_start = next;
+  fresh->enrolment_open = open;
+  summary.SerializeToString(&fresh->bytes);
+  std::unique_ptr<const CatalogSnapshot::SummaryMemo> memo = std::move(fresh);
+  if (index >= 0) {
+    if (const CatalogSnapshot::SummaryMemo* stored = catalog->StoreSummaryMemo(index, std::move(memo))) return stored;
+  }
+  // Not kept (not the snapshot's course, or its bound on memos): this
+  // thread's scratch.
+  thread_local CatalogSnapshot::SummaryMemo unmemoized;
+  unmemoized = *memo;
+  return &unmemoized;
 }
 
 void AppendRecommendResponseBytes(const RecommendResult& result, const CatalogSnapshot& catalog, absl::Time now,
@@ -147,7 +154,7 @@ void AppendRecommendResponseBytes(const RecommendResult& result, const CatalogSn
   // not empty / 0, every element of a repeated string; tags in field order.
   thread_local std::string rest;
   for (const ScoredCourse& s : result.items) {
-    const std::shared_ptr<const CatalogSnapshot::SummaryMemo> summary = CourseSummaryBytes(*s.course, &catalog, now);
+    const CatalogSnapshot::SummaryMemo* const summary = CourseSummaryBytes(*s.course, &catalog, now);
     rest.clear();
     AppendDoubleField(2, s.score, &rest);
     AppendStringField(3, s.reason, /*always=*/false, &rest);

@@ -49,10 +49,11 @@ void FillRecommendResponse(const RecommendResult& result, absl::Time now, v1::Re
 void AppendRecommendResponseBytes(const RecommendResult& result, const CatalogSnapshot& catalog, absl::Time now,
                                   std::string* out);
 // The serialized CourseSummary of FillCourseSummary(c, now), memoized in
-// `catalog` as above (nullptr or a course not in it: serialized afresh).
-// Valid until the memo's slot is stored again or the snapshot dies.
-std::shared_ptr<const CatalogSnapshot::SummaryMemo> CourseSummaryBytes(const Course& c, const CatalogSnapshot* catalog,
-                                                                       absl::Time now);
+// `catalog` as above: valid while the snapshot lives. A course not in
+// `catalog` (or nullptr, or a snapshot past its bound on memos) is
+// serialized afresh into this thread's scratch, valid until the thread's
+// next call.
+const CatalogSnapshot::SummaryMemo* CourseSummaryBytes(const Course& c, const CatalogSnapshot* catalog, absl::Time now);
 
 // As FillRecommendResponse, without cold_start.
 void FillSimilarResponse(const RecommendResult& result, absl::Time now, v1::SimilarCoursesResponse* out);

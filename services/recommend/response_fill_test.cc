@@ -267,6 +267,20 @@ TEST_F(ResponseFillTest, SummaryMemosAreReusedUntilTheTimeChangesTheSummary) {
   EXPECT_EQ(first->bytes, kept);
 }
 
+// A snapshot keeps at most 4 memos per course; a course whose summary keeps
+// changing (times on either side of its session's start, alternately) is
+// answered right once its memos are spent, from the thread's scratch.
+TEST_F(ResponseFillTest, PastTheBoundOnMemosAnswersAreStillExact) {
+  const CatalogSnapshot catalog("v1", {courses_[0]});  // a session at now + 24 h
+  const RecommendResult result = ResultIn(catalog, 0, 1, false);
+  for (int i = 0; i < 12; ++i) {
+    const absl::Time t = i % 2 == 0 ? now_ : now_ + absl::Hours(25);
+    SCOPED_TRACE(i);
+    EXPECT_EQ(AppendedBytes(result, catalog, t), FilledBytes(result, t));
+  }
+  EXPECT_NE(FilledBytes(result, now_), FilledBytes(result, now_ + absl::Hours(25)));
+}
+
 TEST_F(ResponseFillTest, ANewCatalogSnapshotStartsWithoutTheOldOnesMemos) {
   const CatalogSnapshot first("v1", courses_);
   const RecommendResult old_result = ResultIn(first, 0, 10, false);
