@@ -8,6 +8,14 @@
 #   MODE=fastbuild ops/bench_recommend_records.sh 2    (quicker build)
 #   PROFILE=/tmp/prof ops/bench_recommend_records.sh   (where the CPU goes)
 #   BIN_DIR=/some/dir ops/bench_recommend_records.sh 5  (saved binaries, no build)
+#   AB=/old/dir ROUNDS=8 ops/bench_recommend_records.sh 5  (tight old/new pairs)
+#
+# AB=DIR instead starts one records_server (authentication off, this build's)
+# and runs ROUNDS (default 8) pairs of the learner Recommend measurement (bare
+# echo first, then Recommend; --learner_only) with DIR's bench_recommend and
+# with this build's, which one goes first alternating: each pair seconds
+# apart on the same record service, for before/after comparisons on a busy
+# machine. Prints the two lines of each run.
 #
 # PROFILE=DIR instead measures only the learner Recommend against the
 # records_server without authentication (12 s) and records a system-wide
@@ -63,6 +71,19 @@ records_cpu() {  # name, cpu before
 BENCH=("$BIN/services/recommend/bench_recommend" --duration_s="$SECONDS_EACH" --large_items=0
   --learners="$LEARNERS" --writers="$WRITERS")
 echo "== $(date -u +%FT%TZ), commit $(git rev-parse --short HEAD), -c $MODE, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+if [ -n "${AB:-}" ]; then
+  OLD_BENCH=$(cd "$AB" && pwd)/services/recommend/bench_recommend
+  for round in $(seq "${ROUNDS:-8}"); do
+    if [ $((round % 2)) -eq 1 ]; then order="old new"; else order="new old"; fi
+    for which in $order; do
+      if [ "$which" = old ]; then exe=$OLD_BENCH; else exe=${BENCH[0]}; fi
+      echo "-- pair $round, $which, $(date -u +%T), load $(cut -d' ' -f1-3 /proc/loadavg)"
+      "$exe" "${BENCH[@]:1}" --learner_only --records_target="127.0.0.1:$(cat "$WORK/open.port")" \
+        2>"$WORK/bench_ab.log" | grep -E "bare gRPC|Recommend, learner"
+    done
+  done
+  exit 0
+fi
 if [ -n "${PROFILE:-}" ]; then
   mkdir -p "$PROFILE"
   "${BENCH[@]/--duration_s=$SECONDS_EACH/--duration_s=12}" --learner_only --bare=false \

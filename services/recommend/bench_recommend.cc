@@ -25,6 +25,7 @@
 // CPU: compare rates.
 #include <faiss/IndexFlat.h>
 #include <sys/resource.h>
+#include <time.h>
 
 #include <algorithm>
 #include <atomic>
@@ -38,6 +39,8 @@
 #include <vector>
 
 #include <grpcpp/grpcpp.h>
+#include <grpcpp/impl/codegen/client_unary_call.h>
+#include <grpcpp/impl/codegen/rpc_method.h>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
@@ -79,6 +82,10 @@ ABSL_FLAG(int64_t, exact_scan_max_floats, -1, "Recommender::Options::exact_scan_
 ABSL_FLAG(bool, warm_histories, true,
           "right before the learner measurement, one Recommend per learner (--clients threads), so that it sees a "
           "warm history cache, as a running service does; its misses are then the writers' invalidations");
+ABSL_FLAG(bool, parse_responses, false,
+          "parse every Recommend answer into typed messages on the client (ten course summaries each); default: "
+          "the client reads the answer's bytes and checks only its count of recommendations (the bare server's "
+          "client parses a one-field echo), so the machine's two cores are not spent on the load driver's parse");
 ABSL_FLAG(bool, learner_only, false, "measure only the learner Recommend (profiling)");
 ABSL_FLAG(bool, bare, true,
           "also measure the bare gRPC callback echo server (in this process, one channel of its own) with the "
@@ -187,6 +194,11 @@ struct Figures {
   // per call. Steadier than q/s on a shared machine: other processes'
   // load changes how much CPU this one gets, not what a call costs.
   double cpu_us_per_call = 0;
+  // The same less the client threads' own CPU time (CLOCK_THREAD_CPUTIME_ID
+  // of each thread that makes the calls): the server's handlers and gRPC's
+  // threads (both sides' polling and writes that run off the calling
+  // threads), whatever the client does with an answer.
+  double server_cpu_us_per_call = 0;
 };
 
 double ProcessCpuSeconds() {
@@ -195,17 +207,60 @@ double ProcessCpuSeconds() {
   return u.ru_utime.tv_sec + u.ru_stime.tv_sec + (u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
 }
 
+double ThreadCpuSeconds() {
+  timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+// The number of RecommendResponse.recommendations (field 1) in an answer's
+// bytes, reading only the top-level tags and lengths; -1 when the bytes are
+// not a well-formed message of length-delimited and varint fields.
+int CountRecommendations(const grpc::ByteBuffer& answer) {
+  std::vector<grpc::Slice> slices;
+  if (!answer.Dump(&slices).ok()) return -1;
+  thread_local std::string joined;
+  joined.clear();
+  for (const grpc::Slice& s : slices) joined.append(reinterpret_cast<const char*>(s.begin()), s.size());
+  const auto* p = reinterpret_cast<const uint8_t*>(joined.data());
+  const uint8_t* const end = p + joined.size();
+  auto varint = [&](uint64_t* v) {
+    *v = 0;
+    for (int shift = 0; p < end && shift < 64; shift += 7) {
+      const uint8_t b = *p++;
+      *v |= static_cast<uint64_t>(b & 0x7f) << shift;
+      if ((b & 0x80) == 0) return true;
+    }
+    return false;
+  };
+  int count = 0;
+  while (p < end) {
+    uint64_t tag = 0, len = 0;
+    if (!varint(&tag)) return -1;
+    if ((tag & 7) == 0) {
+      if (!varint(&len)) return -1;
+      continue;
+    }
+    if ((tag & 7) != 2 || !varint(&len) || len > static_cast<uint64_t>(end - p)) return -1;
+    if ((tag >> 3) == 1) ++count;
+    p += len;
+  }
+  return count;
+}
+
 // Runs `call(thread, i)` from `clients` threads for `duration`.
 template <typename Call>
 Figures Measure(int clients, absl::Duration duration, Call call) {
   std::vector<std::vector<float>> lat(clients);
   std::vector<int64_t> errors(clients, 0);
+  std::vector<double> client_cpu(clients, 0);
   std::atomic<bool> stop{false};
   std::vector<std::thread> threads;
   const absl::Time start = absl::Now();
   const double cpu_start = ProcessCpuSeconds();
   for (int t = 0; t < clients; ++t) {
     threads.emplace_back([&, t] {
+      const double thread_cpu_start = ThreadCpuSeconds();
       int64_t i = 0;
       while (!stop.load(std::memory_order_relaxed)) {
         const absl::Time s = absl::Now();
@@ -213,6 +268,7 @@ Figures Measure(int clients, absl::Duration duration, Call call) {
         lat[t].push_back(absl::ToDoubleMilliseconds(absl::Now() - s));
         if (!ok) ++errors[t];
       }
+      client_cpu[t] = ThreadCpuSeconds() - thread_cpu_start;
     });
   }
   absl::SleepFor(duration);
@@ -222,14 +278,17 @@ Figures Measure(int clients, absl::Duration duration, Call call) {
   const double cpu_seconds = ProcessCpuSeconds() - cpu_start;
   std::vector<float> all;
   Figures f;
+  double client_cpu_seconds = 0;
   for (int t = 0; t < clients; ++t) {
     all.insert(all.end(), lat[t].begin(), lat[t].end());
     f.errors += errors[t];
+    client_cpu_seconds += client_cpu[t];
   }
   std::sort(all.begin(), all.end());
   f.calls = all.size();
   f.qps = all.size() / seconds;
   if (!all.empty()) f.cpu_us_per_call = 1e6 * cpu_seconds / all.size();
+  if (!all.empty()) f.server_cpu_us_per_call = 1e6 * (cpu_seconds - client_cpu_seconds) / all.size();
   if (!all.empty()) {
     f.p50_ms = all[all.size() / 2];
     f.p99_ms = all[std::min(all.size() - 1, all.size() * 99 / 100)];
@@ -239,15 +298,17 @@ Figures Measure(int clients, absl::Duration duration, Call call) {
 
 // `bare`: the bare gRPC echo server's figures, printed as "(N% of bare)".
 void Print(const std::string& name, const Figures& f, const Figures* echo, const Figures* bare = nullptr) {
-  std::printf("  %-34s %9.0f q/s  p50 %7.2f ms  p99 %7.2f ms  cpu %5.0f us/call  errors %lld", name.c_str(), f.qps,
-              f.p50_ms, f.p99_ms, f.cpu_us_per_call, static_cast<long long>(f.errors));
+  std::printf("  %-34s %9.0f q/s  p50 %7.2f ms  p99 %7.2f ms  cpu %5.0f us/call (server %5.0f)  errors %lld",
+              name.c_str(), f.qps, f.p50_ms, f.p99_ms, f.cpu_us_per_call, f.server_cpu_us_per_call,
+              static_cast<long long>(f.errors));
   if (echo != nullptr && echo->qps > 0 && f.cpu_us_per_call > 0) {
     std::printf("  (%.0f%% of echo; by cpu/call %.0f%%)", 100.0 * f.qps / echo->qps,
                 100.0 * echo->cpu_us_per_call / f.cpu_us_per_call);
   }
   if (bare != nullptr && bare->qps > 0 && f.cpu_us_per_call > 0) {
-    std::printf("  (%.0f%% of bare; by cpu/call %.0f%%)", 100.0 * f.qps / bare->qps,
-                100.0 * bare->cpu_us_per_call / f.cpu_us_per_call);
+    std::printf("  (%.0f%% of bare; by cpu/call %.0f%%, by server cpu/call %.0f%%)", 100.0 * f.qps / bare->qps,
+                100.0 * bare->cpu_us_per_call / f.cpu_us_per_call,
+                f.server_cpu_us_per_call > 0 ? 100.0 * bare->server_cpu_us_per_call / f.server_cpu_us_per_call : 0.0);
   }
   std::printf("\n");
   std::fflush(stdout);
@@ -451,6 +512,9 @@ void RunScenario(const Scenario& sc, FakeRecords* records, RealRecords* real, Fa
   const int learners = absl::GetFlag(FLAGS_learners);
   const int k = absl::GetFlag(FLAGS_k);
 
+  const bool parse_responses = absl::GetFlag(FLAGS_parse_responses);
+  const grpc::internal::RpcMethod recommend_method("/lifelong.v1.RecommendationService/Recommend",
+                                                   grpc::internal::RpcMethod::NORMAL_RPC, channel);
   auto recommend = [&](const std::string& learner, bool kiosk) {
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
@@ -461,9 +525,18 @@ void RunScenario(const Scenario& sc, FakeRecords* records, RealRecords* real, Fa
       r.mutable_context()->set_channel(v1::RecommendContext::CHANNEL_KIOSK);
       r.mutable_context()->set_kiosk_venue_id("v3");
     }
-    v1::RecommendResponse out;
-    grpc::Status s = stub->Recommend(&ctx, r, &out);
-    return s.ok() && out.recommendations_size() == k;
+    if (parse_responses) {
+      v1::RecommendResponse out;
+      grpc::Status s = stub->Recommend(&ctx, r, &out);
+      return s.ok() && out.recommendations_size() == k;
+    }
+    grpc::ByteBuffer request_bytes;
+    bool own_buffer = false;
+    if (!grpc::SerializationTraits<v1::RecommendRequest>::Serialize(r, &request_bytes, &own_buffer).ok()) return false;
+    grpc::ByteBuffer answer;
+    grpc::Status s = grpc::internal::BlockingUnaryCall<grpc::ByteBuffer, grpc::ByteBuffer>(
+        channel.get(), recommend_method, &ctx, request_bytes, &answer);
+    return s.ok() && CountRecommendations(answer) == k;
   };
   // Warm-up: builds the model x catalog join once.
   for (int i = 0; i < 50; ++i) recommend(absl::StrCat(sc.prefix, "u", i), false);

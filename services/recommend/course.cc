@@ -1,10 +1,14 @@
 #include "services/recommend/course.h"
 
+#include <atomic>
+#include <functional>
+#include <memory>
 #include <utility>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/strip.h"
+#include "absl/synchronization/mutex.h"
 
 namespace lifelong::recommend {
 namespace {
@@ -116,6 +120,43 @@ CatalogSnapshot::CatalogSnapshot(std::string version, std::vector<Course> course
     by_series_[c.series].push_back(static_cast<int>(i));
     by_category_[c.category].push_back(static_cast<int>(i));
   }
+  summary_memos_ = std::make_unique<SummaryMemos>(courses_.size());
+}
+
+ptrdiff_t CatalogSnapshot::IndexOf(const Course* c) const {
+  const std::less<const Course*> before;
+  if (courses_.empty() || before(c, courses_.data()) || !before(c, courses_.data() + courses_.size())) return -1;
+  return c - courses_.data();
+}
+
+struct CatalogSnapshot::SummaryMemos {
+  explicit SummaryMemos(size_t courses) : slots(new std::atomic<const SummaryMemo*>[courses]), max_kept(4 * courses) {
+    for (size_t i = 0; i < courses; ++i) slots[i].store(nullptr, std::memory_order_relaxed);
+  }
+  std::unique_ptr<std::atomic<const SummaryMemo*>[]> slots;
+  const size_t max_kept;
+  absl::Mutex mu;
+  std::vector<std::unique_ptr<const SummaryMemo>> kept ABSL_GUARDED_BY(mu);
+};
+
+CatalogSnapshot::~CatalogSnapshot() = default;
+CatalogSnapshot::CatalogSnapshot(CatalogSnapshot&&) noexcept = default;
+CatalogSnapshot& CatalogSnapshot::operator=(CatalogSnapshot&&) noexcept = default;
+
+const CatalogSnapshot::SummaryMemo* CatalogSnapshot::LoadSummaryMemo(ptrdiff_t index) const {
+  return summary_memos_->slots[static_cast<size_t>(index)].load(std::memory_order_acquire);
+}
+
+const CatalogSnapshot::SummaryMemo* CatalogSnapshot::StoreSummaryMemo(ptrdiff_t index,
+                                                                      std::unique_ptr<const SummaryMemo>&& memo) const {
+  const SummaryMemo* const m = memo.get();
+  {
+    absl::MutexLock lock(&summary_memos_->mu);
+    if (summary_memos_->kept.size() >= summary_memos_->max_kept) return nullptr;
+    summary_memos_->kept.push_back(std::move(memo));
+  }
+  summary_memos_->slots[static_cast<size_t>(index)].store(m, std::memory_order_release);
+  return m;
 }
 
 const std::vector<int>& CatalogSnapshot::SeriesCourses(const std::string& series) const {

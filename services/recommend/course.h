@@ -4,6 +4,7 @@
 #ifndef LIFELONG_SERVICES_RECOMMEND_COURSE_H_
 #define LIFELONG_SERVICES_RECOMMEND_COURSE_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -90,6 +91,9 @@ class CatalogSnapshot {
   // `version` identifies the catalog state it was built from (change
   // detection); `courses` with duplicate ids keep the last.
   CatalogSnapshot(std::string version, std::vector<Course> courses, std::vector<Programme> programmes = {});
+  ~CatalogSnapshot();
+  CatalogSnapshot(CatalogSnapshot&&) noexcept;
+  CatalogSnapshot& operator=(CatalogSnapshot&&) noexcept;
 
   const std::string& version() const { return version_; }
   const std::vector<Course>& courses() const { return courses_; }
@@ -108,6 +112,30 @@ class CatalogSnapshot {
   // The venue's 社区 name for reasons (jiedao, else venue name); "" if unknown.
   std::string VenueArea(const std::string& venue_id) const;
 
+  // The position of `c` in courses(); -1 when `c` is not one of this
+  // snapshot's courses (a Course of another snapshot, or a copy).
+  ptrdiff_t IndexOf(const Course* c) const;
+
+  // A per-course memo for the answer layer (response_fill.h: the course's
+  // serialized CourseSummary, with the two values of it that depend on the
+  // time, as they were when it was built). One slot per course, empty when
+  // the snapshot is built, so every catalog version starts without memos.
+  // Thread-safe. Load: the slot's memo or nullptr, one atomic load (no lock,
+  // no reference count: the answer path reads it for every shown course).
+  // Store: the snapshot takes the memo and puts it in the slot; a memo it
+  // replaces stays alive, with the snapshot, for readers that loaded it.
+  // The snapshot keeps at most 4 memos per course (a memo is replaced when
+  // the course's next session passes or its enrolment opens or closes);
+  // past that Store keeps none, returns nullptr and leaves `memo` to the
+  // caller. index: IndexOf's, >= 0.
+  struct SummaryMemo {
+    absl::Time next_session_start = absl::InfiniteFuture();
+    bool enrolment_open = false;
+    std::string bytes;
+  };
+  const SummaryMemo* LoadSummaryMemo(ptrdiff_t index) const;
+  const SummaryMemo* StoreSummaryMemo(ptrdiff_t index, std::unique_ptr<const SummaryMemo>&& memo) const;
+
  private:
   std::string version_;
   std::vector<Course> courses_;
@@ -116,6 +144,9 @@ class CatalogSnapshot {
   absl::flat_hash_map<std::string, size_t> by_venue_;
   absl::flat_hash_map<std::string, std::vector<int>> by_series_;
   absl::flat_hash_map<std::string, std::vector<int>> by_category_;
+  // The summary memos: the slots (one per course) and every memo stored.
+  struct SummaryMemos;
+  std::unique_ptr<SummaryMemos> summary_memos_;
 };
 
 using CatalogPtr = std::shared_ptr<const CatalogSnapshot>;

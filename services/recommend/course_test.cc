@@ -1,5 +1,9 @@
 #include "services/recommend/course.h"
 
+#include <memory>
+#include <string>
+#include <vector>
+
 #include "gtest/gtest.h"
 
 namespace lifelong::recommend {
@@ -73,6 +77,47 @@ TEST(CatalogSnapshot, FindsCoursesAndVenues) {
   EXPECT_FALSE(snap.VenueLocation("v9", &lat, &lng));
   EXPECT_EQ(snap.VenueArea("v1"), "和平里街道");
   EXPECT_EQ(snap.version(), "7");
+}
+
+TEST(CatalogSnapshot, IndexOfOwnCoursesOnlyAndSummaryMemoSlots) {
+  std::vector<Course> courses(3);
+  for (int i = 0; i < 3; ++i) courses[i].id = "c" + std::to_string(i);
+  const CatalogSnapshot snap("7", courses);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(snap.IndexOf(&snap.courses()[i]), i);
+    EXPECT_EQ(snap.LoadSummaryMemo(i), nullptr);  // every slot starts empty
+  }
+  EXPECT_EQ(snap.IndexOf(&courses[0]), -1);  // the vector it was built from
+  const Course copy = snap.courses()[1];
+  EXPECT_EQ(snap.IndexOf(&copy), -1);
+  EXPECT_EQ(snap.IndexOf(nullptr), -1);
+  const CatalogSnapshot empty("8", {});
+  EXPECT_EQ(empty.IndexOf(&snap.courses()[0]), -1);
+
+  auto memo = std::make_unique<const CatalogSnapshot::SummaryMemo>(CatalogSnapshot::SummaryMemo{{}, false, "abc"});
+  const CatalogSnapshot::SummaryMemo* const abc = snap.StoreSummaryMemo(2, std::move(memo));
+  ASSERT_NE(abc, nullptr);
+  EXPECT_EQ(memo, nullptr);  // taken
+  EXPECT_EQ(snap.LoadSummaryMemo(2), abc);
+  EXPECT_EQ(snap.LoadSummaryMemo(1), nullptr);
+  // Replaced: the old memo stays alive with the snapshot.
+  auto other = std::make_unique<const CatalogSnapshot::SummaryMemo>(CatalogSnapshot::SummaryMemo{{}, true, "def"});
+  const CatalogSnapshot::SummaryMemo* const def = snap.StoreSummaryMemo(2, std::move(other));
+  EXPECT_EQ(snap.LoadSummaryMemo(2), def);
+  EXPECT_EQ(abc->bytes, "abc");
+  // At most 4 per course (12 here): past that none is kept, and the caller
+  // keeps its memo.
+  for (int i = 2; i < 12; ++i) {
+    auto m = std::make_unique<const CatalogSnapshot::SummaryMemo>();
+    ASSERT_NE(snap.StoreSummaryMemo(i % 3, std::move(m)), nullptr) << i;
+  }
+  auto refused = std::make_unique<const CatalogSnapshot::SummaryMemo>(CatalogSnapshot::SummaryMemo{{}, false, "x"});
+  const CatalogSnapshot::SummaryMemo* const slot0 = snap.LoadSummaryMemo(0);
+  EXPECT_EQ(snap.StoreSummaryMemo(0, std::move(refused)), nullptr);
+  ASSERT_NE(refused, nullptr);
+  EXPECT_EQ(refused->bytes, "x");
+  EXPECT_EQ(snap.LoadSummaryMemo(0), slot0);
+  EXPECT_EQ(def->bytes, "def");
 }
 
 }  // namespace

@@ -8,6 +8,8 @@
 #include <limits>
 #include <vector>
 
+#include "services/recommend/ranking_kernels.h"
+
 namespace lifelong::recommend {
 namespace {
 
@@ -214,11 +216,7 @@ void ExactScorer::SearchImpl(absl::Span<const float> query, int k, bool sorted,
     if (t > -kInf) {
       thread_local std::vector<int> kept;
       kept.resize(n);
-      int m = 0;
-      for (int i = 0; i < n; ++i) {
-        kept[m] = i;
-        m += s[i] >= t;  // false for NaN
-      }
+      const int m = PositionsAtLeast(absl::MakeConstSpan(s, n), t, kept.data());  // never a NaN
       if (m >= kk) {
         SelectBest</*kIndexed=*/true>(s, kept.data(), m, kk, kSmallBuckets, rows_, out);
         selected = true;

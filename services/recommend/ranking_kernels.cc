@@ -1,5 +1,9 @@
 #include "services/recommend/ranking_kernels.h"
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 namespace lifelong::recommend {
 
 float DotInOrder(absl::Span<const float> a, const float* b) {
@@ -30,6 +34,29 @@ void DotEachInOrder(absl::Span<const float> a, absl::Span<const float* const> ro
     out[r + 3] = s3;
   }
   for (; r < rows.size(); ++r) out[r] = DotInOrder(a, rows[r]);
+}
+
+int PositionsAtLeast(absl::Span<const float> s, float t, int* out) {
+  const int n = static_cast<int>(s.size());
+  const float* const p = s.data();
+  int m = 0;
+  int i = 0;
+#if defined(__SSE2__)
+  // cmpge_ps is false for a NaN on either side, as `>=` is.
+  const __m128 tv = _mm_set1_ps(t);
+  for (; i + 4 <= n; i += 4) {
+    int mask = _mm_movemask_ps(_mm_cmpge_ps(_mm_loadu_ps(p + i), tv));
+    while (mask != 0) {
+      out[m++] = i + __builtin_ctz(static_cast<unsigned>(mask));
+      mask &= mask - 1;
+    }
+  }
+#endif
+  for (; i < n; ++i) {
+    out[m] = i;
+    m += p[i] >= t;
+  }
+  return m;
 }
 
 }  // namespace lifelong::recommend

@@ -22,6 +22,13 @@ float DotInOrder(absl::Span<const float> a, const float* b);
 // rows.size() floats.
 void DotEachInOrder(absl::Span<const float> a, absl::Span<const float* const> rows, float* out);
 
+// Writes the positions i of s with s[i] >= t, ascending, to out[0..m) and
+// returns m: what the plain loop `out[m] = i; m += s[i] >= t;` keeps (a NaN
+// score is never kept; -0 and 0 compare equal), four scores per comparison
+// (SSE2), one branch per four that skips them when none is kept. out must
+// hold s.size() ints; out[m..) is unspecified.
+int PositionsAtLeast(absl::Span<const float> s, float t, int* out);
+
 // What std::partial_sort(first, middle, last, less) leaves in [first,
 // middle) -- the smallest middle - first elements, in order -- by a
 // selection (std::nth_element, linear) and a sort of only those: the heap

@@ -107,5 +107,40 @@ TEST(SortFirst, EqualsPartialSortForEveryCountTiesIncluded) {
   }
 }
 
+// PositionsAtLeast keeps exactly what the plain loop keeps: every length
+// 0..67 (the four-wide part and the tail), NaN scores (never kept, also as
+// the threshold), infinities, -0 and 0 as equal, thresholds at, between
+// and beyond the scores, and an array offset so that loads are unaligned.
+TEST(PositionsAtLeast, EqualsThePlainLoopForEveryLengthAndThreshold) {
+  std::mt19937 rng(16);
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  const float inf = std::numeric_limits<float>::infinity();
+  std::uniform_real_distribution<float> u(-2, 2);
+  for (int n = 0; n <= 67; ++n) {
+    for (int variant = 0; variant < 4; ++variant) {
+      std::vector<float> storage(n + 1);
+      float* s = storage.data() + 1;  // unaligned
+      for (int i = 0; i < n; ++i) {
+        const int r = static_cast<int>(rng() % 20);
+        s[i] = r == 0 ? nan : r == 1 ? inf : r == 2 ? -inf : r == 3 ? -0.0f : r == 4 ? 0.0f : u(rng);
+        if (variant == 1) s[i] = std::round(s[i]);  // many ties
+      }
+      std::vector<float> thresholds = {nan, inf, -inf, 0.0f, -0.0f, 0.5f, -3.0f, 3.0f};
+      for (int i = 0; i < n; ++i) thresholds.push_back(s[i]);
+      for (float t : thresholds) {
+        std::vector<int> want(n), got(n, -7);
+        int m_want = 0;
+        for (int i = 0; i < n; ++i) {
+          want[m_want] = i;
+          m_want += s[i] >= t;
+        }
+        const int m = PositionsAtLeast(absl::MakeConstSpan(s, n), t, got.data());
+        ASSERT_EQ(m, m_want) << "n " << n << " variant " << variant << " t " << t;
+        for (int i = 0; i < m; ++i) ASSERT_EQ(got[i], want[i]) << "n " << n << " t " << t << " position " << i;
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace lifelong::recommend

@@ -169,6 +169,35 @@ int HealthStatus(const std::shared_ptr<grpc::Channel>& channel, const std::strin
   return bytes.size() >= 2 && bytes[0] == 0x08 ? bytes[1] : 0;
 }
 
+// A unary call with raw request bytes through a generic stub: the status,
+// and the answer's bytes in *answer.
+grpc::Status RawCall(const std::shared_ptr<grpc::Channel>& channel, const std::string& method,
+                     const std::string& request, std::string* answer) {
+  grpc::GenericStub stub(channel);
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  grpc::Slice slice(request);
+  grpc::ByteBuffer buffer(&slice, 1);
+  grpc::CompletionQueue cq;
+  auto call = stub.PrepareUnaryCall(&ctx, method, buffer, &cq);
+  call->StartCall();
+  grpc::ByteBuffer response;
+  grpc::Status status;
+  call->Finish(&response, &status, reinterpret_cast<void*>(1));
+  void* tag;
+  bool ok;
+  cq.Next(&tag, &ok);
+  cq.Shutdown();
+  while (cq.Next(&tag, &ok)) {
+  }
+  answer->clear();
+  std::vector<grpc::Slice> slices;
+  if (status.ok() && response.Dump(&slices).ok()) {
+    for (const grpc::Slice& s : slices) answer->append(reinterpret_cast<const char*>(s.begin()), s.size());
+  }
+  return status;
+}
+
 TEST_F(RecommendServerTest, UnavailableUntilModelLoadedThenServes) {
   StartServer(Options());
   v1::RecommendResponse out;
@@ -189,6 +218,47 @@ TEST_F(RecommendServerTest, UnavailableUntilModelLoadedThenServes) {
   EXPECT_EQ(st.index_kind(), "flat");
   EXPECT_TRUE(st.has_loaded_at());
   EXPECT_TRUE(Recommend(Request("u1", 5), &out).ok());
+}
+
+// Recommend reads its request's bytes itself and writes its answer's
+// (course summaries serialized once per catalog snapshot): bytes that are
+// not a RecommendRequest are the caller's error, the answer parses to what
+// the typed client gets, and a request never leaks into the next one that
+// the same thread parses.
+TEST_F(RecommendServerTest, RecommendsRawBytesAreCheckedAndAnswerAsTheTypedCall) {
+  StartServer(Options());
+  ASSERT_TRUE(testing::WriteTestModel(model_dir_).ok());
+  ASSERT_TRUE(server_->models().PollOnce().ok());
+  const std::string method = "/lifelong.v1.RecommendationService/Recommend";
+  std::string answer;
+  for (const std::string& garbage : {std::string("\xff\xff\xff"), std::string("\x0a\x10u1"),
+                                     std::string("\x0a\x02u1\x10"), std::string("\x07", 1), std::string(1, '\0')}) {
+    grpc::Status s = RawCall(channel_, method, garbage, &answer);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << s.error_message();
+    EXPECT_THAT(s.error_message(), HasSubstr("RecommendRequest"));
+  }
+  // Far past what validation accepts (a message of its own, not the
+  // thread's reused one): the field is named.
+  grpc::Status s = RawCall(channel_, method, Request(std::string(64 * 1024, 'x'), 5).SerializeAsString(), &answer);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("learner"));
+
+  // A kiosk request with interests, then plain ones: each answer is what a
+  // fresh typed call for the same request gets, byte for byte.
+  v1::RecommendRequest kiosk = Request("", 4);
+  kiosk.mutable_context()->set_channel(v1::RecommendContext::CHANNEL_KIOSK);
+  kiosk.mutable_context()->set_kiosk_venue_id("v_hpl");
+  kiosk.mutable_context()->add_interests("书法");
+  for (const v1::RecommendRequest& r : {kiosk, Request("u1", 5), Request("", 3), kiosk, Request("u1", 100)}) {
+    SCOPED_TRACE(r.ShortDebugString());
+    ASSERT_TRUE(RawCall(channel_, method, r.SerializeAsString(), &answer).ok());
+    const v1::RecommendResponse typed = MustRecommend(r);
+    EXPECT_EQ(answer, typed.SerializeAsString());
+    v1::RecommendResponse parsed;
+    ASSERT_TRUE(parsed.ParseFromString(answer));
+    EXPECT_EQ(parsed.recommendations_size(), typed.recommendations_size());
+    EXPECT_GT(parsed.recommendations_size(), 0);
+  }
 }
 
 TEST_F(RecommendServerTest, ColdStartNearKioskIsPopularNearby) {

@@ -20,7 +20,6 @@ RecommendService::RecommendService(Deps deps) : deps_(std::move(deps)) {
   if (!deps_.clock) deps_.clock = [] { return absl::Now(); };
   if (deps_.history_workers < 1) deps_.history_workers = 1;
   if (deps_.max_history_reads < 1) deps_.max_history_reads = 1;
-  SetMessageAllocatorFor_Recommend(&messages_);
   for (int i = 0; i < deps_.history_workers; ++i) workers_.emplace_back([this] { WorkerLoop(); });
 }
 
@@ -34,6 +33,21 @@ absl::StatusOr<ModelPtr> RecommendService::CurrentModel() const {
   }
   return model;
 }
+
+namespace {
+// The request's bytes into *out (cleared first), as gRPC's typed handler
+// parses them; bytes that are not a RecommendRequest are the caller's error.
+absl::Status ParseRecommendRequest(const grpc::ByteBuffer* bytes, v1::RecommendRequest* out) {
+  if (bytes == nullptr) return absl::InvalidArgumentError("request: no message");
+  grpc::ByteBuffer copy(*bytes);  // Deserialize consumes its buffer; this shares the slices
+  const grpc::Status s = grpc::SerializationTraits<v1::RecommendRequest>::Deserialize(&copy, out);
+  if (!s.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("request: not a serialized lifelong.v1.RecommendRequest (", s.error_message(), ")"));
+  }
+  return absl::OkStatus();
+}
+}  // namespace
 
 struct RecommendService::Prepared {
   RecommendQuery query;
@@ -98,12 +112,22 @@ void RecommendService::WorkerLoop() {
 }
 
 grpc::ServerUnaryReactor* RecommendService::Recommend(grpc::CallbackServerContext* ctx,
-                                                      const v1::RecommendRequest* request,
-                                                      v1::RecommendResponse* response) {
+                                                      const grpc::ByteBuffer* request_bytes,
+                                                      grpc::ByteBuffer* response) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   auto prepared = std::make_shared<Prepared>();
   bool needs_read = false;
-  absl::Status s = PrepareRecommend(ctx, *request, prepared.get(), &needs_read);
+  // Parsed into a message reused by this callback thread (Prepare copies
+  // what the call needs later, the query and the learner, into `prepared`);
+  // one far past what validation accepts goes to a message of its own, so
+  // that its strings' buffers are not kept.
+  constexpr size_t kMaxReusedRequestBytes = 16 * 1024;
+  thread_local v1::RecommendRequest reused;
+  v1::RecommendRequest oversized;
+  v1::RecommendRequest& request =
+      request_bytes != nullptr && request_bytes->Length() > kMaxReusedRequestBytes ? oversized : reused;
+  absl::Status s = ParseRecommendRequest(request_bytes, &request);
+  if (s.ok()) s = PrepareRecommend(ctx, request, prepared.get(), &needs_read);
   if (!s.ok() || !needs_read) {
     // Pure CPU from here: answered on this callback thread.
     if (s.ok()) s = AnswerRecommend(*prepared, response);
@@ -167,16 +191,21 @@ absl::Status RecommendService::PrepareRecommend(grpc::ServerContextBase* ctx, co
   return absl::OkStatus();
 }
 
-absl::Status RecommendService::AnswerRecommend(const Prepared& prepared, v1::RecommendResponse* response) {
+absl::Status RecommendService::AnswerRecommend(const Prepared& prepared, grpc::ByteBuffer* response) {
   static const LearnerHistory* const kNoHistory = new LearnerHistory();
   const absl::Time now = deps_.clock();
   LL_ASSIGN_OR_RETURN(
       const RecommendResult result,
       deps_.recommender->Recommend(prepared.model, prepared.catalog, prepared.history ? *prepared.history : *kNoHistory,
                                    prepared.query, now));
-  // `response` may hold an earlier call's answer (RecycledRecommendMessages):
-  // FillRecommendResponse overwrites all of it.
-  FillRecommendResponse(result, now, response);
+  // The bytes FillRecommendResponse's message would serialize to, built in a
+  // buffer this thread reuses, then copied once into the call's slice.
+  thread_local std::string bytes;
+  bytes.clear();
+  AppendRecommendResponseBytes(result, *prepared.catalog, now, &bytes);
+  grpc::Slice slice(bytes.data(), bytes.size());
+  grpc::ByteBuffer answer(&slice, 1);
+  response->Swap(&answer);
   return absl::OkStatus();
 }
 

@@ -31,7 +31,7 @@ namespace lifelong::recommend {
 // handed to a small bounded pool of workers that read the history and answer
 // (docs/recommend.md, "Request flow"). The other methods are synchronous.
 class RecommendService final
-    : public v1::RecommendationService::WithCallbackMethod_Recommend<v1::RecommendationService::Service> {
+    : public v1::RecommendationService::WithRawCallbackMethod_Recommend<v1::RecommendationService::Service> {
  public:
   struct Deps {
     ModelManager* models = nullptr;          // not owned
@@ -56,8 +56,13 @@ class RecommendService final
   // (the gRPC server is shut down first).
   ~RecommendService() override;
 
-  grpc::ServerUnaryReactor* Recommend(grpc::CallbackServerContext* ctx, const v1::RecommendRequest* request,
-                                      v1::RecommendResponse* response) override;
+  // Raw callback method: the request is parsed here (a malformed one is
+  // INVALID_ARGUMENT), the answer is written as the bytes of the
+  // RecommendResponse that FillRecommendResponse would fill
+  // (AppendRecommendResponseBytes: course summaries serialized once per
+  // catalog snapshot and reused).
+  grpc::ServerUnaryReactor* Recommend(grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* request,
+                                      grpc::ByteBuffer* response) override;
   // Recommend calls handed to the workers and not finished yet.
   int pending_history_reads() const;
   grpc::Status SimilarCourses(grpc::ServerContext* ctx, const v1::SimilarCoursesRequest* request,
@@ -81,7 +86,7 @@ class RecommendService final
   struct Prepared;
   absl::Status PrepareRecommend(grpc::ServerContextBase* ctx, const v1::RecommendRequest& request, Prepared* out,
                                 bool* needs_read);
-  absl::Status AnswerRecommend(const Prepared& prepared, v1::RecommendResponse* response);
+  absl::Status AnswerRecommend(const Prepared& prepared, grpc::ByteBuffer* response);
   // Queues `work` for a worker: false (nothing queued) past max_history_reads.
   bool Submit(std::function<void()> work);
   void WorkerLoop();
@@ -97,10 +102,6 @@ class RecommendService final
   void FillStatus(v1::ModelStatus* out) const;
 
   Deps deps_;
-  // Recommend's request and response pairs, reused from call to call (set
-  // as the method's message allocator; outlives the server, which is shut
-  // down before the service).
-  RecycledRecommendMessages messages_;
 
   mutable std::mutex pool_mu_;
   std::condition_variable pool_cv_;

@@ -6,11 +6,13 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <functional>
 #include <memory>
 #include <optional>
 #include <set>
 #include <string>
+#include <thread>
 #include <tuple>
 #include <vector>
 
@@ -418,6 +420,58 @@ TEST_F(RecommenderReadinessTest, ColdStartWithoutHistory) {
   for (const ScoredCourse& s : out.items) {
     EXPECT_TRUE(ids.insert(s.course->id).second) << "duplicate " << s.course->id;
     EXPECT_FALSE(s.reason.empty()) << s.course->id;
+  }
+}
+
+// The candidate pool's per-course slots are the thread's, reused from
+// request to request (recommender.cc, PoolSlots): an answer must not depend
+// on what the thread answered before (histories whose completions were
+// rejected from the pool, a larger and a smaller catalog), so each request,
+// answered on this thread after all the others, equals the same request
+// answered first on a fresh thread; course, score bits and reason alike.
+TEST_F(RecommenderReadinessTest, AnswersDoNotDependOnTheRequestsTheThreadAnsweredBefore) {
+  const Recommender r = Make(/*readiness=*/true);
+  const CatalogPtr full = ChainCatalog(true);
+  std::vector<Course> half(full->courses().begin(), full->courses().begin() + full->courses().size() / 2);
+  const CatalogPtr small = std::make_shared<const CatalogSnapshot>("small", std::move(half));
+  keep_.push_back(small);
+  const std::vector<LearnerHistory> histories = {
+      LearnerHistory(),
+      History({{vocab::kRegistered, "c_sf1"}, {vocab::kCompleted, "c_sf1"}}),
+      History({{vocab::kCompleted, "c_sf1"}, {vocab::kFailed, "c_sf2"}, {vocab::kRegistered, "c_sf3"}}),
+  };
+  auto answer = [&](const CatalogPtr& catalog, const LearnerHistory& h, int k) {
+    RecommendResult res = Run(r, catalog, h, k);
+    std::string key;
+    for (const ScoredCourse& s : res.items) {
+      uint64_t bits;
+      std::memcpy(&bits, &s.score, sizeof(bits));
+      absl::StrAppend(&key, s.course->id, "/", bits, "/", s.reason, "/", static_cast<int>(s.reason_kind), ";");
+    }
+    return key;
+  };
+  struct Case {
+    CatalogPtr catalog;
+    int history;
+    int k;
+  };
+  std::vector<Case> cases;
+  for (const CatalogPtr& c : {full, small}) {
+    for (int h = 0; h < static_cast<int>(histories.size()); ++h) {
+      for (int k : {1, 5, 40}) cases.push_back({c, h, k});
+    }
+  }
+  std::vector<std::string> fresh(cases.size());
+  for (size_t i = 0; i < cases.size(); ++i) {
+    std::thread t([&, i] { fresh[i] = answer(cases[i].catalog, histories[cases[i].history], cases[i].k); });
+    t.join();
+    ASSERT_FALSE(fresh[i].empty()) << i;
+  }
+  for (int round = 0; round < 2; ++round) {
+    for (size_t j = 0; j < cases.size(); ++j) {
+      const size_t i = round == 0 ? j : cases.size() - 1 - j;  // forwards, then backwards
+      EXPECT_EQ(answer(cases[i].catalog, histories[cases[i].history], cases[i].k), fresh[i]) << "case " << i;
+    }
   }
 }
 
