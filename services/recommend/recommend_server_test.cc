@@ -134,41 +134,6 @@ class RecommendServerTest : public ::testing::Test {
   std::unique_ptr<v1::RecommendationService::Stub> stub_;
 };
 
-// grpc.health.v1.Health/Check through a generic stub (no generated health
-// stubs on this system). Returns the ServingStatus number (1 SERVING,
-// 2 NOT_SERVING), or -1 when the call fails.
-int HealthStatus(const std::shared_ptr<grpc::Channel>& channel, const std::string& service) {
-  grpc::GenericStub stub(channel);
-  grpc::ClientContext ctx;
-  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
-  std::string request;
-  if (!service.empty()) {
-    request.push_back(0x0a);  // field 1, length-delimited
-    request.push_back(static_cast<char>(service.size()));
-    request += service;
-  }
-  grpc::Slice slice(request);
-  grpc::ByteBuffer buffer(&slice, 1);
-  grpc::CompletionQueue cq;
-  auto call = stub.PrepareUnaryCall(&ctx, "/grpc.health.v1.Health/Check", buffer, &cq);
-  call->StartCall();
-  grpc::ByteBuffer response;
-  grpc::Status status;
-  call->Finish(&response, &status, reinterpret_cast<void*>(1));
-  void* tag;
-  bool ok;
-  cq.Next(&tag, &ok);
-  cq.Shutdown();
-  while (cq.Next(&tag, &ok)) {
-  }
-  if (!status.ok()) return -1;
-  std::vector<grpc::Slice> slices;
-  (void)response.Dump(&slices);
-  std::string bytes;
-  for (const grpc::Slice& s : slices) bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
-  return bytes.size() >= 2 && bytes[0] == 0x08 ? bytes[1] : 0;
-}
-
 // A unary call with raw request bytes through a generic stub: the status,
 // and the answer's bytes in *answer.
 grpc::Status RawCall(const std::shared_ptr<grpc::Channel>& channel, const std::string& method,
@@ -196,6 +161,21 @@ grpc::Status RawCall(const std::shared_ptr<grpc::Channel>& channel, const std::s
     for (const grpc::Slice& s : slices) answer->append(reinterpret_cast<const char*>(s.begin()), s.size());
   }
   return status;
+}
+
+// grpc.health.v1.Health/Check through a generic stub (no generated health
+// stubs on this system). Returns the ServingStatus number (1 SERVING,
+// 2 NOT_SERVING), or -1 when the call fails.
+int HealthStatus(const std::shared_ptr<grpc::Channel>& channel, const std::string& service) {
+  std::string request;
+  if (!service.empty()) {
+    request.push_back(0x0a);  // field 1, length-delimited
+    request.push_back(static_cast<char>(service.size()));
+    request += service;
+  }
+  std::string bytes;
+  if (!RawCall(channel, "/grpc.health.v1.Health/Check", request, &bytes).ok()) return -1;
+  return bytes.size() >= 2 && bytes[0] == 0x08 ? bytes[1] : 0;
 }
 
 TEST_F(RecommendServerTest, UnavailableUntilModelLoadedThenServes) {

@@ -448,6 +448,10 @@ class RecordStore {
   // head woken) and becomes the flight to write next; not written when the
   // group before it failed (same status).
   void SealFlight(Flight* f) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+  // Writes sealed `f` (WriteBuilt, write_mu_ released meanwhile) and sets its
+  // write_status and written; nothing when sealing already failed it. The
+  // caller wakes the waiters.
+  void WriteSealedFlight(Flight* f) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   // Both return the learners whose records the write changed (empty when
   // nothing was written).
   // `write_status` (optional) gets the status of the RocksDB write. One

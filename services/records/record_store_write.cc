@@ -352,16 +352,10 @@ std::vector<RecordStore::Writer*> RecordStore::LeadGroup(Writer* w) {
   if (previous == nullptr) {
     // Nothing in flight: this thread writes its group itself.
     SealFlight(f);
-    if (!f->written) {
-      write_mu_.Unlock();
-      absl::Status written = WriteBuilt(f->group, &f->built);
-      write_mu_.Lock();
-      f->write_status = written;
-      f->written = true;
-      flight_cv_.SignalAll();
-      // A group built ahead of this one may be waiting for the write slot.
-      if (write_slot_waiting_) write_slot_cv_.Signal();
-    }
+    WriteSealedFlight(f);
+    flight_cv_.SignalAll();
+    // A group built ahead of this one may be waiting for the write slot.
+    if (write_slot_waiting_) write_slot_cv_.Signal();
   } else {
     // Until the previous Write returns, writers queued meanwhile join this
     // group (as they would have joined it had it been built after that
@@ -452,6 +446,15 @@ void RecordStore::SealFlight(Flight* f) {
   WakeHead();
 }
 
+void RecordStore::WriteSealedFlight(Flight* f) {
+  if (f->written) return;  // sealed behind a failed Write: not written
+  write_mu_.Unlock();
+  absl::Status written = WriteBuilt(f->group, &f->built);
+  write_mu_.Lock();
+  f->write_status = written;
+  f->written = true;
+}
+
 void RecordStore::WriteSlotLoop() {
   if (options_.write_slot_nice != 0 &&
       setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), options_.write_slot_nice) != 0) {
@@ -472,13 +475,7 @@ void RecordStore::WriteSlotLoop() {
     Flight* f = write_next_;
     write_next_ = nullptr;
     SealFlight(f);
-    if (!f->written) {
-      write_mu_.Unlock();
-      absl::Status written = WriteBuilt(f->group, &f->built);
-      write_mu_.Lock();
-      f->write_status = written;
-      f->written = true;
-    }
+    WriteSealedFlight(f);
     // Wakes f's leader (it notifies and answers), and the next group's.
     flight_cv_.SignalAll();
   }

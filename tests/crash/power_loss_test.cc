@@ -159,19 +159,42 @@ Outcome RunPowerCut(bool sync, const std::string& name, bool async = false) {
     }
     // Memtable flushes during the run: new tables, a new log, manifest edits
     // and directory syncs happen while statements are acknowledged.
+    std::atomic<bool> stop_flusher{false};
+    std::atomic<bool> flusher_done{false};
     threads.emplace_back([&] {
-      while (!stop.load() && !fs->crashed()) {
+      while (!stop.load() && !stop_flusher.load() && !fs->crashed()) {
         std::this_thread::sleep_for(std::chrono::milliseconds(40));
         if ((*store)->WaitForBackgroundWork().ok() && !fs->crashed()) ++flushes;
       }
+      flusher_done = true;
     });
     while (true) {
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
       std::lock_guard<std::mutex> lock(mu);
       if (acked.size() >= kAcked && flushes.load() >= 2) break;
     }
-    // The flusher starts its next flush about now: cut the power into it.
-    std::this_thread::sleep_for(std::chrono::milliseconds(45));
+    if (sync) {
+      // The flusher starts its next flush about now: cut the power into it.
+      std::this_thread::sleep_for(std::chrono::milliseconds(45));
+    } else {
+      // The negative control must cut while acknowledged statements are
+      // unsynced: a flush syncs the WAL it closes, so one that just ended on
+      // a loaded machine (writers starved meanwhile) could leave nothing to
+      // lose. Stop the flusher, then cut once 100 more are acknowledged.
+      stop_flusher = true;
+      while (!flusher_done.load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      size_t base = 0;
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        base = acked.size();
+      }
+      const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+      while (std::chrono::steady_clock::now() < give_up) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+        std::lock_guard<std::mutex> lock(mu);
+        if (acked.size() >= base + 100) break;
+      }
+    }
     fs->Crash();
     stop = true;
     for (std::thread& t : threads) t.join();
