@@ -190,6 +190,9 @@ absl::Status RecordsServer::RegisterMetrics() {
   static constexpr char kCommitSecondsHelp[] =
       "Wall time the group committers spent on groups of statements: building a group's batch (while the group "
       "before is in RocksDB's write), and in RocksDB's write (one at a time: WAL, fsync, memtable).";
+  static constexpr char kWritePartSecondsHelp[] =
+      "Of the store's RocksDB Write time (lifelong_store_commit_seconds_total phase=write): its WAL "
+      "(append and fdatasync) and its memtable inserts, by RocksDB's perf context.";
   absl::Status observed = metrics::DefaultRegistry().AddCallbacks({
       {MetricType::kGauge,
        "lifelong_store_items",
@@ -218,14 +221,12 @@ absl::Status RecordsServer::RegisterMetrics() {
        [stats_store] { return 1e-6 * double(stats_store->stats().commit_write_micros); }},
       {MetricType::kCounter,
        "lifelong_store_write_part_seconds_total",
-       "Of the store's RocksDB Write time (lifelong_store_commit_seconds_total phase=write): its WAL "
-       "(append and fdatasync) and its memtable inserts, by RocksDB's perf context.",
+       kWritePartSecondsHelp,
        {{"service", "records"}, {"part", "wal"}},
        [stats_store] { return 1e-6 * double(stats_store->stats().commit_wal_micros); }},
       {MetricType::kCounter,
        "lifelong_store_write_part_seconds_total",
-       "Of the store's RocksDB Write time (lifelong_store_commit_seconds_total phase=write): its WAL "
-       "(append and fdatasync) and its memtable inserts, by RocksDB's perf context.",
+       kWritePartSecondsHelp,
        {{"service", "records"}, {"part", "memtable"}},
        [stats_store] { return 1e-6 * double(stats_store->stats().commit_memtable_micros); }},
   });
