@@ -59,6 +59,8 @@ ABSL_FLAG(std::string, catalog, "", "optional catalog dump (JSON lines) for cont
 ABSL_FLAG(std::string, model_dir, "", "evaluate this model version instead of training one");
 ABSL_FLAG(bool, tune, true, "tune hyper-parameters on a validation split of the training part");
 ABSL_FLAG(double, valid_fraction, 0.2, "validation fraction per learner for --tune");
+ABSL_FLAG(int, max_validation_learners, lifelong::models::kMaxValidationCases,
+          "validation learners scored per --tune trial at most (an evenly spaced sample above it)");
 ABSL_FLAG(std::string, params, "", "JSON object of TrainOptions fields (start point of tuning)");
 ABSL_FLAG(std::string, ks, "5,10,20", "cut-offs K");
 ABSL_FLAG(bool, served, true,
@@ -384,11 +386,13 @@ int main(int argc, char** argv) {
     if (absl::GetFlag(FLAGS_tune)) {
       const absl::Time t0 = absl::Now();
       lifelong::cli::Progress trials(std::cerr, "evaluate: tuning", "trials", 0, absl::Seconds(5));
-      auto tuned = lm::TuneOnValidation(train, options, valid_fraction, random_split, absl::GetFlag(FLAGS_seed) + 1, 10,
-                                        [&trials](int done, int most) {
-                                          trials.set_total(most);
-                                          trials.Update(done);
-                                        });
+      auto tuned = lm::TuneOnValidation(
+          train, options, valid_fraction, random_split, absl::GetFlag(FLAGS_seed) + 1, 10,
+          [&trials](int done, int most) {
+            trials.set_total(most);
+            trials.Update(done);
+          },
+          absl::GetFlag(FLAGS_max_validation_learners));
       if (!tuned.ok()) return Fail(tuned.status());
       options = tuned->best;
       out["tuning"] = {{"validation", tuned->best_metrics.ToJson()},

@@ -50,6 +50,8 @@ ABSL_FLAG(std::string, catalog, "", "catalog dump (JSON lines) for content vecto
 ABSL_FLAG(std::string, test, "", "optional held-out interaction file for test figures");
 ABSL_FLAG(bool, tune, true, "tune hyper-parameters on a validation split of the training data");
 ABSL_FLAG(double, valid_fraction, 0.2, "validation fraction per learner");
+ABSL_FLAG(int, max_validation_learners, lifelong::models::kMaxValidationCases,
+          "validation learners scored per tuning trial at most (an evenly spaced sample above it)");
 ABSL_FLAG(bool, random_validation, false, "random instead of last-part validation split");
 ABSL_FLAG(uint64_t, seed, 1, "seed of the random validation split");
 ABSL_FLAG(std::string, params, "", "JSON object of TrainOptions fields");
@@ -164,11 +166,13 @@ int main(int argc, char** argv) {
     const absl::Time t0 = absl::Now();
     std::printf("train: tuning on a validation split of %zu interactions\n", data.size());
     lifelong::cli::Progress trials(std::cerr, "train: tuning", "trials", lm::kMaxTuningTrials, absl::Seconds(5));
-    auto tuned =
-        lm::TuneOnValidation(data, options, vf, random, absl::GetFlag(FLAGS_seed), 10, [&trials](int done, int most) {
+    auto tuned = lm::TuneOnValidation(
+        data, options, vf, random, absl::GetFlag(FLAGS_seed), 10,
+        [&trials](int done, int most) {
           trials.set_total(most);
           trials.Update(done);
-        });
+        },
+        absl::GetFlag(FLAGS_max_validation_learners));
     if (tuned.ok()) trials.Finish(static_cast<int64_t>(tuned->trials.size()));
     if (!tuned.ok()) return Fail(tuned.status());
     options = tuned->best;

@@ -704,13 +704,17 @@ absl::StatusOr<ModelArrays> TrainModel(const std::vector<Interaction>& interacti
 
 absl::StatusOr<TuningResult> TuneOnValidation(const std::vector<Interaction>& interactions,
                                               const TrainOptions& requested, double valid_fraction, bool random_split,
-                                              uint64_t split_seed, int k,
-                                              const std::function<void(int, int)>& progress) {
+                                              uint64_t split_seed, int k, const std::function<void(int, int)>& progress,
+                                              int max_validation_cases) {
   // Trials run on the dense trainer over at most kTuningMaxItems courses.
   TrainOptions base = requested;
   base.max_items = std::min(requested.max_items, kTuningMaxItems);
   if (!(valid_fraction > 0 && valid_fraction < 1)) {
     return absl::InvalidArgumentError("valid_fraction: must be in (0, 1)");
+  }
+  if (max_validation_cases < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("max_validation_learners: must be >= 1, got ", max_validation_cases));
   }
   std::vector<Interaction> train;
   std::vector<EvalCase> cases;
@@ -720,9 +724,10 @@ absl::StatusOr<TuningResult> TuneOnValidation(const std::vector<Interaction>& in
     SplitSequenceTails(interactions, valid_fraction, &train, &cases);
   }
   if (cases.empty()) return absl::InvalidArgumentError("interactions: no learner with >= 2 courses to validate on");
-  if (cases.size() > static_cast<size_t>(kMaxValidationCases)) {
+  if (cases.size() > static_cast<size_t>(max_validation_cases)) {
     // Every stride-th learner: a deterministic sample that bounds tuning time.
-    const size_t stride = (cases.size() + kMaxValidationCases - 1) / kMaxValidationCases;
+    const size_t cap = static_cast<size_t>(max_validation_cases);
+    const size_t stride = (cases.size() + cap - 1) / cap;
     std::vector<EvalCase> sample;
     for (size_t i = 0; i < cases.size(); i += stride) sample.push_back(std::move(cases[i]));
     cases = std::move(sample);

@@ -404,5 +404,28 @@ TEST(TuneOnValidation, ChoosesParametersNoWorseThanTheStartPoint) {
             absl::StatusCode::kInvalidArgument);
 }
 
+// The validation sample: every learner up to the cap, an evenly spaced
+// sample of at most the cap above it; a cap below 1 is refused by name.
+TEST(TuneOnValidation, ValidatesOnAtMostMaxValidationLearners) {
+  const std::vector<Interaction> data = Data(7);
+  auto all = TuneOnValidation(data, TrainOptions(), 0.2, false, 1, 10);
+  ASSERT_TRUE(all.ok()) << all.status();
+  const int64_t learners = all->best_metrics.cases;
+  ASSERT_GT(learners, 40);
+  const int cap = static_cast<int>(learners / 4);
+  auto sampled = TuneOnValidation(data, TrainOptions(), 0.2, false, 1, 10, {}, cap);
+  ASSERT_TRUE(sampled.ok()) << sampled.status();
+  EXPECT_LE(sampled->best_metrics.cases, cap);
+  EXPECT_GE(sampled->best_metrics.cases, cap / 2);
+  for (const auto& t : sampled->trials) EXPECT_LE(t["metrics"]["cases"].get<int64_t>(), cap);
+  auto roomy = TuneOnValidation(data, TrainOptions(), 0.2, false, 1, 10, {}, static_cast<int>(learners));
+  ASSERT_TRUE(roomy.ok()) << roomy.status();
+  EXPECT_EQ(roomy->best_metrics.ToJson(), all->best_metrics.ToJson());
+  auto refused = TuneOnValidation(data, TrainOptions(), 0.2, false, 1, 10, {}, 0);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(std::string(refused.status().message()).find("max_validation_learners"), std::string::npos)
+      << refused.status();
+}
+
 }  // namespace
 }  // namespace lifelong::models
