@@ -15,6 +15,7 @@
 #include "services/catalog/catalog_codec.h"
 #include "services/catalog/column_families.h"
 #include "services/catalog/course_validation.h"
+#include "services/common/rocks_logger.h"
 #include "services/common/rocks_status.h"
 
 namespace lifelong::catalog {
@@ -167,7 +168,9 @@ absl::StatusOr<std::unique_ptr<CatalogStore>> CatalogStore::Open(const std::stri
   rocksdb::DBOptions db_options;
   db_options.create_if_missing = true;
   db_options.create_missing_column_families = true;
-  db_options.keep_log_file_num = 10;  // RocksDB's LOG files, not data
+  // RocksDB's info log goes to the service log, not a LOG file on the data
+  // disk (services/common/rocks_logger.h: a full disk would abort the process).
+  db_options.info_log = NewStructuredRocksLogger("catalog");
 
   std::vector<std::string> existing;
   rocksdb::Status listed = rocksdb::DB::ListColumnFamilies(db_options, path, &existing);

@@ -22,6 +22,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "services/common/rocks_logger.h"
 #include "services/common/rocks_status.h"
 #include "services/common/status_macros.h"
 #include "services/records/column_families.h"
@@ -62,7 +63,10 @@ RecordStoreRocksConfig MakeRecordStoreRocksConfig(size_t block_cache_bytes) {
   db_options.allow_concurrent_memtable_write = false;
   db_options.bytes_per_sync = 1 << 20;  // smooth SST write-back
   db_options.max_total_wal_size = 256 << 20;
-  db_options.keep_log_file_num = 5;
+  // RocksDB's info log goes to the service log, not a LOG file on the data
+  // disk, whose failure aborts the process when the disk is full
+  // (services/common/rocks_logger.h).
+  db_options.info_log = NewStructuredRocksLogger("records");
 
   std::shared_ptr<rocksdb::Cache> cache = rocksdb::NewLRUCache(block_cache_bytes);
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
+#include "services/common/rocks_logger.h"
 #include "services/common/rocks_status.h"
 #include "services/common/status_macros.h"
 #include "services/xapi/column_families.h"
@@ -85,6 +86,9 @@ absl::StatusOr<std::unique_ptr<DocumentStore>> DocumentStore::Open(const std::st
   rocksdb::Options options;
   options.create_if_missing = true;
   options.max_background_jobs = 1;
+  // RocksDB's info log goes to the service log, not a LOG file on the data
+  // disk (services/common/rocks_logger.h: a full disk would abort the process).
+  options.info_log = NewStructuredRocksLogger("xapi_documents");
   // A family this version does not know means a newer version wrote the
   // database: refuse rather than ignore its data.
   std::vector<std::string> existing;
