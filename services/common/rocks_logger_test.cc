@@ -15,27 +15,13 @@
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
+#include "services/common/capture_stderr.h"
 #include "services/common/log.h"
 
 namespace lifelong {
 namespace {
 
-// Runs `write` with stderr redirected to a file; the lines written.
-template <typename F>
-std::vector<std::string> CaptureStderr(const std::string& name, F write) {
-  const std::string path = absl::StrCat(std::getenv("TEST_TMPDIR"), "/", name);
-  const int file = ::open(path.c_str(), O_CREAT | O_TRUNC | O_WRONLY, 0644);
-  const int saved = ::dup(STDERR_FILENO);
-  ::dup2(file, STDERR_FILENO);
-  write();
-  ::dup2(saved, STDERR_FILENO);
-  ::close(saved);
-  ::close(file);
-  std::ifstream in(path);
-  std::vector<std::string> lines;
-  for (std::string line; std::getline(in, line);) lines.push_back(line);
-  return lines;
-}
+using testing::CaptureStderr;
 
 TEST(StructuredRocksLogger, WarningsAndErrorsBecomeLinesAndInfoIsDropped) {
   std::shared_ptr<rocksdb::Logger> logger = NewStructuredRocksLogger("records");
