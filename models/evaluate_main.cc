@@ -129,7 +129,7 @@ absl::Status WriteSplit(const std::string& dir, const std::vector<lm::Interactio
   for (const auto& [learner, seq] : lm::GroupSequences(train)) {
     int64_t order = 0;
     for (const lm::Interaction& x : seq) {
-      absl::StrAppend(&text, learner, "\t", x.course_id, "\t", order++, "\t", x.weight, "\n");
+      lm::AppendInteractionLine(learner, x.course_id, order++, x.weight, &text);
     }
   }
   absl::Status s = write(dir + "/train.tsv", text);

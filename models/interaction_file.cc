@@ -95,6 +95,11 @@ absl::StatusOr<std::string> ReadFileToString(const std::string& path) {
   return ss.str();
 }
 
+void AppendInteractionLine(absl::string_view learner, absl::string_view course, int64_t order, float weight,
+                           std::string* out) {
+  absl::StrAppend(out, learner, "\t", course, "\t", order, "\t", weight, "\n");
+}
+
 absl::StatusOr<std::vector<Interaction>> ParseInteractions(absl::string_view content, absl::string_view source_name) {
   std::vector<Interaction> out;
   int line_no = 0;

@@ -16,6 +16,7 @@
 #ifndef LIFELONG_MODELS_INTERACTION_FILE_H_
 #define LIFELONG_MODELS_INTERACTION_FILE_H_
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -33,6 +34,12 @@ absl::StatusOr<std::vector<Interaction>> ParseInteractions(absl::string_view con
 // Reads and parses a file. NOT_FOUND when it cannot be opened, otherwise as
 // ParseInteractions.
 absl::StatusOr<std::vector<Interaction>> ReadInteractionFile(const std::string& path);
+
+// Appends one TSV line "learner<TAB>course<TAB>order<TAB>weight\n" that
+// ParseInteractions reads back (the weight with absl's shortest six-digit
+// formatting: 1, 0.5, 0.3 come back as the same floats).
+void AppendInteractionLine(absl::string_view learner, absl::string_view course, int64_t order, float weight,
+                           std::string* out);
 
 // Reads a labelled ratings file (see above). NOT_FOUND / INVALID_ARGUMENT as
 // ReadInteractionFile.

@@ -116,5 +116,23 @@ TEST(CatalogCourseText, JoinsNonEmptyPartsByNewlines) {
   EXPECT_EQ(CatalogCourseText("", "", {}, ""), "");
 }
 
+// What the writers of interaction files (evaluate --write_split, the
+// replay's evaluator file) append reads back as the same interactions.
+TEST(AppendInteractionLine, ReadsBackAsTheSameInteractions) {
+  std::string text;
+  const std::vector<Interaction> in = {
+      {"u1", "书法入门", 0, 1.0f}, {"u1", "c2", 7, 0.5f}, {"u2", "c3", -3, 0.3f}, {"u2", "c4", 1LL << 40, 0.6f}};
+  for (const Interaction& x : in) AppendInteractionLine(x.learner, x.course_id, x.order, x.weight, &text);
+  absl::StatusOr<std::vector<Interaction>> out = ParseInteractions(text, "written.tsv");
+  ASSERT_TRUE(out.ok()) << out.status();
+  ASSERT_EQ(out->size(), in.size());
+  for (size_t i = 0; i < in.size(); ++i) {
+    EXPECT_EQ((*out)[i].learner, in[i].learner);
+    EXPECT_EQ((*out)[i].course_id, in[i].course_id);
+    EXPECT_EQ((*out)[i].order, in[i].order);
+    EXPECT_EQ((*out)[i].weight, in[i].weight) << i;
+  }
+}
+
 }  // namespace
 }  // namespace lifelong::models

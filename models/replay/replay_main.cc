@@ -296,9 +296,8 @@ int main(int argc, char** argv) {
     lm::SortInExportOrder(&recorded);
     std::string lines =
         "# learner\tcourse\torder\tweight (the replay's recorded training interactions, export order)\n";
-    for (const lm::Interaction& x : recorded) {
-      absl::StrAppend(&lines, x.learner, "\t", x.course_id, "\t", x.order, "\t", x.weight, "\n");
-    }
+    for (const lm::Interaction& x : recorded)
+      lm::AppendInteractionLine(x.learner, x.course_id, x.order, x.weight, &lines);
     if (absl::Status s = WriteFile(evaluator_train, lines); !s.ok()) return Fail(s);
   }
   nlohmann::json report = {{"train", absl::GetFlag(FLAGS_train)},
