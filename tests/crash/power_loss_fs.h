@@ -3,7 +3,8 @@
 // Debian's librocksdb does not ship).
 //
 // It tracks, for every file written through it, how many bytes were made
-// durable by Sync/Fsync, and for every file created through it whether its
+// durable by Sync/Fsync (those written before the sync began: bytes appended
+// while it runs are not covered), and for every file created through it whether its
 // directory entry was made durable by an fsync of its directory. Crash()
 // freezes the disk: from then on every mutating call (append, sync, create,
 // rename, delete, directory fsync) fails with an IOError and changes nothing.
@@ -89,7 +90,10 @@ class PowerLossFileSystem : public rocksdb::FileSystemWrapper {
     bool entry_synced = true;  // false: created, directory not fsynced since
   };
   rocksdb::IOStatus OnAppend(const std::string& fname, uint64_t end_offset);
-  rocksdb::IOStatus OnSync(const std::string& fname);
+  // The bytes written so far; a sync that begins now makes them durable.
+  uint64_t SizeOf(const std::string& fname);
+  // A sync that began when `covered` bytes were written returned.
+  rocksdb::IOStatus OnSync(const std::string& fname, uint64_t covered);
   rocksdb::IOStatus OnTruncate(const std::string& fname, uint64_t size);
   rocksdb::IOStatus OnDirSync(const std::string& dirname);
   rocksdb::IOStatus CheckAlive() const;
