@@ -69,8 +69,11 @@ panel("Write and sync rate",
       [('sum by (service) (rate(lifelong_store_writes_total{job=~"$job"}[$__rate_interval]))',
         "{{service}} writes/s"),
        ('sum by (service) (rate(lifelong_store_syncs_total{job=~"$job"}[$__rate_interval]))',
-        "{{service}} syncs/s")], 12, 26, unit="ops",
-      desc="records: statements written and WAL fsyncs (group commits); catalog: generation increments.")
+        "{{service}} syncs/s"),
+       ('sum by (service) (rate(lifelong_store_write_failures_total{job=~"$job"}[$__rate_interval]))',
+        "{{service}} failed groups/s")], 12, 26, unit="ops",
+      desc="records: statements written, WAL fsyncs (group commits) and write groups that failed (full disk, "
+           "failed fsync: their callers got UNAVAILABLE); catalog: generation increments.")
 panel("Statements per sync (group-commit size)",
       [('sum(rate(lifelong_store_writes_total{service="records"}[$__rate_interval])) / '
         'sum(rate(lifelong_store_syncs_total{service="records"}[$__rate_interval]))', "records")],

@@ -315,6 +315,7 @@ RecordStoreStats RecordStore::stats() const {
   RecordStoreStats s;
   s.statements_written = statements_written_.load(std::memory_order_relaxed);
   s.groups_committed = groups_committed_.load(std::memory_order_relaxed);
+  s.write_failures = write_failures_.load(std::memory_order_relaxed);
   s.commit_build_micros = commit_build_micros_.load(std::memory_order_relaxed);
   s.commit_write_micros = commit_write_micros_.load(std::memory_order_relaxed);
   s.commit_build_cpu_micros = commit_build_cpu_micros_.load(std::memory_order_relaxed);

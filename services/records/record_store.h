@@ -184,6 +184,9 @@ struct AuditPage {
 struct RecordStoreStats {
   uint64_t statements_written = 0;
   uint64_t groups_committed = 0;  // = WAL syncs when sync is on
+  // Groups of statements whose RocksDB Write failed (a full disk, a failed
+  // fsync): each of their writers got UNAVAILABLE, nothing was acknowledged.
+  uint64_t write_failures = 0;
   // Wall time the group leaders spent committing groups of statements:
   // building the group's WriteBatch (BuildInto: idempotency lookups, stored
   // sequences, index keys), then in RocksDB's Write (WAL, its sync when sync
@@ -553,6 +556,7 @@ class RecordStore {
   std::atomic<uint64_t> applied_log_seq_{0};
   std::atomic<uint64_t> statements_written_{0};
   std::atomic<uint64_t> groups_committed_{0};
+  std::atomic<uint64_t> write_failures_{0};
   std::atomic<uint64_t> commit_build_micros_{0};
   std::atomic<uint64_t> commit_write_micros_{0};
   std::atomic<uint64_t> commit_build_cpu_micros_{0};

@@ -593,6 +593,7 @@ absl::Status RecordStore::WriteBuilt(const std::vector<Writer*>& group, Built* b
       std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - write_start).count(),
       std::memory_order_relaxed);
   if (!status.ok()) {
+    write_failures_.fetch_add(1, std::memory_order_relaxed);
     LogError("store_write_failed", {{"error", std::string(status.message())}});
     for (Writer* w : group) {
       if (w->status.ok()) w->status = status;

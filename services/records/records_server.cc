@@ -210,6 +210,12 @@ absl::Status RecordsServer::RegisterMetrics() {
        {{"service", "records"}},
        [stats_store] { return double(stats_store->stats().groups_committed); }},
       {MetricType::kCounter,
+       "lifelong_store_write_failures_total",
+       "Write groups of a service's store whose storage write failed (full disk, failed fsync); their callers got "
+       "UNAVAILABLE.",
+       {{"service", "records"}},
+       [stats_store] { return double(stats_store->stats().write_failures); }},
+      {MetricType::kCounter,
        "lifelong_store_commit_seconds_total",
        kCommitSecondsHelp,
        {{"service", "records"}, {"phase", "build"}},

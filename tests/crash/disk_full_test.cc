@@ -69,6 +69,7 @@ TEST(DiskFull, RefusesWritesKeepsWhatWasAcknowledgedAndResumesWhenSpaceIsFreed) 
   {
     absl::StatusOr<std::unique_ptr<RecordStore>> store = RecordStore::Open(path, OptionsOn(env.get()));
     ASSERT_TRUE(store.ok()) << store.status();
+    EXPECT_EQ((*store)->stats().write_failures, 0u);
     for (int i = 0; i < 40; i += 4) {
       std::vector<int> ns = {i, i + 1, i + 2, i + 3};
       ASSERT_TRUE((*store)->Record(Batch(ns)).ok());
@@ -83,6 +84,7 @@ TEST(DiskFull, RefusesWritesKeepsWhatWasAcknowledgedAndResumesWhenSpaceIsFreed) 
     EXPECT_EQ(refused.status().code(), absl::StatusCode::kUnavailable) << refused.status();
     EXPECT_TRUE(absl::StrContains(refused.status().message(), "No space left on device")) << refused.status();
     EXPECT_GT(fs->refused_appends(), 0);
+    EXPECT_GT((*store)->stats().write_failures, 0u);  // lifelong_store_write_failures_total
     Stored refused_async = RecordAsyncAndWait(**store, Batch({1002}));
     ASSERT_FALSE(refused_async.ok());
     EXPECT_EQ(refused_async.status().code(), absl::StatusCode::kUnavailable) << refused_async.status();
@@ -142,6 +144,7 @@ TEST(DiskFull, AFailedFsyncAcknowledgesNothingAndLosesNothingAcknowledged) {
       EXPECT_EQ(a.status().code(), absl::StatusCode::kUnavailable) << a.status();
     }
     EXPECT_GT(fs->failed_syncs(), 0);
+    EXPECT_EQ((*store)->stats().write_failures, 10u);  // each write above was its own group
     for (int n : acked) EXPECT_TRUE(Has(**store, n)) << n;
     fs->FailSyncs(false);
   }
