@@ -124,4 +124,12 @@ absl::Status CheckStatementRead(const auth::AccessGrant& g, const StatementRecor
   }
 }
 
+void KeepReadable(const auth::AccessGrant& g, StatementPage* page) {
+  if (g.scope() == Scope::kAny) return;
+  std::vector<StoredStatement>& v = page->statements;
+  v.erase(std::remove_if(v.begin(), v.end(),
+                         [&](const StoredStatement& s) { return !CheckStatementRead(g, s.record, "statement").ok(); }),
+          v.end());
+}
+
 }  // namespace lifelong::records

@@ -41,6 +41,17 @@ void SetIssuer(const auth::AccessGrant& g, ParsedStatement* p);
 // statements about a course they run.
 absl::Status CheckStatementRead(const auth::AccessGrant& g, const StatementRecord& r, absl::string_view field);
 
+// Drops from `page` every statement CheckStatementRead refuses `g`. A query's
+// filters select statements by more than the learners they are filed under:
+// xAPI related_agents / related_activities match the identifier anywhere in
+// a statement's text (an instructor, a context activity, or, for an account
+// name, any longer name containing it), and the StatementRef filter
+// condition adds statements that refer to a matching one, whoever made them.
+// A caller who may read only some records sees only those; the page keeps
+// its token (the next page continues after the last statement scanned), so
+// a page may come back shorter than asked. No-op for scope kAny.
+void KeepReadable(const auth::AccessGrant& g, StatementPage* page);
+
 // The statement's context venue extension (vocab::kExtVenue), or "".
 std::string StatementVenue(const ParsedStatement& p);
 

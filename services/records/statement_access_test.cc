@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <filesystem>
 
+#include "services/domain/vocabulary.h"
 #include "services/records/issuer.h"
 #include "services/records/record_store.h"
 #include "services/records/test_statements.h"
@@ -137,6 +138,31 @@ TEST_F(StatementAccessTest, SetIssuerRecordsTheCallersRoleAndSubject) {
   i = IssuerOfStatement({{"authority", nlohmann::json::parse(p.authority_json)}});
   EXPECT_EQ(i.Label(), "teacher:teacher-li");
   EXPECT_TRUE(IssuerMayAwardCredits(i.role));
+}
+
+TEST_F(StatementAccessTest, KeepReadableDropsWhatTheCallerMayNotRead) {
+  auto stored = [](std::vector<std::string> learners, const std::string& course) {
+    StoredStatement s;
+    s.record.learners = std::move(learners);
+    s.record.activity = vocab::CourseIri(course);
+    return s;
+  };
+  StatementPage page;
+  page.statements = {stored({"u1"}, "c1"), stored({"u000042"}, "c1"), stored({"u2", "u1"}, "c2"), stored({"u2"}, "c2")};
+  page.next_page_token = "next";
+  StatementPage learner = page;
+  KeepReadable(Grant(Role::kLearner, "u1"), &learner);
+  ASSERT_EQ(learner.statements.size(), 2u);
+  EXPECT_EQ(learner.statements[0].record.learners, std::vector<std::string>({"u1"}));
+  EXPECT_EQ(learner.statements[1].record.learners, std::vector<std::string>({"u2", "u1"}));
+  EXPECT_EQ(learner.next_page_token, "next");
+  StatementPage teacher = page;
+  KeepReadable(Grant(Role::kTeacher, "teacher-li"), &teacher);
+  ASSERT_EQ(teacher.statements.size(), 2u);
+  EXPECT_EQ(teacher.statements[1].record.learners, std::vector<std::string>({"u000042"}));
+  StatementPage loader = page;
+  KeepReadable(Grant(Role::kLoader, "feed"), &loader);
+  EXPECT_EQ(loader.statements.size(), 4u);
 }
 
 }  // namespace

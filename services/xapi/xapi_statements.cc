@@ -543,6 +543,9 @@ HttpResponse XapiHandler::GetStatements(const auth::AccessGrant& grant, const Ht
 
   absl::StatusOr<records::StatementPage> page = store_->List(q);
   if (!page.ok()) return FromStatus(page.status());
+  // The filters above may select statements the caller may not read (other
+  // learners', other courses'): the same rule as a statement asked for by id.
+  records::KeepReadable(grant, &*page);
   std::string body = "{\"statements\":[";
   std::vector<std::string> languages = AcceptLanguages(req.Header("accept-language"));
   for (size_t i = 0; i < page->statements.size(); ++i) {

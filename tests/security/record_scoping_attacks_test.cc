@@ -1,0 +1,274 @@
+// Attacks on learner scoping through the xAPI statements resource, against a
+// real record server (real RocksDB, gRPC and xAPI on real ports) with
+// authentication on. A learner's token may read only statements the learner
+// is filed under (the actor, or a member of a Group actor), whatever filter
+// the query names:
+//   - related_agents=true matches the agent's identifier anywhere in a
+//     statement's text, so it used to return other learners' statements:
+//     those naming the caller as instructor (or in any other field), and,
+//     since an account's name was matched as a bare substring, every
+//     statement of a learner whose key contains the caller's (u00004 read
+//     u000042's records);
+//   - the StatementRef filter condition (xAPI 2.1.3) used to return other
+//     learners' statements that refer to the caller's (and so let a learner
+//     plant a statement in another learner's statement list);
+// and regression guards for attacks that were already refused: another
+// learner's statement by statementId / voidedStatementId, a `more` link
+// replayed by another learner or with a forged position, another learner's
+// State and Agent Profile documents, a teacher's query outside their courses.
+#include <gtest/gtest.h>
+#include <httplib.h>
+
+#include <nlohmann/json.hpp>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "services/auth/principal.h"
+#include "services/domain/vocabulary.h"
+#include "services/records/test_statements.h"
+#include "tests/testing/records_fixture.h"
+#include "tests/testing/subprocess.h"
+
+namespace lifelong {
+namespace {
+
+using auth::Principal;
+using auth::Role;
+using records::testing::MakeStatement;
+using records::testing::StatementSpec;
+using records::testing::TestUuid;
+
+constexpr char kKey[] = "record-scoping-attacks-key-0123456789abcdef";
+
+Principal Of(Role role, const std::string& subject) {
+  Principal p;
+  p.role = role;
+  p.subject = subject;
+  if (role == Role::kTeacher) p.courses = {"c1"};
+  p.token_id = "jti-" + subject;
+  return p;
+}
+
+std::string Agent(const std::string& learner) {
+  return nlohmann::json{{"account", {{"homePage", std::string(vocab::kDistrictIdp)}, {"name", learner}}}}.dump();
+}
+
+std::string UrlEncode(const std::string& s) {
+  std::string out;
+  for (unsigned char c : s) {
+    if (isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      absl::StrAppend(&out, "%", absl::BytesToHexString(std::string(1, static_cast<char>(c))));
+    }
+  }
+  return out;
+}
+
+class RecordScopingAttackTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    testing::TestRecordsServerOptions o;
+    o.key = kKey;
+    o.xapi_credentials = "feed:feed-secret-Zq3xV9 role=loader subject=svc-feed\n";
+    auto server = testing::TestRecordsServer::Start(
+        testing::FreshTempDir(::testing::UnitTest::GetInstance()->current_test_info()->name()), std::move(o));
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = std::move(*server);
+  }
+
+  httplib::Result Call(const std::string& method, const std::string& path, const std::string& authorization,
+                       const std::string& body = "") {
+    httplib::Client c("127.0.0.1", server_->xapi_port());
+    httplib::Headers h = {{"X-Experience-API-Version", "2.0.0"}, {"Authorization", authorization}};
+    if (method == "POST") return c.Post(path.c_str(), h, body, "application/json");
+    if (method == "PUT") return c.Put(path.c_str(), h, body, "application/json");
+    if (method == "DELETE") return c.Delete(path.c_str(), h);
+    return c.Get(path.c_str(), h);
+  }
+  std::string Bearer(const Principal& p) { return "Bearer " + server_->Token(p); }
+  std::string Feed() { return "Basic " + absl::Base64Escape("feed:feed-secret-Zq3xV9"); }
+
+  // Stores `json` through the trusted feed (loader).
+  void Store(const std::string& json) {
+    httplib::Result r = Call("POST", "/xapi/statements", Feed(), json);
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->status, 200) << r->body;
+  }
+
+  // GET /xapi/statements?query as `p`: the status and the statement ids.
+  std::pair<int, std::set<std::string>> Query(const Principal& p, const std::string& query,
+                                              std::string* more = nullptr) {
+    httplib::Result r = Call("GET", "/xapi/statements?" + query, Bearer(p));
+    if (!r) return {-1, {}};
+    std::set<std::string> ids;
+    if (r->status == 200) {
+      nlohmann::json j = nlohmann::json::parse(r->body);
+      for (const auto& s : j["statements"]) ids.insert(s["id"].get<std::string>());
+      if (more != nullptr) *more = j["more"].get<std::string>();
+    }
+    return {r->status, ids};
+  }
+
+  std::unique_ptr<testing::TestRecordsServer> server_;
+};
+
+TEST_F(RecordScopingAttackTest, RelatedAgentsReturnsOnlyTheCallersOwnStatements) {
+  // The attacker u00004's own statement, u000042's statement (the attacker's
+  // key is a prefix of the victim's), and u000043's statement naming the
+  // attacker as its instructor.
+  Store(MakeStatement({.id = TestUuid(1), .learner = "u00004"}));
+  Store(MakeStatement({.id = TestUuid(2), .learner = "u000042", .verb = "passed", .credits = 3}));
+  nlohmann::json with_instructor = nlohmann::json::parse(MakeStatement({.id = TestUuid(3), .learner = "u000043"}));
+  with_instructor["context"]["instructor"] = nlohmann::json::parse(Agent("u00004"));
+  Store(with_instructor.dump());
+
+  const Principal attacker = Of(Role::kLearner, "u00004");
+  auto [status, ids] = Query(attacker, "related_agents=true&agent=" + UrlEncode(Agent("u00004")));
+  ASSERT_EQ(status, 200);
+  EXPECT_EQ(ids, std::set<std::string>({TestUuid(1)}));
+  // Without related_agents: the same.
+  auto [status2, ids2] = Query(attacker, "agent=" + UrlEncode(Agent("u00004")));
+  ASSERT_EQ(status2, 200);
+  EXPECT_EQ(ids2, std::set<std::string>({TestUuid(1)}));
+  // The trusted feed (scope any) still gets what xAPI defines: the statement
+  // naming u00004 as instructor is related to u00004.
+  httplib::Result feed =
+      Call("GET", "/xapi/statements?related_agents=true&agent=" + UrlEncode(Agent("u00004")), Feed());
+  ASSERT_TRUE(feed);
+  ASSERT_EQ(feed->status, 200);
+  EXPECT_NE(feed->body.find(TestUuid(3)), std::string::npos);
+}
+
+TEST_F(RecordScopingAttackTest, StatementRefsDoNotCrossLearners) {
+  // The victim u2's statement, and the attacker u1's own.
+  Store(MakeStatement({.id = TestUuid(10), .learner = "u2", .verb = "passed", .credits = 2}));
+  Store(MakeStatement({.id = TestUuid(11), .learner = "u1"}));
+  // The attacker plants a statement of their own that refers to the victim's
+  // (a learner may write it: its only learner is the attacker).
+  nlohmann::json planted = nlohmann::json::parse(MakeStatement({.id = TestUuid(12), .learner = "u1"}));
+  planted["verb"] = {{"id", "http://adlnet.gov/expapi/verbs/commented"}};
+  planted["object"] = {{"objectType", "StatementRef"}, {"id", TestUuid(10)}};
+  httplib::Result w = Call("POST", "/xapi/statements", Bearer(Of(Role::kLearner, "u1")), planted.dump());
+  ASSERT_TRUE(w);
+  ASSERT_EQ(w->status, 200) << w->body;
+  // Another learner (u2) refers to the attacker's statement.
+  nlohmann::json reply = nlohmann::json::parse(MakeStatement({.id = TestUuid(13), .learner = "u2"}));
+  reply["verb"] = {{"id", "http://adlnet.gov/expapi/verbs/commented"}};
+  reply["object"] = {{"objectType", "StatementRef"}, {"id", TestUuid(11)}};
+  Store(reply.dump());
+
+  // The victim's list holds their own statements only, not the planted one.
+  auto [s2, victim_ids] = Query(Of(Role::kLearner, "u2"), "agent=" + UrlEncode(Agent("u2")));
+  ASSERT_EQ(s2, 200);
+  EXPECT_EQ(victim_ids, std::set<std::string>({TestUuid(10), TestUuid(13)}));
+  // The attacker does not read u2's statement through the reference either.
+  auto [s1, attacker_ids] = Query(Of(Role::kLearner, "u1"), "agent=" + UrlEncode(Agent("u1")));
+  ASSERT_EQ(s1, 200);
+  EXPECT_EQ(attacker_ids, std::set<std::string>({TestUuid(11), TestUuid(12)}));
+  // By id it was already refused.
+  httplib::Result by_id = Call("GET", "/xapi/statements?statementId=" + TestUuid(13), Bearer(Of(Role::kLearner, "u1")));
+  ASSERT_TRUE(by_id);
+  EXPECT_EQ(by_id->status, 404);
+  // The feed still gets the StatementRef filter condition of xAPI.
+  httplib::Result feed = Call("GET", "/xapi/statements?agent=" + UrlEncode(Agent("u1")), Feed());
+  ASSERT_TRUE(feed);
+  EXPECT_NE(feed->body.find(TestUuid(13)), std::string::npos);
+}
+
+TEST_F(RecordScopingAttackTest, OtherLearnersStatementsByIdAreAbsent) {
+  Store(MakeStatement({.id = TestUuid(20), .learner = "u2"}));
+  Store(MakeStatement({.id = TestUuid(21), .learner = "u2", .verb = "voided", .course = TestUuid(20)}));
+  const std::string attacker = Bearer(Of(Role::kLearner, "u1"));
+  httplib::Result voided = Call("GET", "/xapi/statements?voidedStatementId=" + TestUuid(20), attacker);
+  ASSERT_TRUE(voided);
+  EXPECT_EQ(voided->status, 404);
+  httplib::Result voiding = Call("GET", "/xapi/statements?statementId=" + TestUuid(21), attacker);
+  ASSERT_TRUE(voiding);
+  EXPECT_EQ(voiding->status, 404);
+  // The owner reads both.
+  httplib::Result own =
+      Call("GET", "/xapi/statements?voidedStatementId=" + TestUuid(20), Bearer(Of(Role::kLearner, "u2")));
+  ASSERT_TRUE(own);
+  EXPECT_EQ(own->status, 200);
+  // Queries without agent=self, or naming another learner, are refused.
+  EXPECT_EQ(Query(Of(Role::kLearner, "u1"), "agent=" + UrlEncode(Agent("u2"))).first, 403);
+  EXPECT_EQ(Query(Of(Role::kLearner, "u1"), "registration=" + TestUuid(99)).first, 403);
+  EXPECT_EQ(Query(Of(Role::kLearner, "u1"), "related_agents=true").first, 403);
+}
+
+TEST_F(RecordScopingAttackTest, MoreLinksAreBoundToTheirQuery) {
+  for (int i = 0; i < 4; ++i) Store(MakeStatement({.id = TestUuid(30 + i), .learner = "u2"}));
+  std::string more;
+  auto [status, ids] = Query(Of(Role::kLearner, "u2"), "limit=1&agent=" + UrlEncode(Agent("u2")), &more);
+  ASSERT_EQ(status, 200);
+  ASSERT_EQ(ids.size(), 1u);
+  ASSERT_FALSE(more.empty());
+  const std::string token = more.substr(more.find("more=") + 5);
+  // Another learner replays the link as is: refused for its agent.
+  EXPECT_EQ(Query(Of(Role::kLearner, "u1"), more.substr(more.find('?') + 1)).first, 403);
+  // ... or with their own agent: the token is bound to the victim's query.
+  EXPECT_EQ(Query(Of(Role::kLearner, "u1"), "limit=1&agent=" + UrlEncode(Agent("u1")) + "&more=" + token).first, 400);
+  // A forged token.
+  std::string forged = token;
+  forged[forged.size() / 2] = forged[forged.size() / 2] == 'A' ? 'B' : 'A';
+  EXPECT_EQ(Query(Of(Role::kLearner, "u2"), "limit=1&agent=" + UrlEncode(Agent("u2")) + "&more=" + forged).first, 400);
+}
+
+TEST_F(RecordScopingAttackTest, OtherLearnersDocumentsAreRefused) {
+  const std::string activity = UrlEncode(vocab::CourseIri("c1"));
+  const std::string victim = Bearer(Of(Role::kLearner, "u2"));
+  const std::string attacker = Bearer(Of(Role::kLearner, "u1"));
+  const std::string state = "/xapi/activities/state?activityId=" + activity + "&agent=" + UrlEncode(Agent("u2"));
+  httplib::Result put = Call("PUT", state + "&stateId=progress", victim, R"({"page":7})");
+  ASSERT_TRUE(put);
+  ASSERT_EQ(put->status, 204) << put->body;
+  for (const std::string& method : {"GET", "PUT", "POST", "DELETE"}) {
+    httplib::Result r = Call(method, state + "&stateId=progress", attacker, R"({"page":1})");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 403) << method << " " << r->body;
+  }
+  // The id list, and the agent given as a Group identified by the victim.
+  EXPECT_EQ(Call("GET", state, attacker)->status, 403);
+  std::string group = nlohmann::json{{"objectType", "Group"},
+                                     {"account", {{"homePage", std::string(vocab::kDistrictIdp)}, {"name", "u2"}}},
+                                     {"member", {nlohmann::json::parse(Agent("u1"))}}}
+                          .dump();
+  EXPECT_EQ(
+      Call("GET", "/xapi/activities/state?activityId=" + activity + "&agent=" + UrlEncode(group) + "&stateId=progress",
+           attacker)
+          ->status,
+      403);
+  const std::string profile = "/xapi/agents/profile?agent=" + UrlEncode(Agent("u2")) + "&profileId=prefs";
+  EXPECT_EQ(Call("GET", profile, attacker)->status, 403);
+  EXPECT_EQ(Call("PUT", profile, attacker, R"({"x":1})")->status, 403);
+  EXPECT_EQ(Call("GET", "/xapi/agents?agent=" + UrlEncode(Agent("u2")), attacker)->status, 403);
+  // The victim's document is unchanged.
+  httplib::Result still = Call("GET", state + "&stateId=progress", victim);
+  ASSERT_TRUE(still);
+  EXPECT_EQ(still->body, R"({"page":7})");
+}
+
+TEST_F(RecordScopingAttackTest, TeachersReadOnlyTheirCourses) {
+  Store(MakeStatement({.id = TestUuid(40), .learner = "u2", .course = "c2"}));
+  // A statement about course c2 that names c1 as a parent activity.
+  nlohmann::json child = nlohmann::json::parse(MakeStatement({.id = TestUuid(41), .learner = "u2", .course = "c2"}));
+  child["context"]["contextActivities"]["parent"] = {{{"id", vocab::CourseIri("c1")}}};
+  Store(child.dump());
+  Store(MakeStatement({.id = TestUuid(42), .learner = "u2", .course = "c1"}));
+  const Principal teacher = Of(Role::kTeacher, "t1");
+  EXPECT_EQ(Query(teacher, "activity=" + UrlEncode(vocab::CourseIri("c2"))).first, 403);
+  EXPECT_EQ(Query(teacher, "agent=" + UrlEncode(Agent("u2"))).first, 403);
+  auto [status, ids] = Query(teacher, "related_activities=true&activity=" + UrlEncode(vocab::CourseIri("c1")));
+  ASSERT_EQ(status, 200);
+  EXPECT_EQ(ids, std::set<std::string>({TestUuid(42)}));
+  httplib::Result by_id = Call("GET", "/xapi/statements?statementId=" + TestUuid(40), Bearer(teacher));
+  ASSERT_TRUE(by_id);
+  EXPECT_EQ(by_id->status, 404);
+}
+
+}  // namespace
+}  // namespace lifelong
