@@ -158,5 +158,14 @@ describe("credential policy (pure)", () => {
     assert.throws(() => checkKioskWrite(session, "{"), /not valid JSON/);
     assert.throws(() => checkKioskWrite({ kind: "kiosk", claims: { role: "kiosk" } }, st("u1")), /signed-in learner/);
     assert.doesNotThrow(() => checkKioskWrite({ kind: "bearer", claims: { role: "learner", sub: "u1" } }, st("u2")));
+    // A Group named by the session's learner would be filed under its members
+    // too; an account of another homePage is another learner.
+    const idp = { homePage: "https://id.dongcheng.gov.cn", name: "u1" };
+    const group = (extra) => JSON.stringify({ actor: { objectType: "Group", account: idp, ...extra } });
+    assert.throws(() => checkKioskWrite(session, group({ member: [{ account: { ...idp, name: "u2" } }] })), /statement_json\.actor/);
+    assert.throws(() => checkKioskWrite(session, group({})), /statement_json\.actor/);
+    assert.throws(() => checkKioskWrite(session, JSON.stringify({ actor: { account: idp, member: [] } })), /statement_json\.actor/);
+    assert.throws(() => checkKioskWrite(session, JSON.stringify({ actor: { account: { homePage: "https://evil.example", name: "u1" } } })), /statement_json\.actor/);
+    assert.doesNotThrow(() => checkKioskWrite(session, JSON.stringify({ actor: { objectType: "Agent", account: { homePage: "https://id.dongcheng.gov.cn/", name: "u1" } } })));
   });
 });

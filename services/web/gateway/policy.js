@@ -82,12 +82,23 @@ export function chooseCredential(headers, remoteAddress, config) {
   return { authorization: undefined, principal: { kind: "none" } };
 }
 
-// The learner key of an xAPI actor of the district identity provider
-// ({"account": {"homePage": ..., "name": "u000042"}}), else "".
+// The district identity provider (services/domain/vocabulary.h, kDistrictIdp).
+const DISTRICT_IDP = "https://id.dongcheng.gov.cn";
+
+// The learner key of an xAPI actor that is one Agent of the district identity
+// provider ({"account": {"homePage": DISTRICT_IDP, "name": "u000042"}}), else
+// "". A Group is never one learner: the record service files a Group's
+// statement under its identifier and every member, so a Group named by the
+// session's learner would record for its members too; an account of another
+// homePage is another learner.
 function actorLearner(statement) {
   const a = statement && statement.actor;
-  if (!a || typeof a !== "object" || !a.account || typeof a.account.name !== "string") return "";
-  return a.account.name;
+  if (!a || typeof a !== "object" || Array.isArray(a)) return "";
+  if ((a.objectType !== undefined && a.objectType !== "Agent") || a.member !== undefined) return "";
+  const acc = a.account;
+  if (!acc || typeof acc !== "object" || typeof acc.name !== "string") return "";
+  if (acc.homePage !== DISTRICT_IDP && acc.homePage !== DISTRICT_IDP + "/") return "";
+  return acc.name;
 }
 
 // Checks a RecordStatement call made for a kiosk: a kiosk records only
