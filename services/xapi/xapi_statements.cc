@@ -209,6 +209,12 @@ absl::Status SplitRequestBody(const HttpRequest& req, std::string* json,
           absl::StrCat("multipart: part ", i, " must use Content-Transfer-Encoding binary"));
     }
     std::string key = absl::AsciiStrToLower(hash->second);
+    // Attachments are stored by hash and shared by every statement naming
+    // it: bytes that are not the hash's would replace another's attachment.
+    if (Sha256Hex(p.body) != key) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("multipart: part ", i, " does not match its X-Experience-API-Hash (SHA-256 of its content)"));
+    }
     (*attachments)[key] = std::move(p);
   }
   return absl::OkStatus();

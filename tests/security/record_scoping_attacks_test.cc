@@ -29,6 +29,7 @@
 #include "services/auth/principal.h"
 #include "services/domain/vocabulary.h"
 #include "services/records/test_statements.h"
+#include "services/xapi/multipart.h"
 #include "tests/testing/records_fixture.h"
 #include "tests/testing/subprocess.h"
 
@@ -250,6 +251,52 @@ TEST_F(RecordScopingAttackTest, OtherLearnersDocumentsAreRefused) {
   httplib::Result still = Call("GET", state + "&stateId=progress", victim);
   ASSERT_TRUE(still);
   EXPECT_EQ(still->body, R"({"page":7})");
+}
+
+// A statement with one attachment (text/plain, `sha2`) as multipart/mixed,
+// the part carrying `content` under the hash header `sha2`.
+std::string MultipartStatement(const std::string& id, const std::string& learner, const std::string& sha2,
+                               const std::string& content) {
+  nlohmann::json st = nlohmann::json::parse(MakeStatement({.id = id, .learner = learner}));
+  st["attachments"] = {{{"usageType", "http://id.tincanapi.com/attachment/certificate-of-completion"},
+                        {"display", {{"zh-CN", "结业证书"}}},
+                        {"contentType", "text/plain"},
+                        {"length", content.size()},
+                        {"sha2", sha2}}};
+  return absl::StrCat("--b0undary\r\nContent-Type: application/json\r\n\r\n", st.dump(),
+                      "\r\n--b0undary\r\nContent-Type: text/plain\r\nContent-Transfer-Encoding: binary\r\n"
+                      "X-Experience-API-Hash: ",
+                      sha2, "\r\n\r\n", content, "\r\n--b0undary--\r\n");
+}
+
+TEST_F(RecordScopingAttackTest, AttachmentContentMustMatchItsHash) {
+  // Attachments are stored by their SHA-256, shared by every statement that
+  // names it. The victim's certificate:
+  const std::string certificate = "结业证书: u2, 书法入门, 2 学分";
+  const std::string sha2 = xapi::Sha256Hex(certificate);
+  httplib::Client c("127.0.0.1", server_->xapi_port());
+  httplib::Headers victim = {{"X-Experience-API-Version", "2.0.0"},
+                             {"Authorization", Bearer(Of(Role::kLearner, "u2"))}};
+  httplib::Result ok = c.Post("/xapi/statements", victim, MultipartStatement(TestUuid(50), "u2", sha2, certificate),
+                              "multipart/mixed; boundary=b0undary");
+  ASSERT_TRUE(ok);
+  ASSERT_EQ(ok->status, 200) << ok->body;
+  // The attacker sends other bytes under that hash, with a statement of
+  // their own: refused, naming the part.
+  httplib::Headers attacker = {{"X-Experience-API-Version", "2.0.0"},
+                               {"Authorization", Bearer(Of(Role::kLearner, "u1"))}};
+  httplib::Result forged =
+      c.Post("/xapi/statements", attacker, MultipartStatement(TestUuid(51), "u1", sha2, "伪造的证书: u2, 0 学分"),
+             "multipart/mixed; boundary=b0undary");
+  ASSERT_TRUE(forged);
+  EXPECT_EQ(forged->status, 400) << forged->body;
+  EXPECT_NE(forged->body.find("X-Experience-API-Hash"), std::string::npos) << forged->body;
+  // The victim's attachment is unchanged.
+  httplib::Result read = c.Get(("/xapi/statements?attachments=true&statementId=" + TestUuid(50)).c_str(), victim);
+  ASSERT_TRUE(read);
+  ASSERT_EQ(read->status, 200) << read->body;
+  EXPECT_NE(read->body.find(certificate), std::string::npos);
+  EXPECT_EQ(read->body.find("伪造"), std::string::npos);
 }
 
 TEST_F(RecordScopingAttackTest, TeachersReadOnlyTheirCourses) {
