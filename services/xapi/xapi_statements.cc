@@ -303,10 +303,15 @@ HttpResponse XapiHandler::WithAttachments(HttpResponse r, const std::vector<std:
     if (!st.is_object() || !st.contains("attachments")) continue;
     for (const nlohmann::json& a : st["attachments"]) {
       if (!a.is_object() || !a.contains("sha2") || !a["sha2"].is_string()) continue;
+      // Only what the statement's writer sent as a part (an attachment
+      // without fileUrl needs one): a statement naming a hash with a fileUrl
+      // proves nothing about its bytes, and would read any stored attachment
+      // whose content can be guessed.
+      if (a.contains("fileUrl")) continue;
       std::string sha = absl::AsciiStrToLower(a["sha2"].get<std::string>());
       if (!seen.insert(sha).second) continue;
       absl::StatusOr<Document> d = documents_->Get(DocKey{DocKind::kAttachment, "", "", "", sha});
-      if (!d.ok()) continue;  // fileUrl attachments have no stored content
+      if (!d.ok()) continue;
       MultipartPart p;
       p.headers["Content-Type"] = d->content_type;
       p.headers["Content-Transfer-Encoding"] = "binary";

@@ -299,6 +299,43 @@ TEST_F(RecordScopingAttackTest, AttachmentContentMustMatchItsHash) {
   EXPECT_EQ(read->body.find("伪造"), std::string::npos);
 }
 
+TEST_F(RecordScopingAttackTest, AttachmentsAreNotReadableByNamingTheirHash) {
+  // The victim's certificate, whose text an attacker can guess (so its hash).
+  const std::string certificate = "结业证书: u2, 书法入门, 2 学分";
+  const std::string sha2 = xapi::Sha256Hex(certificate);
+  httplib::Client c("127.0.0.1", server_->xapi_port());
+  httplib::Headers victim = {{"X-Experience-API-Version", "2.0.0"},
+                             {"Authorization", Bearer(Of(Role::kLearner, "u2"))}};
+  httplib::Result ok = c.Post("/xapi/statements", victim, MultipartStatement(TestUuid(60), "u2", sha2, certificate),
+                              "multipart/mixed; boundary=b0undary");
+  ASSERT_TRUE(ok);
+  ASSERT_EQ(ok->status, 200) << ok->body;
+  // The attacker's own statement names the hash with a fileUrl (no part
+  // needed), then asks for its attachments.
+  nlohmann::json st = nlohmann::json::parse(MakeStatement({.id = TestUuid(61), .learner = "u1"}));
+  st["attachments"] = {{{"usageType", "http://id.tincanapi.com/attachment/certificate-of-completion"},
+                        {"display", {{"zh-CN", "结业证书"}}},
+                        {"contentType", "text/plain"},
+                        {"length", certificate.size()},
+                        {"sha2", sha2},
+                        {"fileUrl", "https://example.org/certificate.txt"}}};
+  const std::string attacker = Bearer(Of(Role::kLearner, "u1"));
+  httplib::Result w = Call("POST", "/xapi/statements", attacker, st.dump());
+  ASSERT_TRUE(w);
+  ASSERT_EQ(w->status, 200) << w->body;
+  for (const std::string& query :
+       {"attachments=true&statementId=" + TestUuid(61), "attachments=true&agent=" + UrlEncode(Agent("u1"))}) {
+    httplib::Result r = Call("GET", "/xapi/statements?" + query, attacker);
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->status, 200) << r->body;
+    EXPECT_EQ(r->body.find(certificate), std::string::npos) << query;
+  }
+  // The owner still gets it.
+  httplib::Result own = c.Get(("/xapi/statements?attachments=true&statementId=" + TestUuid(60)).c_str(), victim);
+  ASSERT_TRUE(own);
+  EXPECT_NE(own->body.find(certificate), std::string::npos);
+}
+
 TEST_F(RecordScopingAttackTest, TeachersReadOnlyTheirCourses) {
   Store(MakeStatement({.id = TestUuid(40), .learner = "u2", .course = "c2"}));
   // A statement about course c2 that names c1 as a parent activity.
