@@ -336,6 +336,40 @@ TEST_F(RecordScopingAttackTest, AttachmentsAreNotReadableByNamingTheirHash) {
   EXPECT_NE(own->body.find(certificate), std::string::npos);
 }
 
+TEST_F(RecordScopingAttackTest, HugeDocumentKeysAreRefused) {
+  // The alternate request syntax (xAPI 1.0.3) carries parameters in the form
+  // body, which may be longer than a URL: a document key's strings are
+  // stored with 16-bit lengths, and one of 64 KiB or more would be cut. The
+  // form body is capped (cpp-httplib, 8 KiB): 413 before any look-up.
+  const std::string attacker = Bearer(Of(Role::kLearner, "u1"));
+  auto alternate = [&](const std::string& activity, const std::string& state_id, const std::string& content_type) {
+    std::string form = absl::StrCat("Authorization=", UrlEncode(attacker), "&X-Experience-API-Version=1.0.3",
+                                    "&Content-Type=", UrlEncode(content_type), "&activityId=", UrlEncode(activity),
+                                    "&agent=", UrlEncode(Agent("u1")), "&stateId=", UrlEncode(state_id),
+                                    "&content=", UrlEncode(R"({"page":1})"));
+    httplib::Client c("127.0.0.1", server_->xapi_port());
+    return c.Post("/xapi/activities/state?method=PUT", form, "application/x-www-form-urlencoded");
+  };
+  const std::string course = vocab::CourseIri("c1");
+  httplib::Result fine = alternate(course, "progress", "application/json");
+  ASSERT_TRUE(fine);
+  ASSERT_EQ(fine->status, 204) << fine->body;
+  httplib::Result long_id = alternate(course, std::string(70000, 'x'), "application/json");
+  ASSERT_TRUE(long_id);
+  EXPECT_EQ(long_id->status, 413) << long_id->body;
+  httplib::Result long_activity = alternate(course + "/" + std::string(70000, 'a'), "progress", "application/json");
+  ASSERT_TRUE(long_activity);
+  EXPECT_EQ(long_activity->status, 413) << long_activity->body;
+  httplib::Result long_type = alternate(course, "progress", "application/json;" + std::string(70000, 'p'));
+  ASSERT_TRUE(long_type);
+  EXPECT_EQ(long_type->status, 413) << long_type->body;
+  // The state ids stored are exactly the one written.
+  httplib::Result ids = Call(
+      "GET", "/xapi/activities/state?activityId=" + UrlEncode(course) + "&agent=" + UrlEncode(Agent("u1")), attacker);
+  ASSERT_TRUE(ids);
+  EXPECT_EQ(ids->body, R"(["progress"])");
+}
+
 TEST_F(RecordScopingAttackTest, TeachersReadOnlyTheirCourses) {
   Store(MakeStatement({.id = TestUuid(40), .learner = "u2", .course = "c2"}));
   // A statement about course c2 that names c1 as a parent activity.
