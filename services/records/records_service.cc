@@ -611,17 +611,7 @@ grpc::Status RecordsService::RedeemKioskPass(grpc::ServerContext* ctx, const v1:
   return Run(ctx, "RedeemKioskPass", true, [&](const auth::AccessGrant& g, std::string* learner) -> absl::Status {
     if (!auth_->enabled()) return absl::FailedPreconditionError("kiosk passes need authentication to be configured");
     LL_ASSIGN_OR_RETURN(*learner, passes_->Redeem(g.principal().subject, req->code()));
-    absl::Time now = absl::Now();
-    auth::Principal session = g.principal();
-    session.learner = *learner;
-    // The session's id names no part of the code (ids appear in revocation
-    // lists and audit rows).
-    session.token_id = absl::StrCat("kiosk-session-", g.principal().subject, "-", absl::ToUnixMicros(now));
-    LL_ASSIGN_OR_RETURN(std::string token, auth::MintToken(session, kKioskSessionTtl, auth_->options().token));
-    resp->set_token(token);
-    resp->set_learner(*learner);
-    SetTimestamp(absl::ToUnixMicros(now + kKioskSessionTtl), resp->mutable_expire_time());
-    return absl::OkStatus();
+    return MintKioskSession(g, *learner, resp);
   });
 }
 
@@ -691,10 +681,18 @@ absl::Status RecordsService::MintKioskSession(const auth::AccessGrant& g, const 
   // The session's id names no part of the code or card (ids appear in
   // revocation lists and audit rows).
   session.token_id = absl::StrCat("kiosk-session-", g.principal().subject, "-", absl::ToUnixMicros(now));
-  LL_ASSIGN_OR_RETURN(std::string token, auth::MintToken(session, kKioskSessionTtl, auth_->options().token));
+  // Never beyond the presenting token's own expiry: a session may redeem the
+  // next code or card, so a longer one would renew an expiring kiosk token
+  // for ever.
+  absl::Duration ttl = kKioskSessionTtl;
+  if (g.principal().expires_us != 0) {
+    ttl = std::min(ttl, absl::FromUnixMicros(g.principal().expires_us) - now);
+    if (ttl <= absl::ZeroDuration()) return absl::UnauthenticatedError("authorization: the kiosk's token has expired");
+  }
+  LL_ASSIGN_OR_RETURN(std::string token, auth::MintToken(session, ttl, auth_->options().token));
   resp->set_token(token);
   resp->set_learner(learner);
-  SetTimestamp(absl::ToUnixMicros(now + kKioskSessionTtl), resp->mutable_expire_time());
+  SetTimestamp(absl::ToUnixMicros(now + ttl), resp->mutable_expire_time());
   return absl::OkStatus();
 }
 
