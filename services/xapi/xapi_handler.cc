@@ -256,9 +256,8 @@ HttpResponse XapiHandler::Activities(const auth::AccessGrant&, const HttpRequest
   if (!found) return Error(400, "activityId parameter is required");
   if (!domain::IsAbsoluteIri(id)) return Error(400, "activityId: not an absolute IRI");
   nlohmann::json activity = {{"objectType", "Activity"}, {"id", id}};
-  // The definition from the latest statement about it.
-  // Everything the latest statements say about it: definitions merged,
-  // language maps unioned, newer values first.
+  // Everything the latest statements of trusted issuers say about it:
+  // definitions merged, language maps unioned, newer values first.
   records::StatementQuery q;
   q.activity = id;
   q.page_size = 200;
@@ -266,6 +265,10 @@ HttpResponse XapiHandler::Activities(const auth::AccessGrant&, const HttpRequest
   if (!page.ok()) return FromStatus(page.status());
   nlohmann::json merged = nlohmann::json::object();
   for (const StoredStatement& st : page->statements) {
+    // Only from issuers the district trusts (loaders, operators, teachers:
+    // records::IssuerMayAwardCredits): any learner may write a statement
+    // about a course, and its definition would otherwise be every caller's.
+    if (!st.record.Has(records::RecordFlag::kVerifiedIssuer)) continue;
     nlohmann::json s = nlohmann::json::parse(st.record.json, nullptr, false);
     if (!s.is_object() || !s.contains("object") || !s["object"].contains("definition")) continue;
     for (auto& [k, v] : s["object"]["definition"].items()) {

@@ -370,6 +370,26 @@ TEST_F(RecordScopingAttackTest, HugeDocumentKeysAreRefused) {
   EXPECT_EQ(ids->body, R"(["progress"])");
 }
 
+TEST_F(RecordScopingAttackTest, LearnersCannotRewriteSharedActivityDefinitions) {
+  // The district's definition of course c1, from the trusted feed.
+  Store(MakeStatement({.id = TestUuid(70), .learner = "u2", .title = "书法入门"}));
+  // A learner's own statement about c1, with a definition of their making
+  // (newer, so it used to come first in GET /activities, for every caller).
+  nlohmann::json mine = nlohmann::json::parse(MakeStatement({.id = TestUuid(71), .learner = "u1"}));
+  mine["object"]["definition"] = {{"name", {{"zh-CN", "免费领奖 请访问 http://evil.example"}}},
+                                  {"description", {{"en-US", "u2 failed this course"}}}};
+  httplib::Result w = Call("POST", "/xapi/statements", Bearer(Of(Role::kLearner, "u1")), mine.dump());
+  ASSERT_TRUE(w);
+  ASSERT_EQ(w->status, 200) << w->body;
+  httplib::Result r =
+      Call("GET", "/xapi/activities?activityId=" + UrlEncode(vocab::CourseIri("c1")), Bearer(Of(Role::kLearner, "u3")));
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  nlohmann::json activity = nlohmann::json::parse(r->body);
+  EXPECT_EQ(activity["definition"]["name"], nlohmann::json({{"zh-CN", "书法入门"}})) << r->body;
+  EXPECT_FALSE(activity["definition"].contains("description")) << r->body;
+}
+
 TEST_F(RecordScopingAttackTest, TeachersReadOnlyTheirCourses) {
   Store(MakeStatement({.id = TestUuid(40), .learner = "u2", .course = "c2"}));
   // A statement about course c2 that names c1 as a parent activity.
