@@ -184,8 +184,34 @@ absl::Status DocumentStore::CheckCondition(const std::optional<Document>& existi
   return absl::OkStatus();
 }
 
+absl::Status CheckJsonDocumentDepth(absl::string_view json, int max_depth) {
+  int depth = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < json.size(); ++i) {
+    const char c = json[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;  // the escaped character
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > max_depth) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("document: arrays and objects nested more than ", max_depth, " deep"));
+      }
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::Status DocumentStore::Put(const DocKey& key, const std::string& content_type, const std::string& content,
                                 const WriteCondition& cond, int64_t now_us) {
+  if (key.kind != DocKind::kAttachment && IsJson(content_type)) LL_RETURN_IF_ERROR(CheckJsonDocumentDepth(content));
   DocWrite w{DocAction::kPut, key, content_type, content, cond, now_us};
   if (log_ != nullptr) return log_->ProposeDocument(w);
   return WriteHere(w);
@@ -193,6 +219,7 @@ absl::Status DocumentStore::Put(const DocKey& key, const std::string& content_ty
 
 absl::Status DocumentStore::Merge(const DocKey& key, const std::string& content_type, const std::string& content,
                                   const WriteCondition& cond, int64_t now_us) {
+  LL_RETURN_IF_ERROR(CheckJsonDocumentDepth(content));
   DocWrite w{DocAction::kMerge, key, content_type, content, cond, now_us};
   if (log_ != nullptr) return log_->ProposeDocument(w);
   return WriteHere(w);
@@ -241,6 +268,10 @@ absl::Status DocumentStore::Prepare(const DocWrite& w, rocksdb::WriteBatch* batc
       if (!IsJson(existing->content_type) || !IsJson(w.content_type)) {
         return absl::InvalidArgumentError("POST merges JSON documents only (application/json on both)");
       }
+      // Also here, where the log applies: a stored document or a logged write
+      // from before the limit.
+      LL_RETURN_IF_ERROR(CheckJsonDocumentDepth(existing->content));
+      LL_RETURN_IF_ERROR(CheckJsonDocumentDepth(w.content));
       nlohmann::ordered_json a = nlohmann::ordered_json::parse(existing->content, nullptr, false);
       nlohmann::ordered_json b = nlohmann::ordered_json::parse(w.content, nullptr, false);
       if (!a.is_object() || !b.is_object()) {

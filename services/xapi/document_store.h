@@ -36,6 +36,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 
 namespace lifelong::xapi {
@@ -93,6 +94,16 @@ class DocumentLog {
   virtual absl::Status ProposeDocument(const DocWrite& write) = 0;
 };
 
+// The deepest nesting of arrays and objects a JSON document (State, Activity
+// and Agent Profile; application/json) may have: merging one (POST) copies
+// and serialises it recursively, so a deeper one would overflow the stack.
+inline constexpr int kMaxJsonDocumentDepth = 64;
+
+// INVALID_ARGUMENT "document: ..." when `json` nests arrays and objects more
+// than `max_depth` deep (counted without parsing: brackets outside strings).
+// Malformed JSON is not detected here.
+absl::Status CheckJsonDocumentDepth(absl::string_view json, int max_depth = kMaxJsonDocumentDepth);
+
 class DocumentStore {
  public:
   // UNAVAILABLE when the directory cannot be opened (another process holds
@@ -108,12 +119,15 @@ class DocumentStore {
   // Ids under `key` (id ignored) updated after `since_us`, in key order.
   absl::StatusOr<std::vector<std::string>> ListIds(const DocKey& key, std::optional<int64_t> since_us) const;
   // Replaces (PUT). FAILED_PRECONDITION when the condition fails,
-  // ALREADY_EXISTS when a condition is required and missing (409).
+  // ALREADY_EXISTS when a condition is required and missing (409),
+  // INVALID_ARGUMENT for a JSON document nested too deeply
+  // (CheckJsonDocumentDepth).
   absl::Status Put(const DocKey& key, const std::string& content_type, const std::string& content,
                    const WriteCondition& cond, int64_t now_us);
   // Merges JSON objects (POST). INVALID_ARGUMENT when the existing or the new
-  // document is not a JSON object with type application/json; creates the
-  // document when absent. FAILED_PRECONDITION when the condition fails.
+  // document is not a JSON object with type application/json, or either is
+  // nested too deeply (CheckJsonDocumentDepth); creates the document when
+  // absent. FAILED_PRECONDITION when the condition fails.
   absl::Status Merge(const DocKey& key, const std::string& content_type, const std::string& content,
                      const WriteCondition& cond, int64_t now_us);
   // Deletes one document (key.id set) or every document under `key`.

@@ -105,4 +105,16 @@ TEST(DocumentStoreOpen, RefusesUnknownFamilyAndHeldDatabase) {
 }
 
 }  // namespace
+TEST(CheckJsonDocumentDepth, CountsBracketsOutsideStrings) {
+  EXPECT_TRUE(CheckJsonDocumentDepth(R"({"a":[[1]]})", 3).ok());
+  EXPECT_EQ(CheckJsonDocumentDepth(R"({"a":[[[1]]]})", 3).code(), absl::StatusCode::kInvalidArgument);
+  // Brackets in strings, escaped quotes included, do not count.
+  EXPECT_TRUE(CheckJsonDocumentDepth(R"({"a":"[[[[{{{{","b":"\"[[[[","c":[1]})", 2).ok());
+  EXPECT_EQ(CheckJsonDocumentDepth(R"({"a":"\\",:[[[1]]]})", 3).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(CheckJsonDocumentDepth(std::string(64, '[') + std::string(64, ']')).ok());
+  absl::Status deep = CheckJsonDocumentDepth(std::string(100000, '[') + std::string(100000, ']'));
+  EXPECT_EQ(deep.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(deep.message().find("document:"), std::string::npos);
+}
+
 }  // namespace lifelong::xapi

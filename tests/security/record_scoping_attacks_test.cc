@@ -390,6 +390,33 @@ TEST_F(RecordScopingAttackTest, LearnersCannotRewriteSharedActivityDefinitions) 
   EXPECT_FALSE(activity["definition"].contains("description")) << r->body;
 }
 
+TEST_F(RecordScopingAttackTest, DeeplyNestedDocumentsAreRefused) {
+  // A learner's own State document, then JSON nested 200,000 deep (400 KB):
+  // merging it into the stored one (POST) copied and serialised it
+  // recursively, and the record server died of a stack overflow.
+  const std::string self = Bearer(Of(Role::kLearner, "u1"));
+  const std::string state = "/xapi/activities/state?activityId=" + UrlEncode(vocab::CourseIri("c1")) +
+                            "&agent=" + UrlEncode(Agent("u1")) + "&stateId=progress";
+  httplib::Result put = Call("PUT", state, self, R"({"page":7})");
+  ASSERT_TRUE(put);
+  ASSERT_EQ(put->status, 204) << put->body;
+  const std::string deep = R"({"page":)" + std::string(200000, '[') + std::string(200000, ']') + "}";
+  for (const std::string& method : {"POST", "PUT"}) {
+    httplib::Result r = Call(method, state, self, deep);
+    ASSERT_TRUE(r) << method << ": the server did not answer";
+    EXPECT_EQ(r->status, 400) << method << " " << r->body.substr(0, 200);
+    EXPECT_NE(r->body.find("document"), std::string::npos) << r->body.substr(0, 200);
+  }
+  // Nested as deep as the limit is fine; the server still serves.
+  const std::string ok = R"({"page":)" + std::string(60, '[') + std::string(60, ']') + "}";
+  httplib::Result merged = Call("POST", state, self, ok);
+  ASSERT_TRUE(merged);
+  EXPECT_EQ(merged->status, 204) << merged->body;
+  httplib::Result get = Call("GET", state, self);
+  ASSERT_TRUE(get);
+  EXPECT_EQ(get->body, ok);
+}
+
 TEST_F(RecordScopingAttackTest, TeachersReadOnlyTheirCourses) {
   Store(MakeStatement({.id = TestUuid(40), .learner = "u2", .course = "c2"}));
   // A statement about course c2 that names c1 as a parent activity.
