@@ -549,8 +549,13 @@ HttpResponse XapiHandler::GetStatements(const auth::AccessGrant& grant, const Ht
   q.page_size = (n == 0 || n > kMaxStatementsPerPage) ? kMaxStatementsPerPage : n;
   q.ascending = IsTrue(req.Param("ascending"));
   q.page_token = req.Param("more");
-  // xAPI 2.1.3 "Filter Conditions for StatementRefs".
-  q.include_references = true;
+  // xAPI 2.1.3 "Filter Conditions for StatementRefs", for callers who may
+  // read every statement. Statements referring to a learner's are filed in
+  // that learner's index whoever wrote them: for a learner or a teacher they
+  // would be dropped below (KeepReadable) after filling the page, so that
+  // anyone could bury a learner's own statements under empty pages. What a
+  // learner or teacher may read is found by their filters directly.
+  q.include_references = grant.scope() == auth::Scope::kAny;
 
   absl::StatusOr<records::StatementPage> page = store_->List(q);
   if (!page.ok()) return FromStatus(page.status());

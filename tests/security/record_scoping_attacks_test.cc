@@ -180,6 +180,26 @@ TEST_F(RecordScopingAttackTest, StatementRefsDoNotCrossLearners) {
   EXPECT_NE(feed->body.find(TestUuid(13)), std::string::npos);
 }
 
+TEST_F(RecordScopingAttackTest, PlantedStatementRefsDoNotCrowdOutTheVictimsOwnStatements) {
+  // The victim's statements, then 300 statements of the attacker's own that
+  // refer to one of them (each is filed in the victim's learner index as a
+  // reference): the victim's first page must still be their statements.
+  for (int i = 0; i < 3; ++i) Store(MakeStatement({.id = TestUuid(100 + i), .learner = "u2"}));
+  nlohmann::json batch = nlohmann::json::array();
+  for (int i = 0; i < 300; ++i) {
+    nlohmann::json ref = nlohmann::json::parse(MakeStatement({.learner = "u1"}));
+    ref["verb"] = {{"id", "http://adlnet.gov/expapi/verbs/commented"}};
+    ref["object"] = {{"objectType", "StatementRef"}, {"id", TestUuid(100)}};
+    batch.push_back(ref);
+  }
+  httplib::Result w = Call("POST", "/xapi/statements", Bearer(Of(Role::kLearner, "u1")), batch.dump());
+  ASSERT_TRUE(w);
+  ASSERT_EQ(w->status, 200) << w->body.substr(0, 200);
+  auto [status, ids] = Query(Of(Role::kLearner, "u2"), "limit=10&agent=" + UrlEncode(Agent("u2")));
+  ASSERT_EQ(status, 200);
+  EXPECT_EQ(ids, std::set<std::string>({TestUuid(100), TestUuid(101), TestUuid(102)}));
+}
+
 TEST_F(RecordScopingAttackTest, OtherLearnersStatementsByIdAreAbsent) {
   Store(MakeStatement({.id = TestUuid(20), .learner = "u2"}));
   Store(MakeStatement({.id = TestUuid(21), .learner = "u2", .verb = "voided", .course = TestUuid(20)}));
