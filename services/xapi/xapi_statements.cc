@@ -557,6 +557,13 @@ HttpResponse XapiHandler::GetStatements(const auth::AccessGrant& grant, const Ht
   // learner or teacher may read is found by their filters directly.
   q.include_references = grant.scope() == auth::Scope::kAny;
 
+  if (q.extra_filter && grant.scope() != auth::Scope::kAny) {
+    // Text filters match other people's statements too: skip them while
+    // scanning, so that they do not fill the page (and are dropped below).
+    q.extra_filter = [&grant, text = std::move(q.extra_filter)](const StatementRecord& rec) {
+      return text(rec) && records::CheckStatementRead(grant, rec, "statement").ok();
+    };
+  }
   absl::StatusOr<records::StatementPage> page = store_->List(q);
   if (!page.ok()) return FromStatus(page.status());
   // The filters above may select statements the caller may not read (other

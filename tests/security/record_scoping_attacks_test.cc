@@ -131,8 +131,17 @@ TEST_F(RecordScopingAttackTest, RelatedAgentsReturnsOnlyTheCallersOwnStatements)
   auto [status, ids] = Query(attacker, "related_agents=true&agent=" + UrlEncode(Agent("u00004")));
   ASSERT_EQ(status, 200);
   EXPECT_EQ(ids, std::set<std::string>({TestUuid(1)}));
+  // Pages are full of the caller's own statements, not cut short by others'.
+  for (int i = 0; i < 5; ++i) {
+    Store(MakeStatement({.id = TestUuid(200 + i), .learner = "u00004"}));
+    Store(MakeStatement({.learner = "u000042"}));
+    Store(MakeStatement({.learner = "u000042"}));
+  }
+  auto [status_page, page] = Query(attacker, "limit=3&related_agents=true&agent=" + UrlEncode(Agent("u00004")));
+  ASSERT_EQ(status_page, 200);
+  EXPECT_EQ(page, std::set<std::string>({TestUuid(202), TestUuid(203), TestUuid(204)}));
   // Without related_agents: the same.
-  auto [status2, ids2] = Query(attacker, "agent=" + UrlEncode(Agent("u00004")));
+  auto [status2, ids2] = Query(attacker, "limit=1&ascending=true&agent=" + UrlEncode(Agent("u00004")));
   ASSERT_EQ(status2, 200);
   EXPECT_EQ(ids2, std::set<std::string>({TestUuid(1)}));
   // The trusted feed (scope any) still gets what xAPI defines: the statement
