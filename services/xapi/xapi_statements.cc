@@ -479,7 +479,11 @@ HttpResponse XapiHandler::GetStatements(const auth::AccessGrant& grant, const Ht
   if (!agent_json.empty()) {
     absl::StatusOr<std::string> key = records::LearnerKeyFromAgentJson(agent_json, "agent");
     if (!key.ok()) return FromStatus(key.status());
-    if (related_agents) {
+    // A learner may read only statements filed under them (the actor or a
+    // member), all in their learner index: related_agents finds no more for
+    // them, and scanning every statement of the store instead (up to 20,000
+    // a page) would let any learner spend the server's CPU at will.
+    if (related_agents && grant.scope() != auth::Scope::kSelf) {
       // Anywhere in the statement: scan with a predicate on the JSON.
       nlohmann::json agent = nlohmann::json::parse(agent_json, nullptr, false);
       std::vector<std::string> needles;

@@ -28,6 +28,8 @@
 #include "absl/strings/str_cat.h"
 #include "services/auth/principal.h"
 #include "services/domain/vocabulary.h"
+#include "services/records/record_store.h"
+#include "services/records/statement.h"
 #include "services/records/test_statements.h"
 #include "services/xapi/multipart.h"
 #include "tests/testing/records_fixture.h"
@@ -151,6 +153,24 @@ TEST_F(RecordScopingAttackTest, RelatedAgentsReturnsOnlyTheCallersOwnStatements)
   ASSERT_TRUE(feed);
   ASSERT_EQ(feed->status, 200);
   EXPECT_NE(feed->body.find(TestUuid(3)), std::string::npos);
+}
+
+TEST_F(RecordScopingAttackTest, RelatedAgentsOfALearnerReadsTheirIndexNotTheWholeStore) {
+  // The learner's statement, then 20,100 of another learner's: a scan of the
+  // whole store stops after 20,000 entries a page, and found nothing.
+  Store(MakeStatement({.id = TestUuid(300), .learner = "u7"}));
+  for (int b = 0; b < 21; ++b) {
+    std::vector<records::ParsedStatement> batch;
+    for (int i = 0; i < (b < 20 ? 1000 : 100); ++i) {
+      absl::StatusOr<records::ParsedStatement> p = records::ParseStatement(MakeStatement({.learner = "u8"}));
+      ASSERT_TRUE(p.ok()) << p.status();
+      batch.push_back(*std::move(p));
+    }
+    ASSERT_TRUE(server_->store().Record(std::move(batch)).ok());
+  }
+  auto [status, ids] = Query(Of(Role::kLearner, "u7"), "limit=1&related_agents=true&agent=" + UrlEncode(Agent("u7")));
+  ASSERT_EQ(status, 200);
+  EXPECT_EQ(ids, std::set<std::string>({TestUuid(300)}));
 }
 
 TEST_F(RecordScopingAttackTest, StatementRefsDoNotCrossLearners) {
