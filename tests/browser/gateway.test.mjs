@@ -125,6 +125,30 @@ describe("gateway with its services down", () => {
       await gw.close();
     }
   });
+
+  test("a request body over the limit is refused before it is parsed or forwarded, with or without credentials", async () => {
+    const gw = createGateway({
+      backends: { records: "127.0.0.1:1", catalog: "127.0.0.1:1", recommend: "127.0.0.1:1" }, tls: null,
+      kioskTokens: new Map(), kioskClients: new Set(), upstreamTimeoutMs: 2000, fontDir: "",
+    });
+    await new Promise((r) => gw.server.listen(0, "127.0.0.1", r));
+    const base = `http://127.0.0.1:${gw.server.address().port}`;
+    try {
+      // 16 MiB of statement: the service takes at most 1 MiB a statement.
+      const huge = JSON.stringify({ statementJson: "x".repeat(16 << 20) });
+      const res = await fetch(`${base}/api/lifelong.v1.LearningRecordService/RecordStatement`, {
+        method: "POST", headers: { "content-type": "application/json" }, body: huge });
+      const body = await res.json();
+      assert.equal(body.code, "resource_exhausted", JSON.stringify(body).slice(0, 200));
+      // A statement of 1 MiB still reaches the service (down here: unavailable).
+      const fine = JSON.stringify({ statementJson: "x".repeat(1 << 20) });
+      const ok = await fetch(`${base}/api/lifelong.v1.LearningRecordService/RecordStatement`, {
+        method: "POST", headers: { "content-type": "application/json" }, body: fine });
+      assert.equal((await ok.json()).code, "unavailable");
+    } finally {
+      await gw.close();
+    }
+  });
 });
 
 describe("credential policy (pure)", () => {

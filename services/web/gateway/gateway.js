@@ -43,6 +43,11 @@ export const ROUTES = [
      "createKioskPass", "redeemKioskPass", "redeemLearnerCard"]],
 ];
 
+// The largest request message the gateway reads (bytes): the record service
+// takes statements of at most 1 MiB (services/records/statement.h); over the
+// limit, RESOURCE_EXHAUSTED before anything is parsed or forwarded.
+export const MAX_REQUEST_BYTES = 4 << 20;
+
 const CONTENT_TYPES = {
   ".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
   ".mjs": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8",
@@ -155,6 +160,9 @@ export function createGateway(options) {
   const remoteKey = createContextKey("");
   const api = connectNodeAdapter({
     requestPathPrefix: "/api",
+    // Connect's default is 4 GiB a message, read into memory before any
+    // check: one client could exhaust the gateway's memory.
+    readMaxBytes: MAX_REQUEST_BYTES,
     contextValues: (req) => createContextValues().set(remoteKey, req.socket.remoteAddress || ""),
     routes: (router) => {
       for (const [service, , methods] of ROUTES) {
