@@ -1,0 +1,226 @@
+// A learner's (or a service's, or a kiosk session's) token against every
+// record-reaching method of the gRPC LearningRecordService, aimed at another
+// learner, against a real record server (gRPC on a real port, real RocksDB)
+// with authentication on. Regression guards: each of these attacks was
+// already refused when written; the victim's records must come out
+// untouched. (tests/auth/access_matrix_test covers the role x method table
+// with each caller's own records; this file aims every method at someone
+// else's, under several spellings of their learner key.)
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "absl/strings/escaping.h"
+#include "absl/time/clock.h"
+#include "proto/lifelong/v1/records.grpc.pb.h"
+#include "services/auth/principal.h"
+#include "services/auth/token.h"
+#include "services/records/test_statements.h"
+#include "tests/testing/records_fixture.h"
+#include "tests/testing/subprocess.h"
+
+namespace lifelong {
+namespace {
+
+using auth::Principal;
+using auth::Role;
+using records::testing::MakeStatement;
+using records::testing::StatementSpec;
+using records::testing::TestUuid;
+
+constexpr char kKey[] = "grpc-scoping-attacks-key-0123456789abcdef";
+constexpr char kVenue[] = "和平里社区学校";
+
+Principal Of(Role role, const std::string& subject) {
+  Principal p;
+  p.role = role;
+  p.subject = subject;
+  if (role == Role::kKiosk) p.venue = kVenue;
+  p.token_id = "jti-" + subject;
+  return p;
+}
+
+// The victim's key as written by an attacker: bare, and as district accounts.
+const std::vector<std::string> kVictimSpellings = {"u2", "account:https://id.dongcheng.gov.cn|u2",
+                                                   "account:https://id.dongcheng.gov.cn/|u2"};
+
+class GrpcScopingAttackTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    testing::TestRecordsServerOptions o;
+    o.key = kKey;
+    auto server = testing::TestRecordsServer::Start(
+        testing::FreshTempDir(::testing::UnitTest::GetInstance()->current_test_info()->name()), std::move(o));
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = std::move(*server);
+    rec_ = &server_->stub();
+    // The victim's records, from the trusted feed: a verified pass.
+    for (const StatementSpec& s : {StatementSpec{.id = TestUuid(1), .learner = "u2", .verb = "passed", .credits = 2},
+                                   StatementSpec{.id = TestUuid(2), .learner = "u2"}}) {
+      ASSERT_EQ(Record(Of(Role::kLoader, "svc-feed"), MakeStatement(s)), grpc::StatusCode::OK);
+    }
+  }
+
+  std::unique_ptr<grpc::ClientContext> Ctx(const Principal& p) { return server_->Context(p); }
+
+  grpc::StatusCode Record(const Principal& p, const std::string& json) {
+    v1::RecordStatementRequest r;
+    r.set_statement_json(json);
+    v1::Statement out;
+    return rec_->RecordStatement(Ctx(p).get(), r, &out).error_code();
+  }
+
+  // The codes of every record-reaching method called by `ctx()` for `learner`.
+  template <typename MakeCtx>
+  std::vector<grpc::StatusCode> Everything(MakeCtx ctx, const std::string& learner) {
+    std::vector<grpc::StatusCode> out;
+    v1::ListStatementsRequest list;
+    list.set_learner(learner);
+    v1::ListStatementsResponse lr;
+    out.push_back(rec_->ListStatements(ctx().get(), list, &lr).error_code());
+    v1::GetTranscriptRequest tr;
+    tr.set_learner(learner);
+    v1::Transcript t;
+    out.push_back(rec_->GetTranscript(ctx().get(), tr, &t).error_code());
+    v1::ExportLearnerRequest ex;
+    ex.set_learner(learner);
+    auto c = ctx();
+    auto reader = rec_->ExportLearner(c.get(), ex);
+    v1::Statement st;
+    int streamed = 0;
+    while (reader->Read(&st)) ++streamed;
+    out.push_back(reader->Finish().error_code());
+    EXPECT_EQ(streamed, 0) << learner;
+    v1::EraseLearnerRequest er;
+    er.set_learner(learner);
+    v1::EraseLearnerResponse eo;
+    out.push_back(rec_->EraseLearner(ctx().get(), er, &eo).error_code());
+    return out;
+  }
+
+  // The victim's records are all there, unvoided, and still earn credits.
+  void ExpectVictimUntouched() {
+    v1::ListStatementsRequest list;
+    list.set_learner("u2");
+    v1::ListStatementsResponse lr;
+    ASSERT_TRUE(rec_->ListStatements(Ctx(Of(Role::kLearner, "u2")).get(), list, &lr).ok());
+    ASSERT_EQ(lr.statements_size(), 2);
+    for (const v1::Statement& s : lr.statements()) EXPECT_FALSE(s.voided()) << s.id();
+    v1::GetTranscriptRequest tr;
+    tr.set_learner("u2");
+    v1::Transcript t;
+    ASSERT_TRUE(rec_->GetTranscript(Ctx(Of(Role::kLearner, "u2")).get(), tr, &t).ok());
+    EXPECT_EQ(t.credits(), 2);
+  }
+
+  std::unique_ptr<testing::TestRecordsServer> server_;
+  v1::LearningRecordService::Stub* rec_ = nullptr;
+};
+
+TEST_F(GrpcScopingAttackTest, ALearnerReachesNoOtherLearnersRecordsByAnyMethod) {
+  const Principal attacker = Of(Role::kLearner, "u1");
+  auto ctx = [&] { return Ctx(attacker); };
+  for (const std::string& victim : kVictimSpellings) {
+    for (grpc::StatusCode code : Everything(ctx, victim))
+      EXPECT_EQ(code, grpc::StatusCode::PERMISSION_DENIED) << victim;
+  }
+  // By statement id: as if absent.
+  for (int id : {1, 2}) {
+    v1::GetStatementRequest g;
+    g.set_id(TestUuid(id));
+    v1::Statement st;
+    EXPECT_EQ(rec_->GetStatement(ctx().get(), g, &st).error_code(), grpc::StatusCode::NOT_FOUND);
+    v1::VoidStatementRequest v;
+    v.set_id(TestUuid(id));
+    EXPECT_EQ(rec_->VoidStatement(ctx().get(), v, &st).error_code(), grpc::StatusCode::NOT_FOUND);
+  }
+  // A voiding statement of the attacker's own aimed at the victim's pass.
+  EXPECT_EQ(Record(attacker, MakeStatement({.learner = "u1", .verb = "voided", .course = TestUuid(1)})),
+            grpc::StatusCode::PERMISSION_DENIED);
+  // A batch with one statement of the attacker's and one of the victim's:
+  // refused whole.
+  v1::RecordStatementsRequest batch;
+  batch.add_statement_json(MakeStatement({.id = TestUuid(10), .learner = "u1"}));
+  batch.add_statement_json(MakeStatement({.id = TestUuid(11), .learner = "u2", .verb = "passed", .credits = 9}));
+  v1::RecordStatementsResponse br;
+  EXPECT_EQ(rec_->RecordStatements(ctx().get(), batch, &br).error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  v1::GetStatementRequest own;
+  own.set_id(TestUuid(10));
+  v1::Statement st;
+  EXPECT_EQ(rec_->GetStatement(ctx().get(), own, &st).error_code(), grpc::StatusCode::NOT_FOUND) << "not half-stored";
+  ExpectVictimUntouched();
+}
+
+TEST_F(GrpcScopingAttackTest, ServiceRolesAndKioskSessionsReachNoLearnersRecordsBeyondTheirScope) {
+  // Internal service roles: their grants are for other methods. (Operators
+  // may erase anyone on request, so they are not asked here.)
+  for (Role role : {Role::kTrainer, Role::kRecommender, Role::kLoader}) {
+    auto ctx = [&] { return Ctx(Of(role, "svc")); };
+    std::vector<grpc::StatusCode> codes = Everything(ctx, "u2");
+    EXPECT_EQ(codes[1], grpc::StatusCode::PERMISSION_DENIED) << auth::RoleName(role) << " GetTranscript";
+    EXPECT_EQ(codes[2], grpc::StatusCode::PERMISSION_DENIED) << auth::RoleName(role) << " ExportLearner";
+    EXPECT_EQ(codes[3], grpc::StatusCode::PERMISSION_DENIED) << auth::RoleName(role) << " EraseLearner";
+  }
+  // A kiosk session for u1: u2's records are not the bound learner's.
+  Principal session = Of(Role::kKiosk, "kiosk-hepingli-01");
+  session.learner = "u1";
+  auto sctx = [&] { return Ctx(session); };
+  for (const std::string& victim : kVictimSpellings) {
+    for (grpc::StatusCode code : Everything(sctx, victim))
+      EXPECT_EQ(code, grpc::StatusCode::PERMISSION_DENIED) << victim;
+  }
+  // A kiosk records attendance only, never a pass.
+  StatementSpec pass{.learner = "u2", .verb = "passed", .credits = 9, .venue = kVenue};
+  EXPECT_EQ(Record(session, MakeStatement(pass)), grpc::StatusCode::PERMISSION_DENIED);
+  ExpectVictimUntouched();
+}
+
+TEST_F(GrpcScopingAttackTest, ForgedTokensAreUnauthenticated) {
+  auto code = [&](const std::string& token) {
+    v1::ListStatementsRequest list;
+    list.set_learner("u2");
+    v1::ListStatementsResponse lr;
+    return rec_->ListStatements(testing::TestRecordsServer::BearerContext(token).get(), list, &lr).error_code();
+  };
+  const std::string real = server_->Token(Of(Role::kLearner, "u2"));
+  ASSERT_EQ(code(real), grpc::StatusCode::OK);
+  auto parts = [](const std::string& t) {
+    std::vector<std::string> p;
+    size_t a = t.find('.'), b = t.rfind('.');
+    p = {t.substr(0, a), t.substr(a + 1, b - a - 1), t.substr(b + 1)};
+    return p;
+  };
+  const std::vector<std::string> p = parts(real);
+  std::string payload;
+  ASSERT_TRUE(absl::WebSafeBase64Unescape(p[1], &payload));
+  // alg none, with and without the signature.
+  const std::string none = absl::WebSafeBase64Escape(R"({"alg":"none","typ":"JWT"})");
+  EXPECT_EQ(code(none + "." + p[1] + "."), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(code(none + "." + p[1] + "." + p[2]), grpc::StatusCode::UNAUTHENTICATED);
+  // The victim's token with the attacker's subject swapped in, signature kept.
+  std::string swapped = payload;
+  swapped.replace(swapped.find("\"u2\""), 4, "\"u1\"");
+  EXPECT_EQ(code(p[0] + "." + absl::WebSafeBase64Escape(swapped) + "." + p[2]), grpc::StatusCode::UNAUTHENTICATED);
+  // Not valid yet (beyond the clock skew); an unknown role.
+  auth::TokenOptions later;
+  later.key = kKey;
+  later.now = [] { return absl::Now() + absl::Hours(2); };
+  EXPECT_EQ(code(*auth::MintToken(Of(Role::kLearner, "u2"), absl::Minutes(5), later)),
+            grpc::StatusCode::UNAUTHENTICATED);
+  std::string admin = payload;
+  admin.replace(admin.find("\"learner\""), 9, "\"admin\"");
+  EXPECT_EQ(code(p[0] + "." + absl::WebSafeBase64Escape(admin) + "." + p[2]), grpc::StatusCode::UNAUTHENTICATED);
+  // Two tokens in one header; a Basic header.
+  EXPECT_EQ(code(real + " " + real), grpc::StatusCode::UNAUTHENTICATED);
+  grpc::ClientContext basic;
+  basic.AddMetadata("authorization", "Basic " + absl::Base64Escape("feed:feed"));
+  v1::ListStatementsRequest list;
+  list.set_learner("u2");
+  v1::ListStatementsResponse lr;
+  EXPECT_EQ(rec_->ListStatements(&basic, list, &lr).error_code(), grpc::StatusCode::UNAUTHENTICATED);
+}
+
+}  // namespace
+}  // namespace lifelong
