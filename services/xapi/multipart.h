@@ -21,9 +21,14 @@ struct MultipartPart {
 // absent.
 absl::StatusOr<std::string> MultipartBoundary(absl::string_view content_type);
 
-// Splits `body` into its parts. INVALID_ARGUMENT naming what is wrong for a
-// missing boundary line, a part without the blank line after its headers, or
-// a missing closing delimiter.
+// The most parts a body may have: the statements and one part per
+// attachment (a batch has at most 1,000 statements elsewhere too).
+inline constexpr size_t kMaxMultipartParts = 1001;
+
+// Splits `body` into its parts, in time linear in its size. INVALID_ARGUMENT
+// naming what is wrong for a missing boundary line, a part without the blank
+// line after its headers, a missing closing delimiter, or more than
+// kMaxMultipartParts parts.
 absl::StatusOr<std::vector<MultipartPart>> ParseMultipart(absl::string_view boundary, absl::string_view body);
 
 // Builds a multipart/mixed body; returns it and sets `*content_type`.

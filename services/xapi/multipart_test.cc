@@ -35,6 +35,25 @@ TEST(Multipart, RejectsBrokenBodies) {
             absl::StatusCode::kInvalidArgument);
 }
 
+TEST(Multipart, ManyTinyPartsAreRefusedAndParsedInLinearTime) {
+  // Parts separated by LF only: every part used to search the rest of the
+  // body for a CRLF delimiter (2 million parts x 16 MiB).
+  std::string body = "--b\n";
+  for (int i = 0; i < 2000000; ++i) body += "\n\nx\n--b\n";
+  body += "\n\nx\n--b--";
+  absl::StatusOr<std::vector<MultipartPart>> parsed = ParseMultipart("b", body);
+  EXPECT_EQ(parsed.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(parsed.status().message().find("more than 1001 parts"), std::string::npos) << parsed.status();
+  // At the limit, LF-only bodies parse (and CRLF ones, as before).
+  std::string lf = "--b\n";
+  for (size_t i = 0; i + 1 < kMaxMultipartParts; ++i) lf += "\n\nx\n--b\n";
+  lf += "\n\nlast\n--b--";
+  parsed = ParseMultipart("b", lf);
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_EQ(parsed->size(), kMaxMultipartParts);
+  EXPECT_EQ(parsed->back().body, "last");
+}
+
 std::string B64(const std::string& s) {
   std::string out;
   absl::WebSafeBase64Escape(s, &out);

@@ -348,6 +348,21 @@ TEST_F(RecordScopingAttackTest, AttachmentContentMustMatchItsHash) {
   EXPECT_EQ(read->body.find("伪造"), std::string::npos);
 }
 
+TEST_F(RecordScopingAttackTest, AMultipartBodyOfTinyPartsIsRefused) {
+  // 15 MiB of LF-separated empty parts (1.7 million): parsing used to take
+  // time quadratic in the body, many minutes of a worker per request.
+  std::string body = "--b\n";
+  while (body.size() < (15u << 20)) body += "\n\nx\n--b\n";
+  body += "\n\nx\n--b--";
+  httplib::Client c("127.0.0.1", server_->xapi_port());
+  c.set_read_timeout(60, 0);
+  httplib::Headers h = {{"X-Experience-API-Version", "2.0.0"}, {"Authorization", Bearer(Of(Role::kLearner, "u1"))}};
+  httplib::Result r = c.Post("/xapi/statements", h, body, "multipart/mixed; boundary=b");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 400);
+  EXPECT_NE(r->body.find("more than 1001 parts"), std::string::npos) << r->body;
+}
+
 TEST_F(RecordScopingAttackTest, AttachmentsAreNotReadableByNamingTheirHash) {
   // The victim's certificate, whose text an attacker can guess (so its hash).
   const std::string certificate = "结业证书: u2, 书法入门, 2 学分";
