@@ -32,6 +32,10 @@ namespace lifelong::xapi {
 inline constexpr int kMaxStatementsPerPage = 500;
 // Largest request body accepted (413 above).
 inline constexpr size_t kMaxBodyBytes = 16 << 20;
+// Statements one POST may carry, as gRPC RecordStatements
+// (records::kMaxBatchStatements): 16 MiB of small statements would otherwise
+// be some 100,000 statements in one write.
+inline constexpr size_t kMaxStatementsPerPost = 1000;
 
 // Percent-encodes everything but RFC 3986 unreserved characters.
 std::string UrlEncode(absl::string_view s);

@@ -389,6 +389,9 @@ HttpResponse XapiHandler::PostStatements(const auth::AccessGrant& grant, const H
   if (!body_ok.ok()) return FromStatus(body_ok);
   const std::vector<std::string>& texts = body.texts;
   const bool was_array = body.was_array;
+  if (texts.size() > kMaxStatementsPerPost) {
+    return Error(400, absl::StrCat("statements: at most ", kMaxStatementsPerPost, " statements per request"));
+  }
   std::vector<ParsedStatement> batch;
   std::set<records::Uuid> ids;
   for (size_t i = 0; i < texts.size(); ++i) {

@@ -363,6 +363,25 @@ TEST_F(RecordScopingAttackTest, AMultipartBodyOfTinyPartsIsRefused) {
   EXPECT_NE(r->body.find("more than 1001 parts"), std::string::npos) << r->body;
 }
 
+TEST_F(RecordScopingAttackTest, APostCarriesAtMostAThousandStatements) {
+  // As gRPC RecordStatements: 1,001 small statements are refused whole.
+  auto batch = [](int n, int first) {
+    nlohmann::json a = nlohmann::json::array();
+    for (int i = 0; i < n; ++i)
+      a.push_back(nlohmann::json::parse(MakeStatement({.id = TestUuid(first + i), .learner = "u1"})));
+    return a.dump();
+  };
+  const std::string self = Bearer(Of(Role::kLearner, "u1"));
+  httplib::Result big = Call("POST", "/xapi/statements", self, batch(1001, 5000));
+  ASSERT_TRUE(big);
+  EXPECT_EQ(big->status, 400);
+  EXPECT_NE(big->body.find("statements: at most 1000"), std::string::npos) << big->body;
+  EXPECT_EQ(Call("GET", "/xapi/statements?statementId=" + TestUuid(5000), self)->status, 404);
+  httplib::Result ok = Call("POST", "/xapi/statements", self, batch(1000, 7000));
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(ok->status, 200);
+}
+
 TEST_F(RecordScopingAttackTest, AttachmentsAreNotReadableByNamingTheirHash) {
   // The victim's certificate, whose text an attacker can guess (so its hash).
   const std::string certificate = "结业证书: u2, 书法入门, 2 学分";
