@@ -30,6 +30,11 @@ namespace lifelong::xapi {
 
 // Most statements one GET returns; `limit=0` means this.
 inline constexpr int kMaxStatementsPerPage = 500;
+// Most statements one GET with attachments=true returns: each statement's
+// attachments came with it in one request of at most kMaxBodyBytes, so a
+// page holds at most 10 x 16 MiB of them (500 such statements were 8 GiB,
+// built in memory for one response).
+inline constexpr int kMaxStatementsPerPageWithAttachments = 10;
 // Largest request body accepted (413 above).
 inline constexpr size_t kMaxBodyBytes = 16 << 20;
 // Statements one POST may carry, as gRPC RecordStatements

@@ -4,6 +4,7 @@
 #include <simdjson.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <set>
 
 #include "absl/strings/ascii.h"
@@ -554,6 +555,7 @@ HttpResponse XapiHandler::GetStatements(const auth::AccessGrant& grant, const Ht
     return Error(400, "limit: must be a non-negative integer");
   }
   q.page_size = (n == 0 || n > kMaxStatementsPerPage) ? kMaxStatementsPerPage : n;
+  if (IsTrue(req.Param("attachments"))) q.page_size = std::min(q.page_size, kMaxStatementsPerPageWithAttachments);
   q.ascending = IsTrue(req.Param("ascending"));
   q.page_token = req.Param("more");
   // xAPI 2.1.3 "Filter Conditions for StatementRefs", for callers who may

@@ -382,6 +382,33 @@ TEST_F(RecordScopingAttackTest, APostCarriesAtMostAThousandStatements) {
   EXPECT_EQ(ok->status, 200);
 }
 
+TEST_F(RecordScopingAttackTest, APageWithAttachmentsHoldsAtMostTenStatements) {
+  // Each statement's attachments come with it (up to 16 MiB a request): a
+  // page of 500 such statements was built in memory whole.
+  httplib::Client c("127.0.0.1", server_->xapi_port());
+  httplib::Headers self = {{"X-Experience-API-Version", "2.0.0"}, {"Authorization", Bearer(Of(Role::kLearner, "u1"))}};
+  for (int i = 0; i < 12; ++i) {
+    const std::string content = absl::StrCat("附件 ", i);
+    httplib::Result w =
+        c.Post("/xapi/statements", self, MultipartStatement(TestUuid(400 + i), "u1", xapi::Sha256Hex(content), content),
+               "multipart/mixed; boundary=b0undary");
+    ASSERT_TRUE(w);
+    ASSERT_EQ(w->status, 200) << w->body;
+  }
+  httplib::Result r =
+      c.Get(("/xapi/statements?attachments=true&limit=500&agent=" + UrlEncode(Agent("u1"))).c_str(), self);
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body.substr(0, 200);
+  absl::StatusOr<std::string> boundary = xapi::MultipartBoundary(r->get_header_value("Content-Type"));
+  ASSERT_TRUE(boundary.ok()) << boundary.status();
+  absl::StatusOr<std::vector<xapi::MultipartPart>> parts = xapi::ParseMultipart(*boundary, r->body);
+  ASSERT_TRUE(parts.ok()) << parts.status();
+  ASSERT_EQ(parts->size(), 11u);  // the statements, and ten attachments
+  nlohmann::json page = nlohmann::json::parse((*parts)[0].body);
+  EXPECT_EQ(page["statements"].size(), 10u);
+  EXPECT_FALSE(page["more"].get<std::string>().empty());
+}
+
 TEST_F(RecordScopingAttackTest, AttachmentsAreNotReadableByNamingTheirHash) {
   // The victim's certificate, whose text an attacker can guess (so its hash).
   const std::string certificate = "结业证书: u2, 书法入门, 2 学分";
