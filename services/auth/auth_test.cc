@@ -143,6 +143,25 @@ TEST(Authorizer, RevocationFileTakesEffectWithoutRestart) {
   EXPECT_TRUE(auth.Authenticate(Bearer(Learner("u1"))).ok());
 }
 
+TEST(Authorizer, RevokingALearnerEndsTheirKioskSessions) {
+  std::string file = std::string(std::getenv("TEST_TMPDIR")) + "/revoked_learner.txt";
+  std::ofstream(file) << "sub:u2\n";
+  Authorizer auth(Enabled(file));
+  ASSERT_TRUE(auth.LoadRevocations().ok());
+  Principal session;
+  session.subject = "kiosk-dongsi-02";
+  session.role = Role::kKiosk;
+  session.venue = "东四社区学校";
+  session.learner = "u2";
+  absl::Status s = auth.Authenticate(Bearer(session)).status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kUnauthenticated) << s;
+  EXPECT_TRUE(auth.IsRevoked(session));
+  session.learner = "u3";
+  EXPECT_TRUE(auth.Authenticate(Bearer(session)).ok());
+  session.learner.clear();
+  EXPECT_TRUE(auth.Authenticate(Bearer(session)).ok()) << "the kiosk itself is not revoked";
+}
+
 // The verified-token cache saves the signature check of a token seen before,
 // and changes nothing else: a cached token still expires at its `exp`, is
 // still refused once revoked (RevocationFileTakesEffectWithoutRestart), and

@@ -135,6 +135,8 @@ bool Authorizer::IsRevoked(const Principal& p) const {
   ReloadRevocationsIfChanged();
   absl::MutexLock lock(&revocation_mu_);
   if (revoked_.count(absl::StrCat("sub:", p.subject))) return true;
+  // A kiosk session acts for its learner: revoking the learner ends it too.
+  if (!p.learner.empty() && revoked_.count(absl::StrCat("sub:", p.learner))) return true;
   return !p.token_id.empty() && revoked_.count(absl::StrCat("jti:", p.token_id));
 }
 

@@ -113,7 +113,8 @@ class Authorizer {
   // The same for an already authenticated principal (xAPI Basic credentials).
   absl::StatusOr<AccessGrant> AuthorizePrincipal(const Principal& principal, absl::string_view operation);
 
-  // Whether the credential is on the revocation list (reloaded as needed).
+  // Whether the credential is on the revocation list (reloaded as needed):
+  // its subject, its token id, or the learner a kiosk session acts for.
   bool IsRevoked(const Principal& p) const;
 
   // Reads the revocation file now (regardless of its modification time).

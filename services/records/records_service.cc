@@ -678,6 +678,11 @@ absl::Status RecordsService::MintKioskSession(const auth::AccessGrant& g, const 
   absl::Time now = absl::Now();
   auth::Principal session = g.principal();
   session.learner = learner;
+  // A revoked learner (sub:<learner>) gets no session: it would be refused
+  // on use anyway (auth::Authorizer::IsRevoked).
+  if (auth_->IsRevoked(session)) {
+    return absl::PermissionDeniedError(absl::StrCat("learner: the credentials of ", learner, " are revoked"));
+  }
   // The session's id names no part of the code or card (ids appear in
   // revocation lists and audit rows).
   session.token_id = absl::StrCat("kiosk-session-", g.principal().subject, "-", absl::ToUnixMicros(now));

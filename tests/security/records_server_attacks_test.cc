@@ -53,10 +53,11 @@ nlohmann::json LogEvent(const std::string& log, const std::string& event) {
   return nullptr;
 }
 
-std::string Token(const std::string& subject) {
+std::string Token(const std::string& subject, auth::Role role = auth::Role::kLearner) {
   auth::Principal p;
   p.subject = subject;
-  p.role = auth::Role::kLearner;
+  p.role = role;
+  if (role == auth::Role::kKiosk) p.venue = "和平里社区学校";
   p.token_id = "jti-" + subject;
   auth::TokenOptions o;
   o.key = kKey;
@@ -136,6 +137,17 @@ class RecordsServerAttackTest : public ::testing::Test {
     return stub->Echo(&ctx, req, &resp);
   }
 
+  std::unique_ptr<v1::LearningRecordService::Stub> Stub() {
+    return v1::LearningRecordService::NewStub(
+        grpc::CreateChannel(absl::StrCat("127.0.0.1:", grpc_port_), grpc::InsecureChannelCredentials()));
+  }
+  static std::unique_ptr<grpc::ClientContext> Bearer(const std::string& token) {
+    auto ctx = std::make_unique<grpc::ClientContext>();
+    ctx->AddMetadata("authorization", "Bearer " + token);
+    ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    return ctx;
+  }
+
   int XapiStatus(const std::string& user_pass) {
     httplib::Client c("127.0.0.1", xapi_port_);
     c.set_read_timeout(5, 0);
@@ -180,6 +192,49 @@ TEST_F(RecordsServerAttackTest, RemovingTheRevocationFileDoesNotReviveRevokedTok
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));
   EXPECT_TRUE(Echo(revoked).ok());
   EXPECT_NE(Metrics().find("lifelong_auth_revocation_file_ok 1"), std::string::npos);
+}
+
+TEST_F(RecordsServerAttackTest, ARevokedLearnerGetsNoKioskSession) {
+  // sub:u-revoked is on the list: the learner's own tokens are refused, and
+  // so must be a kiosk session for them, obtained with their learner card
+  // (a lost card and PIN, an account closed) or used after the revocation.
+  StartServing(own_credentials_);
+  auto stub = Stub();
+  v1::BindLearnerCardRequest bind;
+  bind.set_card_number("110100000428");
+  bind.set_learner("u-revoked");
+  bind.set_pin("2580");
+  v1::LearnerCard card;
+  grpc::Status s = stub->BindLearnerCard(Bearer(Token("desk", auth::Role::kOperator)).get(), bind, &card);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  const std::string kiosk = Token("kiosk-hepingli-01", auth::Role::kKiosk);
+  v1::RedeemLearnerCardRequest redeem;
+  redeem.set_card_number("110100000428");
+  redeem.set_pin("2580");
+  v1::KioskSession session;
+  s = stub->RedeemLearnerCard(Bearer(kiosk).get(), redeem, &session);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED) << s.error_message();
+  EXPECT_TRUE(session.token().empty());
+  // A session minted for them (by a server without the list, or before the
+  // revocation) is refused too.
+  auth::Principal minted;
+  minted.subject = "kiosk-hepingli-01";
+  minted.role = auth::Role::kKiosk;
+  minted.venue = "和平里社区学校";
+  minted.learner = "u-revoked";
+  auth::TokenOptions o;
+  o.key = kKey;
+  v1::GetTranscriptRequest tr;
+  tr.set_learner("u-revoked");
+  v1::Transcript t;
+  s = stub->GetTranscript(Bearer(*auth::MintToken(minted, absl::Minutes(5), o)).get(), tr, &t);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAUTHENTICATED) << s.error_message();
+  // The kiosk itself, and sessions of other learners, are unaffected.
+  EXPECT_TRUE(Echo(kiosk).ok());
+  minted.learner = "u-honest";
+  tr.set_learner("u-honest");
+  s = stub->GetTranscript(Bearer(*auth::MintToken(minted, absl::Minutes(5), o)).get(), tr, &t);
+  EXPECT_TRUE(s.ok()) << s.error_message();
 }
 
 TEST_F(RecordsServerAttackTest, MissingRevocationFileAtStartRefusesToStart) {
