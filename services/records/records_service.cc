@@ -517,6 +517,20 @@ grpc::Status RecordsService::EraseLearner(grpc::ServerContext* ctx, const v1::Er
   return Run(ctx, "EraseLearner", true, [&](const auth::AccessGrant& g, std::string* learner) -> absl::Status {
     LL_ASSIGN_OR_RETURN(*learner, LearnerFrom(req->learner()));
     LL_RETURN_IF_ERROR(auth::CheckLearner(g, *learner, "learner"));
+    if (g.scope() == auth::Scope::kSelf && options_.learner_erase_interval > absl::ZeroDuration()) {
+      absl::MutexLock lock(&erase_mu_);
+      const absl::Time now = absl::Now();
+      for (auto it = last_self_erase_.begin(); it != last_self_erase_.end();) {
+        it = now - it->second >= options_.learner_erase_interval ? last_self_erase_.erase(it) : std::next(it);
+      }
+      auto [it, first] = last_self_erase_.emplace(*learner, now);
+      if (!first) {
+        return absl::ResourceExhaustedError(absl::StrCat(
+            "learner: ", *learner, " erased their records less than ",
+            absl::FormatDuration(options_.learner_erase_interval), " ago; retry in ",
+            absl::FormatDuration(absl::Ceil(it->second + options_.learner_erase_interval - now, absl::Seconds(1)))));
+      }
+    }
     // The live kiosk pass first, so that the store's purge covers it too.
     LL_RETURN_IF_ERROR(passes_->EraseLearner(*learner));
     LL_RETURN_IF_ERROR(cards_->EraseLearner(*learner));

@@ -84,6 +84,12 @@ class RecordsService final : public lifelong::v1::LearningRecordService::WithCal
     // method takes no handler thread, so the thread quota does not bound
     // it); 0: no limit. records_server sets it to --max_concurrent_calls.
     int max_pending_writes = 0;
+    // A learner erases their own records at most once in this interval
+    // (RESOURCE_EXHAUSTED before): each erasure flushes every column family
+    // and compacts what it touched, so a learner writing and erasing in a
+    // loop made the whole store flush and compact ~90 times a second.
+    // Operators' erasures are not limited. Zero: no limit.
+    absl::Duration learner_erase_interval = absl::Minutes(1);
   };
   explicit RecordsService(RecordStore* store) : RecordsService(store, Options()) {}
   // Registers the service's change feed as the store's change listener (one
@@ -165,6 +171,10 @@ class RecordsService final : public lifelong::v1::LearningRecordService::WithCal
   std::unique_ptr<AuditLog> audit_;
   // RecordStatement writes admitted and not yet finished.
   std::atomic<int> pending_writes_{0};
+  // When each learner last erased their own records (Options::
+  // learner_erase_interval); entries older than the interval are dropped.
+  absl::Mutex erase_mu_;
+  std::map<std::string, absl::Time> last_self_erase_ ABSL_GUARDED_BY(erase_mu_);
 };
 
 // Fills `out` from a stored statement; without `json` unless `with_json`.

@@ -222,5 +222,30 @@ TEST_F(GrpcScopingAttackTest, ForgedTokensAreUnauthenticated) {
   EXPECT_EQ(rec_->ListStatements(&basic, list, &lr).error_code(), grpc::StatusCode::UNAUTHENTICATED);
 }
 
+TEST_F(GrpcScopingAttackTest, ALearnerErasesTheirRecordsAtMostOnceAMinute) {
+  // Each erasure flushes every column family and compacts what it touched:
+  // a learner writing and erasing in a loop kept the whole store flushing.
+  const Principal me = Of(Role::kLearner, "u3");
+  auto erase = [&](const Principal& who) {
+    v1::EraseLearnerRequest er;
+    er.set_learner("u3");
+    v1::EraseLearnerResponse eo;
+    return rec_->EraseLearner(Ctx(who).get(), er, &eo);
+  };
+  ASSERT_EQ(Record(me, MakeStatement({.learner = "u3"})), grpc::StatusCode::OK);
+  ASSERT_TRUE(erase(me).ok());
+  ASSERT_EQ(Record(me, MakeStatement({.id = TestUuid(30), .learner = "u3"})), grpc::StatusCode::OK);
+  grpc::Status again = erase(me);
+  EXPECT_EQ(again.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << again.error_message();
+  EXPECT_NE(again.error_message().find("learner:"), std::string::npos) << again.error_message();
+  v1::GetStatementRequest g;
+  g.set_id(TestUuid(30));
+  v1::Statement st;
+  EXPECT_TRUE(rec_->GetStatement(Ctx(me).get(), g, &st).ok()) << "nothing erased by the refused call";
+  // An operator erasing on the learner's request is not limited.
+  EXPECT_TRUE(erase(Of(Role::kOperator, "operator-wang")).ok());
+  EXPECT_EQ(rec_->GetStatement(Ctx(me).get(), g, &st).error_code(), grpc::StatusCode::NOT_FOUND);
+}
+
 }  // namespace
 }  // namespace lifelong
