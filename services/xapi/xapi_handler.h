@@ -106,11 +106,18 @@ class XapiHandler {
   HttpResponse PostStatements(const auth::AccessGrant& grant, const HttpRequest& request) const;
   HttpResponse GetStatements(const auth::AccessGrant& grant, const HttpRequest& request, bool head) const;
   // Stores attachment parts by hash (content-addressed, so re-sending one is
-  // harmless).
-  absl::Status SaveAttachments(const std::map<std::string, MultipartPart>& parts) const;
+  // harmless), and for each attachment of `statements` (texts[i] is
+  // statements[i]'s) that has a fileUrl and came with its part, a link
+  // (kAttachment key "<sha2>@<statement id>", empty content) saying that this
+  // statement carried the bytes.
+  absl::Status SaveAttachments(const std::map<std::string, MultipartPart>& parts, const std::vector<std::string>& texts,
+                               const std::vector<records::ParsedStatement>& statements) const;
   // Turns a JSON response into multipart/mixed with the stored attachments
-  // of `statement_texts` after it.
-  HttpResponse WithAttachments(HttpResponse r, const std::vector<std::string>& statement_texts) const;
+  // of `statements` after it: those without fileUrl (a part was required to
+  // store them), and those with one that the statement carried as a part
+  // (its link, SaveAttachments). Naming a hash with a fileUrl alone reads
+  // nothing.
+  HttpResponse WithAttachments(HttpResponse r, const std::vector<const records::StoredStatement*>& statements) const;
   // The three document resources (xapi_documents.cc).
   HttpResponse Documents(const auth::AccessGrant& grant, const HttpRequest& request, DocKind kind) const;
 

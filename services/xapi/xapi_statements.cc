@@ -281,7 +281,20 @@ absl::Status CheckAttachments(const std::vector<std::string>& texts,
 
 }  // namespace
 
-absl::Status XapiHandler::SaveAttachments(const std::map<std::string, MultipartPart>& parts) const {
+namespace {
+
+// The key of the link saying that statement `id` carried the bytes of its
+// attachment `sha` (lowercase hex) as a part (SaveAttachments).
+DocKey AttachmentLinkKey(const std::string& sha, const records::Uuid& id) {
+  return DocKey{DocKind::kAttachment, "", "", "", absl::StrCat(sha, "@", FormatUuid(id))};
+}
+
+}  // namespace
+
+absl::Status XapiHandler::SaveAttachments(const std::map<std::string, MultipartPart>& parts,
+                                          const std::vector<std::string>& texts,
+                                          const std::vector<ParsedStatement>& statements) const {
+  if (parts.empty()) return absl::OkStatus();
   const int64_t now = absl::ToUnixMicros(absl::Now());
   for (const auto& [sha, part] : parts) {
     DocKey key{DocKind::kAttachment, "", "", "", sha};
@@ -290,29 +303,45 @@ absl::Status XapiHandler::SaveAttachments(const std::map<std::string, MultipartP
                                      WriteCondition{}, now);
     if (!s.ok()) return s;
   }
+  for (size_t i = 0; i < texts.size() && i < statements.size(); ++i) {
+    if (texts[i].find("\"fileUrl\"") == std::string::npos) continue;
+    nlohmann::json st = nlohmann::json::parse(texts[i], nullptr, false);
+    if (!st.is_object() || !st.contains("attachments") || !st["attachments"].is_array()) continue;
+    for (const nlohmann::json& a : st["attachments"]) {
+      if (!a.is_object() || !a.contains("fileUrl") || !a.contains("sha2") || !a["sha2"].is_string()) continue;
+      std::string sha = absl::AsciiStrToLower(a["sha2"].get<std::string>());
+      if (!parts.count(sha)) continue;
+      absl::Status s = documents_->Put(AttachmentLinkKey(sha, statements[i].id), "application/octet-stream", "",
+                                       WriteCondition{}, now);
+      if (!s.ok()) return s;
+    }
+  }
   return absl::OkStatus();
 }
 
-HttpResponse XapiHandler::WithAttachments(HttpResponse r, const std::vector<std::string>& statement_texts) const {
+HttpResponse XapiHandler::WithAttachments(HttpResponse r, const std::vector<const StoredStatement*>& statements) const {
   std::vector<MultipartPart> parts(1);
   parts[0].headers["Content-Type"] = "application/json";
   parts[0].body = std::move(r.body);
   std::set<std::string> seen;
-  for (const std::string& text : statement_texts) {
+  for (const StoredStatement* stored : statements) {
+    const std::string& text = stored->record.json;
     if (text.find("\"attachments\"") == std::string::npos) continue;
     nlohmann::json st = nlohmann::json::parse(text, nullptr, false);
     if (!st.is_object() || !st.contains("attachments")) continue;
     for (const nlohmann::json& a : st["attachments"]) {
       if (!a.is_object() || !a.contains("sha2") || !a["sha2"].is_string()) continue;
-      // Only what the statement's writer sent as a part (an attachment
-      // without fileUrl needs one): a statement naming a hash with a fileUrl
-      // proves nothing about its bytes, and would read any stored attachment
-      // whose content can be guessed.
-      if (a.contains("fileUrl")) continue;
       std::string sha = absl::AsciiStrToLower(a["sha2"].get<std::string>());
-      if (!seen.insert(sha).second) continue;
+      if (seen.count(sha)) continue;
+      // Only what the statement's writer sent as a part: one without fileUrl
+      // could not be stored without it; one with a fileUrl has a link when
+      // it came with its part. A hash named with a fileUrl alone proves
+      // nothing about its bytes, and would read any stored attachment whose
+      // content can be guessed.
+      if (a.contains("fileUrl") && !documents_->Get(AttachmentLinkKey(sha, stored->id)).ok()) continue;
       absl::StatusOr<Document> d = documents_->Get(DocKey{DocKind::kAttachment, "", "", "", sha});
       if (!d.ok()) continue;
+      seen.insert(sha);
       MultipartPart p;
       p.headers["Content-Type"] = d->content_type;
       p.headers["Content-Transfer-Encoding"] = "binary";
@@ -374,7 +403,7 @@ HttpResponse XapiHandler::PutStatement(const auth::AccessGrant& grant, const Htt
   records::SetIssuer(grant, &*p);
   std::vector<ParsedStatement> batch;
   batch.push_back(std::move(*p));
-  absl::Status saved = SaveAttachments(body.attachments);
+  absl::Status saved = SaveAttachments(body.attachments, body.texts, batch);
   if (!saved.ok()) return FromStatus(saved);
   absl::StatusOr<std::vector<StoredStatement>> stored = store_->Record(std::move(batch));
   if (!stored.ok()) return FromStatus(stored.status());
@@ -414,7 +443,7 @@ HttpResponse XapiHandler::PostStatements(const auth::AccessGrant& grant, const H
   }
   absl::Status att = CheckAttachments(texts, body.attachments);
   if (!att.ok()) return FromStatus(att);
-  absl::Status saved = SaveAttachments(body.attachments);
+  absl::Status saved = SaveAttachments(body.attachments, texts, batch);
   if (!saved.ok()) return FromStatus(saved);
   absl::StatusOr<std::vector<StoredStatement>> stored = store_->Record(std::move(batch));
   if (!stored.ok()) return FromStatus(stored.status());
@@ -471,7 +500,7 @@ HttpResponse XapiHandler::GetStatements(const auth::AccessGrant& grant, const Ht
     if (by_voided && !voided) return Error(404, "statement is not voided");
     r.body = Render(*s, format, AcceptLanguages(req.Header("accept-language")));
     r.SetHeader("Last-Modified", domain::FormatTimestampMicros(static_cast<int64_t>(s->record.stored_seq)));
-    if (IsTrue(req.Param("attachments"))) r = WithAttachments(std::move(r), {s->record.json});
+    if (IsTrue(req.Param("attachments"))) r = WithAttachments(std::move(r), {&*s});
     if (head) r.body.clear();
     return r;
   }
@@ -605,9 +634,9 @@ HttpResponse XapiHandler::GetStatements(const auth::AccessGrant& grant, const Ht
   }
   r.body = std::move(body);
   if (IsTrue(req.Param("attachments"))) {
-    std::vector<std::string> texts;
-    for (const StoredStatement& st : page->statements) texts.push_back(st.record.json);
-    r = WithAttachments(std::move(r), texts);
+    std::vector<const StoredStatement*> statements;
+    for (const StoredStatement& st : page->statements) statements.push_back(&st);
+    r = WithAttachments(std::move(r), statements);
   }
   if (head) r.body.clear();
   return r;

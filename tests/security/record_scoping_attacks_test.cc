@@ -304,14 +304,17 @@ TEST_F(RecordScopingAttackTest, OtherLearnersDocumentsAreRefused) {
 
 // A statement with one attachment (text/plain, `sha2`) as multipart/mixed,
 // the part carrying `content` under the hash header `sha2`.
+// A statement with one attachment sent as a part; with `file_url`, the
+// attachment names that fileUrl too (xAPI allows both).
 std::string MultipartStatement(const std::string& id, const std::string& learner, const std::string& sha2,
-                               const std::string& content) {
+                               const std::string& content, const std::string& file_url = "") {
   nlohmann::json st = nlohmann::json::parse(MakeStatement({.id = id, .learner = learner}));
   st["attachments"] = {{{"usageType", "http://id.tincanapi.com/attachment/certificate-of-completion"},
                         {"display", {{"zh-CN", "结业证书"}}},
                         {"contentType", "text/plain"},
                         {"length", content.size()},
                         {"sha2", sha2}}};
+  if (!file_url.empty()) st["attachments"][0]["fileUrl"] = file_url;
   return absl::StrCat("--b0undary\r\nContent-Type: application/json\r\n\r\n", st.dump(),
                       "\r\n--b0undary\r\nContent-Type: text/plain\r\nContent-Transfer-Encoding: binary\r\n"
                       "X-Experience-API-Hash: ",
@@ -444,6 +447,31 @@ TEST_F(RecordScopingAttackTest, AttachmentsAreNotReadableByNamingTheirHash) {
   httplib::Result own = c.Get(("/xapi/statements?attachments=true&statementId=" + TestUuid(60)).c_str(), victim);
   ASSERT_TRUE(own);
   EXPECT_NE(own->body.find(certificate), std::string::npos);
+  // A statement that names a fileUrl and also carries the part (xAPI allows
+  // both; the ADL conformance suite does it) gets its attachment back, and
+  // only that statement: the attacker's fileUrl-only statement still reads
+  // nothing though the bytes are now stored for the other one too.
+  const std::string transcript = "成绩单: u2, 书法入门, 合格";
+  const std::string transcript_sha2 = xapi::Sha256Hex(transcript);
+  httplib::Result both =
+      c.Post("/xapi/statements", victim,
+             MultipartStatement(TestUuid(62), "u2", transcript_sha2, transcript, "https://example.org/transcript.txt"),
+             "multipart/mixed; boundary=b0undary");
+  ASSERT_TRUE(both);
+  ASSERT_EQ(both->status, 200) << both->body;
+  httplib::Result carried = c.Get(("/xapi/statements?attachments=true&statementId=" + TestUuid(62)).c_str(), victim);
+  ASSERT_TRUE(carried);
+  ASSERT_EQ(carried->status, 200) << carried->body;
+  EXPECT_NE(carried->body.find(transcript), std::string::npos) << carried->body;
+  st["id"] = TestUuid(63);
+  st["attachments"][0]["sha2"] = transcript_sha2;
+  httplib::Result w2 = Call("POST", "/xapi/statements", attacker, st.dump());
+  ASSERT_TRUE(w2);
+  ASSERT_EQ(w2->status, 200) << w2->body;
+  httplib::Result r2 = Call("GET", "/xapi/statements?attachments=true&statementId=" + TestUuid(63), attacker);
+  ASSERT_TRUE(r2);
+  ASSERT_EQ(r2->status, 200) << r2->body;
+  EXPECT_EQ(r2->body.find(transcript), std::string::npos);
 }
 
 TEST_F(RecordScopingAttackTest, HugeDocumentKeysAreRefused) {
