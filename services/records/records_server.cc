@@ -142,14 +142,22 @@ absl::Status RecordsServer::StartParts() {
   // RecordStatement (a callback method) is bounded like the thread quota.
   if (service_options.max_pending_writes == 0) service_options.max_pending_writes = o.grpc.max_concurrent_calls;
   ErasureLedger* ledger = ledger_.get();
-  service_options.erase_hook = [ledger](const std::string& learner) -> absl::StatusOr<int64_t> {
+  // The caller's hook (o.service.erase_hook), if any, runs first.
+  service_options.erase_hook =
+      [ledger, outer = std::move(service_options.erase_hook)](const std::string& learner) -> absl::StatusOr<int64_t> {
+    int64_t erased = 0;
+    if (outer) {
+      absl::StatusOr<int64_t> n = outer(learner);
+      if (!n.ok()) return n.status();
+      erased = *n;
+    }
     // After the store's erasure (statements and documents): a restore of an
     // older backup erases the learner again (backups.h).
     if (ledger != nullptr) {
       absl::Status s = ledger->Append(learner, absl::ToUnixMicros(absl::Now()));
       if (!s.ok()) return s;
     }
-    return int64_t{0};
+    return erased;
   };
   service_ = std::make_unique<RecordsService>(store_.get(), std::move(service_options));
   if (o.serve_metrics) {

@@ -531,13 +531,22 @@ grpc::Status RecordsService::EraseLearner(grpc::ServerContext* ctx, const v1::Er
             absl::FormatDuration(absl::Ceil(it->second + options_.learner_erase_interval - now, absl::Seconds(1)))));
       }
     }
-    // The live kiosk pass first, so that the store's purge covers it too.
-    LL_RETURN_IF_ERROR(passes_->EraseLearner(*learner));
-    LL_RETURN_IF_ERROR(cards_->EraseLearner(*learner));
-    LL_ASSIGN_OR_RETURN(int64_t n, store_->EraseLearner(*learner));
-    if (options_.erase_hook) LL_RETURN_IF_ERROR(options_.erase_hook(*learner).status());
-    resp->set_erased_statements(n);
-    return absl::OkStatus();
+    absl::Status erased = [&]() -> absl::Status {
+      // The live kiosk pass first, so that the store's purge covers it too.
+      LL_RETURN_IF_ERROR(passes_->EraseLearner(*learner));
+      LL_RETURN_IF_ERROR(cards_->EraseLearner(*learner));
+      LL_ASSIGN_OR_RETURN(int64_t n, store_->EraseLearner(*learner));
+      if (options_.erase_hook) LL_RETURN_IF_ERROR(options_.erase_hook(*learner).status());
+      resp->set_erased_statements(n);
+      return absl::OkStatus();
+    }();
+    if (!erased.ok() && g.scope() == auth::Scope::kSelf) {
+      // A failed erasure (a full disk, say) may be retried at once: only
+      // erasures that happened count against the interval.
+      absl::MutexLock lock(&erase_mu_);
+      last_self_erase_.erase(*learner);
+    }
+    return erased;
   });
 }
 

@@ -9,6 +9,8 @@
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -245,6 +247,31 @@ TEST_F(GrpcScopingAttackTest, ALearnerErasesTheirRecordsAtMostOnceAMinute) {
   // An operator erasing on the learner's request is not limited.
   EXPECT_TRUE(erase(Of(Role::kOperator, "operator-wang")).ok());
   EXPECT_EQ(rec_->GetStatement(Ctx(me).get(), g, &st).error_code(), grpc::StatusCode::NOT_FOUND);
+}
+
+// Only an erasure that happened counts against the interval: one that failed
+// (a full disk, say) may be retried at once.
+TEST(GrpcScopingLimits, AFailedErasureMayBeRetriedAtOnce) {
+  testing::TestRecordsServerOptions o;
+  o.key = kKey;
+  auto failures = std::make_shared<std::atomic<int>>(1);
+  o.service.erase_hook = [failures](const std::string&) -> absl::StatusOr<int64_t> {
+    if (failures->fetch_sub(1) > 0) return absl::UnavailableError("no space left on device");
+    return int64_t{0};
+  };
+  auto server = testing::TestRecordsServer::Start(testing::FreshTempDir("failed_erasure_retried"), std::move(o));
+  ASSERT_TRUE(server.ok()) << server.status();
+  const Principal me = Of(Role::kLearner, "u3");
+  auto erase = [&]() {
+    v1::EraseLearnerRequest er;
+    er.set_learner("u3");
+    v1::EraseLearnerResponse eo;
+    return (*server)->stub().EraseLearner((*server)->Context(me).get(), er, &eo);
+  };
+  EXPECT_EQ(erase().error_code(), grpc::StatusCode::UNAVAILABLE);
+  grpc::Status retried = erase();
+  EXPECT_TRUE(retried.ok()) << retried.error_message();
+  EXPECT_EQ(erase().error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << "a completed erasure counts";
 }
 
 }  // namespace
