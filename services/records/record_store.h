@@ -128,6 +128,10 @@ struct StoredStatement {
   StatementRecord record;  // record.json is the stored xAPI JSON
 };
 
+// StatementQuery::max_page_json_bytes by default: 3 MiB of statement JSON
+// leaves room for the response's other fields under gRPC's 4 MiB.
+inline constexpr size_t kMaxPageJsonBytes = 3 << 20;
+
 // Filters of List(). Strings empty / optionals unset mean "any".
 struct StatementQuery {
   std::string learner;  // canonical learner key
@@ -150,6 +154,12 @@ struct StatementQuery {
   // kMaxReferenceDepth deep) to a statement matching the filters, even a
   // voided one. since/until/order/page size apply to the returned statements.
   bool include_references = false;
+  // The page ends once its statements' stored JSON reaches this many bytes
+  // (it always holds at least one statement), with a token to continue: a
+  // page of 1,000 of the largest statements (kMaxStatementBytes) would be
+  // 1 GiB built in memory for one call, and past gRPC's default 4 MiB
+  // receive limit for every client. 0: no limit.
+  size_t max_page_json_bytes = kMaxPageJsonBytes;
 };
 
 struct StatementPage {

@@ -131,6 +131,9 @@ absl::StatusOr<StatementPage> RecordStore::List(const StatementQuery& q) const {
   int scanned = 0;
   IndexEntry last{};
   bool more = false;
+  size_t page_bytes = 0;            // stored JSON of the statements in the page
+  bool full = false;                // the next statement would pass max_page_json_bytes
+  IndexEntry consumed{};            // the last candidate taken or passed over
   std::optional<Uuid> previous_id;  // own and reference entries of one statement are adjacent
   struct Candidate {
     IndexEntry entry;
@@ -186,15 +189,36 @@ absl::StatusOr<StatementPage> RecordStore::List(const StatementQuery& q) const {
     for (Candidate& c : chunk) {
       if (!c.covered) {
         size_t k = fetched++;
-        if (statuses[k].IsNotFound()) continue;  // erased between index scan and read
+        if (statuses[k].IsNotFound()) {  // erased between index scan and read
+          consumed = c.entry;
+          continue;
+        }
         LL_RETURN_IF_ERROR(FromRocks(statuses[k], "read statement"));
         LL_ASSIGN_OR_RETURN(c.covered, DecodeStatementRecord(absl::string_view(values[k].data(), values[k].size())));
       }
       StatementRecord& rec = *c.covered;
-      if (rec.Has(RecordFlag::kVoided)) continue;
-      LL_ASSIGN_OR_RETURN(bool ok, matches(rec));
-      if (!ok) continue;
-      page.statements.push_back({c.entry.id, std::move(rec)});
+      bool ok = false;
+      if (!rec.Has(RecordFlag::kVoided)) {
+        LL_ASSIGN_OR_RETURN(ok, matches(rec));
+      }
+      if (ok) {
+        if (q.max_page_json_bytes > 0 && !page.statements.empty() &&
+            page_bytes + rec.json.size() > q.max_page_json_bytes) {
+          // The page ends before this statement: the next one starts after
+          // the last candidate taken or passed over (the rest of this chunk
+          // is scanned again).
+          full = true;
+          break;
+        }
+        page_bytes += rec.json.size();
+        page.statements.push_back({c.entry.id, std::move(rec)});
+      }
+      consumed = c.entry;
+    }
+    if (full) {
+      more = true;
+      last = consumed;
+      break;
     }
     if (!it->Valid()) break;
     if (static_cast<int>(page.statements.size()) >= q.page_size || scanned >= kMaxScanned) {

@@ -600,6 +600,54 @@ TEST_F(RecordStoreTest, PaginationIsStableUnderConcurrentWrites) {
   EXPECT_EQ(seen, want);
 }
 
+// A page is bounded in bytes as well as statements: 1,000 of the largest
+// statements would be 1 GiB built for one call. Every statement still comes
+// back once, in order, over the pages; by the learner index (covering
+// copies) and by the stored-order index (read by id), both directions.
+TEST_F(RecordStoreTest, PagesOfLargeStatementsStopAtTheByteBudget) {
+  const std::string big(700 << 10, 'x');  // 700 KiB titles: about 4 a 3 MiB page
+  for (int i = 0; i < 12; ++i) {
+    ASSERT_TRUE(Put({{.id = TestUuid(i), .learner = i % 3 == 0 ? "u2" : "u1", .title = big}}).ok());
+  }
+  for (int i = 12; i < 15; ++i) ASSERT_TRUE(Put({{.id = TestUuid(i), .learner = "u1"}}).ok());
+  for (const std::string& learner : {std::string("u1"), std::string()}) {
+    for (bool ascending : {false, true}) {
+      StatementQuery q;
+      q.learner = learner;
+      q.ascending = ascending;
+      q.page_size = 1000;
+      std::vector<std::string> seen;
+      int pages = 0;
+      while (pages < 20) {
+        absl::StatusOr<StatementPage> p = store_->List(q);
+        ++pages;
+        ASSERT_TRUE(p.ok()) << p.status();
+        size_t bytes = 0;
+        for (const StoredStatement& st : p->statements) bytes += st.record.json.size();
+        EXPECT_TRUE(p->statements.size() == 1 || bytes <= kMaxPageJsonBytes) << bytes << " bytes of JSON";
+        for (auto& id : Ids(*p)) seen.push_back(id);
+        if (p->next_page_token.empty()) break;
+        q.page_token = p->next_page_token;
+      }
+      std::vector<std::string> want;
+      for (int i = 0; i < 15; ++i) {
+        if (learner.empty() || i >= 12 || i % 3 != 0) want.push_back(TestUuid(i));
+      }
+      if (!ascending) std::reverse(want.begin(), want.end());
+      EXPECT_EQ(seen, want) << "learner '" << learner << "' ascending " << ascending;
+      EXPECT_GE(pages, learner.empty() ? 3 : 2) << "the budget split the statements over pages";
+    }
+  }
+  // Without the budget, one page.
+  StatementQuery all;
+  all.page_size = 1000;
+  all.max_page_json_bytes = 0;
+  absl::StatusOr<StatementPage> one = store_->List(all);
+  ASSERT_TRUE(one.ok()) << one.status();
+  EXPECT_EQ(one->statements.size(), 15u);
+  EXPECT_TRUE(one->next_page_token.empty());
+}
+
 TEST_F(RecordStoreTest, PageTokenBoundToFilters) {
   for (int i = 0; i < 5; ++i) ASSERT_TRUE(Put({{.id = TestUuid(i), .learner = "u1"}}).ok());
   StatementQuery q;

@@ -384,8 +384,11 @@ grpc::Status RecordsService::ListStatements(grpc::ServerContext* ctx, const v1::
     q.ascending = req->ascending();
     q.page_size = req->page_size() == 0 ? 50 : req->page_size();
     q.page_token = req->page_token();
-    LL_ASSIGN_OR_RETURN(StatementPage page, store_->List(q));
     const bool basic = req->view() == v1::STATEMENT_VIEW_BASIC;
+    // The byte budget bounds pages that carry the JSON; a basic page is a
+    // few small fields a statement.
+    if (basic) q.max_page_json_bytes = 0;
+    LL_ASSIGN_OR_RETURN(StatementPage page, store_->List(q));
     resp->mutable_statements()->Reserve(static_cast<int>(page.statements.size()));
     for (StoredStatement& s : page.statements) ToProto(std::move(s), resp->add_statements(), !basic);
     resp->set_next_page_token(page.next_page_token);

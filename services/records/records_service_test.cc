@@ -135,6 +135,44 @@ TEST_F(RecordsServiceTest, BadInputGetsInvalidArgumentNamingTheField) {
   EXPECT_EQ(stub_->ListStatements(&c6, list, &lr).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
 }
 
+// A learner's largest statements (about 1 MiB each) come back over pages
+// that a client with gRPC's default 4 MiB receive limit can take; the basic
+// view (no JSON) is not cut.
+TEST_F(RecordsServiceTest, PagesOfLargeStatementsFitAClientsDefaultReceiveLimit) {
+  std::vector<ParsedStatement> batch;
+  for (int i = 0; i < 8; ++i) {
+    batch.push_back(*ParseStatement(MakeStatement({.id = TestUuid(i), .title = std::string(900 << 10, 'x')})));
+  }
+  ASSERT_TRUE(store_->Record(std::move(batch)).ok());
+  v1::ListStatementsRequest list;
+  list.set_learner("u1");
+  list.set_page_size(100);
+  std::set<std::string> seen;
+  int pages = 0;
+  do {
+    grpc::ClientContext ctx;
+    v1::ListStatementsResponse lr;
+    grpc::Status s = stub_->ListStatements(&ctx, list, &lr);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    ASSERT_LT(lr.ByteSizeLong(), size_t{4} << 20);
+    for (const v1::Statement& st : lr.statements()) {
+      EXPECT_FALSE(st.json().empty());
+      EXPECT_TRUE(seen.insert(st.id()).second) << st.id() << " twice";
+    }
+    list.set_page_token(lr.next_page_token());
+    ++pages;
+  } while (!list.page_token().empty() && pages < 10);
+  EXPECT_EQ(seen.size(), 8u);
+  EXPECT_GE(pages, 3);  // 3 statements a page (2.7 MB): a fourth would pass 3 MiB
+  grpc::ClientContext ctx;
+  list.set_page_token("");
+  list.set_view(v1::STATEMENT_VIEW_BASIC);
+  v1::ListStatementsResponse basic;
+  ASSERT_TRUE(stub_->ListStatements(&ctx, list, &basic).ok());
+  EXPECT_EQ(basic.statements_size(), 8);
+  EXPECT_TRUE(basic.next_page_token().empty());
+}
+
 TEST_F(RecordsServiceTest, BatchAllOrNothingAndLimits) {
   grpc::ClientContext c1;
   v1::RecordStatementsRequest batch;
