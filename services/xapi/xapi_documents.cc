@@ -3,13 +3,17 @@
 // preconditions), over the DocumentStore.
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <optional>
 #include <set>
+#include <string>
+#include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "services/domain/iri.h"
+#include "services/domain/vocabulary.h"
 #include "services/domain/xapi_time.h"
 #include "services/records/statement.h"
 #include "services/xapi/xapi_handler.h"
@@ -57,6 +61,17 @@ HttpResponse XapiHandler::Documents(const auth::AccessGrant& grant, const HttpRe
     key.activity = req.Param("activityId", &found);
     if (!found) return Error(400, "activityId parameter is required");
     if (!domain::IsAbsoluteIri(key.activity)) return Error(400, "activityId: not an absolute IRI");
+  }
+  if (kind == DocKind::kActivityProfile && req.method != "GET" && req.method != "HEAD" &&
+      grant.principal().role == auth::Role::kTeacher) {
+    // A teacher writes the profiles of the courses they run only: one
+    // namespace for every caller, which any teacher could otherwise rewrite.
+    const std::string course = vocab::CourseIdFromIri(key.activity);
+    const std::vector<std::string>& mine = grant.principal().courses;
+    if (course.empty() || std::find(mine.begin(), mine.end(), course) == mine.end()) {
+      return Error(403, absl::StrCat("activityId: teacher ", grant.principal().subject, " does not run course \"",
+                                     course, "\""));
+    }
   }
   if (kind != DocKind::kActivityProfile) {
     bool found = false;

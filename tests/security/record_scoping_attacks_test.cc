@@ -474,6 +474,34 @@ TEST_F(RecordScopingAttackTest, AttachmentsAreNotReadableByNamingTheirHash) {
   EXPECT_EQ(r2->body.find(transcript), std::string::npos);
 }
 
+// Activity profiles are one namespace (content metadata every caller reads):
+// a teacher writes only the profiles of the courses they run.
+TEST_F(RecordScopingAttackTest, TeachersWriteOnlyTheirCoursesActivityProfiles) {
+  const std::string teacher = Bearer(Of(Role::kTeacher, "t1"));  // runs c1
+  auto profile = [](const std::string& course) {
+    return "/xapi/activities/profile?profileId=syllabus&activityId=" + UrlEncode(vocab::CourseIri(course));
+  };
+  httplib::Result own = Call("PUT", profile("c1"), teacher, R"({"weeks":8})");
+  ASSERT_TRUE(own);
+  EXPECT_EQ(own->status, 204) << own->body;
+  for (const char* method : {"PUT", "POST", "DELETE"}) {
+    httplib::Result other = Call(method, profile("c2"), teacher, R"({"weeks":1,"note":"改到别处上课"})");
+    ASSERT_TRUE(other);
+    EXPECT_EQ(other->status, 403) << method << " " << other->body;
+    EXPECT_NE(other->body.find("activityId"), std::string::npos) << other->body;
+  }
+  httplib::Result other_iri =
+      Call("PUT", "/xapi/activities/profile?profileId=syllabus&activityId=" + UrlEncode("https://example.org/anything"),
+           teacher, "{}");
+  ASSERT_TRUE(other_iri);
+  EXPECT_EQ(other_iri->status, 403) << other_iri->body;
+  // Reading stays open to them (content metadata).
+  httplib::Result read = Call("GET", profile("c1"), teacher);
+  ASSERT_TRUE(read);
+  EXPECT_EQ(read->status, 200) << read->body;
+  EXPECT_EQ(read->body, R"({"weeks":8})");
+}
+
 TEST_F(RecordScopingAttackTest, HugeDocumentKeysAreRefused) {
   // The alternate request syntax (xAPI 1.0.3) carries parameters in the form
   // body, which may be longer than a URL: a document key's strings are
