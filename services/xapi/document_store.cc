@@ -72,6 +72,7 @@ std::string EncodeDocKey(const DocKey& key, bool prefix) {
       PutStr(&out, key.activity);
       break;
     case DocKind::kAgentProfile:
+    case DocKind::kLearnerAttachment:
       PutStr(&out, key.learner);
       break;
     case DocKind::kAttachment:
@@ -211,7 +212,9 @@ absl::Status CheckJsonDocumentDepth(absl::string_view json, int max_depth) {
 
 absl::Status DocumentStore::Put(const DocKey& key, const std::string& content_type, const std::string& content,
                                 const WriteCondition& cond, int64_t now_us) {
-  if (key.kind != DocKind::kAttachment && IsJson(content_type)) LL_RETURN_IF_ERROR(CheckJsonDocumentDepth(content));
+  if (key.kind != DocKind::kAttachment && key.kind != DocKind::kLearnerAttachment && IsJson(content_type)) {
+    LL_RETURN_IF_ERROR(CheckJsonDocumentDepth(content));
+  }
   DocWrite w{DocAction::kPut, key, content_type, content, cond, now_us};
   if (log_ != nullptr) return log_->ProposeDocument(w);
   return WriteHere(w);
@@ -311,15 +314,17 @@ absl::StatusOr<int64_t> DocumentStore::EraseLearner(const std::string& learner) 
 }
 
 absl::StatusOr<int64_t> DocumentStore::EraseLearnerInto(const std::string& learner, rocksdb::WriteBatch* batch) const {
-  // Agent profiles are keyed by learner; states have the learner second, so
-  // they are found by a scan of the state range.
+  // Agent profiles and the learner's attachments are keyed by learner;
+  // states have the learner second, so they are found by a scan of the state
+  // range.
   int64_t n = 0;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf_));
-  DocKey agent{DocKind::kAgentProfile, "", learner, "", ""};
-  std::string prefix = EncodeDocKey(agent, true);
-  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
-    LL_RETURN_IF_ERROR(FromRocks(batch->Delete(cf_, it->key()), "document store: erase learner"));
-    ++n;
+  for (DocKind kind : {DocKind::kAgentProfile, DocKind::kLearnerAttachment}) {
+    std::string prefix = EncodeDocKey(DocKey{kind, "", learner, "", ""}, true);
+    for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+      LL_RETURN_IF_ERROR(FromRocks(batch->Delete(cf_, it->key()), "document store: erase learner"));
+      ++n;
+    }
   }
   std::string state_start(1, static_cast<char>(DocKind::kState));
   std::string needle;
@@ -353,7 +358,8 @@ absl::Status DocumentStore::ForEachLearner(const std::function<void(const std::s
     if (k[0] == static_cast<char>(DocKind::kState)) {
       std::optional<size_t> next = str_at(k, 1, &activity);
       if (next && str_at(k, *next, &learner)) fn(learner);
-    } else if (k[0] == static_cast<char>(DocKind::kAgentProfile)) {
+    } else if (k[0] == static_cast<char>(DocKind::kAgentProfile) ||
+               k[0] == static_cast<char>(DocKind::kLearnerAttachment)) {
       if (str_at(k, 1, &learner)) fn(learner);
     }
   }

@@ -9,11 +9,14 @@
 //
 // Key layout (all strings u16 big-endian length-prefixed, so a prefix scan of
 // one (activity, agent[, registration]) never runs into a longer string):
-//   [0] u8 kind: 1 = state, 2 = activity profile, 3 = agent profile
-//   state:            activity IRI | learner key | registration ("" if none) | state id
-//   activity profile: activity IRI | profile id
-//   agent profile:    learner key | profile id
-//   attachment:       SHA-2 hex of the content (statement attachments)
+//   [0] u8 kind: 1 = state, 2 = activity profile, 3 = agent profile,
+//                4 = attachment (shared), 5 = learner attachment
+//   state:              activity IRI | learner key | registration ("" if none) | state id
+//   activity profile:   activity IRI | profile id
+//   agent profile:      learner key | profile id
+//   attachment:         SHA-2 hex of the content (written before 2026-12-03)
+//   learner attachment: learner key | SHA-2 hex of the content (the bytes a
+//                       statement of that learner carried as a part)
 // Value layout:
 //   [0]      u8  format = 1
 //   [1..8]   u64 updated, microseconds since the Unix epoch
@@ -41,7 +44,18 @@
 
 namespace lifelong::xapi {
 
-enum class DocKind : uint8_t { kState = 1, kActivityProfile = 2, kAgentProfile = 3, kAttachment = 4 };
+// kAttachment: attachment bytes by SHA-256 (`id`), shared by every statement
+// naming it; written by versions before 2026-12-03 only, still read.
+// kLearnerAttachment: attachment bytes a learner's statement carried as a
+// part, by learner (`learner`) and SHA-256 (`id`): what the statements of
+// that learner serve, and what their erasure removes.
+enum class DocKind : uint8_t {
+  kState = 1,
+  kActivityProfile = 2,
+  kAgentProfile = 3,
+  kAttachment = 4,
+  kLearnerAttachment = 5,
+};
 
 // Identifies one document, or (with an empty `id`) the set of documents under
 // the other fields.
@@ -132,13 +146,14 @@ class DocumentStore {
                      const WriteCondition& cond, int64_t now_us);
   // Deletes one document (key.id set) or every document under `key`.
   absl::Status Delete(const DocKey& key, const WriteCondition& cond);
-  // Deletes every document of a learner (erasure); returns how many.
+  // Deletes every document of a learner (erasure: States, Agent Profiles,
+  // the attachments their statements carried); returns how many.
   absl::StatusOr<int64_t> EraseLearner(const std::string& learner);
   // The same deletions added to `batch` (the record store's erasure batch,
   // RecordStore::SetEraseExtension); returns how many.
   absl::StatusOr<int64_t> EraseLearnerInto(const std::string& learner, rocksdb::WriteBatch* batch) const;
-  // Calls fn with the learner key of every State and Agent Profile document
-  // (once per document).
+  // Calls fn with the learner key of every State, Agent Profile and learner
+  // attachment document (once per document).
   absl::Status ForEachLearner(const std::function<void(const std::string&)>& fn) const;
   // Copies every document of `from` here, as stored (ETags and times kept);
   // returns how many. Idempotent.

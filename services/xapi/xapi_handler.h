@@ -105,18 +105,16 @@ class XapiHandler {
   HttpResponse PutStatement(const auth::AccessGrant& grant, const HttpRequest& request) const;
   HttpResponse PostStatements(const auth::AccessGrant& grant, const HttpRequest& request) const;
   HttpResponse GetStatements(const auth::AccessGrant& grant, const HttpRequest& request, bool head) const;
-  // Stores attachment parts by hash (content-addressed, so re-sending one is
-  // harmless), and for each attachment of `statements` (texts[i] is
-  // statements[i]'s) that has a fileUrl and came with its part, a link
-  // (kAttachment key "<sha2>@<statement id>", empty content) saying that this
-  // statement carried the bytes.
+  // Stores each attachment part under the (first) learner of each statement
+  // that names it (texts[i] is statements[i]'s; DocKind::kLearnerAttachment):
+  // a learner's erasure removes them, and another learner's statement naming
+  // the same hash does not read them.
   absl::Status SaveAttachments(const std::map<std::string, MultipartPart>& parts, const std::vector<std::string>& texts,
                                const std::vector<records::ParsedStatement>& statements) const;
-  // Turns a JSON response into multipart/mixed with the stored attachments
-  // of `statements` after it: those without fileUrl (a part was required to
-  // store them), and those with one that the statement carried as a part
-  // (its link, SaveAttachments). Naming a hash with a fileUrl alone reads
-  // nothing.
+  // Turns a JSON response into multipart/mixed with the attachments of
+  // `statements` after it: the bytes each statement's learner sent as parts
+  // (and, for attachments without fileUrl, bytes stored by hash alone by
+  // earlier versions). Naming a hash with a fileUrl alone reads nothing.
   HttpResponse WithAttachments(HttpResponse r, const std::vector<const records::StoredStatement*>& statements) const;
   // The three document resources (xapi_documents.cc).
   HttpResponse Documents(const auth::AccessGrant& grant, const HttpRequest& request, DocKind kind) const;

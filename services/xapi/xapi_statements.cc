@@ -283,10 +283,11 @@ absl::Status CheckAttachments(const std::vector<std::string>& texts,
 
 namespace {
 
-// The key of the link saying that statement `id` carried the bytes of its
-// attachment `sha` (lowercase hex) as a part (SaveAttachments).
-DocKey AttachmentLinkKey(const std::string& sha, const records::Uuid& id) {
-  return DocKey{DocKind::kAttachment, "", "", "", absl::StrCat(sha, "@", FormatUuid(id))};
+// Where a statement's attachment bytes are kept: under the statement's
+// (first) learner, so that the learner's erasure removes them, and a
+// statement of another learner naming the same hash does not read them.
+DocKey LearnerAttachmentKey(const std::vector<std::string>& learners, const std::string& sha) {
+  return DocKey{DocKind::kLearnerAttachment, "", learners.empty() ? std::string() : learners.front(), "", sha};
 }
 
 }  // namespace
@@ -296,23 +297,21 @@ absl::Status XapiHandler::SaveAttachments(const std::map<std::string, MultipartP
                                           const std::vector<ParsedStatement>& statements) const {
   if (parts.empty()) return absl::OkStatus();
   const int64_t now = absl::ToUnixMicros(absl::Now());
-  for (const auto& [sha, part] : parts) {
-    DocKey key{DocKind::kAttachment, "", "", "", sha};
-    auto ct = part.headers.find("content-type");
-    absl::Status s = documents_->Put(key, ct == part.headers.end() ? "application/octet-stream" : ct->second, part.body,
-                                     WriteCondition{}, now);
-    if (!s.ok()) return s;
-  }
+  std::set<std::pair<std::string, std::string>> saved;  // (learner, sha)
   for (size_t i = 0; i < texts.size() && i < statements.size(); ++i) {
-    if (texts[i].find("\"fileUrl\"") == std::string::npos) continue;
+    if (texts[i].find("\"attachments\"") == std::string::npos) continue;
     nlohmann::json st = nlohmann::json::parse(texts[i], nullptr, false);
     if (!st.is_object() || !st.contains("attachments") || !st["attachments"].is_array()) continue;
     for (const nlohmann::json& a : st["attachments"]) {
-      if (!a.is_object() || !a.contains("fileUrl") || !a.contains("sha2") || !a["sha2"].is_string()) continue;
-      std::string sha = absl::AsciiStrToLower(a["sha2"].get<std::string>());
-      if (!parts.count(sha)) continue;
-      absl::Status s = documents_->Put(AttachmentLinkKey(sha, statements[i].id), "application/octet-stream", "",
-                                       WriteCondition{}, now);
+      if (!a.is_object() || !a.contains("sha2") || !a["sha2"].is_string()) continue;
+      const std::string sha = absl::AsciiStrToLower(a["sha2"].get<std::string>());
+      auto part = parts.find(sha);
+      if (part == parts.end()) continue;  // a fileUrl attachment sent without its bytes
+      DocKey key = LearnerAttachmentKey(statements[i].learners, sha);
+      if (!saved.emplace(key.learner, sha).second) continue;
+      auto ct = part->second.headers.find("content-type");
+      absl::Status s = documents_->Put(key, ct == part->second.headers.end() ? "application/octet-stream" : ct->second,
+                                       part->second.body, WriteCondition{}, now);
       if (!s.ok()) return s;
     }
   }
@@ -333,13 +332,15 @@ HttpResponse XapiHandler::WithAttachments(HttpResponse r, const std::vector<cons
       if (!a.is_object() || !a.contains("sha2") || !a["sha2"].is_string()) continue;
       std::string sha = absl::AsciiStrToLower(a["sha2"].get<std::string>());
       if (seen.count(sha)) continue;
-      // Only what the statement's writer sent as a part: one without fileUrl
-      // could not be stored without it; one with a fileUrl has a link when
-      // it came with its part. A hash named with a fileUrl alone proves
-      // nothing about its bytes, and would read any stored attachment whose
-      // content can be guessed.
-      if (a.contains("fileUrl") && !documents_->Get(AttachmentLinkKey(sha, stored->id)).ok()) continue;
-      absl::StatusOr<Document> d = documents_->Get(DocKey{DocKind::kAttachment, "", "", "", sha});
+      // Only bytes the statement's learner sent as a part (SaveAttachments).
+      // A hash named with a fileUrl alone proves nothing about its bytes,
+      // and would read any stored attachment whose content can be guessed.
+      absl::StatusOr<Document> d = documents_->Get(LearnerAttachmentKey(stored->record.learners, sha));
+      if (!d.ok() && !a.contains("fileUrl")) {
+        // Stored by hash alone by an earlier version; a statement without
+        // fileUrl could not be stored without sending its part.
+        d = documents_->Get(DocKey{DocKind::kAttachment, "", "", "", sha});
+      }
       if (!d.ok()) continue;
       seen.insert(sha);
       MultipartPart p;

@@ -3,13 +3,9 @@
 // from it holds no trace of them (not even a course only they took).
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
-#include <rocksdb/options.h>
-#include <rocksdb/sst_file_reader.h>
 
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include "absl/strings/str_cat.h"
 #include "models/model_retirement.h"
@@ -23,48 +19,17 @@
 #include "services/records/records_service.h"
 #include "services/records/statement.h"
 #include "services/records/test_statements.h"
+#include "tests/testing/store_files.h"
 
 namespace lifelong {
 namespace {
 
 using records::testing::MakeStatement;
+using testing::AnyFileContains;
+using testing::AnyTableEntryContains;
 
 constexpr char kErased[] = "erase-me-7f3a9c";
 constexpr char kOnlyTheirs[] = "c-only-erased-91b2";
-
-// Whether any file under `dir` contains `needle`.
-bool AnyFileContains(const std::string& dir, const std::string& needle) {
-  for (const auto& e : std::filesystem::recursive_directory_iterator(dir)) {
-    if (!e.is_regular_file()) continue;
-    std::ifstream in(e.path(), std::ios::binary);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    if (ss.str().find(needle) != std::string::npos) return true;
-  }
-  return false;
-}
-
-// Whether any table file under `dir` holds `needle` in a key or value once
-// decoded (blocks are LZ4-compressed, so a byte scan alone could miss it).
-bool AnyTableEntryContains(const std::string& dir, const std::string& needle) {
-  for (const auto& e : std::filesystem::recursive_directory_iterator(dir)) {
-    if (!e.is_regular_file() || e.path().extension() != ".sst") continue;
-    rocksdb::SstFileReader reader{rocksdb::Options()};
-    rocksdb::Status s = reader.Open(e.path().string());
-    if (!s.ok()) {
-      ADD_FAILURE() << e.path() << ": " << s.ToString();
-      continue;
-    }
-    std::unique_ptr<rocksdb::Iterator> it(reader.NewIterator(rocksdb::ReadOptions()));
-    for (it->SeekToFirst(); it->Valid(); it->Next()) {
-      if (it->key().ToString().find(needle) != std::string::npos ||
-          it->value().ToString().find(needle) != std::string::npos) {
-        return true;
-      }
-    }
-  }
-  return false;
-}
 
 // A record service on a fresh store under TEST_TMPDIR/<name>/records, served
 // on a real port, and a stub calling it.

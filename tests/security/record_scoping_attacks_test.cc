@@ -26,6 +26,7 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "proto/lifelong/v1/records.grpc.pb.h"
 #include "services/auth/principal.h"
 #include "services/domain/vocabulary.h"
 #include "services/records/record_store.h"
@@ -33,6 +34,7 @@
 #include "services/records/test_statements.h"
 #include "services/xapi/multipart.h"
 #include "tests/testing/records_fixture.h"
+#include "tests/testing/store_files.h"
 #include "tests/testing/subprocess.h"
 
 namespace lifelong {
@@ -77,8 +79,8 @@ class RecordScopingAttackTest : public ::testing::Test {
     testing::TestRecordsServerOptions o;
     o.key = kKey;
     o.xapi_credentials = "feed:feed-secret-Zq3xV9 role=loader subject=svc-feed\n";
-    auto server = testing::TestRecordsServer::Start(
-        testing::FreshTempDir(::testing::UnitTest::GetInstance()->current_test_info()->name()), std::move(o));
+    dir_ = testing::FreshTempDir(::testing::UnitTest::GetInstance()->current_test_info()->name());
+    auto server = testing::TestRecordsServer::Start(dir_, std::move(o));
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = std::move(*server);
   }
@@ -116,6 +118,7 @@ class RecordScopingAttackTest : public ::testing::Test {
     return {r->status, ids};
   }
 
+  std::string dir_;  // the server's data
   std::unique_ptr<testing::TestRecordsServer> server_;
 };
 
@@ -500,6 +503,42 @@ TEST_F(RecordScopingAttackTest, TeachersWriteOnlyTheirCoursesActivityProfiles) {
   ASSERT_TRUE(read);
   EXPECT_EQ(read->status, 200) << read->body;
   EXPECT_EQ(read->body, R"({"weeks":8})");
+}
+
+// A learner's erasure removes the attachment bytes their statements carried
+// (a certificate is personal data), from every file of the store, and leaves
+// another learner's copy of the same content readable.
+TEST_F(RecordScopingAttackTest, ErasureRemovesTheLearnersAttachmentBytes) {
+  const std::string certificate = "结业证书: u5, 书法入门, 2 学分, erased-attachment-4b1e9d";
+  const std::string shared = "课程讲义: 书法入门 第一讲";
+  httplib::Client c("127.0.0.1", server_->xapi_port());
+  auto post = [&](const std::string& learner, int id, const std::string& content) {
+    httplib::Headers h = {{"X-Experience-API-Version", "2.0.0"},
+                          {"Authorization", Bearer(Of(Role::kLearner, learner))}};
+    httplib::Result r =
+        c.Post("/xapi/statements", h, MultipartStatement(TestUuid(id), learner, xapi::Sha256Hex(content), content),
+               "multipart/mixed; boundary=b0undary");
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->status, 200) << r->body;
+  };
+  post("u5", 70, certificate);
+  post("u5", 71, shared);
+  post("u6", 72, shared);
+  // The check can fail: the bytes are on disk before the erasure.
+  ASSERT_TRUE(testing::AnyFileContains(dir_, certificate));
+  v1::EraseLearnerRequest er;
+  er.set_learner("u5");
+  v1::EraseLearnerResponse eo;
+  grpc::Status erased =
+      server_->stub().EraseLearner(server_->Context(Of(Role::kOperator, "operator-wang")).get(), er, &eo);
+  ASSERT_TRUE(erased.ok()) << erased.error_message();
+  EXPECT_FALSE(testing::AnyFileContains(dir_, certificate)) << "logs, tables or manifests still hold the bytes";
+  EXPECT_FALSE(testing::AnyTableEntryContains(dir_, certificate));
+  httplib::Result kept =
+      Call("GET", "/xapi/statements?attachments=true&statementId=" + TestUuid(72), Bearer(Of(Role::kLearner, "u6")));
+  ASSERT_TRUE(kept);
+  ASSERT_EQ(kept->status, 200) << kept->body;
+  EXPECT_NE(kept->body.find(shared), std::string::npos) << "another learner's copy stays";
 }
 
 TEST_F(RecordScopingAttackTest, HugeDocumentKeysAreRefused) {
