@@ -36,14 +36,7 @@ using records::testing::TestUuid;
 
 constexpr char kKey[] = "record-integrity-test-key-0123456789abcdef";
 
-Principal Of(Role role, const std::string& subject) {
-  Principal p;
-  p.role = role;
-  p.subject = subject;
-  if (role == Role::kTeacher) p.courses = {"c1"};
-  p.token_id = "jti-" + subject;
-  return p;
-}
+Principal Of(Role role, const std::string& subject) { return testing::TestPrincipal(role, subject); }
 
 Principal Learner(const std::string& subject) { return Of(Role::kLearner, subject); }
 

@@ -35,14 +35,7 @@ using records::testing::TestUuid;
 constexpr char kKey[] = "grpc-scoping-attacks-key-0123456789abcdef";
 constexpr char kVenue[] = "和平里社区学校";
 
-Principal Of(Role role, const std::string& subject) {
-  Principal p;
-  p.role = role;
-  p.subject = subject;
-  if (role == Role::kKiosk) p.venue = kVenue;
-  p.token_id = "jti-" + subject;
-  return p;
-}
+Principal Of(Role role, const std::string& subject) { return testing::TestPrincipal(role, subject); }
 
 // The victim's key as written by an attacker: bare, and as district accounts.
 const std::vector<std::string> kVictimSpellings = {"u2", "account:https://id.dongcheng.gov.cn|u2",

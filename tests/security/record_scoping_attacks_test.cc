@@ -48,14 +48,7 @@ using records::testing::TestUuid;
 
 constexpr char kKey[] = "record-scoping-attacks-key-0123456789abcdef";
 
-Principal Of(Role role, const std::string& subject) {
-  Principal p;
-  p.role = role;
-  p.subject = subject;
-  if (role == Role::kTeacher) p.courses = {"c1"};
-  p.token_id = "jti-" + subject;
-  return p;
-}
+Principal Of(Role role, const std::string& subject) { return testing::TestPrincipal(role, subject); }
 
 std::string Agent(const std::string& learner) {
   return nlohmann::json{{"account", {{"homePage", std::string(vocab::kDistrictIdp)}, {"name", learner}}}}.dump();

@@ -19,6 +19,17 @@ std::unique_ptr<auth::Authorizer> TestAuthorizer(const std::string& key) {
   return std::make_unique<auth::Authorizer>(o);
 }
 
+auth::Principal TestPrincipal(auth::Role role, const std::string& subject, const std::string& venue,
+                              const std::vector<std::string>& courses) {
+  auth::Principal p;
+  p.role = role;
+  p.subject = subject;
+  if (role == auth::Role::kKiosk) p.venue = venue;
+  if (role == auth::Role::kTeacher) p.courses = courses;
+  p.token_id = "jti-" + subject;
+  return p;
+}
+
 absl::StatusOr<std::unique_ptr<TestRecordsServer>> TestRecordsServer::Start(const std::string& dir,
                                                                             TestRecordsServerOptions options) {
   std::unique_ptr<TestRecordsServer> t(new TestRecordsServer());

@@ -21,6 +21,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -47,6 +48,11 @@ struct TestRecordsServerOptions {
   // server's own (TestAuthorizer(key)).
   records::RecordsService::Options service;
 };
+
+// A principal as a test's tokens name it: `role` and `subject`, token id
+// "jti-<subject>"; a kiosk at `venue`, a teacher running `courses`.
+auth::Principal TestPrincipal(auth::Role role, const std::string& subject, const std::string& venue = "和平里社区学校",
+                              const std::vector<std::string>& courses = {"c1"});
 
 class TestRecordsServer {
  public:
