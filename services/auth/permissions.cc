@@ -100,8 +100,8 @@ std::vector<TableRow> BuildTable() {
       {"xapi:* /activities/state", {{R::kLearner, S::kSelf}, {R::kLoader, S::kAny}}, "a learner's own state"},
       {"xapi:* /agents/profile", {{R::kLearner, S::kSelf}, {R::kLoader, S::kAny}}, "a learner's own profile"},
       {"xapi:* /activities/profile",
-       {{R::kLoader, S::kAny}, {R::kTeacher, S::kNoRecords}},
-       "activity profiles (content metadata)"},
+       {{R::kLoader, S::kAny}, {R::kTeacher, S::kCourses}},
+       "activity profiles (content metadata): a teacher writes their courses' only"},
   };
 }
 

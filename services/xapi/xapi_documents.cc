@@ -3,11 +3,8 @@
 // preconditions), over the DocumentStore.
 #include <nlohmann/json.hpp>
 
-#include <algorithm>
 #include <optional>
 #include <set>
-#include <string>
-#include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -62,16 +59,11 @@ HttpResponse XapiHandler::Documents(const auth::AccessGrant& grant, const HttpRe
     if (!found) return Error(400, "activityId parameter is required");
     if (!domain::IsAbsoluteIri(key.activity)) return Error(400, "activityId: not an absolute IRI");
   }
-  if (kind == DocKind::kActivityProfile && req.method != "GET" && req.method != "HEAD" &&
-      grant.principal().role == auth::Role::kTeacher) {
-    // A teacher writes the profiles of the courses they run only: one
-    // namespace for every caller, which any teacher could otherwise rewrite.
-    const std::string course = vocab::CourseIdFromIri(key.activity);
-    const std::vector<std::string>& mine = grant.principal().courses;
-    if (course.empty() || std::find(mine.begin(), mine.end(), course) == mine.end()) {
-      return Error(403, absl::StrCat("activityId: teacher ", grant.principal().subject, " does not run course \"",
-                                     course, "\""));
-    }
+  if (kind == DocKind::kActivityProfile && req.method != "GET" && req.method != "HEAD") {
+    // One namespace that every caller reads: a teacher (scope courses)
+    // writes only the profiles of the courses they run.
+    absl::Status mine = auth::CheckCourse(grant, vocab::CourseIdFromIri(key.activity), "activityId");
+    if (!mine.ok()) return FromStatus(mine);
   }
   if (kind != DocKind::kActivityProfile) {
     bool found = false;
