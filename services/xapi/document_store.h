@@ -54,7 +54,7 @@ enum class DocKind : uint8_t {
   kActivityProfile = 2,
   kAgentProfile = 3,
   kAttachment = 4,
-  kLearnerAttachment = 5,
+  kLearnerAttachment = 5,  // the last kind: the replication log refuses others
 };
 
 // Identifies one document, or (with an empty `id`) the set of documents under

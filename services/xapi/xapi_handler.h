@@ -17,6 +17,8 @@
 
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "services/auth/authorizer.h"
 #include "services/records/audit_log.h"
@@ -105,11 +107,12 @@ class XapiHandler {
   HttpResponse PutStatement(const auth::AccessGrant& grant, const HttpRequest& request) const;
   HttpResponse PostStatements(const auth::AccessGrant& grant, const HttpRequest& request) const;
   HttpResponse GetStatements(const auth::AccessGrant& grant, const HttpRequest& request, bool head) const;
-  // Stores each attachment part under the (first) learner of each statement
-  // that names it (texts[i] is statements[i]'s; DocKind::kLearnerAttachment):
+  // Stores each part of `carried` (statement index, sha: CheckAttachments)
+  // under the (first) learner of that statement (DocKind::kLearnerAttachment):
   // a learner's erasure removes them, and another learner's statement naming
   // the same hash does not read them.
-  absl::Status SaveAttachments(const std::map<std::string, MultipartPart>& parts, const std::vector<std::string>& texts,
+  absl::Status SaveAttachments(const std::map<std::string, MultipartPart>& parts,
+                               const std::vector<std::pair<size_t, std::string>>& carried,
                                const std::vector<records::ParsedStatement>& statements) const;
   // Turns a JSON response into multipart/mixed with the attachments of
   // `statements` after it: the bytes each statement's learner sent as parts

@@ -242,9 +242,10 @@ absl::Status ReadStatementBody(const HttpRequest& req, StatementBody* body) {
 
 // Checks the statements' attachments against the parts sent: every
 // attachment without fileUrl needs its part, every part an attachment, and
-// signature attachments a valid JWS.
-absl::Status CheckAttachments(const std::vector<std::string>& texts,
-                              const std::map<std::string, MultipartPart>& parts) {
+// signature attachments a valid JWS. Adds to `carried` (statement index,
+// sha) each attachment whose part was sent.
+absl::Status CheckAttachments(const std::vector<std::string>& texts, const std::map<std::string, MultipartPart>& parts,
+                              std::vector<std::pair<size_t, std::string>>* carried) {
   std::set<std::string> referenced;
   for (size_t i = 0; i < texts.size(); ++i) {
     if (texts[i].find("\"attachments\"") == std::string::npos) continue;
@@ -262,6 +263,7 @@ absl::Status CheckAttachments(const std::vector<std::string>& texts,
         }
         continue;
       }
+      carried->emplace_back(i, sha);
       if (signature) {
         if (a.value("contentType", "") != "application/octet-stream") {
           return absl::InvalidArgumentError("signature attachment: contentType must be application/octet-stream");
@@ -293,27 +295,18 @@ DocKey LearnerAttachmentKey(const std::vector<std::string>& learners, const std:
 }  // namespace
 
 absl::Status XapiHandler::SaveAttachments(const std::map<std::string, MultipartPart>& parts,
-                                          const std::vector<std::string>& texts,
+                                          const std::vector<std::pair<size_t, std::string>>& carried,
                                           const std::vector<ParsedStatement>& statements) const {
-  if (parts.empty()) return absl::OkStatus();
   const int64_t now = absl::ToUnixMicros(absl::Now());
   std::set<std::pair<std::string, std::string>> saved;  // (learner, sha)
-  for (size_t i = 0; i < texts.size() && i < statements.size(); ++i) {
-    if (texts[i].find("\"attachments\"") == std::string::npos) continue;
-    nlohmann::json st = nlohmann::json::parse(texts[i], nullptr, false);
-    if (!st.is_object() || !st.contains("attachments") || !st["attachments"].is_array()) continue;
-    for (const nlohmann::json& a : st["attachments"]) {
-      if (!a.is_object() || !a.contains("sha2") || !a["sha2"].is_string()) continue;
-      const std::string sha = absl::AsciiStrToLower(a["sha2"].get<std::string>());
-      auto part = parts.find(sha);
-      if (part == parts.end()) continue;  // a fileUrl attachment sent without its bytes
-      DocKey key = LearnerAttachmentKey(statements[i].learners, sha);
-      if (!saved.emplace(key.learner, sha).second) continue;
-      auto ct = part->second.headers.find("content-type");
-      absl::Status s = documents_->Put(key, ct == part->second.headers.end() ? "application/octet-stream" : ct->second,
-                                       part->second.body, WriteCondition{}, now);
-      if (!s.ok()) return s;
-    }
+  for (const auto& [i, sha] : carried) {
+    DocKey key = LearnerAttachmentKey(statements[i].learners, sha);
+    if (!saved.emplace(key.learner, sha).second) continue;
+    const MultipartPart& part = parts.at(sha);
+    auto ct = part.headers.find("content-type");
+    absl::Status s = documents_->Put(key, ct == part.headers.end() ? "application/octet-stream" : ct->second, part.body,
+                                     WriteCondition{}, now);
+    if (!s.ok()) return s;
   }
   return absl::OkStatus();
 }
@@ -385,7 +378,8 @@ HttpResponse XapiHandler::PutStatement(const auth::AccessGrant& grant, const Htt
   absl::Status body_ok = ReadStatementBody(req, &body);
   if (!body_ok.ok()) return FromStatus(body_ok);
   if (body.was_array) return Error(400, "PUT takes a single statement");
-  absl::Status att = CheckAttachments(body.texts, body.attachments);
+  std::vector<std::pair<size_t, std::string>> carried;
+  absl::Status att = CheckAttachments(body.texts, body.attachments, &carried);
   if (!att.ok()) return FromStatus(att);
   absl::StatusOr<ParsedStatement> p = ParseStatement(body.texts.front());
   if (!p.ok()) return FromStatus(p.status());
@@ -404,7 +398,7 @@ HttpResponse XapiHandler::PutStatement(const auth::AccessGrant& grant, const Htt
   records::SetIssuer(grant, &*p);
   std::vector<ParsedStatement> batch;
   batch.push_back(std::move(*p));
-  absl::Status saved = SaveAttachments(body.attachments, body.texts, batch);
+  absl::Status saved = SaveAttachments(body.attachments, carried, batch);
   if (!saved.ok()) return FromStatus(saved);
   absl::StatusOr<std::vector<StoredStatement>> stored = store_->Record(std::move(batch));
   if (!stored.ok()) return FromStatus(stored.status());
@@ -442,9 +436,10 @@ HttpResponse XapiHandler::PostStatements(const auth::AccessGrant& grant, const H
     records::SetIssuer(grant, &*p);
     batch.push_back(std::move(*p));
   }
-  absl::Status att = CheckAttachments(texts, body.attachments);
+  std::vector<std::pair<size_t, std::string>> carried;
+  absl::Status att = CheckAttachments(texts, body.attachments, &carried);
   if (!att.ok()) return FromStatus(att);
-  absl::Status saved = SaveAttachments(body.attachments, texts, batch);
+  absl::Status saved = SaveAttachments(body.attachments, carried, batch);
   if (!saved.ok()) return FromStatus(saved);
   absl::StatusOr<std::vector<StoredStatement>> stored = store_->Record(std::move(batch));
   if (!stored.ok()) return FromStatus(stored.status());

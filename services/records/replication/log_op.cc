@@ -288,7 +288,8 @@ absl::StatusOr<LogOp> DecodeLogOp(absl::string_view bytes) {
       if (action < 1 || action > 3) return absl::DataLossError("log message: document.action: unknown action");
       d.action = static_cast<xapi::DocAction>(action);
       ASSIGN_(doc_kind, r.U8("document.kind"));
-      if (doc_kind < 1 || doc_kind > 5) return absl::DataLossError("log message: document.kind: unknown kind");
+      if (doc_kind < 1 || doc_kind > static_cast<uint8_t>(xapi::DocKind::kLearnerAttachment))
+        return absl::DataLossError("log message: document.kind: unknown kind");
       d.key.kind = static_cast<xapi::DocKind>(doc_kind);
       ASSIGN_(d.key.activity, r.Str("document.activity"));
       ASSIGN_(d.key.learner, r.Str("document.learner"));
