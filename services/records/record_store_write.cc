@@ -773,6 +773,13 @@ void RecordStore::BuildInto(const std::vector<Writer*>& writers, const Built* pr
             status = absl::InternalError(t.status().message());
             break;
           }
+          // The issuer's right, checked again on the target as committed: the
+          // front end found no target, or this one (statements are not
+          // changed after they are stored, only voided or erased).
+          if (p.void_right) {
+            status = CheckVoidRight(*p.void_right, t->learners, t->activity, "statement.object.id");
+            if (!status.ok()) break;
+          }
           if (t->Has(RecordFlag::kVoiding)) {
             status = absl::InvalidArgumentError(absl::StrCat("statement.object.id: ", FormatUuid(p.void_target),
                                                              " is a voiding statement, which cannot be voided"));

@@ -291,7 +291,7 @@ absl::StatusOr<ParsedStatement> RecordsService::CheckOne(const auth::AccessGrant
   LL_ASSIGN_OR_RETURN(ParsedStatement p, ParseStatement(json));
   if (!p.learners.empty()) *learner = p.learners.front();
   LL_RETURN_IF_ERROR(CheckStatementWrite(g, p, "statement"));
-  LL_RETURN_IF_ERROR(CheckVoidingWrite(g, p, *store_, "statement.object.id"));
+  LL_RETURN_IF_ERROR(CheckVoidingWrite(g, &p, *store_, "statement.object.id"));
   SetIssuer(g, &p);
   return p;
 }
@@ -316,7 +316,7 @@ grpc::Status RecordsService::RecordStatements(grpc::ServerContext* ctx, const v1
       LL_ASSIGN_OR_RETURN(ParsedStatement p, ParseAt(req->statement_json(i), field));
       LL_RETURN_IF_ERROR(CheckStatementWrite(g, p, field));
       if (p.is_voiding) {
-        LL_RETURN_IF_ERROR(CheckVoidingWrite(g, p, *store_, absl::StrCat(field, ".object.id")));
+        LL_RETURN_IF_ERROR(CheckVoidingWrite(g, &p, *store_, absl::StrCat(field, ".object.id")));
       }
       SetIssuer(g, &p);
       if (i == 0 && !p.learners.empty()) *learner = p.learners.front();
@@ -447,7 +447,7 @@ grpc::Status RecordsService::VoidStatement(grpc::ServerContext* ctx, const v1::V
     // writes into the target's records: a learner voids only a statement of
     // their own alone (not a group's).
     LL_ASSIGN_OR_RETURN(ParsedStatement p, ParseStatement(voiding.dump()));
-    LL_RETURN_IF_ERROR(CheckVoidingWrite(g, p, *store_, "id"));
+    LL_RETURN_IF_ERROR(CheckVoidingWrite(g, &p, *store_, "id"));
     SetIssuer(g, &p);
     std::vector<ParsedStatement> batch;
     batch.push_back(std::move(p));

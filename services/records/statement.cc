@@ -902,4 +902,23 @@ bool SameContent(absl::string_view stored_json, absl::string_view new_json, bool
   return a == b;
 }
 
+absl::Status CheckVoidRight(const VoidRight& right, const std::vector<std::string>& target_learners,
+                            absl::string_view target_activity, absl::string_view field) {
+  if (right.by_courses) {
+    const std::string course = vocab::CourseIdFromIri(target_activity);
+    if (!course.empty() && std::find(right.courses.begin(), right.courses.end(), course) != right.courses.end()) {
+      return absl::OkStatus();
+    }
+    return absl::PermissionDeniedError(
+        absl::StrCat(field, ": ", right.holder, " does not run course \"", course, "\""));
+  }
+  for (const std::string& l : target_learners) {
+    if (right.learner.empty() || l != right.learner) {
+      return absl::PermissionDeniedError(absl::StrCat(
+          field, ": ", right.holder, " may only void statements of learner \"", right.learner, "\" alone"));
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace lifelong::records

@@ -24,6 +24,26 @@ namespace lifelong::records {
 inline constexpr size_t kMaxStatementBytes = 1 << 20;
 
 // A validated statement, ready to be stored.
+// Whom a voiding statement may void, when its issuer's right is limited (set
+// by the front end from the caller's grant: CheckVoidingWrite). The store
+// holds the target it finds at commit time to it (CheckVoidRight), so a
+// target committed between the front end's check and the voiding write is
+// voided only when the issuer may void it. Replicated with the statement.
+struct VoidRight {
+  std::string holder;  // who holds the right, for messages: "learner u1"
+  // false: every learner of the target must be `learner` (their own alone);
+  // true: the target's course must be one of `courses` (a teacher's).
+  bool by_courses = false;
+  std::string learner;
+  std::vector<std::string> courses;
+};
+
+// OK when `right` allows voiding a stored statement filed under
+// `target_learners` about `target_activity`; PERMISSION_DENIED naming
+// `field` otherwise.
+absl::Status CheckVoidRight(const VoidRight& right, const std::vector<std::string>& target_learners,
+                            absl::string_view target_activity, absl::string_view field);
+
 struct ParsedStatement {
   Uuid id{};
   bool id_assigned = false;  // no id was sent; a random UUID was assigned
@@ -41,6 +61,8 @@ struct ParsedStatement {
   std::optional<int64_t> timestamp_us;  // absent: the store uses the stored time
   bool is_voiding = false;
   Uuid void_target{};  // when is_voiding
+  // When is_voiding and the issuer may not void every statement.
+  std::optional<VoidRight> void_right;
   // The target of a StatementRef object (voiding or not).
   std::optional<Uuid> ref_target;
   // The `authority` the store records: who issued the statement (an xAPI

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
+#include "services/common/status_macros.h"
 #include "services/domain/vocabulary.h"
 #include "services/records/issuer.h"
 
@@ -81,30 +82,33 @@ absl::Status CheckStatementWrite(const auth::AccessGrant& g, const ParsedStateme
   }
 }
 
-absl::Status CheckVoidingWrite(const auth::AccessGrant& g, const ParsedStatement& p, const RecordStore& store,
+absl::Status CheckVoidingWrite(const auth::AccessGrant& g, ParsedStatement* p, const RecordStore& store,
                                absl::string_view target_field) {
-  if (!p.is_voiding || g.scope() == Scope::kAny) return absl::OkStatus();
-  absl::StatusOr<StoredStatement> target = store.Get(p.void_target);
-  if (absl::IsNotFound(target.status())) return absl::OkStatus();
-  if (!target.ok()) return target.status();
+  if (!p->is_voiding || g.scope() == Scope::kAny) return absl::OkStatus();
   const auth::Principal& who = g.principal();
-  const absl::string_view f = target_field;
+  VoidRight right;
+  right.holder = absl::StrCat(auth::RoleName(who.role), " ", who.subject);
   switch (g.scope()) {
-    case Scope::kSelf: {
-      const std::string& self = who.subject;
-      for (const std::string& l : target->record.learners) {
-        if (self.empty() || l != self) {
-          return absl::PermissionDeniedError(absl::StrCat(f, ": ", auth::RoleName(who.role), " ", who.subject,
-                                                          " may only void statements of learner \"", self, "\" alone"));
-        }
-      }
-      return absl::OkStatus();
-    }
+    case Scope::kSelf:
+      right.learner = who.subject;
+      break;
     case Scope::kCourses:
-      return auth::CheckCourse(g, vocab::CourseIdFromIri(target->record.activity), f);
+      right.by_courses = true;
+      right.courses = who.courses;
+      break;
     default:
-      return absl::PermissionDeniedError(absl::StrCat(f, ": may not void statements"));
+      return absl::PermissionDeniedError(absl::StrCat(target_field, ": may not void statements"));
   }
+  absl::StatusOr<StoredStatement> target = store.Get(p->void_target);
+  if (target.ok()) {
+    LL_RETURN_IF_ERROR(CheckVoidRight(right, target->record.learners, target->record.activity, target_field));
+  } else if (!absl::IsNotFound(target.status())) {
+    return target.status();
+  }
+  // Not stored yet: it voids nothing now, and the store applies the same rule
+  // to a target committed before the voiding statement is.
+  p->void_right = std::move(right);
+  return absl::OkStatus();
 }
 
 absl::Status CheckStatementRead(const auth::AccessGrant& g, const StatementRecord& r, absl::string_view field) {

@@ -26,8 +26,10 @@ absl::Status CheckStatementWrite(const auth::AccessGrant& g, const ParsedStateme
 // run; kAny: any). OK when `p` is not voiding or its target is not stored
 // (it then voids nothing). PERMISSION_DENIED naming `target_field` (the
 // request field holding the target id) otherwise; the store's error when it
-// cannot be read.
-absl::Status CheckVoidingWrite(const auth::AccessGrant& g, const ParsedStatement& p, const RecordStore& store,
+// cannot be read. Unless the caller may void anything, sets p->void_right,
+// with which the store checks the target again at commit time (a target
+// committed after this check is voided only if the caller may void it).
+absl::Status CheckVoidingWrite(const auth::AccessGrant& g, ParsedStatement* p, const RecordStore& store,
                                absl::string_view target_field);
 
 // Records the caller as the statement's issuer (p->authority_json, see

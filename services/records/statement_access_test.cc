@@ -107,23 +107,80 @@ TEST_F(StatementAccessTest, VoidingNeedsWriteAccessToEveryLearnerOfTheTarget) {
   batch.push_back(Parse({.id = testing::TestUuid(3), .learner = "", .course = "c2", .group = {"u1", "u2"}}));
   ASSERT_TRUE((*store)->Record(std::move(batch)).ok());
   auto voiding = [](const std::string& target) { return Parse({.learner = "u1", .verb = "voided", .course = target}); };
+  auto check = [&](const auth::AccessGrant& g, ParsedStatement p, absl::string_view field) {
+    return CheckVoidingWrite(g, &p, **store, field);
+  };
   auth::AccessGrant u1 = Grant(Role::kLearner, "u1");
-  EXPECT_TRUE(CheckVoidingWrite(u1, voiding(testing::TestUuid(1)), **store, "statement.object.id").ok());
-  EXPECT_TRUE(CheckVoidingWrite(u1, voiding(testing::TestUuid(9)), **store, "statement.object.id").ok())
+  EXPECT_TRUE(check(u1, voiding(testing::TestUuid(1)), "statement.object.id").ok());
+  EXPECT_TRUE(check(u1, voiding(testing::TestUuid(9)), "statement.object.id").ok())
       << "a target not stored voids nothing";
-  EXPECT_TRUE(CheckVoidingWrite(u1, Parse({.learner = "u1"}), **store, "statement.object.id").ok())
-      << "not a voiding statement";
+  EXPECT_TRUE(check(u1, Parse({.learner = "u1"}), "statement.object.id").ok()) << "not a voiding statement";
   for (int target : {2, 3}) {
-    absl::Status s = CheckVoidingWrite(u1, voiding(testing::TestUuid(target)), **store, "statements[4].object.id");
+    absl::Status s = check(u1, voiding(testing::TestUuid(target)), "statements[4].object.id");
     EXPECT_EQ(s.code(), absl::StatusCode::kPermissionDenied) << target;
     EXPECT_NE(s.message().find("statements[4].object.id"), std::string::npos) << s;
   }
   // A teacher voids statements of their course only; a loader anything.
   auth::AccessGrant teacher = Grant(Role::kTeacher, "teacher-li");
-  EXPECT_TRUE(CheckVoidingWrite(teacher, voiding(testing::TestUuid(2)), **store, "id").ok());
-  EXPECT_EQ(CheckVoidingWrite(teacher, voiding(testing::TestUuid(3)), **store, "id").code(),
-            absl::StatusCode::kPermissionDenied);
-  EXPECT_TRUE(CheckVoidingWrite(Grant(Role::kLoader, "svc-loader"), voiding(testing::TestUuid(3)), **store, "id").ok());
+  EXPECT_TRUE(check(teacher, voiding(testing::TestUuid(2)), "id").ok());
+  EXPECT_EQ(check(teacher, voiding(testing::TestUuid(3)), "id").code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_TRUE(check(Grant(Role::kLoader, "svc-loader"), voiding(testing::TestUuid(3)), "id").ok());
+}
+
+// The race the commit-time check closes: a learner's voiding statement names
+// an id that is not stored yet (it passes the front end's check: it voids
+// nothing), and another learner's statement with that id is committed before
+// the voiding statement is. The store refuses to void it; the issuer's own
+// targets and a caller who may void anything are unaffected.
+TEST_F(StatementAccessTest, ATargetCommittedAfterTheCheckIsHeldToTheVoidersRight) {
+  const char* base = std::getenv("TEST_TMPDIR");
+  std::string dir = std::string(base ? base : "/tmp") + "/statement_access_voiding_race";
+  std::filesystem::remove_all(dir);
+  absl::StatusOr<std::unique_ptr<RecordStore>> store = RecordStore::Open(dir);
+  ASSERT_TRUE(store.ok()) << store.status();
+  auto voiding = [](const std::string& target, int id) {
+    return Parse({.id = testing::TestUuid(id), .learner = "u1", .verb = "voided", .course = target});
+  };
+  auto uuid = [](const std::string& s) { return *ParseUuid(s); };
+  const std::string victim = testing::TestUuid(1), own = testing::TestUuid(2), other = testing::TestUuid(3);
+
+  ParsedStatement attack = voiding(victim, 11);
+  ASSERT_TRUE(CheckVoidingWrite(Grant(Role::kLearner, "u1"), &attack, **store, "statement.object.id").ok());
+  ASSERT_TRUE(attack.void_right.has_value()) << "a learner's voiding carries their right to the store";
+  ParsedStatement mine = voiding(own, 12);
+  ASSERT_TRUE(CheckVoidingWrite(Grant(Role::kLearner, "u1"), &mine, **store, "statement.object.id").ok());
+  ParsedStatement loader = voiding(other, 13);
+  ASSERT_TRUE(CheckVoidingWrite(Grant(Role::kLoader, "svc-loader"), &loader, **store, "statement.object.id").ok());
+  EXPECT_FALSE(loader.void_right.has_value());
+
+  // The targets are committed after the checks.
+  std::vector<ParsedStatement> targets;
+  targets.push_back(Parse({.id = victim, .learner = "u2", .course = "c1"}));
+  targets.push_back(Parse({.id = own, .learner = "u1", .course = "c1"}));
+  targets.push_back(Parse({.id = other, .learner = "u2", .course = "c1"}));
+  ASSERT_TRUE((*store)->Record(std::move(targets)).ok());
+
+  std::vector<ParsedStatement> batch;
+  batch.push_back(std::move(attack));
+  absl::StatusOr<std::vector<StoredStatement>> refused = (*store)->Record(std::move(batch));
+  ASSERT_EQ(refused.status().code(), absl::StatusCode::kPermissionDenied) << refused.status();
+  EXPECT_NE(refused.status().message().find("statement.object.id"), std::string::npos) << refused.status();
+  EXPECT_NE(refused.status().message().find("learner u1"), std::string::npos) << refused.status();
+  absl::StatusOr<StoredStatement> v = (*store)->Get(uuid(victim));
+  ASSERT_TRUE(v.ok()) << v.status();
+  EXPECT_FALSE(v->record.Has(RecordFlag::kVoided)) << "another learner's statement was voided";
+  EXPECT_TRUE(absl::IsNotFound((*store)->Get(uuid(testing::TestUuid(11))).status()))
+      << "nothing of the refused voiding statement is stored";
+
+  for (ParsedStatement* p : {&mine, &loader}) {
+    const Uuid target = p->void_target;
+    std::vector<ParsedStatement> one;
+    one.push_back(std::move(*p));
+    ASSERT_TRUE((*store)->Record(std::move(one)).ok());
+    absl::StatusOr<StoredStatement> t = (*store)->Get(target);
+    ASSERT_TRUE(t.ok()) << t.status();
+    EXPECT_TRUE(t->record.Has(RecordFlag::kVoided)) << FormatUuid(target);
+  }
 }
 
 TEST_F(StatementAccessTest, SetIssuerRecordsTheCallersRoleAndSubject) {

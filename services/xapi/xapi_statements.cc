@@ -393,7 +393,7 @@ HttpResponse XapiHandler::PutStatement(const auth::AccessGrant& grant, const Htt
     if (!p.ok()) return FromStatus(p.status());
   }
   absl::Status allowed = records::CheckStatementWrite(grant, *p, "statement");
-  if (allowed.ok()) allowed = records::CheckVoidingWrite(grant, *p, *store_, "statement.object.id");
+  if (allowed.ok()) allowed = records::CheckVoidingWrite(grant, &*p, *store_, "statement.object.id");
   if (!allowed.ok()) return FromStatus(allowed);
   records::SetIssuer(grant, &*p);
   std::vector<ParsedStatement> batch;
@@ -430,7 +430,7 @@ HttpResponse XapiHandler::PostStatements(const auth::AccessGrant& grant, const H
     }
     absl::Status allowed = records::CheckStatementWrite(grant, *p, absl::StrCat("statements[", i, "]"));
     if (allowed.ok()) {
-      allowed = records::CheckVoidingWrite(grant, *p, *store_, absl::StrCat("statements[", i, "].object.id"));
+      allowed = records::CheckVoidingWrite(grant, &*p, *store_, absl::StrCat("statements[", i, "].object.id"));
     }
     if (!allowed.ok()) return FromStatus(allowed);
     records::SetIssuer(grant, &*p);

@@ -127,6 +127,40 @@ TEST(LogApply, AConflictIsTheOperationsResultAndThePositionMovesOn) {
   EXPECT_EQ(store->AppliedLogSeq(), 4u);
 }
 
+// A learner's voiding statement proposed before its target was stored carries
+// the learner's right through the log: every replica refuses, at the same
+// position, to void another learner's statement committed in between, and
+// voids the learner's own.
+TEST(LogApply, AVoidersRightTravelsThroughTheLogAndHoldsOnEveryReplica) {
+  auto voiding = [](int id, int target) {
+    ParsedStatement p = Parse({.id = TestUuid(id), .verb = "voided", .course = TestUuid(target)});
+    p.void_right = VoidRight{.holder = "learner u1", .by_courses = false, .learner = "u1", .courses = {}};
+    return p;
+  };
+  LogOp proposed;
+  proposed.kind = LogOpKind::kRecord;
+  proposed.statements.push_back(voiding(11, 1));
+  const std::string attack = EncodeLogOp(proposed);
+  proposed.statements = {voiding(12, 2)};
+  const std::string own = EncodeLogOp(proposed);
+  for (const char* name : {"right-a", "right-b"}) {
+    auto store = OpenStore(name, 1);
+    std::vector<LoggedRecord> ops;
+    ops.push_back(Op(1, 1764633600000000,
+                     {Parse({.id = TestUuid(1), .learner = "u2"}), Parse({.id = TestUuid(2), .learner = "u1"})}));
+    ops.push_back(Op(2, 1764633600000001, DecodeLogOp(attack).value().statements));
+    ops.push_back(Op(3, 1764633600000002, DecodeLogOp(own).value().statements));
+    ASSERT_TRUE(store->ApplyLoggedRecords(&ops).ok());
+    ASSERT_TRUE(ops[0].result.ok()) << ops[0].result.status();
+    EXPECT_EQ(ops[1].result.status().code(), absl::StatusCode::kPermissionDenied) << ops[1].result.status();
+    ASSERT_TRUE(ops[2].result.ok()) << ops[2].result.status();
+    EXPECT_EQ(store->AppliedLogSeq(), 3u);
+    EXPECT_FALSE(store->Get(*ParseUuid(TestUuid(1))).value().record.Has(RecordFlag::kVoided)) << name;
+    EXPECT_TRUE(store->Get(*ParseUuid(TestUuid(2))).value().record.Has(RecordFlag::kVoided)) << name;
+    EXPECT_EQ(store->Get(*ParseUuid(TestUuid(11))).status().code(), absl::StatusCode::kNotFound) << name;
+  }
+}
+
 TEST(LogApply, EraseMetaAndAuditAdvanceThePosition) {
   auto store = OpenStore("others", 1);
   std::vector<LoggedRecord> ops;

@@ -15,7 +15,7 @@ namespace lifelong::records::replication {
 namespace {
 
 constexpr uint8_t kIdAssigned = 0x01, kHasRegistration = 0x02, kHasTimestamp = 0x04, kIsVoiding = 0x08,
-                  kHasRefTarget = 0x10, kVerifiedIssuer = 0x20;
+                  kHasRefTarget = 0x10, kVerifiedIssuer = 0x20, kHasVoidRight = 0x40;
 constexpr char kKioskPassOf[] = "kiosk_pass_of/";
 
 void PutStr(std::string* out, absl::string_view s) {
@@ -102,7 +102,8 @@ std::string EncodeLogOp(const LogOp& op) {
         PutUuid(&out, p.id);
         uint8_t flags = (p.id_assigned ? kIdAssigned : 0) | (p.registration ? kHasRegistration : 0) |
                         (p.timestamp_us ? kHasTimestamp : 0) | (p.is_voiding ? kIsVoiding : 0) |
-                        (p.ref_target ? kHasRefTarget : 0) | (p.verified_issuer ? kVerifiedIssuer : 0);
+                        (p.ref_target ? kHasRefTarget : 0) | (p.verified_issuer ? kVerifiedIssuer : 0) |
+                        (p.is_voiding && p.void_right ? kHasVoidRight : 0);
         out.push_back(static_cast<char>(flags));
         PutStr(&out, p.text);
         PutU32(&out, static_cast<uint32_t>(p.body_end));
@@ -113,6 +114,14 @@ std::string EncodeLogOp(const LogOp& op) {
         if (p.registration) PutUuid(&out, *p.registration);
         if (p.timestamp_us) PutU64(&out, static_cast<uint64_t>(*p.timestamp_us));
         if (p.is_voiding) PutUuid(&out, p.void_target);
+        if (p.is_voiding && p.void_right) {
+          const VoidRight& v = *p.void_right;
+          out.push_back(v.by_courses ? 1 : 0);
+          PutStr(&out, v.holder);
+          PutStr(&out, v.learner);
+          PutU32(&out, static_cast<uint32_t>(v.courses.size()));
+          for (const std::string& c : v.courses) PutStr(&out, c);
+        }
         if (p.ref_target) PutUuid(&out, *p.ref_target);
         PutStr(&out, p.authority_json);
       }
@@ -188,7 +197,11 @@ absl::StatusOr<LogOp> DecodeLogOp(absl::string_view bytes) {
         ASSIGN_(p.id, r.Id("statement.id"));
         uint8_t flags = 0;
         ASSIGN_(flags, r.U8("statement.flags"));
-        if (flags & ~0x3f) return absl::DataLossError("log message: statement.flags: unknown bits");
+        // Unknown bits stop an older node's applier (a newer node wrote them).
+        if (flags & ~0x7f) return absl::DataLossError("log message: statement.flags: unknown bits");
+        if ((flags & kHasVoidRight) && !(flags & kIsVoiding)) {
+          return absl::DataLossError("log message: statement.flags: a void right without a voiding statement");
+        }
         p.id_assigned = flags & kIdAssigned;
         p.verified_issuer = flags & kVerifiedIssuer;
         ASSIGN_(p.text, r.Str("statement.text"));
@@ -219,6 +232,23 @@ absl::StatusOr<LogOp> DecodeLogOp(absl::string_view bytes) {
         if (flags & kIsVoiding) {
           p.is_voiding = true;
           ASSIGN_(p.void_target, r.Id("statement.void_target"));
+        }
+        if (flags & kHasVoidRight) {
+          VoidRight v;
+          uint8_t by_courses = 0;
+          ASSIGN_(by_courses, r.U8("statement.void_right.by_courses"));
+          if (by_courses > 1) return absl::DataLossError("log message: statement.void_right.by_courses: not 0 or 1");
+          v.by_courses = by_courses == 1;
+          ASSIGN_(v.holder, r.Str("statement.void_right.holder"));
+          ASSIGN_(v.learner, r.Str("statement.void_right.learner"));
+          uint32_t courses = 0;
+          ASSIGN_(courses, r.U32("statement.void_right.courses"));
+          if (courses > r.left() / 4) {
+            return absl::DataLossError("log message: statement.void_right.courses: count does not fit");
+          }
+          v.courses.resize(courses);
+          for (std::string& c : v.courses) ASSIGN_(c, r.Str("statement.void_right.course"));
+          p.void_right = std::move(v);
         }
         if (flags & kHasRefTarget) {
           Uuid u;

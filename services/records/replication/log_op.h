@@ -15,9 +15,13 @@
 //                 | [16 registration]       flags & 0x02
 //                 | [u64 timestamp_us]      flags & 0x04
 //                 | [16 void_target]        flags & 0x08 (is_voiding)
+//                 | [void_right]            flags & 0x40 (with 0x08)
 //                 | [16 ref_target]         flags & 0x10
 //                 | str authority_json
-//     flags: 0x01 id_assigned, 0x20 verified_issuer (others above)
+//     void_right = u8 by_courses (0|1) | str holder | str learner
+//                  | u32 k | k x str course      (statement.h VoidRight)
+//     flags: 0x01 id_assigned, 0x20 verified_issuer (others above); a
+//     node that predates a flag refuses the message (DATA_LOSS)
 //   kind 2 (erase): str learner
 //   kind 3 (meta):  u32 n | n x (str key | u8 has_value | [str value])
 //   kind 4 (audit): u64 time_us | str subject | str role | str learner

@@ -24,6 +24,7 @@ ParsedStatement Full() {
   p.is_voiding = true;
   p.void_target = *ParseUuid("bbbbbbbb-2222-3333-4444-555555555555");
   p.ref_target = p.void_target;
+  p.void_right = VoidRight{.holder = "teacher t1", .by_courses = true, .learner = "", .courses = {"c1", "c2"}};
   p.authority_json = R"({"objectType":"Agent","name":"东城区"})";
   p.verified_issuer = true;
   return p;
@@ -39,12 +40,14 @@ TEST(LogOp, RecordRoundTripKeepsEveryField) {
   bare.body_end = 1;
   bare.learners = {"u9"};
   bare.verb = "v";
-  op.statements = {Full(), bare};
+  ParsedStatement learner_voids = Full();
+  learner_voids.void_right = VoidRight{.holder = "learner u1", .by_courses = false, .learner = "u1", .courses = {}};
+  op.statements = {Full(), bare, learner_voids};
   absl::StatusOr<LogOp> back = DecodeLogOp(EncodeLogOp(op));
   ASSERT_TRUE(back.ok()) << back.status();
   EXPECT_EQ(back->kind, LogOpKind::kRecord);
   EXPECT_EQ(back->now_us, op.now_us);
-  ASSERT_EQ(back->statements.size(), 2u);
+  ASSERT_EQ(back->statements.size(), 3u);
   const ParsedStatement& a = back->statements[0];
   const ParsedStatement f = Full();
   EXPECT_EQ(a.id, f.id);
@@ -61,11 +64,21 @@ TEST(LogOp, RecordRoundTripKeepsEveryField) {
   EXPECT_EQ(a.ref_target, f.ref_target);
   EXPECT_EQ(a.authority_json, f.authority_json);
   EXPECT_TRUE(a.verified_issuer);
+  ASSERT_TRUE(a.void_right.has_value());
+  EXPECT_TRUE(a.void_right->by_courses);
+  EXPECT_EQ(a.void_right->holder, "teacher t1");
+  EXPECT_EQ(a.void_right->courses, (std::vector<std::string>{"c1", "c2"}));
+  const ParsedStatement& c = back->statements[2];
+  ASSERT_TRUE(c.void_right.has_value());
+  EXPECT_FALSE(c.void_right->by_courses);
+  EXPECT_EQ(c.void_right->learner, "u1");
+  EXPECT_TRUE(c.void_right->courses.empty());
   const ParsedStatement& b = back->statements[1];
   EXPECT_FALSE(b.registration.has_value());
   EXPECT_FALSE(b.timestamp_us.has_value());
   EXPECT_FALSE(b.ref_target.has_value());
   EXPECT_FALSE(b.is_voiding);
+  EXPECT_FALSE(b.void_right.has_value());
   EXPECT_FALSE(b.verified_issuer);
   EXPECT_EQ(b.learners, std::vector<std::string>{"u9"});
 }
