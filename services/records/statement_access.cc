@@ -105,8 +105,8 @@ absl::Status CheckVoidingWrite(const auth::AccessGrant& g, ParsedStatement* p, c
   } else if (!absl::IsNotFound(target.status())) {
     return target.status();
   }
-  // Not stored yet: it voids nothing now, and the store applies the same rule
-  // to a target committed before the voiding statement is.
+  // The store applies the same rule to the target it finds when the voiding
+  // statement is committed (one stored after this check included).
   p->void_right = std::move(right);
   return absl::OkStatus();
 }
