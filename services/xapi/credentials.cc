@@ -69,24 +69,28 @@ Credentials::Backoff::Backoff(PasswordBackoffOptions options) : options_(std::mo
 
 absl::Duration Credentials::Backoff::Wait(const std::string& key, int free_failures) const {
   absl::MutexLock lock(&mu_);
-  auto it = failures_.find(key);
-  if (it == failures_.end() || it->second.count < free_failures) return absl::ZeroDuration();
+  auto it = pinned_.find(key);
+  if (it == pinned_.end()) {
+    it = failures_.find(key);
+    if (it == failures_.end()) return absl::ZeroDuration();
+  }
+  if (it->second.count < free_failures) return absl::ZeroDuration();
   int doublings = std::min(it->second.count - free_failures, 30);
   absl::Duration delay = std::min(options_.max_delay, options_.base_delay * (int64_t{1} << doublings));
   absl::Duration left = it->second.last + delay - options_.now();
   return left > absl::ZeroDuration() ? left : absl::ZeroDuration();
 }
 
-void Credentials::Backoff::Failed(const std::string& key) {
+void Credentials::Backoff::Failed(const std::string& key, bool pinned) {
   absl::MutexLock lock(&mu_);
   absl::Time now = options_.now();
-  if (failures_.size() >= options_.max_tracked && failures_.count(key) == 0) {
+  if (!pinned && failures_.size() >= options_.max_tracked && failures_.count(key) == 0) {
     for (auto it = failures_.begin(); it != failures_.end();) {
       it = now - it->second.last > options_.max_delay ? failures_.erase(it) : std::next(it);
     }
     if (failures_.size() >= options_.max_tracked) failures_.erase(failures_.begin());
   }
-  Failures& f = failures_[key];
+  Failures& f = pinned ? pinned_[key] : failures_[key];
   if (f.count > 0 && now - f.last > options_.max_delay) f.count = 0;  // forgotten
   ++f.count;
   f.last = now;
@@ -95,6 +99,7 @@ void Credentials::Backoff::Failed(const std::string& key) {
 void Credentials::Backoff::Succeeded(const std::string& key) {
   absl::MutexLock lock(&mu_);
   failures_.erase(key);
+  pinned_.erase(key);
 }
 
 void Credentials::SetBackoff(PasswordBackoffOptions options) {
@@ -125,8 +130,8 @@ absl::StatusOr<std::string> Credentials::Check(absl::string_view authorization, 
   auto it = users_.find(user);
   if (it == users_.end() || it->second.password.size() != pass.size() ||
       CRYPTO_memcmp(it->second.password.data(), pass.data(), pass.size()) != 0) {
-    backoff_->Failed(user_key);
-    if (!address_key.empty()) backoff_->Failed(address_key);
+    backoff_->Failed(user_key, /*pinned=*/it != users_.end());
+    if (!address_key.empty()) backoff_->Failed(address_key, /*pinned=*/false);
     return absl::UnauthenticatedError("unknown user or wrong password");
   }
   backoff_->Succeeded(user_key);
@@ -142,7 +147,7 @@ absl::Status Credentials::CheckAddress(absl::string_view address) const {
 }
 
 void Credentials::AddressFailed(absl::string_view address) const {
-  if (!address.empty()) backoff_->Failed(absl::StrCat("address:", address));
+  if (!address.empty()) backoff_->Failed(absl::StrCat("address:", address), /*pinned=*/false);
 }
 
 absl::Status Credentials::CheckUsableWithAuthentication() const {

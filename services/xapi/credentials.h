@@ -17,7 +17,9 @@
 // even with the right password in the batch). A count is forgotten once
 // max_delay passes without a failure. (Someone who knows a user name can
 // thereby hold that user off for up to max_delay at a time; the trade-off
-// every lock-out makes.)
+// every lock-out makes.) The counts of configured users are kept apart and
+// never dropped for room: failures under made-up names and from many
+// addresses cannot push a real user's count out of the bounded table.
 #ifndef LIFELONG_SERVICES_XAPI_CREDENTIALS_H_
 #define LIFELONG_SERVICES_XAPI_CREDENTIALS_H_
 
@@ -39,8 +41,8 @@ struct PasswordBackoffOptions {
   int free_failures = 5;
   absl::Duration base_delay = absl::Seconds(1);
   absl::Duration max_delay = absl::Minutes(5);
-  // Largest number of keys tracked; past it, keys whose wait is over are
-  // forgotten.
+  // Largest number of keys tracked besides the configured users' own; past
+  // it, keys whose wait is over are forgotten, then the oldest.
   size_t max_tracked = 100000;
   std::function<absl::Time()> now;  // default absl::Now
 };
@@ -100,13 +102,16 @@ class Credentials {
     // `free_failures` times before it waits.
     absl::Duration Wait(const std::string& key, int free_failures) const;
     int free_failures() const { return options_.free_failures; }
-    void Failed(const std::string& key);
+    // `pinned`: a configured user's key, kept apart from the bounded table
+    // (their number is that of the credential file's users).
+    void Failed(const std::string& key, bool pinned);
     void Succeeded(const std::string& key);
 
    private:
     PasswordBackoffOptions options_;
     mutable absl::Mutex mu_;
     std::map<std::string, Failures> failures_ ABSL_GUARDED_BY(mu_);
+    std::map<std::string, Failures> pinned_ ABSL_GUARDED_BY(mu_);
   };
   std::map<std::string, Entry> users_;
   std::shared_ptr<Backoff> backoff_ = std::make_shared<Backoff>(PasswordBackoffOptions{});

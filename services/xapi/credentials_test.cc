@@ -111,5 +111,29 @@ TEST(CredentialsBackoff, ManyUserNamesFromOneAddressAreSlowedDown) {
   EXPECT_EQ(*c.Check(basic("feed:feed-secret"), "10.0.0.5"), "feed") << "forgotten after max_delay";
 }
 
+// The attack the bounded table invited: guess a user's password until it backs
+// off, then fail under many made-up names from many addresses until the
+// table is full and the user's count is dropped, then guess on. A configured
+// user's count is kept apart and stays.
+TEST(CredentialsBackoff, FloodingTheTableDoesNotForgetAUsersFailures) {
+  Credentials c = *Credentials::Parse("feed:feed-secret\n");
+  FakeClock clock;
+  c.SetBackoff({.free_failures = 3, .max_tracked = 8, .now = [&] { return clock.now; }});
+  auto basic = [](const std::string& up) { return "Basic " + absl::Base64Escape(up); };
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(c.Check(basic("feed:guess"), "10.0.0.1").status().code(), absl::StatusCode::kUnauthenticated) << i;
+  }
+  ASSERT_EQ(c.Check(basic("feed:guess"), "10.0.0.2").status().code(), absl::StatusCode::kResourceExhausted);
+  for (int i = 0; i < 100; ++i) {  // a fresh name and address each time
+    std::string n = std::to_string(i);
+    EXPECT_EQ(c.Check(basic("made-up" + n + ":x"), "10.1.0." + n).status().code(), absl::StatusCode::kUnauthenticated)
+        << i;
+  }
+  EXPECT_EQ(c.Check(basic("feed:guess"), "10.0.0.3").status().code(), absl::StatusCode::kResourceExhausted)
+      << "the user's failures were forgotten";
+  clock.now += absl::Seconds(1);
+  EXPECT_EQ(*c.Check(basic("feed:feed-secret"), "10.0.0.3"), "feed") << "the wait is still the usual one";
+}
+
 }  // namespace
 }  // namespace lifelong::xapi
