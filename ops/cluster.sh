@@ -213,7 +213,7 @@ start_node() {
     --backup_dir="$CLUSTER/records-$n-backups" --backup_interval="${STACK_BACKUP_INTERVAL:-6h}" \
     --backup_keep="${STACK_BACKUP_KEEP:-28}" \
     $(server_tls_flags records) $(server_auth_flags) \
-    --xapi_max_connections_per_address=4096 \
+    --xapi_max_connections_per_address=4096 --xapi_max_held_mib_per_address=1024 \
     --replication_nats="$(nats_urls)" $(nats_credentials_flag) --node_id="records-$n" --replicas=3 --lease_ttl_ms="$LEASE_TTL_MS" \
     ${RECORDS_FLAGS:-} \
     --metrics_port="$(node_metrics_port "$n")" --xapi_port="$(node_xapi_port "$n")"

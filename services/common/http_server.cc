@@ -152,7 +152,7 @@ std::string ErrorResponse(int status, absl::string_view message) {
       "\n";
   return absl::StrCat("HTTP/1.1 ", status, " ", Reason(status),
                       "\r\nContent-Type: application/json\r\nContent-Length: ", body.size(),
-                      "\r\nConnection: close\r\n\r\n", body);
+                      status == 503 ? "\r\nRetry-After: 1" : "", "\r\nConnection: close\r\n\r\n", body);
 }
 
 using Io = SocketIo;
@@ -194,6 +194,8 @@ class HttpServer::Impl {
     const char* deadline_reason = "";
     size_t drained = 0;
     uint32_t interest = 0;  // epoll events registered (0: not in the epoll set)
+    size_t job_bytes = 0;   // its whole request at a worker (queued or running)
+    size_t held = 0;        // what of `in` and `job_bytes` the held totals count
   };
   struct Job {
     uint64_t id;
@@ -227,6 +229,11 @@ class HttpServer::Impl {
   static SocketRef Ref(Conn& c) { return SocketRef{c.fd, c.ssl, &c.tls_wants}; }
   void Close(Conn& c, const char* reason);
   void Wake();
+  // The held-bytes budget (max_held_bytes*): Hold brings the totals in line
+  // with the connection's `in` and `job_bytes` (none once it is closed);
+  // WouldPassBudget says whether `more` bytes for it would pass a limit.
+  void Hold(Conn& c);
+  bool WouldPassBudget(const Conn& c, size_t more) const;
 
   const HttpServerOptions options_;
   const HttpRequestHandler handler_;
@@ -245,6 +252,8 @@ class HttpServer::Impl {
   // Loop thread only.
   std::map<uint64_t, Conn> conns_;
   std::map<std::string, int> per_address_;
+  size_t held_total_ = 0;
+  std::map<std::string, size_t> held_per_address_;
   uint64_t next_id_ = 2;  // after kWakeId and kListenId
 
   std::mutex mu_;
@@ -268,6 +277,12 @@ absl::Status HttpServer::Impl::Init() {
                      "at least 1"));
   }
   limits_.max_body_bytes = o.max_body_bytes;
+  const size_t largest_request = limits_.max_header_bytes + o.max_body_bytes;
+  if (o.max_held_bytes_per_address < largest_request || o.max_held_bytes < o.max_held_bytes_per_address) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(o.name, " options: max_held_bytes_per_address must hold the largest request (", largest_request,
+                     " bytes) and max_held_bytes at least as much as max_held_bytes_per_address"));
+  }
   if (o.tls.ServesTls() || o.tls.require_client_cert) {
     absl::StatusOr<SslCtxPtr> ctx = NewServerSslCtx(o.tls);
     if (!ctx.ok()) return ctx.status();
@@ -412,12 +427,29 @@ void HttpServer::Impl::Work() {
   }
 }
 
+void HttpServer::Impl::Hold(Conn& c) {
+  const size_t want = c.fd < 0 ? 0 : c.in.size() + c.job_bytes;
+  if (want == c.held) return;
+  size_t& mine = held_per_address_[c.ip];
+  held_total_ = held_total_ - c.held + want;
+  mine = mine - c.held + want;
+  c.held = want;
+  if (mine == 0) held_per_address_.erase(c.ip);
+}
+
+bool HttpServer::Impl::WouldPassBudget(const Conn& c, size_t more) const {
+  if (held_total_ + more > options_.max_held_bytes) return true;
+  auto it = held_per_address_.find(c.ip);
+  return (it == held_per_address_.end() ? 0 : it->second) + more > options_.max_held_bytes_per_address;
+}
+
 void HttpServer::Impl::Close(Conn& c, const char* reason) {
   if (reason != nullptr) metrics_.Closed(reason);
   if (c.ssl != nullptr) SSL_free(c.ssl);
   c.ssl = nullptr;
   if (c.fd >= 0) ::close(c.fd);
   c.fd = -1;
+  Hold(c);  // releases what it held
   auto it = per_address_.find(c.ip);
   if (it != per_address_.end() && --it->second <= 0) per_address_.erase(it);
   metrics_.Opened(-1);
@@ -456,12 +488,17 @@ bool HttpServer::Impl::ReadRequest(Conn& c, absl::Time now) {
   const size_t cap = limits_.max_header_bytes + limits_.max_body_bytes + (64 << 10);
   char buf[16 << 10];
   bool eof = false;
+  bool over_budget = false;
   while (c.in.size() < cap) {
     size_t n = 0;
     const Io io = ReceiveSome(Ref(c), buf, sizeof(buf), &n);
     if (io == Io::kWouldBlock) break;
     if (io == Io::kClosed) {
       eof = true;
+      break;
+    }
+    if (WouldPassBudget(c, n)) {
+      over_budget = true;
       break;
     }
     if (c.in.empty() && c.served > 0 && c.deadline_reason == std::string("idle")) {
@@ -471,6 +508,15 @@ bool HttpServer::Impl::ReadRequest(Conn& c, absl::Time now) {
       c.deadline_reason = "header_timeout";
     }
     c.in.append(buf, n);
+    Hold(c);
+  }
+  if (over_budget) {
+    metrics_.Closed("bytes_held");
+    c.in.clear();
+    Hold(c);
+    StartWriting(c, ErrorResponse(503, "server busy: too many request bytes in flight; try again"), /*close=*/true,
+                 now);
+    return Write(c, now);
   }
   if (c.in.empty()) {
     if (eof) {
@@ -482,6 +528,7 @@ bool HttpServer::Impl::ReadRequest(Conn& c, absl::Time now) {
   const RequestFrame frame = FrameRequest(c.in, limits_);
   if (frame.state == RequestFrame::State::kError) {
     c.in.clear();
+    Hold(c);
     StartWriting(c, ErrorResponse(frame.error_status, frame.error), /*close=*/true, now);
     return Write(c, now);
   }
@@ -508,6 +555,8 @@ bool HttpServer::Impl::ReadRequest(Conn& c, absl::Time now) {
   Job job{c.id, c.in.substr(0, frame.total_bytes), c.ip, c.port,
           c.served + 1 >= options_.max_keep_alive_requests || eof || stopping_.load()};
   c.in.erase(0, frame.total_bytes);
+  c.job_bytes = frame.total_bytes;
+  Hold(c);
   c.phase = Phase::kProcessing;
   c.deadline = absl::InfiniteFuture();
   c.deadline_reason = "";
@@ -521,6 +570,8 @@ bool HttpServer::Impl::ReadRequest(Conn& c, absl::Time now) {
     }
   }
   if (!queued) {
+    c.job_bytes = 0;
+    Hold(c);
     StartWriting(c, ErrorResponse(503, "server busy: try again"), /*close=*/true, now);
     return Write(c, now);
   }
@@ -554,6 +605,7 @@ bool HttpServer::Impl::Write(Conn& c, absl::Time now) {
     c.since = now;
     c.drained = 0;
     c.in.clear();
+    Hold(c);
     c.deadline = now + std::min(kDrainTime, absl::Seconds(options_.io_timeout_seconds));
     c.deadline_reason = "";
     return Drain(c, now);
@@ -785,6 +837,8 @@ void HttpServer::Impl::Loop() {
     for (Done& d : done) {
       auto it = conns_.find(d.id);
       if (it == conns_.end()) continue;  // closed meanwhile (Stop)
+      it->second.job_bytes = 0;
+      Hold(it->second);
       StartWriting(it->second, std::move(d.response), d.close, now);
       if (!Write(it->second, now)) {
         conns_.erase(it);

@@ -32,6 +32,11 @@
 //     one; with none idle, the new one is refused);
 //   - header blocks over 16 KiB get 431, bodies over `max_body_bytes` 413,
 //     ambiguous framing (request smuggling) 400, before the body is read;
+//   - request bytes held (read and not yet answered: partial requests, and
+//     whole ones queued or at a worker) at most `max_held_bytes` in all and
+//     `max_held_bytes_per_address` per client IP address: a read that would
+//     pass either gets 503 (with Retry-After) and the connection is closed,
+//     so many slow uploads cannot take the process's memory;
 //   - HTTPS when `tls` has a certificate, with client certificates demanded
 //     when `tls.require_client_cert` (docs/security.md).
 //
@@ -88,7 +93,8 @@ using HttpRequestHandler = std::function<HttpServerResponse(const HttpServerRequ
 // accept, labelled by reason.
 struct HttpConnectionMetrics {
   metrics::Gauge* open = nullptr;
-  metrics::CounterFamily* closed = nullptr;   // header_timeout, body_timeout, write_timeout, idle, evicted
+  metrics::CounterFamily* closed = nullptr;   // header_timeout, body_timeout, write_timeout, idle, evicted,
+                                              // bytes_held (max_held_bytes*)
   metrics::CounterFamily* refused = nullptr;  // per_address_limit, capacity
 };
 
@@ -108,6 +114,10 @@ struct HttpServerOptions {
   int max_connections = 32;
   int max_connections_per_address = 32;
   size_t max_body_bytes = 8192;
+  // Request bytes held at once, in all and per client address (see above);
+  // each at least one largest request (max_body_bytes + 16 KiB of headers).
+  size_t max_held_bytes = 64 << 20;
+  size_t max_held_bytes_per_address = 16 << 20;
   // HTTPS when tls.cert_file is set; plaintext HTTP otherwise.
   TlsConfig tls;
   // In error messages ("<name>: cannot listen on ...") and log events

@@ -13,6 +13,7 @@
 #include <httplib.h>
 
 #include "absl/strings/match.h"
+#include "absl/time/clock.h"
 #include "gtest/gtest.h"
 #include "services/common/metrics.h"
 #include "services/common/tls_testing.h"
@@ -211,6 +212,113 @@ TEST(HttpServer, ConnectionsOverThePerAddressLimitGet503) {
   ::close(c);
   ::close(a);
   ::close(b);
+}
+
+// A client socket bound to `from` (any 127.x.y.z is this machine) with 3 s
+// send and receive timeouts, or -1.
+int ConnectFrom(int port, const char* from) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  timeval tv{3, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+  sockaddr_in local{};
+  local.sin_family = AF_INET;
+  inet_pton(AF_INET, from, &local.sin_addr);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&local), sizeof(local)) != 0 ||
+      ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+// Slow uploads hold memory: request bytes read and not yet answered are
+// bounded per client address and in all. A read past either limit gets 503
+// with Retry-After; other addresses go on while there is room; the bytes are
+// released when the uploads are answered.
+TEST(HttpServer, RequestBytesHeldAreBoundedPerAddressAndInAll) {
+  HttpServerOptions options;
+  options.max_body_bytes = 1 << 20;
+  options.max_held_bytes_per_address = (2 << 20) + (64 << 10);
+  options.max_held_bytes = (5 << 20) / 2;
+  options.max_connections = 16;
+  options.io_timeout_seconds = 10;
+  auto server = HttpServer::StartWithHandler(options, [](const HttpServerRequest& req) {
+    HttpServerResponse r;
+    r.body = std::to_string(req.body.size());
+    r.content_type = "text/plain";
+    return r;
+  });
+  ASSERT_TRUE(server.ok()) << server.status();
+  const int port = (*server)->port();
+  const size_t kBody = 1 << 20, kSent = 1000000;  // of each upload, sent before it stalls
+  const std::string head = "POST /u HTTP/1.1\r\nHost: h\r\nContent-Length: " + std::to_string(kBody) + "\r\n\r\n";
+  const std::string part(kSent, 'x');
+  auto start_upload = [&](const char* from) {
+    int fd = ConnectFrom(port, from);
+    EXPECT_GE(fd, 0) << from;
+    std::string first = head + part;
+    EXPECT_EQ(::send(fd, first.data(), first.size(), MSG_NOSIGNAL), static_cast<ssize_t>(first.size()));
+    absl::SleepFor(absl::Milliseconds(300));  // read by the server
+    return fd;
+  };
+  auto finish_upload = [&](int fd) {
+    std::string rest(kBody - kSent, 'y');
+    ::send(fd, rest.data(), rest.size(), MSG_NOSIGNAL);
+    std::string r = ReadAll(fd);
+    ::close(fd);
+    return r;
+  };
+  const int a = start_upload("127.0.0.1");
+  const int b = start_upload("127.0.0.1");
+  // A third from the same address passes its 2 MiB: refused.
+  const int c = ConnectFrom(port, "127.0.0.1");
+  ASSERT_GE(c, 0);
+  std::string third = head + std::string(400000, 'z');
+  ::send(c, third.data(), third.size(), MSG_NOSIGNAL);
+  const std::string refused = ReadAll(c);
+  ::close(c);
+  EXPECT_TRUE(absl::StartsWith(refused, "HTTP/1.1 503 ")) << refused.substr(0, 200);
+  EXPECT_TRUE(absl::StrContains(refused, "Retry-After: 1\r\n")) << refused.substr(0, 200);
+  // Another address still gets small requests through...
+  const int small = ConnectFrom(port, "127.0.0.2");
+  ASSERT_GE(small, 0);
+  const std::string post = "POST /s HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nhello";
+  ::send(small, post.data(), post.size(), MSG_NOSIGNAL);
+  const std::string ok = ReadAll(small);
+  ::close(small);
+  EXPECT_TRUE(absl::StartsWith(ok, "HTTP/1.1 200 ")) << ok;
+  EXPECT_TRUE(absl::EndsWith(ok, "\r\n\r\n5")) << ok;
+  // ... but not a third large upload in all (2.5 MiB for every address).
+  const int d = ConnectFrom(port, "127.0.0.2");
+  ASSERT_GE(d, 0);
+  ::send(d, third.data(), third.size(), MSG_NOSIGNAL);
+  std::string more(600000, 'w');
+  ::send(d, more.data(), more.size(), MSG_NOSIGNAL);
+  const std::string refused_in_all = ReadAll(d);
+  ::close(d);
+  EXPECT_TRUE(absl::StartsWith(refused_in_all, "HTTP/1.1 503 ")) << refused_in_all.substr(0, 200);
+  // The held uploads complete, and their bytes are released once answered.
+  EXPECT_TRUE(absl::EndsWith(finish_upload(a), "\r\n\r\n" + std::to_string(kBody)));
+  EXPECT_TRUE(absl::EndsWith(finish_upload(b), "\r\n\r\n" + std::to_string(kBody)));
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_TRUE(absl::EndsWith(finish_upload(start_upload("127.0.0.1")), "\r\n\r\n" + std::to_string(kBody))) << i;
+  }
+}
+
+TEST(HttpServer, OptionsMustLetTheLargestRequestBeHeld) {
+  HttpServerOptions options;
+  options.max_body_bytes = 1 << 20;
+  options.max_held_bytes_per_address = 1 << 20;  // no room for the headers
+  EXPECT_EQ(HttpServer::Start(options, {}).status().code(), absl::StatusCode::kInvalidArgument);
+  options.max_held_bytes_per_address = 2 << 20;
+  options.max_held_bytes = 1 << 20;
+  EXPECT_EQ(HttpServer::Start(options, {}).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 TEST(HttpServer, HandlerSeesTheWholeRequest) {

@@ -17,6 +17,7 @@
 //
 // This file is flags only: RecordsServer (records_server.h) assembles and
 // stops the server.
+#include <algorithm>
 #include <memory>
 #include <string>
 #include <utility>
@@ -67,6 +68,11 @@ ABSL_FLAG(std::string, xapi_credentials, "ops/xapi/dev-credentials.txt",
 ABSL_FLAG(int, xapi_max_connections_per_address, 256,
           "xAPI connections one client address may hold open (raise it behind a reverse proxy, "
           "where every client has the proxy's address); docs/security.md");
+ABSL_FLAG(int64_t, xapi_max_held_mib_per_address, 128,
+          "MiB of xAPI request bytes one client address may have read and not yet answered (partial "
+          "uploads included; beyond it: 503); raise it behind a reverse proxy; docs/security.md");
+ABSL_FLAG(int64_t, xapi_max_held_mib, 1024,
+          "MiB of xAPI request bytes all clients together may have read and not yet answered (beyond it: 503)");
 ABSL_FLAG(std::string, backup_dir, "",
           "directory of the store's backups and erasure ledger (docs/records.md, \"Backups\"); empty: "
           "<data_dir>-backups beside --data_dir (var/records -> var/records-backups); \"off\": no backups");
@@ -169,6 +175,9 @@ int main(int argc, char** argv) {
     xo.http.tls = *tls;
     xo.http.tls.require_client_cert = absl::GetFlag(FLAGS_xapi_require_client_cert);
     xo.http.max_connections_per_address = absl::GetFlag(FLAGS_xapi_max_connections_per_address);
+    xo.http.max_held_bytes_per_address =
+        static_cast<size_t>(std::max<int64_t>(0, absl::GetFlag(FLAGS_xapi_max_held_mib_per_address))) << 20;
+    xo.http.max_held_bytes = static_cast<size_t>(std::max<int64_t>(0, absl::GetFlag(FLAGS_xapi_max_held_mib))) << 20;
     xo.credentials_file = absl::GetFlag(FLAGS_xapi_credentials);
     xo.default_version = absl::GetFlag(FLAGS_xapi_default_version);
     o.xapi = std::move(xo);

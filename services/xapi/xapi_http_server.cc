@@ -92,6 +92,8 @@ absl::StatusOr<std::unique_ptr<XapiHttpServer>> XapiHttpServer::Start(const Xapi
   o.max_connections = options.max_connections;
   o.max_connections_per_address = options.max_connections_per_address;
   o.max_body_bytes = kMaxBodyBytes;
+  o.max_held_bytes = options.max_held_bytes;
+  o.max_held_bytes_per_address = options.max_held_bytes_per_address;
   o.tls = options.tls;
   o.name = "xAPI";
   o.connection_metrics = XapiMetrics();

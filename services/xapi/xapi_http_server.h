@@ -31,6 +31,10 @@ struct XapiHttpOptions {
   int max_keep_alive_requests = 1000;  // then "Connection: close"
   int max_connections = 8192;
   int max_connections_per_address = 256;
+  // Request bytes read and not yet answered (HttpServerOptions): in all, and
+  // per client address (8 of the largest requests at once).
+  size_t max_held_bytes = size_t{1} << 30;
+  size_t max_held_bytes_per_address = size_t{128} << 20;
   // HTTPS when tls.cert_file is set (client certificates demanded when
   // tls.require_client_cert); plaintext HTTP otherwise. docs/security.md.
   TlsConfig tls;
