@@ -212,7 +212,7 @@ start_node() {
     --xapi_documents_dir="$CLUSTER/xapi-documents-$n" --xapi_credentials="$(xapi_credentials_file)" \
     --backup_dir="$CLUSTER/records-$n-backups" --backup_interval="${STACK_BACKUP_INTERVAL:-6h}" \
     --backup_keep="${STACK_BACKUP_KEEP:-28}" \
-    $(server_tls_flags records) $(server_auth_flags) \
+    $(server_tls_flags records) $(server_auth_flags records) \
     --xapi_max_connections_per_address=4096 --xapi_max_held_mib_per_address=1024 \
     --replication_nats="$(nats_urls)" $(nats_credentials_flag) --node_id="records-$n" --replicas=3 --lease_ttl_ms="$LEASE_TTL_MS" \
     ${RECORDS_FLAGS:-} \
@@ -426,7 +426,7 @@ cluster_up() {
   say "records-$n leads"
   step "starting catalog"
   # shellcheck disable=SC2046,SC2086
-  start catalog "$CATALOG_PORT" --data_dir="$VAR/catalog" $(server_tls_flags catalog) $(server_auth_flags) \
+  start catalog "$CATALOG_PORT" --data_dir="$VAR/catalog" $(server_tls_flags catalog) $(server_auth_flags catalog) \
     ${CATALOG_FLAGS:-}
   # Through HAProxy: SERVING here means the leader answers on the records address.
   wait_serving 60s records catalog

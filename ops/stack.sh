@@ -168,15 +168,19 @@ resolve_auth() {
 # The xAPI user of a stack with authentication on (its password is generated).
 XAPI_USER=lifelong
 
-# setup_auth: the signing key and the xAPI password (both generated once and
-# kept: nothing in the repository opens this stack), and fresh tokens for
-# each role the stack uses, plus one learner's for the "try" commands.
+# setup_auth: the token keys and the xAPI password (generated once and kept:
+# nothing in the repository opens this stack), and fresh tokens for each role
+# the stack uses, plus one learner's for the "try" commands. Tokens are
+# EdDSA: jwt.key is the Ed25519 private key (the record service, which signs
+# kiosk sessions, and the token tools), jwt-verify.pem its public key (the
+# catalog and the recommender only verify; services/auth/token.h). A stack of
+# an earlier version had an HS256 secret in jwt.key: replaced, and its tokens
+# minted again below.
 setup_auth() {
   mkdir -p "$AUTH_DIR"
   chmod 700 "$AUTH_DIR"
-  if [ ! -s "$AUTH_DIR/jwt.key" ]; then
-    head -c 48 /dev/urandom | base64 -w0 >"$AUTH_DIR/jwt.key"
-    chmod 600 "$AUTH_DIR/jwt.key"
+  if ! grep -q "BEGIN PRIVATE KEY" "$AUTH_DIR/jwt.key" 2>/dev/null || [ ! -s "$AUTH_DIR/jwt-verify.pem" ]; then
+    "$BIN/mint_token" --new_key_pair="$AUTH_DIR/jwt.key" --public_key_out="$AUTH_DIR/jwt-verify.pem"
   fi
   if [ ! -s "$AUTH_DIR/xapi-credentials.txt" ]; then
     # A trusted feed (role loader: may write and read every learner's records).
@@ -259,9 +263,13 @@ write_stack_env() {
   mv -f "$BIN/lifelong.new" "$BIN/lifelong"
 }
 
+# server_auth_flags SERVICE: the record service gets the signing key (it
+# mints kiosk sessions), every other service the public key alone.
 server_auth_flags() {
   [ "$AUTH" = 1 ] || return 0
-  echo "--auth_key_file=$AUTH_DIR/jwt.key --auth_revocation_file=$AUTH_DIR/revoked.txt"
+  local key="$AUTH_DIR/jwt-verify.pem"
+  [ "${1:-}" = records ] && key="$AUTH_DIR/jwt.key"
+  echo "--auth_key_file=$key --auth_revocation_file=$AUTH_DIR/revoked.txt"
 }
 
 # server_tls_flags NAME: the TLS flags of service NAME (none without TLS).
@@ -412,7 +420,7 @@ how_to_call() {
   echo "Calling the stack by hand (all settings in $VAR/stack.env: 'source' it for your own tools):"
   echo "  CLI    $BIN/lifelong <command>   (docs/cli.md; calls with this stack's token and certificates)"
   if [ "$AUTH" = 1 ]; then
-    echo "  auth   on: bearer tokens (JWT, HS256) in $AUTH_DIR, generated for this stack:"
+    echo "  auth   on: bearer tokens (JWT, EdDSA) in $AUTH_DIR, generated for this stack:"
     echo "           operator.token (operator-dev, 12 h; the CLI's)   learner-u000042.token (learner u000042, 12 h)"
     echo "           recommender.token  trainer.token  loader.token (the services' and tools', 30 days)"
     echo "         another learner's:  $BIN/mint_token --key_file=$AUTH_DIR/jwt.key --role=learner --subject=u000007"
@@ -477,7 +485,7 @@ start_recommend_and_web() {
   # shellcheck disable=SC2086
   start recommend "$RECOMMEND_PORT" --model_dir="$VAR/models" \
       --records="$LIFELONG_RECORDS" --catalog="$LIFELONG_CATALOG" $(server_tls_flags recommend) \
-      $(server_auth_flags) $( [ "$AUTH" = 1 ] && echo "--token_file=$AUTH_DIR/recommender.token") \
+      $(server_auth_flags recommend) $( [ "$AUTH" = 1 ] && echo "--token_file=$AUTH_DIR/recommender.token") \
       ${RECOMMEND_FLAGS:-}
   if has_model; then
     wait_serving 180s records catalog recommend
@@ -523,10 +531,10 @@ up() {
   start records "$RECORDS_PORT" --data_dir="$VAR/records" --xapi_documents_dir="$VAR/xapi-documents" \
     --backup_dir="$VAR/records-backups" --backup_interval="${STACK_BACKUP_INTERVAL:-6h}" \
     --backup_keep="${STACK_BACKUP_KEEP:-28}" \
-    --xapi_credentials="$(xapi_credentials_file)" $(server_tls_flags records) $(server_auth_flags) \
+    --xapi_credentials="$(xapi_credentials_file)" $(server_tls_flags records) $(server_auth_flags records) \
     ${RECORDS_FLAGS:-}
   # shellcheck disable=SC2086
-  start catalog "$CATALOG_PORT" --data_dir="$VAR/catalog" $(server_tls_flags catalog) $(server_auth_flags) \
+  start catalog "$CATALOG_PORT" --data_dir="$VAR/catalog" $(server_tls_flags catalog) $(server_auth_flags catalog) \
     ${CATALOG_FLAGS:-}
   wait_serving 60s records catalog
   step_done "start records+catalog"

@@ -6,7 +6,9 @@
 #include "services/common/metrics.h"
 
 ABSL_FLAG(std::string, auth_key_file, "",
-          "HS256 key file for bearer tokens; empty turns authentication off (development only)");
+          "bearer-token key file: an Ed25519 public key in PEM (verifies only), its private key (the "
+          "record service: it also signs kiosk sessions), or an HS256 secret (services/auth/token.h); "
+          "empty turns authentication off (development only)");
 ABSL_FLAG(std::string, auth_audience, lifelong::auth::kDefaultAudience, "audience bearer tokens must name");
 ABSL_FLAG(std::string, auth_revocation_file, "",
           "file of revoked credentials (jti:<id> or sub:<subject> lines), re-read when it changes");
@@ -66,6 +68,7 @@ absl::StatusOr<AuthOptions> AuthOptionsFromFlags() {
     if (!key.ok()) return absl::Status(key.status().code(), absl::StrCat("--auth_key_file: ", key.status().message()));
     o.enabled = true;
     o.token.key = *key;
+    LogInfo("auth_key_loaded", {{"file", key_file}, {"kind", std::string(KeyKindName(*KindOfKey(*key)))}});
   }
   o.token.audience = absl::GetFlag(FLAGS_auth_audience);
   o.token.clock_skew = absl::Seconds(absl::GetFlag(FLAGS_auth_clock_skew_s));

@@ -10,6 +10,9 @@
 #include <thread>
 #include <vector>
 
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -91,6 +94,93 @@ TEST(Token, ExpiredNotYetValidForgedWrongAudienceAreRefused) {
   for (const char* g : {"", "abc", "a.b.c", "...."}) {
     EXPECT_EQ(TokenVerifier(Options(t0)).Verify(g).status().code(), absl::StatusCode::kUnauthenticated) << g;
   }
+}
+
+// A fresh Ed25519 key pair (private, public PEM) in the test's temp dir.
+std::pair<std::string, std::string> Ed25519Pair(const std::string& name) {
+  const char* base = std::getenv("TEST_TMPDIR");
+  const std::string dir = base ? base : "/tmp";
+  const std::string priv = dir + "/" + name + ".pem", pub = dir + "/" + name + ".pub.pem";
+  absl::Status s = WriteEd25519KeyPair(priv, pub);
+  EXPECT_TRUE(s.ok()) << s;
+  struct stat st {};
+  EXPECT_EQ(::stat(priv.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u) << "the private key is the owner's alone";
+  return {*LoadKeyFile(priv), *LoadKeyFile(pub)};
+}
+
+// Public-key tokens: the issuer signs with the private key, services that only
+// verify hold the public key, which cannot mint; nothing else verifies.
+TEST(Token, Ed25519TokensVerifyWithThePublicKeyWhichCannotSign) {
+  absl::Time t0 = absl::FromUnixSeconds(1'800'000'000);
+  auto [priv, pub] = Ed25519Pair("issuer");
+  EXPECT_EQ(*KindOfKey(priv), TokenKeyKind::kEd25519Private);
+  EXPECT_EQ(*KindOfKey(pub), TokenKeyKind::kEd25519Public);
+  EXPECT_EQ(*KindOfKey(kKey), TokenKeyKind::kHs256Secret);
+  TokenOptions issuer = Options(t0), service = Options(t0);
+  issuer.key = priv;
+  service.key = pub;
+  Principal k;
+  k.subject = "kiosk-hepingli-01";
+  k.role = Role::kKiosk;
+  k.venue = "和平里社区学校";
+  std::string token = *MintToken(k, absl::Minutes(5), issuer);
+  std::string header;
+  ASSERT_TRUE(absl::WebSafeBase64Unescape(token.substr(0, token.find('.')), &header));
+  EXPECT_EQ(header, R"({"alg":"EdDSA","typ":"JWT"})");
+  for (const TokenOptions* o : {&service, &issuer}) {
+    absl::StatusOr<Principal> p = TokenVerifier(*o).Verify(token);
+    ASSERT_TRUE(p.ok()) << p.status();
+    EXPECT_EQ(p->subject, k.subject);
+    EXPECT_EQ(p->venue, k.venue);
+  }
+  // The public key cannot sign.
+  EXPECT_EQ(MintToken(Learner("u1"), absl::Minutes(5), service).status().code(), absl::StatusCode::kFailedPrecondition);
+  // Another pair's token; an HS256 token (under the shared secret, or under
+  // the public key's text as an HMAC secret: algorithm confusion); a flipped
+  // payload; alg "none": all refused by the public key.
+  auto [other_priv, other_pub] = Ed25519Pair("other");
+  TokenOptions other = issuer;
+  other.key = other_priv;
+  EXPECT_EQ(TokenVerifier(service).Verify(*MintToken(k, absl::Minutes(5), other)).status().code(),
+            absl::StatusCode::kUnauthenticated);
+  EXPECT_EQ(TokenVerifier(service).Verify(*MintToken(k, absl::Minutes(5), Options(t0))).status().code(),
+            absl::StatusCode::kUnauthenticated);
+  std::vector<std::string> parts = absl::StrSplit(token, '.');
+  ASSERT_EQ(parts.size(), 3u);
+  std::string hs_header = absl::WebSafeBase64Escape(R"({"alg":"HS256","typ":"JWT"})");
+  unsigned char mac[32];
+  unsigned int mac_len = 0;
+  const std::string signing_input = absl::StrCat(hs_header, ".", parts[1]);
+  HMAC(EVP_sha256(), pub.data(), static_cast<int>(pub.size()),
+       reinterpret_cast<const unsigned char*>(signing_input.data()), signing_input.size(), mac, &mac_len);
+  const std::string confused = absl::StrCat(
+      signing_input, ".", absl::WebSafeBase64Escape(absl::string_view(reinterpret_cast<char*>(mac), mac_len)));
+  absl::Status s = TokenVerifier(service).Verify(confused).status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_NE(s.message().find("EdDSA"), std::string::npos) << s;
+  std::string payload;
+  ASSERT_TRUE(absl::WebSafeBase64Unescape(parts[1], &payload));
+  payload.replace(payload.find("kiosk\""), 6, "loader");
+  EXPECT_EQ(TokenVerifier(service)
+                .Verify(absl::StrCat(parts[0], ".", absl::WebSafeBase64Escape(payload), ".", parts[2]))
+                .status()
+                .code(),
+            absl::StatusCode::kUnauthenticated);
+  EXPECT_EQ(TokenVerifier(service)
+                .Verify(absl::StrCat(absl::WebSafeBase64Escape(R"({"alg":"none"})"), ".", parts[1], "."))
+                .status()
+                .code(),
+            absl::StatusCode::kUnauthenticated);
+  // Expiry and audience as for HS256.
+  TokenOptions late = service;
+  late.now = [t0] { return t0 + absl::Minutes(7); };
+  EXPECT_EQ(TokenVerifier(late).Verify(token).status().code(), absl::StatusCode::kUnauthenticated);
+  // A PEM that is not an Ed25519 key is refused as a key.
+  EXPECT_EQ(KindOfKey("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n").status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(KindOfKey("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n").status().code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 TEST(Permissions, DefaultDenyAndTableRows) {

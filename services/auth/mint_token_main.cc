@@ -3,6 +3,10 @@
 //       --role=learner --subject=u000123 --ttl=1h
 // Prints the token on stdout. For development and tests only: production
 // tokens come from the district identity provider.
+//
+// With --new_key_pair=PRIVATE --public_key_out=PUBLIC it writes a new Ed25519
+// key pair instead (ops/stack.sh: the private key for the issuers, the public
+// one for services that only verify; services/auth/token.h) and mints nothing.
 #include <iostream>
 #include <string>
 
@@ -13,7 +17,10 @@
 #include "absl/time/time.h"
 #include "services/auth/token.h"
 
-ABSL_FLAG(std::string, key_file, "var/auth/jwt.key", "HS256 key file (the services' --auth_key_file)");
+ABSL_FLAG(std::string, key_file, "var/auth/jwt.key",
+          "signing key file: an Ed25519 private key in PEM or an HS256 secret (services/auth/token.h)");
+ABSL_FLAG(std::string, new_key_pair, "", "write a new Ed25519 private key (PEM, mode 0600) here, and mint nothing");
+ABSL_FLAG(std::string, public_key_out, "", "with --new_key_pair: where its public key (PEM) goes");
 ABSL_FLAG(std::string, role, "learner", "learner|kiosk|teacher|operator|trainer|recommender|loader");
 ABSL_FLAG(std::string, subject, "", "who: a learner key (u000123) or an id (kiosk-hepingli-01)");
 ABSL_FLAG(std::string, venue, "", "kiosks: the venue they are bound to");
@@ -24,6 +31,19 @@ ABSL_FLAG(absl::Duration, ttl, absl::Hours(1), "validity, e.g. 15m, 8h");
 
 int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
+  if (!absl::GetFlag(FLAGS_new_key_pair).empty()) {
+    if (absl::GetFlag(FLAGS_public_key_out).empty()) {
+      std::cerr << "mint_token: --public_key_out: required with --new_key_pair\n";
+      return 2;
+    }
+    absl::Status s =
+        lifelong::auth::WriteEd25519KeyPair(absl::GetFlag(FLAGS_new_key_pair), absl::GetFlag(FLAGS_public_key_out));
+    if (!s.ok()) {
+      std::cerr << "mint_token: " << s.message() << "\n";
+      return 1;
+    }
+    return 0;
+  }
   absl::StatusOr<std::string> key = lifelong::auth::LoadKeyFile(absl::GetFlag(FLAGS_key_file));
   if (!key.ok()) {
     std::cerr << "mint_token: " << key.status().message() << "\n";

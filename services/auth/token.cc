@@ -1,16 +1,28 @@
 #include "services/auth/token.h"
 
+#include <fcntl.h>
 #include <jwt.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <vector>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 
 namespace lifelong::auth {
 namespace {
@@ -24,7 +36,179 @@ absl::Status Unauthenticated(absl::string_view why) {
   return absl::UnauthenticatedError(absl::StrCat("bearer token: ", why));
 }
 
+struct PkeyFree {
+  void operator()(EVP_PKEY* k) const { EVP_PKEY_free(k); }
+};
+using PkeyPtr = std::unique_ptr<EVP_PKEY, PkeyFree>;
+
+constexpr absl::string_view kPemPrivate = "-----BEGIN PRIVATE KEY-----";
+constexpr absl::string_view kPemPublic = "-----BEGIN PUBLIC KEY-----";
+
+// The Ed25519 key of a PEM text (private or public); null when it is not one.
+PkeyPtr ParseEd25519(absl::string_view pem_text, bool is_private) {
+  std::string pem(pem_text);
+  if (pem.empty() || pem.back() != '\n') pem += '\n';  // key files are read trimmed
+  BIO* bio = BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size()));
+  if (bio == nullptr) return nullptr;
+  EVP_PKEY* k = is_private ? PEM_read_bio_PrivateKey(bio, nullptr, nullptr, nullptr)
+                           : PEM_read_bio_PUBKEY(bio, nullptr, nullptr, nullptr);
+  BIO_free(bio);
+  ERR_clear_error();
+  PkeyPtr key(k);
+  if (key != nullptr && EVP_PKEY_get_id(key.get()) != EVP_PKEY_ED25519) return nullptr;
+  return key;
+}
+
+std::string Base64Url(absl::string_view bytes) { return absl::WebSafeBase64Escape(bytes); }  // unpadded
+
+// The claims every token carries, as MintToken writes them.
+nlohmann::json ClaimsOf(const Principal& p, absl::Duration ttl, const TokenOptions& options) {
+  int64_t now = absl::ToUnixSeconds(options.now());
+  nlohmann::json claims = {{"sub", p.subject},
+                           {"role", std::string(RoleName(p.role))},
+                           {"aud", options.audience},
+                           {"iat", now},
+                           {"exp", now + absl::ToInt64Seconds(ttl)}};
+  if (!p.token_id.empty()) claims["jti"] = p.token_id;
+  if (!p.venue.empty()) claims["venue"] = p.venue;
+  if (!p.learner.empty()) claims["learner"] = p.learner;
+  if (!p.courses.empty()) claims["courses"] = p.courses;
+  return claims;
+}
+
+// The principal of verified claims: times, audience, subject and role checked.
+absl::StatusOr<Principal> PrincipalOfClaims(const nlohmann::json& claims, const TokenOptions& options) {
+  if (!claims.is_object()) return Unauthenticated("claims are not a JSON object");
+  auto str = [&](const char* k) -> std::string {
+    auto it = claims.find(k);
+    return it != claims.end() && it->is_string() ? it->get<std::string>() : std::string();
+  };
+  auto num = [&](const char* k, int64_t* out) -> bool {
+    auto it = claims.find(k);
+    if (it == claims.end() || !it->is_number_integer()) return false;
+    *out = it->get<int64_t>();
+    return true;
+  };
+
+  absl::Time now = options.now();
+  int64_t exp = 0, nbf = 0, iat = 0;
+  // Times are Unix seconds within years 1970-9999.
+  constexpr int64_t kMaxSeconds = 253402300799;
+  auto in_range = [](int64_t t) { return t >= 0 && t <= kMaxSeconds; };
+  if (!num("exp", &exp)) return Unauthenticated("claim exp: missing or not an integer");
+  if (!in_range(exp)) return Unauthenticated("claim exp: out of range");
+  if (absl::FromUnixSeconds(exp) + options.clock_skew < now) return Unauthenticated("expired");
+  if (num("nbf", &nbf) && (!in_range(nbf) || absl::FromUnixSeconds(nbf) - options.clock_skew > now)) {
+    return Unauthenticated("not valid yet (nbf)");
+  }
+  if (num("iat", &iat) && (!in_range(iat) || absl::FromUnixSeconds(iat) - options.clock_skew > now)) {
+    return Unauthenticated("issued in the future (iat)");
+  }
+  bool audience_ok = false;
+  if (auto it = claims.find("aud"); it != claims.end()) {
+    if (it->is_string()) audience_ok = it->get<std::string>() == options.audience;
+    if (it->is_array()) {
+      for (const auto& a : *it) audience_ok |= a.is_string() && a.get<std::string>() == options.audience;
+    }
+  }
+  if (!audience_ok) return Unauthenticated(absl::StrCat("claim aud: must contain \"", options.audience, "\""));
+
+  Principal p;
+  p.subject = str("sub");
+  if (p.subject.empty()) return Unauthenticated("claim sub: missing");
+  std::optional<Role> role = RoleFromName(str("role"));
+  if (!role) return Unauthenticated("claim role: missing or unknown");
+  p.role = *role;
+  p.venue = str("venue");
+  if (p.role == Role::kKiosk && p.venue.empty()) return Unauthenticated("claim venue: required for kiosks");
+  p.learner = str("learner");
+  if (auto it = claims.find("courses"); it != claims.end() && it->is_array()) {
+    for (const auto& c : *it) {
+      if (c.is_string()) p.courses.push_back(c.get<std::string>());
+    }
+  }
+  p.token_id = str("jti");
+  p.expires_us = exp * 1000000;
+  return p;
+}
+
+absl::Status WriteFileAtomically(const std::string& path, absl::string_view data, mode_t mode) {
+  const std::string tmp = path + ".new";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+  if (fd < 0) return absl::UnavailableError(absl::StrCat(tmp, ": cannot be created: ", std::strerror(errno)));
+  bool ok = ::fchmod(fd, mode) == 0 && ::write(fd, data.data(), data.size()) == static_cast<ssize_t>(data.size()) &&
+            ::fsync(fd) == 0;
+  ok = ::close(fd) == 0 && ok;
+  if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0) {
+    ::unlink(tmp.c_str());
+    return absl::UnavailableError(absl::StrCat(path, ": cannot be written: ", std::strerror(errno)));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
+
+struct TokenVerifier::PublicKey {
+  PkeyPtr key;
+};
+
+absl::StatusOr<TokenKeyKind> KindOfKey(absl::string_view key) {
+  if (absl::StartsWith(key, "-----BEGIN")) {
+    const bool is_private = absl::StartsWith(key, kPemPrivate);
+    if (!is_private && !absl::StartsWith(key, kPemPublic)) {
+      return absl::InvalidArgumentError("key: a PEM key must be an Ed25519 PRIVATE KEY or PUBLIC KEY");
+    }
+    if (ParseEd25519(key, is_private) == nullptr) {
+      return absl::InvalidArgumentError("key: the PEM block is not an Ed25519 key");
+    }
+    return is_private ? TokenKeyKind::kEd25519Private : TokenKeyKind::kEd25519Public;
+  }
+  if (key.size() < 32) return absl::InvalidArgumentError("key: must be at least 32 bytes");
+  return TokenKeyKind::kHs256Secret;
+}
+
+absl::string_view KeyKindName(TokenKeyKind kind) {
+  switch (kind) {
+    case TokenKeyKind::kHs256Secret:
+      return "HS256 secret";
+    case TokenKeyKind::kEd25519Private:
+      return "Ed25519 private key";
+    case TokenKeyKind::kEd25519Public:
+      return "Ed25519 public key";
+  }
+  return "unknown";
+}
+
+absl::Status WriteEd25519KeyPair(const std::string& private_path, const std::string& public_path) {
+  EVP_PKEY* raw = EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519");
+  if (raw == nullptr) {
+    ERR_clear_error();
+    return absl::InternalError("Ed25519 key generation failed");
+  }
+  PkeyPtr key(raw);
+  auto pem = [&](bool is_private) -> std::string {
+    BIO* bio = BIO_new(BIO_s_mem());
+    if (bio == nullptr) return "";
+    bool ok = is_private ? PEM_write_bio_PrivateKey(bio, key.get(), nullptr, nullptr, 0, nullptr, nullptr) == 1
+                         : PEM_write_bio_PUBKEY(bio, key.get()) == 1;
+    char* data = nullptr;
+    long n = BIO_get_mem_data(bio, &data);
+    std::string out = ok && n > 0 ? std::string(data, static_cast<size_t>(n)) : "";
+    BIO_free(bio);
+    return out;
+  };
+  const std::string priv = pem(true), pub = pem(false);
+  if (priv.empty() || pub.empty()) return absl::InternalError("Ed25519 key: PEM encoding failed");
+  if (absl::Status s = WriteFileAtomically(private_path, priv, 0600); !s.ok()) return s;
+  return WriteFileAtomically(public_path, pub, 0644);
+}
+
+TokenVerifier::TokenVerifier(TokenOptions options) : options_(std::move(options)), kind_(KindOfKey(options_.key)) {
+  if (kind_.ok() && *kind_ != TokenKeyKind::kHs256Secret) {
+    PkeyPtr key = ParseEd25519(options_.key, *kind_ == TokenKeyKind::kEd25519Private);
+    if (key != nullptr) ed25519_ = std::make_shared<const PublicKey>(PublicKey{std::move(key)});
+  }
+}
 
 std::optional<Role> RoleFromName(absl::string_view name) {
   for (Role r : AllRoles()) {
@@ -65,15 +249,44 @@ absl::StatusOr<std::string> LoadKeyFile(const std::string& path) {
   std::stringstream ss;
   ss << in.rdbuf();
   std::string key = std::string(absl::StripTrailingAsciiWhitespace(ss.str()));
-  if (key.size() < 32) {
-    return absl::InvalidArgumentError(absl::StrCat("key file ", path, ": the key must be at least 32 bytes"));
-  }
+  absl::StatusOr<TokenKeyKind> kind = KindOfKey(key);
+  if (!kind.ok()) return absl::InvalidArgumentError(absl::StrCat("key file ", path, ": ", kind.status().message()));
+  if (*kind != TokenKeyKind::kHs256Secret) key += "\n";  // PEM ends with a newline
   return key;
 }
 
 absl::StatusOr<Principal> TokenVerifier::Verify(absl::string_view token) const {
   if (token.empty()) return Unauthenticated("missing");
   if (token.size() > 8192) return Unauthenticated("too long");
+  if (!kind_.ok()) return Unauthenticated("the service's token key is unusable");
+  if (*kind_ != TokenKeyKind::kHs256Secret) {
+    // EdDSA (RFC 8037), checked here with OpenSSL: header.payload.signature.
+    if (ed25519_ == nullptr) return Unauthenticated("the service's token key is unusable");
+    std::vector<absl::string_view> parts = absl::StrSplit(token, '.');
+    if (parts.size() != 3) return Unauthenticated("malformed or bad signature");
+    std::string header_text, payload_text, signature;
+    if (!absl::WebSafeBase64Unescape(parts[0], &header_text) || !absl::WebSafeBase64Unescape(parts[1], &payload_text) ||
+        !absl::WebSafeBase64Unescape(parts[2], &signature)) {
+      return Unauthenticated("malformed or bad signature");
+    }
+    nlohmann::json header = nlohmann::json::parse(header_text, nullptr, false);
+    // The algorithm is fixed by configuration, never chosen by the token.
+    if (!header.is_object() || !header.contains("alg") || header["alg"] != "EdDSA") {
+      return Unauthenticated("algorithm must be EdDSA");
+    }
+    if (header.contains("crit")) return Unauthenticated("header crit: not supported");
+    if (signature.size() != 64) return Unauthenticated("malformed or bad signature");
+    const absl::string_view signed_part = token.substr(0, parts[0].size() + 1 + parts[1].size());
+    EVP_MD_CTX* md = EVP_MD_CTX_new();
+    const bool good =
+        md != nullptr && EVP_DigestVerifyInit(md, nullptr, nullptr, nullptr, ed25519_->key.get()) == 1 &&
+        EVP_DigestVerify(md, reinterpret_cast<const unsigned char*>(signature.data()), signature.size(),
+                         reinterpret_cast<const unsigned char*>(signed_part.data()), signed_part.size()) == 1;
+    EVP_MD_CTX_free(md);
+    ERR_clear_error();
+    if (!good) return Unauthenticated("malformed or bad signature");
+    return PrincipalOfClaims(nlohmann::json::parse(payload_text, nullptr, false), options_);
+  }
   std::string text(token);
   jwt_t* raw = nullptr;
   int rc = jwt_decode(&raw, text.c_str(), reinterpret_cast<const unsigned char*>(options_.key.data()),
@@ -86,77 +299,37 @@ absl::StatusOr<Principal> TokenVerifier::Verify(absl::string_view token) const {
   if (grants_text == nullptr) return Unauthenticated("no claims");
   nlohmann::json claims = nlohmann::json::parse(grants_text, nullptr, false);
   free(grants_text);
-  if (!claims.is_object()) return Unauthenticated("claims are not a JSON object");
-
-  auto str = [&](const char* k) -> std::string {
-    auto it = claims.find(k);
-    return it != claims.end() && it->is_string() ? it->get<std::string>() : std::string();
-  };
-  auto num = [&](const char* k, int64_t* out) -> bool {
-    auto it = claims.find(k);
-    if (it == claims.end() || !it->is_number_integer()) return false;
-    *out = it->get<int64_t>();
-    return true;
-  };
-
-  absl::Time now = options_.now();
-  int64_t exp = 0, nbf = 0, iat = 0;
-  // Times are Unix seconds within years 1970-9999.
-  constexpr int64_t kMaxSeconds = 253402300799;
-  auto in_range = [](int64_t t) { return t >= 0 && t <= kMaxSeconds; };
-  if (!num("exp", &exp)) return Unauthenticated("claim exp: missing or not an integer");
-  if (!in_range(exp)) return Unauthenticated("claim exp: out of range");
-  if (absl::FromUnixSeconds(exp) + options_.clock_skew < now) return Unauthenticated("expired");
-  if (num("nbf", &nbf) && (!in_range(nbf) || absl::FromUnixSeconds(nbf) - options_.clock_skew > now)) {
-    return Unauthenticated("not valid yet (nbf)");
-  }
-  if (num("iat", &iat) && (!in_range(iat) || absl::FromUnixSeconds(iat) - options_.clock_skew > now)) {
-    return Unauthenticated("issued in the future (iat)");
-  }
-  bool audience_ok = false;
-  if (auto it = claims.find("aud"); it != claims.end()) {
-    if (it->is_string()) audience_ok = it->get<std::string>() == options_.audience;
-    if (it->is_array()) {
-      for (const auto& a : *it) audience_ok |= a.is_string() && a.get<std::string>() == options_.audience;
-    }
-  }
-  if (!audience_ok) return Unauthenticated(absl::StrCat("claim aud: must contain \"", options_.audience, "\""));
-
-  Principal p;
-  p.subject = str("sub");
-  if (p.subject.empty()) return Unauthenticated("claim sub: missing");
-  std::optional<Role> role = RoleFromName(str("role"));
-  if (!role) return Unauthenticated("claim role: missing or unknown");
-  p.role = *role;
-  p.venue = str("venue");
-  if (p.role == Role::kKiosk && p.venue.empty()) return Unauthenticated("claim venue: required for kiosks");
-  p.learner = str("learner");
-  if (auto it = claims.find("courses"); it != claims.end() && it->is_array()) {
-    for (const auto& c : *it) {
-      if (c.is_string()) p.courses.push_back(c.get<std::string>());
-    }
-  }
-  p.token_id = str("jti");
-  p.expires_us = exp * 1000000;
-  return p;
+  return PrincipalOfClaims(claims, options_);
 }
 
 absl::StatusOr<std::string> MintToken(const Principal& p, absl::Duration ttl, const TokenOptions& options) {
   if (p.subject.empty()) return absl::InvalidArgumentError("subject: must not be empty");
-  if (options.key.size() < 32) return absl::InvalidArgumentError("key: must be at least 32 bytes");
+  absl::StatusOr<TokenKeyKind> kind = KindOfKey(options.key);
+  if (!kind.ok()) return kind.status();
+  const nlohmann::json claims = ClaimsOf(p, ttl, options);
+  if (*kind == TokenKeyKind::kEd25519Public) {
+    return absl::FailedPreconditionError("key: a public key verifies tokens but cannot sign them");
+  }
+  if (*kind == TokenKeyKind::kEd25519Private) {
+    PkeyPtr key = ParseEd25519(options.key, /*is_private=*/true);
+    if (key == nullptr) return absl::InvalidArgumentError("key: the PEM block is not an Ed25519 key");
+    const std::string signing_input =
+        absl::StrCat(Base64Url(R"({"alg":"EdDSA","typ":"JWT"})"), ".", Base64Url(claims.dump()));
+    unsigned char sig[64];
+    size_t sig_len = sizeof(sig);
+    EVP_MD_CTX* md = EVP_MD_CTX_new();
+    const bool ok = md != nullptr && EVP_DigestSignInit(md, nullptr, nullptr, nullptr, key.get()) == 1 &&
+                    EVP_DigestSign(md, sig, &sig_len, reinterpret_cast<const unsigned char*>(signing_input.data()),
+                                   signing_input.size()) == 1;
+    EVP_MD_CTX_free(md);
+    ERR_clear_error();
+    if (!ok || sig_len != sizeof(sig)) return absl::InternalError("Ed25519 signing failed");
+    return absl::StrCat(signing_input, ".",
+                        Base64Url(absl::string_view(reinterpret_cast<const char*>(sig), sizeof(sig))));
+  }
   jwt_t* raw = nullptr;
   if (jwt_new(&raw) != 0) return absl::InternalError("jwt_new failed");
   JwtPtr jwt(raw);
-  int64_t now = absl::ToUnixSeconds(options.now());
-  nlohmann::json claims = {{"sub", p.subject},
-                           {"role", std::string(RoleName(p.role))},
-                           {"aud", options.audience},
-                           {"iat", now},
-                           {"exp", now + absl::ToInt64Seconds(ttl)}};
-  if (!p.token_id.empty()) claims["jti"] = p.token_id;
-  if (!p.venue.empty()) claims["venue"] = p.venue;
-  if (!p.learner.empty()) claims["learner"] = p.learner;
-  if (!p.courses.empty()) claims["courses"] = p.courses;
   if (jwt_add_grants_json(jwt.get(), claims.dump().c_str()) != 0) return absl::InternalError("jwt claims");
   if (jwt_set_alg(jwt.get(), JWT_ALG_HS256, reinterpret_cast<const unsigned char*>(options.key.data()),
                   static_cast<int>(options.key.size())) != 0) {

@@ -10,11 +10,23 @@
 //   courses  teachers: array of course ids                  optional
 // Verification fixes the algorithm (a token that names another one, "none"
 // included, is refused) and allows `clock_skew` around exp/nbf/iat.
+//
+// Keys (TokenOptions::key, LoadKeyFile) are of one of three kinds:
+//   - an HS256 secret: any other text of at least 32 bytes; it signs and
+//     verifies, so every service holding it can mint any token;
+//   - an Ed25519 private key in PEM ("-----BEGIN PRIVATE KEY-----"): tokens
+//     are signed EdDSA (RFC 8037); it signs and verifies;
+//   - an Ed25519 public key in PEM ("-----BEGIN PUBLIC KEY-----"): it
+//     verifies EdDSA tokens only. Services that only check tokens (catalog,
+//     recommend) get this one, so that a compromised service cannot mint
+//     tokens; the issuers (mint_token, the CLI, records_server for kiosk
+//     sessions) hold the private key.
 #ifndef LIFELONG_SERVICES_AUTH_TOKEN_H_
 #define LIFELONG_SERVICES_AUTH_TOKEN_H_
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -27,29 +39,47 @@ namespace lifelong::auth {
 inline constexpr char kDefaultAudience[] = "lifelong";
 
 struct TokenOptions {
-  std::string key;  // the HS256 secret (at least 32 bytes)
+  std::string key;  // an HS256 secret or an Ed25519 key in PEM (above)
   std::string audience = kDefaultAudience;
   absl::Duration clock_skew = absl::Seconds(60);
   std::function<absl::Time()> now = [] { return absl::Now(); };
 };
 
+enum class TokenKeyKind { kHs256Secret, kEd25519Private, kEd25519Public };
+// The kind of `key`; INVALID_ARGUMENT for a secret shorter than 32 bytes, a
+// PEM block that is not an Ed25519 key, or another kind of PEM.
+absl::StatusOr<TokenKeyKind> KindOfKey(absl::string_view key);
+absl::string_view KeyKindName(TokenKeyKind kind);  // "HS256 secret", ...
+
 // Reads a key file (trailing whitespace trimmed). INVALID_ARGUMENT when it is
-// shorter than 32 bytes, NOT_FOUND when missing.
+// not a usable key (KindOfKey), NOT_FOUND when missing.
 absl::StatusOr<std::string> LoadKeyFile(const std::string& path);
+
+// Writes a new Ed25519 key pair: the private key in PEM at `private_path`
+// (mode 0600) and its public key at `public_path` (mode 0644), each written
+// to a temporary file and renamed into place.
+absl::Status WriteEd25519KeyPair(const std::string& private_path, const std::string& public_path);
 
 class TokenVerifier {
  public:
-  explicit TokenVerifier(TokenOptions options) : options_(std::move(options)) {}
+  // An unusable key (KindOfKey) makes every Verify fail; AuthOptionsFromFlags
+  // refuses such a key before a verifier is made.
+  explicit TokenVerifier(TokenOptions options);
   // The principal of a valid token; UNAUTHENTICATED with the reason (bad
   // signature, expired, wrong audience, ...) otherwise. Never throws.
   absl::StatusOr<Principal> Verify(absl::string_view token) const;
 
  private:
+  struct PublicKey;
   TokenOptions options_;
+  absl::StatusOr<TokenKeyKind> kind_;
+  std::shared_ptr<const PublicKey> ed25519_;  // with an Ed25519 key
 };
 
 // Signs a token for `p` valid for `ttl` from options.now() (the CLI's
-// development tokens and kiosk sessions). INVALID_ARGUMENT for an empty subject.
+// development tokens and kiosk sessions). INVALID_ARGUMENT for an empty
+// subject or an unusable key; FAILED_PRECONDITION for a public key (it only
+// verifies).
 absl::StatusOr<std::string> MintToken(const Principal& p, absl::Duration ttl, const TokenOptions& options);
 
 }  // namespace lifelong::auth

@@ -204,7 +204,7 @@ const std::vector<Command>& Commands() {
         {"venue", true, "kiosks: their venue"},
         {"courses", true, "teachers: comma-separated course ids"},
         {"ttl", true, "validity (default 1h)"},
-        {"key_file", true, "the services' --auth_key_file (default var/auth/jwt.key)"}},
+        {"key_file", true, "the signing key: the record service's --auth_key_file (default var/auth/jwt.key)"}},
        CmdAuthToken},
       {"auth credential",
        "a line for the xAPI credentials file, with a random password",

@@ -20,8 +20,12 @@
 
 #include <nlohmann/json.hpp>
 
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "proto/lifelong/v1/records.grpc.pb.h"
 #include "services/auth/token.h"
 #include "tests/testing/subprocess.h"
@@ -235,6 +239,83 @@ TEST_F(RecordsServerAttackTest, ARevokedLearnerGetsNoKioskSession) {
   tr.set_learner("u-honest");
   s = stub->GetTranscript(Bearer(*auth::MintToken(minted, absl::Minutes(5), o)).get(), tr, &t);
   EXPECT_TRUE(s.ok()) << s.error_message();
+}
+
+// Public-key tokens on a real server: with the Ed25519 private key the record
+// service accepts the tokens of its pair only (not an HS256 token, not one
+// MACed with the public key's text, not another pair's) and mints EdDSA kiosk
+// sessions; given the public key alone it verifies the same tokens and
+// cannot mint a session.
+TEST_F(RecordsServerAttackTest, EdDsaKeysAcceptTheirPairsTokensOnly) {
+  ASSERT_TRUE(auth::WriteEd25519KeyPair(dir_ + "/jwt.key", dir_ + "/jwt-verify.pem").ok());
+  ASSERT_TRUE(auth::WriteEd25519KeyPair(dir_ + "/other.key", dir_ + "/other.pem").ok());
+  auto mint = [&](const std::string& key_file, const std::string& subject, auth::Role role) {
+    auth::Principal p;
+    p.subject = subject;
+    p.role = role;
+    if (role == auth::Role::kKiosk) p.venue = "和平里社区学校";
+    auth::TokenOptions o;
+    o.key = *auth::LoadKeyFile(key_file);
+    return *auth::MintToken(p, absl::Minutes(10), o);
+  };
+  const std::string learner = mint(dir_ + "/jwt.key", "u-honest", auth::Role::kLearner);
+  const std::string operator_token = mint(dir_ + "/jwt.key", "desk", auth::Role::kOperator);
+  const std::string kiosk = mint(dir_ + "/jwt.key", "kiosk-hepingli-01", auth::Role::kKiosk);
+  // An HS256 token whose secret is the public key file's text.
+  const std::string public_text = *auth::LoadKeyFile(dir_ + "/jwt-verify.pem");
+  std::vector<std::string> refused = {Token("u-honest"), mint(dir_ + "/other.key", "u-honest", auth::Role::kLearner)};
+  {
+    std::vector<std::string> parts = absl::StrSplit(learner, '.');
+    const std::string header = absl::WebSafeBase64Escape(R"({"alg":"HS256","typ":"JWT"})");
+    const std::string input = absl::StrCat(header, ".", parts[1]);
+    unsigned char mac[32];
+    unsigned int mac_len = 0;
+    HMAC(EVP_sha256(), public_text.data(), static_cast<int>(public_text.size()),
+         reinterpret_cast<const unsigned char*>(input.data()), input.size(), mac, &mac_len);
+    refused.push_back(
+        absl::StrCat(input, ".", absl::WebSafeBase64Escape(absl::string_view(reinterpret_cast<char*>(mac), mac_len))));
+  }
+
+  StartServing(own_credentials_);
+  EXPECT_TRUE(Echo(learner).ok());
+  for (const std::string& t : refused) EXPECT_EQ(Echo(t).error_code(), grpc::StatusCode::UNAUTHENTICATED) << t;
+  auto stub = Stub();
+  v1::BindLearnerCardRequest bind;
+  bind.set_card_number("110100000428");
+  bind.set_learner("u-honest");
+  bind.set_pin("2580");
+  v1::LearnerCard card;
+  grpc::Status s = stub->BindLearnerCard(Bearer(operator_token).get(), bind, &card);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  v1::RedeemLearnerCardRequest redeem;
+  redeem.set_card_number("110100000428");
+  redeem.set_pin("2580");
+  v1::KioskSession session;
+  s = stub->RedeemLearnerCard(Bearer(kiosk).get(), redeem, &session);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  std::string header;
+  ASSERT_TRUE(absl::WebSafeBase64Unescape(session.token().substr(0, session.token().find('.')), &header));
+  EXPECT_NE(header.find("EdDSA"), std::string::npos) << header;
+  v1::GetTranscriptRequest tr;
+  tr.set_learner("u-honest");
+  v1::Transcript t;
+  s = stub->GetTranscript(Bearer(session.token()).get(), tr, &t);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+
+  // The same store, the public key alone.
+  server_.reset();
+  std::remove((dir_ + "/port").c_str());
+  std::rename((dir_ + "/jwt-verify.pem").c_str(), (dir_ + "/jwt.key").c_str());
+  log_ = dir_ + "/server-public.log";
+  grpc_port_ = xapi_port_ = metrics_port_ = 0;
+  StartServing(own_credentials_);
+  EXPECT_NE(ReadFile(log_).find("Ed25519 public key"), std::string::npos) << "auth_key_loaded names the kind";
+  EXPECT_TRUE(Echo(learner).ok());
+  for (const std::string& t : refused) EXPECT_EQ(Echo(t).error_code(), grpc::StatusCode::UNAUTHENTICATED) << t;
+  stub = Stub();
+  s = stub->RedeemLearnerCard(Bearer(kiosk).get(), redeem, &session);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << s.error_message();
+  EXPECT_NE(s.error_message().find("cannot sign"), std::string::npos) << s.error_message();
 }
 
 TEST_F(RecordsServerAttackTest, MissingRevocationFileAtStartRefusesToStart) {
