@@ -59,6 +59,26 @@ PkeyPtr ParseEd25519(absl::string_view pem_text, bool is_private) {
   return key;
 }
 
+// A key's kind and, for an Ed25519 key, the key itself (parsed once).
+struct ParsedKey {
+  TokenKeyKind kind;
+  PkeyPtr ed25519;  // null for an HS256 secret
+};
+
+absl::StatusOr<ParsedKey> ParseKey(absl::string_view key) {
+  if (absl::StartsWith(key, "-----BEGIN")) {
+    const bool is_private = absl::StartsWith(key, kPemPrivate);
+    if (!is_private && !absl::StartsWith(key, kPemPublic)) {
+      return absl::InvalidArgumentError("key: a PEM key must be an Ed25519 PRIVATE KEY or PUBLIC KEY");
+    }
+    PkeyPtr ed25519 = ParseEd25519(key, is_private);
+    if (ed25519 == nullptr) return absl::InvalidArgumentError("key: the PEM block is not an Ed25519 key");
+    return ParsedKey{is_private ? TokenKeyKind::kEd25519Private : TokenKeyKind::kEd25519Public, std::move(ed25519)};
+  }
+  if (key.size() < 32) return absl::InvalidArgumentError("key: must be at least 32 bytes");
+  return ParsedKey{TokenKeyKind::kHs256Secret, nullptr};
+}
+
 std::string Base64Url(absl::string_view bytes) { return absl::WebSafeBase64Escape(bytes); }  // unpadded
 
 // The claims every token carries, as MintToken writes them.
@@ -153,18 +173,9 @@ struct TokenVerifier::PublicKey {
 };
 
 absl::StatusOr<TokenKeyKind> KindOfKey(absl::string_view key) {
-  if (absl::StartsWith(key, "-----BEGIN")) {
-    const bool is_private = absl::StartsWith(key, kPemPrivate);
-    if (!is_private && !absl::StartsWith(key, kPemPublic)) {
-      return absl::InvalidArgumentError("key: a PEM key must be an Ed25519 PRIVATE KEY or PUBLIC KEY");
-    }
-    if (ParseEd25519(key, is_private) == nullptr) {
-      return absl::InvalidArgumentError("key: the PEM block is not an Ed25519 key");
-    }
-    return is_private ? TokenKeyKind::kEd25519Private : TokenKeyKind::kEd25519Public;
-  }
-  if (key.size() < 32) return absl::InvalidArgumentError("key: must be at least 32 bytes");
-  return TokenKeyKind::kHs256Secret;
+  absl::StatusOr<ParsedKey> parsed = ParseKey(key);
+  if (!parsed.ok()) return parsed.status();
+  return parsed->kind;
 }
 
 absl::string_view KeyKindName(TokenKeyKind kind) {
@@ -203,11 +214,14 @@ absl::Status WriteEd25519KeyPair(const std::string& private_path, const std::str
   return WriteFileAtomically(public_path, pub, 0644);
 }
 
-TokenVerifier::TokenVerifier(TokenOptions options) : options_(std::move(options)), kind_(KindOfKey(options_.key)) {
-  if (kind_.ok() && *kind_ != TokenKeyKind::kHs256Secret) {
-    PkeyPtr key = ParseEd25519(options_.key, *kind_ == TokenKeyKind::kEd25519Private);
-    if (key != nullptr) ed25519_ = std::make_shared<const PublicKey>(PublicKey{std::move(key)});
+TokenVerifier::TokenVerifier(TokenOptions options) : options_(std::move(options)) {
+  absl::StatusOr<ParsedKey> parsed = ParseKey(options_.key);
+  if (!parsed.ok()) {
+    kind_ = parsed.status();
+    return;
   }
+  kind_ = parsed->kind;
+  if (parsed->ed25519 != nullptr) ed25519_ = std::make_shared<const PublicKey>(PublicKey{std::move(parsed->ed25519)});
 }
 
 std::optional<Role> RoleFromName(absl::string_view name) {
@@ -261,7 +275,6 @@ absl::StatusOr<Principal> TokenVerifier::Verify(absl::string_view token) const {
   if (!kind_.ok()) return Unauthenticated("the service's token key is unusable");
   if (*kind_ != TokenKeyKind::kHs256Secret) {
     // EdDSA (RFC 8037), checked here with OpenSSL: header.payload.signature.
-    if (ed25519_ == nullptr) return Unauthenticated("the service's token key is unusable");
     std::vector<absl::string_view> parts = absl::StrSplit(token, '.');
     if (parts.size() != 3) return Unauthenticated("malformed or bad signature");
     std::string header_text, payload_text, signature;
@@ -304,21 +317,19 @@ absl::StatusOr<Principal> TokenVerifier::Verify(absl::string_view token) const {
 
 absl::StatusOr<std::string> MintToken(const Principal& p, absl::Duration ttl, const TokenOptions& options) {
   if (p.subject.empty()) return absl::InvalidArgumentError("subject: must not be empty");
-  absl::StatusOr<TokenKeyKind> kind = KindOfKey(options.key);
-  if (!kind.ok()) return kind.status();
+  absl::StatusOr<ParsedKey> key = ParseKey(options.key);
+  if (!key.ok()) return key.status();
   const nlohmann::json claims = ClaimsOf(p, ttl, options);
-  if (*kind == TokenKeyKind::kEd25519Public) {
+  if (key->kind == TokenKeyKind::kEd25519Public) {
     return absl::FailedPreconditionError("key: a public key verifies tokens but cannot sign them");
   }
-  if (*kind == TokenKeyKind::kEd25519Private) {
-    PkeyPtr key = ParseEd25519(options.key, /*is_private=*/true);
-    if (key == nullptr) return absl::InvalidArgumentError("key: the PEM block is not an Ed25519 key");
+  if (key->kind == TokenKeyKind::kEd25519Private) {
     const std::string signing_input =
         absl::StrCat(Base64Url(R"({"alg":"EdDSA","typ":"JWT"})"), ".", Base64Url(claims.dump()));
     unsigned char sig[64];
     size_t sig_len = sizeof(sig);
     EVP_MD_CTX* md = EVP_MD_CTX_new();
-    const bool ok = md != nullptr && EVP_DigestSignInit(md, nullptr, nullptr, nullptr, key.get()) == 1 &&
+    const bool ok = md != nullptr && EVP_DigestSignInit(md, nullptr, nullptr, nullptr, key->ed25519.get()) == 1 &&
                     EVP_DigestSign(md, sig, &sig_len, reinterpret_cast<const unsigned char*>(signing_input.data()),
                                    signing_input.size()) == 1;
     EVP_MD_CTX_free(md);
