@@ -40,9 +40,9 @@ fi
 
 log=$(mktemp)
 # Bazel's own progress ("[done / total] actions", at most one line every 15 s,
-# .bazelrc) shows the build is moving without flooding a CI log.
+# .bazelrc) shows the build is moving without flooding a CI log; grep passes each line on as it comes.
 echo "test: building and running every test (about 20 minutes on a fresh 2-core machine, seconds when cached)"
-bazel test //... "$@" 2>&1 | tee "$log" | grep -Ev 'linux-sandbox'
+bazel test //... "$@" 2>&1 | tee "$log" | grep --line-buffered -Ev 'linux-sandbox'
 bazel_rc=${PIPESTATUS[0]}
 summary=$(python3 ops/test_summary.py "$log" "$(bazel info bazel-testlogs 2>/dev/null)")
 summary_rc=$?

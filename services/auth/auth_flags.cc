@@ -9,6 +9,11 @@ ABSL_FLAG(std::string, auth_key_file, "",
           "bearer-token key file: an Ed25519 public key in PEM (verifies only), its private key (the "
           "record service: it also signs kiosk sessions), or an HS256 secret (services/auth/token.h); "
           "empty turns authentication off (development only)");
+ABSL_FLAG(std::string, auth_session_key_file, "",
+          "kiosk-session key file: an Ed25519 private key (the record service: it signs the sessions "
+          "kiosks open for a learner) or its public key (every other service); tokens it signs are "
+          "kiosk sessions of at most 15 minutes and nothing else (services/auth/token.h). Needs "
+          "--auth_key_file; empty: kiosk sessions are signed with --auth_key_file");
 ABSL_FLAG(std::string, auth_audience, lifelong::auth::kDefaultAudience, "audience bearer tokens must name");
 ABSL_FLAG(std::string, auth_revocation_file, "",
           "file of revoked credentials (jti:<id> or sub:<subject> lines), re-read when it changes");
@@ -69,6 +74,20 @@ absl::StatusOr<AuthOptions> AuthOptionsFromFlags() {
     o.enabled = true;
     o.token.key = *key;
     LogInfo("auth_key_loaded", {{"file", key_file}, {"kind", std::string(KeyKindName(*KindOfKey(*key)))}});
+  }
+  const std::string session_file = absl::GetFlag(FLAGS_auth_session_key_file);
+  if (!session_file.empty()) {
+    if (!o.enabled) return absl::InvalidArgumentError("--auth_session_key_file: needs --auth_key_file");
+    absl::StatusOr<std::string> key = LoadKeyFile(session_file);
+    if (!key.ok()) {
+      return absl::Status(key.status().code(), absl::StrCat("--auth_session_key_file: ", key.status().message()));
+    }
+    const TokenKeyKind kind = *KindOfKey(*key);
+    if (kind == TokenKeyKind::kHs256Secret) {
+      return absl::InvalidArgumentError("--auth_session_key_file: must be an Ed25519 key in PEM (private or public)");
+    }
+    o.token.session_key = *key;
+    LogInfo("auth_session_key_loaded", {{"file", session_file}, {"kind", std::string(KeyKindName(kind))}});
   }
   o.token.audience = absl::GetFlag(FLAGS_auth_audience);
   o.token.clock_skew = absl::Seconds(absl::GetFlag(FLAGS_auth_clock_skew_s));

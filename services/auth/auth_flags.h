@@ -1,6 +1,8 @@
 // Command-line flags of authentication, shared by every server's main():
-//   --auth_key_file         HS256 key file; empty: authentication off (every
-//                           caller trusted; a warning is logged)
+//   --auth_key_file         token key file (Ed25519 public or private key, or
+//                           an HS256 secret; token.h); empty: authentication
+//                           off (every caller trusted; a warning is logged)
+//   --auth_session_key_file kiosk-session key (Ed25519; token.h); optional
 //   --auth_audience         audience tokens must name ("lifelong")
 //   --auth_revocation_file  revoked credentials ("jti:..." / "sub:..." lines)
 //   --auth_clock_skew_s     allowed clock difference for exp/nbf/iat (60)

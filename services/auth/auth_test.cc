@@ -12,6 +12,7 @@
 
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/pem.h>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
@@ -181,6 +182,116 @@ TEST(Token, Ed25519TokensVerifyWithThePublicKeyWhichCannotSign) {
             absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(KindOfKey("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n").status().code(),
             absl::StatusCode::kInvalidArgument);
+}
+
+// An EdDSA token of `claims` under `header`, signed with the private key in
+// PEM `priv` (what someone holding that key could forge).
+std::string SignedWith(const std::string& priv, const std::string& header, const std::string& claims) {
+  BIO* bio = BIO_new_mem_buf(priv.data(), static_cast<int>(priv.size()));
+  EVP_PKEY* key = PEM_read_bio_PrivateKey(bio, nullptr, nullptr, nullptr);
+  BIO_free(bio);
+  const std::string input = absl::StrCat(absl::WebSafeBase64Escape(header), ".", absl::WebSafeBase64Escape(claims));
+  unsigned char sig[64];
+  size_t sig_len = sizeof(sig);
+  EVP_MD_CTX* md = EVP_MD_CTX_new();
+  EXPECT_EQ(EVP_DigestSignInit(md, nullptr, nullptr, nullptr, key), 1);
+  EXPECT_EQ(EVP_DigestSign(md, sig, &sig_len, reinterpret_cast<const unsigned char*>(input.data()), input.size()), 1);
+  EVP_MD_CTX_free(md);
+  EVP_PKEY_free(key);
+  return absl::StrCat(input, ".", absl::WebSafeBase64Escape(absl::string_view(reinterpret_cast<char*>(sig), sig_len)));
+}
+
+// The record service holds the kiosk-session private key and only the main
+// public key: it signs kiosk sessions, which every service accepts, and
+// nothing it could sign with that key passes for anything else.
+TEST(Token, TheKioskSessionKeySignsShortKioskSessionsAndNothingElse) {
+  absl::Time t0 = absl::FromUnixSeconds(1'800'000'000);
+  auto [priv, pub] = Ed25519Pair("main");
+  auto [session_priv, session_pub] = Ed25519Pair("session");
+  TokenOptions records = Options(t0), service = Options(t0), issuer = Options(t0);
+  records.key = pub;
+  records.session_key = session_priv;
+  service.key = pub;
+  service.session_key = session_pub;
+  issuer.key = priv;
+  Principal session;
+  session.subject = "kiosk-hepingli-01";
+  session.role = Role::kKiosk;
+  session.venue = "和平里社区学校";
+  session.learner = "u000042";
+  absl::StatusOr<std::string> token = MintToken(session, absl::Minutes(5), records);
+  ASSERT_TRUE(token.ok()) << token.status();
+  std::string header;
+  ASSERT_TRUE(absl::WebSafeBase64Unescape(token->substr(0, token->find('.')), &header));
+  EXPECT_EQ(header, R"({"alg":"EdDSA","kid":"kiosk-session","typ":"JWT"})");
+  for (const TokenOptions* o : {&service, &records}) {
+    absl::StatusOr<Principal> p = TokenVerifier(*o).Verify(*token);
+    ASSERT_TRUE(p.ok()) << p.status();
+    EXPECT_EQ(p->learner, "u000042");
+    EXPECT_EQ(p->venue, session.venue);
+  }
+  // Tokens of the main key (the token tools) still verify everywhere.
+  EXPECT_TRUE(TokenVerifier(records).Verify(*MintToken(Learner("u1"), absl::Hours(1), issuer)).ok());
+
+  // The record service mints nothing but sessions, and none longer than allowed.
+  Principal kiosk = session;
+  kiosk.learner.clear();
+  for (const Principal& p : {Learner("u000042"), kiosk}) {
+    EXPECT_EQ(MintToken(p, absl::Minutes(5), records).status().code(), absl::StatusCode::kFailedPrecondition);
+  }
+  EXPECT_EQ(MintToken(session, absl::Hours(1), records).status().code(), absl::StatusCode::kInvalidArgument);
+
+  // What the session key's holder could forge: refused everywhere.
+  auto forged = [&](const std::string& claims, const std::string& key = "") {
+    return SignedWith(key.empty() ? session_priv : key, R"({"alg":"EdDSA","kid":"kiosk-session","typ":"JWT"})", claims);
+  };
+  const std::string iat = absl::StrCat(absl::ToUnixSeconds(t0));
+  auto claims = [&](const std::string& role_and_more, int64_t ttl_s) {
+    return absl::StrCat(R"({"sub":"kiosk-hepingli-01","aud":"lifelong","iat":)", iat, R"(,"exp":)",
+                        absl::ToUnixSeconds(t0) + ttl_s, ",", role_and_more, "}");
+  };
+  const std::string good = claims(R"("role":"kiosk","venue":"v1","learner":"u000042")", 300);
+  ASSERT_TRUE(TokenVerifier(service).Verify(forged(good)).ok()) << "the forging helper signs as the key would";
+  struct Case {
+    std::string token, why;
+  };
+  const std::vector<Case> refused = {
+      {forged(claims(R"("role":"operator")", 300)), "kiosk sessions only"},
+      {forged(claims(R"("role":"loader")", 300)), "kiosk sessions only"},
+      {forged(claims(R"("role":"learner")", 300)), "kiosk sessions only"},
+      {forged(claims(R"("role":"kiosk","venue":"v1")", 300)), "kiosk sessions only"},
+      {forged(claims(R"("role":"kiosk","venue":"v1","learner":"u000042")", 86400)), "15 minutes"},
+      {forged(absl::StrCat(R"({"sub":"k","aud":"lifelong","exp":)", absl::ToUnixSeconds(t0) + 300,
+                           R"(,"role":"kiosk","venue":"v1","learner":"u000042"})")),
+       "15 minutes"},
+      // The session key without its "kid", as if it were the main key.
+      {SignedWith(session_priv, R"({"alg":"EdDSA","typ":"JWT"})", claims(R"("role":"operator")", 300)),
+       "bad signature"},
+      // The main key under the session's "kid".
+      {forged(good, priv), "bad signature"},
+  };
+  for (const Case& c : refused) {
+    for (const TokenOptions* o : {&service, &records}) {
+      absl::Status s = TokenVerifier(*o).Verify(c.token).status();
+      EXPECT_EQ(s.code(), absl::StatusCode::kUnauthenticated) << c.why;
+      EXPECT_NE(s.message().find(c.why), std::string::npos) << s;
+    }
+  }
+  // A service without the session key refuses sessions, saying why.
+  TokenOptions plain = service;
+  plain.session_key.clear();
+  absl::Status s = TokenVerifier(plain).Verify(*token).status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_NE(s.message().find("no session key"), std::string::npos) << s;
+  // A session key that is not an Ed25519 key: nothing verifies (fail closed).
+  TokenOptions hs_session = service;
+  hs_session.session_key = kKey;
+  EXPECT_FALSE(TokenVerifier(hs_session).Verify(*MintToken(Learner("u1"), absl::Hours(1), issuer)).ok());
+  // With an HS256 main key, HS256 tokens and sessions both verify.
+  TokenOptions mixed = Options(t0);
+  mixed.session_key = session_pub;
+  EXPECT_TRUE(TokenVerifier(mixed).Verify(*MintToken(Learner("u1"), absl::Hours(1), Options(t0))).ok());
+  EXPECT_TRUE(TokenVerifier(mixed).Verify(*token).ok());
 }
 
 TEST(Permissions, DefaultDenyAndTableRows) {

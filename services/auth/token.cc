@@ -166,6 +166,67 @@ absl::Status WriteFileAtomically(const std::string& path, absl::string_view data
   return absl::OkStatus();
 }
 
+// An EdDSA token taken apart (RFC 8037): header.payload.signature.
+struct EdDsaParts {
+  absl::string_view signed_part;  // "header.payload", as signed
+  std::string payload;            // decoded JSON text
+  std::string signature;          // 64 bytes
+  std::string key_id;             // the header's "kid"; empty when absent
+};
+
+// INVALID_ARGUMENT when the header does not name EdDSA (another algorithm:
+// the caller decides), UNAUTHENTICATED-worthy messages otherwise.
+absl::StatusOr<EdDsaParts> SplitEdDsa(absl::string_view token) {
+  std::vector<absl::string_view> parts = absl::StrSplit(token, '.');
+  if (parts.size() != 3) return absl::UnauthenticatedError("malformed or bad signature");
+  std::string header_text;
+  EdDsaParts out;
+  if (!absl::WebSafeBase64Unescape(parts[0], &header_text) || !absl::WebSafeBase64Unescape(parts[1], &out.payload) ||
+      !absl::WebSafeBase64Unescape(parts[2], &out.signature)) {
+    return absl::UnauthenticatedError("malformed or bad signature");
+  }
+  nlohmann::json header = nlohmann::json::parse(header_text, nullptr, false);
+  // The algorithm is fixed by configuration, never chosen by the token.
+  if (!header.is_object() || !header.contains("alg") || header["alg"] != "EdDSA") {
+    return absl::InvalidArgumentError("algorithm must be EdDSA");
+  }
+  if (header.contains("crit")) return absl::UnauthenticatedError("header crit: not supported");
+  if (out.signature.size() != 64) return absl::UnauthenticatedError("malformed or bad signature");
+  if (auto it = header.find("kid"); it != header.end() && it->is_string()) out.key_id = it->get<std::string>();
+  out.signed_part = token.substr(0, parts[0].size() + 1 + parts[1].size());
+  return out;
+}
+
+bool SignatureHolds(const EdDsaParts& t, EVP_PKEY* key) {
+  EVP_MD_CTX* md = EVP_MD_CTX_new();
+  const bool good =
+      md != nullptr && EVP_DigestVerifyInit(md, nullptr, nullptr, nullptr, key) == 1 &&
+      EVP_DigestVerify(md, reinterpret_cast<const unsigned char*>(t.signature.data()), t.signature.size(),
+                       reinterpret_cast<const unsigned char*>(t.signed_part.data()), t.signed_part.size()) == 1;
+  EVP_MD_CTX_free(md);
+  ERR_clear_error();
+  return good;
+}
+
+// An EdDSA token of `claims`, signed with `key`; `key_id` goes into the
+// header when not empty.
+absl::StatusOr<std::string> SignEdDsa(const nlohmann::json& claims, EVP_PKEY* key, absl::string_view key_id) {
+  nlohmann::json header = {{"alg", "EdDSA"}, {"typ", "JWT"}};
+  if (!key_id.empty()) header["kid"] = std::string(key_id);
+  const std::string signing_input = absl::StrCat(Base64Url(header.dump()), ".", Base64Url(claims.dump()));
+  unsigned char sig[64];
+  size_t sig_len = sizeof(sig);
+  EVP_MD_CTX* md = EVP_MD_CTX_new();
+  const bool ok = md != nullptr && EVP_DigestSignInit(md, nullptr, nullptr, nullptr, key) == 1 &&
+                  EVP_DigestSign(md, sig, &sig_len, reinterpret_cast<const unsigned char*>(signing_input.data()),
+                                 signing_input.size()) == 1;
+  EVP_MD_CTX_free(md);
+  ERR_clear_error();
+  if (!ok || sig_len != sizeof(sig)) return absl::InternalError("Ed25519 signing failed");
+  return absl::StrCat(signing_input, ".",
+                      Base64Url(absl::string_view(reinterpret_cast<const char*>(sig), sizeof(sig))));
+}
+
 }  // namespace
 
 struct TokenVerifier::PublicKey {
@@ -222,7 +283,16 @@ TokenVerifier::TokenVerifier(TokenOptions options) : options_(std::move(options)
   }
   kind_ = parsed->kind;
   if (parsed->ed25519 != nullptr) ed25519_ = std::make_shared<const PublicKey>(PublicKey{std::move(parsed->ed25519)});
+  if (options_.session_key.empty()) return;
+  absl::StatusOr<ParsedKey> session = ParseKey(options_.session_key);
+  if (!session.ok() || session->ed25519 == nullptr) {
+    kind_ = absl::InvalidArgumentError("session key: must be an Ed25519 key");
+    return;
+  }
+  session_ = std::make_shared<const PublicKey>(PublicKey{std::move(session->ed25519)});
 }
+
+bool IsKioskSession(const Principal& p) { return p.role == Role::kKiosk && !p.learner.empty(); }
 
 std::optional<Role> RoleFromName(absl::string_view name) {
   for (Role r : AllRoles()) {
@@ -273,33 +343,41 @@ absl::StatusOr<Principal> TokenVerifier::Verify(absl::string_view token) const {
   if (token.empty()) return Unauthenticated("missing");
   if (token.size() > 8192) return Unauthenticated("too long");
   if (!kind_.ok()) return Unauthenticated("the service's token key is unusable");
-  if (*kind_ != TokenKeyKind::kHs256Secret) {
-    // EdDSA (RFC 8037), checked here with OpenSSL: header.payload.signature.
-    std::vector<absl::string_view> parts = absl::StrSplit(token, '.');
-    if (parts.size() != 3) return Unauthenticated("malformed or bad signature");
-    std::string header_text, payload_text, signature;
-    if (!absl::WebSafeBase64Unescape(parts[0], &header_text) || !absl::WebSafeBase64Unescape(parts[1], &payload_text) ||
-        !absl::WebSafeBase64Unescape(parts[2], &signature)) {
-      return Unauthenticated("malformed or bad signature");
+  if (*kind_ != TokenKeyKind::kHs256Secret || session_ != nullptr) {
+    absl::StatusOr<EdDsaParts> parts = SplitEdDsa(token);
+    if (!parts.ok()) {
+      // An HS256 token (the main key is a secret, a session key is set).
+      if (*kind_ == TokenKeyKind::kHs256Secret && parts.status().code() == absl::StatusCode::kInvalidArgument) {
+        return VerifyHs256(token);
+      }
+      return Unauthenticated(parts.status().message());
     }
-    nlohmann::json header = nlohmann::json::parse(header_text, nullptr, false);
-    // The algorithm is fixed by configuration, never chosen by the token.
-    if (!header.is_object() || !header.contains("alg") || header["alg"] != "EdDSA") {
-      return Unauthenticated("algorithm must be EdDSA");
+    if (parts->key_id == kKioskSessionKeyId) {
+      if (session_ == nullptr) return Unauthenticated("a kiosk-session token, and this service has no session key");
+      if (!SignatureHolds(*parts, session_->key.get())) return Unauthenticated("malformed or bad signature");
+      nlohmann::json claims = nlohmann::json::parse(parts->payload, nullptr, false);
+      absl::StatusOr<Principal> session = PrincipalOfClaims(claims, options_);
+      if (!session.ok()) return session.status();
+      const Principal& p = *session;
+      // The session key signs kiosk sessions and nothing else.
+      if (!IsKioskSession(p)) return Unauthenticated("the kiosk-session key signs kiosk sessions only");
+      int64_t iat = 0;
+      if (auto it = claims.find("iat"); it != claims.end() && it->is_number_integer()) iat = it->get<int64_t>();
+      const absl::Time expires = absl::FromUnixMicros(p.expires_us);
+      if (iat <= 0 || expires - absl::FromUnixSeconds(iat) > kMaxKioskSessionTtl ||
+          expires > options_.now() + kMaxKioskSessionTtl + options_.clock_skew) {
+        return Unauthenticated("a kiosk session lasts at most 15 minutes (claims iat, exp)");
+      }
+      return p;
     }
-    if (header.contains("crit")) return Unauthenticated("header crit: not supported");
-    if (signature.size() != 64) return Unauthenticated("malformed or bad signature");
-    const absl::string_view signed_part = token.substr(0, parts[0].size() + 1 + parts[1].size());
-    EVP_MD_CTX* md = EVP_MD_CTX_new();
-    const bool good =
-        md != nullptr && EVP_DigestVerifyInit(md, nullptr, nullptr, nullptr, ed25519_->key.get()) == 1 &&
-        EVP_DigestVerify(md, reinterpret_cast<const unsigned char*>(signature.data()), signature.size(),
-                         reinterpret_cast<const unsigned char*>(signed_part.data()), signed_part.size()) == 1;
-    EVP_MD_CTX_free(md);
-    ERR_clear_error();
-    if (!good) return Unauthenticated("malformed or bad signature");
-    return PrincipalOfClaims(nlohmann::json::parse(payload_text, nullptr, false), options_);
+    if (*kind_ == TokenKeyKind::kHs256Secret) return Unauthenticated("algorithm must be HS256");
+    if (!SignatureHolds(*parts, ed25519_->key.get())) return Unauthenticated("malformed or bad signature");
+    return PrincipalOfClaims(nlohmann::json::parse(parts->payload, nullptr, false), options_);
   }
+  return VerifyHs256(token);
+}
+
+absl::StatusOr<Principal> TokenVerifier::VerifyHs256(absl::string_view token) const {
   std::string text(token);
   jwt_t* raw = nullptr;
   int rc = jwt_decode(&raw, text.c_str(), reinterpret_cast<const unsigned char*>(options_.key.data()),
@@ -317,27 +395,22 @@ absl::StatusOr<Principal> TokenVerifier::Verify(absl::string_view token) const {
 
 absl::StatusOr<std::string> MintToken(const Principal& p, absl::Duration ttl, const TokenOptions& options) {
   if (p.subject.empty()) return absl::InvalidArgumentError("subject: must not be empty");
+  const nlohmann::json claims = ClaimsOf(p, ttl, options);
+  if (IsKioskSession(p) && !options.session_key.empty()) {
+    absl::StatusOr<ParsedKey> session = ParseKey(options.session_key);
+    if (!session.ok()) return absl::InvalidArgumentError(absl::StrCat("session ", session.status().message()));
+    if (session->kind != TokenKeyKind::kEd25519Private) {
+      return absl::FailedPreconditionError("session key: must be an Ed25519 private key to sign kiosk sessions");
+    }
+    if (ttl > kMaxKioskSessionTtl) return absl::InvalidArgumentError("ttl: a kiosk session lasts at most 15 minutes");
+    return SignEdDsa(claims, session->ed25519.get(), kKioskSessionKeyId);
+  }
   absl::StatusOr<ParsedKey> key = ParseKey(options.key);
   if (!key.ok()) return key.status();
-  const nlohmann::json claims = ClaimsOf(p, ttl, options);
   if (key->kind == TokenKeyKind::kEd25519Public) {
     return absl::FailedPreconditionError("key: a public key verifies tokens but cannot sign them");
   }
-  if (key->kind == TokenKeyKind::kEd25519Private) {
-    const std::string signing_input =
-        absl::StrCat(Base64Url(R"({"alg":"EdDSA","typ":"JWT"})"), ".", Base64Url(claims.dump()));
-    unsigned char sig[64];
-    size_t sig_len = sizeof(sig);
-    EVP_MD_CTX* md = EVP_MD_CTX_new();
-    const bool ok = md != nullptr && EVP_DigestSignInit(md, nullptr, nullptr, nullptr, key->ed25519.get()) == 1 &&
-                    EVP_DigestSign(md, sig, &sig_len, reinterpret_cast<const unsigned char*>(signing_input.data()),
-                                   signing_input.size()) == 1;
-    EVP_MD_CTX_free(md);
-    ERR_clear_error();
-    if (!ok || sig_len != sizeof(sig)) return absl::InternalError("Ed25519 signing failed");
-    return absl::StrCat(signing_input, ".",
-                        Base64Url(absl::string_view(reinterpret_cast<const char*>(sig), sizeof(sig))));
-  }
+  if (key->kind == TokenKeyKind::kEd25519Private) return SignEdDsa(claims, key->ed25519.get(), "");
   jwt_t* raw = nullptr;
   if (jwt_new(&raw) != 0) return absl::InternalError("jwt_new failed");
   JwtPtr jwt(raw);

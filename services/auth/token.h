@@ -21,6 +21,16 @@
 //     recommend) get this one, so that a compromised service cannot mint
 //     tokens; the issuers (mint_token, the CLI, records_server for kiosk
 //     sessions) hold the private key.
+//
+// Kiosk sessions may be signed with a key of their own
+// (TokenOptions::session_key, --auth_session_key_file): an Ed25519 pair whose
+// private half only the record service holds (it mints sessions when a
+// learner redeems a pass or card at a kiosk) and whose public half every
+// service verifies with. Such tokens carry the header "kid":"kiosk-session";
+// one verifies only as a kiosk session (role kiosk, a venue, a learner) that
+// lasts at most kMaxKioskSessionTtl. So the record service, given the main
+// public key and the session private key, cannot mint staff, teacher,
+// service or learner tokens.
 #ifndef LIFELONG_SERVICES_AUTH_TOKEN_H_
 #define LIFELONG_SERVICES_AUTH_TOKEN_H_
 
@@ -37,9 +47,16 @@
 namespace lifelong::auth {
 
 inline constexpr char kDefaultAudience[] = "lifelong";
+// The header "kid" of tokens signed with the kiosk-session key.
+inline constexpr char kKioskSessionKeyId[] = "kiosk-session";
+// The longest a token signed with the kiosk-session key may last (exp - iat).
+inline constexpr absl::Duration kMaxKioskSessionTtl = absl::Minutes(15);
 
 struct TokenOptions {
   std::string key;  // an HS256 secret or an Ed25519 key in PEM (above)
+  // Empty, or an Ed25519 key in PEM (private: signs and verifies kiosk
+  // sessions; public: verifies them). See above.
+  std::string session_key;
   std::string audience = kDefaultAudience;
   absl::Duration clock_skew = absl::Seconds(60);
   std::function<absl::Time()> now = [] { return absl::Now(); };
@@ -60,10 +77,14 @@ absl::StatusOr<std::string> LoadKeyFile(const std::string& path);
 // to a temporary file and renamed into place.
 absl::Status WriteEd25519KeyPair(const std::string& private_path, const std::string& public_path);
 
+// A kiosk session: a kiosk's principal with the learner who identified.
+bool IsKioskSession(const Principal& p);
+
 class TokenVerifier {
  public:
-  // An unusable key (KindOfKey) makes every Verify fail; AuthOptionsFromFlags
-  // refuses such a key before a verifier is made.
+  // An unusable key (KindOfKey), or a session key that is not an Ed25519
+  // key, makes every Verify fail; AuthOptionsFromFlags refuses such keys
+  // before a verifier is made.
   explicit TokenVerifier(TokenOptions options);
   // The principal of a valid token; UNAUTHENTICATED with the reason (bad
   // signature, expired, wrong audience, ...) otherwise. Never throws.
@@ -71,15 +92,19 @@ class TokenVerifier {
 
  private:
   struct PublicKey;
+  absl::StatusOr<Principal> VerifyHs256(absl::string_view token) const;
   TokenOptions options_;
   absl::StatusOr<TokenKeyKind> kind_;
   std::shared_ptr<const PublicKey> ed25519_;  // with an Ed25519 key
+  std::shared_ptr<const PublicKey> session_;  // with a session key
 };
 
 // Signs a token for `p` valid for `ttl` from options.now() (the CLI's
-// development tokens and kiosk sessions). INVALID_ARGUMENT for an empty
-// subject or an unusable key; FAILED_PRECONDITION for a public key (it only
-// verifies).
+// development tokens and kiosk sessions). A kiosk session (IsKioskSession)
+// is signed with options.session_key when one is set (INVALID_ARGUMENT for a
+// ttl beyond kMaxKioskSessionTtl), every other token with options.key.
+// INVALID_ARGUMENT for an empty subject or an unusable key;
+// FAILED_PRECONDITION for a public key (it only verifies).
 absl::StatusOr<std::string> MintToken(const Principal& p, absl::Duration ttl, const TokenOptions& options);
 
 }  // namespace lifelong::auth

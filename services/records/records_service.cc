@@ -720,8 +720,15 @@ absl::Status RecordsService::MintKioskSession(const auth::AccessGrant& g, const 
     ttl = std::min(ttl, absl::FromUnixMicros(g.principal().expires_us) - now);
     if (ttl <= absl::ZeroDuration()) return absl::UnauthenticatedError("authorization: the kiosk's token has expired");
   }
-  LL_ASSIGN_OR_RETURN(std::string token, auth::MintToken(session, ttl, auth_->options().token));
-  resp->set_token(token);
+  absl::StatusOr<std::string> token = auth::MintToken(session, ttl, auth_->options().token);
+  if (absl::IsFailedPrecondition(token.status())) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("kiosk sessions: this server holds no key that signs them (give it --auth_session_key_file, the "
+                     "kiosk-session private key): ",
+                     token.status().message()));
+  }
+  if (!token.ok()) return token.status();
+  resp->set_token(*token);
   resp->set_learner(learner);
   SetTimestamp(absl::ToUnixMicros(now + ttl), resp->mutable_expire_time());
   return absl::OkStatus();

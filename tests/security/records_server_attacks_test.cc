@@ -91,6 +91,7 @@ class RecordsServerAttackTest : public ::testing::Test {
                                      "--auth_key_file=" + dir_ + "/jwt.key",
                                      "--auth_revocation_file=" + revocation_file_};
     if (!credentials.empty()) argv.push_back("--xapi_credentials=" + credentials);
+    argv.insert(argv.end(), extra_flags_.begin(), extra_flags_.end());
     return argv;
   }
 
@@ -167,6 +168,7 @@ class RecordsServerAttackTest : public ::testing::Test {
   }
 
   std::string dir_, revocation_file_, own_credentials_, log_;
+  std::vector<std::string> extra_flags_;  // appended to Argv's
   std::unique_ptr<Subprocess> server_;
   int grpc_port_ = 0, xapi_port_ = 0, metrics_port_ = 0;
 };
@@ -316,6 +318,42 @@ TEST_F(RecordsServerAttackTest, EdDsaKeysAcceptTheirPairsTokensOnly) {
   s = stub->RedeemLearnerCard(Bearer(kiosk).get(), redeem, &session);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << s.error_message();
   EXPECT_NE(s.error_message().find("cannot sign"), std::string::npos) << s.error_message();
+
+  // The stack's setup: the public key and the kiosk-session private key. The
+  // server mints sessions (under the session key's "kid") that it and every
+  // service with the session public key accept, and nothing else.
+  server_.reset();
+  std::remove((dir_ + "/port").c_str());
+  ASSERT_TRUE(auth::WriteEd25519KeyPair(dir_ + "/kiosk-session.key", dir_ + "/kiosk-session.pem").ok());
+  extra_flags_ = {"--auth_session_key_file=" + dir_ + "/kiosk-session.key"};
+  log_ = dir_ + "/server-session.log";
+  grpc_port_ = xapi_port_ = metrics_port_ = 0;
+  StartServing(own_credentials_);
+  EXPECT_NE(ReadFile(log_).find("auth_session_key_loaded"), std::string::npos) << ReadFile(log_);
+  stub = Stub();
+  s = stub->RedeemLearnerCard(Bearer(kiosk).get(), redeem, &session);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  ASSERT_TRUE(absl::WebSafeBase64Unescape(session.token().substr(0, session.token().find('.')), &header));
+  EXPECT_NE(header.find(R"("kid":"kiosk-session")"), std::string::npos) << header;
+  s = stub->GetTranscript(Bearer(session.token()).get(), tr, &t);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  auth::TokenOptions service;
+  service.key = *auth::LoadKeyFile(dir_ + "/jwt.key");  // the public key (renamed above)
+  service.session_key = *auth::LoadKeyFile(dir_ + "/kiosk-session.pem");
+  absl::StatusOr<auth::Principal> verified = auth::TokenVerifier(service).Verify(session.token());
+  ASSERT_TRUE(verified.ok()) << verified.status();
+  EXPECT_EQ(verified->learner, "u-honest");
+  // The session's learner only: another learner's transcript is refused.
+  tr.set_learner("u-other");
+  s = stub->GetTranscript(Bearer(session.token()).get(), tr, &t);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED) << s.error_message();
+
+  // A session key that is an HS256 secret, or no main key: refused at start.
+  server_.reset();
+  std::ofstream(dir_ + "/secret.key") << kKey << "\n";
+  extra_flags_ = {"--auth_session_key_file=" + dir_ + "/secret.key"};
+  std::string refusal = ExpectRefusesToStart(Argv(own_credentials_));
+  EXPECT_NE(refusal.find("--auth_session_key_file: must be an Ed25519 key"), std::string::npos) << refusal;
 }
 
 TEST_F(RecordsServerAttackTest, MissingRevocationFileAtStartRefusesToStart) {
