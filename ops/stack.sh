@@ -171,16 +171,20 @@ XAPI_USER=lifelong
 # setup_auth: the token keys and the xAPI password (generated once and kept:
 # nothing in the repository opens this stack), and fresh tokens for each role
 # the stack uses, plus one learner's for the "try" commands. Tokens are
-# EdDSA: jwt.key is the Ed25519 private key (the record service, which signs
-# kiosk sessions, and the token tools), jwt-verify.pem its public key (the
-# catalog and the recommender only verify; services/auth/token.h). A stack of
-# an earlier version had an HS256 secret in jwt.key: replaced, and its tokens
-# minted again below.
+# EdDSA: jwt.key is the Ed25519 private key (the token tools only),
+# jwt-verify.pem its public key (every service verifies with it);
+# kiosk-session.key signs the sessions kiosks open for a learner (the record
+# service alone), kiosk-session.pem verifies them (every service);
+# services/auth/token.h. A stack of an earlier version had an HS256 secret in
+# jwt.key: replaced, and its tokens minted again below.
 setup_auth() {
   mkdir -p "$AUTH_DIR"
   chmod 700 "$AUTH_DIR"
   if ! grep -q "BEGIN PRIVATE KEY" "$AUTH_DIR/jwt.key" 2>/dev/null || [ ! -s "$AUTH_DIR/jwt-verify.pem" ]; then
     "$BIN/mint_token" --new_key_pair="$AUTH_DIR/jwt.key" --public_key_out="$AUTH_DIR/jwt-verify.pem"
+  fi
+  if [ ! -s "$AUTH_DIR/kiosk-session.key" ] || [ ! -s "$AUTH_DIR/kiosk-session.pem" ]; then
+    "$BIN/mint_token" --new_key_pair="$AUTH_DIR/kiosk-session.key" --public_key_out="$AUTH_DIR/kiosk-session.pem"
   fi
   if [ ! -s "$AUTH_DIR/xapi-credentials.txt" ]; then
     # A trusted feed (role loader: may write and read every learner's records).
@@ -263,13 +267,15 @@ write_stack_env() {
   mv -f "$BIN/lifelong.new" "$BIN/lifelong"
 }
 
-# server_auth_flags SERVICE: the record service gets the signing key (it
-# mints kiosk sessions), every other service the public key alone.
+# server_auth_flags SERVICE: every service verifies with the public keys; the
+# record service also gets the kiosk-session private key (it mints kiosk
+# sessions, and nothing else: no service holds jwt.key).
 server_auth_flags() {
   [ "$AUTH" = 1 ] || return 0
-  local key="$AUTH_DIR/jwt-verify.pem"
-  [ "${1:-}" = records ] && key="$AUTH_DIR/jwt.key"
-  echo "--auth_key_file=$key --auth_revocation_file=$AUTH_DIR/revoked.txt"
+  local session="$AUTH_DIR/kiosk-session.pem"
+  [ "${1:-}" = records ] && session="$AUTH_DIR/kiosk-session.key"
+  echo "--auth_key_file=$AUTH_DIR/jwt-verify.pem --auth_session_key_file=$session" \
+    "--auth_revocation_file=$AUTH_DIR/revoked.txt"
 }
 
 # server_tls_flags NAME: the TLS flags of service NAME (none without TLS).

@@ -68,6 +68,21 @@ grep -q "gRPC 127.0.0.1:$LIFELONG_RECORDS_PORT -> $LEADER" <<<"$STATUS" || fail 
 grep -Eq "^  records-[123] +[0-9]+ +127.0.0.1:[0-9]+ +follower +[0-9]+ +[0-9]+ +[0-9]+ " <<<"$STATUS" ||
   fail "no follower line in status: $STATUS"
 grep -q "user: lifelong, password" "$LIFELONG_VAR/cluster/nats-1.conf" || fail "NATS without a password (auth on)"
+# No service holds the key that mints staff and learner tokens (jwt.key): each
+# verifies with the public keys; the record nodes hold only the kiosk-session
+# private key (docs/security.md).
+services=0
+for f in "$LIFELONG_VAR"/cluster/run/*.pid "$LIFELONG_VAR"/run/*.pid; do
+  cmd=$(tr '\0' ' ' <"/proc/$(cat "$f")/cmdline" 2>/dev/null || true)
+  case "$cmd" in *records_server* | *catalog_server* | *recommend_server*) ;; *) continue ;; esac
+  services=$((services + 1))
+  grep -q "auth/jwt.key" <<<"$cmd" && fail "a service was given the token signing key: $cmd"
+  grep -q -- "--auth_key_file=$LIFELONG_VAR/auth/jwt-verify.pem" <<<"$cmd" || fail "no public key: $cmd"
+  want="kiosk-session.pem"
+  case "$cmd" in *records_server*) want="kiosk-session.key" ;; esac
+  grep -q -- "--auth_session_key_file=$LIFELONG_VAR/auth/$want" <<<"$cmd" || fail "not given $want: $cmd"
+done
+[ "$services" -ge 5 ] || fail "only $services service processes found (3 record nodes, catalog, recommender)"
 grep -q "check-ssl verify required" "$LIFELONG_VAR/cluster/haproxy.cfg" || fail "HAProxy check without TLS"
 
 LIFELONG="$LIFELONG_VAR/bin/lifelong"
