@@ -178,6 +178,58 @@ describe("kiosk sign-in", () => {
     assert.equal((await page.textContent("#who")).trim(), "");
     await page.context().close();
   });
+
+  // A reply held by the network arrives after the learner tapped 返回首页 and left:
+  // it must neither sign the kiosk in for the next visitor nor put the learner's
+  // record back on the walk-in screen.
+  async function holdReplies(page, method) {
+    let release;
+    const held = new Promise((r) => { release = r; });
+    await page.route(`**/${method}`, async (route) => { await held; await route.continue(); });
+    return async () => {
+      const answered = page.waitForResponse((r) => r.url().endsWith(`/${method}`));
+      release();
+      assert.equal((await answered).status(), 200, `${method} answered`);
+      await page.waitForTimeout(1000);  // time for a late reply to reach the screen
+      await page.unroute(`**/${method}`);
+    };
+  }
+
+  test("a late sign-in or transcript reply after 返回首页 is dropped", async () => {
+    const learner = "u000051";
+    const page = await newPage(browser, PORTRAIT);
+    await page.goto(KIOSK);
+    await page.waitForSelector("#cards .card");
+    const walkIn = async () => {
+      assert.equal(await page.locator("#sign-out").count(), 0, "signed in by a late reply");
+      assert.equal((await page.textContent("#who")).trim(), "");
+      assert.equal(await page.textContent("h1"), "这里的课程");
+    };
+    // The pass code's reply held until the visitor has gone back home.
+    const code = await kioskPass(mintToken("learner", learner));
+    let release = await holdReplies(page, "RedeemKioskPass");
+    await page.click("#sign-in");
+    await page.waitForSelector("#code");
+    for (const d of code) await page.click(`[data-key="${d}"]`);
+    await page.click("#submit");
+    await page.click("#home");
+    await page.waitForSelector("#sign-in");
+    await page.waitForSelector("#cards .card, #empty");
+    await release();
+    await walkIn();
+    // Signed in properly; the transcript's reply held until after sign-out.
+    await signIn(page, learner);
+    release = await holdReplies(page, "GetTranscript");
+    await page.click("#my-learning");
+    await page.click("#home");
+    await page.waitForSelector("#sign-in");
+    await page.waitForSelector("#cards .card, #empty");
+    await release();
+    await walkIn();
+    assert.equal(await page.locator("#credits, #recent").count(), 0, "the learner's record shown after sign-out");
+    assert.deepEqual(page.errors, []);
+    await page.context().close();
+  });
 });
 
 describe("kiosk misuse (gateway and services refuse)", () => {

@@ -94,6 +94,19 @@ export function createGateway(options) {
 
   // One handler per bridged method: choose the credential, apply the gateway's
   // own checks, call the service with the caller's token and a deadline.
+  // What a caller sees of a failed call. An error the service answered with
+  // passes through; a transport failure (no answer: refused connection, TLS
+  // handshake, reset) carries Node's own message, with the services'
+  // addresses and certificate names, so the caller gets its code and a fixed
+  // message, and the access log (finish) keeps the detail.
+  function publicError(err) {
+    const ce = ConnectError.from(err);
+    if (!(ce.cause instanceof Error) || ce.cause instanceof ConnectError) return err;
+    const text = ce.code === Code.Unavailable ? "the service is unavailable; try again shortly"
+      : ce.code === Code.DeadlineExceeded ? "the service did not answer in time" : "the call to the service failed";
+    return new ConnectError(text, ce.code);
+  }
+
   function bridge(service, method) {
     const client = clients.get(service.typeName);
     const name = `${service.typeName}/${method.name}`;
@@ -131,7 +144,7 @@ export function createGateway(options) {
           finish(t0, upstreamMs, rid, cred, null);
         } catch (err) {
           finish(t0, upstreamMs, rid, cred, err);
-          throw err;
+          throw publicError(err);
         }
       };
     }
@@ -152,7 +165,7 @@ export function createGateway(options) {
         }
       } catch (err) {
         finish(t0, upstreamMs, rid, cred, err);
-        throw err;
+        throw publicError(err);
       }
     };
   }

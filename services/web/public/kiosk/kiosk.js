@@ -25,6 +25,21 @@ const state = {
 const screen = document.getElementById("screen");
 const who = document.getElementById("who");
 
+// Screen generation: every navigation (a screen run, sign-out, the card
+// keypads) starts a new one. A reply that arrives after the learner has moved
+// on belongs to an older generation and is dropped (api() throws Stale): a
+// slow RedeemKioskPass answered after "返回首页" must not sign the kiosk in,
+// and a slow transcript must not replace the walk-in screen of the next visitor.
+let generation = 0;
+class Stale extends Error {}
+function navigate() { return ++generation; }
+async function api(service, method, req, options) {
+  const g = generation;
+  const res = await call(service, method, req, options);
+  if (g !== generation) throw new Stale(`${method} answered after the screen changed`);
+  return res;
+}
+
 function opts() {
   return state.session ? { kiosk: VENUE, token: state.session.token } : { kiosk: VENUE };
 }
@@ -39,11 +54,13 @@ function show(...nodes) {
 
 // Runs an async screen; a failure shows a plain message and a retry button.
 async function run(load) {
+  navigate();
   state.retry = load;
   show(h("p", { class: "loading" }, "正在加载……"));
   try {
     await load();
   } catch (err) {
+    if (err instanceof Stale) return;  // another screen owns the display now
     console.warn("kiosk:", err);
     const network = !(err instanceof ApiError) || err.network;
     let text = "网络连接出现问题，暂时无法显示。请稍后再试。";
@@ -80,7 +97,7 @@ async function home() {
     context: { channel: "CHANNEL_KIOSK", kioskVenueId: VENUE, ageGroup: state.age || undefined },
   };
   const [res, today] = await Promise.all([
-    call("RecommendationService", "Recommend", req, opts()),
+    api("RecommendationService", "Recommend", req, opts()),
     state.session ? todayHere() : [],
   ]);
   const recs = res.recommendations || [];
@@ -122,7 +139,7 @@ async function home() {
 // Courses of this venue with a session today (Beijing time): what a
 // signed-in learner checks in for.
 async function todayHere() {
-  const list = await call("CourseCatalogService", "ListCourses", { venueId: VENUE, pageSize: 200 }, opts());
+  const list = await api("CourseCatalogService", "ListCourses", { venueId: VENUE, pageSize: 200 }, opts());
   const day = beijingDay();
   const out = [];
   for (const c of list.courses || []) {
@@ -139,11 +156,12 @@ function todayCard([c, s]) {
 }
 
 async function detail(id) {
-  const course = await call("CourseCatalogService", "GetCourse", { id }, opts());
+  const course = await api("CourseCatalogService", "GetCourse", { id }, opts());
   const [prereq, similar] = await Promise.all([
     course.prerequisiteIds && course.prerequisiteIds.length
-      ? call("CourseCatalogService", "BatchGetCourses", { ids: course.prerequisiteIds }, opts()) : { courses: [] },
-    call("RecommendationService", "SimilarCourses", { courseId: id, k: 3 }, opts()).catch(() => ({ recommendations: [] })),
+      ? api("CourseCatalogService", "BatchGetCourses", { ids: course.prerequisiteIds }, opts()) : { courses: [] },
+    api("RecommendationService", "SimilarCourses", { courseId: id, k: 3 }, opts())
+      .catch((err) => { if (err instanceof Stale) throw err; return { recommendations: [] }; }),
   ]);
   const now = Date.now();
   const upcoming = (course.sessions || []).filter((s) => Date.parse(s.endTime) >= now).slice(0, 6);
@@ -188,8 +206,8 @@ async function myLearning() {
   let t, list;
   try {
     [t, list] = await Promise.all([
-      call("LearningRecordService", "GetTranscript", { learner }, opts()),
-      call("LearningRecordService", "ListStatements", { learner, pageSize: 5 }, opts()),
+      api("LearningRecordService", "GetTranscript", { learner }, opts()),
+      api("LearningRecordService", "ListStatements", { learner, pageSize: 5 }, opts()),
     ]);
   } catch (err) {
     if (!(err instanceof ApiError) || err.code !== "permission_denied") throw err;
@@ -222,7 +240,7 @@ async function myLearning() {
 // session's learner, with the session token).
 async function pathGoals() {
   if (!state.session) return home();
-  const list = await call("CourseCatalogService", "ListProgrammes", {}, opts());
+  const list = await api("CourseCatalogService", "ListProgrammes", {}, opts());
   const programmes = list.programmes || [];
   show(h("h1", {}, "学习路径：选一个目标"),
        h("p", {}, "点一个证书或结业目标，我们按现在开设的课程为您排好先学什么、后学什么。"),
@@ -237,7 +255,7 @@ async function pathGoals() {
 
 async function pathPlan(programme) {
   if (!state.session) return home();
-  const plan = await call("RecommendationService", "PlanPath",
+  const plan = await api("RecommendationService", "PlanPath",
                           { learner: state.session.learner, programmeId: programme.id }, opts());
   show(h("h1", { id: "goal-name" }, plan.goalName || programme.name),
        programme.deadline ? h("p", {}, `截止日期：${day(programme.deadline)}`) : null,
@@ -249,7 +267,7 @@ async function pathPlan(programme) {
 
 async function record(course, verb, zh) {
   const st = courseStatement(state.session.learner, VERB + verb, zh === "报名" ? "报名" : "参加", course, "kiosk", VENUE);
-  await call("LearningRecordService", "RecordStatement", { statementJson: JSON.stringify(st) }, opts());
+  await api("LearningRecordService", "RecordStatement", { statementJson: JSON.stringify(st) }, opts());
   show(h("p", { class: "success", role: "status", id: "done" }, `${zh}成功！`),
        h("p", {}, `课程：${course.title}`),
        h("p", {}, verb === "registered" ? `下次上课：${when((course.sessions || []).map((s) => s.startTime).find((t) => Date.parse(t) > Date.now()))}` : "祝您学习愉快。"),
@@ -265,11 +283,12 @@ async function signInScreen() {
   const submit = async () => {
     if (!/^\d{8}$/.test(code)) { message.textContent = "请输入 8 位数字登录码。"; return; }
     try {
-      const s = await call("LearningRecordService", "RedeemKioskPass", { code }, { kiosk: VENUE });
+      const s = await api("LearningRecordService", "RedeemKioskPass", { code }, { kiosk: VENUE });
       state.session = { token: s.token, learner: s.learner, expire: Date.parse(s.expireTime) };
       state.category = "";
       run(home);
     } catch (err) {
+      if (err instanceof Stale) return;
       code = ""; display.textContent = "";
       message.textContent = err instanceof ApiError && err.code === "not_found"
         ? "登录码不正确或已过期，请在手机上重新获取。" : "网络连接出现问题，请稍后再试。";
@@ -301,6 +320,7 @@ function keypad(press, del, action) {
 // Card sign-in, step 1: the 12 digits printed on the learner card, shown in
 // groups of four as on the card.
 function cardNumberScreen(initial, notice = "") {
+  navigate();
   let number = initial;
   const display = h("output", { class: "code card-number", id: "card-number", "aria-label": "已输入的卡号" }, "");
   const message = h("p", { id: "sign-in-message", role: "alert" }, notice);
@@ -323,6 +343,7 @@ function cardNumberScreen(initial, notice = "") {
 // Card sign-in, step 2: the card's PIN (4 to 6 digits, set at the service
 // desk when the card was issued), shown as dots.
 function pinScreen(number) {
+  navigate();
   let pin = "";
   const display = h("output", { class: "code", id: "pin", "aria-label": "已输入的密码位数" }, "");
   const message = h("p", { id: "sign-in-message", role: "alert" });
@@ -336,11 +357,12 @@ function pinScreen(number) {
     const tried = pin;
     pin = ""; render();
     try {
-      const s = await call("LearningRecordService", "RedeemLearnerCard", { cardNumber: number, pin: tried }, { kiosk: VENUE });
+      const s = await api("LearningRecordService", "RedeemLearnerCard", { cardNumber: number, pin: tried }, { kiosk: VENUE });
       state.session = { token: s.token, learner: s.learner, expire: Date.parse(s.expireTime) };
       state.category = "";
       run(home);
     } catch (err) {
+      if (err instanceof Stale) return;
       const code = err instanceof ApiError ? err.code : "network";
       if (code === "invalid_argument" && /card_number/.test(err.message)) {
         cardNumberScreen("", "卡号不正确，请核对学习卡正面的 12 位数字后重新输入。");
@@ -388,7 +410,7 @@ async function start() {
   }
   // The venue's own name and address, from one of its courses.
   try {
-    const list = await call("CourseCatalogService", "ListCourses", { venueId: VENUE, pageSize: 1 }, opts());
+    const list = await api("CourseCatalogService", "ListCourses", { venueId: VENUE, pageSize: 1 }, opts());
     const v = list.courses && list.courses[0] && list.courses[0].venue;
     state.venueName = v ? v.name : "";
     document.getElementById("venue-name").textContent = state.venueName;
