@@ -411,10 +411,13 @@ grpc::Status RecordsService::VoidStatement(grpc::ServerContext* ctx, const v1::V
           absl::StrCat("id: ", req->id(), " is a voiding statement, which cannot be voided"));
     }
     std::string actor_key = req->actor();
-    if (g.scope() == auth::Scope::kSelf) {
-      // A learner voids as themself.
+    if (g.scope() != auth::Scope::kAny) {
+      // A learner or a teacher voids as themself: naming another actor would
+      // file "X voided ..." under a learner X who never did (only operators
+      // and trusted feeds, scope any, record a correction in another's name).
       if (!actor_key.empty() && actor_key != g.principal().subject) {
-        return absl::PermissionDeniedError("actor: a learner voids statements as themself");
+        return absl::PermissionDeniedError(
+            absl::StrCat("actor: a ", auth::RoleName(g.principal().role), " voids statements as themself"));
       }
       actor_key = g.principal().subject;
     }

@@ -56,6 +56,24 @@ absl::StatusOr<Document> DecodeValue(const std::string& v) {
 
 bool IsJson(const std::string& content_type) { return content_type.rfind("application/json", 0) == 0; }
 
+// Key strings and the content type are stored with 16-bit lengths (PutStr):
+// a longer one would wrap its length and alias another key or shift the
+// learner that erasure reads. The HTTP layer keeps them far shorter (URL and
+// form limits); this refuses the rest (INVALID_ARGUMENT naming the field).
+absl::Status CheckLengths(const DocKey& key, const std::string& content_type) {
+  const std::pair<const char*, const std::string*> fields[] = {
+      {"activityId", &key.activity}, {"agent", &key.learner}, {"registration", &key.registration}, {"id", &key.id}};
+  for (const auto& [name, value] : fields) {
+    if (value->size() > kMaxDocKeyField) {
+      return absl::InvalidArgumentError(absl::StrCat(name, ": longer than ", kMaxDocKeyField, " bytes"));
+    }
+  }
+  if (content_type.size() > kMaxDocContentType) {
+    return absl::InvalidArgumentError(absl::StrCat("Content-Type: longer than ", kMaxDocContentType, " bytes"));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 std::string EncodeDocKey(const DocKey& key, bool prefix) {
@@ -127,6 +145,7 @@ DocumentStore::~DocumentStore() {
 }
 
 absl::StatusOr<Document> DocumentStore::Get(const DocKey& key) const {
+  LL_RETURN_IF_ERROR(CheckLengths(key, ""));
   std::string v;
   rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cf_, EncodeDocKey(key, false), &v);
   if (s.IsNotFound()) return absl::NotFoundError("document not found");
@@ -136,6 +155,7 @@ absl::StatusOr<Document> DocumentStore::Get(const DocKey& key) const {
 
 absl::StatusOr<std::vector<std::string>> DocumentStore::ListIds(const DocKey& key,
                                                                 std::optional<int64_t> since_us) const {
+  LL_RETURN_IF_ERROR(CheckLengths(key, ""));
   DocKey k = key;
   k.id.clear();
   std::string prefix = EncodeDocKey(k, true);
@@ -212,6 +232,7 @@ absl::Status CheckJsonDocumentDepth(absl::string_view json, int max_depth) {
 
 absl::Status DocumentStore::Put(const DocKey& key, const std::string& content_type, const std::string& content,
                                 const WriteCondition& cond, int64_t now_us) {
+  LL_RETURN_IF_ERROR(CheckLengths(key, content_type));
   if (key.kind != DocKind::kAttachment && key.kind != DocKind::kLearnerAttachment && IsJson(content_type)) {
     LL_RETURN_IF_ERROR(CheckJsonDocumentDepth(content));
   }
@@ -222,6 +243,7 @@ absl::Status DocumentStore::Put(const DocKey& key, const std::string& content_ty
 
 absl::Status DocumentStore::Merge(const DocKey& key, const std::string& content_type, const std::string& content,
                                   const WriteCondition& cond, int64_t now_us) {
+  LL_RETURN_IF_ERROR(CheckLengths(key, content_type));
   LL_RETURN_IF_ERROR(CheckJsonDocumentDepth(content));
   DocWrite w{DocAction::kMerge, key, content_type, content, cond, now_us};
   if (log_ != nullptr) return log_->ProposeDocument(w);
@@ -229,6 +251,7 @@ absl::Status DocumentStore::Merge(const DocKey& key, const std::string& content_
 }
 
 absl::Status DocumentStore::Delete(const DocKey& key, const WriteCondition& cond) {
+  LL_RETURN_IF_ERROR(CheckLengths(key, ""));
   DocWrite w{DocAction::kDelete, key, "", "", cond, 0};
   if (log_ != nullptr) return log_->ProposeDocument(w);
   return WriteHere(w);

@@ -59,6 +59,12 @@ enum class DocKind : uint8_t {
 
 // Identifies one document, or (with an empty `id`) the set of documents under
 // the other fields.
+// Longest key string (activityId, agent key, registration, id) and content
+// type a document may have: both are stored with 16-bit lengths; longer is
+// INVALID_ARGUMENT naming the field (Get, ListIds, Put, Merge, Delete).
+inline constexpr size_t kMaxDocKeyField = 8192;
+inline constexpr size_t kMaxDocContentType = 1024;
+
 struct DocKey {
   DocKind kind = DocKind::kState;
   std::string activity;      // state, activity profile

@@ -1,5 +1,6 @@
 #include "services/xapi/document_store.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -71,6 +72,30 @@ TEST_F(DocumentStoreTest, ListSinceAndDeleteAllAndErase) {
   EXPECT_EQ(*store_->EraseLearner("u1"), 4);
   EXPECT_EQ(store_->Get(State("s1")).status().code(), absl::StatusCode::kNotFound);
   EXPECT_TRUE(store_->Get(DocKey{DocKind::kAgentProfile, "", "u2", "", "p"}).ok());
+}
+
+// Key strings and content types are stored with 16-bit lengths: one of 64 KiB
+// or more would wrap and alias another document, or hide a learner's State
+// from their erasure. Each is refused naming its field, and nothing is stored.
+TEST_F(DocumentStoreTest, OverlongKeysAndContentTypesAreRefusedNamingTheField) {
+  const std::string huge(70000, 'a');
+  DocKey long_activity{DocKind::kState, "http://a/" + huge, "u1", "", "s"};
+  absl::Status put = store_->Put(long_activity, "application/json", "{}", {}, 1);
+  EXPECT_EQ(put.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(put.message()), ::testing::HasSubstr("activityId"));
+  absl::Status type = store_->Put(State("s"), "application/json;" + huge, "{}", {}, 1);
+  EXPECT_EQ(type.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(type.message()), ::testing::HasSubstr("Content-Type"));
+  EXPECT_EQ(store_->Merge(State(huge), "application/json", "{}", {}, 1).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(store_->Get(long_activity).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(store_->ListIds(DocKey{DocKind::kAgentProfile, "", huge, "", ""}, std::nullopt).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(store_->Delete(State(huge), {}).code(), absl::StatusCode::kInvalidArgument);
+  // The longest allowed still round-trips, and the learner's erasure finds it.
+  DocKey longest{DocKind::kState, std::string(kMaxDocKeyField, 'b'), "u1", "", "s"};
+  ASSERT_TRUE(store_->Put(longest, std::string(kMaxDocContentType, 't'), "x", {}, 1).ok());
+  EXPECT_EQ(store_->Get(longest)->content, "x");
+  EXPECT_EQ(*store_->EraseLearner("u1"), 1);
 }
 
 // The registry (column_families.h) is enforced on open: a database with a

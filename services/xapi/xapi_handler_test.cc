@@ -4,6 +4,7 @@
 #include "services/xapi/xapi_handler.h"
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include <cstdlib>
 #include <filesystem>
@@ -130,6 +131,46 @@ TEST_F(XapiHandlerTest, UnknownResourcesAre404AndOversizedBodies413) {
   big.headers["content-type"] = "application/json";
   big.body.assign(kMaxBodyBytes + 1, ' ');
   EXPECT_EQ(handler_->Handle(big).status, 413);
+}
+
+// A malformed attachment entry in a PUT is a 400 naming the field, as in a
+// POST (it was a JSON type error inside the attachment check: 500).
+TEST_F(XapiHandlerTest, AMalformedAttachmentInAPutIsA400NamingTheField) {
+  HttpRequest r = Request("PUT", "/statements");
+  r.params.emplace("statementId", TestUuid(7));
+  r.headers["content-type"] = "application/json";
+  nlohmann::json st = nlohmann::json::parse(MakeStatement({.id = TestUuid(7), .learner = "u1", .course = "c1"}));
+  st["attachments"] = nlohmann::json::array({{{"usageType", 1},
+                                              {"display", {{"zh-CN", "结业证书"}}},
+                                              {"contentType", "application/pdf"},
+                                              {"length", 2},
+                                              {"sha2", "ab"}}});
+  r.body = st.dump();
+  HttpResponse out = handler_->Handle(r);
+  EXPECT_EQ(out.status, 400) << out.body;
+  EXPECT_TRUE(absl::StrContains(out.body, "usageType")) << out.body;
+  EXPECT_EQ(store_->Get(*records::ParseUuid(TestUuid(7))).status().code(), absl::StatusCode::kNotFound);
+}
+
+// A write the replicated log refuses as too large (RESOURCE_EXHAUSTED, e.g.
+// over nats-server's max_payload) is a 413 with the reason, not a 500.
+TEST_F(XapiHandlerTest, AWriteTooLargeForTheLogIs413WithTheReason) {
+  struct RefusingLog : DocumentLog {
+    absl::Status ProposeDocument(const DocWrite&) override {
+      return absl::ResourceExhaustedError("replicated write of 9000000 bytes exceeds the log's message limit");
+    }
+  } log;
+  docs_->SetLog(&log);
+  HttpRequest r = Request("PUT", "/activities/state");
+  r.params = {{"activityId", "http://a/1"},
+              {"agent", R"({"account":{"homePage":"https://id.dongcheng.gov.cn","name":"u1"}})"},
+              {"stateId", "s1"}};
+  r.headers["content-type"] = "application/json";
+  r.body = "{}";
+  HttpResponse out = handler_->Handle(r);
+  docs_->SetLog(nullptr);
+  EXPECT_EQ(out.status, 413) << out.body;
+  EXPECT_TRUE(absl::StrContains(out.body, "message limit")) << out.body;
 }
 
 TEST_F(XapiHandlerTest, StatementWrittenByPutIsReadByGet) {

@@ -30,6 +30,8 @@ HttpResponse FromStatus(const absl::Status& s) {
       return Error(401, s.message());
     case absl::StatusCode::kPermissionDenied:
       return Error(403, s.message());
+    case absl::StatusCode::kResourceExhausted:  // e.g. a write over the replicated log's message limit
+      return Error(413, s.message());
     case absl::StatusCode::kUnavailable:
       LogError("xapi_store_unavailable", {{"error", std::string(s.message())}});
       return Error(503, s.message());

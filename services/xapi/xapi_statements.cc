@@ -240,6 +240,13 @@ absl::Status ReadStatementBody(const HttpRequest& req, StatementBody* body) {
   return absl::OkStatus();
 }
 
+// The string member `name` of `j`, or "" when absent or not a string
+// (json::value would throw on another type).
+std::string StringField(const nlohmann::json& j, const char* name) {
+  auto it = j.find(name);
+  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
 // Checks the statements' attachments against the parts sent: every
 // attachment without fileUrl needs its part, every part an attachment, and
 // signature attachments a valid JWS. Adds to `carried` (statement index,
@@ -256,7 +263,7 @@ absl::Status CheckAttachments(const std::vector<std::string>& texts, const std::
       std::string sha = absl::AsciiStrToLower(a["sha2"].get<std::string>());
       referenced.insert(sha);
       auto part = parts.find(sha);
-      bool signature = a.value("usageType", "") == "http://adlnet.gov/expapi/attachments/signature";
+      bool signature = StringField(a, "usageType") == "http://adlnet.gov/expapi/attachments/signature";
       if (part == parts.end()) {
         if (!a.contains("fileUrl") || signature) {
           return absl::InvalidArgumentError(absl::StrCat("statements[", i, "].attachments: no part with sha2 ", sha));
@@ -265,7 +272,7 @@ absl::Status CheckAttachments(const std::vector<std::string>& texts, const std::
       }
       carried->emplace_back(i, sha);
       if (signature) {
-        if (a.value("contentType", "") != "application/octet-stream") {
+        if (StringField(a, "contentType") != "application/octet-stream") {
           return absl::InvalidArgumentError("signature attachment: contentType must be application/octet-stream");
         }
         absl::Status s = CheckStatementSignature(part->second.body, texts[i]);
@@ -378,9 +385,6 @@ HttpResponse XapiHandler::PutStatement(const auth::AccessGrant& grant, const Htt
   absl::Status body_ok = ReadStatementBody(req, &body);
   if (!body_ok.ok()) return FromStatus(body_ok);
   if (body.was_array) return Error(400, "PUT takes a single statement");
-  std::vector<std::pair<size_t, std::string>> carried;
-  absl::Status att = CheckAttachments(body.texts, body.attachments, &carried);
-  if (!att.ok()) return FromStatus(att);
   absl::StatusOr<ParsedStatement> p = ParseStatement(body.texts.front());
   if (!p.ok()) return FromStatus(p.status());
   if (!p->id_assigned && p->id != *uuid) return Error(400, "statement.id: differs from statementId");
@@ -392,6 +396,11 @@ HttpResponse XapiHandler::PutStatement(const auth::AccessGrant& grant, const Htt
     p = ParseStatement(with_id.dump());
     if (!p.ok()) return FromStatus(p.status());
   }
+  // After the parse, as POST does: a malformed attachment entry is a 400
+  // naming its field, not a JSON type error.
+  std::vector<std::pair<size_t, std::string>> carried;
+  absl::Status att = CheckAttachments(body.texts, body.attachments, &carried);
+  if (!att.ok()) return FromStatus(att);
   absl::Status allowed = records::CheckStatementWrite(grant, *p, "statement");
   if (allowed.ok()) allowed = records::CheckVoidingWrite(grant, &*p, *store_, "statement.object.id");
   if (!allowed.ok()) return FromStatus(allowed);

@@ -6,6 +6,7 @@
 // untouched. (tests/auth/access_matrix_test covers the role x method table
 // with each caller's own records; this file aims every method at someone
 // else's, under several spellings of their learner key.)
+#include <gmock/gmock.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
@@ -170,6 +171,33 @@ TEST_F(GrpcScopingAttackTest, ServiceRolesAndKioskSessionsReachNoLearnersRecords
   StatementSpec pass{.learner = "u2", .verb = "passed", .credits = 9, .venue = kVenue};
   EXPECT_EQ(Record(session, MakeStatement(pass)), grpc::StatusCode::PERMISSION_DENIED);
   ExpectVictimUntouched();
+}
+
+// A teacher may void a statement of a course they run, in their own name
+// only: naming another actor filed "u3 voided ..." under u3, who never did,
+// or made the victim appear to void their own completion.
+TEST_F(GrpcScopingAttackTest, ATeacherVoidsOnlyInTheirOwnName) {
+  const Principal teacher = Of(Role::kTeacher, "t1");  // runs c1, the victim's course
+  v1::VoidStatementRequest v;
+  v.set_id(TestUuid(2));
+  for (const std::string& actor : {std::string("u3"), std::string("u2"), kVictimSpellings[1]}) {
+    v.set_actor(actor);
+    v1::Statement out;
+    grpc::Status s = rec_->VoidStatement(Ctx(teacher).get(), v, &out);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED) << actor;
+    EXPECT_THAT(s.error_message(), ::testing::HasSubstr("actor")) << actor;
+  }
+  ExpectVictimUntouched();
+  v1::ListStatementsRequest list;
+  list.set_learner("u3");
+  v1::ListStatementsResponse lr;
+  ASSERT_TRUE(rec_->ListStatements(Ctx(Of(Role::kLearner, "u3")).get(), list, &lr).ok());
+  EXPECT_EQ(lr.statements_size(), 0) << "a voiding statement filed under a bystander";
+  // In the teacher's own name (named, or by default): the voiding statement is theirs.
+  v.set_actor("t1");
+  v1::Statement out;
+  ASSERT_TRUE(rec_->VoidStatement(Ctx(teacher).get(), v, &out).ok());
+  EXPECT_THAT(out.learner(), ::testing::HasSubstr("t1"));
 }
 
 TEST_F(GrpcScopingAttackTest, ForgedTokensAreUnauthenticated) {
