@@ -47,8 +47,9 @@ namespace lifelong::xapi {
 // kAttachment: attachment bytes by SHA-256 (`id`), shared by every statement
 // naming it; written by versions before 2026-12-03 only, still read.
 // kLearnerAttachment: attachment bytes a learner's statement carried as a
-// part, by learner (`learner`) and SHA-256 (`id`): what the statements of
-// that learner serve, and what their erasure removes.
+// part, by learner (`learner`) and `id` "<statement id>/<SHA-256>" (from
+// 2026-12-04; "<SHA-256>" alone before): what that statement serves, and what
+// the learner's erasure removes.
 enum class DocKind : uint8_t {
   kState = 1,
   kActivityProfile = 2,

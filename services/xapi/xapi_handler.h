@@ -108,16 +108,18 @@ class XapiHandler {
   HttpResponse PostStatements(const auth::AccessGrant& grant, const HttpRequest& request) const;
   HttpResponse GetStatements(const auth::AccessGrant& grant, const HttpRequest& request, bool head) const;
   // Stores each part of `carried` (statement index, sha: CheckAttachments)
-  // under the (first) learner of that statement (DocKind::kLearnerAttachment):
-  // a learner's erasure removes them, and another learner's statement naming
-  // the same hash does not read them.
+  // under the (first) learner of that statement and the statement's id
+  // (DocKind::kLearnerAttachment, id "<statement id>/<sha2>"): a learner's
+  // erasure removes them, and no other statement naming the same hash reads
+  // them.
   absl::Status SaveAttachments(const std::map<std::string, MultipartPart>& parts,
                                const std::vector<std::pair<size_t, std::string>>& carried,
                                const std::vector<records::ParsedStatement>& statements) const;
   // Turns a JSON response into multipart/mixed with the attachments of
-  // `statements` after it: the bytes each statement's learner sent as parts
-  // (and, for attachments without fileUrl, bytes stored by hash alone by
-  // earlier versions). Naming a hash with a fileUrl alone reads nothing.
+  // `statements` after it: the bytes sent as parts with each statement (and
+  // bytes stored by earlier versions, under the learner and hash or the hash
+  // alone, only for the statement they were sent with: stored within a
+  // minute after them). Naming a hash without sending its part reads nothing.
   HttpResponse WithAttachments(HttpResponse r, const std::vector<const records::StoredStatement*>& statements) const;
   // The three document resources (xapi_documents.cc).
   HttpResponse Documents(const auth::AccessGrant& grant, const HttpRequest& request, DocKind kind) const;

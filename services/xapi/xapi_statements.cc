@@ -293,10 +293,31 @@ absl::Status CheckAttachments(const std::vector<std::string>& texts, const std::
 namespace {
 
 // Where a statement's attachment bytes are kept: under the statement's
-// (first) learner, so that the learner's erasure removes them, and a
-// statement of another learner naming the same hash does not read them.
-DocKey LearnerAttachmentKey(const std::vector<std::string>& learners, const std::string& sha) {
+// (first) learner, so that the learner's erasure removes them, with id
+// "<statement id>/<sha2>": a statement serves only the bytes sent with it,
+// so another statement naming the same hash (a teacher's about the learner,
+// or one written over gRPC, where no part is sent) reads nothing.
+DocKey StatementAttachmentKey(const std::vector<std::string>& learners, const records::Uuid& id,
+                              const std::string& sha) {
+  return DocKey{DocKind::kLearnerAttachment, "", learners.empty() ? std::string() : learners.front(), "",
+                absl::StrCat(FormatUuid(id), "/", sha)};
+}
+
+// Keys of earlier versions: (first learner, sha2) from 2026-12-03, shared by
+// every statement of the learner naming the hash, and the hash alone before.
+DocKey LegacyLearnerAttachmentKey(const std::vector<std::string>& learners, const std::string& sha) {
   return DocKey{DocKind::kLearnerAttachment, "", learners.empty() ? std::string() : learners.front(), "", sha};
+}
+
+// Bytes under a legacy key are served only to the statement they were sent
+// with: earlier versions stored them just before the statement, so it was
+// stored (stored_seq, the store's clock in microseconds) at most this long
+// after them. A statement written later naming the hash reads nothing.
+constexpr int64_t kLegacyAttachmentWindowUs = 60'000'000;
+
+bool SentWith(const Document& d, const records::StatementRecord& record) {
+  const int64_t stored = static_cast<int64_t>(record.stored_seq);
+  return d.updated_us <= stored && stored - d.updated_us <= kLegacyAttachmentWindowUs;
 }
 
 }  // namespace
@@ -305,10 +326,10 @@ absl::Status XapiHandler::SaveAttachments(const std::map<std::string, MultipartP
                                           const std::vector<std::pair<size_t, std::string>>& carried,
                                           const std::vector<ParsedStatement>& statements) const {
   const int64_t now = absl::ToUnixMicros(absl::Now());
-  std::set<std::pair<std::string, std::string>> saved;  // (learner, sha)
+  std::set<std::pair<std::string, std::string>> saved;  // (learner, statement id/sha)
   for (const auto& [i, sha] : carried) {
-    DocKey key = LearnerAttachmentKey(statements[i].learners, sha);
-    if (!saved.emplace(key.learner, sha).second) continue;
+    DocKey key = StatementAttachmentKey(statements[i].learners, statements[i].id, sha);
+    if (!saved.emplace(key.learner, key.id).second) continue;
     const MultipartPart& part = parts.at(sha);
     auto ct = part.headers.find("content-type");
     absl::Status s = documents_->Put(key, ct == part.headers.end() ? "application/octet-stream" : ct->second, part.body,
@@ -332,14 +353,18 @@ HttpResponse XapiHandler::WithAttachments(HttpResponse r, const std::vector<cons
       if (!a.is_object() || !a.contains("sha2") || !a["sha2"].is_string()) continue;
       std::string sha = absl::AsciiStrToLower(a["sha2"].get<std::string>());
       if (seen.count(sha)) continue;
-      // Only bytes the statement's learner sent as a part (SaveAttachments).
-      // A hash named with a fileUrl alone proves nothing about its bytes,
-      // and would read any stored attachment whose content can be guessed.
-      absl::StatusOr<Document> d = documents_->Get(LearnerAttachmentKey(stored->record.learners, sha));
+      // Only bytes sent as a part with this statement (SaveAttachments). A
+      // hash named with a fileUrl alone, or by a statement written over gRPC,
+      // proves nothing about its bytes, and would read any stored attachment
+      // whose content can be guessed.
+      absl::StatusOr<Document> d = documents_->Get(StatementAttachmentKey(stored->record.learners, stored->id, sha));
+      if (!d.ok()) {
+        d = documents_->Get(LegacyLearnerAttachmentKey(stored->record.learners, sha));
+        if (d.ok() && !SentWith(*d, stored->record)) d = absl::NotFoundError("not sent with this statement");
+      }
       if (!d.ok() && !a.contains("fileUrl")) {
-        // Stored by hash alone by an earlier version; a statement without
-        // fileUrl could not be stored without sending its part.
         d = documents_->Get(DocKey{DocKind::kAttachment, "", "", "", sha});
+        if (d.ok() && !SentWith(*d, stored->record)) d = absl::NotFoundError("not sent with this statement");
       }
       if (!d.ok()) continue;
       seen.insert(sha);

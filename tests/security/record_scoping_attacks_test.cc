@@ -26,12 +26,14 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "proto/lifelong/v1/records.grpc.pb.h"
 #include "services/auth/principal.h"
 #include "services/domain/vocabulary.h"
 #include "services/records/record_store.h"
 #include "services/records/statement.h"
 #include "services/records/test_statements.h"
+#include "services/xapi/document_store.h"
 #include "services/xapi/multipart.h"
 #include "tests/testing/records_fixture.h"
 #include "tests/testing/store_files.h"
@@ -303,8 +305,9 @@ TEST_F(RecordScopingAttackTest, OtherLearnersDocumentsAreRefused) {
 // A statement with one attachment sent as a part; with `file_url`, the
 // attachment names that fileUrl too (xAPI allows both).
 std::string MultipartStatement(const std::string& id, const std::string& learner, const std::string& sha2,
-                               const std::string& content, const std::string& file_url = "") {
-  nlohmann::json st = nlohmann::json::parse(MakeStatement({.id = id, .learner = learner}));
+                               const std::string& content, const std::string& file_url = "",
+                               const std::string& course = "c1") {
+  nlohmann::json st = nlohmann::json::parse(MakeStatement({.id = id, .learner = learner, .course = course}));
   st["attachments"] = {{{"usageType", "http://id.tincanapi.com/attachment/certificate-of-completion"},
                         {"display", {{"zh-CN", "结业证书"}}},
                         {"contentType", "text/plain"},
@@ -468,6 +471,88 @@ TEST_F(RecordScopingAttackTest, AttachmentsAreNotReadableByNamingTheirHash) {
   ASSERT_TRUE(r2);
   ASSERT_EQ(r2->status, 200) << r2->body;
   EXPECT_EQ(r2->body.find(transcript), std::string::npos);
+}
+
+// A statement serves only the bytes sent with it. A teacher may write about
+// any learner of their course, so a teacher's statement naming the hash of a
+// learner's certificate from another course read it; and a statement written
+// over gRPC (no parts there) read bytes an earlier version had stored by hash
+// alone. Bytes of earlier versions are served only to the statement they came
+// with (stored within a minute after them).
+TEST_F(RecordScopingAttackTest, AttachmentsAreServedOnlyWithTheStatementTheyCameWith) {
+  const std::string certificate = "结业证书: u2, 太极拳, 1 学分";
+  const std::string sha2 = xapi::Sha256Hex(certificate);
+  httplib::Client c("127.0.0.1", server_->xapi_port());
+  httplib::Headers victim = {{"X-Experience-API-Version", "2.0.0"},
+                             {"Authorization", Bearer(Of(Role::kLearner, "u2"))}};
+  httplib::Result ok =
+      c.Post("/xapi/statements", victim, MultipartStatement(TestUuid(70), "u2", sha2, certificate, "", /*course=*/"c2"),
+             "multipart/mixed; boundary=b0undary");
+  ASSERT_TRUE(ok);
+  ASSERT_EQ(ok->status, 200) << ok->body;
+  // Teacher t1 runs c1, not c2: a statement about u2 on c1 naming the hash.
+  nlohmann::json st = nlohmann::json::parse(MakeStatement({.id = TestUuid(71), .learner = "u2", .course = "c1"}));
+  st["attachments"] = {{{"usageType", "http://id.tincanapi.com/attachment/certificate-of-completion"},
+                        {"display", {{"zh-CN", "结业证书"}}},
+                        {"contentType", "text/plain"},
+                        {"length", certificate.size()},
+                        {"sha2", sha2},
+                        {"fileUrl", "https://example.org/certificate.txt"}}};
+  const std::string teacher = Bearer(Of(Role::kTeacher, "t1"));
+  httplib::Result w = Call("POST", "/xapi/statements", teacher, st.dump());
+  ASSERT_TRUE(w);
+  ASSERT_EQ(w->status, 200) << w->body;
+  httplib::Result r = Call("GET", "/xapi/statements?attachments=true&statementId=" + TestUuid(71), teacher);
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  EXPECT_EQ(r->body.find(certificate), std::string::npos) << "a teacher read a certificate of another course";
+  // The owner still gets it with the statement it came with.
+  httplib::Result own = c.Get(("/xapi/statements?attachments=true&statementId=" + TestUuid(70)).c_str(), victim);
+  ASSERT_TRUE(own);
+  EXPECT_NE(own->body.find(certificate), std::string::npos) << own->body;
+
+  // Bytes an earlier version stored by hash alone, an hour ago; u1 names
+  // the hash in a statement of their own over gRPC (no part, no fileUrl).
+  const std::string old = "成绩单: u3, 书法入门, 优秀";
+  const std::string old_sha2 = xapi::Sha256Hex(old);
+  const int64_t now_us = absl::ToUnixMicros(absl::Now());
+  ASSERT_TRUE(server_->server()
+                  .documents()
+                  ->Put(xapi::DocKey{xapi::DocKind::kAttachment, "", "", "", old_sha2}, "text/plain", old, {},
+                        now_us - 3'600'000'000)
+                  .ok());
+  st = nlohmann::json::parse(MakeStatement({.id = TestUuid(72), .learner = "u1"}));
+  st["attachments"] = {{{"usageType", "http://id.tincanapi.com/attachment/certificate-of-completion"},
+                        {"display", {{"zh-CN", "成绩单"}}},
+                        {"contentType", "text/plain"},
+                        {"length", old.size()},
+                        {"sha2", old_sha2}}};
+  v1::RecordStatementRequest rr;
+  rr.set_statement_json(st.dump());
+  v1::Statement out;
+  ASSERT_TRUE(server_->stub().RecordStatement(server_->Context(Of(Role::kLearner, "u1")).get(), rr, &out).ok());
+  const std::string attacker = Bearer(Of(Role::kLearner, "u1"));
+  httplib::Result r2 = Call("GET", "/xapi/statements?attachments=true&statementId=" + TestUuid(72), attacker);
+  ASSERT_TRUE(r2);
+  ASSERT_EQ(r2->status, 200) << r2->body;
+  EXPECT_EQ(r2->body.find(old), std::string::npos) << "old bytes stored by hash read by a new statement";
+  // Bytes stored the earlier way just before their statement (a learner's
+  // own, under the learner and hash) are still served with it.
+  const std::string legacy = "结业证书: u1, 剪纸, 1 学分";
+  const std::string legacy_sha2 = xapi::Sha256Hex(legacy);
+  ASSERT_TRUE(server_->server()
+                  .documents()
+                  ->Put(xapi::DocKey{xapi::DocKind::kLearnerAttachment, "", "u1", "", legacy_sha2}, "text/plain",
+                        legacy, {}, absl::ToUnixMicros(absl::Now()))
+                  .ok());
+  st["id"] = TestUuid(73);
+  st["attachments"][0]["sha2"] = legacy_sha2;
+  st["attachments"][0]["length"] = legacy.size();
+  rr.set_statement_json(st.dump());
+  ASSERT_TRUE(server_->stub().RecordStatement(server_->Context(Of(Role::kLearner, "u1")).get(), rr, &out).ok());
+  httplib::Result r3 = Call("GET", "/xapi/statements?attachments=true&statementId=" + TestUuid(73), attacker);
+  ASSERT_TRUE(r3);
+  EXPECT_NE(r3->body.find(legacy), std::string::npos) << r3->body;
 }
 
 // Activity profiles are one namespace (content metadata every caller reads):
