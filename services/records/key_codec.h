@@ -76,6 +76,12 @@
 //   kMetaErasureEpoch ("erasure_epoch")        (RecordStore::GetErasureEpoch)
 //       value = u64 number of completed erasures | u64 time of the latest,
 //               microseconds since the Unix epoch
+//   kMetaPurgePending ("purge_pending")        (RecordStore::EraseLearner)
+//       the key ranges of an erasure whose purge (flush + compaction, so that
+//       the erased values leave the files) failed, retried by the next
+//       erasure and then deleted; absent: none pending.
+//       value = repeated { u64 column family id | u64 n | n bytes first key |
+//                          u64 m | m bytes last key }
 //   kMetaErasureLogPrefix ("erasure_log/") | u64 time | SHA-256(learner key):32
 //       one entry per completed EraseLearner (the erasure log; backups.h
 //       re-applies at restore the erasures a backup does not hold). time is
@@ -111,6 +117,7 @@ using Uuid = std::array<uint8_t, 16>;
 inline constexpr char kMetaPageTokenKey[] = "page_token_key";
 inline constexpr char kMetaSchemaVersion[] = "schema_version";
 inline constexpr char kMetaErasureEpoch[] = "erasure_epoch";
+inline constexpr char kMetaPurgePending[] = "purge_pending";
 inline constexpr char kMetaErasureLogPrefix[] = "erasure_log/";
 inline constexpr char kMetaAppliedLogSeq[] = "replication/applied_seq";
 inline constexpr uint32_t kSchemaVersion = 1;

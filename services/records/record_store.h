@@ -103,6 +103,9 @@ struct RecordStoreOptions {
     // Called when an erasure's leader starts waiting for the groups queued
     // before it to be written and answered.
     std::function<void()> erase_waiting;
+    // Called before an erasure's purge (flush and compaction of the erased
+    // ranges); a non-OK status fails the purge as a failed flush would.
+    std::function<absl::Status()> before_purge;
   };
   WriteHooks test_hooks;
 };
@@ -498,7 +501,11 @@ class RecordStore {
                     rocksdb::WriteBatch* batch) const;
   std::vector<std::string> ApplyErase(Writer* w);
   absl::Status PurgeErased(const std::map<uint32_t, std::pair<std::string, std::string>>& ranges);
-  absl::Status BumpErasureEpoch();
+  // The key ranges of a failed PurgeErased, kept (kMetaPurgePending) until
+  // the next erasure's purge covers them; Merge adds them to `ranges` and
+  // says whether there were any.
+  absl::Status SavePendingPurge(const std::map<uint32_t, std::pair<std::string, std::string>>& ranges);
+  absl::StatusOr<bool> MergePendingPurge(std::map<uint32_t, std::pair<std::string, std::string>>* ranges);
   // Appends the erasure log entry of a completed erasure (key_codec.h
   // kMetaErasureLogPrefix), synced.
   absl::Status AppendErasureLog(const std::string& learner, int64_t erased);
@@ -561,7 +568,6 @@ class RecordStore {
   std::atomic<uint64_t> max_assigned_seq_{0};
   bool has_referrers_ = false;  // a StatementRef has ever been stored
 
-  absl::Mutex erasure_mu_;  // serializes erasure-epoch updates
   std::atomic<uint64_t> audit_counter_{0};
   std::atomic<uint64_t> applied_log_seq_{0};
   std::atomic<uint64_t> statements_written_{0};

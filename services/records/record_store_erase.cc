@@ -4,8 +4,9 @@
 // referrer lists), statements shared with other learners are rewritten
 // without them (LeaveSharedStatement), all in one WriteBatch. Afterwards the
 // touched key ranges are compacted so that the erased values leave the files
-// (PurgeErased), the erasure epoch that retires models is bumped, and the
-// erasure log records the count.
+// (PurgeErased; a failed purge is kept in kMetaPurgePending and retried by
+// the next erasure), and the erasure log records the count. The erasure
+// epoch that retires models is bumped in the erasure's own batch.
 #include <algorithm>
 #include <map>
 #include <set>
@@ -91,12 +92,77 @@ absl::StatusOr<int64_t> RecordStore::EraseLearner(const std::string& learner) {
   w.erase_learner = &learner;
   Enqueue(&w);
   if (!w.status.ok()) return w.status;
-  if (!w.erased_ranges.empty()) LL_RETURN_IF_ERROR(PurgeErased(w.erased_ranges));
-  // Models can only hold data of statements: an erasure that found none
-  // supersedes no model.
-  if (w.erased > 0) LL_RETURN_IF_ERROR(BumpErasureEpoch());
+  // The erasure and its epoch are written (ApplyErase). The purge of an
+  // earlier erasure that failed (kMetaPurgePending) is retried with this
+  // one: a retried erasure finds no statements left, and its files still
+  // held the erased values.
+  std::map<uint32_t, std::pair<std::string, std::string>> ranges = w.erased_ranges;
+  LL_ASSIGN_OR_RETURN(bool pending, MergePendingPurge(&ranges));
+  if (!ranges.empty()) {
+    absl::Status purged = PurgeErased(ranges);
+    if (!purged.ok()) {
+      LL_RETURN_IF_ERROR(SavePendingPurge(ranges));
+      return purged;
+    }
+    if (pending) {
+      rocksdb::WriteOptions wo;
+      wo.sync = true;
+      LL_RETURN_IF_ERROR(
+          FromRocks(db_->Delete(wo, cf(static_cast<int>(Cf::kMeta)), kMetaPurgePending), "clear pending purge"));
+    }
+  }
   LL_RETURN_IF_ERROR(AppendErasureLog(learner, w.erased));
   return w.erased;
+}
+
+namespace {
+
+void PutBytes(std::string* out, const std::string& bytes) {
+  PutU64(out, bytes.size());
+  out->append(bytes);
+}
+
+bool GetBytes(absl::string_view* in, std::string* out) {
+  if (in->size() < 8) return false;
+  const uint64_t n = GetU64(in->data());
+  in->remove_prefix(8);
+  if (in->size() < n) return false;
+  out->assign(in->data(), n);
+  in->remove_prefix(n);
+  return true;
+}
+
+}  // namespace
+
+absl::Status RecordStore::SavePendingPurge(const std::map<uint32_t, std::pair<std::string, std::string>>& ranges) {
+  std::string v;
+  for (const auto& [family, range] : ranges) {
+    PutU64(&v, family);
+    PutBytes(&v, range.first);
+    PutBytes(&v, range.second);
+  }
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  return FromRocks(db_->Put(wo, cf(static_cast<int>(Cf::kMeta)), kMetaPurgePending, v), "write pending purge");
+}
+
+absl::StatusOr<bool> RecordStore::MergePendingPurge(std::map<uint32_t, std::pair<std::string, std::string>>* ranges) {
+  absl::StatusOr<std::string> v = GetMeta(kMetaPurgePending);
+  if (v.status().code() == absl::StatusCode::kNotFound) return false;
+  LL_RETURN_IF_ERROR(v.status());
+  absl::string_view in = *v;
+  while (!in.empty()) {
+    std::string begin, end;
+    if (in.size() < 8) return absl::InternalError("corrupt pending purge");
+    const uint64_t family = GetU64(in.data());
+    in.remove_prefix(8);
+    if (!GetBytes(&in, &begin) || !GetBytes(&in, &end)) return absl::InternalError("corrupt pending purge");
+    auto [it, fresh] = ranges->try_emplace(static_cast<uint32_t>(family), begin, end);
+    if (fresh) continue;
+    if (begin < it->second.first) it->second.first = begin;
+    if (end > it->second.second) it->second.second = end;
+  }
+  return true;
 }
 
 absl::Status RecordStore::AppendErasureLog(const std::string& learner, int64_t erased) {
@@ -118,18 +184,8 @@ absl::StatusOr<RecordStore::ErasureEpoch> RecordStore::GetErasureEpoch() const {
   return ErasureEpoch{GetU64(v->data()), static_cast<int64_t>(GetU64(v->data() + 8))};
 }
 
-absl::Status RecordStore::BumpErasureEpoch() {
-  absl::MutexLock lock(&erasure_mu_);
-  LL_ASSIGN_OR_RETURN(ErasureEpoch e, GetErasureEpoch());
-  std::string v;
-  PutU64(&v, e.epoch + 1);
-  PutU64(&v, static_cast<uint64_t>(std::max<int64_t>(0, options_.now_micros())));
-  rocksdb::WriteOptions wo;
-  wo.sync = true;  // the epoch is what retires models: never lose it
-  return FromRocks(db_->Put(wo, cf(static_cast<int>(Cf::kMeta)), kMetaErasureEpoch, v), "write erasure epoch");
-}
-
 absl::Status RecordStore::PurgeErased(const std::map<uint32_t, std::pair<std::string, std::string>>& ranges) {
+  if (options_.test_hooks.before_purge) LL_RETURN_IF_ERROR(options_.test_hooks.before_purge());
   // 1. Flush every family: the erased values leave the memtables, and every
   //    write-ahead log that still held them becomes obsolete and is deleted
   //    (a log is kept while any family has unflushed data in it).
@@ -253,8 +309,12 @@ std::vector<std::string> RecordStore::ApplyErase(Writer* w) {
       return {};
     }
   }
-  if (w->log_seq != 0) {
-    // Log mode: the epoch and the applied position go with the erasure.
+  // The epoch that retires models goes with the erasure, in its batch, so
+  // that no failure after the write leaves the models of an erased learner
+  // current. Log mode: always (with the applied position), as every replica
+  // applies the same; here only when statements were erased (models hold
+  // data of statements only: an erasure that found none supersedes none).
+  if (w->log_seq != 0 || erased > 0) {
     absl::StatusOr<ErasureEpoch> e = GetErasureEpoch();
     if (!e.ok()) {
       w->status = e.status();
@@ -262,10 +322,10 @@ std::vector<std::string> RecordStore::ApplyErase(Writer* w) {
     }
     std::string v;
     PutU64(&v, e->epoch + 1);
-    PutU64(&v, static_cast<uint64_t>(std::max<int64_t>(0, w->now_us)));
+    PutU64(&v, static_cast<uint64_t>(std::max<int64_t>(0, w->log_seq != 0 ? w->now_us : options_.now_micros())));
     batch.Put(cf(static_cast<int>(Cf::kMeta)), kMetaErasureEpoch, v);
-    batch.Put(cf(static_cast<int>(Cf::kMeta)), kMetaAppliedLogSeq, absl::StrCat(w->log_seq));
   }
+  if (w->log_seq != 0) batch.Put(cf(static_cast<int>(Cf::kMeta)), kMetaAppliedLogSeq, absl::StrCat(w->log_seq));
   if (batch.Count() > 0) {
     rocksdb::WriteOptions wo;
     wo.sync = options_.sync;

@@ -15,6 +15,7 @@
 #include "services/domain/vocabulary.h"
 #include "services/records/column_families.h"
 #include "services/records/test_statements.h"
+#include "tests/testing/store_files.h"
 
 namespace lifelong::records {
 namespace {
@@ -794,6 +795,44 @@ TEST_F(RecordStoreTest, EraseRemovesEveryStatementAndIndexEntry) {
   Reopen(false);
   EXPECT_EQ(*store_->CountLearnerIndexEntries("u1"), 0);
   EXPECT_TRUE(store_->Get(*ParseUuid(TestUuid(3))).ok());
+}
+
+// An erasure whose purge fails (a full disk during the flush or compaction)
+// reports the failure, but the learner's statements are gone and the epoch
+// that retires models is bumped with them; the purge is kept and retried by
+// the next erasure (the learner's retry, which finds nothing left to
+// delete), after which no file holds the erased values.
+TEST_F(RecordStoreTest, AFailedPurgeIsRetriedByTheNextErasure) {
+  auto purge_failures = std::make_shared<std::atomic<int>>(1);
+  auto purges = std::make_shared<std::atomic<int>>(0);
+  hooks_.before_purge = [purge_failures, purges]() -> absl::Status {
+    purges->fetch_add(1);
+    if (purge_failures->fetch_sub(1) > 0) return absl::UnavailableError("no space left on device");
+    return absl::OkStatus();
+  };
+  Reopen(false);
+  const std::string marker = "擦除标记-u1-secret-7f3a";
+  ASSERT_TRUE(Put({{.id = TestUuid(1), .learner = "u1", .course = "c1", .title = marker},
+                   {.id = TestUuid(2), .learner = "u2", .course = "c1"}})
+                  .ok());
+  ASSERT_TRUE(store_->WaitForBackgroundWork().ok());  // the marker in a table file, as after a while
+  absl::StatusOr<int64_t> first = store_->EraseLearner("u1");
+  EXPECT_EQ(first.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(store_->Get(*ParseUuid(TestUuid(1))).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(store_->GetErasureEpoch()->epoch, 1u) << "the epoch goes with the erasure, not after its purge";
+  EXPECT_TRUE(store_->GetMeta(kMetaPurgePending).ok()) << "the failed purge is kept";
+  EXPECT_TRUE(lifelong::testing::AnyFileContains(dir_, marker)) << "(the purge did fail)";
+  // Kept across a restart, retried by the learner's retry.
+  Reopen(false);
+  absl::StatusOr<int64_t> retried = store_->EraseLearner("u1");
+  ASSERT_TRUE(retried.ok()) << retried.status();
+  EXPECT_EQ(*retried, 0);
+  EXPECT_EQ(purges->load(), 2) << "the retry found nothing to delete and purged the pending ranges";
+  EXPECT_EQ(store_->GetMeta(kMetaPurgePending).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(store_->GetErasureEpoch()->epoch, 1u) << "an erasure that found nothing retires no model";
+  EXPECT_FALSE(lifelong::testing::AnyFileContains(dir_, marker))
+      << "the erased statement is still in the store's files";
+  EXPECT_TRUE(store_->Get(*ParseUuid(TestUuid(2))).ok());
 }
 
 // Erasing one learner never deletes a statement another learner also owns:
