@@ -355,6 +355,14 @@ grpc::Status RecordsService::ListStatements(grpc::ServerContext* ctx, const v1::
       LL_ASSIGN_OR_RETURN(q.learner, LearnerFrom(req->learner()));
       *learner = q.learner;
     }
+    // No stored verb or activity is longer than kMaxKeyString: a longer
+    // filter is a mistake, said as such (not an empty page).
+    for (const auto& [name, value] : {std::pair<const char*, const std::string*>{"verb", &req->verb()},
+                                      std::pair<const char*, const std::string*>{"activity", &req->activity()}}) {
+      if (value->size() > kMaxKeyString) {
+        return absl::InvalidArgumentError(absl::StrCat(name, ": longer than ", kMaxKeyString, " bytes"));
+      }
+    }
     if (!req->verb().empty()) {
       if (!IsAbsoluteIri(req->verb())) return absl::InvalidArgumentError("verb: not an absolute IRI");
       q.verb = req->verb();

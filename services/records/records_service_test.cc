@@ -133,6 +133,22 @@ TEST_F(RecordsServiceTest, BadInputGetsInvalidArgumentNamingTheField) {
   list.set_page_token("");
   list.mutable_since()->set_seconds(-99999999999999);
   EXPECT_EQ(stub_->ListStatements(&c6, list, &lr).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+
+  // Filters longer than anything stored are named, not answered with an empty page.
+  list.clear_since();
+  for (const char* field : {"verb", "activity"}) {
+    v1::ListStatementsRequest longer = list;
+    const std::string iri = "http://x/" + std::string(5000, 'v');
+    if (std::string(field) == "verb")
+      longer.set_verb(iri);
+    else
+      longer.set_activity(iri);
+    grpc::ClientContext c7;
+    s = stub_->ListStatements(&c7, longer, &lr);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << field;
+    EXPECT_NE(s.error_message().find(std::string(field) + ": longer than 4096"), std::string::npos)
+        << s.error_message();
+  }
 }
 
 // A learner's largest statements (about 1 MiB each) come back over pages
