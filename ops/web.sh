@@ -15,6 +15,7 @@
 #   LIFELONG_RECORDS_PORT [7001]  LIFELONG_CATALOG_PORT [7002]  LIFELONG_RECOMMEND_PORT [7003]
 #   WEB_KIOSK_VENUES  venues that get a kiosk token [the 17 street community schools, <jiedao>-sqxx]
 #   WEB_KIOSK_CLIENTS addresses allowed to act as a kiosk [127.0.0.1,::1]
+#   WEB_KIOSK_HOSTS names kiosks call the gateway by [localhost,127.0.0.1,::1,$LIFELONG_HOST]
 #   WEB_FLAGS         extra gateway flags (services/web/gateway/main.js)
 #   WEB_HTTPS [1]     with the stack's TLS on (STACK_TLS=1): serve the browser over HTTPS with
 #                     the development CA's web certificate ($LIFELONG_VAR/tls/web.pem, ops/dev-ca.sh);
@@ -140,7 +141,8 @@ up() {
   local flags=(--host="$HOST" --port="$PORT"
     --records="$HOST:${LIFELONG_RECORDS_PORT:-7001}" --catalog="$HOST:${LIFELONG_CATALOG_PORT:-7002}"
     --recommend="$HOST:${LIFELONG_RECOMMEND_PORT:-7003}"
-    --kiosk_clients="${WEB_KIOSK_CLIENTS:-127.0.0.1,::1}")
+    --kiosk_clients="${WEB_KIOSK_CLIENTS:-127.0.0.1,::1}"
+    --kiosk_hosts="${WEB_KIOSK_HOSTS:-localhost,127.0.0.1,::1,$HOST}")
   [ -d "$KIOSK_DIR" ] && flags+=(--kiosk_token_dir="$KIOSK_DIR")
   if [ -f "$RUN/tls.on" ]; then
     flags+=(--tls_ca="$TLS_DIR/ca.pem" --tls_cert="$TLS_DIR/client.pem" --tls_key="$TLS_DIR/client.key")

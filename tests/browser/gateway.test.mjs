@@ -8,7 +8,7 @@ import { describe, test } from "node:test";
 import { WEB, VENUE, gatewayCall, mintToken, operatorToken } from "./harness.mjs";
 import {
   CourseCatalogService, checkKioskWrite, chooseCredential, createClient, createConnectTransport,
-  createGateway, createGrpcWebTransport, peekClaims,
+  createGateway, createGrpcWebTransport, hostName, peekClaims,
 } from "../../services/web/testing.js";
 
 // A GET with the path sent exactly as given (fetch would normalise "..").
@@ -154,6 +154,30 @@ describe("gateway with its services down", () => {
   });
 });
 
+describe("gateway called by another host name", () => {
+  test("a page whose DNS name was rebound to the gateway cannot act as a kiosk", async () => {
+    const url = new URL(WEB);
+    const call = (host) => new Promise((resolve, reject) => {
+      const req = http.request({
+        hostname: url.hostname, port: url.port, method: "POST",
+        path: "/api/lifelong.v1.RecommendationService/Recommend",
+        headers: { host, "content-type": "application/json", "x-lifelong-kiosk": VENUE },
+      }, (res) => {
+        let body = "";
+        res.on("data", (d) => { body += d; });
+        res.on("end", () => resolve(JSON.parse(body || "{}")));
+      });
+      req.on("error", reject);
+      req.end(JSON.stringify({ k: 3, context: { channel: "CHANNEL_KIOSK", kioskVenueId: VENUE } }));
+    });
+    const rebound = await call(`rebind.attacker.example:${url.port}`);
+    assert.equal(rebound.code, "permission_denied", JSON.stringify(rebound));
+    assert.match(rebound.message, /kiosk host name/);
+    const kiosk = await call(url.host);
+    assert.ok(Array.isArray(kiosk.recommendations) && kiosk.recommendations.length > 0, JSON.stringify(kiosk).slice(0, 200));
+  });
+});
+
 describe("credential policy (pure)", () => {
   const cfg = { kioskTokens: new Map([["a-venue", "h.eyJyb2xlIjoia2lvc2siLCJ2ZW51ZSI6ImEtdmVudWUifQ.s"]]),
                 kioskClients: new Set(["127.0.0.1"]) };
@@ -166,6 +190,19 @@ describe("credential policy (pure)", () => {
     assert.throws(() => chooseCredential({ "x-lifelong-kiosk": "a-venue" }, "10.0.0.9", cfg), /may not act as a kiosk/);
     assert.throws(() => chooseCredential({ "x-lifelong-kiosk": "b-venue" }, "127.0.0.1", cfg), /no kiosk is configured/);
     assert.throws(() => chooseCredential({ "x-lifelong-kiosk": "A B" }, "127.0.0.1", cfg), /must be a venue id/);
+  });
+
+  test("kiosk header: only when the gateway is called by a kiosk host name (DNS rebinding)", () => {
+    const named = { ...cfg, kioskHosts: new Set(["localhost", "127.0.0.1", "::1", "kiosk.dongcheng.example"]) };
+    for (const host of ["127.0.0.1:8090", "localhost", "[::1]:8090", "Kiosk.Dongcheng.Example:443"]) {
+      assert.equal(chooseCredential({ "x-lifelong-kiosk": "a-venue", host }, "127.0.0.1", named).principal.kind, "kiosk", host);
+    }
+    for (const host of ["rebind.attacker.example:8090", "127.0.0.1.attacker.example", undefined]) {
+      assert.throws(() => chooseCredential({ "x-lifelong-kiosk": "a-venue", host }, "127.0.0.1", named),
+                    /not a kiosk host name/, String(host));
+    }
+    assert.equal(hostName("[::1]:8090"), "::1");
+    assert.equal(hostName("::1"), "::1");
   });
 
   test("a bearer token on a kiosk page must be a session of that kiosk", () => {

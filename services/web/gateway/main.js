@@ -2,6 +2,7 @@
 //
 //   node gateway/main.js --port=8090 --records=127.0.0.1:7001 --catalog=127.0.0.1:7002 \
 //       --recommend=127.0.0.1:7003 [--kiosk_token_dir=var/auth/kiosks] [--kiosk_clients=127.0.0.1,::1]
+//       [--kiosk_hosts=localhost,127.0.0.1,::1] (the names kiosks call the gateway by)
 //       [--tls_ca=F --tls_cert=F --tls_key=F] [--font_dir=/usr/share/fonts/opentype/noto]
 //       [--upstream_timeout_ms=10000] [--port_file=F] [--host=127.0.0.1]
 //       [--https_cert=F --https_key=F]   (serve the browser over HTTPS; both or neither)
@@ -12,10 +13,11 @@
 import fs from "node:fs";
 import path from "node:path";
 import { createGateway } from "./gateway.js";
+import { hostName } from "./policy.js";
 
 const DEFAULTS = {
   host: "127.0.0.1", port: "8090", records: "127.0.0.1:7001", catalog: "127.0.0.1:7002",
-  recommend: "127.0.0.1:7003", kiosk_token_dir: "", kiosk_clients: "127.0.0.1,::1",
+  recommend: "127.0.0.1:7003", kiosk_token_dir: "", kiosk_clients: "127.0.0.1,::1", kiosk_hosts: "localhost,127.0.0.1,::1",
   tls_ca: "", tls_cert: "", tls_key: "", font_dir: "/usr/share/fonts/opentype/noto",
   upstream_timeout_ms: "10000", port_file: "", https_cert: "", https_key: "",
 };
@@ -82,6 +84,7 @@ const gw = createGateway({
   tls,
   kioskTokens,
   kioskClients: new Set(flags.kiosk_clients.split(",").map((s) => s.trim()).filter(Boolean)),
+  kioskHosts: new Set(flags.kiosk_hosts.split(",").map((s) => hostName(s)).filter(Boolean)),
   upstreamTimeoutMs: +flags.upstream_timeout_ms,
   fontDir: flags.font_dir && fs.existsSync(flags.font_dir) ? flags.font_dir : "",
   https: flags.https_cert

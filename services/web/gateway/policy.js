@@ -8,7 +8,10 @@
 //   - a call from a kiosk page (header `x-lifelong-kiosk: <venue id>`) without a
 //     token of its own is forwarded with the token of that venue's kiosk, which
 //     the operator configured (--kiosk_token_dir); only clients whose address is
-//     in --kiosk_clients may act as a kiosk;
+//     in --kiosk_clients, calling the gateway by a name in --kiosk_hosts, may
+//     act as a kiosk (the name: a web page whose DNS name an attacker rebinds
+//     to the gateway's address runs in an allowed browser as same-origin, but
+//     its requests carry the attacker's host name);
 //   - anything else is forwarded without credentials (services with
 //     authentication on answer UNAUTHENTICATED).
 
@@ -33,6 +36,20 @@ export function peekClaims(token) {
   }
 }
 
+// The host name of a Host header, without the port, lower-cased
+// ("[::1]:8090" -> "::1", "Kiosk.Example:443" -> "kiosk.example"); "" when absent.
+export function hostName(host) {
+  if (typeof host !== "string" || host === "") return "";
+  const h = host.trim().toLowerCase();
+  if (h.startsWith("[")) {
+    const end = h.indexOf("]");
+    return end > 0 ? h.slice(1, end) : "";
+  }
+  const colon = h.indexOf(":");
+  if (colon >= 0 && colon !== h.lastIndexOf(":")) return h;  // a bare IPv6 address (flags)
+  return colon >= 0 ? h.slice(0, colon) : h;
+}
+
 // Normalises an IPv4-mapped IPv6 address ("::ffff:127.0.0.1" -> "127.0.0.1").
 export function normaliseAddress(addr) {
   if (typeof addr !== "string") return "";
@@ -41,7 +58,8 @@ export function normaliseAddress(addr) {
 
 // chooseCredential(headers, remoteAddress, config) -> {authorization, principal}
 //   headers: lower-cased request headers (a plain object)
-//   config:  {kioskTokens: Map<venue, token>, kioskClients: Set<address>}
+//   config:  {kioskTokens: Map<venue, token>, kioskClients: Set<address>,
+//             kioskHosts: Set<host name> (optional: unset, any name)}
 // principal: {kind: "bearer"|"kiosk"|"none", venue?, claims?}
 // Throws ConnectError: UNAUTHENTICATED for a malformed authorization header,
 // INVALID_ARGUMENT for a malformed or unconfigured kiosk venue,
@@ -57,6 +75,11 @@ export function chooseCredential(headers, remoteAddress, config) {
       throw new ConnectError(
         `${KIOSK_HEADER}: client ${normaliseAddress(remoteAddress)} may not act as a kiosk (--kiosk_clients)`,
         Code.PermissionDenied);
+    }
+    if (config.kioskHosts && !config.kioskHosts.has(hostName(headers["host"]))) {
+      throw new ConnectError(
+        `${KIOSK_HEADER}: the gateway was called as "${hostName(headers["host"]).slice(0, 100)}", ` +
+        "not a kiosk host name (--kiosk_hosts)", Code.PermissionDenied);
     }
   }
   if (auth !== undefined) {
