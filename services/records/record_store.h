@@ -90,6 +90,12 @@ struct RecordStoreOptions {
   // CAP_SYS_NICE (or RLIMIT_NICE); without it the thread keeps the process's
   // priority (logged once, "store_write_slot_priority").
   int write_slot_nice = -5;
+  // The work of one List page when post-filters reject most entries: index
+  // entries examined, and reference entries passed over (a query without
+  // include_references), each counted apart; the page then comes back short,
+  // with a token to continue. Tests lower them to reach them quickly.
+  int max_scanned_per_page = 20000;
+  int max_skipped_references_per_page = 1000000;
   // Tests only: observe and fail steps of the write queue (record_store_write.cc).
   struct WriteHooks {
     // Called before each RocksDB Write of a group of statements, on the
@@ -149,7 +155,9 @@ struct StatementQuery {
   // Optional extra predicate on each candidate (e.g. xAPI related_agents);
   // `extra_filter_id` names it for page-token binding. With a predicate and
   // no learner/registration/activity/verb filter the stored-order index is
-  // scanned, at most 20,000 entries per page.
+  // scanned, at most RecordStoreOptions::max_scanned_per_page entries per
+  // page (reference entries passed over without include_references: up to
+  // max_skipped_references_per_page more).
   std::function<bool(const StatementRecord&)> extra_filter;
   std::string extra_filter_id;
   // xAPI "filter conditions for StatementRefs": also return statements that

@@ -126,9 +126,16 @@ absl::StatusOr<StatementPage> RecordStore::List(const StatementQuery& q) const {
   // Bound the work of one page when post-filters reject most entries; the
   // page then comes back short, with a token to continue. Records are read
   // in chunks with MultiGet (one sorted pass over the block cache).
-  constexpr int kMaxScanned = 20000;
+  const int max_scanned = options_.max_scanned_per_page;
+  // Reference entries a query without include_references passes over are
+  // counted apart: each costs a key decode only (no value, no read by id),
+  // and anyone who knows a statement's id can file references to it in its
+  // learners' indexes (StatementRef), so under the common budget 20,000 of
+  // them emptied the victim's first page.
+  const int max_skipped_references = options_.max_skipped_references_per_page;
   StatementPage page;
   int scanned = 0;
+  int skipped_references = 0;
   IndexEntry last{};
   bool more = false;
   size_t page_bytes = 0;            // stored JSON of the statements in the page
@@ -159,12 +166,16 @@ absl::StatusOr<StatementPage> RecordStore::List(const StatementQuery& q) const {
   while (true) {
     chunk.clear();
     size_t need = static_cast<size_t>(q.page_size) - page.statements.size();
-    for (; it->Valid() && chunk.size() < need && scanned < kMaxScanned; q.ascending ? it->Next() : it->Prev()) {
-      ++scanned;
+    for (; it->Valid() && chunk.size() < need && scanned < max_scanned && skipped_references < max_skipped_references;
+         q.ascending ? it->Next() : it->Prev()) {
       LL_ASSIGN_OR_RETURN(IndexEntry entry,
                           DecodeIndexEntry(absl::string_view(it->key().data(), it->key().size()), prefix.size()));
       last = entry;
-      if (entry.is_reference && !q.include_references) continue;
+      if (entry.is_reference && !q.include_references) {
+        ++skipped_references;
+        continue;
+      }
+      ++scanned;
       if (previous_id && *previous_id == entry.id) continue;
       previous_id = entry.id;
       Candidate c{entry, std::nullopt};
@@ -221,7 +232,8 @@ absl::StatusOr<StatementPage> RecordStore::List(const StatementQuery& q) const {
       break;
     }
     if (!it->Valid()) break;
-    if (static_cast<int>(page.statements.size()) >= q.page_size || scanned >= kMaxScanned) {
+    if (static_cast<int>(page.statements.size()) >= q.page_size || scanned >= max_scanned ||
+        skipped_references >= max_skipped_references) {
       more = true;
       break;
     }

@@ -102,6 +102,7 @@ class RecordStoreTest : public ::testing::Test {
     options.now_micros = [this] { return clock_.fetch_add(1000); };
     options.build_ahead = build_ahead_;
     options.test_hooks = hooks_;
+    options.max_scanned_per_page = max_scanned_per_page_;
     auto s = RecordStore::Open(dir_, options);
     ASSERT_TRUE(s.ok()) << s.status();
     store_ = std::move(*s);
@@ -154,6 +155,7 @@ class RecordStoreTest : public ::testing::Test {
   std::atomic<int64_t> clock_{1'800'000'000'000'000};
   bool build_ahead_ = true;
   RecordStoreOptions::WriteHooks hooks_;  // for the next Reopen
+  int max_scanned_per_page_ = 20000;      // for the next Reopen
   std::string dir_;
   std::unique_ptr<RecordStore> store_;
 };
@@ -833,6 +835,40 @@ TEST_F(RecordStoreTest, AFailedPurgeIsRetriedByTheNextErasure) {
   EXPECT_FALSE(lifelong::testing::AnyFileContains(dir_, marker))
       << "the erased statement is still in the store's files";
   EXPECT_TRUE(store_->Get(*ParseUuid(TestUuid(2))).ok());
+}
+
+// Anyone who knows a statement's id can file StatementRefs to it, and each is
+// entered in the learner index of every learner of the target. More of them
+// than a page's scan budget (20,000 entries on a server; 200 here, so that
+// the test is quick) must not hide the victim's own statements from their
+// first page: reference entries passed over are counted apart.
+TEST_F(RecordStoreTest, PlantedReferencesBeyondTheScanBudgetDoNotEmptyTheVictimsFirstPage) {
+  max_scanned_per_page_ = 200;
+  Reopen(false);
+  ASSERT_TRUE(Put({{.id = TestUuid(1), .learner = "u2"}, {.id = TestUuid(2), .learner = "u2"}}).ok());
+  for (int b = 0; b < 5; ++b) {
+    std::vector<ParsedStatement> batch;
+    for (int i = 0; i < 100; ++i) {
+      std::string json = absl::StrCat(
+          R"({"actor":{"objectType":"Agent","account":{"homePage":")", vocab::kDistrictIdp,
+          R"(","name":"u1"}},"verb":{"id":"http://adlnet.gov/expapi/verbs/commented","display":{"en-US":"c"}},)",
+          R"("object":{"objectType":"StatementRef","id":")", TestUuid(1), R"("}})");
+      absl::StatusOr<ParsedStatement> p = ParseStatement(json);
+      ASSERT_TRUE(p.ok()) << p.status();
+      batch.push_back(std::move(*p));
+    }
+    ASSERT_TRUE(store_->Record(std::move(batch)).ok());
+  }
+  StatementQuery q;
+  q.learner = "u2";
+  q.page_size = 10;
+  absl::StatusOr<StatementPage> page = store_->List(q);
+  ASSERT_TRUE(page.ok()) << page.status();
+  EXPECT_EQ(Ids(*page), (std::vector<std::string>{TestUuid(2), TestUuid(1)}));
+  EXPECT_TRUE(page->next_page_token.empty());
+  // With references asked for, they are there (a page of them).
+  q.include_references = true;
+  EXPECT_EQ(store_->List(q)->statements.size(), 10u);
 }
 
 // Erasing one learner never deletes a statement another learner also owns:
