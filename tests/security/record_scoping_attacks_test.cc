@@ -300,6 +300,18 @@ TEST_F(RecordScopingAttackTest, OtherLearnersDocumentsAreRefused) {
   EXPECT_EQ(still->body, R"({"page":7})");
 }
 
+// The attachments member of a statement: one text/plain certificate of
+// `length` bytes named by `sha2`; with `file_url`, that fileUrl too.
+nlohmann::json CertificateAttachment(const std::string& sha2, size_t length, const std::string& file_url = "") {
+  nlohmann::json a = {{"usageType", "http://id.tincanapi.com/attachment/certificate-of-completion"},
+                      {"display", {{"zh-CN", "结业证书"}}},
+                      {"contentType", "text/plain"},
+                      {"length", length},
+                      {"sha2", sha2}};
+  if (!file_url.empty()) a["fileUrl"] = file_url;
+  return nlohmann::json::array({a});
+}
+
 // A statement with one attachment (text/plain, `sha2`) as multipart/mixed,
 // the part carrying `content` under the hash header `sha2`.
 // A statement with one attachment sent as a part; with `file_url`, the
@@ -308,12 +320,7 @@ std::string MultipartStatement(const std::string& id, const std::string& learner
                                const std::string& content, const std::string& file_url = "",
                                const std::string& course = "c1") {
   nlohmann::json st = nlohmann::json::parse(MakeStatement({.id = id, .learner = learner, .course = course}));
-  st["attachments"] = {{{"usageType", "http://id.tincanapi.com/attachment/certificate-of-completion"},
-                        {"display", {{"zh-CN", "结业证书"}}},
-                        {"contentType", "text/plain"},
-                        {"length", content.size()},
-                        {"sha2", sha2}}};
-  if (!file_url.empty()) st["attachments"][0]["fileUrl"] = file_url;
+  st["attachments"] = CertificateAttachment(sha2, content.size(), file_url);
   return absl::StrCat("--b0undary\r\nContent-Type: application/json\r\n\r\n", st.dump(),
                       "\r\n--b0undary\r\nContent-Type: text/plain\r\nContent-Transfer-Encoding: binary\r\n"
                       "X-Experience-API-Hash: ",
@@ -425,12 +432,7 @@ TEST_F(RecordScopingAttackTest, AttachmentsAreNotReadableByNamingTheirHash) {
   // The attacker's own statement names the hash with a fileUrl (no part
   // needed), then asks for its attachments.
   nlohmann::json st = nlohmann::json::parse(MakeStatement({.id = TestUuid(61), .learner = "u1"}));
-  st["attachments"] = {{{"usageType", "http://id.tincanapi.com/attachment/certificate-of-completion"},
-                        {"display", {{"zh-CN", "结业证书"}}},
-                        {"contentType", "text/plain"},
-                        {"length", certificate.size()},
-                        {"sha2", sha2},
-                        {"fileUrl", "https://example.org/certificate.txt"}}};
+  st["attachments"] = CertificateAttachment(sha2, certificate.size(), "https://example.org/certificate.txt");
   const std::string attacker = Bearer(Of(Role::kLearner, "u1"));
   httplib::Result w = Call("POST", "/xapi/statements", attacker, st.dump());
   ASSERT_TRUE(w);
@@ -492,12 +494,7 @@ TEST_F(RecordScopingAttackTest, AttachmentsAreServedOnlyWithTheStatementTheyCame
   ASSERT_EQ(ok->status, 200) << ok->body;
   // Teacher t1 runs c1, not c2: a statement about u2 on c1 naming the hash.
   nlohmann::json st = nlohmann::json::parse(MakeStatement({.id = TestUuid(71), .learner = "u2", .course = "c1"}));
-  st["attachments"] = {{{"usageType", "http://id.tincanapi.com/attachment/certificate-of-completion"},
-                        {"display", {{"zh-CN", "结业证书"}}},
-                        {"contentType", "text/plain"},
-                        {"length", certificate.size()},
-                        {"sha2", sha2},
-                        {"fileUrl", "https://example.org/certificate.txt"}}};
+  st["attachments"] = CertificateAttachment(sha2, certificate.size(), "https://example.org/certificate.txt");
   const std::string teacher = Bearer(Of(Role::kTeacher, "t1"));
   httplib::Result w = Call("POST", "/xapi/statements", teacher, st.dump());
   ASSERT_TRUE(w);
@@ -522,11 +519,7 @@ TEST_F(RecordScopingAttackTest, AttachmentsAreServedOnlyWithTheStatementTheyCame
                         now_us - 3'600'000'000)
                   .ok());
   st = nlohmann::json::parse(MakeStatement({.id = TestUuid(72), .learner = "u1"}));
-  st["attachments"] = {{{"usageType", "http://id.tincanapi.com/attachment/certificate-of-completion"},
-                        {"display", {{"zh-CN", "成绩单"}}},
-                        {"contentType", "text/plain"},
-                        {"length", old.size()},
-                        {"sha2", old_sha2}}};
+  st["attachments"] = CertificateAttachment(old_sha2, old.size());
   v1::RecordStatementRequest rr;
   rr.set_statement_json(st.dump());
   v1::Statement out;
