@@ -322,7 +322,7 @@ std::vector<std::string> RecordStore::ApplyErase(Writer* w) {
     }
     std::string v;
     PutU64(&v, e->epoch + 1);
-    PutU64(&v, static_cast<uint64_t>(std::max<int64_t>(0, w->log_seq != 0 ? w->now_us : options_.now_micros())));
+    PutU64(&v, static_cast<uint64_t>(std::max<int64_t>(0, w->now_us != 0 ? w->now_us : options_.now_micros())));
     batch.Put(cf(static_cast<int>(Cf::kMeta)), kMetaErasureEpoch, v);
   }
   if (w->log_seq != 0) batch.Put(cf(static_cast<int>(Cf::kMeta)), kMetaAppliedLogSeq, absl::StrCat(w->log_seq));

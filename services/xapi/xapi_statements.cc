@@ -358,14 +358,14 @@ HttpResponse XapiHandler::WithAttachments(HttpResponse r, const std::vector<cons
       // proves nothing about its bytes, and would read any stored attachment
       // whose content can be guessed.
       absl::StatusOr<Document> d = documents_->Get(StatementAttachmentKey(stored->record.learners, stored->id, sha));
-      if (!d.ok()) {
-        d = documents_->Get(LegacyLearnerAttachmentKey(stored->record.learners, sha));
-        if (d.ok() && !SentWith(*d, stored->record)) d = absl::NotFoundError("not sent with this statement");
-      }
-      if (!d.ok() && !a.contains("fileUrl")) {
-        d = documents_->Get(DocKey{DocKind::kAttachment, "", "", "", sha});
-        if (d.ok() && !SentWith(*d, stored->record)) d = absl::NotFoundError("not sent with this statement");
-      }
+      // Bytes under an earlier version's key: only for the statement they came with.
+      auto legacy = [&](const DocKey& key) -> absl::StatusOr<Document> {
+        absl::StatusOr<Document> old = documents_->Get(key);
+        if (old.ok() && !SentWith(*old, stored->record)) return absl::NotFoundError("not sent with this statement");
+        return old;
+      };
+      if (!d.ok()) d = legacy(LegacyLearnerAttachmentKey(stored->record.learners, sha));
+      if (!d.ok() && !a.contains("fileUrl")) d = legacy(DocKey{DocKind::kAttachment, "", "", "", sha});
       if (!d.ok()) continue;
       seen.insert(sha);
       MultipartPart p;

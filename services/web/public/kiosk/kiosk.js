@@ -32,7 +32,7 @@ const who = document.getElementById("who");
 // and a slow transcript must not replace the walk-in screen of the next visitor.
 let generation = 0;
 class Stale extends Error {}
-function navigate() { return ++generation; }
+function navigate() { generation += 1; }
 async function api(service, method, req, options) {
   const g = generation;
   const res = await call(service, method, req, options);
