@@ -30,8 +30,12 @@
 //     sign-ins (unknown card or wrong PIN) in a burst, then one more per
 //     `kiosk_failure_refill`; past that RESOURCE_EXHAUSTED without a look-up
 //     (in memory, as for pass codes).
-// An unknown card and a wrong PIN give the same NOT_FOUND message, so a kiosk
-// does not learn which numbers are bound.
+// An unknown card and a wrong PIN give the same NOT_FOUND message, and both
+// pay one PIN hash (an unknown number hashes the PIN with a fixed salt and the
+// rounds of new cards), so neither the message nor its timing tells a kiosk
+// which numbers are bound. What remains: a wrong PIN also writes its count
+// (one store write, replicated in a cluster; less than the hash but not
+// nothing), and a locked or blocked card says so.
 //
 // One card per learner: binding a card to a learner who holds another card
 // unbinds the old one (a lost card replaced). A card bound to one learner is

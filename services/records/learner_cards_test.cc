@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -115,6 +116,35 @@ TEST(LearnerCards, UnknownCardAndWrongPinLookTheSame) {
   ExpectInvalid(cards.Redeem("kiosk-a", card, "").status(), "pin");
   ExpectInvalid(cards.Redeem("kiosk-a", card, "25801234").status(), "pin");
   ExpectInvalid(cards.Redeem("kiosk-a", "", "2580").status(), "card_number");
+}
+
+// Timing: an unknown number pays the PIN hash as a bound card does, so the
+// answer's delay does not tell the kiosk which numbers are bound. The hash is
+// made slow (about 0.5 s) so that it dwarfs everything else; the check is a
+// lower bound on the unknown card's time (the fastest of two tries against a
+// quarter of the wrong PIN's fastest), which load can only make easier to pass.
+TEST(LearnerCards, AnUnknownNumberTakesAsLongAsAWrongPin) {
+  auto store = FreshStore("cards_timing");
+  FakeClock clock;
+  LearnerCardOptions o = Fast(&clock);
+  o.pbkdf2_iterations = 3000000;
+  o.kiosk_max_failures = 1000;
+  LearnerCards cards(store.get(), o);
+  const std::string card = Card("11010000004");
+  ASSERT_TRUE(cards.Bind(card, "u000004", "2580").ok());
+  auto fastest_of_two = [&](const std::string& number) {
+    absl::Duration best = absl::InfiniteDuration();
+    for (int i = 0; i < 2; ++i) {
+      absl::Time start = absl::Now();
+      absl::Status s = cards.Redeem("kiosk-a", number, "2581").status();
+      best = std::min(best, absl::Now() - start);
+      EXPECT_EQ(s.code(), absl::StatusCode::kNotFound) << s;
+    }
+    return best;
+  };
+  absl::Duration wrong_pin = fastest_of_two(card);
+  absl::Duration unknown = fastest_of_two(Card("11010000099"));
+  EXPECT_GE(unknown, wrong_pin / 4) << "unknown card " << unknown << ", wrong PIN " << wrong_pin;
 }
 
 TEST(LearnerCards, WrongPinsLockTheCardThenBlockItUntilRebound) {
