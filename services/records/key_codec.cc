@@ -321,6 +321,19 @@ std::string EncodeTargetKey(const Uuid& target) {
   return std::string(reinterpret_cast<const char*>(target.data()), 16);
 }
 
+std::string EncodeReferrerKey(const Uuid& target, const Uuid& referrer) {
+  std::string key = EncodeTargetKey(target);
+  key.append(reinterpret_cast<const char*>(referrer.data()), 16);
+  return key;
+}
+
+absl::StatusOr<Uuid> DecodeReferrerKey(absl::string_view key) {
+  if (key.size() != 32) return absl::InvalidArgumentError("corrupt referrer key: wrong length");
+  Uuid id;
+  std::memcpy(id.data(), key.data() + 16, 16);
+  return id;
+}
+
 absl::StatusOr<std::vector<Uuid>> DecodeReferrers(absl::string_view value) {
   if (value.size() % 16 != 0) return absl::InvalidArgumentError("corrupt referrer list: wrong length");
   std::vector<Uuid> out(value.size() / 16);

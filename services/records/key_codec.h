@@ -43,10 +43,18 @@
 // both and a reader de-duplicates by id. Only queries that ask for references
 // (the xAPI statements resource) use them; every other reader skips them.
 //
-//   "by_target"        key = target id:16
-//                      value = n x id:16, the statements whose object is a
-//                      StatementRef to that id, in stored order. Lets a target
-//                      stored after its referrers file them under its keys.
+//   "by_target"        the statements whose object is a StatementRef to a
+//                      target id. Lets a target stored after its referrers
+//                      file them under its keys. Two kinds of key:
+//     key = target id:16                 the target's marker: present iff
+//                      something refers (or referred) to it, so that "does
+//                      anything refer to me?" is one bloom-filtered Get.
+//                      value = n x id:16: referrers listed by stores of
+//                      schema 1 (one value rewritten whole on each reference);
+//                      empty when written by schema 2.
+//     key = target id:16 | referrer id:16   value empty: one referrer
+//                      (schema 2; a new reference is one small Put).
+//   The referrers of a target are its marker's list and its 32-byte keys.
 //
 // Column family "audit": one access to personal data a key
 //   key   = u64 time (microseconds since the Unix epoch) | u64 counter
@@ -120,7 +128,9 @@ inline constexpr char kMetaErasureEpoch[] = "erasure_epoch";
 inline constexpr char kMetaPurgePending[] = "purge_pending";
 inline constexpr char kMetaErasureLogPrefix[] = "erasure_log/";
 inline constexpr char kMetaAppliedLogSeq[] = "replication/applied_seq";
-inline constexpr uint32_t kSchemaVersion = 1;
+// Schema history: 1 = referrer lists as one value per target; 2 = a key per
+// referrer (reads both). A store written by a newer schema is refused.
+inline constexpr uint32_t kSchemaVersion = 2;
 
 // Longest string allowed inside a key (IRIs, learner keys).
 inline constexpr size_t kMaxKeyString = 4096;
@@ -233,9 +243,13 @@ struct ErasureLogKey {
 };
 absl::StatusOr<ErasureLogKey> DecodeErasureLogKey(absl::string_view key);
 
-// "by_target" family.
+// "by_target" family: the marker key, a marker's value (a schema-1 list,
+// possibly empty), and the key of one referrer.
 std::string EncodeTargetKey(const Uuid& target);
 absl::StatusOr<std::vector<Uuid>> DecodeReferrers(absl::string_view value);
+std::string EncodeReferrerKey(const Uuid& target, const Uuid& referrer);
+// The referrer of a 32-byte key; INVALID_ARGUMENT for any other length.
+absl::StatusOr<Uuid> DecodeReferrerKey(absl::string_view key);
 
 }  // namespace lifelong::records
 

@@ -253,6 +253,19 @@ TEST(KeyCodec, ReferrerListsDecodeWholeIdsOnly) {
   ASSERT_TRUE(ids.ok());
   EXPECT_EQ(*ids, (std::vector<Uuid>{U(1), U(2)}));
   EXPECT_EQ(DecodeReferrers(two.substr(1)).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(DecodeReferrers("").ok()) << "a schema-2 marker";
+}
+
+TEST(KeyCodec, ReferrerKeysSortUnderTheirTargetsMarker) {
+  const std::string key = EncodeReferrerKey(U(1), U(2));
+  EXPECT_EQ(key, EncodeTargetKey(U(1)) + EncodeTargetKey(U(2)));  // golden: target | referrer
+  EXPECT_LT(EncodeTargetKey(U(1)), key) << "the marker comes first";
+  EXPECT_LT(key, EncodeTargetKey(U(2)));
+  absl::StatusOr<Uuid> referrer = DecodeReferrerKey(key);
+  ASSERT_TRUE(referrer.ok());
+  EXPECT_EQ(*referrer, U(2));
+  EXPECT_EQ(DecodeReferrerKey(EncodeTargetKey(U(1))).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(DecodeReferrerKey(key + "x").status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 TEST(KeyCodec, ErasureLogKeyGoldenRoundTripAndOrder) {

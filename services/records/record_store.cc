@@ -171,6 +171,32 @@ absl::StatusOr<std::unique_ptr<RecordStore>> RecordStore::Open(const std::string
   if (!s.ok()) return FromRocks(s, "read store metadata");
   store->tokens_ = std::make_unique<PageTokenCodec>(key);
 
+  // Schema version (key_codec.h): a newer one is refused, an older one is
+  // read as it is and marked current (schema 2 reads schema 1's lists).
+  {
+    std::string stored;
+    s = raw->Get(rocksdb::ReadOptions(), store->cf(static_cast<int>(Cf::kMeta)), kMetaSchemaVersion, &stored);
+    if (!s.ok() && !s.IsNotFound()) return FromRocks(s, "read schema version");
+    uint32_t version = 0;
+    if (s.ok()) {
+      if (stored.size() != 4) return absl::DataLossError("corrupt schema version: not 4 bytes");
+      for (char c : stored) version = (version << 8) | static_cast<uint8_t>(c);  // u32 BE
+    }
+    if (version > kSchemaVersion) {
+      return absl::FailedPreconditionError(absl::StrCat("the record store at ", path, " has schema version ", version,
+                                                        ", written by a newer release; this one reads up to ",
+                                                        kSchemaVersion, " (downgrade is not supported)"));
+    }
+    if (version < kSchemaVersion) {
+      std::string current;
+      PutU32(&current, kSchemaVersion);
+      rocksdb::WriteOptions wo;
+      wo.sync = true;
+      LL_RETURN_IF_ERROR(FromRocks(raw->Put(wo, store->cf(static_cast<int>(Cf::kMeta)), kMetaSchemaVersion, current),
+                                   "write schema version"));
+    }
+  }
+
   // Whether any StatementRef target list exists (see FileReferences).
   {
     std::unique_ptr<rocksdb::Iterator> targets(

@@ -518,6 +518,15 @@ class RecordStore {
   // kMetaErasureLogPrefix), synced.
   absl::Status AppendErasureLog(const std::string& learner, int64_t erased);
   absl::StatusOr<std::optional<StatementRecord>> LoadRecord(const Uuid& id) const;
+  // The referrers of `target` on disk (key_codec.h, "by_target"): whether its
+  // marker exists, the marker's schema-1 list and the per-referrer keys. One
+  // bloom-filtered Get when nothing refers to it.
+  struct StoredReferrers {
+    bool marker = false;
+    std::vector<Uuid> listed;  // in the marker's value (schema 1)
+    std::vector<Uuid> keyed;   // a key each (schema 2)
+  };
+  absl::StatusOr<StoredReferrers> ReadReferrers(const Uuid& target) const;
   rocksdb::ColumnFamilyHandle* cf(int id) const { return handles_[id]; }
   uint64_t NextSeq(int64_t now_us);
 

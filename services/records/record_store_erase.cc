@@ -217,22 +217,25 @@ std::vector<std::string> RecordStore::ApplyErase(Writer* w) {
   ro.prefix_same_as_start = true;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, cf(static_cast<int>(Cf::kByLearner))));
   RecordLoader load = [this](const Uuid& id) { return LoadRecord(id); };
-  // Referrer lists edited by this erase; a missing value means "deleted".
-  std::map<Uuid, std::optional<std::vector<Uuid>>> referrer_edits;
-  std::set<Uuid> stored_lists;  // targets that have a list on disk (only those need a delete)
-  auto referrers = [&](const Uuid& target) -> absl::StatusOr<std::optional<std::vector<Uuid>>*> {
+  // Referrers of the targets this erase touches (key_codec.h "by_target"),
+  // read once and edited in memory; the marker is settled at the end.
+  struct Referrers {
+    bool marker = false;       // on disk
+    std::vector<Uuid> listed;  // the marker's schema-1 list, as edited
+    bool listed_changed = false;
+    std::vector<Uuid> keyed;  // per-referrer keys, as edited
+    bool gone = false;        // the target was erased: all of it deleted
+  };
+  std::map<Uuid, Referrers> referrer_edits;
+  auto referrers = [&](const Uuid& target) -> absl::StatusOr<Referrers*> {
     auto found = referrer_edits.find(target);
     if (found != referrer_edits.end()) return &found->second;
-    std::string value;
-    rocksdb::Status s =
-        db_->Get(rocksdb::ReadOptions(), cf(static_cast<int>(Cf::kByTarget)), EncodeTargetKey(target), &value);
-    std::vector<Uuid> ids;
-    if (!s.IsNotFound()) {
-      stored_lists.insert(target);
-      LL_RETURN_IF_ERROR(FromRocks(s, "read referrers"));
-      LL_ASSIGN_OR_RETURN(ids, DecodeReferrers(value));
-    }
-    return &(referrer_edits[target] = std::move(ids));
+    LL_ASSIGN_OR_RETURN(StoredReferrers stored, ReadReferrers(target));
+    Referrers r;
+    r.marker = stored.marker;
+    r.listed = std::move(stored.listed);
+    r.keyed = std::move(stored.keyed);
+    return &(referrer_edits[target] = std::move(r));
   };
   int64_t erased = 0;
   absl::Status status = [&]() -> absl::Status {
@@ -267,31 +270,46 @@ std::vector<std::string> RecordStore::ApplyErase(Writer* w) {
         for (const auto& [family, p] : chain) {
           batch.Delete(cf(static_cast<int>(family)), EncodeReferenceIndexKey(p, rec->stored_seq, entry->id));
         }
-        LL_ASSIGN_OR_RETURN(std::optional<std::vector<Uuid>> * list, referrers(*target));
-        if (*list) (*list)->erase(std::remove((*list)->begin(), (*list)->end(), entry->id), (*list)->end());
-      }
-      // Statements that refer to this one lose their entries under its keys.
-      LL_ASSIGN_OR_RETURN(std::optional<std::vector<Uuid>> * mine, referrers(entry->id));
-      if (*mine) {
-        Prefixes own = OwnIndexPrefixes(*rec);
-        for (const Uuid& r : **mine) {
-          LL_ASSIGN_OR_RETURN(std::optional<StatementRecord> rr, LoadRecord(r));
-          if (!rr) continue;
-          for (const auto& [family, p] : own) {
-            batch.Delete(cf(static_cast<int>(family)), EncodeReferenceIndexKey(p, rr->stored_seq, r));
-          }
+        LL_ASSIGN_OR_RETURN(Referrers * list, referrers(*target));
+        batch.Delete(cf(static_cast<int>(Cf::kByTarget)), EncodeReferrerKey(*target, entry->id));
+        if (!list->gone) {
+          auto in_list = std::remove(list->listed.begin(), list->listed.end(), entry->id);
+          list->listed_changed |= in_list != list->listed.end();
+          list->listed.erase(in_list, list->listed.end());
+          list->keyed.erase(std::remove(list->keyed.begin(), list->keyed.end(), entry->id), list->keyed.end());
         }
       }
-      *mine = std::nullopt;
+      // Statements that refer to this one lose their entries under its keys,
+      // and it loses its referrers.
+      LL_ASSIGN_OR_RETURN(Referrers * mine, referrers(entry->id));
+      if (!mine->gone) {
+        Prefixes own = OwnIndexPrefixes(*rec);
+        for (const std::vector<Uuid>* ids : {&mine->listed, &mine->keyed}) {
+          for (const Uuid& r : *ids) {
+            LL_ASSIGN_OR_RETURN(std::optional<StatementRecord> rr, LoadRecord(r));
+            if (!rr) continue;
+            for (const auto& [family, p] : own) {
+              batch.Delete(cf(static_cast<int>(family)), EncodeReferenceIndexKey(p, rr->stored_seq, r));
+            }
+          }
+        }
+        for (const Uuid& r : mine->keyed) {
+          batch.Delete(cf(static_cast<int>(Cf::kByTarget)), EncodeReferrerKey(entry->id, r));
+        }
+        mine->gone = true;
+      }
       ++erased;
     }
     LL_RETURN_IF_ERROR(FromRocks(it->status(), "scan learner index"));
-    for (const auto& [target, list] : referrer_edits) {
-      if (!list || list->empty()) {
-        if (stored_lists.count(target) != 0) batch.Delete(cf(static_cast<int>(Cf::kByTarget)), EncodeTargetKey(target));
-      } else {
+    // A marker goes with its last referrer; a schema-1 list that lost some
+    // is rewritten.
+    for (const auto& [target, r] : referrer_edits) {
+      if (!r.marker) continue;
+      if (r.gone || (r.listed.empty() && r.keyed.empty())) {
+        batch.Delete(cf(static_cast<int>(Cf::kByTarget)), EncodeTargetKey(target));
+      } else if (r.listed_changed) {
         std::string value;
-        for (const Uuid& r : *list) value.append(reinterpret_cast<const char*>(r.data()), 16);
+        for (const Uuid& id : r.listed) value.append(reinterpret_cast<const char*>(id.data()), 16);
         batch.Put(cf(static_cast<int>(Cf::kByTarget)), EncodeTargetKey(target), value);
       }
     }

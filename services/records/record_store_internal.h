@@ -127,8 +127,8 @@ struct RecordStore::Built {
   // `owned`.
   absl::flat_hash_map<Uuid, const std::string*, internal::IdHash> records;
   std::forward_list<std::string> owned;  // voided targets' rewritten records
-  // Referrer lists ("by_target" values) this group writes, by target.
-  std::unordered_map<Uuid, std::string, internal::IdHash> referrers;
+  // Referrers ("by_target" keys) this group writes, by target.
+  std::unordered_map<Uuid, std::vector<Uuid>, internal::IdHash> referrers;
   // Learners whose records this group changes: views of the records' learner
   // keys or of `owned_learners` (made strings once written, ChangedLearners).
   std::vector<absl::string_view> changed;

@@ -28,6 +28,25 @@ absl::StatusOr<std::optional<StatementRecord>> RecordStore::LoadRecord(const Uui
   return std::optional<StatementRecord>(std::move(r));
 }
 
+absl::StatusOr<RecordStore::StoredReferrers> RecordStore::ReadReferrers(const Uuid& target) const {
+  StoredReferrers out;
+  const std::string marker = EncodeTargetKey(target);
+  rocksdb::PinnableSlice value;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cf(static_cast<int>(Cf::kByTarget)), marker, &value);
+  if (s.IsNotFound()) return out;
+  LL_RETURN_IF_ERROR(FromRocks(s, "read referrers"));
+  out.marker = true;
+  LL_ASSIGN_OR_RETURN(out.listed, DecodeReferrers(absl::string_view(value.data(), value.size())));
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf(static_cast<int>(Cf::kByTarget))));
+  for (it->Seek(marker); it->Valid() && it->key().starts_with(marker); it->Next()) {
+    if (it->key().size() == marker.size()) continue;  // the marker itself
+    LL_ASSIGN_OR_RETURN(Uuid referrer, DecodeReferrerKey(absl::string_view(it->key().data(), it->key().size())));
+    out.keyed.push_back(referrer);
+  }
+  LL_RETURN_IF_ERROR(FromRocks(it->status(), "scan referrers"));
+  return out;
+}
+
 absl::StatusOr<StoredStatement> RecordStore::Get(const Uuid& id) const {
   LL_ASSIGN_OR_RETURN(std::optional<StatementRecord> r, LoadRecord(id));
   if (!r) return absl::NotFoundError(absl::StrCat("statement ", FormatUuid(id), " not found"));

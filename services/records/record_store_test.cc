@@ -1,12 +1,16 @@
 #include "services/records/record_store.h"
 
 #include <gtest/gtest.h>
+#include <rocksdb/db.h>
 #include <rocksdb/table.h>
+#include <rocksdb/write_batch.h>
 
 #include <atomic>
 #include <cstdlib>
 #include <filesystem>
 #include <map>
+#include <memory>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -768,6 +772,153 @@ TEST_F(RecordStoreTest, EraseRemovesReferenceEntriesBothWays) {
   ASSERT_EQ(*store_->EraseLearner("u2"), 1);
   StatementQuery all;
   EXPECT_TRUE(ListAll(all).empty());
+}
+
+// Every key and value of the closed store's "by_target" family (key_codec.h).
+std::map<std::string, std::string> ByTargetOf(const std::string& path) {
+  RecordStoreRocksConfig config = MakeRecordStoreRocksConfig(8 << 20);
+  rocksdb::DB* raw = nullptr;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::Status s = rocksdb::DB::OpenForReadOnly(config.db, path, config.families, &handles, &raw);
+  EXPECT_TRUE(s.ok()) << s.ToString();
+  std::map<std::string, std::string> out;
+  if (!s.ok()) return out;
+  std::unique_ptr<rocksdb::DB> db(raw);
+  std::unique_ptr<rocksdb::Iterator> it(
+      db->NewIterator(rocksdb::ReadOptions(), handles[static_cast<int>(Cf::kByTarget)]));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) out[it->key().ToString()] = it->value().ToString();
+  EXPECT_TRUE(it->status().ok());
+  for (auto* h : handles) db->DestroyColumnFamilyHandle(h);
+  return out;
+}
+
+// Applies `edits` (a value puts, none deletes) to the closed store's family.
+void EditClosedStore(const std::string& path, Cf family,
+                     const std::vector<std::pair<std::string, std::optional<std::string>>>& edits) {
+  RecordStoreRocksConfig config = MakeRecordStoreRocksConfig(8 << 20);
+  rocksdb::DB* raw = nullptr;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::Status s = rocksdb::DB::Open(config.db, path, config.families, &handles, &raw);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  std::unique_ptr<rocksdb::DB> db(raw);
+  rocksdb::WriteBatch batch;
+  for (const auto& [key, value] : edits) {
+    if (value) {
+      batch.Put(handles[static_cast<int>(family)], key, *value);
+    } else {
+      batch.Delete(handles[static_cast<int>(family)], key);
+    }
+  }
+  ASSERT_TRUE(db->Write(rocksdb::WriteOptions(), &batch).ok());
+  for (auto* h : handles) db->DestroyColumnFamilyHandle(h);
+}
+
+// Each reference to a statement is one small key (schema 2), not a rewrite
+// of one growing list: 3,000 references to one statement leave an empty
+// marker and 3,000 keys of 32 bytes. (Before, the list was rewritten whole
+// on each: 25,000 references took 99 s to write.)
+TEST_F(RecordStoreTest, EachReferenceToAStatementIsOneSmallKey) {
+  ASSERT_TRUE(Put({{.id = TestUuid(1), .learner = "u1", .verb = "completed", .course = "c1"}}).ok());
+  for (int b = 0; b < 3; ++b) {
+    std::vector<ParsedStatement> batch;
+    for (int i = 0; i < 1000; ++i) {
+      std::string json = absl::StrCat(
+          R"({"actor":{"objectType":"Agent","account":{"homePage":")", vocab::kDistrictIdp,
+          R"(","name":"u2"}},"verb":{"id":"http://adlnet.gov/expapi/verbs/commented","display":{"en-US":"c"}},)",
+          R"("object":{"objectType":"StatementRef","id":")", TestUuid(1), R"("}})");
+      absl::StatusOr<ParsedStatement> p = ParseStatement(json);
+      ASSERT_TRUE(p.ok()) << p.status();
+      batch.push_back(std::move(*p));
+    }
+    ASSERT_TRUE(store_->Record(std::move(batch)).ok());
+  }
+  store_.reset();
+  std::map<std::string, std::string> by_target = ByTargetOf(dir_);
+  const std::string marker = EncodeTargetKey(*ParseUuid(TestUuid(1)));
+  ASSERT_EQ(by_target.size(), 3001u);
+  EXPECT_EQ(by_target.at(marker), "") << "the marker holds no list";
+  for (const auto& [key, value] : by_target) {
+    if (key == marker) continue;
+    EXPECT_EQ(key.size(), 32u);
+    EXPECT_EQ(key.substr(0, 16), marker);
+    EXPECT_TRUE(value.empty());
+  }
+  Reopen(false);
+  StatementQuery q{.learner = "u1", .page_size = 1000, .include_references = true};
+  absl::StatusOr<StatementPage> page = store_->List(q);
+  ASSERT_TRUE(page.ok()) << page.status();
+  EXPECT_EQ(page->statements.size(), 1000u);
+  // Erasing the referring learner removes every key, the marker with the last.
+  ASSERT_EQ(*store_->EraseLearner("u2"), 3000);
+  store_.reset();
+  EXPECT_TRUE(ByTargetOf(dir_).empty());
+  Reopen(false);
+}
+
+// A store written by schema 1 (a target's referrers as one listed value, no
+// per-referrer keys) is read as it is, marked schema 2, and its lists keep
+// working for filing, new references and erasure. A store marked with a newer
+// schema is refused.
+TEST_F(RecordStoreTest, SchemaOneReferrerListsAreReadAndANewerSchemaIsRefused) {
+  // u2's 1 and 2 refer to 9, which is not stored yet.
+  ASSERT_TRUE(PutRef(TestUuid(1), "u2", TestUuid(9)).ok());
+  ASSERT_TRUE(PutRef(TestUuid(2), "u2", TestUuid(9)).ok());
+  store_.reset();
+  // Rewrite what schema 2 wrote as schema 1 would have: one list, no keys.
+  const Uuid target = *ParseUuid(TestUuid(9));
+  const Uuid r1 = *ParseUuid(TestUuid(1)), r2 = *ParseUuid(TestUuid(2));
+  std::string version1;
+  PutU32(&version1, 1);
+  EditClosedStore(dir_, Cf::kByTarget,
+                  {{EncodeReferrerKey(target, r1), std::nullopt},
+                   {EncodeReferrerKey(target, r2), std::nullopt},
+                   {EncodeTargetKey(target), EncodeTargetKey(r1) + EncodeTargetKey(r2)}});
+  EditClosedStore(dir_, Cf::kMeta, {{kMetaSchemaVersion, version1}});
+  ASSERT_EQ(ByTargetOf(dir_).size(), 1u);
+
+  Reopen(false);
+  // The target arrives: both listed referrers are filed under its keys.
+  ASSERT_TRUE(Put({{.id = TestUuid(9), .learner = "u1", .verb = "completed", .course = "c9"}}).ok());
+  StatementQuery c9{.activity = vocab::CourseIri("c9"), .include_references = true};
+  EXPECT_EQ(ListAll(c9), (std::vector<std::string>{TestUuid(9), TestUuid(2), TestUuid(1)}));
+  // A new reference is a key of its own next to the list.
+  ASSERT_TRUE(PutRef(TestUuid(3), "u3", TestUuid(9)).ok());
+  EXPECT_EQ(ListAll(c9), (std::vector<std::string>{TestUuid(3), TestUuid(9), TestUuid(2), TestUuid(1)}));
+  // Erasing u2 takes 1 and 2 out of the list; the list is rewritten without
+  // them and u3's key stays.
+  ASSERT_EQ(*store_->EraseLearner("u2"), 2);
+  EXPECT_EQ(ListAll(c9), (std::vector<std::string>{TestUuid(3), TestUuid(9)}));
+  store_.reset();
+  std::map<std::string, std::string> by_target = ByTargetOf(dir_);
+  EXPECT_EQ(by_target.size(), 2u);
+  EXPECT_EQ(by_target[EncodeTargetKey(target)], "");
+  EXPECT_EQ(by_target.count(EncodeReferrerKey(target, *ParseUuid(TestUuid(3)))), 1u);
+
+  // Opening marked the store schema 2.
+  Reopen(false);
+  std::string version;
+  ASSERT_TRUE(store_
+                  ->ForEachMeta(kMetaSchemaVersion,
+                                [&](absl::string_view, absl::string_view value) {
+                                  version = std::string(value);
+                                  return false;
+                                })
+                  .ok());
+  std::string version2;
+  PutU32(&version2, 2);
+  EXPECT_EQ(version, version2);
+
+  // A newer schema: refused, naming the versions.
+  store_.reset();
+  std::string version3;
+  PutU32(&version3, 3);
+  EditClosedStore(dir_, Cf::kMeta, {{kMetaSchemaVersion, version3}});
+  RecordStoreOptions options;
+  absl::StatusOr<std::unique_ptr<RecordStore>> newer = RecordStore::Open(dir_, options);
+  EXPECT_EQ(newer.status().code(), absl::StatusCode::kFailedPrecondition) << newer.status();
+  EXPECT_NE(newer.status().message().find("schema version 3"), std::string::npos) << newer.status();
+  EditClosedStore(dir_, Cf::kMeta, {{kMetaSchemaVersion, version2}});
+  Reopen(false);
 }
 
 TEST_F(RecordStoreTest, EraseRemovesEveryStatementAndIndexEntry) {

@@ -507,35 +507,39 @@ namespace {
 
 // Writes the reference entries a newly stored statement `p` causes (see
 // key_codec.h): its own under its target chain's keys, and those of earlier
-// statements that refer to it. `referrer_edits` receives updated by_target
-// values.
+// statements that refer to it. `referrers_of(t)` gives every referrer of `t`
+// known so far (on disk or written by the group); `has_marker(t)` whether t's
+// "by_target" marker exists or is being written. `added` receives the
+// referrers this statement adds, by target.
 absl::Status FileReferences(const std::vector<rocksdb::ColumnFamilyHandle*>& handles, const ParsedStatement& p,
                             const StatementRecord& record,
                             const std::function<absl::StatusOr<std::optional<StatementRecord>>(const Uuid&)>& load,
-                            const std::function<absl::StatusOr<std::string>(const Uuid&)>& referrers_of,
-                            std::unordered_map<Uuid, std::string, IdHash>* referrer_edits, bool may_have_referrers,
+                            const std::function<absl::StatusOr<std::vector<Uuid>>(const Uuid&)>& referrers_of,
+                            const std::function<absl::StatusOr<bool>(const Uuid&)>& has_marker,
+                            std::unordered_map<Uuid, std::vector<Uuid>, IdHash>* added, bool may_have_referrers,
                             rocksdb::WriteBatch* batch) {
   Prefixes chain;
   if (p.ref_target) {
     // File the statement under the keys of its target chain, and add it to
-    // the target's referrer list (the target may not be stored yet).
+    // the target's referrers (the target may not be stored yet): one key,
+    // and the marker if it is the first.
     LL_ASSIGN_OR_RETURN(chain, ChainPrefixes(*p.ref_target, load));
     for (const auto& [family, prefix] : chain) {
       batch->Put(handles.at(static_cast<int>(family)), EncodeReferenceIndexKey(prefix, record.stored_seq, p.id),
                  rocksdb::Slice());
     }
-    LL_ASSIGN_OR_RETURN(std::string list, referrers_of(*p.ref_target));
-    list.append(reinterpret_cast<const char*>(p.id.data()), 16);
-    batch->Put(handles.at(static_cast<int>(Cf::kByTarget)), EncodeTargetKey(*p.ref_target), list);
-    (*referrer_edits)[*p.ref_target] = std::move(list);
+    rocksdb::ColumnFamilyHandle* by_target = handles.at(static_cast<int>(Cf::kByTarget));
+    LL_ASSIGN_OR_RETURN(bool marked, has_marker(*p.ref_target));
+    if (!marked) batch->Put(by_target, EncodeTargetKey(*p.ref_target), rocksdb::Slice());
+    batch->Put(by_target, EncodeReferrerKey(*p.ref_target, p.id), rocksdb::Slice());
+    (*added)[*p.ref_target].push_back(p.id);
   }
   // Statements stored earlier that refer to this one: file them under this
   // statement's keys and its chain's keys now. (Skipped while the store has
   // never held a StatementRef: then nothing can be waiting.)
   if (!may_have_referrers && !p.ref_target) return absl::OkStatus();
-  LL_ASSIGN_OR_RETURN(std::string list, referrers_of(p.id));
-  if (list.empty()) return absl::OkStatus();
-  LL_ASSIGN_OR_RETURN(std::vector<Uuid> referrers, DecodeReferrers(list));
+  LL_ASSIGN_OR_RETURN(std::vector<Uuid> referrers, referrers_of(p.id));
+  if (referrers.empty()) return absl::OkStatus();
   Prefixes prefixes = OwnIndexPrefixes(record);
   prefixes.insert(prefixes.end(), chain.begin(), chain.end());
   for (const Uuid& r : referrers) {
@@ -691,22 +695,35 @@ void RecordStore::BuildInto(const std::vector<Writer*>& writers, const Built* pr
     LL_RETURN_IF_ERROR(FromRocks(stored_status[k], "read statement"));
     return std::optional<std::string>(stored[k].ToString());
   };
-  // Referrer lists ("by_target" values) written by this group so far
-  // (out->referrers), by the writer being built (`mine`), or by the group
-  // before.
-  using ReferrerOverlay = std::unordered_map<Uuid, std::string, IdHash>;
-  auto referrers_of = [&](const Uuid& target, const ReferrerOverlay& mine) -> absl::StatusOr<std::string> {
-    if (auto it = mine.find(target); it != mine.end()) return it->second;
-    if (auto it = out->referrers.find(target); it != out->referrers.end()) return it->second;
-    if (previous != nullptr) {
-      if (auto it = previous->referrers.find(target); it != previous->referrers.end()) return it->second;
+  // Referrers added by this group so far (out->referrers), by the writer
+  // being built (`mine`), or by the group before: not on disk yet, or just.
+  using ReferrerOverlay = std::unordered_map<Uuid, std::vector<Uuid>, IdHash>;
+  auto overlays = [&](const ReferrerOverlay& mine) {
+    std::vector<const ReferrerOverlay*> all = {&mine, &out->referrers};
+    if (previous != nullptr) all.push_back(&previous->referrers);
+    return all;
+  };
+  auto has_marker = [&](const Uuid& target, const ReferrerOverlay& mine) -> absl::StatusOr<bool> {
+    for (const ReferrerOverlay* o : overlays(mine)) {
+      if (o->count(target) != 0) return true;
     }
     rocksdb::PinnableSlice value;
     rocksdb::Status s =
         db_->Get(rocksdb::ReadOptions(), cf(static_cast<int>(Cf::kByTarget)), EncodeTargetKey(target), &value);
-    if (s.IsNotFound()) return std::string();
+    if (s.IsNotFound()) return false;
     LL_RETURN_IF_ERROR(FromRocks(s, "read referrers"));
-    return value.ToString();
+    return true;
+  };
+  auto referrers_of = [&](const Uuid& target, const ReferrerOverlay& mine) -> absl::StatusOr<std::vector<Uuid>> {
+    LL_ASSIGN_OR_RETURN(StoredReferrers stored, ReadReferrers(target));
+    std::vector<Uuid> all = std::move(stored.listed);
+    all.insert(all.end(), stored.keyed.begin(), stored.keyed.end());
+    for (const ReferrerOverlay* o : overlays(mine)) {
+      if (auto it = o->find(target); it != o->end()) all.insert(all.end(), it->second.begin(), it->second.end());
+    }
+    std::sort(all.begin(), all.end());  // a group's referrer may be on disk already
+    all.erase(std::unique(all.begin(), all.end()), all.end());
+    return all;
   };
   std::vector<absl::string_view>& changed = out->changed;
 
@@ -823,7 +840,7 @@ void RecordStore::BuildInto(const std::vector<Writer*>& writers, const Built* pr
       if (p.ref_target || has_referrers_) {
         status = FileReferences(
             handles_, p, x.record, load, [&](const Uuid& t) { return referrers_of(t, mine_referrers); },
-            &mine_referrers, has_referrers_, &batch);
+            [&](const Uuid& t) { return has_marker(t, mine_referrers); }, &mine_referrers, has_referrers_, &batch);
         if (!status.ok()) break;
       }
       remember(p.id, &x.value);
@@ -844,7 +861,10 @@ void RecordStore::BuildInto(const std::vector<Writer*>& writers, const Built* pr
       continue;
     }
     batch.PopSavePoint();
-    for (auto& [id, value] : mine_referrers) out->referrers[id] = std::move(value);
+    for (auto& [target, ids] : mine_referrers) {
+      std::vector<Uuid>& group_ids = out->referrers[target];
+      group_ids.insert(group_ids.end(), ids.begin(), ids.end());
+    }
     out->fresh += fresh;
   }
 

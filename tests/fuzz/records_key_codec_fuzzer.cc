@@ -9,6 +9,7 @@
 // erasure log key (as is and after the "erasure_log/" prefix).
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -65,6 +66,14 @@ void FuzzReferrers(absl::string_view value) {
   std::string encoded;
   for (const Uuid& id : *ids) encoded += EncodeTargetKey(id);
   FUZZ_CHECK(encoded == value);
+  absl::StatusOr<Uuid> referrer = DecodeReferrerKey(value);
+  if (!referrer.ok()) {
+    FUZZ_CHECK(referrer.status().code() == absl::StatusCode::kInvalidArgument);
+    return;
+  }
+  Uuid target;
+  std::memcpy(target.data(), value.data(), 16);
+  FUZZ_CHECK(EncodeReferrerKey(target, *referrer) == value);
 }
 
 void FuzzErasureLogKey(absl::string_view key) {
