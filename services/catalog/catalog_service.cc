@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "services/auth/grpc_auth.h"
+#include "services/catalog/course_validation.h"
 #include "services/common/grpc_status.h"
 
 namespace lifelong::catalog {
@@ -28,6 +29,7 @@ grpc::Status CatalogService::CreateCourse(grpc::ServerContext* ctx, const lifelo
   LL_AUTHORIZE(auth_, ctx, "CreateCourse");
   Course course = request->course();
   if (!request->course_id().empty()) {
+    if (absl::Status id = ValidateCourseId("course_id", request->course_id()); !id.ok()) return ToGrpcStatus(id);
     if (!course.id().empty() && course.id() != request->course_id()) {
       return ToGrpcStatus(absl::InvalidArgumentError(
           absl::StrCat("course_id: '", request->course_id(), "' differs from course.id '", course.id(), "'")));

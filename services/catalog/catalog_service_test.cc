@@ -125,6 +125,17 @@ TEST_F(CatalogServiceTest, CreateGetAndTheirStatusCodes) {
     ASSERT_TRUE(stub_->CreateCourse(&ctx, req, &out).ok());
     EXPECT_EQ(out.id(), "c0005");
   }
+  for (const std::string& course_id : {std::string("Bad!"), std::string(5000, 'x')}) {
+    grpc::ClientContext ctx;
+    lifelong::v1::CreateCourseRequest req;
+    req.set_course_id(course_id);  // malformed: named as the field sent, whatever course.id is
+    *req.mutable_course() = MakeCourse(course_id == "Bad!" ? "" : "c0006");
+    Course out;
+    grpc::Status s = stub_->CreateCourse(&ctx, req, &out);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_THAT(s.error_message(), StartsWith("course_id:"));
+    EXPECT_LT(s.error_message().size(), 200u) << "the long id is not repeated back";
+  }
   {
     grpc::ClientContext ctx;
     lifelong::v1::GetCourseRequest req;

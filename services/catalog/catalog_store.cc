@@ -162,6 +162,7 @@ absl::StatusOr<uint64_t> ReadU64(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* c
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<CatalogStore>> CatalogStore::Open(const std::string& path, CatalogStoreOptions options) {
+  if (options.max_page_bytes < 1) return absl::InvalidArgumentError("max_page_bytes: must be at least 1");
   if (options.max_scan_per_page < 1) {
     return absl::InvalidArgumentError("max_scan_per_page: must be at least 1");
   }
@@ -578,6 +579,7 @@ absl::StatusOr<ListCoursesResponse> CatalogStore::ListCourses(const ListCoursesR
   std::string next_after;  // the id the next page starts after; empty: done
   std::string last_examined;
   int examined = 0;
+  size_t page_bytes = 0;  // encoded size of the courses in the page
   for (; it->Valid(); it->Next()) {
     const rocksdb::Slice key = it->key();
     if (!key.starts_with(prefix)) break;
@@ -596,10 +598,13 @@ absl::StatusOr<ListCoursesResponse> CatalogStore::ListCourses(const ListCoursesR
     }
     if (!course.ok()) return course.status();
     if (Matches(*course, request)) {
-      if (response.courses_size() == page_size) {
-        next_after = response.courses(page_size - 1).id();
+      const size_t size = course->ByteSizeLong();
+      if (response.courses_size() == page_size ||
+          (response.courses_size() > 0 && page_bytes + size > options_.max_page_bytes)) {
+        next_after = response.courses(response.courses_size() - 1).id();
         break;
       }
+      page_bytes += size;
       *response.add_courses() = *std::move(course);
     }
     last_examined = std::string(id);

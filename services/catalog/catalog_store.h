@@ -43,6 +43,12 @@ struct CatalogStoreOptions {
   // Most courses one ListCourses call examines; when reached, the page is
   // returned with what matched so far and a token to continue. At least 1.
   int max_scan_per_page = 10000;
+  // Most bytes of courses one ListCourses page carries (their encoded size):
+  // a page that would pass it ends early with a token, so that a page of
+  // large courses (a course may be ~170 KB: long descriptions, 500 sessions)
+  // stays under gRPC's default 4 MiB message limit. A page always holds at
+  // least one course. At least 1.
+  size_t max_page_bytes = size_t{3} << 20;
 };
 
 class CatalogStore {

@@ -72,11 +72,12 @@ class CatalogStoreTest : public ::testing::Test {
     Reopen();
   }
 
-  void Reopen(int max_scan = 10000) {
+  void Reopen(int max_scan = 10000, size_t max_page_bytes = size_t{3} << 20) {
     store_.reset();
     CatalogStoreOptions options;
     options.clock = [this] { return clock_.Now(); };
     options.max_scan_per_page = max_scan;
+    options.max_page_bytes = max_page_bytes;
     absl::StatusOr<std::unique_ptr<CatalogStore>> store = CatalogStore::Open(dir_, options);
     ASSERT_TRUE(store.ok()) << store.status();
     store_ = *std::move(store);
@@ -478,6 +479,33 @@ TEST_F(CatalogStoreTest, ScanBudgetReturnsShortPagesButLosesNothing) {
   all.set_page_size(2);
   EXPECT_EQ(ListAll(all, &pages).size(), 20u);
   EXPECT_EQ(pages, 10);
+}
+
+// A page of large courses ends at the byte budget, with a token, and loses
+// nothing; a single course larger than the budget still comes back alone.
+TEST_F(CatalogStoreTest, PagesEndAtTheByteBudget) {
+  std::string description;
+  for (int i = 0; i < 2000; ++i) description += "书法";  // 12 KB
+  std::vector<std::string> ids;
+  for (int i = 0; i < 12; ++i) {
+    Course c = MakeCourse(absl::StrFormat("c%02d", i));
+    c.set_description(description);
+    ids.push_back(Create(c).id());
+  }
+  Reopen(10000, /*max_page_bytes=*/40000);  // three such courses
+  ListCoursesRequest r;
+  r.set_page_size(1000);
+  absl::StatusOr<ListCoursesResponse> first = store_->ListCourses(r);
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(first->courses_size(), 3);
+  EXPECT_LE(first->ByteSizeLong(), 40000u + 1000u);
+  EXPECT_FALSE(first->next_page_token().empty());
+  int pages = 0;
+  EXPECT_EQ(ListAll(r, &pages), ids);
+  EXPECT_EQ(pages, 4);
+  Reopen(10000, /*max_page_bytes=*/1000);  // smaller than one course
+  EXPECT_EQ(ListAll(r, &pages), ids);
+  EXPECT_EQ(pages, 12);
 }
 
 TEST_F(CatalogStoreTest, PageTokensAreBoundToFiltersSignedAndExpire) {

@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "google/protobuf/util/field_mask_util.h"
 #include "services/catalog/catalog_codec.h"
@@ -60,8 +61,23 @@ int32_t NextCodePoint(absl::string_view s, size_t* pos) {
   return cp;
 }
 
+// Spaces, and characters that show nothing (zero-width ones, the byte-order
+// mark): a title made only of them is blank.
 bool IsBlankCodePoint(int32_t cp) {
-  return cp == ' ' || cp == '\t' || cp == '\n' || cp == '\r' || cp == '\v' || cp == '\f' || cp == 0xa0 || cp == 0x3000;
+  return cp == ' ' || cp == '\t' || cp == '\n' || cp == '\r' || cp == '\v' || cp == '\f' || cp == 0xa0 ||
+         cp == 0x3000 || (cp >= 0x2000 && cp <= 0x200d) || cp == 0x202f || cp == 0x205f || cp == 0x2060 ||
+         cp == 0xfeff || cp == 0x180e;
+}
+
+// Control characters in any text: C0 (but \n, \r, \t where multi-line),
+// DEL, C1 (U+0080-U+009F, e.g. U+0085 next line), the line and paragraph
+// separators, and the bidirectional embeddings, overrides and isolates
+// (U+202A-U+202E, U+2066-U+2069), which reorder how the rest of a screen
+// reads and have no use in Chinese or English course text.
+bool IsControlCodePoint(int32_t cp, bool multiline) {
+  if (multiline && (cp == '\n' || cp == '\r' || cp == '\t')) return false;
+  return cp < 0x20 || (cp >= 0x7f && cp <= 0x9f) || cp == 0x2028 || cp == 0x2029 || (cp >= 0x202a && cp <= 0x202e) ||
+         (cp >= 0x2066 && cp <= 0x2069);
 }
 
 struct TextRule {
@@ -78,9 +94,8 @@ absl::Status CheckText(absl::string_view field, absl::string_view text, TextRule
   while (pos < text.size()) {
     const int32_t cp = NextCodePoint(text, &pos);
     if (cp < 0) return Invalid(field, "must be valid UTF-8");
-    const bool allowed_control = rule.multiline && (cp == '\n' || cp == '\r' || cp == '\t');
-    if ((cp < 0x20 || cp == 0x7f) && !allowed_control) {
-      return Invalid(field, "must not contain control characters");
+    if (IsControlCodePoint(cp, rule.multiline)) {
+      return Invalid(field, absl::StrFormat("must not contain control characters (U+%04X)", cp));
     }
     if (!IsBlankCodePoint(cp)) blank = false;
     ++chars;

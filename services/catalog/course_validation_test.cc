@@ -86,6 +86,12 @@ TEST(CourseValidation, EachRuleRejectsNamingTheField) {
       {"blank title", [](Course* c) { c->set_title(" \u3000 "); }, "course.title"},
       {"long title", [](Course* c) { c->set_title(std::string(201 * 3, 'x')); }, "course.title"},
       {"title control char", [](Course* c) { c->set_title("a\nb"); }, "course.title"},
+      {"title C1 next line", [](Course* c) { c->set_title("书法\u0085入门"); }, "course.title"},
+      {"title bidi override", [](Course* c) { c->set_title("\u202e门入法书"); }, "course.title"},
+      {"title bidi isolate", [](Course* c) { c->set_title("书法\u2066入门"); }, "course.title"},
+      {"description line separator", [](Course* c) { c->set_description("第一行\u2028第二行"); }, "course.description"},
+      {"title of wide spaces", [](Course* c) { c->set_title("\u2003\u2003"); }, "course.title"},
+      {"title of zero-width spaces", [](Course* c) { c->set_title("\u200b\ufeff\u200b"); }, "course.title"},
       {"bad utf-8 title", [](Course* c) { c->set_title("\xe4\xb9"); }, "course.title"},
       {"long description",
        [](Course* c) {
