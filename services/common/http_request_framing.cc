@@ -27,14 +27,27 @@ bool IsTokenChar(char c) {
          absl::string_view("!#$%&'*+-.^_`|~").find(c) != absl::string_view::npos;
 }
 
-// Frames a chunked body starting at `pos`; `f` already has the header fields.
-RequestFrame FrameChunked(absl::string_view buffer, size_t pos, const FramingLimits& limits, RequestFrame f) {
+// Frames a chunked body starting at `pos` (or where `progress` says an
+// earlier call stopped); `f` already has the header fields.
+RequestFrame FrameChunked(absl::string_view buffer, size_t pos, const FramingLimits& limits, RequestFrame f,
+                          ChunkedProgress* progress) {
   uint64_t body = 0;
+  if (progress != nullptr && progress->pos > pos && progress->pos <= buffer.size()) {
+    pos = progress->pos;
+    body = progress->body;
+  }
+  // Not whole yet: remember where this chunk's size line starts.
+  auto incomplete = [&](size_t line_start, uint64_t body_before) {
+    if (progress != nullptr) *progress = ChunkedProgress{line_start, body_before};
+    return f;
+  };
   while (true) {
+    const size_t line_start = pos;
+    const uint64_t body_before = body;
     const size_t eol = buffer.find("\r\n", pos);
     if (eol == absl::string_view::npos) {
       if (buffer.size() - pos > kMaxChunkLine) return Error(400, "chunk size line too long");
-      return f;
+      return incomplete(line_start, body_before);
     }
     if (eol - pos > kMaxChunkLine) return Error(400, "chunk size line too long");
     absl::string_view line = buffer.substr(pos, eol - pos);
@@ -61,7 +74,7 @@ RequestFrame FrameChunked(absl::string_view buffer, size_t pos, const FramingLim
           if (buffer.size() - trailers_start > limits.max_header_bytes) {
             return Error(431, "chunked trailer fields too large");
           }
-          return f;
+          return incomplete(line_start, body_before);
         }
         if (end == pos) {
           f.state = RequestFrame::State::kComplete;
@@ -75,7 +88,7 @@ RequestFrame FrameChunked(absl::string_view buffer, size_t pos, const FramingLim
     if (body > limits.max_body_bytes) {
       return Error(413, absl::StrCat("request body over ", limits.max_body_bytes, " bytes"));
     }
-    if (buffer.size() - pos < size + 2) return f;
+    if (buffer.size() - pos < size + 2) return incomplete(line_start, body_before);
     if (buffer.substr(pos + size, 2) != "\r\n") return Error(400, "chunk data: not followed by CRLF");
     pos += size + 2;
   }
@@ -83,7 +96,7 @@ RequestFrame FrameChunked(absl::string_view buffer, size_t pos, const FramingLim
 
 }  // namespace
 
-RequestFrame FrameRequest(absl::string_view buffer, const FramingLimits& limits) {
+RequestFrame FrameRequest(absl::string_view buffer, const FramingLimits& limits, ChunkedProgress* progress) {
   RequestFrame f;
   const size_t end = buffer.find("\r\n\r\n");
   if (end == absl::string_view::npos) {
@@ -142,7 +155,7 @@ RequestFrame FrameRequest(absl::string_view buffer, const FramingLimits& limits)
   if (chunked && has_length) {
     return Error(400, "Content-Length and Transfer-Encoding: both given (ambiguous framing)");
   }
-  if (chunked) return FrameChunked(buffer, f.header_bytes, limits, f);
+  if (chunked) return FrameChunked(buffer, f.header_bytes, limits, f, progress);
   if (length > limits.max_body_bytes) {
     return Error(413, absl::StrCat("request body of ", length, " bytes is over the limit of ", limits.max_body_bytes));
   }

@@ -44,9 +44,21 @@ struct RequestFrame {
   std::string error;  // what was wrong, for the response body and logs
 };
 
+// How far framing got in a chunked body that is not whole yet. A caller that
+// frames the same buffer again after appending to it passes it back, and
+// framing goes on from there; without it each call re-walks every chunk
+// (quadratic in the body: a body of 1-byte chunks, re-framed at every read,
+// held an event loop for tens of seconds). Reset it (to {}) whenever the
+// buffer's start changes (a request taken off it).
+struct ChunkedProgress {
+  size_t pos = 0;     // offset of the next chunk-size line (0: none yet)
+  uint64_t body = 0;  // decoded body bytes before it
+};
+
 // Frames the request at the start of `buffer` (bytes after it, a pipelined
-// next request, are not looked at). Linear in the buffer's length.
-RequestFrame FrameRequest(absl::string_view buffer, const FramingLimits& limits);
+// next request, are not looked at). Linear in the header block plus the
+// bytes after `progress` (all of the buffer without one).
+RequestFrame FrameRequest(absl::string_view buffer, const FramingLimits& limits, ChunkedProgress* progress = nullptr);
 
 }  // namespace lifelong
 

@@ -4,6 +4,8 @@
 
 #include <string>
 
+#include "absl/strings/string_view.h"
+
 namespace lifelong {
 namespace {
 
@@ -58,6 +60,44 @@ TEST(FrameRequest, ChunkedBody) {
   EXPECT_EQ(f.error_status, 413);
   f = FrameRequest(head + "ffffffffffffffffffff\r\n", Limits());
   EXPECT_EQ(f.error_status, 413);
+}
+
+// Framing a growing chunked body again goes on where the last call stopped:
+// the same answers as framing from the start, with the progress never more
+// than one chunk behind the end of what has arrived.
+TEST(FrameRequest, ChunkedProgressResumesWhereTheLastCallStopped) {
+  FramingLimits limits;
+  limits.max_header_bytes = 256;
+  limits.max_body_bytes = 1 << 20;
+  const std::string head = "POST /s HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n";
+  std::string body;
+  for (int i = 0; i < 5000; ++i) body += (i % 3 == 0) ? "1;e=x\r\nX\r\n" : "2\r\nXY\r\n";
+  body += "0\r\nTrailer: t\r\n\r\n";
+  const std::string whole = head + body;
+  ChunkedProgress progress;
+  for (size_t n = 1; n < whole.size(); n += 7) {
+    RequestFrame resumed = FrameRequest(absl::string_view(whole).substr(0, n), limits, &progress);
+    ASSERT_EQ(resumed.state, State::kIncomplete) << n;
+    if (n >= head.size()) {
+      ASSERT_LE(n - progress.pos, 16u) << "progress lags at " << n << ": " << progress.pos;
+    }
+  }
+  RequestFrame f = FrameRequest(whole + "NEXT", limits, &progress);
+  EXPECT_EQ(f.state, State::kComplete);
+  EXPECT_EQ(f.total_bytes, whole.size());
+  // Errors and the body limit are seen through resumed framing too.
+  progress = {};
+  limits.max_body_bytes = 100;
+  std::string big = head;
+  for (int i = 0; i < 60; ++i) big += "2\r\nXY\r\n";
+  for (size_t n = head.size(); n < big.size(); n += 5) {
+    RequestFrame g = FrameRequest(absl::string_view(big).substr(0, n), limits, &progress);
+    if (g.state == State::kError) {
+      EXPECT_EQ(g.error_status, 413);
+      return;
+    }
+  }
+  ADD_FAILURE() << "the body limit was not enforced";
 }
 
 TEST(FrameRequest, LimitsAnswerBeforeTheBodyArrives) {

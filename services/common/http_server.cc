@@ -182,6 +182,7 @@ class HttpServer::Impl {
     std::string ip;
     int port = 0;
     std::string in;
+    ChunkedProgress framing;  // of the request at the start of `in`; {} when that changes
     std::string out;
     size_t sent = 0;
     std::string unsent_continue;  // the rest of a "100 Continue" not yet written
@@ -513,6 +514,7 @@ bool HttpServer::Impl::ReadRequest(Conn& c, absl::Time now) {
   if (over_budget) {
     metrics_.Closed("bytes_held");
     c.in.clear();
+    c.framing = {};
     Hold(c);
     StartWriting(c, ErrorResponse(503, "server busy: too many request bytes in flight; try again"), /*close=*/true,
                  now);
@@ -525,9 +527,18 @@ bool HttpServer::Impl::ReadRequest(Conn& c, absl::Time now) {
     }
     return true;
   }
-  const RequestFrame frame = FrameRequest(c.in, limits_);
+  RequestFrame frame = FrameRequest(c.in, limits_, &c.framing);
+  if (frame.state == RequestFrame::State::kIncomplete && c.in.size() >= cap) {
+    // Not whole at the most a request may take raw: chunk framing (long
+    // extensions on tiny chunks) that outgrows the decoded-body limit. Reading
+    // stopped at the cap, so waiting would only spin on a readable socket.
+    frame.state = RequestFrame::State::kError;
+    frame.error_status = 413;
+    frame.error = absl::StrCat("request over ", cap, " bytes with its framing");
+  }
   if (frame.state == RequestFrame::State::kError) {
     c.in.clear();
+    c.framing = {};
     Hold(c);
     StartWriting(c, ErrorResponse(frame.error_status, frame.error), /*close=*/true, now);
     return Write(c, now);
@@ -555,6 +566,7 @@ bool HttpServer::Impl::ReadRequest(Conn& c, absl::Time now) {
   Job job{c.id, c.in.substr(0, frame.total_bytes), c.ip, c.port,
           c.served + 1 >= options_.max_keep_alive_requests || eof || stopping_.load()};
   c.in.erase(0, frame.total_bytes);
+  c.framing = {};
   c.job_bytes = frame.total_bytes;
   Hold(c);
   c.phase = Phase::kProcessing;
@@ -605,6 +617,7 @@ bool HttpServer::Impl::Write(Conn& c, absl::Time now) {
     c.since = now;
     c.drained = 0;
     c.in.clear();
+    c.framing = {};
     Hold(c);
     c.deadline = now + std::min(kDrainTime, absl::Seconds(options_.io_timeout_seconds));
     c.deadline_reason = "";

@@ -311,6 +311,29 @@ TEST(HttpServer, RequestBytesHeldAreBoundedPerAddressAndInAll) {
   }
 }
 
+// Chunk extensions make a body's framing outgrow its decoded size: past the
+// most a request may take raw, the answer is 413 at once (reading stopped
+// there; before, the loop spun on the readable socket until the body timeout).
+TEST(HttpServer, ChunkFramingPastTheRawCapIs413) {
+  HttpServerOptions options;
+  options.max_body_bytes = 64 << 10;
+  options.io_timeout_seconds = 30;
+  auto server = HttpServer::StartWithHandler(options, [](const HttpServerRequest& req) {
+    HttpServerResponse r;
+    r.body = std::to_string(req.body.size());
+    r.content_type = "text/plain";
+    return r;
+  });
+  ASSERT_TRUE(server.ok()) << server.status();
+  std::string upload = "POST /u HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n";
+  const std::string chunk = "1;" + std::string(1000, 'e') + "\r\nX\r\n";  // 1 byte of body, ~1 KB of framing
+  while (upload.size() < (64 << 10) + (16 << 10) + (64 << 10) + 4096) upload += chunk;
+  const absl::Time start = absl::Now();
+  const std::string r = Request((*server)->port(), upload);
+  EXPECT_TRUE(absl::StartsWith(r, "HTTP/1.1 413 ")) << r.substr(0, 200);
+  EXPECT_LT(absl::Now() - start, absl::Seconds(20)) << "answered before the body timeout";
+}
+
 TEST(HttpServer, OptionsMustLetTheLargestRequestBeHeld) {
   HttpServerOptions options;
   options.max_body_bytes = 1 << 20;
