@@ -230,11 +230,24 @@ absl::Status CoursesPut(Env& env) {
       if (!g.ok()) return env.RpcError(Service::kCatalog, g);
       ++created;
     } else if (g.ok()) {
+      // A file that carries an etag (from `courses get --json`) replaces only
+      // the revision it was read from: a newer one is ABORTED, not silently
+      // overwritten. Without one the current revision is replaced. Either
+      // way seats_taken, the enrolment count, is kept unless the file names it.
       v1::UpdateCourseRequest req;
       *req.mutable_course() = c;
-      req.mutable_course()->set_etag(existing.etag());
+      if (c.etag().empty()) req.mutable_course()->set_etag(existing.etag());
+      const Json doc = Json::parse(docs[i], nullptr, false);
+      if (!doc.is_object() || (!doc.contains("seatsTaken") && !doc.contains("seats_taken"))) {
+        req.mutable_course()->set_seats_taken(existing.seats_taken());
+      }
       req.mutable_update_mask()->add_paths("*");
       g = stub->UpdateCourse(env.Call().get(), req, &result);
+      if (g.error_code() == grpc::StatusCode::ABORTED && !c.etag().empty()) {
+        return absl::AbortedError(absl::StrCat("course ", i + 1, " (", c.id(),
+                                               "): changed since the file was read (its etag is not the current "
+                                               "one); get it again, or remove \"etag\" to replace it anyway"));
+      }
       if (!g.ok()) return env.RpcError(Service::kCatalog, g);
       ++updated;
     } else {

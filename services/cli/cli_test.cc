@@ -256,6 +256,28 @@ TEST_F(CliTest, PutsListsAndDumpsCourses) {
   ASSERT_EQ(get.code, 0) << get.err;
   EXPECT_EQ(nlohmann::json::parse(get.out)["title"], "太极拳入门（和平里）");
 
+  // Enrolments: a file that does not name seatsTaken keeps the count.
+  nlohmann::json seats = nlohmann::json::parse(get.out);
+  seats["capacity"] = 30;
+  seats["seatsTaken"] = 12;
+  seats.erase("etag");
+  ASSERT_EQ(Run({"courses", "put", WriteFile("seats.json", seats.dump())}).code, 0);
+  nlohmann::json plain = nlohmann::json::parse(course);
+  plain["capacity"] = 30;
+  ASSERT_EQ(Run({"courses", "put", WriteFile("plain.json", plain.dump())}).code, 0);
+  Result after = Run({"courses", "get", "c90001", "--json"});
+  ASSERT_EQ(after.code, 0) << after.err;
+  EXPECT_EQ(nlohmann::json::parse(after.out)["seats_taken"], 12) << after.out;
+  // A file read before another change (it carries the older etag) is refused.
+  const std::string stale = WriteFile("stale.json", after.out);
+  ASSERT_EQ(Run({"courses", "put", WriteFile("plain.json", plain.dump())}).code, 0);  // a newer revision
+  Result refused = Run({"courses", "put", stale});
+  EXPECT_NE(refused.code, 0);
+  EXPECT_NE(refused.err.find("changed since the file was read"), std::string::npos) << refused.err;
+  // The same file, got again, goes through.
+  Result fresh = Run({"courses", "get", "c90001", "--json"});
+  ASSERT_EQ(Run({"courses", "put", WriteFile("fresh.json", fresh.out)}).code, 0);
+
   Result dump = Run({"courses", "dump"});
   ASSERT_EQ(dump.code, 0) << dump.err;
   auto d = nlohmann::json::parse(JsonLines(dump.out).at(0));
