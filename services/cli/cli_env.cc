@@ -1,15 +1,19 @@
 #include "services/cli/cli_env.h"
 
+#include <fcntl.h>
 #include <google/protobuf/util/json_util.h>
 #include <grpcpp/grpcpp.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <nlohmann/json.hpp>
 
+#include <cerrno>
 #include <chrono>
 #include <climits>
 #include <cstdlib>
+#include <cstring>
 #include <deque>
 #include <filesystem>
 #include <fstream>
@@ -204,17 +208,37 @@ std::string CourseLabel(const std::string& activity) {
 
 absl::Status WriteFileAtomically(const std::string& path, const std::function<absl::Status(std::ostream&)>& fill) {
   const std::string tmp = path + ".tmp";
-  {
+  // Owner-only from the first byte (an export holds learners' records), also
+  // when an older .tmp with other bits is in the way.
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return absl::NotFoundError(absl::StrCat(path, ": cannot write: ", std::strerror(errno)));
+  const bool owner_only = ::fchmod(fd, 0600) == 0;
+  ::close(fd);
+  absl::Status written = [&]() -> absl::Status {
+    if (!owner_only) return absl::InternalError(absl::StrCat(tmp, ": cannot make it owner-only"));
     std::ofstream f(tmp, std::ios::trunc);
     if (!f) return absl::NotFoundError(absl::StrCat(path, ": cannot write"));
-    absl::Status s = fill(f);
-    if (!s.ok()) return s;
-    f.flush();
-    if (!f) return absl::InternalError(absl::StrCat(path, ": write failed"));
-  }
+    LL_RETURN_IF_ERROR(fill(f));
+    f.close();
+    if (f.fail()) return absl::InternalError(absl::StrCat(path, ": write failed (disk full?)"));
+    // On disk before it replaces the old file: a power cut leaves the one or the other.
+    const int sync_fd = ::open(tmp.c_str(), O_RDONLY | O_CLOEXEC);
+    const bool synced = sync_fd >= 0 && ::fsync(sync_fd) == 0;
+    if (sync_fd >= 0) ::close(sync_fd);
+    if (!synced) return absl::InternalError(absl::StrCat(path, ": fsync failed: ", std::strerror(errno)));
+    return absl::OkStatus();
+  }();
   std::error_code ec;
+  if (!written.ok()) {
+    std::filesystem::remove(tmp, ec);  // the old file, if any, stays as it was
+    return written;
+  }
   std::filesystem::rename(tmp, path, ec);
-  if (ec) return absl::InternalError(absl::StrCat(path, ": rename failed: ", ec.message()));
+  if (ec) {
+    std::error_code ignored;
+    std::filesystem::remove(tmp, ignored);
+    return absl::InternalError(absl::StrCat(path, ": rename failed: ", ec.message()));
+  }
   return absl::OkStatus();
 }
 

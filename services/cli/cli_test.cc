@@ -9,8 +9,11 @@
 #include <nlohmann/json.hpp>
 
 #include <signal.h>
+#include <sys/stat.h>
 
+#include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <memory>
 #include <sstream>
 
@@ -232,6 +235,50 @@ TEST_F(CliTest, InterruptedImportResumesFromCheckpoint) {
   Result h = Run({"history", "u300001", "--json"});
   ASSERT_EQ(h.code, 0);
   EXPECT_EQ(JsonLines(h.out).size(), 3u);
+
+  // The same checkpoint with another file (a nightly file regenerated under
+  // the same name, say) is refused instead of skipping its first lines.
+  const std::string other = WriteFile("other.csv",
+                                      "learner,course,verb,timestamp\n"
+                                      "u300002,c00002,registered,2026-10-01T09:00:00Z\n"
+                                      "u300002,c00002,attended,2026-10-08T09:00:00Z\n"
+                                      "u300002,c00002,completed,2026-10-29T09:00:00Z\n"
+                                      "u300002,c00003,registered,2026-11-01T09:00:00Z\n");
+  Result refused = Run({"import", other, "--batch", "1", "--checkpoint", checkpoint});
+  EXPECT_NE(refused.code, 0);
+  EXPECT_NE(refused.err.find("written for another input"), std::string::npos) << refused.err;
+  EXPECT_EQ(JsonLines(Run({"history", "u300002", "--json"}).out).size(), 0u) << "nothing imported";
+  // The first file grown at its end resumes after its 4 lines.
+  WriteFile("resume.csv",
+            "learner,course,verb,timestamp\n" + line1 + line2 + good3 + "u300001,c00001,passed,2026-10-30T09:00:00Z\n");
+  Result grown = Run({"import", path, "--batch", "1", "--checkpoint", checkpoint});
+  ASSERT_EQ(grown.code, 0) << grown.err;
+  EXPECT_NE(grown.out.find("imported 1 statement(s)"), std::string::npos) << grown.out;
+}
+
+// An export file is owner-only, and a failed export leaves the last good
+// file as it was (it is written aside and renamed once whole).
+TEST_F(CliTest, ExportFilesAreOwnerOnlyAndAFailedExportKeepsTheOldOne) {
+  ASSERT_EQ(Run({"import", WriteFile("exp.jsonl", "{\"learner\":\"u410001\",\"course\":\"c00001\"}\n")}).code, 0);
+  const std::string out = absl::StrCat(*dir_, "/export.jsonl");
+  Result e = Run({"export", "--learner", "u410001", "--out", out});
+  ASSERT_EQ(e.code, 0) << e.err;
+  struct stat st;
+  ASSERT_EQ(::stat(out.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  std::ifstream f(out);
+  std::string before((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(JsonLines(before).size(), 1u);
+
+  std::ostringstream o, err;
+  CliContext ctx;
+  ctx.out = &o;
+  ctx.err = &err;
+  ctx.env["LIFELONG_RECORDS"] = "127.0.0.1:1";  // nothing listens there
+  EXPECT_NE(RunCli({"export", "--out", out}, ctx), 0);
+  std::ifstream again(out);
+  EXPECT_EQ(std::string((std::istreambuf_iterator<char>(again)), std::istreambuf_iterator<char>()), before);
+  EXPECT_FALSE(std::filesystem::exists(out + ".tmp"));
 }
 
 TEST_F(CliTest, PutsListsAndDumpsCourses) {

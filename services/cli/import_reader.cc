@@ -83,6 +83,35 @@ absl::Status SetField(StatementFields* f, absl::string_view key, const std::stri
   return absl::OkStatus();
 }
 
+// Arrays and objects nested deeper than this are refused before parsing: an
+// xAPI statement nests about ten deep, and the JSON library's printing
+// recurses once per level (a line of 500,000 brackets overflowed the stack).
+constexpr int kMaxNesting = 64;
+
+// Whether `json` nests arrays and objects deeper than `limit` (a lexical
+// scan that skips strings; malformed text is left to the parser).
+bool NestsDeeperThan(absl::string_view json, int limit) {
+  int depth = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < json.size(); ++i) {
+    const char c = json[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > limit) return true;
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  return false;
+}
+
 }  // namespace
 
 absl::StatusOr<ImportFormat> ImportFormatFor(absl::string_view flag, absl::string_view path) {
@@ -95,6 +124,9 @@ absl::StatusOr<ImportFormat> ImportFormatFor(absl::string_view flag, absl::strin
 }
 
 absl::StatusOr<std::string> StatementFromJsonLine(absl::string_view line, absl::string_view default_verb) {
+  if (NestsDeeperThan(line, kMaxNesting)) {
+    return absl::InvalidArgumentError(absl::StrCat("nested deeper than ", kMaxNesting, " arrays and objects"));
+  }
   nlohmann::ordered_json j = nlohmann::ordered_json::parse(line, nullptr, false);
   if (j.is_discarded() || !j.is_object()) {
     return absl::InvalidArgumentError("not a JSON object");
@@ -231,6 +263,29 @@ absl::StatusOr<int64_t> CountLines(const std::string& path) {
     for (std::streamsize i = 0; i < in.gcount(); ++i) n += buf[i] == '\n';
   }
   return n;
+}
+
+absl::StatusOr<InputHead> InputHead::Read(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot open"));
+  InputHead h;
+  h.head_.resize(kFingerprintBytes);
+  in.read(h.head_.data(), static_cast<std::streamsize>(h.head_.size()));
+  h.head_.resize(static_cast<size_t>(in.gcount()));
+  return h;
+}
+
+std::string InputHead::Fingerprint(int64_t lines) const {
+  size_t bytes = 0;
+  for (int64_t i = 0; i < lines; ++i) {
+    const size_t eol = head_.find('\n', bytes);
+    if (eol == std::string::npos) {
+      bytes = head_.size();
+      break;
+    }
+    bytes = eol + 1;
+  }
+  return absl::StrCat(bytes, " ", StableUuid(absl::StrCat("import-input|", head_.substr(0, bytes))));
 }
 
 }  // namespace lifelong::cli

@@ -75,6 +75,22 @@ class ImportReader {
 // Number of lines in `path` (for progress and ETA); NOT_FOUND when unreadable.
 absl::StatusOr<int64_t> CountLines(const std::string& path);
 
+// The start of an import's input, to tie a checkpoint to the lines it says
+// are done: Fingerprint(n) is "<bytes> <uuid>", a name-based UUID of the
+// input's bytes up to the end of line n (at most the first
+// kFingerprintBytes). The same file, grown at its end or mended after line n,
+// gives the same; another or regenerated file another.
+inline constexpr size_t kFingerprintBytes = 64 << 10;
+class InputHead {
+ public:
+  // NOT_FOUND when `path` is unreadable.
+  static absl::StatusOr<InputHead> Read(const std::string& path);
+  std::string Fingerprint(int64_t lines) const;
+
+ private:
+  std::string head_;  // the first kFingerprintBytes bytes (fewer: the whole file)
+};
+
 }  // namespace lifelong::cli
 
 #endif  // LIFELONG_SERVICES_CLI_IMPORT_READER_H_

@@ -71,6 +71,20 @@ TEST(StatementFromJsonLine, RejectsBadLines) {
   EXPECT_EQ(m.status().message(), "course: must not be empty");
 }
 
+// A line nested 500,000 deep parses, but printing it recursed once per level
+// and overflowed the stack: refused before parsing, naming the reason.
+TEST(StatementFromJsonLine, DeepNestingIsRefusedNotACrash) {
+  const std::string deep = R"({"actor":{"objectType":"Agent","account":{"homePage":"h","name":"u1"}},"x":)" +
+                           std::string(500000, '[') + std::string(500000, ']') + "}";
+  absl::StatusOr<std::string> s = StatementFromJsonLine(deep, "");
+  EXPECT_EQ(s.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(s.status().message().find("nested deeper than"), std::string::npos) << s.status();
+  // Brackets inside strings do not count; 64 levels are fine.
+  const std::string ok = R"({"actor":{"objectType":"Agent","account":{"homePage":"h","name":"u1"}},"x":")" +
+                         std::string(1000, '[') + R"(","y":)" + std::string(60, '[') + std::string(60, ']') + "}";
+  EXPECT_TRUE(StatementFromJsonLine(ok, "").ok()) << StatementFromJsonLine(ok, "").status();
+}
+
 TEST(ImportReader, ReadsCsvWithHeaderAndReportsLines) {
   const std::string path = TempFile("in.csv",
                                     "learner,course,verb,title\n"

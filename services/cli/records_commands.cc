@@ -210,13 +210,21 @@ absl::Status CmdTranscript(Env& env) {
   return absl::OkStatus();
 }
 
-// Checkpoint file of an import: "<lines done>\n" (physical input lines whose
-// statements are all stored).
-int64_t ReadCheckpoint(const std::string& path) {
+// Checkpoint file of an import: "<lines done> <bytes> <uuid>\n" (physical
+// input lines whose statements are all stored, then InputHead::Fingerprint of
+// those lines). Files written before 2026-12-04 hold the count alone; their
+// input is taken on trust.
+struct Checkpoint {
+  int64_t lines = 0;
+  std::string fingerprint;  // "<bytes> <uuid>"; empty: an old checkpoint, or none
+};
+Checkpoint ReadCheckpoint(const std::string& path) {
   std::ifstream in(path);
-  int64_t n = 0;
-  if (in >> n) return n;
-  return 0;
+  Checkpoint c;
+  if (!(in >> c.lines)) return Checkpoint{};
+  std::string bytes, uuid;
+  if (in >> bytes >> uuid) c.fingerprint = absl::StrCat(bytes, " ", uuid);
+  return c;
 }
 
 // One RecordStatements call of an import: its place in the input.
@@ -254,7 +262,19 @@ absl::Status CmdImport(Env& env) {
   auto reader = ImportReader::Open(path, *format, default_verb);
   if (!reader.ok()) return reader.status();
   const std::string checkpoint = a.Get("checkpoint");
-  const int64_t skip = checkpoint.empty() ? 0 : ReadCheckpoint(checkpoint);
+  const Checkpoint resume = checkpoint.empty() ? Checkpoint{} : ReadCheckpoint(checkpoint);
+  const int64_t skip = resume.lines;
+  absl::StatusOr<InputHead> head = InputHead::Read(path);
+  if (!head.ok()) return head.status();
+  if (skip > 0 && !resume.fingerprint.empty() && resume.fingerprint != head->Fingerprint(skip)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("--checkpoint ", checkpoint, ": written for another input (the first ", skip, " lines of ", path,
+                     " are not the ones it imported); remove it to import ", path, " from its first line"));
+  }
+  if (skip > *total_lines) {
+    return absl::FailedPreconditionError(absl::StrCat("--checkpoint ", checkpoint, ": ", skip, " lines done, but ",
+                                                      path, " has only ", *total_lines, "; remove it to start again"));
+  }
   if (skip > 0) env.err() << "import: resuming after line " << skip << " (checkpoint " << checkpoint << ")\n";
 
   const absl::Time started = absl::Now();
@@ -326,7 +346,7 @@ absl::Status CmdImport(Env& env) {
       }
       if (advanced && !checkpoint.empty()) {
         absl::Status cs = WriteFileAtomically(checkpoint, [&](std::ostream& o) {
-          o << lines_done << "\n";
+          o << lines_done << " " << head->Fingerprint(lines_done) << "\n";
           return absl::OkStatus();
         });
         if (!cs.ok() && failure.ok()) {
@@ -380,7 +400,7 @@ absl::Status CmdImport(Env& env) {
   if (!read_error.ok()) return read_error;
   if (!checkpoint.empty()) {
     (void)WriteFileAtomically(checkpoint, [&](std::ostream& o) {
-      o << (*reader)->line() << "\n";
+      o << (*reader)->line() << " " << head->Fingerprint((*reader)->line()) << "\n";
       return absl::OkStatus();
     });
   }
@@ -405,48 +425,49 @@ absl::Status CmdExport(Env& env) {
   const ParsedArgs& a = env.args();
   if (!a.positional.empty())
     return Usage("usage: lifelong export [--learner L] [--after CURSOR] [--limit N] [--out FILE]");
-  std::unique_ptr<std::ofstream> file;
-  std::ostream* out = &env.out();
-  if (a.Has("out")) {
-    file = std::make_unique<std::ofstream>(a.Get("out"), std::ios::trunc);
-    if (!*file) return absl::NotFoundError(absl::StrCat(a.Get("out"), ": cannot write"));
-    out = file.get();
-  }
-  auto stub = env.Records();
-  auto call = env.Call(/*stream=*/true);
-  std::unique_ptr<grpc::ClientReader<v1::Statement>> reader;
-  if (a.Has("learner")) {
-    v1::ExportLearnerRequest req;
-    req.set_learner(a.Get("learner"));
-    reader = stub->ExportLearner(call.get(), req);
-  } else {
-    v1::ExportStatementsRequest req;
-    req.set_after_cursor(a.Get("after"));
+  v1::ExportStatementsRequest all;
+  if (!a.Has("learner")) {
+    all.set_after_cursor(a.Get("after"));
     if (a.Has("limit")) {
       auto n = ParseIntFlag("limit", a.Get("limit"));
       if (!n.ok()) return AsUsage(n.status());
       if (*n < 0 || *n > INT32_MAX) return Usage("--limit: must be in [0, 2^31)");
-      req.set_limit(static_cast<int32_t>(*n));
+      all.set_limit(static_cast<int32_t>(*n));
     }
-    reader = stub->ExportStatements(call.get(), req);
   }
-  Progress progress(env.err(), "export", "statements", 0, absl::Seconds(2));
-  v1::Statement s;
+  const bool to_file = a.Has("out");
   int64_t n = 0;
   std::string cursor;
-  while (reader->Read(&s)) {
-    *out << s.json() << "\n";
-    cursor = s.cursor();
-    ++n;
-    if (file) progress.Update(n);
-  }
-  grpc::Status g = reader->Finish();
-  if (!g.ok()) return env.RpcError(Service::kRecords, g);
-  if (file) {
-    file->flush();
-    env.err() << "exported " << n << " statement(s) to " << a.Get("out")
-              << (cursor.empty() ? "" : absl::StrCat("; last cursor ", cursor)) << "\n";
-  }
+  // Streams the export to `out`; an RPC failure is an error (a file is then
+  // not written: WriteFileAtomically keeps the old one).
+  auto stream = [&](std::ostream& out) -> absl::Status {
+    auto stub = env.Records();
+    auto call = env.Call(/*stream=*/true);
+    std::unique_ptr<grpc::ClientReader<v1::Statement>> reader;
+    if (a.Has("learner")) {
+      v1::ExportLearnerRequest req;
+      req.set_learner(a.Get("learner"));
+      reader = stub->ExportLearner(call.get(), req);
+    } else {
+      reader = stub->ExportStatements(call.get(), all);
+    }
+    Progress progress(env.err(), "export", "statements", 0, absl::Seconds(2));
+    v1::Statement s;
+    while (reader->Read(&s)) {
+      out << s.json() << "\n";
+      cursor = s.cursor();
+      ++n;
+      if (to_file) progress.Update(n);
+    }
+    grpc::Status g = reader->Finish();
+    if (!g.ok()) return env.RpcError(Service::kRecords, g);
+    if (!out) return absl::InternalError("export: write failed");
+    return absl::OkStatus();
+  };
+  if (!to_file) return stream(env.out());
+  LL_RETURN_IF_ERROR(WriteFileAtomically(a.Get("out"), stream));
+  env.err() << "exported " << n << " statement(s) to " << a.Get("out")
+            << (cursor.empty() ? "" : absl::StrCat("; last cursor ", cursor)) << "\n";
   return absl::OkStatus();
 }
 

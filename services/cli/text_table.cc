@@ -32,10 +32,23 @@ char32_t DecodeOne(absl::string_view text, size_t* pos, bool* valid) {
   return cp;
 }
 
+// Control characters become a space: C0 (newlines and tabs included), DEL,
+// C1 (U+0080-U+009F), and bytes that are not UTF-8. Text in a cell comes from
+// learners and teachers (titles, extensions); an ESC sequence printed raw
+// would drive the operator's terminal (set the clipboard, rewrite lines).
 std::string Sanitize(absl::string_view cell) {
-  std::string out(cell);
-  for (char& c : out) {
-    if (c == '\n' || c == '\t' || c == '\r') c = ' ';
+  std::string out;
+  out.reserve(cell.size());
+  size_t pos = 0;
+  while (pos < cell.size()) {
+    const size_t start = pos;
+    bool valid = false;
+    const char32_t cp = DecodeOne(cell, &pos, &valid);
+    if (!valid || cp < 0x20 || (cp >= 0x7F && cp < 0xA0)) {
+      out.push_back(' ');
+    } else {
+      out.append(cell.data() + start, pos - start);
+    }
   }
   return out;
 }

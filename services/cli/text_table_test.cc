@@ -74,5 +74,23 @@ TEST(TextTable, TruncatesCellsAndFlattensNewlines) {
   EXPECT_EQ(lines[3], "only one");       // no trailing spaces
 }
 
+// Learner-written text reaches an operator's terminal: escape sequences (an
+// OSC 52 clipboard write, a cursor move), C1 controls and stray bytes are
+// shown as spaces, not passed to the terminal.
+TEST(TextTable, ControlCharactersNeverReachTheTerminal) {
+  TextTable t({"COURSE", "NOTE"});
+  t.AddRow({"书法\x1b]52;c;ZXZpbA==\x07", "a\x1b[2Jb\u0085c\u009bd\x7f\xff"});
+  const std::string out = t.Render();
+  for (char c : out) {
+    const auto b = static_cast<unsigned char>(c);
+    EXPECT_FALSE(b < 0x20 && c != '\n') << "control byte " << static_cast<int>(b);
+    EXPECT_NE(b, 0x7f);
+    EXPECT_NE(b, 0xff);
+  }
+  EXPECT_EQ(out.find("\u0085"), std::string::npos);
+  EXPECT_EQ(out.find("\u009b"), std::string::npos);
+  EXPECT_NE(out.find("书法 ]52;c;ZXZpbA== "), std::string::npos) << out;
+}
+
 }  // namespace
 }  // namespace lifelong::cli
