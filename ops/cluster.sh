@@ -29,12 +29,20 @@
 #                                    BASE+2000+N (6222..), monitoring on BASE+4000+N (8222..)
 #   CLUSTER_HAPROXY_STATS_PORT [8404]  HAProxy's statistics page (CSV at /;csv)
 #   CLUSTER_LEASE_TTL_MS [3000]      the leader lease (records_server --lease_ttl_ms)
+#   CLUSTER_NATS_SYNC [auto]         JetStream's sync_interval: auto = `always` (fsync before
+#                                    every acknowledgement) when the installed nats-server
+#                                    accepts the option (2.10 and later), else none (Debian 12's
+#                                    2.9.10: fsync every 2 minutes, docs/replication.md
+#                                    "Durability"); off = never written; always or a duration
+#                                    (e.g. 10s) = written as given
 # State lives under $LIFELONG_VAR/cluster: nats-N/ (JetStream file storage),
 # records-N/ (each node's RocksDB), records-N-backups/ (each node's scheduled
 # backups, STACK_BACKUP_INTERVAL/STACK_BACKUP_KEEP as in ops/stack.sh),
 # xapi-documents-N/, haproxy.cfg, nats-N.conf,
 # run/ (pid files, markers) and log/. The catalog, models, auth and tls
-# directories are the stack's ($LIFELONG_VAR/catalog, ...).
+# directories are the stack's ($LIFELONG_VAR/catalog, ...). $LIFELONG_VAR/cluster
+# and every data directory in it are mode 700, and every process runs with
+# umask 077 (docs/security.md, "Secrets on disk").
 set -euo pipefail
 
 CLUSTER_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -48,6 +56,8 @@ CLUSTER="$VAR/cluster"
 STACK_RUN="$RUN"  # the single-node stack's pid files
 RUN="$CLUSTER/run"
 LOG="$CLUSTER/log"
+# ops/web.sh follows this cluster's tls.on/auth.on markers.
+export LIFELONG_STACK_RUN="$RUN"
 NODES=(1 2 3)
 NODE_PORT_BASE="${CLUSTER_NODE_PORT_BASE:-7010}"
 XAPI_PORT_BASE="${CLUSTER_XAPI_PORT_BASE:-8180}"
@@ -57,6 +67,7 @@ HAPROXY_STATS_PORT="${CLUSTER_HAPROXY_STATS_PORT:-8404}"
 LEASE_TTL_MS="${CLUSTER_LEASE_TTL_MS:-3000}"
 NATS_SERVER="${NATS_SERVER:-nats-server}"
 HAPROXY="${HAPROXY:-haproxy}"
+NATS_SYNC="${CLUSTER_NATS_SYNC:-auto}"
 # The client-facing xAPI and metrics ports: what the single-node stack would use.
 # shellcheck disable=SC2086
 XAPI_PORT=$(flag_value xapi_port 8080 ${RECORDS_FLAGS:-})
@@ -80,9 +91,21 @@ nats_http_port() { echo $((NATS_PORT_BASE + 4000 + $1)); }
 program_of() {
   case "$1" in
     records-[0-9]*) echo records_server ;;
-    nats-[0-9]*) echo "nats-server -c $CLUSTER/$1.conf" ;;
-    haproxy) echo "haproxy -f $CLUSTER/haproxy.cfg" ;;
+    nats-[0-9]*) echo nats-server ;;
+    haproxy) echo haproxy ;;
     *) echo "${1}_server" ;;
+  esac
+}
+
+# instance_arg NAME (ops/stack.sh): records-N's data directory, nats-N's and
+# HAProxy's configuration file; the others (catalog, recommend, the
+# single-node stack's records) as the stack's.
+instance_arg() {
+  case "$1" in
+    records-[0-9]*) echo "--data_dir=$CLUSTER/$1" ;;
+    nats-[0-9]*) echo "$CLUSTER/$1.conf" ;;
+    haproxy) echo "$CLUSTER/haproxy.cfg" ;;
+    *) stack_instance_arg "$1" ;;
   esac
 }
 
@@ -103,9 +126,7 @@ nats_password() {
   [ "$AUTH" = 1 ] || return 0
   local f="$AUTH_DIR/nats.password"
   if [ ! -s "$f" ]; then
-    head -c 18 /dev/urandom | base64 -w0 | tr '+/' '-_' >"$f.new"
-    chmod 600 "$f.new"
-    mv -f "$f.new" "$f"
+    private_file "$f" sh -c "head -c 18 /dev/urandom | base64 -w0 | tr '+/' '-_'"
   fi
   cat "$f"
 }
@@ -124,40 +145,77 @@ nats_urls() {
 nats_credentials_flag() {
   [ "$AUTH" = 1 ] || return 0
   local f="$AUTH_DIR/nats.credentials"
-  (umask 077 && printf 'lifelong:%s\n' "$(nats_password)" >"$f.new")
-  chmod 600 "$f.new"
-  mv -f "$f.new" "$f"
+  private_file "$f" printf 'lifelong:%s\n' "$(nats_password)"
   echo "--replication_nats_credentials_file=$f"
 }
 
-write_nats_conf() {
-  local n="$1" routes="" m conf="$CLUSTER/nats-$1.conf"
+# nats_sync_interval: the sync_interval of the JetStream block (none: the
+# server's own, an fsync every 2 minutes). CLUSTER_NATS_SYNC=auto asks the
+# installed nats-server whether it knows the option (once: call it outside a
+# subshell first).
+NATS_SYNC_RESOLVED=""
+nats_sync_interval() {
+  if [ -z "$NATS_SYNC_RESOLVED" ]; then
+    case "$NATS_SYNC" in
+      off) NATS_SYNC_RESOLVED=none ;;
+      auto)
+        local probe
+        probe=$(mktemp)
+        printf 'jetstream {\n  sync_interval: always\n}\n' >"$probe"
+        if "$NATS_SERVER" -c "$probe" -t >/dev/null 2>&1; then NATS_SYNC_RESOLVED=always; else NATS_SYNC_RESOLVED=none; fi
+        rm -f "$probe"
+        ;;
+      *) NATS_SYNC_RESOLVED="$NATS_SYNC" ;;
+    esac
+  fi
+  [ "$NATS_SYNC_RESOLVED" = none ] || echo "$NATS_SYNC_RESOLVED"
+}
+
+nats_conf_lines() {  # nats_conf_lines N: the contents of nats-N.conf
+  local n="$1" routes="" m sync
   for m in "${NODES[@]}"; do routes="${routes:+$routes, }nats-route://127.0.0.1:$(nats_route_port "$m")"; done
-  {
-    echo "# Written by ops/cluster.sh: member $n of the JetStream cluster that holds the statement log."
-    echo "server_name: nats-$n"
-    echo "listen: 127.0.0.1:$(nats_port "$n")"
-    echo "http: 127.0.0.1:$(nats_http_port "$n")"
-    echo "max_payload: 8MB"
-    echo "jetstream {"
-    echo "  store_dir: \"$CLUSTER/nats-$n\""
-    echo "  max_memory_store: 256MB"
-    echo "  max_file_store: 64GB"
-    echo "}"
-    if [ "$AUTH" = 1 ]; then
-      echo "authorization { user: lifelong, password: \"$(nats_password)\" }"
-    fi
-    echo "cluster {"
-    echo "  name: lifelong"
-    echo "  listen: 127.0.0.1:$(nats_route_port "$n")"
-    if [ "$AUTH" = 1 ]; then
-      echo "  authorization { user: route, password: \"$(nats_password)\" }"
-      routes="${routes//nats-route:\/\//nats-route://route:$(nats_password)@}"
-    fi
-    echo "  routes: [$routes]"
-    echo "}"
-  } >"$conf.new"
+  sync=$(nats_sync_interval)
+  echo "# Written by ops/cluster.sh: member $n of the JetStream cluster that holds the statement log."
+  echo "server_name: nats-$n"
+  echo "listen: 127.0.0.1:$(nats_port "$n")"
+  echo "http: 127.0.0.1:$(nats_http_port "$n")"
+  echo "max_payload: 8MB"
+  echo "jetstream {"
+  echo "  store_dir: \"$CLUSTER/nats-$n\""
+  echo "  max_memory_store: 256MB"
+  echo "  max_file_store: 64GB"
+  if [ -n "$sync" ]; then
+    echo "  # fsync before acknowledging (CLUSTER_NATS_SYNC; docs/replication.md, \"Durability\")"
+    echo "  sync_interval: $sync"
+  fi
+  echo "}"
+  if [ "$AUTH" = 1 ]; then
+    echo "authorization { user: lifelong, password: \"$(nats_password)\" }"
+  fi
+  echo "cluster {"
+  echo "  name: lifelong"
+  echo "  listen: 127.0.0.1:$(nats_route_port "$n")"
+  if [ "$AUTH" = 1 ]; then
+    echo "  authorization { user: route, password: \"$(nats_password)\" }"
+    routes="${routes//nats-route:\/\//nats-route://route:$(nats_password)@}"
+  fi
+  echo "  routes: [$routes]"
+  echo "}"
+}
+
+# write_nats_conf N: nats-N.conf, mode 600 from its creation (it holds the
+# NATS passwords), checked by nats-server before it replaces the old one.
+write_nats_conf() {
+  local conf="$CLUSTER/nats-$1.conf" out
+  # Generated and probed (when needed) before the subshell.
+  nats_password >/dev/null
+  nats_sync_interval >/dev/null
+  (umask 077 && nats_conf_lines "$1" >"$conf.new")
   chmod 600 "$conf.new"
+  if ! out=$("$NATS_SERVER" -c "$conf.new" -t 2>&1); then
+    echo "$out" >&2
+    die "nats-server rejects the generated $conf.new (see above; a CLUSTER_NATS_SYNC other than auto or off needs nats-server 2.10 or later)"
+  fi
   mv -f "$conf.new" "$conf"
 }
 
@@ -168,9 +226,9 @@ start_nats() {
     return
   fi
   port_busy "$(nats_port "$n")" && die "port $(nats_port "$n") is taken by another process; set CLUSTER_NATS_PORT_BASE"
-  mkdir -p "$CLUSTER/nats-$n"
+  private_dir "$CLUSTER/nats-$n"
   write_nats_conf "$n"
-  nohup setsid "$NATS_SERVER" -c "$CLUSTER/nats-$n.conf" >>"$LOG/$name.log" 2>&1 </dev/null &
+  launch "$LOG/$name.log" "$NATS_SERVER" -c "$CLUSTER/nats-$n.conf"
   echo $! >"$RUN/$name.pid"
   say "started $name (pid $!, 127.0.0.1:$(nats_port "$n"), JetStream in $CLUSTER/nats-$n, log $LOG/$name.log)"
 }
@@ -206,7 +264,8 @@ metrics_curl() {
 start_node() {
   local n="$1"
   # xapi-documents-N: only where an earlier version left one (imported at start).
-  mkdir -p "$CLUSTER/records-$n"
+  private_dir "$CLUSTER/records-$n" "$CLUSTER/records-$n-backups"
+  [ ! -d "$CLUSTER/xapi-documents-$n" ] || private_dir "$CLUSTER/xapi-documents-$n"
   # shellcheck disable=SC2046,SC2086
   start "records-$n" "$(node_port "$n")" --data_dir="$CLUSTER/records-$n" \
     --xapi_documents_dir="$CLUSTER/xapi-documents-$n" --xapi_credentials="$(xapi_credentials_file)" \
@@ -259,9 +318,8 @@ write_haproxy_cfg() {
   local cfg="$CLUSTER/haproxy.cfg" check_tls="" n
   if [ "$TLS" = 1 ]; then
     # The health check speaks TLS with the client certificate (mutual TLS on /metrics).
-    cat "$TLS_DIR/client.pem" "$TLS_DIR/client.key" >"$CLUSTER/haproxy-client.pem.new"
-    chmod 600 "$CLUSTER/haproxy-client.pem.new"
-    mv -f "$CLUSTER/haproxy-client.pem.new" "$CLUSTER/haproxy-client.pem"
+    # Mode 600 from its creation: it holds the client certificate's private key.
+    private_file "$CLUSTER/haproxy-client.pem" cat "$TLS_DIR/client.pem" "$TLS_DIR/client.key"
     check_tls=" check-ssl verify required ca-file $TLS_DIR/ca.pem crt $CLUSTER/haproxy-client.pem"
   fi
   {
@@ -339,7 +397,7 @@ start_haproxy() {
   done
   write_haproxy_cfg
   # -db: stays in the foreground (the pid is HAProxy's own); -Ws would need systemd.
-  nohup setsid "$HAPROXY" -f "$CLUSTER/haproxy.cfg" -db >>"$LOG/haproxy.log" 2>&1 </dev/null &
+  launch "$LOG/haproxy.log" "$HAPROXY" -f "$CLUSTER/haproxy.cfg" -db
   echo $! >"$RUN/haproxy.pid"
   for _ in $(seq 50); do
     curl -sf "http://127.0.0.1:$HAPROXY_STATS_PORT/;csv" >/dev/null 2>&1 && break
@@ -389,10 +447,16 @@ cluster_up() {
   "$ROOT/ops/bootstrap.sh"
   check_tools
   build
-  if [ -f "$STACK_RUN/records.pid" ] && kill -0 "$(cat "$STACK_RUN/records.pid")" 2>/dev/null; then
+  # The single-node stack's records_server (its pid file names a live process
+  # with its data directory; a recycled pid is not it).
+  if RUN="$STACK_RUN" pid_of records >/dev/null; then
     die "the single-node stack runs in $VAR (ops/stack.sh down first: both serve on port $RECORDS_PORT)"
   fi
-  mkdir -p "$CLUSTER" "$VAR/catalog" "$VAR/models" "$LOG" "$RUN"
+  # shellcheck disable=SC2174  # -m for the cluster directory itself
+  mkdir -p -m 700 "$CLUSTER"
+  chmod 700 "$CLUSTER"
+  private_dir "$VAR/catalog" "$VAR/models"
+  mkdir -p "$LOG" "$RUN"
   resolve_tls
   resolve_auth
   if [ "$AUTH" = 1 ]; then

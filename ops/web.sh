@@ -21,6 +21,10 @@
 #                     the development CA's web certificate ($LIFELONG_VAR/tls/web.pem, ops/dev-ca.sh);
 #                     0 keeps plain HTTP to the browser (TLS to the services stays on)
 #   STACK_SKIP_WEB=1  (read by ops/stack.sh) do not start the gateway
+#   LIFELONG_STACK_RUN  the run directory of the stack the gateway fronts, whose tls.on and
+#                     auth.on markers say whether it runs with TLS and authentication
+#                     (ops/stack.sh and ops/cluster.sh pass theirs) [unset: $LIFELONG_VAR/run,
+#                     or $LIFELONG_VAR/cluster/run when only ops/cluster.sh's nodes have pid files]
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -30,6 +34,15 @@ PORT="${LIFELONG_WEB_PORT:-8090}"
 VAR="${LIFELONG_VAR:-$ROOT/var}"
 RUN="$VAR/run"
 LOG="$VAR/log"
+# The markers of the stack's mode: ops/stack.sh's or ops/cluster.sh's (the
+# gateway's own pid file stays in $RUN for both).
+MARKERS="${LIFELONG_STACK_RUN:-}"
+if [ -z "$MARKERS" ]; then
+  MARKERS="$RUN"
+  if [ ! -f "$RUN/records.pid" ] && compgen -G "$VAR/cluster/run/records-[0-9]*.pid" >/dev/null; then
+    MARKERS="$VAR/cluster/run"
+  fi
+fi
 AUTH_DIR="$VAR/auth"
 TLS_DIR="$VAR/tls"
 KIOSK_DIR="$AUTH_DIR/kiosks"
@@ -41,7 +54,7 @@ fi
 
 # http, or https when the stack runs with TLS and the web certificate exists (WEB_HTTPS).
 scheme() {
-  if [ -f "$RUN/tls.on" ] && [ "${WEB_HTTPS:-1}" != 0 ] && [ -s "$TLS_DIR/web.pem" ]; then echo https; else echo http; fi
+  if [ -f "$MARKERS/tls.on" ] && [ "${WEB_HTTPS:-1}" != 0 ] && [ -s "$TLS_DIR/web.pem" ]; then echo https; else echo http; fi
 }
 # curl's flags for the gateway's own address (the development CA for https).
 curl_tls() { [ "$(scheme)" = https ] && echo "--cacert $TLS_DIR/ca.pem"; true; }
@@ -106,7 +119,7 @@ prepare() {
 # stack runs with authentication (services without it ignore tokens). The gateway holds only these (docs/security.md).
 kiosk_tokens() {
   # The stack's marker, or (should the marker move) the stack's signing key.
-  [ -f "$RUN/auth.on" ] || [ -s "$AUTH_DIR/jwt.key" ] || return 0
+  [ -f "$MARKERS/auth.on" ] || [ -s "$AUTH_DIR/jwt.key" ] || return 0
   [ -x "$VAR/bin/mint_token" ] || die "$VAR/bin/mint_token missing (run ops/stack.sh up first)"
   mkdir -p "$KIOSK_DIR"
   chmod 700 "$KIOSK_DIR"
@@ -144,7 +157,7 @@ up() {
     --kiosk_clients="${WEB_KIOSK_CLIENTS:-127.0.0.1,::1}"
     --kiosk_hosts="${WEB_KIOSK_HOSTS:-localhost,127.0.0.1,::1,$HOST}")
   [ -d "$KIOSK_DIR" ] && flags+=(--kiosk_token_dir="$KIOSK_DIR")
-  if [ -f "$RUN/tls.on" ]; then
+  if [ -f "$MARKERS/tls.on" ]; then
     flags+=(--tls_ca="$TLS_DIR/ca.pem" --tls_cert="$TLS_DIR/client.pem" --tls_key="$TLS_DIR/client.key")
     if [ "$(scheme)" = https ]; then
       flags+=(--https_cert="$TLS_DIR/web.pem" --https_key="$TLS_DIR/web.key")

@@ -4,6 +4,7 @@
 // backed-up statements (less a learner erased after the backup).
 #include <signal.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -165,6 +166,25 @@ TEST(BackupCli, CreateListVerifyStopRestoreStartSameStatements) {
   EXPECT_EQ(lj["backup_id"], 2);
   EXPECT_EQ(lj["statements"], 6);  // u200001 erased again
   EXPECT_EQ(lj["reerased_learners"], 1);
+  EXPECT_EQ(lj["not_removed"], nlohmann::json::array());
+  EXPECT_EQ(lj["leftovers"], nlohmann::json::array());
+
+  // --force replaces the stopped server's directory: the old store is moved
+  // aside, then deleted once the restored one is in place; what an earlier,
+  // interrupted restore left beside it is named and kept.
+  const std::string stale = dir + "/a/records.replaced-123";
+  std::filesystem::create_directories(stale);
+  Result forced =
+      Cli("", {"backup", "restore", "1", "--data_dir", dir + "/a/records", "--backup_dir", backups, "--force"});
+  ASSERT_EQ(forced.code, 0) << forced.err;
+  EXPECT_NE(forced.out.find("interrupted restore"), std::string::npos) << forced.out;
+  EXPECT_NE(forced.out.find(stale), std::string::npos) << forced.out;
+  std::vector<std::string> beside;
+  for (const auto& e : std::filesystem::directory_iterator(dir + "/a")) {
+    if (e.path().filename().string().rfind("records", 0) == 0) beside.push_back(e.path().string());
+  }
+  std::sort(beside.begin(), beside.end());
+  EXPECT_EQ(beside, (std::vector<std::string>{dir + "/a/records", stale})) << ::testing::PrintToString(beside);
 
   Result restored = Cli("", {"backup", "restore", "1", "--data_dir", dir + "/b/records", "--backup_dir", backups,
                              "--xapi_documents_dir", dir + "/b/docs"});

@@ -156,7 +156,9 @@ absl::Status CmdBackupRestore(Env& env) {
                       {"applied_seq", res.applied_seq},
                       {"documents_restored", res.documents_restored},
                       {"reerased_learners", res.reerased_learners},
-                      {"reerased_statements", res.reerased_statements}}
+                      {"reerased_statements", res.reerased_statements},
+                      {"not_removed", res.not_removed},
+                      {"leftovers", res.leftovers}}
                      .dump()
               << "\n";
     return absl::OkStatus();
@@ -176,6 +178,16 @@ absl::Status CmdBackupRestore(Env& env) {
   if (res.reerased_learners > 0) {
     env.out() << "erased again: " << res.reerased_learners << " learner(s) erased after the backup ("
               << res.reerased_statements << " statement(s))\n";
+  }
+  for (const std::string& dir : res.not_removed) {
+    env.out() << "the replaced data could not be deleted: " << dir << " (the previous contents of the directory; "
+              << "delete it once the server runs on the restored one)\n";
+  }
+  if (!res.leftovers.empty()) {
+    env.out() << "left beside the target by an earlier, interrupted restore (not touched; DIR.restoring-*: a copy "
+                 "never moved into place, DIR.replaced-*: the store a restore replaced; delete them once you no "
+                 "longer need them):\n";
+    for (const std::string& dir : res.leftovers) env.out() << "  " << dir << "\n";
   }
   env.out() << "next: start the server on it, e.g.\n  records_server --data_dir=" << r.data_dir
             << (res.documents_restored && !res.backup.documents_in_records

@@ -4,7 +4,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -14,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "services/common/rocks_status.h"
@@ -167,14 +170,114 @@ absl::Status RestoreInto(const std::string& engine_dir, uint32_t id, const std::
   return FromRocks(s, absl::StrCat("restore backup ", id, " from ", engine_dir));
 }
 
-// Moves the restored `tmp` into place at `target` (replacing it).
-absl::Status MoveIntoPlace(const std::string& tmp, const std::string& target) {
-  std::error_code ec;
-  fs::remove_all(target, ec);
-  if (ec) return absl::UnavailableError(absl::StrCat("remove ", target, ": ", ec.message()));
-  fs::rename(tmp, target, ec);
-  if (ec) return absl::UnavailableError(absl::StrCat("rename ", tmp, " to ", target, ": ", ec.message()));
+// fsyncs directory `dir`, so that renames in it survive a crash.
+absl::Status SyncDir(const std::string& dir) {
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return absl::UnavailableError(absl::StrCat("open ", dir, ": ", std::strerror(errno)));
+  int rc = ::fsync(fd);
+  int err = errno;
+  ::close(fd);
+  if (rc != 0) return absl::UnavailableError(absl::StrCat("fsync ", dir, ": ", std::strerror(err)));
   return absl::OkStatus();
+}
+
+// Renames `from` to `to` and fsyncs the parent of `to` (both are siblings).
+absl::Status RenameDurably(const std::string& from, const std::string& to) {
+  std::error_code ec;
+  fs::rename(from, to, ec);
+  if (ec) return absl::UnavailableError(absl::StrCat("rename ", from, " to ", to, ": ", ec.message()));
+  return SyncDir(fs::path(to).parent_path().string());
+}
+
+// One target of a restore: the restored copy `tmp` goes to `target`; an
+// existing `target` is first moved to `aside`. Paths are absolute and
+// normalized, siblings of each other.
+struct Swap {
+  std::string tmp;
+  std::string target;
+  std::string aside;
+  bool moved_aside = false;
+  bool in_place = false;
+};
+
+// Swaps the restored copies into place (RestoreBackup's contract): every
+// existing target aside, every copy into place, then the old ones deleted.
+// On a failure before the last copy is in place, moves everything back and
+// returns the error (the copies are back at their `tmp`, for the caller to
+// delete). Replaced directories that cannot be deleted go to `not_removed`.
+absl::Status SwapIntoPlace(std::vector<Swap>& swaps, const RestoreRequest& req, std::vector<std::string>* not_removed) {
+  auto fault = [&](RestoreSwapStep step, const std::string& target) {
+    return req.swap_fault ? req.swap_fault(step, target) : absl::OkStatus();
+  };
+  auto roll_back = [&](absl::Status cause) {
+    std::string stuck;
+    for (auto it = swaps.rbegin(); it != swaps.rend(); ++it) {
+      if (it->in_place && !RenameDurably(it->target, it->tmp).ok()) {
+        // The previous store stays aside: never rename over a store.
+        absl::StrAppend(&stuck, " ", it->target, " holds the restored copy",
+                        it->moved_aside ? absl::StrCat(", the previous one is in ", it->aside) : "", ";");
+        continue;
+      }
+      it->in_place = false;
+      if (it->moved_aside) {
+        if (RenameDurably(it->aside, it->target).ok()) {
+          it->moved_aside = false;
+        } else {
+          absl::StrAppend(&stuck, " the previous ", it->target, " is in ", it->aside, " (move it back by hand);");
+        }
+      }
+    }
+    if (stuck.empty()) return cause;
+    return absl::Status(cause.code(), absl::StrCat(cause.message(), "; moving back failed:", stuck));
+  };
+  std::error_code ec;
+  for (Swap& w : swaps) {
+    if (!fs::exists(w.target, ec)) continue;
+    absl::Status s = fault(RestoreSwapStep::kMoveAside, w.target);
+    if (s.ok()) s = RenameDurably(w.target, w.aside);
+    if (!s.ok()) {
+      // The rename may have happened and only the fsync failed.
+      w.moved_aside = !fs::exists(w.target, ec) && fs::exists(w.aside, ec);
+      return roll_back(s);
+    }
+    w.moved_aside = true;
+  }
+  for (Swap& w : swaps) {
+    absl::Status s = fault(RestoreSwapStep::kMoveIntoPlace, w.target);
+    if (s.ok()) s = RenameDurably(w.tmp, w.target);
+    if (!s.ok()) {
+      w.in_place = !fs::exists(w.tmp, ec) && fs::exists(w.target, ec);
+      return roll_back(s);
+    }
+    w.in_place = true;
+  }
+  for (Swap& w : swaps) {
+    if (!w.moved_aside) continue;
+    absl::Status s = fault(RestoreSwapStep::kRemoveReplaced, w.aside);
+    if (s.ok()) {
+      fs::remove_all(w.aside, ec);
+      if (ec) s = absl::UnavailableError(ec.message());
+    }
+    if (!s.ok()) not_removed->push_back(w.aside);
+  }
+  return absl::OkStatus();
+}
+
+// Siblings of `target` that an interrupted restore left: `<name>.restoring-*`
+// and `<name>.replaced-*`, sorted.
+std::vector<std::string> RestoreLeftovers(const std::string& target) {
+  std::vector<std::string> out;
+  const fs::path p(target);
+  const std::string name = p.filename().string();
+  std::error_code ec;
+  for (fs::directory_iterator it(p.parent_path(), ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string f = it->path().filename().string();
+    for (const char* suffix : {".restoring-", ".replaced-"}) {
+      if (absl::StartsWith(f, absl::StrCat(name, suffix))) out.push_back(it->path().string());
+    }
+  }
+  std::sort(out.begin(), out.end());
+  return out;
 }
 
 std::string Hex(absl::string_view bytes) { return absl::BytesToHexString(bytes); }
@@ -464,11 +567,17 @@ absl::StatusOr<RestoreResult> RestoreBackup(const RestoreRequest& req) {
     if (!p.has_filename()) p = p.parent_path();
     return p.string() + suffix;
   };
-  const std::string suffix = absl::StrCat(".restoring-", WallMicros());
+  const int64_t started = WallMicros();
+  const std::string suffix = absl::StrCat(".restoring-", started);
+  const std::string aside_suffix = absl::StrCat(".replaced-", started);
   const std::string tmp = sibling(req.data_dir, suffix);
   const std::string tmp_docs = with_docs ? sibling(req.documents_dir, suffix) : std::string();
   std::error_code ec;
   fs::create_directories(fs::path(tmp).parent_path(), ec);
+  result.leftovers = RestoreLeftovers(sibling(req.data_dir, ""));
+  if (with_docs) {
+    for (std::string& l : RestoreLeftovers(sibling(req.documents_dir, ""))) result.leftovers.push_back(std::move(l));
+  }
   auto cleanup = [&] {
     std::error_code ignored;
     fs::remove_all(tmp, ignored);
@@ -587,8 +696,9 @@ absl::StatusOr<RestoreResult> RestoreBackup(const RestoreRequest& req) {
   // Targets were checked above; check again (a server may have started).
   s = CheckTarget(req.data_dir, "data_dir", req.force);
   if (s.ok() && with_docs) s = CheckTarget(req.documents_dir, "xapi_documents_dir", req.force);
-  if (s.ok()) s = MoveIntoPlace(tmp, req.data_dir);
-  if (s.ok() && with_docs) s = MoveIntoPlace(tmp_docs, req.documents_dir);
+  std::vector<Swap> swaps = {{tmp, sibling(req.data_dir, ""), sibling(req.data_dir, aside_suffix)}};
+  if (with_docs) swaps.push_back({tmp_docs, sibling(req.documents_dir, ""), sibling(req.documents_dir, aside_suffix)});
+  if (s.ok()) s = SwapIntoPlace(swaps, req, &result.not_removed);
   if (!s.ok()) {
     cleanup();
     return s;

@@ -172,6 +172,14 @@ std::string DefaultBackupDir(const std::string& data_dir);
 // restore). NOT_FOUND when there is no backup directory there.
 absl::StatusOr<std::vector<BackupInfo>> ListBackupsIn(const std::string& backup_dir);
 
+// The steps of moving a restored copy into place (RestoreBackup), in order,
+// each done for every target before the next begins.
+enum class RestoreSwapStep {
+  kMoveAside,       // rename DIR to DIR.replaced-<time>, fsync the parent
+  kMoveIntoPlace,   // rename DIR.restoring-<time> to DIR, fsync the parent
+  kRemoveReplaced,  // delete DIR.replaced-<time>
+};
+
 struct RestoreRequest {
   std::string backup_dir;
   uint32_t backup_id = 0;               // 0: the newest
@@ -179,6 +187,10 @@ struct RestoreRequest {
   std::string documents_dir;            // the xAPI document store's; empty: skip
   bool force = false;                   // replace non-empty targets
   std::function<int64_t()> now_micros;  // store clock while re-erasing
+  // For tests: called before each step of the swap with the directory it is
+  // about to act on (the target; for kRemoveReplaced the replaced one); a
+  // non-OK status makes that step fail as an I/O error would. Unset: none.
+  std::function<absl::Status(RestoreSwapStep step, const std::string& target)> swap_fault;
 };
 
 struct RestoreResult {
@@ -189,15 +201,41 @@ struct RestoreResult {
   int64_t reerased_learners = 0;  // erased again (ledger entries the backup lacked)
   int64_t reerased_statements = 0;
   int64_t reerased_documents = 0;
+  // Replaced directories (DIR.replaced-<time>) that could not be deleted
+  // after the swap: the previous contents, to delete by hand.
+  std::vector<std::string> not_removed;
+  // DIR.restoring-* and DIR.replaced-* siblings of a target left by an
+  // earlier restore that was interrupted (never touched; see RestoreBackup).
+  std::vector<std::string> leftovers;
 };
 
 // Offline restore: restores backup `backup_id` into `data_dir` (and its
 // documents into `documents_dir`), then erases again every learner of the
-// ledger whose erasure the backup does not hold. Restores into a sibling
-// temporary directory first and moves it into place only when everything
-// succeeded. FAILED_PRECONDITION when a target is not empty and `force` is
-// off, or when a process holds a target's database lock (a running server);
-// NOT_FOUND for an unknown backup; INVALID_ARGUMENT for a missing field.
+// ledger whose erasure the backup does not hold. FAILED_PRECONDITION when a
+// target is not empty and `force` is off, or when a process holds a target's
+// database lock (a running server); NOT_FOUND for an unknown backup;
+// INVALID_ARGUMENT for a missing field; UNAVAILABLE when a step of the swap
+// fails (the targets are then as they were; should moving back fail too, the
+// message says where each directory is).
+//
+// Restores into a sibling temporary directory DIR.restoring-<time> first and
+// swaps it in only when everything succeeded, never deleting a target before
+// its replacement is in place: each existing target is renamed to
+// DIR.replaced-<time>, then each restored copy to DIR (the parent directory
+// fsynced after every rename), and only then are the replaced ones deleted.
+// A failure before the last rename moves everything back. A crash (power
+// loss, SIGKILL) can leave, beside DIR:
+//   - DIR.restoring-<time> only: the restore had not reached the swap; DIR
+//     is untouched. Delete DIR.restoring-<time>.
+//   - DIR missing, DIR.replaced-<time> and DIR.restoring-<time> present: the
+//     crash came between the renames. DIR.replaced-<time> is the previous
+//     store, complete; DIR.restoring-<time> the restored one, complete. Move
+//     one of them to DIR (`mv DIR.replaced-<time> DIR` to keep the old data
+//     and run the restore again), and delete the other. Start no server on
+//     DIR before: it would create an empty store.
+//   - DIR and DIR.replaced-<time>: the swap finished; DIR is the restored
+//     store and DIR.replaced-<time> the previous one, to delete.
+// Such leftovers are listed in RestoreResult::leftovers and left alone.
 absl::StatusOr<RestoreResult> RestoreBackup(const RestoreRequest& request);
 
 // The exact number of statements in `store` (a scan of the stored-order

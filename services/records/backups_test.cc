@@ -273,6 +273,160 @@ TEST_F(BackupsTest, RestoreRefusesANonEmptyTargetUnlessForcedAndALiveStoreAlways
   EXPECT_TRUE(OpenAt(root_ + "/slashed") != nullptr);
 }
 
+// Restore's swap (RestoreBackup's contract): the live directory is renamed
+// aside, never deleted before the restored copy is in place.
+class RestoreSwapTest : public BackupsTest {
+ protected:
+  void SetUp() override {
+    BackupsTest::SetUp();
+    Put({{.id = TestUuid(1), .learner = "u1"}});
+    absl::StatusOr<BackupInfo> b = manager_->Create();
+    ASSERT_TRUE(b.ok()) << b.status();
+    backup_id_ = b->id;
+    backed_up_ = ViewOf(*store_);
+    // The store a forced restore replaces: other statements.
+    live_ = root_ + "/live";
+    std::unique_ptr<RecordStore> live = OpenAt(live_);
+    ASSERT_NE(live, nullptr);
+    std::vector<ParsedStatement> batch;
+    for (int i : {7, 8}) batch.push_back(*ParseStatement(MakeStatement({.id = TestUuid(i), .learner = "u2"})));
+    ASSERT_TRUE(live->Record(std::move(batch)).ok());
+    live_view_ = ViewOf(*live);
+    ASSERT_FALSE(live_view_ == backed_up_);
+  }
+
+  absl::StatusOr<RestoreResult> ForcedRestore(
+      std::function<absl::Status(RestoreSwapStep, const std::string&)> fault = nullptr,
+      const std::string& docs_dir = "") {
+    RestoreRequest r;
+    r.backup_dir = root_ + "/backups";
+    r.backup_id = backup_id_;
+    r.data_dir = live_;
+    r.documents_dir = docs_dir;
+    r.force = true;
+    r.now_micros = [this] { return clock_.fetch_add(1000); };
+    r.swap_fault = std::move(fault);
+    return RestoreBackup(r);
+  }
+
+  // The view of the store at `dir` (opened and closed again).
+  StoreView ViewAt(const std::string& dir) {
+    std::unique_ptr<RecordStore> s = OpenAt(dir);
+    return s ? ViewOf(*s) : StoreView();
+  }
+
+  // Entries of root_ that a restore leaves beside its targets.
+  std::vector<std::string> Siblings() {
+    std::vector<std::string> out;
+    for (const auto& e : fs::directory_iterator(root_)) {
+      const std::string f = e.path().filename().string();
+      if (f.find(".restoring-") != std::string::npos || f.find(".replaced-") != std::string::npos) out.push_back(f);
+    }
+    return out;
+  }
+
+  uint32_t backup_id_ = 0;
+  StoreView backed_up_;
+  std::string live_;
+  StoreView live_view_;
+};
+
+TEST_F(RestoreSwapTest, AFailedStepLeavesTheLiveStoreIntactAndOpenable) {
+  for (RestoreSwapStep failing : {RestoreSwapStep::kMoveAside, RestoreSwapStep::kMoveIntoPlace}) {
+    SCOPED_TRACE(static_cast<int>(failing));
+    absl::StatusOr<RestoreResult> r = ForcedRestore([&](RestoreSwapStep step, const std::string&) {
+      return step == failing ? absl::UnavailableError("injected fault") : absl::OkStatus();
+    });
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kUnavailable) << r.status();
+    EXPECT_NE(r.status().message().find("injected fault"), std::string::npos) << r.status();
+    EXPECT_TRUE(ViewAt(live_) == live_view_);
+    EXPECT_TRUE(Siblings().empty()) << ::testing::PrintToString(Siblings());
+  }
+}
+
+TEST_F(RestoreSwapTest, AFailureAfterOneTargetIsInPlaceMovesItBack) {
+  // Two targets: the record store and an earlier version's document store.
+  docs_ = std::move(*xapi::DocumentStore::Open(root_ + "/docs"));
+  Open(root_ + "/records");
+  xapi::DocKey state{xapi::DocKind::kState, "https://courses.dongcheng.gov.cn/course/c1", "u1", "", "进度"};
+  ASSERT_TRUE(docs_->Put(state, "application/json", "{}", {}, 1).ok());
+  absl::StatusOr<BackupInfo> b = manager_->Create();
+  ASSERT_TRUE(b.ok()) << b.status();
+  ASSERT_NE(b->documents_backup_id, 0u);
+  backup_id_ = b->id;
+  const std::string live_docs = root_ + "/live-docs";
+  {
+    auto d = xapi::DocumentStore::Open(live_docs);
+    ASSERT_TRUE(d.ok()) << d.status();
+  }
+  std::vector<std::string> order;
+  absl::StatusOr<RestoreResult> r = ForcedRestore(
+      [&](RestoreSwapStep step, const std::string& dir) {
+        order.push_back(absl::StrCat(static_cast<int>(step), " ", fs::path(dir).filename().string()));
+        return step == RestoreSwapStep::kMoveIntoPlace && dir == live_docs ? absl::UnavailableError("injected fault")
+                                                                           : absl::OkStatus();
+      },
+      live_docs);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kUnavailable) << r.status();
+  // Both aside, the records in place, then the documents failed.
+  EXPECT_EQ(order, (std::vector<std::string>{"0 live", "0 live-docs", "1 live", "1 live-docs"}));
+  EXPECT_TRUE(ViewAt(live_) == live_view_);
+  auto d = xapi::DocumentStore::Open(live_docs);
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_EQ((*d)->Get(state).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_TRUE(Siblings().empty()) << ::testing::PrintToString(Siblings());
+}
+
+TEST_F(RestoreSwapTest, BetweenTheRenamesBothCopiesAreCompleteOnDisk) {
+  // What a crash between the two renames leaves: no DIR, the previous store
+  // in DIR.replaced-<time>, the restored one in DIR.restoring-<time>; each
+  // is a complete store (the operator moves one of them to DIR).
+  bool checked = false;
+  absl::StatusOr<RestoreResult> r = ForcedRestore([&](RestoreSwapStep step, const std::string&) {
+    if (step != RestoreSwapStep::kMoveIntoPlace) return absl::OkStatus();
+    EXPECT_FALSE(fs::exists(live_));
+    std::vector<std::string> siblings = Siblings();
+    EXPECT_EQ(siblings.size(), 2u) << ::testing::PrintToString(siblings);
+    for (const std::string& f : siblings) {
+      const bool replaced = f.find("live.replaced-") == 0;
+      EXPECT_TRUE(replaced || f.find("live.restoring-") == 0) << f;
+      EXPECT_TRUE(ViewAt(root_ + "/" + f) == (replaced ? live_view_ : backed_up_)) << f;
+    }
+    checked = true;
+    return absl::OkStatus();
+  });
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_TRUE(checked);
+  EXPECT_TRUE(ViewAt(live_) == backed_up_);
+}
+
+TEST_F(RestoreSwapTest, ASuccessfulRestoreLeavesNoReplacedDirectory) {
+  absl::StatusOr<RestoreResult> r = ForcedRestore();
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_TRUE(ViewAt(live_) == backed_up_);
+  EXPECT_TRUE(r->not_removed.empty());
+  EXPECT_TRUE(r->leftovers.empty());
+  EXPECT_TRUE(Siblings().empty()) << ::testing::PrintToString(Siblings());
+}
+
+TEST_F(RestoreSwapTest, AReplacedDirectoryNotDeletedIsReportedAndListedByTheNextRestore) {
+  absl::StatusOr<RestoreResult> r = ForcedRestore([](RestoreSwapStep step, const std::string&) {
+    return step == RestoreSwapStep::kRemoveReplaced ? absl::UnavailableError("injected fault") : absl::OkStatus();
+  });
+  ASSERT_TRUE(r.ok()) << r.status();  // the restored store is in place
+  EXPECT_TRUE(ViewAt(live_) == backed_up_);
+  ASSERT_EQ(r->not_removed.size(), 1u);
+  const std::string replaced = r->not_removed[0];
+  EXPECT_EQ(fs::path(replaced).filename().string().find("live.replaced-"), 0u) << replaced;
+  EXPECT_TRUE(ViewAt(replaced) == live_view_);
+  // A later restore names it and leaves it alone.
+  r = ForcedRestore();
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->leftovers, std::vector<std::string>{replaced});
+  EXPECT_TRUE(fs::exists(replaced));
+  EXPECT_TRUE(r->not_removed.empty());
+}
+
 TEST_F(BackupsTest, RestoreReappliesErasuresMadeAfterTheBackup) {
   docs_ = std::move(*xapi::DocumentStore::Open(root_ + "/docs"));
   Open(root_ + "/records");

@@ -4,8 +4,13 @@
 # TLS, catalog, recommender), status, a write through the client address,
 # kill of the leader, a write through the same address once another node
 # leads, restart of the killed node, down. Ports from a free block, files
-# under TEST_TMPDIR, the binaries from this test's runfiles.
+# under TEST_TMPDIR, the binaries from this test's runfiles. Along the way:
+# secrets are never readable by other accounts, not even for a moment
+# (chmod is shadowed to see each file's mode before it is set), data and
+# backup directories are private, and pid files naming a recycled pid or
+# another node's process are not taken for the service.
 set -euo pipefail
+umask 022  # a usual login's: the scripts must make their files private themselves
 
 RUNFILES="${TEST_SRCDIR:?}/${TEST_WORKSPACE:-lifelong}"
 export LIFELONG_VAR="$TEST_TMPDIR/var"
@@ -52,8 +57,65 @@ fail() { echo "FAIL: $*" >&2; for f in "$LIFELONG_VAR"/cluster/log/*.log; do ech
 cleanup() { "$CLUSTER" down >/dev/null 2>&1 || true; }
 trap cleanup EXIT
 
+# ops/stack.sh's helpers, sourced as ops/cluster.sh does.
+LIFELONG_VAR="$TEST_TMPDIR/helpers" bash -euo pipefail -s "$RUNFILES" <<'HELPERS' || exit 1
+# shellcheck source=/dev/null
+source "$1/ops/stack.sh"
+mkdir -p "$VAR/records/sub" "$RUN"
+touch "$VAR/records/000001.sst" "$VAR/records/sub/x"
+chmod 755 "$VAR/records" "$VAR/records/sub"
+chmod 644 "$VAR/records/000001.sst" "$VAR/records/sub/x"
+private_dir "$VAR/records" "$VAR/records-backups"
+[ "$(stat -c %a "$VAR/records")" = 700 ] && [ "$(stat -c %a "$VAR/records-backups")" = 700 ] ||
+  { echo "FAIL: private_dir: not mode 700" >&2; exit 1; }
+[ -z "$(find "$VAR/records" -perm /077)" ] || { echo "FAIL: private_dir left: $(find "$VAR/records" -perm /077)" >&2; exit 1; }
+umask 022
+private_file "$VAR/secret" echo s3cret
+[ "$(stat -c %a "$VAR/secret")" = 600 ] && [ "$(cat "$VAR/secret")" = s3cret ] || { echo "FAIL: private_file" >&2; exit 1; }
+# A pid file naming a live process that is not the service (a recycled pid).
+echo $$ >"$RUN/records.pid"
+if pid_of records >/dev/null; then echo "FAIL: pid_of took a recycled pid for records" >&2; exit 1; fi
+echo "helpers: ok"
+HELPERS
+
+# chmod, shadowed: logs the mode each *.new file had when chmod was called
+# (the moment a file written first and chmod-ed after was readable by all),
+# and the mode asked for: "BEFORE ASKED PATH".
+mkdir -p "$TEST_TMPDIR/shim"
+REAL_CHMOD=$(command -v chmod)
+cat >"$TEST_TMPDIR/shim/chmod" <<EOF
+#!/bin/sh
+for a in "\$@"; do
+  case "\$a" in *.new) [ -e "\$a" ] && echo "\$(stat -c %a "\$a") \$1 \$a" >>"$TEST_TMPDIR/chmod.log" ;; esac
+done
+exec $REAL_CHMOD "\$@"
+EOF
+"$REAL_CHMOD" 755 "$TEST_TMPDIR/shim/chmod"
+export PATH="$TEST_TMPDIR/shim:$PATH"
+: >"$TEST_TMPDIR/chmod.log"
+
+# A single-node stack pid file naming a live process that is not its
+# records_server (a pid recycled after a reboot): up must not refuse.
+mkdir -p "$LIFELONG_VAR/run"
+echo $$ >"$LIFELONG_VAR/run/records.pid"
+
 "$CLUSTER" up >"$TEST_TMPDIR/up.out" 2>&1 || { cat "$TEST_TMPDIR/up.out"; fail "up"; }
 cat "$TEST_TMPDIR/up.out"
+rm -f "$LIFELONG_VAR/run/records.pid"
+
+# Secrets: mode 600 from their creation (the shadowed chmod saw every one).
+cat "$TEST_TMPDIR/chmod.log"
+for f in nats-1.conf.new nats-2.conf.new nats-3.conf.new haproxy-client.pem.new nats.password.new \
+  nats.credentials.new stack.env.new operator.token.new; do
+  grep -q "/$f\$" "$TEST_TMPDIR/chmod.log" || fail "$f was not written (or not through chmod)"
+done
+# (The CLI wrapper, chmod 755, is no secret.)
+if awk '$2 ~ /^[67]00$/ && $1 !~ /^[67]00$/' "$TEST_TMPDIR/chmod.log" | grep .; then
+  fail "files readable by other accounts before their chmod to 600 (above)"
+fi
+for f in "$LIFELONG_VAR"/cluster/nats-{1,2,3}.conf "$LIFELONG_VAR/cluster/haproxy-client.pem"; do
+  [ "$(stat -c %a "$f")" = 600 ] || fail "$f is mode $(stat -c %a "$f"), not 600"
+done
 
 leader_of() {  # the node that the status calls leader
   local out
@@ -91,6 +153,28 @@ LOADER=(env LIFELONG_TOKEN_FILE="$LIFELONG_VAR/auth/loader.token" "$LIFELONG")
 "$LIFELONG" health records --timeout=5s || fail "records not SERVING through HAProxy"
 "${LOADER[@]}" record --learner u0000001 --verb completed --course c1 --id 00000000-0000-4000-8000-000000000001 ||
   fail "write through the client address"
+
+# Statements, backups and the log: for this account only (directories 700,
+# no file group- or world-readable; the nodes back up once at start).
+for _ in $(seq 50); do
+  [ -n "$(find "$LIFELONG_VAR"/cluster/records-{1,2,3}-backups -type f -name '*.sst' 2>/dev/null)" ] && break
+  sleep 0.2
+done
+[ -n "$(find "$LIFELONG_VAR"/cluster/records-1-backups -type f)" ] || fail "no backup files to check"
+for d in "$LIFELONG_VAR/cluster" "$LIFELONG_VAR"/cluster/records-{1,2,3} "$LIFELONG_VAR"/cluster/records-{1,2,3}-backups \
+  "$LIFELONG_VAR"/cluster/nats-{1,2,3} "$LIFELONG_VAR/catalog"; do
+  [ "$(stat -c %a "$d")" = 700 ] || fail "$d is mode $(stat -c %a "$d"), not 700"
+done
+OPEN=$(find "$LIFELONG_VAR"/cluster/records-* "$LIFELONG_VAR"/cluster/nats-[0-9] "$LIFELONG_VAR/catalog" \
+  ! -type l -perm /077)
+[ -z "$OPEN" ] || fail "readable by other accounts: $OPEN"
+
+# ops/web.sh follows the cluster's TLS marker (the gateway would otherwise
+# start without TLS in front of TLS services).
+URLS=$("$RUNFILES/ops/web.sh" urls)
+grep -q "https://" <<<"$URLS" || fail "ops/web.sh does not see the cluster's TLS: $URLS"
+URLS=$(LIFELONG_STACK_RUN="$LIFELONG_VAR/cluster/run" "$RUNFILES/ops/web.sh" urls)
+grep -q "https://" <<<"$URLS" || fail "ops/web.sh with LIFELONG_STACK_RUN: $URLS"
 
 # The NATS password is in no process's arguments (ps shows them to every
 # local user): the nodes read it from a mode-600 file.
@@ -141,7 +225,15 @@ done
 HISTORY=$(LIFELONG_TOKEN_FILE="$TEST_TMPDIR/learner.token" "$LIFELONG" history u0000001 2>&1 || true)
 grep -q "c1" <<<"$HISTORY" || fail "the write acknowledged before the kill is not readable: $HISTORY"
 
+# The killed node's pid file naming another node's live process (a stale
+# file and a recycled pid): not taken for it, so restart starts the node and
+# leaves the other alone.
+NEW_PID=$(cat "$LIFELONG_VAR/cluster/run/$NEW.pid")
+echo "$NEW_PID" >"$LIFELONG_VAR/cluster/run/$LEADER.pid"
+STATUS=$("$CLUSTER" status 2>&1 || true)
+grep -E "^ *$LEADER " <<<"$STATUS" | grep -q "not running" || fail "$LEADER's stale pid file taken for it: $STATUS"
 "$CLUSTER" restart "$LEADER" || fail "restart $LEADER"
+kill -0 "$NEW_PID" 2>/dev/null || fail "restart $LEADER stopped $NEW (pid $NEW_PID, named by $LEADER's stale pid file)"
 STATUS=$("$CLUSTER" status 2>&1 || true)
 grep -E "^ *$LEADER " <<<"$STATUS" | grep -Eq "follower|catching_up" || fail "$LEADER did not come back as a follower: $STATUS"
 "$CLUSTER" kill records-7 2>/dev/null && fail "kill accepted a bad node name"
