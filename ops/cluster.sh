@@ -55,6 +55,7 @@ TARGETS+=(//ops:records_digest)
 CLUSTER="$VAR/cluster"
 STACK_RUN="$RUN"  # the single-node stack's pid files
 RUN="$CLUSTER/run"
+DEMO_STORE_MARKER="$CLUSTER/demo-store"
 LOG="$CLUSTER/log"
 # ops/web.sh follows this cluster's tls.on/auth.on markers.
 export LIFELONG_STACK_RUN="$RUN"
@@ -455,6 +456,9 @@ cluster_up() {
   # shellcheck disable=SC2174  # -m for the cluster directory itself
   mkdir -p -m 700 "$CLUSTER"
   chmod 700 "$CLUSTER"
+  local dirs=()
+  for n in "${NODES[@]}"; do dirs+=("$CLUSTER/records-$n"); done
+  claim_demo_store "${dirs[@]}"
   private_dir "$VAR/catalog" "$VAR/models"
   mkdir -p "$LOG" "$RUN"
   resolve_tls

@@ -18,6 +18,9 @@
 #   LIFELONG_HOST [127.0.0.1]     LIFELONG_VAR [<repo>/var]
 #   DEMO_LEARNERS [50000]  DEMO_COURSES [1500]  DEMO_SEED [20261128]  DEMO_PARALLEL [4]
 #   STACK_SKIP_DEMO=1      start empty (no demo district; the recommender then waits for a model)
+#   STACK_DEMO=force       load the demo district into a record store this script did not create
+#                          (refused by default: its made-up learners u000001... and their learner
+#                          cards, with PINs derived from a public seed, must never reach real records)
 #   STACK_SKIP_BUILD=1     use the binaries already in var/bin
 #   STACK_SKIP_WEB=1       do not start the web gateway (ops/web.sh: kiosk and app, LIFELONG_WEB_PORT [8090])
 #   STACK_TRAIN_FLAGS      extra trainer flags for the first model (e.g. --tune=false)
@@ -56,6 +59,8 @@ BAZEL="${BAZEL:-bazel}"
 
 BIN="$VAR/bin"
 RUN="$VAR/run"
+# Present when this script created the record store for the demo (load_demo).
+DEMO_STORE_MARKER="$VAR/demo-store"
 LOG="$VAR/log"
 TLS_DIR="$VAR/tls"
 AUTH_DIR="$VAR/auth"
@@ -421,6 +426,17 @@ has_model() {
   compgen -G "$VAR/models/[0-9]*/MANIFEST.json" >/dev/null
 }
 
+# claim_demo_store DIR...: called before the record store's directories are
+# created; when none of them exists yet, the store is this script's own and
+# may take the demo district (DEMO_STORE_MARKER).
+claim_demo_store() {
+  local d
+  for d in "$@"; do
+    [ ! -e "$d" ] || return 0
+  done
+  [ "${STACK_SKIP_DEMO:-0}" = 1 ] || (umask 077 && echo "created by ops/ for the demo district $(date -u +%FT%TZ)"     >"$DEMO_STORE_MARKER")
+}
+
 load_demo() {
   local marker="$RUN/demo.done"
   local want="seed=$DEMO_SEED learners=$DEMO_LEARNERS courses=$DEMO_COURSES"
@@ -430,6 +446,14 @@ load_demo() {
   fi
   if [ -f "$marker" ] && [ "$(cat "$marker")" = "$want" ]; then
     say "demo district already loaded ($want)"
+    return
+  fi
+  # Only into a store created for it (or one that already holds it, from
+  # before the marker existed): demo learners and their known card PINs in
+  # real records would let anyone with this repository sign in as them.
+  if [ ! -f "$DEMO_STORE_MARKER" ] && [ ! -f "$marker" ] && [ "${STACK_DEMO:-}" != force ]; then
+    say "not loading the demo district: the record store in $VAR was not created by this script for the demo"
+    say "  (a real store?); STACK_SKIP_DEMO=1 to say so, STACK_DEMO=force to load the demo into it anyway"
     return
   fi
   step "loading the demo district ($want)"
@@ -443,7 +467,8 @@ load_demo() {
   # umask 077: the card list holds the demo learners' PINs.
   (umask 077 && "$BIN/demo_loader" ${tls_flags[@]+"${tls_flags[@]}"} --records="$LIFELONG_RECORDS" \
       --catalog="$LIFELONG_CATALOG" --learners="$DEMO_LEARNERS" --courses="$DEMO_COURSES" --seed="$DEMO_SEED" \
-      --parallel="$DEMO_PARALLEL" --checkpoint="$RUN/demo.checkpoint" --cards_file="$RUN/demo-cards.tsv")
+      --parallel="$DEMO_PARALLEL" --checkpoint="$RUN/demo.checkpoint" --cards_file="$RUN/demo-cards.tsv" \
+      --allow_demo_data)
   echo "$want" >"$marker"
   step_done "demo load"
 }
@@ -573,6 +598,7 @@ up() {
   "$ROOT/ops/bootstrap.sh"
   build
   mkdir -p "$LOG" "$RUN"
+  claim_demo_store "$VAR/records"
   # Statements, PIN hashes, xAPI documents, backups: this account's only.
   private_dir "$VAR/records" "$VAR/records-backups" "$VAR/catalog" "$VAR/models"
   [ ! -d "$VAR/xapi-documents" ] || private_dir "$VAR/xapi-documents"

@@ -4,7 +4,11 @@
 //   demo_loader --catalog=127.0.0.1:7002 --records=127.0.0.1:7001
 //               [--learners=50000 --courses=1500 --seed=20261128]
 //               [--parallel=4 --batch=1000 --checkpoint=var/run/demo.checkpoint]
-//               [--today=YYYY-MM-DD]
+//               [--today=YYYY-MM-DD] --allow_demo_data
+//
+// It writes nothing without --allow_demo_data: its learners are made up but
+// carry the district's identity provider, and their learner cards have PINs
+// that follow from the seed in this repository.
 //
 // The district's dates are placed around the load day (--today, default
 // today), so enrolment windows are open and sessions are coming whenever the
@@ -68,6 +72,10 @@ ABSL_FLAG(int, cards, 100,
 ABSL_FLAG(std::string, cards_file, "",
           "write the bound cards as lines 'CARD<TAB>PIN<TAB>LEARNER' to this file (mode 600; demo data)");
 ABSL_FLAG(bool, stats, false, "print statistics of the generated district and exit");
+ABSL_FLAG(bool, allow_demo_data, false,
+          "confirm that --records and --catalog are a demo or test store: the loader writes made-up "
+          "learners (u000001 ...) under the district's identity provider, with credits, and binds learner "
+          "cards whose PINs follow from the public seed; never point it at real records");
 ABSL_FLAG(int, timeout_s, 30, "deadline of each call, seconds");
 
 namespace demo = lifelong::demo;
@@ -411,6 +419,13 @@ int main(int argc, char** argv) {
   std::fprintf(stderr, "demo: generated %zu courses (seed %llu, load day %s) in %.1fs\n", d.courses().size(),
                static_cast<unsigned long long>(o.seed), g_day.c_str(), absl::ToDoubleSeconds(absl::Now() - t0));
   if (absl::GetFlag(FLAGS_stats)) return PrintStats(d);
+  if (!absl::GetFlag(FLAGS_allow_demo_data)) {
+    std::fprintf(stderr,
+                 "demo_loader: refusing to write without --allow_demo_data: the demo district's made-up learners "
+                 "(u000001 ...) and their learner cards, with PINs that follow from the public seed, must never "
+                 "reach real records; pass --allow_demo_data only for a demo or test store\n");
+    return 2;
+  }
   const int parallel = std::max(1, absl::GetFlag(FLAGS_parallel));
   absl::StatusOr<lifelong::TlsConfig> tls = lifelong::CallingTlsFromFlags();
   absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials =

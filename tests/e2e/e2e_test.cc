@@ -92,11 +92,11 @@ class EndToEnd : public ::testing::Test {
     StartService("records", "services/records/records_server", *dir_ + "/records", {"--xapi_port=-1"});
     StartService("catalog", "services/catalog/catalog_server", *dir_ + "/catalog", {});
     // A small district through the real APIs.
-    ASSERT_EQ(
-        RunToCompletion({RunfilePath("services/demo/demo_loader"), "--records=" + Addr("records"),
-                         "--catalog=" + Addr("catalog"), "--learners=400", "--courses=120", "--seed=7", "--parallel=2"},
-                        *dir_ + "/demo.log"),
-        0)
+    ASSERT_EQ(RunToCompletion({RunfilePath("services/demo/demo_loader"), "--records=" + Addr("records"),
+                               "--catalog=" + Addr("catalog"), "--learners=400", "--courses=120", "--seed=7",
+                               "--parallel=2", "--allow_demo_data"},
+                              *dir_ + "/demo.log"),
+              0)
         << "demo load failed; see " << *dir_ << "/demo.log";
     DumpCatalog(*dir_ + "/catalog.jsonl");
     ASSERT_EQ(Train(), 0) << "training failed; see " << *dir_ << "/train.log";
