@@ -263,23 +263,6 @@ absl::Status SwapIntoPlace(std::vector<Swap>& swaps, const RestoreRequest& req, 
   return absl::OkStatus();
 }
 
-// Siblings of `target` that an interrupted restore left: `<name>.restoring-*`
-// and `<name>.replaced-*`, sorted.
-std::vector<std::string> RestoreLeftovers(const std::string& target) {
-  std::vector<std::string> out;
-  const fs::path p(target);
-  const std::string name = p.filename().string();
-  std::error_code ec;
-  for (fs::directory_iterator it(p.parent_path(), ec), end; !ec && it != end; it.increment(ec)) {
-    const std::string f = it->path().filename().string();
-    for (const char* suffix : {".restoring-", ".replaced-"}) {
-      if (absl::StartsWith(f, absl::StrCat(name, suffix))) out.push_back(it->path().string());
-    }
-  }
-  std::sort(out.begin(), out.end());
-  return out;
-}
-
 std::string Hex(absl::string_view bytes) { return absl::BytesToHexString(bytes); }
 
 // Distinct learner keys in the learner index (the statements' learners).
@@ -304,6 +287,37 @@ absl::Status ForEachIndexedLearner(const RecordStore& store, const std::function
 // Learner keys of the xAPI documents (states and agent profiles; layout in
 // xapi/document_store.h).
 }  // namespace
+
+std::vector<std::string> RestoreLeftovers(const std::string& target) {
+  std::vector<std::string> out;
+  const fs::path p(target);
+  const std::string name = p.filename().string();
+  std::error_code ec;
+  for (fs::directory_iterator it(p.parent_path(), ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string f = it->path().filename().string();
+    for (const char* suffix : {".restoring-", ".replaced-"}) {
+      if (absl::StartsWith(f, absl::StrCat(name, suffix))) out.push_back(it->path().string());
+    }
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+absl::Status CheckNoInterruptedRestore(const std::string& data_dir) {
+  std::error_code ec;
+  fs::path dir(data_dir);
+  if (!dir.has_filename()) dir = dir.parent_path();
+  if (fs::exists(dir, ec)) return absl::OkStatus();
+  std::vector<std::string> replaced;
+  for (const std::string& l : RestoreLeftovers(dir.string())) {
+    if (absl::StrContains(l, ".replaced-")) replaced.push_back(l);
+  }
+  if (replaced.empty()) return absl::OkStatus();
+  return absl::FailedPreconditionError(absl::StrCat(
+      "data_dir: ", dir.string(), " is missing and ", replaced.back(),
+      " holds the store an interrupted restore moved aside; move it (or the restored ", dir.string(),
+      ".restoring-* copy) back to ", dir.string(), " before starting, or an empty store would be created there"));
+}
 
 // ---------------- ErasureLedger ----------------
 

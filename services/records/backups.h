@@ -238,6 +238,16 @@ struct RestoreResult {
 // Such leftovers are listed in RestoreResult::leftovers and left alone.
 absl::StatusOr<RestoreResult> RestoreBackup(const RestoreRequest& request);
 
+// Siblings of `target` that an interrupted restore left: `<name>.restoring-*`
+// and `<name>.replaced-*`, sorted.
+std::vector<std::string> RestoreLeftovers(const std::string& target);
+
+// OK unless `data_dir` is missing while a `<data_dir>.replaced-*` sibling
+// exists: a restore was interrupted between its renames (RestoreBackup), and
+// a server started there would create an empty store beside both complete
+// copies. Then FAILED_PRECONDITION naming the directories and what to do.
+absl::Status CheckNoInterruptedRestore(const std::string& data_dir);
+
 // The exact number of statements in `store` (a scan of the stored-order
 // index).
 absl::StatusOr<uint64_t> CountStatements(const RecordStore& store);

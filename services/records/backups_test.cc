@@ -651,6 +651,22 @@ TEST_F(BackupsTest, SchedulerBacksUpAtOnceWhenTheNewestBackupIsOverdue) {
   }
 }
 
+// A crash between a restore's renames leaves DIR missing and the previous
+// store in DIR.replaced-*: a server must not start there (it would create an
+// empty store); with DIR present (the swap finished) it may.
+TEST(CheckNoInterruptedRestore, RefusesAMissingStoreWithAReplacedSibling) {
+  const std::string root = TempDir("interrupted_restore");
+  const std::string dir = root + "/records";
+  EXPECT_TRUE(CheckNoInterruptedRestore(dir).ok()) << "a fresh directory";
+  std::filesystem::create_directories(dir + ".replaced-1764000000000000");
+  absl::Status s = CheckNoInterruptedRestore(dir);
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition) << s;
+  EXPECT_NE(s.message().find("records.replaced-1764000000000000"), std::string::npos) << s;
+  EXPECT_EQ(CheckNoInterruptedRestore(dir + "/").code(), absl::StatusCode::kFailedPrecondition);
+  std::filesystem::create_directories(dir);
+  EXPECT_TRUE(CheckNoInterruptedRestore(dir).ok()) << "the swap finished; the old copy is only to delete";
+}
+
 TEST(DefaultBackupDir, BesideTheDataDirectory) {
   EXPECT_EQ(DefaultBackupDir("var/records"), "var/records-backups");
   EXPECT_EQ(DefaultBackupDir("var/records/"), "var/records-backups");

@@ -80,6 +80,9 @@ absl::Status RecordsServer::StartParts() {
   store_options.block_cache_bytes = o.block_cache_bytes;
   store_options.write_slot_nice = o.store_write_slot_nice;
   store_options.log = replicator_.get();
+  if (absl::Status interrupted = CheckNoInterruptedRestore(o.data_dir); !interrupted.ok()) {
+    return Step("store_open_failed", interrupted);
+  }
   absl::StatusOr<std::unique_ptr<RecordStore>> store = RecordStore::Open(o.data_dir, store_options);
   if (!store.ok()) return Step("store_open_failed", store.status());
   store_ = std::move(*store);
