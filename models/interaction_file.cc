@@ -1,5 +1,6 @@
 #include "models/interaction_file.h"
 
+#include <cmath>
 #include <fstream>
 #include <sstream>
 
@@ -56,6 +57,9 @@ absl::Status ParseJsonLine(absl::string_view line, absl::string_view source, int
     if (!j["verb"].is_string()) return LineError(source, line_no, "field 'verb': not a string");
     out->weight = VerbWeight(j["verb"].get<std::string>());
   }
+  // inf (also a double past float's range, 1e39) would turn the trainer's
+  // normalisation into NaN far from this line.
+  if (!std::isfinite(out->weight)) return LineError(source, line_no, "field 'weight': not a finite number");
   return absl::OkStatus();
 }
 
@@ -82,6 +86,7 @@ absl::Status ParseTsvLine(absl::string_view line, absl::string_view source, int 
       return LineError(source, line_no, absl::StrCat("field 'weight': not a number or verb IRI: \"", f[3], "\""));
     }
   }
+  if (!std::isfinite(out->weight)) return LineError(source, line_no, "field 'weight': not a finite number");
   return absl::OkStatus();
 }
 

@@ -72,6 +72,13 @@ TEST(ParseInteractions, NamesBadWeightEmptyCourseAndBadJson) {
   auto bad = ParseInteractions("{oops\n", "f");
   ASSERT_FALSE(bad.ok());
   EXPECT_EQ(bad.status().message(), "f:1: not a JSON object");
+  // Infinite weights (also past float's range) are refused at their line.
+  for (const char* text :
+       {"u1\tc1\t1\tinf\n", "u1\tc1\t1\tnan\n", "u1\tc1\t1\t1e39\n", "{\"user\":1,\"item\":2,\"weight\":1e39}\n"}) {
+    auto inf = ParseInteractions(text, "f");
+    ASSERT_FALSE(inf.ok()) << text;
+    EXPECT_EQ(inf.status().message(), "f:1: field 'weight': not a finite number") << text;
+  }
 }
 
 std::string WriteTemp(const std::string& name, const std::string& content) {
