@@ -23,6 +23,7 @@
 
 #include <cstdio>
 #include <iostream>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -99,16 +100,19 @@ int main(int argc, char** argv) {
   std::vector<lm::Interaction> data;
   nlohmann::json inputs = nlohmann::json::array();
   std::optional<uint64_t> records_erasure_epoch;  // set when reading from the record service
+  bool files_mixed_in = false;                    // interactions from --interactions / --ratings files
   for (absl::string_view path : absl::StrSplit(absl::GetFlag(FLAGS_interactions), ',', absl::SkipEmpty())) {
     auto r = lm::ReadInteractionFile(std::string(path));
     if (!r.ok()) return Fail(r.status());
     inputs.push_back({{"file", std::string(path)}, {"interactions", r->size()}});
+    files_mixed_in = true;
     data.insert(data.end(), r->begin(), r->end());
   }
   for (absl::string_view path : absl::StrSplit(absl::GetFlag(FLAGS_ratings), ',', absl::SkipEmpty())) {
     auto r = lm::ReadLabeledRatingsFile(std::string(path));
     if (!r.ok()) return Fail(r.status());
     inputs.push_back({{"ratings_file", std::string(path)}, {"interactions", r->size()}});
+    files_mixed_in = true;
     data.insert(data.end(), r->begin(), r->end());
   }
   if (!absl::GetFlag(FLAGS_records).empty()) {
@@ -158,8 +162,20 @@ int main(int argc, char** argv) {
     return Fail(absl::InvalidArgumentError("--exact_max_items: must be >= 0 (or -1: default)"));
   }
   nlohmann::json manifest = {{"trainer", "models/train"}, {"inputs", inputs}};
-  // Which erasures this model is clean of (models/model_retirement.h).
-  if (records_erasure_epoch) lm::SetErasureEpoch(&manifest, *records_erasure_epoch);
+  // Which erasures this model is clean of (models/model_retirement.h): the
+  // record service's epoch vouches for its own export only. Interaction or
+  // ratings files may hold learners erased since they were written, so a
+  // model trained on any of them records no epoch (it counts as epoch 0 and
+  // is retired as soon as a model trained after an erasure exists).
+  if (records_erasure_epoch && !files_mixed_in) {
+    lm::SetErasureEpoch(&manifest, *records_erasure_epoch);
+  } else if (records_erasure_epoch) {
+    std::printf(
+        "train: no erasure epoch recorded: --interactions/--ratings files were mixed into the record "
+        "service's export (epoch %llu) and may hold erased learners' statements; this version counts as "
+        "epoch 0 (models/model_retirement.h)\n",
+        static_cast<unsigned long long>(*records_erasure_epoch));
+  }
   const bool random = absl::GetFlag(FLAGS_random_validation);
   const double vf = absl::GetFlag(FLAGS_valid_fraction);
   if (absl::GetFlag(FLAGS_tune)) {
@@ -250,6 +266,17 @@ int main(int argc, char** argv) {
   if (!retired.ok()) return Fail(retired.status());
   for (int64_t v : *retired) {
     std::printf("deleted retired version %s (trained before an erasure)\n", lm::VersionPath(root, v).c_str());
+  }
+  if (!lm::ErasureEpochOf(manifest)) {
+    // Without an epoch the new version is retired at once when another one
+    // records a later erasure: say so rather than leave it to the server.
+    absl::StatusOr<std::set<int64_t>> still = lm::RetiredVersions(root);
+    if (still.ok() && still->count(*version) > 0) {
+      std::printf(
+          "train: %s is retired (it records no erasure epoch, another version records one): "
+          "it will not be served\n",
+          lm::VersionPath(root, *version).c_str());
+    }
   }
   std::printf("wrote %s (%lld items, %lld learners, %lld interactions, trained in %.2f s)\n",
               lm::VersionPath(root, *version).c_str(), static_cast<long long>(stats.items),

@@ -1,13 +1,22 @@
 // Runs the `train` binary end to end: interaction file + catalog dump in,
 // a loadable model version with figures in its manifest out.
+#include <grpcpp/grpcpp.h>
+
 #include <cstdlib>
 #include <fstream>
+#include <memory>
+#include <set>
 #include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "models/model_bundle.h"
+#include "models/model_retirement.h"
+#include "models/records_export.h"
 #include "models/synthetic.h"
+#include "proto/lifelong/v1/records.grpc.pb.h"
+#include "services/domain/vocabulary.h"
 
 namespace lifelong::models {
 namespace {
@@ -152,6 +161,97 @@ TEST(TrainBinary, PrunedBeyondTheExactLimitWritesAFormat2VersionWithItsRecall) {
     EXPECT_NE(ReadText(out).find("collaborative path: sparse_pruned"), std::string::npos) << ReadText(out);
     EXPECT_NE(ReadText(out).find("approximation: Recall@10"), std::string::npos) << ReadText(out);
   }
+}
+
+// A record service that exports fixed statements and reports an erasure
+// epoch, as the real one does (records_export.h kErasureEpochMetadata).
+class ExportingRecords final : public v1::LearningRecordService::Service {
+ public:
+  ExportingRecords(std::vector<v1::Statement> statements, uint64_t epoch)
+      : statements_(std::move(statements)), epoch_(epoch) {}
+  grpc::Status ExportStatements(grpc::ServerContext* ctx, const v1::ExportStatementsRequest*,
+                                grpc::ServerWriter<v1::Statement>* writer) override {
+    ctx->AddInitialMetadata(kErasureEpochMetadata, std::to_string(epoch_));
+    for (const v1::Statement& s : statements_) writer->Write(s);
+    return grpc::Status::OK;
+  }
+
+ private:
+  const std::vector<v1::Statement> statements_;
+  const uint64_t epoch_;
+};
+
+// The record service's erasure epoch vouches for its own export only: a
+// version trained on it alone records the epoch; one that also read
+// --interactions or --ratings files (which may hold learners erased since)
+// records none, says why, and is retired at once beside a version that
+// records an epoch, so it is never served as erasure-clean.
+TEST(TrainBinary, ErasureEpochOnlyWhenEveryInputCameFromTheRecordService) {
+  SyntheticOptions so;
+  so.learners = 300;
+  so.items = 30;
+  so.tracks = 3;
+  std::vector<v1::Statement> statements;
+  for (const Interaction& x : GenerateSyntheticInteractions(so)) {
+    v1::Statement s;
+    s.set_learner(x.learner);
+    s.set_verb(std::string(vocab::kCompleted));
+    s.set_activity(vocab::CourseIri(x.course_id));
+    s.mutable_timestamp()->set_seconds(1700000000 + x.order);
+    s.set_cursor(absl::StrCat(statements.size() + 1000000));
+    statements.push_back(std::move(s));
+  }
+  ExportingRecords service(std::move(statements), 7);
+  int port = 0;
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+  builder.RegisterService(&service);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  ASSERT_NE(server, nullptr);
+  ASSERT_GT(port, 0);
+  const std::string interactions = WriteSynthetic("mixed.tsv", 50, 30);
+  const std::string ratings = Tmp("mixed_ratings.txt");
+  {
+    std::ofstream r(ratings);
+    for (int i = 0; i < 60; ++i) r << "rater" << i % 20 << "\tc" << i % 30 << "\t1\n";
+  }
+  const std::string root = Tmp("epoch_models");
+  const std::string out = Tmp("epoch.out");
+  auto train = [&](const std::string& extra) {
+    const std::string cmd = absl::StrCat("LIFELONG_TOKEN= models/train --model_root=", root,
+                                         " --records=127.0.0.1:", port, " --tune=false ", extra, " > ", out, " 2>&1");
+    return std::system(cmd.c_str());
+  };
+
+  // The record service alone: its epoch.
+  ASSERT_EQ(train(""), 0) << ReadText(out);
+  auto clean = LoadLatestModelBundle(root);
+  ASSERT_TRUE(clean.ok()) << clean.status();
+  EXPECT_EQ(ErasureEpochOf((*clean)->manifest()), std::optional<uint64_t>(7));
+
+  // With an interaction file, or a ratings file, mixed in: none, and why.
+  for (const std::string& extra :
+       {absl::StrCat("--interactions=", interactions), absl::StrCat("--ratings=", ratings)}) {
+    SCOPED_TRACE(extra);
+    ASSERT_EQ(train(extra), 0) << ReadText(out);
+    const std::string text = ReadText(out);
+    EXPECT_NE(text.find("no erasure epoch recorded"), std::string::npos) << text;
+    EXPECT_NE(text.find("will not be served"), std::string::npos) << text;
+    absl::StatusOr<std::set<int64_t>> retired = RetiredVersions(root);
+    ASSERT_TRUE(retired.ok()) << retired.status();
+    ASSERT_EQ(retired->size(), 1u);
+    const int64_t newest = *retired->begin();
+    std::ifstream manifest_file(absl::StrCat(VersionPath(root, newest), "/", kManifestFileName));
+    const nlohmann::json manifest = nlohmann::json::parse(manifest_file, nullptr, false);
+    ASSERT_FALSE(manifest.is_discarded());
+    EXPECT_FALSE(ErasureEpochOf(manifest).has_value()) << manifest.dump(2);
+    EXPECT_TRUE(manifest.contains("inputs")) << manifest.dump(2);
+  }
+  // The version trained on the export alone is not retired: it keeps serving.
+  absl::StatusOr<std::set<int64_t>> retired = RetiredVersions(root);
+  ASSERT_TRUE(retired.ok());
+  EXPECT_EQ(retired->count(1), 0u);
+  server->Shutdown();
 }
 
 TEST(TrainBinary, ParseErrorFailsWithTheLineNamed) {
