@@ -6,7 +6,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <limits>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <thread>
 #include <vector>
 
@@ -292,6 +294,137 @@ TEST(Token, TheKioskSessionKeySignsShortKioskSessionsAndNothingElse) {
   mixed.session_key = session_pub;
   EXPECT_TRUE(TokenVerifier(mixed).Verify(*MintToken(Learner("u1"), absl::Hours(1), Options(t0))).ok());
   EXPECT_TRUE(TokenVerifier(mixed).Verify(*token).ok());
+}
+
+// An HS256 token of `header` and `claims` as given, signed with kKey (what a
+// holder of the secret, or a bug in an issuer, could produce).
+std::string Hs256Token(const nlohmann::json& header, const nlohmann::json& claims) {
+  const std::string input =
+      absl::StrCat(absl::WebSafeBase64Escape(header.dump()), ".", absl::WebSafeBase64Escape(claims.dump()));
+  unsigned char mac[32];
+  unsigned int mac_len = 0;
+  HMAC(EVP_sha256(), kKey, static_cast<int>(sizeof(kKey) - 1), reinterpret_cast<const unsigned char*>(input.data()),
+       input.size(), mac, &mac_len);
+  return absl::StrCat(input, ".", absl::WebSafeBase64Escape(absl::string_view(reinterpret_cast<char*>(mac), mac_len)));
+}
+
+// Values of every JSON type but a string.
+std::vector<nlohmann::json> NotStrings() {
+  using Json = nlohmann::json;
+  return {1, -1, 1.5, nullptr, true, Json::array(), Json::array({"x"}), Json::object(), Json{{"a", "b"}}};
+}
+
+// Every header member and claim a token verification reads is type-checked:
+// one of another type is UNAUTHENTICATED naming it (it used to be taken as
+// absent: "jti":1 made a token without an id, "nbf":"2030" no nbf), and
+// nothing throws, on the HS256 and the EdDSA paths and through the
+// Authorizer.
+TEST(Token, MembersOfTheWrongTypeAreRefusedNamingThem) {
+  using Json = nlohmann::json;
+  const absl::Time t0 = absl::FromUnixSeconds(1'800'000'000);
+  const Json header = {{"alg", "HS256"}, {"typ", "JWT"}, {"kid", "main"}};
+  const Json claims = {{"sub", "t1"},          {"role", "teacher"},
+                       {"aud", "lifelong"},    {"iat", 1'800'000'000},
+                       {"exp", 1'800'000'600}, {"nbf", 1'799'999'000},
+                       {"jti", "j1"},          {"venue", "v1"},
+                       {"learner", "u1"},      {"courses", Json::array({"c1"})}};
+  AuthOptions ao;
+  ao.enabled = true;
+  ao.token = Options(t0);
+  Authorizer auth(ao);
+  TokenVerifier verifier(Options(t0));
+  ASSERT_TRUE(verifier.Verify(Hs256Token(header, claims)).ok()) << "the helper signs as MintToken does";
+  auto expect_refused = [&](const std::string& token, const std::string& why) {
+    absl::StatusOr<Principal> p = absl::UnknownError("threw");
+    EXPECT_NO_THROW(p = verifier.Verify(token)) << why;
+    EXPECT_EQ(p.status().code(), absl::StatusCode::kUnauthenticated) << why;
+    EXPECT_NE(p.status().message().find(why), std::string::npos) << why << ": " << p.status();
+    absl::StatusOr<Principal> q = absl::UnknownError("threw");
+    EXPECT_NO_THROW(q = auth.Authenticate("Bearer " + token)) << why;
+    EXPECT_EQ(q.status().code(), absl::StatusCode::kUnauthenticated) << why;
+  };
+  for (const char* name : {"alg", "kid", "typ"}) {
+    for (const Json& bad : NotStrings()) {
+      Json h = header;
+      h[name] = bad;
+      expect_refused(Hs256Token(h, claims), absl::StrCat("header ", name, ": must be a string"));
+    }
+  }
+  Json no_alg = header;
+  no_alg.erase("alg");
+  expect_refused(Hs256Token(no_alg, claims), "header alg: required");
+  for (const char* name : {"sub", "role", "venue", "learner", "jti"}) {
+    for (const Json& bad : NotStrings()) {
+      Json c = claims;
+      c[name] = bad;
+      expect_refused(Hs256Token(header, c), absl::StrCat("claim ", name, ": must be a string"));
+    }
+  }
+  for (const Json& bad : {Json(1), Json(nullptr), Json::object(), Json::array({"lifelong", 1})}) {
+    Json c = claims;
+    c["aud"] = bad;
+    expect_refused(Hs256Token(header, c), "claim aud: must be a string or an array of strings");
+  }
+  for (const Json& bad : {Json("c1"), Json(1), Json(nullptr), Json::array({"c1", 2}), Json::array({Json::array()})}) {
+    Json c = claims;
+    c["courses"] = bad;
+    expect_refused(Hs256Token(header, c), "claim courses: must be an array of strings");
+  }
+  for (const char* name : {"exp", "iat", "nbf"}) {
+    for (const Json& bad :
+         {Json("1800000000"), Json(nullptr), Json(true), Json(1.8e9), Json::array({1}), Json::object()}) {
+      Json c = claims;
+      c[name] = bad;
+      expect_refused(Hs256Token(header, c), absl::StrCat("claim ", name));
+    }
+    for (const Json& bad : {Json(-1), Json(std::numeric_limits<int64_t>::min()), Json(253402300800)}) {
+      Json c = claims;
+      c[name] = bad;
+      expect_refused(Hs256Token(header, c), absl::StrCat("claim ", name, ": out of range"));
+    }
+    // Past INT64_MAX libjwt's JSON parser refuses the token itself
+    // ("malformed"); on the EdDSA path below it is out of range.
+    Json c = claims;
+    c[name] = std::numeric_limits<uint64_t>::max();
+    expect_refused(Hs256Token(header, c), "bearer token: ");
+  }
+
+  // The EdDSA path (a public main key, a kiosk-session key) reads the header
+  // itself.
+  auto [priv, pub] = Ed25519Pair("typed");
+  auto [session_priv, session_pub] = Ed25519Pair("typed-session");
+  TokenOptions ed = Options(t0);
+  ed.key = pub;
+  ed.session_key = session_pub;
+  TokenOptions mixed = Options(t0);  // an HS256 main key and a session key
+  mixed.session_key = session_pub;
+  for (const TokenOptions* o : {&ed, &mixed}) {
+    for (const char* name : {"alg", "kid", "typ"}) {
+      for (const Json& bad : NotStrings()) {
+        Json h = {{"alg", "EdDSA"}, {"typ", "JWT"}, {"kid", "kiosk-session"}};
+        h[name] = bad;
+        absl::StatusOr<Principal> p = absl::UnknownError("threw");
+        EXPECT_NO_THROW(p = TokenVerifier(*o).Verify(SignedWith(session_priv, h.dump(), claims.dump()))) << h.dump();
+        EXPECT_EQ(p.status().code(), absl::StatusCode::kUnauthenticated) << h.dump();
+        EXPECT_NE(p.status().message().find(absl::StrCat("header ", name)), std::string::npos) << p.status();
+      }
+    }
+  }
+  for (const char* name : {"exp", "iat", "nbf"}) {
+    Json c = claims;
+    c["role"] = "learner";
+    c[name] = std::numeric_limits<uint64_t>::max();
+    absl::Status s = TokenVerifier(ed).Verify(SignedWith(priv, R"({"alg":"EdDSA","typ":"JWT"})", c.dump())).status();
+    EXPECT_EQ(s.code(), absl::StatusCode::kUnauthenticated);
+    EXPECT_NE(s.message().find(absl::StrCat("claim ", name, ": out of range")), std::string::npos) << s;
+  }
+  Json bad_claims = claims;
+  bad_claims["role"] = "learner";
+  bad_claims["jti"] = 1;
+  absl::Status s =
+      TokenVerifier(ed).Verify(SignedWith(priv, R"({"alg":"EdDSA","typ":"JWT"})", bad_claims.dump())).status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_NE(s.message().find("claim jti: must be a string"), std::string::npos) << s;
 }
 
 TEST(Permissions, DefaultDenyAndTableRows) {

@@ -5,7 +5,9 @@
 
 #include <algorithm>
 #include <cstring>
+#include <exception>
 #include <fstream>
+#include <nlohmann/json.hpp>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -46,16 +48,33 @@ absl::StatusOr<Principal> Authorizer::VerifyToken(absl::string_view token) const
       token_cache_.erase(it);  // expired: verified afresh below (and refused)
     }
   }
-  absl::StatusOr<Principal> p =
-      options_.oidc != nullptr && OidcVerifier::IsRs256(token) ? options_.oidc->Verify(token) : verifier_.Verify(token);
+  absl::StatusOr<Principal> p = VerifyUncached(token);
   // Only tokens with an expiry are remembered (every token the services
-  // accept has one; Verify refuses a token without `exp`).
+  // accept has one; Verify refuses a token without `exp`), until the
+  // principal's expires_us: `exp`, or for an ID token the earlier of `exp`
+  // and the end of its maximum age (oidc.h).
   if (capacity > 0 && p.ok() && p->expires_us != 0) {
     absl::MutexLock lock(&token_cache_mu_);
     if (static_cast<int>(token_cache_.size()) >= capacity) token_cache_.clear();
     token_cache_.emplace(std::string(token), *p);
   }
   return p;
+}
+
+absl::StatusOr<Principal> Authorizer::VerifyUncached(absl::string_view token) const {
+  // The verifiers never throw (every member of a token is type-checked before
+  // it is read). Should a parser throw all the same, the token is refused
+  // here: an exception escaping into a handler skips its bookkeeping (the
+  // audit row of the refusal, the per-address limit, a write slot given
+  // back) and gRPC answers it with a status of its own.
+  try {
+    return options_.oidc != nullptr && OidcVerifier::IsRs256(token) ? options_.oidc->Verify(token)
+                                                                    : verifier_.Verify(token);
+  } catch (const nlohmann::json::exception& e) {
+    return absl::UnauthenticatedError(absl::StrCat("bearer token: malformed (", e.id, ")"));
+  } catch (const std::exception& e) {
+    return absl::InternalError(absl::StrCat("bearer token: verification failed: ", e.what()));
+  }
 }
 
 int64_t Authorizer::verified_token_cache_hits() const {

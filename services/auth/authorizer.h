@@ -63,9 +63,10 @@ struct AuthOptions {
   // Verified bearer tokens remembered, so that a client sending the same
   // token call after call pays for its signature check (HMAC or RSA) once.
   // Keyed by the whole token text: a token that differs in one byte is
-  // verified afresh. An entry serves only until the token's `exp` (without
-  // the clock skew Verify allows) and never past a revocation (the list is
-  // checked on every call). At most this many tokens; when full, the cache
+  // verified afresh. An entry serves only until the principal's expires_us:
+  // the token's `exp` (without the clock skew Verify allows), for an ID
+  // token the earlier of `exp` and `iat` + OidcOptions::max_age. Never past
+  // a revocation (the list is checked on every call). At most this many tokens; when full, the cache
   // starts again empty. 0: every call verifies its token.
   int verified_token_cache = 4096;
 };
@@ -103,6 +104,7 @@ class Authorizer {
 
   // The principal of an "authorization" header value ("Bearer <jwt>").
   // UNAUTHENTICATED when missing, malformed, invalid, expired or revoked.
+  // Never throws, whatever the token holds.
   absl::StatusOr<Principal> Authenticate(absl::string_view authorization) const;
 
   // Authenticates and authorizes one call of `operation` (a full gRPC method
@@ -143,6 +145,9 @@ class Authorizer {
 
   // Verifies `token` (its signature and claims), through the cache.
   absl::StatusOr<Principal> VerifyToken(absl::string_view token) const;
+  // The same without the cache; an exception of a verifier becomes
+  // UNAUTHENTICATED (a JSON parser's) or INTERNAL (any other), never escapes.
+  absl::StatusOr<Principal> VerifyUncached(absl::string_view token) const;
 
   AuthOptions options_;
   TokenVerifier verifier_;

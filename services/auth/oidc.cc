@@ -5,8 +5,11 @@
 #include <openssl/evp.h>
 #include <openssl/param_build.h>
 
+#include <algorithm>
+#include <cstdint>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <sstream>
 #include <vector>
 
@@ -35,6 +38,46 @@ bool IsLearnerKey(absl::string_view s) {
     }
   }
   return true;
+}
+
+// Unix seconds of the years 1970-9999: the range of every time claim.
+constexpr int64_t kMaxSeconds = 253402300799;
+
+// The string member `name` of `object` (the header or the claims; `part`
+// names which in errors) into *out: nullopt when absent, UNAUTHENTICATED
+// naming the member when present and not a string. Never throws.
+absl::Status StringMember(const nlohmann::json& object, absl::string_view part, const std::string& name,
+                          std::optional<std::string>* out) {
+  out->reset();
+  auto it = object.find(name);
+  if (it == object.end()) return absl::OkStatus();
+  if (!it->is_string()) return Unauthenticated(absl::StrCat(part, " ", name, ": must be a string"));
+  *out = it->get<std::string>();
+  return absl::OkStatus();
+}
+
+// The NumericDate claim `name` (Unix seconds, years 1970-9999; a fraction is
+// dropped) into *out: nullopt when absent, UNAUTHENTICATED naming the claim
+// when present and not such a number. Never throws.
+absl::Status TimeClaim(const nlohmann::json& claims, const char* name, std::optional<absl::Time>* out) {
+  out->reset();
+  auto it = claims.find(name);
+  if (it == claims.end()) return absl::OkStatus();
+  int64_t seconds = -1;
+  if (it->is_number_unsigned()) {
+    if (it->get<uint64_t>() <= static_cast<uint64_t>(kMaxSeconds)) seconds = it->get<int64_t>();
+  } else if (it->is_number_integer()) {
+    seconds = it->get<int64_t>();
+  } else if (it->is_number_float()) {
+    // Range-checked as a double first: converting one outside int64_t is undefined.
+    const double d = it->get<double>();
+    if (d >= 0 && d <= static_cast<double>(kMaxSeconds)) seconds = static_cast<int64_t>(d);
+  } else {
+    return Unauthenticated(absl::StrCat("claim ", name, ": must be a number (Unix seconds)"));
+  }
+  if (seconds < 0 || seconds > kMaxSeconds) return Unauthenticated(absl::StrCat("claim ", name, ": out of range"));
+  *out = absl::FromUnixSeconds(seconds);
+  return absl::OkStatus();
 }
 
 struct PkeyFree {
@@ -87,7 +130,9 @@ absl::StatusOr<std::unique_ptr<OidcVerifier>> OidcVerifier::Create(OidcOptions o
   int i = 0;
   for (const nlohmann::json& k : jwks["keys"]) {
     ++i;
-    if (!k.is_object() || k.value("kty", "") != "RSA") continue;  // other key types are not used here
+    // Other key types are not used here. (Comparisons, not value(): a member
+    // of another type is then another value, not an exception.)
+    if (!k.is_object() || !k.contains("kty") || k["kty"] != "RSA") continue;
     if (k.contains("use") && k["use"] != "sig") continue;
     if (k.contains("alg") && k["alg"] != "RS256") continue;
     if (!k.contains("kid") || !k["kid"].is_string() || k["kid"].get<std::string>().empty()) {
@@ -124,7 +169,9 @@ bool OidcVerifier::IsRs256(absl::string_view token) {
   std::string header_text;
   if (!Base64Url(token.substr(0, dot), &header_text)) return false;
   nlohmann::json header = nlohmann::json::parse(header_text, nullptr, false);
-  return header.is_object() && header.value("alg", "") == "RS256";
+  if (!header.is_object()) return false;
+  auto alg = header.find("alg");
+  return alg != header.end() && alg->is_string() && *alg == "RS256";  // never header.value(): it throws on a number
 }
 
 absl::StatusOr<Principal> OidcVerifier::Verify(absl::string_view token) const {
@@ -136,12 +183,19 @@ absl::StatusOr<Principal> OidcVerifier::Verify(absl::string_view token) const {
   if (!Base64Url(parts[0], &header_text) || !Base64Url(parts[1], &payload_text) || !Base64Url(parts[2], &signature)) {
     return Unauthenticated("malformed (not base64url)");
   }
+  // Every member read is type-checked first (StringMember, TimeClaim): one of
+  // another type is refused naming it, never thrown on.
   nlohmann::json header = nlohmann::json::parse(header_text, nullptr, false);
   if (!header.is_object()) return Unauthenticated("malformed header");
+  std::optional<std::string> alg, kid, typ;
+  if (absl::Status s = StringMember(header, "header", "alg", &alg); !s.ok()) return s;
   // The algorithm is fixed by this verifier, never chosen by the token.
-  if (header.value("alg", "") != "RS256") return Unauthenticated("algorithm must be RS256");
-  if (!header.contains("kid") || !header["kid"].is_string()) return Unauthenticated("no kid in the header");
-  auto key = keys_.find(header["kid"].get<std::string>());
+  if (alg != "RS256") return Unauthenticated("algorithm must be RS256");
+  if (absl::Status s = StringMember(header, "header", "kid", &kid); !s.ok()) return s;
+  if (!kid) return Unauthenticated("no kid in the header");
+  if (absl::Status s = StringMember(header, "header", "typ", &typ); !s.ok()) return s;
+  if (header.contains("crit")) return Unauthenticated("header crit: not supported");
+  auto key = keys_.find(*kid);
   if (key == keys_.end()) return Unauthenticated("unknown signing key (kid not in the configured JWKS)");
 
   const size_t signed_len = parts[0].size() + 1 + parts[1].size();
@@ -154,33 +208,35 @@ absl::StatusOr<Principal> OidcVerifier::Verify(absl::string_view token) const {
 
   nlohmann::json claims = nlohmann::json::parse(payload_text, nullptr, false);
   if (!claims.is_object()) return Unauthenticated("malformed claims");
-  if (!claims.contains("iss") || claims["iss"] != options_.issuer) {
-    return Unauthenticated(absl::StrCat("issuer must be ", options_.issuer));
-  }
+  std::optional<std::string> iss, azp, subject, jti;
+  if (absl::Status s = StringMember(claims, "claim", "iss", &iss); !s.ok()) return s;
+  if (iss != options_.issuer) return Unauthenticated(absl::StrCat("claim iss: issuer must be ", options_.issuer));
   bool audience = false;
   int audiences = 0;
-  if (claims.contains("aud")) {
-    const nlohmann::json& aud = claims["aud"];
-    if (aud.is_string()) {
+  if (auto aud = claims.find("aud"); aud != claims.end()) {
+    if (aud->is_string()) {
       audiences = 1;
-      audience = aud == options_.audience;
-    } else if (aud.is_array()) {
-      for (const nlohmann::json& a : aud) {
+      audience = *aud == options_.audience;
+    } else if (aud->is_array()) {
+      for (const nlohmann::json& a : *aud) {
+        if (!a.is_string()) return Unauthenticated("claim aud: must be a string or an array of strings");
         ++audiences;
-        audience |= a.is_string() && a == options_.audience;
+        audience |= a == options_.audience;
       }
+    } else {
+      return Unauthenticated("claim aud: must be a string or an array of strings");
     }
   }
-  if (!audience) return Unauthenticated(absl::StrCat("audience must include ", options_.audience));
-  if (audiences > 1 && (!claims.contains("azp") || claims["azp"] != options_.audience)) {
-    return Unauthenticated(absl::StrCat("azp must be ", options_.audience, " when there are several audiences"));
+  if (!audience) return Unauthenticated(absl::StrCat("claim aud: audience must include ", options_.audience));
+  if (absl::Status s = StringMember(claims, "claim", "azp", &azp); !s.ok()) return s;
+  if (audiences > 1 && azp != options_.audience) {
+    return Unauthenticated(absl::StrCat("claim azp: must be ", options_.audience, " when there are several audiences"));
   }
   const absl::Time now = options_.now();
-  auto time_claim = [&](const char* name) -> std::optional<absl::Time> {
-    if (!claims.contains(name) || !claims[name].is_number()) return std::nullopt;
-    return absl::FromUnixSeconds(claims[name].get<int64_t>());
-  };
-  std::optional<absl::Time> exp = time_claim("exp"), nbf = time_claim("nbf"), iat = time_claim("iat");
+  std::optional<absl::Time> exp, nbf, iat;
+  if (absl::Status s = TimeClaim(claims, "exp", &exp); !s.ok()) return s;
+  if (absl::Status s = TimeClaim(claims, "nbf", &nbf); !s.ok()) return s;
+  if (absl::Status s = TimeClaim(claims, "iat", &iat); !s.ok()) return s;
   if (!exp) return Unauthenticated("exp required");
   if (*exp + options_.clock_skew <= now) return Unauthenticated("expired");
   if (nbf && *nbf - options_.clock_skew > now) return Unauthenticated("not yet valid (nbf)");
@@ -188,16 +244,18 @@ absl::StatusOr<Principal> OidcVerifier::Verify(absl::string_view token) const {
   if (*iat - options_.clock_skew > now) return Unauthenticated("issued in the future (iat)");
   if (now - *iat > options_.max_age) return Unauthenticated("too old (iat); sign in again");
   const std::string& claim = options_.learner_claim;
-  if (!claims.contains(claim) || !claims[claim].is_string() || !IsLearnerKey(claims[claim].get<std::string>())) {
+  if (absl::Status s = StringMember(claims, "claim", claim, &subject); !s.ok()) return s;
+  if (!subject || !IsLearnerKey(*subject))
     return Unauthenticated(absl::StrCat("claim ", claim, " must be a learner key"));
-  }
+  if (absl::Status s = StringMember(claims, "claim", "jti", &jti); !s.ok()) return s;
   Principal p;
   p.role = Role::kLearner;
-  p.subject = claims[claim].get<std::string>();
-  p.expires_us = absl::ToUnixMicros(*exp);
-  std::string jti = claims.contains("jti") && claims["jti"].is_string() ? claims["jti"].get<std::string>() : "";
-  p.token_id = jti.empty() ? absl::StrCat("oidc-", p.subject, "-", absl::ToUnixSeconds(*iat))
-                           : absl::StrCat("oidc-", jti.substr(0, 128));
+  p.subject = *std::move(subject);
+  // Accepted until exp or until it is max_age old, whichever comes first:
+  // the verified-token cache (authorizer.h) serves it no longer than that.
+  p.expires_us = absl::ToUnixMicros(std::min(*exp, *iat + options_.max_age));
+  p.token_id = !jti || jti->empty() ? absl::StrCat("oidc-", p.subject, "-", absl::ToUnixSeconds(*iat))
+                                    : absl::StrCat("oidc-", jti->substr(0, 128));
   return p;
 }
 

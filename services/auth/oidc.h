@@ -16,7 +16,12 @@
 //   - `exp` is in the future and `nbf`/`iat` not in the future (both with the
 //     configured clock skew), and `iat` is at most `max_age` old;
 //   - the learner claim (default `sub`) is a learner key
-//     ([A-Za-z0-9._:@|/-], 1 to 128 characters).
+//     ([A-Za-z0-9._:@|/-], 1 to 128 characters), taken as it is (not
+//     canonicalised: services compare canonical learner keys with it, so
+//     "account:<district IdP>|u1" is not u1);
+//   - every header member and claim read above has its JSON type (strings;
+//     times numbers of years 1970-9999), and the header has no `crit`: a
+//     member of another type is refused naming it, never thrown on.
 // The principal is always role learner with that subject: role, venue,
 // learner or courses claims of an ID token are ignored, so the identity
 // provider can make learners and nothing else.
@@ -57,12 +62,15 @@ class OidcVerifier {
   static absl::StatusOr<std::unique_ptr<OidcVerifier>> FromFile(const std::string& jwks_file, OidcOptions options);
   ~OidcVerifier();
 
-  // Whether `token` is meant for this verifier: a three-part JWT whose header
-  // names alg RS256. (Tokens of the services themselves are HS256.)
+  // Whether `token` is meant for this verifier: a JWT whose header names alg
+  // RS256 (the string). (Tokens of the services themselves are HS256.)
+  // Never throws.
   static bool IsRs256(absl::string_view token);
 
   // The learner of a valid ID token; UNAUTHENTICATED with the reason
-  // otherwise ("id token: ..."). Never throws.
+  // otherwise ("id token: ..."). Never throws. The principal's expires_us is
+  // the earlier of `exp` and `iat` + max_age: when the token stops being
+  // accepted (the Authorizer's verified-token cache keeps it no longer).
   absl::StatusOr<Principal> Verify(absl::string_view token) const;
 
   size_t key_count() const { return keys_.size(); }

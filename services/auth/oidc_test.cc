@@ -9,7 +9,10 @@
 #include <openssl/evp.h>
 #include <openssl/rsa.h>
 
+#include <cstdint>
+#include <limits>
 #include <nlohmann/json.hpp>
+#include <vector>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
@@ -169,13 +172,99 @@ TEST_F(OidcTest, IssuerAudienceTimesAndLearnerClaimAreChecked) {
   ExpectRefused(with("sub", 42), "claim sub");
 }
 
+// A token signed with `key` whose header is `header` as given.
+std::string IdTokenWithHeader(const RsaKey& key, const Json& header, const Json& claims) {
+  std::string signing = absl::StrCat(B64(header.dump()), ".", B64(claims.dump()));
+  return absl::StrCat(signing, ".", B64(key.Sign(signing)));
+}
+
+// Values of every JSON type but a string.
+std::vector<Json> NotStrings() {
+  return {1, -1, 1.5, nullptr, true, Json::array(), Json::array({"RS256"}), Json::object(), Json{{"a", "b"}}};
+}
+
+// A header member or claim of the wrong type ({"alg":1}, {"kid":null},
+// "exp":"soon", ...) used to reach nlohmann's value() or get<>() and throw
+// type_error (the Authorizer let the exception out into the handler). Each
+// is UNAUTHENTICATED naming the member, and nothing throws.
+TEST_F(OidcTest, MembersOfTheWrongTypeAreRefusedNamingThemAndNothingThrows) {
+  const Json header = {{"alg", "RS256"}, {"kid", "k1"}, {"typ", "JWT"}};
+  ASSERT_TRUE(verifier_->Verify(IdTokenWithHeader(key_, header, Claims())).ok());
+  for (const char* name : {"alg", "kid", "typ"}) {
+    for (const Json& bad : NotStrings()) {
+      Json h = header;
+      h[name] = bad;
+      const std::string token = IdTokenWithHeader(key_, h, Claims());
+      bool rs256 = true;
+      EXPECT_NO_THROW(rs256 = OidcVerifier::IsRs256(token)) << h.dump();
+      if (std::string(name) == "alg") {
+        EXPECT_FALSE(rs256) << h.dump();
+      }
+      absl::StatusOr<Principal> p = absl::UnknownError("threw");
+      EXPECT_NO_THROW(p = verifier_->Verify(token)) << h.dump();
+      EXPECT_EQ(p.status().code(), absl::StatusCode::kUnauthenticated) << h.dump();
+      EXPECT_TRUE(absl::StrContains(p.status().message(), absl::StrCat("header ", name, ": must be a string")))
+          << h.dump() << " " << p.status();
+    }
+  }
+  // The token of the report: {"alg":1}.{} with a one-byte signature.
+  EXPECT_NO_THROW(EXPECT_FALSE(OidcVerifier::IsRs256("eyJhbGciOjF9.e30.AA")));
+  ExpectRefused("eyJhbGciOjF9.e30.AA", "header alg: must be a string");
+  Json crit = header;
+  crit["crit"] = Json::array({"exp"});
+  ExpectRefused(IdTokenWithHeader(key_, crit, Claims()), "header crit");
+
+  struct Case {
+    const char* claim;
+    Json value;
+  };
+  std::vector<Case> cases;
+  for (const char* claim : {"iss", "aud", "azp", "sub", "jti"}) {
+    for (const Json& bad : NotStrings()) {
+      if (std::string(claim) == "aud" && bad.is_array() && bad.size() == 1) continue;  // ["RS256"]: a wrong audience
+      cases.push_back({claim, bad});
+    }
+  }
+  cases.push_back({"aud", Json::array({kClient, 7})});
+  for (const char* claim : {"exp", "iat", "nbf"}) {
+    for (const Json& bad : {Json("1790000000"), Json(nullptr), Json(true), Json::array({1790000000}), Json::object(),
+                            Json(-1), Json(1e300), Json(-1e300), Json(std::numeric_limits<uint64_t>::max()),
+                            Json(std::numeric_limits<int64_t>::min())}) {
+      cases.push_back({claim, bad});
+    }
+  }
+  for (const Case& c : cases) {
+    Json claims = Claims();
+    claims[c.claim] = c.value;
+    const std::string token = IdToken(key_, claims);
+    absl::StatusOr<Principal> p = absl::UnknownError("threw");
+    EXPECT_NO_THROW(p = verifier_->Verify(token)) << claims.dump();
+    EXPECT_EQ(p.status().code(), absl::StatusCode::kUnauthenticated) << claims.dump();
+    EXPECT_TRUE(absl::StrContains(p.status().message(), absl::StrCat("claim ", c.claim))) << p.status();
+  }
+  // A time claim may be a fraction (NumericDate); it is read in whole seconds.
+  Json fraction = Claims();
+  fraction["exp"] = absl::ToUnixSeconds(kNow) + 3600.5;
+  absl::StatusOr<Principal> p = verifier_->Verify(IdToken(key_, fraction));
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_EQ(p->expires_us, absl::ToUnixMicros(kNow + absl::Hours(1)));
+  // Claims an ID token cannot set are ignored whatever their type.
+  Json ignored = Claims();
+  ignored["role"] = Json::object();
+  ignored["venue"] = 7;
+  ignored["learner"] = nullptr;
+  ignored["courses"] = "c1";
+  EXPECT_TRUE(verifier_->Verify(IdToken(key_, ignored)).ok());
+}
+
 TEST(OidcConfig, BadJwksOrSettingsAreInvalidArgument) {
   OidcOptions o;
   o.issuer = kIssuer;
   o.audience = kClient;
-  for (const char* bad : {"", "[]", "{}", R"({"keys": []})", R"({"keys": [{"kty":"EC"}]})",
-                          R"({"keys": [{"kty":"RSA","n":"AQAB","e":"AQAB"}]})",
-                          R"({"keys": [{"kty":"RSA","kid":"k","n":"AQAB","e":"AQAB"}]})"}) {
+  for (const char* bad :
+       {"", "[]", "{}", R"({"keys": []})", R"({"keys": [{"kty":"EC"}]})", R"({"keys": [{"kty":1}]})",
+        R"({"keys": [{"kty":null,"use":[],"alg":{}}]})", R"({"keys": [{"kty":"RSA","n":"AQAB","e":"AQAB"}]})",
+        R"({"keys": [{"kty":"RSA","kid":"k","n":"AQAB","e":"AQAB"}]})"}) {
     o.jwks_json = bad;
     EXPECT_EQ(OidcVerifier::Create(o).status().code(), absl::StatusCode::kInvalidArgument) << bad;
   }
@@ -227,6 +316,71 @@ TEST(OidcAuthorizer, RoutesIdTokensToTheProviderAndKeepsServiceTokens) {
   op.role = Role::kOperator;
   op.subject = "operator-wang";
   EXPECT_TRUE(with.Authenticate("Bearer " + *MintToken(op, absl::Minutes(5), ao.token)).ok());
+}
+
+// Once OIDC is configured the Authorizer reads every bearer token's header
+// (OidcVerifier::IsRs256); {"alg":1} threw there, out of Authenticate.
+TEST(OidcAuthorizer, MalformedHeadersAreUnauthenticatedNeverThrown) {
+  RsaKey k;
+  OidcOptions oo;
+  oo.jwks_json = Json{{"keys", Json::array({k.Jwk("k1")})}}.dump();
+  oo.issuer = kIssuer;
+  oo.audience = kClient;
+  AuthOptions ao;
+  ao.enabled = true;
+  ao.token.key = "oidc-authorizer-test-key-0123456789abcdef";
+  ao.oidc = std::shared_ptr<const OidcVerifier>(std::move(*OidcVerifier::Create(oo)));
+  Authorizer auth(ao);
+  Json c = Claims();
+  c["iat"] = absl::ToUnixSeconds(absl::Now()) - 5;
+  c["exp"] = absl::ToUnixSeconds(absl::Now()) + 600;
+  std::vector<std::string> tokens = {"eyJhbGciOjF9.e30.AA", absl::StrCat(B64(R"({"alg":null})"), ".e30.AA")};
+  for (const char* name : {"alg", "kid", "typ"}) {
+    for (const Json& bad : NotStrings()) {
+      Json h = {{"alg", "RS256"}, {"kid", "k1"}, {"typ", "JWT"}};
+      h[name] = bad;
+      tokens.push_back(IdTokenWithHeader(k, h, c));              // signed
+      tokens.push_back(absl::StrCat(B64(h.dump()), ".e30.AA"));  // not
+      h["alg"] = "HS256";                                        // the services' own tokens
+      if (std::string(name) != "alg") tokens.push_back(absl::StrCat(B64(h.dump()), ".e30.AA"));
+    }
+  }
+  for (const std::string& token : tokens) {
+    absl::StatusOr<Principal> p = absl::UnknownError("threw");
+    EXPECT_NO_THROW(p = auth.Authenticate("Bearer " + token)) << token;
+    EXPECT_EQ(p.status().code(), absl::StatusCode::kUnauthenticated) << token << " " << p.status();
+  }
+}
+
+// The verified-token cache kept an ID token for as long as its `exp` said,
+// so one first seen at 11 hours old went on working past the 12-hour age
+// limit (up to its exp, here 24 hours after it was issued).
+TEST(OidcAuthorizer, ACachedIdTokenEndsAtItsMaximumAge) {
+  auto now = std::make_shared<absl::Time>(kNow);
+  RsaKey k;
+  OidcOptions oo;
+  oo.jwks_json = Json{{"keys", Json::array({k.Jwk("k1")})}}.dump();
+  oo.issuer = kIssuer;
+  oo.audience = kClient;
+  oo.now = [now] { return *now; };
+  AuthOptions ao;
+  ao.enabled = true;
+  ao.token.key = "oidc-authorizer-test-key-0123456789abcdef";
+  ao.token.now = [now] { return *now; };
+  ao.oidc = std::shared_ptr<const OidcVerifier>(std::move(*OidcVerifier::Create(oo)));
+  Authorizer auth(ao);
+  Json c = Claims();
+  c["iat"] = absl::ToUnixSeconds(kNow - absl::Hours(11));
+  c["exp"] = absl::ToUnixSeconds(kNow + absl::Hours(13));
+  const std::string bearer = "Bearer " + IdToken(k, c);
+  ASSERT_TRUE(auth.Authenticate(bearer).ok());
+  ASSERT_TRUE(auth.Authenticate(bearer).ok());
+  EXPECT_EQ(auth.verified_token_cache_hits(), 1) << "the second call is answered from the cache";
+  *now += absl::Hours(2);  // 13 hours old, exp still 11 hours ahead
+  absl::Status s = auth.Authenticate(bearer).status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kUnauthenticated) << s;
+  EXPECT_TRUE(absl::StrContains(s.message(), "too old")) << s;
+  EXPECT_EQ(auth.verified_token_cache_hits(), 1);
 }
 
 }  // namespace

@@ -36,7 +36,10 @@ struct Principal {
   std::string learner;               // kiosk sessions: the learner who identified at the kiosk
   std::vector<std::string> courses;  // teachers: ids of the courses they run
   std::string token_id;              // the credential's id (jti), for revocation and audit
-  int64_t expires_us = 0;            // 0: no expiry (e.g. xAPI Basic credentials)
+  // When the credential stops being accepted, Unix microseconds: a token's
+  // `exp`; an ID token's `exp` or the end of its maximum age, whichever is
+  // first (oidc.h). 0: no expiry (e.g. xAPI Basic credentials).
+  int64_t expires_us = 0;
 };
 
 }  // namespace lifelong::auth

@@ -96,58 +96,110 @@ nlohmann::json ClaimsOf(const Principal& p, absl::Duration ttl, const TokenOptio
   return claims;
 }
 
-// The principal of verified claims: times, audience, subject and role checked.
+// Unix seconds of the years 1970-9999: the range of every time claim.
+constexpr int64_t kMaxSeconds = 253402300799;
+
+// The string claim `name` into *out: "" when absent; UNAUTHENTICATED naming
+// the claim when it is present and not a string. Never throws.
+absl::Status StringClaim(const nlohmann::json& claims, const char* name, std::string* out) {
+  out->clear();
+  auto it = claims.find(name);
+  if (it == claims.end()) return absl::OkStatus();
+  if (!it->is_string()) return Unauthenticated(absl::StrCat("claim ", name, ": must be a string"));
+  *out = it->get<std::string>();
+  return absl::OkStatus();
+}
+
+// The time claim `name` (integer Unix seconds, years 1970-9999) into *out;
+// *present says whether the token has it. UNAUTHENTICATED naming the claim
+// when it is present and not such an integer. Never throws.
+absl::Status TimeClaim(const nlohmann::json& claims, const char* name, int64_t* out, bool* present) {
+  *present = false;
+  auto it = claims.find(name);
+  if (it == claims.end()) return absl::OkStatus();
+  if (!it->is_number_integer()) {
+    return Unauthenticated(absl::StrCat("claim ", name, ": must be an integer (Unix seconds)"));
+  }
+  // Read as unsigned when it is (a value past INT64_MAX must not wrap).
+  const bool in_range = it->is_number_unsigned() ? it->get<uint64_t>() <= static_cast<uint64_t>(kMaxSeconds)
+                                                 : it->get<int64_t>() >= 0 && it->get<int64_t>() <= kMaxSeconds;
+  if (!in_range) return Unauthenticated(absl::StrCat("claim ", name, ": out of range"));
+  *out = it->get<int64_t>();
+  *present = true;
+  return absl::OkStatus();
+}
+
+// The members of a JOSE header that this code reads or that would change a
+// token's meaning, type-checked before anything else of the header is used:
+// "alg" a string, "kid" and "typ" strings when present, no "crit" (no header
+// extension is understood here). UNAUTHENTICATED naming the member (without
+// the "bearer token: " of the caller's answer). Never throws.
+absl::Status CheckHeader(const nlohmann::json& header) {
+  if (!header.is_object()) return absl::UnauthenticatedError("header: not a JSON object");
+  auto alg = header.find("alg");
+  if (alg == header.end()) return absl::UnauthenticatedError("header alg: required");
+  if (!alg->is_string()) return absl::UnauthenticatedError("header alg: must be a string");
+  for (const char* name : {"kid", "typ"}) {
+    auto it = header.find(name);
+    if (it != header.end() && !it->is_string()) {
+      return absl::UnauthenticatedError(absl::StrCat("header ", name, ": must be a string"));
+    }
+  }
+  if (header.contains("crit")) return absl::UnauthenticatedError("header crit: not supported");
+  return absl::OkStatus();
+}
+
+// The principal of verified claims: times, audience, subject and role
+// checked, every claim read of the type it must have (a claim of another
+// type is UNAUTHENTICATED naming it, never taken as absent).
 absl::StatusOr<Principal> PrincipalOfClaims(const nlohmann::json& claims, const TokenOptions& options) {
   if (!claims.is_object()) return Unauthenticated("claims are not a JSON object");
-  auto str = [&](const char* k) -> std::string {
-    auto it = claims.find(k);
-    return it != claims.end() && it->is_string() ? it->get<std::string>() : std::string();
-  };
-  auto num = [&](const char* k, int64_t* out) -> bool {
-    auto it = claims.find(k);
-    if (it == claims.end() || !it->is_number_integer()) return false;
-    *out = it->get<int64_t>();
-    return true;
-  };
-
   absl::Time now = options.now();
   int64_t exp = 0, nbf = 0, iat = 0;
-  // Times are Unix seconds within years 1970-9999.
-  constexpr int64_t kMaxSeconds = 253402300799;
-  auto in_range = [](int64_t t) { return t >= 0 && t <= kMaxSeconds; };
-  if (!num("exp", &exp)) return Unauthenticated("claim exp: missing or not an integer");
-  if (!in_range(exp)) return Unauthenticated("claim exp: out of range");
+  bool has_exp = false, has_nbf = false, has_iat = false;
+  if (absl::Status s = TimeClaim(claims, "exp", &exp, &has_exp); !s.ok()) return s;
+  if (!has_exp) return Unauthenticated("claim exp: required");
   if (absl::FromUnixSeconds(exp) + options.clock_skew < now) return Unauthenticated("expired");
-  if (num("nbf", &nbf) && (!in_range(nbf) || absl::FromUnixSeconds(nbf) - options.clock_skew > now)) {
-    return Unauthenticated("not valid yet (nbf)");
-  }
-  if (num("iat", &iat) && (!in_range(iat) || absl::FromUnixSeconds(iat) - options.clock_skew > now)) {
+  if (absl::Status s = TimeClaim(claims, "nbf", &nbf, &has_nbf); !s.ok()) return s;
+  if (has_nbf && absl::FromUnixSeconds(nbf) - options.clock_skew > now) return Unauthenticated("not valid yet (nbf)");
+  if (absl::Status s = TimeClaim(claims, "iat", &iat, &has_iat); !s.ok()) return s;
+  if (has_iat && absl::FromUnixSeconds(iat) - options.clock_skew > now) {
     return Unauthenticated("issued in the future (iat)");
   }
   bool audience_ok = false;
   if (auto it = claims.find("aud"); it != claims.end()) {
-    if (it->is_string()) audience_ok = it->get<std::string>() == options.audience;
-    if (it->is_array()) {
-      for (const auto& a : *it) audience_ok |= a.is_string() && a.get<std::string>() == options.audience;
+    if (it->is_string()) {
+      audience_ok = it->get<std::string>() == options.audience;
+    } else if (it->is_array()) {
+      for (const auto& a : *it) {
+        if (!a.is_string()) return Unauthenticated("claim aud: must be a string or an array of strings");
+        audience_ok |= a.get<std::string>() == options.audience;
+      }
+    } else {
+      return Unauthenticated("claim aud: must be a string or an array of strings");
     }
   }
   if (!audience_ok) return Unauthenticated(absl::StrCat("claim aud: must contain \"", options.audience, "\""));
 
   Principal p;
-  p.subject = str("sub");
+  if (absl::Status s = StringClaim(claims, "sub", &p.subject); !s.ok()) return s;
   if (p.subject.empty()) return Unauthenticated("claim sub: missing");
-  std::optional<Role> role = RoleFromName(str("role"));
+  std::string role_name;
+  if (absl::Status s = StringClaim(claims, "role", &role_name); !s.ok()) return s;
+  std::optional<Role> role = RoleFromName(role_name);
   if (!role) return Unauthenticated("claim role: missing or unknown");
   p.role = *role;
-  p.venue = str("venue");
+  if (absl::Status s = StringClaim(claims, "venue", &p.venue); !s.ok()) return s;
   if (p.role == Role::kKiosk && p.venue.empty()) return Unauthenticated("claim venue: required for kiosks");
-  p.learner = str("learner");
-  if (auto it = claims.find("courses"); it != claims.end() && it->is_array()) {
+  if (absl::Status s = StringClaim(claims, "learner", &p.learner); !s.ok()) return s;
+  if (auto it = claims.find("courses"); it != claims.end()) {
+    if (!it->is_array()) return Unauthenticated("claim courses: must be an array of strings");
     for (const auto& c : *it) {
-      if (c.is_string()) p.courses.push_back(c.get<std::string>());
+      if (!c.is_string()) return Unauthenticated("claim courses: must be an array of strings");
+      p.courses.push_back(c.get<std::string>());
     }
   }
-  p.token_id = str("jti");
+  if (absl::Status s = StringClaim(claims, "jti", &p.token_id); !s.ok()) return s;
   p.expires_us = exp * 1000000;
   return p;
 }
@@ -186,13 +238,14 @@ absl::StatusOr<EdDsaParts> SplitEdDsa(absl::string_view token) {
     return absl::UnauthenticatedError("malformed or bad signature");
   }
   nlohmann::json header = nlohmann::json::parse(header_text, nullptr, false);
+  if (!header.is_object()) return absl::UnauthenticatedError("header: not a JSON object");
   // The algorithm is fixed by configuration, never chosen by the token.
-  if (!header.is_object() || !header.contains("alg") || header["alg"] != "EdDSA") {
+  if (auto alg = header.find("alg"); alg != header.end() && alg->is_string() && *alg != "EdDSA") {
     return absl::InvalidArgumentError("algorithm must be EdDSA");
   }
-  if (header.contains("crit")) return absl::UnauthenticatedError("header crit: not supported");
+  if (absl::Status s = CheckHeader(header); !s.ok()) return s;
   if (out.signature.size() != 64) return absl::UnauthenticatedError("malformed or bad signature");
-  if (auto it = header.find("kid"); it != header.end() && it->is_string()) out.key_id = it->get<std::string>();
+  if (auto it = header.find("kid"); it != header.end()) out.key_id = it->get<std::string>();  // a string (CheckHeader)
   out.signed_part = token.substr(0, parts[0].size() + 1 + parts[1].size());
   return out;
 }
@@ -378,6 +431,16 @@ absl::StatusOr<Principal> TokenVerifier::Verify(absl::string_view token) const {
 }
 
 absl::StatusOr<Principal> TokenVerifier::VerifyHs256(absl::string_view token) const {
+  // The header's members are type-checked here first (CheckHeader), so that
+  // one of the wrong type is refused naming it, whatever libjwt makes of it.
+  const size_t dot = token.find('.');
+  std::string header_text;
+  if (dot == absl::string_view::npos || !absl::WebSafeBase64Unescape(token.substr(0, dot), &header_text)) {
+    return Unauthenticated("malformed or bad signature");
+  }
+  if (absl::Status s = CheckHeader(nlohmann::json::parse(header_text, nullptr, false)); !s.ok()) {
+    return Unauthenticated(s.message());
+  }
   std::string text(token);
   jwt_t* raw = nullptr;
   int rc = jwt_decode(&raw, text.c_str(), reinterpret_cast<const unsigned char*>(options_.key.data()),

@@ -9,7 +9,10 @@
 //   learner  kiosk sessions: the identified learner         optional
 //   courses  teachers: array of course ids                  optional
 // Verification fixes the algorithm (a token that names another one, "none"
-// included, is refused) and allows `clock_skew` around exp/nbf/iat.
+// included, is refused) and allows `clock_skew` around exp/nbf/iat. Every
+// claim above and the header's alg, kid and typ must have their JSON type
+// (strings; times integers of years 1970-9999; courses an array of strings)
+// when present: one of another type is refused naming it, not taken as absent.
 //
 // Keys (TokenOptions::key, LoadKeyFile) are of one of three kinds:
 //   - an HS256 secret: any other text of at least 32 bytes; it signs and

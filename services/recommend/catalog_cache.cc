@@ -107,6 +107,10 @@ absl::StatusOr<CatalogPtr> CatalogCache::ListAll(int64_t generation) {
     ctx.set_deadline(absl::ToChronoTime(absl::Now() + options_.call_deadline));
     v1::ListCoursesRequest request;
     request.set_page_size(options_.page_size);
+    // Archived courses too: learners' histories name them (a completed
+    // course is archived when its term ends, docs/catalog.md), and their
+    // series, credits and prerequisites still count (course.h kArchived).
+    request.set_show_archived(true);
     request.set_page_token(token);
     v1::ListCoursesResponse response;
     grpc::Status s = stub_->ListCourses(&ctx, request, &response);
@@ -163,7 +167,10 @@ absl::Status CatalogCache::RefreshOnce() {
       if (snapshot.ok()) {
         int64_t gen = 0;
         (void)absl::SimpleAtoi((*snapshot)->version(), &gen);
-        LogInfo("catalog_loaded", {{"generation", gen}, {"courses", (*snapshot)->courses().size()}});
+        size_t archived = 0;
+        for (const Course& c : (*snapshot)->courses()) archived += c.state == CourseState::kArchived ? 1 : 0;
+        LogInfo("catalog_loaded",
+                {{"generation", gen}, {"courses", (*snapshot)->courses().size()}, {"archived", archived}});
         absl::MutexLock lock(&mu_);
         snapshot_ = *std::move(snapshot);
         generation_ = gen;

@@ -1,8 +1,11 @@
 // CatalogCache: an in-memory copy of the course catalog (courses and
 // programmes), refreshed in the
 // background from CourseCatalogService. Change detection: GetCatalogInfo's
-// generation; the full listing (ListCourses, every page) is read again only
-// when it changed. Every call carries a deadline.
+// generation; the full listing (ListCourses, every page, archived courses
+// included: show_archived) is read again only when it changed. Every call
+// carries a deadline. Archived courses stay in the snapshot (state
+// kArchived) for resolving learners' histories; they are never recommended
+// or planned (course.h).
 //
 // Requests read Current(): a snapshot no older than `max_staleness` since the
 // last successful check, else UNAVAILABLE (the catalog service is down and

@@ -20,7 +20,11 @@ struct CourseSession {
   absl::Time end = absl::InfinitePast();
 };
 
-// Only kOpen courses are ever recommended.
+// Only kOpen courses are ever recommended or planned. kArchived courses are
+// in a snapshot for learners' histories only: a completed archived course
+// still excludes the other sections of its series, satisfies prerequisites,
+// earns its credits and counts as a programme's required course done
+// (docs/recommend.md "Archived courses").
 enum class CourseState { kDraft, kOpen, kClosed, kArchived };
 
 struct Course {

@@ -84,7 +84,9 @@ class Planner {
     std::sort(ids.begin(), ids.end());
     for (const std::string& id : ids) {
       const Course* c = catalog_.Find(id);
-      if (c == nullptr || Done(id)) continue;
+      // An archived course is over (its registration never ended in the
+      // records): nothing of it is left to attend or wait for.
+      if (c == nullptr || c->state == CourseState::kArchived || Done(id)) continue;
       PlanStep step;
       step.course = c;
       step.enrolled = true;
@@ -126,6 +128,7 @@ class Planner {
   // Cheap checks that do not depend on the plan; "" when they pass.
   std::string StaticCheck(int ci) const {
     const Course& c = courses_[ci];
+    if (c.state == CourseState::kArchived) return "is archived";
     if (c.state != CourseState::kOpen) return "is not open";
     if (c.SeatsLeft() == 0) return "is full";
     if (c.enrol_to <= now_) return "has closed enrolment";
@@ -394,30 +397,38 @@ absl::Status ValidateProgramme(const Programme& p, absl::string_view field) {
     }
   }
   absl::flat_hash_set<std::string> ids;
+  // Field names are lifelong.v1.Programme's (required_course_ids).
   for (size_t i = 0; i < p.required_courses.size(); ++i) {
     if (p.required_courses[i].empty()) {
-      return absl::InvalidArgumentError(absl::StrCat(field, ".required_courses[", i, "]: must not be empty"));
+      return absl::InvalidArgumentError(absl::StrCat(field, ".required_course_ids[", i, "]: must not be empty"));
     }
     if (!ids.insert(p.required_courses[i]).second) {
       return absl::InvalidArgumentError(
-          absl::StrCat(field, ".required_courses[", i, "]: \"", p.required_courses[i], "\" repeats"));
+          absl::StrCat(field, ".required_course_ids[", i, "]: \"", p.required_courses[i], "\" repeats"));
     }
   }
   if (p.credits == 0 && p.by_category.empty() && p.required_courses.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat(field, ": needs credits, by_category or required_courses"));
+    return absl::InvalidArgumentError(absl::StrCat(field, ": needs credits, by_category or required_course_ids"));
   }
   return absl::OkStatus();
 }
 
 absl::StatusOr<PathPlan> PlanPath(const CatalogSnapshot& catalog, const PlanGoal& goal, const PlanLearner& learner,
                                   const CourseScores& scores, absl::Time now, const PlanOptions& options) {
-  absl::Time deadline = goal.deadline;
   if (goal.kind == PlanGoal::Kind::kProgramme) {
     if (absl::Status s = ValidateProgramme(goal.programme); !s.ok()) return s;
-    deadline = std::min(deadline, goal.programme.deadline);
   }
-  if (deadline <= now) {
+  // A past deadline the caller sent is the caller's error; a catalog
+  // programme's deadline that has passed is an answer (below).
+  if (goal.deadline <= now) {
     return absl::InvalidArgumentError("deadline: must be in the future");
+  }
+  absl::Time deadline = goal.deadline;
+  if (goal.kind == PlanGoal::Kind::kProgramme) {
+    if (!goal.catalog_programme && goal.programme.deadline <= now) {
+      return absl::InvalidArgumentError("programme.deadline: must be in the future");
+    }
+    deadline = std::min(deadline, goal.programme.deadline);
   }
   Planner planner(catalog, learner, scores, now, deadline, options);
   PathPlan plan;
@@ -455,15 +466,21 @@ absl::StatusOr<PathPlan> PlanPath(const CatalogSnapshot& catalog, const PlanGoal
     case PlanGoal::Kind::kCategory: {
       if (goal.category.empty()) return absl::InvalidArgumentError("category: must not be empty");
       const std::vector<int>& all = planner.Category(goal.category);
-      if (all.empty()) {
+      // The levels offered are those of the courses that are not archived;
+      // an archived course the learner completed still counts as reached.
+      std::vector<int> offered;
+      for (int ci : all) {
+        if (planner.course(ci).state != CourseState::kArchived) offered.push_back(ci);
+      }
+      if (offered.empty()) {
         plan.reason = absl::StrCat("the catalog has no course in ", goal.category);
         break;
       }
       int top = 0;
-      for (int ci : all) top = std::max(top, LevelRank(planner.course(ci).level));
+      for (int ci : offered) top = std::max(top, LevelRank(planner.course(ci).level));
       bool achieved = false;
       for (int ci : all) {
-        if (LevelRank(planner.course(ci).level) == top && planner.DoneIndex(ci)) achieved = true;
+        if (LevelRank(planner.course(ci).level) >= top && planner.DoneIndex(ci)) achieved = true;
       }
       if (achieved) {
         plan.feasible = true;
@@ -474,7 +491,7 @@ absl::StatusOr<PathPlan> PlanPath(const CatalogSnapshot& catalog, const PlanGoal
       std::optional<State> best;
       for (int rank = top; rank >= 0 && !best; --rank) {
         std::vector<int> level;
-        for (int ci : all) {
+        for (int ci : offered) {
           if (LevelRank(planner.course(ci).level) == rank) level.push_back(ci);
         }
         bool in_progress = false;
@@ -499,29 +516,23 @@ absl::StatusOr<PathPlan> PlanPath(const CatalogSnapshot& catalog, const PlanGoal
     }
     case PlanGoal::Kind::kProgramme: {
       const Programme& p = goal.programme;
-      for (size_t i = 0; i < p.required_courses.size(); ++i) {
-        if (catalog.Find(p.required_courses[i]) == nullptr && !learner.completed.contains(p.required_courses[i])) {
-          return absl::InvalidArgumentError(
-              absl::StrCat("programme.required_courses[", i, "]: no course \"", p.required_courses[i], "\""));
-        }
-      }
       std::vector<std::string> reasons;
-      // 1. Required courses.
-      for (const std::string& id : p.required_courses) {
-        if (planner.Done(id)) continue;
-        const Course* c = catalog.Find(id);
-        if (state.series_ready.contains(c->series)) continue;
-        std::string why_not;
-        std::optional<State> best = planner.Best(
-            planner.Sections(planner.Index(c)), state, "required", [](const State&, const State&) { return 0.0; },
-            &why_not);
-        if (best) {
-          state = *std::move(best);
-        } else {
-          reasons.push_back(absl::StrCat(p.name, " requires ", c->title, "; ", why_not));
+      // Required courses: held by the catalog (archived ones too), or
+      // completed. The catalog checks a stored programme's courses, so one
+      // it lacks is the caller's mistake in an inline programme; for a
+      // catalog programme (a snapshot read while a course was being added)
+      // it is an unmet rule.
+      for (size_t i = 0; i < p.required_courses.size(); ++i) {
+        const std::string& id = p.required_courses[i];
+        if (catalog.Find(id) != nullptr || learner.completed.contains(id)) continue;
+        if (!goal.catalog_programme) {
+          return absl::InvalidArgumentError(
+              absl::StrCat("programme.required_course_ids[", i, "]: no course \"", id, "\""));
         }
+        reasons.push_back(absl::StrCat(p.name, " requires ", id, ", which the catalog does not list"));
       }
-      // 2. Minimums per category, then 3. the total.
+      // Credits of the learner's credited completions (archived courses
+      // included: a course is archived after its term).
       auto earned = [&](const std::string& category) {
         double sum = 0;
         for (const std::string& id : learner.credited ? *learner.credited : learner.completed) {
@@ -530,36 +541,75 @@ absl::StatusOr<PathPlan> PlanPath(const CatalogSnapshot& catalog, const PlanGoal
         }
         return sum;
       };
-      auto fill = [&](const std::string& category, double required) {
-        const double have = earned(category);
-        while (have + PlannedCredits(state, category) < required - 1e-9) {
-          const double gap = required - have - PlannedCredits(state, category);
-          std::vector<int> candidates;
-          if (category.empty()) {
-            std::vector<int> every(catalog.courses().size());
-            for (size_t i = 0; i < every.size(); ++i) every[i] = static_cast<int>(i);
-            candidates = planner.Candidates(every, state);
-          } else {
-            candidates = planner.Candidates(planner.Category(category), state);
-          }
-          std::string why_not;
-          const std::string why = category.empty() ? "credits" : absl::StrCat("credits: ", category);
-          std::optional<State> best = planner.Best(
-              candidates, state, why,
-              [&](const State& before, const State& after) {
-                return std::min(gap, PlannedCredits(after, category) - PlannedCredits(before, category));
-              },
-              &why_not);
-          if (!best || PlannedCredits(*best, category) <= PlannedCredits(state, category)) {
-            reasons.push_back(absl::StrCat(p.name, " needs ", Credits(gap), " more credits",
-                                           category.empty() ? "" : absl::StrCat(" in ", category), "; ", by_deadline));
-            return;
-          }
-          state = *std::move(best);
+      if (p.deadline <= now) {
+        // A catalog programme whose deadline has passed: nothing can be
+        // planned toward it any more; the answer says whether the learner
+        // achieved it.
+        state = State();
+        bool achieved = reasons.empty();
+        for (const std::string& id : p.required_courses) achieved &= planner.Done(id);
+        for (const CreditRequirement& r : p.by_category) achieved &= earned(r.category) >= r.credits - 1e-9;
+        if (p.credits > 0) achieved &= earned("") >= p.credits - 1e-9;
+        plan.feasible = achieved;
+        plan.already_achieved = achieved;
+        if (!achieved) {
+          plan.reason =
+              absl::StrCat(p.name, ": the programme's deadline ",
+                           absl::FormatTime("%Y-%m-%d %H:%M UTC", p.deadline, absl::UTCTimeZone()), " has passed");
         }
-      };
-      for (const CreditRequirement& r : p.by_category) fill(r.category, r.credits);
-      if (p.credits > 0) fill("", p.credits);
+      } else {
+        // 1. Required courses (another section of the series counts; an
+        // archived one is never planned).
+        for (const std::string& id : p.required_courses) {
+          if (planner.Done(id)) continue;
+          const Course* c = catalog.Find(id);
+          if (c == nullptr || state.series_ready.contains(c->series)) continue;
+          std::string why_not;
+          std::optional<State> best = planner.Best(
+              planner.Sections(planner.Index(c)), state, "required", [](const State&, const State&) { return 0.0; },
+              &why_not);
+          if (best) {
+            state = *std::move(best);
+          } else {
+            reasons.push_back(absl::StrCat(p.name, " requires ", c->title, "; ", why_not));
+          }
+        }
+        // 2. Minimums per category, then 3. the total.
+        auto fill = [&](const std::string& category, double required) {
+          const double have = earned(category);
+          while (have + PlannedCredits(state, category) < required - 1e-9) {
+            const double gap = required - have - PlannedCredits(state, category);
+            std::vector<int> candidates;
+            if (category.empty()) {
+              std::vector<int> every(catalog.courses().size());
+              for (size_t i = 0; i < every.size(); ++i) every[i] = static_cast<int>(i);
+              candidates = planner.Candidates(every, state);
+            } else {
+              candidates = planner.Candidates(planner.Category(category), state);
+            }
+            std::string why_not;
+            const std::string why = category.empty() ? "credits" : absl::StrCat("credits: ", category);
+            std::optional<State> best = planner.Best(
+                candidates, state, why,
+                [&](const State& before, const State& after) {
+                  return std::min(gap, PlannedCredits(after, category) - PlannedCredits(before, category));
+                },
+                &why_not);
+            if (!best || PlannedCredits(*best, category) <= PlannedCredits(state, category)) {
+              reasons.push_back(absl::StrCat(p.name, " needs ", Credits(gap), " more credits",
+                                             category.empty() ? "" : absl::StrCat(" in ", category), "; ",
+                                             by_deadline));
+              return;
+            }
+            state = *std::move(best);
+          }
+        };
+        for (const CreditRequirement& r : p.by_category) fill(r.category, r.credits);
+        if (p.credits > 0) fill("", p.credits);
+        plan.feasible = reasons.empty();
+        plan.reason = absl::StrJoin(reasons, "\n");
+        plan.already_achieved = plan.feasible && state.new_courses == 0 && state.steps.empty();
+      }
 
       PlanProgress& progress = plan.progress;
       progress.credits_required = p.credits;
@@ -578,9 +628,6 @@ absl::StatusOr<PathPlan> PlanPath(const CatalogSnapshot& catalog, const PlanGoal
           progress.required_missing.push_back(id);
         }
       }
-      plan.feasible = reasons.empty();
-      plan.reason = absl::StrJoin(reasons, "\n");
-      plan.already_achieved = plan.feasible && state.new_courses == 0 && state.steps.empty();
       break;
     }
   }

@@ -4,7 +4,7 @@
 // get good at. No gRPC here; RecommendService.PlanPath is a thin handler over
 // PlanPath (docs/recommend.md "Learning paths").
 //
-// A plan honours, for every course it adds:
+// A plan honours, for every course it adds (never an archived one):
 //   * prerequisites first: each prerequisite is done (completed or passed,
 //     or another section of its series), in progress (registered), or
 //     planned earlier, and ends before the course's first session starts;
@@ -51,7 +51,13 @@ struct PlanGoal {
   // kCategory: the highest level offered in the category, with what leads
   // to it.
   std::string category;
-  // For every kind (a programme's own deadline applies too; the earlier wins).
+  // kProgramme: the catalog's programme (PlanPathRequest.programme_id), not
+  // one the caller gave inline. A catalog programme whose deadline has
+  // passed, or that names a course the snapshot lacks, is an answer
+  // (feasible = false); in an inline programme both are INVALID_ARGUMENT.
+  bool catalog_programme = false;
+  // The caller's deadline, for every kind (a programme's own deadline
+  // applies too; the earlier wins). InfiniteFuture: the caller set none.
   absl::Time deadline = absl::InfiniteFuture();
 };
 
@@ -120,10 +126,20 @@ using CourseScores = absl::flat_hash_map<std::string, double>;
 
 // Plans `goal` for `learner` at `now`. Outcomes: OK with a feasible plan, or
 // with feasible = false and a reason (an infeasible goal is an answer, not
-// an error); NOT_FOUND "course_id: ..." when a kCourse goal names a course
-// the catalog does not hold; INVALID_ARGUMENT naming the field for a goal
-// that makes no sense (negative credits, empty category, required course
-// unknown to the catalog, a programme without a name).
+// an error: a catalog programme whose deadline has passed is answered with
+// already_achieved when the learner's completions meet it, else feasible =
+// false and a reason naming the deadline); NOT_FOUND "course_id: ..." when
+// a kCourse goal names a course the catalog does not hold; INVALID_ARGUMENT
+// naming the field (lifelong.v1's names) for a goal that makes no sense
+// (negative credits, empty category, a programme without a name, a past
+// `deadline`; in an inline programme also a required course unknown to the
+// catalog, "programme.required_course_ids[0]", or a past
+// "programme.deadline").
+//
+// Archived courses (CourseState::kArchived) are never planned; a completed
+// one is done (its series too), satisfies prerequisites, earns its credits
+// and counts as a required course done. A kCourse goal on an archived
+// course plans another section of its series.
 absl::StatusOr<PathPlan> PlanPath(const CatalogSnapshot& catalog, const PlanGoal& goal, const PlanLearner& learner,
                                   const CourseScores& scores, absl::Time now,
                                   const PlanOptions& options = PlanOptions());

@@ -34,6 +34,7 @@ struct Def {
   int capacity = 0;
   int taken = 0;
   std::string level = "";
+  bool archived = false;  // CourseState::kArchived (a finished term)
 };
 
 Course Make(const Def& d) {
@@ -47,6 +48,7 @@ Course Make(const Def& d) {
   c.level = d.level;
   c.capacity = d.capacity;
   c.seats_taken = d.taken;
+  if (d.archived) c.state = CourseState::kArchived;
   c.enrol_from = kNow - absl::Hours(24);
   c.enrol_to = kDay0 + absl::Hours(24 * 365);
   if (d.mode != "online") {
@@ -385,18 +387,211 @@ TEST(PlanPath, BadGoalsAreErrorsNamingTheField) {
   g.programme = Certificate();  // "law" is not in this catalog
   p = PlanPath(catalog, g, {}, {}, kNow);
   EXPECT_EQ(p.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(p.status().message(), HasSubstr("programme.required_courses[0]"));
+  // lifelong.v1.Programme's field name.
+  EXPECT_THAT(p.status().message(), HasSubstr("programme.required_course_ids[0]: no course \"law\""));
+  // The catalog's own programme: the caller named no course; an answer.
+  g.catalog_programme = true;
+  p = PlanPath(catalog, g, {}, {}, kNow);
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_FALSE(p->feasible);
+  EXPECT_THAT(p->reason, HasSubstr("社区教育证书 requires law, which the catalog does not list"));
+  EXPECT_THAT(p->progress.required_missing, ElementsAre("law"));
+  g.catalog_programme = false;
 
   g.programme.required_courses = {"jz1", "jz1"};
-  EXPECT_THAT(PlanPath(catalog, g, {}, {}, kNow).status().message(), HasSubstr("repeats"));
+  p = PlanPath(catalog, g, {}, {}, kNow);
+  EXPECT_EQ(p.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(p.status().message(), HasSubstr("programme.required_course_ids[1]: \"jz1\" repeats"));
+  g.programme.required_courses = {""};
+  EXPECT_THAT(PlanPath(catalog, g, {}, {}, kNow).status().message(),
+              HasSubstr("programme.required_course_ids[0]: must not be empty"));
+  g.programme = Programme();
+  g.programme.name = "空";
+  EXPECT_THAT(PlanPath(catalog, g, {}, {}, kNow).status().message(),
+              HasSubstr("needs credits, by_category or required_course_ids"));
 
   PlanGoal c = CourseGoal("jz1");
   c.deadline = kNow - absl::Hours(1);
   EXPECT_EQ(PlanPath(catalog, c, {}, {}, kNow).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(PlanPath(catalog, c, {}, {}, kNow).status().message(), HasSubstr("deadline: must be in the future"));
 
   PlanGoal cat;
   cat.kind = PlanGoal::Kind::kCategory;
   EXPECT_THAT(PlanPath(catalog, cat, {}, {}, kNow).status().message(), HasSubstr("category"));
+}
+
+// Finished courses are archived (docs/catalog.md); the catalog keeps them,
+// and so does the recommender's copy. A completed archived section is done:
+// its series is not planned again, and what names another section of it is
+// ready. An archived course is never planned, in progress or not.
+TEST(PlanPath, ACompletedArchivedSectionIsDoneAndNeverPlanned) {
+  std::vector<Def> defs = kChain;
+  defs.push_back({"jz1_old", "剪纸入门（第一期）", "传统文化", 2, {}, -70, 9, 4});
+  defs.back().archived = true;
+  CatalogSnapshot catalog = Catalog(defs);
+  PlanLearner l;
+  l.completed = {"jz1_old"};
+  PathPlan p = MustPlan(catalog, CourseGoal("jz3"), l);
+  EXPECT_TRUE(p.feasible) << p.reason;
+  EXPECT_THAT(Ids(p), ElementsAre("jz2", "jz3"));
+  // The archived course as a target: done for the learner who took it,
+  // another section of it for one who did not.
+  EXPECT_TRUE(MustPlan(catalog, CourseGoal("jz1_old"), l).already_achieved);
+  EXPECT_THAT(Ids(MustPlan(catalog, CourseGoal("jz1_old"))), ElementsAre("jz1"));
+  // Registered for it and never finished: it is over, not in progress.
+  PlanLearner registered;
+  registered.enrolled = {"jz1_old"};
+  EXPECT_THAT(Ids(MustPlan(catalog, CourseGoal("jz2"), registered)), ElementsAre("jz1", "jz2"));
+  // The only section archived: not plannable, and the reason says why.
+  std::vector<Def> alone = {defs.back()};
+  CatalogSnapshot only_archived = Catalog(alone);
+  PathPlan none = MustPlan(only_archived, CourseGoal("jz1_old"));
+  EXPECT_FALSE(none.feasible);
+  EXPECT_EQ(none.reason, "剪纸入门（第一期） is archived");
+  EXPECT_TRUE(none.steps.empty());
+}
+
+// Verified credits earned in a course that has since been archived count
+// toward a programme at the catalog's credits.
+TEST(PlanPath, AnArchivedCreditedCourseEarnsItsCredits) {
+  std::vector<Def> defs = {
+      {"law", "社区法律常识", "法治", 2, {}, 0, 9, 4},
+      {"jz1", "剪纸入门", "传统文化", 2, {}, 1, 9, 4},
+      {"tea", "茶文化", "传统文化", 3, {}, 2, 9, 4},
+      {"hs", "健康养生", "健康", 4, {}, 3, 9, 4},
+      {"hs2", "健康讲座", "健康", 1, {}, 3, 14, 2},
+      {"sf", "书法入门", "书法", 3, {}, 4, 9, 4},
+      {"cy_old", "茶艺（2025秋）", "传统文化", 4, {}, -200, 9, 4},
+  };
+  defs.back().archived = true;
+  CatalogSnapshot catalog = Catalog(defs);
+  PlanGoal g;
+  g.kind = PlanGoal::Kind::kProgramme;
+  g.programme = Certificate();  // 12 credits, 4 in 传统文化, 社区法律常识 required
+  PlanLearner l;
+  l.completed = {"cy_old"};
+  l.credited = absl::flat_hash_set<std::string>{"cy_old"};
+  PathPlan p = MustPlan(catalog, g, l);
+  EXPECT_TRUE(p.feasible) << p.reason;
+  EXPECT_EQ(p.progress.credits_earned, 4);
+  ASSERT_EQ(p.progress.by_category.size(), 1u);
+  EXPECT_EQ(p.progress.by_category[0].earned, 4);
+  // 传统文化's minimum is met already: nothing is planned for it.
+  for (const PlanStep& step : p.steps) EXPECT_NE(step.why, "credits: 传统文化") << step.course->id;
+  // law (required), then 6 more credits: 健康养生 (4) and one more course.
+  EXPECT_EQ(p.steps.size(), 3u);
+  EXPECT_THAT(Ids(p), ::testing::Not(::testing::Contains("cy_old")));
+  ExpectConsistent(p);
+}
+
+// A programme whose required course has been archived: a learner who
+// completed it has it done; one who did not gets an answer saying so, not
+// an error (the catalog's programme names a course that exists).
+TEST(PlanPath, AnArchivedRequiredCourseIsDoneOrAnAnswer) {
+  std::vector<Def> defs = {
+      {"law", "社区法律常识", "法治", 2, {}, -70, 9, 4}, {"jz1", "剪纸入门", "传统文化", 2, {}, 1, 9, 4},
+      {"tea", "茶文化", "传统文化", 3, {}, 2, 9, 4},     {"hs", "健康养生", "健康", 4, {}, 3, 9, 4},
+      {"hs2", "健康讲座", "健康", 1, {}, 3, 14, 2},      {"sf", "书法入门", "书法", 3, {}, 4, 9, 4},
+  };
+  defs[0].archived = true;
+  CatalogSnapshot catalog = Catalog(defs);
+  for (bool catalog_programme : {true, false}) {
+    SCOPED_TRACE(catalog_programme ? "programme_id" : "inline programme");
+    PlanGoal g;
+    g.kind = PlanGoal::Kind::kProgramme;
+    g.programme = Certificate();
+    g.catalog_programme = catalog_programme;
+    PathPlan missing = MustPlan(catalog, g);
+    EXPECT_FALSE(missing.feasible);
+    EXPECT_THAT(missing.reason, HasSubstr("社区教育证书 requires 社区法律常识; 社区法律常识 is archived"));
+    EXPECT_THAT(missing.progress.required_missing, ElementsAre("law"));
+    EXPECT_THAT(Ids(missing), ::testing::Not(::testing::Contains("law")));
+
+    PlanLearner l;
+    l.completed = {"law"};
+    l.credited = absl::flat_hash_set<std::string>{"law"};
+    PathPlan done = MustPlan(catalog, g, l);
+    EXPECT_TRUE(done.feasible) << done.reason;
+    EXPECT_THAT(done.progress.required_done, ElementsAre("law"));
+    EXPECT_EQ(done.progress.credits_earned, 2);
+  }
+}
+
+// A category goal reaches the highest level still offered; an archived
+// course of a higher level that the learner completed counts as reached.
+TEST(PlanPath, CategoryGoalLooksAtTheLevelsStillOffered) {
+  std::vector<Def> defs = kChain;
+  defs[2].archived = true;  // 剪纸提高 no longer offered
+  CatalogSnapshot catalog = Catalog(defs);
+  PlanGoal g;
+  g.kind = PlanGoal::Kind::kCategory;
+  g.category = "传统文化";
+  PathPlan p = MustPlan(catalog, g);
+  EXPECT_TRUE(p.feasible) << p.reason;
+  EXPECT_THAT(Ids(p), ElementsAre("jz1", "jz2"));
+  PlanLearner l;
+  l.completed = {"jz3"};
+  EXPECT_TRUE(MustPlan(catalog, g, l).already_achieved);
+  std::vector<Def> all_archived = kChain;
+  for (Def& d : all_archived) d.archived = true;
+  CatalogSnapshot gone = Catalog(all_archived);
+  PathPlan none = MustPlan(gone, g);
+  EXPECT_FALSE(none.feasible);
+  EXPECT_EQ(none.reason, "the catalog has no course in 传统文化");
+}
+
+// A catalog programme whose deadline has passed is an answer, not an error
+// (the caller set no deadline): achieved, or not feasible with a reason
+// naming the deadline. A past deadline the caller sent stays INVALID_ARGUMENT.
+TEST(PlanPath, APassedProgrammeDeadlineIsAnAnswer) {
+  std::vector<Def> defs = {
+      {"law", "社区法律常识", "法治", 2, {}, 0, 9, 4}, {"jz1", "剪纸入门", "传统文化", 2, {}, 1, 9, 4},
+      {"tea", "茶文化", "传统文化", 3, {}, 2, 9, 4},   {"hs", "健康养生", "健康", 4, {}, 3, 9, 4},
+      {"hs2", "健康讲座", "健康", 1, {}, 3, 14, 2},    {"sf", "书法入门", "书法", 3, {}, 4, 9, 4},
+  };
+  CatalogSnapshot catalog = Catalog(defs);
+  PlanGoal g;
+  g.kind = PlanGoal::Kind::kProgramme;
+  g.programme = Certificate();
+  g.programme.deadline = kNow - absl::Hours(24);  // 2027-02-21
+  g.catalog_programme = true;
+  PlanLearner enrolled;
+  enrolled.enrolled = {"law"};
+  for (absl::Time own : {absl::InfiniteFuture(), kNow + absl::Hours(24 * 30)}) {
+    g.deadline = own;
+    PathPlan p = MustPlan(catalog, g, enrolled);
+    EXPECT_FALSE(p.feasible);
+    EXPECT_FALSE(p.already_achieved);
+    EXPECT_EQ(p.reason, "社区教育证书: the programme's deadline 2027-02-21 00:00 UTC has passed");
+    EXPECT_TRUE(p.steps.empty());  // nothing counts toward it any more
+    EXPECT_THAT(p.progress.required_missing, ElementsAre("law"));
+    EXPECT_EQ(p.progress.credits_planned, 0);
+  }
+  g.deadline = absl::InfiniteFuture();
+
+  // A learner who met every rule before it: achieved.
+  PlanLearner achieved;
+  achieved.completed = {"law", "jz1", "tea", "hs", "hs2"};  // 12 credits, 5 in 传统文化
+  PathPlan done = MustPlan(catalog, g, achieved);
+  EXPECT_TRUE(done.feasible);
+  EXPECT_TRUE(done.already_achieved);
+  EXPECT_EQ(done.reason, "");
+  EXPECT_EQ(done.progress.credits_earned, 12);
+  EXPECT_THAT(done.progress.required_done, ElementsAre("law"));
+  // One credit short: not achieved.
+  achieved.completed.erase("hs2");
+  EXPECT_FALSE(MustPlan(catalog, g, achieved).feasible);
+
+  // The caller's own past deadline, and an inline programme's, are errors.
+  g.deadline = kNow - absl::Hours(1);
+  absl::StatusOr<PathPlan> bad = PlanPath(catalog, g, {}, {}, kNow);
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(bad.status().message(), HasSubstr("deadline: must be in the future"));
+  g.deadline = absl::InfiniteFuture();
+  g.catalog_programme = false;
+  bad = PlanPath(catalog, g, {}, {}, kNow);
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(bad.status().message(), HasSubstr("programme.deadline: must be in the future"));
 }
 
 TEST(PlanPath, NeverMoreCoursesThanTheLimit) {

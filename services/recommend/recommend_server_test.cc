@@ -18,6 +18,8 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "proto/lifelong/v1/recommend.grpc.pb.h"
+#include "services/auth/authorizer.h"
+#include "services/auth/token.h"
 #include "services/common/grpc_tls.h"
 #include "services/common/tls_testing.h"
 #include "services/domain/vocabulary.h"
@@ -66,6 +68,19 @@ class RecommendServerTest : public ::testing::Test {
     ASSERT_TRUE(testing::WriteTestModel(model_dir_).ok());
     StartServer(Options());
     WaitForVersion(1);
+    WaitForCatalog();
+  }
+
+  // Until a Recommend is no longer UNAVAILABLE: the catalog's first load
+  // (its own thread) may come after the model on a busy machine.
+  void WaitForCatalog() {
+    const absl::Time deadline = absl::Now() + absl::Seconds(60);
+    while (absl::Now() < deadline) {
+      v1::RecommendResponse out;
+      if (Recommend(Request("u_catalog_probe", 1), &out).error_code() != grpc::StatusCode::UNAVAILABLE) return;
+      absl::SleepFor(absl::Milliseconds(20));
+    }
+    FAIL() << "the catalog never loaded";
   }
 
   void WaitForVersion(int64_t version) {
@@ -129,6 +144,7 @@ class RecommendServerTest : public ::testing::Test {
   std::unique_ptr<RunningGrpcServer> records_server_;
   std::unique_ptr<RunningGrpcServer> catalog_server_;
   std::string model_dir_;
+  std::unique_ptr<auth::Authorizer> authorizer_;  // outlives server_ (when a test turns auth on)
   std::unique_ptr<RecommendServer> server_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::RecommendationService::Stub> stub_;
@@ -767,6 +783,158 @@ TEST_F(RecommendServerTest, PlanPathForACatalogProgrammeAndItsErrors) {
   EXPECT_THAT(bad.error_message(), HasSubstr("max_courses"));
 }
 
+// Courses are archived when their term ends (docs/catalog.md); the
+// recommender's catalog copy keeps them (ListCourses with show_archived) for
+// the histories that name them. A learner who passed 书法入门 (c_sf1), now
+// archived, is not offered its other section (c_sf1b); a catalog programme
+// that requires it is done for that learner, and plans the other section
+// for one who never took it; one that requires an archived course with no
+// other section is an answer (not feasible), not an error; and so is a
+// catalog programme whose deadline has passed.
+TEST_F(RecommendServerTest, ArchivedCoursesStillResolveLearnersHistories) {
+  StartWithModel();
+  records_.Add("u30", vocab::kRegistered, "c_sf1", now_ - absl::Hours(48));
+  records_.Add("u30", vocab::kPassed, "c_sf1", now_ - absl::Hours(24));
+  v1::Course sf1 = testing::TestCatalog(now_)[0];
+  ASSERT_EQ(sf1.id(), "c_sf1");
+  sf1.set_state(v1::Course::ARCHIVED);
+  catalog_.Put(sf1);
+  v1::Course ey1 = testing::TestCatalog(now_)[10];
+  ASSERT_EQ(ey1.id(), "c_ey1");
+  ey1.set_state(v1::Course::ARCHIVED);
+  catalog_.Put(ey1);
+  auto put_programme = [&](const std::string& id, const std::string& course, absl::Time deadline) {
+    v1::PutProgrammeRequest put;
+    v1::Programme* p = put.mutable_programme();
+    p->set_id(id);
+    p->set_name(id == "ey_cert" ? "英语口语证书" : "书法入门证书");
+    p->add_required_course_ids(course);
+    if (deadline != absl::InfiniteFuture()) p->mutable_deadline()->set_seconds(absl::ToUnixSeconds(deadline));
+    v1::Programme stored;
+    return catalog_.PutProgramme(nullptr, &put, &stored).ok();
+  };
+  ASSERT_TRUE(put_programme("sf_intro", "c_sf1", absl::InfiniteFuture()));
+  ASSERT_TRUE(put_programme("ey_cert", "c_ey1", absl::InfiniteFuture()));
+  ASSERT_TRUE(put_programme("sf_intro_2025", "c_sf1", now_ - absl::Hours(24 * 30)));
+  // Until the catalog refresh (every 100 ms) brought the archived course in.
+  auto archived_in_copy = [&] {
+    absl::StatusOr<CatalogPtr> c = server_->catalog().Current();
+    if (!c.ok()) return false;
+    const Course* course = (*c)->Find("c_sf1");
+    const Course* ey = (*c)->Find("c_ey1");
+    return course != nullptr && course->state == CourseState::kArchived && ey != nullptr &&
+           ey->state == CourseState::kArchived && (*c)->programmes().size() == 3;
+  };
+  const absl::Time until = absl::Now() + absl::Seconds(20);
+  while (!archived_in_copy() && absl::Now() < until) absl::SleepFor(absl::Milliseconds(20));
+  ASSERT_TRUE(archived_in_copy()) << "the recommender's catalog copy has no archived c_sf1";
+
+  const std::vector<std::string> ids = Ids(MustRecommend(Request("u30", 100)));
+  EXPECT_THAT(ids, Not(Contains("c_sf1b"))) << "another section of a completed series";
+  EXPECT_THAT(ids, Not(Contains("c_sf1"))) << "archived";
+  EXPECT_THAT(Ids(MustRecommend(Request("", 100))), Not(Contains("c_sf1")));
+
+  auto plan = [&](const std::string& learner, const std::string& programme_id, v1::PlanPathResponse* out) {
+    v1::PlanPathRequest r;
+    r.set_learner(learner);
+    r.set_programme_id(programme_id);
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    return stub_->PlanPath(&ctx, r, out);
+  };
+  v1::PlanPathResponse done;
+  grpc::Status st = plan("u30", "sf_intro", &done);
+  ASSERT_TRUE(st.ok()) << st.error_code() << " " << st.error_message();
+  EXPECT_TRUE(done.already_achieved());
+  EXPECT_THAT(done.progress().required_done(), ::testing::ElementsAre("c_sf1"));
+  v1::PlanPathResponse other_section;
+  st = plan("u31", "sf_intro", &other_section);
+  ASSERT_TRUE(st.ok()) << st.error_code() << " " << st.error_message();
+  EXPECT_TRUE(other_section.feasible()) << other_section.reason();
+  ASSERT_EQ(other_section.steps_size(), 1);
+  EXPECT_EQ(other_section.steps(0).course().course_id(), "c_sf1b");
+  EXPECT_THAT(other_section.progress().required_planned(), ::testing::ElementsAre("c_sf1"));
+  v1::PlanPathResponse missing;
+  st = plan("u31", "ey_cert", &missing);
+  ASSERT_TRUE(st.ok()) << st.error_code() << " " << st.error_message();
+  EXPECT_FALSE(missing.feasible());
+  EXPECT_EQ(missing.reason(), "英语口语证书 requires 英语口语; 英语口语 is archived");
+  EXPECT_THAT(missing.progress().required_missing(), ::testing::ElementsAre("c_ey1"));
+
+  // Last term's programme: its deadline has passed, and the request set none.
+  v1::PlanPathResponse closed;
+  st = plan("u31", "sf_intro_2025", &closed);
+  ASSERT_TRUE(st.ok()) << st.error_code() << " " << st.error_message();
+  EXPECT_FALSE(closed.feasible());
+  EXPECT_THAT(closed.reason(), HasSubstr("deadline"));
+  closed.Clear();
+  st = plan("u30", "sf_intro_2025", &closed);
+  ASSERT_TRUE(st.ok()) << st.error_code() << " " << st.error_message();
+  EXPECT_TRUE(closed.already_achieved());
+}
+
+// The per-principal concurrency limit (--auth_max_in_flight) holds a
+// Recommend call's slot until it is answered, the history read on a worker
+// included: one learner's token cannot fill the history-read slots.
+TEST_F(RecommendServerTest, TheInFlightLimitCoversTheHistoryRead) {
+  constexpr char kKey[] = "recommend-server-test-key-0123456789abcd";
+  auth::AuthOptions ao;
+  ao.enabled = true;
+  ao.token.key = kKey;
+  ao.limits.max_in_flight = 2;
+  authorizer_ = std::make_unique<auth::Authorizer>(ao);
+  ASSERT_TRUE(testing::WriteTestModel(model_dir_).ok());
+  RecommendServerOptions o = Options();
+  o.authorizer = authorizer_.get();
+  o.history_cache_learners = 0;  // every call reads its history
+  o.records_deadline = absl::Seconds(20);
+  StartServer(o);
+  const absl::Time until = absl::Now() + absl::Seconds(60);
+  while ((server_->models().Current() == nullptr || !server_->catalog().Current().ok()) && absl::Now() < until) {
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  ASSERT_NE(server_->models().Current(), nullptr);
+
+  auth::Principal learner;
+  learner.role = auth::Role::kLearner;
+  learner.subject = "u1";
+  const absl::StatusOr<std::string> token = auth::MintToken(learner, absl::Minutes(5), ao.token);
+  ASSERT_TRUE(token.ok()) << token.status();
+  auto call = [&]() {
+    grpc::ClientContext ctx;
+    ctx.AddMetadata("authorization", "Bearer " + *token);
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    v1::RecommendResponse out;
+    return stub_->Recommend(&ctx, Request("u1", 5), &out);
+  };
+  const grpc::Status first = call();
+  ASSERT_TRUE(first.ok()) << first.error_code() << " " << first.error_message();
+
+  records_.set_delay(absl::Seconds(2));
+  std::vector<grpc::Status> slow(2);
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < slow.size(); ++i) threads.emplace_back([&, i] { slow[i] = call(); });
+  const absl::Time reading = absl::Now() + absl::Seconds(10);
+  while (server_->pending_history_reads() < 2 && absl::Now() < reading) absl::SleepFor(absl::Milliseconds(5));
+  ASSERT_EQ(server_->pending_history_reads(), 2);
+  // Both of u1's slots are held by calls waiting on the record service.
+  for (int i = 0; i < 3; ++i) {
+    const grpc::Status extra = call();
+    EXPECT_EQ(extra.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << extra.error_message();
+    EXPECT_THAT(extra.error_message(), HasSubstr("concurrency limit"));
+  }
+  EXPECT_EQ(server_->pending_history_reads(), 2) << "a refused call reached a worker";
+  for (std::thread& t : threads) t.join();
+  for (const grpc::Status& s : slow) EXPECT_TRUE(s.ok()) << s.error_code() << " " << s.error_message();
+  // The answers gave the slots back.
+  records_.set_delay(absl::ZeroDuration());
+  for (int i = 0; i < 3; ++i) {
+    const grpc::Status again = call();
+    EXPECT_TRUE(again.ok()) << again.error_code() << " " << again.error_message();
+  }
+  server_->Shutdown();
+}
+
 TEST_F(RecommendServerTest, CatalogChangesReachAnswers) {
   StartWithModel();
   v1::RecommendRequest r = Request("", 100);
@@ -882,6 +1050,78 @@ TEST_F(RecommendServerTest, SparseVersionAnswersLikeTheDenseOne) {
   EXPECT_THAT(ids, Contains("c_sf2"));
   EXPECT_THAT(ids, Not(Contains("c_sf1")));
   (*dense)->Shutdown();
+}
+
+// A learner whose subject is spelled as another learner's district account
+// ("account:https://id.dongcheng.gov.cn|u000042": an ID token's subject is
+// what the identity provider says, and IsLearnerKey lets ':' and '|' through)
+// is not that learner. The record service compares canonical keys, so it
+// refuses such a subject every learner's records; the recommender compared
+// the request's spelling with the subject, then read the history under the
+// canonical key: u000042's recommendations and plan. Now both compare the
+// canonical key.
+TEST_F(RecommendServerTest, ASubjectSpelledAsAnotherLearnersAccountIsNotThatLearner) {
+  ASSERT_TRUE(testing::WriteTestModel(model_dir_).ok());
+  auth::AuthOptions ao;
+  ao.enabled = true;
+  ao.token.key = "recommend-server-test-key-0123456789abcdef";
+  auth::Authorizer authorizer(ao);
+  RecommendServerOptions o = Options();
+  o.authorizer = &authorizer;
+  StartServer(std::move(o));
+  auto as = [&](const std::string& subject, auth::Role role) {
+    auth::Principal p;
+    p.subject = subject;
+    p.role = role;
+    auto ctx = std::make_unique<grpc::ClientContext>();
+    ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    ctx->AddMetadata("authorization", "Bearer " + *auth::MintToken(p, absl::Minutes(5), ao.token));
+    return ctx;
+  };
+  const absl::Time deadline = absl::Now() + absl::Seconds(60);
+  v1::ModelStatus status;
+  while (status.version() != 1 && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(20));
+    ASSERT_TRUE(
+        stub_->GetModelStatus(as("operator-1", auth::Role::kOperator).get(), v1::GetModelStatusRequest(), &status)
+            .ok());
+  }
+  ASSERT_EQ(status.version(), 1);
+  records_.Add("u000042", vocab::kCompleted, "c_sf1", now_ - absl::Hours(10));
+
+  const std::string impostor = "account:https://id.dongcheng.gov.cn|u000042";
+  const int64_t reads = records_.calls();
+  for (const std::string& learner : {std::string("u000042"), impostor}) {
+    v1::RecommendResponse out;
+    grpc::Status s = stub_->Recommend(as(impostor, auth::Role::kLearner).get(), Request(learner, 5), &out);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED) << learner << ": " << s.error_message();
+    v1::PlanPathRequest plan;
+    plan.set_learner(learner);
+    plan.set_course_id("c_sf2");
+    v1::PlanPathResponse path;
+    s = stub_->PlanPath(as(impostor, auth::Role::kLearner).get(), plan, &path);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED) << learner << ": " << s.error_message();
+  }
+  EXPECT_EQ(records_.calls(), reads) << "no history was read for the impostor";
+
+  // u000042 themselves, under either spelling of their key.
+  for (const std::string& learner : {std::string("u000042"), impostor}) {
+    v1::RecommendResponse out;
+    grpc::Status s = stub_->Recommend(as("u000042", auth::Role::kLearner).get(), Request(learner, 5), &out);
+    EXPECT_TRUE(s.ok()) << learner << ": " << s.error_message();
+    v1::PlanPathRequest plan;
+    plan.set_learner(learner);
+    plan.set_course_id("c_sf2");
+    v1::PlanPathResponse path;
+    s = stub_->PlanPath(as("u000042", auth::Role::kLearner).get(), plan, &path);
+    EXPECT_TRUE(s.ok()) << learner << ": " << s.error_message();
+  }
+  // A key of no known form is INVALID_ARGUMENT naming the field, as at the
+  // record service.
+  v1::RecommendResponse out;
+  grpc::Status s = stub_->Recommend(as("u000042", auth::Role::kLearner).get(), Request("urn:x:u000042", 5), &out);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << s.error_message();
+  EXPECT_THAT(s.error_message(), HasSubstr("learner"));
 }
 
 TEST_F(RecommendServerTest, InvalidArgumentsNameTheField) {

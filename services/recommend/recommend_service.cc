@@ -56,9 +56,29 @@ struct RecommendService::Prepared {
   LearnerHistoryCache::HistoryPtr history;  // null: no learner, or to be read
   std::string learner;
   std::string caller;  // the principal's subject (the record service's audit)
+  // The call's authorization: holds one of the principal's in-flight slots
+  // (--auth_max_in_flight) until the call is answered, the records read on
+  // a worker included. Reset just before Finish, so that a client that sends
+  // its next call on the answer finds the slot free (as the synchronous
+  // handlers' grants, released when they return).
+  std::optional<auth::AccessGrant> grant;
 };
 
 namespace {
+// The scope check of a request for `learner`'s records (the request's
+// `learner` field), on the canonical learner key as the record service makes
+// it (domain::CanonicalLearnerKey): one learner has one key however the
+// request spells it ("account:<district IdP>|u1" is "u1"), and a principal
+// whose subject is not a canonical key matches no learner. Comparing the
+// request's spelling instead let a learner whose subject was
+// "account:<district IdP>|u1" read u1's history (it is read by the canonical
+// key). INVALID_ARGUMENT naming `learner` for a key of no known form,
+// PERMISSION_DENIED as auth::CheckLearner.
+absl::Status CheckLearnerKey(const auth::AccessGrant& grant, const std::string& learner) {
+  LL_ASSIGN_OR_RETURN(const std::string key, domain::CanonicalLearnerKey(learner, "learner"));
+  return auth::CheckLearner(grant, key, "learner");
+}
+
 // As auth::AuthorizeCall, for a callback method's context.
 absl::StatusOr<auth::AccessGrant> AuthorizeCallback(auth::Authorizer* authorizer, const grpc::ServerContextBase* ctx,
                                                     absl::string_view operation) {
@@ -131,6 +151,7 @@ grpc::ServerUnaryReactor* RecommendService::Recommend(grpc::CallbackServerContex
   if (!s.ok() || !needs_read) {
     // Pure CPU from here: answered on this callback thread.
     if (s.ok()) s = AnswerRecommend(*prepared, response);
+    prepared->grant.reset();
     reactor->Finish(ToGrpcStatus(s));
     return reactor;
   }
@@ -155,9 +176,11 @@ grpc::ServerUnaryReactor* RecommendService::Recommend(grpc::CallbackServerContex
         st = history.status();
       }
     }
+    prepared->grant.reset();
     reactor->Finish(ToGrpcStatus(st));
   });
   if (!queued) {
+    prepared->grant.reset();
     const int ms = OverloadRetryAfterMs();
     ctx->AddTrailingMetadata(kRetryPushbackTrailer, std::to_string(ms));
     reactor->Finish(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, OverloadRefusalMessage(ms)));
@@ -168,11 +191,13 @@ grpc::ServerUnaryReactor* RecommendService::Recommend(grpc::CallbackServerContex
 absl::Status RecommendService::PrepareRecommend(grpc::ServerContextBase* ctx, const v1::RecommendRequest& request,
                                                 Prepared* out, bool* needs_read) {
   *needs_read = false;
-  LL_ASSIGN_OR_RETURN(const auth::AccessGrant grant,
+  LL_ASSIGN_OR_RETURN(auth::AccessGrant granted,
                       AuthorizeCallback(deps_.authorizer, ctx, "/lifelong.v1.RecommendationService/Recommend"));
+  // Kept with the call (Prepared::grant) until it is answered.
+  const auth::AccessGrant& grant = out->grant.emplace(std::move(granted));
   // A learner's own recommendations; at a kiosk only the identified
   // learner's. Without a learner (anonymous cold start) nobody's records are read.
-  if (!request.learner().empty()) LL_RETURN_IF_ERROR(auth::CheckLearner(grant, request.learner(), "learner"));
+  if (!request.learner().empty()) LL_RETURN_IF_ERROR(CheckLearnerKey(grant, request.learner()));
   LL_ASSIGN_OR_RETURN(out->query, ValidateRecommendRequest(request));
   LL_ASSIGN_OR_RETURN(out->model, CurrentModel());
   LL_ASSIGN_OR_RETURN(out->catalog, deps_.catalog->Current());
@@ -328,7 +353,7 @@ absl::Status RecommendService::DoPlanPath(grpc::ServerContext* ctx, const v1::Pl
   LL_ASSIGN_OR_RETURN(const auth::AccessGrant grant,
                       auth::AuthorizeCall(deps_.authorizer, ctx, "/lifelong.v1.RecommendationService/PlanPath"));
   // A learner's own plan; at a kiosk only the identified learner's.
-  if (!request.learner().empty()) LL_RETURN_IF_ERROR(auth::CheckLearner(grant, request.learner(), "learner"));
+  if (!request.learner().empty()) LL_RETURN_IF_ERROR(CheckLearnerKey(grant, request.learner()));
   LL_ASSIGN_OR_RETURN(const PlanPathQuery query, ValidatePlanPathRequest(request));
   LL_ASSIGN_OR_RETURN(const CatalogPtr catalog, deps_.catalog->Current());
   PlanGoal goal = query.goal;
@@ -338,6 +363,7 @@ absl::Status RecommendService::DoPlanPath(grpc::ServerContext* ctx, const v1::Pl
       return absl::NotFoundError(absl::StrCat("programme_id: no programme \"", query.programme_id, "\""));
     }
     goal.programme = *p;
+    goal.catalog_programme = true;  // a passed deadline is an answer, not the caller's error
   }
   LL_ASSIGN_OR_RETURN(const LearnerHistoryCache::HistoryPtr history_ptr,
                       LoadHistory(query.learner, grant.principal().subject));

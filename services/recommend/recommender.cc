@@ -167,6 +167,8 @@ struct Recommender::Joined {
   std::weak_ptr<const CatalogSnapshot> catalog_ref;
   const CatalogSnapshot* catalog = nullptr;
 
+  // by_popularity, by_category, next_levels and venues hold no archived
+  // course (candidates only); by_series and new_courses do.
   std::vector<int> row_of;                                         // catalog index -> model row or -1
   std::vector<int> course_of_row;                                  // model row -> catalog index or -1
   std::vector<int> by_popularity;                                  // catalog indices, most popular first
@@ -296,13 +298,22 @@ std::shared_ptr<const Recommender::Joined> Recommender::GetJoined(
       j->new_courses.push_back(static_cast<int>(i));
     }
   }
+  // Archived courses are in the catalog for histories only (exclusions,
+  // prerequisites, content of what the learner took; course.h): the lists
+  // candidates come from leave them out, so that they take no place in the
+  // scan budgets of AddList.
+  auto archived = [&](int ci) { return courses[ci].state == CourseState::kArchived; };
   for (int row : model->PopularRows()) {
     const int ci = j->course_of_row[row];
-    if (ci >= 0 && j->new_pos[ci] < 0) j->by_popularity.push_back(ci);
+    if (ci >= 0 && j->new_pos[ci] < 0 && !archived(ci)) j->by_popularity.push_back(ci);
   }
-  for (int ci : j->new_courses) j->by_popularity.push_back(ci);
+  for (int ci : j->new_courses) {
+    if (!archived(ci)) j->by_popularity.push_back(ci);
+  }
   for (int ci = 0; ci < static_cast<int>(courses.size()); ++ci) {
-    for (const std::string& p : courses[ci].prerequisites) j->next_levels[p].push_back(ci);
+    if (!archived(ci)) {
+      for (const std::string& p : courses[ci].prerequisites) j->next_levels[p].push_back(ci);
+    }
     j->by_series[j->facts[ci].series].push_back(ci);
   }
   for (int ci : j->by_popularity) {
@@ -458,6 +469,13 @@ class Recommender::Request {
   // history_rows_' row ids, and ItemToItem from each to one shown course.
   mutable std::vector<int> history_row_ids_;
   mutable std::vector<float> item_to_item_;
+  // Explain's "new course" reason: the history's catalog courses, each once
+  // (oldest first), with their content vectors; collected when a reason
+  // first needs them, instead of walking every history event (a learner may
+  // have hundreds of statements about one course) for every shown course.
+  void CollectHistoryCourses() const;
+  mutable bool history_courses_collected_ = false;
+  mutable std::vector<std::pair<const Course*, absl::Span<const float>>> history_courses_;
   // CollectExclusions (the excluded courses themselves are kRejected in
   // slots_).
   absl::flat_hash_set<int> completed_series_;
@@ -551,6 +569,27 @@ void Recommender::Request::WeighHistoryRows() const {
         }
         break;
       }
+    }
+  }
+}
+
+void Recommender::Request::CollectHistoryCourses() const {
+  if (history_courses_collected_) return;
+  history_courses_collected_ = true;
+  // Each course once, at its first (oldest) event: a course's events all
+  // give the same content score, and only the first of equal scores can be
+  // the strict maximum Explain keeps, so the reason is the one a walk over
+  // every event would give. A course with neither vector scores 0, which
+  // never beats Explain's starting 0: left out.
+  absl::flat_hash_set<absl::string_view> seen;
+  for (const models::HistoryEvent& e : history_.events) {
+    if (!seen.insert(e.course_id).second) continue;
+    const Course* hc = catalog_.Find(e.course_id);
+    if (hc == nullptr) continue;
+    if (std::optional<int> row = model_.Row(e.course_id)) {
+      history_courses_.push_back({hc, model_.ContentVector(*row)});
+    } else if (const int pos = j_.new_pos[hc - courses_.data()]; pos >= 0) {
+      history_courses_.push_back({hc, j_.NewContent(pos, cdim_)});
     }
   }
 }
@@ -996,15 +1035,9 @@ void Recommender::Request::Explain(const Cand& c, float shown_max_cf, ScoredCour
     const float* v = j_.NewContent(j_.new_pos[c.course], cdim_).data();
     float best = 0;
     const Course* best_course = nullptr;
-    for (const models::HistoryEvent& e : history_.events) {
-      const Course* hc = catalog_.Find(e.course_id);
-      if (hc == nullptr) continue;
-      float s = 0;
-      if (std::optional<int> row = model_.Row(e.course_id)) {
-        s = Dot(model_.ContentVector(*row), absl::MakeConstSpan(v, cdim_));
-      } else if (j_.new_pos[hc - courses_.data()] >= 0) {
-        s = Dot(j_.NewContent(j_.new_pos[hc - courses_.data()], cdim_), absl::MakeConstSpan(v, cdim_));
-      }
+    CollectHistoryCourses();
+    for (const auto& [hc, content] : history_courses_) {
+      const float s = Dot(content, absl::MakeConstSpan(v, cdim_));
       if (s > best) {
         best = s;
         best_course = hc;
@@ -1116,6 +1149,7 @@ absl::StatusOr<RecommendResult> Recommender::Similar(const std::shared_ptr<const
   }
   if (!content_query.empty()) {
     for (size_t p = 0; p < j.new_courses.size(); ++p) {
+      if (j.facts[j.new_courses[p]].closed) continue;  // `consider` rejects it (archived ones, among others)
       const float s = Dot(content_query, j.NewContent(static_cast<int>(p), cdim));
       if (s <= 0) continue;
       if (Cand* c = consider(j.new_courses[p])) c->content = std::max(c->content, s);

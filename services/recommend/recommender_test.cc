@@ -318,6 +318,97 @@ TEST_F(RecommenderReadinessTest, AnotherSectionOfThePrerequisiteCounts) {
   ExpectReadyFirst(r);
 }
 
+// Finished courses are archived at the end of their term (docs/catalog.md),
+// and the catalog copy keeps them for the histories that name them: a
+// learner who passed 书法入门 (c_sf1), now archived, is not offered its other
+// section 书法入门（第二期） (c_sf1b) again, and a course that names that
+// section as its prerequisite is ready. The archived course itself is never
+// offered.
+TEST_F(RecommenderReadinessTest, ACompletedArchivedCourseStillExcludesItsSeriesAndCountsAsAPrerequisite) {
+  auto catalog_with = [&](bool keep_archived) {
+    const CatalogPtr chain = ChainCatalog();
+    std::vector<Course> courses;
+    for (Course c : chain->courses()) {
+      if (c.id == "c_sf1") {
+        if (!keep_archived) continue;  // the catalog copy before archived courses were read
+        c.state = CourseState::kArchived;
+      }
+      if (c.id == "c_sf2") c.prerequisites = {"c_sf1b"};
+      courses.push_back(std::move(c));
+    }
+    return std::make_shared<const CatalogSnapshot>("test", std::move(courses));
+  };
+  const LearnerHistory h = History({{vocab::kRegistered, "c_sf1"}, {vocab::kPassed, "c_sf1"}});
+  // The premise: without the archived course, its history resolves to
+  // nothing, and the other section comes back.
+  ASSERT_NE(Find(Run(Make(true), catalog_with(false), h, 100, {"书法"}), "c_sf1b"), nullptr);
+
+  const CatalogPtr catalog = catalog_with(true);
+  for (int k : {5, 100}) {
+    RecommendResult r = Run(Make(true), catalog, h, k, {"书法"});
+    ASSERT_FALSE(r.items.empty());
+    EXPECT_EQ(Find(r, "c_sf1b"), nullptr) << "k=" << k << ": another section of a completed series";
+    EXPECT_EQ(Find(r, "c_sf1"), nullptr) << "k=" << k << ": archived";
+    const ScoredCourse* sf2 = Find(r, "c_sf2");
+    ASSERT_NE(sf2, nullptr) << "k=" << k;
+    EXPECT_TRUE(sf2->missing_prerequisites.empty()) << "k=" << k << ": " << sf2->reason;
+    ExpectReadyFirst(r);
+  }
+  // Nobody is offered an archived course, cold or warm, filtered or not.
+  for (const LearnerHistory& other : {LearnerHistory(), History({{vocab::kCompleted, "c_gh1"}})}) {
+    EXPECT_EQ(Find(Run(Make(true), catalog, other, 100), "c_sf1"), nullptr);
+    EXPECT_EQ(Find(Run(Make(false), catalog, other, 100, {"书法"}), "c_sf1"), nullptr);
+  }
+}
+
+// The "new course" reason names the history course closest in content to a
+// course the model does not know. Many events about one course (a walk-in
+// learner's attendance, one statement a session) change nothing: the reason
+// is the one a walk over every event gives, computed here from the model's
+// content vectors.
+TEST_F(RecommenderReadinessTest, NewCourseReasonIsTheSameWhateverHowOftenACourseRecurs) {
+  const models::ModelBundle& model = **model_;
+  const CatalogPtr catalog = ChainCatalog(false);
+  const Course* fresh = catalog->Find("c_new");
+  ASSERT_NE(fresh, nullptr);
+  ASSERT_FALSE(model.Row("c_new").has_value());
+  const std::vector<float> fresh_content = model.EmbedText(Recommender::CourseText(*fresh));
+  // The history course whose content is closest, over every event in order
+  // (the first of equal scores wins), as Explain did before it collected the
+  // history's courses once.
+  auto expected_reason = [&](const LearnerHistory& h) {
+    float best = 0;
+    const Course* best_course = nullptr;
+    for (const models::HistoryEvent& e : h.events) {
+      const Course* hc = catalog->Find(e.course_id);
+      std::optional<int> row = model.Row(e.course_id);
+      if (hc == nullptr || !row) continue;
+      absl::Span<const float> v = model.ContentVector(*row);
+      float s = 0;
+      for (size_t d = 0; d < std::min(v.size(), fresh_content.size()); ++d) s += v[d] * fresh_content[d];
+      if (s > best) {
+        best = s;
+        best_course = hc;
+      }
+    }
+    return best_course == nullptr ? std::string() : NewCourseReason(best_course->title);
+  };
+  std::vector<std::pair<absl::string_view, std::string>> events = {{vocab::kCompleted, "c_gh1"},
+                                                                   {vocab::kRegistered, "c_sf3"}};
+  for (int i = 0; i < 1000; ++i) events.push_back({vocab::kAttended, "c_sf3"});
+  events.push_back({vocab::kCompleted, "c_py1"});
+  for (int i = 0; i < 300; ++i) events.push_back({vocab::kAttended, "c_gh1"});
+  const LearnerHistory h = History(events);
+  ASSERT_EQ(h.events.size(), 1303u);
+  const std::string expected = expected_reason(h);
+  ASSERT_FALSE(expected.empty());
+  RecommendResult r = Run(Make(true), catalog, h, 10, {"书法"});
+  const ScoredCourse* shown = Find(r, "c_new");
+  ASSERT_NE(shown, nullptr);
+  EXPECT_EQ(shown->reason_kind, ReasonKind::kNewCourse) << shown->reason;
+  EXPECT_EQ(shown->reason, expected);
+}
+
 TEST_F(RecommenderReadinessTest, ColdStartOffersNoCourseWithPrerequisitesFirst) {
   RecommendResult r = Run(Make(true), ChainCatalog(), LearnerHistory(), 100);
   ASSERT_TRUE(r.cold_start);
@@ -329,7 +420,7 @@ TEST_F(RecommenderReadinessTest, ColdStartOffersNoCourseWithPrerequisitesFirst) 
 }
 
 TEST_F(RecommenderReadinessTest, PrerequisiteMissingFromTheCatalogIsNamedById) {
-  // 英语口语 names a prerequisite the catalog does not list (archived).
+  // 英语口语 names a prerequisite the catalog does not list.
   std::vector<Course> courses = ChainCatalog()->courses();
   for (Course& c : courses) {
     if (c.id == "c_ey1") c.prerequisites = {"c_gone"};

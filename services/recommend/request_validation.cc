@@ -162,7 +162,15 @@ absl::StatusOr<Programme> ProgrammeFromRequest(const v1::Programme& p, const std
   if (p.name().size() > 200) return Invalid(field + ".name", "at most 200 bytes");
   out.credits = p.credits();
   if (p.by_category_size() > 32) return Invalid(field + ".by_category", "at most 32 entries");
-  for (const auto& r : p.by_category()) out.by_category.push_back({r.category(), r.credits()});
+  for (int i = 0; i < p.by_category_size(); ++i) {
+    const v1::Programme::CreditRequirement& r = p.by_category(i);
+    // As a Recommend filter's categories (CheckStrings); an empty one is
+    // ValidateProgramme's to name.
+    if (r.category().size() > 64) {
+      return Invalid(absl::StrCat(field, ".by_category[", i, "].category"), "must be 1..64 bytes");
+    }
+    out.by_category.push_back({r.category(), r.credits()});
+  }
   if (p.required_course_ids_size() > 64) return Invalid(field + ".required_course_ids", "at most 64 ids");
   for (int i = 0; i < p.required_course_ids_size(); ++i) {
     if (p.required_course_ids(i).size() > 64) {

@@ -163,11 +163,28 @@ TEST(ValidatePlanPathRequest, GoalsAndMisuse) {
   p->add_by_category()->set_category("传统文化");
   invalid(r, "programme.by_category[0].credits");
   p->mutable_by_category(0)->set_credits(4);
+  // Categories are bounded as a Recommend filter's are (64 bytes).
+  p->mutable_by_category(0)->set_category(std::string(65, 'x'));
+  invalid(r, "programme.by_category[0].category");
+  p->mutable_by_category(0)->set_category(std::string(64, 'x'));
+  EXPECT_TRUE(ValidatePlanPathRequest(r).ok());
+  p->mutable_by_category(0)->set_category("");
+  invalid(r, "programme.by_category[0].category");
+  p->mutable_by_category(0)->set_category("传统文化");
   p->mutable_deadline()->set_seconds(-99999999999LL);
   invalid(r, "programme.deadline");
   p->clear_deadline();
   for (int i = 0; i < 65; ++i) p->add_required_course_ids(absl::StrCat("c", i));
   invalid(r, "programme.required_course_ids");
+  p->clear_required_course_ids();
+  // Messages name the proto's fields (required_course_ids, not the domain's
+  // required_courses).
+  p->add_required_course_ids("c1");
+  p->add_required_course_ids("c1");
+  invalid(r, "programme.required_course_ids[1]");
+  p->clear_required_course_ids();
+  p->add_required_course_ids("");
+  invalid(r, "programme.required_course_ids[0]");
   p->clear_required_course_ids();
   ok = ValidatePlanPathRequest(r);
   ASSERT_TRUE(ok.ok()) << ok.status();

@@ -149,7 +149,7 @@ grpc::Status FakeCatalog::ListCourses(grpc::ServerContext* ctx, const v1::ListCo
   const int page = request->page_size() == 0 ? 50 : request->page_size();
   int i = 0;
   for (const auto& [id, c] : courses_) {
-    if (c.state() == v1::Course::ARCHIVED) continue;
+    if (c.state() == v1::Course::ARCHIVED && !request->show_archived()) continue;  // as the catalog service
     if (i++ < offset) continue;
     if (response->courses_size() == page) {
       response->set_next_page_token(absl::StrCat(offset + page));
@@ -166,6 +166,9 @@ grpc::Status FakeCatalog::GetCatalogInfo(grpc::ServerContext* ctx, const v1::Get
   absl::MutexLock lock(&mu_);
   response->set_generation(generation_);
   response->set_course_count(courses_.size());
+  int64_t archived = 0;
+  for (const auto& [id, c] : courses_) archived += c.state() == v1::Course::ARCHIVED ? 1 : 0;
+  response->set_archived_count(archived);
   return grpc::Status::OK;
 }
 

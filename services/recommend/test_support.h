@@ -52,8 +52,9 @@ class FakeRecords final : public v1::LearningRecordService::Service {
   int64_t calls_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
-// CourseCatalogService with ListCourses (pages of page_size, token = offset)
-// and GetCatalogInfo over in-memory courses. Thread-safe.
+// CourseCatalogService with ListCourses (pages of page_size, token = offset;
+// archived courses only with show_archived, as the catalog service) and
+// GetCatalogInfo over in-memory courses. Thread-safe.
 class FakeCatalog final : public v1::CourseCatalogService::Service {
  public:
   // Inserts or replaces a course; bumps the generation.

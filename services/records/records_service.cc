@@ -84,6 +84,29 @@ absl::StatusOr<std::string> LearnerFrom(const std::string& key) { return Canonic
 constexpr char kServicePrefix[] = "/lifelong.v1.LearningRecordService/";
 constexpr absl::Duration kKioskSessionTtl = absl::Minutes(5);
 
+// One RecordStatement call's place among the writes in flight
+// (RecordsService::pending_writes_): taken when made, given back by Release
+// or else when destroyed, once either way. Not thread-safe (one call's).
+class PendingWriteSlot {
+ public:
+  explicit PendingWriteSlot(std::atomic<int>* pending)
+      : pending_(pending), writes_before_(pending->fetch_add(1, std::memory_order_relaxed)) {}
+  PendingWriteSlot(const PendingWriteSlot&) = delete;
+  PendingWriteSlot& operator=(const PendingWriteSlot&) = delete;
+  ~PendingWriteSlot() { Release(); }
+
+  // The writes in flight when this one was taken.
+  int writes_before() const { return writes_before_; }
+  void Release() {
+    if (pending_ != nullptr) pending_->fetch_sub(1, std::memory_order_relaxed);
+    pending_ = nullptr;
+  }
+
+ private:
+  std::atomic<int>* pending_;
+  const int writes_before_;
+};
+
 }  // namespace
 
 RecordsService::RecordsService(RecordStore* store, Options options) : store_(store), options_(std::move(options)) {
@@ -229,25 +252,29 @@ void ToProto(StoredStatement&& s, v1::Statement* out, bool with_json) {
 grpc::ServerUnaryReactor* RecordsService::RecordStatement(grpc::CallbackServerContext* ctx,
                                                           const v1::RecordStatementRequest* req, v1::Statement* resp) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  // Bounded as the thread quota bounds the synchronous methods: refused at
-  // once, before any work, with the same refusal (overload.h).
-  const int in_flight = pending_writes_.fetch_add(1, std::memory_order_relaxed);
-  if (options_.max_pending_writes > 0 && in_flight >= options_.max_pending_writes) {
-    pending_writes_.fetch_sub(1, std::memory_order_relaxed);
-    const int ms = OverloadRetryAfterMs();
-    ctx->AddTrailingMetadata(kRetryPushbackTrailer, std::to_string(ms));
-    reactor->Finish(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, OverloadRefusalMessage(ms)));
-    return reactor;
-  }
   // What the committing thread needs once the write is synced (the grant is
-  // move-only; a std::function must be copyable).
+  // move-only; a std::function must be copyable). Its slot among the
+  // pending writes is taken here and given back before Finish, or when the
+  // last copy of `pending` goes, whichever way the call ends (an exception
+  // thrown before Finish included: the slot cannot leak).
   struct Pending {
+    explicit Pending(std::atomic<int>* pending_writes) : slot(pending_writes) {}
+    PendingWriteSlot slot;
     std::string op = absl::StrCat(kServicePrefix, "RecordStatement");
     absl::StatusOr<auth::AccessGrant> grant = absl::UnknownError("not authorized");
     std::string learner;
     bool with_json = false;
   };
-  auto pending = std::make_shared<Pending>();
+  auto pending = std::make_shared<Pending>(&pending_writes_);
+  // Bounded as the thread quota bounds the synchronous methods: refused at
+  // once, before any work, with the same refusal (overload.h).
+  if (options_.max_pending_writes > 0 && pending->slot.writes_before() >= options_.max_pending_writes) {
+    pending->slot.Release();
+    const int ms = OverloadRetryAfterMs();
+    ctx->AddTrailingMetadata(kRetryPushbackTrailer, std::to_string(ms));
+    reactor->Finish(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, OverloadRefusalMessage(ms)));
+    return reactor;
+  }
   // Audits the outcome and finishes the call. The grant is released (the
   // principal's in-flight slot, as Run releases it) before Finish, and Finish
   // is the last touch of this service by the call: after it the server (and
@@ -255,12 +282,12 @@ grpc::ServerUnaryReactor* RecordsService::RecordStatement(grpc::CallbackServerCo
   auto finish = [this, ctx, reactor, pending](const absl::Status& s) {
     grpc::Status out = Conclude(ctx, pending->op, true, *pending->grant, pending->learner, s);
     pending->grant = absl::UnknownError("finished");
-    pending_writes_.fetch_sub(1, std::memory_order_relaxed);
+    pending->slot.Release();
     reactor->Finish(out);
   };
   grpc::Status refused;
   if (!Admit(ctx, pending->op, &pending->grant, &refused)) {
-    pending_writes_.fetch_sub(1, std::memory_order_relaxed);
+    pending->slot.Release();
     reactor->Finish(refused);
     return reactor;
   }

@@ -9,9 +9,14 @@
 #include <filesystem>
 #include <thread>
 
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 
+#include "services/auth/authorizer.h"
+#include "services/auth/oidc.h"
+#include "services/auth/token.h"
 #include "services/common/health_client.h"
 #include "services/common/server.h"
 #include "services/domain/vocabulary.h"
@@ -713,6 +718,91 @@ TEST(RecordsServiceAsyncWrites, ShutdownWithAWriteInFlightWaitsForIt) {
   store.reset();
   store = std::move(*RecordStore::Open(dir));
   EXPECT_TRUE(store->Get(*ParseUuid(TestUuid(7))).ok());
+}
+
+// A bearer token whose header is {"alg":1} (or {"alg":null}, ...) reached a
+// JSON read that threw (nlohmann's type_error) once an identity provider was
+// configured: each such RecordStatement left its slot among the pending
+// writes taken (gRPC answered UNIMPLEMENTED), and after max_pending_writes of
+// them every write of everyone got RESOURCE_EXHAUSTED until a restart; the
+// refusal was not audited nor counted against the address either. Now
+// refused UNAUTHENTICATED and audited, and the slot is given back whatever
+// happens.
+TEST(RecordsServiceAsyncWrites, MalformedTokensDoNotLeakWriteSlots) {
+  const char* base = std::getenv("TEST_TMPDIR");
+  const std::string dir = std::string(base ? base : "/tmp") + "/svc_malformed_tokens";
+  std::filesystem::remove_all(dir);
+  auto store = std::move(*RecordStore::Open(dir));
+  auth::AuthOptions ao;
+  ao.enabled = true;
+  ao.token.key = "records-service-test-key-0123456789abcdef";
+  auth::OidcOptions oo;
+  // One 2048-bit RSA public key; no token here is signed with it.
+  oo.jwks_json = absl::StrCat(
+      R"({"keys":[{"kty":"RSA","kid":"k1","use":"sig","alg":"RS256","e":"AQAB","n":")",
+      "rUAElfAat8JQLokk7M6lrFJvodZVdfkE_zbAWfkcXYz3r1erh3rTqgLp3fSrEiArMkDbuQ4T5EA9dH0nq3RTs8yhCZfUY6Ca-",
+      "jBBCW7aWZ9lAMw55Xu4b1oERLsuSrjbF5qclqGYSDu9Z8lZ0wY_7mSS9JTcZ3HhCsewVROUBJqzXujIa7uggAW4EV5fBmK4MpzU1aQ265rz",
+      "e1ksdtzag9KqX5ABV2XpZfvrr7iqBBr4uUoUMfKsNZkm8bc6fqtIPQKiNIljL0yGL23aWv5DZqlR1Kqrh0Qh76nCiaSCEj7_q3CXiHDo83CF",
+      "mMqVdizCXEQZYNK18spWo-V2aP0KpQ", R"("}]})");
+  oo.issuer = "https://id.dongcheng.gov.cn";
+  oo.audience = "lifelong-app";
+  auto oidc = auth::OidcVerifier::Create(oo);
+  ASSERT_TRUE(oidc.ok()) << oidc.status();
+  ao.oidc = std::shared_ptr<const auth::OidcVerifier>(std::move(*oidc));
+  auth::Authorizer authorizer(ao);
+  RecordsService::Options o;
+  o.authorizer = &authorizer;
+  o.max_pending_writes = 256;  // records_server's --max_concurrent_calls default
+  const absl::Time t0 = absl::Now();
+  o.audit.now = [t0] { return t0; };  // the address's budget is not refilled during the test
+  RecordsService service(store.get(), o);
+  auto server = std::move(*StartGrpcServer(GrpcServerOptions{}, {&service}));
+  auto stub = v1::LearningRecordService::NewStub(
+      grpc::CreateChannel("127.0.0.1:" + std::to_string(server->port()), grpc::InsecureChannelCredentials()));
+  auto write = [&](const std::string& token, int i) {
+    grpc::ClientContext ctx;
+    ctx.AddMetadata("authorization", "Bearer " + token);
+    v1::RecordStatementRequest req;
+    req.set_statement_json(MakeStatement({.id = TestUuid(i), .learner = "u000001"}));
+    v1::Statement out;
+    return stub->RecordStatement(&ctx, req, &out);
+  };
+  // The report's token ({"alg":1}.{} and a one-byte signature), then headers
+  // whose alg, kid or typ is not a string, for ID tokens and the services'
+  // own alike.
+  const std::vector<std::string> headers = {R"({"alg":1})",
+                                            R"({"alg":null})",
+                                            R"({"alg":[]})",
+                                            R"({"alg":{}})",
+                                            R"({"alg":"RS256","kid":1})",
+                                            R"({"alg":"RS256","kid":"k1","typ":[]})",
+                                            R"({"alg":"HS256","kid":{}})"};
+  for (int i = 0; i < 300; ++i) {
+    const std::string token = i == 0 ? "eyJhbGciOjF9.e30.AA"
+                                     : absl::StrCat(absl::WebSafeBase64Escape(headers[i % headers.size()]), ".e30.AA");
+    grpc::Status s = write(token, 1000 + i);
+    // Refused as any bad credential is: UNAUTHENTICATED, then, past the
+    // address's budget (AuditLogOptions::unauthenticated_burst, 50), the
+    // per-address limit.
+    if (i < 50) {
+      ASSERT_EQ(s.error_code(), grpc::StatusCode::UNAUTHENTICATED) << i << ": " << s.error_message();
+    } else {
+      ASSERT_EQ(s.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << i << ": " << s.error_message();
+      ASSERT_NE(s.error_message().find("without a valid credential"), std::string::npos)
+          << i << ": " << s.error_message();
+    }
+  }
+  EXPECT_EQ(service.pending_writes(), 0);
+  EXPECT_EQ(service.audit_log().stats().unauthenticated, 300u) << "every refusal is audited";
+  EXPECT_EQ(service.audit_log().stats().address_limited, 250u);
+  // A learner's own write goes through.
+  auth::Principal learner;
+  learner.subject = "u000001";
+  learner.role = auth::Role::kLearner;
+  grpc::Status s = write(*auth::MintToken(learner, absl::Minutes(5), ao.token), 1);
+  EXPECT_TRUE(s.ok()) << s.error_code() << ": " << s.error_message();
+  EXPECT_EQ(service.pending_writes(), 0);
+  server->Shutdown();
 }
 
 }  // namespace
