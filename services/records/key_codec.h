@@ -101,6 +101,10 @@
 //       value = the JetStream sequence of the last replicated-log operation
 //               applied, as decimal ASCII text (written in the same
 //               WriteBatch as that operation's effects; absent: none)
+//   "replication/erased_at/" | SHA-256(learner key):32   (LearnerDigest;
+//       record_store_log_apply.cc, ApplyLoggedRestore)
+//       value = u64 log sequence of the learner's latest applied erasure
+//               | u64 that of the one before it (0: none)
 //   "replication/shared_of/" | u16 length | learner key | u64 log sequence
 //       value empty: the shared-subject log message at that sequence names
 //       the learner (replication/log_op.h, SharedMarkKey)

@@ -384,7 +384,9 @@ class RecordStore {
   // An erasure; `*result` gets EraseLearner's result. In log mode every
   // applied erasure bumps the erasure epoch (even one that found nothing,
   // because a replica rebuilt from a log whose erased messages were purged
-  // finds nothing either, and epochs must agree).
+  // finds nothing either, and epochs must agree), and records `seq` as the
+  // learner's latest erasure (meta "replication/erased_at/", for
+  // ApplyLoggedRestore; layout in record_store_log_apply.cc).
   absl::Status ApplyLoggedErase(uint64_t seq, int64_t now_us, const std::string& learner,
                                 absl::StatusOr<int64_t>* result);
   // `batch` (an xAPI document write, prepared by xapi::DocumentStore::
@@ -398,9 +400,17 @@ class RecordStore {
   // held them (replicator.h): each (id, encoded StatementRecord) not in the
   // store is written with its index entries, as it was stored (a replica
   // rebuilt from the log gets them here); present ones are left alone.
-  // Deletes the meta keys under `delete_prefix` and puts `meta_marks`.
-  absl::Status ApplyLoggedRestore(uint64_t seq, const std::vector<std::pair<Uuid, std::string>>& records,
-                                  const std::string& delete_prefix, const std::vector<std::string>& meta_marks);
+  // `built_at` is the log position the records were read at: a learner
+  // erased after it (an erasure applied between built_at and seq) is taken
+  // out of them, so that a statement of theirs is not written again and a
+  // shared one is written without them; those learners are appended to
+  // `left_out` (optional). built_at 0 (a restore from before the field):
+  // no such check. Deletes the meta keys under `delete_prefix` and puts
+  // `meta_marks`.
+  absl::Status ApplyLoggedRestore(uint64_t seq, uint64_t built_at,
+                                  const std::vector<std::pair<Uuid, std::string>>& records,
+                                  const std::string& delete_prefix, const std::vector<std::string>& meta_marks,
+                                  std::vector<std::string>* left_out = nullptr);
   // The sequence of the last applied log operation (0: none), as stored in
   // kMetaAppliedLogSeq.
   uint64_t AppliedLogSeq() const { return applied_log_seq_.load(); }

@@ -5,6 +5,18 @@
 // Writer's log_seq). A deterministic failure becomes the operation's result
 // and the position moves on; a storage failure writes nothing and is
 // returned, so the applier retries the same operation.
+//
+// Each replica also keeps, per learner, the log position of their latest
+// erasure, so that a restore built before it cannot bring their statements
+// back (ApplyLoggedRestore; docs/replication.md, "Erasure and log
+// retention"):
+//   "replication/erased_at/" | SHA-256(learner key):32   (LearnerDigest)
+//       value = u64 seq of the learner's latest applied erasure
+//               | u64 seq of the one before it (0: none; while an erasure
+//               is being applied, the one to go back to if it fails)
+#include <algorithm>
+#include <map>
+#include <set>
 #include <utility>
 
 #include <rocksdb/write_batch.h>
@@ -14,13 +26,43 @@
 #include "services/common/rocks_status.h"
 #include "services/common/status_macros.h"
 #include "services/records/column_families.h"
+#include "services/records/key_codec.h"
 #include "services/records/record_store.h"
 #include "services/records/record_store_internal.h"
+#include "services/records/statement.h"
 
 namespace lifelong::records {
 
 using internal::IdKey;
 using internal::IndexKeys;
+
+namespace {
+
+constexpr char kMetaErasedAtPrefix[] = "replication/erased_at/";
+
+std::string ErasedAtKey(absl::string_view learner) { return kMetaErasedAtPrefix + LearnerDigest(learner); }
+
+struct ErasedAt {
+  uint64_t seq = 0;       // the latest erasure (0: never erased)
+  uint64_t previous = 0;  // the one before it
+};
+
+std::string EncodeErasedAt(const ErasedAt& e) {
+  std::string v;
+  PutU64(&v, e.seq);
+  PutU64(&v, e.previous);
+  return v;
+}
+
+absl::StatusOr<ErasedAt> ReadErasedAt(const RecordStore& store, absl::string_view learner) {
+  absl::StatusOr<std::string> v = store.GetMeta(ErasedAtKey(learner));
+  if (v.status().code() == absl::StatusCode::kNotFound) return ErasedAt{};
+  LL_RETURN_IF_ERROR(v.status());
+  if (v->size() != 16) return absl::DataLossError("corrupt replication/erased_at value: not 16 bytes");
+  return ErasedAt{GetU64(v->data()), GetU64(v->data() + 8)};
+}
+
+}  // namespace
 
 absl::Status RecordStore::CheckLogSeq(uint64_t seq) const {
   uint64_t applied = applied_log_seq_.load();
@@ -103,6 +145,21 @@ absl::Status RecordStore::ApplyLoggedRecords(std::vector<LoggedRecord>* ops) {
 absl::Status RecordStore::ApplyLoggedErase(uint64_t seq, int64_t now_us, const std::string& learner,
                                            absl::StatusOr<int64_t>* result) {
   LL_RETURN_IF_ERROR(CheckLogSeq(seq));
+  // The learner's erasure position goes first, synced: ApplyErase builds and
+  // writes the erasure's batch itself. Until that batch moves the applied
+  // position to `seq`, no later operation is applied (a restore reading the
+  // position comes after `seq`), and applying `seq` again after a crash
+  // writes the same position. A deterministic failure puts the previous one
+  // back, with the applied position.
+  const std::string mark = ErasedAtKey(learner);
+  LL_ASSIGN_OR_RETURN(ErasedAt before, ReadErasedAt(*this, learner));
+  const ErasedAt now{seq, before.seq == seq ? before.previous : before.seq};
+  {
+    rocksdb::WriteOptions wo;
+    wo.sync = true;
+    LL_RETURN_IF_ERROR(
+        FromRocks(db_->Put(wo, cf(static_cast<int>(Cf::kMeta)), mark, EncodeErasedAt(now)), "write erasure position"));
+  }
   Writer w;
   w.erase_learner = &learner;
   w.log_seq = seq;
@@ -113,6 +170,11 @@ absl::Status RecordStore::ApplyLoggedErase(uint64_t seq, int64_t now_us, const s
     // A deterministic failure: the operation's result; the position moves on.
     *result = w.status;
     rocksdb::WriteBatch batch;
+    if (now.previous == 0) {
+      batch.Delete(cf(static_cast<int>(Cf::kMeta)), mark);
+    } else {
+      batch.Put(cf(static_cast<int>(Cf::kMeta)), mark, EncodeErasedAt({now.previous, 0}));
+    }
     return WriteWithLogSeq(&batch, seq);
   }
   if (applied_log_seq_.load() != seq) {
@@ -156,10 +218,23 @@ absl::Status RecordStore::ApplyLoggedAudit(uint64_t seq, int64_t now_us, const A
   return WriteWithLogSeq(&batch, seq);
 }
 
-absl::Status RecordStore::ApplyLoggedRestore(uint64_t seq, const std::vector<std::pair<Uuid, std::string>>& records,
+absl::Status RecordStore::ApplyLoggedRestore(uint64_t seq, uint64_t built_at,
+                                             const std::vector<std::pair<Uuid, std::string>>& records,
                                              const std::string& delete_prefix,
-                                             const std::vector<std::string>& meta_marks) {
+                                             const std::vector<std::string>& meta_marks,
+                                             std::vector<std::string>* left_out) {
   LL_RETURN_IF_ERROR(CheckLogSeq(seq));
+  // Whether a learner was erased after the records were read (between
+  // built_at and seq): the leader read them before that erasure, and
+  // writing them now would undo it.
+  std::map<std::string, bool> erased_since;
+  auto erased_after_built = [&](const std::string& learner) -> absl::StatusOr<bool> {
+    auto found = erased_since.find(learner);
+    if (found != erased_since.end()) return found->second;
+    LL_ASSIGN_OR_RETURN(ErasedAt e, ReadErasedAt(*this, learner));
+    return erased_since[learner] = e.seq > built_at;
+  };
+  std::set<std::string> left;
   rocksdb::WriteBatch batch;
   std::vector<std::string> changed;
   for (const auto& [id, value] : records) {
@@ -168,9 +243,37 @@ absl::Status RecordStore::ApplyLoggedRestore(uint64_t seq, const std::vector<std
     absl::StatusOr<StatementRecord> rec = DecodeStatementRecord(value);
     if (!rec.ok())
       return absl::DataLossError(absl::StrCat("restored statement ", FormatUuid(id), ": ", rec.status().message()));
-    batch.Put(cf(static_cast<int>(Cf::kStatements)), IdKey(id), value);
+    std::string rewritten;  // the record without learners erased since built_at
+    if (built_at != 0) {
+      std::vector<std::string> gone;
+      for (const std::string& l : rec->learners) {
+        LL_ASSIGN_OR_RETURN(bool erased, erased_after_built(l));
+        if (erased) gone.push_back(l);
+      }
+      if (!gone.empty()) {
+        left.insert(gone.begin(), gone.end());
+        for (const std::string& l : gone) {
+          rec->learners.erase(std::remove(rec->learners.begin(), rec->learners.end(), l), rec->learners.end());
+        }
+        if (rec->learners.empty()) continue;  // theirs alone: it stays erased
+        // Shared with others: they keep it, as the erasure left it
+        // (RecordStore::ApplyErase, LeaveSharedStatement).
+        for (const std::string& l : gone) {
+          absl::StatusOr<std::string> json = RemoveLearnerFromActor(rec->json, l);
+          if (!json.ok()) {
+            return absl::DataLossError(
+                absl::StrCat("restored statement ", FormatUuid(id), ": ", json.status().message()));
+          }
+          rec->json = std::move(*json);
+        }
+        LL_ASSIGN_OR_RETURN(rewritten, EncodeStatementRecord(*rec));
+      }
+    }
+    const std::string& stored = rewritten.empty() ? value : rewritten;
+    batch.Put(cf(static_cast<int>(Cf::kStatements)), IdKey(id), stored);
     for (auto& [family, key] : IndexKeys(id, *rec)) {
-      batch.Put(cf(static_cast<int>(family)), key, family == Cf::kByLearner ? rocksdb::Slice(value) : rocksdb::Slice());
+      batch.Put(cf(static_cast<int>(family)), key,
+                family == Cf::kByLearner ? rocksdb::Slice(stored) : rocksdb::Slice());
     }
     changed.insert(changed.end(), rec->learners.begin(), rec->learners.end());
   }
@@ -184,6 +287,7 @@ absl::Status RecordStore::ApplyLoggedRestore(uint64_t seq, const std::vector<std
   for (const std::string& key : meta_marks) batch.Put(cf(static_cast<int>(Cf::kMeta)), key, rocksdb::Slice());
   LL_RETURN_IF_ERROR(WriteWithLogSeq(&batch, seq));
   NotifyChanged(std::move(changed));
+  if (left_out != nullptr) left_out->insert(left_out->end(), left.begin(), left.end());
   return absl::OkStatus();
 }
 

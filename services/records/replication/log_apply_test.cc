@@ -187,6 +187,147 @@ TEST(LogApply, EraseMetaAndAuditAdvanceThePosition) {
   EXPECT_EQ(store->AppliedLogSeq(), 6u);
 }
 
+// The restore (kRestore) of the shared messages of an erased learner A, as
+// the leader builds it: the records their statements hold, read from `store`
+// as it stands (the log position `built_at`).
+LogOp RestoreOf(RecordStore* store, const std::string& erased, const std::vector<int>& ids) {
+  LogOp restore;
+  restore.kind = LogOpKind::kRestore;
+  restore.learner = erased;
+  restore.built_at = store->AppliedLogSeq();
+  for (int i : ids) {
+    const Uuid id = *ParseUuid(TestUuid(i));
+    restore.restored.emplace_back(id, EncodeStatementRecord(store->Get(id).value().record).value());
+  }
+  return restore;
+}
+
+absl::Status ApplyRestore(RecordStore* store, uint64_t seq, const LogOp& restore,
+                          std::vector<std::string>* left_out = nullptr) {
+  return store->ApplyLoggedRestore(seq, restore.built_at, restore.restored, SharedMarkPrefix(restore.learner),
+                                   SharedMarks(restore, seq), left_out);
+}
+
+// Learners A and B share a log message (a mixed batch). A is erased at 2;
+// the leader reads the restore of that message (B's statement) from its
+// store as it stood at 2, but it reaches the log at 4, after B's own erasure
+// at 3 was applied and answered. Applying it must not bring B back: not on
+// the replica that applied everything (reopened in between, as after a
+// restart), and not on one rebuilt from a log that no longer holds the
+// shared message.
+TEST(LogApply, ARestoreBuiltBeforeALearnersErasureDoesNotBringThemBack) {
+  std::string dir = lifelong::testing::FreshTempDir("restore-after-erase");
+  auto leader = OpenStore("restore-leader", 1);
+  LogOp restore;
+  {
+    auto store = RecordStore::Open(dir).value();
+    std::vector<LoggedRecord> ops;
+    ops.push_back(Op(1, 1764633600000000,
+                     {Parse({.id = TestUuid(1), .learner = "u-a"}), Parse({.id = TestUuid(2), .learner = "u-b"})}));
+    ASSERT_TRUE(store->ApplyLoggedRecords(&ops).ok());
+    ASSERT_TRUE(ops[0].result.ok()) << ops[0].result.status();
+    absl::StatusOr<int64_t> erased;
+    ASSERT_TRUE(store->ApplyLoggedErase(2, 1764633700000000, "u-a", &erased).ok());
+    restore = RestoreOf(store.get(), "u-a", {2});
+    EXPECT_EQ(restore.built_at, 2u);
+    ASSERT_TRUE(store->ApplyLoggedErase(3, 1764633800000000, "u-b", &erased).ok());
+    EXPECT_EQ(erased.value(), 1);
+  }
+  auto store = RecordStore::Open(dir).value();  // a restart before the restore
+  // Through the log's encoding, as the applier gets it.
+  LogOp logged = DecodeLogOp(EncodeLogOp(restore)).value();
+  std::vector<std::string> left_out;
+  ASSERT_TRUE(ApplyRestore(store.get(), 4, logged, &left_out).ok());
+  EXPECT_EQ(store->AppliedLogSeq(), 4u);
+  EXPECT_EQ(store->Get(*ParseUuid(TestUuid(2))).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(store->CountLearnerIndexEntries("u-b").value(), 0);
+  EXPECT_EQ(left_out, std::vector<std::string>{"u-b"});  // the leader scrubs the restore from the log
+
+  // A replica rebuilt from the log after the shared message was erased from
+  // it: the two erasures find nothing, and the restore inserts nothing of B.
+  auto rebuilt = OpenStore("restore-rebuilt", 1);
+  absl::StatusOr<int64_t> erased;
+  ASSERT_TRUE(rebuilt->ApplyLoggedErase(2, 1764633700000000, "u-a", &erased).ok());
+  ASSERT_TRUE(rebuilt->ApplyLoggedErase(3, 1764633800000000, "u-b", &erased).ok());
+  ASSERT_TRUE(ApplyRestore(rebuilt.get(), 4, logged).ok());
+  EXPECT_EQ(rebuilt->Get(*ParseUuid(TestUuid(2))).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(rebuilt->CountLearnerIndexEntries("u-b").value(), 0);
+}
+
+// The same race with a statement B shares with C (a group): the replica
+// that lacks it gets it as B's erasure left it on the others, C's alone.
+TEST(LogApply, ARestoreBuiltBeforeALearnersErasureKeepsTheOthersShareWithoutThem) {
+  auto live = OpenStore("restore-shared-live", 1);
+  std::vector<LoggedRecord> ops;
+  ops.push_back(Op(
+      1, 1764633600000000,
+      {Parse({.id = TestUuid(1), .learner = "u-a"}), Parse({.id = TestUuid(2), .learner = "", .group = {"u-b", "u-c"}}),
+       Parse({.id = TestUuid(3), .learner = "u-c"})}));
+  ASSERT_TRUE(live->ApplyLoggedRecords(&ops).ok());
+  ASSERT_TRUE(ops[0].result.ok()) << ops[0].result.status();
+  absl::StatusOr<int64_t> erased;
+  ASSERT_TRUE(live->ApplyLoggedErase(2, 1764633700000000, "u-a", &erased).ok());
+  const LogOp restore = RestoreOf(live.get(), "u-a", {2, 3});
+  ASSERT_TRUE(live->ApplyLoggedErase(3, 1764633800000000, "u-b", &erased).ok());
+  EXPECT_EQ(erased.value(), 1);
+  ASSERT_TRUE(ApplyRestore(live.get(), 4, restore).ok());
+
+  auto rebuilt = OpenStore("restore-shared-rebuilt", 1);
+  ASSERT_TRUE(rebuilt->ApplyLoggedErase(2, 1764633700000000, "u-a", &erased).ok());
+  ASSERT_TRUE(rebuilt->ApplyLoggedErase(3, 1764633800000000, "u-b", &erased).ok());
+  std::vector<std::string> left_out;
+  ASSERT_TRUE(ApplyRestore(rebuilt.get(), 4, restore, &left_out).ok());
+  EXPECT_EQ(left_out, std::vector<std::string>{"u-b"});
+  for (RecordStore* s : {live.get(), rebuilt.get()}) {
+    EXPECT_EQ(s->CountLearnerIndexEntries("u-b").value(), 0);
+    EXPECT_EQ(s->CountLearnerIndexEntries("u-c").value(), 2);
+    StoredStatement group = s->Get(*ParseUuid(TestUuid(2))).value();
+    EXPECT_EQ(group.record.learners, std::vector<std::string>{"u-c"});
+    EXPECT_FALSE(absl::StrContains(group.record.json, "u-b")) << group.record.json;
+  }
+  EXPECT_EQ(rebuilt->Get(*ParseUuid(TestUuid(2))).value().record.json,
+            live->Get(*ParseUuid(TestUuid(2))).value().record.json);
+  EXPECT_EQ(rebuilt->Get(*ParseUuid(TestUuid(3))).value().record.json,
+            live->Get(*ParseUuid(TestUuid(3))).value().record.json);
+}
+
+// What the restore is for: a replica rebuilt from a log whose shared
+// message is gone gets the other learners' statements; an erasure of a
+// learner before the restore was built (or of the erased one itself) does
+// not hold them back.
+TEST(LogApply, ARestoreStillRebuildsOtherLearnersStatements) {
+  auto live = OpenStore("restore-plain-live", 1);
+  std::vector<LoggedRecord> ops;
+  ops.push_back(Op(1, 1764633600000000,
+                   {Parse({.id = TestUuid(1), .learner = "u-a"}), Parse({.id = TestUuid(2), .learner = "u-b"})}));
+  ASSERT_TRUE(live->ApplyLoggedRecords(&ops).ok());
+  absl::StatusOr<int64_t> erased;
+  ASSERT_TRUE(live->ApplyLoggedErase(2, 1764633700000000, "u-b", &erased).ok());  // before: irrelevant here
+  ASSERT_TRUE(live->ApplyLoggedErase(3, 1764633700000000, "u-a", &erased).ok());
+  std::vector<LoggedRecord> more;
+  more.push_back(Op(4, 1764633600000001, {Parse({.id = TestUuid(5), .learner = "u-b"})}));
+  ASSERT_TRUE(live->ApplyLoggedRecords(&more).ok());
+  const LogOp restore = RestoreOf(live.get(), "u-a", {5});
+  EXPECT_EQ(restore.built_at, 4u);
+
+  auto rebuilt = OpenStore("restore-plain-rebuilt", 1);
+  ASSERT_TRUE(rebuilt->ApplyLoggedErase(2, 1764633700000000, "u-b", &erased).ok());
+  ASSERT_TRUE(rebuilt->ApplyLoggedErase(3, 1764633700000000, "u-a", &erased).ok());
+  ASSERT_TRUE(rebuilt->ApplyLoggedMeta(4, {}).ok());
+  std::vector<std::string> left_out;
+  ASSERT_TRUE(ApplyRestore(rebuilt.get(), 5, restore, &left_out).ok());
+  EXPECT_TRUE(left_out.empty());
+  EXPECT_EQ(rebuilt->Get(*ParseUuid(TestUuid(5))).value().record.json,
+            live->Get(*ParseUuid(TestUuid(5))).value().record.json);
+  // A message from before built_at (0): applied as before, unchecked.
+  LogOp old = restore;
+  old.built_at = 0;
+  auto older = OpenStore("restore-plain-older", 1);
+  ASSERT_TRUE(older->ApplyLoggedErase(2, 1764633700000000, "u-b", &erased).ok());
+  ASSERT_TRUE(ApplyRestore(older.get(), 9, old).ok());
+  EXPECT_TRUE(older->Get(*ParseUuid(TestUuid(5))).ok());
+}
+
 // An OpLog that refuses like a follower and remembers what it was asked.
 class FollowerLog : public OpLog {
  public:

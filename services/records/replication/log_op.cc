@@ -144,6 +144,7 @@ std::string EncodeLogOp(const LogOp& op) {
         PutUuid(&out, id);
         PutStr(&out, record);
       }
+      PutU64(&out, op.built_at);
       break;
     case LogOpKind::kDocument: {
       const xapi::DocWrite& d = op.document;
@@ -307,6 +308,8 @@ absl::StatusOr<LogOp> DecodeLogOp(absl::string_view bytes) {
         ASSIGN_(id, r.Id("restored.id"));
         ASSIGN_(record, r.Str("restored.record"));
       }
+      // Messages from before built_at end here.
+      if (r.left() != 0) ASSIGN_(op.built_at, r.U64("built_at"));
       break;
     }
     case static_cast<uint8_t>(LogOpKind::kDocument): {

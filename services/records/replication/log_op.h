@@ -28,6 +28,8 @@
 //                   | str operation | str outcome | str detail
 //   kind 5 (restore): str learner (the erased one) | u32 n
 //                   | n x (16 id | str encoded StatementRecord, key_codec.h)
+//                   | u64 built_at (the log position the leader read the
+//                   records at; absent in messages from before it: 0)
 //   kind 6 (xAPI document write, services/xapi/document_store.h):
 //                   u8 action (1 put, 2 merge, 3 delete) | u8 document kind
 //                   | str activity | str learner | str registration | str id
@@ -78,7 +80,11 @@ struct LogOp {
   std::vector<std::pair<std::string, std::optional<std::string>>> meta;  // kMeta
   AuditEvent audit;                                                      // kAudit
   std::vector<std::pair<Uuid, std::string>> restored;                    // kRestore (+ learner)
-  xapi::DocWrite document;                                               // kDocument
+  // kRestore: the log position `restored` was read at (the erasure's);
+  // learners erased after it are left out when it is applied
+  // (RecordStore::ApplyLoggedRestore). 0: unknown (an older message).
+  uint64_t built_at = 0;
+  xapi::DocWrite document;  // kDocument
 };
 
 std::string EncodeLogOp(const LogOp& op);

@@ -214,10 +214,24 @@ TEST(LogOp, RestoreRoundTripAndSharedMarks) {
   op.kind = LogOpKind::kRestore;
   op.learner = "u1";
   op.restored = {{*ParseUuid("11111111-2222-3333-4444-555555555555"), value}};
-  absl::StatusOr<LogOp> back = DecodeLogOp(EncodeLogOp(op));
+  op.built_at = 0x0102030405060708;
+  const std::string bytes = EncodeLogOp(op);
+  absl::StatusOr<LogOp> back = DecodeLogOp(bytes);
   ASSERT_TRUE(back.ok()) << back.status();
   EXPECT_EQ(back->learner, "u1");
   EXPECT_EQ(back->restored, op.restored);
+  EXPECT_EQ(back->built_at, 0x0102030405060708u);
+  // built_at is the last 8 bytes; a message from before it ends without
+  // them and reads as built_at 0; anything shorter or longer is refused.
+  ASSERT_TRUE(absl::EndsWith(bytes, std::string("\x01\x02\x03\x04\x05\x06\x07\x08", 8)));
+  absl::StatusOr<LogOp> older = DecodeLogOp(bytes.substr(0, bytes.size() - 8));
+  ASSERT_TRUE(older.ok()) << older.status();
+  EXPECT_EQ(older->built_at, 0u);
+  EXPECT_EQ(older->restored, op.restored);
+  for (size_t cut = 1; cut < 8; ++cut) {
+    EXPECT_EQ(DecodeLogOp(bytes.substr(0, bytes.size() - cut)).status().code(), absl::StatusCode::kDataLoss) << cut;
+  }
+  EXPECT_EQ(DecodeLogOp(bytes + "x").status().code(), absl::StatusCode::kDataLoss);
   EXPECT_EQ(SubjectOf(op, "p"), "p.shared");
   EXPECT_EQ(SharedMarks(op, 9), (std::vector<std::string>{SharedMarkKey("u2", 9), SharedMarkKey("u3", 9)}));
   EXPECT_EQ(SeqOfSharedMark(SharedMarkKey("u2", 9), SharedMarkPrefix("u2")).value(), 9u);

@@ -24,6 +24,7 @@
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -590,6 +591,139 @@ TEST_F(ReplicationCluster, ErasureLeavesTheLogAndAnEmptyNodeRebuilds) {
           << refused.error_message();
     }
   }
+}
+
+// The stream's last sequence at `nats_url`; nullopt when it does not exist.
+std::optional<uint64_t> StreamLastSeq(const std::string& nats_url) {
+  natsConnection* nc = nullptr;
+  jsCtx* js = nullptr;
+  jsStreamInfo* si = nullptr;
+  std::optional<uint64_t> last;
+  EXPECT_EQ(natsConnection_ConnectTo(&nc, nats_url.c_str()), NATS_OK);
+  EXPECT_EQ(natsConnection_JetStream(&js, nc, nullptr), NATS_OK);
+  natsStatus s = js_GetStreamInfo(&si, js, "LIFELONG_RECORDS", nullptr, nullptr);
+  if (s == NATS_OK) {
+    last = si->State.LastSeq;
+    jsStreamInfo_Destroy(si);
+  } else {
+    EXPECT_EQ(s, NATS_NOT_FOUND);
+  }
+  jsCtx_Destroy(js);
+  natsConnection_Destroy(nc);
+  return last;
+}
+
+// The stream deleted (`create` false), or created empty with the nodes'
+// configuration and `messages` messages published into it, through the
+// NATS API, as an operator or a lost JetStream store would leave it.
+void ResetStream(const std::string& nats_url, bool create, int messages) {
+  natsConnection* nc = nullptr;
+  jsCtx* js = nullptr;
+  ASSERT_EQ(natsConnection_ConnectTo(&nc, nats_url.c_str()), NATS_OK);
+  ASSERT_EQ(natsConnection_JetStream(&js, nc, nullptr), NATS_OK);
+  if (!create) {
+    EXPECT_EQ(js_DeleteStream(js, "LIFELONG_RECORDS", nullptr, nullptr), NATS_OK);
+  } else {
+    const char* subjects[] = {"lifelong.records.>"};
+    jsStreamConfig cfg;
+    jsStreamConfig_Init(&cfg);
+    cfg.Name = "LIFELONG_RECORDS";
+    cfg.Subjects = subjects;
+    cfg.SubjectsLen = 1;
+    cfg.Storage = js_FileStorage;
+    cfg.Replicas = 3;
+    jsStreamInfo* si = nullptr;
+    EXPECT_EQ(js_AddStream(&si, js, &cfg, nullptr, nullptr), NATS_OK);
+    if (si != nullptr) jsStreamInfo_Destroy(si);
+    for (int i = 0; i < messages; ++i) {
+      EXPECT_EQ(js_Publish(nullptr, js, "lifelong.records.audit", "x", 1, nullptr, nullptr), NATS_OK);
+    }
+  }
+  jsCtx_Destroy(js);
+  natsConnection_Destroy(nc);
+}
+
+// Waits until `n` reports an applier error, and returns GET /replication.
+nlohmann::json WaitForApplierError(const Node& n, absl::Duration timeout) {
+  absl::Time deadline = absl::Now() + timeout;
+  nlohmann::json r;
+  while (absl::Now() < deadline) {
+    r = n.Replication();
+    if (r.contains("applier_error")) break;
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  return r;
+}
+
+// A node whose store is beyond the log's end (the stream lost, re-created
+// empty, or short of its tail) neither applies nor leads, and says why
+// (GET /replication, /metrics, a refused write), naming both positions;
+// restarted, it does not re-create the stream.
+TEST_F(ReplicationCluster, NoNodeLeadsOrAppliesALogBehindItsStore) {
+  Node* leader = WaitForLeader(Live(), absl::Seconds(60));
+  ASSERT_NE(leader, nullptr);
+  for (int i = 0; i < 6; ++i) {
+    grpc::Status s =
+        Record(leader->stub.get(), MakeStatement({.id = TestUuid(i), .learner = absl::StrCat("u", i % 3)}));
+    ASSERT_TRUE(s.ok()) << leader->id << ": " << s.error_message();
+  }
+  const uint64_t applied = leader->Applied();
+  ASSERT_GT(applied, 0u);
+  for (Node* n : Live()) ASSERT_TRUE(WaitForApplied(*n, applied, absl::Seconds(30))) << n->id;
+  const std::string first_url = nats_.urls.substr(0, nats_.urls.find(','));
+
+  // The log is lost under the running nodes.
+  ResetStream(first_url, /*create=*/false, 0);
+  auto expect_stopped = [&](Node* n, const std::string& log_end) {
+    nlohmann::json r = WaitForApplierError(*n, absl::Seconds(30));
+    ASSERT_TRUE(r.contains("applier_error")) << n->id << ": " << r.dump();
+    const std::string error = r["applier_error"].get<std::string>();
+    EXPECT_TRUE(absl::StrContains(error, absl::StrCat(n->id, " has applied log position ", applied))) << error;
+    EXPECT_TRUE(absl::StrContains(error, log_end)) << error;
+    EXPECT_TRUE(absl::StrContains(error, "lifelong backup restore")) << error;
+    EXPECT_NE(r["role"], "leader") << n->id;
+    EXPECT_EQ(r["applied_seq"].get<uint64_t>(), applied) << n->id;
+    EXPECT_GT(r["ahead_of_log"].get<uint64_t>(), 0u) << n->id;
+    EXPECT_EQ(HttpGet(n->metrics_port, "/leader").first, 503) << n->id;
+    auto [metrics_status, metrics] = HttpGet(n->metrics_port, "/metrics");
+    EXPECT_TRUE(absl::StrContains(metrics, "lifelong_replication_store_ahead_of_log ")) << metrics;
+    EXPECT_FALSE(absl::StrContains(metrics, "lifelong_replication_store_ahead_of_log 0\n")) << metrics;
+    grpc::Status refused = Record(n->stub.get(), MakeStatement({.id = TestUuid(7000), .learner = "u1"}));
+    EXPECT_EQ(refused.error_code(), grpc::StatusCode::UNAVAILABLE) << n->id;
+    EXPECT_TRUE(absl::StrContains(refused.error_message(), "replication stopped on " + n->id))
+        << refused.error_message();
+    // Reads are still served from what the node holds.
+    EXPECT_EQ(Export(n->stub.get()).size(), 6u) << n->id;
+  };
+  for (Node* n : Live()) expect_stopped(n, "the log (stream LIFELONG_RECORDS) does not exist");
+  EXPECT_EQ(StreamLastSeq(first_url), std::nullopt);  // nobody started a new, empty log
+
+  // Restarted, they stay stopped and start no log of their own.
+  for (Node* n : Live()) {
+    ASSERT_EQ(kill(n->process->pid(), SIGTERM), 0);
+    ASSERT_TRUE(n->process->Wait(std::chrono::seconds(30)).ok()) << n->id;
+    n->process.reset();
+  }
+  for (auto& n : nodes_) {
+    StartNode(n.get(), dir_, nats_.urls);
+    if (HasFatalFailure()) return;
+  }
+  for (Node* n : Live()) expect_stopped(n, "the log (stream LIFELONG_RECORDS) does not exist");
+  EXPECT_EQ(WaitForLeader(Live(), absl::Seconds(3)), nullptr);
+  EXPECT_EQ(StreamLastSeq(first_url), std::nullopt);
+
+  // A stream that is back but short of the stores' position (re-created,
+  // or restored from an older copy): still no node applies or leads.
+  ResetStream(first_url, /*create=*/true, 2);
+  Node* restarted = nodes_[1].get();
+  ASSERT_EQ(kill(restarted->process->pid(), SIGTERM), 0);
+  ASSERT_TRUE(restarted->process->Wait(std::chrono::seconds(30)).ok());
+  restarted->process.reset();
+  StartNode(restarted, dir_, nats_.urls);
+  ASSERT_FALSE(HasFatalFailure());
+  expect_stopped(restarted, "the log (stream LIFELONG_RECORDS) ends at 2");
+  EXPECT_EQ(WaitForLeader(Live(), absl::Seconds(3)), nullptr);
+  EXPECT_EQ(StreamLastSeq(first_url), std::optional<uint64_t>(2));  // nothing applied, nothing written
 }
 
 TEST(ReplicationFlags, BadFlagsStopTheServerNamingTheFlag) {

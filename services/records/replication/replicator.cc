@@ -18,7 +18,9 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "services/common/log.h"
+#include "services/common/metrics.h"
 #include "services/common/status_macros.h"
+#include "services/records/replication/log_consistency.h"
 #include "services/records/replication/log_retention.h"
 
 namespace lifelong::records::replication {
@@ -28,6 +30,11 @@ constexpr char kMsgIdHeader[] = "Nats-Msg-Id";
 // Correlates an asynchronous publish with its PubAck (OnPubAck).
 constexpr char kCorrelationHeader[] = "Lifelong-Publish-Id";
 constexpr int64_t kDuplicateWindowNs = int64_t{120} * 1000 * 1000 * 1000;  // 2 minutes
+// How long the log must be found behind the store (every read agreeing)
+// before the node halts: a JetStream stream leader just elected may answer
+// for a moment from a store that has not applied all it holds, and a
+// cluster that is electing may not find the stream.
+constexpr absl::Duration kBehindConfirmation = absl::Seconds(3);
 
 std::string NatsError(natsStatus s, jsErrCode err = static_cast<jsErrCode>(0)) {
   std::string text = natsStatus_GetText(s);
@@ -121,7 +128,13 @@ struct Replicator::Waiter {
   absl::Status status;
 };
 
-Replicator::Replicator(ReplicatorOptions options) : options_(std::move(options)), nats_(std::make_unique<Nats>()) {}
+Replicator::Replicator(ReplicatorOptions options) : options_(std::move(options)), nats_(std::make_unique<Nats>()) {
+  absl::StatusOr<metrics::Gauge*> ahead = metrics::DefaultRegistry().AddGauge(
+      "lifelong_replication_store_ahead_of_log",
+      "Log operations this node's store has applied beyond the replicated log's end: the log lost them, and the "
+      "node neither applies nor leads (0: not found; docs/replication.md, \"A log behind the store\").");
+  if (ahead.ok()) ahead_of_log_gauge_ = *ahead;
+}
 
 absl::StatusOr<std::unique_ptr<Replicator>> Replicator::Connect(ReplicatorOptions options) {
   if (options.servers.empty()) return absl::InvalidArgumentError("--replication_nats: no server given");
@@ -163,6 +176,26 @@ natsStatus OpenBucket(jsCtx* js, const std::string& name, int64_t ttl_ns, int re
     s = js_CreateKeyValue(kv, js, &kc);
   }
   if (s != NATS_OK) *kv = nullptr;
+  return s;
+}
+
+// js_AddStream (`create`) or js_UpdateStream with the stream configuration
+// of `o`.
+natsStatus PutStream(jsCtx* js, const ReplicatorOptions& o, bool create, jsErrCode* err) {
+  const std::string subjects = absl::StrCat(o.subject_prefix, ".>");
+  const char* subject_list[] = {subjects.c_str()};
+  jsStreamConfig cfg;
+  jsStreamConfig_Init(&cfg);
+  cfg.Name = o.stream.c_str();
+  cfg.Subjects = subject_list;
+  cfg.SubjectsLen = 1;
+  cfg.Storage = js_FileStorage;
+  cfg.Replicas = o.replicas;
+  cfg.Duplicates = kDuplicateWindowNs;
+  cfg.Retention = js_LimitsPolicy;
+  jsStreamInfo* si = nullptr;
+  natsStatus s = create ? js_AddStream(&si, js, &cfg, nullptr, err) : js_UpdateStream(&si, js, &cfg, nullptr, err);
+  if (si != nullptr) jsStreamInfo_Destroy(si);
   return s;
 }
 
@@ -226,29 +259,19 @@ absl::Status Replicator::Setup() {
       s = natsConnection_JetStream(&n.js, n.nc, &jo);
       if (s != NATS_OK) return Unavailable("JetStream context", s);
     }
-    // The stream.
-    const std::string subjects = absl::StrCat(options_.subject_prefix, ".>");
-    const char* subject_list[] = {subjects.c_str()};
-    jsStreamConfig cfg;
-    jsStreamConfig_Init(&cfg);
-    cfg.Name = options_.stream.c_str();
-    cfg.Subjects = subject_list;
-    cfg.SubjectsLen = 1;
-    cfg.Storage = js_FileStorage;
-    cfg.Replicas = options_.replicas;
-    cfg.Duplicates = kDuplicateWindowNs;
-    cfg.Retention = js_LimitsPolicy;
+    // The stream, when it exists: its replica count. A missing one is not
+    // created here, before the store's position is known: only a node whose
+    // store has applied nothing may start a new log (CheckLog); one that
+    // applied operations from a log that is gone must not start an empty
+    // one and reuse their sequences.
     jsStreamInfo* si = nullptr;
     jsErrCode err = static_cast<jsErrCode>(0);
     s = js_GetStreamInfo(&si, n.js, options_.stream.c_str(), nullptr, &err);
-    if (s == NATS_NOT_FOUND) {
-      s = js_AddStream(&si, n.js, &cfg, nullptr, &err);
-    } else if (s == NATS_OK && si->Config->Replicas != options_.replicas) {
-      jsStreamInfo_Destroy(si);
-      si = nullptr;
-      s = js_UpdateStream(&si, n.js, &cfg, nullptr, &err);
-    }
+    const bool resize = s == NATS_OK && si->Config->Replicas != options_.replicas;
     if (si != nullptr) jsStreamInfo_Destroy(si);
+    if (resize) s = PutStream(n.js, options_, /*create=*/false, &err);
+    const bool stream_exists = s != NATS_NOT_FOUND;
+    if (!stream_exists) s = NATS_OK;
     if (s != NATS_OK) {
       last = Unavailable(absl::StrCat("stream ", options_.stream), s, err);
       absl::SleepFor(absl::Milliseconds(250));
@@ -274,6 +297,7 @@ absl::Status Replicator::Setup() {
     }
     LogInfo("replication_connected", {{"node", options_.node_id},
                                       {"stream", options_.stream},
+                                      {"stream_exists", stream_exists},
                                       {"replicas", options_.replicas},
                                       {"lease_ttl_ms", options_.lease_ttl_ms}});
     return absl::OkStatus();
@@ -467,9 +491,11 @@ absl::Status Replicator::Propose(const LogOp& op, Waiter* w) {
   // result this call cannot learn (applied before it registered).
   for (int round = 0; round < 2; ++round) {
     std::multimap<std::string, Waiter*>::iterator registered;
+    uint64_t applied_before = 0;  // what this node had applied before publishing
     {
       absl::MutexLock lock(&mu_);
       registered = waiters_.emplace(msg_id, w);
+      applied_before = applied_;
     }
     auto unregister = [&] {
       absl::MutexLock lock(&mu_);
@@ -489,6 +515,15 @@ absl::Status Replicator::Propose(const LogOp& op, Waiter* w) {
     }
     const uint64_t seq = acked->first;
     const bool duplicate = acked->second;
+    if (!duplicate && seq <= applied_before) {
+      // A new message at a sequence this node has already applied: the
+      // log's end went back (it lost operations). This node would never
+      // apply it; it stops instead (log_consistency.h).
+      unregister();
+      const std::string why = LogBehindStoreMessage(options_.node_id, options_.stream, applied_before, seq);
+      Halt("replication_log_behind_store", why, applied_before - seq);
+      return absl::UnavailableError(absl::StrCat("replication stopped on ", options_.node_id, ": ", why));
+    }
 
     absl::MutexLock lock(&mu_);
     auto applied_or_done = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return w->done || applied_ >= seq; };
@@ -799,6 +834,10 @@ void Replicator::ScrubShared(const std::string& learner, uint64_t erase_seq) {
   LogOp restore;
   restore.kind = LogOpKind::kRestore;
   restore.learner = learner;
+  // The position the records below are read at (this thread applies the
+  // log, so nothing moves meanwhile): learners erased after it, before the
+  // restore reaches the log, are left out where it is applied.
+  restore.built_at = store_->AppliedLogSeq();
   std::set<Uuid> seen;
   std::vector<uint64_t> present;
   for (uint64_t seq : seqs) {
@@ -873,7 +912,20 @@ struct Delivered {
 }  // namespace
 
 void Replicator::ApplierLoop() {
+  absl::Time logged = absl::InfinitePast();
   while (!stop_.load()) {
+    if (halted_.load()) {
+      while (!stop_.load()) absl::SleepFor(absl::Milliseconds(200));
+      break;
+    }
+    if (absl::Status checked = CheckLog(); !checked.ok()) {
+      if (checked.code() != absl::StatusCode::kFailedPrecondition && absl::Now() - logged > absl::Seconds(5)) {
+        logged = absl::Now();
+        LogError("replication_log_check_failed", {{"error", checked.ToString()}});
+      }
+      if (!halted_.load()) absl::SleepFor(absl::Milliseconds(500));
+      continue;
+    }
     const uint64_t from = store_->AppliedLogSeq() + 1;
     absl::StatusOr<uint64_t> trimmed = ReadTrimmedBelow();
     if (!trimmed.ok()) {
@@ -916,7 +968,7 @@ void Replicator::ApplierLoop() {
     }
     LogCursor cursor(store_->AppliedLogSeq(), [this](uint64_t seq) { return StillInLog(seq); });
     bool resubscribe = false;
-    while (!stop_.load() && !resubscribe) {
+    while (!stop_.load() && !resubscribe && !halted_.load()) {
       // Take what is there (up to 512 messages), waiting up to 200 ms for
       // the first.
       std::vector<Delivered> batch;
@@ -974,9 +1026,11 @@ void Replicator::ApplierLoop() {
         batch.push_back({seq, std::move(msg_id), std::move(*op)});
         cursor.Applied(seq);
       }
-      // Apply the batch in order: consecutive record operations in one group.
+      // Apply the batch in order: consecutive record operations in one group
+      // (nothing once the log was found behind the store: what it holds after
+      // this node's position is not what this node is missing).
       size_t i = 0;
-      while (i < batch.size() && !stop_.load()) {
+      while (i < batch.size() && !stop_.load() && !halted_.load()) {
         if (batch[i].op.kind == LogOpKind::kRecord) {
           size_t j = i;
           std::vector<LoggedRecord> ops;
@@ -1004,7 +1058,8 @@ void Replicator::ApplierLoop() {
         Delivered& d = batch[i];
         absl::Status applied;
         absl::StatusOr<int64_t> erased = absl::UnknownError("not applied");
-        absl::Status doc_result;  // a document write's own outcome
+        absl::Status doc_result;            // a document write's own outcome
+        std::vector<std::string> left_out;  // a restore's learners erased since it was built
         do {
           switch (d.op.kind) {
             case LogOpKind::kErase:
@@ -1033,8 +1088,9 @@ void Replicator::ApplierLoop() {
               break;
             }
             case LogOpKind::kRestore:
-              applied = store_->ApplyLoggedRestore(d.seq, d.op.restored, SharedMarkPrefix(d.op.learner),
-                                                   SharedMarks(d.op, d.seq));
+              left_out.clear();
+              applied = store_->ApplyLoggedRestore(d.seq, d.op.built_at, d.op.restored, SharedMarkPrefix(d.op.learner),
+                                                   SharedMarks(d.op, d.seq), &left_out);
               break;
             case LogOpKind::kRecord:
               break;
@@ -1051,6 +1107,13 @@ void Replicator::ApplierLoop() {
           // The leader also takes the learner out of the shared messages
           // (before the erasure is answered).
           if (role_.load() == kRoleLeader) ScrubShared(d.op.learner, d.seq);
+        }
+        if (d.op.kind == LogOpKind::kRestore && applied.ok() && role_.load() == kRoleLeader) {
+          // Learners erased between the restore's reading and its place in
+          // the log: nothing of theirs was applied, but this message holds
+          // their statements; it is scrubbed like a shared message at their
+          // erasure (the marks of this message name them).
+          for (const std::string& l : left_out) ScrubShared(l, d.seq + 1);
         }
         Deliver(d.msg_id, d.seq, [&](Waiter* w) {
           w->erased = erased;
@@ -1106,13 +1169,34 @@ void Replicator::LeaseLoop() {
       absl::SleepFor(tick);
       continue;
     }
-    if (absl::StatusOr<uint64_t> last = ReadLogLastSeq(); last.ok()) log_last_seq_ = *last;
+    // The store's position first: the log may only grow after it is read.
+    const uint64_t applied_before = store_->AppliedLogSeq();
+    if (absl::StatusOr<std::optional<uint64_t>> last = ReadStreamLastSeq(); last.ok()) {
+      log_last_seq_ = last->value_or(0);
+      if (log_checked_.load() && !halted_.load()) {
+        // Halted only once the finding holds for kBehindConfirmation (a
+        // stream leader just elected may answer from a store that has not
+        // applied everything yet). Meanwhile a write cannot slip through:
+        // its PubAck, at a sequence already applied, halts at once (Propose).
+        if (CheckLogAgainstStore(applied_before, *last) != LogVerdict::kBehindStore) {
+          behind_reads_ = 0;
+        } else if (behind_reads_++ == 0) {
+          behind_since_ = started;
+        } else if (behind_reads_ >= 3 && started - behind_since_ >= kBehindConfirmation) {
+          Halt("replication_log_behind_store",
+               LogBehindStoreMessage(options_.node_id, options_.stream, applied_before, *last),
+               applied_before - last->value_or(0));
+        }
+      }
+    }
     bool applier_stopped;
     {
       absl::MutexLock lock(&mu_);
       applier_stopped = !applier_error_.empty();
     }
-    if (applier_stopped) {
+    if (applier_stopped || !log_checked_.load()) {
+      // (Not checked yet: the applier has not yet found the log in step with
+      // the store; no lease before it has.)
       // A node that cannot apply the log never leads: it gives the lease
       // back at once rather than hold it without ever taking writes.
       if (leading_) {
@@ -1178,9 +1262,11 @@ void Replicator::LeaseLoop() {
     }
     if (leading_ && absl::Now() >= lease_until_) StepDown("lease expired before it was renewed");
     if (leading_ && role_.load() == kRoleCatchingUp) {
-      // Writes only once everything in the log before the lease is applied.
+      // Writes only once everything in the log before the lease is applied,
+      // and never with a store beyond the log's end.
+      const uint64_t applied_now = store_->AppliedLogSeq();
       absl::StatusOr<uint64_t> last = ReadLogLastSeq();
-      if (last.ok() && WaitApplied(*last, absl::ZeroDuration())) {
+      if (last.ok() && applied_now <= *last && WaitApplied(*last, absl::ZeroDuration())) {
         bool clean;
         {
           absl::MutexLock lock(&mu_);
@@ -1204,15 +1290,84 @@ void Replicator::LeaseLoop() {
   }
 }
 
-absl::StatusOr<uint64_t> Replicator::ReadLogLastSeq() const {
+absl::StatusOr<std::optional<uint64_t>> Replicator::ReadStreamLastSeq() const {
   if (nats_ == nullptr) return absl::UnavailableError("replicated log: stopped");
   jsStreamInfo* si = nullptr;
   jsErrCode err = static_cast<jsErrCode>(0);
   natsStatus s = js_GetStreamInfo(&si, nats_->js, options_.stream.c_str(), nullptr, &err);
+  if (s == NATS_NOT_FOUND) return std::optional<uint64_t>();
   if (s != NATS_OK) return Unavailable("stream info", s, err);
   uint64_t last = si->State.LastSeq;
   jsStreamInfo_Destroy(si);
-  return last;
+  return std::optional<uint64_t>(last);
+}
+
+absl::StatusOr<uint64_t> Replicator::ReadLogLastSeq() const {
+  LL_ASSIGN_OR_RETURN(std::optional<uint64_t> last, ReadStreamLastSeq());
+  if (!last) return absl::NotFoundError(absl::StrCat("replicated log: stream ", options_.stream, " does not exist"));
+  return *last;
+}
+
+absl::Status Replicator::CheckLog() {
+  for (int attempt = 0;; ++attempt) {
+    const uint64_t applied = store_->AppliedLogSeq();  // before the stream
+    LL_ASSIGN_OR_RETURN(std::optional<uint64_t> last, ReadStreamLastSeq());
+    switch (CheckLogAgainstStore(applied, last)) {
+      case LogVerdict::kInStep:
+        log_last_seq_ = *last;
+        log_checked_ = true;
+        return absl::OkStatus();
+      case LogVerdict::kBehindStore:
+        return HaltIfStillBehind(applied, last);
+      case LogVerdict::kCreateLog: {
+        if (attempt > 0) return absl::UnavailableError("replicated log: the stream created is not there yet");
+        // A new cluster: every empty node may try; the same configuration
+        // twice is one stream.
+        jsErrCode err = static_cast<jsErrCode>(0);
+        natsStatus s = PutStream(nats_->js, options_, /*create=*/true, &err);
+        if (s != NATS_OK) return Unavailable(absl::StrCat("create stream ", options_.stream), s, err);
+        LogInfo("replication_stream_created", {{"node", options_.node_id}, {"stream", options_.stream}});
+        break;
+      }
+    }
+  }
+}
+
+absl::Status Replicator::HaltIfStillBehind(uint64_t applied, std::optional<uint64_t> last) {
+  for (const absl::Time since = absl::Now(); absl::Now() - since < kBehindConfirmation;) {
+    absl::SleepFor(absl::Milliseconds(500));
+    if (stop_.load()) return absl::UnavailableError("replicated log: stopping");
+    LL_ASSIGN_OR_RETURN(last, ReadStreamLastSeq());
+    if (CheckLogAgainstStore(applied, last) != LogVerdict::kBehindStore) {
+      return absl::UnavailableError("replicated log: its end moved while it was checked");
+    }
+  }
+  const std::string why = LogBehindStoreMessage(options_.node_id, options_.stream, applied, last);
+  Halt("replication_log_behind_store", why, applied - last.value_or(0));
+  return absl::FailedPreconditionError(why);
+}
+
+void Replicator::Halt(absl::string_view event, const std::string& why, uint64_t ahead_of_log) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (applier_error_.empty()) applier_error_ = why;
+    // What is waiting for the applier will not be applied here.
+    for (auto& [id, w] : waiters_) {
+      if (w->done) continue;
+      w->done = true;
+      absl::Status stopped =
+          absl::UnavailableError(absl::StrCat("replication stopped on ", options_.node_id, ": ", why));
+      w->records = stopped;
+      w->erased = stopped;
+      w->status = stopped;
+    }
+  }
+  halted_ = true;
+  role_ = kRoleFollower;
+  ahead_of_log_ = ahead_of_log;
+  if (ahead_of_log_gauge_ != nullptr) ahead_of_log_gauge_->Set(static_cast<double>(ahead_of_log));
+  LogError(std::string(event),
+           {{"node", options_.node_id}, {"ahead_of_log", static_cast<int64_t>(ahead_of_log)}, {"error", why}});
 }
 
 absl::StatusOr<uint64_t> Replicator::CountMessages(const std::string& subject) const {
@@ -1260,6 +1415,7 @@ ReplicationStatus Replicator::Status() const {
   st.lag = st.log_last_seq > st.applied_seq ? st.log_last_seq - st.applied_seq : 0;
   st.applier_error = applier_error_;
   st.trimmed_below = trimmed_below_.load();
+  st.ahead_of_log = ahead_of_log_.load();
   return st;
 }
 
@@ -1273,7 +1429,8 @@ std::string Replicator::StatusJson() const {
                       {"lag", st.lag},
                       {"leader_changes", st.leader_changes},
                       {"connected", st.connected},
-                      {"trimmed_below", st.trimmed_below}};
+                      {"trimmed_below", st.trimmed_below},
+                      {"ahead_of_log", st.ahead_of_log}};
   if (!st.applier_error.empty()) j["applier_error"] = st.applier_error;
   return j.dump();
 }

@@ -24,6 +24,16 @@
 //     a gap in delivery (LogCursor: a consumer sequence missing, or a
 //     stream sequence jumped over that the log still holds), stops or
 //     restarts the applier: nothing is ever skipped.
+//   - The log must reach the store's position (log_consistency.h): a node
+//     whose store has applied beyond the stream's last sequence, or that
+//     finds no stream while its store has applied anything, stops applying,
+//     never leads and reports it (applier_error and ahead_of_log in GET
+//     /replication, lifelong_replication_store_ahead_of_log, the
+//     replication_log_behind_store log line): the log lost operations it
+//     holds, and new ones would reuse their sequences. It is checked before
+//     the applier reads the log, on every lease tick, and on every PubAck (a
+//     new message at a sequence already applied). Only a node whose store
+//     has applied nothing creates a missing stream.
 //   - A write (OpLog::Propose*) is answered once JetStream acknowledged the
 //     message (quorum) AND the local applier applied it; the answer is the
 //     apply result (e.g. ALREADY_EXISTS), so a read after an answered write
@@ -63,6 +73,14 @@
 // stream (JetStream message erase, which overwrites them), all before the
 // erasure is answered. If the leader dies in between, the shared messages
 // stay until the learner is erased again (EraseLearner is idempotent).
+// The restore is read at the erasure's position E but reaches the log later,
+// at R; another learner's erasure may be ordered in between. So it carries
+// E (built_at), and every replica leaves out of it the learners whose
+// erasure it applied after E (RecordStore::ApplyLoggedRestore, from the
+// per-learner erasure position each replica keeps): their statements stay
+// erased, shared ones lose them as their erasure left them. Those learners'
+// statements are still in message R: the leader then scrubs R as after an
+// erasure (ScrubShared).
 //
 // Thread-safety: all public methods are thread-safe. Lifetime: Connect, then
 // RecordStore::Open with options.log = this, then Start(store); Stop() before
@@ -93,6 +111,10 @@ struct __jsCtx;
 struct __natsMsg;
 struct jsPubAck;
 struct jsPubAckErr;
+
+namespace lifelong::metrics {
+class Gauge;
+}  // namespace lifelong::metrics
 
 namespace lifelong::records::replication {
 
@@ -140,8 +162,12 @@ struct ReplicationStatus {
   std::string role;    // "leader", "catching_up" or "follower"
   std::string leader;  // the lease holder's node id; "" when none is known
   uint64_t applied_seq = 0;
-  uint64_t log_last_seq = 0;  // as last read from the stream (every TTL/4)
+  uint64_t log_last_seq = 0;  // as last read from the stream (every TTL/4); 0: no stream
   uint64_t lag = 0;           // log_last_seq - applied_seq (0 when ahead)
+  // How far this node's store is beyond the log's end, once found (the log
+  // lost operations; the node stopped, applier_error says what to do). 0:
+  // not found.
+  uint64_t ahead_of_log = 0;
   uint64_t leader_changes = 0;
   bool connected = false;
   std::string applier_error;   // why the applier is stopped; "" when it runs
@@ -150,10 +176,12 @@ struct ReplicationStatus {
 
 class Replicator : public OpLog, public xapi::DocumentLog {
  public:
-  // Connects to NATS and makes sure the stream and the lease bucket exist
-  // (creating them, or updating the stream's replica count). INVALID_ARGUMENT
-  // for bad options (naming the flag); UNAVAILABLE when NATS or JetStream
-  // cannot be reached within setup_timeout.
+  // Connects to NATS and makes sure the lease and positions buckets exist
+  // (creating them) and that an existing stream has options.replicas
+  // (updating it). A missing stream is not created here: Start's applier
+  // creates it only when the store has applied nothing (log_consistency.h).
+  // INVALID_ARGUMENT for bad options (naming the flag); UNAVAILABLE when NATS
+  // or JetStream cannot be reached within setup_timeout.
   static absl::StatusOr<std::unique_ptr<Replicator>> Connect(ReplicatorOptions options);
   ~Replicator() override;
   Replicator(const Replicator&) = delete;
@@ -190,8 +218,8 @@ class Replicator : public OpLog, public xapi::DocumentLog {
   bool IsLeader() const { return role_.load() == kRoleLeader; }
   // Blocks until the applier has applied `seq` or `timeout` passes.
   bool WaitApplied(uint64_t seq, absl::Duration timeout) const;
-  // The stream's last sequence, read now. UNAVAILABLE when JetStream is
-  // unreachable.
+  // The stream's last sequence, read now. NOT_FOUND when the stream does
+  // not exist; UNAVAILABLE when JetStream is unreachable.
   absl::StatusOr<uint64_t> ReadLogLastSeq() const;
   // How many messages the stream holds on `subject` (tests prove purges).
   absl::StatusOr<uint64_t> CountMessages(const std::string& subject) const;
@@ -228,6 +256,21 @@ class Replicator : public OpLog, public xapi::DocumentLog {
   // responders).
   absl::StatusOr<std::pair<uint64_t, bool>> PublishOnce(LogOp* op, const std::string& subject,
                                                         const std::string& msg_id, bool* retry);
+  // The stream's last sequence; nullopt when the stream does not exist.
+  absl::StatusOr<std::optional<uint64_t>> ReadStreamLastSeq() const;
+  // Before the applier reads the log: the stream exists and reaches the
+  // store's position (creating it for a store that applied nothing). OK:
+  // apply; UNAVAILABLE: ask again later; FAILED_PRECONDITION: the log is
+  // behind the store and the node is halted.
+  absl::Status CheckLog();
+  // `applied` (read before the stream) is beyond the log's end `last`: when
+  // every read, 500 ms apart, agrees for 3 s (a JetStream cluster electing
+  // its leaders may answer from stale state for a moment), halts the node
+  // (FAILED_PRECONDITION); UNAVAILABLE otherwise.
+  absl::Status HaltIfStillBehind(uint64_t applied, std::optional<uint64_t> last);
+  // Stops applying and leading for good (until restarted): `why` becomes
+  // the applier error; proposals waiting are answered UNAVAILABLE.
+  void Halt(absl::string_view event, const std::string& why, uint64_t ahead_of_log);
   // libnats's PubAck callback (jsOptions.PublishAsync.AckHandler).
   static void OnPubAck(::__jsCtx* js, ::__natsMsg* msg, ::jsPubAck* pa, ::jsPubAckErr* pae, void* closure);
   void ApplierLoop();
@@ -270,6 +313,11 @@ class Replicator : public OpLog, public xapi::DocumentLog {
   std::thread lease_;
   std::thread retention_;
   std::atomic<uint64_t> trimmed_below_{0};
+  // CheckLog found the log in step with the store: the lease may be taken.
+  std::atomic<bool> log_checked_{false};
+  std::atomic<bool> halted_{false};  // Halt: nothing more is applied or led
+  std::atomic<uint64_t> ahead_of_log_{0};
+  metrics::Gauge* ahead_of_log_gauge_ = nullptr;  // lifelong_replication_store_ahead_of_log
   absl::Mutex backup_source_mu_;
   OldestBackupSource backup_source_ ABSL_GUARDED_BY(backup_source_mu_);
 
@@ -291,6 +339,9 @@ class Replicator : public OpLog, public xapi::DocumentLog {
   uint64_t lease_revision_ = 0;
   absl::Time lease_until_;
   absl::Time last_renewal_;
+  // Consecutive ticks that found the log behind the store, since when.
+  int behind_reads_ = 0;
+  absl::Time behind_since_;
 };
 
 }  // namespace lifelong::records::replication
