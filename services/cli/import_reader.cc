@@ -11,6 +11,7 @@
 #include "absl/time/time.h"
 #include "services/cli/stable_id.h"
 #include "services/cli/statement_builder.h"
+#include "services/common/json_nesting.h"
 
 namespace lifelong::cli {
 namespace {
@@ -88,30 +89,6 @@ absl::Status SetField(StatementFields* f, absl::string_view key, const std::stri
 // recurses once per level (a line of 500,000 brackets overflowed the stack).
 constexpr int kMaxNesting = 64;
 
-// Whether `json` nests arrays and objects deeper than `limit` (a lexical
-// scan that skips strings; malformed text is left to the parser).
-bool NestsDeeperThan(absl::string_view json, int limit) {
-  int depth = 0;
-  bool in_string = false;
-  for (size_t i = 0; i < json.size(); ++i) {
-    const char c = json[i];
-    if (in_string) {
-      if (c == '\\') {
-        ++i;
-      } else if (c == '"') {
-        in_string = false;
-      }
-    } else if (c == '"') {
-      in_string = true;
-    } else if (c == '[' || c == '{') {
-      if (++depth > limit) return true;
-    } else if (c == ']' || c == '}') {
-      --depth;
-    }
-  }
-  return false;
-}
-
 }  // namespace
 
 absl::StatusOr<ImportFormat> ImportFormatFor(absl::string_view flag, absl::string_view path) {
@@ -124,7 +101,7 @@ absl::StatusOr<ImportFormat> ImportFormatFor(absl::string_view flag, absl::strin
 }
 
 absl::StatusOr<std::string> StatementFromJsonLine(absl::string_view line, absl::string_view default_verb) {
-  if (NestsDeeperThan(line, kMaxNesting)) {
+  if (JsonNestsDeeperThan(line, kMaxNesting)) {
     return absl::InvalidArgumentError(absl::StrCat("nested deeper than ", kMaxNesting, " arrays and objects"));
   }
   nlohmann::ordered_json j = nlohmann::ordered_json::parse(line, nullptr, false);

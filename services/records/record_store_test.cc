@@ -136,6 +136,24 @@ class RecordStoreTest : public ::testing::Test {
     return store_->Record(std::move(batch)).status();
   }
 
+  // Stores `batches` x `per_batch` statements by `learner` (no ids: the store
+  // assigns them) whose object is a StatementRef to `target`.
+  void PlantReferences(const std::string& learner, const std::string& target, int batches, int per_batch) {
+    for (int b = 0; b < batches; ++b) {
+      std::vector<ParsedStatement> batch;
+      for (int i = 0; i < per_batch; ++i) {
+        std::string json = absl::StrCat(
+            R"({"actor":{"objectType":"Agent","account":{"homePage":")", vocab::kDistrictIdp, R"(","name":")", learner,
+            R"("}},"verb":{"id":"http://adlnet.gov/expapi/verbs/commented","display":{"en-US":"c"}},)",
+            R"("object":{"objectType":"StatementRef","id":")", target, R"("}})");
+        absl::StatusOr<ParsedStatement> p = ParseStatement(json);
+        ASSERT_TRUE(p.ok()) << p.status();
+        batch.push_back(std::move(*p));
+      }
+      ASSERT_TRUE(store_->Record(std::move(batch)).ok());
+    }
+  }
+
   std::vector<std::string> ListAll(StatementQuery q) {
     std::vector<std::string> out;
     q.page_size = 1;
@@ -819,19 +837,7 @@ void EditClosedStore(const std::string& path, Cf family,
 // on each: 25,000 references took 99 s to write.)
 TEST_F(RecordStoreTest, EachReferenceToAStatementIsOneSmallKey) {
   ASSERT_TRUE(Put({{.id = TestUuid(1), .learner = "u1", .verb = "completed", .course = "c1"}}).ok());
-  for (int b = 0; b < 3; ++b) {
-    std::vector<ParsedStatement> batch;
-    for (int i = 0; i < 1000; ++i) {
-      std::string json = absl::StrCat(
-          R"({"actor":{"objectType":"Agent","account":{"homePage":")", vocab::kDistrictIdp,
-          R"(","name":"u2"}},"verb":{"id":"http://adlnet.gov/expapi/verbs/commented","display":{"en-US":"c"}},)",
-          R"("object":{"objectType":"StatementRef","id":")", TestUuid(1), R"("}})");
-      absl::StatusOr<ParsedStatement> p = ParseStatement(json);
-      ASSERT_TRUE(p.ok()) << p.status();
-      batch.push_back(std::move(*p));
-    }
-    ASSERT_TRUE(store_->Record(std::move(batch)).ok());
-  }
+  ASSERT_NO_FATAL_FAILURE(PlantReferences("u2", TestUuid(1), 3, 1000));
   store_.reset();
   std::map<std::string, std::string> by_target = ByTargetOf(dir_);
   const std::string marker = EncodeTargetKey(*ParseUuid(TestUuid(1)));
@@ -997,19 +1003,7 @@ TEST_F(RecordStoreTest, PlantedReferencesBeyondTheScanBudgetDoNotEmptyTheVictims
   max_scanned_per_page_ = 200;
   Reopen(false);
   ASSERT_TRUE(Put({{.id = TestUuid(1), .learner = "u2"}, {.id = TestUuid(2), .learner = "u2"}}).ok());
-  for (int b = 0; b < 5; ++b) {
-    std::vector<ParsedStatement> batch;
-    for (int i = 0; i < 100; ++i) {
-      std::string json = absl::StrCat(
-          R"({"actor":{"objectType":"Agent","account":{"homePage":")", vocab::kDistrictIdp,
-          R"(","name":"u1"}},"verb":{"id":"http://adlnet.gov/expapi/verbs/commented","display":{"en-US":"c"}},)",
-          R"("object":{"objectType":"StatementRef","id":")", TestUuid(1), R"("}})");
-      absl::StatusOr<ParsedStatement> p = ParseStatement(json);
-      ASSERT_TRUE(p.ok()) << p.status();
-      batch.push_back(std::move(*p));
-    }
-    ASSERT_TRUE(store_->Record(std::move(batch)).ok());
-  }
+  ASSERT_NO_FATAL_FAILURE(PlantReferences("u1", TestUuid(1), 5, 100));
   StatementQuery q;
   q.learner = "u2";
   q.page_size = 10;

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
+#include "services/common/json_nesting.h"
 #include "services/common/rocks_logger.h"
 #include "services/common/rocks_status.h"
 #include "services/common/status_macros.h"
@@ -206,26 +207,9 @@ absl::Status DocumentStore::CheckCondition(const std::optional<Document>& existi
 }
 
 absl::Status CheckJsonDocumentDepth(absl::string_view json, int max_depth) {
-  int depth = 0;
-  bool in_string = false;
-  for (size_t i = 0; i < json.size(); ++i) {
-    const char c = json[i];
-    if (in_string) {
-      if (c == '\\') {
-        ++i;  // the escaped character
-      } else if (c == '"') {
-        in_string = false;
-      }
-    } else if (c == '"') {
-      in_string = true;
-    } else if (c == '[' || c == '{') {
-      if (++depth > max_depth) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("document: arrays and objects nested more than ", max_depth, " deep"));
-      }
-    } else if (c == ']' || c == '}') {
-      --depth;
-    }
+  if (JsonNestsDeeperThan(json, max_depth)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("document: arrays and objects nested more than ", max_depth, " deep"));
   }
   return absl::OkStatus();
 }
