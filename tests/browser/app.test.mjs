@@ -327,6 +327,104 @@ describe("app", () => {
     assert.ok(list.body.programmes.some((p) => p.id === "shequ_jiaoyu"));
   });
 
+  // A reply held by the network arrives after the learner signed out (and
+  // maybe another signed in): it must not reach the screen or the session.
+  // `fulfil`: answer with this instead of the service's reply.
+  async function holdReplies(page, method, fulfil) {
+    let release;
+    const held = new Promise((r) => { release = r; });
+    await page.route(`**/${method}`, async (route) => {
+      await held;
+      await (fulfil ? route.fulfill(fulfil) : route.continue());
+    });
+    return async () => {
+      const answered = page.waitForResponse((r) => r.url().endsWith(`/${method}`));
+      release();
+      assert.equal((await answered).status(), fulfil ? fulfil.status : 200, `${method} answered`);
+      await page.waitForTimeout(1000);  // time for a late reply to reach the screen
+      await page.unroute(`**/${method}`);
+    };
+  }
+  // Opens a tab and waits until its call has left (and is held).
+  const openHeld = (page, tab, method) =>
+    Promise.all([page.waitForRequest((r) => r.url().endsWith(`/${method}`)), page.click(`a[data-tab="${tab}"]`)]);
+  const signOut = async (page) => {
+    await page.click('a[data-tab="data"]');
+    await page.click("#sign-out");
+    await page.waitForSelector("#token");
+  };
+  const signInAs = async (page, learner) => {
+    await page.fill("#token", mintToken("learner", learner));
+    await page.click("#signin");
+    await page.waitForSelector("#cards .card, #empty");
+  };
+
+  test("a late kiosk pass reply after 退出登录 is dropped: the sign-in screen shows no pass code", async () => {
+    const page = await signedIn("u000056");
+    const release = await holdReplies(page, "CreateKioskPass");
+    await openHeld(page, "pass", "CreateKioskPass");
+    await signOut(page);
+    await release();
+    assert.equal(await page.locator("#token").count(), 1, "the sign-in screen is shown");
+    assert.equal(await page.textContent("h1"), "登录");
+    assert.equal(await page.locator("#pass-code, .code").count(), 0, "a pass code on the sign-in screen");
+    assert.doesNotMatch(await page.textContent("#screen"), /\d{8}/);
+    assert.equal(await page.isHidden("#tabs"), true);
+    assert.equal((await page.textContent("#who")).trim(), "");
+    assert.deepEqual(page.errors, []);
+    await page.context().close();
+  });
+
+  test("a late transcript of the previous learner is not shown to the next one", async () => {
+    const page = await signedIn("u000056");
+    const release = await holdReplies(page, "GetTranscript");
+    await openHeld(page, "transcript", "GetTranscript");
+    await signOut(page);
+    await signInAs(page, "u000057");
+    await release();
+    assert.equal(await page.textContent("h1"), "为你推荐");
+    assert.equal(await page.locator("#credits, #totals, #entries").count(), 0, "u000056's transcript shown to u000057");
+    assert.equal((await page.textContent("#who")).trim(), "u000057");
+    assert.deepEqual(page.errors, []);
+    await page.context().close();
+  });
+
+  test("a late UNAUTHENTICATED for the previous learner's call does not sign the next learner out", async () => {
+    const page = await signedIn("u000056");
+    const release = await holdReplies(page, "ListStatements", {
+      status: 401, contentType: "application/json",
+      body: JSON.stringify({ code: "unauthenticated", message: "token: expired" }) });
+    await openHeld(page, "history", "ListStatements");
+    await signOut(page);
+    await signInAs(page, "u000057");
+    await release();
+    assert.equal(await page.locator("#token").count(), 0, "signed out by another learner's late error");
+    assert.equal(await page.textContent("h1"), "为你推荐");
+    assert.equal((await page.textContent("#who")).trim(), "u000057");
+    assert.equal(await page.evaluate(() => sessionStorage.getItem("lifelong.token") !== null), true);
+    // Still usable: the learner's own history loads.
+    await page.click('a[data-tab="history"]');
+    await page.waitForSelector("#history, #history-empty");
+    assert.deepEqual(page.errors, []);
+    await page.context().close();
+  });
+
+  test("an erasure answered after the learner left 我的数据 still signs that learner out", async () => {
+    const page = await signedIn("u000058");
+    await page.click('a[data-tab="data"]');
+    const release = await holdReplies(page, "EraseLearner");
+    await page.click("#erase");
+    await page.click("#erase-confirm");
+    await page.click('a[data-tab="transcript"]');
+    await page.waitForSelector("#credits");
+    await release();
+    await page.waitForSelector("#token");
+    assert.equal(await page.evaluate(() => sessionStorage.getItem("lifelong.token")), null);
+    assert.equal(await page.locator("#erased").count(), 0, "the confirmation belongs to the screen that asked");
+    assert.deepEqual(page.errors, []);
+    await page.context().close();
+  });
+
   test("a network failure shows a message and a retry", async () => {
     const page = await signedIn("u000067");
     await page.route("**/api/**", (route) => route.abort("connectionreset"));

@@ -3,19 +3,25 @@
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import http from "node:http";
+import https from "node:https";
 import path from "node:path";
+import tls from "node:tls";
 import { describe, test } from "node:test";
-import { WEB, VENUE, gatewayCall, mintToken, operatorToken } from "./harness.mjs";
+import { WEB, VENUE, gatewayCall, mintToken, operatorToken, rawRequest } from "./harness.mjs";
 import {
   CourseCatalogService, checkKioskWrite, chooseCredential, createClient, createConnectTransport,
   createGateway, createGrpcWebTransport, hostName, peekClaims,
 } from "../../services/web/testing.js";
 
+// http or https, as WEB is (WEB_TEST_TLS=1: https, the development CA trusted
+// through NODE_EXTRA_CA_CERTS).
+const httpFor = (u) => (u.protocol === "https:" ? https : http);
+
 // A GET with the path sent exactly as given (fetch would normalise "..").
 function rawGet(rawPath) {
   return new Promise((resolve, reject) => {
     const u = new URL(WEB);
-    http.get({ host: u.hostname, port: u.port, path: rawPath }, (res) => { res.resume(); resolve(res.statusCode); })
+    httpFor(u).get({ host: u.hostname, port: u.port, path: rawPath }, (res) => { res.resume(); resolve(res.statusCode); })
       .on("error", reject);
   });
 }
@@ -103,6 +109,59 @@ describe("gateway bridge", () => {
   });
 });
 
+describe("gateway: request targets and hosts that are not URLs", () => {
+  // Node's HTTP parser accepts these; `new URL` threw on them in the request
+  // handler and the exception ended the gateway (every kiosk and phone with it).
+  test("an unparseable request target is 400 (or 404), and the gateway still answers /healthz", async () => {
+    const host = new URL(WEB).host;
+    const bracket = await rawRequest(WEB, `GET //[ HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`);
+    assert.ok(bracket.status === 400 || bracket.status === 404, `GET //[ answered ${bracket.status}: ${bracket.body}`);
+    const badPort = await rawRequest(WEB, `GET http://gateway:99999/ HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`);
+    assert.equal(badPort.status, 400, badPort.body);
+    assert.deepEqual(JSON.parse(badPort.body), { code: "invalid_argument", message: "request target: not a valid URL path" });
+    const star = await rawRequest(WEB, `GET * HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`);
+    assert.equal(star.status, 400, star.body);
+    // A bridged method with no Host (HTTP/1.0) or one that is not a host name:
+    // the Connect adapter threw on these too.
+    const call = "POST /api/lifelong.v1.CourseCatalogService/GetCourse";
+    const json = "Content-Type: application/json\r\nContent-Length: 2\r\n";
+    for (const [name, text] of [["no Host", `${call} HTTP/1.0\r\n${json}\r\n{}`],
+                                ["Host: [", `${call} HTTP/1.1\r\nHost: [\r\nConnection: close\r\n${json}\r\n{}`],
+                                ["Host: a b", `${call} HTTP/1.1\r\nHost: a b\r\nConnection: close\r\n${json}\r\n{}`]]) {
+      const r = await rawRequest(WEB, text);
+      assert.equal(r.status, 400, `${name}: ${r.status} ${r.body}`);
+      assert.equal(JSON.parse(r.body).code, "invalid_argument", name);
+    }
+    const hz = await fetch(`${WEB}/healthz`);
+    assert.equal(hz.status, 200);
+    assert.equal((await hz.json()).status, "SERVING");
+    const ok = await gatewayCall("CourseCatalogService", "GetCourse", { id: "c00001" }, op());
+    assert.equal(ok.body.id, "c00001");
+  });
+
+  test("a handler that throws answers 500 with a fixed message, and the gateway keeps serving", async () => {
+    // fontDir that is not a path: serving /fonts/ throws a TypeError in the
+    // handler, as any unforeseen bug would.
+    const gw = createGateway({
+      backends: { records: "127.0.0.1:1", catalog: "127.0.0.1:1", recommend: "127.0.0.1:1" }, tls: null,
+      kioskTokens: new Map(), kioskClients: new Set(), upstreamTimeoutMs: 2000, fontDir: { broken: true },
+    });
+    await new Promise((r) => gw.server.listen(0, "127.0.0.1", r));
+    const base = `http://127.0.0.1:${gw.server.address().port}`;
+    try {
+      const res = await fetch(`${base}/fonts/NotoSansCJK-Regular.ttc`);
+      assert.equal(res.status, 500);
+      const body = await res.json();
+      assert.deepEqual(body, { code: "internal", message: "internal error in the gateway" });
+      assert.equal((await fetch(`${base}/kiosk/?venue=x`)).status, 200);
+      assert.equal((await fetch(`${base}/healthz`)).status, 503, "services down, gateway up");
+      assert.match(await (await fetch(`${base}/metrics`)).text(), /lifelong_web_http_requests_total\{kind="error"\} 1/);
+    } finally {
+      await gw.close();
+    }
+  });
+});
+
 describe("gateway with its services down", () => {
   test("/healthz is 503 naming them, a call is UNAVAILABLE within its deadline, static files still load", async () => {
     const gw = createGateway({
@@ -158,8 +217,11 @@ describe("gateway called by another host name", () => {
   test("a page whose DNS name was rebound to the gateway cannot act as a kiosk", async () => {
     const url = new URL(WEB);
     const call = (host) => new Promise((resolve, reject) => {
-      const req = http.request({
+      const req = httpFor(url).request({
         hostname: url.hostname, port: url.port, method: "POST",
+        // Over HTTPS Node would check the certificate against the Host header
+        // (the attacker's name); it is checked against the address dialled.
+        checkServerIdentity: (_, cert) => tls.checkServerIdentity(url.hostname, cert),
         path: "/api/lifelong.v1.RecommendationService/Recommend",
         headers: { host, "content-type": "application/json", "x-lifelong-kiosk": VENUE },
       }, (res) => {

@@ -12,6 +12,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { after, before, describe, test } from "node:test";
 import { createGateway } from "../../services/web/testing.js";
+import { rawRequest } from "./harness.mjs";
 
 const MAIN = path.join(path.dirname(fileURLToPath(import.meta.url)), "../../services/web/gateway/main.js");
 let dir, cert, key;
@@ -56,6 +57,32 @@ describe("gateway over HTTPS", () => {
       // Plain HTTP to the HTTPS port: no page (the TLS server answers 400 or hangs up).
       const plain = await get(http, { host: "127.0.0.1", port, path: "/kiosk/?venue=x" }).catch((e) => ({ error: e }));
       assert.ok(plain.error || plain.status === 400, `plain HTTP answered ${plain.status}`);
+    } finally {
+      await gw.close();
+    }
+  });
+
+  test("over TLS too, an unparseable request target is 400 (or 404) and the gateway keeps serving", async () => {
+    const gw = createGateway({
+      backends: { records: "127.0.0.1:1", catalog: "127.0.0.1:1", recommend: "127.0.0.1:1" }, tls: null,
+      kioskTokens: new Map(), kioskClients: new Set(["127.0.0.1"]), upstreamTimeoutMs: 2000, fontDir: "",
+      https: { cert, key },
+    });
+    await new Promise((r) => gw.server.listen(0, "127.0.0.1", r));
+    const port = gw.server.address().port;
+    const base = `https://127.0.0.1:${port}`;
+    try {
+      const head = `HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nConnection: close\r\n\r\n`;
+      const bracket = await rawRequest(base, `GET //[ ${head}`, cert);
+      assert.ok(bracket.status === 400 || bracket.status === 404, `GET //[ answered ${bracket.status}`);
+      const badPort = await rawRequest(base, `GET http://gateway:99999/ ${head}`, cert);
+      assert.equal(badPort.status, 400, badPort.body);
+      assert.equal(JSON.parse(badPort.body).code, "invalid_argument");
+      const noHost = await rawRequest(base, "POST /api/lifelong.v1.CourseCatalogService/GetCourse HTTP/1.0\r\n" +
+        "Content-Type: application/json\r\nContent-Length: 2\r\n\r\n{}", cert);
+      assert.equal(noHost.status, 400, noHost.body);
+      const hz = await get(https, { host: "127.0.0.1", port, path: "/healthz", ca: cert });
+      assert.equal(hz.status, 503, "services down, gateway up");
     } finally {
       await gw.close();
     }

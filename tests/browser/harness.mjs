@@ -14,6 +14,8 @@
 
 import assert from "node:assert/strict";
 import fs from "node:fs";
+import net from "node:net";
+import tls from "node:tls";
 import { execFileSync } from "node:child_process";
 import {
   AXE_PATH, CourseCatalogService, LearningRecordService, RecommendationService, chromium, createClient,
@@ -73,6 +75,32 @@ export async function gatewayCall(service, method, body, headers = {}) {
     method: "POST", headers: { "content-type": "application/json", ...headers }, body: JSON.stringify(body),
   });
   return { status: res.status, body: await res.json().catch(() => null) };
+}
+
+// Sends `text` as it is on a new connection to `base` (TLS when it is https://,
+// trusting what Node trusts: NODE_EXTRA_CA_CERTS under WEB_TEST_TLS=1, or `ca`)
+// and resolves with the answer's status (null when the connection closed with
+// no answer) and body. Node's own clients refuse to send such request targets.
+export function rawRequest(base, text, ca) {
+  const u = new URL(base);
+  return new Promise((resolve, reject) => {
+    const port = Number(u.port || (u.protocol === "https:" ? 443 : 80));
+    const host = u.hostname.replace(/^\[|\]$/g, "");
+    const sock = u.protocol === "https:"
+      ? tls.connect({ host, port, ca, servername: net.isIP(host) ? undefined : host })
+      : net.connect({ host, port });
+    let data = "";
+    sock.setEncoding("utf8");
+    sock.setTimeout(10000, () => sock.destroy(new Error("no answer in 10 s")));
+    sock.on("data", (d) => { data += d; });
+    sock.on("error", (e) => (data ? resolve(parse()) : reject(e)));
+    sock.on("close", () => resolve(parse()));
+    sock.once(u.protocol === "https:" ? "secureConnect" : "connect", () => sock.write(text));
+    function parse() {
+      const m = /^HTTP\/1\.[01] (\d{3})/.exec(data);
+      return { status: m ? Number(m[1]) : null, body: data.slice(data.indexOf("\r\n\r\n") + 4) };
+    }
+  });
 }
 
 // A fresh kiosk pass code of a learner (what the app shows).

@@ -182,14 +182,18 @@ describe("kiosk sign-in", () => {
   // A reply held by the network arrives after the learner tapped 返回首页 and left:
   // it must neither sign the kiosk in for the next visitor nor put the learner's
   // record back on the walk-in screen.
-  async function holdReplies(page, method) {
+  // `fulfil`: answer with this instead of the service's reply.
+  async function holdReplies(page, method, fulfil) {
     let release;
     const held = new Promise((r) => { release = r; });
-    await page.route(`**/${method}`, async (route) => { await held; await route.continue(); });
+    await page.route(`**/${method}`, async (route) => {
+      await held;
+      await (fulfil ? route.fulfill(fulfil) : route.continue());
+    });
     return async () => {
       const answered = page.waitForResponse((r) => r.url().endsWith(`/${method}`));
       release();
-      assert.equal((await answered).status(), 200, `${method} answered`);
+      assert.equal((await answered).status(), fulfil ? fulfil.status : 200, `${method} answered`);
       await page.waitForTimeout(1000);  // time for a late reply to reach the screen
       await page.unroute(`**/${method}`);
     };
@@ -227,6 +231,28 @@ describe("kiosk sign-in", () => {
     await release();
     await walkIn();
     assert.equal(await page.locator("#credits, #recent").count(), 0, "the learner's record shown after sign-out");
+    assert.deepEqual(page.errors, []);
+    await page.context().close();
+  });
+
+  test("a late UNAUTHENTICATED for the previous visitor's call does not sign the next one out", async () => {
+    const page = await newPage(browser, PORTRAIT);
+    await page.goto(KIOSK);
+    await page.waitForSelector("#cards .card");
+    await signIn(page, "u000053");
+    // 学习路径's first call (ListProgrammes) held, then answered UNAUTHENTICATED.
+    const release = await holdReplies(page, "ListProgrammes", {
+      status: 401, contentType: "application/json",
+      body: JSON.stringify({ code: "unauthenticated", message: "token: expired" }) });
+    await Promise.all([page.waitForRequest((r) => r.url().endsWith("/ListProgrammes")), page.click("#my-path")]);
+    await page.click("#home");
+    await page.waitForSelector("#sign-in");
+    await page.waitForSelector("#cards .card, #empty");
+    await signIn(page, "u000054");
+    await release();
+    assert.equal(await page.locator("#sign-out").count(), 1, "signed out by the previous visitor's late error");
+    assert.equal((await page.textContent("#who")).trim(), "u000054 您好");
+    assert.equal(await page.textContent("h1"), "为你推荐");
     assert.deepEqual(page.errors, []);
     await page.context().close();
   });

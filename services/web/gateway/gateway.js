@@ -196,25 +196,70 @@ export function createGateway(options) {
     res.end("not found\n");
   }
 
+  // An error answer in the shape of a Connect error ({code, message}), for
+  // requests the gateway refuses before routing them.
+  function errorAnswer(res, status, code, message) {
+    if (res.headersSent) return void res.destroy();
+    const body = JSON.stringify({ code, message }) + "\n";
+    res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(body),
+                            "cache-control": "no-store", ...SECURITY_HEADERS });
+    res.end(body);
+  }
+
+  // A handler failed (a bug, or input nobody anticipated): the caller gets 500
+  // and a fixed message, the log gets the detail; the process goes on (the
+  // failure is confined to this request, no shared state is half-updated).
+  function internalError(req, res, err) {
+    metrics.httpRequest("error");
+    log({ level: "error", event: "http", method: req.method, target: String(req.url).slice(0, 200),
+          error: err instanceof Error ? err.message : String(err),
+          stack: err instanceof Error && err.stack ? err.stack.split("\n").slice(0, 6).join(" | ") : undefined });
+    try {
+      errorAnswer(res, 500, "internal", "internal error in the gateway");
+    } catch {
+      res.destroy();
+    }
+  }
+
+  // Wraps a callback (fs, streams) run outside the request handler's own
+  // try/catch, so that its exceptions reach internalError too.
+  function guarded(req, res, fn) {
+    return (...args) => {
+      try {
+        return fn(...args);
+      } catch (err) {
+        internalError(req, res, err);
+      }
+    };
+  }
+
   // Serves a file under `root` for the URL path `rel`; 404 for anything
   // outside root (no traversal, no dot files, no directory listings).
-  function serveFile(res, root, rel, cacheSeconds) {
+  function serveFile(req, res, root, rel, cacheSeconds) {
     const decoded = (() => { try { return decodeURIComponent(rel); } catch { return null; } })();
     if (decoded === null || decoded.includes("\0") || decoded.split("/").some((s) => s.startsWith("."))) {
       return notFound(res);
     }
     const file = path.resolve(root, "." + path.posix.normalize("/" + decoded));
     if (!file.startsWith(path.resolve(root) + path.sep)) return notFound(res);
-    fs.stat(file, (err, st) => {
+    fs.stat(file, guarded(req, res, (err, st) => {
       if (err || !st.isFile()) return notFound(res);
-      res.writeHead(200, {
-        "content-type": CONTENT_TYPES[path.extname(file)] || "application/octet-stream",
-        "content-length": st.size,
-        "cache-control": cacheSeconds > 0 ? `public, max-age=${cacheSeconds}` : "no-cache",
-        ...SECURITY_HEADERS,
-      });
-      fs.createReadStream(file).pipe(res);
-    });
+      // A read error (the file removed or replaced after the stat) must not
+      // be an unhandled 'error' event, which would end the process: 500
+      // before the headers, else the response is cut off.
+      const stream = fs.createReadStream(file);
+      stream.on("error", (e) => internalError(req, res, e));
+      res.on("close", () => stream.destroy());
+      stream.once("open", guarded(req, res, () => {
+        res.writeHead(200, {
+          "content-type": CONTENT_TYPES[path.extname(file)] || "application/octet-stream",
+          "content-length": st.size,
+          "cache-control": cacheSeconds > 0 ? `public, max-age=${cacheSeconds}` : "no-cache",
+          ...SECURITY_HEADERS,
+        });
+        stream.pipe(res);
+      }));
+    }));
   }
 
   async function health(res) {
@@ -237,11 +282,46 @@ export function createGateway(options) {
     res.end(JSON.stringify({ status: ok ? "SERVING" : "NOT_SERVING", backends }) + "\n");
   }
 
-  const handler = (req, res) => {
-    const url = new URL(req.url, "http://gateway");
+  // The request target as a URL, or null when it is none. Node's HTTP parser
+  // accepts targets that are not URLs ("//[", "http://gateway:99999/"), and
+  // `new URL` throws on them. An origin-form target ("/path?query") is read
+  // as a path on a fixed origin, so that "//host/x" is the path "//host/x",
+  // not the host "host"; an absolute-form one ("http://host/path") as itself.
+  function requestUrl(target) {
+    if (typeof target !== "string") return null;
+    try {
+      if (target.startsWith("/")) return new URL("http://gateway" + target);
+      if (/^https?:\/\//i.test(target)) return new URL(target);
+    } catch {
+      return null;
+    }
+    return null;
+  }
+
+  // The Connect adapter builds the request's URL from the Host header and
+  // throws (synchronously) when there is none (HTTP/1.0) or it is not a host
+  // ("[", "a b"): such a call is refused here instead.
+  function apiHostOk(req) {
+    const host = req.headers.host;
+    if (typeof host !== "string" || host === "") return false;
+    try {
+      new URL(req.url, `http://${host}`);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  const route = (req, res) => {
+    const url = requestUrl(req.url);
+    if (url === null) {
+      metrics.httpRequest("bad_request");
+      return errorAnswer(res, 400, "invalid_argument", "request target: not a valid URL path");
+    }
     const p = url.pathname;
     if (p.startsWith("/api/")) {
       metrics.httpRequest("api");
+      if (!apiHostOk(req)) return errorAnswer(res, 400, "invalid_argument", "host: missing or not a valid host name");
       return api(req, res);
     }
     if (req.method !== "GET" && req.method !== "HEAD") {
@@ -249,20 +329,32 @@ export function createGateway(options) {
       return res.end();
     }
     metrics.httpRequest("static");
-    if (p === "/healthz") return void health(res);
+    if (p === "/healthz") return health(res);
     if (p === "/metrics") {
       res.writeHead(200, { "content-type": "text/plain; version=0.0.4" });
       return res.end(metrics.render());
     }
     if (p === "/" ) { res.writeHead(302, { location: "/app/" }); return res.end(); }
     if (p === "/kiosk" || p === "/app") { res.writeHead(301, { location: p + "/" + url.search }); return res.end(); }
-    if (p === "/kiosk/") return serveFile(res, publicDir, "kiosk/index.html", 0);
-    if (p === "/app/") return serveFile(res, publicDir, "app/index.html", 0);
-    if (p.startsWith("/fonts/") && fontDir) return serveFile(res, fontDir, p.slice("/fonts/".length), 86400);
+    if (p === "/kiosk/") return serveFile(req, res, publicDir, "kiosk/index.html", 0);
+    if (p === "/app/") return serveFile(req, res, publicDir, "app/index.html", 0);
+    if (p.startsWith("/fonts/") && fontDir) return serveFile(req, res, fontDir, p.slice("/fonts/".length), 86400);
     if (p.startsWith("/kiosk/") || p.startsWith("/app/") || p.startsWith("/shared/")) {
-      return serveFile(res, publicDir, p.slice(1), 0);
+      return serveFile(req, res, publicDir, p.slice(1), 0);
     }
     return notFound(res);
+  };
+  // Every request goes through here: whatever a route throws, synchronously
+  // or as a rejected promise, is answered 500 and logged, never left to end
+  // the process (an uncaught exception in a request handler would take every
+  // kiosk and phone down with it).
+  const handler = (req, res) => {
+    try {
+      const r = route(req, res);
+      if (r && typeof r.then === "function") r.catch((err) => internalError(req, res, err));
+    } catch (err) {
+      internalError(req, res, err);
+    }
   };
   const server = options.https
     ? https.createServer({ cert: options.https.cert, key: options.https.key, minVersion: "TLSv1.2" }, handler)

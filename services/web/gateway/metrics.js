@@ -55,7 +55,7 @@ export class Metrics {
     for (const [method, h] of this.latency) {
       out.push(`lifelong_web_upstream_seconds_sum{method="${esc(method)}"} ${h.upstreamSum}`);
     }
-    out.push("# HELP lifelong_web_http_requests_total HTTP requests by kind (api, static).");
+    out.push("# HELP lifelong_web_http_requests_total HTTP requests by kind (api, static, bad_request: a target that is not a URL, error: a handler failed).");
     out.push("# TYPE lifelong_web_http_requests_total counter");
     for (const [kind, n] of this.http) out.push(`lifelong_web_http_requests_total{kind="${kind}"} ${n}`);
     out.push("# TYPE lifelong_web_start_time_seconds gauge");

@@ -30,6 +30,36 @@ const session = {
 };
 const opts = () => ({ token: session.token });
 
+// Screen generation (as in the kiosk): sign-in, sign-out and every screen
+// change start a new one. A reply that arrives after the learner has moved on
+// belongs to an older generation and is dropped (api() throws Stale), whether
+// it is an answer or an error: a slow CreateKioskPass answered after 退出登录
+// must not put the pass code on the sign-in screen, a slow transcript of
+// learner A must not appear while learner B is signed in, and A's late
+// UNAUTHENTICATED must not sign B out.
+let generation = 0;
+class Stale extends Error {}
+function navigate() { generation += 1; return generation; }
+async function settle(g, method, reply) {
+  let res;
+  try {
+    res = await reply;
+  } catch (err) {
+    if (g !== generation) throw new Stale(`${method} failed after the screen changed`);
+    throw err;
+  }
+  if (g !== generation) throw new Stale(`${method} answered after the screen changed`);
+  return res;
+}
+const api = (service, method, req, options) => settle(generation, method, call(service, method, req, options));
+const apiStream = (service, method, req, options) => settle(generation, method, stream(service, method, req, options));
+
+function signOut() {
+  session.clear();
+  navigate();
+  location.hash = "#/signin";
+}
+
 function show(tab, ...nodes) {
   screen.replaceChildren(...nodes.flat(3).filter((n) => n !== null && n !== undefined && n !== false));
   screen.focus({ preventScroll: true });
@@ -42,14 +72,15 @@ function show(tab, ...nodes) {
 }
 
 async function run(tab, load) {
+  const g = navigate();
   show(tab, h("p", {}, "正在加载……"));
   try {
     await load();
   } catch (err) {
+    if (err instanceof Stale || g !== generation) return;  // another screen owns the display now
     console.warn("app:", err);
     if (err instanceof ApiError && err.code === "unauthenticated") {
-      session.clear();
-      location.hash = "#/signin";
+      signOut();
       return;
     }
     const network = !(err instanceof ApiError) || err.network;
@@ -61,6 +92,7 @@ async function run(tab, load) {
 }
 
 function signIn() {
+  navigate();
   const input = h("textarea", { id: "token", "aria-describedby": "token-help", autocomplete: "off", spellcheck: "false" });
   const msg = h("p", { id: "signin-message", role: "alert" });
   show("", h("h1", {}, "登录"),
@@ -78,6 +110,7 @@ function signIn() {
          if (!learnerToken) { msg.textContent = "登录凭证无效：需要学员的凭证。"; return; }
          if (c.exp && c.exp * 1000 < Date.now()) { msg.textContent = "登录凭证已过期，请重新获取。"; return; }
          session.set(t);
+         navigate();
          location.hash = "#/";
        } }, "登录"));
 }
@@ -105,7 +138,7 @@ async function recommend() {
   if (filters.xuequ) filter.xuequ = [filters.xuequ];
   if (filters.category) filter.categories = [filters.category];
   if (filters.openNow) filter.openForEnrolmentNow = true;
-  const res = await call("RecommendationService", "Recommend",
+  const res = await api("RecommendationService", "Recommend",
     { learner: session.learner, k: 20, filter, context: { channel: "CHANNEL_APP" } }, opts());
   const recs = res.recommendations || [];
   const rerun = () => run("recommend", recommend);
@@ -125,11 +158,12 @@ async function recommend() {
 }
 
 async function course(id) {
-  const c = await call("CourseCatalogService", "GetCourse", { id }, opts());
+  const c = await api("CourseCatalogService", "GetCourse", { id }, opts());
   const [prereq, similar] = await Promise.all([
     c.prerequisiteIds && c.prerequisiteIds.length
-      ? call("CourseCatalogService", "BatchGetCourses", { ids: c.prerequisiteIds }, opts()) : { courses: [] },
-    call("RecommendationService", "SimilarCourses", { courseId: id, k: 3 }, opts()).catch(() => ({ recommendations: [] })),
+      ? api("CourseCatalogService", "BatchGetCourses", { ids: c.prerequisiteIds }, opts()) : { courses: [] },
+    api("RecommendationService", "SimilarCourses", { courseId: id, k: 3 }, opts())
+      .catch((err) => { if (err instanceof Stale) throw err; return { recommendations: [] }; }),
   ]);
   const v = c.venue || {};
   const upcoming = (c.sessions || []).filter((s) => Date.parse(s.endTime) >= Date.now()).slice(0, 8);
@@ -143,7 +177,7 @@ async function course(id) {
        h("div", { class: "row" },
          h("button", { type: "button", class: "primary", id: "enrol", onclick: () => run("recommend", async () => {
            const st = courseStatement(session.learner, "http://adlnet.gov/expapi/verbs/registered", "报名", c, "app", "");
-           await call("LearningRecordService", "RecordStatement", { statementJson: JSON.stringify(st) }, opts());
+           await api("LearningRecordService", "RecordStatement", { statementJson: JSON.stringify(st) }, opts());
            show("recommend", h("p", { class: "success", role: "status", id: "done" }, "报名成功！"), h("p", {}, c.title),
                 h("button", { type: "button", class: "primary", id: "back", onclick: () => { location.hash = "#/"; } }, "返回推荐"));
          }) }, "报名")),
@@ -161,7 +195,7 @@ async function course(id) {
 // 学习路径: pick a programme (ListProgrammes), then the plan toward it
 // (PlanPath for the signed-in learner): ordered courses, why each, progress.
 async function learningPath(programmeId) {
-  const list = await call("CourseCatalogService", "ListProgrammes", {}, opts());
+  const list = await api("CourseCatalogService", "ListProgrammes", {}, opts());
   const programmes = list.programmes || [];
   const chosen = programmes.find((p) => p.id === programmeId);
   const picker = h("div", {},
@@ -184,7 +218,7 @@ async function learningPath(programmeId) {
          programmeId ? h("p", { class: "notice", role: "alert", id: "unknown-programme" }, "没有找到这个学习目标，请重新选择。") : null);
     return;
   }
-  const plan = await call("RecommendationService", "PlanPath", { learner: session.learner, programmeId }, opts());
+  const plan = await api("RecommendationService", "PlanPath", { learner: session.learner, programmeId }, opts());
   show("path", h("h1", {}, "学习路径"),
        picker,
        h("h2", { id: "goal-name" }, plan.goalName || chosen.name),
@@ -194,7 +228,7 @@ async function learningPath(programmeId) {
 }
 
 async function history() {
-  const res = await call("LearningRecordService", "ListStatements", { learner: session.learner, pageSize: 50 }, opts());
+  const res = await api("LearningRecordService", "ListStatements", { learner: session.learner, pageSize: 50 }, opts());
   const items = (res.statements || []).map((s) => {
     let title = s.activity;
     try {
@@ -208,7 +242,7 @@ async function history() {
 }
 
 async function transcript() {
-  const t = await call("LearningRecordService", "GetTranscript", { learner: session.learner }, opts());
+  const t = await api("LearningRecordService", "GetTranscript", { learner: session.learner }, opts());
   const entries = t.entries || [];
   show("transcript", h("h1", {}, "我的学分"),
        h("div", { class: "totals", id: "totals" },
@@ -226,7 +260,7 @@ async function transcript() {
 }
 
 async function pass() {
-  const p = await call("LearningRecordService", "CreateKioskPass", {}, opts());
+  const p = await api("LearningRecordService", "CreateKioskPass", {}, opts());
   show("pass", h("h1", {}, "到终端登录"),
        h("p", {}, "在社区学习终端上点“登录”，输入下面的 8 位数字（2 分钟内有效，只能用一次）："),
        h("p", { class: "code", id: "pass-code", "aria-label": `登录码 ${p.code.split("").join(" ")}` }, p.code),
@@ -235,6 +269,7 @@ async function pass() {
 }
 
 function myData() {
+  navigate();
   const msg = h("p", { id: "data-message", role: "status" });
   const dialog = h("dialog", { id: "erase-dialog", "aria-labelledby": "erase-title" },
     h("h2", { id: "erase-title" }, "确定删除我的全部学习记录？"),
@@ -242,14 +277,26 @@ function myData() {
     h("div", { class: "row" },
       h("button", { type: "button", class: "danger", id: "erase-confirm", onclick: async () => {
         dialog.close();
+        const g = generation;
+        const token = session.token;
+        let r;
         try {
-          const r = await call("LearningRecordService", "EraseLearner", { learner: session.learner }, opts());
-          session.clear();
-          show("", h("p", { class: "success", role: "status", id: "erased" }, `已删除 ${r.erasedStatements || 0} 条学习记录。`),
-               h("button", { type: "button", class: "primary", onclick: () => { location.hash = "#/signin"; } }, "返回登录"));
+          r = await call("LearningRecordService", "EraseLearner", { learner: session.learner }, opts());
         } catch (err) {
+          if (g !== generation) return;  // a late error: the screen that asked is gone
           msg.textContent = `删除没有完成：${err.message}`;
+          return;
         }
+        // Erased: the learner's token is dropped even when the answer comes late
+        // (but not another learner's who signed in meanwhile); the
+        // confirmation only on the screen that asked for it.
+        if (session.token === token) session.clear();
+        if (g !== generation) {
+          if (!session.token) signOut();
+          return;
+        }
+        show("", h("p", { class: "success", role: "status", id: "erased" }, `已删除 ${r.erasedStatements || 0} 条学习记录。`),
+             h("button", { type: "button", class: "primary", onclick: () => { location.hash = "#/signin"; } }, "返回登录"));
       } }, "确定删除"),
       h("button", { type: "button", id: "erase-cancel", onclick: () => dialog.close() }, "取消")));
   show("data", h("h1", {}, "我的数据"),
@@ -258,7 +305,7 @@ function myData() {
        h("button", { type: "button", class: "primary", id: "export", onclick: async () => {
          msg.textContent = "正在导出……";
          try {
-           const all = await stream("LearningRecordService", "ExportLearner", { learner: session.learner }, opts());
+           const all = await apiStream("LearningRecordService", "ExportLearner", { learner: session.learner }, opts());
            const statements = all.map((s) => JSON.parse(new TextDecoder().decode(
              Uint8Array.from(atob(s.json), (ch) => ch.charCodeAt(0)))));
            const blob = new Blob([JSON.stringify(statements, null, 2)], { type: "application/json" });
@@ -268,6 +315,7 @@ function myData() {
            a.remove();
            msg.textContent = `已导出 ${statements.length} 条记录。`;
          } catch (err) {
+           if (err instanceof Stale) return;  // signed out (or moved on) meanwhile: no download
            msg.textContent = err.network ? "网络连接出现问题，请稍后再试。" : `导出没有完成：${err.message}`;
          }
        } }, "导出我的记录"),
@@ -276,10 +324,11 @@ function myData() {
        h("button", { type: "button", class: "danger", id: "erase", onclick: () => dialog.showModal() }, "删除我的记录"),
        msg, dialog,
        h("h2", {}, "退出"),
-       h("button", { type: "button", id: "sign-out", onclick: () => { session.clear(); location.hash = "#/signin"; } }, "退出登录"));
+       h("button", { type: "button", id: "sign-out", onclick: () => signOut() }, "退出登录"));
 }
 
 function route() {
+  navigate();
   const hash = location.hash || "#/";
   if (!session.token && hash !== "#/signin") { location.hash = "#/signin"; return; }
   let m;

@@ -30,12 +30,20 @@ const who = document.getElementById("who");
 // on belongs to an older generation and is dropped (api() throws Stale): a
 // slow RedeemKioskPass answered after "返回首页" must not sign the kiosk in,
 // and a slow transcript must not replace the walk-in screen of the next visitor.
+// A late error is dropped the same way: the previous visitor's expired session
+// (UNAUTHENTICATED) must not sign out the next one or cover their screen.
 let generation = 0;
 class Stale extends Error {}
 function navigate() { generation += 1; }
 async function api(service, method, req, options) {
   const g = generation;
-  const res = await call(service, method, req, options);
+  let res;
+  try {
+    res = await call(service, method, req, options);
+  } catch (err) {
+    if (g !== generation) throw new Stale(`${method} failed after the screen changed`);
+    throw err;
+  }
   if (g !== generation) throw new Stale(`${method} answered after the screen changed`);
   return res;
 }
