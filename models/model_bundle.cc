@@ -22,6 +22,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <new>
 #include <numeric>
 #include <random>
 #include <utility>
@@ -149,6 +150,8 @@ absl::Status BuildIndex(const float* vectors, int n, int d, const BuildOptions& 
         nprobe = std::min(nlist, nprobe * 2);
       }
     }
+  } catch (const std::bad_alloc&) {
+    return absl::ResourceExhaustedError("building the IVF index failed: out of memory");
   } catch (const std::exception& e) {
     return absl::InternalError(absl::StrCat("building the IVF index failed: ", e.what()));
   }

@@ -186,7 +186,12 @@ absl::StatusOr<std::shared_ptr<const ModelBundle>> LoadModelBundle(const std::st
   absl::StatusOr<std::shared_ptr<const ModelBundle>> b =
       BuildModelBundle(std::move(a), std::move(*m), *version, dir, options);
   if (!b.ok()) {
-    return absl::DataLossError(absl::StrCat(dir, ": inconsistent shapes: ", b.status().message()));
+    // Shapes that do not fit are a corrupt version; anything else (memory
+    // running out while the index is built) may pass, and keeps its code.
+    if (b.status().code() == absl::StatusCode::kInvalidArgument) {
+      return absl::DataLossError(absl::StrCat(dir, ": inconsistent shapes: ", b.status().message()));
+    }
+    return absl::Status(b.status().code(), absl::StrCat(dir, ": ", b.status().message()));
   }
   return b;
 }

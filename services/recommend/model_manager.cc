@@ -135,9 +135,12 @@ absl::Status ModelManager::LoadAndSwap(int64_t version) {
     loaded = absl::DataLossError(absl::StrCat("directory ", version, " holds version ", (*loaded)->version()));
   }
   if (!loaded.ok()) {
-    // Incomplete versions may complete later; everything else is final.
-    const bool permanent = loaded.status().code() != absl::StatusCode::kFailedPrecondition &&
-                           loaded.status().code() != absl::StatusCode::kNotFound;
+    // A corrupt version (DATA_LOSS, INVALID_ARGUMENT) is final; an incomplete
+    // one may complete later, and a failure of this process (memory running
+    // out while an index is built: RESOURCE_EXHAUSTED, INTERNAL) may pass:
+    // both are tried again at the next poll.
+    const bool permanent = loaded.status().code() == absl::StatusCode::kDataLoss ||
+                           loaded.status().code() == absl::StatusCode::kInvalidArgument;
     std::string message = std::string(loaded.status().message());
     {
       absl::MutexLock lock(&mu_);

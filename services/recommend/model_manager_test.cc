@@ -144,6 +144,26 @@ TEST(ModelManager, ACorruptNewVersionKeepsTheOldModel) {
   EXPECT_EQ(m.Current()->version(), next);
 }
 
+// A load that fails for a reason of this process (memory running out while
+// the index is built) is not a corrupt version: the next poll tries it again.
+TEST(ModelManager, ATransientLoadFailureIsRetriedAtTheNextPoll) {
+  std::string root = FreshRoot("mm_transient");
+  int64_t v = Write(root, std::nullopt);
+  ModelManager::Options o = OptionsFor(root);
+  int calls = 0;
+  o.loader = [&calls](const std::string& dir) -> absl::StatusOr<ModelPtr> {
+    if (++calls == 1) return absl::ResourceExhaustedError("building the IVF index failed: out of memory");
+    return models::LoadModelBundle(dir, models::BuildOptions());
+  };
+  ModelManager m(o);
+  EXPECT_FALSE(m.PollOnce().ok());
+  EXPECT_EQ(m.Current(), nullptr);
+  EXPECT_TRUE(m.PollOnce().ok());
+  ASSERT_NE(m.Current(), nullptr);
+  EXPECT_EQ(m.Current()->version(), v);
+  EXPECT_EQ(calls, 2);
+}
+
 // Readers on real threads never see a missing model or a version going
 // backwards while new versions are published, and a model they hold stays
 // usable after it has been replaced (shared_ptr<const> swap).
