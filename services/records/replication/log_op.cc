@@ -469,4 +469,25 @@ absl::Status LogCursor::Next(uint64_t stream_seq, uint64_t consumer_seq) {
   return absl::OkStatus();
 }
 
+std::vector<LogOp> SplitRestore(const LogOp& restore, int64_t max_bytes) {
+  LogOp empty = restore;
+  empty.restored.clear();
+  const size_t base = EncodeLogOp(empty).size();
+  std::vector<LogOp> parts;
+  LogOp part = empty;
+  size_t bytes = base;
+  for (const auto& [id, record] : restore.restored) {
+    const size_t add = 16 + 4 + record.size();  // id, u32 length, record (EncodeLogOp)
+    if (max_bytes > 0 && !part.restored.empty() && bytes + add > static_cast<size_t>(max_bytes)) {
+      parts.push_back(std::move(part));
+      part = empty;
+      bytes = base;
+    }
+    part.restored.emplace_back(id, record);
+    bytes += add;
+  }
+  parts.push_back(std::move(part));
+  return parts;
+}
+
 }  // namespace lifelong::records::replication

@@ -91,6 +91,13 @@ std::string EncodeLogOp(const LogOp& op);
 // DATA_LOSS naming the field for anything but a message EncodeLogOp wrote.
 absl::StatusOr<LogOp> DecodeLogOp(absl::string_view bytes);
 
+// A kRestore op cut into messages that each encode to at most `max_bytes`
+// (the log's message limit less headroom; <= 0: no limit), its records in
+// order, each part with the same learner and built_at. A learner spread over
+// many mixed batches can need more than one message holds. At least one
+// part; a record too large for any part goes alone in one.
+std::vector<LogOp> SplitRestore(const LogOp& restore, int64_t max_bytes);
+
 // The subject a message of `op` is published on, under `prefix`
 // ("lifelong.records"):
 //   <prefix>.stmt.<16 hex of SHA-256(learner key)>  statements that all name

@@ -253,6 +253,37 @@ TEST(LogOp, RestoreRoundTripAndSharedMarks) {
   EXPECT_EQ(SharedMarks(mine, 3), (std::vector<std::string>{SharedMarkKey("u1", 3), SharedMarkKey("u2", 3)}));
 }
 
+// A scrub's restore larger than the log's message limit goes as several
+// messages, each within it, together holding every record in order.
+TEST(LogOp, SplitRestoreKeepsEveryPartWithinTheLimit) {
+  LogOp op;
+  op.kind = LogOpKind::kRestore;
+  op.learner = "u1";
+  op.built_at = 42;
+  for (int i = 0; i < 500; ++i) {
+    Uuid id{};
+    id[15] = static_cast<uint8_t>(i);
+    id[14] = static_cast<uint8_t>(i >> 8);
+    op.restored.emplace_back(id, std::string(100 + i % 300, 'r'));
+  }
+  const int64_t limit = 16 << 10;
+  std::vector<LogOp> parts = SplitRestore(op, limit);
+  ASSERT_GT(parts.size(), 5u);
+  std::vector<std::pair<Uuid, std::string>> all;
+  for (const LogOp& p : parts) {
+    EXPECT_LE(static_cast<int64_t>(EncodeLogOp(p).size()), limit);
+    EXPECT_EQ(p.kind, LogOpKind::kRestore);
+    EXPECT_EQ(p.learner, "u1");
+    EXPECT_EQ(p.built_at, 42u);
+    EXPECT_FALSE(p.restored.empty());
+    all.insert(all.end(), p.restored.begin(), p.restored.end());
+  }
+  EXPECT_EQ(all, op.restored);
+  EXPECT_EQ(SplitRestore(op, 0).size(), 1u) << "no limit: one message";
+  op.restored.clear();
+  EXPECT_EQ(SplitRestore(op, limit).size(), 1u) << "nothing to restore: still one message";
+}
+
 TEST(LogOp, DocumentWriteRoundTripAndSubject) {
   LogOp op;
   op.kind = LogOpKind::kDocument;

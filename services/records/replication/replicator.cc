@@ -873,21 +873,30 @@ void Replicator::ScrubShared(const std::string& learner, uint64_t erase_seq) {
     }
   }
   if (present.empty()) return;
-  const std::string data = EncodeLogOp(restore);
+  // In messages within the log's limit (512 bytes of headroom for headers,
+  // as PublishOnce): a learner spread over many mixed batches restores more
+  // than one message holds, and an oversized publish failed every time.
+  const int64_t max_payload = natsConnection_GetMaxPayload(nats_->nc);
   const std::string subject = SubjectOf(restore, options_.subject_prefix);
-  const std::string msg_id = RandomMessageId();
-  jsPubOptions po;
-  jsPubOptions_Init(&po);
-  po.MsgId = msg_id.c_str();
-  po.MaxWait = 5000;
-  jsPubAck* ack = nullptr;
   jsErrCode err = static_cast<jsErrCode>(0);
-  natsStatus s = js_Publish(&ack, nats_->js, subject.c_str(), data.data(), static_cast<int>(data.size()), &po, &err);
-  if (s != NATS_OK) {
-    LogError("replication_scrub_failed", {{"error", NatsError(s, err)}});
-    return;
+  natsStatus s = NATS_OK;
+  for (const LogOp& part : SplitRestore(restore, max_payload > 0 ? max_payload - 512 : 0)) {
+    const std::string data = EncodeLogOp(part);
+    const std::string msg_id = RandomMessageId();
+    jsPubOptions po;
+    jsPubOptions_Init(&po);
+    po.MsgId = msg_id.c_str();
+    po.MaxWait = 5000;
+    jsPubAck* ack = nullptr;
+    s = js_Publish(&ack, nats_->js, subject.c_str(), data.data(), static_cast<int>(data.size()), &po, &err);
+    if (s != NATS_OK) {
+      // Nothing is erased from the log before every record is saved again
+      // (parts already published restore what is stored: harmless twice).
+      LogError("replication_scrub_failed", {{"error", NatsError(s, err)}});
+      return;
+    }
+    jsPubAck_Destroy(ack);
   }
-  jsPubAck_Destroy(ack);
   for (uint64_t seq : present) {
     // Erase overwrites the message's bytes in the stream's files.
     s = js_EraseMsg(nats_->js, options_.stream.c_str(), seq, nullptr, &err);
