@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -698,10 +699,12 @@ void RecordStore::BuildInto(const std::vector<Writer*>& writers, const Built* pr
   // Referrers added by this group so far (out->referrers), by the writer
   // being built (`mine`), or by the group before: not on disk yet, or just.
   using ReferrerOverlay = std::unordered_map<Uuid, std::vector<Uuid>, IdHash>;
+  // (Asked for every fresh statement once the store holds a StatementRef: no
+  // allocation here; a missing group before is an empty overlay.)
+  static const ReferrerOverlay kNoOverlay;
   auto overlays = [&](const ReferrerOverlay& mine) {
-    std::vector<const ReferrerOverlay*> all = {&mine, &out->referrers};
-    if (previous != nullptr) all.push_back(&previous->referrers);
-    return all;
+    return std::array<const ReferrerOverlay*, 3>{&mine, &out->referrers,
+                                                 previous != nullptr ? &previous->referrers : &kNoOverlay};
   };
   auto has_marker = [&](const Uuid& target, const ReferrerOverlay& mine) -> absl::StatusOr<bool> {
     for (const ReferrerOverlay* o : overlays(mine)) {
