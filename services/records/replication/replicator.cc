@@ -502,11 +502,15 @@ absl::Status Replicator::Propose(const LogOp& op, Waiter* w) {
       waiters_.erase(registered);
     };
     absl::StatusOr<std::pair<uint64_t, bool>> acked = absl::UnavailableError("replicated log: stopping");
-    for (int attempt = 0; attempt < 3 && !stop_.load(); ++attempt) {
+    // A timed-out publish may have been stored: retry with the same id. "No
+    // responders" is a stream with no leader yet (just created by the
+    // applier on a new cluster, or electing one after a NATS server left):
+    // retried for up to 5 s, as elections take under load.
+    const absl::Time give_up = absl::Now() + absl::Seconds(5);
+    for (int attempt = 0; !stop_.load(); ++attempt) {
       bool retry = false;
       acked = PublishOnce(&to_publish, subject, msg_id, &retry);
-      if (acked.ok() || !retry) break;
-      // A timed-out publish may have been stored: retry with the same id.
+      if (acked.ok() || !retry || (attempt >= 2 && absl::Now() >= give_up)) break;
       absl::SleepFor(absl::Milliseconds(100));
     }
     if (!acked.ok()) {
