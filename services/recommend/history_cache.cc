@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "absl/time/clock.h"
 #include "services/common/log.h"
 
 namespace lifelong::recommend {
@@ -21,14 +22,15 @@ LearnerHistoryCache::~LearnerHistoryCache() {
   watcher_.join();
 }
 
-LearnerHistoryCache::HistoryPtr LearnerHistoryCache::Lookup(const std::string& learner) {
+LearnerHistoryCache::HistoryPtr LearnerHistoryCache::Lookup(const std::string& learner, absl::Time wait_until) {
   absl::MutexLock lock(&mu_);
-  return LookupLocked(learner);
+  return LookupLocked(learner, wait_until);
 }
 
-LearnerHistoryCache::HistoryPtr LearnerHistoryCache::LookupOrBeginFetch(const std::string& learner, uint64_t* ticket) {
+LearnerHistoryCache::HistoryPtr LearnerHistoryCache::LookupOrBeginFetch(const std::string& learner, uint64_t* ticket,
+                                                                        absl::Time wait_until) {
   absl::MutexLock lock(&mu_);
-  HistoryPtr found = LookupLocked(learner);
+  HistoryPtr found = LookupLocked(learner, wait_until);
   if (found == nullptr) {
     ++inflight_[learner];
     *ticket = epoch_;
@@ -45,16 +47,17 @@ LearnerHistoryCache::HistoryPtr LearnerHistoryCache::Peek(const std::string& lea
   return it->second.history;
 }
 
-LearnerHistoryCache::HistoryPtr LearnerHistoryCache::LookupLocked(const std::string& learner) {
+LearnerHistoryCache::HistoryPtr LearnerHistoryCache::LookupLocked(const std::string& learner, absl::Time wait_until) {
   if (!live_) return nullptr;
   auto it = cache_.find(learner);
-  if (it == cache_.end() && options_.join_wait > absl::ZeroDuration() && inflight_.contains(learner)) {
+  const absl::Duration wait = std::min(options_.join_wait, wait_until - absl::Now());
+  if (it == cache_.end() && wait > absl::ZeroDuration() && inflight_.contains(learner)) {
     // Another request is reading this learner: wait for its result.
     auto read_ended = [this, &learner]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
       return stopping_ || !live_ || !inflight_.contains(learner) || cache_.contains(learner);
     };
     ++stats_.waiting;
-    mu_.AwaitWithTimeout(absl::Condition(&read_ended), options_.join_wait);
+    mu_.AwaitWithTimeout(absl::Condition(&read_ended), wait);
     --stats_.waiting;
     it = live_ ? cache_.find(learner) : cache_.end();
     if (it != cache_.end()) ++stats_.joined;

@@ -76,12 +76,14 @@ class LearnerHistoryCache {
   using HistoryPtr = std::shared_ptr<const LearnerHistory>;
 
   // `learner`'s cached history; nullptr when not cached or the feed is not
-  // live. Waits up to join_wait when a read of `learner` is in flight (see
-  // above); the caller then reads the record service itself.
-  HistoryPtr Lookup(const std::string& learner);
+  // live. Waits up to join_wait, and never past `wait_until` (the caller's
+  // deadline), when a read of `learner` is in flight (see above); the caller
+  // then reads the record service itself.
+  HistoryPtr Lookup(const std::string& learner, absl::Time wait_until = absl::InfiniteFuture());
   // Lookup, and when it returns nullptr, BeginFetch in the same step (*ticket
   // is then set): a request that misses a moment later joins this read.
-  HistoryPtr LookupOrBeginFetch(const std::string& learner, uint64_t* ticket);
+  HistoryPtr LookupOrBeginFetch(const std::string& learner, uint64_t* ticket,
+                                absl::Time wait_until = absl::InfiniteFuture());
   // `learner`'s cached history without waiting: nullptr when not cached, the
   // feed is not live, or a read of `learner` is in flight. Counts a hit when
   // it finds one and nothing otherwise (the caller then does a Lookup, which
@@ -100,7 +102,7 @@ class LearnerHistoryCache {
 
  private:
   void WatchLoop();
-  HistoryPtr LookupLocked(const std::string& learner) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  HistoryPtr LookupLocked(const std::string& learner, absl::Time wait_until) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Whether `learner` was cached.
   bool EraseLocked(const std::string& learner) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool Stopping() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_; }

@@ -225,5 +225,25 @@ TEST_F(HistoryCacheTest, AWaiterGivesUpAfterJoinWait) {
   EXPECT_EQ(cache->Lookup("u1")->completed.size(), 2u);
 }
 
+// The wait for another request's read never outlasts the waiting call's own
+// deadline, however long join_wait is.
+TEST_F(HistoryCacheTest, AWaiterGivesUpAtItsCallersDeadline) {
+  LearnerHistoryCache::Options options;
+  options.join_wait = absl::Seconds(10);
+  auto cache = Start(options);
+  uint64_t ticket = 0;
+  ASSERT_EQ(cache->LookupOrBeginFetch("u1", &ticket), nullptr);  // never ends here
+  const absl::Time start = absl::Now();
+  uint64_t second = 0;
+  EXPECT_EQ(cache->LookupOrBeginFetch("u1", &second, start + absl::Milliseconds(50)), nullptr);
+  EXPECT_LT(absl::Now() - start, absl::Seconds(5));
+  // A deadline already passed does not wait at all.
+  EXPECT_EQ(cache->Lookup("u1", start), nullptr);
+  EXPECT_LT(absl::Now() - start, absl::Seconds(5));
+  EXPECT_EQ(cache->stats().joined, 0);
+  cache->EndFetch("u1", ticket, nullptr, 0);
+  cache->EndFetch("u1", second, nullptr, 0);
+}
+
 }  // namespace
 }  // namespace lifelong::recommend

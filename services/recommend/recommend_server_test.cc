@@ -1247,6 +1247,37 @@ TEST_F(RecommendServerTest, HistoryReadsRunOnBoundedWorkersAndQueuedCallsSurvive
   server_.reset();
 }
 
+// A kiosk call with a short deadline: the history read ends with the call, not
+// at --records_deadline_ms, and the record service is told the call's
+// deadline; the worker is free for the next learner at once.
+TEST_F(RecommendServerTest, AHistoryReadEndsAtTheCallersDeadline) {
+  ASSERT_TRUE(testing::WriteTestModel(model_dir_).ok());
+  RecommendServerOptions o = Options();
+  o.records_deadline = absl::Seconds(5);
+  o.history_workers = 1;
+  StartServer(std::move(o));
+  WaitForVersion(1);
+  records_.set_delay(absl::Seconds(3));
+  const int64_t reads_before = records_.calls();
+  const absl::Time start = absl::Now();
+  {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(absl::ToChronoTime(start + absl::Milliseconds(400)));
+    v1::RecommendResponse out;
+    grpc::Status s = stub_->Recommend(&ctx, Request("u_kiosk", 5), &out);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED) << s.error_message();
+  }
+  ASSERT_EQ(records_.calls(), reads_before + 1);
+  // The read carried the call's deadline (not now + 5 s).
+  EXPECT_LE(records_.last_deadline(), start + absl::Milliseconds(450));
+  // The one worker is free well before the slow read would have ended (3 s).
+  records_.set_delay(absl::ZeroDuration());
+  v1::RecommendResponse next;
+  grpc::Status s = Recommend(Request("u_next", 5), &next);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  EXPECT_LT(absl::Now() - start, absl::Milliseconds(2000));
+}
+
 TEST_F(RecommendServerTest, CatalogServiceDownIsUnavailable) {
   catalog_server_->Shutdown(std::chrono::milliseconds(0));
   ASSERT_TRUE(testing::WriteTestModel(model_dir_).ok());

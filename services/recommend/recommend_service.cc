@@ -168,7 +168,8 @@ grpc::ServerUnaryReactor* RecommendService::Recommend(grpc::CallbackServerContex
     } else if (ctx->deadline() < std::chrono::system_clock::now()) {
       st = absl::DeadlineExceededError("the call's deadline passed before its history was read");
     } else {
-      absl::StatusOr<LearnerHistoryCache::HistoryPtr> history = LoadHistory(prepared->learner, prepared->caller);
+      absl::StatusOr<LearnerHistoryCache::HistoryPtr> history =
+          LoadHistory(prepared->learner, prepared->caller, absl::FromChrono(ctx->deadline()));
       if (history.ok()) {
         prepared->history = *std::move(history);
         st = AnswerRecommend(*prepared, response);
@@ -235,7 +236,8 @@ absl::Status RecommendService::AnswerRecommend(const Prepared& prepared, grpc::B
 }
 
 absl::StatusOr<LearnerHistoryCache::HistoryPtr> RecommendService::LoadHistory(const std::string& learner,
-                                                                              const std::string& caller) {
+                                                                              const std::string& caller,
+                                                                              absl::Time call_deadline) {
   // The learner's latest history: from the cache that the record service's
   // change feed keeps exact, else read from the record service.
   std::string key;  // canonical learner key; "" when not cacheable
@@ -248,11 +250,13 @@ absl::StatusOr<LearnerHistoryCache::HistoryPtr> RecommendService::LoadHistory(co
   // wait for it rather than read too (history_cache.h).
   uint64_t ticket = 0;
   if (!key.empty()) {
-    if (LearnerHistoryCache::HistoryPtr cached = deps_.history_cache->LookupOrBeginFetch(key, &ticket)) return cached;
+    if (LearnerHistoryCache::HistoryPtr cached = deps_.history_cache->LookupOrBeginFetch(key, &ticket, call_deadline)) {
+      return cached;
+    }
   }
   absl::StatusOr<std::vector<StatementFact>> read = deps_.records->LatestStatements(
-      learner, deps_.history_limit,
-      deps_.authorizer != nullptr && deps_.authorizer->enabled() ? caller : std::string());
+      learner, deps_.history_limit, deps_.authorizer != nullptr && deps_.authorizer->enabled() ? caller : std::string(),
+      call_deadline);
   LearnerHistoryCache::HistoryPtr history;
   if (read.ok()) history = std::make_shared<const LearnerHistory>(BuildLearnerHistory(*read));
   if (!key.empty()) deps_.history_cache->EndFetch(key, ticket, history, read.ok() ? read->size() : 0);
@@ -366,7 +370,7 @@ absl::Status RecommendService::DoPlanPath(grpc::ServerContext* ctx, const v1::Pl
     goal.catalog_programme = true;  // a passed deadline is an answer, not the caller's error
   }
   LL_ASSIGN_OR_RETURN(const LearnerHistoryCache::HistoryPtr history_ptr,
-                      LoadHistory(query.learner, grant.principal().subject));
+                      LoadHistory(query.learner, grant.principal().subject, absl::FromChrono(ctx->deadline())));
   const LearnerHistory& history = *history_ptr;
   const absl::Time now = deps_.clock();
 

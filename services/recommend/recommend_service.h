@@ -96,9 +96,12 @@ class RecommendService final
   absl::StatusOr<ModelPtr> CurrentModel() const;
   // The learner's latest history (from the cache the change feed keeps
   // exact, else the record service). `caller`: the subject for the record
-  // service's audit log when authorization is on.
+  // service's audit log when authorization is on. `call_deadline`: the
+  // deadline of the call it serves; neither waiting for another request's
+  // read nor the read itself goes past it (DEADLINE_EXCEEDED).
   // Never null when OK.
-  absl::StatusOr<LearnerHistoryCache::HistoryPtr> LoadHistory(const std::string& learner, const std::string& caller);
+  absl::StatusOr<LearnerHistoryCache::HistoryPtr> LoadHistory(const std::string& learner, const std::string& caller,
+                                                              absl::Time call_deadline);
   void FillStatus(v1::ModelStatus* out) const;
 
   Deps deps_;

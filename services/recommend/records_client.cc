@@ -16,9 +16,12 @@ RecordsClient::RecordsClient(std::shared_ptr<grpc::Channel> channel, std::string
       token_(std::move(token)) {}
 
 absl::StatusOr<std::vector<StatementFact>> RecordsClient::LatestStatements(const std::string& learner, int limit,
-                                                                           const std::string& on_behalf_of) const {
+                                                                           const std::string& on_behalf_of,
+                                                                           absl::Time call_deadline) const {
   grpc::ClientContext ctx;
-  ctx.set_deadline(absl::ToChronoTime(absl::Now() + deadline_));
+  const absl::Time own_deadline = absl::Now() + deadline_;
+  const bool caller_first = call_deadline < own_deadline;
+  ctx.set_deadline(absl::ToChronoTime(caller_first ? call_deadline : own_deadline));
   if (!token_.empty()) ctx.AddMetadata("authorization", "Bearer " + token_);
   if (!on_behalf_of.empty()) ctx.AddMetadata("x-lifelong-on-behalf-of", on_behalf_of);
   v1::ListStatementsRequest request;
@@ -35,6 +38,10 @@ absl::StatusOr<std::vector<StatementFact>> RecordsClient::LatestStatements(const
   v1::ListStatementsResponse& response = *google::protobuf::Arena::CreateMessage<v1::ListStatementsResponse>(&arena);
   grpc::Status s = stub_->ListStatements(&ctx, request, &response);
   if (!s.ok()) {
+    if (s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED && caller_first) {
+      return absl::DeadlineExceededError(
+          absl::StrCat("the call's deadline passed while its history was read from the record service at ", target_));
+    }
     switch (s.error_code()) {
       case grpc::StatusCode::NOT_FOUND:
         return std::vector<StatementFact>();

@@ -25,14 +25,18 @@ class RecordsClient {
                 std::string token = "");
 
   // `on_behalf_of`: the caller of the recommendation, for the record
-  // service's audit log ("" none).
+  // service's audit log ("" none). `call_deadline`: the deadline of the call
+  // this read serves; the read's own is the earlier of it and now + the
+  // constructor's `deadline`, and the record service is told it.
   // The learner's latest statements, newest first, at most `limit`
   // (1..1000; one page). Outcomes: OK (possibly empty: unknown learner);
   // UNAVAILABLE "record service at <target> unavailable: ..." when the
   // service cannot be reached or does not answer within the deadline;
+  // DEADLINE_EXCEEDED when `call_deadline` ended the read first;
   // INVALID_ARGUMENT "learner: ..." when it rejects the learner key.
   absl::StatusOr<std::vector<StatementFact>> LatestStatements(const std::string& learner, int limit,
-                                                              const std::string& on_behalf_of = "") const;
+                                                              const std::string& on_behalf_of = "",
+                                                              absl::Time call_deadline = absl::InfiniteFuture()) const;
 
  private:
   std::unique_ptr<v1::LearningRecordService::Stub> stub_;

@@ -96,6 +96,11 @@ int64_t FakeRecords::calls() const {
   return calls_;
 }
 
+absl::Time FakeRecords::last_deadline() const {
+  absl::MutexLock lock(&mu_);
+  return last_deadline_;
+}
+
 grpc::Status FakeRecords::ListStatements(grpc::ServerContext* ctx, const v1::ListStatementsRequest* request,
                                          v1::ListStatementsResponse* response) {
   absl::Duration delay;
@@ -103,6 +108,7 @@ grpc::Status FakeRecords::ListStatements(grpc::ServerContext* ctx, const v1::Lis
     absl::MutexLock lock(&mu_);
     ++calls_;
     delay = delay_;
+    last_deadline_ = absl::FromChrono(ctx->deadline());
   }
   if (delay > absl::ZeroDuration()) absl::SleepFor(delay);
   if (request->page_size() < 1 || request->page_size() > 1000) {

@@ -36,6 +36,8 @@ class FakeRecords final : public v1::LearningRecordService::Service {
   // Every ListStatements sleeps this long first (to simulate a hung service).
   void set_delay(absl::Duration d);
   int64_t calls() const;
+  // The deadline the last ListStatements call carried (InfiniteFuture: none).
+  absl::Time last_deadline() const;
 
   grpc::Status ListStatements(grpc::ServerContext* ctx, const v1::ListStatementsRequest* request,
                               v1::ListStatementsResponse* response) override;
@@ -50,6 +52,7 @@ class FakeRecords final : public v1::LearningRecordService::Service {
   std::map<std::string, std::vector<v1::Statement>> by_learner_ ABSL_GUARDED_BY(mu_);
   absl::Duration delay_ ABSL_GUARDED_BY(mu_) = absl::ZeroDuration();
   int64_t calls_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::Time last_deadline_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
 };
 
 // CourseCatalogService with ListCourses (pages of page_size, token = offset;
