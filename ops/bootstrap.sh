@@ -19,6 +19,7 @@ PACKAGES=(
   nats-server libnats-dev haproxy  # replicated records (issue #15, services/records/replication)
   linux-perf  # perf: the profiles of ops/bench_grpc_shares.sh (PROFILE=1, issue 16)
   curl time  # ops/bench_ingest_ceiling.sh reads the server's metrics and times the client
+  prometheus  # promtool: checks and unit-tests the alert rules (//ops/prometheus:alerts_test)
 )
 
 # The web gateway and its screens (services/web) run on Node.js; a machine that

@@ -3,6 +3,7 @@
 // is generated and loaded through the APIs; a model is trained from the
 // record service's export stream; then the flows a kiosk, the app and an
 // operator rely on are exercised over gRPC, and SIGTERM stops everything.
+#include <gmock/gmock.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -19,6 +20,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "proto/lifelong/v1/catalog.grpc.pb.h"
@@ -26,6 +28,7 @@
 #include "proto/lifelong/v1/records.grpc.pb.h"
 #include "services/common/health_client.h"
 #include "services/domain/vocabulary.h"
+#include "tests/testing/alert_metrics.h"
 #include "tests/testing/service_process.h"
 #include "tests/testing/subprocess.h"
 
@@ -357,6 +360,28 @@ TEST_F(EndToEnd, OperatorFlowNewVersionRollbackAndMetrics) {
   EXPECT_NE(rec.find("Recommend"), std::string::npos);
   std::string records = HttpGet((*metrics_)["records"], "/metrics");
   EXPECT_NE(records.find("ListStatements"), std::string::npos);
+}
+
+// Every metric the alert rules use (ops/prometheus/alerts.yml) is one the
+// services export, so that no alert is silent for a renamed metric. The
+// replication metrics are checked on replicated nodes
+// (replication_cluster_test), the revocation ones with a revocation file
+// (records_server_attacks_test).
+TEST_F(EndToEnd, AlertRulesNameOnlyMetricsTheServicesExport) {
+  absl::StatusOr<std::set<std::string>> names = testing::AlertMetricNames(RunfilePath(testing::kAlertRulesPath));
+  ASSERT_TRUE(names.ok()) << names.status();
+  std::vector<std::string> pages;
+  for (const char* service : {"records", "catalog", "recommend"}) {
+    pages.push_back(HttpGet((*metrics_)[service], "/metrics"));
+  }
+  std::set<std::string> checked;
+  for (const std::string& name : *names) {
+    if (!absl::StartsWith(name, "lifelong_replication_") && !absl::StartsWith(name, "lifelong_auth_revocation_")) {
+      checked.insert(name);
+    }
+  }
+  EXPECT_GE(checked.size(), 10u);
+  EXPECT_THAT(testing::UndeclaredMetrics(checked, {"lifelong_", "process_"}, pages), ::testing::IsEmpty());
 }
 
 // Runs last (gtest runs tests in definition order within a suite).

@@ -6,6 +6,7 @@
 //     or its password copied into another file) against the xAPI endpoint
 //     (item 5): the service refuses to start with them, and a service with
 //     credentials of its own answers the repository password with 401.
+#include <gmock/gmock.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
@@ -14,6 +15,7 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <set>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -28,6 +30,7 @@
 #include "absl/strings/str_split.h"
 #include "proto/lifelong/v1/records.grpc.pb.h"
 #include "services/auth/token.h"
+#include "tests/testing/alert_metrics.h"
 #include "tests/testing/subprocess.h"
 
 namespace lifelong {
@@ -191,6 +194,11 @@ TEST_F(RecordsServerAttackTest, RemovingTheRevocationFileDoesNotReviveRevokedTok
   const std::string metrics = Metrics();
   EXPECT_NE(metrics.find("lifelong_auth_revocation_file_ok 0"), std::string::npos) << metrics;
   EXPECT_NE(metrics.find("lifelong_auth_revocation_load_errors_total"), std::string::npos);
+  // The revocation alert (ops/prometheus/alerts.yml) uses only these metrics.
+  absl::StatusOr<std::set<std::string>> alert_names =
+      testing::AlertMetricNames(testing::RunfilePath(testing::kAlertRulesPath));
+  ASSERT_TRUE(alert_names.ok()) << alert_names.status();
+  EXPECT_THAT(testing::UndeclaredMetrics(*alert_names, {"lifelong_auth_revocation_"}, {metrics}), ::testing::IsEmpty());
   EXPECT_NE(ReadFile(log_).find("auth_revocation_file_unreadable"), std::string::npos);
 
   // An emptied (not removed) file is a deliberate change: it takes effect.

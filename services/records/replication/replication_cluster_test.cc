@@ -10,6 +10,7 @@
 //    messages from the stream;
 //  - a node started on an empty data directory rebuilds the same store.
 #include <arpa/inet.h>
+#include <gmock/gmock.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 #include <nats/nats.h>
@@ -36,6 +37,7 @@
 #include "proto/lifelong/v1/records.grpc.pb.h"
 #include "services/records/replication/log_op.h"
 #include "services/records/test_statements.h"
+#include "tests/testing/alert_metrics.h"
 #include "tests/testing/subprocess.h"
 
 namespace lifelong::records::replication {
@@ -417,6 +419,13 @@ TEST_F(ReplicationCluster, LeaderWritesReachFollowersAndSurviveLeaderKill) {
   EXPECT_TRUE(absl::StrContains(metrics, "lifelong_replication_applied_seq"));
   EXPECT_TRUE(absl::StrContains(metrics, "lifelong_replication_lag"));
   EXPECT_TRUE(absl::StrContains(metrics, "lifelong_replication_leader_changes_total"));
+  // The replication alerts (ops/prometheus/alerts.yml) use only metrics a
+  // node exports.
+  absl::StatusOr<std::set<std::string>> alert_names =
+      lifelong::testing::AlertMetricNames(lifelong::testing::RunfilePath(lifelong::testing::kAlertRulesPath));
+  ASSERT_TRUE(alert_names.ok()) << alert_names.status();
+  EXPECT_THAT(lifelong::testing::UndeclaredMetrics(*alert_names, {"lifelong_replication_"}, {metrics}),
+              ::testing::IsEmpty());
 
   // Writers under load; the leader is killed mid-stream.
   std::mutex mu;
