@@ -39,8 +39,9 @@
 # records-N/ (each node's RocksDB), records-N-backups/ (each node's scheduled
 # backups, STACK_BACKUP_INTERVAL/STACK_BACKUP_KEEP as in ops/stack.sh),
 # xapi-documents-N/, haproxy.cfg, nats-N.conf,
-# run/ (pid files, markers) and log/. The catalog, models, auth and tls
-# directories are the stack's ($LIFELONG_VAR/catalog, ...). $LIFELONG_VAR/cluster
+# run/ (pid files, markers) and log/. The catalog (with its scheduled backups
+# in $LIFELONG_VAR/catalog-backups), models, auth and tls directories are the
+# stack's ($LIFELONG_VAR/catalog, ...). $LIFELONG_VAR/cluster
 # and every data directory in it are mode 700, and every process runs with
 # umask 077 (docs/security.md, "Secrets on disk").
 set -euo pipefail
@@ -459,7 +460,7 @@ cluster_up() {
   local dirs=()
   for n in "${NODES[@]}"; do dirs+=("$CLUSTER/records-$n"); done
   claim_demo_store "${dirs[@]}"
-  private_dir "$VAR/catalog" "$VAR/models"
+  private_dir "$VAR/catalog" "$VAR/catalog-backups" "$VAR/models"
   mkdir -p "$LOG" "$RUN"
   resolve_tls
   resolve_auth
@@ -494,8 +495,10 @@ cluster_up() {
   say "records-$n leads"
   step "starting catalog"
   # shellcheck disable=SC2046,SC2086
-  start catalog "$CATALOG_PORT" --data_dir="$VAR/catalog" $(server_tls_flags catalog) $(server_auth_flags catalog) \
-    ${CATALOG_FLAGS:-}
+  start catalog "$CATALOG_PORT" --data_dir="$VAR/catalog" \
+    --backup_dir="$VAR/catalog-backups" --backup_interval="${STACK_BACKUP_INTERVAL:-6h}" \
+    --backup_keep="${STACK_BACKUP_KEEP:-28}" \
+    $(server_tls_flags catalog) $(server_auth_flags catalog) ${CATALOG_FLAGS:-}
   # Through HAProxy: SERVING here means the leader answers on the records address.
   wait_serving 60s records catalog
   step_done "start records+catalog"
@@ -599,6 +602,11 @@ cluster_status() {
     echo
     echo "the leader's record-store backups (each node keeps its own in $CLUSTER/records-N-backups):"
     lifelong backup list --timeout=5s || true
+    if pid_of catalog >/dev/null; then
+      echo
+      echo "catalog backups ($VAR/catalog-backups; docs/catalog.md \"Backups\"):"
+      lifelong backup list --service=catalog --timeout=5s || true
+    fi
   fi
 }
 

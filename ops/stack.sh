@@ -37,9 +37,10 @@
 #                          dev password). Later runs of up/status follow the running stack's
 #                          mode unless STACK_AUTH is set
 #   STACK_BACKUP_INTERVAL [6h]  STACK_BACKUP_KEEP [28]   scheduled backups of the record store
-#                          into $LIFELONG_VAR/records-backups, the newest N kept (28 x 6h = 7 days,
+#                          into $LIFELONG_VAR/records-backups and of the catalog into
+#                          $LIFELONG_VAR/catalog-backups, the newest N kept (28 x 6h = 7 days,
 #                          the bound on how long an erased learner stays in a backup; docs/records.md
-#                          "Backups"); STACK_BACKUP_INTERVAL=0 turns the schedule off
+#                          and docs/catalog.md "Backups"); STACK_BACKUP_INTERVAL=0 turns the schedule off
 #   BAZEL [bazel]          BAZEL_BUILD_FLAGS [] (e.g. "-c opt"; .bazelrc already builds with -O2)
 set -euo pipefail
 
@@ -600,7 +601,7 @@ up() {
   mkdir -p "$LOG" "$RUN"
   claim_demo_store "$VAR/records"
   # Statements, PIN hashes, xAPI documents, backups: this account's only.
-  private_dir "$VAR/records" "$VAR/records-backups" "$VAR/catalog" "$VAR/models"
+  private_dir "$VAR/records" "$VAR/records-backups" "$VAR/catalog" "$VAR/catalog-backups" "$VAR/models"
   [ ! -d "$VAR/xapi-documents" ] || private_dir "$VAR/xapi-documents"
   resolve_tls
   resolve_auth
@@ -627,8 +628,10 @@ up() {
     --xapi_credentials="$(xapi_credentials_file)" $(server_tls_flags records) $(server_auth_flags records) \
     ${RECORDS_FLAGS:-}
   # shellcheck disable=SC2086
-  start catalog "$CATALOG_PORT" --data_dir="$VAR/catalog" $(server_tls_flags catalog) $(server_auth_flags catalog) \
-    ${CATALOG_FLAGS:-}
+  start catalog "$CATALOG_PORT" --data_dir="$VAR/catalog" \
+    --backup_dir="$VAR/catalog-backups" --backup_interval="${STACK_BACKUP_INTERVAL:-6h}" \
+    --backup_keep="${STACK_BACKUP_KEEP:-28}" \
+    $(server_tls_flags catalog) $(server_auth_flags catalog) ${CATALOG_FLAGS:-}
   wait_serving 60s records catalog
   step_done "start records+catalog"
   load_demo
@@ -697,6 +700,11 @@ status() {
       echo
       echo "record-store backups ($VAR/records-backups; docs/records.md \"Backups\"):"
       lifelong backup list --timeout=5s || true
+    fi
+    if pid_of catalog >/dev/null; then
+      echo
+      echo "catalog backups ($VAR/catalog-backups; docs/catalog.md \"Backups\"):"
+      lifelong backup list --service=catalog --timeout=5s || true
     fi
     echo
     how_to_call

@@ -72,6 +72,11 @@ std::vector<TableRow> BuildTable() {
       {cat("PutProgramme"), {{R::kOperator, S::kNoRecords}, {R::kLoader, S::kNoRecords}}, "catalog management"},
       {cat("GetProgramme"), everyone_no_records, "as GetCourse"},
       {cat("ListProgrammes"), everyone_no_records, "as GetCourse"},
+      {cat("CreateBackup"),
+       {{R::kOperator, S::kNoRecords}},
+       "catalog backups copy the whole catalog database: operators only"},
+      {cat("ListBackups"), {{R::kOperator, S::kNoRecords}}, "backup operations"},
+      {cat("VerifyBackup"), {{R::kOperator, S::kNoRecords}}, "backup operations"},
       // --- Recommendations ---
       {rcm("Recommend"),
        {{R::kLearner, S::kSelf}, {R::kKiosk, S::kBoundLearner}, {R::kOperator, S::kAny}},

@@ -9,6 +9,12 @@
 // be opened (e.g. another server holds --data_dir) or the port cannot be bound.
 // Prometheus metrics and /healthz are served over HTTP on
 // --metrics_host:--metrics_port (docs/observability.md).
+//
+// Backups (docs/catalog.md, "Backups"): --backup_dir (default
+// <data_dir>-backups; "off": none) holds the catalog's backups, taken every
+// --backup_interval (0: only on CreateBackup) and purged to the newest
+// --backup_keep. Exit 1 on a bad backup setting, a backup directory another
+// server holds, or a data_dir an interrupted restore moved aside.
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -21,7 +27,9 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
 #include "services/auth/auth_flags.h"
+#include "services/catalog/catalog_backups.h"
 #include "services/catalog/catalog_service.h"
 #include "services/catalog/catalog_store.h"
 #include "services/common/grpc_tls.h"
@@ -33,6 +41,8 @@
 #include "services/common/server.h"
 #include "services/common/server_flags.h"
 #include "services/common/tls_flags.h"
+#include "services/storage/backup_metrics.h"
+#include "services/storage/restore_swap.h"
 
 ABSL_FLAG(std::string, host, "127.0.0.1", "address to listen on (0.0.0.0 for all interfaces)");
 ABSL_FLAG(int, port, 7002, "gRPC port (0 picks a free port)");
@@ -42,6 +52,12 @@ ABSL_FLAG(int, max_pollers, 8, "most gRPC sync-server polling threads (concurren
 ABSL_FLAG(std::string, metrics_host, "127.0.0.1", "address of the HTTP /metrics and /healthz endpoint");
 ABSL_FLAG(int, metrics_port, 9002, "port of the /metrics endpoint (0 picks a free port)");
 ABSL_FLAG(std::string, port_file, "", "if set, the bound port is written here once serving");
+ABSL_FLAG(std::string, backup_dir, "",
+          "directory of the catalog's backups (docs/catalog.md, \"Backups\"); empty: <data_dir>-backups beside "
+          "--data_dir (var/catalog -> var/catalog-backups); \"off\": no backups");
+ABSL_FLAG(absl::Duration, backup_interval, absl::ZeroDuration(),
+          "take a backup this often (e.g. 6h; 0 = no scheduled backups, CreateBackup still works)");
+ABSL_FLAG(int, backup_keep, 7, "scheduled backups keep the newest N backups (retention; >= 1)");
 
 int main(int argc, char** argv) {
   lifelong::BlockTerminationSignals();
@@ -57,6 +73,25 @@ int main(int argc, char** argv) {
   }
 
   const std::string data_dir = absl::GetFlag(FLAGS_data_dir);
+  std::string backup_dir = absl::GetFlag(FLAGS_backup_dir);
+  if (backup_dir.empty()) backup_dir = lifelong::storage::DefaultBackupDir(data_dir);
+  if (backup_dir == "off") backup_dir.clear();
+  const absl::Duration backup_interval = absl::GetFlag(FLAGS_backup_interval);
+  const int backup_keep = absl::GetFlag(FLAGS_backup_keep);
+  if (!backup_dir.empty() && backup_keep < 1) {
+    lifelong::LogError("backup_config", {{"error", "--backup_keep: must be at least 1"}});
+    return 1;
+  }
+  if (!backup_dir.empty() && backup_interval < absl::ZeroDuration()) {
+    lifelong::LogError("backup_config", {{"error", "--backup_interval: must not be negative"}});
+    return 1;
+  }
+  // A data_dir an interrupted restore moved aside: starting would create an
+  // empty catalog beside both complete copies.
+  if (absl::Status s = lifelong::storage::CheckNoInterruptedRestore(data_dir); !s.ok()) {
+    lifelong::LogError("data_dir_unusable", {{"data_dir", data_dir}, {"error", std::string(s.message())}});
+    return 1;
+  }
   std::error_code ec;
   std::filesystem::create_directories(data_dir, ec);
   if (ec) {
@@ -75,7 +110,20 @@ int main(int argc, char** argv) {
     return 1;
   }
   lifelong::auth::Authorizer& authorizer = **authorizer_or;
-  lifelong::catalog::CatalogService service(store->get(), &authorizer);
+  std::unique_ptr<lifelong::catalog::CatalogBackupManager> backups;
+  if (!backup_dir.empty()) {
+    lifelong::catalog::CatalogBackupOptions bo;
+    bo.backup_dir = backup_dir;
+    absl::StatusOr<std::unique_ptr<lifelong::catalog::CatalogBackupManager>> m =
+        lifelong::catalog::CatalogBackupManager::Open(store->get(), bo);
+    if (!m.ok()) {
+      lifelong::LogError("backup_dir_unusable", {{"backup_dir", backup_dir}, {"error", m.status().ToString()}});
+      (*store)->Close().IgnoreError();
+      return 1;
+    }
+    backups = *std::move(m);
+  }
+  lifelong::catalog::CatalogService service(store->get(), &authorizer, backups.get());
 
   // Observability: RPC metrics, request ids and access logs for every call,
   // plus the catalog's counters, sampled at each scrape.
@@ -108,6 +156,11 @@ int main(int argc, char** argv) {
          {{"service", "catalog"}},
          info_field(&lifelong::v1::CatalogInfo::generation)},
     });
+  }
+  if (observed.ok() && backups) {
+    const lifelong::catalog::CatalogBackupManager* b = backups.get();
+    observed = metrics::DefaultRegistry().AddCallbacks(
+        lifelong::storage::BackupMetricSpecs("lifelong_catalog_", "catalog backup", [b] { return b->stats(); }));
   }
   if (!observed.ok()) {
     lifelong::LogError("metrics_setup_failed", {{"error", observed.ToString()}});
@@ -144,13 +197,39 @@ int main(int argc, char** argv) {
                                 {"data_dir", data_dir},
                                 {"tls", lifelong::ServingTlsMode(*tls)},
                                 {"courses", info.ok() ? info->course_count() : -1},
-                                {"generation", info.ok() ? info->generation() : -1}});
+                                {"generation", info.ok() ? info->generation() : -1},
+                                {"backup_dir", backup_dir.empty() ? "off" : backup_dir}});
+
+  // Scheduled backups on their own thread; writers are never blocked.
+  std::unique_ptr<lifelong::catalog::CatalogBackupScheduler> scheduler;
+  if (backups && backup_interval > absl::ZeroDuration()) {
+    lifelong::catalog::CatalogBackupSchedulerOptions so;
+    so.interval = backup_interval;
+    so.keep = backup_keep;
+    so.on_result = [](const absl::StatusOr<lifelong::catalog::CatalogBackupInfo>& b) {
+      if (b.ok()) {
+        lifelong::LogInfo("backup_created", {{"backup_id", static_cast<int64_t>(b->id)},
+                                             {"generation", static_cast<int64_t>(b->generation)},
+                                             {"courses", static_cast<int64_t>(b->courses)},
+                                             {"trigger", "schedule"}});
+      } else {
+        lifelong::LogError("backup_failed", {{"error", std::string(b.status().message())}});
+      }
+    };
+    scheduler = std::make_unique<lifelong::catalog::CatalogBackupScheduler>(backups.get(), so);
+    scheduler->Start();
+    lifelong::LogInfo(
+        "backups_scheduled",
+        {{"backup_dir", backup_dir}, {"interval", absl::FormatDuration(backup_interval)}, {"keep", backup_keep}});
+  }
 
   const int sig = lifelong::WaitForTerminationSignal();
   lifelong::LogInfo("shutting_down", {{"signal", sig}});
   serving = false;
   (*server)->Shutdown(std::chrono::milliseconds(absl::GetFlag(FLAGS_shutdown_grace_ms)));
   if (metrics_server) metrics_server->Shutdown();  // before the store closes
+  if (scheduler) scheduler->Stop();                // waits for a backup in progress
+  backups.reset();
   absl::Status closed = (*store)->Close();
   if (!closed.ok()) {
     lifelong::LogError("store_close_failed", {{"error", closed.ToString()}});

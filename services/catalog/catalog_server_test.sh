@@ -2,7 +2,10 @@
 # End-to-end check of the catalog_server binary: starts on port 0 over a
 # database in TEST_TMPDIR, reports SERVING, serves calls, refuses a second
 # server on the same data_dir, shuts down cleanly on SIGTERM (exit 0), and
-# keeps its data across a restart.
+# keeps its data across a restart. Backups: bad --backup_keep and
+# --backup_interval stop the start, the default backup directory is
+# <data_dir>-backups and one server holds it, a data_dir an interrupted
+# restore moved aside is refused.
 # Usage: catalog_server_test.sh <catalog_server> <catalog_bench>
 set -u
 server="$1"
@@ -42,6 +45,13 @@ grep -q '"calls":20,"errors":0' "$dir/seed.out" || fail "seed did not create 20 
 [ $? -eq 1 ] || fail "second server on the same data_dir did not exit 1"
 grep -q store_open_failed "$dir/second.log" || fail "second server did not log store_open_failed"
 
+# Backups: the default directory beside --data_dir, held by this server.
+[ -d "$dir/db-backups/catalog" ] || fail "no default backup directory $dir/db-backups"
+"$server" --host=127.0.0.1 --port=0 --metrics_port=0 --data_dir="$dir/other" \
+    --backup_dir="$dir/db-backups" 2>"$dir/third.log"
+[ $? -eq 1 ] || fail "a second server on the same backup_dir did not exit 1"
+grep -q backup_dir_unusable "$dir/third.log" || fail "second server did not log backup_dir_unusable"
+
 kill -TERM "$pid"
 wait "$pid"
 rc=$?
@@ -55,4 +65,18 @@ grep -q '"courses":20' "$dir/restart.log" || fail "restart does not see the 20 c
 grep -q '"errors":0' "$dir/get.out" || fail "get calls failed"
 kill -TERM "$pid"
 wait "$pid" || fail "restarted server did not exit 0"
+
+# Bad backup settings stop the start, naming the flag.
+for bad in --backup_keep=0 --backup_interval=-1s; do
+  "$server" --host=127.0.0.1 --port=0 --metrics_port=0 --data_dir="$dir/bad" "$bad" 2>"$dir/bad.log"
+  [ $? -eq 1 ] || fail "$bad did not stop the start"
+  grep -q backup_config "$dir/bad.log" || fail "$bad: no backup_config error"
+  grep -q -e "${bad%%=*}" "$dir/bad.log" || fail "$bad: the error does not name the flag"
+done
+# A data_dir an interrupted restore moved aside: refused, nothing created.
+mkdir -p "$dir/moved.replaced-1764000000000000"
+"$server" --host=127.0.0.1 --port=0 --metrics_port=0 --data_dir="$dir/moved" 2>"$dir/moved.log"
+[ $? -eq 1 ] || fail "a data_dir moved aside by a restore did not stop the start"
+grep -q data_dir_unusable "$dir/moved.log" || fail "no data_dir_unusable for a moved-aside data_dir"
+[ ! -e "$dir/moved" ] || fail "an empty catalog was created beside the moved-aside one"
 echo PASS

@@ -8,6 +8,7 @@
 #include "services/auth/grpc_auth.h"
 #include "services/catalog/course_validation.h"
 #include "services/common/grpc_status.h"
+#include "services/common/log.h"
 
 namespace lifelong::catalog {
 namespace {
@@ -21,6 +22,26 @@ using lifelong::v1::Course;
         auth::AuthorizeCall(authorizer, ctx, "/lifelong.v1.CourseCatalogService/" method); \
     if (!_grant.ok()) return ToGrpcStatus(_grant.status());                                \
   } while (0)
+
+lifelong::v1::CatalogBackup ToProto(const CatalogBackupInfo& b) {
+  lifelong::v1::CatalogBackup out;
+  out.set_backup_id(b.id);
+  out.mutable_create_time()->set_seconds(b.created_us / 1000000);
+  out.mutable_create_time()->set_nanos(static_cast<int32_t>(b.created_us % 1000000) * 1000);
+  out.set_size_bytes(b.size_bytes);
+  out.set_files(b.files);
+  out.set_generation(static_cast<int64_t>(b.generation));
+  out.set_course_count(static_cast<int64_t>(b.courses));
+  out.set_archived_count(static_cast<int64_t>(b.archived));
+  out.set_programme_count(static_cast<int64_t>(b.programmes));
+  return out;
+}
+
+// FAILED_PRECONDITION when the server runs without backups.
+absl::Status BackupsConfigured(const CatalogBackupManager* backups) {
+  if (backups != nullptr) return absl::OkStatus();
+  return absl::FailedPreconditionError("backups are off on this server (catalog_server --backup_dir)");
+}
 
 }  // namespace
 
@@ -105,6 +126,43 @@ grpc::Status CatalogService::ListProgrammes(grpc::ServerContext* ctx, const life
   absl::StatusOr<std::vector<lifelong::v1::Programme>> all = store_->ListProgrammes();
   if (!all.ok()) return ToGrpcStatus(all.status());
   for (lifelong::v1::Programme& p : *all) *response->add_programmes() = std::move(p);
+  return grpc::Status::OK;
+}
+
+grpc::Status CatalogService::CreateBackup(grpc::ServerContext* ctx, const lifelong::v1::CreateCatalogBackupRequest*,
+                                          lifelong::v1::CatalogBackup* response) {
+  LL_AUTHORIZE(auth_, ctx, "CreateBackup");
+  if (absl::Status on = BackupsConfigured(backups_); !on.ok()) return ToGrpcStatus(on);
+  absl::StatusOr<CatalogBackupInfo> b = backups_->Create();
+  if (!b.ok()) return ToGrpcStatus(b.status());
+  LogInfo("backup_created", {{"backup_id", static_cast<int64_t>(b->id)},
+                             {"generation", static_cast<int64_t>(b->generation)},
+                             {"trigger", "rpc"}});
+  *response = ToProto(*b);
+  return grpc::Status::OK;
+}
+
+grpc::Status CatalogService::ListBackups(grpc::ServerContext* ctx, const lifelong::v1::ListCatalogBackupsRequest*,
+                                         lifelong::v1::ListCatalogBackupsResponse* response) {
+  LL_AUTHORIZE(auth_, ctx, "ListBackups");
+  if (absl::Status on = BackupsConfigured(backups_); !on.ok()) return ToGrpcStatus(on);
+  absl::StatusOr<std::vector<CatalogBackupInfo>> all = backups_->List();
+  if (!all.ok()) return ToGrpcStatus(all.status());
+  for (const CatalogBackupInfo& b : *all) *response->add_backups() = ToProto(b);
+  return grpc::Status::OK;
+}
+
+grpc::Status CatalogService::VerifyBackup(grpc::ServerContext* ctx,
+                                          const lifelong::v1::VerifyCatalogBackupRequest* request,
+                                          lifelong::v1::CatalogBackup* response) {
+  LL_AUTHORIZE(auth_, ctx, "VerifyBackup");
+  if (request->backup_id() == 0) {
+    return ToGrpcStatus(absl::InvalidArgumentError("backup_id: required (see ListBackups)"));
+  }
+  if (absl::Status on = BackupsConfigured(backups_); !on.ok()) return ToGrpcStatus(on);
+  absl::StatusOr<CatalogBackupInfo> b = backups_->Verify(request->backup_id());
+  if (!b.ok()) return ToGrpcStatus(b.status());
+  *response = ToProto(*b);
   return grpc::Status::OK;
 }
 

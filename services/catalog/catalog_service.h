@@ -12,6 +12,7 @@
 
 #include "proto/lifelong/v1/catalog.grpc.pb.h"
 #include "services/auth/authorizer.h"
+#include "services/catalog/catalog_backups.h"
 #include "services/catalog/catalog_store.h"
 
 namespace lifelong::catalog {
@@ -20,8 +21,11 @@ class CatalogService final : public lifelong::v1::CourseCatalogService::Service 
  public:
   // `store` is not owned and must outlive the service. `authorizer` (not
   // owned) decides who may call what; nullptr trusts every caller.
-  explicit CatalogService(CatalogStore* store, auth::Authorizer* authorizer = nullptr)
-      : store_(store), auth_(authorizer) {}
+  // `backups` (not owned) serves CreateBackup/ListBackups/VerifyBackup;
+  // nullptr: they answer FAILED_PRECONDITION (backups off).
+  explicit CatalogService(CatalogStore* store, auth::Authorizer* authorizer = nullptr,
+                          CatalogBackupManager* backups = nullptr)
+      : store_(store), auth_(authorizer), backups_(backups) {}
 
   grpc::Status CreateCourse(grpc::ServerContext* context, const lifelong::v1::CreateCourseRequest* request,
                             lifelong::v1::Course* response) override;
@@ -47,9 +51,17 @@ class CatalogService final : public lifelong::v1::CourseCatalogService::Service 
   grpc::Status ListProgrammes(grpc::ServerContext* context, const lifelong::v1::ListProgrammesRequest* request,
                               lifelong::v1::ListProgrammesResponse* response) override;
 
+  grpc::Status CreateBackup(grpc::ServerContext* context, const lifelong::v1::CreateCatalogBackupRequest* request,
+                            lifelong::v1::CatalogBackup* response) override;
+  grpc::Status ListBackups(grpc::ServerContext* context, const lifelong::v1::ListCatalogBackupsRequest* request,
+                           lifelong::v1::ListCatalogBackupsResponse* response) override;
+  grpc::Status VerifyBackup(grpc::ServerContext* context, const lifelong::v1::VerifyCatalogBackupRequest* request,
+                            lifelong::v1::CatalogBackup* response) override;
+
  private:
   CatalogStore* const store_;
   auth::Authorizer* const auth_;
+  CatalogBackupManager* const backups_;
 };
 
 }  // namespace lifelong::catalog

@@ -7,12 +7,16 @@
 #include <cstdlib>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "proto/lifelong/v1/catalog.grpc.pb.h"
+#include "services/auth/authorizer.h"
+#include "services/auth/token.h"
+#include "services/catalog/catalog_backups.h"
 #include "services/common/server.h"
 
 namespace lifelong::catalog {
@@ -291,6 +295,131 @@ TEST_F(CatalogServiceTest, ProgrammesOverGrpc) {
   grpc::Status bad = stub_->PutProgramme(&ctx, put, &out);
   EXPECT_EQ(bad.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_THAT(bad.error_message(), StartsWith("programme.required_course_ids[1]: no course"));
+}
+
+// Backups over gRPC with authentication on: operators only; every other
+// role is refused, a call without a valid credential is unauthenticated.
+class CatalogBackupServiceTest : public ::testing::Test {
+ protected:
+  static constexpr char kKey[] = "catalog-backup-test-key-0123456789abcdef";
+
+  void SetUp() override {
+    const char* tmp = std::getenv("TEST_TMPDIR");
+    dir_ = absl::StrCat(tmp != nullptr ? tmp : "/tmp", "/catalog_backup_service_test/",
+                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+    auth::AuthOptions o;
+    o.enabled = true;
+    o.token.key = kKey;
+    o.limits.requests_per_second = 1000;
+    o.limits.burst = 1000;
+    authorizer_ = std::make_unique<auth::Authorizer>(o);
+    auto store = CatalogStore::Open(dir_ + "/catalog");
+    ASSERT_TRUE(store.ok()) << store.status();
+    store_ = *std::move(store);
+    ASSERT_TRUE(store_->CreateCourse(MakeCourse("c1")).ok());
+    CatalogBackupOptions bo;
+    bo.backup_dir = dir_ + "/backups";
+    auto backups = CatalogBackupManager::Open(store_.get(), bo);
+    ASSERT_TRUE(backups.ok()) << backups.status();
+    backups_ = *std::move(backups);
+    with_backups_ = std::make_unique<CatalogService>(store_.get(), authorizer_.get(), backups_.get());
+    without_backups_ = std::make_unique<CatalogService>(store_.get(), authorizer_.get());
+    for (CatalogService* service : {with_backups_.get(), without_backups_.get()}) {
+      auto server = StartGrpcServer(GrpcServerOptions{}, {service});
+      ASSERT_TRUE(server.ok()) << server.status();
+      stubs_.push_back(CourseCatalogService::NewStub(
+          grpc::CreateChannel(absl::StrCat("127.0.0.1:", (*server)->port()), grpc::InsecureChannelCredentials())));
+      servers_.push_back(*std::move(server));
+    }
+  }
+
+  void TearDown() override {
+    for (auto& server : servers_) server->Shutdown();
+    backups_.reset();
+    if (store_) EXPECT_TRUE(store_->Close().ok());
+  }
+
+  // A client context carrying a token for `role` (none for nullopt).
+  std::unique_ptr<grpc::ClientContext> Ctx(std::optional<auth::Role> role) {
+    auto c = std::make_unique<grpc::ClientContext>();
+    if (!role) return c;
+    auth::Principal p;
+    p.role = *role;
+    p.subject = absl::StrCat(auth::RoleName(*role), "-1");
+    if (*role == auth::Role::kLearner) p.subject = "u000001";
+    if (*role == auth::Role::kKiosk) p.venue = "和平里社区学校";
+    if (*role == auth::Role::kTeacher) p.courses = {"c1"};
+    auth::TokenOptions t;
+    t.key = kKey;
+    c->AddMetadata("authorization", "Bearer " + *auth::MintToken(p, absl::Minutes(5), t));
+    return c;
+  }
+
+  // The codes of CreateBackup, ListBackups and VerifyBackup(1) on server `i`.
+  std::vector<grpc::StatusCode> CallAll(size_t i, std::optional<auth::Role> role) {
+    lifelong::v1::CatalogBackup backup;
+    lifelong::v1::ListCatalogBackupsResponse listed;
+    lifelong::v1::VerifyCatalogBackupRequest verify;
+    verify.set_backup_id(1);
+    return {stubs_[i]->CreateBackup(Ctx(role).get(), {}, &backup).error_code(),
+            stubs_[i]->ListBackups(Ctx(role).get(), {}, &listed).error_code(),
+            stubs_[i]->VerifyBackup(Ctx(role).get(), verify, &backup).error_code()};
+  }
+
+  std::string dir_;
+  std::unique_ptr<auth::Authorizer> authorizer_;
+  std::unique_ptr<CatalogStore> store_;
+  std::unique_ptr<CatalogBackupManager> backups_;
+  std::unique_ptr<CatalogService> with_backups_, without_backups_;
+  std::vector<std::unique_ptr<RunningGrpcServer>> servers_;
+  std::vector<std::unique_ptr<CourseCatalogService::Stub>> stubs_;
+};
+
+TEST_F(CatalogBackupServiceTest, OnlyOperatorsMayBackUp) {
+  using auth::Role;
+  const std::vector<grpc::StatusCode> denied(3, grpc::StatusCode::PERMISSION_DENIED);
+  for (Role role : {Role::kLearner, Role::kTeacher, Role::kKiosk, Role::kTrainer, Role::kRecommender, Role::kLoader}) {
+    SCOPED_TRACE(auth::RoleName(role));
+    EXPECT_EQ(CallAll(0, role), denied);
+  }
+  EXPECT_EQ(CallAll(0, std::nullopt), std::vector<grpc::StatusCode>(3, grpc::StatusCode::UNAUTHENTICATED));
+  EXPECT_TRUE(backups_->List()->empty()) << "a refused call took a backup";
+
+  // The operator: create, list, verify; bad ids are named.
+  lifelong::v1::CatalogBackup backup;
+  grpc::Status s = stubs_[0]->CreateBackup(Ctx(Role::kOperator).get(), {}, &backup);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(backup.backup_id(), 1u);
+  EXPECT_EQ(backup.course_count(), 1);
+  EXPECT_EQ(backup.generation(), 1);
+  EXPECT_EQ(backup.programme_count(), 0);
+  EXPECT_GT(backup.create_time().seconds(), 0);
+  EXPECT_GT(backup.size_bytes(), 0u);
+  lifelong::v1::ListCatalogBackupsResponse listed;
+  ASSERT_TRUE(stubs_[0]->ListBackups(Ctx(Role::kOperator).get(), {}, &listed).ok());
+  ASSERT_EQ(listed.backups_size(), 1);
+  EXPECT_EQ(listed.backups(0).backup_id(), 1u);
+  lifelong::v1::VerifyCatalogBackupRequest verify;
+  verify.set_backup_id(1);
+  ASSERT_TRUE(stubs_[0]->VerifyBackup(Ctx(Role::kOperator).get(), verify, &backup).ok());
+  verify.set_backup_id(0);
+  s = stubs_[0]->VerifyBackup(Ctx(Role::kOperator).get(), verify, &backup);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), StartsWith("backup_id"));
+  verify.set_backup_id(7);
+  s = stubs_[0]->VerifyBackup(Ctx(Role::kOperator).get(), verify, &backup);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_THAT(s.error_message(), StartsWith("backup_id"));
+}
+
+TEST_F(CatalogBackupServiceTest, BackupsOffIsFailedPreconditionForOperatorsOnly) {
+  EXPECT_EQ(CallAll(1, auth::Role::kOperator), std::vector<grpc::StatusCode>(3, grpc::StatusCode::FAILED_PRECONDITION));
+  EXPECT_EQ(CallAll(1, auth::Role::kLearner), std::vector<grpc::StatusCode>(3, grpc::StatusCode::PERMISSION_DENIED));
+  lifelong::v1::CatalogBackup backup;
+  grpc::Status s = stubs_[1]->CreateBackup(Ctx(auth::Role::kOperator).get(), {}, &backup);
+  EXPECT_NE(s.error_message().find("--backup_dir"), std::string::npos) << s.error_message();
 }
 
 }  // namespace

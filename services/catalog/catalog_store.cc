@@ -620,6 +620,24 @@ absl::StatusOr<ListCoursesResponse> CatalogStore::ListCourses(const ListCoursesR
   return response;
 }
 
+absl::Status CatalogStore::WithDatabaseForBackup(
+    const std::function<absl::Status(rocksdb::DB*, const BackupCounts&)>& fn) const {
+  absl::ReaderMutexLock lock(&db_mu_);
+  if (db_ == nullptr) return Closed();
+  BackupCounts counts;
+  {
+    absl::MutexLock counters_lock(&counters_mu_);
+    counts.generation = counters_.generation;
+    counts.courses = counters_.course_count;
+    counts.archived = counters_.archived_count;
+  }
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), Cf(kProgrammes)));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) ++counts.programmes;
+  if (auto s = FromRocks(it->status(), "count programmes"); !s.ok()) return s;
+  it.reset();
+  return fn(db_.get(), counts);
+}
+
 absl::StatusOr<CatalogInfo> CatalogStore::GetCatalogInfo() const {
   {
     absl::ReaderMutexLock lock(&db_mu_);

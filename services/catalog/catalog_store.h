@@ -118,6 +118,20 @@ class CatalogStore {
   // Generation, counts and last write time. Never fails while open.
   absl::StatusOr<lifelong::v1::CatalogInfo> GetCatalogInfo() const;
 
+  // What a backup records of the catalog at its start (catalog_backups.h).
+  struct BackupCounts {
+    uint64_t generation = 0;
+    uint64_t courses = 0;  // archived included
+    uint64_t archived = 0;
+    uint64_t programmes = 0;
+  };
+  // For backups: reads the counts (generation and course counters, then the
+  // programmes) and calls `fn` with them and the open database, which stays
+  // open until `fn` returns (Close waits). Writers are not blocked: a write
+  // during `fn` may or may not be in what `fn` copies. UNAVAILABLE after
+  // Close; otherwise `fn`'s status.
+  absl::Status WithDatabaseForBackup(const std::function<absl::Status(rocksdb::DB*, const BackupCounts&)>& fn) const;
+
   // Waits for calls in progress, then closes the database. Later calls fail
   // with UNAVAILABLE. Idempotent.
   absl::Status Close();

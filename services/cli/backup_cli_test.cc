@@ -1,7 +1,9 @@
 // The backup drill end to end: a real records_server process, `lifelong
 // backup create|list|verify` against it, the server stopped, `lifelong backup
 // restore` into a new directory, a server started on it serving exactly the
-// backed-up statements (less a learner erased after the backup).
+// backed-up statements (less a learner erased after the backup). The same
+// with --service=catalog against a real catalog_server: its courses and
+// programmes come back as they were at the backup.
 #include <signal.h>
 
 #include <algorithm>
@@ -17,9 +19,13 @@
 #include <chrono>
 #include <thread>
 
+#include <grpcpp/grpcpp.h>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
+#include "proto/lifelong/v1/catalog.grpc.pb.h"
+#include "services/catalog/catalog_backups.h"
 #include "services/cli/cli.h"
 #include "services/records/backups.h"
 #include "tests/testing/subprocess.h"
@@ -215,6 +221,35 @@ std::string ReadFile(const std::string& path) {
   return ss.str();
 }
 
+// How often `needle` occurs in the file at `path`.
+int CountIn(const std::string& path, const std::string& needle) {
+  const std::string text = ReadFile(path);
+  int n = 0;
+  for (size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
+  return n;
+}
+
+// Waits (bounded) until the server logging to `log` has logged `n` scheduled
+// backups.
+void WaitForBackups(const std::string& log, int n) {
+  for (int i = 0; i < 600 && CountIn(log, "\"backup_created\"") < n; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+}
+
+// The /metrics page of the server whose "serving" line (with its
+// metrics_port) is in `log`; empty when there is none.
+std::string ScrapeMetrics(const std::string& log) {
+  const std::string text = ReadFile(log);
+  const size_t at = text.find("\"metrics_port\":");
+  if (at == std::string::npos) return "";
+  const int port = std::atoi(text.c_str() + at + 15);
+  if (port <= 0) return "";
+  httplib::Client http("127.0.0.1", port);
+  auto res = http.Get("/metrics");
+  return res ? res->body : "";
+}
+
 // records_server --backup_interval: scheduled backups in a real process,
 // retention, the backup metrics; bad settings stop the start.
 TEST(BackupCli, ScheduledBackupsKeepTheNewestNAndExportMetrics) {
@@ -247,31 +282,18 @@ TEST(BackupCli, ScheduledBackupsKeepTheNewestNAndExportMetrics) {
   const std::string records = absl::StrCat("127.0.0.1:", *port);
   ASSERT_EQ(Cli(records, {"record", "--learner", "u100001", "--verb", "completed", "--course", "c00001"}).code, 0);
   // Wait (bounded) for four scheduled backups.
-  auto count = [&](const std::string& needle) {
-    std::string text = ReadFile(log);
-    int n = 0;
-    for (size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
-    return n;
-  };
-  for (int i = 0; i < 600 && count("\"backup_created\"") < 4; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
+  auto count = [&](const std::string& needle) { return CountIn(log, needle); };
+  WaitForBackups(log, 4);
   ASSERT_GE(count("\"backup_created\""), 4) << ReadFile(log);
   EXPECT_EQ(count("backup_failed"), 0) << ReadFile(log);
   EXPECT_NE(ReadFile(log).find("\"trigger\":\"schedule\""), std::string::npos);
   // The metrics endpoint (its port is in the "serving" log line).
-  std::string text = ReadFile(log);
-  size_t at = text.find("\"metrics_port\":");
-  ASSERT_NE(at, std::string::npos) << text;
-  int metrics_port = std::atoi(text.c_str() + at + 15);
-  ASSERT_GT(metrics_port, 0);
-  httplib::Client http("127.0.0.1", metrics_port);
-  auto res = http.Get("/metrics");
-  ASSERT_TRUE(res);
-  EXPECT_NE(res->body.find("lifelong_backups_total{outcome=\"error\"} 0"), std::string::npos) << res->body;
-  EXPECT_NE(res->body.find("lifelong_backups_total{outcome=\"ok\"}"), std::string::npos);
-  EXPECT_EQ(res->body.find("lifelong_backup_age_seconds +Inf"), std::string::npos) << res->body;
-  EXPECT_NE(res->body.find("lifelong_backup_last_success_timestamp 1"), std::string::npos) << res->body;
+  const std::string metrics = ScrapeMetrics(log);
+  ASSERT_FALSE(metrics.empty()) << ReadFile(log);
+  EXPECT_NE(metrics.find("lifelong_backups_total{outcome=\"error\"} 0"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("lifelong_backups_total{outcome=\"ok\"}"), std::string::npos);
+  EXPECT_EQ(metrics.find("lifelong_backup_age_seconds +Inf"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("lifelong_backup_last_success_timestamp 1"), std::string::npos) << metrics;
   // A second server on the same backup directory does not start.
   {
     std::vector<std::string> argv = {RunfilePath("services/records/records_server"),
@@ -296,6 +318,234 @@ TEST(BackupCli, ScheduledBackupsKeepTheNewestNAndExportMetrics) {
   ASSERT_EQ(left->size(), 2u);
   EXPECT_EQ((*left)[1].id, static_cast<uint32_t>(taken));
   EXPECT_EQ((*left)[1].statements, 1u);
+}
+
+// ---------- the catalog (--service=catalog) ----------
+
+// catalog_server on free ports over `data_dir`, backups in `backup_dir`,
+// `extra` flags; its log is `log`.
+std::unique_ptr<Server> StartCatalog(const std::string& data_dir, const std::string& backup_dir, const std::string& log,
+                                     std::vector<std::string> extra = {}) {
+  const std::string port_file = log + ".port";
+  std::filesystem::remove(port_file);
+  std::vector<std::string> argv = {RunfilePath("services/catalog/catalog_server"),
+                                   "--port=0",
+                                   "--host=127.0.0.1",
+                                   "--metrics_port=0",
+                                   absl::StrCat("--data_dir=", data_dir),
+                                   absl::StrCat("--backup_dir=", backup_dir),
+                                   absl::StrCat("--port_file=", port_file)};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  auto p = Subprocess::Start(argv, log);
+  if (!p.ok()) return nullptr;
+  auto port = WaitForPortFile(port_file);
+  if (!port.ok()) return nullptr;
+  return std::make_unique<Server>(Server{std::move(*p), absl::StrCat("127.0.0.1:", *port)});
+}
+
+Result CatalogCli(const std::string& catalog, std::vector<std::string> args) {
+  std::ostringstream out, err;
+  CliContext ctx;
+  ctx.out = &out;
+  ctx.err = &err;
+  ctx.env["LIFELONG_CATALOG"] = catalog;
+  ctx.env["LIFELONG_RECORDS"] = "127.0.0.1:1";  // never the one asked
+  int code = RunCli(args, ctx);
+  return {code, out.str(), err.str()};
+}
+
+std::unique_ptr<v1::CourseCatalogService::Stub> CatalogStub(const std::string& address) {
+  return v1::CourseCatalogService::NewStub(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+}
+
+v1::Course Course(const std::string& id, const std::string& title) {
+  v1::Course c;
+  c.set_id(id);
+  c.set_title(title);
+  c.set_category("传统文化");
+  c.mutable_provider()->set_name("东四街道市民学校");
+  c.mutable_provider()->set_kind(v1::Provider::RESIDENTS_SCHOOL);
+  c.set_mode(v1::Course::ONLINE);
+  c.set_state(v1::Course::OPEN);
+  c.set_capacity(20);
+  c.set_seats_taken(5);
+  return c;
+}
+
+void CreateCourse(v1::CourseCatalogService::Stub* stub, const std::string& id, const std::string& title) {
+  grpc::ClientContext ctx;
+  v1::CreateCourseRequest req;
+  *req.mutable_course() = Course(id, title);
+  v1::Course out;
+  grpc::Status s = stub->CreateCourse(&ctx, req, &out);
+  ASSERT_TRUE(s.ok()) << id << ": " << s.error_message();
+}
+
+void PutProgramme(v1::CourseCatalogService::Stub* stub, const std::string& id, const std::string& course) {
+  grpc::ClientContext ctx;
+  v1::PutProgrammeRequest req;
+  req.mutable_programme()->set_id(id);
+  req.mutable_programme()->set_name(absl::StrCat("社区教育证书 ", id));
+  req.mutable_programme()->set_credits(6);
+  req.mutable_programme()->add_required_course_ids(course);
+  v1::Programme out;
+  grpc::Status s = stub->PutProgramme(&ctx, req, &out);
+  ASSERT_TRUE(s.ok()) << id << ": " << s.error_message();
+}
+
+// id -> (title, seats taken) of every course, and the programme ids.
+std::pair<std::map<std::string, std::string>, std::set<std::string>> CatalogContents(const std::string& address) {
+  auto stub = CatalogStub(address);
+  std::map<std::string, std::string> courses;
+  grpc::ClientContext ctx;
+  v1::ListCoursesRequest req;
+  req.set_show_archived(true);
+  req.set_page_size(1000);
+  v1::ListCoursesResponse resp;
+  grpc::Status s = stub->ListCourses(&ctx, req, &resp);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  for (const v1::Course& c : resp.courses()) courses[c.id()] = absl::StrCat(c.title(), "|", c.seats_taken());
+  std::set<std::string> programmes;
+  grpc::ClientContext pctx;
+  v1::ListProgrammesResponse listed;
+  s = stub->ListProgrammes(&pctx, v1::ListProgrammesRequest(), &listed);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  for (const v1::Programme& p : listed.programmes()) programmes.insert(p.id());
+  return {courses, programmes};
+}
+
+TEST(BackupCli, CatalogCreateListVerifyStopRestoreStartSameCourses) {
+  const std::string dir = FreshTempDir("catalog_backup_cli");
+  const std::string backups = dir + "/catalog-backups";
+  const std::string live = dir + "/a/catalog";
+  std::unique_ptr<Server> a = StartCatalog(live, backups, dir + "/a.log");
+  ASSERT_NE(a, nullptr) << "catalog_server did not start: " << ReadFile(dir + "/a.log");
+  auto stub = CatalogStub(a->address);
+  CreateCourse(stub.get(), "c1", "太极拳入门（和平里）");
+  CreateCourse(stub.get(), "c2", "书法 楷书");
+  PutProgramme(stub.get(), "p1", "c1");
+
+  EXPECT_EQ(CatalogCli(a->address, {"backup", "list", "--service=catalog"}).out,
+            "no catalog backups yet (lifelong backup create --service=catalog)\n");
+  Result created = CatalogCli(a->address, {"backup", "create", "--service", "catalog", "--json"});
+  ASSERT_EQ(created.code, 0) << created.err;
+  nlohmann::json c = nlohmann::json::parse(created.out);
+  EXPECT_EQ(c["service"], "catalog");
+  EXPECT_EQ(c["backup_id"], 1);
+  EXPECT_EQ(c["courses"], 2);
+  EXPECT_EQ(c["programmes"], 1);
+  EXPECT_EQ(c["generation"], 3);
+  const auto at_backup = CatalogContents(a->address);
+  // --server names the catalog when --service=catalog picks it.
+  Result human = CatalogCli("127.0.0.1:1", {"backup", "create", "--service=catalog", "--server", a->address});
+  ASSERT_EQ(human.code, 0) << human.err;
+  EXPECT_NE(human.out.find("catalog backup 2 created: 2 course(s), 1 programme(s)"), std::string::npos) << human.out;
+
+  Result listed = CatalogCli(a->address, {"backup", "list", "--service=catalog"});
+  ASSERT_EQ(listed.code, 0) << listed.err;
+  EXPECT_NE(listed.out.find("PROGRAMMES"), std::string::npos) << listed.out;
+  Result listed_json = CatalogCli(a->address, {"backup", "list", "--service=catalog", "--json"});
+  ASSERT_EQ(listed_json.code, 0);
+  std::vector<std::string> lines = absl::StrSplit(listed_json.out, '\n', absl::SkipEmpty());
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_EQ(nlohmann::json::parse(lines[0])["backup_id"], 1);
+
+  Result verified = CatalogCli(a->address, {"backup", "verify", "1", "--service=catalog"});
+  ASSERT_EQ(verified.code, 0) << verified.err;
+  EXPECT_NE(verified.out.find("catalog backup 1 verified"), std::string::npos) << verified.out;
+  Result unknown = CatalogCli(a->address, {"backup", "verify", "9", "--service=catalog"});
+  EXPECT_EQ(unknown.code, 3) << unknown.err;  // NOT_FOUND
+  EXPECT_NE(unknown.err.find("catalog at"), std::string::npos) << unknown.err;
+  EXPECT_EQ(CatalogCli(a->address, {"backup", "list", "--service=recommend"}).code, 2);
+
+  // After backup 1: a new course, changed seats, a new programme. A restore
+  // loses them.
+  CreateCourse(stub.get(), "c3", "摄影 基础");
+  PutProgramme(stub.get(), "p2", "c3");
+  ASSERT_NE(CatalogContents(a->address), at_backup);
+
+  // The running server's directory is never restored over, even with --force.
+  Result held = CatalogCli(
+      "", {"backup", "restore", "1", "--service=catalog", "--data_dir", live, "--backup_dir", backups, "--force"});
+  EXPECT_NE(held.code, 0);
+  EXPECT_NE(held.err.find("lock"), std::string::npos) << held.err;
+  ASSERT_TRUE(a->process.Stop(SIGTERM).ok());
+
+  EXPECT_EQ(CatalogCli("", {"backup", "restore", "1", "--service=catalog", "--data_dir", dir + "/x",
+                            "--xapi_documents_dir", dir + "/y"})
+                .code,
+            2);
+  Result occupied =
+      CatalogCli("", {"backup", "restore", "1", "--service=catalog", "--data_dir", live, "--backup_dir", backups});
+  EXPECT_NE(occupied.code, 0);
+  EXPECT_NE(occupied.err.find("--force"), std::string::npos) << occupied.err;
+  // A records backup directory holds no catalog backups.
+  Result wrong = CatalogCli("", {"backup", "restore", "latest", "--service=catalog", "--data_dir", dir + "/w",
+                                 "--backup_dir", dir + "/nowhere"});
+  EXPECT_EQ(wrong.code, 3) << wrong.err;
+  // "latest" into a fresh directory: backup 2.
+  Result latest = CatalogCli("", {"backup", "restore", "latest", "--service=catalog", "--data_dir", dir + "/b/catalog",
+                                  "--backup_dir", backups, "--json"});
+  ASSERT_EQ(latest.code, 0) << latest.err;
+  nlohmann::json lj = nlohmann::json::parse(latest.out);
+  EXPECT_EQ(lj["backup_id"], 2);
+  EXPECT_EQ(lj["courses"], 2);
+  EXPECT_EQ(lj["programmes"], 1);
+  EXPECT_EQ(lj["not_removed"], nlohmann::json::array());
+  // --force over the stopped server's directory (default --backup_dir would
+  // be a/catalog-backups: name it).
+  Result forced = CatalogCli(
+      "", {"backup", "restore", "1", "--service=catalog", "--data_dir", live, "--backup_dir", backups, "--force"});
+  ASSERT_EQ(forced.code, 0) << forced.err;
+  EXPECT_NE(forced.out.find("restored catalog backup 1"), std::string::npos) << forced.out;
+  EXPECT_NE(forced.out.find("catalog_server --data_dir="), std::string::npos) << forced.out;
+  std::vector<std::string> beside;
+  for (const auto& e : std::filesystem::directory_iterator(dir + "/a")) beside.push_back(e.path().filename());
+  std::sort(beside.begin(), beside.end());
+  EXPECT_EQ(beside, (std::vector<std::string>{"catalog"})) << ::testing::PrintToString(beside);
+
+  std::unique_ptr<Server> again = StartCatalog(live, backups, dir + "/again.log");
+  ASSERT_NE(again, nullptr) << "catalog_server did not start on the restored directory: "
+                            << ReadFile(dir + "/again.log");
+  EXPECT_EQ(CatalogContents(again->address), at_backup);
+  // The restored server takes writes and backups into the same directory.
+  CreateCourse(CatalogStub(again->address).get(), "c4", "围棋");
+  Result third = CatalogCli(again->address, {"backup", "create", "--service=catalog", "--json"});
+  ASSERT_EQ(third.code, 0) << third.err;
+  EXPECT_EQ(nlohmann::json::parse(third.out)["backup_id"], 3);
+  EXPECT_EQ(nlohmann::json::parse(third.out)["courses"], 3);
+  ASSERT_TRUE(again->process.Stop(SIGTERM).ok());
+}
+
+// catalog_server --backup_interval: scheduled backups, retention, the
+// lifelong_catalog_backup_* metrics.
+TEST(BackupCli, CatalogScheduledBackupsKeepTheNewestNAndExportMetrics) {
+  const std::string dir = FreshTempDir("catalog_backup_schedule");
+  const std::string log = dir + "/server.log";
+  std::unique_ptr<Server> s =
+      StartCatalog(dir + "/catalog", dir + "/catalog-backups", log, {"--backup_interval=50ms", "--backup_keep=2"});
+  ASSERT_NE(s, nullptr) << ReadFile(log);
+  CreateCourse(CatalogStub(s->address).get(), "c1", "太极拳入门");
+  WaitForBackups(log, 4);
+  auto count = [&](const std::string& needle) { return CountIn(log, needle); };
+  ASSERT_GE(count("\"backup_created\""), 4) << ReadFile(log);
+  EXPECT_EQ(count("backup_failed"), 0) << ReadFile(log);
+  EXPECT_NE(ReadFile(log).find("\"trigger\":\"schedule\""), std::string::npos);
+  const std::string metrics = ScrapeMetrics(log);
+  ASSERT_FALSE(metrics.empty()) << ReadFile(log);
+  EXPECT_NE(metrics.find("lifelong_catalog_backups_total{outcome=\"error\"} 0"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("lifelong_catalog_backups_total{outcome=\"ok\"}"), std::string::npos);
+  EXPECT_NE(metrics.find("lifelong_catalog_backup_last_success_timestamp 1"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("lifelong_catalog_backup_age_seconds "), std::string::npos) << metrics;
+  EXPECT_EQ(metrics.find("lifelong_catalog_backup_age_seconds +Inf"), std::string::npos) << metrics;
+  ASSERT_TRUE(s->process.Stop(SIGTERM).ok());
+  const int taken = count("\"backup_created\"");
+  absl::StatusOr<std::vector<catalog::CatalogBackupInfo>> left =
+      catalog::ListCatalogBackupsIn(dir + "/catalog-backups");
+  ASSERT_TRUE(left.ok()) << left.status();
+  ASSERT_EQ(left->size(), 2u);
+  EXPECT_EQ((*left)[1].id, static_cast<uint32_t>(taken));
+  EXPECT_EQ((*left)[1].courses, 1u);
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
-// `lifelong backup create|list|verify|restore` (docs/records.md, "Backups"):
-// the first three call the record service (operators); restore runs offline in
-// this process on a stopped node's directory.
+// `lifelong backup create|list|verify|restore` (docs/records.md and
+// docs/catalog.md, "Backups"): the first three call the record service, or
+// the catalog with --service=catalog (operators); restore runs offline in
+// this process on a stopped server's directory.
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -11,7 +12,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/time.h"
+#include "proto/lifelong/v1/catalog.grpc.pb.h"
 #include "proto/lifelong/v1/records.grpc.pb.h"
+#include "services/catalog/catalog_backups.h"
 #include "services/cli/args.h"
 #include "services/cli/cli_env.h"
 #include "services/cli/commands.h"
@@ -68,6 +71,58 @@ void PrintBackups(Env& env, const std::vector<v1::Backup>& backups) {
   env.out() << t.Render();
 }
 
+// ---- the catalog's backups (--service=catalog) ----
+
+Json CatalogBackupJson(const v1::CatalogBackup& b) {
+  return Json{{"service", "catalog"},
+              {"backup_id", b.backup_id()},
+              {"created", Rfc3339(MicrosOf(b.create_time()))},
+              {"size_bytes", b.size_bytes()},
+              {"files", b.files()},
+              {"generation", b.generation()},
+              {"courses", b.course_count()},
+              {"archived_courses", b.archived_count()},
+              {"programmes", b.programme_count()}};
+}
+
+void PrintCatalogBackups(Env& env, const std::vector<v1::CatalogBackup>& backups) {
+  if (env.json()) {
+    for (const v1::CatalogBackup& b : backups) env.out() << CatalogBackupJson(b).dump() << "\n";
+    return;
+  }
+  TextTable t({"ID", "CREATED (UTC+8)", "SIZE", "COURSES", "PROGRAMMES", "GENERATION"});
+  for (int column : {0, 2, 3, 4, 5}) t.AlignRight(column);
+  for (const v1::CatalogBackup& b : backups) {
+    t.AddRow({absl::StrCat(b.backup_id()),
+              absl::FormatTime("%Y-%m-%d %H:%M:%S", absl::FromUnixMicros(MicrosOf(b.create_time())), Beijing()),
+              HumanBytes(b.size_bytes()), absl::StrCat(b.course_count()), absl::StrCat(b.programme_count()),
+              absl::StrCat(b.generation())});
+  }
+  env.out() << t.Render();
+}
+
+// What every restore prints about directories it did not or could not touch.
+void PrintRestoreLeftovers(Env& env, const std::vector<std::string>& not_removed,
+                           const std::vector<std::string>& leftovers) {
+  for (const std::string& dir : not_removed) {
+    env.out() << "the replaced data could not be deleted: " << dir << " (the previous contents of the directory; "
+              << "delete it once the server runs on the restored one)\n";
+  }
+  if (!leftovers.empty()) {
+    env.out() << "left beside the target by an earlier, interrupted restore (not touched; DIR.restoring-*: a copy "
+                 "never moved into place, DIR.replaced-*: the store a restore replaced; delete them once you no "
+                 "longer need them):\n";
+    for (const std::string& dir : leftovers) env.out() << "  " << dir << "\n";
+  }
+}
+
+// --service: records (default) or catalog; anything else is a usage error.
+absl::StatusOr<Service> BackupServiceArg(const ParsedArgs& a) {
+  if (!a.Has("service") || a.Get("service") == "records") return Service::kRecords;
+  if (a.Get("service") == "catalog") return Service::kCatalog;
+  return Usage(absl::StrCat("--service: records or catalog, not '", a.Get("service"), "'"));
+}
+
 absl::StatusOr<uint32_t> BackupIdArg(const ParsedArgs& a, absl::string_view usage) {
   uint32_t id = 0;
   if (a.positional.size() != 1) return Usage(usage);
@@ -77,11 +132,100 @@ absl::StatusOr<uint32_t> BackupIdArg(const ParsedArgs& a, absl::string_view usag
   return id;
 }
 
+absl::Status CatalogBackupCreate(Env& env) {
+  v1::CatalogBackup b;
+  grpc::Status g = env.Catalog()->CreateBackup(env.Call(/*stream=*/true).get(), v1::CreateCatalogBackupRequest(), &b);
+  if (!g.ok()) return env.RpcError(Service::kCatalog, g);
+  if (env.json()) {
+    env.out() << CatalogBackupJson(b).dump() << "\n";
+  } else {
+    env.out() << "catalog backup " << b.backup_id() << " created: " << b.course_count() << " course(s), "
+              << b.programme_count() << " programme(s), " << HumanBytes(b.size_bytes()) << ", generation "
+              << b.generation() << "\n";
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CatalogBackupList(Env& env) {
+  v1::ListCatalogBackupsResponse resp;
+  grpc::Status g = env.Catalog()->ListBackups(env.Call().get(), v1::ListCatalogBackupsRequest(), &resp);
+  if (!g.ok()) return env.RpcError(Service::kCatalog, g);
+  if (resp.backups().empty() && !env.json()) {
+    env.out() << "no catalog backups yet (lifelong backup create --service=catalog)\n";
+    return absl::OkStatus();
+  }
+  PrintCatalogBackups(env, {resp.backups().begin(), resp.backups().end()});
+  return absl::OkStatus();
+}
+
+absl::Status CatalogBackupVerify(Env& env, uint32_t id) {
+  v1::VerifyCatalogBackupRequest req;
+  req.set_backup_id(id);
+  v1::CatalogBackup b;
+  grpc::Status g = env.Catalog()->VerifyBackup(env.Call(/*stream=*/true).get(), req, &b);
+  if (!g.ok()) return env.RpcError(Service::kCatalog, g);
+  if (env.json()) {
+    Json j = CatalogBackupJson(b);
+    j["verified"] = true;
+    env.out() << j.dump() << "\n";
+  } else {
+    env.out() << "catalog backup " << id << " verified: " << b.files() << " file(s), " << HumanBytes(b.size_bytes())
+              << ", every checksum matches\n";
+  }
+  return absl::OkStatus();
+}
+
+// Offline, in this process: restores a catalog backup into --data_dir.
+absl::Status CatalogBackupRestore(Env& env, uint32_t id) {
+  const ParsedArgs& a = env.args();
+  if (a.Has("xapi_documents_dir")) {
+    return Usage("--xapi_documents_dir: only for the records (the catalog has no xAPI documents)");
+  }
+  catalog::CatalogRestoreRequest r;
+  r.backup_id = id;  // 0: the newest
+  r.data_dir = a.Get("data_dir");
+  r.backup_dir = a.Has("backup_dir") ? a.Get("backup_dir") : storage::DefaultBackupDir(r.data_dir);
+  r.force = a.GetBool("force");
+  LL_ASSIGN_OR_RETURN(catalog::CatalogRestoreResult res, catalog::RestoreCatalogBackup(r));
+  if (env.json()) {
+    env.out() << Json{{"service", "catalog"},
+                      {"backup_id", res.backup.id},
+                      {"created", Rfc3339(res.backup.created_us)},
+                      {"data_dir", r.data_dir},
+                      {"generation", res.generation},
+                      {"courses", res.courses},
+                      {"archived_courses", res.archived},
+                      {"programmes", res.programmes},
+                      {"not_removed", res.not_removed},
+                      {"leftovers", res.leftovers}}
+                     .dump()
+              << "\n";
+    return absl::OkStatus();
+  }
+  env.out() << "restored catalog backup " << res.backup.id << " (taken " << Rfc3339(res.backup.created_us) << ") into "
+            << r.data_dir << ": " << res.courses << " course(s) (" << res.archived << " archived), " << res.programmes
+            << " programme(s), generation " << res.generation << "\n";
+  env.out() << "lost: every catalog write after the backup started (courses, seats, programmes); re-enter them\n";
+  PrintRestoreLeftovers(env, res.not_removed, res.leftovers);
+  env.out() << "next: start the server on it, e.g.\n  catalog_server --data_dir=" << r.data_dir
+            << " --backup_dir=" << r.backup_dir << "\n";
+  return absl::OkStatus();
+}
+
 }  // namespace
 
-// lifelong backup create: CreateBackup on the record service.
+FlagSpec BackupServiceFlag() { return {"service", true, "records (default) or catalog: whose backups"}; }
+
+Service BackupServiceOf(const ParsedArgs& args) {
+  absl::StatusOr<Service> s = BackupServiceArg(args);
+  return s.ok() ? *s : Service::kRecords;
+}
+
+// lifelong backup create: CreateBackup on the record service (or the catalog).
 absl::Status CmdBackupCreate(Env& env) {
-  if (!env.args().positional.empty()) return Usage("usage: lifelong backup create");
+  if (!env.args().positional.empty()) return Usage("usage: lifelong backup create [--service=records|catalog]");
+  LL_ASSIGN_OR_RETURN(Service service, BackupServiceArg(env.args()));
+  if (service == Service::kCatalog) return CatalogBackupCreate(env);
   v1::Backup b;
   grpc::Status g = env.Records()->CreateBackup(env.Call(/*stream=*/true).get(), v1::CreateBackupRequest(), &b);
   if (!g.ok()) return env.RpcError(Service::kRecords, g);
@@ -96,7 +240,9 @@ absl::Status CmdBackupCreate(Env& env) {
 }
 
 absl::Status CmdBackupList(Env& env) {
-  if (!env.args().positional.empty()) return Usage("usage: lifelong backup list");
+  if (!env.args().positional.empty()) return Usage("usage: lifelong backup list [--service=records|catalog]");
+  LL_ASSIGN_OR_RETURN(Service service, BackupServiceArg(env.args()));
+  if (service == Service::kCatalog) return CatalogBackupList(env);
   v1::ListBackupsResponse resp;
   grpc::Status g = env.Records()->ListBackups(env.Call().get(), v1::ListBackupsRequest(), &resp);
   if (!g.ok()) return env.RpcError(Service::kRecords, g);
@@ -109,7 +255,10 @@ absl::Status CmdBackupList(Env& env) {
 }
 
 absl::Status CmdBackupVerify(Env& env) {
-  LL_ASSIGN_OR_RETURN(uint32_t id, BackupIdArg(env.args(), "usage: lifelong backup verify ID"));
+  LL_ASSIGN_OR_RETURN(uint32_t id,
+                      BackupIdArg(env.args(), "usage: lifelong backup verify ID [--service=records|catalog]"));
+  LL_ASSIGN_OR_RETURN(Service service, BackupServiceArg(env.args()));
+  if (service == Service::kCatalog) return CatalogBackupVerify(env, id);
   v1::VerifyBackupRequest req;
   req.set_backup_id(id);
   v1::Backup b;
@@ -130,13 +279,15 @@ absl::Status CmdBackupVerify(Env& env) {
 absl::Status CmdBackupRestore(Env& env) {
   const ParsedArgs& a = env.args();
   constexpr char kUsage[] =
-      "usage: lifelong backup restore ID|latest --data_dir DIR [--backup_dir DIR] [--xapi_documents_dir DIR] "
-      "[--force]";
+      "usage: lifelong backup restore ID|latest --data_dir DIR [--service=records|catalog] [--backup_dir DIR] "
+      "[--xapi_documents_dir DIR] [--force]";
   uint32_t id = 0;  // latest
   if (a.positional.size() != 1 || a.positional[0] != "latest") {
     LL_ASSIGN_OR_RETURN(id, BackupIdArg(a, kUsage));
   }
   if (!a.Has("data_dir") || a.Get("data_dir").empty()) return Usage(absl::StrCat("--data_dir: required; ", kUsage));
+  LL_ASSIGN_OR_RETURN(Service service, BackupServiceArg(a));
+  if (service == Service::kCatalog) return CatalogBackupRestore(env, id);
   records::RestoreRequest r;
   r.backup_id = id;  // 0: the newest
   r.data_dir = a.Get("data_dir");
@@ -179,16 +330,7 @@ absl::Status CmdBackupRestore(Env& env) {
     env.out() << "erased again: " << res.reerased_learners << " learner(s) erased after the backup ("
               << res.reerased_statements << " statement(s))\n";
   }
-  for (const std::string& dir : res.not_removed) {
-    env.out() << "the replaced data could not be deleted: " << dir << " (the previous contents of the directory; "
-              << "delete it once the server runs on the restored one)\n";
-  }
-  if (!res.leftovers.empty()) {
-    env.out() << "left beside the target by an earlier, interrupted restore (not touched; DIR.restoring-*: a copy "
-                 "never moved into place, DIR.replaced-*: the store a restore replaced; delete them once you no "
-                 "longer need them):\n";
-    for (const std::string& dir : res.leftovers) env.out() << "  " << dir << "\n";
-  }
+  PrintRestoreLeftovers(env, res.not_removed, res.leftovers);
   env.out() << "next: start the server on it, e.g.\n  records_server --data_dir=" << r.data_dir
             << (res.documents_restored && !res.backup.documents_in_records
                     ? absl::StrCat(" --xapi_documents_dir=", r.documents_dir)

@@ -42,6 +42,9 @@ struct Command {
   Service service;
   std::vector<FlagSpec> flags;
   std::function<absl::Status(Env&)> run;
+  // When set, the service the command talks to (the one --server names)
+  // comes from its flags instead of `service`.
+  Service (*service_from_flags)(const ParsedArgs&) = nullptr;
 };
 
 const std::vector<Command>& Commands() {
@@ -215,22 +218,30 @@ const std::vector<Command>& Commands() {
         {"venue", true, "kiosks: their venue"}},
        CmdAuthCredential},
       {"backup create",
-       "back up the record store and the xAPI documents now (operators)",
+       "back up the record store and the xAPI documents (or --service=catalog: the catalog) now (operators)",
        Service::kRecords,
-       {},
-       CmdBackupCreate},
-      {"backup list", "the record service's backups (operators)", Service::kRecords, {}, CmdBackupList},
+       {BackupServiceFlag()},
+       CmdBackupCreate,
+       BackupServiceOf},
+      {"backup list",
+       "the record service's (or --service=catalog: the catalog's) backups (operators)",
+       Service::kRecords,
+       {BackupServiceFlag()},
+       CmdBackupList,
+       BackupServiceOf},
       {"backup verify",
        "ID: re-read a backup and check every checksum (operators)",
        Service::kRecords,
-       {},
-       CmdBackupVerify},
+       {BackupServiceFlag()},
+       CmdBackupVerify,
+       BackupServiceOf},
       {"backup restore",
        "ID|latest --data_dir DIR: restore a backup into an empty directory (offline, local)",
        Service::kNone,
-       {{"data_dir", true, "the record store directory to restore into (must be empty unless --force)"},
+       {BackupServiceFlag(),
+        {"data_dir", true, "the store directory to restore into (must be empty unless --force)"},
         {"backup_dir", true, "the backup directory (default: DIR-backups beside --data_dir DIR)"},
-        {"xapi_documents_dir", true, "also restore the xAPI documents into this directory"},
+        {"xapi_documents_dir", true, "records: also restore the xAPI documents into this directory"},
         {"force", false, "replace a non-empty --data_dir (never one a running server holds)"}},
        CmdBackupRestore},
       {"card bind", "CARD --learner L --pin PIN|-: bind a learner card (kiosk sign-in with card + PIN)",
@@ -302,7 +313,8 @@ int RunCli(const std::vector<std::string>& args, const CliContext& ctx) {
     *ctx.out << "usage: lifelong " << name << " " << cmd->synopsis << "\n\nflags:\n" << FlagHelp(specs);
     return kExitOk;
   }
-  Env env(ctx, std::move(*parsed), cmd->service);
+  const Service service = cmd->service_from_flags ? cmd->service_from_flags(*parsed) : cmd->service;
+  Env env(ctx, std::move(*parsed), service);
   absl::Status s = env.Init();
   if (s.ok()) s = cmd->run(env);
   if (s.ok()) return kExitOk;

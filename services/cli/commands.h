@@ -53,6 +53,11 @@ absl::Status CmdBackupCreate(Env& env);
 absl::Status CmdBackupList(Env& env);
 absl::Status CmdBackupVerify(Env& env);
 absl::Status CmdBackupRestore(Env& env);
+// --service of the backup commands: records (the default) or catalog.
+FlagSpec BackupServiceFlag();
+// The service --service names (records for anything else: the command
+// itself refuses a bad value as a usage error).
+Service BackupServiceOf(const ParsedArgs& args);
 
 }  // namespace lifelong::cli
 

@@ -31,12 +31,10 @@
 #include <rocksdb/db.h>
 #include <rocksdb/utilities/backup_engine.h>
 
-#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -44,6 +42,9 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "services/records/record_store.h"
+#include "services/storage/backup_engine.h"
+#include "services/storage/backup_scheduler.h"
+#include "services/storage/restore_swap.h"
 
 namespace lifelong::records {
 
@@ -141,12 +142,8 @@ class BackupManager {
 
   // For metrics: backups created by this manager (ok / failed), and the
   // start time of the newest backup in the directory (0: none yet).
-  struct Stats {
-    uint64_t created = 0;
-    uint64_t failed = 0;
-    int64_t last_success_us = 0;
-  };
-  Stats stats() const { return {created_.load(), failed_.load(), last_success_us_.load()}; }
+  using Stats = storage::BackupStats;
+  Stats stats() const { return counters_.stats(); }
 
  private:
   BackupManager(RecordStore* store, BackupManagerOptions options) : store_(store), options_(std::move(options)) {}
@@ -158,27 +155,21 @@ class BackupManager {
   absl::Mutex mu_;
   std::unique_ptr<rocksdb::BackupEngine> records_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<rocksdb::BackupEngine> documents_ ABSL_GUARDED_BY(mu_);
-  rocksdb::FileLock* lock_ = nullptr;
-  std::atomic<uint64_t> created_{0}, failed_{0};
-  std::atomic<int64_t> last_success_us_{0};
+  std::unique_ptr<storage::BackupDirLock> lock_;
+  storage::BackupCounters counters_;
 };
 
 // The default backup directory of a store at `data_dir`: `<data_dir>-backups`
-// beside it (var/records -> var/records-backups; a trailing slash is ignored),
-// so that servers with different data directories never share one.
-std::string DefaultBackupDir(const std::string& data_dir);
+// beside it (var/records -> var/records-backups; storage/backup_engine.h).
+using storage::DefaultBackupDir;
 
 // Lists the backups in `backup_dir` without a store (read-only; the CLI's
 // restore). NOT_FOUND when there is no backup directory there.
 absl::StatusOr<std::vector<BackupInfo>> ListBackupsIn(const std::string& backup_dir);
 
-// The steps of moving a restored copy into place (RestoreBackup), in order,
-// each done for every target before the next begins.
-enum class RestoreSwapStep {
-  kMoveAside,       // rename DIR to DIR.replaced-<time>, fsync the parent
-  kMoveIntoPlace,   // rename DIR.restoring-<time> to DIR, fsync the parent
-  kRemoveReplaced,  // delete DIR.replaced-<time>
-};
+// The steps of moving a restored copy into place (RestoreBackup;
+// storage/restore_swap.h).
+using storage::RestoreSwapStep;
 
 struct RestoreRequest {
   std::string backup_dir;
@@ -190,7 +181,7 @@ struct RestoreRequest {
   // For tests: called before each step of the swap with the directory it is
   // about to act on (the target; for kRemoveReplaced the replaced one); a
   // non-OK status makes that step fail as an I/O error would. Unset: none.
-  std::function<absl::Status(RestoreSwapStep step, const std::string& target)> swap_fault;
+  storage::RestoreSwapFault swap_fault;
 };
 
 struct RestoreResult {
@@ -238,48 +229,24 @@ struct RestoreResult {
 // Such leftovers are listed in RestoreResult::leftovers and left alone.
 absl::StatusOr<RestoreResult> RestoreBackup(const RestoreRequest& request);
 
-// Siblings of `target` that an interrupted restore left: `<name>.restoring-*`
-// and `<name>.replaced-*`, sorted.
-std::vector<std::string> RestoreLeftovers(const std::string& target);
-
-// OK unless `data_dir` is missing while a `<data_dir>.replaced-*` sibling
-// exists: a restore was interrupted between its renames (RestoreBackup), and
-// a server started there would create an empty store beside both complete
-// copies. Then FAILED_PRECONDITION naming the directories and what to do.
-absl::Status CheckNoInterruptedRestore(const std::string& data_dir);
+// Leftovers of an interrupted restore beside a target, and the start check
+// that refuses a data_dir an interrupted restore moved aside
+// (storage/restore_swap.h).
+using storage::CheckNoInterruptedRestore;
+using storage::RestoreLeftovers;
 
 // The exact number of statements in `store` (a scan of the stored-order
 // index).
 absl::StatusOr<uint64_t> CountStatements(const RecordStore& store);
 
-struct BackupSchedulerOptions {
-  absl::Duration interval = absl::Hours(6);  // > 0
-  int keep = 7;                              // retention, >= 1
-  // Called after each attempt (metrics, logs).
-  std::function<void(const absl::StatusOr<BackupInfo>&)> on_result;
-};
-
 // Takes a backup whenever the newest one in the directory is `interval` old
 // (so at once after Start when there is none, or the server was down past
 // its time), on its own thread, then purges to `keep`. A failed round is
 // retried after `interval`. Never blocks the store's writers.
-// Thread-safe; Stop (or the destructor) waits for a backup in progress.
-class BackupScheduler {
- public:
-  BackupScheduler(BackupManager* manager, BackupSchedulerOptions options);
-  ~BackupScheduler();
-  void Start();
-  void Stop();
-  // One scheduled round now (backup + purge), on the caller's thread.
-  absl::StatusOr<BackupInfo> RunOnce();
-
- private:
-  BackupManager* manager_;
-  BackupSchedulerOptions options_;
-  absl::Mutex mu_;
-  bool stop_ ABSL_GUARDED_BY(mu_) = false;
-  std::thread thread_;
-};
+// Thread-safe; Stop (or the destructor) waits for a backup in progress
+// (storage/backup_scheduler.h).
+using BackupSchedulerOptions = storage::BackupSchedulerOptions<BackupInfo>;
+using BackupScheduler = storage::BackupScheduler<BackupManager, BackupInfo>;
 
 }  // namespace lifelong::records
 

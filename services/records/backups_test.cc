@@ -15,6 +15,7 @@
 #include "services/records/key_codec.h"
 #include "services/records/kiosk_passes.h"
 #include "services/records/test_statements.h"
+#include "services/storage/backup_testing.h"
 #include "services/xapi/document_store.h"
 
 namespace lifelong::records {
@@ -207,24 +208,7 @@ TEST_F(BackupsTest, VerifyDetectsACorruptedBackupFileAndRestoreRefusesIt) {
   EXPECT_EQ(manager_->Verify(77).status().code(), absl::StatusCode::kNotFound);
 
   // Flip one byte in the middle of the largest table file (same size).
-  fs::path largest;
-  uintmax_t size = 0;
-  for (const auto& e : fs::recursive_directory_iterator(root_ + "/backups/records")) {
-    if (e.is_regular_file() && e.path().extension() == ".sst" && e.file_size() > size) {
-      largest = e.path();
-      size = e.file_size();
-    }
-  }
-  ASSERT_FALSE(largest.empty());
-  {
-    std::fstream f(largest, std::ios::in | std::ios::out | std::ios::binary);
-    f.seekg(static_cast<std::streamoff>(size / 2));
-    char c = 0;
-    f.read(&c, 1);
-    c = static_cast<char>(c ^ 0x5a);
-    f.seekp(static_cast<std::streamoff>(size / 2));
-    f.write(&c, 1);
-  }
+  ASSERT_FALSE(storage::testing::FlipByteInLargestTable(root_ + "/backups/records").empty());
   v = manager_->Verify(b->id);
   EXPECT_EQ(v.status().code(), absl::StatusCode::kDataLoss) << v.status();
   // A fresh engine (another process: the CLI) sees it too.
@@ -316,14 +300,7 @@ class RestoreSwapTest : public BackupsTest {
   }
 
   // Entries of root_ that a restore leaves beside its targets.
-  std::vector<std::string> Siblings() {
-    std::vector<std::string> out;
-    for (const auto& e : fs::directory_iterator(root_)) {
-      const std::string f = e.path().filename().string();
-      if (f.find(".restoring-") != std::string::npos || f.find(".replaced-") != std::string::npos) out.push_back(f);
-    }
-    return out;
-  }
+  std::vector<std::string> Siblings() { return storage::testing::RestoreSiblingsIn(root_); }
 
   uint32_t backup_id_ = 0;
   StoreView backed_up_;

@@ -14,6 +14,7 @@
 #include "services/common/log.h"
 #include "services/common/metrics.h"
 #include "services/common/status_macros.h"
+#include "services/storage/backup_metrics.h"
 
 namespace lifelong::records {
 namespace {
@@ -280,32 +281,8 @@ absl::Status RecordsServer::RegisterMetrics() {
   }
   if (observed.ok() && backups_) {
     const BackupManager* b = backups_.get();
-    observed = metrics::DefaultRegistry().AddCallbacks({
-        {MetricType::kGauge,
-         "lifelong_backup_age_seconds",
-         "Seconds since the newest backup started (+Inf: no backup yet).",
-         {},
-         [b] {
-           int64_t last = b->stats().last_success_us;
-           if (last == 0) return std::numeric_limits<double>::infinity();
-           return double(absl::ToUnixMicros(absl::Now()) - last) / 1e6;
-         }},
-        {MetricType::kGauge,
-         "lifelong_backup_last_success_timestamp",
-         "Unix time (seconds) when the newest backup started (0: none).",
-         {},
-         [b] { return double(b->stats().last_success_us) / 1e6; }},
-        {MetricType::kCounter,
-         "lifelong_backups_total",
-         "Backups attempted since start, by outcome.",
-         {{"outcome", "ok"}},
-         [b] { return double(b->stats().created); }},
-        {MetricType::kCounter,
-         "lifelong_backups_total",
-         "Backups attempted since start, by outcome.",
-         {{"outcome", "error"}},
-         [b] { return double(b->stats().failed); }},
-    });
+    observed = metrics::DefaultRegistry().AddCallbacks(
+        storage::BackupMetricSpecs("lifelong_", "backup", [b] { return b->stats(); }));
   }
   return observed;
 }
