@@ -78,13 +78,16 @@ panel("Statements per sync (group-commit size)",
       [('sum(rate(lifelong_store_writes_total{service="records"}[$__rate_interval])) / '
         'sum(rate(lifelong_store_syncs_total{service="records"}[$__rate_interval]))', "records")],
       0, 34, unit="short")
-panel("Record-store backup age",
-      [('lifelong_backup_age_seconds{job=~"$job"} / 3600', "{{instance}} age (hours)"),
+panel("Backup age (record store, catalog)",
+      [('lifelong_backup_age_seconds{job=~"$job"} / 3600', "{{instance}} records age (hours)"),
        ('sum by (instance) (increase(lifelong_backups_total{job=~"$job",outcome="error"}[1h]))',
-        "{{instance}} failed backups (last hour)")],
+        "{{instance}} failed records backups (last hour)"),
+       ('lifelong_catalog_backup_age_seconds{job=~"$job"} / 3600', "{{instance}} catalog age (hours)"),
+       ('sum by (instance) (increase(lifelong_catalog_backups_total{job=~"$job",outcome="error"}[1h]))',
+        "{{instance}} failed catalog backups (last hour)")],
       12, 34, unit="short",
       desc="Hours since the newest backup started (the stack backs up every 6 h: above 6 the schedule "
-           "is late or failing) and failed backups; docs/records.md \"Backups\".")
+           "is late or failing) and failed backups; docs/records.md and docs/catalog.md \"Backups\".")
 
 row("Recommender model", 42)
 panel("Model version", [('lifelong_recommend_model_version', "version")], 0, 43, w=6, h=6,
