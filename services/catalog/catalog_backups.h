@@ -78,8 +78,9 @@ class CatalogBackupManager {
   // Every backup, oldest first.
   absl::StatusOr<std::vector<CatalogBackupInfo>> List();
   // Re-reads every file of backup `id` and checks sizes and checksums.
-  // NOT_FOUND ("backup_id: ...") for an unknown id; DATA_LOSS naming the
-  // problem when a file is missing, truncated or corrupt.
+  // INVALID_ARGUMENT for id 0; NOT_FOUND ("backup_id: ...") for an unknown
+  // id; DATA_LOSS naming the problem when a file is missing, truncated or
+  // corrupt.
   absl::StatusOr<CatalogBackupInfo> Verify(uint32_t id);
   // Deletes all but the newest `keep` backups (keep >= 1; INVALID_ARGUMENT
   // naming keep otherwise) and the files only they used. Returns how many
