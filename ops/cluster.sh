@@ -95,6 +95,7 @@ program_of() {
     records-[0-9]*) echo records_server ;;
     nats-[0-9]*) echo nats-server ;;
     haproxy) echo haproxy ;;
+    trainer) echo lifelong.bin ;;
     *) echo "${1}_server" ;;
   esac
 }
@@ -521,7 +522,7 @@ cluster_up() {
 cluster_down() {
   local any=0 s
   "$ROOT/ops/web.sh" down || say "the web gateway did not stop (ops/web.sh)"
-  for s in recommend catalog haproxy records-3 records-2 records-1 nats-3 nats-2 nats-1; do
+  for s in trainer recommend catalog haproxy records-3 records-2 records-1 nats-3 nats-2 nats-1; do
     stop_one "$s" && any=1
   done
   rm -f "$RUN/tls.on" "$RUN/auth.on"
@@ -595,6 +596,7 @@ cluster_status() {
       printf '%-10s not running\n' "$s"
     fi
   done
+  trainer_status
   "$ROOT/ops/web.sh" status || true
   if [ -x "$BIN/lifelong.bin" ] && any_running; then
     echo

@@ -23,7 +23,11 @@
 #                          cards, with PINs derived from a public seed, must never reach real records)
 #   STACK_SKIP_BUILD=1     use the binaries already in var/bin
 #   STACK_SKIP_WEB=1       do not start the web gateway (ops/web.sh: kiosk and app, LIFELONG_WEB_PORT [8090])
-#   STACK_TRAIN_FLAGS      extra trainer flags for the first model (e.g. --tune=false)
+#   STACK_TRAIN_FLAGS      extra trainer flags (e.g. --tune=false), for the first model and the schedule
+#   STACK_TRAIN_INTERVAL [24h]  retrain when the newest model is this old, and within
+#                          STACK_TRAIN_CHECK [1m] of every erasure (`lifelong train --every`, service
+#                          "trainer", log var/log/trainer.log; docs/recommend.md "Scheduled retraining");
+#                          0 turns the schedule off
 #   RECORDS_FLAGS, CATALOG_FLAGS, RECOMMEND_FLAGS   extra server flags (e.g. side ports)
 #   STACK_TLS=1            TLS on every port and mutual TLS between the services, with a
 #                          development CA from ops/dev-ca.sh in $LIFELONG_VAR/tls
@@ -108,7 +112,12 @@ lifelong() { "$BIN/lifelong.bin" "$@"; }
 # program_of NAME: the program of service NAME, which its process's command
 # line contains (ops/cluster.sh, which sources this file, overrides it for its
 # records nodes, NATS servers and HAProxy).
-program_of() { echo "${1}_server"; }
+program_of() {
+  case "$1" in
+    trainer) echo "lifelong.bin" ;;  # `lifelong train --every` (start_trainer)
+    *) echo "${1}_server" ;;
+  esac
+}
 
 # instance_arg NAME: the argument that tells service NAME's process from any
 # other instance of the same program (its data directory: no two processes
@@ -119,6 +128,7 @@ stack_instance_arg() {
     records) echo "--data_dir=$VAR/records" ;;
     catalog) echo "--data_dir=$VAR/catalog" ;;
     recommend) echo "--model_dir=$VAR/models" ;;
+    trainer) echo "--model_root=$VAR/models" ;;
   esac
 }
 instance_arg() { stack_instance_arg "$1"; }
@@ -492,6 +502,43 @@ train_first_model() {
   step_done "training"
 }
 
+# trainer_status: one line on the retraining schedule and its latest word.
+trainer_status() {
+  local pid
+  if pid=$(pid_of trainer); then
+    printf '%-10s pid %-8s %s\n' trainer "$pid" \
+      "$(grep '^train: \(training now\|up to date\|failed\|done\)' "$LOG/trainer.log" 2>/dev/null | tail -n 1)"
+  else
+    printf '%-10s not running (STACK_TRAIN_INTERVAL=0, or stopped: ops/stack.sh up starts it)\n' trainer
+  fi
+}
+
+# start_trainer: the retraining schedule (`lifelong train --every`, service
+# "trainer"): a new model when the newest is STACK_TRAIN_INTERVAL old, and
+# within STACK_TRAIN_CHECK of every erasure, so that the served model forgets
+# an erased learner (docs/recommend.md "Scheduled retraining"). Not started
+# with STACK_TRAIN_INTERVAL=0.
+start_trainer() {
+  local every="${STACK_TRAIN_INTERVAL:-24h}" pid
+  if [ "$every" = 0 ]; then
+    say "no scheduled retraining (STACK_TRAIN_INTERVAL=0): run 'lifelong train' after every erasure"
+    return
+  fi
+  if pid=$(pid_of trainer); then
+    say "trainer already running (pid $pid)"
+    return
+  fi
+  [ -x "$BIN/train" ] || die "no trainer binary $BIN/train for the retraining schedule (STACK_TRAIN_INTERVAL=0 to go without)"
+  local token_flags=()
+  [ "$AUTH" = 1 ] && token_flags=(--token_file="$AUTH_DIR/trainer.token")
+  # umask 077 (launch): the models hold what was learnt of every learner.
+  # shellcheck disable=SC2086
+  launch "$LOG/trainer.log" "$BIN/lifelong.bin" train ${token_flags[@]+"${token_flags[@]}"} \
+    --model_root="$VAR/models" --every="$every" --check_every="${STACK_TRAIN_CHECK:-1m}" -- ${STACK_TRAIN_FLAGS:-}
+  echo $! >"$RUN/trainer.pid"
+  say "started trainer (pid $!, retrains every $every and after erasures; log $LOG/trainer.log)"
+}
+
 # how_to_call: every way of calling this stack by hand (issue #20): the CLI,
 # the tokens, xAPI with curl, gRPC with grpcurl, /metrics.
 how_to_call() {
@@ -568,8 +615,9 @@ EOF
 }
 
 # start_recommend_and_web: the recommender on the records and catalog
-# addresses (a first model is trained before), then the web gateway unless
-# STACK_SKIP_WEB=1. The single-node stack and ops/cluster.sh both end with it.
+# addresses (a first model is trained before), the retraining schedule, then
+# the web gateway unless STACK_SKIP_WEB=1. The single-node stack and
+# ops/cluster.sh both end with it.
 start_recommend_and_web() {
   step "starting recommend"
   # shellcheck disable=SC2086
@@ -583,6 +631,7 @@ start_recommend_and_web() {
     say "recommend reports NOT_SERVING until a model exists"
   fi
   step_done "start recommend"
+  start_trainer
   # --- web gateway (ops/web.sh, docs/web.md) ---
   if [ "${STACK_SKIP_WEB:-0}" != 1 ]; then
     step "starting the web gateway (kiosk and app)"
@@ -643,7 +692,7 @@ up() {
 down() {
   local any=0
   "$ROOT/ops/web.sh" down || say "the web gateway did not stop (ops/web.sh)"  # web gateway
-  for s in recommend catalog records; do
+  for s in trainer recommend catalog records; do
     local pid
     if ! pid=$(pid_of "$s"); then
       rm -f "$RUN/$s.pid"
@@ -688,6 +737,7 @@ status() {
       printf '%-10s not running (no live pid file in %s)\n' "$s" "$RUN"
     fi
   done
+  trainer_status
   "$ROOT/ops/web.sh" status  # web gateway (ops/web.sh)
   if [ -x "$BIN/lifelong.bin" ] && any_running; then
     echo

@@ -3,6 +3,7 @@
 
 #include <google/protobuf/util/json_util.h>
 #include <grpcpp/grpcpp.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -17,6 +18,7 @@
 #include <functional>
 #include <iostream>
 #include <map>
+#include <optional>
 #include <random>
 #include <sstream>
 #include <thread>
@@ -32,6 +34,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "models/records_export.h"
 #include "proto/lifelong/v1/catalog.grpc.pb.h"
 #include "proto/lifelong/v1/recommend.grpc.pb.h"
 #include "proto/lifelong/v1/records.grpc.pb.h"
@@ -42,6 +45,7 @@
 #include "services/cli/progress.h"
 #include "services/cli/statement_builder.h"
 #include "services/cli/text_table.h"
+#include "services/cli/train_schedule.h"
 #include "services/common/grpc_status.h"
 #include "services/common/grpc_tls.h"
 #include "services/common/health_client.h"
@@ -284,11 +288,18 @@ absl::StatusOr<std::string> FindTrainer(Env& env) {
                                           "); build //models:train or pass --trainer"));
 }
 
-absl::Status CmdTrain(Env& env) {
+namespace {
+
+// Set by SIGTERM/SIGINT while `lifelong train --every` runs: the scheduler
+// stops waiting, and a training in progress is asked to stop (the trainer
+// writes into a temporary directory, so nothing half-written is left).
+volatile sig_atomic_t g_train_stop = 0;
+void OnTrainStopSignal(int) { g_train_stop = 1; }
+
+// Dumps the catalog and runs the trainer once, printing "train: running for
+// ..." every 5 s. Stops the trainer (SIGTERM) when g_train_stop is set.
+absl::Status TrainOnce(Env& env, const std::string& model_root, const std::string& trainer) {
   const ParsedArgs& a = env.args();
-  const std::string model_root = a.Get("model_root", "var/models");
-  auto trainer = FindTrainer(env);
-  if (!trainer.ok()) return trainer.status();
   std::error_code ec;
   std::filesystem::create_directories(model_root, ec);
   const std::string dump = a.Get("catalog_dump", model_root + "/catalog.jsonl");
@@ -301,8 +312,8 @@ absl::Status CmdTrain(Env& env) {
   });
   if (!s.ok()) return s;
   env.err() << "train: catalog dump " << dump << " (" << courses << " courses)\n";
-  std::vector<std::string> argv = {*trainer, "--model_root=" + model_root,
-                                   "--records=" + env.Address(Service::kRecords), "--catalog=" + dump};
+  std::vector<std::string> argv = {trainer, "--model_root=" + model_root, "--records=" + env.Address(Service::kRecords),
+                                   "--catalog=" + dump};
   // The trainer reads the record service with the same TLS settings.
   if (!env.tls().ca_file.empty()) argv.push_back("--tls_ca=" + env.tls().ca_file);
   if (!env.tls().cert_file.empty()) argv.push_back("--tls_cert=" + env.tls().cert_file);
@@ -322,11 +333,16 @@ absl::Status CmdTrain(Env& env) {
   }
   const absl::Time start = absl::Now();
   absl::Time last = start;
+  bool stop_sent = false;
   int wstatus = 0;
   while (true) {
     pid_t r = waitpid(pid, &wstatus, WNOHANG);
     if (r == pid) break;
     if (r < 0) return absl::InternalError("waitpid failed");
+    if (g_train_stop && !stop_sent) {
+      ::kill(pid, SIGTERM);
+      stop_sent = true;
+    }
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
     if (absl::Now() - last >= absl::Seconds(5)) {
       last = absl::Now();
@@ -340,6 +356,123 @@ absl::Status CmdTrain(Env& env) {
                                                WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : WTERMSIG(wstatus), secs));
   }
   env.err() << absl::StrFormat("train: done in %.1fs\n", secs);
+  return absl::OkStatus();
+}
+
+// The record service's erasure epoch, from the metadata an ExportStatements
+// stream starts with (one statement asked for).
+absl::StatusOr<uint64_t> RecordsErasureEpoch(Env& env) {
+  auto stub = env.Records();
+  std::unique_ptr<grpc::ClientContext> ctx = env.Call(/*stream=*/true);
+  v1::ExportStatementsRequest request;
+  request.set_limit(1);
+  request.set_view(v1::STATEMENT_VIEW_BASIC);
+  std::unique_ptr<grpc::ClientReader<v1::Statement>> reader = stub->ExportStatements(ctx.get(), request);
+  reader->WaitForInitialMetadata();
+  std::optional<uint64_t> epoch;
+  const auto& md = ctx->GetServerInitialMetadata();
+  if (auto it = md.find(models::kErasureEpochMetadata); it != md.end()) {
+    uint64_t v = 0;
+    if (absl::SimpleAtoi(absl::string_view(it->second.data(), it->second.size()), &v)) epoch = v;
+  }
+  v1::Statement ignored;
+  while (reader->Read(&ignored)) {
+  }
+  grpc::Status st = reader->Finish();
+  if (!st.ok()) return env.RpcError(Service::kRecords, st);
+  if (!epoch.has_value()) {
+    return absl::FailedPreconditionError("the record service sent no erasure epoch (an older version?)");
+  }
+  return *epoch;
+}
+
+// Sleeps `d` in short steps; false when a stop signal came.
+bool SleepUnlessStopped(absl::Duration d) {
+  const absl::Time until = absl::Now() + d;
+  while (!g_train_stop && absl::Now() < until) {
+    absl::SleepFor(std::min(absl::Milliseconds(200), until - absl::Now()));
+  }
+  return !g_train_stop;
+}
+
+absl::StatusOr<absl::Duration> PositiveDurationFlag(const ParsedArgs& a, const std::string& flag,
+                                                    const std::string& fallback) {
+  absl::Duration d;
+  const std::string text = a.Get(flag, fallback);
+  if (!absl::ParseDuration(text, &d) || d <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--", flag, ": must be a positive duration such as 24h, got \"", text, "\""));
+  }
+  return d;
+}
+
+}  // namespace
+
+absl::Status CmdTrain(Env& env) {
+  const ParsedArgs& a = env.args();
+  const std::string model_root = a.Get("model_root", "var/models");
+  if (!a.Has("every")) {
+    LL_ASSIGN_OR_RETURN(const std::string trainer, FindTrainer(env));
+    return TrainOnce(env, model_root, trainer);
+  }
+  // Scheduled retraining (train_schedule.h): runs until SIGTERM/SIGINT.
+  LL_ASSIGN_OR_RETURN(const absl::Duration every, PositiveDurationFlag(a, "every", ""));
+  LL_ASSIGN_OR_RETURN(const absl::Duration check, PositiveDurationFlag(a, "check_every", "1m"));
+  LL_ASSIGN_OR_RETURN(const std::string trainer, FindTrainer(env));
+  struct sigaction sa = {};
+  sa.sa_handler = OnTrainStopSignal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGTERM, &sa, nullptr);
+  sigaction(SIGINT, &sa, nullptr);
+  env.err() << "train: scheduled: every " << absl::FormatDuration(every) << ", and within "
+            << absl::FormatDuration(check) << " of an erasure; model root " << model_root << "\n"
+            << std::flush;
+  // After a failed training, the next attempt waits longer each time (from
+  // the check interval up to `every`, at most an hour), so that a record
+  // service that is down is not hammered.
+  absl::Duration backoff = check;
+  std::string last_reason;  // the model and epoch last said to be up to date
+  while (!g_train_stop) {
+    absl::StatusOr<ModelRootState> state = ReadModelRootState(model_root);
+    if (!state.ok()) {
+      env.err() << "train: " << state.status().message() << "\n" << std::flush;
+      if (!SleepUnlessStopped(check)) break;
+      continue;
+    }
+    absl::StatusOr<uint64_t> epoch = RecordsErasureEpoch(env);
+    if (!epoch.ok()) {
+      env.err() << "train: cannot read the record service's erasure epoch (" << epoch.status().message()
+                << "); deciding by age alone\n"
+                << std::flush;
+    }
+    const RetrainDecision decision =
+        DecideRetrain(*state, epoch.ok() ? std::optional<uint64_t>(*epoch) : std::nullopt, absl::Now(), every);
+    if (!decision.train) {
+      // Said once per model and epoch, not at every check.
+      const std::string seen = absl::StrCat(state->newest_version.value_or(0), "/", state->erasure_epoch);
+      if (seen != last_reason) {
+        env.err() << "train: up to date (" << decision.reason << "); next training in at most "
+                  << ShortDuration(decision.until_due) << "\n"
+                  << std::flush;
+        last_reason = seen;
+      }
+      if (!SleepUnlessStopped(std::min(check, decision.until_due))) break;
+      continue;
+    }
+    env.err() << "train: training now: " << decision.reason << "\n" << std::flush;
+    last_reason.clear();
+    absl::Status trained = TrainOnce(env, model_root, trainer);
+    if (g_train_stop) break;
+    if (trained.ok()) {
+      backoff = check;
+      continue;
+    }
+    env.err() << "train: failed (" << trained.message() << "); next attempt in " << ShortDuration(backoff) << "\n"
+              << std::flush;
+    if (!SleepUnlessStopped(backoff)) break;
+    backoff = std::min(backoff * 2, std::min(every, absl::Hours(1)));
+  }
+  env.err() << "train: stopped\n" << std::flush;
   return absl::OkStatus();
 }
 

@@ -11,10 +11,13 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include <nlohmann/json.hpp>
+
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "services/auth/auth_flags.h"
 #include "services/auth/client_token.h"
 #include "services/common/http_server.h"
@@ -138,6 +141,24 @@ int main(int argc, char** argv) {
            lifelong::recommend::ModelManagerStatus st = rs->models().Status();
            if (st.version == 0) return std::nan("");
            return absl::ToDoubleSeconds(absl::Now() - st.loaded_at);
+         }},
+        {MetricType::kGauge,
+         "lifelong_recommend_model_written_timestamp_seconds",
+         "Unix time the trainer wrote the serving model (its manifest's written_at; NaN: none or "
+         "unknown). Scheduled retraining keeps it within --every of now.",
+         {},
+         [rs] {
+           lifelong::recommend::ModelPtr model = rs->models().Current();
+           if (model == nullptr) return std::nan("");
+           const nlohmann::json& manifest = model->manifest();
+           auto it = manifest.find("written_at");
+           absl::Time written;
+           std::string error;
+           if (it == manifest.end() || !it->is_string() ||
+               !absl::ParseTime(absl::RFC3339_full, it->get<std::string>(), &written, &error)) {
+             return std::nan("");
+           }
+           return absl::ToDoubleSeconds(written - absl::UnixEpoch());
          }},
         {MetricType::kGauge,
          "lifelong_recommend_index_items",

@@ -17,7 +17,7 @@ export LIFELONG_VAR="$TEST_TMPDIR/var"
 rm -rf "$LIFELONG_VAR"
 mkdir -p "$LIFELONG_VAR/bin"
 for b in services/records/records_server services/catalog/catalog_server services/recommend/recommend_server \
-  services/auth/mint_token ops/records_digest; do
+  services/auth/mint_token ops/records_digest models/train; do
   install -m 0755 "$RUNFILES/$b" "$LIFELONG_VAR/bin/$(basename "$b")"
 done
 install -m 0755 "$RUNFILES/services/cli/lifelong" "$LIFELONG_VAR/bin/lifelong.bin"
@@ -130,6 +130,13 @@ grep -q "gRPC 127.0.0.1:$LIFELONG_RECORDS_PORT -> $LEADER" <<<"$STATUS" || fail 
 grep -Eq "^  records-[123] +[0-9]+ +127.0.0.1:[0-9]+ +follower +[0-9]+ +[0-9]+ +[0-9]+ " <<<"$STATUS" ||
   fail "no follower line in status: $STATUS"
 grep -q "user: lifelong, password" "$LIFELONG_VAR/cluster/nats-1.conf" || fail "NATS without a password (auth on)"
+# The retraining schedule runs with the trainer's token over TLS, and says so.
+grep -Eq "^trainer +pid [0-9]+" <<<"$STATUS" || fail "no running trainer in status: $STATUS"
+TRAINER_PID=$(cat "$LIFELONG_VAR/cluster/run/trainer.pid")
+TRAINER_CMD=$(tr '\0' ' ' <"/proc/$TRAINER_PID/cmdline")
+grep -q -- "train --token_file=$LIFELONG_VAR/auth/trainer.token" <<<"$TRAINER_CMD" || fail "trainer: $TRAINER_CMD"
+grep -q -- "--every=24h" <<<"$TRAINER_CMD" || fail "trainer not on the 24 h schedule: $TRAINER_CMD"
+grep -q "^train: scheduled: every 24h" "$LIFELONG_VAR/cluster/log/trainer.log" || fail "trainer log: $(cat "$LIFELONG_VAR/cluster/log/trainer.log")"
 # No service holds the key that mints staff and learner tokens (jwt.key): each
 # verifies with the public keys; the record nodes hold only the kiosk-session
 # private key (docs/security.md).
@@ -253,5 +260,7 @@ grep EQUAL "$TEST_TMPDIR/digest.out"
 for f in "$LIFELONG_VAR"/cluster/run/*.pid; do
   [ -e "$f" ] && fail "pid file left after down: $f"
 done
+kill -0 "$TRAINER_PID" 2>/dev/null && fail "the trainer (pid $TRAINER_PID) still runs after down"
+grep -q "^train: stopped" "$LIFELONG_VAR/cluster/log/trainer.log" || fail "trainer did not stop cleanly: $(tail -n 5 "$LIFELONG_VAR/cluster/log/trainer.log")"
 trap - EXIT
 echo PASS

@@ -1,0 +1,148 @@
+// `lifelong train --every` against real services: a record service, a
+// catalog and a small demo district; the scheduler trains the first model,
+// retrains within its check interval after an erasure (so the model trained
+// before it is retired and deleted), and stops cleanly on SIGTERM.
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <chrono>
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_format.h"
+#include "models/model_bundle.h"
+#include "models/model_retirement.h"
+#include "proto/lifelong/v1/records.grpc.pb.h"
+#include "tests/testing/service_process.h"
+#include "tests/testing/subprocess.h"
+
+namespace lifelong {
+namespace {
+
+using testing::RunfilePath;
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+int RunToCompletion(const std::vector<std::string>& argv, const std::string& log) {
+  absl::StatusOr<testing::Subprocess> p = testing::Subprocess::Start(argv, log);
+  if (!p.ok()) return -1;
+  absl::StatusOr<int> status = p->Wait(std::chrono::minutes(5));
+  return status.ok() && WIFEXITED(*status) ? WEXITSTATUS(*status) : -1;
+}
+
+testing::ServiceProcess StartService(const std::string& dir, const std::string& name, const std::string& binary,
+                                     std::vector<std::string> flags) {
+  testing::ServiceOptions o;
+  o.binary = binary;
+  o.data_dir = dir + "/" + name;
+  o.port_file = dir + "/" + name + ".port";
+  o.log_path = dir + "/" + name + ".log";
+  o.flags = std::move(flags);
+  o.flags.push_back("--metrics_port=0");
+  absl::StatusOr<testing::ServiceProcess> p = testing::ServiceProcess::Start(o);
+  EXPECT_TRUE(p.ok()) << name << ": " << p.status();
+  return *std::move(p);
+}
+
+// Waits up to `timeout` for `done`, polling.
+template <typename F>
+bool WaitFor(F done, std::chrono::seconds timeout) {
+  const auto until = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < until) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  }
+  return done();
+}
+
+std::vector<int64_t> Versions(const std::string& root) {
+  absl::StatusOr<std::vector<int64_t>> v = models::ListCompleteVersions(root);
+  return v.ok() ? *v : std::vector<int64_t>();
+}
+
+TEST(ScheduledTraining, TrainsThenRetrainsAfterAnErasureAndStopsOnSigterm) {
+  const std::string dir = testing::FreshTempDir("scheduled_train");
+  testing::ServiceProcess records =
+      StartService(dir, "records", "services/records/records_server", {"--xapi_port=-1", "--backup_dir=off"});
+  testing::ServiceProcess catalog = StartService(dir, "catalog", "services/catalog/catalog_server", {});
+  ASSERT_EQ(RunToCompletion({RunfilePath("services/demo/demo_loader"), "--records=" + records.address(),
+                             "--catalog=" + catalog.address(), "--learners=120", "--courses=40", "--seed=3",
+                             "--parallel=2", "--allow_demo_data"},
+                            dir + "/demo.log"),
+            0)
+      << ReadFile(dir + "/demo.log");
+
+  const std::string root = dir + "/models";
+  const std::string log = dir + "/train.log";
+  const std::vector<std::string> common = {"--records=" + records.address(), "--catalog=" + catalog.address(),
+                                           "--model_root=" + root, "--trainer=" + RunfilePath("models/train")};
+  // A bad schedule is refused, naming the flag.
+  {
+    std::vector<std::string> argv = {RunfilePath("services/cli/lifelong"), "train", "--every=0s"};
+    argv.insert(argv.end(), common.begin(), common.end());
+    EXPECT_NE(RunToCompletion(argv, dir + "/bad.log"), 0);
+    EXPECT_TRUE(absl::StrContains(ReadFile(dir + "/bad.log"), "--every: must be a positive duration"))
+        << ReadFile(dir + "/bad.log");
+  }
+
+  std::vector<std::string> argv = {RunfilePath("services/cli/lifelong"), "train", "--every=1h", "--check_every=1s"};
+  argv.insert(argv.end(), common.begin(), common.end());
+  argv.insert(argv.end(), {"--", "--tune=false"});
+  absl::StatusOr<testing::Subprocess> scheduler = testing::Subprocess::Start(argv, log);
+  ASSERT_TRUE(scheduler.ok()) << scheduler.status();
+
+  // No model: the first one is trained at once.
+  ASSERT_TRUE(WaitFor([&] { return !Versions(root).empty(); }, std::chrono::seconds(240))) << ReadFile(log);
+  EXPECT_EQ(Versions(root), std::vector<int64_t>({1})) << ReadFile(log);
+  EXPECT_TRUE(absl::StrContains(ReadFile(log), "train: training now: no model yet")) << ReadFile(log);
+  // Young and erasure-clean: not retrained at the next checks.
+  std::this_thread::sleep_for(std::chrono::seconds(3));
+  EXPECT_EQ(Versions(root), std::vector<int64_t>({1})) << ReadFile(log);
+  EXPECT_TRUE(absl::StrContains(ReadFile(log), "train: up to date (model 1 is")) << ReadFile(log);
+
+  // An erasure: retrained within the check interval plus a training run; the
+  // model trained before it is retired and deleted.
+  auto stub =
+      v1::LearningRecordService::NewStub(grpc::CreateChannel(records.address(), grpc::InsecureChannelCredentials()));
+  std::string learner;  // the first demo learner with statements
+  for (int i = 1; i <= 120 && learner.empty(); ++i) {
+    grpc::ClientContext ctx;
+    v1::ListStatementsRequest list;
+    list.set_learner(absl::StrFormat("u%06d", i));
+    list.set_page_size(1);
+    v1::ListStatementsResponse page;
+    if (stub->ListStatements(&ctx, list, &page).ok() && page.statements_size() > 0) learner = list.learner();
+  }
+  ASSERT_FALSE(learner.empty());
+  grpc::ClientContext ctx;
+  v1::EraseLearnerRequest erase;
+  erase.set_learner(learner);
+  v1::EraseLearnerResponse erased;
+  grpc::Status s = stub->EraseLearner(&ctx, erase, &erased);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  ASSERT_GT(erased.erased_statements(), 0);
+  ASSERT_TRUE(WaitFor([&] { return Versions(root) == std::vector<int64_t>({2}); }, std::chrono::seconds(240)))
+      << ReadFile(log);
+  EXPECT_TRUE(absl::StrContains(ReadFile(log), "train: training now: an erasure since model 1")) << ReadFile(log);
+  absl::StatusOr<std::set<int64_t>> retired = models::RetiredVersions(root);
+  ASSERT_TRUE(retired.ok()) << retired.status();
+  EXPECT_TRUE(retired->empty());
+
+  // SIGTERM: stops promptly and cleanly.
+  absl::StatusOr<int> status = scheduler->Stop(SIGTERM, std::chrono::seconds(20));
+  ASSERT_TRUE(status.ok()) << status.status();
+  EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << *status;
+  EXPECT_TRUE(absl::StrContains(ReadFile(log), "train: stopped")) << ReadFile(log);
+}
+
+}  // namespace
+}  // namespace lifelong

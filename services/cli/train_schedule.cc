@@ -1,0 +1,72 @@
+#include "services/cli/train_schedule.h"
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "absl/strings/str_cat.h"
+#include "models/model_bundle.h"
+#include "models/model_retirement.h"
+#include "services/cli/progress.h"
+
+namespace lifelong::cli {
+
+absl::StatusOr<ModelRootState> ReadModelRootState(const std::string& model_root) {
+  ModelRootState state;
+  std::error_code ec;
+  if (!std::filesystem::exists(model_root, ec)) return state;
+  absl::StatusOr<std::vector<int64_t>> versions = models::ListCompleteVersions(model_root);
+  if (!versions.ok()) {
+    if (absl::IsNotFound(versions.status())) return state;
+    return absl::InternalError(absl::StrCat(model_root, ": cannot list model versions: ", versions.status().message()));
+  }
+  if (versions->empty()) return state;
+  state.newest_version = versions->back();
+  std::ifstream in(models::VersionPath(model_root, versions->back()) + "/" + std::string(models::kManifestFileName));
+  nlohmann::json manifest = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+  if (manifest.is_object() && manifest.contains("written_at") && manifest["written_at"].is_string()) {
+    absl::Time written;
+    std::string error;
+    if (absl::ParseTime(absl::RFC3339_full, manifest["written_at"].get<std::string>(), &written, &error)) {
+      state.newest_written = written;
+    }
+  }
+  absl::StatusOr<models::RetirementPlan> plan = models::PlanRetirement(model_root);
+  if (plan.ok() && plan->latest_epoch.has_value()) state.erasure_epoch = *plan->latest_epoch;
+  return state;
+}
+
+RetrainDecision DecideRetrain(const ModelRootState& state, std::optional<uint64_t> records_epoch, absl::Time now,
+                              absl::Duration every) {
+  RetrainDecision d;
+  if (!state.newest_version.has_value()) {
+    d.train = true;
+    d.reason = "no model yet";
+    return d;
+  }
+  const std::string model = absl::StrCat("model ", *state.newest_version);
+  if (records_epoch.has_value() && *records_epoch > state.erasure_epoch) {
+    d.train = true;
+    d.reason = absl::StrCat("an erasure since ", model, " (record service erasure epoch ", *records_epoch, " > ",
+                            state.erasure_epoch, ")");
+    return d;
+  }
+  if (!state.newest_written.has_value()) {
+    d.train = true;
+    d.reason = absl::StrCat(model, " has no readable written_at");
+    return d;
+  }
+  const absl::Duration age = now - *state.newest_written;
+  if (age >= every) {
+    d.train = true;
+    d.reason = absl::StrCat(model, " is ", ShortDuration(age), " old (--every=", absl::FormatDuration(every), ")");
+    return d;
+  }
+  d.reason = absl::StrCat(model, " is ", ShortDuration(age), " old, erasure epoch ", state.erasure_epoch);
+  d.until_due = every - age;
+  return d;
+}
+
+}  // namespace lifelong::cli

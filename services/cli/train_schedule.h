@@ -1,0 +1,57 @@
+// Scheduled retraining (`lifelong train --every=D`, docs/recommend.md
+// "Scheduled retraining"): the recommender's model is retrained when it is
+// older than D, and soon after an erasure, so that the served model holds
+// nothing of an erased learner for longer than one check interval plus a
+// training run (a model trained before the erasure is retired once one
+// trained after it exists; models/model_retirement.h).
+//
+// At each check the scheduler reads the model root (ReadModelRootState) and
+// the record service's erasure epoch (the x-lifelong-erasure-epoch metadata
+// of an ExportStatements stream), and DecideRetrain says whether to train
+// now and why. Pure functions here; the loop is CmdTrain's.
+#ifndef LIFELONG_SERVICES_CLI_TRAIN_SCHEDULE_H_
+#define LIFELONG_SERVICES_CLI_TRAIN_SCHEDULE_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+namespace lifelong::cli {
+
+// What a model root holds, as far as retraining is concerned.
+struct ModelRootState {
+  std::optional<int64_t> newest_version;     // the largest complete version; unset: none
+  std::optional<absl::Time> newest_written;  // its manifest's written_at; unset: none or unreadable
+  // The largest erasure epoch any complete version records (models/
+  // model_retirement.h; 0: none records one).
+  uint64_t erasure_epoch = 0;
+};
+
+// Reads `model_root`'s complete versions and manifests. A missing root is an
+// empty state (no model yet). INTERNAL when the root cannot be listed.
+absl::StatusOr<ModelRootState> ReadModelRootState(const std::string& model_root);
+
+struct RetrainDecision {
+  bool train = false;
+  // Why ("no model yet", "model 3 is 1d0h old (--every=24h)", "an erasure
+  // since model 3 (record service erasure epoch 4 > 3)"), or, when not
+  // training, what the newest model is.
+  std::string reason;
+  // When not training: how long until the model reaches `every` (the caller
+  // waits at most this, and at most its check interval).
+  absl::Duration until_due = absl::ZeroDuration();
+};
+
+// Train when there is no model, when the newest one was written `every` or
+// longer ago (or its time is unknown), or when `records_epoch` (the record
+// service's erasure epoch; unset: not known) is beyond the epoch the models
+// record.
+RetrainDecision DecideRetrain(const ModelRootState& state, std::optional<uint64_t> records_epoch, absl::Time now,
+                              absl::Duration every);
+
+}  // namespace lifelong::cli
+
+#endif  // LIFELONG_SERVICES_CLI_TRAIN_SCHEDULE_H_
