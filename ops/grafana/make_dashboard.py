@@ -101,7 +101,11 @@ panel("Cached catalog courses",
       18, 43, w=6, h=6, unit="short", kind="stat")
 panel("Model version and age over time",
       [('lifelong_recommend_model_version', "version"),
-       ('lifelong_recommend_model_age_seconds / 3600', "age (hours)")], 0, 49, unit="short")
+       ('lifelong_recommend_model_age_seconds / 3600', "since loaded (hours)"),
+       ('(time() - lifelong_recommend_model_written_timestamp_seconds) / 3600', "since trained (hours)")],
+      0, 49, unit="short",
+      desc="Since trained: the scheduled retraining keeps it under 24 h (alert LifelongModelStale at 49 h; "
+           "docs/recommend.md \"Scheduled retraining\").")
 panel("Index searches",
       [('sum by (path) (rate(lifelong_recommend_search_queries_total[$__rate_interval]))',
         "queries {{path}}"),
