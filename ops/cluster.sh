@@ -431,6 +431,13 @@ stop_one() {
   while kill -0 "$pid" 2>/dev/null; do
     sleep 0.1
     waited=$((waited + 1))
+    if [ "$waited" -ge 300 ] && [ "$name" = trainer ]; then
+      # Nothing half-written (models go to a temporary directory first).
+      say "trainer (pid $pid) did not exit within 30s of SIG$sig: SIGKILL"
+      kill -KILL "$pid" 2>/dev/null || true
+      sleep 0.2
+      break
+    fi
     [ "$waited" -lt 300 ] || die "$name (pid $pid) did not exit within 30s of SIG$sig; see $LOG/$name.log"
   done
   rm -f "$RUN/$name.pid"

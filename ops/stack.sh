@@ -490,7 +490,7 @@ train_first_model() {
     return
   fi
   if [ "${STACK_SKIP_DEMO:-0}" = 1 ]; then
-    say "no model and no demo data: the recommender stays NOT_SERVING until 'lifelong train' writes one"
+    say "no model and no demo data: the recommender stays NOT_SERVING until the trainer (the schedule, once there are records) or 'lifelong train' writes one"
     return
   fi
   step "training the first model (records export + catalog dump -> $VAR/models)"
@@ -520,7 +520,7 @@ trainer_status() {
 # with STACK_TRAIN_INTERVAL=0.
 start_trainer() {
   local every="${STACK_TRAIN_INTERVAL:-24h}" pid
-  if [ "$every" = 0 ]; then
+  if [[ "$every" =~ ^0+(\.0*)?[a-z]*$ ]]; then  # 0, 0h, 0s, ...
     say "no scheduled retraining (STACK_TRAIN_INTERVAL=0): run 'lifelong train' after every erasure"
     return
   fi
@@ -706,6 +706,14 @@ down() {
       sleep 0.2
       waited=$((waited + 1))
       if [ "$waited" -ge 150 ]; then
+        # The trainer keeps nothing half-written (models go to a temporary
+        # directory first): stopping it hard never keeps the services up.
+        if [ "$s" = trainer ]; then
+          say "trainer (pid $pid) did not exit within 30s of SIGTERM: SIGKILL"
+          kill -KILL "$pid" 2>/dev/null || true
+          sleep 0.2
+          break
+        fi
         die "$s (pid $pid) did not exit within 30s of SIGTERM; see $LOG/$s.log"
       fi
     done

@@ -1,9 +1,11 @@
 // `lifelong` commands of the recommendation service: recommend, similar, path, train, model.
 #include "services/cli/commands.h"
 
+#include <fcntl.h>
 #include <google/protobuf/util/json_util.h>
 #include <grpcpp/grpcpp.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -12,6 +14,7 @@
 #include <chrono>
 #include <climits>
 #include <cstdlib>
+#include <cstring>
 #include <deque>
 #include <filesystem>
 #include <fstream>
@@ -34,7 +37,6 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "models/records_export.h"
 #include "proto/lifelong/v1/catalog.grpc.pb.h"
 #include "proto/lifelong/v1/recommend.grpc.pb.h"
 #include "proto/lifelong/v1/records.grpc.pb.h"
@@ -359,31 +361,17 @@ absl::Status TrainOnce(Env& env, const std::string& model_root, const std::strin
   return absl::OkStatus();
 }
 
-// The record service's erasure epoch, from the metadata an ExportStatements
-// stream starts with (one statement asked for).
+// The record service's erasure epoch (GetErasureEpoch: a count, no personal
+// data, not audited), with a short deadline so that SIGTERM is never kept
+// waiting behind a hung service.
 absl::StatusOr<uint64_t> RecordsErasureEpoch(Env& env) {
   auto stub = env.Records();
-  std::unique_ptr<grpc::ClientContext> ctx = env.Call(/*stream=*/true);
-  v1::ExportStatementsRequest request;
-  request.set_limit(1);
-  request.set_view(v1::STATEMENT_VIEW_BASIC);
-  std::unique_ptr<grpc::ClientReader<v1::Statement>> reader = stub->ExportStatements(ctx.get(), request);
-  reader->WaitForInitialMetadata();
-  std::optional<uint64_t> epoch;
-  const auto& md = ctx->GetServerInitialMetadata();
-  if (auto it = md.find(models::kErasureEpochMetadata); it != md.end()) {
-    uint64_t v = 0;
-    if (absl::SimpleAtoi(absl::string_view(it->second.data(), it->second.size()), &v)) epoch = v;
-  }
-  v1::Statement ignored;
-  while (reader->Read(&ignored)) {
-  }
-  grpc::Status st = reader->Finish();
+  std::unique_ptr<grpc::ClientContext> ctx = env.Call();
+  ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  v1::ErasureEpoch epoch;
+  grpc::Status st = stub->GetErasureEpoch(ctx.get(), v1::GetErasureEpochRequest(), &epoch);
   if (!st.ok()) return env.RpcError(Service::kRecords, st);
-  if (!epoch.has_value()) {
-    return absl::FailedPreconditionError("the record service sent no erasure epoch (an older version?)");
-  }
-  return *epoch;
+  return epoch.epoch();
 }
 
 // Sleeps `d` in short steps; false when a stop signal came.
@@ -419,6 +407,20 @@ absl::Status CmdTrain(Env& env) {
   LL_ASSIGN_OR_RETURN(const absl::Duration every, PositiveDurationFlag(a, "every", ""));
   LL_ASSIGN_OR_RETURN(const absl::Duration check, PositiveDurationFlag(a, "check_every", "1m"));
   LL_ASSIGN_OR_RETURN(const std::string trainer, FindTrainer(env));
+  // One schedule per model root: two would train the same versions twice.
+  // The lock is released when this process ends, however it ends.
+  std::error_code ec;
+  std::filesystem::create_directories(model_root, ec);
+  const std::string lock_path = model_root + "/.train-schedule.lock";
+  const int lock_fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (lock_fd < 0) {
+    return absl::FailedPreconditionError(absl::StrCat(lock_path, ": cannot open: ", std::strerror(errno)));
+  }
+  if (::flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
+    ::close(lock_fd);
+    return absl::FailedPreconditionError(
+        absl::StrCat("another `lifelong train --every` runs on ", model_root, " (it holds ", lock_path, ")"));
+  }
   struct sigaction sa = {};
   sa.sa_handler = OnTrainStopSignal;
   sigemptyset(&sa.sa_mask);
@@ -449,11 +451,16 @@ absl::Status CmdTrain(Env& env) {
         DecideRetrain(*state, epoch.ok() ? std::optional<uint64_t>(*epoch) : std::nullopt, absl::Now(), every);
     if (!decision.train) {
       // Said once per model and epoch, not at every check.
-      const std::string seen = absl::StrCat(state->newest_version.value_or(0), "/", state->erasure_epoch);
+      const std::string seen = absl::StrCat(state->newest_version.value_or(0), "/", state->erasure_epoch, "/",
+                                            epoch.ok() ? absl::StrCat(*epoch) : "?", "/", decision.blocked);
       if (seen != last_reason) {
-        env.err() << "train: up to date (" << decision.reason << "); next training in at most "
-                  << ShortDuration(decision.until_due) << "\n"
-                  << std::flush;
+        if (decision.blocked) {
+          env.err() << "train: not training: " << decision.reason << "\n" << std::flush;
+        } else {
+          env.err() << "train: up to date (" << decision.reason << "); next training in at most "
+                    << ShortDuration(decision.until_due) << "\n"
+                    << std::flush;
+        }
         last_reason = seen;
       }
       if (!SleepUnlessStopped(std::min(check, decision.until_due))) break;

@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <string>
@@ -99,6 +100,18 @@ TEST(ScheduledTraining, TrainsThenRetrainsAfterAnErasureAndStopsOnSigterm) {
   argv.insert(argv.end(), {"--", "--tune=false"});
   absl::StatusOr<testing::Subprocess> scheduler = testing::Subprocess::Start(argv, log);
   ASSERT_TRUE(scheduler.ok()) << scheduler.status();
+
+  // One schedule per model root: a second is refused, naming the holder.
+  {
+    ASSERT_TRUE(
+        WaitFor([&] { return std::filesystem::exists(root + "/.train-schedule.lock"); }, std::chrono::seconds(30)));
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));  // locked right after the file is made
+    std::vector<std::string> second = {RunfilePath("services/cli/lifelong"), "train", "--every=1h"};
+    second.insert(second.end(), common.begin(), common.end());
+    EXPECT_NE(RunToCompletion(second, dir + "/second.log"), 0);
+    EXPECT_TRUE(absl::StrContains(ReadFile(dir + "/second.log"), "another `lifelong train --every` runs on"))
+        << ReadFile(dir + "/second.log");
+  }
 
   // No model: the first one is trained at once.
   ASSERT_TRUE(WaitFor([&] { return !Versions(root).empty(); }, std::chrono::seconds(240))) << ReadFile(log);

@@ -47,6 +47,18 @@ RetrainDecision DecideRetrain(const ModelRootState& state, std::optional<uint64_
     return d;
   }
   const std::string model = absl::StrCat("model ", *state.newest_version);
+  if (records_epoch.has_value() && *records_epoch < state.erasure_epoch) {
+    // A model recording a higher epoch retires every newer one that records
+    // this store's (model_retirement.h): training now would be wasted.
+    d.blocked = true;
+    d.reason = absl::StrCat("the record service's erasure epoch ", *records_epoch, " is below the models' ",
+                            state.erasure_epoch,
+                            " (was the record store restored from a backup?): a new model would be retired at once; "
+                            "move the versions in the model root aside, then the next check trains "
+                            "(docs/records.md \"Restore drill\")");
+    d.until_due = every;
+    return d;
+  }
   if (records_epoch.has_value() && *records_epoch > state.erasure_epoch) {
     d.train = true;
     d.reason = absl::StrCat("an erasure since ", model, " (record service erasure epoch ", *records_epoch, " > ",

@@ -6,9 +6,9 @@
 // trained after it exists; models/model_retirement.h).
 //
 // At each check the scheduler reads the model root (ReadModelRootState) and
-// the record service's erasure epoch (the x-lifelong-erasure-epoch metadata
-// of an ExportStatements stream), and DecideRetrain says whether to train
-// now and why. Pure functions here; the loop is CmdTrain's.
+// the record service's erasure epoch (GetErasureEpoch), and DecideRetrain
+// says whether to train now and why. Pure functions here; the loop is
+// CmdTrain's.
 #ifndef LIFELONG_SERVICES_CLI_TRAIN_SCHEDULE_H_
 #define LIFELONG_SERVICES_CLI_TRAIN_SCHEDULE_H_
 
@@ -36,6 +36,10 @@ absl::StatusOr<ModelRootState> ReadModelRootState(const std::string& model_root)
 
 struct RetrainDecision {
   bool train = false;
+  // Not training although it is due: the models record a higher erasure
+  // epoch than the record service (a store restored from a backup), so a
+  // new model would be retired at once. `reason` says what to do.
+  bool blocked = false;
   // Why ("no model yet", "model 3 is 1d0h old (--every=24h)", "an erasure
   // since model 3 (record service erasure epoch 4 > 3)"), or, when not
   // training, what the newest model is.
@@ -48,7 +52,7 @@ struct RetrainDecision {
 // Train when there is no model, when the newest one was written `every` or
 // longer ago (or its time is unknown), or when `records_epoch` (the record
 // service's erasure epoch; unset: not known) is beyond the epoch the models
-// record.
+// record. Never while `records_epoch` is below it (blocked).
 RetrainDecision DecideRetrain(const ModelRootState& state, std::optional<uint64_t> records_epoch, absl::Time now,
                               absl::Duration every);
 

@@ -57,6 +57,17 @@ TEST(DecideRetrain, AnErasureSinceTheModelRetrainsAtOnce) {
   EXPECT_FALSE(DecideRetrain(Model(3, absl::Minutes(5), 0), std::nullopt, kNow, absl::Hours(24)).train);
 }
 
+// A record store restored from a backup can count fewer erasures than the
+// models recorded: a model trained now would be retired at once, so none is,
+// and the reason says what to do.
+TEST(DecideRetrain, AnEpochBelowTheModelsBlocksTraining) {
+  RetrainDecision d = DecideRetrain(Model(3, absl::Hours(30), 5), 2, kNow, absl::Hours(24));
+  EXPECT_FALSE(d.train);
+  EXPECT_TRUE(d.blocked);
+  EXPECT_THAT(d.reason, HasSubstr("erasure epoch 2 is below the models' 5"));
+  EXPECT_THAT(d.reason, HasSubstr("move the versions in the model root aside"));
+}
+
 TEST(DecideRetrain, AModelWithoutAWriteTimeIsRetrained) {
   ModelRootState s = Model(3, absl::Minutes(5), 0);
   s.newest_written.reset();

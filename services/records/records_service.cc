@@ -609,6 +609,16 @@ grpc::Status RecordsService::ExportStatements(grpc::ServerContext* ctx, const v1
   });
 }
 
+grpc::Status RecordsService::GetErasureEpoch(grpc::ServerContext* ctx, const v1::GetErasureEpochRequest*,
+                                             v1::ErasureEpoch* resp) {
+  return Run(ctx, "GetErasureEpoch", /*audited=*/false, [&](const auth::AccessGrant&, std::string*) -> absl::Status {
+    LL_ASSIGN_OR_RETURN(RecordStore::ErasureEpoch epoch, store_->GetErasureEpoch());
+    resp->set_epoch(epoch.epoch);
+    if (epoch.epoch > 0) SetTimestamp(epoch.latest_us, resp->mutable_latest_erasure_time());
+    return absl::OkStatus();
+  });
+}
+
 grpc::ServerUnaryReactor* RecordsService::Echo(grpc::CallbackServerContext* ctx, const v1::EchoRequest* req,
                                                v1::EchoResponse* resp) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();

@@ -118,6 +118,7 @@ class RecordsService final : public lifelong::v1::LearningRecordService::WithCal
   grpc::Status ExportLearner(grpc::ServerContext*, const v1::ExportLearnerRequest*,
                              grpc::ServerWriter<v1::Statement>*) override;
   grpc::Status EraseLearner(grpc::ServerContext*, const v1::EraseLearnerRequest*, v1::EraseLearnerResponse*) override;
+  grpc::Status GetErasureEpoch(grpc::ServerContext*, const v1::GetErasureEpochRequest*, v1::ErasureEpoch*) override;
   grpc::Status ExportStatements(grpc::ServerContext*, const v1::ExportStatementsRequest*,
                                 grpc::ServerWriter<v1::Statement>*) override;
   grpc::Status WatchLearnerChanges(grpc::ServerContext*,

@@ -337,6 +337,34 @@ TEST_F(RecordsServiceTest, TranscriptExportAndErase) {
   EXPECT_EQ(stub_->GetStatement(&c3, get, &got).error_code(), grpc::StatusCode::NOT_FOUND);
 }
 
+// The retraining schedule's probe: the epoch counts erasures that removed
+// statements, and carries when the latest completed.
+TEST_F(RecordsServiceTest, GetErasureEpochCountsErasuresThatRemovedStatements) {
+  auto epoch = [&] {
+    grpc::ClientContext ctx;
+    v1::ErasureEpoch out;
+    EXPECT_TRUE(stub_->GetErasureEpoch(&ctx, v1::GetErasureEpochRequest(), &out).ok());
+    return out;
+  };
+  EXPECT_EQ(epoch().epoch(), 0u);
+  EXPECT_FALSE(epoch().has_latest_erasure_time());
+  ASSERT_TRUE(Record({.id = TestUuid(1), .learner = "u1", .verb = "attended", .course = "c2"}).ok());
+  auto erase = [&](const std::string& learner) {
+    grpc::ClientContext ctx;
+    v1::EraseLearnerRequest req;
+    req.set_learner(learner);
+    v1::EraseLearnerResponse out;
+    EXPECT_TRUE(stub_->EraseLearner(&ctx, req, &out).ok());
+  };
+  erase("u-nobody");  // nothing erased: no new epoch
+  EXPECT_EQ(epoch().epoch(), 0u);
+  erase("u1");
+  const v1::ErasureEpoch after = epoch();
+  EXPECT_EQ(after.epoch(), 1u);
+  EXPECT_TRUE(after.has_latest_erasure_time());
+  EXPECT_GT(after.latest_erasure_time().seconds(), 0);
+}
+
 TEST_F(RecordsServiceTest, ExportStatementsResumesFromCursor) {
   for (int i = 0; i < 5; ++i) ASSERT_TRUE(Record({.id = TestUuid(i)}).ok());
   std::string cursor;

@@ -230,6 +230,10 @@ class AccessMatrixTest : public ::testing::Test {
       v1::ExportStatementsRequest r;
       return Drain(rec_->ExportStatements(ctx.get(), r));
     }
+    if (method == "GetErasureEpoch") {
+      v1::ErasureEpoch out;
+      return rec_->GetErasureEpoch(ctx.get(), v1::GetErasureEpochRequest(), &out);
+    }
     if (method == "WatchLearnerChanges") {
       auto stream = rec_->WatchLearnerChanges(ctx.get());
       v1::LearnerChanges first;
