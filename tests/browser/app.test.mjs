@@ -208,7 +208,11 @@ describe("app", () => {
     await page.click("#erase-cancel");
     assert.equal((await records.listStatements({ learner }, bearer(token))).statements.length > 0, true, "cancel erases nothing");
     await page.click("#erase");
+    // The erasure is asked with two minutes (it answers once the statements
+    // are gone from the store's files; the gateway grants as much).
+    const eraseRequest = page.waitForRequest((r) => r.url().endsWith("/EraseLearner"));
     await page.click("#erase-confirm");
+    assert.equal((await eraseRequest).headers()["connect-timeout-ms"], "120000");
     await page.waitForSelector("#erased");
     assert.match(await page.textContent("#erased"), /已删除 \d+ 条学习记录/);
     await screenCheck(page);

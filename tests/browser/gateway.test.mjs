@@ -10,7 +10,7 @@ import { describe, test } from "node:test";
 import { WEB, VENUE, gatewayCall, mintToken, operatorToken, rawRequest } from "./harness.mjs";
 import {
   CourseCatalogService, checkKioskWrite, chooseCredential, createClient, createConnectTransport,
-  createGateway, createGrpcWebTransport, hostName, peekClaims,
+  ERASE_TIMEOUT_MS, createGateway, createGrpcWebTransport, hostName, peekClaims, upstreamTimeoutMs,
 } from "../../services/web/testing.js";
 
 // http or https, as WEB is (WEB_TEST_TLS=1: https, the development CA trusted
@@ -265,6 +265,15 @@ describe("credential policy (pure)", () => {
     }
     assert.equal(hostName("[::1]:8090"), "::1");
     assert.equal(hostName("::1"), "::1");
+  });
+
+  test("an erasure gets two minutes upstream (it answers once the files are rewritten); other calls the flag's", () => {
+    assert.equal(ERASE_TIMEOUT_MS, 120000);
+    assert.equal(upstreamTimeoutMs("eraseLearner", 10000), 120000);
+    assert.equal(upstreamTimeoutMs("eraseLearner", 300000), 300000);  // never shorter than the flag
+    for (const m of ["recommend", "listStatements", "getTranscript", "recordStatement", "exportLearner"]) {
+      assert.equal(upstreamTimeoutMs(m, 10000), 10000, m);
+    }
   });
 
   test("a bearer token on a kiosk page must be a session of that kiosk", () => {

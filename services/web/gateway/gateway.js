@@ -48,6 +48,17 @@ export const ROUTES = [
 // limit, RESOURCE_EXHAUSTED before anything is parsed or forwarded.
 export const MAX_REQUEST_BYTES = 4 << 20;
 
+// The deadline of a bridged call to its service: --upstream_timeout_ms, but
+// an erasure gets at least two minutes. EraseLearner answers only once the
+// learner's statements are gone from the store's files (a flush and a
+// compaction: 13 s on the 50,000-learner demo district, longer on a larger
+// store), and a learner who asked must not be told it failed while it
+// completes (the app asks with the same two minutes).
+export const ERASE_TIMEOUT_MS = 120_000;
+export function upstreamTimeoutMs(methodLocalName, upstreamTimeout) {
+  return methodLocalName === "eraseLearner" ? Math.max(upstreamTimeout, ERASE_TIMEOUT_MS) : upstreamTimeout;
+}
+
 const CONTENT_TYPES = {
   ".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
   ".mjs": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8",
@@ -113,7 +124,7 @@ export function createGateway(options) {
     const callOptions = (ctx, cred, rid) => {
       const headers = { "x-request-id": rid };
       if (cred.authorization) headers.authorization = cred.authorization;
-      return { headers, signal: ctx.signal, timeoutMs: options.upstreamTimeoutMs };
+      return { headers, signal: ctx.signal, timeoutMs: upstreamTimeoutMs(method.localName, options.upstreamTimeoutMs) };
     };
     const prepare = (req, ctx) => {
       const h = {};

@@ -281,7 +281,10 @@ function myData() {
         const token = session.token;
         let r;
         try {
-          r = await call("LearningRecordService", "EraseLearner", { learner: session.learner }, opts());
+          // Two minutes: the erasure answers once the statements are gone
+          // from the store's files (gateway.js ERASE_TIMEOUT_MS).
+          r = await call("LearningRecordService", "EraseLearner", { learner: session.learner },
+                         { ...opts(), timeoutMs: 120000 });
         } catch (err) {
           if (g !== generation) return;  // a late error: the screen that asked is gone
           msg.textContent = `删除没有完成：${err.message}`;
