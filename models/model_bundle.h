@@ -347,6 +347,10 @@ absl::StatusOr<std::shared_ptr<const ModelBundle>> LoadLatestModelBundle(const s
 // "<model_root>/<version>".
 std::string VersionPath(const std::string& model_root, int64_t version);
 
+// When the trainer wrote the version whose manifest this is (its
+// "written_at", RFC 3339); nullopt when absent or unreadable.
+std::optional<absl::Time> ManifestWrittenAt(const nlohmann::json& manifest);
+
 }  // namespace lifelong::models
 
 #endif  // LIFELONG_MODELS_MODEL_BUNDLE_H_

@@ -30,6 +30,18 @@ std::string VersionPath(const std::string& model_root, int64_t version) {
   return absl::StrCat(model_root, "/", version);
 }
 
+std::optional<absl::Time> ManifestWrittenAt(const nlohmann::json& manifest) {
+  if (!manifest.is_object()) return std::nullopt;
+  auto it = manifest.find("written_at");
+  absl::Time written;
+  std::string error;
+  if (it == manifest.end() || !it->is_string() ||
+      !absl::ParseTime(absl::RFC3339_full, it->get<std::string>(), &written, &error)) {
+    return std::nullopt;
+  }
+  return written;
+}
+
 namespace {
 
 // Reads the manifest and checks that every listed file exists with its size.

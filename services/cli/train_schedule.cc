@@ -25,14 +25,7 @@ absl::StatusOr<ModelRootState> ReadModelRootState(const std::string& model_root)
   if (versions->empty()) return state;
   state.newest_version = versions->back();
   std::ifstream in(models::VersionPath(model_root, versions->back()) + "/" + std::string(models::kManifestFileName));
-  nlohmann::json manifest = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
-  if (manifest.is_object() && manifest.contains("written_at") && manifest["written_at"].is_string()) {
-    absl::Time written;
-    std::string error;
-    if (absl::ParseTime(absl::RFC3339_full, manifest["written_at"].get<std::string>(), &written, &error)) {
-      state.newest_written = written;
-    }
-  }
+  state.newest_written = models::ManifestWrittenAt(nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false));
   absl::StatusOr<models::RetirementPlan> plan = models::PlanRetirement(model_root);
   if (plan.ok() && plan->latest_epoch.has_value()) state.erasure_epoch = *plan->latest_epoch;
   return state;

@@ -10,14 +10,14 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
-
-#include <nlohmann/json.hpp>
+#include <optional>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "models/model_bundle.h"
 #include "services/auth/auth_flags.h"
 #include "services/auth/client_token.h"
 #include "services/common/http_server.h"
@@ -150,15 +150,8 @@ int main(int argc, char** argv) {
          [rs] {
            lifelong::recommend::ModelPtr model = rs->models().Current();
            if (model == nullptr) return std::nan("");
-           const nlohmann::json& manifest = model->manifest();
-           auto it = manifest.find("written_at");
-           absl::Time written;
-           std::string error;
-           if (it == manifest.end() || !it->is_string() ||
-               !absl::ParseTime(absl::RFC3339_full, it->get<std::string>(), &written, &error)) {
-             return std::nan("");
-           }
-           return absl::ToDoubleSeconds(written - absl::UnixEpoch());
+           std::optional<absl::Time> written = lifelong::models::ManifestWrittenAt(model->manifest());
+           return written ? absl::ToDoubleSeconds(*written - absl::UnixEpoch()) : std::nan("");
          }},
         {MetricType::kGauge,
          "lifelong_recommend_index_items",
