@@ -38,6 +38,8 @@
 //                       bit flipped, big-endian (8 bytes; order-preserving)
 //          kPageTokenSecret: 32 random bytes (HMAC-SHA256 key)
 //          kFormatVersion: uint32 big-endian (4), currently 1
+//          kAppliedLogSeq: uint64 big-endian (8), the replicated log's last
+//                       position applied (catalog_log.h); absent: none
 //
 // Page token payload (carried base64url-encoded with an HMAC-SHA256 tag
 // appended, see page_token.h)
@@ -154,6 +156,7 @@ enum class MetaKey : uint8_t {
   kUpdateTime = 0x04,
   kPageTokenSecret = 0x05,
   kFormatVersion = 0x06,
+  kAppliedLogSeq = 0x07,
 };
 
 inline constexpr uint32_t kCurrentFormatVersion = 1;

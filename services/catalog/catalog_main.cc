@@ -15,14 +15,25 @@
 // --backup_interval (0: only on CreateBackup) and purged to the newest
 // --backup_keep. Exit 1 on a bad backup setting, a backup directory another
 // server holds, or a data_dir an interrupted restore moved aside.
+//
+// Replicated (docs/catalog.md, "Replication";
+// services/catalog/replication/catalog_replicator.h): with --replication_nats
+// every write goes through a NATS JetStream log that every catalog node
+// applies, and any node takes writes. Health reports SERVING (and GET /ready
+// on the metrics port 200) once the node has applied the log up to its end;
+// GET /replication shows the node's position. Exit 1 when NATS cannot be
+// reached within a minute, or the database holds writes made without the log.
 #include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <string>
 #include <system_error>
+#include <thread>
+#include <tuple>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
@@ -32,12 +43,14 @@
 #include "services/catalog/catalog_backups.h"
 #include "services/catalog/catalog_service.h"
 #include "services/catalog/catalog_store.h"
+#include "services/catalog/replication/catalog_replicator.h"
 #include "services/common/grpc_tls.h"
 #include "services/common/http_server.h"
 #include "services/common/interceptors.h"
 #include "services/common/log.h"
 #include "services/common/metrics.h"
 #include "services/common/metrics_process.h"
+#include "services/common/nats_config.h"
 #include "services/common/server.h"
 #include "services/common/server_flags.h"
 #include "services/common/tls_flags.h"
@@ -58,6 +71,14 @@ ABSL_FLAG(std::string, backup_dir, "",
 ABSL_FLAG(absl::Duration, backup_interval, absl::ZeroDuration(),
           "take a backup this often (e.g. 6h; 0 = no scheduled backups, CreateBackup still works)");
 ABSL_FLAG(int, backup_keep, 7, "scheduled backups keep the newest N backups (retention; >= 1)");
+ABSL_FLAG(std::string, replication_nats, "",
+          "replicate the catalog through this NATS JetStream cluster (nats://host:port,...; empty: a single "
+          "node; docs/catalog.md, \"Replication\")");
+ABSL_FLAG(std::string, replication_nats_credentials_file, "",
+          "file (mode 600) with one line user:password for NATS, when its servers demand one");
+ABSL_FLAG(std::string, node_id, "catalog-1", "this node's name in the catalog log's logs and GET /replication");
+ABSL_FLAG(std::string, replication_stream, "LIFELONG_CATALOG", "JetStream stream of the catalog's log");
+ABSL_FLAG(int, replicas, 3, "copies JetStream keeps of the catalog's log (1-5)");
 
 int main(int argc, char** argv) {
   lifelong::BlockTerminationSignals();
@@ -98,11 +119,47 @@ int main(int argc, char** argv) {
     lifelong::LogError("data_dir_unusable", {{"data_dir", data_dir}, {"error", ec.message()}});
     return 1;
   }
+  // Replicated: the log first, the store writes through it.
+  std::unique_ptr<lifelong::catalog::CatalogReplicator> replicator;
+  if (!absl::GetFlag(FLAGS_replication_nats).empty()) {
+    lifelong::catalog::CatalogReplicatorOptions ro;
+    absl::StatusOr<std::vector<std::string>> servers =
+        lifelong::nats::ParseServerList(absl::GetFlag(FLAGS_replication_nats));
+    absl::Status setup = servers.status();
+    if (setup.ok()) ro.servers = *servers;
+    const std::string cred_file = absl::GetFlag(FLAGS_replication_nats_credentials_file);
+    if (setup.ok() && !cred_file.empty()) {
+      absl::StatusOr<std::pair<std::string, std::string>> cred = lifelong::nats::ReadNatsCredentialsFile(cred_file);
+      setup = cred.status();
+      if (cred.ok()) std::tie(ro.user, ro.password) = *cred;
+    }
+    ro.node_id = absl::GetFlag(FLAGS_node_id);
+    ro.stream = absl::GetFlag(FLAGS_replication_stream);
+    ro.replicas = absl::GetFlag(FLAGS_replicas);
+    absl::StatusOr<std::unique_ptr<lifelong::catalog::CatalogReplicator>> r =
+        setup.ok() ? lifelong::catalog::CatalogReplicator::Connect(std::move(ro)) : setup;
+    if (!r.ok()) {
+      lifelong::LogError("replication_setup_failed", {{"error", std::string(r.status().message())}});
+      return 1;
+    }
+    replicator = *std::move(r);
+  }
+  lifelong::catalog::CatalogStoreOptions store_options;
+  store_options.log = replicator.get();
   absl::StatusOr<std::unique_ptr<lifelong::catalog::CatalogStore>> store =
-      lifelong::catalog::CatalogStore::Open(data_dir);
+      lifelong::catalog::CatalogStore::Open(data_dir, store_options);
   if (!store.ok()) {
     lifelong::LogError("store_open_failed", {{"data_dir", data_dir}, {"error", store.status().ToString()}});
     return 1;
+  }
+  if (replicator) {
+    if (absl::Status started = replicator->Start(store->get()); !started.ok()) {
+      lifelong::LogError("replication_setup_failed",
+                         {{"data_dir", data_dir}, {"error", std::string(started.message())}});
+      replicator->Stop();
+      (*store)->Close().IgnoreError();
+      return 1;
+    }
   }
   absl::StatusOr<std::unique_ptr<lifelong::auth::Authorizer>> authorizer_or = lifelong::auth::AuthorizerFromFlags();
   if (!authorizer_or.ok()) {
@@ -157,6 +214,26 @@ int main(int argc, char** argv) {
          info_field(&lifelong::v1::CatalogInfo::generation)},
     });
   }
+  if (observed.ok() && replicator) {
+    const lifelong::catalog::CatalogReplicator* r = replicator.get();
+    observed = metrics::DefaultRegistry().AddCallbacks({
+        {MetricType::kGauge,
+         "lifelong_catalog_log_lag",
+         "Catalog log entries this node has not applied yet (docs/catalog.md, \"Replication\").",
+         {},
+         [r] { return double(r->Status().lag); }},
+        {MetricType::kGauge,
+         "lifelong_catalog_log_applied_seq",
+         "The catalog log position this node has applied.",
+         {},
+         [r] { return double(r->Status().applied_seq); }},
+        {MetricType::kGauge,
+         "lifelong_catalog_log_stopped",
+         "1 when this catalog node stopped applying its log (GET /replication says why), else 0.",
+         {},
+         [r] { return r->Status().applier_error.empty() ? 0.0 : 1.0; }},
+    });
+  }
   if (observed.ok() && backups) {
     const lifelong::catalog::CatalogBackupManager* b = backups.get();
     observed = metrics::DefaultRegistry().AddCallbacks(
@@ -182,14 +259,47 @@ int main(int argc, char** argv) {
     (*store)->Close().IgnoreError();
     return 1;
   }
-  (*server)->SetServing(true);  // also every name in health_service_names
-  std::atomic<bool> serving{true};
+  // A replicated node serves once it has applied the log up to its end as
+  // read at start (an empty node rebuilding the catalog does not answer
+  // with a partial one); until then gRPC health answers NOT_SERVING and
+  // GET /ready 503, which HAProxy checks.
+  std::atomic<bool> serving{replicator == nullptr};
+  (*server)->SetServing(serving.load());  // also every name in health_service_names
+  std::map<std::string, lifelong::HttpHandler> routes;
+  if (replicator) {
+    const lifelong::catalog::CatalogReplicator* r = replicator.get();
+    routes["/replication"] = [r] {
+      lifelong::HttpResponse response;
+      response.content_type = "application/json";
+      response.body = r->StatusJson() + "\n";
+      return response;
+    };
+    routes["/ready"] = [&serving] {
+      lifelong::HttpResponse response;
+      response.status = serving.load() ? 200 : 503;
+      response.content_type = "text/plain";
+      response.body = serving.load() ? "ready\n" : "catching up\n";
+      return response;
+    };
+  }
   lifelong::HttpServerOptions metrics_options;
   metrics_options.host = absl::GetFlag(FLAGS_metrics_host);
   metrics_options.port = absl::GetFlag(FLAGS_metrics_port);
   metrics_options.tls = *tls;
   std::unique_ptr<lifelong::HttpServer> metrics_server = lifelong::StartMetricsHttpServerOrLog(
-      metrics_options, &metrics::DefaultRegistry(), [&serving] { return serving.load(); });
+      metrics_options, &metrics::DefaultRegistry(), [&serving] { return serving.load(); }, std::move(routes));
+  std::thread readiness;
+  std::atomic<bool> stopping{false};
+  if (replicator) {
+    readiness = std::thread([&] {
+      while (!stopping.load() && !replicator->Ready()) absl::SleepFor(absl::Milliseconds(50));
+      if (stopping.load()) return;
+      serving = true;
+      (*server)->SetServing(true);
+      lifelong::LogInfo("catalog_log_caught_up",
+                        {{"applied_seq", static_cast<int64_t>(replicator->Status().applied_seq)}});
+    });
+  }
   lifelong::WritePortFile(absl::GetFlag(FLAGS_port_file), (*server)->port());
   absl::StatusOr<lifelong::v1::CatalogInfo> info = (*store)->GetCatalogInfo();
   lifelong::LogInfo("serving", {{"port", (*server)->port()},
@@ -198,7 +308,8 @@ int main(int argc, char** argv) {
                                 {"tls", lifelong::ServingTlsMode(*tls)},
                                 {"courses", info.ok() ? info->course_count() : -1},
                                 {"generation", info.ok() ? info->generation() : -1},
-                                {"backup_dir", backup_dir.empty() ? "off" : backup_dir}});
+                                {"backup_dir", backup_dir.empty() ? "off" : backup_dir},
+                                {"replication", replicator ? absl::GetFlag(FLAGS_node_id) : std::string("off")}});
 
   // Scheduled backups on their own thread; writers are never blocked.
   std::unique_ptr<lifelong::catalog::CatalogBackupScheduler> scheduler;
@@ -225,11 +336,14 @@ int main(int argc, char** argv) {
 
   const int sig = lifelong::WaitForTerminationSignal();
   lifelong::LogInfo("shutting_down", {{"signal", sig}});
+  stopping = true;
+  if (readiness.joinable()) readiness.join();
   serving = false;
   (*server)->Shutdown(std::chrono::milliseconds(absl::GetFlag(FLAGS_shutdown_grace_ms)));
   if (metrics_server) metrics_server->Shutdown();  // before the store closes
   if (scheduler) scheduler->Stop();                // waits for a backup in progress
   backups.reset();
+  if (replicator) replicator->Stop();  // no more applies; the store closes after
   absl::Status closed = (*store)->Close();
   if (!closed.ok()) {
     lifelong::LogError("store_close_failed", {{"error", closed.ToString()}});

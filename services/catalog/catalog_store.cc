@@ -243,6 +243,9 @@ absl::StatusOr<std::unique_ptr<CatalogStore>> CatalogStore::Open(const std::stri
     if (!v.ok()) return fail(v.status());
     *field = *v;
   }
+  absl::StatusOr<uint64_t> applied = ReadU64(db.get(), meta, ro, codec::MetaKey::kAppliedLogSeq);
+  if (!applied.ok()) return fail(applied.status());
+  counters.applied_log_seq = *applied;
   std::string time_value;
   s = db->Get(ro, meta, codec::MetaKeyBytes(codec::MetaKey::kUpdateTime), &time_value);
   if (s.ok()) {
@@ -259,7 +262,7 @@ absl::StatusOr<std::unique_ptr<CatalogStore>> CatalogStore::Open(const std::stri
 CatalogStore::CatalogStore(CatalogStoreOptions options, std::unique_ptr<rocksdb::DB> db,
                            std::vector<rocksdb::ColumnFamilyHandle*> handles, std::string token_key, Counters counters)
     : options_(std::move(options)),
-      signer_(std::move(token_key)),
+      signer_(std::make_shared<const PageTokenSigner>(std::move(token_key))),
       db_(std::move(db)),
       handles_(std::move(handles)),
       counters_(counters) {}
@@ -296,7 +299,7 @@ absl::Status CatalogStore::CheckPrerequisites(const Course& course) const {
   });
 }
 
-absl::Status CatalogStore::WriteCourse(const Course* previous, Course* next) {
+absl::Status CatalogStore::WriteCourse(const Course* previous, Course* next, Pending* pending) {
   const absl::Time now = Micros(options_.clock());
   next->set_revision(previous == nullptr ? 1 : previous->revision() + 1);
   next->set_etag(EtagOf(next->revision()));
@@ -306,10 +309,18 @@ absl::Status CatalogStore::WriteCourse(const Course* previous, Course* next) {
   } else {
     *next->mutable_create_time() = previous->create_time();
   }
+  if (pending == nullptr) return CommitCourse(previous, *next, now, std::nullopt);
+  pending->kind = CatalogLogEntry::kCourse;
+  pending->payload = codec::EncodeCourseValue(*next);
+  pending->at = AppliedLogSeq();
+  return absl::OkStatus();
+}
 
+absl::Status CatalogStore::CommitCourse(const Course* previous, const Course& next, absl::Time now,
+                                        std::optional<uint64_t> log_seq) {
   rocksdb::WriteBatch batch;
-  batch.Put(Cf(kCourses), codec::CourseKey(next->id()), codec::EncodeCourseValue(*next));
-  const std::vector<std::string> new_keys = codec::CourseIndexKeys(*next);
+  batch.Put(Cf(kCourses), codec::CourseKey(next.id()), codec::EncodeCourseValue(next));
+  const std::vector<std::string> new_keys = codec::CourseIndexKeys(next);
   std::vector<std::string> old_keys;
   if (previous != nullptr) old_keys = codec::CourseIndexKeys(*previous);
   std::vector<std::string> removed, added;
@@ -326,15 +337,15 @@ absl::Status CatalogStore::WriteCourse(const Course* previous, Course* next) {
   updated.generation += 1;
   if (previous == nullptr) updated.course_count += 1;
   const bool was_archived = previous != nullptr && previous->state() == Course::ARCHIVED;
-  const bool is_archived = next->state() == Course::ARCHIVED;
+  const bool is_archived = next.state() == Course::ARCHIVED;
   if (is_archived && !was_archived) updated.archived_count += 1;
   if (!is_archived && was_archived) updated.archived_count -= 1;
   updated.update_time = now;
-  batch.Put(Cf(kMeta), codec::MetaKeyBytes(codec::MetaKey::kGeneration), codec::EncodeU64Value(updated.generation));
+  if (log_seq) updated.applied_log_seq = *log_seq;
   batch.Put(Cf(kMeta), codec::MetaKeyBytes(codec::MetaKey::kCourseCount), codec::EncodeU64Value(updated.course_count));
   batch.Put(Cf(kMeta), codec::MetaKeyBytes(codec::MetaKey::kArchivedCount),
             codec::EncodeU64Value(updated.archived_count));
-  batch.Put(Cf(kMeta), codec::MetaKeyBytes(codec::MetaKey::kUpdateTime), codec::EncodeTimeValue(now));
+  PutCounters(updated, &batch);
 
   rocksdb::WriteOptions wo;
   wo.sync = true;
@@ -350,38 +361,14 @@ void CatalogStore::PutCounters(const Counters& updated, rocksdb::WriteBatch* bat
     batch->Put(Cf(kMeta), codec::MetaKeyBytes(codec::MetaKey::kUpdateTime),
                codec::EncodeTimeValue(*updated.update_time));
   }
+  if (updated.applied_log_seq > 0) {
+    batch->Put(Cf(kMeta), codec::MetaKeyBytes(codec::MetaKey::kAppliedLogSeq),
+               codec::EncodeU64Value(updated.applied_log_seq));
+  }
 }
 
-absl::StatusOr<v1::Programme> CatalogStore::PutProgramme(const v1::Programme& input) {
-  v1::Programme programme = input;
-  programme.clear_update_time();
-  if (auto s = ValidateProgramme(programme); !s.ok()) return s;
-  absl::MutexLock write_lock(&write_mu_);
-  absl::ReaderMutexLock lock(&db_mu_);
-  if (db_ == nullptr) return Closed();
-  for (int i = 0; i < programme.required_course_ids_size(); ++i) {
-    absl::StatusOr<Course> c = ReadCourse(programme.required_course_ids(i), nullptr);
-    if (absl::IsNotFound(c.status())) {
-      return absl::InvalidArgumentError(absl::StrCat("programme.required_course_ids[", i, "]: no course with id '",
-                                                     programme.required_course_ids(i), "'"));
-    }
-    if (!c.ok()) return c.status();
-  }
-  std::string existing;
-  rocksdb::Status got =
-      db_->Get(rocksdb::ReadOptions(), Cf(kProgrammes), codec::ProgrammeKey(programme.id()), &existing);
-  if (got.IsNotFound()) {
-    absl::StatusOr<std::vector<v1::Programme>> all = ListProgrammesLocked();
-    if (!all.ok()) return all.status();
-    if (static_cast<int>(all->size()) >= kMaxProgrammes) {
-      return absl::ResourceExhaustedError(
-          absl::StrCat("programme.id: the catalog already holds ", kMaxProgrammes, " programmes"));
-    }
-  } else if (!got.ok()) {
-    return FromRocks(got, "read programme");
-  }
-  const absl::Time now = Micros(options_.clock());
-  *programme.mutable_update_time() = ToProto(now);
+absl::Status CatalogStore::CommitProgramme(const v1::Programme& programme, absl::Time now,
+                                           std::optional<uint64_t> log_seq) {
   Counters updated;
   {
     absl::MutexLock counters_lock(&counters_mu_);
@@ -389,6 +376,7 @@ absl::StatusOr<v1::Programme> CatalogStore::PutProgramme(const v1::Programme& in
   }
   updated.generation += 1;
   updated.update_time = now;
+  if (log_seq) updated.applied_log_seq = *log_seq;
   rocksdb::WriteBatch batch;
   batch.Put(Cf(kProgrammes), codec::ProgrammeKey(programme.id()), codec::EncodeProgrammeValue(programme));
   PutCounters(updated, &batch);
@@ -397,7 +385,139 @@ absl::StatusOr<v1::Programme> CatalogStore::PutProgramme(const v1::Programme& in
   if (auto s = FromRocks(db_->Write(wo, &batch), "write programme"); !s.ok()) return s;
   absl::MutexLock counters_lock(&counters_mu_);
   counters_ = updated;
-  return programme;
+  return absl::OkStatus();
+}
+
+template <typename T>
+absl::StatusOr<T> CatalogStore::RunWrite(const std::function<absl::StatusOr<T>(Pending*)>& step) {
+  if (options_.log == nullptr) return step(nullptr);
+  for (int attempt = 1;; ++attempt) {
+    Pending pending;
+    absl::StatusOr<T> result = step(&pending);
+    if (!result.ok() || pending.payload.empty()) return result;
+    absl::StatusOr<bool> landed = options_.log->Append(pending.kind, pending.payload, pending.at);
+    if (!landed.ok()) return landed.status();
+    if (*landed) return result;
+    if (attempt >= options_.max_write_attempts) {
+      return absl::AbortedError(
+          absl::StrCat("catalog: other writes landed first ", attempt, " times in a row; retry the call"));
+    }
+  }
+}
+
+uint64_t CatalogStore::AppliedLogSeq() const {
+  absl::MutexLock lock(&counters_mu_);
+  return counters_.applied_log_seq;
+}
+
+uint64_t CatalogStore::UnloggedWrites() const {
+  absl::MutexLock lock(&counters_mu_);
+  return counters_.applied_log_seq == 0 ? counters_.generation : 0;
+}
+
+std::shared_ptr<const PageTokenSigner> CatalogStore::Signer() const {
+  absl::MutexLock lock(&signer_mu_);
+  return signer_;
+}
+
+absl::Status CatalogStore::ApplyLogged(uint64_t seq, CatalogLogEntry kind, absl::string_view payload) {
+  absl::MutexLock write_lock(&write_mu_);
+  absl::ReaderMutexLock lock(&db_mu_);
+  if (db_ == nullptr) return Closed();
+  if (seq <= AppliedLogSeq()) return absl::OkStatus();
+  const auto bad = [seq](const absl::Status& s) {
+    return absl::DataLossError(absl::StrCat("catalog log entry ", seq, ": ", s.message()));
+  };
+  switch (kind) {
+    case CatalogLogEntry::kInit: {
+      if (payload.size() != codec::kPageTokenSecretBytes) {
+        return bad(absl::InvalidArgumentError("the page-token secret has the wrong length"));
+      }
+      Counters updated;
+      {
+        absl::MutexLock counters_lock(&counters_mu_);
+        updated = counters_;
+      }
+      updated.applied_log_seq = seq;
+      rocksdb::WriteBatch batch;
+      batch.Put(Cf(kMeta), codec::MetaKeyBytes(codec::MetaKey::kPageTokenSecret),
+                rocksdb::Slice(payload.data(), payload.size()));
+      PutCounters(updated, &batch);
+      rocksdb::WriteOptions wo;
+      wo.sync = true;
+      if (auto s = FromRocks(db_->Write(wo, &batch), "write the log's page-token secret"); !s.ok()) return s;
+      {
+        absl::MutexLock counters_lock(&counters_mu_);
+        counters_ = updated;
+      }
+      absl::MutexLock signer_lock(&signer_mu_);
+      signer_ = std::make_shared<const PageTokenSigner>(std::string(payload));
+      return absl::OkStatus();
+    }
+    case CatalogLogEntry::kCourse: {
+      absl::StatusOr<Course> course = codec::DecodeCourseValue(payload);
+      if (!course.ok()) return bad(course.status());
+      if (auto s = ValidateCourseId("course.id", course->id()); !s.ok()) return bad(s);
+      absl::StatusOr<Course> previous = ReadCourse(course->id(), nullptr);
+      if (!previous.ok() && !absl::IsNotFound(previous.status())) return previous.status();
+      const absl::Time now = absl::FromUnixMicros(absl::ToUnixMicros(
+          absl::FromUnixSeconds(course->update_time().seconds()) + absl::Nanoseconds(course->update_time().nanos())));
+      return CommitCourse(previous.ok() ? &*previous : nullptr, *course, now, seq);
+    }
+    case CatalogLogEntry::kProgramme: {
+      absl::StatusOr<v1::Programme> programme = codec::DecodeProgrammeValue(payload);
+      if (!programme.ok()) return bad(programme.status());
+      if (auto s = ValidateCourseId("programme.id", programme->id()); !s.ok()) return bad(s);
+      const absl::Time now =
+          absl::FromUnixMicros(absl::ToUnixMicros(absl::FromUnixSeconds(programme->update_time().seconds()) +
+                                                  absl::Nanoseconds(programme->update_time().nanos())));
+      return CommitProgramme(*programme, now, seq);
+    }
+  }
+  return bad(absl::InvalidArgumentError("unknown entry kind"));
+}
+
+absl::StatusOr<v1::Programme> CatalogStore::PutProgramme(const v1::Programme& input) {
+  v1::Programme programme = input;
+  programme.clear_update_time();
+  if (auto s = ValidateProgramme(programme); !s.ok()) return s;
+  return RunWrite<v1::Programme>([&](Pending* pending) -> absl::StatusOr<v1::Programme> {
+    absl::MutexLock write_lock(&write_mu_);
+    absl::ReaderMutexLock lock(&db_mu_);
+    if (db_ == nullptr) return Closed();
+    for (int i = 0; i < programme.required_course_ids_size(); ++i) {
+      absl::StatusOr<Course> c = ReadCourse(programme.required_course_ids(i), nullptr);
+      if (absl::IsNotFound(c.status())) {
+        return absl::InvalidArgumentError(absl::StrCat("programme.required_course_ids[", i, "]: no course with id '",
+                                                       programme.required_course_ids(i), "'"));
+      }
+      if (!c.ok()) return c.status();
+    }
+    std::string existing;
+    rocksdb::Status got =
+        db_->Get(rocksdb::ReadOptions(), Cf(kProgrammes), codec::ProgrammeKey(programme.id()), &existing);
+    if (got.IsNotFound()) {
+      absl::StatusOr<std::vector<v1::Programme>> all = ListProgrammesLocked();
+      if (!all.ok()) return all.status();
+      if (static_cast<int>(all->size()) >= kMaxProgrammes) {
+        return absl::ResourceExhaustedError(
+            absl::StrCat("programme.id: the catalog already holds ", kMaxProgrammes, " programmes"));
+      }
+    } else if (!got.ok()) {
+      return FromRocks(got, "read programme");
+    }
+    const absl::Time now = Micros(options_.clock());
+    v1::Programme stored = programme;
+    *stored.mutable_update_time() = ToProto(now);
+    if (pending != nullptr) {
+      pending->kind = CatalogLogEntry::kProgramme;
+      pending->payload = codec::EncodeProgrammeValue(stored);
+      pending->at = AppliedLogSeq();
+      return stored;
+    }
+    if (auto s = CommitProgramme(stored, now, std::nullopt); !s.ok()) return s;
+    return stored;
+  });
 }
 
 absl::StatusOr<v1::Programme> CatalogStore::GetProgramme(absl::string_view id) const {
@@ -439,17 +559,20 @@ absl::StatusOr<Course> CatalogStore::CreateCourse(const Course& input) {
   if (course.state() == Course::STATE_UNSPECIFIED) course.set_state(Course::DRAFT);
   if (auto s = ValidateCourse(course); !s.ok()) return s;
 
-  absl::MutexLock write_lock(&write_mu_);
-  absl::ReaderMutexLock lock(&db_mu_);
-  if (db_ == nullptr) return Closed();
-  absl::StatusOr<Course> existing = ReadCourse(course.id(), nullptr);
-  if (existing.ok()) {
-    return absl::AlreadyExistsError(absl::StrCat("course '", course.id(), "' already exists"));
-  }
-  if (!absl::IsNotFound(existing.status())) return existing.status();
-  if (auto s = CheckPrerequisites(course); !s.ok()) return s;
-  if (auto s = WriteCourse(nullptr, &course); !s.ok()) return s;
-  return course;
+  return RunWrite<Course>([&](Pending* pending) -> absl::StatusOr<Course> {
+    absl::MutexLock write_lock(&write_mu_);
+    absl::ReaderMutexLock lock(&db_mu_);
+    if (db_ == nullptr) return Closed();
+    absl::StatusOr<Course> existing = ReadCourse(course.id(), nullptr);
+    if (existing.ok()) {
+      return absl::AlreadyExistsError(absl::StrCat("course '", course.id(), "' already exists"));
+    }
+    if (!absl::IsNotFound(existing.status())) return existing.status();
+    if (auto s = CheckPrerequisites(course); !s.ok()) return s;
+    Course stored = course;
+    if (auto s = WriteCourse(nullptr, &stored, pending); !s.ok()) return s;
+    return stored;
+  });
 }
 
 absl::StatusOr<Course> CatalogStore::GetCourse(absl::string_view id) const {
@@ -494,45 +617,50 @@ absl::StatusOr<Course> CatalogStore::UpdateCourse(const Course& course, const Fi
   }
   if (auto s = ValidateUpdateMask(mask); !s.ok()) return s;
 
-  absl::MutexLock write_lock(&write_mu_);
-  absl::ReaderMutexLock lock(&db_mu_);
-  if (db_ == nullptr) return Closed();
-  absl::StatusOr<Course> current = ReadCourse(course.id(), nullptr);
-  if (!current.ok()) return current.status();
-  if (current->state() == Course::ARCHIVED) {
-    return absl::FailedPreconditionError(absl::StrCat("course '", course.id(), "' is archived and cannot be updated"));
-  }
-  if (course.etag() != current->etag()) {
-    return absl::AbortedError(absl::StrCat("course.etag: '", course.etag(), "' is stale (current etag is '",
-                                           current->etag(), "'); read the course again and retry"));
-  }
-  Course next = *current;
-  ApplyUpdateMask(course, mask, &next);
-  if (next.state() == Course::STATE_UNSPECIFIED) {
-    return absl::InvalidArgumentError("course.state: must be set");
-  }
-  if (auto s = ValidateCourse(next); !s.ok()) return s;
-  if (auto s = CheckPrerequisites(next); !s.ok()) return s;
-  if (auto s = WriteCourse(&*current, &next); !s.ok()) return s;
-  return next;
+  return RunWrite<Course>([&](Pending* pending) -> absl::StatusOr<Course> {
+    absl::MutexLock write_lock(&write_mu_);
+    absl::ReaderMutexLock lock(&db_mu_);
+    if (db_ == nullptr) return Closed();
+    absl::StatusOr<Course> current = ReadCourse(course.id(), nullptr);
+    if (!current.ok()) return current.status();
+    if (current->state() == Course::ARCHIVED) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("course '", course.id(), "' is archived and cannot be updated"));
+    }
+    if (course.etag() != current->etag()) {
+      return absl::AbortedError(absl::StrCat("course.etag: '", course.etag(), "' is stale (current etag is '",
+                                             current->etag(), "'); read the course again and retry"));
+    }
+    Course next = *current;
+    ApplyUpdateMask(course, mask, &next);
+    if (next.state() == Course::STATE_UNSPECIFIED) {
+      return absl::InvalidArgumentError("course.state: must be set");
+    }
+    if (auto s = ValidateCourse(next); !s.ok()) return s;
+    if (auto s = CheckPrerequisites(next); !s.ok()) return s;
+    if (auto s = WriteCourse(&*current, &next, pending); !s.ok()) return s;
+    return next;
+  });
 }
 
 absl::StatusOr<Course> CatalogStore::ArchiveCourse(absl::string_view id, absl::string_view etag) {
   if (auto s = ValidateCourseId("id", id); !s.ok()) return s;
-  absl::MutexLock write_lock(&write_mu_);
-  absl::ReaderMutexLock lock(&db_mu_);
-  if (db_ == nullptr) return Closed();
-  absl::StatusOr<Course> current = ReadCourse(id, nullptr);
-  if (!current.ok()) return current.status();
-  if (!etag.empty() && etag != current->etag()) {
-    return absl::AbortedError(
-        absl::StrCat("etag: '", etag, "' is stale (current etag is '", current->etag(), "'); read the course again"));
-  }
-  if (current->state() == Course::ARCHIVED) return current;
-  Course next = *current;
-  next.set_state(Course::ARCHIVED);
-  if (auto s = WriteCourse(&*current, &next); !s.ok()) return s;
-  return next;
+  return RunWrite<Course>([&](Pending* pending) -> absl::StatusOr<Course> {
+    absl::MutexLock write_lock(&write_mu_);
+    absl::ReaderMutexLock lock(&db_mu_);
+    if (db_ == nullptr) return Closed();
+    absl::StatusOr<Course> current = ReadCourse(id, nullptr);
+    if (!current.ok()) return current.status();
+    if (!etag.empty() && etag != current->etag()) {
+      return absl::AbortedError(
+          absl::StrCat("etag: '", etag, "' is stale (current etag is '", current->etag(), "'); read the course again"));
+    }
+    if (current->state() == Course::ARCHIVED) return current;
+    Course next = *current;
+    next.set_state(Course::ARCHIVED);
+    if (auto s = WriteCourse(&*current, &next, pending); !s.ok()) return s;
+    return next;
+  });
 }
 
 absl::StatusOr<ListCoursesResponse> CatalogStore::ListCourses(const ListCoursesRequest& request) const {
@@ -542,7 +670,7 @@ absl::StatusOr<ListCoursesResponse> CatalogStore::ListCourses(const ListCoursesR
   const absl::Time now = options_.clock();
   std::string after_id;
   if (!request.page_token().empty()) {
-    absl::StatusOr<codec::PageTokenPayload> token = signer_.Verify(request.page_token());
+    absl::StatusOr<codec::PageTokenPayload> token = Signer()->Verify(request.page_token());
     if (!token.ok()) return token.status();
     if (token->filter_fingerprint != fingerprint) {
       return absl::InvalidArgumentError(
@@ -615,7 +743,7 @@ absl::StatusOr<ListCoursesResponse> CatalogStore::ListCourses(const ListCoursesR
     payload.issue_time = now;
     payload.filter_fingerprint = fingerprint;
     payload.last_id = next_after;
-    response.set_next_page_token(signer_.Sign(payload));
+    response.set_next_page_token(Signer()->Sign(payload));
   }
   return response;
 }

@@ -10,6 +10,10 @@
 // parallel and each sees one consistent snapshot; writes (create, update,
 // archive) are serialized by a mutex so that revision checks, prerequisite
 // checks and counters are exact.
+//
+// Replicated (options.log set; catalog_log.h): writes are planned here and
+// reach the database only through ApplyLogged, in log order, with the log
+// position (meta kAppliedLogSeq) in the same batch.
 #ifndef LIFELONG_SERVICES_CATALOG_CATALOG_STORE_H_
 #define LIFELONG_SERVICES_CATALOG_CATALOG_STORE_H_
 
@@ -31,6 +35,7 @@
 #include "absl/types/span.h"
 #include "google/protobuf/field_mask.pb.h"
 #include "proto/lifelong/v1/catalog.pb.h"
+#include "services/catalog/catalog_log.h"
 #include "services/catalog/page_token.h"
 
 namespace lifelong::catalog {
@@ -49,6 +54,12 @@ struct CatalogStoreOptions {
   // stays under gRPC's default 4 MiB message limit. A page always holds at
   // least one course. At least 1.
   size_t max_page_bytes = size_t{3} << 20;
+  // The replicated log writes go through (catalog_log.h); null: writes go
+  // straight to the database (a single catalog node).
+  CatalogLog* log = nullptr;
+  // Log mode: how often a write is planned again when other writes keep
+  // landing first (then ABORTED).
+  int max_write_attempts = 20;
 };
 
 class CatalogStore {
@@ -132,6 +143,18 @@ class CatalogStore {
   // Close; otherwise `fn`'s status.
   absl::Status WithDatabaseForBackup(const std::function<absl::Status(rocksdb::DB*, const BackupCounts&)>& fn) const;
 
+  // Log mode (catalog_log.h). The log position this database has applied
+  // (0: none).
+  uint64_t AppliedLogSeq() const;
+  // Writes made without a log while the database applied no log entry (a
+  // catalog that was single-node): such a database cannot join a log.
+  uint64_t UnloggedWrites() const;
+  // Applies log entry `seq` of `kind` (the applier, in log order): its
+  // effects and the position in one synced batch. OK without effect when
+  // `seq` is already applied; DATA_LOSS when the payload does not decode
+  // (the applier must stop: never skip an entry); UNAVAILABLE after Close.
+  absl::Status ApplyLogged(uint64_t seq, CatalogLogEntry kind, absl::string_view payload);
+
   // Waits for calls in progress, then closes the database. Later calls fail
   // with UNAVAILABLE. Idempotent.
   absl::Status Close();
@@ -142,6 +165,14 @@ class CatalogStore {
     uint64_t course_count = 0;
     uint64_t archived_count = 0;
     std::optional<absl::Time> update_time;
+    uint64_t applied_log_seq = 0;  // meta kAppliedLogSeq
+  };
+  // Log mode: the entry a planned write appends, and the position it was
+  // planned at. An empty payload: nothing to write.
+  struct Pending {
+    CatalogLogEntry kind = CatalogLogEntry::kCourse;
+    std::string payload;
+    uint64_t at = 0;
   };
 
   CatalogStore(CatalogStoreOptions options, std::unique_ptr<rocksdb::DB> db,
@@ -162,14 +193,31 @@ class CatalogStore {
   absl::Status CheckPrerequisites(const lifelong::v1::Course& course) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_)
       ABSL_SHARED_LOCKS_REQUIRED(db_mu_);
 
-  // Fills revision, etag and times of `next` and writes it (with the index
-  // changes from `previous`, absent for a new course) and the counters in one
-  // synced batch; updates counters_ on success.
-  absl::Status WriteCourse(const lifelong::v1::Course* previous, lifelong::v1::Course* next)
+  // Fills revision, etag and times of `next` (from `previous`, absent for a
+  // new course). Without a log (`pending` null) writes it at once
+  // (CommitCourse); with one, fills `pending` instead.
+  absl::Status WriteCourse(const lifelong::v1::Course* previous, lifelong::v1::Course* next, Pending* pending)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) ABSL_SHARED_LOCKS_REQUIRED(db_mu_);
+  // Writes `next` as stored (with the index changes from `previous`) and the
+  // counters in one synced batch, with `log_seq` as the applied position when
+  // set; updates counters_ on success.
+  absl::Status CommitCourse(const lifelong::v1::Course* previous, const lifelong::v1::Course& next, absl::Time now,
+                            std::optional<uint64_t> log_seq) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_)
+      ABSL_SHARED_LOCKS_REQUIRED(db_mu_);
+  absl::Status CommitProgramme(const lifelong::v1::Programme& programme, absl::Time now,
+                               std::optional<uint64_t> log_seq) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_)
+      ABSL_SHARED_LOCKS_REQUIRED(db_mu_);
+  // Runs `step` (which takes the write locks itself) with a Pending to fill
+  // in log mode, appends what it planned and plans again while other writes
+  // land first. Without a log, `step` gets null and writes itself.
+  template <typename T>
+  absl::StatusOr<T> RunWrite(const std::function<absl::StatusOr<T>(Pending*)>& step);
+  std::shared_ptr<const PageTokenSigner> Signer() const;
 
   const CatalogStoreOptions options_;
-  const PageTokenSigner signer_;
+  // Replaced once in log mode, by the log's init entry.
+  mutable absl::Mutex signer_mu_;
+  std::shared_ptr<const PageTokenSigner> signer_ ABSL_GUARDED_BY(signer_mu_);
 
   // Serializes writers. Acquired before db_mu_.
   absl::Mutex write_mu_;

@@ -38,60 +38,22 @@
 #include "services/records/replication/log_op.h"
 #include "services/records/test_statements.h"
 #include "tests/testing/alert_metrics.h"
+#include "tests/testing/nats_cluster.h"
 #include "tests/testing/subprocess.h"
 
 namespace lifelong::records::replication {
 namespace {
+
+using lifelong::testing::FreePort;
+using lifelong::testing::HttpGet;
+using lifelong::testing::HttpRequest;
+using lifelong::testing::NatsServerBinary;
 
 using records::testing::MakeStatement;
 using records::testing::TestUuid;
 using Stub = v1::LearningRecordService::Stub;
 
 constexpr int kLeaseTtlMs = 1500;
-
-int FreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = 0;
-  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a));
-  socklen_t len = sizeof(a);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  int port = ntohs(a.sin_port);
-  close(fd);
-  return port;
-}
-
-// An HTTP/1.1 request to 127.0.0.1:port: (status, body); status 0 when
-// unreachable.
-std::pair<int, std::string> HttpRequest(int port, const std::string& method, const std::string& path,
-                                        const std::string& headers, const std::string& body) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = htons(port);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) {
-    close(fd);
-    return {0, ""};
-  }
-  std::string req = method + " " + path + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n" + headers +
-                    "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
-  (void)!write(fd, req.data(), req.size());
-  std::string resp;
-  char buf[4096];
-  for (ssize_t n; (n = read(fd, buf, sizeof(buf))) > 0;) resp.append(buf, n);
-  close(fd);
-  if (resp.size() < 12) return {0, ""};
-  int status = std::atoi(resp.substr(9, 3).c_str());
-  size_t at = resp.find("\r\n\r\n");
-  return {status, at == std::string::npos ? "" : resp.substr(at + 4)};
-}
-
-std::pair<int, std::string> HttpGet(int port, const std::string& path) {
-  return HttpRequest(port, "GET", path, "", "");
-}
 
 constexpr char kXapiUser[] = "replication-test:Zq8-not-a-real-secret";
 
@@ -101,45 +63,6 @@ std::pair<int, std::string> Xapi(int port, const std::string& method, const std:
                      "Authorization: Basic " + absl::Base64Escape(kXapiUser) +
                          "\r\nX-Experience-API-Version: 1.0.3\r\nContent-Type: application/json\r\n",
                      body);
-}
-
-std::string NatsServerBinary() {
-  for (const char* p : {"/usr/sbin/nats-server", "/usr/bin/nats-server", "/usr/local/bin/nats-server"}) {
-    if (access(p, X_OK) == 0) return p;
-  }
-  return "";
-}
-
-struct NatsCluster {
-  std::vector<lifelong::testing::Subprocess> servers;
-  std::vector<int> client_ports;
-  std::string urls;  // for --replication_nats
-};
-
-NatsCluster StartNats(const std::string& dir) {
-  NatsCluster c;
-  std::vector<int> cluster_ports;
-  for (int i = 0; i < 3; ++i) {
-    c.client_ports.push_back(FreePort());
-    cluster_ports.push_back(FreePort());
-  }
-  std::vector<std::string> routes, urls;
-  for (int i = 0; i < 3; ++i) {
-    routes.push_back(absl::StrCat("nats://127.0.0.1:", cluster_ports[i]));
-    urls.push_back(absl::StrCat("nats://127.0.0.1:", c.client_ports[i]));
-  }
-  c.urls = absl::StrJoin(urls, ",");
-  for (int i = 0; i < 3; ++i) {
-    std::string sd = absl::StrCat(dir, "/nats-", i + 1);
-    auto p = lifelong::testing::Subprocess::Start(
-        {NatsServerBinary(), "-js", "-sd", sd, "-a", "127.0.0.1", "-p", std::to_string(c.client_ports[i]), "-n",
-         absl::StrCat("nats-", i + 1), "--cluster_name", "c", "--cluster", routes[i], "--routes",
-         absl::StrJoin(routes, ",")},
-        absl::StrCat(dir, "/nats-", i + 1, ".log"));
-    EXPECT_TRUE(p.ok()) << p.status();
-    c.servers.push_back(std::move(*p));
-  }
-  return c;
 }
 
 struct Node {
@@ -298,7 +221,7 @@ class ReplicationCluster : public ::testing::Test {
   void SetUp() override {
     if (NatsServerBinary().empty()) GTEST_SKIP() << "nats-server is not installed (ops/bootstrap.sh installs it)";
     dir_ = lifelong::testing::FreshTempDir("replication");
-    nats_ = StartNats(dir_);
+    nats_ = lifelong::testing::StartNatsCluster(dir_);
     for (int i = 1; i <= 3; ++i) {
       auto n = std::make_unique<Node>();
       n->id = absl::StrCat("records-", i);
@@ -320,7 +243,7 @@ class ReplicationCluster : public ::testing::Test {
   }
 
   std::string dir_;
-  NatsCluster nats_;
+  lifelong::testing::NatsCluster nats_;
   std::vector<std::unique_ptr<Node>> nodes_;
 };
 

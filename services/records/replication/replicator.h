@@ -101,6 +101,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "services/common/nats_config.h"
 #include "services/records/record_store.h"
 #include "services/records/replication/log_op.h"
 #include "services/xapi/document_store.h"
@@ -146,16 +147,9 @@ struct ReplicatorOptions {
   absl::Duration forget_node_after = absl::Hours(24 * 7);
 };
 
-// Splits "nats://a:4222,nats://b:4222" into servers. INVALID_ARGUMENT
-// naming --replication_nats when one is not nats://host:port.
-absl::StatusOr<std::vector<std::string>> ParseServerList(absl::string_view list);
-
-// Reads `path` (--replication_nats_credentials_file): one line "user:password"
-// (the password may contain ':'), so that the password is not in the process's
-// arguments where every local user can read it (ps). INVALID_ARGUMENT naming
-// the flag when the file is missing, empty, malformed or readable by group or
-// others (chmod 600, as ssh demands of its keys).
-absl::StatusOr<std::pair<std::string, std::string>> ReadNatsCredentialsFile(const std::string& path);
+// The flag parsers, shared with the catalog's log (services/common/nats_config.h).
+using ::lifelong::nats::ParseServerList;
+using ::lifelong::nats::ReadNatsCredentialsFile;
 
 struct ReplicationStatus {
   std::string node;

@@ -1,0 +1,103 @@
+#include "tests/testing/nats_cluster.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <iostream>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+
+namespace lifelong::testing {
+
+std::string NatsServerBinary() {
+  for (const char* p : {"/usr/sbin/nats-server", "/usr/bin/nats-server", "/usr/local/bin/nats-server"}) {
+    if (access(p, X_OK) == 0) return p;
+  }
+  return "";
+}
+
+int FreePort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = 0;
+  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a));
+  socklen_t len = sizeof(a);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  int port = ntohs(a.sin_port);
+  close(fd);
+  return port;
+}
+
+std::pair<int, std::string> HttpRequest(int port, const std::string& method, const std::string& path,
+                                        const std::string& headers, const std::string& body) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = htons(port);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) {
+    close(fd);
+    return {0, ""};
+  }
+  std::string req = method + " " + path + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n" + headers +
+                    "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+  (void)!write(fd, req.data(), req.size());
+  std::string resp;
+  char buf[4096];
+  for (ssize_t n; (n = read(fd, buf, sizeof(buf))) > 0;) resp.append(buf, n);
+  close(fd);
+  if (resp.size() < 12) return {0, ""};
+  int status = std::atoi(resp.substr(9, 3).c_str());
+  size_t at = resp.find("\r\n\r\n");
+  return {status, at == std::string::npos ? "" : resp.substr(at + 4)};
+}
+
+std::pair<int, std::string> HttpGet(int port, const std::string& path) {
+  return HttpRequest(port, "GET", path, "", "");
+}
+
+namespace {
+
+void StartMember(NatsCluster* c, const std::string& dir, int i) {
+  std::vector<std::string> routes;
+  for (int port : c->cluster_ports) routes.push_back(absl::StrCat("nats://127.0.0.1:", port));
+  absl::StatusOr<Subprocess> p =
+      Subprocess::Start({NatsServerBinary(), "-js", "-sd", absl::StrCat(dir, "/nats-", i + 1), "-a", "127.0.0.1", "-p",
+                         std::to_string(c->client_ports[i]), "-n", absl::StrCat("nats-", i + 1), "--cluster_name", "c",
+                         "--cluster", routes[i], "--routes", absl::StrJoin(routes, ",")},
+                        absl::StrCat(dir, "/nats-", i + 1, ".log"));
+  if (!p.ok()) {
+    std::cerr << "cannot start nats-" << i + 1 << ": " << p.status() << "\n";
+    std::abort();
+  }
+  if (static_cast<int>(c->servers.size()) <= i) {
+    c->servers.push_back(std::move(*p));
+  } else {
+    c->servers[i] = std::move(*p);
+  }
+}
+
+}  // namespace
+
+NatsCluster StartNatsCluster(const std::string& dir) {
+  NatsCluster c;
+  std::vector<std::string> urls;
+  for (int i = 0; i < 3; ++i) {
+    c.client_ports.push_back(FreePort());
+    c.cluster_ports.push_back(FreePort());
+    urls.push_back(absl::StrCat("nats://127.0.0.1:", c.client_ports[i]));
+  }
+  c.urls = absl::StrJoin(urls, ",");
+  for (int i = 0; i < 3; ++i) StartMember(&c, dir, i);
+  return c;
+}
+
+void RestartNatsMember(NatsCluster* c, const std::string& dir, int i) { StartMember(c, dir, i); }
+
+}  // namespace lifelong::testing
