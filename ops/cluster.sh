@@ -3,14 +3,16 @@
 # (docs/replication.md, "Operations"): three NATS JetStream servers holding the
 # replicated statement log, three record nodes records-1..3 applying it to
 # their own RocksDB, HAProxy on the client ports sending every connection to
-# the node that leads, plus catalog, recommender and web gateway as in
-# ops/stack.sh, with the demo district loaded once through the leader.
+# the node that leads, three catalog nodes catalog-1..3 replicated through
+# the same JetStream cluster (HAProxy spreads the catalog port over the ready
+# ones; docs/catalog.md, "Replication"), plus recommender and web gateway as
+# in ops/stack.sh, with the demo district loaded once through the leader.
 #
 #   ops/cluster.sh up             build, start everything, load the demo district, train, wait
 #   ops/cluster.sh down           SIGTERM everything (services, HAProxy, nodes, NATS) and wait
 #   ops/cluster.sh status         each node's role, applied log position and lag; NATS; HAProxy
-#   ops/cluster.sh kill NODE      SIGKILL records-N or nats-N (a drill: no goodbye, no flush)
-#   ops/cluster.sh restart NODE   start records-N or nats-N again (after kill, or SIGTERM+start
+#   ops/cluster.sh kill NODE      SIGKILL records-N, catalog-N or nats-N (a drill: no goodbye, no flush)
+#   ops/cluster.sh restart NODE   start records-N, catalog-N or nats-N again (after kill, or SIGTERM+start
 #                                 when it runs) and wait until it is back
 #
 # Clients use the same addresses as with the single-node stack: gRPC on
@@ -27,6 +29,9 @@
 #   CLUSTER_METRICS_PORT_BASE [9010] records-N /metrics, /replication, /leader on BASE+N
 #   CLUSTER_NATS_PORT_BASE [4221]    nats-N clients on BASE+N (4222..4224); routes on
 #                                    BASE+2000+N (6222..), monitoring on BASE+4000+N (8222..)
+#   CLUSTER_CATALOG_PORT_BASE [7020]  catalog-N gRPC on BASE+N (7021..7023); clients use
+#                                    LIFELONG_CATALOG_PORT [7002] (HAProxy, any ready node)
+#   CLUSTER_CATALOG_METRICS_PORT_BASE [9020]  catalog-N /metrics, /replication, /ready on BASE+N
 #   CLUSTER_HAPROXY_STATS_PORT [8404]  HAProxy's statistics page (CSV at /;csv)
 #   CLUSTER_LEASE_TTL_MS [3000]      the leader lease (records_server --lease_ttl_ms)
 #   CLUSTER_NATS_SYNC [auto]         JetStream's sync_interval: auto = `always` (fsync before
@@ -38,10 +43,10 @@
 # State lives under $LIFELONG_VAR/cluster: nats-N/ (JetStream file storage),
 # records-N/ (each node's RocksDB), records-N-backups/ (each node's scheduled
 # backups, STACK_BACKUP_INTERVAL/STACK_BACKUP_KEEP as in ops/stack.sh),
-# xapi-documents-N/, haproxy.cfg, nats-N.conf,
-# run/ (pid files, markers) and log/. The catalog (with its scheduled backups
-# in $LIFELONG_VAR/catalog-backups), models, auth and tls directories are the
-# stack's ($LIFELONG_VAR/catalog, ...). $LIFELONG_VAR/cluster
+# xapi-documents-N/, catalog-N/ and catalog-N-backups/ (each catalog node's
+# RocksDB and backups), haproxy.cfg, nats-N.conf,
+# run/ (pid files, markers) and log/. The models, auth and tls directories
+# are the stack's ($LIFELONG_VAR/models, ...). $LIFELONG_VAR/cluster
 # and every data directory in it are mode 700, and every process runs with
 # umask 077 (docs/security.md, "Secrets on disk").
 set -euo pipefail
@@ -66,6 +71,8 @@ XAPI_PORT_BASE="${CLUSTER_XAPI_PORT_BASE:-8180}"
 METRICS_PORT_BASE="${CLUSTER_METRICS_PORT_BASE:-9010}"
 NATS_PORT_BASE="${CLUSTER_NATS_PORT_BASE:-4221}"
 HAPROXY_STATS_PORT="${CLUSTER_HAPROXY_STATS_PORT:-8404}"
+CATALOG_PORT_BASE="${CLUSTER_CATALOG_PORT_BASE:-7020}"
+CATALOG_METRICS_PORT_BASE="${CLUSTER_CATALOG_METRICS_PORT_BASE:-9020}"
 LEASE_TTL_MS="${CLUSTER_LEASE_TTL_MS:-3000}"
 NATS_SERVER="${NATS_SERVER:-nats-server}"
 HAPROXY="${HAPROXY:-haproxy}"
@@ -75,6 +82,8 @@ NATS_SYNC="${CLUSTER_NATS_SYNC:-auto}"
 XAPI_PORT=$(flag_value xapi_port 8080 ${RECORDS_FLAGS:-})
 # shellcheck disable=SC2086
 RECORDS_METRICS_PORT=$(flag_value metrics_port 9001 ${RECORDS_FLAGS:-})
+# shellcheck disable=SC2086
+CATALOG_METRICS_PORT=$(flag_value metrics_port 9002 ${CATALOG_FLAGS:-})
 
 if [ -t 1 ]; then
   say() { printf '\033[1mcluster:\033[0m %s\n' "$*"; }
@@ -86,6 +95,8 @@ die() { printf 'cluster: error: %s\n' "$*" >&2; exit 1; }
 node_port() { echo $((NODE_PORT_BASE + $1)); }
 node_xapi_port() { echo $((XAPI_PORT_BASE + $1)); }
 node_metrics_port() { echo $((METRICS_PORT_BASE + $1)); }
+catalog_port() { echo $((CATALOG_PORT_BASE + $1)); }
+catalog_metrics_port() { echo $((CATALOG_METRICS_PORT_BASE + $1)); }
 nats_port() { echo $((NATS_PORT_BASE + $1)); }
 nats_route_port() { echo $((NATS_PORT_BASE + 2000 + $1)); }
 nats_http_port() { echo $((NATS_PORT_BASE + 4000 + $1)); }
@@ -93,6 +104,7 @@ nats_http_port() { echo $((NATS_PORT_BASE + 4000 + $1)); }
 program_of() {
   case "$1" in
     records-[0-9]*) echo records_server ;;
+    catalog-[0-9]*) echo catalog_server ;;
     nats-[0-9]*) echo nats-server ;;
     haproxy) echo haproxy ;;
     trainer) echo lifelong.bin ;;
@@ -105,7 +117,7 @@ program_of() {
 # single-node stack's records) as the stack's.
 instance_arg() {
   case "$1" in
-    records-[0-9]*) echo "--data_dir=$CLUSTER/$1" ;;
+    records-[0-9]* | catalog-[0-9]*) echo "--data_dir=$CLUSTER/$1" ;;
     nats-[0-9]*) echo "$CLUSTER/$1.conf" ;;
     haproxy) echo "$CLUSTER/haproxy.cfg" ;;
     *) stack_instance_arg "$1" ;;
@@ -114,7 +126,7 @@ instance_arg() {
 
 any_running() {
   local s
-  for s in records-1 records-2 records-3 catalog recommend; do
+  for s in records-1 records-2 records-3 catalog-1 catalog-2 catalog-3 recommend; do
     pid_of "$s" >/dev/null && return 0
   done
   return 1
@@ -253,16 +265,18 @@ wait_nats() {
 
 # ---------------------------------------------------------------- records nodes
 
-# metrics_curl PATH N: GET PATH on records-N's metrics port (TLS: the client
+# port_curl PATH PORT: GET PATH on a metrics port (TLS: the client
 # certificate, as every call to /metrics needs).
-metrics_curl() {
+port_curl() {
   local scheme=http tls=()
   if [ "$TLS" = 1 ]; then
     scheme=https
     tls=(--cacert "$TLS_DIR/ca.pem" --cert "$TLS_DIR/client.pem" --key "$TLS_DIR/client.key")
   fi
-  curl -s --max-time 2 ${tls[@]+"${tls[@]}"} "$scheme://127.0.0.1:$(node_metrics_port "$2")$1"
+  curl -s --max-time 2 ${tls[@]+"${tls[@]}"} "$scheme://127.0.0.1:$2$1"
 }
+# metrics_curl PATH N: GET PATH on records-N's metrics port.
+metrics_curl() { port_curl "$1" "$(node_metrics_port "$2")"; }
 
 start_node() {
   local n="$1"
@@ -296,6 +310,62 @@ wait_node() {
   done
 }
 
+# ---------------------------------------------------------------- catalog nodes
+
+# start_catalog_node N: catalog-N, replicated through the JetStream cluster
+# (stream LIFELONG_CATALOG), its own RocksDB and backups.
+start_catalog_node() {
+  local n="$1"
+  private_dir "$CLUSTER/catalog-$n" "$CLUSTER/catalog-$n-backups"
+  # shellcheck disable=SC2046,SC2086
+  start "catalog-$n" "$(catalog_port "$n")" --data_dir="$CLUSTER/catalog-$n" \
+    --backup_dir="$CLUSTER/catalog-$n-backups" --backup_interval="${STACK_BACKUP_INTERVAL:-6h}" \
+    --backup_keep="${STACK_BACKUP_KEEP:-28}" \
+    $(server_tls_flags catalog) $(server_auth_flags catalog) \
+    --replication_nats="$(nats_urls)" $(nats_credentials_flag) --node_id="catalog-$n" --replicas=3 \
+    ${CATALOG_FLAGS:-} --metrics_port="$(catalog_metrics_port "$n")"
+}
+
+# wait_catalog_node TIMEOUT_S N: waits until catalog-N has applied the
+# catalog's log up to its end (GET /ready: 200).
+wait_catalog_node() {
+  local timeout="$1" n="$2" deadline
+  deadline=$(($(date +%s) + timeout))
+  until [ "$(port_curl /ready "$(catalog_metrics_port "$n")" 2>/dev/null)" = ready ]; do
+    if ! pid_of "catalog-$n" >/dev/null; then
+      echo "--- catalog-$n exited; last lines of $LOG/catalog-$n.log:" >&2
+      tail -n 20 "$LOG/catalog-$n.log" >&2 || true
+      die "catalog-$n exited"
+    fi
+    [ "$(date +%s)" -lt "$deadline" ] || die "catalog-$n: not ready after ${timeout}s (GET /replication; log $LOG/catalog-$n.log)"
+    sleep 0.2
+  done
+}
+
+# catalog_line N: one line of `status` for catalog-N, from GET /replication.
+catalog_line() {
+  local n="$1" pid json
+  if ! pid=$(pid_of "catalog-$n"); then
+    printf '  %-10s %-8s %s\n' "catalog-$n" "-" "not running"
+    return
+  fi
+  json=$(port_curl /replication "$(catalog_metrics_port "$n")" 2>/dev/null || true)
+  python3 - "$n" "$pid" "$(catalog_port "$n")" "$json" <<'PY'
+import json, sys
+n, pid, port, raw = sys.argv[1:5]
+try:
+    d = json.loads(raw)
+except ValueError:
+    print(f"  {'catalog-' + n:<10} {pid:<8} no answer on GET /replication")
+    sys.exit(0)
+state = "ready" if d.get("ready") else "catching up"
+print(f"  {'catalog-' + n:<10} {pid:<8} {'127.0.0.1:' + port:<16} {state:<12} "
+      f"{d.get('applied_seq', '?'):<18} {d.get('log_last_seq', '?'):<14} {d.get('lag', '?')}")
+if d.get('applier_error'):
+    print(f"  {'':<10} APPLIER STOPPED: {d['applier_error']}")
+PY
+}
+
 # leader_node: N of the node that answers 200 on GET /leader (none: fails).
 leader_node() {
   local n
@@ -318,7 +388,7 @@ wait_leader() {
 # ---------------------------------------------------------------- HAProxy
 
 write_haproxy_cfg() {
-  local cfg="$CLUSTER/haproxy.cfg" check_tls="" n
+  local cfg="$CLUSTER/haproxy.cfg" check_tls="" n port
   if [ "$TLS" = 1 ]; then
     # The health check speaks TLS with the client certificate (mutual TLS on /metrics).
     # Mode 600 from its creation: it holds the client certificate's private key.
@@ -360,6 +430,17 @@ frontend records_metrics
     bind $HOST:$RECORDS_METRICS_PORT
     default_backend records_metrics
 
+# The catalog: every node takes reads and writes (docs/catalog.md,
+# "Replication"); connections go to the ready nodes (GET /ready: the node has
+# applied the catalog's log to its end).
+frontend catalog_grpc
+    bind $HOST:$CATALOG_PORT
+    default_backend catalog_grpc
+
+frontend catalog_metrics
+    bind $HOST:$CATALOG_METRICS_PORT
+    default_backend catalog_metrics
+
 frontend stats
     mode http
     bind 127.0.0.1:$HAPROXY_STATS_PORT
@@ -384,6 +465,18 @@ EOF
       done
       echo
     done
+    for backend in grpc metrics; do
+      echo "backend catalog_$backend"
+      echo "    balance leastconn"
+      echo "    option httpchk"
+      echo "    http-check send meth GET uri /ready"
+      echo "    http-check expect status 200"
+      for n in "${NODES[@]}"; do
+        if [ "$backend" = grpc ]; then port=$(catalog_port "$n"); else port=$(catalog_metrics_port "$n"); fi
+        echo "    server catalog-$n 127.0.0.1:$port check port $(catalog_metrics_port "$n")$check_tls"
+      done
+      echo
+    done
   } >"$cfg.new"
   "$HAPROXY" -c -q -f "$cfg.new" || die "HAProxy rejects the generated $cfg.new"
   mv -f "$cfg.new" "$cfg"
@@ -395,7 +488,7 @@ start_haproxy() {
     say "haproxy already running (pid $pid)"
     return
   fi
-  for p in "$RECORDS_PORT" "$XAPI_PORT" "$RECORDS_METRICS_PORT" "$HAPROXY_STATS_PORT"; do
+  for p in "$RECORDS_PORT" "$XAPI_PORT" "$RECORDS_METRICS_PORT" "$CATALOG_PORT" "$CATALOG_METRICS_PORT" "$HAPROXY_STATS_PORT"; do
     port_busy "$p" && die "port $p is taken by another process (is the single-node stack up? ops/stack.sh down)"
   done
   write_haproxy_cfg
@@ -407,13 +500,16 @@ start_haproxy() {
     pid_of haproxy >/dev/null || { tail -n 20 "$LOG/haproxy.log" >&2; die "haproxy exited (log $LOG/haproxy.log)"; }
     sleep 0.1
   done
-  say "started haproxy (pid $!, gRPC $HOST:$RECORDS_PORT, xAPI $HOST:$XAPI_PORT, metrics $HOST:$RECORDS_METRICS_PORT -> the leader; stats http://127.0.0.1:$HAPROXY_STATS_PORT/)"
+  say "started haproxy (pid $!, gRPC $HOST:$RECORDS_PORT, xAPI $HOST:$XAPI_PORT, metrics $HOST:$RECORDS_METRICS_PORT -> the leader; catalog $HOST:$CATALOG_PORT -> the ready catalog nodes; stats http://127.0.0.1:$HAPROXY_STATS_PORT/)"
 }
 
-# haproxy_up_servers BACKEND: the servers HAProxy sends BACKEND's traffic to.
+# haproxy_up_servers BACKEND: the servers HAProxy sends BACKEND's traffic to
+# (grpc, xapi, metrics: records_BACKEND; or a full name such as catalog_grpc).
 haproxy_up_servers() {
+  local b="$1"
+  case "$b" in *_*) ;; *) b="records_$b" ;; esac
   { curl -s --max-time 2 "http://127.0.0.1:$HAPROXY_STATS_PORT/;csv" 2>/dev/null || true; } |
-    awk -F, -v b="records_$1" '$1 == b && $2 != "BACKEND" && $18 == "UP" {print $2}' | paste -sd ' '
+    awk -F, -v b="$b" '$1 == b && $2 != "BACKEND" && $18 == "UP" {print $2}' | paste -sd ' '
 }
 
 # ---------------------------------------------------------------- commands
@@ -468,7 +564,7 @@ cluster_up() {
   local dirs=()
   for n in "${NODES[@]}"; do dirs+=("$CLUSTER/records-$n"); done
   claim_demo_store "${dirs[@]}"
-  private_dir "$VAR/catalog" "$VAR/catalog-backups" "$VAR/models"
+  private_dir "$VAR/models"
   mkdir -p "$LOG" "$RUN"
   resolve_tls
   resolve_auth
@@ -501,16 +597,15 @@ cluster_up() {
   say "waiting for a leader (lease ${LEASE_TTL_MS} ms)"
   n=$(wait_leader 60)
   say "records-$n leads"
-  step "starting catalog"
-  # shellcheck disable=SC2046,SC2086
-  start catalog "$CATALOG_PORT" --data_dir="$VAR/catalog" \
-    --backup_dir="$VAR/catalog-backups" --backup_interval="${STACK_BACKUP_INTERVAL:-6h}" \
-    --backup_keep="${STACK_BACKUP_KEEP:-28}" \
-    $(server_tls_flags catalog) $(server_auth_flags catalog) ${CATALOG_FLAGS:-}
-  # Through HAProxy: SERVING here means the leader answers on the records address.
+  step "starting catalog-1..3 (replicated through the same JetStream cluster)"
+  for n in "${NODES[@]}"; do start_catalog_node "$n"; done
+  for n in "${NODES[@]}"; do wait_catalog_node 60 "$n"; done
+  # Through HAProxy: SERVING here means the leader answers on the records
+  # address, and a ready catalog node on the catalog's.
   wait_serving 60s records catalog
   step_done "start records+catalog"
   load_demo
+  refill_demo_catalog
   train_first_model
   start_recommend_and_web
   echo
@@ -526,10 +621,31 @@ cluster_up() {
   echo "Stop everything with: ops/cluster.sh down"
 }
 
+# refill_demo_catalog: a cluster whose demo district was loaded while the
+# catalog was a single node (in $VAR/catalog, before the catalog was
+# replicated) comes up with an empty replicated catalog: the demo loader
+# creates the demo courses again (the same seed gives the same courses).
+refill_demo_catalog() {
+  [ "${STACK_SKIP_DEMO:-0}" = 1 ] && return 0
+  [ -f "$RUN/demo.done" ] || return 0
+  lifelong courses list --limit=1 2>/dev/null | grep -q . && return 0
+  step "the replicated catalog is empty: creating the demo courses again (docs/catalog.md, \"Replication\")"
+  local flags=()
+  if [ "$TLS" = 1 ]; then
+    flags=(--tls_ca="$LIFELONG_TLS_CA" --tls_cert="$LIFELONG_TLS_CERT" --tls_key="$LIFELONG_TLS_KEY")
+  fi
+  [ "$AUTH" = 1 ] && flags+=(--token_file="$AUTH_DIR/loader.token")
+  "$BIN/demo_loader" ${flags[@]+"${flags[@]}"} --catalog="$LIFELONG_CATALOG" --courses="$DEMO_COURSES" \
+    --seed="$DEMO_SEED" --skip_statements --allow_demo_data
+  step_done "demo catalog"
+}
+
 cluster_down() {
   local any=0 s
   "$ROOT/ops/web.sh" down || say "the web gateway did not stop (ops/web.sh)"
-  for s in trainer recommend catalog haproxy records-3 records-2 records-1 nats-3 nats-2 nats-1; do
+  # "catalog": the single catalog of a cluster started before the catalog was replicated.
+  for s in trainer recommend catalog catalog-3 catalog-2 catalog-1 haproxy records-3 records-2 records-1 \
+    nats-3 nats-2 nats-1; do
     stop_one "$s" && any=1
   done
   rm -f "$RUN/tls.on" "$RUN/auth.on"
@@ -579,6 +695,9 @@ cluster_status() {
   echo "records nodes (GET /replication on each metrics port):"
   printf '  %-10s %-8s %-16s %-12s %-18s %-14s %-12s %s\n' NODE PID GRPC ROLE APPLIED LOG_LAST LAG LEADER
   for n in "${NODES[@]}"; do node_line "$n"; done
+  echo "catalog nodes (GET /replication on each metrics port; any ready node takes writes):"
+  printf '  %-10s %-8s %-16s %-12s %-18s %-14s %s\n' NODE PID GRPC STATE APPLIED LOG_LAST LAG
+  for n in "${NODES[@]}"; do catalog_line "$n"; done
   echo "statement log (NATS JetStream, file storage in $CLUSTER/nats-N):"
   for n in "${NODES[@]}"; do
     if pid=$(pid_of "nats-$n"); then
@@ -591,18 +710,16 @@ cluster_status() {
   if pid=$(pid_of haproxy); then
     echo "haproxy (pid $pid): gRPC $HOST:$RECORDS_PORT -> $(haproxy_up_servers grpc | sed 's/^$/(no leader)/')," \
       "xAPI $HOST:$XAPI_PORT -> $(haproxy_up_servers xapi | sed 's/^$/(no leader)/')," \
+      "catalog $HOST:$CATALOG_PORT -> $(haproxy_up_servers catalog_grpc | sed 's/^$/(no ready node)/')," \
       "stats http://127.0.0.1:$HAPROXY_STATS_PORT/"
   else
     echo "haproxy: not running"
   fi
-  for s in catalog recommend; do
-    local port_var="${s^^}_PORT"
-    if pid=$(pid_of "$s"); then
-      printf '%-10s pid %-8s %s\n' "$s" "$pid" "$HOST:${!port_var}"
-    else
-      printf '%-10s not running\n' "$s"
-    fi
-  done
+  if pid=$(pid_of recommend); then
+    printf '%-10s pid %-8s %s\n' recommend "$pid" "$HOST:$RECOMMEND_PORT"
+  else
+    printf '%-10s not running\n' recommend
+  fi
   trainer_status
   "$ROOT/ops/web.sh" status || true
   if [ -x "$BIN/lifelong.bin" ] && any_running; then
@@ -611,19 +728,19 @@ cluster_status() {
     echo
     echo "the leader's record-store backups (each node keeps its own in $CLUSTER/records-N-backups):"
     lifelong backup list --timeout=5s || true
-    if pid_of catalog >/dev/null; then
+    if pid_of catalog-1 >/dev/null || pid_of catalog-2 >/dev/null || pid_of catalog-3 >/dev/null; then
       echo
-      echo "catalog backups ($VAR/catalog-backups; docs/catalog.md \"Backups\"):"
+      echo "catalog backups of one ready node (each keeps its own in $CLUSTER/catalog-N-backups; docs/catalog.md \"Backups\"):"
       lifelong backup list --service=catalog --timeout=5s || true
     fi
   fi
 }
 
-# node_arg NAME: validates a NODE argument (records-N or nats-N, N in 1..3).
+# node_arg NAME: validates a NODE argument (records-N, catalog-N or nats-N, N in 1..3).
 node_arg() {
   case "${1:-}" in
-    records-[123] | nats-[123]) echo "$1" ;;
-    *) die "NODE must be records-1, records-2, records-3, nats-1, nats-2 or nats-3 (got '${1:-}')" ;;
+    records-[123] | catalog-[123] | nats-[123]) echo "$1" ;;
+    *) die "NODE must be records-N, catalog-N or nats-N with N in 1..3 (got '${1:-}')" ;;
   esac
 }
 
@@ -655,6 +772,11 @@ cluster_restart() {
       say "waiting for records-$n to answer (it catches up from its last applied position)"
       wait_node 60 "$n"
       ;;
+    catalog-*)
+      start_catalog_node "$n"
+      say "waiting for catalog-$n to apply the catalog's log to its end"
+      wait_catalog_node 60 "$n"
+      ;;
   esac
   say "$name is back"
 }
@@ -669,7 +791,7 @@ case "${1:-}" in
   kill) cluster_kill "${2:-}" ;;
   restart) cluster_restart "${2:-}" ;;
   *)
-    echo "usage: ops/cluster.sh up|down|status|kill NODE|restart NODE   (NODE: records-1..3, nats-1..3;" \
+    echo "usage: ops/cluster.sh up|down|status|kill NODE|restart NODE   (NODE: records-1..3, catalog-1..3, nats-1..3;" \
       "settings: the comment at the top)" >&2
     exit 2
     ;;

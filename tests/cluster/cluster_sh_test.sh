@@ -46,6 +46,7 @@ export CATALOG_FLAGS="--metrics_port=$((BASE + 6))" RECOMMEND_FLAGS="--metrics_p
 export CLUSTER_NODE_PORT_BASE=$((BASE + 10)) CLUSTER_XAPI_PORT_BASE=$((BASE + 20))
 export CLUSTER_METRICS_PORT_BASE=$((BASE + 30)) CLUSTER_NATS_PORT_BASE=$((BASE + 40))
 export CLUSTER_HAPROXY_STATS_PORT=$((BASE + 8)) LIFELONG_WEB_PORT=$((BASE + 9))
+export CLUSTER_CATALOG_PORT_BASE=$((BASE + 50)) CLUSTER_CATALOG_METRICS_PORT_BASE=$((BASE + 60))
 # cluster.sh's NATS ports: clients BASE+41.., routes +2000, monitoring +4000.
 export STACK_SKIP_BUILD=1 STACK_SKIP_DEMO=1 STACK_SKIP_WEB=1 STACK_TLS=1 STACK_AUTH=1
 CLUSTER="$RUNFILES/ops/cluster.sh"
@@ -151,7 +152,7 @@ for f in "$LIFELONG_VAR"/cluster/run/*.pid "$LIFELONG_VAR"/run/*.pid; do
   case "$cmd" in *records_server*) want="kiosk-session.key" ;; esac
   grep -q -- "--auth_session_key_file=$LIFELONG_VAR/auth/$want" <<<"$cmd" || fail "not given $want: $cmd"
 done
-[ "$services" -ge 5 ] || fail "only $services service processes found (3 record nodes, catalog, recommender)"
+[ "$services" -ge 7 ] || fail "only $services service processes found (3 record nodes, 3 catalog nodes, recommender)"
 grep -q "check-ssl verify required" "$LIFELONG_VAR/cluster/haproxy.cfg" || fail "HAProxy check without TLS"
 
 LIFELONG="$LIFELONG_VAR/bin/lifelong"
@@ -169,10 +170,10 @@ for _ in $(seq 50); do
 done
 [ -n "$(find "$LIFELONG_VAR"/cluster/records-1-backups -type f)" ] || fail "no backup files to check"
 for d in "$LIFELONG_VAR/cluster" "$LIFELONG_VAR"/cluster/records-{1,2,3} "$LIFELONG_VAR"/cluster/records-{1,2,3}-backups \
-  "$LIFELONG_VAR"/cluster/nats-{1,2,3} "$LIFELONG_VAR/catalog"; do
+  "$LIFELONG_VAR"/cluster/nats-{1,2,3} "$LIFELONG_VAR"/cluster/catalog-{1,2,3} "$LIFELONG_VAR"/cluster/catalog-{1,2,3}-backups; do
   [ "$(stat -c %a "$d")" = 700 ] || fail "$d is mode $(stat -c %a "$d"), not 700"
 done
-OPEN=$(find "$LIFELONG_VAR"/cluster/records-* "$LIFELONG_VAR"/cluster/nats-[0-9] "$LIFELONG_VAR/catalog" \
+OPEN=$(find "$LIFELONG_VAR"/cluster/records-* "$LIFELONG_VAR"/cluster/nats-[0-9] "$LIFELONG_VAR"/cluster/catalog-* \
   ! -type l -perm /077)
 [ -z "$OPEN" ] || fail "readable by other accounts: $OPEN"
 
@@ -187,7 +188,7 @@ grep -q "https://" <<<"$URLS" || fail "ops/web.sh with LIFELONG_STACK_RUN: $URLS
 # local user): the nodes read it from a mode-600 file.
 NATS_PASSWORD=$(cat "$LIFELONG_VAR/auth/nats.password")
 [ -n "$NATS_PASSWORD" ] || fail "no NATS password file"
-for pid in $(pgrep -f records_server || true); do
+for pid in $(pgrep -f 'records_server|catalog_server' || true); do
   if tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$NATS_PASSWORD"; then
     fail "the NATS password is in the arguments of process $pid"
   fi
@@ -208,6 +209,30 @@ while b"PONG" not in data and b"-ERR" not in data:
 sys.exit(0 if b"PONG" in data and b"-ERR" not in data else 1)
 PY
 then fail "NATS accepted a client without credentials"; fi
+
+# The catalog: three nodes, any takes writes; HAProxy sends the catalog
+# address to the ready ones. A course written there is on every node; with
+# catalog-1 killed, writes and reads go on; back, catalog-1 has caught up.
+grep -Eq "catalog 127.0.0.1:$LIFELONG_CATALOG_PORT -> catalog-[123] catalog-[123] catalog-[123]," <<<"$STATUS" ||
+  fail "HAProxy does not spread the catalog over three ready nodes: $STATUS"
+course_json() {  # course_json ID
+  printf '{"id":"%s","title":"太极拳入门","category":"健身","provider":{"name":"东四街道市民学校","kind":"RESIDENTS_SCHOOL"},"mode":"OFFLINE","venue":{"id":"v-ds","xuequ":"东四学区"},"state":"OPEN","audiences":["SENIORS"]}\n' "$1"
+}
+course_json drill-1 | "${LOADER[@]}" courses put - || fail "course write through the catalog address"
+"$CLUSTER" kill catalog-1
+ok=0
+for _ in $(seq 50); do
+  if course_json drill-2 | "${LOADER[@]}" courses put - >/dev/null 2>&1; then ok=1; break; fi
+  sleep 0.2
+done
+[ "$ok" = 1 ] || fail "no catalog write through the catalog address with catalog-1 killed"
+"$LIFELONG" courses get drill-1 >/dev/null || fail "the course written before the kill is not readable"
+"$CLUSTER" restart catalog-1 || fail "restart catalog-1"
+STATUS=$("$CLUSTER" status 2>&1 || true)
+grep -Eq "^  catalog-1 +[0-9]+ +127.0.0.1:[0-9]+ +ready +[0-9]+ +[0-9]+ +0$" <<<"$STATUS" ||
+  fail "catalog-1 is not back, ready, with lag 0: $STATUS"
+applied=$(grep -E "^  catalog-[123] " <<<"$STATUS" | awk '{print $5}' | sort -u)
+[ "$(wc -l <<<"$applied")" = 1 ] || fail "the catalog nodes applied different positions: $STATUS"
 
 "$CLUSTER" kill "$LEADER"
 t0=$(date +%s)

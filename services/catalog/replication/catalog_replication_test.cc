@@ -10,6 +10,7 @@
 //  - a SIGKILLed node catches up; a node on an empty disk rebuilds the
 //    catalog; the loss of one NATS server does not stop writes;
 //  - a single-node catalog database cannot join a log (exit 1, saying why).
+#include <gmock/gmock.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -19,6 +20,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
 #include <sstream>
 #include <thread>
 #include <vector>
@@ -27,6 +29,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "proto/lifelong/v1/catalog.grpc.pb.h"
+#include "tests/testing/alert_metrics.h"
 #include "tests/testing/nats_cluster.h"
 #include "tests/testing/service_process.h"
 #include "tests/testing/subprocess.h"
@@ -240,6 +243,17 @@ TEST_F(CatalogReplicationTest, AWriteOnAnyNodeIsOnEveryNodeAndPageTokensWorkEver
   EXPECT_EQ(r["node"], "catalog-1");
   EXPECT_EQ(r["lag"], 0) << r.dump();
   EXPECT_EQ(r["applier_error"], "") << r.dump();
+
+  // The catalog alerts (ops/prometheus/alerts.yml) use only metrics a node
+  // exports.
+  auto [metrics_status, metrics] = HttpGet(a->metrics_port, "/metrics");
+  ASSERT_EQ(metrics_status, 200);
+  EXPECT_TRUE(absl::StrContains(metrics, "lifelong_catalog_log_stopped 0")) << metrics;
+  absl::StatusOr<std::set<std::string>> alert_names =
+      lifelong::testing::AlertMetricNames(lifelong::testing::RunfilePath(lifelong::testing::kAlertRulesPath));
+  ASSERT_TRUE(alert_names.ok()) << alert_names.status();
+  EXPECT_THAT(lifelong::testing::UndeclaredMetrics(*alert_names, {"lifelong_catalog_log_"}, {metrics}),
+              ::testing::IsEmpty());
 }
 
 TEST_F(CatalogReplicationTest, ConcurrentWritersOnTwoNodesLoseNothingAndEveryNodeAgrees) {
