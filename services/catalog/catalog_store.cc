@@ -246,6 +246,13 @@ absl::StatusOr<std::unique_ptr<CatalogStore>> CatalogStore::Open(const std::stri
   absl::StatusOr<uint64_t> applied = ReadU64(db.get(), meta, ro, codec::MetaKey::kAppliedLogSeq);
   if (!applied.ok()) return fail(applied.status());
   counters.applied_log_seq = *applied;
+  if (options.log == nullptr && counters.applied_log_seq > 0) {
+    // Writes here would exist on this node only, and the node could never
+    // apply the log again without diverging from the others.
+    return fail(absl::FailedPreconditionError(absl::StrCat(
+        "catalog database ", path, " is a node of a replicated catalog (it applied log position ",
+        counters.applied_log_seq, "): start it with --replication_nats (docs/catalog.md, \"Replication\")")));
+  }
   std::string time_value;
   s = db->Get(ro, meta, codec::MetaKeyBytes(codec::MetaKey::kUpdateTime), &time_value);
   if (s.ok()) {

@@ -66,7 +66,8 @@ class CatalogStore {
  public:
   // Opens (creating if missing) the catalog database in directory `path`.
   // FAILED_PRECONDITION when the directory holds a column family this version
-  // does not know or an unsupported format version; UNAVAILABLE when another
+  // does not know or an unsupported format version, or when it applied a
+  // replicated log and options.log is null; UNAVAILABLE when another
   // process holds the database; DATA_LOSS on corrupt catalog metadata.
   static absl::StatusOr<std::unique_ptr<CatalogStore>> Open(const std::string& path, CatalogStoreOptions options = {});
 

@@ -394,6 +394,26 @@ TEST_F(CatalogReplicationTest, ASingleNodeCatalogCannotJoinALog) {
   EXPECT_TRUE(absl::StrContains(Log(*solo), "writes made without the replicated log")) << Log(*solo);
 }
 
+TEST_F(CatalogReplicationTest, ANodeOfTheLogCannotBeStartedAlone) {
+  auto a = NewNode("catalog-1");
+  Start(a.get());
+  ASSERT_TRUE(a->Create(MakeCourse("logged")).ok());
+  ASSERT_TRUE(a->process->Stop(SIGTERM).ok());
+  // Writes there would be on this node only, and it could not rejoin.
+  absl::StatusOr<lifelong::testing::Subprocess> p = lifelong::testing::Subprocess::Start(
+      {lifelong::testing::RunfilePath("services/catalog/catalog_server"), "--host=127.0.0.1", "--port=0",
+       "--metrics_port=0", "--backup_dir=off", "--data_dir=" + a->data_dir},
+      dir_ + "/alone.log");
+  ASSERT_TRUE(p.ok()) << p.status();
+  absl::StatusOr<int> status = p->Wait(std::chrono::seconds(30));
+  ASSERT_TRUE(status.ok()) << status.status();
+  EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 1);
+  std::ifstream in(dir_ + "/alone.log");
+  std::stringstream log;
+  log << in.rdbuf();
+  EXPECT_TRUE(absl::StrContains(log.str(), "start it with --replication_nats")) << log.str();
+}
+
 TEST_F(CatalogReplicationTest, BadReplicationFlagsStopTheStartNamingTheFlag) {
   for (const std::vector<std::string>& flags : std::vector<std::vector<std::string>>{
            {"--replication_nats=http://127.0.0.1:1"},

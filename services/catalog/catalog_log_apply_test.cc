@@ -1,0 +1,220 @@
+// CatalogStore in log mode without NATS: an in-memory log with JetStream's
+// expected-last-position rule, applied to every store after each append.
+//  - stores that apply the same log hold the same catalog, counters and
+//    page-token secret;
+//  - a write planned on a state another write has moved past is planned
+//    again (a duplicate id then fails ALREADY_EXISTS, a stale etag ABORTED);
+//  - an entry is applied once; a bad one is DATA_LOSS and moves nothing;
+//  - a database that applied a log does not open without one.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "services/catalog/catalog_codec.h"
+#include "services/catalog/catalog_log.h"
+#include "services/catalog/catalog_store.h"
+
+namespace lifelong::catalog {
+namespace {
+
+using v1::Course;
+
+Course MakeCourse(const std::string& id) {
+  Course c;
+  c.set_id(id);
+  c.set_title("书法入门");
+  c.set_category("传统文化");
+  c.mutable_provider()->set_name("东城区图书馆");
+  c.mutable_provider()->set_kind(v1::Provider::LIBRARY);
+  c.set_mode(Course::OFFLINE);
+  c.mutable_venue()->set_id("v-lib");
+  c.mutable_venue()->set_xuequ("东四学区");
+  c.set_state(Course::OPEN);
+  return c;
+}
+
+// The log: entry i at position i+1. Append lands only when the log ends at
+// `expected_last`, then every store applies what it lacks.
+class MemoryLog : public CatalogLog {
+ public:
+  absl::StatusOr<bool> Append(CatalogLogEntry kind, const std::string& payload, uint64_t expected_last) override {
+    ++appends;
+    if (before_next_append) {
+      std::function<void()> f = std::move(before_next_append);
+      before_next_append = nullptr;
+      f();  // another node's write lands first
+    }
+    if (expected_last != entries.size()) {
+      CatchUp();
+      return false;
+    }
+    entries.emplace_back(kind, payload);
+    CatchUp();
+    return true;
+  }
+  void CatchUp() {
+    for (CatalogStore* s : stores) {
+      for (uint64_t seq = s->AppliedLogSeq() + 1; seq <= entries.size(); ++seq) {
+        absl::Status applied = s->ApplyLogged(seq, entries[seq - 1].first, entries[seq - 1].second);
+        ASSERT_TRUE(applied.ok()) << applied;
+      }
+    }
+  }
+  std::vector<std::pair<CatalogLogEntry, std::string>> entries;
+  std::vector<CatalogStore*> stores;
+  std::function<void()> before_next_append;
+  int appends = 0;
+};
+
+class CatalogLogApplyTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const char* tmp = std::getenv("TEST_TMPDIR");
+    dir_ = absl::StrCat(tmp != nullptr ? tmp : "/tmp", "/catalog_log_apply_test/",
+                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+    for (const char* name : {"a", "b"}) {
+      CatalogStoreOptions o;
+      o.log = &log_;
+      absl::StatusOr<std::unique_ptr<CatalogStore>> s = CatalogStore::Open(absl::StrCat(dir_, "/", name), o);
+      ASSERT_TRUE(s.ok()) << s.status();
+      stores_.push_back(*std::move(s));
+      log_.stores.push_back(stores_.back().get());
+    }
+    // The log's first entry: the page-token secret every node adopts.
+    ASSERT_TRUE(*log_.Append(CatalogLogEntry::kInit, std::string(codec::kPageTokenSecretBytes, 'k'), 0));
+  }
+  CatalogStore& a() { return *stores_[0]; }
+  CatalogStore& b() { return *stores_[1]; }
+
+  std::string dir_;
+  MemoryLog log_;
+  std::vector<std::unique_ptr<CatalogStore>> stores_;
+};
+
+TEST_F(CatalogLogApplyTest, StoresApplyingTheSameLogHoldTheSameCatalog) {
+  absl::StatusOr<Course> created = a().CreateCourse(MakeCourse("shufa"));
+  ASSERT_TRUE(created.ok()) << created.status();
+  absl::StatusOr<Course> on_b = b().GetCourse("shufa");
+  ASSERT_TRUE(on_b.ok()) << on_b.status();
+  EXPECT_EQ(on_b->SerializeAsString(), created->SerializeAsString());
+
+  Course change = *created;
+  change.set_title("书法进阶");
+  google::protobuf::FieldMask mask;
+  mask.add_paths("title");
+  ASSERT_TRUE(b().UpdateCourse(change, mask).ok());
+  ASSERT_TRUE(a().ArchiveCourse("shufa", "").ok());
+  v1::Programme p;
+  p.set_id("wenhua");
+  p.set_name("传统文化证书");
+  p.add_required_course_ids("shufa");
+  ASSERT_TRUE(b().PutProgramme(p).ok());
+
+  EXPECT_EQ(a().GetCatalogInfo()->SerializeAsString(), b().GetCatalogInfo()->SerializeAsString());
+  EXPECT_EQ(a().GetCatalogInfo()->generation(), 4);
+  EXPECT_EQ(a().GetCatalogInfo()->archived_count(), 1);
+  EXPECT_EQ(a().GetCourse("shufa")->SerializeAsString(), b().GetCourse("shufa")->SerializeAsString());
+  EXPECT_EQ(a().GetProgramme("wenhua")->SerializeAsString(), b().GetProgramme("wenhua")->SerializeAsString());
+  EXPECT_EQ(a().AppliedLogSeq(), 5u);
+  EXPECT_EQ(b().AppliedLogSeq(), 5u);
+
+  // The listing's index agrees on both: a filtered page from a, its token on b.
+  ASSERT_TRUE(a().CreateCourse(MakeCourse("shufa-2")).ok());
+  ASSERT_TRUE(a().CreateCourse(MakeCourse("shufa-3")).ok());
+  v1::ListCoursesRequest list;
+  list.set_xuequ("东四学区");
+  list.set_page_size(1);
+  absl::StatusOr<v1::ListCoursesResponse> first = a().ListCourses(list);
+  ASSERT_TRUE(first.ok()) << first.status();
+  ASSERT_EQ(first->courses(0).id(), "shufa-2");
+  list.set_page_token(first->next_page_token());
+  absl::StatusOr<v1::ListCoursesResponse> second = b().ListCourses(list);
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_EQ(second->courses(0).id(), "shufa-3");
+}
+
+TEST_F(CatalogLogApplyTest, AWriteOvertakenByAnotherIsPlannedAgainOnTheNewerCatalog) {
+  // b creates the same id while a's create is on its way: a's plan was made
+  // on a catalog without it, the log refuses it, a plans again and finds it.
+  log_.before_next_append = [this] { ASSERT_TRUE(b().CreateCourse(MakeCourse("same")).ok()); };
+  absl::StatusOr<Course> created = a().CreateCourse(MakeCourse("same"));
+  EXPECT_EQ(created.status().code(), absl::StatusCode::kAlreadyExists) << created.status();
+  EXPECT_EQ(a().GetCatalogInfo()->course_count(), 1);
+
+  // An update whose etag another node's update made stale: ABORTED after the replan.
+  absl::StatusOr<Course> current = a().GetCourse("same");
+  Course change = *current;
+  change.set_title("a 的标题");
+  google::protobuf::FieldMask mask;
+  mask.add_paths("title");
+  log_.before_next_append = [&] {
+    Course other = *current;
+    other.set_title("b 的标题");
+    ASSERT_TRUE(b().UpdateCourse(other, mask).ok());
+  };
+  absl::StatusOr<Course> updated = a().UpdateCourse(change, mask);
+  EXPECT_EQ(updated.status().code(), absl::StatusCode::kAborted) << updated.status();
+  EXPECT_EQ(a().GetCourse("same")->title(), "b 的标题");
+
+  // A write overtaken by an unrelated one lands on the second plan.
+  log_.before_next_append = [this] { ASSERT_TRUE(b().CreateCourse(MakeCourse("other")).ok()); };
+  const int appends = log_.appends;
+  EXPECT_TRUE(a().CreateCourse(MakeCourse("mine")).ok());
+  EXPECT_EQ(log_.appends - appends, 3);  // a's refused plan, b's, a's second
+  EXPECT_EQ(a().GetCatalogInfo()->SerializeAsString(), b().GetCatalogInfo()->SerializeAsString());
+}
+
+TEST_F(CatalogLogApplyTest, AnEntryIsAppliedOnceAndABadOneMovesNothing) {
+  ASSERT_TRUE(a().CreateCourse(MakeCourse("once")).ok());
+  const uint64_t at = a().AppliedLogSeq();
+  const std::string info = a().GetCatalogInfo()->SerializeAsString();
+  // Delivered again (a consumer restarted): no effect.
+  EXPECT_TRUE(a().ApplyLogged(at, log_.entries[at - 1].first, log_.entries[at - 1].second).ok());
+  EXPECT_EQ(a().GetCatalogInfo()->SerializeAsString(), info);
+  // An entry that does not decode: DATA_LOSS naming its position, nothing applied.
+  absl::Status bad = a().ApplyLogged(at + 1, CatalogLogEntry::kCourse, "not a course");
+  EXPECT_EQ(bad.code(), absl::StatusCode::kDataLoss) << bad;
+  EXPECT_NE(bad.message().find(absl::StrCat("entry ", at + 1)), std::string::npos) << bad;
+  EXPECT_EQ(a().AppliedLogSeq(), at);
+  bad = a().ApplyLogged(at + 1, CatalogLogEntry::kInit, "short");
+  EXPECT_EQ(bad.code(), absl::StatusCode::kDataLoss) << bad;
+  EXPECT_EQ(a().AppliedLogSeq(), at);
+}
+
+TEST_F(CatalogLogApplyTest, ADatabaseThatAppliedALogDoesNotOpenWithoutOne) {
+  ASSERT_TRUE(a().CreateCourse(MakeCourse("logged")).ok());
+  ASSERT_TRUE(a().Close().ok());
+  absl::StatusOr<std::unique_ptr<CatalogStore>> alone = CatalogStore::Open(dir_ + "/a");
+  EXPECT_EQ(alone.status().code(), absl::StatusCode::kFailedPrecondition) << alone.status();
+  EXPECT_NE(alone.status().message().find("--replication_nats"), std::string::npos) << alone.status();
+  // With a log it opens, at its position.
+  CatalogStoreOptions o;
+  o.log = &log_;
+  absl::StatusOr<std::unique_ptr<CatalogStore>> again = CatalogStore::Open(dir_ + "/a", o);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ((*again)->AppliedLogSeq(), 2u);
+  EXPECT_EQ((*again)->UnloggedWrites(), 0u);
+}
+
+TEST(CatalogStoreUnloggedTest, ASingleNodeDatabaseCountsItsWritesWithoutALog) {
+  const char* tmp = std::getenv("TEST_TMPDIR");
+  const std::string dir = absl::StrCat(tmp != nullptr ? tmp : "/tmp", "/catalog_log_apply_test/unlogged");
+  std::filesystem::remove_all(dir);
+  absl::StatusOr<std::unique_ptr<CatalogStore>> s = CatalogStore::Open(dir);
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_EQ((*s)->UnloggedWrites(), 0u);
+  ASSERT_TRUE((*s)->CreateCourse(MakeCourse("local")).ok());
+  EXPECT_EQ((*s)->UnloggedWrites(), 1u);
+  EXPECT_EQ((*s)->AppliedLogSeq(), 0u);
+}
+
+}  // namespace
+}  // namespace lifelong::catalog
