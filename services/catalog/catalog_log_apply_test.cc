@@ -19,25 +19,14 @@
 #include "services/catalog/catalog_codec.h"
 #include "services/catalog/catalog_log.h"
 #include "services/catalog/catalog_store.h"
+#include "services/catalog/test_courses.h"
 
 namespace lifelong::catalog {
 namespace {
 
 using v1::Course;
 
-Course MakeCourse(const std::string& id) {
-  Course c;
-  c.set_id(id);
-  c.set_title("书法入门");
-  c.set_category("传统文化");
-  c.mutable_provider()->set_name("东城区图书馆");
-  c.mutable_provider()->set_kind(v1::Provider::LIBRARY);
-  c.set_mode(Course::OFFLINE);
-  c.mutable_venue()->set_id("v-lib");
-  c.mutable_venue()->set_xuequ("东四学区");
-  c.set_state(Course::OPEN);
-  return c;
-}
+Course MakeCourse(const std::string& id) { return testing::ValidCourse(id); }
 
 // The log: entry i at position i+1. Append lands only when the log ends at
 // `expected_last`, then every store applies what it lacks.

@@ -17,6 +17,7 @@
 #include "services/auth/authorizer.h"
 #include "services/auth/token.h"
 #include "services/catalog/catalog_backups.h"
+#include "services/catalog/test_courses.h"
 #include "services/common/server.h"
 
 namespace lifelong::catalog {
@@ -26,20 +27,7 @@ using lifelong::v1::Course;
 using lifelong::v1::CourseCatalogService;
 using ::testing::StartsWith;
 
-Course MakeCourse(const std::string& id) {
-  Course c;
-  c.set_id(id);
-  c.set_title("太极拳入门");
-  c.set_category("健身");
-  c.mutable_provider()->set_name("东四街道市民学校");
-  c.mutable_provider()->set_kind(lifelong::v1::Provider::RESIDENTS_SCHOOL);
-  c.set_mode(Course::OFFLINE);
-  c.mutable_venue()->set_id("v-ds");
-  c.mutable_venue()->set_xuequ("东四学区");
-  c.set_state(Course::OPEN);
-  c.add_audiences(Course::SENIORS);
-  return c;
-}
+Course MakeCourse(const std::string& id) { return testing::ValidCourse(id); }
 
 // A real server on 127.0.0.1:0 over a store in TEST_TMPDIR, and a client.
 class CatalogServiceTest : public ::testing::Test {

@@ -62,6 +62,18 @@ std::pair<int, std::string> HttpGet(int port, const std::string& path) {
   return HttpRequest(port, "GET", path, "", "");
 }
 
+nlohmann::json ReplicationStatus(int metrics_port) {
+  auto [status, body] = HttpGet(metrics_port, "/replication");
+  if (status != 200) return nlohmann::json::object();
+  nlohmann::json j = nlohmann::json::parse(body, nullptr, false);
+  return j.is_object() ? j : nlohmann::json::object();
+}
+
+uint64_t AppliedSeq(int metrics_port) {
+  nlohmann::json j = ReplicationStatus(metrics_port);
+  return j.contains("applied_seq") ? j["applied_seq"].get<uint64_t>() : 0;
+}
+
 namespace {
 
 void StartMember(NatsCluster* c, const std::string& dir, int i) {

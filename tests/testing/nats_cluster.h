@@ -4,6 +4,8 @@
 #ifndef LIFELONG_TESTS_TESTING_NATS_CLUSTER_H_
 #define LIFELONG_TESTS_TESTING_NATS_CLUSTER_H_
 
+#include <cstdint>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <utility>
 #include <vector>
@@ -25,6 +27,11 @@ std::pair<int, std::string> HttpRequest(int port, const std::string& method, con
 
 // GET http://127.0.0.1:port/path: (status, body); status 0 when unreachable.
 std::pair<int, std::string> HttpGet(int port, const std::string& path);
+
+// GET /replication on a replicated node's metrics port, parsed (an empty
+// object when it does not answer 200 with JSON), and its "applied_seq" (0 then).
+nlohmann::json ReplicationStatus(int metrics_port);
+uint64_t AppliedSeq(int metrics_port);
 
 struct NatsCluster {
   std::vector<Subprocess> servers;  // nats-1..3

@@ -29,6 +29,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "proto/lifelong/v1/catalog.grpc.pb.h"
+#include "services/catalog/test_courses.h"
 #include "tests/testing/alert_metrics.h"
 #include "tests/testing/nats_cluster.h"
 #include "tests/testing/service_process.h"
@@ -42,20 +43,7 @@ using lifelong::testing::HttpGet;
 using v1::Course;
 using Stub = v1::CourseCatalogService::Stub;
 
-Course MakeCourse(const std::string& id) {
-  Course c;
-  c.set_id(id);
-  c.set_title("太极拳入门");
-  c.set_category("健身");
-  c.mutable_provider()->set_name("东四街道市民学校");
-  c.mutable_provider()->set_kind(v1::Provider::RESIDENTS_SCHOOL);
-  c.set_mode(Course::OFFLINE);
-  c.mutable_venue()->set_id("v-ds");
-  c.mutable_venue()->set_xuequ("东四学区");
-  c.set_state(Course::OPEN);
-  c.add_audiences(Course::SENIORS);
-  return c;
-}
+Course MakeCourse(const std::string& id) { return testing::ValidCourse(id); }
 
 std::unique_ptr<grpc::ClientContext> Ctx() {
   auto ctx = std::make_unique<grpc::ClientContext>();
@@ -70,15 +58,8 @@ struct Node {
   std::optional<lifelong::testing::ServiceProcess> process;
   std::unique_ptr<Stub> stub;
 
-  nlohmann::json Replication() const {
-    auto [status, body] = HttpGet(metrics_port, "/replication");
-    if (status != 200) return nlohmann::json::object();
-    return nlohmann::json::parse(body, nullptr, false);
-  }
-  uint64_t Applied() const {
-    nlohmann::json j = Replication();
-    return j.is_object() && j.contains("applied_seq") ? j["applied_seq"].get<uint64_t>() : 0;
-  }
+  nlohmann::json Replication() const { return lifelong::testing::ReplicationStatus(metrics_port); }
+  uint64_t Applied() const { return lifelong::testing::AppliedSeq(metrics_port); }
   bool Ready() const { return HttpGet(metrics_port, "/ready").first == 200; }
 
   grpc::Status Create(const Course& c, Course* out = nullptr) {

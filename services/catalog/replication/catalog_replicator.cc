@@ -12,6 +12,7 @@
 #include "absl/strings/string_view.h"
 #include "services/catalog/catalog_codec.h"
 #include "services/common/log.h"
+#include "services/common/nats_client.h"
 #include "services/common/nats_config.h"
 
 namespace lifelong::catalog {
@@ -21,17 +22,10 @@ namespace {
 // JetStream stream leader just elected may answer from stale state).
 constexpr absl::Duration kBehindConfirmation = absl::Seconds(3);
 
-std::string NatsError(natsStatus s, jsErrCode err = static_cast<jsErrCode>(0)) {
-  std::string text = natsStatus_GetText(s);
-  natsStatus last = NATS_OK;
-  const char* detail = nats_GetLastError(&last);
-  if (detail != nullptr && *detail != '\0') absl::StrAppend(&text, " (", detail, ")");
-  if (err != 0) absl::StrAppend(&text, " [JetStream error ", static_cast<int>(err), "]");
-  return text;
-}
+std::string NatsError(natsStatus s, jsErrCode err = static_cast<jsErrCode>(0)) { return nats::NatsErrorText(s, err); }
 
 absl::Status Unavailable(absl::string_view what, natsStatus s, jsErrCode err = static_cast<jsErrCode>(0)) {
-  return absl::UnavailableError(absl::StrCat("catalog log: ", what, ": ", NatsError(s, err)));
+  return nats::NatsUnavailable("catalog log", what, s, err);
 }
 
 // Nats-Msg-Id of an entry planned at `expected_last`: a publish retried
@@ -84,18 +78,9 @@ absl::StatusOr<std::unique_ptr<CatalogReplicator>> CatalogReplicator::Connect(Ca
 
 absl::Status CatalogReplicator::Setup() {
   Nats& n = *nats_;
-  natsStatus s = natsOptions_Create(&n.opts);
+  natsStatus s =
+      nats::NewLogConnectionOptions(options_.servers, options_.node_id, options_.user, options_.password, &n.opts);
   if (s != NATS_OK) return Unavailable("options", s);
-  std::vector<const char*> servers;
-  for (const std::string& u : options_.servers) servers.push_back(u.c_str());
-  natsOptions_SetServers(n.opts, servers.data(), static_cast<int>(servers.size()));
-  natsOptions_SetName(n.opts, options_.node_id.c_str());
-  if (!options_.user.empty()) natsOptions_SetUserInfo(n.opts, options_.user.c_str(), options_.password.c_str());
-  natsOptions_SetTimeout(n.opts, 2000);
-  natsOptions_SetMaxReconnect(n.opts, -1);  // forever: a node rejoins when NATS comes back
-  natsOptions_SetReconnectWait(n.opts, 250);
-  natsOptions_SetPingInterval(n.opts, 1000);
-  natsOptions_SetMaxPingsOut(n.opts, 2);
   natsOptions_SetDisconnectedCB(
       n.opts,
       [](natsConnection*, void* self) {

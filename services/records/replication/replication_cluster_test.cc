@@ -74,15 +74,8 @@ struct Node {
   std::shared_ptr<grpc::Channel> channel;
   std::unique_ptr<Stub> stub;
 
-  nlohmann::json Replication() const {
-    auto [status, body] = HttpGet(metrics_port, "/replication");
-    if (status != 200) return nlohmann::json::object();
-    return nlohmann::json::parse(body, nullptr, false);
-  }
-  uint64_t Applied() const {
-    nlohmann::json j = Replication();
-    return j.is_object() && j.contains("applied_seq") ? j["applied_seq"].get<uint64_t>() : 0;
-  }
+  nlohmann::json Replication() const { return lifelong::testing::ReplicationStatus(metrics_port); }
+  uint64_t Applied() const { return lifelong::testing::AppliedSeq(metrics_port); }
 };
 
 void StartNode(Node* n, const std::string& dir, const std::string& nats_urls) {

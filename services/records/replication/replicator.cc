@@ -19,6 +19,7 @@
 #include "absl/strings/strip.h"
 #include "services/common/log.h"
 #include "services/common/metrics.h"
+#include "services/common/nats_client.h"
 #include "services/common/status_macros.h"
 #include "services/records/replication/log_consistency.h"
 #include "services/records/replication/log_retention.h"
@@ -36,17 +37,10 @@ constexpr int64_t kDuplicateWindowNs = int64_t{120} * 1000 * 1000 * 1000;  // 2 
 // cluster that is electing may not find the stream.
 constexpr absl::Duration kBehindConfirmation = absl::Seconds(3);
 
-std::string NatsError(natsStatus s, jsErrCode err = static_cast<jsErrCode>(0)) {
-  std::string text = natsStatus_GetText(s);
-  natsStatus last = NATS_OK;
-  const char* detail = nats_GetLastError(&last);
-  if (detail != nullptr && *detail != '\0') absl::StrAppend(&text, " (", detail, ")");
-  if (err != 0) absl::StrAppend(&text, " [JetStream error ", static_cast<int>(err), "]");
-  return text;
-}
+std::string NatsError(natsStatus s, jsErrCode err = static_cast<jsErrCode>(0)) { return nats::NatsErrorText(s, err); }
 
 absl::Status Unavailable(absl::string_view what, natsStatus s, jsErrCode err = static_cast<jsErrCode>(0)) {
-  return absl::UnavailableError(absl::StrCat("replicated log: ", what, ": ", NatsError(s, err)));
+  return nats::NatsUnavailable("replicated log", what, s, err);
 }
 
 std::string RandomMessageId() {
@@ -158,18 +152,9 @@ natsStatus PutStream(jsCtx* js, const ReplicatorOptions& o, bool create, jsErrCo
 
 absl::Status Replicator::Setup() {
   Nats& n = *nats_;
-  natsStatus s = natsOptions_Create(&n.opts);
+  natsStatus s =
+      nats::NewLogConnectionOptions(options_.servers, options_.node_id, options_.user, options_.password, &n.opts);
   if (s != NATS_OK) return Unavailable("options", s);
-  std::vector<const char*> servers;
-  for (const std::string& u : options_.servers) servers.push_back(u.c_str());
-  natsOptions_SetServers(n.opts, servers.data(), static_cast<int>(servers.size()));
-  natsOptions_SetName(n.opts, options_.node_id.c_str());
-  if (!options_.user.empty()) natsOptions_SetUserInfo(n.opts, options_.user.c_str(), options_.password.c_str());
-  natsOptions_SetTimeout(n.opts, 2000);
-  natsOptions_SetMaxReconnect(n.opts, -1);  // forever: a node rejoins when NATS comes back
-  natsOptions_SetReconnectWait(n.opts, 250);
-  natsOptions_SetPingInterval(n.opts, 1000);
-  natsOptions_SetMaxPingsOut(n.opts, 2);
   // A node whose connection drops stops being the leader at once.
   natsOptions_SetDisconnectedCB(
       n.opts,

@@ -1,0 +1,34 @@
+// libnats plumbing shared by the record service's and the catalog's logs
+// (services/records/replication, services/catalog/replication): the error
+// text of a failed call, and the connection options both connect with.
+#ifndef LIFELONG_SERVICES_COMMON_NATS_CLIENT_H_
+#define LIFELONG_SERVICES_COMMON_NATS_CLIENT_H_
+
+#include <nats/nats.h>
+
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+
+namespace lifelong::nats {
+
+// "<status text> (<the library's last error>) [JetStream error N]".
+std::string NatsErrorText(natsStatus s, jsErrCode err = static_cast<jsErrCode>(0));
+
+// UNAVAILABLE "<prefix>: <what>: <NatsErrorText>".
+absl::Status NatsUnavailable(absl::string_view prefix, absl::string_view what, natsStatus s,
+                             jsErrCode err = static_cast<jsErrCode>(0));
+
+// New options for a log's connection: `servers`, client name `name`, the
+// user and password when `user` is set, a 2 s connect timeout, reconnecting
+// for ever every 250 ms (a node rejoins when NATS comes back), a ping every
+// second and two missed pongs to notice a dead server. The caller adds its
+// callbacks and destroys the options.
+natsStatus NewLogConnectionOptions(const std::vector<std::string>& servers, const std::string& name,
+                                   const std::string& user, const std::string& password, natsOptions** out);
+
+}  // namespace lifelong::nats
+
+#endif  // LIFELONG_SERVICES_COMMON_NATS_CLIENT_H_
