@@ -178,11 +178,12 @@ absl::Status CatalogReplicator::CreateStream() {
 
 void CatalogReplicator::Halt(const std::string& why) {
   {
+    // Under mu_: WaitApplied's waiters re-check (halted_) when it is released.
     absl::MutexLock lock(&mu_);
     if (!applier_error_.empty()) return;
     applier_error_ = why;
+    halted_ = true;
   }
-  halted_ = true;
   LogError("catalog_log_halted", {{"node", options_.node_id}, {"error", why}});
 }
 
@@ -378,7 +379,10 @@ absl::StatusOr<bool> CatalogReplicator::Append(CatalogLogEntry kind, const std::
     }
     last = Unavailable("publish", s, err);
     if (s != NATS_TIMEOUT && s != NATS_NO_RESPONDERS && s != NATS_CONNECTION_DISCONNECTED) return last;
-    absl::SleepFor(absl::Milliseconds(100));  // the same message id: stored once
+    // Published again with the same message id: JetStream answers a copy it
+    // already stored as a duplicate, with its position, before it checks the
+    // expected last sequence (nats-server 2.9, single and clustered streams).
+    absl::SleepFor(absl::Milliseconds(100));
   }
   return last;
 }
