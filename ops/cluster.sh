@@ -514,32 +514,6 @@ haproxy_up_servers() {
 
 # ---------------------------------------------------------------- commands
 
-# stop_one NAME [SIGNAL]: signals service NAME (SIGTERM by default) and waits
-# for it to exit.
-stop_one() {
-  local name="$1" sig="${2:-TERM}" pid waited=0
-  if ! pid=$(pid_of "$name"); then
-    rm -f "$RUN/$name.pid"
-    return 1
-  fi
-  say "stopping $name (pid $pid, SIG$sig)"
-  kill -"$sig" "$pid"
-  while kill -0 "$pid" 2>/dev/null; do
-    sleep 0.1
-    waited=$((waited + 1))
-    if [ "$waited" -ge 300 ] && [ "$name" = trainer ]; then
-      # Nothing half-written (models go to a temporary directory first).
-      say "trainer (pid $pid) did not exit within 30s of SIG$sig: SIGKILL"
-      kill -KILL "$pid" 2>/dev/null || true
-      sleep 0.2
-      break
-    fi
-    [ "$waited" -lt 300 ] || die "$name (pid $pid) did not exit within 30s of SIG$sig; see $LOG/$name.log"
-  done
-  rm -f "$RUN/$name.pid"
-  say "$name stopped after $(awk -v n="$waited" 'BEGIN{printf "%.1f", n*0.1}')s"
-}
-
 check_tools() {
   command -v "$NATS_SERVER" >/dev/null || die "nats-server is not installed (ops/bootstrap.sh installs it)"
   command -v "$HAPROXY" >/dev/null || die "haproxy is not installed (ops/bootstrap.sh installs it)"

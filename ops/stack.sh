@@ -689,36 +689,39 @@ up() {
   summary
 }
 
+# stop_one NAME [SIGNAL]: signals service NAME (SIGTERM by default) and waits
+# up to 30 s for it to exit (ops/cluster.sh uses it for its processes too).
+# Returns 1 when NAME was not running. The trainer keeps nothing
+# half-written (models go to a temporary directory first), so one that does
+# not exit is killed; any other service that does not is an error.
+stop_one() {
+  local name="$1" sig="${2:-TERM}" pid waited=0
+  if ! pid=$(pid_of "$name"); then
+    rm -f "$RUN/$name.pid"
+    return 1
+  fi
+  say "stopping $name (pid $pid, SIG$sig)"
+  kill -"$sig" "$pid"
+  while kill -0 "$pid" 2>/dev/null; do
+    sleep 0.1
+    waited=$((waited + 1))
+    if [ "$waited" -ge 300 ] && [ "$name" = trainer ]; then
+      say "trainer (pid $pid) did not exit within 30s of SIG$sig: SIGKILL"
+      kill -KILL "$pid" 2>/dev/null || true
+      sleep 0.2
+      break
+    fi
+    [ "$waited" -lt 300 ] || die "$name (pid $pid) did not exit within 30s of SIG$sig; see $LOG/$name.log"
+  done
+  rm -f "$RUN/$name.pid"
+  say "$name stopped after $(awk -v n="$waited" 'BEGIN{printf "%.1f", n*0.1}')s"
+}
+
 down() {
-  local any=0
+  local any=0 s
   "$ROOT/ops/web.sh" down || say "the web gateway did not stop (ops/web.sh)"  # web gateway
   for s in trainer recommend catalog records; do
-    local pid
-    if ! pid=$(pid_of "$s"); then
-      rm -f "$RUN/$s.pid"
-      continue
-    fi
-    any=1
-    say "stopping $s (pid $pid)"
-    kill -TERM "$pid"
-    local waited=0
-    while kill -0 "$pid" 2>/dev/null; do
-      sleep 0.2
-      waited=$((waited + 1))
-      if [ "$waited" -ge 150 ]; then
-        # The trainer keeps nothing half-written (models go to a temporary
-        # directory first): stopping it hard never keeps the services up.
-        if [ "$s" = trainer ]; then
-          say "trainer (pid $pid) did not exit within 30s of SIGTERM: SIGKILL"
-          kill -KILL "$pid" 2>/dev/null || true
-          sleep 0.2
-          break
-        fi
-        die "$s (pid $pid) did not exit within 30s of SIGTERM; see $LOG/$s.log"
-      fi
-    done
-    rm -f "$RUN/$s.pid"
-    say "$s stopped after $(awk -v n="$waited" 'BEGIN{printf "%.1f", n*0.2}')s"
+    stop_one "$s" && any=1
   done
   rm -f "$RUN/tls.on" "$RUN/auth.on"
   [ "$any" = 1 ] || say "nothing was running"
