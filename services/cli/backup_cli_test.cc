@@ -34,6 +34,7 @@ namespace lifelong::cli {
 namespace {
 
 using ::lifelong::testing::FreshTempDir;
+using ::lifelong::testing::ReadFile;
 using ::lifelong::testing::RunfilePath;
 using ::lifelong::testing::Subprocess;
 using ::lifelong::testing::WaitForPortFile;
@@ -212,13 +213,6 @@ TEST(BackupCli, CreateListVerifyStopRestoreStartSameStatements) {
   EXPECT_EQ(nlohmann::json::parse(third.out)["backup_id"], 3);
   EXPECT_EQ(nlohmann::json::parse(third.out)["statements"], 7);
   ASSERT_TRUE(b->process.Stop(SIGTERM).ok());
-}
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
 }
 
 // How often `needle` occurs in the file at `path`.

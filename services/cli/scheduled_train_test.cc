@@ -26,19 +26,9 @@
 namespace lifelong {
 namespace {
 
+using testing::ReadFile;
 using testing::RunfilePath;
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
-
-int RunToCompletion(const std::vector<std::string>& argv, const std::string& log) {
-  absl::StatusOr<testing::Subprocess> p = testing::Subprocess::Start(argv, log);
-  if (!p.ok()) return -1;
-  absl::StatusOr<int> status = p->Wait(std::chrono::minutes(5));
-  return status.ok() && WIFEXITED(*status) ? WEXITSTATUS(*status) : -1;
-}
+using testing::RunToCompletion;
 
 testing::ServiceProcess StartService(const std::string& dir, const std::string& name, const std::string& binary,
                                      std::vector<std::string> flags) {

@@ -23,10 +23,12 @@
 #include "services/domain/learner_key.h"
 #include "services/records/test_statements.h"
 #include "services/xapi/document_store.h"
+#include "tests/testing/subprocess.h"
 
 namespace lifelong::records {
 namespace {
 
+using ::lifelong::testing::ReadFile;
 using testing::MakeStatement;
 using testing::TestUuid;
 
@@ -35,13 +37,6 @@ std::string FreshDir(const std::string& name) {
   std::filesystem::remove_all(d);
   std::filesystem::create_directories(d);
   return d;
-}
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
 }
 
 // A whole server under `dir`: gRPC, xAPI and backups, every port 0.

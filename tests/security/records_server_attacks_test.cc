@@ -37,17 +37,11 @@ namespace lifelong {
 namespace {
 
 using testing::FreshTempDir;
+using testing::ReadFile;
 using testing::RunfilePath;
 using testing::Subprocess;
 
 constexpr char kKey[] = "security-suite-key-0123456789abcdefghijkl";
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 // The first log line (JSON) of `event` in `log`, or null.
 nlohmann::json LogEvent(const std::string& log, const std::string& event) {

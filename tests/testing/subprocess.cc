@@ -6,6 +6,8 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <optional>
 #include <thread>
 
@@ -78,6 +80,19 @@ absl::StatusOr<int> WaitForPortFile(const std::string& path, std::chrono::millis
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   return absl::DeadlineExceededError(absl::StrCat("no port in ", path));
+}
+
+int RunToCompletion(const std::vector<std::string>& argv, const std::string& log_path,
+                    std::chrono::milliseconds timeout) {
+  absl::StatusOr<Subprocess> p = Subprocess::Start(argv, log_path);
+  if (!p.ok()) return -1;
+  absl::StatusOr<int> status = p->Wait(timeout);
+  return status.ok() && WIFEXITED(*status) ? WEXITSTATUS(*status) : -1;
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
 }  // namespace lifelong::testing

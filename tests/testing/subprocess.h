@@ -41,6 +41,14 @@ class Subprocess {
   pid_t pid_ = -1;
 };
 
+// Runs `argv` to its end (output to `log_path`): its exit code; -1 when it
+// could not start, ran past `timeout` (then killed) or died of a signal.
+int RunToCompletion(const std::vector<std::string>& argv, const std::string& log_path,
+                    std::chrono::milliseconds timeout = std::chrono::minutes(5));
+
+// The whole file at `path`; "" when it cannot be read.
+std::string ReadFile(const std::string& path);
+
 // Waits until `path` holds a port number; DEADLINE_EXCEEDED after `timeout`.
 absl::StatusOr<int> WaitForPortFile(const std::string& path,
                                     std::chrono::milliseconds timeout = std::chrono::seconds(30));

@@ -16,12 +16,10 @@
 #include <signal.h>
 #include <sys/wait.h>
 
-#include <fstream>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
-#include <sstream>
 #include <thread>
 #include <vector>
 
@@ -141,12 +139,7 @@ class CatalogReplicationTest : public ::testing::Test {
     return n;
   }
 
-  std::string Log(const Node& n) const {
-    std::ifstream in(absl::StrCat(dir_, "/", n.id, ".log"));
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-  }
+  std::string Log(const Node& n) const { return lifelong::testing::ReadFile(absl::StrCat(dir_, "/", n.id, ".log")); }
 
   // Waits until `n` has applied `seq`.
   static bool CaughtUp(const Node& n, uint64_t seq) {
@@ -389,10 +382,8 @@ TEST_F(CatalogReplicationTest, ANodeOfTheLogCannotBeStartedAlone) {
   absl::StatusOr<int> status = p->Wait(std::chrono::seconds(30));
   ASSERT_TRUE(status.ok()) << status.status();
   EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 1);
-  std::ifstream in(dir_ + "/alone.log");
-  std::stringstream log;
-  log << in.rdbuf();
-  EXPECT_TRUE(absl::StrContains(log.str(), "start it with --replication_nats")) << log.str();
+  const std::string log = lifelong::testing::ReadFile(dir_ + "/alone.log");
+  EXPECT_TRUE(absl::StrContains(log, "start it with --replication_nats")) << log;
 }
 
 TEST_F(CatalogReplicationTest, BadReplicationFlagsStopTheStartNamingTheFlag) {
@@ -413,11 +404,9 @@ TEST_F(CatalogReplicationTest, BadReplicationFlagsStopTheStartNamingTheFlag) {
     absl::StatusOr<int> status = p->Wait(std::chrono::seconds(30));
     ASSERT_TRUE(status.ok()) << status.status();
     EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 1) << flags.back();
-    std::ifstream in(dir_ + "/bad.log");
-    std::stringstream log;
-    log << in.rdbuf();
+    const std::string log = lifelong::testing::ReadFile(dir_ + "/bad.log");
     const std::string flag = flags.back().substr(0, flags.back().find('='));
-    EXPECT_TRUE(absl::StrContains(log.str(), flag)) << log.str();
+    EXPECT_TRUE(absl::StrContains(log, flag)) << log;
   }
 }
 
