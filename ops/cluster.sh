@@ -602,7 +602,8 @@ cluster_up() {
 refill_demo_catalog() {
   [ "${STACK_SKIP_DEMO:-0}" = 1 ] && return 0
   [ -f "$RUN/demo.done" ] || return 0
-  lifelong courses list --limit=1 2>/dev/null | grep -q . && return 0
+  # --json: one line per course, nothing else (no header, no count).
+  lifelong courses list --json --archived --limit=1 2>/dev/null | grep -q . && return 0
   step "the replicated catalog is empty: creating the demo courses again (docs/catalog.md, \"Replication\")"
   local flags=()
   if [ "$TLS" = 1 ]; then
