@@ -21,6 +21,9 @@ NATS=$(command -v nats-server || echo /usr/sbin/nats-server)
 WORK=$(mktemp -d /tmp/bench_catalog_replication.XXXXXX)
 PIDS=()
 cleanup() {
+  local f
+  # The catalog servers' pids are in files: start_catalog runs in $(...).
+  for f in "$WORK"/*.pid; do [ -e "$f" ] && PIDS+=("$(cat "$f")"); done
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
   rm -rf "$WORK"
@@ -45,14 +48,15 @@ for i in 0 1 2; do
   PIDS+=($!)
 done
 
-# start_catalog NAME FLAGS...: a catalog_server; prints its gRPC port once SERVING.
+# start_catalog NAME FLAGS...: a catalog_server (pid in $WORK/NAME.pid); prints its gRPC
+# port once SERVING.
 start_catalog() {
   local name="$1" port
   shift
   port=$(free_port)
   "$BIN/catalog_server" --host=127.0.0.1 --port="$port" --metrics_port=0 --backup_dir=off \
     --data_dir="$WORK/$name" "$@" >"$WORK/$name.log" 2>&1 &
-  PIDS+=($!)
+  echo $! >"$WORK/$name.pid"
   for _ in $(seq 600); do
     if "$BIN/catalog_bench" --target="127.0.0.1:$port" --mode=health >/dev/null 2>&1; then
       echo "$port"

@@ -40,6 +40,11 @@ class CatalogLog {
   // cannot be reached or the entry is not applied within the log's timeout
   // (it may still land).
   virtual absl::StatusOr<bool> Append(CatalogLogEntry kind, const std::string& payload, uint64_t expected_last) = 0;
+  // Waits until this node has applied the log up to its last position as
+  // read now (a node a few entries behind decides a refused write on the
+  // log's end, not on its own stale copy). UNAVAILABLE when the log cannot be
+  // read or the node does not get there within the log's timeout.
+  virtual absl::Status CatchUp() = 0;
 };
 
 }  // namespace lifelong::catalog

@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -29,10 +30,12 @@ using v1::Course;
 Course MakeCourse(const std::string& id) { return testing::ValidCourse(id); }
 
 // The log: entry i at position i+1. Append lands only when the log ends at
-// `expected_last`, then every store applies what it lacks.
-class MemoryLog : public CatalogLog {
+// `expected_last`, then every store that keeps up applies what it lacks; a
+// lagging store applies only on CatchUp or on its own appends.
+class MemoryLog {
  public:
-  absl::StatusOr<bool> Append(CatalogLogEntry kind, const std::string& payload, uint64_t expected_last) override {
+  absl::StatusOr<bool> Append(CatalogLogEntry kind, const std::string& payload, uint64_t expected_last,
+                              CatalogStore* from) {
     ++appends;
     if (before_next_append) {
       std::function<void()> f = std::move(before_next_append);
@@ -40,25 +43,46 @@ class MemoryLog : public CatalogLog {
       f();  // another node's write lands first
     }
     if (expected_last != entries.size()) {
-      CatchUp();
+      CatchUp(from);
       return false;
     }
     entries.emplace_back(kind, payload);
-    CatchUp();
+    for (CatalogStore* s : stores) {
+      if (s == from || lagging.count(s) == 0) CatchUp(s);
+    }
     return true;
   }
-  void CatchUp() {
-    for (CatalogStore* s : stores) {
-      for (uint64_t seq = s->AppliedLogSeq() + 1; seq <= entries.size(); ++seq) {
-        absl::Status applied = s->ApplyLogged(seq, entries[seq - 1].first, entries[seq - 1].second);
-        ASSERT_TRUE(applied.ok()) << applied;
-      }
+  void CatchUp(CatalogStore* s) {
+    for (uint64_t seq = s->AppliedLogSeq() + 1; seq <= entries.size(); ++seq) {
+      absl::Status applied = s->ApplyLogged(seq, entries[seq - 1].first, entries[seq - 1].second);
+      ASSERT_TRUE(applied.ok()) << applied;
     }
   }
   std::vector<std::pair<CatalogLogEntry, std::string>> entries;
   std::vector<CatalogStore*> stores;
+  std::set<CatalogStore*> lagging;
   std::function<void()> before_next_append;
   int appends = 0;
+  int catch_ups = 0;
+};
+
+// One node's view of the shared log.
+class NodeLog : public CatalogLog {
+ public:
+  explicit NodeLog(MemoryLog* log) : log_(log) {}
+  void set_store(CatalogStore* store) { store_ = store; }
+  absl::StatusOr<bool> Append(CatalogLogEntry kind, const std::string& payload, uint64_t expected_last) override {
+    return log_->Append(kind, payload, expected_last, store_);
+  }
+  absl::Status CatchUp() override {
+    ++log_->catch_ups;
+    log_->CatchUp(store_);
+    return absl::OkStatus();
+  }
+
+ private:
+  MemoryLog* log_;
+  CatalogStore* store_ = nullptr;
 };
 
 class CatalogLogApplyTest : public ::testing::Test {
@@ -70,21 +94,24 @@ class CatalogLogApplyTest : public ::testing::Test {
     std::filesystem::remove_all(dir_);
     std::filesystem::create_directories(dir_);
     for (const char* name : {"a", "b"}) {
+      node_logs_.push_back(std::make_unique<NodeLog>(&log_));
       CatalogStoreOptions o;
-      o.log = &log_;
+      o.log = node_logs_.back().get();
       absl::StatusOr<std::unique_ptr<CatalogStore>> s = CatalogStore::Open(absl::StrCat(dir_, "/", name), o);
       ASSERT_TRUE(s.ok()) << s.status();
       stores_.push_back(*std::move(s));
+      node_logs_.back()->set_store(stores_.back().get());
       log_.stores.push_back(stores_.back().get());
     }
     // The log's first entry: the page-token secret every node adopts.
-    ASSERT_TRUE(*log_.Append(CatalogLogEntry::kInit, std::string(codec::kPageTokenSecretBytes, 'k'), 0));
+    ASSERT_TRUE(*node_logs_[0]->Append(CatalogLogEntry::kInit, std::string(codec::kPageTokenSecretBytes, 'k'), 0));
   }
   CatalogStore& a() { return *stores_[0]; }
   CatalogStore& b() { return *stores_[1]; }
 
   std::string dir_;
   MemoryLog log_;
+  std::vector<std::unique_ptr<NodeLog>> node_logs_;
   std::vector<std::unique_ptr<CatalogStore>> stores_;
 };
 
@@ -161,6 +188,38 @@ TEST_F(CatalogLogApplyTest, AWriteOvertakenByAnotherIsPlannedAgainOnTheNewerCata
   EXPECT_EQ(a().GetCatalogInfo()->SerializeAsString(), b().GetCatalogInfo()->SerializeAsString());
 }
 
+TEST_F(CatalogLogApplyTest, ANodeBehindTheLogDecidesARefusedWriteAtTheLogsEnd) {
+  log_.lagging.insert(&b());
+  absl::StatusOr<Course> created = a().CreateCourse(MakeCourse("new-on-a"));
+  ASSERT_TRUE(created.ok()) << created.status();
+  ASSERT_TRUE(absl::IsNotFound(b().GetCourse("new-on-a").status()));  // b has not applied it yet
+
+  // An update on b with the etag read on a: b's copy has no such course, but
+  // the log's end does; b catches up and the update lands.
+  Course change = *created;
+  change.set_title("在 b 上改");
+  google::protobuf::FieldMask mask;
+  mask.add_paths("title");
+  absl::StatusOr<Course> updated = b().UpdateCourse(change, mask);
+  ASSERT_TRUE(updated.ok()) << updated.status();
+  EXPECT_EQ(updated->revision(), 2);
+  EXPECT_EQ(log_.catch_ups, 1);
+
+  // A course on b that requires one only a has applied: accepted.
+  ASSERT_TRUE(a().CreateCourse(MakeCourse("jichu")).ok());
+  Course advanced = MakeCourse("jinjie");
+  advanced.add_prerequisite_ids("jichu");
+  EXPECT_TRUE(b().CreateCourse(advanced).ok());
+  EXPECT_EQ(log_.catch_ups, 2);
+
+  // A refusal that stands at the log's end is still a refusal, after one catch-up.
+  Course nowhere = MakeCourse("nowhere");
+  nowhere.set_etag("1");
+  absl::StatusOr<Course> missing = b().UpdateCourse(nowhere, mask);
+  EXPECT_TRUE(absl::IsNotFound(missing.status())) << missing.status();
+  EXPECT_EQ(log_.catch_ups, 3);
+}
+
 TEST_F(CatalogLogApplyTest, AnEntryIsAppliedOnceAndABadOneMovesNothing) {
   ASSERT_TRUE(a().CreateCourse(MakeCourse("once")).ok());
   const uint64_t at = a().AppliedLogSeq();
@@ -185,8 +244,9 @@ TEST_F(CatalogLogApplyTest, ADatabaseThatAppliedALogDoesNotOpenWithoutOne) {
   EXPECT_EQ(alone.status().code(), absl::StatusCode::kFailedPrecondition) << alone.status();
   EXPECT_NE(alone.status().message().find("--replication_nats"), std::string::npos) << alone.status();
   // With a log it opens, at its position.
+  NodeLog node_log(&log_);
   CatalogStoreOptions o;
-  o.log = &log_;
+  o.log = &node_log;
   absl::StatusOr<std::unique_ptr<CatalogStore>> again = CatalogStore::Open(dir_ + "/a", o);
   ASSERT_TRUE(again.ok()) << again.status();
   EXPECT_EQ((*again)->AppliedLogSeq(), 2u);

@@ -161,6 +161,14 @@ int main(int argc, char** argv) {
       return 1;
     }
   }
+  // Declared after the store, so destroyed before it on every return below:
+  // the replicator's threads never outlive the store they apply to.
+  struct StopReplicatorFirst {
+    lifelong::catalog::CatalogReplicator* replicator;
+    ~StopReplicatorFirst() {
+      if (replicator != nullptr) replicator->Stop();
+    }
+  } stop_replicator_first{replicator.get()};
   absl::StatusOr<std::unique_ptr<lifelong::auth::Authorizer>> authorizer_or = lifelong::auth::AuthorizerFromFlags();
   if (!authorizer_or.ok()) {
     lifelong::LogError("auth_config", {{"error", std::string(authorizer_or.status().message())}});
@@ -288,16 +296,30 @@ int main(int argc, char** argv) {
   metrics_options.tls = *tls;
   std::unique_ptr<lifelong::HttpServer> metrics_server = lifelong::StartMetricsHttpServerOrLog(
       metrics_options, &metrics::DefaultRegistry(), [&serving] { return serving.load(); }, std::move(routes));
+  // Readiness follows the node: ready once caught up, not ready while it is
+  // cut off from NATS or has stopped applying (HAProxy then sends clients to
+  // the others), ready again when it is back.
   std::thread readiness;
   std::atomic<bool> stopping{false};
   if (replicator) {
     readiness = std::thread([&] {
-      while (!stopping.load() && !replicator->Ready()) absl::SleepFor(absl::Milliseconds(50));
-      if (stopping.load()) return;
-      serving = true;
-      (*server)->SetServing(true);
-      lifelong::LogInfo("catalog_log_caught_up",
-                        {{"applied_seq", static_cast<int64_t>(replicator->Status().applied_seq)}});
+      bool caught_up_logged = false;
+      while (!stopping.load()) {
+        const bool ready = replicator->Ready();
+        if (ready != serving.load()) {
+          serving = ready;
+          (*server)->SetServing(ready);
+          const lifelong::catalog::CatalogReplicationStatus st = replicator->Status();
+          if (ready && !caught_up_logged) {
+            caught_up_logged = true;
+            lifelong::LogInfo("catalog_log_caught_up", {{"applied_seq", static_cast<int64_t>(st.applied_seq)}});
+          } else {
+            lifelong::LogInfo("catalog_log_readiness",
+                              {{"ready", ready}, {"connected", st.connected}, {"applier_error", st.applier_error}});
+          }
+        }
+        absl::SleepFor(absl::Milliseconds(100));
+      }
     });
   }
   lifelong::WritePortFile(absl::GetFlag(FLAGS_port_file), (*server)->port());

@@ -398,9 +398,18 @@ absl::Status CatalogStore::CommitProgramme(const v1::Programme& programme, absl:
 template <typename T>
 absl::StatusOr<T> CatalogStore::RunWrite(const std::function<absl::StatusOr<T>(Pending*)>& step) {
   if (options_.log == nullptr) return step(nullptr);
+  bool caught_up = false;
   for (int attempt = 1;; ++attempt) {
     Pending pending;
     absl::StatusOr<T> result = step(&pending);
+    if (!result.ok() && !caught_up && !absl::IsUnavailable(result.status())) {
+      // This node may be behind the log: what refused the write (an etag
+      // newer than this copy's, a course or prerequisite created on another
+      // node) may be answered otherwise at the log's end. Decide there, once.
+      caught_up = true;
+      if (options_.log->CatchUp().ok()) continue;
+      return result;
+    }
     if (!result.ok() || pending.payload.empty()) return result;
     absl::StatusOr<bool> landed = options_.log->Append(pending.kind, pending.payload, pending.at);
     if (!landed.ok()) return landed.status();

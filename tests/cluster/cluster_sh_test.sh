@@ -22,9 +22,17 @@ for b in services/records/records_server services/catalog/catalog_server service
 done
 install -m 0755 "$RUNFILES/services/cli/lifelong" "$LIFELONG_VAR/bin/lifelong.bin"
 
-# A block of free ports: BASE+0..BASE+99 (cluster.sh's ports are offsets in it).
+# A block of free ports: BASE+0..BASE+99 (cluster.sh's ports are offsets in it;
+# NATS routes and monitoring at +2000 and +4000). Below the kernel's ephemeral
+# range: a port there can be taken at any moment by some process's outgoing
+# connection (a node restarted after SIGKILL then cannot bind its port again).
 BASE=$(python3 - <<'PY'
 import random, socket
+low = 32768
+try:
+    low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+except (OSError, ValueError, IndexError):
+    pass
 def free(p):
     s = socket.socket()
     try:
@@ -33,9 +41,10 @@ def free(p):
         return False
     finally:
         s.close()
+top = max(10100, low - 4200)
 for _ in range(200):
-    b = random.randrange(20000, 60000, 100)
-    if all(free(b + i) for i in range(100)):
+    b = random.randrange(10000, top, 100)
+    if all(free(b + i) for i in list(range(100)) + [2041, 2042, 2043, 4041, 4042, 4043]):
         print(b); break
 PY
 )

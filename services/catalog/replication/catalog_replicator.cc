@@ -189,14 +189,20 @@ void CatalogReplicator::Halt(const std::string& why) {
 
 void CatalogReplicator::PollLoop() {
   bool init_tried = false;
+  absl::Time setup_logged = absl::InfinitePast();
   while (!stop_.load()) {
     const uint64_t applied = store_->AppliedLogSeq();
     absl::StatusOr<uint64_t> last = ReadLogLastSeq();
     if (absl::IsNotFound(last.status()) && applied == 0) {
-      if (absl::Status c = CreateStream(); !c.ok()) LogError("catalog_log_setup_failed", {{"error", c.ToString()}});
+      if (absl::Status c = CreateStream(); !c.ok() && absl::Now() - setup_logged >= absl::Seconds(5)) {
+        setup_logged = absl::Now();  // every 5 s at most while it keeps failing
+        LogError("catalog_log_setup_failed", {{"error", c.ToString()}});
+      }
       last = ReadLogLastSeq();
     }
-    if (last.ok() || absl::IsNotFound(last.status())) {
+    // A store that applied nothing and finds no stream only waits for one
+    // (its creation above failed: e.g. too few NATS servers for --replicas).
+    if (last.ok() || (absl::IsNotFound(last.status()) && applied > 0)) {
       const uint64_t end = last.ok() ? *last : 0;
       if (last.ok()) stream_ready_ = true;
       if (end < applied || !last.ok()) {
@@ -220,7 +226,8 @@ void CatalogReplicator::PollLoop() {
           }
         }
         // A new log: its first entry is the page-token secret every node
-        // adopts (only one such entry can land: ExpectNoMessage).
+        // adopts (only one such entry can land: ExpectNoMessage makes the
+        // publish conditional on no message on the init subject).
         if (end == 0 && applied == 0 && !init_tried) {
           init_tried = true;
           std::string secret(codec::kPageTokenSecretBytes, '\0');
@@ -298,8 +305,8 @@ void CatalogReplicator::ApplierLoop() {
         resubscribe = true;
         break;
       }
-      const absl::string_view subject = natsMsg_GetSubject(msg);
-      const absl::string_view name = subject.substr(subject.rfind('.') + 1);
+      const std::string subject = natsMsg_GetSubject(msg);  // a copy: msg is destroyed below
+      const absl::string_view name = absl::string_view(subject).substr(subject.rfind('.') + 1);
       std::optional<CatalogLogEntry> kind;
       for (CatalogLogEntry k : {CatalogLogEntry::kInit, CatalogLogEntry::kCourse, CatalogLogEntry::kProgramme}) {
         if (CatalogLogEntryName(k) == name) kind = k;
@@ -354,7 +361,7 @@ absl::StatusOr<bool> CatalogReplicator::Append(CatalogLogEntry kind, const std::
     po.ExpectStream = options_.stream.c_str();
     po.MaxWait = 2000;
     if (kind == CatalogLogEntry::kInit) {
-      po.ExpectNoMessage = true;  // one init entry, ever
+      po.ExpectNoMessage = true;  // no message on the init subject yet: one init entry, ever
     } else {
       po.ExpectLastSeq = expected_last;
     }
@@ -387,6 +394,20 @@ absl::StatusOr<bool> CatalogReplicator::Append(CatalogLogEntry kind, const std::
   return last;
 }
 
+absl::Status CatalogReplicator::CatchUp() {
+  if (halted_.load()) {
+    absl::MutexLock lock(&mu_);
+    return absl::UnavailableError(absl::StrCat("catalog log: this node stopped applying: ", applier_error_));
+  }
+  absl::StatusOr<uint64_t> end = ReadLogLastSeq();
+  if (!end.ok()) return absl::UnavailableError(absl::StrCat("catalog log: ", end.status().message()));
+  if (!WaitApplied(*end, options_.apply_timeout)) {
+    return absl::UnavailableError(absl::StrCat("catalog log: this node did not reach the log's end (", *end,
+                                               ") within ", absl::FormatDuration(options_.apply_timeout)));
+  }
+  return absl::OkStatus();
+}
+
 CatalogReplicationStatus CatalogReplicator::Status() const {
   CatalogReplicationStatus st;
   st.node = options_.node_id;
@@ -396,7 +417,7 @@ CatalogReplicationStatus CatalogReplicator::Status() const {
   st.applied_seq = applied_;
   st.lag = st.log_last_seq > applied_ ? st.log_last_seq - applied_ : 0;
   st.applier_error = applier_error_;
-  st.ready = ready_known_ && applied_ >= ready_at_ && applier_error_.empty();
+  st.ready = ready_known_ && applied_ >= ready_at_ && applier_error_.empty() && st.connected;
   return st;
 }
 

@@ -31,7 +31,9 @@
 //     applied nothing creates a missing stream. A database with writes made
 //     without a log (a single-node catalog) cannot join one (Start fails).
 //   - Ready() (GET /ready, HAProxy's check; gRPC health) once the node has
-//     applied the log up to its end as first read after start.
+//     applied the log up to its end as first read after start, and for as
+//     long as it is connected to NATS and applying (a halted or cut-off node
+//     leaves HAProxy's rotation).
 //
 // Thread-safety: all public methods are thread-safe. Lifetime: Connect,
 // CatalogStore::Open with options.log = this, Start(store); Stop() before
@@ -94,8 +96,8 @@ class CatalogReplicator : public CatalogLog {
   // options.log = this. FAILED_PRECONDITION when the store holds writes
   // made without a log.
   absl::Status Start(CatalogStore* store);
-  // Stops both threads and closes the connection; appends in flight end
-  // with UNAVAILABLE. Idempotent.
+  // Stops both threads and closes the connection. Call once no Append can be
+  // in flight (catalog_main: after the gRPC server has shut down). Idempotent.
   void Stop();
 
   CatalogReplicationStatus Status() const;
@@ -107,6 +109,7 @@ class CatalogReplicator : public CatalogLog {
 
   // CatalogLog.
   absl::StatusOr<bool> Append(CatalogLogEntry kind, const std::string& payload, uint64_t expected_last) override;
+  absl::Status CatchUp() override;
 
  private:
   struct Nats;
