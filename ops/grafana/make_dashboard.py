@@ -127,6 +127,14 @@ panel("Leader changes",
 panel("Leader changes over time",
       [('sum by (instance) (increase(lifelong_replication_leader_changes_total[$__rate_interval]))',
         "{{instance}}")], 12, 66, unit="short")
+panel("Catalog log position by node",
+      [('lifelong_catalog_log_applied_seq', "{{instance}}")], 0, 72, unit="short",
+      desc="The last catalog-log entry each catalog node applied (docs/catalog.md \"Replication\").")
+panel("Catalog nodes behind or stopped",
+      [('lifelong_catalog_log_lag', "lag {{instance}}"),
+       ('lifelong_catalog_log_stopped', "stopped {{instance}}")], 12, 72, unit="short",
+      desc="Entries a catalog node has yet to apply, and 1 for a node that stopped applying "
+           "(alerts LifelongCatalogNodeLagging, LifelongCatalogNodeStopped).")
 
 dashboard = {
     "__inputs": [],
