@@ -40,4 +40,16 @@ natsStatus NewLogConnectionOptions(const std::vector<std::string>& servers, cons
   return NATS_OK;
 }
 
+natsStatus SubscribeOrderedFrom(jsCtx* js, const std::string& stream, const std::string& subject_prefix, uint64_t from,
+                                natsSubscription** sub, jsErrCode* err) {
+  jsSubOptions so;
+  jsSubOptions_Init(&so);
+  so.Stream = stream.c_str();
+  so.Ordered = true;
+  so.Config.DeliverPolicy = js_DeliverByStartSequence;
+  so.Config.OptStartSeq = from;
+  const std::string subjects = absl::StrCat(subject_prefix, ".>");
+  return js_SubscribeSync(sub, js, subjects.c_str(), nullptr, &so, err);
+}
+
 }  // namespace lifelong::nats

@@ -29,6 +29,12 @@ absl::Status NatsUnavailable(absl::string_view prefix, absl::string_view what, n
 natsStatus NewLogConnectionOptions(const std::vector<std::string>& servers, const std::string& name,
                                    const std::string& user, const std::string& password, natsOptions** out);
 
+// An ordered JetStream consumer of `stream` on "<subject_prefix>.>", from
+// stream sequence `from` on: every message once, in sequence order (the
+// library recreates the consumer after a gap). The caller destroys *sub.
+natsStatus SubscribeOrderedFrom(jsCtx* js, const std::string& stream, const std::string& subject_prefix, uint64_t from,
+                                natsSubscription** sub, jsErrCode* err);
+
 }  // namespace lifelong::nats
 
 #endif  // LIFELONG_SERVICES_COMMON_NATS_CLIENT_H_

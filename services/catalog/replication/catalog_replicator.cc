@@ -255,15 +255,8 @@ void CatalogReplicator::ApplierLoop() {
     }
     const uint64_t from = store_->AppliedLogSeq() + 1;
     natsSubscription* sub = nullptr;
-    jsSubOptions so;
-    jsSubOptions_Init(&so);
-    so.Stream = options_.stream.c_str();
-    so.Ordered = true;
-    so.Config.DeliverPolicy = js_DeliverByStartSequence;
-    so.Config.OptStartSeq = from;
     jsErrCode err = static_cast<jsErrCode>(0);
-    const std::string subjects = absl::StrCat(options_.subject_prefix, ".>");
-    natsStatus s = js_SubscribeSync(&sub, nats_->js, subjects.c_str(), nullptr, &so, &err);
+    natsStatus s = nats::SubscribeOrderedFrom(nats_->js, options_.stream, options_.subject_prefix, from, &sub, &err);
     if (s != NATS_OK) {
       LogError("catalog_log_subscribe_failed", {{"error", NatsError(s, err)}});
       absl::SleepFor(absl::Milliseconds(500));

@@ -905,15 +905,8 @@ void Replicator::ApplierLoop() {
       break;
     }
     natsSubscription* sub = nullptr;
-    jsSubOptions so;
-    jsSubOptions_Init(&so);
-    so.Stream = options_.stream.c_str();
-    so.Ordered = true;
-    so.Config.DeliverPolicy = js_DeliverByStartSequence;
-    so.Config.OptStartSeq = from;
     jsErrCode err = static_cast<jsErrCode>(0);
-    const std::string subjects = absl::StrCat(options_.subject_prefix, ".>");
-    natsStatus s = js_SubscribeSync(&sub, nats_->js, subjects.c_str(), nullptr, &so, &err);
+    natsStatus s = nats::SubscribeOrderedFrom(nats_->js, options_.stream, options_.subject_prefix, from, &sub, &err);
     if (s != NATS_OK) {
       LogError("replication_subscribe_failed", {{"error", NatsError(s, err)}});
       absl::SleepFor(absl::Milliseconds(500));
