@@ -290,7 +290,12 @@ TEST_F(ReplicationCluster, LeaderWritesReachFollowersAndSurviveLeaderKill) {
     // The same statements, byte for byte (stored times and authority
     // decided by the proposer).
     EXPECT_EQ(Export(n->stub.get()), on_leader) << n->id;
-    // A follower refuses writes, naming the leader.
+    // A follower refuses writes, naming the leader once it has read the
+    // lease (every TTL/4; later on a loaded machine).
+    const absl::Time knows_by = absl::Now() + absl::Seconds(10);
+    while (n->Replication().value("leader", "") != leader->id && absl::Now() < knows_by) {
+      absl::SleepFor(absl::Milliseconds(50));
+    }
     grpc::Status refused = Record(n->stub.get(), MakeStatement({.id = TestUuid(500), .learner = "u1"}));
     EXPECT_EQ(refused.error_code(), grpc::StatusCode::UNAVAILABLE);
     EXPECT_TRUE(absl::StrContains(refused.error_message(), "not the leader; leader is " + leader->id))
