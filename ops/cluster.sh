@@ -295,20 +295,27 @@ start_node() {
     --metrics_port="$(node_metrics_port "$n")" --xapi_port="$(node_xapi_port "$n")"
 }
 
-# wait_node TIMEOUT_S N: waits until records-N answers GET /replication.
-wait_node() {
-  local timeout="$1" n="$2" deadline
+# wait_for_node NAME TIMEOUT_S WHAT CHECK...: runs CHECK every 0.2 s until it
+# succeeds; dies (with NAME's last log lines when it exited) when NAME's
+# process is gone or TIMEOUT_S pass ("NAME: WHAT after Ns").
+wait_for_node() {
+  local name="$1" timeout="$2" what="$3" deadline
+  shift 3
   deadline=$(($(date +%s) + timeout))
-  until metrics_curl /replication "$n" 2>/dev/null | grep -q '"role"'; do
-    if ! pid_of "records-$n" >/dev/null; then
-      echo "--- records-$n exited; last lines of $LOG/records-$n.log:" >&2
-      tail -n 20 "$LOG/records-$n.log" >&2 || true
-      die "records-$n exited"
+  until "$@"; do
+    if ! pid_of "$name" >/dev/null; then
+      echo "--- $name exited; last lines of $LOG/$name.log:" >&2
+      tail -n 20 "$LOG/$name.log" >&2 || true
+      die "$name exited"
     fi
-    [ "$(date +%s)" -lt "$deadline" ] || die "records-$n: no answer on GET /replication after ${timeout}s (log $LOG/records-$n.log)"
+    [ "$(date +%s)" -lt "$deadline" ] || die "$name: $what after ${timeout}s (log $LOG/$name.log)"
     sleep 0.2
   done
 }
+
+# wait_node TIMEOUT_S N: waits until records-N answers GET /replication.
+node_answers() { metrics_curl /replication "$1" 2>/dev/null | grep -q '"role"'; }
+wait_node() { wait_for_node "records-$2" "$1" "no answer on GET /replication" node_answers "$2"; }
 
 # ---------------------------------------------------------------- catalog nodes
 
@@ -328,18 +335,9 @@ start_catalog_node() {
 
 # wait_catalog_node TIMEOUT_S N: waits until catalog-N has applied the
 # catalog's log up to its end (GET /ready: 200).
+catalog_node_ready() { [ "$(port_curl /ready "$(catalog_metrics_port "$1")" 2>/dev/null)" = ready ]; }
 wait_catalog_node() {
-  local timeout="$1" n="$2" deadline
-  deadline=$(($(date +%s) + timeout))
-  until [ "$(port_curl /ready "$(catalog_metrics_port "$n")" 2>/dev/null)" = ready ]; do
-    if ! pid_of "catalog-$n" >/dev/null; then
-      echo "--- catalog-$n exited; last lines of $LOG/catalog-$n.log:" >&2
-      tail -n 20 "$LOG/catalog-$n.log" >&2 || true
-      die "catalog-$n exited"
-    fi
-    [ "$(date +%s)" -lt "$deadline" ] || die "catalog-$n: not ready after ${timeout}s (GET /replication; log $LOG/catalog-$n.log)"
-    sleep 0.2
-  done
+  wait_for_node "catalog-$2" "$1" "not ready (GET /replication says why)" catalog_node_ready "$2"
 }
 
 # catalog_line N: one line of `status` for catalog-N, from GET /replication.

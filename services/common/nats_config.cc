@@ -57,4 +57,20 @@ absl::StatusOr<std::pair<std::string, std::string>> ReadNatsCredentialsFile(cons
   return std::make_pair(line.substr(0, colon), line.substr(colon + 1));
 }
 
+absl::Status ValidateLogFlags(const std::vector<std::string>& servers, const std::string& node_id,
+                              const std::string& stream, int replicas) {
+  if (servers.empty()) return absl::InvalidArgumentError("--replication_nats: no server given");
+  if (!ValidName(node_id)) {
+    return absl::InvalidArgumentError(absl::StrCat("--node_id: \"", node_id, "\" must be 1-64 of A-Z a-z 0-9 - _ ."));
+  }
+  if (!ValidName(stream) || absl::StrContains(stream, '.')) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--replication_stream: \"", stream, "\" must be 1-64 of A-Z a-z 0-9 - _"));
+  }
+  if (replicas < 1 || replicas > 5) {
+    return absl::InvalidArgumentError(absl::StrCat("--replicas: ", replicas, " is not between 1 and 5"));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace lifelong::nats

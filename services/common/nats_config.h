@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 
@@ -27,6 +28,12 @@ absl::StatusOr<std::pair<std::string, std::string>> ReadNatsCredentialsFile(cons
 
 // Whether `s` is 1-64 of A-Z a-z 0-9 - _ . (node ids, stream names).
 bool ValidName(absl::string_view s);
+
+// The flags every log's node is started with: at least one server, a valid
+// --node_id, a --replication_stream name without '.', --replicas in 1..5.
+// INVALID_ARGUMENT naming the flag.
+absl::Status ValidateLogFlags(const std::vector<std::string>& servers, const std::string& node_id,
+                              const std::string& stream, int replicas);
 
 }  // namespace lifelong::nats
 

@@ -86,17 +86,9 @@ Replicator::Replicator(ReplicatorOptions options) : options_(std::move(options))
 }
 
 absl::StatusOr<std::unique_ptr<Replicator>> Replicator::Connect(ReplicatorOptions options) {
-  if (options.servers.empty()) return absl::InvalidArgumentError("--replication_nats: no server given");
-  if (!nats::ValidName(options.node_id)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--node_id: \"", options.node_id, "\" must be 1-64 of A-Z a-z 0-9 - _ ."));
-  }
-  if (!nats::ValidName(options.stream) || absl::StrContains(options.stream, '.')) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--replication_stream: \"", options.stream, "\" must be 1-64 of A-Z a-z 0-9 - _"));
-  }
-  if (options.replicas < 1 || options.replicas > 5) {
-    return absl::InvalidArgumentError(absl::StrCat("--replicas: ", options.replicas, " is not between 1 and 5"));
+  if (absl::Status s = nats::ValidateLogFlags(options.servers, options.node_id, options.stream, options.replicas);
+      !s.ok()) {
+    return s;
   }
   if (options.lease_ttl_ms < 200 || options.lease_ttl_ms > 600000) {
     return absl::InvalidArgumentError(
