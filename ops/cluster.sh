@@ -5,14 +5,18 @@
 # their own RocksDB, HAProxy on the client ports sending every connection to
 # the node that leads, three catalog nodes catalog-1..3 replicated through
 # the same JetStream cluster (HAProxy spreads the catalog port over the ready
-# ones; docs/catalog.md, "Replication"), plus recommender and web gateway as
-# in ops/stack.sh, with the demo district loaded once through the leader.
+# ones; docs/catalog.md, "Replication"), two recommenders recommend-1..2
+# behind HAProxy on the recommendation port (any ready one; they hold no data
+# of their own: both read the models the one trainer writes), and the web
+# gateway as in ops/stack.sh, with the demo district loaded once through the
+# leader.
 #
 #   ops/cluster.sh up             build, start everything, load the demo district, train, wait
 #   ops/cluster.sh down           SIGTERM everything (services, HAProxy, nodes, NATS) and wait
 #   ops/cluster.sh status         each node's role, applied log position and lag; NATS; HAProxy
-#   ops/cluster.sh kill NODE      SIGKILL records-N, catalog-N or nats-N (a drill: no goodbye, no flush)
-#   ops/cluster.sh restart NODE   start records-N, catalog-N or nats-N again (after kill, or SIGTERM+start
+#   ops/cluster.sh kill NODE      SIGKILL records-N, catalog-N, recommend-N or nats-N (a drill: no goodbye,
+#                                 no flush)
+#   ops/cluster.sh restart NODE   start records-N, catalog-N, recommend-N or nats-N again (after kill, or SIGTERM+start
 #                                 when it runs) and wait until it is back
 #
 # Clients use the same addresses as with the single-node stack: gRPC on
@@ -32,6 +36,9 @@
 #   CLUSTER_CATALOG_PORT_BASE [7020]  catalog-N gRPC on BASE+N (7021..7023); clients use
 #                                    LIFELONG_CATALOG_PORT [7002] (HAProxy, any ready node)
 #   CLUSTER_CATALOG_METRICS_PORT_BASE [9020]  catalog-N /metrics, /replication, /ready on BASE+N
+#   CLUSTER_RECOMMEND_PORT_BASE [7030]  recommend-N gRPC on BASE+N (7031..7032); clients use
+#                                    LIFELONG_RECOMMEND_PORT [7003] (HAProxy, any ready node)
+#   CLUSTER_RECOMMEND_METRICS_PORT_BASE [9030]  recommend-N /metrics, /ready on BASE+N
 #   CLUSTER_HAPROXY_STATS_PORT [8404]  HAProxy's statistics page (CSV at /;csv)
 #   CLUSTER_LEASE_TTL_MS [3000]      the leader lease (records_server --lease_ttl_ms)
 #   CLUSTER_NATS_SYNC [auto]         JetStream's sync_interval: auto = `always` (fsync before
@@ -73,6 +80,9 @@ NATS_PORT_BASE="${CLUSTER_NATS_PORT_BASE:-4221}"
 HAPROXY_STATS_PORT="${CLUSTER_HAPROXY_STATS_PORT:-8404}"
 CATALOG_PORT_BASE="${CLUSTER_CATALOG_PORT_BASE:-7020}"
 CATALOG_METRICS_PORT_BASE="${CLUSTER_CATALOG_METRICS_PORT_BASE:-9020}"
+RECOMMENDERS=(1 2)
+RECOMMEND_PORT_BASE="${CLUSTER_RECOMMEND_PORT_BASE:-7030}"
+RECOMMEND_METRICS_PORT_BASE="${CLUSTER_RECOMMEND_METRICS_PORT_BASE:-9030}"
 LEASE_TTL_MS="${CLUSTER_LEASE_TTL_MS:-3000}"
 NATS_SERVER="${NATS_SERVER:-nats-server}"
 HAPROXY="${HAPROXY:-haproxy}"
@@ -84,6 +94,8 @@ XAPI_PORT=$(flag_value xapi_port 8080 ${RECORDS_FLAGS:-})
 RECORDS_METRICS_PORT=$(flag_value metrics_port 9001 ${RECORDS_FLAGS:-})
 # shellcheck disable=SC2086
 CATALOG_METRICS_PORT=$(flag_value metrics_port 9002 ${CATALOG_FLAGS:-})
+# shellcheck disable=SC2086
+RECOMMEND_METRICS_PORT=$(flag_value metrics_port 9003 ${RECOMMEND_FLAGS:-})
 
 if [ -t 1 ]; then
   say() { printf '\033[1mcluster:\033[0m %s\n' "$*"; }
@@ -97,6 +109,8 @@ node_xapi_port() { echo $((XAPI_PORT_BASE + $1)); }
 node_metrics_port() { echo $((METRICS_PORT_BASE + $1)); }
 catalog_port() { echo $((CATALOG_PORT_BASE + $1)); }
 catalog_metrics_port() { echo $((CATALOG_METRICS_PORT_BASE + $1)); }
+recommend_port() { echo $((RECOMMEND_PORT_BASE + $1)); }
+recommend_metrics_port() { echo $((RECOMMEND_METRICS_PORT_BASE + $1)); }
 nats_port() { echo $((NATS_PORT_BASE + $1)); }
 nats_route_port() { echo $((NATS_PORT_BASE + 2000 + $1)); }
 nats_http_port() { echo $((NATS_PORT_BASE + 4000 + $1)); }
@@ -105,6 +119,7 @@ program_of() {
   case "$1" in
     records-[0-9]*) echo records_server ;;
     catalog-[0-9]*) echo catalog_server ;;
+    recommend-[0-9]*) echo recommend_server ;;
     nats-[0-9]*) echo nats-server ;;
     haproxy) echo haproxy ;;
     trainer) echo lifelong.bin ;;
@@ -112,12 +127,13 @@ program_of() {
   esac
 }
 
-# instance_arg NAME (ops/stack.sh): records-N's data directory, nats-N's and
-# HAProxy's configuration file; the others (catalog, recommend, the
-# single-node stack's records) as the stack's.
+# instance_arg NAME (ops/stack.sh): records-N's and catalog-N's data
+# directory, recommend-N's port, nats-N's and HAProxy's configuration file;
+# the others (trainer, the single-node stack's services) as the stack's.
 instance_arg() {
   case "$1" in
     records-[0-9]* | catalog-[0-9]*) echo "--data_dir=$CLUSTER/$1" ;;
+    recommend-[0-9]*) echo "--port=$(recommend_port "${1#recommend-}")" ;;
     nats-[0-9]*) echo "$CLUSTER/$1.conf" ;;
     haproxy) echo "$CLUSTER/haproxy.cfg" ;;
     *) stack_instance_arg "$1" ;;
@@ -126,7 +142,7 @@ instance_arg() {
 
 any_running() {
   local s
-  for s in records-1 records-2 records-3 catalog-1 catalog-2 catalog-3 recommend; do
+  for s in records-1 records-2 records-3 catalog-1 catalog-2 catalog-3 recommend-1 recommend-2 recommend; do
     pid_of "$s" >/dev/null && return 0
   done
   return 1
@@ -364,6 +380,33 @@ if d.get('applier_error'):
 PY
 }
 
+# ---------------------------------------------------------------- recommenders
+
+# start_recommend_node N: recommend-N on its own ports (ops/stack.sh's
+# start_recommend: the records and catalog addresses through HAProxy, the
+# models in $VAR/models).
+start_recommend_node() {
+  start_recommend "recommend-$1" "$(recommend_port "$1")" --metrics_port="$(recommend_metrics_port "$1")"
+}
+
+# wait_recommend_node TIMEOUT_S N: waits until recommend-N is ready (GET
+# /ready: 200 once a model is loaded and the catalog read).
+recommend_node_ready() { [ "$(port_curl /ready "$(recommend_metrics_port "$1")" 2>/dev/null)" = ready ]; }
+wait_recommend_node() {
+  wait_for_node "recommend-$2" "$1" "not ready (GET /ready on its metrics port says why)" recommend_node_ready "$2"
+}
+
+# recommend_line N: one line of `status` for recommend-N (GET /ready).
+recommend_line() {
+  local n="$1" pid ready
+  if ! pid=$(pid_of "recommend-$n"); then
+    printf '  %-12s %-8s %s\n' "recommend-$n" "-" "not running"
+    return
+  fi
+  ready=$(port_curl /ready "$(recommend_metrics_port "$n")" 2>/dev/null | head -n 1 || true)
+  printf '  %-12s %-8s %-16s %s\n' "recommend-$n" "$pid" "127.0.0.1:$(recommend_port "$n")" "${ready:-no answer on GET /ready}"
+}
+
 # leader_node: N of the node that answers 200 on GET /leader (none: fails).
 leader_node() {
   local n
@@ -439,6 +482,16 @@ frontend catalog_metrics
     bind $HOST:$CATALOG_METRICS_PORT
     default_backend catalog_metrics
 
+# The recommenders: any ready one answers (GET /ready: a model loaded and
+# the catalog read); they keep no data of their own.
+frontend recommend_grpc
+    bind $HOST:$RECOMMEND_PORT
+    default_backend recommend_grpc
+
+frontend recommend_metrics
+    bind $HOST:$RECOMMEND_METRICS_PORT
+    default_backend recommend_metrics
+
 frontend stats
     mode http
     bind 127.0.0.1:$HAPROXY_STATS_PORT
@@ -475,21 +528,42 @@ EOF
       done
       echo
     done
+    for backend in grpc metrics; do
+      echo "backend recommend_$backend"
+      echo "    balance leastconn"
+      echo "    option httpchk"
+      echo "    http-check send meth GET uri /ready"
+      echo "    http-check expect status 200"
+      for n in "${RECOMMENDERS[@]}"; do
+        if [ "$backend" = grpc ]; then port=$(recommend_port "$n"); else port=$(recommend_metrics_port "$n"); fi
+        echo "    server recommend-$n 127.0.0.1:$port check port $(recommend_metrics_port "$n")$check_tls"
+      done
+      echo
+    done
   } >"$cfg.new"
   "$HAPROXY" -c -q -f "$cfg.new" || die "HAProxy rejects the generated $cfg.new"
-  mv -f "$cfg.new" "$cfg"
 }
 
+# start_haproxy: writes haproxy.cfg and starts HAProxy; a running one whose
+# configuration differs (written by an earlier version of this script, e.g.
+# before the recommenders were behind it) is restarted with the new one.
 start_haproxy() {
-  local pid p
+  local pid p cfg="$CLUSTER/haproxy.cfg"
+  write_haproxy_cfg
   if pid=$(pid_of haproxy); then
-    say "haproxy already running (pid $pid)"
-    return
+    if cmp -s "$cfg.new" "$cfg"; then
+      rm -f "$cfg.new"
+      say "haproxy already running (pid $pid)"
+      return
+    fi
+    say "HAProxy's configuration changed: restarting haproxy with the new one"
+    stop_one haproxy
   fi
-  for p in "$RECORDS_PORT" "$XAPI_PORT" "$RECORDS_METRICS_PORT" "$CATALOG_PORT" "$CATALOG_METRICS_PORT" "$HAPROXY_STATS_PORT"; do
+  mv -f "$cfg.new" "$cfg"
+  for p in "$RECORDS_PORT" "$XAPI_PORT" "$RECORDS_METRICS_PORT" "$CATALOG_PORT" "$CATALOG_METRICS_PORT" \
+    "$RECOMMEND_PORT" "$RECOMMEND_METRICS_PORT" "$HAPROXY_STATS_PORT"; do
     port_busy "$p" && die "port $p is taken by another process (is the single-node stack up? ops/stack.sh down)"
   done
-  write_haproxy_cfg
   # -db: stays in the foreground (the pid is HAProxy's own); -Ws would need systemd.
   launch "$LOG/haproxy.log" "$HAPROXY" -f "$CLUSTER/haproxy.cfg" -db
   echo $! >"$RUN/haproxy.pid"
@@ -498,7 +572,7 @@ start_haproxy() {
     pid_of haproxy >/dev/null || { tail -n 20 "$LOG/haproxy.log" >&2; die "haproxy exited (log $LOG/haproxy.log)"; }
     sleep 0.1
   done
-  say "started haproxy (pid $!, gRPC $HOST:$RECORDS_PORT, xAPI $HOST:$XAPI_PORT, metrics $HOST:$RECORDS_METRICS_PORT -> the leader; catalog $HOST:$CATALOG_PORT -> the ready catalog nodes; stats http://127.0.0.1:$HAPROXY_STATS_PORT/)"
+  say "started haproxy (pid $!, gRPC $HOST:$RECORDS_PORT, xAPI $HOST:$XAPI_PORT, metrics $HOST:$RECORDS_METRICS_PORT -> the leader; catalog $HOST:$CATALOG_PORT -> the ready catalog nodes; recommend $HOST:$RECOMMEND_PORT -> the ready recommenders; stats http://127.0.0.1:$HAPROXY_STATS_PORT/)"
 }
 
 # haproxy_up_servers BACKEND: the servers HAProxy sends BACKEND's traffic to
@@ -563,6 +637,9 @@ cluster_up() {
   wait_nats 60 "${NODES[@]}"
   step_done "start NATS"
   step "starting records-1..3 and HAProxy on $HOST:$RECORDS_PORT"
+  # A single recommender from an earlier version of this script holds the
+  # port HAProxy now serves.
+  if stop_one recommend; then say "the single recommender is replaced by recommend-1..2 behind HAProxy"; fi
   for n in "${NODES[@]}"; do start_node "$n"; done
   start_haproxy
   for n in "${NODES[@]}"; do wait_node 60 "$n"; done
@@ -579,7 +656,16 @@ cluster_up() {
   load_demo
   refill_demo_catalog
   train_first_model
-  start_recommend_and_web
+  step "starting recommend-1..2 behind HAProxy on $HOST:$RECOMMEND_PORT"
+  for n in "${RECOMMENDERS[@]}"; do start_recommend_node "$n"; done
+  if has_model; then
+    for n in "${RECOMMENDERS[@]}"; do wait_recommend_node 180 "$n"; done
+    wait_serving 60s recommend
+  else
+    say "the recommenders stay not ready (HAProxy sends them nothing) until a model exists"
+  fi
+  step_done "start recommenders"
+  start_trainer_and_web
   echo
   say "the cluster is up ($(awk -v a="$T_START" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b-a}')s)"
   if [ "${#TIMINGS[@]}" -gt 0 ]; then
@@ -589,7 +675,7 @@ cluster_up() {
   echo
   cluster_status
   echo
-  echo "Drills: ops/cluster.sh kill records-N (SIGKILL) / restart records-N; docs/replication.md"
+  echo "Drills: ops/cluster.sh kill records-N (SIGKILL) / restart records-N (also catalog-N, recommend-N, nats-N); docs/replication.md"
   echo "Stop everything with: ops/cluster.sh down"
 }
 
@@ -617,8 +703,9 @@ cluster_down() {
   local any=0 s
   "$ROOT/ops/web.sh" down || say "the web gateway did not stop (ops/web.sh)"
   # "catalog": the single catalog of a cluster started before the catalog was replicated.
-  for s in trainer recommend catalog catalog-3 catalog-2 catalog-1 haproxy records-3 records-2 records-1 \
-    nats-3 nats-2 nats-1; do
+  # "recommend": the single recommender of a cluster started before the recommenders were two.
+  for s in trainer recommend-2 recommend-1 recommend catalog catalog-3 catalog-2 catalog-1 haproxy \
+    records-3 records-2 records-1 nats-3 nats-2 nats-1; do
     stop_one "$s" && any=1
   done
   rm -f "$RUN/tls.on" "$RUN/auth.on"
@@ -684,15 +771,13 @@ cluster_status() {
     echo "haproxy (pid $pid): gRPC $HOST:$RECORDS_PORT -> $(haproxy_up_servers grpc | sed 's/^$/(no leader)/')," \
       "xAPI $HOST:$XAPI_PORT -> $(haproxy_up_servers xapi | sed 's/^$/(no leader)/')," \
       "catalog $HOST:$CATALOG_PORT -> $(haproxy_up_servers catalog_grpc | sed 's/^$/(no ready node)/')," \
+      "recommend $HOST:$RECOMMEND_PORT -> $(haproxy_up_servers recommend_grpc | sed 's/^$/(no ready node)/')," \
       "stats http://127.0.0.1:$HAPROXY_STATS_PORT/"
   else
     echo "haproxy: not running"
   fi
-  if pid=$(pid_of recommend); then
-    printf '%-10s pid %-8s %s\n' recommend "$pid" "$HOST:$RECOMMEND_PORT"
-  else
-    printf '%-10s not running\n' recommend
-  fi
+  echo "recommenders (GET /ready on each metrics port; HAProxy sends calls to the ready ones):"
+  for n in "${RECOMMENDERS[@]}"; do recommend_line "$n"; done
   trainer_status
   "$ROOT/ops/web.sh" status || true
   if [ -x "$BIN/lifelong.bin" ] && any_running; then
@@ -709,11 +794,12 @@ cluster_status() {
   fi
 }
 
-# node_arg NAME: validates a NODE argument (records-N, catalog-N or nats-N, N in 1..3).
+# node_arg NAME: validates a NODE argument (records-N, catalog-N or nats-N,
+# N in 1..3; recommend-N, N in 1..2).
 node_arg() {
   case "${1:-}" in
-    records-[123] | catalog-[123] | nats-[123]) echo "$1" ;;
-    *) die "NODE must be records-N, catalog-N or nats-N with N in 1..3 (got '${1:-}')" ;;
+    records-[123] | catalog-[123] | nats-[123] | recommend-[12]) echo "$1" ;;
+    *) die "NODE must be records-N, catalog-N or nats-N with N in 1..3, or recommend-N with N in 1..2 (got '${1:-}')" ;;
   esac
 }
 
@@ -750,6 +836,13 @@ cluster_restart() {
       say "waiting for catalog-$n to apply the catalog's log to its end"
       wait_catalog_node 60 "$n"
       ;;
+    recommend-*)
+      start_recommend_node "$n"
+      if has_model; then
+        say "waiting for recommend-$n to load the model and read the catalog"
+        wait_recommend_node 120 "$n"
+      fi
+      ;;
   esac
   say "$name is back"
 }
@@ -764,7 +857,8 @@ case "${1:-}" in
   kill) cluster_kill "${2:-}" ;;
   restart) cluster_restart "${2:-}" ;;
   *)
-    echo "usage: ops/cluster.sh up|down|status|kill NODE|restart NODE   (NODE: records-1..3, catalog-1..3, nats-1..3;" \
+    echo "usage: ops/cluster.sh up|down|status|kill NODE|restart NODE   (NODE: records-1..3, catalog-1..3," \
+      "recommend-1..2, nats-1..3;" \
       "settings: the comment at the top)" >&2
     exit 2
     ;;

@@ -614,23 +614,36 @@ Everything above again: ops/stack.sh status.  Stop everything with: ops/stack.sh
 EOF
 }
 
-# start_recommend_and_web: the recommender on the records and catalog
-# addresses (a first model is trained before), the retraining schedule, then
-# the web gateway unless STACK_SKIP_WEB=1. The single-node stack and
-# ops/cluster.sh both end with it.
-start_recommend_and_web() {
-  step "starting recommend"
-  # shellcheck disable=SC2086
-  start recommend "$RECOMMEND_PORT" --model_dir="$VAR/models" \
+# start_recommend NAME PORT [FLAG...]: a recommend_server as service NAME on
+# PORT, reading $VAR/models and the records and catalog addresses; FLAGs
+# after RECOMMEND_FLAGS (ops/cluster.sh gives each node its metrics port).
+start_recommend() {
+  local name="$1" port="$2"
+  shift 2
+  # shellcheck disable=SC2046,SC2086
+  start "$name" "$port" --model_dir="$VAR/models" \
       --records="$LIFELONG_RECORDS" --catalog="$LIFELONG_CATALOG" $(server_tls_flags recommend) \
       $(server_auth_flags recommend) $( [ "$AUTH" = 1 ] && echo "--token_file=$AUTH_DIR/recommender.token") \
-      ${RECOMMEND_FLAGS:-}
+      ${RECOMMEND_FLAGS:-} "$@"
+}
+
+# start_recommend_and_web: the recommender on the records and catalog
+# addresses (a first model is trained before), then start_trainer_and_web.
+start_recommend_and_web() {
+  step "starting recommend"
+  start_recommend recommend "$RECOMMEND_PORT"
   if has_model; then
     wait_serving 180s records catalog recommend
   else
     say "recommend reports NOT_SERVING until a model exists"
   fi
   step_done "start recommend"
+  start_trainer_and_web
+}
+
+# start_trainer_and_web: the retraining schedule, then the web gateway unless
+# STACK_SKIP_WEB=1. The single-node stack and ops/cluster.sh both end with it.
+start_trainer_and_web() {
   start_trainer
   # --- web gateway (ops/web.sh, docs/web.md) ---
   if [ "${STACK_SKIP_WEB:-0}" != 1 ]; then

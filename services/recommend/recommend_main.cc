@@ -10,7 +10,10 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <map>
 #include <optional>
+#include <string>
+#include <utility>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
@@ -191,8 +194,20 @@ int main(int argc, char** argv) {
   metrics_options.host = absl::GetFlag(FLAGS_metrics_host);
   metrics_options.port = absl::GetFlag(FLAGS_metrics_port);
   metrics_options.tls = o.tls;
+  // GET /ready: 200 "ready" while a call sent now can be answered (a model
+  // loaded, the catalog fresh), else 503 and why; a load balancer's check
+  // (ops/cluster.sh). /healthz stays the liveness check.
+  std::map<std::string, lifelong::HttpHandler> routes;
+  routes["/ready"] = [rs] {
+    lifelong::HttpResponse response;
+    const absl::Status ready = rs->Readiness();
+    response.status = ready.ok() ? 200 : 503;
+    response.content_type = "text/plain";
+    response.body = ready.ok() ? "ready\n" : absl::StrCat("not ready: ", ready.message(), "\n");
+    return response;
+  };
   std::unique_ptr<lifelong::HttpServer> metrics_server =
-      lifelong::StartMetricsHttpServerOrLog(metrics_options, &metrics::DefaultRegistry());
+      lifelong::StartMetricsHttpServerOrLog(metrics_options, &metrics::DefaultRegistry(), nullptr, std::move(routes));
   if (metrics_server) lifelong::LogInfo("metrics_serving", {{"metrics_port", metrics_server->port()}});
   lifelong::WritePortFile(absl::GetFlag(FLAGS_port_file), (*server)->port());
   int sig = lifelong::WaitForTerminationSignal();

@@ -4,6 +4,9 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+
 #include "services/common/grpc_tls.h"
 #include "services/common/log.h"
 
@@ -115,7 +118,18 @@ absl::StatusOr<std::unique_ptr<RecommendServer>> RecommendServer::Start(Recommen
 
 RecommendServer::~RecommendServer() { Shutdown(); }
 
+absl::Status RecommendServer::Readiness() const {
+  if (shutting_down_.load()) return absl::UnavailableError("shutting down");
+  if (models_->Current() == nullptr) {
+    return absl::UnavailableError(absl::StrCat("no model loaded yet from ", options_.model_dir));
+  }
+  absl::StatusOr<CatalogPtr> catalog = catalog_->Current();
+  if (!catalog.ok()) return absl::UnavailableError(catalog.status().message());
+  return absl::OkStatus();
+}
+
 void RecommendServer::Shutdown() {
+  shutting_down_ = true;
   if (grpc_) grpc_->Shutdown(std::chrono::seconds(5));
   history_cache_.reset();  // ends the change-feed stream
   if (models_) models_->Stop();

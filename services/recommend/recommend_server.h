@@ -4,7 +4,8 @@
 // benchmark, so all three run the same setup.
 //
 // Health: NOT_SERVING until a model is loaded, SERVING from then on (overall
-// and for "lifelong.v1.RecommendationService").
+// and for "lifelong.v1.RecommendationService"). Readiness() is stricter: what
+// a load balancer asks before sending calls here (GET /ready).
 // Thread-safety: accessors may be called from any thread; Shutdown once.
 #ifndef LIFELONG_SERVICES_RECOMMEND_RECOMMEND_SERVER_H_
 #define LIFELONG_SERVICES_RECOMMEND_RECOMMEND_SERVER_H_
@@ -83,6 +84,11 @@ class RecommendServer {
   const LearnerHistoryCache* history_cache() const { return history_cache_.get(); }
   // Recommend calls queued or running on the history workers.
   int pending_history_reads() const { return service_->pending_history_reads(); }
+  // OK when a call sent now can be answered: a model is loaded and the
+  // catalog snapshot is within catalog_max_staleness. Otherwise UNAVAILABLE
+  // saying which is missing (also once Shutdown has begun). ops/cluster.sh's
+  // HAProxy sends the recommendation port only to ready servers.
+  absl::Status Readiness() const;
   // Stops accepting calls and the background threads; idempotent.
   void Shutdown();
 
@@ -99,6 +105,7 @@ class RecommendServer {
   std::unique_ptr<RecommendService> service_;
   std::unique_ptr<RunningGrpcServer> grpc_;
   std::atomic<bool> ready_{false};
+  std::atomic<bool> shutting_down_{false};
 };
 
 }  // namespace lifelong::recommend

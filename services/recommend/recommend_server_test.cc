@@ -203,17 +203,24 @@ TEST_F(RecommendServerTest, UnavailableUntilModelLoadedThenServes) {
   EXPECT_EQ(Status().version(), 0);
   EXPECT_EQ(HealthStatus(channel_, ""), 2);  // NOT_SERVING
   EXPECT_EQ(HealthStatus(channel_, "lifelong.v1.RecommendationService"), 2);
+  // Not ready either (GET /ready, what HAProxy asks), and it says why.
+  EXPECT_EQ(server_->Readiness().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(std::string(server_->Readiness().message()), HasSubstr("no model loaded"));
 
   ASSERT_TRUE(testing::WriteTestModel(model_dir_).ok());
   ASSERT_TRUE(server_->models().PollOnce().ok());
   EXPECT_EQ(HealthStatus(channel_, ""), 1);  // SERVING
   EXPECT_EQ(HealthStatus(channel_, "lifelong.v1.RecommendationService"), 1);
+  EXPECT_TRUE(server_->Readiness().ok()) << server_->Readiness();
   v1::ModelStatus st = Status();
   EXPECT_EQ(st.version(), 1);
   EXPECT_GT(st.item_count(), 10);
   EXPECT_EQ(st.index_kind(), "flat");
   EXPECT_TRUE(st.has_loaded_at());
   EXPECT_TRUE(Recommend(Request("u1", 5), &out).ok());
+  // A stopping server leaves the rotation before it stops answering.
+  server_->Shutdown();
+  EXPECT_THAT(std::string(server_->Readiness().message()), HasSubstr("shutting down"));
 }
 
 // Recommend reads its request's bytes itself and writes its answer's
@@ -1289,6 +1296,9 @@ TEST_F(RecommendServerTest, CatalogServiceDownIsUnavailable) {
   EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE);
   EXPECT_THAT(s.error_message(), HasSubstr("catalog service"));
   EXPECT_LT(absl::Now() - start, absl::Seconds(2));
+  // A model but no catalog: not ready, so a load balancer sends no calls here.
+  EXPECT_EQ(server_->Readiness().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(std::string(server_->Readiness().message()), HasSubstr("catalog service"));
 }
 
 TEST_F(RecommendServerTest, CatalogTooStaleIsUnavailable) {
@@ -1300,10 +1310,14 @@ TEST_F(RecommendServerTest, CatalogTooStaleIsUnavailable) {
   v1::RecommendResponse out;
   EXPECT_TRUE(Recommend(Request("", 5), &out).ok());
   catalog_server_->Shutdown(std::chrono::milliseconds(0));
+  EXPECT_TRUE(server_->Readiness().ok()) << server_->Readiness();
   absl::SleepFor(absl::Milliseconds(1200));
   grpc::Status s = Recommend(Request("", 5), &out);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE);
   EXPECT_THAT(s.error_message(), HasSubstr("catalog service"));
+  // Ready went with the catalog: a recommender cut off from it leaves the balancer's rotation.
+  EXPECT_EQ(server_->Readiness().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(std::string(server_->Readiness().message()), HasSubstr("not reached for"));
 }
 
 // The server side of the model directory protocol.

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # ops/cluster.sh end to end, in its hardest mode (authentication and TLS on):
 # up (NATS with a password, three nodes, HAProxy checking /leader over mutual
-# TLS, catalog, recommender), status, a write through the client address,
-# kill of the leader, a write through the same address once another node
-# leads, restart of the killed node, down. Ports from a free block, files
+# TLS, three catalog nodes, a small demo district, a first model, two
+# recommenders), status, a write through the client address, a catalog node
+# and a recommender killed and restarted while their address keeps
+# answering, kill of the leader, a write through the same address once
+# another node leads, restart of the killed node, down. Ports from a free block, files
 # under TEST_TMPDIR, the binaries from this test's runfiles. Along the way:
 # secrets are never readable by other accounts, not even for a moment
 # (chmod is shadowed to see each file's mode before it is set), data and
@@ -17,7 +19,7 @@ export LIFELONG_VAR="$TEST_TMPDIR/var"
 rm -rf "$LIFELONG_VAR"
 mkdir -p "$LIFELONG_VAR/bin"
 for b in services/records/records_server services/catalog/catalog_server services/recommend/recommend_server \
-  services/auth/mint_token ops/records_digest models/train; do
+  services/auth/mint_token ops/records_digest models/train services/demo/demo_loader; do
   install -m 0755 "$RUNFILES/$b" "$LIFELONG_VAR/bin/$(basename "$b")"
 done
 install -m 0755 "$RUNFILES/services/cli/lifelong" "$LIFELONG_VAR/bin/lifelong.bin"
@@ -56,8 +58,12 @@ export CLUSTER_NODE_PORT_BASE=$((BASE + 10)) CLUSTER_XAPI_PORT_BASE=$((BASE + 20
 export CLUSTER_METRICS_PORT_BASE=$((BASE + 30)) CLUSTER_NATS_PORT_BASE=$((BASE + 40))
 export CLUSTER_HAPROXY_STATS_PORT=$((BASE + 8)) LIFELONG_WEB_PORT=$((BASE + 9))
 export CLUSTER_CATALOG_PORT_BASE=$((BASE + 50)) CLUSTER_CATALOG_METRICS_PORT_BASE=$((BASE + 60))
+export CLUSTER_RECOMMEND_PORT_BASE=$((BASE + 70)) CLUSTER_RECOMMEND_METRICS_PORT_BASE=$((BASE + 80))
 # cluster.sh's NATS ports: clients BASE+41.., routes +2000, monitoring +4000.
-export STACK_SKIP_BUILD=1 STACK_SKIP_DEMO=1 STACK_SKIP_WEB=1 STACK_TLS=1 STACK_AUTH=1
+export STACK_SKIP_BUILD=1 STACK_SKIP_WEB=1 STACK_TLS=1 STACK_AUTH=1
+# A small demo district (loaded through the leader and a catalog node) and a
+# first model from it, so that the recommenders become ready.
+export DEMO_LEARNERS=300 DEMO_COURSES=60 DEMO_PARALLEL=2 STACK_TRAIN_FLAGS="--tune=false"
 CLUSTER="$RUNFILES/ops/cluster.sh"
 [ -x /usr/sbin/nats-server ] && export NATS_SERVER=/usr/sbin/nats-server
 [ -x /usr/sbin/haproxy ] && export HAPROXY=/usr/sbin/haproxy
@@ -161,7 +167,7 @@ for f in "$LIFELONG_VAR"/cluster/run/*.pid "$LIFELONG_VAR"/run/*.pid; do
   case "$cmd" in *records_server*) want="kiosk-session.key" ;; esac
   grep -q -- "--auth_session_key_file=$LIFELONG_VAR/auth/$want" <<<"$cmd" || fail "not given $want: $cmd"
 done
-[ "$services" -ge 7 ] || fail "only $services service processes found (3 record nodes, 3 catalog nodes, recommender)"
+[ "$services" -ge 8 ] || fail "only $services service processes found (3 record nodes, 3 catalog nodes, 2 recommenders)"
 grep -q "check-ssl verify required" "$LIFELONG_VAR/cluster/haproxy.cfg" || fail "HAProxy check without TLS"
 
 LIFELONG="$LIFELONG_VAR/bin/lifelong"
@@ -242,6 +248,55 @@ grep -Eq "^  catalog-1 +[0-9]+ +127.0.0.1:[0-9]+ +ready +[0-9]+ +[0-9]+ +0$" <<<
   fail "catalog-1 is not back, ready, with lag 0: $STATUS"
 applied=$(grep -E "^  catalog-[123] " <<<"$STATUS" | awk '{print $5}' | sort -u)
 [ "$(wc -l <<<"$applied")" = 1 ] || fail "the catalog nodes applied different positions: $STATUS"
+
+# The recommenders: two, both ready (the demo district's model loaded),
+# behind the recommendation address. A learner gets recommendations there;
+# with recommend-1 killed, every call still answers (once HAProxy has seen
+# it go); back, recommend-1 is ready and in the rotation again. Their
+# /ready, like /metrics, takes only clients with a certificate.
+grep -Eq "recommend 127.0.0.1:$LIFELONG_RECOMMEND_PORT -> recommend-[12] recommend-[12]," <<<"$STATUS" ||
+  fail "HAProxy does not spread the recommendation port over two ready recommenders: $STATUS"
+grep -Eq "^  recommend-1 +[0-9]+ +127.0.0.1:[0-9]+ +ready$" <<<"$STATUS" || fail "recommend-1 is not ready: $STATUS"
+"$LIFELONG_VAR/bin/mint_token" --key_file="$LIFELONG_VAR/auth/jwt.key" --role=learner --subject=u000042 \
+  >"$TEST_TMPDIR/u000042.token"
+AS_LEARNER=(env LIFELONG_TOKEN_FILE="$TEST_TMPDIR/u000042.token" "$LIFELONG")
+RECS=$("${AS_LEARNER[@]}" recommend u000042 -k 5 2>&1) || fail "recommend through the recommendation address: $RECS"
+grep -q "c0" <<<"$RECS" || fail "no recommended course in: $RECS"
+if OTHER=$("${AS_LEARNER[@]}" recommend u000005 -k 5 2>&1); then
+  fail "u000042's token got u000005's recommendations through HAProxy: $OTHER"
+fi
+grep -q "PERMISSION_DENIED" <<<"$OTHER" || fail "another learner's recommendations: not PERMISSION_DENIED: $OTHER"
+if curl -s --max-time 2 --cacert "$LIFELONG_VAR/tls/ca.pem" \
+  "https://127.0.0.1:$((BASE + 81))/ready" >/dev/null 2>&1; then
+  fail "recommend-1's /ready answered a client without a certificate"
+fi
+"$CLUSTER" kill recommend-1
+gone=0
+for _ in $(seq 50); do
+  STATUS=$("$CLUSTER" status 2>&1 || true)
+  if grep -q "recommend 127.0.0.1:$LIFELONG_RECOMMEND_PORT -> recommend-2," <<<"$STATUS"; then
+    gone=1
+    break
+  fi
+  sleep 0.2
+done
+[ "$gone" = 1 ] || fail "HAProxy still sends calls to the killed recommend-1: $("$CLUSTER" status 2>&1)"
+for i in 1 2 3 4 5 6; do
+  RECS=$("${AS_LEARNER[@]}" recommend u000042 -k 5 2>&1) || fail "call $i with recommend-1 killed: $RECS"
+done
+"$CLUSTER" restart recommend-1 || fail "restart recommend-1"
+STATUS=$("$CLUSTER" status 2>&1 || true)
+grep -Eq "^  recommend-1 +[0-9]+ +127.0.0.1:[0-9]+ +ready$" <<<"$STATUS" || fail "recommend-1 is not back and ready: $STATUS"
+back=0
+for _ in $(seq 50); do
+  STATUS=$("$CLUSTER" status 2>&1 || true)
+  if grep -Eq "recommend 127.0.0.1:$LIFELONG_RECOMMEND_PORT -> recommend-[12] recommend-[12]," <<<"$STATUS"; then
+    back=1
+    break
+  fi
+  sleep 0.2
+done
+[ "$back" = 1 ] || fail "recommend-1 is not back in HAProxy's rotation: $("$CLUSTER" status 2>&1)"
 
 "$CLUSTER" kill "$LEADER"
 t0=$(date +%s)
