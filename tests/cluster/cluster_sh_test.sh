@@ -298,6 +298,18 @@ for _ in $(seq 50); do
 done
 [ "$back" = 1 ] || fail "recommend-1 is not back in HAProxy's rotation: $("$CLUSTER" status 2>&1)"
 
+# `up` again on a running cluster whose HAProxy runs an older configuration
+# (an earlier version of the script wrote it): HAProxy is restarted with the
+# new one, everything else is left running, and every address answers.
+echo "# written by an earlier version" >>"$LIFELONG_VAR/cluster/haproxy.cfg"
+HAPROXY_PID=$(cat "$LIFELONG_VAR/cluster/run/haproxy.pid")
+"$CLUSTER" up >"$TEST_TMPDIR/up2.out" 2>&1 || { cat "$TEST_TMPDIR/up2.out"; fail "up on a running cluster"; }
+grep -q "configuration changed: restarting haproxy" "$TEST_TMPDIR/up2.out" || fail "HAProxy not restarted: $(cat "$TEST_TMPDIR/up2.out")"
+[ "$(cat "$LIFELONG_VAR/cluster/run/haproxy.pid")" != "$HAPROXY_PID" ] || fail "the old HAProxy still runs"
+grep -q "written by an earlier version" "$LIFELONG_VAR/cluster/haproxy.cfg" && fail "the old configuration is still in place"
+grep -q "recommend-2 already running" "$TEST_TMPDIR/up2.out" || fail "up restarted the recommenders: $(cat "$TEST_TMPDIR/up2.out")"
+"$LIFELONG" health records catalog recommend --wait=20s || fail "not every service SERVING through the new HAProxy"
+
 "$CLUSTER" kill "$LEADER"
 t0=$(date +%s)
 NEW=""
