@@ -18,6 +18,10 @@
 #                                 no flush)
 #   ops/cluster.sh restart NODE   start records-N, catalog-N, recommend-N or nats-N again (after kill, or SIGTERM+start
 #                                 when it runs) and wait until it is back
+#   ops/cluster.sh upgrade        build, then restart every service on the new binaries one node at a time
+#                                 (record followers, then the leader; catalog-N; recommend-N; HAProxy if its
+#                                 configuration changed; trainer; web gateway): every address keeps answering
+#                                 (docs/replication.md, "Upgrades")
 #
 # Clients use the same addresses as with the single-node stack: gRPC on
 # LIFELONG_RECORDS_PORT [7001], xAPI on 8080 (--xapi_port in RECORDS_FLAGS) and
@@ -386,7 +390,9 @@ PY
 # start_recommend: the records and catalog addresses through HAProxy, the
 # models in $VAR/models).
 start_recommend_node() {
-  start_recommend "recommend-$1" "$(recommend_port "$1")" --metrics_port="$(recommend_metrics_port "$1")"
+  # Drain for 4 of HAProxy's 250 ms checks (2 mark it down) before closing.
+  start_recommend "recommend-$1" "$(recommend_port "$1")" --metrics_port="$(recommend_metrics_port "$1")" \
+    --shutdown_drain_ms=1000
 }
 
 # wait_recommend_node TIMEOUT_S N: waits until recommend-N is ready (GET
@@ -528,6 +534,26 @@ EOF
       done
       echo
     done
+    cat <<EOF
+# The recommenders' backends, last: as above, but the sessions of a server
+# marked down are left to finish. A recommender stopping (SIGTERM) turns not
+# ready first and answers on for --shutdown_drain_ms, then closes with an
+# HTTP/2 GOAWAY, so its calls in flight end normally; a connection that
+# cannot be made (a killed one not yet marked down) goes to the other.
+defaults
+    mode tcp
+    log global
+    option dontlognull
+    option redispatch 1
+    retries 2
+    timeout connect 2s
+    timeout client 1h
+    timeout server 1h
+    timeout tunnel 1h
+    timeout check 1s
+    default-server inter 250ms fastinter 250ms downinter 250ms fall 2 rise 1
+
+EOF
     for backend in grpc metrics; do
       echo "backend recommend_$backend"
       echo "    balance leastconn"
@@ -847,6 +873,87 @@ cluster_restart() {
   say "$name is back"
 }
 
+# wait_caught_up TIMEOUT_S N: waits until records-N reports lag 0 (it has
+# applied the statement log to its end).
+node_caught_up() {
+  metrics_curl /replication "$1" 2>/dev/null |
+    python3 -c 'import json,sys; d=json.load(sys.stdin); sys.exit(0 if d.get("lag") == 0 and not d.get("applier_error") else 1)' \
+      2>/dev/null
+}
+wait_caught_up() { wait_for_node "records-$2" "$1" "not caught up with the log (GET /replication)" node_caught_up "$2"; }
+
+# upgrade_one NAME: SIGTERM NAME, start it on the binaries in $BIN, and wait
+# until it is back (records-N: caught up; catalog-N, recommend-N: ready);
+# prints how long it took.
+upgrade_one() {
+  local name="$1" n="${1##*-}" t0
+  t0=$(date +%s.%N)
+  stop_one "$name" >/dev/null || true
+  case "$name" in
+    records-*)
+      start_node "$n" >/dev/null
+      wait_node 60 "$n"
+      wait_caught_up 300 "$n"
+      ;;
+    catalog-*)
+      start_catalog_node "$n" >/dev/null
+      wait_catalog_node 120 "$n"
+      ;;
+    recommend-*)
+      start_recommend_node "$n" >/dev/null
+      if has_model; then wait_recommend_node 180 "$n"; fi
+      ;;
+  esac
+  say "$name upgraded ($(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b-a}')s)"
+}
+
+# cluster_upgrade: the new binaries, one node at a time. Refused unless every
+# records and catalog node is up (restarting one while another is down would
+# leave a single copy serving). Followers go first, so the leader that takes
+# over is already new; the old leader goes last. NATS itself is Debian's
+# package: after an apt upgrade, `ops/cluster.sh restart nats-N` one by one.
+cluster_upgrade() {
+  resolve_tls
+  resolve_auth
+  local n leader name down=""
+  for n in "${NODES[@]}"; do
+    pid_of "records-$n" >/dev/null && node_answers "$n" || down="$down records-$n"
+    pid_of "catalog-$n" >/dev/null && catalog_node_ready "$n" || down="$down catalog-$n"
+    pid_of "nats-$n" >/dev/null || down="$down nats-$n"
+  done
+  [ -z "$down" ] || die "not upgrading: not running or not ready:$down (ops/cluster.sh restart NODE first; an upgrade restarts one node at a time and needs the others up)"
+  leader=$(leader_node) || die "not upgrading: no records node leads (ops/cluster.sh status)"
+  build
+  step "upgrading records nodes (followers first, then records-$leader, the leader)"
+  for n in "${NODES[@]}"; do
+    [ "$n" = "$leader" ] || upgrade_one "records-$n"
+  done
+  upgrade_one "records-$leader"
+  say "records-$(wait_leader 60) leads"
+  step_done "upgrade records"
+  step "upgrading catalog-1..3 and recommend-1..2"
+  for n in "${NODES[@]}"; do upgrade_one "catalog-$n"; done
+  for n in "${RECOMMENDERS[@]}"; do upgrade_one "recommend-$n"; done
+  step_done "upgrade catalog+recommend"
+  start_haproxy
+  if pid_of trainer >/dev/null; then
+    stop_one trainer >/dev/null || true
+    start_trainer
+  fi
+  if [ "${STACK_SKIP_WEB:-0}" != 1 ] && "$ROOT/ops/web.sh" status 2>/dev/null | grep -q "^web  *pid"; then
+    step "restarting the web gateway (one process: its clients reconnect)"
+    "$ROOT/ops/web.sh" down
+    "$ROOT/ops/web.sh" up
+    step_done "upgrade web"
+  fi
+  wait_serving 60s records catalog recommend
+  say "upgraded; every service runs the binaries in $BIN"
+  if [ "${#TIMINGS[@]}" -gt 0 ]; then
+    echo "  timings:"
+    printf '    %s\n' "${TIMINGS[@]}"
+  fi
+}
+
 # Sourced (by a drill script): settings and functions only.
 [ "${BASH_SOURCE[0]}" = "$0" ] || return 0
 
@@ -856,8 +963,9 @@ case "${1:-}" in
   status) cluster_status ;;
   kill) cluster_kill "${2:-}" ;;
   restart) cluster_restart "${2:-}" ;;
+  upgrade) cluster_upgrade ;;
   *)
-    echo "usage: ops/cluster.sh up|down|status|kill NODE|restart NODE   (NODE: records-1..3, catalog-1..3," \
+    echo "usage: ops/cluster.sh up|down|status|kill NODE|restart NODE|upgrade   (NODE: records-1..3, catalog-1..3," \
       "recommend-1..2, nats-1..3;" \
       "settings: the comment at the top)" >&2
     exit 2

@@ -7,6 +7,7 @@
 // (--tls_require_client_cert: mutual TLS); with --tls_ca it calls records and
 // catalog over TLS, presenting --tls_cert as its client certificate
 // (docs/security.md, "TLS").
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -56,6 +57,9 @@ ABSL_FLAG(int, history_cache_learners, 100000,
 ABSL_FLAG(int, history_workers, 4,
           "threads that serve the Recommend calls whose history must be read from the record service (1-64); "
           "such calls queued or running are bounded by --max_concurrent_calls (256 when 0)");
+ABSL_FLAG(int, shutdown_drain_ms, 0,
+          "on SIGTERM, report not ready (GET /ready 503, health NOT_SERVING) and keep answering for this long "
+          "before closing the port, so a load balancer moves new connections away first (ops/cluster.sh: 1000)");
 ABSL_FLAG(int, ivf_nprobe, 0, "IVF lists probed per query for large models; 0 = calibrated at load time");
 
 int main(int argc, char** argv) {
@@ -211,7 +215,9 @@ int main(int argc, char** argv) {
   if (metrics_server) lifelong::LogInfo("metrics_serving", {{"metrics_port", metrics_server->port()}});
   lifelong::WritePortFile(absl::GetFlag(FLAGS_port_file), (*server)->port());
   int sig = lifelong::WaitForTerminationSignal();
-  lifelong::LogInfo("shutting_down", {{"signal", sig}});
+  const int drain_ms = std::max(0, absl::GetFlag(FLAGS_shutdown_drain_ms));
+  lifelong::LogInfo("shutting_down", {{"signal", sig}, {"drain_ms", drain_ms}});
+  (*server)->Drain(absl::Milliseconds(drain_ms));
   (*server)->Shutdown();
   // Before *server (which the callbacks read) is destroyed.
   if (metrics_server) metrics_server->Shutdown();

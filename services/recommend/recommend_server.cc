@@ -128,6 +128,15 @@ absl::Status RecommendServer::Readiness() const {
   return absl::OkStatus();
 }
 
+void RecommendServer::Drain(absl::Duration drain) {
+  shutting_down_ = true;
+  if (grpc_) {
+    grpc_->SetServing(false);
+    grpc_->SetServiceServing(kServiceName, false);
+  }
+  absl::SleepFor(drain);
+}
+
 void RecommendServer::Shutdown() {
   shutting_down_ = true;
   if (grpc_) grpc_->Shutdown(std::chrono::seconds(5));

@@ -89,6 +89,11 @@ class RecommendServer {
   // saying which is missing (also once Shutdown has begun). ops/cluster.sh's
   // HAProxy sends the recommendation port only to ready servers.
   absl::Status Readiness() const;
+  // The first step of a graceful stop: Readiness() and gRPC health turn
+  // UNAVAILABLE / NOT_SERVING at once while calls are still answered, for
+  // `drain`, so that a load balancer checking every fraction of it sends new
+  // connections elsewhere before Shutdown closes the port.
+  void Drain(absl::Duration drain);
   // Stops accepting calls and the background threads; idempotent.
   void Shutdown();
 

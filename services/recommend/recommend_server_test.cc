@@ -218,7 +218,13 @@ TEST_F(RecommendServerTest, UnavailableUntilModelLoadedThenServes) {
   EXPECT_EQ(st.index_kind(), "flat");
   EXPECT_TRUE(st.has_loaded_at());
   EXPECT_TRUE(Recommend(Request("u1", 5), &out).ok());
-  // A stopping server leaves the rotation before it stops answering.
+  // A stopping server leaves the rotation before it stops answering: once
+  // drained it is not ready and NOT_SERVING, and calls are still answered.
+  server_->Drain(absl::ZeroDuration());
+  EXPECT_THAT(std::string(server_->Readiness().message()), HasSubstr("shutting down"));
+  EXPECT_EQ(HealthStatus(channel_, ""), 2);
+  EXPECT_EQ(HealthStatus(channel_, "lifelong.v1.RecommendationService"), 2);
+  EXPECT_TRUE(Recommend(Request("u1", 5), &out).ok());
   server_->Shutdown();
   EXPECT_THAT(std::string(server_->Readiness().message()), HasSubstr("shutting down"));
 }

@@ -297,6 +297,23 @@ for _ in $(seq 50); do
   sleep 0.2
 done
 [ "$back" = 1 ] || fail "recommend-1 is not back in HAProxy's rotation: $("$CLUSTER" status 2>&1)"
+# A recommender stopped gracefully (SIGTERM: restart) drains first: calls in
+# a loop through the recommendation address all answer meanwhile.
+: >"$TEST_TMPDIR/recs.failed"
+(
+  while [ ! -f "$TEST_TMPDIR/recs.stop" ]; do
+    "${AS_LEARNER[@]}" recommend u000042 -k 5 >/dev/null 2>>"$TEST_TMPDIR/recs.failed" || echo FAILED >>"$TEST_TMPDIR/recs.failed"
+    echo >>"$TEST_TMPDIR/recs.calls"
+  done
+) &
+CALLER=$!
+"$CLUSTER" restart recommend-2 || fail "restart recommend-2"
+"$CLUSTER" restart recommend-1 || fail "restart recommend-1 (SIGTERM)"
+touch "$TEST_TMPDIR/recs.stop"
+wait "$CALLER"
+echo "calls during two graceful recommender restarts: $(wc -l <"$TEST_TMPDIR/recs.calls")"
+[ ! -s "$TEST_TMPDIR/recs.failed" ] || fail "calls failed while a recommender restarted: $(cat "$TEST_TMPDIR/recs.failed")"
+[ "$(wc -l <"$TEST_TMPDIR/recs.calls")" -ge 5 ] || fail "too few calls during the restarts"
 
 # `up` again on a running cluster whose HAProxy runs an older configuration
 # (an earlier version of the script wrote it): HAProxy is restarted with the
@@ -309,6 +326,51 @@ grep -q "configuration changed: restarting haproxy" "$TEST_TMPDIR/up2.out" || fa
 grep -q "written by an earlier version" "$LIFELONG_VAR/cluster/haproxy.cfg" && fail "the old configuration is still in place"
 grep -q "recommend-2 already running" "$TEST_TMPDIR/up2.out" || fail "up restarted the recommenders: $(cat "$TEST_TMPDIR/up2.out")"
 "$LIFELONG" health records catalog recommend --wait=20s || fail "not every service SERVING through the new HAProxy"
+
+# upgrade: every service restarted on the binaries in $BIN, one node at a
+# time, while a writer keeps recording through the client address. Every
+# process is new afterwards, every write acknowledged meanwhile is readable,
+# and the three record stores are equal.
+before=""
+for s in records-1 records-2 records-3 catalog-1 catalog-2 catalog-3 recommend-1 recommend-2; do
+  before="$before $s=$(cat "$LIFELONG_VAR/cluster/run/$s.pid")"
+done
+: >"$TEST_TMPDIR/acked"
+(
+  i=0
+  while [ ! -f "$TEST_TMPDIR/writer.stop" ]; do
+    i=$((i + 1))
+    if "${LOADER[@]}" record --learner u0000009 --verb completed --course "up$i" \
+      --id "$(printf '00000000-0000-4000-8000-%012d' "$((100000 + i))")" >/dev/null 2>&1; then
+      echo "up$i" >>"$TEST_TMPDIR/acked"
+    fi
+  done
+) &
+WRITER=$!
+"$CLUSTER" upgrade >"$TEST_TMPDIR/upgrade.out" 2>&1 || { cat "$TEST_TMPDIR/upgrade.out"; fail "upgrade"; }
+touch "$TEST_TMPDIR/writer.stop"
+wait "$WRITER"
+cat "$TEST_TMPDIR/upgrade.out"
+for kv in $before; do
+  s="${kv%%=*}"
+  [ "$(cat "$LIFELONG_VAR/cluster/run/$s.pid")" != "${kv#*=}" ] || fail "upgrade did not restart $s"
+done
+ACKED=$(wc -l <"$TEST_TMPDIR/acked")
+echo "writes acknowledged during the upgrade: $ACKED"
+[ "$ACKED" -ge 5 ] || fail "only $ACKED writes acknowledged during the upgrade"
+"$LIFELONG_VAR/bin/mint_token" --key_file="$LIFELONG_VAR/auth/jwt.key" --role=learner --subject=u0000009 \
+  >"$TEST_TMPDIR/u0000009.token"
+LIFELONG_TOKEN_FILE="$TEST_TMPDIR/u0000009.token" "$LIFELONG" history u0000009 --limit=1000 --json \
+  >"$TEST_TMPDIR/history.json" || fail "history of u0000009 after the upgrade"
+while read -r course; do
+  grep -q "\"$course\"\|/$course\"" "$TEST_TMPDIR/history.json" || fail "acknowledged write $course lost in the upgrade"
+done <"$TEST_TMPDIR/acked"
+# Refused while a node is down: restarting another would leave one copy.
+"$CLUSTER" kill catalog-2
+if "$CLUSTER" upgrade >"$TEST_TMPDIR/upgrade2.out" 2>&1; then fail "upgrade with catalog-2 down went ahead"; fi
+grep -q "not upgrading: not running or not ready: catalog-2" "$TEST_TMPDIR/upgrade2.out" ||
+  fail "upgrade with catalog-2 down: $(cat "$TEST_TMPDIR/upgrade2.out")"
+"$CLUSTER" restart catalog-2 || fail "restart catalog-2"
 
 "$CLUSTER" kill "$LEADER"
 t0=$(date +%s)
