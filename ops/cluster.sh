@@ -350,7 +350,7 @@ start_catalog_node() {
     --backup_keep="${STACK_BACKUP_KEEP:-28}" \
     $(server_tls_flags catalog) $(server_auth_flags catalog) \
     --replication_nats="$(nats_urls)" $(nats_credentials_flag) --node_id="catalog-$n" --replicas=3 \
-    ${CATALOG_FLAGS:-} --metrics_port="$(catalog_metrics_port "$n")"
+    ${CATALOG_FLAGS:-} --metrics_port="$(catalog_metrics_port "$n")" --shutdown_drain_ms=1000
 }
 
 # wait_catalog_node TIMEOUT_S N: waits until catalog-N has applied the
@@ -522,24 +522,13 @@ EOF
       done
       echo
     done
-    for backend in grpc metrics; do
-      echo "backend catalog_$backend"
-      echo "    balance leastconn"
-      echo "    option httpchk"
-      echo "    http-check send meth GET uri /ready"
-      echo "    http-check expect status 200"
-      for n in "${NODES[@]}"; do
-        if [ "$backend" = grpc ]; then port=$(catalog_port "$n"); else port=$(catalog_metrics_port "$n"); fi
-        echo "    server catalog-$n 127.0.0.1:$port check port $(catalog_metrics_port "$n")$check_tls"
-      done
-      echo
-    done
     cat <<EOF
-# The recommenders' backends, last: as above, but the sessions of a server
-# marked down are left to finish. A recommender stopping (SIGTERM) turns not
-# ready first and answers on for --shutdown_drain_ms, then closes with an
-# HTTP/2 GOAWAY, so its calls in flight end normally; a connection that
-# cannot be made (a killed one not yet marked down) goes to the other.
+# The catalog's and the recommenders' backends, last: as above, but the
+# sessions of a server marked down are left to finish. A catalog node or
+# recommender stopping (SIGTERM) turns not ready first and answers on for
+# --shutdown_drain_ms, then closes with an HTTP/2 GOAWAY, so its calls in
+# flight end normally; a connection that cannot be made (a killed one not yet
+# marked down) goes to another.
 defaults
     mode tcp
     log global
@@ -554,6 +543,18 @@ defaults
     default-server inter 250ms fastinter 250ms downinter 250ms fall 2 rise 1
 
 EOF
+    for backend in grpc metrics; do
+      echo "backend catalog_$backend"
+      echo "    balance leastconn"
+      echo "    option httpchk"
+      echo "    http-check send meth GET uri /ready"
+      echo "    http-check expect status 200"
+      for n in "${NODES[@]}"; do
+        if [ "$backend" = grpc ]; then port=$(catalog_port "$n"); else port=$(catalog_metrics_port "$n"); fi
+        echo "    server catalog-$n 127.0.0.1:$port check port $(catalog_metrics_port "$n")$check_tls"
+      done
+      echo
+    done
     for backend in grpc metrics; do
       echo "backend recommend_$backend"
       echo "    balance leastconn"

@@ -61,6 +61,9 @@ ABSL_FLAG(std::string, host, "127.0.0.1", "address to listen on (0.0.0.0 for all
 ABSL_FLAG(int, port, 7002, "gRPC port (0 picks a free port)");
 ABSL_FLAG(std::string, data_dir, "var/catalog", "directory of the RocksDB catalog (created if missing)");
 ABSL_FLAG(int, shutdown_grace_ms, 10000, "how long in-flight calls may run after SIGTERM");
+ABSL_FLAG(int, shutdown_drain_ms, 0,
+          "on SIGTERM, report not ready (GET /ready 503, health NOT_SERVING) and keep answering for this long "
+          "before closing the port, so a load balancer moves new connections away first (ops/cluster.sh: 1000)");
 ABSL_FLAG(int, max_pollers, 8, "most gRPC sync-server polling threads (concurrent handlers)");
 ABSL_FLAG(std::string, metrics_host, "127.0.0.1", "address of the HTTP /metrics and /healthz endpoint");
 ABSL_FLAG(int, metrics_port, 9002, "port of the /metrics endpoint (0 picks a free port)");
@@ -361,6 +364,11 @@ int main(int argc, char** argv) {
   stopping = true;
   if (readiness.joinable()) readiness.join();
   serving = false;
+  if (const int drain_ms = absl::GetFlag(FLAGS_shutdown_drain_ms); drain_ms > 0) {
+    (*server)->SetServing(false);
+    lifelong::LogInfo("draining", {{"drain_ms", drain_ms}});
+    absl::SleepFor(absl::Milliseconds(drain_ms));
+  }
   (*server)->Shutdown(std::chrono::milliseconds(absl::GetFlag(FLAGS_shutdown_grace_ms)));
   if (metrics_server) metrics_server->Shutdown();  // before the store closes
   if (scheduler) scheduler->Stop();                // waits for a backup in progress

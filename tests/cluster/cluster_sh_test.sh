@@ -248,6 +248,22 @@ grep -Eq "^  catalog-1 +[0-9]+ +127.0.0.1:[0-9]+ +ready +[0-9]+ +[0-9]+ +0$" <<<
   fail "catalog-1 is not back, ready, with lag 0: $STATUS"
 applied=$(grep -E "^  catalog-[123] " <<<"$STATUS" | awk '{print $5}' | sort -u)
 [ "$(wc -l <<<"$applied")" = 1 ] || fail "the catalog nodes applied different positions: $STATUS"
+# A catalog node stopped gracefully (SIGTERM: restart) drains first: reads
+# in a loop through the catalog address all answer meanwhile.
+: >"$TEST_TMPDIR/reads.failed"
+(
+  while [ ! -f "$TEST_TMPDIR/reads.stop" ]; do
+    "$LIFELONG" courses get drill-1 >/dev/null 2>>"$TEST_TMPDIR/reads.failed" || echo FAILED >>"$TEST_TMPDIR/reads.failed"
+    echo >>"$TEST_TMPDIR/reads.calls"
+  done
+) &
+READER=$!
+"$CLUSTER" restart catalog-2 || fail "restart catalog-2"
+"$CLUSTER" restart catalog-3 || fail "restart catalog-3"
+touch "$TEST_TMPDIR/reads.stop"
+wait "$READER"
+echo "catalog reads during two graceful catalog restarts: $(wc -l <"$TEST_TMPDIR/reads.calls")"
+[ ! -s "$TEST_TMPDIR/reads.failed" ] || fail "catalog reads failed while a node restarted: $(cat "$TEST_TMPDIR/reads.failed")"
 
 # The recommenders: two, both ready (the demo district's model loaded),
 # behind the recommendation address. A learner gets recommendations there;
