@@ -7,16 +7,17 @@
 # the same JetStream cluster (HAProxy spreads the catalog port over the ready
 # ones; docs/catalog.md, "Replication"), two recommenders recommend-1..2
 # behind HAProxy on the recommendation port (any ready one; they hold no data
-# of their own: both read the models the one trainer writes), and the web
-# gateway as in ops/stack.sh, with the demo district loaded once through the
-# leader.
+# of their own: both read the models the one trainer writes), and two web
+# gateways web-1..2 behind HAProxy on the web port (the PROXY protocol carries
+# each browser's address to them), with the demo district loaded once through
+# the leader.
 #
 #   ops/cluster.sh up             build, start everything, load the demo district, train, wait
 #   ops/cluster.sh down           SIGTERM everything (services, HAProxy, nodes, NATS) and wait
 #   ops/cluster.sh status         each node's role, applied log position and lag; NATS; HAProxy
-#   ops/cluster.sh kill NODE      SIGKILL records-N, catalog-N, recommend-N or nats-N (a drill: no goodbye,
-#                                 no flush)
-#   ops/cluster.sh restart NODE   start records-N, catalog-N, recommend-N or nats-N again (after kill, or SIGTERM+start
+#   ops/cluster.sh kill NODE      SIGKILL records-N, catalog-N, recommend-N, web-N or nats-N (a drill: no
+#                                 goodbye, no flush)
+#   ops/cluster.sh restart NODE   start records-N, catalog-N, recommend-N, web-N or nats-N again (after kill, or SIGTERM+start
 #                                 when it runs) and wait until it is back
 #   ops/cluster.sh upgrade        build, then restart every service on the new binaries one node at a time
 #                                 (record followers, then the leader; catalog-N; recommend-N; HAProxy if its
@@ -43,6 +44,8 @@
 #   CLUSTER_RECOMMEND_PORT_BASE [7030]  recommend-N gRPC on BASE+N (7031..7032); clients use
 #                                    LIFELONG_RECOMMEND_PORT [7003] (HAProxy, any ready node)
 #   CLUSTER_RECOMMEND_METRICS_PORT_BASE [9030]  recommend-N /metrics, /ready on BASE+N
+#   CLUSTER_WEB_PORT_BASE [8190]     web-N (the gateway) on BASE+N (8191..8192); browsers use
+#                                    LIFELONG_WEB_PORT [8090] (HAProxy, PROXY protocol to web-N)
 #   CLUSTER_HAPROXY_STATS_PORT [8404]  HAProxy's statistics page (CSV at /;csv)
 #   CLUSTER_LEASE_TTL_MS [3000]      the leader lease (records_server --lease_ttl_ms)
 #   CLUSTER_NATS_SYNC [auto]         JetStream's sync_interval: auto = `always` (fsync before
@@ -87,6 +90,9 @@ CATALOG_METRICS_PORT_BASE="${CLUSTER_CATALOG_METRICS_PORT_BASE:-9020}"
 RECOMMENDERS=(1 2)
 RECOMMEND_PORT_BASE="${CLUSTER_RECOMMEND_PORT_BASE:-7030}"
 RECOMMEND_METRICS_PORT_BASE="${CLUSTER_RECOMMEND_METRICS_PORT_BASE:-9030}"
+WEBS=(1 2)
+WEB_PORT_BASE="${CLUSTER_WEB_PORT_BASE:-8190}"
+WEB_PORT="${LIFELONG_WEB_PORT:-8090}"
 LEASE_TTL_MS="${CLUSTER_LEASE_TTL_MS:-3000}"
 NATS_SERVER="${NATS_SERVER:-nats-server}"
 HAPROXY="${HAPROXY:-haproxy}"
@@ -115,6 +121,7 @@ catalog_port() { echo $((CATALOG_PORT_BASE + $1)); }
 catalog_metrics_port() { echo $((CATALOG_METRICS_PORT_BASE + $1)); }
 recommend_port() { echo $((RECOMMEND_PORT_BASE + $1)); }
 recommend_metrics_port() { echo $((RECOMMEND_METRICS_PORT_BASE + $1)); }
+web_port() { echo $((WEB_PORT_BASE + $1)); }
 nats_port() { echo $((NATS_PORT_BASE + $1)); }
 nats_route_port() { echo $((NATS_PORT_BASE + 2000 + $1)); }
 nats_http_port() { echo $((NATS_PORT_BASE + 4000 + $1)); }
@@ -413,6 +420,19 @@ recommend_line() {
   printf '  %-12s %-8s %-16s %s\n' "recommend-$n" "$pid" "127.0.0.1:$(recommend_port "$n")" "${ready:-no answer on GET /ready}"
 }
 
+# ---------------------------------------------------------------- web gateways
+
+# web_sh N ARGS...: ops/web.sh for web-N (its own port and pid file; HAProxy's
+# connections only, each with a PROXY header naming the browser).
+web_sh() {
+  local n="$1"
+  shift
+  WEB_NAME="web-$n" WEB_LISTEN_PORT="$(web_port "$n")" WEB_PROXY_FROM=127.0.0.1 "$ROOT/ops/web.sh" "$@"
+}
+web_running() { [ -n "$(web_pid "$1")" ]; }
+# web_pid N: web-N's pid (ops/web.sh keeps its pid files in $LIFELONG_VAR/run).
+web_pid() { web_sh "$1" status 2>/dev/null | awk -v n="web-$1" '$1 == n && $2 == "pid" {print $3}'; }
+
 # leader_node: N of the node that answers 200 on GET /leader (none: fails).
 leader_node() {
   local n
@@ -498,6 +518,12 @@ frontend recommend_metrics
     bind $HOST:$RECOMMEND_METRICS_PORT
     default_backend recommend_metrics
 
+# The web gateways (kiosk and app): any one; the PROXY protocol tells each
+# the browser's address (the kiosk check needs it). TLS passes through.
+frontend web
+    bind $HOST:$WEB_PORT
+    default_backend web
+
 frontend stats
     mode http
     bind 127.0.0.1:$HAPROXY_STATS_PORT
@@ -555,6 +581,12 @@ EOF
       done
       echo
     done
+    echo "backend web"
+    echo "    balance leastconn"
+    for n in "${WEBS[@]}"; do
+      echo "    server web-$n 127.0.0.1:$(web_port "$n") send-proxy check check-send-proxy"
+    done
+    echo
     for backend in grpc metrics; do
       echo "backend recommend_$backend"
       echo "    balance leastconn"
@@ -588,7 +620,7 @@ start_haproxy() {
   fi
   mv -f "$cfg.new" "$cfg"
   for p in "$RECORDS_PORT" "$XAPI_PORT" "$RECORDS_METRICS_PORT" "$CATALOG_PORT" "$CATALOG_METRICS_PORT" \
-    "$RECOMMEND_PORT" "$RECOMMEND_METRICS_PORT" "$HAPROXY_STATS_PORT"; do
+    "$RECOMMEND_PORT" "$RECOMMEND_METRICS_PORT" "$WEB_PORT" "$HAPROXY_STATS_PORT"; do
     port_busy "$p" && die "port $p is taken by another process (is the single-node stack up? ops/stack.sh down)"
   done
   # -db: stays in the foreground (the pid is HAProxy's own); -Ws would need systemd.
@@ -603,10 +635,10 @@ start_haproxy() {
 }
 
 # haproxy_up_servers BACKEND: the servers HAProxy sends BACKEND's traffic to
-# (grpc, xapi, metrics: records_BACKEND; or a full name such as catalog_grpc).
+# (grpc, xapi, metrics: records_BACKEND; or a full name such as catalog_grpc, web).
 haproxy_up_servers() {
   local b="$1"
-  case "$b" in *_*) ;; *) b="records_$b" ;; esac
+  case "$b" in grpc | xapi | metrics) b="records_$b" ;; esac
   { curl -s --max-time 2 "http://127.0.0.1:$HAPROXY_STATS_PORT/;csv" 2>/dev/null || true; } |
     awk -F, -v b="$b" '$1 == b && $2 != "BACKEND" && $18 == "UP" {print $2}' | paste -sd ' '
 }
@@ -664,9 +696,13 @@ cluster_up() {
   wait_nats 60 "${NODES[@]}"
   step_done "start NATS"
   step "starting records-1..3 and HAProxy on $HOST:$RECORDS_PORT"
-  # A single recommender from an earlier version of this script holds the
-  # port HAProxy now serves.
+  # A single recommender or gateway from an earlier version of this script
+  # holds a port HAProxy now serves.
   if stop_one recommend; then say "the single recommender is replaced by recommend-1..2 behind HAProxy"; fi
+  if "$ROOT/ops/web.sh" status 2>/dev/null | awk '$1 == "web" && $2 == "pid" {f=1} END {exit !f}'; then
+    "$ROOT/ops/web.sh" down
+    say "the single web gateway is replaced by web-1..2 behind HAProxy"
+  fi
   for n in "${NODES[@]}"; do start_node "$n"; done
   start_haproxy
   for n in "${NODES[@]}"; do wait_node 60 "$n"; done
@@ -692,7 +728,13 @@ cluster_up() {
     say "the recommenders stay not ready (HAProxy sends them nothing) until a model exists"
   fi
   step_done "start recommenders"
-  start_trainer_and_web
+  start_trainer
+  if [ "${STACK_SKIP_WEB:-0}" != 1 ]; then
+    step "starting the web gateways web-1..2 behind HAProxy on $HOST:$WEB_PORT (kiosk and app)"
+    for n in "${WEBS[@]}"; do web_sh "$n" up >/dev/null || say "web-$n did not start (see $LOG/web-$n.log)"; done
+    "$ROOT/ops/web.sh" urls
+    step_done "start web"
+  fi
   echo
   say "the cluster is up ($(awk -v a="$T_START" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b-a}')s)"
   if [ "${#TIMINGS[@]}" -gt 0 ]; then
@@ -702,7 +744,7 @@ cluster_up() {
   echo
   cluster_status
   echo
-  echo "Drills: ops/cluster.sh kill records-N (SIGKILL) / restart records-N (also catalog-N, recommend-N, nats-N); docs/replication.md"
+  echo "Drills: ops/cluster.sh kill records-N (SIGKILL) / restart records-N (also catalog-N, recommend-N, web-N, nats-N); docs/replication.md"
   echo "Stop everything with: ops/cluster.sh down"
 }
 
@@ -728,7 +770,14 @@ refill_demo_catalog() {
 
 cluster_down() {
   local any=0 s
-  "$ROOT/ops/web.sh" down || say "the web gateway did not stop (ops/web.sh)"
+  local n
+  for n in "${WEBS[@]}"; do
+    web_running "$n" && { web_sh "$n" down || say "web-$n did not stop (ops/web.sh)"; }
+  done
+  # The single gateway of a cluster started before the gateways were two.
+  if "$ROOT/ops/web.sh" status 2>/dev/null | awk '$1 == "web" && $2 == "pid" {f=1} END {exit !f}'; then
+    "$ROOT/ops/web.sh" down || true
+  fi
   # "catalog": the single catalog of a cluster started before the catalog was replicated.
   # "recommend": the single recommender of a cluster started before the recommenders were two.
   for s in trainer recommend-2 recommend-1 recommend catalog catalog-3 catalog-2 catalog-1 haproxy \
@@ -806,7 +855,18 @@ cluster_status() {
   echo "recommenders (GET /ready on each metrics port; HAProxy sends calls to the ready ones):"
   for n in "${RECOMMENDERS[@]}"; do recommend_line "$n"; done
   trainer_status
-  "$ROOT/ops/web.sh" status || true
+  if [ "${STACK_SKIP_WEB:-0}" != 1 ]; then
+    echo "web gateways (HAProxy on $HOST:$WEB_PORT -> $(haproxy_up_servers web | sed 's/^$/(none up)/')):"
+    for n in "${WEBS[@]}"; do
+      if web_running "$n"; then
+        printf '  %-10s %-8s %-16s %s\n' "web-$n" "$(web_pid "$n")" "127.0.0.1:$(web_port "$n")" \
+          "$(web_sh "$n" status 2>/dev/null | awk '/^  health: / {sub(/^  health: /, ""); print}')"
+      else
+        printf '  %-10s %-8s %s\n' "web-$n" "-" "not running"
+      fi
+    done
+    "$ROOT/ops/web.sh" urls 2>/dev/null || true
+  fi
   if [ -x "$BIN/lifelong.bin" ] && any_running; then
     echo
     lifelong health --timeout=2s || true
@@ -825,14 +885,23 @@ cluster_status() {
 # N in 1..3; recommend-N, N in 1..2).
 node_arg() {
   case "${1:-}" in
-    records-[123] | catalog-[123] | nats-[123] | recommend-[12]) echo "$1" ;;
-    *) die "NODE must be records-N, catalog-N or nats-N with N in 1..3, or recommend-N with N in 1..2 (got '${1:-}')" ;;
+    records-[123] | catalog-[123] | nats-[123] | recommend-[12] | web-[12]) echo "$1" ;;
+    *) die "NODE must be records-N, catalog-N or nats-N with N in 1..3, or recommend-N or web-N with N in 1..2 (got '${1:-}')" ;;
   esac
 }
 
 cluster_kill() {
   local name pid
   name=$(node_arg "${1:-}")
+  if [[ "$name" == web-* ]]; then
+    pid=$(web_pid "${name#web-}")
+    [ -n "$pid" ] || die "$name is not running"
+    kill -KILL "$pid"
+    while kill -0 "$pid" 2>/dev/null; do sleep 0.05; done
+    rm -f "$VAR/run/$name.pid"
+    say "$name (pid $pid) killed with SIGKILL"
+    return
+  fi
   pid=$(pid_of "$name") || die "$name is not running"
   kill -KILL "$pid"
   while kill -0 "$pid" 2>/dev/null; do sleep 0.05; done
@@ -846,7 +915,11 @@ cluster_restart() {
   n="${name##*-}"
   resolve_tls
   resolve_auth
-  pid_of "$name" >/dev/null && stop_one "$name"
+  if [[ "$name" == web-* ]]; then
+    web_sh "$n" down
+  elif pid_of "$name" >/dev/null; then
+    stop_one "$name"
+  fi
   case "$name" in
     nats-*)
       start_nats "$n"
@@ -862,6 +935,9 @@ cluster_restart() {
       start_catalog_node "$n"
       say "waiting for catalog-$n to apply the catalog's log to its end"
       wait_catalog_node 60 "$n"
+      ;;
+    web-*)
+      web_sh "$n" up
       ;;
     recommend-*)
       start_recommend_node "$n"
@@ -904,6 +980,11 @@ upgrade_one() {
       start_recommend_node "$n" >/dev/null
       if has_model; then wait_recommend_node 180 "$n"; fi
       ;;
+    web-*)
+      # ops/web.sh up waits until the gateway answers GET /healthz.
+      web_sh "$n" down >/dev/null
+      web_sh "$n" up >/dev/null
+      ;;
   esac
   say "$name upgraded ($(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b-a}')s)"
 }
@@ -941,12 +1022,11 @@ cluster_upgrade() {
     stop_one trainer >/dev/null || true
     start_trainer
   fi
-  if [ "${STACK_SKIP_WEB:-0}" != 1 ] && "$ROOT/ops/web.sh" status 2>/dev/null | grep -q "^web  *pid"; then
-    step "restarting the web gateway (one process: its clients reconnect)"
-    "$ROOT/ops/web.sh" down
-    "$ROOT/ops/web.sh" up
-    step_done "upgrade web"
-  fi
+  for n in "${WEBS[@]}"; do
+    if web_running "$n"; then
+      upgrade_one "web-$n"
+    fi
+  done
   wait_serving 60s records catalog recommend
   say "upgraded; every service runs the binaries in $BIN"
   if [ "${#TIMINGS[@]}" -gt 0 ]; then
@@ -967,7 +1047,7 @@ case "${1:-}" in
   upgrade) cluster_upgrade ;;
   *)
     echo "usage: ops/cluster.sh up|down|status|kill NODE|restart NODE|upgrade   (NODE: records-1..3, catalog-1..3," \
-      "recommend-1..2, nats-1..3;" \
+      "recommend-1..2, web-1..2, nats-1..3;" \
       "settings: the comment at the top)" >&2
     exit 2
     ;;

@@ -21,6 +21,12 @@
 #                     the development CA's web certificate ($LIFELONG_VAR/tls/web.pem, ops/dev-ca.sh);
 #                     0 keeps plain HTTP to the browser (TLS to the services stays on)
 #   STACK_SKIP_WEB=1  (read by ops/stack.sh) do not start the gateway
+#   WEB_NAME [web]    the gateway's name: its pid file $LIFELONG_VAR/run/NAME.pid and log NAME.log
+#                     (ops/cluster.sh runs web-1 and web-2)
+#   WEB_LISTEN_PORT [LIFELONG_WEB_PORT]  the port this gateway binds, when a balancer owns
+#                     LIFELONG_WEB_PORT (ops/cluster.sh: HAProxy)
+#   WEB_PROXY_FROM    the balancer's address: the gateway then takes only its connections, each
+#                     with a PROXY v1 header naming the browser (--proxy_protocol_from)
 #   LIFELONG_STACK_RUN  the run directory of the stack the gateway fronts, whose tls.on and
 #                     auth.on markers say whether it runs with TLS and authentication
 #                     (ops/stack.sh and ops/cluster.sh pass theirs) [unset: $LIFELONG_VAR/run,
@@ -59,15 +65,19 @@ scheme() {
 # curl's flags for the gateway's own address (the development CA for https).
 curl_tls() { [ "$(scheme)" = https ] && echo "--cacert $TLS_DIR/ca.pem"; true; }
 
-say() { printf 'web: %s\n' "$*"; }
-die() { printf 'web: error: %s\n' "$*" >&2; exit 1; }
+NAME="${WEB_NAME:-web}"
+LISTEN_PORT="${WEB_LISTEN_PORT:-$PORT}"
+say() { printf '%s: %s\n' "$NAME" "$*"; }
+die() { printf '%s: error: %s\n' "$NAME" "$*" >&2; exit 1; }
 
+# The gateway's pid, when $RUN/$NAME.pid names a live gateway on its port.
 pid_of_web() {
-  local f="$RUN/web.pid" pid
+  local f="$RUN/$NAME.pid" pid cmd
   [ -f "$f" ] || return 1
   pid=$(cat "$f")
   [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 1
-  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q "gateway/main.js" || return 1
+  cmd=" $(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) "
+  [[ "$cmd" == *"gateway/main.js"* && "$cmd" == *" --port=$LISTEN_PORT "* ]] || return 1
   echo "$pid"
 }
 
@@ -132,31 +142,37 @@ kiosk_tokens() {
   done
 }
 
-healthy() {
+# GET /healthz of this gateway (through its own port; behind a balancer with
+# the PROXY header the balancer would send).
+health_curl() {
+  local proxy=()
+  [ -z "${WEB_PROXY_FROM:-}" ] || proxy=(--haproxy-protocol)
   # shellcheck disable=SC2046
-  curl -fsS --max-time 2 $(curl_tls) "$(scheme)://$HOST:$PORT/healthz" >/dev/null 2>&1
+  curl -sS --max-time 2 ${proxy[@]+"${proxy[@]}"} $(curl_tls) "$@" "$(scheme)://$HOST:$LISTEN_PORT/healthz"
 }
+healthy() { health_curl -f >/dev/null 2>&1; }
 
 up() {
   local pid
   if pid=$(pid_of_web); then
-    say "gateway already running (pid $pid, $HOST:$PORT)"
+    say "gateway already running (pid $pid, $HOST:$LISTEN_PORT)"
     urls
     return
   fi
-  if (exec 3<>"/dev/tcp/$HOST/$PORT") 2>/dev/null; then
-    die "port $PORT is taken by another process; stop it or set LIFELONG_WEB_PORT"
+  if (exec 3<>"/dev/tcp/$HOST/$LISTEN_PORT") 2>/dev/null; then
+    die "port $LISTEN_PORT is taken by another process; stop it or set LIFELONG_WEB_PORT"
   fi
   prepare
   mkdir -p "$RUN" "$LOG"
   rm -rf "$KIOSK_DIR"
   kiosk_tokens
-  local flags=(--host="$HOST" --port="$PORT"
+  local flags=(--host="$HOST" --port="$LISTEN_PORT"
     --records="$HOST:${LIFELONG_RECORDS_PORT:-7001}" --catalog="$HOST:${LIFELONG_CATALOG_PORT:-7002}"
     --recommend="$HOST:${LIFELONG_RECOMMEND_PORT:-7003}"
     --kiosk_clients="${WEB_KIOSK_CLIENTS:-127.0.0.1,::1}"
     --kiosk_hosts="${WEB_KIOSK_HOSTS:-localhost,127.0.0.1,::1,$HOST}")
   [ -d "$KIOSK_DIR" ] && flags+=(--kiosk_token_dir="$KIOSK_DIR")
+  [ -z "${WEB_PROXY_FROM:-}" ] || flags+=(--proxy_protocol_from="$WEB_PROXY_FROM")
   if [ -f "$MARKERS/tls.on" ]; then
     flags+=(--tls_ca="$TLS_DIR/ca.pem" --tls_cert="$TLS_DIR/client.pem" --tls_key="$TLS_DIR/client.key")
     if [ "$(scheme)" = https ]; then
@@ -164,27 +180,27 @@ up() {
     fi
   fi
   # shellcheck disable=SC2086
-  nohup setsid node "$WEB/gateway/main.js" "${flags[@]}" ${WEB_FLAGS:-} >>"$LOG/web.log" 2>&1 </dev/null &
-  echo $! >"$RUN/web.pid"
-  say "started gateway (pid $!, $HOST:$PORT, log $LOG/web.log)"
+  nohup setsid node "$WEB/gateway/main.js" "${flags[@]}" ${WEB_FLAGS:-} >>"$LOG/$NAME.log" 2>&1 </dev/null &
+  echo $! >"$RUN/$NAME.pid"
+  say "started gateway (pid $!, $HOST:$LISTEN_PORT, log $LOG/$NAME.log)"
   local _
   for _ in $(seq 1 100); do
     healthy && break
     if ! pid_of_web >/dev/null; then
-      tail -n 20 "$LOG/web.log" >&2 || true
-      die "the gateway exited; see $LOG/web.log"
+      tail -n 20 "$LOG/$NAME.log" >&2 || true
+      die "the gateway exited; see $LOG/$NAME.log"
     fi
     sleep 0.2
   done
   # shellcheck disable=SC2046
-  healthy || die "the gateway is not healthy after 20s: $(curl -sS --max-time 2 $(curl_tls) "$(scheme)://$HOST:$PORT/healthz" 2>&1)"
+  healthy || die "the gateway is not healthy after 20s: $(health_curl 2>&1)"
   urls
 }
 
 down() {
   local pid waited=0
   if ! pid=$(pid_of_web); then
-    rm -f "$RUN/web.pid"
+    rm -f "$RUN/$NAME.pid"
     say "gateway was not running"
     return
   fi
@@ -194,19 +210,18 @@ down() {
     waited=$((waited + 1))
     [ "$waited" -lt 100 ] || die "gateway (pid $pid) did not exit within 20s of SIGTERM"
   done
-  rm -f "$RUN/web.pid"
+  rm -f "$RUN/$NAME.pid"
   say "gateway stopped"
 }
 
 status() {
   local pid
   if pid=$(pid_of_web); then
-    printf '%-10s pid %-8s %s\n' web "$pid" "$HOST:$PORT"
+    printf '%-10s pid %-8s %s\n' "$NAME" "$pid" "$HOST:$LISTEN_PORT"
     urls
-    # shellcheck disable=SC2046
-    printf '  health: %s\n' "$(curl -sS --max-time 3 $(curl_tls) "$(scheme)://$HOST:$PORT/healthz" 2>&1 || true)"
+    printf '  health: %s\n' "$(health_curl 2>&1 || true)"
   else
-    printf '%-10s not running (no live pid file in %s)\n' web "$RUN"
+    printf '%-10s not running (no live pid file in %s)\n' "$NAME" "$RUN"
   fi
 }
 

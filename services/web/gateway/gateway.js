@@ -26,6 +26,7 @@ import { CourseCatalogService } from "../gen/proto/lifelong/v1/catalog_pb.js";
 import { RecommendationService } from "../gen/proto/lifelong/v1/recommend_pb.js";
 import { LearningRecordService } from "../gen/proto/lifelong/v1/records_pb.js";
 import { checkKioskWrite, chooseCredential } from "./policy.js";
+import { clientAddress, proxyProtocolFront } from "./proxy_protocol.js";
 import { Metrics } from "./metrics.js";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -86,7 +87,12 @@ function codeName(code) {
 // options: {backends: {records, catalog, recommend} ("host:port"),
 //   tls: {ca, cert, key} (PEM strings) or null, kioskTokens: Map, kioskClients: Set,
 //   upstreamTimeoutMs, fontDir, publicDir,
-//   https: {cert, key} (PEM) or null: serve browsers over HTTPS instead of HTTP}
+//   https: {cert, key} (PEM) or null: serve browsers over HTTPS instead of HTTP,
+//   proxyProtocolFrom: Set of balancer addresses, or empty/absent: every
+//   connection comes from one of them with a PROXY header naming the client
+//   (proxy_protocol.js)}
+// Returns {server, listener, metrics, drain, close}: listen on `listener`
+// (the PROXY-protocol front when proxyProtocolFrom is set, else `server`).
 export function createGateway(options) {
   const metrics = new Metrics();
   const transports = {};
@@ -187,7 +193,7 @@ export function createGateway(options) {
     // Connect's default is 4 GiB a message, read into memory before any
     // check: one client could exhaust the gateway's memory.
     readMaxBytes: MAX_REQUEST_BYTES,
-    contextValues: (req) => createContextValues().set(remoteKey, req.socket.remoteAddress || ""),
+    contextValues: (req) => createContextValues().set(remoteKey, clientAddress(req.socket)),
     routes: (router) => {
       for (const [service, , methods] of ROUTES) {
         for (const local of methods) {
@@ -367,15 +373,36 @@ export function createGateway(options) {
       internalError(req, res, err);
     }
   };
-  const server = options.https
+  const behindProxy = options.proxyProtocolFrom && options.proxyProtocolFrom.size > 0;
+  // Behind a balancer TLS ends in the PROXY-protocol front, so the server is plain HTTP.
+  const server = options.https && !behindProxy
     ? https.createServer({ cert: options.https.cert, key: options.https.key, minVersion: "TLSv1.2" }, handler)
     : http.createServer(handler);
+  const listener = behindProxy
+    ? proxyProtocolFront({
+      server, trusted: options.proxyProtocolFrom, tls: options.https, headerTimeoutMs: options.proxyHeaderTimeoutMs,
+      onRefused: (reason, peer) => log({ level: "warn", event: "proxy_protocol_refused", reason, peer }),
+    })
+    : server;
 
   return {
     server,
+    listener,
     metrics,
+    // A graceful stop: no new connections (a balancer sends them to another
+    // gateway), requests in progress finish, idle connections close.
+    drain: () => new Promise((resolve) => {
+      let open = listener === server ? 1 : 2;
+      const done = () => { if (--open === 0) resolve(); };
+      if (listener !== server) listener.close(done);
+      server.close(done);
+      server.closeIdleConnections?.();
+    }),
     close: () => new Promise((resolve) => {
-      server.close(() => resolve());
+      let open = listener === server ? 1 : 2;
+      const done = () => { if (--open === 0) resolve(); };
+      if (listener !== server) listener.close(done);
+      server.close(done);
       server.closeAllConnections?.();
     }),
   };

@@ -6,11 +6,14 @@
 //       [--tls_ca=F --tls_cert=F --tls_key=F] [--font_dir=/usr/share/fonts/opentype/noto]
 //       [--upstream_timeout_ms=10000] [--port_file=F] [--host=127.0.0.1]
 //       [--https_cert=F --https_key=F]   (serve the browser over HTTPS; both or neither)
+//       [--proxy_protocol_from=127.0.0.1] (behind a TCP balancer: only its connections, each with a
+//                                          PROXY v1 header naming the client; proxy_protocol.js)
 //
 // Exit status: 0 after SIGTERM/SIGINT (connections drained), 2 for a bad flag,
 // 1 when the port cannot be bound or a configured file cannot be read.
 
 import fs from "node:fs";
+import net from "node:net";
 import path from "node:path";
 import { createGateway } from "./gateway.js";
 import { hostName } from "./policy.js";
@@ -19,7 +22,7 @@ const DEFAULTS = {
   host: "127.0.0.1", port: "8090", records: "127.0.0.1:7001", catalog: "127.0.0.1:7002",
   recommend: "127.0.0.1:7003", kiosk_token_dir: "", kiosk_clients: "127.0.0.1,::1", kiosk_hosts: "localhost,127.0.0.1,::1",
   tls_ca: "", tls_cert: "", tls_key: "", font_dir: "/usr/share/fonts/opentype/noto",
-  upstream_timeout_ms: "10000", port_file: "", https_cert: "", https_key: "",
+  upstream_timeout_ms: "10000", port_file: "", https_cert: "", https_key: "", proxy_protocol_from: "",
 };
 
 function fail(code, msg) {
@@ -42,6 +45,9 @@ function parseFlags(argv) {
     if (!/^[A-Za-z0-9.\-_[\]:]+:\d+$/.test(flags[f])) fail(2, `--${f}: must be host:port, got "${flags[f]}"`);
   }
   if (!flags.https_cert !== !flags.https_key) fail(2, "--https_cert and --https_key: give both or neither");
+  for (const a of flags.proxy_protocol_from.split(",").map((s) => s.trim()).filter(Boolean)) {
+    if (!net.isIP(a)) fail(2, `--proxy_protocol_from: "${a}" is not an IP address`);
+  }
   return flags;
 }
 
@@ -85,20 +91,22 @@ const gw = createGateway({
   kioskTokens,
   kioskClients: new Set(flags.kiosk_clients.split(",").map((s) => s.trim()).filter(Boolean)),
   kioskHosts: new Set(flags.kiosk_hosts.split(",").map((s) => hostName(s)).filter(Boolean)),
+  proxyProtocolFrom: new Set(flags.proxy_protocol_from.split(",").map((s) => s.trim()).filter(Boolean)),
   upstreamTimeoutMs: +flags.upstream_timeout_ms,
   fontDir: flags.font_dir && fs.existsSync(flags.font_dir) ? flags.font_dir : "",
   https: flags.https_cert
     ? { cert: readPem("https_cert", flags.https_cert), key: readPem("https_key", flags.https_key) } : null,
 });
 
-gw.server.on("error", (err) => fail(1, `listen ${flags.host}:${flags.port}: ${err.message}`));
-gw.server.listen(+flags.port, flags.host, () => {
-  const port = gw.server.address().port;
+gw.listener.on("error", (err) => fail(1, `listen ${flags.host}:${flags.port}: ${err.message}`));
+gw.listener.listen(+flags.port, flags.host, () => {
+  const port = gw.listener.address().port;
   if (flags.port_file) fs.writeFileSync(flags.port_file, `${port}\n`);
   process.stdout.write(JSON.stringify({
     ts: new Date().toISOString(), level: "info", event: "serving", host: flags.host, port,
     backends: { records: flags.records, catalog: flags.catalog, recommend: flags.recommend },
     tls: tls ? "tls" : "off", scheme: flags.https_cert ? "https" : "http", kiosks: [...kioskTokens.keys()],
+    proxy_protocol_from: flags.proxy_protocol_from || "off",
   }) + "\n");
 });
 
@@ -108,8 +116,9 @@ for (const sig of ["SIGTERM", "SIGINT"]) {
     if (stopping) return;
     stopping = true;
     process.stdout.write(JSON.stringify({ ts: new Date().toISOString(), level: "info", event: "stopping", signal: sig }) + "\n");
+    // Requests in progress get up to 5 s to finish; then whatever is left is cut.
     const timer = setTimeout(() => process.exit(0), 5000);
     timer.unref();
-    gw.close().then(() => process.exit(0));
+    gw.drain().then(() => process.exit(0));
   });
 }
