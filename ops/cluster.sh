@@ -21,14 +21,16 @@
 #                                 when it runs) and wait until it is back
 #   ops/cluster.sh upgrade        build, then restart every service on the new binaries one node at a time
 #                                 (record followers, then the leader; catalog-N; recommend-N; HAProxy if its
-#                                 configuration changed; trainer; web gateway): every address keeps answering
+#                                 configuration changed; trainer; web-1..2): every address keeps answering
 #                                 (docs/replication.md, "Upgrades")
 #
 # Clients use the same addresses as with the single-node stack: gRPC on
 # LIFELONG_RECORDS_PORT [7001], xAPI on 8080 (--xapi_port in RECORDS_FLAGS) and
 # the leader's /metrics on 9001 (--metrics_port in RECORDS_FLAGS); HAProxy
 # passes the TCP stream through (TLS included) to whichever node answers
-# 200 on GET /leader of its metrics port (checked every 250 ms).
+# 200 on GET /leader of its metrics port (checked every 250 ms). The catalog
+# (7002), the recommenders (7003) and the web gateways (LIFELONG_WEB_PORT
+# [8090]) are behind HAProxy the same way, on any ready node.
 #
 # Environment: everything ops/stack.sh reads (LIFELONG_VAR, LIFELONG_HOST, the
 # ports, STACK_SKIP_DEMO, STACK_SKIP_BUILD, STACK_SKIP_WEB, STACK_AUTH,
@@ -44,8 +46,9 @@
 #   CLUSTER_RECOMMEND_PORT_BASE [7030]  recommend-N gRPC on BASE+N (7031..7032); clients use
 #                                    LIFELONG_RECOMMEND_PORT [7003] (HAProxy, any ready node)
 #   CLUSTER_RECOMMEND_METRICS_PORT_BASE [9030]  recommend-N /metrics, /ready on BASE+N
-#   CLUSTER_WEB_PORT_BASE [8190]     web-N (the gateway) on BASE+N (8191..8192); browsers use
-#                                    LIFELONG_WEB_PORT [8090] (HAProxy, PROXY protocol to web-N)
+#   CLUSTER_WEB_PORT_BASE [8190]     web-N (the gateway) on 127.0.0.1:BASE+N (8191..8192); browsers
+#                                    use LIFELONG_WEB_PORT [8090] (HAProxy, PROXY protocol to web-N)
+#   CLUSTER_WEB_METRICS_PORT_BASE [9190]  web-N /metrics, /healthz on 127.0.0.1:BASE+N (plain HTTP)
 #   CLUSTER_HAPROXY_STATS_PORT [8404]  HAProxy's statistics page (CSV at /;csv)
 #   CLUSTER_LEASE_TTL_MS [3000]      the leader lease (records_server --lease_ttl_ms)
 #   CLUSTER_NATS_SYNC [auto]         JetStream's sync_interval: auto = `always` (fsync before
@@ -92,6 +95,7 @@ RECOMMEND_PORT_BASE="${CLUSTER_RECOMMEND_PORT_BASE:-7030}"
 RECOMMEND_METRICS_PORT_BASE="${CLUSTER_RECOMMEND_METRICS_PORT_BASE:-9030}"
 WEBS=(1 2)
 WEB_PORT_BASE="${CLUSTER_WEB_PORT_BASE:-8190}"
+WEB_METRICS_PORT_BASE="${CLUSTER_WEB_METRICS_PORT_BASE:-9190}"
 WEB_PORT="${LIFELONG_WEB_PORT:-8090}"
 LEASE_TTL_MS="${CLUSTER_LEASE_TTL_MS:-3000}"
 NATS_SERVER="${NATS_SERVER:-nats-server}"
@@ -122,6 +126,7 @@ catalog_metrics_port() { echo $((CATALOG_METRICS_PORT_BASE + $1)); }
 recommend_port() { echo $((RECOMMEND_PORT_BASE + $1)); }
 recommend_metrics_port() { echo $((RECOMMEND_METRICS_PORT_BASE + $1)); }
 web_port() { echo $((WEB_PORT_BASE + $1)); }
+web_metrics_port() { echo $((WEB_METRICS_PORT_BASE + $1)); }
 nats_port() { echo $((NATS_PORT_BASE + $1)); }
 nats_route_port() { echo $((NATS_PORT_BASE + 2000 + $1)); }
 nats_http_port() { echo $((NATS_PORT_BASE + 4000 + $1)); }
@@ -427,7 +432,10 @@ recommend_line() {
 web_sh() {
   local n="$1"
   shift
-  WEB_NAME="web-$n" WEB_LISTEN_PORT="$(web_port "$n")" WEB_PROXY_FROM=127.0.0.1 "$ROOT/ops/web.sh" "$@"
+  # On the loopback only (HAProxy reaches it there; nobody else may send it a
+  # PROXY header), with a plain metrics port for Prometheus.
+  LIFELONG_HOST=127.0.0.1 WEB_NAME="web-$n" WEB_LISTEN_PORT="$(web_port "$n")" WEB_PROXY_FROM=127.0.0.1 \
+    WEB_FLAGS="${WEB_FLAGS:-} --metrics_port=$(web_metrics_port "$n")" "$ROOT/ops/web.sh" "$@"
 }
 web_running() { [ -n "$(web_pid "$1")" ]; }
 # web_pid N: web-N's pid (ops/web.sh keeps its pid files in $LIFELONG_VAR/run).
@@ -473,6 +481,8 @@ global
     # Each connection holds two descriptors; this fits a 10k descriptor limit.
     maxconn 4000
     log stderr format short local0 notice
+    # After a reload (-sf), the old process finishes its sessions for at most this long.
+    hard-stop-after 30s
 
 defaults
     mode tcp
@@ -603,11 +613,15 @@ EOF
   "$HAPROXY" -c -q -f "$cfg.new" || die "HAProxy rejects the generated $cfg.new"
 }
 
-# start_haproxy: writes haproxy.cfg and starts HAProxy; a running one whose
+# start_haproxy: writes haproxy.cfg and starts HAProxy. A running one whose
 # configuration differs (written by an earlier version of this script, e.g.
-# before the recommenders were behind it) is restarted with the new one.
+# before the recommenders were behind it) is reloaded without a gap: a new
+# HAProxy binds the same ports beside it (-sf), the old one stops listening
+# and finishes its sessions (at most hard-stop-after). Every port must be free
+# of other processes first (the single-node stack's, an earlier version's
+# single recommender or gateway: cluster_up and cluster_upgrade stop those).
 start_haproxy() {
-  local pid p cfg="$CLUSTER/haproxy.cfg"
+  local pid p cfg="$CLUSTER/haproxy.cfg" old=()
   write_haproxy_cfg
   if pid=$(pid_of haproxy); then
     if cmp -s "$cfg.new" "$cfg"; then
@@ -615,20 +629,28 @@ start_haproxy() {
       say "haproxy already running (pid $pid)"
       return
     fi
-    say "HAProxy's configuration changed: restarting haproxy with the new one"
-    stop_one haproxy
+    say "HAProxy's configuration changed: reloading haproxy (pid $pid finishes its sessions)"
+    old=(-sf "$pid")
+  else
+    for p in "$RECORDS_PORT" "$XAPI_PORT" "$RECORDS_METRICS_PORT" "$CATALOG_PORT" "$CATALOG_METRICS_PORT" \
+      "$RECOMMEND_PORT" "$RECOMMEND_METRICS_PORT" "$WEB_PORT" "$HAPROXY_STATS_PORT"; do
+      port_busy "$p" && die "port $p is taken by another process (is the single-node stack up? ops/stack.sh down)"
+    done
   fi
   mv -f "$cfg.new" "$cfg"
-  for p in "$RECORDS_PORT" "$XAPI_PORT" "$RECORDS_METRICS_PORT" "$CATALOG_PORT" "$CATALOG_METRICS_PORT" \
-    "$RECOMMEND_PORT" "$RECOMMEND_METRICS_PORT" "$WEB_PORT" "$HAPROXY_STATS_PORT"; do
-    port_busy "$p" && die "port $p is taken by another process (is the single-node stack up? ops/stack.sh down)"
-  done
   # -db: stays in the foreground (the pid is HAProxy's own); -Ws would need systemd.
-  launch "$LOG/haproxy.log" "$HAPROXY" -f "$CLUSTER/haproxy.cfg" -db
+  launch "$LOG/haproxy.log" "$HAPROXY" -f "$CLUSTER/haproxy.cfg" -db ${old[@]+"${old[@]}"}
   echo $! >"$RUN/haproxy.pid"
+  local listeners
   for _ in $(seq 50); do
-    curl -sf "http://127.0.0.1:$HAPROXY_STATS_PORT/;csv" >/dev/null 2>&1 && break
     pid_of haproxy >/dev/null || { tail -n 20 "$LOG/haproxy.log" >&2; die "haproxy exited (log $LOG/haproxy.log)"; }
+    if curl -sf "http://127.0.0.1:$HAPROXY_STATS_PORT/;csv" >/dev/null 2>&1; then
+      [ "${#old[@]}" = 0 ] && break
+      # A reload: done once the old process has let go of the ports (it does
+      # so when the new one, having bound them, signals it).
+      listeners=$(ss -Hltnp "sport = :$RECORDS_PORT" 2>/dev/null || true)
+      [[ "$listeners" == *"pid=${old[1]},"* ]] || break
+    fi
     sleep 0.1
   done
   say "started haproxy (pid $!, gRPC $HOST:$RECORDS_PORT, xAPI $HOST:$XAPI_PORT, metrics $HOST:$RECORDS_METRICS_PORT -> the leader; catalog $HOST:$CATALOG_PORT -> the ready catalog nodes; recommend $HOST:$RECOMMEND_PORT -> the ready recommenders; stats http://127.0.0.1:$HAPROXY_STATS_PORT/)"
@@ -997,36 +1019,66 @@ upgrade_one() {
 cluster_upgrade() {
   resolve_tls
   resolve_auth
-  local n leader name down=""
+  local n leader down="" missing="" running=0 legacy_web=0
   for n in "${NODES[@]}"; do
     pid_of "records-$n" >/dev/null && node_answers "$n" || down="$down records-$n"
     pid_of "catalog-$n" >/dev/null && catalog_node_ready "$n" || down="$down catalog-$n"
     pid_of "nats-$n" >/dev/null || down="$down nats-$n"
   done
+  # Recommenders and gateways: all of them up, or none (a cluster of an
+  # earlier version runs a single one of each, replaced below).
+  for n in "${RECOMMENDERS[@]}"; do
+    if pid_of "recommend-$n" >/dev/null && { ! has_model || recommend_node_ready "$n"; }; then
+      running=$((running + 1))
+    else
+      missing="$missing recommend-$n"
+    fi
+  done
+  [ "$running" = 0 ] || down="$down$missing"
+  running=0
+  missing=""
+  for n in "${WEBS[@]}"; do
+    if web_running "$n"; then running=$((running + 1)); else missing="$missing web-$n"; fi
+  done
+  [ "$running" = 0 ] || down="$down$missing"
   [ -z "$down" ] || die "not upgrading: not running or not ready:$down (ops/cluster.sh restart NODE first; an upgrade restarts one node at a time and needs the others up)"
   leader=$(leader_node) || die "not upgrading: no records node leads (ops/cluster.sh status)"
+  if "$ROOT/ops/web.sh" status 2>/dev/null | awk '$1 == "web" && $2 == "pid" {f=1} END {exit !f}'; then legacy_web=1; fi
   build
   step "upgrading records nodes (followers first, then records-$leader, the leader)"
   for n in "${NODES[@]}"; do
     [ "$n" = "$leader" ] || upgrade_one "records-$n"
   done
   upgrade_one "records-$leader"
-  say "records-$(wait_leader 60) leads"
+  leader=$(wait_leader 60) || die "no records node leads after the upgrade (ops/cluster.sh status; logs in $LOG)"
+  say "records-$leader leads"
   step_done "upgrade records"
   step "upgrading catalog-1..3 and recommend-1..2"
   for n in "${NODES[@]}"; do upgrade_one "catalog-$n"; done
   for n in "${RECOMMENDERS[@]}"; do upgrade_one "recommend-$n"; done
   step_done "upgrade catalog+recommend"
+  if [ "${STACK_SKIP_WEB:-0}" != 1 ]; then
+    for n in "${WEBS[@]}"; do
+      if [ "$legacy_web" = 1 ] || web_running "$n"; then upgrade_one "web-$n"; fi
+    done
+  fi
+  # An earlier version's single recommender and gateway hold ports that
+  # HAProxy's new configuration serves (recommend-1..2 and web-1..2 already
+  # answer behind them): both stop together, and HAProxy takes the ports
+  # (a gap of about a second, once).
+  if pid_of recommend >/dev/null || [ "$legacy_web" = 1 ]; then
+    say "replacing the single recommender and gateway by recommend-1..2 and web-1..2 behind HAProxy"
+    local stopping
+    { stop_one recommend >/dev/null || true; } &
+    stopping=$!
+    if [ "$legacy_web" = 1 ]; then "$ROOT/ops/web.sh" down >/dev/null; fi
+    wait "$stopping"  # (a bare `wait` would wait for every service this script launched)
+  fi
   start_haproxy
   if pid_of trainer >/dev/null; then
     stop_one trainer >/dev/null || true
     start_trainer
   fi
-  for n in "${WEBS[@]}"; do
-    if web_running "$n"; then
-      upgrade_one "web-$n"
-    fi
-  done
   wait_serving 60s records catalog recommend
   say "upgraded; every service runs the binaries in $BIN"
   if [ "${#TIMINGS[@]}" -gt 0 ]; then

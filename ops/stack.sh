@@ -642,7 +642,7 @@ start_recommend_and_web() {
 }
 
 # start_trainer_and_web: the retraining schedule, then the web gateway unless
-# STACK_SKIP_WEB=1. The single-node stack and ops/cluster.sh both end with it.
+# STACK_SKIP_WEB=1 (ops/cluster.sh starts its two gateways itself).
 start_trainer_and_web() {
   start_trainer
   # --- web gateway (ops/web.sh, docs/web.md) ---

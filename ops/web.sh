@@ -70,14 +70,13 @@ LISTEN_PORT="${WEB_LISTEN_PORT:-$PORT}"
 say() { printf '%s: %s\n' "$NAME" "$*"; }
 die() { printf '%s: error: %s\n' "$NAME" "$*" >&2; exit 1; }
 
-# The gateway's pid, when $RUN/$NAME.pid names a live gateway on its port.
+# The gateway's pid, when $RUN/$NAME.pid names a live gateway.
 pid_of_web() {
-  local f="$RUN/$NAME.pid" pid cmd
+  local f="$RUN/$NAME.pid" pid
   [ -f "$f" ] || return 1
   pid=$(cat "$f")
   [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 1
-  cmd=" $(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) "
-  [[ "$cmd" == *"gateway/main.js"* && "$cmd" == *" --port=$LISTEN_PORT "* ]] || return 1
+  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q "gateway/main.js" || return 1
   echo "$pid"
 }
 

@@ -79,7 +79,9 @@ absl::StatusOr<std::unique_ptr<RecommendServer>> RecommendServer::Start(Recommen
   model_options.build_options.ivf_nprobe = o.ivf_nprobe;
   RecommendServer* raw = s.get();
   model_options.on_swap = [raw](const ModelPtr&) {
-    if (!raw->ready_.exchange(true) && raw->grpc_ != nullptr) {
+    // Not once a drain began: a first model loading then must not put the
+    // server back into a balancer's rotation.
+    if (!raw->shutting_down_.load() && !raw->ready_.exchange(true) && raw->grpc_ != nullptr) {
       raw->grpc_->SetServing(true);
       raw->grpc_->SetServiceServing(kServiceName, true);
     }

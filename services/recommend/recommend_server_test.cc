@@ -1315,8 +1315,8 @@ TEST_F(RecommendServerTest, CatalogTooStaleIsUnavailable) {
   WaitForVersion(1);
   v1::RecommendResponse out;
   EXPECT_TRUE(Recommend(Request("", 5), &out).ok());
-  catalog_server_->Shutdown(std::chrono::milliseconds(0));
   EXPECT_TRUE(server_->Readiness().ok()) << server_->Readiness();
+  catalog_server_->Shutdown(std::chrono::milliseconds(0));
   absl::SleepFor(absl::Milliseconds(1200));
   grpc::Status s = Recommend(Request("", 5), &out);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE);

@@ -33,7 +33,7 @@ async function listen(gw) {
 // Sends `bytes` on a fresh connection (from `localAddress`), optionally
 // through TLS after `prefix`; resolves with everything answered, and whether
 // the gateway closed the connection without answering.
-function exchange(port, { prefix = "", bytes = "", secure = false, localAddress, waitMs = 3000 }) {
+function exchange(port, { prefix = "", bytes = "", secure = false, localAddress, waitMs = 3000, splitMs = 0 }) {
   return new Promise((resolve) => {
     const raw = net.connect({ host: "127.0.0.1", port, localAddress });
     let data = "";
@@ -42,13 +42,19 @@ function exchange(port, { prefix = "", bytes = "", secure = false, localAddress,
     raw.setTimeout(waitMs, () => { raw.destroy(); finish(); });
     raw.on("error", () => {});
     raw.on("close", () => { if (!secure) finish(); });  // also a refused connection
-    raw.once("connect", () => {
-      if (prefix) raw.write(prefix);
+    raw.once("connect", async () => {
       if (!secure) {
         raw.on("data", (d) => { data += d; });
-        if (bytes) raw.write(bytes);
+        if (splitMs > 0) {  // header and request in separate packets
+          raw.write(prefix);
+          await new Promise((r) => setTimeout(r, splitMs));
+          if (bytes) raw.write(bytes);
+        } else {
+          raw.write(prefix + bytes);  // one write: the request's first bytes arrive with the header
+        }
         return;
       }
+      if (prefix) raw.write(prefix);
       const t = tls.connect({ socket: raw, rejectUnauthorized: false }, () => t.write(bytes));
       t.setEncoding("utf8");
       t.on("data", (d) => { data += d; });
@@ -66,7 +72,9 @@ describe("PROXY protocol v1 header (pure)", () => {
   test("well-formed lines name the client; anything else is refused", () => {
     assert.deepEqual(parseProxyLine("PROXY TCP4 10.0.0.7 127.0.0.1 51234 8090"), { address: "10.0.0.7" });
     assert.deepEqual(parseProxyLine("PROXY TCP6 2001:db8::7 ::1 51234 8090"), { address: "2001:db8::7" });
-    assert.deepEqual(parseProxyLine("PROXY UNKNOWN"), { address: null });
+    // UNKNOWN: no client address (never a kiosk's); the rest of the line is ignored.
+    assert.deepEqual(parseProxyLine("PROXY UNKNOWN"), { address: "" });
+    assert.deepEqual(parseProxyLine("PROXY UNKNOWN 10.0.0.7 127.0.0.1 1 2"), { address: "" });
     for (const bad of ["", "PROXY", "proxy TCP4 10.0.0.7 127.0.0.1 1 2", "PROXY TCP4 10.0.0.7 127.0.0.1 1",
       "PROXY TCP4 10.0.0.7  127.0.0.1 1 2", "PROXY TCP4 2001:db8::7 127.0.0.1 1 2", "PROXY TCP6 10.0.0.7 ::1 1 2",
       "PROXY TCP4 10.0.0.7 127.0.0.1 65536 2", "PROXY TCP4 10.0.0.7 127.0.0.1 01 2", "PROXY UDP4 10.0.0.7 127.0.0.1 1 2",
@@ -87,9 +95,14 @@ describe("gateway behind a balancer (--proxy_protocol_from)", () => {
       const kiosk = await exchange(port, { prefix: "PROXY TCP4 10.0.0.7 127.0.0.1 5555 8090\r\n", bytes: kioskCall() });
       assert.match(kiosk.data, /^HTTP\/1\.1 /, kiosk.data);
       assert.doesNotMatch(kiosk.data, /may not act as a kiosk/, kiosk.data);
-      // Header and request in separate packets, and a health check's UNKNOWN.
-      const split = await exchange(port, { prefix: "PROXY UNKNOWN\r\n", bytes: "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n" });
-      assert.match(split.data, /^HTTP\/1\.1 503 /, split.data);
+      // Header and request in separate packets.
+      const split = await exchange(port, { prefix: "PROXY TCP4 10.0.0.8 127.0.0.1 5555 8090\r\n", bytes: kioskCall(), splitMs: 100 });
+      assert.match(split.data, /client 10\.0\.0\.8 may not act as a kiosk/, split.data);
+      // UNKNOWN (the balancer could not tell): answered, but as no address, so never a kiosk.
+      const unknown = await exchange(port, { prefix: "PROXY UNKNOWN\r\n", bytes: kioskCall() });
+      assert.match(unknown.data, /client {2}may not act as a kiosk/, unknown.data);
+      const health = await exchange(port, { prefix: "PROXY UNKNOWN\r\n", bytes: "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n" });
+      assert.match(health.data, /^HTTP\/1\.1 503 /, health.data);
     } finally {
       await gw.close();
     }
@@ -127,6 +140,25 @@ describe("gateway behind a balancer (--proxy_protocol_from)", () => {
     } finally {
       await gw.close();
     }
+  });
+
+  test("a graceful stop closes idle keep-alive connections at once and lets none linger", async () => {
+    const gw = gateway({ proxyProtocolFrom: new Set(["127.0.0.1"]) });
+    const port = await listen(gw);
+    // One request on a keep-alive connection, answered; the connection stays open, idle.
+    const raw = net.connect({ host: "127.0.0.1", port });
+    let data = "";
+    const closed = new Promise((r) => raw.on("close", r));
+    raw.on("data", (d) => { data += d; });
+    raw.on("error", () => {});
+    await new Promise((r) => raw.once("connect", r));
+    raw.write("PROXY TCP4 10.0.0.8 127.0.0.1 5555 8090\r\nGET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+    for (let i = 0; i < 50 && !data.includes("\r\n\r\n"); i++) await new Promise((r) => setTimeout(r, 20));
+    assert.match(data, /^HTTP\/1\.1 503 /, data);
+    const t0 = Date.now();
+    await gw.drain();
+    await closed;
+    assert.ok(Date.now() - t0 < 2000, `drain took ${Date.now() - t0} ms with an idle keep-alive connection`);
   });
 
   test("HTTPS: TLS ends after the header, in the gateway", async () => {

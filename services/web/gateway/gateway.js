@@ -378,6 +378,10 @@ export function createGateway(options) {
   const server = options.https && !behindProxy
     ? https.createServer({ cert: options.https.cert, key: options.https.key, minVersion: "TLSv1.2" }, handler)
     : http.createServer(handler);
+  // While draining, every response closes its connection (a keep-alive
+  // browser then reconnects, through the balancer, to another gateway).
+  let draining = false;
+  server.prependListener("request", (req, res) => { if (draining) res.shouldKeepAlive = false; });
   const listener = behindProxy
     ? proxyProtocolFront({
       server, trusted: options.proxyProtocolFrom, tls: options.https, headerTimeoutMs: options.proxyHeaderTimeoutMs,
@@ -392,6 +396,7 @@ export function createGateway(options) {
     // A graceful stop: no new connections (a balancer sends them to another
     // gateway), requests in progress finish, idle connections close.
     drain: () => new Promise((resolve) => {
+      draining = true;
       let open = listener === server ? 1 : 2;
       const done = () => { if (--open === 0) resolve(); };
       if (listener !== server) listener.close(done);

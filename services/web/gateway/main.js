@@ -8,11 +8,14 @@
 //       [--https_cert=F --https_key=F]   (serve the browser over HTTPS; both or neither)
 //       [--proxy_protocol_from=127.0.0.1] (behind a TCP balancer: only its connections, each with a
 //                                          PROXY v1 header naming the client; proxy_protocol.js)
+//       [--metrics_port=N]  (also GET /metrics and /healthz, plain HTTP on 127.0.0.1:N: for
+//                            Prometheus, which reaches each gateway behind a balancer this way)
 //
 // Exit status: 0 after SIGTERM/SIGINT (connections drained), 2 for a bad flag,
 // 1 when the port cannot be bound or a configured file cannot be read.
 
 import fs from "node:fs";
+import http from "node:http";
 import net from "node:net";
 import path from "node:path";
 import { createGateway } from "./gateway.js";
@@ -23,6 +26,7 @@ const DEFAULTS = {
   recommend: "127.0.0.1:7003", kiosk_token_dir: "", kiosk_clients: "127.0.0.1,::1", kiosk_hosts: "localhost,127.0.0.1,::1",
   tls_ca: "", tls_cert: "", tls_key: "", font_dir: "/usr/share/fonts/opentype/noto",
   upstream_timeout_ms: "10000", port_file: "", https_cert: "", https_key: "", proxy_protocol_from: "",
+  metrics_port: "",
 };
 
 function fail(code, msg) {
@@ -37,7 +41,7 @@ function parseFlags(argv) {
     if (!m || !(m[1] in DEFAULTS)) fail(2, `unknown or malformed flag: ${arg} (flags: ${Object.keys(DEFAULTS).join(", ")})`);
     flags[m[1]] = m[2];
   }
-  for (const f of ["port", "upstream_timeout_ms"]) {
+  for (const f of ["port", "upstream_timeout_ms", ...(flags.metrics_port ? ["metrics_port"] : [])]) {
     if (!/^\d+$/.test(flags[f])) fail(2, `--${f}: must be a non-negative integer, got "${flags[f]}"`);
   }
   if (+flags.port > 65535) fail(2, "--port: must be in [0, 65535]");
@@ -110,6 +114,18 @@ gw.listener.listen(+flags.port, flags.host, () => {
   }) + "\n");
 });
 
+// The operational port: /metrics and /healthz only, answered by the gateway's own handler.
+let metricsServer = null;
+if (flags.metrics_port) {
+  metricsServer = http.createServer((req, res) => {
+    const p = String(req.url).split("?")[0];
+    if (req.method === "GET" && (p === "/metrics" || p === "/healthz")) return gw.server.emit("request", req, res);
+    res.writeHead(404, { "content-type": "text/plain" }).end("not found: /metrics and /healthz only\n");
+  });
+  metricsServer.on("error", (err) => fail(1, `listen 127.0.0.1:${flags.metrics_port}: ${err.message}`));
+  metricsServer.listen(+flags.metrics_port, "127.0.0.1");
+}
+
 let stopping = false;
 for (const sig of ["SIGTERM", "SIGINT"]) {
   process.on(sig, () => {
@@ -119,6 +135,8 @@ for (const sig of ["SIGTERM", "SIGINT"]) {
     // Requests in progress get up to 5 s to finish; then whatever is left is cut.
     const timer = setTimeout(() => process.exit(0), 5000);
     timer.unref();
+    metricsServer?.close();
+    metricsServer?.closeAllConnections();
     gw.drain().then(() => process.exit(0));
   });
 }

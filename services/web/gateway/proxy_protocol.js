@@ -20,12 +20,14 @@ import { Duplex } from "node:stream";
 export const MAX_HEADER_BYTES = 107;  // the v1 limit, CRLF included
 const addressOf = new WeakMap();       // the connection `server` sees -> client address
 
-// parseProxyLine(line without CRLF) -> {address} (null for "PROXY UNKNOWN":
-// the balancer's own connection, e.g. a health check) or null when malformed.
+// parseProxyLine(line without CRLF) -> {address} or null when malformed.
+// "PROXY UNKNOWN ..." (the balancer could not tell; the rest of the line is
+// ignored, as the specification says) gives address "": no client address,
+// so never a kiosk's.
 export function parseProxyLine(line) {
   const parts = line.split(" ");
   if (parts[0] !== "PROXY") return null;
-  if (parts.length === 2 && parts[1] === "UNKNOWN") return { address: null };
+  if (parts[1] === "UNKNOWN") return { address: "" };
   if (parts.length !== 6) return null;
   const family = parts[1] === "TCP4" ? 4 : parts[1] === "TCP6" ? 6 : 0;
   if (!family || net.isIP(parts[2]) !== family || net.isIP(parts[3]) !== family) return null;
@@ -86,7 +88,7 @@ export function proxyProtocolFront({ server, trusted, tls: tlsOptions = null, he
       socket.pause();
       const parsed = end + 2 <= MAX_HEADER_BYTES ? parseProxyLine(head.subarray(0, end).toString("latin1")) : null;
       if (!parsed) return refuse("malformed PROXY header");
-      const address = parsed.address ?? peer;
+      const address = parsed.address;
       const rest = head.subarray(end + 2);
       if (!secureContext) {
         if (rest.length) socket.unshift(rest);
@@ -108,6 +110,9 @@ export function proxyProtocolFront({ server, trusted, tls: tlsOptions = null, he
     socket.on("data", onData);
     socket.once("close", () => clearTimeout(timer));
   });
+  // `server` never listens itself; its connection tracking (headers and
+  // request timeouts, closeIdleConnections) starts on "listening".
+  front.on("listening", () => server.emit("listening"));
   return front;
 }
 
