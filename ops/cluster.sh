@@ -367,7 +367,9 @@ start_catalog_node() {
 
 # wait_catalog_node TIMEOUT_S N: waits until catalog-N has applied the
 # catalog's log up to its end (GET /ready: 200).
-catalog_node_ready() { [ "$(port_curl /ready "$(catalog_metrics_port "$1")" 2>/dev/null)" = ready ]; }
+# port_ready PORT: GET /ready on a metrics port answers "ready".
+port_ready() { [ "$(port_curl /ready "$1" 2>/dev/null)" = ready ]; }
+catalog_node_ready() { port_ready "$(catalog_metrics_port "$1")"; }
 wait_catalog_node() {
   wait_for_node "catalog-$2" "$1" "not ready (GET /replication says why)" catalog_node_ready "$2"
 }
@@ -409,7 +411,7 @@ start_recommend_node() {
 
 # wait_recommend_node TIMEOUT_S N: waits until recommend-N is ready (GET
 # /ready: 200 once a model is loaded and the catalog read).
-recommend_node_ready() { [ "$(port_curl /ready "$(recommend_metrics_port "$1")" 2>/dev/null)" = ready ]; }
+recommend_node_ready() { port_ready "$(recommend_metrics_port "$1")"; }
 wait_recommend_node() {
   wait_for_node "recommend-$2" "$1" "not ready (GET /ready on its metrics port says why)" recommend_node_ready "$2"
 }

@@ -248,23 +248,37 @@ grep -Eq "^  catalog-1 +[0-9]+ +127.0.0.1:[0-9]+ +ready +[0-9]+ +[0-9]+ +0$" <<<
   fail "catalog-1 is not back, ready, with lag 0: $STATUS"
 applied=$(grep -E "^  catalog-[123] " <<<"$STATUS" | awk '{print $5}' | sort -u)
 [ "$(wc -l <<<"$applied")" = 1 ] || fail "the catalog nodes applied different positions: $STATUS"
+# call_loop NAME CMD...: runs CMD again and again in the background until
+# end_loop NAME; NAME.calls counts the calls, NAME.failed keeps each failed
+# call's error output.
+call_loop() {
+  local name="$1"
+  shift
+  : >"$TEST_TMPDIR/$name.failed"
+  : >"$TEST_TMPDIR/$name.calls"
+  (
+    while [ ! -f "$TEST_TMPDIR/$name.stop" ]; do
+      "$@" >/dev/null 2>"$TEST_TMPDIR/$name.err" || echo "FAILED: $(cat "$TEST_TMPDIR/$name.err")" >>"$TEST_TMPDIR/$name.failed"
+      echo >>"$TEST_TMPDIR/$name.calls"
+    done
+  ) &
+  echo $! >"$TEST_TMPDIR/$name.pid"
+}
+# end_loop NAME WHAT: stops it; fails unless every call answered and there were at least 5.
+end_loop() {
+  touch "$TEST_TMPDIR/$1.stop"
+  wait "$(cat "$TEST_TMPDIR/$1.pid")"
+  echo "$2: $(wc -l <"$TEST_TMPDIR/$1.calls") calls"
+  [ ! -s "$TEST_TMPDIR/$1.failed" ] || fail "$2: calls failed: $(cat "$TEST_TMPDIR/$1.failed")"
+  [ "$(wc -l <"$TEST_TMPDIR/$1.calls")" -ge 5 ] || fail "$2: too few calls"
+}
+
 # A catalog node stopped gracefully (SIGTERM: restart) drains first: reads
 # in a loop through the catalog address all answer meanwhile.
-: >"$TEST_TMPDIR/reads.failed"
-(
-  while [ ! -f "$TEST_TMPDIR/reads.stop" ]; do
-    "$LIFELONG" courses get drill-1 >/dev/null 2>"$TEST_TMPDIR/reads.err" || echo "FAILED: $(cat "$TEST_TMPDIR/reads.err")" >>"$TEST_TMPDIR/reads.failed"
-    echo >>"$TEST_TMPDIR/reads.calls"
-  done
-) &
-READER=$!
+call_loop reads "$LIFELONG" courses get drill-1
 "$CLUSTER" restart catalog-2 || fail "restart catalog-2"
 "$CLUSTER" restart catalog-3 || fail "restart catalog-3"
-touch "$TEST_TMPDIR/reads.stop"
-wait "$READER"
-echo "catalog reads during two graceful catalog restarts: $(wc -l <"$TEST_TMPDIR/reads.calls")"
-[ ! -s "$TEST_TMPDIR/reads.failed" ] || fail "catalog reads failed while a node restarted: $(cat "$TEST_TMPDIR/reads.failed")"
-[ "$(wc -l <"$TEST_TMPDIR/reads.calls")" -ge 5 ] || fail "too few catalog reads during the restarts"
+end_loop reads "catalog reads during two graceful catalog restarts"
 
 # The recommenders: two, both ready (the demo district's model loaded),
 # behind the recommendation address. A learner gets recommendations there;
@@ -287,50 +301,33 @@ if curl -s --max-time 2 --cacert "$LIFELONG_VAR/tls/ca.pem" \
   "https://127.0.0.1:$((BASE + 81))/ready" >/dev/null 2>&1; then
   fail "recommend-1's /ready answered a client without a certificate"
 fi
+# status_shows ERE: waits up to 10 s for `status` to match ERE.
+status_shows() {
+  local _
+  for _ in $(seq 50); do
+    STATUS=$("$CLUSTER" status 2>&1 || true)
+    grep -Eq "$1" <<<"$STATUS" && return 0
+    sleep 0.2
+  done
+  return 1
+}
 "$CLUSTER" kill recommend-1
-gone=0
-for _ in $(seq 50); do
-  STATUS=$("$CLUSTER" status 2>&1 || true)
-  if grep -q "recommend 127.0.0.1:$LIFELONG_RECOMMEND_PORT -> recommend-2," <<<"$STATUS"; then
-    gone=1
-    break
-  fi
-  sleep 0.2
-done
-[ "$gone" = 1 ] || fail "HAProxy still sends calls to the killed recommend-1: $("$CLUSTER" status 2>&1)"
+status_shows "recommend 127.0.0.1:$LIFELONG_RECOMMEND_PORT -> recommend-2," ||
+  fail "HAProxy still sends calls to the killed recommend-1: $STATUS"
 for i in 1 2 3 4 5 6; do
   RECS=$("${AS_LEARNER[@]}" recommend u000042 -k 5 2>&1) || fail "call $i with recommend-1 killed: $RECS"
 done
 "$CLUSTER" restart recommend-1 || fail "restart recommend-1"
 STATUS=$("$CLUSTER" status 2>&1 || true)
 grep -Eq "^  recommend-1 +[0-9]+ +127.0.0.1:[0-9]+ +ready$" <<<"$STATUS" || fail "recommend-1 is not back and ready: $STATUS"
-back=0
-for _ in $(seq 50); do
-  STATUS=$("$CLUSTER" status 2>&1 || true)
-  if grep -Eq "recommend 127.0.0.1:$LIFELONG_RECOMMEND_PORT -> recommend-[12] recommend-[12]," <<<"$STATUS"; then
-    back=1
-    break
-  fi
-  sleep 0.2
-done
-[ "$back" = 1 ] || fail "recommend-1 is not back in HAProxy's rotation: $("$CLUSTER" status 2>&1)"
+status_shows "recommend 127.0.0.1:$LIFELONG_RECOMMEND_PORT -> recommend-[12] recommend-[12]," ||
+  fail "recommend-1 is not back in HAProxy's rotation: $STATUS"
 # A recommender stopped gracefully (SIGTERM: restart) drains first: calls in
 # a loop through the recommendation address all answer meanwhile.
-: >"$TEST_TMPDIR/recs.failed"
-(
-  while [ ! -f "$TEST_TMPDIR/recs.stop" ]; do
-    "${AS_LEARNER[@]}" recommend u000042 -k 5 >/dev/null 2>"$TEST_TMPDIR/recs.err" || echo "FAILED: $(cat "$TEST_TMPDIR/recs.err")" >>"$TEST_TMPDIR/recs.failed"
-    echo >>"$TEST_TMPDIR/recs.calls"
-  done
-) &
-CALLER=$!
+call_loop recs "${AS_LEARNER[@]}" recommend u000042 -k 5
 "$CLUSTER" restart recommend-2 || fail "restart recommend-2"
 "$CLUSTER" restart recommend-1 || fail "restart recommend-1 (SIGTERM)"
-touch "$TEST_TMPDIR/recs.stop"
-wait "$CALLER"
-echo "calls during two graceful recommender restarts: $(wc -l <"$TEST_TMPDIR/recs.calls")"
-[ ! -s "$TEST_TMPDIR/recs.failed" ] || fail "calls failed while a recommender restarted: $(cat "$TEST_TMPDIR/recs.failed")"
-[ "$(wc -l <"$TEST_TMPDIR/recs.calls")" -ge 5 ] || fail "too few calls during the restarts"
+end_loop recs "Recommend calls during two graceful recommender restarts"
 
 # `up` again on a running cluster whose HAProxy runs an older configuration
 # (an earlier version of the script wrote it): HAProxy is restarted with the
