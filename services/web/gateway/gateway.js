@@ -389,26 +389,30 @@ export function createGateway(options) {
     })
     : server;
 
+  // stopListening(): closes the listener (and the server behind a front);
+  // resolves once every connection has ended.
+  const stopListening = () => new Promise((resolve) => {
+    let open = listener === server ? 1 : 2;
+    const done = () => { if (--open === 0) resolve(); };
+    if (listener !== server) listener.close(done);
+    server.close(done);
+  });
   return {
     server,
     listener,
     metrics,
     // A graceful stop: no new connections (a balancer sends them to another
     // gateway), requests in progress finish, idle connections close.
-    drain: () => new Promise((resolve) => {
+    drain: () => {
       draining = true;
-      let open = listener === server ? 1 : 2;
-      const done = () => { if (--open === 0) resolve(); };
-      if (listener !== server) listener.close(done);
-      server.close(done);
+      const stopped = stopListening();
       server.closeIdleConnections?.();
-    }),
-    close: () => new Promise((resolve) => {
-      let open = listener === server ? 1 : 2;
-      const done = () => { if (--open === 0) resolve(); };
-      if (listener !== server) listener.close(done);
-      server.close(done);
+      return stopped;
+    },
+    close: () => {
+      const stopped = stopListening();
       server.closeAllConnections?.();
-    }),
+      return stopped;
+    },
   };
 }

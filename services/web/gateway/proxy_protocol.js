@@ -16,6 +16,7 @@
 import net from "node:net";
 import tls from "node:tls";
 import { Duplex } from "node:stream";
+import { normaliseAddress } from "./policy.js";
 
 export const MAX_HEADER_BYTES = 107;  // the v1 limit, CRLF included
 const addressOf = new WeakMap();       // the connection `server` sees -> client address
@@ -71,7 +72,7 @@ export function proxyProtocolFront({ server, trusted, tls: tlsOptions = null, he
     socket.on("error", () => socket.destroy());
     // Gone before it was handled (a balancer's health check closes at once).
     if (socket.remoteAddress === undefined) return socket.destroy();
-    const peer = normalise(socket.remoteAddress);
+    const peer = normaliseAddress(socket.remoteAddress);
     const refuse = (reason) => { onRefused(reason, peer); socket.destroy(); };
     if (!trusted.has(peer)) return refuse("not a trusted proxy (--proxy_protocol_from)");
     let head = Buffer.alloc(0);
@@ -114,8 +115,4 @@ export function proxyProtocolFront({ server, trusted, tls: tlsOptions = null, he
   // request timeouts, closeIdleConnections) starts on "listening".
   front.on("listening", () => server.emit("listening"));
   return front;
-}
-
-function normalise(address) {
-  return (address || "").replace(/^::ffff:(\d+\.\d+\.\d+\.\d+)$/, "$1");
 }
