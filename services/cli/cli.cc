@@ -170,7 +170,10 @@ const std::vector<Command>& Commands() {
       {"erase-learner",
        "LEARNER --yes: erase every statement of a learner",
        Service::kRecords,
-       {{"yes", false, "confirm"}},
+       {{"yes", false, "confirm"},
+        {"no_wait_purge", false,
+         "answer once the statements are gone from every read; their purge from the store's files goes on in the "
+         "background (default: wait for it too)"}},
        CmdErase},
       {"train",
        "[-- TRAINER FLAGS]: dump the catalog and run the models trainer (--every: on a schedule)",

@@ -477,19 +477,29 @@ absl::Status CmdErase(Env& env) {
   if (!a.GetBool("yes")) return Usage("erase-learner removes every statement of the learner; add --yes to confirm");
   v1::EraseLearnerRequest req;
   req.set_learner(a.positional[0]);
+  req.set_wait_for_purge(!a.GetBool("no_wait_purge"));
   v1::EraseLearnerResponse resp;
-  // The stream deadline (--stream_timeout, 1 h): an erasure answers once the
-  // statements are gone from the store's files (a flush and a compaction),
-  // 13 s on the 50,000-learner demo district; the unary 10 s would report a
-  // failure for an erasure that completes.
-  env.err() << "erasing " << req.learner() << " (the store rewrites the files that held the statements)\n"
-            << std::flush;
-  grpc::Status g = env.Records()->EraseLearner(env.Call(/*stream=*/true).get(), req, &resp);
+  // The stream deadline (--stream_timeout, 1 h) when waiting for the purge:
+  // the statements leave the store's files in a flush and a compaction
+  // (seconds on a large store; docs/records.md "Erasure purge"), and the
+  // unary 10 s would report a failure for an erasure that completes.
+  if (req.wait_for_purge()) {
+    env.err() << "erasing " << req.learner() << " (then waiting while the store rewrites the files that held them)\n"
+              << std::flush;
+  }
+  grpc::Status g = env.Records()->EraseLearner(env.Call(/*stream=*/req.wait_for_purge()).get(), req, &resp);
   if (!g.ok()) return env.RpcError(Service::kRecords, g);
   if (env.json()) {
-    env.out() << Json{{"learner", req.learner()}, {"erased_statements", resp.erased_statements()}}.dump() << "\n";
+    env.out() << Json{{"learner", req.learner()},
+                      {"erased_statements", resp.erased_statements()},
+                      {"purged", resp.purged()}}
+                     .dump()
+              << "\n";
   } else {
-    env.out() << "erased " << resp.erased_statements() << " statement(s) of " << req.learner() << "\n";
+    env.out() << "erased " << resp.erased_statements() << " statement(s) of " << req.learner()
+              << (resp.purged() ? "; purged from the store's files"
+                                : "; their purge from the store's files runs in the background")
+              << "\n";
   }
   return absl::OkStatus();
 }

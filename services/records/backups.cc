@@ -244,6 +244,11 @@ absl::StatusOr<BackupInfo> BackupManager::Create() {
 }
 
 absl::StatusOr<BackupInfo> BackupManager::CreateLocked() {
+  // Erased statements not yet purged from the store's files would be copied
+  // into the backup: their purge first (RecordStore::EraseLearner).
+  absl::Status purged = store_->WaitForPurge();
+  if (!purged.ok())
+    return absl::Status(purged.code(), absl::StrCat("backup before the erasure purge: ", purged.message()));
   BackupInfo b;
   b.created_us = options_.now_micros();
   // Read before the engine flushes: the backup holds at least these.

@@ -85,11 +85,14 @@
 //       value = u64 number of completed erasures | u64 time of the latest,
 //               microseconds since the Unix epoch
 //   kMetaPurgePending ("purge_pending")        (RecordStore::EraseLearner)
-//       the key ranges of an erasure whose purge (flush + compaction, so that
-//       the erased values leave the files) failed, retried by the next
-//       erasure and then deleted; absent: none pending.
-//       value = repeated { u64 column family id | u64 n | n bytes first key |
-//                          u64 m | m bytes last key }
+//       the column families holding erased values not yet purged from the
+//       files (the background purge: flush + compaction), deleted once
+//       purged; a purge cut by a stop or a crash compacts them whole at the
+//       next Open. Family ids only: key bounds would name the learner.
+//       absent: none pending.
+//       value = "families=" | decimal column family ids, comma-separated
+//       (before 2026-12-05: repeated { u64 column family id | u64 n | n bytes
+//       first key | u64 m | m bytes last key }, read as those families whole)
 //   kMetaErasureLogPrefix ("erasure_log/") | u64 time | SHA-256(learner key):32
 //       one entry per completed EraseLearner (the erasure log; backups.h
 //       re-applies at restore the erasures a backup does not hold). time is

@@ -237,6 +237,10 @@ absl::StatusOr<std::unique_ptr<RecordStore>> RecordStore::Open(const std::string
   } catch (const nlohmann::json::exception& e) {
     return absl::InvalidArgumentError(absl::StrCat("authority_json: ", e.what()));
   }
+
+  // An erasure's purge cut by a stop or a crash (or failed) runs again.
+  LL_ASSIGN_OR_RETURN(KeyRanges pending, store->LoadPendingPurge());
+  LL_RETURN_IF_ERROR(store->SchedulePurge(pending));
   return store;
 }
 
@@ -265,6 +269,17 @@ RecordStore::~RecordStore() {
     write_slot = std::move(write_slot_);
   }
   if (write_slot.joinable()) write_slot.join();
+  // The purge thread: a compaction in progress is cancelled; what is not
+  // purged stays in kMetaPurgePending for the next Open.
+  std::thread purge_thread;
+  {
+    absl::MutexLock lock(&purge_mu_);
+    stop_purge_ = true;
+    purge_canceled_.store(true);
+    purge_cv_.SignalAll();
+    purge_thread = std::move(purge_thread_);
+  }
+  if (purge_thread.joinable()) purge_thread.join();
   if (!db_) return;
   rocksdb::FlushOptions fo;
   db_->Flush(fo, handles_);

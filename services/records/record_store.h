@@ -42,6 +42,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "services/records/key_codec.h"
 #include "services/records/page_token.h"
 #include "services/records/statement.h"
@@ -110,10 +111,14 @@ struct RecordStoreOptions {
     // before it to be written and answered.
     std::function<void()> erase_waiting;
     // Called before an erasure's purge (flush and compaction of the erased
-    // ranges); a non-OK status fails the purge as a failed flush would.
+    // ranges), on the purge thread; a non-OK status fails the purge as a
+    // failed flush would.
     std::function<absl::Status()> before_purge;
   };
   WriteHooks test_hooks;
+  // How long the purge thread waits before it tries a failed purge again
+  // (record_store_erase.cc); a new erasure does not wait for it.
+  absl::Duration purge_retry_delay = absl::Seconds(30);
 };
 
 // The RocksDB configuration RecordStore::Open uses: database options and one
@@ -322,14 +327,38 @@ class RecordStore {
   // its index entries. A statement other learners share (a Group actor) stays
   // theirs: `learner` is taken out of it (their index entry deleted, their
   // identifier removed from the actor, see RemoveLearnerFromActor, and the
-  // record and the others' covering copies rewritten). Then purges the erased
-  // bytes from the store's files (flushes every family, so that the write-ahead
-  // logs holding them are deleted, and compacts the touched key ranges through
-  // the last level) and, when statements were erased, bumps the erasure epoch
-  // (GetErasureEpoch). Files pinned by a live iterator or snapshot (an export
-  // stream in progress) are deleted when it ends. Last, appends an entry to
-  // the erasure log (key_codec.h "erasure_log/"; backups.h re-applies it).
+  // record and the others' covering copies rewritten). When statements were
+  // erased, the erasure epoch (GetErasureEpoch) grows in the same write. Then
+  // appends an entry to the erasure log (key_codec.h "erasure_log/";
+  // backups.h re-applies it) and returns: from then on no read, export or
+  // backup restore returns the erased statements.
+  //
+  // The erased bytes are purged from the store's files in the background
+  // (the purge thread: every family flushed, so that the write-ahead logs
+  // holding them are deleted, and the touched key ranges compacted through
+  // the last level; seconds on a large store). The ranges to purge are kept
+  // in the meta family (kMetaPurgePending) until purged, so a purge cut by
+  // a crash or a failed one (a full disk) runs again: at the next Open, or
+  // after purge_retry_delay. Erasures arriving while a purge runs share the
+  // next one. WaitForPurge waits for it; GetPurgeStatus reports it. Files
+  // pinned by a live iterator or snapshot (an export stream in progress) are
+  // deleted when it ends.
   absl::StatusOr<int64_t> EraseLearner(const std::string& learner);
+
+  // The background purge of erased bytes (EraseLearner).
+  struct PurgeStatus {
+    bool pending = false;          // some erased bytes may still be in the files
+    int64_t pending_since_us = 0;  // store clock: when the oldest of them was erased (0: none pending)
+    uint64_t completed = 0;        // purges finished since Open
+    uint64_t failed = 0;           // purge attempts that failed since Open
+    std::string last_error;        // of the latest attempt; empty when it succeeded
+  };
+  PurgeStatus GetPurgeStatus() const;
+  // Blocks until every erasure completed before the call is purged from the
+  // store's files (OK), the purge attempt that covered them failed (its
+  // error; the purge is tried again later), or `deadline` passes
+  // (DEADLINE_EXCEEDED; the purge goes on).
+  absl::Status WaitForPurge(absl::Time deadline = absl::InfiniteFuture());
 
   // The erasure epoch: how many EraseLearner calls that erased statements
   // have completed on this store (0: none), and when the latest did. It grows only after an
@@ -518,12 +547,21 @@ class RecordStore {
   void AddMetaEdits(const std::vector<std::pair<std::string, std::optional<std::string>>>& edits,
                     rocksdb::WriteBatch* batch) const;
   std::vector<std::string> ApplyErase(Writer* w);
+  // Flushes every family and compacts `ranges` through the last level (the
+  // purge thread's work); cancelled (an error) when the store closes.
   absl::Status PurgeErased(const std::map<uint32_t, std::pair<std::string, std::string>>& ranges);
-  // The key ranges of a failed PurgeErased, kept (kMetaPurgePending) until
-  // the next erasure's purge covers them; Merge adds them to `ranges` and
-  // says whether there were any.
-  absl::Status SavePendingPurge(const std::map<uint32_t, std::pair<std::string, std::string>>& ranges);
-  absl::StatusOr<bool> MergePendingPurge(std::map<uint32_t, std::pair<std::string, std::string>>* ranges);
+  // Hands the key ranges an erasure touched to the purge thread: merged into
+  // the waiting ones, saved (kMetaPurgePending, with those being purged) in
+  // a synced write, and the thread woken (started at the first call).
+  absl::Status SchedulePurge(const std::map<uint32_t, std::pair<std::string, std::string>>& ranges);
+  // The purge thread: purges the waiting ranges as one, again and again,
+  // until the store closes.
+  void PurgeLoop();
+  // Saves the ranges not yet purged (waiting and running) in
+  // kMetaPurgePending, or deletes it when there are none.
+  absl::Status SavePendingPurge() ABSL_EXCLUSIVE_LOCKS_REQUIRED(purge_mu_);
+  // Reads kMetaPurgePending (empty when absent).
+  absl::StatusOr<std::map<uint32_t, std::pair<std::string, std::string>>> LoadPendingPurge() const;
   // Appends the erasure log entry of a completed erasure (key_codec.h
   // kMetaErasureLogPrefix), synced.
   absl::Status AppendErasureLog(const std::string& learner, int64_t erased);
@@ -606,6 +644,28 @@ class RecordStore {
   std::atomic<uint64_t> commit_wait_micros_{0};
   std::atomic<uint64_t> commit_wal_micros_{0};
   std::atomic<uint64_t> commit_memtable_micros_{0};
+
+  // The purge thread's state (record_store_erase.cc). An erasure adds its
+  // ranges to purge_waiting_ and bumps purge_requested_; the thread moves
+  // the waiting ranges to purge_running_, purges them, and sets purge_done_
+  // (success) or purge_failed_ (failure; the ranges wait again) to the
+  // request count it took. Both maps are saved in kMetaPurgePending.
+  using KeyRanges = std::map<uint32_t, std::pair<std::string, std::string>>;
+  mutable absl::Mutex purge_mu_;
+  absl::CondVar purge_cv_;  // work for the thread, or an attempt ended
+  KeyRanges purge_waiting_ ABSL_GUARDED_BY(purge_mu_);
+  KeyRanges purge_running_ ABSL_GUARDED_BY(purge_mu_);
+  uint64_t purge_requested_ ABSL_GUARDED_BY(purge_mu_) = 0;
+  uint64_t purge_done_ ABSL_GUARDED_BY(purge_mu_) = 0;
+  uint64_t purge_failed_ ABSL_GUARDED_BY(purge_mu_) = 0;
+  int64_t purge_pending_since_us_ ABSL_GUARDED_BY(purge_mu_) = 0;
+  uint64_t purges_completed_ ABSL_GUARDED_BY(purge_mu_) = 0;
+  uint64_t purge_failures_ ABSL_GUARDED_BY(purge_mu_) = 0;
+  std::string purge_last_error_ ABSL_GUARDED_BY(purge_mu_);
+  bool stop_purge_ ABSL_GUARDED_BY(purge_mu_) = false;
+  std::thread purge_thread_ ABSL_GUARDED_BY(purge_mu_);
+  // Set when the store closes: cancels a compaction in progress.
+  std::atomic<bool> purge_canceled_{false};
 };
 
 }  // namespace lifelong::records

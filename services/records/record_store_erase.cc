@@ -14,7 +14,10 @@
 
 #include <rocksdb/write_batch.h>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "services/common/log.h"
 #include "services/common/rocks_status.h"
 #include "services/common/status_macros.h"
@@ -92,35 +95,19 @@ absl::StatusOr<int64_t> RecordStore::EraseLearner(const std::string& learner) {
   w.erase_learner = &learner;
   Enqueue(&w);
   if (!w.status.ok()) return w.status;
-  // The erasure and its epoch are written (ApplyErase). The purge of an
-  // earlier erasure that failed (kMetaPurgePending) is retried with this
-  // one: a retried erasure finds no statements left, and its files still
-  // held the erased values.
-  std::map<uint32_t, std::pair<std::string, std::string>> ranges = w.erased_ranges;
-  LL_ASSIGN_OR_RETURN(bool pending, MergePendingPurge(&ranges));
-  if (!ranges.empty()) {
-    absl::Status purged = PurgeErased(ranges);
-    if (!purged.ok()) {
-      LL_RETURN_IF_ERROR(SavePendingPurge(ranges));
-      return purged;
-    }
-    if (pending) {
-      rocksdb::WriteOptions wo;
-      wo.sync = true;
-      LL_RETURN_IF_ERROR(
-          FromRocks(db_->Delete(wo, cf(static_cast<int>(Cf::kMeta)), kMetaPurgePending), "clear pending purge"));
-    }
-  }
-  LL_RETURN_IF_ERROR(AppendErasureLog(learner, w.erased));
+  // The erasure and its epoch are written (ApplyErase). Its bytes leave the
+  // files in the background; the meta family always goes through the purge
+  // (the learner's kiosk pass and card, erased by the service just before,
+  // live there even when no statement was erased).
+  KeyRanges ranges = w.erased_ranges;
+  ranges[static_cast<uint32_t>(Cf::kMeta)] = {"", ""};
+  absl::Status logged = AppendErasureLog(learner, w.erased);
+  LL_RETURN_IF_ERROR(SchedulePurge(ranges));  // purged even when the log entry failed
+  LL_RETURN_IF_ERROR(logged);
   return w.erased;
 }
 
 namespace {
-
-void PutBytes(std::string* out, const std::string& bytes) {
-  PutU64(out, bytes.size());
-  out->append(bytes);
-}
 
 bool GetBytes(absl::string_view* in, std::string* out) {
   if (in->size() < 8) return false;
@@ -134,35 +121,161 @@ bool GetBytes(absl::string_view* in, std::string* out) {
 
 }  // namespace
 
-absl::Status RecordStore::SavePendingPurge(const std::map<uint32_t, std::pair<std::string, std::string>>& ranges) {
-  std::string v;
+namespace {
+
+// A whole column family: both bounds empty (PurgeErased compacts it all).
+bool IsWholeFamily(const std::pair<std::string, std::string>& range) {
+  return range.first.empty() && range.second.empty();
+}
+
+// Widens `into` by `ranges` (per family, the smallest begin and largest end;
+// a whole family stays whole).
+void MergeRanges(const std::map<uint32_t, std::pair<std::string, std::string>>& ranges,
+                 std::map<uint32_t, std::pair<std::string, std::string>>* into) {
   for (const auto& [family, range] : ranges) {
-    PutU64(&v, family);
-    PutBytes(&v, range.first);
-    PutBytes(&v, range.second);
+    auto [it, fresh] = into->try_emplace(family, range);
+    if (fresh || IsWholeFamily(it->second)) continue;
+    if (IsWholeFamily(range)) {
+      it->second = range;
+      continue;
+    }
+    if (range.first < it->second.first) it->second.first = range.first;
+    if (range.second > it->second.second) it->second.second = range.second;
   }
+}
+
+}  // namespace
+
+absl::Status RecordStore::SavePendingPurge() {
+  KeyRanges all = purge_waiting_;
+  MergeRanges(purge_running_, &all);
   rocksdb::WriteOptions wo;
   wo.sync = true;
+  if (all.empty()) {
+    return FromRocks(db_->Delete(wo, cf(static_cast<int>(Cf::kMeta)), kMetaPurgePending), "clear pending purge");
+  }
+  std::string v = "families=";
+  for (const auto& [family, range] : all) absl::StrAppend(&v, v.back() == '=' ? "" : ",", family);
   return FromRocks(db_->Put(wo, cf(static_cast<int>(Cf::kMeta)), kMetaPurgePending, v), "write pending purge");
 }
 
-absl::StatusOr<bool> RecordStore::MergePendingPurge(std::map<uint32_t, std::pair<std::string, std::string>>* ranges) {
+absl::StatusOr<RecordStore::KeyRanges> RecordStore::LoadPendingPurge() const {
+  KeyRanges ranges;
   absl::StatusOr<std::string> v = GetMeta(kMetaPurgePending);
-  if (v.status().code() == absl::StatusCode::kNotFound) return false;
+  if (v.status().code() == absl::StatusCode::kNotFound) return ranges;
   LL_RETURN_IF_ERROR(v.status());
   absl::string_view in = *v;
+  if (absl::ConsumePrefix(&in, "families=")) {
+    for (absl::string_view id : absl::StrSplit(in, ',', absl::SkipEmpty())) {
+      uint32_t family = 0;
+      if (!absl::SimpleAtoi(id, &family)) return absl::InternalError("corrupt pending purge");
+      ranges[family] = {"", ""};
+    }
+    return ranges;
+  }
+  // The format before 2026-12-05: key ranges; their families are purged whole.
   while (!in.empty()) {
     std::string begin, end;
     if (in.size() < 8) return absl::InternalError("corrupt pending purge");
     const uint64_t family = GetU64(in.data());
     in.remove_prefix(8);
     if (!GetBytes(&in, &begin) || !GetBytes(&in, &end)) return absl::InternalError("corrupt pending purge");
-    auto [it, fresh] = ranges->try_emplace(static_cast<uint32_t>(family), begin, end);
-    if (fresh) continue;
-    if (begin < it->second.first) it->second.first = begin;
-    if (end > it->second.second) it->second.second = end;
+    ranges[static_cast<uint32_t>(family)] = {"", ""};
   }
-  return true;
+  return ranges;
+}
+
+absl::Status RecordStore::SchedulePurge(const KeyRanges& ranges) {
+  if (ranges.empty()) return absl::OkStatus();
+  absl::MutexLock lock(&purge_mu_);
+  if (stop_purge_) return absl::UnavailableError("the record store is closing");
+  MergeRanges(ranges, &purge_waiting_);
+  if (purge_pending_since_us_ == 0) purge_pending_since_us_ = std::max<int64_t>(1, options_.now_micros());
+  ++purge_requested_;
+  // Saved before anyone is answered: a crash now leaves the ranges to the
+  // next Open's purge.
+  absl::Status saved = SavePendingPurge();
+  if (!purge_thread_.joinable()) purge_thread_ = std::thread([this] { PurgeLoop(); });
+  purge_cv_.SignalAll();
+  return saved;
+}
+
+void RecordStore::PurgeLoop() {
+  absl::MutexLock lock(&purge_mu_);
+  absl::Time retry_at = absl::InfinitePast();
+  while (true) {
+    // Waits for waiting ranges (and, after a failure, for the retry time).
+    while (!stop_purge_ && (purge_waiting_.empty() || absl::Now() < retry_at)) {
+      if (purge_waiting_.empty()) {
+        purge_cv_.Wait(&purge_mu_);
+      } else {
+        purge_cv_.WaitWithDeadline(&purge_mu_, retry_at);
+      }
+    }
+    if (stop_purge_) return;
+    const uint64_t taken = purge_requested_;
+    purge_running_ = std::move(purge_waiting_);
+    purge_waiting_.clear();
+    absl::Status purged;
+    {
+      KeyRanges running = purge_running_;
+      purge_mu_.Unlock();
+      purged = PurgeErased(running);
+      purge_mu_.Lock();
+    }
+    if (purged.ok()) {
+      purge_running_.clear();
+      purge_done_ = taken;
+      ++purges_completed_;
+      purge_last_error_.clear();
+      if (purge_waiting_.empty()) purge_pending_since_us_ = 0;
+      absl::Status saved = SavePendingPurge();
+      if (!saved.ok()) LogError("erase_purge_save_failed", {{"error", std::string(saved.message())}});
+      retry_at = absl::InfinitePast();
+    } else {
+      // Kept (still in kMetaPurgePending): tried again after the delay, or
+      // at the next Open when the store is closing.
+      MergeRanges(purge_running_, &purge_waiting_);
+      purge_running_.clear();
+      purge_failed_ = taken;
+      if (!stop_purge_) {
+        ++purge_failures_;
+        purge_last_error_ = std::string(purged.message());
+        LogError("erase_purge_failed",
+                 {{"error", purge_last_error_}, {"retry_in_s", absl::ToInt64Seconds(options_.purge_retry_delay)}});
+      }
+      retry_at = absl::Now() + options_.purge_retry_delay;
+    }
+    purge_cv_.SignalAll();
+  }
+}
+
+absl::Status RecordStore::WaitForPurge(absl::Time deadline) {
+  absl::MutexLock lock(&purge_mu_);
+  const uint64_t target = purge_requested_;
+  // An attempt covers `target` once it took at least that many requests.
+  while (purge_done_ < target && purge_failed_ < target && !stop_purge_) {
+    if (purge_cv_.WaitWithDeadline(&purge_mu_, deadline) && purge_done_ < target && purge_failed_ < target) {
+      return absl::DeadlineExceededError("the erased statements are not purged from the store's files yet");
+    }
+  }
+  if (purge_done_ >= target) return absl::OkStatus();
+  if (stop_purge_) return absl::UnavailableError("the record store is closing; the purge resumes at its next start");
+  return absl::UnavailableError(absl::StrCat("purging the erased statements from the store's files failed (",
+                                             purge_last_error_,
+                                             "); they are gone from every read, and the purge is tried again in ",
+                                             absl::FormatDuration(options_.purge_retry_delay)));
+}
+
+RecordStore::PurgeStatus RecordStore::GetPurgeStatus() const {
+  absl::MutexLock lock(&purge_mu_);
+  PurgeStatus s;
+  s.pending = !purge_waiting_.empty() || !purge_running_.empty();
+  s.pending_since_us = s.pending ? purge_pending_since_us_ : 0;
+  s.completed = purges_completed_;
+  s.failed = purge_failures_;
+  s.last_error = purge_last_error_;
+  return s;
 }
 
 absl::Status RecordStore::AppendErasureLog(const std::string& learner, int64_t erased) {
@@ -195,11 +308,14 @@ absl::Status RecordStore::PurgeErased(const std::map<uint32_t, std::pair<std::st
   //    they delete and both are dropped. Writers go on meanwhile.
   rocksdb::CompactRangeOptions co;
   co.exclusive_manual_compaction = false;
+  co.canceled = &purge_canceled_;
   co.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
   for (const auto& [id, range] : ranges) {
-    if (id >= handles_.size()) continue;
+    if (id >= handles_.size() || id == static_cast<uint32_t>(Cf::kMeta)) continue;  // meta: whole, below
     rocksdb::Slice begin(range.first), end(range.second);
-    LL_RETURN_IF_ERROR(FromRocks(db_->CompactRange(co, handles_[id], &begin, &end), "erase: compact"));
+    const bool whole = IsWholeFamily(range);
+    LL_RETURN_IF_ERROR(FromRocks(db_->CompactRange(co, handles_[id], whole ? nullptr : &begin, whole ? nullptr : &end),
+                                 "erase: compact"));
   }
   // The small meta family whole: the learner's kiosk pass (withdrawn by the
   // service just before) lives there.

@@ -183,10 +183,10 @@ absl::Status RecordStore::ApplyLoggedErase(uint64_t seq, int64_t now_us, const s
     LL_RETURN_IF_ERROR(WriteWithLogSeq(&batch, seq));
   }
   NotifyChanged(std::move(changed));
-  if (!w.erased_ranges.empty()) {
-    absl::Status purged = PurgeErased(w.erased_ranges);
-    if (!purged.ok()) LogError("erase_purge_failed", {{"error", std::string(purged.message())}});
-  }
+  // The erased bytes leave the files in the background (EraseLearner), not
+  // on this thread: the log's later operations are not held up meanwhile.
+  absl::Status scheduled = SchedulePurge(w.erased_ranges);
+  if (!scheduled.ok()) LogError("erase_purge_schedule_failed", {{"error", std::string(scheduled.message())}});
   *result = w.erased;
   return absl::OkStatus();
 }

@@ -11,6 +11,7 @@
 
 #include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "services/common/log.h"
 #include "services/common/metrics.h"
 #include "services/common/status_macros.h"
@@ -247,6 +248,30 @@ absl::Status RecordsServer::RegisterMetrics() {
        kWritePartSecondsHelp,
        {{"service", "records"}, {"part", "memtable"}},
        [stats_store] { return 1e-6 * double(stats_store->stats().commit_memtable_micros); }},
+      {MetricType::kGauge,
+       "lifelong_store_erasure_purge_pending",
+       "1 while erased statements may still be in the store's files (their background purge is waiting, running or "
+       "failed), else 0.",
+       {{"service", "records"}},
+       [stats_store] { return stats_store->GetPurgeStatus().pending ? 1.0 : 0.0; }},
+      {MetricType::kGauge,
+       "lifelong_store_erasure_purge_age_seconds",
+       "Seconds since the oldest erasure whose statements are not yet purged from the store's files (0: none).",
+       {{"service", "records"}},
+       [stats_store] {
+         const int64_t since = stats_store->GetPurgeStatus().pending_since_us;
+         return since == 0 ? 0.0 : std::max(0.0, 1e-6 * double(absl::ToUnixMicros(absl::Now()) - since));
+       }},
+      {MetricType::kCounter,
+       "lifelong_store_erasure_purges_total",
+       "Background purges of erased statements from the store's files since start, by outcome.",
+       {{"service", "records"}, {"outcome", "ok"}},
+       [stats_store] { return double(stats_store->GetPurgeStatus().completed); }},
+      {MetricType::kCounter,
+       "lifelong_store_erasure_purges_total",
+       "Background purges of erased statements from the store's files since start, by outcome.",
+       {{"service", "records"}, {"outcome", "failed"}},
+       [stats_store] { return double(stats_store->GetPurgeStatus().failed); }},
   });
   if (observed.ok() && replicator_) {
     const replication::Replicator* rep = replicator_.get();

@@ -579,6 +579,14 @@ grpc::Status RecordsService::EraseLearner(grpc::ServerContext* ctx, const v1::Er
       LL_ASSIGN_OR_RETURN(int64_t n, store_->EraseLearner(*learner));
       if (options_.erase_hook) LL_RETURN_IF_ERROR(options_.erase_hook(*learner).status());
       resp->set_erased_statements(n);
+      if (req->wait_for_purge()) {
+        absl::Status purged = store_->WaitForPurge(absl::FromChrono(ctx->deadline()));
+        if (!purged.ok()) {
+          return absl::Status(purged.code(), absl::StrCat("wait_for_purge: ", n, " statement(s) of ", *learner,
+                                                          " are erased, but ", purged.message()));
+        }
+        resp->set_purged(true);
+      }
       return absl::OkStatus();
     }();
     if (!erased.ok() && g.scope() == auth::Scope::kSelf) {

@@ -335,6 +335,14 @@ TEST_F(RecordsServiceTest, TranscriptExportAndErase) {
   get.set_id(TestUuid(1));
   v1::Statement got;
   EXPECT_EQ(stub_->GetStatement(&c3, get, &got).error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_FALSE(eresp.purged()) << "answered without waiting for the purge of the files";
+  // wait_for_purge: answered once the store's files are rewritten too.
+  grpc::ClientContext c4;
+  ereq.set_learner("u2");
+  ereq.set_wait_for_purge(true);
+  ASSERT_TRUE(stub_->EraseLearner(&c4, ereq, &eresp).ok());
+  EXPECT_EQ(eresp.erased_statements(), 1);
+  EXPECT_TRUE(eresp.purged());
 }
 
 // The retraining schedule's probe: the epoch counts erasures that removed

@@ -82,6 +82,9 @@ TEST(ErasureRetrain, StoreFilesHoldNoBytesOfAnErasedStatement) {
   absl::StatusOr<int64_t> erased = store->EraseLearner(kErased);
   ASSERT_TRUE(erased.ok()) << erased.status();
   EXPECT_EQ(*erased, 3);
+  // The purge of the files runs in the background (record_store.h).
+  absl::Status purged = store->WaitForPurge();
+  ASSERT_TRUE(purged.ok()) << purged;
   EXPECT_FALSE(AnyTableEntryContains(root, kMarker));
   EXPECT_FALSE(AnyFileContains(root, kMarker)) << "write-ahead logs, tables or manifests still hold erased bytes";
   // Nor does any table entry name the learner (index keys, tombstones).

@@ -208,8 +208,8 @@ describe("app", () => {
     await page.click("#erase-cancel");
     assert.equal((await records.listStatements({ learner }, bearer(token))).statements.length > 0, true, "cancel erases nothing");
     await page.click("#erase");
-    // The erasure is asked with two minutes (it answers once the statements
-    // are gone from the store's files; the gateway grants as much).
+    // The erasure is asked with two minutes (it waits for the writes queued
+    // before it; the gateway grants as much).
     const eraseRequest = page.waitForRequest((r) => r.url().endsWith("/EraseLearner"));
     await page.click("#erase-confirm");
     assert.equal((await eraseRequest).headers()["connect-timeout-ms"], "120000");

@@ -267,7 +267,7 @@ describe("credential policy (pure)", () => {
     assert.equal(hostName("::1"), "::1");
   });
 
-  test("an erasure gets two minutes upstream (it answers once the files are rewritten); other calls the flag's", () => {
+  test("an erasure gets two minutes upstream (it waits for the writes queued before it); other calls the flag's", () => {
     assert.equal(ERASE_TIMEOUT_MS, 120000);
     assert.equal(upstreamTimeoutMs("eraseLearner", 10000), 120000);
     assert.equal(upstreamTimeoutMs("eraseLearner", 300000), 300000);  // never shorter than the flag

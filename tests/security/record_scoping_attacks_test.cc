@@ -599,10 +599,12 @@ TEST_F(RecordScopingAttackTest, ErasureRemovesTheLearnersAttachmentBytes) {
   ASSERT_TRUE(testing::AnyFileContains(dir_, certificate));
   v1::EraseLearnerRequest er;
   er.set_learner("u5");
+  er.set_wait_for_purge(true);
   v1::EraseLearnerResponse eo;
   grpc::Status erased =
       server_->stub().EraseLearner(server_->Context(Of(Role::kOperator, "operator-wang")).get(), er, &eo);
   ASSERT_TRUE(erased.ok()) << erased.error_message();
+  EXPECT_TRUE(eo.purged());
   EXPECT_FALSE(testing::AnyFileContains(dir_, certificate)) << "logs, tables or manifests still hold the bytes";
   EXPECT_FALSE(testing::AnyTableEntryContains(dir_, certificate));
   httplib::Result kept =

@@ -4,6 +4,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
+#include "absl/synchronization/mutex.h"
 #include "services/records/key_codec.h"
 #include "services/records/record_store.h"
 #include "services/records/replication/log_op.h"
@@ -185,6 +186,47 @@ TEST(LogApply, EraseMetaAndAuditAdvanceThePosition) {
   ASSERT_EQ(page.events.size(), 1u);
   EXPECT_EQ(page.events[0].time_us, 1764633900000000);
   EXPECT_EQ(store->AppliedLogSeq(), 6u);
+}
+
+// The applier is not held by an erasure's purge (a flush and compactions,
+// seconds on a large store): the erasure and the operations after it apply
+// while the purge is still running, which follows on its own thread.
+TEST(LogApply, AnErasurePurgeDoesNotHoldTheOperationsAfterIt) {
+  absl::Mutex mu;
+  bool purge_started = false, release = false;
+  RecordStoreOptions o;
+  o.block_cache_bytes = 8 << 20;
+  o.now_micros = [] { return int64_t{1}; };
+  o.test_hooks.before_purge = [&]() -> absl::Status {
+    absl::MutexLock lock(&mu);
+    purge_started = true;
+    mu.Await(absl::Condition(&release));
+    return absl::OkStatus();
+  };
+  auto store = RecordStore::Open(lifelong::testing::FreshTempDir("purge_apart"), o).value();
+  std::vector<LoggedRecord> ops;
+  ops.push_back(Op(1, 1764633600000000, {Parse({.id = TestUuid(1), .learner = "u1"})}));
+  ASSERT_TRUE(store->ApplyLoggedRecords(&ops).ok());
+  absl::StatusOr<int64_t> erased;
+  ASSERT_TRUE(store->ApplyLoggedErase(2, 1764633700000000, "u1", &erased).ok());
+  EXPECT_EQ(erased.value(), 1);
+  {
+    absl::MutexLock lock(&mu);
+    mu.Await(absl::Condition(&purge_started));
+  }
+  EXPECT_TRUE(store->GetPurgeStatus().pending);
+  std::vector<LoggedRecord> next;
+  next.push_back(Op(3, 1764633800000000, {Parse({.id = TestUuid(2), .learner = "u2"})}));
+  ASSERT_TRUE(store->ApplyLoggedRecords(&next).ok());
+  ASSERT_TRUE(next[0].result.ok()) << next[0].result.status();
+  EXPECT_EQ(store->AppliedLogSeq(), 3u);
+  EXPECT_TRUE(store->GetPurgeStatus().pending) << "(the purge is still held)";
+  {
+    absl::MutexLock lock(&mu);
+    release = true;
+  }
+  EXPECT_TRUE(store->WaitForPurge().ok());
+  EXPECT_FALSE(store->GetPurgeStatus().pending);
 }
 
 // The restore (kRestore) of the shared messages of an erased learner A, as

@@ -50,11 +50,11 @@ export const ROUTES = [
 export const MAX_REQUEST_BYTES = 4 << 20;
 
 // The deadline of a bridged call to its service: --upstream_timeout_ms, but
-// an erasure gets at least two minutes. EraseLearner answers only once the
-// learner's statements are gone from the store's files (a flush and a
-// compaction: 13 s on the 50,000-learner demo district, longer on a larger
-// store), and a learner who asked must not be told it failed while it
-// completes (the app asks with the same two minutes).
+// an erasure gets at least two minutes. EraseLearner answers once the
+// learner's statements are gone from every read (their purge from the
+// store's files runs in the background), but it waits for every write
+// queued before it and then runs alone, and a learner who asked must not be
+// told it failed while it completes (the app asks with the same two minutes).
 export const ERASE_TIMEOUT_MS = 120_000;
 export function upstreamTimeoutMs(methodLocalName, upstreamTimeout) {
   return methodLocalName === "eraseLearner" ? Math.max(upstreamTimeout, ERASE_TIMEOUT_MS) : upstreamTimeout;

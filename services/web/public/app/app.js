@@ -281,8 +281,8 @@ function myData() {
         const token = session.token;
         let r;
         try {
-          // Two minutes: the erasure answers once the statements are gone
-          // from the store's files (gateway.js ERASE_TIMEOUT_MS).
+          // Two minutes: the erasure waits for the writes queued before it
+          // (gateway.js ERASE_TIMEOUT_MS).
           r = await call("LearningRecordService", "EraseLearner", { learner: session.learner },
                          { ...opts(), timeoutMs: 120000 });
         } catch (err) {
