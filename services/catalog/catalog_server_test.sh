@@ -2,7 +2,8 @@
 # End-to-end check of the catalog_server binary: starts on port 0 over a
 # database in TEST_TMPDIR, reports SERVING, serves calls, refuses a second
 # server on the same data_dir, shuts down cleanly on SIGTERM (exit 0), and
-# keeps its data across a restart. Backups: bad --backup_keep and
+# keeps its data across a restart; with --shutdown_drain_ms it reports
+# NOT_SERVING but keeps answering before it stops. Backups: bad --backup_keep and
 # --backup_interval stop the start, the default backup directory is
 # <data_dir>-backups and one server holds it, a data_dir an interrupted
 # restore moved aside is refused.
@@ -16,11 +17,13 @@ mkdir -p "$dir"
 
 fail() { echo "FAIL: $*"; for f in "$dir"/*.log; do echo "== $f"; cat "$f"; done; exit 1; }
 
-# Starts the server with log $1; sets pid and port.
+# Starts the server with log $1 and flags $2...; sets pid and port.
 start() {
+  local log="$1"
+  shift
   rm -f "$dir/port"
-  "$server" --host=127.0.0.1 --port=0 --data_dir="$dir/db" --port_file="$dir/port" \
-      2>"$dir/$1" &
+  "$server" --host=127.0.0.1 --port=0 --data_dir="$dir/db" --port_file="$dir/port" "$@" \
+      2>"$dir/$log" &
   pid=$!
   port=""
   for _ in $(seq 1 100); do
@@ -65,6 +68,26 @@ grep -q '"courses":20' "$dir/restart.log" || fail "restart does not see the 20 c
 grep -q '"errors":0' "$dir/get.out" || fail "get calls failed"
 kill -TERM "$pid"
 wait "$pid" || fail "restarted server did not exit 0"
+
+# --shutdown_drain_ms: after SIGTERM the server reports NOT_SERVING (so a
+# balancer moves new connections away) but keeps answering for the drain,
+# then exits 0. Without the drain the calls below fail: the port is closed.
+start drain.log --shutdown_drain_ms=4000
+kill -TERM "$pid"
+for _ in $(seq 1 50); do  # until the drain begins (or the server is gone)
+  grep -q '"event":"draining"' "$dir/drain.log" && break
+  kill -0 "$pid" 2>/dev/null || break
+  sleep 0.1
+done
+"$bench" --target="127.0.0.1:$port" --mode=health >"$dir/drain-health.out" 2>&1 \
+    && fail "health still SERVING while draining"
+"$bench" --target="127.0.0.1:$port" --mode=get --count=20 --threads=2 --seconds=0.5 \
+    >"$dir/drain-get.out" || fail "get calls failed while draining"
+grep -q '"errors":0' "$dir/drain-get.out" || fail "get calls failed while draining"
+grep -q '"event":"draining"' "$dir/drain.log" || fail "no draining event after SIGTERM"
+kill -0 "$pid" 2>/dev/null || fail "server exited before its drain ended"
+wait "$pid" || fail "drained server did not exit 0"
+grep -q '"event":"stopped"' "$dir/drain.log" || fail "drained server: no stopped event"
 
 # Bad backup settings stop the start, naming the flag.
 for bad in --backup_keep=0 --backup_interval=-1s; do
