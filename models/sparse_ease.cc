@@ -41,6 +41,23 @@ int64_t SparseItemModel::bytes() const {
 
 namespace {
 
+// Keeps the `keep` (at least 0) largest weights of `row` (ties: the smaller
+// target first) and appends them to `m`'s target and weight, targets
+// ascending; the caller closes the row in m->row_start.
+void AppendStrongest(std::vector<std::pair<int32_t, float>>* row, int keep, SparseItemModel* m) {
+  auto& r = *row;
+  const size_t k = std::min<size_t>(r.size(), static_cast<size_t>(std::max(0, keep)));
+  std::partial_sort(r.begin(), r.begin() + k, r.end(), [](const auto& x, const auto& y) {
+    return x.second != y.second ? x.second > y.second : x.first < y.first;
+  });
+  r.resize(k);
+  std::sort(r.begin(), r.end());
+  for (const auto& [t, w] : r) {
+    m->target.push_back(t);
+    m->weight.push_back(w);
+  }
+}
+
 // Solves a x = b in place (b becomes x) for the k x k symmetric positive
 // definite `a` (column-major, lower triangle used; overwritten by its
 // Cholesky factor). INTERNAL naming `item` when the factorisation fails.
@@ -191,17 +208,7 @@ absl::StatusOr<SparseItemModel> TrainSparseEase(const std::vector<Interaction>& 
   // Each history row keeps its `neighbours` largest entries, as CSR.
   m.row_start.assign(n + 1, 0);
   for (int i = 0; i < n; ++i) {
-    auto& r = by_row[i];
-    const size_t keep = std::min<size_t>(r.size(), static_cast<size_t>(o.neighbours));
-    std::partial_sort(r.begin(), r.begin() + keep, r.end(), [](const auto& x, const auto& y) {
-      return x.second != y.second ? x.second > y.second : x.first < y.first;
-    });
-    r.resize(keep);
-    std::sort(r.begin(), r.end());
-    for (const auto& [t, w] : r) {
-      m.target.push_back(t);
-      m.weight.push_back(w);
-    }
+    AppendStrongest(&by_row[i], o.neighbours, &m);
     m.row_start[i + 1] = static_cast<int64_t>(m.target.size());
   }
   return m;
@@ -454,16 +461,7 @@ SparseItemModel PruneRows(const SparseItemModel& m, int keep) {
   for (size_t i = 0; i < rows; ++i) {
     r.clear();
     for (int64_t e = m.row_start[i]; e < m.row_start[i + 1]; ++e) r.push_back({m.target[e], m.weight[e]});
-    const size_t k = std::min<size_t>(r.size(), static_cast<size_t>(std::max(0, keep)));
-    std::partial_sort(r.begin(), r.begin() + k, r.end(), [](const auto& x, const auto& y) {
-      return x.second != y.second ? x.second > y.second : x.first < y.first;
-    });
-    r.resize(k);
-    std::sort(r.begin(), r.end());
-    for (const auto& [t, w] : r) {
-      p.target.push_back(t);
-      p.weight.push_back(w);
-    }
+    AppendStrongest(&r, keep, &p);
     p.row_start[i + 1] = static_cast<int64_t>(p.target.size());
   }
   return p;

@@ -4,7 +4,7 @@ import fs from "node:fs";
 import { after, before, describe, test } from "node:test";
 import {
   PHONE, VENUE, WEB, assertPlanShown, axeViolations, bearer, cjkRenders, gatewayCall, grpcClients, launch, mintToken,
-  newPage, operatorToken,
+  holdReplies, newPage, operatorToken,
 } from "./harness.mjs";
 
 const APP = `${WEB}/app/`;
@@ -333,22 +333,7 @@ describe("app", () => {
 
   // A reply held by the network arrives after the learner signed out (and
   // maybe another signed in): it must not reach the screen or the session.
-  // `fulfil`: answer with this instead of the service's reply.
-  async function holdReplies(page, method, fulfil) {
-    let release;
-    const held = new Promise((r) => { release = r; });
-    await page.route(`**/${method}`, async (route) => {
-      await held;
-      await (fulfil ? route.fulfill(fulfil) : route.continue());
-    });
-    return async () => {
-      const answered = page.waitForResponse((r) => r.url().endsWith(`/${method}`));
-      release();
-      assert.equal((await answered).status(), fulfil ? fulfil.status : 200, `${method} answered`);
-      await page.waitForTimeout(1000);  // time for a late reply to reach the screen
-      await page.unroute(`**/${method}`);
-    };
-  }
+  // (holdReplies: harness.mjs)
   // Opens a tab and waits until its call has left (and is held).
   const openHeld = (page, tab, method) =>
     Promise.all([page.waitForRequest((r) => r.url().endsWith(`/${method}`)), page.click(`a[data-tab="${tab}"]`)]);

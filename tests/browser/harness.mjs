@@ -209,3 +209,24 @@ export async function assertPlanShown(page, plan) {
   assert.deepEqual(shown.categories, p.byCategory.map((c) => c.category));
   return shown;
 }
+
+// Holds the replies of `method` (a gRPC method name, the URL's last part) in
+// the network until the returned function is called; that function releases
+// them, checks the reply arrived (status 200, or `fulfil`'s), and gives a late
+// reply a second to reach the screen. `fulfil`: answer with this instead of
+// the service's reply.
+export async function holdReplies(page, method, fulfil) {
+  let release;
+  const held = new Promise((r) => { release = r; });
+  await page.route(`**/${method}`, async (route) => {
+    await held;
+    await (fulfil ? route.fulfill(fulfil) : route.continue());
+  });
+  return async () => {
+    const answered = page.waitForResponse((r) => r.url().endsWith(`/${method}`));
+    release();
+    assert.equal((await answered).status(), fulfil ? fulfil.status : 200, `${method} answered`);
+    await page.waitForTimeout(1000);  // time for a late reply to reach the screen
+    await page.unroute(`**/${method}`);
+  };
+}

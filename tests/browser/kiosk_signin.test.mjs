@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import {
   LANDSCAPE, PORTRAIT, VENUE, WEB, assertPlanShown, axeViolations, bearer, gatewayCall, grpcClients, kioskPass, launch,
-  layoutProblems, mintToken, newPage, operatorToken,
+  holdReplies, layoutProblems, mintToken, newPage, operatorToken,
 } from "./harness.mjs";
 
 const KIOSK = `${WEB}/kiosk/?venue=${VENUE}`;
@@ -182,22 +182,7 @@ describe("kiosk sign-in", () => {
   // A reply held by the network arrives after the learner tapped 返回首页 and left:
   // it must neither sign the kiosk in for the next visitor nor put the learner's
   // record back on the walk-in screen.
-  // `fulfil`: answer with this instead of the service's reply.
-  async function holdReplies(page, method, fulfil) {
-    let release;
-    const held = new Promise((r) => { release = r; });
-    await page.route(`**/${method}`, async (route) => {
-      await held;
-      await (fulfil ? route.fulfill(fulfil) : route.continue());
-    });
-    return async () => {
-      const answered = page.waitForResponse((r) => r.url().endsWith(`/${method}`));
-      release();
-      assert.equal((await answered).status(), fulfil ? fulfil.status : 200, `${method} answered`);
-      await page.waitForTimeout(1000);  // time for a late reply to reach the screen
-      await page.unroute(`**/${method}`);
-    };
-  }
+  // (holdReplies: harness.mjs)
 
   test("a late sign-in or transcript reply after 返回首页 is dropped", async () => {
     const learner = "u000051";
