@@ -22,7 +22,9 @@
 #include <map>
 #include <random>
 #include <sstream>
+#include <streambuf>
 #include <thread>
+#include <vector>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/cord.h"
@@ -206,28 +208,73 @@ std::string CourseLabel(const std::string& activity) {
   return id.empty() ? activity : id;
 }
 
+namespace {
+
+// An output stream buffer over an open file descriptor (write(2), 64 KiB at
+// a time); `failed` once a write failed (the stream's badbit is set too).
+class FdOutBuf : public std::streambuf {
+ public:
+  explicit FdOutBuf(int fd) : fd_(fd), buf_(64 << 10) { setp(buf_.data(), buf_.data() + buf_.size()); }
+  bool failed() const { return failed_; }
+  int write_errno() const { return errno_; }
+
+ protected:
+  int_type overflow(int_type c) override {
+    if (!Drain()) return traits_type::eof();
+    if (!traits_type::eq_int_type(c, traits_type::eof())) {
+      *pptr() = traits_type::to_char_type(c);
+      pbump(1);
+    }
+    return traits_type::not_eof(c);
+  }
+  int sync() override { return Drain() ? 0 : -1; }
+
+ private:
+  bool Drain() {
+    for (const char* p = pbase(); p < pptr() && !failed_;) {
+      const ssize_t n = ::write(fd_, p, static_cast<size_t>(pptr() - p));
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) {
+        failed_ = true;
+        errno_ = n < 0 ? errno : EIO;
+        break;
+      }
+      p += n;
+    }
+    setp(buf_.data(), buf_.data() + buf_.size());
+    return !failed_;
+  }
+
+  const int fd_;
+  std::vector<char> buf_;
+  bool failed_ = false;
+  int errno_ = 0;
+};
+
+}  // namespace
+
 absl::Status WriteFileAtomically(const std::string& path, const std::function<absl::Status(std::ostream&)>& fill) {
   const std::string tmp = path + ".tmp";
-  // Owner-only from the first byte (an export holds learners' records), also
-  // when an older .tmp with other bits is in the way.
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  // One descriptor from creation to fsync. Owner-only from the first byte
+  // (an export holds learners' records), also when an older .tmp with other
+  // bits is in the way; never through a link planted at the .tmp name.
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (fd < 0) return absl::NotFoundError(absl::StrCat(path, ": cannot write: ", std::strerror(errno)));
-  const bool owner_only = ::fchmod(fd, 0600) == 0;
-  ::close(fd);
   absl::Status written = [&]() -> absl::Status {
-    if (!owner_only) return absl::InternalError(absl::StrCat(tmp, ": cannot make it owner-only"));
-    std::ofstream f(tmp, std::ios::trunc);
-    if (!f) return absl::NotFoundError(absl::StrCat(path, ": cannot write"));
+    if (::fchmod(fd, 0600) != 0) return absl::InternalError(absl::StrCat(tmp, ": cannot make it owner-only"));
+    FdOutBuf buf(fd);
+    std::ostream f(&buf);
     LL_RETURN_IF_ERROR(fill(f));
-    f.close();
-    if (f.fail()) return absl::InternalError(absl::StrCat(path, ": write failed (disk full?)"));
+    f.flush();
+    if (buf.failed() || f.fail()) {
+      return absl::InternalError(absl::StrCat(
+          path, ": write failed (disk full?): ", std::strerror(buf.write_errno() ? buf.write_errno() : EIO)));
+    }
     // On disk before it replaces the old file: a power cut leaves the one or the other.
-    const int sync_fd = ::open(tmp.c_str(), O_RDONLY | O_CLOEXEC);
-    const bool synced = sync_fd >= 0 && ::fsync(sync_fd) == 0;
-    if (sync_fd >= 0) ::close(sync_fd);
-    if (!synced) return absl::InternalError(absl::StrCat(path, ": fsync failed: ", std::strerror(errno)));
+    if (::fsync(fd) != 0) return absl::InternalError(absl::StrCat(path, ": fsync failed: ", std::strerror(errno)));
     return absl::OkStatus();
   }();
+  ::close(fd);
   std::error_code ec;
   if (!written.ok()) {
     std::filesystem::remove(tmp, ec);  // the old file, if any, stays as it was
@@ -238,6 +285,13 @@ absl::Status WriteFileAtomically(const std::string& path, const std::function<ab
     std::error_code ignored;
     std::filesystem::remove(tmp, ignored);
     return absl::InternalError(absl::StrCat(path, ": rename failed: ", ec.message()));
+  }
+  // The rename itself on disk: the directory's entry.
+  std::filesystem::path dir = std::filesystem::path(path).parent_path();
+  const int dir_fd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir_fd >= 0) {
+    ::fsync(dir_fd);
+    ::close(dir_fd);
   }
   return absl::OkStatus();
 }

@@ -279,6 +279,15 @@ TEST_F(CliTest, ExportFilesAreOwnerOnlyAndAFailedExportKeepsTheOldOne) {
   std::ifstream again(out);
   EXPECT_EQ(std::string((std::istreambuf_iterator<char>(again)), std::istreambuf_iterator<char>()), before);
   EXPECT_FALSE(std::filesystem::exists(out + ".tmp"));
+
+  // A link planted at the .tmp name is not written through: the export
+  // fails, and the link's target keeps its bytes.
+  const std::string victim = WriteFile("victim.txt", "keep me");
+  std::filesystem::create_symlink(victim, out + ".tmp");
+  Result planted = Run({"export", "--learner", "u410001", "--out", out});
+  EXPECT_NE(planted.code, 0);
+  std::ifstream v(victim);
+  EXPECT_EQ(std::string((std::istreambuf_iterator<char>(v)), std::istreambuf_iterator<char>()), "keep me");
 }
 
 TEST_F(CliTest, PutsListsAndDumpsCourses) {
