@@ -17,6 +17,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "services/common/log.h"
 #include "services/common/rocks_status.h"
 #include "services/common/status_macros.h"
 #include "services/records/column_families.h"
@@ -245,10 +246,13 @@ absl::StatusOr<BackupInfo> BackupManager::Create() {
 
 absl::StatusOr<BackupInfo> BackupManager::CreateLocked() {
   // Erased statements not yet purged from the store's files would be copied
-  // into the backup: their purge first (RecordStore::EraseLearner).
-  absl::Status purged = store_->WaitForPurge();
-  if (!purged.ok())
-    return absl::Status(purged.code(), absl::StrCat("backup before the erasure purge: ", purged.message()));
+  // into the backup: their purge first (RecordStore::EraseLearner). When it
+  // fails (a full disk, say) the backup is still taken, since it is what a
+  // lost disk is restored from: the erased statements are unreadable in it
+  // (deleted in the same files), and a restore re-applies the erasure log.
+  if (absl::Status purged = store_->WaitForPurge(); !purged.ok()) {
+    LogWarn("backup_before_purge", {{"error", std::string(purged.message())}});
+  }
   BackupInfo b;
   b.created_us = options_.now_micros();
   // Read before the engine flushes: the backup holds at least these.

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <map>
 #include <set>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
@@ -17,6 +18,7 @@
 #include "services/records/test_statements.h"
 #include "services/storage/backup_testing.h"
 #include "services/xapi/document_store.h"
+#include "tests/testing/store_files.h"
 
 namespace lifelong::records {
 namespace {
@@ -88,6 +90,8 @@ class BackupsTest : public ::testing::Test {
     RecordStoreOptions o;
     o.now_micros = [this] { return clock_.fetch_add(1000); };
     o.block_cache_bytes = 8 << 20;
+    o.test_hooks = hooks_;
+    o.purge_retry_delay = absl::Hours(1);
     auto s = RecordStore::Open(dir, o);
     ASSERT_TRUE(s.ok()) << s.status();
     store_ = std::move(*s);
@@ -137,6 +141,7 @@ class BackupsTest : public ::testing::Test {
   }
 
   std::string root_;
+  RecordStoreOptions::WriteHooks hooks_;  // for the next Open
   std::atomic<int64_t> clock_{1'700'000'000'000'000};
   std::unique_ptr<xapi::DocumentStore> docs_;
   std::unique_ptr<RecordStore> store_;
@@ -402,6 +407,56 @@ TEST_F(RestoreSwapTest, AReplacedDirectoryNotDeletedIsReportedAndListedByTheNext
   EXPECT_EQ(r->leftovers, std::vector<std::string>{replaced});
   EXPECT_TRUE(fs::exists(replaced));
   EXPECT_TRUE(r->not_removed.empty());
+}
+
+// A backup taken while an erasure's purge runs waits for it: the backup's
+// files hold none of the erased bytes.
+TEST_F(BackupsTest, ABackupWaitsForThePendingErasurePurge) {
+  const std::string marker = "擦除标记-backup-3d71";
+  Put({{.id = TestUuid(1), .learner = "u-erased", .course = "c1", .title = marker},
+       {.id = TestUuid(2), .learner = "u-keep", .course = "c1"}});
+  ASSERT_TRUE(store_->WaitForBackgroundWork().ok());  // the marker in a table file
+  absl::Notification purge_started, release;
+  hooks_.before_purge = [&]() -> absl::Status {
+    purge_started.Notify();
+    release.WaitForNotification();
+    return absl::OkStatus();
+  };
+  Open(root_ + "/records");
+  Erase("u-erased");
+  purge_started.WaitForNotification();
+  absl::StatusOr<BackupInfo> b;
+  absl::Notification backed_up;
+  std::thread backup([&] {
+    b = manager_->Create();
+    backed_up.Notify();
+  });
+  EXPECT_FALSE(backed_up.WaitForNotificationWithTimeout(absl::Milliseconds(300))) << "did not wait for the purge";
+  release.Notify();
+  backup.join();
+  ASSERT_TRUE(b.ok()) << b.status();
+  EXPECT_FALSE(lifelong::testing::AnyFileContains(root_ + "/backups", marker)) << "the backup holds erased bytes";
+}
+
+// A purge that keeps failing does not stop backups (they are what a lost
+// disk is restored from); the erased statements stay unreadable in them.
+TEST_F(BackupsTest, AFailingErasurePurgeDoesNotStopBackups) {
+  hooks_.before_purge = [] { return absl::UnavailableError("no space left on device"); };
+  Open(root_ + "/records");
+  Put({{.id = TestUuid(1), .learner = "u-erased", .course = "c1"}, {.id = TestUuid(2), .learner = "u-keep"}});
+  Erase("u-erased");
+  absl::StatusOr<BackupInfo> b = manager_->Create();
+  ASSERT_TRUE(b.ok()) << b.status();
+  hooks_.before_purge = nullptr;
+  absl::StatusOr<RestoreResult> r = Restore(b->id, root_ + "/restored");
+  ASSERT_TRUE(r.ok()) << r.status();
+  auto restored = RecordStore::Open(root_ + "/restored");
+  ASSERT_TRUE(restored.ok()) << restored.status();
+  StatementQuery q;
+  q.learner = "u-erased";
+  EXPECT_TRUE((*restored)->List(q)->statements.empty());
+  EXPECT_EQ((*restored)->Get(*ParseUuid(TestUuid(1))).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_TRUE((*restored)->Get(*ParseUuid(TestUuid(2))).ok());
 }
 
 TEST_F(BackupsTest, RestoreReappliesErasuresMadeAfterTheBackup) {
