@@ -255,21 +255,24 @@ class FdOutBuf : public std::streambuf {
 
 absl::Status WriteFileAtomically(const std::string& path, const std::function<absl::Status(std::ostream&)>& fill) {
   const std::string tmp = path + ".tmp";
-  // One descriptor from creation to fsync. Owner-only from the first byte
-  // (an export holds learners' records), also when an older .tmp with other
-  // bits is in the way; never through a link planted at the .tmp name.
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+  // One descriptor from creation to fsync, on a file this call creates:
+  // owner-only from the first byte (an export holds learners' records), and
+  // never through a link (symbolic or hard) planted at the .tmp name, which
+  // goes first.
+  if (::unlink(tmp.c_str()) != 0 && errno != ENOENT) {
+    return absl::NotFoundError(absl::StrCat(path, ": cannot write (", tmp, ": ", std::strerror(errno), ")"));
+  }
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (fd < 0) return absl::NotFoundError(absl::StrCat(path, ": cannot write: ", std::strerror(errno)));
   absl::Status written = [&]() -> absl::Status {
-    if (::fchmod(fd, 0600) != 0) return absl::InternalError(absl::StrCat(tmp, ": cannot make it owner-only"));
     FdOutBuf buf(fd);
     std::ostream f(&buf);
     LL_RETURN_IF_ERROR(fill(f));
     f.flush();
-    if (buf.failed() || f.fail()) {
-      return absl::InternalError(absl::StrCat(
-          path, ": write failed (disk full?): ", std::strerror(buf.write_errno() ? buf.write_errno() : EIO)));
+    if (buf.failed()) {
+      return absl::InternalError(absl::StrCat(path, ": write failed (disk full?): ", std::strerror(buf.write_errno())));
     }
+    if (f.fail()) return absl::InternalError(absl::StrCat(path, ": write failed"));
     // On disk before it replaces the old file: a power cut leaves the one or the other.
     if (::fsync(fd) != 0) return absl::InternalError(absl::StrCat(path, ": fsync failed: ", std::strerror(errno)));
     return absl::OkStatus();
@@ -289,9 +292,11 @@ absl::Status WriteFileAtomically(const std::string& path, const std::function<ab
   // The rename itself on disk: the directory's entry.
   std::filesystem::path dir = std::filesystem::path(path).parent_path();
   const int dir_fd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir_fd >= 0) {
-    ::fsync(dir_fd);
-    ::close(dir_fd);
+  const bool dir_synced = dir_fd >= 0 && ::fsync(dir_fd) == 0;
+  if (dir_fd >= 0) ::close(dir_fd);
+  if (!dir_synced) {
+    return absl::InternalError(
+        absl::StrCat(path, ": written, but its directory's fsync failed: ", std::strerror(errno)));
   }
   return absl::OkStatus();
 }

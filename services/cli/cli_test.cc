@@ -281,13 +281,23 @@ TEST_F(CliTest, ExportFilesAreOwnerOnlyAndAFailedExportKeepsTheOldOne) {
   EXPECT_FALSE(std::filesystem::exists(out + ".tmp"));
 
   // A link planted at the .tmp name is not written through: the export
-  // fails, and the link's target keeps its bytes.
+  // replaces the name, and the link's target keeps its bytes.
   const std::string victim = WriteFile("victim.txt", "keep me");
   std::filesystem::create_symlink(victim, out + ".tmp");
   Result planted = Run({"export", "--learner", "u410001", "--out", out});
-  EXPECT_NE(planted.code, 0);
+  EXPECT_EQ(planted.code, 0) << planted.err;
   std::ifstream v(victim);
   EXPECT_EQ(std::string((std::istreambuf_iterator<char>(v)), std::istreambuf_iterator<char>()), "keep me");
+  // Nor a hard link: the linked file keeps its bytes and its mode.
+  const std::string linked = WriteFile("linked.txt", "keep me too");
+  std::filesystem::permissions(linked, std::filesystem::perms(0644));
+  std::filesystem::create_hard_link(linked, out + ".tmp");
+  ASSERT_EQ(Run({"export", "--learner", "u410001", "--out", out}).code, 0);
+  std::ifstream l(linked);
+  EXPECT_EQ(std::string((std::istreambuf_iterator<char>(l)), std::istreambuf_iterator<char>()), "keep me too");
+  struct stat ls;
+  ASSERT_EQ(::stat(linked.c_str(), &ls), 0);
+  EXPECT_EQ(ls.st_mode & 0777, 0644u);
 }
 
 TEST_F(CliTest, PutsListsAndDumpsCourses) {

@@ -487,7 +487,8 @@ absl::Status CmdErase(Env& env) {
     env.err() << "erasing " << req.learner() << " (then waiting while the store rewrites the files that held them)\n"
               << std::flush;
   }
-  grpc::Status g = env.Records()->EraseLearner(env.Call(/*stream=*/req.wait_for_purge()).get(), req, &resp);
+  // (Without the wait too: the erasure waits for every write queued before it.)
+  grpc::Status g = env.Records()->EraseLearner(env.Call(/*stream=*/true).get(), req, &resp);
   if (!g.ok()) return env.RpcError(Service::kRecords, g);
   if (env.json()) {
     env.out() << Json{{"learner", req.learner()},
@@ -497,8 +498,10 @@ absl::Status CmdErase(Env& env) {
               << "\n";
   } else {
     env.out() << "erased " << resp.erased_statements() << " statement(s) of " << req.learner()
-              << (resp.purged() ? "; purged from the store's files"
-                                : "; their purge from the store's files runs in the background")
+              << (resp.purged()          ? "; purged from the store's files"
+                  : req.wait_for_purge() ? "; their purge from the store's files was still running at the deadline and "
+                                           "goes on in the background"
+                                         : "; their purge from the store's files runs in the background")
               << "\n";
   }
   return absl::OkStatus();

@@ -87,10 +87,12 @@
 //   kMetaPurgePending ("purge_pending")        (RecordStore::EraseLearner)
 //       the column families holding erased values not yet purged from the
 //       files (the background purge: flush + compaction), deleted once
-//       purged; a purge cut by a stop or a crash compacts them whole at the
-//       next Open. Family ids only: key bounds would name the learner.
+//       purged; written in the erasure's own batch. A purge cut by a stop
+//       or a crash compacts them whole at the next Open. Family ids only: key bounds would name the learner.
 //       absent: none pending.
-//       value = "families=" | decimal column family ids, comma-separated
+//       value = "families=" | decimal column family ids, comma-separated |
+//               ";since=" | decimal microseconds since the Unix epoch of the
+//               oldest erasure not yet purged
 //       (before 2026-12-05: repeated { u64 column family id | u64 n | n bytes
 //       first key | u64 m | m bytes last key }, read as those families whole)
 //   kMetaErasureLogPrefix ("erasure_log/") | u64 time | SHA-256(learner key):32

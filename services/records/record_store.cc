@@ -239,8 +239,7 @@ absl::StatusOr<std::unique_ptr<RecordStore>> RecordStore::Open(const std::string
   }
 
   // An erasure's purge cut by a stop or a crash (or failed) runs again.
-  LL_ASSIGN_OR_RETURN(KeyRanges pending, store->LoadPendingPurge());
-  LL_RETURN_IF_ERROR(store->SchedulePurge(pending));
+  store->ResumePendingPurge();
   return store;
 }
 

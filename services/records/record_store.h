@@ -336,11 +336,12 @@ class RecordStore {
   // The erased bytes are purged from the store's files in the background
   // (the purge thread: every family flushed, so that the write-ahead logs
   // holding them are deleted, and the touched key ranges compacted through
-  // the last level; seconds on a large store). The ranges to purge are kept
-  // in the meta family (kMetaPurgePending) until purged, so a purge cut by
-  // a crash or a failed one (a full disk) runs again: at the next Open, or
-  // after purge_retry_delay. Erasures arriving while a purge runs share the
-  // next one. WaitForPurge waits for it; GetPurgeStatus reports it. Files
+  // the last level; seconds on a large store). The families to purge are
+  // written with the erasure (kMetaPurgePending) and kept until purged, so a
+  // purge cut by a crash or a failed one (a full disk) runs again: at the
+  // next Open (those families whole), or after purge_retry_delay (at once
+  // when another erasure comes). Erasures arriving while a purge runs share
+  // the next one. WaitForPurge waits for it; GetPurgeStatus reports it. Files
   // pinned by a live iterator or snapshot (an export stream in progress) are
   // deleted when it ends.
   absl::StatusOr<int64_t> EraseLearner(const std::string& learner);
@@ -354,11 +355,16 @@ class RecordStore {
     std::string last_error;        // of the latest attempt; empty when it succeeded
   };
   PurgeStatus GetPurgeStatus() const;
-  // Blocks until every erasure completed before the call is purged from the
-  // store's files (OK), the purge attempt that covered them failed (its
-  // error; the purge is tried again later), or `deadline` passes
-  // (DEADLINE_EXCEEDED; the purge goes on).
-  absl::Status WaitForPurge(absl::Time deadline = absl::InfiniteFuture());
+  // Blocks until every erasure completed before the call (with `through`:
+  // the first `through` purge requests, a PurgeRequests() result) is purged
+  // from the store's files (OK), the purge attempt that covered them failed
+  // (its error; the purge is tried again later), or `deadline` passes
+  // (DEADLINE_EXCEEDED; the purge goes on). UNAVAILABLE once the store is
+  // closing (the purge resumes at the next Open).
+  absl::Status WaitForPurge(absl::Time deadline = absl::InfiniteFuture(), uint64_t through = 0);
+  // How many purges were requested so far (one per erasure, and one at Open
+  // when a purge was pending).
+  uint64_t PurgeRequests() const;
 
   // The erasure epoch: how many EraseLearner calls that erased statements
   // have completed on this store (0: none), and when the latest did. It grows only after an
@@ -550,18 +556,25 @@ class RecordStore {
   // Flushes every family and compacts `ranges` through the last level (the
   // purge thread's work); cancelled (an error) when the store closes.
   absl::Status PurgeErased(const std::map<uint32_t, std::pair<std::string, std::string>>& ranges);
-  // Hands the key ranges an erasure touched to the purge thread: merged into
-  // the waiting ones, saved (kMetaPurgePending, with those being purged) in
-  // a synced write, and the thread woken (started at the first call).
-  absl::Status SchedulePurge(const std::map<uint32_t, std::pair<std::string, std::string>>& ranges);
+  // One more purge request (after the waiting ranges grew): wakes the purge
+  // thread, started at the first call (not once the store is closing).
+  void RequestPurgeLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(purge_mu_);
   // The purge thread: purges the waiting ranges as one, again and again,
   // until the store closes.
   void PurgeLoop();
-  // Saves the ranges not yet purged (waiting and running) in
-  // kMetaPurgePending, or deletes it when there are none.
+  // kMetaPurgePending's value for the ranges not yet purged (waiting and
+  // running; key_codec.h), empty when none; SavePendingPurge writes it (or
+  // deletes the key) in a synced write.
+  std::string EncodePendingPurge() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(purge_mu_);
   absl::Status SavePendingPurge() ABSL_EXCLUSIVE_LOCKS_REQUIRED(purge_mu_);
-  // Reads kMetaPurgePending (empty when absent).
-  absl::StatusOr<std::map<uint32_t, std::pair<std::string, std::string>>> LoadPendingPurge() const;
+  // When the oldest erasure not yet purged was made (0: none).
+  int64_t PendingSinceLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(purge_mu_);
+  // Reads kMetaPurgePending (empty when absent; every family when
+  // unreadable) and when its oldest erasure was made (0: not recorded).
+  std::map<uint32_t, std::pair<std::string, std::string>> LoadPendingPurge(int64_t* since_us) const;
+  // Open: hands a purge a stop or a crash cut (or a failed one) to the
+  // purge thread.
+  void ResumePendingPurge();
   // Appends the erasure log entry of a completed erasure (key_codec.h
   // kMetaErasureLogPrefix), synced.
   absl::Status AppendErasureLog(const std::string& learner, int64_t erased);
@@ -649,7 +662,8 @@ class RecordStore {
   // ranges to purge_waiting_ and bumps purge_requested_; the thread moves
   // the waiting ranges to purge_running_, purges them, and sets purge_done_
   // (success) or purge_failed_ (failure; the ranges wait again) to the
-  // request count it took. Both maps are saved in kMetaPurgePending.
+  // request count it took. Both maps are saved in kMetaPurgePending, with
+  // the time of the oldest erasure in each (the *_since_us_).
   using KeyRanges = std::map<uint32_t, std::pair<std::string, std::string>>;
   mutable absl::Mutex purge_mu_;
   absl::CondVar purge_cv_;  // work for the thread, or an attempt ended
@@ -658,7 +672,8 @@ class RecordStore {
   uint64_t purge_requested_ ABSL_GUARDED_BY(purge_mu_) = 0;
   uint64_t purge_done_ ABSL_GUARDED_BY(purge_mu_) = 0;
   uint64_t purge_failed_ ABSL_GUARDED_BY(purge_mu_) = 0;
-  int64_t purge_pending_since_us_ ABSL_GUARDED_BY(purge_mu_) = 0;
+  int64_t purge_waiting_since_us_ ABSL_GUARDED_BY(purge_mu_) = 0;
+  int64_t purge_running_since_us_ ABSL_GUARDED_BY(purge_mu_) = 0;
   uint64_t purges_completed_ ABSL_GUARDED_BY(purge_mu_) = 0;
   uint64_t purge_failures_ ABSL_GUARDED_BY(purge_mu_) = 0;
   std::string purge_last_error_ ABSL_GUARDED_BY(purge_mu_);

@@ -2,11 +2,13 @@
 // Writer that runs alone in the write queue (ApplyErase): the learner's
 // statements go (with their index and reference entries and their place in
 // referrer lists), statements shared with other learners are rewritten
-// without them (LeaveSharedStatement), all in one WriteBatch. Afterwards the
-// touched key ranges are compacted so that the erased values leave the files
-// (PurgeErased; a failed purge is kept in kMetaPurgePending and retried by
-// the next erasure), and the erasure log records the count. The erasure
-// epoch that retires models is bumped in the erasure's own batch.
+// without them (LeaveSharedStatement), all in one WriteBatch, with the
+// erasure epoch that retires models and the families to purge
+// (kMetaPurgePending). Then the erasure log records the count. The purge
+// thread (PurgeLoop) compacts the touched key ranges so that the erased
+// values leave the files (PurgeErased), in the background; a purge cut by a
+// stop or a crash runs at the next Open, a failed one after
+// purge_retry_delay.
 #include <algorithm>
 #include <map>
 #include <set>
@@ -95,15 +97,9 @@ absl::StatusOr<int64_t> RecordStore::EraseLearner(const std::string& learner) {
   w.erase_learner = &learner;
   Enqueue(&w);
   if (!w.status.ok()) return w.status;
-  // The erasure and its epoch are written (ApplyErase). Its bytes leave the
-  // files in the background; the meta family always goes through the purge
-  // (the learner's kiosk pass and card, erased by the service just before,
-  // live there even when no statement was erased).
-  KeyRanges ranges = w.erased_ranges;
-  ranges[static_cast<uint32_t>(Cf::kMeta)] = {"", ""};
-  absl::Status logged = AppendErasureLog(learner, w.erased);
-  LL_RETURN_IF_ERROR(SchedulePurge(ranges));  // purged even when the log entry failed
-  LL_RETURN_IF_ERROR(logged);
+  // The erasure, its epoch and its pending purge are written (ApplyErase);
+  // the purge thread takes it from there.
+  LL_RETURN_IF_ERROR(AppendErasureLog(learner, w.erased));
   return w.erased;
 }
 
@@ -146,66 +142,93 @@ void MergeRanges(const std::map<uint32_t, std::pair<std::string, std::string>>& 
 
 }  // namespace
 
-absl::Status RecordStore::SavePendingPurge() {
+std::string RecordStore::EncodePendingPurge() const {
   KeyRanges all = purge_waiting_;
   MergeRanges(purge_running_, &all);
-  rocksdb::WriteOptions wo;
-  wo.sync = true;
-  if (all.empty()) {
-    return FromRocks(db_->Delete(wo, cf(static_cast<int>(Cf::kMeta)), kMetaPurgePending), "clear pending purge");
-  }
+  if (all.empty()) return "";
   std::string v = "families=";
   for (const auto& [family, range] : all) absl::StrAppend(&v, v.back() == '=' ? "" : ",", family);
+  absl::StrAppend(&v, ";since=", PendingSinceLocked());
+  return v;
+}
+
+absl::Status RecordStore::SavePendingPurge() {
+  const std::string v = EncodePendingPurge();
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  if (v.empty()) {
+    return FromRocks(db_->Delete(wo, cf(static_cast<int>(Cf::kMeta)), kMetaPurgePending), "clear pending purge");
+  }
   return FromRocks(db_->Put(wo, cf(static_cast<int>(Cf::kMeta)), kMetaPurgePending, v), "write pending purge");
 }
 
-absl::StatusOr<RecordStore::KeyRanges> RecordStore::LoadPendingPurge() const {
+int64_t RecordStore::PendingSinceLocked() const {
+  int64_t since = 0;
+  if (!purge_waiting_.empty()) since = purge_waiting_since_us_;
+  if (!purge_running_.empty() && (since == 0 || purge_running_since_us_ < since)) since = purge_running_since_us_;
+  return since;
+}
+
+RecordStore::KeyRanges RecordStore::LoadPendingPurge(int64_t* since_us) const {
   KeyRanges ranges;
+  *since_us = 0;
   absl::StatusOr<std::string> v = GetMeta(kMetaPurgePending);
   if (v.status().code() == absl::StatusCode::kNotFound) return ranges;
-  LL_RETURN_IF_ERROR(v.status());
+  auto every_family = [](absl::string_view why) {
+    LogError("erase_purge_pending_unreadable", {{"error", std::string(why)}, {"purging", "every family"}});
+    KeyRanges all;
+    for (const ColumnFamilySpec& f : kColumnFamilies) all[static_cast<uint32_t>(f.id)] = {"", ""};
+    return all;
+  };
+  if (!v.ok()) return every_family(v.status().message());
   absl::string_view in = *v;
   if (absl::ConsumePrefix(&in, "families=")) {
-    for (absl::string_view id : absl::StrSplit(in, ',', absl::SkipEmpty())) {
+    std::pair<absl::string_view, absl::string_view> parts = absl::StrSplit(in, absl::MaxSplits(';', 1));
+    for (absl::string_view id : absl::StrSplit(parts.first, ',', absl::SkipEmpty())) {
       uint32_t family = 0;
-      if (!absl::SimpleAtoi(id, &family)) return absl::InternalError("corrupt pending purge");
+      if (!absl::SimpleAtoi(id, &family)) return every_family("corrupt pending purge");
       ranges[family] = {"", ""};
     }
+    absl::string_view since = parts.second;
+    if (absl::ConsumePrefix(&since, "since=") && !absl::SimpleAtoi(since, since_us)) *since_us = 0;
     return ranges;
   }
   // The format before 2026-12-05: key ranges; their families are purged whole.
   while (!in.empty()) {
     std::string begin, end;
-    if (in.size() < 8) return absl::InternalError("corrupt pending purge");
+    if (in.size() < 8) return every_family("corrupt pending purge");
     const uint64_t family = GetU64(in.data());
     in.remove_prefix(8);
-    if (!GetBytes(&in, &begin) || !GetBytes(&in, &end)) return absl::InternalError("corrupt pending purge");
+    if (!GetBytes(&in, &begin) || !GetBytes(&in, &end)) return every_family("corrupt pending purge");
     ranges[static_cast<uint32_t>(family)] = {"", ""};
   }
   return ranges;
 }
 
-absl::Status RecordStore::SchedulePurge(const KeyRanges& ranges) {
-  if (ranges.empty()) return absl::OkStatus();
+void RecordStore::ResumePendingPurge() {
+  int64_t since = 0;
+  KeyRanges pending = LoadPendingPurge(&since);
+  if (pending.empty()) return;
   absl::MutexLock lock(&purge_mu_);
-  if (stop_purge_) return absl::UnavailableError("the record store is closing");
-  MergeRanges(ranges, &purge_waiting_);
-  if (purge_pending_since_us_ == 0) purge_pending_since_us_ = std::max<int64_t>(1, options_.now_micros());
+  MergeRanges(pending, &purge_waiting_);
+  purge_waiting_since_us_ = since > 0 ? since : std::max<int64_t>(1, options_.now_micros());
+  RequestPurgeLocked();
+}
+
+void RecordStore::RequestPurgeLocked() {
   ++purge_requested_;
-  // Saved before anyone is answered: a crash now leaves the ranges to the
-  // next Open's purge.
-  absl::Status saved = SavePendingPurge();
+  if (stop_purge_) return;  // kept in kMetaPurgePending for the next Open
   if (!purge_thread_.joinable()) purge_thread_ = std::thread([this] { PurgeLoop(); });
   purge_cv_.SignalAll();
-  return saved;
 }
 
 void RecordStore::PurgeLoop() {
   absl::MutexLock lock(&purge_mu_);
   absl::Time retry_at = absl::InfinitePast();
   while (true) {
-    // Waits for waiting ranges (and, after a failure, for the retry time).
-    while (!stop_purge_ && (purge_waiting_.empty() || absl::Now() < retry_at)) {
+    // Waits for waiting ranges; after a failure, for the retry time unless
+    // a new erasure came since.
+    while (!stop_purge_ && (purge_waiting_.empty() || (purge_requested_ == purge_failed_ && absl::Now() < retry_at))) {
       if (purge_waiting_.empty()) {
         purge_cv_.Wait(&purge_mu_);
       } else {
@@ -215,7 +238,9 @@ void RecordStore::PurgeLoop() {
     if (stop_purge_) return;
     const uint64_t taken = purge_requested_;
     purge_running_ = std::move(purge_waiting_);
+    purge_running_since_us_ = purge_waiting_since_us_;
     purge_waiting_.clear();
+    purge_waiting_since_us_ = 0;
     absl::Status purged;
     {
       KeyRanges running = purge_running_;
@@ -228,7 +253,6 @@ void RecordStore::PurgeLoop() {
       purge_done_ = taken;
       ++purges_completed_;
       purge_last_error_.clear();
-      if (purge_waiting_.empty()) purge_pending_since_us_ = 0;
       absl::Status saved = SavePendingPurge();
       if (!saved.ok()) LogError("erase_purge_save_failed", {{"error", std::string(saved.message())}});
       retry_at = absl::InfinitePast();
@@ -237,6 +261,9 @@ void RecordStore::PurgeLoop() {
       // at the next Open when the store is closing.
       MergeRanges(purge_running_, &purge_waiting_);
       purge_running_.clear();
+      if (purge_waiting_since_us_ == 0 || purge_running_since_us_ < purge_waiting_since_us_) {
+        purge_waiting_since_us_ = purge_running_since_us_;
+      }
       purge_failed_ = taken;
       if (!stop_purge_) {
         ++purge_failures_;
@@ -250,9 +277,14 @@ void RecordStore::PurgeLoop() {
   }
 }
 
-absl::Status RecordStore::WaitForPurge(absl::Time deadline) {
+uint64_t RecordStore::PurgeRequests() const {
   absl::MutexLock lock(&purge_mu_);
-  const uint64_t target = purge_requested_;
+  return purge_requested_;
+}
+
+absl::Status RecordStore::WaitForPurge(absl::Time deadline, uint64_t through) {
+  absl::MutexLock lock(&purge_mu_);
+  const uint64_t target = through == 0 ? purge_requested_ : std::min(through, purge_requested_);
   // An attempt covers `target` once it took at least that many requests.
   while (purge_done_ < target && purge_failed_ < target && !stop_purge_) {
     if (purge_cv_.WaitWithDeadline(&purge_mu_, deadline) && purge_done_ < target && purge_failed_ < target) {
@@ -271,7 +303,7 @@ RecordStore::PurgeStatus RecordStore::GetPurgeStatus() const {
   absl::MutexLock lock(&purge_mu_);
   PurgeStatus s;
   s.pending = !purge_waiting_.empty() || !purge_running_.empty();
-  s.pending_since_us = s.pending ? purge_pending_since_us_ : 0;
+  s.pending_since_us = PendingSinceLocked();
   s.completed = purges_completed_;
   s.failed = purge_failures_;
   s.last_error = purge_last_error_;
@@ -460,18 +492,33 @@ std::vector<std::string> RecordStore::ApplyErase(Writer* w) {
     batch.Put(cf(static_cast<int>(Cf::kMeta)), kMetaErasureEpoch, v);
   }
   if (w->log_seq != 0) batch.Put(cf(static_cast<int>(Cf::kMeta)), kMetaAppliedLogSeq, absl::StrCat(w->log_seq));
-  if (batch.Count() > 0) {
+  // The ranges to purge, so that the erased values leave the files: every
+  // key this batch deletes or rewrites, and the meta family whole (the
+  // learner's kiosk pass and card, erased by the service just before, live
+  // there even when no statement was erased). Handed to the purge thread in
+  // this batch (kMetaPurgePending), so that no crash after the erasure
+  // leaves it unpurged; purge_mu_ is held across the write, so that the
+  // purge thread's own saves of that key come wholly before or after it.
+  KeyRanges ranges = KeyRangesOf(batch);
+  ranges[static_cast<uint32_t>(Cf::kMeta)] = {"", ""};
+  {
+    absl::MutexLock lock(&purge_mu_);
+    const KeyRanges waiting_before = purge_waiting_;
+    const int64_t since_before = purge_waiting_since_us_;
+    MergeRanges(ranges, &purge_waiting_);
+    if (purge_waiting_since_us_ == 0) purge_waiting_since_us_ = std::max<int64_t>(1, options_.now_micros());
+    batch.Put(cf(static_cast<int>(Cf::kMeta)), kMetaPurgePending, EncodePendingPurge());
     rocksdb::WriteOptions wo;
     wo.sync = options_.sync;
     rocksdb::Status s = db_->Write(wo, &batch);
     if (!s.ok()) {
+      purge_waiting_ = waiting_before;
+      purge_waiting_since_us_ = since_before;
       w->status = FromRocks(s, "erase learner");
       return {};
     }
     if (w->log_seq != 0) applied_log_seq_ = w->log_seq;
-    // The ranges to compact, so that the erased values leave the files
-    // (EraseLearner does it after the write, outside the writer queue).
-    w->erased_ranges = KeyRangesOf(batch);
+    RequestPurgeLocked();
   }
   w->erased = erased;
   LogInfo("learner_erased", {{"statements", erased}});

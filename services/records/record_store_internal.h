@@ -103,9 +103,6 @@ struct RecordStore::Writer {
   // local write, timed by options_.now_micros).
   uint64_t log_seq = 0;
   int64_t now_us = 0;
-  // An erase: the key range its batch touched in each column family (by id),
-  // compacted after the write (PurgeErased).
-  std::map<uint32_t, std::pair<std::string, std::string>> erased_ranges;
   bool done = false;
   absl::CondVar cv;
   // RecordAsync: the writer owns its statements (`statements` points to

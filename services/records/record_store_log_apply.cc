@@ -183,10 +183,9 @@ absl::Status RecordStore::ApplyLoggedErase(uint64_t seq, int64_t now_us, const s
     LL_RETURN_IF_ERROR(WriteWithLogSeq(&batch, seq));
   }
   NotifyChanged(std::move(changed));
-  // The erased bytes leave the files in the background (EraseLearner), not
-  // on this thread: the log's later operations are not held up meanwhile.
-  absl::Status scheduled = SchedulePurge(w.erased_ranges);
-  if (!scheduled.ok()) LogError("erase_purge_schedule_failed", {{"error", std::string(scheduled.message())}});
+  // The erased bytes leave the files on the purge thread (its pending
+  // record went with the erasure's batch), not on this one: the log's later
+  // operations are not held up meanwhile.
   *result = w.erased;
   return absl::OkStatus();
 }

@@ -1079,6 +1079,65 @@ TEST_F(RecordStoreTest, AFailedPurgeIsTriedAgain) {
   EXPECT_TRUE(store_->Get(*ParseUuid(TestUuid(2))).ok());
 }
 
+// After a failed purge, the next erasure's purge does not wait out the retry
+// delay; and the age of what is pending is that of the oldest erasure not
+// yet purged, not of one purged since.
+TEST_F(RecordStoreTest, ANewErasureIsPurgedAtOnceAndPendingAgeFollowsTheOldest) {
+  auto fail_first = std::make_shared<std::atomic<bool>>(true);
+  hooks_.before_purge = [fail_first]() -> absl::Status {
+    if (fail_first->exchange(false)) return absl::UnavailableError("no space left on device");
+    return absl::OkStatus();
+  };
+  purge_retry_delay_ = absl::Hours(1);
+  Reopen(false);
+  ASSERT_TRUE(Put({{.id = TestUuid(1), .learner = "u1"}, {.id = TestUuid(2), .learner = "u2"}}).ok());
+  ASSERT_TRUE(store_->EraseLearner("u1").ok());
+  EXPECT_FALSE(store_->WaitForPurge().ok());
+  const int64_t first = store_->GetPurgeStatus().pending_since_us;
+  EXPECT_GT(first, 0);
+  ASSERT_TRUE(store_->EraseLearner("u2").ok());
+  EXPECT_EQ(store_->GetPurgeStatus().pending_since_us, first) << "the oldest erasure not yet purged";
+  absl::Status purged = store_->WaitForPurge(absl::Now() + absl::Seconds(30));
+  EXPECT_TRUE(purged.ok()) << purged << " (waited for the retry delay?)";
+  EXPECT_FALSE(store_->GetPurgeStatus().pending);
+  EXPECT_EQ(store_->GetPurgeStatus().pending_since_us, 0);
+
+  // Two purges in a row: while the second erasure waits behind the first
+  // one's purge, the age is the first's; once that purge is done, the
+  // second's.
+  auto gate1 = std::make_shared<PurgeGate>(), gate2 = std::make_shared<PurgeGate>();
+  auto calls = std::make_shared<std::atomic<int>>(0);
+  hooks_.before_purge = [gate1, gate2, calls]() -> absl::Status {
+    return calls->fetch_add(1) == 0 ? gate1->Hook()() : gate2->Hook()();
+  };
+  Reopen(false);
+  ASSERT_TRUE(Put({{.id = TestUuid(3), .learner = "u3"}, {.id = TestUuid(4), .learner = "u4"}}).ok());
+  ASSERT_TRUE(store_->EraseLearner("u3").ok());
+  gate1->AwaitStarted();
+  const int64_t third = store_->GetPurgeStatus().pending_since_us;
+  ASSERT_TRUE(store_->EraseLearner("u4").ok());
+  EXPECT_EQ(store_->GetPurgeStatus().pending_since_us, third);
+  gate1->Release();
+  gate2->AwaitStarted();
+  const int64_t fourth = store_->GetPurgeStatus().pending_since_us;
+  EXPECT_GT(fourth, third) << "still the age of an erasure already purged";
+  gate2->Release();
+  EXPECT_TRUE(store_->WaitForPurge().ok());
+  EXPECT_EQ(store_->GetPurgeStatus().completed, 2u);
+}
+
+// A pending record that cannot be read purges every family at Open rather
+// than refusing to open the store.
+TEST_F(RecordStoreTest, AnUnreadablePendingPurgePurgesEveryFamilyAtOpen) {
+  ASSERT_TRUE(Put({{.id = TestUuid(1), .learner = "u1"}}).ok());
+  ASSERT_TRUE(store_->WriteMeta({{kMetaPurgePending, std::string("families=1,x")}}).ok());
+  Reopen(false);
+  ASSERT_TRUE(store_->WaitForPurge().ok());
+  EXPECT_EQ(store_->GetPurgeStatus().completed, 1u);
+  EXPECT_EQ(store_->GetMeta(kMetaPurgePending).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_TRUE(store_->Get(*ParseUuid(TestUuid(1))).ok());
+}
+
 // A pending purge written by the release before 2026-12-05 (key ranges,
 // after a failed purge) is read as its families, purged whole at Open.
 TEST_F(RecordStoreTest, APendingPurgeOfTheEarlierFormatRunsAtOpen) {

@@ -160,6 +160,11 @@ class RecordsService final : public lifelong::v1::LearningRecordService::WithCal
   // One statement of RecordStatement, ready for the store: parsed, checked
   // (actor, voiding) and its issuer set; `learner` names whose it is.
   absl::StatusOr<ParsedStatement> CheckOne(const auth::AccessGrant& g, const std::string& json, std::string* learner);
+  // EraseLearner's wait_for_purge: waits for the store's purge requests up
+  // to `ticket` (RecordStore::PurgeRequests). true once purged; false when
+  // the call's deadline is about to pass or the call was cancelled (the
+  // purge goes on); a failed purge's error.
+  absl::StatusOr<bool> WaitForPurge(grpc::ServerContext* ctx, uint64_t ticket) const;
 
   RecordStore* store_;
   Options options_;
