@@ -254,16 +254,14 @@ class FdOutBuf : public std::streambuf {
 }  // namespace
 
 absl::Status WriteFileAtomically(const std::string& path, const std::function<absl::Status(std::ostream&)>& fill) {
-  const std::string tmp = path + ".tmp";
-  // One descriptor from creation to fsync, on a file this call creates:
-  // owner-only from the first byte (an export holds learners' records), and
-  // never through a link (symbolic or hard) planted at the .tmp name, which
-  // goes first.
-  if (::unlink(tmp.c_str()) != 0 && errno != ENOENT) {
-    return absl::NotFoundError(absl::StrCat(path, ": cannot write (", tmp, ": ", std::strerror(errno), ")"));
-  }
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+  // One descriptor from creation to fsync, on a file this call creates under
+  // a name of its own (path.XXXXXX.tmp): owner-only from the first byte (an
+  // export holds learners' records), never through a link planted in the
+  // way, and two writers of the same path never write into one file.
+  std::string tmp_name = path + ".XXXXXX.tmp";
+  const int fd = ::mkostemps(tmp_name.data(), 4, O_CLOEXEC);
   if (fd < 0) return absl::NotFoundError(absl::StrCat(path, ": cannot write: ", std::strerror(errno)));
+  const std::string tmp = tmp_name;
   absl::Status written = [&]() -> absl::Status {
     FdOutBuf buf(fd);
     std::ostream f(&buf);
@@ -292,11 +290,11 @@ absl::Status WriteFileAtomically(const std::string& path, const std::function<ab
   // The rename itself on disk: the directory's entry.
   std::filesystem::path dir = std::filesystem::path(path).parent_path();
   const int dir_fd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  const bool dir_synced = dir_fd >= 0 && ::fsync(dir_fd) == 0;
-  if (dir_fd >= 0) ::close(dir_fd);
-  if (!dir_synced) {
-    return absl::InternalError(
-        absl::StrCat(path, ": written, but its directory's fsync failed: ", std::strerror(errno)));
+  // (Best effort: some file systems refuse a directory's fsync, and the
+  // file is already in place.)
+  if (dir_fd >= 0) {
+    ::fsync(dir_fd);
+    ::close(dir_fd);
   }
   return absl::OkStatus();
 }

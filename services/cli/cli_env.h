@@ -200,9 +200,9 @@ absl::StatusOr<std::string> ReadTextArg(const std::string& flag, const std::stri
 std::string StatementTitle(const std::string& json);
 std::string StatementExt(const std::string& json, absl::string_view ext);
 std::string CourseLabel(const std::string& activity);
-// Writes `path` through `path`.tmp (mode 0600, fsynced) and a rename, so
-// readers never see half a file. When `fill` or a write fails, the .tmp is
-// removed and an existing `path` is left as it was.
+// Writes `path` through a new `path`.XXXXXX.tmp (mode 0600, fsynced) and a
+// rename, so readers never see half a file. When `fill` or a write fails,
+// the temporary file is removed and an existing `path` is left as it was.
 absl::Status WriteFileAtomically(const std::string& path, const std::function<absl::Status(std::ostream&)>& fill);
 
 }  // namespace lifelong::cli

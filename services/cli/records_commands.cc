@@ -479,15 +479,15 @@ absl::Status CmdErase(Env& env) {
   req.set_learner(a.positional[0]);
   req.set_wait_for_purge(!a.GetBool("no_wait_purge"));
   v1::EraseLearnerResponse resp;
-  // The stream deadline (--stream_timeout, 1 h) when waiting for the purge:
-  // the statements leave the store's files in a flush and a compaction
-  // (seconds on a large store; docs/records.md "Erasure purge"), and the
-  // unary 10 s would report a failure for an erasure that completes.
+  // The stream deadline (--stream_timeout, 1 h), not the unary 10 s, which
+  // would report a failure for an erasure that completes: waiting for the
+  // purge, the statements leave the store's files in a flush and a
+  // compaction (seconds on a large store; docs/records.md "Erasure purge");
+  // without it, the erasure still waits for every write queued before it.
   if (req.wait_for_purge()) {
     env.err() << "erasing " << req.learner() << " (then waiting while the store rewrites the files that held them)\n"
               << std::flush;
   }
-  // (Without the wait too: the erasure waits for every write queued before it.)
   grpc::Status g = env.Records()->EraseLearner(env.Call(/*stream=*/true).get(), req, &resp);
   if (!g.ok()) return env.RpcError(Service::kRecords, g);
   if (env.json()) {

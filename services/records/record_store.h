@@ -344,7 +344,9 @@ class RecordStore {
   // the next one. WaitForPurge waits for it; GetPurgeStatus reports it. Files
   // pinned by a live iterator or snapshot (an export stream in progress) are
   // deleted when it ends.
-  absl::StatusOr<int64_t> EraseLearner(const std::string& learner);
+  // `purge_ticket` (optional) gets the erasure's purge request, for
+  // WaitForPurge's `through`.
+  absl::StatusOr<int64_t> EraseLearner(const std::string& learner, uint64_t* purge_ticket = nullptr);
 
   // The background purge of erased bytes (EraseLearner).
   struct PurgeStatus {
@@ -565,8 +567,10 @@ class RecordStore {
   // kMetaPurgePending's value for the ranges not yet purged (waiting and
   // running; key_codec.h), empty when none; SavePendingPurge writes it (or
   // deletes the key) in a synced write.
-  std::string EncodePendingPurge() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(purge_mu_);
-  absl::Status SavePendingPurge() ABSL_EXCLUSIVE_LOCKS_REQUIRED(purge_mu_);
+  // `more` (erased at `more_since_us`) is added to them.
+  std::string EncodePendingPurge(const std::map<uint32_t, std::pair<std::string, std::string>>& more = {},
+                                 int64_t more_since_us = 0) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(purge_mu_);
+  absl::Status SavePendingPurge() ABSL_LOCKS_EXCLUDED(purge_io_mu_, purge_mu_);
   // When the oldest erasure not yet purged was made (0: none).
   int64_t PendingSinceLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(purge_mu_);
   // Reads kMetaPurgePending (empty when absent; every family when
@@ -665,6 +669,10 @@ class RecordStore {
   // request count it took. Both maps are saved in kMetaPurgePending, with
   // the time of the oldest erasure in each (the *_since_us_).
   using KeyRanges = std::map<uint32_t, std::pair<std::string, std::string>>;
+  // Orders the writes of kMetaPurgePending (an erasure's batch, the purge
+  // thread's saves); taken before purge_mu_, which is never held across a
+  // write (GetPurgeStatus, called by the metrics scrape, takes it).
+  absl::Mutex purge_io_mu_ ABSL_ACQUIRED_BEFORE(purge_mu_);
   mutable absl::Mutex purge_mu_;
   absl::CondVar purge_cv_;  // work for the thread, or an attempt ended
   KeyRanges purge_waiting_ ABSL_GUARDED_BY(purge_mu_);

@@ -91,12 +91,19 @@ absl::Status LeaveSharedStatement(const std::vector<rocksdb::ColumnFamilyHandle*
 
 }  // namespace
 
-absl::StatusOr<int64_t> RecordStore::EraseLearner(const std::string& learner) {
-  if (options_.log != nullptr) return options_.log->ProposeErase(learner, options_.now_micros());
+absl::StatusOr<int64_t> RecordStore::EraseLearner(const std::string& learner, uint64_t* purge_ticket) {
+  if (options_.log != nullptr) {
+    absl::StatusOr<int64_t> erased = options_.log->ProposeErase(learner, options_.now_micros());
+    // Applied before the proposal is answered: its purge is requested (maybe
+    // with later ones).
+    if (purge_ticket != nullptr) *purge_ticket = PurgeRequests();
+    return erased;
+  }
   Writer w;
   w.erase_learner = &learner;
   Enqueue(&w);
   if (!w.status.ok()) return w.status;
+  if (purge_ticket != nullptr) *purge_ticket = w.purge_ticket;
   // The erasure, its epoch and its pending purge are written (ApplyErase);
   // the purge thread takes it from there.
   LL_RETURN_IF_ERROR(AppendErasureLog(learner, w.erased));
@@ -142,18 +149,26 @@ void MergeRanges(const std::map<uint32_t, std::pair<std::string, std::string>>& 
 
 }  // namespace
 
-std::string RecordStore::EncodePendingPurge() const {
+std::string RecordStore::EncodePendingPurge(const KeyRanges& more, int64_t more_since_us) const {
   KeyRanges all = purge_waiting_;
   MergeRanges(purge_running_, &all);
+  MergeRanges(more, &all);
   if (all.empty()) return "";
+  int64_t since = PendingSinceLocked();
+  if (!more.empty() && (since == 0 || more_since_us < since)) since = more_since_us;
   std::string v = "families=";
   for (const auto& [family, range] : all) absl::StrAppend(&v, v.back() == '=' ? "" : ",", family);
-  absl::StrAppend(&v, ";since=", PendingSinceLocked());
+  absl::StrAppend(&v, ";since=", since);
   return v;
 }
 
 absl::Status RecordStore::SavePendingPurge() {
-  const std::string v = EncodePendingPurge();
+  absl::MutexLock io(&purge_io_mu_);
+  std::string v;
+  {
+    absl::MutexLock lock(&purge_mu_);
+    v = EncodePendingPurge();
+  }
   rocksdb::WriteOptions wo;
   wo.sync = true;
   if (v.empty()) {
@@ -253,7 +268,10 @@ void RecordStore::PurgeLoop() {
       purge_done_ = taken;
       ++purges_completed_;
       purge_last_error_.clear();
+      // The record shrinks to what waits (a synced write: not under purge_mu_).
+      purge_mu_.Unlock();
       absl::Status saved = SavePendingPurge();
+      purge_mu_.Lock();
       if (!saved.ok()) LogError("erase_purge_save_failed", {{"error", std::string(saved.message())}});
       retry_at = absl::InfinitePast();
     } else {
@@ -497,28 +515,31 @@ std::vector<std::string> RecordStore::ApplyErase(Writer* w) {
   // learner's kiosk pass and card, erased by the service just before, live
   // there even when no statement was erased). Handed to the purge thread in
   // this batch (kMetaPurgePending), so that no crash after the erasure
-  // leaves it unpurged; purge_mu_ is held across the write, so that the
-  // purge thread's own saves of that key come wholly before or after it.
+  // leaves it unpurged. purge_io_mu_ orders the writes of that key (this
+  // batch, the purge thread's saves) without holding purge_mu_ across them;
+  // the waiting ranges grow only once the batch is written.
   KeyRanges ranges = KeyRangesOf(batch);
   ranges[static_cast<uint32_t>(Cf::kMeta)] = {"", ""};
   {
-    absl::MutexLock lock(&purge_mu_);
-    const KeyRanges waiting_before = purge_waiting_;
-    const int64_t since_before = purge_waiting_since_us_;
-    MergeRanges(ranges, &purge_waiting_);
-    if (purge_waiting_since_us_ == 0) purge_waiting_since_us_ = std::max<int64_t>(1, options_.now_micros());
-    batch.Put(cf(static_cast<int>(Cf::kMeta)), kMetaPurgePending, EncodePendingPurge());
+    absl::MutexLock io(&purge_io_mu_);
+    const int64_t now = std::max<int64_t>(1, options_.now_micros());
+    {
+      absl::MutexLock lock(&purge_mu_);
+      batch.Put(cf(static_cast<int>(Cf::kMeta)), kMetaPurgePending, EncodePendingPurge(ranges, now));
+    }
     rocksdb::WriteOptions wo;
     wo.sync = options_.sync;
     rocksdb::Status s = db_->Write(wo, &batch);
     if (!s.ok()) {
-      purge_waiting_ = waiting_before;
-      purge_waiting_since_us_ = since_before;
       w->status = FromRocks(s, "erase learner");
       return {};
     }
     if (w->log_seq != 0) applied_log_seq_ = w->log_seq;
+    absl::MutexLock lock(&purge_mu_);
+    MergeRanges(ranges, &purge_waiting_);
+    if (purge_waiting_since_us_ == 0) purge_waiting_since_us_ = now;
     RequestPurgeLocked();
+    w->purge_ticket = purge_requested_;
   }
   w->erased = erased;
   LogInfo("learner_erased", {{"statements", erased}});

@@ -99,6 +99,7 @@ struct RecordStore::Writer {
   const std::string* erase_learner = nullptr;
   absl::Status status;
   int64_t erased = 0;
+  uint64_t purge_ticket = 0;  // an erase: its purge request (RecordStore::PurgeRequests)
   // Log mode: the operation's log sequence and the proposer's clock (0: a
   // local write, timed by options_.now_micros).
   uint64_t log_seq = 0;

@@ -1084,9 +1084,10 @@ TEST_F(RecordStoreTest, AFailedPurgeIsTriedAgain) {
 // yet purged, not of one purged since.
 TEST_F(RecordStoreTest, ANewErasureIsPurgedAtOnceAndPendingAgeFollowsTheOldest) {
   auto fail_first = std::make_shared<std::atomic<bool>>(true);
-  hooks_.before_purge = [fail_first]() -> absl::Status {
+  auto retry = std::make_shared<PurgeGate>();
+  hooks_.before_purge = [fail_first, retry]() -> absl::Status {
     if (fail_first->exchange(false)) return absl::UnavailableError("no space left on device");
-    return absl::OkStatus();
+    return retry->Hook()();
   };
   purge_retry_delay_ = absl::Hours(1);
   Reopen(false);
@@ -1096,7 +1097,9 @@ TEST_F(RecordStoreTest, ANewErasureIsPurgedAtOnceAndPendingAgeFollowsTheOldest) 
   const int64_t first = store_->GetPurgeStatus().pending_since_us;
   EXPECT_GT(first, 0);
   ASSERT_TRUE(store_->EraseLearner("u2").ok());
+  retry->AwaitStarted();  // at once, not after the hour
   EXPECT_EQ(store_->GetPurgeStatus().pending_since_us, first) << "the oldest erasure not yet purged";
+  retry->Release();
   absl::Status purged = store_->WaitForPurge(absl::Now() + absl::Seconds(30));
   EXPECT_TRUE(purged.ok()) << purged << " (waited for the retry delay?)";
   EXPECT_FALSE(store_->GetPurgeStatus().pending);
@@ -1129,13 +1132,23 @@ TEST_F(RecordStoreTest, ANewErasureIsPurgedAtOnceAndPendingAgeFollowsTheOldest) 
 // A pending record that cannot be read purges every family at Open rather
 // than refusing to open the store.
 TEST_F(RecordStoreTest, AnUnreadablePendingPurgePurgesEveryFamilyAtOpen) {
-  ASSERT_TRUE(Put({{.id = TestUuid(1), .learner = "u1"}}).ok());
-  ASSERT_TRUE(store_->WriteMeta({{kMetaPurgePending, std::string("families=1,x")}}).ok());
+  const std::string marker = "擦除标记-u1-secret-c0de";
+  ASSERT_TRUE(Put({{.id = TestUuid(1), .learner = "u1", .title = marker}, {.id = TestUuid(2), .learner = "u2"}}).ok());
+  ASSERT_TRUE(store_->WaitForBackgroundWork().ok());
+  hooks_.before_purge = [] { return absl::UnavailableError("no space left on device"); };
+  purge_retry_delay_ = absl::Hours(1);
+  Reopen(false);
+  ASSERT_TRUE(store_->EraseLearner("u1").ok());
+  EXPECT_FALSE(store_->WaitForPurge().ok());
+  // The record names no family that can be read.
+  ASSERT_TRUE(store_->WriteMeta({{kMetaPurgePending, std::string("families=x")}}).ok());
+  hooks_.before_purge = nullptr;
   Reopen(false);
   ASSERT_TRUE(store_->WaitForPurge().ok());
   EXPECT_EQ(store_->GetPurgeStatus().completed, 1u);
   EXPECT_EQ(store_->GetMeta(kMetaPurgePending).status().code(), absl::StatusCode::kNotFound);
-  EXPECT_TRUE(store_->Get(*ParseUuid(TestUuid(1))).ok());
+  EXPECT_FALSE(lifelong::testing::AnyFileContains(dir_, marker));
+  EXPECT_TRUE(store_->Get(*ParseUuid(TestUuid(2))).ok());
 }
 
 // A pending purge written by the release before 2026-12-05 (key ranges,
@@ -1183,8 +1196,14 @@ TEST_F(RecordStoreTest, APurgeCutByAStopRunsAtTheNextOpen) {
   ASSERT_TRUE(store_->WaitForBackgroundWork().ok());
   ASSERT_TRUE(store_->EraseLearner("u1").ok());
   EXPECT_FALSE(store_->WaitForPurge().ok());
-  hooks_.before_purge = nullptr;
+  const int64_t since = store_->GetPurgeStatus().pending_since_us;
+  EXPECT_GT(since, 0);
+  auto gate = std::make_shared<PurgeGate>();
+  hooks_.before_purge = gate->Hook();
   Reopen(false);
+  gate->AwaitStarted();
+  EXPECT_EQ(store_->GetPurgeStatus().pending_since_us, since) << "the erasure's own time, not the restart's";
+  gate->Release();
   absl::Status purged = store_->WaitForPurge();
   ASSERT_TRUE(purged.ok()) << purged;
   EXPECT_EQ(store_->GetPurgeStatus().completed, 1u);

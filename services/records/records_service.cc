@@ -577,8 +577,8 @@ grpc::Status RecordsService::EraseLearner(grpc::ServerContext* ctx, const v1::Er
       // The live kiosk pass first, so that the store's purge covers it too.
       LL_RETURN_IF_ERROR(passes_->EraseLearner(*learner));
       LL_RETURN_IF_ERROR(cards_->EraseLearner(*learner));
-      LL_ASSIGN_OR_RETURN(int64_t n, store_->EraseLearner(*learner));
-      const uint64_t purge_ticket = store_->PurgeRequests();
+      uint64_t purge_ticket = 0;
+      LL_ASSIGN_OR_RETURN(int64_t n, store_->EraseLearner(*learner, &purge_ticket));
       if (options_.erase_hook) LL_RETURN_IF_ERROR(options_.erase_hook(*learner).status());
       erased = true;
       resp->set_erased_statements(n);

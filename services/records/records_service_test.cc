@@ -521,6 +521,67 @@ TEST_F(RecordsServiceTest, BackupsWithoutABackupDirectoryAreAFailedPrecondition)
   EXPECT_EQ(stub_->VerifyBackup(&c3, verify, &b).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
 }
 
+// wait_for_purge with a purge still running: answered purged:false before
+// the call's deadline (not DEADLINE_EXCEEDED for an erasure that happened);
+// once the purge is done, purged:true; a failed purge: UNAVAILABLE naming it.
+TEST(RecordsServicePurge, WaitForPurgeAnswersBeforeTheDeadlineAndReportsAFailedPurge) {
+  const char* base = std::getenv("TEST_TMPDIR");
+  const std::string dir = std::string(base ? base : "/tmp") + "/svc_purge";
+  std::filesystem::remove_all(dir);
+  // 0: hold the purge until `release`; 1: fail it; 2: let it run.
+  auto mode = std::make_shared<std::atomic<int>>(0);
+  auto release = std::make_shared<absl::Notification>();
+  RecordStoreOptions so;
+  so.purge_retry_delay = absl::Hours(1);
+  so.test_hooks.before_purge = [mode, release]() -> absl::Status {
+    if (mode->load() == 0) release->WaitForNotification();
+    if (mode->load() == 1) return absl::UnavailableError("no space left on device");
+    return absl::OkStatus();
+  };
+  auto store = std::move(*RecordStore::Open(dir, so));
+  RecordsService service(store.get());
+  auto server = std::move(*StartGrpcServer(GrpcServerOptions{}, {&service}));
+  auto stub = v1::LearningRecordService::NewStub(
+      grpc::CreateChannel("127.0.0.1:" + std::to_string(server->port()), grpc::InsecureChannelCredentials()));
+  auto erase = [&](const std::string& learner, absl::Duration timeout, v1::EraseLearnerResponse* resp) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+    v1::EraseLearnerRequest req;
+    req.set_learner(learner);
+    req.set_wait_for_purge(true);
+    return stub->EraseLearner(&ctx, req, resp);
+  };
+  for (const char* l : {"u1", "u2", "u3"}) {
+    grpc::ClientContext ctx;
+    v1::RecordStatementRequest req;
+    req.set_statement_json(MakeStatement({.id = TestUuid(l[1]), .learner = l}));
+    v1::Statement st;
+    ASSERT_TRUE(stub->RecordStatement(&ctx, req, &st).ok());
+  }
+  v1::EraseLearnerResponse held;
+  const absl::Time start = absl::Now();
+  grpc::Status s = erase("u1", absl::Seconds(2), &held);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_LT(absl::Now() - start, absl::Seconds(2));
+  EXPECT_EQ(held.erased_statements(), 1);
+  EXPECT_FALSE(held.purged()) << "the purge is held";
+  mode->store(2);
+  release->Notify();
+  v1::EraseLearnerResponse done;
+  s = erase("u2", absl::Seconds(30), &done);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(done.erased_statements(), 1);
+  EXPECT_TRUE(done.purged());
+  mode->store(1);
+  v1::EraseLearnerResponse failed;
+  s = erase("u3", absl::Seconds(30), &failed);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_NE(s.error_message().find("are erased, but"), std::string::npos) << s.error_message();
+  EXPECT_NE(s.error_message().find("no space left on device"), std::string::npos) << s.error_message();
+  EXPECT_EQ(store->CountLearnerIndexEntries("u3").value(), 0) << "erased nonetheless";
+  server.reset();
+}
+
 TEST(RecordsServiceBackups, CreateListVerifyAndACorruptBackupIsDataLoss) {
   const char* base = std::getenv("TEST_TMPDIR");
   const std::string dir = std::string(base ? base : "/tmp") + "/svc_backups";
