@@ -122,10 +122,6 @@ bool GetBytes(absl::string_view* in, std::string* out) {
   return true;
 }
 
-}  // namespace
-
-namespace {
-
 // A whole column family: both bounds empty (PurgeErased compacts it all).
 bool IsWholeFamily(const std::pair<std::string, std::string>& range) {
   return range.first.empty() && range.second.empty();

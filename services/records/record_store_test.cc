@@ -114,6 +114,16 @@ class RecordStoreTest : public ::testing::Test {
     store_ = std::move(*s);
   }
 
+  // Records statement 1 of u1 titled `marker` and statement 2 of u2, and
+  // flushes them into table files (where an erasure's purge must reach them,
+  // as after a while).
+  void PutMarkedStatements(const std::string& marker) {
+    ASSERT_TRUE(Put({{.id = TestUuid(1), .learner = "u1", .course = "c1", .title = marker},
+                     {.id = TestUuid(2), .learner = "u2", .course = "c1"}})
+                    .ok());
+    ASSERT_TRUE(store_->WaitForBackgroundWork().ok());
+  }
+
   absl::StatusOr<std::vector<StoredStatement>> Put(const std::vector<StatementSpec>& specs) {
     std::vector<ParsedStatement> batch;
     for (const StatementSpec& spec : specs) {
@@ -997,10 +1007,7 @@ TEST_F(RecordStoreTest, ErasureAnswersBeforeItsPurgeWhichFollowsInTheBackground)
   hooks_.before_purge = gate->Hook();
   Reopen(false);
   const std::string marker = "擦除标记-u1-secret-5c1d";
-  ASSERT_TRUE(Put({{.id = TestUuid(1), .learner = "u1", .course = "c1", .title = marker},
-                   {.id = TestUuid(2), .learner = "u2", .course = "c1"}})
-                  .ok());
-  ASSERT_TRUE(store_->WaitForBackgroundWork().ok());  // the marker in a table file, as after a while
+  PutMarkedStatements(marker);
   ASSERT_TRUE(lifelong::testing::AnyFileContains(dir_, marker));
   absl::StatusOr<int64_t> erased = store_->EraseLearner("u1");  // answered while the purge is held
   ASSERT_TRUE(erased.ok()) << erased.status();
@@ -1049,10 +1056,7 @@ TEST_F(RecordStoreTest, AFailedPurgeIsTriedAgain) {
   purge_retry_delay_ = absl::Milliseconds(300);
   Reopen(false);
   const std::string marker = "擦除标记-u1-secret-7f3a";
-  ASSERT_TRUE(Put({{.id = TestUuid(1), .learner = "u1", .course = "c1", .title = marker},
-                   {.id = TestUuid(2), .learner = "u2", .course = "c1"}})
-                  .ok());
-  ASSERT_TRUE(store_->WaitForBackgroundWork().ok());
+  PutMarkedStatements(marker);
   absl::StatusOr<int64_t> erased = store_->EraseLearner("u1");
   ASSERT_TRUE(erased.ok()) << erased.status();
   absl::Status first = store_->WaitForPurge();
@@ -1133,8 +1137,7 @@ TEST_F(RecordStoreTest, ANewErasureIsPurgedAtOnceAndPendingAgeFollowsTheOldest) 
 // than refusing to open the store.
 TEST_F(RecordStoreTest, AnUnreadablePendingPurgePurgesEveryFamilyAtOpen) {
   const std::string marker = "擦除标记-u1-secret-c0de";
-  ASSERT_TRUE(Put({{.id = TestUuid(1), .learner = "u1", .title = marker}, {.id = TestUuid(2), .learner = "u2"}}).ok());
-  ASSERT_TRUE(store_->WaitForBackgroundWork().ok());
+  PutMarkedStatements(marker);
   hooks_.before_purge = [] { return absl::UnavailableError("no space left on device"); };
   purge_retry_delay_ = absl::Hours(1);
   Reopen(false);
@@ -1190,10 +1193,7 @@ TEST_F(RecordStoreTest, APurgeCutByAStopRunsAtTheNextOpen) {
   purge_retry_delay_ = absl::Hours(1);
   Reopen(false);
   const std::string marker = "擦除标记-u1-secret-91be";
-  ASSERT_TRUE(Put({{.id = TestUuid(1), .learner = "u1", .course = "c1", .title = marker},
-                   {.id = TestUuid(2), .learner = "u2", .course = "c1"}})
-                  .ok());
-  ASSERT_TRUE(store_->WaitForBackgroundWork().ok());
+  PutMarkedStatements(marker);
   ASSERT_TRUE(store_->EraseLearner("u1").ok());
   EXPECT_FALSE(store_->WaitForPurge().ok());
   const int64_t since = store_->GetPurgeStatus().pending_since_us;
