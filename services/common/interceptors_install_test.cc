@@ -14,6 +14,7 @@
 #include "services/common/overload.h"
 #include "services/common/request_context.h"
 #include "services/common/server.h"
+#include "tests/testing/bounded_wait.h"
 
 namespace lifelong {
 namespace {
@@ -91,12 +92,12 @@ class BlockingEcho final : public v1::LearningRecordService::Service {
   grpc::Status Echo(grpc::ServerContext*, const v1::EchoRequest*, v1::EchoResponse*) override {
     absl::MutexLock lock(&mu_);
     entered_ = true;
-    mu_.Await(absl::Condition(&released_));
+    ::lifelong::testing::AwaitOrFail(&mu_, &released_, "the test to release Echo");
     return grpc::Status::OK;
   }
   void AwaitEntered() {
     absl::MutexLock lock(&mu_);
-    mu_.Await(absl::Condition(&entered_));
+    ::lifelong::testing::AwaitOrFail(&mu_, &entered_, "Echo to be entered");
   }
   void Release() {
     absl::MutexLock lock(&mu_);

@@ -18,6 +18,7 @@
 #include "services/records/test_statements.h"
 #include "services/storage/backup_testing.h"
 #include "services/xapi/document_store.h"
+#include "tests/testing/bounded_wait.h"
 #include "tests/testing/store_files.h"
 
 namespace lifelong::records {
@@ -419,12 +420,12 @@ TEST_F(BackupsTest, ABackupWaitsForThePendingErasurePurge) {
   absl::Notification purge_started, release;
   hooks_.before_purge = [&]() -> absl::Status {
     purge_started.Notify();
-    release.WaitForNotification();
+    ::lifelong::testing::WaitOrFail(release, "the test to release the held purge");
     return absl::OkStatus();
   };
   Open(root_ + "/records");
   Erase("u-erased");
-  purge_started.WaitForNotification();
+  ::lifelong::testing::WaitOrFail(purge_started, "the purge to start");
   absl::StatusOr<BackupInfo> b;
   absl::Notification backed_up;
   std::thread backup([&] {

@@ -20,11 +20,13 @@
 #include "services/domain/vocabulary.h"
 #include "services/records/column_families.h"
 #include "services/records/test_statements.h"
+#include "tests/testing/bounded_wait.h"
 #include "tests/testing/store_files.h"
 
 namespace lifelong::records {
 namespace {
 
+using ::lifelong::testing::AwaitOrFail;
 using testing::MakeStatement;
 using testing::StatementSpec;
 using testing::TestUuid;
@@ -49,8 +51,9 @@ class WritePipelineGate {
       if (!armed_) return absl::OkStatus();
       armed_ = false;
       held_ = true;
-      cv_.SignalAll();
-      while (held_) cv_.Wait(&mu_);
+      if (!AwaitOrFail(
+              &mu_, [this] { return !held_; }, "the test to release the held Write"))
+        held_ = false;
       return result_;
     };
     hooks.built = [this] { Bump(&built_); };
@@ -64,13 +67,12 @@ class WritePipelineGate {
   // Blocks until the armed Write is held.
   void AwaitHeld() {
     absl::MutexLock lock(&mu_);
-    while (!held_) cv_.Wait(&mu_);
+    AwaitOrFail(&mu_, &held_, "the armed Write to be held");
   }
   void Release(absl::Status result) {
     absl::MutexLock lock(&mu_);
     result_ = std::move(result);
     held_ = false;
-    cv_.SignalAll();
   }
   void AwaitBuilt(int n) { AwaitCount(&built_, n); }
   void AwaitEraseWaiting(int n) { AwaitCount(&erase_waiting_, n); }
@@ -83,14 +85,13 @@ class WritePipelineGate {
   void Bump(int* counter) {
     absl::MutexLock lock(&mu_);
     ++*counter;
-    cv_.SignalAll();
   }
   void AwaitCount(int* counter, int n) {
     absl::MutexLock lock(&mu_);
-    while (*counter < n) cv_.Wait(&mu_);
+    AwaitOrFail(
+        &mu_, [counter, n] { return *counter >= n; }, "a count of " + std::to_string(n));
   }
   absl::Mutex mu_;
-  absl::CondVar cv_;
   bool armed_ = false, held_ = false;
   absl::Status result_;
   int built_ = 0, erase_waiting_ = 0;
@@ -441,8 +442,8 @@ TEST_F(RecordStoreTest, GroupBuiltAheadIsWrittenByTheWriteSlotThread) {
     absl::MutexLock lock(&mu);
     write_threads.push_back(std::this_thread::get_id());
     if (write_threads.size() == 1)
-      mu.Await(absl::Condition(
-          +[](bool* h) { return !*h; }, &hold));
+      AwaitOrFail(
+          &mu, [&] { return !hold; }, "the test to release the first Write");
     return absl::OkStatus();
   };
   hooks_.built = [&] {
@@ -460,8 +461,8 @@ TEST_F(RecordStoreTest, GroupBuiltAheadIsWrittenByTheWriteSlotThread) {
   });
   {
     absl::MutexLock lock(&mu);
-    mu.Await(absl::Condition(
-        +[](std::vector<std::thread::id>* w) { return !w->empty(); }, &write_threads));
+    AwaitOrFail(
+        &mu, [&] { return !write_threads.empty(); }, "the first Write");
   }
   std::thread m([&] {
     second_caller = std::this_thread::get_id();
@@ -469,8 +470,8 @@ TEST_F(RecordStoreTest, GroupBuiltAheadIsWrittenByTheWriteSlotThread) {
   });
   {
     absl::MutexLock lock(&mu);
-    mu.Await(absl::Condition(
-        +[](int* b) { return *b >= 2; }, &built));  // both groups built
+    AwaitOrFail(
+        &mu, [&] { return built >= 2; }, "both groups built");
     hold = false;
   }
   n.join();
@@ -976,24 +977,22 @@ class PurgeGate {
     return [this]() -> absl::Status {
       absl::MutexLock lock(&mu_);
       ++started_;
-      cv_.SignalAll();
-      while (!released_) cv_.Wait(&mu_);
+      AwaitOrFail(&mu_, &released_, "the test to release the held purge");
       return absl::OkStatus();
     };
   }
   void AwaitStarted() {
     absl::MutexLock lock(&mu_);
-    while (started_ == 0) cv_.Wait(&mu_);
+    AwaitOrFail(
+        &mu_, [this] { return started_ > 0; }, "the purge to start");
   }
   void Release() {
     absl::MutexLock lock(&mu_);
     released_ = true;
-    cv_.SignalAll();
   }
 
  private:
   absl::Mutex mu_;
-  absl::CondVar cv_;
   int started_ = 0;
   bool released_ = false;
 };

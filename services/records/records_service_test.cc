@@ -21,6 +21,7 @@
 #include "services/common/server.h"
 #include "services/domain/vocabulary.h"
 #include "services/records/test_statements.h"
+#include "tests/testing/bounded_wait.h"
 
 namespace lifelong::records {
 namespace {
@@ -534,7 +535,7 @@ TEST(RecordsServicePurge, WaitForPurgeAnswersBeforeTheDeadlineAndReportsAFailedP
   RecordStoreOptions so;
   so.purge_retry_delay = absl::Hours(1);
   so.test_hooks.before_purge = [mode, release]() -> absl::Status {
-    if (mode->load() == 0) release->WaitForNotification();
+    if (mode->load() == 0) ::lifelong::testing::WaitOrFail(*release, "the test to release the held purge");
     if (mode->load() == 1) return absl::UnavailableError("no space left on device");
     return absl::OkStatus();
   };
@@ -712,7 +713,7 @@ TEST(RecordsServiceAsyncWrites, CancelledAndTimedOutCallsWhileQueuedAndBoundedQu
   std::atomic<int> groups{0};
   store->SetChangeListener([&](const std::vector<std::string>&) {
     ++groups;
-    release.WaitForNotification();
+    ::lifelong::testing::WaitOrFail(release, "the test to release the held group");
   });
   auto request = [](int i) {
     v1::RecordStatementRequest req;
@@ -793,7 +794,7 @@ TEST(RecordsServiceAsyncWrites, ShutdownWithAWriteInFlightWaitsForIt) {
   std::atomic<int> groups{0};
   store->SetChangeListener([&](const std::vector<std::string>&) {
     ++groups;
-    release.WaitForNotification();
+    ::lifelong::testing::WaitOrFail(release, "the test to release the held group");
   });
   grpc::Status first;
   std::thread call([&] {

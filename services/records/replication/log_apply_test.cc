@@ -10,6 +10,7 @@
 #include "services/records/replication/log_op.h"
 #include "services/records/statement.h"
 #include "services/records/test_statements.h"
+#include "tests/testing/bounded_wait.h"
 #include "tests/testing/subprocess.h"
 
 namespace lifelong::records::replication {
@@ -200,7 +201,7 @@ TEST(LogApply, AnErasurePurgeDoesNotHoldTheOperationsAfterIt) {
   o.test_hooks.before_purge = [&]() -> absl::Status {
     absl::MutexLock lock(&mu);
     purge_started = true;
-    mu.Await(absl::Condition(&release));
+    ::lifelong::testing::AwaitOrFail(&mu, &release, "the test to release the held purge");
     return absl::OkStatus();
   };
   auto store = RecordStore::Open(lifelong::testing::FreshTempDir("purge_apart"), o).value();
@@ -212,7 +213,7 @@ TEST(LogApply, AnErasurePurgeDoesNotHoldTheOperationsAfterIt) {
   EXPECT_EQ(erased.value(), 1);
   {
     absl::MutexLock lock(&mu);
-    mu.Await(absl::Condition(&purge_started));
+    ::lifelong::testing::AwaitOrFail(&mu, &purge_started, "the purge to start");
   }
   EXPECT_TRUE(store->GetPurgeStatus().pending);
   std::vector<LoggedRecord> next;
