@@ -15,6 +15,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 
@@ -194,6 +195,12 @@ absl::StatusOr<Principal> OidcVerifier::Verify(absl::string_view token) const {
   if (absl::Status s = StringMember(header, "header", "kid", &kid); !s.ok()) return s;
   if (!kid) return Unauthenticated("no kid in the header");
   if (absl::Status s = StringMember(header, "header", "typ", &typ); !s.ok()) return s;
+  // An ID token has no typ or "JWT"; the provider's access tokens (at+jwt)
+  // and logout tokens (logout+jwt) are signed by the same keys and may name
+  // the app as their audience, but are not a sign-in.
+  if (typ && !absl::EqualsIgnoreCase(*typ, "JWT")) {
+    return Unauthenticated(absl::StrCat("header typ: ", *typ, " is not an ID token"));
+  }
   if (header.contains("crit")) return Unauthenticated("header crit: not supported");
   auto key = keys_.find(*kid);
   if (key == keys_.end()) return Unauthenticated("unknown signing key (kid not in the configured JWKS)");
@@ -208,6 +215,9 @@ absl::StatusOr<Principal> OidcVerifier::Verify(absl::string_view token) const {
 
   nlohmann::json claims = nlohmann::json::parse(payload_text, nullptr, false);
   if (!claims.is_object()) return Unauthenticated("malformed claims");
+  // A back-channel logout token (OpenID Connect Back-Channel Logout 1.0,
+  // "events") carries sub, aud, iat and exp like an ID token.
+  if (claims.contains("events")) return Unauthenticated("claim events: a logout token is not an ID token");
   std::optional<std::string> iss, azp, subject, jti;
   if (absl::Status s = StringMember(claims, "claim", "iss", &iss); !s.ok()) return s;
   if (iss != options_.issuer) return Unauthenticated(absl::StrCat("claim iss: issuer must be ", options_.issuer));

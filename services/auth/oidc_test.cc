@@ -106,6 +106,12 @@ class OidcTest : public ::testing::Test {
   std::unique_ptr<OidcVerifier> verifier_;
 };
 
+// A token signed with `key` whose header is `header` as given.
+std::string IdTokenWithHeader(const RsaKey& key, const Json& header, const Json& claims) {
+  std::string signing = absl::StrCat(B64(header.dump()), ".", B64(claims.dump()));
+  return absl::StrCat(signing, ".", B64(key.Sign(signing)));
+}
+
 TEST_F(OidcTest, AValidIdTokenIsThatLearnerAndNothingMore) {
   EXPECT_EQ(verifier_->key_count(), 2u) << "the EC key is skipped";
   Json c = Claims();
@@ -137,6 +143,15 @@ TEST_F(OidcTest, ForgedAndTamperedTokensAreRefused) {
   // alg "none" and HS256 (the classic confusion: the public key as an HMAC secret).
   ExpectRefused(absl::StrCat(B64(R"({"alg":"none","kid":"k1"})"), ".", parts[1], "."), "algorithm must be RS256");
   ExpectRefused(IdToken(key_, Claims(), "k1", "HS256"), "algorithm must be RS256");
+  // Other tokens of the provider, signed by the same key: an access token
+  // (typ at+jwt) and a back-channel logout token (an "events" claim).
+  Json header = {{"alg", "RS256"}, {"kid", "k1"}, {"typ", "at+jwt"}};
+  ExpectRefused(IdTokenWithHeader(key_, header, Claims()), "not an ID token");
+  header["typ"] = "JWT";
+  EXPECT_TRUE(verifier_->Verify(IdTokenWithHeader(key_, header, Claims())).ok()) << "typ JWT is an ID token";
+  Json logout = Claims();
+  logout["events"] = {{"http://schemas.openid.net/event/backchannel-logout", Json::object()}};
+  ExpectRefused(IdToken(key_, logout), "logout token");
   ExpectRefused("a.b", "malformed");
   ExpectRefused(absl::StrCat(parts[0], ".", parts[1], ".", parts[2], "="), "malformed");
   ExpectRefused("", "missing");
@@ -170,12 +185,6 @@ TEST_F(OidcTest, IssuerAudienceTimesAndLearnerClaimAreChecked) {
   ExpectRefused(with("sub", "u 42; drop"), "claim sub");
   ExpectRefused(with("sub", std::string(200, 'u')), "claim sub");
   ExpectRefused(with("sub", 42), "claim sub");
-}
-
-// A token signed with `key` whose header is `header` as given.
-std::string IdTokenWithHeader(const RsaKey& key, const Json& header, const Json& claims) {
-  std::string signing = absl::StrCat(B64(header.dump()), ".", B64(claims.dump()));
-  return absl::StrCat(signing, ".", B64(key.Sign(signing)));
 }
 
 // Values of every JSON type but a string.

@@ -176,6 +176,11 @@ struct StatementQuery {
   // 1 GiB built in memory for one call, and past gRPC's default 4 MiB
   // receive limit for every client. 0: no limit.
   size_t max_page_json_bytes = kMaxPageJsonBytes;
+  // false: the page's records come without their JSON (`json` empty; the
+  // filters still see it) and max_page_json_bytes does not apply, so a page
+  // holds a few small fields a statement however large the statements are
+  // (the record service's BASIC view, e.g. the recommender's history reads).
+  bool with_json = true;
 };
 
 struct StatementPage {
@@ -483,9 +488,16 @@ class RecordStore {
   // More deletions for every erasure's write batch (the learner's xAPI
   // documents), called on the writer thread while the batch is built;
   // returns how many it added. An error fails the erasure and writes
-  // nothing. Set before serving (before the log's applier starts).
+  // nothing. `held_until_written` (optional) is held from the extension's
+  // call until the batch is written: the lock of the extension's own writes
+  // (DocumentStore::write_mutex), so that none of them reads a document
+  // before the erasure and writes it back after. Set before serving (before
+  // the log's applier starts).
   using EraseExtension = std::function<absl::StatusOr<int64_t>(const std::string& learner, rocksdb::WriteBatch* batch)>;
-  void SetEraseExtension(EraseExtension extension) { erase_extension_ = std::move(extension); }
+  void SetEraseExtension(EraseExtension extension, absl::Mutex* held_until_written = nullptr) {
+    erase_extension_ = std::move(extension);
+    erase_extension_mu_ = held_until_written;
+  }
   const std::vector<rocksdb::ColumnFamilyHandle*>& rocks_families_for_backup() const { return handles_; }
 
  private:
@@ -604,6 +616,7 @@ class RecordStore {
   RecordStoreOptions options_;
   std::unique_ptr<rocksdb::DB> db_;
   EraseExtension erase_extension_;
+  absl::Mutex* erase_extension_mu_ = nullptr;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
   std::unique_ptr<PageTokenCodec> tokens_;
   std::string authority_json_;

@@ -11,6 +11,7 @@
 // purge_retry_delay.
 #include <algorithm>
 #include <map>
+#include <memory>
 #include <set>
 #include <utility>
 
@@ -481,7 +482,11 @@ std::vector<std::string> RecordStore::ApplyErase(Writer* w) {
     w->status = status;
     return {};
   }
+  // Held until the batch is written (when this returns): the extension's
+  // writes read, then write, and one of them must not straddle the erasure.
+  std::unique_ptr<absl::MutexLock> extension_lock;
   if (erase_extension_) {
+    if (erase_extension_mu_ != nullptr) extension_lock = std::make_unique<absl::MutexLock>(erase_extension_mu_);
     // The learner's xAPI documents, in the same batch.
     absl::StatusOr<int64_t> documents = erase_extension_(learner, &batch);
     if (!documents.ok()) {

@@ -232,8 +232,11 @@ absl::StatusOr<StatementPage> RecordStore::List(const StatementQuery& q) const {
         LL_ASSIGN_OR_RETURN(ok, matches(rec));
       }
       if (ok) {
-        if (q.max_page_json_bytes > 0 && !page.statements.empty() &&
-            page_bytes + rec.json.size() > q.max_page_json_bytes) {
+        if (!q.with_json) {
+          rec.json.clear();
+          rec.json.shrink_to_fit();
+        } else if (q.max_page_json_bytes > 0 && !page.statements.empty() &&
+                   page_bytes + rec.json.size() > q.max_page_json_bytes) {
           // The page ends before this statement: the next one starts after
           // the last candidate taken or passed over (the rest of this chunk
           // is scanned again).

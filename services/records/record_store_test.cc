@@ -687,6 +687,31 @@ TEST_F(RecordStoreTest, PagesOfLargeStatementsStopAtTheByteBudget) {
   EXPECT_TRUE(one->next_page_token.empty());
 }
 
+// A page without the JSON (the BASIC view: the recommender's history reads)
+// keeps none of the statements' bytes, however large they are, and the byte
+// budget does not split it; the filters still see the JSON.
+TEST_F(RecordStoreTest, PageWithoutJsonHoldsNoneOfTheStatementsBytes) {
+  const std::string big(kMaxStatementBytes / 2, 'x');
+  for (int i = 0; i < 12; ++i) {
+    ASSERT_TRUE(Put({{.id = TestUuid(i), .learner = "u1", .course = absl::StrCat("c", i), .title = big}}).ok());
+  }
+  StatementQuery q;
+  q.learner = "u1";
+  q.page_size = 1000;
+  q.with_json = false;
+  q.extra_filter = [](const StatementRecord& r) { return r.json.find("xxxx") != std::string::npos; };
+  q.extra_filter_id = "has-title";
+  absl::StatusOr<StatementPage> page = store_->List(q);
+  ASSERT_TRUE(page.ok()) << page.status();
+  EXPECT_EQ(page->statements.size(), 12u);
+  EXPECT_TRUE(page->next_page_token.empty());
+  for (const StoredStatement& st : page->statements) {
+    EXPECT_TRUE(st.record.json.empty());
+    EXPECT_EQ(st.record.json.capacity(), std::string().capacity()) << "the JSON's buffer is kept";
+    EXPECT_FALSE(st.record.activity.empty());
+  }
+}
+
 TEST_F(RecordStoreTest, PageTokenBoundToFilters) {
   for (int i = 0; i < 5; ++i) ASSERT_TRUE(Put({{.id = TestUuid(i), .learner = "u1"}}).ok());
   StatementQuery q;

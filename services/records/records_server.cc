@@ -92,9 +92,9 @@ absl::Status RecordsServer::StartParts() {
   // same batch as the learner's statements (document_store.h).
   documents_ = xapi::DocumentStore::InDatabase(store_->rocks_for_documents(), store_->documents_family());
   xapi::DocumentStore* docs = documents_.get();
-  store_->SetEraseExtension([docs](const std::string& learner, rocksdb::WriteBatch* batch) {
-    return docs->EraseLearnerInto(learner, batch);
-  });
+  store_->SetEraseExtension(
+      [docs](const std::string& learner, rocksdb::WriteBatch* batch) { return docs->EraseLearnerInto(learner, batch); },
+      docs->write_mutex());
   if (absl::Status imported = ImportLegacyDocuments(o.xapi_documents_dir, documents_.get()); !imported.ok()) {
     return Step("xapi_documents_import_failed", imported);
   }

@@ -9,6 +9,7 @@
 #include <httplib.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -18,17 +19,20 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "proto/lifelong/v1/records.grpc.pb.h"
 #include "services/common/health_client.h"
 #include "services/domain/learner_key.h"
 #include "services/records/test_statements.h"
 #include "services/xapi/document_store.h"
+#include "tests/testing/bounded_wait.h"
 #include "tests/testing/subprocess.h"
 
 namespace lifelong::records {
 namespace {
 
 using ::lifelong::testing::ReadFile;
+using ::lifelong::testing::WaitOrFail;
 using testing::MakeStatement;
 using testing::TestUuid;
 
@@ -87,8 +91,9 @@ class Client {
   int Xapi(const std::string& method, const std::string& path, const std::string& body = "") {
     httplib::Headers h = {{"X-Experience-API-Version", "2.0.0"},
                           {"Authorization", "Basic " + absl::Base64Escape("lrs:s3cret-for-this-test")}};
-    httplib::Result r =
-        method == "PUT" ? http_.Put(path.c_str(), h, body, "application/json") : http_.Get(path.c_str(), h);
+    httplib::Result r = method == "PUT"    ? http_.Put(path.c_str(), h, body, "application/json")
+                        : method == "POST" ? http_.Post(path.c_str(), h, body, "application/json")
+                                           : http_.Get(path.c_str(), h);
     return r ? r->status : -1;
   }
 
@@ -138,6 +143,42 @@ TEST(RecordsServer, ErasureTakesTheLearnersDocumentsAndIsLedgered) {
   EXPECT_EQ(c.Xapi("GET", state), 404) << "the learner's xAPI state went with their statements";
   const std::string ledger = ReadFile(dir + "/backups/" + kErasureLedgerFile);
   EXPECT_EQ(std::count(ledger.begin(), ledger.end(), '\n'), 1) << "one ledger line for the restore to re-apply";
+}
+
+// A document write that read the learner's document before their erasure
+// cannot write it back after: the erasure waits for the write in progress
+// (it holds the documents' write lock until its batch is written) and then
+// takes the merged document too. Without that lock the merge below wrote
+// {"secret":1,"n":1} back after the erasure had answered.
+TEST(RecordsServer, AnErasureIsNotUndoneByADocumentWriteInProgress) {
+  const std::string dir = FreshDir("erase-vs-merge");
+  absl::StatusOr<std::unique_ptr<RecordsServer>> s = RecordsServer::Start(Options(dir));
+  ASSERT_TRUE(s.ok()) << s.status();
+  Client c(**s), merging(**s);
+  ASSERT_TRUE(c.Record(1, "u1").ok());
+  const std::string state = StateOfU1();
+  ASSERT_EQ(c.Xapi("PUT", state, R"({"secret":1})"), 204);
+  absl::Notification merge_read, release_merge, erased;
+  std::atomic<bool> first{true};
+  (*s)->documents()->SetBeforeWriteHookForTest([&] {
+    if (!first.exchange(false)) return;
+    merge_read.Notify();
+    WaitOrFail(release_merge, "the test to release the merge");
+  });
+  std::thread merge([&] { EXPECT_EQ(merging.Xapi("POST", state, R"({"n":1})"), 204); });
+  WaitOrFail(merge_read, "the merge to read the stored document");
+  grpc::Status erase_status;
+  std::thread erase([&] {
+    erase_status = c.Erase("u1");
+    erased.Notify();
+  });
+  EXPECT_FALSE(erased.WaitForNotificationWithTimeout(absl::Milliseconds(500)))
+      << "the erasure answered while a write that read the learner's document was in progress";
+  release_merge.Notify();
+  merge.join();
+  erase.join();
+  EXPECT_TRUE(erase_status.ok()) << erase_status.error_message();
+  EXPECT_EQ(c.Xapi("GET", state), 404) << "the erased state came back with the merge";
 }
 
 // Documents are a family of the record database: a document database an

@@ -421,8 +421,9 @@ grpc::Status RecordsService::ListStatements(grpc::ServerContext* ctx, const v1::
     q.page_token = req->page_token();
     const bool basic = req->view() == v1::STATEMENT_VIEW_BASIC;
     // The byte budget bounds pages that carry the JSON; a basic page is a
-    // few small fields a statement.
-    if (basic) q.max_page_json_bytes = 0;
+    // few small fields a statement, and its records are kept without their
+    // JSON (a page of 1,000 of the largest statements would hold 1 GiB).
+    q.with_json = !basic;
     LL_ASSIGN_OR_RETURN(StatementPage page, store_->List(q));
     resp->mutable_statements()->Reserve(static_cast<int>(page.statements.size()));
     for (StoredStatement& s : page.statements) ToProto(std::move(s), resp->add_statements(), !basic);
@@ -500,12 +501,13 @@ grpc::Status RecordsService::GetTranscript(grpc::ServerContext* ctx, const v1::G
   return Run(ctx, "GetTranscript", true, [&](const auth::AccessGrant& g, std::string* learner) -> absl::Status {
     LL_ASSIGN_OR_RETURN(*learner, LearnerFrom(req->learner()));
     LL_RETURN_IF_ERROR(auth::CheckLearner(g, *learner, "learner"));
-    std::vector<StoredStatement> all;
+    // One statement at a time: the scan never holds the learner's statements.
+    TranscriptBuilder builder;
     LL_RETURN_IF_ERROR(store_->ForEachOfLearner(*learner, [&](const StoredStatement& st) {
-      all.push_back(st);
+      builder.Add(st);
       return true;
     }));
-    TranscriptData t = BuildTranscript(all);
+    TranscriptData t = std::move(builder).Finish();
     resp->set_learner(*learner);
     for (const TranscriptLine& l : t.lines) {
       v1::TranscriptEntry* e = resp->add_entries();

@@ -29,6 +29,7 @@
 
 #include <map>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "services/records/issuer.h"
@@ -64,6 +65,19 @@ struct TranscriptData {
   TranscriptTotals total;
   std::map<std::string, TranscriptTotals> by_mode;
   std::map<std::string, TranscriptTotals> by_xuequ;  // "" when unknown
+};
+
+// Builds a transcript one statement at a time (any order), keeping only one
+// line per course: a learner's transcript is built from a scan of all their
+// statements without holding them (each may be up to kMaxStatementBytes).
+class TranscriptBuilder {
+ public:
+  void Add(const StoredStatement& statement);
+  TranscriptData Finish() &&;
+
+ private:
+  // Per course, the verified statements and the others, each merged apart.
+  std::unordered_map<std::string, TranscriptLine> verified_, unverified_;
 };
 
 // Builds the transcript from `statements` (any order).

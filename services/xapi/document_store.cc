@@ -251,6 +251,7 @@ absl::Status DocumentStore::WriteHere(const DocWrite& w) {
   rocksdb::WriteBatch batch;
   LL_RETURN_IF_ERROR(Prepare(w, &batch));
   if (batch.Count() == 0) return absl::OkStatus();
+  if (before_write_for_test_) before_write_for_test_();
   rocksdb::WriteOptions wo;
   wo.sync = true;
   return FromRocks(db_->Write(wo, &batch), "document store: write document");

@@ -178,6 +178,15 @@ class DocumentStore {
   void SetLog(DocumentLog* log) { log_ = log; }
   absl::Status Apply(const DocWrite& write, rocksdb::WriteBatch* batch);
 
+  // The lock of this store's writes (each reads the stored document, then
+  // writes): the record store's erasure holds it from EraseLearnerInto until
+  // its batch is written (RecordStore::SetEraseExtension), so that a write
+  // that read a document before the erasure cannot write it back after.
+  absl::Mutex* write_mutex() ABSL_LOCK_RETURNED(write_mu_) { return &write_mu_; }
+  // Tests only: called by a write made here (not in log mode) after it read
+  // the stored document and before its write, under write_mutex().
+  void SetBeforeWriteHookForTest(std::function<void()> hook) { before_write_for_test_ = std::move(hook); }
+
  private:
   DocumentStore() = default;
   // The document, or nullopt when there is none; errors other than NOT_FOUND.
@@ -192,6 +201,7 @@ class DocumentStore {
   rocksdb::DB* db_ = nullptr;
   rocksdb::ColumnFamilyHandle* cf_ = nullptr;
   absl::Mutex write_mu_;
+  std::function<void()> before_write_for_test_;
 };
 
 // Encodes the key of a document (or the prefix of a set when id is empty
