@@ -40,7 +40,7 @@ LearnerHistoryCache::HistoryPtr LearnerHistoryCache::LookupOrBeginFetch(const st
 
 LearnerHistoryCache::HistoryPtr LearnerHistoryCache::Peek(const std::string& learner) {
   absl::MutexLock lock(&mu_);
-  if (!live_) return nullptr;
+  if (!Serving()) return nullptr;
   auto it = cache_.find(learner);
   if (it == cache_.end()) return nullptr;
   ++stats_.hits;
@@ -48,7 +48,7 @@ LearnerHistoryCache::HistoryPtr LearnerHistoryCache::Peek(const std::string& lea
 }
 
 LearnerHistoryCache::HistoryPtr LearnerHistoryCache::LookupLocked(const std::string& learner, absl::Time wait_until) {
-  if (!live_) return nullptr;
+  if (!Serving()) return nullptr;
   auto it = cache_.find(learner);
   const absl::Duration wait = std::min(options_.join_wait, wait_until - absl::Now());
   if (it == cache_.end() && wait > absl::ZeroDuration() && inflight_.contains(learner)) {
@@ -59,7 +59,7 @@ LearnerHistoryCache::HistoryPtr LearnerHistoryCache::LookupLocked(const std::str
     ++stats_.waiting;
     mu_.AwaitWithTimeout(absl::Condition(&read_ended), wait);
     --stats_.waiting;
-    it = live_ ? cache_.find(learner) : cache_.end();
+    it = Serving() ? cache_.find(learner) : cache_.end();
     if (it != cache_.end()) ++stats_.joined;
   }
   if (it == cache_.end()) {
@@ -104,7 +104,8 @@ bool LearnerHistoryCache::EraseLocked(const std::string& learner) {
 
 bool LearnerHistoryCache::WaitLive(absl::Duration timeout) const {
   absl::MutexLock lock(&mu_);
-  auto live = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return live_; };
+  // Live and serving: the first heartbeat's acknowledgement starts the lease.
+  auto live = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return Serving(); };
   return mu_.AwaitWithTimeout(absl::Condition(&live), timeout);
 }
 
@@ -149,6 +150,9 @@ void LearnerHistoryCache::WatchLoop() {
             if (EraseLocked(learner)) ++stats_.invalidations;
             if (inflight_.contains(learner)) changed_at_[learner] = epoch_;
           }
+          // A change or a heartbeat applied: the lease runs from before the
+          // acknowledgement is sent (the feed counts from its arrival, later).
+          lease_until_ = absl::Now() + options_.lease;
         }
         v1::LearnerChangesAck ack;
         ack.set_sequence(message.sequence());
@@ -160,6 +164,7 @@ void LearnerHistoryCache::WatchLoop() {
       absl::MutexLock lock(&mu_);
       was_live = live_;
       live_ = false;
+      lease_until_ = absl::InfinitePast();
       cache_.clear();
       facts_ = 0;
       last_reset_ = ++epoch_;

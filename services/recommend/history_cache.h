@@ -1,7 +1,9 @@
 // LearnerHistoryCache: the recommender's cache of learner histories, kept
 // exact by the record service's change feed (WatchLearnerChanges).
 //
-// Contract: Lookup() answers only while the feed is live. The record service
+// Contract: Lookup() answers only while the feed is live and the lease from
+// the cache's last acknowledgement runs (Options::lease; the feed's
+// heartbeats renew it, records/learner_change_feed.h). The record service
 // answers a write only after this cache acknowledged the change, and the
 // cache forgets the learner before acknowledging; so a Recommend that follows
 // an answered write never sees the history from before it. A read of the
@@ -50,6 +52,12 @@ class LearnerHistoryCache {
     // How long a lookup waits for another request's read of the same
     // learner (the record service's deadline is a good bound); 0: never.
     absl::Duration join_wait = absl::Milliseconds(500);
+    // The watcher's lease (records/learner_change_feed.h): the cache answers
+    // only until this long after its last acknowledgement of the feed (the
+    // feed's heartbeats renew it), so a stalled feed stops it within the
+    // lease, before the record service answers a write it did not
+    // acknowledge. At most the record service's kWatcherLease (400 ms).
+    absl::Duration lease = absl::Milliseconds(400);
     absl::Duration reconnect_min = absl::Milliseconds(100);
     absl::Duration reconnect_max = absl::Seconds(5);
   };
@@ -124,6 +132,10 @@ class LearnerHistoryCache {
   uint64_t epoch_ ABSL_GUARDED_BY(mu_) = 1;
   uint64_t last_reset_ ABSL_GUARDED_BY(mu_) = 1;  // epoch when the feed last went down
   bool live_ ABSL_GUARDED_BY(mu_) = false;
+  // Until when the cache may answer (the lease from its last acknowledgement).
+  absl::Time lease_until_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  // The feed is live and the lease runs: the cache may answer.
+  bool Serving() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return live_ && absl::Now() < lease_until_; }
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   grpc::ClientContext* current_ ABSL_GUARDED_BY(mu_) = nullptr;
   Stats stats_ ABSL_GUARDED_BY(mu_);

@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "services/domain/vocabulary.h"
 #include "services/recommend/test_support.h"
@@ -117,6 +118,57 @@ TEST_F(HistoryCacheTest, WhenTheFeedEndsTheCacheEmptiesAndIsNotUsed) {
   EXPECT_EQ(cache->stats().learners, 0u);
   Put(*cache, "u1", 3);  // not live: not cached
   EXPECT_EQ(cache->Lookup("u1"), nullptr);
+}
+
+// The feed's heartbeats renew the cache's lease: an idle cache keeps
+// answering long past the lease (before the heartbeats it stopped after it).
+TEST_F(HistoryCacheTest, AnIdleFeedKeepsTheCacheAnswering) {
+  LearnerHistoryCache::Options o;
+  o.lease = absl::Milliseconds(300);
+  auto cache = Start(o);
+  Put(*cache, "u1", 3);
+  absl::SleepFor(absl::Seconds(1));
+  EXPECT_NE(cache->Lookup("u1"), nullptr);
+  EXPECT_NE(cache->Peek("u1"), nullptr);
+}
+
+// A record service whose feed goes quiet after one heartbeat, its stream
+// left open (a stalled network or server thread).
+class StalledFeed final : public v1::LearningRecordService::Service {
+ public:
+  grpc::Status WatchLearnerChanges(
+      grpc::ServerContext* ctx, grpc::ServerReaderWriter<v1::LearnerChanges, v1::LearnerChangesAck>* stream) override {
+    v1::LearnerChanges m;
+    m.set_sequence(0);
+    v1::LearnerChangesAck ack;
+    if (!stream->Write(m) || !stream->Write(m) || !stream->Read(&ack)) return grpc::Status::CANCELLED;
+    while (!ctx->IsCancelled() && !stop_.WaitForNotificationWithTimeout(absl::Milliseconds(20))) {
+    }
+    return grpc::Status::OK;
+  }
+  absl::Notification stop_;
+};
+
+// A stalled feed stops the cache within its lease, although the stream is
+// still open: the record service answers a write the cache did not
+// acknowledge once the lease is over (records/learner_change_feed.h), and
+// the cache must not answer from what it held before that write.
+TEST(HistoryCacheLease, AStalledFeedStopsTheCacheWithinItsLease) {
+  StalledFeed feed;
+  std::unique_ptr<RunningGrpcServer> server = testing::StartFake(&feed);
+  LearnerHistoryCache::Options o;
+  o.lease = absl::Milliseconds(300);
+  LearnerHistoryCache cache(
+      grpc::CreateChannel(absl::StrCat("127.0.0.1:", server->port()), grpc::InsecureChannelCredentials()), o);
+  ASSERT_TRUE(cache.WaitLive(absl::Seconds(10)));
+  std::vector<StatementFact> facts = Facts(3);
+  cache.EndFetch("u1", cache.BeginFetch("u1"), Built(facts), facts.size());
+  ASSERT_NE(cache.Peek("u1"), nullptr) << "cached while the lease runs";
+  absl::SleepFor(absl::Milliseconds(400));
+  EXPECT_TRUE(cache.stats().live) << "the stream is still open";
+  EXPECT_EQ(cache.Peek("u1"), nullptr) << "answered from the cache after its lease";
+  EXPECT_EQ(cache.Lookup("u1"), nullptr);
+  feed.stop_.Notify();
 }
 
 // Entries are per learner key: each learner gets their own history back,

@@ -362,12 +362,13 @@ int Main() {
     watcher_threads.emplace_back([&stub, ctx, &changes_acknowledged] {
       auto stream = stub->WatchLearnerChanges(ctx);
       v1::LearnerChanges m;
-      while (stream->Read(&m)) {
-        if (m.sequence() == 0) continue;
-        v1::LearnerChangesAck ack;
-        ack.set_sequence(m.sequence());
-        if (!stream->Write(ack)) break;
-        ++changes_acknowledged;
+      if (stream->Read(&m)) {       // sequence 0: live
+        while (stream->Read(&m)) {  // changes and heartbeats, each acknowledged
+          v1::LearnerChangesAck ack;
+          ack.set_sequence(m.sequence());
+          if (!stream->Write(ack)) break;
+          if (m.learners_size() > 0) ++changes_acknowledged;
+        }
       }
       stream->Finish();
     });

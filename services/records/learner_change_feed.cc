@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 
 namespace lifelong::records {
 
@@ -12,6 +13,7 @@ LearnerChangeFeed::LearnerChangeFeed(absl::Duration ack_timeout) : ack_timeout_(
 void LearnerChangeFeed::Publish(const std::vector<std::string>& learners) {
   if (learners.empty()) return;
   std::vector<std::function<void()>> cancels;
+  absl::Time leases_end = absl::InfinitePast();  // of the watchers dropped
   {
     absl::MutexLock lock(&mu_);
     if (watchers_.empty()) return;
@@ -35,6 +37,7 @@ void LearnerChangeFeed::Publish(const std::vector<std::string>& learners) {
                                                                "; the watcher must discard its cache and watch again"));
           ++dropped_;
           cancels.push_back(w->cancel_);
+          leases_end = std::max(leases_end, w->last_ack_ + kWatcherLease);
         }
       }
     }
@@ -42,6 +45,8 @@ void LearnerChangeFeed::Publish(const std::vector<std::string>& learners) {
   for (auto& cancel : cancels) {
     if (cancel) cancel();
   }
+  // A dropped watcher may answer from its cache until its lease ends.
+  if (const absl::Duration left = leases_end - absl::Now(); left > absl::ZeroDuration()) absl::SleepFor(left);
 }
 
 std::shared_ptr<LearnerChangeFeed::Watcher> LearnerChangeFeed::Watch(std::function<void()> cancel) {
@@ -99,6 +104,7 @@ bool LearnerChangeFeed::Watcher::Next(absl::Duration wait, int64_t* sequence, st
 void LearnerChangeFeed::Watcher::Ack(int64_t sequence) {
   absl::MutexLock lock(&feed_->mu_);
   acked_ = std::max(acked_, std::min(sequence, pending_sequence_));
+  last_ack_ = absl::Now();
 }
 
 absl::Status LearnerChangeFeed::Watcher::ended() const {
@@ -119,13 +125,16 @@ absl::Status ServeLearnerChanges(LearnerChangeFeed* feed, grpc::ServerContext* c
   message.set_sequence(0);  // live from here on
   if (!stream->Write(message)) return absl::CancelledError("watcher went away");
   std::vector<std::string> learners;
+  int64_t last_sent = 0;
   for (;;) {
     int64_t sequence = 0;
-    if (!w->Next(absl::Milliseconds(200), &sequence, &learners)) {
+    if (!w->Next(kFeedHeartbeat, &sequence, &learners)) {
       if (absl::Status s = w->ended(); !s.ok()) return s;
       if (ctx->IsCancelled()) return absl::CancelledError("watcher went away");
-      continue;
+      sequence = last_sent;  // a heartbeat: nothing changed; renews the watcher's lease
+      learners.clear();
     }
+    last_sent = sequence;
     message.Clear();
     message.set_sequence(sequence);
     for (std::string& l : learners) message.add_learners(std::move(l));

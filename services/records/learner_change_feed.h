@@ -16,6 +16,17 @@
 // sequence numbers; the client answers each with a LearnerChangesAck of the
 // same sequence, after applying it. One message is outstanding at a time;
 // changes published meanwhile are merged into the next message.
+//
+// The watcher's lease: a watcher answers from its cache only until
+// kWatcherLease after it sent its last acknowledgement. While there are no
+// changes the server sends a heartbeat every kFeedHeartbeat (a message of
+// the last sequence sent, no learners; acknowledged like any other), so a
+// live watcher's lease never runs out, and one whose stream or thread is
+// stalled stops answering from its cache within the lease. When a watcher is
+// dropped for not acknowledging a change, Publish() returns no sooner than
+// kWatcherLease after that watcher's last acknowledgement arrived: by then
+// the watcher has stopped using what it cached, so an answered write (an
+// erasure) is never followed by an answer from a cache that predates it.
 #ifndef LIFELONG_SERVICES_RECORDS_LEARNER_CHANGE_FEED_H_
 #define LIFELONG_SERVICES_RECORDS_LEARNER_CHANGE_FEED_H_
 
@@ -34,6 +45,11 @@
 #include "proto/lifelong/v1/records.grpc.pb.h"
 
 namespace lifelong::records {
+
+// The wire protocol's times (see above). The recommender keeps its own copy
+// of kWatcherLease (LearnerHistoryCache::Options::lease), at most this.
+inline constexpr absl::Duration kWatcherLease = absl::Milliseconds(400);
+inline constexpr absl::Duration kFeedHeartbeat = absl::Milliseconds(100);
 
 class LearnerChangeFeed {
  public:
@@ -75,6 +91,7 @@ class LearnerChangeFeed::Watcher {
   // changes and the sequence to acknowledge; false on timeout or when the
   // watcher was dropped or the feed closed (see ended()).
   bool Next(absl::Duration wait, int64_t* sequence, std::vector<std::string>* learners);
+  // An acknowledgement of `sequence` (a heartbeat's too) arrived.
   void Ack(int64_t sequence);
   // Why the stream must end, or OK while it may continue.
   absl::Status ended() const;
@@ -88,6 +105,7 @@ class LearnerChangeFeed::Watcher {
   std::vector<std::string> pending_;
   int64_t pending_sequence_ = 0;  // highest sequence merged into pending_
   int64_t acked_ = 0;
+  absl::Time last_ack_ = absl::InfinitePast();  // when the last acknowledgement arrived
   absl::Status ended_;
 };
 

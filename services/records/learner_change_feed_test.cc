@@ -87,6 +87,24 @@ TEST(LearnerChangeFeed, AWatcherThatDoesNotAcknowledgeIsDropped) {
   EXPECT_LT(absl::Now() - t0, absl::Milliseconds(90));
 }
 
+// A dropped watcher may still answer from its cache until its lease ends
+// (kWatcherLease after its last acknowledgement): the write that dropped it
+// is not answered before then, however short the acknowledgement timeout.
+TEST(LearnerChangeFeed, AWriteThatDropsAWatcherWaitsForTheWatchersLease) {
+  LearnerChangeFeed feed(absl::Milliseconds(50));
+  auto w = feed.Watch(nullptr);
+  w->Ack(0);  // a heartbeat acknowledged: the lease runs from here
+  const absl::Time acked = absl::Now();
+  feed.Publish({"u1"});  // nobody acknowledges
+  EXPECT_GE(absl::Now() - acked, kWatcherLease - absl::Milliseconds(5));
+  EXPECT_EQ(w->ended().code(), absl::StatusCode::kDeadlineExceeded);
+  // A watcher that acknowledged nothing holds no lease: the timeout alone.
+  auto fresh = feed.Watch(nullptr);
+  const absl::Time t0 = absl::Now();
+  feed.Publish({"u2"});
+  EXPECT_LT(absl::Now() - t0, kWatcherLease - absl::Milliseconds(100));
+}
+
 TEST(LearnerChangeFeed, CloseEndsEveryStreamAndRefusesNewOnes) {
   LearnerChangeFeed feed(absl::Seconds(10));
   std::atomic<int> cancelled{0};

@@ -426,13 +426,33 @@ TEST_F(RecordsServiceTest, WatchLearnerChangesTellsWhoseRecordsChangedBeforeTheW
     a.set_sequence(c.sequence());
     return watch->Write(a);
   };
+  // The next change: heartbeats (no learners, sent while nothing changes)
+  // are acknowledged and passed over; each repeats the last sequence sent.
+  int64_t last_sequence = 0;
+  auto read_change = [&](v1::LearnerChanges* c) {
+    while (watch->Read(c)) {
+      if (c->learners_size() > 0) {
+        EXPECT_GT(c->sequence(), last_sequence);
+        last_sequence = c->sequence();
+        return true;
+      }
+      EXPECT_EQ(c->sequence(), last_sequence) << "a heartbeat repeats the last sequence";
+      if (!ack(*c)) return false;
+    }
+    return false;
+  };
+  // While nothing changes, heartbeats: the last sequence again, no learners.
+  ASSERT_TRUE(watch->Read(&m));
+  EXPECT_EQ(m.sequence(), 0);
+  EXPECT_EQ(m.learners_size(), 0);
+  ASSERT_TRUE(ack(m));
   // The writer is answered only once the watcher acknowledges (here late).
   std::atomic<bool> answered{false};
   std::thread writer([&] {
     EXPECT_TRUE(Record({.id = TestUuid(1), .learner = "u7", .course = "c3"}).ok());
     answered = true;
   });
-  ASSERT_TRUE(watch->Read(&m));
+  ASSERT_TRUE(read_change(&m));
   EXPECT_GT(m.sequence(), 0);
   ASSERT_EQ(m.learners_size(), 1);
   EXPECT_EQ(m.learners(0), "u7");
@@ -451,7 +471,7 @@ TEST_F(RecordsServiceTest, WatchLearnerChangesTellsWhoseRecordsChangedBeforeTheW
     v1::Statement out;
     EXPECT_TRUE(stub_->VoidStatement(&ctx, req, &out).ok());
   });
-  ASSERT_TRUE(watch->Read(&m));
+  ASSERT_TRUE(read_change(&m));
   std::vector<std::string> got(m.learners().begin(), m.learners().end());
   EXPECT_EQ(got, (std::vector<std::string>{"u7", "u9"}));
   ASSERT_TRUE(ack(m));
@@ -465,7 +485,7 @@ TEST_F(RecordsServiceTest, WatchLearnerChangesTellsWhoseRecordsChangedBeforeTheW
     v1::EraseLearnerResponse out;
     EXPECT_TRUE(stub_->EraseLearner(&ctx, req, &out).ok());
   });
-  ASSERT_TRUE(watch->Read(&m));
+  ASSERT_TRUE(read_change(&m));
   ASSERT_GE(m.learners_size(), 1);
   EXPECT_EQ(m.learners(0), "u7");
   ASSERT_TRUE(ack(m));
@@ -473,7 +493,10 @@ TEST_F(RecordsServiceTest, WatchLearnerChangesTellsWhoseRecordsChangedBeforeTheW
 
   // Closing the feed (server shutdown) ends the stream with UNAVAILABLE.
   service_->CloseChangeFeed();
-  EXPECT_FALSE(watch->Read(&m));
+  while (watch->Read(&m)) {  // a heartbeat sent before the close
+    EXPECT_EQ(m.learners_size(), 0);
+    if (!ack(m)) break;
+  }
   EXPECT_EQ(watch->Finish().error_code(), grpc::StatusCode::UNAVAILABLE);
 }
 
