@@ -184,6 +184,15 @@ TEST(Token, Ed25519TokensVerifyWithThePublicKeyWhichCannotSign) {
             absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(KindOfKey("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n").status().code(),
             absl::StatusCode::kInvalidArgument);
+  // A public key after a blank line is not an HS256 secret (which anyone
+  // holding the public key could then sign with); in a key file the blank
+  // line is stripped and the key is the public key.
+  EXPECT_EQ(KindOfKey("\n" + pub).status().code(), absl::StatusCode::kInvalidArgument);
+  const std::string file = std::string(std::getenv("TEST_TMPDIR")) + "/blank-line.pub.pem";
+  std::ofstream(file) << "\n\n" << pub;
+  absl::StatusOr<std::string> loaded = LoadKeyFile(file);
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  EXPECT_EQ(*KindOfKey(*loaded), TokenKeyKind::kEd25519Public);
 }
 
 // An EdDSA token of `claims` under `header`, signed with the private key in

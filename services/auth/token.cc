@@ -75,6 +75,12 @@ absl::StatusOr<ParsedKey> ParseKey(absl::string_view key) {
     if (ed25519 == nullptr) return absl::InvalidArgumentError("key: the PEM block is not an Ed25519 key");
     return ParsedKey{is_private ? TokenKeyKind::kEd25519Private : TokenKeyKind::kEd25519Public, std::move(ed25519)};
   }
+  // A PEM block anywhere else (after a blank line, say) is a mistake, never
+  // a secret: a public key taken as an HS256 secret would let anyone who has
+  // it (everyone) mint tokens.
+  if (absl::StrContains(key, "-----BEGIN")) {
+    return absl::InvalidArgumentError("key: a PEM key must start the key (nothing before -----BEGIN)");
+  }
   if (key.size() < 32) return absl::InvalidArgumentError("key: must be at least 32 bytes");
   return ParsedKey{TokenKeyKind::kHs256Secret, nullptr};
 }
@@ -385,7 +391,7 @@ absl::StatusOr<std::string> LoadKeyFile(const std::string& path) {
   if (!in) return absl::NotFoundError(absl::StrCat("key file ", path, ": cannot be read"));
   std::stringstream ss;
   ss << in.rdbuf();
-  std::string key = std::string(absl::StripTrailingAsciiWhitespace(ss.str()));
+  std::string key = std::string(absl::StripAsciiWhitespace(ss.str()));
   absl::StatusOr<TokenKeyKind> kind = KindOfKey(key);
   if (!kind.ok()) return absl::InvalidArgumentError(absl::StrCat("key file ", path, ": ", kind.status().message()));
   if (*kind != TokenKeyKind::kHs256Secret) key += "\n";  // PEM ends with a newline

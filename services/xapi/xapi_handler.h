@@ -111,10 +111,23 @@ class XapiHandler {
   // under the (first) learner of that statement and the statement's id
   // (DocKind::kLearnerAttachment, id "<statement id>/<sha2>"): a learner's
   // erasure removes them, and no other statement naming the same hash reads
-  // them.
+  // them. RESOURCE_EXHAUSTED (413), with nothing stored, when the copies
+  // would hold more than kMaxBodyBytes in all. A document stored before (by
+  // the statement holding that id) is left as it is; the keys of those this
+  // call stores are appended to `created`, also when it fails midway.
   absl::Status SaveAttachments(const std::map<std::string, MultipartPart>& parts,
                                const std::vector<std::pair<size_t, std::string>>& carried,
-                               const std::vector<records::ParsedStatement>& statements) const;
+                               const std::vector<records::ParsedStatement>& statements,
+                               std::vector<DocKey>* created) const;
+  // Deletes the attachment documents `created` (SaveAttachments) after the
+  // write they came with failed with `why`. Best effort: a failed delete is
+  // logged (xapi_attachment_discard_failed).
+  void DiscardAttachments(const std::vector<DocKey>& created, const absl::Status& why) const;
+  // SaveAttachments, then RecordStore::Record; its outcome. When either
+  // fails, the attachments this call stored are discarded again.
+  absl::StatusOr<std::vector<records::StoredStatement>> RecordWithAttachments(
+      const std::map<std::string, MultipartPart>& parts, const std::vector<std::pair<size_t, std::string>>& carried,
+      std::vector<records::ParsedStatement> statements) const;
   // Turns a JSON response into multipart/mixed with the attachments of
   // `statements` after it: the bytes sent as parts with each statement (and
   // bytes stored by earlier versions, under the learner and hash or the hash

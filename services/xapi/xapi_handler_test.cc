@@ -6,16 +6,29 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <malloc.h>
+
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <memory>
+#include <optional>
+#include <set>
 #include <string>
+#include <thread>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "absl/strings/strip.h"
 #include "services/auth/authorizer.h"
 #include "services/records/test_statements.h"
+#include "services/xapi/multipart.h"
 
 namespace lifelong::xapi {
 namespace {
@@ -67,6 +80,68 @@ class XapiHandlerTest : public ::testing::Test {
     r.headers["content-type"] = "application/json";
     r.body = MakeStatement({.id = TestUuid(n), .learner = "u1", .course = "c1"});
     return handler_->Handle(r);
+  }
+
+  // A statement of learner u1 (course c1, `title`) with one text/plain
+  // attachment named by `sha2`, `length` bytes long.
+  static nlohmann::json StatementWithAttachment(int n, const std::string& sha2, size_t length,
+                                                const std::string& title = "书法入门") {
+    nlohmann::json st =
+        nlohmann::json::parse(MakeStatement({.id = TestUuid(n), .learner = "u1", .course = "c1", .title = title}));
+    st["attachments"] =
+        nlohmann::json::array({{{"usageType", "http://id.tincanapi.com/attachment/certificate-of-completion"},
+                                {"display", {{"zh-CN", "结业证书"}}},
+                                {"contentType", "text/plain"},
+                                {"length", length},
+                                {"sha2", sha2}}});
+    return st;
+  }
+
+  // A statement write (PUT with `statement_id`, else POST) of `statements`
+  // as multipart/mixed, with `contents` as its attachment parts.
+  static HttpRequest MultipartWrite(const nlohmann::json& statements, const std::vector<std::string>& contents,
+                                    const std::string& statement_id = "") {
+    HttpRequest r = Request(statement_id.empty() ? "POST" : "PUT", "/statements");
+    if (!statement_id.empty()) r.params.emplace("statementId", statement_id);
+    std::vector<MultipartPart> parts(1);
+    parts[0].headers["Content-Type"] = "application/json";
+    parts[0].body = statements.dump();
+    for (const std::string& c : contents) {
+      MultipartPart p;
+      p.headers["Content-Type"] = "text/plain";
+      p.headers["Content-Transfer-Encoding"] = "binary";
+      p.headers["X-Experience-API-Hash"] = Sha256Hex(c);
+      p.body = c;
+      parts.push_back(std::move(p));
+    }
+    std::string content_type;
+    r.body = BuildMultipart(parts, &content_type);
+    r.headers["content-type"] = content_type;
+    return r;
+  }
+
+  // A body limit's worth of `[0,0,...]` (8 million elements).
+  static std::string HugeArray() {
+    std::string body;
+    body.reserve(kMaxBodyBytes);
+    body = "[0";
+    while (body.size() + 3 <= kMaxBodyBytes) body += ",0";
+    body += "]";
+    return body;
+  }
+
+  // The ids ("<statement id>/<sha2>") of every stored statement attachment.
+  std::set<std::string> AttachmentIds() const {
+    std::set<std::string> learners;
+    EXPECT_TRUE(docs_->ForEachLearner([&](const std::string& l) { learners.insert(l); }).ok());
+    std::set<std::string> ids;
+    for (const std::string& l : learners) {
+      absl::StatusOr<std::vector<std::string>> some =
+          docs_->ListIds(DocKey{DocKind::kLearnerAttachment, "", l, "", ""}, std::nullopt);
+      EXPECT_TRUE(some.ok()) << some.status();
+      if (some.ok()) ids.insert(some->begin(), some->end());
+    }
+    return ids;
   }
 
   std::unique_ptr<records::RecordStore> store_;
@@ -150,6 +225,182 @@ TEST_F(XapiHandlerTest, AMalformedAttachmentInAPutIsA400NamingTheField) {
   EXPECT_EQ(out.status, 400) << out.body;
   EXPECT_TRUE(absl::StrContains(out.body, "usageType")) << out.body;
   EXPECT_EQ(store_->Get(*records::ParseUuid(TestUuid(7))).status().code(), absl::StatusCode::kNotFound);
+}
+
+// Each statement keeps its own copy of every part it names: one part named
+// by many statements of a batch would store many times the body (1,000
+// statements naming one 15 MB part stored 15 GB). Over kMaxBodyBytes in all
+// is refused before anything is stored.
+TEST_F(XapiHandlerTest, AttachmentsABatchWouldStoreOverTheBodyLimitAre413) {
+  const std::string big(9 << 20, 'a');  // two copies: 18 MiB
+  const std::string sha2 = Sha256Hex(big);
+  nlohmann::json batch = {StatementWithAttachment(21, sha2, big.size()), StatementWithAttachment(22, sha2, big.size())};
+  HttpRequest r = MultipartWrite(batch, {big});
+  ASSERT_LE(r.body.size(), kMaxBodyBytes);
+  HttpResponse out = handler_->Handle(r);
+  EXPECT_EQ(out.status, 413) << out.body;
+  EXPECT_TRUE(absl::StrContains(out.body, absl::StrCat(kMaxBodyBytes))) << out.body;
+  EXPECT_TRUE(AttachmentIds().empty());
+  EXPECT_EQ(store_->Get(*records::ParseUuid(TestUuid(21))).status().code(), absl::StatusCode::kNotFound);
+
+  // Under the limit, the same part is kept once per statement.
+  const std::string small(1 << 20, 'b');
+  const std::string small_sha2 = Sha256Hex(small);
+  batch = {StatementWithAttachment(23, small_sha2, small.size()),
+           StatementWithAttachment(24, small_sha2, small.size())};
+  out = handler_->Handle(MultipartWrite(batch, {small}));
+  EXPECT_EQ(out.status, 200) << out.body;
+  EXPECT_EQ(AttachmentIds(), (std::set<std::string>{TestUuid(23) + "/" + small_sha2, TestUuid(24) + "/" + small_sha2}));
+}
+
+// Bytes allocated by malloc (heap and mmapped chunks) now.
+size_t HeapInUse() {
+  struct mallinfo2 m = mallinfo2();
+  return m.uordblks + m.hblkhd;
+}
+
+// Restarts the peak resident set (VmHWM) from the current one; false when
+// /proc does not allow it.
+bool ResetPeakRss() {
+  std::ofstream clear("/proc/self/clear_refs");
+  clear << "5";
+  clear.close();
+  return !clear.fail();
+}
+
+// The peak resident set (VmHWM) in bytes; 0 when /proc does not tell.
+size_t PeakRss() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    absl::string_view v = line;
+    if (!absl::ConsumePrefix(&v, "VmHWM:")) continue;
+    v = absl::StripAsciiWhitespace(v);
+    absl::ConsumeSuffix(&v, " kB");
+    size_t kb = 0;
+    return absl::SimpleAtoi(v, &kb) ? kb << 10 : 0;
+  }
+  return 0;
+}
+
+// The statements cap is checked on the parsed array, before its elements are
+// copied out one string each (8 million of them: some 300 MiB more).
+TEST_F(XapiHandlerTest, AnArrayOverTheStatementCapIsRefusedBeforeItIsSplit) {
+  HttpRequest r = Request("POST", "/statements");
+  r.headers["content-type"] = "application/json";
+  r.body = HugeArray();
+  if (!ResetPeakRss()) GTEST_SKIP() << "/proc/self/clear_refs is not writable here";
+  const size_t before = PeakRss();
+  HttpResponse out = handler_->Handle(r);
+  const size_t peak = PeakRss();
+  EXPECT_EQ(out.status, 400) << out.body;
+  EXPECT_TRUE(absl::StrContains(out.body, "statements: at most 1000")) << out.body;
+  // Measured: 224 MiB to parse (the body copied twice, the tape and the
+  // structural indexes of 8 million numbers); 509 MiB when the elements
+  // were copied out before the cap was checked.
+  EXPECT_LT(peak - before, 360u << 20) << "peak resident set grew by " << ((peak - before) >> 20) << " MiB";
+}
+
+// A dom::parser keeps the capacity of the largest document it parsed (some
+// 14 times its size): a worker's parser must not keep hundreds of MiB after
+// one large body.
+TEST_F(XapiHandlerTest, AHugeBodyLeavesNoParserCapacityBehind) {
+  HttpRequest r = Request("POST", "/statements");
+  r.headers["content-type"] = "application/json";
+  r.body = HugeArray();
+  // On a thread of its own, as a server's worker: what the thread keeps
+  // after the request is measured before it ends.
+  size_t before = 0, after = 0;
+  HttpResponse out;
+  std::thread worker([&] {
+    before = HeapInUse();
+    out = handler_->Handle(r);
+    after = HeapInUse();
+  });
+  worker.join();
+  EXPECT_EQ(out.status, 400) << out.body;
+  EXPECT_LT(after, before + (32u << 20)) << "the request left " << ((after - before) >> 20) << " MiB allocated";
+}
+
+// A statement's attachments are stored before the statement: when the
+// statement is then refused (here 409, another statement under its id), the
+// parts this request stored are deleted again, and those stored before it
+// (by the statement that holds the id) are kept.
+TEST_F(XapiHandlerTest, AttachmentsOfARefusedStatementAreNotLeftBehind) {
+  const std::string certificate = "结业证书: u1, 书法入门, 2 学分";
+  const std::string sha2 = Sha256Hex(certificate);
+  const nlohmann::json original = StatementWithAttachment(30, sha2, certificate.size());
+  HttpResponse put = handler_->Handle(MultipartWrite(original, {certificate}, TestUuid(30)));
+  ASSERT_EQ(put.status, 204) << put.body;
+  const std::string kept = TestUuid(30) + "/" + sha2;
+  ASSERT_EQ(AttachmentIds(), std::set<std::string>{kept});
+
+  // Other content under the same id, with a part of its own: 409, and its
+  // part is not kept.
+  const std::string other = "结业证书: u1, 篆刻, 1 学分";
+  HttpResponse conflict = handler_->Handle(
+      MultipartWrite(StatementWithAttachment(30, Sha256Hex(other), other.size(), "篆刻"), {other}, TestUuid(30)));
+  EXPECT_EQ(conflict.status, 409) << conflict.body;
+  EXPECT_EQ(AttachmentIds(), std::set<std::string>{kept});
+  // As a POST, and with the original's part: the original's is kept.
+  HttpResponse post = handler_->Handle(MultipartWrite({StatementWithAttachment(30, sha2, certificate.size(), "篆刻"),
+                                                       StatementWithAttachment(31, sha2, certificate.size())},
+                                                      {certificate}));
+  EXPECT_EQ(post.status, 409) << post.body;
+  EXPECT_EQ(AttachmentIds(), std::set<std::string>{kept});
+  EXPECT_EQ(store_->Get(*records::ParseUuid(TestUuid(31))).status().code(), absl::StatusCode::kNotFound);
+
+  // The original again (a client's retry): stored as before, its part kept.
+  put = handler_->Handle(MultipartWrite(original, {certificate}, TestUuid(30)));
+  EXPECT_EQ(put.status, 204) << put.body;
+  EXPECT_EQ(AttachmentIds(), std::set<std::string>{kept});
+  HttpRequest get = Request("GET", "/statements");
+  get.params.emplace("statementId", TestUuid(30));
+  get.params.emplace("attachments", "true");
+  HttpResponse read = handler_->Handle(get);
+  EXPECT_EQ(read.status, 200) << read.body;
+  EXPECT_TRUE(absl::StrContains(read.body, certificate)) << read.body;
+}
+
+// Whether a statement has attachments is read from the parsed JSON: a key
+// spelled with an escape ("\u0061ttachments") is "attachments" all the same,
+// and a signature attachment without its part is a 400 (xAPI 2.1.4).
+TEST_F(XapiHandlerTest, AnEscapedAttachmentsKeyIsCheckedAsAttachments) {
+  nlohmann::json st = nlohmann::json::parse(MakeStatement({.id = TestUuid(40), .learner = "u1", .course = "c1"}));
+  const std::string sha2 = Sha256Hex("no such signature");
+  st["attachments"] = nlohmann::json::array({{{"usageType", "http://adlnet.gov/expapi/attachments/signature"},
+                                              {"display", {{"en-US", "signature"}}},
+                                              {"contentType", "application/octet-stream"},
+                                              {"length", 17},
+                                              {"sha2", sha2}}});
+  const std::string body = absl::StrReplaceAll(st.dump(), {{"\"attachments\"", R"("\u0061ttachments")"}});
+  ASSERT_FALSE(absl::StrContains(body, "\"attachments\""));
+  for (const std::string method : {"POST", "PUT"}) {
+    HttpRequest r = Request(method, "/statements");
+    if (method == "PUT") r.params.emplace("statementId", TestUuid(40));
+    r.headers["content-type"] = "application/json";
+    r.body = body;
+    HttpResponse out = handler_->Handle(r);
+    EXPECT_EQ(out.status, 400) << method << ": " << out.body;
+    EXPECT_TRUE(absl::StrContains(out.body, "attachments")) << out.body;
+    EXPECT_TRUE(absl::StrContains(out.body, sha2)) << out.body;
+  }
+  EXPECT_EQ(store_->Get(*records::ParseUuid(TestUuid(40))).status().code(), absl::StatusCode::kNotFound);
+
+  // Such a key with its part sent is an attachment like any other: stored,
+  // and read back with the statement.
+  const std::string certificate = "结业证书: u1, 书法入门, 2 学分";
+  HttpRequest with_part =
+      MultipartWrite(StatementWithAttachment(41, Sha256Hex(certificate), certificate.size()), {certificate});
+  with_part.body = absl::StrReplaceAll(with_part.body, {{"\"attachments\"", R"("\u0061ttachments")"}});
+  HttpResponse out = handler_->Handle(with_part);
+  EXPECT_EQ(out.status, 200) << out.body;
+  HttpRequest get = Request("GET", "/statements");
+  get.params.emplace("statementId", TestUuid(41));
+  get.params.emplace("attachments", "true");
+  HttpResponse read = handler_->Handle(get);
+  EXPECT_EQ(read.status, 200) << read.body;
+  EXPECT_TRUE(absl::StrContains(read.body, certificate)) << read.body;
 }
 
 // A write the replicated log refuses as too large (RESOURCE_EXHAUSTED, e.g.

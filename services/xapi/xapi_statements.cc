@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <optional>
 #include <set>
 
 #include "absl/strings/ascii.h"
@@ -15,6 +16,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
+#include "services/common/log.h"
 #include "services/domain/iri.h"
 #include "services/domain/vocabulary.h"
 #include "services/domain/xapi_time.h"
@@ -38,28 +40,63 @@ using xapi_internal::Error;
 using xapi_internal::FromStatus;
 using xapi_internal::NowRfc3339;
 
-// Splits a request body holding one statement or an array of statements into
-// statement texts. INVALID_ARGUMENT for anything else.
-absl::StatusOr<std::vector<std::string>> SplitStatements(const std::string& body, bool* was_array) {
-  static thread_local simdjson::dom::parser parser;
+// Bodies up to this size are parsed with a parser kept by the worker thread;
+// larger ones with a parser of their own, freed with the request. A
+// dom::parser keeps the capacity of the largest document it parsed, some 14
+// bytes per byte (measured with simdjson 3.0.1: a 16 MiB body left 234 MiB
+// allocated, AHugeBodyLeavesNoParserCapacityBehind), for as long as the
+// thread lives; the statements of one request are rarely over 1 MiB.
+constexpr size_t kMaxThreadParserBytes = 1 << 20;
+
+// A statement write's body: its JSON, the statement texts in it (one, or the
+// array's elements), whether it was an array, which statements have an
+// `attachments` member (as parsed: a key spelled with escapes counts), and
+// the attachment parts.
+struct StatementBody {
+  std::string json;
+  std::vector<std::string> texts;
+  std::vector<bool> has_attachments;
+  bool was_array = false;
+  std::map<std::string, MultipartPart> attachments;
+};
+
+// Splits body->json, one statement or an array of at most
+// kMaxStatementsPerPost statements, into body->texts (and was_array,
+// has_attachments). INVALID_ARGUMENT for anything else, and for a larger
+// array before its elements are copied out.
+absl::Status SplitStatements(StatementBody* body) {
+  static thread_local simdjson::dom::parser thread_parser;
+  std::optional<simdjson::dom::parser> own_parser;
+  simdjson::dom::parser& parser = body->json.size() <= kMaxThreadParserBytes ? thread_parser : own_parser.emplace();
   simdjson::dom::element root;
-  simdjson::error_code err = parser.parse(body.data(), body.size()).get(root);
+  simdjson::error_code err = parser.parse(body->json.data(), body->json.size()).get(root);
   if (err != simdjson::SUCCESS) {
     return absl::InvalidArgumentError(absl::StrCat("statement: malformed JSON: ", simdjson::error_message(err)));
   }
-  std::vector<std::string> out;
+  // The parser decodes keys: "\u0061ttachments" is found too.
+  auto has_attachments = [](simdjson::dom::element e) { return e["attachments"].error() == simdjson::SUCCESS; };
   if (root.is_array()) {
-    *was_array = true;
+    body->was_array = true;
     simdjson::dom::array arr;
     if (root.get_array().get(arr) != simdjson::SUCCESS) return absl::InvalidArgumentError("statements: not an array");
-    for (simdjson::dom::element e : arr) out.push_back(simdjson::minify(e));
-    if (out.empty()) return absl::InvalidArgumentError("statements: empty array");
-    return out;
+    // size() reads the count the parser stored (saturated at 2^24 - 1, over
+    // the cap either way): no element is copied for an array over the cap.
+    if (arr.size() > kMaxStatementsPerPost) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("statements: at most ", kMaxStatementsPerPost, " statements per request"));
+    }
+    if (arr.size() == 0) return absl::InvalidArgumentError("statements: empty array");
+    for (simdjson::dom::element e : arr) {
+      body->texts.push_back(simdjson::minify(e));
+      body->has_attachments.push_back(has_attachments(e));
+    }
+    return absl::OkStatus();
   }
-  *was_array = false;
+  body->was_array = false;
   if (!root.is_object()) return absl::InvalidArgumentError("statement: must be a JSON object or array");
-  out.push_back(body);
-  return out;
+  body->texts.push_back(body->json);
+  body->has_attachments.push_back(has_attachments(root));
+  return absl::OkStatus();
 }
 
 // xAPI "ids" format: agents, groups and activities reduced to identifiers.
@@ -221,23 +258,11 @@ absl::Status SplitRequestBody(const HttpRequest& req, std::string* json,
   return absl::OkStatus();
 }
 
-// A statement write's body: its JSON, the statement texts in it (one, or the
-// array's elements), whether it was an array, and the attachment parts.
-struct StatementBody {
-  std::string json;
-  std::vector<std::string> texts;
-  bool was_array = false;
-  std::map<std::string, MultipartPart> attachments;
-};
-
 // SplitRequestBody, then SplitStatements: what PUT and POST both read first.
 absl::Status ReadStatementBody(const HttpRequest& req, StatementBody* body) {
   absl::Status split = SplitRequestBody(req, &body->json, &body->attachments);
   if (!split.ok()) return split;
-  absl::StatusOr<std::vector<std::string>> texts = SplitStatements(body->json, &body->was_array);
-  if (!texts.ok()) return texts.status();
-  body->texts = std::move(*texts);
-  return absl::OkStatus();
+  return SplitStatements(body);
 }
 
 // The string member `name` of `j`, or "" when absent or not a string
@@ -251,11 +276,12 @@ std::string StringField(const nlohmann::json& j, const char* name) {
 // attachment without fileUrl needs its part, every part an attachment, and
 // signature attachments a valid JWS. Adds to `carried` (statement index,
 // sha) each attachment whose part was sent.
-absl::Status CheckAttachments(const std::vector<std::string>& texts, const std::map<std::string, MultipartPart>& parts,
-                              std::vector<std::pair<size_t, std::string>>* carried) {
+absl::Status CheckAttachments(const StatementBody& body, std::vector<std::pair<size_t, std::string>>* carried) {
+  const std::vector<std::string>& texts = body.texts;
+  const std::map<std::string, MultipartPart>& parts = body.attachments;
   std::set<std::string> referenced;
   for (size_t i = 0; i < texts.size(); ++i) {
-    if (texts[i].find("\"attachments\"") == std::string::npos) continue;
+    if (!body.has_attachments[i]) continue;
     nlohmann::json st = nlohmann::json::parse(texts[i], nullptr, false);
     if (!st.is_object() || !st.contains("attachments") || !st["attachments"].is_array()) continue;
     for (const nlohmann::json& a : st["attachments"]) {
@@ -324,19 +350,58 @@ bool SentWith(const Document& d, const records::StatementRecord& record) {
 
 absl::Status XapiHandler::SaveAttachments(const std::map<std::string, MultipartPart>& parts,
                                           const std::vector<std::pair<size_t, std::string>>& carried,
-                                          const std::vector<ParsedStatement>& statements) const {
-  const int64_t now = absl::ToUnixMicros(absl::Now());
-  std::set<std::pair<std::string, std::string>> saved;  // (learner, statement id/sha)
+                                          const std::vector<ParsedStatement>& statements,
+                                          std::vector<DocKey>* created) const {
+  // Each statement keeps its own copy of the parts it names: one part named
+  // by every statement of a batch would be stored a thousand times.
+  std::vector<std::pair<DocKey, const MultipartPart*>> writes;
+  std::set<std::pair<std::string, std::string>> seen;  // (learner, statement id/sha)
+  size_t total = 0;
   for (const auto& [i, sha] : carried) {
     DocKey key = StatementAttachmentKey(statements[i].learners, statements[i].id, sha);
-    if (!saved.emplace(key.learner, key.id).second) continue;
+    if (!seen.emplace(key.learner, key.id).second) continue;
     const MultipartPart& part = parts.at(sha);
-    auto ct = part.headers.find("content-type");
-    absl::Status s = documents_->Put(key, ct == part.headers.end() ? "application/octet-stream" : ct->second, part.body,
-                                     WriteCondition{}, now);
+    total += part.body.size();
+    writes.emplace_back(std::move(key), &part);
+  }
+  if (total > kMaxBodyBytes) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("attachments: the statements would store ", total,
+                     " bytes of attachments (each statement keeps its own copy of every part it names), over the "
+                     "limit of ",
+                     kMaxBodyBytes, " bytes per request"));
+  }
+  const int64_t now = absl::ToUnixMicros(absl::Now());
+  for (const auto& [key, part] : writes) {
+    // Stored before this request (by the statement that holds this id,
+    // which this request may be a retry of): the same bytes, its hash is in
+    // the key. Kept as it is, and never deleted by this request.
+    absl::StatusOr<Document> existing = documents_->Get(key);
+    if (existing.ok()) continue;
+    if (existing.status().code() != absl::StatusCode::kNotFound) return existing.status();
+    auto ct = part->headers.find("content-type");
+    WriteCondition only_new;
+    only_new.if_none_match_star = true;
+    absl::Status s = documents_->Put(key, ct == part->headers.end() ? "application/octet-stream" : ct->second,
+                                     part->body, only_new, now);
+    // Another request for the same statement stored it meanwhile: theirs.
+    if (s.code() == absl::StatusCode::kFailedPrecondition) continue;
     if (!s.ok()) return s;
+    created->push_back(key);
   }
   return absl::OkStatus();
+}
+
+void XapiHandler::DiscardAttachments(const std::vector<DocKey>& created, const absl::Status& why) const {
+  for (const DocKey& key : created) {
+    absl::Status s = documents_->Delete(key, WriteCondition{});
+    if (!s.ok()) {
+      LogError("xapi_attachment_discard_failed", {{"learner", key.learner},
+                                                  {"id", key.id},
+                                                  {"error", std::string(s.message())},
+                                                  {"write_error", std::string(why.message())}});
+    }
+  }
 }
 
 HttpResponse XapiHandler::WithAttachments(HttpResponse r, const std::vector<const StoredStatement*>& statements) const {
@@ -345,9 +410,10 @@ HttpResponse XapiHandler::WithAttachments(HttpResponse r, const std::vector<cons
   parts[0].body = std::move(r.body);
   std::set<std::string> seen;
   for (const StoredStatement* stored : statements) {
-    const std::string& text = stored->record.json;
-    if (text.find("\"attachments\"") == std::string::npos) continue;
-    nlohmann::json st = nlohmann::json::parse(text, nullptr, false);
+    // Parsed whatever the text looks like: the key may be spelled with
+    // escapes ("\u0061ttachments"). A page with attachments holds at most
+    // kMaxStatementsPerPageWithAttachments statements.
+    nlohmann::json st = nlohmann::json::parse(stored->record.json, nullptr, false);
     if (!st.is_object() || !st.contains("attachments")) continue;
     for (const nlohmann::json& a : st["attachments"]) {
       if (!a.is_object() || !a.contains("sha2") || !a["sha2"].is_string()) continue;
@@ -378,6 +444,20 @@ HttpResponse XapiHandler::WithAttachments(HttpResponse r, const std::vector<cons
   }
   r.body = BuildMultipart(parts, &r.content_type);
   return r;
+}
+
+absl::StatusOr<std::vector<StoredStatement>> XapiHandler::RecordWithAttachments(
+    const std::map<std::string, MultipartPart>& parts, const std::vector<std::pair<size_t, std::string>>& carried,
+    std::vector<ParsedStatement> statements) const {
+  std::vector<DocKey> created;
+  absl::Status saved = SaveAttachments(parts, carried, statements, &created);
+  if (!saved.ok()) {
+    DiscardAttachments(created, saved);
+    return saved;
+  }
+  absl::StatusOr<std::vector<StoredStatement>> stored = store_->Record(std::move(statements));
+  if (!stored.ok()) DiscardAttachments(created, stored.status());
+  return stored;
 }
 
 HttpResponse XapiHandler::Statements(const auth::AccessGrant& grant, const HttpRequest& req) const {
@@ -424,7 +504,7 @@ HttpResponse XapiHandler::PutStatement(const auth::AccessGrant& grant, const Htt
   // After the parse, as POST does: a malformed attachment entry is a 400
   // naming its field, not a JSON type error.
   std::vector<std::pair<size_t, std::string>> carried;
-  absl::Status att = CheckAttachments(body.texts, body.attachments, &carried);
+  absl::Status att = CheckAttachments(body, &carried);
   if (!att.ok()) return FromStatus(att);
   absl::Status allowed = records::CheckStatementWrite(grant, *p, "statement");
   if (allowed.ok()) allowed = records::CheckVoidingWrite(grant, &*p, *store_, "statement.object.id");
@@ -432,9 +512,8 @@ HttpResponse XapiHandler::PutStatement(const auth::AccessGrant& grant, const Htt
   records::SetIssuer(grant, &*p);
   std::vector<ParsedStatement> batch;
   batch.push_back(std::move(*p));
-  absl::Status saved = SaveAttachments(body.attachments, carried, batch);
-  if (!saved.ok()) return FromStatus(saved);
-  absl::StatusOr<std::vector<StoredStatement>> stored = store_->Record(std::move(batch));
+  absl::StatusOr<std::vector<StoredStatement>> stored =
+      RecordWithAttachments(body.attachments, carried, std::move(batch));
   if (!stored.ok()) return FromStatus(stored.status());
   HttpResponse r;
   r.status = 204;
@@ -446,11 +525,8 @@ HttpResponse XapiHandler::PostStatements(const auth::AccessGrant& grant, const H
   StatementBody body;
   absl::Status body_ok = ReadStatementBody(req, &body);
   if (!body_ok.ok()) return FromStatus(body_ok);
-  const std::vector<std::string>& texts = body.texts;
+  const std::vector<std::string>& texts = body.texts;  // at most kMaxStatementsPerPost
   const bool was_array = body.was_array;
-  if (texts.size() > kMaxStatementsPerPost) {
-    return Error(400, absl::StrCat("statements: at most ", kMaxStatementsPerPost, " statements per request"));
-  }
   std::vector<ParsedStatement> batch;
   std::set<records::Uuid> ids;
   for (size_t i = 0; i < texts.size(); ++i) {
@@ -471,11 +547,10 @@ HttpResponse XapiHandler::PostStatements(const auth::AccessGrant& grant, const H
     batch.push_back(std::move(*p));
   }
   std::vector<std::pair<size_t, std::string>> carried;
-  absl::Status att = CheckAttachments(texts, body.attachments, &carried);
+  absl::Status att = CheckAttachments(body, &carried);
   if (!att.ok()) return FromStatus(att);
-  absl::Status saved = SaveAttachments(body.attachments, carried, batch);
-  if (!saved.ok()) return FromStatus(saved);
-  absl::StatusOr<std::vector<StoredStatement>> stored = store_->Record(std::move(batch));
+  absl::StatusOr<std::vector<StoredStatement>> stored =
+      RecordWithAttachments(body.attachments, carried, std::move(batch));
   if (!stored.ok()) return FromStatus(stored.status());
   nlohmann::json out = nlohmann::json::array();
   for (const StoredStatement& s : *stored) out.push_back(FormatUuid(s.id));
