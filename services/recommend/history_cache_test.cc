@@ -124,10 +124,10 @@ TEST_F(HistoryCacheTest, WhenTheFeedEndsTheCacheEmptiesAndIsNotUsed) {
 // answering long past the lease (before the heartbeats it stopped after it).
 TEST_F(HistoryCacheTest, AnIdleFeedKeepsTheCacheAnswering) {
   LearnerHistoryCache::Options o;
-  o.lease = absl::Milliseconds(300);
+  o.lease = absl::Milliseconds(600);  // heartbeats every 100 ms: room for a loaded machine
   auto cache = Start(o);
   Put(*cache, "u1", 3);
-  absl::SleepFor(absl::Seconds(1));
+  absl::SleepFor(absl::Milliseconds(1500));
   EXPECT_NE(cache->Lookup("u1"), nullptr);
   EXPECT_NE(cache->Peek("u1"), nullptr);
 }
