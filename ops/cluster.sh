@@ -28,7 +28,10 @@
 # LIFELONG_RECORDS_PORT [7001], xAPI on 8080 (--xapi_port in RECORDS_FLAGS) and
 # the leader's /metrics on 9001 (--metrics_port in RECORDS_FLAGS); HAProxy
 # passes the TCP stream through (TLS included) to whichever node answers
-# 200 on GET /leader of its metrics port (checked every 250 ms). The catalog
+# 200 on GET /leader of its metrics port (checked every 250 ms); on the xAPI
+# port it first sends the PROXY protocol (send-proxy), so the nodes see each
+# client's address, not HAProxy's (--xapi_proxy_protocol_from=127.0.0.1: the
+# per-address limits and the password backoff count clients). The catalog
 # (7002), the recommenders (7003) and the web gateways (LIFELONG_WEB_PORT
 # [8090]) are behind HAProxy the same way, on any ready node.
 #
@@ -321,7 +324,7 @@ start_node() {
     --backup_dir="$CLUSTER/records-$n-backups" --backup_interval="${STACK_BACKUP_INTERVAL:-6h}" \
     --backup_keep="${STACK_BACKUP_KEEP:-28}" \
     $(server_tls_flags records) $(server_auth_flags records) \
-    --xapi_max_connections_per_address=4096 --xapi_max_held_mib_per_address=1024 \
+    --xapi_proxy_protocol_from=127.0.0.1 \
     --replication_nats="$(nats_urls)" $(nats_credentials_flag) --node_id="records-$n" --replicas=3 --lease_ttl_ms="$LEASE_TTL_MS" \
     ${RECORDS_FLAGS:-} \
     --metrics_port="$(node_metrics_port "$n")" --xapi_port="$(node_xapi_port "$n")"
@@ -555,8 +558,14 @@ EOF
       echo "    option httpchk"
       echo "    http-check send meth GET uri /leader"
       echo "    http-check expect status 200"
+      # xAPI: the PROXY protocol names the client to the node (its port takes
+      # connections from HAProxy only). The check goes to the metrics port,
+      # which takes none, and HAProxy sends it there without a PROXY header
+      # (a check with "port" uses send-proxy only with check-send-proxy).
+      local proxy=""
+      [ "$backend" != xapi ] || proxy=" send-proxy"
       for n in "${NODES[@]}"; do
-        echo "    server records-$n 127.0.0.1:$($port_fn "$n") check port $(node_metrics_port "$n")$check_tls"
+        echo "    server records-$n 127.0.0.1:$($port_fn "$n")$proxy check port $(node_metrics_port "$n")$check_tls"
       done
       echo
     done

@@ -25,6 +25,7 @@
 #include <deque>
 #include <map>
 #include <mutex>
+#include <set>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -33,7 +34,9 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "services/common/http_request_framing.h"
@@ -105,6 +108,9 @@ struct Metrics {
   void Opened(double delta) const {
     if (m.open != nullptr) m.open->Add(delta);
   }
+  void Held(size_t bytes) const {
+    if (m.held_bytes != nullptr) m.held_bytes->Set(static_cast<double>(bytes));
+  }
   void Closed(const char* reason) const {
     if (m.closed == nullptr) return;
     if (absl::StatusOr<metrics::Counter*> c = m.closed->WithLabels({reason}); c.ok()) (*c)->Increment();
@@ -157,6 +163,100 @@ std::string ErrorResponse(int status, absl::string_view message) {
 
 using Io = SocketIo;
 
+// The PROXY protocol (haproxy.org/download/2.0/doc/proxy-protocol.txt), as
+// HAProxy's send-proxy (v1, a text line) and send-proxy-v2 (binary) write it.
+constexpr absl::string_view kProxyV1Prefix = "PROXY ";
+constexpr absl::string_view kProxyV2Signature("\r\n\r\n\0\r\nQUIT\n", 12);
+constexpr size_t kMaxProxyV1Bytes = 107;  // the specification's bound, CRLF included
+// 16 bytes of fixed header, then addresses (36 bytes for IPv6) and TLVs;
+// HAProxy's longest (unique id, TLS details) stays well under this.
+constexpr size_t kMaxProxyV2Bytes = 16 + 512;
+
+struct ProxyHeader {
+  enum class State { kIncomplete, kDone, kError };
+  State state = State::kIncomplete;
+  size_t length = 0;      // kDone: the header's bytes
+  std::string client_ip;  // kDone: empty when it names no address (LOCAL, UNKNOWN)
+  int client_port = 0;
+  std::string error;  // kError
+};
+
+// The numeric address `text` of `family`, as inet_ntop writes it; "" when it
+// is not one.
+std::string NormalizeIp(int family, const std::string& text) {
+  unsigned char bytes[sizeof(in6_addr)];
+  char out[INET6_ADDRSTRLEN] = "";
+  if (inet_pton(family, text.c_str(), bytes) != 1 || inet_ntop(family, bytes, out, sizeof(out)) == nullptr) return "";
+  return out;
+}
+
+// Parses the PROXY header at the start of `in` (v1 or v2): kIncomplete while
+// `in` is a prefix of one that is within bounds; kError for anything else.
+ProxyHeader ParseProxyHeader(absl::string_view in) {
+  ProxyHeader h;
+  auto fail = [&h](std::string error) {
+    h.state = ProxyHeader::State::kError;
+    h.error = std::move(error);
+    return h;
+  };
+  if (in.empty()) return h;
+  if (in[0] == kProxyV1Prefix[0]) {
+    if (!absl::StartsWith(kProxyV1Prefix, in.substr(0, kProxyV1Prefix.size()))) return fail("no PROXY header");
+    const size_t eol = in.find("\r\n");
+    if (eol == absl::string_view::npos || eol + 2 > kMaxProxyV1Bytes) {
+      if (in.size() >= kMaxProxyV1Bytes) return fail("PROXY v1 header over 107 bytes");
+      return h;
+    }
+    const std::vector<std::string> fields =
+        absl::StrSplit(in.substr(kProxyV1Prefix.size(), eol - kProxyV1Prefix.size()), ' ');
+    h.length = eol + 2;
+    if (fields[0] == "UNKNOWN") {  // the rest of the line is ignored
+      h.state = ProxyHeader::State::kDone;
+      return h;
+    }
+    const int family = fields[0] == "TCP4" ? AF_INET : fields[0] == "TCP6" ? AF_INET6 : AF_UNSPEC;
+    if (family == AF_UNSPEC || fields.size() != 5) return fail("malformed PROXY v1 header");
+    int src_port = 0, dst_port = 0;
+    const std::string src = NormalizeIp(family, fields[1]);
+    if (src.empty() || NormalizeIp(family, fields[2]).empty() || fields[3].size() > 5 || fields[4].size() > 5 ||
+        !absl::SimpleAtoi(fields[3], &src_port) || !absl::SimpleAtoi(fields[4], &dst_port) ||
+        !absl::ascii_isdigit(static_cast<unsigned char>(fields[3][0])) ||
+        !absl::ascii_isdigit(static_cast<unsigned char>(fields[4][0])) || src_port > 65535 || dst_port > 65535) {
+      return fail("malformed PROXY v1 header");
+    }
+    h.state = ProxyHeader::State::kDone;
+    h.client_ip = src;
+    h.client_port = src_port;
+    return h;
+  }
+  if (in[0] == kProxyV2Signature[0]) {
+    if (!absl::StartsWith(kProxyV2Signature, in.substr(0, kProxyV2Signature.size()))) return fail("no PROXY header");
+    if (in.size() < 16) return h;
+    const auto byte = [&in](size_t i) { return static_cast<unsigned char>(in[i]); };
+    const int version = byte(12) >> 4, command = byte(12) & 0xF, family = byte(13);
+    const size_t length = 16 + (size_t{byte(14)} << 8 | byte(15));
+    if (version != 2 || command > 1) return fail("malformed PROXY v2 header");
+    if (length > kMaxProxyV2Bytes) return fail(absl::StrCat("PROXY v2 header over ", kMaxProxyV2Bytes, " bytes"));
+    if (in.size() < length) return h;
+    h.length = length;
+    h.state = ProxyHeader::State::kDone;
+    if (command == 0 || family == 0x00) return h;  // LOCAL (the proxy's own health check), or UNSPEC
+    char ip[INET6_ADDRSTRLEN] = "";
+    if (family == 0x11 && length >= 16 + 12) {  // TCP over IPv4: source, destination, ports
+      inet_ntop(AF_INET, in.data() + 16, ip, sizeof(ip));
+      h.client_port = byte(16 + 8) << 8 | byte(16 + 9);
+    } else if (family == 0x21 && length >= 16 + 36) {  // TCP over IPv6
+      inet_ntop(AF_INET6, in.data() + 16, ip, sizeof(ip));
+      h.client_port = byte(16 + 32) << 8 | byte(16 + 33);
+    } else {
+      return fail("PROXY v2 header of an unsupported address family");
+    }
+    h.client_ip = ip;
+    return h;
+  }
+  return fail("no PROXY header");
+}
+
 }  // namespace
 
 class HttpServer::Impl {
@@ -172,7 +272,7 @@ class HttpServer::Impl {
   void Stop();
 
  private:
-  enum class Phase { kHandshake, kReading, kProcessing, kWriting, kDraining };
+  enum class Phase { kProxyHeader, kHandshake, kReading, kProcessing, kWriting, kDraining };
   struct Conn {
     uint64_t id = 0;
     int fd = -1;
@@ -194,9 +294,12 @@ class HttpServer::Impl {
     absl::Time deadline = absl::InfiniteFuture();
     const char* deadline_reason = "";
     size_t drained = 0;
-    uint32_t interest = 0;  // epoll events registered (0: not in the epoll set)
-    size_t job_bytes = 0;   // its whole request at a worker (queued or running)
-    size_t held = 0;        // what of `in` and `job_bytes` the held totals count
+    uint32_t interest = 0;      // epoll events registered (0: not in the epoll set)
+    size_t job_bytes = 0;       // its whole request at a worker (queued or running)
+    size_t held = 0;            // what of `in`, `job_bytes` and `out` the held totals count
+    absl::Time write_deadline;  // of the response being written, however steadily it goes out
+    std::string proxy_in;       // the PROXY header read so far (kProxyHeader)
+    bool counted = false;       // in per_address_ (from the accept; behind a proxy, from its header)
   };
   struct Job {
     uint64_t id;
@@ -224,6 +327,10 @@ class HttpServer::Impl {
   bool ReadRequest(Conn& c, absl::Time now);
   bool Write(Conn& c, absl::Time now);
   bool Drain(Conn& c, absl::Time now);
+  // kProxyHeader: reads the PROXY header and nothing past it (what follows
+  // may be a TLS handshake), then takes the client's address from it.
+  bool ReadProxyHeader(Conn& c, absl::Time now);
+  bool TrustedProxy(const std::string& ip) const;
   void StartWriting(Conn& c, std::string response, bool close, absl::Time now);
   void ToIdle(Conn& c, absl::Time now);
   // The connection as services/common/socket_io.h reads and writes it.
@@ -231,10 +338,16 @@ class HttpServer::Impl {
   void Close(Conn& c, const char* reason);
   void Wake();
   // The held-bytes budget (max_held_bytes*): Hold brings the totals in line
-  // with the connection's `in` and `job_bytes` (none once it is closed);
-  // WouldPassBudget says whether `more` bytes for it would pass a limit.
+  // with the connection's `in`, `job_bytes` and `out` (none once it is
+  // closed); WouldPassBudget says whether `more` request bytes for it would
+  // pass a limit, ResponseWouldPassBudget whether a response of `size`
+  // would (one is let through when nothing else of its address is held, or
+  // nothing at all: it is in memory already, and a page larger than the
+  // per-address budget must still reach an honest client).
   void Hold(Conn& c);
   bool WouldPassBudget(const Conn& c, size_t more) const;
+  bool ResponseWouldPassBudget(const Conn& c, size_t size) const;
+  size_t HeldBy(const std::string& ip) const;
 
   const HttpServerOptions options_;
   const HttpRequestHandler handler_;
@@ -255,7 +368,8 @@ class HttpServer::Impl {
   std::map<std::string, int> per_address_;
   size_t held_total_ = 0;
   std::map<std::string, size_t> held_per_address_;
-  uint64_t next_id_ = 2;  // after kWakeId and kListenId
+  std::set<std::string> proxies_;  // proxy_protocol_from, normalized (const after Init)
+  uint64_t next_id_ = 2;           // after kWakeId and kListenId
 
   std::mutex mu_;
   std::condition_variable work_cv_;
@@ -283,6 +397,18 @@ absl::Status HttpServer::Impl::Init() {
     return absl::InvalidArgumentError(
         absl::StrCat(o.name, " options: max_held_bytes_per_address must hold the largest request (", largest_request,
                      " bytes) and max_held_bytes at least as much as max_held_bytes_per_address"));
+  }
+  if (o.min_write_bytes_per_second < 1) {
+    return absl::InvalidArgumentError(absl::StrCat(o.name, " options: min_write_bytes_per_second must be at least 1"));
+  }
+  for (const std::string& proxy : o.proxy_protocol_from) {
+    std::string ip = NormalizeIp(AF_INET, proxy);
+    if (ip.empty()) ip = NormalizeIp(AF_INET6, proxy);
+    if (ip.empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(o.name, " options: proxy_protocol_from: \"", proxy, "\" is not a numeric IPv4 or IPv6 address"));
+    }
+    proxies_.insert(ip);
   }
   if (o.tls.ServesTls() || o.tls.require_client_cert) {
     absl::StatusOr<SslCtxPtr> ctx = NewServerSslCtx(o.tls);
@@ -429,19 +555,30 @@ void HttpServer::Impl::Work() {
 }
 
 void HttpServer::Impl::Hold(Conn& c) {
-  const size_t want = c.fd < 0 ? 0 : c.in.size() + c.job_bytes;
+  const size_t want = c.fd < 0 ? 0 : c.in.size() + c.job_bytes + c.out.size();
   if (want == c.held) return;
   size_t& mine = held_per_address_[c.ip];
   held_total_ = held_total_ - c.held + want;
   mine = mine - c.held + want;
   c.held = want;
   if (mine == 0) held_per_address_.erase(c.ip);
+  metrics_.Held(held_total_);
+}
+
+size_t HttpServer::Impl::HeldBy(const std::string& ip) const {
+  auto it = held_per_address_.find(ip);
+  return it == held_per_address_.end() ? 0 : it->second;
 }
 
 bool HttpServer::Impl::WouldPassBudget(const Conn& c, size_t more) const {
   if (held_total_ + more > options_.max_held_bytes) return true;
-  auto it = held_per_address_.find(c.ip);
-  return (it == held_per_address_.end() ? 0 : it->second) + more > options_.max_held_bytes_per_address;
+  return HeldBy(c.ip) + more > options_.max_held_bytes_per_address;
+}
+
+bool HttpServer::Impl::ResponseWouldPassBudget(const Conn& c, size_t size) const {
+  if (held_total_ > 0 && held_total_ + size > options_.max_held_bytes) return true;
+  const size_t mine = HeldBy(c.ip);
+  return mine > 0 && mine + size > options_.max_held_bytes_per_address;
 }
 
 void HttpServer::Impl::Close(Conn& c, const char* reason) {
@@ -451,8 +588,11 @@ void HttpServer::Impl::Close(Conn& c, const char* reason) {
   if (c.fd >= 0) ::close(c.fd);
   c.fd = -1;
   Hold(c);  // releases what it held
-  auto it = per_address_.find(c.ip);
-  if (it != per_address_.end() && --it->second <= 0) per_address_.erase(it);
+  if (c.counted) {
+    auto it = per_address_.find(c.ip);
+    if (it != per_address_.end() && --it->second <= 0) per_address_.erase(it);
+    c.counted = false;
+  }
   metrics_.Opened(-1);
 }
 
@@ -464,8 +604,13 @@ void HttpServer::Impl::StartWriting(Conn& c, std::string response, bool close, a
   c.sent = 0;
   c.close_after_write = close || stopping_.load();
   c.since = now;
-  c.deadline = now + absl::Seconds(options_.io_timeout_seconds);
+  // Taken at min_write_bytes_per_second, with io_timeout_seconds to spare;
+  // and no io_timeout_seconds without progress (Write moves that on).
+  const absl::Duration io = absl::Seconds(options_.io_timeout_seconds);
+  c.write_deadline = now + io + absl::Seconds(static_cast<double>(c.out.size()) / options_.min_write_bytes_per_second);
+  c.deadline = std::min(c.write_deadline, now + io);
   c.deadline_reason = "write_timeout";
+  Hold(c);
 }
 
 void HttpServer::Impl::ToIdle(Conn& c, absl::Time now) {
@@ -601,9 +746,12 @@ bool HttpServer::Impl::Write(Conn& c, absl::Time now) {
       return false;
     }
     c.sent += n;
+    if (n > 0) c.deadline = std::min(c.write_deadline, now + absl::Seconds(options_.io_timeout_seconds));
   }
   c.out.clear();
+  c.out.shrink_to_fit();
   c.sent = 0;
+  Hold(c);
   ++c.served;
   if (c.close_after_write) {
     // Half-close and read the rest of what the client sends, so the
@@ -644,8 +792,65 @@ bool HttpServer::Impl::Drain(Conn& c, absl::Time now) {
   return false;
 }
 
+bool HttpServer::Impl::TrustedProxy(const std::string& ip) const {
+  if (proxies_.count(ip) > 0) return true;
+  // An IPv4 peer of a dual-stack listener.
+  return absl::StartsWith(ip, "::ffff:") && ip.find('.') != std::string::npos && proxies_.count(ip.substr(7)) > 0;
+}
+
+bool HttpServer::Impl::ReadProxyHeader(Conn& c, absl::Time now) {
+  char buf[kMaxProxyV2Bytes];
+  ProxyHeader h;
+  while (h.state == ProxyHeader::State::kIncomplete) {
+    // Peek, then take only the header's bytes: what follows is the client's.
+    const ssize_t n = ::recv(c.fd, buf, kMaxProxyV2Bytes - c.proxy_in.size(), MSG_PEEK);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return true;
+    if (n <= 0) {  // closed before its header was whole
+      Close(c, nullptr);
+      return false;
+    }
+    const std::string seen = c.proxy_in + std::string(buf, static_cast<size_t>(n));
+    h = ParseProxyHeader(seen);
+    if (h.state == ProxyHeader::State::kError) {
+      Close(c, "proxy_header");  // unanswered: whatever sent it is not the proxy we know
+      return false;
+    }
+    const size_t take = h.state == ProxyHeader::State::kDone ? h.length - c.proxy_in.size() : static_cast<size_t>(n);
+    if (::recv(c.fd, buf, take, 0) != static_cast<ssize_t>(take)) {
+      Close(c, nullptr);
+      return false;
+    }
+    c.proxy_in.append(buf, take);
+  }
+  c.proxy_in.clear();
+  c.proxy_in.shrink_to_fit();
+  if (!h.client_ip.empty()) {  // else LOCAL or UNKNOWN: the proxy's own connection
+    c.ip = h.client_ip;
+    c.port = h.client_port;
+  }
+  // The client's address now counts for the per-address cap, as at accept.
+  int& from_ip = per_address_[c.ip];
+  if (from_ip >= options_.max_connections_per_address) {
+    metrics_.Refused("per_address_limit");
+    if (ssl_ctx_ == nullptr) {  // a plaintext client learns why (best effort)
+      const std::string r = ErrorResponse(503, "too many connections from this address");
+      ssize_t unused = ::send(c.fd, r.data(), r.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+      (void)unused;
+    }
+    Close(c, nullptr);
+    return false;
+  }
+  ++from_ip;
+  c.counted = true;
+  c.phase = c.ssl != nullptr ? Phase::kHandshake : Phase::kReading;
+  return Step(c, now);  // the handshake or request may be buffered already
+}
+
 bool HttpServer::Impl::Step(Conn& c, absl::Time now) {
   switch (c.phase) {
+    case Phase::kProxyHeader:
+      return ReadProxyHeader(c, now);
     case Phase::kHandshake: {
       const int r = SSL_accept(c.ssl);
       if (r == 1) {
@@ -687,8 +892,16 @@ void HttpServer::Impl::Accept(absl::Time now) {
       inet_ntop(AF_INET, &a->sin_addr, ip, sizeof(ip));
       port = ntohs(a->sin_port);
     }
-    int& from_ip = per_address_[ip];
-    if (from_ip >= options_.max_connections_per_address) {
+    // Behind a proxy (proxy_protocol_from), only the proxies may connect,
+    // and their connections count under the client address their PROXY
+    // header names (ReadProxyHeader).
+    const bool via_proxy = !proxies_.empty();
+    if (via_proxy && !TrustedProxy(ip)) {
+      metrics_.Refused("untrusted_peer");
+      ::close(fd);  // unanswered
+      continue;
+    }
+    if (!via_proxy && per_address_[ip] >= options_.max_connections_per_address) {
       metrics_.Refused("per_address_limit");
       if (ssl_ctx_ == nullptr) {  // a plaintext client learns why (best effort)
         const std::string r = ErrorResponse(503, "too many connections from this address");
@@ -696,7 +909,7 @@ void HttpServer::Impl::Accept(absl::Time now) {
         (void)unused;
       }
       ::close(fd);
-      if (from_ip == 0) per_address_.erase(ip);
+      if (per_address_[ip] == 0) per_address_.erase(ip);
       continue;
     }
     if (static_cast<int>(conns_.size()) >= options_.max_connections) {
@@ -705,13 +918,14 @@ void HttpServer::Impl::Accept(absl::Time now) {
       auto oldest = conns_.end();
       for (auto it = conns_.begin(); it != conns_.end(); ++it) {
         const Conn& o = it->second;
-        const bool idle = (o.phase == Phase::kReading && o.in.empty()) || o.phase == Phase::kHandshake;
+        const bool idle = (o.phase == Phase::kReading && o.in.empty()) || o.phase == Phase::kHandshake ||
+                          o.phase == Phase::kProxyHeader;
         if (idle && (oldest == conns_.end() || o.since < oldest->second.since)) oldest = it;
       }
       if (oldest == conns_.end()) {
         metrics_.Refused("capacity");
         ::close(fd);
-        if (from_ip == 0) per_address_.erase(ip);
+        if (!via_proxy && per_address_[ip] == 0) per_address_.erase(ip);
         continue;
       }
       Close(oldest->second, "evicted");
@@ -724,7 +938,10 @@ void HttpServer::Impl::Accept(absl::Time now) {
     c.fd = fd;
     c.ip = ip;
     c.port = port;
-    ++per_address_[c.ip];
+    if (!via_proxy) {
+      ++per_address_[c.ip];
+      c.counted = true;
+    }
     metrics_.Opened(1);
     c.since = now;
     c.deadline = now + absl::Seconds(options_.header_timeout_seconds);
@@ -739,6 +956,7 @@ void HttpServer::Impl::Accept(absl::Time now) {
       c.phase = Phase::kHandshake;
       c.tls_wants = POLLIN;
     }
+    if (via_proxy) c.phase = Phase::kProxyHeader;  // then the handshake, or the request
     UpdateInterest(conns_.emplace(c.id, std::move(c)).first->second);
   }
 }
@@ -746,6 +964,8 @@ void HttpServer::Impl::Accept(absl::Time now) {
 uint32_t HttpServer::Impl::InterestOf(const Conn& c) {
   const uint32_t tls = c.tls_wants == POLLOUT ? EPOLLOUT : EPOLLIN;
   switch (c.phase) {
+    case Phase::kProxyHeader:
+      return EPOLLIN;
     case Phase::kHandshake:
       return tls;
     case Phase::kReading:
@@ -850,9 +1070,17 @@ void HttpServer::Impl::Loop() {
     for (Done& d : done) {
       auto it = conns_.find(d.id);
       if (it == conns_.end()) continue;  // closed meanwhile (Stop)
-      it->second.job_bytes = 0;
-      Hold(it->second);
-      StartWriting(it->second, std::move(d.response), d.close, now);
+      Conn& c = it->second;
+      c.job_bytes = 0;
+      Hold(c);
+      if (ResponseWouldPassBudget(c, d.response.size())) {
+        // Unread responses (a client that asks and does not read) would
+        // take more than the budget: this one is dropped for a 503.
+        metrics_.Closed("response_bytes_held");
+        d.response = ErrorResponse(503, "server busy: too many response bytes not yet taken; try again");
+        d.close = true;
+      }
+      StartWriting(c, std::move(d.response), d.close, now);
       if (!Write(it->second, now)) {
         conns_.erase(it);
         continue;

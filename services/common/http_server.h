@@ -21,8 +21,11 @@
 //   - the header block must arrive within `header_timeout_seconds` of the
 //     request's first byte (of the accept, for a connection's first request,
 //     TLS handshake included), however steadily it trickles in;
-//   - the body within `io_timeout_seconds` of the end of the headers, and a
-//     response must be taken by the client within `io_timeout_seconds`;
+//   - the body within `io_timeout_seconds` of the end of the headers; a
+//     response must be taken by the client within `io_timeout_seconds` plus
+//     its size at `min_write_bytes_per_second` (a 160 MiB page: 170 s), and
+//     with no `io_timeout_seconds` in which none of it is taken (a client
+//     that reads nothing is dropped then, whatever the size);
 //   - a kept-alive connection idle for `keep_alive_timeout_seconds` is closed;
 //     after `max_keep_alive_requests` the connection is closed
 //     ("Connection: close"; 1: one request per connection);
@@ -32,11 +35,23 @@
 //     one; with none idle, the new one is refused);
 //   - header blocks over 16 KiB get 431, bodies over `max_body_bytes` 413,
 //     ambiguous framing (request smuggling) 400, before the body is read;
-//   - request bytes held (read and not yet answered: partial requests, and
-//     whole ones queued or at a worker) at most `max_held_bytes` in all and
-//     `max_held_bytes_per_address` per client IP address: a read that would
-//     pass either gets 503 (with Retry-After) and the connection is closed,
-//     so many slow uploads cannot take the process's memory;
+//   - bytes held at most `max_held_bytes` in all and
+//     `max_held_bytes_per_address` per client IP address, counting request
+//     bytes read and not yet answered (partial requests, and whole ones
+//     queued or at a worker) and response bytes from when the worker has
+//     produced them until the client has taken the last of them: a read that
+//     would pass either limit gets 503 (with Retry-After) and the connection
+//     is closed, so many slow uploads cannot take the process's memory; a
+//     response that would pass either is dropped for such a 503 (unless
+//     nothing else of its address, or nothing at all, is held), so clients
+//     that ask for large pages and never read them cannot either. (What
+//     workers are building is not counted: at most `threads` responses.)
+//   - with `proxy_protocol_from`, only those peers (a load balancer) may
+//     connect, each connection starting with a PROXY protocol header (v1 or
+//     v2, at most 107 / 528 bytes, within `header_timeout_seconds` of the
+//     accept) that names the client: its address is the one the per-address
+//     limits count and handlers see. Other peers, and a connection whose
+//     header is missing, malformed or too long, are closed unanswered;
 //   - HTTPS when `tls` has a certificate, with client certificates demanded
 //     when `tls.require_client_cert` (docs/security.md).
 //
@@ -71,8 +86,10 @@ struct HttpServerRequest {
   std::string target;  // as sent: path and query
   // As sent, in cpp-httplib's order (by name, case-insensitively).
   std::vector<std::pair<std::string, std::string>> headers;
-  std::string body;         // de-chunked
-  std::string remote_addr;  // the peer's IP address, from the accept
+  std::string body;  // de-chunked
+  // The client's IP address: the peer of the accept, or behind a proxy
+  // (proxy_protocol_from) the one its PROXY header names.
+  std::string remote_addr;
 };
 
 // The handler's answer. The server adds Content-Length and Connection.
@@ -94,8 +111,10 @@ using HttpRequestHandler = std::function<HttpServerResponse(const HttpServerRequ
 struct HttpConnectionMetrics {
   metrics::Gauge* open = nullptr;
   metrics::CounterFamily* closed = nullptr;   // header_timeout, body_timeout, write_timeout, idle, evicted,
-                                              // bytes_held (max_held_bytes*)
-  metrics::CounterFamily* refused = nullptr;  // per_address_limit, capacity
+                                              // bytes_held, response_bytes_held (max_held_bytes*),
+                                              // proxy_header (missing or malformed)
+  metrics::CounterFamily* refused = nullptr;  // per_address_limit, capacity, untrusted_peer (proxy_protocol_from)
+  metrics::Gauge* held_bytes = nullptr;       // request and response bytes held (max_held_bytes)
 };
 
 // The defaults suit operational endpoints (a few GETs from Prometheus, a
@@ -114,10 +133,16 @@ struct HttpServerOptions {
   int max_connections = 32;
   int max_connections_per_address = 32;
   size_t max_body_bytes = 8192;
-  // Request bytes held at once, in all and per client address (see above);
-  // each at least one largest request (max_body_bytes + 16 KiB of headers).
+  // Request and response bytes held at once, in all and per client address
+  // (see above); each at least one largest request (max_body_bytes + 16 KiB
+  // of headers).
   size_t max_held_bytes = 64 << 20;
   size_t max_held_bytes_per_address = 16 << 20;
+  // The slowest a client may take a response (see above); at least 1.
+  size_t min_write_bytes_per_second = 1 << 20;
+  // Numeric addresses of the proxies that send the PROXY protocol (see
+  // above); empty: off, the peer of the accept is the client.
+  std::vector<std::string> proxy_protocol_from;
   // HTTPS when tls.cert_file is set; plaintext HTTP otherwise.
   TlsConfig tls;
   // In error messages ("<name>: cannot listen on ...") and log events

@@ -5,12 +5,15 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
+#include <map>
 #include <mutex>
 #include <string>
 #include <vector>
 
 #include <httplib.h>
+#include <openssl/ssl.h>
 
 #include "absl/strings/match.h"
 #include "absl/time/clock.h"
@@ -334,6 +337,319 @@ TEST(HttpServer, ChunkFramingPastTheRawCapIs413) {
   EXPECT_LT(absl::Now() - start, absl::Seconds(20)) << "answered before the body timeout";
 }
 
+// A connection from `from` to 127.0.0.1:`port` whose receive buffer is
+// small (so that the server, not the kernel, holds what the client has not
+// read), with 5 s send and receive timeouts; or -1.
+int ConnectSmallBuffer(int port, const char* from) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  int rcvbuf = 16 << 10;
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+  timeval tv{5, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+  sockaddr_in local{};
+  local.sin_family = AF_INET;
+  inet_pton(AF_INET, from, &local.sin_addr);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&local), sizeof(local)) != 0 ||
+      ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+// The first `n` bytes the server sent on `fd` ("" when it closed first).
+std::string ReadSome(int fd, size_t n) {
+  std::string out(n, '\0');
+  const ssize_t got = ::recv(fd, out.data(), n, MSG_WAITALL);
+  out.resize(got > 0 ? static_cast<size_t>(got) : 0);
+  return out;
+}
+
+// A server's connection counters and held-bytes gauge, readable by tests.
+struct TestConnectionMetrics {
+  TestConnectionMetrics() {
+    m.open = *registry.AddGauge("test_open", "open");
+    m.held_bytes = *registry.AddGauge("test_held_bytes", "held");
+    m.closed = *registry.AddCounterFamily("test_closed_total", "closed", {"reason"});
+    m.refused = *registry.AddCounterFamily("test_refused_total", "refused", {"reason"});
+  }
+  uint64_t Closed(const std::string& reason) { return (*m.closed->WithLabels({reason}))->Value(); }
+  uint64_t Refused(const std::string& reason) { return (*m.refused->WithLabels({reason}))->Value(); }
+
+  metrics::MetricsRegistry registry;
+  HttpConnectionMetrics m;
+};
+
+// A handler whose GET /big answers `size` bytes; any other path, the
+// client's address.
+HttpRequestHandler BigOrAddress(size_t size) {
+  return [size](const HttpServerRequest& req) {
+    HttpServerResponse r;
+    r.content_type = "text/plain";
+    r.body = req.path == "/big" ? std::string(size, 'b') : req.remote_addr;
+    return r;
+  };
+}
+
+// Response bytes count against the held-bytes budget until the client has
+// taken them: clients that ask for large responses and never read them got
+// all of them held (10 s each, 256 connections an address: ~40 GiB of xAPI
+// attachment pages). Now a response past the per-address or the total budget
+// is answered 503 with Retry-After, and what is held stays within the budget.
+TEST(HttpServer, UnreadResponsesAreBoundedPerAddressAndInAll) {
+  constexpr size_t kBig = 4 << 20;
+  TestConnectionMetrics metrics;
+  HttpServerOptions options;
+  options.threads = 4;
+  options.max_connections = 64;
+  options.io_timeout_seconds = 10;
+  options.max_held_bytes_per_address = 9 << 20;  // two responses
+  options.max_held_bytes = 13 << 20;             // three
+  options.connection_metrics = &metrics.m;
+  auto server = HttpServer::StartWithHandler(options, BigOrAddress(kBig));
+  ASSERT_TRUE(server.ok()) << server.status();
+  const int port = (*server)->port();
+  const std::string get = "GET /big HTTP/1.1\r\nHost: h\r\n\r\n";
+  std::vector<int> clients;
+  std::map<std::string, std::vector<std::string>> statuses;  // by address, in order
+  for (const char* from :
+       {"127.0.0.1", "127.0.0.1", "127.0.0.1", "127.0.0.1", "127.0.0.1", "127.0.0.2", "127.0.0.2", "127.0.0.3"}) {
+    const int fd = ConnectSmallBuffer(port, from);
+    ASSERT_GE(fd, 0) << from;
+    ASSERT_EQ(::send(fd, get.data(), get.size(), MSG_NOSIGNAL), static_cast<ssize_t>(get.size()));
+    clients.push_back(fd);
+    // The head of the answer, and no more: the rest of a 200 stays unread.
+    const std::string head = ReadSome(fd, 200);
+    statuses[from].push_back(head.substr(0, 12));
+    if (absl::StartsWith(head, "HTTP/1.1 503")) {
+      EXPECT_TRUE(absl::StrContains(head, "Retry-After: 1\r\n")) << head;
+    }
+    EXPECT_LE(metrics.m.held_bytes->Value(), options.max_held_bytes);
+  }
+  EXPECT_GE(metrics.m.held_bytes->Value(), 3.0 * kBig) << "the three admitted responses are held until read";
+  // 127.0.0.1: two fit its 9 MiB; 127.0.0.2: one more fits the 13 MiB in
+  // all; 127.0.0.3 holds nothing, but the total is full.
+  using V = std::vector<std::string>;
+  const std::string ok = "HTTP/1.1 200", busy = "HTTP/1.1 503";
+  EXPECT_EQ(statuses["127.0.0.1"], (V{ok, ok, busy, busy, busy}));
+  EXPECT_EQ(statuses["127.0.0.2"], (V{ok, busy}));
+  EXPECT_EQ(statuses["127.0.0.3"], (V{busy}));
+  EXPECT_EQ(metrics.Closed("response_bytes_held"), 5u);
+  EXPECT_LE(metrics.m.held_bytes->Value(), options.max_held_bytes);
+  // Requests from a full address are refused before a worker runs them.
+  const int more = ConnectSmallBuffer(port, "127.0.0.1");
+  ASSERT_GE(more, 0);
+  ::send(more, get.data(), get.size(), MSG_NOSIGNAL);
+  EXPECT_TRUE(absl::StartsWith(ReadSome(more, 12), busy));
+  ::close(more);
+  // Closing the unread connections releases their bytes.
+  for (int fd : clients) ::close(fd);
+  const absl::Time deadline = absl::Now() + absl::Seconds(5);
+  while (metrics.m.held_bytes->Value() > 0 && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(20));
+  EXPECT_EQ(metrics.m.held_bytes->Value(), 0);
+  const std::string r = Get(port, "/big");
+  EXPECT_TRUE(absl::StartsWith(r, ok)) << r.substr(0, 200);
+  EXPECT_TRUE(absl::EndsWith(r, "\r\n\r\n" + std::string(kBig, 'b')));
+}
+
+// The write deadline follows the response's size (io_timeout plus the size
+// at min_write_bytes_per_second) and its progress: an honest client reading
+// a large response at 2 MiB/s gets all of it, where a fixed io_timeout cut it
+// off; a client that reads nothing is still dropped io_timeout after the
+// last progress, not at the end of that longer deadline.
+TEST(HttpServer, SlowReaderOfALargeResponseGetsAllOfIt) {
+  constexpr size_t kBig = 6 << 20;
+  TestConnectionMetrics metrics;
+  HttpServerOptions options;
+  options.io_timeout_seconds = 1;  // the deadline: 1 s + 6 s at 1 MiB/s
+  options.max_held_bytes_per_address = 32 << 20;
+  options.connection_metrics = &metrics.m;
+  auto server = HttpServer::StartWithHandler(options, BigOrAddress(kBig));
+  ASSERT_TRUE(server.ok()) << server.status();
+  const int port = (*server)->port();
+  const std::string get = "GET /big HTTP/1.1\r\nHost: h\r\n\r\n";
+
+  const int silent = ConnectSmallBuffer(port, "127.0.0.2");
+  ASSERT_GE(silent, 0);
+  ::send(silent, get.data(), get.size(), MSG_NOSIGNAL);
+
+  const int slow = ConnectSmallBuffer(port, "127.0.0.1");
+  ASSERT_GE(slow, 0);
+  ::send(slow, get.data(), get.size(), MSG_NOSIGNAL);
+  const absl::Time start = absl::Now();
+  std::string got;
+  char buf[16 << 10];
+  absl::Time silent_dropped = absl::InfiniteFuture();
+  while (true) {  // at 2 MiB/s
+    const ssize_t n = ::recv(slow, buf, sizeof(buf), 0);
+    if (n <= 0) break;
+    got.append(buf, static_cast<size_t>(n));
+    if (silent_dropped == absl::InfiniteFuture() && metrics.Closed("write_timeout") > 0) silent_dropped = absl::Now();
+    absl::SleepFor(start + absl::Seconds(static_cast<double>(got.size()) / (2 << 20)) - absl::Now());
+  }
+  const absl::Duration took = absl::Now() - start;
+  ::close(slow);
+  const size_t body = got.find("\r\n\r\n");
+  ASSERT_NE(body, std::string::npos) << got.substr(0, 200);
+  EXPECT_EQ(got.size() - body - 4, kBig) << "after " << took;
+  EXPECT_GT(took, absl::Seconds(2)) << "the reader was slower than io_timeout";
+  // The silent one (its response written as far as the socket buffers
+  // took it, then no progress) went after about io_timeout.
+  EXPECT_LT(silent_dropped - start, absl::Seconds(4)) << "dropped long before its 7 s deadline";
+  EXPECT_EQ(metrics.Closed("write_timeout"), 1u);
+  ::close(silent);
+}
+
+// --- The PROXY protocol (proxy_protocol_from).
+
+// A PROXY v2 header: PROXY command over TCP, `family` 0x11 (IPv4: 4-byte
+// addresses) or 0x21 (IPv6: 16), with `src` and source port 4242; or the
+// LOCAL command with no addresses when `src` is empty.
+std::string ProxyV2(int family, const std::string& src) {
+  std::string h("\r\n\r\n\0\r\nQUIT\n", 12);
+  if (src.empty()) {
+    h += std::string("\x20\x00\x00\x00", 4);
+    return h;
+  }
+  const int af = family == 0x11 ? AF_INET : AF_INET6;
+  const size_t n = af == AF_INET ? 4 : 16;
+  unsigned char a[16] = {};
+  inet_pton(af, src.c_str(), a);
+  std::string addrs(reinterpret_cast<char*>(a), n);
+  addrs += std::string(n, '\x01');              // destination
+  addrs += std::string("\x10\x92\x1f\x90", 4);  // ports 4242, 8080
+  h += static_cast<char>(0x21);
+  h += static_cast<char>(family);
+  h += static_cast<char>(addrs.size() >> 8);
+  h += static_cast<char>(addrs.size() & 0xff);
+  return h + addrs;
+}
+
+class ProxyProtocolTest : public ::testing::Test {
+ protected:
+  void Start(std::vector<std::string> proxies, int max_per_address = 32) {
+    HttpServerOptions options;
+    options.header_timeout_seconds = 1;
+    options.max_connections_per_address = max_per_address;
+    options.max_keep_alive_requests = 1;
+    options.proxy_protocol_from = std::move(proxies);
+    options.connection_metrics = &metrics_.m;
+    auto server = HttpServer::StartWithHandler(options, BigOrAddress(1));
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = *std::move(server);
+  }
+  // Sends `parts` from `from`, 50 ms apart; what came back until EOF.
+  std::string Send(const std::vector<std::string>& parts, const char* from = "127.0.0.1") {
+    const int fd = ConnectFrom(server_->port(), from);
+    if (fd < 0) return "<connect failed>";
+    for (size_t i = 0; i < parts.size(); ++i) {
+      if (i > 0) absl::SleepFor(absl::Milliseconds(50));
+      ::send(fd, parts[i].data(), parts[i].size(), MSG_NOSIGNAL);
+    }
+    std::string r = ReadAll(fd);
+    ::close(fd);
+    return r;
+  }
+  static std::string BodyOf(const std::string& r) {
+    if (!absl::StartsWith(r, "HTTP/1.1 200 ")) return "<" + r.substr(0, 100) + ">";
+    return r.substr(r.find("\r\n\r\n") + 4);
+  }
+
+  TestConnectionMetrics metrics_;
+  std::unique_ptr<HttpServer> server_;
+  const std::string get_ = "GET /who HTTP/1.1\r\nHost: h\r\n\r\n";
+};
+
+TEST_F(ProxyProtocolTest, TheHeaderNamesTheClientInOnePacketOrSplit) {
+  Start({"127.0.0.1"});
+  EXPECT_EQ(BodyOf(Send({"PROXY TCP4 203.0.113.7 10.0.0.1 5555 8080\r\n" + get_})), "203.0.113.7");
+  EXPECT_EQ(BodyOf(Send({"PROXY TCP4 203.0.113.8 10.0.0.1 5", "555 8080\r", "\nGET /who HT", "TP/1.1\r\n\r\n"})),
+            "203.0.113.8");
+  EXPECT_EQ(BodyOf(Send({"PROXY TCP4 203.0.113.9 10.0.0.1 5555 8080\r\n", get_})), "203.0.113.9");
+  EXPECT_EQ(BodyOf(Send({"PROXY TCP6 2001:db8:0:0::1 2001:db8::2 5555 8080\r\n" + get_})), "2001:db8::1");
+  EXPECT_EQ(BodyOf(Send({"PROXY UNKNOWN\r\n" + get_})), "127.0.0.1") << "the proxy's own connection";
+  EXPECT_EQ(BodyOf(Send({ProxyV2(0x11, "198.51.100.4") + get_})), "198.51.100.4");
+  const std::string v2 = ProxyV2(0x21, "2001:db8::44");
+  EXPECT_EQ(BodyOf(Send({v2.substr(0, 5), v2.substr(5, 20), v2.substr(25) + "GET /who", " HTTP/1.1\r\n\r\n"})),
+            "2001:db8::44");
+  EXPECT_EQ(BodyOf(Send({ProxyV2(0x11, "") + get_})), "127.0.0.1") << "LOCAL: a health check";
+  EXPECT_EQ(metrics_.Closed("proxy_header"), 0u);
+}
+
+TEST_F(ProxyProtocolTest, MissingMalformedOrOversizedHeadersAreClosedUnanswered) {
+  Start({"127.0.0.1"});
+  std::string v2_long = ProxyV2(0x11, "198.51.100.4");
+  v2_long[14] = '\x7f';  // 32 KiB of addresses and TLVs
+  std::string v2_udp = ProxyV2(0x11, "198.51.100.4");
+  v2_udp[13] = '\x12';
+  const std::vector<std::string> bad = {
+      get_,                                                    // no header
+      "PROXY TCP4 203.0.113.7 10.0.0.1 5555\r\n" + get_,       // a field missing
+      "PROXY TCP4 203.0.113.777 10.0.0.1 5555 80\r\n" + get_,  // not an address
+      "PROXY TCP4 2001:db8::1 10.0.0.1 5555 80\r\n" + get_,    // not IPv4
+      "PROXY TCP4 203.0.113.7 10.0.0.1 5555 99999\r\n" + get_,
+      "PROXY TCP4  203.0.113.7 10.0.0.1 5555 80\r\n" + get_,  // two spaces
+      "PROXY TCP4 203.0.113.7 10.0.0.1 -1 80\r\n" + get_,
+      "PROXY TCP5 203.0.113.7 10.0.0.1 5555 80\r\n" + get_,
+      "PROXY " + std::string(200, 'x') + "\r\n" + get_,  // over 107 bytes
+      "proxy TCP4 203.0.113.7 10.0.0.1 5555 80\r\n" + get_,
+      v2_long + get_,
+      v2_udp + get_,
+      std::string("\r\n\r\n\0\r\nQUIX\n\x21\x11\x00\x0c", 16) + std::string(12, '\x01') + get_,
+  };
+  for (size_t i = 0; i < bad.size(); ++i) {
+    EXPECT_EQ(Send({bad[i]}), "") << i << ": " << bad[i];
+  }
+  EXPECT_EQ(metrics_.Closed("proxy_header"), bad.size());
+  // A header that never ends goes at the header timeout (1 s), unanswered.
+  const absl::Time start = absl::Now();
+  EXPECT_EQ(Send({"PROXY TCP4 203.0.113.7"}), "");
+  EXPECT_LT(absl::Now() - start, absl::Seconds(2.5));
+  EXPECT_EQ(metrics_.Closed("header_timeout"), 1u);
+  // And the server carries on.
+  EXPECT_EQ(BodyOf(Send({"PROXY TCP4 203.0.113.7 10.0.0.1 5555 8080\r\n" + get_})), "203.0.113.7");
+}
+
+TEST_F(ProxyProtocolTest, OnlyTheNamedProxiesMayConnect) {
+  Start({"127.0.0.2", "::1"});
+  const std::string request = "PROXY TCP4 203.0.113.7 10.0.0.1 5555 8080\r\n" + get_;
+  EXPECT_EQ(Send({request}, "127.0.0.1"), "") << "not a proxy: closed unanswered";
+  EXPECT_EQ(metrics_.Refused("untrusted_peer"), 1u);
+  EXPECT_EQ(BodyOf(Send({request}, "127.0.0.2")), "203.0.113.7");
+}
+
+TEST_F(ProxyProtocolTest, PerAddressLimitsCountTheClientTheHeaderNames) {
+  Start({"127.0.0.1"}, /*max_per_address=*/2);
+  const int port = server_->port();
+  std::vector<int> open;
+  for (int i = 0; i < 2; ++i) {  // two of client A's connections, waiting for a request
+    open.push_back(ConnectFrom(port, "127.0.0.1"));
+    const std::string h = "PROXY TCP4 203.0.113.7 10.0.0.1 5555 8080\r\n";
+    ::send(open.back(), h.data(), h.size(), MSG_NOSIGNAL);
+  }
+  absl::SleepFor(absl::Milliseconds(200));
+  const std::string third = Send({"PROXY TCP4 203.0.113.7 10.0.0.1 5555 8080\r\n"});
+  EXPECT_TRUE(absl::StartsWith(third, "HTTP/1.1 503 ")) << third;
+  EXPECT_EQ(metrics_.Refused("per_address_limit"), 1u);
+  // Another client through the same proxy is not held to A's count.
+  EXPECT_EQ(BodyOf(Send({"PROXY TCP4 203.0.113.8 10.0.0.1 5555 8080\r\n" + get_})), "203.0.113.8");
+  for (int fd : open) ::close(fd);
+}
+
+TEST(HttpServer, ProxyProtocolFromMustBeNumericAddresses) {
+  HttpServerOptions options;
+  options.proxy_protocol_from = {"127.0.0.1", "haproxy.local"};
+  EXPECT_EQ(HttpServer::Start(options, {}).status().code(), absl::StatusCode::kInvalidArgument);
+  options.proxy_protocol_from = {"10.0.0.1", "fd00::1"};
+  EXPECT_TRUE(HttpServer::Start(options, {}).ok());
+}
+
 TEST(HttpServer, OptionsMustLetTheLargestRequestBeHeld) {
   HttpServerOptions options;
   options.max_body_bytes = 1 << 20;
@@ -470,6 +786,37 @@ TEST_F(HttpsMetricsTest, SilentClientDoesNotStallTheHandshakeOfOthers) {
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(1000));
   EXPECT_EQ(ReadAll(silent), "");  // dropped after the header timeout
   ::close(silent);
+}
+
+// Behind HAProxy (TCP mode, TLS passed through) the PROXY header comes
+// before the TLS handshake; the server reads the header and no further.
+TEST_F(HttpsMetricsTest, TheProxyHeaderPrecedesTheTlsHandshake) {
+  HttpServerOptions options;
+  options.header_timeout_seconds = 2;
+  options.proxy_protocol_from = {"127.0.0.1"};
+  options.tls = ca_->Server("records", /*require_client_cert=*/false);
+  auto server = HttpServer::StartWithHandler(options, BigOrAddress(1));
+  ASSERT_TRUE(server.ok()) << server.status();
+  const int fd = Connect((*server)->port());
+  ASSERT_GE(fd, 0);
+  const std::string header = "PROXY TCP4 203.0.113.7 10.0.0.1 5555 8080\r\n";
+  ::send(fd, header.data(), header.size(), MSG_NOSIGNAL);
+  SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
+  ASSERT_NE(ctx, nullptr);
+  SSL* ssl = SSL_new(ctx);
+  SSL_set_fd(ssl, fd);
+  ASSERT_EQ(SSL_connect(ssl), 1);
+  const std::string get = "GET /who HTTP/1.1\r\nHost: h\r\n\r\n";
+  ASSERT_EQ(SSL_write(ssl, get.data(), static_cast<int>(get.size())), static_cast<int>(get.size()));
+  std::string r;
+  char buf[4096];
+  int n;
+  while ((n = SSL_read(ssl, buf, sizeof(buf))) > 0) r.append(buf, n);
+  EXPECT_TRUE(absl::StartsWith(r, "HTTP/1.1 200 ")) << r;
+  EXPECT_TRUE(absl::EndsWith(r, "\r\n\r\n203.0.113.7")) << r;
+  SSL_free(ssl);
+  SSL_CTX_free(ctx);
+  ::close(fd);
 }
 
 TEST_F(HttpsMetricsTest, UnusableCertificateFailsStart) {

@@ -79,6 +79,10 @@ ABSL_FLAG(std::string, backup_dir, "",
 ABSL_FLAG(absl::Duration, backup_interval, absl::ZeroDuration(),
           "take a backup this often (e.g. 6h; 0 = no scheduled backups, CreateBackup still works)");
 ABSL_FLAG(int, backup_keep, 7, "scheduled backups keep the newest N backups (retention; >= 1)");
+ABSL_FLAG(std::vector<std::string>, xapi_proxy_protocol_from, {},
+          "comma-separated numeric addresses of load balancers that send the PROXY protocol (v1 or v2; "
+          "HAProxy's send-proxy) on the xAPI port: then only they may connect, and the address their header "
+          "names is the client's (per-address limits, password backoff, logs); empty: off. docs/xapi.md");
 ABSL_FLAG(bool, xapi_require_client_cert, false,
           "with --tls_cert: also demand client certificates on the xAPI port (LMSs authenticate "
           "with Basic auth; --tls_require_client_cert covers gRPC and /metrics)");
@@ -178,6 +182,7 @@ int main(int argc, char** argv) {
     xo.http.max_held_bytes_per_address =
         static_cast<size_t>(std::max<int64_t>(0, absl::GetFlag(FLAGS_xapi_max_held_mib_per_address))) << 20;
     xo.http.max_held_bytes = static_cast<size_t>(std::max<int64_t>(0, absl::GetFlag(FLAGS_xapi_max_held_mib))) << 20;
+    xo.http.proxy_protocol_from = absl::GetFlag(FLAGS_xapi_proxy_protocol_from);
     xo.credentials_file = absl::GetFlag(FLAGS_xapi_credentials);
     xo.default_version = absl::GetFlag(FLAGS_xapi_default_version);
     o.xapi = std::move(xo);

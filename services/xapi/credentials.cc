@@ -69,6 +69,10 @@ Credentials::Backoff::Backoff(PasswordBackoffOptions options) : options_(std::mo
 
 absl::Duration Credentials::Backoff::Wait(const std::string& key, int free_failures) const {
   absl::MutexLock lock(&mu_);
+  return WaitLocked(key, free_failures);
+}
+
+absl::Duration Credentials::Backoff::WaitLocked(const std::string& key, int free_failures) const {
   auto it = pinned_.find(key);
   if (it == pinned_.end()) {
     it = failures_.find(key);
@@ -81,8 +85,21 @@ absl::Duration Credentials::Backoff::Wait(const std::string& key, int free_failu
   return left > absl::ZeroDuration() ? left : absl::ZeroDuration();
 }
 
+int Credentials::Backoff::CountLocked(const std::string& key) const {
+  auto it = pinned_.find(key);
+  if (it == pinned_.end()) {
+    it = failures_.find(key);
+    if (it == failures_.end()) return 0;
+  }
+  return options_.now() - it->second.last > options_.max_delay ? 0 : it->second.count;
+}
+
 void Credentials::Backoff::Failed(const std::string& key, bool pinned) {
   absl::MutexLock lock(&mu_);
+  FailedLocked(key, pinned);
+}
+
+void Credentials::Backoff::FailedLocked(const std::string& key, bool pinned) {
   absl::Time now = options_.now();
   if (!pinned && failures_.size() >= options_.max_tracked && failures_.count(key) == 0) {
     for (auto it = failures_.begin(); it != failures_.end();) {
@@ -96,10 +113,37 @@ void Credentials::Backoff::Failed(const std::string& key, bool pinned) {
   f.last = now;
 }
 
-void Credentials::Backoff::Succeeded(const std::string& key) {
+absl::Duration Credentials::Backoff::Begin(const std::vector<Key>& keys) {
   absl::MutexLock lock(&mu_);
-  failures_.erase(key);
-  pinned_.erase(key);
+  while (true) {
+    absl::Duration wait = absl::ZeroDuration();
+    bool behind_others = false;
+    for (const Key& k : keys) {
+      wait = std::max(wait, WaitLocked(k.name, k.free_failures));
+      auto in = in_flight_.find(k.name);
+      if (in != in_flight_.end() && CountLocked(k.name) + in->second >= k.free_failures) behind_others = true;
+    }
+    if (wait > absl::ZeroDuration()) return wait;
+    if (!behind_others) break;
+    finished_.Wait(&mu_);
+  }
+  for (const Key& k : keys) ++in_flight_[k.name];
+  return absl::ZeroDuration();
+}
+
+void Credentials::Backoff::Finish(const std::vector<Key>& keys, bool failed) {
+  absl::MutexLock lock(&mu_);
+  for (const Key& k : keys) {
+    auto in = in_flight_.find(k.name);
+    if (in != in_flight_.end() && --in->second <= 0) in_flight_.erase(in);
+    if (failed) {
+      FailedLocked(k.name, k.pinned);
+    } else if (k.reset_on_success) {
+      failures_.erase(k.name);
+      pinned_.erase(k.name);
+    }
+  }
+  finished_.SignalAll();
 }
 
 void Credentials::SetBackoff(PasswordBackoffOptions options) {
@@ -118,23 +162,24 @@ absl::StatusOr<std::string> Credentials::Check(absl::string_view authorization, 
   if (colon == std::string::npos) return absl::UnauthenticatedError("malformed Basic credentials");
   std::string user = decoded.substr(0, colon);
   std::string pass = decoded.substr(colon + 1);
-  const std::string user_key = absl::StrCat("user:", user);
-  const std::string address_key = address.empty() ? "" : absl::StrCat("address:", address);
-  absl::Duration wait = backoff_->Wait(user_key, backoff_->free_failures());
-  if (!address_key.empty()) wait = std::max(wait, backoff_->Wait(address_key, 4 * backoff_->free_failures()));
+  auto it = users_.find(user);
+  const int free_failures = backoff_->free_failures();
+  std::vector<Backoff::Key> keys = {{absl::StrCat("user:", user), free_failures, /*pinned=*/it != users_.end(),
+                                     /*reset_on_success=*/true}};
+  if (!address.empty()) {
+    keys.push_back({absl::StrCat("address:", address), 4 * free_failures, /*pinned=*/false,
+                    /*reset_on_success=*/false});
+  }
+  const absl::Duration wait = backoff_->Begin(keys);
   if (wait > absl::ZeroDuration()) {
     return absl::ResourceExhaustedError(absl::StrCat("too many wrong passwords for user \"", user.substr(0, 100),
                                                      "\" or from this address; retry in ",
                                                      absl::FormatDuration(absl::Ceil(wait, absl::Seconds(1)))));
   }
-  auto it = users_.find(user);
-  if (it == users_.end() || it->second.password.size() != pass.size() ||
-      CRYPTO_memcmp(it->second.password.data(), pass.data(), pass.size()) != 0) {
-    backoff_->Failed(user_key, /*pinned=*/it != users_.end());
-    if (!address_key.empty()) backoff_->Failed(address_key, /*pinned=*/false);
-    return absl::UnauthenticatedError("unknown user or wrong password");
-  }
-  backoff_->Succeeded(user_key);
+  const bool wrong = it == users_.end() || it->second.password.size() != pass.size() ||
+                     CRYPTO_memcmp(it->second.password.data(), pass.data(), pass.size()) != 0;
+  backoff_->Finish(keys, /*failed=*/wrong);
+  if (wrong) return absl::UnauthenticatedError("unknown user or wrong password");
   return user;
 }
 

@@ -14,7 +14,11 @@
 // not reset an address), the next attempt must wait base_delay, then 2x, 4x,
 // ... up to max_delay after the last failure; until then Check() refuses with
 // RESOURCE_EXHAUSTED without comparing the password (so guessing costs time
-// even with the right password in the batch). A count is forgotten once
+// even with the right password in the batch). Guesses sent at once gain
+// nothing: the wait is checked and the attempt recorded in one critical
+// section, so no more attempts are compared together than the failures left
+// before a wait, and one at a time while a wait is due (Backoff::Begin).
+// A count is forgotten once
 // max_delay passes without a failure. (Someone who knows a user name can
 // thereby hold that user off for up to max_delay at a time; the trade-off
 // every lock-out makes.) The counts of configured users are kept apart and
@@ -27,6 +31,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
@@ -97,21 +102,50 @@ class Credentials {
   };
   class Backoff {
    public:
+    // A key an attempt counts under: it may fail `free_failures` times
+    // before it waits; `pinned`: a configured user's key, kept apart from
+    // the bounded table (their number is that of the credential file's
+    // users); `reset_on_success`: a success forgets its failures.
+    struct Key {
+      std::string name;
+      int free_failures = 0;
+      bool pinned = false;
+      bool reset_on_success = false;
+    };
     explicit Backoff(PasswordBackoffOptions options);
     // The remaining wait of `key` (zero when it may try now), which may fail
     // `free_failures` times before it waits.
     absl::Duration Wait(const std::string& key, int free_failures) const;
     int free_failures() const { return options_.free_failures; }
-    // `pinned`: a configured user's key, kept apart from the bounded table
-    // (their number is that of the credential file's users).
     void Failed(const std::string& key, bool pinned);
-    void Succeeded(const std::string& key);
+
+    // One password comparison, checked and recorded in one critical section
+    // (before, 32 guesses arriving together all saw "no wait" and were all
+    // compared). Begin returns the longest remaining wait of `keys`; zero
+    // means go on: the attempt is then in flight under each key until
+    // Finish(keys, failed), which must follow. An attempt whose key has
+    // attempts in flight that, failing, would make it wait (its failures
+    // plus those in flight reach free_failures) waits for them first (a
+    // comparison: microseconds) and is decided on their outcome. So at most
+    // `free_failures` minus the failures so far are compared at once, and
+    // one at a time once a wait is due; concurrent right passwords (no
+    // failures) are compared `free_failures` at a time and never refused.
+    absl::Duration Begin(const std::vector<Key>& keys);
+    void Finish(const std::vector<Key>& keys, bool failed);
 
    private:
+    absl::Duration WaitLocked(const std::string& key, int free_failures) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+    // Failures of `key` not yet forgotten.
+    int CountLocked(const std::string& key) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+    void FailedLocked(const std::string& key, bool pinned) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
     PasswordBackoffOptions options_;
     mutable absl::Mutex mu_;
+    absl::CondVar finished_;  // signalled by Finish
     std::map<std::string, Failures> failures_ ABSL_GUARDED_BY(mu_);
     std::map<std::string, Failures> pinned_ ABSL_GUARDED_BY(mu_);
+    // Attempts between Begin and Finish, by key (none: absent).
+    std::map<std::string, int> in_flight_ ABSL_GUARDED_BY(mu_);
   };
   std::map<std::string, Entry> users_;
   std::shared_ptr<Backoff> backoff_ = std::make_shared<Backoff>(PasswordBackoffOptions{});

@@ -2,7 +2,14 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <functional>
+#include <map>
+#include <thread>
+#include <vector>
+
 #include "absl/strings/escaping.h"
+#include "absl/time/clock.h"
 
 namespace lifelong::xapi {
 namespace {
@@ -133,6 +140,63 @@ TEST(CredentialsBackoff, FloodingTheTableDoesNotForgetAUsersFailures) {
       << "the user's failures were forgotten";
   clock.now += absl::Seconds(1);
   EXPECT_EQ(*c.Check(basic("feed:feed-secret"), "10.0.0.3"), "feed") << "the wait is still the usual one";
+}
+
+// Runs `check` on `threads` threads released together (each spins until all
+// are started); returns how many answers had each code.
+std::map<absl::StatusCode, int> CheckTogether(int threads, const std::function<absl::Status()>& check) {
+  std::atomic<int> ready{0};
+  std::atomic<bool> go{false};
+  std::vector<absl::Status> results(threads);
+  std::vector<std::thread> pool;
+  for (int i = 0; i < threads; ++i) {
+    pool.emplace_back([&, i] {
+      ready.fetch_add(1);
+      while (!go.load()) {
+      }
+      results[i] = check();
+    });
+  }
+  while (ready.load() < threads) std::this_thread::yield();
+  go.store(true);
+  for (std::thread& t : pool) t.join();
+  std::map<absl::StatusCode, int> codes;
+  for (const absl::Status& s : results) ++codes[s.code()];
+  return codes;
+}
+
+// Guesses sent together used to be compared together: the wait was read
+// under one lock and the failure recorded under another, so 32 guesses
+// arriving at once were all compared. Now no more are compared than the
+// failures left before a wait, and one at a time once a wait is due; right
+// passwords sent together are all accepted.
+TEST(CredentialsBackoff, GuessesSentTogetherAreNotComparedTogether) {
+  Credentials c = *Credentials::Parse("feed:feed-secret\n");
+  auto basic = [](const std::string& up) { return "Basic " + absl::Base64Escape(up); };
+  auto guess = [&] { return c.Check(basic("feed:guess"), "10.0.0.1").status(); };
+  for (int round = 0; round < 5; ++round) {
+    // A slow clock (read under the backoff's lock) widens the window
+    // between reading the wait and recording the failure; the time is read,
+    // never written, while the threads run.
+    FakeClock clock;
+    c.SetBackoff({.free_failures = 3, .now = [&] {
+                    absl::SleepFor(absl::Milliseconds(1));
+                    return clock.now;
+                  }});
+    std::map<absl::StatusCode, int> codes = CheckTogether(32, guess);
+    EXPECT_EQ(codes[absl::StatusCode::kUnauthenticated], 3) << "round " << round << ": compared";
+    EXPECT_EQ(codes[absl::StatusCode::kResourceExhausted], 29) << "round " << round;
+    clock.now += absl::Seconds(1);  // the wait is over: one more guess
+    codes = CheckTogether(32, guess);
+    EXPECT_EQ(codes[absl::StatusCode::kUnauthenticated], 1) << "round " << round << ": compared";
+    EXPECT_EQ(codes[absl::StatusCode::kResourceExhausted], 31) << "round " << round;
+    if (HasFailure()) break;
+  }
+  FakeClock clock;
+  c.SetBackoff({.free_failures = 3, .now = [&] { return clock.now; }});
+  std::map<absl::StatusCode, int> codes =
+      CheckTogether(32, [&] { return c.Check(basic("feed:feed-secret"), "10.0.0.1").status(); });
+  EXPECT_EQ(codes[absl::StatusCode::kOk], 32);
 }
 
 }  // namespace

@@ -21,18 +21,25 @@ const HttpConnectionMetrics* XapiMetrics() {
     }
     if (auto f = r.AddCounterFamily("lifelong_xapi_connections_closed_total",
                                     "xAPI connections closed by the server before their "
-                                    "request was whole, by reason (header_timeout, "
-                                    "body_timeout, write_timeout, idle, evicted).",
+                                    "request was answered, by reason (header_timeout, "
+                                    "body_timeout, write_timeout, idle, evicted, bytes_held, "
+                                    "response_bytes_held, proxy_header).",
                                     {"reason"});
         f.ok()) {
       out.closed = *f;
     }
     if (auto f = r.AddCounterFamily("lifelong_xapi_connections_refused_total",
                                     "xAPI connections refused at accept, by reason "
-                                    "(per_address_limit, capacity).",
+                                    "(per_address_limit, capacity, untrusted_peer).",
                                     {"reason"});
         f.ok()) {
       out.refused = *f;
+    }
+    if (auto g = r.AddGauge("lifelong_xapi_held_bytes",
+                            "xAPI request bytes read and not yet answered plus response bytes not yet "
+                            "taken by clients (--xapi_max_held_mib bounds it).");
+        g.ok()) {
+      out.held_bytes = *g;
     }
     return out;
   }();
@@ -57,9 +64,9 @@ HttpServerResponse Route(const XapiHandler* handler, const std::string& base, co
   size_t q = req.target.find('?');
   if (q != std::string::npos) in.params = ParseFormUrlEncoded(req.target.substr(q + 1));
   for (const auto& [k, v] : req.headers) in.headers[absl::AsciiStrToLower(k)] = v;
-  // The connection's peer address (from the accept), under a name the
-  // handler reads for per-address limits; a client header of that name is
-  // overwritten here.
+  // The client's address (the peer of the accept, or behind a proxy the one
+  // its PROXY header names), under a name the handler reads for per-address
+  // limits; a client header of that name is overwritten here.
   in.headers["remote_addr"] = req.remote_addr;
   in.body = req.body;
   HttpResponse out = handler->Handle(in);
@@ -94,6 +101,8 @@ absl::StatusOr<std::unique_ptr<XapiHttpServer>> XapiHttpServer::Start(const Xapi
   o.max_body_bytes = kMaxBodyBytes;
   o.max_held_bytes = options.max_held_bytes;
   o.max_held_bytes_per_address = options.max_held_bytes_per_address;
+  o.min_write_bytes_per_second = options.min_write_bytes_per_second;
+  o.proxy_protocol_from = options.proxy_protocol_from;
   o.tls = options.tls;
   o.name = "xAPI";
   o.connection_metrics = XapiMetrics();
