@@ -296,7 +296,8 @@ class HttpServer::Impl {
     size_t drained = 0;
     uint32_t interest = 0;      // epoll events registered (0: not in the epoll set)
     size_t job_bytes = 0;       // its whole request at a worker (queued or running)
-    size_t held = 0;            // what of `in`, `job_bytes` and `out` the held totals count
+    size_t held = 0;            // what of `in`, `job_bytes` and `out` the held total counts
+    size_t held_here = 0;       // what its address's held bytes count (`out` at most half the budget)
     absl::Time write_deadline;  // of the response being written, however steadily it goes out
     std::string proxy_in;       // the PROXY header read so far (kProxyHeader)
     bool counted = false;       // in per_address_ (from the accept; behind a proxy, from its header)
@@ -556,11 +557,17 @@ void HttpServer::Impl::Work() {
 
 void HttpServer::Impl::Hold(Conn& c) {
   const size_t want = c.fd < 0 ? 0 : c.in.size() + c.job_bytes + c.out.size();
-  if (want == c.held) return;
+  // Per address, a response counts for at most half the address's budget: a
+  // lone page larger than the budget (let through, ResponseWouldPassBudget)
+  // leaves the address room for its other requests while it is read.
+  const size_t want_here =
+      c.fd < 0 ? 0 : c.in.size() + c.job_bytes + std::min(c.out.size(), options_.max_held_bytes_per_address / 2);
+  if (want == c.held && want_here == c.held_here) return;
   size_t& mine = held_per_address_[c.ip];
   held_total_ = held_total_ - c.held + want;
-  mine = mine - c.held + want;
+  mine = mine - c.held_here + want_here;
   c.held = want;
+  c.held_here = want_here;
   if (mine == 0) held_per_address_.erase(c.ip);
   metrics_.Held(held_total_);
 }

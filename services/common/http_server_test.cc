@@ -458,6 +458,38 @@ TEST(HttpServer, UnreadResponsesAreBoundedPerAddressAndInAll) {
   EXPECT_TRUE(absl::EndsWith(r, "\r\n\r\n" + std::string(kBig, 'b')));
 }
 
+// A lone response larger than its address's budget is let through (an
+// honest client's large page), and while it is read, counts for half the
+// budget: other requests from that address (another user behind the same
+// NAT) are still answered, where all of them got 503 until the page was read;
+// a second large response is still refused.
+TEST(HttpServer, ALoneLargeResponseLeavesItsAddressRoomForOtherRequests) {
+  constexpr size_t kBig = 6 << 20;
+  TestConnectionMetrics metrics;
+  HttpServerOptions options;
+  options.io_timeout_seconds = 10;
+  options.max_held_bytes_per_address = 4 << 20;
+  options.connection_metrics = &metrics.m;
+  auto server = HttpServer::StartWithHandler(options, BigOrAddress(kBig));
+  ASSERT_TRUE(server.ok()) << server.status();
+  const int port = (*server)->port();
+  const int reader = ConnectSmallBuffer(port, "127.0.0.1");
+  ASSERT_GE(reader, 0);
+  const std::string get = "GET /big HTTP/1.1\r\nHost: h\r\n\r\n";
+  ::send(reader, get.data(), get.size(), MSG_NOSIGNAL);
+  EXPECT_TRUE(absl::StartsWith(ReadSome(reader, 200), "HTTP/1.1 200")) << "a lone large page is let through";
+  EXPECT_GE(metrics.m.held_bytes->Value(), 4 << 20) << "the rest of the page is held, unread";
+  const std::string small = Get(port, "/small");
+  EXPECT_TRUE(absl::StartsWith(small, "HTTP/1.1 200")) << small.substr(0, 200);
+  EXPECT_TRUE(absl::EndsWith(small, "127.0.0.1"));
+  const int second = ConnectSmallBuffer(port, "127.0.0.1");
+  ASSERT_GE(second, 0);
+  ::send(second, get.data(), get.size(), MSG_NOSIGNAL);
+  EXPECT_TRUE(absl::StartsWith(ReadSome(second, 12), "HTTP/1.1 503")) << "a second large page is refused";
+  ::close(second);
+  ::close(reader);
+}
+
 // The write deadline follows the response's size (io_timeout plus the size
 // at min_write_bytes_per_second) and its progress: an honest client reading
 // a large response at 2 MiB/s gets all of it, where a fixed io_timeout cut it

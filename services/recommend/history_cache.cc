@@ -150,9 +150,14 @@ void LearnerHistoryCache::WatchLoop() {
             if (EraseLocked(learner)) ++stats_.invalidations;
             if (inflight_.contains(learner)) changed_at_[learner] = epoch_;
           }
-          // A change or a heartbeat applied: the lease runs from before the
-          // acknowledgement is sent (the feed counts from its arrival, later).
-          lease_until_ = absl::Now() + options_.lease;
+          // A change or a heartbeat applied: the feed has our previous
+          // acknowledgement, and the lease runs from when it was sent; this
+          // one's time is taken before it is sent (the feed counts from its
+          // arrival, later).
+          if (last_ack_sent_ != std::chrono::steady_clock::time_point{}) {
+            lease_until_ = last_ack_sent_ + absl::ToChronoNanoseconds(options_.lease);
+          }
+          last_ack_sent_ = std::chrono::steady_clock::now();
         }
         v1::LearnerChangesAck ack;
         ack.set_sequence(message.sequence());
@@ -164,7 +169,8 @@ void LearnerHistoryCache::WatchLoop() {
       absl::MutexLock lock(&mu_);
       was_live = live_;
       live_ = false;
-      lease_until_ = absl::InfinitePast();
+      lease_until_ = {};
+      last_ack_sent_ = {};
       cache_.clear();
       facts_ = 0;
       last_reset_ = ++epoch_;

@@ -26,6 +26,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -132,10 +133,16 @@ class LearnerHistoryCache {
   uint64_t epoch_ ABSL_GUARDED_BY(mu_) = 1;
   uint64_t last_reset_ ABSL_GUARDED_BY(mu_) = 1;  // epoch when the feed last went down
   bool live_ ABSL_GUARDED_BY(mu_) = false;
-  // Until when the cache may answer (the lease from its last acknowledgement).
-  absl::Time lease_until_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  // The lease (a steady clock). A message arriving means the feed has the
+  // acknowledgement before it (one message is outstanding at a time), so the
+  // lease runs from when that acknowledgement was sent, never from the
+  // message's arrival: the feed counts from the acknowledgements it has.
+  std::chrono::steady_clock::time_point lease_until_ ABSL_GUARDED_BY(mu_){};
+  std::chrono::steady_clock::time_point last_ack_sent_ ABSL_GUARDED_BY(mu_){};  // the epoch: none yet
   // The feed is live and the lease runs: the cache may answer.
-  bool Serving() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return live_ && absl::Now() < lease_until_; }
+  bool Serving() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return live_ && std::chrono::steady_clock::now() < lease_until_;
+  }
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   grpc::ClientContext* current_ ABSL_GUARDED_BY(mu_) = nullptr;
   Stats stats_ ABSL_GUARDED_BY(mu_);

@@ -4,6 +4,7 @@
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -132,43 +133,82 @@ TEST_F(HistoryCacheTest, AnIdleFeedKeepsTheCacheAnswering) {
   EXPECT_NE(cache->Peek("u1"), nullptr);
 }
 
-// A record service whose feed goes quiet after one heartbeat, its stream
+// A record service whose feed sends a heartbeat every `gap` (acknowledged
+// by the cache) until `stall` is notified, then goes quiet with its stream
 // left open (a stalled network or server thread).
-class StalledFeed final : public v1::LearningRecordService::Service {
+class ScriptedFeed final : public v1::LearningRecordService::Service {
  public:
   grpc::Status WatchLearnerChanges(
       grpc::ServerContext* ctx, grpc::ServerReaderWriter<v1::LearnerChanges, v1::LearnerChangesAck>* stream) override {
     v1::LearnerChanges m;
     m.set_sequence(0);
+    if (!stream->Write(m)) return grpc::Status::CANCELLED;  // live
     v1::LearnerChangesAck ack;
-    if (!stream->Write(m) || !stream->Write(m) || !stream->Read(&ack)) return grpc::Status::CANCELLED;
-    while (!ctx->IsCancelled() && !stop_.WaitForNotificationWithTimeout(absl::Milliseconds(20))) {
+    while (!ctx->IsCancelled() && !stall.HasBeenNotified()) {
+      if (!stream->Write(m) || !stream->Read(&ack)) return grpc::Status::CANCELLED;
+      ++acks;
+      stall.WaitForNotificationWithTimeout(absl::Milliseconds(gap_ms.load()));
+    }
+    while (!ctx->IsCancelled() && !stop.WaitForNotificationWithTimeout(absl::Milliseconds(20))) {
     }
     return grpc::Status::OK;
   }
-  absl::Notification stop_;
+  std::atomic<int> gap_ms{50};
+  std::atomic<int> acks{0};
+  absl::Notification stall, stop;
+};
+
+class HistoryCacheLease : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    LearnerHistoryCache::Options o;
+    o.lease = absl::Milliseconds(300);
+    cache_ = std::make_unique<LearnerHistoryCache>(
+        grpc::CreateChannel(absl::StrCat("127.0.0.1:", server_->port()), grpc::InsecureChannelCredentials()), o);
+    ASSERT_TRUE(cache_->WaitLive(absl::Seconds(10)));
+    std::vector<StatementFact> facts = Facts(3);
+    cache_->EndFetch("u1", cache_->BeginFetch("u1"), Built(facts), facts.size());
+  }
+  void TearDown() override { feed_.stop.Notify(); }
+  // Whether the cache answered for u1 in `span`, polling every 10 ms.
+  bool AnswersWithin(absl::Duration span) {
+    for (const absl::Time end = absl::Now() + span; absl::Now() < end; absl::SleepFor(absl::Milliseconds(10))) {
+      if (cache_->Peek("u1") != nullptr) return true;
+    }
+    return false;
+  }
+
+  ScriptedFeed feed_;
+  std::unique_ptr<RunningGrpcServer> server_ = testing::StartFake(&feed_);
+  std::unique_ptr<LearnerHistoryCache> cache_;
 };
 
 // A stalled feed stops the cache within its lease, although the stream is
 // still open: the record service answers a write the cache did not
 // acknowledge once the lease is over (records/learner_change_feed.h), and
 // the cache must not answer from what it held before that write.
-TEST(HistoryCacheLease, AStalledFeedStopsTheCacheWithinItsLease) {
-  StalledFeed feed;
-  std::unique_ptr<RunningGrpcServer> server = testing::StartFake(&feed);
-  LearnerHistoryCache::Options o;
-  o.lease = absl::Milliseconds(300);
-  LearnerHistoryCache cache(
-      grpc::CreateChannel(absl::StrCat("127.0.0.1:", server->port()), grpc::InsecureChannelCredentials()), o);
-  ASSERT_TRUE(cache.WaitLive(absl::Seconds(10)));
-  std::vector<StatementFact> facts = Facts(3);
-  cache.EndFetch("u1", cache.BeginFetch("u1"), Built(facts), facts.size());
-  ASSERT_NE(cache.Peek("u1"), nullptr) << "cached while the lease runs";
+TEST_F(HistoryCacheLease, AStalledFeedStopsTheCacheWithinItsLease) {
+  EXPECT_TRUE(AnswersWithin(absl::Seconds(5))) << "cached while heartbeats come";
+  feed_.stall.Notify();
   absl::SleepFor(absl::Milliseconds(400));
-  EXPECT_TRUE(cache.stats().live) << "the stream is still open";
-  EXPECT_EQ(cache.Peek("u1"), nullptr) << "answered from the cache after its lease";
-  EXPECT_EQ(cache.Lookup("u1"), nullptr);
-  feed.stop_.Notify();
+  EXPECT_TRUE(cache_->stats().live) << "the stream is still open";
+  EXPECT_FALSE(AnswersWithin(absl::Milliseconds(300))) << "answered from the cache after its lease";
+  EXPECT_EQ(cache_->Lookup("u1"), nullptr);
+}
+
+// A message that arrives late does not renew the lease from its arrival:
+// the feed counts the lease from the acknowledgement before it, the last it
+// has, so the cache does too. Heartbeats 500 ms apart (past the 300 ms lease)
+// never let the cache answer; counted from arrival, it answered 300 ms after
+// each.
+TEST_F(HistoryCacheLease, ALateMessageDoesNotRenewTheLease) {
+  EXPECT_TRUE(AnswersWithin(absl::Seconds(5))) << "cached while heartbeats come";
+  feed_.gap_ms = 500;
+  const int acks = feed_.acks.load();
+  for (const absl::Time end = absl::Now() + absl::Seconds(10); feed_.acks.load() < acks + 2 && absl::Now() < end;) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  EXPECT_FALSE(AnswersWithin(absl::Milliseconds(1200)));
 }
 
 // Entries are per learner key: each learner gets their own history back,

@@ -1,6 +1,8 @@
 #include "services/records/learner_change_feed.h"
 
 #include <algorithm>
+#include <chrono>
+#include <thread>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -13,7 +15,7 @@ LearnerChangeFeed::LearnerChangeFeed(absl::Duration ack_timeout) : ack_timeout_(
 void LearnerChangeFeed::Publish(const std::vector<std::string>& learners) {
   if (learners.empty()) return;
   std::vector<std::function<void()>> cancels;
-  absl::Time leases_end = absl::InfinitePast();  // of the watchers dropped
+  std::chrono::steady_clock::time_point leases_end{};  // of the watchers dropped
   {
     absl::MutexLock lock(&mu_);
     if (watchers_.empty()) return;
@@ -37,7 +39,9 @@ void LearnerChangeFeed::Publish(const std::vector<std::string>& learners) {
                                                                "; the watcher must discard its cache and watch again"));
           ++dropped_;
           cancels.push_back(w->cancel_);
-          leases_end = std::max(leases_end, w->last_ack_ + kWatcherLease);
+          if (w->last_ack_ != std::chrono::steady_clock::time_point{}) {
+            leases_end = std::max(leases_end, w->last_ack_ + absl::ToChronoNanoseconds(kWatcherLease));
+          }
         }
       }
     }
@@ -46,7 +50,8 @@ void LearnerChangeFeed::Publish(const std::vector<std::string>& learners) {
     if (cancel) cancel();
   }
   // A dropped watcher may answer from its cache until its lease ends.
-  if (const absl::Duration left = leases_end - absl::Now(); left > absl::ZeroDuration()) absl::SleepFor(left);
+  if (const auto now = std::chrono::steady_clock::now(); leases_end > now)
+    std::this_thread::sleep_for(leases_end - now);
 }
 
 std::shared_ptr<LearnerChangeFeed::Watcher> LearnerChangeFeed::Watch(std::function<void()> cancel) {
@@ -104,7 +109,7 @@ bool LearnerChangeFeed::Watcher::Next(absl::Duration wait, int64_t* sequence, st
 void LearnerChangeFeed::Watcher::Ack(int64_t sequence) {
   absl::MutexLock lock(&feed_->mu_);
   acked_ = std::max(acked_, std::min(sequence, pending_sequence_));
-  last_ack_ = absl::Now();
+  last_ack_ = std::chrono::steady_clock::now();
 }
 
 absl::Status LearnerChangeFeed::Watcher::ended() const {

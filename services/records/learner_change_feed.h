@@ -32,6 +32,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -105,7 +106,9 @@ class LearnerChangeFeed::Watcher {
   std::vector<std::string> pending_;
   int64_t pending_sequence_ = 0;  // highest sequence merged into pending_
   int64_t acked_ = 0;
-  absl::Time last_ack_ = absl::InfinitePast();  // when the last acknowledgement arrived
+  // When the last acknowledgement arrived (a steady clock: a step of the
+  // wall clock must not shorten a lease); none yet: the epoch.
+  std::chrono::steady_clock::time_point last_ack_{};
   absl::Status ended_;
 };
 

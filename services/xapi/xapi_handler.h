@@ -123,8 +123,10 @@ class XapiHandler {
   // write they came with failed with `why`. Best effort: a failed delete is
   // logged (xapi_attachment_discard_failed).
   void DiscardAttachments(const std::vector<DocKey>& created, const absl::Status& why) const;
-  // SaveAttachments, then RecordStore::Record; its outcome. When either
-  // fails, the attachments this call stored are discarded again.
+  // SaveAttachments, then RecordStore::Record; its outcome. When the saves
+  // fail, or the write is refused for good (not UNAVAILABLE or a deadline: a
+  // replicated write may still be applied), the attachments this call stored
+  // are discarded again, but for those of a statement id stored meanwhile.
   absl::StatusOr<std::vector<records::StoredStatement>> RecordWithAttachments(
       const std::map<std::string, MultipartPart>& parts, const std::vector<std::pair<size_t, std::string>>& carried,
       std::vector<records::ParsedStatement> statements) const;

@@ -362,6 +362,26 @@ TEST_F(XapiHandlerTest, AttachmentsOfARefusedStatementAreNotLeftBehind) {
   EXPECT_TRUE(absl::StrContains(read.body, certificate)) << read.body;
 }
 
+// A write that is not refused for good (UNAVAILABLE: a replicated write
+// whose publish timed out may still be applied after the answer) keeps the
+// attachments it stored: deleting them would leave that statement, once
+// applied, without its bytes.
+TEST_F(XapiHandlerTest, AttachmentsOfAWriteThatMayStillBeAppliedAreKept) {
+  const std::string dir = std::string(std::getenv("TEST_TMPDIR")) + "/xapi_unavailable_store";
+  std::filesystem::remove_all(dir);
+  records::RecordStoreOptions o;
+  o.test_hooks.before_write = [] { return absl::UnavailableError("injected: the log's publish timed out"); };
+  absl::StatusOr<std::unique_ptr<records::RecordStore>> store = records::RecordStore::Open(dir, o);
+  ASSERT_TRUE(store.ok()) << store.status();
+  XapiHandler handler(store->get(), docs_.get(), creds_.get(), "/xapi");
+  const std::string certificate = "结业证书: u1, 书法入门, 2 学分";
+  const std::string sha2 = Sha256Hex(certificate);
+  HttpResponse out =
+      handler.Handle(MultipartWrite(StatementWithAttachment(50, sha2, certificate.size()), {certificate}));
+  EXPECT_EQ(out.status, 503) << out.body;
+  EXPECT_EQ(AttachmentIds(), std::set<std::string>{TestUuid(50) + "/" + sha2});
+}
+
 // Whether a statement has attachments is read from the parsed JSON: a key
 // spelled with an escape ("\u0061ttachments") is "attachments" all the same,
 // and a signature attachment without its part is a 400 (xAPI 2.1.4).

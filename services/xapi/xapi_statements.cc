@@ -392,8 +392,50 @@ absl::Status XapiHandler::SaveAttachments(const std::map<std::string, MultipartP
   return absl::OkStatus();
 }
 
+namespace {
+// Whether the statement `json` lists an attachment of hash `sha`.
+bool NamesAttachment(const std::string& json, const std::string& sha) {
+  nlohmann::json st = nlohmann::json::parse(json, nullptr, false);
+  if (!st.is_object() || !st.contains("attachments") || !st["attachments"].is_array()) return false;
+  for (const nlohmann::json& a : st["attachments"]) {
+    if (a.is_object() && a.contains("sha2") && a["sha2"].is_string() && a["sha2"].get<std::string>() == sha) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// A write refused that was certainly not made, and never will be.
+bool IsDefiniteRefusal(const absl::Status& s) {
+  switch (s.code()) {
+    case absl::StatusCode::kInvalidArgument:
+    case absl::StatusCode::kAlreadyExists:
+    case absl::StatusCode::kFailedPrecondition:
+    case absl::StatusCode::kPermissionDenied:
+    case absl::StatusCode::kResourceExhausted:
+    case absl::StatusCode::kOutOfRange:
+    case absl::StatusCode::kNotFound:
+    case absl::StatusCode::kUnauthenticated:
+      return true;
+    default:
+      return false;
+  }
+}
+}  // namespace
+
 void XapiHandler::DiscardAttachments(const std::vector<DocKey>& created, const absl::Status& why) const {
   for (const DocKey& key : created) {
+    // A statement of this id that names this attachment, stored meanwhile
+    // (the same statement sent twice at once), holds these bytes now: kept.
+    const size_t slash = key.id.find('/');
+    absl::StatusOr<records::Uuid> id = ParseUuid(key.id.substr(0, slash));
+    if (id.ok() && slash != std::string::npos) {
+      absl::StatusOr<StoredStatement> stored = store_->Get(*id);
+      if (stored.ok() && !stored->record.learners.empty() && stored->record.learners.front() == key.learner &&
+          NamesAttachment(stored->record.json, key.id.substr(slash + 1))) {
+        continue;
+      }
+    }
     absl::Status s = documents_->Delete(key, WriteCondition{});
     if (!s.ok()) {
       LogError("xapi_attachment_discard_failed", {{"learner", key.learner},
@@ -456,7 +498,10 @@ absl::StatusOr<std::vector<StoredStatement>> XapiHandler::RecordWithAttachments(
     return saved;
   }
   absl::StatusOr<std::vector<StoredStatement>> stored = store_->Record(std::move(statements));
-  if (!stored.ok()) DiscardAttachments(created, stored.status());
+  // Only a write refused for good: UNAVAILABLE, DEADLINE_EXCEEDED and the
+  // like may still be applied (the replicated log's publish that timed out,
+  // an operation in the log not applied yet), after the delete would be.
+  if (!stored.ok() && IsDefiniteRefusal(stored.status())) DiscardAttachments(created, stored.status());
   return stored;
 }
 
