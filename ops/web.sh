@@ -14,7 +14,13 @@
 #   LIFELONG_WEB_PORT [8090]   LIFELONG_HOST [127.0.0.1]   LIFELONG_VAR [<repo>/var]
 #   LIFELONG_RECORDS_PORT [7001]  LIFELONG_CATALOG_PORT [7002]  LIFELONG_RECOMMEND_PORT [7003]
 #   WEB_KIOSK_VENUES  venues that get a kiosk token [the 17 street community schools, <jiedao>-sqxx]
-#   WEB_KIOSK_CLIENTS addresses allowed to act as a kiosk [127.0.0.1,::1]
+#   WEB_KIOSK_CLIENTS the kiosks' addresses, each bound to its venue (--kiosk_clients):
+#                     venue=address[/prefix],... e.g. dongsi-sqxx=10.20.3.0/28 [none]; a kiosk
+#                     acts only for the venues its address is bound to
+#   WEB_KIOSK_LOOPBACK [1]  development and demo opt-in: this machine's loopback (127.0.0.1, ::1)
+#                     is also the kiosk of every venue in WEB_KIOSK_VENUES (the demo's kiosks are
+#                     browsers on this machine; with ops/cluster.sh they reach the gateways through
+#                     HAProxy, whose PROXY header names 127.0.0.1); 0 in production
 #   WEB_KIOSK_HOSTS names kiosks call the gateway by [localhost,127.0.0.1,::1,$LIFELONG_HOST]
 #   WEB_FLAGS         extra gateway flags (services/web/gateway/main.js)
 #   WEB_HTTPS [1]     with the stack's TLS on (STACK_TLS=1): serve the browser over HTTPS with
@@ -78,6 +84,22 @@ pid_of_web() {
   [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 1
   tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q "gateway/main.js" || return 1
   echo "$pid"
+}
+
+# --kiosk_clients: WEB_KIOSK_CLIENTS, and with WEB_KIOSK_LOOPBACK=1 the loopback
+# bound to each venue of WEB_KIOSK_VENUES. Dies on an entry without a venue (the
+# flat list of addresses this variable once held let any of them act as the
+# kiosk of every venue).
+kiosk_clients() {
+  local out="" v e
+  for e in ${WEB_KIOSK_CLIENTS:+${WEB_KIOSK_CLIENTS//,/ }}; do
+    [[ "$e" == ?*=?* ]] || die "WEB_KIOSK_CLIENTS: \"$e\" names no venue: use venue=address[/prefix],... (each kiosk bound to its venue)"
+    out="$out${out:+,}$e"
+  done
+  if [ "${WEB_KIOSK_LOOPBACK:-1}" = 1 ]; then
+    for v in $WEB_KIOSK_VENUES; do out="$out${out:+,}$v=127.0.0.1,$v=::1"; done
+  fi
+  echo "$out"
 }
 
 # The first configured venue that has a kiosk token, else any venue with a
@@ -163,13 +185,18 @@ up() {
   fi
   prepare
   mkdir -p "$RUN" "$LOG"
+  local clients
+  clients=$(kiosk_clients)
   rm -rf "$KIOSK_DIR"
   kiosk_tokens
   local flags=(--host="$HOST" --port="$LISTEN_PORT"
     --records="$HOST:${LIFELONG_RECORDS_PORT:-7001}" --catalog="$HOST:${LIFELONG_CATALOG_PORT:-7002}"
     --recommend="$HOST:${LIFELONG_RECOMMEND_PORT:-7003}"
-    --kiosk_clients="${WEB_KIOSK_CLIENTS:-127.0.0.1,::1}"
+    --kiosk_clients="$clients"
     --kiosk_hosts="${WEB_KIOSK_HOSTS:-localhost,127.0.0.1,::1,$HOST}")
+  if [ "${WEB_KIOSK_LOOPBACK:-1}" = 1 ]; then
+    say "kiosks: this machine's loopback acts as the kiosk of each of $(wc -w <<<"$WEB_KIOSK_VENUES") venues (WEB_KIOSK_LOOPBACK=1, development; 0 in production)"
+  fi
   [ -d "$KIOSK_DIR" ] && flags+=(--kiosk_token_dir="$KIOSK_DIR")
   [ -z "${WEB_PROXY_FROM:-}" ] || flags+=(--proxy_protocol_from="$WEB_PROXY_FROM")
   if [ -f "$MARKERS/tls.on" ]; then

@@ -7,10 +7,10 @@ import https from "node:https";
 import path from "node:path";
 import tls from "node:tls";
 import { describe, test } from "node:test";
-import { WEB, VENUE, gatewayCall, mintToken, operatorToken, rawRequest } from "./harness.mjs";
+import { WEB, VENUE, gatewayCall, kioskPass, mintToken, operatorToken, rawRequest } from "./harness.mjs";
 import {
-  CourseCatalogService, checkKioskWrite, chooseCredential, createClient, createConnectTransport,
-  ERASE_TIMEOUT_MS, createGateway, createGrpcWebTransport, hostName, peekClaims, upstreamTimeoutMs,
+  Code, CourseCatalogService, checkKioskWrite, chooseCredential, createClient, createConnectTransport,
+  ERASE_TIMEOUT_MS, createGateway, createGrpcWebTransport, hostName, parseKioskClients, peekClaims, upstreamTimeoutMs,
 } from "../../services/web/testing.js";
 
 // http or https, as WEB is (WEB_TEST_TLS=1: https, the development CA trusted
@@ -144,7 +144,7 @@ describe("gateway: request targets and hosts that are not URLs", () => {
     // handler, as any unforeseen bug would.
     const gw = createGateway({
       backends: { records: "127.0.0.1:1", catalog: "127.0.0.1:1", recommend: "127.0.0.1:1" }, tls: null,
-      kioskTokens: new Map(), kioskClients: new Set(), upstreamTimeoutMs: 2000, fontDir: { broken: true },
+      kioskTokens: new Map(), kioskClients: parseKioskClients(""), upstreamTimeoutMs: 2000, fontDir: { broken: true },
     });
     await new Promise((r) => gw.server.listen(0, "127.0.0.1", r));
     const base = `http://127.0.0.1:${gw.server.address().port}`;
@@ -166,7 +166,7 @@ describe("gateway with its services down", () => {
   test("/healthz is 503 naming them, a call is UNAVAILABLE within its deadline, static files still load", async () => {
     const gw = createGateway({
       backends: { records: "127.0.0.1:1", catalog: "127.0.0.1:1", recommend: "127.0.0.1:1" }, tls: null,
-      kioskTokens: new Map(), kioskClients: new Set(["127.0.0.1"]), upstreamTimeoutMs: 2000, fontDir: "",
+      kioskTokens: new Map(), kioskClients: parseKioskClients(""), upstreamTimeoutMs: 2000, fontDir: "",
     });
     await new Promise((r) => gw.server.listen(0, "127.0.0.1", r));
     const base = `http://127.0.0.1:${gw.server.address().port}`;
@@ -191,7 +191,7 @@ describe("gateway with its services down", () => {
   test("a request body over the limit is refused before it is parsed or forwarded, with or without credentials", async () => {
     const gw = createGateway({
       backends: { records: "127.0.0.1:1", catalog: "127.0.0.1:1", recommend: "127.0.0.1:1" }, tls: null,
-      kioskTokens: new Map(), kioskClients: new Set(), upstreamTimeoutMs: 2000, fontDir: "",
+      kioskTokens: new Map(), kioskClients: parseKioskClients(""), upstreamTimeoutMs: 2000, fontDir: "",
     });
     await new Promise((r) => gw.server.listen(0, "127.0.0.1", r));
     const base = `http://127.0.0.1:${gw.server.address().port}`;
@@ -240,9 +240,49 @@ describe("gateway called by another host name", () => {
   });
 });
 
+// A Connect (JSON) call through the stack's gateway from another loopback
+// address (Linux routes all of 127/8 to the loopback device).
+function callFrom(localAddress, service, method, body, headers = {}) {
+  const url = new URL(WEB);
+  return new Promise((resolve, reject) => {
+    const req = httpFor(url).request({
+      hostname: url.hostname, port: url.port, method: "POST", localAddress,
+      path: `/api/lifelong.v1.${service}/${method}`,
+      headers: { "content-type": "application/json", ...headers },
+    }, (res) => {
+      let text = "";
+      res.on("data", (d) => { text += d; });
+      res.on("end", () => resolve({ status: res.statusCode, body: JSON.parse(text || "null") }));
+    });
+    req.on("error", reject);
+    req.end(JSON.stringify(body));
+  });
+}
+
+describe("kiosk clients bound to their venues (--kiosk_clients)", () => {
+  // ops/test_web.sh's stack binds the loopback 127.0.0.1 and ::1 to each of its
+  // venues (ops/web.sh's development default); 127.0.0.9 is no venue's kiosk.
+  test("a kiosk header from an address bound to no venue is refused; a kiosk session copied off the kiosk is no use elsewhere", async () => {
+    const recommend = { k: 3, context: { channel: "CHANNEL_KIOSK", kioskVenueId: VENUE } };
+    const stranger = await callFrom("127.0.0.9", "RecommendationService", "Recommend", recommend, { "x-lifelong-kiosk": VENUE });
+    assert.equal(stranger.body.code, "permission_denied", JSON.stringify(stranger.body));
+    assert.match(stranger.body.message, /client 127\.0\.0\.9 may not act as a kiosk/);
+    const s = await gatewayCall("LearningRecordService", "RedeemKioskPass",
+      { code: await kioskPass(mintToken("learner", "u000044")) }, { "x-lifelong-kiosk": VENUE });
+    assert.equal(s.status, 200, JSON.stringify(s.body));
+    const own = { ...recommend, learner: "u000044" };
+    const session = { authorization: `Bearer ${s.body.token}` };
+    const copied = await callFrom("127.0.0.9", "RecommendationService", "Recommend", own, session);
+    assert.equal(copied.body.code, "permission_denied", JSON.stringify(copied.body));
+    assert.match(copied.body.message, new RegExp(`kiosk token of venue ${VENUE}, but client 127\\.0\\.0\\.9 is not a kiosk of that venue`));
+    const atKiosk = await callFrom("127.0.0.1", "RecommendationService", "Recommend", own, { ...session, "x-lifelong-kiosk": VENUE });
+    assert.equal(atKiosk.status, 200, JSON.stringify(atKiosk.body));
+  });
+});
+
 describe("credential policy (pure)", () => {
   const cfg = { kioskTokens: new Map([["a-venue", "h.eyJyb2xlIjoia2lvc2siLCJ2ZW51ZSI6ImEtdmVudWUifQ.s"]]),
-                kioskClients: new Set(["127.0.0.1"]) };
+                kioskClients: parseKioskClients("a-venue=127.0.0.1") };
   const jwt = (claims) => `h.${Buffer.from(JSON.stringify(claims)).toString("base64url")}.s`;
 
   test("kiosk header: the venue's token, only from allowed clients, only for configured venues", () => {
@@ -252,6 +292,59 @@ describe("credential policy (pure)", () => {
     assert.throws(() => chooseCredential({ "x-lifelong-kiosk": "a-venue" }, "10.0.0.9", cfg), /may not act as a kiosk/);
     assert.throws(() => chooseCredential({ "x-lifelong-kiosk": "b-venue" }, "127.0.0.1", cfg), /no kiosk is configured/);
     assert.throws(() => chooseCredential({ "x-lifelong-kiosk": "A B" }, "127.0.0.1", cfg), /must be a venue id/);
+  });
+
+  test("kiosk clients are bound to their venues: a kiosk acts, and its tokens count, at its own venue only", () => {
+    const jwtOf = (claims) => `h.${Buffer.from(JSON.stringify(claims)).toString("base64url")}.s`;
+    const bound = {
+      kioskTokens: new Map([["a-venue", jwtOf({ role: "kiosk", venue: "a-venue" })],
+                            ["b-venue", jwtOf({ role: "kiosk", venue: "b-venue" })]]),
+      kioskClients: parseKioskClients("a-venue=10.1.0.0/24, b-venue=10.2.0.5,a-venue=2001:db8::/64,b-venue=10.1.0.77"),
+    };
+    const as = (venue, addr, extra = {}) => chooseCredential({ "x-lifelong-kiosk": venue, ...extra }, addr, bound);
+    assert.equal(as("a-venue", "10.1.0.9").authorization, `Bearer ${bound.kioskTokens.get("a-venue")}`);
+    assert.equal(as("a-venue", "::ffff:10.1.0.200").principal.venue, "a-venue");
+    assert.equal(as("a-venue", "2001:db8::7").principal.venue, "a-venue");
+    assert.equal(as("b-venue", "10.2.0.5").authorization, `Bearer ${bound.kioskTokens.get("b-venue")}`);
+    // One address may serve two venues when it is bound to both.
+    assert.equal(as("a-venue", "10.1.0.77").principal.venue, "a-venue");
+    assert.equal(as("b-venue", "10.1.0.77").principal.venue, "b-venue");
+    // A kiosk of one venue is refused as the kiosk of another, by name (PERMISSION_DENIED).
+    for (const [venue, addr] of [["b-venue", "10.1.0.9"], ["a-venue", "10.2.0.5"], ["b-venue", "2001:db8::7"]]) {
+      assert.throws(() => as(venue, addr), (e) => e.code === Code.PermissionDenied &&
+        e.rawMessage === `x-lifelong-kiosk: client ${addr} is not a kiosk of venue ${venue} (--kiosk_clients)`, `${venue} ${addr}`);
+    }
+    assert.throws(() => as("a-venue", "10.9.9.9"), /client 10\.9\.9\.9 may not act as a kiosk/);
+    assert.throws(() => as("a-venue", "10.1.1.9"), /may not act as a kiosk/);  // outside the /24
+    // A session of venue a is no use at venue b's kiosk, nor from an address that is no kiosk of a,
+    // with or without the kiosk header; a learner's token is not bound to an address.
+    const session = `Bearer ${jwtOf({ role: "kiosk", venue: "a-venue", learner: "u1" })}`;
+    assert.equal(as("a-venue", "10.1.0.9", { authorization: session }).principal.claims.learner, "u1");
+    assert.throws(() => as("b-venue", "10.2.0.5", { authorization: session }), /not a session of the kiosk at venue b-venue/);
+    assert.equal(chooseCredential({ authorization: session }, "10.1.0.9", bound).principal.kind, "bearer");
+    for (const addr of ["10.2.0.5", "10.9.9.9", "::1"]) {
+      assert.throws(() => chooseCredential({ authorization: session }, addr, bound),
+        (e) => e.code === Code.PermissionDenied && /kiosk token of venue a-venue, but client .* is not a kiosk of that venue/.test(e.rawMessage), addr);
+    }
+    const bare = `Bearer ${jwtOf({ role: "kiosk", venue: "b-venue" })}`;
+    assert.throws(() => chooseCredential({ authorization: bare }, "10.1.0.9", bound), /not a kiosk of that venue/);
+    assert.equal(chooseCredential({ authorization: `Bearer ${jwtOf({ role: "learner", sub: "u1" })}` }, "10.9.9.9", bound).principal.kind, "bearer");
+  });
+
+  test("--kiosk_clients: venue=address[/prefix] entries only; the flat list of addresses is refused", () => {
+    const k = parseKioskClients("a=127.0.0.1,a=::1,b=10.0.0.0/8");
+    assert.deepEqual(k.venues, ["a", "b"]);
+    assert.deepEqual(k.venuesOf("127.0.0.1"), ["a"]);
+    assert.deepEqual(k.venuesOf("10.200.0.1"), ["b"]);
+    assert.deepEqual(k.venuesOf("192.168.0.1"), []);
+    assert.deepEqual(k.venuesOf(""), []);  // PROXY UNKNOWN: no address
+    assert.deepEqual(parseKioskClients("").venues, []);
+    for (const [text, why] of [["127.0.0.1", /names no venue/], ["127.0.0.1,::1", /names no venue/],
+                               ["a=300.1.1.1", /not an IP address/], ["a=10.0.0.0/33", /prefix must be 0\.\.32/],
+                               ["a=::1/129", /prefix must be 0\.\.128/], ["a=10.0.0.1/x", /prefix/],
+                               ["A B=10.0.0.1", /venue id/], ["=10.0.0.1", /venue id/], ["a=", /not an IP address/]]) {
+      assert.throws(() => parseKioskClients(text), why, text);
+    }
   });
 
   test("kiosk header: only when the gateway is called by a kiosk host name (DNS rebinding)", () => {

@@ -11,7 +11,7 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { after, before, describe, test } from "node:test";
-import { createGateway } from "../../services/web/testing.js";
+import { createGateway, parseKioskClients } from "../../services/web/testing.js";
 import { rawRequest } from "./harness.mjs";
 
 const MAIN = path.join(path.dirname(fileURLToPath(import.meta.url)), "../../services/web/gateway/main.js");
@@ -40,7 +40,7 @@ describe("gateway over HTTPS", () => {
   test("pages and /healthz over TLS verified against the certificate; plain HTTP gets no page", async () => {
     const gw = createGateway({
       backends: { records: "127.0.0.1:1", catalog: "127.0.0.1:1", recommend: "127.0.0.1:1" }, tls: null,
-      kioskTokens: new Map(), kioskClients: new Set(["127.0.0.1"]), upstreamTimeoutMs: 2000, fontDir: "",
+      kioskTokens: new Map(), kioskClients: parseKioskClients(""), upstreamTimeoutMs: 2000, fontDir: "",
       https: { cert, key },
     });
     await new Promise((r) => gw.server.listen(0, "127.0.0.1", r));
@@ -65,7 +65,7 @@ describe("gateway over HTTPS", () => {
   test("over TLS too, an unparseable request target is 400 (or 404) and the gateway keeps serving", async () => {
     const gw = createGateway({
       backends: { records: "127.0.0.1:1", catalog: "127.0.0.1:1", recommend: "127.0.0.1:1" }, tls: null,
-      kioskTokens: new Map(), kioskClients: new Set(["127.0.0.1"]), upstreamTimeoutMs: 2000, fontDir: "",
+      kioskTokens: new Map(), kioskClients: parseKioskClients(""), upstreamTimeoutMs: 2000, fontDir: "",
       https: { cert, key },
     });
     await new Promise((r) => gw.server.listen(0, "127.0.0.1", r));

@@ -13,14 +13,14 @@ import os from "node:os";
 import path from "node:path";
 import tls from "node:tls";
 import { describe, test } from "node:test";
-import { createGateway, parseProxyLine } from "../../services/web/testing.js";
+import { createGateway, parseKioskClients, parseProxyLine } from "../../services/web/testing.js";
 
 const DOWN = { records: "127.0.0.1:1", catalog: "127.0.0.1:1", recommend: "127.0.0.1:1" };
 const RECOMMEND = "/api/lifelong.v1.RecommendationService/Recommend";
 
 function gateway(extra) {
   return createGateway({
-    backends: DOWN, tls: null, kioskTokens: new Map(), kioskClients: new Set(["10.0.0.7"]),
+    backends: DOWN, tls: null, kioskTokens: new Map(), kioskClients: parseKioskClients("beixinqiao-sqxx=10.0.0.7"),
     upstreamTimeoutMs: 1000, fontDir: "", ...extra,
   });
 }
@@ -64,8 +64,8 @@ function exchange(port, { prefix = "", bytes = "", secure = false, localAddress,
   });
 }
 
-const kioskCall = (host = "127.0.0.1") =>
-  `POST ${RECOMMEND} HTTP/1.1\r\nHost: ${host}\r\nContent-Type: application/json\r\nx-lifelong-kiosk: beixinqiao-sqxx\r\n` +
+const kioskCall = (host = "127.0.0.1", venue = "beixinqiao-sqxx") =>
+  `POST ${RECOMMEND} HTTP/1.1\r\nHost: ${host}\r\nContent-Type: application/json\r\nx-lifelong-kiosk: ${venue}\r\n` +
   "Content-Length: 2\r\nConnection: close\r\n\r\n{}";
 
 describe("PROXY protocol v1 header (pure)", () => {
@@ -85,7 +85,7 @@ describe("PROXY protocol v1 header (pure)", () => {
 });
 
 describe("gateway behind a balancer (--proxy_protocol_from)", () => {
-  test("the header's client address is what the kiosk check sees", async () => {
+  test("the header's client address is what the kiosk check sees, for its own venue only", async () => {
     const gw = gateway({ proxyProtocolFrom: new Set(["127.0.0.1"]) });
     const port = await listen(gw);
     try {
@@ -95,6 +95,9 @@ describe("gateway behind a balancer (--proxy_protocol_from)", () => {
       const kiosk = await exchange(port, { prefix: "PROXY TCP4 10.0.0.7 127.0.0.1 5555 8090\r\n", bytes: kioskCall() });
       assert.match(kiosk.data, /^HTTP\/1\.1 /, kiosk.data);
       assert.doesNotMatch(kiosk.data, /may not act as a kiosk/, kiosk.data);
+      // The kiosk of beixinqiao is no kiosk of another venue.
+      const elsewhere = await exchange(port, { prefix: "PROXY TCP4 10.0.0.7 127.0.0.1 5555 8090\r\n", bytes: kioskCall("127.0.0.1", "dongsi-sqxx") });
+      assert.match(elsewhere.data, /permission_denied.*client 10\.0\.0\.7 is not a kiosk of venue dongsi-sqxx/, elsewhere.data);
       // Header and request in separate packets.
       const split = await exchange(port, { prefix: "PROXY TCP4 10.0.0.8 127.0.0.1 5555 8090\r\n", bytes: kioskCall(), splitMs: 100 });
       assert.match(split.data, /client 10\.0\.0\.8 may not act as a kiosk/, split.data);
@@ -185,9 +188,9 @@ describe("gateway behind a balancer (--proxy_protocol_from)", () => {
 const HAPROXY = ["/usr/sbin/haproxy", "/usr/bin/haproxy"].find((p) => fs.existsSync(p));
 
 describe("two gateways behind HAProxy (send-proxy), as ops/cluster.sh runs them", { skip: !HAPROXY && "haproxy not installed" }, () => {
-  test("the kiosk check sees the browser's address; with one gateway gone the other answers", async () => {
+  test("the kiosk check sees the browser's address and its venue; with one gateway gone the other answers", async () => {
     // Kiosks at 127.0.0.5; a browser elsewhere at 127.0.0.6 (loopback takes any 127/8 source).
-    const gws = [0, 1].map(() => gateway({ proxyProtocolFrom: new Set(["127.0.0.1"]), kioskClients: new Set(["127.0.0.5"]) }));
+    const gws = [0, 1].map(() => gateway({ proxyProtocolFrom: new Set(["127.0.0.1"]), kioskClients: parseKioskClients("beixinqiao-sqxx=127.0.0.5") }));
     const ports = [];
     for (const gw of gws) ports.push(await listen(gw));
     const front = await new Promise((r) => { const s = net.createServer(); s.listen(0, "127.0.0.1", () => { const p = s.address().port; s.close(() => r(p)); }); });
@@ -213,7 +216,9 @@ describe("two gateways behind HAProxy (send-proxy), as ops/cluster.sh runs them"
         assert.match(stranger.data, /client 127\.0\.0\.6 may not act as a kiosk/, stranger.data);
         const kiosk = await exchange(front, { bytes: kioskCall(), localAddress: "127.0.0.5" });
         assert.match(kiosk.data, /^HTTP\/1\.1 /, kiosk.data);
-        assert.doesNotMatch(kiosk.data, /may not act as a kiosk/, kiosk.data);
+        assert.doesNotMatch(kiosk.data, /may not act as a kiosk|is not a kiosk/, kiosk.data);
+        const elsewhere = await exchange(front, { bytes: kioskCall("127.0.0.1", "dongsi-sqxx"), localAddress: "127.0.0.5" });
+        assert.match(elsewhere.data, /client 127\.0\.0\.5 is not a kiosk of venue dongsi-sqxx/, elsewhere.data);
       }
       await gws[0].close();
       for (let i = 0; i < 6; i++) {

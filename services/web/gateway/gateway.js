@@ -10,7 +10,8 @@
 //
 // Credentials: see policy.js. Every call gets a deadline (--upstream_timeout_ms)
 // and a request id (x-request-id, forwarded), and is logged as one JSON line
-// (no tokens, no request bodies) and counted in /metrics.
+// (no tokens, no request bodies) and counted in /metrics. Connections, slow
+// clients and request-body bytes held are limited: see limits.js.
 //
 // createGateway(options) returns {server, close()}; main.js is flags and wiring.
 
@@ -25,9 +26,10 @@ import { connectNodeAdapter, createGrpcTransport } from "@connectrpc/connect-nod
 import { CourseCatalogService } from "../gen/proto/lifelong/v1/catalog_pb.js";
 import { RecommendationService } from "../gen/proto/lifelong/v1/recommend_pb.js";
 import { LearningRecordService } from "../gen/proto/lifelong/v1/records_pb.js";
-import { checkKioskWrite, chooseCredential } from "./policy.js";
+import { checkKioskWrite, chooseCredential, normaliseAddress } from "./policy.js";
 import { clientAddress, proxyProtocolFront } from "./proxy_protocol.js";
 import { Metrics } from "./metrics.js";
+import { ByteBudget, ConnectionCounter, CountedRequest, DEFAULT_LIMITS, RETRY_AFTER_S, holdBody } from "./limits.js";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 export const PUBLIC_DIR = path.join(HERE, "..", "public");
@@ -85,8 +87,10 @@ function codeName(code) {
 }
 
 // options: {backends: {records, catalog, recommend} ("host:port"),
-//   tls: {ca, cert, key} (PEM strings) or null, kioskTokens: Map, kioskClients: Set,
+//   tls: {ca, cert, key} (PEM strings) or null, kioskTokens: Map,
+//   kioskClients: KioskClients (policy.js parseKioskClients), kioskHosts: Set,
 //   upstreamTimeoutMs, fontDir, publicDir,
+//   limits: any of DEFAULT_LIMITS's fields (limits.js; the rest default),
 //   https: {cert, key} (PEM) or null: serve browsers over HTTPS instead of HTTP,
 //   proxyProtocolFrom: Set of balancer addresses, or empty/absent: every
 //   connection comes from one of them with a PROXY header naming the client
@@ -95,6 +99,11 @@ function codeName(code) {
 // (the PROXY-protocol front when proxyProtocolFrom is set, else `server`).
 export function createGateway(options) {
   const metrics = new Metrics();
+  const limits = { ...DEFAULT_LIMITS, ...(options.limits || {}) };
+  const connections = new ConnectionCounter(limits.maxConnectionsPerClient);
+  const bodyBudget = new ByteBudget(limits.maxHeldRequestBytes, limits.maxHeldRequestBytesPerClient);
+  metrics.gauge("lifelong_web_request_bytes_held", "Request-body bytes read (or announced) and not yet answered.",
+                () => bodyBudget.total);
   const transports = {};
   const clients = new Map();  // service typeName -> client
   for (const [service, backend] of ROUTES) {
@@ -215,12 +224,38 @@ export function createGateway(options) {
 
   // An error answer in the shape of a Connect error ({code, message}), for
   // requests the gateway refuses before routing them.
-  function errorAnswer(res, status, code, message) {
+  function errorAnswer(res, status, code, message, extraHeaders = {}) {
     if (res.headersSent) return void res.destroy();
     const body = JSON.stringify({ code, message }) + "\n";
     res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(body),
-                            "cache-control": "no-store", ...SECURITY_HEADERS });
+                            "cache-control": "no-store", ...SECURITY_HEADERS, ...extraHeaders });
     res.end(body);
+  }
+
+  // Over the request-body budget (limits.js): 503 RESOURCE_EXHAUSTED with a
+  // retry hint; `Connection: close` makes Node close the connection once the
+  // answer is out (the rest of the body is not read).
+  function refuseBytes(req, res, address) {
+    metrics.refused("request_bytes");
+    log({ level: "warn", event: "limit", limit: "request_bytes", client: address, held: bodyBudget.total });
+    if (res.headersSent || res.writableEnded) return void req.socket.destroy();
+    errorAnswer(res, 503, "resource_exhausted",
+                `the gateway holds too many request bytes; retry in ${RETRY_AFTER_S} s`,
+                { "retry-after": String(RETRY_AFTER_S), connection: "close" });
+  }
+
+  // Counts an /api/ request's body against the budget until it is answered;
+  // false when it was refused (answered here).
+  function admitBody(req, res) {
+    const address = normaliseAddress(clientAddress(req.socket));
+    const cl = req.headers["content-length"];
+    const declared = typeof cl === "string" && /^\d{1,15}$/.test(cl) ? +cl : undefined;
+    const ok = holdBody(req, res, {
+      budget: bodyBudget, address, declared, maxBytes: MAX_REQUEST_BYTES,
+      onRefused: () => refuseBytes(req, res, address),
+    });
+    if (!ok) refuseBytes(req, res, address);
+    return ok;
   }
 
   // A handler failed (a bug, or input nobody anticipated): the caller gets 500
@@ -339,6 +374,7 @@ export function createGateway(options) {
     if (p.startsWith("/api/")) {
       metrics.httpRequest("api");
       if (!apiHostOk(req)) return errorAnswer(res, 400, "invalid_argument", "host: missing or not a valid host name");
+      if (!admitBody(req, res)) return undefined;
       return api(req, res);
     }
     if (req.method !== "GET" && req.method !== "HEAD") {
@@ -374,10 +410,50 @@ export function createGateway(options) {
     }
   };
   const behindProxy = options.proxyProtocolFrom && options.proxyProtocolFrom.size > 0;
+  // Slow clients: headers within headersTimeoutMs, the whole request within
+  // requestTimeoutMs (Node checks every connectionsCheckingInterval: often
+  // enough for the limits to hold within a quarter of the shorter one).
+  const serverOptions = {
+    IncomingMessage: CountedRequest,
+    requestTimeout: limits.requestTimeoutMs,
+    headersTimeout: limits.headersTimeoutMs,
+    connectionsCheckingInterval:
+      Math.min(1000, Math.max(50, Math.floor(Math.min(limits.headersTimeoutMs, limits.requestTimeoutMs) / 4))),
+  };
   // Behind a balancer TLS ends in the PROXY-protocol front, so the server is plain HTTP.
   const server = options.https && !behindProxy
-    ? https.createServer({ cert: options.https.cert, key: options.https.key, minVersion: "TLSv1.2" }, handler)
-    : http.createServer(handler);
+    ? https.createServer({ ...serverOptions, cert: options.https.cert, key: options.https.key, minVersion: "TLSv1.2",
+                           handshakeTimeout: limits.headersTimeoutMs }, handler)
+    : http.createServer(serverOptions, handler);
+  // Connections per client address (the PROXY header's behind a balancer):
+  // over the cap a new one is closed unanswered; the client's others go on.
+  let openConnections = 0;
+  server.prependListener("connection", (socket) => {
+    const address = normaliseAddress(clientAddress(socket));
+    if (!connections.admit(address)) {
+      metrics.refused("client_connections");
+      socket.destroy();
+      return;
+    }
+    openConnections++;
+    socket.once("close", () => { openConnections--; connections.release(address); });
+  });
+  metrics.gauge("lifelong_web_connections_open", "Client connections open (past the PROXY header behind a balancer).",
+                () => openConnections);
+  // A client error: Node's own answer (408 for headers or a request too slow,
+  // 431, 413, else 400, when no response is under way; then the connection
+  // is closed), with the timeouts counted.
+  const CLIENT_ERROR_STATUS = {
+    ERR_HTTP_REQUEST_TIMEOUT: "408 Request Timeout", HPE_HEADER_OVERFLOW: "431 Request Header Fields Too Large",
+    HPE_CHUNK_EXTENSIONS_OVERFLOW: "413 Payload Too Large",
+  };
+  server.on("clientError", (err, socket) => {
+    if (err.code === "ERR_HTTP_REQUEST_TIMEOUT") metrics.refused("request_timeout");
+    if (socket.writable && (!socket._httpMessage || !socket._httpMessage._headerSent)) {
+      socket.write(`HTTP/1.1 ${CLIENT_ERROR_STATUS[err.code] || "400 Bad Request"}\r\nConnection: close\r\n\r\n`);
+    }
+    socket.destroy(err);
+  });
   // While draining, every response closes its connection (a keep-alive
   // browser then reconnects, through the balancer, to another gateway).
   let draining = false;
@@ -388,6 +464,9 @@ export function createGateway(options) {
       onRefused: (reason, peer) => log({ level: "warn", event: "proxy_protocol_refused", reason, peer }),
     })
     : server;
+  // Connections in all: over the cap Node closes a new one at once ("drop").
+  listener.maxConnections = limits.maxConnections;
+  listener.on("drop", () => metrics.refused("max_connections"));
 
   // stopListening(): closes the listener (and the server behind a front);
   // resolves once every connection has ended.

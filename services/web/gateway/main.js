@@ -1,7 +1,9 @@
 // web_gateway: flags and wiring only (gateway.js does the work).
 //
 //   node gateway/main.js --port=8090 --records=127.0.0.1:7001 --catalog=127.0.0.1:7002 \
-//       --recommend=127.0.0.1:7003 [--kiosk_token_dir=var/auth/kiosks] [--kiosk_clients=127.0.0.1,::1]
+//       --recommend=127.0.0.1:7003 [--kiosk_token_dir=var/auth/kiosks]
+//       [--kiosk_clients=VENUE=ADDR[/PREFIX],...] (each kiosk's address or network bound to its venue;
+//                                                 default none: no client is a kiosk)
 //       [--kiosk_hosts=localhost,127.0.0.1,::1] (the names kiosks call the gateway by)
 //       [--tls_ca=F --tls_cert=F --tls_key=F] [--font_dir=/usr/share/fonts/opentype/noto]
 //       [--upstream_timeout_ms=10000] [--port_file=F] [--host=127.0.0.1]
@@ -10,6 +12,9 @@
 //                                          PROXY v1 header naming the client; proxy_protocol.js)
 //       [--metrics_port=N]  (also GET /metrics and /healthz, plain HTTP on 127.0.0.1:N: for
 //                            Prometheus, which reaches each gateway behind a balancer this way)
+//       [--max_connections=8192] [--max_connections_per_client=256] [--request_timeout_ms=30000]
+//       [--headers_timeout_ms=10000] [--max_held_request_bytes=268435456]
+//       [--max_held_request_bytes_per_client=67108864]   (limits.js)
 //
 // Exit status: 0 after SIGTERM/SIGINT (connections drained), 2 for a bad flag,
 // 1 when the port cannot be bound or a configured file cannot be read.
@@ -19,14 +24,27 @@ import http from "node:http";
 import net from "node:net";
 import path from "node:path";
 import { createGateway } from "./gateway.js";
-import { hostName } from "./policy.js";
+import { DEFAULT_LIMITS } from "./limits.js";
+import { hostName, parseKioskClients } from "./policy.js";
 
 const DEFAULTS = {
   host: "127.0.0.1", port: "8090", records: "127.0.0.1:7001", catalog: "127.0.0.1:7002",
-  recommend: "127.0.0.1:7003", kiosk_token_dir: "", kiosk_clients: "127.0.0.1,::1", kiosk_hosts: "localhost,127.0.0.1,::1",
+  recommend: "127.0.0.1:7003", kiosk_token_dir: "", kiosk_clients: "", kiosk_hosts: "localhost,127.0.0.1,::1",
   tls_ca: "", tls_cert: "", tls_key: "", font_dir: "/usr/share/fonts/opentype/noto",
   upstream_timeout_ms: "10000", port_file: "", https_cert: "", https_key: "", proxy_protocol_from: "",
   metrics_port: "",
+  max_connections: String(DEFAULT_LIMITS.maxConnections),
+  max_connections_per_client: String(DEFAULT_LIMITS.maxConnectionsPerClient),
+  request_timeout_ms: String(DEFAULT_LIMITS.requestTimeoutMs),
+  headers_timeout_ms: String(DEFAULT_LIMITS.headersTimeoutMs),
+  max_held_request_bytes: String(DEFAULT_LIMITS.maxHeldRequestBytes),
+  max_held_request_bytes_per_client: String(DEFAULT_LIMITS.maxHeldRequestBytesPerClient),
+};
+// The limits' flags (limits.js), each a positive integer.
+const LIMIT_FLAGS = {
+  max_connections: "maxConnections", max_connections_per_client: "maxConnectionsPerClient",
+  request_timeout_ms: "requestTimeoutMs", headers_timeout_ms: "headersTimeoutMs",
+  max_held_request_bytes: "maxHeldRequestBytes", max_held_request_bytes_per_client: "maxHeldRequestBytesPerClient",
 };
 
 function fail(code, msg) {
@@ -45,6 +63,17 @@ function parseFlags(argv) {
     if (!/^\d+$/.test(flags[f])) fail(2, `--${f}: must be a non-negative integer, got "${flags[f]}"`);
   }
   if (+flags.port > 65535) fail(2, "--port: must be in [0, 65535]");
+  for (const f of Object.keys(LIMIT_FLAGS)) {
+    if (!/^[1-9]\d{0,14}$/.test(flags[f])) fail(2, `--${f}: must be a positive integer, got "${flags[f]}"`);
+  }
+  if (+flags.headers_timeout_ms > +flags.request_timeout_ms) {
+    fail(2, "--headers_timeout_ms: must not exceed --request_timeout_ms (the request includes its headers)");
+  }
+  try {
+    flags.kioskClients = parseKioskClients(flags.kiosk_clients);
+  } catch (err) {
+    fail(2, `--kiosk_clients: ${err.message}`);
+  }
   for (const f of ["records", "catalog", "recommend"]) {
     if (!/^[A-Za-z0-9.\-_[\]:]+:\d+$/.test(flags[f])) fail(2, `--${f}: must be host:port, got "${flags[f]}"`);
   }
@@ -93,13 +122,14 @@ const gw = createGateway({
   backends: { records: flags.records, catalog: flags.catalog, recommend: flags.recommend },
   tls,
   kioskTokens,
-  kioskClients: new Set(flags.kiosk_clients.split(",").map((s) => s.trim()).filter(Boolean)),
+  kioskClients: flags.kioskClients,
   kioskHosts: new Set(flags.kiosk_hosts.split(",").map((s) => hostName(s)).filter(Boolean)),
   proxyProtocolFrom: new Set(flags.proxy_protocol_from.split(",").map((s) => s.trim()).filter(Boolean)),
   upstreamTimeoutMs: +flags.upstream_timeout_ms,
   fontDir: flags.font_dir && fs.existsSync(flags.font_dir) ? flags.font_dir : "",
   https: flags.https_cert
     ? { cert: readPem("https_cert", flags.https_cert), key: readPem("https_key", flags.https_key) } : null,
+  limits: Object.fromEntries(Object.entries(LIMIT_FLAGS).map(([f, k]) => [k, +flags[f]])),
 });
 
 gw.listener.on("error", (err) => fail(1, `listen ${flags.host}:${flags.port}: ${err.message}`));
@@ -110,8 +140,17 @@ gw.listener.listen(+flags.port, flags.host, () => {
     ts: new Date().toISOString(), level: "info", event: "serving", host: flags.host, port,
     backends: { records: flags.records, catalog: flags.catalog, recommend: flags.recommend },
     tls: tls ? "tls" : "off", scheme: flags.https_cert ? "https" : "http", kiosks: [...kioskTokens.keys()],
+    kiosk_clients: flags.kioskClients.bindings.length,
     proxy_protocol_from: flags.proxy_protocol_from || "off",
   }) + "\n");
+  // A venue with a kiosk token but no kiosk address bound to it: no kiosk can act for it.
+  const unbound = [...kioskTokens.keys()].filter((v) => !flags.kioskClients.venues.includes(v));
+  if (unbound.length > 0) {
+    process.stdout.write(JSON.stringify({
+      ts: new Date().toISOString(), level: "warn", event: "kiosk_venues_without_clients", venues: unbound,
+      hint: "--kiosk_clients binds no address to these venues: no kiosk can act for them",
+    }) + "\n");
+  }
 });
 
 // The operational port: /metrics and /healthz only, answered by the gateway's own handler.

@@ -12,6 +12,8 @@ export class Metrics {
     this.calls = new Map();      // `${method}\0${code}` -> count
     this.latency = new Map();    // method -> {buckets[], sum, count, upstreamSum}
     this.http = new Map();       // kind -> count
+    this.refusals = new Map();   // reason -> count
+    this.gauges = [];            // [name, help, () => value]
     this.started = Date.now() / 1000;
   }
 
@@ -32,6 +34,17 @@ export class Metrics {
 
   httpRequest(kind) {
     this.http.set(kind, (this.http.get(kind) || 0) + 1);
+  }
+
+  // A connection or request refused by a limit (limits.js): max_connections,
+  // client_connections, request_timeout, request_bytes.
+  refused(reason) {
+    this.refusals.set(reason, (this.refusals.get(reason) || 0) + 1);
+  }
+
+  // A gauge read when /metrics is rendered.
+  gauge(name, help, read) {
+    this.gauges.push([name, help, read]);
   }
 
   render() {
@@ -58,6 +71,16 @@ export class Metrics {
     out.push("# HELP lifelong_web_http_requests_total HTTP requests by kind (api, static, bad_request: a target that is not a URL, error: a handler failed).");
     out.push("# TYPE lifelong_web_http_requests_total counter");
     for (const [kind, n] of this.http) out.push(`lifelong_web_http_requests_total{kind="${kind}"} ${n}`);
+    out.push("# HELP lifelong_web_refused_total Connections and requests refused by the gateway's limits, by reason " +
+             "(max_connections, client_connections: over the per-address cap, request_timeout: headers or body " +
+             "too slow, request_bytes: over the held request-body budget).");
+    out.push("# TYPE lifelong_web_refused_total counter");
+    for (const [reason, n] of this.refusals) out.push(`lifelong_web_refused_total{reason="${esc(reason)}"} ${n}`);
+    for (const [name, help, read] of this.gauges) {
+      out.push(`# HELP ${name} ${help}`);
+      out.push(`# TYPE ${name} gauge`);
+      out.push(`${name} ${read()}`);
+    }
     out.push("# TYPE lifelong_web_start_time_seconds gauge");
     out.push(`lifelong_web_start_time_seconds ${this.started}`);
     return out.join("\n") + "\n";

@@ -1,0 +1,336 @@
+// What one client, or all of them, may hold of the gateway (services/web/gateway/limits.js):
+// connections in all and per client address (the PROXY header's address behind a
+// balancer), slow headers and trickled bodies, and request-body bytes held. In-process
+// gateways with their services down (or a service that never answers), small limits
+// set through createGateway's options (main.js's flags): no stack is needed.
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import net from "node:net";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { describe, test } from "node:test";
+import { DEFAULT_LIMITS, createGateway, parseKioskClients } from "../../services/web/testing.js";
+
+const MAIN = path.join(path.dirname(fileURLToPath(import.meta.url)), "../../services/web/gateway/main.js");
+const DOWN = { records: "127.0.0.1:1", catalog: "127.0.0.1:1", recommend: "127.0.0.1:1" };
+const GET_COURSE = "/api/lifelong.v1.CourseCatalogService/GetCourse";
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+async function startGateway(extra) {
+  const gw = createGateway({
+    backends: DOWN, tls: null, kioskTokens: new Map(), kioskClients: parseKioskClients(""),
+    upstreamTimeoutMs: 1000, fontDir: "", ...extra,
+  });
+  await new Promise((r) => gw.listener.listen(0, "127.0.0.1", r));
+  return { gw, port: gw.listener.address().port };
+}
+
+// A raw keep-alive connection from `localAddress` (any 127/8 address reaches
+// the loopback): request(text) resolves with the next response's head and
+// body, or with null when the gateway closes the connection without one.
+async function connect(port, localAddress = "127.0.0.1", prefix = "") {
+  const sock = net.connect({ host: "127.0.0.1", port, localAddress });
+  sock.setEncoding("latin1");
+  let buf = "";
+  let closed = false;
+  let wake = () => {};
+  sock.on("data", (d) => { buf += d; wake(); });
+  sock.on("close", () => { closed = true; wake(); });
+  sock.on("error", () => {});
+  await new Promise((r) => { sock.once("connect", r); sock.once("close", r); });
+  if (prefix) sock.write(prefix);
+  const response = async (waitMs = 3000) => {
+    const deadline = Date.now() + waitMs;
+    for (;;) {
+      const end = buf.indexOf("\r\n\r\n");
+      if (end >= 0) {
+        const head = buf.slice(0, end);
+        const status = +head.split(" ")[1];
+        if (/\r\ntransfer-encoding: *chunked/i.test(head)) {
+          // Chunked (/metrics): chunks up to the empty one.
+          let at = end + 4;
+          let body = "";
+          for (;;) {
+            const eol = buf.indexOf("\r\n", at);
+            if (eol < 0) break;
+            const size = parseInt(buf.slice(at, eol), 16);
+            if (buf.length < eol + 2 + size + 2) break;
+            body += buf.slice(eol + 2, eol + 2 + size);
+            at = eol + 2 + size + 2;
+            if (size === 0) {
+              buf = buf.slice(at);
+              return { status, head, body };
+            }
+          }
+        } else {
+          const len = +((/\r\ncontent-length: *(\d+)/i.exec(head) || [])[1] || 0);
+          if (buf.length >= end + 4 + len) {
+            const body = buf.slice(end + 4, end + 4 + len);
+            buf = buf.slice(end + 4 + len);
+            return { status, head, body };
+          }
+        }
+      }
+      if (closed || Date.now() >= deadline) return null;
+      await new Promise((r) => { wake = r; setTimeout(r, 50); });
+    }
+  };
+  return {
+    sock, response,
+    get closed() { return closed; },
+    request: async (text, waitMs) => { if (!closed) sock.write(text); return response(waitMs); },
+    close: () => sock.destroy(),
+  };
+}
+
+const getHealth = "GET /healthz HTTP/1.1\r\nHost: gw\r\n\r\n";
+const getPage = "GET /kiosk/?venue=x HTTP/1.1\r\nHost: gw\r\n\r\n";
+const post = (body, extraHead = "") =>
+  `POST ${GET_COURSE} HTTP/1.1\r\nHost: gw\r\nContent-Type: application/json\r\n${extraHead}Content-Length: ${body.length}\r\n\r\n${body}`;
+
+async function metric(port, re) {
+  const c = await connect(port, "127.0.0.1");
+  const r = await c.request("GET /metrics HTTP/1.1\r\nHost: gw\r\nConnection: close\r\n\r\n");
+  c.close();
+  const m = re.exec(r ? r.body : "");
+  return m ? +m[1] : 0;
+}
+
+async function waitFor(cond, ms = 3000) {
+  const deadline = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > deadline) return false;
+    await sleep(25);
+  }
+  return true;
+}
+
+describe("gateway limits: connections", () => {
+  test("the defaults", () => {
+    assert.deepEqual({ ...DEFAULT_LIMITS }, {
+      maxConnections: 8192, maxConnectionsPerClient: 256, requestTimeoutMs: 30000, headersTimeoutMs: 10000,
+      maxHeldRequestBytes: 256 << 20, maxHeldRequestBytesPerClient: 64 << 20 });
+  });
+
+  test("a client over its connection cap is closed unanswered; its other connections and other clients go on", async () => {
+    const { gw, port } = await startGateway({ limits: { maxConnectionsPerClient: 3 } });
+    try {
+      const mine = [];
+      for (let i = 0; i < 3; i++) {
+        const c = await connect(port, "127.0.0.5");
+        assert.equal((await c.request(getPage))?.status, 200, `connection ${i}`);
+        mine.push(c);
+      }
+      const fourth = await connect(port, "127.0.0.5");
+      assert.equal(await fourth.request(getPage, 1500), null, "the 4th connection of 127.0.0.5 was answered");
+      assert.ok(fourth.closed);
+      const other = await connect(port, "127.0.0.6");
+      assert.equal((await other.request(getPage))?.status, 200, "another address is refused too");
+      for (const [i, c] of mine.entries()) assert.equal((await c.request(getPage))?.status, 200, `kept connection ${i}`);
+      // One closed: the client may open another.
+      mine[0].close();
+      assert.ok(await waitFor(async () => {
+        const again = await connect(port, "127.0.0.5");
+        const r = await again.request(getPage, 500);
+        again.close();
+        return r?.status === 200;
+      }), "a connection freed by the client is not given back");
+      assert.match(await (await connect(port)).request("GET /metrics HTTP/1.1\r\nHost: gw\r\n\r\n").then((r) => r.body),
+                   /lifelong_web_refused_total\{reason="client_connections"\} [1-9]/);
+      for (const c of [...mine, other]) c.close();
+    } finally {
+      await gw.close();
+    }
+  });
+
+  test("behind a balancer the cap counts the PROXY header's client address", async () => {
+    const { gw, port } = await startGateway({ proxyProtocolFrom: new Set(["127.0.0.1"]), limits: { maxConnectionsPerClient: 2 } });
+    const from = (addr) => `PROXY TCP4 ${addr} 127.0.0.1 5555 8090\r\n`;
+    try {
+      const held = [];
+      for (let i = 0; i < 2; i++) {
+        const c = await connect(port, "127.0.0.1", from("10.0.0.7"));
+        assert.equal((await c.request(getHealth))?.status, 503, `connection ${i} (services down)`);
+        held.push(c);
+      }
+      const third = await connect(port, "127.0.0.1", from("10.0.0.7"));
+      assert.equal(await third.request(getHealth, 1500), null, "a 3rd connection of 10.0.0.7 was answered");
+      const other = await connect(port, "127.0.0.1", from("10.0.0.8"));
+      assert.equal((await other.request(getHealth))?.status, 503, "10.0.0.8 was refused too");
+      for (const c of held) assert.equal((await c.request(getHealth))?.status, 503);
+      for (const c of [...held, other]) c.close();
+    } finally {
+      await gw.close();
+    }
+  });
+
+  test("over the cap on all connections a new one is closed at once; the open ones go on", async () => {
+    const { gw, port } = await startGateway({ limits: { maxConnections: 4 } });
+    try {
+      const open = [];
+      for (let i = 0; i < 4; i++) {
+        const c = await connect(port, `127.0.0.${10 + i}`);
+        assert.equal((await c.request(getPage))?.status, 200);
+        open.push(c);
+      }
+      const fifth = await connect(port, "127.0.0.20");
+      assert.equal(await fifth.request(getPage, 1500), null, "the 5th connection was answered");
+      for (const c of open) assert.equal((await c.request(getPage))?.status, 200);
+      const m = await open[0].request("GET /metrics HTTP/1.1\r\nHost: gw\r\n\r\n");
+      assert.match(m.body, /lifelong_web_refused_total\{reason="max_connections"\} [1-9]/);
+      assert.match(m.body, /lifelong_web_connections_open 4/);
+      for (const c of open) c.close();
+    } finally {
+      await gw.close();
+    }
+  });
+});
+
+describe("gateway limits: slow clients", () => {
+  test("a trickled body is cut at the request timeout (408, closed); slow headers at the headers timeout", async () => {
+    const { gw, port } = await startGateway({ limits: { requestTimeoutMs: 1000, headersTimeoutMs: 500 } });
+    try {
+      const body = JSON.stringify({ id: "c00001" }).padEnd(200, " ");
+      const c = await connect(port, "127.0.0.5");
+      const t0 = Date.now();
+      c.sock.write(`POST ${GET_COURSE} HTTP/1.1\r\nHost: gw\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`);
+      let sent = 0;
+      const trickle = setInterval(() => { if (!c.closed && sent < body.length) c.sock.write(body[sent++]); }, 100);
+      const r = await c.response(6000);
+      clearInterval(trickle);
+      const ms = Date.now() - t0;
+      assert.ok(r === null || r.status === 408, `answered ${r && r.status}`);
+      assert.ok(await waitFor(() => c.closed, 1000), "the trickling connection is still open");
+      assert.ok(ms >= 900 && ms < 3000, `cut after ${ms} ms, ${sent} of ${body.length} bytes`);
+      assert.ok(sent < body.length);
+
+      const h = await connect(port, "127.0.0.6");
+      const h0 = Date.now();
+      h.sock.write("GET /healthz HTTP/1.1\r\n");
+      const slow = setInterval(() => { if (!h.closed) h.sock.write("X-Slow: 1\r\n"); }, 100);
+      const hr = await h.response(6000);
+      clearInterval(slow);
+      assert.ok(hr === null || hr.status === 408, `answered ${hr && hr.status}`);
+      assert.ok(Date.now() - h0 < 2500, `slow headers held for ${Date.now() - h0} ms`);
+      assert.ok(await metric(port, /lifelong_web_refused_total\{reason="request_timeout"\} (\d+)/) >= 2);
+    } finally {
+      await gw.close();
+    }
+  });
+
+  test("a call whose service is slow is answered at its upstream deadline, not cut at the request timeout", async () => {
+    // A "service" that accepts and never answers.
+    const accepted = new Set();
+    const silent = net.createServer((s) => { accepted.add(s); s.on("error", () => {}); });
+    await new Promise((r) => silent.listen(0, "127.0.0.1", r));
+    const addr = `127.0.0.1:${silent.address().port}`;
+    const { gw, port } = await startGateway({
+      backends: { records: addr, catalog: addr, recommend: addr }, upstreamTimeoutMs: 2000,
+      limits: { requestTimeoutMs: 500, headersTimeoutMs: 250 } });
+    try {
+      const c = await connect(port, "127.0.0.5");
+      const t0 = Date.now();
+      const r = await c.request(post(JSON.stringify({ id: "c00001" })), 6000);
+      assert.ok(r, "the call was cut without an answer");
+      assert.match(JSON.parse(r.body).code, /deadline_exceeded|unavailable/, r.body);
+      assert.ok(Date.now() - t0 >= 1800, `answered after ${Date.now() - t0} ms`);
+      c.close();
+    } finally {
+      await gw.close();
+      for (const s of accepted) s.destroy();  // else the gateway's transport keeps its session a minute
+      silent.close();
+    }
+  });
+});
+
+describe("gateway limits: request-body bytes held", () => {
+  test("past the budget in all a call is refused 503 resource_exhausted with Retry-After; freed bytes are given back", async () => {
+    const { gw, port } = await startGateway({ limits: { maxHeldRequestBytes: 100_000, maxHeldRequestBytesPerClient: 1 << 20 } });
+    try {
+      // 80,000 bytes announced, 10 sent: the adapter has allocated the 80,000.
+      const holder = await connect(port, "127.0.0.5");
+      holder.sock.write(`POST ${GET_COURSE} HTTP/1.1\r\nHost: gw\r\nContent-Type: application/json\r\nContent-Length: 80000\r\n\r\n{"id":"c0`);
+      await sleep(300);
+      const refused = await connect(port, "127.0.0.6");
+      const r = await refused.request(post(JSON.stringify({ id: "c00001" }).padEnd(30_000, " ")));
+      assert.equal(r?.status, 503, r && r.head);
+      assert.equal(JSON.parse(r.body).code, "resource_exhausted", r.body);
+      assert.match(r.head, /\r\nretry-after: 1/i);
+      assert.equal(await metric(port, /lifelong_web_request_bytes_held (\d+)/), 80000);
+      assert.ok(await waitFor(() => refused.closed, 2000), "the refused connection stays open");
+      // A small call still fits.
+      const small = await connect(port, "127.0.0.6");
+      assert.equal(JSON.parse((await small.request(post(JSON.stringify({ id: "c00001" })))).body).code, "unavailable");
+      // The holder gone, its bytes are given back and the large call passes.
+      holder.close();
+      assert.ok(await waitFor(async () => (await metric(port, /lifelong_web_request_bytes_held (\d+)/)) === 0), "not given back");
+      const again = await connect(port, "127.0.0.6");
+      const ok = await again.request(post(JSON.stringify({ id: "c00001" }).padEnd(30_000, " ")));
+      assert.equal(JSON.parse(ok.body).code, "unavailable", ok.body);  // reached the (stopped) service
+      assert.ok(await metric(port, /lifelong_web_refused_total\{reason="request_bytes"\} (\d+)/) >= 1);
+      for (const c of [small, again]) c.close();
+    } finally {
+      await gw.close();
+    }
+  });
+
+  test("a chunked body is counted as it arrives and refused once past the budget", async () => {
+    const { gw, port } = await startGateway({ limits: { maxHeldRequestBytes: 100_000 } });
+    try {
+      const c = await connect(port, "127.0.0.5");
+      const chunk = (s) => `${s.length.toString(16)}\r\n${s}\r\n`;
+      c.sock.write(`POST ${GET_COURSE} HTTP/1.1\r\nHost: gw\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n`);
+      c.sock.write(chunk(`{"id":"c00001"${" ".repeat(60_000)}`));
+      await sleep(300);
+      c.sock.write(chunk(" ".repeat(60_000)));
+      const r = await c.response();
+      assert.equal(r?.status, 503, r && r.head);
+      assert.equal(JSON.parse(r.body).code, "resource_exhausted", r.body);
+      assert.match(r.head, /\r\nretry-after: 1/i);
+      assert.ok(await waitFor(() => c.closed, 2000), "the refused connection stays open");
+      assert.ok(await waitFor(async () => (await metric(port, /lifelong_web_request_bytes_held (\d+)/)) === 0), "not given back");
+      // The gateway goes on.
+      const next = await connect(port, "127.0.0.5");
+      assert.equal(JSON.parse((await next.request(post(JSON.stringify({ id: "c00001" })))).body).code, "unavailable");
+      next.close();
+    } finally {
+      await gw.close();
+    }
+  });
+
+  test("one client address may hold only its share: another address still gets through", async () => {
+    const { gw, port } = await startGateway({ limits: { maxHeldRequestBytes: 1 << 20, maxHeldRequestBytesPerClient: 50_000 } });
+    try {
+      const holder = await connect(port, "127.0.0.5");
+      holder.sock.write(`POST ${GET_COURSE} HTTP/1.1\r\nHost: gw\r\nContent-Type: application/json\r\nContent-Length: 40000\r\n\r\n{`);
+      await sleep(300);
+      const same = await connect(port, "127.0.0.5");
+      const r = await same.request(post(JSON.stringify({ id: "c00001" }).padEnd(20_000, " ")));
+      assert.equal(JSON.parse(r.body).code, "resource_exhausted", r.body);
+      const other = await connect(port, "127.0.0.6");
+      const ok = await other.request(post(JSON.stringify({ id: "c00001" }).padEnd(20_000, " ")));
+      assert.equal(JSON.parse(ok.body).code, "unavailable", ok.body);
+      for (const c of [holder, same, other]) c.close();
+    } finally {
+      await gw.close();
+    }
+  });
+});
+
+describe("gateway limits: flags", () => {
+  test("bad limit and kiosk-client flags exit 2 naming the flag", () => {
+    for (const [args, why] of [
+      [["--max_connections=0"], /--max_connections: must be a positive integer/],
+      [["--max_connections_per_client=x"], /--max_connections_per_client/],
+      [["--request_timeout_ms=-1"], /--request_timeout_ms/],
+      [["--headers_timeout_ms=40000"], /--headers_timeout_ms: must not exceed --request_timeout_ms/],
+      [["--max_held_request_bytes="], /--max_held_request_bytes/],
+      [["--kiosk_clients=127.0.0.1,::1"], /--kiosk_clients: .*127\.0\.0\.1.* names no venue/],
+      [["--kiosk_clients=beixinqiao-sqxx=10.0.0.0/40"], /--kiosk_clients: .*prefix must be 0\.\.32/],
+    ]) {
+      const r = spawnSync(process.execPath, [MAIN, "--port=0", ...args], { encoding: "utf8", timeout: 10000 });
+      assert.equal(r.status, 2, `${args}: ${r.stderr}`);
+      assert.match(r.stderr, why, args.join(" "));
+    }
+  });
+});
