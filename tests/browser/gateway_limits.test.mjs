@@ -187,7 +187,7 @@ describe("gateway limits: connections", () => {
 });
 
 describe("gateway limits: slow clients", () => {
-  test("a trickled body is cut at the request timeout (408, closed); slow headers at the headers timeout", async () => {
+  test("a trickled body is cut at the request timeout (408, closed)", async () => {
     const { gw, port } = await startGateway({ limits: { requestTimeoutMs: 1000, headersTimeoutMs: 500 } });
     try {
       const body = JSON.stringify({ id: "c00001" }).padEnd(200, " ");
@@ -204,6 +204,14 @@ describe("gateway limits: slow clients", () => {
       assert.ok(ms >= 900 && ms < 3000, `cut after ${ms} ms, ${sent} of ${body.length} bytes`);
       assert.ok(sent < body.length);
 
+    } finally {
+      await gw.close();
+    }
+  });
+
+  test("slow headers are cut at the headers timeout, well before the request timeout", async () => {
+    const { gw, port } = await startGateway({ limits: { requestTimeoutMs: 5000, headersTimeoutMs: 500 } });
+    try {
       const h = await connect(port, "127.0.0.6");
       const h0 = Date.now();
       h.sock.write("GET /healthz HTTP/1.1\r\n");
@@ -211,8 +219,8 @@ describe("gateway limits: slow clients", () => {
       const hr = await h.response(6000);
       clearInterval(slow);
       assert.ok(hr === null || hr.status === 408, `answered ${hr && hr.status}`);
-      assert.ok(Date.now() - h0 < 2500, `slow headers held for ${Date.now() - h0} ms`);
-      assert.ok(await metric(port, /lifelong_web_refused_total\{reason="request_timeout"\} (\d+)/) >= 2);
+      assert.ok(Date.now() - h0 < 2500, `slow headers held for ${Date.now() - h0} ms (request timeout 5 s)`);
+      assert.ok(await metric(port, /lifelong_web_refused_total\{reason="request_timeout"\} (\d+)/) >= 1);
     } finally {
       await gw.close();
     }
@@ -295,6 +303,61 @@ describe("gateway limits: request-body bytes held", () => {
       next.close();
     } finally {
       await gw.close();
+    }
+  });
+
+  test("a pipelined request's bytes are given back when the connection closes before its answer", async () => {
+    // Node queues the answers of pipelined requests; when the connection
+    // goes first, a queued answer never closes: its bytes were held for good
+    // (16 such connections filled an address's share, 64 the whole budget).
+    const accepted = new Set();
+    const silent = net.createServer((s) => { accepted.add(s); s.on("error", () => {}); });
+    await new Promise((r) => silent.listen(0, "127.0.0.1", r));
+    const addr = `127.0.0.1:${silent.address().port}`;
+    const { gw, port } = await startGateway({
+      backends: { records: addr, catalog: addr, recommend: addr }, upstreamTimeoutMs: 5000,
+      limits: { maxHeldRequestBytes: 1 << 20 } });
+    try {
+      for (let i = 0; i < 3; i++) {
+        const c = await connect(port, "127.0.0.5");
+        // The first call waits for its (silent) service; the second queues behind it.
+        c.sock.write(post(JSON.stringify({ id: "c00001" })) +
+                     `POST ${GET_COURSE} HTTP/1.1\r\nHost: gw\r\nContent-Type: application/json\r\nContent-Length: 80000\r\n\r\n{`);
+        await sleep(200);
+        c.close();
+      }
+      assert.ok(await waitFor(async () => (await metric(port, /lifelong_web_request_bytes_held (\d+)/)) === 0),
+                `still held: ${await metric(port, /lifelong_web_request_bytes_held (\d+)/)} bytes`);
+    } finally {
+      await gw.close();
+      for (const s of accepted) s.destroy();
+      silent.close();
+    }
+  });
+
+  test("a body refused midway never reaches the service, not even its end", async () => {
+    // The refused body's end used to pass: the adapter then made the call
+    // with a hole in the body (a write could land, and its retry land again).
+    const accepted = new Set();
+    const silent = net.createServer((s) => { accepted.add(s); s.on("error", () => {}); });
+    await new Promise((r) => silent.listen(0, "127.0.0.1", r));
+    const addr = `127.0.0.1:${silent.address().port}`;
+    const { gw, port } = await startGateway({
+      backends: { records: addr, catalog: addr, recommend: addr }, limits: { maxHeldRequestBytes: 100_000 } });
+    try {
+      const c = await connect(port, "127.0.0.5");
+      const chunk = (t) => `${t.length.toString(16)}\r\n${t}\r\n`;
+      c.sock.write(`POST ${GET_COURSE} HTTP/1.1\r\nHost: gw\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n` +
+                   chunk(`{"id":"c00001"${" ".repeat(60_000)}`) + chunk(" ".repeat(60_000)) + chunk(" }") + "0\r\n\r\n");
+      const r = await c.response();
+      assert.equal(r?.status, 503, r && r.head);
+      await sleep(500);
+      assert.equal(accepted.size, 0, "the refused call reached the service");
+      c.close();
+    } finally {
+      await gw.close();
+      for (const s of accepted) s.destroy();
+      silent.close();
     }
   });
 

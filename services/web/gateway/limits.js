@@ -93,8 +93,11 @@ const HOLD = Symbol("hold");
 export class CountedRequest extends http.IncomingMessage {
   push(chunk, encoding) {
     const h = this[HOLD];
-    if (h === undefined || chunk === null || chunk === undefined) return super.push(chunk, encoding);
-    if (h.refused) return true;  // refused: the rest is dropped while the connection closes
+    if (h === undefined) return super.push(chunk, encoding);
+    // Refused: the rest is dropped while the connection closes, its end too,
+    // so the adapter never takes a body with a hole in it for a whole one.
+    if (h.refused) return true;
+    if (chunk === null || chunk === undefined) return super.push(chunk, encoding);
     h.read += chunk.length;
     if (h.read > h.held) {
       if (!h.budget.take(h.address, h.read - h.held)) {
@@ -108,7 +111,9 @@ export class CountedRequest extends http.IncomingMessage {
 }
 
 // holdBody(req, res, {budget, address, declared, maxBytes, onRefused}) -> bool:
-// counts req's body against `budget` until res closes. `declared` is the
+// counts req's body against `budget` until res or the connection closes,
+// whichever comes first (a pipelined request's response waits in Node's
+// queue, and never closes when the connection goes first). `declared` is the
 // Content-Length (reserved at once when at most maxBytes: the Connect
 // adapter allocates it before reading; a larger one it refuses unread).
 // false when the reservation does not fit (nothing taken: the caller answers
@@ -127,10 +132,20 @@ export function holdBody(req, res, { budget, address, declared, maxBytes, onRefu
     },
   };
   req[HOLD] = h;
-  res.once("close", () => {
-    if (!h.refused) budget.give(address, h.held);
+  const socket = req.socket;
+  let released = false;
+  const release = () => {
+    if (released) return;
+    released = true;
+    if (!h.refused) {
+      budget.give(address, h.held);
+      req[HOLD] = undefined;  // answered: what is left of the body is Node's to discard
+    }
     h.held = 0;
-    req[HOLD] = undefined;  // answered: what is left of the body is Node's to discard
-  });
+    res.off("close", release);
+    if (socket) socket.off("close", release);
+  };
+  res.once("close", release);
+  if (socket) socket.once("close", release);
   return true;
 }
