@@ -217,12 +217,14 @@ TEST(HttpServer, ConnectionsOverThePerAddressLimitGet503) {
   ::close(b);
 }
 
-// A client socket bound to `from` (any 127.x.y.z is this machine) with 3 s
-// send and receive timeouts, or -1.
-int ConnectFrom(int port, const char* from) {
+// A client socket bound to `from` (any 127.x.y.z is this machine) with
+// `timeout_s` send and receive timeouts and, when `rcvbuf` > 0, that receive
+// buffer; or -1.
+int ConnectFrom(int port, const char* from, int timeout_s = 3, int rcvbuf = 0) {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return -1;
-  timeval tv{3, 0};
+  if (rcvbuf > 0) ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+  timeval tv{timeout_s, 0};
   ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
   ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
   sockaddr_in local{};
@@ -340,28 +342,7 @@ TEST(HttpServer, ChunkFramingPastTheRawCapIs413) {
 // A connection from `from` to 127.0.0.1:`port` whose receive buffer is
 // small (so that the server, not the kernel, holds what the client has not
 // read), with 5 s send and receive timeouts; or -1.
-int ConnectSmallBuffer(int port, const char* from) {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return -1;
-  int rcvbuf = 16 << 10;
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
-  timeval tv{5, 0};
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-  sockaddr_in local{};
-  local.sin_family = AF_INET;
-  inet_pton(AF_INET, from, &local.sin_addr);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(port);
-  inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&local), sizeof(local)) != 0 ||
-      ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  return fd;
-}
+int ConnectSmallBuffer(int port, const char* from) { return ConnectFrom(port, from, 5, 16 << 10); }
 
 // The first `n` bytes the server sent on `fd` ("" when it closed first).
 std::string ReadSome(int fd, size_t n) {

@@ -57,6 +57,14 @@ class XapiHandlerTest : public ::testing::Test {
 
   static std::string Basic(const std::string& user_password) { return "Basic " + absl::Base64Escape(user_password); }
 
+  // Statement `id` (TestUuid) read with its attachments (multipart).
+  HttpResponse GetWithAttachments(int id) const {
+    HttpRequest get = Request("GET", "/statements");
+    get.params.emplace("statementId", TestUuid(id));
+    get.params.emplace("attachments", "true");
+    return handler_->Handle(get);
+  }
+
   // An authenticated xAPI 2.0 request.
   static HttpRequest Request(const std::string& method, const std::string& path) {
     HttpRequest r;
@@ -354,10 +362,7 @@ TEST_F(XapiHandlerTest, AttachmentsOfARefusedStatementAreNotLeftBehind) {
   put = handler_->Handle(MultipartWrite(original, {certificate}, TestUuid(30)));
   EXPECT_EQ(put.status, 204) << put.body;
   EXPECT_EQ(AttachmentIds(), std::set<std::string>{kept});
-  HttpRequest get = Request("GET", "/statements");
-  get.params.emplace("statementId", TestUuid(30));
-  get.params.emplace("attachments", "true");
-  HttpResponse read = handler_->Handle(get);
+  HttpResponse read = GetWithAttachments(30);
   EXPECT_EQ(read.status, 200) << read.body;
   EXPECT_TRUE(absl::StrContains(read.body, certificate)) << read.body;
 }
@@ -415,10 +420,7 @@ TEST_F(XapiHandlerTest, AnEscapedAttachmentsKeyIsCheckedAsAttachments) {
   with_part.body = absl::StrReplaceAll(with_part.body, {{"\"attachments\"", R"("\u0061ttachments")"}});
   HttpResponse out = handler_->Handle(with_part);
   EXPECT_EQ(out.status, 200) << out.body;
-  HttpRequest get = Request("GET", "/statements");
-  get.params.emplace("statementId", TestUuid(41));
-  get.params.emplace("attachments", "true");
-  HttpResponse read = handler_->Handle(get);
+  HttpResponse read = GetWithAttachments(41);
   EXPECT_EQ(read.status, 200) << read.body;
   EXPECT_TRUE(absl::StrContains(read.body, certificate)) << read.body;
 }

@@ -105,6 +105,20 @@ async function waitFor(cond, ms = 3000) {
   return true;
 }
 
+// A "service" that accepts connections and never answers. close() destroys
+// what it accepted (else the gateway's transport keeps its session a minute).
+async function silentService() {
+  const accepted = new Set();
+  const server = net.createServer((s) => { accepted.add(s); s.on("error", () => {}); });
+  await new Promise((r) => server.listen(0, "127.0.0.1", r));
+  const addr = `127.0.0.1:${server.address().port}`;
+  return {
+    accepted,
+    backends: { records: addr, catalog: addr, recommend: addr },
+    close: () => { for (const s of accepted) s.destroy(); server.close(); },
+  };
+}
+
 describe("gateway limits: connections", () => {
   test("the defaults", () => {
     assert.deepEqual({ ...DEFAULT_LIMITS }, {
@@ -227,13 +241,9 @@ describe("gateway limits: slow clients", () => {
   });
 
   test("a call whose service is slow is answered at its upstream deadline, not cut at the request timeout", async () => {
-    // A "service" that accepts and never answers.
-    const accepted = new Set();
-    const silent = net.createServer((s) => { accepted.add(s); s.on("error", () => {}); });
-    await new Promise((r) => silent.listen(0, "127.0.0.1", r));
-    const addr = `127.0.0.1:${silent.address().port}`;
+    const silent = await silentService();
     const { gw, port } = await startGateway({
-      backends: { records: addr, catalog: addr, recommend: addr }, upstreamTimeoutMs: 2000,
+      backends: silent.backends, upstreamTimeoutMs: 2000,
       limits: { requestTimeoutMs: 500, headersTimeoutMs: 250 } });
     try {
       const c = await connect(port, "127.0.0.5");
@@ -245,7 +255,6 @@ describe("gateway limits: slow clients", () => {
       c.close();
     } finally {
       await gw.close();
-      for (const s of accepted) s.destroy();  // else the gateway's transport keeps its session a minute
       silent.close();
     }
   });
@@ -310,12 +319,9 @@ describe("gateway limits: request-body bytes held", () => {
     // Node queues the answers of pipelined requests; when the connection
     // goes first, a queued answer never closes: its bytes were held for good
     // (16 such connections filled an address's share, 64 the whole budget).
-    const accepted = new Set();
-    const silent = net.createServer((s) => { accepted.add(s); s.on("error", () => {}); });
-    await new Promise((r) => silent.listen(0, "127.0.0.1", r));
-    const addr = `127.0.0.1:${silent.address().port}`;
+    const silent = await silentService();
     const { gw, port } = await startGateway({
-      backends: { records: addr, catalog: addr, recommend: addr }, upstreamTimeoutMs: 5000,
+      backends: silent.backends, upstreamTimeoutMs: 5000,
       limits: { maxHeldRequestBytes: 1 << 20 } });
     try {
       for (let i = 0; i < 3; i++) {
@@ -330,7 +336,6 @@ describe("gateway limits: request-body bytes held", () => {
                 `still held: ${await metric(port, /lifelong_web_request_bytes_held (\d+)/)} bytes`);
     } finally {
       await gw.close();
-      for (const s of accepted) s.destroy();
       silent.close();
     }
   });
@@ -338,12 +343,9 @@ describe("gateway limits: request-body bytes held", () => {
   test("a body refused midway never reaches the service, not even its end", async () => {
     // The refused body's end used to pass: the adapter then made the call
     // with a hole in the body (a write could land, and its retry land again).
-    const accepted = new Set();
-    const silent = net.createServer((s) => { accepted.add(s); s.on("error", () => {}); });
-    await new Promise((r) => silent.listen(0, "127.0.0.1", r));
-    const addr = `127.0.0.1:${silent.address().port}`;
+    const silent = await silentService();
     const { gw, port } = await startGateway({
-      backends: { records: addr, catalog: addr, recommend: addr }, limits: { maxHeldRequestBytes: 100_000 } });
+      backends: silent.backends, limits: { maxHeldRequestBytes: 100_000 } });
     try {
       const c = await connect(port, "127.0.0.5");
       const chunk = (t) => `${t.length.toString(16)}\r\n${t}\r\n`;
@@ -352,11 +354,10 @@ describe("gateway limits: request-body bytes held", () => {
       const r = await c.response();
       assert.equal(r?.status, 503, r && r.head);
       await sleep(500);
-      assert.equal(accepted.size, 0, "the refused call reached the service");
+      assert.equal(silent.accepted.size, 0, "the refused call reached the service");
       c.close();
     } finally {
       await gw.close();
-      for (const s of accepted) s.destroy();
       silent.close();
     }
   });
