@@ -4,9 +4,12 @@
 // gateways with their services down (or a service that never answers), small limits
 // set through createGateway's options (main.js's flags): no stack is needed.
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
+import fs from "node:fs";
 import net from "node:net";
+import os from "node:os";
 import path from "node:path";
+import tls from "node:tls";
 import { fileURLToPath } from "node:url";
 import { describe, test } from "node:test";
 import { DEFAULT_LIMITS, createGateway, parseKioskClients } from "../../services/web/testing.js";
@@ -175,6 +178,48 @@ describe("gateway limits: connections", () => {
       for (const c of [...held, other]) c.close();
     } finally {
       await gw.close();
+    }
+  });
+
+  test("behind a balancer with TLS a connection counts against its client's cap before its handshake", async () => {
+    // Handshakes not yet done (each up to the header timeout) were counted
+    // only in all: one client opening them fast could fill every connection.
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "gw-limits-"));
+    execFileSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+      "-keyout", `${dir}/k.pem`, "-out", `${dir}/c.pem`, "-subj", "/CN=localhost", "-days", "1"], { stdio: "ignore" });
+    const { gw, port } = await startGateway({
+      proxyProtocolFrom: new Set(["127.0.0.1"]), proxyHeaderTimeoutMs: 5000,
+      https: { cert: fs.readFileSync(`${dir}/c.pem`), key: fs.readFileSync(`${dir}/k.pem`) },
+      limits: { maxConnectionsPerClient: 2 } });
+    const from = (addr) => `PROXY TCP4 ${addr} 127.0.0.1 5555 8090\r\n`;
+    try {
+      const pending = [];  // header sent, no handshake begun
+      for (let i = 0; i < 2; i++) pending.push(await connect(port, "127.0.0.1", from("10.0.0.7")));
+      const third = await connect(port, "127.0.0.1", from("10.0.0.7"));
+      assert.ok(await waitFor(() => third.closed, 1500), "a 3rd handshake of 10.0.0.7 was held");
+      for (const c of pending) assert.equal(c.closed, false, "a pending handshake within the cap was closed");
+      // Another client still gets through, handshake and all.
+      const other = await new Promise((resolve) => {
+        const raw = net.connect({ host: "127.0.0.1", port }, () => {
+          raw.write(from("10.0.0.8"));
+          const t = tls.connect({ socket: raw, rejectUnauthorized: false }, () => resolve(true));
+          t.on("error", () => resolve(false));
+        });
+        raw.on("error", () => resolve(false));
+      });
+      assert.equal(other, true, "10.0.0.8's handshake failed");
+      // Freed when they close: 10.0.0.7 gets its places back.
+      for (const c of pending) c.close();
+      assert.ok(await waitFor(async () => {
+        const c = await connect(port, "127.0.0.1", from("10.0.0.7"));
+        await sleep(200);
+        const open = !c.closed;
+        c.close();
+        return open;
+      }), "10.0.0.7's places were not given back");
+    } finally {
+      await gw.close();
+      fs.rmSync(dir, { recursive: true, force: true });
     }
   });
 

@@ -27,7 +27,7 @@ import { CourseCatalogService } from "../gen/proto/lifelong/v1/catalog_pb.js";
 import { RecommendationService } from "../gen/proto/lifelong/v1/recommend_pb.js";
 import { LearningRecordService } from "../gen/proto/lifelong/v1/records_pb.js";
 import { checkKioskWrite, chooseCredential, normaliseAddress } from "./policy.js";
-import { clientAddress, proxyProtocolFront } from "./proxy_protocol.js";
+import { admittedByFront, clientAddress, proxyProtocolFront } from "./proxy_protocol.js";
 import { Metrics } from "./metrics.js";
 import { ByteBudget, ConnectionCounter, CountedRequest, DEFAULT_LIMITS, RETRY_AFTER_S, holdBody } from "./limits.js";
 
@@ -429,6 +429,11 @@ export function createGateway(options) {
   // over the cap a new one is closed unanswered; the client's others go on.
   let openConnections = 0;
   server.prependListener("connection", (socket) => {
+    if (admittedByFront(socket)) {  // counted at its PROXY header, before a TLS handshake
+      openConnections++;
+      socket.once("close", () => { openConnections--; });
+      return;
+    }
     const address = normaliseAddress(clientAddress(socket));
     if (!connections.admit(address)) {
       metrics.refused("client_connections");
@@ -462,6 +467,15 @@ export function createGateway(options) {
     ? proxyProtocolFront({
       server, trusted: options.proxyProtocolFrom, tls: options.https, headerTimeoutMs: options.proxyHeaderTimeoutMs,
       onRefused: (reason, peer) => log({ level: "warn", event: "proxy_protocol_refused", reason, peer }),
+      admitClient: (named) => {
+        const address = normaliseAddress(named);
+        if (!connections.admit(address)) {
+          metrics.refused("client_connections");
+          return null;
+        }
+        let released = false;
+        return () => { if (!released) { released = true; connections.release(address); } };
+      },
     })
     : server;
   // Connections in all: over the cap Node closes a new one at once ("drop").

@@ -20,6 +20,7 @@ import { normaliseAddress } from "./policy.js";
 
 export const MAX_HEADER_BYTES = 107;  // the v1 limit, CRLF included
 const addressOf = new WeakMap();       // the connection `server` sees -> client address
+const admittedHere = new WeakSet();    // connections `admitClient` counted (their release is the front's)
 
 // parseProxyLine(line without CRLF) -> {address} or null when malformed.
 // "PROXY UNKNOWN ..." (the balancer could not tell; the rest of the line is
@@ -36,6 +37,12 @@ export function parseProxyLine(line) {
     if (!/^(0|[1-9][0-9]{0,4})$/.test(port) || +port > 65535) return null;
   }
   return { address: parts[2] };
+}
+
+// Whether the front counted this connection against its client's cap
+// (proxyProtocolFront's admitClient): the server must not count it again.
+export function admittedByFront(socket) {
+  return admittedHere.has(socket);
 }
 
 // The client address of a connection: the one its PROXY header named, else
@@ -63,9 +70,14 @@ function streamAfterHeader(socket, rest) {
 }
 
 // proxyProtocolFront({server, trusted: Set<address>, tls: {cert, key} | null,
-// headerTimeoutMs, onRefused(reason, peer)}) -> net.Server to listen on.
+// headerTimeoutMs, onRefused(reason, peer), admitClient(address)}) -> net.Server
+// to listen on. admitClient (optional) counts a connection against its
+// client's cap as soon as the header names the client, before a TLS
+// handshake (which may take up to headerTimeoutMs): it returns the function
+// that gives the place back (called once, when the connection closes), or
+// null when the client is at its cap (the connection is closed).
 export function proxyProtocolFront({ server, trusted, tls: tlsOptions = null, headerTimeoutMs,
-  onRefused = () => {} }) {
+  onRefused = () => {}, admitClient = null }) {
   const secureContext = tlsOptions
     ? tls.createSecureContext({ cert: tlsOptions.cert, key: tlsOptions.key, minVersion: "TLSv1.2" }) : null;
   const front = net.createServer((socket) => {
@@ -91,9 +103,17 @@ export function proxyProtocolFront({ server, trusted, tls: tlsOptions = null, he
       if (!parsed) return refuse("malformed PROXY header");
       const address = parsed.address;
       const rest = head.subarray(end + 2);
+      let admitted = false;
+      if (admitClient) {
+        const release = admitClient(address);
+        if (!release) return void socket.destroy();  // counted by admitClient, not logged: a flood would flood the log
+        socket.once("close", release);
+        admitted = true;
+      }
       if (!secureContext) {
         if (rest.length) socket.unshift(rest);
         addressOf.set(socket, address);
+        if (admitted) admittedHere.add(socket);
         server.emit("connection", socket);
         socket.resume();
         return;
@@ -105,6 +125,7 @@ export function proxyProtocolFront({ server, trusted, tls: tlsOptions = null, he
       secure.once("secure", () => {
         clearTimeout(handshake);
         addressOf.set(secure, address);
+        if (admitted) admittedHere.add(secure);
         server.emit("connection", secure);
       });
     };
