@@ -332,6 +332,9 @@ class HttpServer::Impl {
   // may be a TLS handshake), then takes the client's address from it.
   bool ReadProxyHeader(Conn& c, absl::Time now);
   bool TrustedProxy(const std::string& ip) const;
+  // A connection over the per-address cap: counted, and told why when it is
+  // plaintext (best effort); the caller closes it.
+  void RefuseOverAddressCap(int fd);
   void StartWriting(Conn& c, std::string response, bool close, absl::Time now);
   void ToIdle(Conn& c, absl::Time now);
   // The connection as services/common/socket_io.h reads and writes it.
@@ -799,6 +802,15 @@ bool HttpServer::Impl::Drain(Conn& c, absl::Time now) {
   return false;
 }
 
+void HttpServer::Impl::RefuseOverAddressCap(int fd) {
+  metrics_.Refused("per_address_limit");
+  if (ssl_ctx_ == nullptr) {  // a plaintext client learns why (best effort)
+    const std::string r = ErrorResponse(503, "too many connections from this address");
+    ssize_t unused = ::send(fd, r.data(), r.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    (void)unused;
+  }
+}
+
 bool HttpServer::Impl::TrustedProxy(const std::string& ip) const {
   if (proxies_.count(ip) > 0) return true;
   // An IPv4 peer of a dual-stack listener.
@@ -839,12 +851,7 @@ bool HttpServer::Impl::ReadProxyHeader(Conn& c, absl::Time now) {
   // The client's address now counts for the per-address cap, as at accept.
   int& from_ip = per_address_[c.ip];
   if (from_ip >= options_.max_connections_per_address) {
-    metrics_.Refused("per_address_limit");
-    if (ssl_ctx_ == nullptr) {  // a plaintext client learns why (best effort)
-      const std::string r = ErrorResponse(503, "too many connections from this address");
-      ssize_t unused = ::send(c.fd, r.data(), r.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
-      (void)unused;
-    }
+    RefuseOverAddressCap(c.fd);
     Close(c, nullptr);
     return false;
   }
@@ -909,12 +916,7 @@ void HttpServer::Impl::Accept(absl::Time now) {
       continue;
     }
     if (!via_proxy && per_address_[ip] >= options_.max_connections_per_address) {
-      metrics_.Refused("per_address_limit");
-      if (ssl_ctx_ == nullptr) {  // a plaintext client learns why (best effort)
-        const std::string r = ErrorResponse(503, "too many connections from this address");
-        ssize_t unused = ::send(fd, r.data(), r.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
-        (void)unused;
-      }
+      RefuseOverAddressCap(fd);
       ::close(fd);
       if (per_address_[ip] == 0) per_address_.erase(ip);
       continue;

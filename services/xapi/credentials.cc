@@ -72,26 +72,26 @@ absl::Duration Credentials::Backoff::Wait(const std::string& key, int free_failu
   return WaitLocked(key, free_failures);
 }
 
-absl::Duration Credentials::Backoff::WaitLocked(const std::string& key, int free_failures) const {
+const Credentials::Failures* Credentials::Backoff::FindLocked(const std::string& key) const {
   auto it = pinned_.find(key);
-  if (it == pinned_.end()) {
-    it = failures_.find(key);
-    if (it == failures_.end()) return absl::ZeroDuration();
-  }
-  if (it->second.count < free_failures) return absl::ZeroDuration();
-  int doublings = std::min(it->second.count - free_failures, 30);
+  if (it != pinned_.end()) return &it->second;
+  it = failures_.find(key);
+  return it == failures_.end() ? nullptr : &it->second;
+}
+
+absl::Duration Credentials::Backoff::WaitLocked(const std::string& key, int free_failures) const {
+  const Failures* f = FindLocked(key);
+  if (f == nullptr || f->count < free_failures) return absl::ZeroDuration();
+  int doublings = std::min(f->count - free_failures, 30);
   absl::Duration delay = std::min(options_.max_delay, options_.base_delay * (int64_t{1} << doublings));
-  absl::Duration left = it->second.last + delay - options_.now();
+  absl::Duration left = f->last + delay - options_.now();
   return left > absl::ZeroDuration() ? left : absl::ZeroDuration();
 }
 
 int Credentials::Backoff::CountLocked(const std::string& key) const {
-  auto it = pinned_.find(key);
-  if (it == pinned_.end()) {
-    it = failures_.find(key);
-    if (it == failures_.end()) return 0;
-  }
-  return options_.now() - it->second.last > options_.max_delay ? 0 : it->second.count;
+  const Failures* f = FindLocked(key);
+  if (f == nullptr) return 0;
+  return options_.now() - f->last > options_.max_delay ? 0 : f->count;
 }
 
 void Credentials::Backoff::Failed(const std::string& key, bool pinned) {

@@ -134,6 +134,9 @@ class Credentials {
     void Finish(const std::vector<Key>& keys, bool failed);
 
    private:
+    // The failures recorded under `key` (a configured user's or the bounded
+    // table's), or null.
+    const Failures* FindLocked(const std::string& key) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
     absl::Duration WaitLocked(const std::string& key, int free_failures) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
     // Failures of `key` not yet forgotten.
     int CountLocked(const std::string& key) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

@@ -4,15 +4,14 @@
 // gateways with their services down (or a service that never answers), small limits
 // set through createGateway's options (main.js's flags): no stack is needed.
 import assert from "node:assert/strict";
-import { execFileSync, spawnSync } from "node:child_process";
-import fs from "node:fs";
+import { spawnSync } from "node:child_process";
 import net from "node:net";
-import os from "node:os";
 import path from "node:path";
 import tls from "node:tls";
 import { fileURLToPath } from "node:url";
 import { describe, test } from "node:test";
 import { DEFAULT_LIMITS, createGateway, parseKioskClients } from "../../services/web/testing.js";
+import { selfSignedCert } from "./harness.mjs";
 
 const MAIN = path.join(path.dirname(fileURLToPath(import.meta.url)), "../../services/web/gateway/main.js");
 const DOWN = { records: "127.0.0.1:1", catalog: "127.0.0.1:1", recommend: "127.0.0.1:1" };
@@ -184,12 +183,8 @@ describe("gateway limits: connections", () => {
   test("behind a balancer with TLS a connection counts against its client's cap before its handshake", async () => {
     // Handshakes not yet done (each up to the header timeout) were counted
     // only in all: one client opening them fast could fill every connection.
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "gw-limits-"));
-    execFileSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-      "-keyout", `${dir}/k.pem`, "-out", `${dir}/c.pem`, "-subj", "/CN=localhost", "-days", "1"], { stdio: "ignore" });
     const { gw, port } = await startGateway({
-      proxyProtocolFrom: new Set(["127.0.0.1"]), proxyHeaderTimeoutMs: 5000,
-      https: { cert: fs.readFileSync(`${dir}/c.pem`), key: fs.readFileSync(`${dir}/k.pem`) },
+      proxyProtocolFrom: new Set(["127.0.0.1"]), proxyHeaderTimeoutMs: 5000, https: selfSignedCert(),
       limits: { maxConnectionsPerClient: 2 } });
     const from = (addr) => `PROXY TCP4 ${addr} 127.0.0.1 5555 8090\r\n`;
     try {
@@ -219,7 +214,6 @@ describe("gateway limits: connections", () => {
       }), "10.0.0.7's places were not given back");
     } finally {
       await gw.close();
-      fs.rmSync(dir, { recursive: true, force: true });
     }
   });
 

@@ -6,7 +6,7 @@
 // browser's own address, and with one gateway gone the other answers.
 // In-process gateways with their services down: no stack is needed.
 import assert from "node:assert/strict";
-import { execFileSync, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import fs from "node:fs";
 import net from "node:net";
 import os from "node:os";
@@ -14,6 +14,7 @@ import path from "node:path";
 import tls from "node:tls";
 import { describe, test } from "node:test";
 import { createGateway, parseKioskClients, parseProxyLine } from "../../services/web/testing.js";
+import { selfSignedCert } from "./harness.mjs";
 
 const DOWN = { records: "127.0.0.1:1", catalog: "127.0.0.1:1", recommend: "127.0.0.1:1" };
 const RECOMMEND = "/api/lifelong.v1.RecommendationService/Recommend";
@@ -165,13 +166,7 @@ describe("gateway behind a balancer (--proxy_protocol_from)", () => {
   });
 
   test("HTTPS: TLS ends after the header, in the gateway", async () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "gw-proxy-"));
-    execFileSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-      "-keyout", `${dir}/k.pem`, "-out", `${dir}/c.pem`, "-subj", "/CN=localhost", "-days", "1"], { stdio: "ignore" });
-    const gw = gateway({
-      proxyProtocolFrom: new Set(["127.0.0.1"]),
-      https: { cert: fs.readFileSync(`${dir}/c.pem`), key: fs.readFileSync(`${dir}/k.pem`) },
-    });
+    const gw = gateway({ proxyProtocolFrom: new Set(["127.0.0.1"]), https: selfSignedCert() });
     const port = await listen(gw);
     try {
       const r = await exchange(port, { prefix: "PROXY TCP4 10.0.0.8 127.0.0.1 5555 8090\r\n", bytes: kioskCall(), secure: true });
@@ -180,7 +175,6 @@ describe("gateway behind a balancer (--proxy_protocol_from)", () => {
       assert.doesNotMatch(plain.data, /^HTTP\/1\.1/, "plain HTTP answered on the HTTPS port");
     } finally {
       await gw.close();
-      fs.rmSync(dir, { recursive: true, force: true });
     }
   });
 });

@@ -15,6 +15,8 @@
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import net from "node:net";
+import os from "node:os";
+import path from "node:path";
 import tls from "node:tls";
 import { execFileSync } from "node:child_process";
 import {
@@ -26,6 +28,19 @@ export const WEB = process.env.WEB_URL || "http://127.0.0.1:8090";
 export const VAR = process.env.LIFELONG_VAR || "var";
 export const VENUE = process.env.KIOSK_VENUE || "beixinqiao-sqxx";
 const chromiumPath = () => process.env.CHROMIUM || execFileSync("sh", ["-c", "command -v chromium"]).toString().trim();
+
+// A fresh self-signed certificate for localhost (P-256, one day), made with
+// openssl in a temporary directory that is gone again: { cert, key } (PEM).
+export function selfSignedCert() {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "gw-cert-"));
+  try {
+    execFileSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+      "-keyout", `${dir}/k.pem`, "-out", `${dir}/c.pem`, "-subj", "/CN=localhost", "-days", "1"], { stdio: "ignore" });
+    return { cert: fs.readFileSync(`${dir}/c.pem`), key: fs.readFileSync(`${dir}/k.pem`) };
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
 
 export const PORTRAIT = { width: 1080, height: 1920 };
 export const LANDSCAPE = { width: 1920, height: 1080 };

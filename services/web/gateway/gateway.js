@@ -427,21 +427,25 @@ export function createGateway(options) {
     : http.createServer(serverOptions, handler);
   // Connections per client address (the PROXY header's behind a balancer):
   // over the cap a new one is closed unanswered; the client's others go on.
-  let openConnections = 0;
-  server.prependListener("connection", (socket) => {
-    if (admittedByFront(socket)) {  // counted at its PROXY header, before a TLS handshake
-      openConnections++;
-      socket.once("close", () => { openConnections--; });
-      return;
-    }
-    const address = normaliseAddress(clientAddress(socket));
+  // admitClient(address) -> the function that gives the place back, or null
+  // at the cap; behind a balancer the front calls it at the PROXY header.
+  const admitClient = (named) => {
+    const address = normaliseAddress(named);
     if (!connections.admit(address)) {
       metrics.refused("client_connections");
-      socket.destroy();
-      return;
+      return null;
+    }
+    return () => connections.release(address);
+  };
+  let openConnections = 0;
+  server.prependListener("connection", (socket) => {
+    if (!admittedByFront(socket)) {
+      const release = admitClient(clientAddress(socket));
+      if (!release) return void socket.destroy();
+      socket.once("close", release);
     }
     openConnections++;
-    socket.once("close", () => { openConnections--; connections.release(address); });
+    socket.once("close", () => { openConnections--; });
   });
   metrics.gauge("lifelong_web_connections_open", "Client connections open (past the PROXY header behind a balancer).",
                 () => openConnections);
@@ -467,15 +471,7 @@ export function createGateway(options) {
     ? proxyProtocolFront({
       server, trusted: options.proxyProtocolFrom, tls: options.https, headerTimeoutMs: options.proxyHeaderTimeoutMs,
       onRefused: (reason, peer) => log({ level: "warn", event: "proxy_protocol_refused", reason, peer }),
-      admitClient: (named) => {
-        const address = normaliseAddress(named);
-        if (!connections.admit(address)) {
-          metrics.refused("client_connections");
-          return null;
-        }
-        let released = false;
-        return () => { if (!released) { released = true; connections.release(address); } };
-      },
+      admitClient,
     })
     : server;
   // Connections in all: over the cap Node closes a new one at once ("drop").
