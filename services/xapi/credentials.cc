@@ -67,11 +67,6 @@ Credentials::Backoff::Backoff(PasswordBackoffOptions options) : options_(std::mo
   if (!options_.now) options_.now = [] { return absl::Now(); };
 }
 
-absl::Duration Credentials::Backoff::Wait(const std::string& key, int free_failures) const {
-  absl::MutexLock lock(&mu_);
-  return WaitLocked(key, free_failures);
-}
-
 const Credentials::Failures* Credentials::Backoff::FindLocked(const std::string& key) const {
   auto it = pinned_.find(key);
   if (it != pinned_.end()) return &it->second;
@@ -92,11 +87,6 @@ int Credentials::Backoff::CountLocked(const std::string& key) const {
   const Failures* f = FindLocked(key);
   if (f == nullptr) return 0;
   return options_.now() - f->last > options_.max_delay ? 0 : f->count;
-}
-
-void Credentials::Backoff::Failed(const std::string& key, bool pinned) {
-  absl::MutexLock lock(&mu_);
-  FailedLocked(key, pinned);
 }
 
 void Credentials::Backoff::FailedLocked(const std::string& key, bool pinned) {
@@ -183,16 +173,19 @@ absl::StatusOr<std::string> Credentials::Check(absl::string_view authorization, 
   return user;
 }
 
-absl::Status Credentials::CheckAddress(absl::string_view address) const {
-  if (address.empty()) return absl::OkStatus();
-  const absl::Duration wait = backoff_->Wait(absl::StrCat("address:", address), 4 * backoff_->free_failures());
-  if (wait <= absl::ZeroDuration()) return absl::OkStatus();
-  return absl::ResourceExhaustedError(absl::StrCat("too many invalid credentials from this address; retry in ",
-                                                   absl::FormatDuration(absl::Ceil(wait, absl::Seconds(1)))));
-}
-
-void Credentials::AddressFailed(absl::string_view address) const {
-  if (!address.empty()) backoff_->Failed(absl::StrCat("address:", address), /*pinned=*/false);
+absl::StatusOr<auth::Principal> Credentials::CheckToken(
+    absl::string_view address, const std::function<absl::StatusOr<auth::Principal>()>& verify) const {
+  if (address.empty()) return verify();
+  const std::vector<Backoff::Key> keys = {{absl::StrCat("address:", address), 4 * backoff_->free_failures(),
+                                           /*pinned=*/false, /*reset_on_success=*/false}};
+  const absl::Duration wait = backoff_->Begin(keys);
+  if (wait > absl::ZeroDuration()) {
+    return absl::ResourceExhaustedError(absl::StrCat("too many invalid credentials from this address; retry in ",
+                                                     absl::FormatDuration(absl::Ceil(wait, absl::Seconds(1)))));
+  }
+  absl::StatusOr<auth::Principal> principal = verify();
+  backoff_->Finish(keys, /*failed=*/!principal.ok());
+  return principal;
 }
 
 absl::Status Credentials::CheckUsableWithAuthentication() const {

@@ -10,8 +10,9 @@
 //
 // Password backoff: wrong passwords are slowed down per user name and per
 // client address. After `free_failures` wrong passwords for a user name
-// (since its last success), or 4x that many from one address (successes do
-// not reset an address), the next attempt must wait base_delay, then 2x, 4x,
+// (since its last success), or 4x that many from one address (invalid bearer
+// tokens count there too, CheckToken; successes do not reset an address),
+// the next attempt must wait base_delay, then 2x, 4x,
 // ... up to max_delay after the last failure; until then Check() refuses with
 // RESOURCE_EXHAUSTED without comparing the password (so guessing costs time
 // even with the right password in the batch). Guesses sent at once gain
@@ -69,13 +70,17 @@ class Credentials {
   // the wait) while the user name or the client `address` ("" if unknown)
   // is backing off after wrong passwords.
   absl::StatusOr<std::string> Check(absl::string_view authorization, absl::string_view address = "") const;
-  // Invalid bearer tokens count against the client address like wrong
-  // passwords (the same per-address budget and waits): RESOURCE_EXHAUSTED
-  // naming the wait while `address` backs off, else OK; and the record of one
-  // more invalid credential from `address`. "" (unknown address) is never
-  // limited.
-  absl::Status CheckAddress(absl::string_view address) const;
-  void AddressFailed(absl::string_view address) const;
+  // One bearer-token check from the client `address`: invalid tokens count
+  // against the address like wrong passwords (the same per-address budget
+  // and waits). RESOURCE_EXHAUSTED naming the wait, without calling
+  // `verify`, while `address` backs off; else what `verify` returns, an
+  // error counting as one more invalid credential from `address` (a
+  // principal counts as nothing). The wait is checked and the attempt
+  // recorded as one (Backoff::Begin), so tokens sent together are verified
+  // no more at once than the failures the address has left before a wait.
+  // "" (unknown address) is never limited.
+  absl::StatusOr<auth::Principal> CheckToken(absl::string_view address,
+                                             const std::function<absl::StatusOr<auth::Principal>()>& verify) const;
   // Replaces the backoff settings (and forgets past failures).
   void SetBackoff(PasswordBackoffOptions options);
   size_t size() const { return users_.size(); }
@@ -113,23 +118,20 @@ class Credentials {
       bool reset_on_success = false;
     };
     explicit Backoff(PasswordBackoffOptions options);
-    // The remaining wait of `key` (zero when it may try now), which may fail
-    // `free_failures` times before it waits.
-    absl::Duration Wait(const std::string& key, int free_failures) const;
     int free_failures() const { return options_.free_failures; }
-    void Failed(const std::string& key, bool pinned);
 
-    // One password comparison, checked and recorded in one critical section
-    // (before, 32 guesses arriving together all saw "no wait" and were all
-    // compared). Begin returns the longest remaining wait of `keys`; zero
-    // means go on: the attempt is then in flight under each key until
-    // Finish(keys, failed), which must follow. An attempt whose key has
-    // attempts in flight that, failing, would make it wait (its failures
-    // plus those in flight reach free_failures) waits for them first (a
-    // comparison: microseconds) and is decided on their outcome. So at most
-    // `free_failures` minus the failures so far are compared at once, and
-    // one at a time once a wait is due; concurrent right passwords (no
-    // failures) are compared `free_failures` at a time and never refused.
+    // One password comparison (or bearer-token verification, CheckToken),
+    // checked and recorded in one critical section (before, 32 guesses
+    // arriving together all saw "no wait" and were all compared). Begin
+    // returns the longest remaining wait of `keys`; zero means go on: the
+    // attempt is then in flight under each key until Finish(keys, failed),
+    // which must follow. An attempt whose key has attempts in flight that,
+    // failing, would make it wait (its failures plus those in flight reach
+    // free_failures) waits for them first (a comparison: microseconds) and
+    // is decided on their outcome. So at most `free_failures` minus the
+    // failures so far are compared at once, and one at a time once a wait
+    // is due; concurrent right passwords (no failures) are compared
+    // `free_failures` at a time and never refused.
     absl::Duration Begin(const std::vector<Key>& keys);
     void Finish(const std::vector<Key>& keys, bool failed);
 

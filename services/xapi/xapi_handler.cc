@@ -187,12 +187,8 @@ absl::StatusOr<auth::Principal> XapiHandler::Authenticate(const HttpRequest& req
   const std::string& authorization = req.Header("authorization");
   if (authorizer_ != nullptr && authorizer_->enabled() && absl::StartsWithIgnoreCase(authorization, "bearer ")) {
     // Invalid tokens share the address's budget with wrong passwords.
-    const std::string& address = req.Header("remote_addr");
-    absl::Status budget = credentials_->CheckAddress(address);
-    if (!budget.ok()) return budget;
-    absl::StatusOr<auth::Principal> principal = authorizer_->Authenticate(authorization);
-    if (!principal.ok()) credentials_->AddressFailed(address);
-    return principal;
+    return credentials_->CheckToken(req.Header("remote_addr"),
+                                    [&] { return authorizer_->Authenticate(authorization); });
   }
   // "remote_addr" is the connection's peer address, set by the HTTP server
   // over any header of that name the client sent.

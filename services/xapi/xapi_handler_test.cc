@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -26,13 +27,20 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/strip.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
 #include "services/auth/authorizer.h"
+#include "services/auth/token.h"
 #include "services/records/test_statements.h"
 #include "services/xapi/multipart.h"
+#include "tests/testing/bounded_wait.h"
 
 namespace lifelong::xapi {
 namespace {
 
+using ::lifelong::testing::AwaitOrFail;
+using ::lifelong::testing::WaitOrFail;
 using records::testing::MakeStatement;
 using records::testing::TestUuid;
 
@@ -551,6 +559,92 @@ TEST_F(XapiHandlerTest, EachResourceIsNamedAndAuditedAsItsRowSays) {
   EXPECT_EQ(rows["xapi:GET /agents"].outcome, "HTTP 200");
   ASSERT_TRUE(rows.count("xapi:GET /nothing"));
   EXPECT_EQ(rows["xapi:GET /nothing"].outcome, "HTTP 403");
+}
+
+// Runs `call(i)` for i in [0, threads) on threads released together;
+// returns how many answers had each HTTP status.
+std::map<int, int> CallTogether(int threads, const std::function<int(int)>& call) {
+  absl::Mutex mu;
+  int started = 0;
+  absl::Notification go;
+  std::vector<int> statuses(threads);
+  std::vector<std::thread> pool;
+  for (int i = 0; i < threads; ++i) {
+    pool.emplace_back([&, i] {
+      {
+        absl::MutexLock lock(&mu);
+        ++started;
+      }
+      if (WaitOrFail(go, "the threads' release")) statuses[i] = call(i);
+    });
+  }
+  {
+    absl::MutexLock lock(&mu);
+    AwaitOrFail(
+        &mu, [&] { return started == threads; }, "every thread to start");
+  }
+  go.Notify();
+  for (std::thread& t : pool) t.join();
+  std::map<int, int> counts;
+  for (int status : statuses) ++counts[status];
+  return counts;
+}
+
+// Invalid bearer tokens sent together from one address used to be verified
+// together: the address's wait was read in one step and the failure
+// recorded in another, so 32 tokens arriving at once all passed the check.
+// Now no more are verified (401) than the failures the address has left
+// before a wait (4 x free_failures, the budget wrong passwords share), and
+// one at a time once a wait is due; the rest are refused unverified (429).
+// Valid tokens sent together are all accepted and do not count as failures,
+// and another address is not held off.
+TEST_F(XapiHandlerTest, InvalidBearerTokensSentTogetherAreNotVerifiedTogether) {
+  auth::AuthOptions ao;
+  ao.enabled = true;
+  ao.token.key = "xapi-handler-test-key-0123456789abcdef";
+  ao.token.now = [] {  // read while verifying: a slow verification
+    absl::SleepFor(absl::Milliseconds(1));
+    return absl::Now();
+  };
+  auth::Authorizer authorizer(ao);
+  XapiHandler handler(store_.get(), docs_.get(), creds_.get(), "/xapi", "2.0.0", &authorizer);
+  auth::Principal feed;
+  feed.subject = "svc-feed";
+  feed.role = auth::Role::kLoader;
+  absl::StatusOr<std::string> token = auth::MintToken(feed, absl::Minutes(5), ao.token);
+  ASSERT_TRUE(token.ok()) << token.status();
+  auto call = [&](const std::string& authorization, const std::string& address) {
+    HttpRequest r = Request("GET", "/statements");
+    r.params.emplace("statementId", TestUuid(9));
+    r.headers["authorization"] = authorization;
+    r.headers["remote_addr"] = address;
+    return handler.Handle(r).status;
+  };
+  auto invalid = [&](int i) { return call(absl::StrCat("Bearer not-a-token-", i), "10.0.0.7"); };
+  for (int round = 0; round < 5; ++round) {
+    // A slow clock (read under the backoff's lock) and a slow verification
+    // widen the window between reading the wait and recording the failure;
+    // the time is read, never written, while the threads run.
+    absl::Time now = absl::FromUnixSeconds(1790000000);
+    creds_->SetBackoff({.free_failures = 1, .now = [&] {
+                          absl::SleepFor(absl::Milliseconds(1));
+                          return now;
+                        }});
+    std::map<int, int> statuses = CallTogether(32, invalid);
+    EXPECT_EQ(statuses[401], 4) << "round " << round << ": verified";
+    EXPECT_EQ(statuses[429], 28) << "round " << round;
+    EXPECT_EQ(call("Bearer " + *token, "10.0.0.8"), 404) << "another address is not held off";
+    now += absl::Seconds(1);  // the wait is over: one more token
+    statuses = CallTogether(32, invalid);
+    EXPECT_EQ(statuses[401], 1) << "round " << round << ": verified";
+    EXPECT_EQ(statuses[429], 31) << "round " << round;
+    if (HasFailure()) break;
+  }
+  creds_->SetBackoff({.free_failures = 1});
+  std::map<int, int> statuses = CallTogether(32, [&](int) { return call("Bearer " + *token, "10.0.0.7"); });
+  EXPECT_EQ(statuses[404], 32) << "valid tokens sent together are all accepted";
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(invalid(i), 401) << i << ": valid tokens counted as failures";
+  EXPECT_EQ(invalid(4), 429);
 }
 
 TEST(RewriteAlternateSyntax, MovesHeaderFieldsContentAndParameters) {
