@@ -27,9 +27,10 @@ enum class Cf : uint8_t {
   // values as services/xapi/document_store.h describes; here so that a
   // learner's erasure removes statements and documents in one write batch.
   kXapiDocuments = 10,
+  kByMention = 11,  // learner key named outside the actor, seq, id (schema 3)
 };
 
-inline constexpr int kNumColumnFamilies = 11;
+inline constexpr int kNumColumnFamilies = 12;
 
 // `is_index`: index families get bloom filters on their prefixes.
 using ColumnFamilySpec = storage::ColumnFamilySpec<Cf>;
@@ -47,6 +48,7 @@ inline constexpr std::array<ColumnFamilySpec, kNumColumnFamilies> kColumnFamilie
     {Cf::kByTarget, "by_target", false},
     {Cf::kAudit, "audit", false},
     {Cf::kXapiDocuments, "xapi_documents", false},
+    {Cf::kByMention, "by_mention", true},
 }};
 static_assert(storage::IdsMatchPositions(kColumnFamilies));
 

@@ -32,6 +32,13 @@
 //   "by_verb"          key = u16 len | verb IRI | u64 seq | id:16
 //   "by_registration"  key = registration:16 | u64 seq | id:16
 //   "by_stored"        key = u64 seq | id:16
+//   "by_mention"       key = u16 len | learner key | u64 seq | id:16
+//                      (schema 3) one entry per learner a statement names
+//                      outside its actor (statement.h MentionedLearners:
+//                      object, instructor, team, context agents and groups,
+//                      a SubStatement's actor): read only by EraseLearner,
+//                      which scrubs those mentions. Statements so named are
+//                      flagged RecordFlag::kNamesOthers.
 //
 // Reference entries (xAPI "filter conditions for StatementRefs"): a statement
 // S whose object is a StatementRef to T is also filed, in the learner,
@@ -138,8 +145,10 @@ inline constexpr char kMetaPurgePending[] = "purge_pending";
 inline constexpr char kMetaErasureLogPrefix[] = "erasure_log/";
 inline constexpr char kMetaAppliedLogSeq[] = "replication/applied_seq";
 // Schema history: 1 = referrer lists as one value per target; 2 = a key per
-// referrer (reads both). A store written by a newer schema is refused.
-inline constexpr uint32_t kSchemaVersion = 2;
+// referrer (reads both); 3 = the "by_mention" index (back-filled when an
+// older store is opened: RecordStore::Open). A store written by a newer
+// schema is refused.
+inline constexpr uint32_t kSchemaVersion = 3;
 
 // Longest string allowed inside a key (IRIs, learner keys).
 inline constexpr size_t kMaxKeyString = 4096;
@@ -166,6 +175,10 @@ enum class RecordFlag : uint8_t {
   // principal as the stored `authority`; records written before this flag
   // existed lack it (their issuer is unknown, so unverified either way).
   kVerifiedIssuer = 1 << 5,
+  // Names learners outside its actor (statement.h MentionedLearners), so it
+  // has "by_mention" entries: IndexKeys reads them from the JSON. Set from
+  // schema 3 on, by the write path and the upgrade's back-fill.
+  kNamesOthers = 1 << 6,
 };
 
 // The decoded value of the "statements" column family.

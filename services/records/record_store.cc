@@ -17,11 +17,16 @@
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
 
+#include <cstring>
+#include <memory>
+#include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "services/common/log.h"
 #include "services/common/rocks_logger.h"
 #include "services/common/rocks_status.h"
 #include "services/common/status_macros.h"
@@ -140,6 +145,74 @@ RecordStoreRocksConfig MakeRecordStoreRocksConfig(size_t block_cache_bytes) {
   return {db_options, std::move(descriptors)};
 }
 
+namespace {
+
+// Schema 3's upgrade: files every stored statement that names learners
+// outside its actor under those learners in "by_mention" and flags it
+// RecordFlag::kNamesOthers (the record and its learners' covering copies).
+// Written in batches; a stop midway repeats it at the next Open (the schema
+// version is written after it), which writes the same keys again.
+absl::Status BackfillMentions(rocksdb::DB* db, const std::vector<rocksdb::ColumnFamilyHandle*>& handles,
+                              const std::string& path) {
+  auto family = [&](Cf f) { return handles.at(static_cast<int>(f)); };
+  std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), family(Cf::kStatements)));
+  rocksdb::WriteBatch batch;
+  int64_t read = 0, named = 0;
+  const absl::Time start = absl::Now();
+  absl::Time last_report = start;
+  auto flush = [&]() -> absl::Status {
+    if (batch.Count() == 0) return absl::OkStatus();
+    rocksdb::WriteOptions wo;
+    wo.sync = true;
+    LL_RETURN_IF_ERROR(FromRocks(db->Write(wo, &batch), "schema 3: write mention index"));
+    batch.Clear();
+    return absl::OkStatus();
+  };
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    ++read;
+    if (it->key().size() != 16) return absl::DataLossError("schema 3: a statement key is not 16 bytes");
+    Uuid id;
+    std::memcpy(id.data(), it->key().data(), 16);
+    absl::StatusOr<StatementRecord> rec =
+        DecodeStatementRecord(absl::string_view(it->value().data(), it->value().size()));
+    if (!rec.ok()) {
+      return absl::DataLossError(absl::StrCat("schema 3: statement ", FormatUuid(id), ": ", rec.status().message()));
+    }
+    absl::StatusOr<std::vector<std::string>> mentioned = MentionedLearners(rec->json);
+    if (mentioned.ok() && !mentioned->empty()) {
+      ++named;
+      rec->Set(RecordFlag::kNamesOthers, true);
+      LL_ASSIGN_OR_RETURN(std::string value, EncodeStatementRecord(*rec));
+      batch.Put(family(Cf::kStatements), it->key(), value);
+      for (const std::string& l : rec->learners) {
+        batch.Put(family(Cf::kByLearner), EncodeStringIndexKey(l, rec->stored_seq, id), value);
+      }
+      for (const std::string& l : *mentioned) {
+        batch.Put(family(Cf::kByMention), EncodeStringIndexKey(l, rec->stored_seq, id), rocksdb::Slice());
+      }
+      if (batch.Count() >= 10000) LL_RETURN_IF_ERROR(flush());
+    }
+    if (absl::Now() - last_report >= absl::Seconds(10)) {
+      last_report = absl::Now();
+      LogInfo("schema_upgrade_progress", {{"path", path},
+                                          {"to_version", 3},
+                                          {"statements_read", read},
+                                          {"naming_others", named},
+                                          {"elapsed_s", absl::ToInt64Seconds(last_report - start)}});
+    }
+  }
+  LL_RETURN_IF_ERROR(FromRocks(it->status(), "schema 3: scan statements"));
+  LL_RETURN_IF_ERROR(flush());
+  LogInfo("schema_upgraded", {{"path", path},
+                              {"to_version", 3},
+                              {"statements_read", read},
+                              {"naming_others", named},
+                              {"elapsed_ms", absl::ToInt64Milliseconds(absl::Now() - start)}});
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::StatusOr<std::unique_ptr<RecordStore>> RecordStore::Open(const std::string& path, RecordStoreOptions options) {
   std::unique_ptr<RecordStore> store(new RecordStore());
   if (!options.now_micros) options.now_micros = [] { return absl::ToUnixMicros(absl::Now()); };
@@ -172,7 +245,8 @@ absl::StatusOr<std::unique_ptr<RecordStore>> RecordStore::Open(const std::string
   store->tokens_ = std::make_unique<PageTokenCodec>(key);
 
   // Schema version (key_codec.h): a newer one is refused, an older one is
-  // read as it is and marked current (schema 2 reads schema 1's lists).
+  // upgraded and marked current (schema 2 reads schema 1's lists; schema 3
+  // back-fills the mention index).
   {
     std::string stored;
     s = raw->Get(rocksdb::ReadOptions(), store->cf(static_cast<int>(Cf::kMeta)), kMetaSchemaVersion, &stored);
@@ -188,6 +262,7 @@ absl::StatusOr<std::unique_ptr<RecordStore>> RecordStore::Open(const std::string
                                                         kSchemaVersion, " (downgrade is not supported)"));
     }
     if (version < kSchemaVersion) {
+      if (version < 3) LL_RETURN_IF_ERROR(BackfillMentions(raw, handles, path));
       std::string current;
       PutU32(&current, kSchemaVersion);
       rocksdb::WriteOptions wo;

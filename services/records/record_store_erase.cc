@@ -2,7 +2,9 @@
 // Writer that runs alone in the write queue (ApplyErase): the learner's
 // statements go (with their index and reference entries and their place in
 // referrer lists), statements shared with other learners are rewritten
-// without them (LeaveSharedStatement), all in one WriteBatch, with the
+// without them (LeaveSharedStatement), other learners' statements that
+// name them elsewhere are scrubbed of those mentions (ScrubMentionsOf, found
+// through "by_mention"), all in one WriteBatch, with the
 // erasure epoch that retires models and the families to purge
 // (kMetaPurgePending). Then the erasure log records the count. The purge
 // thread (PurgeLoop) compacts the touched key ranges so that the erased
@@ -76,6 +78,7 @@ absl::Status LeaveSharedStatement(const std::vector<rocksdb::ColumnFamilyHandle*
                                   const Uuid& id, StatementRecord rec, const rocksdb::Slice& own_key,
                                   rocksdb::WriteBatch* batch) {
   absl::StatusOr<std::string> json = RemoveLearnerFromActor(rec.json, learner);
+  if (json.ok()) json = ScrubLearnerMentions(*json, learner);  // also named elsewhere in it
   if (!json.ok()) {
     return absl::InternalError(absl::StrCat("stored statement ", FormatUuid(id), ": ", json.status().message()));
   }
@@ -84,6 +87,29 @@ absl::Status LeaveSharedStatement(const std::vector<rocksdb::ColumnFamilyHandle*
   LL_ASSIGN_OR_RETURN(std::string value, EncodeStatementRecord(rec));
   batch->Put(handles.at(static_cast<int>(Cf::kStatements)), IdKey(id), value);
   batch->Delete(handles.at(static_cast<int>(Cf::kByLearner)), own_key);
+  for (const std::string& l : rec.learners) {
+    batch->Put(handles.at(static_cast<int>(Cf::kByLearner)), EncodeStringIndexKey(l, rec.stored_seq, id), value);
+  }
+  return absl::OkStatus();
+}
+
+// EraseLearner on a statement of other learners that names `learner`
+// outside its actor (a "by_mention" entry): the mentions are replaced by the
+// erased placeholder in the record and its learners' covering copies; the
+// entry `mention_key` goes. Index entries other than the learners' are keyed
+// by id and stay.
+absl::Status ScrubMentionsOf(const std::vector<rocksdb::ColumnFamilyHandle*>& handles, const std::string& learner,
+                             const Uuid& id, StatementRecord rec, const rocksdb::Slice& mention_key,
+                             rocksdb::WriteBatch* batch) {
+  absl::StatusOr<std::string> json = ScrubLearnerMentions(rec.json, learner);
+  if (!json.ok()) {
+    return absl::InternalError(absl::StrCat("stored statement ", FormatUuid(id), ": ", json.status().message()));
+  }
+  batch->Delete(handles.at(static_cast<int>(Cf::kByMention)), mention_key);
+  if (*json == rec.json) return absl::OkStatus();
+  rec.json = std::move(*json);
+  LL_ASSIGN_OR_RETURN(std::string value, EncodeStatementRecord(rec));
+  batch->Put(handles.at(static_cast<int>(Cf::kStatements)), IdKey(id), value);
   for (const std::string& l : rec.learners) {
     batch->Put(handles.at(static_cast<int>(Cf::kByLearner)), EncodeStringIndexKey(l, rec.stored_seq, id), value);
   }
@@ -401,6 +427,8 @@ std::vector<std::string> RecordStore::ApplyErase(Writer* w) {
     return &(referrer_edits[target] = std::move(r));
   };
   int64_t erased = 0;
+  int64_t scrubbed = 0;
+  std::set<Uuid> handled;  // statements of the learner this erasure deletes or leaves
   absl::Status status = [&]() -> absl::Status {
     for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
       absl::StatusOr<IndexEntry> entry =
@@ -418,6 +446,7 @@ std::vector<std::string> RecordStore::ApplyErase(Writer* w) {
         batch.Delete(cf(static_cast<int>(Cf::kByLearner)), it->key());
         continue;
       }
+      handled.insert(entry->id);
       if (rec->learners.size() > 1) {  // shared with other learners: they keep it
         changed.insert(changed.end(), rec->learners.begin(), rec->learners.end());
         LL_RETURN_IF_ERROR(LeaveSharedStatement(handles_, learner, entry->id, std::move(*rec), it->key(), &batch));
@@ -464,6 +493,29 @@ std::vector<std::string> RecordStore::ApplyErase(Writer* w) {
       ++erased;
     }
     LL_RETURN_IF_ERROR(FromRocks(it->status(), "scan learner index"));
+    // Other learners' statements that name this one outside their actor:
+    // the mentions are scrubbed, the statements stay (key_codec.h
+    // "by_mention"). A statement handled above was deleted or rewritten
+    // without the learner already; only its entry goes.
+    std::unique_ptr<rocksdb::Iterator> mentions(db_->NewIterator(ro, cf(static_cast<int>(Cf::kByMention))));
+    for (mentions->Seek(prefix); mentions->Valid() && mentions->key().starts_with(prefix); mentions->Next()) {
+      absl::StatusOr<IndexPosition> at =
+          DecodeIndexTail(absl::string_view(mentions->key().data(), mentions->key().size()), prefix.size());
+      if (!at.ok()) return absl::InternalError(at.status().message());
+      if (handled.count(at->id) > 0) {
+        batch.Delete(cf(static_cast<int>(Cf::kByMention)), mentions->key());
+        continue;
+      }
+      LL_ASSIGN_OR_RETURN(std::optional<StatementRecord> rec, LoadRecord(at->id));
+      if (!rec) {  // dangling (should not exist): removed too
+        batch.Delete(cf(static_cast<int>(Cf::kByMention)), mentions->key());
+        continue;
+      }
+      changed.insert(changed.end(), rec->learners.begin(), rec->learners.end());
+      LL_RETURN_IF_ERROR(ScrubMentionsOf(handles_, learner, at->id, std::move(*rec), mentions->key(), &batch));
+      ++scrubbed;
+    }
+    LL_RETURN_IF_ERROR(FromRocks(mentions->status(), "scan mention index"));
     // A marker goes with its last referrer; a schema-1 list that lost some
     // is rewritten.
     for (const auto& [target, r] : referrer_edits) {
@@ -497,9 +549,10 @@ std::vector<std::string> RecordStore::ApplyErase(Writer* w) {
   // The epoch that retires models goes with the erasure, in its batch, so
   // that no failure after the write leaves the models of an erased learner
   // current. Log mode: always (with the applied position), as every replica
-  // applies the same; here only when statements were erased (models hold
-  // data of statements only: an erasure that found none supersedes none).
-  if (w->log_seq != 0 || erased > 0) {
+  // applies the same; here only when statements were erased or scrubbed
+  // (models hold data of statements only: an erasure that found none
+  // supersedes none).
+  if (w->log_seq != 0 || erased > 0 || scrubbed > 0) {
     absl::StatusOr<ErasureEpoch> e = GetErasureEpoch();
     if (!e.ok()) {
       w->status = e.status();
@@ -543,7 +596,7 @@ std::vector<std::string> RecordStore::ApplyErase(Writer* w) {
     w->purge_ticket = purge_requested_;
   }
   w->erased = erased;
-  LogInfo("learner_erased", {{"statements", erased}});
+  LogInfo("learner_erased", {{"statements", erased}, {"mentions_scrubbed", scrubbed}});
   return changed;
 }
 

@@ -10,11 +10,23 @@
 
 namespace lifelong::records::internal {
 
-std::vector<std::pair<Cf, std::string>> IndexKeys(const Uuid& id, const StatementRecord& r) {
+std::vector<std::pair<Cf, std::string>> IndexKeys(const Uuid& id, const StatementRecord& r,
+                                                  const std::vector<std::string>* mentioned) {
   std::vector<std::pair<Cf, std::string>> keys;
   keys.reserve(r.learners.size() + 4);  // activity, verb, registration, stored
   for (const std::string& l : r.learners) {
     keys.emplace_back(Cf::kByLearner, EncodeStringIndexKey(l, r.stored_seq, id));
+  }
+  if (r.Has(RecordFlag::kNamesOthers)) {
+    std::vector<std::string> from_json;
+    if (mentioned == nullptr) {
+      // Stored JSON always parses; a record that does not has no mentions.
+      absl::StatusOr<std::vector<std::string>> m = MentionedLearners(r.json);
+      if (m.ok()) from_json = *std::move(m);
+      mentioned = &from_json;
+    }
+    for (const std::string& l : *mentioned)
+      keys.emplace_back(Cf::kByMention, EncodeStringIndexKey(l, r.stored_seq, id));
   }
   if (!r.activity.empty()) {
     keys.emplace_back(Cf::kByActivity, EncodeStringIndexKey(r.activity, r.stored_seq, id));

@@ -46,8 +46,11 @@ struct IdHash {
 // The key of a statement in the statements family: its 16 id bytes.
 inline std::string IdKey(const Uuid& id) { return std::string(reinterpret_cast<const char*>(id.data()), 16); }
 
-// Every index key of a stored statement: (column family, key).
-std::vector<std::pair<Cf, std::string>> IndexKeys(const Uuid& id, const StatementRecord& r);
+// Every index key of a stored statement: (column family, key). Its
+// "by_mention" keys are `mentioned` when given, else read from r.json (only
+// for records flagged RecordFlag::kNamesOthers).
+std::vector<std::pair<Cf, std::string>> IndexKeys(const Uuid& id, const StatementRecord& r,
+                                                  const std::vector<std::string>* mentioned = nullptr);
 
 // The prefixes under which a statement's own entries are filed in the
 // learner, activity, verb and registration indexes (reference entries of

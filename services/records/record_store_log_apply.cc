@@ -267,6 +267,30 @@ absl::Status RecordStore::ApplyLoggedRestore(uint64_t seq, uint64_t built_at,
         }
         LL_ASSIGN_OR_RETURN(rewritten, EncodeStatementRecord(*rec));
       }
+      // Learners it names elsewhere, erased since: scrubbed as their erasure
+      // scrubbed them (ApplyErase, ScrubMentionsOf).
+      if (rec->Has(RecordFlag::kNamesOthers)) {
+        absl::StatusOr<std::vector<std::string>> mentioned = MentionedLearners(rec->json);
+        if (!mentioned.ok()) {
+          return absl::DataLossError(
+              absl::StrCat("restored statement ", FormatUuid(id), ": ", mentioned.status().message()));
+        }
+        bool scrubbed = false;
+        for (const std::string& l : *mentioned) {
+          LL_ASSIGN_OR_RETURN(bool erased, erased_after_built(l));
+          if (!erased) continue;
+          absl::StatusOr<std::string> json = ScrubLearnerMentions(rec->json, l);
+          if (!json.ok()) {
+            return absl::DataLossError(
+                absl::StrCat("restored statement ", FormatUuid(id), ": ", json.status().message()));
+          }
+          rec->json = std::move(*json);
+          scrubbed = true;
+        }
+        if (scrubbed) {
+          LL_ASSIGN_OR_RETURN(rewritten, EncodeStatementRecord(*rec));
+        }
+      }
     }
     const std::string& stored = rewritten.empty() ? value : rewritten;
     batch.Put(cf(static_cast<int>(Cf::kStatements)), IdKey(id), stored);

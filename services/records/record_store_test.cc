@@ -7,7 +7,9 @@
 
 #include <atomic>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -831,8 +833,8 @@ TEST_F(RecordStoreTest, EraseRemovesReferenceEntriesBothWays) {
   EXPECT_TRUE(ListAll(all).empty());
 }
 
-// Every key and value of the closed store's "by_target" family (key_codec.h).
-std::map<std::string, std::string> ByTargetOf(const std::string& path) {
+// Every key and value of the closed store's `family` (key_codec.h).
+std::map<std::string, std::string> FamilyOf(const std::string& path, Cf family) {
   RecordStoreRocksConfig config = MakeRecordStoreRocksConfig(8 << 20);
   rocksdb::DB* raw = nullptr;
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
@@ -841,13 +843,14 @@ std::map<std::string, std::string> ByTargetOf(const std::string& path) {
   std::map<std::string, std::string> out;
   if (!s.ok()) return out;
   std::unique_ptr<rocksdb::DB> db(raw);
-  std::unique_ptr<rocksdb::Iterator> it(
-      db->NewIterator(rocksdb::ReadOptions(), handles[static_cast<int>(Cf::kByTarget)]));
+  std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), handles[static_cast<int>(family)]));
   for (it->SeekToFirst(); it->Valid(); it->Next()) out[it->key().ToString()] = it->value().ToString();
   EXPECT_TRUE(it->status().ok());
   for (auto* h : handles) db->DestroyColumnFamilyHandle(h);
   return out;
 }
+
+std::map<std::string, std::string> ByTargetOf(const std::string& path) { return FamilyOf(path, Cf::kByTarget); }
 
 // Applies `edits` (a value puts, none deletes) to the closed store's family.
 void EditClosedStore(const std::string& path, Cf family,
@@ -939,7 +942,7 @@ TEST_F(RecordStoreTest, SchemaOneReferrerListsAreReadAndANewerSchemaIsRefused) {
   EXPECT_EQ(by_target[EncodeTargetKey(target)], "");
   EXPECT_EQ(by_target.count(EncodeReferrerKey(target, *ParseUuid(TestUuid(3)))), 1u);
 
-  // Opening marked the store schema 2.
+  // Opening marked the store current (schema 2 and after).
   Reopen(false);
   std::string version;
   ASSERT_TRUE(store_
@@ -949,20 +952,21 @@ TEST_F(RecordStoreTest, SchemaOneReferrerListsAreReadAndANewerSchemaIsRefused) {
                                   return false;
                                 })
                   .ok());
-  std::string version2;
-  PutU32(&version2, 2);
-  EXPECT_EQ(version, version2);
+  std::string current;
+  PutU32(&current, kSchemaVersion);
+  EXPECT_EQ(version, current);
 
   // A newer schema: refused, naming the versions.
   store_.reset();
-  std::string version3;
-  PutU32(&version3, 3);
-  EditClosedStore(dir_, Cf::kMeta, {{kMetaSchemaVersion, version3}});
+  std::string newer_version;
+  PutU32(&newer_version, kSchemaVersion + 1);
+  EditClosedStore(dir_, Cf::kMeta, {{kMetaSchemaVersion, newer_version}});
   RecordStoreOptions options;
   absl::StatusOr<std::unique_ptr<RecordStore>> newer = RecordStore::Open(dir_, options);
   EXPECT_EQ(newer.status().code(), absl::StatusCode::kFailedPrecondition) << newer.status();
-  EXPECT_NE(newer.status().message().find("schema version 3"), std::string::npos) << newer.status();
-  EditClosedStore(dir_, Cf::kMeta, {{kMetaSchemaVersion, version2}});
+  EXPECT_NE(newer.status().message().find(absl::StrCat("schema version ", kSchemaVersion + 1)), std::string::npos)
+      << newer.status();
+  EditClosedStore(dir_, Cf::kMeta, {{kMetaSchemaVersion, current}});
   Reopen(false);
 }
 
@@ -1311,6 +1315,184 @@ TEST_F(RecordStoreTest, EraseLeavesSharedStatementsToTheOtherLearners) {
   Reopen(false);
   EXPECT_EQ(ListAll({.learner = "u2"}), (std::vector<std::string>{TestUuid(1)}));
   EXPECT_EQ(*store_->CountLearnerIndexEntries("u3"), 0);
+}
+
+// A teacher who is also a learner of the district, named in other learners'
+// statements (as instructor, team member, context agent, the object of a
+// statement, a SubStatement's actor), known by an e-mail address and a name.
+constexpr char kMentionedMbox[] = "mailto:teacher-secret-7f3a@example.org";
+constexpr char kMentionedName[] = "王老师-secret-7f3a";
+
+nlohmann::json MentionedAgent() {
+  return {{"objectType", "Agent"}, {"mbox", kMentionedMbox}, {"name", kMentionedName}};
+}
+nlohmann::json DistrictAgent(const std::string& learner) {
+  return {{"objectType", "Agent"}, {"account", {{"homePage", std::string(vocab::kDistrictIdp)}, {"name", learner}}}};
+}
+
+// A statement by `spec`, edited by `edit` (as JSON) before it is parsed.
+absl::StatusOr<ParsedStatement> EditedStatement(const StatementSpec& spec,
+                                                const std::function<void(nlohmann::json*)>& edit) {
+  nlohmann::json j = nlohmann::json::parse(MakeStatement(spec));
+  edit(&j);
+  return ParseStatement(j.dump());
+}
+
+// The statements of other learners that name the teacher, and one of the
+// teacher's own: ids 1-5 name them, 6 is the teacher's, 7 names someone else.
+absl::Status PutMentioningStatements(RecordStore* store) {
+  std::vector<absl::StatusOr<ParsedStatement>> parsed;
+  parsed.push_back(EditedStatement({.id = TestUuid(1), .learner = "u2"}, [](nlohmann::json* j) {
+    (*j)["context"]["instructor"] = MentionedAgent();
+    (*j)["context"]["team"] = {{"objectType", "Group"}, {"member", {MentionedAgent(), DistrictAgent("u3")}}};
+    (*j)["context"]["contextAgents"] = {{{"objectType", "contextAgent"}, {"agent", MentionedAgent()}}};
+  }));
+  parsed.push_back(EditedStatement({.id = TestUuid(2), .learner = "u3"}, [](nlohmann::json* j) {
+    (*j)["verb"] = {{"id", "http://id.tincanapi.com/verb/mentored"}};
+    (*j)["object"] = MentionedAgent();
+  }));
+  parsed.push_back(EditedStatement({.id = TestUuid(3), .learner = "u4"}, [](nlohmann::json* j) {
+    nlohmann::json sub = {{"objectType", "SubStatement"},
+                          {"actor", MentionedAgent()},
+                          {"verb", (*j)["verb"]},
+                          {"object", (*j)["object"]}};
+    (*j)["object"] = sub;
+  }));
+  // Shared by u2 and the teacher, who is also its instructor.
+  parsed.push_back(EditedStatement({.id = TestUuid(4), .learner = "", .group = {"u2"}}, [](nlohmann::json* j) {
+    (*j)["actor"]["member"].push_back(MentionedAgent());
+    (*j)["context"]["instructor"] = MentionedAgent();
+  }));
+  parsed.push_back(EditedStatement({.id = TestUuid(5), .learner = "u5"}, [](nlohmann::json* j) {
+    (*j)["context"]["contextGroups"] = {
+        {{"objectType", "contextGroup"},
+         {"group", {{"objectType", "Group"}, {"mbox", kMentionedMbox}, {"member", {DistrictAgent("u6")}}}}}};
+  }));
+  parsed.push_back(EditedStatement({.id = TestUuid(6), .learner = "u6"},
+                                   [](nlohmann::json* j) { (*j)["actor"] = MentionedAgent(); }));
+  parsed.push_back(EditedStatement({.id = TestUuid(7), .learner = "u5"},
+                                   [](nlohmann::json* j) { (*j)["context"]["instructor"] = DistrictAgent("u9"); }));
+  std::vector<ParsedStatement> batch;
+  for (auto& p : parsed) {
+    if (!p.ok()) return p.status();
+    batch.push_back(*std::move(p));
+  }
+  return store->Record(std::move(batch)).status();
+}
+
+// Erasing a learner also takes them out of other learners' statements that
+// name them outside the actor: their identifier and name are replaced by the
+// erased placeholder in the record and in every covering copy, the statements
+// stay valid and their own learners keep them, and after the purge no file
+// holds the teacher's address or name. (Before: only statements filed under
+// the learner were touched; these kept the teacher's identity for ever.)
+TEST_F(RecordStoreTest, ErasureScrubsTheLearnerFromOtherLearnersStatements) {
+  ASSERT_TRUE(PutMentioningStatements(store_.get()).ok());
+  const std::string untouched = store_->Get(*ParseUuid(TestUuid(7)))->record.json;
+  ASSERT_TRUE(store_->WaitForBackgroundWork().ok());
+  ASSERT_TRUE(lifelong::testing::AnyTableEntryContains(dir_, "teacher-secret-7f3a"));
+  const uint64_t epoch = store_->GetErasureEpoch()->epoch;
+
+  absl::StatusOr<int64_t> erased = store_->EraseLearner(kMentionedMbox);
+  ASSERT_TRUE(erased.ok()) << erased.status();
+  EXPECT_EQ(*erased, 2);  // their own 6, and 4 which they shared
+  EXPECT_EQ(store_->GetErasureEpoch()->epoch, epoch + 1);
+  EXPECT_EQ(store_->Get(*ParseUuid(TestUuid(6))).status().code(), absl::StatusCode::kNotFound);
+  const std::map<int, std::vector<std::string>> learners = {
+      {1, {"u2"}}, {2, {"u3"}}, {3, {"u4"}}, {4, {"u2"}}, {5, {"u5"}}};
+  for (const auto& [n, of] : learners) {
+    absl::StatusOr<StoredStatement> s = store_->Get(*ParseUuid(TestUuid(n)));
+    ASSERT_TRUE(s.ok()) << n << ": " << s.status();
+    EXPECT_EQ(s->record.json.find("teacher-secret-7f3a"), std::string::npos) << n << ": " << s->record.json;
+    EXPECT_NE(s->record.json.find(kErasedAgentHomePage), std::string::npos) << n << ": " << s->record.json;
+    EXPECT_TRUE(ParseStatement(s->record.json).ok()) << n << ": " << s->record.json;
+    EXPECT_EQ(s->record.learners, of) << n;
+  }
+  // The other members of the team stay as they were.
+  nlohmann::json one = nlohmann::json::parse(store_->Get(*ParseUuid(TestUuid(1)))->record.json);
+  EXPECT_EQ(one["context"]["team"]["member"][1], DistrictAgent("u3"));
+  EXPECT_EQ(one["context"]["team"]["member"][0]["objectType"], "Agent");
+  EXPECT_EQ(store_->Get(*ParseUuid(TestUuid(7)))->record.json, untouched);
+  // The learners' own lists hold the scrubbed copies.
+  for (const char* learner : {"u2", "u3", "u4", "u5"}) {
+    ASSERT_TRUE(store_
+                    ->ForEachOfLearner(learner,
+                                       [&](const StoredStatement& s) {
+                                         EXPECT_EQ(s.record.json.find("teacher-secret-7f3a"), std::string::npos)
+                                             << learner << ": " << s.record.json;
+                                         return true;
+                                       })
+                    .ok());
+  }
+  absl::Status purged = store_->WaitForPurge();
+  ASSERT_TRUE(purged.ok()) << purged;
+  // The name is in values only; the address also in keys, which RocksDB's
+  // MANIFEST may keep as a file boundary until a restart (docs/security.md).
+  EXPECT_FALSE(lifelong::testing::AnyFileContains(dir_, kMentionedName));
+  EXPECT_FALSE(lifelong::testing::AnyTableEntryContains(dir_, "teacher-secret-7f3a"));
+  EXPECT_FALSE(lifelong::testing::AnyTableEntryContains(dir_, kMentionedName));
+  store_.reset();
+  for (const auto& [key, value] : FamilyOf(dir_, Cf::kByMention)) {
+    EXPECT_EQ(key.find("teacher-secret-7f3a"), std::string::npos) << "a mention entry is left";
+  }
+  EXPECT_EQ(FamilyOf(dir_, Cf::kByMention).size(), 3u);  // 1's team names u3, 5 names u6, 7 names u9
+  Reopen(false);
+  EXPECT_EQ(ListAll({.learner = "u2"}), (std::vector<std::string>{TestUuid(4), TestUuid(1)}));
+}
+
+// A statement's mention entries go with it when its own learner is erased,
+// and a store of schema 2 (no mention index) gets one at its next Open, so
+// that statements stored before the upgrade are scrubbed too.
+TEST_F(RecordStoreTest, MentionEntriesFollowTheirStatementAndAnOlderStoreIsBackFilled) {
+  ASSERT_TRUE(PutMentioningStatements(store_.get()).ok());
+  ASSERT_TRUE(store_->EraseLearner("u3").ok());  // 2 goes, and u3's place in 1's team is scrubbed
+  store_.reset();
+  std::map<std::string, std::string> mentions = FamilyOf(dir_, Cf::kByMention);
+  EXPECT_EQ(mentions.size(), 6u);  // 1, 3, 4, 5 name the teacher; 5 names u6 and 7 names u9
+
+  // Make it a store of schema 2: no mention index, no flags.
+  std::vector<std::pair<std::string, std::optional<std::string>>> drop_mentions, statements, copies;
+  for (const auto& [key, value] : mentions) drop_mentions.push_back({key, std::nullopt});
+  for (const auto& [key, value] : FamilyOf(dir_, Cf::kStatements)) {
+    absl::StatusOr<StatementRecord> rec = DecodeStatementRecord(value);
+    ASSERT_TRUE(rec.ok());
+    Uuid id;
+    std::memcpy(id.data(), key.data(), 16);
+    rec->Set(RecordFlag::kNamesOthers, false);
+    std::string old_value = *EncodeStatementRecord(*rec);
+    statements.push_back({key, old_value});
+    for (const std::string& l : rec->learners)
+      copies.push_back({EncodeStringIndexKey(l, rec->stored_seq, id), old_value});
+  }
+  std::string version2;
+  PutU32(&version2, 2);
+  EditClosedStore(dir_, Cf::kByMention, drop_mentions);
+  EditClosedStore(dir_, Cf::kStatements, statements);
+  EditClosedStore(dir_, Cf::kByLearner, copies);
+  EditClosedStore(dir_, Cf::kMeta, {{kMetaSchemaVersion, version2}});
+  ASSERT_TRUE(FamilyOf(dir_, Cf::kByMention).empty());
+
+  Reopen(false);  // back-fills
+  EXPECT_TRUE(store_->Get(*ParseUuid(TestUuid(1)))->record.Has(RecordFlag::kNamesOthers));
+  EXPECT_FALSE(store_->Get(*ParseUuid(TestUuid(6)))->record.Has(RecordFlag::kNamesOthers));
+  std::string version;
+  ASSERT_TRUE(store_
+                  ->ForEachMeta(kMetaSchemaVersion,
+                                [&](absl::string_view, absl::string_view value) {
+                                  version = std::string(value);
+                                  return false;
+                                })
+                  .ok());
+  std::string current;
+  PutU32(&current, kSchemaVersion);
+  EXPECT_EQ(version, current);
+  ASSERT_TRUE(store_->EraseLearner(kMentionedMbox).ok());
+  for (int n : {1, 3, 4, 5}) {
+    EXPECT_EQ(store_->Get(*ParseUuid(TestUuid(n)))->record.json.find("teacher-secret-7f3a"), std::string::npos) << n;
+  }
+  store_.reset();
+  EXPECT_EQ(FamilyOf(dir_, Cf::kByMention).size(), 2u);  // 5 names u6 and 7 names u9
+  Reopen(false);
 }
 
 // A statement's issuer (ParsedStatement::authority_json) is stored as its

@@ -145,12 +145,13 @@ absl::StatusOr<std::vector<RecordStore::Prepared>> RecordStore::Prepare(std::vec
     if (p.is_voiding) r.Set(RecordFlag::kVoiding, true);
     if (p.ref_target) r.Set(RecordFlag::kReferencesStatement, true);
     if (p.verified_issuer && !p.authority_json.empty()) r.Set(RecordFlag::kVerifiedIssuer, true);
+    if (!p.mentioned.empty()) r.Set(RecordFlag::kNamesOthers, true);
     if (p.timestamp_us) {
       r.timestamp_us = *p.timestamp_us;
     } else {
       r.Set(RecordFlag::kTimestampAssigned, true);
     }
-    x.index_keys = IndexKeys(p.id, r);  // stored sequence 0 until the leader sets it
+    x.index_keys = IndexKeys(p.id, r, &p.mentioned);  // stored sequence 0 until the leader sets it
     // The stored JSON: the statement's body, then `stored` (and `timestamp`
     // when absent) as fixed-width placeholders the leader patches, and
     // `authority`, spliced in before the closing brace; written straight

@@ -710,6 +710,56 @@ std::string LearnerKeyOf(const Json& agent) {
 
 namespace {
 
+// The canonical learner key of the placeholder that ScrubLearnerMentions
+// writes in place of an erased learner (never indexed as a mention).
+const std::string& ErasedAgentKey() {
+  static const std::string* key = new std::string(
+      CanonicalLearnerKey(domain::AccountLearnerKey(kErasedAgentHomePage, kErasedAgentName), "").value());
+  return *key;
+}
+
+// Adds the learner keys of an Agent or Group (its own identifier and its
+// members') to `out`, once each; non-canonical keys (never a learner's) and
+// the erased placeholder are left out.
+void AddAgentKeys(const Json& agent, std::vector<std::string>* out) {
+  if (!agent.is_object()) return;
+  std::string key = LearnerKeyOf(agent);
+  if (!key.empty()) {
+    absl::StatusOr<std::string> canonical = CanonicalLearnerKey(key, "");
+    if (canonical.ok() && *canonical != ErasedAgentKey() &&
+        std::find(out->begin(), out->end(), *canonical) == out->end()) {
+      out->push_back(*std::move(canonical));
+    }
+  }
+  for (const Json& m : agent["member"].elements()) AddAgentKeys(m, out);
+}
+
+void AddContextMentions(const Json& context, std::vector<std::string>* out) {
+  if (!context.is_object()) return;
+  AddAgentKeys(context["instructor"], out);
+  AddAgentKeys(context["team"], out);
+  for (const Json& e : context["contextAgents"].elements()) AddAgentKeys(e["agent"], out);
+  for (const Json& e : context["contextGroups"].elements()) AddAgentKeys(e["group"], out);
+}
+
+// The agents a statement (or SubStatement: `sub`) names outside its own
+// actor: see MentionedLearners.
+void CollectMentions(const Json& s, bool sub, std::vector<std::string>* out) {
+  Json obj = s["object"];
+  absl::string_view type = obj["objectType"].str();
+  if (type == "Agent" || type == "Group") {
+    AddAgentKeys(obj, out);
+  } else if (type == "SubStatement" && !sub) {
+    AddAgentKeys(obj["actor"], out);
+    CollectMentions(obj, /*sub=*/true, out);
+  }
+  AddContextMentions(s["context"], out);
+}
+
+}  // namespace
+
+namespace {
+
 // JSON objects must not repeat a member name: validation here reads the first
 // of duplicates while other JSON readers take the last, so a duplicate could
 // smuggle an unvalidated value past the checks.
@@ -796,6 +846,7 @@ absl::StatusOr<ParsedStatement> ParseStatement(absl::string_view text) {
     out.id_assigned = true;
   }
   LL_RETURN_IF_ERROR(CheckBody(s, "statement", /*sub=*/false, &out));
+  CollectMentions(s, /*sub=*/false, &out.mentioned);
   Json stored = s["stored"];
   Json authority = s["authority"];
   if (stored) LL_RETURN_IF_ERROR(CheckTimestamp(stored, "statement.stored", nullptr));
@@ -896,6 +947,85 @@ absl::StatusOr<std::string> RemoveLearnerFromActor(absl::string_view statement_j
   if (key_of(self) == learner) {
     for (const char* ifi : {"mbox", "mbox_sha1sum", "openid", "account"}) actor->erase(ifi);
   }
+  return j.dump();
+}
+
+absl::StatusOr<std::vector<std::string>> MentionedLearners(absl::string_view statement_json) {
+  // Called for every statement of a replicated log message, so small ones
+  // use the thread's parser (as ParseStatement does).
+  static thread_local simdjson::dom::parser thread_parser;
+  std::optional<simdjson::dom::parser> own_parser;
+  simdjson::dom::parser& parser = statement_json.size() <= kMaxThreadParserBytes ? thread_parser : own_parser.emplace();
+  simdjson::dom::element root;
+  if (parser.parse(statement_json.data(), statement_json.size()).get(root) != simdjson::SUCCESS) {
+    return Invalid("statement", "malformed JSON");
+  }
+  std::vector<std::string> out;
+  CollectMentions(Json(root), /*sub=*/false, &out);
+  return out;
+}
+
+namespace {
+
+// Replaces `agent`'s identifier and name by the erased placeholder when its
+// key is `learner`, then does the same for its members. Returns whether
+// anything changed.
+bool ScrubAgent(nlohmann::ordered_json* agent, absl::string_view learner) {
+  if (agent == nullptr || !agent->is_object()) return false;
+  bool changed = false;
+  nlohmann::ordered_json self = *agent;
+  self.erase("member");
+  absl::StatusOr<std::string> key = LearnerKeyFromAgentJson(self.dump(), "agent");
+  if (key.ok() && *key == learner) {
+    for (const char* k : {"mbox", "mbox_sha1sum", "openid", "account", "name"}) agent->erase(k);
+    (*agent)["account"] = {{"homePage", kErasedAgentHomePage}, {"name", kErasedAgentName}};
+    changed = true;
+  }
+  auto members = agent->find("member");
+  if (members != agent->end() && members->is_array()) {
+    for (nlohmann::ordered_json& m : *members) changed |= ScrubAgent(&m, learner);
+  }
+  return changed;
+}
+
+nlohmann::ordered_json* Member(nlohmann::ordered_json* j, const char* key) {
+  if (j == nullptr || !j->is_object()) return nullptr;
+  auto it = j->find(key);
+  return it == j->end() ? nullptr : &*it;
+}
+
+// The positions CollectMentions reads, on a statement or SubStatement.
+bool ScrubBody(nlohmann::ordered_json* s, bool sub, absl::string_view learner) {
+  bool changed = false;
+  nlohmann::ordered_json* obj = Member(s, "object");
+  nlohmann::ordered_json* type = Member(obj, "objectType");
+  const std::string t = type != nullptr && type->is_string() ? type->get<std::string>() : "";
+  if (t == "Agent" || t == "Group") {
+    changed |= ScrubAgent(obj, learner);
+  } else if (t == "SubStatement" && !sub) {
+    changed |= ScrubAgent(Member(obj, "actor"), learner);
+    changed |= ScrubBody(obj, /*sub=*/true, learner);
+  }
+  nlohmann::ordered_json* context = Member(s, "context");
+  changed |= ScrubAgent(Member(context, "instructor"), learner);
+  changed |= ScrubAgent(Member(context, "team"), learner);
+  for (const char* list : {"contextAgents", "contextGroups"}) {
+    nlohmann::ordered_json* entries = Member(context, list);
+    if (entries == nullptr || !entries->is_array()) continue;
+    for (nlohmann::ordered_json& e : *entries) {
+      changed |= ScrubAgent(Member(&e, absl::string_view(list) == "contextAgents" ? "agent" : "group"), learner);
+    }
+  }
+  return changed;
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> ScrubLearnerMentions(absl::string_view statement_json, absl::string_view learner) {
+  nlohmann::ordered_json j =
+      nlohmann::ordered_json::parse(statement_json.begin(), statement_json.end(), nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object()) return Invalid("statement", "malformed JSON");
+  if (!ScrubBody(&j, /*sub=*/false, learner)) return std::string(statement_json);
   return j.dump();
 }
 

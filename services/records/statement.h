@@ -71,6 +71,9 @@ struct ParsedStatement {
   std::string authority_json;
   // Whether that issuer may award credits (RecordFlag::kVerifiedIssuer).
   bool verified_issuer = false;
+  // The learners the statement names outside its actor (MentionedLearners):
+  // indexed so that their erasure finds and scrubs this statement.
+  std::vector<std::string> mentioned;
 };
 
 // Parses and validates one statement. INVALID_ARGUMENT with a message that
@@ -100,6 +103,27 @@ using domain::ParseTimestampMicros;
 // INVALID_ARGUMENT when the JSON is malformed or has no actor object; the
 // result is unchanged JSON when `learner` is not in the actor.
 absl::StatusOr<std::string> RemoveLearnerFromActor(absl::string_view statement_json, absl::string_view learner);
+
+// Mentions: the agents a statement names outside its own actor and its
+// authority, in the positions xAPI gives agents: the object (an Agent or
+// Group, with its members), context.instructor, context.team,
+// context.contextAgents[].agent and context.contextGroups[].group, and a
+// SubStatement's actor, object and context. Free text and extensions are
+// not read. An erasure replaces the erased learner there by this
+// placeholder account (ScrubLearnerMentions), which is never a mention.
+inline constexpr char kErasedAgentHomePage[] = "https://erased.invalid";
+inline constexpr char kErasedAgentName[] = "erased";
+
+// The canonical learner keys mentioned by `statement_json` (above), once
+// each, in order of appearance. INVALID_ARGUMENT when it is not JSON.
+absl::StatusOr<std::vector<std::string>> MentionedLearners(absl::string_view statement_json);
+
+// `statement_json` with every mention of `learner` (a canonical learner key)
+// replaced by the placeholder: identifier and name go, objectType and the
+// other members stay. The actor is left alone (RemoveLearnerFromActor).
+// Unchanged JSON when nothing names `learner`; INVALID_ARGUMENT when the
+// JSON is malformed.
+absl::StatusOr<std::string> ScrubLearnerMentions(absl::string_view statement_json, absl::string_view learner);
 
 // Whether two statements have the same content for idempotent writes: equal
 // JSON after removing `stored`, `authority` and `version` (and `timestamp`

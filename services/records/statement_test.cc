@@ -336,6 +336,81 @@ TEST(Statement, RemoveLearnerFromActorTakesOutMembersAndTheGroupIdentifier) {
   EXPECT_EQ(RemoveLearnerFromActor("{", "u1").status().code(), absl::StatusCode::kInvalidArgument);
 }
 
+// Mentions: the learners a statement names outside its actor, in every
+// position xAPI gives an agent, found on the parsed statement and on stored
+// JSON alike; the actor, the authority, free text and the erased placeholder
+// are not mentions.
+TEST(Statement, MentionsAreTheAgentsNamedOutsideTheActor) {
+  const std::string text = absl::StrCat(
+      R"({"actor":{"account":{"homePage":"https://id.dongcheng.gov.cn","name":"u1"}},)",
+      R"("verb":{"id":"http://adlnet.gov/expapi/verbs/completed"},)",
+      R"("object":{"objectType":"SubStatement","actor":{"mbox":"mailto:sub@example.cn"},)",
+      R"("verb":{"id":"http://adlnet.gov/expapi/verbs/completed"},)",
+      R"("object":{"objectType":"Agent","openid":"https://id.example.cn/o1"},)",
+      R"("context":{"instructor":{"mbox":"mailto:sub-teacher@example.cn"}}},)",
+      R"("context":{"\u0069nstructor":{"objectType":"Group","mbox":"mailto:team@example.cn","member":[)",
+      R"({"account":{"homePage":"https://id.dongcheng.gov.cn","name":"u2"}},{"mbox":"mailto:sub@example.cn"}]},)",
+      R"("team":{"objectType":"Group","member":[{"account":{"homePage":"https://id.dongcheng.gov.cn","name":"u1"}},)",
+      R"({"account":{"homePage":"https://erased.invalid","name":"erased"}}]},)",
+      R"("contextAgents":[{"objectType":"contextAgent","agent":{"mbox_sha1sum":"0123456789abcdef0123456789ABCDEF01234567"}}],)",
+      R"("extensions":{"https://e.x/who":{"mbox":"mailto:free@example.cn"}}},)",
+      R"("authority":{"account":{"homePage":"https://id.dongcheng.gov.cn/roles/teacher","name":"t1"}}})");
+  absl::StatusOr<ParsedStatement> p = ParseStatement(text);
+  ASSERT_TRUE(p.ok()) << p.status();
+  const std::vector<std::string> expected = {"mailto:sub@example.cn",
+                                             "openid:https://id.example.cn/o1",
+                                             "mailto:sub-teacher@example.cn",
+                                             "mailto:team@example.cn",
+                                             "u2",
+                                             "u1",
+                                             "sha1:0123456789abcdef0123456789abcdef01234567"};
+  EXPECT_EQ(p->mentioned, expected);
+  EXPECT_EQ(p->learners, (std::vector<std::string>{"u1"}));
+  absl::StatusOr<std::vector<std::string>> stored = MentionedLearners(text);
+  ASSERT_TRUE(stored.ok());
+  EXPECT_EQ(*stored, expected);
+  // A plain statement names nobody else.
+  absl::StatusOr<ParsedStatement> plain = ParseStatement(
+      R"({"actor":{"objectType":"Agent","mbox":"mailto:a@example.cn"},"verb":{"id":"http://adlnet.gov/expapi/verbs/completed"},"object":{"id":"https://example.cn/c1"}})");
+  ASSERT_TRUE(plain.ok());
+  EXPECT_TRUE(plain->mentioned.empty());
+  EXPECT_EQ(MentionedLearners("{").status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+// Scrubbing a learner replaces their identifier and name by the placeholder
+// wherever they are mentioned, keeps everything else (the actor, the other
+// members, objectType), stays a valid statement, and leaves JSON that does not
+// name them byte for byte as it was.
+TEST(Statement, ScrubLearnerMentionsReplacesOnlyThatLearner) {
+  const std::string text = absl::StrCat(
+      R"({"actor":{"mbox":"mailto:t@example.cn"},"verb":{"id":"http://adlnet.gov/expapi/verbs/completed"},)",
+      R"("object":{"objectType":"SubStatement","actor":{"objectType":"Agent","mbox":"mailto:t@example.cn","name":"李老师"},)",
+      R"("verb":{"id":"http://adlnet.gov/expapi/verbs/completed"},"object":{"id":"https://example.cn/c1"}},)",
+      R"("context":{"instructor":{"mbox":"mailto:t@example.cn","name":"李老师"},)",
+      R"("team":{"objectType":"Group","member":[{"mbox":"mailto:t@example.cn"},{"mbox":"mailto:s@example.cn","name":"张三"}]},)",
+      R"("contextGroups":[{"objectType":"contextGroup","group":{"objectType":"Group","mbox":"mailto:t@example.cn","name":"李老师的班"}}]}})");
+  ASSERT_TRUE(ParseStatement(text).ok());
+  absl::StatusOr<std::string> out = ScrubLearnerMentions(text, "mailto:t@example.cn");
+  ASSERT_TRUE(out.ok()) << out.status();
+  Json j = Json::parse(*out);
+  EXPECT_EQ(j["actor"]["mbox"], "mailto:t@example.cn") << "the actor is RemoveLearnerFromActor's";
+  const Json placeholder = {{"homePage", kErasedAgentHomePage}, {"name", kErasedAgentName}};
+  EXPECT_EQ(j["object"]["actor"], Json({{"objectType", "Agent"}, {"account", placeholder}}));
+  EXPECT_EQ(j["context"]["instructor"], Json({{"account", placeholder}}));
+  EXPECT_EQ(j["context"]["team"]["member"][0], Json({{"account", placeholder}}));
+  EXPECT_EQ(j["context"]["team"]["member"][1]["name"], "张三");
+  EXPECT_EQ(j["context"]["contextGroups"][0]["group"], Json({{"objectType", "Group"}, {"account", placeholder}}));
+  EXPECT_EQ(out->find("李老师"), std::string::npos) << *out;
+  absl::StatusOr<ParsedStatement> p = ParseStatement(*out);
+  ASSERT_TRUE(p.ok()) << p.status() << " " << *out;
+  EXPECT_EQ(p->mentioned, (std::vector<std::string>{"mailto:s@example.cn"})) << "the placeholder is no mention";
+  // Nobody of that key: the same bytes.
+  absl::StatusOr<std::string> same = ScrubLearnerMentions(text, "mailto:x@example.cn");
+  ASSERT_TRUE(same.ok());
+  EXPECT_EQ(*same, text);
+  EXPECT_EQ(ScrubLearnerMentions("[1", "u1").status().code(), absl::StatusCode::kInvalidArgument);
+}
+
 // A parser keeps the capacity of the largest document it parsed for as long
 // as its thread lives (simdjson: up to ~14 bytes a byte): a statement near the
 // size limit is parsed with a parser of its own, so that no server thread

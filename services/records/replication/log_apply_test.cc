@@ -334,6 +334,52 @@ TEST(LogApply, ARestoreBuiltBeforeALearnersErasureKeepsTheOthersShareWithoutThem
             live->Get(*ParseUuid(TestUuid(3))).value().record.json);
 }
 
+// The same race with a statement of C that names B as its instructor: a
+// replica that lacks it gets it with B's mention scrubbed, as B's erasure
+// scrubbed it on the live one. The record operation goes through the log's
+// encoding, which does not carry the mentions: each replica finds them in
+// the statement's text.
+TEST(LogApply, ARestoreBuiltBeforeAMentionedLearnersErasureComesScrubbed) {
+  auto instructed = [](const std::string& id, const std::string& learner, const std::string& instructor) {
+    std::string text = MakeStatement({.id = id, .learner = learner});
+    const std::string agent = absl::StrCat(
+        R"({"objectType":"Agent","account":{"homePage":"https://id.dongcheng.gov.cn","name":")", instructor, R"("}})");
+    text.insert(text.size() - 1, absl::StrCat(R"(,"context":{"instructor":)", agent, "}"));
+    absl::StatusOr<ParsedStatement> p = ParseStatement(text);
+    EXPECT_TRUE(p.ok()) << p.status() << " " << text;
+    return *std::move(p);
+  };
+  LogOp record;
+  record.kind = LogOpKind::kRecord;
+  record.now_us = 1764633600000000;
+  record.statements.push_back(Parse({.id = TestUuid(1), .learner = "u-a"}));
+  record.statements.push_back(instructed(TestUuid(2), "u-c", "u-b"));
+  LogOp logged_record = DecodeLogOp(EncodeLogOp(record)).value();
+  ASSERT_EQ(logged_record.statements[1].mentioned, std::vector<std::string>{"u-b"});
+
+  auto live = OpenStore("restore-mention-live", 1);
+  std::vector<LoggedRecord> ops;
+  ops.push_back(Op(1, record.now_us, logged_record.statements));
+  ASSERT_TRUE(live->ApplyLoggedRecords(&ops).ok());
+  ASSERT_TRUE(ops[0].result.ok()) << ops[0].result.status();
+  absl::StatusOr<int64_t> erased;
+  ASSERT_TRUE(live->ApplyLoggedErase(2, 1764633700000000, "u-a", &erased).ok());
+  const LogOp restore = RestoreOf(live.get(), "u-a", {2});
+  ASSERT_TRUE(live->ApplyLoggedErase(3, 1764633800000000, "u-b", &erased).ok());
+  EXPECT_FALSE(absl::StrContains(live->Get(*ParseUuid(TestUuid(2))).value().record.json, "u-b"));
+  ASSERT_TRUE(ApplyRestore(live.get(), 4, restore).ok());
+
+  auto rebuilt = OpenStore("restore-mention-rebuilt", 1);
+  ASSERT_TRUE(rebuilt->ApplyLoggedErase(2, 1764633700000000, "u-a", &erased).ok());
+  ASSERT_TRUE(rebuilt->ApplyLoggedErase(3, 1764633800000000, "u-b", &erased).ok());
+  ASSERT_TRUE(ApplyRestore(rebuilt.get(), 4, DecodeLogOp(EncodeLogOp(restore)).value()).ok());
+  const std::string json = rebuilt->Get(*ParseUuid(TestUuid(2))).value().record.json;
+  EXPECT_FALSE(absl::StrContains(json, "u-b")) << json;
+  EXPECT_TRUE(absl::StrContains(json, kErasedAgentHomePage)) << json;
+  EXPECT_EQ(json, live->Get(*ParseUuid(TestUuid(2))).value().record.json);
+  EXPECT_EQ(rebuilt->CountLearnerIndexEntries("u-c").value(), 1);
+}
+
 // What the restore is for: a replica rebuilt from a log whose shared
 // message is gone gets the other learners' statements; an erasure of a
 // learner before the restore was built (or of the erased one itself) does

@@ -257,6 +257,11 @@ absl::StatusOr<LogOp> DecodeLogOp(absl::string_view bytes) {
           p.ref_target = u;
         }
         ASSIGN_(p.authority_json, r.Str("statement.authority_json"));
+        // Not in the message: a function of the text, the same on every
+        // replica (and for messages written before schema 3).
+        absl::StatusOr<std::vector<std::string>> mentioned = MentionedLearners(p.text);
+        if (!mentioned.ok()) return absl::DataLossError("log message: statement.text: malformed JSON");
+        p.mentioned = *std::move(mentioned);
       }
       break;
     }
