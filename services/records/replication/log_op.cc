@@ -365,7 +365,9 @@ std::string SubjectOf(const LogOp& op, absl::string_view prefix) {
     case LogOpKind::kRecord: {
       const std::string* only = nullptr;
       for (const ParsedStatement& p : op.statements) {
-        if (p.learners.size() != 1 || (only != nullptr && *only != p.learners[0])) {
+        // A statement that names other learners (its mentions) is theirs
+        // too: their erasure scrubs it from the log (SharedMarks).
+        if (p.learners.size() != 1 || !p.mentioned.empty() || (only != nullptr && *only != p.learners[0])) {
           return absl::StrCat(prefix, ".shared");
         }
         only = &p.learners[0];
@@ -420,12 +422,19 @@ std::vector<std::string> SharedMarks(const LogOp& op, uint64_t seq) {
   std::vector<std::string> learners;
   if (op.kind == LogOpKind::kRecord) {
     if (!absl::EndsWith(SubjectOf(op, "x"), ".shared")) return {};
-    for (const ParsedStatement& p : op.statements)
+    for (const ParsedStatement& p : op.statements) {
       learners.insert(learners.end(), p.learners.begin(), p.learners.end());
+      learners.insert(learners.end(), p.mentioned.begin(), p.mentioned.end());
+    }
   } else if (op.kind == LogOpKind::kRestore) {
     for (const auto& [id, record] : op.restored) {
       absl::StatusOr<StatementRecord> r = DecodeStatementRecord(record);
-      if (r.ok()) learners.insert(learners.end(), r->learners.begin(), r->learners.end());
+      if (!r.ok()) continue;
+      learners.insert(learners.end(), r->learners.begin(), r->learners.end());
+      if (r->Has(RecordFlag::kNamesOthers)) {
+        absl::StatusOr<std::vector<std::string>> mentioned = MentionedLearners(r->json);
+        if (mentioned.ok()) learners.insert(learners.end(), mentioned->begin(), mentioned->end());
+      }
     }
   }
   std::sort(learners.begin(), learners.end());

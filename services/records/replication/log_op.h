@@ -103,7 +103,9 @@ std::vector<LogOp> SplitRestore(const LogOp& restore, int64_t max_bytes);
 //   <prefix>.stmt.<16 hex of SHA-256(learner key)>  statements that all name
 //       exactly one and the same learner, and meta edits of that learner's
 //       kiosk pass: purged after the learner's erasure (PurgeSubjectOf)
-//   <prefix>.shared   statements naming several learners, or none
+//   <prefix>.shared   statements naming several learners (a group actor, a
+//       batch mixing learners, or learners named outside the actor:
+//       ParsedStatement::mentioned), or none
 //   <prefix>.erase / .meta / .audit   the other operations; xAPI document
 //       writes go with their learner's statements (state, agent profile)
 //       or to <prefix>.documents (activity profiles, attachments)
@@ -118,8 +120,8 @@ std::string LearnerSubject(absl::string_view learner, absl::string_view prefix);
 std::string SharedMarkPrefix(absl::string_view learner);
 std::string SharedMarkKey(absl::string_view learner, uint64_t seq);
 // The marks of `op` applied at `seq`: one per distinct learner its
-// statements (or restored records) name, when it goes to the shared
-// subject; none otherwise.
+// statements (or restored records) name, as actor or mention, when it goes
+// to the shared subject; none otherwise.
 std::vector<std::string> SharedMarks(const LogOp& op, uint64_t seq);
 // The log sequence at the end of a mark key under SharedMarkPrefix;
 // DATA_LOSS when it is not 8 bytes long.

@@ -181,6 +181,13 @@ TEST(LogOp, SubjectsSeparateOneLearnerFromShared) {
   EXPECT_EQ(SubjectOf(op, "lifelong.records"), "lifelong.records.shared");
   op.statements = {Full()};  // a group: two learners
   EXPECT_EQ(SubjectOf(op, "lifelong.records"), "lifelong.records.shared");
+  // One learner's statement that names another (their instructor): shared,
+  // so that the instructor's erasure scrubs it from the log too.
+  ParsedStatement named = a;
+  named.mentioned = {"u9"};
+  op.statements = {a, named};
+  EXPECT_EQ(SubjectOf(op, "lifelong.records"), "lifelong.records.shared");
+  EXPECT_EQ(SharedMarks(op, 4), (std::vector<std::string>{SharedMarkKey("u1", 4), SharedMarkKey("u9", 4)}));
 
   LogOp meta;
   meta.kind = LogOpKind::kMeta;
@@ -251,6 +258,13 @@ TEST(LogOp, RestoreRoundTripAndSharedMarks) {
   EXPECT_TRUE(SharedMarks(mine, 3).empty());
   mine.statements = {Full()};  // u1 and u2
   EXPECT_EQ(SharedMarks(mine, 3), (std::vector<std::string>{SharedMarkKey("u1", 3), SharedMarkKey("u2", 3)}));
+
+  // A restored record that names a learner outside its actor marks them too.
+  rec.Set(RecordFlag::kNamesOthers, true);
+  rec.json = R"({"context":{"instructor":{"mbox":"mailto:t@example.cn"}}})";
+  op.restored = {{*ParseUuid("11111111-2222-3333-4444-555555555555"), EncodeStatementRecord(rec).value()}};
+  EXPECT_EQ(SharedMarks(op, 9), (std::vector<std::string>{SharedMarkKey("mailto:t@example.cn", 9),
+                                                          SharedMarkKey("u2", 9), SharedMarkKey("u3", 9)}));
 }
 
 // A scrub's restore larger than the log's message limit goes as several

@@ -437,6 +437,16 @@ TEST_F(ReplicationCluster, ErasureLeavesTheLogAndAnEmptyNodeRebuilds) {
     grpc::Status s = leader->stub->RecordStatements(&ctx, batch, &resp);
     ASSERT_TRUE(s.ok()) << s.error_message();
   }
+  // A statement of u-stays that names them as its instructor (their
+  // mention is scrubbed from the store and from the log).
+  {
+    std::string named = MakeStatement({.id = TestUuid(203), .learner = "u-stays"});
+    named.insert(
+        named.size() - 1,
+        absl::StrCat(R"(,"context":{"instructor":{"account":{"homePage":"https://id.dongcheng.gov.cn","name":")",
+                     erased, R"("}}})"));
+    ASSERT_TRUE(Record(leader->stub.get(), named).ok());
+  }
   // And an xAPI state document of theirs.
   const std::string state = absl::StrCat(
       "/activities/state?activityId=https%3A%2F%2Fcourses.dongcheng.gov.cn%2Fc%2F1",
@@ -446,7 +456,7 @@ TEST_F(ReplicationCluster, ErasureLeavesTheLogAndAnEmptyNodeRebuilds) {
   const std::string first_url = nats_.urls.substr(0, nats_.urls.find(','));
   const std::string subject = LearnerSubject(erased, "lifelong.records");
   EXPECT_EQ(StreamMessages(first_url, subject), 11u);  // 10 statements and the document
-  EXPECT_EQ(MessagesMentioning(first_url, erased), 12);
+  EXPECT_EQ(MessagesMentioning(first_url, erased), 13);
 
   grpc::ClientContext ctx;
   v1::EraseLearnerRequest req;
@@ -476,9 +486,11 @@ TEST_F(ReplicationCluster, ErasureLeavesTheLogAndAnEmptyNodeRebuilds) {
   // A fourth node on an empty data directory rebuilds the same store from
   // the log.
   std::map<std::string, std::string> expected = Export(leader->stub.get());
-  EXPECT_EQ(expected.size(), 12u);  // u-stays' 10, the group statement, the batch's other one
-  ASSERT_EQ(expected.count(TestUuid(200)), 1u);
-  EXPECT_FALSE(absl::StrContains(expected[TestUuid(200)], erased));
+  EXPECT_EQ(expected.size(), 13u);  // u-stays' 10, the group statement, the batch's other one, the named one
+  for (const int n : {200, 203}) {
+    ASSERT_EQ(expected.count(TestUuid(n)), 1u) << n;
+    EXPECT_FALSE(absl::StrContains(expected[TestUuid(n)], erased)) << expected[TestUuid(n)];
+  }
   auto fresh = std::make_unique<Node>();
   fresh->id = "records-4";
   fresh->data_dir = dir_ + "/records-4";
