@@ -95,10 +95,12 @@ absl::StatusOr<uint64_t> ReadAppliedSeq(const RecordStore& store) {
 
 std::string Hex(absl::string_view bytes) { return absl::BytesToHexString(bytes); }
 
-// Distinct learner keys in the learner index (the statements' learners).
-absl::Status ForEachIndexedLearner(const RecordStore& store, const std::function<void(const std::string&)>& fn) {
+// Distinct learner keys in a learner-keyed index: by_learner (the
+// statements' learners) or by_mention (learners named outside an actor).
+absl::Status ForEachIndexedLearner(const RecordStore& store, Cf family,
+                                   const std::function<void(const std::string&)>& fn) {
   rocksdb::DB* db = store.rocks_for_backup();
-  rocksdb::ColumnFamilyHandle* h = store.rocks_families_for_backup()[static_cast<int>(Cf::kByLearner)];
+  rocksdb::ColumnFamilyHandle* h = store.rocks_families_for_backup()[static_cast<int>(family)];
   std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), h));
   it->SeekToFirst();
   while (it->Valid()) {
@@ -407,7 +409,10 @@ absl::StatusOr<RestoreResult> RestoreBackup(const RestoreRequest& req) {
           std::string d = LearnerDigest(learner);
           if (todo.count(d)) keys.emplace(d, learner);
         };
-        LL_RETURN_IF_ERROR(ForEachIndexedLearner(**store, consider));
+        // Actors, and learners named only outside an actor (key_codec.h
+        // "by_mention"): their erasure scrubs those statements.
+        LL_RETURN_IF_ERROR(ForEachIndexedLearner(**store, Cf::kByLearner, consider));
+        LL_RETURN_IF_ERROR(ForEachIndexedLearner(**store, Cf::kByMention, consider));
         LL_RETURN_IF_ERROR((*store)->ForEachMeta(kMetaKioskPassOfPrefix, [&](absl::string_view key, absl::string_view) {
           consider(std::string(key.substr(sizeof(kMetaKioskPassOfPrefix) - 1)));
           return true;

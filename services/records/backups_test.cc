@@ -538,6 +538,37 @@ TEST_F(BackupsTest, RestoreReappliesErasuresMadeAfterTheBackup) {
   EXPECT_EQ((*docs)->Get(profile).status().code(), absl::StatusCode::kNotFound);
 }
 
+// A learner the backup knows only as named in others' statements (their
+// instructor), erased after the backup: the restore scrubs them from those
+// statements again, as their erasure did on the live store. (Before, the
+// restore looked for erased learners among the statements' actors only.)
+TEST_F(BackupsTest, RestoreScrubsALearnerNamedOnlyInOthersStatements) {
+  std::string text = MakeStatement({.id = TestUuid(1), .learner = "u-keep", .course = "c1"});
+  text.insert(text.size() - 1,
+              R"(,"context":{"instructor":{"account":{"homePage":"https://id.dongcheng.gov.cn","name":"u-teacher"}}})");
+  std::vector<ParsedStatement> batch;
+  absl::StatusOr<ParsedStatement> p = ParseStatement(text);
+  ASSERT_TRUE(p.ok()) << p.status();
+  batch.push_back(*std::move(p));
+  ASSERT_TRUE(store_->Record(std::move(batch)).ok());
+  absl::StatusOr<BackupInfo> b = manager_->Create();
+  ASSERT_TRUE(b.ok()) << b.status();
+  Erase("u-teacher");
+  ASSERT_EQ(store_->Get(*ParseUuid(TestUuid(1)))->record.json.find("u-teacher"), std::string::npos);
+
+  const std::string target = root_ + "/restored";
+  absl::StatusOr<RestoreResult> r = Restore(b->id, target);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->reerased_learners, 1);
+  EXPECT_EQ(r->reerased_statements, 0);  // none of their own
+  std::unique_ptr<RecordStore> restored = OpenAt(target);
+  ASSERT_NE(restored, nullptr);
+  absl::StatusOr<StoredStatement> kept = restored->Get(*ParseUuid(TestUuid(1)));
+  ASSERT_TRUE(kept.ok()) << kept.status();
+  EXPECT_EQ(kept->record.json.find("u-teacher"), std::string::npos) << kept->record.json;
+  EXPECT_EQ(kept->record.learners, std::vector<std::string>{"u-keep"});
+}
+
 TEST_F(BackupsTest, DocumentsAreBackedUpAndRestored) {
   docs_ = std::move(*xapi::DocumentStore::Open(root_ + "/docs"));
   Open(root_ + "/records");
