@@ -181,9 +181,17 @@ TEST(BackupCli, CreateListVerifyStopRestoreStartSameStatements) {
   // interrupted restore left beside it is named and kept.
   const std::string stale = dir + "/a/records.replaced-123";
   std::filesystem::create_directories(stale);
-  Result forced =
+  // The stopped store holds a statement recorded after backup 1: a forced
+  // restore alone refuses to lose it, naming how many and the way out.
+  Result newer =
       Cli("", {"backup", "restore", "1", "--data_dir", dir + "/a/records", "--backup_dir", backups, "--force"});
+  EXPECT_EQ(newer.code, 1) << newer.err;  // FAILED_PRECONDITION
+  EXPECT_NE(newer.err.find("1 statement(s) recorded after backup 1"), std::string::npos) << newer.err;
+  EXPECT_NE(newer.err.find("--discard_newer"), std::string::npos) << newer.err;
+  Result forced = Cli("", {"backup", "restore", "1", "--data_dir", dir + "/a/records", "--backup_dir", backups,
+                           "--force", "--discard_newer"});
   ASSERT_EQ(forced.code, 0) << forced.err;
+  EXPECT_NE(forced.out.find("lost: 1 statement(s) recorded after the backup"), std::string::npos) << forced.out;
   EXPECT_NE(forced.out.find("interrupted restore"), std::string::npos) << forced.out;
   EXPECT_NE(forced.out.find(stale), std::string::npos) << forced.out;
   std::vector<std::string> beside;

@@ -280,7 +280,7 @@ absl::Status CmdBackupRestore(Env& env) {
   const ParsedArgs& a = env.args();
   constexpr char kUsage[] =
       "usage: lifelong backup restore ID|latest --data_dir DIR [--service=records|catalog] [--backup_dir DIR] "
-      "[--xapi_documents_dir DIR] [--force]";
+      "[--xapi_documents_dir DIR] [--force] [--discard_newer]";
   uint32_t id = 0;  // latest
   if (a.positional.size() != 1 || a.positional[0] != "latest") {
     LL_ASSIGN_OR_RETURN(id, BackupIdArg(a, kUsage));
@@ -298,6 +298,7 @@ absl::Status CmdBackupRestore(Env& env) {
   }
   if (a.Has("xapi_documents_dir")) r.documents_dir = a.Get("xapi_documents_dir");
   r.force = a.GetBool("force");
+  r.discard_newer = a.GetBool("discard_newer");
   LL_ASSIGN_OR_RETURN(records::RestoreResult res, records::RestoreBackup(r));
   if (env.json()) {
     env.out() << Json{{"backup_id", res.backup.id},
@@ -308,6 +309,7 @@ absl::Status CmdBackupRestore(Env& env) {
                       {"documents_restored", res.documents_restored},
                       {"reerased_learners", res.reerased_learners},
                       {"reerased_statements", res.reerased_statements},
+                      {"discarded_statements", res.discarded_statements},
                       {"not_removed", res.not_removed},
                       {"leftovers", res.leftovers}}
                      .dump()
@@ -329,6 +331,9 @@ absl::Status CmdBackupRestore(Env& env) {
   if (res.reerased_learners > 0) {
     env.out() << "erased again: " << res.reerased_learners << " learner(s) erased after the backup ("
               << res.reerased_statements << " statement(s))\n";
+  }
+  if (res.discarded_statements > 0) {
+    env.out() << "lost: " << res.discarded_statements << " statement(s) recorded after the backup (--discard_newer)\n";
   }
   PrintRestoreLeftovers(env, res.not_removed, res.leftovers);
   env.out() << "next: start the server on it, e.g.\n  records_server --data_dir=" << r.data_dir

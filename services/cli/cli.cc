@@ -249,7 +249,10 @@ const std::vector<Command>& Commands() {
         {"data_dir", true, "the store directory to restore into (must be empty unless --force)"},
         {"backup_dir", true, "the backup directory (default: DIR-backups beside --data_dir DIR)"},
         {"xapi_documents_dir", true, "records: also restore the xAPI documents into this directory"},
-        {"force", false, "replace a non-empty --data_dir (never one a running server holds)"}},
+        {"force", false, "replace a non-empty --data_dir (never one a running server holds)"},
+        {"discard_newer", false,
+         "records, single node: restore even though --data_dir holds statements recorded after the backup (they "
+         "are lost)"}},
        CmdBackupRestore},
       {"card bind", "CARD --learner L --pin PIN|-: bind a learner card (kiosk sign-in with card + PIN)",
        Service::kRecords, CardBindFlags(), CardCommand(CardBind)},

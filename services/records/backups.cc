@@ -212,6 +212,52 @@ absl::StatusOr<uint64_t> CountStatements(const RecordStore& store) {
   return n;
 }
 
+// The stored sequence of the newest statement (0: none).
+absl::StatusOr<uint64_t> LastStoredSeq(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* by_stored) {
+  std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), by_stored));
+  it->SeekToLast();
+  LL_RETURN_IF_ERROR(FromRocks(it->status(), "read the newest statement"));
+  if (!it->Valid()) return 0;
+  LL_ASSIGN_OR_RETURN(IndexPosition last, DecodeIndexTail(absl::string_view(it->key().data(), it->key().size()), 0));
+  return last.seq;
+}
+
+// What a restore would discard: the statements of the store at `data_dir`
+// (closed; read-only here) stored after sequence `after`, and the stored
+// time of the newest. Nothing when there is no store there.
+struct NewerStatements {
+  uint64_t count = 0;
+  uint64_t newest_seq = 0;
+};
+absl::StatusOr<NewerStatements> StatementsStoredAfter(const std::string& data_dir, uint64_t after) {
+  std::error_code ec;
+  if (!fs::exists(fs::path(data_dir) / "CURRENT", ec)) return NewerStatements{};
+  // Only the families read here: a store of an older schema lacks later ones.
+  rocksdb::DBOptions db_options;
+  std::vector<rocksdb::ColumnFamilyDescriptor> families = {
+      {rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions()},
+      {std::string(kColumnFamilies[static_cast<int>(Cf::kByStored)].name), rocksdb::ColumnFamilyOptions()}};
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw = nullptr;
+  LL_RETURN_IF_ERROR(FromRocks(rocksdb::DB::OpenForReadOnly(db_options, data_dir, families, &handles, &raw),
+                               absl::StrCat("data_dir: read the store at ", data_dir)));
+  std::unique_ptr<rocksdb::DB> db(raw);
+  NewerStatements out;
+  absl::Status s = [&]() -> absl::Status {
+    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), handles[1]));
+    std::string from;
+    PutU64(&from, after + 1);
+    for (it->Seek(from); it->Valid(); it->Next()) {
+      ++out.count;
+      out.newest_seq = GetU64(it->key().data());
+    }
+    return FromRocks(it->status(), "count the newer statements");
+  }();
+  for (rocksdb::ColumnFamilyHandle* h : handles) db->DestroyColumnFamilyHandle(h);
+  LL_RETURN_IF_ERROR(s);
+  return out;
+}
+
 // ---------------- BackupManager ----------------
 
 absl::StatusOr<std::unique_ptr<BackupManager>> BackupManager::Open(RecordStore* store, BackupManagerOptions options) {
@@ -458,6 +504,23 @@ absl::StatusOr<RestoreResult> RestoreBackup(const RestoreRequest& req) {
           result.statements = *n;
           result.applied_seq = *seq;
         }
+      }
+      // Statements the replaced store holds that the backup does not: lost
+      // by the restore on a single node (a replicated node gets them back
+      // from the log, which resumes after the backup's position).
+      if (s.ok() && result.applied_seq == 0) {
+        absl::StatusOr<uint64_t> last = LastStoredSeq(
+            (*store)->rocks_for_backup(), (*store)->rocks_families_for_backup()[static_cast<int>(Cf::kByStored)]);
+        absl::StatusOr<NewerStatements> newer = last.ok() ? StatementsStoredAfter(req.data_dir, *last) : last.status();
+        if (!newer.ok()) return newer.status();
+        if (newer->count > 0 && !req.discard_newer) {
+          return absl::FailedPreconditionError(absl::StrCat(
+              "data_dir: the store at ", req.data_dir, " holds ", newer->count, " statement(s) recorded after backup ",
+              result.backup.id, " (the newest stored ", FormatTimestampMicros(static_cast<int64_t>(newer->newest_seq)),
+              "); restoring would lose them. Export them first (lifelong export), or pass --discard_newer "
+              "to restore anyway"));
+        }
+        result.discarded_statements = newer->count;
       }
     }
     return s;

@@ -173,10 +173,14 @@ using storage::RestoreSwapStep;
 
 struct RestoreRequest {
   std::string backup_dir;
-  uint32_t backup_id = 0;               // 0: the newest
-  std::string data_dir;                 // the record store's directory
-  std::string documents_dir;            // the xAPI document store's; empty: skip
-  bool force = false;                   // replace non-empty targets
+  uint32_t backup_id = 0;     // 0: the newest
+  std::string data_dir;       // the record store's directory
+  std::string documents_dir;  // the xAPI document store's; empty: skip
+  bool force = false;         // replace non-empty targets
+  // Single node: restore even when the store at data_dir holds statements
+  // recorded after the backup (they are lost; without it the restore is
+  // FAILED_PRECONDITION naming how many).
+  bool discard_newer = false;
   std::function<int64_t()> now_micros;  // store clock while re-erasing
   // For tests: called before each step of the swap with the directory it is
   // about to act on (the target; for kRemoveReplaced the replaced one); a
@@ -192,6 +196,9 @@ struct RestoreResult {
   int64_t reerased_learners = 0;  // erased again (ledger entries the backup lacked)
   int64_t reerased_statements = 0;
   int64_t reerased_documents = 0;
+  // Statements of the replaced store recorded after the backup (single
+  // node, discard_newer): gone with it.
+  uint64_t discarded_statements = 0;
   // Replaced directories (DIR.replaced-<time>) that could not be deleted
   // after the swap: the previous contents, to delete by hand.
   std::vector<std::string> not_removed;

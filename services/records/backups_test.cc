@@ -294,6 +294,7 @@ class RestoreSwapTest : public BackupsTest {
     r.data_dir = live_;
     r.documents_dir = docs_dir;
     r.force = true;
+    r.discard_newer = true;  // the live store holds statements 7 and 8 the backup lacks
     r.now_micros = [this] { return clock_.fetch_add(1000); };
     r.swap_fault = std::move(fault);
     return RestoreBackup(r);
@@ -567,6 +568,45 @@ TEST_F(BackupsTest, RestoreScrubsALearnerNamedOnlyInOthersStatements) {
   ASSERT_TRUE(kept.ok()) << kept.status();
   EXPECT_EQ(kept->record.json.find("u-teacher"), std::string::npos) << kept->record.json;
   EXPECT_EQ(kept->record.learners, std::vector<std::string>{"u-keep"});
+}
+
+// A forced restore over a single node's stopped store that holds statements
+// recorded after the backup refuses to lose them unless told to, naming how
+// many; told to, it reports them. (Before, --force deleted them silently.)
+TEST_F(BackupsTest, AForcedRestoreDoesNotSilentlyDropNewerStatements) {
+  Put({{.id = TestUuid(1)}, {.id = TestUuid(2), .learner = "u2"}});
+  absl::StatusOr<BackupInfo> b = manager_->Create();
+  ASSERT_TRUE(b.ok()) << b.status();
+  Put({{.id = TestUuid(3), .learner = "u3"}});
+  manager_.reset();
+  store_.reset();
+  const std::string live = root_ + "/records";
+  absl::StatusOr<RestoreResult> r = Restore(b->id, live, /*force=*/true);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kFailedPrecondition) << r.status();
+  EXPECT_NE(r.status().message().find("1 statement(s) recorded after backup"), std::string::npos) << r.status();
+  EXPECT_NE(r.status().message().find("--discard_newer"), std::string::npos) << r.status();
+  {
+    std::unique_ptr<RecordStore> untouched = OpenAt(live);
+    ASSERT_NE(untouched, nullptr);
+    EXPECT_TRUE(untouched->Get(*ParseUuid(TestUuid(3))).ok()) << "the refused restore changed the store";
+  }
+  RestoreRequest discard;
+  discard.backup_dir = root_ + "/backups";
+  discard.backup_id = b->id;
+  discard.data_dir = live;
+  discard.force = true;
+  discard.discard_newer = true;
+  r = RestoreBackup(discard);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->discarded_statements, 1u);
+  EXPECT_EQ(r->statements, 2u);
+  // Nothing newer: a forced restore goes ahead and discards nothing.
+  r = Restore(b->id, live, /*force=*/true);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->discarded_statements, 0u);
+  std::unique_ptr<RecordStore> restored = OpenAt(live);
+  ASSERT_NE(restored, nullptr);
+  EXPECT_EQ(restored->Get(*ParseUuid(TestUuid(3))).status().code(), absl::StatusCode::kNotFound);
 }
 
 TEST_F(BackupsTest, DocumentsAreBackedUpAndRestored) {
