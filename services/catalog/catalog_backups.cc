@@ -27,6 +27,7 @@ CatalogBackupInfo FromEngineBackup(const storage::EngineBackup& e) {
   b.courses = storage::MetadataU64(e.metadata, "courses");
   b.archived = storage::MetadataU64(e.metadata, "archived");
   b.programmes = storage::MetadataU64(e.metadata, "programmes");
+  b.applied_log_seq = storage::MetadataU64(e.metadata, "applied_log_seq");
   return b;
 }
 
@@ -74,6 +75,7 @@ absl::StatusOr<CatalogBackupInfo> CatalogBackupManager::CreateLocked() {
         fields["courses"] = counts.courses;
         fields["archived"] = counts.archived;
         fields["programmes"] = counts.programmes;
+        if (counts.applied_log_seq > 0) fields["applied_log_seq"] = counts.applied_log_seq;
         rocksdb::CreateBackupOptions co;
         co.flush_before_backup = true;
         return FromRocks(
@@ -124,14 +126,18 @@ absl::StatusOr<CatalogRestoreResult> RestoreCatalogBackup(const CatalogRestoreRe
   CatalogRestoreResult result;
   LL_ASSIGN_OR_RETURN(result.backup, storage::PickBackup(all, req.backup_id, req.backup_dir));
   // The restored copy must open as a catalog and hold at least what the
-  // backup recorded at its start.
+  // backup recorded at its start. Opened read-only: a replicated node's copy
+  // has applied a log position and would not open without the log.
   auto check = [&result](const std::vector<std::string>& restored) -> absl::Status {
-    LL_ASSIGN_OR_RETURN(std::unique_ptr<CatalogStore> store, CatalogStore::Open(restored[0]));
+    CatalogStoreOptions options;
+    options.read_only = true;
+    LL_ASSIGN_OR_RETURN(std::unique_ptr<CatalogStore> store, CatalogStore::Open(restored[0], options));
     absl::Status s = store->WithDatabaseForBackup([&](rocksdb::DB*, const CatalogStore::BackupCounts& counts) {
       result.generation = counts.generation;
       result.courses = counts.courses;
       result.archived = counts.archived;
       result.programmes = counts.programmes;
+      result.applied_log_seq = counts.applied_log_seq;
       return absl::OkStatus();
     });
     LL_RETURN_IF_ERROR(store->Close());
@@ -139,6 +145,11 @@ absl::StatusOr<CatalogRestoreResult> RestoreCatalogBackup(const CatalogRestoreRe
     if (result.generation < result.backup.generation) {
       return absl::DataLossError(absl::StrCat("backup ", result.backup.id, ": the restored catalog is at generation ",
                                               result.generation, ", the backup recorded ", result.backup.generation));
+    }
+    if (result.applied_log_seq < result.backup.applied_log_seq) {
+      return absl::DataLossError(absl::StrCat("backup ", result.backup.id,
+                                              ": the restored catalog applied log position ", result.applied_log_seq,
+                                              ", the backup recorded ", result.backup.applied_log_seq));
     }
     return absl::OkStatus();
   };

@@ -13,11 +13,12 @@
 // A catalog backup's app metadata is a JSON object
 // (storage/backup_engine.h's envelope):
 //   {"format":1,"created_us":T,"generation":G,"courses":C,"archived":A,
-//    "programmes":P}
-// G, C and A are the store's counters (CatalogInfo) and P the number of
-// programmes, read just before the engine flushes; writes go on while a
-// backup is taken, so the backup holds at least generation G (the restored
-// store's own counters are exact).
+//    "programmes":P[,"applied_log_seq":L]}
+// G, C and A are the store's counters (CatalogInfo), P the number of
+// programmes and L (only on a node of a replicated catalog) the log position
+// the node had applied, read just before the engine flushes; writes go on
+// while a backup is taken, so the backup holds at least generation G and
+// position L (the restored store's own counters are exact).
 #ifndef LIFELONG_SERVICES_CATALOG_CATALOG_BACKUPS_H_
 #define LIFELONG_SERVICES_CATALOG_CATALOG_BACKUPS_H_
 
@@ -51,6 +52,7 @@ struct CatalogBackupInfo {
   uint64_t courses = 0;     // archived included
   uint64_t archived = 0;
   uint64_t programmes = 0;
+  uint64_t applied_log_seq = 0;  // a replicated node's log position; 0: none
 };
 
 struct CatalogBackupOptions {
@@ -124,14 +126,18 @@ struct CatalogRestoreResult {
   uint64_t courses = 0;
   uint64_t archived = 0;
   uint64_t programmes = 0;
+  // A node's backup: the log position the restored copy has applied (it
+  // catches up from there when started with the log); 0 for a single node.
+  uint64_t applied_log_seq = 0;
   std::vector<std::string> not_removed;  // as storage::RestoreOutcome
   std::vector<std::string> leftovers;
 };
 
 // Offline restore of backup `backup_id` into `data_dir`, with the swap of
 // storage/restore_swap.h: restored into DATA_DIR.restoring-<time>, checked
-// (the engine's checksums while copying; then the copy is opened as a
-// CatalogStore and must hold at least the backup's generation), and only
+// (the engine's checksums while copying; then the copy is opened read-only
+// as a CatalogStore, which accepts a replicated node's copy, and must hold at
+// least the backup's generation and log position), and only
 // then moved into place, the previous directory kept aside until the new one
 // is there. INVALID_ARGUMENT for a missing field; NOT_FOUND for an unknown
 // backup or directory; FAILED_PRECONDITION when data_dir is not empty and

@@ -8,11 +8,13 @@
 #include <fstream>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "proto/lifelong/v1/catalog.pb.h"
+#include "services/catalog/catalog_log.h"
 #include "services/storage/backup_testing.h"
 
 namespace lifelong::catalog {
@@ -64,6 +66,31 @@ struct CatalogView {
   bool operator==(const CatalogView& o) const {
     return courses == o.courses && programmes == o.programmes && generation == o.generation;
   }
+};
+
+// A one-node replicated catalog's log: an append lands when the log ends at
+// `expected_last` and is applied to the node at once; CatchUp applies what
+// the node lacks (catalog_log_apply_test has the multi-node one).
+class ImmediateLog : public CatalogLog {
+ public:
+  void set_store(CatalogStore* store) { store_ = store; }
+  absl::StatusOr<bool> Append(CatalogLogEntry kind, const std::string& payload, uint64_t expected_last) override {
+    if (expected_last != entries.size()) return false;
+    entries.emplace_back(kind, payload);
+    return store_->ApplyLogged(entries.size(), kind, payload).ok();
+  }
+  absl::Status CatchUp() override {
+    for (uint64_t seq = store_->AppliedLogSeq() + 1; seq <= entries.size(); ++seq) {
+      if (absl::Status s = store_->ApplyLogged(seq, entries[seq - 1].first, entries[seq - 1].second); !s.ok()) {
+        return s;
+      }
+    }
+    return absl::OkStatus();
+  }
+  std::vector<std::pair<CatalogLogEntry, std::string>> entries;
+
+ private:
+  CatalogStore* store_ = nullptr;
 };
 
 CatalogView ViewOf(const CatalogStore& store) {
@@ -261,6 +288,62 @@ TEST_F(CatalogBackupsTest, RestoreHoldsTheBackedUpCoursesAndProgrammesNotLaterWr
     ASSERT_TRUE((*restored)->Close().ok());
   }
   EXPECT_TRUE(Siblings().empty()) << ::testing::PrintToString(Siblings());
+}
+
+// A node of a replicated catalog: its database has applied a log position
+// and does not open without the log, yet its backup restores (the check
+// opens the copy read-only) with the backup's courses and position, from
+// which the node catches up once started with the log.
+TEST_F(CatalogBackupsTest, ANodesBackupRestoresWithItsLogPosition) {
+  manager_.reset();
+  ASSERT_TRUE(store_->Close().ok());
+  ImmediateLog log;
+  CatalogStoreOptions node;
+  node.log = &log;
+  auto opened = CatalogStore::Open(root_ + "/node", node);
+  ASSERT_TRUE(opened.ok()) << opened.status();
+  store_ = *std::move(opened);
+  log.set_store(store_.get());
+  Put("c1");
+  Put("c2");
+  ASSERT_TRUE(store_->PutProgramme(MakeProgramme("p1", "c1")).ok());
+  ASSERT_EQ(store_->AppliedLogSeq(), 3u);
+  const CatalogView at_backup = ViewOf(*store_);
+  CatalogBackupOptions o;
+  o.backup_dir = root_ + "/backups";
+  o.now_micros = [this] { return clock_.fetch_add(1000); };
+  auto m = CatalogBackupManager::Open(store_.get(), o);
+  ASSERT_TRUE(m.ok()) << m.status();
+  manager_ = *std::move(m);
+  absl::StatusOr<CatalogBackupInfo> b = manager_->Create();
+  ASSERT_TRUE(b.ok()) << b.status();
+  EXPECT_EQ(b->applied_log_seq, 3u);
+  Put("c3");  // after the backup: position 4, in the log only
+
+  const std::string target = root_ + "/restored";
+  absl::StatusOr<CatalogRestoreResult> r = Restore(b->id, target);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->applied_log_seq, 3u);
+  EXPECT_EQ(r->courses, 2u);
+  EXPECT_EQ(r->programmes, 1u);
+  EXPECT_EQ(r->generation, b->generation);
+  EXPECT_TRUE(Siblings().empty()) << ::testing::PrintToString(Siblings());
+  // Still a node: refused without the log.
+  EXPECT_EQ(CatalogStore::Open(target).status().code(), absl::StatusCode::kFailedPrecondition);
+  // With the log: the backup's catalog at its position, then the log's end.
+  ImmediateLog same_log;
+  same_log.entries = log.entries;
+  CatalogStoreOptions restored_node;
+  restored_node.log = &same_log;
+  auto restored = CatalogStore::Open(target, restored_node);
+  ASSERT_TRUE(restored.ok()) << restored.status();
+  same_log.set_store(restored->get());
+  EXPECT_EQ((*restored)->AppliedLogSeq(), 3u);
+  EXPECT_TRUE(ViewOf(**restored) == at_backup);
+  ASSERT_TRUE(same_log.CatchUp().ok());
+  EXPECT_EQ((*restored)->AppliedLogSeq(), 4u);
+  EXPECT_TRUE(ViewOf(**restored) == ViewOf(*store_));
+  ASSERT_TRUE((*restored)->Close().ok());
 }
 
 TEST_F(CatalogBackupsTest, RestoreRefusesTheOpenStoreAndANonEmptyTargetUnlessForced) {

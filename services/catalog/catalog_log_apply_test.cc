@@ -5,7 +5,8 @@
 //  - a write planned on a state another write has moved past is planned
 //    again (a duplicate id then fails ALREADY_EXISTS, a stale etag ABORTED);
 //  - an entry is applied once; a bad one is DATA_LOSS and moves nothing;
-//  - a database that applied a log does not open without one.
+//  - a database that applied a log does not open without one, except
+//    read-only (a restore's check), which takes no write.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -251,6 +252,33 @@ TEST_F(CatalogLogApplyTest, ADatabaseThatAppliedALogDoesNotOpenWithoutOne) {
   ASSERT_TRUE(again.ok()) << again.status();
   EXPECT_EQ((*again)->AppliedLogSeq(), 2u);
   EXPECT_EQ((*again)->UnloggedWrites(), 0u);
+}
+
+// What a restore's check does with a node's copy: it opens read-only without
+// the log, reads the catalog and its position, and takes no write.
+TEST_F(CatalogLogApplyTest, ADatabaseThatAppliedALogOpensReadOnlyWithoutOne) {
+  ASSERT_TRUE(a().CreateCourse(MakeCourse("logged")).ok());
+  ASSERT_TRUE(a().Close().ok());
+  CatalogStoreOptions o;
+  o.read_only = true;
+  absl::StatusOr<std::unique_ptr<CatalogStore>> copy = CatalogStore::Open(dir_ + "/a", o);
+  ASSERT_TRUE(copy.ok()) << copy.status();
+  EXPECT_EQ((*copy)->AppliedLogSeq(), 2u);
+  EXPECT_TRUE((*copy)->GetCourse("logged").ok());
+  EXPECT_EQ((*copy)->CreateCourse(MakeCourse("local")).status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ((*copy)->ArchiveCourse("logged", "").status().code(), absl::StatusCode::kFailedPrecondition);
+  absl::Status applied = (*copy)->ApplyLogged(3, CatalogLogEntry::kCourse, log_.entries[1].second);
+  EXPECT_EQ(applied.code(), absl::StatusCode::kFailedPrecondition) << applied;
+  EXPECT_EQ((*copy)->AppliedLogSeq(), 2u);
+  EXPECT_EQ((*copy)->GetCourse("local").status().code(), absl::StatusCode::kNotFound);
+  ASSERT_TRUE((*copy)->Close().ok());
+  // Read-only takes no log, and needs a catalog that exists.
+  CatalogStoreOptions both = o;
+  NodeLog node_log(&log_);
+  both.log = &node_log;
+  EXPECT_EQ(CatalogStore::Open(dir_ + "/a", both).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_FALSE(CatalogStore::Open(dir_ + "/none", o).ok());
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/none/CURRENT"));
 }
 
 TEST(CatalogStoreUnloggedTest, ASingleNodeDatabaseCountsItsWritesWithoutALog) {

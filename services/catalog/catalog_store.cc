@@ -44,6 +44,10 @@ bool IsOutputOnlyPath(absl::string_view path) {
 
 absl::Status Closed() { return absl::UnavailableError("catalog store is closed"); }
 
+absl::Status ReadOnly() {
+  return absl::FailedPreconditionError("catalog store is open read-only (the check of a restored copy)");
+}
+
 // Microsecond precision everywhere, so stored times round-trip exactly.
 absl::Time Micros(absl::Time t) { return absl::FromUnixMicros(absl::ToUnixMicros(t)); }
 
@@ -166,8 +170,11 @@ absl::StatusOr<std::unique_ptr<CatalogStore>> CatalogStore::Open(const std::stri
   if (options.max_scan_per_page < 1) {
     return absl::InvalidArgumentError("max_scan_per_page: must be at least 1");
   }
+  if (options.read_only && options.log != nullptr) {
+    return absl::InvalidArgumentError("read_only: a read-only store takes no log");
+  }
   rocksdb::DBOptions db_options;
-  db_options.create_if_missing = true;
+  db_options.create_if_missing = !options.read_only;
   db_options.create_missing_column_families = true;
   // RocksDB's info log goes to the service log, not a LOG file on the data
   // disk (services/common/rocks_logger.h: a full disk would abort the process).
@@ -204,6 +211,9 @@ absl::StatusOr<std::unique_ptr<CatalogStore>> CatalogStore::Open(const std::stri
   std::string version_value;
   rocksdb::Status s = db->Get(ro, meta, codec::MetaKeyBytes(codec::MetaKey::kFormatVersion), &version_value);
   std::string secret;
+  if (s.IsNotFound() && options.read_only) {
+    return fail(absl::FailedPreconditionError(absl::StrCat("catalog database ", path, " holds no catalog")));
+  }
   if (s.IsNotFound()) {
     secret.resize(codec::kPageTokenSecretBytes);
     if (RAND_bytes(reinterpret_cast<unsigned char*>(&secret[0]), static_cast<int>(secret.size())) != 1) {
@@ -246,7 +256,7 @@ absl::StatusOr<std::unique_ptr<CatalogStore>> CatalogStore::Open(const std::stri
   absl::StatusOr<uint64_t> applied = ReadU64(db.get(), meta, ro, codec::MetaKey::kAppliedLogSeq);
   if (!applied.ok()) return fail(applied.status());
   counters.applied_log_seq = *applied;
-  if (options.log == nullptr && counters.applied_log_seq > 0) {
+  if (options.log == nullptr && !options.read_only && counters.applied_log_seq > 0) {
     // Writes here would exist on this node only, and the node could never
     // apply the log again without diverging from the others.
     return fail(absl::FailedPreconditionError(absl::StrCat(
@@ -397,6 +407,7 @@ absl::Status CatalogStore::CommitProgramme(const v1::Programme& programme, absl:
 
 template <typename T>
 absl::StatusOr<T> CatalogStore::RunWrite(const std::function<absl::StatusOr<T>(Pending*)>& step) {
+  if (options_.read_only) return ReadOnly();
   if (options_.log == nullptr) return step(nullptr);
   bool caught_up = false;
   for (int attempt = 1;; ++attempt) {
@@ -440,6 +451,7 @@ absl::Status CatalogStore::ApplyLogged(uint64_t seq, CatalogLogEntry kind, absl:
   absl::MutexLock write_lock(&write_mu_);
   absl::ReaderMutexLock lock(&db_mu_);
   if (db_ == nullptr) return Closed();
+  if (options_.read_only) return ReadOnly();
   if (seq <= AppliedLogSeq()) return absl::OkStatus();
   const auto bad = [seq](const absl::Status& s) {
     return absl::DataLossError(absl::StrCat("catalog log entry ", seq, ": ", s.message()));
@@ -609,8 +621,8 @@ absl::StatusOr<std::vector<Course>> CatalogStore::BatchGetCourses(absl::Span<con
   if (db_ == nullptr) return Closed();
   const rocksdb::Snapshot* snapshot = db_->GetSnapshot();
   std::vector<Course> courses;
-  courses.reserve(ids.size());
   absl::Status status;
+  size_t reply_bytes = 0;  // encoded size of `courses`, as a list page counts it
   for (size_t i = 0; i < ids.size() && status.ok(); ++i) {
     absl::StatusOr<Course> course = ReadCourse(ids[i], snapshot);
     if (absl::IsNotFound(course.status())) {
@@ -618,7 +630,17 @@ absl::StatusOr<std::vector<Course>> CatalogStore::BatchGetCourses(absl::Span<con
     } else if (!course.ok()) {
       status = course.status();
     } else {
-      courses.push_back(*std::move(course));
+      // The same budget as a list page (repeats count each time): refused
+      // here, before the reply grows past it.
+      const size_t size = course->ByteSizeLong();
+      if (!courses.empty() && reply_bytes + size > options_.max_page_bytes) {
+        status = absl::InvalidArgumentError(absl::StrCat("ids: the courses asked for pass ", options_.max_page_bytes,
+                                                         " bytes encoded, the most one reply carries (reached at ids[",
+                                                         i, "]); ask for fewer ids"));
+      } else {
+        reply_bytes += size;
+        courses.push_back(*std::move(course));
+      }
     }
   }
   db_->ReleaseSnapshot(snapshot);
@@ -774,6 +796,7 @@ absl::Status CatalogStore::WithDatabaseForBackup(
     counts.generation = counters_.generation;
     counts.courses = counters_.course_count;
     counts.archived = counters_.archived_count;
+    counts.applied_log_seq = counters_.applied_log_seq;
   }
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), Cf(kProgrammes)));
   for (it->SeekToFirst(); it->Valid(); it->Next()) ++counts.programmes;

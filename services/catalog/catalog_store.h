@@ -52,7 +52,8 @@ struct CatalogStoreOptions {
   // a page that would pass it ends early with a token, so that a page of
   // large courses (a course may be ~170 KB: long descriptions, 500 sessions)
   // stays under gRPC's default 4 MiB message limit. A page always holds at
-  // least one course. At least 1.
+  // least one course. At least 1. BatchGetCourses refuses a reply that would
+  // pass it.
   size_t max_page_bytes = size_t{3} << 20;
   // The replicated log writes go through (catalog_log.h); null: writes go
   // straight to the database (a single catalog node).
@@ -60,6 +61,11 @@ struct CatalogStoreOptions {
   // Log mode: how often a write is planned again when other writes keep
   // landing first (then ABORTED).
   int max_write_attempts = 20;
+  // For reading a copy (the check of a restored backup): the database must
+  // exist and be initialised, may have applied a replicated log although
+  // `log` is null (a node's backup), and every write fails with
+  // FAILED_PRECONDITION. Not with `log`.
+  bool read_only = false;
 };
 
 class CatalogStore {
@@ -67,8 +73,10 @@ class CatalogStore {
   // Opens (creating if missing) the catalog database in directory `path`.
   // FAILED_PRECONDITION when the directory holds a column family this version
   // does not know or an unsupported format version, or when it applied a
-  // replicated log and options.log is null; UNAVAILABLE when another
-  // process holds the database; DATA_LOSS on corrupt catalog metadata.
+  // replicated log and options.log is null (unless options.read_only), or
+  // when options.read_only and it holds no catalog; UNAVAILABLE when another
+  // process holds the database; DATA_LOSS on corrupt catalog metadata;
+  // INVALID_ARGUMENT for bad options.
   static absl::StatusOr<std::unique_ptr<CatalogStore>> Open(const std::string& path, CatalogStoreOptions options = {});
 
   CatalogStore(const CatalogStore&) = delete;
@@ -86,9 +94,12 @@ class CatalogStore {
   // malformed id, NOT_FOUND when there is none.
   absl::StatusOr<lifelong::v1::Course> GetCourse(absl::string_view id) const;
 
-  // The courses with the given ids (1..1000), in order, from one snapshot.
-  // INVALID_ARGUMENT for a bad count or id ("ids[3]: ..."); NOT_FOUND naming
-  // the first missing id.
+  // The courses with the given ids (1..1000, repeats allowed), in order, from
+  // one snapshot. INVALID_ARGUMENT for a bad count or id ("ids[3]: ..."), and
+  // naming `ids` and the limit when the courses pass options.max_page_bytes
+  // encoded (a reply always holds the first course; the reply is never built
+  // past the limit, so 1,000 repeats of a 200 KB course cost one page, not
+  // 200 MB); NOT_FOUND naming the first missing id.
   absl::StatusOr<std::vector<lifelong::v1::Course>> BatchGetCourses(absl::Span<const std::string> ids) const;
 
   // Replaces the fields of the stored course `course.id()` that `update_mask`
@@ -136,6 +147,7 @@ class CatalogStore {
     uint64_t courses = 0;  // archived included
     uint64_t archived = 0;
     uint64_t programmes = 0;
+    uint64_t applied_log_seq = 0;  // a node's log position (0: single node)
   };
   // For backups: reads the counts (generation and course counters, then the
   // programmes) and calls `fn` with them and the open database, which stays
@@ -153,7 +165,8 @@ class CatalogStore {
   // Applies log entry `seq` of `kind` (the applier, in log order): its
   // effects and the position in one synced batch. OK without effect when
   // `seq` is already applied; DATA_LOSS when the payload does not decode
-  // (the applier must stop: never skip an entry); UNAVAILABLE after Close.
+  // (the applier must stop: never skip an entry); UNAVAILABLE after Close;
+  // FAILED_PRECONDITION when opened read_only.
   absl::Status ApplyLogged(uint64_t seq, CatalogLogEntry kind, absl::string_view payload);
 
   // Waits for calls in progress, then closes the database. Later calls fail

@@ -178,6 +178,51 @@ TEST_F(CatalogStoreTest, BatchGetKeepsOrderAndNamesTheFirstMissingId) {
   EXPECT_EQ(store_->BatchGetCourses({}).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
+// A course as large as validation allows, about 170 KB encoded: the longest
+// description and 500 sessions with the longest room names.
+Course LargeCourse(const std::string& id) {
+  Course c = MakeCourse(id);
+  std::string description;
+  for (int i = 0; i < 20000; ++i) description += "书";
+  c.set_description(description);
+  std::string room;
+  for (int i = 0; i < 64; ++i) room += "室";
+  for (int i = 0; i < 500; ++i) {
+    lifelong::v1::Session* s = c.add_sessions();
+    s->mutable_start_time()->set_seconds(kT0 + 86400 * (i + 1));
+    s->mutable_end_time()->set_seconds(kT0 + 86400 * (i + 1) + 5400);
+    s->set_room(room);
+  }
+  return c;
+}
+
+// Repeats of a large course cannot make a reply of hundreds of megabytes:
+// past the list page's byte budget the batch is refused, naming `ids` and
+// the limit; a batch under it, repeats included, still comes back whole.
+TEST_F(CatalogStoreTest, BatchGetRefusesRepliesPastThePageByteBudget) {
+  const Course big = Create(LargeCourse("big"));
+  ASSERT_GT(big.ByteSizeLong(), 150000u);
+  const std::vector<std::string> thousand(1000, "big");  // ~170 MB if built
+  absl::StatusOr<std::vector<Course>> refused = store_->BatchGetCourses(thousand);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument) << refused.status();
+  EXPECT_THAT(std::string(refused.status().message()), StartsWith("ids: "));
+  EXPECT_THAT(std::string(refused.status().message()), HasSubstr(absl::StrCat(size_t{3} << 20, " bytes")));
+
+  const std::vector<std::string> ten(10, "big");  // ~1.7 MB: under 3 MiB
+  absl::StatusOr<std::vector<Course>> got = store_->BatchGetCourses(ten);
+  ASSERT_TRUE(got.ok()) << got.status();
+  ASSERT_EQ(got->size(), 10u);
+  EXPECT_EQ((*got)[9].SerializeAsString(), big.SerializeAsString());
+
+  // A course larger than the whole budget still comes back alone, as a list
+  // page holds at least one course; a second one is refused.
+  Reopen(10000, /*max_page_bytes=*/1000);
+  got = store_->BatchGetCourses({"big"});
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(got->size(), 1u);
+  EXPECT_EQ(store_->BatchGetCourses({"big", "big"}).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
 TEST_F(CatalogStoreTest, UpdateWithMaskReplacesOnlyListedFields) {
   Course created = Create(MakeCourse("c1"));
   clock_.Advance(absl::Minutes(5));

@@ -61,23 +61,32 @@ int32_t NextCodePoint(absl::string_view s, size_t* pos) {
   return cp;
 }
 
-// Spaces, and characters that show nothing (zero-width ones, the byte-order
-// mark): a title made only of them is blank.
+// Spaces, and characters that show nothing: zero-width ones and the
+// byte-order mark, the soft hyphen, the combining grapheme joiner, the Hangul
+// fillers (U+115F, U+1160, U+3164, U+FFA0), the blank Braille pattern, the
+// invisible operators (U+2061-U+2064), the deprecated format characters
+// (U+206A-U+206F), variation selectors (U+FE00-U+FE0F, U+E0100-U+E01EF) and
+// tags (U+E0000-U+E007F). A title made only of them is blank; among other
+// characters they are allowed (a variation selector belongs to an emoji).
 bool IsBlankCodePoint(int32_t cp) {
-  return cp == ' ' || cp == '\t' || cp == '\n' || cp == '\r' || cp == '\v' || cp == '\f' || cp == 0xa0 ||
-         cp == 0x3000 || (cp >= 0x2000 && cp <= 0x200d) || cp == 0x202f || cp == 0x205f || cp == 0x2060 ||
-         cp == 0xfeff || cp == 0x180e;
+  return cp == ' ' || cp == '\t' || cp == '\n' || cp == '\r' || cp == '\v' || cp == '\f' || cp == 0xa0 || cp == 0xad ||
+         cp == 0x34f || cp == 0x115f || cp == 0x1160 || cp == 0x17b4 || cp == 0x17b5 ||
+         (cp >= 0x180b && cp <= 0x180f) || (cp >= 0x2000 && cp <= 0x200d) || cp == 0x202f ||
+         (cp >= 0x205f && cp <= 0x2064) || (cp >= 0x206a && cp <= 0x206f) || cp == 0x2800 || cp == 0x3000 ||
+         cp == 0x3164 || (cp >= 0xfe00 && cp <= 0xfe0f) || cp == 0xfeff || cp == 0xffa0 ||
+         (cp >= 0xe0000 && cp <= 0xe007f) || (cp >= 0xe0100 && cp <= 0xe01ef);
 }
 
 // Control characters in any text: C0 (but \n, \r, \t where multi-line),
 // DEL, C1 (U+0080-U+009F, e.g. U+0085 next line), the line and paragraph
-// separators, and the bidirectional embeddings, overrides and isolates
-// (U+202A-U+202E, U+2066-U+2069), which reorder how the rest of a screen
-// reads and have no use in Chinese or English course text.
+// separators, and the bidirectional controls: embeddings, overrides and
+// isolates (U+202A-U+202E, U+2066-U+2069) and the marks (U+200E left-to-right,
+// U+200F right-to-left, U+061C Arabic letter mark), which reorder how the
+// rest of a screen reads and have no use in Chinese or English course text.
 bool IsControlCodePoint(int32_t cp, bool multiline) {
   if (multiline && (cp == '\n' || cp == '\r' || cp == '\t')) return false;
-  return cp < 0x20 || (cp >= 0x7f && cp <= 0x9f) || cp == 0x2028 || cp == 0x2029 || (cp >= 0x202a && cp <= 0x202e) ||
-         (cp >= 0x2066 && cp <= 0x2069);
+  return cp < 0x20 || (cp >= 0x7f && cp <= 0x9f) || cp == 0x61c || cp == 0x200e || cp == 0x200f || cp == 0x2028 ||
+         cp == 0x2029 || (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069);
 }
 
 struct TextRule {
@@ -141,9 +150,15 @@ absl::Status CheckUrl(absl::string_view field, absl::string_view url) {
   const bool http = url.substr(0, 7) == "http://" && url.size() > 7;
   const bool https = url.substr(0, 8) == "https://" && url.size() > 8;
   if (!http && !https) return Invalid(field, "must be an http:// or https:// URL");
-  for (char c : url) {
-    if (static_cast<uint8_t>(c) <= 0x20 || c == 0x7f) {
-      return Invalid(field, "must not contain spaces or control characters");
+  // Non-ASCII is allowed (an IRI's Chinese path), but not a character that
+  // is a space, shows nothing, or is a control: any of them in a link makes
+  // it read as another address, or breaks it where it is shown or copied.
+  size_t pos = 0;
+  while (pos < url.size()) {
+    const int32_t cp = NextCodePoint(url, &pos);
+    if (cp < 0) return Invalid(field, "must be valid UTF-8");
+    if (IsControlCodePoint(cp, /*multiline=*/false) || IsBlankCodePoint(cp)) {
+      return Invalid(field, absl::StrFormat("must not contain spaces, invisible or control characters (U+%04X)", cp));
     }
   }
   return absl::OkStatus();

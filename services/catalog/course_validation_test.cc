@@ -89,9 +89,24 @@ TEST(CourseValidation, EachRuleRejectsNamingTheField) {
       {"title C1 next line", [](Course* c) { c->set_title("书法\u0085入门"); }, "course.title"},
       {"title bidi override", [](Course* c) { c->set_title("\u202e门入法书"); }, "course.title"},
       {"title bidi isolate", [](Course* c) { c->set_title("书法\u2066入门"); }, "course.title"},
+      {"title left-to-right mark", [](Course* c) { c->set_title("书法\u200e入门"); }, "course.title"},
+      {"title right-to-left mark", [](Course* c) { c->set_title("\u200f书法入门"); }, "course.title"},
+      {"title Arabic letter mark", [](Course* c) { c->set_title("书法入门\u061c"); }, "course.title"},
+      {"description right-to-left mark", [](Course* c) { c->set_description("第一行\n\u200f第二行"); },
+       "course.description"},
+      {"tag left-to-right mark", [](Course* c) { c->add_tags("\u200e楷书"); }, "course.tags[1]"},
       {"description line separator", [](Course* c) { c->set_description("第一行\u2028第二行"); }, "course.description"},
       {"title of wide spaces", [](Course* c) { c->set_title("\u2003\u2003"); }, "course.title"},
       {"title of zero-width spaces", [](Course* c) { c->set_title("\u200b\ufeff\u200b"); }, "course.title"},
+      {"title of Hangul fillers", [](Course* c) { c->set_title("\u3164\u115f\u1160\uffa0"); }, "course.title"},
+      {"title of blank Braille", [](Course* c) { c->set_title("\u2800\u2800"); }, "course.title"},
+      {"title of soft hyphens", [](Course* c) { c->set_title("\u00ad"); }, "course.title"},
+      {"title of invisible operators", [](Course* c) { c->set_title("\u2061\u2062\u2063\u2064"); }, "course.title"},
+      {"title of deprecated format characters", [](Course* c) { c->set_title("\u206a\u206f"); }, "course.title"},
+      {"title of variation selectors", [](Course* c) { c->set_title("\ufe00\ufe0f\U000e0100"); }, "course.title"},
+      {"title of tags", [](Course* c) { c->set_title("\U000e0001\U000e0041\U000e007f"); }, "course.title"},
+      {"provider name of fillers", [](Course* c) { c->mutable_provider()->set_name("\u3164 \u2800"); },
+       "course.provider.name"},
       {"bad utf-8 title", [](Course* c) { c->set_title("\xe4\xb9"); }, "course.title"},
       {"long description",
        [](Course* c) {
@@ -170,6 +185,15 @@ TEST(CourseValidation, EachRuleRejectsNamingTheField) {
       {"unknown state", [](Course* c) { c->set_state(static_cast<Course::State>(42)); }, "course.state"},
       {"ftp url", [](Course* c) { c->set_url("ftp://x"); }, "course.url"},
       {"url with space", [](Course* c) { c->set_url("https://a b"); }, "course.url"},
+      {"url with C1 next line", [](Course* c) { c->set_url("https://a\u0085b"); }, "course.url"},
+      {"url with line separator", [](Course* c) { c->set_url("https://a\u2028b"); }, "course.url"},
+      {"url with bidi override", [](Course* c) { c->set_url("https://a\u202egnp.exe"); }, "course.url"},
+      {"url with right-to-left mark", [](Course* c) { c->set_url("https://a\u200fb"); }, "course.url"},
+      {"url with zero-width space", [](Course* c) { c->set_url("https://a\u200bb.cn"); }, "course.url"},
+      {"url with ideographic space", [](Course* c) { c->set_url("https://a\u3000b"); }, "course.url"},
+      {"url with Hangul filler", [](Course* c) { c->set_url("https://a\u3164b"); }, "course.url"},
+      {"url with tag character", [](Course* c) { c->set_url("https://a\U000e0041b"); }, "course.url"},
+      {"url not UTF-8", [](Course* c) { c->set_url("https://a\xe4\xb9"); }, "course.url"},
   };
   for (const Rule& rule : rules) {
     SCOPED_TRACE(rule.name);
@@ -177,6 +201,15 @@ TEST(CourseValidation, EachRuleRejectsNamingTheField) {
     rule.mutate(&c);
     ExpectInvalid(ValidateCourse(c), rule.field);
   }
+}
+
+// The invisible characters make a text blank only on their own, and a URL
+// may hold non-ASCII that shows (an IRI's Chinese path).
+TEST(CourseValidation, InvisiblesAmongTextAndNonAsciiUrlsAreAccepted) {
+  Course c = ValidCourse();
+  c.set_title("书法\u00ad入门 \u2764\ufe0f");  // a soft hyphen; a heart with its emoji selector
+  c.set_url("https://lifelong.dongcheng.edu.cn/课程/书法?级=初");
+  EXPECT_TRUE(ValidateCourse(c).ok()) << ValidateCourse(c);
 }
 
 TEST(CourseValidation, LimitsAreInclusive) {
