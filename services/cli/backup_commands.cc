@@ -196,6 +196,7 @@ absl::Status CatalogBackupRestore(Env& env, uint32_t id) {
                       {"courses", res.courses},
                       {"archived_courses", res.archived},
                       {"programmes", res.programmes},
+                      {"applied_seq", res.applied_log_seq},
                       {"not_removed", res.not_removed},
                       {"leftovers", res.leftovers}}
                      .dump()
@@ -205,6 +206,15 @@ absl::Status CatalogBackupRestore(Env& env, uint32_t id) {
   env.out() << "restored catalog backup " << res.backup.id << " (taken " << Rfc3339(res.backup.created_us) << ") into "
             << r.data_dir << ": " << res.courses << " course(s) (" << res.archived << " archived), " << res.programmes
             << " programme(s), generation " << res.generation << "\n";
+  if (res.applied_log_seq > 0) {
+    // A replicated node's backup: the log holds every write after it.
+    env.out() << "a replicated node's backup at log position " << res.applied_log_seq
+              << ": it catches up from the log when started with it\n";
+    PrintRestoreLeftovers(env, res.not_removed, res.leftovers);
+    env.out() << "next: start the node on it with its usual flags, e.g.\n  catalog_server --data_dir=" << r.data_dir
+              << " --backup_dir=" << r.backup_dir << " --replication_nats=<the cluster's NATS servers> ...\n";
+    return absl::OkStatus();
+  }
   env.out() << "lost: every catalog write after the backup started (courses, seats, programmes); re-enter them\n";
   PrintRestoreLeftovers(env, res.not_removed, res.leftovers);
   env.out() << "next: start the server on it, e.g.\n  catalog_server --data_dir=" << r.data_dir
