@@ -300,8 +300,9 @@ absl::StatusOr<SparseItemModel> TrainSparseModel(const std::vector<Interaction>&
   if (neighbours < 1) return absl::InvalidArgumentError("neighbours: must be >= 1");
   absl::StatusOr<TrainOptions> checked = TrainOptions::FromJson(o.ToJson());
   if (!checked.ok()) return checked.status();
-  // Vocabulary and rows exactly as the dense trainer (ModelTrainer).
-  const auto seqs = GroupSequences(interactions);
+  // Vocabulary and rows exactly as the dense trainer (ModelTrainer) without
+  // a catalog: each learner's kMaxLearnerCourses most recent courses.
+  const auto seqs = TrainingSequences(interactions, {});
   SparseItemModel model;
   absl::flat_hash_map<std::string, int> row_of;
   if (absl::Status v = BuildVocabulary(seqs, o.max_items, &model, &row_of); !v.ok()) return v;
@@ -324,6 +325,14 @@ absl::Status TrainSparseModelOnRows(const std::vector<std::vector<std::pair<int,
                                     int candidates, int neighbours, SparseItemModel* out) {
   if (candidates < 1) return absl::InvalidArgumentError("candidates: must be >= 1");
   if (neighbours < 1) return absl::InvalidArgumentError("neighbours: must be >= 1");
+  // The set part costs |row|^2 per row in time and Gram entries: a row is
+  // bounded as TrainingSequences bounds it.
+  for (size_t u = 0; u < rows.size(); ++u) {
+    if (rows[u].size() > static_cast<size_t>(kMaxLearnerCourses)) {
+      return absl::InvalidArgumentError(absl::StrCat("rows[", u, "]: ", rows[u].size(), " courses, more than ",
+                                                     kMaxLearnerCourses, " (kMaxLearnerCourses)"));
+    }
+  }
   SparseItemModel& model = *out;
   const int n = static_cast<int>(model.counts.size());
   model.row_start.clear();

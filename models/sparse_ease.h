@@ -79,7 +79,9 @@ absl::StatusOr<SparseItemModel> TrainSparseEase(const std::vector<Interaction>& 
 // j), the set part as TrainSparseEase; then each history row keeps its
 // `neighbours` largest entries. S'S, S'T and X'X are built sparse. With
 // candidates >= items - 1 and neighbours >= items it is TrainModel's M (the
-// test checks it). `o` is validated as TrainOptions::FromJson does;
+// test checks it). Learner rows are TrainingSequences(interactions, {})
+// (each learner's kMaxLearnerCourses most recent courses), as TrainModel's
+// without a catalog. `o` is validated as TrainOptions::FromJson does;
 // INVALID_ARGUMENT naming candidates / neighbours when < 1.
 absl::StatusOr<SparseItemModel> TrainSparseModel(const std::vector<Interaction>& interactions, const TrainOptions& o,
                                                  int candidates, int neighbours);
@@ -88,8 +90,9 @@ absl::StatusOr<SparseItemModel> TrainSparseModel(const std::vector<Interaction>&
 // (what ModelTrainer holds: each learner's (row, weight) sequence, oldest
 // first, rows in [0, out->counts.size())). Reads out->counts (popularity
 // scaling) and fills out->row_start / target / weight; `o` is not
-// validated here. INVALID_ARGUMENT for candidates or neighbours < 1;
-// INTERNAL when a factorisation fails.
+// validated here. INVALID_ARGUMENT for candidates or neighbours < 1 and for
+// a row longer than kMaxLearnerCourses (the set part costs |row|^2 per row;
+// TrainingSequences cuts rows to that); INTERNAL when a factorisation fails.
 absl::Status TrainSparseModelOnRows(const std::vector<std::vector<std::pair<int, double>>>& rows, const TrainOptions& o,
                                     int candidates, int neighbours, SparseItemModel* out);
 

@@ -5,6 +5,11 @@
 //         [--records=127.0.0.1:7001] [--catalog=catalog.jsonl]
 //         [--test=heldout.jsonl]  # optional: test figures in the manifest
 //
+// The interactions read are selected first (trainer.h TrainingSequences):
+// each learner's kMaxLearnerCourses most recent courses and, with --catalog,
+// no course outside the dump that fewer than kMinLearnersOutsideCatalog
+// learners name; tuning, the model and the figures all see the selection,
+// and the manifest says what it left out ("training.selection").
 // Hyper-parameters are tuned on a validation split carved out of the
 // training interactions (--tune, default on; --params gives the start point
 // or, with --tune=false, the values). The manifest records the training data
@@ -150,6 +155,24 @@ int main(int argc, char** argv) {
     inputs.push_back({{"catalog", absl::GetFlag(FLAGS_catalog)}, {"courses", catalog.size()}});
   }
 
+  // What every later step sees (tuning, the model, the figures): each
+  // learner's most recent courses, and no course that only a few learners
+  // name outside the catalog dump (trainer.h TrainingSequences). Tuning has
+  // no catalog of its own, so this is done once, here.
+  const size_t interactions_read = data.size();
+  lm::TrainingSelection selection;
+  data = lm::SelectTrainingInteractions(data, catalog, &selection);
+  if (selection.outside_catalog_courses > 0 || selection.learners_capped > 0) {
+    std::printf(
+        "train: left out %lld course(s) outside the catalog dump with fewer than %d learners (%lld learner-course "
+        "pairs; %lld outside it kept), and the oldest courses of %lld learner(s) beyond their %d most recent "
+        "(%lld pairs)\n",
+        static_cast<long long>(selection.outside_catalog_courses), lm::kMinLearnersOutsideCatalog,
+        static_cast<long long>(selection.outside_catalog_pairs), static_cast<long long>(selection.outside_catalog_kept),
+        static_cast<long long>(selection.learners_capped), lm::kMaxLearnerCourses,
+        static_cast<long long>(selection.capped_pairs));
+  }
+
   lm::TrainOptions options;
   if (!absl::GetFlag(FLAGS_params).empty()) {
     auto o = lm::TrainOptions::FromJson(nlohmann::json::parse(absl::GetFlag(FLAGS_params), nullptr, false));
@@ -193,6 +216,7 @@ int main(int argc, char** argv) {
     if (!tuned.ok()) return Fail(tuned.status());
     options = tuned->best;
     manifest["tuning"] = {{"trials", tuned->trials.size()},
+                          {"items", tuned->items},
                           {"seconds", absl::ToDoubleSeconds(absl::Now() - t0)},
                           {"valid_fraction", vf},
                           {"split", random ? "random" : "tail"}};
@@ -226,7 +250,8 @@ int main(int argc, char** argv) {
         "histories of the training data\n",
         stats.approximation_recall_at_10, static_cast<long long>(stats.approximation_queries));
   }
-  manifest["training"]["interactions_read"] = data.size();
+  manifest["training"]["interactions_read"] = interactions_read;
+  manifest["training"]["selection"] = selection.ToJson();  // TrainModel saw the selected data
 
   // Figures: validation (model retrained on the validation-train part with
   // the chosen parameters), and test when given.

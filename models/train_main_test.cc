@@ -254,6 +254,56 @@ TEST(TrainBinary, ErasureEpochOnlyWhenEveryInputCameFromTheRecordService) {
   server->Shutdown();
 }
 
+// Learners write their own records and may name any course IRI. Exported
+// from the record service with the catalog dump, as `lifelong train` runs
+// it: one learner's 1,000 made-up courses reach neither tuning (which has no
+// catalog of its own) nor the model, and the manifest says what was left out.
+TEST(TrainBinary, MadeUpCoursesOfOneLearnerReachNeitherTuningNorTheModel) {
+  SyntheticOptions so;
+  so.learners = 300;
+  so.items = 30;
+  so.tracks = 3;
+  std::vector<v1::Statement> statements;
+  auto add = [&statements](const std::string& learner, const std::string& course, int64_t order) {
+    v1::Statement s;
+    s.set_learner(learner);
+    s.set_verb(std::string(vocab::kCompleted));
+    s.set_activity(vocab::CourseIri(course));
+    s.mutable_timestamp()->set_seconds(1700000000 + order);
+    s.set_cursor(absl::StrCat(statements.size() + 1000000));
+    statements.push_back(std::move(s));
+  };
+  for (const Interaction& x : GenerateSyntheticInteractions(so)) add(x.learner, x.course_id, x.order);
+  for (int i = 0; i < 1000; ++i) add("mallory", absl::StrCat("made-up-", i), i);
+  ExportingRecords service(std::move(statements), 3);
+  int port = 0;
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+  builder.RegisterService(&service);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  ASSERT_NE(server, nullptr);
+  const std::string catalog = Tmp("made_up_catalog.jsonl");
+  {
+    std::ofstream c(catalog);
+    for (int i = 0; i < 30; ++i) c << "{\"id\":\"c" << i << "\",\"title\":\"书法 " << i << "\"}\n";
+  }
+  const std::string root = Tmp("made_up_models");
+  const std::string out = Tmp("made_up.out");
+  const std::string cmd = absl::StrCat("LIFELONG_TOKEN= models/train --model_root=", root,
+                                       " --records=127.0.0.1:", port, " --catalog=", catalog, " > ", out, " 2>&1");
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd << "\n" << ReadText(out);
+  auto b = LoadLatestModelBundle(root);
+  ASSERT_TRUE(b.ok()) << b.status();
+  EXPECT_EQ((*b)->num_items(), 30);
+  EXPECT_FALSE((*b)->Row("made-up-999").has_value());
+  const nlohmann::json& man = (*b)->manifest();
+  EXPECT_LE(man["tuning"]["items"].get<int64_t>(), 30) << man["tuning"].dump();
+  EXPECT_EQ(man["training"]["selection"]["outside_catalog_courses"], 1000) << man["training"].dump();
+  EXPECT_EQ(man["training"]["learners"], 300);
+  EXPECT_NE(ReadText(out).find("left out 1000 course(s) outside the catalog dump"), std::string::npos) << ReadText(out);
+  server->Shutdown();
+}
+
 TEST(TrainBinary, ParseErrorFailsWithTheLineNamed) {
   const std::string data = Tmp("bad.tsv");
   std::ofstream(data) << "u1\tc1\t1\nu1\tc2\tsoon\n";

@@ -222,6 +222,81 @@ absl::StatusOr<TrainOptions> TrainOptions::FromJson(const nlohmann::json& j) {
   return o;
 }
 
+nlohmann::json TrainingSelection::ToJson() const {
+  return {{"learners_capped", learners_capped},
+          {"capped_pairs", capped_pairs},
+          {"max_learner_courses", kMaxLearnerCourses},
+          {"outside_catalog_courses", outside_catalog_courses},
+          {"outside_catalog_pairs", outside_catalog_pairs},
+          {"outside_catalog_kept", outside_catalog_kept},
+          {"min_learners_outside_catalog", kMinLearnersOutsideCatalog}};
+}
+
+std::vector<std::pair<std::string, std::vector<Interaction>>> TrainingSequences(
+    const std::vector<Interaction>& interactions, const std::vector<CatalogCourse>& catalog,
+    TrainingSelection* selection) {
+  TrainingSelection local;
+  TrainingSelection& sel = selection != nullptr ? *selection : local;
+  sel = TrainingSelection();
+  auto seqs = GroupSequences(interactions);
+  // 1. Each learner's most recent kMaxLearnerCourses courses (a sequence is
+  // oldest first).
+  for (auto& [learner, seq] : seqs) {
+    if (seq.size() <= static_cast<size_t>(kMaxLearnerCourses)) continue;
+    ++sel.learners_capped;
+    sel.capped_pairs += static_cast<int64_t>(seq.size()) - kMaxLearnerCourses;
+    seq.erase(seq.begin(), seq.end() - kMaxLearnerCourses);
+  }
+  if (catalog.empty()) return seqs;
+  // 2. Courses outside the catalog: kept with enough learners.
+  absl::flat_hash_set<std::string> in_catalog;
+  for (const CatalogCourse& c : catalog) in_catalog.insert(c.id);
+  absl::flat_hash_map<std::string, int64_t> outside;  // course -> learners
+  for (const auto& [learner, seq] : seqs) {
+    for (const Interaction& x : seq) {
+      if (!in_catalog.contains(x.course_id)) ++outside[x.course_id];
+    }
+  }
+  if (outside.empty()) return seqs;
+  absl::flat_hash_set<std::string> dropped;
+  for (const auto& [course, learners] : outside) {
+    if (learners >= kMinLearnersOutsideCatalog) {
+      ++sel.outside_catalog_kept;
+    } else {
+      dropped.insert(course);
+      ++sel.outside_catalog_courses;
+      sel.outside_catalog_pairs += learners;
+    }
+  }
+  if (dropped.empty()) return seqs;
+  std::vector<std::pair<std::string, std::vector<Interaction>>> kept;
+  kept.reserve(seqs.size());
+  for (auto& [learner, seq] : seqs) {
+    seq.erase(std::remove_if(seq.begin(), seq.end(),
+                             [&dropped](const Interaction& x) { return dropped.contains(x.course_id); }),
+              seq.end());
+    if (!seq.empty()) kept.push_back({std::move(learner), std::move(seq)});
+  }
+  return kept;
+}
+
+std::vector<Interaction> SelectTrainingInteractions(const std::vector<Interaction>& interactions,
+                                                    const std::vector<CatalogCourse>& catalog,
+                                                    TrainingSelection* selection) {
+  absl::flat_hash_map<std::string, absl::flat_hash_set<std::string>> kept;  // learner -> courses
+  for (auto& [learner, seq] : TrainingSequences(interactions, catalog, selection)) {
+    absl::flat_hash_set<std::string>& courses = kept[learner];
+    for (Interaction& x : seq) courses.insert(std::move(x.course_id));
+  }
+  std::vector<Interaction> out;
+  for (const Interaction& x : interactions) {
+    if (!(x.weight > 0)) continue;
+    auto it = kept.find(x.learner);
+    if (it != kept.end() && it->second.contains(x.course_id)) out.push_back(x);
+  }
+  return out;
+}
+
 nlohmann::json TrainStats::ToJson() const {
   nlohmann::json j = {
       {"interactions_used", interactions_used},     {"learners", learners}, {"items", items},
@@ -232,6 +307,7 @@ nlohmann::json TrainStats::ToJson() const {
     j["approximation_recall_at_10"] = approximation_recall_at_10;
     j["approximation_queries"] = approximation_queries;
   }
+  j["selection"] = selection.ToJson();
   return j;
 }
 
@@ -240,7 +316,9 @@ nlohmann::json TrainStats::ToJson() const {
 ModelTrainer::ModelTrainer(const std::vector<Interaction>& interactions, const std::vector<CatalogCourse>& catalog,
                            int max_items, bool single_precision)
     : max_items_(max_items), single_precision_(single_precision), catalog_(catalog) {
-  auto seqs = GroupSequences(interactions);
+  // Bounded before anything is built: rows of at most kMaxLearnerCourses,
+  // no course that only a few learners name outside the catalog.
+  auto seqs = TrainingSequences(interactions, catalog, &selection_);
 
   // Vocabulary: the max_items most popular courses, sorted by id.
   absl::flat_hash_map<std::string, int64_t> count;
@@ -681,6 +759,7 @@ absl::StatusOr<ModelArrays> ModelTrainer::Train(const TrainOptions& o, TrainStat
       absl::Status s = MeasureApproximationRecall(a, exact_m, stats);
       if (!s.ok()) return s;
     }
+    stats->selection = selection_;
     stats->interactions_used = used_;
     stats->learners = static_cast<int64_t>(rows_.size());
     stats->items = n;
@@ -804,6 +883,7 @@ absl::StatusOr<TuningResult> TuneOnValidation(const std::vector<Interaction>& in
     }
   }
   result.solves = trainer.solves();
+  result.items = trainer.collaborative_items();
   result.best.max_items = requested.max_items;
   return result;
 }

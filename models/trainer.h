@@ -93,6 +93,69 @@ inline constexpr int kDenseSolveMaxItems = 8192;
 // Learner histories (evenly spaced over the training learners) on which the
 // trainer measures the low-rank approximation's Recall@10 against exact M.
 inline constexpr int kApproximationRecallQueries = 1000;
+
+// What the trainer learns from is bounded before anything is built
+// (TrainingSequences, docs/models.md "What the trainer learns from"):
+// learners write their own records and may name any course IRI, and the
+// set part costs |row|^2 per learner (X'X) while every distinct course
+// becomes a model item. One learner who recorded 20,000 made-up courses
+// made the model sparse at 20,005 items and its set part 400M Gram entries
+// (~5 GB): training never finished, and the model trained before it (maybe
+// before an erasure) kept serving.
+
+// Most distinct courses the trainer keeps of one learner: the most recent
+// ones. The recommender reads a learner's newest 1,000 statements
+// (RecommendServerOptions::history_limit), so no served history names more
+// courses than this; a row of 1,000 costs at most 10^6 Gram updates (~1 ms).
+// The simulated district's learners take 8 courses on average.
+inline constexpr int kMaxLearnerCourses = 1000;
+
+// A course missing from a non-empty catalog dump is kept only when at least
+// this many learners have it (after the cut to kMaxLearnerCourses). The dump
+// `lifelong train` writes holds the courses that are not archived, and a
+// course is archived when its term ends (docs/recommend.md "Archived
+// courses"), so learners' histories legitimately name many courses outside
+// it; those keep their collaborative rows. A course that only one or two
+// learners took co-occurs with nothing beyond their own rows (its Gram
+// diagonal is at most 2 against a ridge of 10-200, so its weights are near
+// zero anyway), and a made-up one needs that many accounts: k accounts add
+// at most k * kMaxLearnerCourses / 3 such items.
+inline constexpr int kMinLearnersOutsideCatalog = 3;
+
+// What TrainingSequences left out.
+struct TrainingSelection {
+  int64_t learners_capped = 0;  // learners cut to kMaxLearnerCourses courses
+  int64_t capped_pairs = 0;     // (learner, course) pairs cut that way
+  // Courses outside the catalog dump with fewer than
+  // kMinLearnersOutsideCatalog learners, and their (learner, course) pairs.
+  int64_t outside_catalog_courses = 0;
+  int64_t outside_catalog_pairs = 0;
+  // Courses outside the catalog dump kept (enough learners: archived ones).
+  int64_t outside_catalog_kept = 0;
+  nlohmann::json ToJson() const;
+};
+
+// The learner sequences the trainer learns from: GroupSequences (each
+// course once per learner, at its most recent position, with its largest
+// weight; oldest first), then
+//   1. each sequence cut to its kMaxLearnerCourses most recent courses;
+//   2. when `catalog` is not empty, courses not in it dropped unless at least
+//      kMinLearnersOutsideCatalog learners have them (counted after 1);
+// learners left without a course are dropped. Without a catalog (training
+// from files) step 2 keeps everything. Fills `selection` when not null.
+// Thread-safe (pure).
+std::vector<std::pair<std::string, std::vector<Interaction>>> TrainingSequences(
+    const std::vector<Interaction>& interactions, const std::vector<CatalogCourse>& catalog,
+    TrainingSelection* selection = nullptr);
+
+// The interactions on the (learner, course) pairs TrainingSequences keeps,
+// positive weights only, in input order: what tuning and the evaluation
+// figures should see (`train` selects once, before TuneOnValidation, which
+// has no catalog). Selecting again changes nothing.
+std::vector<Interaction> SelectTrainingInteractions(const std::vector<Interaction>& interactions,
+                                                    const std::vector<CatalogCourse>& catalog,
+                                                    TrainingSelection* selection = nullptr);
+
 struct TrainOptions {
   double recency_decay = 0.6;        // query and source decay per step back
   double target_decay = 0.85;        // weight of the u-th next course
@@ -152,20 +215,23 @@ struct TrainStats {
   // from both lists). -1 when not measured.
   double approximation_recall_at_10 = -1;
   int64_t approximation_queries = 0;
+  // What TrainingSequences left out of the interactions given.
+  TrainingSelection selection;
   nlohmann::json ToJson() const;
 };
 
-// Trains a model. Items are the courses with positive interactions (the
-// max_items most popular, ties by id), sorted by id, followed by catalog
-// courses without interactions (content only). INVALID_ARGUMENT when options
-// are out of range or there are no items at all.
+// Trains a model. Items are the courses of TrainingSequences(interactions,
+// catalog) (the max_items most popular, ties by id), sorted by id, followed
+// by catalog courses without interactions (content only). INVALID_ARGUMENT
+// when options are out of range or there are no items at all.
 absl::StatusOr<ModelArrays> TrainModel(const std::vector<Interaction>& interactions,
                                        const std::vector<CatalogCourse>& catalog, const TrainOptions& options,
                                        TrainStats* stats = nullptr);
 
 // Trains many models on the same interactions and catalog, sharing what
 // does not depend on the parameter that changed (tuning trains ~30):
-//   * the vocabulary and learner rows (built once, for `max_items`);
+//   * the vocabulary and learner rows (built once, for `max_items`, from
+//     TrainingSequences(interactions, catalog));
 //   * the Gram matrix X'X of the set part (built once) and its inverse
 //     P = (X'X + lambda_set I)^-1 per lambda_set (last kSetCacheCapacity);
 //   * the sequence part's solution per (recency_decay, target_decay,
@@ -238,6 +304,7 @@ class ModelTrainer {
   const std::vector<CatalogCourse> catalog_;
   ModelArrays vocabulary_;  // course_ids, counts, completions only
   absl::flat_hash_map<std::string, int> row_of_;
+  TrainingSelection selection_;
   int nc_ = 0;
   std::vector<std::vector<std::pair<int, double>>> rows_;
   int64_t used_ = 0;
@@ -255,6 +322,7 @@ struct TuningResult {
   RankingMetrics best_metrics;  // validation metrics of `best`
   nlohmann::json trials;        // array of {params, metrics}
   int64_t solves = 0;           // dense factorisations done (ModelTrainer)
+  int64_t items = 0;            // collaborative items of the trials
 };
 
 // Threads scoring validation learners in TuneOnValidation (the machines

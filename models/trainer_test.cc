@@ -4,7 +4,10 @@
 #include <cstdio>
 #include <limits>
 #include <map>
+#include <set>
 
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "gtest/gtest.h"
 #include "models/evaluation.h"
 #include "models/sparse_ease.h"
@@ -425,6 +428,152 @@ TEST(TuneOnValidation, ValidatesOnAtMostMaxValidationLearners) {
   EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(std::string(refused.status().message()).find("max_validation_learners"), std::string::npos)
       << refused.status();
+}
+
+// Learners "u0".."u<n-1>" taking 3 to 5 of the courses c1..c5 in a cycle.
+std::vector<Interaction> CatalogLearners(int n) {
+  std::vector<Interaction> out;
+  for (int u = 0; u < n; ++u) {
+    for (int j = 0; j < 3 + u % 3; ++j) out.push_back({absl::StrCat("u", u), absl::StrCat("c", (u + j) % 5 + 1), j});
+  }
+  return out;
+}
+
+std::vector<CatalogCourse> CatalogC1ToC5() {
+  std::vector<CatalogCourse> catalog;
+  for (int i = 1; i <= 5; ++i) catalog.push_back({absl::StrCat("c", i), absl::StrCat("书法 第", i, "课")});
+  return catalog;
+}
+
+// A learner may record statements about any course IRI. One who recorded
+// 20,000 made-up courses made every distinct one a model item (sparse above
+// 4,096) and, with the set part on (the district's tuned set_mix 0.25),
+// their row cost 20,000^2 Gram entries (~5 GB): training never finished.
+// Courses outside the catalog dump that fewer than
+// kMinLearnersOutsideCatalog learners name are left out.
+TEST(TrainModel, ALearnerNamingThousandsOfCoursesOutsideTheCatalogAddsNoItems) {
+  std::vector<Interaction> data = CatalogLearners(300);
+  for (int i = 0; i < 20000; ++i) data.push_back({"mallory", absl::StrCat("made-up-", i), i});
+  data.push_back({"mallory", "c1", 20000});
+  TrainOptions o;
+  o.set_mix = 0.25;
+  TrainStats stats;
+  auto a = TrainModel(data, CatalogC1ToC5(), o, &stats);
+  ASSERT_TRUE(a.ok()) << a.status();
+  EXPECT_EQ(a->course_ids, (std::vector<std::string>{"c1", "c2", "c3", "c4", "c5"}));
+  EXPECT_EQ(stats.items, 5);
+  EXPECT_EQ(stats.collaborative_items, 5);
+  EXPECT_EQ(stats.collaborative_path, "dense");
+  EXPECT_EQ(stats.learners, 301);  // mallory keeps c1, their most recent
+  // 20,001 courses: cut to the most recent kMaxLearnerCourses first, then
+  // the made-up ones among them left out.
+  EXPECT_EQ(stats.selection.learners_capped, 1);
+  EXPECT_EQ(stats.selection.capped_pairs, 20001 - kMaxLearnerCourses);
+  EXPECT_EQ(stats.selection.outside_catalog_courses, kMaxLearnerCourses - 1);
+  EXPECT_EQ(stats.selection.outside_catalog_pairs, kMaxLearnerCourses - 1);
+  EXPECT_EQ(stats.selection.outside_catalog_kept, 0);
+  EXPECT_LT(stats.seconds, 30) << "bounded work: well under a second here";
+  EXPECT_EQ(stats.ToJson()["selection"]["outside_catalog_courses"], kMaxLearnerCourses - 1);
+}
+
+// Archived courses are not in the dump `lifelong train` writes, yet
+// learners' histories name them: one that enough learners took keeps its
+// collaborative row; without a catalog (training from files) nothing is
+// left out.
+TEST(TrainingSequences, KeepsCoursesOutsideTheCatalogThatEnoughLearnersTook) {
+  std::vector<Interaction> data = CatalogLearners(20);
+  for (int u = 0; u < kMinLearnersOutsideCatalog; ++u) data.push_back({absl::StrCat("u", u), "archived", 100});
+  for (int u = 0; u < kMinLearnersOutsideCatalog - 1; ++u) data.push_back({absl::StrCat("u", u), "rare", 101});
+  TrainingSelection sel;
+  auto seqs = TrainingSequences(data, CatalogC1ToC5(), &sel);
+  std::set<std::string> courses;
+  for (const auto& [learner, seq] : seqs) {
+    for (const Interaction& x : seq) courses.insert(x.course_id);
+  }
+  EXPECT_EQ(courses, (std::set<std::string>{"archived", "c1", "c2", "c3", "c4", "c5"}));
+  EXPECT_EQ(sel.outside_catalog_kept, 1);
+  EXPECT_EQ(sel.outside_catalog_courses, 1);
+  EXPECT_EQ(sel.outside_catalog_pairs, kMinLearnersOutsideCatalog - 1);
+  auto a = TrainModel(data, CatalogC1ToC5(), TrainOptions());
+  ASSERT_TRUE(a.ok()) << a.status();
+  EXPECT_EQ(a->course_ids, (std::vector<std::string>{"archived", "c1", "c2", "c3", "c4", "c5"}));
+  EXPECT_EQ(a->counts[0], kMinLearnersOutsideCatalog);
+
+  TrainingSelection none;
+  courses.clear();
+  for (const auto& [learner, seq] : TrainingSequences(data, {}, &none)) {
+    for (const Interaction& x : seq) courses.insert(x.course_id);
+  }
+  EXPECT_TRUE(courses.count("rare"));
+  EXPECT_EQ(none.outside_catalog_courses, 0);
+}
+
+// A learner's row holds their kMaxLearnerCourses most recent courses: the
+// set part costs |row|^2, and the trainer's sparse solve refuses longer rows.
+TEST(TrainingSequences, KeepsEachLearnersMostRecentCourses) {
+  std::vector<Interaction> data = CatalogLearners(30);
+  const int many = kMaxLearnerCourses + 200;
+  for (int i = 0; i < many; ++i) data.push_back({"busy", absl::StrFormat("x%04d", i), i});
+  TrainingSelection sel;
+  for (const auto& [learner, seq] : TrainingSequences(data, {}, &sel)) {
+    if (learner != "busy") continue;
+    ASSERT_EQ(seq.size(), static_cast<size_t>(kMaxLearnerCourses));
+    EXPECT_EQ(seq.front().course_id, "x0200");
+    EXPECT_EQ(seq.back().course_id, absl::StrFormat("x%04d", many - 1));
+  }
+  EXPECT_EQ(sel.learners_capped, 1);
+  EXPECT_EQ(sel.capped_pairs, 200);
+
+  TrainStats stats;
+  auto a = TrainModel(data, {}, TrainOptions(), &stats);
+  ASSERT_TRUE(a.ok()) << a.status();
+  EXPECT_EQ(stats.collaborative_items, 5 + kMaxLearnerCourses);
+  EXPECT_FALSE(std::binary_search(a->course_ids.begin(), a->course_ids.end(), "x0199"));
+  EXPECT_TRUE(std::binary_search(a->course_ids.begin(), a->course_ids.end(), "x0200"));
+  EXPECT_EQ(stats.selection.learners_capped, 1);
+
+  // The sparse solve's own bound, for rows that did not come from here.
+  std::vector<std::vector<std::pair<int, double>>> rows(1);
+  SparseItemModel m;
+  m.counts.assign(many, 1);
+  for (int i = 0; i < many; ++i) rows[0].push_back({i, 1.0});
+  TrainOptions o;
+  o.set_mix = 0.25;
+  absl::Status s = TrainSparseModelOnRows(rows, o, 10, 10, &m);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(std::string(s.message()).find("rows[0]"), std::string::npos) << s;
+}
+
+// Tuning and the figures see what the model learns from: the selection is
+// the interactions of the kept (learner, course) pairs, in input order, and
+// selecting again changes nothing.
+TEST(SelectTrainingInteractions, KeepsInputOrderAndIsIdempotent) {
+  std::vector<Interaction> data = CatalogLearners(10);
+  data.push_back({"u1", "c1", 50, 0.5f});  // a repeat: kept with its pair
+  data.push_back({"u2", "c2", 51, 0.0f});  // not a positive signal
+  for (int i = 0; i < 3; ++i) data.push_back({"mallory", absl::StrCat("made-up-", i), i});
+  for (int i = 0; i < kMaxLearnerCourses + 5; ++i) data.push_back({"busy", absl::StrCat("c", i % 5 + 1, "-", i), i});
+  for (int u = 0; u < kMinLearnersOutsideCatalog; ++u) data.push_back({absl::StrCat("u", u), "archived", 99});
+  TrainingSelection sel;
+  const std::vector<Interaction> once = SelectTrainingInteractions(data, CatalogC1ToC5(), &sel);
+  EXPECT_EQ(sel.outside_catalog_courses, 3 + kMaxLearnerCourses);  // mallory's and busy's kept ones
+  EXPECT_EQ(sel.learners_capped, 1);
+  std::vector<Interaction> expected;
+  for (const Interaction& x : data) {
+    if (x.learner.rfind("u", 0) == 0 && x.weight > 0) expected.push_back(x);
+  }
+  ASSERT_EQ(once.size(), expected.size());
+  for (size_t i = 0; i < once.size(); ++i) {
+    EXPECT_EQ(once[i].learner, expected[i].learner);
+    EXPECT_EQ(once[i].course_id, expected[i].course_id);
+    EXPECT_EQ(once[i].order, expected[i].order);
+  }
+  TrainingSelection again;
+  const std::vector<Interaction> twice = SelectTrainingInteractions(once, CatalogC1ToC5(), &again);
+  EXPECT_EQ(twice.size(), once.size());
+  EXPECT_EQ(again.learners_capped, 0);
+  EXPECT_EQ(again.outside_catalog_courses, 0);
+  EXPECT_EQ(again.outside_catalog_kept, 1);  // "archived", kept again
 }
 
 }  // namespace

@@ -65,6 +65,14 @@ v1::Course::Level LevelFromName(const std::string& name) { return catalog::Level
 
 absl::StatusOr<CourseFilter> ValidateFilter(const v1::CourseFilter& filter, const std::string& prefix) {
   CourseFilter out;
+  // Every list is capped as CheckStrings caps the string ones: filters.cc
+  // looks each candidate's mode and audiences up in them.
+  if (filter.modes_size() > kMaxListValues) {
+    return Invalid(prefix + ".modes", absl::StrCat("at most ", kMaxListValues, " values"));
+  }
+  if (filter.audiences_size() > kMaxListValues) {
+    return Invalid(prefix + ".audiences", absl::StrCat("at most ", kMaxListValues, " values"));
+  }
   for (int i = 0; i < filter.modes_size(); ++i) {
     const std::string name = ModeName(static_cast<v1::Course::Mode>(filter.modes(i)));
     if (name.empty()) {

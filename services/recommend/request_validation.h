@@ -16,6 +16,8 @@ namespace lifelong::recommend {
 
 inline constexpr int kMaxK = 100;
 inline constexpr double kMaxWithinKm = 100.0;
+// Most values of any list in a request: each filter list (modes,
+// categories, audiences, xuequ, venue_ids) and context.interests.
 inline constexpr int kMaxListValues = 50;
 inline constexpr int kMaxLearnerKeyBytes = 512;
 
@@ -30,6 +32,9 @@ v1::Course::Audience AudienceFromName(const std::string& name);
 v1::Course::Level LevelFromName(const std::string& name);
 
 // `prefix` is the field path of the filter in its request ("filter").
+// INVALID_ARGUMENT naming the field for a list of more than kMaxListValues
+// values ("filter.modes: at most 50 values"), an unknown enum value, a
+// string outside 1..64 bytes, a bad `near`/`within_km` or session bound.
 absl::StatusOr<CourseFilter> ValidateFilter(const v1::CourseFilter& filter, const std::string& prefix);
 
 absl::StatusOr<RecommendQuery> ValidateRecommendRequest(const v1::RecommendRequest& request);

@@ -122,6 +122,59 @@ TEST(ValidateSimilarRequest, CourseIdAndK) {
   EXPECT_EQ(ValidateSimilarRequest(r).status().message().substr(0, 2), "k:");
 }
 
+// Every list of a filter is capped at kMaxListValues, in Recommend and
+// SimilarCourses alike: filters.cc looks each candidate up in them, and
+// modes and audiences were not capped (millions of values cost seconds of
+// CPU per call).
+TEST(ValidateFilter, EveryListIsCappedInEveryRequest) {
+  using Fill = void (*)(v1::CourseFilter*, int);
+  const std::vector<std::pair<std::string, Fill>> lists = {
+      {"modes",
+       [](v1::CourseFilter* f, int n) {
+         for (int i = 0; i < n; ++i) f->add_modes(v1::Course::ONLINE);
+       }},
+      {"audiences",
+       [](v1::CourseFilter* f, int n) {
+         for (int i = 0; i < n; ++i) f->add_audiences(v1::Course::SENIORS);
+       }},
+      {"categories",
+       [](v1::CourseFilter* f, int n) {
+         for (int i = 0; i < n; ++i) f->add_categories("书法");
+       }},
+      {"xuequ",
+       [](v1::CourseFilter* f, int n) {
+         for (int i = 0; i < n; ++i) f->add_xuequ("和平里");
+       }},
+      {"venue_ids",
+       [](v1::CourseFilter* f, int n) {
+         for (int i = 0; i < n; ++i) f->add_venue_ids("v1");
+       }},
+  };
+  for (const auto& [name, fill] : lists) {
+    SCOPED_TRACE(name);
+    const std::string want = absl::StrCat("filter.", name, ": at most ", kMaxListValues, " values");
+    for (int n : {kMaxListValues, kMaxListValues + 1, 100000}) {
+      v1::RecommendRequest recommend = Valid();
+      fill(recommend.mutable_filter(), n);
+      v1::SimilarCoursesRequest similar;
+      similar.set_course_id("c1");
+      similar.set_k(5);
+      fill(similar.mutable_filter(), n);
+      const absl::Status r = ValidateRecommendRequest(recommend).status();
+      const absl::Status s = ValidateSimilarRequest(similar).status();
+      if (n <= kMaxListValues) {
+        EXPECT_TRUE(r.ok()) << r;
+        EXPECT_TRUE(s.ok()) << s;
+      } else {
+        EXPECT_EQ(r.code(), absl::StatusCode::kInvalidArgument) << n;
+        EXPECT_EQ(r.message(), want);
+        EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << n;
+        EXPECT_EQ(s.message(), want);
+      }
+    }
+  }
+}
+
 TEST(ValidatePlanPathRequest, GoalsAndMisuse) {
   auto invalid = [](const v1::PlanPathRequest& r, const std::string& field) {
     absl::StatusOr<PlanPathQuery> q = ValidatePlanPathRequest(r);
