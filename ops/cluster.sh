@@ -37,6 +37,7 @@
 #
 # Environment: everything ops/stack.sh reads (LIFELONG_VAR, LIFELONG_HOST, the
 # ports, STACK_SKIP_DEMO, STACK_SKIP_BUILD, STACK_SKIP_WEB, STACK_AUTH,
+# STACK_TOKEN_REFRESH (the token refresher, as ops/stack.sh's: status shows it),
 # STACK_TLS, DEMO_*, RECORDS_FLAGS, ...; RECORDS_FLAGS go to every node), plus:
 #   CLUSTER_NODE_PORT_BASE [7010]    records-N gRPC on BASE+N (7011..7013)
 #   CLUSTER_XAPI_PORT_BASE [8180]    records-N xAPI on BASE+N (8181..8183)
@@ -142,6 +143,7 @@ program_of() {
     nats-[0-9]*) echo nats-server ;;
     haproxy) echo haproxy ;;
     trainer) echo lifelong.bin ;;
+    token-refresher) echo "ops/stack.sh token-refresher" ;;  # ops/stack.sh start_token_refresher
     *) echo "${1}_server" ;;
   esac
 }
@@ -711,6 +713,8 @@ cluster_up() {
     setup_auth
     nats_password >/dev/null
     touch "$RUN/auth.on"
+    # The service and kiosk tokens minted again every day (ops/stack.sh).
+    start_token_refresher
     step_done "auth"
   else
     say "authentication OFF (STACK_AUTH=0): every caller is trusted, the log's NATS port is open; for experiments only"
@@ -813,7 +817,7 @@ cluster_down() {
   fi
   # "catalog": the single catalog of a cluster started before the catalog was replicated.
   # "recommend": the single recommender of a cluster started before the recommenders were two.
-  for s in trainer recommend-2 recommend-1 recommend catalog catalog-3 catalog-2 catalog-1 haproxy \
+  for s in token-refresher trainer recommend-2 recommend-1 recommend catalog catalog-3 catalog-2 catalog-1 haproxy \
     records-3 records-2 records-1 nats-3 nats-2 nats-1; do
     stop_one "$s" && any=1
   done
@@ -888,6 +892,7 @@ cluster_status() {
   echo "recommenders (GET /ready on each metrics port; HAProxy sends calls to the ready ones):"
   for n in "${RECOMMENDERS[@]}"; do recommend_line "$n"; done
   trainer_status
+  token_refresher_status
   if [ "${STACK_SKIP_WEB:-0}" != 1 ]; then
     echo "web gateways (HAProxy on $HOST:$WEB_PORT -> $(haproxy_up_servers web | sed 's/^$/(none up)/')):"
     for n in "${WEBS[@]}"; do
@@ -1089,6 +1094,11 @@ cluster_upgrade() {
   if pid_of trainer >/dev/null; then
     stop_one trainer >/dev/null || true
     start_trainer
+  fi
+  # The token refresher, on the new ops/stack.sh (it mints with the new $BIN/mint_token anyway).
+  if pid_of token-refresher >/dev/null; then
+    stop_one token-refresher >/dev/null || true
+    start_token_refresher
   fi
   wait_serving 60s records catalog recommend
   say "upgraded; every service runs the binaries in $BIN"

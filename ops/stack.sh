@@ -7,6 +7,7 @@
 #   ops/stack.sh down     SIGTERM every service and wait for it to exit
 #   ops/stack.sh status   what runs where, its health, and how to call it by hand
 #                         (credentials, tokens, ready-to-paste commands)
+#   (ops/stack.sh token-refresher AUTH_DIR: the token refresher's own process, started by up)
 #
 # Re-running `up` is safe: running services are detected (pid file + health)
 # and left alone, the demo load is idempotent (deterministic ids; an
@@ -45,6 +46,13 @@
 #                          $LIFELONG_VAR/catalog-backups, the newest N kept (28 x 6h = 7 days,
 #                          the bound on how long an erased learner stays in a backup; docs/records.md
 #                          and docs/catalog.md "Backups"); STACK_BACKUP_INTERVAL=0 turns the schedule off
+#   STACK_TOKEN_REFRESH [24h]  with authentication on, the token refresher (service
+#                          "token-refresher", log var/log/token-refresher.log) mints the service tokens
+#                          and ops/web.sh's kiosk tokens again this often, each valid 30 days, so they
+#                          never expire under the processes that hold them (the recommender, the trainer
+#                          and the web gateway read their token files again when they are replaced;
+#                          docs/security.md "Service tokens"); 0 turns it off (the tokens then expire
+#                          30 days after the last up)
 #   BAZEL [bazel]          BAZEL_BUILD_FLAGS [] (e.g. "-c opt"; .bazelrc already builds with -O2)
 set -euo pipefail
 
@@ -115,6 +123,7 @@ lifelong() { "$BIN/lifelong.bin" "$@"; }
 program_of() {
   case "$1" in
     trainer) echo "lifelong.bin" ;;  # `lifelong train --every` (start_trainer)
+    token-refresher) echo "ops/stack.sh token-refresher" ;;  # start_token_refresher
     *) echo "${1}_server" ;;
   esac
 }
@@ -129,6 +138,7 @@ stack_instance_arg() {
     catalog) echo "--data_dir=$VAR/catalog" ;;
     recommend) echo "--model_dir=$VAR/models" ;;
     trainer) echo "--model_root=$VAR/models" ;;
+    token-refresher) echo "$AUTH_DIR" ;;
   esac
 }
 instance_arg() { stack_instance_arg "$1"; }
@@ -166,13 +176,18 @@ private_dir() {
 
 # private_file PATH COMMAND...: writes COMMAND's output to PATH, mode 600 from
 # its creation (a file written first and chmod-ed after is readable by every
-# local account in between), replacing PATH atomically.
+# local account in between), replacing PATH atomically (a rename in the same
+# directory: a reader sees the old file or the new one, never part of one).
+# When COMMAND fails or prints nothing, PATH is left as it was and the status
+# is 1 (checked step by step: callers may run it where `set -e` is off).
 private_file() {
   local path="$1"
   shift
-  (umask 077 && "$@" >"$path.new")
-  chmod 600 "$path.new"
-  mv -f "$path.new" "$path"
+  if ! (umask 077 && "$@" >"$path.new") || [ ! -s "$path.new" ]; then
+    rm -f "$path.new"
+    return 1
+  fi
+  chmod 600 "$path.new" && mv -f "$path.new" "$path"
 }
 
 any_running() {
@@ -256,17 +271,115 @@ setup_auth() {
       "$XAPI_USER" "$(head -c 18 /dev/urandom | base64 -w0 | tr '+/' '-_')"
   fi
   [ -f "$AUTH_DIR/revoked.txt" ] || echo "# revoked credentials: jti:<id> or sub:<subject>, one a line" >"$AUTH_DIR/revoked.txt"
-  local role subject ttl file
-  while read -r role subject ttl file; do
-    private_file "$AUTH_DIR/$file" \
-      "$BIN/mint_token" --key_file="$AUTH_DIR/jwt.key" --role="$role" --subject="$subject" --ttl="$ttl"
-  done <<'ROLES'
-recommender svc-recommend 720h recommender.token
-trainer svc-trainer 720h trainer.token
-loader svc-demo-loader 720h loader.token
+  mint_tokens <<ROLES || die "cannot mint the tokens in $AUTH_DIR (see above)"
+$SERVICE_TOKENS
 operator operator-dev 12h operator.token
 learner u000042 12h learner-u000042.token
 ROLES
+}
+
+# The services' and tools' tokens ("ROLE SUBJECT TTL FILE"): valid 30 days,
+# minted by `up` and again every STACK_TOKEN_REFRESH by the token refresher,
+# each well before it expires. (The operator's and the learner's, for people
+# at a terminal, live 12 hours and are minted by `up` only.)
+SERVICE_TOKENS="recommender svc-recommend 720h recommender.token
+trainer svc-trainer 720h trainer.token
+loader svc-demo-loader 720h loader.token"
+
+# mint_tokens: mints the token of each "ROLE SUBJECT TTL FILE" line on stdin
+# into $AUTH_DIR/FILE (private_file: mode 600, renamed into place). One
+# minting at a time ($AUTH_DIR/.mint.lock: `up` and the token refresher may
+# run together). A token that cannot be minted keeps its file as it was; the
+# status is then 1, once every line was tried.
+mint_tokens() {
+  (
+    flock 9
+    rc=0
+    while read -r role subject ttl file; do
+      [ -n "$role" ] || continue
+      if ! private_file "$AUTH_DIR/$file" \
+        "$BIN/mint_token" --key_file="$AUTH_DIR/jwt.key" --role="$role" --subject="$subject" --ttl="$ttl"; then
+        echo "stack: cannot mint $AUTH_DIR/$file (role $role); the file is left as it was" >&2
+        rc=1
+      fi
+    done
+    exit "$rc"
+  ) 9>>"$AUTH_DIR/.mint.lock"
+}
+
+# token_expiry FILE: when the token in FILE expires (its "exp"), as a UTC
+# date; "?" when FILE holds no readable token.
+token_expiry() {
+  local payload exp
+  payload=$(cut -d. -f2 <"$1" 2>/dev/null | tr '_-' '/+' || true)
+  while [ $(( ${#payload} % 4 )) -ne 0 ]; do payload="$payload="; done
+  exp=$(base64 -d <<<"$payload" 2>/dev/null | grep -o '"exp":[0-9]*' | cut -d: -f2 || true)
+  if [ -n "$exp" ]; then date -u -d "@$exp" '+%F %H:%M UTC'; else echo "?"; fi
+}
+
+# refresh_tokens_once: one round of the token refresher: the service tokens,
+# then the kiosk tokens of ops/web.sh (those its gateways hold). Status 1 when
+# any could not be minted (the files keep their tokens, still valid for weeks).
+refresh_tokens_once() {
+  local rc=0
+  mint_tokens <<<"$SERVICE_TOKENS" || rc=1
+  "$ROOT/ops/web.sh" refresh-tokens || rc=1
+  return "$rc"
+}
+
+# token_refresher_loop EVERY: the token refresher's process (`ops/stack.sh
+# token-refresher AUTH_DIR`, started by start_token_refresher, stopped with
+# SIGTERM by down): a round every EVERY, each logged with the tokens' new
+# expiry. A failed round is said in the log and tried again at the next one.
+token_refresher_loop() {
+  local every="$1" sleeper=""
+  trap 'kill "$sleeper" 2>/dev/null || true; say "token refresher stopped"; exit 0' TERM INT
+  say "$(date -u +%FT%TZ) token refresher: the service tokens and kiosk tokens in $AUTH_DIR are minted again every $every"
+  while true; do
+    sleep "$every" &
+    sleeper=$!
+    wait "$sleeper" || true
+    if refresh_tokens_once; then
+      say "$(date -u +%FT%TZ) re-minted the service and kiosk tokens; recommender.token valid until $(token_expiry "$AUTH_DIR/recommender.token")"
+    else
+      say "$(date -u +%FT%TZ) FAILED to re-mint some tokens (above); trying again in $every"
+    fi
+  done
+}
+
+# start_token_refresher: with authentication on, the token refresher
+# (token_refresher_loop) as service "token-refresher", unless it runs or
+# STACK_TOKEN_REFRESH=0.
+start_token_refresher() {
+  local every="${STACK_TOKEN_REFRESH:-24h}" pid
+  [ "$AUTH" = 1 ] || return 0
+  if [[ "$every" =~ ^0+(\.0*)?[smhd]?$ ]]; then
+    say "no token refresher (STACK_TOKEN_REFRESH=0): the service and kiosk tokens expire 30 days after this up"
+    return
+  fi
+  [[ "$every" =~ ^[0-9]+(\.[0-9]+)?[smhd]?$ ]] ||
+    die "STACK_TOKEN_REFRESH: a duration such as 24h, 30m or 0 (off), got '$every'"
+  if pid=$(pid_of token-refresher); then
+    say "token refresher already running (pid $pid)"
+    return
+  fi
+  launch "$LOG/token-refresher.log" env LIFELONG_VAR="$VAR" "$ROOT/ops/stack.sh" token-refresher "$AUTH_DIR" "$every"
+  echo $! >"$RUN/token-refresher.pid"
+  say "started token refresher (pid $!, service and kiosk tokens minted again every $every; log $LOG/token-refresher.log)"
+}
+
+# token_refresher_status: one line on the token refresher and the tokens' expiry.
+token_refresher_status() {
+  local pid
+  [ "$AUTH" = 1 ] || [ -f "$RUN/token-refresher.pid" ] || return 0
+  if pid=$(pid_of token-refresher); then
+    printf '%-10s pid %-8s %s
+' token-refresher "$pid" \
+      "every $(tr '\0' ' ' <"/proc/$pid/cmdline" | awk '{print $NF}'); recommender.token valid until $(token_expiry "$AUTH_DIR/recommender.token")"
+  else
+    printf '%-10s not running (STACK_TOKEN_REFRESH=0, or stopped: ops/stack.sh up starts it); recommender.token valid until %s\n' \
+      token-refresher "$(token_expiry "$AUTH_DIR/recommender.token")"
+  fi
 }
 
 # xapi_credentials_file: the --xapi_credentials of records: generated with
@@ -372,6 +485,7 @@ build() {
   # shellcheck disable=SC2086
   "$BAZEL" build ${BAZEL_BUILD_FLAGS:-} "${TARGETS[@]}"
   local bin_dir
+  # shellcheck disable=SC2086  # BAZEL_BUILD_FLAGS: several flags
   bin_dir="$("$BAZEL" info ${BAZEL_BUILD_FLAGS:-} bazel-bin 2>/dev/null)"
   mkdir -p "$BIN"
   # Copies, so that later builds in the work tree never touch running binaries.
@@ -486,7 +600,7 @@ load_demo() {
 
 train_first_model() {
   if has_model; then
-    say "a model is on disk ($(ls -d "$VAR"/models/[0-9]* | xargs -n1 basename | sort -n | paste -sd " "))"
+    say "a model is on disk ($(find "$VAR/models" -mindepth 1 -maxdepth 1 -name '[0-9]*' -printf '%f\n' | sort -n | paste -sd " "))"
     return
   fi
   if [ "${STACK_SKIP_DEMO:-0}" = 1 ]; then
@@ -559,7 +673,8 @@ how_to_call() {
   if [ "$AUTH" = 1 ]; then
     echo "  auth   on: bearer tokens (JWT, EdDSA) in $AUTH_DIR, generated for this stack:"
     echo "           operator.token (operator-dev, 12 h; the CLI's)   learner-u000042.token (learner u000042, 12 h)"
-    echo "           recommender.token  trainer.token  loader.token (the services' and tools', 30 days)"
+    echo "           recommender.token  trainer.token  loader.token (the services' and tools', 30 days;"
+    echo "           minted again every day by the token refresher: ops/stack.sh status shows it)"
     echo "         another learner's:  $BIN/mint_token --key_file=$AUTH_DIR/jwt.key --role=learner --subject=u000007"
     echo "         revoke one:         echo sub:u000007 >>$AUTH_DIR/revoked.txt   (in force within a second)"
     echo "         xAPI Basic user (role loader) in $AUTH_DIR/xapi-credentials.txt"
@@ -671,6 +786,7 @@ up() {
     step "signing key, service tokens and xAPI credentials for this stack (authentication on; STACK_AUTH=0 for an open stack)"
     setup_auth
     touch "$RUN/auth.on"
+    start_token_refresher
     step_done "auth"
   else
     say "authentication OFF (STACK_AUTH=0): every caller is trusted; for experiments only"
@@ -683,13 +799,13 @@ up() {
   fi
   write_stack_env
   step "starting records and catalog"
-  # shellcheck disable=SC2086
+  # shellcheck disable=SC2046,SC2086  # the flag lists split into flags
   start records "$RECORDS_PORT" --data_dir="$VAR/records" --xapi_documents_dir="$VAR/xapi-documents" \
     --backup_dir="$VAR/records-backups" --backup_interval="${STACK_BACKUP_INTERVAL:-6h}" \
     --backup_keep="${STACK_BACKUP_KEEP:-28}" \
     --xapi_credentials="$(xapi_credentials_file)" $(server_tls_flags records) $(server_auth_flags records) \
     ${RECORDS_FLAGS:-}
-  # shellcheck disable=SC2086
+  # shellcheck disable=SC2046,SC2086  # the flag lists split into flags
   start catalog "$CATALOG_PORT" --data_dir="$VAR/catalog" \
     --backup_dir="$VAR/catalog-backups" --backup_interval="${STACK_BACKUP_INTERVAL:-6h}" \
     --backup_keep="${STACK_BACKUP_KEEP:-28}" \
@@ -733,7 +849,7 @@ stop_one() {
 down() {
   local any=0 s
   "$ROOT/ops/web.sh" down || say "the web gateway did not stop (ops/web.sh)"  # web gateway
-  for s in trainer recommend catalog records; do
+  for s in token-refresher trainer recommend catalog records; do
     stop_one "$s" && any=1
   done
   rm -f "$RUN/tls.on" "$RUN/auth.on"
@@ -762,6 +878,7 @@ status() {
     fi
   done
   trainer_status
+  token_refresher_status
   "$ROOT/ops/web.sh" status  # web gateway (ops/web.sh)
   if [ -x "$BIN/lifelong.bin" ] && any_running; then
     echo
@@ -792,6 +909,10 @@ case "${1:-}" in
   up) up ;;
   down) down ;;
   status) status ;;
+  token-refresher)
+    AUTH_DIR="${2:?usage: ops/stack.sh token-refresher AUTH_DIR EVERY}"
+    token_refresher_loop "${3:?usage: ops/stack.sh token-refresher AUTH_DIR EVERY}"
+    ;;
   *)
     echo "usage: ops/stack.sh up|down|status   (see the comment at the top for settings)" >&2
     exit 2

@@ -9,6 +9,9 @@
 #   ops/web.sh status          pid, URLs, /healthz
 #   ops/web.sh urls            the kiosk and app URLs
 #   ops/web.sh token LEARNER   (development, auth on) a 12-hour learner token for the app's sign-in
+#   ops/web.sh refresh-tokens  mint every kiosk token in $LIFELONG_VAR/auth/kiosks again (30 days);
+#                              ops/stack.sh's token refresher runs it every day, and a running
+#                              gateway reads each replaced file within 2 s
 #
 # Environment (defaults in brackets), shared with ops/stack.sh:
 #   LIFELONG_WEB_PORT [8090]   LIFELONG_HOST [127.0.0.1]   LIFELONG_VAR [<repo>/var]
@@ -146,6 +149,33 @@ prepare() {
   fi
 }
 
+# mint_kiosk_token VENUE: $KIOSK_DIR/VENUE.token, the kiosk token of VENUE
+# (role kiosk, subject kiosk-VENUE, 30 days): written mode 600 from its
+# creation and renamed into place, so a running gateway reads the old token
+# or the new one, never part of one. A failed mint leaves the file as it was
+# (status 1).
+mint_kiosk_token() {
+  local v="$1" f="$KIOSK_DIR/$1.token"
+  if (umask 077 && "$VAR/bin/mint_token" --key_file="$AUTH_DIR/jwt.key" --role=kiosk --subject="kiosk-$v" \
+    --venue="$v" --ttl=720h >"$f.new") && [ -s "$f.new" ]; then
+    chmod 600 "$f.new" && mv -f "$f.new" "$f"
+  else
+    rm -f "$f.new"
+    echo "$NAME: cannot mint the kiosk token of $v" >&2
+    return 1
+  fi
+}
+
+# with_mint_lock COMMAND...: COMMAND while holding ops/stack.sh's minting
+# lock ($AUTH_DIR/.mint.lock), so that this script and the stack's token
+# refresher never write the same token file at once.
+with_mint_lock() {
+  (
+    flock 9
+    "$@"
+  ) 9>>"$AUTH_DIR/.mint.lock"
+}
+
 # One kiosk token per venue (role kiosk, subject kiosk-<venue>), when the
 # stack runs with authentication (services without it ignore tokens). The gateway holds only these (docs/security.md).
 kiosk_tokens() {
@@ -156,11 +186,25 @@ kiosk_tokens() {
   chmod 700 "$KIOSK_DIR"
   local v
   for v in $WEB_KIOSK_VENUES; do
-    "$VAR/bin/mint_token" --key_file="$AUTH_DIR/jwt.key" --role=kiosk --subject="kiosk-$v" --venue="$v" \
-      --ttl=720h >"$KIOSK_DIR/$v.token.new"
-    chmod 600 "$KIOSK_DIR/$v.token.new"
-    mv -f "$KIOSK_DIR/$v.token.new" "$KIOSK_DIR/$v.token"
+    with_mint_lock mint_kiosk_token "$v" || die "cannot mint the kiosk token of $v"
   done
+}
+
+# refresh_tokens: every kiosk token in $KIOSK_DIR minted again (the venues of
+# the running gateways: the files are theirs), each valid 30 days. Status 1
+# when one could not be (its file keeps its token).
+refresh_tokens() {
+  [ -d "$KIOSK_DIR" ] || return 0
+  [ -x "$VAR/bin/mint_token" ] || die "$VAR/bin/mint_token missing (run ops/stack.sh up first)"
+  local f v n=0 rc=0
+  for f in "$KIOSK_DIR"/*.token; do
+    [ -f "$f" ] || continue
+    v=$(basename "$f" .token)
+    [[ "$v" =~ ^[a-z0-9_-]{1,64}$ ]] || continue
+    if with_mint_lock mint_kiosk_token "$v"; then n=$((n + 1)); else rc=1; fi
+  done
+  say "minted $n kiosk token(s) in $KIOSK_DIR again"
+  return "$rc"
 }
 
 # GET /healthz of this gateway (through its own port; behind a balancer with
@@ -273,8 +317,9 @@ case "${1:-}" in
   status) status ;;
   urls) urls ;;
   token) token "${2:-}" ;;
+  refresh-tokens) refresh_tokens ;;
   *)
-    echo "usage: ops/web.sh up|down|status|urls|token LEARNER   (see the comment at the top)" >&2
+    echo "usage: ops/web.sh up|down|status|urls|token LEARNER|refresh-tokens   (see the comment at the top)" >&2
     exit 2
     ;;
 esac

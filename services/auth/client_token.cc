@@ -3,6 +3,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
+#include <utility>
 
 #include "absl/flags/flag.h"
 #include "absl/strings/ascii.h"
@@ -24,6 +25,17 @@ absl::StatusOr<std::string> ClientTokenFromFlags() {
   }
   const char* env = std::getenv("LIFELONG_TOKEN");
   return std::string(env ? absl::StripAsciiWhitespace(env) : "");
+}
+
+absl::StatusOr<OutgoingToken> OutgoingTokenFromFlags(TokenFile::Options options) {
+  std::string file = absl::GetFlag(FLAGS_token_file);
+  if (!file.empty()) {
+    absl::StatusOr<std::shared_ptr<TokenFile>> token_file = TokenFile::Open(std::move(file), std::move(options));
+    if (!token_file.ok()) return token_file.status();
+    return OutgoingToken(std::shared_ptr<const TokenFile>(*std::move(token_file)));
+  }
+  const char* env = std::getenv("LIFELONG_TOKEN");
+  return OutgoingToken(std::string(env ? absl::StripAsciiWhitespace(env) : ""));
 }
 
 void AttachToken(const std::string& token, grpc::ClientContext* ctx) {

@@ -29,6 +29,8 @@
 #include "proto/lifelong/v1/catalog.grpc.pb.h"
 #include "proto/lifelong/v1/recommend.grpc.pb.h"
 #include "proto/lifelong/v1/records.grpc.pb.h"
+#include "services/auth/outgoing_token.h"
+#include "services/auth/token_file.h"
 #include "services/cli/args.h"
 #include "services/cli/cli.h"
 #include "services/common/grpc_status.h"
@@ -78,16 +80,17 @@ class Env {
     tls_.key_file = Setting("tls_key");
     if (absl::Status s = ValidateCallingTls(tls_); !s.ok()) return AsUsage(s);
     // Bearer token (docs/security.md): --token_file, else $LIFELONG_TOKEN_FILE,
-    // else the token in $LIFELONG_TOKEN.
+    // else the token in $LIFELONG_TOKEN. A token file is followed: a command
+    // that runs for long (`train --every`) sends the file's current token,
+    // read again when the file is replaced (ops/stack.sh re-mints the
+    // trainer's token every day; services/auth/token_file.h).
     token_file_ = Setting("token_file");
     if (!token_file_.empty()) {
-      std::ifstream in(token_file_);
-      if (!in) return AsUsage(absl::InvalidArgumentError(absl::StrCat("--token_file: cannot read ", token_file_)));
-      std::stringstream ss;
-      ss << in.rdbuf();
-      token_ = std::string(absl::StripAsciiWhitespace(ss.str()));
+      absl::StatusOr<std::shared_ptr<auth::TokenFile>> file = auth::TokenFile::Open(token_file_);
+      if (!file.ok()) return AsUsage(absl::InvalidArgumentError(file.status().message()));
+      token_ = auth::OutgoingToken(std::shared_ptr<const auth::TokenFile>(*std::move(file)));
     } else {
-      token_ = Setting("token");
+      token_ = auth::OutgoingToken(Setting("token"));
     }
     absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> creds = ChannelCredentialsFor(tls_);
     if (!creds.ok()) return creds.status();
@@ -144,12 +147,12 @@ class Env {
     return v1::RecommendationService::NewStub(Channel(Service::kRecommend));
   }
 
-  // A client context with the unary (or stream) deadline.
+  // A client context with the unary (or stream) deadline and the current token.
   std::unique_ptr<grpc::ClientContext> Call(bool stream = false) const {
     auto c = std::make_unique<grpc::ClientContext>();
     c->set_deadline(std::chrono::system_clock::now() +
                     std::chrono::milliseconds(stream ? stream_timeout_ms_ : timeout_ms_));
-    if (!token_.empty()) c->AddMetadata("authorization", absl::StrCat("Bearer ", token_));
+    token_.AttachTo(c.get());
     return c;
   }
 
@@ -174,7 +177,7 @@ class Env {
   int64_t stream_timeout_ms_ = 3600 * 1000;
   TlsConfig tls_;
   std::string token_file_;
-  std::string token_;
+  auth::OutgoingToken token_;
   std::shared_ptr<grpc::ChannelCredentials> credentials_ = grpc::InsecureChannelCredentials();
   std::shared_ptr<grpc::Channel> channels_[4];
 };

@@ -103,7 +103,7 @@ absl::StatusOr<CatalogPtr> CatalogCache::ListAll(int64_t generation) {
   int64_t min_generation = generation;
   do {
     grpc::ClientContext ctx;
-    if (!options_.token.empty()) ctx.AddMetadata("authorization", "Bearer " + options_.token);
+    options_.token.AttachTo(&ctx);
     ctx.set_deadline(absl::ToChronoTime(absl::Now() + options_.call_deadline));
     v1::ListCoursesRequest request;
     request.set_page_size(options_.page_size);
@@ -128,7 +128,7 @@ absl::StatusOr<CatalogPtr> CatalogCache::ListAll(int64_t generation) {
   std::vector<Programme> programmes;
   {
     grpc::ClientContext ctx;
-    if (!options_.token.empty()) ctx.AddMetadata("authorization", "Bearer " + options_.token);
+    options_.token.AttachTo(&ctx);
     ctx.set_deadline(absl::ToChronoTime(absl::Now() + options_.call_deadline));
     v1::ListProgrammesResponse response;
     grpc::Status s = stub_->ListProgrammes(&ctx, v1::ListProgrammesRequest(), &response);
@@ -148,7 +148,7 @@ absl::StatusOr<CatalogPtr> CatalogCache::ListAll(int64_t generation) {
 absl::Status CatalogCache::RefreshOnce() {
   absl::MutexLock refresh_lock(&refresh_mu_);
   grpc::ClientContext ctx;
-  if (!options_.token.empty()) ctx.AddMetadata("authorization", "Bearer " + options_.token);
+  options_.token.AttachTo(&ctx);
   ctx.set_deadline(absl::ToChronoTime(absl::Now() + options_.call_deadline));
   v1::CatalogInfo info;
   grpc::Status s = stub_->GetCatalogInfo(&ctx, v1::GetCatalogInfoRequest(), &info);

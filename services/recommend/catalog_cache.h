@@ -30,6 +30,7 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "proto/lifelong/v1/catalog.grpc.pb.h"
+#include "services/auth/outgoing_token.h"
 #include "services/recommend/course.h"
 
 namespace lifelong::recommend {
@@ -48,7 +49,7 @@ class CatalogCache {
     absl::Duration max_staleness = absl::Seconds(30);
     int page_size = 1000;
     std::function<absl::Time()> clock;  // default absl::Now
-    std::string token;                  // bearer token for the catalog ("" none)
+    auth::OutgoingToken token;          // bearer token for the catalog (default none)
   };
 
   CatalogCache(std::shared_ptr<grpc::Channel> channel, Options options);

@@ -123,7 +123,7 @@ void LearnerHistoryCache::WatchLoop() {
   bool warned = false;
   for (;;) {
     grpc::ClientContext ctx;
-    if (!options_.token.empty()) ctx.AddMetadata("authorization", "Bearer " + options_.token);
+    options_.token.AttachTo(&ctx);  // the current token at each (re)connection
     {
       absl::MutexLock lock(&mu_);
       if (stopping_) return;

@@ -38,6 +38,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "proto/lifelong/v1/records.grpc.pb.h"
+#include "services/auth/outgoing_token.h"
 #include "services/recommend/learner_history.h"
 
 namespace lifelong::recommend {
@@ -49,7 +50,7 @@ class LearnerHistoryCache {
     // Bound on the statements held across all learners (a history is up to
     // 1,000 of them; ~150 bytes each).
     size_t max_facts = 2000000;
-    std::string token;  // bearer token for the record service ("" none)
+    auth::OutgoingToken token;  // bearer token for the record service (default none)
     // How long a lookup waits for another request's read of the same
     // learner (the record service's deadline is a good bound); 0: never.
     absl::Duration join_wait = absl::Milliseconds(500);

@@ -24,6 +24,7 @@
 #include "models/model_bundle.h"
 #include "services/auth/auth_flags.h"
 #include "services/auth/client_token.h"
+#include "services/auth/outgoing_token.h"
 #include "services/common/http_server.h"
 #include "services/common/interceptors.h"
 #include "services/common/log.h"
@@ -106,14 +107,18 @@ int main(int argc, char** argv) {
   }
   o.tls = *tls;
   absl::StatusOr<std::unique_ptr<lifelong::auth::Authorizer>> authorizer = lifelong::auth::AuthorizerFromFlags();
-  absl::StatusOr<std::string> outgoing_token = lifelong::auth::ClientTokenFromFlags();
+  // --token_file: this server's recommender token, followed: the file is
+  // looked at every few seconds and read again when it was replaced, so a
+  // token re-minted before the old one expires (ops/stack.sh's token
+  // refresher) is sent without a restart (docs/security.md, "Service tokens").
+  absl::StatusOr<lifelong::auth::OutgoingToken> outgoing_token = lifelong::auth::OutgoingTokenFromFlags();
   if (!authorizer.ok() || !outgoing_token.ok()) {
     lifelong::LogError("auth_config", {{"error", !authorizer.ok() ? std::string(authorizer.status().message())
                                                                   : std::string(outgoing_token.status().message())}});
     return EXIT_FAILURE;
   }
   o.authorizer = authorizer->get();
-  o.outgoing_token = *outgoing_token;  // --token_file: this server's recommender token
+  o.outgoing_token = *outgoing_token;
   // Observability, part 1 (before Start, which builds the gRPC server and
   // the channels): RPC metrics, request ids and access logs on every call
   // served, and the current request id on every outgoing call.

@@ -93,6 +93,7 @@ absl::StatusOr<std::unique_ptr<RecommendServer>> RecommendServer::Start(Recommen
   GrpcServerOptions server_options;
   server_options.address = o.address;
   server_options.max_pollers = o.max_pollers;
+  server_options.max_receive_bytes = o.max_receive_bytes;
   server_options.max_concurrent_calls = o.max_concurrent_calls;
   server_options.overload_retry_after_ms = o.overload_retry_after_ms;
   server_options.credentials = *server_credentials;

@@ -18,6 +18,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "services/auth/authorizer.h"
+#include "services/auth/outgoing_token.h"
 #include "services/common/server.h"
 #include "services/common/tls.h"
 #include "services/recommend/catalog_cache.h"
@@ -29,6 +30,20 @@
 #include "services/recommend/search_batcher.h"
 
 namespace lifelong::recommend {
+
+// Largest request the recommendation server receives; larger ones fail with
+// RESOURCE_EXHAUSTED in gRPC's transport, before any handler parses them or
+// checks credentials. The largest request validation accepts is a PlanPath
+// with its programme inline as the catalog stores it: a description of up
+// to 20,000 characters (services/catalog/course_validation.h
+// kMaxDescriptionChars; carried though unused, up to 80,000 bytes of UTF-8)
+// plus its capped fields, about 90 KB; a Recommend with every list at
+// kMaxListValues is about 14 KB, the usual ones under 1 KB. 256 KiB leaves
+// more than twice the largest. The server default, 64 MiB, let an
+// unauthenticated caller make each call parse ~30 million empty strings
+// (1.5-2 GB) before its credentials were looked at; at 256 KiB that is at
+// most ~8 MB.
+inline constexpr int kRecommendMaxReceiveBytes = 256 << 10;
 
 struct RecommendServerOptions {
   std::string address = "127.0.0.1:0";
@@ -48,6 +63,8 @@ struct RecommendServerOptions {
   int history_cache_learners = 100000;
   int ivf_nprobe = 0;  // 0: calibrated by //models at load time
   int max_pollers = 4;
+  // GrpcServerOptions::max_receive_bytes of this server (see above).
+  int max_receive_bytes = kRecommendMaxReceiveBytes;
   // Calls in progress admitted at once, and the retry hint of the refusals
   // past it (GrpcServerOptions in services/common/server.h; 0: no limit).
   int max_concurrent_calls = 0;
@@ -59,9 +76,10 @@ struct RecommendServerOptions {
   int max_history_reads = 0;
   std::function<absl::Time()> clock;  // default absl::Now (tests inject)
   // Who may call what (not owned; nullptr trusts every caller), and the
-  // bearer token this server sends to records and catalog (role recommender).
+  // bearer token this server sends to records and catalog (role recommender:
+  // a fixed token, or its --token_file followed as it is re-minted).
   auth::Authorizer* authorizer = nullptr;
-  std::string outgoing_token;
+  auth::OutgoingToken outgoing_token;
   // Serving TLS (and mutual TLS) as tls.h describes; the same certificate is
   // this server's client identity towards records and catalog, which are
   // called with TLS when tls.CallsWithTls(). Default: plaintext both ways.

@@ -14,6 +14,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -23,6 +24,7 @@
 #include "services/common/grpc_tls.h"
 #include "services/common/tls_testing.h"
 #include "services/domain/vocabulary.h"
+#include "services/recommend/request_validation.h"
 #include "services/recommend/test_support.h"
 
 namespace lifelong::recommend {
@@ -1135,6 +1137,108 @@ TEST_F(RecommendServerTest, ASubjectSpelledAsAnotherLearnersAccountIsNotThatLear
   grpc::Status s = stub_->Recommend(as("u000042", auth::Role::kLearner).get(), Request("urn:x:u000042", 5), &out);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << s.error_message();
   EXPECT_THAT(s.error_message(), HasSubstr("learner"));
+}
+
+// The server took gRPC's 64 MiB default and parsed a request before it
+// looked at the caller's credentials: one unauthenticated 64 MiB Recommend of
+// empty strings cost 1.5-2 GB of memory per call. Now a request over
+// kRecommendMaxReceiveBytes is refused by the transport (RESOURCE_EXHAUSTED,
+// credentials or not) before any handler parses it, and the largest request
+// validation accepts (a PlanPath carrying a catalog programme inline, with a
+// 20,000-character description) is still answered.
+TEST_F(RecommendServerTest, RequestsOverTheReceiveLimitAreRefusedBeforeTheyAreParsed) {
+  ASSERT_TRUE(testing::WriteTestModel(model_dir_).ok());
+  auth::AuthOptions ao;
+  ao.enabled = true;
+  ao.token.key = "recommend-server-test-key-0123456789abcdef";
+  auth::Authorizer authorizer(ao);
+  RecommendServerOptions o = Options();
+  o.authorizer = &authorizer;
+  StartServer(std::move(o));
+  auto call = [&](const std::string& subject) {
+    auto ctx = std::make_unique<grpc::ClientContext>();
+    ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    if (!subject.empty()) {
+      auth::Principal p;
+      p.subject = subject;
+      p.role = auth::Role::kLearner;
+      ctx->AddMetadata("authorization", "Bearer " + *auth::MintToken(p, absl::Minutes(5), ao.token));
+    }
+    return ctx;
+  };
+  // A normal call succeeds once the model and the catalog are in.
+  v1::RecommendResponse out;
+  grpc::Status s;
+  const absl::Time deadline = absl::Now() + absl::Seconds(60);
+  do {
+    s = stub_->Recommend(call("u1").get(), Request("u1", 5), &out);
+    if (!s.ok()) absl::SleepFor(absl::Milliseconds(20));
+  } while (!s.ok() && absl::Now() < deadline);
+  ASSERT_TRUE(s.ok()) << s.error_code() << " " << s.error_message();
+  EXPECT_GT(out.recommendations_size(), 0);
+
+  // Just over the limit in empty strings (2 bytes each on the wire), without
+  // credentials and with them: refused before the handler, which would have
+  // answered UNAUTHENTICATED (or INVALID_ARGUMENT) after parsing it.
+  v1::RecommendRequest big = Request("u1", 5);
+  for (int i = 0; i <= kRecommendMaxReceiveBytes / 2; ++i) big.mutable_filter()->add_categories("");
+  ASSERT_GT(big.ByteSizeLong(), static_cast<size_t>(kRecommendMaxReceiveBytes));
+  for (const std::string& subject : {std::string(), std::string("u1")}) {
+    s = stub_->Recommend(call(subject).get(), big, &out);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << subject << ": " << s.error_message();
+    v1::SimilarCoursesRequest similar;
+    similar.set_course_id("c_sf1");
+    similar.set_k(5);
+    *similar.mutable_filter() = big.filter();
+    v1::SimilarCoursesResponse similar_out;
+    s = stub_->SimilarCourses(call(subject).get(), similar, &similar_out);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << subject << ": " << s.error_message();
+  }
+
+  // The largest PlanPath validation accepts: every capped field at its cap
+  // and the programme's catalog fields the planner ignores (description of
+  // 20,000 four-byte characters, issuer of 128) as the catalog stores them.
+  v1::PlanPathRequest largest;
+  largest.set_learner("u1");
+  largest.set_home_xuequ(std::string(64, 'x'));
+  v1::Programme* p = largest.mutable_programme();
+  p->set_id(std::string(64, 'p'));
+  std::string name;
+  for (int i = 0; i < 66; ++i) name += "书";  // 198 bytes
+  p->set_name(name);
+  std::string description, issuer;
+  for (int i = 0; i < 20000; ++i) description += "\U0001F4DA";
+  for (int i = 0; i < 128; ++i) issuer += "\U0001F4DA";
+  p->set_description(description);
+  p->set_issuer(issuer);
+  p->set_credits(1000);
+  for (int i = 0; i < 32; ++i) {
+    auto* rule = p->add_by_category();
+    rule->set_category(absl::StrCat(std::string(60, 'k'), absl::StrFormat("%03d", i)));  // 63 bytes
+    rule->set_credits(1000);
+  }
+  for (int i = 0; i < 64; ++i) p->add_required_course_ids(absl::StrFormat("c%063d", i));
+  p->mutable_deadline()->set_seconds(absl::ToUnixSeconds(now_ + absl::Hours(24 * 365)));
+  largest.mutable_deadline()->set_seconds(absl::ToUnixSeconds(now_ + absl::Hours(24 * 365)));
+  const size_t largest_bytes = largest.ByteSizeLong() + kMaxLearnerKeyBytes;  // the longest learner key
+  EXPECT_GT(largest_bytes, 80000u);
+  EXPECT_LT(largest_bytes, static_cast<size_t>(kRecommendMaxReceiveBytes) / 2) << "keep the headroom documented";
+  v1::PlanPathResponse path;
+  // Parsed and validated: its made-up required courses are named.
+  s = stub_->PlanPath(call("u1").get(), largest, &path);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << s.error_message();
+  EXPECT_THAT(s.error_message(), HasSubstr("programme.required_course_ids[0]"));
+  // With a course the catalog holds: answered.
+  p->clear_required_course_ids();
+  p->add_required_course_ids("c_sf1");
+  s = stub_->PlanPath(call("u1").get(), largest, &path);
+  EXPECT_TRUE(s.ok()) << s.error_code() << " " << s.error_message();
+  EXPECT_FALSE(path.feasible());  // 1,000 credits in each of 32 made-up categories
+  // A description past what the catalog stores, making the request larger
+  // than the limit: refused like the rest.
+  p->set_description(std::string(kRecommendMaxReceiveBytes, 'd'));
+  s = stub_->PlanPath(call("u1").get(), largest, &path);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << s.error_message();
 }
 
 TEST_F(RecommendServerTest, InvalidArgumentsNameTheField) {

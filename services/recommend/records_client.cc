@@ -9,7 +9,7 @@
 namespace lifelong::recommend {
 
 RecordsClient::RecordsClient(std::shared_ptr<grpc::Channel> channel, std::string target, absl::Duration deadline,
-                             std::string token)
+                             auth::OutgoingToken token)
     : stub_(v1::LearningRecordService::NewStub(channel)),
       target_(std::move(target)),
       deadline_(deadline),
@@ -22,7 +22,7 @@ absl::StatusOr<std::vector<StatementFact>> RecordsClient::LatestStatements(const
   const absl::Time own_deadline = absl::Now() + deadline_;
   const bool caller_first = call_deadline < own_deadline;
   ctx.set_deadline(absl::ToChronoTime(caller_first ? call_deadline : own_deadline));
-  if (!token_.empty()) ctx.AddMetadata("authorization", "Bearer " + token_);
+  token_.AttachTo(&ctx);
   if (!on_behalf_of.empty()) ctx.AddMetadata("x-lifelong-on-behalf-of", on_behalf_of);
   v1::ListStatementsRequest request;
   request.set_learner(learner);

@@ -1,6 +1,7 @@
 // RecordsClient: reads a learner's latest statements from the record service
-// (LearningRecordService.ListStatements) with a deadline on every call.
-// Thread-safe (a gRPC stub is).
+// (LearningRecordService.ListStatements) with a deadline on every call, and
+// the current token of its OutgoingToken (a re-minted token file is used
+// without a restart). Thread-safe (a gRPC stub and an OutgoingToken are).
 #ifndef LIFELONG_SERVICES_RECOMMEND_RECORDS_CLIENT_H_
 #define LIFELONG_SERVICES_RECOMMEND_RECORDS_CLIENT_H_
 
@@ -13,6 +14,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "proto/lifelong/v1/records.grpc.pb.h"
+#include "services/auth/outgoing_token.h"
 #include "services/recommend/learner_history.h"
 
 namespace lifelong::recommend {
@@ -20,9 +22,9 @@ namespace lifelong::recommend {
 class RecordsClient {
  public:
   // `target` ("host:port") is used in error messages.
-  // `token`: bearer token sent with every call ("" none).
+  // `token`: the bearer token sent with every call (default none).
   RecordsClient(std::shared_ptr<grpc::Channel> channel, std::string target, absl::Duration deadline,
-                std::string token = "");
+                auth::OutgoingToken token = auth::OutgoingToken());
 
   // `on_behalf_of`: the caller of the recommendation, for the record
   // service's audit log ("" none). `call_deadline`: the deadline of the call
@@ -42,7 +44,7 @@ class RecordsClient {
   std::unique_ptr<v1::LearningRecordService::Stub> stub_;
   const std::string target_;
   const absl::Duration deadline_;
-  const std::string token_;
+  const auth::OutgoingToken token_;
 };
 
 }  // namespace lifelong::recommend

@@ -10,7 +10,8 @@
 # secrets are never readable by other accounts, not even for a moment
 # (chmod is shadowed to see each file's mode before it is set), data and
 # backup directories are private, and pid files naming a recycled pid or
-# another node's process are not taken for the service.
+# another node's process are not taken for the service. The token refresher
+# runs from up to down.
 set -euo pipefail
 umask 022  # a usual login's: the scripts must make their files private themselves
 
@@ -153,6 +154,11 @@ TRAINER_CMD=$(tr '\0' ' ' <"/proc/$TRAINER_PID/cmdline")
 grep -q -- "train --token_file=$LIFELONG_VAR/auth/trainer.token" <<<"$TRAINER_CMD" || fail "trainer: $TRAINER_CMD"
 grep -q -- "--every=24h" <<<"$TRAINER_CMD" || fail "trainer not on the 24 h schedule: $TRAINER_CMD"
 grep -q "^train: scheduled: every 24h" "$LIFELONG_VAR/cluster/log/trainer.log" || fail "trainer log: $(cat "$LIFELONG_VAR/cluster/log/trainer.log")"
+# The token refresher (ops/stack.sh's) mints the service and kiosk tokens
+# again every day, each valid 30 days, so none expires under the processes
+# holding it (docs/security.md, "Service tokens").
+grep -Eq "^token-refresher pid [0-9]+ +every 24h; recommender.token valid until 2[0-9]{3}-" <<<"$STATUS" ||
+  fail "no running token refresher in status: $STATUS"
 # No service holds the key that mints staff and learner tokens (jwt.key): each
 # verifies with the public keys; the record nodes hold only the kiosk-session
 # private key (docs/security.md).
@@ -436,11 +442,13 @@ done
 [ "$equal" = 1 ] || { cat "$TEST_TMPDIR/digest.out"; fail "the replicas' stores differ"; }
 grep EQUAL "$TEST_TMPDIR/digest.out"
 
+REFRESHER_PID=$(cat "$LIFELONG_VAR/cluster/run/token-refresher.pid")  # (upgrade restarted it)
 "$CLUSTER" down || fail "down"
 for f in "$LIFELONG_VAR"/cluster/run/*.pid; do
   [ -e "$f" ] && fail "pid file left after down: $f"
 done
 kill -0 "$TRAINER_PID" 2>/dev/null && fail "the trainer (pid $TRAINER_PID) still runs after down"
+kill -0 "$REFRESHER_PID" 2>/dev/null && fail "the token refresher (pid $REFRESHER_PID) still runs after down"
 grep -q "^train: stopped" "$LIFELONG_VAR/cluster/log/trainer.log" || fail "trainer did not stop cleanly: $(tail -n 5 "$LIFELONG_VAR/cluster/log/trainer.log")"
 trap - EXIT
 echo PASS

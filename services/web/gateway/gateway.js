@@ -87,7 +87,8 @@ function codeName(code) {
 }
 
 // options: {backends: {records, catalog, recommend} ("host:port"),
-//   tls: {ca, cert, key} (PEM strings) or null, kioskTokens: Map,
+//   tls: {ca, cert, key} (PEM strings) or null, kioskTokens: Map, or a
+//   KioskTokenDir (kiosk_tokens.js: the files' current tokens),
 //   kioskClients: KioskClients (policy.js parseKioskClients), kioskHosts: Set,
 //   upstreamTimeoutMs, fontDir, publicDir,
 //   limits: any of DEFAULT_LIMITS's fields (limits.js; the rest default),

@@ -1,7 +1,8 @@
 // web_gateway: flags and wiring only (gateway.js does the work).
 //
 //   node gateway/main.js --port=8090 --records=127.0.0.1:7001 --catalog=127.0.0.1:7002 \
-//       --recommend=127.0.0.1:7003 [--kiosk_token_dir=var/auth/kiosks]
+//       --recommend=127.0.0.1:7003 [--kiosk_token_dir=var/auth/kiosks]  (<venue>.token files,
+//                                                 read again when replaced: kiosk_tokens.js)
 //       [--kiosk_clients=VENUE=ADDR[/PREFIX],...] (each kiosk's address or network bound to its venue;
 //                                                 default none: no client is a kiosk)
 //       [--kiosk_hosts=localhost,127.0.0.1,::1] (the names kiosks call the gateway by)
@@ -22,8 +23,8 @@
 import fs from "node:fs";
 import http from "node:http";
 import net from "node:net";
-import path from "node:path";
 import { createGateway } from "./gateway.js";
+import { KioskTokenDir } from "./kiosk_tokens.js";
 import { DEFAULT_LIMITS } from "./limits.js";
 import { hostName, parseKioskClients } from "./policy.js";
 
@@ -85,23 +86,15 @@ function parseFlags(argv) {
 }
 
 // Kiosk tokens: one file per venue, <venue id>.token (minted by ops/web.sh with
-// role kiosk and that venue).
+// role kiosk and that venue), followed: a file re-minted while the gateway runs
+// is read again within 2 s (kiosk_tokens.js).
 function loadKioskTokens(dir) {
-  const tokens = new Map();
-  if (!dir) return tokens;
-  let names;
+  if (!dir) return new Map();
   try {
-    names = fs.readdirSync(dir);
+    return new KioskTokenDir(dir);
   } catch (err) {
     fail(1, `--kiosk_token_dir: cannot read ${dir}: ${err.message}`);
   }
-  for (const name of names) {
-    const m = /^([a-z0-9_-]{1,64})\.token$/.exec(name);
-    if (!m) continue;
-    const token = fs.readFileSync(path.join(dir, name), "utf8").trim();
-    if (token) tokens.set(m[1], token);
-  }
-  return tokens;
 }
 
 function readPem(flag, file) {

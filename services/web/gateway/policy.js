@@ -129,7 +129,7 @@ export function parseKioskClients(text) {
 
 // chooseCredential(headers, remoteAddress, config) -> {authorization, principal}
 //   headers: lower-cased request headers (a plain object)
-//   config:  {kioskTokens: Map<venue, token>, kioskClients: KioskClients
+//   config:  {kioskTokens: Map<venue, token> (or kiosk_tokens.js's KioskTokenDir), kioskClients: KioskClients
 //             (parseKioskClients), kioskHosts: Set<host name> (optional: unset, any name)}
 // principal: {kind: "bearer"|"kiosk"|"none", venue?, claims?}
 // Throws ConnectError: UNAUTHENTICATED for a malformed authorization header,
