@@ -51,7 +51,7 @@ std::vector<FlagSpec> CardBindFlags() {
   return {{"learner", true, "learner key the card belongs to, e.g. u000042"},
           {"pin", true,
            "the PIN the learner chose, 4 to 6 digits; '-' reads it from a line of stdin "
-           "(keeps it out of the shell history)"}};
+           "(keeps it out of the shell history and of other local users' `ps`: prefer it)"}};
 }
 
 std::vector<FlagSpec> CardUnbindFlags() { return {{"yes", false, "confirm"}}; }
