@@ -22,7 +22,9 @@
 #   ops/cluster.sh upgrade        build, then restart every service on the new binaries one node at a time
 #                                 (record followers, then the leader; catalog-N; recommend-N; HAProxy if its
 #                                 configuration changed; trainer; web-1..2): every address keeps answering
-#                                 (docs/replication.md, "Upgrades")
+#                                 (docs/replication.md, "Upgrades"). The binaries that ran before are kept in
+#                                 $LIFELONG_VAR/bin/previous and each record and catalog node backs up its
+#                                 store just before its restart: the way back ("Rolling back an upgrade")
 #
 # Clients use the same addresses as with the single-node stack: gRPC on
 # LIFELONG_RECORDS_PORT [7001], xAPI on 8080 (--xapi_port in RECORDS_FLAGS) and
@@ -145,6 +147,17 @@ program_of() {
     trainer) echo lifelong.bin ;;
     token-refresher) echo "ops/stack.sh token-refresher" ;;  # ops/stack.sh start_token_refresher
     *) echo "${1}_server" ;;
+  esac
+}
+
+# services_of_program NAME (ops/stack.sh): the nodes that run binary NAME (the
+# single-node stack's services too: a cluster of an earlier version may run them).
+services_of_program() {
+  case "$1" in
+    records_server) echo records-1 records-2 records-3 ;;
+    catalog_server) echo catalog-1 catalog-2 catalog-3 catalog ;;
+    recommend_server) echo recommend-1 recommend-2 recommend ;;
+    lifelong.bin) echo trainer ;;
   esac
 }
 
@@ -999,10 +1012,16 @@ wait_caught_up() { wait_for_node "records-$2" "$1" "not caught up with the log (
 
 # upgrade_one NAME: SIGTERM NAME, start it on the binaries in $BIN, and wait
 # until it is back (records-N: caught up; catalog-N, recommend-N: ready);
-# prints how long it took.
+# prints how long it took. A records or catalog node first backs up its store
+# (backup_before_restart: taken by the node itself, into its own backup
+# directory), so that a rollback to the binaries in $PREVIOUS can restore it.
 upgrade_one() {
   local name="$1" n="${1##*-}" t0
   t0=$(date +%s.%N)
+  case "$name" in
+    records-*) backup_before_restart records "$name" "127.0.0.1:$(node_port "$n")" "$CLUSTER/$name-backups" ;;
+    catalog-*) backup_before_restart catalog "$name" "127.0.0.1:$(catalog_port "$n")" "$CLUSTER/$name-backups" ;;
+  esac
   stop_one "$name" >/dev/null || true
   case "$name" in
     records-*)
@@ -1060,7 +1079,10 @@ cluster_upgrade() {
   [ -z "$down" ] || die "not upgrading: not running or not ready:$down (ops/cluster.sh restart NODE first; an upgrade restarts one node at a time and needs the others up)"
   leader=$(leader_node) || die "not upgrading: no records node leads (ops/cluster.sh status)"
   if "$ROOT/ops/web.sh" status 2>/dev/null | awk '$1 == "web" && $2 == "pid" {f=1} END {exit !f}'; then legacy_web=1; fi
-  build
+  # The way back: the binaries that run now, and (upgrade_one) a backup of
+  # each record and catalog node's store before the new binary opens it.
+  begin_upgrade "ops/cluster.sh upgrade"
+  PREVIOUS_KEPT=1 build
   step "upgrading records nodes (followers first, then records-$leader, the leader)"
   for n in "${NODES[@]}"; do
     [ "$n" = "$leader" ] || upgrade_one "records-$n"
@@ -1106,11 +1128,27 @@ cluster_upgrade() {
     echo "  timings:"
     printf '    %s\n' "${TIMINGS[@]}"
   fi
+  finish_upgrade replication.md
 }
 
 # Sourced (by a drill script): settings and functions only.
 [ "${BASH_SOURCE[0]}" = "$0" ] || return 0
 
+# Every command refuses a LIFELONG_VAR another local account could change
+# (ops/stack.sh check_var: $VAR, its bin, auth, tls and cluster directories);
+# up creates a missing one, mode 700.
+case "${1:-}" in
+  up) check_var create ;;
+  down | status | kill | restart | upgrade)
+    if [ ! -e "$VAR" ] && [ ! -L "$VAR" ]; then
+      case "$1" in
+        down | status) var_missing && exit 0 ;;
+        *) die "no cluster in $VAR (it does not exist; ops/cluster.sh up starts one)" ;;
+      esac
+    fi
+    check_var
+    ;;
+esac
 case "${1:-}" in
   up) cluster_up ;;
   down) cluster_down ;;

@@ -7,7 +7,14 @@
 #   ops/stack.sh down     SIGTERM every service and wait for it to exit
 #   ops/stack.sh status   what runs where, its health, and how to call it by hand
 #                         (credentials, tokens, ready-to-paste commands)
+#   ops/stack.sh upgrade  build, keep the binaries that run now in var/bin/previous, back up the
+#                         record store and the catalog through the running servers, then restart
+#                         the services on the new binaries; prints how to roll back (docs/stack.md)
 #   (ops/stack.sh token-refresher AUTH_DIR: the token refresher's own process, started by up)
+#
+# Every command first refuses a LIFELONG_VAR that another local account could
+# change (check_var): this script runs the binaries in it and its keys are
+# there. `up` creates a missing one, mode 700.
 #
 # Re-running `up` is safe: running services are detected (pid file + health)
 # and left alone, the demo load is idempotent (deterministic ids; an
@@ -16,7 +23,9 @@
 #
 # Environment (defaults in brackets):
 #   LIFELONG_RECORDS_PORT [7001]  LIFELONG_CATALOG_PORT [7002]  LIFELONG_RECOMMEND_PORT [7003]
-#   LIFELONG_HOST [127.0.0.1]     LIFELONG_VAR [<repo>/var]
+#   LIFELONG_HOST [127.0.0.1]     LIFELONG_VAR [<repo>/var: a directory of this account's only]
+#                          (gRPC listens on LIFELONG_HOST; xAPI too when it is a loopback address or
+#                          with TLS and authentication on, else on 127.0.0.1; /metrics on 127.0.0.1)
 #   DEMO_LEARNERS [50000]  DEMO_COURSES [1500]  DEMO_SEED [20261128]  DEMO_PARALLEL [4]
 #   STACK_SKIP_DEMO=1      start empty (no demo district; the recommender then waits for a model)
 #   STACK_DEMO=force       load the demo district into a record store this script did not create
@@ -190,6 +199,96 @@ private_file() {
   chmod 600 "$path.new" && mv -f "$path.new" "$path"
 }
 
+# trust_problem DIR: says why another local account could change directory
+# DIR or what is in it (one line: the problem, then "; fix: ..."), or prints
+# nothing. DIR must be this account's and writable by it alone; every
+# directory above it (as written and as resolved) this account's or root's and
+# writable by no one else unless sticky (in /tmp others cannot rename or
+# delete what is ours); a symbolic link on the way this account's or root's.
+# (POSIX ACLs are not looked at.)
+trust_problem() {
+  local dir="$1" real logical p paths=() uid owner rawmode mode name fix_own
+  uid=$EUID
+  fix_own="fix: use a directory of your own (e.g. LIFELONG_VAR=\$HOME/stack2, or one made with mktemp -d), never one another account created"
+  if ! real=$(realpath -e -- "$dir" 2>/dev/null) || [ ! -d "$real" ]; then
+    echo "$dir is not a directory; fix: remove it or point LIFELONG_VAR elsewhere"
+    return
+  fi
+  logical=$(realpath -ms -- "$dir")
+  # DIR itself (resolved); the path as written (DIR itself included: it may be
+  # a symbolic link); the directories above it as resolved. One stat for all.
+  paths=("$real")
+  for p in "$logical" "${real%/*}"; do
+    while [ -n "$p" ] && [ "$p" != / ]; do
+      paths+=("$p")
+      p="${p%/*}"
+    done
+  done
+  paths+=(/)
+  while read -r owner rawmode name; do
+    mode=$(( 16#$rawmode & 8#7777 ))
+    if [ "$name" = "$real" ]; then
+      if [ "$owner" != "$uid" ]; then
+        echo "$dir is owned by $(stat -c %U -- "$real"), not by $(id -un); $fix_own"
+        return
+      fi
+      if (( mode & 8#022 )); then
+        printf '%s is writable by other accounts (mode %o); fix: chmod go-w %s if no one else can have changed what is in it, else start afresh in a directory of your own\n' \
+          "$dir" "$mode" "$real"
+        return
+      fi
+    elif [ "$owner" != "$uid" ] && [ "$owner" != 0 ]; then
+      echo "$name (on the way to $dir) is owned by $(stat -c %U -- "$name"), who could replace what is below it; $fix_own"
+      return
+    elif (( (16#$rawmode & 8#170000) == 8#040000 && (mode & 8#022) && !(mode & 8#1000) )); then
+      printf '%s (on the way to %s) is writable by other accounts and not sticky (mode %o): they could rename %s and put their own in its place; fix: chmod go-w %s, or use a directory of your own\n' \
+        "$name" "$dir" "$mode" "$dir" "$name"
+      return
+    fi
+  done < <(stat -c '%u %f %n' -- "${paths[@]}" 2>/dev/null || true)
+}
+
+# The directories whose contents this script runs, reads as keys or trusts as
+# its state: the binaries, the keys and tokens, the TLS files, the cluster's.
+TRUSTED_SUBDIRS=(bin auth tls cluster)
+
+# check_var [create]: refuses (dies) to use $VAR when another local account
+# could change it: it or one of TRUSTED_SUBDIRS not this account's, or
+# writable by others, or a binary in $BIN not this account's or writable by
+# others (another account would otherwise replace $BIN/lifelong.bin and run
+# as the operator, who holds the signing key). With "create", a missing $VAR
+# is created here, mode 700 (mkdir fails if another account makes it first,
+# and the check then refuses theirs). Without it, a missing $VAR passes
+# (there is nothing to run or read in it).
+check_var() {
+  local d problem bad
+  if [ ! -e "$VAR" ] && [ ! -L "$VAR" ]; then
+    [ "${1:-}" = create ] || return 0
+    mkdir -p -- "$(dirname -- "$VAR")"
+    mkdir -m 700 -- "$VAR" 2>/dev/null || true
+  fi
+  for d in "$VAR" "${TRUSTED_SUBDIRS[@]/#/$VAR/}"; do
+    [ "$d" = "$VAR" ] || [ -e "$d" ] || [ -L "$d" ] || continue
+    problem=$(trust_problem "$d")
+    [ -z "$problem" ] || die "refusing to use LIFELONG_VAR=$VAR (another account could replace the binaries" \
+      "this script runs from $BIN, or read the keys in $AUTH_DIR): $problem"
+  done
+  if [ -d "$BIN" ]; then
+    bad=$(find -H "$BIN" -maxdepth 1 -mindepth 1 \( ! -user "$EUID" -o -perm /022 \) -print -quit 2>/dev/null || true)
+    [ -z "$bad" ] || die "refusing to use LIFELONG_VAR=$VAR: $bad is" \
+      "$([ -O "$bad" ] && echo "writable by other accounts" || echo "owned by another account")" \
+      "(this script runs what is in $BIN); fix: remove it and build again (ops/stack.sh up)"
+  fi
+  return 0
+}
+
+# var_missing: true (with a word on it) when $VAR does not exist, for the
+# commands that only look at a stack (status, down): nothing there to look at.
+var_missing() {
+  [ ! -e "$VAR" ] && [ ! -L "$VAR" ] || return 1
+  say "no stack in $VAR (it does not exist; ops/stack.sh up starts one)"
+}
+
 any_running() {
   local s
   for s in records catalog recommend; do
@@ -256,7 +355,8 @@ XAPI_USER=lifelong
 # services/auth/token.h. A stack of an earlier version had an HS256 secret in
 # jwt.key: replaced, and its tokens minted again below.
 setup_auth() {
-  mkdir -p "$AUTH_DIR"
+  # shellcheck disable=SC2174  # -m for AUTH_DIR itself (never group-writable, even for a moment)
+  mkdir -p -m 700 "$AUTH_DIR"
   chmod 700 "$AUTH_DIR"
   if ! grep -q "BEGIN PRIVATE KEY" "$AUTH_DIR/jwt.key" 2>/dev/null || [ ! -s "$AUTH_DIR/jwt-verify.pem" ]; then
     "$BIN/mint_token" --new_key_pair="$AUTH_DIR/jwt.key" --public_key_out="$AUTH_DIR/jwt-verify.pem"
@@ -471,6 +571,70 @@ port_busy() {  # true if something listens on TCP port $1
   (exec 3<>"/dev/tcp/$HOST/$1") 2>/dev/null
 }
 
+# binary_names: the files build() installs in $BIN (the CLI as lifelong.bin).
+binary_names() {
+  local t rel name
+  for t in "${TARGETS[@]}"; do
+    rel="${t#//}"
+    name="$(basename "${rel/://}")"
+    [ "$name" = lifelong ] && name=lifelong.bin
+    echo "$name"
+  done
+}
+
+# services_of_program NAME: the services that run binary NAME of $BIN, whose
+# running executable is the one to keep (ops/cluster.sh overrides it for its
+# nodes).
+services_of_program() {
+  case "$1" in
+    records_server) echo records ;;
+    catalog_server) echo catalog ;;
+    recommend_server) echo recommend ;;
+    lifelong.bin) echo trainer ;;
+  esac
+}
+
+PREVIOUS="$BIN/previous"  # the binaries before the last upgrade or build that replaced them
+# Present while an upgrade has begun and not finished: $PREVIOUS then holds
+# what ran before it and is kept as it is.
+UPGRADE_UNFINISHED="$PREVIOUS/UPGRADE-UNFINISHED"
+
+# keep_previous_binaries WHY: copies the binaries this stack runs now into
+# $PREVIOUS, replacing what was there (through $PREVIOUS.new and a rename):
+# for a server, the executable of its running process (/proc/PID/exe: what
+# runs, even when $BIN was replaced since it started), else the file in $BIN.
+# $PREVIOUS/SOURCES says where each came from; $PREVIOUS/BACKUPS starts empty
+# (upgrades add the backup each store gets before its restart).
+keep_previous_binaries() {
+  local why="$1" dir="$PREVIOUS.new" name src from s pid
+  rm -rf "$dir"
+  mkdir -m 755 "$dir"
+  echo "# The binaries this stack ran before: $why, $(date -u +%FT%TZ). Rolling back: docs/stack.md or" \
+    "docs/replication.md, \"Rolling back an upgrade\"." >"$dir/SOURCES"
+  for name in $(binary_names); do
+    src="$BIN/$name"
+    from="$src"
+    for s in $(services_of_program "$name"); do
+      if pid=$(pid_of "$s"); then
+        src="/proc/$pid/exe"
+        from="the running $s (pid $pid)"
+        break
+      fi
+    done
+    [ -f "$src" ] || continue
+    cp "$src" "$dir/$name"
+    chmod 755 "$dir/$name"
+    echo "$name: from $from" >>"$dir/SOURCES"
+  done
+  : >"$dir/BACKUPS"
+  rm -rf "$PREVIOUS"
+  mv "$dir" "$PREVIOUS"
+}
+
+# build: the binaries of TARGETS into $BIN (copies, renamed into place).
+# Before it replaces binaries that differ from the new ones, they are kept in
+# $PREVIOUS (keep_previous_binaries), unless PREVIOUS_KEPT=1 (the upgrade
+# kept them itself) or an unfinished upgrade's are there.
 build() {
   if [ "${STACK_SKIP_BUILD:-0}" = 1 ]; then
     # Binaries from before the CLI wrapper: the CLI itself moves to lifelong.bin.
@@ -484,13 +648,24 @@ build() {
   step "building ${TARGETS[*]}"
   # shellcheck disable=SC2086
   "$BAZEL" build ${BAZEL_BUILD_FLAGS:-} "${TARGETS[@]}"
-  local bin_dir
+  local bin_dir t rel name changed=0
   # shellcheck disable=SC2086  # BAZEL_BUILD_FLAGS: several flags
   bin_dir="$("$BAZEL" info ${BAZEL_BUILD_FLAGS:-} bazel-bin 2>/dev/null)"
-  mkdir -p "$BIN"
+  [ -d "$BIN" ] || mkdir -m 755 "$BIN"
+  for t in "${TARGETS[@]}"; do
+    rel="${t#//}"
+    rel="${rel/://}"
+    name="$(basename "$rel")"
+    [ "$name" = lifelong ] && name=lifelong.bin
+    if [ -f "$BIN/$name" ] && ! cmp -s "$bin_dir/$rel" "$BIN/$name"; then changed=1; fi
+  done
+  if [ "$changed" = 1 ] && [ "${PREVIOUS_KEPT:-0}" != 1 ] && [ ! -f "$UPGRADE_UNFINISHED" ]; then
+    keep_previous_binaries "replaced by the build of ops/stack.sh"
+    say "the binaries this build replaces are kept in $PREVIOUS"
+  fi
   # Copies, so that later builds in the work tree never touch running binaries.
   for t in "${TARGETS[@]}"; do
-    local rel="${t#//}" name
+    rel="${t#//}"
     rel="${rel/://}"
     name="$(basename "$rel")"
     # The CLI binary sits behind a wrapper with this stack's settings (write_stack_env).
@@ -653,14 +828,46 @@ start_trainer() {
   say "started trainer (pid $!, retrains every $every and after erasures; log $LOG/trainer.log)"
 }
 
+# is_loopback ADDRESS: true for an address of this machine only.
+is_loopback() {
+  case "$1" in 127.* | ::1 | "[::1]" | localhost) return 0 ;; esac
+  return 1
+}
+
+# records_xapi_host: the address up gives records_server's xAPI port
+# (--xapi_host, before RECORDS_FLAGS, which may set another). LIFELONG_HOST
+# when it is a loopback address, or when the stack runs with TLS and
+# authentication (the Basic password is this stack's own and crosses the
+# network encrypted); otherwise the loopback: an open stack's xAPI takes the
+# repository's published dev password, and without TLS any password and every
+# statement would cross the network in clear (docs/stack.md, "LIFELONG_HOST").
+records_xapi_host() {
+  if is_loopback "$HOST" || { [ "$TLS" = 1 ] && [ "$AUTH" = 1 ]; }; then echo "$HOST"; else echo 127.0.0.1; fi
+}
+
+# records_listen_flags: the records flags that choose where its xAPI and
+# /metrics listen (what how_to_call prints). /metrics stays on records_server's
+# default, the loopback (docs/observability.md): it has no authentication
+# without TLS; --metrics_host in RECORDS_FLAGS moves it.
+records_listen_flags() { echo "--xapi_host=$(records_xapi_host)"; }
+
+# records_flag NAME DEFAULT: the value records_server gets for --NAME:
+# RECORDS_FLAGS' when it sets one (they come last), else what up passes
+# (records_listen_flags), else DEFAULT (records_server's own default).
+records_flag() {
+  # shellcheck disable=SC2046,SC2086  # the flag lists split into flags
+  flag_value "$1" "$2" $(records_listen_flags) ${RECORDS_FLAGS:-}
+}
+
 # how_to_call: every way of calling this stack by hand (issue #20): the CLI,
-# the tokens, xAPI with curl, gRPC with grpcurl, /metrics.
+# the tokens, xAPI with curl, gRPC with grpcurl, /metrics, each at the address
+# it listens on.
 how_to_call() {
-  local xapi_port metrics_port scheme=http curl_tls="" metrics_tls="" grpc_tls="-plaintext " bearer=""
-  # shellcheck disable=SC2086
-  xapi_port=$(flag_value xapi_port 8080 ${RECORDS_FLAGS:-})
-  # shellcheck disable=SC2086
-  metrics_port=$(flag_value metrics_port 9001 ${RECORDS_FLAGS:-})
+  local xapi_port metrics_port xapi_host metrics_host scheme=http curl_tls="" metrics_tls="" grpc_tls="-plaintext " bearer=""
+  xapi_port=$(records_flag xapi_port 8080)
+  metrics_port=$(records_flag metrics_port 9001)
+  xapi_host=$(records_flag xapi_host 127.0.0.1)
+  metrics_host=$(records_flag metrics_host 127.0.0.1)
   if [ "$TLS" = 1 ]; then
     scheme=https
     curl_tls="--cacert $TLS_DIR/ca.pem "
@@ -681,9 +888,20 @@ how_to_call() {
   else
     echo "  auth   OFF (STACK_AUTH=0): every caller is trusted; xAPI takes the repository's dev password"
   fi
-  echo "  xAPI   curl ${curl_tls}-u '$(xapi_user_pass)' -H 'X-Experience-API-Version: 2.0.0' '$scheme://$HOST:$xapi_port/xapi/statements?limit=5'"
+  if [ "$xapi_port" = -1 ]; then
+    echo "  xAPI   off (--xapi_port=-1)"
+  else
+    echo "  xAPI   curl ${curl_tls}-u '$(xapi_user_pass)' -H 'X-Experience-API-Version: 2.0.0' '$scheme://$xapi_host:$xapi_port/xapi/statements?limit=5'"
+    if [ "$xapi_host" != "$HOST" ] && ! is_loopback "$HOST"; then
+      echo "         (on the loopback only: on $HOST with STACK_TLS=1 and authentication on, else its password and the"
+      echo "         statements would cross the network in clear; docs/stack.md, \"LIFELONG_HOST\")"
+    fi
+  fi
   echo "  gRPC   grpcurl ${grpc_tls}${bearer}$LIFELONG_RECORDS list   (server reflection; also $LIFELONG_CATALOG, $LIFELONG_RECOMMEND)"
-  echo "  /metrics  curl ${metrics_tls}$scheme://$HOST:$metrics_port/metrics"
+  echo "  /metrics  curl ${metrics_tls}$scheme://$metrics_host:$metrics_port/metrics"
+  if [ "$metrics_host" != "$HOST" ] && ! is_loopback "$HOST"; then
+    echo "         (on the loopback, records_server's default; --metrics_host in RECORDS_FLAGS moves it)"
+  fi
 }
 
 summary() {
@@ -775,7 +993,11 @@ up() {
   step "bootstrap (Debian packages)"
   "$ROOT/ops/bootstrap.sh"
   build
-  mkdir -p "$LOG" "$RUN"
+  mkdir -p "$RUN"
+  # The services' logs name learners, client addresses and venues: for this
+  # account only (each is created mode 600 by launch; this also covers logs an
+  # earlier version left readable).
+  private_dir "$LOG"
   claim_demo_store "$VAR/records"
   # Statements, PIN hashes, xAPI documents, backups: this account's only.
   private_dir "$VAR/records" "$VAR/records-backups" "$VAR/catalog" "$VAR/catalog-backups" "$VAR/models"
@@ -804,7 +1026,7 @@ up() {
     --backup_dir="$VAR/records-backups" --backup_interval="${STACK_BACKUP_INTERVAL:-6h}" \
     --backup_keep="${STACK_BACKUP_KEEP:-28}" \
     --xapi_credentials="$(xapi_credentials_file)" $(server_tls_flags records) $(server_auth_flags records) \
-    ${RECORDS_FLAGS:-}
+    $(records_listen_flags) ${RECORDS_FLAGS:-}
   # shellcheck disable=SC2046,SC2086  # the flag lists split into flags
   start catalog "$CATALOG_PORT" --data_dir="$VAR/catalog" \
     --backup_dir="$VAR/catalog-backups" --backup_interval="${STACK_BACKUP_INTERVAL:-6h}" \
@@ -816,6 +1038,75 @@ up() {
   train_first_model
   start_recommend_and_web
   summary
+}
+
+# ---- upgrades with a way back (ops/stack.sh upgrade; ops/cluster.sh upgrade) ----
+
+# begin_upgrade WHAT: keeps the binaries that run now in $PREVIOUS (those of
+# an upgrade that began and did not finish, when there are some: they are what
+# ran before it) and marks an upgrade as begun (UPGRADE_UNFINISHED).
+begin_upgrade() {
+  if [ -f "$UPGRADE_UNFINISHED" ]; then
+    say "an upgrade began and did not finish ($(head -n 1 "$UPGRADE_UNFINISHED")): keeping the binaries from before it in $PREVIOUS"
+  else
+    keep_previous_binaries "before $1"
+    echo "$1, begun $(date -u +%FT%TZ)" >"$UPGRADE_UNFINISHED"
+    say "the binaries running now are kept in $PREVIOUS (rolling back: docs/stack.md, docs/replication.md)"
+  fi
+}
+
+# backup_before_restart SERVICE NAME ADDRESS BACKUP_DIR: a backup of the store
+# of NAME (records or catalog, per SERVICE), taken by its running server at
+# ADDRESS (`lifelong backup create --server`, the operator's token): the
+# store as the binary that runs now wrote it, before a new one opens and
+# perhaps migrates it (a records_server of schema 2 refuses a store of
+# schema 3). Noted in $PREVIOUS/BACKUPS. Dies (before NAME is restarted) when
+# no backup can be taken.
+backup_before_restart() {
+  local service="$1" name="$2" address="$3" dir="$4" out id
+  if ! out=$(lifelong backup create --service="$service" --server="$address" --json 2>&1); then
+    die "not restarting $name: no backup of its store before the new binary opens it ($out)"
+  fi
+  id=$(grep -o '"backup_id":[0-9]*' <<<"$out" | head -n 1 | cut -d: -f2)
+  [ -n "$id" ] || die "not restarting $name: lifelong backup create printed no backup id: $out"
+  echo "$name: backup $id in $dir ($service; taken $(date -u +%FT%TZ), before its restart)" >>"$PREVIOUS/BACKUPS"
+  say "$name: backup $id of its store taken before its restart (in $dir)"
+}
+
+# finish_upgrade: the upgrade is done (UPGRADE_UNFINISHED removed); says how
+# to go back: the binaries kept and the backups taken before each restart.
+finish_upgrade() {
+  rm -f "$UPGRADE_UNFINISHED"
+  echo
+  echo "  rolling back: the binaries from before the upgrade are in $PREVIOUS; the backups taken before each restart:"
+  sed 's/^/    /' "$PREVIOUS/BACKUPS"
+  echo "    (steps: docs/$1, \"Rolling back an upgrade\")"
+}
+
+# stack_upgrade: the single-node stack on new binaries, keeping a way back:
+# the binaries that run now kept in $PREVIOUS, backups of the record store
+# and the catalog taken by the running (old) servers, then the services
+# stopped and started again on the new binaries (a short stop, as down && up).
+# Refused unless records runs (the backup needs it).
+stack_upgrade() {
+  resolve_tls
+  resolve_auth
+  pid_of records >/dev/null ||
+    die "not upgrading: records is not running (ops/stack.sh up first: the backup a rollback restores is taken by the running records_server, before a new binary opens and migrates its store)"
+  begin_upgrade "ops/stack.sh upgrade"
+  PREVIOUS_KEPT=1 build
+  step "backups of the stores before the new binaries open them"
+  backup_before_restart records records "$LIFELONG_RECORDS" "$VAR/records-backups"
+  if pid_of catalog >/dev/null; then
+    backup_before_restart catalog catalog "$LIFELONG_CATALOG" "$VAR/catalog-backups"
+  fi
+  step_done "backups"
+  step "restarting the services on the binaries in $BIN"
+  local s
+  for s in token-refresher trainer recommend catalog records; do stop_one "$s" >/dev/null || true; done
+  # The stack's modes as they were (with nothing running, up would take the defaults).
+  STACK_SKIP_BUILD=1 STACK_TLS="$TLS" STACK_AUTH="$AUTH" up
+  finish_upgrade stack.md
 }
 
 # stop_one NAME [SIGNAL]: signals service NAME (SIGTERM by default) and waits
@@ -906,15 +1197,38 @@ status() {
 [ "${BASH_SOURCE[0]}" = "$0" ] || return 0
 
 case "${1:-}" in
-  up) up ;;
-  down) down ;;
-  status) status ;;
+  up)
+    check_var create
+    up
+    ;;
+  down)
+    var_missing && exit 0
+    check_var
+    down
+    ;;
+  status)
+    var_missing && exit 0
+    check_var
+    status
+    ;;
+  upgrade)
+    var_missing && die "not upgrading: no stack in $VAR"
+    check_var
+    stack_upgrade
+    ;;
+  check-var)  # (ops/web.sh: the same check before it uses $LIFELONG_VAR)
+    check_var "${2:-}"
+    ;;
   token-refresher)
     AUTH_DIR="${2:?usage: ops/stack.sh token-refresher AUTH_DIR EVERY}"
+    var_missing && exit 1
+    check_var
+    problem=$(trust_problem "$AUTH_DIR")
+    [ -z "$problem" ] || die "refusing to mint tokens in $AUTH_DIR: $problem"
     token_refresher_loop "${3:?usage: ops/stack.sh token-refresher AUTH_DIR EVERY}"
     ;;
   *)
-    echo "usage: ops/stack.sh up|down|status   (see the comment at the top for settings)" >&2
+    echo "usage: ops/stack.sh up|down|status|upgrade   (see the comment at the top for settings)" >&2
     exit 2
     ;;
 esac

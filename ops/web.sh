@@ -4,7 +4,8 @@
 # ops/stack.sh (up/down/status); usable on its own against a running stack.
 #
 #   ops/web.sh up              npm ci (when needed), generate code from proto/, mint kiosk
-#                              tokens (auth on), start the gateway, wait for /healthz
+#                              tokens (auth on), start the gateway (umask 077: its log
+#                              $LIFELONG_VAR/log/web.log mode 600, the log directory 700), wait for /healthz
 #   ops/web.sh down            SIGTERM the gateway and wait for it to exit
 #   ops/web.sh status          pid, URLs, /healthz
 #   ops/web.sh urls            the kiosk and app URLs
@@ -207,6 +208,28 @@ refresh_tokens() {
   return "$rc"
 }
 
+# private_log_dir: $LOG mode 700, and no log in it readable by other accounts
+# (the gateway's log names client addresses, venues and upstream errors; an
+# earlier version left web.log mode 644). The stack's services log there too.
+private_log_dir() {
+  # shellcheck disable=SC2174  # -m for LOG itself; $VAR exists
+  mkdir -p -m 700 "$LOG"
+  chmod 700 "$LOG"
+  find "$LOG" -maxdepth 1 -type f -perm /077 -exec chmod go= {} + 2>/dev/null || true
+}
+
+# launch LOG COMMAND...: as ops/stack.sh's: COMMAND in the background in a
+# session of its own, output appended to LOG, with umask 077 (a new LOG and
+# every file COMMAND creates are this account's only). $! is its pid.
+launch() {
+  local log="$1" mask
+  shift
+  mask=$(umask)
+  umask 077
+  nohup setsid "$@" >>"$log" 2>&1 </dev/null &
+  umask "$mask"
+}
+
 # GET /healthz of this gateway (through its own port; behind a balancer with
 # the PROXY header the balancer would send).
 health_curl() {
@@ -228,7 +251,8 @@ up() {
     die "port $LISTEN_PORT is taken by another process; stop it or set LIFELONG_WEB_PORT"
   fi
   prepare
-  mkdir -p "$RUN" "$LOG"
+  mkdir -p "$RUN"
+  private_log_dir
   local clients
   clients=$(kiosk_clients)
   rm -rf "$KIOSK_DIR"
@@ -250,7 +274,7 @@ up() {
     fi
   fi
   # shellcheck disable=SC2086
-  nohup setsid node "$WEB/gateway/main.js" "${flags[@]}" ${WEB_FLAGS:-} >>"$LOG/$NAME.log" 2>&1 </dev/null &
+  launch "$LOG/$NAME.log" node "$WEB/gateway/main.js" "${flags[@]}" ${WEB_FLAGS:-}
   echo $! >"$RUN/$NAME.pid"
   say "started gateway (pid $!, $HOST:$LISTEN_PORT, log $LOG/$NAME.log)"
   local _
@@ -311,6 +335,23 @@ token() {
   "$VAR/bin/mint_token" --key_file="$key" --role=learner --subject="$learner" --ttl=12h
 }
 
+# The stack's check of $VAR (ops/stack.sh check_var) before the commands that
+# run $VAR/bin/mint_token or read the keys there, or start the gateway: refused
+# when another local account could change it; `up` creates a missing one,
+# mode 700. (token and refresh-tokens need a stack's $VAR: looked for before
+# the check, so that none can appear between the check and its use. status,
+# down and urls run nothing from $VAR.)
+case "${1:-}" in
+  token) [ -d "$VAR" ] || die "no stack in $VAR (run ops/stack.sh up first)" ;;
+  refresh-tokens) [ -d "$VAR" ] || exit 0 ;;
+esac
+case "${1:-}" in
+  up | token | refresh-tokens)
+    check=()
+    [ "$1" = up ] && check=(create)
+    LIFELONG_VAR="$VAR" "$ROOT/ops/stack.sh" check-var ${check[@]+"${check[@]}"} || exit 1
+    ;;
+esac
 case "${1:-}" in
   up) up ;;
   down) down ;;

@@ -4,7 +4,9 @@
 # TLS, three catalog nodes, a small demo district, a first model, two
 # recommenders), status, a write through the client address, a catalog node
 # and a recommender killed and restarted while their address keeps
-# answering, kill of the leader, a write through the same address once
+# answering, upgrade under a writer (each record and catalog node backed up
+# before its restart, the binaries from before kept in var/bin/previous),
+# kill of the leader, a write through the same address once
 # another node leads, restart of the killed node, down. Ports from a free block, files
 # under TEST_TMPDIR, the binaries from this test's runfiles. Along the way:
 # secrets are never readable by other accounts, not even for a moment
@@ -353,7 +355,9 @@ grep -q "recommend-2 already running" "$TEST_TMPDIR/up2.out" || fail "up restart
 # upgrade: every service restarted on the binaries in $BIN, one node at a
 # time, while a writer keeps recording through the client address. Every
 # process is new afterwards, every write acknowledged meanwhile is readable,
-# and the three record stores are equal.
+# and the three record stores are equal. The way back is kept: the binaries
+# that ran before, and a backup each record and catalog node took of its
+# store before its restart.
 before=""
 for s in records-1 records-2 records-3 catalog-1 catalog-2 catalog-3 recommend-1 recommend-2; do
   before="$before $s=$(cat "$LIFELONG_VAR/cluster/run/$s.pid")"
@@ -370,13 +374,59 @@ done
   done
 ) &
 WRITER=$!
-"$CLUSTER" upgrade >"$TEST_TMPDIR/upgrade.out" 2>&1 || { cat "$TEST_TMPDIR/upgrade.out"; fail "upgrade"; }
+# The upgrade builds (a stand-in for bazel whose bazel-bin holds this test's
+# binaries, the record server changed: bytes after its ELF image), so build()
+# replaces var/bin as after a git pull.
+FAKE_BAZEL_BIN="$TEST_TMPDIR/bazel-bin"
+mkdir -p "$FAKE_BAZEL_BIN"
+for b in services/records/records_server services/catalog/catalog_server services/recommend/recommend_server \
+  services/auth/mint_token ops/records_digest models/train services/demo/demo_loader services/cli/lifelong; do
+  mkdir -p "$FAKE_BAZEL_BIN/$(dirname "$b")"
+  cp "$RUNFILES/$b" "$FAKE_BAZEL_BIN/$b"
+done
+echo "new build" >>"$FAKE_BAZEL_BIN/services/records/records_server"
+# shellcheck disable=SC2016  # $1: the stand-in's own argument
+printf '#!/bin/sh\n[ "$1" = info ] && echo "%s"\nexit 0\n' "$FAKE_BAZEL_BIN" >"$TEST_TMPDIR/bazel"
+"$REAL_CHMOD" 755 "$TEST_TMPDIR/bazel"
+STACK_SKIP_BUILD=0 BAZEL="$TEST_TMPDIR/bazel" "$CLUSTER" upgrade >"$TEST_TMPDIR/upgrade.out" 2>&1 ||
+  { cat "$TEST_TMPDIR/upgrade.out"; fail "upgrade"; }
 touch "$TEST_TMPDIR/writer.stop"
 wait "$WRITER"
 cat "$TEST_TMPDIR/upgrade.out"
 for kv in $before; do
   s="${kv%%=*}"
   [ "$(cat "$LIFELONG_VAR/cluster/run/$s.pid")" != "${kv#*=}" ] || fail "upgrade did not restart $s"
+done
+# The way back (docs/replication.md, "Rolling back an upgrade"): the binaries
+# that ran before kept in var/bin/previous; each record node backed up its
+# store itself before it stopped (its log: that backup, then the stop, then
+# the start on the new binary), and each catalog node its own.
+PREVIOUS="$LIFELONG_VAR/bin/previous"
+for b in services/records/records_server services/catalog/catalog_server services/recommend/recommend_server \
+  services/auth/mint_token ops/records_digest models/train services/demo/demo_loader; do
+  cmp -s "$PREVIOUS/$(basename "$b")" "$RUNFILES/$b" || fail "$PREVIOUS/$(basename "$b") is not the binary from before the upgrade"
+done
+cmp -s "$PREVIOUS/lifelong.bin" "$RUNFILES/services/cli/lifelong" || fail "$PREVIOUS/lifelong.bin is not the CLI from before"
+[ ! -e "$PREVIOUS/UPGRADE-UNFINISHED" ] || fail "the upgrade is still marked unfinished"
+grep -q "rolling back: the binaries from before the upgrade are in $PREVIOUS" "$TEST_TMPDIR/upgrade.out" ||
+  fail "upgrade does not say how to roll back"
+for n in 1 2 3; do
+  NODE_PID=$(cat "$LIFELONG_VAR/cluster/run/records-$n.pid")
+  cmp -s "/proc/$NODE_PID/exe" "$FAKE_BAZEL_BIN/services/records/records_server" || fail "records-$n does not run the new binary"
+  id=$(awk -v p="records-$n: backup " -v d="in $LIFELONG_VAR/cluster/records-$n-backups " \
+    'index($0, p) == 1 && index($0, d) {print $3}' "$PREVIOUS/BACKUPS")
+  [ -n "$id" ] || fail "no backup of records-$n noted: $(cat "$PREVIOUS/BACKUPS")"
+  grep -q "records-$n: backup $id of its store taken before its restart" "$TEST_TMPDIR/upgrade.out" ||
+    fail "upgrade does not say records-$n's backup"
+  nlog="$LIFELONG_VAR/cluster/log/records-$n.log"
+  b=$(grep -n "\"backup_id\":$id,\"event\":\"backup_created\".*\"trigger\":\"rpc\"" "$nlog" | tail -n 1 | cut -d: -f1)
+  stop=$(grep -n '"event":"shutting_down"' "$nlog" | tail -n 1 | cut -d: -f1)
+  serve=$(grep -n '"event":"serving"' "$nlog" | tail -n 1 | cut -d: -f1)
+  if [ -z "$b" ] || [ -z "$stop" ] || [ "$b" -gt "$stop" ] || [ "$stop" -gt "$serve" ]; then
+    fail "records-$n: backup $id not taken by the node before its restart (log lines: backup ${b:-none}, stop ${stop:-none}, start $serve)"
+  fi
+  grep -q "^catalog-$n: backup [0-9]* in $LIFELONG_VAR/cluster/catalog-$n-backups " "$PREVIOUS/BACKUPS" ||
+    fail "no backup of catalog-$n noted: $(cat "$PREVIOUS/BACKUPS")"
 done
 ACKED=$(wc -l <"$TEST_TMPDIR/acked")
 echo "writes acknowledged during the upgrade: $ACKED"

@@ -1,0 +1,189 @@
+#!/usr/bin/env bash
+# ops/stack.sh with real servers (records, catalog, recommend; authentication
+# on, no demo district, no web gateway), binaries from this test's runfiles,
+# files under TEST_TMPDIR, ports from a free block:
+#
+# - the services' logs: mode 600 in a log directory of mode 700;
+# - LIFELONG_HOST other than 127.0.0.1 (127.0.0.2, on this machine): the
+#   xAPI and /metrics addresses `status` prints are where records_server
+#   listens (its --xapi_host and --metrics_host), and the printed curl commands
+#   answer; for a LAN address, xAPI follows it only with TLS and authentication
+#   on (function level);
+# - upgrade: the binaries that ran before kept in var/bin/previous (the
+#   running server's, though var/bin already held the new one), a backup of
+#   the record store and the catalog taken by the old servers before their
+#   restart, the services back on the new binaries; then the rollback of
+#   docs/stack.md ("Rolling back an upgrade") by its steps: the previous
+#   binaries run again, on the restored store.
+set -euo pipefail
+umask 022  # a usual login's: the scripts must make their files private themselves
+
+RUNFILES="${TEST_SRCDIR:?}/${TEST_WORKSPACE:-lifelong}"
+export LIFELONG_VAR="$TEST_TMPDIR/var"
+rm -rf "$LIFELONG_VAR" "$TEST_TMPDIR/orig"
+mkdir -p "$LIFELONG_VAR/bin" "$TEST_TMPDIR/orig"
+for b in services/records/records_server services/catalog/catalog_server services/recommend/recommend_server \
+  services/auth/mint_token; do
+  install -m 0755 "$RUNFILES/$b" "$LIFELONG_VAR/bin/$(basename "$b")"
+  cp "$RUNFILES/$b" "$TEST_TMPDIR/orig/$(basename "$b")"
+done
+install -m 0755 "$RUNFILES/services/cli/lifelong" "$LIFELONG_VAR/bin/lifelong.bin"
+cp "$RUNFILES/services/cli/lifelong" "$TEST_TMPDIR/orig/lifelong.bin"
+BIN="$LIFELONG_VAR/bin"
+STACK="$RUNFILES/ops/stack.sh"
+
+# A block of free ports: BASE+1..BASE+9 on 127.0.0.1 and 127.0.0.2.
+BASE=$(python3 - <<'PY'
+import random, socket
+def free(host, p):
+    s = socket.socket()
+    try:
+        s.bind((host, p)); return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+for _ in range(200):
+    b = random.randrange(10000, 28000, 10)
+    if all(free(h, b + i) for i in range(10) for h in ("127.0.0.1", "127.0.0.2")):
+        print(b); break
+PY
+)
+[ -n "$BASE" ] || { echo "no free port block on 127.0.0.1 and 127.0.0.2" >&2; exit 1; }
+XAPI_PORT=$((BASE + 4)) METRICS_PORT=$((BASE + 5))
+export LIFELONG_HOST=127.0.0.2
+export LIFELONG_RECORDS_PORT=$((BASE + 1)) LIFELONG_CATALOG_PORT=$((BASE + 2)) LIFELONG_RECOMMEND_PORT=$((BASE + 3))
+export RECORDS_FLAGS="--xapi_port=$XAPI_PORT --metrics_port=$METRICS_PORT --block_cache_mb=64 --warm_cache=false"
+export CATALOG_FLAGS="--metrics_port=$((BASE + 6))" RECOMMEND_FLAGS="--metrics_port=$((BASE + 7))"
+export STACK_SKIP_BUILD=1 STACK_SKIP_DEMO=1 STACK_SKIP_WEB=1 STACK_TRAIN_INTERVAL=0 STACK_TOKEN_REFRESH=0
+export STACK_AUTH=1 STACK_BACKUP_INTERVAL=0
+LOG="$LIFELONG_VAR/log"
+
+fail() {
+  echo "FAIL: $*" >&2
+  for f in "$LOG"/*.log; do [ -f "$f" ] && { echo "--- $f" >&2; tail -n 10 "$f" >&2; }; done
+  exit 1
+}
+cleanup() { "$STACK" down >/dev/null 2>&1 || true; }
+trap cleanup EXIT
+
+"$STACK" up >"$TEST_TMPDIR/up.out" 2>&1 || { cat "$TEST_TMPDIR/up.out"; fail "up"; }
+
+# --- The logs: this account's only.
+[ "$(stat -c %a "$LOG")" = 700 ] || fail "$LOG is mode $(stat -c %a "$LOG"), not 700"
+OPEN=$(find "$LOG" -type f -perm /077)
+[ -z "$OPEN" ] || fail "logs readable by other accounts: $OPEN"
+
+# --- The addresses status prints are those records_server listens on.
+STATUS=$("$STACK" status 2>&1) || fail "status: $STATUS"
+XAPI_LINE=$(grep '^  xAPI   curl ' <<<"$STATUS") || fail "no xAPI line in status: $STATUS"
+METRICS_LINE=$(grep '^  /metrics  curl ' <<<"$STATUS") || fail "no /metrics line in status: $STATUS"
+echo "$XAPI_LINE"
+echo "$METRICS_LINE"
+# The printed commands, as printed, answer.
+eval "${XAPI_LINE#*xAPI   } -sSf -o /dev/null --max-time 5" || fail "the printed xAPI command does not answer: $XAPI_LINE"
+eval "${METRICS_LINE#*/metrics  } -sSf -o /dev/null --max-time 5" || fail "the printed /metrics command does not answer: $METRICS_LINE"
+
+RECORDS_CMD=$(tr '\0' ' ' <"/proc/$(cat "$LIFELONG_VAR/run/records.pid")/cmdline")
+xapi_host=$({ grep -o -- '--xapi_host=[^ ]*' <<<"$RECORDS_CMD" || true; } | tail -n 1 | cut -d= -f2)
+[ "${xapi_host:-127.0.0.1}" = 127.0.0.2 ] || fail "records' xAPI is not on LIFELONG_HOST (a loopback address): $RECORDS_CMD"
+grep -q "'http://127.0.0.2:$XAPI_PORT/xapi/statements" <<<"$XAPI_LINE" || fail "xAPI printed at another address: $XAPI_LINE"
+metrics_host=$({ grep -o -- '--metrics_host=[^ ]*' <<<"$RECORDS_CMD" || true; } | tail -n 1 | cut -d= -f2)
+grep -q "http://${metrics_host:-127.0.0.1}:$METRICS_PORT/metrics" <<<"$METRICS_LINE" ||
+  fail "/metrics printed at another address than records_server's (${metrics_host:-127.0.0.1}): $METRICS_LINE"
+
+# A LAN address (not bound here: function level): xAPI follows it only with
+# TLS and authentication on; /metrics stays on the loopback; RECORDS_FLAGS win.
+# Each time, the address printed is the one the flags give records_server.
+cat >"$TEST_TMPDIR/lan.sh" <<'LAN'
+# shellcheck source=/dev/null
+source "$1"
+HOST=192.0.2.10 TLS="$2" AUTH="$3"
+# shellcheck disable=SC2046,SC2086  # as up passes them
+set -- $(records_listen_flags) ${RECORDS_FLAGS:-}
+echo "flags: $*"
+how_to_call | grep -E '^  (xAPI|/metrics) '
+LAN
+lan() {  # lan TLS AUTH EXPECTED_XAPI_HOST [RECORDS_FLAGS]
+  local out flag
+  out=$(RECORDS_FLAGS="${4:-$RECORDS_FLAGS}" bash -euo pipefail "$TEST_TMPDIR/lan.sh" "$STACK" "$1" "$2") ||
+    fail "how_to_call: $out"
+  flag=$({ grep -o -- '--xapi_host=[^ ]*' <<<"$out" || true; } | tail -n 1 | cut -d= -f2)
+  [ "$flag" = "$3" ] || fail "TLS=$1 AUTH=$2: records gets --xapi_host=$flag, not $3: $out"
+  grep -q "://$3:$XAPI_PORT/xapi/" <<<"$out" || fail "TLS=$1 AUTH=$2: xAPI printed elsewhere than $3: $out"
+  grep -q "://127.0.0.1:$METRICS_PORT/metrics" <<<"$out" || fail "TLS=$1 AUTH=$2: /metrics not printed on the loopback: $out"
+}
+lan 1 1 192.0.2.10
+lan 0 1 127.0.0.1
+lan 1 0 127.0.0.1
+lan 0 0 127.0.0.1
+lan 0 1 0.0.0.0 "$RECORDS_FLAGS --xapi_host=0.0.0.0"
+
+# --- upgrade, and the way back.
+LIFELONG="$BIN/lifelong"
+LOADER=(env LIFELONG_TOKEN_FILE="$LIFELONG_VAR/auth/loader.token" "$LIFELONG")
+"${LOADER[@]}" record --learner u0000001 --verb completed --course before --id 00000000-0000-4000-8000-000000000001 ||
+  fail "a write before the upgrade"
+OLD_PID=$(cat "$LIFELONG_VAR/run/records.pid")
+# New binaries put in var/bin by hand (STACK_SKIP_BUILD=1): the records server
+# differs from the running one (bytes after its ELF image change nothing).
+cp "$RUNFILES/services/records/records_server" "$TEST_TMPDIR/records_server.new"
+echo "new build" >>"$TEST_TMPDIR/records_server.new"
+install -m 0755 "$TEST_TMPDIR/records_server.new" "$BIN/records_server.new"
+mv -f "$BIN/records_server.new" "$BIN/records_server"
+"$STACK" upgrade >"$TEST_TMPDIR/upgrade.out" 2>&1 || { cat "$TEST_TMPDIR/upgrade.out"; fail "upgrade"; }
+cat "$TEST_TMPDIR/upgrade.out"
+NEW_PID=$(cat "$LIFELONG_VAR/run/records.pid")
+[ "$NEW_PID" != "$OLD_PID" ] || fail "upgrade did not restart records"
+cmp -s "/proc/$NEW_PID/exe" "$TEST_TMPDIR/records_server.new" || fail "records does not run the new binary"
+# The binaries that ran before: the running server's, not var/bin's (already new).
+for b in records_server catalog_server recommend_server mint_token lifelong.bin; do
+  cmp -s "$BIN/previous/$b" "$TEST_TMPDIR/orig/$b" || fail "$BIN/previous/$b is not the binary that ran before the upgrade"
+done
+grep -q "^records_server: from the running records (pid $OLD_PID)" "$BIN/previous/SOURCES" ||
+  fail "previous/SOURCES: $(cat "$BIN/previous/SOURCES")"
+[ ! -e "$BIN/previous/UPGRADE-UNFINISHED" ] || fail "the upgrade is still marked unfinished"
+# A backup of each store, taken by the old server before it stopped.
+ID=$(sed -n 's/^records: backup \([0-9]*\) in .*/\1/p' "$BIN/previous/BACKUPS")
+[ -n "$ID" ] || fail "no record-store backup noted: $(cat "$BIN/previous/BACKUPS")"
+grep -q "^catalog: backup [0-9]* in $LIFELONG_VAR/catalog-backups" "$BIN/previous/BACKUPS" || fail "no catalog backup noted"
+grep -q "records: backup $ID of its store taken before its restart" "$TEST_TMPDIR/upgrade.out" || fail "upgrade does not say the backup"
+grep -q "rolling back: the binaries from before the upgrade are in $BIN/previous" "$TEST_TMPDIR/upgrade.out" ||
+  fail "upgrade does not say how to roll back"
+b=$(grep -n "\"backup_id\":$ID,\"event\":\"backup_created\".*\"trigger\":\"rpc\"" "$LOG/records.log" | tail -n 1 | cut -d: -f1)
+stop=$(grep -n '"event":"shutting_down"' "$LOG/records.log" | tail -n 1 | cut -d: -f1)
+serve=$(grep -n '"event":"serving"' "$LOG/records.log" | tail -n 1 | cut -d: -f1)
+if [ -z "$b" ] || [ -z "$stop" ] || [ "$b" -gt "$stop" ] || [ "$stop" -gt "$serve" ]; then
+  fail "backup $ID was not taken by the old records_server before it stopped (log lines: backup ${b:-none}, stop ${stop:-none}, start $serve)"
+fi
+[ -f "$LIFELONG_VAR/run/auth.on" ] || fail "the upgraded stack lost its authentication mode"
+"$LIFELONG" health records catalog --timeout=5s || fail "not SERVING after the upgrade"
+"${LOADER[@]}" record --learner u0000001 --verb completed --course after --id 00000000-0000-4000-8000-000000000002 ||
+  fail "a write after the upgrade"
+
+# The rollback, by the steps of docs/stack.md.
+"$STACK" down >/dev/null || fail "down"
+CID=$(sed -n 's/^catalog: backup \([0-9]*\) in .*/\1/p' "$BIN/previous/BACKUPS")
+mv "$LIFELONG_VAR/records" "$LIFELONG_VAR/records.upgraded"
+mv "$LIFELONG_VAR/catalog" "$LIFELONG_VAR/catalog.upgraded"
+"$BIN/previous/lifelong.bin" backup restore "$ID" --data_dir "$LIFELONG_VAR/records" || fail "restore of backup $ID"
+"$BIN/previous/lifelong.bin" backup restore "$CID" --service=catalog --data_dir "$LIFELONG_VAR/catalog" ||
+  fail "restore of catalog backup $CID"
+for f in "$BIN"/previous/*; do
+  if [ -x "$f" ]; then install -m 0755 "$f" "$BIN/$(basename "$f").new" && mv -f "$BIN/$(basename "$f").new" "$BIN/$(basename "$f")"; fi
+done
+"$STACK" up >"$TEST_TMPDIR/up2.out" 2>&1 || { cat "$TEST_TMPDIR/up2.out"; fail "up after the rollback"; }
+cmp -s "/proc/$(cat "$LIFELONG_VAR/run/records.pid")/exe" "$TEST_TMPDIR/orig/records_server" ||
+  fail "records does not run the previous binary after the rollback"
+"$BIN/mint_token" --key_file="$LIFELONG_VAR/auth/jwt.key" --role=learner --subject=u0000001 >"$TEST_TMPDIR/learner.token"
+HISTORY=$(LIFELONG_TOKEN_FILE="$TEST_TMPDIR/learner.token" "$LIFELONG" history u0000001 --json 2>&1) ||
+  fail "history after the rollback: $HISTORY"
+grep -q '"before"\|/before"' <<<"$HISTORY" || fail "the statement recorded before the upgrade is not back: $HISTORY"
+grep -q '"after"\|/after"' <<<"$HISTORY" && fail "the restored store holds a statement recorded after its backup: $HISTORY"
+
+"$STACK" down >/dev/null || fail "down"
+# Refused without a running record service (the backup needs it).
+if OUT=$("$STACK" upgrade 2>&1); then fail "upgrade went ahead with records stopped: $OUT"; fi
+grep -q "not upgrading: records is not running" <<<"$OUT" || fail "upgrade with records stopped: $OUT"
+trap - EXIT
+echo PASS
