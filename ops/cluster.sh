@@ -56,6 +56,9 @@
 #                                    use LIFELONG_WEB_PORT [8090] (HAProxy, PROXY protocol to web-N)
 #   CLUSTER_WEB_METRICS_PORT_BASE [9190]  web-N /metrics, /healthz on 127.0.0.1:BASE+N (plain HTTP)
 #   CLUSTER_HAPROXY_STATS_PORT [8404]  HAProxy's statistics page (CSV at /;csv)
+#   CLUSTER_XAPI_HOST, CLUSTER_METRICS_HOST  where HAProxy's xAPI and /metrics ports
+#                                    listen (haproxy_xapi_host, haproxy_metrics_host:
+#                                    LIFELONG_HOST only with TLS (and auth, for xAPI))
 #   CLUSTER_LEASE_TTL_MS [3000]      the leader lease (records_server --lease_ttl_ms)
 #   CLUSTER_NATS_SYNC [auto]         JetStream's sync_interval: auto = `always` (fsync before
 #                                    every acknowledgement) when the installed nats-server
@@ -482,8 +485,36 @@ wait_leader() {
 
 # ---------------------------------------------------------------- HAProxy
 
+# haproxy_xapi_host: where HAProxy's client-facing xAPI port listens. As on the
+# single-node stack (records_xapi_host): LIFELONG_HOST when it is a loopback
+# address, or when the cluster runs with TLS and authentication; otherwise
+# 127.0.0.1, since without TLS a Basic password and every statement would cross
+# the network in clear, and an open cluster takes the repository's published
+# dev password. CLUSTER_XAPI_HOST sets it explicitly (the opt-out).
+haproxy_xapi_host() { echo "${CLUSTER_XAPI_HOST:-$(records_xapi_host)}"; }
+
+# haproxy_metrics_host: where the client-facing /metrics ports (records,
+# catalog, recommend) listen: LIFELONG_HOST when it is a loopback address or
+# with TLS (the nodes then take only clients with a certificate of the
+# cluster's CA: mutual TLS); otherwise 127.0.0.1, as on the single-node stack
+# (/metrics has no authentication without TLS). CLUSTER_METRICS_HOST sets it
+# explicitly (e.g. 0.0.0.0 for a Prometheus on another machine of a trusted
+# network).
+haproxy_metrics_host() {
+  if [ -n "${CLUSTER_METRICS_HOST:-}" ]; then
+    echo "$CLUSTER_METRICS_HOST"
+  elif is_loopback "$HOST" || [ "$TLS" = 1 ]; then
+    echo "$HOST"
+  else
+    echo 127.0.0.1
+  fi
+}
+
 write_haproxy_cfg() {
   local cfg="$CLUSTER/haproxy.cfg" check_tls="" n port
+  local xapi_host metrics_host
+  xapi_host=$(haproxy_xapi_host)
+  metrics_host=$(haproxy_metrics_host)
   if [ "$TLS" = 1 ]; then
     # The health check speaks TLS with the client certificate (mutual TLS on /metrics).
     # Mode 600 from its creation: it holds the client certificate's private key.
@@ -520,11 +551,11 @@ frontend records_grpc
     default_backend records_grpc
 
 frontend records_xapi
-    bind $HOST:$XAPI_PORT
+    bind $xapi_host:$XAPI_PORT
     default_backend records_xapi
 
 frontend records_metrics
-    bind $HOST:$RECORDS_METRICS_PORT
+    bind $metrics_host:$RECORDS_METRICS_PORT
     default_backend records_metrics
 
 # The catalog: every node takes reads and writes (docs/catalog.md,
@@ -535,7 +566,7 @@ frontend catalog_grpc
     default_backend catalog_grpc
 
 frontend catalog_metrics
-    bind $HOST:$CATALOG_METRICS_PORT
+    bind $metrics_host:$CATALOG_METRICS_PORT
     default_backend catalog_metrics
 
 # The recommenders: any ready one answers (GET /ready: a model loaded and
@@ -545,7 +576,7 @@ frontend recommend_grpc
     default_backend recommend_grpc
 
 frontend recommend_metrics
-    bind $HOST:$RECOMMEND_METRICS_PORT
+    bind $metrics_host:$RECOMMEND_METRICS_PORT
     default_backend recommend_metrics
 
 # The web gateways (kiosk and app): any one; the PROXY protocol tells each
@@ -679,7 +710,7 @@ start_haproxy() {
     fi
     sleep 0.1
   done
-  say "started haproxy (pid $!, gRPC $HOST:$RECORDS_PORT, xAPI $HOST:$XAPI_PORT, metrics $HOST:$RECORDS_METRICS_PORT -> the leader; catalog $HOST:$CATALOG_PORT -> the ready catalog nodes; recommend $HOST:$RECOMMEND_PORT -> the ready recommenders; stats http://127.0.0.1:$HAPROXY_STATS_PORT/)"
+  say "started haproxy (pid $!, gRPC $HOST:$RECORDS_PORT, xAPI $(haproxy_xapi_host):$XAPI_PORT, metrics $(haproxy_metrics_host):$RECORDS_METRICS_PORT -> the leader; catalog $HOST:$CATALOG_PORT -> the ready catalog nodes; recommend $HOST:$RECOMMEND_PORT -> the ready recommenders; stats http://127.0.0.1:$HAPROXY_STATS_PORT/)"
 }
 
 # haproxy_up_servers BACKEND: the servers HAProxy sends BACKEND's traffic to
@@ -895,7 +926,7 @@ cluster_status() {
   done
   if pid=$(pid_of haproxy); then
     echo "haproxy (pid $pid): gRPC $HOST:$RECORDS_PORT -> $(haproxy_up_servers grpc | sed 's/^$/(no leader)/')," \
-      "xAPI $HOST:$XAPI_PORT -> $(haproxy_up_servers xapi | sed 's/^$/(no leader)/')," \
+      "xAPI $(haproxy_xapi_host):$XAPI_PORT -> $(haproxy_up_servers xapi | sed 's/^$/(no leader)/')," \
       "catalog $HOST:$CATALOG_PORT -> $(haproxy_up_servers catalog_grpc | sed 's/^$/(no ready node)/')," \
       "recommend $HOST:$RECOMMEND_PORT -> $(haproxy_up_servers recommend_grpc | sed 's/^$/(no ready node)/')," \
       "stats http://127.0.0.1:$HAPROXY_STATS_PORT/"
@@ -1132,6 +1163,9 @@ cluster_upgrade() {
 }
 
 # Sourced (by a drill script): settings and functions only.
+[ "${BASH_SOURCE[0]}" = "$0" ] || return 0
+
+# Sourced (a test of the functions above): nothing runs.
 [ "${BASH_SOURCE[0]}" = "$0" ] || return 0
 
 # Every command refuses a LIFELONG_VAR another local account could change
