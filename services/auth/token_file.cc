@@ -14,14 +14,15 @@
 #include "services/common/log.h"
 
 namespace lifelong::auth {
-namespace {
 
-template <typename Stat>
-int64_t MtimeNs(const Stat& st) {
-  return int64_t{st.st_mtim.tv_sec} * 1000000000 + st.st_mtim.tv_nsec;
+TokenFile::Identity TokenFile::IdentityOf(const struct stat& st) {
+  Identity identity;
+  identity.device = static_cast<uint64_t>(st.st_dev);
+  identity.inode = static_cast<uint64_t>(st.st_ino);
+  identity.size = static_cast<int64_t>(st.st_size);
+  identity.mtime_ns = int64_t{st.st_mtim.tv_sec} * 1000000000 + st.st_mtim.tv_nsec;
+  return identity;
 }
-
-}  // namespace
 
 absl::StatusOr<std::shared_ptr<TokenFile>> TokenFile::Open(std::string path, Options options) {
   if (!options.clock) options.clock = [] { return absl::Now(); };
@@ -65,10 +66,7 @@ absl::Status TokenFile::Read(Identity* identity, std::string* token) const {
     }
   }
   ::close(fd);
-  identity->device = static_cast<uint64_t>(st.st_dev);
-  identity->inode = static_cast<uint64_t>(st.st_ino);
-  identity->size = static_cast<int64_t>(st.st_size);
-  identity->mtime_ns = MtimeNs(st);
+  *identity = IdentityOf(st);
   *token = std::string(absl::StripAsciiWhitespace(text));
   return absl::OkStatus();
 }
@@ -89,12 +87,7 @@ void TokenFile::CheckLocked() const {
     ReportFailureLocked(absl::StrCat("cannot stat the file: ", std::strerror(errno)));
     return;
   }
-  Identity now;
-  now.device = static_cast<uint64_t>(st.st_dev);
-  now.inode = static_cast<uint64_t>(st.st_ino);
-  now.size = static_cast<int64_t>(st.st_size);
-  now.mtime_ns = MtimeNs(st);
-  if (now == held_) {
+  if (IdentityOf(st) == held_) {
     last_failure_.clear();
     return;
   }

@@ -19,6 +19,8 @@
 #ifndef LIFELONG_SERVICES_AUTH_TOKEN_FILE_H_
 #define LIFELONG_SERVICES_AUTH_TOKEN_FILE_H_
 
+#include <sys/stat.h>
+
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -74,6 +76,9 @@ class TokenFile {
   };
 
   TokenFile(std::string path, Options options) : path_(std::move(path)), options_(std::move(options)) {}
+
+  // The identity of the file version that `st` (stat or fstat) describes.
+  static Identity IdentityOf(const struct stat& st);
 
   // Opens and reads the file: its identity (fstat of what was opened) and
   // its token. The errors of Open.

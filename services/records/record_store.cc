@@ -182,11 +182,7 @@ absl::Status BackfillMentions(rocksdb::DB* db, const std::vector<rocksdb::Column
     if (mentioned.ok() && !mentioned->empty()) {
       ++named;
       rec->Set(RecordFlag::kNamesOthers, true);
-      LL_ASSIGN_OR_RETURN(std::string value, EncodeStatementRecord(*rec));
-      batch.Put(family(Cf::kStatements), it->key(), value);
-      for (const std::string& l : rec->learners) {
-        batch.Put(family(Cf::kByLearner), EncodeStringIndexKey(l, rec->stored_seq, id), value);
-      }
+      LL_RETURN_IF_ERROR(internal::PutRecordWithCopies(handles, id, *rec, &batch));
       for (const std::string& l : *mentioned) {
         batch.Put(family(Cf::kByMention), EncodeStringIndexKey(l, rec->stored_seq, id), rocksdb::Slice());
       }

@@ -37,6 +37,7 @@ using internal::IdKey;
 using internal::IndexKeys;
 using internal::OwnIndexPrefixes;
 using internal::Prefixes;
+using internal::PutRecordWithCopies;
 using internal::RecordLoader;
 using internal::RefTargetOf;
 
@@ -84,12 +85,8 @@ absl::Status LeaveSharedStatement(const std::vector<rocksdb::ColumnFamilyHandle*
   }
   rec.json = std::move(*json);
   rec.learners.erase(std::remove(rec.learners.begin(), rec.learners.end(), learner), rec.learners.end());
-  LL_ASSIGN_OR_RETURN(std::string value, EncodeStatementRecord(rec));
-  batch->Put(handles.at(static_cast<int>(Cf::kStatements)), IdKey(id), value);
+  LL_RETURN_IF_ERROR(PutRecordWithCopies(handles, id, rec, batch));
   batch->Delete(handles.at(static_cast<int>(Cf::kByLearner)), own_key);
-  for (const std::string& l : rec.learners) {
-    batch->Put(handles.at(static_cast<int>(Cf::kByLearner)), EncodeStringIndexKey(l, rec.stored_seq, id), value);
-  }
   return absl::OkStatus();
 }
 
@@ -108,12 +105,7 @@ absl::Status ScrubMentionsOf(const std::vector<rocksdb::ColumnFamilyHandle*>& ha
   batch->Delete(handles.at(static_cast<int>(Cf::kByMention)), mention_key);
   if (*json == rec.json) return absl::OkStatus();
   rec.json = std::move(*json);
-  LL_ASSIGN_OR_RETURN(std::string value, EncodeStatementRecord(rec));
-  batch->Put(handles.at(static_cast<int>(Cf::kStatements)), IdKey(id), value);
-  for (const std::string& l : rec.learners) {
-    batch->Put(handles.at(static_cast<int>(Cf::kByLearner)), EncodeStringIndexKey(l, rec.stored_seq, id), value);
-  }
-  return absl::OkStatus();
+  return PutRecordWithCopies(handles, id, rec, batch);
 }
 
 }  // namespace

@@ -1,7 +1,9 @@
-// The index keys of a stored statement and the StatementRef chain walk,
-// shared by every RecordStore path that writes or deletes index entries
-// (contracts in record_store_internal.h). Pure functions of their arguments;
-// ChainPrefixes reads only through the loader it is given.
+// The index keys of a stored statement, the StatementRef chain walk and the
+// rewrite of a record with its covering copies, shared by every RecordStore
+// path that writes or deletes index entries (contracts in
+// record_store_internal.h). Pure functions of their arguments, except that
+// PutRecordWithCopies adds to the batch it is given; ChainPrefixes reads
+// only through the loader it is given.
 #include "services/records/record_store_internal.h"
 
 #include <set>
@@ -37,6 +39,16 @@ std::vector<std::pair<Cf, std::string>> IndexKeys(const Uuid& id, const Statemen
   }
   keys.emplace_back(Cf::kByStored, EncodeStoredKey(r.stored_seq, id));
   return keys;
+}
+
+absl::Status PutRecordWithCopies(const std::vector<rocksdb::ColumnFamilyHandle*>& handles, const Uuid& id,
+                                 const StatementRecord& rec, rocksdb::WriteBatch* batch) {
+  LL_ASSIGN_OR_RETURN(std::string value, EncodeStatementRecord(rec));
+  batch->Put(handles.at(static_cast<int>(Cf::kStatements)), IdKey(id), value);
+  for (const std::string& l : rec.learners) {
+    batch->Put(handles.at(static_cast<int>(Cf::kByLearner)), EncodeStringIndexKey(l, rec.stored_seq, id), value);
+  }
+  return absl::OkStatus();
 }
 
 Prefixes OwnIndexPrefixes(const StatementRecord& r) {

@@ -4,6 +4,9 @@
 // - The index keys of a stored statement and the StatementRef chain walk
 //   (layouts in key_codec.h), used by the write path, erasure, queries and
 //   log-mode apply alike; defined in record_store_internal.cc.
+// - PutRecordWithCopies: the rewrite of a stored record with its learners'
+//   covering copies, used by erasure and the schema 3 upgrade; defined in
+//   record_store_internal.cc.
 // - The write-queue types RecordStore::Prepared and RecordStore::Writer,
 //   private to RecordStore (declared in record_store.h).
 #ifndef LIFELONG_SERVICES_RECORDS_RECORD_STORE_INTERNAL_H_
@@ -57,6 +60,16 @@ std::vector<std::pair<Cf, std::string>> IndexKeys(const Uuid& id, const Statemen
 // statements that refer to it go under the same prefixes).
 using Prefixes = std::vector<std::pair<Cf, std::string>>;
 Prefixes OwnIndexPrefixes(const StatementRecord& r);
+
+// Rewrites the stored statement `id` in `batch`: `rec`, encoded once, is put
+// in the statements family and, as its covering copy, under each of
+// rec.learners in "by_learner" (layouts in key_codec.h). Nothing else is
+// written or deleted: entries the caller drops (a leaving learner's, a
+// mention's) and other index entries are the caller's to write. Fails, with
+// nothing added to `batch`, only when `rec` cannot be encoded
+// (EncodeStatementRecord).
+absl::Status PutRecordWithCopies(const std::vector<rocksdb::ColumnFamilyHandle*>& handles, const Uuid& id,
+                                 const StatementRecord& rec, rocksdb::WriteBatch* batch);
 
 // The StatementRef target of `r`, read from its JSON. Only statements flagged
 // kReferencesStatement have one, so the parse is off the common paths.

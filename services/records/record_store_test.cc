@@ -873,6 +873,19 @@ void EditClosedStore(const std::string& path, Cf family,
   for (auto* h : handles) db->DestroyColumnFamilyHandle(h);
 }
 
+// The schema version stored in the open store's meta family
+// (kMetaSchemaVersion): its raw bytes, a big-endian u32; "" when none is
+// stored. The errors of ForEachMeta.
+absl::StatusOr<std::string> SchemaVersion(const RecordStore& store) {
+  std::string version;
+  absl::Status s = store.ForEachMeta(kMetaSchemaVersion, [&](absl::string_view, absl::string_view value) {
+    version = std::string(value);
+    return false;
+  });
+  if (!s.ok()) return s;
+  return version;
+}
+
 // Each reference to a statement is one small key (schema 2), not a rewrite
 // of one growing list: 3,000 references to one statement leave an empty
 // marker and 3,000 keys of 32 bytes. (Before, the list was rewritten whole
@@ -944,17 +957,11 @@ TEST_F(RecordStoreTest, SchemaOneReferrerListsAreReadAndANewerSchemaIsRefused) {
 
   // Opening marked the store current (schema 2 and after).
   Reopen(false);
-  std::string version;
-  ASSERT_TRUE(store_
-                  ->ForEachMeta(kMetaSchemaVersion,
-                                [&](absl::string_view, absl::string_view value) {
-                                  version = std::string(value);
-                                  return false;
-                                })
-                  .ok());
+  absl::StatusOr<std::string> version = SchemaVersion(*store_);
+  ASSERT_TRUE(version.ok()) << version.status();
   std::string current;
   PutU32(&current, kSchemaVersion);
-  EXPECT_EQ(version, current);
+  EXPECT_EQ(*version, current);
 
   // A newer schema: refused, naming the versions.
   store_.reset();
@@ -1475,17 +1482,11 @@ TEST_F(RecordStoreTest, MentionEntriesFollowTheirStatementAndAnOlderStoreIsBackF
   Reopen(false);  // back-fills
   EXPECT_TRUE(store_->Get(*ParseUuid(TestUuid(1)))->record.Has(RecordFlag::kNamesOthers));
   EXPECT_FALSE(store_->Get(*ParseUuid(TestUuid(6)))->record.Has(RecordFlag::kNamesOthers));
-  std::string version;
-  ASSERT_TRUE(store_
-                  ->ForEachMeta(kMetaSchemaVersion,
-                                [&](absl::string_view, absl::string_view value) {
-                                  version = std::string(value);
-                                  return false;
-                                })
-                  .ok());
+  absl::StatusOr<std::string> version = SchemaVersion(*store_);
+  ASSERT_TRUE(version.ok()) << version.status();
   std::string current;
   PutU32(&current, kSchemaVersion);
-  EXPECT_EQ(version, current);
+  EXPECT_EQ(*version, current);
   ASSERT_TRUE(store_->EraseLearner(kMentionedMbox).ok());
   for (int n : {1, 3, 4, 5}) {
     EXPECT_EQ(store_->Get(*ParseUuid(TestUuid(n)))->record.json.find("teacher-secret-7f3a"), std::string::npos) << n;
