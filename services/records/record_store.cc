@@ -15,9 +15,12 @@
 #include <rocksdb/memtablerep.h>
 #include <rocksdb/slice_transform.h>
 #include <rocksdb/table.h>
+#include <rocksdb/utilities/checkpoint.h>
 #include <rocksdb/write_batch.h>
 
+#include <algorithm>
 #include <cstring>
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <utility>
@@ -207,6 +210,72 @@ absl::Status BackfillMentions(rocksdb::DB* db, const std::vector<rocksdb::Column
   return absl::OkStatus();
 }
 
+// The column families of the store at `path` as its files list them; empty
+// when there is no store there yet.
+std::vector<std::string> ExistingFamilies(const rocksdb::DBOptions& db_options, const std::string& path) {
+  std::vector<std::string> names;
+  if (!rocksdb::DB::ListColumnFamilies(db_options, path, &names).ok()) names.clear();
+  return names;
+}
+
+// Before a one-way schema upgrade (Open): a checkpoint of the store as the
+// previous release left it, at "<path>.before-schema-<kSchemaVersion>", so
+// that an upgrade has a way back without a backup taken beforehand
+// (docs/records.md, "Schema version"). Its table files are hard links (no
+// copy until compactions replace them in the store); the column families
+// this release added to `db` when it opened it (not in `before`) are dropped
+// from it again, so the previous binary opens it as it was. It is made under
+// "<...>.partial" and renamed when complete; a complete one already there (an
+// earlier upgrade stopped midway) is kept as it is. An error means the store
+// must not be upgraded.
+absl::Status CheckpointBeforeUpgrade(rocksdb::DB* db, std::string path, uint32_t from,
+                                     const std::vector<std::string>& before) {
+  while (path.size() > 1 && path.back() == '/') path.pop_back();
+  const std::string dir = absl::StrCat(path, ".before-schema-", kSchemaVersion);
+  const std::string partial = dir + ".partial";
+  std::error_code ec;
+  if (std::filesystem::exists(dir, ec)) {
+    LogInfo("schema_upgrade_checkpoint_kept", {{"path", dir}, {"from_schema", static_cast<int64_t>(from)}});
+    return absl::OkStatus();
+  }
+  auto failed = [&](absl::string_view what) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the record store at ", path, " has schema version ", from, "; before upgrading it to ", kSchemaVersion,
+        ", no checkpoint of it could be made at ", dir, ": ", what, " (the store is not changed)"));
+  };
+  for (const std::string& stale : {partial, partial + ".tmp"}) {
+    std::filesystem::remove_all(stale, ec);
+    if (ec) return failed(absl::StrCat("remove ", stale, ": ", ec.message()));
+  }
+  rocksdb::Checkpoint* raw_checkpoint = nullptr;
+  rocksdb::Status s = rocksdb::Checkpoint::Create(db, &raw_checkpoint);
+  std::unique_ptr<rocksdb::Checkpoint> checkpoint(raw_checkpoint);
+  if (s.ok()) s = checkpoint->CreateCheckpoint(partial, /*log_size_for_flush=*/0);
+  if (!s.ok()) return failed(s.ToString());
+  {
+    RecordStoreRocksConfig config = MakeRecordStoreRocksConfig(8 << 20);
+    rocksdb::DB* raw = nullptr;
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    s = rocksdb::DB::Open(config.db, partial, config.families, &handles, &raw);
+    if (!s.ok()) return failed(s.ToString());
+    std::unique_ptr<rocksdb::DB> copy(raw);
+    for (rocksdb::ColumnFamilyHandle* h : handles) {
+      if (s.ok() && std::find(before.begin(), before.end(), h->GetName()) == before.end()) {
+        s = copy->DropColumnFamily(h);
+      }
+    }
+    for (rocksdb::ColumnFamilyHandle* h : handles) copy->DestroyColumnFamilyHandle(h);
+    if (s.ok()) s = copy->Close();
+    if (!s.ok()) return failed(s.ToString());
+  }
+  std::filesystem::rename(partial, dir, ec);
+  if (ec) return failed(absl::StrCat("rename ", partial, ": ", ec.message()));
+  LogInfo("schema_upgrade_checkpoint", {{"path", dir},
+                                        {"from_schema", static_cast<int64_t>(from)},
+                                        {"to_schema", static_cast<int64_t>(kSchemaVersion)}});
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<RecordStore>> RecordStore::Open(const std::string& path, RecordStoreOptions options) {
@@ -216,6 +285,7 @@ absl::StatusOr<std::unique_ptr<RecordStore>> RecordStore::Open(const std::string
 
   RecordStoreRocksConfig config = MakeRecordStoreRocksConfig(options.block_cache_bytes);
   if (options.env != nullptr) config.db.env = options.env;
+  const std::vector<std::string> families_before = ExistingFamilies(config.db, path);
   rocksdb::DB* raw = nullptr;
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::Status s = rocksdb::DB::Open(config.db, path, config.families, &handles, &raw);
@@ -258,6 +328,9 @@ absl::StatusOr<std::unique_ptr<RecordStore>> RecordStore::Open(const std::string
                                                         kSchemaVersion, " (downgrade is not supported)"));
     }
     if (version < kSchemaVersion) {
+      if (options.checkpoint_before_upgrade && !families_before.empty()) {
+        LL_RETURN_IF_ERROR(CheckpointBeforeUpgrade(raw, path, version, families_before));
+      }
       if (version < 3) LL_RETURN_IF_ERROR(BackfillMentions(raw, handles, path));
       std::string current;
       PutU32(&current, kSchemaVersion);

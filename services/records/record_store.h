@@ -77,6 +77,11 @@ struct RecordStoreOptions {
   // operations in log order through the Apply* methods below. Not owned;
   // must outlive the store. Null: the single-node store.
   OpLog* log = nullptr;
+  // Before a one-way schema upgrade of an existing store (Open), a checkpoint
+  // of it as it was, at "<path>.before-schema-<kSchemaVersion>", that the
+  // previous release opens (docs/records.md, "Schema version"); Open fails
+  // without changing the store when it cannot be made. false: none.
+  bool checkpoint_before_upgrade = true;
   // Build ahead (record_store_write.cc): while one group of statements is in
   // RocksDB's Write, the next group's leader already builds its group (id
   // check, stored sequences, WriteBatch); RocksDB Writes stay one at a time,

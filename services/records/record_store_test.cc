@@ -5,6 +5,7 @@
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
@@ -1494,6 +1495,98 @@ TEST_F(RecordStoreTest, MentionEntriesFollowTheirStatementAndAnOlderStoreIsBackF
   store_.reset();
   EXPECT_EQ(FamilyOf(dir_, Cf::kByMention).size(), 2u);  // 5 names u6 and 7 names u9
   Reopen(false);
+}
+
+// Removes `family` from the closed store at `path`: a store as an earlier
+// release, which did not have it, left it.
+void DropFamilyOfClosedStore(const std::string& path, Cf family) {
+  RecordStoreRocksConfig config = MakeRecordStoreRocksConfig(8 << 20);
+  rocksdb::DB* raw = nullptr;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::Status s = rocksdb::DB::Open(config.db, path, config.families, &handles, &raw);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  std::unique_ptr<rocksdb::DB> db(raw);
+  ASSERT_TRUE(db->DropColumnFamily(handles[static_cast<int>(family)]).ok());
+  for (auto* h : handles) db->DestroyColumnFamilyHandle(h);
+}
+
+// The store at `path` opened as a release whose column families are exactly
+// `names` opens it (none created, none missing): its meta schema version's
+// raw bytes and its number of statements.
+void OpenAsRelease(const std::string& path, const std::vector<std::string>& names, std::string* version,
+                   size_t* statements) {
+  RecordStoreRocksConfig config = MakeRecordStoreRocksConfig(8 << 20);
+  config.db.create_missing_column_families = false;
+  config.db.create_if_missing = false;
+  std::vector<rocksdb::ColumnFamilyDescriptor> families;
+  for (const auto& d : config.families) {
+    if (std::find(names.begin(), names.end(), d.name) != names.end()) families.push_back(d);
+  }
+  ASSERT_EQ(families.size(), names.size());
+  rocksdb::DB* raw = nullptr;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::Status s = rocksdb::DB::Open(config.db, path, families, &handles, &raw);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  std::unique_ptr<rocksdb::DB> db(raw);
+  for (size_t i = 0; i < families.size(); ++i) {
+    if (families[i].name == "meta") {
+      ASSERT_TRUE(db->Get(rocksdb::ReadOptions(), handles[i], kMetaSchemaVersion, version).ok());
+    }
+    if (families[i].name == "statements") {
+      std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), handles[i]));
+      *statements = 0;
+      for (it->SeekToFirst(); it->Valid(); it->Next()) ++*statements;
+    }
+  }
+  for (auto* h : handles) db->DestroyColumnFamilyHandle(h);
+}
+
+// A one-way schema upgrade leaves a checkpoint of the store as the previous
+// release left it, which that release opens (its column families exactly,
+// its schema version, its statements), and later writes do not reach.
+TEST_F(RecordStoreTest, AnUpgradeLeavesACheckpointThePreviousReleaseOpens) {
+  ASSERT_TRUE(PutMentioningStatements(store_.get()).ok());
+  store_.reset();
+  const size_t stored = FamilyOf(dir_, Cf::kStatements).size();
+  ASSERT_GT(stored, 0u);
+  // A store of schema 2 as that release wrote it: no mention family.
+  std::string version2;
+  PutU32(&version2, 2);
+  EditClosedStore(dir_, Cf::kMeta, {{kMetaSchemaVersion, version2}});
+  DropFamilyOfClosedStore(dir_, Cf::kByMention);
+  std::vector<std::string> schema2_families;
+  ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), dir_, &schema2_families).ok());
+  ASSERT_EQ(std::count(schema2_families.begin(), schema2_families.end(), "by_mention"), 0);
+
+  Reopen(false);  // upgrades to the current schema
+  absl::StatusOr<std::string> version = SchemaVersion(*store_);
+  ASSERT_TRUE(version.ok()) << version.status();
+  std::string current;
+  PutU32(&current, kSchemaVersion);
+  EXPECT_EQ(*version, current);
+  const std::string checkpoint = absl::StrCat(dir_, ".before-schema-", kSchemaVersion);
+  std::vector<std::string> names;
+  ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), checkpoint, &names).ok());
+  std::sort(names.begin(), names.end());
+  std::sort(schema2_families.begin(), schema2_families.end());
+  EXPECT_EQ(names, schema2_families);
+  EXPECT_FALSE(std::filesystem::exists(checkpoint + ".partial"));
+
+  // Written after the upgrade: in the store, not in the checkpoint.
+  ASSERT_TRUE(Put({{.id = TestUuid(90), .learner = "u90"}}).ok());
+  ASSERT_TRUE(store_->Get(*ParseUuid(TestUuid(90))).ok());
+  std::string checkpoint_version;
+  size_t checkpoint_statements = 0;
+  OpenAsRelease(checkpoint, schema2_families, &checkpoint_version, &checkpoint_statements);
+  EXPECT_EQ(checkpoint_version, version2);
+  EXPECT_EQ(checkpoint_statements, stored);
+
+  // The next start has nothing to upgrade and leaves the checkpoint alone.
+  Reopen(false);
+  OpenAsRelease(checkpoint, schema2_families, &checkpoint_version, &checkpoint_statements);
+  EXPECT_EQ(checkpoint_version, version2);
+  EXPECT_EQ(checkpoint_statements, stored);
+  EXPECT_TRUE(store_->Get(*ParseUuid(TestUuid(90))).ok());
 }
 
 // A statement's issuer (ParsedStatement::authority_json) is stored as its
