@@ -1,5 +1,6 @@
 #include "services/catalog/catalog_backups.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <system_error>
 #include <utility>
@@ -128,7 +129,8 @@ absl::StatusOr<CatalogRestoreResult> RestoreCatalogBackup(const CatalogRestoreRe
   // The restored copy must open as a catalog and hold at least what the
   // backup recorded at its start. Opened read-only: a replicated node's copy
   // has applied a log position and would not open without the log.
-  auto check = [&result](const std::vector<std::string>& restored) -> absl::Status {
+  const std::function<int64_t()> now = storage::OrWallClock(req.now_micros);
+  auto check = [&result, &now](const std::vector<std::string>& restored) -> absl::Status {
     CatalogStoreOptions options;
     options.read_only = true;
     LL_ASSIGN_OR_RETURN(std::unique_ptr<CatalogStore> store, CatalogStore::Open(restored[0], options));
@@ -151,7 +153,15 @@ absl::StatusOr<CatalogRestoreResult> RestoreCatalogBackup(const CatalogRestoreRe
                                               ": the restored catalog applied log position ", result.applied_log_seq,
                                               ", the backup recorded ", result.backup.applied_log_seq));
     }
-    return absl::OkStatus();
+    if (result.applied_log_seq > 0) return absl::OkStatus();  // a node's copy: the log decides
+    // A single node's copy: past every generation served before (header).
+    LL_ASSIGN_OR_RETURN(std::unique_ptr<CatalogStore> writable, CatalogStore::Open(restored[0]));
+    const uint64_t floor =
+        std::max<uint64_t>(result.generation + 1, static_cast<uint64_t>(std::max<int64_t>(0, now())));
+    absl::Status raised = writable->RaiseGeneration(floor);
+    if (raised.ok()) result.generation = std::max(result.generation, floor);
+    LL_RETURN_IF_ERROR(writable->Close());
+    return raised;
   };
   LL_ASSIGN_OR_RETURN(
       storage::RestoreOutcome outcome,

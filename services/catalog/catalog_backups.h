@@ -117,11 +117,15 @@ struct CatalogRestoreRequest {
   bool force = false;      // replace a non-empty data_dir
   // For tests: fails a step of the swap (storage/restore_swap.h).
   storage::RestoreSwapFault swap_fault;
+  // Clock, microseconds since the Unix epoch (the generation a single-node
+  // restore moves to); empty: the wall clock.
+  std::function<int64_t()> now_micros;
 };
 
 struct CatalogRestoreResult {
   CatalogBackupInfo backup;
-  // The restored catalog, read back from the restored copy before the swap.
+  // The restored catalog, read back from the restored copy before the swap;
+  // `generation` after the restore raised it (below).
   uint64_t generation = 0;
   uint64_t courses = 0;
   uint64_t archived = 0;
@@ -139,7 +143,19 @@ struct CatalogRestoreResult {
 // as a CatalogStore, which accepts a replicated node's copy, and must hold at
 // least the backup's generation and log position), and only
 // then moved into place, the previous directory kept aside until the new one
-// is there. INVALID_ARGUMENT for a missing field; NOT_FOUND for an unknown
+// is there.
+//
+// A single-node copy's generation is raised, before the swap, to the
+// restore's time in microseconds since the Unix epoch (at least one past the
+// backup's): the restored catalog's generation would otherwise count up again
+// through numbers it served before the restore with other contents, and a
+// client polling GetCatalogInfo (the recommender's catalog cache) would take
+// the new catalog for the one it holds. A generation counts writes, at most
+// one per synced write, so it stays below the clock's microseconds, and this
+// is above every generation the lost catalog reached (unless the clock went
+// back). A node's copy (a replicated catalog) keeps its generation: it
+// catches up from the log, which holds every write, to the generation of
+// the other nodes. INVALID_ARGUMENT for a missing field; NOT_FOUND for an unknown
 // backup or directory; FAILED_PRECONDITION when data_dir is not empty and
 // `force` is off, or when a process holds its database lock (a running
 // catalog_server, even with `force`); DATA_LOSS for a corrupt backup;

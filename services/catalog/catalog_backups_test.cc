@@ -139,6 +139,7 @@ class CatalogBackupsTest : public ::testing::Test {
     r.data_dir = dir;
     r.force = force;
     r.swap_fault = std::move(fault);
+    r.now_micros = [this] { return clock_.load(); };
     return RestoreCatalogBackup(r);
   }
 
@@ -272,22 +273,90 @@ TEST_F(CatalogBackupsTest, RestoreHoldsTheBackedUpCoursesAndProgrammesNotLaterWr
   EXPECT_EQ(r->courses, 2u);
   EXPECT_EQ(r->archived, 0u);
   EXPECT_EQ(r->programmes, 1u);
-  EXPECT_EQ(r->generation, b->generation);
+  // The generation moves to the restore's time (microseconds), past every
+  // one the catalog served before.
+  EXPECT_EQ(r->generation, static_cast<uint64_t>(clock_.load()));
   EXPECT_TRUE(r->leftovers.empty());
   EXPECT_TRUE(r->not_removed.empty());
-  EXPECT_TRUE(ViewAt(target) == at_backup);
+  const CatalogView restored_view = ViewAt(target);
+  EXPECT_EQ(restored_view.courses, at_backup.courses);
+  EXPECT_EQ(restored_view.programmes, at_backup.programmes);
+  EXPECT_EQ(restored_view.generation, static_cast<int64_t>(r->generation));
   {
     auto restored = CatalogStore::Open(target);
     ASSERT_TRUE(restored.ok());
     EXPECT_EQ((*restored)->GetCourse("c3").status().code(), absl::StatusCode::kNotFound);
     EXPECT_EQ((*restored)->GetCourse("c1")->seats_taken(), 12);
     EXPECT_EQ((*restored)->GetProgramme("p2").status().code(), absl::StatusCode::kNotFound);
-    // The restored catalog takes writes; its generation goes on from the backup's.
+    // The restored catalog takes writes; its generation goes on from there.
     ASSERT_TRUE((*restored)->CreateCourse(MakeCourse("c9", "围棋")).ok());
-    EXPECT_EQ((*restored)->GetCatalogInfo()->generation(), static_cast<int64_t>(b->generation) + 1);
+    EXPECT_EQ((*restored)->GetCatalogInfo()->generation(), static_cast<int64_t>(r->generation) + 1);
     ASSERT_TRUE((*restored)->Close().ok());
   }
   EXPECT_TRUE(Siblings().empty()) << ::testing::PrintToString(Siblings());
+}
+
+// A client read a course (its etag) after two edits made since the backup;
+// the backup is restored and the course edited twice again: the same
+// revision, other contents. The old etag must not match it.
+TEST_F(CatalogBackupsTest, AnEtagFromBeforeARestoreIsStaleAfterAsManyEdits) {
+  Put("c1");
+  absl::StatusOr<CatalogBackupInfo> b = manager_->Create();
+  ASSERT_TRUE(b.ok()) << b.status();
+  google::protobuf::FieldMask seats;
+  seats.add_paths("seats_taken");
+  auto edit = [&seats](CatalogStore& store, int taken) {
+    Course c = *store.GetCourse("c1");
+    c.set_seats_taken(taken);
+    absl::StatusOr<Course> updated = store.UpdateCourse(c, seats);
+    EXPECT_TRUE(updated.ok()) << updated.status();
+    return updated.value_or(Course());
+  };
+  edit(*store_, 20);
+  const Course read_before = edit(*store_, 21);  // revision 3: what a client holds
+  ASSERT_EQ(read_before.revision(), 3);
+
+  const std::string target = root_ + "/restored";
+  ASSERT_TRUE(Restore(b->id, target).ok());
+  auto restored = CatalogStore::Open(target);
+  ASSERT_TRUE(restored.ok()) << restored.status();
+  CatalogStore& after = **restored;
+  edit(after, 5);
+  const Course now = edit(after, 6);
+  ASSERT_EQ(now.revision(), read_before.revision());  // the revision repeats...
+  EXPECT_NE(now.etag(), read_before.etag());          // ...the etag does not
+
+  Course stale = read_before;
+  stale.set_seats_taken(22);
+  EXPECT_EQ(after.UpdateCourse(stale, seats).status().code(), absl::StatusCode::kAborted);
+  EXPECT_EQ(after.ArchiveCourse("c1", read_before.etag()).status().code(), absl::StatusCode::kAborted);
+  EXPECT_EQ(after.GetCourse("c1")->seats_taken(), 6);
+  EXPECT_EQ(after.GetCourse("c1")->state(), Course::OPEN);
+  ASSERT_TRUE(after.Close().ok());
+}
+
+// The recommender's cache reloads the catalog when GetCatalogInfo's
+// generation differs from the one it holds: after a restore and as many
+// writes as the restore lost, the generation must not come back to it.
+TEST_F(CatalogBackupsTest, TheGenerationAfterARestoreNeverRepeatsOneServedBefore) {
+  Put("c1");
+  absl::StatusOr<CatalogBackupInfo> b = manager_->Create();
+  ASSERT_TRUE(b.ok()) << b.status();
+  Put("c2");
+  Put("c3");
+  const int64_t served = store_->GetCatalogInfo()->generation();  // what the cache holds
+
+  const std::string target = root_ + "/restored";
+  absl::StatusOr<CatalogRestoreResult> r = Restore(b->id, target);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_GT(r->generation, static_cast<uint64_t>(served));
+  auto restored = CatalogStore::Open(target);
+  ASSERT_TRUE(restored.ok()) << restored.status();
+  EXPECT_EQ((*restored)->GetCatalogInfo()->generation(), static_cast<int64_t>(r->generation));
+  ASSERT_TRUE((*restored)->CreateCourse(MakeCourse("c4", "围棋")).ok());
+  ASSERT_TRUE((*restored)->CreateCourse(MakeCourse("c5", "象棋")).ok());
+  EXPECT_GT((*restored)->GetCatalogInfo()->generation(), served);
+  ASSERT_TRUE((*restored)->Close().ok());
 }
 
 // A node of a replicated catalog: its database has applied a log position

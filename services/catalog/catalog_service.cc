@@ -23,6 +23,36 @@ using lifelong::v1::Course;
     if (!_grant.ok()) return ToGrpcStatus(_grant.status());                                \
   } while (0)
 
+// Whom the caller reads the catalog as (catalog_store.h, Viewer): learners
+// and kiosks are the public, for whom drafts do not exist. Every other role
+// manages or consumes the whole catalog: operators and the loader write it,
+// the trainer and the recommender copy it (and filter what they offer),
+// teachers are staff who prepare the courses they will teach. With
+// authentication off every caller is an operator (grpc_auth.h), as before.
+Viewer ViewerOf(const auth::AccessGrant& grant) {
+  switch (grant.principal().role) {
+    case auth::Role::kLearner:
+    case auth::Role::kKiosk:
+      return Viewer::kPublic;
+    case auth::Role::kTeacher:
+    case auth::Role::kOperator:
+    case auth::Role::kTrainer:
+    case auth::Role::kRecommender:
+    case auth::Role::kLoader:
+      return Viewer::kStaff;
+  }
+  return Viewer::kPublic;  // a role added later sees what the public sees
+}
+
+// LL_AUTHORIZE for a read: the caller's Viewer, or why the call is refused.
+absl::StatusOr<Viewer> AuthorizeRead(auth::Authorizer* authorizer, const grpc::ServerContext* ctx,
+                                     absl::string_view method) {
+  absl::StatusOr<auth::AccessGrant> grant =
+      auth::AuthorizeCall(authorizer, ctx, absl::StrCat("/lifelong.v1.CourseCatalogService/", method));
+  if (!grant.ok()) return grant.status();
+  return ViewerOf(*grant);
+}
+
 lifelong::v1::CatalogBackup ToProto(const CatalogBackupInfo& b) {
   lifelong::v1::CatalogBackup out;
   out.set_backup_id(b.id);
@@ -62,16 +92,18 @@ grpc::Status CatalogService::CreateCourse(grpc::ServerContext* ctx, const lifelo
 
 grpc::Status CatalogService::GetCourse(grpc::ServerContext* ctx, const lifelong::v1::GetCourseRequest* request,
                                        Course* response) {
-  LL_AUTHORIZE(auth_, ctx, "GetCourse");
-  return ReplyWith(store_->GetCourse(request->id()), response);
+  absl::StatusOr<Viewer> viewer = AuthorizeRead(auth_, ctx, "GetCourse");
+  if (!viewer.ok()) return ToGrpcStatus(viewer.status());
+  return ReplyWith(store_->GetCourse(request->id(), *viewer), response);
 }
 
 grpc::Status CatalogService::BatchGetCourses(grpc::ServerContext* ctx,
                                              const lifelong::v1::BatchGetCoursesRequest* request,
                                              lifelong::v1::BatchGetCoursesResponse* response) {
-  LL_AUTHORIZE(auth_, ctx, "BatchGetCourses");
+  absl::StatusOr<Viewer> viewer = AuthorizeRead(auth_, ctx, "BatchGetCourses");
+  if (!viewer.ok()) return ToGrpcStatus(viewer.status());
   const std::vector<std::string> ids(request->ids().begin(), request->ids().end());
-  absl::StatusOr<std::vector<Course>> courses = store_->BatchGetCourses(ids);
+  absl::StatusOr<std::vector<Course>> courses = store_->BatchGetCourses(ids, *viewer);
   if (!courses.ok()) return ToGrpcStatus(courses.status());
   for (Course& course : *courses) *response->add_courses() = std::move(course);
   return grpc::Status::OK;
@@ -85,8 +117,9 @@ grpc::Status CatalogService::UpdateCourse(grpc::ServerContext* ctx, const lifelo
 
 grpc::Status CatalogService::ListCourses(grpc::ServerContext* ctx, const lifelong::v1::ListCoursesRequest* request,
                                          lifelong::v1::ListCoursesResponse* response) {
-  LL_AUTHORIZE(auth_, ctx, "ListCourses");
-  return ReplyWith(store_->ListCourses(*request), response);
+  absl::StatusOr<Viewer> viewer = AuthorizeRead(auth_, ctx, "ListCourses");
+  if (!viewer.ok()) return ToGrpcStatus(viewer.status());
+  return ReplyWith(store_->ListCourses(*request, *viewer), response);
 }
 
 grpc::Status CatalogService::ArchiveCourse(grpc::ServerContext* ctx, const lifelong::v1::ArchiveCourseRequest* request,
@@ -97,8 +130,9 @@ grpc::Status CatalogService::ArchiveCourse(grpc::ServerContext* ctx, const lifel
 
 grpc::Status CatalogService::GetCatalogInfo(grpc::ServerContext* ctx, const lifelong::v1::GetCatalogInfoRequest*,
                                             lifelong::v1::CatalogInfo* response) {
-  LL_AUTHORIZE(auth_, ctx, "GetCatalogInfo");
-  return ReplyWith(store_->GetCatalogInfo(), response);
+  absl::StatusOr<Viewer> viewer = AuthorizeRead(auth_, ctx, "GetCatalogInfo");
+  if (!viewer.ok()) return ToGrpcStatus(viewer.status());
+  return ReplyWith(store_->GetCatalogInfo(*viewer), response);
 }
 
 grpc::Status CatalogService::Echo(grpc::ServerContext* ctx, const lifelong::v1::EchoRequest* request,

@@ -1,7 +1,10 @@
 // The gRPC face of the catalog: lifelong.v1.CourseCatalogService over a
 // CatalogStore. Each handler maps the request onto one store call and the
 // resulting absl::Status onto a grpc::Status (services/common/grpc_status.h);
-// all rules live in the store and in course_validation.h.
+// all rules live in the store and in course_validation.h. Reads pass the
+// store the caller's Viewer, from its role (learners and kiosks: kPublic,
+// who see no drafts; every other role, and every caller with authentication
+// off: kStaff).
 //
 // Thread-safety: as thread-safe as the store (fully); the sync gRPC server
 // calls handlers concurrently.

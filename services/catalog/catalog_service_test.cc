@@ -285,6 +285,165 @@ TEST_F(CatalogServiceTest, ProgrammesOverGrpc) {
   EXPECT_THAT(bad.error_message(), StartsWith("programme.required_course_ids[1]: no course"));
 }
 
+TEST_F(CatalogServiceTest, DraftsAreVisibleWhenAuthenticationIsOff) {
+  Course draft = MakeCourse("d1");
+  draft.set_state(Course::DRAFT);
+  ASSERT_TRUE(Create(draft).ok());
+  grpc::ClientContext ctx;
+  lifelong::v1::GetCourseRequest req;
+  req.set_id("d1");
+  Course out;
+  ASSERT_TRUE(stub_->GetCourse(&ctx, req, &out).ok());
+  EXPECT_EQ(out.state(), Course::DRAFT);
+  lifelong::v1::ListCoursesResponse listed;
+  ASSERT_TRUE(List({}, &listed).ok());
+  EXPECT_EQ(listed.courses_size(), 1);
+}
+
+// Drafts over gRPC with authentication on and real tokens: learners and
+// kiosks (the kiosk's "today at this venue" list is ListCourses{venue_id})
+// do not see them; the roles that manage or consume the whole catalog do.
+class CatalogDraftServiceTest : public ::testing::Test {
+ protected:
+  static constexpr char kKey[] = "catalog-draft-test-key-0123456789abcdef";
+
+  void SetUp() override {
+    const char* tmp = std::getenv("TEST_TMPDIR");
+    const std::string dir = absl::StrCat(tmp != nullptr ? tmp : "/tmp", "/catalog_draft_service_test/",
+                                         ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir);
+    std::filesystem::create_directories(dir);
+    auth::AuthOptions o;
+    o.enabled = true;
+    o.token.key = kKey;
+    o.limits.requests_per_second = 1000;
+    o.limits.burst = 1000;
+    authorizer_ = std::make_unique<auth::Authorizer>(o);
+    auto store = CatalogStore::Open(dir);
+    ASSERT_TRUE(store.ok()) << store.status();
+    store_ = *std::move(store);
+    // At the kiosk's venue: one open course, one draft.
+    ASSERT_TRUE(store_->CreateCourse(MakeCourse("c-open")).ok());
+    Course draft = MakeCourse("c-draft");
+    draft.set_state(Course::DRAFT);
+    ASSERT_TRUE(store_->CreateCourse(draft).ok());
+    service_ = std::make_unique<CatalogService>(store_.get(), authorizer_.get());
+    auto server = StartGrpcServer(GrpcServerOptions{}, {service_.get()});
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = *std::move(server);
+    stub_ = CourseCatalogService::NewStub(
+        grpc::CreateChannel(absl::StrCat("127.0.0.1:", server_->port()), grpc::InsecureChannelCredentials()));
+  }
+
+  void TearDown() override {
+    if (server_) server_->Shutdown();
+    if (store_) {
+      EXPECT_TRUE(store_->Close().ok());
+    }
+  }
+
+  // A client context carrying a token for `role`.
+  std::unique_ptr<grpc::ClientContext> Ctx(auth::Role role) {
+    auto c = std::make_unique<grpc::ClientContext>();
+    auth::Principal p;
+    p.role = role;
+    p.subject = absl::StrCat(auth::RoleName(role), "-1");
+    if (role == auth::Role::kLearner) p.subject = "u000001";
+    if (role == auth::Role::kKiosk) p.venue = "v-ds";
+    if (role == auth::Role::kTeacher) p.courses = {"c-draft"};
+    auth::TokenOptions t;
+    t.key = kKey;
+    c->AddMetadata("authorization", "Bearer " + *auth::MintToken(p, absl::Minutes(5), t));
+    return c;
+  }
+
+  grpc::Status Get(auth::Role role, const std::string& id) {
+    lifelong::v1::GetCourseRequest req;
+    req.set_id(id);
+    Course out;
+    return stub_->GetCourse(Ctx(role).get(), req, &out);
+  }
+
+  grpc::Status BatchGet(auth::Role role, const std::vector<std::string>& ids) {
+    lifelong::v1::BatchGetCoursesRequest req;
+    for (const std::string& id : ids) req.add_ids(id);
+    lifelong::v1::BatchGetCoursesResponse out;
+    return stub_->BatchGetCourses(Ctx(role).get(), req, &out);
+  }
+
+  // The ids ListCourses returns for `req`, or the status when it fails.
+  std::vector<std::string> ListIds(auth::Role role, const lifelong::v1::ListCoursesRequest& req,
+                                   grpc::Status* status = nullptr) {
+    lifelong::v1::ListCoursesResponse out;
+    grpc::Status s = stub_->ListCourses(Ctx(role).get(), req, &out);
+    if (status != nullptr) *status = s;
+    std::vector<std::string> ids;
+    for (const Course& c : out.courses()) ids.push_back(c.id());
+    return ids;
+  }
+
+  int64_t CourseCount(auth::Role role) {
+    lifelong::v1::CatalogInfo out;
+    EXPECT_TRUE(stub_->GetCatalogInfo(Ctx(role).get(), {}, &out).ok());
+    return out.course_count();
+  }
+
+  std::unique_ptr<auth::Authorizer> authorizer_;
+  std::unique_ptr<CatalogStore> store_;
+  std::unique_ptr<CatalogService> service_;
+  std::unique_ptr<RunningGrpcServer> server_;
+  std::unique_ptr<CourseCatalogService::Stub> stub_;
+};
+
+TEST_F(CatalogDraftServiceTest, LearnersAndKiosksDoNotSeeDrafts) {
+  lifelong::v1::ListCoursesRequest here;  // kiosk.js todayHere()
+  here.set_venue_id("v-ds");
+  here.set_page_size(200);
+  lifelong::v1::ListCoursesRequest drafts;
+  drafts.set_state(Course::DRAFT);
+  for (auth::Role role : {auth::Role::kLearner, auth::Role::kKiosk}) {
+    SCOPED_TRACE(auth::RoleName(role));
+    grpc::Status draft = Get(role, "c-draft");
+    grpc::Status missing = Get(role, "c-nope");
+    EXPECT_EQ(draft.error_code(), grpc::StatusCode::NOT_FOUND);
+    EXPECT_EQ(draft.error_message(), "course 'c-draft' not found");
+    EXPECT_EQ(missing.error_message(), "course 'c-nope' not found");  // indistinguishable
+    EXPECT_TRUE(Get(role, "c-open").ok());
+    grpc::Status batch = BatchGet(role, {"c-open", "c-draft"});
+    EXPECT_EQ(batch.error_code(), grpc::StatusCode::NOT_FOUND);
+    EXPECT_EQ(batch.error_message(), "ids[1]: course 'c-draft' not found");
+    EXPECT_EQ(BatchGet(role, {"c-open", "c-nope"}).error_message(), "ids[1]: course 'c-nope' not found");
+    EXPECT_THAT(ListIds(role, here), ::testing::ElementsAre("c-open"));
+    EXPECT_THAT(ListIds(role, {}), ::testing::ElementsAre("c-open"));
+    grpc::Status refused;
+    EXPECT_TRUE(ListIds(role, drafts, &refused).empty());
+    EXPECT_EQ(refused.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+    EXPECT_THAT(refused.error_message(), StartsWith("state:"));
+    EXPECT_EQ(CourseCount(role), 1);
+  }
+}
+
+TEST_F(CatalogDraftServiceTest, StaffAndTheServicesThatCopyTheCatalogSeeDrafts) {
+  lifelong::v1::ListCoursesRequest here;
+  here.set_venue_id("v-ds");
+  lifelong::v1::ListCoursesRequest drafts;
+  drafts.set_state(Course::DRAFT);
+  lifelong::v1::ListCoursesRequest cache;  // services/recommend/catalog_cache.cc
+  cache.set_page_size(1000);
+  cache.set_show_archived(true);
+  for (auth::Role role : {auth::Role::kOperator, auth::Role::kLoader, auth::Role::kTeacher, auth::Role::kTrainer,
+                          auth::Role::kRecommender}) {
+    SCOPED_TRACE(auth::RoleName(role));
+    grpc::Status draft = Get(role, "c-draft");
+    EXPECT_TRUE(draft.ok()) << draft.error_message();
+    EXPECT_TRUE(BatchGet(role, {"c-open", "c-draft"}).ok());
+    EXPECT_THAT(ListIds(role, here), ::testing::ElementsAre("c-draft", "c-open"));
+    EXPECT_THAT(ListIds(role, cache), ::testing::ElementsAre("c-draft", "c-open"));
+    EXPECT_THAT(ListIds(role, drafts), ::testing::ElementsAre("c-draft"));
+    EXPECT_EQ(CourseCount(role), 2);
+  }
+}
+
 // Backups over gRPC with authentication on: operators only; every other
 // role is refused, a call without a valid credential is unauthenticated.
 class CatalogBackupServiceTest : public ::testing::Test {

@@ -63,7 +63,27 @@ bool Before(const Timestamp& a, const Timestamp& b) {
   return std::make_pair(a.seconds(), a.nanos()) < std::make_pair(b.seconds(), b.nanos());
 }
 
-std::string EtagOf(int64_t revision) { return absl::StrCat(revision); }
+// A course's etag: its revision and the microsecond of the write that made
+// it. The revision alone repeats after a backup restore (the restored course
+// is at an older revision, and as many edits again reach the same number
+// with other contents); the write time does not, so a client's etag read
+// before a restore never matches a course written after it. Computed once,
+// when a write is planned: in log mode the entry carries the course with it
+// (docs/catalog.md, "Replication"), so every node stores the same etag.
+// Etags of the earlier form (the decimal revision) stay in their courses and
+// match until the next write of each.
+std::string EtagOf(int64_t revision, absl::Time update_time) {
+  return absl::StrCat(revision, "-", absl::ToUnixMicros(update_time));
+}
+
+absl::Status CourseNotFound(absl::string_view id) {
+  return absl::NotFoundError(absl::StrCat("course '", id, "' not found"));
+}
+
+// The visibility rule (catalog_store.h, Viewer): a DRAFT exists for staff only.
+bool VisibleTo(const Course& course, Viewer viewer) {
+  return viewer == Viewer::kStaff || course.state() != Course::DRAFT;
+}
 
 bool Matches(const Course& c, const ListCoursesRequest& r) {
   if (r.state() != Course::STATE_UNSPECIFIED) {
@@ -263,6 +283,14 @@ absl::StatusOr<std::unique_ptr<CatalogStore>> CatalogStore::Open(const std::stri
         "catalog database ", path, " is a node of a replicated catalog (it applied log position ",
         counters.applied_log_seq, "): start it with --replication_nats (docs/catalog.md, \"Replication\")")));
   }
+  {
+    // Drafts are not a stored counter: their run of the state index (a
+    // handful of courses in work) is counted here.
+    const std::string drafts = codec::IndexPrefix(codec::IndexKind::kState, codec::EnumTerm(Course::DRAFT));
+    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(ro, handles[kIndex]));
+    for (it->Seek(drafts); it->Valid() && it->key().starts_with(drafts); it->Next()) ++counters.draft_count;
+    if (auto st = FromRocks(it->status(), "count draft courses"); !st.ok()) return fail(st);
+  }
   std::string time_value;
   s = db->Get(ro, meta, codec::MetaKeyBytes(codec::MetaKey::kUpdateTime), &time_value);
   if (s.ok()) {
@@ -302,7 +330,7 @@ absl::StatusOr<Course> CatalogStore::ReadCourse(absl::string_view id, const rock
   ro.snapshot = snapshot;
   std::string value;
   rocksdb::Status s = db_->Get(ro, Cf(kCourses), codec::CourseKey(id), &value);
-  if (s.IsNotFound()) return absl::NotFoundError(absl::StrCat("course '", id, "' not found"));
+  if (s.IsNotFound()) return CourseNotFound(id);
   if (!s.ok()) return FromRocks(s, "read course");
   return codec::DecodeCourseValue(value);
 }
@@ -319,7 +347,7 @@ absl::Status CatalogStore::CheckPrerequisites(const Course& course) const {
 absl::Status CatalogStore::WriteCourse(const Course* previous, Course* next, Pending* pending) {
   const absl::Time now = Micros(options_.clock());
   next->set_revision(previous == nullptr ? 1 : previous->revision() + 1);
-  next->set_etag(EtagOf(next->revision()));
+  next->set_etag(EtagOf(next->revision(), now));
   *next->mutable_update_time() = ToProto(now);
   if (previous == nullptr) {
     *next->mutable_create_time() = ToProto(now);
@@ -357,6 +385,10 @@ absl::Status CatalogStore::CommitCourse(const Course* previous, const Course& ne
   const bool is_archived = next.state() == Course::ARCHIVED;
   if (is_archived && !was_archived) updated.archived_count += 1;
   if (!is_archived && was_archived) updated.archived_count -= 1;
+  const bool was_draft = previous != nullptr && previous->state() == Course::DRAFT;
+  const bool is_draft = next.state() == Course::DRAFT;
+  if (is_draft && !was_draft) updated.draft_count += 1;
+  if (!is_draft && was_draft) updated.draft_count -= 1;
   updated.update_time = now;
   if (log_seq) updated.applied_log_seq = *log_seq;
   batch.Put(Cf(kMeta), codec::MetaKeyBytes(codec::MetaKey::kCourseCount), codec::EncodeU64Value(updated.course_count));
@@ -430,6 +462,31 @@ absl::StatusOr<T> CatalogStore::RunWrite(const std::function<absl::StatusOr<T>(P
           absl::StrCat("catalog: other writes landed first ", attempt, " times in a row; retry the call"));
     }
   }
+}
+
+absl::Status CatalogStore::RaiseGeneration(uint64_t floor) {
+  if (options_.read_only) return ReadOnly();
+  if (options_.log != nullptr) {
+    return absl::FailedPreconditionError("catalog store is replicated: its generation follows the log");
+  }
+  absl::MutexLock write_lock(&write_mu_);
+  absl::ReaderMutexLock lock(&db_mu_);
+  if (db_ == nullptr) return Closed();
+  Counters updated;
+  {
+    absl::MutexLock counters_lock(&counters_mu_);
+    updated = counters_;
+  }
+  if (updated.generation >= floor) return absl::OkStatus();
+  updated.generation = floor;
+  rocksdb::WriteBatch batch;
+  PutCounters(updated, &batch);
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  if (auto s = FromRocks(db_->Write(wo, &batch), "raise the catalog generation"); !s.ok()) return s;
+  absl::MutexLock counters_lock(&counters_mu_);
+  counters_ = updated;
+  return absl::OkStatus();
 }
 
 uint64_t CatalogStore::AppliedLogSeq() const {
@@ -603,14 +660,17 @@ absl::StatusOr<Course> CatalogStore::CreateCourse(const Course& input) {
   });
 }
 
-absl::StatusOr<Course> CatalogStore::GetCourse(absl::string_view id) const {
+absl::StatusOr<Course> CatalogStore::GetCourse(absl::string_view id, Viewer viewer) const {
   if (auto s = ValidateCourseId("id", id); !s.ok()) return s;
   absl::ReaderMutexLock lock(&db_mu_);
   if (db_ == nullptr) return Closed();
-  return ReadCourse(id, nullptr);
+  absl::StatusOr<Course> course = ReadCourse(id, nullptr);
+  if (course.ok() && !VisibleTo(*course, viewer)) return CourseNotFound(id);
+  return course;
 }
 
-absl::StatusOr<std::vector<Course>> CatalogStore::BatchGetCourses(absl::Span<const std::string> ids) const {
+absl::StatusOr<std::vector<Course>> CatalogStore::BatchGetCourses(absl::Span<const std::string> ids,
+                                                                  Viewer viewer) const {
   if (ids.empty() || ids.size() > static_cast<size_t>(kMaxBatchGet)) {
     return absl::InvalidArgumentError(absl::StrCat("ids: must hold 1..", kMaxBatchGet, " ids"));
   }
@@ -625,7 +685,7 @@ absl::StatusOr<std::vector<Course>> CatalogStore::BatchGetCourses(absl::Span<con
   size_t reply_bytes = 0;  // encoded size of `courses`, as a list page counts it
   for (size_t i = 0; i < ids.size() && status.ok(); ++i) {
     absl::StatusOr<Course> course = ReadCourse(ids[i], snapshot);
-    if (absl::IsNotFound(course.status())) {
+    if (absl::IsNotFound(course.status()) || (course.ok() && !VisibleTo(*course, viewer))) {
       status = absl::NotFoundError(absl::StrCat("ids[", i, "]: course '", ids[i], "' not found"));
     } else if (!course.ok()) {
       status = course.status();
@@ -701,8 +761,11 @@ absl::StatusOr<Course> CatalogStore::ArchiveCourse(absl::string_view id, absl::s
   });
 }
 
-absl::StatusOr<ListCoursesResponse> CatalogStore::ListCourses(const ListCoursesRequest& request) const {
+absl::StatusOr<ListCoursesResponse> CatalogStore::ListCourses(const ListCoursesRequest& request, Viewer viewer) const {
   if (auto s = ValidateListCoursesRequest(request); !s.ok()) return s;
+  if (viewer == Viewer::kPublic && request.state() == Course::DRAFT) {
+    return absl::PermissionDeniedError("state: DRAFT courses are listed to catalog staff only");
+  }
   const int page_size = request.page_size() == 0 ? kDefaultPageSize : request.page_size();
   const uint64_t fingerprint = ListFilterFingerprint(request);
   const absl::Time now = options_.clock();
@@ -751,11 +814,6 @@ absl::StatusOr<ListCoursesResponse> CatalogStore::ListCourses(const ListCoursesR
     if (!key.starts_with(prefix)) break;
     const absl::string_view id(key.data() + prefix.size(), key.size() - prefix.size());
     if (!after_id.empty() && id <= after_id) continue;
-    if (examined == options_.max_scan_per_page) {
-      next_after = last_examined;
-      break;
-    }
-    ++examined;
     absl::StatusOr<Course> course =
         index_prefix ? ReadCourse(id, snapshot)
                      : codec::DecodeCourseValue(absl::string_view(it->value().data(), it->value().size()));
@@ -763,6 +821,14 @@ absl::StatusOr<ListCoursesResponse> CatalogStore::ListCourses(const ListCoursesR
       return absl::DataLossError(absl::StrCat("index entry for missing course '", id, "'"));
     }
     if (!course.ok()) return course.status();
+    // A course the viewer may not see is not there: it neither counts
+    // against the scan budget nor becomes the id a page token carries.
+    if (!VisibleTo(*course, viewer)) continue;
+    if (examined == options_.max_scan_per_page) {
+      next_after = last_examined;
+      break;
+    }
+    ++examined;
     if (Matches(*course, request)) {
       const size_t size = course->ByteSizeLong();
       if (response.courses_size() == page_size ||
@@ -805,7 +871,7 @@ absl::Status CatalogStore::WithDatabaseForBackup(
   return fn(db_.get(), counts);
 }
 
-absl::StatusOr<CatalogInfo> CatalogStore::GetCatalogInfo() const {
+absl::StatusOr<CatalogInfo> CatalogStore::GetCatalogInfo(Viewer viewer) const {
   {
     absl::ReaderMutexLock lock(&db_mu_);
     if (db_ == nullptr) return Closed();
@@ -813,7 +879,8 @@ absl::StatusOr<CatalogInfo> CatalogStore::GetCatalogInfo() const {
   absl::MutexLock lock(&counters_mu_);
   CatalogInfo info;
   info.set_generation(static_cast<int64_t>(counters_.generation));
-  info.set_course_count(static_cast<int64_t>(counters_.course_count));
+  const uint64_t hidden = viewer == Viewer::kPublic ? counters_.draft_count : 0;
+  info.set_course_count(static_cast<int64_t>(counters_.course_count - hidden));
   info.set_archived_count(static_cast<int64_t>(counters_.archived_count));
   if (counters_.update_time) *info.mutable_update_time() = ToProto(*counters_.update_time);
   return info;

@@ -40,6 +40,20 @@
 
 namespace lifelong::catalog {
 
+// Whom a read is for: the catalog's one visibility rule (docs/catalog.md,
+// "Drafts"). A DRAFT course is staff work in progress: for kPublic it does not
+// exist. The service maps a caller's role onto a Viewer (catalog_service.cc).
+enum class Viewer {
+  // Every course: the roles that manage or consume the whole catalog
+  // (operator, loader, teacher, trainer, recommender), and every caller when
+  // authentication is off. What callers inside the process read as.
+  kStaff,
+  // Learners and kiosks: DRAFT courses are left out as if they did not exist
+  // (the same NOT_FOUND as a missing id, absent from listings, page tokens
+  // and counts).
+  kPublic,
+};
+
 struct CatalogStoreOptions {
   // Source of create/update times and of page-token issue times.
   std::function<absl::Time()> clock = [] { return absl::Now(); };
@@ -90,17 +104,20 @@ class CatalogStore {
   // unknown prerequisites; ALREADY_EXISTS when the id is taken.
   absl::StatusOr<lifelong::v1::Course> CreateCourse(const lifelong::v1::Course& course);
 
-  // The course with id `id` (archived ones included). INVALID_ARGUMENT for a
-  // malformed id, NOT_FOUND when there is none.
-  absl::StatusOr<lifelong::v1::Course> GetCourse(absl::string_view id) const;
+  // The course with id `id` (archived ones included) as `viewer` sees it.
+  // INVALID_ARGUMENT for a malformed id, NOT_FOUND when there is none (for
+  // kPublic also when it is a DRAFT, with the same message).
+  absl::StatusOr<lifelong::v1::Course> GetCourse(absl::string_view id, Viewer viewer = Viewer::kStaff) const;
 
   // The courses with the given ids (1..1000, repeats allowed), in order, from
   // one snapshot. INVALID_ARGUMENT for a bad count or id ("ids[3]: ..."), and
   // naming `ids` and the limit when the courses pass options.max_page_bytes
   // encoded (a reply always holds the first course; the reply is never built
   // past the limit, so 1,000 repeats of a 200 KB course cost one page, not
-  // 200 MB); NOT_FOUND naming the first missing id.
-  absl::StatusOr<std::vector<lifelong::v1::Course>> BatchGetCourses(absl::Span<const std::string> ids) const;
+  // 200 MB); NOT_FOUND naming the first missing id (for kPublic a DRAFT is
+  // missing).
+  absl::StatusOr<std::vector<lifelong::v1::Course>> BatchGetCourses(absl::Span<const std::string> ids,
+                                                                    Viewer viewer = Viewer::kStaff) const;
 
   // Replaces the fields of the stored course `course.id()` that `update_mask`
   // selects (semantics in catalog.proto's UpdateCourseRequest) with those of
@@ -116,7 +133,13 @@ class CatalogStore {
   // the catalog generation of the snapshot it was read from. INVALID_ARGUMENT
   // for bad filters or page size, and for a page token that is malformed,
   // forged, from another catalog, issued for other filters, or expired.
-  absl::StatusOr<lifelong::v1::ListCoursesResponse> ListCourses(const lifelong::v1::ListCoursesRequest& request) const;
+  // kPublic: DRAFT courses are skipped without counting against
+  // options.max_scan_per_page, so a page token never names one (a listing
+  // pays for the drafts between two published courses, a handful at a
+  // time); PERMISSION_DENIED naming `state` when the request filters on
+  // state DRAFT.
+  absl::StatusOr<lifelong::v1::ListCoursesResponse> ListCourses(const lifelong::v1::ListCoursesRequest& request,
+                                                                Viewer viewer = Viewer::kStaff) const;
 
   // Moves the course to ARCHIVED (revision + 1); an archived course is
   // returned unchanged. When `etag` is not empty it must be the stored etag
@@ -138,8 +161,19 @@ class CatalogStore {
   // Every programme, by id, from one snapshot.
   absl::StatusOr<std::vector<lifelong::v1::Programme>> ListProgrammes() const;
 
-  // Generation, counts and last write time. Never fails while open.
-  absl::StatusOr<lifelong::v1::CatalogInfo> GetCatalogInfo() const;
+  // Generation, counts and last write time. Never fails while open. For
+  // kPublic, course_count leaves DRAFT courses out (the generation still
+  // grows with every write, drafts' included: it says that something
+  // changed, not what).
+  absl::StatusOr<lifelong::v1::CatalogInfo> GetCatalogInfo(Viewer viewer = Viewer::kStaff) const;
+
+  // For a restore of a single-node catalog (catalog_backups.h): raises the
+  // generation to `floor` when it is lower (one synced write of the meta
+  // family; nothing else changes), so that a restored catalog never serves a
+  // generation it served before with other contents. FAILED_PRECONDITION in
+  // log mode (every node's generation follows the log) or read-only;
+  // UNAVAILABLE after Close.
+  absl::Status RaiseGeneration(uint64_t floor);
 
   // What a backup records of the catalog at its start (catalog_backups.h).
   struct BackupCounts {
@@ -159,8 +193,10 @@ class CatalogStore {
   // Log mode (catalog_log.h). The log position this database has applied
   // (0: none).
   uint64_t AppliedLogSeq() const;
-  // Writes made without a log while the database applied no log entry (a
-  // catalog that was single-node): such a database cannot join a log.
+  // Nonzero when the database was written without a log and applied no log
+  // entry (a catalog that was single-node): its generation, which counts
+  // those writes (a restore raises it, RaiseGeneration). Such a database
+  // cannot join a log.
   uint64_t UnloggedWrites() const;
   // Applies log entry `seq` of `kind` (the applier, in log order): its
   // effects and the position in one synced batch. OK without effect when
@@ -178,6 +214,9 @@ class CatalogStore {
     uint64_t generation = 0;
     uint64_t course_count = 0;
     uint64_t archived_count = 0;
+    // Courses in state DRAFT: not stored, counted from the state index on
+    // open and kept by every course write.
+    uint64_t draft_count = 0;
     std::optional<absl::Time> update_time;
     uint64_t applied_log_seq = 0;  // meta kAppliedLogSeq
   };

@@ -11,6 +11,8 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/mutex.h"
@@ -119,7 +121,7 @@ TEST_F(CatalogStoreTest, CreateThenGetReturnsTheStoredCourse) {
   input.set_etag("client-etag");  // output only: ignored
   Course created = Create(input);
   EXPECT_EQ(created.revision(), 1);
-  EXPECT_EQ(created.etag(), "1");
+  EXPECT_EQ(created.etag(), absl::StrCat("1-", kT0 * 1000000));  // revision, write time
   EXPECT_EQ(created.state(), Course::DRAFT);
   EXPECT_EQ(created.create_time().seconds(), kT0);
   EXPECT_EQ(created.update_time().seconds(), kT0);
@@ -221,6 +223,116 @@ TEST_F(CatalogStoreTest, BatchGetRefusesRepliesPastThePageByteBudget) {
   ASSERT_TRUE(got.ok()) << got.status();
   EXPECT_EQ(got->size(), 1u);
   EXPECT_EQ(store_->BatchGetCourses({"big", "big"}).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+// Drafts are staff work in progress: for Viewer::kPublic (learners, kiosks)
+// they do not exist, in every read, with the messages a missing course gets.
+TEST_F(CatalogStoreTest, DraftsDoNotExistForThePublic) {
+  Course draft = MakeCourse("d1");
+  draft.clear_state();  // becomes DRAFT
+  Create(draft);
+  Create(MakeCourse("o1"));
+  Create(MakeCourse("o2"));
+  ASSERT_TRUE(store_->ArchiveCourse("o2", "").ok());
+  constexpr Viewer kPublic = Viewer::kPublic;
+
+  absl::StatusOr<Course> hidden = store_->GetCourse("d1", kPublic);
+  EXPECT_EQ(hidden.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(hidden.status().message(), "course 'd1' not found");
+  EXPECT_EQ(store_->GetCourse("d9", kPublic).status().message(), "course 'd9' not found");  // the same shape
+  EXPECT_EQ(store_->GetCourse("d1")->state(), Course::DRAFT);                               // staff: there
+  EXPECT_TRUE(store_->GetCourse("o2", kPublic).ok());                                       // archived: readable
+
+  const std::vector<std::string> ids = {"o1", "d1"};
+  absl::StatusOr<std::vector<Course>> batch = store_->BatchGetCourses(ids, kPublic);
+  EXPECT_EQ(batch.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(batch.status().message(), "ids[1]: course 'd1' not found");
+  EXPECT_EQ(store_->BatchGetCourses(std::vector<std::string>{"o1", "d9"}, kPublic).status().message(),
+            "ids[1]: course 'd9' not found");
+  ASSERT_TRUE(store_->BatchGetCourses(ids).ok());
+
+  auto list = [this](ListCoursesRequest r, Viewer viewer) {
+    std::vector<std::string> out;
+    absl::StatusOr<ListCoursesResponse> page = store_->ListCourses(r, viewer);
+    EXPECT_TRUE(page.ok()) << page.status();
+    if (page.ok()) {
+      for (const Course& c : page->courses()) out.push_back(c.id());
+    }
+    return out;
+  };
+  ListCoursesRequest all;
+  all.set_show_archived(true);
+  EXPECT_THAT(list(all, kPublic), ElementsAre("o1", "o2"));
+  EXPECT_THAT(list(all, Viewer::kStaff), ElementsAre("d1", "o1", "o2"));
+  ListCoursesRequest by_category;  // an index-driven listing
+  by_category.set_category("书法");
+  EXPECT_THAT(list(by_category, kPublic), ElementsAre("o1"));
+  EXPECT_THAT(list(by_category, Viewer::kStaff), ElementsAre("d1", "o1"));
+  ListCoursesRequest drafts;
+  drafts.set_state(Course::DRAFT);
+  absl::StatusOr<ListCoursesResponse> refused = store_->ListCourses(drafts, kPublic);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_THAT(std::string(refused.status().message()), StartsWith("state:"));
+  EXPECT_THAT(list(drafts, Viewer::kStaff), ElementsAre("d1"));
+
+  // Counts leave drafts out for the public, also after a reopen (recounted).
+  EXPECT_EQ(store_->GetCatalogInfo(kPublic)->course_count(), 2);
+  EXPECT_EQ(store_->GetCatalogInfo()->course_count(), 3);
+  Reopen();
+  EXPECT_EQ(store_->GetCatalogInfo(kPublic)->course_count(), 2);
+  EXPECT_EQ(store_->GetCatalogInfo(kPublic)->archived_count(), 1);
+
+  // Published: there for everyone.
+  Course publish;
+  publish.set_id("d1");
+  publish.set_etag(store_->GetCourse("d1")->etag());
+  publish.set_state(Course::OPEN);
+  ASSERT_TRUE(store_->UpdateCourse(publish, {}).ok());
+  EXPECT_TRUE(store_->GetCourse("d1", kPublic).ok());
+  EXPECT_EQ(store_->GetCatalogInfo(kPublic)->course_count(), 3);
+  EXPECT_THAT(list(all, kPublic), ElementsAre("d1", "o1", "o2"));
+}
+
+// A public listing that reaches the scan budget inside a run of drafts
+// neither names a draft in its page token nor loses or repeats a course.
+TEST_F(CatalogStoreTest, PublicPageTokensNeverNameADraft) {
+  Reopen(/*max_scan=*/1);
+  for (const char* id : {"a-open", "b-draft", "c-draft", "d-open", "e-draft", "f-open"}) {
+    Course c = MakeCourse(id);
+    if (absl::StrContains(id, "draft")) c.set_state(Course::DRAFT);
+    Create(c);
+  }
+  for (const std::string& category : {std::string(), std::string("书法")}) {
+    SCOPED_TRACE(category);
+    ListCoursesRequest r;
+    r.set_category(category);
+    std::vector<std::string> seen;
+    int pages = 0;
+    do {
+      absl::StatusOr<ListCoursesResponse> page = store_->ListCourses(r, Viewer::kPublic);
+      ASSERT_TRUE(page.ok()) << page.status();
+      for (const Course& c : page->courses()) seen.push_back(c.id());
+      std::string payload;
+      ASSERT_TRUE(absl::WebSafeBase64Unescape(page->next_page_token(), &payload));
+      EXPECT_FALSE(absl::StrContains(payload, "draft")) << "a page token names a draft";
+      r.set_page_token(page->next_page_token());
+    } while (!r.page_token().empty() && ++pages < 100);
+    EXPECT_THAT(seen, ElementsAre("a-open", "d-open", "f-open"));
+  }
+  ListCoursesRequest staff;
+  EXPECT_EQ(ListAll(staff).size(), 6u);
+}
+
+TEST_F(CatalogStoreTest, RaiseGenerationOnlyRaises) {
+  Create(MakeCourse("c1"));
+  ASSERT_TRUE(store_->RaiseGeneration(100).ok());
+  EXPECT_EQ(Generation(), 100);
+  ASSERT_TRUE(store_->RaiseGeneration(50).ok());
+  EXPECT_EQ(Generation(), 100);
+  Create(MakeCourse("c2"));
+  EXPECT_EQ(Generation(), 101);
+  Reopen();
+  EXPECT_EQ(Generation(), 101);
 }
 
 TEST_F(CatalogStoreTest, UpdateWithMaskReplacesOnlyListedFields) {
@@ -330,7 +442,7 @@ TEST_F(CatalogStoreTest, UpdateConflictsAndErrors) {
   // An update whose result fails validation writes nothing.
   Course invalid;
   invalid.set_id("c1");
-  invalid.set_etag("2");
+  invalid.set_etag(store_->GetCourse("c1")->etag());
   invalid.set_capacity(5);
   invalid.set_seats_taken(6);
   const int64_t generation = Generation();
@@ -351,7 +463,7 @@ TEST_F(CatalogStoreTest, UpdateRejectsAPrerequisiteCycle) {
   Create(c);
   Course a_patch;
   a_patch.set_id("a");
-  a_patch.set_etag("1");
+  a_patch.set_etag(store_->GetCourse("a")->etag());
   a_patch.add_prerequisite_ids("c");
   absl::StatusOr<Course> cyclic = store_->UpdateCourse(a_patch, {});
   EXPECT_EQ(cyclic.status().code(), absl::StatusCode::kInvalidArgument);
@@ -704,7 +816,7 @@ TEST_F(CatalogStoreTest, ConcurrentReadersSeeConsistentPagesDuringWrites) {
     const std::string id = absl::StrFormat("c%03d", i);
     Course patch;
     patch.set_id(id);
-    patch.set_etag("1");
+    patch.set_etag(store_->GetCourse(id)->etag());
     patch.set_category("绘画");
     ASSERT_TRUE(store_->UpdateCourse(patch, {}).ok());
   }
@@ -853,6 +965,48 @@ TEST(CatalogStoreOpen, OtherFormatVersionIsFailedPrecondition) {
   }
   auto store = CatalogStore::Open(dir);
   EXPECT_EQ(store.status().code(), absl::StatusCode::kFailedPrecondition) << store.status();
+}
+
+// A course stored by an earlier version carries an etag of the earlier form
+// (the decimal revision): it still matches until the course's next write.
+TEST(CatalogStoreOpen, EtagsStoredBeforeTheUpgradeStillMatch) {
+  const std::string dir = FreshDir("old_etags");
+  {
+    auto store = CatalogStore::Open(dir);
+    ASSERT_TRUE(store.ok()) << store.status();
+    ASSERT_TRUE((*store)->CreateCourse(MakeCourse("c1")).ok());
+  }
+  {  // the record as the earlier version wrote it
+    std::vector<rocksdb::ColumnFamilyDescriptor> families;
+    for (const ColumnFamilySpec& f : kColumnFamilies) {
+      families.emplace_back(std::string(f.name), rocksdb::ColumnFamilyOptions());
+    }
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    rocksdb::DB* raw = nullptr;
+    ASSERT_TRUE(rocksdb::DB::Open(rocksdb::DBOptions(), dir, families, &handles, &raw).ok());
+    std::unique_ptr<rocksdb::DB> db(raw);
+    rocksdb::ColumnFamilyHandle* courses = handles[static_cast<int>(Cf::kCourses)];
+    std::string value;
+    ASSERT_TRUE(db->Get(rocksdb::ReadOptions(), courses, codec::CourseKey("c1"), &value).ok());
+    absl::StatusOr<Course> stored = codec::DecodeCourseValue(value);
+    ASSERT_TRUE(stored.ok()) << stored.status();
+    stored->set_etag("1");
+    ASSERT_TRUE(
+        db->Put(rocksdb::WriteOptions(), courses, codec::CourseKey("c1"), codec::EncodeCourseValue(*stored)).ok());
+    for (auto* h : handles) db->DestroyColumnFamilyHandle(h);
+  }
+  auto store = CatalogStore::Open(dir);
+  ASSERT_TRUE(store.ok()) << store.status();
+  EXPECT_EQ((*store)->GetCourse("c1")->etag(), "1");
+  Course patch;
+  patch.set_id("c1");
+  patch.set_etag("1");
+  patch.set_title("新标题");
+  absl::StatusOr<Course> updated = (*store)->UpdateCourse(patch, {});
+  ASSERT_TRUE(updated.ok()) << updated.status();
+  EXPECT_EQ(updated->revision(), 2);
+  EXPECT_THAT(updated->etag(), StartsWith("2-"));
+  EXPECT_EQ((*store)->UpdateCourse(patch, {}).status().code(), absl::StatusCode::kAborted);  // "1" is stale now
 }
 
 }  // namespace

@@ -113,8 +113,10 @@ absl::Status CatalogReplicator::Setup() {
 absl::Status CatalogReplicator::Start(CatalogStore* store) {
   if (const uint64_t unlogged = store->UnloggedWrites(); unlogged > 0) {
     return absl::FailedPreconditionError(
-        absl::StrCat("the catalog database holds ", unlogged,
-                     " writes made without the replicated log (a single-node catalog): it cannot join the log; "
+        absl::StrCat("the catalog database holds writes made without the replicated log (a single-node catalog at "
+                     "generation ",
+                     unlogged,
+                     "): it cannot join the log; "
                      "start this node on an empty --data_dir (it rebuilds the catalog from the log), or load the "
                      "courses through a replicated node (docs/catalog.md, \"Replication\")"));
   }
