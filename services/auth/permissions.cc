@@ -67,7 +67,9 @@ std::vector<TableRow> BuildTable() {
       {cat("CreateCourse"), {{R::kOperator, S::kNoRecords}, {R::kLoader, S::kNoRecords}}, "catalog management"},
       {cat("UpdateCourse"), {{R::kOperator, S::kNoRecords}, {R::kLoader, S::kNoRecords}}, "catalog management"},
       {cat("ArchiveCourse"), {{R::kOperator, S::kNoRecords}}, "catalog management"},
-      {cat("GetCourse"), everyone_no_records, "the catalog is public to every signed-in caller"},
+      {cat("GetCourse"), everyone_no_records,
+       "the catalog is public to every signed-in caller; a draft course only to staff (learners and kiosks: "
+       "NOT_FOUND)"},
       {cat("BatchGetCourses"), everyone_no_records, "as GetCourse"},
       {cat("ListCourses"), everyone_no_records, "as GetCourse"},
       {cat("GetCatalogInfo"), everyone_no_records, "as GetCourse"},

@@ -16,12 +16,12 @@ namespace {
 using lifelong::v1::Course;
 
 // Refuses the call unless the role table grants `method` to the caller.
-#define LL_AUTHORIZE(authorizer, ctx, method)                                              \
-  do {                                                                                     \
-    absl::StatusOr<auth::AccessGrant> _grant =                                             \
-        auth::AuthorizeCall(authorizer, ctx, "/lifelong.v1.CourseCatalogService/" method); \
-    if (!_grant.ok()) return ToGrpcStatus(_grant.status());                                \
-  } while (0)
+// Declares `grant`, the caller's grant, held until the handler returns: it
+// is one of the caller's in-flight calls (AuthOptions::limits.max_in_flight).
+#define LL_AUTHORIZE(authorizer, ctx, method)                                            \
+  absl::StatusOr<auth::AccessGrant> grant =                                              \
+      auth::AuthorizeCall(authorizer, ctx, "/lifelong.v1.CourseCatalogService/" method); \
+  if (!grant.ok()) return ToGrpcStatus(grant.status())
 
 // Whom the caller reads the catalog as (catalog_store.h, Viewer): learners
 // and kiosks are the public, for whom drafts do not exist. Every other role
@@ -42,15 +42,6 @@ Viewer ViewerOf(const auth::AccessGrant& grant) {
       return Viewer::kStaff;
   }
   return Viewer::kPublic;  // a role added later sees what the public sees
-}
-
-// LL_AUTHORIZE for a read: the caller's Viewer, or why the call is refused.
-absl::StatusOr<Viewer> AuthorizeRead(auth::Authorizer* authorizer, const grpc::ServerContext* ctx,
-                                     absl::string_view method) {
-  absl::StatusOr<auth::AccessGrant> grant =
-      auth::AuthorizeCall(authorizer, ctx, absl::StrCat("/lifelong.v1.CourseCatalogService/", method));
-  if (!grant.ok()) return grant.status();
-  return ViewerOf(*grant);
 }
 
 lifelong::v1::CatalogBackup ToProto(const CatalogBackupInfo& b) {
@@ -92,18 +83,18 @@ grpc::Status CatalogService::CreateCourse(grpc::ServerContext* ctx, const lifelo
 
 grpc::Status CatalogService::GetCourse(grpc::ServerContext* ctx, const lifelong::v1::GetCourseRequest* request,
                                        Course* response) {
-  absl::StatusOr<Viewer> viewer = AuthorizeRead(auth_, ctx, "GetCourse");
-  if (!viewer.ok()) return ToGrpcStatus(viewer.status());
-  return ReplyWith(store_->GetCourse(request->id(), *viewer), response);
+  LL_AUTHORIZE(auth_, ctx, "GetCourse");
+  const Viewer viewer = ViewerOf(*grant);
+  return ReplyWith(store_->GetCourse(request->id(), viewer), response);
 }
 
 grpc::Status CatalogService::BatchGetCourses(grpc::ServerContext* ctx,
                                              const lifelong::v1::BatchGetCoursesRequest* request,
                                              lifelong::v1::BatchGetCoursesResponse* response) {
-  absl::StatusOr<Viewer> viewer = AuthorizeRead(auth_, ctx, "BatchGetCourses");
-  if (!viewer.ok()) return ToGrpcStatus(viewer.status());
+  LL_AUTHORIZE(auth_, ctx, "BatchGetCourses");
+  const Viewer viewer = ViewerOf(*grant);
   const std::vector<std::string> ids(request->ids().begin(), request->ids().end());
-  absl::StatusOr<std::vector<Course>> courses = store_->BatchGetCourses(ids, *viewer);
+  absl::StatusOr<std::vector<Course>> courses = store_->BatchGetCourses(ids, viewer);
   if (!courses.ok()) return ToGrpcStatus(courses.status());
   for (Course& course : *courses) *response->add_courses() = std::move(course);
   return grpc::Status::OK;
@@ -117,9 +108,9 @@ grpc::Status CatalogService::UpdateCourse(grpc::ServerContext* ctx, const lifelo
 
 grpc::Status CatalogService::ListCourses(grpc::ServerContext* ctx, const lifelong::v1::ListCoursesRequest* request,
                                          lifelong::v1::ListCoursesResponse* response) {
-  absl::StatusOr<Viewer> viewer = AuthorizeRead(auth_, ctx, "ListCourses");
-  if (!viewer.ok()) return ToGrpcStatus(viewer.status());
-  return ReplyWith(store_->ListCourses(*request, *viewer), response);
+  LL_AUTHORIZE(auth_, ctx, "ListCourses");
+  const Viewer viewer = ViewerOf(*grant);
+  return ReplyWith(store_->ListCourses(*request, viewer), response);
 }
 
 grpc::Status CatalogService::ArchiveCourse(grpc::ServerContext* ctx, const lifelong::v1::ArchiveCourseRequest* request,
@@ -130,9 +121,9 @@ grpc::Status CatalogService::ArchiveCourse(grpc::ServerContext* ctx, const lifel
 
 grpc::Status CatalogService::GetCatalogInfo(grpc::ServerContext* ctx, const lifelong::v1::GetCatalogInfoRequest*,
                                             lifelong::v1::CatalogInfo* response) {
-  absl::StatusOr<Viewer> viewer = AuthorizeRead(auth_, ctx, "GetCatalogInfo");
-  if (!viewer.ok()) return ToGrpcStatus(viewer.status());
-  return ReplyWith(store_->GetCatalogInfo(*viewer), response);
+  LL_AUTHORIZE(auth_, ctx, "GetCatalogInfo");
+  const Viewer viewer = ViewerOf(*grant);
+  return ReplyWith(store_->GetCatalogInfo(viewer), response);
 }
 
 grpc::Status CatalogService::Echo(grpc::ServerContext* ctx, const lifelong::v1::EchoRequest* request,

@@ -4,15 +4,19 @@
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/synchronization/notification.h"
 #include "proto/lifelong/v1/catalog.grpc.pb.h"
 #include "services/auth/authorizer.h"
 #include "services/auth/token.h"
@@ -446,6 +450,77 @@ TEST_F(CatalogDraftServiceTest, StaffAndTheServicesThatCopyTheCatalogSeeDrafts) 
 
 // Backups over gRPC with authentication on: operators only; every other
 // role is refused, a call without a valid credential is unauthenticated.
+// The per-caller concurrency limit (AuthOptions::limits.max_in_flight)
+// covers a catalog call until it is answered: its slot is held while the
+// store works, so one token cannot have more calls in the store at once.
+// The store's clock, which ListCourses reads, holds the first call there.
+TEST(CatalogServiceLimitsTest, ACallHoldsItsInFlightSlotUntilItIsAnswered) {
+  constexpr char kKey[] = "catalog-limits-test-key-0123456789abcdef";
+  const char* tmp = std::getenv("TEST_TMPDIR");
+  const std::string dir = absl::StrCat(tmp != nullptr ? tmp : "/tmp", "/catalog_service_limits_test");
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  absl::Notification entered, release;
+  std::atomic<bool> hold{false};
+  CatalogStoreOptions so;
+  so.clock = [&] {
+    if (hold.exchange(false)) {
+      entered.Notify();
+      release.WaitForNotificationWithTimeout(absl::Seconds(60));
+    }
+    return absl::Now();
+  };
+  auto store = CatalogStore::Open(dir, so);
+  ASSERT_TRUE(store.ok()) << store.status();
+  ASSERT_TRUE((*store)->CreateCourse(MakeCourse("c-open")).ok());
+  auth::AuthOptions ao;
+  ao.enabled = true;
+  ao.token.key = kKey;
+  ao.limits.max_in_flight = 1;
+  ao.limits.requests_per_second = 1000;
+  ao.limits.burst = 1000;
+  auth::Authorizer authorizer(ao);
+  CatalogService service(store->get(), &authorizer);
+  auto server = StartGrpcServer(GrpcServerOptions{}, {&service});
+  ASSERT_TRUE(server.ok()) << server.status();
+  auto stub = CourseCatalogService::NewStub(
+      grpc::CreateChannel(absl::StrCat("127.0.0.1:", (*server)->port()), grpc::InsecureChannelCredentials()));
+  auth::Principal learner;
+  learner.role = auth::Role::kLearner;
+  learner.subject = "u000001";
+  const std::string token = *auth::MintToken(learner, absl::Minutes(5), ao.token);
+  auto list = [&] {
+    grpc::ClientContext ctx;
+    ctx.AddMetadata("authorization", "Bearer " + token);
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    lifelong::v1::ListCoursesResponse out;
+    return stub->ListCourses(&ctx, lifelong::v1::ListCoursesRequest(), &out);
+  };
+  auto get = [&] {
+    grpc::ClientContext ctx;
+    ctx.AddMetadata("authorization", "Bearer " + token);
+    lifelong::v1::GetCourseRequest req;
+    req.set_id("c-open");
+    Course out;
+    return stub->GetCourse(&ctx, req, &out);
+  };
+
+  hold = true;
+  grpc::Status first;
+  std::thread slow([&] { first = list(); });
+  ASSERT_TRUE(entered.WaitForNotificationWithTimeout(absl::Seconds(30)));
+  const grpc::Status second = get();  // while the first is in the store
+  EXPECT_EQ(second.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << second.error_message();
+  EXPECT_THAT(second.error_message(), ::testing::HasSubstr("concurrency limit"));
+  release.Notify();
+  slow.join();
+  EXPECT_TRUE(first.ok()) << first.error_message();
+  const grpc::Status after = get();  // the answer gave the slot back
+  EXPECT_TRUE(after.ok()) << after.error_message();
+  (*server)->Shutdown();
+  EXPECT_TRUE((*store)->Close().ok());
+}
+
 class CatalogBackupServiceTest : public ::testing::Test {
  protected:
   static constexpr char kKey[] = "catalog-backup-test-key-0123456789abcdef";

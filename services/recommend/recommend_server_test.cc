@@ -15,6 +15,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -947,6 +948,66 @@ TEST_F(RecommendServerTest, TheInFlightLimitCoversTheHistoryRead) {
     const grpc::Status again = call();
     EXPECT_TRUE(again.ok()) << again.error_code() << " " << again.error_message();
   }
+  server_->Shutdown();
+}
+
+// SimilarCourses holds its slot of the per-principal concurrency limit
+// until it is answered, as Recommend does. The server's clock, which the
+// call reads after it is authorized, holds the first call in the service.
+TEST_F(RecommendServerTest, TheInFlightLimitCoversSimilarCourses) {
+  constexpr char kKey[] = "recommend-server-test-key-0123456789abcd";
+  auth::AuthOptions ao;
+  ao.enabled = true;
+  ao.token.key = kKey;
+  ao.limits.max_in_flight = 1;
+  authorizer_ = std::make_unique<auth::Authorizer>(ao);
+  ASSERT_TRUE(testing::WriteTestModel(model_dir_).ok());
+  std::atomic<bool> hold{false};
+  absl::Notification entered, release;
+  RecommendServerOptions o = Options();
+  o.authorizer = authorizer_.get();
+  o.catalog_refresh = absl::Hours(1);  // after the first read, only calls read the clock
+  o.clock = [&] {
+    if (hold.exchange(false)) {
+      entered.Notify();
+      release.WaitForNotificationWithTimeout(absl::Seconds(60));
+    }
+    return absl::Now();
+  };
+  StartServer(o);
+  const absl::Time until = absl::Now() + absl::Seconds(60);
+  while ((server_->models().Current() == nullptr || !server_->catalog().Current().ok()) && absl::Now() < until) {
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  ASSERT_NE(server_->models().Current(), nullptr);
+
+  auth::Principal learner;
+  learner.role = auth::Role::kLearner;
+  learner.subject = "u1";
+  const absl::StatusOr<std::string> token = auth::MintToken(learner, absl::Minutes(5), ao.token);
+  ASSERT_TRUE(token.ok()) << token.status();
+  auto similar = [&]() {
+    grpc::ClientContext ctx;
+    ctx.AddMetadata("authorization", "Bearer " + *token);
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    v1::SimilarCoursesRequest req;
+    req.set_course_id("c_sf1");
+    req.set_k(3);
+    v1::SimilarCoursesResponse out;
+    return stub_->SimilarCourses(&ctx, req, &out);
+  };
+  hold = true;
+  grpc::Status first;
+  std::thread slow([&] { first = similar(); });
+  ASSERT_TRUE(entered.WaitForNotificationWithTimeout(absl::Seconds(30)));
+  const grpc::Status second = similar();  // while the first is in the service
+  EXPECT_EQ(second.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << second.error_message();
+  EXPECT_THAT(second.error_message(), HasSubstr("concurrency limit"));
+  release.Notify();
+  slow.join();
+  EXPECT_TRUE(first.ok()) << first.error_code() << " " << first.error_message();
+  const grpc::Status after = similar();  // the answer gave the slot back
+  EXPECT_TRUE(after.ok()) << after.error_code() << " " << after.error_message();
   server_->Shutdown();
 }
 

@@ -271,8 +271,9 @@ grpc::Status RecommendService::SimilarCourses(grpc::ServerContext* ctx, const v1
 
 absl::Status RecommendService::DoSimilarCourses(grpc::ServerContext* ctx, const v1::SimilarCoursesRequest& request,
                                                 v1::SimilarCoursesResponse* response) {
-  LL_RETURN_IF_ERROR(
-      auth::AuthorizeCall(deps_.authorizer, ctx, "/lifelong.v1.RecommendationService/SimilarCourses").status());
+  // Held until the call returns: one of the caller's in-flight calls.
+  LL_ASSIGN_OR_RETURN(const auth::AccessGrant grant,
+                      auth::AuthorizeCall(deps_.authorizer, ctx, "/lifelong.v1.RecommendationService/SimilarCourses"));
   LL_ASSIGN_OR_RETURN(const CourseFilter filter, ValidateSimilarRequest(request));
   LL_ASSIGN_OR_RETURN(const ModelPtr model, CurrentModel());
   LL_ASSIGN_OR_RETURN(const CatalogPtr catalog, deps_.catalog->Current());
@@ -303,8 +304,10 @@ void RecommendService::FillStatus(v1::ModelStatus* out) const {
 grpc::Status RecommendService::GetModelStatus(grpc::ServerContext* ctx, const v1::GetModelStatusRequest* request,
                                               v1::ModelStatus* response) {
   return ToGrpcStatus([&]() -> absl::Status {
-    LL_RETURN_IF_ERROR(
-        auth::AuthorizeCall(deps_.authorizer, ctx, "/lifelong.v1.RecommendationService/GetModelStatus").status());
+    // Held until the call returns: one of the caller's in-flight calls.
+    LL_ASSIGN_OR_RETURN(
+        const auth::AccessGrant grant,
+        auth::AuthorizeCall(deps_.authorizer, ctx, "/lifelong.v1.RecommendationService/GetModelStatus"));
     FillStatus(response);
     return absl::OkStatus();
   }());
@@ -313,8 +316,10 @@ grpc::Status RecommendService::GetModelStatus(grpc::ServerContext* ctx, const v1
 grpc::Status RecommendService::PinModelVersion(grpc::ServerContext* ctx, const v1::PinModelVersionRequest* request,
                                                v1::ModelStatus* response) {
   return ToGrpcStatus([&]() -> absl::Status {
-    LL_RETURN_IF_ERROR(
-        auth::AuthorizeCall(deps_.authorizer, ctx, "/lifelong.v1.RecommendationService/PinModelVersion").status());
+    // Held until the call returns: one of the caller's in-flight calls.
+    LL_ASSIGN_OR_RETURN(
+        const auth::AccessGrant grant,
+        auth::AuthorizeCall(deps_.authorizer, ctx, "/lifelong.v1.RecommendationService/PinModelVersion"));
     if (request->version() <= 0) {
       return absl::InvalidArgumentError(absl::StrCat("version: must be positive, got ", request->version()));
     }
@@ -327,8 +332,10 @@ grpc::Status RecommendService::PinModelVersion(grpc::ServerContext* ctx, const v
 grpc::Status RecommendService::UnpinModelVersion(grpc::ServerContext* ctx, const v1::UnpinModelVersionRequest* request,
                                                  v1::ModelStatus* response) {
   return ToGrpcStatus([&]() -> absl::Status {
-    LL_RETURN_IF_ERROR(
-        auth::AuthorizeCall(deps_.authorizer, ctx, "/lifelong.v1.RecommendationService/UnpinModelVersion").status());
+    // Held until the call returns: one of the caller's in-flight calls.
+    LL_ASSIGN_OR_RETURN(
+        const auth::AccessGrant grant,
+        auth::AuthorizeCall(deps_.authorizer, ctx, "/lifelong.v1.RecommendationService/UnpinModelVersion"));
     LL_RETURN_IF_ERROR(deps_.models->Unpin());
     FillStatus(response);
     return absl::OkStatus();
@@ -339,8 +346,9 @@ grpc::Status RecommendService::Echo(grpc::ServerContext* ctx, const v1::EchoRequ
                                     v1::EchoResponse* response) {
   return ToGrpcStatus([&]() -> absl::Status {
     if (deps_.authorizer != nullptr && deps_.authorizer->enabled()) {
-      LL_RETURN_IF_ERROR(
-          auth::AuthorizeCall(deps_.authorizer, ctx, "/lifelong.v1.RecommendationService/Echo").status());
+      // Held until the call returns: one of the caller's in-flight calls.
+      LL_ASSIGN_OR_RETURN(const auth::AccessGrant grant,
+                          auth::AuthorizeCall(deps_.authorizer, ctx, "/lifelong.v1.RecommendationService/Echo"));
     }
     response->set_payload(request->payload());
     return absl::OkStatus();
