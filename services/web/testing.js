@@ -2,7 +2,7 @@
 // code, in one place (tests/browser has no node_modules of its own).
 export { chromium } from "playwright-core";
 export { createClient, ConnectError, Code } from "@connectrpc/connect";
-export { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
+export { connectNodeAdapter, createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
 export { CourseCatalogService } from "./gen/proto/lifelong/v1/catalog_pb.js";
 export { RecommendationService } from "./gen/proto/lifelong/v1/recommend_pb.js";
 export { LearningRecordService } from "./gen/proto/lifelong/v1/records_pb.js";

@@ -376,6 +376,10 @@ export function createGateway(options) {
       metrics.httpRequest("api");
       if (!apiHostOk(req)) return errorAnswer(res, 400, "invalid_argument", "host: missing or not a valid host name");
       if (!admitBody(req, res)) return undefined;
+      // Answers hold personal data (transcripts, histories, exports, kiosk
+      // session tokens and pass codes): no browser or proxy may keep a copy.
+      res.setHeader("cache-control", "no-store");
+      res.setHeader("x-content-type-options", "nosniff");
       return api(req, res);
     }
     if (req.method !== "GET" && req.method !== "HEAD") {

@@ -3,7 +3,7 @@
 // The learner's bearer token is kept in sessionStorage (this tab only) and
 // sent with every call; the gateway forwards it unchanged.
 
-import { ApiError, call, stream } from "/shared/api.js";
+import { ApiError, call, failureText, stream } from "/shared/api.js";
 import { LEVELS, MODES, VERBS, courseStatement, day, h, seats, when, where } from "/shared/format.js";
 import { planNodes } from "/shared/path.js";
 
@@ -13,7 +13,10 @@ const CATEGORIES = ["红色文化与思政", "书法", "戏曲", "传统文化",
                     "民族团结", "老年教育"];
 const screen = document.getElementById("screen");
 const tabs = document.getElementById("tabs");
-const filters = { mode: "", xuequ: "", category: "", openNow: false };
+// The 为你推荐 filters: this learner's choices, reset when they sign out (the
+// next person on a shared phone or computer starts unfiltered).
+const NO_FILTERS = Object.freeze({ mode: "", xuequ: "", category: "", openNow: false });
+const filters = { ...NO_FILTERS };
 
 function claims(token) {
   try {
@@ -29,6 +32,10 @@ const session = {
   clear() { sessionStorage.removeItem("lifelong.token"); },
 };
 const opts = () => ({ token: session.token });
+// A failed call in plain Chinese (shared/api.js failureText; the service's
+// own message goes to the console). UNAUTHENTICATED signs out (run()).
+const failed = (err) => (err instanceof ApiError && err.code === "permission_denied"
+  ? "没有权限进行这项操作。" : failureText(err, { signedIn: true }));
 
 // Screen generation (as in the kiosk): sign-in, sign-out and every screen
 // change start a new one. A reply that arrives after the learner has moved on
@@ -56,6 +63,7 @@ const apiStream = (service, method, req, options) => settle(generation, method, 
 
 function signOut() {
   session.clear();
+  Object.assign(filters, NO_FILTERS);
   navigate();
   location.hash = "#/signin";
 }
@@ -83,10 +91,8 @@ async function run(tab, load) {
       signOut();
       return;
     }
-    const network = !(err instanceof ApiError) || err.network;
     show(tab, h("h1", {}, "抱歉"),
-         h("p", { class: "notice", role: "alert" },
-           network ? "网络连接出现问题，请稍后再试。" : `操作没有完成：${err.message}`),
+         h("p", { class: "notice", role: "alert" }, failed(err)),
          h("button", { type: "button", class: "primary", id: "retry", onclick: () => run(tab, load) }, "重试"));
   }
 }
@@ -287,7 +293,8 @@ function myData() {
                          { ...opts(), timeoutMs: 120000 });
         } catch (err) {
           if (g !== generation) return;  // a late error: the screen that asked is gone
-          msg.textContent = `删除没有完成：${err.message}`;
+          console.warn("app:", err);
+          msg.textContent = `删除没有完成：${failed(err)}`;
           return;
         }
         // Erased: the learner's token is dropped even when the answer comes late
@@ -312,14 +319,18 @@ function myData() {
            const statements = all.map((s) => JSON.parse(new TextDecoder().decode(
              Uint8Array.from(atob(s.json), (ch) => ch.charCodeAt(0)))));
            const blob = new Blob([JSON.stringify(statements, null, 2)], { type: "application/json" });
-           const a = h("a", { href: URL.createObjectURL(blob), download: `lifelong-${session.learner}.json` });
+           const href = URL.createObjectURL(blob);
+           const a = h("a", { href, download: `lifelong-${session.learner}.json` });
            document.body.append(a);
            a.click();
            a.remove();
+           // The download has its copy; the page keeps none of the learner's records.
+           setTimeout(() => URL.revokeObjectURL(href), 0);
            msg.textContent = `已导出 ${statements.length} 条记录。`;
          } catch (err) {
            if (err instanceof Stale) return;  // signed out (or moved on) meanwhile: no download
-           msg.textContent = err.network ? "网络连接出现问题，请稍后再试。" : `导出没有完成：${err.message}`;
+           console.warn("app:", err);
+           msg.textContent = `导出没有完成：${failed(err)}`;
          }
        } }, "导出我的记录"),
        h("h2", {}, "删除"),

@@ -1,6 +1,7 @@
 // Service worker of the app (installable PWA): the app shell is served from
-// the network when it can be and from the cache when offline; calls to /api/
-// are never cached (personal data stays out of the cache).
+// the network when it can be and from the cache when offline or when the
+// network answers an error; calls to /api/ are never cached (personal data
+// stays out of the cache).
 const CACHE = "lifelong-app-v2";
 const SHELL = ["/app/", "/app/app.js", "/app/app.css", "/app/manifest.webmanifest", "/app/icon.svg",
                "/shared/api.js", "/shared/format.js", "/shared/path.js", "/shared/fonts.css"];
@@ -16,9 +17,15 @@ self.addEventListener("fetch", (e) => {
   const url = new URL(e.request.url);
   if (e.request.method !== "GET" || url.origin !== location.origin || url.pathname.startsWith("/api/")) return;
   if (!SHELL.includes(url.pathname)) return;
+  // Only a good answer replaces the cached copy: a balancer's 503 or a 404
+  // while the gateways restart must not become the app that opens offline
+  // (and while the network answers so, the cached shell is served instead).
   e.respondWith(fetch(e.request).then((res) => {
-    const copy = res.clone();
-    caches.open(CACHE).then((c) => c.put(e.request, copy));
-    return res;
-  }).catch(() => caches.match(e.request)));
+    if (res.ok && res.type === "basic") {
+      const copy = res.clone();
+      caches.open(CACHE).then((c) => c.put(e.request, copy));
+      return res;
+    }
+    return caches.match(e.request).then((cached) => cached || res);
+  }, () => caches.match(e.request).then((cached) => cached || Response.error())));
 });

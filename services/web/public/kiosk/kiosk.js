@@ -8,7 +8,7 @@
 // then holds a 5-minute session token in memory only (never in storage) and
 // forgets it on sign-out, on the idle timeout and on "返回首页".
 
-import { ApiError, call } from "/shared/api.js";
+import { ApiError, call, failureText } from "/shared/api.js";
 import { AUDIENCES, LEVELS, MODES, VERBS, beijingDay, courseStatement, day, h, seats, when, where } from "/shared/format.js";
 import { planNodes } from "/shared/path.js";
 
@@ -69,19 +69,19 @@ async function run(load) {
     await load();
   } catch (err) {
     if (err instanceof Stale) return;  // another screen owns the display now
-    console.warn("kiosk:", err);
-    const network = !(err instanceof ApiError) || err.network;
-    let text = "网络连接出现问题，暂时无法显示。请稍后再试。";
-    if (!network && (err.code === "unauthenticated" || err.code === "permission_denied")) {
-      text = "登录已过期，请重新登录。";
-      state.session = null;
-    } else if (!network) {
-      text = `操作没有完成：${err.message}`;
-    }
+    console.warn("kiosk:", err);  // the service's own words: for the operator, not the screen
+    const signedIn = state.session !== null;
+    const text = failureText(err, { signedIn });
+    // The session expired or was refused: it is dropped, and the way on is to
+    // sign in again (a retry would run the signed-in screen with no session).
+    const expired = signedIn && err instanceof ApiError &&
+      (err.code === "unauthenticated" || err.code === "permission_denied");
+    if (expired) state.session = null;
     show(h("h1", {}, "抱歉"),
          h("p", { class: "notice", role: "alert" }, text),
-         h("div", { class: "row" },
-           h("button", { type: "button", class: "big primary", id: "retry", onclick: () => run(load) }, "重试")));
+         h("div", { class: "row" }, expired
+           ? h("button", { type: "button", class: "big primary", id: "sign-in-again", onclick: () => run(signInScreen) }, "重新登录")
+           : h("button", { type: "button", class: "big primary", id: "retry", onclick: () => run(load) }, "重试")));
   }
 }
 
@@ -104,11 +104,10 @@ async function home() {
     learner: state.session ? state.session.learner : "", k: 12, filter,
     context: { channel: "CHANNEL_KIOSK", kioskVenueId: VENUE, ageGroup: state.age || undefined },
   };
-  const [res, today] = await Promise.all([
-    api("RecommendationService", "Recommend", req, opts()),
+  const [{ recs, fromCatalog }, today] = await Promise.all([
+    recommendOrList(req),
     state.session ? todayHere() : [],
   ]);
-  const recs = res.recommendations || [];
   if (!state.category) {
     state.categories = [...new Set(recs.map((r) => r.course && r.course.category).filter(Boolean))].slice(0, 8);
   }
@@ -138,10 +137,42 @@ async function home() {
                        h("div", { class: "cards", id: "today" }, today.map(todayCard))] : null,
        state.session ? h("h2", {}, "为你推荐的课程") : null,
        ageRow, catRow,
+       fromCatalog ? h("p", { class: "notice", id: "from-catalog" }, "推荐功能暂时不能使用，下面是本场馆正在开设的课程。") : null,
        recs.length ? h("div", { class: "cards", id: "cards" }, recs.map(card))
                    : h("p", { class: "notice", id: "empty" }, "暂时没有符合条件的课程，请换一个类别或年龄段。"));
   // The home screen is usable now: measured by tests/browser/bench.mjs.
   if (!performance.getEntriesByName("kiosk-usable").length) performance.mark("kiosk-usable");
+}
+
+// How long the home screen waits for the recommender before it shows this
+// venue's courses from the catalog instead (it answers in milliseconds; a
+// senior should not look at "正在加载……" for the whole 10 s call deadline).
+const RECOMMEND_TIMEOUT_MS = 4000;
+
+// The home screen's courses: the recommender's, or, when it is down or too
+// slow (UNAVAILABLE, DEADLINE_EXCEEDED, no answer), this venue's open courses
+// from the catalog, in the filters' age group and category, so that the
+// screen still serves walk-ins: {recs (Recommendation-shaped), fromCatalog}.
+async function recommendOrList(req) {
+  try {
+    const res = await api("RecommendationService", "Recommend", req, { ...opts(), timeoutMs: RECOMMEND_TIMEOUT_MS });
+    return { recs: res.recommendations || [], fromCatalog: false };
+  } catch (err) {
+    if (!(err instanceof ApiError) || !err.network) throw err;  // Stale included
+    console.warn("kiosk: recommendations unavailable, listing the venue's courses:", err);
+  }
+  const list = await api("CourseCatalogService", "ListCourses", {
+    venueId: VENUE, pageSize: 12, state: "OPEN", category: state.category || undefined, audience: state.age || undefined,
+  }, opts());
+  const now = Date.now();
+  const recs = (list.courses || []).map((c) => ({
+    course: {
+      courseId: c.id, title: c.title, category: c.category, mode: c.mode, venueName: (c.venue || {}).name,
+      nextSessionStart: (c.sessions || []).map((x) => x.startTime).find((t) => Date.parse(t) > now),
+      seatsLeft: c.capacity > 0 ? c.capacity - (c.seatsTaken || 0) : -1,
+    },
+  }));
+  return { recs, fromCatalog: true };
 }
 
 // Courses of this venue with a session today (Beijing time): what a
@@ -298,8 +329,12 @@ async function signInScreen() {
     } catch (err) {
       if (err instanceof Stale) return;
       code = ""; display.textContent = "";
-      message.textContent = err instanceof ApiError && err.code === "not_found"
-        ? "登录码不正确或已过期，请在手机上重新获取。" : "网络连接出现问题，请稍后再试。";
+      const failed = err instanceof ApiError ? err.code : "network";
+      message.textContent = {
+        not_found: "登录码不正确或已过期，请在手机上重新获取。",
+        invalid_argument: "请输入 8 位数字登录码。",
+      }[failed] || (failed === "resource_exhausted" && /^code:/.test(err.message)
+        ? "这台终端输错登录码的次数太多，请过一会儿再试。" : failureText(err));
     }
   };
   const keys = ["1", "2", "3", "4", "5", "6", "7", "8", "9"].map((d) =>
@@ -381,7 +416,7 @@ function pinScreen(number) {
         resource_exhausted: "密码输错的次数太多，暂时不能用这张卡登录。请过一会儿再试，或到服务台求助。",
         failed_precondition: "这张卡因密码输错太多次已停用。请带上学习卡和身份证到服务台重新设置密码。",
         invalid_argument: "请输入 4 到 6 位数字密码。",
-      }[code] || "网络连接出现问题，请稍后再试。";
+      }[code] || failureText(err);
     }
   };
   show(h("h1", {}, "用学习卡登录"),
@@ -402,12 +437,51 @@ function signOut() {
 }
 
 // Idle timeout: no touch or key for IDLE_S seconds signs out and clears the screen.
+// The timer alone is not enough: while the device sleeps (a tablet's screen
+// off) or the page is frozen or hidden, timers stand still or are throttled,
+// and on waking the previous learner's screen would be back, live, until the
+// timer caught up, and the next visitor's first touch would act in their
+// name. So the time of the last touch is kept by the wall clock too: a touch
+// that comes when the sign-out is overdue signs out instead of doing
+// anything, and so does the page becoming visible again by then. Date.now(),
+// not performance.now(): the monotonic clock stands still while the device
+// is suspended. A system clock set forward while someone is active signs
+// them out at their next touch: the safe side of a clock jump.
 let idleTimer = 0;
-function touched() {
+let idleDue = Infinity;  // wall-clock ms when the idle sign-out is due; Infinity once it has run
+const idleTooLong = () => Date.now() > idleDue;
+function idleSignOut() {
   clearTimeout(idleTimer);
-  idleTimer = setTimeout(() => { signOut(); }, IDLE_S * 1000);
+  idleDue = Infinity;
+  signOut();
 }
+function restartIdle() {
+  idleDue = Date.now() + IDLE_S * 1000;
+  clearTimeout(idleTimer);
+  idleTimer = setTimeout(idleSignOut, IDLE_S * 1000);
+}
+function touched(ev) {
+  if (idleTooLong()) {
+    // This touch is the next visitor's: it must not press the previous one's buttons.
+    ev.preventDefault();
+    ev.stopImmediatePropagation();
+    if (ev.type === "pointerdown") swallowClick = true;  // nor the click it ends in
+    idleSignOut();
+    return;
+  }
+  if (ev.type === "pointerdown") swallowClick = false;
+  restartIdle();
+}
+let swallowClick = false;
 for (const ev of ["pointerdown", "keydown"]) document.addEventListener(ev, touched, { capture: true });
+document.addEventListener("click", (ev) => {
+  if (swallowClick) { ev.preventDefault(); ev.stopImmediatePropagation(); swallowClick = false; }
+}, { capture: true });
+for (const [target, ev] of [[document, "visibilitychange"], [window, "pageshow"], [window, "focus"]]) {
+  target.addEventListener(ev, () => {
+    if (document.visibilityState === "visible" && idleTooLong()) idleSignOut();
+  });
+}
 
 document.getElementById("home").addEventListener("click", () => signOut());
 
@@ -416,14 +490,15 @@ async function start() {
     show(h("h1", {}, "终端未配置"), h("p", { class: "notice", role: "alert" }, "地址中缺少场馆编号（?venue=…），请联系管理员。"));
     return;
   }
-  // The venue's own name and address, from one of its courses.
+  restartIdle();
+  run(home);
+  // The venue's own name, from one of its courses, beside the home screen
+  // (not before it: a slow catalog must not keep the first screen waiting).
   try {
-    const list = await api("CourseCatalogService", "ListCourses", { venueId: VENUE, pageSize: 1 }, opts());
+    const list = await call("CourseCatalogService", "ListCourses", { venueId: VENUE, pageSize: 1 }, opts());
     const v = list.courses && list.courses[0] && list.courses[0].venue;
     state.venueName = v ? v.name : "";
     document.getElementById("venue-name").textContent = state.venueName;
   } catch { /* the home screen reports errors */ }
-  touched();
-  run(home);
 }
 start();

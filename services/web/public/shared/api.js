@@ -25,27 +25,52 @@ function headers(opts, contentType) {
   return h;
 }
 
-async function post(url, init) {
+// The browser's own deadline of a call: the gateway is told `timeoutMs`
+// (connect-timeout-ms) and answers DEADLINE_EXCEEDED by then; this much later
+// the browser stops waiting itself. Without it a gateway or balancer that took
+// the connection and never answered (a hung process, a connection half-open
+// after a fail-over) left "正在加载……" on the screen for good, with no 重试.
+export const CLIENT_GRACE_MS = 2000;
+
+// fetch(url, init) and read(response), given up on after timeoutMs +
+// CLIENT_GRACE_MS: ApiError "network" when nothing came back, "deadline_exceeded"
+// when the answer stopped coming.
+async function exchange(url, init, timeoutMs, read) {
+  const abort = new AbortController();
+  const timer = setTimeout(() => abort.abort(), timeoutMs + CLIENT_GRACE_MS);
   try {
-    return await fetch(url, init);
-  } catch (err) {
-    throw new ApiError("network", "无法连接服务器");
+    let res;
+    try {
+      res = await fetch(url, { ...init, signal: abort.signal });
+    } catch {
+      throw new ApiError("network", abort.signal.aborted ? "服务器没有及时回应" : "无法连接服务器");
+    }
+    try {
+      return await read(res);
+    } catch (err) {
+      if (abort.signal.aborted) throw new ApiError("deadline_exceeded", "服务器没有及时回应");
+      throw err;
+    }
+  } finally {
+    clearTimeout(timer);
   }
 }
 
-// call("RecommendationService", "Recommend", {...}, {token, kiosk}) -> response message
+// call("RecommendationService", "Recommend", {...}, {token, kiosk, timeoutMs}) -> response message
 export async function call(service, method, request, opts = {}) {
-  const res = await post(`/api/${PKG}${service}/${method}`, {
+  return exchange(`/api/${PKG}${service}/${method}`, {
     method: "POST", headers: headers(opts, "application/json"), body: JSON.stringify(request || {}),
+  }, opts.timeoutMs || 10000, async (res) => {
+    let body;
+    try {
+      body = await res.json();
+    } catch (err) {
+      if (err && err.name === "AbortError") throw err;
+      throw new ApiError(res.status >= 500 ? "unavailable" : "unknown", `HTTP ${res.status}`);
+    }
+    if (!res.ok) throw new ApiError(body.code || "unknown", body.message || `HTTP ${res.status}`);
+    return body;
   });
-  let body;
-  try {
-    body = await res.json();
-  } catch {
-    throw new ApiError(res.status >= 500 ? "unavailable" : "unknown", `HTTP ${res.status}`);
-  }
-  if (!res.ok) throw new ApiError(body.code || "unknown", body.message || `HTTP ${res.status}`);
-  return body;
 }
 
 // stream("LearningRecordService", "ExportLearner", {...}, opts) -> all messages
@@ -54,10 +79,9 @@ export async function stream(service, method, request, opts = {}) {
   const env = new Uint8Array(5 + payload.length);
   new DataView(env.buffer).setUint32(1, payload.length);
   env.set(payload, 5);
-  const res = await post(`/api/${PKG}${service}/${method}`, {
+  const [res, buf] = await exchange(`/api/${PKG}${service}/${method}`, {
     method: "POST", headers: headers(opts, "application/connect+json"), body: env,
-  });
-  const buf = new Uint8Array(await res.arrayBuffer());
+  }, opts.timeoutMs || 10000, async (r) => [r, new Uint8Array(await r.arrayBuffer())]);
   if (!res.ok) {
     let body = {};
     try { body = JSON.parse(new TextDecoder().decode(buf)); } catch { /* not JSON */ }
@@ -77,4 +101,27 @@ export async function stream(service, method, request, opts = {}) {
     }
   }
   return out;
+}
+
+// What a person is told when a call failed: plain Chinese for every outcome,
+// never the service's own message (English, for the log and the operator):
+// a senior at a kiosk must not read "server overloaded (handler limit); retry
+// later". signedIn: whether the call carried the person's own session (then
+// UNAUTHENTICATED and PERMISSION_DENIED mean it expired or was refused; a
+// walk-in kiosk's own credential refused means the kiosk itself is not set up).
+export function failureText(err, { signedIn = false } = {}) {
+  const code = err instanceof ApiError ? err.code : "network";
+  if (code === "network" || code === "unavailable" || code === "deadline_exceeded") {
+    return "网络连接出现问题，暂时无法显示。请稍后再试。";
+  }
+  if (code === "resource_exhausted") return "现在使用的人比较多，请稍等一会儿再试。";
+  if (code === "unauthenticated" || code === "permission_denied") {
+    return signedIn ? "登录已过期，请重新登录。" : "这台设备暂时无法使用这项服务，请联系工作人员。";
+  }
+  if (code === "not_found") return "没有找到要查看的内容，它可能已经取消或删除。";
+  if (code === "invalid_argument" || code === "out_of_range") return "填写的内容不正确，请检查后再试。";
+  if (code === "failed_precondition" || code === "already_exists" || code === "aborted") {
+    return "现在不能完成这项操作，请稍后再试，或向工作人员求助。";
+  }
+  return "系统出现问题，请稍后再试，或向工作人员求助。";
 }

@@ -1,0 +1,273 @@
+// The kiosk and the app in chromium against an in-process gateway and fake
+// services (fake_stack.mjs): what a shared kiosk, a senior and a shared phone
+// meet when the device sleeps, a service refuses or never answers, and the
+// next person signs in. No stack is needed (Debian's chromium is).
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { after, before, describe, test } from "node:test";
+import { Code, ConnectError, VENUE, learnerToken, startFakeStack } from "./fake_stack.mjs";
+import { PHONE, PORTRAIT, launch, newPage } from "./harness.mjs";
+
+const LATIN = /[A-Za-z]/;
+const PUBLIC = path.join(path.dirname(fileURLToPath(import.meta.url)), "../../services/web/public");
+
+async function kioskSignIn(page) {
+  await page.click("#sign-in");
+  for (const d of "12345678") await page.click(`[data-key="${d}"]`);
+  await page.click("#submit");
+  await page.waitForSelector("#my-learning");
+}
+
+async function appSignIn(page, url, learner) {
+  await page.goto(`${url}/app/#/signin`);
+  await page.fill("#token", learnerToken(learner));
+  await page.click("#signin");
+  await page.waitForSelector("#cards");
+}
+
+describe("screens against fake services", () => {
+  let stack;
+  let browser;
+  before(async () => {
+    stack = await startFakeStack();
+    browser = await launch();
+  });
+  after(async () => {
+    await browser?.close();
+    await stack?.close();
+  });
+
+  test("kiosk: a touch after the idle sign-out fell due while the device slept signs out, not acts for the last learner", { timeout: 90_000 }, async () => {
+    const page = await newPage(browser, PORTRAIT);
+    await page.clock.install();
+    await page.goto(`${stack.url}/kiosk/?venue=${VENUE}`);  // idle 60 s
+    await page.waitForSelector("#cards");
+    await kioskSignIn(page);
+    assert.match(await page.textContent("#who"), /u000042/);
+    // The device sleeps for ten minutes: the wall clock moves, the page's timers do not.
+    const now = await page.evaluate(() => Date.now());
+    await page.clock.setSystemTime(now + 10 * 60_000);
+    stack.calls.length = 0;
+    await page.click("#my-learning");  // the next visitor's first touch
+    await page.waitForSelector("#sign-in, #credits, #not-here");
+    assert.equal(await page.textContent("h1"), "这里的课程");
+    assert.equal(await page.textContent("#who"), "");
+    assert.doesNotMatch(await page.textContent("#screen"), /u000042/);
+    assert.deepEqual(stack.calls.filter((c) => c.req.learner === "u000042").map((c) => c.method), [],
+                     "nothing was asked in the previous learner's name");
+    // Signed in again, then the page is shown again after the sign-out fell due (no touch at all).
+    await kioskSignIn(page);
+    await page.clock.setSystemTime(now + 20 * 60_000);
+    await page.evaluate(() => document.dispatchEvent(new Event("visibilitychange")));
+    await page.waitForSelector("#sign-in");
+    assert.equal(await page.textContent("#who"), "");
+    // A touch in time still works: the fresh walk-in screen takes the first tap.
+    await page.click("#sign-in");
+    await page.waitForSelector('[data-key="1"]');
+    assert.deepEqual(page.errors, []);
+    await page.context().close();
+  });
+
+  test("kiosk: a gateway that takes the call and never answers ends in 重试, not 正在加载 for good", { timeout: 90_000 }, async () => {
+    const page = await newPage(browser, PORTRAIT);
+    await page.clock.install();
+    // Every call is taken and never answered.
+    let hold = true;
+    const held = [];
+    let wake = () => {};
+    await page.route("**/api/**", (route) => {
+      if (!hold) return route.continue();
+      held.push(route.request().url().split("/").pop());
+      wake();
+      return undefined;
+    });
+    const heldCall = async (method) => {
+      while (!held.includes(method)) await new Promise((r) => { wake = r; });
+    };
+    await page.goto(`${stack.url}/kiosk/?venue=${VENUE}`);
+    await heldCall("Recommend");
+    await page.clock.runFor(6_500);  // Recommend's 4 s and the browser's 2 s grace: the catalog instead
+    await heldCall("ListCourses");
+    held.length = 0;
+    await heldCall("ListCourses");
+    await page.clock.runFor(12_500);  // its 10 s and the grace
+    await page.waitForSelector("#retry", { timeout: 5000 });
+    assert.match(await page.textContent('[role="alert"]'), /网络连接出现问题/);
+    hold = false;
+    await page.click("#retry");
+    await page.waitForSelector("#cards");
+    await page.context().close();
+  });
+
+  test("kiosk: refusals are told in plain Chinese, never in the service's English", { timeout: 90_000 }, async () => {
+    const page = await newPage(browser, PORTRAIT);
+    const saved = { ...stack.answers };
+    try {
+      // The services shed load (RESOURCE_EXHAUSTED): a walk-in is told to wait a moment.
+      stack.answers.recommend = () => {
+        throw new ConnectError("server overloaded (handler limit); retry later", Code.ResourceExhausted);
+      };
+      await page.goto(`${stack.url}/kiosk/?venue=${VENUE}`);
+      await page.waitForSelector("#retry");
+      let alert = await page.textContent('[role="alert"]');
+      assert.doesNotMatch(alert, LATIN, alert);
+      assert.match(alert, /使用的人比较多/);
+      // The kiosk's own credential refused: nobody signed in, so not "登录已过期".
+      stack.answers.recommend = () => { throw new ConnectError("kiosk-dongsi-sqxx is revoked", Code.Unauthenticated); };
+      await page.click("#retry");
+      await page.waitForSelector("#retry");
+      alert = await page.textContent('[role="alert"]');
+      assert.doesNotMatch(alert, /登录已过期|[A-Za-z]/, alert);
+      stack.answers.recommend = saved.recommend;
+      await page.click("#retry");
+      await page.waitForSelector("#cards");
+      // Too many wrong codes from this kiosk: said so, not "网络连接出现问题".
+      stack.answers.redeemKioskPass = () => {
+        throw new ConnectError("code: too many wrong codes from kiosk kiosk-dongsi-sqxx; retry in 60 s", Code.ResourceExhausted);
+      };
+      await page.click("#sign-in");
+      for (const d of "12345678") await page.click(`[data-key="${d}"]`);
+      await page.click("#submit");
+      await page.waitForFunction(() => document.querySelector("#sign-in-message").textContent !== "");
+      const message = await page.textContent("#sign-in-message");
+      assert.match(message, /次数太多/);
+      assert.doesNotMatch(message, /网络|[A-Za-z]/);
+      stack.answers.redeemKioskPass = saved.redeemKioskPass;
+      await page.click("#home");
+      await page.waitForSelector("#sign-in");
+      // A session that expired while the learner looked: "重新登录" opens the keypad
+      // (a 重试 ran the signed-in screen with no session and said the network was down).
+      await kioskSignIn(page);
+      stack.answers.getTranscript = () => { throw new ConnectError("token expired", Code.Unauthenticated); };
+      await page.click("#my-learning");
+      await page.waitForSelector("#sign-in-again");
+      alert = await page.textContent('[role="alert"]');
+      assert.match(alert, /登录已过期/);
+      assert.equal(await page.textContent("#who"), "");
+      await page.click("#sign-in-again");
+      await page.waitForSelector('[data-key="1"]');
+      assert.deepEqual(page.errors, []);
+    } finally {
+      Object.assign(stack.answers, saved);
+      await page.context().close();
+    }
+  });
+
+  test("kiosk: with the recommender down, walk-ins get the venue's courses from the catalog, not an error", { timeout: 90_000 }, async () => {
+    const page = await newPage(browser, PORTRAIT);
+    const saved = { ...stack.answers };
+    try {
+      stack.answers.recommend = () => { throw new ConnectError("connect ECONNREFUSED 10.0.0.3:7003", Code.Unavailable); };
+      stack.answers.listCourses = (req) => ({
+        courses: req.pageSize === 1 ? [] : [{ id: "c9", title: "老年智能手机课", category: "智能手机与数字素养", mode: 1,
+                                               venue: { id: VENUE, name: "东四街道社区学校" }, capacity: 30, seatsTaken: 12 }],
+      });
+      stack.calls.length = 0;
+      await page.goto(`${stack.url}/kiosk/?venue=${VENUE}`);
+      await page.waitForSelector("#cards, #retry");
+      assert.equal(await page.$("#retry"), null, "an error screen instead of courses");
+      assert.match(await page.textContent("#cards"), /老年智能手机课.*剩余 18 个名额/);
+      assert.match(await page.textContent("#from-catalog"), /推荐功能暂时不能使用/);
+      const listed = stack.calls.filter((c) => c.method === "listCourses" && c.req.pageSize !== 1).at(-1);
+      assert.equal(listed.req.venueId, VENUE);
+      // The age group still narrows the list.
+      await page.click('[data-age="SENIORS"]');
+      await page.waitForSelector('[data-age="SENIORS"][aria-pressed="true"]');
+      assert.equal(stack.calls.filter((c) => c.method === "listCourses").at(-1).req.audience, 4);
+      await page.click('#cards [data-course="c9"]');
+      await page.waitForSelector("#course-title");
+      assert.deepEqual(page.errors, []);
+    } finally {
+      Object.assign(stack.answers, saved);
+      await page.context().close();
+    }
+  });
+
+  test("app: refusals are told in plain Chinese", { timeout: 90_000 }, async () => {
+    const page = await newPage(browser, PHONE);
+    const saved = { ...stack.answers };
+    try {
+      await appSignIn(page, stack.url, "u000042");
+      stack.answers.recordStatement = () => {
+        throw new ConnectError("statement_json.object: course c1 is archived", Code.FailedPrecondition);
+      };
+      await page.click('#cards [data-course="c1"]');
+      await page.waitForSelector("#enrol");
+      await page.click("#enrol");
+      await page.waitForSelector("#retry");
+      const alert = await page.textContent('[role="alert"]');
+      assert.doesNotMatch(alert, LATIN, alert);
+      assert.match(alert, /现在不能完成/);
+    } finally {
+      Object.assign(stack.answers, saved);
+      await page.context().close();
+    }
+  });
+
+  test("app: the next learner on the same phone does not inherit the previous one's filters", { timeout: 90_000 }, async () => {
+    const page = await newPage(browser, PHONE);
+    await appSignIn(page, stack.url, "u000001");
+    stack.calls.length = 0;
+    await page.selectOption("#f-category", "老年教育");
+    await page.waitForFunction(() => document.querySelector("#f-category")?.value === "老年教育");
+    await page.waitForSelector("#cards, #empty");
+    assert.deepEqual(stack.calls.at(-1).req.filter.categories, ["老年教育"]);
+    await page.goto(`${stack.url}/app/#/data`);
+    await page.click("#sign-out");
+    await page.waitForSelector("#token");
+    stack.calls.length = 0;
+    await page.fill("#token", learnerToken("u000002"));
+    await page.click("#signin");
+    await page.waitForSelector("#cards");
+    const rec = stack.calls.filter((c) => c.method === "recommend").at(-1);
+    assert.equal(rec.req.learner, "u000002");
+    assert.deepEqual(rec.req.filter.categories, []);
+    assert.equal(await page.inputValue("#f-category"), "");
+    await page.context().close();
+  });
+
+  test("app: the service worker keeps the good app shell when the network answers an error", { timeout: 90_000 }, async () => {
+    // A gateway of its own, serving a copy of the pages that the test can break.
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "app-shell-"));
+    fs.cpSync(PUBLIC, dir, { recursive: true });
+    const own = await startFakeStack({ publicDir: dir });
+    const context = await browser.newContext({ viewport: PHONE });
+    try {
+      const page = await context.newPage();
+      await page.goto(`${own.url}/app/`);
+      await page.evaluate(() => navigator.serviceWorker.ready);
+      await page.reload();
+      await page.waitForFunction(() => navigator.serviceWorker.controller !== null);
+      const good = fs.readFileSync(`${dir}/app/app.css`, "utf8");
+      fs.rmSync(`${dir}/app/app.css`);  // mid-deployment: the gateway answers 404
+      const fetched = await page.evaluate(async () => {
+        const r = await fetch("/app/app.css");
+        return { status: r.status, text: await r.text() };
+      });
+      assert.equal(fetched.status, 200);
+      assert.equal(fetched.text, good);
+      const cached = await page.evaluate(async () => {
+        const r = await caches.match("/app/app.css");
+        return r && { status: r.status, text: await r.text() };
+      });
+      assert.deepEqual(cached, { status: 200, text: good }, "the cached shell was replaced by the error");
+    } finally {
+      await context.close();
+      await own.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("gateway: answers to calls may not be cached (no-store, nosniff)", { timeout: 90_000 }, async () => {
+    const res = await fetch(`${stack.url}/api/lifelong.v1.LearningRecordService/RedeemKioskPass`, {
+      method: "POST", headers: { "content-type": "application/json", "x-lifelong-kiosk": VENUE }, body: '{"code":"12345678"}',
+    });
+    assert.equal(res.status, 200);
+    assert.ok((await res.json()).token);
+    assert.equal(res.headers.get("cache-control"), "no-store");
+    assert.equal(res.headers.get("x-content-type-options"), "nosniff");
+  });
+});
