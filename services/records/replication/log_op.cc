@@ -17,6 +17,27 @@ namespace {
 constexpr uint8_t kIdAssigned = 0x01, kHasRegistration = 0x02, kHasTimestamp = 0x04, kIsVoiding = 0x08,
                   kHasRefTarget = 0x10, kVerifiedIssuer = 0x20, kHasVoidRight = 0x40;
 constexpr char kKioskPassOf[] = "kiosk_pass_of/";
+// Learner cards (services/records/learner_cards.h): "learner_card_of/" |
+// learner key -> card number, and "learner_card/" | number -> the card
+// record, whose learner key follows 74 fixed bytes (format 1 | u32
+// iterations | 16 salt | 32 PIN hash | u64 bound | u32 failures | u64
+// locked_until | u8 flags; learner_cards.cc, kFixedBytes).
+constexpr char kLearnerCardOf[] = "learner_card_of/";
+constexpr char kLearnerCard[] = "learner_card/";
+constexpr size_t kCardFixedBytes = 1 + 4 + 16 + 32 + 8 + 4 + 8 + 1;
+constexpr uint8_t kCardFormat = 1;
+
+// The learner a meta edit names (a kiosk pass or learner card of theirs);
+// "" when none.
+absl::string_view LearnerOfMetaEdit(absl::string_view key, const std::optional<std::string>& value) {
+  if (absl::StartsWith(key, kKioskPassOf)) return key.substr(sizeof(kKioskPassOf) - 1);
+  if (absl::StartsWith(key, kLearnerCardOf)) return key.substr(sizeof(kLearnerCardOf) - 1);
+  if (absl::StartsWith(key, kLearnerCard) && value && value->size() > kCardFixedBytes &&
+      static_cast<uint8_t>((*value)[0]) == kCardFormat) {
+    return absl::string_view(*value).substr(kCardFixedBytes);
+  }
+  return {};
+}
 
 void PutStr(std::string* out, absl::string_view s) {
   PutU32(out, static_cast<uint32_t>(s.size()));
@@ -378,10 +399,12 @@ std::string SubjectOf(const LogOp& op, absl::string_view prefix) {
     case LogOpKind::kErase:
       return absl::StrCat(prefix, ".erase");
     case LogOpKind::kMeta:
-      // A kiosk pass names its learner: it goes with their statements.
+      // A kiosk pass or a learner card names its learner (a card record
+      // also holds the PIN's hash): it goes with their statements, so that
+      // their erasure takes it out of the log.
       for (const auto& [key, value] : op.meta) {
-        if (absl::StartsWith(key, kKioskPassOf)) {
-          return LearnerSubject(absl::string_view(key).substr(sizeof(kKioskPassOf) - 1), prefix);
+        if (absl::string_view learner = LearnerOfMetaEdit(key, value); !learner.empty()) {
+          return LearnerSubject(learner, prefix);
         }
       }
       return absl::StrCat(prefix, ".meta");

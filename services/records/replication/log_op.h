@@ -102,7 +102,10 @@ std::vector<LogOp> SplitRestore(const LogOp& restore, int64_t max_bytes);
 // ("lifelong.records"):
 //   <prefix>.stmt.<16 hex of SHA-256(learner key)>  statements that all name
 //       exactly one and the same learner, and meta edits of that learner's
-//       kiosk pass: purged after the learner's erasure (PurgeSubjectOf)
+//       kiosk pass or learner card (a card record, under its number, names
+//       its learner and holds the PIN's hash): purged after the learner's
+//       erasure (Replicator::PurgeErased). Before 2026-12-05 card edits went
+//       to <prefix>.meta and stayed in the log after the erasure.
 //   <prefix>.shared   statements naming several learners (a group actor, a
 //       batch mixing learners, or learners named outside the actor:
 //       ParsedStatement::mentioned), or none

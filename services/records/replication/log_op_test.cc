@@ -197,6 +197,47 @@ TEST(LogOp, SubjectsSeparateOneLearnerFromShared) {
   EXPECT_EQ(SubjectOf(meta, "lifelong.records"), "lifelong.records.meta");
 }
 
+// A learner card's edits (services/records/learner_cards.cc) name the
+// learner, and the card record holds the PIN's hash: they go on the
+// learner's subject, so that the erasure takes them out of the log. Before,
+// they went to ".meta" and stayed after the erasure (until retention, or for
+// ever with a node that keeps no backup).
+TEST(LogOp, ALearnerCardsEditsGoWithTheirLearner) {
+  // The card record as LearnerCards writes it: format 1 | u32 iterations |
+  // 16 salt | 32 PIN hash | u64 bound | u32 failures | u64 locked_until |
+  // u8 flags | learner key.
+  std::string card("\x01\x00\x00\x4e\x20", 5);
+  card.append(16, 's');
+  card.append(32, 'h');
+  card.append(8 + 4 + 8 + 1, '\0');
+  ASSERT_EQ(card.size(), 74u);
+  card.append("u-card");
+  const std::string mine = LearnerSubject("u-card", "lifelong.records");
+  LogOp meta;
+  meta.kind = LogOpKind::kMeta;
+  // Bind (one card per learner: the old card removed).
+  meta.meta = {{"learner_card/000000000017", std::nullopt},
+               {"learner_card/123456789012", card},
+               {"learner_card_of/u-card", std::string("123456789012")}};
+  EXPECT_EQ(SubjectOf(meta, "lifelong.records"), mine);
+  // A wrong PIN counted (Redeem): the card record alone.
+  meta.meta = {{"learner_card/123456789012", card}};
+  EXPECT_EQ(SubjectOf(meta, "lifelong.records"), mine);
+  // Unbind, and the learner's erasure.
+  meta.meta = {{"learner_card/123456789012", std::nullopt}, {"learner_card_of/u-card", std::nullopt}};
+  EXPECT_EQ(SubjectOf(meta, "lifelong.records"), mine);
+  // Nothing names a learner: a card number alone, or a record that is not a
+  // card record of format 1.
+  meta.meta = {{"learner_card/123456789012", std::nullopt}};
+  EXPECT_EQ(SubjectOf(meta, "lifelong.records"), "lifelong.records.meta");
+  meta.meta = {{"learner_card/123456789012", std::string("short")}};
+  EXPECT_EQ(SubjectOf(meta, "lifelong.records"), "lifelong.records.meta");
+  std::string other_format = card;
+  other_format[0] = 2;
+  meta.meta = {{"learner_card/123456789012", other_format}};
+  EXPECT_EQ(SubjectOf(meta, "lifelong.records"), "lifelong.records.meta");
+}
+
 TEST(LogOp, RecordMessageIdFollowsContent) {
   LogOp op;
   op.kind = LogOpKind::kRecord;

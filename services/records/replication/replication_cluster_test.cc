@@ -668,6 +668,63 @@ TEST_F(ReplicationCluster, NoNodeLeadsOrAppliesALogBehindItsStore) {
   EXPECT_EQ(StreamLastSeq(first_url), std::optional<uint64_t>(2));  // nothing applied, nothing written
 }
 
+// An operation that decodes but that no store can apply (here a restore
+// whose record is not a statement record: DATA_LOSS on every try) is never
+// skipped, and it does not leave a leader holding the lease while its
+// applier retries for ever in silence (before: no applier_error, /leader
+// 200, every write waited 30 s for an apply that never came, no alert):
+// every node says so, gives up leading and refuses writes at once.
+TEST_F(ReplicationCluster, AnOperationNoStoreCanApplyStopsLeadingAndSaysSo) {
+  Node* leader = WaitForLeader(Live(), absl::Seconds(60));
+  ASSERT_NE(leader, nullptr);
+  grpc::Status s = Record(leader->stub.get(), MakeStatement({.id = TestUuid(1), .learner = "u1"}));
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  const uint64_t applied = leader->Applied();
+  for (Node* n : Live()) ASSERT_TRUE(WaitForApplied(*n, applied, absl::Seconds(30))) << n->id;
+
+  LogOp bad;
+  bad.kind = LogOpKind::kRestore;
+  bad.learner = "u-erased";
+  bad.restored.emplace_back(*ParseUuid(TestUuid(900)), "not a statement record");
+  const std::string data = EncodeLogOp(bad);
+  ASSERT_TRUE(DecodeLogOp(data).ok());  // it decodes: only applying it fails
+  const std::string first_url = nats_.urls.substr(0, nats_.urls.find(','));
+  natsConnection* nc = nullptr;
+  jsCtx* js = nullptr;
+  ASSERT_EQ(natsConnection_ConnectTo(&nc, first_url.c_str()), NATS_OK);
+  ASSERT_EQ(natsConnection_JetStream(&js, nc, nullptr), NATS_OK);
+  jsPubAck* ack = nullptr;
+  ASSERT_EQ(
+      js_Publish(&ack, js, "lifelong.records.shared", data.data(), static_cast<int>(data.size()), nullptr, nullptr),
+      NATS_OK);
+  const uint64_t bad_seq = ack->Sequence;
+  jsPubAck_Destroy(ack);
+  jsCtx_Destroy(js);
+  natsConnection_Destroy(nc);
+
+  for (Node* n : Live()) {
+    nlohmann::json r = WaitForApplierError(*n, absl::Seconds(20));
+    ASSERT_TRUE(r.contains("applier_error")) << n->id << ": " << r.dump();
+    const std::string error = r["applier_error"].get<std::string>();
+    EXPECT_TRUE(absl::StrContains(error, absl::StrCat("cannot apply log operation ", bad_seq))) << error;
+    EXPECT_TRUE(absl::StrContains(error, "DATA_LOSS")) << error;
+    EXPECT_EQ(r["applied_seq"].get<uint64_t>(), bad_seq - 1) << n->id;  // nothing skipped
+    EXPECT_NE(r["role"], "leader") << n->id;
+    auto [metrics_status, metrics] = HttpGet(n->metrics_port, "/metrics");
+    EXPECT_TRUE(absl::StrContains(metrics, "lifelong_replication_applier_stopped 1\n")) << n->id;
+    const absl::Time asked = absl::Now();
+    grpc::Status refused = Record(n->stub.get(), MakeStatement({.id = TestUuid(7000), .learner = "u1"}));
+    EXPECT_EQ(refused.error_code(), grpc::StatusCode::UNAVAILABLE) << n->id << ": " << refused.error_message();
+    EXPECT_TRUE(absl::StrContains(refused.error_message(), "replication stopped on " + n->id))
+        << refused.error_message();
+    EXPECT_LT(absl::Now() - asked, absl::Seconds(5)) << n->id;  // refused, not left waiting for the apply
+  }
+  // The lease goes back and nobody takes it.
+  absl::SleepFor(absl::Milliseconds(2 * kLeaseTtlMs));
+  EXPECT_EQ(WaitForLeader(Live(), absl::Seconds(2)), nullptr);
+  for (Node* n : Live()) EXPECT_EQ(n->Applied(), bad_seq - 1) << n->id;
+}
+
 TEST(ReplicationFlags, BadFlagsStopTheServerNamingTheFlag) {
   if (NatsServerBinary().empty()) GTEST_SKIP() << "nats-server is not installed";
   std::string dir = lifelong::testing::FreshTempDir("flags");

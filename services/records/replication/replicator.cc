@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <chrono>
 #include <fstream>
 #include <functional>
 #include <random>
@@ -36,11 +37,23 @@ constexpr int64_t kDuplicateWindowNs = int64_t{120} * 1000 * 1000 * 1000;  // 2 
 // for a moment from a store that has not applied all it holds, and a
 // cluster that is electing may not find the stream.
 constexpr absl::Duration kBehindConfirmation = absl::Seconds(3);
+// How long storage failures (UNAVAILABLE) may keep the applier from applying
+// the next operation before the node gives the lease up and refuses writes
+// (it keeps retrying). A failure of any other code is the same on every try
+// (a record the message carries that does not decode, a corrupt store):
+// at once.
+constexpr absl::Duration kApplyStallLimit = absl::Seconds(10);
 
 std::string NatsError(natsStatus s, jsErrCode err = static_cast<jsErrCode>(0)) { return nats::NatsErrorText(s, err); }
 
 absl::Status Unavailable(absl::string_view what, natsStatus s, jsErrCode err = static_cast<jsErrCode>(0)) {
   return nats::NatsUnavailable("replicated log", what, s, err);
+}
+
+// A clock that does not jump with the wall clock, for the lease deadline.
+int64_t SteadyNowNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
 }
 
 std::string RandomMessageId() {
@@ -83,6 +96,12 @@ Replicator::Replicator(ReplicatorOptions options) : options_(std::move(options))
       "Log operations this node's store has applied beyond the replicated log's end: the log lost them, and the "
       "node neither applies nor leads (0: not found; docs/replication.md, \"A log behind the store\").");
   if (ahead.ok()) ahead_of_log_gauge_ = *ahead;
+  absl::StatusOr<metrics::Gauge*> stopped = metrics::DefaultRegistry().AddGauge(
+      "lifelong_replication_applier_stopped",
+      "1 while this node does not apply the replicated log (applier_error in GET /replication: an operation it "
+      "cannot decode or apply, a log trimmed past it or behind its store): it neither leads nor takes writes, and "
+      "its reads grow stale (docs/replication.md, \"An operation that cannot be applied\"); 0 otherwise.");
+  if (stopped.ok()) applier_stopped_gauge_ = *stopped;
 }
 
 absl::StatusOr<std::unique_ptr<Replicator>> Replicator::Connect(ReplicatorOptions options) {
@@ -297,12 +316,16 @@ absl::Status Replicator::CheckWritable() const {
   }
   {
     absl::MutexLock lock(&mu_);
-    if (!applier_error_.empty()) {
-      return absl::UnavailableError(absl::StrCat("replication stopped on ", options_.node_id, ": ", applier_error_));
+    if (const std::string& why = StoppedReasonLocked(); !why.empty()) {
+      return absl::UnavailableError(absl::StrCat("replication stopped on ", options_.node_id, ": ", why));
     }
   }
   int role = role_.load();
-  if (role == kRoleLeader) return absl::OkStatus();
+  if (role == kRoleLeader) {
+    if (SteadyNowNs() < lease_deadline_ns_.load()) return absl::OkStatus();
+    return absl::UnavailableError(absl::StrCat("not the leader; the lease of ", options_.node_id,
+                                               " ran out before it was renewed; retry on the leader"));
+  }
   if (role == kRoleCatchingUp) {
     return absl::UnavailableError(absl::StrCat("not the leader yet; ", options_.node_id,
                                                " is catching up with the log before it accepts writes"));
@@ -549,7 +572,7 @@ void Replicator::Deliver(const std::string& msg_id, uint64_t seq, const std::fun
   applied_ = std::max(applied_, seq);
 }
 
-void Replicator::PurgeErased(const std::string& learner, uint64_t erase_seq) {
+absl::Status Replicator::PurgeErased(const std::string& learner, uint64_t erase_seq) {
   // Not js_PurgeStream with a subject filter: nats-server 2.9 then moves
   // every consumer that is behind to the stream's end, so that replicas
   // behind would skip operations (docs/replication.md, "nats-server 2.9
@@ -559,9 +582,11 @@ void Replicator::PurgeErased(const std::string& learner, uint64_t erase_seq) {
   absl::StatusOr<std::vector<uint64_t>> seqs = SequencesOn(subject, erase_seq);
   if (!seqs.ok()) {
     LogError("replication_purge_failed", {{"subject", subject}, {"error", seqs.status().ToString()}});
-    return;
+    return absl::UnavailableError(
+        absl::StrCat("cannot list the learner's messages in the log: ", seqs.status().message()));
   }
   int64_t erased = 0;
+  absl::Status status;
   for (uint64_t seq : *seqs) {
     jsErrCode err = static_cast<jsErrCode>(0);
     // Erase overwrites the message's bytes in the stream's files.
@@ -569,13 +594,15 @@ void Replicator::PurgeErased(const std::string& learner, uint64_t erase_seq) {
     if (s != NATS_OK && s != NATS_NOT_FOUND) s = js_DeleteMsg(nats_->js, options_.stream.c_str(), seq, nullptr, &err);
     if (s == NATS_OK) {
       ++erased;
-    } else if (s != NATS_NOT_FOUND) {  // NOT_FOUND: another replica erased it first
+    } else if (s != NATS_NOT_FOUND && !GoneFromLog(seq)) {  // gone: another replica erased it first
       LogError("replication_purge_failed",
                {{"subject", subject}, {"seq", static_cast<int64_t>(seq)}, {"error", NatsError(s, err)}});
+      status = absl::UnavailableError(absl::StrCat("cannot erase log message ", seq, ": ", NatsError(s, err)));
     }
   }
   LogInfo("replication_purged",
           {{"subject", subject}, {"before_seq", static_cast<int64_t>(erase_seq)}, {"messages", erased}});
+  return status;
 }
 
 absl::StatusOr<std::vector<uint64_t>> Replicator::SequencesOn(const std::string& subject, uint64_t below) const {
@@ -596,6 +623,17 @@ absl::StatusOr<std::vector<uint64_t>> Replicator::SequencesOn(const std::string&
   while (true) {
     natsMsg* msg = nullptr;
     s = natsSubscription_NextMsg(&msg, sub, 2000);
+    if (s == NATS_TIMEOUT) {
+      // Nothing more came: the messages still to come were erased after
+      // they were counted (every node erases an erased learner's
+      // messages), or the server is slow. Its own count tells which.
+      jsConsumerInfo* ci = nullptr;
+      jsErrCode ci_err = static_cast<jsErrCode>(0);
+      natsStatus cs = natsSubscription_GetConsumerInfo(&ci, sub, nullptr, &ci_err);
+      const bool drained = cs == NATS_OK && ci->NumPending == 0;
+      if (ci != nullptr) jsConsumerInfo_Destroy(ci);
+      if (drained) break;
+    }
     if (s != NATS_OK) {
       status = Unavailable("list subject", s, static_cast<jsErrCode>(0));
       break;
@@ -617,6 +655,15 @@ absl::StatusOr<std::vector<uint64_t>> Replicator::SequencesOn(const std::string&
   natsSubscription_Destroy(sub);
   LL_RETURN_IF_ERROR(status);
   return seqs;
+}
+
+bool Replicator::GoneFromLog(uint64_t seq) const {
+  // JetStream answers an erase of a message already erased with an error
+  // (10043, "sequence N not found"), not with NOT_FOUND.
+  natsMsg* msg = nullptr;
+  natsStatus s = js_GetMsg(&msg, nats_->js, options_.stream.c_str(), seq, nullptr, nullptr);
+  if (s == NATS_OK) natsMsg_Destroy(msg);
+  return s == NATS_NOT_FOUND;
 }
 
 absl::StatusOr<bool> Replicator::StillInLog(uint64_t seq) const {
@@ -756,7 +803,7 @@ void Replicator::TrimLog() {
           {{"below_seq", static_cast<int64_t>(keep)}, {"nodes", static_cast<int64_t>(nodes.size())}});
 }
 
-void Replicator::ScrubShared(const std::string& learner, uint64_t erase_seq) {
+absl::Status Replicator::ScrubShared(const std::string& learner, uint64_t erase_seq) {
   const std::string prefix = SharedMarkPrefix(learner);
   std::vector<uint64_t> seqs;
   absl::Status listed = store_->ForEachMeta(prefix, [&](absl::string_view key, absl::string_view) {
@@ -764,7 +811,11 @@ void Replicator::ScrubShared(const std::string& learner, uint64_t erase_seq) {
     if (seq.ok() && *seq < erase_seq) seqs.push_back(*seq);
     return true;
   });
-  if (!listed.ok() || seqs.empty()) return;
+  if (!listed.ok()) {
+    LogError("replication_scrub_failed", {{"error", listed.ToString()}});
+    return absl::UnavailableError(absl::StrCat("cannot list the shared messages: ", listed.message()));
+  }
+  if (seqs.empty()) return absl::OkStatus();
   // What the messages held that is still stored (other learners' statements,
   // shared ones without the erased learner), to publish again.
   LogOp restore;
@@ -783,14 +834,16 @@ void Replicator::ScrubShared(const std::string& learner, uint64_t erase_seq) {
     if (s == NATS_NOT_FOUND) continue;  // already gone
     if (s != NATS_OK) {
       LogError("replication_scrub_failed", {{"seq", static_cast<int64_t>(seq)}, {"error", NatsError(s, err)}});
-      return;  // nothing is erased from the log before everything is saved
+      // Nothing is erased from the log before everything is saved.
+      return absl::UnavailableError(absl::StrCat("cannot read shared log message ", seq, ": ", NatsError(s, err)));
     }
     absl::StatusOr<LogOp> op =
         DecodeLogOp(absl::string_view(natsMsg_GetData(msg), static_cast<size_t>(natsMsg_GetDataLength(msg))));
     natsMsg_Destroy(msg);
     if (!op.ok()) {
       LogError("replication_scrub_failed", {{"seq", static_cast<int64_t>(seq)}, {"error", op.status().ToString()}});
-      return;
+      return absl::UnavailableError(
+          absl::StrCat("cannot decode shared log message ", seq, ": ", op.status().message()));
     }
     present.push_back(seq);
     std::vector<Uuid> ids;
@@ -803,12 +856,13 @@ void Replicator::ScrubShared(const std::string& learner, uint64_t erase_seq) {
       absl::StatusOr<std::string> value = st.ok() ? EncodeStatementRecord(st->record) : st.status();
       if (!value.ok()) {
         LogError("replication_scrub_failed", {{"error", value.status().ToString()}});
-        return;
+        return absl::UnavailableError(
+            absl::StrCat("cannot read statement ", FormatUuid(id), " to re-publish it: ", value.status().message()));
       }
       restore.restored.emplace_back(id, std::move(*value));
     }
   }
-  if (present.empty()) return;
+  if (present.empty()) return absl::OkStatus();
   // In messages within the log's limit (512 bytes of headroom for headers,
   // as PublishOnce): a learner spread over many mixed batches restores more
   // than one message holds, and an oversized publish failed every time.
@@ -824,25 +878,31 @@ void Replicator::ScrubShared(const std::string& learner, uint64_t erase_seq) {
     po.MsgId = msg_id.c_str();
     po.MaxWait = 5000;
     jsPubAck* ack = nullptr;
-    s = js_Publish(&ack, nats_->js, subject.c_str(), data.data(), static_cast<int>(data.size()), &po, &err);
+    s = options_.test_scrub_publish_fails != nullptr && options_.test_scrub_publish_fails->load()
+            ? NATS_TIMEOUT
+            : js_Publish(&ack, nats_->js, subject.c_str(), data.data(), static_cast<int>(data.size()), &po, &err);
     if (s != NATS_OK) {
       // Nothing is erased from the log before every record is saved again
       // (parts already published restore what is stored: harmless twice).
       LogError("replication_scrub_failed", {{"error", NatsError(s, err)}});
-      return;
+      return absl::UnavailableError(
+          absl::StrCat("cannot re-publish what the shared messages hold for others: ", NatsError(s, err)));
     }
     jsPubAck_Destroy(ack);
   }
+  absl::Status status;
   for (uint64_t seq : present) {
     // Erase overwrites the message's bytes in the stream's files.
     s = js_EraseMsg(nats_->js, options_.stream.c_str(), seq, nullptr, &err);
     if (s != NATS_OK) s = js_DeleteMsg(nats_->js, options_.stream.c_str(), seq, nullptr, &err);
-    if (s != NATS_OK && s != NATS_NOT_FOUND) {
+    if (s != NATS_OK && s != NATS_NOT_FOUND && !GoneFromLog(seq)) {
       LogError("replication_scrub_failed", {{"seq", static_cast<int64_t>(seq)}, {"error", NatsError(s, err)}});
+      status = absl::UnavailableError(absl::StrCat("cannot erase shared log message ", seq, ": ", NatsError(s, err)));
     }
   }
   LogInfo("replication_scrubbed", {{"messages", static_cast<int64_t>(present.size())},
                                    {"restored", static_cast<int64_t>(restore.restored.size())}});
+  return status;
 }
 
 namespace {
@@ -887,12 +947,7 @@ void Replicator::ApplierLoop() {
           ": restore the store from a backup (lifelong backup restore latest --force --data_dir=<this node's> "
           "--backup_dir=<any node's backup directory>; docs/replication.md, \"Log retention\") and start "
           "the node again");
-      LogError("replication_behind_trimmed_log", {{"error", why}});
-      {
-        absl::MutexLock lock(&mu_);
-        applier_error_ = why;
-      }
-      role_ = kRoleFollower;
+      StopApplier("replication_behind_trimmed_log", why);
       while (!stop_.load()) absl::SleepFor(absl::Milliseconds(200));
       break;
     }
@@ -911,6 +966,7 @@ void Replicator::ApplierLoop() {
       // the first.
       std::vector<Delivered> batch;
       bool poisoned = false;
+      std::string poison;  // why, when poisoned
       for (int i = 0; i < 512; ++i) {
         if (i > 0) {
           int pending = 0;
@@ -951,11 +1007,11 @@ void Replicator::ApplierLoop() {
         if (!op.ok()) {
           // Never skip an operation: apply what came before it, then stop
           // applying, loudly (an operator must look at the log).
-          std::string why = absl::StrCat("operation ", seq, ": ", op.status().message());
-          LogError("replication_applier_stopped", {{"error", why}});
+          poison = absl::StrCat("operation ", seq, ": ", op.status().message());
           {
+            // No write is taken from here on (CheckWritable).
             absl::MutexLock lock(&mu_);
-            applier_error_ = why;
+            applier_error_ = poison;
           }
           poisoned = true;
           break;
@@ -981,12 +1037,13 @@ void Replicator::ApplierLoop() {
             ops.push_back(std::move(r));
           }
           absl::Status applied;
+          const absl::Time failing_since = absl::Now();
           while (!(applied = store_->ApplyLoggedRecords(&ops)).ok() && !stop_.load()) {
             if (applied.code() == absl::StatusCode::kFailedPrecondition) break;  // already applied
-            LogError("replication_apply_failed",
-                     {{"seq", static_cast<int64_t>(ops.front().seq)}, {"error", std::string(applied.message())}});
+            ApplyFailed(ops.front().seq, applied, failing_since);
             absl::SleepFor(absl::Seconds(1));
           }
+          if (applied.ok()) ApplyRecovered();
           for (size_t k = 0; k < ops.size(); ++k) {
             Deliver(batch[i + k].msg_id, ops[k].seq, [&](Waiter* w) { w->records = ops[k].result; });
           }
@@ -998,6 +1055,7 @@ void Replicator::ApplierLoop() {
         absl::StatusOr<int64_t> erased = absl::UnknownError("not applied");
         absl::Status doc_result;            // a document write's own outcome
         std::vector<std::string> left_out;  // a restore's learners erased since it was built
+        const absl::Time failing_since = absl::Now();
         do {
           switch (d.op.kind) {
             case LogOpKind::kErase:
@@ -1034,24 +1092,38 @@ void Replicator::ApplierLoop() {
               break;
           }
           if (applied.ok() || applied.code() == absl::StatusCode::kFailedPrecondition) break;
-          LogError("replication_apply_failed",
-                   {{"seq", static_cast<int64_t>(d.seq)}, {"error", std::string(applied.message())}});
+          // Never skipped: retried until it applies (ApplyFailed says so).
+          ApplyFailed(d.seq, applied, failing_since);
           absl::SleepFor(absl::Seconds(1));
         } while (!stop_.load());
+        if (applied.ok()) ApplyRecovered();
         if (d.op.kind == LogOpKind::kErase && applied.ok()) {
           // (The learner's xAPI documents went with the statements, in the
           // erasure's batch: RecordStore::SetEraseExtension.)
-          PurgeErased(d.op.learner, d.seq);
+          absl::Status from_log = PurgeErased(d.op.learner, d.seq);
           // The leader also takes the learner out of the shared messages
           // (before the erasure is answered).
-          if (role_.load() == kRoleLeader) ScrubShared(d.op.learner, d.seq);
+          if (role_.load() == kRoleLeader) {
+            if (absl::Status scrubbed = ScrubShared(d.op.learner, d.seq); from_log.ok()) from_log = scrubbed;
+          }
+          if (!from_log.ok() && erased.ok()) {
+            // Erased from every store, not (yet) from the log: the erasure
+            // is not answered as done. Asked again (EraseLearner is
+            // idempotent), the leader lists what is left and erases it
+            // (the shared marks stay until a restore is applied).
+            erased = absl::UnavailableError(
+                absl::StrCat("the learner's records are erased from the store but not yet from the replicated log (",
+                             from_log.message(), "); erase the learner again"));
+          }
         }
         if (d.op.kind == LogOpKind::kRestore && applied.ok() && role_.load() == kRoleLeader) {
           // Learners erased between the restore's reading and its place in
           // the log: nothing of theirs was applied, but this message holds
           // their statements; it is scrubbed like a shared message at their
           // erasure (the marks of this message name them).
-          for (const std::string& l : left_out) ScrubShared(l, d.seq + 1);
+          // (No one waits on a restore: a failure is logged, and the
+          // learner's erasure asked again scrubs what is left.)
+          for (const std::string& l : left_out) ScrubShared(l, d.seq + 1).IgnoreError();
         }
         Deliver(d.msg_id, d.seq, [&](Waiter* w) {
           w->erased = erased;
@@ -1061,7 +1133,9 @@ void Replicator::ApplierLoop() {
         ++i;
       }
       if (poisoned) {
-        role_ = kRoleFollower;
+        // What came before it is applied and answered; what waits on later
+        // operations is answered now.
+        StopApplier("replication_applier_stopped", poison);
         while (!stop_.load()) absl::SleepFor(absl::Milliseconds(200));
       }
     }
@@ -1086,16 +1160,23 @@ void Replicator::StepDown(absl::string_view why) {
     LogInfo("replication_step_down", {{"node", options_.node_id}, {"why", std::string(why)}});
   }
   leading_ = false;
+  lease_deadline_ns_ = 0;
   role_ = kRoleFollower;
 }
 
+bool Replicator::IsLeader() const { return role_.load() == kRoleLeader && SteadyNowNs() < lease_deadline_ns_.load(); }
+
 void Replicator::LeaseLoop() {
   const absl::Duration tick = absl::Milliseconds(std::max<int64_t>(50, options_.lease_ttl_ms / 4));
-  const absl::Duration ttl = absl::Milliseconds(options_.lease_ttl_ms);
+  // How long a lease counts as held from the moment its create or update was
+  // sent: the bucket's TTL runs from when the server stored it (later), less
+  // a tenth for clocks that do not run quite alike.
+  const int64_t lease_valid_ns = options_.lease_ttl_ms * 1000000 / 10 * 9;
   kvStore* kv = nats_->kv;
   const char* key = options_.lease_key.c_str();
   const char* me = options_.node_id.c_str();
   while (!stop_.load()) {
+    if (options_.test_lease_tick_hook) options_.test_lease_tick_hook();
     const absl::Time started = absl::Now();
     if (resign_.load()) {
       if (leading_) {
@@ -1130,7 +1211,7 @@ void Replicator::LeaseLoop() {
     bool applier_stopped;
     {
       absl::MutexLock lock(&mu_);
-      applier_stopped = !applier_error_.empty();
+      applier_stopped = !StoppedReasonLocked().empty();
     }
     if (applier_stopped || !log_checked_.load()) {
       // (Not checked yet: the applier has not yet found the log in step with
@@ -1156,10 +1237,11 @@ void Replicator::LeaseLoop() {
     } else if (leading_) {
       last_renewal_ = started;
       uint64_t rev = 0;
+      const int64_t sent = SteadyNowNs();
       natsStatus s = kvStore_UpdateString(&rev, kv, key, me, lease_revision_);
       if (s == NATS_OK) {
         lease_revision_ = rev;
-        lease_until_ = started + ttl;
+        lease_deadline_ns_ = sent + lease_valid_ns;
       } else {
         StepDown(absl::StrCat("lease renewal failed: ", NatsError(s)));
         SetLeader("");
@@ -1175,10 +1257,11 @@ void Replicator::LeaseLoop() {
         if (put && holder == options_.node_id) {
           // Our previous incarnation's lease: take it back.
           uint64_t next = 0;
+          const int64_t sent = SteadyNowNs();
           if (kvStore_UpdateString(&next, kv, key, me, rev) == NATS_OK) {
             leading_ = true;
             lease_revision_ = next;
-            lease_until_ = started + ttl;
+            lease_deadline_ns_ = sent + lease_valid_ns;
             last_renewal_ = started;
             role_ = kRoleCatchingUp;
           }
@@ -1187,10 +1270,11 @@ void Replicator::LeaseLoop() {
       } else if (s == NATS_NOT_FOUND) {
         SetLeader("");
         uint64_t rev = 0;
+        const int64_t sent = SteadyNowNs();
         if (kvStore_CreateString(&rev, kv, key, me) == NATS_OK) {
           leading_ = true;
           lease_revision_ = rev;
-          lease_until_ = started + ttl;
+          lease_deadline_ns_ = sent + lease_valid_ns;
           last_renewal_ = started;
           role_ = kRoleCatchingUp;
           SetLeader(options_.node_id);
@@ -1198,7 +1282,7 @@ void Replicator::LeaseLoop() {
         }
       }
     }
-    if (leading_ && absl::Now() >= lease_until_) StepDown("lease expired before it was renewed");
+    if (leading_ && SteadyNowNs() >= lease_deadline_ns_.load()) StepDown("lease expired before it was renewed");
     if (leading_ && role_.load() == kRoleCatchingUp) {
       // Writes only once everything in the log before the lease is applied,
       // and never with a store beyond the log's end.
@@ -1208,7 +1292,7 @@ void Replicator::LeaseLoop() {
         bool clean;
         {
           absl::MutexLock lock(&mu_);
-          clean = applier_error_.empty();
+          clean = StoppedReasonLocked().empty();
         }
         if (clean && connected_.load()) {
           {
@@ -1286,26 +1370,77 @@ absl::Status Replicator::HaltIfStillBehind(uint64_t applied, std::optional<uint6
 }
 
 void Replicator::Halt(absl::string_view event, const std::string& why, uint64_t ahead_of_log) {
+  halted_ = true;
+  ahead_of_log_ = ahead_of_log;
+  if (ahead_of_log_gauge_ != nullptr) ahead_of_log_gauge_->Set(static_cast<double>(ahead_of_log));
+  StopApplier(event, why, ahead_of_log);
+}
+
+void Replicator::FailWaitersLocked(const std::string& why) {
+  for (auto& [id, w] : waiters_) {
+    if (w->done) continue;
+    w->done = true;
+    absl::Status stopped = absl::UnavailableError(absl::StrCat("replication stopped on ", options_.node_id, ": ", why));
+    w->records = stopped;
+    w->erased = stopped;
+    w->status = stopped;
+  }
+}
+
+void Replicator::StopApplier(absl::string_view event, const std::string& why, std::optional<uint64_t> ahead_of_log) {
   {
     absl::MutexLock lock(&mu_);
     if (applier_error_.empty()) applier_error_ = why;
     // What is waiting for the applier will not be applied here.
-    for (auto& [id, w] : waiters_) {
-      if (w->done) continue;
-      w->done = true;
-      absl::Status stopped =
-          absl::UnavailableError(absl::StrCat("replication stopped on ", options_.node_id, ": ", why));
-      w->records = stopped;
-      w->erased = stopped;
-      w->status = stopped;
-    }
+    FailWaitersLocked(why);
   }
-  halted_ = true;
   role_ = kRoleFollower;
-  ahead_of_log_ = ahead_of_log;
-  if (ahead_of_log_gauge_ != nullptr) ahead_of_log_gauge_->Set(static_cast<double>(ahead_of_log));
-  LogError(std::string(event),
-           {{"node", options_.node_id}, {"ahead_of_log", static_cast<int64_t>(ahead_of_log)}, {"error", why}});
+  if (applier_stopped_gauge_ != nullptr) applier_stopped_gauge_->Set(1);
+  nlohmann::json fields = {{"node", options_.node_id}, {"error", why}};
+  if (ahead_of_log) fields["ahead_of_log"] = static_cast<int64_t>(*ahead_of_log);
+  LogError(std::string(event), fields);
+}
+
+void Replicator::ApplyFailed(uint64_t seq, const absl::Status& failure, absl::Time failing_since) {
+  const absl::Time now = absl::Now();
+  const bool same_every_try = failure.code() != absl::StatusCode::kUnavailable;
+  if (now - apply_failure_logged_ >= absl::Seconds(10)) {
+    apply_failure_logged_ = now;
+    LogError("replication_apply_failed", {{"seq", static_cast<int64_t>(seq)}, {"error", failure.ToString()}});
+  }
+  if (!same_every_try && now - failing_since < kApplyStallLimit) return;  // a storage hiccup, so far
+  const std::string why = absl::StrCat(
+      "cannot apply log operation ", seq, " (", failure.ToString(), "); ",
+      same_every_try
+          ? "it fails the same way on every try"
+          : absl::StrCat("failing for ", absl::FormatDuration(absl::Trunc(now - failing_since, absl::Seconds(1)))),
+      ". Nothing is skipped: it is tried again every second; meanwhile this node neither leads nor takes writes "
+      "and its reads do not move on (docs/replication.md, \"An operation that cannot be applied\")");
+  bool first;
+  {
+    absl::MutexLock lock(&mu_);
+    first = apply_stalled_.empty();
+    apply_stalled_ = why;
+    FailWaitersLocked(why);
+  }
+  role_ = kRoleFollower;  // the lease thread gives the lease back
+  if (applier_stopped_gauge_ != nullptr) applier_stopped_gauge_->Set(1);
+  if (first) LogError("replication_apply_stalled", {{"node", options_.node_id}, {"error", why}});
+}
+
+void Replicator::ApplyRecovered() {
+  {
+    absl::MutexLock lock(&mu_);
+    if (apply_stalled_.empty()) return;
+    apply_stalled_.clear();
+    if (!applier_error_.empty()) return;
+  }
+  if (applier_stopped_gauge_ != nullptr) applier_stopped_gauge_->Set(0);
+  LogInfo("replication_apply_resumed", {{"node", options_.node_id}});
+}
+
+const std::string& Replicator::StoppedReasonLocked() const {
+  return applier_error_.empty() ? apply_stalled_ : applier_error_;
 }
 
 absl::StatusOr<uint64_t> Replicator::CountMessages(const std::string& subject) const {
@@ -1351,7 +1486,7 @@ ReplicationStatus Replicator::Status() const {
   st.leader = leader_;
   st.applied_seq = applied_;
   st.lag = st.log_last_seq > st.applied_seq ? st.log_last_seq - st.applied_seq : 0;
-  st.applier_error = applier_error_;
+  st.applier_error = StoppedReasonLocked();
   st.trimmed_below = trimmed_below_.load();
   st.ahead_of_log = ahead_of_log_.load();
   return st;

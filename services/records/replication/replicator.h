@@ -23,7 +23,14 @@
 //     catches up from the backup's position. A message it cannot decode, or
 //     a gap in delivery (LogCursor: a consumer sequence missing, or a
 //     stream sequence jumped over that the log still holds), stops or
-//     restarts the applier: nothing is ever skipped.
+//     restarts the applier: nothing is ever skipped. An operation that
+//     decodes but cannot be applied (the store refuses it the same way on
+//     every try, e.g. a restored record that does not decode, or storage
+//     failing for kApplyStallLimit) is retried every second, and meanwhile
+//     the node gives the lease back, refuses writes, answers the proposals
+//     waiting UNAVAILABLE and reports it (applier_error,
+//     lifelong_replication_applier_stopped); before, a leader retried it
+//     for ever, silently, kept the lease, and every write waited 30 s.
 //   - The log must reach the store's position (log_consistency.h): a node
 //     whose store has applied beyond the stream's last sequence, or that
 //     finds no stream while its store has applied anything, stops applying,
@@ -145,6 +152,13 @@ struct ReplicatorOptions {
   absl::Duration position_interval = absl::Seconds(5);
   absl::Duration trim_interval = absl::Minutes(1);
   absl::Duration forget_node_after = absl::Hours(24 * 7);
+  // Tests only: called by the lease thread at the start of each round (a
+  // test blocks in it to stall the lease thread, as a paused process or a
+  // NATS call that hangs would).
+  std::function<void()> test_lease_tick_hook;
+  // Tests only: the re-publishing of an erased learner's shared messages
+  // (ScrubShared) fails as a publish that timed out would.
+  std::atomic<bool>* test_scrub_publish_fails = nullptr;
 };
 
 // The flag parsers, shared with the catalog's log (services/common/nats_config.h).
@@ -164,7 +178,7 @@ struct ReplicationStatus {
   uint64_t ahead_of_log = 0;
   uint64_t leader_changes = 0;
   bool connected = false;
-  std::string applier_error;   // why the applier is stopped; "" when it runs
+  std::string applier_error;   // why the applier is stopped or stalled; "" when it runs
   uint64_t trimmed_below = 0;  // the log holds no operation below this (0: never trimmed)
 };
 
@@ -208,8 +222,13 @@ class Replicator : public OpLog, public xapi::DocumentLog {
   ReplicationStatus Status() const;
   // Status() as the JSON of GET /replication.
   std::string StatusJson() const;
-  // True when this node leads and has caught up (GET /leader: 200).
-  bool IsLeader() const { return role_.load() == kRoleLeader; }
+  // True when this node leads, has caught up (GET /leader: 200) and its
+  // lease has not run out: a node whose lease thread or NATS calls stall
+  // (a pause of the process, a slow or cut-off NATS server) stops answering
+  // true, and stops taking writes, when the lease it last renewed would
+  // expire, whether or not the lease thread has noticed yet, so two nodes
+  // never both answer true (another takes the lease only once it expired).
+  bool IsLeader() const;
   // Blocks until the applier has applied `seq` or `timeout` passes.
   bool WaitApplied(uint64_t seq, absl::Duration timeout) const;
   // The stream's last sequence, read now. NOT_FOUND when the stream does
@@ -265,6 +284,26 @@ class Replicator : public OpLog, public xapi::DocumentLog {
   // Stops applying and leading for good (until restarted): `why` becomes
   // the applier error; proposals waiting are answered UNAVAILABLE.
   void Halt(absl::string_view event, const std::string& why, uint64_t ahead_of_log);
+  // Stops applying for good (until restarted): `why` becomes the applier
+  // error (unless one is set), the proposals waiting are answered
+  // UNAVAILABLE, the node stops leading (the lease thread gives the lease
+  // back) and lifelong_replication_applier_stopped is 1; logs `event`.
+  void StopApplier(absl::string_view event, const std::string& why,
+                   std::optional<uint64_t> ahead_of_log = std::nullopt);
+  // The applier could not apply operation `seq` (`failure`; it has been
+  // failing since `failing_since`) and will try it again. A failure that is
+  // not UNAVAILABLE is the same on every try, and UNAVAILABLE for longer
+  // than kApplyStallLimit is a store that cannot write: either way the node
+  // stops leading and taking writes (apply_stalled_, shown as the applier
+  // error; proposals waiting are answered UNAVAILABLE) until ApplyRecovered.
+  // Never skips the operation. Applier thread only.
+  void ApplyFailed(uint64_t seq, const absl::Status& failure, absl::Time failing_since);
+  // The operation that failed is applied: the stall is over.
+  void ApplyRecovered();
+  void FailWaitersLocked(const std::string& why) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // applier_error_, or else apply_stalled_: why this node does not apply
+  // the log now ("" when it does).
+  const std::string& StoppedReasonLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // libnats's PubAck callback (jsOptions.PublishAsync.AckHandler).
   static void OnPubAck(::__jsCtx* js, ::__natsMsg* msg, ::jsPubAck* pa, ::jsPubAckErr* pae, void* closure);
   void ApplierLoop();
@@ -273,9 +312,15 @@ class Replicator : public OpLog, public xapi::DocumentLog {
   void StepDown(absl::string_view why);
   void SetLeader(const std::string& leader);
   void Deliver(const std::string& msg_id, uint64_t seq, const std::function<void(Waiter*)>& fill);
-  void PurgeErased(const std::string& learner, uint64_t erase_seq);
+  // After applying an erasure at `erase_seq`: erases the learner's own
+  // subject's messages below it from the stream. UNAVAILABLE (logged) when
+  // some could not be listed or erased.
+  absl::Status PurgeErased(const std::string& learner, uint64_t erase_seq);
   // The stream sequences of the messages on `subject` below `below`.
   absl::StatusOr<std::vector<uint64_t>> SequencesOn(const std::string& subject, uint64_t below) const;
+  // Whether the stream is known not to hold the message at `seq` (erased,
+  // deleted or trimmed); false when it holds it or cannot be asked.
+  bool GoneFromLog(uint64_t seq) const;
   // Whether the stream still holds the message at `seq` (LogCursor).
   absl::StatusOr<bool> StillInLog(uint64_t seq) const;
   // Log retention: this node's position into the positions bucket; on the
@@ -287,8 +332,11 @@ class Replicator : public OpLog, public xapi::DocumentLog {
   absl::StatusOr<uint64_t> ReadTrimmedBelow() const;
   // Leader only, after applying an erasure at `erase_seq`: re-publishes what
   // the shared messages naming `learner` still hold for others (a kRestore
-  // operation), then erases those messages from the stream.
-  void ScrubShared(const std::string& learner, uint64_t erase_seq);
+  // operation), then erases those messages from the stream. UNAVAILABLE
+  // (logged) when a step failed: the messages it could not re-publish stay
+  // in the log (and marked), so that the erasure asked again scrubs them;
+  // the erasure is then not answered as done.
+  absl::Status ScrubShared(const std::string& learner, uint64_t erase_seq);
 
   const ReplicatorOptions options_;
   std::unique_ptr<Nats> nats_;
@@ -302,6 +350,9 @@ class Replicator : public OpLog, public xapi::DocumentLog {
   std::atomic<int> role_{kRoleFollower};
   std::atomic<uint64_t> log_last_seq_{0};
   std::atomic<uint64_t> leader_changes_{0};
+  // When the lease this node last won or renewed counts as expired
+  // (steady clock, ns; 0: not held). Written by the lease thread.
+  std::atomic<int64_t> lease_deadline_ns_{0};
   std::atomic<int> in_flight_{0};  // proposals between CheckWritable and their answer
   std::thread applier_;
   std::thread lease_;
@@ -311,14 +362,19 @@ class Replicator : public OpLog, public xapi::DocumentLog {
   std::atomic<bool> log_checked_{false};
   std::atomic<bool> halted_{false};  // Halt: nothing more is applied or led
   std::atomic<uint64_t> ahead_of_log_{0};
-  metrics::Gauge* ahead_of_log_gauge_ = nullptr;  // lifelong_replication_store_ahead_of_log
+  metrics::Gauge* ahead_of_log_gauge_ = nullptr;            // lifelong_replication_store_ahead_of_log
+  metrics::Gauge* applier_stopped_gauge_ = nullptr;         // lifelong_replication_applier_stopped
+  absl::Time apply_failure_logged_ = absl::InfinitePast();  // applier thread only
   absl::Mutex backup_source_mu_;
   OldestBackupSource backup_source_ ABSL_GUARDED_BY(backup_source_mu_);
 
   mutable absl::Mutex mu_;
   uint64_t applied_ ABSL_GUARDED_BY(mu_) = 0;
   std::string leader_ ABSL_GUARDED_BY(mu_);
-  std::string applier_error_ ABSL_GUARDED_BY(mu_);
+  std::string applier_error_ ABSL_GUARDED_BY(mu_);  // stopped for good (until restarted)
+  // The next operation fails to apply and is being retried (ApplyFailed);
+  // "" once it applies.
+  std::string apply_stalled_ ABSL_GUARDED_BY(mu_);
   std::multimap<std::string, Waiter*> waiters_ ABSL_GUARDED_BY(mu_);  // by message id
 
   // Stored-sequence ranges of record operations, taken in publish order.
@@ -331,7 +387,6 @@ class Replicator : public OpLog, public xapi::DocumentLog {
   // Touched by the lease thread only.
   bool leading_ = false;
   uint64_t lease_revision_ = 0;
-  absl::Time lease_until_;
   absl::Time last_renewal_;
   // Consecutive ticks that found the log behind the store, since when.
   int behind_reads_ = 0;

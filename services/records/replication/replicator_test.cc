@@ -1,0 +1,213 @@
+// Replicator against a real 3-member nats-server JetStream cluster, record
+// stores in this process (no records_server):
+//  - the leader lease: a leader whose lease thread stalls (a paused process,
+//    a NATS call that hangs) stops leading and taking writes once the lease
+//    it last renewed runs out, so that it never leads at the same time as
+//    the node that takes the lease over;
+//  - an erasure is answered as done only once the log no longer holds the
+//    learner (their shared messages re-published without them and erased).
+#include "services/records/replication/replicator.h"
+
+#include <gtest/gtest.h>
+#include <nats/nats.h>
+
+#include <atomic>
+#include <memory>
+#include <string>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "services/records/key_codec.h"
+#include "services/records/record_store.h"
+#include "services/records/replication/log_op.h"
+#include "services/records/statement.h"
+#include "services/records/test_statements.h"
+#include "tests/testing/nats_cluster.h"
+#include "tests/testing/subprocess.h"
+
+namespace lifelong::records::replication {
+namespace {
+
+using records::testing::MakeStatement;
+using records::testing::TestUuid;
+
+constexpr int64_t kLeaseTtlMs = 1000;
+
+struct Member {
+  std::unique_ptr<Replicator> replicator;
+  std::unique_ptr<RecordStore> store;
+  ~Member() {
+    if (replicator) replicator->Stop();  // before the store closes
+  }
+};
+
+std::unique_ptr<Member> StartMember(const std::string& id, const std::string& dir, const std::string& urls,
+                                    std::function<void()> lease_tick_hook,
+                                    std::atomic<bool>* scrub_publish_fails = nullptr) {
+  ReplicatorOptions o;
+  o.servers = *ParseServerList(urls);
+  o.node_id = id;
+  o.lease_ttl_ms = kLeaseTtlMs;
+  o.trim_interval = absl::ZeroDuration();
+  o.test_lease_tick_hook = std::move(lease_tick_hook);
+  o.test_scrub_publish_fails = scrub_publish_fails;
+  auto m = std::make_unique<Member>();
+  absl::StatusOr<std::unique_ptr<Replicator>> r = Replicator::Connect(o);
+  EXPECT_TRUE(r.ok()) << r.status();
+  if (!r.ok()) return nullptr;
+  m->replicator = std::move(*r);
+  RecordStoreOptions so;
+  so.block_cache_bytes = 8 << 20;
+  so.log = m->replicator.get();
+  absl::StatusOr<std::unique_ptr<RecordStore>> store = RecordStore::Open(absl::StrCat(dir, "/", id), so);
+  EXPECT_TRUE(store.ok()) << store.status();
+  if (!store.ok()) return nullptr;
+  m->store = std::move(*store);
+  m->replicator->Start(m->store.get());
+  return m;
+}
+
+bool WaitFor(const std::function<bool()>& cond, absl::Duration timeout) {
+  for (const absl::Time deadline = absl::Now() + timeout; absl::Now() < deadline;) {
+    if (cond()) return true;
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  return cond();
+}
+
+// Records statements TestUuid(first), TestUuid(first + 1), ... of
+// `learners` (one each) in one call: one log message.
+absl::Status RecordBatch(RecordStore* store, int first, const std::vector<std::string>& learners) {
+  std::vector<ParsedStatement> batch;
+  for (const std::string& learner : learners) {
+    absl::StatusOr<ParsedStatement> p = ParseStatement(MakeStatement({.id = TestUuid(first++), .learner = learner}));
+    if (!p.ok()) return p.status();
+    batch.push_back(std::move(*p));
+  }
+  return store->Record(std::move(batch)).status();
+}
+
+absl::Status RecordOne(RecordStore* store, int n) { return RecordBatch(store, n, {"u1"}); }
+
+// Messages of the stream whose statements (or restored records) name
+// `needle` (js_GetMsg over its sequences).
+int StatementMessagesNaming(const std::string& nats_url, const std::string& needle) {
+  int n = 0;
+  natsConnection* nc = nullptr;
+  jsCtx* js = nullptr;
+  jsStreamInfo* si = nullptr;
+  if (natsConnection_ConnectTo(&nc, nats_url.c_str()) == NATS_OK &&
+      natsConnection_JetStream(&js, nc, nullptr) == NATS_OK &&
+      js_GetStreamInfo(&si, js, "LIFELONG_RECORDS", nullptr, nullptr) == NATS_OK) {
+    for (uint64_t seq = si->State.FirstSeq; seq <= si->State.LastSeq; ++seq) {
+      natsMsg* m = nullptr;
+      if (js_GetMsg(&m, js, "LIFELONG_RECORDS", seq, nullptr, nullptr) != NATS_OK) continue;
+      absl::StatusOr<LogOp> op =
+          DecodeLogOp(absl::string_view(natsMsg_GetData(m), static_cast<size_t>(natsMsg_GetDataLength(m))));
+      natsMsg_Destroy(m);
+      if (!op.ok()) continue;
+      bool hit = false;
+      for (const ParsedStatement& p : op->statements) hit |= absl::StrContains(p.text, needle);
+      for (const auto& [id, record] : op->restored) hit |= absl::StrContains(record, needle);
+      n += hit;
+    }
+    jsStreamInfo_Destroy(si);
+  } else {
+    ADD_FAILURE() << "cannot read the stream at " << nats_url;
+  }
+  if (js != nullptr) jsCtx_Destroy(js);
+  if (nc != nullptr) natsConnection_Destroy(nc);
+  return n;
+}
+
+TEST(ReplicatorLease, AStalledLeaderStopsLeadingWhenItsLeaseRunsOut) {
+  if (lifelong::testing::NatsServerBinary().empty()) GTEST_SKIP() << "nats-server is not installed";
+  const std::string dir = lifelong::testing::FreshTempDir("lease");
+  lifelong::testing::NatsCluster nats = lifelong::testing::StartNatsCluster(dir);
+
+  absl::Mutex mu;
+  bool stalled = false;
+  auto stall_point = [&] {
+    absl::MutexLock lock(&mu);
+    mu.Await(absl::Condition(
+        +[](bool* s) { return !*s; }, &stalled));
+  };
+  auto set_stalled = [&](bool v) {
+    absl::MutexLock lock(&mu);
+    stalled = v;
+  };
+
+  std::unique_ptr<Member> a = StartMember("records-1", dir, nats.urls, stall_point);
+  ASSERT_NE(a, nullptr);
+  ASSERT_TRUE(WaitFor([&] { return a->replicator->IsLeader(); }, absl::Seconds(60)));
+  ASSERT_TRUE(RecordOne(a->store.get(), 1).ok());
+  std::unique_ptr<Member> b = StartMember("records-2", dir, nats.urls, nullptr);
+  ASSERT_NE(b, nullptr);
+  ASSERT_TRUE(WaitFor([&] { return b->replicator->WaitApplied(1, absl::ZeroDuration()); }, absl::Seconds(30)));
+  EXPECT_FALSE(b->replicator->IsLeader());
+
+  // records-1's lease thread stalls; its applier and connection are fine.
+  set_stalled(true);
+  const absl::Time stalled_at = absl::Now();
+  ASSERT_TRUE(WaitFor([&] { return b->replicator->IsLeader(); }, absl::Seconds(30)));
+  EXPECT_GE(absl::Now() - stalled_at, absl::Milliseconds(kLeaseTtlMs / 2));
+  // Never two leaders: records-1 gave up when its lease ran out, although
+  // its lease thread has not run since.
+  EXPECT_FALSE(a->replicator->IsLeader());
+  absl::Status refused = RecordOne(a->store.get(), 2);
+  EXPECT_EQ(refused.code(), absl::StatusCode::kUnavailable) << refused;
+  EXPECT_TRUE(absl::StrContains(refused.message(), "ran out before it was renewed")) << refused;
+  EXPECT_TRUE(RecordOne(b->store.get(), 3).ok());
+
+  set_stalled(false);
+  // Back, it finds the lease taken and follows.
+  ASSERT_TRUE(WaitFor([&] { return a->replicator->Status().leader == "records-2"; }, absl::Seconds(10)));
+  EXPECT_FALSE(a->replicator->IsLeader());
+  EXPECT_TRUE(b->replicator->IsLeader());
+}
+
+// The leader could not re-publish what a shared message holds for the other
+// learners, so the message (with the erased learner's statement) stays in
+// the log: the erasure is not answered as done (before: OK, and the
+// learner's statement stayed in the log until retention, a week). Asked
+// again, it scrubs the message and is answered.
+TEST(ReplicatorErasure, IsNotAnsweredDoneWhileTheLogStillHoldsTheLearner) {
+  if (lifelong::testing::NatsServerBinary().empty()) GTEST_SKIP() << "nats-server is not installed";
+  const std::string dir = lifelong::testing::FreshTempDir("erasure");
+  lifelong::testing::NatsCluster nats = lifelong::testing::StartNatsCluster(dir);
+  std::atomic<bool> scrub_fails{false};
+  std::unique_ptr<Member> a = StartMember("records-1", dir, nats.urls, nullptr, &scrub_fails);
+  ASSERT_NE(a, nullptr);
+  ASSERT_TRUE(WaitFor([&] { return a->replicator->IsLeader(); }, absl::Seconds(60)));
+  const std::string shared = "lifelong.records.shared";
+  ASSERT_TRUE(RecordBatch(a->store.get(), 1, {"u-gone", "u-stays"}).ok());
+  ASSERT_TRUE(RecordBatch(a->store.get(), 3, {"u-gone"}).ok());
+  EXPECT_EQ(*a->replicator->CountMessages(shared), 1u);
+  EXPECT_EQ(*a->replicator->CountMessages(LearnerSubject("u-gone", "lifelong.records")), 1u);
+
+  scrub_fails = true;
+  absl::StatusOr<int64_t> erased = a->store->EraseLearner("u-gone");
+  EXPECT_EQ(erased.status().code(), absl::StatusCode::kUnavailable) << erased.status();
+  EXPECT_TRUE(absl::StrContains(erased.status().message(), "not yet from the replicated log")) << erased.status();
+  EXPECT_TRUE(absl::StrContains(erased.status().message(), "erase the learner again")) << erased.status();
+  // The store has erased them; the log still holds the shared message.
+  EXPECT_EQ(a->store->Get(*ParseUuid(TestUuid(1))).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(*a->replicator->CountMessages(shared), 1u);
+  EXPECT_EQ(*a->replicator->CountMessages(LearnerSubject("u-gone", "lifelong.records")), 0u);
+
+  scrub_fails = false;
+  erased = a->store->EraseLearner("u-gone");
+  ASSERT_TRUE(erased.ok()) << erased.status();
+  // The old shared message is gone; its restore (u-stays's statement) is
+  // the only message on the shared subject.
+  EXPECT_EQ(*a->replicator->CountMessages(shared), 1u);
+  EXPECT_TRUE(a->store->Get(*ParseUuid(TestUuid(2))).ok());
+  const std::string first_url = nats.urls.substr(0, nats.urls.find(','));
+  EXPECT_EQ(StatementMessagesNaming(first_url, "u-gone"), 0);
+  EXPECT_EQ(StatementMessagesNaming(first_url, "u-stays"), 1);  // the restore
+}
+
+}  // namespace
+}  // namespace lifelong::records::replication
