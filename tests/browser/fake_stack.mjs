@@ -42,6 +42,7 @@ function defaults() {
     listStatements: () => ({ statements: [] }),
     recordStatement: () => ({ id: "s1" }),
     createKioskPass: () => ({ code: "12345678", expireTime: inAnHour() }),
+    echo: (req) => ({ payload: req.payload }),
   };
 }
 
@@ -57,10 +58,10 @@ export async function startFakeStack(gatewayOptions = {}) {
   }]));
   const handler = connectNodeAdapter({
     routes: (router) => {
-      router.service(CourseCatalogService, impl(["getCourse", "batchGetCourses", "listCourses", "listProgrammes"]));
-      router.service(RecommendationService, impl(["recommend", "similarCourses"]));
+      router.service(CourseCatalogService, impl(["getCourse", "batchGetCourses", "listCourses", "listProgrammes", "echo"]));
+      router.service(RecommendationService, impl(["recommend", "similarCourses", "echo"]));
       router.service(LearningRecordService, impl(["redeemKioskPass", "redeemLearnerCard", "getTranscript",
-        "listStatements", "recordStatement", "createKioskPass"]));
+        "listStatements", "recordStatement", "createKioskPass", "echo"]));
     },
   });
   const services = http2.createServer(handler);

@@ -315,7 +315,23 @@ export function createGateway(options) {
     }));
   }
 
+  // GET /healthz answers anyone (balancers, probes) without credentials, so
+  // one check of the backends serves every request within HEALTH_REUSE_MS of
+  // its start (those in flight wait for it): a client sending many cannot
+  // turn each into three upstream calls.
+  const HEALTH_REUSE_MS = 1000;
+  let lastHealth = null;  // {at, promise of {ok, backends}}
   async function health(res) {
+    const now = Date.now();
+    if (!lastHealth || now - lastHealth.at >= HEALTH_REUSE_MS || now < lastHealth.at) {
+      lastHealth = { at: now, promise: checkBackends() };
+    }
+    const { ok, backends } = await lastHealth.promise;
+    res.writeHead(ok ? 200 : 503, { "content-type": "application/json", "cache-control": "no-store" });
+    res.end(JSON.stringify({ status: ok ? "SERVING" : "NOT_SERVING", backends }) + "\n");
+  }
+
+  async function checkBackends() {
     // Each backend is reachable when it answers Echo at all (UNAUTHENTICATED
     // included: the gateway has no token of its own for this).
     const checks = await Promise.all(Object.entries({
@@ -329,10 +345,7 @@ export function createGateway(options) {
         return [backend, code === Code.Unavailable || code === Code.DeadlineExceeded ? "unreachable" : "reachable"];
       }
     }));
-    const backends = Object.fromEntries(checks);
-    const ok = checks.every(([, s]) => s === "reachable");
-    res.writeHead(ok ? 200 : 503, { "content-type": "application/json", "cache-control": "no-store" });
-    res.end(JSON.stringify({ status: ok ? "SERVING" : "NOT_SERVING", backends }) + "\n");
+    return { ok: checks.every(([, s]) => s === "reachable"), backends: Object.fromEntries(checks) };
   }
 
   // The request target as a URL, or null when it is none. Node's HTTP parser
