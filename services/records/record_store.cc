@@ -214,6 +214,9 @@ absl::Status BackfillMentions(rocksdb::DB* db, const std::vector<rocksdb::Column
 // when there is no store there yet.
 std::vector<std::string> ExistingFamilies(const rocksdb::DBOptions& db_options, const std::string& path) {
   std::vector<std::string> names;
+  // Asked only of a store that exists: RocksDB logs a missing one as an error.
+  rocksdb::Env* env = db_options.env != nullptr ? db_options.env : rocksdb::Env::Default();
+  if (!env->FileExists(path + "/CURRENT").ok()) return names;
   if (!rocksdb::DB::ListColumnFamilies(db_options, path, &names).ok()) names.clear();
   return names;
 }
