@@ -33,15 +33,21 @@ using ::testing::StartsWith;
 
 Course MakeCourse(const std::string& id) { return testing::ValidCourse(id); }
 
+// An empty directory for this test: TEST_TMPDIR/<suite>/<test name>.
+std::string FreshTestDir(absl::string_view suite) {
+  const char* tmp = std::getenv("TEST_TMPDIR");
+  const std::string dir = absl::StrCat(tmp != nullptr ? tmp : "/tmp", "/", suite, "/",
+                                       ::testing::UnitTest::GetInstance()->current_test_info()->name());
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  return dir;
+}
+
 // A real server on 127.0.0.1:0 over a store in TEST_TMPDIR, and a client.
 class CatalogServiceTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    const char* tmp = std::getenv("TEST_TMPDIR");
-    dir_ = absl::StrCat(tmp != nullptr ? tmp : "/tmp", "/catalog_service_test/",
-                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_);
+    dir_ = FreshTestDir("catalog_service_test");
     auto store = CatalogStore::Open(dir_);
     ASSERT_TRUE(store.ok()) << store.status();
     store_ = *std::move(store);
@@ -312,11 +318,7 @@ class CatalogDraftServiceTest : public ::testing::Test {
   static constexpr char kKey[] = "catalog-draft-test-key-0123456789abcdef";
 
   void SetUp() override {
-    const char* tmp = std::getenv("TEST_TMPDIR");
-    const std::string dir = absl::StrCat(tmp != nullptr ? tmp : "/tmp", "/catalog_draft_service_test/",
-                                         ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir);
-    std::filesystem::create_directories(dir);
+    const std::string dir = FreshTestDir("catalog_draft_service_test");
     auth::AuthOptions o;
     o.enabled = true;
     o.token.key = kKey;
@@ -456,10 +458,7 @@ TEST_F(CatalogDraftServiceTest, StaffAndTheServicesThatCopyTheCatalogSeeDrafts) 
 // The store's clock, which ListCourses reads, holds the first call there.
 TEST(CatalogServiceLimitsTest, ACallHoldsItsInFlightSlotUntilItIsAnswered) {
   constexpr char kKey[] = "catalog-limits-test-key-0123456789abcdef";
-  const char* tmp = std::getenv("TEST_TMPDIR");
-  const std::string dir = absl::StrCat(tmp != nullptr ? tmp : "/tmp", "/catalog_service_limits_test");
-  std::filesystem::remove_all(dir);
-  std::filesystem::create_directories(dir);
+  const std::string dir = FreshTestDir("catalog_service_limits_test");
   absl::Notification entered, release;
   std::atomic<bool> hold{false};
   CatalogStoreOptions so;
@@ -526,11 +525,7 @@ class CatalogBackupServiceTest : public ::testing::Test {
   static constexpr char kKey[] = "catalog-backup-test-key-0123456789abcdef";
 
   void SetUp() override {
-    const char* tmp = std::getenv("TEST_TMPDIR");
-    dir_ = absl::StrCat(tmp != nullptr ? tmp : "/tmp", "/catalog_backup_service_test/",
-                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_);
+    dir_ = FreshTestDir("catalog_backup_service_test");
     auth::AuthOptions o;
     o.enabled = true;
     o.token.key = kKey;

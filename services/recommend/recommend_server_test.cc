@@ -141,6 +141,39 @@ class RecommendServerTest : public ::testing::Test {
   // else with the exact scan on the request thread.
   void SwapUnderLoad(bool batched);
 
+  // Authentication on, with at most `max_in_flight` calls per principal:
+  // sets authorizer_ and returns the options (their signing key mints tokens).
+  auth::AuthOptions LimitAuth(int max_in_flight) {
+    auth::AuthOptions ao;
+    ao.enabled = true;
+    ao.token.key = "recommend-server-test-key-0123456789abcd";
+    ao.limits.max_in_flight = max_in_flight;
+    authorizer_ = std::make_unique<auth::Authorizer>(ao);
+    return ao;
+  }
+
+  // A learner token for `subject`, signed with `ao`'s key.
+  static std::string LearnerToken(const auth::AuthOptions& ao, const std::string& subject) {
+    auth::Principal learner;
+    learner.role = auth::Role::kLearner;
+    learner.subject = subject;
+    absl::StatusOr<std::string> token = auth::MintToken(learner, absl::Minutes(5), ao.token);
+    EXPECT_TRUE(token.ok()) << token.status();
+    return token.ok() ? *token : std::string();
+  }
+
+  // Writes the test model, starts `o` and waits until it serves a model and
+  // has read the catalog (without calls: `o` may require credentials).
+  void StartReady(RecommendServerOptions o) {
+    ASSERT_TRUE(testing::WriteTestModel(model_dir_).ok());
+    StartServer(std::move(o));
+    const absl::Time until = absl::Now() + absl::Seconds(60);
+    while ((server_->models().Current() == nullptr || !server_->catalog().Current().ok()) && absl::Now() < until) {
+      absl::SleepFor(absl::Milliseconds(20));
+    }
+    ASSERT_NE(server_->models().Current(), nullptr);
+  }
+
   absl::Time now_;
   FakeRecords records_;
   FakeCatalog catalog_;
@@ -893,32 +926,16 @@ TEST_F(RecommendServerTest, ArchivedCoursesStillResolveLearnersHistories) {
 // Recommend call's slot until it is answered, the history read on a worker
 // included: one learner's token cannot fill the history-read slots.
 TEST_F(RecommendServerTest, TheInFlightLimitCoversTheHistoryRead) {
-  constexpr char kKey[] = "recommend-server-test-key-0123456789abcd";
-  auth::AuthOptions ao;
-  ao.enabled = true;
-  ao.token.key = kKey;
-  ao.limits.max_in_flight = 2;
-  authorizer_ = std::make_unique<auth::Authorizer>(ao);
-  ASSERT_TRUE(testing::WriteTestModel(model_dir_).ok());
+  const auth::AuthOptions ao = LimitAuth(2);
   RecommendServerOptions o = Options();
   o.authorizer = authorizer_.get();
   o.history_cache_learners = 0;  // every call reads its history
   o.records_deadline = absl::Seconds(20);
-  StartServer(o);
-  const absl::Time until = absl::Now() + absl::Seconds(60);
-  while ((server_->models().Current() == nullptr || !server_->catalog().Current().ok()) && absl::Now() < until) {
-    absl::SleepFor(absl::Milliseconds(20));
-  }
-  ASSERT_NE(server_->models().Current(), nullptr);
-
-  auth::Principal learner;
-  learner.role = auth::Role::kLearner;
-  learner.subject = "u1";
-  const absl::StatusOr<std::string> token = auth::MintToken(learner, absl::Minutes(5), ao.token);
-  ASSERT_TRUE(token.ok()) << token.status();
+  StartReady(o);
+  const std::string token = LearnerToken(ao, "u1");
   auto call = [&]() {
     grpc::ClientContext ctx;
-    ctx.AddMetadata("authorization", "Bearer " + *token);
+    ctx.AddMetadata("authorization", "Bearer " + token);
     ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
     v1::RecommendResponse out;
     return stub_->Recommend(&ctx, Request("u1", 5), &out);
@@ -955,13 +972,7 @@ TEST_F(RecommendServerTest, TheInFlightLimitCoversTheHistoryRead) {
 // until it is answered, as Recommend does. The server's clock, which the
 // call reads after it is authorized, holds the first call in the service.
 TEST_F(RecommendServerTest, TheInFlightLimitCoversSimilarCourses) {
-  constexpr char kKey[] = "recommend-server-test-key-0123456789abcd";
-  auth::AuthOptions ao;
-  ao.enabled = true;
-  ao.token.key = kKey;
-  ao.limits.max_in_flight = 1;
-  authorizer_ = std::make_unique<auth::Authorizer>(ao);
-  ASSERT_TRUE(testing::WriteTestModel(model_dir_).ok());
+  const auth::AuthOptions ao = LimitAuth(1);
   std::atomic<bool> hold{false};
   absl::Notification entered, release;
   RecommendServerOptions o = Options();
@@ -974,21 +985,11 @@ TEST_F(RecommendServerTest, TheInFlightLimitCoversSimilarCourses) {
     }
     return absl::Now();
   };
-  StartServer(o);
-  const absl::Time until = absl::Now() + absl::Seconds(60);
-  while ((server_->models().Current() == nullptr || !server_->catalog().Current().ok()) && absl::Now() < until) {
-    absl::SleepFor(absl::Milliseconds(20));
-  }
-  ASSERT_NE(server_->models().Current(), nullptr);
-
-  auth::Principal learner;
-  learner.role = auth::Role::kLearner;
-  learner.subject = "u1";
-  const absl::StatusOr<std::string> token = auth::MintToken(learner, absl::Minutes(5), ao.token);
-  ASSERT_TRUE(token.ok()) << token.status();
+  StartReady(o);
+  const std::string token = LearnerToken(ao, "u1");
   auto similar = [&]() {
     grpc::ClientContext ctx;
-    ctx.AddMetadata("authorization", "Bearer " + *token);
+    ctx.AddMetadata("authorization", "Bearer " + token);
     ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
     v1::SimilarCoursesRequest req;
     req.set_course_id("c_sf1");

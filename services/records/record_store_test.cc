@@ -853,25 +853,34 @@ std::map<std::string, std::string> FamilyOf(const std::string& path, Cf family) 
 
 std::map<std::string, std::string> ByTargetOf(const std::string& path) { return FamilyOf(path, Cf::kByTarget); }
 
-// Applies `edits` (a value puts, none deletes) to the closed store's family.
-void EditClosedStore(const std::string& path, Cf family,
-                     const std::vector<std::pair<std::string, std::optional<std::string>>>& edits) {
+// Runs `fn` on the closed store at `path`, opened read-write with every
+// column family of this release (handles indexed by Cf).
+void WithClosedStore(const std::string& path,
+                     const std::function<void(rocksdb::DB*, const std::vector<rocksdb::ColumnFamilyHandle*>&)>& fn) {
   RecordStoreRocksConfig config = MakeRecordStoreRocksConfig(8 << 20);
   rocksdb::DB* raw = nullptr;
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::Status s = rocksdb::DB::Open(config.db, path, config.families, &handles, &raw);
   ASSERT_TRUE(s.ok()) << s.ToString();
   std::unique_ptr<rocksdb::DB> db(raw);
-  rocksdb::WriteBatch batch;
-  for (const auto& [key, value] : edits) {
-    if (value) {
-      batch.Put(handles[static_cast<int>(family)], key, *value);
-    } else {
-      batch.Delete(handles[static_cast<int>(family)], key);
-    }
-  }
-  ASSERT_TRUE(db->Write(rocksdb::WriteOptions(), &batch).ok());
+  fn(db.get(), handles);
   for (auto* h : handles) db->DestroyColumnFamilyHandle(h);
+}
+
+// Applies `edits` (a value puts, none deletes) to the closed store's family.
+void EditClosedStore(const std::string& path, Cf family,
+                     const std::vector<std::pair<std::string, std::optional<std::string>>>& edits) {
+  WithClosedStore(path, [&](rocksdb::DB* db, const std::vector<rocksdb::ColumnFamilyHandle*>& handles) {
+    rocksdb::WriteBatch batch;
+    for (const auto& [key, value] : edits) {
+      if (value) {
+        batch.Put(handles[static_cast<int>(family)], key, *value);
+      } else {
+        batch.Delete(handles[static_cast<int>(family)], key);
+      }
+    }
+    ASSERT_TRUE(db->Write(rocksdb::WriteOptions(), &batch).ok());
+  });
 }
 
 // The schema version stored in the open store's meta family
@@ -1500,14 +1509,9 @@ TEST_F(RecordStoreTest, MentionEntriesFollowTheirStatementAndAnOlderStoreIsBackF
 // Removes `family` from the closed store at `path`: a store as an earlier
 // release, which did not have it, left it.
 void DropFamilyOfClosedStore(const std::string& path, Cf family) {
-  RecordStoreRocksConfig config = MakeRecordStoreRocksConfig(8 << 20);
-  rocksdb::DB* raw = nullptr;
-  std::vector<rocksdb::ColumnFamilyHandle*> handles;
-  rocksdb::Status s = rocksdb::DB::Open(config.db, path, config.families, &handles, &raw);
-  ASSERT_TRUE(s.ok()) << s.ToString();
-  std::unique_ptr<rocksdb::DB> db(raw);
-  ASSERT_TRUE(db->DropColumnFamily(handles[static_cast<int>(family)]).ok());
-  for (auto* h : handles) db->DestroyColumnFamilyHandle(h);
+  WithClosedStore(path, [&](rocksdb::DB* db, const std::vector<rocksdb::ColumnFamilyHandle*>& handles) {
+    ASSERT_TRUE(db->DropColumnFamily(handles[static_cast<int>(family)]).ok());
+  });
 }
 
 // The store at `path` opened as a release whose column families are exactly
