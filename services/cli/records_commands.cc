@@ -47,6 +47,7 @@
 #include "services/common/health_client.h"
 #include "services/common/status_macros.h"
 #include "services/domain/vocabulary.h"
+#include "services/records/statement_access.h"
 
 namespace lifelong::cli {
 
@@ -424,7 +425,7 @@ absl::Status CmdImport(Env& env) {
 absl::Status CmdExport(Env& env) {
   const ParsedArgs& a = env.args();
   if (!a.positional.empty())
-    return Usage("usage: lifelong export [--learner L] [--after CURSOR] [--limit N] [--out FILE]");
+    return Usage("usage: lifelong export [--learner L] [--after CURSOR] [--limit N] [--out FILE] [--allow_stale]");
   v1::ExportStatementsRequest all;
   if (!a.Has("learner")) {
     all.set_after_cursor(a.Get("after"));
@@ -443,6 +444,8 @@ absl::Status CmdExport(Env& env) {
   auto stream = [&](std::ostream& out) -> absl::Status {
     auto stub = env.Records();
     auto call = env.Call(/*stream=*/true);
+    // A node whose store may be stale refuses it otherwise (statement_access.h).
+    if (a.Has("allow_stale")) call->AddMetadata(records::kStaleReadsHeader, "allow");
     std::unique_ptr<grpc::ClientReader<v1::Statement>> reader;
     if (a.Has("learner")) {
       v1::ExportLearnerRequest req;

@@ -164,6 +164,11 @@ absl::Status RecordsServer::StartParts() {
     }
     return erased;
   };
+  if (replicator_) {
+    // Reads of learner data only while this node's store is current.
+    service_options.read_gate = [rep = replicator_.get()] { return rep->CheckServingReads(); };
+  }
+  ReadGate read_gate = service_options.read_gate;
   service_ = std::make_unique<RecordsService>(store_.get(), std::move(service_options));
   if (o.serve_metrics) {
     if (absl::Status m = RegisterMetrics(); !m.ok()) return Step("metrics_setup_failed", m);
@@ -180,6 +185,7 @@ absl::Status RecordsServer::StartParts() {
     // One audit log for both protocols (one clock, one set of counters).
     xapi_handler_ = std::make_unique<xapi::XapiHandler>(store_.get(), documents_.get(), credentials_.get(), "/xapi",
                                                         o.xapi->default_version, authorizer, &service_->audit_log());
+    xapi_handler_->SetReadGate(read_gate);
     absl::StatusOr<std::unique_ptr<xapi::XapiHttpServer>> http =
         xapi::XapiHttpServer::Start(o.xapi->http, xapi_handler_.get());
     if (!http.ok()) return Step("xapi_listen_failed", http.status());

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdio>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -194,6 +195,24 @@ bool DeadlinePassed(grpc::ServerContextBase* ctx) {
   return ctx != nullptr && ctx->deadline() < std::chrono::system_clock::now();
 }
 constexpr char kDeadlinePassedMessage[] = "the call's deadline passed before it started";
+
+// The methods that answer from a learner's stored records (or from the
+// erasures and cards that decide whose they are): refused while the read
+// gate says the store may be stale (Options::read_gate).
+bool ReadsLearnerData(absl::string_view method) {
+  static const auto* const kMethods = new absl::flat_hash_set<absl::string_view>{
+      "GetStatement",    "ListStatements",      "GetTranscript",   "ExportLearner",  "ExportStatements",
+      "GetErasureEpoch", "WatchLearnerChanges", "RedeemKioskPass", "GetLearnerCard", "RedeemLearnerCard"};
+  return kMethods->contains(method);
+}
+
+// The value of a request's metadata `key`, or "".
+absl::string_view MetadataValue(grpc::ServerContextBase* ctx, absl::string_view key) {
+  if (ctx == nullptr) return "";
+  auto it = ctx->client_metadata().find(grpc::string_ref(key.data(), key.size()));
+  return it == ctx->client_metadata().end() ? absl::string_view()
+                                            : absl::string_view(it->second.data(), it->second.size());
+}
 }  // namespace
 
 grpc::Status RecordsService::Run(grpc::ServerContextBase* ctx, absl::string_view method, bool audited,
@@ -206,6 +225,9 @@ grpc::Status RecordsService::Run(grpc::ServerContextBase* ctx, absl::string_view
   absl::Status s;
   if (DeadlinePassed(ctx)) {
     s = absl::DeadlineExceededError(kDeadlinePassedMessage);
+  } else if (ReadsLearnerData(method) &&
+             !(s = CheckReadGate(options_.read_gate, grant->principal(), MetadataValue(ctx, kStaleReadsHeader))).ok()) {
+    // A replicated node whose store may be stale (statement_access.h).
   } else {
     s = body(*grant, &learner);
   }

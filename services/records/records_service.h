@@ -21,6 +21,7 @@
 #include "services/records/learner_cards.h"
 #include "services/records/learner_change_feed.h"
 #include "services/records/record_store.h"
+#include "services/records/statement_access.h"
 
 namespace lifelong::records {
 
@@ -90,6 +91,14 @@ class RecordsService final : public lifelong::v1::LearningRecordService::WithCal
     // loop made the whole store flush and compact ~90 times a second.
     // Operators' erasures are not limited. Zero: no limit.
     absl::Duration learner_erase_interval = absl::Minutes(1);
+    // Whether this node's store is current enough to serve reads of learner
+    // data (a replicated node: Replicator::CheckServingReads); unset: always.
+    // While it is not, the methods that read learner data (GetStatement,
+    // ListStatements, GetTranscript, the exports, GetErasureEpoch,
+    // WatchLearnerChanges, the kiosk-pass and card redemptions and
+    // GetLearnerCard) answer its UNAVAILABLE, except to an operator who asks
+    // with the metadata kStaleReadsHeader: "allow" (statement_access.h).
+    ReadGate read_gate;
   };
   explicit RecordsService(RecordStore* store) : RecordsService(store, Options()) {}
   // Registers the service's change feed as the store's change listener (one

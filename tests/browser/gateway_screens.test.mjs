@@ -21,8 +21,8 @@ async function kioskSignIn(page) {
   await page.waitForSelector("#my-learning");
 }
 
-async function appSignIn(page, url, learner) {
-  await page.goto(`${url}/app/#/signin`);
+async function appSignIn(page, url, learner, query = "") {
+  await page.goto(`${url}/app/${query}#/signin`);
   await page.fill("#token", learnerToken(learner));
   await page.click("#signin");
   await page.waitForSelector("#cards");
@@ -226,6 +226,158 @@ describe("screens against fake services", () => {
     assert.equal(rec.req.learner, "u000002");
     assert.deepEqual(rec.req.filter.categories, []);
     assert.equal(await page.inputValue("#f-category"), "");
+    await page.context().close();
+  });
+
+  // The app's idle sign-out (15 minutes, ?idle= for tests): the next person on a shared phone or
+  // library PC does not inherit the previous learner's signed-in app.
+  const IDLE_NOTICE = "因长时间未操作，已安全退出，请重新登录。";
+  const appToken = (page) => page.evaluate(() => sessionStorage.getItem("lifelong.token"));
+  async function assertIdleSignedOut(page) {
+    await page.waitForSelector("#token", { timeout: 5000 });
+    assert.equal(await appToken(page), null, "the token is still in sessionStorage");
+    assert.equal((await page.textContent("#idle-notice")).trim(), IDLE_NOTICE);
+    assert.equal(await page.textContent("#who"), "");
+    assert.equal(await page.isHidden("#tabs"), true);
+    assert.equal(await page.evaluate(() => location.hash), "#/signin");
+  }
+
+  test("app: after the idle limit without activity the learner is signed out, filters reset, and told why", { timeout: 90_000 }, async () => {
+    const page = await newPage(browser, PHONE);
+    await page.clock.install();
+    await appSignIn(page, stack.url, "u000071", "?idle=30");
+    await page.selectOption("#f-category", "老年教育");  // the last activity
+    await page.waitForFunction(() => document.querySelector("#f-category")?.value === "老年教育");
+    await page.waitForSelector("#cards, #empty");
+    await page.clock.runFor(25_000);
+    assert.equal(await page.locator("#token").count(), 0, "signed out before the limit");
+    assert.ok(await appToken(page));
+    await page.clock.runFor(6_000);  // past 30 s
+    await assertIdleSignedOut(page);
+    assert.doesNotMatch(await page.textContent("#screen"), /u000071/);
+    // The next learner starts unfiltered, and the notice is gone once they are in.
+    stack.calls.length = 0;
+    await page.fill("#token", learnerToken("u000043"));
+    await page.click("#signin");
+    await page.waitForSelector("#cards");
+    const rec = stack.calls.filter((c) => c.method === "recommend").at(-1);
+    assert.equal(rec.req.learner, "u000043");
+    assert.deepEqual(rec.req.filter.categories, []);
+    assert.equal(await page.locator("#idle-notice").count(), 0);
+    assert.deepEqual(page.errors, []);
+    await page.context().close();
+  });
+
+  test("app: a wheel, key or touch before the idle limit keeps the learner signed in", { timeout: 90_000 }, async () => {
+    const page = await newPage(browser, PHONE, { hasTouch: true });
+    await page.clock.install();
+    await appSignIn(page, stack.url, "u000042", "?idle=30");
+    const stillIn = async (what) => {
+      assert.equal(await page.locator("#token").count(), 0, `signed out although ${what} came in time`);
+      assert.equal(await page.textContent("#who"), "u000042");
+    };
+    await page.clock.runFor(20_000);
+    await page.mouse.move(100, 300);
+    // The wheel reaches the page after mouse.wheel returns: wait for it before the clock moves on.
+    await page.evaluate(() => { window.wheeled = new Promise((r) => addEventListener("wheel", () => r(), { once: true })); });
+    await page.mouse.wheel(0, 200);
+    await page.evaluate(() => window.wheeled);
+    await page.clock.runFor(20_000);  // 40 s since sign-in, 20 s since the wheel
+    await stillIn("a wheel");
+    await page.keyboard.press("Shift");
+    await page.clock.runFor(20_000);
+    await stillIn("a key");
+    await page.tap("h1");
+    await page.clock.runFor(20_000);
+    await stillIn("a touch");
+    await page.click('a[data-tab="transcript"]');  // and an ordinary tap on a tab does what it says
+    await page.waitForSelector("#credits");
+    // No activity since: 30 s later the app signs out after all.
+    await page.clock.runFor(31_000);
+    await assertIdleSignedOut(page);
+    assert.deepEqual(page.errors, []);
+    await page.context().close();
+  });
+
+  test("app: a tap after the idle sign-out fell due while the phone slept signs out, not acts for the last learner", { timeout: 90_000 }, async () => {
+    const page = await newPage(browser, PHONE, { hasTouch: true });
+    await page.clock.install();
+    await appSignIn(page, stack.url, "u000042");  // the default limit: 15 minutes
+    const now = await page.evaluate(() => Date.now());
+    // 14 minutes of sleep: still signed in, and the tap works.
+    await page.clock.setSystemTime(now + 14 * 60_000);
+    await page.tap('a[data-tab="history"]');
+    await page.waitForSelector("#history, #history-empty");
+    await page.goto(`${stack.url}/app/#/`);
+    await page.waitForSelector("#cards");
+    // Then 16 minutes of sleep: the wall clock moves, the page's timers do not.
+    await page.clock.setSystemTime(now + 30 * 60_000);
+    stack.calls.length = 0;
+    await page.evaluate(() => {
+      window.hashes = [];
+      addEventListener("hashchange", () => window.hashes.push(location.hash));
+    });
+    await page.tap('#cards [data-course="c1"]');  // the next person's first touch
+    await assertIdleSignedOut(page);
+    await page.clock.runFor(1_000);
+    assert.deepEqual(await page.evaluate(() => window.hashes), ["#/signin"], "the tap (or its click) still pressed the card");
+    assert.deepEqual(stack.calls.filter((c) => c.req.learner === "u000042" || c.method === "getCourse").map((c) => c.method), [],
+                     "nothing was asked in the previous learner's name");
+    // A key when overdue: signs out, and Enter does not press the focused card.
+    await page.fill("#token", learnerToken("u000042"));
+    await page.click("#signin");
+    await page.waitForSelector("#cards");
+    await page.focus('#cards [data-course="c1"]');
+    await page.clock.setSystemTime(now + 60 * 60_000);
+    stack.calls.length = 0;
+    await page.evaluate(() => { window.hashes = []; });
+    await page.keyboard.press("Enter");
+    await assertIdleSignedOut(page);
+    await page.clock.runFor(1_000);
+    assert.deepEqual(await page.evaluate(() => window.hashes), ["#/signin"], "the key still pressed the card");
+    assert.deepEqual(stack.calls.map((c) => c.method), []);
+    // The page shown again after the sign-out fell due (no touch at all) signs out too.
+    await page.fill("#token", learnerToken("u000042"));
+    await page.click("#signin");
+    await page.waitForSelector("#cards");
+    await page.clock.setSystemTime(now + 90 * 60_000);
+    await page.evaluate(() => document.dispatchEvent(new Event("visibilitychange")));
+    await assertIdleSignedOut(page);
+    // A touch on the fresh sign-in screen works as usual.
+    await page.fill("#token", learnerToken("u000043"));
+    await page.tap("#signin");
+    await page.waitForSelector("#cards");
+    assert.equal(await page.textContent("#who"), "u000043");
+    assert.deepEqual(page.errors, []);
+    await page.context().close();
+  });
+
+  test("app: a tab reloaded (a phone that discarded it) or a back button after the idle deadline does not restore the last learner", { timeout: 90_000 }, async () => {
+    const page = await newPage(browser, PHONE);
+    await page.clock.install();
+    await appSignIn(page, stack.url, "u000042");
+    const now = await page.evaluate(() => Date.now());
+    // A reload in time keeps the learner signed in.
+    await page.reload();
+    await page.waitForSelector("#cards");
+    assert.equal(await page.textContent("#who"), "u000042");
+    await page.clock.setSystemTime(now + 16 * 60_000);
+    stack.calls.length = 0;
+    await page.reload();
+    await assertIdleSignedOut(page);
+    assert.deepEqual(stack.calls.filter((c) => c.req.learner === "u000042").map((c) => c.method), []);
+    // Nor does the browser's back button (no touch on the page) when overdue.
+    await page.fill("#token", learnerToken("u000042"));
+    await page.click("#signin");
+    await page.waitForSelector("#cards");
+    await page.click('a[data-tab="transcript"]');
+    await page.waitForSelector("#credits");
+    await page.clock.setSystemTime(now + 40 * 60_000);
+    stack.calls.length = 0;
+    await page.goBack();
+    await assertIdleSignedOut(page);
+    assert.deepEqual(stack.calls.filter((c) => c.req.learner === "u000042").map((c) => c.method), []);
+    assert.deepEqual(page.errors, []);
     await page.context().close();
   });
 

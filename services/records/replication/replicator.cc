@@ -337,6 +337,42 @@ absl::Status Replicator::CheckWritable() const {
   return absl::UnavailableError(absl::StrCat("not the leader; leader is ", leader_));
 }
 
+absl::Status Replicator::CheckServingReads() const {
+  const std::string hint = "; read through the client address (the leader)";
+  if (stop_.load()) return absl::UnavailableError(absl::StrCat(options_.node_id, " is shutting down", hint));
+  uint64_t applied;
+  {
+    absl::MutexLock lock(&mu_);
+    if (const std::string& why = StoppedReasonLocked(); !why.empty()) {
+      return absl::UnavailableError(absl::StrCat(options_.node_id, " does not apply the replicated log (", why,
+                                                 "), so its store may be stale", hint));
+    }
+    applied = applied_;
+  }
+  if (!log_checked_.load()) {
+    return absl::UnavailableError(
+        absl::StrCat(options_.node_id, " has not yet found the replicated log in step with its store", hint));
+  }
+  if (!connected_.load()) {
+    return absl::UnavailableError(
+        absl::StrCat(options_.node_id, " is cut off from NATS, so its store may be stale", hint));
+  }
+  const int64_t read_ns = log_last_read_ns_.load();
+  const int64_t age_ns = SteadyNowNs() - read_ns;
+  if (read_ns == 0 || age_ns > options_.lease_ttl_ms * 1000000) {
+    return absl::UnavailableError(absl::StrCat(options_.node_id, " has not read the replicated log's end for over ",
+                                               options_.lease_ttl_ms, " ms, so its store may be stale", hint));
+  }
+  // The leader is the only proposer: what the log holds beyond its store is
+  // its own writes in flight, not yet answered to anyone.
+  const uint64_t last = log_last_seq_.load();
+  if (!IsLeader() && last > applied && age_ns > absl::ToInt64Nanoseconds(kReadLagGrace)) {
+    return absl::UnavailableError(absl::StrCat(options_.node_id, " is ", last - applied,
+                                               " operation(s) behind the replicated log (catching up)", hint));
+  }
+  return absl::OkStatus();
+}
+
 struct Replicator::PubWait {
   bool done = false;
   natsStatus status = NATS_OK;
@@ -1192,6 +1228,7 @@ void Replicator::LeaseLoop() {
     const uint64_t applied_before = store_->AppliedLogSeq();
     if (absl::StatusOr<std::optional<uint64_t>> last = ReadStreamLastSeq(); last.ok()) {
       log_last_seq_ = last->value_or(0);
+      log_last_read_ns_ = SteadyNowNs();
       if (log_checked_.load() && !halted_.load()) {
         // Halted only once the finding holds for kBehindConfirmation (a
         // stream leader just elected may answer from a store that has not
@@ -1337,6 +1374,7 @@ absl::Status Replicator::CheckLog() {
     switch (CheckLogAgainstStore(applied, last)) {
       case LogVerdict::kInStep:
         log_last_seq_ = *last;
+        log_last_read_ns_ = SteadyNowNs();
         log_checked_ = true;
         return absl::OkStatus();
       case LogVerdict::kBehindStore:

@@ -229,6 +229,16 @@ class Replicator : public OpLog, public xapi::DocumentLog {
   // expire, whether or not the lease thread has noticed yet, so two nodes
   // never both answer true (another takes the lease only once it expired).
   bool IsLeader() const;
+  // Whether this node's store is current enough to serve reads of learner
+  // data (records_service.h, read gate): OK while the applier runs, the node
+  // is connected, it read the log's end within the last lease TTL and, unless
+  // it leads, has applied what that read found (a read younger than
+  // kReadLagGrace may still be ahead of the applier by operations in
+  // flight). Otherwise UNAVAILABLE
+  // saying why: such a store may still hold records erased or voided since
+  // its position, so a client reads through the leader instead.
+  absl::Status CheckServingReads() const;
+  static constexpr absl::Duration kReadLagGrace = absl::Milliseconds(500);
   // Blocks until the applier has applied `seq` or `timeout` passes.
   bool WaitApplied(uint64_t seq, absl::Duration timeout) const;
   // The stream's last sequence, read now. NOT_FOUND when the stream does
@@ -349,6 +359,9 @@ class Replicator : public OpLog, public xapi::DocumentLog {
   std::atomic<bool> connected_{false};
   std::atomic<int> role_{kRoleFollower};
   std::atomic<uint64_t> log_last_seq_{0};
+  // When log_last_seq_ was last read from the stream (steady clock, ns; 0:
+  // never).
+  std::atomic<int64_t> log_last_read_ns_{0};
   std::atomic<uint64_t> leader_changes_{0};
   // When the lease this node last won or renewed counts as expired
   // (steady clock, ns; 0: not held). Written by the lease thread.

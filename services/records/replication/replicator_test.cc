@@ -147,6 +147,10 @@ TEST(ReplicatorLease, AStalledLeaderStopsLeadingWhenItsLeaseRunsOut) {
   ASSERT_NE(b, nullptr);
   ASSERT_TRUE(WaitFor([&] { return b->replicator->WaitApplied(1, absl::ZeroDuration()); }, absl::Seconds(30)));
   EXPECT_FALSE(b->replicator->IsLeader());
+  // A follower that applies the log serves reads; so does the leader.
+  EXPECT_TRUE(WaitFor([&] { return b->replicator->CheckServingReads().ok(); }, absl::Seconds(10)))
+      << b->replicator->CheckServingReads();
+  EXPECT_TRUE(a->replicator->CheckServingReads().ok()) << a->replicator->CheckServingReads();
 
   // records-1's lease thread stalls; its applier and connection are fine.
   set_stalled(true);
@@ -160,12 +164,23 @@ TEST(ReplicatorLease, AStalledLeaderStopsLeadingWhenItsLeaseRunsOut) {
   EXPECT_EQ(refused.code(), absl::StatusCode::kUnavailable) << refused;
   EXPECT_TRUE(absl::StrContains(refused.message(), "ran out before it was renewed")) << refused;
   EXPECT_TRUE(RecordOne(b->store.get(), 3).ok());
+  // Nor does it serve reads once it has not read the log's end for a lease
+  // TTL: it cannot know what it missed (an erasure, a void).
+  ASSERT_TRUE(WaitFor([&] { return !a->replicator->CheckServingReads().ok(); }, absl::Seconds(5)));
+  absl::Status stale = a->replicator->CheckServingReads();
+  EXPECT_EQ(stale.code(), absl::StatusCode::kUnavailable) << stale;
+  EXPECT_TRUE(absl::StrContains(stale.message(), "records-1 has not read the replicated log's end")) << stale;
+  EXPECT_TRUE(b->replicator->CheckServingReads().ok()) << b->replicator->CheckServingReads();
 
   set_stalled(false);
   // Back, it finds the lease taken and follows.
   ASSERT_TRUE(WaitFor([&] { return a->replicator->Status().leader == "records-2"; }, absl::Seconds(10)));
   EXPECT_FALSE(a->replicator->IsLeader());
   EXPECT_TRUE(b->replicator->IsLeader());
+  // Caught up with records-2's write, it serves reads again.
+  EXPECT_TRUE(WaitFor([&] { return a->replicator->CheckServingReads().ok(); }, absl::Seconds(10)))
+      << a->replicator->CheckServingReads();
+  EXPECT_TRUE(a->replicator->WaitApplied(b->store->AppliedLogSeq(), absl::Seconds(10)));
 }
 
 // The leader could not re-publish what a shared message holds for the other

@@ -62,10 +62,81 @@ const api = (service, method, req, options) => settle(generation, method, call(s
 const apiStream = (service, method, req, options) => settle(generation, method, stream(service, method, req, options));
 
 function signOut() {
+  stopIdle();
   session.clear();
   Object.assign(filters, NO_FILTERS);
   navigate();
   location.hash = "#/signin";
+}
+
+// Idle sign-out, as at the kiosk (kiosk.js): a shared phone or a library PC
+// left signed in must not hand the next person the previous learner's app
+// (the token lives 12 hours). IDLE_S seconds without a touch, key, wheel or
+// scroll sign out as 退出登录 does, and the sign-in screen says why. The
+// timer alone is not enough: while the phone sleeps or the tab is hidden or
+// frozen, timers stand still or are throttled, and on waking the previous
+// learner's screen would be back, live, until the timer caught up. So the
+// sign-out is also due by the wall clock (Date.now(), which goes on while
+// the device is suspended; performance.now() does not): a touch or key that
+// comes when it is overdue signs out and does nothing else (its click
+// swallowed too), and so does the page becoming visible again by then. The
+// due time is kept in sessionStorage beside the token, so a tab the browser
+// discarded and reloads later (as phones do with background tabs) is not
+// signed in afresh either. ?idle=<seconds> sets the limit (30..86400; the
+// tests use 30).
+const IDLE_S = Math.min(86400, Math.max(30, Number(new URLSearchParams(location.search).get("idle")) || 15 * 60));
+const IDLE_KEY = "lifelong.idleDue";
+let idleTimer = 0;
+let idleDue = Infinity;  // wall-clock ms when the idle sign-out is due; Infinity while not armed
+let idleNotice = false;  // signed out for idleness: the sign-in screen says so until someone signs in
+const idleTooLong = () => Date.now() > idleDue;
+function armIdle(due) {
+  idleDue = due;
+  sessionStorage.setItem(IDLE_KEY, String(due));
+  clearTimeout(idleTimer);
+  idleTimer = setTimeout(idleSignOut, Math.max(0, due - Date.now()));
+}
+function restartIdle() {
+  const due = Date.now() + IDLE_S * 1000;
+  if (due - idleDue >= 0 && due - idleDue < 1000) return;  // re-armed within the last second (a scroll fires every frame)
+  armIdle(due);
+}
+function stopIdle() {
+  clearTimeout(idleTimer);
+  idleDue = Infinity;
+  sessionStorage.removeItem(IDLE_KEY);
+}
+function idleSignOut() {
+  if (!session.token) { stopIdle(); return; }  // signed out otherwise meanwhile (erasure)
+  idleNotice = true;
+  const here = location.hash === "#/signin";  // no hashchange to come: show the screen anew
+  signOut();
+  if (here) route();
+}
+let swallowClick = false;
+function touched(ev) {
+  if (session.token && idleTooLong()) {
+    // This touch or key is the next person's: it must not act in the previous learner's name.
+    if (ev.type === "pointerdown" || ev.type === "keydown") {
+      ev.preventDefault();
+      ev.stopImmediatePropagation();
+      if (ev.type === "pointerdown") swallowClick = true;  // nor the click it ends in
+    }
+    idleSignOut();
+    return;
+  }
+  if (ev.type === "pointerdown") swallowClick = false;
+  if (session.token) restartIdle();
+}
+for (const ev of ["pointerdown", "keydown"]) window.addEventListener(ev, touched, { capture: true });
+for (const ev of ["touchstart", "wheel", "scroll"]) window.addEventListener(ev, touched, { capture: true, passive: true });
+window.addEventListener("click", (ev) => {
+  if (swallowClick) { ev.preventDefault(); ev.stopImmediatePropagation(); swallowClick = false; }
+}, { capture: true });
+for (const [target, ev] of [[document, "visibilitychange"], [window, "pageshow"], [window, "focus"]]) {
+  target.addEventListener(ev, () => {
+    if (document.visibilityState === "visible" && session.token && idleTooLong()) idleSignOut();
+  });
 }
 
 function show(tab, ...nodes) {
@@ -102,6 +173,8 @@ function signIn() {
   const input = h("textarea", { id: "token", "aria-describedby": "token-help", autocomplete: "off", spellcheck: "false" });
   const msg = h("p", { id: "signin-message", role: "alert" });
   show("", h("h1", {}, "登录"),
+       idleNotice ? h("p", { class: "notice", id: "idle-notice", role: "status" },
+                      "因长时间未操作，已安全退出，请重新登录。") : null,
        h("label", { for: "token" }, "登录凭证"),
        input,
        h("p", { id: "token-help" },
@@ -116,6 +189,8 @@ function signIn() {
          if (!learnerToken) { msg.textContent = "登录凭证无效：需要学员的凭证。"; return; }
          if (c.exp && c.exp * 1000 < Date.now()) { msg.textContent = "登录凭证已过期，请重新获取。"; return; }
          session.set(t);
+         idleNotice = false;
+         restartIdle();
          navigate();
          location.hash = "#/";
        } }, "登录"));
@@ -343,6 +418,8 @@ function myData() {
 
 function route() {
   navigate();
+  // Overdue and moved by the browser's back button (no touch on the page): sign out, open nothing.
+  if (session.token && idleTooLong()) { idleSignOut(); return; }
   const hash = location.hash || "#/";
   if (!session.token && hash !== "#/signin") { location.hash = "#/signin"; return; }
   let m;
@@ -357,5 +434,8 @@ function route() {
   return run("recommend", recommend);
 }
 window.addEventListener("hashchange", route);
+// A reload, or a discarded tab brought back: the idle deadline still holds
+// (route() signs out when it has passed).
+if (session.token) armIdle(Math.min(Number(sessionStorage.getItem(IDLE_KEY)) || Infinity, Date.now() + IDLE_S * 1000));
 route();
 if ("serviceWorker" in navigator) navigator.serviceWorker.register("/app/sw.js", { scope: "/app/" }).catch(() => {});
