@@ -506,7 +506,7 @@ bool LoadWriters::WaitForMoreAcks(int64_t n, std::chrono::milliseconds timeout) 
 }
 
 absl::StatusOr<std::vector<std::string>> ListLearnerIds(v1::LearningRecordService::Stub* stub,
-                                                        const std::string& learner) {
+                                                        const std::string& learner, bool allow_stale) {
   std::vector<std::string> ids;
   v1::ListStatementsRequest req;
   req.set_learner(learner);
@@ -514,6 +514,7 @@ absl::StatusOr<std::vector<std::string>> ListLearnerIds(v1::LearningRecordServic
   for (;;) {
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    if (allow_stale) ctx.AddMetadata("x-lifelong-stale-reads", "allow");
     v1::ListStatementsResponse resp;
     grpc::Status s = stub->ListStatements(&ctx, req, &resp);
     if (!s.ok()) return absl::UnavailableError(absl::StrCat("ListStatements(", learner, "): ", s.error_message()));

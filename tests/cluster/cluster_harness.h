@@ -198,8 +198,11 @@ std::string WriterLearner(int64_t n, int learners);
 
 // Every statement id that ListStatements returns for `learner` through
 // `stub`, with repeats kept (a statement listed twice is a duplicate).
+// `allow_stale`: asked as an operator's recovery read (x-lifelong-stale-reads:
+// allow), which a node that does not apply the log answers too; the harness
+// runs without authentication, so every caller is an operator.
 absl::StatusOr<std::vector<std::string>> ListLearnerIds(v1::LearningRecordService::Stub* stub,
-                                                        const std::string& learner);
+                                                        const std::string& learner, bool allow_stale = false);
 
 // Percentile p (0..100) of `values` (copied and sorted).
 double Percentile(std::vector<double> values, double p);

@@ -266,9 +266,14 @@ TEST(ClusterDiskLoss, AfterTheLogIsTrimmedAWipedFollowerIsRestoredFromABackup) {
   EXPECT_TRUE(absl::StrContains(error, "trimmed below")) << error;
   EXPECT_TRUE(absl::StrContains(error, "restore the store from a backup")) << error;
   {
-    // It serves nothing it half-applied: the statements of the first batches are not there.
+    // Clients are refused its reads, saying why; asked anyway (the
+    // operator's recovery read), it holds nothing half-applied: the
+    // statements of the first batches are not there.
     auto node_stub = v1::LearningRecordService::NewStub(cluster.NodeChannel(victim));
-    absl::StatusOr<std::vector<std::string>> ids = ListLearnerIds(node_stub.get(), "l3");
+    absl::StatusOr<std::vector<std::string>> refused = ListLearnerIds(node_stub.get(), "l3");
+    EXPECT_FALSE(refused.ok());
+    EXPECT_TRUE(absl::StrContains(refused.status().message(), "does not apply the replicated log")) << refused.status();
+    absl::StatusOr<std::vector<std::string>> ids = ListLearnerIds(node_stub.get(), "l3", /*allow_stale=*/true);
     ASSERT_TRUE(ids.ok()) << ids.status();
     EXPECT_TRUE(ids->empty()) << ids->size() << " statements applied from a trimmed log";
   }
