@@ -5,6 +5,7 @@
 
 import { ApiError, call, failureText, stream } from "/shared/api.js";
 import { LEVELS, MODES, VERBS, courseStatement, day, h, seats, when, where } from "/shared/format.js";
+import { watchIdle } from "/shared/idle.js";
 import { planNodes } from "/shared/path.js";
 
 const XUEQU = ["东华门学区", "景山学区", "交道口学区", "安定门学区", "北新桥学区", "东四学区", "朝阳门学区", "和平里学区"];
@@ -69,21 +70,14 @@ function signOut() {
   location.hash = "#/signin";
 }
 
-// Idle sign-out, as at the kiosk (kiosk.js): a shared phone or a library PC
-// left signed in must not hand the next person the previous learner's app
-// (the token lives 12 hours). IDLE_S seconds without a touch, key, wheel or
-// scroll sign out as 退出登录 does, and the sign-in screen says why. The
-// timer alone is not enough: while the phone sleeps or the tab is hidden or
-// frozen, timers stand still or are throttled, and on waking the previous
-// learner's screen would be back, live, until the timer caught up. So the
-// sign-out is also due by the wall clock (Date.now(), which goes on while
-// the device is suspended; performance.now() does not): a touch or key that
-// comes when it is overdue signs out and does nothing else (its click
-// swallowed too), and so does the page becoming visible again by then. The
-// due time is kept in sessionStorage beside the token, so a tab the browser
-// discarded and reloads later (as phones do with background tabs) is not
-// signed in afresh either. ?idle=<seconds> sets the limit (30..86400; the
-// tests use 30).
+// Idle sign-out, as at the kiosk (shared/idle.js: by the wall clock too): a
+// shared phone or a library PC left signed in must not hand the next person
+// the previous learner's app (the token lives 12 hours). IDLE_S seconds
+// without a touch, key, wheel or scroll sign out as 退出登录 does, and the
+// sign-in screen says why. The due time is kept in sessionStorage beside the
+// token, so a tab the browser discarded and reloads later (as phones do with
+// background tabs) is not signed in afresh either. ?idle=<seconds> sets the
+// limit (30..86400; the tests use 30).
 const IDLE_S = Math.min(86400, Math.max(30, Number(new URLSearchParams(location.search).get("idle")) || 15 * 60));
 const IDLE_KEY = "lifelong.idleDue";
 let idleTimer = 0;
@@ -113,31 +107,8 @@ function idleSignOut() {
   signOut();
   if (here) route();
 }
-let swallowClick = false;
-function touched(ev) {
-  if (session.token && idleTooLong()) {
-    // This touch or key is the next person's: it must not act in the previous learner's name.
-    if (ev.type === "pointerdown" || ev.type === "keydown") {
-      ev.preventDefault();
-      ev.stopImmediatePropagation();
-      if (ev.type === "pointerdown") swallowClick = true;  // nor the click it ends in
-    }
-    idleSignOut();
-    return;
-  }
-  if (ev.type === "pointerdown") swallowClick = false;
-  if (session.token) restartIdle();
-}
-for (const ev of ["pointerdown", "keydown"]) window.addEventListener(ev, touched, { capture: true });
-for (const ev of ["touchstart", "wheel", "scroll"]) window.addEventListener(ev, touched, { capture: true, passive: true });
-window.addEventListener("click", (ev) => {
-  if (swallowClick) { ev.preventDefault(); ev.stopImmediatePropagation(); swallowClick = false; }
-}, { capture: true });
-for (const [target, ev] of [[document, "visibilitychange"], [window, "pageshow"], [window, "focus"]]) {
-  target.addEventListener(ev, () => {
-    if (document.visibilityState === "visible" && session.token && idleTooLong()) idleSignOut();
-  });
-}
+watchIdle({ active: () => Boolean(session.token), overdue: idleTooLong, signOut: idleSignOut, touched: restartIdle,
+            passive: ["touchstart", "wheel", "scroll"] });
 
 function show(tab, ...nodes) {
   screen.replaceChildren(...nodes.flat(3).filter((n) => n !== null && n !== undefined && n !== false));

@@ -2,9 +2,9 @@
 // the network when it can be and from the cache when offline or when the
 // network answers an error; calls to /api/ are never cached (personal data
 // stays out of the cache).
-const CACHE = "lifelong-app-v2";
+const CACHE = "lifelong-app-v3";
 const SHELL = ["/app/", "/app/app.js", "/app/app.css", "/app/manifest.webmanifest", "/app/icon.svg",
-               "/shared/api.js", "/shared/format.js", "/shared/path.js", "/shared/fonts.css"];
+               "/shared/api.js", "/shared/format.js", "/shared/idle.js", "/shared/path.js", "/shared/fonts.css"];
 
 self.addEventListener("install", (e) => {
   e.waitUntil(caches.open(CACHE).then((c) => c.addAll(SHELL)).then(() => self.skipWaiting()));

@@ -10,6 +10,7 @@
 
 import { ApiError, call, failureText } from "/shared/api.js";
 import { AUDIENCES, LEVELS, MODES, VERBS, beijingDay, courseStatement, day, h, seats, when, where } from "/shared/format.js";
+import { watchIdle } from "/shared/idle.js";
 import { planNodes } from "/shared/path.js";
 
 const params = new URLSearchParams(location.search);
@@ -436,17 +437,11 @@ function signOut() {
   run(home);
 }
 
-// Idle timeout: no touch or key for IDLE_S seconds signs out and clears the screen.
-// The timer alone is not enough: while the device sleeps (a tablet's screen
-// off) or the page is frozen or hidden, timers stand still or are throttled,
-// and on waking the previous learner's screen would be back, live, until the
-// timer caught up, and the next visitor's first touch would act in their
-// name. So the time of the last touch is kept by the wall clock too: a touch
-// that comes when the sign-out is overdue signs out instead of doing
-// anything, and so does the page becoming visible again by then. Date.now(),
-// not performance.now(): the monotonic clock stands still while the device
-// is suspended. A system clock set forward while someone is active signs
-// them out at their next touch: the safe side of a clock jump.
+// Idle timeout: no touch or key for IDLE_S seconds signs out and clears the
+// screen; by the wall clock too (shared/idle.js), so a tablet waking from
+// sleep does not show the previous learner's screen live. A system clock set
+// forward while someone is active signs them out at their next touch: the
+// safe side of a clock jump.
 let idleTimer = 0;
 let idleDue = Infinity;  // wall-clock ms when the idle sign-out is due; Infinity once it has run
 const idleTooLong = () => Date.now() > idleDue;
@@ -460,28 +455,7 @@ function restartIdle() {
   clearTimeout(idleTimer);
   idleTimer = setTimeout(idleSignOut, IDLE_S * 1000);
 }
-function touched(ev) {
-  if (idleTooLong()) {
-    // This touch is the next visitor's: it must not press the previous one's buttons.
-    ev.preventDefault();
-    ev.stopImmediatePropagation();
-    if (ev.type === "pointerdown") swallowClick = true;  // nor the click it ends in
-    idleSignOut();
-    return;
-  }
-  if (ev.type === "pointerdown") swallowClick = false;
-  restartIdle();
-}
-let swallowClick = false;
-for (const ev of ["pointerdown", "keydown"]) document.addEventListener(ev, touched, { capture: true });
-document.addEventListener("click", (ev) => {
-  if (swallowClick) { ev.preventDefault(); ev.stopImmediatePropagation(); swallowClick = false; }
-}, { capture: true });
-for (const [target, ev] of [[document, "visibilitychange"], [window, "pageshow"], [window, "focus"]]) {
-  target.addEventListener(ev, () => {
-    if (document.visibilityState === "visible" && idleTooLong()) idleSignOut();
-  });
-}
+watchIdle({ active: () => true, overdue: idleTooLong, signOut: idleSignOut, touched: restartIdle });
 
 document.getElementById("home").addEventListener("click", () => signOut());
 
