@@ -258,6 +258,7 @@ int main(int argc, char** argv) {
   lifelong::GrpcServerOptions options;
   options.address = absl::StrCat(absl::GetFlag(FLAGS_host), ":", absl::GetFlag(FLAGS_port));
   options.max_pollers = absl::GetFlag(FLAGS_max_pollers);
+  options.max_receive_bytes = lifelong::catalog::kCatalogMaxReceiveBytes;
   options.health_service_names = {std::string(lifelong::v1::CourseCatalogService::service_full_name())};
   if (absl::Status flags = lifelong::ApplyServerFlags(&options); !flags.ok()) {
     lifelong::LogError("server_flags", {{"error", std::string(flags.message())}});

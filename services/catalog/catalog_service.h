@@ -20,6 +20,17 @@
 
 namespace lifelong::catalog {
 
+// The largest request catalog_server accepts (gRPC refuses a larger one with
+// RESOURCE_EXHAUSTED before any handler parses it). gRPC's default, 64 MiB,
+// let a caller without credentials make the server parse 64 MiB of empty
+// strings (some 2 GB in memory) before the handler refused it
+// UNAUTHENTICATED. The largest request validation accepts, a CreateCourse or
+// UpdateCourse with every capped field at its cap (a 20,000-character
+// description and 500 sessions with 64-character rooms, 4-byte characters),
+// is under 300 KB: 1 MiB leaves over 3x headroom
+// (catalog_server_limits_test).
+inline constexpr int kCatalogMaxReceiveBytes = 1 << 20;
+
 class CatalogService final : public lifelong::v1::CourseCatalogService::Service {
  public:
   // `store` is not owned and must outlive the service. `authorizer` (not

@@ -169,8 +169,10 @@ absl::Status CatalogCache::RefreshOnce() {
         (void)absl::SimpleAtoi((*snapshot)->version(), &gen);
         size_t archived = 0;
         for (const Course& c : (*snapshot)->courses()) archived += c.state == CourseState::kArchived ? 1 : 0;
-        LogInfo("catalog_loaded",
-                {{"generation", gen}, {"courses", (*snapshot)->courses().size()}, {"archived", archived}});
+        LogInfo("catalog_loaded", {{"generation", gen},
+                                   {"courses", (*snapshot)->courses().size()},
+                                   {"archived", archived},
+                                   {"drafts", (*snapshot)->draft_count()}});
         absl::MutexLock lock(&mu_);
         snapshot_ = *std::move(snapshot);
         generation_ = gen;

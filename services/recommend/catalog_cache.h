@@ -5,7 +5,9 @@
 // included: show_archived) is read again only when it changed. Every call
 // carries a deadline. Archived courses stay in the snapshot (state
 // kArchived) for resolving learners' histories; they are never recommended
-// or planned (course.h).
+// or planned (course.h). The listing has DRAFT courses too (the recommender
+// reads the catalog as staff), but the snapshot leaves them out: nothing
+// the recommender answers finds or names a draft (course.h CatalogSnapshot).
 //
 // Requests read Current(): a snapshot no older than `max_staleness` since the
 // last successful check, else UNAVAILABLE (the catalog service is down and

@@ -99,16 +99,28 @@ std::string SeriesKey(const std::string& title) {
 
 CatalogSnapshot::CatalogSnapshot(std::string version, std::vector<Course> courses, std::vector<Programme> programmes)
     : version_(std::move(version)), programmes_(std::move(programmes)) {
-  courses_.reserve(courses.size());
+  // The last copy of each id, in first-seen order; then the drafts out.
+  std::vector<Course> last;
+  last.reserve(courses.size());
   for (Course& c : courses) {
-    if (c.series.empty()) c.series = SeriesKey(c.title);
     auto it = by_id_.find(c.id);
     if (it != by_id_.end()) {
-      courses_[it->second] = std::move(c);
+      last[it->second] = std::move(c);
     } else {
-      by_id_.emplace(c.id, courses_.size());
-      courses_.push_back(std::move(c));
+      by_id_.emplace(c.id, last.size());
+      last.push_back(std::move(c));
     }
+  }
+  by_id_.clear();
+  courses_.reserve(last.size());
+  for (Course& c : last) {
+    if (c.state == CourseState::kDraft) {
+      draft_ids_.insert(std::move(c.id));
+      continue;
+    }
+    if (c.series.empty()) c.series = SeriesKey(c.title);
+    by_id_.emplace(c.id, courses_.size());
+    courses_.push_back(std::move(c));
   }
   for (size_t i = 0; i < courses_.size(); ++i) {
     const Course& c = courses_[i];

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/time/time.h"
 
 namespace lifelong::recommend {
@@ -24,7 +25,8 @@ struct CourseSession {
 // in a snapshot for learners' histories only: a completed archived course
 // still excludes the other sections of its series, satisfies prerequisites,
 // earns its credits and counts as a programme's required course done
-// (docs/recommend.md "Archived courses").
+// (docs/recommend.md "Archived courses"). kDraft courses (staff work in
+// progress) are never in a snapshot: CatalogSnapshot leaves them out.
 enum class CourseState { kDraft, kOpen, kClosed, kArchived };
 
 struct Course {
@@ -90,10 +92,21 @@ struct Programme {
 };
 
 // An immutable catalog snapshot. Thread-safe (const after construction).
+//
+// DRAFT courses are left out: for learners and kiosks a draft does not exist
+// (docs/catalog.md "Drafts"), and the recommender answers every caller as
+// it would a learner (it has no per-caller view), so nothing it says names
+// a draft, finds one or offers one. The recommender reads the catalog as
+// staff, so its listing holds drafts; a snapshot built from it answers for
+// a draft's id exactly as for a missing id (Find: nullptr), and remembers
+// only that the id is a draft (IsDraft), for ids that come from elsewhere:
+// the model (the trainer's dump has drafts), programmes and prerequisites
+// (which may name a draft by id).
 class CatalogSnapshot {
  public:
   // `version` identifies the catalog state it was built from (change
-  // detection); `courses` with duplicate ids keep the last.
+  // detection); `courses` with duplicate ids keep the last, and a course
+  // whose last copy is a kDraft is left out (IsDraft).
   CatalogSnapshot(std::string version, std::vector<Course> courses, std::vector<Programme> programmes = {});
   ~CatalogSnapshot();
   CatalogSnapshot(CatalogSnapshot&&) noexcept;
@@ -101,8 +114,12 @@ class CatalogSnapshot {
 
   const std::string& version() const { return version_; }
   const std::vector<Course>& courses() const { return courses_; }
-  // nullptr when the catalog has no such course.
+  // nullptr when the catalog has no such course, or it is a draft.
   const Course* Find(const std::string& course_id) const;
+  // Whether `course_id` is a DRAFT course of the catalog (not in courses()).
+  // Only to answer for it as for a missing id; never to name it.
+  bool IsDraft(const std::string& course_id) const { return draft_ids_.contains(course_id); }
+  size_t draft_count() const { return draft_ids_.size(); }
   // The catalog's programmes (ListProgrammes order: by id).
   const std::vector<Programme>& programmes() const { return programmes_; }
   // nullptr when the catalog has no such programme.
@@ -145,6 +162,7 @@ class CatalogSnapshot {
   std::vector<Course> courses_;
   std::vector<Programme> programmes_;
   absl::flat_hash_map<std::string, size_t> by_id_;
+  absl::flat_hash_set<std::string> draft_ids_;
   absl::flat_hash_map<std::string, size_t> by_venue_;
   absl::flat_hash_map<std::string, std::vector<int>> by_series_;
   absl::flat_hash_map<std::string, std::vector<int>> by_category_;

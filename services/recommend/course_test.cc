@@ -79,6 +79,53 @@ TEST(CatalogSnapshot, FindsCoursesAndVenues) {
   EXPECT_EQ(snap.version(), "7");
 }
 
+// A DRAFT course does not exist for the recommender's callers: the
+// snapshot leaves it out (courses(), Find, series, categories, venues) and
+// keeps only its id, as a draft. The last copy of an id decides.
+TEST(CatalogSnapshot, LeavesDraftsOutAndKnowsOnlyTheirIds) {
+  Course open;
+  open.id = "c1";
+  open.title = "书法入门";
+  open.category = "书法";
+  Course draft;
+  draft.id = "c2";
+  draft.title = "书法史";
+  draft.category = "书法";
+  draft.venue_id = "v_new";
+  draft.jiedao = "新街道";
+  draft.state = CourseState::kDraft;
+  Course opened = draft;  // c3: a draft, then opened
+  opened.id = "c3";
+  Course redrafted = open;  // c4: open, then back to a draft
+  redrafted.id = "c4";
+  Course c3_open = opened;
+  c3_open.state = CourseState::kOpen;
+  Course c4_draft = redrafted;
+  c4_draft.state = CourseState::kDraft;
+  const CatalogSnapshot snap("1", {open, draft, opened, redrafted, c3_open, c4_draft});
+  ASSERT_EQ(snap.courses().size(), 2u);
+  EXPECT_EQ(snap.courses()[0].id, "c1");
+  EXPECT_EQ(snap.courses()[1].id, "c3");
+  EXPECT_EQ(snap.Find("c2"), nullptr);
+  EXPECT_EQ(snap.Find("c4"), nullptr);
+  ASSERT_NE(snap.Find("c3"), nullptr);
+  EXPECT_EQ(snap.Find("c3")->state, CourseState::kOpen);
+  EXPECT_TRUE(snap.IsDraft("c2"));
+  EXPECT_TRUE(snap.IsDraft("c4"));
+  EXPECT_FALSE(snap.IsDraft("c1"));
+  EXPECT_FALSE(snap.IsDraft("c3"));
+  EXPECT_FALSE(snap.IsDraft("nope"));
+  EXPECT_EQ(snap.draft_count(), 2u);
+  EXPECT_EQ(snap.SeriesCourses("书法史"), std::vector<int>{1});  // c3 only
+  EXPECT_EQ(snap.CategoryCourses("书法"), (std::vector<int>{0, 1}));
+  // A venue is known from the courses kept (c3), never from a draft alone.
+  EXPECT_EQ(snap.VenueArea("v_new"), "新街道");
+  const CatalogSnapshot drafts_only("2", {draft});
+  EXPECT_TRUE(drafts_only.courses().empty());
+  EXPECT_EQ(drafts_only.VenueArea("v_new"), "");
+  EXPECT_EQ(drafts_only.Find("c2"), nullptr);
+}
+
 TEST(CatalogSnapshot, IndexOfOwnCoursesOnlyAndSummaryMemoSlots) {
   std::vector<Course> courses(3);
   for (int i = 0; i < 3; ++i) courses[i].id = "c" + std::to_string(i);

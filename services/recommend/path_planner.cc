@@ -520,8 +520,9 @@ absl::StatusOr<PathPlan> PlanPath(const CatalogSnapshot& catalog, const PlanGoal
       // Required courses: held by the catalog (archived ones too), or
       // completed. The catalog checks a stored programme's courses, so one
       // it lacks is the caller's mistake in an inline programme; for a
-      // catalog programme (a snapshot read while a course was being added)
-      // it is an unmet rule.
+      // catalog programme (a snapshot read while a course was being added,
+      // or a draft, which a snapshot leaves out) it is an unmet rule,
+      // named by id only.
       for (size_t i = 0; i < p.required_courses.size(); ++i) {
         const std::string& id = p.required_courses[i];
         if (catalog.Find(id) != nullptr || learner.completed.contains(id)) continue;

@@ -140,6 +140,10 @@ using CourseScores = absl::flat_hash_map<std::string, double>;
 // one is done (its series too), satisfies prerequisites, earns its credits
 // and counts as a required course done. A kCourse goal on an archived
 // course plans another section of its series.
+//
+// Draft courses are not in a snapshot (CatalogSnapshot): a draft is planned
+// as a missing id (NOT_FOUND as a goal, never in progress, a programme's
+// required draft and a prerequisite that is one named by id only).
 absl::StatusOr<PathPlan> PlanPath(const CatalogSnapshot& catalog, const PlanGoal& goal, const PlanLearner& learner,
                                   const CourseScores& scores, absl::Time now,
                                   const PlanOptions& options = PlanOptions());

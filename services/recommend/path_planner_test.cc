@@ -35,6 +35,7 @@ struct Def {
   int taken = 0;
   std::string level = "";
   bool archived = false;  // CourseState::kArchived (a finished term)
+  bool draft = false;     // CourseState::kDraft (staff work in progress)
 };
 
 Course Make(const Def& d) {
@@ -49,6 +50,7 @@ Course Make(const Def& d) {
   c.capacity = d.capacity;
   c.seats_taken = d.taken;
   if (d.archived) c.state = CourseState::kArchived;
+  if (d.draft) c.state = CourseState::kDraft;
   c.enrol_from = kNow - absl::Hours(24);
   c.enrol_to = kDay0 + absl::Hours(24 * 365);
   if (d.mode != "online") {
@@ -592,6 +594,69 @@ TEST(PlanPath, APassedProgrammeDeadlineIsAnAnswer) {
   bad = PlanPath(catalog, g, {}, {}, kNow);
   EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(bad.status().message(), HasSubstr("programme.deadline: must be in the future"));
+}
+
+// For learners and kiosks a DRAFT course does not exist (docs/catalog.md
+// "Drafts"), and the recommender's snapshot leaves drafts out: a plan treats
+// one as a missing id and never names its title. A programme that requires
+// it names it by id only (programmes name drafts; their ids are no secret);
+// a plan to it is NOT_FOUND with a missing id's message; the learner's own
+// `registered` statement for it is no course in progress; a course that
+// needs it first names it by id.
+TEST(PlanPath, ADraftCourseIsPlannedAsAMissingOne) {
+  std::vector<Def> defs = kChain;
+  defs.push_back({"jz_hist", "剪纸史话", "传统文化", 2, {}, 3, 14, 4});
+  defs.back().draft = true;
+  defs.push_back({"jz_tech", "剪纸技法", "传统文化", 2, {"jz_hist"}, 42, 14, 4});
+  CatalogSnapshot catalog = Catalog(defs);
+  EXPECT_EQ(catalog.Find("jz_hist"), nullptr);
+  auto expect_unnamed = [](const PathPlan& p) {
+    EXPECT_THAT(p.reason, ::testing::Not(HasSubstr("剪纸史话")));
+    EXPECT_THAT(Ids(p), ::testing::Not(::testing::Contains("jz_hist")));
+    for (const PlanStep& s : p.steps) {
+      EXPECT_THAT(s.why, ::testing::Not(HasSubstr("剪纸史话")));
+      EXPECT_THAT(s.why, ::testing::Not(HasSubstr("jz_hist")));
+    }
+  };
+
+  absl::StatusOr<PathPlan> to_draft = PlanPath(catalog, CourseGoal("jz_hist"), {}, {}, kNow);
+  EXPECT_EQ(to_draft.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(to_draft.status().message(), "course_id: no course \"jz_hist\"");  // as a missing id's
+  EXPECT_EQ(PlanPath(catalog, CourseGoal("jz_none"), {}, {}, kNow).status().message(),
+            "course_id: no course \"jz_none\"");
+
+  PlanGoal g;
+  g.kind = PlanGoal::Kind::kProgramme;
+  g.programme.name = "剪纸证书";
+  g.programme.required_courses = {"jz1", "jz_hist"};
+  g.catalog_programme = true;
+  PathPlan programme = MustPlan(catalog, g);
+  EXPECT_FALSE(programme.feasible);
+  EXPECT_EQ(programme.reason, "剪纸证书 requires jz_hist, which the catalog does not list");
+  EXPECT_THAT(programme.progress.required_missing, ElementsAre("jz_hist"));
+  expect_unnamed(programme);
+  g.catalog_programme = false;  // an inline programme: as a missing id
+  absl::StatusOr<PathPlan> inline_programme = PlanPath(catalog, g, {}, {}, kNow);
+  EXPECT_EQ(inline_programme.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(inline_programme.status().message(), "programme.required_course_ids[1]: no course \"jz_hist\"");
+
+  PlanLearner registered;
+  registered.enrolled = {"jz_hist"};
+  PlanGoal category;
+  category.kind = PlanGoal::Kind::kCategory;
+  category.category = "传统文化";
+  PathPlan by_category = MustPlan(catalog, category, registered);
+  EXPECT_TRUE(by_category.feasible) << by_category.reason;
+  expect_unnamed(by_category);
+  for (const PlanStep& s : by_category.steps) EXPECT_FALSE(s.enrolled) << s.course->id;
+  PathPlan chain = MustPlan(catalog, CourseGoal("jz3"), registered);
+  EXPECT_THAT(Ids(chain), ElementsAre("jz1", "jz2", "jz3"));
+  expect_unnamed(chain);
+
+  PathPlan needs_draft = MustPlan(catalog, CourseGoal("jz_tech"), registered);
+  EXPECT_FALSE(needs_draft.feasible);
+  EXPECT_EQ(needs_draft.reason, "剪纸技法 needs jz_hist, which the catalog no longer offers");
+  expect_unnamed(needs_draft);
 }
 
 TEST(PlanPath, NeverMoreCoursesThanTheLimit) {

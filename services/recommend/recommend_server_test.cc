@@ -1012,6 +1012,149 @@ TEST_F(RecommendServerTest, TheInFlightLimitCoversSimilarCourses) {
   server_->Shutdown();
 }
 
+// For learners and kiosks a DRAFT course does not exist (docs/catalog.md
+// "Drafts"). The recommender reads the whole catalog as staff (its copy
+// holds drafts, and the trained model has a row for c_draft), but every
+// caller gets answers as if the draft were missing: SimilarCourses and a
+// PlanPath to it are NOT_FOUND with a missing id's message; a learner's own
+// `registered` statement for it is no course in progress, nor a reason; a
+// programme that requires it, and a course that needs it first, name it by
+// id only (those ids are in catalog data learners read), never by title.
+TEST_F(RecommendServerTest, ADraftCourseIsNamedInNoAnswer) {
+  // Before the first catalog read: 山水画 needs the draft first, and a
+  // programme requires it.
+  v1::Course gh2 = testing::TestCatalog(now_)[5];
+  ASSERT_EQ(gh2.id(), "c_gh2");
+  gh2.add_prerequisite_ids("c_draft");
+  catalog_.Put(gh2);
+  {
+    v1::PutProgrammeRequest put;
+    put.mutable_programme()->set_id("sf_history");
+    put.mutable_programme()->set_name("书法文化证书");
+    put.mutable_programme()->add_required_course_ids("c_draft");
+    v1::Programme stored;
+    ASSERT_TRUE(catalog_.PutProgramme(nullptr, &put, &stored).ok());
+  }
+  const auth::AuthOptions ao = LimitAuth(8);
+  RecommendServerOptions o = Options();
+  o.authorizer = authorizer_.get();
+  StartReady(o);
+  const std::string token = LearnerToken(ao, "u1");
+  auto context = [&](grpc::ClientContext* ctx) {
+    ctx->AddMetadata("authorization", "Bearer " + token);
+    ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  };
+  auto similar = [&](const std::string& id, v1::SimilarCoursesResponse* out) {
+    grpc::ClientContext ctx;
+    context(&ctx);
+    v1::SimilarCoursesRequest req;
+    req.set_course_id(id);
+    req.set_k(5);
+    return stub_->SimilarCourses(&ctx, req, out);
+  };
+  auto plan = [&](const v1::PlanPathRequest& r, v1::PlanPathResponse* out) {
+    grpc::ClientContext ctx;
+    context(&ctx);
+    return stub_->PlanPath(&ctx, r, out);
+  };
+  auto recommend = [&](const v1::RecommendRequest& r, v1::RecommendResponse* out) {
+    grpc::ClientContext ctx;
+    context(&ctx);
+    return stub_->Recommend(&ctx, r, out);
+  };
+  // The whole answer, as text (UTF-8 unescaped, so the title can be found)
+  // and as bytes.
+  auto names_title = [](const google::protobuf::Message& m) {
+    return absl::StrContains(m.Utf8DebugString(), "书法史") || absl::StrContains(m.SerializeAsString(), "书法史");
+  };
+  auto names_id = [](const google::protobuf::Message& m) {
+    return absl::StrContains(m.Utf8DebugString(), "c_draft") || absl::StrContains(m.SerializeAsString(), "c_draft");
+  };
+
+  v1::SimilarCoursesResponse similar_out;
+  grpc::Status s = similar("c_nope", &similar_out);
+  ASSERT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND) << s.error_message();
+  EXPECT_EQ(s.error_message(), "course_id: no course \"c_nope\"");
+  s = similar("c_draft", &similar_out);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND) << similar_out.Utf8DebugString();
+  EXPECT_EQ(s.error_message(), "course_id: no course \"c_draft\"");
+  // Nor is it among another course's similar ones.
+  similar_out.Clear();
+  s = similar("c_sf1", &similar_out);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_FALSE(names_title(similar_out) || names_id(similar_out)) << similar_out.Utf8DebugString();
+
+  v1::PlanPathRequest to_draft;
+  to_draft.set_learner("u1");
+  to_draft.set_course_id("c_draft");
+  v1::PlanPathResponse plan_out;
+  s = plan(to_draft, &plan_out);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND) << plan_out.Utf8DebugString();
+  EXPECT_EQ(s.error_message(), "course_id: no course \"c_draft\"");
+  to_draft.set_course_id("c_nope");
+  s = plan(to_draft, &plan_out);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(s.error_message(), "course_id: no course \"c_nope\"");
+
+  // u1 records a registration of their own for the draft's id.
+  records_.Add("u1", vocab::kRegistered, "c_draft", now_ - absl::Hours(1));
+  v1::PlanPathRequest by_category;
+  by_category.set_learner("u1");
+  by_category.set_category("书法");
+  v1::PlanPathRequest to_course;
+  to_course.set_learner("u1");
+  to_course.set_course_id("c_sf2");
+  for (const v1::PlanPathRequest& r : {by_category, to_course}) {
+    plan_out.Clear();
+    s = plan(r, &plan_out);
+    ASSERT_TRUE(s.ok()) << s.error_code() << " " << s.error_message();
+    EXPECT_FALSE(names_title(plan_out) || names_id(plan_out)) << plan_out.Utf8DebugString();
+    for (const auto& step : plan_out.steps()) EXPECT_FALSE(step.in_progress()) << step.course().course_id();
+  }
+  v1::RecommendRequest everything_else = Request("u1", 100);
+  for (const char* category : {"书法", "健身", "信息技术", "外语"}) {
+    everything_else.mutable_filter()->add_categories(category);
+  }
+  for (const v1::RecommendRequest& r : {Request("u1", 100), everything_else}) {
+    v1::RecommendResponse rec_out;
+    s = recommend(r, &rec_out);
+    ASSERT_TRUE(s.ok()) << s.error_code() << " " << s.error_message();
+    EXPECT_FALSE(rec_out.cold_start());
+    EXPECT_FALSE(names_title(rec_out)) << rec_out.Utf8DebugString();
+    // Unfiltered, 山水画's missing prerequisite may name the draft's id.
+    if (r.filter().categories_size() > 0) {
+      EXPECT_FALSE(names_id(rec_out)) << rec_out.Utf8DebugString();
+    }
+  }
+
+  // 山水画 needs the draft: named by id, as a prerequisite missing from the
+  // catalog.
+  v1::RecommendRequest painting = Request("u1", 100);
+  painting.mutable_filter()->add_categories("绘画");
+  v1::RecommendResponse painting_out;
+  s = recommend(painting, &painting_out);
+  ASSERT_TRUE(s.ok()) << s.error_code() << " " << s.error_message();
+  const v1::Recommendation* gh2_out = Find(painting_out, "c_gh2");
+  ASSERT_NE(gh2_out, nullptr) << painting_out.Utf8DebugString();
+  EXPECT_EQ(gh2_out->reason(), "先修：c_draft");
+  EXPECT_THAT(gh2_out->missing_prerequisite_ids(), ::testing::ElementsAre("c_draft"));
+  EXPECT_FALSE(names_title(painting_out)) << painting_out.Utf8DebugString();
+
+  // The programme that requires it: by id.
+  v1::PlanPathRequest programme;
+  programme.set_learner("u1");
+  programme.set_programme_id("sf_history");
+  plan_out.Clear();
+  s = plan(programme, &plan_out);
+  ASSERT_TRUE(s.ok()) << s.error_code() << " " << s.error_message();
+  EXPECT_FALSE(plan_out.feasible());
+  EXPECT_EQ(plan_out.reason(), "书法文化证书 requires c_draft, which the catalog does not list");
+  EXPECT_THAT(plan_out.progress().required_missing(), ::testing::ElementsAre("c_draft"));
+  EXPECT_FALSE(names_title(plan_out)) << plan_out.Utf8DebugString();
+  EXPECT_EQ(plan_out.steps_size(), 0) << plan_out.Utf8DebugString();
+  server_->Shutdown();
+}
+
 TEST_F(RecommendServerTest, CatalogChangesReachAnswers) {
   StartWithModel();
   v1::RecommendRequest r = Request("", 100);

@@ -1075,7 +1075,9 @@ absl::StatusOr<RecommendResult> Recommender::Similar(const std::shared_ptr<const
   const auto& courses = catalog.courses();
   const Course* source = catalog.Find(course_id);
   const std::optional<int> source_row = model.Row(course_id);
-  if (source == nullptr && !source_row) {
+  // A draft does not exist (course.h CatalogSnapshot), though the model may
+  // have a row for it: the same answer as a missing id.
+  if ((source == nullptr && !source_row) || catalog.IsDraft(course_id)) {
     return absl::NotFoundError(absl::StrCat("course_id: no course \"", course_id, "\""));
   }
   std::shared_ptr<const Joined> joined = GetJoined(model_ptr, catalog_ptr);

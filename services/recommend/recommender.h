@@ -148,7 +148,8 @@ class Recommender {
                                             const RecommendQuery& query, absl::Time now) const;
 
   // Up to k courses similar to `course_id`. NOT_FOUND when the course is in
-  // neither the catalog nor the model.
+  // neither the catalog nor the model, or is a draft of the catalog (the
+  // same message: a draft does not exist, CatalogSnapshot).
   absl::StatusOr<RecommendResult> Similar(const std::shared_ptr<const models::ModelBundle>& model,
                                           const CatalogPtr& catalog, const std::string& course_id, int k,
                                           const CourseFilter& filter, absl::Time now) const;

@@ -22,6 +22,7 @@
 #include "services/domain/vocabulary.h"
 #include "services/records/test_statements.h"
 #include "tests/testing/bounded_wait.h"
+#include "tests/testing/subprocess.h"
 
 namespace lifelong::records {
 namespace {
@@ -29,6 +30,19 @@ namespace {
 using testing::MakeStatement;
 using testing::StatementSpec;
 using testing::TestUuid;
+
+// A store of its own under TEST_TMPDIR/`name`, empty.
+std::unique_ptr<RecordStore> FreshStore(const std::string& name) {
+  return std::move(*RecordStore::Open(lifelong::testing::FreshTempDir(name)));
+}
+
+// Bearer-token authentication on, with the tests' signing key.
+auth::AuthOptions TokenAuth() {
+  auth::AuthOptions ao;
+  ao.enabled = true;
+  ao.token.key = "records-service-test-key-0123456789abcdef";
+  return ao;
+}
 
 class RecordsServiceTest : public ::testing::Test {
  protected:
@@ -669,10 +683,7 @@ TEST(RecordsServiceBackups, CreateListVerifyAndACorruptBackupIsDataLoss) {
 }
 
 TEST(RecordsServiceLimits, OversizedRequestsAndOverlongStreamsAreCut) {
-  const char* base = std::getenv("TEST_TMPDIR");
-  std::string dir = std::string(base ? base : "/tmp") + "/svc_limits";
-  std::filesystem::remove_all(dir);
-  auto store = std::move(*RecordStore::Open(dir));
+  auto store = FreshStore("svc_limits");
   RecordsService::Options o;
   o.max_stream_duration = absl::ZeroDuration();
   RecordsService service(store.get(), o);
@@ -719,10 +730,7 @@ TEST(RecordsServiceLimits, OversizedRequestsAndOverlongStreamsAreCut) {
 // (no use of a freed call). Writes in flight are bounded: past
 // max_pending_writes a call is refused at once with the overload refusal.
 TEST(RecordsServiceAsyncWrites, CancelledAndTimedOutCallsWhileQueuedAndBoundedQueue) {
-  const char* base = std::getenv("TEST_TMPDIR");
-  const std::string dir = std::string(base ? base : "/tmp") + "/svc_async_writes";
-  std::filesystem::remove_all(dir);
-  auto store = std::move(*RecordStore::Open(dir));
+  auto store = FreshStore("svc_async_writes");
   RecordsService::Options o;
   o.max_pending_writes = 2;
   RecordsService service(store.get(), o);
@@ -805,9 +813,7 @@ TEST(RecordsServiceAsyncWrites, CancelledAndTimedOutCallsWhileQueuedAndBoundedQu
 // Shutting the server down while a write is queued: the write is made and
 // the call finished before the server (and then the store) goes away.
 TEST(RecordsServiceAsyncWrites, ShutdownWithAWriteInFlightWaitsForIt) {
-  const char* base = std::getenv("TEST_TMPDIR");
-  const std::string dir = std::string(base ? base : "/tmp") + "/svc_async_shutdown";
-  std::filesystem::remove_all(dir);
+  const std::string dir = lifelong::testing::FreshTempDir("svc_async_shutdown");
   auto store = std::move(*RecordStore::Open(dir));
   auto service = std::make_unique<RecordsService>(store.get());
   auto server = std::move(*StartGrpcServer(GrpcServerOptions{}, {service.get()}));
@@ -850,13 +856,8 @@ TEST(RecordsServiceAsyncWrites, ShutdownWithAWriteInFlightWaitsForIt) {
 // refused UNAUTHENTICATED and audited, and the slot is given back whatever
 // happens.
 TEST(RecordsServiceAsyncWrites, MalformedTokensDoNotLeakWriteSlots) {
-  const char* base = std::getenv("TEST_TMPDIR");
-  const std::string dir = std::string(base ? base : "/tmp") + "/svc_malformed_tokens";
-  std::filesystem::remove_all(dir);
-  auto store = std::move(*RecordStore::Open(dir));
-  auth::AuthOptions ao;
-  ao.enabled = true;
-  ao.token.key = "records-service-test-key-0123456789abcdef";
+  auto store = FreshStore("svc_malformed_tokens");
+  auth::AuthOptions ao = TokenAuth();
   auth::OidcOptions oo;
   // One 2048-bit RSA public key; no token here is signed with it.
   oo.jwks_json = absl::StrCat(
@@ -931,13 +932,8 @@ TEST(RecordsServiceAsyncWrites, MalformedTokensDoNotLeakWriteSlots) {
 // the gate's UNAVAILABLE; an operator who asks with x-lifelong-stale-reads:
 // allow (the recovery export) is served, a learner asking so is not.
 TEST(RecordsServiceReadGate, StaleReadsAreRefusedButToAnOperatorWhoAsks) {
-  const char* base = std::getenv("TEST_TMPDIR");
-  const std::string dir = std::string(base ? base : "/tmp") + "/svc_read_gate";
-  std::filesystem::remove_all(dir);
-  auto store = std::move(*RecordStore::Open(dir));
-  auth::AuthOptions ao;
-  ao.enabled = true;
-  ao.token.key = "records-service-test-key-0123456789abcdef";
+  auto store = FreshStore("svc_read_gate");
+  auth::AuthOptions ao = TokenAuth();
   auth::Authorizer authorizer(ao);
   std::atomic<bool> stale{false};
   RecordsService::Options o;

@@ -120,7 +120,8 @@ class AccessMatrixTest : public ::testing::Test {
     cat_ = v1::CourseCatalogService::NewStub(channel);
 
     credentials_ = std::make_unique<xapi::Credentials>(
-        *xapi::Credentials::Parse("feed:feed-secret role=loader\nu1app:u1-secret role=learner subject=u1\n"));
+        *xapi::Credentials::Parse("feed:feed-secret role=loader\nu1app:u1-secret role=learner subject=u1\n"
+                                  "u2app:u2-secret role=learner subject=u2\n"));
     handler_ = std::make_unique<xapi::XapiHandler>(store_.get(), docs_.get(), credentials_.get(), "/xapi", "2.0.0",
                                                    authorizer_.get());
     xapi::XapiHttpOptions xo;
@@ -640,6 +641,51 @@ TEST_F(AccessMatrixTest, MissingExpiredForgedWrongAudienceAndRevokedCredentials)
   EXPECT_EQ(Xapi("GET", "/xapi/statements", "")->status, 401);
   EXPECT_EQ(Xapi("GET", "/xapi/statements", Basic("feed", "wrong"))->status, 401);
   EXPECT_EQ(Xapi("GET", "/xapi/statements", "Bearer " + Token(Of(Role::kLoader)))->status, 200);
+}
+
+// The revocation list covers xAPI Basic users as it covers bearer tokens:
+// "jti:basic:<user>" or "sub:<subject>" cuts one off without a restart,
+// others keep working, and a revoked user's right password does not count
+// as a wrong one against the user or the address.
+TEST_F(AccessMatrixTest, RevokedXapiBasicUsersAreRefusedWithoutARestart) {
+  std::string u1_agent =
+      httplib::detail::encode_query_param(R"({"account":{"homePage":"https://id.dongcheng.gov.cn","name":"u1"}})");
+  std::string u2_agent =
+      httplib::detail::encode_query_param(R"({"account":{"homePage":"https://id.dongcheng.gov.cn","name":"u2"}})");
+  const std::string u1_statements = "/xapi/statements?agent=" + u1_agent;
+  const std::string u2_statements = "/xapi/statements?agent=" + u2_agent;
+  auto status = [](const httplib::Result& res) { return res ? res->status : -1; };
+  auto revoke = [&](const std::string& entry) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1100));  // a new mtime, past the 1 s check
+    std::ofstream(revocation_file_, std::ios::app) << entry << "\n";
+    std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  };
+  EXPECT_EQ(status(Xapi("GET", "/xapi/statements", Basic("feed", "feed-secret"))), 200);
+  EXPECT_EQ(status(Xapi("GET", u1_statements, Basic("u1app", "u1-secret"))), 200);
+  EXPECT_EQ(status(Xapi("GET", u2_statements, Basic("u2app", "u2-secret"))), 200);
+
+  // A learner user (role=learner subject=u1), revoked by its subject.
+  revoke("sub:u1");
+  httplib::Result refused = Xapi("GET", u1_statements, Basic("u1app", "u1-secret"));
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->status, 401) << "revoked without a restart";
+  EXPECT_NE(refused->body.find("revoked"), std::string::npos) << refused->body;
+  // More tries than the user's (5) and the address's (20) free failures:
+  // each is 401, never 429, and the feed from the same address is unaffected.
+  for (int i = 0; i < 25; ++i) {
+    EXPECT_EQ(status(Xapi("GET", u1_statements, Basic("u1app", "u1-secret"))), 401) << i;
+  }
+  EXPECT_EQ(status(Xapi("GET", "/xapi/statements", Basic("feed", "feed-secret"))), 200);
+  // The same subject's bearer token is refused too (as over gRPC).
+  EXPECT_EQ(status(Xapi("GET", u1_statements, "Bearer " + Token(Of(Role::kLearner)))), 401);
+
+  // The feed user, revoked by its token id "basic:<user>".
+  revoke("jti:basic:feed");
+  EXPECT_EQ(status(Xapi("GET", "/xapi/statements", Basic("feed", "feed-secret"))), 401);
+  EXPECT_EQ(status(Xapi("GET", "/xapi/statements", Basic("feed", "wrong"))), 401);
+  // Other credentials still work: another Basic user, a loader's token.
+  EXPECT_EQ(status(Xapi("GET", u2_statements, Basic("u2app", "u2-secret"))), 200);
+  EXPECT_EQ(status(Xapi("GET", "/xapi/statements", "Bearer " + Token(Of(Role::kLoader)))), 200);
 }
 
 TEST_F(AccessMatrixTest, XapiBasicCredentialsMapOntoRoles) {
