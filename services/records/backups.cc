@@ -23,6 +23,7 @@
 #include "services/records/column_families.h"
 #include "services/records/key_codec.h"
 #include "services/records/kiosk_passes.h"
+#include "services/records/learner_cards.h"
 #include "services/xapi/document_store.h"
 
 namespace lifelong::records {
@@ -463,6 +464,12 @@ absl::StatusOr<RestoreResult> RestoreBackup(const RestoreRequest& req) {
           consider(std::string(key.substr(sizeof(kMetaKioskPassOfPrefix) - 1)));
           return true;
         }));
+        // Learners whose only data is a learner card are found by it too.
+        LL_RETURN_IF_ERROR(
+            (*store)->ForEachMeta(kMetaLearnerCardOfPrefix, [&](absl::string_view key, absl::string_view) {
+              consider(std::string(key.substr(sizeof(kMetaLearnerCardOfPrefix) - 1)));
+              return true;
+            }));
         // The documents: in the restored record database; a backup taken by an
         // earlier version has them in a database of their own.
         LL_RETURN_IF_ERROR(in_store->ForEachLearner(consider));
@@ -472,12 +479,14 @@ absl::StatusOr<RestoreResult> RestoreBackup(const RestoreRequest& req) {
           LL_RETURN_IF_ERROR(docs->ForEachLearner(consider));
         }
         KioskPasses passes(store->get());
+        LearnerCards cards(store->get());
         for (const auto& [digest, time_us] : todo) {
           auto k = keys.find(digest);
           if (k != keys.end()) {
-            // As RecordsService::EraseLearner: the kiosk pass, the statements,
-            // the documents.
+            // As RecordsService::EraseLearner: the kiosk pass, the learner
+            // card (its binding and PIN hash), the statements, the documents.
             LL_RETURN_IF_ERROR(passes.EraseLearner(k->second));
+            LL_RETURN_IF_ERROR(cards.EraseLearner(k->second));
             LL_ASSIGN_OR_RETURN(int64_t n, (*store)->EraseLearner(k->second));
             result.reerased_statements += n;
             if (docs) {
