@@ -189,6 +189,26 @@ TEST_F(CliTest, ImportingTwiceStoresNothingTwice) {
   EXPECT_EQ(JsonLines(e.out).size(), 5u);
 }
 
+// Batches are cut by bytes too: 24 statements of 800 KB (19 MB) in the
+// default batch of 500 were one request over records_server's receive limit
+// (kRecordsMaxReceiveBytes, 16 MiB), refused whole.
+TEST_F(CliTest, ImportCutsBatchesOfBigStatementsUnderTheServersReceiveLimit) {
+  std::string text;
+  const std::string response(800 * 1000, 'a');
+  for (int i = 0; i < 24; ++i) {
+    absl::StrAppend(&text,
+                    "{\"actor\":{\"account\":{\"homePage\":\"https://id.dongcheng.gov.cn\",\"name\":\"u390001\"}},"
+                    "\"verb\":{\"id\":\"http://adlnet.gov/expapi/verbs/answered\"},"
+                    "\"object\":{\"id\":\"https://lifelong.dongcheng.edu.cn/courses/c",
+                    i, "\"},\"result\":{\"response\":\"", response, "\"},\"timestamp\":\"2026-10-30T09:00:00Z\"}\n");
+  }
+  ASSERT_GT(text.size(), static_cast<size_t>(16 << 20));
+  const std::string path = WriteFile("big.jsonl", text);
+  Result r = Run({"import", path});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("imported 24 statement(s)"), std::string::npos) << r.out;
+}
+
 TEST_F(CliTest, ParallelImportStoresEachLineOnce) {
   std::string text;
   for (int i = 0; i < 3000; ++i) {

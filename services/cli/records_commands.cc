@@ -232,8 +232,13 @@ Checkpoint ReadCheckpoint(const std::string& path) {
 struct ImportBatch {
   int64_t seq = 0;        // 0, 1, 2, ... in input order
   int64_t last_line = 0;  // input line of its last statement
+  size_t bytes = 0;       // of its statements' JSON
   v1::RecordStatementsRequest request;
 };
+// Most statement bytes in one import batch: half the server's receive limit
+// (records::kRecordsMaxReceiveBytes, 16 MiB), so a batch of big statements
+// is cut early instead of refused whole.
+constexpr size_t kImportBatchBytes = 8 << 20;
 
 absl::Status CmdImport(Env& env) {
   const ParsedArgs& a = env.args();
@@ -386,6 +391,10 @@ absl::Status CmdImport(Env& env) {
     }
     if (!next->has_value()) break;
     if ((*reader)->line() <= skip) continue;
+    // A batch stays well under the server's receive limit
+    // (records::kRecordsMaxReceiveBytes): big statements go in smaller batches.
+    if (batch.request.statement_json_size() > 0 && batch.bytes + (*next)->size() > kImportBatchBytes && !push()) break;
+    batch.bytes += (*next)->size();
     batch.request.add_statement_json(std::move(**next));
     batch.last_line = (*reader)->line();
     if (batch.request.statement_json_size() >= batch_size && !push()) break;

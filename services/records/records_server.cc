@@ -175,6 +175,7 @@ absl::Status RecordsServer::StartParts() {
   }
 
   GrpcServerOptions grpc_options = o.grpc;
+  grpc_options.max_receive_bytes = std::min(grpc_options.max_receive_bytes, kRecordsMaxReceiveBytes);
   grpc_options.health_service_names = {kServiceName};
   absl::StatusOr<std::unique_ptr<RunningGrpcServer>> grpc = StartGrpcServer(grpc_options, {service_.get()});
   if (!grpc.ok()) return Step("listen_failed", grpc.status());

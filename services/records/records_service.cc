@@ -4,6 +4,9 @@
 #include <chrono>
 #include <cstdio>
 
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/wire_format_lite.h>
+
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -271,8 +274,8 @@ void ToProto(StoredStatement&& s, v1::Statement* out, bool with_json) {
   SetIndexedFields(s, out);
 }
 
-grpc::ServerUnaryReactor* RecordsService::RecordStatement(grpc::CallbackServerContext* ctx,
-                                                          const v1::RecordStatementRequest* req, v1::Statement* resp) {
+grpc::ServerUnaryReactor* RecordsService::StartWrite(grpc::CallbackServerContext* ctx, absl::string_view method,
+                                                     PrepareWrite prepare, AnswerWrite answer) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   // What the committing thread needs once the write is synced (the grant is
   // move-only; a std::function must be copyable). Its slot among the
@@ -282,12 +285,12 @@ grpc::ServerUnaryReactor* RecordsService::RecordStatement(grpc::CallbackServerCo
   struct Pending {
     explicit Pending(std::atomic<int>* pending_writes) : slot(pending_writes) {}
     PendingWriteSlot slot;
-    std::string op = absl::StrCat(kServicePrefix, "RecordStatement");
+    std::string op;
     absl::StatusOr<auth::AccessGrant> grant = absl::UnknownError("not authorized");
     std::string learner;
-    bool with_json = false;
   };
   auto pending = std::make_shared<Pending>(&pending_writes_);
+  pending->op = absl::StrCat(kServicePrefix, method);
   // Bounded as the thread quota bounds the synchronous methods: refused at
   // once, before any work, with the same refusal (overload.h).
   if (options_.max_pending_writes > 0 && pending->slot.writes_before() >= options_.max_pending_writes) {
@@ -317,22 +320,138 @@ grpc::ServerUnaryReactor* RecordsService::RecordStatement(grpc::CallbackServerCo
     finish(absl::DeadlineExceededError(kDeadlinePassedMessage));
     return reactor;
   }
-  absl::StatusOr<ParsedStatement> p = CheckOne(*pending->grant, req->statement_json(), &pending->learner);
-  if (!p.ok()) {
-    finish(p.status());
+  absl::StatusOr<std::vector<ParsedStatement>> batch = prepare(*pending->grant, &pending->learner);
+  if (!batch.ok()) {
+    finish(batch.status());
     return reactor;
   }
-  pending->with_json = req->view() == v1::STATEMENT_VIEW_FULL;
-  std::vector<ParsedStatement> batch;
-  batch.push_back(std::move(*p));
-  store_->RecordAsync(std::move(batch),
-                      [resp, pending, finish = std::move(finish)](absl::StatusOr<std::vector<StoredStatement>> stored) {
-                        // On the committing thread, after the write is synced: `ctx` and `resp`
-                        // live until Finish, even when the client has cancelled meanwhile.
-                        if (stored.ok()) ToProto(std::move(stored->front()), resp, pending->with_json);
-                        finish(stored.status());
-                      });
+  store_->RecordAsync(std::move(*batch), [answer = std::move(answer), finish = std::move(finish)](
+                                             absl::StatusOr<std::vector<StoredStatement>> stored) {
+    // On the committing thread, after the write is synced: `ctx` and the
+    // response live until Finish, even when the client has cancelled meanwhile.
+    if (stored.ok()) answer(std::move(*stored));
+    finish(stored.status());
+  });
   return reactor;
+}
+
+grpc::ServerUnaryReactor* RecordsService::RecordStatement(grpc::CallbackServerContext* ctx,
+                                                          const v1::RecordStatementRequest* req, v1::Statement* resp) {
+  return StartWrite(
+      ctx, "RecordStatement",
+      [this, req](const auth::AccessGrant& g, std::string* learner) -> absl::StatusOr<std::vector<ParsedStatement>> {
+        LL_ASSIGN_OR_RETURN(ParsedStatement p, CheckOne(g, req->statement_json(), learner));
+        std::vector<ParsedStatement> batch;
+        batch.push_back(std::move(p));
+        return batch;
+      },
+      [resp, with_json = req->view() == v1::STATEMENT_VIEW_FULL](std::vector<StoredStatement> stored) {
+        ToProto(std::move(stored.front()), resp, with_json);
+      });
+}
+
+namespace {
+// Most fields a RecordStatementsRequest may carry on the wire: a statement
+// each, the view, and a few more a newer client may send.
+constexpr int kMaxBatchRequestFields = kMaxBatchStatements + 16;
+
+// Walks a RecordStatementsRequest's wire bytes without parsing them: more
+// than kMaxBatchStatements statements, or more than kMaxBatchRequestFields
+// fields in all, is INVALID_ARGUMENT naming the field, before anything is
+// allocated for them (parsing empty strings costs some 30 bytes of memory a
+// wire byte: 16 MiB of them were half a gigabyte).
+absl::Status CheckBatchWire(absl::string_view bytes) {
+  google::protobuf::io::CodedInputStream in(reinterpret_cast<const uint8_t*>(bytes.data()),
+                                            static_cast<int>(bytes.size()));
+  int statements = 0, fields = 0;
+  for (uint32_t tag = in.ReadTag(); tag != 0; tag = in.ReadTag()) {
+    if (google::protobuf::internal::WireFormatLite::GetTagFieldNumber(tag) == 1 && ++statements > kMaxBatchStatements) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("statement_json: at most ", kMaxBatchStatements, " statements per batch"));
+    }
+    if (++fields > kMaxBatchRequestFields) {
+      return absl::InvalidArgumentError(absl::StrCat("request: more than ", kMaxBatchRequestFields, " fields"));
+    }
+    if (!google::protobuf::internal::WireFormatLite::SkipField(&in, tag)) break;
+  }
+  return absl::OkStatus();  // malformed bytes: the parse below says so
+}
+}  // namespace
+
+grpc::ServerUnaryReactor* RecordsService::RecordStatements(grpc::CallbackServerContext* ctx,
+                                                           const grpc::ByteBuffer* raw,
+                                                           grpc::ByteBuffer* raw_response) {
+  // Parsed only once the caller is admitted and the wire bytes are checked
+  // (CheckBatchWire); answered from the committing thread.
+  auto req = std::make_shared<v1::RecordStatementsRequest>();
+  return StartWrite(
+      ctx, "RecordStatements",
+      [this, raw, req](const auth::AccessGrant& g,
+                       std::string* learner) -> absl::StatusOr<std::vector<ParsedStatement>> {
+        std::vector<grpc::Slice> slices;
+        if (!raw->Dump(&slices).ok()) return absl::InvalidArgumentError("request: unreadable");
+        std::string bytes;
+        bytes.reserve(raw->Length());
+        for (const grpc::Slice& slice : slices)
+          bytes.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
+        LL_RETURN_IF_ERROR(CheckBatchWire(bytes));
+        if (!req->ParseFromString(bytes)) return absl::InvalidArgumentError("request: not a RecordStatementsRequest");
+        return CheckBatch(g, *req, learner);
+      },
+      [req, raw_response](std::vector<StoredStatement> stored) {
+        v1::RecordStatementsResponse resp;
+        FillBatchResponse(*req, std::move(stored), &resp);
+        std::string out = resp.SerializeAsString();
+        grpc::Slice slice(std::move(out));
+        *raw_response = grpc::ByteBuffer(&slice, 1);
+      });
+}
+
+grpc::Status RecordsService::RecordStatements(grpc::ServerContext* ctx, const v1::RecordStatementsRequest* req,
+                                              v1::RecordStatementsResponse* resp) {
+  return Run(ctx, "RecordStatements", true, [&](const auth::AccessGrant& g, std::string* learner) -> absl::Status {
+    LL_ASSIGN_OR_RETURN(std::vector<ParsedStatement> batch, CheckBatch(g, *req, learner));
+    LL_ASSIGN_OR_RETURN(std::vector<StoredStatement> stored, store_->Record(std::move(batch)));
+    FillBatchResponse(*req, std::move(stored), resp);
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<std::vector<ParsedStatement>> RecordsService::CheckBatch(const auth::AccessGrant& g,
+                                                                        const v1::RecordStatementsRequest& req,
+                                                                        std::string* learner) {
+  if (req.statement_json_size() == 0) {
+    return absl::InvalidArgumentError("statement_json: at least one statement is required");
+  }
+  if (req.statement_json_size() > kMaxBatchStatements) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("statement_json: at most ", kMaxBatchStatements, " statements per batch"));
+  }
+  std::vector<ParsedStatement> batch;
+  batch.reserve(req.statement_json_size());
+  for (int i = 0; i < req.statement_json_size(); ++i) {
+    // The field name for error messages, on the stack (no allocation per
+    // statement; kMaxBatchStatements has at most 4 digits).
+    char field_buf[32];
+    const absl::string_view field(field_buf, std::snprintf(field_buf, sizeof(field_buf), "statement_json[%d]", i));
+    LL_ASSIGN_OR_RETURN(ParsedStatement p, ParseAt(req.statement_json(i), field));
+    LL_RETURN_IF_ERROR(CheckStatementWrite(g, p, field));
+    if (p.is_voiding) {
+      LL_RETURN_IF_ERROR(CheckVoidingWrite(g, &p, *store_, absl::StrCat(field, ".object.id")));
+    }
+    SetIssuer(g, &p);
+    if (i == 0 && !p.learners.empty()) *learner = p.learners.front();
+    if (!p.learners.empty() && p.learners.front() != *learner) *learner = "(several)";
+    batch.push_back(std::move(p));
+  }
+  return batch;
+}
+
+void RecordsService::FillBatchResponse(const v1::RecordStatementsRequest& req, std::vector<StoredStatement> stored,
+                                       v1::RecordStatementsResponse* resp) {
+  const bool full = req.view() == v1::STATEMENT_VIEW_FULL;
+  resp->mutable_statements()->Reserve(static_cast<int>(stored.size()));
+  for (StoredStatement& s : stored) ToProto(std::move(s), resp->add_statements(), full);
 }
 
 absl::StatusOr<ParsedStatement> RecordsService::CheckOne(const auth::AccessGrant& g, const std::string& json,
@@ -343,41 +462,6 @@ absl::StatusOr<ParsedStatement> RecordsService::CheckOne(const auth::AccessGrant
   LL_RETURN_IF_ERROR(CheckVoidingWrite(g, &p, *store_, "statement.object.id"));
   SetIssuer(g, &p);
   return p;
-}
-
-grpc::Status RecordsService::RecordStatements(grpc::ServerContext* ctx, const v1::RecordStatementsRequest* req,
-                                              v1::RecordStatementsResponse* resp) {
-  return Run(ctx, "RecordStatements", true, [&](const auth::AccessGrant& g, std::string* learner) -> absl::Status {
-    if (req->statement_json_size() == 0) {
-      return absl::InvalidArgumentError("statement_json: at least one statement is required");
-    }
-    if (req->statement_json_size() > kMaxBatchStatements) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("statement_json: at most ", kMaxBatchStatements, " statements per batch"));
-    }
-    std::vector<ParsedStatement> batch;
-    batch.reserve(req->statement_json_size());
-    for (int i = 0; i < req->statement_json_size(); ++i) {
-      // The field name for error messages, on the stack (no allocation per
-      // statement; kMaxBatchStatements has at most 4 digits).
-      char field_buf[32];
-      const absl::string_view field(field_buf, std::snprintf(field_buf, sizeof(field_buf), "statement_json[%d]", i));
-      LL_ASSIGN_OR_RETURN(ParsedStatement p, ParseAt(req->statement_json(i), field));
-      LL_RETURN_IF_ERROR(CheckStatementWrite(g, p, field));
-      if (p.is_voiding) {
-        LL_RETURN_IF_ERROR(CheckVoidingWrite(g, &p, *store_, absl::StrCat(field, ".object.id")));
-      }
-      SetIssuer(g, &p);
-      if (i == 0 && !p.learners.empty()) *learner = p.learners.front();
-      if (!p.learners.empty() && p.learners.front() != *learner) *learner = "(several)";
-      batch.push_back(std::move(p));
-    }
-    LL_ASSIGN_OR_RETURN(std::vector<StoredStatement> stored, store_->Record(std::move(batch)));
-    bool full = req->view() == v1::STATEMENT_VIEW_FULL;
-    resp->mutable_statements()->Reserve(static_cast<int>(stored.size()));
-    for (StoredStatement& s : stored) ToProto(std::move(s), resp->add_statements(), full);
-    return absl::OkStatus();
-  });
 }
 
 grpc::Status RecordsService::GetStatement(grpc::ServerContext* ctx, const v1::GetStatementRequest* req,

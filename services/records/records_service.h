@@ -31,6 +31,15 @@ inline constexpr absl::string_view kErasureEpochHeader = "x-lifelong-erasure-epo
 
 // Largest batch accepted by RecordStatements.
 inline constexpr int kMaxBatchStatements = 1000;
+// The largest gRPC request records_server accepts (larger: RESOURCE_EXHAUSTED
+// from the transport, before any handler), as the xAPI endpoint's body limit.
+// A statement is at most 1 MiB; a RecordStatements batch of bigger ones is
+// split by the client (`lifelong import` cuts its batches at
+// kImportBatchBytes). Requests are parsed before their credentials are
+// checked, RecordStatements' excepted (its raw path): the bound keeps what a
+// caller without credentials can make the server parse small (gRPC's default
+// was 64 MiB).
+inline constexpr int kRecordsMaxReceiveBytes = 16 << 20;
 
 // Echo is a callback-API (reactor) method, answered on gRPC's own thread
 // without the sync server's hand-off to a handler thread (it never blocks:
@@ -58,7 +67,8 @@ inline constexpr int kMaxBatchStatements = 1000;
 // call's request, reply and context live until that Finish.
 class RecordsService final : public lifelong::v1::LearningRecordService::WithCallbackMethod_Echo<
                                  lifelong::v1::LearningRecordService::WithCallbackMethod_RecordStatement<
-                                     lifelong::v1::LearningRecordService::Service>> {
+                                     lifelong::v1::LearningRecordService::WithRawCallbackMethod_RecordStatements<
+                                         lifelong::v1::LearningRecordService::Service>>> {
  public:
   struct Options {
     // nullptr: every caller is trusted (tests and local development).
@@ -112,11 +122,20 @@ class RecordsService final : public lifelong::v1::LearningRecordService::WithCal
   void CloseChangeFeed() { feed_->Close(); }
   const LearnerChangeFeed& change_feed() const { return *feed_; }
   AuditLog& audit_log() { return *audit_; }
-  // RecordStatement calls admitted whose write is not finished yet.
+  // RecordStatement and RecordStatements (wire) calls admitted whose write
+  // is not finished yet.
   int pending_writes() const { return pending_writes_.load(std::memory_order_relaxed); }
 
   grpc::ServerUnaryReactor* RecordStatement(grpc::CallbackServerContext*, const v1::RecordStatementRequest*,
                                             v1::Statement*) override;
+  // On the wire: raw bytes, parsed only once the caller is admitted and
+  // the bytes hold at most kMaxBatchStatements statements (a message of
+  // millions of empty strings was parsed, some 30 bytes of memory a wire
+  // byte, before its credentials were looked at); written asynchronously
+  // like RecordStatement, under the same pending-write bound.
+  grpc::ServerUnaryReactor* RecordStatements(grpc::CallbackServerContext*, const grpc::ByteBuffer*,
+                                             grpc::ByteBuffer*) override;
+  // The same call on a parsed request, synchronously (in-process callers).
   grpc::Status RecordStatements(grpc::ServerContext*, const v1::RecordStatementsRequest*,
                                 v1::RecordStatementsResponse*) override;
   grpc::Status GetStatement(grpc::ServerContext*, const v1::GetStatementRequest*, v1::Statement*) override;
@@ -169,6 +188,23 @@ class RecordsService final : public lifelong::v1::LearningRecordService::WithCal
   // One statement of RecordStatement, ready for the store: parsed, checked
   // (actor, voiding) and its issuer set; `learner` names whose it is.
   absl::StatusOr<ParsedStatement> CheckOne(const auth::AccessGrant& g, const std::string& json, std::string* learner);
+  // RecordStatements' checks of every statement (INVALID_ARGUMENT naming
+  // statement_json[i], PERMISSION_DENIED, ...), and its answer.
+  absl::StatusOr<std::vector<ParsedStatement>> CheckBatch(const auth::AccessGrant& g,
+                                                          const v1::RecordStatementsRequest& req, std::string* learner);
+  static void FillBatchResponse(const v1::RecordStatementsRequest& req, std::vector<StoredStatement> stored,
+                                v1::RecordStatementsResponse* resp);
+  // A write on the callback API (RecordStatement, RecordStatements on the
+  // wire): a pending-write slot (RESOURCE_EXHAUSTED over
+  // max_pending_writes), Admit, the deadline, then `prepare` builds the
+  // batch (its error answers the call), RecordStore::RecordAsync writes it,
+  // and `answer` fills the response on the committing thread before Finish.
+  // Audited as Run audits.
+  using PrepareWrite =
+      std::function<absl::StatusOr<std::vector<ParsedStatement>>(const auth::AccessGrant&, std::string* learner)>;
+  using AnswerWrite = std::function<void(std::vector<StoredStatement>)>;
+  grpc::ServerUnaryReactor* StartWrite(grpc::CallbackServerContext* ctx, absl::string_view method, PrepareWrite prepare,
+                                       AnswerWrite answer);
   // EraseLearner's wait_for_purge: waits for the store's purge requests up
   // to `ticket` (RecordStore::PurgeRequests). true once purged; false when
   // the call's deadline is about to pass or the call was cancelled (the

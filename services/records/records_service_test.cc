@@ -1,12 +1,16 @@
 // Service tests through a real gRPC server on a port picked at runtime.
 #include "services/records/records_service.h"
 
+#include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
+
+#include <sys/resource.h>
 
 #include <atomic>
 #include <cstdlib>
 #include <filesystem>
+#include <future>
 #include <thread>
 
 #include "absl/strings/escaping.h"
@@ -924,6 +928,79 @@ TEST(RecordsServiceAsyncWrites, MalformedTokensDoNotLeakWriteSlots) {
   grpc::Status s = write(*auth::MintToken(learner, absl::Minutes(5), ao.token), 1);
   EXPECT_TRUE(s.ok()) << s.error_code() << ": " << s.error_message();
   EXPECT_EQ(service.pending_writes(), 0);
+  server->Shutdown();
+}
+
+// RecordStatements on the wire: a message of millions of empty strings (two
+// wire bytes each, some 30 bytes of memory each once parsed: 40 MB were
+// over a gigabyte) was parsed before the caller's credentials were looked
+// at. Now the raw bytes are kept until the caller is admitted, and walked
+// (not parsed) for the statement count: refused without credentials, and
+// with them INVALID_ARGUMENT naming statement_json (or the field count, for
+// unknown fields), with the server's peak memory far below a parse's.
+TEST(RecordsServiceLimits, AHugeBatchIsRefusedBeforeItIsParsed) {
+  auto store = FreshStore("svc_huge_batch");
+  auth::AuthOptions ao = TokenAuth();
+  auth::Authorizer authorizer(ao);
+  RecordsService::Options o;
+  o.authorizer = &authorizer;
+  RecordsService service(store.get(), o);
+  auto server = std::move(*StartGrpcServer(GrpcServerOptions{}, {&service}));  // the 64 MiB default
+  auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(server->port()), grpc::InsecureChannelCredentials());
+  auth::Principal learner;
+  learner.subject = "u000001";
+  learner.role = auth::Role::kLearner;
+  const std::string token = *auth::MintToken(learner, absl::Minutes(5), ao.token);
+  auto send = [&](const std::string& bytes, bool with_token) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+    if (with_token) ctx.AddMetadata("authorization", "Bearer " + token);
+    grpc::Slice slice(bytes);
+    grpc::ByteBuffer req(&slice, 1), resp;
+    std::promise<grpc::Status> done;
+    grpc::GenericStub(channel).UnaryCall(&ctx, "/lifelong.v1.LearningRecordService/RecordStatements",
+                                         grpc::StubOptions(), &req, &resp,
+                                         [&done](grpc::Status st) { done.set_value(std::move(st)); });
+    return done.get_future().get();
+  };
+  auto peak_mb = [] {
+    struct rusage ru {};
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_maxrss / 1024;
+  };
+  std::string empties;
+  for (int i = 0; i < 20 * 1000 * 1000; ++i) empties.append("\x0a\x00", 2);  // 40 MB: statement_json ""
+  std::string unknown;
+  for (int i = 0; i < 20 * 1000 * 1000; ++i) unknown.append("\x98\x06\x00", 3);  // 60 MB: field 99 = 0
+  const long before = peak_mb();
+
+  grpc::Status s = send(empties, false);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAUTHENTICATED) << s.error_message();
+  s = send(empties, true);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << s.error_message();
+  EXPECT_EQ(s.error_message(), "statement_json: at most 1000 statements per batch");
+  s = send(unknown, true);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << s.error_message();
+  EXPECT_EQ(s.error_message(), "request: more than 1016 fields");
+  // The requests' bytes, a copy each and gRPC's buffers; a parse of either
+  // is over a gigabyte.
+  EXPECT_LT(peak_mb() - before, 600) << "MB more at the peak";
+  EXPECT_EQ(service.pending_writes(), 0);
+
+  // A good batch on the same path is written and answered.
+  v1::RecordStatementsRequest good;
+  good.add_statement_json(MakeStatement({.id = TestUuid(1), .learner = "u000001"}));
+  good.add_statement_json(MakeStatement({.id = TestUuid(2), .learner = "u000001"}));
+  good.set_view(v1::STATEMENT_VIEW_FULL);
+  grpc::ClientContext ctx;
+  ctx.AddMetadata("authorization", "Bearer " + token);
+  v1::RecordStatementsResponse out;
+  s = v1::LearningRecordService::NewStub(channel)->RecordStatements(&ctx, good, &out);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  ASSERT_EQ(out.statements_size(), 2);
+  EXPECT_EQ(out.statements(1).id(), TestUuid(2));
+  EXPECT_FALSE(out.statements(0).json().empty());
+  EXPECT_TRUE(store->Get(*ParseUuid(TestUuid(2))).ok());
   server->Shutdown();
 }
 
