@@ -275,6 +275,13 @@ HttpResponse XapiHandler::Activities(const auth::AccessGrant&, const HttpRequest
   records::StatementQuery q;
   q.activity = id;
   q.page_size = 200;
+  // The latest 200 of trusted issuers (below), chosen in the store: taking
+  // the latest 200 statements and then dropping the others left no
+  // definition at all once learners' or kiosks' statements about a busy
+  // course outnumbered the feed's last one by 200 (the scan is bounded by
+  // the store's per-page budget).
+  q.extra_filter = [](const records::StatementRecord& r) { return r.Has(records::RecordFlag::kVerifiedIssuer); };
+  q.extra_filter_id = "verified-issuer";
   absl::StatusOr<records::StatementPage> page = store_->List(q);
   if (!page.ok()) return FromStatus(page.status());
   nlohmann::json merged = nlohmann::json::object();

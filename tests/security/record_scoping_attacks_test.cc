@@ -666,6 +666,20 @@ TEST_F(RecordScopingAttackTest, LearnersCannotRewriteSharedActivityDefinitions) 
   nlohmann::json activity = nlohmann::json::parse(r->body);
   EXPECT_EQ(activity["definition"]["name"], nlohmann::json({{"zh-CN", "书法入门"}})) << r->body;
   EXPECT_FALSE(activity["definition"].contains("description")) << r->body;
+
+  // Nor can they bury it: 250 newer statements of their own about c1 (more
+  // than the 200 the definition is merged from) left the course nameless.
+  nlohmann::json flood = nlohmann::json::array();
+  for (int i = 0; i < 250; ++i)
+    flood.push_back(nlohmann::json::parse(MakeStatement({.id = TestUuid(1000 + i), .learner = "u1"})));
+  w = Call("POST", "/xapi/statements", Bearer(Of(Role::kLearner, "u1")), flood.dump());
+  ASSERT_TRUE(w);
+  ASSERT_EQ(w->status, 200) << w->body.substr(0, 300);
+  r = Call("GET", "/xapi/activities?activityId=" + UrlEncode(vocab::CourseIri("c1")), Bearer(Of(Role::kLearner, "u3")));
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  activity = nlohmann::json::parse(r->body);
+  EXPECT_EQ(activity["definition"]["name"], nlohmann::json({{"zh-CN", "书法入门"}})) << r->body;
 }
 
 TEST_F(RecordScopingAttackTest, DeeplyNestedDocumentsAreRefused) {
