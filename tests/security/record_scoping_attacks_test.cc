@@ -171,6 +171,27 @@ TEST_F(RecordScopingAttackTest, RelatedAgentsOfALearnerReadsTheirIndexNotTheWhol
   EXPECT_EQ(ids, std::set<std::string>({TestUuid(300)}));
 }
 
+TEST_F(RecordScopingAttackTest, RelatedActivitiesOfATeacherReadsTheCoursesIndexNotTheWholeStore) {
+  // A statement about the teacher's course c1, then 20,100 about course c3:
+  // a scan of the whole store stops after 20,000 entries a page, and found
+  // nothing (a teacher could keep the server scanning at will).
+  Store(MakeStatement({.id = TestUuid(310), .learner = "u2", .course = "c1"}));
+  for (int b = 0; b < 21; ++b) {
+    std::vector<records::ParsedStatement> batch;
+    for (int i = 0; i < (b < 20 ? 1000 : 100); ++i) {
+      absl::StatusOr<records::ParsedStatement> p =
+          records::ParseStatement(MakeStatement({.learner = "u8", .course = "c3"}));
+      ASSERT_TRUE(p.ok()) << p.status();
+      batch.push_back(*std::move(p));
+    }
+    ASSERT_TRUE(server_->store().Record(std::move(batch)).ok());
+  }
+  auto [status, ids] =
+      Query(Of(Role::kTeacher, "t1"), "limit=1&related_activities=true&activity=" + UrlEncode(vocab::CourseIri("c1")));
+  ASSERT_EQ(status, 200);
+  EXPECT_EQ(ids, std::set<std::string>({TestUuid(310)}));
+}
+
 TEST_F(RecordScopingAttackTest, StatementRefsDoNotCrossLearners) {
   // The victim u2's statement, and the attacker u1's own.
   Store(MakeStatement({.id = TestUuid(10), .learner = "u2", .verb = "passed", .credits = 2}));
