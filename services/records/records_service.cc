@@ -372,6 +372,12 @@ absl::Status CheckBatchWire(absl::string_view bytes) {
     if (++fields > kMaxBatchRequestFields) {
       return absl::InvalidArgumentError(absl::StrCat("request: more than ", kMaxBatchRequestFields, " fields"));
     }
+    // A group's fields would be parsed one by one (unknown ones too) without
+    // being counted here; the request has none.
+    if (google::protobuf::internal::WireFormatLite::GetTagWireType(tag) ==
+        google::protobuf::internal::WireFormatLite::WIRETYPE_START_GROUP) {
+      return absl::InvalidArgumentError("request: field groups are not accepted");
+    }
     if (!google::protobuf::internal::WireFormatLite::SkipField(&in, tag)) break;
   }
   return absl::OkStatus();  // malformed bytes: the parse below says so

@@ -972,6 +972,8 @@ TEST(RecordsServiceLimits, AHugeBatchIsRefusedBeforeItIsParsed) {
   for (int i = 0; i < 20 * 1000 * 1000; ++i) empties.append("\x0a\x00", 2);  // 40 MB: statement_json ""
   std::string unknown;
   for (int i = 0; i < 20 * 1000 * 1000; ++i) unknown.append("\x98\x06\x00", 3);  // 60 MB: field 99 = 0
+  // The same inside one group (field 98), which the field count would not see.
+  const std::string grouped = "\x93\x06" + unknown + "\x94\x06";
   const long before = peak_mb();
 
   grpc::Status s = send(empties, false);
@@ -982,6 +984,9 @@ TEST(RecordsServiceLimits, AHugeBatchIsRefusedBeforeItIsParsed) {
   s = send(unknown, true);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << s.error_message();
   EXPECT_EQ(s.error_message(), "request: more than 1016 fields");
+  s = send(grouped, true);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << s.error_message();
+  EXPECT_EQ(s.error_message(), "request: field groups are not accepted");
   // The requests' bytes, a copy each and gRPC's buffers; a parse of either
   // is over a gigabyte.
   EXPECT_LT(peak_mb() - before, 600) << "MB more at the peak";
