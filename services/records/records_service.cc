@@ -83,6 +83,14 @@ absl::Status StreamStatements(grpc::ServerContext* ctx, grpc::ServerWriter<v1::S
   return s;
 }
 
+// The value of a request's metadata `key`, or "".
+absl::string_view MetadataValue(grpc::ServerContextBase* ctx, absl::string_view key) {
+  if (ctx == nullptr) return "";
+  auto it = ctx->client_metadata().find(grpc::string_ref(key.data(), key.size()));
+  return it == ctx->client_metadata().end() ? absl::string_view()
+                                            : absl::string_view(it->second.data(), it->second.size());
+}
+
 absl::StatusOr<std::string> LearnerFrom(const std::string& key) { return CanonicalLearnerKey(key, "learner"); }
 
 constexpr char kServicePrefix[] = "/lifelong.v1.LearningRecordService/";
@@ -138,11 +146,7 @@ bool RecordsService::Admit(grpc::ServerContextBase* ctx, const std::string& op,
                            absl::StatusOr<auth::AccessGrant>* grant, grpc::Status* refused) {
   // Authentication first, on its own: a call refused for its role or rate is
   // then audited with the principal it proved.
-  std::string authorization;
-  if (ctx != nullptr) {
-    auto it = ctx->client_metadata().find("authorization");
-    if (it != ctx->client_metadata().end()) authorization.assign(it->second.data(), it->second.size());
-  }
+  const std::string authorization(MetadataValue(ctx, "authorization"));
   if (!auth_->enabled()) {
     // As auth::AuthorizeCall, which takes a sync ServerContext only.
     *grant = auth_->Authorize(authorization, op);
@@ -207,14 +211,6 @@ bool ReadsLearnerData(absl::string_view method) {
       "GetStatement",    "ListStatements",      "GetTranscript",   "ExportLearner",  "ExportStatements",
       "GetErasureEpoch", "WatchLearnerChanges", "RedeemKioskPass", "GetLearnerCard", "RedeemLearnerCard"};
   return kMethods->contains(method);
-}
-
-// The value of a request's metadata `key`, or "".
-absl::string_view MetadataValue(grpc::ServerContextBase* ctx, absl::string_view key) {
-  if (ctx == nullptr) return "";
-  auto it = ctx->client_metadata().find(grpc::string_ref(key.data(), key.size()));
-  return it == ctx->client_metadata().end() ? absl::string_view()
-                                            : absl::string_view(it->second.data(), it->second.size());
 }
 }  // namespace
 

@@ -168,12 +168,14 @@ HttpResponse XapiHandler::Handle(const HttpRequest& original) const {
       r.SetHeader("X-Experience-API-Version", default_version_);
       return r;
     }
+    // Reads of learner data (GET and HEAD of the audited resources) wait for
+    // a current store (SetReadGate).
+    const bool reads_learner_data = resource != nullptr && resource->audited && method == "GET";
+    const absl::Status current = reads_learner_data ? records::CheckReadGate(read_gate_, grant->principal(),
+                                                                             req.Header(records::kStaleReadsHeader))
+                                                    : absl::OkStatus();
     HttpResponse r;
-    if (absl::Status current =
-            resource != nullptr && resource->audited && method == "GET"
-                ? records::CheckReadGate(read_gate_, grant->principal(), req.Header(records::kStaleReadsHeader))
-                : absl::OkStatus();
-        !current.ok()) {
+    if (!current.ok()) {
       r = FromStatus(current);  // 503: this node's store may be stale
       r.SetHeader("Retry-After", "1");
     } else {
