@@ -45,7 +45,7 @@ mint_bench_tokens() {
 start_records() {  # name, extra flags...
   local name=$1; shift
   mkdir -p "$WORK/$name"
-  "$BIN/services/records/records_server" --port=0 --port_file="$WORK/$name.port" --metrics_port=0 --xapi_port=-1 \
+  "${RECORDS_SERVER:-$BIN/services/records/records_server}" --port=0 --port_file="$WORK/$name.port" --metrics_port=0 --xapi_port=-1 \
     --data_dir="$WORK/$name/records" --xapi_documents_dir="$WORK/$name/documents" "$@" >"$WORK/$name.log" 2>&1 &
   local pid=$!
   PIDS+=("$pid")

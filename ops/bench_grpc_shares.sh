@@ -11,6 +11,11 @@
 #   PROFILE=1 ops/bench_grpc_shares.sh [seconds]   also: perf profiles of the
 #       bare server and of records_server under Echo load (where the time goes);
 #       PROFILE=only: the profiles without the table
+#   BASELINE=/path/to/records_server ops/bench_grpc_shares.sh [seconds]
+#       also a fourth records_server, that binary (an older build: copy
+#       bazel-bin/services/records/records_server aside before the change),
+#       auth off, measured right after this build's auth-off row in each
+#       group: a change's cost side by side, in the same run
 #
 # Everything lives in a temp dir: three records_server processes (production
 # defaults: sync server with Echo on the callback API, 64 pollers,
@@ -63,6 +68,12 @@ start_records open
 start_records secure --auth_key_file="$WORK/auth/jwt.key" --auth_revocation_file="$WORK/auth/revoked.txt"
 start_records district --auth_key_file="$WORK/auth/jwt.key" --auth_revocation_file="$WORK/auth/revoked.txt" \
   "${TLS_SERVE[@]}"
+if [ -n "${BASELINE:-}" ]; then
+  [ -x "$BASELINE" ] || { echo "bench_grpc_shares: BASELINE=$BASELINE is not an executable" >&2; exit 1; }
+  RECORDS_SERVER=$BASELINE start_records baseline
+  BASELINE_ADDR=127.0.0.1:$(cat "$WORK/baseline.port")
+  BASELINE_PID=$(cat "$WORK/baseline.pid")
+fi
 OPEN=127.0.0.1:$(cat "$WORK/open.port")
 SECURE=127.0.0.1:$(cat "$WORK/secure.port")
 DISTRICT=127.0.0.1:$(cat "$WORK/district.port")
@@ -72,12 +83,12 @@ DISTRICT_PID=$(cat "$WORK/district.pid")
 TLS_CLIENT=(--tls_ca="$WORK/tls/ca.pem")
 
 LOAD=("$BIN/services/common/grpc_load")
-for target in "$OPEN" "$SECURE" "$DISTRICT"; do
+for target in "$OPEN" "$SECURE" "$DISTRICT" ${BASELINE_ADDR:+"$BASELINE_ADDR"}; do
   tls=(); [ "$target" = "$DISTRICT" ] && tls=("${TLS_CLIENT[@]}")
   "${LOAD[@]}" --target="$target" "${tls[@]}" --token_file="$WORK/auth/loader.token" --request=record --learners=250 --calls=2000 --connections=4 \
     --streams=8 >/dev/null
 done
-echo "seeded the three record stores: 2,000 statements of 250 learners (u000042 has 8)"
+echo "seeded the record stores: 2,000 statements of 250 learners each (u000042 has 8)"
 sleep 2  # let the seeding's flushes settle
 
 RESULTS=$WORK/results.txt
@@ -100,6 +111,7 @@ group() {  # request kind, connections, streams, token file for auth on
   local flags=(--request="$kind" --learner=u000042 --connections="$c" --streams="$s")
   run "bare:$kind:1" "$BARE_PID" "$BARE" "${flags[@]}"
   run "$kind:off" "$OPEN_PID" "$OPEN" "${flags[@]}"
+  [ -z "${BASELINE_ADDR:-}" ] || run "$kind:baseline" "$BASELINE_PID" "$BASELINE_ADDR" "${flags[@]}"
   run "$kind:on" "$SECURE_PID" "$SECURE" "${flags[@]}" --token_file="$token"
   run "bare:$kind:2" "$BARE_PID" "$BARE" "${flags[@]}"
   run "bare_tls:$kind" "$BARE_TLS_PID" "$BARE_TLS" "${flags[@]}" "${TLS_CLIENT[@]}"
@@ -146,9 +158,11 @@ for kind in ('echo', 'list', 'record'):
         print(f"| bare callback echo, TLS ({kind} request bytes) | - | {cs} | {rps(tb):,.0f} | {t['p50_ms']} | "
               f"{t['p99_ms']} | {cpu_us(tb):.0f} us | {100 * rps(tb) / bare:.0f}% of plaintext bare; the 100% of the TLS rows | "
               f"{100 * bare_cpu / cpu_us(tb):.0f}% of plaintext; 100% of the TLS rows | |" if bare and cpu_us(tb) else '| bare TLS | ? |')
-    for auth in ('off', 'on', 'tls'):
+    for auth in ('off', 'baseline', 'on', 'tls'):
+        if auth == 'baseline' and f'{kind}:baseline' not in rows:
+            continue
         f = rows.get(f'{kind}:{auth}')
-        who = {'off': 'off', 'on': f'on ({tokens[kind]} token)', 'tls': f'on + TLS ({tokens[kind]} token)'}[auth]
+        who = {'off': 'off', 'baseline': 'off, BASELINE build', 'on': f'on ({tokens[kind]} token)', 'tls': f'on + TLS ({tokens[kind]} token)'}[auth]
         ref, ref_cpu = (rps(tb), cpu_us(tb)) if auth == 'tls' else (bare, bare_cpu)
         if f is None or not f.get('rps'):
             print(f'| {labels[kind]} | {who} | {cs} | (no result) | | | | | | |')

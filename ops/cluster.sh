@@ -187,17 +187,46 @@ any_running() {
 
 # ---------------------------------------------------------------- NATS
 
-# The NATS user the record nodes connect as: a password generated once when
-# authentication is on (nobody but the nodes may publish to the log), none on
-# an open stack. The log is on the loopback only (LIFELONG_HOST is not used).
-nats_password() {
-  [ "$AUTH" = 1 ] || return 0
-  local f="$AUTH_DIR/nats.password"
+# NATS users (docs/replication.md, "NATS users"). With authentication on, each
+# service connects as a user of its own, with a password generated once
+# (nats-USER.password, mode 600): records may publish only to the statement
+# log (lifelong.records.>), the JetStream API of its stream and of the lease
+# and positions buckets, and those buckets; catalog only to the catalog's log
+# (lifelong.catalog.>) and its stream's API. Both subscribe to their inboxes
+# only (where JetStream answers and delivers). So a catalog node can neither
+# forge nor erase the records log nor take the records lease, and a records
+# node cannot write the catalog's log. The routes between the NATS servers
+# authenticate as user route with nats.password. An open stack
+# (STACK_AUTH=0) has no users. The log is on the loopback only (LIFELONG_HOST
+# is not used).
+NATS_USERS=(records catalog)
+# The streams (--replication_stream in RECORDS_FLAGS and CATALOG_FLAGS) and
+# the records nodes' key-value buckets (services/records/replication/replicator.h).
+# shellcheck disable=SC2086
+RECORDS_STREAM=$(flag_value replication_stream LIFELONG_RECORDS ${RECORDS_FLAGS:-})
+# shellcheck disable=SC2086
+CATALOG_STREAM=$(flag_value replication_stream LIFELONG_CATALOG ${CATALOG_FLAGS:-})
+RECORDS_BUCKETS=(LIFELONG_LEADER LIFELONG_LOG)
+
+# nats_secret NAME: the password in $AUTH_DIR/NAME.password (mode 600 from its
+# creation), generated once.
+nats_secret() {
+  local f="$AUTH_DIR/$1.password"
   if [ ! -s "$f" ]; then
     private_file "$f" sh -c "head -c 18 /dev/urandom | base64 -w0 | tr '+/' '-_'"
   fi
   cat "$f"
 }
+
+# nats_password: the routes' password (nats.password; an earlier version's
+# single user lifelong had it too), none on an open stack.
+nats_password() {
+  [ "$AUTH" = 1 ] || return 0
+  nats_secret nats
+}
+
+# nats_user_password USER: the password of NATS user USER (records, catalog).
+nats_user_password() { nats_secret "nats-$1"; }
 
 # nats_urls: the --replication_nats of the nodes (every member, so a node
 # reconnects to a live one when its own NATS server dies).
@@ -207,14 +236,94 @@ nats_urls() {
   echo "$urls"
 }
 
-# nats_credentials_flag: with authentication, the records nodes read the NATS
-# user and password from a file of their own (mode 600), never from their
-# arguments, where `ps` shows them to every local user.
+# nats_credentials_flag USER: with authentication, the flag that gives a
+# records (USER records) or catalog (catalog) node its NATS user and password:
+# a file of the user's own (nats-USER.credentials, mode 600), never the
+# node's arguments, where `ps` shows them to every local user.
 nats_credentials_flag() {
   [ "$AUTH" = 1 ] || return 0
-  local f="$AUTH_DIR/nats.credentials"
-  private_file "$f" printf 'lifelong:%s\n' "$(nats_password)"
+  local f="$AUTH_DIR/nats-$1.credentials"
+  private_file "$f" printf '%s:%s\n' "$1" "$(nats_user_password "$1")"
   echo "--replication_nats_credentials_file=$f"
+}
+
+# js_api STREAM OP...: the JetStream API subjects, one a line, that libnats
+# 3.4 publishes to for the operations OP on STREAM: info, create, update,
+# purge (the stream); get, delete (one message; erase too); direct (direct
+# gets: key-value reads); consume (ordered consumers: created in the old and
+# in the 2.9 form, asked for their state, deleted, and the replies to flow
+# control).
+js_api() {
+  local s="$1" op
+  shift
+  for op in "$@"; do
+    case "$op" in
+      info | create | update | purge) echo "\$JS.API.STREAM.${op^^}.$s" ;;
+      get | delete) echo "\$JS.API.STREAM.MSG.${op^^}.$s" ;;
+      direct) printf '%s\n' "\$JS.API.DIRECT.GET.$s" "\$JS.API.DIRECT.GET.$s.>" ;;
+      consume)
+        printf '%s\n' "\$JS.API.CONSUMER.CREATE.$s" "\$JS.API.CONSUMER.CREATE.$s.>" \
+          "\$JS.API.CONSUMER.INFO.$s.*" "\$JS.API.CONSUMER.DELETE.$s.*" "\$JS.FC.$s.>"
+        ;;
+      *) die "js_api: unknown operation $op" ;;
+    esac
+  done
+}
+
+# nats_publish_allow USER: the subjects NATS user USER may publish to, one a
+# line: what services/records/replication/replicator.cc (records) and
+# services/catalog/replication/catalog_replicator.cc (catalog) use.
+nats_publish_allow() {
+  local b
+  case "$1" in
+    records)
+      echo "lifelong.records.>"
+      # Connect (update: the replica count), the applier, proposals, erasure
+      # (get, delete), log retention (purge).
+      js_api "$RECORDS_STREAM" info create update purge get delete consume
+      # The lease (LIFELONG_LEADER) and the nodes' positions (LIFELONG_LOG);
+      # kvStore_Keys finds a bucket's stream by its subjects (STREAM.NAMES:
+      # the names of the streams, nothing in them).
+      echo "\$JS.API.STREAM.NAMES"
+      for b in "${RECORDS_BUCKETS[@]}"; do
+        echo "\$KV.$b.>"
+        js_api "KV_$b" info create get direct consume
+      done
+      ;;
+    catalog)
+      echo "lifelong.catalog.>"
+      js_api "$CATALOG_STREAM" info create consume
+      ;;
+    *) die "nats_publish_allow: unknown user $1" ;;
+  esac
+}
+
+# nats_user_entry USER: USER's entry in the users of nats-N.conf.
+nats_user_entry() {
+  local s
+  echo "    {user: $1, password: \"$(nats_user_password "$1")\", permissions: {"
+  echo "      publish: {allow: ["
+  while read -r s; do echo "        \"$s\""; done < <(nats_publish_allow "$1")
+  echo "      ]}"
+  echo "      subscribe: {allow: [\"_INBOX.>\"]}"
+  echo "    }}"
+}
+
+# legacy_nats_nodes: the running records and catalog nodes that an earlier
+# version of this script started as its single NATS user lifelong
+# ($AUTH_DIR/nats.credentials), space-separated.
+legacy_nats_nodes() {
+  local n s pid found=()
+  for n in "${NODES[@]}"; do
+    for s in "records-$n" "catalog-$n"; do
+      pid=$(pid_of "$s") || continue
+      if tr '\0' '\n' <"/proc/$pid/cmdline" 2>/dev/null |
+        grep -q -- '^--replication_nats_credentials_file=.*/nats\.credentials$'; then
+        found+=("$s")
+      fi
+    done
+  done
+  echo "${found[*]}"
 }
 
 # nats_sync_interval: the sync_interval of the JetStream block (none: the
@@ -239,8 +348,11 @@ nats_sync_interval() {
   [ "$NATS_SYNC_RESOLVED" = none ] || echo "$NATS_SYNC_RESOLVED"
 }
 
-nats_conf_lines() {  # nats_conf_lines N: the contents of nats-N.conf
-  local n="$1" routes="" m sync
+# nats_conf_lines N LEGACY: the contents of nats-N.conf. LEGACY: the nodes
+# that still connect as an earlier version's user lifelong
+# (legacy_nats_nodes); while there are any, that user stays, as it was.
+nats_conf_lines() {
+  local n="$1" legacy="$2" routes="" m sync u
   for m in "${NODES[@]}"; do routes="${routes:+$routes, }nats-route://127.0.0.1:$(nats_route_port "$m")"; done
   sync=$(nats_sync_interval)
   echo "# Written by ops/cluster.sh: member $n of the JetStream cluster that holds the statement log."
@@ -258,7 +370,16 @@ nats_conf_lines() {  # nats_conf_lines N: the contents of nats-N.conf
   fi
   echo "}"
   if [ "$AUTH" = 1 ]; then
-    echo "authorization { user: lifelong, password: \"$(nats_password)\" }"
+    echo "# One user per service, each allowed its own log only (docs/replication.md, \"NATS users\")."
+    echo "authorization {"
+    echo "  users: ["
+    for u in "${NATS_USERS[@]}"; do nats_user_entry "$u"; done
+    if [ -n "$legacy" ]; then
+      echo "    # The single user of an earlier version, for the nodes it started, until they restart."
+      echo "    {user: lifelong, password: \"$(nats_password)\"}"
+    fi
+    echo "  ]"
+    echo "}"
   fi
   echo "cluster {"
   echo "  name: lifelong"
@@ -271,20 +392,77 @@ nats_conf_lines() {  # nats_conf_lines N: the contents of nats-N.conf
   echo "}"
 }
 
-# write_nats_conf N: nats-N.conf, mode 600 from its creation (it holds the
-# NATS passwords), checked by nats-server before it replaces the old one.
-write_nats_conf() {
-  local conf="$CLUSTER/nats-$1.conf" out
+# stage_nats_conf N: writes nats-N.conf.new, mode 600 from its creation (it
+# holds the NATS passwords), and has nats-server check it.
+stage_nats_conf() {
+  local conf="$CLUSTER/nats-$1.conf" out legacy u
   # Generated and probed (when needed) before the subshell.
   nats_password >/dev/null
+  if [ "$AUTH" = 1 ]; then
+    for u in "${NATS_USERS[@]}"; do nats_user_password "$u" >/dev/null; done
+  fi
   nats_sync_interval >/dev/null
-  (umask 077 && nats_conf_lines "$1" >"$conf.new")
+  legacy=$(legacy_nats_nodes)
+  (umask 077 && nats_conf_lines "$1" "$legacy" >"$conf.new")
   chmod 600 "$conf.new"
   if ! out=$("$NATS_SERVER" -c "$conf.new" -t 2>&1); then
     echo "$out" >&2
     die "nats-server rejects the generated $conf.new (see above; a CLUSTER_NATS_SYNC other than auto or off needs nats-server 2.10 or later)"
   fi
-  mv -f "$conf.new" "$conf"
+}
+
+# update_nats_users: makes every running nats-N serve the users that
+# nats_conf_lines writes, before a records or catalog node starts as one of
+# them. A nats-N.conf that differs (written by an earlier version, whose
+# records and catalog nodes shared the user lifelong; or that user no longer
+# needed) is replaced and reloaded (SIGHUP: connections and JetStream stay;
+# those of a user removed are closed); a member that does not reload it is
+# restarted (as `restart nats-N`). Once no node connects as lifelong, the
+# earlier version's $AUTH_DIR/nats.credentials is removed.
+update_nats_users() {
+  [ "$AUTH" = 1 ] || return 0
+  local n pid conf log before now legacy
+  for n in "${NODES[@]}"; do
+    pid=$(pid_of "nats-$n") || continue
+    conf="$CLUSTER/nats-$n.conf"
+    stage_nats_conf "$n"
+    if cmp -s "$conf.new" "$conf"; then
+      rm -f "$conf.new"
+      continue
+    fi
+    mv -f "$conf.new" "$conf"
+    log="$LOG/nats-$n.log"
+    before=$(grep -c 'Reloaded server configuration\|Failed to reload' "$log" 2>/dev/null || true)
+    before="${before:-0}"
+    kill -HUP "$pid"
+    now="$before"
+    for _ in $(seq 50); do
+      now=$(grep -c 'Reloaded server configuration\|Failed to reload' "$log" 2>/dev/null || true)
+      now="${now:-0}"
+      [ "$now" -le "$before" ] || break
+      sleep 0.1
+    done
+    if [ "$now" -gt "$before" ] && grep 'Reloaded server configuration\|Failed to reload' "$log" | tail -n 1 |
+      grep -q 'Reloaded server configuration'; then
+      say "nats-$n: its NATS users changed: configuration reloaded (connections and JetStream stay)"
+    else
+      grep 'Failed to reload' "$log" | tail -n 1 >&2 || true
+      say "nats-$n did not reload its configuration (log $log): restarting it"
+      stop_one "nats-$n" >/dev/null || true
+      start_nats "$n"
+      wait_nats 60 "$n"
+    fi
+  done
+  legacy=$(legacy_nats_nodes)
+  if [ -n "$legacy" ]; then
+    say "NATS: nodes still connected as an earlier version's single user lifelong ($AUTH_DIR/nats.credentials)," \
+      "kept until they restart (ops/cluster.sh upgrade, or restart NODE): $legacy"
+  elif [ -e "$AUTH_DIR/nats.credentials" ]; then
+    rm -f "$AUTH_DIR/nats.credentials"
+    say "NATS: migrated from the single user lifelong to one user per service (records, catalog; each allowed" \
+      "its own log only; passwords in $AUTH_DIR/nats-records.password and nats-catalog.password):" \
+      "removed $AUTH_DIR/nats.credentials (docs/replication.md, \"NATS users\")"
+  fi
 }
 
 start_nats() {
@@ -295,7 +473,8 @@ start_nats() {
   fi
   port_busy "$(nats_port "$n")" && die "port $(nats_port "$n") is taken by another process; set CLUSTER_NATS_PORT_BASE"
   private_dir "$CLUSTER/nats-$n"
-  write_nats_conf "$n"
+  stage_nats_conf "$n"
+  mv -f "$CLUSTER/nats-$n.conf.new" "$CLUSTER/nats-$n.conf"
   launch "$LOG/$name.log" "$NATS_SERVER" -c "$CLUSTER/nats-$n.conf"
   echo $! >"$RUN/$name.pid"
   say "started $name (pid $!, 127.0.0.1:$(nats_port "$n"), JetStream in $CLUSTER/nats-$n, log $LOG/$name.log)"
@@ -343,7 +522,7 @@ start_node() {
     --backup_keep="${STACK_BACKUP_KEEP:-28}" \
     $(server_tls_flags records) $(server_auth_flags records) \
     --xapi_proxy_protocol_from=127.0.0.1 \
-    --replication_nats="$(nats_urls)" $(nats_credentials_flag) --node_id="records-$n" --replicas=3 --lease_ttl_ms="$LEASE_TTL_MS" \
+    --replication_nats="$(nats_urls)" $(nats_credentials_flag records) --node_id="records-$n" --replicas=3 --lease_ttl_ms="$LEASE_TTL_MS" \
     ${RECORDS_FLAGS:-} \
     --metrics_port="$(node_metrics_port "$n")" --xapi_port="$(node_xapi_port "$n")"
 }
@@ -382,7 +561,7 @@ start_catalog_node() {
     --backup_dir="$CLUSTER/catalog-$n-backups" --backup_interval="${STACK_BACKUP_INTERVAL:-6h}" \
     --backup_keep="${STACK_BACKUP_KEEP:-28}" \
     $(server_tls_flags catalog) $(server_auth_flags catalog) \
-    --replication_nats="$(nats_urls)" $(nats_credentials_flag) --node_id="catalog-$n" --replicas=3 \
+    --replication_nats="$(nats_urls)" $(nats_credentials_flag catalog) --node_id="catalog-$n" --replicas=3 \
     ${CATALOG_FLAGS:-} --metrics_port="$(catalog_metrics_port "$n")" --shutdown_drain_ms=1000
 }
 
@@ -775,6 +954,8 @@ cluster_up() {
   for n in "${NODES[@]}"; do start_nats "$n"; done
   say "waiting for JetStream to form its cluster (meta leader elected, every member current)"
   wait_nats 60 "${NODES[@]}"
+  # Running members of an earlier version: its single NATS user lifelong.
+  update_nats_users
   step_done "start NATS"
   step "starting records-1..3 and HAProxy on $HOST:$RECORDS_PORT"
   # A single recommender or gateway from an earlier version of this script
@@ -905,7 +1086,8 @@ cluster_status() {
   local n pid
   [ "$TLS" = 0 ] || echo "TLS: on (mutual TLS; certificates in $TLS_DIR; HAProxy passes TLS through)"
   if [ "$AUTH" = 1 ]; then
-    echo "auth: on (bearer tokens; NATS user lifelong, password in $AUTH_DIR/nats.password)"
+    echo "auth: on (bearer tokens; NATS users records and catalog, each allowed its own log only," \
+      "passwords in $AUTH_DIR/nats-records.password and nats-catalog.password)"
   else
     echo "auth: OFF (STACK_AUTH=0): every caller is trusted"
   fi
@@ -1009,11 +1191,13 @@ cluster_restart() {
       wait_nats 60 "$n"
       ;;
     records-*)
+      update_nats_users
       start_node "$n"
       say "waiting for records-$n to answer (it catches up from its last applied position)"
       wait_node 60 "$n"
       ;;
     catalog-*)
+      update_nats_users
       start_catalog_node "$n"
       say "waiting for catalog-$n to apply the catalog's log to its end"
       wait_catalog_node 60 "$n"
@@ -1114,6 +1298,10 @@ cluster_upgrade() {
   # each record and catalog node's store before the new binary opens it.
   begin_upgrade "ops/cluster.sh upgrade"
   PREVIOUS_KEPT=1 build
+  # The NATS users records and catalog, for the nodes restarted below (a
+  # cluster of an earlier version knows only lifelong, which its nodes keep
+  # until they restart).
+  update_nats_users
   step "upgrading records nodes (followers first, then records-$leader, the leader)"
   for n in "${NODES[@]}"; do
     [ "$n" = "$leader" ] || upgrade_one "records-$n"
@@ -1124,6 +1312,8 @@ cluster_upgrade() {
   step_done "upgrade records"
   step "upgrading catalog-1..3 and recommend-1..2"
   for n in "${NODES[@]}"; do upgrade_one "catalog-$n"; done
+  # No node connects as an earlier version's lifelong any more: gone.
+  update_nats_users
   for n in "${RECOMMENDERS[@]}"; do upgrade_one "recommend-$n"; done
   step_done "upgrade catalog+recommend"
   if [ "${STACK_SKIP_WEB:-0}" != 1 ]; then

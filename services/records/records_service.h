@@ -6,6 +6,7 @@
 #define LIFELONG_SERVICES_RECORDS_RECORDS_SERVICE_H_
 
 #include <atomic>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -40,6 +41,10 @@ inline constexpr int kMaxBatchStatements = 1000;
 // caller without credentials can make the server parse small (gRPC's default
 // was 64 MiB).
 inline constexpr int kRecordsMaxReceiveBytes = 16 << 20;
+// The largest request of every method but RecordStatement(s) (ids, filters,
+// page tokens, a PIN: under a kilobyte in practice). Checked before the
+// request is parsed.
+inline constexpr size_t kMaxQueryRequestBytes = 64 << 10;
 
 // Echo is a callback-API (reactor) method, answered on gRPC's own thread
 // without the sync server's hand-off to a handler thread (it never blocks:
@@ -65,10 +70,24 @@ inline constexpr int kRecordsMaxReceiveBytes = 16 << 20;
 // deadline) while its write is queued is still written and then finished
 // (gRPC discards the reply), as a synchronous handler would have done; the
 // call's request, reply and context live until that Finish.
-class RecordsService final : public lifelong::v1::LearningRecordService::WithCallbackMethod_Echo<
-                                 lifelong::v1::LearningRecordService::WithCallbackMethod_RecordStatement<
-                                     lifelong::v1::LearningRecordService::WithRawCallbackMethod_RecordStatements<
-                                         lifelong::v1::LearningRecordService::Service>>> {
+//
+// No request is parsed before its caller has proved who they are, nor past
+// its method's limit (kMaxQueryRequestBytes; RecordStatement and
+// RecordStatements: a wire walk counting their fields, within
+// kRecordsMaxReceiveBytes): parsing costs memory, up to 30 bytes a wire byte
+// for a message of empty or unknown fields, and gRPC would parse every
+// request before any handler runs. So the service registers its methods
+// itself (RegisterMethods) instead of deriving from the generated
+// LearningRecordService::Service: the same names and kinds, each request
+// received as raw bytes. Echo, RecordStatement and RecordStatements are
+// callback methods on those bytes; every synchronous method runs behind
+// GateRequest, which authenticates the caller, checks the size and only then
+// parses, and then runs the method as before (Run authorizes as ever). A call
+// refused there answers UNAUTHENTICATED (audited and limited per address, as
+// Run does) or RESOURCE_EXHAUSTED naming the method's limit; bytes that do
+// not parse are INVALID_ARGUMENT. In-process callers call the methods
+// directly, with parsed requests.
+class RecordsService final : public grpc::Service {
  public:
   struct Options {
     // nullptr: every caller is trusted (tests and local development).
@@ -126,43 +145,41 @@ class RecordsService final : public lifelong::v1::LearningRecordService::WithCal
   // is not finished yet.
   int pending_writes() const { return pending_writes_.load(std::memory_order_relaxed); }
 
-  grpc::ServerUnaryReactor* RecordStatement(grpc::CallbackServerContext*, const v1::RecordStatementRequest*,
-                                            v1::Statement*) override;
+  // On the wire: raw bytes, parsed once the caller is admitted and the bytes
+  // hold at most 16 fields (a statement over kMaxStatementBytes is then
+  // refused by its parse, INVALID_ARGUMENT naming it).
+  grpc::ServerUnaryReactor* RecordStatement(grpc::CallbackServerContext*, const grpc::ByteBuffer*, grpc::ByteBuffer*);
   // On the wire: raw bytes, parsed only once the caller is admitted and
   // the bytes hold at most kMaxBatchStatements statements (a message of
   // millions of empty strings was parsed, some 30 bytes of memory a wire
   // byte, before its credentials were looked at); written asynchronously
   // like RecordStatement, under the same pending-write bound.
-  grpc::ServerUnaryReactor* RecordStatements(grpc::CallbackServerContext*, const grpc::ByteBuffer*,
-                                             grpc::ByteBuffer*) override;
+  grpc::ServerUnaryReactor* RecordStatements(grpc::CallbackServerContext*, const grpc::ByteBuffer*, grpc::ByteBuffer*);
   // The same call on a parsed request, synchronously (in-process callers).
   grpc::Status RecordStatements(grpc::ServerContext*, const v1::RecordStatementsRequest*,
-                                v1::RecordStatementsResponse*) override;
-  grpc::Status GetStatement(grpc::ServerContext*, const v1::GetStatementRequest*, v1::Statement*) override;
-  grpc::Status ListStatements(grpc::ServerContext*, const v1::ListStatementsRequest*,
-                              v1::ListStatementsResponse*) override;
-  grpc::Status VoidStatement(grpc::ServerContext*, const v1::VoidStatementRequest*, v1::Statement*) override;
-  grpc::Status GetTranscript(grpc::ServerContext*, const v1::GetTranscriptRequest*, v1::Transcript*) override;
-  grpc::Status ExportLearner(grpc::ServerContext*, const v1::ExportLearnerRequest*,
-                             grpc::ServerWriter<v1::Statement>*) override;
-  grpc::Status EraseLearner(grpc::ServerContext*, const v1::EraseLearnerRequest*, v1::EraseLearnerResponse*) override;
-  grpc::Status GetErasureEpoch(grpc::ServerContext*, const v1::GetErasureEpochRequest*, v1::ErasureEpoch*) override;
+                                v1::RecordStatementsResponse*);
+  grpc::Status GetStatement(grpc::ServerContext*, const v1::GetStatementRequest*, v1::Statement*);
+  grpc::Status ListStatements(grpc::ServerContext*, const v1::ListStatementsRequest*, v1::ListStatementsResponse*);
+  grpc::Status VoidStatement(grpc::ServerContext*, const v1::VoidStatementRequest*, v1::Statement*);
+  grpc::Status GetTranscript(grpc::ServerContext*, const v1::GetTranscriptRequest*, v1::Transcript*);
+  grpc::Status ExportLearner(grpc::ServerContext*, const v1::ExportLearnerRequest*, grpc::ServerWriter<v1::Statement>*);
+  grpc::Status EraseLearner(grpc::ServerContext*, const v1::EraseLearnerRequest*, v1::EraseLearnerResponse*);
+  grpc::Status GetErasureEpoch(grpc::ServerContext*, const v1::GetErasureEpochRequest*, v1::ErasureEpoch*);
   grpc::Status ExportStatements(grpc::ServerContext*, const v1::ExportStatementsRequest*,
-                                grpc::ServerWriter<v1::Statement>*) override;
+                                grpc::ServerWriter<v1::Statement>*);
   grpc::Status WatchLearnerChanges(grpc::ServerContext*,
-                                   grpc::ServerReaderWriter<v1::LearnerChanges, v1::LearnerChangesAck>*) override;
-  grpc::ServerUnaryReactor* Echo(grpc::CallbackServerContext*, const v1::EchoRequest*, v1::EchoResponse*) override;
-  grpc::Status ListAuditEvents(grpc::ServerContext*, const v1::ListAuditEventsRequest*,
-                               v1::ListAuditEventsResponse*) override;
-  grpc::Status CreateKioskPass(grpc::ServerContext*, const v1::CreateKioskPassRequest*, v1::KioskPass*) override;
-  grpc::Status RedeemKioskPass(grpc::ServerContext*, const v1::RedeemKioskPassRequest*, v1::KioskSession*) override;
-  grpc::Status CreateBackup(grpc::ServerContext*, const v1::CreateBackupRequest*, v1::Backup*) override;
-  grpc::Status ListBackups(grpc::ServerContext*, const v1::ListBackupsRequest*, v1::ListBackupsResponse*) override;
-  grpc::Status VerifyBackup(grpc::ServerContext*, const v1::VerifyBackupRequest*, v1::Backup*) override;
-  grpc::Status BindLearnerCard(grpc::ServerContext*, const v1::BindLearnerCardRequest*, v1::LearnerCard*) override;
-  grpc::Status UnbindLearnerCard(grpc::ServerContext*, const v1::UnbindLearnerCardRequest*, v1::LearnerCard*) override;
-  grpc::Status GetLearnerCard(grpc::ServerContext*, const v1::GetLearnerCardRequest*, v1::LearnerCard*) override;
-  grpc::Status RedeemLearnerCard(grpc::ServerContext*, const v1::RedeemLearnerCardRequest*, v1::KioskSession*) override;
+                                   grpc::ServerReaderWriter<v1::LearnerChanges, v1::LearnerChangesAck>*);
+  grpc::ServerUnaryReactor* Echo(grpc::CallbackServerContext*, const grpc::ByteBuffer*, grpc::ByteBuffer*);
+  grpc::Status ListAuditEvents(grpc::ServerContext*, const v1::ListAuditEventsRequest*, v1::ListAuditEventsResponse*);
+  grpc::Status CreateKioskPass(grpc::ServerContext*, const v1::CreateKioskPassRequest*, v1::KioskPass*);
+  grpc::Status RedeemKioskPass(grpc::ServerContext*, const v1::RedeemKioskPassRequest*, v1::KioskSession*);
+  grpc::Status CreateBackup(grpc::ServerContext*, const v1::CreateBackupRequest*, v1::Backup*);
+  grpc::Status ListBackups(grpc::ServerContext*, const v1::ListBackupsRequest*, v1::ListBackupsResponse*);
+  grpc::Status VerifyBackup(grpc::ServerContext*, const v1::VerifyBackupRequest*, v1::Backup*);
+  grpc::Status BindLearnerCard(grpc::ServerContext*, const v1::BindLearnerCardRequest*, v1::LearnerCard*);
+  grpc::Status UnbindLearnerCard(grpc::ServerContext*, const v1::UnbindLearnerCardRequest*, v1::LearnerCard*);
+  grpc::Status GetLearnerCard(grpc::ServerContext*, const v1::GetLearnerCardRequest*, v1::LearnerCard*);
+  grpc::Status RedeemLearnerCard(grpc::ServerContext*, const v1::RedeemLearnerCardRequest*, v1::KioskSession*);
 
  private:
   // A handler body: runs with the call's grant and names the learner whose
@@ -180,6 +197,32 @@ class RecordsService final : public lifelong::v1::LearningRecordService::WithCal
   // does and maps it.
   bool Admit(grpc::ServerContextBase* ctx, const std::string& op, absl::StatusOr<auth::AccessGrant>* grant,
              grpc::Status* refused);
+  // Admit's first half, with authentication on: the caller's principal, or
+  // false with `*refused` set (audited and limited per address).
+  bool Authenticate(grpc::ServerContextBase* ctx, const std::string& op, absl::StatusOr<auth::Principal>* principal,
+                    grpc::Status* refused);
+  // The size check and parse of a request's bytes (the gate; see the class
+  // comment): RESOURCE_EXHAUSTED over `max_bytes` (audited with `principal`;
+  // null: not audited here), INVALID_ARGUMENT for bytes that do not parse.
+  absl::Status ParseRequest(const std::string& op, const auth::Principal* principal, size_t max_bytes,
+                            const grpc::ByteBuffer& raw, google::protobuf::Message* req);
+  // The gate in front of a synchronous method: authenticates the caller, then
+  // ParseRequest with kMaxQueryRequestBytes. Not OK: the call's answer.
+  grpc::Status GateRequest(grpc::ServerContext* ctx, absl::string_view method, const grpc::ByteBuffer& raw,
+                           google::protobuf::Message* req);
+  // The service's methods, as gRPC's generated Service would add them but
+  // for their requests, raw bytes until the gate has passed them
+  // (constructor).
+  void RegisterMethods();
+  const char* MethodPath(absl::string_view method);
+  template <typename Req, typename Resp>
+  void AddUnary(const char* method, grpc::Status (RecordsService::*handler)(grpc::ServerContext*, const Req*, Resp*));
+  template <typename Req, typename Resp>
+  void AddServerStream(const char* method, grpc::Status (RecordsService::*handler)(grpc::ServerContext*, const Req*,
+                                                                                   grpc::ServerWriter<Resp>*));
+  void AddRawCallback(const char* method,
+                      grpc::ServerUnaryReactor* (RecordsService::*handler)(grpc::CallbackServerContext*,
+                                                                           const grpc::ByteBuffer*, grpc::ByteBuffer*));
   grpc::Status Conclude(grpc::ServerContextBase* ctx, const std::string& op, bool audited, const auth::AccessGrant& g,
                         const std::string& learner, const absl::Status& s);
   // Mints the kiosk session of `learner` for the kiosk of `g` (pass codes and
@@ -220,6 +263,8 @@ class RecordsService final : public lifelong::v1::LearningRecordService::WithCal
   std::unique_ptr<KioskPasses> passes_;
   std::unique_ptr<LearnerCards> cards_;
   std::unique_ptr<AuditLog> audit_;
+  // The full names of the methods (gRPC keeps pointers to them).
+  std::deque<std::string> method_paths_;
   // RecordStatement writes admitted and not yet finished.
   std::atomic<int> pending_writes_{0};
   // When each learner last erased their own records (Options::

@@ -13,7 +13,12 @@
 # (chmod is shadowed to see each file's mode before it is set), data and
 # backup directories are private, and pid files naming a recycled pid or
 # another node's process are not taken for the service. The token refresher
-# runs from up to down.
+# runs from up to down. NATS: each service connects as a user of its own
+# (records, catalog), and NATS refuses either user the other's log
+# (tests/cluster/nats_probe.py tries: forging, purging, reading, the lease);
+# no service is refused anything it needs all along; a catalog node of an
+# earlier version, connected as the single user lifelong, keeps working
+# until the upgrade restarts it, and the user is then removed.
 set -euo pipefail
 umask 022  # a usual login's: the scripts must make their files private themselves
 
@@ -125,7 +130,8 @@ rm -f "$LIFELONG_VAR/run/records.pid"
 # Secrets: mode 600 from their creation (the shadowed chmod saw every one).
 cat "$TEST_TMPDIR/chmod.log"
 for f in nats-1.conf.new nats-2.conf.new nats-3.conf.new haproxy-client.pem.new nats.password.new \
-  nats.credentials.new stack.env.new operator.token.new; do
+  nats-records.password.new nats-catalog.password.new nats-records.credentials.new nats-catalog.credentials.new \
+  stack.env.new operator.token.new; do
   grep -q "/$f\$" "$TEST_TMPDIR/chmod.log" || fail "$f was not written (or not through chmod)"
 done
 # (The CLI wrapper, chmod 755, is no secret.)
@@ -148,7 +154,10 @@ STATUS=$("$CLUSTER" status 2>&1 || true)
 grep -q "gRPC 127.0.0.1:$LIFELONG_RECORDS_PORT -> $LEADER" <<<"$STATUS" || fail "HAProxy does not route to $LEADER"
 grep -Eq "^  records-[123] +[0-9]+ +127.0.0.1:[0-9]+ +follower +[0-9]+ +[0-9]+ +[0-9]+ " <<<"$STATUS" ||
   fail "no follower line in status: $STATUS"
-grep -q "user: lifelong, password" "$LIFELONG_VAR/cluster/nats-1.conf" || fail "NATS without a password (auth on)"
+for u in records catalog; do
+  grep -q "{user: $u, password: \"" "$LIFELONG_VAR/cluster/nats-1.conf" || fail "NATS without user $u (auth on)"
+done
+grep -q "user: lifelong" "$LIFELONG_VAR/cluster/nats-1.conf" && fail "NATS still has the single user lifelong"
 # The retraining schedule runs with the trainer's token over TLS, and says so.
 grep -Eq "^trainer +pid [0-9]+" <<<"$STATUS" || fail "no running trainer in status: $STATUS"
 TRAINER_PID=$(cat "$LIFELONG_VAR/cluster/run/trainer.pid")
@@ -174,6 +183,10 @@ for f in "$LIFELONG_VAR"/cluster/run/*.pid "$LIFELONG_VAR"/run/*.pid; do
   want="kiosk-session.pem"
   case "$cmd" in *records_server*) want="kiosk-session.key" ;; esac
   grep -q -- "--auth_session_key_file=$LIFELONG_VAR/auth/$want" <<<"$cmd" || fail "not given $want: $cmd"
+  # Each service its own NATS user.
+  want="nats-catalog.credentials"
+  case "$cmd" in *records_server*) want="nats-records.credentials" ;; *recommend_server*) continue ;; esac
+  grep -q -- "--replication_nats_credentials_file=$LIFELONG_VAR/auth/$want " <<<"$cmd" || fail "not given $want: $cmd"
 done
 [ "$services" -ge 8 ] || fail "only $services service processes found (3 record nodes, 3 catalog nodes, 2 recommenders)"
 grep -q "check-ssl verify required" "$LIFELONG_VAR/cluster/haproxy.cfg" || fail "HAProxy check without TLS"
@@ -207,16 +220,25 @@ grep -q "https://" <<<"$URLS" || fail "ops/web.sh does not see the cluster's TLS
 URLS=$(LIFELONG_STACK_RUN="$LIFELONG_VAR/cluster/run" "$RUNFILES/ops/web.sh" urls)
 grep -q "https://" <<<"$URLS" || fail "ops/web.sh with LIFELONG_STACK_RUN: $URLS"
 
-# The NATS password is in no process's arguments (ps shows them to every
-# local user): the nodes read it from a mode-600 file.
-NATS_PASSWORD=$(cat "$LIFELONG_VAR/auth/nats.password")
-[ -n "$NATS_PASSWORD" ] || fail "no NATS password file"
-for pid in $(pgrep -f 'records_server|catalog_server' || true); do
-  if tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$NATS_PASSWORD"; then
-    fail "the NATS password is in the arguments of process $pid"
-  fi
+# The NATS passwords (the routes', records', catalog's: three different
+# ones) are in no process's arguments (ps shows them to every local user): the
+# nodes read theirs from a mode-600 file.
+for f in nats nats-records nats-catalog; do
+  NATS_PASSWORD=$(cat "$LIFELONG_VAR/auth/$f.password")
+  [ -n "$NATS_PASSWORD" ] || fail "no $f.password"
+  [ "$(stat -c %a "$LIFELONG_VAR/auth/$f.password")" = 600 ] || fail "$f.password is not mode 600"
+  for pid in $(pgrep -f 'records_server|catalog_server|nats-server' || true); do
+    if tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$NATS_PASSWORD"; then
+      fail "the password in $f.password is in the arguments of process $pid"
+    fi
+  done
 done
-[ "$(stat -c %a "$LIFELONG_VAR/auth/nats.credentials")" = 600 ] || fail "nats.credentials is not mode 600"
+[ "$(sort -u "$LIFELONG_VAR"/auth/nats{,-records,-catalog}.password | wc -l)" = 3 ] || fail "NATS users share a password"
+for u in records catalog; do
+  [ "$(stat -c %a "$LIFELONG_VAR/auth/nats-$u.credentials")" = 600 ] || fail "nats-$u.credentials is not mode 600"
+  [ "$(cut -d: -f1 "$LIFELONG_VAR/auth/nats-$u.credentials")" = "$u" ] || fail "nats-$u.credentials is not user $u's"
+done
+[ ! -e "$LIFELONG_VAR/auth/nats.credentials" ] || fail "the single user's nats.credentials was written"
 
 # A client without the NATS password cannot reach the log.
 if python3 - "$((BASE + 41))" <<'PY'
@@ -232,6 +254,58 @@ while b"PONG" not in data and b"-ERR" not in data:
 sys.exit(0 if b"PONG" in data and b"-ERR" not in data else 1)
 PY
 then fail "NATS accepted a client without credentials"; fi
+
+# One NATS user per service (docs/replication.md, "NATS users"). With the
+# catalog nodes' credentials, NATS refuses every write to the records log
+# (forged statements, the lease, the positions), its purge, erasure or
+# deletion, and every read of it; with the records nodes', the same of the
+# catalog's log; neither may create a stream (one could take a log's
+# subjects) or answer another's requests (_INBOX). Each still reaches its own
+# stream (and the nodes work as these users: everything above and below).
+# nats_probe.py prints "ACTION denied" for NATS's Permissions Violation.
+expect_nats() {  # expect_nats CREDENTIALS_FILE "ACTION RESULT"...: RESULT the first word after ACTION
+  local creds="$1" out want actions=()
+  shift
+  for want in "$@"; do actions+=("${want% *}"); done
+  out=$(python3 "$RUNFILES/tests/cluster/nats_probe.py" "$((BASE + 41))" "$creds" "${actions[@]}") ||
+    fail "nats_probe with $creds: $out"
+  for want in "$@"; do
+    awk '{print $1, $2}' <<<"$out" | grep -qxF -- "$want" || fail "NATS with $creds: wanted '$want'; got: $out"
+  done
+}
+# shellcheck disable=SC2016  # NATS subjects, not expansions
+expect_nats "$LIFELONG_VAR/auth/nats-catalog.credentials" \
+  'req:$JS.API.STREAM.INFO.LIFELONG_CATALOG answered' \
+  'pub:lifelong.records.stmt.nats-probe denied' \
+  'pub:$KV.LIFELONG_LEADER.records denied' \
+  'pub:$KV.LIFELONG_LOG.nats-probe denied' \
+  'pub:$JS.API.STREAM.PURGE.LIFELONG_RECORDS denied' \
+  'pub:$JS.API.STREAM.MSG.DELETE.LIFELONG_RECORDS denied' \
+  'pub:$JS.API.STREAM.DELETE.LIFELONG_RECORDS denied' \
+  'pub:$JS.API.STREAM.UPDATE.LIFELONG_RECORDS denied' \
+  'req:$JS.API.STREAM.INFO.LIFELONG_RECORDS denied' \
+  'pub:$JS.API.CONSUMER.CREATE.LIFELONG_RECORDS denied' \
+  'sub:lifelong.records.> denied' \
+  'pub:$JS.API.STREAM.PURGE.LIFELONG_CATALOG denied' \
+  'pub:$JS.API.STREAM.CREATE.NATS_PROBE denied' \
+  'pub:_INBOX.nats-probe.forged denied'
+# shellcheck disable=SC2016
+expect_nats "$LIFELONG_VAR/auth/nats-records.credentials" \
+  'req:$JS.API.STREAM.INFO.LIFELONG_RECORDS answered' \
+  'req:$JS.API.STREAM.INFO.KV_LIFELONG_LEADER answered' \
+  'pub:lifelong.catalog.course.nats-probe denied' \
+  'pub:$JS.API.STREAM.PURGE.LIFELONG_CATALOG denied' \
+  'pub:$JS.API.STREAM.DELETE.LIFELONG_CATALOG denied' \
+  'req:$JS.API.STREAM.INFO.LIFELONG_CATALOG denied' \
+  'pub:$JS.API.CONSUMER.CREATE.LIFELONG_CATALOG denied' \
+  'sub:lifelong.catalog.> denied' \
+  'pub:$JS.API.STREAM.CREATE.NATS_PROBE denied' \
+  'pub:_INBOX.nats-probe.forged denied'
+# The routes' password is no client's (the single user lifelong is gone).
+printf 'lifelong:%s\n' "$(cat "$LIFELONG_VAR/auth/nats.password")" >"$TEST_TMPDIR/lifelong.credentials"
+OUT=$(python3 "$RUNFILES/tests/cluster/nats_probe.py" "$((BASE + 41))" "$TEST_TMPDIR/lifelong.credentials") &&
+  fail "NATS took the routes' password from a client: $OUT"
+[ "$OUT" = refused ] || fail "NATS with the routes' password: $OUT"
 
 # The catalog: three nodes, any takes writes; HAProxy sends the catalog
 # address to the ready ones. A course written there is on every node; with
@@ -340,9 +414,30 @@ end_loop recs "Recommend calls during two graceful recommender restarts"
 # `up` again on a running cluster whose HAProxy runs an older configuration
 # (an earlier version of the script wrote it): HAProxy is restarted with the
 # new one, everything else is left running, and every address answers.
+# Also, catalog-3 runs as an earlier version's node: connected to NATS as the
+# single user lifelong that every records and catalog node shared
+# (auth/nats.credentials, with the routes' password). `up` gives NATS that
+# user back (reloading the members' configuration) while such a node runs,
+# and catalog-3 (which retries its connection) becomes ready again.
+LIFELONG_VAR="$LIFELONG_VAR" bash -euo pipefail -s "$RUNFILES" <<'LEGACY' || fail "catalog-3 as an earlier version's node"
+# shellcheck source=/dev/null
+source "$1/ops/cluster.sh"
+resolve_tls
+resolve_auth
+stop_one catalog-3 >/dev/null
+(umask 077 && printf 'lifelong:%s\n' "$(nats_password)" >"$AUTH_DIR/nats.credentials")
+nats_credentials_flag() { echo "--replication_nats_credentials_file=$AUTH_DIR/nats.credentials"; }
+start_catalog_node 3 >/dev/null
+LEGACY
 echo "# written by an earlier version" >>"$LIFELONG_VAR/cluster/haproxy.cfg"
 HAPROXY_PID=$(cat "$LIFELONG_VAR/cluster/run/haproxy.pid")
 "$CLUSTER" up >"$TEST_TMPDIR/up2.out" 2>&1 || { cat "$TEST_TMPDIR/up2.out"; fail "up on a running cluster"; }
+grep -q "nats-1: its NATS users changed: configuration reloaded" "$TEST_TMPDIR/up2.out" ||
+  fail "NATS not given the single user back: $(cat "$TEST_TMPDIR/up2.out")"
+grep -q "NATS: nodes still connected as an earlier version's single user lifelong .*: catalog-3$" "$TEST_TMPDIR/up2.out" ||
+  fail "up does not say that catalog-3 connects as lifelong: $(cat "$TEST_TMPDIR/up2.out")"
+# shellcheck disable=SC2016
+expect_nats "$TEST_TMPDIR/lifelong.credentials" 'req:$JS.API.STREAM.INFO.LIFELONG_CATALOG answered'
 grep -q "configuration changed: reloading haproxy" "$TEST_TMPDIR/up2.out" || fail "HAProxy not reloaded: $(cat "$TEST_TMPDIR/up2.out")"
 [ "$(cat "$LIFELONG_VAR/cluster/run/haproxy.pid")" != "$HAPROXY_PID" ] || fail "the old HAProxy still runs"
 grep -q "written by an earlier version" "$LIFELONG_VAR/cluster/haproxy.cfg" && fail "the old configuration is still in place"
@@ -397,6 +492,18 @@ for kv in $before; do
   s="${kv%%=*}"
   [ "$(cat "$LIFELONG_VAR/cluster/run/$s.pid")" != "${kv#*=}" ] || fail "upgrade did not restart $s"
 done
+# catalog-3 restarted as user catalog: the single user lifelong and its
+# credentials file are gone.
+grep -q "NATS: migrated from the single user lifelong to one user per service" "$TEST_TMPDIR/upgrade.out" ||
+  fail "upgrade does not say that the single NATS user is gone"
+[ ! -e "$LIFELONG_VAR/auth/nats.credentials" ] || fail "nats.credentials left after the upgrade"
+grep -q "user: lifelong" "$LIFELONG_VAR"/cluster/nats-{1,2,3}.conf && fail "NATS still has the single user lifelong"
+OUT=$(python3 "$RUNFILES/tests/cluster/nats_probe.py" "$((BASE + 41))" "$TEST_TMPDIR/lifelong.credentials") &&
+  fail "NATS still takes the single user lifelong after the upgrade: $OUT"
+[ "$OUT" = refused ] || fail "NATS with the single user lifelong after the upgrade: $OUT"
+grep -q -- "--replication_nats_credentials_file=$LIFELONG_VAR/auth/nats-catalog.credentials " \
+  <<<"$(tr '\0' ' ' <"/proc/$(cat "$LIFELONG_VAR/cluster/run/catalog-3.pid")/cmdline")" ||
+  fail "catalog-3 not restarted as user catalog"
 # The way back (docs/replication.md, "Rolling back an upgrade"): the binaries
 # that ran before kept in var/bin/previous; each record node backed up its
 # store itself before it stopped (its log: that backup, then the stop, then
@@ -491,6 +598,18 @@ for _ in $(seq 50); do
 done
 [ "$equal" = 1 ] || { cat "$TEST_TMPDIR/digest.out"; fail "the replicas' stores differ"; }
 grep EQUAL "$TEST_TMPDIR/digest.out"
+
+# A learner erased (the leader erases their messages from the log as user
+# records); then: NATS refused no service anything it needed, all along (up,
+# writes, restarts, the upgrade, failover, log retention, this erasure): the
+# only violations its members logged are nats_probe.py's.
+"${LOADER[@]}" record --learner u0000077 --verb completed --course c3 --id 00000000-0000-4000-8000-000000000077 ||
+  fail "write before the erasure"
+"$LIFELONG" erase-learner u0000077 --yes || fail "erase-learner"
+VIOLATIONS=$(grep -h "Violation" "$LIFELONG_VAR"/cluster/log/nats-*.log | grep -v '"nats-probe"' || true)
+[ -z "$VIOLATIONS" ] || fail "NATS refused a service: $VIOLATIONS"
+grep -q '"nats-probe" - Publish Violation - User "catalog", Subject "lifelong.records.stmt.nats-probe"' \
+  "$LIFELONG_VAR"/cluster/log/nats-1.log || fail "nats-1 did not log the probe's violation"
 
 REFRESHER_PID=$(cat "$LIFELONG_VAR/cluster/run/token-refresher.pid")  # (upgrade restarted it)
 "$CLUSTER" down || fail "down"
