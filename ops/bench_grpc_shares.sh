@@ -44,7 +44,9 @@ cd "$ROOT"
 TARGETS=(//services/common:bare_echo_server_main //services/common:grpc_load //services/records:records_server
   //services/auth:mint_token)
 bazel build "${TARGETS[@]}" >/dev/null 2>&1 || { echo "bench_grpc_shares: build failed (bazel build ${TARGETS[*]})" >&2; exit 1; }
-BIN=$ROOT/bazel-bin
+# The binaries just built, by their real path: the bazel-bin link moves when
+# another build (-c opt, say) runs in this tree meanwhile.
+BIN=$(readlink -f "$ROOT/bazel-bin")
 BENCH_NAME=bench_grpc_shares
 # shellcheck source=ops/bench_common.sh
 source "$ROOT/ops/bench_common.sh"
