@@ -305,7 +305,8 @@ nats_user_entry() {
   echo "      publish: {allow: ["
   while read -r s; do echo "        \"$s\""; done < <(nats_publish_allow "$1")
   echo "      ]}"
-  echo "      subscribe: {allow: [\"_INBOX.>\"]}"
+  # Its own inboxes only (services/common/nats_client.h, InboxPrefix).
+  echo "      subscribe: {allow: [\"_INBOX_$1.>\"]}"
   echo "    }}"
 }
 

@@ -17,6 +17,8 @@ absl::Status NatsUnavailable(absl::string_view prefix, absl::string_view what, n
   return absl::UnavailableError(absl::StrCat(prefix, ": ", what, ": ", NatsErrorText(s, err)));
 }
 
+std::string InboxPrefix(const std::string& user) { return absl::StrCat("_INBOX_", user); }
+
 natsStatus NewLogConnectionOptions(const std::vector<std::string>& servers, const std::string& name,
                                    const std::string& user, const std::string& password, natsOptions** out) {
   natsOptions* opts = nullptr;
@@ -27,6 +29,10 @@ natsStatus NewLogConnectionOptions(const std::vector<std::string>& servers, cons
   s = natsOptions_SetServers(opts, urls.data(), static_cast<int>(urls.size()));
   if (s == NATS_OK) s = natsOptions_SetName(opts, name.c_str());
   if (s == NATS_OK && !user.empty()) s = natsOptions_SetUserInfo(opts, user.c_str(), password.c_str());
+  // Replies and JetStream deliveries come to inboxes of the user's own
+  // prefix, the only inboxes its NATS permissions let it read: another
+  // service's credentials cannot subscribe to this one's deliveries.
+  if (s == NATS_OK && !user.empty()) s = natsOptions_SetCustomInboxPrefix(opts, InboxPrefix(user).c_str());
   if (s == NATS_OK) s = natsOptions_SetTimeout(opts, 2000);
   if (s == NATS_OK) s = natsOptions_SetMaxReconnect(opts, -1);
   if (s == NATS_OK) s = natsOptions_SetReconnectWait(opts, 250);

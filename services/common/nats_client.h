@@ -21,8 +21,13 @@ std::string NatsErrorText(natsStatus s, jsErrCode err = static_cast<jsErrCode>(0
 absl::Status NatsUnavailable(absl::string_view prefix, absl::string_view what, natsStatus s,
                              jsErrCode err = static_cast<jsErrCode>(0));
 
+// The prefix of the inboxes of NATS user `user` ("_INBOX_records"): ops/
+// cluster.sh lets each user subscribe to its own only.
+std::string InboxPrefix(const std::string& user);
+
 // New options for a log's connection: `servers`, client name `name`, the
-// user and password when `user` is set, a 2 s connect timeout, reconnecting
+// user and password when `user` is set (with the user's inbox prefix,
+// InboxPrefix), a 2 s connect timeout, reconnecting
 // for ever every 250 ms (a node rejoins when NATS comes back), a ping every
 // second and two missed pongs to notice a dead server. The caller adds its
 // callbacks and destroys the options.

@@ -260,7 +260,9 @@ then fail "NATS accepted a client without credentials"; fi
 # (forged statements, the lease, the positions), its purge, erasure or
 # deletion, and every read of it; with the records nodes', the same of the
 # catalog's log; neither may create a stream (one could take a log's
-# subjects) or answer another's requests (_INBOX). Each still reaches its own
+# subjects), answer another's requests (_INBOX) or read another's replies and
+# deliveries (each subscribes to its own inboxes only, _INBOX_USER, the prefix
+# the services set: nats_client.h, InboxPrefix). Each still reaches its own
 # stream (and the nodes work as these users: everything above and below).
 # nats_probe.py prints "ACTION denied" for NATS's Permissions Violation.
 expect_nats() {  # expect_nats CREDENTIALS_FILE "ACTION RESULT"...: RESULT the first word after ACTION
@@ -288,7 +290,9 @@ expect_nats "$LIFELONG_VAR/auth/nats-catalog.credentials" \
   'sub:lifelong.records.> denied' \
   'pub:$JS.API.STREAM.PURGE.LIFELONG_CATALOG denied' \
   'pub:$JS.API.STREAM.CREATE.NATS_PROBE denied' \
-  'pub:_INBOX.nats-probe.forged denied'
+  'pub:_INBOX.nats-probe.forged denied' \
+  'sub:_INBOX_records.> denied' \
+  'sub:_INBOX.> denied'
 # shellcheck disable=SC2016
 expect_nats "$LIFELONG_VAR/auth/nats-records.credentials" \
   'req:$JS.API.STREAM.INFO.LIFELONG_RECORDS answered' \
@@ -300,7 +304,9 @@ expect_nats "$LIFELONG_VAR/auth/nats-records.credentials" \
   'pub:$JS.API.CONSUMER.CREATE.LIFELONG_CATALOG denied' \
   'sub:lifelong.catalog.> denied' \
   'pub:$JS.API.STREAM.CREATE.NATS_PROBE denied' \
-  'pub:_INBOX.nats-probe.forged denied'
+  'pub:_INBOX.nats-probe.forged denied' \
+  'sub:_INBOX_catalog.> denied' \
+  'sub:_INBOX.> denied'
 # The routes' password is no client's (the single user lifelong is gone).
 printf 'lifelong:%s\n' "$(cat "$LIFELONG_VAR/auth/nats.password")" >"$TEST_TMPDIR/lifelong.credentials"
 OUT=$(python3 "$RUNFILES/tests/cluster/nats_probe.py" "$((BASE + 41))" "$TEST_TMPDIR/lifelong.credentials") &&

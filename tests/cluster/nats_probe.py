@@ -100,7 +100,7 @@ def main(argv):
     if errors:
         print("refused" if any("Authorization" in e or "closed" in e for e in errors) else errors[0])
         return 3
-    inbox = "_INBOX.nats-probe"
+    inbox = f"_INBOX_{user}.nats-probe"  # the user's own inboxes (nats_client.h, InboxPrefix)
     conn.send(f"SUB {inbox}.> 1\r\nPING\r\n".encode())
     if conn.until_pong():
         print(f"cannot subscribe to {inbox}.>", file=sys.stderr)
