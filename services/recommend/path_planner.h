@@ -28,6 +28,16 @@
 // that fits; it is exact for chains and for goals whose deficits each one
 // course (with its prerequisites) can fill, and may use more courses than
 // the minimum in rare credit-packing cases. Pure; thread-safe.
+//
+// Cost. Every course in progress is kept, however many (all its sessions
+// to come are in the plan, and nothing planned meets with them); they are
+// indexed once per call, and trying a course costs what it adds, not a
+// copy of the plan. What a try gives is remembered for the plan it was
+// made on, so a prerequisite chain is worked out once per plan, not once
+// for every section of every level above it. PlanOptions::max_tries bounds
+// the rest. bench_path_planner --worst_case (100,000 courses) measures a
+// learner with 1,000 courses of 500 sessions in progress and the largest
+// inline programme; docs/benchmarks.md has the figures.
 #ifndef LIFELONG_SERVICES_RECOMMEND_PATH_PLANNER_H_
 #define LIFELONG_SERVICES_RECOMMEND_PATH_PLANNER_H_
 
@@ -116,6 +126,17 @@ struct PlanOptions {
   // Courses examined per deficit (best first by a cheap key); bounds the
   // work on very large catalogs.
   int max_candidates = 300;
+  // Courses tried (each with the prerequisites it needs) in one call, all
+  // deficits together; a try whose answer is already known (the same
+  // course on the same plan) is not counted. Bounds the work on catalogs
+  // whose prerequisite chains have many sections that fail late. A call
+  // that runs out answers feasible = false with a reason that starts
+  // "planning stopped after <max_tries> tries"; steps hold what was planned.
+  // 100,000: the demo district's learners need at most ~1,300 tries (100,000
+  // courses, bench_path_planner), programmes of 6 required courses and 15
+  // category rules ~11,400, and the largest inline programme (64 required
+  // courses of ~330 sections each, --worst_case) 38,000-55,000.
+  int max_tries = 100000;
   // Self-paced online courses (no sessions) take this long per credit
   // (at least one credit's worth).
   absl::Duration self_paced_per_credit = absl::Hours(24 * 7);

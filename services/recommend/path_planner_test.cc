@@ -3,6 +3,7 @@
 // rules, and goals that cannot be met.
 #include "services/recommend/path_planner.h"
 
+#include <cstdio>
 #include <string>
 #include <vector>
 
@@ -678,6 +679,142 @@ TEST(PlanPath, NeverMoreCoursesThanTheLimit) {
   EXPECT_FALSE(plan->feasible);
   EXPECT_EQ(plan->steps.size(), 5u);
   EXPECT_THAT(plan->reason, HasSubstr("健康达人 needs 5 more credits"));
+}
+
+// 200 characters (the catalog's longest title), distinct per n.
+std::string LongTitle(int n) {
+  std::string t = "长期课程" + std::to_string(n);
+  for (size_t chars = 4 + std::to_string(n).size(); chars < 200; ++chars) t += "学";
+  return t;
+}
+
+TEST(PlanPath, AThousandCoursesInProgressOfFiveHundredSessionsEach) {
+  // As busy a learner as a history holds (1,000 statements), in courses as
+  // long as the catalog allows (500 weekly sessions, 200-character titles),
+  // meeting early every morning: the plan keeps every one of them, adds
+  // what the goal needs around them, and keeps to max_courses.
+  std::vector<Def> defs = kChain;  // 09:00
+  PlanLearner l;
+  for (int k = 0; k < 1000; ++k) {
+    char id[8];
+    std::snprintf(id, sizeof(id), "ip%04d", k);
+    defs.push_back({id, LongTitle(k), "长期课程", 0.5, {}, k % 7, 5 + k % 3, 500});  // 05:00-08:30
+    l.enrolled.insert(id);
+  }
+  defs.push_back({"tj", "太极拳", "健康", 2, {}, 3, 6, 4});  // Thursdays 06:00
+  CatalogSnapshot catalog = Catalog(defs);
+
+  PathPlan p = MustPlan(catalog, CourseGoal("jz3"), l);
+  EXPECT_TRUE(p.feasible) << p.reason;
+  ASSERT_EQ(p.steps.size(), 1003u);
+  for (size_t i = 0; i < 1000; ++i) {
+    EXPECT_TRUE(p.steps[i].enrolled);
+    EXPECT_EQ(p.steps[i].sessions.size(), 500u);
+  }
+  EXPECT_EQ(p.steps[0].course->id, "ip0000");  // the earliest start (Mondays 05:00), first by id
+  std::vector<std::string> added;
+  for (size_t i = 1000; i < p.steps.size(); ++i) {
+    EXPECT_FALSE(p.steps[i].enrolled);
+    added.push_back(p.steps[i].course->id);
+    for (const PlanStep& other : p.steps) {
+      if (&other == &p.steps[i]) continue;
+      for (const CourseSession& x : p.steps[i].sessions) {
+        for (const CourseSession& y : other.sessions) {
+          ASSERT_FALSE(x.start < y.end && y.start < x.end)
+              << p.steps[i].course->id << " meets with " << other.course->id;
+        }
+      }
+    }
+  }
+  EXPECT_THAT(added, ElementsAre("jz1", "jz2", "jz3"));
+  EXPECT_EQ(p.steps[1002].why, "target");
+
+  // 太极拳 meets while ip0003 (the first by id of those meeting on
+  // Thursdays at 05:00) does.
+  PathPlan clash = MustPlan(catalog, CourseGoal("tj"), l);
+  EXPECT_FALSE(clash.feasible);
+  EXPECT_EQ(clash.reason, "太极拳 clashes with " + LongTitle(3));
+  EXPECT_EQ(clash.steps.size(), 1000u);
+
+  // The chain is three new courses.
+  PlanOptions two;
+  two.max_steps = 2;
+  absl::StatusOr<PathPlan> capped = PlanPath(catalog, CourseGoal("jz3"), l, {}, kNow, two);
+  ASSERT_TRUE(capped.ok()) << capped.status();
+  EXPECT_FALSE(capped->feasible);
+  EXPECT_EQ(capped->reason, "more than 2 courses");
+  EXPECT_EQ(capped->steps.size(), 1000u);
+
+  // The courses in progress count toward a programme's credits.
+  Programme programme;
+  programme.name = "终身学习证书";
+  programme.credits = 505;
+  PlanGoal goal;
+  goal.kind = PlanGoal::Kind::kProgramme;
+  goal.programme = programme;
+  PathPlan credits = MustPlan(catalog, goal, l);
+  EXPECT_TRUE(credits.feasible) << credits.reason;
+  EXPECT_DOUBLE_EQ(credits.progress.credits_planned, 507);  // 500 in progress, the chain's 7 for the 5 missing
+  EXPECT_EQ(credits.steps.size(), 1003u);
+}
+
+// "链A课" (level 0) .. "链Q课" (16): one series per level.
+std::string ChainTitle(int level) { return "链" + std::string(1, static_cast<char>('A' + level)) + "课"; }
+
+// A chain of 17 levels (as deep as PlanPath follows) of `sections`
+// sections each, a level every two weeks; level 0 is full when `full`.
+std::vector<Def> DeepChain(int sections, bool full) {
+  std::vector<Def> defs;
+  for (int level = 0; level < 17; ++level) {
+    for (int i = 0; i < sections; ++i) {
+      Def d{"c" + std::to_string(level) + "_" + std::to_string(i), ChainTitle(level)};
+      if (level > 0) d.prerequisites = {"c" + std::to_string(level - 1) + "_0"};
+      d.day = 14 * level;
+      d.hour = 8 + i;
+      d.weeks = 1;
+      if (full && level == 0) d.capacity = d.taken = 10;
+      defs.push_back(d);
+    }
+  }
+  return defs;
+}
+
+TEST(PlanPath, ADeepChainWhoseFirstLevelIsFullIsAnswered) {
+  // Every section of every level leads down to a full first level: once
+  // tried each section of every level above it, an answer took 6^16 tries.
+  CatalogSnapshot catalog = Catalog(DeepChain(6, true));
+  PathPlan p = MustPlan(catalog, CourseGoal("c16_0"));
+  EXPECT_FALSE(p.feasible);
+  std::string reason;
+  for (int level = 16; level > 0; --level) {
+    reason += ChainTitle(level) + " needs " + ChainTitle(level - 1) + " first; ";
+  }
+  EXPECT_EQ(p.reason, reason + ChainTitle(0) + " is full");
+  EXPECT_TRUE(p.steps.empty());
+
+  CatalogSnapshot open = Catalog(DeepChain(6, false));
+  PathPlan chain = MustPlan(open, CourseGoal("c16_0"));
+  EXPECT_TRUE(chain.feasible) << chain.reason;
+  EXPECT_EQ(chain.steps.size(), 17u);
+  ExpectConsistent(chain);
+}
+
+TEST(PlanPath, TheTriesRunningOutIsAnAnswerThatSaysSo) {
+  CatalogSnapshot catalog = Catalog(DeepChain(2, false));
+  PlanOptions o;
+  o.max_tries = 5;  // the chain needs 18
+  absl::StatusOr<PathPlan> p = PlanPath(catalog, CourseGoal("c16_0"), {}, {}, kNow, o);
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_FALSE(p->feasible);
+  EXPECT_FALSE(p->already_achieved);
+  EXPECT_THAT(p->reason, ::testing::StartsWith("planning stopped after 5 tries"));
+  EXPECT_TRUE(p->steps.empty());
+
+  o.max_tries = 18;  // its 17 courses, then the other section of the target
+  p = PlanPath(catalog, CourseGoal("c16_0"), {}, {}, kNow, o);
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_TRUE(p->feasible) << p->reason;
+  EXPECT_EQ(p->steps.size(), 17u);
 }
 
 }  // namespace
