@@ -228,6 +228,10 @@ if [ "${PROFILE:-0}" = 1 ] || [ "${PROFILE:-0}" = only ]; then
   profile records_secure "$SECURE_PID" "$SECURE" --token_file="$WORK/auth/loader.token"
   echo "== profile of RecordStatement durable, auth off, 16 x 4"
   profile records_open_record "$OPEN_PID" "$OPEN" --request=record --streams=4
+  if [ -n "${BASELINE_ADDR:-}" ]; then
+    echo "== profile of RecordStatement durable, auth off, 16 x 4, BASELINE build"
+    profile baseline_record "$BASELINE_PID" "$BASELINE_ADDR" --request=record --streams=4
+  fi
   if [ -n "${PROFILE_OUT:-}" ]; then
     cp "$WORK"/*.perf "$PROFILE_OUT/" && echo "perf data copied to $PROFILE_OUT"
   fi

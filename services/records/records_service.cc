@@ -487,13 +487,21 @@ absl::Status CheckStatementsWire(absl::string_view bytes, int max_statements, in
 // `raw` parsed into `req` once CheckStatementsWire has passed it.
 absl::Status ParseStatementsWire(const grpc::ByteBuffer& raw, int max_statements, int max_fields,
                                  google::protobuf::Message* req) {
-  std::vector<grpc::Slice> slices;
-  if (!raw.Dump(&slices).ok()) return absl::InvalidArgumentError("request: unreadable");
-  std::string bytes;
-  bytes.reserve(raw.Length());
-  for (const grpc::Slice& slice : slices) bytes.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
+  // A request that arrived in one slice (most do) is read in place.
+  grpc::Slice single;
+  std::string joined;
+  absl::string_view bytes;
+  if (raw.TrySingleSlice(&single).ok()) {
+    bytes = absl::string_view(reinterpret_cast<const char*>(single.begin()), single.size());
+  } else {
+    std::vector<grpc::Slice> slices;
+    if (!raw.Dump(&slices).ok()) return absl::InvalidArgumentError("request: unreadable");
+    joined.reserve(raw.Length());
+    for (const grpc::Slice& slice : slices) joined.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
+    bytes = joined;
+  }
   LL_RETURN_IF_ERROR(CheckStatementsWire(bytes, max_statements, max_fields));
-  if (!req->ParseFromString(bytes)) {
+  if (!req->ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
     return absl::InvalidArgumentError(absl::StrCat("request: not a ", req->GetDescriptor()->full_name()));
   }
   return absl::OkStatus();
@@ -504,21 +512,24 @@ grpc::ServerUnaryReactor* RecordsService::RecordStatement(grpc::CallbackServerCo
                                                           grpc::ByteBuffer* raw_response) {
   // Parsed once the caller is admitted (StartWrite runs `prepare` after
   // Admit); answered from the committing thread.
-  auto req = std::make_shared<v1::RecordStatementRequest>();
+  // The request lives on this thread only (the committing thread frees
+  // nothing of it); the answer needs only its view.
+  auto with_json = std::make_shared<bool>(false);
   return StartWrite(
       ctx, "RecordStatement",
-      [this, raw, req](const auth::AccessGrant& g,
-                       std::string* learner) -> absl::StatusOr<std::vector<ParsedStatement>> {
-        LL_RETURN_IF_ERROR(
-            ParseStatementsWire(*raw, kMaxStatementRequestFields, kMaxStatementRequestFields, req.get()));
-        LL_ASSIGN_OR_RETURN(ParsedStatement p, CheckOne(g, req->statement_json(), learner));
+      [this, raw, with_json](const auth::AccessGrant& g,
+                             std::string* learner) -> absl::StatusOr<std::vector<ParsedStatement>> {
+        v1::RecordStatementRequest req;
+        LL_RETURN_IF_ERROR(ParseStatementsWire(*raw, kMaxStatementRequestFields, kMaxStatementRequestFields, &req));
+        *with_json = req.view() == v1::STATEMENT_VIEW_FULL;
+        LL_ASSIGN_OR_RETURN(ParsedStatement p, CheckOne(g, req.statement_json(), learner));
         std::vector<ParsedStatement> batch;
         batch.push_back(std::move(p));
         return batch;
       },
-      [req, raw_response](std::vector<StoredStatement> stored) {
+      [with_json, raw_response](std::vector<StoredStatement> stored) {
         v1::Statement resp;
-        ToProto(std::move(stored.front()), &resp, req->view() == v1::STATEMENT_VIEW_FULL);
+        ToProto(std::move(stored.front()), &resp, *with_json);
         bool own = false;
         grpc::SerializationTraits<v1::Statement>::Serialize(resp, raw_response, &own);
       });

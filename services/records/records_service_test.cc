@@ -247,6 +247,17 @@ TEST_F(RecordsServiceTest, OversizeStatementRejected) {
   grpc::Status s = stub_->RecordStatement(&ctx, req, &out);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_NE(s.error_message().find("larger than"), std::string::npos);
+
+  // Under the limit, a request that arrives in many slices is read whole.
+  grpc::ClientContext big_ctx;
+  v1::RecordStatementRequest big;
+  big.set_statement_json(std::string(512 << 10, ' ') + MakeStatement({.id = TestUuid(9), .learner = "u9"}));
+  big.set_view(v1::STATEMENT_VIEW_FULL);
+  v1::Statement big_out;
+  ASSERT_TRUE(stub_->RecordStatement(&big_ctx, big, &big_out).ok());
+  EXPECT_EQ(big_out.id(), TestUuid(9));
+  EXPECT_EQ(big_out.learner(), "u9");
+  EXPECT_GT(big_out.json().size(), size_t{512} << 10);  // as sent, with what the store adds
 }
 
 TEST_F(RecordsServiceTest, ListPagesWithOpaqueTokens) {
