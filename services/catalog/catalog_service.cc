@@ -4,16 +4,21 @@
 #include <utility>
 #include <vector>
 
+#include <grpcpp/support/method_handler.h>
+
 #include "absl/strings/str_cat.h"
 #include "services/auth/grpc_auth.h"
 #include "services/catalog/course_validation.h"
 #include "services/common/grpc_status.h"
 #include "services/common/log.h"
+#include "services/common/raw_request.h"
 
 namespace lifelong::catalog {
 namespace {
 
 using lifelong::v1::Course;
+
+constexpr char kServicePrefix[] = "/lifelong.v1.CourseCatalogService/";
 
 // Refuses the call unless the role table grants `method` to the caller.
 // Declares `grant`, the caller's grant, held until the handler returns: it
@@ -64,7 +69,72 @@ absl::Status BackupsConfigured(const CatalogBackupManager* backups) {
   return absl::FailedPreconditionError("backups are off on this server (catalog_server --backup_dir)");
 }
 
+// The call's "authorization" metadata, or "".
+absl::string_view AuthorizationOf(const grpc::ServerContext* ctx) {
+  auto it = ctx->client_metadata().find("authorization");
+  return it == ctx->client_metadata().end() ? absl::string_view()
+                                            : absl::string_view(it->second.data(), it->second.size());
+}
+
 }  // namespace
+
+CatalogService::CatalogService(CatalogStore* store, auth::Authorizer* authorizer, CatalogBackupManager* backups)
+    : store_(store), auth_(authorizer), backups_(backups) {
+  RegisterMethods();
+}
+
+size_t CatalogService::MaxRequestBytes(absl::string_view method) {
+  if (method == "CreateCourse" || method == "UpdateCourse" || method == "PutProgramme") {
+    return kMaxCatalogWriteRequestBytes;
+  }
+  if (method == "BatchGetCourses") return kMaxBatchGetRequestBytes;
+  return kMaxCatalogQueryRequestBytes;
+}
+
+grpc::Status CatalogService::GateRequest(grpc::ServerContext* ctx, absl::string_view method,
+                                         const grpc::ByteBuffer& raw, google::protobuf::Message* request) const {
+  // Authentication only: whether the role may call the method is the
+  // handler's question (LL_AUTHORIZE), answered with the parsed request.
+  if (auth_ != nullptr && auth_->enabled()) {
+    absl::StatusOr<auth::Principal> caller = auth_->Authenticate(AuthorizationOf(ctx));
+    if (!caller.ok()) return ToGrpcStatus(caller.status());
+  }
+  return ToGrpcStatus(ParseRawRequest(method, MaxRequestBytes(method), raw, request));
+}
+
+template <typename Req, typename Resp>
+void CatalogService::AddUnary(const char* method,
+                              grpc::Status (CatalogService::*handler)(grpc::ServerContext*, const Req*, Resp*)) {
+  const char* path = method_paths_.emplace_back(absl::StrCat(kServicePrefix, method)).c_str();
+  AddMethod(new grpc::internal::RpcServiceMethod(
+      path, grpc::internal::RpcMethod::NORMAL_RPC,
+      new grpc::internal::RpcMethodHandler<CatalogService, grpc::ByteBuffer, Resp>(
+          [method, handler](CatalogService* self, grpc::ServerContext* ctx, const grpc::ByteBuffer* raw, Resp* resp) {
+            Req request;
+            grpc::Status gate = self->GateRequest(ctx, method, *raw, &request);
+            return gate.ok() ? (self->*handler)(ctx, &request, resp) : gate;
+          },
+          this)));
+}
+
+void CatalogService::RegisterMethods() {
+  // In proto order. catalog_request_gate_test checks that every method of
+  // the proto's service is served, and through the gate.
+  AddUnary("CreateCourse", &CatalogService::CreateCourse);
+  AddUnary("GetCourse", &CatalogService::GetCourse);
+  AddUnary("BatchGetCourses", &CatalogService::BatchGetCourses);
+  AddUnary("UpdateCourse", &CatalogService::UpdateCourse);
+  AddUnary("ListCourses", &CatalogService::ListCourses);
+  AddUnary("ArchiveCourse", &CatalogService::ArchiveCourse);
+  AddUnary("GetCatalogInfo", &CatalogService::GetCatalogInfo);
+  AddUnary("Echo", &CatalogService::Echo);
+  AddUnary("PutProgramme", &CatalogService::PutProgramme);
+  AddUnary("GetProgramme", &CatalogService::GetProgramme);
+  AddUnary("ListProgrammes", &CatalogService::ListProgrammes);
+  AddUnary("CreateBackup", &CatalogService::CreateBackup);
+  AddUnary("ListBackups", &CatalogService::ListBackups);
+  AddUnary("VerifyBackup", &CatalogService::VerifyBackup);
+}
 
 grpc::Status CatalogService::CreateCourse(grpc::ServerContext* ctx, const lifelong::v1::CreateCourseRequest* request,
                                           Course* response) {
