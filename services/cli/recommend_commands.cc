@@ -242,7 +242,8 @@ absl::Status CmdPath(Env& env) {
     const v1::CourseSummary& c = step.course();
     table.AddRow({std::to_string(++n), c.course_id(), c.title(), c.category(), Num(c.credits()),
                   c.mode() == v1::Course::ONLINE ? "线上" : c.xuequ(), FormatTs(step.start()), FormatTs(step.end()),
-                  std::to_string(step.sessions_size()), step.in_progress() ? "in progress" : step.why()});
+                  std::to_string(step.sessions_size() + step.sessions_not_listed()),
+                  step.in_progress() ? "in progress" : step.why()});
   }
   env.out() << "Plan for " << req.learner() << " toward " << resp.goal_name() << ": "
             << (resp.already_achieved() ? "already achieved"

@@ -25,6 +25,7 @@
 #include "services/common/grpc_tls.h"
 #include "services/common/tls_testing.h"
 #include "services/domain/vocabulary.h"
+#include "services/recommend/recommend_service.h"
 #include "services/recommend/request_validation.h"
 #include "services/recommend/test_support.h"
 
@@ -840,6 +841,67 @@ TEST_F(RecommendServerTest, PlanPathForACatalogProgrammeAndItsErrors) {
 // for one who never took it; one that requires an archived course with no
 // other section is an answer (not feasible), not an error; and so is a
 // catalog programme whose deadline has passed.
+// A learner with 400 courses of 500 sessions in progress: listing every
+// session would be a 3.7 MB reply (measured), and a thousand such courses
+// over 9 MB, past a client's 4 MB receive limit. The reply lists each
+// course's next sessions up to the caps and counts the rest.
+TEST_F(RecommendServerTest, PlanPathListsAtMostTheCappedSessionsAndCountsTheRest) {
+  StartWithModel();
+  constexpr int kCourses = 400;
+  constexpr int kSessions = 500;  // the catalog's most per course
+  const absl::Time first = now_ + absl::Hours(24 * 10);
+  for (int k = 0; k < kCourses; ++k) {
+    v1::Course c = testing::TestCatalog(now_)[0];
+    c.set_id(absl::StrFormat("c_long%03d", k));
+    c.clear_prerequisite_ids();
+    c.clear_sessions();
+    for (int j = 0; j < kSessions; ++j) {  // none overlaps another
+      v1::Session* s = c.add_sessions();
+      const absl::Time start = first + absl::Hours(j * kCourses + k);
+      s->mutable_start_time()->set_seconds(absl::ToUnixSeconds(start));
+      s->mutable_end_time()->set_seconds(absl::ToUnixSeconds(start + absl::Minutes(30)));
+    }
+    catalog_.Put(c);
+    records_.Add("u_busy", vocab::kRegistered, c.id(), now_ - absl::Hours(1));
+  }
+  v1::PlanPathRequest r;
+  r.set_learner("u_busy");
+  r.set_course_id("c_sf1");  // meets at now+3d, before any of them
+  v1::PlanPathResponse out;
+  grpc::Status s;
+  const absl::Time deadline = absl::Now() + absl::Seconds(30);
+  do {  // until the catalog refresh saw the long courses
+    out.Clear();
+    grpc::ClientContext ctx;  // the default 4 MB receive limit
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+    s = stub_->PlanPath(&ctx, r, &out);
+    if (s.ok() && out.steps_size() < kCourses) absl::SleepFor(absl::Milliseconds(50));
+  } while (s.ok() && out.steps_size() < kCourses && absl::Now() < deadline);
+  ASSERT_TRUE(s.ok()) << s.error_code() << " " << s.error_message();
+  int in_progress = 0;
+  for (const v1::PlannedCourse& step : out.steps()) in_progress += step.in_progress() ? 1 : 0;
+  ASSERT_EQ(in_progress, kCourses) << out.reason();
+  EXPECT_LT(out.ByteSizeLong(), size_t{1} << 20);
+  int listed = 0;
+  for (const v1::PlannedCourse& step : out.steps()) {
+    const int all = step.in_progress() ? kSessions : 1;
+    EXPECT_LE(step.sessions_size(), kMaxPlannedSessionsPerCourse);
+    EXPECT_EQ(step.sessions_size() + step.sessions_not_listed(), all) << step.course().course_id();
+    // The next ones, in time order, starting at the step's start.
+    if (step.sessions_size() > 0) {
+      EXPECT_EQ(step.sessions(0).start_time().seconds(), step.start().seconds());
+    }
+    for (int i = 1; i < step.sessions_size(); ++i) {
+      EXPECT_LT(step.sessions(i - 1).start_time().seconds(), step.sessions(i).start_time().seconds());
+    }
+    listed += step.sessions_size();
+  }
+  EXPECT_EQ(listed, kMaxPlannedSessionsPerReply);
+  // The first steps list their full first 100.
+  EXPECT_EQ(out.steps(0).sessions_size(),
+            std::min(kMaxPlannedSessionsPerCourse, out.steps(0).in_progress() ? kSessions : 1));
+}
+
 TEST_F(RecommendServerTest, ArchivedCoursesStillResolveLearnersHistories) {
   StartWithModel();
   records_.Add("u30", vocab::kRegistered, "c_sf1", now_ - absl::Hours(48));

@@ -1,5 +1,6 @@
 #include "services/recommend/recommend_service.h"
 
+#include <algorithm>
 #include <optional>
 #include <utility>
 
@@ -425,16 +426,20 @@ absl::Status RecommendService::DoPlanPath(grpc::ServerContext* ctx, const v1::Pl
       response->set_goal_name(goal.category);
       break;
   }
+  int sessions_left = kMaxPlannedSessionsPerReply;
   for (const PlanStep& step : plan.steps) {
     v1::PlannedCourse* out = response->add_steps();
     FillCourseSummary(*step.course, now, out->mutable_course());
     out->set_in_progress(step.enrolled);
     SetTimestamp(step.start, out->mutable_start());
     SetTimestamp(step.end, out->mutable_end());
-    for (const CourseSession& ses : step.sessions) {
+    const int listed = std::min({static_cast<int>(step.sessions.size()), kMaxPlannedSessionsPerCourse, sessions_left});
+    sessions_left -= listed;
+    out->set_sessions_not_listed(static_cast<int>(step.sessions.size()) - listed);
+    for (int i = 0; i < listed; ++i) {
       v1::Session* so = out->add_sessions();
-      SetTimestamp(ses.start, so->mutable_start_time());
-      SetTimestamp(ses.end, so->mutable_end_time());
+      SetTimestamp(step.sessions[i].start, so->mutable_start_time());
+      SetTimestamp(step.sessions[i].end, so->mutable_end_time());
     }
     out->set_why(step.why);
     out->set_score(step.score);

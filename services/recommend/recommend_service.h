@@ -26,6 +26,14 @@
 
 namespace lifelong::recommend {
 
+// The sessions a PlanPath reply lists: at most this many per planned course
+// (its next ones) and in all (earlier steps first), so that a learner with
+// a thousand long courses in progress gets a reply of a few hundred KB, not
+// tens of MB past a client's 4 MB receive limit. PlannedCourse's
+// sessions_not_listed counts the rest.
+inline constexpr int kMaxPlannedSessionsPerCourse = 100;
+inline constexpr int kMaxPlannedSessionsPerReply = 10'000;
+
 // Recommend is a callback (reactor) method: answered on gRPC's callback
 // thread when it needs no records read (history cached, or no learner), else
 // handed to a small bounded pool of workers that read the history and answer

@@ -75,10 +75,12 @@ export function progressNodes(progress) {
 export function stepNode(step, index, onOpen) {
   const c = step.course || {};
   const sessions = step.sessions || [];
+  // The reply lists a course's next sessions (at most 100) and counts the rest.
+  const total = sessions.length + (Number(step.sessionsNotListed) || 0);
   const first = sessions[0];
   return h("li", { class: "step", "data-course": c.courseId },
     h("span", { class: "step-title" }, `第 ${index + 1} 步：${c.title || c.courseId}`),
-    h("span", { class: "line" }, `时间：${day(step.start) || "待定"} 至 ${day(step.end) || "待定"}，共 ${sessions.length} 次课`),
+    h("span", { class: "line" }, `时间：${day(step.start) || "待定"} 至 ${day(step.end) || "待定"}，共 ${total} 次课`),
     h("span", { class: "line" }, `地点：${where(c)}${c.xuequ && c.mode !== "ONLINE" ? `（${c.xuequ}）` : ""}`),
     first ? h("span", { class: "line" }, `第一次课：${when(first.startTime)}${first.room ? "，" + first.room : ""}`) : null,
     h("span", { class: "line" }, `学分：${credits(c.credits)} 学分${c.category ? ` · ${c.category}` : ""}`),
