@@ -7,7 +7,6 @@
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/wire_format_lite.h>
 #include <grpcpp/support/method_handler.h>
-#include <grpcpp/support/proto_buffer_reader.h>
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/numbers.h"
@@ -16,6 +15,7 @@
 #include "services/common/grpc_status.h"
 #include "services/common/log.h"
 #include "services/common/overload.h"
+#include "services/common/raw_request.h"
 #include "services/common/status_macros.h"
 #include "services/domain/vocabulary.h"
 #include "services/records/statement_access.h"
@@ -188,18 +188,12 @@ bool RecordsService::Authenticate(grpc::ServerContextBase* ctx, const std::strin
 
 absl::Status RecordsService::ParseRequest(const std::string& op, const auth::Principal* principal, size_t max_bytes,
                                           const grpc::ByteBuffer& raw, google::protobuf::Message* req) {
-  if (raw.Length() > max_bytes) {
-    const std::string message = absl::StrCat("request: ", raw.Length(), " bytes, more than the ", max_bytes, " bytes ",
-                                             absl::string_view(op).substr(sizeof(kServicePrefix) - 1), " accepts");
-    if (principal != nullptr) audit_->RecordCall(*principal, op, "", "RESOURCE_EXHAUSTED", message);
-    return absl::ResourceExhaustedError(message);
+  absl::Status s = ParseRawRequest(absl::string_view(op).substr(sizeof(kServicePrefix) - 1), max_bytes, raw, req);
+  // A request over the bound is audited (a principal's misuse to see).
+  if (absl::IsResourceExhausted(s) && principal != nullptr) {
+    audit_->RecordCall(*principal, op, "", "RESOURCE_EXHAUSTED", std::string(s.message()));
   }
-  grpc::ByteBuffer bytes(raw);  // shares the slices; the reader needs a mutable buffer
-  grpc::ProtoBufferReader reader(&bytes);
-  if (!req->ParseFromZeroCopyStream(&reader)) {
-    return absl::InvalidArgumentError(absl::StrCat("request: not a ", req->GetDescriptor()->full_name()));
-  }
-  return absl::OkStatus();
+  return s;
 }
 
 grpc::Status RecordsService::GateRequest(grpc::ServerContext* ctx, absl::string_view method,
