@@ -6,7 +6,6 @@
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
-#include <sys/resource.h>
 
 #include <chrono>
 #include <cstdio>
@@ -27,10 +26,14 @@
 #include "services/catalog/course_validation.h"
 #include "services/catalog/test_courses.h"
 #include "services/common/server.h"
+#include "tests/testing/junk_requests.h"
 #include "tests/testing/subprocess.h"
 
 namespace lifelong::catalog {
 namespace {
+
+using ::lifelong::testing::PeakRssMb;
+using ::lifelong::testing::UnknownEmptyFields;
 
 constexpr char kService[] = "lifelong.v1.CourseCatalogService";
 
@@ -103,21 +106,6 @@ class CatalogRequestGateTest : public ::testing::Test {
   std::string token_;
 };
 
-long PeakMb() {
-  struct rusage ru {};
-  getrusage(RUSAGE_SELF, &ru);
-  return ru.ru_maxrss / 1024;
-}
-
-// Unknown length-delimited fields (field 99, empty): 3 wire bytes each, some
-// 64 bytes of memory each once parsed (an UnknownField and its string).
-std::string UnknownEmptyFields(size_t n) {
-  std::string out;
-  out.reserve(3 * n);
-  for (size_t i = 0; i < n; ++i) out.append("\x9a\x06\x00", 3);
-  return out;
-}
-
 // `n` characters of U+20000 (4 bytes each in UTF-8): the most bytes a
 // character limit lets through.
 std::string Wide(int n) {
@@ -132,7 +120,7 @@ std::string Wide(int n) {
 TEST_F(CatalogRequestGateTest, JunkCostsItsBytesNotAParse) {
   const std::string junk = UnknownEmptyFields(kCatalogMaxReceiveBytes / 3 - 100);
   constexpr int kCalls = 8;
-  const long before = PeakMb();
+  const long before = PeakRssMb();
   std::vector<std::future<grpc::Status>> calls;
   const char* methods[] = {"ListCourses", "CreateCourse", "Echo", "GetCatalogInfo"};
   for (int i = 0; i < kCalls; ++i) calls.push_back(Start(methods[i % 4], junk, /*with_token=*/false));
@@ -141,9 +129,9 @@ TEST_F(CatalogRequestGateTest, JunkCostsItsBytesNotAParse) {
     EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAUTHENTICATED) << s.error_message();
   }
   // The requests, their copies in slices and gRPC's buffers on both sides.
-  std::printf("peak memory: +%ld MB for %d concurrent %zu-byte requests without credentials\n", PeakMb() - before,
+  std::printf("peak memory: +%ld MB for %d concurrent %zu-byte requests without credentials\n", PeakRssMb() - before,
               kCalls, junk.size());
-  EXPECT_LT(PeakMb() - before, 60) << "MB more at the peak";
+  EXPECT_LT(PeakRssMb() - before, 60) << "MB more at the peak";
 }
 
 // Every method of the service, so that a method added later cannot skip the

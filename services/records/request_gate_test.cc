@@ -5,7 +5,6 @@
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
-#include <sys/resource.h>
 
 #include <chrono>
 #include <cstdio>
@@ -21,10 +20,14 @@
 #include "services/common/server.h"
 #include "services/records/records_service.h"
 #include "services/records/test_statements.h"
+#include "tests/testing/junk_requests.h"
 #include "tests/testing/subprocess.h"
 
 namespace lifelong::records {
 namespace {
+
+using ::lifelong::testing::PeakRssMb;
+using ::lifelong::testing::UnknownEmptyFields;
 
 using testing::MakeStatement;
 using testing::TestUuid;
@@ -73,27 +76,12 @@ class RequestGateTest : public ::testing::Test {
   std::string token_;
 };
 
-long PeakMb() {
-  struct rusage ru {};
-  getrusage(RUSAGE_SELF, &ru);
-  return ru.ru_maxrss / 1024;
-}
-
-// Unknown length-delimited fields (field 99, empty): 3 wire bytes each, some
-// 64 bytes of memory each once parsed (an UnknownField and its string).
-std::string UnknownEmptyFields(int n) {
-  std::string out;
-  out.reserve(3 * n);
-  for (int i = 0; i < n; ++i) out.append("\x9a\x06\x00", 3);
-  return out;
-}
-
 // 15 MB of them (under the 16 MiB transport limit) was ~320 MB parsed, before
 // the handler looked at the caller. Now: the bytes only, with credentials or
 // without.
 TEST_F(RequestGateTest, JunkCostsItsBytesNotAParse) {
   const std::string junk = UnknownEmptyFields(5 * 1000 * 1000);
-  const long before = PeakMb();
+  const long before = PeakRssMb();
   grpc::Status s = Send("ListStatements", junk, /*with_token=*/false);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAUTHENTICATED) << s.error_message();
   s = Send("ListStatements", junk, /*with_token=*/true);
@@ -105,8 +93,8 @@ TEST_F(RequestGateTest, JunkCostsItsBytesNotAParse) {
   s = Send("RecordStatement", junk, /*with_token=*/true);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << s.error_message();
   // The request, its copy in a slice and gRPC's buffers on both sides.
-  std::printf("peak memory: +%ld MB for 15 MB requests\n", PeakMb() - before);
-  EXPECT_LT(PeakMb() - before, 150) << "MB more at the peak";
+  std::printf("peak memory: +%ld MB for 15 MB requests\n", PeakRssMb() - before);
+  EXPECT_LT(PeakRssMb() - before, 150) << "MB more at the peak";
 }
 
 // Every method of the service, so that a method added later cannot skip the

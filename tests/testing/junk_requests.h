@@ -1,0 +1,31 @@
+// What the request-gate tests send and measure: requests whose parse costs
+// far more memory than their bytes, and the process's peak memory.
+#ifndef LIFELONG_TESTS_TESTING_JUNK_REQUESTS_H_
+#define LIFELONG_TESTS_TESTING_JUNK_REQUESTS_H_
+
+#include <sys/resource.h>
+
+#include <cstddef>
+#include <string>
+
+namespace lifelong::testing {
+
+// `n` unknown length-delimited fields (field 99, empty): 3 wire bytes each,
+// some 64 bytes of memory each once parsed (an UnknownField and its string).
+inline std::string UnknownEmptyFields(size_t n) {
+  std::string out;
+  out.reserve(3 * n);
+  for (size_t i = 0; i < n; ++i) out.append("\x9a\x06\x00", 3);
+  return out;
+}
+
+// This process's peak resident memory so far, in MB.
+inline long PeakRssMb() {
+  struct rusage ru {};
+  getrusage(RUSAGE_SELF, &ru);
+  return ru.ru_maxrss / 1024;
+}
+
+}  // namespace lifelong::testing
+
+#endif  // LIFELONG_TESTS_TESTING_JUNK_REQUESTS_H_
