@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "services/common/raw_request.h"
 
 namespace lifelong::records {
 
@@ -117,8 +118,26 @@ absl::Status LearnerChangeFeed::Watcher::ended() const {
   return ended_;
 }
 
+namespace {
+// The next acknowledgement into *ack: false when the stream ended, else
+// *status says whether it was one.
+bool ReadAck(grpc::ServerReaderWriter<v1::LearnerChanges, v1::LearnerChangesAck>* stream, v1::LearnerChangesAck* ack,
+             absl::Status* status) {
+  *status = absl::OkStatus();
+  return stream->Read(ack);
+}
+bool ReadAck(grpc::ServerReaderWriter<v1::LearnerChanges, grpc::ByteBuffer>* stream, v1::LearnerChangesAck* ack,
+             absl::Status* status) {
+  grpc::ByteBuffer raw;
+  if (!stream->Read(&raw)) return false;
+  *status = ParseRawRequest("WatchLearnerChanges", kMaxLearnerChangesAckBytes, raw, ack);
+  return true;
+}
+}  // namespace
+
+template <typename Ack>
 absl::Status ServeLearnerChanges(LearnerChangeFeed* feed, grpc::ServerContext* ctx,
-                                 grpc::ServerReaderWriter<v1::LearnerChanges, v1::LearnerChangesAck>* stream) {
+                                 grpc::ServerReaderWriter<v1::LearnerChanges, Ack>* stream) {
   std::shared_ptr<LearnerChangeFeed::Watcher> w = feed->Watch([ctx] { ctx->TryCancel(); });
   struct Unwatch {
     LearnerChangeFeed* feed;
@@ -145,10 +164,12 @@ absl::Status ServeLearnerChanges(LearnerChangeFeed* feed, grpc::ServerContext* c
     for (std::string& l : learners) message.add_learners(std::move(l));
     learners.clear();
     v1::LearnerChangesAck ack;
-    if (!stream->Write(message) || !stream->Read(&ack)) {
+    absl::Status read;
+    if (!stream->Write(message) || !ReadAck(stream, &ack, &read)) {
       if (absl::Status s = w->ended(); !s.ok()) return s;
       return absl::CancelledError("watcher went away");
     }
+    if (!read.ok()) return read;
     if (ack.sequence() != sequence) {
       return absl::InvalidArgumentError(
           absl::StrCat("sequence: acknowledged ", ack.sequence(), ", expected ", sequence));
@@ -156,5 +177,10 @@ absl::Status ServeLearnerChanges(LearnerChangeFeed* feed, grpc::ServerContext* c
     w->Ack(sequence);
   }
 }
+
+template absl::Status ServeLearnerChanges(LearnerChangeFeed*, grpc::ServerContext*,
+                                          grpc::ServerReaderWriter<v1::LearnerChanges, v1::LearnerChangesAck>*);
+template absl::Status ServeLearnerChanges(LearnerChangeFeed*, grpc::ServerContext*,
+                                          grpc::ServerReaderWriter<v1::LearnerChanges, grpc::ByteBuffer>*);
 
 }  // namespace lifelong::records

@@ -33,6 +33,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -112,10 +113,20 @@ class LearnerChangeFeed::Watcher {
   absl::Status ended_;
 };
 
+// The largest acknowledgement a watcher may send (a sequence number: a few
+// bytes; room for a newer client's fields).
+inline constexpr size_t kMaxLearnerChangesAckBytes = 1024;
+
 // Serves one WatchLearnerChanges stream from `feed` until the client goes
 // away, the feed drops it or closes. Returns the status to end the call with.
+// `Ack`: v1::LearnerChangesAck (gRPC parses each acknowledgement), or
+// grpc::ByteBuffer: each is parsed here, only within
+// kMaxLearnerChangesAckBytes (else RESOURCE_EXHAUSTED; bytes that are no
+// acknowledgement: INVALID_ARGUMENT), so that a watcher's megabytes of junk
+// cost their bytes, not a parse (records_server).
+template <typename Ack>
 absl::Status ServeLearnerChanges(LearnerChangeFeed* feed, grpc::ServerContext* ctx,
-                                 grpc::ServerReaderWriter<v1::LearnerChanges, v1::LearnerChangesAck>* stream);
+                                 grpc::ServerReaderWriter<v1::LearnerChanges, Ack>* stream);
 
 }  // namespace lifelong::records
 

@@ -140,7 +140,7 @@ RecordsService::RecordsService(RecordStore* store, Options options) : store_(sto
 RecordsService::~RecordsService() { feed_->Close(); }
 
 grpc::Status RecordsService::WatchLearnerChanges(
-    grpc::ServerContext* ctx, grpc::ServerReaderWriter<v1::LearnerChanges, v1::LearnerChangesAck>* stream) {
+    grpc::ServerContext* ctx, grpc::ServerReaderWriter<v1::LearnerChanges, grpc::ByteBuffer>* stream) {
   return Run(ctx, "WatchLearnerChanges", true,
              [&](const auth::AccessGrant&, std::string*) { return ServeLearnerChanges(feed_.get(), ctx, stream); });
 }
@@ -266,13 +266,14 @@ void RecordsService::RegisterMethods() {
   AddUnary("EraseLearner", &RecordsService::EraseLearner);
   AddServerStream("ExportStatements", &RecordsService::ExportStatements);
   AddUnary("GetErasureEpoch", &RecordsService::GetErasureEpoch);
-  // A stream of acknowledgements, each parsed by the method itself once Run
-  // has admitted the caller.
+  // A stream of acknowledgements as raw bytes, each parsed by the method
+  // itself (at most kMaxLearnerChangesAckBytes) once Run has admitted the
+  // caller.
   AddMethod(new grpc::internal::RpcServiceMethod(
       MethodPath("WatchLearnerChanges"), grpc::internal::RpcMethod::BIDI_STREAMING,
-      new grpc::internal::BidiStreamingHandler<RecordsService, v1::LearnerChangesAck, v1::LearnerChanges>(
+      new grpc::internal::BidiStreamingHandler<RecordsService, grpc::ByteBuffer, v1::LearnerChanges>(
           [](RecordsService* self, grpc::ServerContext* ctx,
-             grpc::ServerReaderWriter<v1::LearnerChanges, v1::LearnerChangesAck>* stream) {
+             grpc::ServerReaderWriter<v1::LearnerChanges, grpc::ByteBuffer>* stream) {
             return self->WatchLearnerChanges(ctx, stream);
           },
           this)));

@@ -167,8 +167,10 @@ class RecordsService final : public grpc::Service {
   grpc::Status GetErasureEpoch(grpc::ServerContext*, const v1::GetErasureEpochRequest*, v1::ErasureEpoch*);
   grpc::Status ExportStatements(grpc::ServerContext*, const v1::ExportStatementsRequest*,
                                 grpc::ServerWriter<v1::Statement>*);
+  // Acknowledgements arrive as raw bytes, parsed (within
+  // kMaxLearnerChangesAckBytes) once Run has admitted the caller.
   grpc::Status WatchLearnerChanges(grpc::ServerContext*,
-                                   grpc::ServerReaderWriter<v1::LearnerChanges, v1::LearnerChangesAck>*);
+                                   grpc::ServerReaderWriter<v1::LearnerChanges, grpc::ByteBuffer>*);
   grpc::ServerUnaryReactor* Echo(grpc::CallbackServerContext*, const grpc::ByteBuffer*, grpc::ByteBuffer*);
   grpc::Status ListAuditEvents(grpc::ServerContext*, const v1::ListAuditEventsRequest*, v1::ListAuditEventsResponse*);
   grpc::Status CreateKioskPass(grpc::ServerContext*, const v1::CreateKioskPassRequest*, v1::KioskPass*);

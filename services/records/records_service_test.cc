@@ -548,6 +548,30 @@ TEST_F(RecordsServiceTest, AWatcherThatStopsAcknowledgingIsDropped) {
   EXPECT_LT(absl::Now() - t0, absl::Milliseconds(400));
 }
 
+// An acknowledgement is a sequence number: a larger one is refused before
+// it is parsed (records_server parses acknowledgements itself).
+TEST_F(RecordsServiceTest, AcknowledgementsAreBoundedBeforeTheyAreParsed) {
+  grpc::ClientContext wctx;
+  wctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));  // accepted: heartbeats until then
+  auto watch = stub_->WatchLearnerChanges(&wctx);
+  v1::LearnerChanges m;
+  ASSERT_TRUE(watch->Read(&m));
+  // The write waits for the watcher's acknowledgement (or its drop).
+  std::thread write([&] { Record({.id = TestUuid(4), .learner = "u1", .course = "c1"}); });
+  ASSERT_TRUE(watch->Read(&m));
+  ASSERT_GT(m.sequence(), 0);
+  v1::LearnerChangesAck ack;
+  ack.set_sequence(m.sequence());
+  ack.GetReflection()->MutableUnknownFields(&ack)->AddLengthDelimited(99, std::string(100 << 10, '\0'));
+  watch->Write(ack);
+  while (watch->Read(&m)) {
+  }
+  write.join();
+  grpc::Status s = watch->Finish();
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << s.error_message();
+  EXPECT_EQ(s.error_message(), "request: 102407 bytes, more than the 1024 bytes WatchLearnerChanges accepts");
+}
+
 TEST_F(RecordsServiceTest, HealthReportsServing) {
   EXPECT_EQ(*CheckHealth(channel_, ""), HealthState::kServing);
   EXPECT_EQ(*CheckHealth(channel_, "lifelong.v1.LearningRecordService"), HealthState::kServing);
