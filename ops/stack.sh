@@ -465,6 +465,11 @@ start_token_refresher() {
   fi
   launch "$LOG/token-refresher.log" env LIFELONG_VAR="$VAR" "$ROOT/ops/stack.sh" token-refresher "$AUTH_DIR" "$every"
   echo $! >"$RUN/token-refresher.pid"
+  # Until its process is the refresher (pid_of knows it by its command line,
+  # which is the forking shell's until nohup, setsid and env have exec'd):
+  # a start right after this one must find it running, not start a second.
+  local tries=0
+  until pid_of token-refresher >/dev/null || [ $((tries += 1)) -gt 100 ]; do sleep 0.1; done
   say "started token refresher (pid $!, service and kiosk tokens minted again every $every; log $LOG/token-refresher.log)"
 }
 
