@@ -4,11 +4,14 @@
 #include <optional>
 #include <utility>
 
+#include <grpcpp/support/method_handler.h>
+
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "services/auth/grpc_auth.h"
 #include "services/common/grpc_status.h"
 #include "services/common/overload.h"
+#include "services/common/raw_request.h"
 #include "services/common/request_context.h"
 #include "services/common/status_macros.h"
 #include "services/domain/learner_key.h"
@@ -22,6 +25,76 @@ RecommendService::RecommendService(Deps deps) : deps_(std::move(deps)) {
   if (deps_.history_workers < 1) deps_.history_workers = 1;
   if (deps_.max_history_reads < 1) deps_.max_history_reads = 1;
   for (int i = 0; i < deps_.history_workers; ++i) workers_.emplace_back([this] { WorkerLoop(); });
+  RegisterMethods();
+}
+
+namespace {
+constexpr char kServicePrefix[] = "/lifelong.v1.RecommendationService/";
+
+absl::string_view AuthorizationOf(const grpc::ServerContext* ctx) {
+  auto it = ctx->client_metadata().find("authorization");
+  return it == ctx->client_metadata().end() ? absl::string_view()
+                                            : absl::string_view(it->second.data(), it->second.size());
+}
+}  // namespace
+
+size_t RecommendService::MaxRequestBytes(absl::string_view method) {
+  if (method == "PlanPath") return kMaxPlanPathRequestBytes;
+  return kMaxRecommendQueryRequestBytes;
+}
+
+grpc::Status RecommendService::GateRequest(grpc::ServerContext* ctx, absl::string_view method,
+                                           const grpc::ByteBuffer& raw, google::protobuf::Message* request) const {
+  // Authentication only: whether the caller may call the method (and for
+  // which learner) is the handler's question (auth::AuthorizeCall), answered
+  // with the parsed request.
+  if (deps_.authorizer != nullptr && deps_.authorizer->enabled()) {
+    absl::StatusOr<auth::Principal> caller = deps_.authorizer->Authenticate(AuthorizationOf(ctx));
+    if (!caller.ok()) return ToGrpcStatus(caller.status());
+  }
+  return ToGrpcStatus(ParseRawRequest(method, MaxRequestBytes(method), raw, request));
+}
+
+template <typename Req, typename Resp>
+void RecommendService::AddUnary(const char* method,
+                                grpc::Status (RecommendService::*handler)(grpc::ServerContext*, const Req*, Resp*)) {
+  const char* path = method_paths_.emplace_back(absl::StrCat(kServicePrefix, method)).c_str();
+  AddMethod(new grpc::internal::RpcServiceMethod(
+      path, grpc::internal::RpcMethod::NORMAL_RPC,
+      new grpc::internal::RpcMethodHandler<RecommendService, grpc::ByteBuffer, Resp>(
+          [method, handler](RecommendService* self, grpc::ServerContext* ctx, const grpc::ByteBuffer* raw, Resp* resp) {
+            Req request;
+            grpc::Status gate = self->GateRequest(ctx, method, *raw, &request);
+            return gate.ok() ? (self->*handler)(ctx, &request, resp) : gate;
+          },
+          this)));
+}
+
+void RecommendService::AddRawCallback(const char* method,
+                                      grpc::ServerUnaryReactor* (RecommendService::*handler)(
+                                          grpc::CallbackServerContext*, const grpc::ByteBuffer*, grpc::ByteBuffer*)) {
+  const char* path = method_paths_.emplace_back(absl::StrCat(kServicePrefix, method)).c_str();
+  auto* m = new grpc::internal::RpcServiceMethod(
+      path, grpc::internal::RpcMethod::NORMAL_RPC,
+      new grpc::internal::CallbackUnaryHandler<grpc::ByteBuffer, grpc::ByteBuffer>(
+          [this, handler](grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* raw, grpc::ByteBuffer* resp) {
+            return (this->*handler)(ctx, raw, resp);
+          }));
+  m->SetServerApiType(grpc::internal::RpcServiceMethod::ApiType::RAW_CALL_BACK);
+  AddMethod(m);
+}
+
+void RecommendService::RegisterMethods() {
+  // In proto order. recommend_request_gate_test checks that every method of
+  // the proto's service is served, and every synchronous one through the
+  // gate.
+  AddRawCallback("Recommend", &RecommendService::Recommend);
+  AddUnary("SimilarCourses", &RecommendService::SimilarCourses);
+  AddUnary("GetModelStatus", &RecommendService::GetModelStatus);
+  AddUnary("PinModelVersion", &RecommendService::PinModelVersion);
+  AddUnary("UnpinModelVersion", &RecommendService::UnpinModelVersion);
+  AddUnary("Echo", &RecommendService::Echo);
+  AddUnary("PlanPath", &RecommendService::PlanPath);
 }
 
 absl::StatusOr<ModelPtr> RecommendService::CurrentModel() const {
@@ -43,8 +116,7 @@ absl::Status ParseRecommendRequest(const grpc::ByteBuffer* bytes, v1::RecommendR
   grpc::ByteBuffer copy(*bytes);  // Deserialize consumes its buffer; this shares the slices
   const grpc::Status s = grpc::SerializationTraits<v1::RecommendRequest>::Deserialize(&copy, out);
   if (!s.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("request: not a serialized lifelong.v1.RecommendRequest (", s.error_message(), ")"));
+    return absl::InvalidArgumentError("request: not a lifelong.v1.RecommendRequest");  // as ParseRawRequest
   }
   return absl::OkStatus();
 }
@@ -147,8 +219,20 @@ grpc::ServerUnaryReactor* RecommendService::Recommend(grpc::CallbackServerContex
   v1::RecommendRequest oversized;
   v1::RecommendRequest& request =
       request_bytes != nullptr && request_bytes->Length() > kMaxReusedRequestBytes ? oversized : reused;
-  absl::Status s = ParseRecommendRequest(request_bytes, &request);
-  if (s.ok()) s = PrepareRecommend(ctx, request, prepared.get(), &needs_read);
+  // The gate's order (class comment): the caller first, then the size, then
+  // the parse; the grant is kept with the call until it is answered.
+  absl::StatusOr<auth::AccessGrant> granted =
+      AuthorizeCallback(deps_.authorizer, ctx, "/lifelong.v1.RecommendationService/Recommend");
+  absl::Status s = granted.status();
+  if (s.ok()) {
+    prepared->grant.emplace(*std::move(granted));
+    const size_t bound = MaxRequestBytes("Recommend");
+    s = request_bytes != nullptr && request_bytes->Length() > bound
+            ? absl::ResourceExhaustedError(absl::StrCat("request: ", request_bytes->Length(), " bytes, more than the ",
+                                                        bound, " bytes Recommend accepts"))
+            : ParseRecommendRequest(request_bytes, &request);
+  }
+  if (s.ok()) s = PrepareRecommend(request, prepared.get(), &needs_read);
   if (!s.ok() || !needs_read) {
     // Pure CPU from here: answered on this callback thread.
     if (s.ok()) s = AnswerRecommend(*prepared, response);
@@ -190,13 +274,9 @@ grpc::ServerUnaryReactor* RecommendService::Recommend(grpc::CallbackServerContex
   return reactor;
 }
 
-absl::Status RecommendService::PrepareRecommend(grpc::ServerContextBase* ctx, const v1::RecommendRequest& request,
-                                                Prepared* out, bool* needs_read) {
+absl::Status RecommendService::PrepareRecommend(const v1::RecommendRequest& request, Prepared* out, bool* needs_read) {
   *needs_read = false;
-  LL_ASSIGN_OR_RETURN(auth::AccessGrant granted,
-                      AuthorizeCallback(deps_.authorizer, ctx, "/lifelong.v1.RecommendationService/Recommend"));
-  // Kept with the call (Prepared::grant) until it is answered.
-  const auth::AccessGrant& grant = out->grant.emplace(std::move(granted));
+  const auth::AccessGrant& grant = *out->grant;
   // A learner's own recommendations; at a kiosk only the identified
   // learner's. Without a learner (anonymous cold start) nobody's records are read.
   if (!request.learner().empty()) LL_RETURN_IF_ERROR(CheckLearnerKey(grant, request.learner()));
