@@ -4,8 +4,6 @@
 #include <utility>
 #include <vector>
 
-#include <grpcpp/support/method_handler.h>
-
 #include "absl/strings/str_cat.h"
 #include "services/auth/grpc_auth.h"
 #include "services/catalog/course_validation.h"
@@ -17,8 +15,6 @@ namespace lifelong::catalog {
 namespace {
 
 using lifelong::v1::Course;
-
-constexpr char kServicePrefix[] = "/lifelong.v1.CourseCatalogService/";
 
 // Refuses the call unless the role table grants `method` to the caller.
 // Declares `grant`, the caller's grant, held until the handler returns: it
@@ -102,38 +98,26 @@ grpc::Status CatalogService::GateRequest(grpc::ServerContext* ctx, absl::string_
   return ToGrpcStatus(ParseRawRequest(method, MaxRequestBytes(method), raw, request));
 }
 
-template <typename Req, typename Resp>
-void CatalogService::AddUnary(const char* method,
-                              grpc::Status (CatalogService::*handler)(grpc::ServerContext*, const Req*, Resp*)) {
-  const char* path = method_paths_.emplace_back(absl::StrCat(kServicePrefix, method)).c_str();
-  AddMethod(new grpc::internal::RpcServiceMethod(
-      path, grpc::internal::RpcMethod::NORMAL_RPC,
-      new grpc::internal::RpcMethodHandler<CatalogService, grpc::ByteBuffer, Resp>(
-          [method, handler](CatalogService* self, grpc::ServerContext* ctx, const grpc::ByteBuffer* raw, Resp* resp) {
-            Req request;
-            grpc::Status gate = self->GateRequest(ctx, method, *raw, &request);
-            return gate.ok() ? (self->*handler)(ctx, &request, resp) : gate;
-          },
-          this)));
-}
-
 void CatalogService::RegisterMethods() {
   // In proto order. catalog_request_gate_test checks that every method of
   // the proto's service is served, and through the gate.
-  AddUnary("CreateCourse", &CatalogService::CreateCourse);
-  AddUnary("GetCourse", &CatalogService::GetCourse);
-  AddUnary("BatchGetCourses", &CatalogService::BatchGetCourses);
-  AddUnary("UpdateCourse", &CatalogService::UpdateCourse);
-  AddUnary("ListCourses", &CatalogService::ListCourses);
-  AddUnary("ArchiveCourse", &CatalogService::ArchiveCourse);
-  AddUnary("GetCatalogInfo", &CatalogService::GetCatalogInfo);
-  AddUnary("Echo", &CatalogService::Echo);
-  AddUnary("PutProgramme", &CatalogService::PutProgramme);
-  AddUnary("GetProgramme", &CatalogService::GetProgramme);
-  AddUnary("ListProgrammes", &CatalogService::ListProgrammes);
-  AddUnary("CreateBackup", &CatalogService::CreateBackup);
-  AddUnary("ListBackups", &CatalogService::ListBackups);
-  AddUnary("VerifyBackup", &CatalogService::VerifyBackup);
+  auto unary = [this](const char* method, auto handler) {
+    AddMethod(GatedUnaryMethod(method_paths_.Path(method), method, this, &CatalogService::GateRequest, handler));
+  };
+  unary("CreateCourse", &CatalogService::CreateCourse);
+  unary("GetCourse", &CatalogService::GetCourse);
+  unary("BatchGetCourses", &CatalogService::BatchGetCourses);
+  unary("UpdateCourse", &CatalogService::UpdateCourse);
+  unary("ListCourses", &CatalogService::ListCourses);
+  unary("ArchiveCourse", &CatalogService::ArchiveCourse);
+  unary("GetCatalogInfo", &CatalogService::GetCatalogInfo);
+  unary("Echo", &CatalogService::Echo);
+  unary("PutProgramme", &CatalogService::PutProgramme);
+  unary("GetProgramme", &CatalogService::GetProgramme);
+  unary("ListProgrammes", &CatalogService::ListProgrammes);
+  unary("CreateBackup", &CatalogService::CreateBackup);
+  unary("ListBackups", &CatalogService::ListBackups);
+  unary("VerifyBackup", &CatalogService::VerifyBackup);
 }
 
 grpc::Status CatalogService::CreateCourse(grpc::ServerContext* ctx, const lifelong::v1::CreateCourseRequest* request,

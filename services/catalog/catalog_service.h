@@ -27,7 +27,6 @@
 #include <grpcpp/grpcpp.h>
 
 #include <cstddef>
-#include <deque>
 #include <string>
 
 #include "absl/strings/string_view.h"
@@ -35,6 +34,7 @@
 #include "services/auth/authorizer.h"
 #include "services/catalog/catalog_backups.h"
 #include "services/catalog/catalog_store.h"
+#include "services/common/raw_request.h"
 
 namespace lifelong::catalog {
 
@@ -117,14 +117,11 @@ class CatalogService final : public grpc::Service {
   // The service's methods, as the generated Service would add them but for
   // their requests, raw bytes until GateRequest has passed them.
   void RegisterMethods();
-  template <typename Req, typename Resp>
-  void AddUnary(const char* method, grpc::Status (CatalogService::*handler)(grpc::ServerContext*, const Req*, Resp*));
 
   CatalogStore* const store_;
   auth::Authorizer* const auth_;
   CatalogBackupManager* const backups_;
-  // The full names of the methods (gRPC keeps pointers to them).
-  std::deque<std::string> method_paths_;
+  MethodPaths method_paths_{"lifelong.v1.CourseCatalogService"};
 };
 
 }  // namespace lifelong::catalog

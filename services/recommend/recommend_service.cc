@@ -4,8 +4,6 @@
 #include <optional>
 #include <utility>
 
-#include <grpcpp/support/method_handler.h>
-
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "services/auth/grpc_auth.h"
@@ -29,8 +27,6 @@ RecommendService::RecommendService(Deps deps) : deps_(std::move(deps)) {
 }
 
 namespace {
-constexpr char kServicePrefix[] = "/lifelong.v1.RecommendationService/";
-
 absl::string_view AuthorizationOf(const grpc::ServerContext* ctx) {
   auto it = ctx->client_metadata().find("authorization");
   return it == ctx->client_metadata().end() ? absl::string_view()
@@ -55,46 +51,20 @@ grpc::Status RecommendService::GateRequest(grpc::ServerContext* ctx, absl::strin
   return ToGrpcStatus(ParseRawRequest(method, MaxRequestBytes(method), raw, request));
 }
 
-template <typename Req, typename Resp>
-void RecommendService::AddUnary(const char* method,
-                                grpc::Status (RecommendService::*handler)(grpc::ServerContext*, const Req*, Resp*)) {
-  const char* path = method_paths_.emplace_back(absl::StrCat(kServicePrefix, method)).c_str();
-  AddMethod(new grpc::internal::RpcServiceMethod(
-      path, grpc::internal::RpcMethod::NORMAL_RPC,
-      new grpc::internal::RpcMethodHandler<RecommendService, grpc::ByteBuffer, Resp>(
-          [method, handler](RecommendService* self, grpc::ServerContext* ctx, const grpc::ByteBuffer* raw, Resp* resp) {
-            Req request;
-            grpc::Status gate = self->GateRequest(ctx, method, *raw, &request);
-            return gate.ok() ? (self->*handler)(ctx, &request, resp) : gate;
-          },
-          this)));
-}
-
-void RecommendService::AddRawCallback(const char* method,
-                                      grpc::ServerUnaryReactor* (RecommendService::*handler)(
-                                          grpc::CallbackServerContext*, const grpc::ByteBuffer*, grpc::ByteBuffer*)) {
-  const char* path = method_paths_.emplace_back(absl::StrCat(kServicePrefix, method)).c_str();
-  auto* m = new grpc::internal::RpcServiceMethod(
-      path, grpc::internal::RpcMethod::NORMAL_RPC,
-      new grpc::internal::CallbackUnaryHandler<grpc::ByteBuffer, grpc::ByteBuffer>(
-          [this, handler](grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* raw, grpc::ByteBuffer* resp) {
-            return (this->*handler)(ctx, raw, resp);
-          }));
-  m->SetServerApiType(grpc::internal::RpcServiceMethod::ApiType::RAW_CALL_BACK);
-  AddMethod(m);
-}
-
 void RecommendService::RegisterMethods() {
   // In proto order. recommend_request_gate_test checks that every method of
   // the proto's service is served, and every synchronous one through the
   // gate.
-  AddRawCallback("Recommend", &RecommendService::Recommend);
-  AddUnary("SimilarCourses", &RecommendService::SimilarCourses);
-  AddUnary("GetModelStatus", &RecommendService::GetModelStatus);
-  AddUnary("PinModelVersion", &RecommendService::PinModelVersion);
-  AddUnary("UnpinModelVersion", &RecommendService::UnpinModelVersion);
-  AddUnary("Echo", &RecommendService::Echo);
-  AddUnary("PlanPath", &RecommendService::PlanPath);
+  auto unary = [this](const char* method, auto handler) {
+    AddMethod(GatedUnaryMethod(method_paths_.Path(method), method, this, &RecommendService::GateRequest, handler));
+  };
+  AddMethod(RawCallbackMethod(method_paths_.Path("Recommend"), this, &RecommendService::Recommend));
+  unary("SimilarCourses", &RecommendService::SimilarCourses);
+  unary("GetModelStatus", &RecommendService::GetModelStatus);
+  unary("PinModelVersion", &RecommendService::PinModelVersion);
+  unary("UnpinModelVersion", &RecommendService::UnpinModelVersion);
+  unary("Echo", &RecommendService::Echo);
+  unary("PlanPath", &RecommendService::PlanPath);
 }
 
 absl::StatusOr<ModelPtr> RecommendService::CurrentModel() const {

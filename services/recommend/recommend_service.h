@@ -37,6 +37,7 @@
 #include "absl/time/time.h"
 #include "proto/lifelong/v1/recommend.grpc.pb.h"
 #include "services/auth/authorizer.h"
+#include "services/common/raw_request.h"
 #include "services/recommend/catalog_cache.h"
 #include "services/recommend/history_cache.h"
 #include "services/recommend/model_manager.h"
@@ -132,12 +133,6 @@ class RecommendService final : public grpc::Service {
   // the synchronous methods' requests, raw bytes until GateRequest has passed
   // them.
   void RegisterMethods();
-  template <typename Req, typename Resp>
-  void AddUnary(const char* method, grpc::Status (RecommendService::*handler)(grpc::ServerContext*, const Req*, Resp*));
-  void AddRawCallback(const char* method,
-                      grpc::ServerUnaryReactor* (RecommendService::*handler)(grpc::CallbackServerContext*,
-                                                                             const grpc::ByteBuffer*,
-                                                                             grpc::ByteBuffer*));
 
   // The RPCs' work, in absl::Status; each RPC above converts the outcome to a
   // gRPC status once (services/common/grpc_status.h).
@@ -173,8 +168,7 @@ class RecommendService final : public grpc::Service {
   int pending_ = 0;                          // queued + running; guarded by pool_mu_
   bool stopping_ = false;                    // guarded by pool_mu_
   std::vector<std::thread> workers_;
-  // The full names of the methods (gRPC keeps pointers to them).
-  std::deque<std::string> method_paths_;
+  MethodPaths method_paths_{"lifelong.v1.RecommendationService"};
 };
 
 }  // namespace lifelong::recommend

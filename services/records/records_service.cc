@@ -205,89 +205,52 @@ grpc::Status RecordsService::GateRequest(grpc::ServerContext* ctx, absl::string_
   return ToGrpcStatus(ParseRequest(op, principal.ok() ? &*principal : nullptr, kMaxQueryRequestBytes, raw, req));
 }
 
-const char* RecordsService::MethodPath(absl::string_view method) {
-  return method_paths_.emplace_back(absl::StrCat(kServicePrefix, method)).c_str();
-}
-
-template <typename Req, typename Resp>
-void RecordsService::AddUnary(const char* method,
-                              grpc::Status (RecordsService::*handler)(grpc::ServerContext*, const Req*, Resp*)) {
-  AddMethod(new grpc::internal::RpcServiceMethod(
-      MethodPath(method), grpc::internal::RpcMethod::NORMAL_RPC,
-      new grpc::internal::RpcMethodHandler<RecordsService, grpc::ByteBuffer, Resp>(
-          [method, handler](RecordsService* self, grpc::ServerContext* ctx, const grpc::ByteBuffer* raw, Resp* resp) {
-            Req req;
-            grpc::Status s = self->GateRequest(ctx, method, *raw, &req);
-            return s.ok() ? (self->*handler)(ctx, &req, resp) : s;
-          },
-          this)));
-}
-
-template <typename Req, typename Resp>
-void RecordsService::AddServerStream(const char* method,
-                                     grpc::Status (RecordsService::*handler)(grpc::ServerContext*, const Req*,
-                                                                             grpc::ServerWriter<Resp>*)) {
-  AddMethod(new grpc::internal::RpcServiceMethod(
-      MethodPath(method), grpc::internal::RpcMethod::SERVER_STREAMING,
-      new grpc::internal::ServerStreamingHandler<RecordsService, grpc::ByteBuffer, Resp>(
-          [method, handler](RecordsService* self, grpc::ServerContext* ctx, const grpc::ByteBuffer* raw,
-                            grpc::ServerWriter<Resp>* writer) {
-            Req req;
-            grpc::Status s = self->GateRequest(ctx, method, *raw, &req);
-            return s.ok() ? (self->*handler)(ctx, &req, writer) : s;
-          },
-          this)));
-}
-
-void RecordsService::AddRawCallback(const char* method,
-                                    grpc::ServerUnaryReactor* (RecordsService::*handler)(grpc::CallbackServerContext*,
-                                                                                         const grpc::ByteBuffer*,
-                                                                                         grpc::ByteBuffer*)) {
-  auto* m = new grpc::internal::RpcServiceMethod(
-      MethodPath(method), grpc::internal::RpcMethod::NORMAL_RPC,
-      new grpc::internal::CallbackUnaryHandler<grpc::ByteBuffer, grpc::ByteBuffer>(
-          [this, handler](grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* raw, grpc::ByteBuffer* resp) {
-            return (this->*handler)(ctx, raw, resp);
-          }));
-  m->SetServerApiType(grpc::internal::RpcServiceMethod::ApiType::RAW_CALL_BACK);
-  AddMethod(m);
-}
-
 void RecordsService::RegisterMethods() {
   // In proto order. request_gate_test checks that every method of the
   // proto's service is served, and through the gate.
-  AddRawCallback("RecordStatement", &RecordsService::RecordStatement);
-  AddRawCallback("RecordStatements", &RecordsService::RecordStatements);
-  AddUnary("GetStatement", &RecordsService::GetStatement);
-  AddUnary("ListStatements", &RecordsService::ListStatements);
-  AddUnary("VoidStatement", &RecordsService::VoidStatement);
-  AddUnary("GetTranscript", &RecordsService::GetTranscript);
-  AddServerStream("ExportLearner", &RecordsService::ExportLearner);
-  AddUnary("EraseLearner", &RecordsService::EraseLearner);
-  AddServerStream("ExportStatements", &RecordsService::ExportStatements);
-  AddUnary("GetErasureEpoch", &RecordsService::GetErasureEpoch);
+  auto unary = [this](const char* method, auto handler) {
+    AddMethod(GatedUnaryMethod(method_paths_.Path(method), method, this, &RecordsService::GateRequest, handler));
+  };
+  auto server_stream = [this](const char* method, auto handler) {
+    AddMethod(GatedServerStreamMethod(method_paths_.Path(method), method, this, &RecordsService::GateRequest, handler));
+  };
+  using RawHandler = grpc::ServerUnaryReactor* (RecordsService::*)(grpc::CallbackServerContext*,
+                                                                   const grpc::ByteBuffer*, grpc::ByteBuffer*);
+  auto raw_callback = [this](const char* method, RawHandler handler) {
+    AddMethod(RawCallbackMethod(method_paths_.Path(method), this, handler));
+  };
+  raw_callback("RecordStatement", &RecordsService::RecordStatement);
+  raw_callback("RecordStatements", &RecordsService::RecordStatements);
+  unary("GetStatement", &RecordsService::GetStatement);
+  unary("ListStatements", &RecordsService::ListStatements);
+  unary("VoidStatement", &RecordsService::VoidStatement);
+  unary("GetTranscript", &RecordsService::GetTranscript);
+  server_stream("ExportLearner", &RecordsService::ExportLearner);
+  unary("EraseLearner", &RecordsService::EraseLearner);
+  server_stream("ExportStatements", &RecordsService::ExportStatements);
+  unary("GetErasureEpoch", &RecordsService::GetErasureEpoch);
   // A stream of acknowledgements as raw bytes, each parsed by the method
   // itself (at most kMaxLearnerChangesAckBytes) once Run has admitted the
   // caller.
   AddMethod(new grpc::internal::RpcServiceMethod(
-      MethodPath("WatchLearnerChanges"), grpc::internal::RpcMethod::BIDI_STREAMING,
+      method_paths_.Path("WatchLearnerChanges"), grpc::internal::RpcMethod::BIDI_STREAMING,
       new grpc::internal::BidiStreamingHandler<RecordsService, grpc::ByteBuffer, v1::LearnerChanges>(
           [](RecordsService* self, grpc::ServerContext* ctx,
              grpc::ServerReaderWriter<v1::LearnerChanges, grpc::ByteBuffer>* stream) {
             return self->WatchLearnerChanges(ctx, stream);
           },
           this)));
-  AddRawCallback("Echo", &RecordsService::Echo);
-  AddUnary("ListAuditEvents", &RecordsService::ListAuditEvents);
-  AddUnary("CreateKioskPass", &RecordsService::CreateKioskPass);
-  AddUnary("RedeemKioskPass", &RecordsService::RedeemKioskPass);
-  AddUnary("BindLearnerCard", &RecordsService::BindLearnerCard);
-  AddUnary("UnbindLearnerCard", &RecordsService::UnbindLearnerCard);
-  AddUnary("GetLearnerCard", &RecordsService::GetLearnerCard);
-  AddUnary("RedeemLearnerCard", &RecordsService::RedeemLearnerCard);
-  AddUnary("CreateBackup", &RecordsService::CreateBackup);
-  AddUnary("ListBackups", &RecordsService::ListBackups);
-  AddUnary("VerifyBackup", &RecordsService::VerifyBackup);
+  raw_callback("Echo", &RecordsService::Echo);
+  unary("ListAuditEvents", &RecordsService::ListAuditEvents);
+  unary("CreateKioskPass", &RecordsService::CreateKioskPass);
+  unary("RedeemKioskPass", &RecordsService::RedeemKioskPass);
+  unary("BindLearnerCard", &RecordsService::BindLearnerCard);
+  unary("UnbindLearnerCard", &RecordsService::UnbindLearnerCard);
+  unary("GetLearnerCard", &RecordsService::GetLearnerCard);
+  unary("RedeemLearnerCard", &RecordsService::RedeemLearnerCard);
+  unary("CreateBackup", &RecordsService::CreateBackup);
+  unary("ListBackups", &RecordsService::ListBackups);
+  unary("VerifyBackup", &RecordsService::VerifyBackup);
 }
 
 grpc::Status RecordsService::Conclude(grpc::ServerContextBase* ctx, const std::string& op, bool audited,

@@ -6,7 +6,6 @@
 #define LIFELONG_SERVICES_RECORDS_RECORDS_SERVICE_H_
 
 #include <atomic>
-#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -16,6 +15,7 @@
 #include "absl/time/time.h"
 #include "proto/lifelong/v1/records.grpc.pb.h"
 #include "services/auth/authorizer.h"
+#include "services/common/raw_request.h"
 #include "services/records/audit_log.h"
 #include "services/records/backups.h"
 #include "services/records/kiosk_passes.h"
@@ -216,15 +216,6 @@ class RecordsService final : public grpc::Service {
   // for their requests, raw bytes until the gate has passed them
   // (constructor).
   void RegisterMethods();
-  const char* MethodPath(absl::string_view method);
-  template <typename Req, typename Resp>
-  void AddUnary(const char* method, grpc::Status (RecordsService::*handler)(grpc::ServerContext*, const Req*, Resp*));
-  template <typename Req, typename Resp>
-  void AddServerStream(const char* method, grpc::Status (RecordsService::*handler)(grpc::ServerContext*, const Req*,
-                                                                                   grpc::ServerWriter<Resp>*));
-  void AddRawCallback(const char* method,
-                      grpc::ServerUnaryReactor* (RecordsService::*handler)(grpc::CallbackServerContext*,
-                                                                           const grpc::ByteBuffer*, grpc::ByteBuffer*));
   grpc::Status Conclude(grpc::ServerContextBase* ctx, const std::string& op, bool audited, const auth::AccessGrant& g,
                         const std::string& learner, const absl::Status& s);
   // Mints the kiosk session of `learner` for the kiosk of `g` (pass codes and
@@ -265,8 +256,7 @@ class RecordsService final : public grpc::Service {
   std::unique_ptr<KioskPasses> passes_;
   std::unique_ptr<LearnerCards> cards_;
   std::unique_ptr<AuditLog> audit_;
-  // The full names of the methods (gRPC keeps pointers to them).
-  std::deque<std::string> method_paths_;
+  MethodPaths method_paths_{"lifelong.v1.LearningRecordService"};
   // RecordStatement writes admitted and not yet finished.
   std::atomic<int> pending_writes_{0};
   // When each learner last erased their own records (Options::
