@@ -3,7 +3,6 @@
 // method's size bound. A real server on a real port, authentication on. Its
 // own binary, so that the peak-memory figure of the first test is not hidden
 // under an earlier test's peak.
-#include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
@@ -67,24 +66,10 @@ class CatalogRequestGateTest : public ::testing::Test {
     }
   }
 
-  // Starts one call of `method` with `bytes` as its request, through a
-  // generic stub (the bytes go on the wire as they are).
+  // One call of `method` with `bytes` as its request, as they are.
   std::future<grpc::Status> Start(absl::string_view method, const std::string& bytes, bool with_token) {
-    struct Call {
-      grpc::ClientContext ctx;
-      grpc::ByteBuffer req, resp;
-      std::promise<grpc::Status> done;
-    };
-    auto call = std::make_shared<Call>();
-    call->ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
-    if (with_token) call->ctx.AddMetadata("authorization", "Bearer " + token_);
-    grpc::Slice slice(bytes);
-    call->req = grpc::ByteBuffer(&slice, 1);
-    std::future<grpc::Status> result = call->done.get_future();
-    grpc::GenericStub(channel_).UnaryCall(&call->ctx, absl::StrCat("/", kService, "/", method), grpc::StubOptions(),
-                                          &call->req, &call->resp,
-                                          [call](grpc::Status st) { call->done.set_value(std::move(st)); });
-    return result;
+    return lifelong::testing::StartRawCall(channel_, absl::StrCat("/", kService, "/", method), bytes,
+                                           with_token ? token_ : "");
   }
   grpc::Status Send(absl::string_view method, const std::string& bytes, bool with_token) {
     return Start(method, bytes, with_token).get();

@@ -2,13 +2,11 @@
 // request is parsed before its caller has proved who they are, nor past its
 // method's size limit. Its own binary, so that the peak-memory figure of the
 // first test is not hidden under an earlier test's peak.
-#include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
 #include <chrono>
 #include <cstdio>
-#include <future>
 #include <string>
 
 #include <google/protobuf/descriptor.h>
@@ -53,18 +51,11 @@ class RequestGateTest : public ::testing::Test {
   }
   void TearDown() override { server_->Shutdown(); }
 
-  // One call of `method` with `bytes` as its request, through a generic
-  // stub (the bytes go on the wire as they are).
+  // One call of `method` with `bytes` as its request, as they are.
   grpc::Status Send(absl::string_view method, const std::string& bytes, bool with_token) {
-    grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
-    if (with_token) ctx.AddMetadata("authorization", "Bearer " + token_);
-    grpc::Slice slice(bytes);
-    grpc::ByteBuffer req(&slice, 1), resp;
-    std::promise<grpc::Status> done;
-    grpc::GenericStub(channel_).UnaryCall(&ctx, absl::StrCat("/", kService, "/", method), grpc::StubOptions(), &req,
-                                          &resp, [&done](grpc::Status st) { done.set_value(std::move(st)); });
-    return done.get_future().get();
+    return lifelong::testing::StartRawCall(channel_, absl::StrCat("/", kService, "/", method), bytes,
+                                           with_token ? token_ : "")
+        .get();
   }
 
   auth::AuthOptions ao_;

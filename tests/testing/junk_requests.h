@@ -1,11 +1,15 @@
 // What the request-gate tests send and measure: requests whose parse costs
-// far more memory than their bytes, and the process's peak memory.
+// far more memory than their bytes, sent as raw bytes, and the process's
+// peak memory.
 #ifndef LIFELONG_TESTS_TESTING_JUNK_REQUESTS_H_
 #define LIFELONG_TESTS_TESTING_JUNK_REQUESTS_H_
 
+#include <grpcpp/grpcpp.h>
 #include <sys/resource.h>
 
 #include <cstddef>
+#include <future>
+#include <memory>
 #include <string>
 
 namespace lifelong::testing {
@@ -25,6 +29,13 @@ inline long PeakRssMb() {
   getrusage(RUSAGE_SELF, &ru);
   return ru.ru_maxrss / 1024;
 }
+
+// Starts one unary call of `path` ("/lifelong.v1.Service/Method") with
+// `bytes` as its request, sent as they are (a generic stub), with a 60 s
+// deadline; `token` "": no authorization header. The future holds the
+// call's status.
+std::future<grpc::Status> StartRawCall(const std::shared_ptr<grpc::Channel>& channel, const std::string& path,
+                                       const std::string& bytes, const std::string& token);
 
 }  // namespace lifelong::testing
 
