@@ -1,9 +1,12 @@
 #include "tests/testing/junk_requests.h"
 
 #include <grpcpp/generic/generic_stub.h>
+#include <gtest/gtest.h>
 
 #include <chrono>
 #include <utility>
+
+#include "absl/strings/str_cat.h"
 
 namespace lifelong::testing {
 
@@ -23,6 +26,27 @@ std::future<grpc::Status> StartRawCall(const std::shared_ptr<grpc::Channel>& cha
   grpc::GenericStub(channel).UnaryCall(&call->ctx, path, grpc::StubOptions(), &call->req, &call->resp,
                                        [call](grpc::Status st) { call->done.set_value(std::move(st)); });
   return result;
+}
+
+void ExpectGated(const std::shared_ptr<grpc::Channel>& channel, const google::protobuf::MethodDescriptor& m,
+                 size_t bound, const std::string& token) {
+  SCOPED_TRACE(m.name());
+  const std::string path = absl::StrCat("/", m.service()->full_name(), "/", m.name());
+  const std::string over = UnknownEmptyFields(bound / 3 + 1);
+  const std::string truncated =
+      "\x0a\x05"
+      "ab";  // field 1: 5 bytes announced, 2 sent
+  grpc::Status s = StartRawCall(channel, path, over, "").get();
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAUTHENTICATED) << s.error_message();
+  s = StartRawCall(channel, path, truncated, "").get();
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAUTHENTICATED) << s.error_message();
+  s = StartRawCall(channel, path, over, token).get();
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << s.error_message();
+  EXPECT_EQ(s.error_message(),
+            absl::StrCat("request: ", over.size(), " bytes, more than the ", bound, " bytes ", m.name(), " accepts"));
+  s = StartRawCall(channel, path, truncated, token).get();
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << s.error_message();
+  EXPECT_EQ(s.error_message(), absl::StrCat("request: not a ", m.input_type()->full_name()));
 }
 
 }  // namespace lifelong::testing

@@ -4,6 +4,7 @@
 #ifndef LIFELONG_TESTS_TESTING_JUNK_REQUESTS_H_
 #define LIFELONG_TESTS_TESTING_JUNK_REQUESTS_H_
 
+#include <google/protobuf/descriptor.h>
 #include <grpcpp/grpcpp.h>
 #include <sys/resource.h>
 
@@ -36,6 +37,16 @@ inline long PeakRssMb() {
 // call's status.
 std::future<grpc::Status> StartRawCall(const std::shared_ptr<grpc::Channel>& channel, const std::string& path,
                                        const std::string& bytes, const std::string& token);
+
+// Checks the gate of unary method `m` of a server on `channel` whose
+// method takes at most `bound` bytes: without credentials, bytes over the
+// bound and bytes that are no request are both UNAUTHENTICATED; with
+// `token`, bytes over the bound are RESOURCE_EXHAUSTED "request: N bytes,
+// more than the <bound> bytes <Method> accepts" and bytes that are no
+// request INVALID_ARGUMENT "request: not a <request type>" (gtest
+// expectations).
+void ExpectGated(const std::shared_ptr<grpc::Channel>& channel, const google::protobuf::MethodDescriptor& m,
+                 size_t bound, const std::string& token);
 
 }  // namespace lifelong::testing
 
