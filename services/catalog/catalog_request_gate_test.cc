@@ -251,6 +251,23 @@ TEST_F(CatalogRequestGateTest, RequestsUnderTheBoundsAreServed) {
   learner_ctx.AddMetadata("authorization", "Bearer " + *auth::MintToken(learner, absl::Minutes(5), ao_.token));
   s = stub->PutProgramme(&learner_ctx, put, &stored);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED) << s.error_message();
+  const std::string denied = s.error_message();
+
+  // A role the method is not granted to is refused before the request is
+  // parsed: junk gets the same refusal, not INVALID_ARGUMENT.
+  const std::string learner_token = *auth::MintToken(learner, absl::Minutes(5), ao_.token);
+  auto as_learner = [&](absl::string_view method, const std::string& bytes) {
+    return lifelong::testing::StartRawCall(channel_, absl::StrCat("/", kService, "/", method), bytes, learner_token)
+        .get();
+  };
+  s = as_learner("PutProgramme", "\x0a\x05ab");
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED) << s.error_message();
+  EXPECT_EQ(s.error_message(), denied);
+  s = as_learner("CreateCourse", UnknownEmptyFields(kMaxCatalogWriteRequestBytes / 3));
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED) << s.error_message();
+  // A role that may call it still gets its request parsed and checked.
+  s = as_learner("GetCourse", "\x0a\x05ab");
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << s.error_message();
 }
 
 }  // namespace

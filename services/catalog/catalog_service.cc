@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "services/auth/grpc_auth.h"
+#include "services/auth/permissions.h"
 #include "services/catalog/course_validation.h"
 #include "services/common/grpc_status.h"
 #include "services/common/log.h"
@@ -89,11 +90,16 @@ size_t CatalogService::MaxRequestBytes(absl::string_view method) {
 
 grpc::Status CatalogService::GateRequest(grpc::ServerContext* ctx, absl::string_view method,
                                          const grpc::ByteBuffer& raw, google::protobuf::Message* request) const {
-  // Authentication only: whether the role may call the method is the
-  // handler's question (LL_AUTHORIZE), answered with the parsed request.
+  // The caller, and whether their role may call the method at all: a
+  // learner's 512 KiB CreateCourse is refused before it is parsed. The
+  // handler then authorizes the call as ever (LL_AUTHORIZE: limits, scope).
   if (auth_ != nullptr && auth_->enabled()) {
     absl::StatusOr<auth::Principal> caller = auth_->Authenticate(AuthorizationOf(ctx));
     if (!caller.ok()) return ToGrpcStatus(caller.status());
+    const std::string op = absl::StrCat("/lifelong.v1.CourseCatalogService/", method);
+    if (auth::GrantOf(op, caller->role) == auth::Scope::kDenied) {
+      return ToGrpcStatus(auth_->AuthorizePrincipal(*caller, op).status());  // its refusal, as the handler's
+    }
   }
   return ToGrpcStatus(ParseRawRequest(method, MaxRequestBytes(method), raw, request));
 }
