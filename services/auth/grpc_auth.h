@@ -11,7 +11,11 @@
 
 namespace lifelong::auth {
 
-absl::StatusOr<AccessGrant> AuthorizeCall(Authorizer* authorizer, const grpc::ServerContext* ctx,
+// The call's "authorization" metadata, or "" (none, or no context).
+absl::string_view AuthorizationHeader(const grpc::ServerContextBase* ctx);
+
+// Authorizes the call of `operation` (sync or callback API).
+absl::StatusOr<AccessGrant> AuthorizeCall(Authorizer* authorizer, const grpc::ServerContextBase* ctx,
                                           absl::string_view operation);
 
 }  // namespace lifelong::auth

@@ -66,13 +66,6 @@ absl::Status BackupsConfigured(const CatalogBackupManager* backups) {
   return absl::FailedPreconditionError("backups are off on this server (catalog_server --backup_dir)");
 }
 
-// The call's "authorization" metadata, or "".
-absl::string_view AuthorizationOf(const grpc::ServerContext* ctx) {
-  auto it = ctx->client_metadata().find("authorization");
-  return it == ctx->client_metadata().end() ? absl::string_view()
-                                            : absl::string_view(it->second.data(), it->second.size());
-}
-
 }  // namespace
 
 CatalogService::CatalogService(CatalogStore* store, auth::Authorizer* authorizer, CatalogBackupManager* backups)
@@ -94,7 +87,7 @@ grpc::Status CatalogService::GateRequest(grpc::ServerContext* ctx, absl::string_
   // learner's 512 KiB CreateCourse is refused before it is parsed. The
   // handler then authorizes the call as ever (LL_AUTHORIZE: limits, scope).
   if (auth_ != nullptr && auth_->enabled()) {
-    absl::StatusOr<auth::Principal> caller = auth_->Authenticate(AuthorizationOf(ctx));
+    absl::StatusOr<auth::Principal> caller = auth_->Authenticate(auth::AuthorizationHeader(ctx));
     if (!caller.ok()) return ToGrpcStatus(caller.status());
     const std::string op = absl::StrCat("/lifelong.v1.CourseCatalogService/", method);
     if (auth::GrantOf(op, caller->role) == auth::Scope::kDenied) {

@@ -26,14 +26,6 @@ RecommendService::RecommendService(Deps deps) : deps_(std::move(deps)) {
   RegisterMethods();
 }
 
-namespace {
-absl::string_view AuthorizationOf(const grpc::ServerContext* ctx) {
-  auto it = ctx->client_metadata().find("authorization");
-  return it == ctx->client_metadata().end() ? absl::string_view()
-                                            : absl::string_view(it->second.data(), it->second.size());
-}
-}  // namespace
-
 size_t RecommendService::MaxRequestBytes(absl::string_view method) {
   if (method == "PlanPath") return kMaxPlanPathRequestBytes;
   return kMaxRecommendQueryRequestBytes;
@@ -45,7 +37,7 @@ grpc::Status RecommendService::GateRequest(grpc::ServerContext* ctx, absl::strin
   // which learner) is the handler's question (auth::AuthorizeCall), answered
   // with the parsed request.
   if (deps_.authorizer != nullptr && deps_.authorizer->enabled()) {
-    absl::StatusOr<auth::Principal> caller = deps_.authorizer->Authenticate(AuthorizationOf(ctx));
+    absl::StatusOr<auth::Principal> caller = deps_.authorizer->Authenticate(auth::AuthorizationHeader(ctx));
     if (!caller.ok()) return ToGrpcStatus(caller.status());
   }
   return ToGrpcStatus(ParseRawRequest(method, MaxRequestBytes(method), raw, request));
@@ -122,16 +114,6 @@ absl::Status CheckLearnerKey(const auth::AccessGrant& grant, const std::string& 
   return auth::CheckLearner(grant, key, "learner");
 }
 
-// As auth::AuthorizeCall, for a callback method's context.
-absl::StatusOr<auth::AccessGrant> AuthorizeCallback(auth::Authorizer* authorizer, const grpc::ServerContextBase* ctx,
-                                                    absl::string_view operation) {
-  static auth::Authorizer* const trust_everyone = new auth::Authorizer(auth::AuthOptions{});
-  auth::Authorizer* a = authorizer != nullptr ? authorizer : trust_everyone;
-  std::string authorization;
-  auto it = ctx->client_metadata().find("authorization");
-  if (it != ctx->client_metadata().end()) authorization.assign(it->second.data(), it->second.size());
-  return a->Authorize(authorization, operation);
-}
 }  // namespace
 
 RecommendService::~RecommendService() {
@@ -192,7 +174,7 @@ grpc::ServerUnaryReactor* RecommendService::Recommend(grpc::CallbackServerContex
   // The gate's order (class comment): the caller first, then the size, then
   // the parse; the grant is kept with the call until it is answered.
   absl::StatusOr<auth::AccessGrant> granted =
-      AuthorizeCallback(deps_.authorizer, ctx, "/lifelong.v1.RecommendationService/Recommend");
+      auth::AuthorizeCall(deps_.authorizer, ctx, "/lifelong.v1.RecommendationService/Recommend");
   absl::Status s = granted.status();
   if (s.ok()) {
     prepared->grant.emplace(*std::move(granted));

@@ -12,6 +12,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "services/auth/grpc_auth.h"
 #include "services/common/grpc_status.h"
 #include "services/common/log.h"
 #include "services/common/overload.h"
@@ -150,8 +151,7 @@ bool RecordsService::Admit(grpc::ServerContextBase* ctx, const std::string& op,
   // Authentication first, on its own: a call refused for its role or rate is
   // then audited with the principal it proved.
   if (!auth_->enabled()) {
-    // As auth::AuthorizeCall, which takes a sync ServerContext only.
-    *grant = auth_->Authorize(MetadataValue(ctx, "authorization"), op);
+    *grant = auth::AuthorizeCall(auth_, ctx, op);
   } else {
     absl::StatusOr<auth::Principal> principal = absl::UnknownError("not authenticated");
     if (!Authenticate(ctx, op, &principal, refused)) return false;
@@ -172,7 +172,7 @@ bool RecordsService::Admit(grpc::ServerContextBase* ctx, const std::string& op,
 
 bool RecordsService::Authenticate(grpc::ServerContextBase* ctx, const std::string& op,
                                   absl::StatusOr<auth::Principal>* principal, grpc::Status* refused) {
-  *principal = auth_->Authenticate(MetadataValue(ctx, "authorization"));
+  *principal = auth_->Authenticate(auth::AuthorizationHeader(ctx));
   if (principal->ok()) return true;
   std::string address = ctx != nullptr ? AddressOfPeer(ctx->peer()) : "";
   absl::Status refusal = principal->status();
