@@ -243,6 +243,12 @@ int main(int argc, char** argv) {
          "1 when this catalog node stopped applying its log (GET /replication says why), else 0.",
          {},
          [r] { return r->Status().applier_error.empty() ? 0.0 : 1.0; }},
+        {MetricType::kCounter,
+         "lifelong_catalog_log_consumer_restarts_total",
+         "Times this node's applier dropped a subscription that delivered nothing for 5 s while the log held "
+         "entries it had not applied (a consumer lost on the server), and subscribed again.",
+         {},
+         [r] { return double(r->Status().consumer_restarts); }},
     });
   }
   if (observed.ok() && backups) {

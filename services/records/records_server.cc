@@ -303,6 +303,12 @@ absl::Status RecordsServer::RegisterMetrics() {
          "Changes of the leader this node has seen since start.",
          {},
          [rep] { return double(rep->Status().leader_changes); }},
+        {MetricType::kCounter,
+         "lifelong_replication_consumer_restarts_total",
+         "Times this node's applier dropped a subscription that delivered nothing for 5 s while the log held "
+         "operations it had not applied (a consumer lost on the server), and subscribed again.",
+         {},
+         [rep] { return double(rep->Status().consumer_restarts); }},
         {MetricType::kGauge,
          "lifelong_replication_log_trimmed_below",
          "The replicated log holds no operation below this sequence (0: never trimmed; docs/replication.md, "

@@ -1,6 +1,7 @@
 #include "tests/testing/nats_cluster.h"
 
 #include <arpa/inet.h>
+#include <nats/nats.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -111,5 +112,23 @@ NatsCluster StartNatsCluster(const std::string& dir) {
 }
 
 void RestartNatsMember(NatsCluster* c, const std::string& dir, int i) { StartMember(c, dir, i); }
+
+int DeleteStreamConsumers(const std::string& nats_url, const std::string& stream) {
+  int n = 0;
+  natsConnection* nc = nullptr;
+  jsCtx* js = nullptr;
+  jsConsumerNamesList* names = nullptr;
+  if (natsConnection_ConnectTo(&nc, nats_url.c_str()) == NATS_OK &&
+      natsConnection_JetStream(&js, nc, nullptr) == NATS_OK &&
+      js_ConsumerNames(&names, js, stream.c_str(), nullptr, nullptr) == NATS_OK) {
+    for (int i = 0; i < names->Count; ++i) {
+      n += js_DeleteConsumer(js, stream.c_str(), names->List[i], nullptr, nullptr) == NATS_OK;
+    }
+    jsConsumerNamesList_Destroy(names);
+  }
+  if (js != nullptr) jsCtx_Destroy(js);
+  if (nc != nullptr) natsConnection_Destroy(nc);
+  return n;
+}
 
 }  // namespace lifelong::testing

@@ -46,6 +46,11 @@ NatsCluster StartNatsCluster(const std::string& dir);
 // Starts member `i` (0-based) of `c` again (after a kill), same ports and storage.
 void RestartNatsMember(NatsCluster* c, const std::string& dir, int i);
 
+// Deletes every consumer of `stream` on the server at `nats_url` (the
+// ordered consumers a replicated node's applier reads through, lost as a
+// stream leader's failover can lose them); returns how many it deleted.
+int DeleteStreamConsumers(const std::string& nats_url, const std::string& stream);
+
 }  // namespace lifelong::testing
 
 #endif  // LIFELONG_TESTS_TESTING_NATS_CLUSTER_H_

@@ -7,6 +7,7 @@
 //  - writers on two nodes at once lose nothing, and every node ends with the
 //    same catalog (courses, counters, generation);
 //  - a stale etag is refused on another node (ABORTED), as on one;
+//  - consumers lost on the server are made again (writes go on);
 //  - a SIGKILLed node catches up; a node on an empty disk rebuilds the
 //    catalog; the loss of one NATS server does not stop writes;
 //  - a single-node catalog database cannot join a log (exit 1, saying why).
@@ -316,6 +317,30 @@ TEST_F(CatalogReplicationTest, AKilledNodeCatchesUpAndAnEmptyNodeRebuildsTheCata
   ASSERT_TRUE(c->Create(MakeCourse("from-c")).ok());
   ASSERT_TRUE(CaughtUp(*a, c->Applied()));
   EXPECT_TRUE(a->Get("from-c").ok());
+}
+
+// The consumers the nodes' appliers read through are lost on the server (as
+// a stream leader's failover can lose them): a write is still applied and
+// answered within its 10 s apply timeout, and every node catches up (before:
+// nodes waited for the client library to notice, after its missed
+// heartbeats, and the write timed out).
+TEST_F(CatalogReplicationTest, ConsumersLostOnTheServerAreMadeAgain) {
+  auto a = NewNode("catalog-1");
+  auto b = NewNode("catalog-2");
+  Start(a.get());
+  Start(b.get());
+  ASSERT_TRUE(a->Create(MakeCourse("before")).ok());
+  ASSERT_TRUE(CaughtUp(*b, a->Applied()));
+  const std::string first_url = nats_.urls.substr(0, nats_.urls.find(','));
+  EXPECT_GE(lifelong::testing::DeleteStreamConsumers(first_url, "LIFELONG_CATALOG"), 2);
+  grpc::Status s = a->Create(MakeCourse("after"));
+  ASSERT_TRUE(s.ok()) << s.error_message() << "\n" << Log(*a);
+  ASSERT_TRUE(CaughtUp(*b, a->Applied())) << b->Replication().dump();
+  EXPECT_TRUE(b->Get("after").ok());
+  EXPECT_GE(a->Replication()["consumer_restarts"].get<uint64_t>(), 1u) << a->Replication().dump();
+  EXPECT_TRUE(absl::StrContains(Log(*a), "catalog_log_consumer_stalled")) << Log(*a);
+  EXPECT_FALSE(absl::StrContains(HttpGet(a->metrics_port, "/metrics").second,
+                                 "lifelong_catalog_log_consumer_restarts_total 0\n"));
 }
 
 TEST_F(CatalogReplicationTest, WritesGoOnWhenOneNatsServerIsLost) {

@@ -257,10 +257,30 @@ void CatalogReplicator::ApplierLoop() {
       continue;
     }
     bool resubscribe = false;
+    // Since when the log has held entries this store has not applied while
+    // the subscription delivered nothing (reset by every delivery).
+    absl::Time quiet_since = absl::Now();
     while (!stop_.load() && !resubscribe && !halted_.load()) {
       natsMsg* msg = nullptr;
       s = natsSubscription_NextMsg(&msg, sub, 200);
-      if (s == NATS_TIMEOUT) continue;
+      if (s == NATS_TIMEOUT) {
+        const uint64_t applied = store_->AppliedLogSeq();
+        const uint64_t log_last = log_last_seq_.load();
+        if (log_last <= applied) {
+          quiet_since = absl::Now();
+        } else if (absl::Now() - quiet_since > options_.consumer_stall_timeout) {
+          // Behind the log and nothing delivered: the consumer is gone (the
+          // client library does not always notice). Subscribe again.
+          consumer_restarts_.fetch_add(1);
+          LogError("catalog_log_consumer_stalled",
+                   {{"node", options_.node_id},
+                    {"applied_seq", static_cast<int64_t>(applied)},
+                    {"log_last_seq", static_cast<int64_t>(log_last)},
+                    {"silent_ms", absl::ToInt64Milliseconds(absl::Now() - quiet_since)}});
+          resubscribe = true;
+        }
+        continue;
+      }
       if (s != NATS_OK) {
         LogError("catalog_log_consumer_failed", {{"error", NatsError(s)}});
         resubscribe = true;
@@ -273,6 +293,7 @@ void CatalogReplicator::ApplierLoop() {
       }
       const uint64_t seq = meta->Sequence.Stream;
       jsMsgMetaData_Destroy(meta);
+      quiet_since = absl::Now();
       const uint64_t applied = store_->AppliedLogSeq();
       if (seq <= applied) {
         natsMsg_Destroy(msg);
@@ -400,6 +421,7 @@ CatalogReplicationStatus CatalogReplicator::Status() const {
   st.node = options_.node_id;
   st.connected = connected_.load();
   st.log_last_seq = log_last_seq_.load();
+  st.consumer_restarts = consumer_restarts_.load();
   absl::MutexLock lock(&mu_);
   st.applied_seq = applied_;
   st.lag = st.log_last_seq > applied_ ? st.log_last_seq - applied_ : 0;
@@ -416,6 +438,7 @@ std::string CatalogReplicator::StatusJson() const {
                       {"applied_seq", st.applied_seq},
                       {"log_last_seq", st.log_last_seq},
                       {"lag", st.lag},
+                      {"consumer_restarts", st.consumer_restarts},
                       {"connected", st.connected},
                       {"ready", st.ready},
                       {"applier_error", st.applier_error}};

@@ -71,6 +71,10 @@ struct CatalogReplicatorOptions {
   absl::Duration setup_timeout = absl::Seconds(60);
   // How often the stream's end is read (lag, readiness, the store-ahead check).
   absl::Duration poll_interval = absl::Milliseconds(500);
+  // How long the applier's subscription may deliver nothing while the log
+  // holds entries this node has not applied before it is dropped and made
+  // again from the store's position (a consumer lost on the server).
+  absl::Duration consumer_stall_timeout = absl::Seconds(5);
 };
 
 struct CatalogReplicationStatus {
@@ -78,6 +82,8 @@ struct CatalogReplicationStatus {
   uint64_t applied_seq = 0;
   uint64_t log_last_seq = 0;  // as last read; 0: no stream or not read yet
   uint64_t lag = 0;           // log_last_seq - applied_seq (0 when ahead)
+  // Times the applier dropped a subscription gone silent while behind.
+  uint64_t consumer_restarts = 0;
   bool connected = false;
   bool ready = false;
   std::string applier_error;  // why the node stopped applying; "" when it runs
@@ -132,6 +138,7 @@ class CatalogReplicator : public CatalogLog {
   std::atomic<bool> connected_{false};
   std::atomic<bool> stream_ready_{false};  // the stream exists (the applier may subscribe)
   std::atomic<uint64_t> log_last_seq_{0};
+  std::atomic<uint64_t> consumer_restarts_{0};
   std::thread applier_;
   std::thread poller_;
 

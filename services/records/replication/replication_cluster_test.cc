@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <deque>
 #include <fstream>
 #include <map>
 #include <mutex>
@@ -121,13 +122,26 @@ Node* WaitForLeader(std::vector<Node*> nodes, absl::Duration timeout) {
   return nullptr;
 }
 
-bool WaitForApplied(const Node& n, uint64_t seq, absl::Duration timeout) {
+// The last `lines` lines of the node's log (for a failure's message).
+std::string LogTail(const Node& n, size_t lines = 40) {
+  std::ifstream in(n.data_dir + ".log");
+  std::deque<std::string> tail;
+  for (std::string line; std::getline(in, line);) {
+    tail.push_back(std::move(line));
+    if (tail.size() > lines) tail.pop_front();
+  }
+  return absl::StrJoin(tail, "\n");
+}
+
+::testing::AssertionResult WaitForApplied(const Node& n, uint64_t seq, absl::Duration timeout) {
   absl::Time deadline = absl::Now() + timeout;
   while (absl::Now() < deadline) {
-    if (n.Applied() >= seq) return true;
+    if (n.Applied() >= seq) return ::testing::AssertionSuccess();
     absl::SleepFor(absl::Milliseconds(50));
   }
-  return false;
+  return ::testing::AssertionFailure() << n.id << " has not applied " << seq << " after " << timeout
+                                       << "; GET /replication: " << n.Replication().dump() << "\nits log ends:\n"
+                                       << LogTail(n);
 }
 
 grpc::Status Record(Stub* stub, const std::string& json) {

@@ -997,6 +997,9 @@ void Replicator::ApplierLoop() {
     }
     LogCursor cursor(store_->AppliedLogSeq(), [this](uint64_t seq) { return StillInLog(seq); });
     bool resubscribe = false;
+    // Since when the log has held operations this store has not applied
+    // while the subscription delivered nothing (reset by every delivery).
+    absl::Time quiet_since = absl::Now();
     while (!stop_.load() && !resubscribe && !halted_.load()) {
       // Take what is there (up to 512 messages), waiting up to 200 ms for
       // the first.
@@ -1016,11 +1019,16 @@ void Replicator::ApplierLoop() {
           resubscribe = true;
           break;
         }
+        if (options_.test_silence_consumer != nullptr && options_.test_silence_consumer->load()) {
+          natsMsg_Destroy(msg);
+          continue;
+        }
         jsMsgMetaData* meta = nullptr;
         if (natsMsg_GetMetaData(&meta, msg) != NATS_OK) {
           natsMsg_Destroy(msg);
           continue;  // not a JetStream message (e.g. a status message)
         }
+        quiet_since = absl::Now();
         const uint64_t seq = meta->Sequence.Stream;
         absl::Status next = cursor.Next(seq, meta->Sequence.Consumer);
         jsMsgMetaData_Destroy(meta);
@@ -1055,6 +1063,23 @@ void Replicator::ApplierLoop() {
         // Apply the position only once it is applied (below).
         batch.push_back({seq, std::move(msg_id), std::move(*op)});
         cursor.Applied(seq);
+      }
+      if (batch.empty() && !poisoned && !resubscribe) {
+        const uint64_t applied = store_->AppliedLogSeq();
+        const uint64_t log_last = log_last_seq_.load();
+        if (log_last <= applied) {
+          quiet_since = absl::Now();
+        } else if (absl::Now() - quiet_since > options_.consumer_stall_timeout) {
+          // Behind the log and nothing delivered: the consumer is gone (the
+          // client library does not always notice). Subscribe again.
+          consumer_restarts_.fetch_add(1);
+          LogError("replication_consumer_stalled",
+                   {{"node", options_.node_id},
+                    {"applied_seq", static_cast<int64_t>(applied)},
+                    {"log_last_seq", static_cast<int64_t>(log_last)},
+                    {"silent_ms", absl::ToInt64Milliseconds(absl::Now() - quiet_since)}});
+          resubscribe = true;
+        }
       }
       // Apply the batch in order: consecutive record operations in one group
       // (nothing once the log was found behind the store: what it holds after
@@ -1177,6 +1202,7 @@ void Replicator::ApplierLoop() {
     }
     natsSubscription_Unsubscribe(sub);
     natsSubscription_Destroy(sub);
+    if (options_.test_silence_consumer != nullptr) options_.test_silence_consumer->store(false);
   }
 }
 
@@ -1519,6 +1545,7 @@ ReplicationStatus Replicator::Status() const {
   }
   st.connected = connected_.load();
   st.leader_changes = leader_changes_.load();
+  st.consumer_restarts = consumer_restarts_.load();
   st.log_last_seq = log_last_seq_.load();
   absl::MutexLock lock(&mu_);
   st.leader = leader_;
@@ -1539,6 +1566,7 @@ std::string Replicator::StatusJson() const {
                       {"log_last_seq", st.log_last_seq},
                       {"lag", st.lag},
                       {"leader_changes", st.leader_changes},
+                      {"consumer_restarts", st.consumer_restarts},
                       {"connected", st.connected},
                       {"trimmed_below", st.trimmed_below},
                       {"ahead_of_log", st.ahead_of_log}};

@@ -152,6 +152,12 @@ struct ReplicatorOptions {
   absl::Duration position_interval = absl::Seconds(5);
   absl::Duration trim_interval = absl::Minutes(1);
   absl::Duration forget_node_after = absl::Hours(24 * 7);
+  // How long the applier's subscription may deliver nothing while the log
+  // holds operations this node has not applied before it is dropped and
+  // made again from the store's position (a consumer the server lost, or
+  // one the client library failed to re-create, is otherwise silent for
+  // ever: the node falls behind with no error anywhere).
+  absl::Duration consumer_stall_timeout = absl::Seconds(5);
   // Tests only: called by the lease thread at the start of each round (a
   // test blocks in it to stall the lease thread, as a paused process or a
   // NATS call that hangs would).
@@ -159,6 +165,10 @@ struct ReplicatorOptions {
   // Tests only: the re-publishing of an erased learner's shared messages
   // (ScrubShared) fails as a publish that timed out would.
   std::atomic<bool>* test_scrub_publish_fails = nullptr;
+  // Tests only: while set, the applier's current subscription delivers
+  // nothing (its messages are dropped), as a consumer lost on the server
+  // would; cleared when the applier subscribes again.
+  std::atomic<bool>* test_silence_consumer = nullptr;
 };
 
 // The flag parsers, shared with the catalog's log (services/common/nats_config.h).
@@ -177,6 +187,9 @@ struct ReplicationStatus {
   // not found.
   uint64_t ahead_of_log = 0;
   uint64_t leader_changes = 0;
+  // Times the applier dropped a subscription that had gone silent while the
+  // log held operations it had not applied (consumer_stall_timeout).
+  uint64_t consumer_restarts = 0;
   bool connected = false;
   std::string applier_error;   // why the applier is stopped or stalled; "" when it runs
   uint64_t trimmed_below = 0;  // the log holds no operation below this (0: never trimmed)
@@ -363,6 +376,7 @@ class Replicator : public OpLog, public xapi::DocumentLog {
   // never).
   std::atomic<int64_t> log_last_read_ns_{0};
   std::atomic<uint64_t> leader_changes_{0};
+  std::atomic<uint64_t> consumer_restarts_{0};
   // When the lease this node last won or renewed counts as expired
   // (steady clock, ns; 0: not held). Written by the lease thread.
   std::atomic<int64_t> lease_deadline_ns_{0};

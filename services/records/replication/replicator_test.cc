@@ -5,13 +5,16 @@
 //    it last renewed runs out, so that it never leads at the same time as
 //    the node that takes the lease over;
 //  - an erasure is answered as done only once the log no longer holds the
-//    learner (their shared messages re-published without them and erased).
+//    learner (their shared messages re-published without them and erased);
+//  - a follower whose subscription goes silent while it is behind the log
+//    subscribes again and catches up.
 #include "services/records/replication/replicator.h"
 
 #include <gtest/gtest.h>
 #include <nats/nats.h>
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -45,7 +48,8 @@ struct Member {
 
 std::unique_ptr<Member> StartMember(const std::string& id, const std::string& dir, const std::string& urls,
                                     std::function<void()> lease_tick_hook,
-                                    std::atomic<bool>* scrub_publish_fails = nullptr) {
+                                    std::atomic<bool>* scrub_publish_fails = nullptr,
+                                    const std::function<void(ReplicatorOptions*)>& more_options = nullptr) {
   ReplicatorOptions o;
   o.servers = *ParseServerList(urls);
   o.node_id = id;
@@ -53,6 +57,7 @@ std::unique_ptr<Member> StartMember(const std::string& id, const std::string& di
   o.trim_interval = absl::ZeroDuration();
   o.test_lease_tick_hook = std::move(lease_tick_hook);
   o.test_scrub_publish_fails = scrub_publish_fails;
+  if (more_options) more_options(&o);
   auto m = std::make_unique<Member>();
   absl::StatusOr<std::unique_ptr<Replicator>> r = Replicator::Connect(o);
   EXPECT_TRUE(r.ok()) << r.status();
@@ -222,6 +227,68 @@ TEST(ReplicatorErasure, IsNotAnsweredDoneWhileTheLogStillHoldsTheLearner) {
   const std::string first_url = nats.urls.substr(0, nats.urls.find(','));
   EXPECT_EQ(StatementMessagesNaming(first_url, "u-gone"), 0);
   EXPECT_EQ(StatementMessagesNaming(first_url, "u-stays"), 1);  // the restore
+}
+
+// A follower's subscription that delivers nothing while the log holds
+// operations it has not applied (a consumer the server lost, or one the
+// client library failed to re-create) is dropped and made again from the
+// store's position (before: the follower stayed behind for ever, with no
+// error; a cluster test saw a node apply nothing for 30 s).
+TEST(ReplicatorApplier, ASilentSubscriptionIsMadeAgainAndCatchesUp) {
+  if (lifelong::testing::NatsServerBinary().empty()) GTEST_SKIP() << "nats-server is not installed";
+  const std::string dir = lifelong::testing::FreshTempDir("silent");
+  lifelong::testing::NatsCluster nats = lifelong::testing::StartNatsCluster(dir);
+  std::unique_ptr<Member> a = StartMember("records-1", dir, nats.urls, nullptr);
+  ASSERT_NE(a, nullptr);
+  ASSERT_TRUE(WaitFor([&] { return a->replicator->IsLeader(); }, absl::Seconds(60)));
+  std::atomic<bool> silenced{false};
+  constexpr absl::Duration kStall = absl::Seconds(2);
+  std::unique_ptr<Member> b = StartMember("records-2", dir, nats.urls, nullptr, nullptr, [&](ReplicatorOptions* o) {
+    o->consumer_stall_timeout = kStall;
+    o->test_silence_consumer = &silenced;
+  });
+  ASSERT_NE(b, nullptr);
+  ASSERT_TRUE(RecordOne(a->store.get(), 1).ok());
+  ASSERT_TRUE(b->replicator->WaitApplied(a->store->AppliedLogSeq(), absl::Seconds(30)));
+  EXPECT_EQ(b->replicator->Status().consumer_restarts, 0u);
+
+  silenced = true;
+  for (int i = 2; i <= 4; ++i) ASSERT_TRUE(RecordOne(a->store.get(), i).ok());
+  const uint64_t end = a->store->AppliedLogSeq();
+  // Nothing arrives while the subscription is silent...
+  EXPECT_FALSE(b->replicator->WaitApplied(end, kStall / 2));
+  // ...and once it has been silent for the stall timeout, a new one
+  // delivers everything.
+  ASSERT_TRUE(b->replicator->WaitApplied(end, absl::Seconds(30))) << b->replicator->StatusJson();
+  EXPECT_GE(b->replicator->Status().consumer_restarts, 1u);
+  EXPECT_FALSE(silenced.load());
+  for (int i = 1; i <= 4; ++i) EXPECT_TRUE(b->store->Get(*ParseUuid(TestUuid(i))).ok()) << i;
+  EXPECT_TRUE(absl::StrContains(b->replicator->StatusJson(), "\"consumer_restarts\":")) << b->replicator->StatusJson();
+}
+
+// The consumers the appliers read through are lost on the server (deleted,
+// as a stream leader's failover can lose an ephemeral consumer): every node
+// still applies what is written next, within the stall timeout.
+TEST(ReplicatorApplier, ConsumersLostOnTheServerAreMadeAgain) {
+  if (lifelong::testing::NatsServerBinary().empty()) GTEST_SKIP() << "nats-server is not installed";
+  const std::string dir = lifelong::testing::FreshTempDir("lost_consumers");
+  lifelong::testing::NatsCluster nats = lifelong::testing::StartNatsCluster(dir);
+  constexpr absl::Duration kStall = absl::Seconds(2);
+  auto fast_stall = [&](ReplicatorOptions* o) { o->consumer_stall_timeout = kStall; };
+  std::unique_ptr<Member> a = StartMember("records-1", dir, nats.urls, nullptr, nullptr, fast_stall);
+  ASSERT_NE(a, nullptr);
+  ASSERT_TRUE(WaitFor([&] { return a->replicator->IsLeader(); }, absl::Seconds(60)));
+  std::unique_ptr<Member> b = StartMember("records-2", dir, nats.urls, nullptr, nullptr, fast_stall);
+  ASSERT_NE(b, nullptr);
+  ASSERT_TRUE(RecordOne(a->store.get(), 1).ok());
+  ASSERT_TRUE(b->replicator->WaitApplied(a->store->AppliedLogSeq(), absl::Seconds(30)));
+
+  const std::string first_url = nats.urls.substr(0, nats.urls.find(','));
+  EXPECT_GE(lifelong::testing::DeleteStreamConsumers(first_url, "LIFELONG_RECORDS"), 2);
+  for (int i = 2; i <= 4; ++i) ASSERT_TRUE(RecordOne(a->store.get(), i).ok());
+  const uint64_t end = a->store->AppliedLogSeq();
+  ASSERT_TRUE(b->replicator->WaitApplied(end, absl::Seconds(30))) << b->replicator->StatusJson();
+  for (int i = 1; i <= 4; ++i) EXPECT_TRUE(b->store->Get(*ParseUuid(TestUuid(i))).ok()) << i;
 }
 
 }  // namespace
