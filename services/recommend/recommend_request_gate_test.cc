@@ -21,6 +21,7 @@
 #include "absl/time/time.h"
 #include "proto/lifelong/v1/recommend.grpc.pb.h"
 #include "services/auth/authorizer.h"
+#include "services/auth/permissions.h"
 #include "services/auth/token.h"
 #include "services/recommend/recommend_server.h"
 #include "services/recommend/recommend_service.h"
@@ -79,6 +80,8 @@ class RecommendRequestGateTest : public ::testing::Test {
     auth::Principal p;
     p.subject = subject;
     p.role = role;
+    if (role == auth::Role::kKiosk) p.venue = "venue-1";
+    if (role == auth::Role::kTeacher) p.courses = {"course-1"};
     absl::StatusOr<std::string> token = auth::MintToken(p, absl::Minutes(5), ao_.token);
     EXPECT_TRUE(token.ok()) << token.status();
     return token.ok() ? *token : std::string();
@@ -143,6 +146,7 @@ TEST_F(RecommendRequestGateTest, EveryMethodAuthenticatesThenBoundsThenParses) {
       google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(kService);
   ASSERT_NE(service, nullptr);
   int gated = 0;
+  int refused_roles = 0;
   for (int i = 0; i < service->method_count(); ++i) {
     const google::protobuf::MethodDescriptor* m = service->method(i);
     const std::string method = m->name();
@@ -152,8 +156,18 @@ TEST_F(RecommendRequestGateTest, EveryMethodAuthenticatesThenBoundsThenParses) {
     // Under the transport's limit, so that the gate answers, naming the method.
     ASSERT_LT(bound + 3, static_cast<size_t>(kRecommendMaxReceiveBytes));
     lifelong::testing::ExpectGated(channel_, *m, bound, operator_token_);
+    // A role the method is not granted to: refused before the parse
+    // (Recommend authorizes fully before it parses).
+    const std::string op = absl::StrCat("/", kService, "/", method);
+    for (auth::Role role : auth::AllRoles()) {
+      if (auth::GrantOf(op, role) != auth::Scope::kDenied) continue;
+      SCOPED_TRACE(auth::RoleName(role));
+      lifelong::testing::ExpectRoleRefusedBeforeParse(channel_, *m, bound, Token("someone", role));
+      ++refused_roles;
+    }
   }
   EXPECT_EQ(gated, service->method_count());
+  EXPECT_GE(refused_roles, 6 * 3);  // every role but the operator's on the model methods
   EXPECT_EQ(RecommendService::MaxRequestBytes("PlanPath"), kMaxPlanPathRequestBytes);
   EXPECT_EQ(RecommendService::MaxRequestBytes("SimilarCourses"), kMaxRecommendQueryRequestBytes);
   EXPECT_EQ(RecommendService::MaxRequestBytes("Echo"), kMaxRecommendQueryRequestBytes);

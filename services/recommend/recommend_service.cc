@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "services/auth/grpc_auth.h"
+#include "services/auth/permissions.h"
 #include "services/common/grpc_status.h"
 #include "services/common/overload.h"
 #include "services/common/raw_request.h"
@@ -33,12 +34,17 @@ size_t RecommendService::MaxRequestBytes(absl::string_view method) {
 
 grpc::Status RecommendService::GateRequest(grpc::ServerContext* ctx, absl::string_view method,
                                            const grpc::ByteBuffer& raw, google::protobuf::Message* request) const {
-  // Authentication only: whether the caller may call the method (and for
-  // which learner) is the handler's question (auth::AuthorizeCall), answered
+  // The caller, and whether their role may call the method at all (a
+  // learner's PinModelVersion is refused before it is parsed). For which
+  // learner stays the handler's question (auth::AuthorizeCall), answered
   // with the parsed request.
   if (deps_.authorizer != nullptr && deps_.authorizer->enabled()) {
     absl::StatusOr<auth::Principal> caller = deps_.authorizer->Authenticate(auth::AuthorizationHeader(ctx));
     if (!caller.ok()) return ToGrpcStatus(caller.status());
+    const std::string op = absl::StrCat("/lifelong.v1.RecommendationService/", method);
+    if (auth::GrantOf(op, caller->role) == auth::Scope::kDenied) {
+      return ToGrpcStatus(deps_.authorizer->AuthorizePrincipal(*caller, op).status());  // the handler's refusal
+    }
   }
   return ToGrpcStatus(ParseRawRequest(method, MaxRequestBytes(method), raw, request));
 }

@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "services/auth/grpc_auth.h"
+#include "services/auth/permissions.h"
 #include "services/common/grpc_status.h"
 #include "services/common/log.h"
 #include "services/common/overload.h"
@@ -201,7 +202,19 @@ grpc::Status RecordsService::GateRequest(grpc::ServerContext* ctx, absl::string_
   const std::string op = absl::StrCat(kServicePrefix, method);
   absl::StatusOr<auth::Principal> principal = absl::UnknownError("authentication off");
   grpc::Status refused;
-  if (auth_->enabled() && !Authenticate(ctx, op, &principal, &refused)) return refused;
+  if (auth_->enabled()) {
+    if (!Authenticate(ctx, op, &principal, &refused)) return refused;
+    // A role the method is not granted to at all is refused before the
+    // parse, with the refusal (and audit entry) the handler's Admit gives.
+    if (auth::GrantOf(op, principal->role) == auth::Scope::kDenied) {
+      absl::StatusOr<auth::AccessGrant> grant = auth_->AuthorizePrincipal(*principal, op);
+      if (!grant.ok()) {
+        audit_->RecordCall(*principal, op, "", absl::StatusCodeToString(grant.status().code()),
+                           grant.status().message().substr(0, 200));
+        return ToGrpcStatus(grant.status());
+      }
+    }
+  }
   return ToGrpcStatus(ParseRequest(op, principal.ok() ? &*principal : nullptr, kMaxQueryRequestBytes, raw, req));
 }
 

@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <optional>
 #include <string>
 
 #include <google/protobuf/descriptor.h>
@@ -14,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "services/auth/authorizer.h"
+#include "services/auth/permissions.h"
 #include "services/auth/token.h"
 #include "services/common/server.h"
 #include "services/records/records_service.h"
@@ -51,6 +53,16 @@ class RequestGateTest : public ::testing::Test {
   }
   void TearDown() override { server_->Shutdown(); }
 
+  // A token of `role` (a kiosk at a venue, a teacher of one course).
+  std::string TokenOf(auth::Role role) {
+    auth::Principal p;
+    p.subject = role == auth::Role::kLearner ? "u000001" : absl::StrCat(auth::RoleName(role), "-1");
+    p.role = role;
+    if (role == auth::Role::kKiosk) p.venue = "venue-1";
+    if (role == auth::Role::kTeacher) p.courses = {"course-1"};
+    return *auth::MintToken(p, absl::Minutes(5), ao_.token);
+  }
+
   // One call of `method` with `bytes` as its request, as they are.
   grpc::Status Send(absl::string_view method, const std::string& bytes, bool with_token) {
     return lifelong::testing::StartRawCall(channel_, absl::StrCat("/", kService, "/", method), bytes,
@@ -79,8 +91,8 @@ TEST_F(RequestGateTest, JunkCostsItsBytesNotAParse) {
   EXPECT_EQ(s.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << s.error_message();
   s = Send("Echo", junk, /*with_token=*/true);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << s.error_message();
-  s = Send("ExportStatements", junk, /*with_token=*/true);
-  EXPECT_EQ(s.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << s.error_message();
+  s = Send("ExportStatements", junk, /*with_token=*/true);  // not a learner's method
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED) << s.error_message();
   s = Send("RecordStatement", junk, /*with_token=*/true);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << s.error_message();
   // The request, its copy in a slice and gRPC's buffers on both sides.
@@ -89,9 +101,11 @@ TEST_F(RequestGateTest, JunkCostsItsBytesNotAParse) {
 }
 
 // Every method of the service, so that a method added later cannot skip the
-// gate: without credentials UNAUTHENTICATED; with them, bytes over the
-// method's limit RESOURCE_EXHAUSTED naming the limit, and bytes that are no
-// request INVALID_ARGUMENT, both before the method looks at its request.
+// gate: without credentials UNAUTHENTICATED; with them, a role the method is
+// not granted to PERMISSION_DENIED (junk or not: before the parse), and for
+// a granted role bytes over the method's limit RESOURCE_EXHAUSTED naming the
+// limit, and bytes that are no request INVALID_ARGUMENT, both before the
+// method looks at its request.
 TEST_F(RequestGateTest, EveryMethodAuthenticatesThenBoundsThenParses) {
   const google::protobuf::ServiceDescriptor* service =
       google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(kService);
@@ -101,6 +115,7 @@ TEST_F(RequestGateTest, EveryMethodAuthenticatesThenBoundsThenParses) {
       "\x0a\x05"
       "ab";  // field 1: 5 bytes announced, 2 sent
   int checked = 0;
+  int refused_roles = 0;
   for (int i = 0; i < service->method_count(); ++i) {
     const std::string method = service->method(i)->name();
     SCOPED_TRACE(method);
@@ -111,10 +126,24 @@ TEST_F(RequestGateTest, EveryMethodAuthenticatesThenBoundsThenParses) {
     // admitted the caller; its first message is no request.
     if (method == "WatchLearnerChanges") continue;
 
-    lifelong::testing::ExpectGated(channel_, *service->method(i), kMaxQueryRequestBytes, token_);
+    const std::string op = absl::StrCat("/", kService, "/", method);
+    std::optional<auth::Role> granted;
+    for (auth::Role role : auth::AllRoles()) {
+      if (auth::GrantOf(op, role) == auth::Scope::kDenied) {
+        SCOPED_TRACE(auth::RoleName(role));
+        lifelong::testing::ExpectRoleRefusedBeforeParse(channel_, *service->method(i), kMaxQueryRequestBytes,
+                                                        TokenOf(role));
+        ++refused_roles;
+      } else if (!granted) {
+        granted = role;
+      }
+    }
+    ASSERT_TRUE(granted.has_value()) << "no role may call it";
+    lifelong::testing::ExpectGated(channel_, *service->method(i), kMaxQueryRequestBytes, TokenOf(*granted));
     ++checked;
   }
   EXPECT_EQ(checked, service->method_count() - 3);
+  EXPECT_GT(refused_roles, 20);  // e.g. a learner's BindLearnerCard, a kiosk's EraseLearner
 
   // RecordStatement: at most 16 fields, counted on the wire; a statement
   // too big is named by its parse.

@@ -49,4 +49,19 @@ void ExpectGated(const std::shared_ptr<grpc::Channel>& channel, const google::pr
   EXPECT_EQ(s.error_message(), absl::StrCat("request: not a ", m.input_type()->full_name()));
 }
 
+void ExpectRoleRefusedBeforeParse(const std::shared_ptr<grpc::Channel>& channel,
+                                  const google::protobuf::MethodDescriptor& m, size_t bound, const std::string& token) {
+  SCOPED_TRACE(m.name());
+  const std::string path = absl::StrCat("/", m.service()->full_name(), "/", m.name());
+  const std::string over = UnknownEmptyFields(bound / 3 + 1);
+  const std::string truncated =
+      "\x0a\x05"
+      "ab";  // field 1: 5 bytes announced, 2 sent
+  grpc::Status refused_over = StartRawCall(channel, path, over, token).get();
+  EXPECT_EQ(refused_over.error_code(), grpc::StatusCode::PERMISSION_DENIED) << refused_over.error_message();
+  grpc::Status refused_junk = StartRawCall(channel, path, truncated, token).get();
+  EXPECT_EQ(refused_junk.error_code(), grpc::StatusCode::PERMISSION_DENIED) << refused_junk.error_message();
+  EXPECT_EQ(refused_over.error_message(), refused_junk.error_message());
+}
+
 }  // namespace lifelong::testing

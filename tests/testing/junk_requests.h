@@ -48,6 +48,13 @@ std::future<grpc::Status> StartRawCall(const std::shared_ptr<grpc::Channel>& cha
 void ExpectGated(const std::shared_ptr<grpc::Channel>& channel, const google::protobuf::MethodDescriptor& m,
                  size_t bound, const std::string& token);
 
+// Checks that a caller with `token`, whose role `m` is not granted to, is
+// refused before the request is parsed: bytes over `bound` and bytes that
+// are no request both get PERMISSION_DENIED, with one and the same message
+// (gtest expectations).
+void ExpectRoleRefusedBeforeParse(const std::shared_ptr<grpc::Channel>& channel,
+                                  const google::protobuf::MethodDescriptor& m, size_t bound, const std::string& token);
+
 }  // namespace lifelong::testing
 
 #endif  // LIFELONG_TESTS_TESTING_JUNK_REQUESTS_H_
