@@ -28,23 +28,34 @@ std::future<grpc::Status> StartRawCall(const std::shared_ptr<grpc::Channel>& cha
   return result;
 }
 
+namespace {
+
+// "/<service>/<method>".
+std::string MethodPath(const google::protobuf::MethodDescriptor& m) {
+  return absl::StrCat("/", m.service()->full_name(), "/", m.name());
+}
+
+// Field 1 announcing 5 bytes, 2 sent: bytes that are no request.
+constexpr char kTruncated[] =
+    "\x0a\x05"
+    "ab";
+
+}  // namespace
+
 void ExpectGated(const std::shared_ptr<grpc::Channel>& channel, const google::protobuf::MethodDescriptor& m,
                  size_t bound, const std::string& token) {
   SCOPED_TRACE(m.name());
-  const std::string path = absl::StrCat("/", m.service()->full_name(), "/", m.name());
+  const std::string path = MethodPath(m);
   const std::string over = UnknownEmptyFields(bound / 3 + 1);
-  const std::string truncated =
-      "\x0a\x05"
-      "ab";  // field 1: 5 bytes announced, 2 sent
   grpc::Status s = StartRawCall(channel, path, over, "").get();
   EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAUTHENTICATED) << s.error_message();
-  s = StartRawCall(channel, path, truncated, "").get();
+  s = StartRawCall(channel, path, kTruncated, "").get();
   EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAUTHENTICATED) << s.error_message();
   s = StartRawCall(channel, path, over, token).get();
   EXPECT_EQ(s.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << s.error_message();
   EXPECT_EQ(s.error_message(),
             absl::StrCat("request: ", over.size(), " bytes, more than the ", bound, " bytes ", m.name(), " accepts"));
-  s = StartRawCall(channel, path, truncated, token).get();
+  s = StartRawCall(channel, path, kTruncated, token).get();
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << s.error_message();
   EXPECT_EQ(s.error_message(), absl::StrCat("request: not a ", m.input_type()->full_name()));
 }
@@ -52,14 +63,11 @@ void ExpectGated(const std::shared_ptr<grpc::Channel>& channel, const google::pr
 void ExpectRoleRefusedBeforeParse(const std::shared_ptr<grpc::Channel>& channel,
                                   const google::protobuf::MethodDescriptor& m, size_t bound, const std::string& token) {
   SCOPED_TRACE(m.name());
-  const std::string path = absl::StrCat("/", m.service()->full_name(), "/", m.name());
+  const std::string path = MethodPath(m);
   const std::string over = UnknownEmptyFields(bound / 3 + 1);
-  const std::string truncated =
-      "\x0a\x05"
-      "ab";  // field 1: 5 bytes announced, 2 sent
   grpc::Status refused_over = StartRawCall(channel, path, over, token).get();
   EXPECT_EQ(refused_over.error_code(), grpc::StatusCode::PERMISSION_DENIED) << refused_over.error_message();
-  grpc::Status refused_junk = StartRawCall(channel, path, truncated, token).get();
+  grpc::Status refused_junk = StartRawCall(channel, path, kTruncated, token).get();
   EXPECT_EQ(refused_junk.error_code(), grpc::StatusCode::PERMISSION_DENIED) << refused_junk.error_message();
   EXPECT_EQ(refused_over.error_message(), refused_junk.error_message());
 }

@@ -257,26 +257,21 @@ void CatalogReplicator::ApplierLoop() {
       continue;
     }
     bool resubscribe = false;
-    // Since when the log has held entries this store has not applied while
-    // the subscription delivered nothing (reset by every delivery).
-    absl::Time quiet_since = absl::Now();
+    nats::ConsumerStallWatch stall(options_.consumer_stall_timeout);
     while (!stop_.load() && !resubscribe && !halted_.load()) {
       natsMsg* msg = nullptr;
       s = natsSubscription_NextMsg(&msg, sub, 200);
       if (s == NATS_TIMEOUT) {
         const uint64_t applied = store_->AppliedLogSeq();
         const uint64_t log_last = log_last_seq_.load();
-        if (log_last <= applied) {
-          quiet_since = absl::Now();
-        } else if (absl::Now() - quiet_since > options_.consumer_stall_timeout) {
+        if (stall.Stalled(applied, log_last)) {
           // Behind the log and nothing delivered: the consumer is gone (the
           // client library does not always notice). Subscribe again.
           consumer_restarts_.fetch_add(1);
-          LogError("catalog_log_consumer_stalled",
-                   {{"node", options_.node_id},
-                    {"applied_seq", static_cast<int64_t>(applied)},
-                    {"log_last_seq", static_cast<int64_t>(log_last)},
-                    {"silent_ms", absl::ToInt64Milliseconds(absl::Now() - quiet_since)}});
+          LogError("catalog_log_consumer_stalled", {{"node", options_.node_id},
+                                                    {"applied_seq", static_cast<int64_t>(applied)},
+                                                    {"log_last_seq", static_cast<int64_t>(log_last)},
+                                                    {"silent_ms", absl::ToInt64Milliseconds(stall.Silent())}});
           resubscribe = true;
         }
         continue;
@@ -293,7 +288,7 @@ void CatalogReplicator::ApplierLoop() {
       }
       const uint64_t seq = meta->Sequence.Stream;
       jsMsgMetaData_Destroy(meta);
-      quiet_since = absl::Now();
+      stall.Delivered();
       const uint64_t applied = store_->AppliedLogSeq();
       if (seq <= applied) {
         natsMsg_Destroy(msg);

@@ -997,9 +997,7 @@ void Replicator::ApplierLoop() {
     }
     LogCursor cursor(store_->AppliedLogSeq(), [this](uint64_t seq) { return StillInLog(seq); });
     bool resubscribe = false;
-    // Since when the log has held operations this store has not applied
-    // while the subscription delivered nothing (reset by every delivery).
-    absl::Time quiet_since = absl::Now();
+    nats::ConsumerStallWatch stall(options_.consumer_stall_timeout);
     while (!stop_.load() && !resubscribe && !halted_.load()) {
       // Take what is there (up to 512 messages), waiting up to 200 ms for
       // the first.
@@ -1028,7 +1026,7 @@ void Replicator::ApplierLoop() {
           natsMsg_Destroy(msg);
           continue;  // not a JetStream message (e.g. a status message)
         }
-        quiet_since = absl::Now();
+        stall.Delivered();
         const uint64_t seq = meta->Sequence.Stream;
         absl::Status next = cursor.Next(seq, meta->Sequence.Consumer);
         jsMsgMetaData_Destroy(meta);
@@ -1067,17 +1065,14 @@ void Replicator::ApplierLoop() {
       if (batch.empty() && !poisoned && !resubscribe) {
         const uint64_t applied = store_->AppliedLogSeq();
         const uint64_t log_last = log_last_seq_.load();
-        if (log_last <= applied) {
-          quiet_since = absl::Now();
-        } else if (absl::Now() - quiet_since > options_.consumer_stall_timeout) {
+        if (stall.Stalled(applied, log_last)) {
           // Behind the log and nothing delivered: the consumer is gone (the
           // client library does not always notice). Subscribe again.
           consumer_restarts_.fetch_add(1);
-          LogError("replication_consumer_stalled",
-                   {{"node", options_.node_id},
-                    {"applied_seq", static_cast<int64_t>(applied)},
-                    {"log_last_seq", static_cast<int64_t>(log_last)},
-                    {"silent_ms", absl::ToInt64Milliseconds(absl::Now() - quiet_since)}});
+          LogError("replication_consumer_stalled", {{"node", options_.node_id},
+                                                    {"applied_seq", static_cast<int64_t>(applied)},
+                                                    {"log_last_seq", static_cast<int64_t>(log_last)},
+                                                    {"silent_ms", absl::ToInt64Milliseconds(stall.Silent())}});
           resubscribe = true;
         }
       }
