@@ -1,5 +1,7 @@
 #include "services/auth/permissions.h"
 
+#include "absl/container/flat_hash_map.h"
+
 namespace lifelong::auth {
 namespace {
 
@@ -143,12 +145,17 @@ const std::vector<TableRow>& PermissionTable() {
 }
 
 Scope GrantOf(absl::string_view operation, Role role) {
-  for (const TableRow& row : PermissionTable()) {
-    if (row.operation != operation) continue;
-    for (const auto& [r, s] : row.grants) {
-      if (r == role) return s;
-    }
-    return Scope::kDenied;
+  // Every call asks (the request gates and the handlers): a hash look-up,
+  // not a walk of the table's string compares.
+  static const auto* by_operation = [] {
+    auto* index = new absl::flat_hash_map<std::string, const TableRow*>();
+    for (const TableRow& row : PermissionTable()) index->emplace(row.operation, &row);  // the first row wins
+    return index;
+  }();
+  auto it = by_operation->find(operation);
+  if (it == by_operation->end()) return Scope::kDenied;
+  for (const auto& [r, s] : it->second->grants) {
+    if (r == role) return s;
   }
   return Scope::kDenied;
 }
