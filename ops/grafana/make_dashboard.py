@@ -135,6 +135,14 @@ panel("Catalog nodes behind or stopped",
        ('lifelong_catalog_log_stopped', "stopped {{instance}}")], 12, 72, unit="short",
       desc="Entries a catalog node has yet to apply, and 1 for a node that stopped applying "
            "(alerts LifelongCatalogNodeLagging, LifelongCatalogNodeStopped).")
+panel("Log subscriptions made again",
+      [('sum by (instance) (increase(lifelong_replication_consumer_restarts_total[$__rate_interval]))',
+        "records {{instance}}"),
+       ('sum by (instance) (increase(lifelong_catalog_log_consumer_restarts_total[$__rate_interval]))',
+        "catalog {{instance}}")], 0, 80, unit="short",
+      desc="A node's applier dropped a subscription that delivered nothing for 5 s while the log held "
+           "what it had not applied, and subscribed again (docs/replication.md \"Catch-up\"). Now and then "
+           "after a NATS server restart is expected; a steady rate is not (NATS logs).")
 
 dashboard = {
     "__inputs": [],
