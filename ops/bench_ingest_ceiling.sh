@@ -9,6 +9,10 @@
 #   ops/bench_ingest_ceiling.sh [seconds_each]     (default 8)
 #   PREFILL=1000000 LEARNERS=100000 ops/bench_ingest_ceiling.sh 8
 #       (defaults 200,000 statements of 20,000 learners: minutes, not tens)
+#   PROFILE=/tmp/prof ops/bench_ingest_ceiling.sh 8
+#       also records a call-graph profile of records_server during its phase
+#       (perf record -g -p, the phase's seconds) into DIR/server.perf, and
+#       DIR/server_top.txt: its functions by own samples (perf report)
 #   BIN_DIR=/some/dir ops/bench_ingest_ceiling.sh 8
 #       runs records_server and bench_records from that directory instead of
 #       building them (e.g. copies of an earlier build, for a before/after
@@ -74,10 +78,24 @@ server_figures() {
   awk '{print $14 + $15}' "/proc/$SERVER/stat"
 }
 BEFORE=$(server_figures)
+PERF=""
+if [ -n "${PROFILE:-}" ]; then
+  mkdir -p "$PROFILE"
+  # From a second in (the client's connections made) for the phase's length.
+  (sleep 1 && exec perf record -q -F 499 -g -p "$SERVER" -o "$PROFILE/server.perf" -- sleep "$SECONDS_EACH") \
+    >/dev/null 2>&1 &
+  PERF=$!
+fi
 /usr/bin/time -f "%U %S" -o "$WORK/client_time" \
   "${BENCH[@]}" --target="127.0.0.1:$(cat "$WORK/port")" --skip=query,single | tee "$WORK/server.txt" |
   grep -E "^record batch"
 AFTER=$(server_figures)
+if [ -n "$PERF" ]; then
+  wait "$PERF" || true
+  perf report -i "$PROFILE/server.perf" --stdio --no-children --sort symbol --percent-limit 0.7 2>/dev/null |
+    grep -E '^ +[0-9.]+%' >"$PROFILE/server_top.txt" || true
+  echo "  profile: $PROFILE/server.perf, top functions in $PROFILE/server_top.txt"
+fi
 # The phase runs for SECONDS_EACH after the bench's settling pause: busy
 # shares and cores are over the phase's seconds; CPU per statement over the
 # statements the server wrote.
