@@ -171,11 +171,22 @@ absl::StatusOr<AccessGrant> Authorizer::Authorize(absl::string_view authorizatio
   return AuthorizePrincipal(*p, operation);
 }
 
+namespace {
+
+absl::Status RoleNotGranted(Role role, absl::string_view operation) {
+  return absl::PermissionDeniedError(absl::StrCat("role ", RoleName(role), " may not call ", operation));
+}
+
+}  // namespace
+
+absl::Status Authorizer::CheckRoleGranted(const Principal& principal, absl::string_view operation) const {
+  if (!options_.enabled || GrantOf(operation, principal.role) != Scope::kDenied) return absl::OkStatus();
+  return RoleNotGranted(principal.role, operation);
+}
+
 absl::StatusOr<AccessGrant> Authorizer::AuthorizePrincipal(const Principal& principal, absl::string_view operation) {
   Scope scope = options_.enabled ? GrantOf(operation, principal.role) : Scope::kAny;
-  if (scope == Scope::kDenied) {
-    return absl::PermissionDeniedError(absl::StrCat("role ", RoleName(principal.role), " may not call ", operation));
-  }
+  if (scope == Scope::kDenied) return RoleNotGranted(principal.role, operation);
   if (!options_.enabled) return AccessGrant(principal, scope, std::string(operation), nullptr);
   // Internal services (the recommender calls records once per recommendation)
   // are trusted to pace themselves; the limits protect against end users.

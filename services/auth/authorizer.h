@@ -114,6 +114,11 @@ class Authorizer {
   absl::StatusOr<AccessGrant> Authorize(absl::string_view authorization, absl::string_view operation);
   // The same for an already authenticated principal (xAPI Basic credentials).
   absl::StatusOr<AccessGrant> AuthorizePrincipal(const Principal& principal, absl::string_view operation);
+  // Only whether `principal`'s role is granted `operation` at all: the
+  // PERMISSION_DENIED AuthorizePrincipal gives when it is not, else OK (also
+  // with authorization off). No limit is counted: the request gates ask it
+  // before they parse a request, and the handler then authorizes the call.
+  absl::Status CheckRoleGranted(const Principal& principal, absl::string_view operation) const;
 
   // Whether the credential is on the revocation list (reloaded as needed):
   // its subject, its token id, or the learner a kiosk session acts for.

@@ -6,7 +6,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "services/auth/grpc_auth.h"
-#include "services/auth/permissions.h"
 #include "services/catalog/course_validation.h"
 #include "services/common/grpc_status.h"
 #include "services/common/log.h"
@@ -90,9 +89,7 @@ grpc::Status CatalogService::GateRequest(grpc::ServerContext* ctx, absl::string_
     absl::StatusOr<auth::Principal> caller = auth_->Authenticate(auth::AuthorizationHeader(ctx));
     if (!caller.ok()) return ToGrpcStatus(caller.status());
     const std::string op = absl::StrCat("/lifelong.v1.CourseCatalogService/", method);
-    if (auth::GrantOf(op, caller->role) == auth::Scope::kDenied) {
-      return ToGrpcStatus(auth_->AuthorizePrincipal(*caller, op).status());  // its refusal, as the handler's
-    }
+    if (absl::Status granted = auth_->CheckRoleGranted(*caller, op); !granted.ok()) return ToGrpcStatus(granted);
   }
   return ToGrpcStatus(ParseRawRequest(method, MaxRequestBytes(method), raw, request));
 }

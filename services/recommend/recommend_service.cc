@@ -7,7 +7,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "services/auth/grpc_auth.h"
-#include "services/auth/permissions.h"
 #include "services/common/grpc_status.h"
 #include "services/common/overload.h"
 #include "services/common/raw_request.h"
@@ -42,8 +41,8 @@ grpc::Status RecommendService::GateRequest(grpc::ServerContext* ctx, absl::strin
     absl::StatusOr<auth::Principal> caller = deps_.authorizer->Authenticate(auth::AuthorizationHeader(ctx));
     if (!caller.ok()) return ToGrpcStatus(caller.status());
     const std::string op = absl::StrCat("/lifelong.v1.RecommendationService/", method);
-    if (auth::GrantOf(op, caller->role) == auth::Scope::kDenied) {
-      return ToGrpcStatus(deps_.authorizer->AuthorizePrincipal(*caller, op).status());  // the handler's refusal
+    if (absl::Status granted = deps_.authorizer->CheckRoleGranted(*caller, op); !granted.ok()) {
+      return ToGrpcStatus(granted);
     }
   }
   return ToGrpcStatus(ParseRawRequest(method, MaxRequestBytes(method), raw, request));

@@ -206,13 +206,10 @@ grpc::Status RecordsService::GateRequest(grpc::ServerContext* ctx, absl::string_
     if (!Authenticate(ctx, op, &principal, &refused)) return refused;
     // A role the method is not granted to at all is refused before the
     // parse, with the refusal (and audit entry) the handler's Admit gives.
-    if (auth::GrantOf(op, principal->role) == auth::Scope::kDenied) {
-      absl::StatusOr<auth::AccessGrant> grant = auth_->AuthorizePrincipal(*principal, op);
-      if (!grant.ok()) {
-        audit_->RecordCall(*principal, op, "", absl::StatusCodeToString(grant.status().code()),
-                           grant.status().message().substr(0, 200));
-        return ToGrpcStatus(grant.status());
-      }
+    if (absl::Status granted = auth_->CheckRoleGranted(*principal, op); !granted.ok()) {
+      audit_->RecordCall(*principal, op, "", absl::StatusCodeToString(granted.code()),
+                         granted.message().substr(0, 200));
+      return ToGrpcStatus(granted);
     }
   }
   return ToGrpcStatus(ParseRequest(op, principal.ok() ? &*principal : nullptr, kMaxQueryRequestBytes, raw, req));
