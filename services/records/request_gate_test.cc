@@ -21,6 +21,7 @@
 #include "services/records/records_service.h"
 #include "services/records/test_statements.h"
 #include "tests/testing/junk_requests.h"
+#include "tests/testing/records_fixture.h"
 #include "tests/testing/subprocess.h"
 
 namespace lifelong::records {
@@ -55,12 +56,8 @@ class RequestGateTest : public ::testing::Test {
 
   // A token of `role` (a kiosk at a venue, a teacher of one course).
   std::string TokenOf(auth::Role role) {
-    auth::Principal p;
-    p.subject = role == auth::Role::kLearner ? "u000001" : absl::StrCat(auth::RoleName(role), "-1");
-    p.role = role;
-    if (role == auth::Role::kKiosk) p.venue = "venue-1";
-    if (role == auth::Role::kTeacher) p.courses = {"course-1"};
-    return *auth::MintToken(p, absl::Minutes(5), ao_.token);
+    const std::string subject = role == auth::Role::kLearner ? "u000001" : absl::StrCat(auth::RoleName(role), "-1");
+    return *auth::MintToken(lifelong::testing::TestPrincipal(role, subject), absl::Minutes(5), ao_.token);
   }
 
   // One call of `method` with `bytes` as its request, as they are.
