@@ -39,21 +39,6 @@ using testing::RunfilePath;
 using testing::RunToCompletion;
 using testing::Subprocess;
 
-// A currently free TCP port on 127.0.0.1 (for the metrics endpoints, which
-// must be known to the test).
-int FreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  socklen_t len = sizeof(addr);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  int port = ntohs(addr.sin_port);
-  close(fd);
-  return port;
-}
-
 // GET http://127.0.0.1:port/path with a raw socket; the whole response.
 std::string HttpGet(int port, const std::string& path) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -118,17 +103,21 @@ class EndToEnd : public ::testing::Test {
 
   static void StartService(const std::string& name, const std::string& binary, const std::string& data_dir,
                            std::vector<std::string> flags) {
-    const int metrics_port = FreePort();
-    (*metrics_)[name] = metrics_port;
     testing::ServiceOptions o;
     o.binary = binary;
     o.data_dir = data_dir;
     o.port_file = *dir_ + "/" + name + ".port";
     o.log_path = *dir_ + "/" + name + ".log";
     o.flags = std::move(flags);
-    o.flags.push_back("--metrics_port=" + std::to_string(metrics_port));
+    // The server binds its metrics port itself and logs it (LoggedPort).
+    o.flags.push_back("--metrics_port=0");
+    const size_t log_from = testing::FileSize(o.log_path);
     absl::StatusOr<testing::ServiceProcess> p = testing::ServiceProcess::Start(o);
     ASSERT_TRUE(p.ok()) << name << ": " << p.status();
+    absl::StatusOr<int> metrics_port =
+        testing::LoggedPort(o.log_path, log_from, name == "recommend" ? "metrics_serving" : "serving", "metrics_port");
+    ASSERT_TRUE(metrics_port.ok()) << name << ": " << metrics_port.status();
+    (*metrics_)[name] = *metrics_port;
     ports_[name] = p->port();
     procs_->emplace(name, *std::move(p));
   }

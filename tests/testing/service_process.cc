@@ -1,7 +1,11 @@
 #include "tests/testing/service_process.h"
 
 #include <signal.h>
+#include <sys/stat.h>
 
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <thread>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -29,5 +33,35 @@ absl::StatusOr<ServiceProcess> ServiceProcess::Start(const ServiceOptions& optio
 }
 
 std::string ServiceProcess::address() const { return absl::StrCat("127.0.0.1:", port_); }
+
+size_t FileSize(const std::string& path) {
+  struct stat st;
+  return stat(path.c_str(), &st) == 0 ? static_cast<size_t>(st.st_size) : 0;
+}
+
+absl::StatusOr<int> LoggedPort(const std::string& log_path, size_t from, absl::string_view event,
+                               absl::string_view field, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (true) {
+    std::ifstream in(log_path);
+    in.seekg(static_cast<std::streamoff>(from));
+    for (std::string line; std::getline(in, line);) {
+      if (line.empty() || line.front() != '{') continue;
+      nlohmann::json j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+      if (!j.is_object() || j.value("event", "") != event) continue;
+      auto it = j.find(std::string(field));
+      if (it == j.end() || !it->is_number_integer() || it->get<int>() <= 0) {
+        return absl::NotFoundError(
+            absl::StrCat(log_path, ": the \"", event, "\" line has no port \"", field, "\": ", line));
+      }
+      return it->get<int>();
+    }
+    if (std::chrono::steady_clock::now() >= deadline) {
+      return absl::DeadlineExceededError(
+          absl::StrCat(log_path, ": no \"", event, "\" line with \"", field, "\" in time"));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
 
 }  // namespace lifelong::testing

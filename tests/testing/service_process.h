@@ -21,10 +21,12 @@
 #define LIFELONG_TESTS_TESTING_SERVICE_PROCESS_H_
 
 #include <chrono>
+#include <cstddef>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "tests/testing/subprocess.h"
 
 namespace lifelong::testing {
@@ -73,6 +75,21 @@ class ServiceProcess {
   Subprocess process_;
   int port_ = 0;
 };
+
+// The size of the file at `path` now (0 when it does not exist): where a
+// process about to be started will begin its lines in an appended log.
+size_t FileSize(const std::string& path);
+
+// A port a server bound itself and logged: the integer `field` of the first
+// JSON line at or after byte `from` of `log_path` whose "event" is `event`
+// (records and catalog: "serving" / "metrics_port"; recommend:
+// "metrics_serving" / "metrics_port"; records' xAPI: "xapi_serving" /
+// "port"), waiting up to `timeout` for it. Start servers with
+// --metrics_port=0 (--xapi_port=0) and read the port here: a port picked
+// free beforehand can be taken by any connection's ephemeral port before the
+// server binds it. DEADLINE_EXCEEDED when no such line appeared in time.
+absl::StatusOr<int> LoggedPort(const std::string& log_path, size_t from, absl::string_view event,
+                               absl::string_view field, std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
 }  // namespace lifelong::testing
 

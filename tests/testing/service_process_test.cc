@@ -1,9 +1,15 @@
 #include "tests/testing/service_process.h"
 
+#include <arpa/inet.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
+#include <unistd.h>
+
+#include <fstream>
 
 #include "proto/lifelong/v1/catalog.grpc.pb.h"
 
@@ -47,6 +53,59 @@ TEST(ServiceProcess, RefusesMissingOptionsAndReportsAServerThatNeverServes) {
   absl::StatusOr<ServiceProcess> bad = ServiceProcess::Start(o);
   ASSERT_FALSE(bad.ok());
   EXPECT_NE(bad.status().message().find("catalog_server"), absl::string_view::npos) << bad.status();
+}
+
+// Whether something accepts TCP connections on 127.0.0.1:port.
+bool Listening(int port) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  const bool ok = connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0;
+  close(fd);
+  return ok;
+}
+
+TEST(LoggedPort, ReadsThePortTheServerBoundFromItsOwnStartInAnAppendedLog) {
+  const std::string dir = FreshTempDir("logged_port");
+  ServiceOptions o;
+  o.binary = "services/catalog/catalog_server";
+  o.data_dir = dir + "/db";
+  o.port_file = dir + "/catalog.port";
+  o.log_path = dir + "/catalog.log";
+  o.host = "127.0.0.1";
+  o.flags = {"--metrics_port=0"};
+  int first_port = 0;
+  for (int start = 0; start < 2; ++start) {
+    const size_t from = FileSize(o.log_path);
+    EXPECT_EQ(from > 0, start > 0) << "the second start appends to the first's log";
+    absl::StatusOr<ServiceProcess> catalog = ServiceProcess::Start(o);
+    ASSERT_TRUE(catalog.ok()) << catalog.status();
+    absl::StatusOr<int> metrics_port = LoggedPort(o.log_path, from, "serving", "metrics_port");
+    ASSERT_TRUE(metrics_port.ok()) << metrics_port.status();
+    EXPECT_NE(*metrics_port, catalog->port());
+    EXPECT_TRUE(Listening(*metrics_port)) << *metrics_port;
+    if (start == 0) {
+      first_port = *metrics_port;
+    } else if (*metrics_port != first_port) {
+      EXPECT_FALSE(Listening(first_port)) << "the first start's port, read from the log's start";
+    }
+    ASSERT_TRUE(catalog->Stop(SIGTERM).ok());
+  }
+}
+
+TEST(LoggedPort, SaysWhenTheLineNeverComes) {
+  const std::string dir = FreshTempDir("logged_port_missing");
+  const std::string log = dir + "/server.log";
+  std::ofstream(log) << "{\"event\":\"starting\"}\nnot json\n{\"event\":\"serving\",\"port\":5}\n";
+  absl::StatusOr<int> port = LoggedPort(log, 0, "serving", "metrics_port", std::chrono::milliseconds(200));
+  EXPECT_EQ(port.status().code(), absl::StatusCode::kNotFound) << port.status();
+  EXPECT_EQ(LoggedPort(log, 0, "serving", "port").value_or(0), 5);
+  port = LoggedPort(log, 0, "xapi_serving", "port", std::chrono::milliseconds(200));
+  EXPECT_EQ(port.status().code(), absl::StatusCode::kDeadlineExceeded) << port.status();
+  port = LoggedPort(dir + "/no_such.log", 0, "serving", "port", std::chrono::milliseconds(100));
+  EXPECT_EQ(port.status().code(), absl::StatusCode::kDeadlineExceeded) << port.status();
 }
 
 }  // namespace

@@ -37,7 +37,6 @@
 namespace lifelong::catalog {
 namespace {
 
-using lifelong::testing::FreePort;
 using lifelong::testing::HttpGet;
 using v1::Course;
 using Stub = v1::CourseCatalogService::Stub;
@@ -110,20 +109,24 @@ class CatalogReplicationTest : public ::testing::Test {
 
   // Starts (or restarts) `n` on the cluster and waits until it is ready.
   void Start(Node* n, bool wait_ready = true) {
-    n->metrics_port = FreePort();
     lifelong::testing::ServiceOptions o;
     o.binary = "services/catalog/catalog_server";
     o.data_dir = n->data_dir;
     o.port_file = absl::StrCat(dir_, "/", n->id, ".port");
     o.log_path = absl::StrCat(dir_, "/", n->id, ".log");
     o.host = "127.0.0.1";
-    o.flags = {absl::StrCat("--metrics_port=", n->metrics_port), "--backup_dir=off", "--replication_nats=" + nats_.urls,
-               "--node_id=" + n->id, "--replicas=3"};
+    // The server binds its metrics port itself and logs it (LoggedPort).
+    o.flags = {"--metrics_port=0", "--backup_dir=off", "--replication_nats=" + nats_.urls, "--node_id=" + n->id,
+               "--replicas=3"};
     o.start_timeout = std::chrono::seconds(90);
     unlink(o.port_file.c_str());
+    const size_t log_from = lifelong::testing::FileSize(o.log_path);
     absl::StatusOr<lifelong::testing::ServiceProcess> p = lifelong::testing::ServiceProcess::Start(o);
     ASSERT_TRUE(p.ok()) << p.status() << "\n" << Log(*n);
     n->process = std::move(*p);
+    absl::StatusOr<int> metrics_port = lifelong::testing::LoggedPort(o.log_path, log_from, "serving", "metrics_port");
+    ASSERT_TRUE(metrics_port.ok()) << metrics_port.status() << "\n" << Log(*n);
+    n->metrics_port = *metrics_port;
     n->stub = v1::CourseCatalogService::NewStub(
         grpc::CreateChannel(n->process->address(), grpc::InsecureChannelCredentials()));
     if (wait_ready) {
