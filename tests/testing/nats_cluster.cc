@@ -3,11 +3,15 @@
 #include <arpa/inet.h>
 #include <nats/nats.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdlib>
+#include <filesystem>
 #include <iostream>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -77,6 +81,30 @@ uint64_t AppliedSeq(int metrics_port) {
 
 namespace {
 
+// Whether something accepts TCP connections on 127.0.0.1:port.
+bool Accepts(int port) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  const bool ok = connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0;
+  close(fd);
+  return ok;
+}
+
+// Whether member `i` runs and accepts clients within 10 s (false: it exited,
+// e.g. because another process took its port between FreePort and its bind).
+bool MemberListens(NatsCluster* c, int i) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (!c->servers[i].Running()) return false;
+    if (Accepts(c->client_ports[i])) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return false;
+}
+
 void StartMember(NatsCluster* c, const std::string& dir, int i) {
   std::vector<std::string> routes;
   for (int port : c->cluster_ports) routes.push_back(absl::StrCat("nats://127.0.0.1:", port));
@@ -99,19 +127,39 @@ void StartMember(NatsCluster* c, const std::string& dir, int i) {
 }  // namespace
 
 NatsCluster StartNatsCluster(const std::string& dir) {
-  NatsCluster c;
-  std::vector<std::string> urls;
-  for (int i = 0; i < 3; ++i) {
-    c.client_ports.push_back(FreePort());
-    c.cluster_ports.push_back(FreePort());
-    urls.push_back(absl::StrCat("nats://127.0.0.1:", c.client_ports[i]));
+  // Ports are picked free before nats-server binds them (the routes name
+  // every member's), so another process may take one in between: then the
+  // whole cluster starts again on other ports, from empty storage.
+  for (int attempt = 1;; ++attempt) {
+    NatsCluster c;
+    std::vector<std::string> urls;
+    for (int i = 0; i < 3; ++i) {
+      c.client_ports.push_back(FreePort());
+      c.cluster_ports.push_back(FreePort());
+      urls.push_back(absl::StrCat("nats://127.0.0.1:", c.client_ports[i]));
+    }
+    c.urls = absl::StrJoin(urls, ",");
+    for (int i = 0; i < 3; ++i) StartMember(&c, dir, i);
+    bool all = true;
+    for (int i = 0; i < 3; ++i) all = MemberListens(&c, i) && all;
+    if (all) return c;
+    if (attempt == 3) {
+      std::cerr << "nats cluster: a member did not start in 3 attempts (logs: " << dir << "/nats-N.log)\n";
+      std::abort();
+    }
+    std::cerr << "nats cluster: a member did not start (attempt " << attempt << "); again on other ports\n";
+    for (Subprocess& s : c.servers) (void)s.Stop(SIGKILL);
+    for (int i = 0; i < 3; ++i) std::filesystem::remove_all(absl::StrCat(dir, "/nats-", i + 1));
   }
-  c.urls = absl::StrJoin(urls, ",");
-  for (int i = 0; i < 3; ++i) StartMember(&c, dir, i);
-  return c;
 }
 
-void RestartNatsMember(NatsCluster* c, const std::string& dir, int i) { StartMember(c, dir, i); }
+void RestartNatsMember(NatsCluster* c, const std::string& dir, int i) {
+  StartMember(c, dir, i);
+  if (!MemberListens(c, i)) {
+    std::cerr << "nats cluster: nats-" << i + 1 << " did not start again on port " << c->client_ports[i]
+              << " (log: " << dir << "/nats-" << i + 1 << ".log)\n";
+  }
+}
 
 int DeleteStreamConsumers(const std::string& nats_url, const std::string& stream) {
   int n = 0;
