@@ -309,6 +309,12 @@ absl::Status RecordsServer::RegisterMetrics() {
          "operations it had not applied (a consumer lost on the server), and subscribed again.",
          {},
          [rep] { return double(rep->Status().consumer_restarts); }},
+        {MetricType::kCounter,
+         "lifelong_replication_erasures_unconfirmed_total",
+         "Erasures this node answered as leader only after the read-refusal bound (about the lease TTL), because a "
+         "node did not report having applied them (down, cut off or behind; such a node refuses reads).",
+         {},
+         [rep] { return double(rep->Status().erasures_unconfirmed); }},
         {MetricType::kGauge,
          "lifelong_replication_log_trimmed_below",
          "The replicated log holds no operation below this sequence (0: never trimmed; docs/replication.md, "

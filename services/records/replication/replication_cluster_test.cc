@@ -196,11 +196,10 @@ void ExpectReadsRefused(const Node& n, const std::string& id) {
   EXPECT_EQ(status, 503) << n.id << ": " << body;
 }
 
-// After an erasure `n` has applied: its statement `id` and xAPI document
-// `state_path` are never served again. A follower may refuse reads for a
-// moment (UNAVAILABLE / 503: its last read of the log's end is older than
-// kReadLagGrace while the erasure's follow-ups still arrive, as on a loaded
-// machine); once it serves them they are NOT_FOUND / 404.
+// After an erasure was answered: `n` never serves its statement `id` or
+// xAPI document `state_path` again. A follower may refuse reads for a while
+// (UNAVAILABLE / 503: it has not applied the erasure, or what follows it, as
+// on a loaded machine); once it serves them they are NOT_FOUND / 404.
 void ExpectErasedOn(const Node& n, const std::string& id, const std::string& state_path) {
   const absl::Time deadline = absl::Now() + absl::Seconds(20);
   grpc::Status s;
@@ -545,12 +544,12 @@ TEST_F(ReplicationCluster, ErasureLeavesTheLogAndAnEmptyNodeRebuilds) {
   ASSERT_TRUE(s.ok()) << s.error_message();
   EXPECT_EQ(resp.erased_statements(), 12);  // 11 of theirs alone, and they leave the group statement
 
-  // Gone from every node's store, and from the stream.
+  // Once the erasure is answered no node shows the learner (a follower has
+  // applied it, or refuses reads until it has), and it is gone from every
+  // node's store and from the stream.
   uint64_t applied = leader->Applied();
-  for (Node* n : Live()) {
-    ASSERT_TRUE(WaitForApplied(*n, applied, absl::Seconds(30)));
-    ExpectErasedOn(*n, TestUuid(3), state);
-  }
+  for (Node* n : Live()) ExpectErasedOn(*n, TestUuid(3), state);
+  for (Node* n : Live()) ASSERT_TRUE(WaitForApplied(*n, applied, absl::Seconds(30)));
   EXPECT_EQ(StreamMessages(first_url, subject), 0u);
   EXPECT_EQ(StreamMessages(first_url, LearnerSubject("u-stays", "lifelong.records")), 10u);
   // No statement in the log names the erased learner any more, shared

@@ -85,6 +85,8 @@ struct Replicator::Nats {
 struct Replicator::Waiter {
   LogOpKind kind = LogOpKind::kRecord;
   bool done = false;
+  uint64_t seq = 0;      // the operation's place in the log, once published
+  absl::Time published;  // when its PubAck came
   absl::StatusOr<std::vector<StoredStatement>> records = absl::UnknownError("not applied");
   absl::StatusOr<int64_t> erased = absl::UnknownError("not applied");
   absl::Status status;
@@ -364,11 +366,27 @@ absl::Status Replicator::CheckServingReads() const {
                                                options_.lease_ttl_ms, " ms, so its store may be stale", hint));
   }
   // The leader is the only proposer: what the log holds beyond its store is
-  // its own writes in flight, not yet answered to anyone.
+  // its own writes in flight, not yet answered to anyone. A follower
+  // refuses from kReadLagGrace after it first saw an operation it has still
+  // not applied (not after its latest read of the log's end, which is never
+  // that old while it reads every tick: a follower that stayed behind
+  // served stale reads until it caught up).
   const uint64_t last = log_last_seq_.load();
-  if (!IsLeader() && last > applied && age_ns > absl::ToInt64Nanoseconds(kReadLagGrace)) {
-    return absl::UnavailableError(absl::StrCat(options_.node_id, " is ", last - applied,
-                                               " operation(s) behind the replicated log (catching up)", hint));
+  if (!IsLeader() && last > applied) {
+    int64_t seen_ns = 0;
+    {
+      absl::MutexLock lock(&mu_);
+      for (const auto& [seq, at_ns] : unapplied_seen_) {
+        if (seq > applied_) {
+          seen_ns = at_ns;
+          break;
+        }
+      }
+    }
+    if (seen_ns != 0 && SteadyNowNs() - seen_ns > absl::ToInt64Nanoseconds(kReadLagGrace)) {
+      return absl::UnavailableError(absl::StrCat(options_.node_id, " is ", last - applied,
+                                                 " operation(s) behind the replicated log (catching up)", hint));
+    }
   }
   return absl::OkStatus();
 }
@@ -510,6 +528,8 @@ absl::Status Replicator::Propose(const LogOp& op, Waiter* w) {
     }
     const uint64_t seq = acked->first;
     const bool duplicate = acked->second;
+    w->seq = seq;
+    w->published = absl::Now();
     if (!duplicate && seq <= applied_before) {
       // A new message at a sequence this node has already applied: the
       // log's end went back (it lost operations). This node would never
@@ -561,7 +581,88 @@ absl::StatusOr<int64_t> Replicator::ProposeErase(const std::string& learner, int
   op.learner = learner;
   Waiter w;
   LL_RETURN_IF_ERROR(Propose(op, &w));
+  if (w.erased.ok()) AwaitErasureEverywhere(w.seq, w.published);
   return w.erased;
+}
+
+void Replicator::NoteLogEnd(uint64_t last, int64_t read_start_ns) {
+  absl::MutexLock lock(&mu_);
+  while (!unapplied_seen_.empty() && unapplied_seen_.front().first <= applied_) unapplied_seen_.pop_front();
+  if (last <= applied_ || (!unapplied_seen_.empty() && unapplied_seen_.back().first >= last)) return;
+  if (unapplied_seen_.size() >= kMaxUnappliedSeen) {
+    // The newest two become one: the larger end, seen at the older time
+    // (only ever more refusals, never fewer).
+    const uint64_t newest = unapplied_seen_.back().first;
+    unapplied_seen_.pop_back();
+    unapplied_seen_.back().first = newest;
+  }
+  unapplied_seen_.emplace_back(last, read_start_ns);
+}
+
+absl::Duration Replicator::LeaseTick() const {
+  return absl::Milliseconds(std::max<int64_t>(50, options_.lease_ttl_ms / 4));
+}
+
+absl::Duration Replicator::ReadRefusalBound() const {
+  return std::max(LeaseTick() + kReadLagGrace, absl::Milliseconds(options_.lease_ttl_ms)) + LeaseTick();
+}
+
+std::optional<std::vector<std::string>> Replicator::OtherNodePositionKeys() const {
+  kvKeysList keys;
+  natsStatus s = kvStore_Keys(&keys, nats_->log_kv, nullptr);
+  if (s == NATS_NOT_FOUND) return std::vector<std::string>{};  // no node has reported
+  if (s != NATS_OK) return std::nullopt;
+  std::vector<std::string> out;
+  for (int i = 0; i < keys.Count; ++i) {
+    absl::string_view node = keys.Keys[i];
+    if (absl::ConsumePrefix(&node, kNodePositionKeyPrefix) && node != options_.node_id) out.emplace_back(keys.Keys[i]);
+  }
+  kvKeysList_Destroy(&keys);
+  return out;
+}
+
+bool Replicator::NodeReportsApplied(const std::string& key, uint64_t seq) const {
+  kvEntry* e = nullptr;
+  natsStatus s = kvStore_Get(&e, nats_->log_kv, key.c_str());
+  if (s == NATS_NOT_FOUND) return true;  // gone from the bucket: no longer a node
+  if (s != NATS_OK) return false;
+  absl::string_view node = key;
+  absl::ConsumePrefix(&node, kNodePositionKeyPrefix);
+  absl::StatusOr<NodePosition> p = DecodeNodePosition(node, kvEntry_ValueString(e));
+  kvEntry_Destroy(e);
+  return p.ok() && p->applied_seq >= seq;
+}
+
+void Replicator::AwaitErasureEverywhere(uint64_t seq, absl::Time published) {
+  const absl::Time deadline = published + ReadRefusalBound();
+  // The other nodes as listed once (a node that joins later starts behind
+  // the erasure and refuses reads until it has applied it).
+  std::optional<std::vector<std::string>> waiting;
+  while (!stop_.load()) {
+    if (!waiting) waiting = OtherNodePositionKeys();
+    if (waiting) {
+      waiting->erase(std::remove_if(waiting->begin(), waiting->end(),
+                                    [&](const std::string& key) { return NodeReportsApplied(key, seq); }),
+                     waiting->end());
+      if (waiting->empty()) return;
+    }
+    if (absl::Now() >= deadline) break;
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  erasures_unconfirmed_.fetch_add(1);
+  std::string nodes = "(the positions bucket could not be read)";
+  if (waiting) {
+    nodes.clear();
+    for (absl::string_view key : *waiting) {
+      absl::ConsumePrefix(&key, kNodePositionKeyPrefix);
+      absl::StrAppend(&nodes, nodes.empty() ? "" : ",", key);
+    }
+  }
+  LogWarn("replication_erasure_unconfirmed",
+          {{"seq", static_cast<int64_t>(seq)},
+           {"waited_ms", absl::ToInt64Milliseconds(absl::Now() - published)},
+           {"nodes", nodes},
+           {"why", "these nodes have not reported applying the erasure; each refuses reads until it has"}});
 }
 
 absl::Status Replicator::ProposeMeta(const std::vector<std::pair<std::string, std::optional<std::string>>>& edits,
@@ -743,7 +844,7 @@ void Replicator::RetentionLoop() {
   absl::Time next_trim = absl::Now() + options_.trim_interval;
   while (!stop_.load()) {
     const absl::Time now = absl::Now();
-    if (now >= next_report) {
+    if (now >= next_report || report_position_now_.exchange(false)) {
       next_report = now + options_.position_interval;
       ReportPosition();
     }
@@ -1153,6 +1254,9 @@ void Replicator::ApplierLoop() {
           absl::SleepFor(absl::Seconds(1));
         } while (!stop_.load());
         if (applied.ok()) ApplyRecovered();
+        // The leader waits for every node's report before it answers the
+        // erasure (AwaitErasureEverywhere).
+        if (d.op.kind == LogOpKind::kErase && applied.ok()) report_position_now_ = true;
         if (d.op.kind == LogOpKind::kErase && applied.ok()) {
           // (The learner's xAPI documents went with the statements, in the
           // erasure's batch: RecordStore::SetEraseExtension.)
@@ -1224,7 +1328,7 @@ void Replicator::StepDown(absl::string_view why) {
 bool Replicator::IsLeader() const { return role_.load() == kRoleLeader && SteadyNowNs() < lease_deadline_ns_.load(); }
 
 void Replicator::LeaseLoop() {
-  const absl::Duration tick = absl::Milliseconds(std::max<int64_t>(50, options_.lease_ttl_ms / 4));
+  const absl::Duration tick = LeaseTick();
   // How long a lease counts as held from the moment its create or update was
   // sent: the bucket's TTL runs from when the server stored it (later), less
   // a tenth for clocks that do not run quite alike.
@@ -1247,9 +1351,13 @@ void Replicator::LeaseLoop() {
     }
     // The store's position first: the log may only grow after it is read.
     const uint64_t applied_before = store_->AppliedLogSeq();
+    // A read's result is the log's end as of its start at the earliest: its
+    // age counts from there (ReadRefusalBound).
+    const int64_t read_start_ns = SteadyNowNs();
     if (absl::StatusOr<std::optional<uint64_t>> last = ReadStreamLastSeq(); last.ok()) {
       log_last_seq_ = last->value_or(0);
-      log_last_read_ns_ = SteadyNowNs();
+      log_last_read_ns_ = read_start_ns;
+      NoteLogEnd(last->value_or(0), read_start_ns);
       if (log_checked_.load() && !halted_.load()) {
         // Halted only once the finding holds for kBehindConfirmation (a
         // stream leader just elected may answer from a store that has not
@@ -1391,11 +1499,12 @@ absl::StatusOr<uint64_t> Replicator::ReadLogLastSeq() const {
 absl::Status Replicator::CheckLog() {
   for (int attempt = 0;; ++attempt) {
     const uint64_t applied = store_->AppliedLogSeq();  // before the stream
+    const int64_t read_start_ns = SteadyNowNs();
     LL_ASSIGN_OR_RETURN(std::optional<uint64_t> last, ReadStreamLastSeq());
     switch (CheckLogAgainstStore(applied, last)) {
       case LogVerdict::kInStep:
         log_last_seq_ = *last;
-        log_last_read_ns_ = SteadyNowNs();
+        log_last_read_ns_ = read_start_ns;
         log_checked_ = true;
         return absl::OkStatus();
       case LogVerdict::kBehindStore:
@@ -1541,6 +1650,7 @@ ReplicationStatus Replicator::Status() const {
   st.connected = connected_.load();
   st.leader_changes = leader_changes_.load();
   st.consumer_restarts = consumer_restarts_.load();
+  st.erasures_unconfirmed = erasures_unconfirmed_.load();
   st.log_last_seq = log_last_seq_.load();
   absl::MutexLock lock(&mu_);
   st.leader = leader_;
@@ -1562,6 +1672,7 @@ std::string Replicator::StatusJson() const {
                       {"lag", st.lag},
                       {"leader_changes", st.leader_changes},
                       {"consumer_restarts", st.consumer_restarts},
+                      {"erasures_unconfirmed", st.erasures_unconfirmed},
                       {"connected", st.connected},
                       {"trimmed_below", st.trimmed_below},
                       {"ahead_of_log", st.ahead_of_log}};

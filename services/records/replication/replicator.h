@@ -96,6 +96,7 @@
 #define LIFELONG_SERVICES_RECORDS_REPLICATION_REPLICATOR_H_
 
 #include <atomic>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -190,6 +191,10 @@ struct ReplicationStatus {
   // Times the applier dropped a subscription that had gone silent while the
   // log held operations it had not applied (consumer_stall_timeout).
   uint64_t consumer_restarts = 0;
+  // Erasures this node (as leader) answered only after ReadRefusalBound(),
+  // because some node did not report having applied them (down, cut off,
+  // behind or stalled; docs/replication.md, "Erasure and follower reads").
+  uint64_t erasures_unconfirmed = 0;
   bool connected = false;
   std::string applier_error;   // why the applier is stopped or stalled; "" when it runs
   uint64_t trimmed_below = 0;  // the log holds no operation below this (0: never trimmed)
@@ -252,6 +257,12 @@ class Replicator : public OpLog, public xapi::DocumentLog {
   // its position, so a client reads through the leader instead.
   absl::Status CheckServingReads() const;
   static constexpr absl::Duration kReadLagGrace = absl::Milliseconds(500);
+  // How long after an operation reached the log every node that has not
+  // applied it refuses reads (CheckServingReads): a node reads the log's end
+  // every lease tick (TTL/4) and refuses kReadLagGrace after a read that
+  // found what it has not applied; one whose reads stop refuses a TTL after
+  // the start of its last one. Plus a tick for a read in flight.
+  absl::Duration ReadRefusalBound() const;
   // Blocks until the applier has applied `seq` or `timeout` passes.
   bool WaitApplied(uint64_t seq, absl::Duration timeout) const;
   // The stream's last sequence, read now. NOT_FOUND when the stream does
@@ -263,6 +274,14 @@ class Replicator : public OpLog, public xapi::DocumentLog {
   // OpLog.
   absl::StatusOr<std::vector<StoredStatement>> ProposeRecord(std::vector<ParsedStatement> statements,
                                                              int64_t now_us) override;
+  // Answered only once no node serves the learner's records: every node in
+  // the positions bucket reported it applied the erasure (each reports at
+  // once after applying one), or, failing that, ReadRefusalBound() has
+  // passed since it reached the log, after which a node that has not
+  // applied it refuses reads. (Before, a healthy follower could serve the
+  // erased records for up to a lease tick plus kReadLagGrace after the
+  // answer.) Counted in ReplicationStatus::erasures_unconfirmed when the
+  // bound had to pass.
   absl::StatusOr<int64_t> ProposeErase(const std::string& learner, int64_t now_us) override;
   absl::Status ProposeMeta(const std::vector<std::pair<std::string, std::optional<std::string>>>& edits,
                            int64_t now_us) override;
@@ -350,6 +369,21 @@ class Replicator : public OpLog, public xapi::DocumentLog {
   // leader, every trim_interval, the log below FirstSeqToKeep removed.
   void RetentionLoop();
   void ReportPosition();
+  // The positions bucket's keys of every node but this one (nullopt when
+  // the bucket cannot be read), and whether one of them reports an applied
+  // position of at least `seq` (true when its key is gone; false when it
+  // cannot be read).
+  std::optional<std::vector<std::string>> OtherNodePositionKeys() const;
+  bool NodeReportsApplied(const std::string& key, uint64_t seq) const;
+  // Leader, after its erasure at `seq` was applied here: waits until
+  // every other node reports `seq` applied or ReadRefusalBound() since
+  // `published` (logged and counted then).
+  void AwaitErasureEverywhere(uint64_t seq, absl::Time published);
+  // The lease thread's round: TTL/4, at least 50 ms.
+  absl::Duration LeaseTick() const;
+  // A read of the log's end, started at `read_start_ns`, found `last`:
+  // remembered in unapplied_seen_ while this node has not applied it.
+  void NoteLogEnd(uint64_t last, int64_t read_start_ns);
   void TrimLog();
   // The "trimmed_below" key (0 when absent).
   absl::StatusOr<uint64_t> ReadTrimmedBelow() const;
@@ -377,6 +411,10 @@ class Replicator : public OpLog, public xapi::DocumentLog {
   std::atomic<int64_t> log_last_read_ns_{0};
   std::atomic<uint64_t> leader_changes_{0};
   std::atomic<uint64_t> consumer_restarts_{0};
+  std::atomic<uint64_t> erasures_unconfirmed_{0};
+  // The applier applied an erasure: the retention thread reports this
+  // node's position now rather than at its next interval.
+  std::atomic<bool> report_position_now_{false};
   // When the lease this node last won or renewed counts as expired
   // (steady clock, ns; 0: not held). Written by the lease thread.
   std::atomic<int64_t> lease_deadline_ns_{0};
@@ -403,6 +441,12 @@ class Replicator : public OpLog, public xapi::DocumentLog {
   // "" once it applies.
   std::string apply_stalled_ ABSL_GUARDED_BY(mu_);
   std::multimap<std::string, Waiter*> waiters_ ABSL_GUARDED_BY(mu_);  // by message id
+  // Ends of the log this node has read and not yet applied, each with the
+  // start of the read that first found it (steady ns), in increasing order:
+  // the first one above applied_ says since when this node is behind
+  // (CheckServingReads). At most kMaxUnappliedSeen.
+  static constexpr size_t kMaxUnappliedSeen = 64;
+  std::deque<std::pair<uint64_t, int64_t>> unapplied_seen_ ABSL_GUARDED_BY(mu_);
 
   // Stored-sequence ranges of record operations, taken in publish order.
   absl::Mutex order_mu_;

@@ -229,6 +229,111 @@ TEST(ReplicatorErasure, IsNotAnsweredDoneWhileTheLogStillHoldsTheLearner) {
   EXPECT_EQ(StatementMessagesNaming(first_url, "u-stays"), 1);  // the restore
 }
 
+// Whether `m` may show learner data right now and still holds statement
+// `id`: what must never be true of an erased learner's statement once the
+// erasure is answered.
+bool ServesStatement(const Member& m, int id) {
+  return m.replicator->CheckServingReads().ok() && m.store->Get(*ParseUuid(TestUuid(id))).ok();
+}
+
+// An erasure is answered only once no node serves the learner's records:
+// a follower that applies the log at once reports it before the answer; one
+// whose subscription is silent (it has not applied the erasure) refuses
+// reads by then. Before, the leader answered once it had applied the erasure
+// itself, and a follower kept serving the erased records until its next read
+// of the log's end plus kReadLagGrace.
+TEST(ReplicatorErasure, NoNodeServesTheLearnerOnceTheErasureIsAnswered) {
+  if (lifelong::testing::NatsServerBinary().empty()) GTEST_SKIP() << "nats-server is not installed";
+  const std::string dir = lifelong::testing::FreshTempDir("erasure_followers");
+  lifelong::testing::NatsCluster nats = lifelong::testing::StartNatsCluster(dir);
+  std::unique_ptr<Member> a = StartMember("records-1", dir, nats.urls, nullptr);
+  ASSERT_NE(a, nullptr);
+  ASSERT_TRUE(WaitFor([&] { return a->replicator->IsLeader(); }, absl::Seconds(60)));
+  std::unique_ptr<Member> b = StartMember("records-2", dir, nats.urls, nullptr);
+  std::atomic<bool> silenced{false};
+  std::unique_ptr<Member> c = StartMember("records-3", dir, nats.urls, nullptr, nullptr, [&](ReplicatorOptions* o) {
+    o->consumer_stall_timeout = absl::Minutes(5);  // stays silent for the test
+    o->test_silence_consumer = &silenced;
+  });
+  ASSERT_NE(b, nullptr);
+  ASSERT_NE(c, nullptr);
+
+  // Healthy followers: each has applied the erasure when it is answered.
+  ASSERT_TRUE(RecordBatch(a->store.get(), 1, {"u-first", "u-second"}).ok());
+  const uint64_t recorded = a->store->AppliedLogSeq();
+  for (Member* m : {b.get(), c.get()}) {
+    ASSERT_TRUE(m->replicator->WaitApplied(recorded, absl::Seconds(30))) << m->replicator->StatusJson();
+    // Each has read the log's end since: it serves reads.
+    ASSERT_TRUE(WaitFor([&] { return m->replicator->CheckServingReads().ok(); }, absl::Seconds(30)))
+        << m->replicator->CheckServingReads();
+  }
+  ASSERT_TRUE(a->store->EraseLearner("u-first").ok());
+  for (Member* m : {a.get(), b.get(), c.get()}) EXPECT_FALSE(ServesStatement(*m, 1)) << m->replicator->StatusJson();
+  // (Unless the machine was too slow for their reports: then the leader
+  // waited for the bound and says so.)
+  if (a->replicator->Status().erasures_unconfirmed == 0) {
+    for (Member* m : {b.get(), c.get()}) EXPECT_GT(m->store->AppliedLogSeq(), recorded) << m->replicator->StatusJson();
+  }
+  const uint64_t unconfirmed_before = a->replicator->Status().erasures_unconfirmed;
+
+  // A follower that applies nothing (its subscription silent) holds the
+  // second learner's statement; once the erasure is answered it does not
+  // show it.
+  silenced = true;
+  ASSERT_TRUE(c->replicator->CheckServingReads().ok()) << c->replicator->CheckServingReads();
+  ASSERT_TRUE(c->store->Get(*ParseUuid(TestUuid(2))).ok());
+  ASSERT_TRUE(a->store->EraseLearner("u-second").ok());
+  for (Member* m : {a.get(), b.get(), c.get()}) EXPECT_FALSE(ServesStatement(*m, 2)) << m->replicator->StatusJson();
+  EXPECT_TRUE(c->store->Get(*ParseUuid(TestUuid(2))).ok()) << "c applied nothing: its refusal is what protects it";
+  EXPECT_EQ(a->replicator->Status().erasures_unconfirmed, unconfirmed_before + 1);
+  EXPECT_TRUE(absl::StrContains(a->replicator->StatusJson(), "\"erasures_unconfirmed\":"));
+}
+
+// A follower that stays behind the log refuses reads from kReadLagGrace
+// after it first saw what it has not applied, on every call until it has
+// caught up (before: only while its latest read of the log's end was older
+// than kReadLagGrace, which with a read every lease tick (TTL/4) was never
+// or a third of the time, so it served stale reads while behind).
+TEST(ReplicatorReads, AFollowerThatStaysBehindRefusesReadsUntilItCatchesUp) {
+  if (lifelong::testing::NatsServerBinary().empty()) GTEST_SKIP() << "nats-server is not installed";
+  const std::string dir = lifelong::testing::FreshTempDir("behind_reads");
+  lifelong::testing::NatsCluster nats = lifelong::testing::StartNatsCluster(dir);
+  std::unique_ptr<Member> a = StartMember("records-1", dir, nats.urls, nullptr);
+  ASSERT_NE(a, nullptr);
+  ASSERT_TRUE(WaitFor([&] { return a->replicator->IsLeader(); }, absl::Seconds(60)));
+  std::atomic<bool> silenced{false};
+  std::unique_ptr<Member> b = StartMember("records-2", dir, nats.urls, nullptr, nullptr, [&](ReplicatorOptions* o) {
+    o->consumer_stall_timeout = absl::Seconds(3);  // then it subscribes again and catches up
+    o->test_silence_consumer = &silenced;
+  });
+  ASSERT_NE(b, nullptr);
+  ASSERT_TRUE(RecordOne(a->store.get(), 1).ok());
+  ASSERT_TRUE(b->replicator->WaitApplied(a->store->AppliedLogSeq(), absl::Seconds(30)));
+  ASSERT_TRUE(WaitFor([&] { return b->replicator->CheckServingReads().ok(); }, absl::Seconds(30)))
+      << b->replicator->CheckServingReads();
+
+  silenced = true;
+  ASSERT_TRUE(RecordOne(a->store.get(), 2).ok());
+  const uint64_t end = a->store->AppliedLogSeq();
+  ASSERT_TRUE(WaitFor([&] { return !b->replicator->CheckServingReads().ok(); }, absl::Seconds(10)))
+      << "a follower behind never refused: " << b->replicator->StatusJson();
+  int refused = 0;
+  while (b->store->AppliedLogSeq() < end) {
+    const absl::Status reads = b->replicator->CheckServingReads();
+    if (b->store->AppliedLogSeq() >= end) break;  // caught up between the two looks
+    ASSERT_FALSE(reads.ok()) << "served while " << end - b->store->AppliedLogSeq() << " behind, after " << refused
+                             << " refusals: " << b->replicator->StatusJson();
+    EXPECT_TRUE(absl::StrContains(reads.message(), "behind the replicated log")) << reads;
+    ++refused;
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  EXPECT_GT(refused, 0);
+  // Caught up (a new subscription): it serves again.
+  EXPECT_TRUE(WaitFor([&] { return b->replicator->CheckServingReads().ok(); }, absl::Seconds(30)))
+      << b->replicator->CheckServingReads();
+  EXPECT_TRUE(b->store->Get(*ParseUuid(TestUuid(2))).ok());
+}
+
 // A follower's subscription that delivers nothing while the log holds
 // operations it has not applied (a consumer the server lost, or one the
 // client library failed to re-create) is dropped and made again from the
