@@ -15,6 +15,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "tests/testing/service_process.h"
 
 namespace lifelong::testing {
 
@@ -81,25 +82,13 @@ uint64_t AppliedSeq(int metrics_port) {
 
 namespace {
 
-// Whether something accepts TCP connections on 127.0.0.1:port.
-bool Accepts(int port) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = htons(static_cast<uint16_t>(port));
-  const bool ok = connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0;
-  close(fd);
-  return ok;
-}
-
 // Whether member `i` runs and accepts clients within 10 s (false: it exited,
 // e.g. because another process took its port between FreePort and its bind).
 bool MemberListens(NatsCluster* c, int i) {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   while (std::chrono::steady_clock::now() < deadline) {
     if (!c->servers[i].Running()) return false;
-    if (Accepts(c->client_ports[i])) return true;
+    if (AcceptsConnections(c->client_ports[i])) return true;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   return false;

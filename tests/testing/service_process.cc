@@ -1,7 +1,11 @@
 #include "tests/testing/service_process.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -33,6 +37,17 @@ absl::StatusOr<ServiceProcess> ServiceProcess::Start(const ServiceOptions& optio
 }
 
 std::string ServiceProcess::address() const { return absl::StrCat("127.0.0.1:", port_); }
+
+bool AcceptsConnections(int port) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  const bool ok = connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0;
+  close(fd);
+  return ok;
+}
 
 size_t FileSize(const std::string& path) {
   struct stat st;

@@ -76,6 +76,9 @@ class ServiceProcess {
   int port_ = 0;
 };
 
+// Whether something accepts TCP connections on 127.0.0.1:port now.
+bool AcceptsConnections(int port);
+
 // The size of the file at `path` now (0 when it does not exist): where a
 // process about to be started will begin its lines in an appended log.
 size_t FileSize(const std::string& path);

@@ -1,13 +1,9 @@
 #include "tests/testing/service_process.h"
 
-#include <arpa/inet.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
-#include <unistd.h>
 
 #include <fstream>
 
@@ -16,8 +12,8 @@
 namespace lifelong::testing {
 namespace {
 
-TEST(ServiceProcess, StartsAServerThatAnswersAndStopsIt) {
-  const std::string dir = FreshTempDir("service_process");
+// A catalog_server under `dir` with its metrics port picked by itself.
+ServiceOptions CatalogOptions(const std::string& dir) {
   ServiceOptions o;
   o.binary = "services/catalog/catalog_server";
   o.data_dir = dir + "/db";
@@ -25,6 +21,11 @@ TEST(ServiceProcess, StartsAServerThatAnswersAndStopsIt) {
   o.log_path = dir + "/catalog.log";
   o.host = "127.0.0.1";
   o.flags = {"--metrics_port=0"};
+  return o;
+}
+
+TEST(ServiceProcess, StartsAServerThatAnswersAndStopsIt) {
+  const ServiceOptions o = CatalogOptions(FreshTempDir("service_process"));
   absl::StatusOr<ServiceProcess> catalog = ServiceProcess::Start(o);
   ASSERT_TRUE(catalog.ok()) << catalog.status();
   EXPECT_GT(catalog->port(), 0);
@@ -55,27 +56,8 @@ TEST(ServiceProcess, RefusesMissingOptionsAndReportsAServerThatNeverServes) {
   EXPECT_NE(bad.status().message().find("catalog_server"), absl::string_view::npos) << bad.status();
 }
 
-// Whether something accepts TCP connections on 127.0.0.1:port.
-bool Listening(int port) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = htons(static_cast<uint16_t>(port));
-  const bool ok = connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0;
-  close(fd);
-  return ok;
-}
-
 TEST(LoggedPort, ReadsThePortTheServerBoundFromItsOwnStartInAnAppendedLog) {
-  const std::string dir = FreshTempDir("logged_port");
-  ServiceOptions o;
-  o.binary = "services/catalog/catalog_server";
-  o.data_dir = dir + "/db";
-  o.port_file = dir + "/catalog.port";
-  o.log_path = dir + "/catalog.log";
-  o.host = "127.0.0.1";
-  o.flags = {"--metrics_port=0"};
+  const ServiceOptions o = CatalogOptions(FreshTempDir("logged_port"));
   int first_port = 0;
   for (int start = 0; start < 2; ++start) {
     const size_t from = FileSize(o.log_path);
@@ -85,11 +67,11 @@ TEST(LoggedPort, ReadsThePortTheServerBoundFromItsOwnStartInAnAppendedLog) {
     absl::StatusOr<int> metrics_port = LoggedPort(o.log_path, from, "serving", "metrics_port");
     ASSERT_TRUE(metrics_port.ok()) << metrics_port.status();
     EXPECT_NE(*metrics_port, catalog->port());
-    EXPECT_TRUE(Listening(*metrics_port)) << *metrics_port;
+    EXPECT_TRUE(AcceptsConnections(*metrics_port)) << *metrics_port;
     if (start == 0) {
       first_port = *metrics_port;
     } else if (*metrics_port != first_port) {
-      EXPECT_FALSE(Listening(first_port)) << "the first start's port, read from the log's start";
+      EXPECT_FALSE(AcceptsConnections(first_port)) << "the first start's port, read from the log's start";
     }
     ASSERT_TRUE(catalog->Stop(SIGTERM).ok());
   }
