@@ -140,6 +140,15 @@ TEST_F(CardCommandsTest, MisuseGetsTheRightExitCodeAndMessage) {
   EXPECT_TRUE(absl::StrContains(self.err, "PERMISSION_DENIED")) << self.err;
   Result status = Run({"card", "status", kCard}, Token(auth::Role::kLearner, "u1"));
   EXPECT_TRUE(absl::StrContains(status.err, "PERMISSION_DENIED")) << status.err;
+  // A refused token says which token was sent and how to send another.
+  EXPECT_TRUE(absl::StrContains(status.err, "the token sent ($LIFELONG_TOKEN) may not do this")) << status.err;
+  EXPECT_TRUE(absl::StrContains(status.err, "--token_file")) << status.err;
+  Result none = Run({"card", "status", kCard}, "");
+  EXPECT_NE(none.code, 0);
+  EXPECT_TRUE(absl::StrContains(none.err, "UNAUTHENTICATED")) << none.err;
+  EXPECT_TRUE(absl::StrContains(none.err, "no token was sent")) << none.err;
+  Result forged = Run({"card", "status", kCard}, "not-a-token");
+  EXPECT_TRUE(absl::StrContains(forged.err, "the token sent ($LIFELONG_TOKEN) was refused")) << forged.err;
 }
 
 }  // namespace

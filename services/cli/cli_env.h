@@ -156,13 +156,34 @@ class Env {
     return c;
   }
 
-  // An RPC failure, with the service and address named.
+  // An RPC failure, with the service and address named, and for a refused
+  // token which token was sent and how to send another.
   absl::Status RpcError(Service s, const grpc::Status& g) const {
     absl::Status st = FromGrpcStatus(g);
-    return absl::Status(st.code(), absl::StrCat(st.message(), " (", ServiceName(s), " at ", Address(s), ")"));
+    std::string hint;
+    const std::string how = "give one with --token_file, $LIFELONG_TOKEN_FILE or $LIFELONG_TOKEN (docs/cli.md)";
+    if (st.code() == absl::StatusCode::kPermissionDenied) {
+      hint = absl::StrCat("; the token sent (", TokenSource(),
+                          ") may not do this: a learner's records need that learner's or a teacher's token, "
+                          "operations an operator's; ",
+                          how);
+    } else if (st.code() == absl::StatusCode::kUnauthenticated) {
+      hint = TokenSource() == "none"
+                 ? absl::StrCat("; no token was sent: ", how)
+                 : absl::StrCat("; the token sent (", TokenSource(),
+                                ") was refused (expired, revoked, or for another deployment): ", how);
+    }
+    return absl::Status(st.code(), absl::StrCat(st.message(), " (", ServiceName(s), " at ", Address(s), ")", hint));
   }
 
  private:
+  // Where the bearer token comes from, for messages: "file F", "$LIFELONG_TOKEN"
+  // or "none".
+  std::string TokenSource() const {
+    if (!token_file_.empty()) return absl::StrCat("file ", token_file_);
+    return Setting("token").empty() ? "none" : "$LIFELONG_TOKEN";
+  }
+
   // --`flag`, else $LIFELONG_<FLAG>, else "".
   std::string Setting(const std::string& flag) const {
     if (args_.Has(flag)) return args_.Get(flag);
