@@ -87,7 +87,9 @@
 // per-learner erasure position each replica keeps): their statements stay
 // erased, shared ones lose them as their erasure left them. Those learners'
 // statements are still in message R: the leader then scrubs R as after an
-// erasure (ScrubShared).
+// erasure (ScrubShared). Last, the leader waits until no node serves the
+// learner: every other node reported the erasure applied, or the
+// read-refusal bound passed (ProposeErase, AwaitErasureEverywhere).
 //
 // Thread-safety: all public methods are thread-safe. Lifetime: Connect, then
 // RecordStore::Open with options.log = this, then Start(store); Stop() before
