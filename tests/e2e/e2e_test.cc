@@ -111,11 +111,10 @@ class EndToEnd : public ::testing::Test {
     o.flags = std::move(flags);
     // The server binds its metrics port itself and logs it (LoggedPort).
     o.flags.push_back("--metrics_port=0");
-    const size_t log_from = testing::FileSize(o.log_path);
     absl::StatusOr<testing::ServiceProcess> p = testing::ServiceProcess::Start(o);
     ASSERT_TRUE(p.ok()) << name << ": " << p.status();
     absl::StatusOr<int> metrics_port =
-        testing::LoggedPort(o.log_path, log_from, name == "recommend" ? "metrics_serving" : "serving", "metrics_port");
+        p->LoggedPort(name == "recommend" ? "metrics_serving" : "serving", "metrics_port");
     ASSERT_TRUE(metrics_port.ok()) << name << ": " << metrics_port.status();
     (*metrics_)[name] = *metrics_port;
     ports_[name] = p->port();

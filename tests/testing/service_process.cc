@@ -24,6 +24,7 @@ absl::StatusOr<ServiceProcess> ServiceProcess::Start(const ServiceOptions& optio
   if (!options.data_dir.empty()) argv.push_back(absl::StrCat("--data_dir=", options.data_dir));
   argv.push_back(absl::StrCat("--port_file=", options.port_file));
   argv.insert(argv.end(), options.flags.begin(), options.flags.end());
+  const size_t log_from = options.log_path.empty() ? 0 : FileSize(options.log_path);
   absl::StatusOr<Subprocess> process = Subprocess::Start(argv, options.log_path);
   if (!process.ok()) return process.status();
   absl::StatusOr<int> port = WaitForPortFile(options.port_file, options.start_timeout);
@@ -33,10 +34,15 @@ absl::StatusOr<ServiceProcess> ServiceProcess::Start(const ServiceOptions& optio
                         absl::StrCat(options.binary, " did not report a port: ", port.status().message(),
                                      options.log_path.empty() ? "" : absl::StrCat(" (log: ", options.log_path, ")")));
   }
-  return ServiceProcess(*std::move(process), *port);
+  return ServiceProcess(*std::move(process), *port, options.log_path, log_from);
 }
 
 std::string ServiceProcess::address() const { return absl::StrCat("127.0.0.1:", port_); }
+
+absl::StatusOr<int> ServiceProcess::LoggedPort(absl::string_view event, absl::string_view field) const {
+  if (log_path_.empty()) return absl::FailedPreconditionError("the server was started without a log_path");
+  return ::lifelong::testing::LoggedPort(log_path_, log_from_, event, field);
+}
 
 bool AcceptsConnections(int port) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);

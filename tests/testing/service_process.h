@@ -62,6 +62,11 @@ class ServiceProcess {
   // The port the server bound, and "127.0.0.1:<port>".
   int port() const { return port_; }
   std::string address() const;
+  // A port the server bound itself and logged in this start's lines of its
+  // log (e.g. "serving" / "metrics_port" with --metrics_port=0): LoggedPort
+  // below, from where the log stood when this start began.
+  // FAILED_PRECONDITION when the server was started without a log_path.
+  absl::StatusOr<int> LoggedPort(absl::string_view event, absl::string_view field) const;
   // The child process (pid, Stop with any signal, Wait).
   Subprocess& process() { return process_; }
   // Sends `sig` and waits for the exit: the wait status, or DEADLINE_EXCEEDED.
@@ -70,10 +75,13 @@ class ServiceProcess {
   }
 
  private:
-  ServiceProcess(Subprocess process, int port) : process_(std::move(process)), port_(port) {}
+  ServiceProcess(Subprocess process, int port, std::string log_path, size_t log_from)
+      : process_(std::move(process)), port_(port), log_path_(std::move(log_path)), log_from_(log_from) {}
 
   Subprocess process_;
   int port_ = 0;
+  std::string log_path_;
+  size_t log_from_ = 0;  // the log's size before this start
 };
 
 // Whether something accepts TCP connections on 127.0.0.1:port now.

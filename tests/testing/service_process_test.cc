@@ -64,7 +64,7 @@ TEST(LoggedPort, ReadsThePortTheServerBoundFromItsOwnStartInAnAppendedLog) {
     EXPECT_EQ(from > 0, start > 0) << "the second start appends to the first's log";
     absl::StatusOr<ServiceProcess> catalog = ServiceProcess::Start(o);
     ASSERT_TRUE(catalog.ok()) << catalog.status();
-    absl::StatusOr<int> metrics_port = LoggedPort(o.log_path, from, "serving", "metrics_port");
+    absl::StatusOr<int> metrics_port = catalog->LoggedPort("serving", "metrics_port");
     ASSERT_TRUE(metrics_port.ok()) << metrics_port.status();
     EXPECT_NE(*metrics_port, catalog->port());
     EXPECT_TRUE(AcceptsConnections(*metrics_port)) << *metrics_port;

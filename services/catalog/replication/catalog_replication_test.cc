@@ -120,11 +120,10 @@ class CatalogReplicationTest : public ::testing::Test {
                "--replicas=3"};
     o.start_timeout = std::chrono::seconds(90);
     unlink(o.port_file.c_str());
-    const size_t log_from = lifelong::testing::FileSize(o.log_path);
     absl::StatusOr<lifelong::testing::ServiceProcess> p = lifelong::testing::ServiceProcess::Start(o);
     ASSERT_TRUE(p.ok()) << p.status() << "\n" << Log(*n);
     n->process = std::move(*p);
-    absl::StatusOr<int> metrics_port = lifelong::testing::LoggedPort(o.log_path, log_from, "serving", "metrics_port");
+    absl::StatusOr<int> metrics_port = n->process->LoggedPort("serving", "metrics_port");
     ASSERT_TRUE(metrics_port.ok()) << metrics_port.status() << "\n" << Log(*n);
     n->metrics_port = *metrics_port;
     n->stub = v1::CourseCatalogService::NewStub(
