@@ -168,10 +168,10 @@ class Env {
                           "operations an operator's; ",
                           how);
     } else if (st.code() == absl::StatusCode::kUnauthenticated) {
-      hint = TokenSource() == "none"
-                 ? absl::StrCat("; no token was sent: ", how)
-                 : absl::StrCat("; the token sent (", TokenSource(),
-                                ") was refused (expired, revoked, or for another deployment): ", how);
+      const std::string source = TokenSource();
+      hint = source == "none" ? absl::StrCat("; no token was sent: ", how)
+                              : absl::StrCat("; the token sent (", source,
+                                             ") was refused (expired, revoked, or for another deployment): ", how);
     }
     return absl::Status(st.code(), absl::StrCat(st.message(), " (", ServiceName(s), " at ", Address(s), ")", hint));
   }

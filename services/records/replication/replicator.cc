@@ -1254,10 +1254,10 @@ void Replicator::ApplierLoop() {
           absl::SleepFor(absl::Seconds(1));
         } while (!stop_.load());
         if (applied.ok()) ApplyRecovered();
-        // The leader waits for every node's report before it answers the
-        // erasure (AwaitErasureEverywhere).
-        if (d.op.kind == LogOpKind::kErase && applied.ok()) report_position_now_ = true;
         if (d.op.kind == LogOpKind::kErase && applied.ok()) {
+          // The leader waits for every node's report before it answers the
+          // erasure (AwaitErasureEverywhere).
+          report_position_now_ = true;
           // (The learner's xAPI documents went with the statements, in the
           // erasure's batch: RecordStore::SetEraseExtension.)
           absl::Status from_log = PurgeErased(d.op.learner, d.seq);
