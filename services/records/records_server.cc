@@ -196,7 +196,9 @@ absl::Status RecordsServer::StartParts() {
   }
   grpc_->SetServing(true);
   serving_ = true;
-  if (o.serve_metrics) StartMetricsServer();
+  if (o.serve_metrics) {
+    if (absl::Status m = StartMetricsServer(); !m.ok()) return Step("metrics_listen_failed", m);
+  }
   StartBackground();
   return absl::OkStatus();
 }
@@ -331,7 +333,7 @@ absl::Status RecordsServer::RegisterMetrics() {
   return observed;
 }
 
-void RecordsServer::StartMetricsServer() {
+absl::Status RecordsServer::StartMetricsServer() {
   std::map<std::string, HttpHandler> replication_routes;
   if (replicator_) {
     // GET /replication (JSON: node, role, leader, applied_seq, log_last_seq,
@@ -366,9 +368,21 @@ void RecordsServer::StartMetricsServer() {
       return r;
     };
   }
-  metrics_server_ = StartMetricsHttpServerOrLog(
-      options_.metrics, &metrics::DefaultRegistry(), [this] { return serving_.load(); }, std::move(replication_routes));
+  if (replicator_) {
+    // GET /leader is how the load balancer finds the leader: a node without it
+    // could win the lease and take no client's writes (none would reach it).
+    absl::StatusOr<std::unique_ptr<HttpServer>> server = StartMetricsHttpServer(
+        options_.metrics, &metrics::DefaultRegistry(), [this] { return serving_.load(); },
+        std::move(replication_routes));
+    if (!server.ok()) return server.status();
+    metrics_server_ = std::move(*server);
+  } else {
+    metrics_server_ = StartMetricsHttpServerOrLog(
+        options_.metrics, &metrics::DefaultRegistry(), [this] { return serving_.load(); },
+        std::move(replication_routes));
+  }
   if (metrics_server_) metrics_port_ = metrics_server_->port();
+  return absl::OkStatus();
 }
 
 void RecordsServer::StartBackground() {

@@ -109,7 +109,9 @@ struct RecordsServerOptions {
   // (docs/observability.md) with the store's, replication's and backups'
   // gauges registered in metrics::DefaultRegistry() — once per process, so
   // at most one server per process sets this. An address that cannot be
-  // bound is logged (metrics_listen_failed) and the server runs without it.
+  // bound is logged (metrics_listen_failed) and a single node runs without
+  // it; a replicated node does not start (GET /leader is the load balancer's
+  // check: without it a node could win the lease unreachable).
   bool serve_metrics = false;
   HttpServerOptions metrics;
 };
@@ -158,7 +160,7 @@ class RecordsServer {
   RecordsServer() = default;
   absl::Status StartParts();
   absl::Status RegisterMetrics();
-  void StartMetricsServer();
+  absl::Status StartMetricsServer();
   void StartBackground();
 
   RecordsServerOptions options_;

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -100,10 +101,26 @@ std::string Tail(const std::string& path, size_t bytes = 3000) {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Cluster>> Cluster::Start(const std::string& dir, ClusterOptions options) {
+  // The ports are picked before the configurations that name them are written, so another
+  // process may bind one in between; a failed start is retried from scratch on new ports.
+  constexpr int kAttempts = 3;
+  absl::Status last;
+  for (int attempt = 1; attempt <= kAttempts; ++attempt) {
+    absl::StatusOr<std::unique_ptr<Cluster>> c = StartOnce(dir, options);
+    if (c.ok()) return c;
+    last = c.status();
+    std::fprintf(stderr, "cluster start, attempt %d of %d, failed: %s\n", attempt, kAttempts,
+                 std::string(last.message()).c_str());
+  }
+  return last;
+}
+
+absl::StatusOr<std::unique_ptr<Cluster>> Cluster::StartOnce(const std::string& dir, const ClusterOptions& options) {
   std::error_code ec;
+  std::filesystem::remove_all(dir, ec);  // a failed attempt's processes are gone with its Cluster
   std::filesystem::create_directories(dir, ec);
   if (ec) return absl::UnavailableError(absl::StrCat(dir, ": ", ec.message()));
-  std::unique_ptr<Cluster> c(new Cluster(dir, std::move(options)));
+  std::unique_ptr<Cluster> c(new Cluster(dir, options));
   std::vector<int*> ports = {&c->haproxy_grpc_port_, &c->haproxy_xapi_port_, &c->haproxy_stats_port_};
   for (int i = 0; i < kNodes; ++i) {
     for (int* p : {&c->nats_[i].client_port, &c->nats_[i].route_port, &c->nats_[i].http_port, &c->nodes_[i].grpc_port,
@@ -200,9 +217,12 @@ absl::Status Cluster::StartNode(int n) {
   absl::StatusOr<testing::Subprocess> p = testing::Subprocess::Start(argv, nd.log);
   if (!p.ok()) return p.status();
   nd.process = std::move(*p);
-  absl::StatusOr<int> port = testing::WaitForPortFile(port_file, std::chrono::seconds(60));
-  if (!port.ok()) {
-    return absl::UnavailableError(absl::StrCat("records-", n, " did not start: ", NodeLogTail(n)));
+  // Up to 60 s, but a node that exits (a port taken, say) fails at once.
+  const auto deadline = Clock::now() + std::chrono::seconds(60);
+  while (!testing::WaitForPortFile(port_file, std::chrono::milliseconds(200)).ok()) {
+    if (!nd.process->Running() || Clock::now() > deadline) {
+      return absl::UnavailableError(absl::StrCat("records-", n, " did not start: ", NodeLogTail(n)));
+    }
   }
   return absl::OkStatus();
 }

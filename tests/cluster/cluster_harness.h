@@ -60,7 +60,8 @@ class Cluster {
 
   // Starts NATS (waits for JetStream to report healthy on every member), the
   // three nodes and HAProxy, then waits up to 60 s for a leader behind
-  // HAProxy. Files go under `dir`.
+  // HAProxy. Files go under `dir`, which is emptied first. A start that fails (a picked port
+  // taken by another process before it was bound, say) is retried up to twice on new ports.
   static absl::StatusOr<std::unique_ptr<Cluster>> Start(const std::string& dir, ClusterOptions options = {});
   ~Cluster();  // SIGKILLs whatever still runs
 
@@ -117,6 +118,7 @@ class Cluster {
     std::optional<testing::Subprocess> process;
   };
   Cluster(std::string dir, ClusterOptions options) : dir_(std::move(dir)), options_(std::move(options)) {}
+  static absl::StatusOr<std::unique_ptr<Cluster>> StartOnce(const std::string& dir, const ClusterOptions& options);
   const Node& node(int n) const { return nodes_[n - 1]; }
   Node& node(int n) { return nodes_[n - 1]; }
   absl::Status StartNats();

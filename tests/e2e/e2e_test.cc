@@ -113,8 +113,7 @@ class EndToEnd : public ::testing::Test {
     o.flags.push_back("--metrics_port=0");
     absl::StatusOr<testing::ServiceProcess> p = testing::ServiceProcess::Start(o);
     ASSERT_TRUE(p.ok()) << name << ": " << p.status();
-    absl::StatusOr<int> metrics_port =
-        p->LoggedPort(name == "recommend" ? "metrics_serving" : "serving", "metrics_port");
+    absl::StatusOr<int> metrics_port = p->LoggedPort("serving", "metrics_port");
     ASSERT_TRUE(metrics_port.ok()) << name << ": " << metrics_port.status();
     (*metrics_)[name] = *metrics_port;
     ports_[name] = p->port();

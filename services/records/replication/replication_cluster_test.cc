@@ -801,6 +801,41 @@ TEST_F(ReplicationCluster, AnOperationNoStoreCanApplyStopsLeadingAndSaysSo) {
   for (Node* n : Live()) EXPECT_EQ(n->Applied(), bad_seq - 1) << n->id;
 }
 
+// GET /leader on the metrics port is the load balancer's check: a node that
+// could not bind it must not run, or it could win the lease and be the leader
+// no client reaches (every write refused until it stops).
+TEST_F(ReplicationCluster, ANodeWithoutItsLeaderCheckDoesNotStart) {
+  int taken = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(taken, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(addr);
+  ASSERT_EQ(::bind(taken, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  ASSERT_EQ(::listen(taken, 1), 0);
+  ASSERT_EQ(::getsockname(taken, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  const int port = ntohs(addr.sin_port);
+
+  const std::string log = dir_ + "/records-4.log";
+  auto p = lifelong::testing::Subprocess::Start(
+      {lifelong::testing::RunfilePath("services/records/records_server"), "--port=0", "--xapi_port=-1",
+       absl::StrCat("--metrics_port=", port), "--data_dir=" + dir_ + "/records-4", "--warm_cache=false",
+       "--block_cache_mb=16", "--replication_nats=" + nats_.urls, "--node_id=records-4",
+       absl::StrCat("--lease_ttl_ms=", kLeaseTtlMs), "--replicas=3"},
+      log);
+  ASSERT_TRUE(p.ok()) << p.status();
+  absl::StatusOr<int> status = p->Wait(std::chrono::seconds(30));
+  ::close(taken);
+  ASSERT_TRUE(status.ok()) << "records-4 still runs without its leader check: " << status.status();
+  EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 1) << *status;
+  std::ifstream in(log);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_TRUE(absl::StrContains(text, "metrics_listen_failed")) << text;
+  EXPECT_TRUE(absl::StrContains(text, absl::StrCat(port))) << text;
+  // The others go on: one of them leads, reachable by its check.
+  EXPECT_NE(WaitForLeader(Live(), absl::Seconds(30)), nullptr);
+}
+
 TEST(ReplicationFlags, BadFlagsStopTheServerNamingTheFlag) {
   if (NatsServerBinary().empty()) GTEST_SKIP() << "nats-server is not installed";
   std::string dir = lifelong::testing::FreshTempDir("flags");
