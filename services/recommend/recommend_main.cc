@@ -219,8 +219,8 @@ int main(int argc, char** argv) {
       lifelong::StartMetricsHttpServerOrLog(metrics_options, &metrics::DefaultRegistry(), nullptr, std::move(routes));
   lifelong::WritePortFile(absl::GetFlag(FLAGS_port_file), (*server)->port());
   // As records_server and catalog_server log it: where the service answers.
-  lifelong::LogInfo("serving", {{"port", (*server)->port()},
-                                {"metrics_port", metrics_server ? metrics_server->port() : -1}});
+  lifelong::LogInfo("serving",
+                    {{"port", (*server)->port()}, {"metrics_port", metrics_server ? metrics_server->port() : -1}});
   int sig = lifelong::WaitForTerminationSignal();
   const int drain_ms = std::max(0, absl::GetFlag(FLAGS_shutdown_drain_ms));
   lifelong::LogInfo("shutting_down", {{"signal", sig}, {"drain_ms", drain_ms}});
