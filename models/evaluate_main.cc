@@ -61,6 +61,8 @@ ABSL_FLAG(bool, tune, true, "tune hyper-parameters on a validation split of the 
 ABSL_FLAG(double, valid_fraction, 0.2, "validation fraction per learner for --tune");
 ABSL_FLAG(int, max_validation_learners, lifelong::models::kMaxValidationCases,
           "validation learners scored per --tune trial at most (an evenly spaced sample above it)");
+ABSL_FLAG(double, tune_ndcg_weight, lifelong::models::kTuningNdcgWeight,
+          "tuning maximises validation Recall@10 + this x NDCG@10 (docs/models.md, \"The tuning objective\")");
 ABSL_FLAG(std::string, params, "", "JSON object of TrainOptions fields (start point of tuning)");
 ABSL_FLAG(std::string, ks, "5,10,20", "cut-offs K");
 ABSL_FLAG(bool, served, true,
@@ -392,11 +394,12 @@ int main(int argc, char** argv) {
             trials.set_total(most);
             trials.Update(done);
           },
-          absl::GetFlag(FLAGS_max_validation_learners));
+          absl::GetFlag(FLAGS_max_validation_learners), absl::GetFlag(FLAGS_tune_ndcg_weight));
       if (!tuned.ok()) return Fail(tuned.status());
       options = tuned->best;
       out["tuning"] = {{"validation", tuned->best_metrics.ToJson()},
                        {"trials", tuned->trials.size()},
+                       {"objective", absl::StrCat("recall@10 + ", absl::GetFlag(FLAGS_tune_ndcg_weight), " ndcg@10")},
                        {"seconds", absl::ToDoubleSeconds(absl::Now() - t0)}};
       std::printf("tuned on validation (%zu trials, %.1f s): recall@10 %.4f ndcg@10 %.4f\n", tuned->trials.size(),
                   absl::ToDoubleSeconds(absl::Now() - t0), tuned->best_metrics.recall, tuned->best_metrics.ndcg);

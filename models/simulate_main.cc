@@ -2,8 +2,8 @@
 // TSV and the catalog as JSON lines, for models/evaluate and models/train.
 //
 //   bazel build //models:simulate
-//   bazel-bin/models/simulate --learners=50000 --courses=2000 --seed=1 \
-//       --interactions_out=/tmp/district.tsv --catalog_out=/tmp/district_catalog.jsonl
+//   O="--interactions_out=/tmp/district.tsv --catalog_out=/tmp/district_catalog.jsonl"
+//   bazel-bin/models/simulate --learners=50000 --courses=2000 --seed=1 $O
 //   bazel-bin/models/evaluate --interactions=/tmp/district.tsv --split=tail
 #include <cstdio>
 #include <string>

@@ -58,6 +58,8 @@ ABSL_FLAG(bool, tune, true, "tune hyper-parameters on a validation split of the 
 ABSL_FLAG(double, valid_fraction, 0.2, "validation fraction per learner");
 ABSL_FLAG(int, max_validation_learners, lifelong::models::kMaxValidationCases,
           "validation learners scored per tuning trial at most (an evenly spaced sample above it)");
+ABSL_FLAG(double, tune_ndcg_weight, lifelong::models::kTuningNdcgWeight,
+          "tuning maximises validation Recall@10 + this x NDCG@10 (docs/models.md, \"The tuning objective\")");
 ABSL_FLAG(bool, random_validation, false, "random instead of last-part validation split");
 ABSL_FLAG(uint64_t, seed, 1, "seed of the random validation split");
 ABSL_FLAG(std::string, params, "", "JSON object of TrainOptions fields");
@@ -211,15 +213,17 @@ int main(int argc, char** argv) {
           trials.set_total(most);
           trials.Update(done);
         },
-        absl::GetFlag(FLAGS_max_validation_learners));
+        absl::GetFlag(FLAGS_max_validation_learners), absl::GetFlag(FLAGS_tune_ndcg_weight));
     if (tuned.ok()) trials.Finish(static_cast<int64_t>(tuned->trials.size()));
     if (!tuned.ok()) return Fail(tuned.status());
     options = tuned->best;
-    manifest["tuning"] = {{"trials", tuned->trials.size()},
-                          {"items", tuned->items},
-                          {"seconds", absl::ToDoubleSeconds(absl::Now() - t0)},
-                          {"valid_fraction", vf},
-                          {"split", random ? "random" : "tail"}};
+    manifest["tuning"] = {
+        {"trials", tuned->trials.size()},
+        {"items", tuned->items},
+        {"objective", absl::StrCat("recall@10 + ", absl::GetFlag(FLAGS_tune_ndcg_weight), " ndcg@10")},
+        {"seconds", absl::ToDoubleSeconds(absl::Now() - t0)},
+        {"valid_fraction", vf},
+        {"split", random ? "random" : "tail"}};
     std::printf("tuned: %zu trials, validation recall@10 %.4f ndcg@10 %.4f\n", tuned->trials.size(),
                 tuned->best_metrics.recall, tuned->best_metrics.ndcg);
   }

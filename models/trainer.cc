@@ -784,12 +784,15 @@ absl::StatusOr<ModelArrays> TrainModel(const std::vector<Interaction>& interacti
 absl::StatusOr<TuningResult> TuneOnValidation(const std::vector<Interaction>& interactions,
                                               const TrainOptions& requested, double valid_fraction, bool random_split,
                                               uint64_t split_seed, int k, const std::function<void(int, int)>& progress,
-                                              int max_validation_cases) {
+                                              int max_validation_cases, double ndcg_weight) {
   // Trials run on the dense trainer over at most kTuningMaxItems courses.
   TrainOptions base = requested;
   base.max_items = std::min(requested.max_items, kTuningMaxItems);
   if (!(valid_fraction > 0 && valid_fraction < 1)) {
     return absl::InvalidArgumentError("valid_fraction: must be in (0, 1)");
+  }
+  if (!(ndcg_weight >= 0 && std::isfinite(ndcg_weight))) {
+    return absl::InvalidArgumentError(absl::StrCat("tune_ndcg_weight: must be a number >= 0, got ", ndcg_weight));
   }
   if (max_validation_cases < 1) {
     return absl::InvalidArgumentError(
@@ -839,7 +842,7 @@ absl::StatusOr<TuningResult> TuneOnValidation(const std::vector<Interaction>& in
     if (!bundle.ok()) return bundle.status();
     RankingMetrics m =
         EvaluateRankingAtKs(cases, (*bundle)->course_ids(), {k}, BundleScorer(*bundle), {}, kTuningThreads)[0];
-    const double objective = m.recall + m.ndcg;
+    const double objective = m.recall + ndcg_weight * m.ndcg;
     tried[key] = objective;
     result.trials.push_back({{"params", o.ToJson()}, {"metrics", m.ToJson()}});
     // At most 1 + 22 axis values (pass 1) + 2 neighbours of 6 axes (pass 2).

@@ -401,10 +401,31 @@ TEST(TuneOnValidation, ChoosesParametersNoWorseThanTheStartPoint) {
   ASSERT_TRUE(tuned->trials.is_array());
   ASSERT_GT(tuned->trials.size(), 5u);
   const auto& first = tuned->trials[0]["metrics"];
-  EXPECT_GE(tuned->best_metrics.recall + tuned->best_metrics.ndcg,
-            first["recall"].get<double>() + first["ndcg"].get<double>());
+  EXPECT_GE(tuned->best_metrics.recall + kTuningNdcgWeight * tuned->best_metrics.ndcg,
+            first["recall"].get<double>() + kTuningNdcgWeight * first["ndcg"].get<double>());
   EXPECT_EQ(TuneOnValidation(Data(7), TrainOptions(), 1.5, false, 1, 10).status().code(),
             absl::StatusCode::kInvalidArgument);
+}
+
+// The chosen trial is the best by validation Recall@10 + w x NDCG@10 of all
+// the trials run, for the weight given; weight 0 is recall alone. A negative
+// or non-finite weight is refused by name.
+TEST(TuneOnValidation, ChoosesTheBestTrialByRecallPlusWeightedNdcg) {
+  const std::vector<Interaction> data = Data(7);
+  for (double w : {0.0, kTuningNdcgWeight, 1.0, 4.0}) {
+    auto tuned = TuneOnValidation(data, TrainOptions(), 0.2, false, 1, 10, {}, kMaxValidationCases, w);
+    ASSERT_TRUE(tuned.ok()) << tuned.status();
+    const double best = tuned->best_metrics.recall + w * tuned->best_metrics.ndcg;
+    for (const auto& t : tuned->trials) {
+      EXPECT_LE(t["metrics"]["recall"].get<double>() + w * t["metrics"]["ndcg"].get<double>(), best + 1e-12)
+          << "w " << w << ": " << t.dump();
+    }
+  }
+  for (double bad : {-0.5, std::nan("")}) {
+    auto refused = TuneOnValidation(data, TrainOptions(), 0.2, false, 1, 10, {}, kMaxValidationCases, bad);
+    EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument) << bad;
+    EXPECT_NE(std::string(refused.status().message()).find("tune_ndcg_weight"), std::string::npos) << refused.status();
+  }
 }
 
 // The validation sample: every learner up to the cap, an evenly spaced

@@ -1,6 +1,5 @@
 // Mints a development bearer token for any role (docs/security.md):
-//   bazel run //services/auth:mint_token -- --key_file=var/auth/jwt.key \
-//       --role=learner --subject=u000123 --ttl=1h
+//   bazel run //services/auth:mint_token -- --key_file=var/auth/jwt.key --role=learner --subject=u000123 --ttl=1h
 // Prints the token on stdout. For development and tests only: production
 // tokens come from the district identity provider.
 //

@@ -555,7 +555,9 @@ class CatalogBackupServiceTest : public ::testing::Test {
   void TearDown() override {
     for (auto& server : servers_) server->Shutdown();
     backups_.reset();
-    if (store_) EXPECT_TRUE(store_->Close().ok());
+    if (store_) {
+      EXPECT_TRUE(store_->Close().ok());
+    }
   }
 
   // A client context carrying a token for `role` (none for nullopt).

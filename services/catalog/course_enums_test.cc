@@ -17,19 +17,27 @@ TEST(CourseEnums, NamesArePinnedAndRoundTrip) {
   EXPECT_EQ(StateName(Course::ARCHIVED), "archived");
   for (int m = Course::Mode_MIN; m <= Course::Mode_MAX; ++m) {
     auto v = static_cast<Course::Mode>(m);
-    if (v != Course::MODE_UNSPECIFIED) EXPECT_EQ(ModeFromName(ModeName(v)), v);
+    if (v != Course::MODE_UNSPECIFIED) {
+      EXPECT_EQ(ModeFromName(ModeName(v)), v);
+    }
   }
   for (int l = Course::Level_MIN; l <= Course::Level_MAX; ++l) {
     auto v = static_cast<Course::Level>(l);
-    if (v != Course::LEVEL_UNSPECIFIED) EXPECT_EQ(LevelFromName(LevelName(v)), v);
+    if (v != Course::LEVEL_UNSPECIFIED) {
+      EXPECT_EQ(LevelFromName(LevelName(v)), v);
+    }
   }
   for (int a = Course::Audience_MIN; a <= Course::Audience_MAX; ++a) {
     auto v = static_cast<Course::Audience>(a);
-    if (v != Course::AUDIENCE_UNSPECIFIED) EXPECT_EQ(AudienceFromName(AudienceName(v)), v);
+    if (v != Course::AUDIENCE_UNSPECIFIED) {
+      EXPECT_EQ(AudienceFromName(AudienceName(v)), v);
+    }
   }
   for (int s = Course::State_MIN; s <= Course::State_MAX; ++s) {
     auto v = static_cast<Course::State>(s);
-    if (v != Course::STATE_UNSPECIFIED) EXPECT_EQ(StateFromName(StateName(v)), v);
+    if (v != Course::STATE_UNSPECIFIED) {
+      EXPECT_EQ(StateFromName(StateName(v)), v);
+    }
   }
 }
 

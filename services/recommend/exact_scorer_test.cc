@@ -216,7 +216,9 @@ TEST(ExactScorer, SelectionEqualsTheFullRankingForEveryKTiesIncluded) {
       ASSERT_EQ(nan_rows, (n + 46) / 97);
       int tied = 0;
       for (int i = 1; i < n; ++i) tied += all[i - 1].score == all[i].score;
-      if (ties) ASSERT_GT(tied, n / 4);
+      if (ties) {
+        ASSERT_GT(tied, n / 4);
+      }
       // Every k up to past the sampled selection's bound (n / stride), then
       // every 37th.
       for (int k = 1; k <= n; k += k <= n / ExactScorer::kSampleStride + 25 ? 1 : 37) {
@@ -282,7 +284,9 @@ TEST(ExactScorer, NanScoresRankLastInTheSelectionForEveryKThatReachesThem) {
     const int finite = n - static_cast<int>(nan_rows.size());
     for (int i = 0; i < finite; ++i) {
       ASSERT_TRUE(std::isfinite(all[i].score)) << "position " << i;
-      if (i > 0) ASSERT_GT(all[i - 1].score, all[i].score) << "position " << i;
+      if (i > 0) {
+        ASSERT_GT(all[i - 1].score, all[i].score) << "position " << i;
+      }
     }
     for (size_t j = 0; j < nan_rows.size(); ++j) {
       EXPECT_EQ(all[finite + j].row, nan_rows[j]);

@@ -48,7 +48,9 @@ class DemoPlanTest : public ::testing::Test {
         // already in progress are the learner's own choice).
         if (plan.steps[b].enrolled) continue;
         for (const std::string& p : plan.steps[b].course->prerequisites) {
-          if (p == s.course->id) EXPECT_LE(s.end, plan.steps[b].start);
+          if (p == s.course->id) {
+            EXPECT_LE(s.end, plan.steps[b].start);
+          }
         }
       }
     }
@@ -102,7 +104,9 @@ TEST_F(DemoPlanTest, PlansForTheDistrictsLearnersKeepTheirPromises) {
       ASSERT_TRUE(plan.ok()) << plan.status();
       ++plans;
       feasible += plan->feasible ? 1 : 0;
-      if (!plan->feasible) EXPECT_FALSE(plan->reason.empty());
+      if (!plan->feasible) {
+        EXPECT_FALSE(plan->reason.empty());
+      }
       ExpectKeepsPromises(*plan, p.deadline);
     }
   }
