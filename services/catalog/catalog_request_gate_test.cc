@@ -260,13 +260,13 @@ TEST_F(CatalogRequestGateTest, RequestsUnderTheBoundsAreServed) {
     return lifelong::testing::StartRawCall(channel_, absl::StrCat("/", kService, "/", method), bytes, learner_token)
         .get();
   };
-  s = as_learner("PutProgramme", "\x0a\x05ab");
+  s = as_learner("PutProgramme", std::string("\x0a\x05") + "ab");
   EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED) << s.error_message();
   EXPECT_EQ(s.error_message(), denied);
   s = as_learner("CreateCourse", UnknownEmptyFields(kMaxCatalogWriteRequestBytes / 3));
   EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED) << s.error_message();
   // A role that may call it still gets its request parsed and checked.
-  s = as_learner("GetCourse", "\x0a\x05ab");
+  s = as_learner("GetCourse", std::string("\x0a\x05") + "ab");
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << s.error_message();
 }
 

@@ -114,7 +114,9 @@ TEST(SelectDiverse, FirstPassThatFillsKOnAPrefixIsTheWholeListsAnswer) {
         std::sort(series.begin(), series.end());
         EXPECT_EQ(std::adjacent_find(series.begin(), series.end()), series.end());
       }
-      if (k <= 2) EXPECT_GT(filled, 0) << "list " << list << " k " << k;
+      if (k <= 2) {
+        EXPECT_GT(filled, 0) << "list " << list << " k " << k;
+      }
     }
   }
 }

@@ -295,7 +295,7 @@ TEST_F(RecordScopingAttackTest, OtherLearnersDocumentsAreRefused) {
   httplib::Result put = Call("PUT", state + "&stateId=progress", victim, R"({"page":7})");
   ASSERT_TRUE(put);
   ASSERT_EQ(put->status, 204) << put->body;
-  for (const std::string& method : {"GET", "PUT", "POST", "DELETE"}) {
+  for (const char* method : {"GET", "PUT", "POST", "DELETE"}) {
     httplib::Result r = Call(method, state + "&stateId=progress", attacker, R"({"page":1})");
     ASSERT_TRUE(r);
     EXPECT_EQ(r->status, 403) << method << " " << r->body;
@@ -714,7 +714,7 @@ TEST_F(RecordScopingAttackTest, DeeplyNestedDocumentsAreRefused) {
   ASSERT_TRUE(put);
   ASSERT_EQ(put->status, 204) << put->body;
   const std::string deep = R"({"page":)" + std::string(200000, '[') + std::string(200000, ']') + "}";
-  for (const std::string& method : {"POST", "PUT"}) {
+  for (const char* method : {"POST", "PUT"}) {
     httplib::Result r = Call(method, state, self, deep);
     ASSERT_TRUE(r) << method << ": the server did not answer";
     EXPECT_EQ(r->status, 400) << method << " " << r->body.substr(0, 200);
