@@ -522,6 +522,7 @@ int SparseEaseBench(int courses, int learners, int candidates, int neighbours) {
 namespace lm = lifelong::models;
 
 int main(int argc, char** argv) {
+  lifelong::models::KeepLargeAllocationsInTheHeap();  // tuning reuses its big matrices (trainer.h)
   absl::ParseCommandLine(argc, argv);
   if (absl::GetFlag(FLAGS_index_items) > 0) return IndexBench(absl::GetFlag(FLAGS_index_items));
   if (absl::GetFlag(FLAGS_sparse_ease_items) > 0) {

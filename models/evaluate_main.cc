@@ -301,6 +301,7 @@ absl::StatusOr<std::shared_ptr<const lm::SequenceModel>> TrainSequenceModel(
 }  // namespace
 
 int main(int argc, char** argv) {
+  lifelong::models::KeepLargeAllocationsInTheHeap();  // tuning reuses its big matrices (trainer.h)
   absl::ParseCommandLine(argc, argv);
   std::vector<lm::Interaction> train;
   std::vector<lm::EvalCase> cases;

@@ -101,6 +101,7 @@ nlohmann::json Figures(const std::vector<lm::EvalCase>& cases, const std::vector
 }  // namespace
 
 int main(int argc, char** argv) {
+  lifelong::models::KeepLargeAllocationsInTheHeap();  // tuning reuses its big matrices (trainer.h)
   absl::ParseCommandLine(argc, argv);
   const std::string root = absl::GetFlag(FLAGS_model_root);
   if (root.empty()) return Fail(absl::InvalidArgumentError("--model_root: required"));

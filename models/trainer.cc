@@ -1,6 +1,7 @@
 #include "models/trainer.h"
 
 #include <cblas.h>
+#include <malloc.h>
 
 #include <algorithm>
 #include <cmath>
@@ -779,6 +780,12 @@ absl::StatusOr<ModelArrays> TrainModel(const std::vector<Interaction>& interacti
   absl::StatusOr<ModelArrays> a = trainer.Train(o, stats);
   if (a.ok() && stats != nullptr) stats->seconds = absl::ToDoubleSeconds(absl::Now() - start);
   return a;
+}
+
+void KeepLargeAllocationsInTheHeap() {
+  constexpr int kOneGiB = 1 << 30;
+  mallopt(M_MMAP_THRESHOLD, kOneGiB);
+  mallopt(M_TRIM_THRESHOLD, kOneGiB);
 }
 
 absl::StatusOr<TuningResult> TuneOnValidation(const std::vector<Interaction>& interactions,

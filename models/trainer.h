@@ -352,6 +352,17 @@ inline constexpr int kMaxTuningTrials = 35;
 // (docs/models.md, "The tuning objective").
 inline constexpr double kTuningNdcgWeight = 0.5;
 
+// Tuning's trials allocate, fill and free the same large matrices (n x n
+// doubles and floats: 87 and 44 MB at 3,300 courses) dozens of times. glibc
+// serves blocks above its mmap threshold (at most 32 MB by default) with
+// fresh mappings, so every trial paid first-touch page faults on all of them:
+// 40% of tuning's CPU on these virtual machines (docs/models.md, "Tuning +
+// training time"). With the threshold and the trim threshold at 1 GiB they
+// come from the heap and a freed block is reused by the next trial. Process-
+// wide: call once at the start of main in binaries that train (train,
+// evaluate, bench_train). Freed memory stays with the process until it exits.
+void KeepLargeAllocationsInTheHeap();
+
 // Trials use max_items = min(base.max_items, kTuningMaxItems); the
 // returned `best` has base.max_items again.
 // Coordinate search over recency_decay, target_decay, popularity_exponent,
