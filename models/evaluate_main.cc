@@ -400,7 +400,7 @@ int main(int argc, char** argv) {
       options = tuned->best;
       out["tuning"] = {{"validation", tuned->best_metrics.ToJson()},
                        {"trials", tuned->trials.size()},
-                       {"objective", absl::StrCat("recall@10 + ", absl::GetFlag(FLAGS_tune_ndcg_weight), " ndcg@10")},
+                       {"objective", tuned->objective},
                        {"seconds", absl::ToDoubleSeconds(absl::Now() - t0)}};
       std::printf("tuned on validation (%zu trials, %.1f s): recall@10 %.4f ndcg@10 %.4f\n", tuned->trials.size(),
                   absl::ToDoubleSeconds(absl::Now() - t0), tuned->best_metrics.recall, tuned->best_metrics.ndcg);

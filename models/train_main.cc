@@ -218,13 +218,9 @@ int main(int argc, char** argv) {
     if (tuned.ok()) trials.Finish(static_cast<int64_t>(tuned->trials.size()));
     if (!tuned.ok()) return Fail(tuned.status());
     options = tuned->best;
-    manifest["tuning"] = {
-        {"trials", tuned->trials.size()},
-        {"items", tuned->items},
-        {"objective", absl::StrCat("recall@10 + ", absl::GetFlag(FLAGS_tune_ndcg_weight), " ndcg@10")},
-        {"seconds", absl::ToDoubleSeconds(absl::Now() - t0)},
-        {"valid_fraction", vf},
-        {"split", random ? "random" : "tail"}};
+    manifest["tuning"] = {{"trials", tuned->trials.size()}, {"items", tuned->items},
+                          {"objective", tuned->objective},  {"seconds", absl::ToDoubleSeconds(absl::Now() - t0)},
+                          {"valid_fraction", vf},           {"split", random ? "random" : "tail"}};
     std::printf("tuned: %zu trials, validation recall@10 %.4f ndcg@10 %.4f\n", tuned->trials.size(),
                 tuned->best_metrics.recall, tuned->best_metrics.ndcg);
   }

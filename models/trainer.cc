@@ -824,6 +824,7 @@ absl::StatusOr<TuningResult> TuneOnValidation(const std::vector<Interaction>& in
 
   TuningResult result;
   result.trials = nlohmann::json::array();
+  result.objective = absl::StrCat("recall@", k, " + ", ndcg_weight, " ndcg@", k);
   // One trainer for every trial: the vocabulary, X'X and the solves are
   // shared (ModelTrainer); the validation learners are scored on two threads.
   ModelTrainer trainer(train, {}, base.max_items, /*single_precision=*/true);

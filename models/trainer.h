@@ -323,6 +323,7 @@ struct TuningResult {
   nlohmann::json trials;        // array of {params, metrics}
   int64_t solves = 0;           // dense factorisations done (ModelTrainer)
   int64_t items = 0;            // collaborative items of the trials
+  std::string objective;        // what was maximised, e.g. "recall@10 + 0.5 ndcg@10"
 };
 
 // Threads scoring validation learners in TuneOnValidation (the machines

@@ -415,6 +415,7 @@ TEST(TuneOnValidation, ChoosesTheBestTrialByRecallPlusWeightedNdcg) {
   for (double w : {0.0, kTuningNdcgWeight, 1.0, 4.0}) {
     auto tuned = TuneOnValidation(data, TrainOptions(), 0.2, false, 1, 10, {}, kMaxValidationCases, w);
     ASSERT_TRUE(tuned.ok()) << tuned.status();
+    EXPECT_EQ(tuned->objective, absl::StrCat("recall@10 + ", w, " ndcg@10"));
     const double best = tuned->best_metrics.recall + w * tuned->best_metrics.ndcg;
     for (const auto& t : tuned->trials) {
       EXPECT_LE(t["metrics"]["recall"].get<double>() + w * t["metrics"]["ndcg"].get<double>(), best + 1e-12)

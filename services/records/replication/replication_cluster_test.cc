@@ -828,8 +828,7 @@ TEST_F(ReplicationCluster, ANodeWithoutItsLeaderCheckDoesNotStart) {
   ::close(taken);
   ASSERT_TRUE(status.ok()) << "records-4 still runs without its leader check: " << status.status();
   EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 1) << *status;
-  std::ifstream in(log);
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string text = lifelong::testing::ReadFile(log);
   EXPECT_TRUE(absl::StrContains(text, "metrics_listen_failed")) << text;
   EXPECT_TRUE(absl::StrContains(text, absl::StrCat(port))) << text;
   // The others go on: one of them leads, reachable by its check.
@@ -857,8 +856,7 @@ TEST(ReplicationFlags, BadFlagsStopTheServerNamingTheFlag) {
     absl::StatusOr<int> status = p->Wait(std::chrono::seconds(30));
     ASSERT_TRUE(status.ok()) << named;
     EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 1) << named;
-    std::ifstream in(log);
-    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const std::string text = lifelong::testing::ReadFile(log);
     EXPECT_TRUE(absl::StrContains(text, "replication_setup_failed")) << text;
     EXPECT_TRUE(absl::StrContains(text, named)) << text;
   }
