@@ -101,7 +101,6 @@ absl::Status RecordsServer::StartParts() {
   if (replicator_) {
     documents_->SetLog(replicator_.get());
     replicator_->SetDocumentStore(documents_.get());
-    replicator_->Start(store_.get());
   }
   auth::Authorizer* authorizer = o.service.authorizer;
   if (o.xapi) {
@@ -199,6 +198,11 @@ absl::Status RecordsServer::StartParts() {
   if (o.serve_metrics) {
     if (absl::Status m = StartMetricsServer(); !m.ok()) return Step("metrics_listen_failed", m);
   }
+  // The applier and the lease campaign start only once every port is bound:
+  // a node that cannot serve never wins the lease. Until then the read gate
+  // refuses reads (the log not yet checked) and writes are refused (not the
+  // leader), both UNAVAILABLE.
+  if (replicator_) replicator_->Start(store_.get());
   StartBackground();
   return absl::OkStatus();
 }

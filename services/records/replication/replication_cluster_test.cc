@@ -803,8 +803,16 @@ TEST_F(ReplicationCluster, AnOperationNoStoreCanApplyStopsLeadingAndSaysSo) {
 
 // GET /leader on the metrics port is the load balancer's check: a node that
 // could not bind it must not run, or it could win the lease and be the leader
-// no client reaches (every write refused until it stops).
+// no client reaches (every write refused until it stops). It must not even
+// campaign first: with no other node running (the lease free), it never wins
+// the lease on its way out.
 TEST_F(ReplicationCluster, ANodeWithoutItsLeaderCheckDoesNotStart) {
+  ASSERT_NE(WaitForLeader(Live(), absl::Seconds(60)), nullptr);
+  for (Node* n : Live()) {  // SIGTERM: each hands the lease over on its way out
+    ASSERT_EQ(kill(n->process->pid(), SIGTERM), 0);
+    ASSERT_TRUE(n->process->Wait(std::chrono::seconds(30)).ok()) << n->id;
+    n->process.reset();
+  }
   int taken = ::socket(AF_INET, SOCK_STREAM, 0);
   ASSERT_GE(taken, 0);
   sockaddr_in addr{};
@@ -831,7 +839,12 @@ TEST_F(ReplicationCluster, ANodeWithoutItsLeaderCheckDoesNotStart) {
   const std::string text = lifelong::testing::ReadFile(log);
   EXPECT_TRUE(absl::StrContains(text, "metrics_listen_failed")) << text;
   EXPECT_TRUE(absl::StrContains(text, absl::StrCat(port))) << text;
-  // The others go on: one of them leads, reachable by its check.
+  EXPECT_FALSE(absl::StrContains(text, "replication_lease_won")) << text;
+  // The others, started again, go on: one of them leads, reachable by its check.
+  for (auto& n : nodes_) {
+    StartNode(n.get(), dir_, nats_.urls);
+    if (HasFatalFailure()) return;
+  }
   EXPECT_NE(WaitForLeader(Live(), absl::Seconds(30)), nullptr);
 }
 
