@@ -372,20 +372,18 @@ absl::Status RecordsServer::StartMetricsServer() {
       return r;
     };
   }
-  if (replicator_) {
-    // GET /leader is how the load balancer finds the leader: a node without it
-    // could win the lease and take no client's writes (none would reach it).
-    absl::StatusOr<std::unique_ptr<HttpServer>> server = StartMetricsHttpServer(
-        options_.metrics, &metrics::DefaultRegistry(), [this] { return serving_.load(); },
-        std::move(replication_routes));
-    if (!server.ok()) return server.status();
-    metrics_server_ = std::move(*server);
-  } else {
-    metrics_server_ = StartMetricsHttpServerOrLog(
-        options_.metrics, &metrics::DefaultRegistry(), [this] { return serving_.load(); },
-        std::move(replication_routes));
+  absl::StatusOr<std::unique_ptr<HttpServer>> server = StartMetricsHttpServer(
+      options_.metrics, &metrics::DefaultRegistry(), [this] { return serving_.load(); }, std::move(replication_routes));
+  if (!server.ok()) {
+    // GET /leader is how the load balancer finds the leader: a replicated
+    // node without it could win the lease and take no client's writes (none
+    // would reach it). A single node serves on without /metrics.
+    if (replicator_) return server.status();
+    LogError("metrics_listen_failed", {{"error", server.status().ToString()}});
+    return absl::OkStatus();
   }
-  if (metrics_server_) metrics_port_ = metrics_server_->port();
+  metrics_server_ = std::move(*server);
+  metrics_port_ = metrics_server_->port();
   return absl::OkStatus();
 }
 

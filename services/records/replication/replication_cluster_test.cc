@@ -801,6 +801,21 @@ TEST_F(ReplicationCluster, AnOperationNoStoreCanApplyStopsLeadingAndSaysSo) {
   for (Node* n : Live()) EXPECT_EQ(n->Applied(), bad_seq - 1) << n->id;
 }
 
+// Binds and listens on a free loopback port (`*fd`, `*port`): the port is
+// taken until the caller closes `*fd`.
+void ListenOnAFreePort(int* fd, int* port) {
+  *fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(*fd, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(addr);
+  ASSERT_EQ(::bind(*fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  ASSERT_EQ(::listen(*fd, 1), 0);
+  ASSERT_EQ(::getsockname(*fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  *port = ntohs(addr.sin_port);
+}
+
 // GET /leader on the metrics port is the load balancer's check: a node that
 // could not bind it must not run, or it could win the lease and be the leader
 // no client reaches (every write refused until it stops). It must not even
@@ -813,17 +828,8 @@ TEST_F(ReplicationCluster, ANodeWithoutItsLeaderCheckDoesNotStart) {
     ASSERT_TRUE(n->process->Wait(std::chrono::seconds(30)).ok()) << n->id;
     n->process.reset();
   }
-  int taken = ::socket(AF_INET, SOCK_STREAM, 0);
-  ASSERT_GE(taken, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(addr);
-  ASSERT_EQ(::bind(taken, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
-  ASSERT_EQ(::listen(taken, 1), 0);
-  ASSERT_EQ(::getsockname(taken, reinterpret_cast<sockaddr*>(&addr), &len), 0);
-  const int port = ntohs(addr.sin_port);
-
+  int taken = -1, port = 0;
+  ASSERT_NO_FATAL_FAILURE(ListenOnAFreePort(&taken, &port));
   const std::string log = dir_ + "/records-4.log";
   auto p = lifelong::testing::Subprocess::Start(
       {lifelong::testing::RunfilePath("services/records/records_server"), "--port=0", "--xapi_port=-1",
@@ -846,6 +852,34 @@ TEST_F(ReplicationCluster, ANodeWithoutItsLeaderCheckDoesNotStart) {
     if (HasFatalFailure()) return;
   }
   EXPECT_NE(WaitForLeader(Live(), absl::Seconds(30)), nullptr);
+}
+
+// The contrast: a single node (no --replication_nats) has no lease to win,
+// so it serves on without /metrics when its metrics port is taken (a second
+// server on a machine must not fail because 9001 is in use), and says so.
+TEST(SingleNode, ServesWithoutItsMetricsPortAndSaysSo) {
+  const std::string dir = lifelong::testing::FreshTempDir("single-metrics");
+  int taken = -1, port = 0;
+  ASSERT_NO_FATAL_FAILURE(ListenOnAFreePort(&taken, &port));
+  const std::string log = dir + "/records.log", port_file = dir + "/records.port";
+  auto p = lifelong::testing::Subprocess::Start(
+      {lifelong::testing::RunfilePath("services/records/records_server"), "--port=0", "--port_file=" + port_file,
+       "--xapi_port=-1", absl::StrCat("--metrics_port=", port), "--data_dir=" + dir + "/records", "--warm_cache=false",
+       "--block_cache_mb=16"},
+      log);
+  ASSERT_TRUE(p.ok()) << p.status();
+  absl::StatusOr<int> grpc_port = lifelong::testing::WaitForPortFile(port_file, std::chrono::seconds(60));
+  ::close(taken);
+  ASSERT_TRUE(grpc_port.ok()) << grpc_port.status() << "\n" << lifelong::testing::ReadFile(log);
+  auto stub = v1::LearningRecordService::NewStub(
+      grpc::CreateChannel(absl::StrCat("127.0.0.1:", *grpc_port), grpc::InsecureChannelCredentials()));
+  grpc::Status s = Record(stub.get(), MakeStatement({.id = TestUuid(1), .learner = "u1"}));
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  const std::string text = lifelong::testing::ReadFile(log);
+  EXPECT_TRUE(absl::StrContains(text, "metrics_listen_failed")) << text;
+  EXPECT_TRUE(absl::StrContains(text, absl::StrCat(port))) << text;
+  EXPECT_TRUE(absl::StrContains(text, "\"metrics_port\":-1")) << text;  // in its "serving" line
+  EXPECT_TRUE(p->Running());
 }
 
 TEST(ReplicationFlags, BadFlagsStopTheServerNamingTheFlag) {
