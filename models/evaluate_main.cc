@@ -95,6 +95,13 @@ ABSL_FLAG(std::string, sequence_model, "",
           "part for the chosen epochs");
 ABSL_FLAG(std::string, sequence_blend_weights, "0,0.1,0.2,0.3,0.5,0.75,1,1.5,2,3,5,8,13,20,50",
           "the blend weights w tried on the validation split for --sequence_model");
+ABSL_FLAG(std::string, linear_blend, "",
+          "also score a second linear model, the chosen parameters with these JSON overrides (e.g. "
+          "'{\"source_window\":1,\"target_window\":1,\"recency_decay\":0.01}', a first-order transition model), "
+          "and its blend with the model: z-score + w x second z-score, w chosen on the validation split by the "
+          "tuning objective (recall@10 + --tune_ndcg_weight x NDCG@10)");
+ABSL_FLAG(std::string, linear_blend_weights, "0,0.05,0.1,0.2,0.3,0.5,0.75,1,1.5,2,3",
+          "the blend weights w tried on the validation split for --linear_blend");
 ABSL_FLAG(std::string, json_out, "", "optionally write all figures as JSON here");
 ABSL_FLAG(std::string, write_split, "",
           "with --interactions/--ratings: also write the split as DIR/train.tsv and "
@@ -209,6 +216,40 @@ lm::Scorer SequenceScorer(std::shared_ptr<const lm::SequenceModel> model, const 
     }
     return out;
   };
+}
+
+// `bundle`'s scores in `universe` order (a bundle trained on the same
+// interactions with other parameters may order or cover courses
+// differently); courses it does not know -1e30.
+lm::Scorer InUniverseOrder(std::shared_ptr<const lm::ModelBundle> bundle, const std::vector<std::string>& universe) {
+  lm::Scorer inner = lm::BundleScorer(bundle);
+  std::vector<int> row(universe.size(), -1);
+  for (size_t i = 0; i < universe.size(); ++i) {
+    if (auto r = bundle->Row(universe[i])) row[i] = *r;
+  }
+  return [inner, row](const lm::EvalCase& c) {
+    const std::vector<float> e = inner(c);
+    std::vector<float> out(row.size(), -1e30f);
+    for (size_t i = 0; i < out.size(); ++i) {
+      if (row[i] >= 0) out[i] = e[row[i]];
+    }
+    return out;
+  };
+}
+
+// A comma-separated list of blend weights (each in [0, 1e6]);
+// INVALID_ARGUMENT naming `flag` otherwise.
+absl::StatusOr<std::vector<double>> ParseBlendWeights(absl::string_view list, absl::string_view flag) {
+  std::vector<double> weights;
+  for (absl::string_view w : absl::StrSplit(list, ',', absl::SkipEmpty())) {
+    double v = 0;
+    if (!absl::SimpleAtod(w, &v) || !(v >= 0) || v > 1e6) {
+      return absl::InvalidArgumentError(absl::StrCat(flag, ": non-negative numbers"));
+    }
+    weights.push_back(v);
+  }
+  if (weights.empty()) return absl::InvalidArgumentError(absl::StrCat(flag, ": empty"));
+  return weights;
 }
 
 // Linear z-score + w x sequence z-score.
@@ -563,21 +604,15 @@ int main(int argc, char** argv) {
     auto eb = lm::BuildModelBundle(std::move(*ea), nlohmann::json::object(), 0, "", bo);
     if (!eb.ok()) return Fail(eb.status());
     // Its universe may lack catalog-only courses: score in the model's order.
-    std::shared_ptr<const lm::ModelBundle> ebundle = *eb;
-    lm::Scorer inner = lm::BundleScorer(ebundle);
-    std::vector<int> row_in_ease(universe.size(), -1);
-    for (size_t i = 0; i < universe.size(); ++i) {
-      if (auto r = ebundle->Row(universe[i])) row_in_ease[i] = *r;
-    }
-    scorers.push_back({"ease", [inner, row_in_ease](const lm::EvalCase& c) {
-                         std::vector<float> e = inner(c);
-                         std::vector<float> out(row_in_ease.size(), -1e30f);
-                         for (size_t i = 0; i < out.size(); ++i) {
-                           if (row_in_ease[i] >= 0) out[i] = e[row_in_ease[i]];
-                         }
-                         return out;
-                       }});
+    scorers.push_back({"ease", InUniverseOrder(*eb, universe)});
   }
+  // The validation split of `train` with an evenly spaced sample of its
+  // learners: what the GRU's epochs and the blend weights are chosen on.
+  auto sampled_validation = [&](std::vector<lm::Interaction>* vtrain) {
+    std::vector<lm::EvalCase> vcases;
+    validation_split(train, vtrain, &vcases);
+    return EvenSample(std::move(vcases), kSequenceValidationCases);
+  };
   if (!absl::GetFlag(FLAGS_sequence_model).empty()) {
     // issue #17: a GRU (models/sequence_model.h) and its blend with the
     // model. Epochs and w are chosen on the validation split only.
@@ -587,22 +622,13 @@ int main(int argc, char** argv) {
     const std::string spec = absl::GetFlag(FLAGS_sequence_model);
     auto so = lm::SequenceModelOptions::Parse(spec == "default" ? "" : spec);
     if (!so.ok()) return Fail(so.status());
-    std::vector<double> weights;
-    for (absl::string_view w : absl::StrSplit(absl::GetFlag(FLAGS_sequence_blend_weights), ',', absl::SkipEmpty())) {
-      double v = 0;
-      if (!absl::SimpleAtod(w, &v) || !(v >= 0) || v > 1e6) {
-        return Fail(absl::InvalidArgumentError("--sequence_blend_weights: non-negative numbers"));
-      }
-      weights.push_back(v);
-    }
-    if (weights.empty()) return Fail(absl::InvalidArgumentError("--sequence_blend_weights: empty"));
+    auto weights = ParseBlendWeights(absl::GetFlag(FLAGS_sequence_blend_weights), "--sequence_blend_weights");
+    if (!weights.ok()) return Fail(weights.status());
     auto params = lm::TrainOptions::FromJson(out["params"]);
     if (!params.ok()) return Fail(params.status());
     const absl::Time t0 = absl::Now();
     std::vector<lm::Interaction> vtrain;
-    std::vector<lm::EvalCase> vcases;
-    validation_split(train, &vtrain, &vcases);
-    vcases = EvenSample(std::move(vcases), kSequenceValidationCases);
+    const std::vector<lm::EvalCase> vcases = sampled_validation(&vtrain);
     auto vb = validation_bundle(vtrain, *params);
     if (!vb.ok()) return Fail(vb.status());
     const std::vector<std::string>& vuniverse = (*vb)->course_ids();
@@ -621,7 +647,7 @@ int main(int argc, char** argv) {
     const lm::Scorer vsequence = SequenceScorer(*vseq, vuniverse);
     double best_w = 0, best_score = -1;
     std::printf("blend weight w on the validation split (HR@10 / NDCG@10):\n");
-    for (double w : weights) {
+    for (double w : *weights) {
       const lm::RankingMetrics m =
           lm::EvaluateRankingAtKs(vcases, vuniverse, {10}, BlendScorer(vlinear, vsequence, w), {}, 2)[0];
       out["sequence_model"]["blend_grid"].push_back({{"w", w}, {"validation", m.ToJson()}});
@@ -654,6 +680,69 @@ int main(int argc, char** argv) {
     const lm::Scorer gru = SequenceScorer(*seq, universe);
     scorers.push_back({"gru", gru});
     scorers.push_back({"blend", BlendScorer(lm::BundleScorer(bundle), gru, best_w)});
+  }
+  if (!absl::GetFlag(FLAGS_linear_blend).empty()) {
+    // issue #17: a second linear model (e.g. a first-order transition model,
+    // or plain EASE) blended with the model; w chosen on validation only.
+    if (!out.contains("params")) {
+      return Fail(absl::InvalidArgumentError("--linear_blend: needs a model trained here (not --model_dir)"));
+    }
+    auto params = lm::TrainOptions::FromJson(out["params"]);
+    if (!params.ok()) return Fail(params.status());
+    const nlohmann::json overrides = nlohmann::json::parse(absl::GetFlag(FLAGS_linear_blend), nullptr, false);
+    if (!overrides.is_object()) {
+      return Fail(absl::InvalidArgumentError("--linear_blend: must be a JSON object of parameters"));
+    }
+    nlohmann::json second_json = params->ToJson();
+    for (const auto& [key, value] : overrides.items()) {
+      if (!second_json.contains(key)) {
+        return Fail(absl::InvalidArgumentError(absl::StrCat("--linear_blend: unknown parameter \"", key, "\"")));
+      }
+      second_json[key] = value;
+    }
+    auto second = lm::TrainOptions::FromJson(second_json);
+    if (!second.ok())
+      return Fail(absl::InvalidArgumentError(absl::StrCat("--linear_blend: ", second.status().message())));
+    auto weights = ParseBlendWeights(absl::GetFlag(FLAGS_linear_blend_weights), "--linear_blend_weights");
+    if (!weights.ok()) return Fail(weights.status());
+    const double ndcg_weight = absl::GetFlag(FLAGS_tune_ndcg_weight);
+    std::vector<lm::Interaction> vtrain;
+    const std::vector<lm::EvalCase> vcases = sampled_validation(&vtrain);
+    auto vb = validation_bundle(vtrain, *params);
+    if (!vb.ok()) return Fail(vb.status());
+    auto vb2 = validation_bundle(vtrain, *second);
+    if (!vb2.ok()) return Fail(vb2.status());
+    const std::vector<std::string>& vuniverse = (*vb)->course_ids();
+    const lm::Scorer vfirst = lm::BundleScorer(*vb);
+    const lm::Scorer vsecond = InUniverseOrder(*vb2, vuniverse);
+    std::printf("\nlinear blend, second model %s: weight w on the validation split (%zu learners; HR@10 / NDCG@10):\n",
+                overrides.dump().c_str(), vcases.size());
+    double best_w = 0, best_score = -1;
+    for (double w : *weights) {
+      const lm::RankingMetrics m =
+          lm::EvaluateRankingAtKs(vcases, vuniverse, {10}, BlendScorer(vfirst, vsecond, w), {}, 2)[0];
+      out["linear_blend"]["grid"].push_back({{"w", w}, {"validation", m.ToJson()}});
+      std::printf("  w %5.2f: %.4f / %.4f\n", w, m.hit_rate, m.ndcg);
+      std::fflush(stdout);
+      const double score = m.recall + ndcg_weight * m.ndcg;
+      if (score > best_score) {
+        best_score = score;
+        best_w = w;
+      }
+    }
+    std::printf("linear blend: chose w %.2f on validation\n", best_w);
+    out["linear_blend"]["overrides"] = overrides;
+    out["linear_blend"]["params"] = second->ToJson();
+    out["linear_blend"]["w"] = best_w;
+    absl::StatusOr<lm::ModelArrays> arrays = lm::TrainModel(train, {}, *second);
+    if (!arrays.ok()) return Fail(arrays.status());
+    lm::BuildOptions bo;
+    bo.build_indexes = false;
+    auto b2 = lm::BuildModelBundle(std::move(*arrays), nlohmann::json::object(), 0, "", bo);
+    if (!b2.ok()) return Fail(b2.status());
+    const lm::Scorer linear2 = InUniverseOrder(*b2, universe);
+    scorers.push_back({"linear2", linear2});
+    scorers.push_back({"lblend", BlendScorer(lm::BundleScorer(bundle), linear2, best_w)});
   }
   std::printf("%zu evaluation learners, %zu items ranked (history excluded)\n", cases.size(), universe.size());
   std::printf("%-11s %4s %9s %9s %9s %9s %9s\n", "scorer", "K", "recall", "ndcg", "hr", "precision", "coverage");

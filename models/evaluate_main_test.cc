@@ -176,5 +176,62 @@ TEST(EvaluateBinary, SequenceModelIsScoredAndBlendedOnValidationChoices) {
   }
 }
 
+TEST(EvaluateBinary, LinearBlendIsChosenOnValidationAndScored) {
+  const std::string path = WriteSynthetic("linear_blend.tsv");
+  const std::string out = Tmp("evaluate_lblend.out");
+  auto run = [&](const std::string& weights, const std::string& json) {
+    const std::string cmd = absl::StrCat(
+        "models/evaluate --interactions=", path,
+        " --split=last --tune=false --served=false --ease_baseline=false --ks=10 "
+        "--linear_blend='{\"source_window\":1,\"target_window\":1,\"recency_decay\":0.01}' --linear_blend_weights=",
+        weights, " --json_out=", json, " > ", out, " 2>&1");
+    EXPECT_EQ(std::system(cmd.c_str()), 0) << cmd << "\n" << ReadText(out);
+    return nlohmann::json::parse(ReadText(json), nullptr, false);
+  };
+  const nlohmann::json j = run("0,1,3", Tmp("lblend.json"));
+  ASSERT_TRUE(j.is_object()) << ReadText(out);
+  const std::string text = ReadText(out);
+  EXPECT_NE(text.find("\nlinear2 "), std::string::npos) << text;
+  EXPECT_NE(text.find("\nlblend "), std::string::npos) << text;
+  // The second model is the chosen parameters with the overrides.
+  EXPECT_EQ(j["linear_blend"]["params"]["source_window"].get<int>(), 1);
+  EXPECT_EQ(j["linear_blend"]["params"]["target_window"].get<int>(), 1);
+  EXPECT_EQ(j["linear_blend"]["params"]["lambda_seq"], j["params"]["lambda_seq"]);
+  // w is the grid's best by the tuning objective on validation.
+  ASSERT_EQ(j["linear_blend"]["grid"].size(), 3u);
+  double best_w = -1, best = -1;
+  for (const auto& row : j["linear_blend"]["grid"]) {
+    const double score = row["validation"]["recall"].get<double>() + 0.5 * row["validation"]["ndcg"].get<double>();
+    if (score > best) {
+      best = score;
+      best_w = row["w"].get<double>();
+    }
+  }
+  EXPECT_EQ(j["linear_blend"]["w"].get<double>(), best_w);
+  // The transition model learns the synthetic tracks: far above popularity.
+  EXPECT_GT(j["results"]["linear2"]["10"]["hit_rate"].get<double>(),
+            j["results"]["popularity"]["10"]["hit_rate"].get<double>() + 0.1)
+      << text;
+
+  // With w 0 the blend ranks as the model does.
+  const nlohmann::json zero = run("0", Tmp("lblend0.json"));
+  ASSERT_TRUE(zero.is_object()) << ReadText(out);
+  EXPECT_EQ(zero["linear_blend"]["w"].get<double>(), 0);
+  EXPECT_EQ(zero["results"]["lblend"]["10"], zero["results"]["model"]["10"]);
+
+  // Bad options are refused, naming the flag or the field.
+  for (const auto& [flags, field] : std::vector<std::pair<std::string, std::string>>{
+           {"--linear_blend=nojson", "--linear_blend"},
+           {"--linear_blend='{\"recency_decay\":0}'", "recency_decay"},
+           {"--linear_blend='{\"bogus\":1}'", "bogus"},
+           {"--linear_blend='{}' --linear_blend_weights=-1", "--linear_blend_weights"}}) {
+    const std::string bad =
+        absl::StrCat("models/evaluate --interactions=", path,
+                     " --split=last --tune=false --served=false --ease_baseline=false ", flags, " > ", out, " 2>&1");
+    EXPECT_NE(std::system(bad.c_str()), 0) << flags;
+    EXPECT_NE(ReadText(out).find(field), std::string::npos) << flags << ": " << ReadText(out);
+  }
+}
+
 }  // namespace
 }  // namespace lifelong::models
