@@ -838,6 +838,7 @@ absl::StatusOr<TuningResult> TuneOnValidation(const std::vector<Interaction>& in
     if (o.set_mix == 1) {
       o.lambda_seq = base.lambda_seq;
       o.target_decay = base.target_decay;
+      o.target_window = base.target_window;
     }
     const std::string key = o.ToJson().dump();
     if (tried.count(key)) return absl::OkStatus();
@@ -853,7 +854,6 @@ absl::StatusOr<TuningResult> TuneOnValidation(const std::vector<Interaction>& in
     const double objective = m.recall + ndcg_weight * m.ndcg;
     tried[key] = objective;
     result.trials.push_back({{"params", o.ToJson()}, {"metrics", m.ToJson()}});
-    // At most 1 + 22 axis values (pass 1) + 2 neighbours of 6 axes (pass 2).
     if (progress) progress(static_cast<int>(tried.size()), kMaxTuningTrials);
     if (objective > best_objective) {
       best_objective = objective;
@@ -864,22 +864,33 @@ absl::StatusOr<TuningResult> TuneOnValidation(const std::vector<Interaction>& in
   };
   absl::Status s = trial(base);
   if (!s.ok()) return s;
+  // One axis of the grid: a parameter (read and written as a double; the
+  // window is an int) and the values tried.
   struct Axis {
-    double TrainOptions::*field;
+    std::function<double(const TrainOptions&)> get;
+    std::function<void(TrainOptions*, double)> set;
     std::vector<double> values;
   };
+  auto real = [](double TrainOptions::*field, std::vector<double> values) {
+    return Axis{[field](const TrainOptions& o) { return o.*field; },
+                [field](TrainOptions* o, double v) { o->*field = v; }, std::move(values)};
+  };
   const std::vector<Axis> axes = {
-      {&TrainOptions::recency_decay, {0.5, 0.6, 0.7, 0.85, 1.0}}, {&TrainOptions::target_decay, {0.7, 0.85, 1.0}},
-      {&TrainOptions::popularity_exponent, {0.0, 0.1, 0.2}},      {&TrainOptions::set_mix, {0.0, 0.25, 0.5, 0.75, 1.0}},
-      {&TrainOptions::lambda_set, {20.0, 50.0, 200.0}},           {&TrainOptions::lambda_seq, {10.0, 50.0, 200.0}},
+      real(&TrainOptions::recency_decay, {0.5, 0.6, 0.7, 0.85, 1.0}),
+      real(&TrainOptions::target_decay, {0.7, 0.85, 0.95, 1.0}),
+      real(&TrainOptions::popularity_exponent, {0.0, 0.1, 0.2}),
+      real(&TrainOptions::set_mix, {0.0, 0.25, 0.5, 0.75, 1.0}),
+      real(&TrainOptions::lambda_set, {20.0, 50.0, 200.0}),
+      real(&TrainOptions::lambda_seq, {10.0, 50.0, 200.0}),
+      Axis{[](const TrainOptions& o) { return static_cast<double>(o.target_window); },
+           [](TrainOptions* o, double v) { o->target_window = static_cast<int>(v); }, std::vector<double>{10, 30}},
   };
   // Pass 1 sweeps every axis; pass 2 only the grid neighbours of the value
-  // chosen (a refinement after the other axes moved, at most 12 trials
-  // instead of 22).
+  // chosen (a refinement after the other axes moved).
   for (int pass = 0; pass < 2; ++pass) {
     for (const Axis& axis : axes) {
       const TrainOptions center = result.best;
-      const double current = center.*(axis.field);
+      const double current = axis.get(center);
       const auto at = std::find(axis.values.begin(), axis.values.end(), current);
       for (size_t i = 0; i < axis.values.size(); ++i) {
         if (pass == 1 && at != axis.values.end()) {
@@ -887,7 +898,7 @@ absl::StatusOr<TuningResult> TuneOnValidation(const std::vector<Interaction>& in
           if (i + 1 != c && i != c + 1) continue;
         }
         TrainOptions o = center;
-        o.*(axis.field) = axis.values[i];
+        axis.set(&o, axis.values[i]);
         s = trial(o);
         if (!s.ok()) return s;
       }

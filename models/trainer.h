@@ -342,8 +342,9 @@ inline constexpr int kTuningMaxItems = kDefaultDenseMaxItems;
 // = offline…"); `train` and `evaluate` take --max_validation_learners.
 inline constexpr int kMaxValidationCases = 10000;
 
-// Most trials TuneOnValidation runs.
-inline constexpr int kMaxTuningTrials = 35;
+// Most trials TuneOnValidation runs: the base, 25 grid values (pass 1) and
+// at most 2 neighbours on each of 7 axes (pass 2).
+inline constexpr int kMaxTuningTrials = 40;
 
 // Tuning maximises validation Recall@k + kTuningNdcgWeight x NDCG@k. The
 // district's targets are hit rates (HR@10 = Recall@10 leave-last-out); with
@@ -367,7 +368,7 @@ void KeepLargeAllocationsInTheHeap();
 // Trials use max_items = min(base.max_items, kTuningMaxItems); the
 // returned `best` has base.max_items again.
 // Coordinate search over recency_decay, target_decay, popularity_exponent,
-// set_mix, lambda_set and lambda_seq, maximising validation Recall@k +
+// set_mix, lambda_set, lambda_seq and target_window, maximising validation Recall@k +
 // ndcg_weight x NDCG@k: pass 1 tries every grid value of each axis in turn, pass 2 the
 // grid neighbours of each chosen value. One ModelTrainer in float32 serves
 // all trials (shared Gram matrix and solves; trials that differ only in

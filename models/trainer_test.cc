@@ -407,6 +407,31 @@ TEST(TuneOnValidation, ChoosesParametersNoWorseThanTheStartPoint) {
             absl::StatusCode::kInvalidArgument);
 }
 
+// The grid covers the target window (10 and 30 next courses) as an axis,
+// trials stay within kMaxTuningTrials, and the progress callback never
+// reports more than that total.
+TEST(TuneOnValidation, TriesTheTargetWindowWithinTheTrialBudget) {
+  std::set<int> windows;
+  int most_reported = 0;
+  auto tuned = TuneOnValidation(Data(7), TrainOptions(), 0.2, false, 1, 10, [&](int done, int total) {
+    EXPECT_EQ(total, kMaxTuningTrials);
+    most_reported = std::max(most_reported, done);
+  });
+  ASSERT_TRUE(tuned.ok()) << tuned.status();
+  for (const auto& t : tuned->trials) windows.insert(t["params"]["target_window"].get<int>());
+  EXPECT_EQ(windows, (std::set<int>{10, 30}));
+  EXPECT_LE(tuned->trials.size(), static_cast<size_t>(kMaxTuningTrials));
+  EXPECT_EQ(most_reported, static_cast<int>(tuned->trials.size()));
+  // A set-only model (set_mix 1) has no sequence part: its trials carry
+  // the start point's window and target decay, so equivalent ones run once.
+  for (const auto& t : tuned->trials) {
+    if (t["params"]["set_mix"].get<double>() == 1.0) {
+      EXPECT_EQ(t["params"]["target_window"].get<int>(), TrainOptions().target_window) << t.dump();
+      EXPECT_EQ(t["params"]["target_decay"].get<double>(), TrainOptions().target_decay) << t.dump();
+    }
+  }
+}
+
 // The chosen trial is the best by validation Recall@10 + w x NDCG@10 of all
 // the trials run, for the weight given; weight 0 is recall alone. A negative
 // or non-finite weight is refused by name.
