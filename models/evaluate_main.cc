@@ -89,7 +89,8 @@ ABSL_FLAG(double, sparse_ease_lambda, 50, "lambda of --sparse_ease");
 ABSL_FLAG(bool, ease_baseline, true, "also score plain EASE (lambda --sparse_ease_lambda, default 50) as a baseline");
 ABSL_FLAG(std::string, sequence_model, "",
           "also score a GRU sequence model (models/sequence_model.h; options key=value,... e.g. "
-          "epochs=10,hidden=100, or 'default') and its blend with the model: linear z-score + w x GRU "
+          "epochs=10,hidden=100,negatives=512 for a sampled softmax, or 'default') and its blend with the model: "
+          "linear z-score + w x GRU "
           "z-score. The GRU's epochs (early stopping, patience) and w are chosen on the validation split "
           "of the training part (never the test split), then the GRU is retrained on the whole training "
           "part for the chosen epochs");

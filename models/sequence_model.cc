@@ -43,6 +43,9 @@ absl::Status SequenceModelOptions::Validate() const {
     return OutOfRange("patience", absl::StrCat("must be in [1, 100], got ", patience));
   }
   if (batch < 1 || batch > 100000) return OutOfRange("batch", absl::StrCat("must be in [1, 100000], got ", batch));
+  if (negatives < 0 || negatives > 100000) {
+    return OutOfRange("negatives", absl::StrCat("must be in [0, 100000], got ", negatives));
+  }
   if (!(learning_rate > 0 && learning_rate <= 1)) {
     return OutOfRange("lr", absl::StrCat("must be in (0, 1], got ", learning_rate));
   }
@@ -51,7 +54,7 @@ absl::Status SequenceModelOptions::Validate() const {
 
 std::string SequenceModelOptions::ToString() const {
   return absl::StrCat("dim=", dim, ",hidden=", hidden, ",max_len=", max_len, ",epochs=", epochs, ",patience=", patience,
-                      ",batch=", batch, ",lr=", learning_rate, ",seed=", seed);
+                      ",batch=", batch, ",negatives=", negatives, ",lr=", learning_rate, ",seed=", seed);
 }
 
 absl::StatusOr<SequenceModelOptions> SequenceModelOptions::Parse(absl::string_view spec) {
@@ -80,6 +83,8 @@ absl::StatusOr<SequenceModelOptions> SequenceModelOptions::Parse(absl::string_vi
       s = as_int(&o.patience);
     } else if (key == "batch") {
       s = as_int(&o.batch);
+    } else if (key == "negatives") {
+      s = as_int(&o.negatives);
     } else if (key == "lr") {
       if (!absl::SimpleAtod(value, &o.learning_rate)) {
         s = OutOfRange("lr", absl::StrCat("not a number: '", value, "'"));
@@ -87,8 +92,9 @@ absl::StatusOr<SequenceModelOptions> SequenceModelOptions::Parse(absl::string_vi
     } else if (key == "seed") {
       if (!absl::SimpleAtoi(value, &o.seed)) s = OutOfRange("seed", absl::StrCat("not an integer: '", value, "'"));
     } else {
-      s = absl::InvalidArgumentError(absl::StrCat(
-          "sequence model option '", key, "': unknown (dim, hidden, max_len, epochs, patience, batch, lr, seed)"));
+      s = absl::InvalidArgumentError(
+          absl::StrCat("sequence model option '", key,
+                       "': unknown (dim, hidden, max_len, epochs, patience, batch, negatives, lr, seed)"));
     }
     if (!s.ok()) return s;
   }
@@ -109,8 +115,8 @@ absl::StatusOr<SequenceModel> SequenceModel::Create(const std::vector<Interactio
     if (inserted) m.course_ids_.push_back(x.course_id);
   }
   if (m.num_items() > kSequenceModelMaxItems) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("sequence model: ", m.num_items(), " courses > ", kSequenceModelMaxItems, " (full softmax only)"));
+    return absl::FailedPreconditionError(absl::StrCat("sequence model: ", m.num_items(), " courses > ",
+                                                      kSequenceModelMaxItems, " (dense Adam updates)"));
   }
   for (const auto& [learner, seq] : GroupSequences(interactions)) {
     if (seq.size() < 2) continue;
@@ -122,6 +128,27 @@ absl::StatusOr<SequenceModel> SequenceModel::Create(const std::vector<Interactio
   }
   if (m.sequences_.empty()) {
     return absl::InvalidArgumentError("sequence model: no learner has two courses (nothing to predict)");
+  }
+  {
+    std::vector<int64_t> count(m.course_ids_.size(), 0);
+    for (const std::vector<int>& rows : m.sequences_) {
+      for (size_t i = 1; i < rows.size(); ++i) ++count[rows[i]];
+    }
+    m.target_share_.resize(count.size());
+    m.proposal_.resize(count.size());
+    m.proposal_cdf_.resize(count.size());
+    double proposal_sum = 0;
+    for (size_t j = 0; j < count.size(); ++j) {
+      m.target_share_[j] = static_cast<double>(count[j]) / static_cast<double>(m.predictions_);
+      m.proposal_[j] = std::sqrt(static_cast<double>(count[j]) + 1.0);
+      proposal_sum += m.proposal_[j];
+    }
+    double cumulative = 0;
+    for (size_t j = 0; j < count.size(); ++j) {
+      m.proposal_[j] /= proposal_sum;
+      cumulative += m.proposal_[j];
+      m.proposal_cdf_[j] = cumulative;
+    }
   }
   const size_t n = m.course_ids_.size(), d = options.dim, h = options.hidden;
   m.off_ein_ = 0;
@@ -176,17 +203,18 @@ absl::StatusOr<double> SequenceModel::TrainEpoch(const std::function<void(int64_
   return loss / std::max<int64_t>(1, predictions);
 }
 
-double SequenceModel::LossAndGradient(std::vector<float>* gradient) {
+double SequenceModel::LossAndGradient(std::vector<float>* gradient, uint64_t sample_seed) {
   std::vector<int> all(sequences_.size());
   std::iota(all.begin(), all.end(), 0);
   int64_t predictions = 0;
-  const double loss = ForwardBackward(all, &predictions);
+  const double loss = ForwardBackward(all, &predictions, sample_seed);
   *gradient = grads_;
   return loss / std::max<int64_t>(1, predictions);
 }
 
 double SequenceModel::TrainBatch(const std::vector<int>& batch, int64_t* num_predictions) {
-  const double loss = ForwardBackward(batch, num_predictions);
+  const double loss = ForwardBackward(batch, num_predictions,
+                                      options_.seed * 0x9E3779B97F4A7C15ULL + static_cast<uint64_t>(adam_steps_));
   // Clip the global gradient norm, then one Adam step.
   double norm2 = 0;
   for (float g : grads_) norm2 += static_cast<double>(g) * g;
@@ -206,7 +234,33 @@ double SequenceModel::TrainBatch(const std::vector<int>& batch, int64_t* num_pre
   return loss;
 }
 
-double SequenceModel::ForwardBackward(const std::vector<int>& batch_in, int64_t* num_predictions) {
+void SequenceModel::DrawCandidates(const std::vector<int>& targets, uint64_t sample_seed, std::vector<int>* candidates,
+                                   std::vector<float>* log_q) const {
+  candidates->clear();
+  absl::flat_hash_set<int> seen;
+  for (int t : targets) {
+    if (seen.insert(t).second) candidates->push_back(t);
+  }
+  std::mt19937_64 rng(sample_seed);
+  for (int s = 0; s < options_.negatives; ++s) {
+    // Inverse CDF on 53 random bits.
+    const double u = static_cast<double>(rng() >> 11) * (1.0 / 9007199254740992.0);
+    int j = static_cast<int>(std::upper_bound(proposal_cdf_.begin(), proposal_cdf_.end(), u) - proposal_cdf_.begin());
+    j = std::min(j, num_items() - 1);
+    if (seen.insert(j).second) candidates->push_back(j);
+  }
+  const double r = static_cast<double>(targets.size()), negatives = static_cast<double>(options_.negatives);
+  log_q->resize(candidates->size());
+  for (size_t c = 0; c < candidates->size(); ++c) {
+    const int j = (*candidates)[c];
+    // log(1 - (1 - f)^R (1 - q)^S), computed through log1p for small shares.
+    const double log_miss = r * std::log1p(-target_share_[j]) + negatives * std::log1p(-proposal_[j]);
+    (*log_q)[c] = static_cast<float>(std::log(-std::expm1(log_miss)));
+  }
+}
+
+double SequenceModel::ForwardBackward(const std::vector<int>& batch_in, int64_t* num_predictions,
+                                      uint64_t sample_seed) {
   const int d = options_.dim, H = options_.hidden, H3 = 3 * options_.hidden;
   const int n = num_items();
   // Longest first: the sequences still running at step t are a prefix.
@@ -278,26 +332,50 @@ double SequenceModel::ForwardBackward(const std::vector<int>& batch_in, int64_t*
       }
     }
   }
+  // The softmax's classes: the whole vocabulary, or the sampled candidates
+  // (their output rows gathered into ec/bc, logits corrected by -log Q).
+  const bool sampled = options_.negatives > 0;
+  std::vector<int> candidates;
+  std::vector<float> log_q, ec, bc;
+  int nc = n;
+  const float* out_w = eout;
+  if (sampled) {
+    DrawCandidates(target, sample_seed, &candidates, &log_q);
+    nc = static_cast<int>(candidates.size());
+    ec.resize(static_cast<size_t>(nc) * H);
+    bc.resize(nc);
+    absl::flat_hash_map<int, int> column_of;
+    for (int c = 0; c < nc; ++c) {
+      const int j = candidates[c];
+      std::copy(eout + static_cast<size_t>(j) * H, eout + static_cast<size_t>(j + 1) * H,
+                ec.begin() + static_cast<size_t>(c) * H);
+      bc[c] = bout[j] - log_q[c];
+      column_of[j] = c;
+    }
+    for (int i = 0; i < R; ++i) target[i] = column_of.at(target[i]);
+    out_w = ec.data();
+  }
+  const float* out_b = sampled ? bc.data() : bout;
   // Logits, softmax, cross-entropy; p becomes dLoss/dlogits (mean over R).
-  std::vector<float> p(static_cast<size_t>(R) * n);
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, R, n, H, 1.0f, hall.data(), H, eout, H, 0.0f, p.data(), n);
+  std::vector<float> p(static_cast<size_t>(R) * nc);
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, R, nc, H, 1.0f, hall.data(), H, out_w, H, 0.0f, p.data(), nc);
   double loss = 0;
   const float inv_r = 1.0f / static_cast<float>(R);
   for (int i = 0; i < R; ++i) {
-    float* row = p.data() + static_cast<size_t>(i) * n;
+    float* row = p.data() + static_cast<size_t>(i) * nc;
     float mx = -1e30f;
-    for (int j = 0; j < n; ++j) {
-      row[j] += bout[j];
+    for (int j = 0; j < nc; ++j) {
+      row[j] += out_b[j];
       mx = std::max(mx, row[j]);
     }
     double sum = 0;
-    for (int j = 0; j < n; ++j) {
+    for (int j = 0; j < nc; ++j) {
       row[j] = std::exp(row[j] - mx);
       sum += row[j];
     }
     const float inv = static_cast<float>(1.0 / sum);
     loss -= std::log(std::max(1e-30, static_cast<double>(row[target[i]]) / sum));
-    for (int j = 0; j < n; ++j) row[j] *= inv * inv_r;
+    for (int j = 0; j < nc; ++j) row[j] *= inv * inv_r;
     row[target[i]] -= inv_r;
   }
   std::fill(grads_.begin(), grads_.end(), 0.0f);
@@ -308,13 +386,29 @@ double SequenceModel::ForwardBackward(const std::vector<int>& batch_in, int64_t*
   float* g_bh = grads_.data() + off_bh_;
   float* g_eout = grads_.data() + off_eout_;
   float* g_bout = grads_.data() + off_bout_;
-  cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, n, H, R, 1.0f, p.data(), n, hall.data(), H, 0.0f, g_eout, H);
-  for (int i = 0; i < R; ++i) {
-    const float* row = p.data() + static_cast<size_t>(i) * n;
-    for (int j = 0; j < n; ++j) g_bout[j] += row[j];
+  if (sampled) {
+    // Gradients of the candidates' rows, scattered back to their courses.
+    std::vector<float> gc(static_cast<size_t>(nc) * H);
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, nc, H, R, 1.0f, p.data(), nc, hall.data(), H, 0.0f, gc.data(),
+                H);
+    for (int c = 0; c < nc; ++c) {
+      std::copy(gc.begin() + static_cast<size_t>(c) * H, gc.begin() + static_cast<size_t>(c + 1) * H,
+                g_eout + static_cast<size_t>(candidates[c]) * H);
+    }
+    for (int i = 0; i < R; ++i) {
+      const float* row = p.data() + static_cast<size_t>(i) * nc;
+      for (int c = 0; c < nc; ++c) g_bout[candidates[c]] += row[c];
+    }
+  } else {
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, n, H, R, 1.0f, p.data(), n, hall.data(), H, 0.0f, g_eout, H);
+    for (int i = 0; i < R; ++i) {
+      const float* row = p.data() + static_cast<size_t>(i) * n;
+      for (int j = 0; j < n; ++j) g_bout[j] += row[j];
+    }
   }
   std::vector<float> dh_all(static_cast<size_t>(R) * H);
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, R, H, n, 1.0f, p.data(), n, eout, H, 0.0f, dh_all.data(), H);
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, R, H, nc, 1.0f, p.data(), nc, out_w, H, 0.0f, dh_all.data(),
+              H);
   // Back through time. carry = dLoss/dh_{t} from step t+1 (rows < active[t+1]).
   std::vector<float> dgx(static_cast<size_t>(R) * H3), dgh(static_cast<size_t>(R) * H3);
   std::vector<float> carry(static_cast<size_t>(batch.size()) * H, 0.0f), next(carry.size());

@@ -17,14 +17,25 @@
 // repeated courses kept at their last occurrence; weights are otherwise
 // ignored, only the order counts) is cut to its last `max_len` courses, and
 // each prefix predicts the next course: cross-entropy with the full softmax
-// over the vocabulary (no sampling, so the vocabulary is limited to
-// kSequenceModelMaxItems), averaged over the predictions of a minibatch of
+// over the vocabulary (the vocabulary is limited to kSequenceModelMaxItems),
+// or, with `negatives` > 0, a sampled softmax (below), averaged over the predictions of a minibatch of
 // `batch` learners, back-propagated through the whole window (truncated
 // BPTT over the last `max_len` steps), gradient norm clipped at 5, Adam
 // (beta 0.9 / 0.999). Matrix products are cblas_sgemm (OpenBLAS, at most its
 // configured threads: 2 on these machines). Learners are shuffled every
 // epoch by a generator seeded with (seed, epoch): a fixed seed gives the
 // same floats run after run on one machine (no std:: distributions).
+//
+// Sampled softmax (`negatives` = S > 0, Jean et al. 2015 with the logQ
+// correction of Yi et al. 2019). A minibatch's R predictions share one
+// candidate set C: every target of the batch (R draws from the target
+// frequencies f) plus S draws from q ~ sqrt(count + 1) (so rare courses are
+// negatives too), duplicates removed. A candidate's logit is corrected by
+// -log Q_j, Q_j = 1 - (1 - f_j)^R (1 - q_j)^S its chance to be in C, and each
+// prediction's cross-entropy is taken over C. The cost of a prediction's
+// softmax falls from the vocabulary to |C| (about R + S). The draws come
+// from a generator seeded by (seed, Adam step), so a fixed seed still gives
+// the same floats. Score() is unchanged (full logits).
 #ifndef LIFELONG_MODELS_SEQUENCE_MODEL_H_
 #define LIFELONG_MODELS_SEQUENCE_MODEL_H_
 
@@ -42,8 +53,10 @@
 
 namespace lifelong::models {
 
-// Full softmax only: the logits of a minibatch are predictions x items
-// floats, and a larger catalog would need a sampled softmax (not built).
+// The logits of a minibatch are predictions x items floats with the full
+// softmax (predictions x candidates with `negatives`), and every minibatch's
+// Adam step updates every parameter, both embedding tables included: a
+// larger catalog would need sparse (per-row) updates, not built.
 inline constexpr int kSequenceModelMaxItems = 20000;
 
 struct SequenceModelOptions {
@@ -53,12 +66,13 @@ struct SequenceModelOptions {
   int epochs = 10;               // most epochs (evaluate stops early), 1..1000
   int patience = 2;              // evaluate: stops after this many epochs without a validation gain, 1..100
   int batch = 64;                // learners per minibatch, 1..100000
+  int negatives = 0;             // sampled softmax: extra negatives per minibatch, 0 (full softmax)..100000
   double learning_rate = 0.002;  // Adam step, (0, 1]
   uint64_t seed = 1;             // initialisation and shuffling
 
   // OK, or INVALID_ARGUMENT naming the first field out of range.
   absl::Status Validate() const;
-  // "dim=64,hidden=100,max_len=20,epochs=10,patience=2,batch=64,lr=0.002,seed=1".
+  // "dim=64,hidden=100,max_len=20,epochs=10,patience=2,batch=64,negatives=0,lr=0.002,seed=1".
   std::string ToString() const;
   // Parses "key=value,..." (the keys of ToString, any subset, any order) over
   // the defaults; INVALID_ARGUMENT naming the key for an unknown key, a
@@ -113,7 +127,13 @@ class SequenceModel {
   // Diagnostics (the gradient test): the mean cross-entropy over all
   // training predictions as one batch, and its gradient with respect to
   // parameters() (no clipping, no step).
-  double LossAndGradient(std::vector<float>* gradient);
+  // With negatives > 0 the candidates are drawn with `sample_seed`.
+  double LossAndGradient(std::vector<float>* gradient, uint64_t sample_seed = 0);
+  // The sampled softmax's candidates for a batch whose predictions have
+  // `targets` (rows, in any order): the targets' rows, then the drawn
+  // negatives, each row once; *log_q = log Q_j of each (see above).
+  void DrawCandidates(const std::vector<int>& targets, uint64_t sample_seed, std::vector<int>* candidates,
+                      std::vector<float>* log_q) const;
 
  private:
   SequenceModel() = default;
@@ -121,8 +141,10 @@ class SequenceModel {
   // Adam step. Returns the summed cross-entropy and sets *predictions.
   double TrainBatch(const std::vector<int>& batch, int64_t* predictions);
   // Forward and backward only: grads_ = gradient of the mean cross-entropy
-  // of the batch's predictions; returns their summed cross-entropy.
-  double ForwardBackward(const std::vector<int>& batch, int64_t* predictions);
+  // of the batch's predictions (over the candidates drawn with `sample_seed`
+  // when options_.negatives > 0, else over the vocabulary); returns their
+  // summed cross-entropy.
+  double ForwardBackward(const std::vector<int>& batch, int64_t* predictions, uint64_t sample_seed = 0);
   // h' for one input row (used by Score).
   void Step(int item, const float* h, float* h_out) const;
 
@@ -131,6 +153,9 @@ class SequenceModel {
   absl::flat_hash_map<std::string, int> row_of_;
   std::vector<std::vector<int>> sequences_;  // item rows, last max_len each
   int64_t predictions_ = 0;                  // sum of (len - 1)
+  // Sampled softmax: f_j (share of the predictions whose target is j) and
+  // the proposal q_j with its cumulative sums (for inverse-CDF draws).
+  std::vector<double> target_share_, proposal_, proposal_cdf_;
   int epochs_done_ = 0;
   int64_t adam_steps_ = 0;
   // Offsets into params_ (row-major): e_in n x d, wx 3H x d, bx 3H,

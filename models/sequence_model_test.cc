@@ -93,20 +93,75 @@ TEST(SequenceModel, OrderMattersNotJustTheSet) {
   EXPECT_EQ(Top1(*m, {"b", "a"}), "y");
 }
 
+TEST(SequenceModel, SampledSoftmaxLearnsADeterministicOrder) {
+  // 40 courses, 6 drawn negatives a batch: most courses are outside a
+  // batch's candidates, and the chain must still be learnt.
+  const int courses = 40;
+  SequenceModelOptions o = Small();
+  o.negatives = 6;
+  auto m = SequenceModel::Create(Chain(600, courses), o);
+  ASSERT_TRUE(m.ok()) << m.status();
+  for (int e = 0; e < 25; ++e) ASSERT_TRUE(m->TrainEpoch().ok());
+  int hits = 0, cases = 0;
+  for (int start = 0; start + 2 < courses; ++start) {
+    for (int len = 1; len <= 4 && start + len < courses; ++len) {
+      std::vector<std::string> h;
+      for (int i = 0; i < len; ++i) h.push_back(absl::StrCat("c", start + i));
+      ++cases;
+      if (Top1(*m, h) == absl::StrCat("c", start + len)) ++hits;
+    }
+  }
+  EXPECT_GE(hits, cases * 95 / 100) << hits << " of " << cases;
+}
+
+TEST(SequenceModel, SampledCandidatesHoldTheTargetsAndTheirInclusionChance) {
+  auto m = SequenceModel::Create(Chain(200, 30), [] {
+    SequenceModelOptions o = Small();
+    o.negatives = 10;
+    return o;
+  }());
+  ASSERT_TRUE(m.ok()) << m.status();
+  const std::vector<int> targets = {3, 3, 7, 1};
+  std::vector<int> candidates, again;
+  std::vector<float> log_q, log_q_again;
+  m->DrawCandidates(targets, 42, &candidates, &log_q);
+  // The targets first, each once, then distinct drawn rows.
+  ASSERT_GE(candidates.size(), 3u);
+  EXPECT_EQ(std::vector<int>(candidates.begin(), candidates.begin() + 3), (std::vector<int>{3, 7, 1}));
+  std::vector<int> sorted = candidates;
+  std::sort(sorted.begin(), sorted.end());
+  EXPECT_EQ(std::adjacent_find(sorted.begin(), sorted.end()), sorted.end()) << "a candidate twice";
+  EXPECT_GT(candidates.size(), 3u) << "no negative drawn";
+  EXPECT_LE(candidates.size(), 3u + 10u);
+  for (size_t c = 0; c < candidates.size(); ++c) {
+    EXPECT_LT(log_q[c], 0.0f) << "an inclusion chance must be in (0, 1)";
+    EXPECT_TRUE(std::isfinite(log_q[c]));
+  }
+  // The same seed draws the same set; another seed another one.
+  m->DrawCandidates(targets, 42, &again, &log_q_again);
+  EXPECT_EQ(again, candidates);
+  EXPECT_EQ(log_q_again, log_q);
+  m->DrawCandidates(targets, 43, &again, &log_q_again);
+  EXPECT_NE(again, candidates);
+}
+
 TEST(SequenceModel, TrainingIsDeterministicForASeed) {
   const std::vector<Interaction> data = Chain(100, 15);
-  auto train = [&data](uint64_t seed) {
-    SequenceModelOptions o = Small();
-    o.seed = seed;
-    auto m = SequenceModel::Create(data, o);
-    EXPECT_TRUE(m.ok());
-    for (int e = 0; e < 3; ++e) EXPECT_TRUE(m->TrainEpoch().ok());
-    return m->parameters();
-  };
-  const std::vector<float> a = train(7), b = train(7), c = train(8);
-  ASSERT_EQ(a.size(), b.size());
-  EXPECT_TRUE(std::equal(a.begin(), a.end(), b.begin())) << "same seed, different floats";
-  EXPECT_FALSE(std::equal(a.begin(), a.end(), c.begin())) << "the seed is ignored";
+  for (int negatives : {0, 4}) {
+    auto train = [&data, negatives](uint64_t seed) {
+      SequenceModelOptions o = Small();
+      o.seed = seed;
+      o.negatives = negatives;
+      auto m = SequenceModel::Create(data, o);
+      EXPECT_TRUE(m.ok());
+      for (int e = 0; e < 3; ++e) EXPECT_TRUE(m->TrainEpoch().ok());
+      return m->parameters();
+    };
+    const std::vector<float> a = train(7), b = train(7), c = train(8);
+    ASSERT_EQ(a.size(), b.size());
+    EXPECT_TRUE(std::equal(a.begin(), a.end(), b.begin())) << "same seed, different floats; negatives " << negatives;
+    EXPECT_FALSE(std::equal(a.begin(), a.end(), c.begin())) << "the seed is ignored; negatives " << negatives;
+  }
 }
 
 // Mean cross-entropy of every prefix -> next course, computed through
@@ -164,9 +219,79 @@ TEST(SequenceModel, GradientMatchesFiniteDifferences) {
   EXPECT_EQ(checked, static_cast<int>(m->num_parameters()));
 }
 
+// The sampled loss of every prefix -> next course through Score(): the
+// softmax over `candidates` only, each logit corrected by -log_q.
+double SampledScoreLoss(const SequenceModel& m, const std::vector<std::vector<std::string>>& sequences,
+                        const std::vector<int>& candidates, const std::vector<float>& log_q) {
+  double loss = 0;
+  int count = 0;
+  for (const auto& seq : sequences) {
+    for (size_t t = 1; t < seq.size(); ++t) {
+      auto s = m.Score(std::vector<std::string>(seq.begin(), seq.begin() + t));
+      EXPECT_TRUE(s.ok());
+      std::vector<double> logits;
+      double target = 0;
+      for (size_t c = 0; c < candidates.size(); ++c) {
+        logits.push_back(static_cast<double>((*s)[candidates[c]]) - log_q[c]);
+        if (candidates[c] == m.Row(seq[t])) target = logits.back();
+      }
+      double mx = *std::max_element(logits.begin(), logits.end()), sum = 0;
+      for (double v : logits) sum += std::exp(v - mx);
+      loss -= target - mx - std::log(sum);
+      ++count;
+    }
+  }
+  return loss / count;
+}
+
+TEST(SequenceModel, SampledGradientMatchesFiniteDifferences) {
+  const std::vector<std::vector<std::string>> sequences = {{"a", "b", "c", "d"}, {"b", "c"}, {"c", "a", "e", "b", "f"},
+                                                           {"e", "f", "a"},      {"g", "h"}, {"i", "j"}};
+  std::vector<Interaction> data;
+  std::vector<int> targets;
+  for (size_t l = 0; l < sequences.size(); ++l) {
+    for (size_t t = 0; t < sequences[l].size(); ++t) {
+      data.push_back({absl::StrCat("u", l), sequences[l][t], static_cast<int64_t>(t), 1.0f});
+    }
+  }
+  SequenceModelOptions o;
+  o.dim = 3;
+  o.hidden = 4;
+  o.negatives = 2;
+  auto m = SequenceModel::Create(data, o);
+  ASSERT_TRUE(m.ok()) << m.status();
+  for (int e = 0; e < 5; ++e) ASSERT_TRUE(m->TrainEpoch().ok());
+  for (const auto& seq : sequences) {
+    for (size_t t = 1; t < seq.size(); ++t) targets.push_back(m->Row(seq[t]));
+  }
+  const uint64_t sample_seed = 5;
+  std::vector<int> candidates;
+  std::vector<float> log_q;
+  m->DrawCandidates(targets, sample_seed, &candidates, &log_q);
+  // Some course is outside the candidates, so the sampled loss differs from
+  // the full one, and its output row gets no gradient.
+  ASSERT_LT(candidates.size(), static_cast<size_t>(m->num_items()));
+  std::vector<float> grad;
+  const double loss = m->LossAndGradient(&grad, sample_seed);
+  EXPECT_NEAR(loss, SampledScoreLoss(*m, sequences, candidates, log_q), 1e-4);
+  EXPECT_GT(std::abs(loss - ScoreLoss(*m, sequences)), 1e-3) << "the sampled loss is the full one";
+  for (size_t i = 0; i < grad.size(); ++i) {
+    const float keep = (*m->mutable_parameters())[i];
+    const float h = 1e-2f;
+    (*m->mutable_parameters())[i] = keep + h;
+    const double up = SampledScoreLoss(*m, sequences, candidates, log_q);
+    (*m->mutable_parameters())[i] = keep - h;
+    const double down = SampledScoreLoss(*m, sequences, candidates, log_q);
+    (*m->mutable_parameters())[i] = keep;
+    const double numeric = (up - down) / (2 * h);
+    EXPECT_NEAR(grad[i], numeric, 2e-3 + 0.02 * std::abs(numeric)) << "parameter " << i;
+  }
+}
+
 TEST(SequenceModelOptions, ParsesAndRejectsNamingTheField) {
-  auto o = SequenceModelOptions::Parse("epochs=3,hidden=32,lr=0.01,seed=9");
+  auto o = SequenceModelOptions::Parse("epochs=3,hidden=32,lr=0.01,seed=9,negatives=256");
   ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->negatives, 256);
   EXPECT_EQ(o->epochs, 3);
   EXPECT_EQ(o->hidden, 32);
   EXPECT_DOUBLE_EQ(o->learning_rate, 0.01);
@@ -183,6 +308,8 @@ TEST(SequenceModelOptions, ParsesAndRejectsNamingTheField) {
       {"max_len=1", "max_len"},
       {"epochs=-1", "epochs"},
       {"batch=0", "batch"},
+      {"negatives=-1", "negatives"},
+      {"negatives=100001", "negatives"},
       {"lr=0", "lr"},
       {"lr=abc", "lr"},
       {"lr=nan", "lr"},
