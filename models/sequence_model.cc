@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <numeric>
 #include <random>
 #include <utility>
@@ -151,14 +152,7 @@ absl::StatusOr<SequenceModel> SequenceModel::Create(const std::vector<Interactio
     }
   }
   const size_t n = m.course_ids_.size(), d = options.dim, h = options.hidden;
-  m.off_ein_ = 0;
-  m.off_wx_ = m.off_ein_ + n * d;
-  m.off_bx_ = m.off_wx_ + 3 * h * d;
-  m.off_uh_ = m.off_bx_ + 3 * h;
-  m.off_bh_ = m.off_uh_ + 3 * h * h;
-  m.off_eout_ = m.off_bh_ + 3 * h;
-  m.off_bout_ = m.off_eout_ + n * h;
-  const size_t total = m.off_bout_ + n;
+  const size_t total = m.SetOffsets();
   m.params_.assign(total, 0.0f);
   m.grads_.assign(total, 0.0f);
   m.adam_m_.assign(total, 0.0f);
@@ -174,6 +168,128 @@ absl::StatusOr<SequenceModel> SequenceModel::Create(const std::vector<Interactio
   return m;
 }
 
+size_t SequenceModel::SetOffsets() {
+  const size_t n = course_ids_.size(), d = options_.dim, h = options_.hidden;
+  off_ein_ = 0;
+  off_wx_ = off_ein_ + n * d;
+  off_bx_ = off_wx_ + 3 * h * d;
+  off_uh_ = off_bx_ + 3 * h;
+  off_bh_ = off_uh_ + 3 * h * h;
+  off_eout_ = off_bh_ + 3 * h;
+  off_bout_ = off_eout_ + n * h;
+  return off_bout_ + n;
+}
+
+namespace {
+
+constexpr absl::string_view kEncodedMagic("LLGRU01\n", 8);
+
+void PutU32(std::string* out, uint32_t v) {
+  for (int i = 0; i < 4; ++i) out->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+}
+
+void PutU64(std::string* out, uint64_t v) {
+  for (int i = 0; i < 8; ++i) out->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+}
+
+// Reads little-endian integers and byte runs from `data`; false past its end.
+class Reader {
+ public:
+  explicit Reader(absl::string_view data) : data_(data) {}
+  bool U32(uint32_t* v) {
+    if (data_.size() - pos_ < 4) return false;
+    *v = 0;
+    for (int i = 0; i < 4; ++i) *v |= static_cast<uint32_t>(static_cast<unsigned char>(data_[pos_ + i])) << (8 * i);
+    pos_ += 4;
+    return true;
+  }
+  bool U64(uint64_t* v) {
+    if (data_.size() - pos_ < 8) return false;
+    *v = 0;
+    for (int i = 0; i < 8; ++i) *v |= static_cast<uint64_t>(static_cast<unsigned char>(data_[pos_ + i])) << (8 * i);
+    pos_ += 8;
+    return true;
+  }
+  bool Bytes(size_t n, absl::string_view* out) {
+    if (data_.size() - pos_ < n) return false;
+    *out = data_.substr(pos_, n);
+    pos_ += n;
+    return true;
+  }
+  size_t remaining() const { return data_.size() - pos_; }
+
+ private:
+  absl::string_view data_;
+  size_t pos_ = 0;
+};
+
+absl::Status Corrupt(const std::string& why) {
+  return absl::DataLossError(absl::StrCat("sequence model bytes: ", why));
+}
+
+}  // namespace
+
+std::string SequenceModel::Encode() const {
+  std::string out(kEncodedMagic);
+  PutU32(&out, kSequenceModelLayoutVersion);
+  PutU32(&out, static_cast<uint32_t>(course_ids_.size()));
+  PutU32(&out, static_cast<uint32_t>(options_.dim));
+  PutU32(&out, static_cast<uint32_t>(options_.hidden));
+  PutU32(&out, static_cast<uint32_t>(options_.max_len));
+  for (const std::string& id : course_ids_) {
+    PutU32(&out, static_cast<uint32_t>(id.size()));
+    out += id;
+  }
+  PutU64(&out, params_.size());
+  const size_t at = out.size();
+  out.resize(at + params_.size() * sizeof(float));
+  std::memcpy(&out[at], params_.data(), params_.size() * sizeof(float));  // little-endian platform
+  return out;
+}
+
+absl::StatusOr<SequenceModel> SequenceModel::Decode(absl::string_view bytes) {
+  Reader in(bytes);
+  absl::string_view magic;
+  if (!in.Bytes(kEncodedMagic.size(), &magic) || magic != kEncodedMagic) return Corrupt("not a sequence model (magic)");
+  uint32_t version = 0, n = 0, d = 0, h = 0, max_len = 0;
+  if (!in.U32(&version)) return Corrupt("truncated header");
+  if (version != kSequenceModelLayoutVersion) {
+    return Corrupt(absl::StrCat("layout version ", version, " (this build reads ", kSequenceModelLayoutVersion, ")"));
+  }
+  if (!in.U32(&n) || !in.U32(&d) || !in.U32(&h) || !in.U32(&max_len)) return Corrupt("truncated header");
+  SequenceModel m;
+  m.options_.dim = static_cast<int>(std::min<uint32_t>(d, 1u << 30));
+  m.options_.hidden = static_cast<int>(std::min<uint32_t>(h, 1u << 30));
+  m.options_.max_len = static_cast<int>(std::min<uint32_t>(max_len, 1u << 30));
+  if (absl::Status s = m.options_.Validate(); !s.ok()) return Corrupt(std::string(s.message()));
+  if (n < 1 || n > static_cast<uint32_t>(kSequenceModelMaxItems)) {
+    return Corrupt(absl::StrCat("items ", n, " out of [1, ", kSequenceModelMaxItems, "]"));
+  }
+  for (uint32_t i = 0; i < n; ++i) {
+    uint32_t len = 0;
+    absl::string_view id;
+    if (!in.U32(&len) || !in.Bytes(len, &id)) return Corrupt(absl::StrCat("truncated course id ", i));
+    if (id.empty()) return Corrupt(absl::StrCat("course id ", i, " is empty"));
+    if (!m.row_of_.emplace(std::string(id), static_cast<int>(i)).second) {
+      return Corrupt(absl::StrCat("course id '", id, "' repeated"));
+    }
+    m.course_ids_.emplace_back(id);
+  }
+  const size_t expected = m.SetOffsets();
+  uint64_t count = 0;
+  if (!in.U64(&count)) return Corrupt("truncated parameter count");
+  if (count != expected) return Corrupt(absl::StrCat("parameter count ", count, ", the shapes give ", expected));
+  absl::string_view raw;
+  if (!in.Bytes(expected * sizeof(float), &raw)) return Corrupt("truncated parameters");
+  if (in.remaining() != 0) return Corrupt(absl::StrCat(in.remaining(), " trailing bytes"));
+  m.params_.resize(expected);
+  std::memcpy(m.params_.data(), raw.data(), raw.size());
+  for (size_t i = 0; i < expected; ++i) {
+    if (!std::isfinite(m.params_[i])) return Corrupt(absl::StrCat("parameter ", i, " is not finite"));
+  }
+  return m;
+}
+
 int SequenceModel::Row(absl::string_view course_id) const {
   auto it = row_of_.find(course_id);
   return it == row_of_.end() ? -1 : it->second;
@@ -182,6 +298,9 @@ int SequenceModel::Row(absl::string_view course_id) const {
 int64_t SequenceModel::bytes() const { return static_cast<int64_t>(4 * sizeof(float) * params_.size()); }
 
 absl::StatusOr<double> SequenceModel::TrainEpoch(const std::function<void(int64_t, int64_t)>& progress) {
+  if (sequences_.empty()) {
+    return absl::FailedPreconditionError("sequence model: no training sequences (a decoded model only scores)");
+  }
   // Fisher-Yates over the raw output of a generator seeded by (seed, epoch).
   std::vector<int> order(sequences_.size());
   std::iota(order.begin(), order.end(), 0);
@@ -204,6 +323,10 @@ absl::StatusOr<double> SequenceModel::TrainEpoch(const std::function<void(int64_
 }
 
 double SequenceModel::LossAndGradient(std::vector<float>* gradient, uint64_t sample_seed) {
+  if (sequences_.empty()) {  // a decoded model: nothing to predict
+    gradient->assign(params_.size(), 0.0f);
+    return 0;
+  }
   std::vector<int> all(sequences_.size());
   std::iota(all.begin(), all.end(), 0);
   int64_t predictions = 0;

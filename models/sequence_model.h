@@ -59,6 +59,9 @@ namespace lifelong::models {
 // larger catalog would need sparse (per-row) updates, not built.
 inline constexpr int kSequenceModelMaxItems = 20000;
 
+// Layout version of SequenceModel::Encode's bytes.
+inline constexpr uint32_t kSequenceModelLayoutVersion = 1;
+
 struct SequenceModelOptions {
   int dim = 64;                  // input embedding size d, 1..1024
   int hidden = 100;              // GRU units H, 1..1024
@@ -94,7 +97,7 @@ class SequenceModel {
                                               const SequenceModelOptions& options);
 
   // One pass over the training sequences; returns the mean cross-entropy of
-  // its predictions. `progress`, when set, is called after each minibatch
+  // its predictions (FAILED_PRECONDITION for a decoded model). `progress`, when set, is called after each minibatch
   // with the learners done and the total. Deterministic for a given state.
   absl::StatusOr<double> TrainEpoch(const std::function<void(int64_t, int64_t)>& progress = {});
 
@@ -104,6 +107,24 @@ class SequenceModel {
   // for an empty history; NOT_FOUND when no history course is in the
   // vocabulary (callers fall back to PriorScores()).
   absl::StatusOr<std::vector<float>> Score(const std::vector<std::string>& history) const;
+
+  // The model's serving part as bytes (for a model bundle's file; the
+  // bundle's manifest carries its checksum). Layout, every integer and float
+  // little-endian:
+  //   offset 0   8 bytes  magic "LLGRU01\n" (4c 4c 47 52 55 30 31 0a)
+  //   offset 8   uint32   layout version, kSequenceModelLayoutVersion (1)
+  //   offset 12  uint32 x 4  items n, dim d, hidden H, max_len
+  //   offset 28  n x (uint32 length, bytes)  course ids, row order
+  //   then       uint64 P, then P x float32  parameters() (P must equal the
+  //              count the shapes give: n d + 3H d + 3H + 3H H + 3H + n H + n)
+  // Not the training state: no sequences, no Adam moments.
+  std::string Encode() const;
+  // A model that scores (Score, PriorScores) from Encode()'s bytes; its
+  // TrainEpoch is FAILED_PRECONDITION. DATA_LOSS naming the part for a wrong
+  // magic or layout version, shapes out of range, truncated or trailing
+  // bytes, an empty or repeated course id, a parameter count that does not
+  // match the shapes, or a parameter that is not finite.
+  static absl::StatusOr<SequenceModel> Decode(absl::string_view bytes);
 
   // The defined fallback for a learner without a known course: the output
   // biases b_j (the model's prior over first courses and popular ones).
@@ -137,6 +158,8 @@ class SequenceModel {
 
  private:
   SequenceModel() = default;
+  // Parameter offsets from the shapes; returns the parameter count.
+  size_t SetOffsets();
   // One minibatch of sequences (indices into sequences_): forward, backward,
   // Adam step. Returns the summed cross-entropy and sets *predictions.
   double TrainBatch(const std::vector<int>& batch, int64_t* predictions);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -373,6 +374,78 @@ TEST(SequenceModel, ReadsOnlyTheLastMaxLenCourses) {
   auto b = m->Score({"c2", "c3", "c4"});
   ASSERT_TRUE(a.ok() && b.ok());
   EXPECT_EQ(*a, *b);
+}
+
+TEST(SequenceModel, EncodedModelScoresExactlyAsTheTrainedOne) {
+  SequenceModelOptions o = Small();
+  o.negatives = 4;
+  auto m = SequenceModel::Create(Chain(80, 12), o);
+  ASSERT_TRUE(m.ok()) << m.status();
+  for (int e = 0; e < 2; ++e) ASSERT_TRUE(m->TrainEpoch().ok());
+  const std::string bytes = m->Encode();
+  auto d = SequenceModel::Decode(bytes);
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_EQ(d->course_ids(), m->course_ids());
+  EXPECT_EQ(d->parameters(), m->parameters());
+  EXPECT_EQ(d->options().max_len, o.max_len);
+  for (const std::vector<std::string>& h :
+       std::vector<std::vector<std::string>>{{"c0"},
+                                             {"c3", "c4", "c5"},
+                                             {"zz", "c7", "c8"},
+                                             {"c0", "c1", "c2", "c3", "c4", "c5", "c6", "c7", "c8", "c9", "c10"}}) {
+    auto want = m->Score(h);
+    auto got = d->Score(h);
+    ASSERT_TRUE(want.ok() && got.ok());
+    EXPECT_EQ(*got, *want) << "history of " << h.size();
+  }
+  EXPECT_EQ(d->PriorScores(), m->PriorScores());
+  EXPECT_EQ(d->Encode(), bytes);
+  // A decoded model scores; it does not train.
+  EXPECT_EQ(d->TrainEpoch().status().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+TEST(SequenceModel, DecodeRejectsDamagedBytesAsDataLoss) {
+  auto m = SequenceModel::Create(Chain(30, 8), Small());
+  ASSERT_TRUE(m.ok()) << m.status();
+  const std::string good = m->Encode();
+  auto with = [&good](size_t at, char byte) {
+    std::string b = good;
+    b[at] = byte;
+    return b;
+  };
+  // Header: magic 0..7, version 8..11, items 12..15, dim 16..19, hidden
+  // 20..23, max_len 24..27; then the first id's length at 28.
+  std::string nan_param = good;
+  const float nan = std::nanf("");
+  std::memcpy(&nan_param[good.size() - 4], &nan, 4);
+  std::string repeated = good;  // ids "c0".."c7" in some order: make the second equal the first
+  const uint32_t first_len = static_cast<unsigned char>(good[28]);
+  const std::string first_id = good.substr(32, first_len);
+  ASSERT_EQ(static_cast<unsigned char>(good[32 + first_len]), first_id.size());
+  repeated.replace(32 + first_len + 4, first_id.size(), first_id);
+  const std::vector<std::pair<std::string, std::string>> bad = {
+      {"", "magic"},
+      {with(0, 'X'), "magic"},
+      {with(8, 2), "layout version 2"},
+      {good.substr(0, 14), "truncated header"},
+      {with(12, 0), "items 0"},
+      {with(20, 0), "hidden"},
+      {with(24, 1), "max_len"},
+      {with(28, 0), "course id 0 is empty"},
+      {repeated, "repeated"},
+      {good.substr(0, good.size() - 1), "truncated parameters"},
+      {good + "x", "1 trailing bytes"},
+      {nan_param, "not finite"},
+  };
+  for (const auto& [bytes, why] : bad) {
+    auto d = SequenceModel::Decode(bytes);
+    ASSERT_FALSE(d.ok()) << why;
+    EXPECT_EQ(d.status().code(), absl::StatusCode::kDataLoss) << why << ": " << d.status();
+    EXPECT_NE(d.status().message().find(why), std::string::npos) << why << ": " << d.status();
+  }
+  // A header whose shapes disagree with the parameter count.
+  std::string more_items = with(12, static_cast<char>(static_cast<unsigned char>(good[12]) + 1));
+  EXPECT_EQ(SequenceModel::Decode(more_items).status().code(), absl::StatusCode::kDataLoss);
 }
 
 }  // namespace
