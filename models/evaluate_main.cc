@@ -23,6 +23,7 @@
 #include <fstream>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -38,6 +39,7 @@
 #include "models/evaluation.h"
 #include "models/interaction_file.h"
 #include "models/model_bundle.h"
+#include "models/sequence_blend.h"
 #include "models/sequence_model.h"
 #include "models/served_blend.h"
 #include "models/served_ranking.h"
@@ -163,62 +165,6 @@ absl::Status WriteSplit(const std::string& dir, const std::vector<lm::Interactio
 // and any fraction below 1 / (2 n) rounds to none, i.e. one course.
 constexpr double kLastCourseFraction = 1e-9;
 
-// Validation learners the GRU's epochs and the blend weight are chosen on
-// (an evenly spaced sample, as TuneOnValidation samples).
-constexpr size_t kSequenceValidationCases = 5000;
-
-std::vector<lm::EvalCase> EvenSample(std::vector<lm::EvalCase> cases, size_t most) {
-  if (cases.size() <= most) return cases;
-  std::vector<lm::EvalCase> out;
-  out.reserve(most);
-  for (size_t i = 0; i < most; ++i) out.push_back(std::move(cases[i * cases.size() / most]));
-  return out;
-}
-
-// Standardised scores over the entries that are scores (> -1e29); the
-// others (courses a scorer does not know) stay at -1e30.
-std::vector<float> ZScores(const std::vector<float>& s) {
-  double sum = 0, sum2 = 0;
-  int64_t n = 0;
-  for (float v : s) {
-    if (v > -1e29f) {
-      sum += v;
-      sum2 += static_cast<double>(v) * v;
-      ++n;
-    }
-  }
-  const double mean = n > 0 ? sum / n : 0;
-  const double var = n > 0 ? std::max(0.0, sum2 / n - mean * mean) : 0;
-  const double inv = var > 0 ? 1.0 / std::sqrt(var) : 0.0;
-  std::vector<float> z(s.size(), -1e30f);
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] > -1e29f) z[i] = static_cast<float>((s[i] - mean) * inv);
-  }
-  return z;
-}
-
-// The GRU's scores in `universe` order; a learner without a known course
-// gets the model's prior (SequenceModel::PriorScores), courses outside its
-// vocabulary -1e30.
-lm::Scorer SequenceScorer(std::shared_ptr<const lm::SequenceModel> model, const std::vector<std::string>& universe) {
-  std::vector<int> row(universe.size());
-  for (size_t i = 0; i < universe.size(); ++i) row[i] = model->Row(universe[i]);
-  return [model, row](const lm::EvalCase& c) {
-    std::vector<std::string> history;
-    history.reserve(c.history.size());
-    for (const lm::HistoryEvent& e : c.history) {
-      if (e.weight > 0) history.push_back(e.course_id);
-    }
-    auto s = model->Score(history);
-    const std::vector<float> scores = s.ok() ? *std::move(s) : model->PriorScores();
-    std::vector<float> out(row.size(), -1e30f);
-    for (size_t i = 0; i < row.size(); ++i) {
-      if (row[i] >= 0) out[i] = scores[row[i]];
-    }
-    return out;
-  };
-}
-
 // `bundle`'s scores in `universe` order (a bundle trained on the same
 // interactions with other parameters may order or cover courses
 // differently); courses it does not know -1e30.
@@ -253,21 +199,6 @@ absl::StatusOr<std::vector<double>> ParseBlendWeights(absl::string_view list, ab
   return weights;
 }
 
-// Linear z-score + w x sequence z-score.
-lm::Scorer BlendScorer(lm::Scorer linear, lm::Scorer sequence, double w) {
-  return [linear, sequence, w](const lm::EvalCase& c) {
-    std::vector<float> a = ZScores(linear(c));
-    const std::vector<float> b = ZScores(sequence(c));
-    for (size_t i = 0; i < a.size(); ++i) {
-      if (b[i] > -1e29f && a[i] > -1e29f) a[i] += static_cast<float>(w) * b[i];
-    }
-    return a;
-  };
-}
-
-// Validation HR@10 + NDCG@10 (the criterion for the GRU's epochs and w).
-double ValidationScore(const lm::RankingMetrics& m) { return m.hit_rate + m.ndcg; }
-
 // Peak resident memory of this process (VmHWM), MiB; 0 if unknown.
 double PeakRssMiB() {
   std::ifstream in("/proc/self/status");
@@ -281,63 +212,6 @@ double PeakRssMiB() {
     }
   }
   return 0;
-}
-
-// Trains a GRU on `train`: with `valid` cases, epoch by epoch up to
-// options.epochs, stopping after options.patience epochs without a gain in
-// validation HR@10 + NDCG@10 and returning the best epoch's snapshot (its
-// epoch count in *best_epoch); without, exactly options.epochs epochs.
-absl::StatusOr<std::shared_ptr<const lm::SequenceModel>> TrainSequenceModel(
-    const std::vector<lm::Interaction>& train, const lm::SequenceModelOptions& options, const std::string& label,
-    const std::vector<lm::EvalCase>* valid, const std::vector<std::string>* valid_universe, int* best_epoch,
-    nlohmann::json* log) {
-  auto created = lm::SequenceModel::Create(train, options);
-  if (!created.ok()) return created.status();
-  auto model = std::make_shared<lm::SequenceModel>(*std::move(created));
-  std::printf(
-      "%s: %d courses, %lld sequences, %lld predictions per epoch, %lld parameters (%.1f MiB with Adam state)\n",
-      label.c_str(), model->num_items(), static_cast<long long>(model->num_sequences()),
-      static_cast<long long>(model->num_predictions()), static_cast<long long>(model->num_parameters()),
-      model->bytes() / double(1 << 20));
-  std::shared_ptr<const lm::SequenceModel> best;
-  double best_score = -1;
-  *best_epoch = 0;
-  const absl::Time t0 = absl::Now();
-  for (int epoch = 1; epoch <= options.epochs; ++epoch) {
-    lifelong::cli::Progress progress(std::cerr,
-                                     absl::StrCat("evaluate: ", label, " epoch ", epoch, "/", options.epochs),
-                                     "learners", model->num_sequences(), absl::Seconds(5));
-    auto loss = model->TrainEpoch([&progress](int64_t done, int64_t) { progress.Update(done); });
-    progress.Finish(model->num_sequences());
-    if (!loss.ok()) return loss.status();
-    nlohmann::json row = {{"epoch", epoch}, {"loss", *loss}, {"seconds", absl::ToDoubleSeconds(absl::Now() - t0)}};
-    if (valid == nullptr) {
-      std::printf("%s epoch %d: loss %.4f (%.1f s)\n", label.c_str(), epoch, *loss,
-                  absl::ToDoubleSeconds(absl::Now() - t0));
-      log->push_back(row);
-      continue;
-    }
-    auto snapshot = std::make_shared<const lm::SequenceModel>(*model);
-    const lm::RankingMetrics m =
-        lm::EvaluateRankingAtKs(*valid, *valid_universe, {10}, SequenceScorer(snapshot, *valid_universe), {}, 2)[0];
-    row["validation"] = m.ToJson();
-    log->push_back(row);
-    std::printf("%s epoch %d: loss %.4f, validation HR@10 %.4f NDCG@10 %.4f (%.1f s)\n", label.c_str(), epoch, *loss,
-                m.hit_rate, m.ndcg, absl::ToDoubleSeconds(absl::Now() - t0));
-    std::fflush(stdout);
-    if (ValidationScore(m) > best_score) {
-      best_score = ValidationScore(m);
-      best = snapshot;
-      *best_epoch = epoch;
-    } else if (epoch - *best_epoch >= options.patience) {
-      break;
-    }
-  }
-  if (valid == nullptr) {
-    *best_epoch = options.epochs;
-    return std::shared_ptr<const lm::SequenceModel>(model);
-  }
-  return best;
 }
 
 }  // namespace
@@ -415,6 +289,7 @@ int main(int argc, char** argv) {
   nlohmann::json out = {{"train_interactions", train.size()}, {"cases", cases.size()}};
 
   std::shared_ptr<const lm::ModelBundle> bundle;
+  std::optional<lm::ModelArrays> trained_arrays;
   if (!absl::GetFlag(FLAGS_model_dir).empty()) {
     auto b = lm::LoadModelBundle(absl::GetFlag(FLAGS_model_dir));
     if (!b.ok()) return Fail(b.status());
@@ -456,6 +331,9 @@ int main(int argc, char** argv) {
     lm::TrainStats stats;
     auto arrays = lm::TrainModel(train, catalog, options, &stats);
     if (!arrays.ok()) return Fail(arrays.status());
+    // --sequence_model: the served ranking is scored on this model with the
+    // GRU blend added, as `train --sequence_model` writes it.
+    if (!absl::GetFlag(FLAGS_sequence_model).empty()) trained_arrays = *arrays;
     auto b = lm::BuildModelBundle(std::move(*arrays), nlohmann::json::object(), 0, "");
     if (!b.ok()) return Fail(b.status());
     bundle = *b;
@@ -466,6 +344,8 @@ int main(int argc, char** argv) {
                 static_cast<long long>(stats.learners), static_cast<long long>(stats.interactions_used));
   }
   const std::vector<std::string>& universe = bundle->course_ids();
+  // The bundle the served rows rank (with --sequence_model: the GRU blended in).
+  std::shared_ptr<const lm::ModelBundle> served_bundle = bundle;
   std::vector<std::pair<std::string, lm::Scorer>> scorers = {
       {"model", lm::BundleScorer(bundle)},
       {"popularity", lm::PopularityScorer(train, universe)},
@@ -612,7 +492,7 @@ int main(int argc, char** argv) {
   auto sampled_validation = [&](std::vector<lm::Interaction>* vtrain) {
     std::vector<lm::EvalCase> vcases;
     validation_split(train, vtrain, &vcases);
-    return EvenSample(std::move(vcases), kSequenceValidationCases);
+    return lm::EvenSample(std::move(vcases), lm::kSequenceValidationCases);
   };
   if (!absl::GetFlag(FLAGS_sequence_model).empty()) {
     // issue #17: a GRU (models/sequence_model.h) and its blend with the
@@ -627,60 +507,48 @@ int main(int argc, char** argv) {
     if (!weights.ok()) return Fail(weights.status());
     auto params = lm::TrainOptions::FromJson(out["params"]);
     if (!params.ok()) return Fail(params.status());
-    const absl::Time t0 = absl::Now();
     std::vector<lm::Interaction> vtrain;
     const std::vector<lm::EvalCase> vcases = sampled_validation(&vtrain);
-    auto vb = validation_bundle(vtrain, *params);
-    if (!vb.ok()) return Fail(vb.status());
-    const std::vector<std::string>& vuniverse = (*vb)->course_ids();
     std::printf("\nsequence model %s: validation split %zu interactions, %zu learners scored\n", so->ToString().c_str(),
                 vtrain.size(), vcases.size());
-    int best_epoch = 0;
-    nlohmann::json log = nlohmann::json::array();
-    auto vseq = TrainSequenceModel(vtrain, *so, "gru (validation)", &vcases, &vuniverse, &best_epoch, &log);
-    if (!vseq.ok()) return Fail(vseq.status());
-    out["sequence_model"]["validation_epochs"] = log;
-    out["sequence_model"]["options"] = so->ToString();
-    out["sequence_model"]["best_epoch"] = best_epoch;
-    // w on the validation split: linear (trained on the validation
-    // training part with the tuned parameters) + w x GRU (best epoch).
-    const lm::Scorer vlinear = lm::BundleScorer(*vb);
-    const lm::Scorer vsequence = SequenceScorer(*vseq, vuniverse);
-    double best_w = 0, best_score = -1;
-    std::printf("blend weight w on the validation split (HR@10 / NDCG@10):\n");
-    for (double w : *weights) {
-      const lm::RankingMetrics m =
-          lm::EvaluateRankingAtKs(vcases, vuniverse, {10}, BlendScorer(vlinear, vsequence, w), {}, 2)[0];
-      out["sequence_model"]["blend_grid"].push_back({{"w", w}, {"validation", m.ToJson()}});
-      std::printf("  w %6.2f: %.4f / %.4f\n", w, m.hit_rate, m.ndcg);
-      std::fflush(stdout);
-      if (ValidationScore(m) > best_score) {
-        best_score = ValidationScore(m);
-        best_w = w;
-      }
-    }
-    out["sequence_model"]["blend_w"] = best_w;
-    out["sequence_model"]["validation_seconds"] = absl::ToDoubleSeconds(absl::Now() - t0);
-    // The final GRU: the whole training part, the chosen number of epochs.
-    lm::SequenceModelOptions final_options = *so;
-    final_options.epochs = std::max(1, best_epoch);
-    const absl::Time t1 = absl::Now();
-    int epochs_run = 0;
-    nlohmann::json final_log = nlohmann::json::array();
-    auto seq = TrainSequenceModel(train, final_options, "gru", nullptr, nullptr, &epochs_run, &final_log);
-    if (!seq.ok()) return Fail(seq.status());
-    const double seconds = absl::ToDoubleSeconds(absl::Now() - t1);
-    out["sequence_model"]["training_epochs"] = final_log;
-    out["sequence_model"]["training_seconds"] = seconds;
-    out["sequence_model"]["model_mib"] = (*seq)->bytes() / double(1 << 20);
+    std::unique_ptr<lifelong::cli::Progress> epoch_bar;
+    std::string epoch_label;
+    auto choice = lm::TrainSequenceBlend(
+        train, vtrain, vcases, *params, *so, *weights,
+        [](const std::string& line) {
+          std::printf("%s\n", line.c_str());
+          std::fflush(stdout);
+        },
+        [&epoch_bar, &epoch_label](absl::string_view what, int64_t done, int64_t total) {
+          if (epoch_bar == nullptr || epoch_label != what) {
+            epoch_label = std::string(what);
+            epoch_bar = std::make_unique<lifelong::cli::Progress>(std::cerr, absl::StrCat("evaluate: ", what),
+                                                                  "learners", total, absl::Seconds(5));
+          }
+          epoch_bar->Update(done);
+          if (done == total) {
+            epoch_bar->Finish(total);
+            epoch_bar.reset();
+          }
+        });
+    if (!choice.ok()) return Fail(choice.status());
+    out["sequence_model"] = choice->report;
     out["sequence_model"]["peak_rss_mib"] = PeakRssMiB();
     std::printf(
         "gru: chose %d epochs and w %.2f on validation (%.1f s); final training %.1f s, %.1f MiB, peak RSS %.0f MiB\n",
-        best_epoch, best_w, out["sequence_model"]["validation_seconds"].get<double>(), seconds,
-        (*seq)->bytes() / double(1 << 20), PeakRssMiB());
-    const lm::Scorer gru = SequenceScorer(*seq, universe);
+        choice->epochs, choice->w, choice->report["validation_seconds"].get<double>(),
+        choice->report["training_seconds"].get<double>(), choice->model->bytes() / double(1 << 20), PeakRssMiB());
+    if (trained_arrays.has_value()) {
+      // What the served rows below rank: the model with the GRU blended in.
+      trained_arrays->sequence_model = choice->model->Encode();
+      trained_arrays->sequence_blend_w = choice->w;
+      auto b = lm::BuildModelBundle(*std::move(trained_arrays), nlohmann::json::object(), 0, "");
+      if (!b.ok()) return Fail(b.status());
+      served_bundle = *b;
+    }
+    const lm::Scorer gru = lm::SequenceScorer(choice->model, universe);
     scorers.push_back({"gru", gru});
-    scorers.push_back({"blend", BlendScorer(lm::BundleScorer(bundle), gru, best_w)});
+    scorers.push_back({"blend", lm::BlendScorer(lm::BundleScorer(bundle), gru, choice->w)});
   }
   if (!absl::GetFlag(FLAGS_linear_blend).empty()) {
     // issue #17: a second linear model (e.g. a first-order transition model,
@@ -721,7 +589,7 @@ int main(int argc, char** argv) {
     double best_w = 0, best_score = -1;
     for (double w : *weights) {
       const lm::RankingMetrics m =
-          lm::EvaluateRankingAtKs(vcases, vuniverse, {10}, BlendScorer(vfirst, vsecond, w), {}, 2)[0];
+          lm::EvaluateRankingAtKs(vcases, vuniverse, {10}, lm::BlendScorer(vfirst, vsecond, w), {}, 2)[0];
       out["linear_blend"]["grid"].push_back({{"w", w}, {"validation", m.ToJson()}});
       std::printf("  w %5.2f: %.4f / %.4f\n", w, m.hit_rate, m.ndcg);
       std::fflush(stdout);
@@ -743,7 +611,7 @@ int main(int argc, char** argv) {
     if (!b2.ok()) return Fail(b2.status());
     const lm::Scorer linear2 = InUniverseOrder(*b2, universe);
     scorers.push_back({"linear2", linear2});
-    scorers.push_back({"lblend", BlendScorer(lm::BundleScorer(bundle), linear2, best_w)});
+    scorers.push_back({"lblend", lm::BlendScorer(lm::BundleScorer(bundle), linear2, best_w)});
   }
   std::printf("%zu evaluation learners, %zu items ranked (history excluded)\n", cases.size(), universe.size());
   std::printf("%-11s %4s %9s %9s %9s %9s %9s\n", "scorer", "K", "recall", "ndcg", "hr", "precision", "coverage");
@@ -799,7 +667,7 @@ int main(int argc, char** argv) {
         lifelong::cli::Progress progress(std::cerr, absl::StrCat("evaluate: ", name), "learners",
                                          static_cast<int64_t>(cases.size()), absl::Seconds(5));
         const lm::RankingMetrics m = lm::EvaluateRankingAtKs(
-            cases, universe, {k}, lm::ServedRankingScorer(bundle, opts, k),
+            cases, universe, {k}, lm::ServedRankingScorer(served_bundle, opts, k),
             [&progress](int64_t done) { progress.Update(done); }, 2)[0];
         out["served"][name] = m.ToJson();
         std::printf("%-22s %9.4f %9.4f %9.4f %9.4f\n", name.c_str(), m.recall, m.ndcg, m.hit_rate, m.coverage);

@@ -38,12 +38,6 @@ struct RankingMetrics {
   nlohmann::json ToJson() const;
 };
 
-// Groups interactions by learner, ordered by (order, input position); drops
-// weight <= 0 and keeps only the most recent occurrence of a repeated course.
-// Learners in first-appearance order.
-std::vector<std::pair<std::string, std::vector<Interaction>>> GroupSequences(
-    const std::vector<Interaction>& interactions);
-
 // Temporal split: for each learner with >= 2 courses, the last
 // max(1, round(fraction * n)) courses are held out. Returns the remaining
 // interactions in `train` and one EvalCase per learner with a held-out part.

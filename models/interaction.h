@@ -6,6 +6,8 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/string_view.h"
 
@@ -29,6 +31,13 @@ struct Interaction {
 //   failed, voided, any other verb           -> 0   (not a positive signal)
 // Thread-safe (pure).
 float VerbWeight(absl::string_view verb_iri);
+
+// Groups interactions by learner, ordered by (order, input position); drops
+// weight <= 0 and keeps only the most recent occurrence of a repeated course.
+// Learners in first-appearance order. (The trainer, the evaluator and the
+// sequence model all read learners' sequences this way.)
+std::vector<std::pair<std::string, std::vector<Interaction>>> GroupSequences(
+    const std::vector<Interaction>& interactions);
 
 }  // namespace lifelong::models
 

@@ -31,6 +31,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "models/sequence_model.h"
 #include "models/text_embedding.h"
 
 namespace lifelong::models {
@@ -62,6 +63,10 @@ struct ModelBundle::Impl {
   std::vector<float> col_weight;
   // Norm of every item vector (ItemNorm).
   std::vector<float> item_norm;
+  // The optional GRU (decoded from a.sequence_model) and, per bundle row,
+  // its row in the GRU's vocabulary or -1.
+  std::unique_ptr<const SequenceModel> sequence;
+  std::vector<int> sequence_row;
 };
 
 namespace {
@@ -466,6 +471,50 @@ std::vector<std::pair<int, double>> ModelBundle::HistoryRowWeights(absl::Span<co
   return out;
 }
 
+const SequenceModel* ModelBundle::sequence_model() const { return impl_->sequence.get(); }
+
+double ModelBundle::sequence_blend_w() const { return impl_->a.sequence_blend_w; }
+
+std::vector<float> ModelBundle::ScoreAllServed(absl::Span<const HistoryEvent> history) const {
+  return BlendSequence(ScoreAll(history), history);
+}
+
+std::vector<float> ModelBundle::BlendSequence(std::vector<float> s, absl::Span<const HistoryEvent> history) const {
+  const SequenceModel* gru = impl_->sequence.get();
+  if (gru == nullptr || HistoryWeights(*this, impl_->a, history).empty()) return s;
+  std::vector<std::string> ids;
+  ids.reserve(history.size());
+  for (const HistoryEvent& e : history) {
+    if (e.weight > 0) ids.push_back(e.course_id);
+  }
+  absl::StatusOr<std::vector<float>> scored = ids.empty() ? absl::NotFoundError("") : gru->Score(ids);
+  const std::vector<float> g = scored.ok() ? *std::move(scored) : gru->PriorScores();
+  const int n = num_items();
+  double s_sum = 0, s_sum2 = 0, g_sum = 0, g_sum2 = 0;
+  int64_t g_count = 0;
+  for (int j = 0; j < n; ++j) {
+    s_sum += s[j];
+    s_sum2 += static_cast<double>(s[j]) * s[j];
+    const int r = impl_->sequence_row[j];
+    if (r >= 0) {
+      g_sum += g[r];
+      g_sum2 += static_cast<double>(g[r]) * g[r];
+      ++g_count;
+    }
+  }
+  const double s_mean = s_sum / n;
+  const double s_sd = std::sqrt(std::max(0.0, s_sum2 / n - s_mean * s_mean));
+  const double g_mean = g_count > 0 ? g_sum / g_count : 0;
+  const double g_var = g_count > 0 ? std::max(0.0, g_sum2 / g_count - g_mean * g_mean) : 0;
+  if (!(s_sd > 0) || !(g_var > 0)) return s;
+  const double scale = impl_->a.sequence_blend_w * s_sd / std::sqrt(g_var);
+  for (int j = 0; j < n; ++j) {
+    const int r = impl_->sequence_row[j];
+    if (r >= 0) s[j] = static_cast<float>(s[j] + scale * (g[r] - g_mean));
+  }
+  return s;
+}
+
 std::vector<float> ModelBundle::ScoreAll(absl::Span<const HistoryEvent> history) const {
   const ModelArrays& a = impl_->a;
   const int n = num_items();
@@ -678,6 +727,15 @@ absl::StatusOr<std::shared_ptr<const ModelBundle>> BuildModelBundle(ModelArrays 
     return bad("recency_decay: must be in (0, 1]");
   }
   if (arrays.max_history < 1) return bad("max_history: must be positive");
+  std::unique_ptr<const SequenceModel> sequence;
+  if (!arrays.sequence_model.empty()) {
+    if (!(arrays.sequence_blend_w >= 0) || !std::isfinite(arrays.sequence_blend_w)) {
+      return bad("sequence_blend_w: must be finite and >= 0");
+    }
+    absl::StatusOr<SequenceModel> decoded = SequenceModel::Decode(arrays.sequence_model);
+    if (!decoded.ok()) return bad(absl::StrCat("sequence_model: ", decoded.status().message()));
+    sequence = std::make_unique<const SequenceModel>(*std::move(decoded));
+  }
 
   auto impl = std::make_unique<ModelBundle::Impl>();
   impl->version = version;
@@ -768,6 +826,11 @@ absl::StatusOr<std::shared_ptr<const ModelBundle>> BuildModelBundle(ModelArrays 
                                   options, &impl->content_index, &impl->content_quantizer, &impl->content_index_info);
       if (!s.ok()) return s;
     }
+  }
+  if (sequence != nullptr) {
+    impl->sequence_row.assign(n, -1);
+    for (size_t r = 0; r < n; ++r) impl->sequence_row[r] = sequence->Row(arrays.course_ids[r]);
+    impl->sequence = std::move(sequence);
   }
   impl->a = std::move(arrays);
   return std::shared_ptr<const ModelBundle>(new ModelBundle(std::move(impl)));

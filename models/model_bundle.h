@@ -112,6 +112,7 @@ struct Contribution {
 
 struct ModelArrays;
 struct BuildOptions;
+class SequenceModel;
 
 class ModelBundle {
  public:
@@ -186,6 +187,26 @@ class ModelBundle {
   // weight * double(ItemVector(j)[row])) -- what a scorer holding M's rows
   // contiguously (evaluation.h BundleScorer) recomputes bit for bit.
   std::vector<std::pair<int, double>> HistoryRowWeights(absl::Span<const HistoryEvent> history) const;
+
+  // ---- Sequence model (optional, issue #17) ------------------------------
+  // The GRU this version carries, or nullptr; and its blend weight w.
+  const SequenceModel* sequence_model() const;
+  double sequence_blend_w() const;
+  // What the recommender ranks the collaborative part by. Without a GRU:
+  // ScoreAll. With one: s_j + w * sd(s) * z_j, where s = ScoreAll(history),
+  // sd(s) its standard deviation over all rows, and z the GRU's scores after
+  // the history (course ids of the events with weight > 0, oldest first; its
+  // prior when it knows none of them) standardised over the rows it knows,
+  // 0 on the rows it does not. This ranks as z(s) + w z(GRU), the blend
+  // whose w `evaluate --sequence_model` and `train --sequence_model` choose
+  // on validation, and keeps ScoreAll's scale for the served blend's
+  // normalisation. A history with no known course gets ScoreAll's
+  // popularity, unblended. Deterministic; thread-safe.
+  std::vector<float> ScoreAllServed(absl::Span<const HistoryEvent> history) const;
+  // The blend step of ScoreAllServed on scores `s` that equal
+  // ScoreAll(history) (e.g. evaluation.h's BundleScorer's): s unchanged
+  // without a GRU.
+  std::vector<float> BlendSequence(std::vector<float> s, absl::Span<const HistoryEvent> history) const;
 
   // Only items with interactions (InteractionCount > 0) are indexed, so
   // content-only courses never come out of SearchBatch/Recommend; find them
@@ -293,6 +314,11 @@ struct ModelArrays {
   std::vector<int64_t> sparse_row_start;  // num_items + 1 entries
   std::vector<int32_t> sparse_target;
   std::vector<float> sparse_weight;
+  // Optional GRU (SequenceModel::Encode bytes, written as
+  // sequence_model.bin) blended into ScoreAllServed with weight
+  // sequence_blend_w (>= 0, finite); empty = none.
+  std::string sequence_model;
+  double sequence_blend_w = 0;
 };
 
 struct BuildOptions {

@@ -17,6 +17,7 @@
 #include "gtest/gtest.h"
 #include "models/model_format.h"
 #include "models/model_writer.h"
+#include "models/sequence_model.h"
 #include "models/trainer.h"
 
 namespace lifelong::models {
@@ -349,6 +350,126 @@ TEST(ModelDirectory, CorruptVersionIsRejectedAndOlderOneLoads) {
   EXPECT_EQ(none.status().code(), absl::StatusCode::kNotFound);
 }
 
+std::string ReadAll(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+// A GRU trained on the tracks, as `train --sequence_model` adds it.
+std::string TrackGru() {
+  SequenceModelOptions o;
+  o.dim = 8;
+  o.hidden = 12;
+  o.batch = 16;
+  o.learning_rate = 0.01;
+  auto m = SequenceModel::Create(TrackData(), o);
+  EXPECT_TRUE(m.ok()) << m.status();
+  for (int e = 0; e < 10; ++e) EXPECT_TRUE(m->TrainEpoch().ok());
+  return m->Encode();
+}
+
+TEST(ModelBundle, SequenceModelRoundTripsAndIsBlendedIntoServedScores) {
+  const std::string root = Root("sequence");
+  ModelArrays arrays = Train();
+  arrays.sequence_model = TrackGru();
+  arrays.sequence_blend_w = 1.5;
+  ASSERT_TRUE(WriteModelVersion(root, arrays, nlohmann::json::object()).ok());
+  auto loaded = LoadModelBundle(VersionPath(root, 1));
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  const ModelBundle& b = **loaded;
+  ASSERT_NE(b.sequence_model(), nullptr);
+  EXPECT_EQ(b.sequence_blend_w(), 1.5);
+  EXPECT_EQ(b.manifest()["sequence_model"]["blend_w"], 1.5);
+  EXPECT_EQ(b.sequence_model()->Encode(), arrays.sequence_model);
+
+  // ScoreAllServed = s + w sd(s) z(GRU), computed here from the parts.
+  const std::vector<HistoryEvent> h = History({"b0", "a0", "a1"});
+  const std::vector<float> s = b.ScoreAll(h);
+  auto g = b.sequence_model()->Score({"b0", "a0", "a1"});
+  ASSERT_TRUE(g.ok()) << g.status();
+  double s_mean = 0, s_var = 0, g_mean = 0, g_var = 0;
+  int known = 0;
+  for (int j = 0; j < b.num_items(); ++j) s_mean += s[j] / b.num_items();
+  for (int j = 0; j < b.num_items(); ++j) s_var += (s[j] - s_mean) * (s[j] - s_mean) / b.num_items();
+  std::vector<int> gru_row(b.num_items());
+  for (int j = 0; j < b.num_items(); ++j) {
+    gru_row[j] = b.sequence_model()->Row(b.CourseId(j));
+    if (gru_row[j] >= 0) {
+      g_mean += (*g)[gru_row[j]];
+      ++known;
+    }
+  }
+  g_mean /= known;
+  for (int j = 0; j < b.num_items(); ++j) {
+    if (gru_row[j] >= 0) g_var += ((*g)[gru_row[j]] - g_mean) * ((*g)[gru_row[j]] - g_mean) / known;
+  }
+  EXPECT_EQ(gru_row[*b.Row("new1")], -1) << "a catalog-only course is outside the GRU's vocabulary";
+  const std::vector<float> served = b.ScoreAllServed(h);
+  ASSERT_EQ(served.size(), s.size());
+  int moved = 0;
+  for (int j = 0; j < b.num_items(); ++j) {
+    const double want =
+        gru_row[j] < 0 ? s[j] : s[j] + 1.5 * std::sqrt(s_var) * ((*g)[gru_row[j]] - g_mean) / std::sqrt(g_var);
+    EXPECT_NEAR(served[j], want, 1e-5 * (1 + std::abs(want))) << b.CourseId(j);
+    if (served[j] != s[j]) ++moved;
+  }
+  EXPECT_GT(moved, 0) << "the GRU changed nothing";
+  EXPECT_EQ(served[*b.Row("new1")], s[*b.Row("new1")]);
+  // A history the model does not know: ScoreAll's popularity, unblended.
+  EXPECT_EQ(b.ScoreAllServed(History({"zzz"})), b.ScoreAll(History({"zzz"})));
+
+  // Without a GRU, or with w = 0, the served scores are ScoreAll's.
+  auto plain = BuildModelBundle(Train(), nlohmann::json::object(), 0, "");
+  ASSERT_TRUE(plain.ok());
+  EXPECT_EQ((*plain)->sequence_model(), nullptr);
+  EXPECT_EQ((*plain)->ScoreAllServed(h), (*plain)->ScoreAll(h));
+  ModelArrays zero = arrays;
+  zero.sequence_blend_w = 0;
+  auto unblended = BuildModelBundle(zero, nlohmann::json::object(), 0, "");
+  ASSERT_TRUE(unblended.ok()) << unblended.status();
+  EXPECT_EQ((*unblended)->ScoreAllServed(h), (*unblended)->ScoreAll(h));
+}
+
+TEST(ModelDirectory, DamagedSequenceModelsAreRejected) {
+  ModelArrays arrays = Train();
+  arrays.sequence_model = TrackGru();
+  arrays.sequence_blend_w = 2;
+  // In memory: bytes that do not decode, and a bad weight, name the field.
+  ModelArrays garbage = arrays;
+  garbage.sequence_model = "not a model";
+  auto b = BuildModelBundle(garbage, nlohmann::json::object(), 0, "");
+  ASSERT_FALSE(b.ok());
+  EXPECT_EQ(b.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(b.status().message().find("sequence_model"), std::string::npos) << b.status();
+  for (double w : {-1.0, std::nan("")}) {
+    ModelArrays bad_w = arrays;
+    bad_w.sequence_blend_w = w;
+    b = BuildModelBundle(bad_w, nlohmann::json::object(), 0, "");
+    ASSERT_FALSE(b.ok()) << w;
+    EXPECT_NE(b.status().message().find("sequence_blend_w"), std::string::npos) << b.status();
+  }
+  // On disk: a flipped byte is DATA_LOSS, a missing file an incomplete
+  // version, a non-numeric weight DATA_LOSS.
+  const std::string root = Root("sequence_damaged");
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(WriteModelVersion(root, arrays, nlohmann::json::object()).ok());
+  const std::string file = absl::StrCat(root, "/1/", kSequenceModelFile);
+  std::string data = ReadAll(file);
+  data[data.size() / 2] ^= 0x40;
+  Overwrite(file, data);
+  auto flipped = LoadModelBundle(root + "/1");
+  EXPECT_EQ(flipped.status().code(), absl::StatusCode::kDataLoss) << flipped.status();
+  ASSERT_EQ(std::remove(absl::StrCat(root, "/2/", kSequenceModelFile).c_str()), 0);
+  auto missing = LoadModelBundle(root + "/2");
+  EXPECT_EQ(missing.status().code(), absl::StatusCode::kFailedPrecondition) << missing.status();
+  const std::string manifest_path = absl::StrCat(root, "/3/", kManifestFileName);
+  nlohmann::json m = nlohmann::json::parse(ReadAll(manifest_path));
+  m["sequence_model"]["blend_w"] = "two";
+  Overwrite(manifest_path, m.dump());
+  auto bad_manifest = LoadModelBundle(root + "/3");
+  EXPECT_EQ(bad_manifest.status().code(), absl::StatusCode::kDataLoss) << bad_manifest.status();
+  EXPECT_NE(bad_manifest.status().message().find("blend_w"), std::string::npos) << bad_manifest.status();
+}
+
 TEST(ModelDirectory, BadPathsAreNamed) {
   EXPECT_EQ(LoadModelBundle(Root("nothing/7")).status().code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(LoadModelBundle(Root("nothing/latest")).status().code(), absl::StatusCode::kInvalidArgument);
@@ -372,11 +493,6 @@ TrainOptions SparseOptions() {
   TrainOptions o;
   o.dense_max_items = 4;  // 13 items: above the dense limit, below exact_max_items
   return o;
-}
-
-std::string ReadAll(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
 TEST(ModelBundle, SparseBundleRoundTripsAndServesExactScores) {

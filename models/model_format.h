@@ -32,6 +32,10 @@ inline constexpr absl::string_view kContentIdfFile = "content_idf.f32";
 // Format-2 bundles only: the exact item-item matrix M as CSR by history row
 // (layout below).
 inline constexpr absl::string_view kItemItemCsrFile = "item_item.csr";
+// Optional (listed in the manifest's files only when the manifest has a
+// "sequence_model" object): the GRU blended into ScoreAllServed, as
+// SequenceModel::Encode writes it (layout in models/sequence_model.h).
+inline constexpr absl::string_view kSequenceModelFile = "sequence_model.bin";
 
 // Prefix of the temporary directories writers create inside a model root.
 inline constexpr absl::string_view kTempDirPrefix = ".tmp-";

@@ -69,6 +69,7 @@ absl::StatusOr<nlohmann::json> ReadCompleteManifest(const std::string& dir) {
                                        std::string(kQueryBasisFile), std::string(kContentFile),
                                        std::string(kContentIdfFile)};
   if (format2) required.push_back(std::string(kItemItemCsrFile));
+  if (m.contains("sequence_model")) required.push_back(std::string(kSequenceModelFile));
   for (const std::string& name : required) {
     const auto& f = m["files"];
     if (!f.contains(name) || !f[name].is_object() || !f[name].contains("bytes") ||
@@ -194,6 +195,16 @@ absl::StatusOr<std::shared_ptr<const ModelBundle>> LoadModelBundle(const std::st
     a.sparse_row_start = std::move(csr->row_start);
     a.sparse_target = std::move(csr->target);
     a.sparse_weight = std::move(csr->weight);
+  }
+  if (m->contains("sequence_model")) {
+    const nlohmann::json& sm = (*m)["sequence_model"];
+    if (!sm.is_object() || !sm.contains("blend_w") || !sm["blend_w"].is_number()) {
+      return absl::DataLossError(absl::StrCat(dir, "/", kManifestFileName, ": sequence_model.blend_w: not a number"));
+    }
+    absl::StatusOr<std::string> bytes = ReadVerified(dir, *m, kSequenceModelFile);
+    if (!bytes.ok()) return bytes.status();
+    a.sequence_model = *std::move(bytes);
+    a.sequence_blend_w = sm["blend_w"].get<double>();
   }
   absl::StatusOr<std::shared_ptr<const ModelBundle>> b =
       BuildModelBundle(std::move(a), std::move(*m), *version, dir, options);

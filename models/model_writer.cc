@@ -13,6 +13,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "models/model_format.h"
+#include "models/sequence_model.h"
 
 namespace lifelong::models {
 namespace {
@@ -66,6 +67,7 @@ absl::Status WriteAll(const std::string& tmp, const ModelArrays& a, const nlohma
     CsrMatrix m{a.sparse_row_start, a.sparse_target, a.sparse_weight};
     files.push_back({kItemItemCsrFile, EncodeItemItemCsr(m)});
   }
+  if (!a.sequence_model.empty()) files.push_back({kSequenceModelFile, a.sequence_model});
   nlohmann::json manifest = extra;
   nlohmann::json listed = nlohmann::json::object();
   for (const auto& [name, data] : files) {
@@ -78,6 +80,9 @@ absl::Status WriteAll(const std::string& tmp, const ModelArrays& a, const nlohma
   if (a.sparse) {
     manifest["item_matrix"] = {
         {"kind", "sparse_csr"}, {"entries", a.sparse_target.size()}, {"layout_version", kItemItemCsrVersion}};
+  }
+  if (!a.sequence_model.empty()) {
+    manifest["sequence_model"] = {{"blend_w", a.sequence_blend_w}, {"layout_version", kSequenceModelLayoutVersion}};
   }
   manifest["num_items"] = a.course_ids.size();
   manifest["dim"] = a.dim;

@@ -13,7 +13,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "models/evaluation.h"
+#include "models/interaction.h"
 
 namespace lifelong::models {
 

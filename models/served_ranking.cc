@@ -42,7 +42,9 @@ Scorer ServedRankingScorer(std::shared_ptr<const ModelBundle> bundle, ServedRank
   const Scorer model = BundleScorer(bundle);
   return [bundle, options, k, model](const EvalCase& c) {
     const int n = bundle->num_items();
-    std::vector<float> cf = model(c);  // = bundle->ScoreAll(c.history)
+    // = bundle->ScoreAllServed(c.history): ScoreAll, blended with the GRU
+    // when the version carries one.
+    std::vector<float> cf = bundle->BlendSequence(model(c), c.history);
     std::vector<bool> excluded(n, false);
     for (const HistoryEvent& e : c.history) {
       if (std::optional<int> row = bundle->Row(e.course_id)) excluded[*row] = true;

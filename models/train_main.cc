@@ -28,12 +28,15 @@
 
 #include <cstdio>
 #include <iostream>
+#include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
@@ -42,6 +45,7 @@
 #include "models/model_retirement.h"
 #include "models/model_writer.h"
 #include "models/records_export.h"
+#include "models/sequence_blend.h"
 #include "models/trainer.h"
 #include "services/auth/client_token.h"
 #include "services/cli/progress.h"
@@ -62,6 +66,12 @@ ABSL_FLAG(double, tune_ndcg_weight, lifelong::models::kTuningNdcgWeight,
           "tuning maximises validation Recall@10 + this x NDCG@10 (docs/models.md, \"The tuning objective\")");
 ABSL_FLAG(bool, random_validation, false, "random instead of last-part validation split");
 ABSL_FLAG(uint64_t, seed, 1, "seed of the random validation split");
+ABSL_FLAG(std::string, sequence_model, "",
+          "also train a GRU sequence model and serve it blended with the linear model (issue #17; "
+          "models/sequence_model.h options key=value,..., e.g. 'epochs=12,lr=0.005,negatives=512', or 'default'); "
+          "its epochs and blend weight are chosen on the validation split. Empty: none");
+ABSL_FLAG(std::string, sequence_blend_weights, "",
+          "the blend weights tried for --sequence_model (comma-separated, >= 0; empty: 0,0.1,...,50)");
 ABSL_FLAG(std::string, params, "", "JSON object of TrainOptions fields");
 ABSL_FLAG(int, exact_max_items, -1,
           "cap on the collaborative items served exactly (sparse item-item matrix) above the "
@@ -187,6 +197,24 @@ int main(int argc, char** argv) {
   } else if (absl::GetFlag(FLAGS_exact_max_items) != -1) {
     return Fail(absl::InvalidArgumentError("--exact_max_items: must be >= 0 (or -1: default)"));
   }
+  std::optional<lm::SequenceModelOptions> sequence_options;
+  std::vector<double> sequence_weights = lm::DefaultSequenceBlendWeights();
+  if (const std::string spec = absl::GetFlag(FLAGS_sequence_model); !spec.empty()) {
+    auto so = lm::SequenceModelOptions::Parse(spec == "default" ? "" : spec);
+    if (!so.ok()) return Fail(absl::InvalidArgumentError(absl::StrCat("--sequence_model: ", so.status().message())));
+    sequence_options = *so;
+  }
+  if (const std::string list = absl::GetFlag(FLAGS_sequence_blend_weights); !list.empty()) {
+    sequence_weights.clear();
+    for (absl::string_view w : absl::StrSplit(list, ',', absl::SkipEmpty())) {
+      double v = 0;
+      if (!absl::SimpleAtod(w, &v) || !(v >= 0) || v > 1e6) {
+        return Fail(absl::InvalidArgumentError("--sequence_blend_weights: comma-separated numbers in [0, 1e6]"));
+      }
+      sequence_weights.push_back(v);
+    }
+    if (sequence_weights.empty()) return Fail(absl::InvalidArgumentError("--sequence_blend_weights: empty"));
+  }
   nlohmann::json manifest = {{"trainer", "models/train"}, {"inputs", inputs}};
   // Which erasures this model is clean of (models/model_retirement.h): the
   // record service's epoch vouches for its own export only. Interaction or
@@ -263,6 +291,39 @@ int main(int argc, char** argv) {
       lm::SplitRandom(data, vf, absl::GetFlag(FLAGS_seed), &vtrain, &vcases);
     } else {
       lm::SplitSequenceTails(data, vf, &vtrain, &vcases);
+    }
+    if (sequence_options.has_value()) {
+      // issue #17: the GRU blend, epochs and w chosen on this validation split.
+      if (vcases.empty()) {
+        return Fail(absl::FailedPreconditionError("--sequence_model: no learner has a validation part"));
+      }
+      std::printf("train: sequence model %s\n", sequence_options->ToString().c_str());
+      std::unique_ptr<lifelong::cli::Progress> bar;
+      std::string bar_label;
+      auto choice = lm::TrainSequenceBlend(
+          data, vtrain, lm::EvenSample(vcases, lm::kSequenceValidationCases), options, *sequence_options,
+          sequence_weights,
+          [](const std::string& line) {
+            std::printf("%s\n", line.c_str());
+            std::fflush(stdout);
+          },
+          [&bar, &bar_label](absl::string_view what, int64_t done, int64_t total) {
+            if (bar == nullptr || bar_label != what) {
+              bar_label = std::string(what);
+              bar = std::make_unique<lifelong::cli::Progress>(std::cerr, absl::StrCat("train: ", what), "learners",
+                                                              total, absl::Seconds(5));
+            }
+            bar->Update(done);
+            if (done == total) {
+              bar->Finish(total);
+              bar.reset();
+            }
+          });
+      if (!choice.ok()) return Fail(choice.status());
+      arrays->sequence_model = choice->model->Encode();
+      arrays->sequence_blend_w = choice->w;
+      manifest["sequence_model_training"] = choice->report;
+      std::printf("sequence model: %d epochs, blend weight %.2f (chosen on validation)\n", choice->epochs, choice->w);
     }
     if (!vcases.empty()) {
       auto va = lm::TrainModel(vtrain, catalog, options);

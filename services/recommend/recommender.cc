@@ -457,6 +457,10 @@ class Recommender::Request {
   std::vector<float> learner_;
   bool warm_ = false;
   std::vector<float> history_content_;
+  // Warm learners of a version carrying a GRU: ModelBundle::ScoreAllServed
+  // for every row (the collaborative score, GRU blended in); else empty and
+  // the collaborative score is <learner_, item vector>.
+  std::vector<float> served_cf_;
   // Explain: the weighted history rows of the learner vector (ModelBundle::
   // HistoryRowWeights, most recent first) and, for each, the history index of
   // its most recent event: ModelBundle::TopContributor's decomposition, made
@@ -527,6 +531,7 @@ void Recommender::Request::BuildHistoryVectors() {
   if (history_.empty()) return;
   learner_ = model_.LearnerVector(history_.events);
   warm_ = !IsZero(learner_);
+  if (warm_ && model_.sequence_model() != nullptr) served_cf_ = model_.ScoreAllServed(history_.events);
   history_content_.assign(cdim_, 0.0f);
   for (const models::HistoryEvent& e : history_.events) {
     if (std::optional<int> row = model_.Row(e.course_id); row && model_.HasContent(*row)) {
@@ -665,7 +670,21 @@ absl::Status Recommender::Request::AddIndexCandidates() {
   thread_local std::vector<models::Candidate> scanned;
   absl::StatusOr<std::vector<models::Candidate>> found;
   const std::vector<models::Candidate>* candidates = &scanned;
-  if (j_.exact != nullptr) {
+  if (!served_cf_.empty()) {
+    // A GRU blend: the top n of the served scores over the indexed rows
+    // (those with interactions), every row scored (ScoreAllServed).
+    scanned.clear();
+    for (int row = 0; row < model_.num_items(); ++row) {
+      if (model_.InteractionCount(row) > 0) scanned.push_back({row, served_cf_[row]});
+    }
+    auto better = [](const models::Candidate& a, const models::Candidate& b) {
+      return a.score > b.score || (a.score == b.score && a.row < b.row);
+    };
+    if (static_cast<int>(scanned.size()) > n) {
+      std::nth_element(scanned.begin(), scanned.begin() + n, scanned.end(), better);
+      scanned.resize(n);
+    }
+  } else if (j_.exact != nullptr) {
     // Unordered: the pool's ranking (RankDiverse) is a total order, so the
     // order candidates enter the pool in changes nothing but positions.
     j_.exact->SearchUnordered(learner_, n, &scanned);
@@ -809,7 +828,7 @@ void Recommender::Request::ComputeFeatures() {
   thread_local std::vector<const float*> vectors;
   thread_local std::vector<Cand*> of;
   thread_local std::vector<float> dots;
-  if (warm_ && !model_.sparse_item_matrix()) {
+  if (warm_ && !model_.sparse_item_matrix() && served_cf_.empty()) {
     vectors.clear();
     of.clear();
     for (Cand& c : pool_) {
@@ -842,7 +861,12 @@ void Recommender::Request::ComputeFeatures() {
   for (Cand& c : pool_) {
     const Course& course = courses_[c.course];
     if (warm_ && c.row >= 0 && !c.has_cf) {
-      c.cf = model_.sparse_item_matrix() ? model_.ItemScore(learner_, c.row) : Dot(learner_, model_.ItemVector(c.row));
+      if (!served_cf_.empty()) {
+        c.cf = served_cf_[c.row];
+      } else {
+        c.cf =
+            model_.sparse_item_matrix() ? model_.ItemScore(learner_, c.row) : Dot(learner_, model_.ItemVector(c.row));
+      }
       c.has_cf = true;
     }
     if (c.has_cf) max_cf_ = std::max(max_cf_, c.cf);

@@ -1,0 +1,198 @@
+#include "models/sequence_blend.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "models/model_bundle.h"
+
+namespace lifelong::models {
+
+std::vector<float> ZScores(const std::vector<float>& s) {
+  double sum = 0, sum2 = 0;
+  int64_t n = 0;
+  for (float v : s) {
+    if (v > -1e29f) {
+      sum += v;
+      sum2 += static_cast<double>(v) * v;
+      ++n;
+    }
+  }
+  const double mean = n > 0 ? sum / n : 0;
+  const double var = n > 0 ? std::max(0.0, sum2 / n - mean * mean) : 0;
+  const double inv = var > 0 ? 1.0 / std::sqrt(var) : 0.0;
+  std::vector<float> z(s.size(), -1e30f);
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] > -1e29f) z[i] = static_cast<float>((s[i] - mean) * inv);
+  }
+  return z;
+}
+
+Scorer SequenceScorer(std::shared_ptr<const SequenceModel> model, const std::vector<std::string>& universe) {
+  std::vector<int> row(universe.size());
+  for (size_t i = 0; i < universe.size(); ++i) row[i] = model->Row(universe[i]);
+  return [model, row](const EvalCase& c) {
+    std::vector<std::string> history;
+    history.reserve(c.history.size());
+    for (const HistoryEvent& e : c.history) {
+      if (e.weight > 0) history.push_back(e.course_id);
+    }
+    auto s = model->Score(history);
+    const std::vector<float> scores = s.ok() ? *std::move(s) : model->PriorScores();
+    std::vector<float> out(row.size(), -1e30f);
+    for (size_t i = 0; i < row.size(); ++i) {
+      if (row[i] >= 0) out[i] = scores[row[i]];
+    }
+    return out;
+  };
+}
+
+Scorer BlendScorer(Scorer first, Scorer second, double w) {
+  return [first, second, w](const EvalCase& c) {
+    std::vector<float> a = ZScores(first(c));
+    const std::vector<float> b = ZScores(second(c));
+    for (size_t i = 0; i < a.size(); ++i) {
+      if (b[i] > -1e29f && a[i] > -1e29f) a[i] += static_cast<float>(w) * b[i];
+    }
+    return a;
+  };
+}
+
+std::vector<EvalCase> EvenSample(std::vector<EvalCase> cases, size_t most) {
+  if (cases.size() <= most) return cases;
+  std::vector<EvalCase> out;
+  out.reserve(most);
+  for (size_t i = 0; i < most; ++i) out.push_back(std::move(cases[i * cases.size() / most]));
+  return out;
+}
+
+namespace {
+
+// Validation HR@10 + NDCG@10 (the criterion for the GRU's epochs and w).
+double ValidationScore(const RankingMetrics& m) { return m.hit_rate + m.ndcg; }
+
+// Trains a GRU on `data`: with `valid` cases, epoch by epoch up to
+// options.epochs, stopping after options.patience epochs without a gain and
+// returning the best epoch's snapshot (its epoch count in *best_epoch);
+// without, exactly options.epochs epochs.
+absl::StatusOr<std::shared_ptr<const SequenceModel>> TrainEpochs(
+    const std::vector<Interaction>& data, const SequenceModelOptions& options, const std::string& label,
+    const std::vector<EvalCase>* valid, const std::vector<std::string>* universe, int* best_epoch, nlohmann::json* log,
+    const std::function<void(const std::string&)>& say,
+    const std::function<void(absl::string_view, int64_t, int64_t)>& progress) {
+  auto created = SequenceModel::Create(data, options);
+  if (!created.ok()) return created.status();
+  auto model = std::make_shared<SequenceModel>(*std::move(created));
+  if (say) {
+    say(
+        absl::StrFormat("%s: %d courses, %d sequences, %d predictions per epoch, %d parameters (%.1f MiB with Adam "
+                        "state)",
+                        label, model->num_items(), model->num_sequences(), model->num_predictions(),
+                        model->num_parameters(), model->bytes() / double(1 << 20)));
+  }
+  std::shared_ptr<const SequenceModel> best;
+  double best_score = -1;
+  *best_epoch = 0;
+  const absl::Time t0 = absl::Now();
+  for (int epoch = 1; epoch <= options.epochs; ++epoch) {
+    const std::string what = absl::StrCat(label, " epoch ", epoch, "/", options.epochs);
+    auto loss = model->TrainEpoch([&](int64_t done, int64_t total) {
+      if (progress) progress(what, done, total);
+    });
+    if (!loss.ok()) return loss.status();
+    const double seconds = absl::ToDoubleSeconds(absl::Now() - t0);
+    nlohmann::json row = {{"epoch", epoch}, {"loss", *loss}, {"seconds", seconds}};
+    if (valid == nullptr) {
+      if (say) say(absl::StrFormat("%s epoch %d: loss %.4f (%.1f s)", label, epoch, *loss, seconds));
+      log->push_back(row);
+      continue;
+    }
+    auto snapshot = std::make_shared<const SequenceModel>(*model);
+    const RankingMetrics m =
+        EvaluateRankingAtKs(*valid, *universe, {10}, SequenceScorer(snapshot, *universe), {}, 2)[0];
+    row["validation"] = m.ToJson();
+    log->push_back(row);
+    if (say) {
+      say(absl::StrFormat("%s epoch %d: loss %.4f, validation HR@10 %.4f NDCG@10 %.4f (%.1f s)", label, epoch, *loss,
+                          m.hit_rate, m.ndcg, absl::ToDoubleSeconds(absl::Now() - t0)));
+    }
+    if (ValidationScore(m) > best_score) {
+      best_score = ValidationScore(m);
+      best = snapshot;
+      *best_epoch = epoch;
+    } else if (epoch - *best_epoch >= options.patience) {
+      break;
+    }
+  }
+  if (valid == nullptr) {
+    *best_epoch = options.epochs;
+    return std::shared_ptr<const SequenceModel>(model);
+  }
+  return best;
+}
+
+}  // namespace
+
+absl::StatusOr<SequenceBlendChoice> TrainSequenceBlend(
+    const std::vector<Interaction>& train, const std::vector<Interaction>& vtrain, const std::vector<EvalCase>& vcases,
+    const TrainOptions& linear, const SequenceModelOptions& options, const std::vector<double>& weights,
+    const std::function<void(const std::string&)>& say,
+    const std::function<void(absl::string_view, int64_t, int64_t)>& progress) {
+  if (vcases.empty()) return absl::InvalidArgumentError("sequence blend: no validation learners");
+  if (weights.empty()) return absl::InvalidArgumentError("sequence blend: no blend weights");
+  SequenceBlendChoice out;
+  out.report["options"] = options.ToString();
+  const absl::Time t0 = absl::Now();
+  // The linear model on the validation training part: its universe is what
+  // validation ranks.
+  absl::StatusOr<ModelArrays> arrays = TrainModel(vtrain, {}, linear);
+  if (!arrays.ok()) return arrays.status();
+  BuildOptions bo;
+  bo.build_indexes = false;
+  absl::StatusOr<std::shared_ptr<const ModelBundle>> vb =
+      BuildModelBundle(*std::move(arrays), nlohmann::json::object(), 0, "", bo);
+  if (!vb.ok()) return vb.status();
+  const std::vector<std::string>& universe = (*vb)->course_ids();
+  int best_epoch = 0;
+  nlohmann::json log = nlohmann::json::array();
+  auto vseq = TrainEpochs(vtrain, options, "gru (validation)", &vcases, &universe, &best_epoch, &log, say, progress);
+  if (!vseq.ok()) return vseq.status();
+  out.report["validation_epochs"] = log;
+  out.report["best_epoch"] = best_epoch;
+  const Scorer vlinear = BundleScorer(*vb);
+  const Scorer vsequence = SequenceScorer(*vseq, universe);
+  double best_score = -1;
+  if (say) say("blend weight w on the validation split (HR@10 / NDCG@10):");
+  for (double w : weights) {
+    const RankingMetrics m = EvaluateRankingAtKs(vcases, universe, {10}, BlendScorer(vlinear, vsequence, w), {}, 2)[0];
+    out.report["blend_grid"].push_back({{"w", w}, {"validation", m.ToJson()}});
+    if (say) say(absl::StrFormat("  w %6.2f: %.4f / %.4f", w, m.hit_rate, m.ndcg));
+    if (ValidationScore(m) > best_score) {
+      best_score = ValidationScore(m);
+      out.w = w;
+    }
+  }
+  out.report["blend_w"] = out.w;
+  out.report["validation_seconds"] = absl::ToDoubleSeconds(absl::Now() - t0);
+  // The final GRU: the whole training data, the chosen number of epochs.
+  SequenceModelOptions final_options = options;
+  final_options.epochs = std::max(1, best_epoch);
+  const absl::Time t1 = absl::Now();
+  int epochs_run = 0;
+  nlohmann::json final_log = nlohmann::json::array();
+  auto seq = TrainEpochs(train, final_options, "gru", nullptr, nullptr, &epochs_run, &final_log, say, progress);
+  if (!seq.ok()) return seq.status();
+  out.model = *std::move(seq);
+  out.epochs = final_options.epochs;
+  out.report["training_epochs"] = final_log;
+  out.report["training_seconds"] = absl::ToDoubleSeconds(absl::Now() - t1);
+  out.report["model_mib"] = out.model->bytes() / double(1 << 20);
+  return out;
+}
+
+}  // namespace lifelong::models
