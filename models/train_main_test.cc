@@ -14,6 +14,7 @@
 #include "models/model_bundle.h"
 #include "models/model_retirement.h"
 #include "models/records_export.h"
+#include "models/sequence_model.h"
 #include "models/synthetic.h"
 #include "proto/lifelong/v1/records.grpc.pb.h"
 #include "services/domain/vocabulary.h"
@@ -302,6 +303,64 @@ TEST(TrainBinary, MadeUpCoursesOfOneLearnerReachNeitherTuningNorTheModel) {
   EXPECT_EQ(man["training"]["learners"], 300);
   EXPECT_NE(ReadText(out).find("left out 1000 course(s) outside the catalog dump"), std::string::npos) << ReadText(out);
   server->Shutdown();
+}
+
+TEST(TrainBinary, SequenceModelIsChosenOnValidationAndServedFromTheVersion) {
+  SyntheticOptions so;
+  so.learners = 300;
+  so.items = 30;
+  so.tracks = 3;
+  const std::string data = Tmp("seq.tsv");
+  {
+    std::ofstream out(data);
+    for (const Interaction& x : GenerateSyntheticInteractions(so)) {
+      out << x.learner << "\t" << x.course_id << "\t" << x.order << "\n";
+    }
+  }
+  const std::string root = Tmp("seq_models");
+  const std::string out = Tmp("seq.out");
+  const std::string cmd = absl::StrCat("models/train --model_root=", root, " --interactions=", data,
+                                       " --sequence_model=epochs=4,patience=1,dim=8,hidden=16,negatives=8 "
+                                       "--sequence_blend_weights=0,1,3 > ",
+                                       out, " 2>&1");
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd << "\n" << ReadText(out);
+  auto b = LoadLatestModelBundle(root);
+  ASSERT_TRUE(b.ok()) << b.status();
+  const ModelBundle& m = **b;
+  ASSERT_NE(m.sequence_model(), nullptr) << ReadText(out);
+  const nlohmann::json& report = m.manifest()["sequence_model_training"];
+  // w is the validation grid's best (HR@10 + NDCG@10; the first on ties).
+  double best = -1, best_w = -1;
+  ASSERT_EQ(report["blend_grid"].size(), 3u) << report.dump();
+  for (const auto& row : report["blend_grid"]) {
+    const double v = row["validation"]["hit_rate"].get<double>() + row["validation"]["ndcg"].get<double>();
+    if (v > best) {
+      best = v;
+      best_w = row["w"].get<double>();
+    }
+  }
+  EXPECT_EQ(m.sequence_blend_w(), best_w) << report.dump();
+  EXPECT_EQ(m.manifest()["sequence_model"]["blend_w"].get<double>(), best_w);
+  // The epochs are the validation curve's best, and the served GRU was
+  // trained on the whole data for that many.
+  EXPECT_GE(report["best_epoch"].get<int>(), 1);
+  EXPECT_EQ(report["training_epochs"].size(), report["best_epoch"].get<size_t>()) << report.dump();
+  EXPECT_EQ(m.sequence_model()->options().max_len, 20);
+  EXPECT_NE(ReadText(out).find("blend weight"), std::string::npos) << ReadText(out);
+
+  // Misuse: bad options and weights are refused, naming the flag, and
+  // nothing is written.
+  for (const std::string& bad : {std::string("--sequence_model=hidden=0"), std::string("--sequence_model=foo=1"),
+                                 std::string("--sequence_model=default --sequence_blend_weights=-1"),
+                                 std::string("--sequence_model=default --sequence_blend_weights=x")}) {
+    const std::string bad_root = Tmp("seq_bad_models");
+    const std::string bad_cmd =
+        absl::StrCat("models/train --model_root=", bad_root, " --interactions=", data, " ", bad, " > ", out, " 2>&1");
+    EXPECT_NE(std::system(bad_cmd.c_str()), 0) << bad;
+    const std::string flag = bad.find("blend") != std::string::npos ? "--sequence_blend_weights" : "--sequence_model";
+    EXPECT_NE(ReadText(out).find(flag), std::string::npos) << bad << ": " << ReadText(out);
+    EXPECT_FALSE(LoadLatestModelBundle(bad_root).ok()) << bad;
+  }
 }
 
 TEST(TrainBinary, ParseErrorFailsWithTheLineNamed) {
