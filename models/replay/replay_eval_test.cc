@@ -72,18 +72,22 @@ Files WriteSyntheticSplit(const std::string& dir) {
   return f;
 }
 
-TEST(ReplayEval, LiveServicesReproduceTheServedRankingOffline) {
-  const std::string dir = FreshTempDir("replay_eval");
+// Runs the replay on a synthetic split with `extra` flags and checks that
+// the live services reproduce the offline evaluator; *dir gets the work dir.
+void CheckReplay(const std::string& name, const std::vector<std::string>& extra, std::string* dir_out) {
+  const std::string dir = FreshTempDir(name);
+  *dir_out = dir;
   const Files files = WriteSyntheticSplit(dir);
   const std::string report_path = dir + "/report.json";
   const std::string log = dir + "/replay_eval.log";
-  auto p =
-      Subprocess::Start({RunfilePath("models/replay/replay_eval"), "--train=" + files.train, "--test=" + files.test,
-                         "--course_info=" + files.info, "--discipline_as_category", "--work_dir=" + dir + "/work",
-                         // The replay's default tolerance (0.005, issue #17's bound) for
-                         // live against the offline evaluator's served ranking.
-                         "--json_out=" + report_path, "--batch=250", "--concurrency=4"},
-                        log);
+  std::vector<std::string> args = {RunfilePath("models/replay/replay_eval"), "--train=" + files.train,
+                                   "--test=" + files.test, "--course_info=" + files.info, "--discipline_as_category",
+                                   "--work_dir=" + dir + "/work",
+                                   // The replay's default tolerance (0.005, issue #17's bound) for
+                                   // live against the offline evaluator's served ranking.
+                                   "--json_out=" + report_path, "--batch=250", "--concurrency=4"};
+  args.insert(args.end(), extra.begin(), extra.end());
+  auto p = Subprocess::Start(args, log);
   ASSERT_TRUE(p.ok()) << p.status();
   absl::StatusOr<int> status = p->Wait(std::chrono::seconds(150));
   ASSERT_TRUE(status.ok()) << "replay_eval still running; log " << log;
@@ -122,6 +126,25 @@ TEST(ReplayEval, LiveServicesReproduceTheServedRankingOffline) {
   EXPECT_EQ(r["offline_evaluator_served"]["cases"], files.test_learners);
   for (const auto& check : r["checks"]) EXPECT_TRUE(check["ok"].get<bool>()) << check.dump();
   EXPECT_TRUE(r["ok"].get<bool>());
+}
+
+TEST(ReplayEval, LiveServicesReproduceTheServedRankingOffline) {
+  std::string dir;
+  CheckReplay("replay_eval", {}, &dir);
+}
+
+TEST(ReplayEval, LiveServicesServeTheGruBlendAsTheEvaluatorScoresIt) {
+  // issue #17: a version carrying a GRU (train --sequence_model; w fixed at
+  // 1 so that the blend is served whatever validation would choose).
+  std::string dir;
+  CheckReplay("replay_eval_gru",
+              {"--model_flags=--sequence_model=epochs=3,dim=8,hidden=16,negatives=16 --sequence_blend_weights=1"},
+              &dir);
+  std::ifstream in(dir + "/work/models/1/MANIFEST.json");
+  ASSERT_TRUE(in.good()) << dir;
+  const nlohmann::json manifest = nlohmann::json::parse(in);
+  ASSERT_TRUE(manifest.contains("sequence_model")) << manifest.dump();
+  EXPECT_EQ(manifest["sequence_model"]["blend_w"].get<double>(), 1.0);
 }
 
 }  // namespace
