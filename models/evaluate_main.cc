@@ -511,26 +511,13 @@ int main(int argc, char** argv) {
     const std::vector<lm::EvalCase> vcases = sampled_validation(&vtrain);
     std::printf("\nsequence model %s: validation split %zu interactions, %zu learners scored\n", so->ToString().c_str(),
                 vtrain.size(), vcases.size());
-    std::unique_ptr<lifelong::cli::Progress> epoch_bar;
-    std::string epoch_label;
     auto choice = lm::TrainSequenceBlend(
         train, vtrain, vcases, *params, *so, *weights,
         [](const std::string& line) {
           std::printf("%s\n", line.c_str());
           std::fflush(stdout);
         },
-        [&epoch_bar, &epoch_label](absl::string_view what, int64_t done, int64_t total) {
-          if (epoch_bar == nullptr || epoch_label != what) {
-            epoch_label = std::string(what);
-            epoch_bar = std::make_unique<lifelong::cli::Progress>(std::cerr, absl::StrCat("evaluate: ", what),
-                                                                  "learners", total, absl::Seconds(5));
-          }
-          epoch_bar->Update(done);
-          if (done == total) {
-            epoch_bar->Finish(total);
-            epoch_bar.reset();
-          }
-        });
+        lm::EpochProgressBars(std::cerr, "evaluate: "));
     if (!choice.ok()) return Fail(choice.status());
     out["sequence_model"] = choice->report;
     out["sequence_model"]["peak_rss_mib"] = PeakRssMiB();

@@ -10,6 +10,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "models/model_bundle.h"
+#include "services/cli/progress.h"
 
 namespace lifelong::models {
 
@@ -60,6 +61,26 @@ Scorer BlendScorer(Scorer first, Scorer second, double w) {
       if (b[i] > -1e29f && a[i] > -1e29f) a[i] += static_cast<float>(w) * b[i];
     }
     return a;
+  };
+}
+
+std::function<void(absl::string_view, int64_t, int64_t)> EpochProgressBars(std::ostream& out, std::string prefix) {
+  struct State {
+    std::unique_ptr<cli::Progress> bar;
+    std::string label;
+  };
+  auto state = std::make_shared<State>();
+  return [&out, prefix = std::move(prefix), state](absl::string_view what, int64_t done, int64_t total) {
+    if (state->bar == nullptr || state->label != what) {
+      state->label = std::string(what);
+      state->bar =
+          std::make_unique<cli::Progress>(out, absl::StrCat(prefix, what), "learners", total, absl::Seconds(5));
+    }
+    state->bar->Update(done);
+    if (done == total) {
+      state->bar->Finish(total);
+      state->bar.reset();
+    }
   };
 }
 

@@ -9,6 +9,7 @@
 
 #include <functional>
 #include <memory>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -43,6 +44,10 @@ Scorer SequenceScorer(std::shared_ptr<const SequenceModel> model, const std::vec
 
 // z(first) + w z(second), over the entries both score.
 Scorer BlendScorer(Scorer first, Scorer second, double w);
+
+// A `progress` callback for TrainSequenceBlend: one cli::Progress line set
+// per epoch on `out` (which must outlive it), labelled `prefix` + the epoch.
+std::function<void(absl::string_view, int64_t, int64_t)> EpochProgressBars(std::ostream& out, std::string prefix);
 
 // The evenly spaced `most` of `cases` (all when fewer).
 std::vector<EvalCase> EvenSample(std::vector<EvalCase> cases, size_t most);

@@ -50,6 +50,21 @@ std::string Top1(const SequenceModel& m, const std::vector<std::string>& history
   return m.course_ids()[best];
 }
 
+// Every prefix (1-4 courses) of every window of the chain c0 -> c1 -> ...:
+// the next course is the top 1 for at least 95% of them.
+void ExpectChainLearnt(const SequenceModel& m, int courses) {
+  int hits = 0, cases = 0;
+  for (int start = 0; start + 2 < courses; ++start) {
+    for (int len = 1; len <= 4 && start + len < courses; ++len) {
+      std::vector<std::string> h;
+      for (int i = 0; i < len; ++i) h.push_back(absl::StrCat("c", start + i));
+      ++cases;
+      if (Top1(m, h) == absl::StrCat("c", start + len)) ++hits;
+    }
+  }
+  EXPECT_GE(hits, cases * 95 / 100) << hits << " of " << cases;
+}
+
 TEST(SequenceModel, LearnsADeterministicOrder) {
   const int courses = 20;
   auto m = SequenceModel::Create(Chain(300, courses), Small());
@@ -63,17 +78,7 @@ TEST(SequenceModel, LearnsADeterministicOrder) {
     last = *loss;
   }
   EXPECT_LT(last, first / 4) << "first epoch " << first << ", last " << last;
-  // Every prefix of every window of the chain: the next course is top 1.
-  int hits = 0, cases = 0;
-  for (int start = 0; start + 2 < courses; ++start) {
-    for (int len = 1; len <= 4 && start + len < courses; ++len) {
-      std::vector<std::string> h;
-      for (int i = 0; i < len; ++i) h.push_back(absl::StrCat("c", start + i));
-      ++cases;
-      if (Top1(*m, h) == absl::StrCat("c", start + len)) ++hits;
-    }
-  }
-  EXPECT_GE(hits, cases * 95 / 100) << hits << " of " << cases;
+  ExpectChainLearnt(*m, courses);
 }
 
 TEST(SequenceModel, OrderMattersNotJustTheSet) {
@@ -103,16 +108,7 @@ TEST(SequenceModel, SampledSoftmaxLearnsADeterministicOrder) {
   auto m = SequenceModel::Create(Chain(600, courses), o);
   ASSERT_TRUE(m.ok()) << m.status();
   for (int e = 0; e < 25; ++e) ASSERT_TRUE(m->TrainEpoch().ok());
-  int hits = 0, cases = 0;
-  for (int start = 0; start + 2 < courses; ++start) {
-    for (int len = 1; len <= 4 && start + len < courses; ++len) {
-      std::vector<std::string> h;
-      for (int i = 0; i < len; ++i) h.push_back(absl::StrCat("c", start + i));
-      ++cases;
-      if (Top1(*m, h) == absl::StrCat("c", start + len)) ++hits;
-    }
-  }
-  EXPECT_GE(hits, cases * 95 / 100) << hits << " of " << cases;
+  ExpectChainLearnt(*m, courses);
 }
 
 TEST(SequenceModel, SampledCandidatesHoldTheTargetsAndTheirInclusionChance) {

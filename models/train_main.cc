@@ -298,8 +298,6 @@ int main(int argc, char** argv) {
         return Fail(absl::FailedPreconditionError("--sequence_model: no learner has a validation part"));
       }
       std::printf("train: sequence model %s\n", sequence_options->ToString().c_str());
-      std::unique_ptr<lifelong::cli::Progress> bar;
-      std::string bar_label;
       auto choice = lm::TrainSequenceBlend(
           data, vtrain, lm::EvenSample(vcases, lm::kSequenceValidationCases), options, *sequence_options,
           sequence_weights,
@@ -307,18 +305,7 @@ int main(int argc, char** argv) {
             std::printf("%s\n", line.c_str());
             std::fflush(stdout);
           },
-          [&bar, &bar_label](absl::string_view what, int64_t done, int64_t total) {
-            if (bar == nullptr || bar_label != what) {
-              bar_label = std::string(what);
-              bar = std::make_unique<lifelong::cli::Progress>(std::cerr, absl::StrCat("train: ", what), "learners",
-                                                              total, absl::Seconds(5));
-            }
-            bar->Update(done);
-            if (done == total) {
-              bar->Finish(total);
-              bar.reset();
-            }
-          });
+          lm::EpochProgressBars(std::cerr, "train: "));
       if (!choice.ok()) return Fail(choice.status());
       arrays->sequence_model = choice->model->Encode();
       arrays->sequence_blend_w = choice->w;
