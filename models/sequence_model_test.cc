@@ -180,15 +180,21 @@ double ScoreLoss(const SequenceModel& m, const std::vector<std::vector<std::stri
   return loss / count;
 }
 
-TEST(SequenceModel, GradientMatchesFiniteDifferences) {
-  const std::vector<std::vector<std::string>> sequences = {
-      {"a", "b", "c", "d"}, {"b", "c"}, {"c", "a", "e", "b", "f"}, {"e", "f", "a"}};
+// Learner u<i> takes sequences[i] in order.
+std::vector<Interaction> Learners(const std::vector<std::vector<std::string>>& sequences) {
   std::vector<Interaction> data;
   for (size_t l = 0; l < sequences.size(); ++l) {
     for (size_t t = 0; t < sequences[l].size(); ++t) {
       data.push_back({absl::StrCat("u", l), sequences[l][t], static_cast<int64_t>(t), 1.0f});
     }
   }
+  return data;
+}
+
+TEST(SequenceModel, GradientMatchesFiniteDifferences) {
+  const std::vector<std::vector<std::string>> sequences = {
+      {"a", "b", "c", "d"}, {"b", "c"}, {"c", "a", "e", "b", "f"}, {"e", "f", "a"}};
+  const std::vector<Interaction> data = Learners(sequences);
   SequenceModelOptions o;
   o.dim = 3;
   o.hidden = 4;
@@ -244,13 +250,8 @@ double SampledScoreLoss(const SequenceModel& m, const std::vector<std::vector<st
 TEST(SequenceModel, SampledGradientMatchesFiniteDifferences) {
   const std::vector<std::vector<std::string>> sequences = {{"a", "b", "c", "d"}, {"b", "c"}, {"c", "a", "e", "b", "f"},
                                                            {"e", "f", "a"},      {"g", "h"}, {"i", "j"}};
-  std::vector<Interaction> data;
+  const std::vector<Interaction> data = Learners(sequences);
   std::vector<int> targets;
-  for (size_t l = 0; l < sequences.size(); ++l) {
-    for (size_t t = 0; t < sequences[l].size(); ++t) {
-      data.push_back({absl::StrCat("u", l), sequences[l][t], static_cast<int64_t>(t), 1.0f});
-    }
-  }
   SequenceModelOptions o;
   o.dim = 3;
   o.hidden = 4;
