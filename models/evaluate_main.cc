@@ -184,21 +184,6 @@ lm::Scorer InUniverseOrder(std::shared_ptr<const lm::ModelBundle> bundle, const 
   };
 }
 
-// A comma-separated list of blend weights (each in [0, 1e6]);
-// INVALID_ARGUMENT naming `flag` otherwise.
-absl::StatusOr<std::vector<double>> ParseBlendWeights(absl::string_view list, absl::string_view flag) {
-  std::vector<double> weights;
-  for (absl::string_view w : absl::StrSplit(list, ',', absl::SkipEmpty())) {
-    double v = 0;
-    if (!absl::SimpleAtod(w, &v) || !(v >= 0) || v > 1e6) {
-      return absl::InvalidArgumentError(absl::StrCat(flag, ": non-negative numbers"));
-    }
-    weights.push_back(v);
-  }
-  if (weights.empty()) return absl::InvalidArgumentError(absl::StrCat(flag, ": empty"));
-  return weights;
-}
-
 // Peak resident memory of this process (VmHWM), MiB; 0 if unknown.
 double PeakRssMiB() {
   std::ifstream in("/proc/self/status");
@@ -503,7 +488,7 @@ int main(int argc, char** argv) {
     const std::string spec = absl::GetFlag(FLAGS_sequence_model);
     auto so = lm::SequenceModelOptions::Parse(spec == "default" ? "" : spec);
     if (!so.ok()) return Fail(so.status());
-    auto weights = ParseBlendWeights(absl::GetFlag(FLAGS_sequence_blend_weights), "--sequence_blend_weights");
+    auto weights = lm::ParseBlendWeights(absl::GetFlag(FLAGS_sequence_blend_weights), "--sequence_blend_weights");
     if (!weights.ok()) return Fail(weights.status());
     auto params = lm::TrainOptions::FromJson(out["params"]);
     if (!params.ok()) return Fail(params.status());
@@ -559,7 +544,7 @@ int main(int argc, char** argv) {
     auto second = lm::TrainOptions::FromJson(second_json);
     if (!second.ok())
       return Fail(absl::InvalidArgumentError(absl::StrCat("--linear_blend: ", second.status().message())));
-    auto weights = ParseBlendWeights(absl::GetFlag(FLAGS_linear_blend_weights), "--linear_blend_weights");
+    auto weights = lm::ParseBlendWeights(absl::GetFlag(FLAGS_linear_blend_weights), "--linear_blend_weights");
     if (!weights.ok()) return Fail(weights.status());
     const double ndcg_weight = absl::GetFlag(FLAGS_tune_ndcg_weight);
     std::vector<lm::Interaction> vtrain;

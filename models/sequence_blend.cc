@@ -5,14 +5,29 @@
 #include <cstdio>
 #include <utility>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "models/model_bundle.h"
 #include "services/cli/progress.h"
 
 namespace lifelong::models {
+
+absl::StatusOr<std::vector<double>> ParseBlendWeights(absl::string_view list, absl::string_view flag) {
+  std::vector<double> weights;
+  for (absl::string_view w : absl::StrSplit(list, ',', absl::SkipEmpty())) {
+    double v = 0;
+    if (!absl::SimpleAtod(w, &v) || !(v >= 0) || v > 1e6) {
+      return absl::InvalidArgumentError(absl::StrCat(flag, ": non-negative numbers"));
+    }
+    weights.push_back(v);
+  }
+  if (weights.empty()) return absl::InvalidArgumentError(absl::StrCat(flag, ": empty"));
+  return weights;
+}
 
 std::vector<float> ZScores(const std::vector<float>& s) {
   double sum = 0, sum2 = 0;

@@ -33,6 +33,10 @@ inline const std::vector<double>& DefaultSequenceBlendWeights() {
   return w;
 }
 
+// A comma-separated list of blend weights (each in [0, 1e6]);
+// INVALID_ARGUMENT naming `flag` otherwise (also for an empty list).
+absl::StatusOr<std::vector<double>> ParseBlendWeights(absl::string_view list, absl::string_view flag);
+
 // Standardised scores over the entries that are scores (> -1e29); the
 // others (courses a scorer does not know) stay at -1e30.
 std::vector<float> ZScores(const std::vector<float>& s);

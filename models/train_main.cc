@@ -36,7 +36,6 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
@@ -205,16 +204,11 @@ int main(int argc, char** argv) {
     sequence_options = *so;
   }
   if (const std::string list = absl::GetFlag(FLAGS_sequence_blend_weights); !list.empty()) {
-    sequence_weights.clear();
-    for (absl::string_view w : absl::StrSplit(list, ',', absl::SkipEmpty())) {
-      double v = 0;
-      if (!absl::SimpleAtod(w, &v) || !(v >= 0) || v > 1e6) {
-        return Fail(absl::InvalidArgumentError("--sequence_blend_weights: comma-separated numbers in [0, 1e6]"));
-      }
-      sequence_weights.push_back(v);
-    }
-    if (sequence_weights.empty()) return Fail(absl::InvalidArgumentError("--sequence_blend_weights: empty"));
+    auto weights = lm::ParseBlendWeights(list, "--sequence_blend_weights");
+    if (!weights.ok()) return Fail(weights.status());
+    sequence_weights = *std::move(weights);
   }
+
   nlohmann::json manifest = {{"trainer", "models/train"}, {"inputs", inputs}};
   // Which erasures this model is clean of (models/model_retirement.h): the
   // record service's epoch vouches for its own export only. Interaction or
