@@ -116,7 +116,23 @@ std::vector<RankingMetrics> EvaluateRankingAtKs(const std::vector<EvalCase>& cas
                                                 const std::vector<std::string>& universe, const std::vector<int>& ks,
                                                 const Scorer& scorer, const std::function<void(int64_t)>& progress,
                                                 int threads) {
-  const int nk = static_cast<int>(ks.size());
+  return EvaluateRankingsAtKs(
+      cases, universe, ks, 1,
+      [&scorer](const EvalCase& c) {
+        std::vector<std::vector<float>> one;
+        one.push_back(scorer(c));
+        return one;
+      },
+      progress, threads);
+}
+
+std::vector<RankingMetrics> EvaluateRankingsAtKs(const std::vector<EvalCase>& cases,
+                                                 const std::vector<std::string>& universe, const std::vector<int>& ks,
+                                                 int rankings, const MultiScorer& scorer,
+                                                 const std::function<void(int64_t)>& progress, int threads) {
+  // Metrics and coverage are kept per (ranking, cut-off): slot v * |ks| + ki.
+  const int nk = static_cast<int>(ks.size()) * rankings;
+  const int num_ks = static_cast<int>(ks.size());
   int kmax = 0;
   for (int k : ks) kmax = std::max(kmax, k);
   absl::flat_hash_map<std::string, int> row_of;
@@ -137,19 +153,20 @@ std::vector<RankingMetrics> EvaluateRankingAtKs(const std::vector<EvalCase>& cas
       const int64_t d = done.fetch_add(1) + 1;
       if (progress && t == 0) progress(d);
       if (c.held_out.empty()) continue;
-      std::vector<float> scores = scorer(c);
+      const std::vector<std::vector<float>> scored = scorer(c);
       std::vector<bool> seen(universe.size(), false);
       for (const HistoryEvent& e : c.history) {
         auto it = row_of.find(e.course_id);
         if (it != row_of.end()) seen[it->second] = true;
       }
-      const std::vector<int> cand = TopUnexcludedRows(scores, seen, kmax);
       absl::flat_hash_set<std::string> target(c.held_out.begin(), c.held_out.end());
       PerCase& pc = per_case[ci];
       pc.counted = true;
       pc.at.resize(nk);
+      std::vector<int> cand;
       for (int ki = 0; ki < nk; ++ki) {
-        const int k = ks[ki];
+        if (ki % num_ks == 0) cand = TopUnexcludedRows(scored.at(ki / num_ks), seen, kmax);
+        const int k = ks[ki % num_ks];
         const int kk = std::min<int>(k, static_cast<int>(cand.size()));
         int hits = 0;
         double dcg = 0, idcg = 0;
@@ -180,7 +197,7 @@ std::vector<RankingMetrics> EvaluateRankingAtKs(const std::vector<EvalCase>& cas
   std::vector<RankingMetrics> out(nk);
   for (int ki = 0; ki < nk; ++ki) {
     RankingMetrics& m = out[ki];
-    m.k = ks[ki];
+    m.k = ks[ki % num_ks];
     for (const PerCase& pc : per_case) {
       if (!pc.counted) continue;
       m.recall += pc.at[ki][0];

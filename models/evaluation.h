@@ -82,6 +82,19 @@ std::vector<RankingMetrics> EvaluateRankingAtKs(const std::vector<EvalCase>& cas
                                                 const Scorer& scorer, const std::function<void(int64_t)>& progress = {},
                                                 int threads = 1);
 
+// `rankings` score vectors of one case, computed together.
+using MultiScorer = std::function<std::vector<std::vector<float>>(const EvalCase&)>;
+
+// EvaluateRankingAtKs for `rankings` scorings of every case that share work
+// (e.g. a blend at several weights of two scorers evaluated once per case):
+// `scorer` returns exactly `rankings` vectors; the result holds rankings x
+// |ks| metrics, element v * |ks| + i for scoring v at ks[i]. Each is what
+// EvaluateRankingAtKs gives for the scorer returning only scoring v.
+std::vector<RankingMetrics> EvaluateRankingsAtKs(const std::vector<EvalCase>& cases,
+                                                 const std::vector<std::string>& universe, const std::vector<int>& ks,
+                                                 int rankings, const MultiScorer& scorer,
+                                                 const std::function<void(int64_t)>& progress = {}, int threads = 1);
+
 // Scorer giving exactly bundle->ScoreAll's floats (universe =
 // bundle->course_ids()). Identity-basis bundles up to
 // kBundleScorerTransposeMaxItems items are scored from a transposed copy

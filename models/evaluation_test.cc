@@ -1,6 +1,9 @@
 #include "models/evaluation.h"
 
 #include <cmath>
+#include <set>
+#include <string>
+#include <vector>
 
 #include "gtest/gtest.h"
 
@@ -26,6 +29,46 @@ TEST(EvaluateRanking, ComputesRecallNdcgHitRateAndExcludesHistory) {
   EXPECT_NEAR(m.ndcg, (1.0 / idcg + 0.0) / 2, 1e-9);
   // Top-2 lists: {b, c} and {a, b} -> 3 of 5 items covered.
   EXPECT_NEAR(m.coverage, 0.6, 1e-9);
+}
+
+// Several scorings evaluated together give, slot by slot, what each gives
+// on its own (on one thread and on three).
+TEST(EvaluateRankingsAtKs, EachScoringEqualsItsOwnEvaluation) {
+  const std::vector<std::string> universe = {"a", "b", "c", "d", "e", "f"};
+  std::vector<EvalCase> cases;
+  for (int i = 0; i < 9; ++i) {
+    cases.push_back({"u" + std::to_string(i), {E(universe[i % 6].c_str())}, {universe[(i * 5 + 1) % 6]}});
+  }
+  // Scoring v puts course (case + v) % 6 first: they rank differently.
+  auto scoring = [&](int v) {
+    return [&universe, v](const EvalCase& c) {
+      std::vector<float> s(universe.size(), 0.0f);
+      const int shift = (c.learner.back() - '0') + v;
+      for (int j = 0; j < 6; ++j) s[(shift + j) % 6] = static_cast<float>(6 - j);
+      return s;
+    };
+  };
+  const std::vector<int> ks = {1, 3};
+  for (int threads : {1, 3}) {
+    const std::vector<RankingMetrics> together = EvaluateRankingsAtKs(
+        cases, universe, ks, 3,
+        [&](const EvalCase& c) {
+          return std::vector<std::vector<float>>{scoring(0)(c), scoring(1)(c), scoring(2)(c)};
+        },
+        {}, threads);
+    ASSERT_EQ(together.size(), 6u);
+    std::set<double> distinct;
+    for (int v = 0; v < 3; ++v) {
+      const std::vector<RankingMetrics> alone = EvaluateRankingAtKs(cases, universe, ks, scoring(v));
+      for (size_t i = 0; i < ks.size(); ++i) {
+        const RankingMetrics& t = together[v * ks.size() + i];
+        EXPECT_EQ(t.k, ks[i]);
+        EXPECT_EQ(t.ToJson().dump(), alone[i].ToJson().dump()) << "scoring " << v << " k " << ks[i];
+        distinct.insert(t.recall);
+      }
+    }
+    EXPECT_GE(distinct.size(), 3u) << "the scorings should differ";
+  }
 }
 
 TEST(GroupSequences, OrdersByOrderKeepsLastOccurrenceAndDropsNonPositive) {

@@ -68,15 +68,37 @@ Scorer SequenceScorer(std::shared_ptr<const SequenceModel> model, const std::vec
   };
 }
 
+namespace {
+
+// z(first) + w z(second) from the two z-score vectors (BlendScorer's floats).
+std::vector<float> BlendZ(std::vector<float> a, const std::vector<float>& b, double w) {
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (b[i] > -1e29f && a[i] > -1e29f) a[i] += static_cast<float>(w) * b[i];
+  }
+  return a;
+}
+
+}  // namespace
+
 Scorer BlendScorer(Scorer first, Scorer second, double w) {
-  return [first, second, w](const EvalCase& c) {
-    std::vector<float> a = ZScores(first(c));
-    const std::vector<float> b = ZScores(second(c));
-    for (size_t i = 0; i < a.size(); ++i) {
-      if (b[i] > -1e29f && a[i] > -1e29f) a[i] += static_cast<float>(w) * b[i];
-    }
-    return a;
-  };
+  return [first, second, w](const EvalCase& c) { return BlendZ(ZScores(first(c)), ZScores(second(c)), w); };
+}
+
+std::vector<RankingMetrics> EvaluateBlendWeights(const std::vector<EvalCase>& cases,
+                                                 const std::vector<std::string>& universe, const Scorer& first,
+                                                 const Scorer& second, const std::vector<double>& weights,
+                                                 int threads) {
+  return EvaluateRankingsAtKs(
+      cases, universe, {10}, static_cast<int>(weights.size()),
+      [&](const EvalCase& c) {
+        const std::vector<float> a = ZScores(first(c));
+        const std::vector<float> b = ZScores(second(c));
+        std::vector<std::vector<float>> blends;
+        blends.reserve(weights.size());
+        for (double w : weights) blends.push_back(BlendZ(a, b, w));
+        return blends;
+      },
+      {}, threads);
 }
 
 std::function<void(absl::string_view, int64_t, int64_t)> EpochProgressBars(std::ostream& out, std::string prefix) {
@@ -113,12 +135,13 @@ namespace {
 double ValidationScore(const RankingMetrics& m) { return m.hit_rate + m.ndcg; }
 
 // Trains a GRU on `data`: with `valid` cases, epoch by epoch up to
-// options.epochs, stopping after options.patience epochs without a gain and
+// options.epochs (each scored on `valid` ranked over the model's vocabulary),
+// stopping after options.patience epochs without a gain and
 // returning the best epoch's snapshot (its epoch count in *best_epoch);
 // without, exactly options.epochs epochs.
 absl::StatusOr<std::shared_ptr<const SequenceModel>> TrainEpochs(
     const std::vector<Interaction>& data, const SequenceModelOptions& options, const std::string& label,
-    const std::vector<EvalCase>* valid, const std::vector<std::string>* universe, int* best_epoch, nlohmann::json* log,
+    const std::vector<EvalCase>* valid, int* best_epoch, nlohmann::json* log,
     const std::function<void(const std::string&)>& say,
     const std::function<void(absl::string_view, int64_t, int64_t)>& progress) {
   auto created = SequenceModel::Create(data, options);
@@ -150,7 +173,7 @@ absl::StatusOr<std::shared_ptr<const SequenceModel>> TrainEpochs(
     }
     auto snapshot = std::make_shared<const SequenceModel>(*model);
     const RankingMetrics m =
-        EvaluateRankingAtKs(*valid, *universe, {10}, SequenceScorer(snapshot, *universe), {}, 2)[0];
+        EvaluateRankingAtKs(*valid, model->course_ids(), {10}, SequenceScorer(snapshot, model->course_ids()), {}, 2)[0];
     row["validation"] = m.ToJson();
     log->push_back(row);
     if (say) {
@@ -174,18 +197,120 @@ absl::StatusOr<std::shared_ptr<const SequenceModel>> TrainEpochs(
 
 }  // namespace
 
+absl::StatusOr<SequenceValidationRun> TrainSequenceOnValidation(
+    const std::vector<Interaction>& vtrain, const std::vector<EvalCase>& vcases, const SequenceModelOptions& options,
+    const std::function<void(const std::string&)>& say,
+    const std::function<void(absl::string_view, int64_t, int64_t)>& progress) {
+  if (vcases.empty()) return absl::InvalidArgumentError("sequence blend: no validation learners");
+  const absl::Time t0 = absl::Now();
+  SequenceValidationRun run;
+  run.epochs_log = nlohmann::json::array();
+  // The epochs are chosen on the GRU alone, ranked over its own vocabulary:
+  // no linear model is needed yet (train runs this beside the tuning).
+  auto model =
+      TrainEpochs(vtrain, options, "gru (validation)", &vcases, &run.best_epoch, &run.epochs_log, say, progress);
+  if (!model.ok()) return model.status();
+  run.model = *std::move(model);
+  run.seconds = absl::ToDoubleSeconds(absl::Now() - t0);
+  return run;
+}
+
+absl::StatusOr<std::shared_ptr<const SequenceModel>> TrainWarmFinal(
+    const std::vector<Interaction>& train, const SequenceModel& from, const SequenceModelOptions& options,
+    const std::function<void(const std::string&)>& say,
+    const std::function<void(absl::string_view, int64_t, int64_t)>& progress) {
+  auto created = SequenceModel::Create(train, options);
+  if (!created.ok()) return created.status();
+  auto model = std::make_shared<SequenceModel>(*std::move(created));
+  absl::Status s = model->WarmStart(from);
+  if (!s.ok()) return s;
+  const absl::Time t0 = absl::Now();
+  auto loss = model->TrainEpoch([&](int64_t done, int64_t total) {
+    if (progress) progress("gru (warm, all the data) epoch 1/1", done, total);
+  });
+  if (!loss.ok()) return loss.status();
+  if (say) {
+    say(absl::StrFormat("gru (warm, all the data) epoch 1: loss %.4f (%.1f s)", *loss,
+                        absl::ToDoubleSeconds(absl::Now() - t0)));
+  }
+  return std::shared_ptr<const SequenceModel>(std::move(model));
+}
+
+absl::StatusOr<SequenceBlendChoice> FinishSequenceBlend(
+    const std::vector<Interaction>& train, const std::shared_ptr<const ModelBundle>& vlinear,
+    const std::vector<EvalCase>& vcases, const SequenceModelOptions& options, const std::vector<double>& weights,
+    const SequenceValidationRun& run, const std::function<void(const std::string&)>& say,
+    const std::function<void(absl::string_view, int64_t, int64_t)>& progress) {
+  if (vcases.empty()) return absl::InvalidArgumentError("sequence blend: no validation learners");
+  if (weights.empty()) return absl::InvalidArgumentError("sequence blend: no blend weights");
+  if (run.model == nullptr) return absl::InvalidArgumentError("sequence blend: no validation GRU");
+  if (vlinear == nullptr) return absl::InvalidArgumentError("sequence blend: no validation linear model");
+  SequenceBlendChoice out;
+  out.report["options"] = options.ToString();
+  out.report["validation_epochs"] = run.epochs_log;
+  out.report["best_epoch"] = run.best_epoch;
+  const absl::Time t0 = absl::Now();
+  // Validation ranks the linear model's universe.
+  const std::vector<std::string>& universe = vlinear->course_ids();
+  if (say) say("blend weight w on the validation split (HR@10 / NDCG@10):");
+  const std::vector<RankingMetrics> grid =
+      EvaluateBlendWeights(vcases, universe, BundleScorer(vlinear), SequenceScorer(run.model, universe), weights, 2);
+  double best_score = -1;
+  for (size_t i = 0; i < weights.size(); ++i) {
+    const RankingMetrics& m = grid[i];
+    out.report["blend_grid"].push_back({{"w", weights[i]}, {"validation", m.ToJson()}});
+    if (say) say(absl::StrFormat("  w %6.2f: %.4f / %.4f", weights[i], m.hit_rate, m.ndcg));
+    if (ValidationScore(m) > best_score) {
+      best_score = ValidationScore(m);
+      out.w = weights[i];
+    }
+  }
+  out.report["blend_w"] = out.w;
+  out.report["validation_seconds"] = run.seconds + absl::ToDoubleSeconds(absl::Now() - t0);
+  out.report["model_mib"] = run.model->bytes() / double(1 << 20);
+  out.epochs = std::max(1, run.best_epoch);
+  out.report["final"] = options.final_model;
+  if (options.final_model == "validation") {  // serve the validation model as it is
+    out.model = run.model;
+    out.report["training_seconds"] = 0.0;
+    return out;
+  }
+  if (options.final_model == "warm") {
+    const absl::Time t1 = absl::Now();
+    if (run.warm_final != nullptr) {
+      out.model = run.warm_final;
+    } else {
+      auto warm = TrainWarmFinal(train, *run.model, options, say, progress);
+      if (!warm.ok()) return warm.status();
+      out.model = *std::move(warm);
+    }
+    out.report["training_seconds"] = run.warm_seconds + absl::ToDoubleSeconds(absl::Now() - t1);
+    out.report["model_mib"] = out.model->bytes() / double(1 << 20);
+    return out;
+  }
+  // The final GRU: the whole training data, the chosen number of epochs.
+  SequenceModelOptions final_options = options;
+  final_options.epochs = out.epochs;
+  const absl::Time t1 = absl::Now();
+  int epochs_run = 0;
+  nlohmann::json final_log = nlohmann::json::array();
+  auto seq = TrainEpochs(train, final_options, "gru", nullptr, &epochs_run, &final_log, say, progress);
+  if (!seq.ok()) return seq.status();
+  out.model = *std::move(seq);
+  out.report["training_epochs"] = final_log;
+  out.report["training_seconds"] = absl::ToDoubleSeconds(absl::Now() - t1);
+  out.report["model_mib"] = out.model->bytes() / double(1 << 20);
+  return out;
+}
+
 absl::StatusOr<SequenceBlendChoice> TrainSequenceBlend(
     const std::vector<Interaction>& train, const std::vector<Interaction>& vtrain, const std::vector<EvalCase>& vcases,
     const TrainOptions& linear, const SequenceModelOptions& options, const std::vector<double>& weights,
     const std::function<void(const std::string&)>& say,
     const std::function<void(absl::string_view, int64_t, int64_t)>& progress) {
-  if (vcases.empty()) return absl::InvalidArgumentError("sequence blend: no validation learners");
   if (weights.empty()) return absl::InvalidArgumentError("sequence blend: no blend weights");
-  SequenceBlendChoice out;
-  out.report["options"] = options.ToString();
-  const absl::Time t0 = absl::Now();
-  // The linear model on the validation training part: its universe is what
-  // validation ranks.
+  if (vcases.empty()) return absl::InvalidArgumentError("sequence blend: no validation learners");
+  // The linear model on the validation training part.
   absl::StatusOr<ModelArrays> arrays = TrainModel(vtrain, {}, linear);
   if (!arrays.ok()) return arrays.status();
   BuildOptions bo;
@@ -193,42 +318,9 @@ absl::StatusOr<SequenceBlendChoice> TrainSequenceBlend(
   absl::StatusOr<std::shared_ptr<const ModelBundle>> vb =
       BuildModelBundle(*std::move(arrays), nlohmann::json::object(), 0, "", bo);
   if (!vb.ok()) return vb.status();
-  const std::vector<std::string>& universe = (*vb)->course_ids();
-  int best_epoch = 0;
-  nlohmann::json log = nlohmann::json::array();
-  auto vseq = TrainEpochs(vtrain, options, "gru (validation)", &vcases, &universe, &best_epoch, &log, say, progress);
-  if (!vseq.ok()) return vseq.status();
-  out.report["validation_epochs"] = log;
-  out.report["best_epoch"] = best_epoch;
-  const Scorer vlinear = BundleScorer(*vb);
-  const Scorer vsequence = SequenceScorer(*vseq, universe);
-  double best_score = -1;
-  if (say) say("blend weight w on the validation split (HR@10 / NDCG@10):");
-  for (double w : weights) {
-    const RankingMetrics m = EvaluateRankingAtKs(vcases, universe, {10}, BlendScorer(vlinear, vsequence, w), {}, 2)[0];
-    out.report["blend_grid"].push_back({{"w", w}, {"validation", m.ToJson()}});
-    if (say) say(absl::StrFormat("  w %6.2f: %.4f / %.4f", w, m.hit_rate, m.ndcg));
-    if (ValidationScore(m) > best_score) {
-      best_score = ValidationScore(m);
-      out.w = w;
-    }
-  }
-  out.report["blend_w"] = out.w;
-  out.report["validation_seconds"] = absl::ToDoubleSeconds(absl::Now() - t0);
-  // The final GRU: the whole training data, the chosen number of epochs.
-  SequenceModelOptions final_options = options;
-  final_options.epochs = std::max(1, best_epoch);
-  const absl::Time t1 = absl::Now();
-  int epochs_run = 0;
-  nlohmann::json final_log = nlohmann::json::array();
-  auto seq = TrainEpochs(train, final_options, "gru", nullptr, nullptr, &epochs_run, &final_log, say, progress);
-  if (!seq.ok()) return seq.status();
-  out.model = *std::move(seq);
-  out.epochs = final_options.epochs;
-  out.report["training_epochs"] = final_log;
-  out.report["training_seconds"] = absl::ToDoubleSeconds(absl::Now() - t1);
-  out.report["model_mib"] = out.model->bytes() / double(1 << 20);
-  return out;
+  auto run = TrainSequenceOnValidation(vtrain, vcases, options, say, progress);
+  if (!run.ok()) return run.status();
+  return FinishSequenceBlend(train, *vb, vcases, options, weights, *run, say, progress);
 }
 
 }  // namespace lifelong::models

@@ -17,6 +17,7 @@
 #include "absl/strings/string_view.h"
 #include "models/evaluation.h"
 #include "models/interaction.h"
+#include "models/model_bundle.h"
 #include "models/sequence_model.h"
 #include "models/trainer.h"
 #include "nlohmann/json.hpp"
@@ -49,6 +50,14 @@ Scorer SequenceScorer(std::shared_ptr<const SequenceModel> model, const std::vec
 // z(first) + w z(second), over the entries both score.
 Scorer BlendScorer(Scorer first, Scorer second, double w);
 
+// HR/NDCG@10 of BlendScorer(first, second, w) for every w of `weights` (in
+// that order), each case scored by `first` and `second` once; the figures
+// equal EvaluateRankingAtKs of each BlendScorer.
+std::vector<RankingMetrics> EvaluateBlendWeights(const std::vector<EvalCase>& cases,
+                                                 const std::vector<std::string>& universe, const Scorer& first,
+                                                 const Scorer& second, const std::vector<double>& weights,
+                                                 int threads = 1);
+
 // A `progress` callback for TrainSequenceBlend: one cli::Progress line set
 // per epoch on `out` (which must outlive it), labelled `prefix` + the epoch.
 std::function<void(absl::string_view, int64_t, int64_t)> EpochProgressBars(std::ostream& out, std::string prefix);
@@ -57,7 +66,8 @@ std::function<void(absl::string_view, int64_t, int64_t)> EpochProgressBars(std::
 std::vector<EvalCase> EvenSample(std::vector<EvalCase> cases, size_t most);
 
 struct SequenceBlendChoice {
-  // Trained on the whole training data for `epochs` epochs.
+  // The served GRU (options.final_model: retrained on the whole training
+  // data for `epochs` epochs, warm-started, or the validation model).
   std::shared_ptr<const SequenceModel> model;
   int epochs = 0;  // the best validation epoch
   double w = 0;    // the best blend weight on validation (0: the linear model alone)
@@ -66,15 +76,51 @@ struct SequenceBlendChoice {
   nlohmann::json report;
 };
 
+// Step 1 below on its own: the GRU trained on `vtrain` epoch by epoch, its
+// epochs chosen on `vcases` ranked over the GRU's own vocabulary. It needs
+// no linear model, so `train` runs it beside the linear model's tuning.
+struct SequenceValidationRun {
+  std::shared_ptr<const SequenceModel> model;  // the best epoch's snapshot
+  int best_epoch = 0;
+  nlohmann::json epochs_log;  // loss and validation HR/NDCG per epoch
+  double seconds = 0;
+  // final=warm: TrainWarmFinal(train, *model) when the caller ran it already
+  // (train does, on the GRU's thread); FinishSequenceBlend runs it otherwise.
+  std::shared_ptr<const SequenceModel> warm_final;
+  double warm_seconds = 0;
+};
+absl::StatusOr<SequenceValidationRun> TrainSequenceOnValidation(
+    const std::vector<Interaction>& vtrain, const std::vector<EvalCase>& vcases, const SequenceModelOptions& options,
+    const std::function<void(const std::string&)>& say = {},
+    const std::function<void(absl::string_view, int64_t, int64_t)>& progress = {});
+
+// final=warm: `from` (the validation run's GRU) continued for one epoch on
+// all of `train` (SequenceModel::WarmStart).
+absl::StatusOr<std::shared_ptr<const SequenceModel>> TrainWarmFinal(
+    const std::vector<Interaction>& train, const SequenceModel& from, const SequenceModelOptions& options,
+    const std::function<void(const std::string&)>& say = {},
+    const std::function<void(absl::string_view, int64_t, int64_t)>& progress = {});
+
+// Steps 2 and 3 below after `run` (TrainSequenceOnValidation's result on the
+// same vcases and options), with `vlinear` the linear model trained on that
+// vtrain (train's validation-figures bundle; validation ranks its universe).
+absl::StatusOr<SequenceBlendChoice> FinishSequenceBlend(
+    const std::vector<Interaction>& train, const std::shared_ptr<const ModelBundle>& vlinear,
+    const std::vector<EvalCase>& vcases, const SequenceModelOptions& options, const std::vector<double>& weights,
+    const SequenceValidationRun& run, const std::function<void(const std::string&)>& say = {},
+    const std::function<void(absl::string_view, int64_t, int64_t)>& progress = {});
+
 // Chooses and trains the GRU blend:
 //   1. a GRU on `vtrain` (the validation split's training part), epoch by
-//      epoch up to options.epochs, scored on `vcases` (HR@10 + NDCG@10)
-//      after each; it stops after options.patience epochs without a gain
+//      epoch up to options.epochs, scored on `vcases` (HR@10 + NDCG@10,
+//      ranked over the GRU's vocabulary) after each; it stops after options.patience epochs without a gain
 //      and keeps the best epoch;
 //   2. the linear model with `linear` parameters on `vtrain`; w = the
 //      `weights` entry whose z(linear) + w z(GRU) scores best on `vcases`
 //      (ties: the first, so list 0 first to prefer the linear model);
-//   3. the GRU retrained on `train` for the chosen epochs.
+//   3. the served GRU, by options.final_model: retrained on `train` for the
+//      chosen epochs (scratch), step 1's GRU one epoch more on `train`
+//      (warm), or step 1's GRU as it is (validation).
 // `say` receives one line per epoch and per w (may be empty); `progress`
 // (may be empty) gets (label, learners done, total) within an epoch.
 // INVALID_ARGUMENT for empty `vcases` or `weights`, bad options, or data

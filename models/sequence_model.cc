@@ -29,6 +29,12 @@ float Uniform01(std::mt19937_64& rng) { return static_cast<float>(rng() >> 40) *
 
 float Sigmoid(float x) { return 1.0f / (1.0f + std::exp(-x)); }
 
+// tanh through expf: glibc's tanhf goes through expm1f, which profiled at
+// ~40x the cost of expf and a sixth of a training epoch. Saturates to +-1
+// (exp overflow gives 1 - 0). Absolute error <= ~1e-7; used by training
+// and Score alike, so served scores are the trained model's.
+float Tanh(float x) { return 1.0f - 2.0f / (std::exp(2.0f * x) + 1.0f); }
+
 absl::Status OutOfRange(const char* field, const std::string& why) {
   return absl::InvalidArgumentError(absl::StrCat("sequence model option ", field, ": ", why));
 }
@@ -47,6 +53,9 @@ absl::Status SequenceModelOptions::Validate() const {
   if (negatives < 0 || negatives > 100000) {
     return OutOfRange("negatives", absl::StrCat("must be in [0, 100000], got ", negatives));
   }
+  if (final_model != "scratch" && final_model != "warm" && final_model != "validation") {
+    return OutOfRange("final", absl::StrCat("must be scratch, warm or validation, got '", final_model, "'"));
+  }
   if (!(learning_rate > 0 && learning_rate <= 1)) {
     return OutOfRange("lr", absl::StrCat("must be in (0, 1], got ", learning_rate));
   }
@@ -55,7 +64,8 @@ absl::Status SequenceModelOptions::Validate() const {
 
 std::string SequenceModelOptions::ToString() const {
   return absl::StrCat("dim=", dim, ",hidden=", hidden, ",max_len=", max_len, ",epochs=", epochs, ",patience=", patience,
-                      ",batch=", batch, ",negatives=", negatives, ",lr=", learning_rate, ",seed=", seed);
+                      ",batch=", batch, ",negatives=", negatives, ",lr=", learning_rate, ",seed=", seed,
+                      ",final=", final_model);
 }
 
 absl::StatusOr<SequenceModelOptions> SequenceModelOptions::Parse(absl::string_view spec) {
@@ -86,6 +96,8 @@ absl::StatusOr<SequenceModelOptions> SequenceModelOptions::Parse(absl::string_vi
       s = as_int(&o.batch);
     } else if (key == "negatives") {
       s = as_int(&o.negatives);
+    } else if (key == "final") {
+      o.final_model = value;
     } else if (key == "lr") {
       if (!absl::SimpleAtod(value, &o.learning_rate)) {
         s = OutOfRange("lr", absl::StrCat("not a number: '", value, "'"));
@@ -95,7 +107,7 @@ absl::StatusOr<SequenceModelOptions> SequenceModelOptions::Parse(absl::string_vi
     } else {
       s = absl::InvalidArgumentError(
           absl::StrCat("sequence model option '", key,
-                       "': unknown (dim, hidden, max_len, epochs, patience, batch, negatives, lr, seed)"));
+                       "': unknown (dim, hidden, max_len, epochs, patience, batch, negatives, lr, seed, final)"));
     }
     if (!s.ok()) return s;
   }
@@ -117,7 +129,8 @@ absl::StatusOr<SequenceModel> SequenceModel::Create(const std::vector<Interactio
   }
   if (m.num_items() > kSequenceModelMaxItems) {
     return absl::FailedPreconditionError(absl::StrCat("sequence model: ", m.num_items(), " courses > ",
-                                                      kSequenceModelMaxItems, " (dense Adam updates)"));
+                                                      kSequenceModelMaxItems,
+                                                      " (the softmax and Adam state grow with it)"));
   }
   for (const auto& [learner, seq] : GroupSequences(interactions)) {
     if (seq.size() < 2) continue;
@@ -290,6 +303,35 @@ absl::StatusOr<SequenceModel> SequenceModel::Decode(absl::string_view bytes) {
   return m;
 }
 
+absl::Status SequenceModel::WarmStart(const SequenceModel& from) {
+  const size_t d = options_.dim, H = options_.hidden;
+  if (from.options_.dim != options_.dim || from.options_.hidden != options_.hidden) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("warm start: dim/hidden ", from.options_.dim, "/", from.options_.hidden, " against ", d, "/", H));
+  }
+  // Weights, and Adam's moments where `from` has them (a decoded model has
+  // none: they start at zero).
+  const bool moments = from.adam_m_.size() == from.params_.size();
+  std::fill(adam_m_.begin(), adam_m_.end(), 0.0f);
+  std::fill(adam_v_.begin(), adam_v_.end(), 0.0f);
+  auto copy = [&](size_t from_at, size_t at, size_t count) {
+    std::copy_n(from.params_.begin() + from_at, count, params_.begin() + at);
+    if (!moments) return;
+    std::copy_n(from.adam_m_.begin() + from_at, count, adam_m_.begin() + at);
+    std::copy_n(from.adam_v_.begin() + from_at, count, adam_v_.begin() + at);
+  };
+  copy(from.off_wx_, off_wx_, off_eout_ - off_wx_);  // wx, bx, uh, bh
+  for (size_t j = 0; j < course_ids_.size(); ++j) {
+    const int r = from.Row(course_ids_[j]);
+    if (r < 0) continue;
+    copy(from.off_ein_ + r * d, off_ein_ + j * d, d);
+    copy(from.off_eout_ + r * H, off_eout_ + j * H, H);
+    copy(from.off_bout_ + r, off_bout_ + j, 1);
+  }
+  adam_steps_ = moments ? from.adam_steps_ : 0;
+  return absl::OkStatus();
+}
+
 int SequenceModel::Row(absl::string_view course_id) const {
   auto it = row_of_.find(course_id);
   return it == row_of_.end() ? -1 : it->second;
@@ -338,9 +380,19 @@ double SequenceModel::LossAndGradient(std::vector<float>* gradient, uint64_t sam
 double SequenceModel::TrainBatch(const std::vector<int>& batch, int64_t* num_predictions) {
   const double loss = ForwardBackward(batch, num_predictions,
                                       options_.seed * 0x9E3779B97F4A7C15ULL + static_cast<uint64_t>(adam_steps_));
-  // Clip the global gradient norm, then one Adam step.
+  // The gradient is zero outside the GRU's weights and the touched rows
+  // (ForwardBackward's contract), so the norm and the step visit only those.
+  const size_t d = options_.dim, H = options_.hidden;
   double norm2 = 0;
-  for (float g : grads_) norm2 += static_cast<double>(g) * g;
+  auto add_norm = [&](size_t begin, size_t count) {
+    for (size_t i = begin; i < begin + count; ++i) norm2 += static_cast<double>(grads_[i]) * grads_[i];
+  };
+  add_norm(off_wx_, off_eout_ - off_wx_);
+  for (int row : touched_in_) add_norm(off_ein_ + row * d, d);
+  for (int row : touched_out_) {
+    add_norm(off_eout_ + row * H, H);
+    add_norm(off_bout_ + row, 1);
+  }
   const float clip = norm2 > kClipNorm * kClipNorm ? static_cast<float>(kClipNorm / std::sqrt(norm2)) : 1.0f;
   ++adam_steps_;
   const double c1 = 1.0 - std::pow(kBeta1, static_cast<double>(adam_steps_));
@@ -348,11 +400,23 @@ double SequenceModel::TrainBatch(const std::vector<int>& batch, int64_t* num_pre
   const float step = static_cast<float>(options_.learning_rate * std::sqrt(c2) / c1);
   const float b1 = static_cast<float>(kBeta1), b2 = static_cast<float>(kBeta2);
   const float eps = static_cast<float>(kAdamEps * std::sqrt(c2));
-  for (size_t i = 0; i < params_.size(); ++i) {
-    const float g = grads_[i] * clip;
-    adam_m_[i] = b1 * adam_m_[i] + (1.0f - b1) * g;
-    adam_v_[i] = b2 * adam_v_[i] + (1.0f - b2) * g * g;
-    params_[i] -= step * adam_m_[i] / (std::sqrt(adam_v_[i]) + eps);
+  float* params = params_.data();
+  float* m = adam_m_.data();
+  float* v = adam_v_.data();
+  const float* grads = grads_.data();
+  auto adam = [&](size_t begin, size_t count) {
+    for (size_t i = begin; i < begin + count; ++i) {
+      const float g = grads[i] * clip;
+      m[i] = b1 * m[i] + (1.0f - b1) * g;
+      v[i] = b2 * v[i] + (1.0f - b2) * g * g;
+      params[i] -= step * m[i] / (std::sqrt(v[i]) + eps);
+    }
+  };
+  adam(off_wx_, off_eout_ - off_wx_);
+  for (int row : touched_in_) adam(off_ein_ + row * d, d);
+  for (int row : touched_out_) {
+    adam(off_eout_ + row * H, H);
+    adam(off_bout_ + row, 1);
   }
   return loss;
 }
@@ -409,7 +473,9 @@ double SequenceModel::ForwardBackward(const std::vector<int>& batch_in, int64_t*
   const float* bout = params_.data() + off_bout_;
 
   std::vector<int> input(R), target(R);
-  std::vector<float> x(static_cast<size_t>(R) * d);
+  Workspace& w = workspace_;
+  std::vector<float>& x = w.x;
+  x.resize(static_cast<size_t>(R) * d);
   for (int t = 0; t < steps; ++t) {
     for (int b = 0; b < active[t]; ++b) {
       const std::vector<int>& s = sequences_[batch[b]];
@@ -420,15 +486,16 @@ double SequenceModel::ForwardBackward(const std::vector<int>& batch_in, int64_t*
     }
   }
   // Input gates for every step at once: gx = x Wx^T + bx (R x 3H).
-  std::vector<float> gx(static_cast<size_t>(R) * H3);
+  std::vector<float>& gx = w.gx;
+  gx.resize(static_cast<size_t>(R) * H3);
   cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, R, H3, d, 1.0f, x.data(), d, wx, d, 0.0f, gx.data(), H3);
   for (int i = 0; i < R; ++i) {
     for (int k = 0; k < H3; ++k) gx[static_cast<size_t>(i) * H3 + k] += bx[k];
   }
-  std::vector<float> hprev(static_cast<size_t>(R) * H, 0.0f), hall(static_cast<size_t>(R) * H);
-  std::vector<float> rg(static_cast<size_t>(R) * H), zg(static_cast<size_t>(R) * H), ng(static_cast<size_t>(R) * H),
-      ghn(static_cast<size_t>(R) * H);
-  std::vector<float> gh(static_cast<size_t>(batch.size()) * H3);
+  std::vector<float>&hprev = w.hprev, &hall = w.hall, &rg = w.rg, &zg = w.zg, &ng = w.ng, &ghn = w.ghn, &gh = w.gh;
+  for (std::vector<float>* v : {&hprev, &hall, &rg, &zg, &ng, &ghn}) v->resize(static_cast<size_t>(R) * H);
+  std::fill(hprev.begin(), hprev.begin() + static_cast<size_t>(active[0]) * H, 0.0f);  // h_0 = 0
+  gh.resize(static_cast<size_t>(batch.size()) * H3);
   for (int t = 0; t < steps; ++t) {
     const int a = active[t];
     if (t > 0) {
@@ -446,7 +513,7 @@ double SequenceModel::ForwardBackward(const std::vector<int>& batch_in, int64_t*
         const float r = Sigmoid(gxr[k] + ghr[k] + bh[k]);
         const float z = Sigmoid(gxr[H + k] + ghr[H + k] + bh[H + k]);
         const float hn = ghr[2 * H + k] + bh[2 * H + k];
-        const float nn = std::tanh(gxr[2 * H + k] + r * hn);
+        const float nn = Tanh(gxr[2 * H + k] + r * hn);
         rg[row * H + k] = r;
         zg[row * H + k] = z;
         ng[row * H + k] = nn;
@@ -459,7 +526,8 @@ double SequenceModel::ForwardBackward(const std::vector<int>& batch_in, int64_t*
   // (their output rows gathered into ec/bc, logits corrected by -log Q).
   const bool sampled = options_.negatives > 0;
   std::vector<int> candidates;
-  std::vector<float> log_q, ec, bc;
+  std::vector<float> log_q;
+  std::vector<float>&ec = w.ec, &bc = w.bc;
   int nc = n;
   const float* out_w = eout;
   if (sampled) {
@@ -480,7 +548,8 @@ double SequenceModel::ForwardBackward(const std::vector<int>& batch_in, int64_t*
   }
   const float* out_b = sampled ? bc.data() : bout;
   // Logits, softmax, cross-entropy; p becomes dLoss/dlogits (mean over R).
-  std::vector<float> p(static_cast<size_t>(R) * nc);
+  std::vector<float>& p = w.p;
+  p.resize(static_cast<size_t>(R) * nc);
   cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, R, nc, H, 1.0f, hall.data(), H, out_w, H, 0.0f, p.data(), nc);
   double loss = 0;
   const float inv_r = 1.0f / static_cast<float>(R);
@@ -501,7 +570,23 @@ double SequenceModel::ForwardBackward(const std::vector<int>& batch_in, int64_t*
     for (int j = 0; j < nc; ++j) row[j] *= inv * inv_r;
     row[target[i]] -= inv_r;
   }
-  std::fill(grads_.begin(), grads_.end(), 0.0f);
+  // Zero the gradient where the last call left it nonzero (the GRU's
+  // weights and its touched rows), then record this call's touched rows.
+  std::fill(grads_.begin() + off_wx_, grads_.begin() + off_eout_, 0.0f);
+  for (int row : touched_in_) std::fill_n(grads_.begin() + off_ein_ + static_cast<size_t>(row) * d, d, 0.0f);
+  for (int row : touched_out_) {
+    std::fill_n(grads_.begin() + off_eout_ + static_cast<size_t>(row) * H, H, 0.0f);
+    grads_[off_bout_ + row] = 0.0f;
+  }
+  touched_in_ = input;
+  std::sort(touched_in_.begin(), touched_in_.end());
+  touched_in_.erase(std::unique(touched_in_.begin(), touched_in_.end()), touched_in_.end());
+  if (sampled) {
+    touched_out_ = candidates;
+  } else {
+    touched_out_.resize(n);
+    std::iota(touched_out_.begin(), touched_out_.end(), 0);
+  }
   float* g_ein = grads_.data() + off_ein_;
   float* g_wx = grads_.data() + off_wx_;
   float* g_bx = grads_.data() + off_bx_;
@@ -511,7 +596,8 @@ double SequenceModel::ForwardBackward(const std::vector<int>& batch_in, int64_t*
   float* g_bout = grads_.data() + off_bout_;
   if (sampled) {
     // Gradients of the candidates' rows, scattered back to their courses.
-    std::vector<float> gc(static_cast<size_t>(nc) * H);
+    std::vector<float>& gc = w.gc;
+    gc.resize(static_cast<size_t>(nc) * H);
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, nc, H, R, 1.0f, p.data(), nc, hall.data(), H, 0.0f, gc.data(),
                 H);
     for (int c = 0; c < nc; ++c) {
@@ -529,12 +615,16 @@ double SequenceModel::ForwardBackward(const std::vector<int>& batch_in, int64_t*
       for (int j = 0; j < n; ++j) g_bout[j] += row[j];
     }
   }
-  std::vector<float> dh_all(static_cast<size_t>(R) * H);
+  std::vector<float>& dh_all = w.dh_all;
+  dh_all.resize(static_cast<size_t>(R) * H);
   cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, R, H, nc, 1.0f, p.data(), nc, out_w, H, 0.0f, dh_all.data(),
               H);
   // Back through time. carry = dLoss/dh_{t} from step t+1 (rows < active[t+1]).
-  std::vector<float> dgx(static_cast<size_t>(R) * H3), dgh(static_cast<size_t>(R) * H3);
-  std::vector<float> carry(static_cast<size_t>(batch.size()) * H, 0.0f), next(carry.size());
+  std::vector<float>&dgx = w.dgx, &dgh = w.dgh, &carry = w.carry, &next = w.next;
+  dgx.resize(static_cast<size_t>(R) * H3);
+  dgh.resize(static_cast<size_t>(R) * H3);
+  carry.resize(static_cast<size_t>(batch.size()) * H);  // read only where b < carried
+  next.resize(carry.size());
   int carried = 0;
   for (int t = steps - 1; t >= 0; --t) {
     const int a = active[t];
@@ -573,7 +663,8 @@ double SequenceModel::ForwardBackward(const std::vector<int>& batch_in, int64_t*
       g_bh[k] += dgh[static_cast<size_t>(i) * H3 + k];
     }
   }
-  std::vector<float> dx(static_cast<size_t>(R) * d);
+  std::vector<float>& dx = w.dx;
+  dx.resize(static_cast<size_t>(R) * d);
   cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, R, d, H3, 1.0f, dgx.data(), H3, wx, d, 0.0f, dx.data(), d);
   for (int i = 0; i < R; ++i) {
     float* g = g_ein + static_cast<size_t>(input[i]) * d;
@@ -593,7 +684,7 @@ void SequenceModel::Step(int item, const float* h, float* h_out) const {
   for (int k = 0; k < H; ++k) {
     const float r = Sigmoid(gx[k] + gh[k]);
     const float z = Sigmoid(gx[H + k] + gh[H + k]);
-    const float nn = std::tanh(gx[2 * H + k] + r * gh[2 * H + k]);
+    const float nn = Tanh(gx[2 * H + k] + r * gh[2 * H + k]);
     h_out[k] = (1.0f - z) * nn + z * h[k];
   }
 }

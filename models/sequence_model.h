@@ -21,7 +21,10 @@
 // or, with `negatives` > 0, a sampled softmax (below), averaged over the predictions of a minibatch of
 // `batch` learners, back-propagated through the whole window (truncated
 // BPTT over the last `max_len` steps), gradient norm clipped at 5, Adam
-// (beta 0.9 / 0.999). Matrix products are cblas_sgemm (OpenBLAS, at most its
+// (beta 0.9 / 0.999; lazy for the embedding tables: a row of e_in, e_out
+// and b_out, moments included, moves only in minibatches that give it a
+// gradient, i.e. where it is an input or a softmax class; the GRU's
+// weights move every step). Matrix products are cblas_sgemm (OpenBLAS, at most its
 // configured threads: 2 on these machines). Learners are shuffled every
 // epoch by a generator seeded with (seed, epoch): a fixed seed gives the
 // same floats run after run on one machine (no std:: distributions).
@@ -54,9 +57,8 @@
 namespace lifelong::models {
 
 // The logits of a minibatch are predictions x items floats with the full
-// softmax (predictions x candidates with `negatives`), and every minibatch's
-// Adam step updates every parameter, both embedding tables included: a
-// larger catalog would need sparse (per-row) updates, not built.
+// softmax (predictions x candidates with `negatives`), and the model holds
+// four floats (weight, gradient, two Adam moments) per parameter.
 inline constexpr int kSequenceModelMaxItems = 20000;
 
 // Layout version of SequenceModel::Encode's bytes.
@@ -72,10 +74,18 @@ struct SequenceModelOptions {
   int negatives = 0;             // sampled softmax: extra negatives per minibatch, 0 (full softmax)..100000
   double learning_rate = 0.002;  // Adam step, (0, 1]
   uint64_t seed = 1;             // initialisation and shuffling
+  // sequence_blend.h: the served GRU, once the epochs and w are chosen on
+  // the validation split's model:
+  //   "scratch"    a new GRU trained on all the data for the chosen epochs;
+  //   "warm"       the validation model (WarmStart) trained one epoch more
+  //                on all the data (courses it lacks start fresh);
+  //   "validation" the validation model as it is (it never saw each
+  //                learner's last courses, nor courses only they hold).
+  std::string final_model = "scratch";
 
   // OK, or INVALID_ARGUMENT naming the first field out of range.
   absl::Status Validate() const;
-  // "dim=64,hidden=100,max_len=20,epochs=10,patience=2,batch=64,negatives=0,lr=0.002,seed=1".
+  // "dim=64,hidden=100,max_len=20,epochs=10,patience=2,batch=64,negatives=0,lr=0.002,seed=1,final=scratch".
   std::string ToString() const;
   // Parses "key=value,..." (the keys of ToString, any subset, any order) over
   // the defaults; INVALID_ARGUMENT naming the key for an unknown key, a
@@ -95,6 +105,13 @@ class SequenceModel {
   // courses; FAILED_PRECONDITION above kSequenceModelMaxItems courses.
   static absl::StatusOr<SequenceModel> Create(const std::vector<Interaction>& interactions,
                                               const SequenceModelOptions& options);
+
+  // Continues from `from`: the GRU's weights, and the embedding rows and
+  // output biases of the courses both vocabularies hold (the others keep
+  // their initialisation), with their Adam moments and step count (zero for
+  // a decoded `from`).
+  // INVALID_ARGUMENT when dim or hidden differ.
+  absl::Status WarmStart(const SequenceModel& from);
 
   // One pass over the training sequences; returns the mean cross-entropy of
   // its predictions (FAILED_PRECONDITION for a decoded model). `progress`, when set, is called after each minibatch
@@ -185,6 +202,18 @@ class SequenceModel {
   // uh 3H x H, bh 3H, e_out n x H, b_out n. Gate order r, z, n.
   size_t off_ein_ = 0, off_wx_ = 0, off_bx_ = 0, off_uh_ = 0, off_bh_ = 0, off_eout_ = 0, off_bout_ = 0;
   std::vector<float> params_, grads_, adam_m_, adam_v_;
+  // Rows of e_in (the minibatch's inputs) and of e_out and b_out (its
+  // softmax classes: the candidates, or every row) that the last
+  // ForwardBackward gave a gradient; grads_ is zero outside them and the
+  // GRU's weights, and Adam steps only those (lazy Adam).
+  std::vector<int> touched_in_, touched_out_;
+  // ForwardBackward's per-minibatch buffers, kept so that an epoch does not
+  // allocate and zero-fill them every minibatch (each call resizes and fully
+  // writes the part it reads).
+  struct Workspace {
+    std::vector<float> x, gx, hprev, hall, rg, zg, ng, ghn, gh, ec, bc, p, gc, dh_all, dgx, dgh, carry, next, dx;
+  };
+  Workspace workspace_;
 };
 
 }  // namespace lifelong::models

@@ -286,9 +286,77 @@ TEST(SequenceModel, SampledGradientMatchesFiniteDifferences) {
   }
 }
 
+// Lazy Adam: a course's input embedding moves only in the minibatches where
+// it is an input (dense Adam would go on moving it on its momentum), while
+// the GRU's weights move in every one.
+TEST(SequenceModel, EmbeddingRowsMoveOnlyInMinibatchesThatUseThem) {
+  std::vector<std::vector<std::string>> sequences = {{"x", "y"}};
+  for (int i = 0; i < 7; ++i) sequences.push_back({"p", "q", "r"});
+  SequenceModelOptions o = Small();
+  o.batch = 1;
+  o.negatives = 2;
+  auto m = SequenceModel::Create(Learners(sequences), o);
+  ASSERT_TRUE(m.ok()) << m.status();
+  const std::vector<float>& params = m->parameters();
+  const size_t x = static_cast<size_t>(m->Row("x")) * o.dim;  // e_in comes first (see Encode)
+  const size_t wx = static_cast<size_t>(m->num_items()) * o.dim;
+  auto x_row = [&] { return std::vector<float>(params.begin() + x, params.begin() + x + o.dim); };
+  auto gru_weights = [&] {
+    return std::vector<float>(params.begin() + wx, params.begin() + wx + 3 * o.hidden * o.dim);
+  };
+  for (int epoch = 0; epoch < 2; ++epoch) {
+    std::vector<float> last_x = x_row(), last_wx = gru_weights();
+    int batches = 0, x_moves = 0, wx_moves = 0;
+    ASSERT_TRUE(m->TrainEpoch([&](int64_t, int64_t) {
+                   ++batches;
+                   if (x_row() != last_x) ++x_moves;
+                   if (gru_weights() != last_wx) ++wx_moves;
+                   last_x = x_row();
+                   last_wx = gru_weights();
+                 }).ok());
+    EXPECT_EQ(batches, 8);
+    EXPECT_EQ(x_moves, 1) << "epoch " << epoch;
+    EXPECT_EQ(wx_moves, 8) << "epoch " << epoch;
+  }
+}
+
+// A warm start scores the courses both vocabularies hold exactly as the
+// model it started from, whatever their rows; it refuses other shapes.
+TEST(SequenceModel, WarmStartContinuesFromAnotherVocabulary) {
+  const std::vector<Interaction> part = Chain(40, 12);
+  auto from = SequenceModel::Create(part, Small());
+  ASSERT_TRUE(from.ok()) << from.status();
+  for (int e = 0; e < 3; ++e) ASSERT_TRUE(from->TrainEpoch().ok());
+  // All the data: a new course first (so every row moves), then the part.
+  std::vector<Interaction> all = {{"n1", "new", 0, 1.0f}, {"n1", "c0", 1, 1.0f}};
+  all.insert(all.end(), part.begin(), part.end());
+  auto to = SequenceModel::Create(all, Small());
+  ASSERT_TRUE(to.ok()) << to.status();
+  ASSERT_NE(to->Row("c3"), from->Row("c3"));
+  ASSERT_TRUE(to->WarmStart(*from).ok());
+  const std::vector<std::string> history = {"c2", "c3", "c4"};
+  auto a = from->Score(history);
+  auto b = to->Score(history);
+  ASSERT_TRUE(a.ok() && b.ok());
+  for (int j = 0; j < from->num_items(); ++j) {
+    EXPECT_EQ((*a)[j], (*b)[to->Row(from->course_ids()[j])]) << from->course_ids()[j];
+  }
+  // It then trains on all the data, from there.
+  ASSERT_TRUE(to->TrainEpoch().ok());
+  EXPECT_EQ(to->epochs_done(), 1);
+
+  SequenceModelOptions other = Small();
+  other.hidden = Small().hidden + 1;
+  auto wrong = SequenceModel::Create(all, other);
+  ASSERT_TRUE(wrong.ok());
+  EXPECT_EQ(wrong->WarmStart(*from).code(), absl::StatusCode::kInvalidArgument);
+}
+
 TEST(SequenceModelOptions, ParsesAndRejectsNamingTheField) {
-  auto o = SequenceModelOptions::Parse("epochs=3,hidden=32,lr=0.01,seed=9,negatives=256");
+  auto o = SequenceModelOptions::Parse("epochs=3,hidden=32,lr=0.01,seed=9,negatives=256,final=warm");
   ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->final_model, "warm");
+  EXPECT_EQ(SequenceModelOptions().final_model, "scratch");
   EXPECT_EQ(o->negatives, 256);
   EXPECT_EQ(o->epochs, 3);
   EXPECT_EQ(o->hidden, 32);
@@ -318,6 +386,9 @@ TEST(SequenceModelOptions, ParsesAndRejectsNamingTheField) {
       {"epochs=2,epochs=3", "epochs"},
       {"seed=-1", "seed"},
       {"dim", "dim"},
+      {"final=2", "final"},
+      {"final=", "final"},
+      {"final=Warm", "final"},
   };
   for (const auto& [spec, field] : bad) {
     auto r = SequenceModelOptions::Parse(spec);

@@ -24,9 +24,11 @@
 // training data, is printed and written to the manifest ("approximation").
 // --tls_ca (and --tls_cert/--tls_key where the record service demands a
 // client certificate) read --records over TLS (docs/security.md).
+#include <cblas.h>
 #include <grpcpp/grpcpp.h>
 
 #include <cstdio>
+#include <future>
 #include <iostream>
 #include <memory>
 #include <optional>
@@ -226,6 +228,48 @@ int main(int argc, char** argv) {
   }
   const bool random = absl::GetFlag(FLAGS_random_validation);
   const double vf = absl::GetFlag(FLAGS_valid_fraction);
+  // The validation split: the figures below, and the GRU's choices.
+  std::vector<lm::Interaction> vtrain;
+  std::vector<lm::EvalCase> vcases;
+  if (random) {
+    lm::SplitRandom(data, vf, absl::GetFlag(FLAGS_seed), &vtrain, &vcases);
+  } else {
+    lm::SplitSequenceTails(data, vf, &vtrain, &vcases);
+  }
+  const auto say = [](const std::string& line) {
+    std::printf("%s\n", line.c_str());
+    std::fflush(stdout);
+  };
+  const auto epoch_bars = lm::EpochProgressBars(std::cerr, "train: ");
+  // issue #17: the GRU's epochs need no linear model, so they are chosen on
+  // another thread while the tuning runs (the machines have two cores). The
+  // future's destructor waits for it on every return path. Meanwhile
+  // OpenBLAS runs one thread per call: two callers each spawning its threads
+  // on two cores made the first GRU epoch 5x slower (37 s against 7 s) and
+  // the tuning 35% slower (docs/models.md "The GRU within the budget").
+  const int blas_threads = openblas_get_num_threads();
+  std::vector<lm::EvalCase> sequence_cases;
+  std::future<absl::StatusOr<lm::SequenceValidationRun>> gru_validation;
+  if (sequence_options.has_value()) {
+    if (vcases.empty()) {
+      return Fail(absl::FailedPreconditionError("--sequence_model: no learner has a validation part"));
+    }
+    sequence_cases = lm::EvenSample(vcases, lm::kSequenceValidationCases);
+    std::printf("train: sequence model %s, its epochs chosen on validation beside the tuning\n",
+                sequence_options->ToString().c_str());
+    openblas_set_num_threads(1);
+    gru_validation = std::async(std::launch::async, [&]() -> absl::StatusOr<lm::SequenceValidationRun> {
+      auto run = lm::TrainSequenceOnValidation(vtrain, sequence_cases, *sequence_options, say, epoch_bars);
+      if (!run.ok() || sequence_options->final_model != "warm") return run;
+      // final=warm needs no w either: its epoch runs here too.
+      const absl::Time t0 = absl::Now();
+      auto warm = lm::TrainWarmFinal(data, *run->model, *sequence_options, say, epoch_bars);
+      if (!warm.ok()) return warm.status();
+      run->warm_final = *std::move(warm);
+      run->warm_seconds = absl::ToDoubleSeconds(absl::Now() - t0);
+      return run;
+    });
+  }
   if (absl::GetFlag(FLAGS_tune)) {
     const absl::Time t0 = absl::Now();
     std::printf("train: tuning on a validation split of %zu interactions\n", data.size());
@@ -279,33 +323,6 @@ int main(int argc, char** argv) {
   // Figures: validation (model retrained on the validation-train part with
   // the chosen parameters), and test when given.
   {
-    std::vector<lm::Interaction> vtrain;
-    std::vector<lm::EvalCase> vcases;
-    if (random) {
-      lm::SplitRandom(data, vf, absl::GetFlag(FLAGS_seed), &vtrain, &vcases);
-    } else {
-      lm::SplitSequenceTails(data, vf, &vtrain, &vcases);
-    }
-    if (sequence_options.has_value()) {
-      // issue #17: the GRU blend, epochs and w chosen on this validation split.
-      if (vcases.empty()) {
-        return Fail(absl::FailedPreconditionError("--sequence_model: no learner has a validation part"));
-      }
-      std::printf("train: sequence model %s\n", sequence_options->ToString().c_str());
-      auto choice = lm::TrainSequenceBlend(
-          data, vtrain, lm::EvenSample(vcases, lm::kSequenceValidationCases), options, *sequence_options,
-          sequence_weights,
-          [](const std::string& line) {
-            std::printf("%s\n", line.c_str());
-            std::fflush(stdout);
-          },
-          lm::EpochProgressBars(std::cerr, "train: "));
-      if (!choice.ok()) return Fail(choice.status());
-      arrays->sequence_model = choice->model->Encode();
-      arrays->sequence_blend_w = choice->w;
-      manifest["sequence_model_training"] = choice->report;
-      std::printf("sequence model: %d epochs, blend weight %.2f (chosen on validation)\n", choice->epochs, choice->w);
-    }
     if (!vcases.empty()) {
       auto va = lm::TrainModel(vtrain, catalog, options);
       if (!va.ok()) return Fail(va.status());
@@ -313,6 +330,20 @@ int main(int argc, char** argv) {
       bo.build_indexes = false;
       auto vb = lm::BuildModelBundle(std::move(*va), nlohmann::json::object(), 0, "", bo);
       if (!vb.ok()) return Fail(vb.status());
+      if (gru_validation.valid()) {
+        // issue #17: the GRU blend: w (and the final GRU) on the same split,
+        // against this validation model.
+        absl::StatusOr<lm::SequenceValidationRun> run = gru_validation.get();
+        openblas_set_num_threads(blas_threads);
+        if (!run.ok()) return Fail(run.status());
+        auto choice = lm::FinishSequenceBlend(data, *vb, sequence_cases, *sequence_options, sequence_weights, *run, say,
+                                              epoch_bars);
+        if (!choice.ok()) return Fail(choice.status());
+        arrays->sequence_model = choice->model->Encode();
+        arrays->sequence_blend_w = choice->w;
+        manifest["sequence_model_training"] = choice->report;
+        std::printf("sequence model: %d epochs, blend weight %.2f (chosen on validation)\n", choice->epochs, choice->w);
+      }
       manifest["evaluation"]["validation"] = Figures(vcases, vtrain, *vb, "validation");
     }
   }

@@ -53,7 +53,8 @@ void Progress::Update(int64_t done, const std::string& note) {
   }
   absl::StrAppend(&line, ")");
   if (!note.empty()) absl::StrAppend(&line, " ", note);
-  out_ << line << "\n" << std::flush;
+  absl::StrAppend(&line, "\n");
+  out_ << line << std::flush;  // one write: lines of bars on other threads do not interleave
 }
 
 double Progress::Finish(int64_t done, const std::string& note) {

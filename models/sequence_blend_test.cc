@@ -1,0 +1,147 @@
+#include "models/sequence_blend.h"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "models/evaluation.h"
+#include "models/interaction.h"
+#include "models/model_bundle.h"
+#include "models/sequence_model.h"
+#include "models/trainer.h"
+
+namespace lifelong::models {
+namespace {
+
+// Learner l takes 4-6 consecutive courses of the chain c0 -> c1 -> ... ->
+// c{courses-1}, starting at a position that cycles through it.
+std::vector<Interaction> Chain(int learners, int courses) {
+  std::vector<Interaction> out;
+  for (int l = 0; l < learners; ++l) {
+    const int len = 4 + l % 3;
+    const int start = (l * 7) % (courses - len + 1);
+    for (int i = 0; i < len; ++i) out.push_back({absl::StrCat("u", l), absl::StrCat("c", start + i), i, 1.0f});
+  }
+  return out;
+}
+
+SequenceModelOptions Small() {
+  SequenceModelOptions o;
+  o.dim = 8;
+  o.hidden = 12;
+  o.epochs = 3;
+  o.batch = 16;
+  o.learning_rate = 0.01;
+  return o;
+}
+
+// The grid evaluation scores each case once and gives, weight by weight,
+// what EvaluateRankingAtKs of BlendScorer gives.
+TEST(EvaluateBlendWeights, EqualsEvaluatingEachBlend) {
+  const std::vector<Interaction> data = Chain(120, 20);
+  std::vector<Interaction> vtrain;
+  std::vector<EvalCase> vcases;
+  SplitSequenceTails(data, 0.2, &vtrain, &vcases);
+  ASSERT_FALSE(vcases.empty());
+  auto gru = SequenceModel::Create(vtrain, Small());
+  ASSERT_TRUE(gru.ok()) << gru.status();
+  ASSERT_TRUE(gru->TrainEpoch().ok());
+  auto model = std::make_shared<const SequenceModel>(*std::move(gru));
+  const std::vector<std::string>& universe = model->course_ids();
+  // A popularity-like first scorer that disagrees with the GRU.
+  const Scorer first = [&universe](const EvalCase&) {
+    std::vector<float> s(universe.size());
+    for (size_t j = 0; j < s.size(); ++j) s[j] = static_cast<float>(j % 7);
+    return s;
+  };
+  const Scorer second = SequenceScorer(model, universe);
+  const std::vector<double> weights = {0, 0.5, 3, 50};
+  const std::vector<RankingMetrics> grid = EvaluateBlendWeights(vcases, universe, first, second, weights, 2);
+  ASSERT_EQ(grid.size(), weights.size());
+  for (size_t i = 0; i < weights.size(); ++i) {
+    const RankingMetrics alone =
+        EvaluateRankingAtKs(vcases, universe, {10}, BlendScorer(first, second, weights[i]), {}, 1)[0];
+    EXPECT_EQ(grid[i].ToJson().dump(), alone.ToJson().dump()) << "w " << weights[i];
+  }
+  EXPECT_NE(grid.front().hit_rate, grid.back().hit_rate) << "w should matter here";
+}
+
+// final=validation serves the validation run's GRU itself; scratch trains a
+// new one on all the data (whose vocabulary then holds the held-out
+// courses); warm continues the validation GRU for one epoch on all of it.
+TEST(TrainSequenceBlend, FinalChoosesTheValidationModelANewOneOrAWarmStart) {
+  const std::vector<Interaction> data = Chain(150, 24);
+  std::vector<Interaction> vtrain;
+  std::vector<EvalCase> vcases;
+  SplitSequenceTails(data, 0.2, &vtrain, &vcases);
+  SequenceModelOptions o = Small();
+  auto run = TrainSequenceOnValidation(vtrain, vcases, o);
+  ASSERT_TRUE(run.ok()) << run.status();
+  ASSERT_GE(run->best_epoch, 1);
+  ASSERT_EQ(run->epochs_log.size(), static_cast<size_t>(o.epochs));
+  const std::vector<double> weights = {0, 1, 5};
+  auto arrays = TrainModel(vtrain, {}, TrainOptions());
+  ASSERT_TRUE(arrays.ok()) << arrays.status();
+  BuildOptions bo;
+  bo.build_indexes = false;
+  auto bundle = BuildModelBundle(*std::move(arrays), nlohmann::json::object(), 0, "", bo);
+  ASSERT_TRUE(bundle.ok()) << bundle.status();
+  const std::shared_ptr<const ModelBundle> linear = *bundle;
+
+  o.final_model = "validation";
+  auto kept = FinishSequenceBlend(data, linear, vcases, o, weights, *run);
+  ASSERT_TRUE(kept.ok()) << kept.status();
+  EXPECT_EQ(kept->model, run->model) << "final=validation serves the validation model";
+  EXPECT_EQ(kept->epochs, run->best_epoch);
+  EXPECT_EQ(kept->report["final"], "validation");
+  EXPECT_EQ(kept->report["blend_grid"].size(), weights.size());
+
+  o.final_model = "scratch";
+  auto retrained = FinishSequenceBlend(data, linear, vcases, o, weights, *run);
+  ASSERT_TRUE(retrained.ok()) << retrained.status();
+  EXPECT_NE(retrained->model, run->model);
+  EXPECT_EQ(retrained->w, kept->w) << "w is chosen on validation either way";
+  EXPECT_EQ(retrained->model->epochs_done(), run->best_epoch);
+  EXPECT_GT(retrained->model->num_predictions(), run->model->num_predictions()) << "trained on all the data";
+
+  o.final_model = "warm";
+  auto warm = FinishSequenceBlend(data, linear, vcases, o, weights, *run);
+  ASSERT_TRUE(warm.ok()) << warm.status();
+  EXPECT_EQ(warm->w, kept->w);
+  EXPECT_EQ(warm->model->epochs_done(), 1);
+  EXPECT_EQ(warm->model->num_predictions(), retrained->model->num_predictions()) << "trained on all the data";
+  // The same epoch as TrainWarmFinal run beforehand (what train's thread does).
+  SequenceValidationRun ahead = *run;
+  auto warm_ahead = TrainWarmFinal(data, *run->model, o);
+  ASSERT_TRUE(warm_ahead.ok()) << warm_ahead.status();
+  ahead.warm_final = *warm_ahead;
+  auto warm2 = FinishSequenceBlend(data, linear, vcases, o, weights, ahead);
+  ASSERT_TRUE(warm2.ok()) << warm2.status();
+  EXPECT_EQ(warm2->model, ahead.warm_final);
+  EXPECT_EQ(warm2->model->parameters(), warm->model->parameters());
+
+  o.final_model = "scratch";
+  // The one-call form equals the two steps.
+  auto whole = TrainSequenceBlend(data, vtrain, vcases, TrainOptions(), o, weights);
+  ASSERT_TRUE(whole.ok()) << whole.status();
+  EXPECT_EQ(whole->w, retrained->w);
+  EXPECT_EQ(whole->model->parameters(), retrained->model->parameters());
+}
+
+TEST(TrainSequenceBlend, RefusesEmptyValidationWeightsOrRun) {
+  const std::vector<Interaction> data = Chain(60, 12);
+  std::vector<Interaction> vtrain;
+  std::vector<EvalCase> vcases;
+  SplitSequenceTails(data, 0.2, &vtrain, &vcases);
+  EXPECT_EQ(TrainSequenceOnValidation(vtrain, {}, Small()).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(TrainSequenceBlend(data, vtrain, vcases, TrainOptions(), Small(), {}).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  // No validation GRU, or no linear model to blend with.
+  EXPECT_EQ(FinishSequenceBlend(data, nullptr, vcases, Small(), {1}, SequenceValidationRun()).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace lifelong::models
