@@ -94,8 +94,9 @@ ABSL_FLAG(std::string, sequence_model, "",
           "epochs=10,hidden=100,negatives=512 for a sampled softmax, or 'default') and its blend with the model: "
           "linear z-score + w x GRU "
           "z-score. The GRU's epochs (early stopping, patience) and w are chosen on the validation split "
-          "of the training part (never the test split), then the GRU is retrained on the whole training "
-          "part for the chosen epochs");
+          "of the training part (never the test split); the scored GRU is then, by the option final=: "
+          "retrained on the whole training part for the chosen epochs (scratch, the default), the validation "
+          "GRU one epoch more on it (warm), or the validation GRU (validation)");
 ABSL_FLAG(std::string, sequence_blend_weights, "0,0.1,0.2,0.3,0.5,0.75,1,1.5,2,3,5,8,13,20,50",
           "the blend weights w tried on the validation split for --sequence_model");
 ABSL_FLAG(std::string, linear_blend, "",

@@ -24,6 +24,11 @@ namespace {
 
 std::string Tmp(const std::string& name) { return absl::StrCat(getenv("TEST_TMPDIR"), "/", name); }
 
+std::string ReadText(const std::string& path) {
+  std::ifstream in(path);
+  return std::string((std::istreambuf_iterator<char>(in)), {});
+}
+
 TEST(TrainBinary, WritesLoadableVersionsWithFigures) {
   SyntheticOptions so;
   so.learners = 400;
@@ -54,6 +59,9 @@ TEST(TrainBinary, WritesLoadableVersionsWithFigures) {
   const nlohmann::json& man = m.manifest();
   EXPECT_EQ(man["training"]["learners"], 400);
   EXPECT_GT(man["tuning"]["trials"].get<int>(), 5);
+  // Issue #17's budget figure, printed and kept.
+  EXPECT_GE(man["training"]["tuning_and_training_seconds"].get<double>(), man["tuning"]["seconds"].get<double>());
+  EXPECT_NE(ReadText(Tmp("train.out")).find("train: tuning and training took"), std::string::npos);
   const auto& val = man["evaluation"]["validation"];
   EXPECT_GT(val["model"]["recall"].get<double>(), val["popularity"]["recall"].get<double>());
   auto similar = m.SimilarCourses(*m.Row("brand-new"), 1);
@@ -76,10 +84,6 @@ std::string WriteSynthetic(const std::string& name, int learners, int items) {
   return data;
 }
 
-std::string ReadText(const std::string& path) {
-  std::ifstream in(path);
-  return std::string((std::istreambuf_iterator<char>(in)), {});
-}
 
 // Above the dense limit and within --exact_max_items: a sparse (format 2)
 // version, served exactly.
@@ -348,11 +352,30 @@ TEST(TrainBinary, SequenceModelIsChosenOnValidationAndServedFromTheVersion) {
   EXPECT_EQ(m.sequence_model()->options().max_len, 20);
   EXPECT_NE(ReadText(out).find("blend weight"), std::string::npos) << ReadText(out);
 
+  // final=warm: the validation GRU, one epoch more on all the data (on the
+  // GRU's thread), is the one served; the budget figure includes it.
+  const std::string warm_root = Tmp("seq_warm_models");
+  const std::string warm_cmd = absl::StrCat("models/train --model_root=", warm_root, " --interactions=", data,
+                                            " --sequence_model=epochs=3,patience=1,dim=8,hidden=16,negatives=8,"
+                                            "final=warm --sequence_blend_weights=0,1,3 > ",
+                                            out, " 2>&1");
+  ASSERT_EQ(std::system(warm_cmd.c_str()), 0) << warm_cmd << "\n" << ReadText(out);
+  auto warm = LoadLatestModelBundle(warm_root);
+  ASSERT_TRUE(warm.ok()) << warm.status();
+  ASSERT_NE((*warm)->sequence_model(), nullptr);
+  const nlohmann::json& warm_report = (*warm)->manifest()["sequence_model_training"];
+  EXPECT_EQ(warm_report["final"], "warm") << warm_report.dump();
+  EXPECT_GT(warm_report["training_seconds"].get<double>(), 0) << warm_report.dump();
+  EXPECT_NE(ReadText(out).find("gru (warm, all the data) epoch 1:"), std::string::npos) << ReadText(out);
+  EXPECT_GT((*warm)->manifest()["training"]["tuning_and_training_seconds"].get<double>(),
+            warm_report["validation_seconds"].get<double>() - 1e-9);
+
   // Misuse: bad options and weights are refused, naming the flag, and
   // nothing is written.
-  for (const std::string& bad : {std::string("--sequence_model=hidden=0"), std::string("--sequence_model=foo=1"),
-                                 std::string("--sequence_model=default --sequence_blend_weights=-1"),
-                                 std::string("--sequence_model=default --sequence_blend_weights=x")}) {
+  for (const std::string& bad :
+       {std::string("--sequence_model=hidden=0"), std::string("--sequence_model=foo=1"),
+        std::string("--sequence_model=final=hot"), std::string("--sequence_model=default --sequence_blend_weights=-1"),
+        std::string("--sequence_model=default --sequence_blend_weights=x")}) {
     const std::string bad_root = Tmp("seq_bad_models");
     const std::string bad_cmd =
         absl::StrCat("models/train --model_root=", bad_root, " --interactions=", data, " ", bad, " > ", out, " 2>&1");
