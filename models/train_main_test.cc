@@ -84,7 +84,6 @@ std::string WriteSynthetic(const std::string& name, int learners, int items) {
   return data;
 }
 
-
 // Above the dense limit and within --exact_max_items: a sparse (format 2)
 // version, served exactly.
 TEST(TrainBinary, SparseExactPathWritesAFormat2Version) {
