@@ -4,27 +4,25 @@
 #include <string>
 #include <vector>
 
-#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "models/evaluation.h"
 #include "models/interaction.h"
 #include "models/model_bundle.h"
 #include "models/sequence_model.h"
+#include "models/synthetic.h"
 #include "models/trainer.h"
 
 namespace lifelong::models {
 namespace {
 
-// Learner l takes 4-6 consecutive courses of the chain c0 -> c1 -> ... ->
-// c{courses-1}, starting at a position that cycles through it.
-std::vector<Interaction> Chain(int learners, int courses) {
-  std::vector<Interaction> out;
-  for (int l = 0; l < learners; ++l) {
-    const int len = 4 + l % 3;
-    const int start = (l * 7) % (courses - len + 1);
-    for (int i = 0; i < len; ++i) out.push_back({absl::StrCat("u", l), absl::StrCat("c", start + i), i, 1.0f});
-  }
-  return out;
+// Ordered learners on `courses` courses in 3 tracks (synthetic.h).
+std::vector<Interaction> Tracks(int learners, int courses) {
+  SyntheticOptions so;
+  so.learners = learners;
+  so.items = courses;
+  so.tracks = 3;
+  so.mean_length = 5;
+  return GenerateSyntheticInteractions(so);
 }
 
 SequenceModelOptions Small() {
@@ -40,7 +38,7 @@ SequenceModelOptions Small() {
 // The grid evaluation scores each case once and gives, weight by weight,
 // what EvaluateRankingAtKs of BlendScorer gives.
 TEST(EvaluateBlendWeights, EqualsEvaluatingEachBlend) {
-  const std::vector<Interaction> data = Chain(120, 20);
+  const std::vector<Interaction> data = Tracks(120, 21);
   std::vector<Interaction> vtrain;
   std::vector<EvalCase> vcases;
   SplitSequenceTails(data, 0.2, &vtrain, &vcases);
@@ -72,7 +70,7 @@ TEST(EvaluateBlendWeights, EqualsEvaluatingEachBlend) {
 // new one on all the data (whose vocabulary then holds the held-out
 // courses); warm continues the validation GRU for one epoch on all of it.
 TEST(TrainSequenceBlend, FinalChoosesTheValidationModelANewOneOrAWarmStart) {
-  const std::vector<Interaction> data = Chain(150, 24);
+  const std::vector<Interaction> data = Tracks(150, 24);
   std::vector<Interaction> vtrain;
   std::vector<EvalCase> vcases;
   SplitSequenceTails(data, 0.2, &vtrain, &vcases);
@@ -131,7 +129,7 @@ TEST(TrainSequenceBlend, FinalChoosesTheValidationModelANewOneOrAWarmStart) {
 }
 
 TEST(TrainSequenceBlend, RefusesEmptyValidationWeightsOrRun) {
-  const std::vector<Interaction> data = Chain(60, 12);
+  const std::vector<Interaction> data = Tracks(60, 12);
   std::vector<Interaction> vtrain;
   std::vector<EvalCase> vcases;
   SplitSequenceTails(data, 0.2, &vtrain, &vcases);
