@@ -89,14 +89,15 @@ ABSL_FLAG(std::string, sparse_model, "",
           "sparse (TrainSparseModel, same parameters as the model) with each");
 ABSL_FLAG(double, sparse_ease_lambda, 50, "lambda of --sparse_ease");
 ABSL_FLAG(bool, ease_baseline, true, "also score plain EASE (lambda --sparse_ease_lambda, default 50) as a baseline");
-ABSL_FLAG(std::string, sequence_model, "",
-          "also score a GRU sequence model (models/sequence_model.h; options key=value,... e.g. "
-          "epochs=10,hidden=100,negatives=512 for a sampled softmax, or 'default') and its blend with the model: "
-          "linear z-score + w x GRU "
-          "z-score. The GRU's epochs (early stopping, patience) and w are chosen on the validation split "
-          "of the training part (never the test split); the scored GRU is then, by the option final=: "
-          "retrained on the whole training part for the chosen epochs (scratch, the default), the validation "
-          "GRU one epoch more on it (warm), or the validation GRU (validation)");
+ABSL_FLAG(std::string, sequence_model, "auto",
+          "the GRU sequence model (models/sequence_model.h) scored with its blend with the model, as `train "
+          "--sequence_model` serves it: linear z-score + w x GRU z-score. 'auto' (as train): "
+          "models/sequence_blend.h's kDefaultSequenceSpec when at least 1,000 learners have a validation part; "
+          "'none'; or options key=value,... (e.g. epochs=12,lr=0.005,negatives=512) or 'default'. The GRU's "
+          "epochs (early stopping, patience) and w are chosen on the validation split of the training part "
+          "(never the test split); the scored GRU is then, by the option final=: retrained on the whole "
+          "training part for the chosen epochs (scratch), the validation GRU one epoch more on it (warm), or "
+          "the validation GRU (validation)");
 ABSL_FLAG(std::string, sequence_blend_weights, "0,0.1,0.2,0.3,0.5,0.75,1,1.5,2,3,5,8,13,20,50",
           "the blend weights w tried on the validation split for --sequence_model");
 ABSL_FLAG(std::string, linear_blend, "",
@@ -205,6 +206,8 @@ double PeakRssMiB() {
 int main(int argc, char** argv) {
   lifelong::models::KeepLargeAllocationsInTheHeap();  // tuning reuses its big matrices (trainer.h)
   absl::ParseCommandLine(argc, argv);
+  auto sequence_flag = lm::SequenceModelFlag::Parse(absl::GetFlag(FLAGS_sequence_model), "--sequence_model");
+  if (!sequence_flag.ok()) return Fail(sequence_flag.status());
   std::vector<lm::Interaction> train;
   std::vector<lm::EvalCase> cases;
   const bool random_split = absl::GetFlag(FLAGS_split) == "random";
@@ -319,7 +322,7 @@ int main(int argc, char** argv) {
     if (!arrays.ok()) return Fail(arrays.status());
     // --sequence_model: the served ranking is scored on this model with the
     // GRU blend added, as `train --sequence_model` writes it.
-    if (!absl::GetFlag(FLAGS_sequence_model).empty()) trained_arrays = *arrays;
+    if (sequence_flag->mode != lm::SequenceModelFlag::Mode::kNone) trained_arrays = *arrays;
     auto b = lm::BuildModelBundle(std::move(*arrays), nlohmann::json::object(), 0, "");
     if (!b.ok()) return Fail(b.status());
     bundle = *b;
@@ -480,21 +483,34 @@ int main(int argc, char** argv) {
     validation_split(train, vtrain, &vcases);
     return lm::EvenSample(std::move(vcases), lm::kSequenceValidationCases);
   };
-  if (!absl::GetFlag(FLAGS_sequence_model).empty()) {
-    // issue #17: a GRU (models/sequence_model.h) and its blend with the
-    // model. Epochs and w are chosen on the validation split only.
-    if (!out.contains("params")) {
+  // issue #17: a GRU (models/sequence_model.h) and its blend with the
+  // model. Epochs and w are chosen on the validation split only.
+  std::optional<lm::SequenceModelOptions> sequence_options;
+  std::vector<lm::Interaction> sequence_vtrain;
+  std::vector<lm::EvalCase> sequence_vcases;
+  if (sequence_flag->mode != lm::SequenceModelFlag::Mode::kNone) {
+    std::string why = "auto: the model was not trained here (--model_dir)";
+    if (out.contains("params")) {
+      validation_split(train, &sequence_vtrain, &sequence_vcases);
+      auto resolved = sequence_flag->Resolve(sequence_vcases.size(), "--sequence_model", &why);
+      if (!resolved.ok()) return Fail(resolved.status());
+      sequence_options = *std::move(resolved);
+    } else if (sequence_flag->mode == lm::SequenceModelFlag::Mode::kExplicit) {
       return Fail(absl::InvalidArgumentError("--sequence_model: needs a model trained here (not --model_dir)"));
     }
-    const std::string spec = absl::GetFlag(FLAGS_sequence_model);
-    auto so = lm::SequenceModelOptions::Parse(spec == "default" ? "" : spec);
-    if (!so.ok()) return Fail(so.status());
+    if (!sequence_options.has_value()) {
+      out["sequence_model"] = {{"trained", false}, {"why", why}};
+      std::printf("\nno sequence model (%s)\n", why.c_str());
+    }
+  }
+  if (sequence_options.has_value()) {
+    const lm::SequenceModelOptions* so = &*sequence_options;
     auto weights = lm::ParseBlendWeights(absl::GetFlag(FLAGS_sequence_blend_weights), "--sequence_blend_weights");
     if (!weights.ok()) return Fail(weights.status());
     auto params = lm::TrainOptions::FromJson(out["params"]);
     if (!params.ok()) return Fail(params.status());
-    std::vector<lm::Interaction> vtrain;
-    const std::vector<lm::EvalCase> vcases = sampled_validation(&vtrain);
+    const std::vector<lm::EvalCase> vcases = lm::EvenSample(std::move(sequence_vcases), lm::kSequenceValidationCases);
+    const std::vector<lm::Interaction>& vtrain = sequence_vtrain;
     std::printf("\nsequence model %s: validation split %zu interactions, %zu learners scored\n", so->ToString().c_str(),
                 vtrain.size(), vcases.size());
     auto choice = lm::TrainSequenceBlend(

@@ -11,6 +11,8 @@
 #include "gtest/gtest.h"
 #include "models/evaluation.h"
 #include "models/interaction_file.h"
+#include "models/sequence_blend.h"
+#include "models/sequence_model.h"
 #include "models/synthetic.h"
 #include "nlohmann/json.hpp"
 
@@ -89,9 +91,9 @@ TEST(EvaluateBinary, WriteSplitGivesTheSameCasesBack) {
 
 // Writes GenerateSyntheticInteractions' data (300 learners, 40 courses in
 // 4 ordered tracks) as a TSV interaction file; returns its path.
-std::string WriteSynthetic(const std::string& name) {
+std::string WriteSynthetic(const std::string& name, int learners = 300) {
   SyntheticOptions so;
-  so.learners = 300;
+  so.learners = learners;
   so.items = 40;
   so.tracks = 4;
   const std::string path = Tmp(name);
@@ -174,6 +176,35 @@ TEST(EvaluateBinary, SequenceModelIsScoredAndBlendedOnValidationChoices) {
     EXPECT_NE(std::system(bad.c_str()), 0) << flags;
     EXPECT_NE(ReadText(out).find(field), std::string::npos) << flags << ": " << ReadText(out);
   }
+}
+
+// issue #17: without --sequence_model ("auto", as train) the budget GRU is
+// scored once 1,000 learners have a validation part, and not below.
+TEST(EvaluateBinary, SequenceModelIsOnByDefaultOnceEnoughLearnersHaveAValidationPart) {
+  const std::string out = Tmp("evaluate_auto.out");
+  const std::string json = Tmp("evaluate_auto.json");
+  const auto run = [&](const std::string& path) {
+    const std::string cmd =
+        absl::StrCat("models/evaluate --interactions=", path,
+                     " --split=last --tune=false --served=false --ease_baseline=false --ks=10 --json_out=", json, " > ",
+                     out, " 2>&1");
+    EXPECT_EQ(std::system(cmd.c_str()), 0) << cmd << "\n" << ReadText(out);
+    return nlohmann::json::parse(ReadText(json), nullptr, false);
+  };
+  const nlohmann::json big = run(WriteSynthetic("auto_big.tsv", 1400));
+  ASSERT_TRUE(big.is_object()) << ReadText(out);
+  auto budget = SequenceModelOptions::Parse(kDefaultSequenceSpec);
+  ASSERT_TRUE(budget.ok());
+  EXPECT_EQ(big["sequence_model"]["options"], budget->ToString()) << big["sequence_model"].dump();
+  EXPECT_TRUE(big["results"].contains("gru")) << ReadText(out);
+  EXPECT_TRUE(big["results"].contains("blend")) << ReadText(out);
+
+  const nlohmann::json small = run(WriteSynthetic("auto_small.tsv"));
+  ASSERT_TRUE(small.is_object()) << ReadText(out);
+  EXPECT_EQ(small["sequence_model"]["trained"], false) << small["sequence_model"].dump();
+  EXPECT_NE(small["sequence_model"]["why"].get<std::string>().find("fewer than 1000"), std::string::npos);
+  EXPECT_FALSE(small["results"].contains("gru"));
+  EXPECT_NE(ReadText(out).find("no sequence model (auto: "), std::string::npos) << ReadText(out);
 }
 
 TEST(EvaluateBinary, LinearBlendIsChosenOnValidationAndScored) {

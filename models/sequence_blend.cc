@@ -16,6 +16,41 @@
 
 namespace lifelong::models {
 
+absl::StatusOr<SequenceModelFlag> SequenceModelFlag::Parse(absl::string_view value, absl::string_view flag) {
+  SequenceModelFlag f;
+  if (value.empty() || value == "none") return f;
+  f.mode = value == "auto" ? Mode::kAuto : Mode::kExplicit;
+  absl::StatusOr<SequenceModelOptions> o = SequenceModelOptions::Parse(f.mode == Mode::kAuto ? kDefaultSequenceSpec
+                                                                       : value == "default"  ? ""
+                                                                                             : value);
+  if (!o.ok()) return absl::InvalidArgumentError(absl::StrCat(flag, ": ", o.status().message()));
+  f.options = *std::move(o);
+  return f;
+}
+
+absl::StatusOr<std::optional<SequenceModelOptions>> SequenceModelFlag::Resolve(size_t validation_learners,
+                                                                               absl::string_view flag,
+                                                                               std::string* why) const {
+  std::string reason;
+  switch (mode) {
+    case Mode::kNone:
+      reason = "none asked for";
+      break;
+    case Mode::kAuto:
+      if (validation_learners >= kMinSequenceValidationLearners) return std::optional<SequenceModelOptions>(options);
+      reason = absl::StrCat("auto: ", validation_learners, " learner(s) with a validation part, fewer than ",
+                            kMinSequenceValidationLearners);
+      break;
+    case Mode::kExplicit:
+      if (validation_learners == 0) {
+        return absl::FailedPreconditionError(absl::StrCat(flag, ": no learner has a validation part"));
+      }
+      return std::optional<SequenceModelOptions>(options);
+  }
+  if (why != nullptr) *why = reason;
+  return std::optional<SequenceModelOptions>();
+}
+
 absl::StatusOr<std::vector<double>> ParseBlendWeights(absl::string_view list, absl::string_view flag) {
   std::vector<double> weights;
   for (absl::string_view w : absl::StrSplit(list, ',', absl::SkipEmpty())) {

@@ -9,6 +9,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -33,6 +34,39 @@ inline const std::vector<double>& DefaultSequenceBlendWeights() {
   static const std::vector<double> w = {0, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 3, 5, 8, 13, 20, 50};
   return w;
 }
+
+// The GRU spec `train` and `evaluate` use by default ("auto", below): issue
+// #17's budget spec, measured in docs/models.md "The GRU within the budget"
+// and "The GRU on by default".
+inline constexpr absl::string_view kDefaultSequenceSpec = "epochs=3,patience=1,lr=0.005,negatives=512,final=warm";
+
+// "auto" trains the GRU only when at least this many learners have a
+// validation part: on simulated districts with 860-5,000 such learners it
+// never cost served HR@10 (below 500, validation chose w = 0), and small
+// deployments and tests keep the linear model alone.
+inline constexpr size_t kMinSequenceValidationLearners = 1000;
+
+// A --sequence_model flag value:
+//   "auto"         kDefaultSequenceSpec when the validation split has at
+//                  least kMinSequenceValidationLearners learners, else none;
+//   "none" or ""   no GRU;
+//   "default"      SequenceModelOptions' own defaults;
+//   "key=value,..." those options (SequenceModelOptions::Parse).
+struct SequenceModelFlag {
+  enum class Mode { kNone, kAuto, kExplicit };
+  Mode mode = Mode::kNone;
+  SequenceModelOptions options;  // kAuto: kDefaultSequenceSpec; kExplicit: the spec
+
+  // INVALID_ARGUMENT naming `flag` for a bad spec.
+  static absl::StatusOr<SequenceModelFlag> Parse(absl::string_view value, absl::string_view flag);
+
+  // The options to train with for a validation split of
+  // `validation_learners` learners with a validation part, or nullopt (and
+  // `*why`, when given, says why). FAILED_PRECONDITION naming `flag` for an
+  // explicit spec without any validation learner.
+  absl::StatusOr<std::optional<SequenceModelOptions>> Resolve(size_t validation_learners, absl::string_view flag,
+                                                              std::string* why = nullptr) const;
+};
 
 // A comma-separated list of blend weights (each in [0, 1e6]);
 // INVALID_ARGUMENT naming `flag` otherwise (also for an empty list).

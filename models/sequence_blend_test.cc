@@ -141,5 +141,63 @@ TEST(TrainSequenceBlend, RefusesEmptyValidationWeightsOrRun) {
             absl::StatusCode::kInvalidArgument);
 }
 
+TEST(SequenceModelFlag, AutoTrainsTheBudgetSpecOnlyWithEnoughValidationLearners) {
+  auto f = SequenceModelFlag::Parse("auto", "--sequence_model");
+  ASSERT_TRUE(f.ok()) << f.status();
+  EXPECT_EQ(f->mode, SequenceModelFlag::Mode::kAuto);
+  auto budget = SequenceModelOptions::Parse(kDefaultSequenceSpec);
+  ASSERT_TRUE(budget.ok()) << budget.status();
+  EXPECT_EQ(f->options.ToString(), budget->ToString());
+  EXPECT_EQ(f->options.epochs, 3);
+  EXPECT_EQ(f->options.final_model, "warm");
+
+  auto on = f->Resolve(kMinSequenceValidationLearners, "--sequence_model");
+  ASSERT_TRUE(on.ok()) << on.status();
+  ASSERT_TRUE(on->has_value());
+  EXPECT_EQ((*on)->ToString(), budget->ToString());
+
+  std::string why;
+  auto off = f->Resolve(kMinSequenceValidationLearners - 1, "--sequence_model", &why);
+  ASSERT_TRUE(off.ok()) << off.status();
+  EXPECT_FALSE(off->has_value());
+  EXPECT_NE(why.find("999 learner(s) with a validation part, fewer than 1000"), std::string::npos) << why;
+  auto none_at_all = f->Resolve(0, "--sequence_model", &why);  // auto never refuses
+  ASSERT_TRUE(none_at_all.ok()) << none_at_all.status();
+  EXPECT_FALSE(none_at_all->has_value());
+}
+
+TEST(SequenceModelFlag, NoneEmptyDefaultAndExplicitSpecs) {
+  for (const char* off : {"", "none"}) {
+    auto f = SequenceModelFlag::Parse(off, "--sequence_model");
+    ASSERT_TRUE(f.ok()) << off;
+    EXPECT_EQ(f->mode, SequenceModelFlag::Mode::kNone) << off;
+    auto r = f->Resolve(1000000, "--sequence_model");
+    ASSERT_TRUE(r.ok());
+    EXPECT_FALSE(r->has_value()) << off;
+  }
+  auto d = SequenceModelFlag::Parse("default", "--sequence_model");
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->mode, SequenceModelFlag::Mode::kExplicit);
+  EXPECT_EQ(d->options.ToString(), SequenceModelOptions().ToString());
+  // An explicit spec trains on any validation split, however small...
+  auto e = SequenceModelFlag::Parse("epochs=2,hidden=8", "--sequence_model");
+  ASSERT_TRUE(e.ok()) << e.status();
+  auto r = e->Resolve(1, "--sequence_model");
+  ASSERT_TRUE(r.ok());
+  ASSERT_TRUE(r->has_value());
+  EXPECT_EQ((*r)->epochs, 2);
+  EXPECT_EQ((*r)->hidden, 8);
+  // ...but is refused, naming the flag, without one.
+  auto empty = e->Resolve(0, "--sequence_model");
+  EXPECT_EQ(empty.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(empty.status().message().find("--sequence_model"), std::string::npos);
+  // Bad specs name the flag.
+  for (const char* bad : {"hidden=0", "foo=1", "final=hot", "auto,epochs=2", "None"}) {
+    auto b = SequenceModelFlag::Parse(bad, "--sequence_model");
+    EXPECT_EQ(b.status().code(), absl::StatusCode::kInvalidArgument) << bad;
+    EXPECT_NE(b.status().message().find("--sequence_model"), std::string::npos) << bad << ": " << b.status();
+  }
+}
+
 }  // namespace
 }  // namespace lifelong::models

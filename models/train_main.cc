@@ -67,13 +67,14 @@ ABSL_FLAG(double, tune_ndcg_weight, lifelong::models::kTuningNdcgWeight,
           "tuning maximises validation Recall@10 + this x NDCG@10 (docs/models.md, \"The tuning objective\")");
 ABSL_FLAG(bool, random_validation, false, "random instead of last-part validation split");
 ABSL_FLAG(uint64_t, seed, 1, "seed of the random validation split");
-ABSL_FLAG(std::string, sequence_model, "",
-          "also train a GRU sequence model and serve it blended with the linear model (issue #17; "
-          "models/sequence_model.h options key=value,..., or 'default'): "
-          "'epochs=3,patience=1,lr=0.005,negatives=512,final=warm' kept tuning plus training at 49.4 s on a "
-          "780,000-interaction district, 'epochs=12,lr=0.005,negatives=512' is the most accurate (docs/models.md, "
-          "\"The GRU within the budget\"); "
-          "its epochs are chosen on the validation split beside the tuning, then its blend weight. Empty: none");
+ABSL_FLAG(std::string, sequence_model, "auto",
+          "the GRU sequence model served blended with the linear model (issue #17; docs/models.md \"The GRU on "
+          "by default\"): 'auto' trains models/sequence_blend.h's kDefaultSequenceSpec "
+          "(epochs=3,patience=1,lr=0.005,negatives=512,final=warm: 56.4 s of tuning plus training on a "
+          "1,000,000-interaction district) when at least 1,000 learners have a validation part; 'none' trains "
+          "none; else models/sequence_model.h options key=value,... (e.g. 'epochs=12,lr=0.005,negatives=512', "
+          "the most accurate) or 'default'. Its epochs are chosen on the validation split beside the tuning, "
+          "then its blend weight");
 ABSL_FLAG(std::string, sequence_blend_weights, "",
           "the blend weights tried for --sequence_model (comma-separated, >= 0; empty: 0,0.1,...,50)");
 ABSL_FLAG(std::string, params, "", "JSON object of TrainOptions fields");
@@ -201,13 +202,9 @@ int main(int argc, char** argv) {
   } else if (absl::GetFlag(FLAGS_exact_max_items) != -1) {
     return Fail(absl::InvalidArgumentError("--exact_max_items: must be >= 0 (or -1: default)"));
   }
-  std::optional<lm::SequenceModelOptions> sequence_options;
+  auto sequence_flag = lm::SequenceModelFlag::Parse(absl::GetFlag(FLAGS_sequence_model), "--sequence_model");
+  if (!sequence_flag.ok()) return Fail(sequence_flag.status());
   std::vector<double> sequence_weights = lm::DefaultSequenceBlendWeights();
-  if (const std::string spec = absl::GetFlag(FLAGS_sequence_model); !spec.empty()) {
-    auto so = lm::SequenceModelOptions::Parse(spec == "default" ? "" : spec);
-    if (!so.ok()) return Fail(absl::InvalidArgumentError(absl::StrCat("--sequence_model: ", so.status().message())));
-    sequence_options = *so;
-  }
   if (const std::string list = absl::GetFlag(FLAGS_sequence_blend_weights); !list.empty()) {
     auto weights = lm::ParseBlendWeights(list, "--sequence_blend_weights");
     if (!weights.ok()) return Fail(weights.status());
@@ -260,21 +257,25 @@ int main(int argc, char** argv) {
     std::printf("train: tuning and training took %.1f s\n", seconds);
   };
   std::vector<lm::EvalCase> sequence_cases;
+  std::string no_sequence_why;
+  auto sequence_options = sequence_flag->Resolve(vcases.size(), "--sequence_model", &no_sequence_why);
+  if (!sequence_options.ok()) return Fail(sequence_options.status());
+  // Declared after everything its thread reads: its destructor waits first.
   std::future<absl::StatusOr<lm::SequenceValidationRun>> gru_validation;
-  if (sequence_options.has_value()) {
-    if (vcases.empty()) {
-      return Fail(absl::FailedPreconditionError("--sequence_model: no learner has a validation part"));
-    }
+  if (!sequence_options->has_value()) {
+    manifest["sequence_model_training"] = {{"trained", false}, {"why", no_sequence_why}};
+    std::printf("train: no sequence model (%s)\n", no_sequence_why.c_str());
+  } else {
     sequence_cases = lm::EvenSample(vcases, lm::kSequenceValidationCases);
     std::printf("train: sequence model %s, its epochs chosen on validation beside the tuning\n",
-                sequence_options->ToString().c_str());
+                (*sequence_options)->ToString().c_str());
     openblas_set_num_threads(1);
     gru_validation = std::async(std::launch::async, [&]() -> absl::StatusOr<lm::SequenceValidationRun> {
-      auto run = lm::TrainSequenceOnValidation(vtrain, sequence_cases, *sequence_options, say, epoch_bars);
-      if (!run.ok() || sequence_options->final_model != "warm") return run;
+      auto run = lm::TrainSequenceOnValidation(vtrain, sequence_cases, **sequence_options, say, epoch_bars);
+      if (!run.ok() || (*sequence_options)->final_model != "warm") return run;
       // final=warm needs no w either: its epoch runs here too.
       const absl::Time t0 = absl::Now();
-      auto warm = lm::TrainWarmFinal(data, *run->model, *sequence_options, say, epoch_bars);
+      auto warm = lm::TrainWarmFinal(data, *run->model, **sequence_options, say, epoch_bars);
       if (!warm.ok()) return warm.status();
       run->warm_final = *std::move(warm);
       run->warm_seconds = absl::ToDoubleSeconds(absl::Now() - t0);
@@ -348,8 +349,8 @@ int main(int argc, char** argv) {
         absl::StatusOr<lm::SequenceValidationRun> run = gru_validation.get();
         openblas_set_num_threads(blas_threads);
         if (!run.ok()) return Fail(run.status());
-        auto choice = lm::FinishSequenceBlend(data, *vb, sequence_cases, *sequence_options, sequence_weights, *run, say,
-                                              epoch_bars);
+        auto choice = lm::FinishSequenceBlend(data, *vb, sequence_cases, **sequence_options, sequence_weights, *run,
+                                              say, epoch_bars);
         if (!choice.ok()) return Fail(choice.status());
         arrays->sequence_model = choice->model->Encode();
         arrays->sequence_blend_w = choice->w;

@@ -14,6 +14,7 @@
 #include "models/model_bundle.h"
 #include "models/model_retirement.h"
 #include "models/records_export.h"
+#include "models/sequence_blend.h"
 #include "models/sequence_model.h"
 #include "models/synthetic.h"
 #include "proto/lifelong/v1/records.grpc.pb.h"
@@ -383,6 +384,62 @@ TEST(TrainBinary, SequenceModelIsChosenOnValidationAndServedFromTheVersion) {
     EXPECT_NE(ReadText(out).find(flag), std::string::npos) << bad << ": " << ReadText(out);
     EXPECT_FALSE(LoadLatestModelBundle(bad_root).ok()) << bad;
   }
+}
+
+// issue #17: with no --sequence_model flag ("auto") the budget GRU is
+// trained and served once enough learners have a validation part; below
+// that, and with --sequence_model=none, the version holds the linear model
+// alone and says why.
+TEST(TrainBinary, SequenceModelIsOnByDefaultOnceEnoughLearnersHaveAValidationPart) {
+  const auto write_data = [](const std::string& path, int learners) {
+    SyntheticOptions so;
+    so.learners = learners;
+    so.items = 30;
+    so.tracks = 3;
+    std::ofstream out(path);
+    for (const Interaction& x : GenerateSyntheticInteractions(so)) {
+      out << x.learner << "\t" << x.course_id << "\t" << x.order << "\n";
+    }
+  };
+  const std::string big = Tmp("auto_big.tsv"), small = Tmp("auto_small.tsv");
+  write_data(big, 1400);
+  write_data(small, 300);
+  const std::string out = Tmp("auto.out");
+  const auto train = [&out](const std::string& data, const std::string& root, const std::string& flags) {
+    const std::string cmd =
+        absl::StrCat("models/train --model_root=", root, " --interactions=", data, " ", flags, " > ", out, " 2>&1");
+    EXPECT_EQ(std::system(cmd.c_str()), 0) << cmd << "\n" << ReadText(out);
+    auto b = LoadLatestModelBundle(root);
+    EXPECT_TRUE(b.ok()) << b.status();
+    return b.ok() ? *b : nullptr;
+  };
+
+  auto on = train(big, Tmp("auto_big_models"), "");
+  ASSERT_NE(on, nullptr);
+  ASSERT_NE(on->sequence_model(), nullptr) << ReadText(out);
+  const nlohmann::json& report = on->manifest()["sequence_model_training"];
+  EXPECT_EQ(report["final"], "warm") << report.dump();
+  auto budget = SequenceModelOptions::Parse(kDefaultSequenceSpec);
+  ASSERT_TRUE(budget.ok());
+  EXPECT_EQ(on->sequence_model()->options().hidden, budget->hidden);
+  EXPECT_EQ(on->sequence_model()->options().dim, budget->dim);
+  EXPECT_EQ(report["options"], budget->ToString()) << report.dump();
+  EXPECT_EQ(on->manifest()["sequence_model"]["blend_w"].get<double>(), on->sequence_blend_w());
+  EXPECT_NE(ReadText(out).find("train: sequence model " + budget->ToString()), std::string::npos) << ReadText(out);
+
+  auto off = train(small, Tmp("auto_small_models"), "");
+  ASSERT_NE(off, nullptr);
+  EXPECT_EQ(off->sequence_model(), nullptr);
+  EXPECT_FALSE(off->manifest().contains("sequence_model"));
+  EXPECT_EQ(off->manifest()["sequence_model_training"]["trained"], false);
+  const std::string why = off->manifest()["sequence_model_training"]["why"].get<std::string>();
+  EXPECT_NE(why.find("fewer than 1000"), std::string::npos) << why;
+  EXPECT_NE(ReadText(out).find("train: no sequence model (auto: "), std::string::npos) << ReadText(out);
+
+  auto none = train(big, Tmp("auto_none_models"), "--sequence_model=none");
+  ASSERT_NE(none, nullptr);
+  EXPECT_EQ(none->sequence_model(), nullptr);
+  EXPECT_EQ(none->manifest()["sequence_model_training"]["why"], "none asked for");
 }
 
 TEST(TrainBinary, ParseErrorFailsWithTheLineNamed) {
