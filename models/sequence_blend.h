@@ -12,6 +12,7 @@
 #include <optional>
 #include <ostream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -118,10 +119,14 @@ struct SequenceValidationRun {
   int best_epoch = 0;
   nlohmann::json epochs_log;  // loss and validation HR/NDCG per epoch
   double seconds = 0;
-  // final=warm: TrainWarmFinal(train, *model) when the caller ran it already
-  // (train does, on the GRU's thread); FinishSequenceBlend runs it otherwise.
+  // final=warm: TrainWarmFinal(train, *model) when the caller ran it already;
+  // or, when it is still running (train runs it on the GRU's thread), a
+  // function that waits for it and returns it with its training seconds:
+  // FinishSequenceBlend chooses w first, so the two overlap. Neither set:
+  // FinishSequenceBlend runs it.
   std::shared_ptr<const SequenceModel> warm_final;
   double warm_seconds = 0;
+  std::function<absl::StatusOr<std::pair<std::shared_ptr<const SequenceModel>, double>>()> await_warm_final;
 };
 absl::StatusOr<SequenceValidationRun> TrainSequenceOnValidation(
     const std::vector<Interaction>& vtrain, const std::vector<EvalCase>& vcases, const SequenceModelOptions& options,

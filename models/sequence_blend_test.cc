@@ -2,6 +2,7 @@
 
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -119,6 +120,25 @@ TEST(TrainSequenceBlend, FinalChoosesTheValidationModelANewOneOrAWarmStart) {
   ASSERT_TRUE(warm2.ok()) << warm2.status();
   EXPECT_EQ(warm2->model, ahead.warm_final);
   EXPECT_EQ(warm2->model->parameters(), warm->model->parameters());
+  // Still running elsewhere (train's thread): w is chosen first, then the
+  // epoch awaited, once; its error is the result's.
+  SequenceValidationRun pending = *run;
+  int awaited = 0;
+  pending.await_warm_final = [&]() -> absl::StatusOr<std::pair<std::shared_ptr<const SequenceModel>, double>> {
+    ++awaited;
+    return std::make_pair(*warm_ahead, 7.5);
+  };
+  auto warm3 = FinishSequenceBlend(data, linear, vcases, o, weights, pending);
+  ASSERT_TRUE(warm3.ok()) << warm3.status();
+  EXPECT_EQ(awaited, 1);
+  EXPECT_EQ(warm3->model, *warm_ahead);
+  EXPECT_EQ(warm3->w, kept->w);
+  EXPECT_EQ(warm3->report["training_seconds"].get<double>(), 7.5);
+  EXPECT_EQ(warm3->report["blend_grid"], kept->report["blend_grid"]);
+  pending.await_warm_final = []() -> absl::StatusOr<std::pair<std::shared_ptr<const SequenceModel>, double>> {
+    return absl::InternalError("warm epoch failed");
+  };
+  EXPECT_EQ(FinishSequenceBlend(data, linear, vcases, o, weights, pending).status().message(), "warm epoch failed");
 
   o.final_model = "scratch";
   // The one-call form equals the two steps.

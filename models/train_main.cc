@@ -34,6 +34,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/flags/flag.h"
@@ -260,8 +261,14 @@ int main(int argc, char** argv) {
   std::string no_sequence_why;
   auto sequence_options = sequence_flag->Resolve(vcases.size(), "--sequence_model", &no_sequence_why);
   if (!sequence_options.ok()) return Fail(sequence_options.status());
-  // Declared after everything its thread reads: its destructor waits first.
-  std::future<absl::StatusOr<lm::SequenceValidationRun>> gru_validation;
+  // The GRU's thread: its validation epochs, handed over through
+  // `gru_validation` as soon as they are done; then final=warm's epoch,
+  // its result, while this thread chooses w (FinishSequenceBlend).
+  using WarmFinal = std::pair<std::shared_ptr<const lm::SequenceModel>, double>;  // the GRU, its seconds
+  std::promise<absl::StatusOr<lm::SequenceValidationRun>> gru_validation_done;
+  std::future<absl::StatusOr<lm::SequenceValidationRun>> gru_validation = gru_validation_done.get_future();
+  // Declared after everything its thread touches: its destructor waits first.
+  std::future<absl::StatusOr<WarmFinal>> gru_thread;
   if (!sequence_options->has_value()) {
     manifest["sequence_model_training"] = {{"trained", false}, {"why", no_sequence_why}};
     std::printf("train: no sequence model (%s)\n", no_sequence_why.c_str());
@@ -270,16 +277,19 @@ int main(int argc, char** argv) {
     std::printf("train: sequence model %s, its epochs chosen on validation beside the tuning\n",
                 (*sequence_options)->ToString().c_str());
     openblas_set_num_threads(1);
-    gru_validation = std::async(std::launch::async, [&]() -> absl::StatusOr<lm::SequenceValidationRun> {
+    gru_thread = std::async(std::launch::async, [&]() -> absl::StatusOr<WarmFinal> {
       auto run = lm::TrainSequenceOnValidation(vtrain, sequence_cases, **sequence_options, say, epoch_bars);
-      if (!run.ok() || (*sequence_options)->final_model != "warm") return run;
-      // final=warm needs no w either: its epoch runs here too.
+      if (!run.ok() || (*sequence_options)->final_model != "warm") {
+        gru_validation_done.set_value(std::move(run));
+        return WarmFinal{};
+      }
+      const std::shared_ptr<const lm::SequenceModel> from = run->model;
+      gru_validation_done.set_value(std::move(run));
+      // final=warm needs no w: its epoch runs here, beside the choice of w.
       const absl::Time t0 = absl::Now();
-      auto warm = lm::TrainWarmFinal(data, *run->model, **sequence_options, say, epoch_bars);
+      auto warm = lm::TrainWarmFinal(data, *from, **sequence_options, say, epoch_bars);
       if (!warm.ok()) return warm.status();
-      run->warm_final = *std::move(warm);
-      run->warm_seconds = absl::ToDoubleSeconds(absl::Now() - t0);
-      return run;
+      return WarmFinal{*std::move(warm), absl::ToDoubleSeconds(absl::Now() - t0)};
     });
   }
   if (absl::GetFlag(FLAGS_tune)) {
@@ -331,7 +341,7 @@ int main(int argc, char** argv) {
   }
   manifest["training"]["interactions_read"] = interactions_read;
   manifest["training"]["selection"] = selection.ToJson();  // TrainModel saw the selected data
-  if (!gru_validation.valid()) report_work_time();         // with the GRU: once its blend is chosen
+  if (!gru_thread.valid()) report_work_time();             // with the GRU: once its blend is chosen
 
   // Figures: validation (model retrained on the validation-train part with
   // the chosen parameters), and test when given.
@@ -343,15 +353,21 @@ int main(int argc, char** argv) {
       bo.build_indexes = false;
       auto vb = lm::BuildModelBundle(std::move(*va), nlohmann::json::object(), 0, "", bo);
       if (!vb.ok()) return Fail(vb.status());
-      if (gru_validation.valid()) {
+      if (gru_thread.valid()) {
         // issue #17: the GRU blend: w (and the final GRU) on the same split,
         // against this validation model.
         absl::StatusOr<lm::SequenceValidationRun> run = gru_validation.get();
-        openblas_set_num_threads(blas_threads);
         if (!run.ok()) return Fail(run.status());
+        const bool warm = (*sequence_options)->final_model == "warm";
+        if (warm) {
+          run->await_warm_final = [&gru_thread] { return gru_thread.get(); };
+        } else {
+          openblas_set_num_threads(blas_threads);  // the GRU's thread is done
+        }
         auto choice = lm::FinishSequenceBlend(data, *vb, sequence_cases, **sequence_options, sequence_weights, *run,
                                               say, epoch_bars);
         if (!choice.ok()) return Fail(choice.status());
+        if (warm) openblas_set_num_threads(blas_threads);
         arrays->sequence_model = choice->model->Encode();
         arrays->sequence_blend_w = choice->w;
         manifest["sequence_model_training"] = choice->report;
