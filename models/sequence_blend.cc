@@ -194,6 +194,14 @@ absl::StatusOr<std::shared_ptr<const SequenceModel>> TrainEpochs(
   *best_epoch = 0;
   const absl::Time t0 = absl::Now();
   for (int epoch = 1; epoch <= options.epochs; ++epoch) {
+    if (valid != nullptr && epoch > 1 && options.max_predictions > 0 &&
+        epoch * static_cast<int64_t>(model->num_predictions()) > options.max_predictions) {
+      if (say) {
+        say(absl::StrFormat("%s: stopped after %d epoch(s): another would pass max_predictions %d", label, epoch - 1,
+                            options.max_predictions));
+      }
+      break;
+    }
     const std::string what = absl::StrCat(label, " epoch ", epoch, "/", options.epochs);
     auto loss = model->TrainEpoch([&](int64_t done, int64_t total) {
       if (progress) progress(what, done, total);

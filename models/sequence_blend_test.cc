@@ -148,6 +148,35 @@ TEST(TrainSequenceBlend, FinalChoosesTheValidationModelANewOneOrAWarmStart) {
   EXPECT_EQ(whole->model->parameters(), retrained->model->parameters());
 }
 
+// max_predictions stops the validation epochs before one would pass it
+// (never before the first), whatever the validation curve says.
+TEST(TrainSequenceOnValidation, MaxPredictionsBoundsTheEpochs) {
+  const std::vector<Interaction> data = Tracks(150, 24);
+  std::vector<Interaction> vtrain;
+  std::vector<EvalCase> vcases;
+  SplitSequenceTails(data, 0.2, &vtrain, &vcases);
+  SequenceModelOptions o = Small();
+  o.epochs = 6;
+  o.patience = 6;
+  auto probe = SequenceModel::Create(vtrain, o);
+  ASSERT_TRUE(probe.ok()) << probe.status();
+  const int64_t per_epoch = probe->num_predictions();
+  ASSERT_GT(per_epoch, 0);
+  std::vector<std::string> lines;
+  const auto say = [&lines](const std::string& line) { lines.push_back(line); };
+  for (const auto& [budget, want] : std::vector<std::pair<int64_t, size_t>>{
+           {0, 6}, {2 * per_epoch, 2}, {2 * per_epoch + per_epoch / 2, 2}, {per_epoch / 3, 1}, {6 * per_epoch, 6}}) {
+    o.max_predictions = budget;
+    lines.clear();
+    auto run = TrainSequenceOnValidation(vtrain, vcases, o, say);
+    ASSERT_TRUE(run.ok()) << run.status();
+    EXPECT_EQ(run->epochs_log.size(), want) << "max_predictions " << budget;
+    EXPECT_LE(run->best_epoch, static_cast<int>(want));
+    const bool stopped = !lines.empty() && lines.back().find("another would pass max_predictions") != std::string::npos;
+    EXPECT_EQ(stopped, want < 6) << "max_predictions " << budget << ": " << (lines.empty() ? "" : lines.back());
+  }
+}
+
 TEST(TrainSequenceBlend, RefusesEmptyValidationWeightsOrRun) {
   const std::vector<Interaction> data = Tracks(60, 12);
   std::vector<Interaction> vtrain;
@@ -168,7 +197,8 @@ TEST(SequenceModelFlag, AutoTrainsTheBudgetSpecOnlyWithEnoughValidationLearners)
   auto budget = SequenceModelOptions::Parse(kDefaultSequenceSpec);
   ASSERT_TRUE(budget.ok()) << budget.status();
   EXPECT_EQ(f->options.ToString(), budget->ToString());
-  EXPECT_EQ(f->options.epochs, 3);
+  EXPECT_EQ(f->options.epochs, 12);
+  EXPECT_EQ(f->options.max_predictions, 2000000);
   EXPECT_EQ(f->options.final_model, "warm");
 
   auto on = f->Resolve(kMinSequenceValidationLearners, "--sequence_model");

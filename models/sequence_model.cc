@@ -56,6 +56,9 @@ absl::Status SequenceModelOptions::Validate() const {
   if (final_model != "scratch" && final_model != "warm" && final_model != "validation") {
     return OutOfRange("final", absl::StrCat("must be scratch, warm or validation, got '", final_model, "'"));
   }
+  if (max_predictions < 0 || max_predictions > 1000000000000) {
+    return OutOfRange("max_predictions", absl::StrCat("must be in [0, 1e12], got ", max_predictions));
+  }
   if (!(learning_rate > 0 && learning_rate <= 1)) {
     return OutOfRange("lr", absl::StrCat("must be in (0, 1], got ", learning_rate));
   }
@@ -65,7 +68,8 @@ absl::Status SequenceModelOptions::Validate() const {
 std::string SequenceModelOptions::ToString() const {
   return absl::StrCat("dim=", dim, ",hidden=", hidden, ",max_len=", max_len, ",epochs=", epochs, ",patience=", patience,
                       ",batch=", batch, ",negatives=", negatives, ",lr=", learning_rate, ",seed=", seed,
-                      ",final=", final_model);
+                      ",final=", final_model,
+                      max_predictions > 0 ? absl::StrCat(",max_predictions=", max_predictions) : "");
 }
 
 absl::StatusOr<SequenceModelOptions> SequenceModelOptions::Parse(absl::string_view spec) {
@@ -102,12 +106,17 @@ absl::StatusOr<SequenceModelOptions> SequenceModelOptions::Parse(absl::string_vi
       if (!absl::SimpleAtod(value, &o.learning_rate)) {
         s = OutOfRange("lr", absl::StrCat("not a number: '", value, "'"));
       }
+    } else if (key == "max_predictions") {
+      if (!absl::SimpleAtoi(value, &o.max_predictions)) {
+        s = OutOfRange("max_predictions", absl::StrCat("not an integer: '", value, "'"));
+      }
     } else if (key == "seed") {
       if (!absl::SimpleAtoi(value, &o.seed)) s = OutOfRange("seed", absl::StrCat("not an integer: '", value, "'"));
     } else {
       s = absl::InvalidArgumentError(
           absl::StrCat("sequence model option '", key,
-                       "': unknown (dim, hidden, max_len, epochs, patience, batch, negatives, lr, seed, final)"));
+                       "': unknown (dim, hidden, max_len, epochs, patience, batch, negatives, lr, seed, final, "
+                       "max_predictions)"));
     }
     if (!s.ok()) return s;
   }

@@ -74,6 +74,11 @@ struct SequenceModelOptions {
   int negatives = 0;             // sampled softmax: extra negatives per minibatch, 0 (full softmax)..100000
   double learning_rate = 0.002;  // Adam step, (0, 1]
   uint64_t seed = 1;             // initialisation and shuffling
+  // sequence_blend.h: a work budget for the validation epochs, in
+  // predictions (num_predictions() per epoch): no epoch after the first
+  // starts that would take them past it. 0: none. Unlike a time limit it
+  // gives the same model on every machine.
+  int64_t max_predictions = 0;  // 0..1e12
   // sequence_blend.h: the served GRU, once the epochs and w are chosen on
   // the validation split's model:
   //   "scratch"    a new GRU trained on all the data for the chosen epochs;
@@ -85,7 +90,8 @@ struct SequenceModelOptions {
 
   // OK, or INVALID_ARGUMENT naming the first field out of range.
   absl::Status Validate() const;
-  // "dim=64,hidden=100,max_len=20,epochs=10,patience=2,batch=64,negatives=0,lr=0.002,seed=1,final=scratch".
+  // "dim=64,hidden=100,max_len=20,epochs=10,patience=2,batch=64,negatives=0,lr=0.002,seed=1,final=scratch"
+  // (",max_predictions=N" appended when it is not 0).
   std::string ToString() const;
   // Parses "key=value,..." (the keys of ToString, any subset, any order) over
   // the defaults; INVALID_ARGUMENT naming the key for an unknown key, a

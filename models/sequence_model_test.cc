@@ -367,8 +367,20 @@ TEST(SequenceModelOptions, ParsesAndRejectsNamingTheField) {
   ASSERT_TRUE(round.ok()) << round.status();
   EXPECT_EQ(round->ToString(), o->ToString());
   EXPECT_TRUE(SequenceModelOptions::Parse("").ok());
+  // max_predictions: shown only when set, and read back.
+  EXPECT_EQ(o->ToString().find("max_predictions"), std::string::npos);
+  auto budget = SequenceModelOptions::Parse("epochs=12,max_predictions=2000000");
+  ASSERT_TRUE(budget.ok()) << budget.status();
+  EXPECT_EQ(budget->max_predictions, 2000000);
+  EXPECT_NE(budget->ToString().find(",max_predictions=2000000"), std::string::npos) << budget->ToString();
+  auto budget_round = SequenceModelOptions::Parse(budget->ToString());
+  ASSERT_TRUE(budget_round.ok()) << budget_round.status();
+  EXPECT_EQ(budget_round->max_predictions, 2000000);
 
   const std::vector<std::pair<std::string, std::string>> bad = {
+      {"max_predictions=-1", "max_predictions"},
+      {"max_predictions=1e6", "max_predictions"},
+      {"max_predictions=1000000000001", "max_predictions"},
       {"hidden=0", "hidden"},
       {"dim=5000", "dim"},
       {"max_len=1", "max_len"},
