@@ -26,6 +26,15 @@ std::vector<Interaction> Tracks(int learners, int courses) {
   return GenerateSyntheticInteractions(so);
 }
 
+// Tracks(learners, courses) and its tail validation split (20%).
+struct TracksSplit {
+  TracksSplit(int learners, int courses) : data(Tracks(learners, courses)) {
+    SplitSequenceTails(data, 0.2, &vtrain, &vcases);
+  }
+  std::vector<Interaction> data, vtrain;
+  std::vector<EvalCase> vcases;
+};
+
 SequenceModelOptions Small() {
   SequenceModelOptions o;
   o.dim = 8;
@@ -71,10 +80,10 @@ TEST(EvaluateBlendWeights, EqualsEvaluatingEachBlend) {
 // new one on all the data (whose vocabulary then holds the held-out
 // courses); warm continues the validation GRU for one epoch on all of it.
 TEST(TrainSequenceBlend, FinalChoosesTheValidationModelANewOneOrAWarmStart) {
-  const std::vector<Interaction> data = Tracks(150, 24);
-  std::vector<Interaction> vtrain;
-  std::vector<EvalCase> vcases;
-  SplitSequenceTails(data, 0.2, &vtrain, &vcases);
+  const TracksSplit split(150, 24);
+  const std::vector<Interaction>& data = split.data;
+  const std::vector<Interaction>& vtrain = split.vtrain;
+  const std::vector<EvalCase>& vcases = split.vcases;
   SequenceModelOptions o = Small();
   auto run = TrainSequenceOnValidation(vtrain, vcases, o);
   ASSERT_TRUE(run.ok()) << run.status();
@@ -151,10 +160,10 @@ TEST(TrainSequenceBlend, FinalChoosesTheValidationModelANewOneOrAWarmStart) {
 // max_predictions stops the validation epochs before one would pass it
 // (never before the first), whatever the validation curve says.
 TEST(TrainSequenceOnValidation, MaxPredictionsBoundsTheEpochs) {
-  const std::vector<Interaction> data = Tracks(150, 24);
-  std::vector<Interaction> vtrain;
-  std::vector<EvalCase> vcases;
-  SplitSequenceTails(data, 0.2, &vtrain, &vcases);
+  const TracksSplit split(150, 24);
+  const std::vector<Interaction>& data = split.data;
+  const std::vector<Interaction>& vtrain = split.vtrain;
+  const std::vector<EvalCase>& vcases = split.vcases;
   SequenceModelOptions o = Small();
   o.epochs = 6;
   o.patience = 6;
