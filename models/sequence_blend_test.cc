@@ -161,13 +161,10 @@ TEST(TrainSequenceBlend, FinalChoosesTheValidationModelANewOneOrAWarmStart) {
 // (never before the first), whatever the validation curve says.
 TEST(TrainSequenceOnValidation, MaxPredictionsBoundsTheEpochs) {
   const TracksSplit split(150, 24);
-  const std::vector<Interaction>& data = split.data;
-  const std::vector<Interaction>& vtrain = split.vtrain;
-  const std::vector<EvalCase>& vcases = split.vcases;
   SequenceModelOptions o = Small();
   o.epochs = 6;
   o.patience = 6;
-  auto probe = SequenceModel::Create(vtrain, o);
+  auto probe = SequenceModel::Create(split.vtrain, o);
   ASSERT_TRUE(probe.ok()) << probe.status();
   const int64_t per_epoch = probe->num_predictions();
   ASSERT_GT(per_epoch, 0);
@@ -177,7 +174,7 @@ TEST(TrainSequenceOnValidation, MaxPredictionsBoundsTheEpochs) {
            {0, 6}, {2 * per_epoch, 2}, {2 * per_epoch + per_epoch / 2, 2}, {per_epoch / 3, 1}, {6 * per_epoch, 6}}) {
     o.max_predictions = budget;
     lines.clear();
-    auto run = TrainSequenceOnValidation(vtrain, vcases, o, say);
+    auto run = TrainSequenceOnValidation(split.vtrain, split.vcases, o, say);
     ASSERT_TRUE(run.ok()) << run.status();
     EXPECT_EQ(run->epochs_log.size(), want) << "max_predictions " << budget;
     EXPECT_LE(run->best_epoch, static_cast<int>(want));
