@@ -160,14 +160,18 @@ absl::Status ModelManager::LoadAndSwap(int64_t version) {
     absl::MutexLock lock(&mu_);
     loaded_at_ = absl::Now();
   }
-  LogInfo("model_loaded", {{"version", version},
-                           {"items", (*loaded)->num_items()},
-                           {"index", (*loaded)->index_info().kind},
-                           {"nprobe", (*loaded)->index_info().nprobe},
-                           {"recall_at_10", (*loaded)->index_info().calibrated_recall_at_10},
-                           {"dim", (*loaded)->dim()},
-                           {"load_ms", absl::ToDoubleMilliseconds(absl::Now() - start)},
-                           {"previous_version", previous ? previous->version() : 0}});
+  LogInfo("model_loaded",
+          {{"version", version},
+           {"items", (*loaded)->num_items()},
+           {"index", (*loaded)->index_info().kind},
+           {"nprobe", (*loaded)->index_info().nprobe},
+           {"recall_at_10", (*loaded)->index_info().calibrated_recall_at_10},
+           {"dim", (*loaded)->dim()},
+           // The GRU blended in (models/sequence_blend.h), and its weight.
+           {"gru", (*loaded)->sequence_model() != nullptr},
+           {"gru_blend_w", (*loaded)->sequence_model() != nullptr ? (*loaded)->sequence_blend_w() : 0.0},
+           {"load_ms", absl::ToDoubleMilliseconds(absl::Now() - start)},
+           {"previous_version", previous ? previous->version() : 0}});
   if (options_.on_swap) options_.on_swap(*loaded);
   return absl::OkStatus();
 }

@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "models/model_retirement.h"
 #include "models/model_writer.h"
+#include "models/sequence_model.h"
 #include "models/trainer.h"
 
 namespace lifelong::recommend {
@@ -52,6 +53,40 @@ TEST(ModelManager, ServesAndPinsAnyVersionWhileNoErasureIsKnown) {
   ASSERT_TRUE(m.Pin(v1).ok());
   EXPECT_EQ(m.Current()->version(), v1);
   EXPECT_TRUE(m.Status().retired_versions.empty());
+}
+
+// The model_loaded log line says whether the version blends in a GRU
+// (models/sequence_blend.h) and with what weight: what an operator checks
+// after a retraining.
+TEST(ModelManager, TheLoadLogSaysWhetherAGruIsBlendedIn) {
+  std::string root = FreshRoot("mm_gru_log");
+  std::vector<models::Interaction> data;
+  for (int l = 0; l < 6; ++l) {
+    for (int c = 0; c < 3; ++c) data.push_back({absl::StrCat("u", l), absl::StrCat("c", (l + c) % 5), c, 1.0f});
+  }
+  absl::StatusOr<models::ModelArrays> arrays = models::TrainModel(data, {}, models::TrainOptions());
+  ASSERT_TRUE(arrays.ok()) << arrays.status();
+  ASSERT_TRUE(models::WriteModelVersion(root, *arrays, nlohmann::json::object()).ok());
+  models::SequenceModelOptions so;
+  so.dim = 4;
+  so.hidden = 4;
+  absl::StatusOr<models::SequenceModel> gru = models::SequenceModel::Create(data, so);
+  ASSERT_TRUE(gru.ok()) << gru.status();
+  arrays->sequence_model = gru->Encode();
+  arrays->sequence_blend_w = 2.5;
+  ASSERT_TRUE(models::WriteModelVersion(root, *arrays, nlohmann::json::object()).ok());
+
+  ModelManager m(OptionsFor(root));
+  testing::internal::CaptureStderr();
+  ASSERT_TRUE(m.PollOnce().ok());
+  const std::string with_gru = testing::internal::GetCapturedStderr();
+  EXPECT_NE(with_gru.find("\"gru\":true"), std::string::npos) << with_gru;
+  EXPECT_NE(with_gru.find("\"gru_blend_w\":2.5"), std::string::npos) << with_gru;
+  ASSERT_NE(m.Current()->sequence_model(), nullptr);
+  testing::internal::CaptureStderr();
+  ASSERT_TRUE(m.Pin(1).ok());
+  const std::string linear = testing::internal::GetCapturedStderr();
+  EXPECT_NE(linear.find("\"gru\":false"), std::string::npos) << linear;
 }
 
 TEST(ModelManager, RetiredVersionsAreNeitherServedNorPinnable) {
