@@ -33,6 +33,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
@@ -486,6 +487,9 @@ int main(int argc, char** argv) {
   // issue #17: a GRU (models/sequence_model.h) and its blend with the
   // model. Epochs and w are chosen on the validation split only.
   std::optional<lm::SequenceModelOptions> sequence_options;
+  // The validation split's GRU and its w, for --choose_blend.
+  std::shared_ptr<const lm::SequenceModel> validation_gru;
+  double validation_gru_w = 0;
   std::vector<lm::Interaction> sequence_vtrain;
   std::vector<lm::EvalCase> sequence_vcases;
   if (sequence_flag->mode != lm::SequenceModelFlag::Mode::kNone) {
@@ -521,6 +525,8 @@ int main(int argc, char** argv) {
         },
         lm::EpochProgressBars(std::cerr, "evaluate: "));
     if (!choice.ok()) return Fail(choice.status());
+    validation_gru = choice->validation_model;
+    validation_gru_w = choice->w;
     out["sequence_model"] = choice->report;
     out["sequence_model"]["peak_rss_mib"] = PeakRssMiB();
     std::printf(
@@ -670,12 +676,25 @@ int main(int argc, char** argv) {
       validation_split(train, &vtrain, &vcases);
       auto params = lm::TrainOptions::FromJson(out["params"]);
       if (!params.ok()) return Fail(params.status());
-      auto vb = validation_bundle(vtrain, *params);
+      // With the GRU: its validation run's model blended in, as the served
+      // model blends the final one (same split as --sequence_model's).
+      absl::StatusOr<lm::ModelArrays> va = lm::TrainModel(vtrain, {}, *params);
+      if (!va.ok()) return Fail(va.status());
+      if (validation_gru != nullptr) {
+        va->sequence_model = validation_gru->Encode();
+        va->sequence_blend_w = validation_gru_w;
+      }
+      lm::BuildOptions vbo;
+      vbo.build_indexes = false;
+      auto vb = lm::BuildModelBundle(*std::move(va), nlohmann::json::object(), 0, "", vbo);
       if (!vb.ok()) return Fail(vb.status());
+      out["blend_grid_gru_w"] = validation_gru != nullptr ? validation_gru_w : -1;
       std::printf(
-          "\nblend grid on the validation split (%zu learners; cf %.2f, category cap on):\n"
+          "\nblend grid on the validation split (%zu learners; cf %.2f, category cap on; %s):\n"
           "%10s %10s %9s %9s\n",
-          vcases.size(), served.weights.cf, "popularity", "completion", "hr", "ndcg");
+          vcases.size(), served.weights.cf,
+          validation_gru != nullptr ? absl::StrFormat("GRU blended in, w %.2f", validation_gru_w).c_str() : "no GRU",
+          "popularity", "completion", "hr", "ndcg");
       lifelong::cli::Progress grid(std::cerr, "evaluate: blend grid", "configurations", 15, absl::Seconds(5));
       int configurations = 0;
       for (double pop : {0.0, 0.03, 0.06, 0.12, 0.25}) {

@@ -186,8 +186,9 @@ TEST(EvaluateBinary, SequenceModelIsOnByDefaultOnceEnoughLearnersHaveAValidation
   const auto run = [&](const std::string& path) {
     const std::string cmd =
         absl::StrCat("models/evaluate --interactions=", path,
-                     " --split=last --tune=false --served=false --ease_baseline=false --ks=10 --json_out=", json, " > ",
-                     out, " 2>&1");
+                     " --split=last --tune=false --served=false --ease_baseline=false --ks=10 --choose_blend "
+                     "--json_out=",
+                     json, " > ", out, " 2>&1");
     EXPECT_EQ(std::system(cmd.c_str()), 0) << cmd << "\n" << ReadText(out);
     return nlohmann::json::parse(ReadText(json), nullptr, false);
   };
@@ -198,12 +199,19 @@ TEST(EvaluateBinary, SequenceModelIsOnByDefaultOnceEnoughLearnersHaveAValidation
   EXPECT_EQ(big["sequence_model"]["options"], budget->ToString()) << big["sequence_model"].dump();
   EXPECT_TRUE(big["results"].contains("gru")) << ReadText(out);
   EXPECT_TRUE(big["results"].contains("blend")) << ReadText(out);
+  // --choose_blend ranks the validation split with the validation GRU
+  // blended in, at the chosen w.
+  EXPECT_EQ(big["blend_grid_gru_w"], big["sequence_model"]["blend_w"]) << ReadText(out);
+  EXPECT_EQ(big["blend_grid"].size(), 15u);
+  EXPECT_NE(ReadText(out).find("category cap on; GRU blended in, w "), std::string::npos) << ReadText(out);
 
   const nlohmann::json small = run(WriteSynthetic("auto_small.tsv"));
   ASSERT_TRUE(small.is_object()) << ReadText(out);
   EXPECT_EQ(small["sequence_model"]["trained"], false) << small["sequence_model"].dump();
   EXPECT_NE(small["sequence_model"]["why"].get<std::string>().find("fewer than 1000"), std::string::npos);
   EXPECT_FALSE(small["results"].contains("gru"));
+  EXPECT_EQ(small["blend_grid_gru_w"], -1);
+  EXPECT_NE(ReadText(out).find("category cap on; no GRU"), std::string::npos) << ReadText(out);
   EXPECT_NE(ReadText(out).find("no sequence model (auto: "), std::string::npos) << ReadText(out);
 }
 

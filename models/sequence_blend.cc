@@ -309,6 +309,7 @@ absl::StatusOr<SequenceBlendChoice> FinishSequenceBlend(
     }
   }
   out.report["blend_w"] = out.w;
+  out.validation_model = run.model;
   out.report["validation_seconds"] = run.seconds + absl::ToDoubleSeconds(absl::Now() - t0);
   out.report["model_mib"] = run.model->bytes() / double(1 << 20);
   out.epochs = std::max(1, run.best_epoch);

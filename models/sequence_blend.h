@@ -110,6 +110,9 @@ struct SequenceBlendChoice {
   std::shared_ptr<const SequenceModel> model;
   int epochs = 0;  // the best validation epoch
   double w = 0;    // the best blend weight on validation (0: the linear model alone)
+  // The validation run's GRU (trained on vtrain, its best epoch): what a
+  // model of the validation split blends in (evaluate --choose_blend).
+  std::shared_ptr<const SequenceModel> validation_model;
   // validation_epochs (loss, validation HR/NDCG per epoch), blend_grid,
   // validation_seconds, training_epochs, training_seconds, options.
   nlohmann::json report;
