@@ -321,10 +321,8 @@ absl::StatusOr<SequenceBlendChoice> FinishSequenceBlend(
   }
   if (options.final_model == "warm") {
     // The warm epoch's own time (wherever it ran), not time spent waiting.
-    double warm_seconds = run.warm_seconds;
-    if (run.warm_final != nullptr) {
-      out.model = run.warm_final;
-    } else if (run.await_warm_final) {
+    double warm_seconds = 0;
+    if (run.await_warm_final) {
       auto warm = run.await_warm_final();
       if (!warm.ok()) return warm.status();
       out.model = warm->first;
