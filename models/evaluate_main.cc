@@ -228,12 +228,17 @@ int main(int argc, char** argv) {
     }
   };
   // The linear model trained on a validation split's training part with
-  // `params`, as a bundle without indexes (what validation scores).
-  auto validation_bundle =
-      [](const std::vector<lm::Interaction>& vtrain,
-         const lm::TrainOptions& params) -> absl::StatusOr<std::shared_ptr<const lm::ModelBundle>> {
+  // `params`, as a bundle without indexes (what validation scores); with
+  // `gru`, that GRU blended in at `gru_w`, as a served model blends its own.
+  auto validation_bundle = [](const std::vector<lm::Interaction>& vtrain, const lm::TrainOptions& params,
+                              const std::shared_ptr<const lm::SequenceModel>& gru = nullptr,
+                              double gru_w = 0) -> absl::StatusOr<std::shared_ptr<const lm::ModelBundle>> {
     absl::StatusOr<lm::ModelArrays> arrays = lm::TrainModel(vtrain, {}, params);
     if (!arrays.ok()) return arrays.status();
+    if (gru != nullptr) {
+      arrays->sequence_model = gru->Encode();
+      arrays->sequence_blend_w = gru_w;
+    }
     lm::BuildOptions bo;
     bo.build_indexes = false;
     return lm::BuildModelBundle(std::move(*arrays), nlohmann::json::object(), 0, "", bo);
@@ -678,15 +683,7 @@ int main(int argc, char** argv) {
       if (!params.ok()) return Fail(params.status());
       // With the GRU: its validation run's model blended in, as the served
       // model blends the final one (same split as --sequence_model's).
-      absl::StatusOr<lm::ModelArrays> va = lm::TrainModel(vtrain, {}, *params);
-      if (!va.ok()) return Fail(va.status());
-      if (validation_gru != nullptr) {
-        va->sequence_model = validation_gru->Encode();
-        va->sequence_blend_w = validation_gru_w;
-      }
-      lm::BuildOptions vbo;
-      vbo.build_indexes = false;
-      auto vb = lm::BuildModelBundle(*std::move(va), nlohmann::json::object(), 0, "", vbo);
+      auto vb = validation_bundle(vtrain, *params, validation_gru, validation_gru_w);
       if (!vb.ok()) return Fail(vb.status());
       out["blend_grid_gru_w"] = validation_gru != nullptr ? validation_gru_w : -1;
       std::printf(
