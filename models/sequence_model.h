@@ -25,7 +25,9 @@
 // and b_out, moments included, moves only in minibatches that give it a
 // gradient, i.e. where it is an input or a softmax class; the GRU's
 // weights move every step). Matrix products are cblas_sgemm (OpenBLAS, at most its
-// configured threads: 2 on these machines). Learners are shuffled every
+// configured threads: 2 on these machines); the element-wise work (softmax,
+// gates, Adam) runs four floats at a time, with a polynomial exponential
+// (relative error < 2e-7) that Score() shares. Learners are shuffled every
 // epoch by a generator seeded with (seed, epoch): a fixed seed gives the
 // same floats run after run on one machine (no std:: distributions).
 //

@@ -254,7 +254,7 @@ TEST(SequenceModel, SampledGradientMatchesFiniteDifferences) {
   std::vector<int> targets;
   SequenceModelOptions o;
   o.dim = 3;
-  o.hidden = 4;
+  o.hidden = 5;  // not a multiple of the kernels' 4 lanes (the first test has 4)
   o.negatives = 2;
   auto m = SequenceModel::Create(data, o);
   ASSERT_TRUE(m.ok()) << m.status();
@@ -284,6 +284,71 @@ TEST(SequenceModel, SampledGradientMatchesFiniteDifferences) {
     const double numeric = (up - down) / (2 * h);
     EXPECT_NEAR(grad[i], numeric, 2e-3 + 0.02 * std::abs(numeric)) << "parameter " << i;
   }
+}
+
+// Score() is the GRU of sequence_model.h's formulas over parameters() in
+// its documented layout, within float rounding: the vectorised exponential,
+// gates and tails (dim 5, hidden 7, 7 courses: no multiple of 4 lanes)
+// against a plain double-precision GRU with libm's exp and tanh.
+TEST(SequenceModel, ScoreIsThePlainGruOverTheParameters) {
+  const std::vector<std::vector<std::string>> sequences = {
+      {"a", "b", "c", "d"}, {"b", "c"}, {"c", "a", "e", "b", "f"}, {"e", "f", "g"}};
+  SequenceModelOptions o;
+  o.dim = 5;
+  o.hidden = 7;
+  o.learning_rate = 0.05;
+  auto m = SequenceModel::Create(Learners(sequences), o);
+  ASSERT_TRUE(m.ok()) << m.status();
+  for (int e = 0; e < 5; ++e) ASSERT_TRUE(m->TrainEpoch().ok());
+  const int n = m->num_items(), d = 5, H = 7;
+  ASSERT_EQ(n, 7);
+  const std::vector<float>& p = m->parameters();
+  const size_t ein = 0, wx = ein + n * d, bx = wx + 3 * H * d, uh = bx + 3 * H, bh = uh + 3 * H * H, eout = bh + 3 * H,
+               bout = eout + n * H;
+  ASSERT_EQ(p.size(), bout + n);
+  auto sigmoid = [](double x) { return 1 / (1 + std::exp(-x)); };
+  for (const std::vector<std::string>& history :
+       std::vector<std::vector<std::string>>{{"a"}, {"c", "a", "e"}, {"e", "f", "g", "a", "b", "c", "d"}}) {
+    std::vector<double> h(H, 0.0);
+    for (const std::string& course : history) {
+      const int item = m->Row(course);
+      ASSERT_GE(item, 0);
+      std::vector<double> gx(3 * H), gh(3 * H), next(H);
+      for (int g = 0; g < 3 * H; ++g) {
+        gx[g] = p[bx + g];
+        for (int k = 0; k < d; ++k) gx[g] += static_cast<double>(p[wx + g * d + k]) * p[ein + item * d + k];
+        gh[g] = p[bh + g];
+        for (int k = 0; k < H; ++k) gh[g] += static_cast<double>(p[uh + g * H + k]) * h[k];
+      }
+      for (int k = 0; k < H; ++k) {
+        const double r = sigmoid(gx[k] + gh[k]), z = sigmoid(gx[H + k] + gh[H + k]);
+        const double nn = std::tanh(gx[2 * H + k] + r * gh[2 * H + k]);
+        next[k] = (1 - z) * nn + z * h[k];
+      }
+      h = next;
+    }
+    auto scores = m->Score(history);
+    ASSERT_TRUE(scores.ok()) << scores.status();
+    for (int j = 0; j < n; ++j) {
+      double want = p[bout + j];
+      for (int k = 0; k < H; ++k) want += static_cast<double>(p[eout + j * H + k]) * h[k];
+      EXPECT_NEAR((*scores)[j], want, 1e-5 * (1 + std::abs(want))) << "course " << j << " after " << history.size();
+    }
+  }
+}
+
+// A parameter that is not a number makes the epoch's loss one, and
+// TrainEpoch says the training diverged (the fast exponential keeps NaN).
+TEST(SequenceModel, ANonFiniteParameterIsReportedAsDivergence) {
+  SequenceModelOptions o = Small();
+  auto m = SequenceModel::Create(Chain(40, 12), o);
+  ASSERT_TRUE(m.ok()) << m.status();
+  ASSERT_TRUE(m->TrainEpoch().ok());
+  (*m->mutable_parameters())[m->num_parameters() - 1] = std::nanf("");  // the last course's output bias
+  auto loss = m->TrainEpoch();
+  ASSERT_FALSE(loss.ok());
+  EXPECT_EQ(loss.status().code(), absl::StatusCode::kInternal);
+  EXPECT_NE(loss.status().message().find("diverged"), std::string::npos) << loss.status();
 }
 
 // Lazy Adam: a course's input embedding moves only in the minibatches where
