@@ -72,7 +72,7 @@ ABSL_FLAG(std::string, sequence_model, "auto",
           "the GRU sequence model served blended with the linear model (issue #17; docs/models.md \"The GRU on "
           "by default\"): 'auto' trains models/sequence_blend.h's kDefaultSequenceSpec "
           "(epochs=12,patience=2,lr=0.005,negatives=512,final=warm,max_predictions=2000000: its validation "
-          "epochs bounded by a work budget; 50.9 s of tuning plus training on a 1,000,000-interaction district) "
+          "epochs bounded by a work budget; 42.7 s of tuning plus training on a 1,000,000-interaction district) "
           "when at least 1,000 learners have a validation part; 'none' trains "
           "none; else models/sequence_model.h options key=value,... (e.g. 'epochs=12,lr=0.005,negatives=512', "
           "the most accurate) or 'default'. Its epochs are chosen on the validation split beside the tuning, "
