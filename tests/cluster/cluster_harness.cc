@@ -24,30 +24,12 @@
 namespace lifelong::cluster_testing {
 namespace {
 
-// A TCP port that was free on 127.0.0.1 a moment ago (bound to port 0, closed).
-absl::StatusOr<int> PickFreePort() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return absl::UnavailableError("socket");
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  socklen_t len = sizeof(addr);
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    ::close(fd);
-    return absl::UnavailableError("bind");
-  }
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
-
 // Picks `n` distinct free ports.
 absl::Status PickPorts(std::vector<int*> ports) {
   std::set<int> seen;
   for (int* p : ports) {
     for (int tries = 0;; ++tries) {
-      absl::StatusOr<int> port = PickFreePort();
+      absl::StatusOr<int> port = testing::FreeLoopbackPort();
       if (!port.ok()) return port.status();
       if (seen.insert(*port).second) {
         *p = *port;

@@ -26,20 +26,6 @@ std::string NatsServerBinary() {
   return "";
 }
 
-int FreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = 0;
-  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a));
-  socklen_t len = sizeof(a);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  int port = ntohs(a.sin_port);
-  close(fd);
-  return port;
-}
-
 std::pair<int, std::string> HttpRequest(int port, const std::string& method, const std::string& path,
                                         const std::string& headers, const std::string& body) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -83,7 +69,7 @@ uint64_t AppliedSeq(int metrics_port) {
 namespace {
 
 // Whether member `i` runs and accepts clients within 10 s (false: it exited,
-// e.g. because another process took its port between FreePort and its bind).
+// e.g. because another process took its port between FreeLoopbackPort and its bind).
 bool MemberListens(NatsCluster* c, int i) {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   while (std::chrono::steady_clock::now() < deadline) {
@@ -123,8 +109,14 @@ NatsCluster StartNatsCluster(const std::string& dir) {
     NatsCluster c;
     std::vector<std::string> urls;
     for (int i = 0; i < 3; ++i) {
-      c.client_ports.push_back(FreePort());
-      c.cluster_ports.push_back(FreePort());
+      for (std::vector<int>* ports : {&c.client_ports, &c.cluster_ports}) {
+        absl::StatusOr<int> port = FreeLoopbackPort();
+        if (!port.ok()) {
+          std::cerr << "nats cluster: " << port.status() << "\n";
+          std::abort();
+        }
+        ports->push_back(*port);
+      }
       urls.push_back(absl::StrCat("nats://127.0.0.1:", c.client_ports[i]));
     }
     c.urls = absl::StrJoin(urls, ",");

@@ -17,9 +17,6 @@ namespace lifelong::testing {
 // The installed nats-server, or "" (the caller skips its test).
 std::string NatsServerBinary();
 
-// A loopback TCP port free at the time of the call.
-int FreePort();
-
 // An HTTP/1.1 request to 127.0.0.1:port (`headers`: "Name: value\r\n"
 // lines): (status, body); status 0 when unreachable.
 std::pair<int, std::string> HttpRequest(int port, const std::string& method, const std::string& path,

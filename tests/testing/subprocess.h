@@ -19,6 +19,11 @@ std::string RunfilePath(const std::string& workspace_relative);
 // A directory under TEST_TMPDIR, emptied.
 std::string FreshTempDir(const std::string& name);
 
+// A loopback TCP port that was free a moment ago (bound to port 0, then
+// closed): another process may take it before the caller binds it.
+// UNAVAILABLE when no socket can be bound.
+absl::StatusOr<int> FreeLoopbackPort();
+
 class Subprocess {
  public:
   // Starts `argv[0]` with `argv`; stdout/stderr go to `log_path` if non-empty.
