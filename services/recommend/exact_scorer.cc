@@ -134,6 +134,34 @@ ExactScorer::ExactScorer(const models::ModelBundle& model) : dim_(model.dim()) {
     absl::Span<const float> v = model.ItemVector(rows_[pos]);
     for (int d = 0; d < dim_; ++d) transposed_[static_cast<size_t>(d) * n + pos] = v[d];
   }
+  identity_ = model.identity_query();
+  if (identity_) {
+    for (int r = 0; r < model.num_items(); ++r) {
+      if (model.InteractionCount(r) <= 0) unindexed_.push_back(r);
+    }
+  }
+}
+
+std::vector<float> ExactScorer::ScoreAll(const models::ModelBundle& model,
+                                         absl::Span<const std::pair<int, double>> rows) const {
+  const size_t n = rows_.size();
+  // ScoreAll's identity branch: s_j = sum over rows r (in order) of
+  // w_r * M[j][r], in double from 0; here the same products, added in the
+  // same order, for every indexed j at once.
+  std::vector<double> acc(n, 0.0);
+  for (const auto& [row, weight] : rows) {
+    const float* t = transposed_.data() + static_cast<size_t>(row) * n;
+    for (size_t pos = 0; pos < n; ++pos) acc[pos] += weight * t[pos];
+  }
+  std::vector<float> out(model.num_items(), 0.0f);
+  for (size_t pos = 0; pos < n; ++pos) out[rows_[pos]] = static_cast<float>(acc[pos]);
+  for (int j : unindexed_) {
+    absl::Span<const float> v = model.ItemVector(j);
+    double s = 0;
+    for (const auto& [row, weight] : rows) s += weight * v[row];
+    out[j] = static_cast<float>(s);
+  }
+  return out;
 }
 
 std::vector<models::Candidate> ExactScorer::Search(absl::Span<const float> query, int k) const {

@@ -531,7 +531,16 @@ void Recommender::Request::BuildHistoryVectors() {
   if (history_.empty()) return;
   learner_ = model_.LearnerVector(history_.events);
   warm_ = !IsZero(learner_);
-  if (warm_ && model_.sequence_model() != nullptr) served_cf_ = model_.ScoreAllServed(history_.events);
+  if (warm_ && model_.sequence_model() != nullptr) {
+    // ScoreAllServed = BlendSequence(ScoreAll); ScoreAll from the exact
+    // scorer's transposed copy where it has one (the same floats).
+    if (j_.exact != nullptr && j_.exact->scores_all()) {
+      served_cf_ =
+          model_.BlendSequence(j_.exact->ScoreAll(model_, model_.HistoryRowWeights(history_.events)), history_.events);
+    } else {
+      served_cf_ = model_.ScoreAllServed(history_.events);
+    }
+  }
   history_content_.assign(cdim_, 0.0f);
   for (const models::HistoryEvent& e : history_.events) {
     if (std::optional<int> row = model_.Row(e.course_id); row && model_.HasContent(*row)) {
