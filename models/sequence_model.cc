@@ -472,6 +472,11 @@ absl::StatusOr<SequenceModel> SequenceModel::Decode(absl::string_view bytes) {
   for (size_t i = 0; i < expected; ++i) {
     if (!std::isfinite(m.params_[i])) return Corrupt(absl::StrCat("parameter ", i, " is not finite"));
   }
+  // A decoded model never trains: its input gates per course are computed
+  // once (what Step would compute per history course and request).
+  const size_t h3 = 3 * static_cast<size_t>(m.options_.hidden);
+  m.input_gates_.resize(static_cast<size_t>(n) * h3);
+  for (uint32_t i = 0; i < n; ++i) m.InputGates(static_cast<int>(i), m.input_gates_.data() + i * h3);
   return m;
 }
 
@@ -501,6 +506,7 @@ absl::Status SequenceModel::WarmStart(const SequenceModel& from) {
     copy(from.off_bout_ + r, off_bout_ + j, 1);
   }
   adam_steps_ = moments ? from.adam_steps_ : 0;
+  input_gates_.clear();  // the weights changed
   return absl::OkStatus();
 }
 
@@ -820,15 +826,29 @@ double SequenceModel::ForwardBackward(const std::vector<int>& batch_in, int64_t*
   return loss;
 }
 
+void SequenceModel::InputGates(int item, float* gx) const {
+  const int d = options_.dim, H3 = 3 * options_.hidden;
+  std::copy(params_.begin() + off_bx_, params_.begin() + off_bx_ + H3, gx);
+  cblas_sgemv(CblasRowMajor, CblasNoTrans, H3, d, 1.0f, params_.data() + off_wx_, d,
+              params_.data() + off_ein_ + static_cast<size_t>(item) * d, 1, 1.0f, gx, 1);
+}
+
 void SequenceModel::Step(int item, const float* h, float* h_out) const {
-  const int d = options_.dim, H = options_.hidden, H3 = 3 * options_.hidden;
-  const float* e = params_.data() + off_ein_ + static_cast<size_t>(item) * d;
-  // As in training: gx = Wx e + bx, gh = Uh h, the recurrent bias in GruGates.
-  std::vector<float> gx(params_.begin() + off_bx_, params_.begin() + off_bx_ + H3);
-  std::vector<float> gh(H3, 0.0f);
-  cblas_sgemv(CblasRowMajor, CblasNoTrans, H3, d, 1.0f, params_.data() + off_wx_, d, e, 1, 1.0f, gx.data(), 1);
+  const int H = options_.hidden, H3 = 3 * options_.hidden;
+  // As in training: gx = Wx e + bx (a decoded model's table holds it, made
+  // by the same call), gh = Uh h, the recurrent bias in GruGates.
+  thread_local std::vector<float> gx_buffer, gh;
+  const float* gx;
+  if (!input_gates_.empty()) {
+    gx = input_gates_.data() + static_cast<size_t>(item) * H3;
+  } else {
+    gx_buffer.resize(H3);
+    InputGates(item, gx_buffer.data());
+    gx = gx_buffer.data();
+  }
+  gh.resize(H3);
   cblas_sgemv(CblasRowMajor, CblasNoTrans, H3, H, 1.0f, params_.data() + off_uh_, H, h, 1, 0.0f, gh.data(), 1);
-  GruGates(gx.data(), gh.data(), params_.data() + off_bh_, h, H, nullptr, nullptr, nullptr, nullptr, h_out);
+  GruGates(gx, gh.data(), params_.data() + off_bh_, h, H, nullptr, nullptr, nullptr, nullptr, h_out);
 }
 
 absl::StatusOr<std::vector<float>> SequenceModel::Score(const std::vector<std::string>& history) const {

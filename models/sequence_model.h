@@ -168,7 +168,10 @@ class SequenceModel {
   int64_t bytes() const;
   // All parameters in one array (for determinism and gradient tests).
   const std::vector<float>& parameters() const { return params_; }
-  std::vector<float>* mutable_parameters() { return &params_; }
+  std::vector<float>* mutable_parameters() {
+    input_gates_.clear();  // a decoded model's table would go stale
+    return &params_;
+  }
 
   // Diagnostics (the gradient test): the mean cross-entropy over all
   // training predictions as one batch, and its gradient with respect to
@@ -195,6 +198,8 @@ class SequenceModel {
   double ForwardBackward(const std::vector<int>& batch, int64_t* predictions, uint64_t sample_seed = 0);
   // h' for one input row (used by Score).
   void Step(int item, const float* h, float* h_out) const;
+  // gx = Wx e_item + bx (3H floats), by one sgemv: Step's input part.
+  void InputGates(int item, float* gx) const;
 
   SequenceModelOptions options_;
   std::vector<std::string> course_ids_;
@@ -210,6 +215,10 @@ class SequenceModel {
   // uh 3H x H, bh 3H, e_out n x H, b_out n. Gate order r, z, n.
   size_t off_ein_ = 0, off_wx_ = 0, off_bx_ = 0, off_uh_ = 0, off_bh_ = 0, off_eout_ = 0, off_bout_ = 0;
   std::vector<float> params_, grads_, adam_m_, adam_v_;
+  // Decoded (serving) models only: InputGates of every course, n x 3H, so
+  // that Score reads a row instead of an sgemv per history course. Empty for
+  // a model that trains (its weights move).
+  std::vector<float> input_gates_;
   // Rows of e_in (the minibatch's inputs) and of e_out and b_out (its
   // softmax classes: the candidates, or every row) that the last
   // ForwardBackward gave a gradient; grads_ is zero outside them and the

@@ -547,6 +547,13 @@ TEST(SequenceModel, EncodedModelScoresExactlyAsTheTrainedOne) {
   EXPECT_EQ(d->Encode(), bytes);
   // A decoded model scores; it does not train.
   EXPECT_EQ(d->TrainEpoch().status().code(), absl::StatusCode::kFailedPrecondition);
+  // Given the weights of the trained model one epoch on, it scores as that
+  // model (its per-course input table is not used stale).
+  ASSERT_TRUE(m->TrainEpoch().ok());
+  *d->mutable_parameters() = m->parameters();
+  auto later = d->Score({"c3", "c4"});
+  ASSERT_TRUE(later.ok());
+  EXPECT_EQ(*later, *m->Score({"c3", "c4"}));
 }
 
 TEST(SequenceModel, DecodeRejectsDamagedBytesAsDataLoss) {

@@ -9,6 +9,8 @@
 #   PROFILE=/tmp/prof ops/bench_recommend_records.sh   (where the CPU goes)
 #   BIN_DIR=/some/dir ops/bench_recommend_records.sh 5  (saved binaries, no build)
 #   AB=/old/dir ROUNDS=8 ops/bench_recommend_records.sh 5  (tight old/new pairs)
+#   GRU=1 ops/bench_recommend_records.sh 5             (the model carries a GRU)
+#   GRU_AB=1 ROUNDS=4 ops/bench_recommend_records.sh 5  (pairs without/with the GRU)
 #
 # AB=DIR instead starts one records_server (authentication off, this build's)
 # and runs ROUNDS (default 8) pairs of the learner Recommend measurement (bare
@@ -16,6 +18,13 @@
 # with this build's, which one goes first alternating: each pair seconds
 # apart on the same record service, for before/after comparisons on a busy
 # machine. Prints the two lines of each run.
+#
+# GRU=1 serves a model version that carries a GRU sequence model
+# (bench_recommend --gru: every Recommend scores every row and reads the
+# history through the GRU, as train's district versions do by default).
+# GRU_AB=1 instead runs ROUNDS (default 4) pairs of the learner Recommend
+# measurement against the records_server without authentication, without
+# and with --gru, alternating which goes first.
 #
 # PROFILE=DIR instead measures only the learner Recommend against the
 # records_server without authentication (12 s) and records a system-wide
@@ -70,6 +79,7 @@ records_cpu() {  # name, cpu before
 
 BENCH=("$BIN/services/recommend/bench_recommend" --duration_s="$SECONDS_EACH" --large_items=0
   --learners="$LEARNERS" --writers="$WRITERS")
+if [ "${GRU:-0}" = 1 ]; then BENCH+=(--gru); fi
 echo "== $(date -u +%FT%TZ), commit $(git rev-parse --short HEAD), -c $MODE, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 if [ -n "${AB:-}" ]; then
   OLD_BENCH=$(cd "$AB" && pwd)/services/recommend/bench_recommend
@@ -80,6 +90,19 @@ if [ -n "${AB:-}" ]; then
       echo "-- pair $round, $which, $(date -u +%T), load $(cut -d' ' -f1-3 /proc/loadavg)"
       "$exe" "${BENCH[@]:1}" --learner_only --records_target="127.0.0.1:$(cat "$WORK/open.port")" \
         2>"$WORK/bench_ab.log" | grep -E "bare gRPC|Recommend, learner"
+    done
+  done
+  exit 0
+fi
+if [ -n "${GRU_AB:-}" ]; then
+  for round in $(seq "${ROUNDS:-4}"); do
+    if [ $((round % 2)) -eq 1 ]; then order="plain gru"; else order="gru plain"; fi
+    for which in $order; do
+      extra=()
+      if [ "$which" = gru ]; then extra=(--gru); fi
+      echo "-- pair $round, $which, $(date -u +%T), load $(cut -d' ' -f1-3 /proc/loadavg)"
+      "${BENCH[@]}" "${extra[@]}" --learner_only --records_target="127.0.0.1:$(cat "$WORK/open.port")" \
+        2>"$WORK/bench_gru_ab.log" | grep -E "bare gRPC|Recommend, learner|GRU:"
     done
   done
   exit 0

@@ -49,6 +49,8 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "models/model_writer.h"
+#include "models/sequence_blend.h"
+#include "models/sequence_model.h"
 #include "models/text_embedding.h"
 #include "proto/lifelong/v1/recommend.grpc.pb.h"
 #include "proto/lifelong/v1/records.grpc.pb.h"
@@ -87,6 +89,10 @@ ABSL_FLAG(bool, parse_responses, false,
           "the client reads the answer's bytes and checks only its count of recommendations (the bare server's "
           "client parses a one-field echo), so the machine's two cores are not spent on the load driver's parse");
 ABSL_FLAG(bool, learner_only, false, "measure only the learner Recommend (profiling)");
+ABSL_FLAG(bool, gru, false,
+          "the model version carries a GRU sequence model (models/sequence_model.h, the default spec of "
+          "train --sequence_model=auto, one epoch on the learners' histories here) blended in with w 1, as "
+          "train writes for a district: every Recommend scores every row");
 ABSL_FLAG(bool, bare, true,
           "also measure the bare gRPC callback echo server (in this process, one channel of its own) with the "
           "same client threads, and print each call's share of it");
@@ -443,6 +449,35 @@ void AddLearners(FakeRecords* records, RealRecords* real, const std::string& pre
   if (real != nullptr) real->Flush();
 }
 
+// The GRU of --gru: trained for one epoch on the histories AddLearners
+// writes (the same generator and seed), with the options of train's
+// default spec; blend weight 1.
+void AddSequenceModel(const std::string& prefix, int items, models::ModelArrays* arrays) {
+  std::vector<models::Interaction> interactions;
+  std::mt19937 rng(7);
+  for (int j = 0; j < absl::GetFlag(FLAGS_learners); ++j) {
+    const int topic = rng() % kTopics;
+    const int len = 5 + rng() % 16;
+    const int per_topic = std::max(1, items / kTopics);
+    for (int e = 0; e < len; ++e) {
+      const int item = topic + kTopics * static_cast<int>(rng() % per_topic);
+      if (item >= items) continue;
+      interactions.push_back({absl::StrCat(prefix, "u", j), absl::StrCat(prefix, item), e, e % 3 == 0 ? 1.0f : 0.5f});
+    }
+  }
+  auto options = models::SequenceModelOptions::Parse(models::kDefaultSequenceSpec);
+  auto gru = options.ok() ? models::SequenceModel::Create(interactions, *options)
+                          : absl::StatusOr<models::SequenceModel>(options.status());
+  absl::StatusOr<double> loss = gru.ok() ? gru->TrainEpoch() : absl::StatusOr<double>(gru.status());
+  if (!loss.ok()) {
+    std::fprintf(stderr, "--gru: %s\n", std::string(loss.status().message()).c_str());
+    std::exit(1);
+  }
+  arrays->sequence_model = gru->Encode();
+  arrays->sequence_blend_w = 1.0;
+  std::printf("  GRU: %d courses, one epoch (loss %.3f), blend weight 1\n", gru->num_items(), *loss);
+}
+
 struct Scenario {
   std::string name;
   std::string prefix;
@@ -465,6 +500,7 @@ void RunScenario(const Scenario& sc, FakeRecords* records, RealRecords* real, Fa
   {
     models::ModelArrays arrays = SyntheticArrays(sc.prefix, sc.items, sc.content_dim, now);
     if (sc.sparse) MakeSparse(&arrays);
+    if (absl::GetFlag(FLAGS_gru) && !sc.sparse) AddSequenceModel(sc.prefix, sc.items, &arrays);
     auto v = models::WriteModelVersion(model_dir, arrays, nlohmann::json::object());
     if (!v.ok()) {
       std::fprintf(stderr, "write model: %s\n", std::string(v.status().message()).c_str());
