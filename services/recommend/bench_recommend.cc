@@ -426,10 +426,17 @@ models::ModelArrays SyntheticArrays(const std::string& prefix, int n, int conten
   return a;
 }
 
-// Learners "<prefix>u<j>": 5..20 courses of one topic, newest first; into
-// the real records_server instead when `real` is set.
-void AddLearners(FakeRecords* records, RealRecords* real, const std::string& prefix, int items, int learners,
-                 absl::Time now) {
+// The learners' histories: learner j takes 5..20 courses of one topic;
+// event e of len (the newest last).
+struct LearnerEvent {
+  int learner;
+  int item;
+  int e;
+  int len;
+};
+
+std::vector<LearnerEvent> LearnerEvents(int items, int learners) {
+  std::vector<LearnerEvent> out;
   std::mt19937 rng(7);
   for (int j = 0; j < learners; ++j) {
     const int topic = rng() % kTopics;
@@ -437,33 +444,36 @@ void AddLearners(FakeRecords* records, RealRecords* real, const std::string& pre
     const int per_topic = std::max(1, items / kTopics);
     for (int e = 0; e < len; ++e) {
       const int item = topic + kTopics * static_cast<int>(rng() % per_topic);
-      if (item >= items) continue;
-      if (real != nullptr) {
-        real->Add(absl::StrCat(prefix, "u", j), e % 3 == 0, absl::StrCat(prefix, item), now - absl::Hours(len - e));
-        continue;
-      }
-      records->Add(absl::StrCat(prefix, "u", j), e % 3 == 0 ? vocab::kCompleted : vocab::kAttended,
-                   absl::StrCat(prefix, item), now - absl::Hours(len - e));
+      if (item < items) out.push_back({j, item, e, len});
+    }
+  }
+  return out;
+}
+
+// Learners "<prefix>u<j>" of LearnerEvents, every third event completed,
+// the others attended; into the real records_server instead when `real` is
+// set.
+void AddLearners(FakeRecords* records, RealRecords* real, const std::string& prefix, int items, int learners,
+                 absl::Time now) {
+  for (const LearnerEvent& x : LearnerEvents(items, learners)) {
+    const std::string learner = absl::StrCat(prefix, "u", x.learner), course = absl::StrCat(prefix, x.item);
+    const absl::Time when = now - absl::Hours(x.len - x.e);
+    if (real != nullptr) {
+      real->Add(learner, x.e % 3 == 0, course, when);
+    } else {
+      records->Add(learner, x.e % 3 == 0 ? vocab::kCompleted : vocab::kAttended, course, when);
     }
   }
   if (real != nullptr) real->Flush();
 }
 
 // The GRU of --gru: trained for one epoch on the histories AddLearners
-// writes (the same generator and seed), with the options of train's
-// default spec; blend weight 1.
+// writes, with the options of train's default spec; blend weight 1.
 void AddSequenceModel(const std::string& prefix, int items, models::ModelArrays* arrays) {
   std::vector<models::Interaction> interactions;
-  std::mt19937 rng(7);
-  for (int j = 0; j < absl::GetFlag(FLAGS_learners); ++j) {
-    const int topic = rng() % kTopics;
-    const int len = 5 + rng() % 16;
-    const int per_topic = std::max(1, items / kTopics);
-    for (int e = 0; e < len; ++e) {
-      const int item = topic + kTopics * static_cast<int>(rng() % per_topic);
-      if (item >= items) continue;
-      interactions.push_back({absl::StrCat(prefix, "u", j), absl::StrCat(prefix, item), e, e % 3 == 0 ? 1.0f : 0.5f});
-    }
+  for (const LearnerEvent& x : LearnerEvents(items, absl::GetFlag(FLAGS_learners))) {
+    interactions.push_back(
+        {absl::StrCat(prefix, "u", x.learner), absl::StrCat(prefix, x.item), x.e, x.e % 3 == 0 ? 1.0f : 0.5f});
   }
   auto options = models::SequenceModelOptions::Parse(models::kDefaultSequenceSpec);
   auto gru = options.ok() ? models::SequenceModel::Create(interactions, *options)
