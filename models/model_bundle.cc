@@ -426,6 +426,19 @@ std::vector<WeightedRow> HistoryWeights(const ModelBundle& b, const ModelArrays&
   return rows;
 }
 
+// Whether HistoryWeights(b, a, history) has a row, without building it
+// (no map, no decay, no normalisation): the emptiness checks of
+// BlendSequence and Recommend, whose callers build the weights anyway.
+bool HasWeightedRow(const ModelBundle& b, const ModelArrays& a, absl::Span<const HistoryEvent> history) {
+  if (a.max_history <= 0) return false;
+  for (const HistoryEvent& e : history) {
+    if (!(e.weight > 0)) continue;
+    std::optional<int> row = b.Row(e.course_id);
+    if (row.has_value() && a.counts[*row] > 0) return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 std::vector<float> ModelBundle::LearnerVector(absl::Span<const HistoryEvent> history) const {
@@ -481,7 +494,7 @@ std::vector<float> ModelBundle::ScoreAllServed(absl::Span<const HistoryEvent> hi
 
 std::vector<float> ModelBundle::BlendSequence(std::vector<float> s, absl::Span<const HistoryEvent> history) const {
   const SequenceModel* gru = impl_->sequence.get();
-  if (gru == nullptr || HistoryWeights(*this, impl_->a, history).empty()) return s;
+  if (gru == nullptr || !HasWeightedRow(*this, impl_->a, history)) return s;
   std::vector<std::string> ids;
   ids.reserve(history.size());
   for (const HistoryEvent& e : history) {
@@ -577,7 +590,7 @@ std::vector<Candidate> ModelBundle::Recommend(absl::Span<const HistoryEvent> his
   }
   std::vector<Candidate> out;
   if (k <= 0) return out;
-  if (HistoryWeights(*this, impl_->a, history).empty()) {
+  if (!HasWeightedRow(*this, impl_->a, history)) {
     for (int row : impl_->popular_rows) {
       if (static_cast<int>(out.size()) >= k) break;
       if (!excluded.contains(row)) out.push_back({row, impl_->popularity[row]});
