@@ -7,6 +7,7 @@
 #endif
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstring>
 #include <numeric>
@@ -14,9 +15,11 @@
 #include <utility>
 
 #include "absl/container/flat_hash_set.h"
+#include "absl/hash/hash.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/synchronization/mutex.h"
 #include "models/interaction.h"
 
 namespace lifelong::models {
@@ -477,6 +480,7 @@ absl::StatusOr<SequenceModel> SequenceModel::Decode(absl::string_view bytes) {
   const size_t h3 = 3 * static_cast<size_t>(m.options_.hidden);
   m.input_gates_.resize(static_cast<size_t>(n) * h3);
   for (uint32_t i = 0; i < n; ++i) m.InputGates(static_cast<int>(i), m.input_gates_.data() + i * h3);
+  m.set_state_cache_bytes(kSequenceStateCacheBytes);
   return m;
 }
 
@@ -507,6 +511,7 @@ absl::Status SequenceModel::WarmStart(const SequenceModel& from) {
   }
   adam_steps_ = moments ? from.adam_steps_ : 0;
   input_gates_.clear();  // the weights changed
+  state_cache_.reset();
   return absl::OkStatus();
 }
 
@@ -515,7 +520,10 @@ int SequenceModel::Row(absl::string_view course_id) const {
   return it == row_of_.end() ? -1 : it->second;
 }
 
-int64_t SequenceModel::bytes() const { return static_cast<int64_t>(4 * sizeof(float) * params_.size()); }
+int64_t SequenceModel::bytes() const {
+  return static_cast<int64_t>(sizeof(float) *
+                              (params_.size() + grads_.size() + adam_m_.size() + adam_v_.size() + input_gates_.size()));
+}
 
 absl::StatusOr<double> SequenceModel::TrainEpoch(const std::function<void(int64_t, int64_t)>& progress) {
   if (sequences_.empty()) {
@@ -851,6 +859,85 @@ void SequenceModel::Step(int item, const float* h, float* h_out) const {
   GruGates(gx, gh.data(), params_.data() + off_bh_, h, H, nullptr, nullptr, nullptr, nullptr, h_out);
 }
 
+// Score's final hidden states by the rows read (sequence_model.h). Sharded
+// by the key's hash; each shard holds two generations of at most
+// per_generation states: lookups try both (a hit in the older moves the state
+// to the current), inserts go to the current, and a full current becomes
+// the older (the older's states are dropped). Bounded, and a state in use
+// keeps being found.
+struct SequenceModel::StateCache {
+  static constexpr int kShards = 16;
+  using Map = absl::flat_hash_map<std::vector<int>, std::vector<float>>;
+  struct Shard {
+    absl::Mutex mu;
+    Map current ABSL_GUARDED_BY(mu);
+    Map older ABSL_GUARDED_BY(mu);
+  };
+
+  // A state's bytes, estimated: key and value with their vector headers and
+  // allocation overhead, and the map's slot at its 7/8 maximum load.
+  StateCache(int hidden, int max_len, int64_t bytes)
+      : per_generation(
+            static_cast<size_t>(std::max<int64_t>(1, bytes / (2 * kShards * (4 * (int64_t{hidden} + max_len) + 96))))) {
+  }
+
+  Shard& ShardOf(const std::vector<int>& key) { return shards[absl::Hash<std::vector<int>>{}(key) % kShards]; }
+
+  // Copies the state of `key` into h (H floats) and returns true, or false.
+  bool Find(const std::vector<int>& key, std::vector<float>* h) {
+    Shard& s = ShardOf(key);
+    absl::MutexLock lock(&s.mu);
+    if (auto it = s.current.find(key); it != s.current.end()) {
+      *h = it->second;
+      hits.fetch_add(1, std::memory_order_relaxed);
+      return true;
+    }
+    auto it = s.older.find(key);
+    if (it == s.older.end()) {
+      misses.fetch_add(1, std::memory_order_relaxed);
+      return false;
+    }
+    *h = it->second;
+    hits.fetch_add(1, std::memory_order_relaxed);
+    auto node = s.older.extract(it);
+    PutLocked(&s, std::move(node.key()), std::move(node.mapped()));
+    return true;
+  }
+
+  void Insert(std::vector<int> key, const std::vector<float>& h) {
+    Shard& s = ShardOf(key);
+    absl::MutexLock lock(&s.mu);
+    PutLocked(&s, std::move(key), h);
+  }
+
+  void PutLocked(Shard* s, std::vector<int> key, std::vector<float> h) ABSL_EXCLUSIVE_LOCKS_REQUIRED(s->mu) {
+    if (s->current.size() >= per_generation) {
+      s->older = std::move(s->current);
+      s->current = Map();
+    }
+    s->current.insert_or_assign(std::move(key), std::move(h));
+  }
+
+  const size_t per_generation;
+  Shard shards[kShards];
+  std::atomic<int64_t> hits{0};
+  std::atomic<int64_t> misses{0};
+};
+
+void SequenceModel::set_state_cache_bytes(int64_t bytes) {
+  if (input_gates_.empty()) return;  // not a decoded model
+  state_cache_ = std::make_shared<StateCache>(options_.hidden, options_.max_len, bytes);
+}
+
+SequenceModel::StateCacheStats SequenceModel::state_cache_stats() const {
+  StateCacheStats out;
+  if (state_cache_ != nullptr) {
+    out.hits = state_cache_->hits.load(std::memory_order_relaxed);
+    out.misses = state_cache_->misses.load(std::memory_order_relaxed);
+  }
+  return out;
+}
+
 absl::StatusOr<std::vector<float>> SequenceModel::Score(const std::vector<std::string>& history) const {
   if (history.empty()) return absl::InvalidArgumentError("history: empty");
   std::vector<int> rows;
@@ -865,9 +952,14 @@ absl::StatusOr<std::vector<float>> SequenceModel::Score(const std::vector<std::s
   const size_t first = rows.size() > static_cast<size_t>(options_.max_len) ? rows.size() - options_.max_len : 0;
   const int H = options_.hidden;
   std::vector<float> h(H, 0.0f), h2(H);
-  for (size_t i = first; i < rows.size(); ++i) {
-    Step(rows[i], h.data(), h2.data());
-    std::swap(h, h2);
+  std::vector<int> window;
+  if (state_cache_ != nullptr) window.assign(rows.begin() + first, rows.end());
+  if (state_cache_ == nullptr || !state_cache_->Find(window, &h)) {
+    for (size_t i = first; i < rows.size(); ++i) {
+      Step(rows[i], h.data(), h2.data());
+      std::swap(h, h2);
+    }
+    if (state_cache_ != nullptr) state_cache_->Insert(std::move(window), h);
   }
   std::vector<float> out(params_.begin() + off_bout_, params_.begin() + off_bout_ + num_items());
   cblas_sgemv(CblasRowMajor, CblasNoTrans, num_items(), H, 1.0f, params_.data() + off_eout_, H, h.data(), 1, 1.0f,

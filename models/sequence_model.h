@@ -104,6 +104,11 @@ struct SequenceModelOptions {
 // A trained (or training) GRU model. Copyable (a copy is a snapshot of the
 // weights and the optimiser state). Score() is const and thread-safe when no
 // TrainEpoch() runs at the same time; TrainEpoch() needs exclusive access.
+// Bytes a decoded model's Score state cache holds at most (keys, states and
+// the maps' own slots, estimated): 16 MiB, about 27,000 learners' states at
+// hidden 100 and max_len 20.
+inline constexpr int64_t kSequenceStateCacheBytes = int64_t{16} << 20;
+
 class SequenceModel {
  public:
   // Builds the vocabulary (every course with weight > 0 in `interactions`,
@@ -132,6 +137,23 @@ class SequenceModel {
   // for an empty history; NOT_FOUND when no history course is in the
   // vocabulary (callers fall back to PriorScores()).
   absl::StatusOr<std::vector<float>> Score(const std::vector<std::string>& history) const;
+
+  // A decoded (serving) model keeps Score's final hidden states, keyed by
+  // the rows it read (the last max_len known courses, in order), in a
+  // bounded cache (kSequenceStateCacheBytes; two generations per shard, the
+  // older dropped when the newer fills): a learner asking again with an
+  // unchanged history (the app's home screen, a kiosk's next page) skips the
+  // recurrent steps, and gets the same floats (the state is what the steps
+  // computed). Keyed by courses, not learners: equal inputs, equal state.
+  // Models that train have none (their weights move).
+  struct StateCacheStats {
+    int64_t hits = 0;
+    int64_t misses = 0;
+  };
+  StateCacheStats state_cache_stats() const;
+  // Replaces a decoded model's cache by an empty one of at most about
+  // `bytes` (at least 32 states); no effect on a model that trains.
+  void set_state_cache_bytes(int64_t bytes);
 
   // The model's serving part as bytes (for a model bundle's file; the
   // bundle's manifest carries its checksum). Layout, every integer and float
@@ -163,13 +185,17 @@ class SequenceModel {
   int64_t num_predictions() const { return predictions_; }
   int epochs_done() const { return epochs_done_; }
   const SequenceModelOptions& options() const { return options_; }
-  // Parameters (weights and biases), and bytes held with the optimiser state.
+  // Parameters (weights and biases), and the bytes of the float arrays
+  // held: parameters, and the gradient and Adam moments (a model that
+  // trains) or the per-course input table (a decoded one); not the state
+  // cache (at most kSequenceStateCacheBytes).
   int64_t num_parameters() const { return static_cast<int64_t>(params_.size()); }
   int64_t bytes() const;
   // All parameters in one array (for determinism and gradient tests).
   const std::vector<float>& parameters() const { return params_; }
   std::vector<float>* mutable_parameters() {
-    input_gates_.clear();  // a decoded model's table would go stale
+    input_gates_.clear();  // a decoded model's table and states would go stale
+    state_cache_.reset();
     return &params_;
   }
 
@@ -219,6 +245,11 @@ class SequenceModel {
   // that Score reads a row instead of an sgemv per history course. Empty for
   // a model that trains (its weights move).
   std::vector<float> input_gates_;
+  // Decoded models only: Score's final states (state_cache_stats above).
+  // Shared by copies, which score alike; a copy whose weights change drops
+  // its pointer (mutable_parameters, WarmStart).
+  struct StateCache;
+  std::shared_ptr<StateCache> state_cache_;
   // Rows of e_in (the minibatch's inputs) and of e_out and b_out (its
   // softmax classes: the candidates, or every row) that the last
   // ForwardBackward gave a gradient; grads_ is zero outside them and the

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "gtest/gtest.h"
 #include "models/interaction.h"
 
@@ -545,15 +546,101 @@ TEST(SequenceModel, EncodedModelScoresExactlyAsTheTrainedOne) {
   }
   EXPECT_EQ(d->PriorScores(), m->PriorScores());
   EXPECT_EQ(d->Encode(), bytes);
+  // Memory: the trained model holds parameters, gradient and two Adam
+  // moments; the decoded one parameters and its n x 3H input table.
+  EXPECT_EQ(m->bytes(), static_cast<int64_t>(4 * sizeof(float) * m->parameters().size()));
+  EXPECT_EQ(d->bytes(), static_cast<int64_t>(sizeof(float) * (d->parameters().size() +
+                                                              static_cast<size_t>(d->num_items()) * 3 * o.hidden)));
   // A decoded model scores; it does not train.
   EXPECT_EQ(d->TrainEpoch().status().code(), absl::StatusCode::kFailedPrecondition);
   // Given the weights of the trained model one epoch on, it scores as that
-  // model (its per-course input table is not used stale).
+  // model (its per-course input table and the states cached for the
+  // histories above are not used stale).
   ASSERT_TRUE(m->TrainEpoch().ok());
   *d->mutable_parameters() = m->parameters();
-  auto later = d->Score({"c3", "c4"});
-  ASSERT_TRUE(later.ok());
-  EXPECT_EQ(*later, *m->Score({"c3", "c4"}));
+  for (const std::vector<std::string>& h : std::vector<std::vector<std::string>>{{"c3", "c4"}, {"c3", "c4", "c5"}}) {
+    auto later = d->Score(h);
+    ASSERT_TRUE(later.ok());
+    EXPECT_EQ(*later, *m->Score(h)) << "history of " << h.size();
+  }
+}
+
+// A decoded model's state cache: asking again with the same courses read
+// (the same history, or one that differs only in what Score skips: courses
+// before the last max_len known ones, courses outside the vocabulary) is a
+// hit, and every answer is bit for bit the trained model's; a different
+// order is a different state. A copy shares the cache and scores alike.
+TEST(SequenceModel, DecodedModelAnswersRepeatedHistoriesFromItsStateCacheExactly) {
+  SequenceModelOptions o = Small();
+  o.max_len = 4;
+  auto m = SequenceModel::Create(Chain(80, 12), o);
+  ASSERT_TRUE(m.ok()) << m.status();
+  ASSERT_TRUE(m->TrainEpoch().ok());
+  EXPECT_EQ(m->state_cache_stats().hits + m->state_cache_stats().misses, 0);  // training models have none
+  auto d = SequenceModel::Decode(m->Encode());
+  ASSERT_TRUE(d.ok()) << d.status();
+  const std::vector<std::vector<std::string>> histories = {
+      {"c1", "c2", "c3"},                    // miss
+      {"c1", "c2", "c3"},                    // hit
+      {"zz", "c1", "c2", "zz", "c3"},        // hit: the same rows read
+      {"c3", "c2", "c1"},                    // miss: another order
+      {"c0", "c1", "c2", "c3", "c4", "c5"},  // miss: reads c2..c5
+      {"c9", "c2", "c3", "c4", "c5"},        // hit: reads c2..c5 too
+      {"c5"},                                // miss
+  };
+  for (const std::vector<std::string>& h : histories) {
+    auto want = m->Score(h);
+    auto got = d->Score(h);
+    ASSERT_TRUE(want.ok() && got.ok());
+    ASSERT_EQ(*got, *want) << absl::StrJoin(h, ",");
+  }
+  EXPECT_EQ(d->state_cache_stats().hits, 3);
+  EXPECT_EQ(d->state_cache_stats().misses, 4);
+  const SequenceModel copy = *d;
+  EXPECT_EQ(*copy.Score({"c3", "c2", "c1"}), *m->Score({"c3", "c2", "c1"}));
+  EXPECT_EQ(d->state_cache_stats().hits, 4);
+}
+
+// The cache is bounded: with room for a few states per shard, far more
+// distinct histories are all scored exactly (states are dropped, never
+// mixed up), and one asked for again at once is still found.
+TEST(SequenceModel, StateCacheStaysBoundedAndExact) {
+  SequenceModelOptions o = Small();
+  o.max_len = 3;
+  auto m = SequenceModel::Create(Chain(80, 12), o);
+  ASSERT_TRUE(m.ok()) << m.status();
+  ASSERT_TRUE(m->TrainEpoch().ok());
+  auto d = SequenceModel::Decode(m->Encode());
+  ASSERT_TRUE(d.ok()) << d.status();
+  // Two states per generation and shard: at most 64 states (16 shards).
+  d->set_state_cache_bytes(2 * 16 * 2 * (4 * (24 + 3) + 96));
+  // 12 courses, ordered triples: 1,320 distinct windows, far more than fit.
+  std::vector<std::vector<std::string>> windows;
+  for (int a = 0; a < 12; ++a) {
+    for (int b = 0; b < 12; ++b) {
+      for (int c = 0; c < 12; ++c) {
+        if (a != b && b != c && a != c) {
+          windows.push_back({absl::StrCat("c", a), absl::StrCat("c", b), absl::StrCat("c", c)});
+        }
+      }
+    }
+  }
+  std::vector<std::vector<float>> want;
+  for (const auto& w : windows) want.push_back(*m->Score(w));
+  for (int round = 0; round < 3; ++round) {
+    for (size_t i = 0; i < windows.size(); ++i) {
+      for (int again = 0; again < 2; ++again) {
+        auto got = d->Score(windows[i]);
+        ASSERT_TRUE(got.ok());
+        ASSERT_EQ(*got, want[i]) << "round " << round << " window " << i;
+      }
+    }
+  }
+  const SequenceModel::StateCacheStats stats = d->state_cache_stats();
+  // Each window's second ask is a hit; its first, in rounds 2 and 3, a miss
+  // again: 1,320 states were dropped to make room.
+  EXPECT_EQ(stats.hits, static_cast<int64_t>(3 * windows.size()));
+  EXPECT_EQ(stats.misses, static_cast<int64_t>(3 * windows.size()));
 }
 
 TEST(SequenceModel, DecodeRejectsDamagedBytesAsDataLoss) {

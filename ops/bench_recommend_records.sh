@@ -11,6 +11,8 @@
 #   AB=/old/dir ROUNDS=8 ops/bench_recommend_records.sh 5  (tight old/new pairs)
 #   GRU=1 ops/bench_recommend_records.sh 5             (the model carries a GRU)
 #   GRU_AB=1 ROUNDS=4 ops/bench_recommend_records.sh 5  (pairs without/with the GRU)
+#   IDENTITY=1 ... (the model stores M dense with an identity basis, as train
+#                   writes for catalogs up to 4,096 courses; with any of the above)
 #
 # AB=DIR instead starts one records_server (authentication off, this build's)
 # and runs ROUNDS (default 8) pairs of the learner Recommend measurement (bare
@@ -80,6 +82,7 @@ records_cpu() {  # name, cpu before
 BENCH=("$BIN/services/recommend/bench_recommend" --duration_s="$SECONDS_EACH" --large_items=0
   --learners="$LEARNERS" --writers="$WRITERS")
 if [ "${GRU:-0}" = 1 ]; then BENCH+=(--gru); fi
+if [ "${IDENTITY:-0}" = 1 ]; then BENCH+=(--identity_basis); fi
 echo "== $(date -u +%FT%TZ), commit $(git rev-parse --short HEAD), -c $MODE, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 if [ -n "${AB:-}" ]; then
   OLD_BENCH=$(cd "$AB" && pwd)/services/recommend/bench_recommend
@@ -102,7 +105,7 @@ if [ -n "${GRU_AB:-}" ]; then
       if [ "$which" = gru ]; then extra=(--gru); fi
       echo "-- pair $round, $which, $(date -u +%T), load $(cut -d' ' -f1-3 /proc/loadavg)"
       "${BENCH[@]}" "${extra[@]}" --learner_only --records_target="127.0.0.1:$(cat "$WORK/open.port")" \
-        2>"$WORK/bench_gru_ab.log" | grep -E "bare gRPC|Recommend, learner|GRU:"
+        2>"$WORK/bench_gru_ab.log" | grep -E "bare gRPC|Recommend, learner|GRU:|model:"
     done
   done
   exit 0

@@ -93,6 +93,10 @@ ABSL_FLAG(bool, gru, false,
           "the model version carries a GRU sequence model (models/sequence_model.h, the default spec of "
           "train --sequence_model=auto, one epoch on the learners' histories here) blended in with w 1, as "
           "train writes for a district: every Recommend scores every row");
+ABSL_FLAG(bool, identity_basis, false,
+          "the small catalog's (only) model stores an item-item M dense with an identity query basis, as train writes "
+          "for catalogs up to 4,096 courses (M[r][j] = <v_r, v_j> of the synthetic vectors, diagonal 0); default: "
+          "the 64-d low-rank vectors themselves");
 ABSL_FLAG(bool, bare, true,
           "also measure the bare gRPC callback echo server (in this process, one channel of its own) with the "
           "same client threads, and print each call's share of it");
@@ -387,6 +391,28 @@ void MakeSparse(models::ModelArrays* a) {
   }
 }
 
+// The identity-basis form of SyntheticArrays' model: M[r][j] = <v_r, v_j>
+// (0 on the diagonal), stored as train's dense models are (item_vectors row j
+// is M's column j, so a learner's score is <history weights, row j>).
+void MakeIdentityBasis(models::ModelArrays* a) {
+  const int n = static_cast<int>(a->course_ids.size()), d = a->dim;
+  std::vector<float> m(static_cast<size_t>(n) * n, 0.0f);
+  for (int j = 0; j < n; ++j) {
+    const float* vj = a->item_vectors.data() + static_cast<size_t>(j) * d;
+    for (int r = 0; r < n; ++r) {
+      if (r == j) continue;
+      const float* vr = a->item_vectors.data() + static_cast<size_t>(r) * d;
+      float s = 0;
+      for (int k = 0; k < d; ++k) s += vr[k] * vj[k];
+      m[static_cast<size_t>(j) * n + r] = s;
+    }
+  }
+  a->item_vectors = std::move(m);
+  a->query_basis.clear();
+  a->identity_query = true;
+  a->dim = n;
+}
+
 models::ModelArrays SyntheticArrays(const std::string& prefix, int n, int content_dim, absl::Time now) {
   const int kDim = absl::GetFlag(FLAGS_dim);
   models::ModelArrays a;
@@ -510,6 +536,10 @@ void RunScenario(const Scenario& sc, FakeRecords* records, RealRecords* real, Fa
   {
     models::ModelArrays arrays = SyntheticArrays(sc.prefix, sc.items, sc.content_dim, now);
     if (sc.sparse) MakeSparse(&arrays);
+    if (absl::GetFlag(FLAGS_identity_basis) && sc.prefix == "s") {
+      MakeIdentityBasis(&arrays);
+      std::printf("  model: identity query basis, M dense (%d x %d)\n", sc.items, sc.items);
+    }
     if (absl::GetFlag(FLAGS_gru) && !sc.sparse) AddSequenceModel(sc.prefix, sc.items, &arrays);
     auto v = models::WriteModelVersion(model_dir, arrays, nlohmann::json::object());
     if (!v.ok()) {
@@ -676,6 +706,10 @@ void RunScenario(const Scenario& sc, FakeRecords* records, RealRecords* real, Fa
                 absl::ToDoubleSeconds(absl::Now() - warm_start));
     std::fflush(stdout);
   }
+  const ModelPtr current = (*server)->models().Current();
+  const models::SequenceModel* gru = current != nullptr ? current->sequence_model() : nullptr;
+  const models::SequenceModel::StateCacheStats gru_before =
+      gru != nullptr ? gru->state_cache_stats() : models::SequenceModel::StateCacheStats{};
   const auto before = (*server)->batcher().stats();
   const LearnerHistoryCache::Stats cache_before =
       (*server)->history_cache() ? (*server)->history_cache()->stats() : LearnerHistoryCache::Stats{};
@@ -697,6 +731,13 @@ void RunScenario(const Scenario& sc, FakeRecords* records, RealRecords* real, Fa
         static_cast<long long>(c.feed_connects - cache_before.feed_connects), c.live ? "yes" : "no");
   } else {
     std::printf("    learner histories: every request reads the record service (--history_cache_learners=0)\n");
+  }
+  if (gru != nullptr) {
+    const models::SequenceModel::StateCacheStats g = gru->state_cache_stats();
+    const int64_t hits = g.hits - gru_before.hits, misses = g.misses - gru_before.misses;
+    std::printf("    GRU states: %lld from the model's state cache, %lld computed (%.0f%% hits)\n",
+                static_cast<long long>(hits), static_cast<long long>(misses),
+                100.0 * hits / std::max<int64_t>(1, hits + misses));
   }
   if (after.direct > before.direct) {
     std::printf("    searches on the request thread (no batching): %lld\n",

@@ -210,14 +210,17 @@ void ExactScorer::SearchImpl(absl::Span<const float> query, int k, bool sorted,
       cblas_saxpy(n, query[d], transposed_.data() + static_cast<size_t>(d) * n, 1, scores.data(), 1);
     }
   }
+  SelectTop(scores.data(), n, std::min(k, n), out);
+  if (sorted) std::sort(out->begin(), out->end(), Better);
+}
+
+void ExactScorer::SelectTop(const float* s, int n, int kk, std::vector<models::Candidate>* out) const {
   // Top kk by (score desc, row asc): SelectBest. When kk is a small part of
   // n, first a threshold t from every 8th score and one branch-free pass
   // keeping the positions scoring >= t: if that kept at least kk, the top kk
   // of those few (~200 for 110 of 3,000) are exactly the top kk of all (the
   // kk-th best score is >= t, so every score of the top kk was kept).
   // Otherwise, and for larger kk, SelectBest over all n scores.
-  const int kk = std::min(k, n);
-  const float* const s = scores.data();
   out->reserve(kk);
   bool selected = false;
   if (n >= kSampledSelectMinItems && kk * kSampleStride <= n) {
@@ -252,7 +255,16 @@ void ExactScorer::SearchImpl(absl::Span<const float> query, int k, bool sorted,
     }
   }
   if (!selected) SelectBest</*kIndexed=*/false>(s, nullptr, n, kk, kMaxBuckets, rows_, out);
-  if (sorted) std::sort(out->begin(), out->end(), Better);
+}
+
+void ExactScorer::TopOfRowScores(absl::Span<const float> row_scores, int k, std::vector<models::Candidate>* out) const {
+  out->clear();
+  const int n = size();
+  if (k <= 0 || n == 0) return;
+  thread_local std::vector<float> scores;
+  scores.resize(n);
+  for (int pos = 0; pos < n; ++pos) scores[pos] = row_scores[rows_[pos]];
+  SelectTop(scores.data(), n, std::min(k, n), out);
 }
 
 std::vector<models::Candidate> ExactScorer::SearchSparse(absl::Span<const float> query, int k) const {

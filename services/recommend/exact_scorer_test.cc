@@ -566,6 +566,52 @@ TEST(ExactScorer, ScoreAllEqualsTheModelsScoreAllBitForBit) {
   EXPECT_FALSE(ExactScorer(*RandomModel(40, 8, 2)).scores_all());
 }
 
+// TopOfRowScores (the recommender's GRU path) is the top k of the given
+// row scores over the indexed rows, as a full sort gives it: rows without
+// interactions never come out even with the best scores, ties go to the
+// lower row, NaN ranks last (as -inf); for every k, both selections (the
+// sampled threshold and the histogram over all).
+TEST(ExactScorer, TopOfRowScoresIsTheTopOfTheGivenScoresOverTheIndexedRows) {
+  const int n = 3000;
+  auto model = RandomModel(n, 8, 31);
+  ExactScorer scorer(*model);
+  auto better = [](const models::Candidate& a, const models::Candidate& b) {
+    if (a.score != b.score) return a.score > b.score;
+    return a.row < b.row;
+  };
+  std::mt19937 rng(32);
+  std::normal_distribution<float> g;
+  for (int variant = 0; variant < 2; ++variant) {
+    std::vector<float> row_scores(n);
+    for (int r = 0; r < n; ++r) {
+      row_scores[r] = variant == 0 ? std::round(g(rng) * 4) / 4 : g(rng);  // variant 0: many ties
+      if (model->InteractionCount(r) == 0) row_scores[r] = 100.0f + r;     // better than all, not indexed
+      if (r % 97 == 50) row_scores[r] = std::numeric_limits<float>::quiet_NaN();
+    }
+    std::vector<models::Candidate> all;
+    for (int r = 0; r < n; ++r) {
+      if (model->InteractionCount(r) == 0) continue;
+      const float v = row_scores[r];
+      all.push_back({r, v == v ? v : -std::numeric_limits<float>::infinity()});
+    }
+    std::sort(all.begin(), all.end(), better);
+    const int indexed = static_cast<int>(all.size());
+    ASSERT_EQ(indexed, scorer.size());
+    std::vector<models::Candidate> top;
+    for (int k = 1; k <= indexed + 5; k += k <= indexed / ExactScorer::kSampleStride + 25 ? 1 : 37) {
+      scorer.TopOfRowScores(row_scores, k, &top);
+      ASSERT_EQ(static_cast<int>(top.size()), std::min(k, indexed)) << "k " << k;
+      std::sort(top.begin(), top.end(), better);
+      for (size_t i = 0; i < top.size(); ++i) {
+        ASSERT_EQ(top[i].row, all[i].row) << "k " << k << " position " << i << " variant " << variant;
+        ASSERT_EQ(top[i].score, all[i].score) << "k " << k << " position " << i;
+      }
+    }
+    scorer.TopOfRowScores(row_scores, 0, &top);
+    EXPECT_TRUE(top.empty());
+  }
+}
+
 // A model trained with default options on more collaborative courses than
 // the dense limit (4,096) is trained sparse, written as a format-2 version,
 // loaded back from disk and served exactly: for real learner histories of

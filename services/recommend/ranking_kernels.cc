@@ -36,6 +36,16 @@ void DotEachInOrder(absl::Span<const float> a, absl::Span<const float* const> ro
   for (; r < rows.size(); ++r) out[r] = DotInOrder(a, rows[r]);
 }
 
+void DotEachAtInOrder(absl::Span<const float> a, absl::Span<const int> nonzero, absl::Span<const float* const> rows,
+                      float* out) {
+  for (size_t r = 0; r < rows.size(); ++r) {
+    const float* b = rows[r];
+    float s = 0;
+    for (const int i : nonzero) s += a[i] * b[i];
+    out[r] = s;
+  }
+}
+
 int PositionsAtLeast(absl::Span<const float> s, float t, int* out) {
   const int n = static_cast<int>(s.size());
   const float* const p = s.data();

@@ -22,6 +22,16 @@ float DotInOrder(absl::Span<const float> a, const float* b);
 // rows.size() floats.
 void DotEachInOrder(absl::Span<const float> a, absl::Span<const float* const> rows, float* out);
 
+// out[r] = DotInOrder(a, rows[r]) for an `a` that is zero outside the
+// ascending positions `nonzero`: the same additions in the same order, over
+// those positions only. A skipped term is an exact zero (finite rows), which
+// leaves a float sum unchanged; the results are bit for bit DotInOrder's,
+// except that a sum of exactly zero may carry the other sign (-0 == 0). For
+// an identity-basis model's learner vector (one coordinate per history
+// course): ~12 terms a candidate instead of the catalog's 3,000.
+void DotEachAtInOrder(absl::Span<const float> a, absl::Span<const int> nonzero, absl::Span<const float* const> rows,
+                      float* out);
+
 // Writes the positions i of s with s[i] >= t, ascending, to out[0..m) and
 // returns m: what the plain loop `out[m] = i; m += s[i] >= t;` keeps (a NaN
 // score is never kept; -0 and 0 compare equal), four scores per comparison

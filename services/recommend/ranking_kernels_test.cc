@@ -55,6 +55,40 @@ TEST(DotEachInOrder, EqualsThePlainLoopBitForBitForEveryRowCount) {
   }
 }
 
+// DotEachAtInOrder over the nonzero positions of a sparse `a` is the full
+// in-order dot product, bit for bit (a zero total up to its sign), whatever
+// the density; it fails if a position is skipped or the order changes.
+TEST(DotEachAtInOrder, EqualsTheFullDotOverEveryPositionBitForBit) {
+  std::mt19937 rng(11);
+  std::normal_distribution<float> g;
+  std::uniform_real_distribution<float> scale(-20.0f, 20.0f);
+  for (int dim : {0, 1, 7, 64, 3000}) {
+    for (int density : {0, 1, 5, 50, 100}) {  // percent of nonzero positions
+      std::vector<float> a(dim, 0.0f);
+      std::vector<int> nonzero;
+      for (int i = 0; i < dim; ++i) {
+        if (static_cast<int>(rng() % 100) < density) {
+          a[i] = g(rng) * std::exp2(scale(rng));
+          nonzero.push_back(i);
+        }
+      }
+      std::vector<std::vector<float>> rows(9, std::vector<float>(dim));
+      std::vector<const float*> ptrs;
+      for (auto& r : rows) {
+        for (float& x : r) x = g(rng) * std::exp2(scale(rng));
+        ptrs.push_back(r.data());
+      }
+      std::vector<float> got(rows.size(), 12345.0f);
+      DotEachAtInOrder(a, nonzero, ptrs, got.data());
+      for (size_t r = 0; r < rows.size(); ++r) {
+        const float want = PlainDot(a, rows[r]);
+        EXPECT_TRUE(SameBits(got[r], want) || (got[r] == 0.0f && want == 0.0f))
+            << "dim " << dim << " density " << density << " row " << r << ": " << got[r] << " vs " << want;
+      }
+    }
+  }
+}
+
 // An element of a ranking: many equal scores, ties broken by a unique id (a
 // strict total order, as Recommender's).
 struct Item {

@@ -681,17 +681,22 @@ absl::Status Recommender::Request::AddIndexCandidates() {
   const std::vector<models::Candidate>* candidates = &scanned;
   if (!served_cf_.empty()) {
     // A GRU blend: the top n of the served scores over the indexed rows
-    // (those with interactions), every row scored (ScoreAllServed).
-    scanned.clear();
-    for (int row = 0; row < model_.num_items(); ++row) {
-      if (model_.InteractionCount(row) > 0) scanned.push_back({row, served_cf_[row]});
-    }
-    auto better = [](const models::Candidate& a, const models::Candidate& b) {
-      return a.score > b.score || (a.score == b.score && a.row < b.row);
-    };
-    if (static_cast<int>(scanned.size()) > n) {
-      std::nth_element(scanned.begin(), scanned.begin() + n, scanned.end(), better);
-      scanned.resize(n);
+    // (those with interactions), every row scored (ScoreAllServed); by the
+    // exact scorer's selection where there is one (the same rows).
+    if (j_.exact != nullptr) {
+      j_.exact->TopOfRowScores(served_cf_, n, &scanned);
+    } else {
+      scanned.clear();
+      for (int row = 0; row < model_.num_items(); ++row) {
+        if (model_.InteractionCount(row) > 0) scanned.push_back({row, served_cf_[row]});
+      }
+      auto better = [](const models::Candidate& a, const models::Candidate& b) {
+        return a.score > b.score || (a.score == b.score && a.row < b.row);
+      };
+      if (static_cast<int>(scanned.size()) > n) {
+        std::nth_element(scanned.begin(), scanned.begin() + n, scanned.end(), better);
+        scanned.resize(n);
+      }
     }
   } else if (j_.exact != nullptr) {
     // Unordered: the pool's ranking (RankDiverse) is a total order, so the
@@ -848,7 +853,18 @@ void Recommender::Request::ComputeFeatures() {
       of.push_back(&c);
     }
     dots.resize(vectors.size());
-    DotEachInOrder(learner_, vectors, dots.data());
+    if (model_.identity_query()) {
+      // One coordinate per history course: the sums over those only
+      // (DotEachAtInOrder, the same floats), not over every course.
+      thread_local std::vector<int> nonzero;
+      nonzero.clear();
+      for (size_t d = 0; d < learner_.size(); ++d) {
+        if (learner_[d] != 0.0f) nonzero.push_back(static_cast<int>(d));
+      }
+      DotEachAtInOrder(learner_, nonzero, vectors, dots.data());
+    } else {
+      DotEachInOrder(learner_, vectors, dots.data());
+    }
     for (size_t i = 0; i < of.size(); ++i) {
       of[i]->cf = dots[i];
       of[i]->has_cf = true;
