@@ -1,9 +1,12 @@
 #include "models/sequence_model.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstring>
+#include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -599,6 +602,46 @@ TEST(SequenceModel, DecodedModelAnswersRepeatedHistoriesFromItsStateCacheExactly
   const SequenceModel copy = *d;
   EXPECT_EQ(*copy.Score({"c3", "c2", "c1"}), *m->Score({"c3", "c2", "c1"}));
   EXPECT_EQ(d->state_cache_stats().hits, 4);
+}
+
+// Many threads scoring through one small cache at once (hits, misses,
+// promotions from the older generation and generation turns racing): every
+// answer is still the trained model's.
+TEST(SequenceModel, StateCacheIsExactUnderConcurrentScoring) {
+  SequenceModelOptions o = Small();
+  o.max_len = 3;
+  auto m = SequenceModel::Create(Chain(80, 12), o);
+  ASSERT_TRUE(m.ok()) << m.status();
+  ASSERT_TRUE(m->TrainEpoch().ok());
+  auto d = SequenceModel::Decode(m->Encode());
+  ASSERT_TRUE(d.ok()) << d.status();
+  d->set_state_cache_bytes(2 * 16 * 4 * (4 * (24 + 3) + 96));  // 4 states a generation and shard
+  std::vector<std::vector<std::string>> windows;
+  for (int a = 0; a < 12; ++a) {
+    for (int b = 0; b < 12; ++b) {
+      if (a != b) windows.push_back({absl::StrCat("c", a), absl::StrCat("c", b)});
+    }
+  }
+  std::vector<std::vector<float>> want;
+  for (const auto& w : windows) want.push_back(*m->Score(w));
+  std::atomic<int> wrong{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&, t] {
+      std::mt19937 rng(t);
+      for (int i = 0; i < 3000; ++i) {
+        // Mostly a few popular windows (hits), sometimes any (misses).
+        const size_t w = rng() % 4 != 0 ? rng() % 8 : rng() % windows.size();
+        auto got = d->Score(windows[w]);
+        if (!got.ok() || *got != want[w]) ++wrong;
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(wrong.load(), 0);
+  const SequenceModel::StateCacheStats stats = d->state_cache_stats();
+  EXPECT_EQ(stats.hits + stats.misses, 8 * 3000);
+  EXPECT_GT(stats.hits, stats.misses);
 }
 
 // The cache is bounded: with room for a few states per shard, far more
