@@ -22,6 +22,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "models/model_bundle.h"
+#include "models/sequence_model.h"
 #include "services/auth/auth_flags.h"
 #include "services/auth/client_token.h"
 #include "services/auth/outgoing_token.h"
@@ -62,6 +63,17 @@ ABSL_FLAG(int, shutdown_drain_ms, 0,
           "on SIGTERM, report not ready (GET /ready 503, health NOT_SERVING) and keep answering for this long "
           "before closing the port, so a load balancer moves new connections away first (ops/cluster.sh: 1000)");
 ABSL_FLAG(int, ivf_nprobe, 0, "IVF lists probed per query for large models; 0 = calibrated at load time");
+
+namespace {
+
+// The serving model's GRU state-cache counts (zero without a model or a GRU).
+lifelong::models::SequenceModel::StateCacheStats GruStateCacheStats(lifelong::recommend::RecommendServer* rs) {
+  lifelong::recommend::ModelPtr model = rs->models().Current();
+  if (model == nullptr || model->sequence_model() == nullptr) return {};
+  return model->sequence_model()->state_cache_stats();
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   lifelong::BlockTerminationSignals();
@@ -193,6 +205,31 @@ int main(int argc, char** argv) {
          "FAISS calls made by the batch worker.",
          {},
          [rs] { return double(rs->batcher().stats().batches); }},
+        // The learner-history cache (0 with --history_cache_learners=0) and
+        // the serving GRU's state cache (per model version: starts again at 0
+        // when a version is loaded; 0 for a version without a GRU).
+        {MetricType::kCounter,
+         "lifelong_recommend_cache_hits_total",
+         "Lookups answered from a cache, by cache (learner_history: histories fed by the record "
+         "service's change feed; gru_state: the serving GRU's final states, per model version).",
+         {{"cache", "learner_history"}},
+         [rs] { return rs->history_cache() != nullptr ? double(rs->history_cache()->stats().hits) : 0.0; }},
+        {MetricType::kCounter,
+         "lifelong_recommend_cache_misses_total",
+         "Lookups a cache could not answer, by cache (see lifelong_recommend_cache_hits_total).",
+         {{"cache", "learner_history"}},
+         [rs] { return rs->history_cache() != nullptr ? double(rs->history_cache()->stats().misses) : 0.0; }},
+        {MetricType::kCounter,
+         "lifelong_recommend_cache_hits_total",
+         "Lookups answered from a cache, by cache (learner_history: histories fed by the record "
+         "service's change feed; gru_state: the serving GRU's final states, per model version).",
+         {{"cache", "gru_state"}},
+         [rs] { return double(GruStateCacheStats(rs).hits); }},
+        {MetricType::kCounter,
+         "lifelong_recommend_cache_misses_total",
+         "Lookups a cache could not answer, by cache (see lifelong_recommend_cache_hits_total).",
+         {{"cache", "gru_state"}},
+         [rs] { return double(GruStateCacheStats(rs).misses); }},
     });
   }
   if (!observed.ok()) {

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <fstream>
 #include <map>
 #include <set>
@@ -338,6 +339,19 @@ TEST_F(EndToEnd, OperatorFlowNewVersionRollbackAndMetrics) {
   std::string rec = HttpGet((*metrics_)["recommend"], "/metrics");
   EXPECT_NE(rec.find("lifelong_grpc_requests_total"), std::string::npos) << rec.substr(0, 300);
   EXPECT_NE(rec.find("Recommend"), std::string::npos);
+  // The learner-history cache counted this suite's learner requests; the
+  // GRU's state cache is exported too (0 without a GRU).
+  auto counter = [&rec](const std::string& series) -> double {
+    const size_t at = rec.find("\n" + series + " ");
+    if (at == std::string::npos) return -1;
+    return std::strtod(rec.c_str() + at + series.size() + 2, nullptr);
+  };
+  EXPECT_GT(counter("lifelong_recommend_cache_hits_total{cache=\"learner_history\"}") +
+                counter("lifelong_recommend_cache_misses_total{cache=\"learner_history\"}"),
+            0)
+      << rec;
+  EXPECT_GE(counter("lifelong_recommend_cache_hits_total{cache=\"gru_state\"}"), 0) << rec;
+  EXPECT_GE(counter("lifelong_recommend_cache_misses_total{cache=\"gru_state\"}"), 0) << rec;
   std::string records = HttpGet((*metrics_)["records"], "/metrics");
   EXPECT_NE(records.find("ListStatements"), std::string::npos);
 }
