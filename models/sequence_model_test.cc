@@ -4,6 +4,7 @@
 #include <atomic>
 #include <cmath>
 #include <cstring>
+#include <optional>
 #include <random>
 #include <string>
 #include <thread>
@@ -604,10 +605,11 @@ TEST(SequenceModel, DecodedModelAnswersRepeatedHistoriesFromItsStateCacheExactly
   EXPECT_EQ(d->state_cache_stats().hits, 4);
 }
 
-// Many threads scoring through one small cache at once (hits, misses,
-// promotions from the older generation and generation turns racing): every
-// answer is still the trained model's.
-TEST(SequenceModel, StateCacheIsExactUnderConcurrentScoring) {
+// A model trained one epoch on Chain(80, 12) (Small(), max_len 3) and its
+// decoded copy, whose state cache holds `states` per generation and shard
+// (set_state_cache_bytes with StateCache's estimate at hidden 24).
+void TrainWithSmallStateCache(int states, std::optional<SequenceModel>* trained,
+                              std::optional<SequenceModel>* decoded) {
   SequenceModelOptions o = Small();
   o.max_len = 3;
   auto m = SequenceModel::Create(Chain(80, 12), o);
@@ -615,7 +617,17 @@ TEST(SequenceModel, StateCacheIsExactUnderConcurrentScoring) {
   ASSERT_TRUE(m->TrainEpoch().ok());
   auto d = SequenceModel::Decode(m->Encode());
   ASSERT_TRUE(d.ok()) << d.status();
-  d->set_state_cache_bytes(2 * 16 * 4 * (4 * (24 + 3) + 96));  // 4 states a generation and shard
+  d->set_state_cache_bytes(2 * 16 * states * (4 * (o.hidden + o.max_len) + 96));
+  trained->emplace(*std::move(m));
+  decoded->emplace(*std::move(d));
+}
+
+// Many threads scoring through one small cache at once (hits, misses,
+// promotions from the older generation and generation turns racing): every
+// answer is still the trained model's.
+TEST(SequenceModel, StateCacheIsExactUnderConcurrentScoring) {
+  std::optional<SequenceModel> m, d;
+  ASSERT_NO_FATAL_FAILURE(TrainWithSmallStateCache(4, &m, &d));
   std::vector<std::vector<std::string>> windows;
   for (int a = 0; a < 12; ++a) {
     for (int b = 0; b < 12; ++b) {
@@ -648,15 +660,9 @@ TEST(SequenceModel, StateCacheIsExactUnderConcurrentScoring) {
 // distinct histories are all scored exactly (states are dropped, never
 // mixed up), and one asked for again at once is still found.
 TEST(SequenceModel, StateCacheStaysBoundedAndExact) {
-  SequenceModelOptions o = Small();
-  o.max_len = 3;
-  auto m = SequenceModel::Create(Chain(80, 12), o);
-  ASSERT_TRUE(m.ok()) << m.status();
-  ASSERT_TRUE(m->TrainEpoch().ok());
-  auto d = SequenceModel::Decode(m->Encode());
-  ASSERT_TRUE(d.ok()) << d.status();
+  std::optional<SequenceModel> m, d;
   // Two states per generation and shard: at most 64 states (16 shards).
-  d->set_state_cache_bytes(2 * 16 * 2 * (4 * (24 + 3) + 96));
+  ASSERT_NO_FATAL_FAILURE(TrainWithSmallStateCache(2, &m, &d));
   // 12 courses, ordered triples: 1,320 distinct windows, far more than fit.
   std::vector<std::vector<std::string>> windows;
   for (int a = 0; a < 12; ++a) {
