@@ -86,9 +86,11 @@ if [ -n "${PROFILE:-}" ]; then
     >/dev/null 2>&1 &
   PERF=$!
 fi
-/usr/bin/time -f "%U %S" -o "$WORK/client_time" \
-  "${BENCH[@]}" --target="127.0.0.1:$(cat "$WORK/port")" --skip=query,single | tee "$WORK/server.txt" |
+"${BENCH[@]}" --target="127.0.0.1:$(cat "$WORK/port")" --skip=query,single | tee "$WORK/server.txt" |
   grep -E "^record batch"
+# The client's CPU during the phase (bench_records' own "  client:" line; not
+# the whole process, whose generation of the statements comes before it).
+CLIENT=$(awk '/^  client: / {print $2, $4}' "$WORK/server.txt")
 AFTER=$(server_figures)
 if [ -n "$PERF" ]; then
   wait "$PERF" || true
@@ -99,11 +101,11 @@ fi
 # The phase runs for SECONDS_EACH after the bench's settling pause: busy
 # shares and cores are over the phase's seconds; CPU per statement over the
 # statements the server wrote.
-python3 - "$SECONDS_EACH" "$(getconf CLK_TCK)" "$BEFORE" "$AFTER" "$(cat "$WORK/client_time")" <<'EOF'
+python3 - "$SECONDS_EACH" "$(getconf CLK_TCK)" "$BEFORE" "$AFTER" "${CLIENT:-nan nan}" <<'EOF'
 import sys
 secs, tck = float(sys.argv[1]), float(sys.argv[2])
 b, a = [list(map(float, x.split())) for x in sys.argv[3:5]]
-client = sum(map(float, sys.argv[5].split()))
+client_cores, client_us = map(float, sys.argv[5].split())
 busy, written, write, groups = a[0] - b[0], a[1] - b[1], a[2] - b[2], a[3] - b[3]
 wal, memtable, cpu = a[4] - b[4], a[5] - b[5], (a[6] - b[6]) / tck
 # Build and write overlap with build ahead (the sum may pass 100%): the write
@@ -112,8 +114,8 @@ committer = 'not exported' if busy != busy else (
     f'busy {100 * busy / secs:.0f}% of the phase (building {100 * (busy - write) / secs:.0f}%, '
     f'RocksDB\'s write {100 * write / secs:.0f}%), {groups:.0f} groups of {written / max(1, groups):.0f} statements')
 print(f"  server: {cpu / secs:.2f} cores, {1e6 * cpu / max(1, written):.1f} us of CPU per statement; "
-      f"group committer {committer}; client {client / secs:.2f} cores "
-      f"({1e6 * client / max(1, written):.1f} us per statement)")
+      f"group committer {committer}; client {client_cores:.2f} cores during the phase "
+      f"({client_us:.1f} us per statement)")
 # RocksDB's own split of the server's Writes (its perf context; absent from
 # builds before the metric, then 0).
 if wal + memtable > 0:

@@ -598,6 +598,7 @@ int Main() {
     std::printf("record batch of 100: skipped\n");
   } else {
     quiesce("batch");
+    const double client_cpu0 = ProcessCpuSeconds();
     batch = bench::RunClosedLoop<v1::RecordStatementsResponse>(
         "record batch of 100 (durable)", std::max(1, conc / 4), seconds,
         [&](grpc::ClientContext* ctx, int64_t, grpc::CompletionQueue* cq) {
@@ -606,6 +607,12 @@ int Main() {
           return stub->AsyncRecordStatements(ctx, req, cq);
         });
     bench::PrintResult(batch, 100);
+    // This process's CPU during the phase only (not the pool's generation
+    // before it); without --target it includes the in-process server's.
+    const double client_cpu = ProcessCpuSeconds() - client_cpu0;
+    std::printf("  %s: %.2f cores, %.1f us of CPU per statement\n", store ? "client and server" : "client",
+                client_cpu / std::max(1e-9, batch.seconds),
+                1e6 * client_cpu / std::max<double>(1, 100.0 * (batch.calls - batch.errors)));
   }
 
   // The same batches straight into the store (no gRPC), parsing included:
