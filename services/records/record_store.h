@@ -369,7 +369,8 @@ class RecordStore {
   PurgeStatus GetPurgeStatus() const;
   // Blocks until every erasure completed before the call (with `through`:
   // the first `through` purge requests, a PurgeRequests() result) is purged
-  // from the store's files (OK), the purge attempt that covered them failed
+  // from the store's files and its pending record (kMetaPurgePending) saved
+  // without them (OK), the purge attempt that covered them failed
   // (its error; the purge is tried again later), or `deadline` passes
   // (DEADLINE_EXCEEDED; the purge goes on). UNAVAILABLE once the store is
   // closing (the purge resumes at the next Open).

@@ -280,7 +280,6 @@ void RecordStore::PurgeLoop() {
     }
     if (purged.ok()) {
       purge_running_.clear();
-      purge_done_ = taken;
       ++purges_completed_;
       purge_last_error_.clear();
       // The record shrinks to what waits (a synced write: not under purge_mu_).
@@ -288,6 +287,8 @@ void RecordStore::PurgeLoop() {
       absl::Status saved = SavePendingPurge();
       purge_mu_.Lock();
       if (!saved.ok()) LogError("erase_purge_save_failed", {{"error", std::string(saved.message())}});
+      // Done once its record is saved too: WaitForPurge returns after it.
+      purge_done_ = taken;
       retry_at = absl::InfinitePast();
     } else {
       // Kept (still in kMetaPurgePending): tried again after the delay, or
