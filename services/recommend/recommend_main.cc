@@ -150,6 +150,12 @@ int main(int argc, char** argv) {
   using metrics::MetricType;
   lifelong::recommend::RecommendServer* rs = server->get();
   absl::Status observed = metrics::RegisterProcessMetrics(&metrics::DefaultRegistry());
+  // One help text per name, shared by its series.
+  static constexpr char kCacheHitsHelp[] =
+      "Lookups answered from a cache, by cache (learner_history: histories fed by the record service's change "
+      "feed; gru_state: the serving GRU's final states, per model version).";
+  static constexpr char kCacheMissesHelp[] =
+      "Lookups a cache could not answer, by cache (see lifelong_recommend_cache_hits_total).";
   if (observed.ok()) {
     observed = metrics::DefaultRegistry().AddCallbacks({
         {MetricType::kGauge,
@@ -210,24 +216,22 @@ int main(int argc, char** argv) {
         // when a version is loaded; 0 for a version without a GRU).
         {MetricType::kCounter,
          "lifelong_recommend_cache_hits_total",
-         "Lookups answered from a cache, by cache (learner_history: histories fed by the record "
-         "service's change feed; gru_state: the serving GRU's final states, per model version).",
+         kCacheHitsHelp,
          {{"cache", "learner_history"}},
          [rs] { return rs->history_cache() != nullptr ? double(rs->history_cache()->stats().hits) : 0.0; }},
         {MetricType::kCounter,
          "lifelong_recommend_cache_misses_total",
-         "Lookups a cache could not answer, by cache (see lifelong_recommend_cache_hits_total).",
+         kCacheMissesHelp,
          {{"cache", "learner_history"}},
          [rs] { return rs->history_cache() != nullptr ? double(rs->history_cache()->stats().misses) : 0.0; }},
         {MetricType::kCounter,
          "lifelong_recommend_cache_hits_total",
-         "Lookups answered from a cache, by cache (learner_history: histories fed by the record "
-         "service's change feed; gru_state: the serving GRU's final states, per model version).",
+         kCacheHitsHelp,
          {{"cache", "gru_state"}},
          [rs] { return double(GruStateCacheStats(rs).hits); }},
         {MetricType::kCounter,
          "lifelong_recommend_cache_misses_total",
-         "Lookups a cache could not answer, by cache (see lifelong_recommend_cache_hits_total).",
+         kCacheMissesHelp,
          {{"cache", "gru_state"}},
          [rs] { return double(GruStateCacheStats(rs).misses); }},
     });
