@@ -13,6 +13,7 @@ PACKAGES=(
   python3 openssl
   libnss3-tools  # certutil: the TLS browser tests make chromium trust the development CA (ops/test_web.sh)
   clang-format  # the style of .clang-format
+  shellcheck  # every tracked shell script passes shellcheck -x (ops/test.sh)
   # Fuzz tests (tests/fuzz): clang with libFuzzer and the sanitizer runtimes,
   # and llvm-symbolizer for readable crash stacks.
   clang libclang-rt-dev llvm

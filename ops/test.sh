@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Runs every test: the BUILD-file check (ops/sort_build_deps.py --check, one test case),
-# the C++ format check (clang-format --dry-run -Werror, one test case),
+# the C++ format check (clang-format --dry-run -Werror, one test case), the shell-script
+# check (shellcheck -x over every tracked script, one test case),
 # `bazel test //...` and the browser tests (ops/test_web.sh, plain and WEB_TEST_TLS=1), then
 # prints per-test-case totals and a closing line "N passed, N failed" computed from
 # the test results.
 # Installs missing Debian packages first (ops/bootstrap.sh).
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || { echo "0 passed, 1 failed"; exit 1; }
 
 ops/bootstrap.sh || { echo "bootstrap failed"; echo "0 passed, 1 failed"; exit 1; }
 
@@ -34,8 +35,25 @@ if [ -z "$unformatted" ] && command -v clang-format >/dev/null; then
 else
   lint_failed=$((lint_failed + 1))
   echo "  clang-format --dry-run -Werror                              FAILED   0 passed, 1 failed"
-  printf '    not formatted: %s\n' $unformatted | head -20
+  printf '%s\n' "$unformatted" | sed 's/^/    not formatted: /' | head -20
   echo "  (clang-format -i FILE formats one)"
+fi
+
+# Shell scripts pass shellcheck (-x: with what they source): one test case over every
+# tracked script (*.sh, .ci/run, and files whose first line runs bash or sh).
+echo "test: shell scripts pass shellcheck -x"
+scripts=$( (git ls-files '*.sh' .ci/run; git ls-files | grep -v '/node_modules/' |
+  while read -r f; do [ -f "$f" ] && head -c 64 "$f" 2>/dev/null | head -n 1 | grep -Eq '^#!(/usr/bin/env |/bin/)(ba)?sh' &&
+    echo "$f"; done) | sort -u)
+if command -v shellcheck >/dev/null && failing=$(printf '%s\n' "$scripts" |
+  while read -r f; do shellcheck -x "$f" >/dev/null 2>&1 || echo "$f"; done) && [ -z "$failing" ]; then
+  lint_passed=$((lint_passed + 1))
+  echo "  shellcheck -x ($(printf '%s\n' "$scripts" | wc -l) scripts)                                PASSED   1 passed, 0 failed"
+else
+  lint_failed=$((lint_failed + 1))
+  echo "  shellcheck -x                                               FAILED   0 passed, 1 failed"
+  printf '%s\n' "${failing:-shellcheck not installed}" | sed 's/^/    fails: /' | head -20
+  echo "  (shellcheck -x FILE shows why)"
 fi
 
 log=$(mktemp)

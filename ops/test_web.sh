@@ -79,7 +79,8 @@ export STACK_AUTH=1 STACK_TRAIN_FLAGS="--tune=false"
 # signing key, its JWKS given to every service (--auth_oidc_*), the private key to the tests.
 OIDC_DIR="$VAR_DIR/oidc"
 mkdir -p "$OIDC_DIR" && chmod 700 "$OIDC_DIR"
-export WEB_OIDC_KEY="$OIDC_DIR/idp.key" WEB_OIDC_KID="test-idp-$(date +%s)"
+WEB_OIDC_KID="test-idp-$(date +%s)"
+export WEB_OIDC_KEY="$OIDC_DIR/idp.key" WEB_OIDC_KID
 export WEB_OIDC_ISSUER="https://id.dongcheng.gov.cn" WEB_OIDC_AUDIENCE="lifelong-app"
 if ! node -e '
   const crypto = require("node:crypto"), fs = require("node:fs");

@@ -45,6 +45,8 @@ echo "conformance: xAPI $VERSION suite against $ENDPOINT"
 (cd "$SUITE" && NODE_OPTIONS="--require $ROOT/ops/xapi/node_no_keepalive.js" \
   node bin/console_runner.js -e "$ENDPOINT" -a -u "${BASIC%%:*}" -p "${BASIC#*:}" \
   -x "$VERSION" >"$WORK/suite.out" 2>&1) || true
+# The newest of the suite's own logs (names it chose: no odd characters).
+# shellcheck disable=SC2012
 LOG=$(ls -t "$SUITE"/logs/*.log | head -1)
 python3 - "$LOG" <<'PY'
 import json, sys

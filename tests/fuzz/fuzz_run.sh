@@ -77,6 +77,7 @@ rm -rf "$build"
 mkdir -p "$build/obj" "$build/gen" "$work/corpus" "$artifacts"
 
 # ---- Build ------------------------------------------------------------------
+# shellcheck disable=SC2054  # the commas belong to -fsanitize's lists
 flags=(-std=c++17 -O1 -gline-tables-only -fno-omit-frame-pointer
        -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined
        -I. -I"$build/gen")
