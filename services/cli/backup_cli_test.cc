@@ -269,13 +269,16 @@ TEST(BackupCli, ScheduledBackupsKeepTheNewestNAndExportMetrics) {
     argv.insert(argv.end(), extra.begin(), extra.end());
     return Subprocess::Start(argv, log);
   };
-  for (const char* bad : {"--backup_keep=0", "--backup_interval=-1s"}) {
+  for (const auto& [bad, event] :
+       std::vector<std::pair<const char*, const char*>>{{"--backup_keep=0", "backup_config"},
+                                                        {"--backup_interval=-1s", "backup_config"},
+                                                        {"--stream_stall_timeout_seconds=0", "stream_config"}}) {
     auto p = start({bad});
     ASSERT_TRUE(p.ok());
     absl::StatusOr<int> status = p->Wait(std::chrono::seconds(30));
     ASSERT_TRUE(status.ok()) << bad << " did not stop the start";
     EXPECT_NE(*status, 0) << bad;
-    EXPECT_NE(ReadFile(log).find("backup_config"), std::string::npos) << ReadFile(log);
+    EXPECT_NE(ReadFile(log).find(event), std::string::npos) << ReadFile(log);
   }
   auto p = start({"--backup_interval=50ms", "--backup_keep=2"});
   ASSERT_TRUE(p.ok());
@@ -296,6 +299,7 @@ TEST(BackupCli, ScheduledBackupsKeepTheNewestNAndExportMetrics) {
   EXPECT_NE(metrics.find("lifelong_backups_total{outcome=\"ok\"}"), std::string::npos);
   EXPECT_EQ(metrics.find("lifelong_backup_age_seconds +Inf"), std::string::npos) << metrics;
   EXPECT_NE(metrics.find("lifelong_backup_last_success_timestamp 1"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("lifelong_grpc_streams_cancelled_total{reason=\"stalled\"} 0"), std::string::npos) << metrics;
   // A second server on the same backup directory does not start.
   {
     std::vector<std::string> argv = {RunfilePath("services/records/records_server"),

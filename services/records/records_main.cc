@@ -52,6 +52,10 @@ ABSL_FLAG(int, shutdown_grace_ms, 10000, "how long in-flight calls may run after
 ABSL_FLAG(int, max_pollers, 64,
           "gRPC sync-server threads kept waiting for calls; writes block on the group commit, so fewer "
           "than the concurrent callers makes gRPC start and stop a thread per call");
+ABSL_FLAG(int, stream_stall_timeout_seconds,
+          absl::ToInt64Seconds(lifelong::records::RecordsService::Options().stream_stall_timeout),
+          "an export stream whose client takes no message for this long (it stopped reading) is cancelled, so that "
+          "it cannot hold a handler thread and a store scan (1-3600)");
 ABSL_FLAG(bool, warm_cache, true, "read the learner index into the block cache in the background at start-up");
 ABSL_FLAG(std::string, metrics_host, "127.0.0.1", "address of the HTTP /metrics and /healthz endpoint");
 ABSL_FLAG(int, metrics_port, 9001, "port of the /metrics endpoint (0 picks a free port)");
@@ -210,6 +214,14 @@ int main(int argc, char** argv) {
     return 1;
   }
   o.service.authorizer = authorizer->get();
+  const int stall_seconds = absl::GetFlag(FLAGS_stream_stall_timeout_seconds);
+  if (stall_seconds < 1 || stall_seconds > 3600) {
+    lifelong::LogError(
+        "stream_config",
+        {{"error", absl::StrCat("--stream_stall_timeout_seconds: ", stall_seconds, " is outside 1-3600")}});
+    return 1;
+  }
+  o.service.stream_stall_timeout = absl::Seconds(stall_seconds);
   o.grpc.address = absl::StrCat(absl::GetFlag(FLAGS_host), ":", absl::GetFlag(FLAGS_port));
   o.grpc.max_pollers = absl::GetFlag(FLAGS_max_pollers);
   if (absl::Status flags = lifelong::ApplyServerFlags(&o.grpc); !flags.ok()) {

@@ -211,11 +211,15 @@ absl::Status RecordsServer::RegisterMetrics() {
   // The store's size and write/sync counts, sampled at each scrape.
   using metrics::MetricType;
   const RecordStore* stats_store = store_.get();
+  const RecordsService* stats_service = service_.get();
   // One help text for both phases of the committer's time (Prometheus wants
   // one per metric name).
   static constexpr char kCommitSecondsHelp[] =
       "Wall time the group committers spent on groups of statements: building a group's batch (while the group "
       "before is in RocksDB's write), and in RocksDB's write (one at a time: WAL, fsync, memtable).";
+  static constexpr char kStreamsCancelledHelp[] =
+      "Export streams the server cancelled while its Write waited: reason stalled, the client took no message for "
+      "--stream_stall_timeout_seconds; too_long, still waiting that long past the stream's limit.";
   static constexpr char kWritePartSecondsHelp[] =
       "Of the store's RocksDB Write time (lifelong_store_commit_seconds_total phase=write): its WAL "
       "(append and fdatasync) and its memtable inserts, by RocksDB's perf context.";
@@ -285,6 +289,16 @@ absl::Status RecordsServer::RegisterMetrics() {
        "Background purges of erased statements from the store's files since start, by outcome.",
        {{"service", "records"}, {"outcome", "failed"}},
        [stats_store] { return double(stats_store->GetPurgeStatus().failed); }},
+      {MetricType::kCounter,
+       "lifelong_grpc_streams_cancelled_total",
+       kStreamsCancelledHelp,
+       {{"reason", "stalled"}},
+       [stats_service] { return double(stats_service->stream_watchdog_stats().cancelled_stalled); }},
+      {MetricType::kCounter,
+       "lifelong_grpc_streams_cancelled_total",
+       kStreamsCancelledHelp,
+       {{"reason", "too_long"}},
+       [stats_service] { return double(stats_service->stream_watchdog_stats().cancelled_too_long); }},
   });
   if (observed.ok() && replicator_) {
     const replication::Replicator* rep = replicator_.get();

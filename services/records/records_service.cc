@@ -59,9 +59,13 @@ absl::StatusOr<ParsedStatement> ParseAt(const std::string& json, absl::string_vi
 // client cancels or goes away.
 template <typename Scan>
 absl::Status StreamStatements(grpc::ServerContext* ctx, grpc::ServerWriter<v1::Statement>* writer, bool with_json,
-                              absl::Duration max_duration, Scan scan) {
+                              absl::Duration max_duration, StreamWatchdog* watchdog, const char* method, Scan scan) {
   bool cancelled = false, too_long = false;
   const absl::Time end = absl::Now() + max_duration;
+  // Writes watched: a client that stops reading is cancelled (a Write that
+  // waits past the stall timeout, or past the end and a stall timeout), so
+  // that it cannot keep this thread, its in-flight slot and the scan.
+  std::unique_ptr<StreamWatchdog::Stream> watched = watchdog->Watch(ctx, method, end);
   int64_t sent = 0;
   v1::Statement out;
   std::function<bool(const StoredStatement&)> fn = [&](const StoredStatement& st) {
@@ -75,15 +79,21 @@ absl::Status StreamStatements(grpc::ServerContext* ctx, grpc::ServerWriter<v1::S
     }
     out.Clear();
     ToProto(st, &out, with_json);
-    return writer->Write(out);
+    return watched->Write(writer, out);
   };
   absl::Status s = scan(fn);
-  if (cancelled) return absl::CancelledError("export cancelled by the client");
-  if (too_long) {
+  const StreamWatchdog::Verdict verdict = watched->verdict();
+  if (verdict == StreamWatchdog::Verdict::kStalled) {
+    // The client sees CANCELLED; this status is for the access log and audit.
+    return absl::DeadlineExceededError(absl::StrCat("stream: cancelled, the client took no message for ",
+                                                    absl::FormatDuration(watchdog->stall_timeout())));
+  }
+  if (too_long || verdict == StreamWatchdog::Verdict::kTooLong) {
     return absl::DeadlineExceededError(absl::StrCat("stream: longer than the server's limit of ",
                                                     absl::FormatDuration(max_duration),
                                                     "; resume after the cursor of the last statement received"));
   }
+  if (cancelled) return absl::CancelledError("export cancelled by the client");
   return s;
 }
 
@@ -135,6 +145,9 @@ RecordsService::RecordsService(RecordStore* store, Options options) : store_(sto
   passes_ = std::make_unique<KioskPasses>(store_, options_.kiosk_passes);
   cards_ = std::make_unique<LearnerCards>(store_, options_.learner_cards);
   audit_ = std::make_unique<AuditLog>(store_, options_.audit);
+  watchdog_ = std::make_unique<StreamWatchdog>(options_.stream_stall_timeout > absl::ZeroDuration()
+                                                   ? options_.stream_stall_timeout
+                                                   : RecordsService::Options().stream_stall_timeout);
   store_->SetChangeListener([feed = feed_](const std::vector<std::string>& learners) { feed->Publish(learners); });
   RegisterMethods();
 }
@@ -774,8 +787,8 @@ grpc::Status RecordsService::ExportLearner(grpc::ServerContext* ctx, const v1::E
   return Run(ctx, "ExportLearner", true, [&](const auth::AccessGrant& g, std::string* learner) -> absl::Status {
     LL_ASSIGN_OR_RETURN(*learner, LearnerFrom(req->learner()));
     LL_RETURN_IF_ERROR(auth::CheckLearner(g, *learner, "learner"));
-    return StreamStatements(ctx, writer, /*with_json=*/true, options_.max_stream_duration,
-                            [&](const auto& fn) { return store_->ForEachOfLearner(*learner, fn); });
+    return StreamStatements(ctx, writer, /*with_json=*/true, options_.max_stream_duration, watchdog_.get(),
+                            "ExportLearner", [&](const auto& fn) { return store_->ForEachOfLearner(*learner, fn); });
   });
 }
 
@@ -857,6 +870,7 @@ grpc::Status RecordsService::ExportStatements(grpc::ServerContext* ctx, const v1
     LL_ASSIGN_OR_RETURN(RecordStore::ErasureEpoch epoch, store_->GetErasureEpoch());
     ctx->AddInitialMetadata(std::string(kErasureEpochHeader), absl::StrCat(epoch.epoch));
     return StreamStatements(ctx, writer, req->view() != v1::STATEMENT_VIEW_BASIC, options_.max_stream_duration,
+                            watchdog_.get(), "ExportStatements",
                             [&](const auto& fn) { return store_->ForEachAfter(after, req->limit(), fn); });
   });
 }

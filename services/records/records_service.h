@@ -16,6 +16,7 @@
 #include "proto/lifelong/v1/records.grpc.pb.h"
 #include "services/auth/authorizer.h"
 #include "services/common/raw_request.h"
+#include "services/common/stream_watchdog.h"
 #include "services/records/audit_log.h"
 #include "services/records/backups.h"
 #include "services/records/kiosk_passes.h"
@@ -99,6 +100,13 @@ class RecordsService final : public grpc::Service {
     // DEADLINE_EXCEEDED (clients resume from the last cursor). Unary calls
     // are bounded by their page and batch limits.
     absl::Duration max_stream_duration = absl::Minutes(30);
+    // An export stream whose client takes no message for this long (one
+    // Write held back by flow control: the client does not read) is
+    // cancelled, and so is one whose Write still waits this long past
+    // max_stream_duration (services/common/stream_watchdog.h): a client that
+    // stops reading cannot keep a handler thread, its in-flight slot and a
+    // store scan. records_server's --stream_stall_timeout_seconds. > 0.
+    absl::Duration stream_stall_timeout = absl::Seconds(30);
     // Kiosk passes: lifetime, per-kiosk guess limit (kiosk_passes.h).
     KioskPassOptions kiosk_passes;
     // Sampling of refusals and the per-address limit on calls without a
@@ -140,6 +148,9 @@ class RecordsService final : public grpc::Service {
   // down, so that the streams do not hold the shutdown for its grace period.
   void CloseChangeFeed() { feed_->Close(); }
   const LearnerChangeFeed& change_feed() const { return *feed_; }
+  // Export streams cancelled for a client that stopped reading, or for
+  // running past their limit while blocked (lifelong_grpc_streams_cancelled_total).
+  StreamWatchdog::Stats stream_watchdog_stats() const { return watchdog_->stats(); }
   AuditLog& audit_log() { return *audit_; }
   // RecordStatement and RecordStatements (wire) calls admitted whose write
   // is not finished yet.
@@ -250,6 +261,7 @@ class RecordsService final : public grpc::Service {
   RecordStore* store_;
   Options options_;
   std::shared_ptr<LearnerChangeFeed> feed_ = std::make_shared<LearnerChangeFeed>();
+  std::unique_ptr<StreamWatchdog> watchdog_;  // the export streams' (Options::stream_stall_timeout)
   std::unique_ptr<auth::Authorizer> trust_everyone_;
   auth::Authorizer* auth_;
 

@@ -763,6 +763,152 @@ TEST(RecordsServiceLimits, OversizedRequestsAndOverlongStreamsAreCut) {
   EXPECT_FALSE(last_cursor.empty());
 }
 
+// A server over a store of ~27 MB of one learner's statements (9 KB titles):
+// more than HTTP/2 flow control (without BDP probing) and the sockets
+// buffer, so that a client that stops reading an export holds the server's
+// Write.
+struct BigExportServer {
+  explicit BigExportServer(const std::string& name, RecordsService::Options o, int max_concurrent_calls = 0) {
+    store = FreshStore(name);
+    service = std::make_unique<RecordsService>(store.get(), std::move(o));
+    GrpcServerOptions options;
+    options.max_concurrent_calls = max_concurrent_calls;
+    server = std::move(*StartGrpcServer(options, {service.get()}));
+    address = "127.0.0.1:" + std::to_string(server->port());
+    std::string title;
+    for (int i = 0; i < 3000; ++i) title += "学";
+    auto stub = Stub(0);
+    for (int b = 0; b < 30; ++b) {
+      v1::RecordStatementsRequest r;
+      for (int i = 0; i < 100; ++i) {
+        r.add_statement_json(
+            MakeStatement({.id = TestUuid(b * 100 + i), .course = "c" + std::to_string(i), .title = title}));
+      }
+      grpc::ClientContext c;
+      v1::RecordStatementsResponse resp;
+      grpc::Status s = stub->RecordStatements(&c, r, &resp);
+      EXPECT_TRUE(s.ok()) << s.error_message();
+    }
+  }
+  // A stub on a connection of its own (`n` apart). A reader that stops
+  // reading keeps HTTP/2's initial window (no BDP probing: gRPC would
+  // otherwise grow the window, on loopback past the whole export).
+  std::unique_ptr<v1::LearningRecordService::Stub> Stub(int n, bool stops_reading = false) const {
+    grpc::ChannelArguments args;
+    args.SetInt("lifelong.test.connection", n);
+    if (stops_reading) args.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);
+    return v1::LearningRecordService::NewStub(
+        grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args));
+  }
+  std::unique_ptr<RecordStore> store;
+  std::unique_ptr<RecordsService> service;
+  std::unique_ptr<RunningGrpcServer> server;
+  std::string address;
+  static constexpr int kStatements = 3000;
+};
+
+// A client that opens an export and then reads nothing (flow control holds
+// the server's Write) kept the handler thread, its in-flight slot and the
+// store scan for as long as it kept its connection: four such clients
+// stopped a server of 4 handler threads for everyone, for good. A stream
+// whose Write waits longer than stream_stall_timeout is now cancelled; a
+// reader that pauses for less gets the whole export.
+TEST(RecordsServiceLimits, AnExportWhoseClientStopsReadingIsCancelled) {
+  RecordsService::Options o;
+  o.stream_stall_timeout = absl::Seconds(1);
+  BigExportServer big("svc_stalled_export", o, /*max_concurrent_calls=*/4);
+  auto honest = big.Stub(100);
+  struct Stalled {
+    std::unique_ptr<v1::LearningRecordService::Stub> stub;
+    grpc::ClientContext ctx;
+    std::unique_ptr<grpc::ClientReader<v1::Statement>> reader;
+  };
+  std::vector<std::unique_ptr<Stalled>> stalled;
+  for (int i = 0; i < 4; ++i) {
+    auto s = std::make_unique<Stalled>();
+    s->stub = big.Stub(1 + i, /*stops_reading=*/true);
+    v1::ExportLearnerRequest req;
+    req.set_learner("u1");
+    s->reader = s->stub->ExportLearner(&s->ctx, req);
+    v1::Statement first;
+    ASSERT_TRUE(s->reader->Read(&first)) << "stream " << i;  // then reads nothing
+    stalled.push_back(std::move(s));
+  }
+  // The honest client is served again once the stalled streams are cancelled
+  // (about a second; without the watchdog, never).
+  const absl::Time start = absl::Now();
+  grpc::Status last;
+  while (absl::Now() - start < absl::Seconds(20)) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(2));
+    v1::ListStatementsRequest req;
+    req.set_learner("u1");
+    req.set_page_size(1);
+    v1::ListStatementsResponse resp;
+    last = honest->ListStatements(&ctx, req, &resp);
+    if (last.ok()) break;
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  ASSERT_TRUE(last.ok()) << "an honest call still refused 20 s after four clients stopped reading: "
+                         << last.error_code() << " " << last.error_message();
+  // Every stalled stream is cancelled (the last ones may stall later than
+  // the first: under load each fills its window at its own pace)...
+  for (int i = 0; i < 200 && big.service->stream_watchdog_stats().cancelled_stalled < 4; ++i) {
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  EXPECT_EQ(big.service->stream_watchdog_stats().cancelled_stalled, 4);
+  // ...and none of their clients got the export as if complete.
+  for (auto& s : stalled) {
+    v1::Statement st;
+    int more = 0;
+    while (s->reader->Read(&st)) ++more;
+    EXPECT_LT(more + 1, BigExportServer::kStatements);
+    EXPECT_EQ(s->reader->Finish().error_code(), grpc::StatusCode::CANCELLED);
+  }
+
+  // A reader that pauses (0.4 s, under the stall timeout) gets all of it.
+  v1::ExportLearnerRequest req;
+  req.set_learner("u1");
+  grpc::ClientContext ctx;
+  auto reader = honest->ExportLearner(&ctx, req);
+  v1::Statement st;
+  int n = 0;
+  while (reader->Read(&st)) {
+    if (++n % 600 == 0) absl::SleepFor(absl::Milliseconds(400));
+  }
+  grpc::Status s = reader->Finish();
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(n, BigExportServer::kStatements);
+  EXPECT_EQ(big.service->stream_watchdog_stats().cancelled_stalled, 4);
+}
+
+// A reader so slow that the server's own check of the stream's limit (between
+// writes, every 1,024 statements) is far away is cancelled once a Write still
+// waits a stall timeout past the limit.
+TEST(RecordsServiceLimits, ASlowReaderPastTheStreamLimitIsCancelled) {
+  RecordsService::Options o;
+  o.max_stream_duration = absl::ZeroDuration();
+  o.stream_stall_timeout = absl::Seconds(1);
+  BigExportServer big("svc_slow_export", o);
+  auto stub = big.Stub(1, /*stops_reading=*/true);
+  v1::ExportLearnerRequest req;
+  req.set_learner("u1");
+  grpc::ClientContext ctx;
+  auto reader = stub->ExportLearner(&ctx, req);
+  v1::Statement st;
+  int n = 0;
+  const absl::Time start = absl::Now();
+  while (reader->Read(&st)) {  // 100 a second: 10 s to the 1,024th
+    ++n;
+    absl::SleepFor(absl::Milliseconds(10));
+    ASSERT_LT(absl::Now() - start, absl::Seconds(30)) << "not cancelled";
+  }
+  EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::CANCELLED);
+  EXPECT_LT(n, 1024);
+  EXPECT_EQ(big.service->stream_watchdog_stats().cancelled_too_long, 1);
+  EXPECT_EQ(big.service->stream_watchdog_stats().cancelled_stalled, 0);
+}
+
 // RecordStatement is answered by the thread that commits its write. A client
 // that cancels, or whose deadline passes, while its write is queued gets its
 // status at once; the write is still made and the call finished afterwards
