@@ -55,9 +55,14 @@ absl::StatusOr<std::unique_ptr<RunningGrpcServer>> StartGrpcServer(const GrpcSer
   builder.SetMaxReceiveMessageSize(options.max_receive_bytes);
   builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MIN_POLLERS, options.min_pollers);
   builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS, options.max_pollers);
-  if (options.max_concurrent_calls > 0) {
+  if (options.memory_quota_bytes < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("memory_quota_bytes: ", options.memory_quota_bytes, " is negative (0: no bound)"));
+  }
+  if (options.max_concurrent_calls > 0 || options.memory_quota_bytes > 0) {
     grpc::ResourceQuota quota("lifelong-server");
-    quota.SetMaxThreads(options.max_concurrent_calls + 1);
+    if (options.max_concurrent_calls > 0) quota.SetMaxThreads(options.max_concurrent_calls + 1);
+    if (options.memory_quota_bytes > 0) quota.Resize(static_cast<size_t>(options.memory_quota_bytes));
     builder.SetResourceQuota(quota);
   }
   SetOverloadRetryAfterMs(options.overload_retry_after_ms);

@@ -7,6 +7,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include <chrono>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -33,6 +34,15 @@ struct GrpcServerOptions {
   // thread keeps polling and refusing). Health checks (callback API) are not
   // counted. Must be at least max_pollers when set.
   int max_concurrent_calls = 0;
+  // Memory gRPC may hold for the server's connections and calls (its
+  // grpc::ResourceQuota; read buffers first of all); 0: no bound. Request
+  // bytes are read before any handler runs, so before authentication: an
+  // anonymous client opening many connections, each with a request short of
+  // its end (up to max_receive_bytes), held that much memory each, for as
+  // long as it liked. Past the bound gRPC shrinks its flow-control windows
+  // and closes connections to get memory back (docs/security.md "gRPC
+  // clients that send slowly").
+  int64_t memory_quota_bytes = 0;
   // The retry hint of overload refusals (process-wide, see overload.h).
   int overload_retry_after_ms = 50;
   // Fully qualified names of the hosted services (e.g.

@@ -9,6 +9,9 @@ ABSL_FLAG(int, max_concurrent_calls, lifelong::kDefaultMaxConcurrentCalls,
           "gRPC calls in progress admitted at once; more are refused at once with RESOURCE_EXHAUSTED and a "
           "retry hint (0: no limit, calls queue)");
 ABSL_FLAG(int, overload_retry_after_ms, 50, "retry hint (ms) of calls refused for overload");
+ABSL_FLAG(int, grpc_memory_quota_mb, lifelong::kDefaultGrpcMemoryQuotaMb,
+          "MiB of memory gRPC may hold for the server's connections and calls (request bytes are read before "
+          "authentication); past it gRPC shrinks its windows and closes connections (0: no bound)");
 ABSL_FLAG(bool, log_async, true,
           "queue log lines for a writer thread that writes them in batches (false: one write(2) per line on the "
           "logging thread)");
@@ -29,11 +32,16 @@ absl::Status ApplyServerFlags(GrpcServerOptions* options) {
   if (retry_ms < 1) {
     return absl::InvalidArgumentError(absl::StrCat("--overload_retry_after_ms: ", retry_ms, " is below 1"));
   }
+  const int quota_mb = absl::GetFlag(FLAGS_grpc_memory_quota_mb);
+  if (quota_mb < 0) {
+    return absl::InvalidArgumentError(absl::StrCat("--grpc_memory_quota_mb: ", quota_mb, " is negative (0: no bound)"));
+  }
   absl::StatusOr<LogConfig> log = LogConfigFromFlags();
   if (!log.ok()) return log.status();
   if (absl::Status s = ConfigureLogging(*log); !s.ok()) return s;
   options->max_concurrent_calls = limit == 0 ? 0 : std::max(limit, options->max_pollers);
   options->overload_retry_after_ms = retry_ms;
+  options->memory_quota_bytes = int64_t{quota_mb} << 20;
   return absl::OkStatus();
 }
 

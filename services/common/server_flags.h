@@ -8,6 +8,12 @@
 //                           latency grows with the queue (docs/benchmarks.md,
 //                           "Overload"), so 4x that knee.
 //   --overload_retry_after_ms  the retry hint of those refusals (default 50).
+//   --grpc_memory_quota_mb  memory gRPC may hold for connections and calls
+//                           (GrpcServerOptions::memory_quota_bytes; default
+//                           1024 MiB; 0: no bound): requests are read before
+//                           authentication, so without it anonymous clients
+//                           holding requests short of their end grew the
+//                           process without limit (docs/security.md).
 // and the process's logging (services/common/log.h, docs/observability.md):
 //   --log_async             log lines are queued and written in batches by a
 //                           writer thread (default true); false: one write(2)
@@ -30,6 +36,7 @@
 
 ABSL_DECLARE_FLAG(int, max_concurrent_calls);
 ABSL_DECLARE_FLAG(int, overload_retry_after_ms);
+ABSL_DECLARE_FLAG(int, grpc_memory_quota_mb);
 ABSL_DECLARE_FLAG(bool, log_async);
 ABSL_DECLARE_FLAG(int, log_queue_kib);
 ABSL_DECLARE_FLAG(int, access_log_sample);
@@ -38,6 +45,8 @@ ABSL_DECLARE_FLAG(double, access_log_slow_ms);
 namespace lifelong {
 
 inline constexpr int kDefaultMaxConcurrentCalls = 256;
+// 64 records requests of the largest size (16 MiB), and room for the rest.
+inline constexpr int kDefaultGrpcMemoryQuotaMb = 1024;
 
 // Copies the flags into `options`; call after setting options->max_pollers.
 // A limit below max_pollers is raised to it (gRPC needs a thread per

@@ -17,6 +17,22 @@ TEST(ServerFlags, DefaultsApplyTheMeasuredLimit) {
   ASSERT_TRUE(ApplyServerFlags(&options).ok());
   EXPECT_EQ(options.max_concurrent_calls, kDefaultMaxConcurrentCalls);
   EXPECT_EQ(options.overload_retry_after_ms, 50);
+  EXPECT_EQ(options.memory_quota_bytes, int64_t{kDefaultGrpcMemoryQuotaMb} << 20);
+}
+
+TEST(ServerFlags, MemoryQuotaInMibZeroMeansNoBoundNegativeIsRefused) {
+  GrpcServerOptions options;
+  absl::SetFlag(&FLAGS_grpc_memory_quota_mb, 64);
+  ASSERT_TRUE(ApplyServerFlags(&options).ok());
+  EXPECT_EQ(options.memory_quota_bytes, int64_t{64} << 20);
+  absl::SetFlag(&FLAGS_grpc_memory_quota_mb, 0);
+  ASSERT_TRUE(ApplyServerFlags(&options).ok());
+  EXPECT_EQ(options.memory_quota_bytes, 0);
+  absl::SetFlag(&FLAGS_grpc_memory_quota_mb, -1);
+  absl::Status s = ApplyServerFlags(&options);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("--grpc_memory_quota_mb"), absl::string_view::npos);
+  absl::SetFlag(&FLAGS_grpc_memory_quota_mb, kDefaultGrpcMemoryQuotaMb);
 }
 
 TEST(ServerFlags, LimitBelowPollersIsRaisedAndZeroMeansNoLimit) {

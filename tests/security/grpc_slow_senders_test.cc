@@ -1,0 +1,279 @@
+// Anonymous clients that send gRPC requests slowly, against a real
+// records_server process with authentication on. gRPC reads a request's
+// bytes before any handler runs, so before the caller is authenticated: a
+// client that opens many connections and on each sends most of a large
+// request (the record service accepts 16 MiB), then holds, made gRPC keep
+// all of it in memory for as long as it liked (the process grew by ~1 GB per
+// 64 connections; enough of them, and the kernel kills it). With
+// --grpc_memory_quota_mb gRPC bounds what it holds: past the quota it shrinks
+// its flow-control windows and closes connections, and honest callers are
+// still answered (docs/security.md "gRPC clients that send slowly").
+#include <arpa/inet.h>
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <fstream>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "proto/lifelong/v1/records.grpc.pb.h"
+#include "services/auth/token.h"
+#include "tests/testing/subprocess.h"
+
+namespace lifelong {
+namespace {
+
+using testing::FreshTempDir;
+using testing::ReadFile;
+using testing::RunfilePath;
+using testing::Subprocess;
+
+constexpr char kKey[] = "security-suite-key-0123456789abcdefghijkl";
+
+// One connection of the attack, over raw HTTP/2: the preface, SETTINGS, the
+// HEADERS of a gRPC call to `path` (no credentials), then DATA frames of a
+// message whose prefix claims `claim` bytes, `send` of them, within the
+// windows the server grants; then it holds the connection open.
+class SlowSender {
+ public:
+  SlowSender(int port, const std::string& path, uint32_t claim, int64_t send) {
+    fd_ = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<uint16_t>(port));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd_ < 0 || connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) {
+      closed_ = true;
+      return;
+    }
+    Send(std::string("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n") + Frame(4, 0, 0, ""));
+    reader_ = std::thread([this] { Read(); });
+    std::string headers = Literal(":method", "POST") + Literal(":scheme", "http") + Literal(":path", path) +
+                          Literal(":authority", "records") + Literal("content-type", "application/grpc") +
+                          Literal("te", "trailers");
+    Send(Frame(1, 4, 1, headers));  // END_HEADERS, stream 1
+    std::string data(5, '\0');
+    data[1] = static_cast<char>(claim >> 24);
+    data[2] = static_cast<char>(claim >> 16);
+    data[3] = static_cast<char>(claim >> 8);
+    data[4] = static_cast<char>(claim);
+    data.resize(static_cast<size_t>(send), '\n');
+    size_t off = 0;
+    while (off < data.size()) {
+      std::unique_lock<std::mutex> lock(mu_);
+      if (!cv_.wait_for(lock, std::chrono::seconds(3),
+                        [&] { return closed_ || (window_ > 0 && stream_window_ > 0); })) {
+        break;  // no window granted: hold what was sent
+      }
+      if (closed_) break;
+      const size_t n = std::min<size_t>(
+          {16384, static_cast<size_t>(window_), static_cast<size_t>(stream_window_), data.size() - off});
+      window_ -= static_cast<int64_t>(n);
+      stream_window_ -= static_cast<int64_t>(n);
+      lock.unlock();
+      Send(Frame(0, 0, 1, data.substr(off, n)));
+      off += n;
+    }
+    sent_ = static_cast<int64_t>(off);
+  }
+  ~SlowSender() {
+    if (fd_ >= 0) shutdown(fd_, SHUT_RDWR);
+    if (reader_.joinable()) reader_.join();
+    if (fd_ >= 0) close(fd_);
+  }
+  int64_t sent() const { return sent_; }
+  bool closed() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return closed_;
+  }
+
+ private:
+  static std::string Frame(int type, int flags, uint32_t stream, const std::string& payload) {
+    std::string f;
+    const uint32_t n = static_cast<uint32_t>(payload.size());
+    f += static_cast<char>(n >> 16);
+    f += static_cast<char>(n >> 8);
+    f += static_cast<char>(n);
+    f += static_cast<char>(type);
+    f += static_cast<char>(flags);
+    for (int shift : {24, 16, 8, 0}) f += static_cast<char>(stream >> shift);
+    return f + payload;
+  }
+  // HPACK "literal header field without indexing", new name, no Huffman.
+  static std::string Literal(const std::string& name, const std::string& value) {
+    return std::string(1, '\0') + static_cast<char>(name.size()) + name + static_cast<char>(value.size()) + value;
+  }
+  void Send(const std::string& bytes) {
+    std::lock_guard<std::mutex> lock(send_mu_);
+    size_t off = 0;
+    while (off < bytes.size()) {
+      const ssize_t n = ::send(fd_, bytes.data() + off, bytes.size() - off, MSG_NOSIGNAL);
+      if (n <= 0) return;
+      off += static_cast<size_t>(n);
+    }
+  }
+  static uint32_t Be32(const std::string& s, size_t at) {
+    return (uint32_t(uint8_t(s[at])) << 24) | (uint32_t(uint8_t(s[at + 1])) << 16) |
+           (uint32_t(uint8_t(s[at + 2])) << 8) | uint32_t(uint8_t(s[at + 3]));
+  }
+  void Read() {
+    std::string buf;
+    char chunk[65536];
+    while (true) {
+      const ssize_t n = recv(fd_, chunk, sizeof(chunk), 0);
+      if (n <= 0) break;
+      buf.append(chunk, static_cast<size_t>(n));
+      while (buf.size() >= 9) {
+        const size_t len = (size_t(uint8_t(buf[0])) << 16) | (size_t(uint8_t(buf[1])) << 8) | uint8_t(buf[2]);
+        if (buf.size() < 9 + len) break;
+        const int type = uint8_t(buf[3]), flags = uint8_t(buf[4]);
+        const uint32_t stream = Be32(buf, 5) & 0x7fffffff;
+        const std::string payload = buf.substr(9, len);
+        buf.erase(0, 9 + len);
+        std::lock_guard<std::mutex> lock(mu_);
+        if (type == 4 && !(flags & 1)) {  // SETTINGS: INITIAL_WINDOW_SIZE moves the stream's window
+          for (size_t i = 0; i + 6 <= payload.size(); i += 6) {
+            if (((uint8_t(payload[i]) << 8) | uint8_t(payload[i + 1])) == 4) {
+              stream_window_ += int64_t{Be32(payload, i + 2)} - 65535;
+            }
+          }
+          Send(Frame(4, 1, 0, ""));
+        } else if (type == 8 && payload.size() == 4) {  // WINDOW_UPDATE
+          (stream == 0 ? window_ : stream_window_) += Be32(payload, 0) & 0x7fffffff;
+        } else if (type == 6 && !(flags & 1)) {  // PING
+          Send(Frame(6, 1, 0, payload));
+        } else if (type == 3 || type == 7) {  // RST_STREAM, GOAWAY
+          closed_ = true;
+        }
+        cv_.notify_all();
+      }
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    closed_ = true;
+    cv_.notify_all();
+  }
+
+  int fd_ = -1;
+  std::thread reader_;
+  std::mutex send_mu_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  int64_t window_ = 65535;
+  int64_t stream_window_ = 65535;
+  bool closed_ = false;
+  int64_t sent_ = 0;
+};
+
+int64_t RssMib(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::stoll(line.substr(6)) / 1024;
+  }
+  return -1;
+}
+
+struct AttackResult {
+  int64_t peak_rss_mib = 0;
+  int64_t sent_mib = 0;
+  int closed_by_server = 0;
+  int honest_ok = 0;
+  std::string honest_error;
+};
+
+// Starts records_server (authentication on) with `extra` flags, opens
+// `connections` slow senders of 12 MB each while an authenticated learner
+// records statements; returns the server's peak RSS and what the honest
+// learner saw.
+AttackResult RunAttack(const std::string& name, const std::vector<std::string>& extra, int connections) {
+  AttackResult r;
+  const std::string dir = FreshTempDir(name);
+  std::ofstream(dir + "/jwt.key") << kKey << "\n";
+  std::ofstream(dir + "/revoked.txt") << "# none\n";
+  std::vector<std::string> argv = {RunfilePath("services/records/records_server"),
+                                   "--port=0",
+                                   "--port_file=" + dir + "/port",
+                                   "--metrics_port=0",
+                                   "--xapi_port=-1",
+                                   "--warm_cache=false",
+                                   "--data_dir=" + dir + "/records",
+                                   "--auth_key_file=" + dir + "/jwt.key",
+                                   "--auth_revocation_file=" + dir + "/revoked.txt"};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  absl::StatusOr<Subprocess> server = Subprocess::Start(argv, dir + "/server.log");
+  EXPECT_TRUE(server.ok()) << server.status();
+  if (!server.ok()) return r;
+  absl::StatusOr<int> port = testing::WaitForPortFile(dir + "/port");
+  EXPECT_TRUE(port.ok()) << ReadFile(dir + "/server.log");
+  if (!port.ok()) return r;
+
+  auth::Principal learner;
+  learner.subject = "u100001";
+  learner.role = auth::Role::kLearner;
+  learner.token_id = "jti-u100001";
+  auth::TokenOptions token_options;
+  token_options.key = kKey;
+  const std::string token = *auth::MintToken(learner, absl::Minutes(10), token_options);
+  auto stub = v1::LearningRecordService::NewStub(
+      grpc::CreateChannel(absl::StrCat("127.0.0.1:", *port), grpc::InsecureChannelCredentials()));
+
+  std::vector<std::unique_ptr<SlowSender>> senders;
+  for (int i = 0; i < connections; ++i) {
+    senders.push_back(std::make_unique<SlowSender>(*port, "/lifelong.v1.LearningRecordService/RecordStatements",
+                                                   16u << 20, int64_t{12} << 20));
+    r.peak_rss_mib = std::max(r.peak_rss_mib, RssMib(server->pid()));
+  }
+  for (int i = 0; i < 10; ++i) {
+    grpc::ClientContext ctx;
+    ctx.AddMetadata("authorization", "Bearer " + token);
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    v1::RecordStatementRequest req;
+    req.set_statement_json(
+        absl::StrCat(R"({"actor":{"account":{"homePage":"https://id.dongcheng.gov.cn","name":"u100001"}},)",
+                     R"("verb":{"id":"http://adlnet.gov/expapi/verbs/completed"},)",
+                     R"("object":{"id":"https://learn.dongcheng.gov.cn/courses/c0000)", i, R"("}})"));
+    v1::Statement resp;
+    grpc::Status s = stub->RecordStatement(&ctx, req, &resp);
+    if (s.ok()) {
+      ++r.honest_ok;
+    } else {
+      r.honest_error = absl::StrCat(s.error_code(), " ", s.error_message());
+    }
+    r.peak_rss_mib = std::max(r.peak_rss_mib, RssMib(server->pid()));
+  }
+  for (const auto& s : senders) {
+    r.sent_mib += s->sent() >> 20;
+    r.closed_by_server += s->closed() ? 1 : 0;
+  }
+  return r;
+}
+
+TEST(GrpcSlowSenders, TheMemoryQuotaBoundsWhatAnonymousSlowSendersHold) {
+  // 40 connections x 12 MB: 480 MB of requests short of their end.
+  // Without a bound (0) the server holds it all...
+  AttackResult open = RunAttack("slow_senders_open", {"--grpc_memory_quota_mb=0"}, 40);
+  EXPECT_GE(open.sent_mib, 400);
+  EXPECT_GE(open.peak_rss_mib, 400) << "the attack's premise: gRPC holds the bytes";
+  // ...with a quota of 64 MiB it holds about that, closing connections to
+  // get memory back, and the learner's writes are answered throughout.
+  AttackResult bounded = RunAttack("slow_senders_bounded", {"--grpc_memory_quota_mb=64"}, 40);
+  EXPECT_LT(bounded.peak_rss_mib, 250) << "sent " << bounded.sent_mib << " MiB";
+  EXPECT_GT(bounded.closed_by_server, 0);
+  EXPECT_EQ(bounded.honest_ok, 10) << bounded.honest_error;
+  std::printf("without a quota: peak RSS %lld MiB; with 64 MiB: %lld MiB, %d of 40 connections closed\n",
+              static_cast<long long>(open.peak_rss_mib), static_cast<long long>(bounded.peak_rss_mib),
+              bounded.closed_by_server);
+}
+
+}  // namespace
+}  // namespace lifelong
