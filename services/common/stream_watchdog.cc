@@ -1,5 +1,6 @@
 #include "services/common/stream_watchdog.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "services/common/log.h"
@@ -21,7 +22,11 @@ StreamWatchdog::~StreamWatchdog() {
 std::unique_ptr<StreamWatchdog::Stream> StreamWatchdog::Watch(grpc::ServerContextBase* ctx, std::string method,
                                                               absl::Time hard_end) {
   absl::MutexLock lock(&mu_);
-  streams_.push_back(Entry{ctx, std::move(method), hard_end});
+  streams_.emplace_back();
+  Entry& e = streams_.back();
+  e.ctx = ctx;
+  e.method = std::move(method);
+  e.hard_end = hard_end;
   if (streams_.size() == 1) cv_.Signal();
   return std::unique_ptr<Stream>(new Stream(this, std::prev(streams_.end())));
 }
@@ -32,14 +37,10 @@ void StreamWatchdog::Unregister(std::list<Entry>::iterator it) {
 }
 
 void StreamWatchdog::Stream::Began() {
-  absl::MutexLock lock(&owner_->mu_);
-  it_->write_began = absl::Now();
+  it_->write_began_ns.store(std::max<int64_t>(1, absl::ToUnixNanos(absl::Now())), std::memory_order_relaxed);
 }
 
-void StreamWatchdog::Stream::Ended() {
-  absl::MutexLock lock(&owner_->mu_);
-  it_->write_began = absl::InfinitePast();
-}
+void StreamWatchdog::Stream::Ended() { it_->write_began_ns.store(0, std::memory_order_relaxed); }
 
 StreamWatchdog::Verdict StreamWatchdog::Stream::verdict() const {
   absl::MutexLock lock(&owner_->mu_);
@@ -65,8 +66,10 @@ void StreamWatchdog::Loop() {
     if (stop_) break;
     const absl::Time now = absl::Now();
     for (Entry& e : streams_) {
-      if (e.verdict != Verdict::kNone || e.write_began == absl::InfinitePast()) continue;
-      const bool stalled = now - e.write_began > stall_timeout_;
+      const int64_t began_ns = e.write_began_ns.load(std::memory_order_relaxed);
+      if (e.verdict != Verdict::kNone || began_ns == 0) continue;
+      const absl::Time write_began = absl::FromUnixNanos(began_ns);
+      const bool stalled = now - write_began > stall_timeout_;
       const bool too_long = e.hard_end != absl::InfiniteFuture() && now - e.hard_end > stall_timeout_;
       if (!stalled && !too_long) continue;
       // The handler is blocked in this Write: cancelling the call makes the
@@ -77,7 +80,7 @@ void StreamWatchdog::Loop() {
       LogWarn("grpc_stream_cancelled",
               {{"method", e.method},
                {"reason", stalled ? "stalled: the client took no message" : "past the server's limit of a stream"},
-               {"write_waited_seconds", absl::ToDoubleSeconds(now - e.write_began)},
+               {"write_waited_seconds", absl::ToDoubleSeconds(now - write_began)},
                {"peer", e.ctx->peer()}});
       e.ctx->TryCancel();
     }

@@ -73,7 +73,11 @@ class StreamWatchdog {
     grpc::ServerContextBase* ctx;
     std::string method;
     absl::Time hard_end;
-    absl::Time write_began = absl::InfinitePast();  // InfinitePast: no Write pending
+    // When the pending Write began (absl::ToUnixNanos), 0: none. Set by the
+    // stream's thread without the lock (two stores a Write), read by the
+    // watchdog's: at worst it cancels a stream whose Write, stalled a whole
+    // timeout, completed during that look.
+    std::atomic<int64_t> write_began_ns{0};
     Verdict verdict = Verdict::kNone;
   };
   void Loop();
