@@ -87,6 +87,7 @@ int main(int argc, char** argv) {
   lifelong::BlockTerminationSignals();
   absl::ParseCommandLine(argc, argv);
   lifelong::SetLogService("catalog");
+  lifelong::RaiseOpenFileLimit();
   // TLS on every port when --tls_cert is set (docs/security.md, "TLS").
   absl::StatusOr<lifelong::TlsConfig> tls = lifelong::ServingTlsFromFlags();
   absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> grpc_credentials =

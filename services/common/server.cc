@@ -3,10 +3,12 @@
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
 #include <signal.h>
+#include <sys/resource.h>
 
 #include <cstdio>
 
 #include "absl/strings/str_cat.h"
+#include "services/common/log.h"
 #include "services/common/overload.h"
 
 namespace lifelong {
@@ -102,6 +104,27 @@ void BlockTerminationSignals() {
   sigaddset(&set, SIGTERM);
   sigaddset(&set, SIGINT);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
+}
+
+void RaiseOpenFileLimit() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) {
+    LogWarn("open_file_limit", {{"error", "getrlimit failed"}});
+    return;
+  }
+  const rlim_t before = limit.rlim_cur;
+  if (limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &limit) != 0) limit.rlim_cur = before;
+  }
+  auto number = [](rlim_t v) { return v == RLIM_INFINITY ? int64_t{-1} : static_cast<int64_t>(v); };
+  nlohmann::json fields = {{"soft", number(limit.rlim_cur)}, {"hard", number(limit.rlim_max)}, {"was", number(before)}};
+  if (limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur < 4096) {
+    fields["effect"] = "few connections and table files fit: raise the hard limit (LimitNOFILE, ulimit -Hn)";
+    LogWarn("open_file_limit", fields);
+  } else {
+    LogInfo("open_file_limit", fields);
+  }
 }
 
 int WaitForTerminationSignal() {

@@ -99,6 +99,15 @@ void WritePortFile(const std::string& path, int port);
 // afterwards. Call first thing in main(), before any thread starts.
 void BlockTerminationSignals();
 
+// Raises the process's soft limit of open files to its hard limit, and logs
+// both (event `open_file_limit`; a warning when the soft limit stays under
+// 4096). Every server's main calls it first: each gRPC connection takes a
+// file descriptor until the client closes it, and so does each of the
+// store's table files; at a login shell's usual 1024, about a thousand idle
+// connections (anonymous: a TCP connect is enough) made accept(2) fail for
+// every new client, and a large store could not open its own files.
+void RaiseOpenFileLimit();
+
 // Waits until SIGTERM or SIGINT arrives (after BlockTerminationSignals()).
 // Returns the signal number.
 int WaitForTerminationSignal();

@@ -81,6 +81,7 @@ int main(int argc, char** argv) {
   // Debug builds of Abseil check every lock order; measured ~2% of CPU here.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   lifelong::SetLogService("recommend");
+  lifelong::RaiseOpenFileLimit();
   lifelong::recommend::RecommendServerOptions o;
   o.address = absl::StrCat(absl::GetFlag(FLAGS_host), ":", absl::GetFlag(FLAGS_port));
   o.model_dir = absl::GetFlag(FLAGS_model_dir);

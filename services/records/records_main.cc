@@ -115,6 +115,7 @@ int main(int argc, char** argv) {
   // Debian builds Abseil with deadlock detection on; it costs every lock.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   lifelong::SetLogService("records");
+  lifelong::RaiseOpenFileLimit();
   namespace records = lifelong::records;
   namespace replication = lifelong::records::replication;
   // TLS on every port when --tls_cert is set (docs/security.md, "TLS").

@@ -7,14 +7,19 @@
 // 64 connections; enough of them, and the kernel kills it). With
 // --grpc_memory_quota_mb gRPC bounds what it holds: past the quota it shrinks
 // its flow-control windows and closes connections, and honest callers are
-// still answered (docs/security.md "gRPC clients that send slowly").
+// still answered (docs/security.md "gRPC clients that send slowly"). And
+// clients that connect and send nothing: each holds a file descriptor, so at
+// a login shell's soft limit a few hundred of them locked every new client
+// out; servers raise their soft limit to the hard one at start.
 #include <arpa/inet.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -183,6 +188,36 @@ int64_t RssMib(pid_t pid) {
   return -1;
 }
 
+// A TCP connection to 127.0.0.1:`port` that sends HTTP/2's preface and
+// SETTINGS, then nothing: an idle client. -1 on failure.
+int IdleConnection(int port) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (fd < 0 || connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) {
+    if (fd >= 0) close(fd);
+    return -1;
+  }
+  static const char kPreface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\0\0\0\4\0\0\0\0\0";
+  if (::send(fd, kPreface, sizeof(kPreface) - 1, MSG_NOSIGNAL) < 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+// The soft limit of open files of process `pid` (/proc/PID/limits), or -1.
+int64_t SoftOpenFileLimit(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/limits");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("Max open files", 0) == 0) return std::stoll(line.substr(26));
+  }
+  return -1;
+}
+
 struct AttackResult {
   int64_t peak_rss_mib = 0;
   int64_t sent_mib = 0;
@@ -273,6 +308,64 @@ TEST(GrpcSlowSenders, TheMemoryQuotaBoundsWhatAnonymousSlowSendersHold) {
   std::printf("without a quota: peak RSS %lld MiB; with 64 MiB: %lld MiB, %d of 40 connections closed\n",
               static_cast<long long>(open.peak_rss_mib), static_cast<long long>(bounded.peak_rss_mib),
               bounded.closed_by_server);
+}
+
+// Each connection holds a file descriptor until its client closes it. Started
+// as from a login shell (soft limit 256 here, 1024 usually; hard 8192), a
+// server answered accept(2) with EMFILE once that many idle connections were
+// open (anonymous: a TCP connect is enough), so no new client got in, and a
+// store could not open its table files. The server raises its soft limit to
+// the hard one at start, so the same 600 idle connections leave room.
+TEST(GrpcSlowSenders, IdleConnectionsDoNotLockOutNewClients) {
+  // The server's hard limit: 8192, or this machine's if lower; this process
+  // opens the idle connections, so its own soft limit goes up to its hard one.
+  rlimit own{};
+  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &own), 0);
+  own.rlim_cur = own.rlim_max;
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &own), 0);
+  const int64_t hard = std::min<int64_t>(8192, own.rlim_max == RLIM_INFINITY ? 8192 : own.rlim_max);
+  if (hard < 1024) GTEST_SKIP() << "this machine's hard limit of open files (" << hard << ") is below 1024";
+  const std::string dir = FreshTempDir("idle_connections");
+  std::ofstream(dir + "/jwt.key") << kKey << "\n";
+  std::ofstream(dir + "/revoked.txt") << "# none\n";
+  absl::StatusOr<Subprocess> server =
+      Subprocess::Start({"/usr/bin/prlimit", absl::StrCat("--nofile=256:", hard),
+                         RunfilePath("services/records/records_server"), "--port=0", "--port_file=" + dir + "/port",
+                         "--metrics_port=0", "--xapi_port=-1", "--warm_cache=false", "--data_dir=" + dir + "/records",
+                         "--auth_key_file=" + dir + "/jwt.key", "--auth_revocation_file=" + dir + "/revoked.txt"},
+                        dir + "/server.log");
+  ASSERT_TRUE(server.ok()) << server.status();
+  absl::StatusOr<int> port = testing::WaitForPortFile(dir + "/port");
+  ASSERT_TRUE(port.ok()) << ReadFile(dir + "/server.log");
+  EXPECT_EQ(SoftOpenFileLimit(server->pid()), hard);
+  EXPECT_NE(ReadFile(dir + "/server.log").find("\"open_file_limit\""), std::string::npos);
+
+  std::vector<int> idle;
+  for (int i = 0; i < 600; ++i) {
+    const int fd = IdleConnection(*port);
+    ASSERT_GE(fd, 0) << "connection " << i;
+    idle.push_back(fd);
+  }
+  auth::Principal learner;
+  learner.subject = "u100001";
+  learner.role = auth::Role::kLearner;
+  learner.token_id = "jti-u100001";
+  auth::TokenOptions token_options;
+  token_options.key = kKey;
+  const std::string token = *auth::MintToken(learner, absl::Minutes(10), token_options);
+  auto stub = v1::LearningRecordService::NewStub(
+      grpc::CreateChannel(absl::StrCat("127.0.0.1:", *port), grpc::InsecureChannelCredentials()));
+  grpc::ClientContext ctx;
+  ctx.AddMetadata("authorization", "Bearer " + token);
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  v1::RecordStatementRequest req;
+  req.set_statement_json(R"({"actor":{"account":{"homePage":"https://id.dongcheng.gov.cn","name":"u100001"}},)"
+                         R"("verb":{"id":"http://adlnet.gov/expapi/verbs/completed"},)"
+                         R"("object":{"id":"https://learn.dongcheng.gov.cn/courses/c00001"}})");
+  v1::Statement resp;
+  grpc::Status s = stub->RecordStatement(&ctx, req, &resp);
+  EXPECT_TRUE(s.ok()) << s.error_code() << " " << s.error_message();
+  for (int fd : idle) close(fd);
 }
 
 }  // namespace
