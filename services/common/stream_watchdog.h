@@ -105,8 +105,15 @@ class StreamWatchdog {
     // stream is cancelled or the client went away).
     template <typename Writer, typename Message>
     bool Write(Writer* writer, const Message& message) {
+      return Call([&] { return writer->Write(message); });
+    }
+    // fn(), a blocking step of the stream (a Write, or a Read of the
+    // client's next message where the client must answer), watched as a
+    // Write is: cancelled once it waits longer than the stall timeout.
+    template <typename Fn>
+    bool Call(Fn fn) {
       Began();
-      const bool ok = writer->Write(message);
+      const bool ok = fn();
       Ended();
       return ok;
     }

@@ -137,7 +137,11 @@ bool ReadAck(grpc::ServerReaderWriter<v1::LearnerChanges, grpc::ByteBuffer>* str
 
 template <typename Ack>
 absl::Status ServeLearnerChanges(LearnerChangeFeed* feed, grpc::ServerContext* ctx,
-                                 grpc::ServerReaderWriter<v1::LearnerChanges, Ack>* stream) {
+                                 grpc::ServerReaderWriter<v1::LearnerChanges, Ack>* stream, StreamWatchdog* watchdog) {
+  std::unique_ptr<StreamWatchdog::Stream> watched =
+      watchdog != nullptr ? watchdog->Watch(ctx, "WatchLearnerChanges", absl::InfiniteFuture()) : nullptr;
+  auto step = [&watched](auto fn) { return watched != nullptr ? watched->Call(fn) : fn(); };
+  auto stalled = [&watched] { return watched != nullptr && watched->verdict() == StreamWatchdog::Verdict::kStalled; };
   std::shared_ptr<LearnerChangeFeed::Watcher> w = feed->Watch([ctx] { ctx->TryCancel(); });
   struct Unwatch {
     LearnerChangeFeed* feed;
@@ -147,7 +151,7 @@ absl::Status ServeLearnerChanges(LearnerChangeFeed* feed, grpc::ServerContext* c
   if (absl::Status s = w->ended(); !s.ok()) return s;
   v1::LearnerChanges message;
   message.set_sequence(0);  // live from here on
-  if (!stream->Write(message)) return absl::CancelledError("watcher went away");
+  if (!step([&] { return stream->Write(message); })) return absl::CancelledError("watcher went away");
   std::vector<std::string> learners;
   int64_t last_sent = 0;
   for (;;) {
@@ -165,8 +169,12 @@ absl::Status ServeLearnerChanges(LearnerChangeFeed* feed, grpc::ServerContext* c
     learners.clear();
     v1::LearnerChangesAck ack;
     absl::Status read;
-    if (!stream->Write(message) || !ReadAck(stream, &ack, &read)) {
+    if (!step([&] { return stream->Write(message); }) || !step([&] { return ReadAck(stream, &ack, &read); })) {
       if (absl::Status s = w->ended(); !s.ok()) return s;
+      if (stalled()) {
+        return absl::DeadlineExceededError(absl::StrCat("watcher cancelled: no acknowledgement for ",
+                                                        absl::FormatDuration(watchdog->stall_timeout())));
+      }
       return absl::CancelledError("watcher went away");
     }
     if (!read.ok()) return read;
@@ -179,8 +187,10 @@ absl::Status ServeLearnerChanges(LearnerChangeFeed* feed, grpc::ServerContext* c
 }
 
 template absl::Status ServeLearnerChanges(LearnerChangeFeed*, grpc::ServerContext*,
-                                          grpc::ServerReaderWriter<v1::LearnerChanges, v1::LearnerChangesAck>*);
+                                          grpc::ServerReaderWriter<v1::LearnerChanges, v1::LearnerChangesAck>*,
+                                          StreamWatchdog*);
 template absl::Status ServeLearnerChanges(LearnerChangeFeed*, grpc::ServerContext*,
-                                          grpc::ServerReaderWriter<v1::LearnerChanges, grpc::ByteBuffer>*);
+                                          grpc::ServerReaderWriter<v1::LearnerChanges, grpc::ByteBuffer>*,
+                                          StreamWatchdog*);
 
 }  // namespace lifelong::records

@@ -45,6 +45,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "proto/lifelong/v1/records.grpc.pb.h"
+#include "services/common/stream_watchdog.h"
 
 namespace lifelong::records {
 
@@ -123,10 +124,15 @@ inline constexpr size_t kMaxLearnerChangesAckBytes = 1024;
 // grpc::ByteBuffer: each is parsed here, only within
 // kMaxLearnerChangesAckBytes (else RESOURCE_EXHAUSTED; bytes that are no
 // acknowledgement: INVALID_ARGUMENT), so that a watcher's megabytes of junk
-// cost their bytes, not a parse (records_server).
+// cost their bytes, not a parse (records_server). With a `watchdog`, every
+// Write and every wait for an acknowledgement is watched: a watcher that
+// stops reading or acknowledging (even while nothing changes, when no
+// Publish would drop it) is cancelled after the watchdog's stall timeout,
+// and its handler thread freed.
 template <typename Ack>
 absl::Status ServeLearnerChanges(LearnerChangeFeed* feed, grpc::ServerContext* ctx,
-                                 grpc::ServerReaderWriter<v1::LearnerChanges, Ack>* stream);
+                                 grpc::ServerReaderWriter<v1::LearnerChanges, Ack>* stream,
+                                 StreamWatchdog* watchdog = nullptr);
 
 }  // namespace lifelong::records
 

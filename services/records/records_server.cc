@@ -218,8 +218,9 @@ absl::Status RecordsServer::RegisterMetrics() {
       "Wall time the group committers spent on groups of statements: building a group's batch (while the group "
       "before is in RocksDB's write), and in RocksDB's write (one at a time: WAL, fsync, memtable).";
   static constexpr char kStreamsCancelledHelp[] =
-      "Export streams the server cancelled while its Write waited: reason stalled, the client took no message for "
-      "--stream_stall_timeout_seconds; too_long, still waiting that long past the stream's limit.";
+      "Streams the server cancelled while it waited on the client: reason stalled, an export's client took no "
+      "message or a change-feed watcher sent no acknowledgement for --stream_stall_timeout_seconds; too_long, an "
+      "export still waiting that long past the stream's limit.";
   static constexpr char kWritePartSecondsHelp[] =
       "Of the store's RocksDB Write time (lifelong_store_commit_seconds_total phase=write): its WAL "
       "(append and fdatasync) and its memtable inserts, by RocksDB's perf context.";

@@ -105,7 +105,9 @@ class RecordsService final : public grpc::Service {
     // cancelled, and so is one whose Write still waits this long past
     // max_stream_duration (services/common/stream_watchdog.h): a client that
     // stops reading cannot keep a handler thread, its in-flight slot and a
-    // store scan. records_server's --stream_stall_timeout_seconds. > 0.
+    // store scan. The change feed's writes and its waits for a watcher's
+    // acknowledgement are watched the same way. records_server's
+    // --stream_stall_timeout_seconds. > 0.
     absl::Duration stream_stall_timeout = absl::Seconds(30);
     // Kiosk passes: lifetime, per-kiosk guess limit (kiosk_passes.h).
     KioskPassOptions kiosk_passes;
@@ -148,8 +150,9 @@ class RecordsService final : public grpc::Service {
   // down, so that the streams do not hold the shutdown for its grace period.
   void CloseChangeFeed() { feed_->Close(); }
   const LearnerChangeFeed& change_feed() const { return *feed_; }
-  // Export streams cancelled for a client that stopped reading, or for
-  // running past their limit while blocked (lifelong_grpc_streams_cancelled_total).
+  // Streams (exports, change-feed watchers) cancelled for a client that
+  // stopped reading or acknowledging, or for running past their limit while
+  // blocked (lifelong_grpc_streams_cancelled_total).
   StreamWatchdog::Stats stream_watchdog_stats() const { return watchdog_->stats(); }
   AuditLog& audit_log() { return *audit_; }
   // RecordStatement and RecordStatements (wire) calls admitted whose write

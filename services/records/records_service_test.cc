@@ -882,6 +882,30 @@ TEST(RecordsServiceLimits, AnExportWhoseClientStopsReadingIsCancelled) {
   EXPECT_EQ(big.service->stream_watchdog_stats().cancelled_stalled, 4);
 }
 
+// A change-feed watcher that stops acknowledging while nothing changes held
+// its handler thread until the next write dropped it (a quiet night: for
+// hours). Its wait for an acknowledgement is watched like an export's Write.
+TEST(RecordsServiceLimits, AWatcherThatStopsAcknowledgingIsCancelledWithoutAWrite) {
+  auto store = FreshStore("svc_silent_watcher");
+  RecordsService::Options o;
+  o.stream_stall_timeout = absl::Seconds(1);
+  RecordsService service(store.get(), o);
+  auto server = std::move(*StartGrpcServer(GrpcServerOptions{}, {&service}));
+  auto stub = v1::LearningRecordService::NewStub(
+      grpc::CreateChannel("127.0.0.1:" + std::to_string(server->port()), grpc::InsecureChannelCredentials()));
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+  auto watch = stub->WatchLearnerChanges(&ctx);
+  v1::LearnerChanges m;
+  ASSERT_TRUE(watch->Read(&m));  // "live from here on"; then heartbeats, never acknowledged
+  const absl::Time start = absl::Now();
+  while (watch->Read(&m)) {
+  }
+  EXPECT_EQ(watch->Finish().error_code(), grpc::StatusCode::CANCELLED);  // by the server, not the 20 s deadline
+  EXPECT_LT(absl::Now() - start, absl::Seconds(10));
+  EXPECT_EQ(service.stream_watchdog_stats().cancelled_stalled, 1);
+}
+
 // A reader so slow that the server's own check of the stream's limit (between
 // writes, every 1,024 statements) is far away is cancelled once a Write still
 // waits a stall timeout past the limit.
