@@ -218,6 +218,65 @@ int64_t SoftOpenFileLimit(pid_t pid) {
   return -1;
 }
 
+// records_server with authentication on, in a fresh directory `name`, run
+// through `wrapper` (e.g. prlimit; none when empty) with `extra` flags.
+struct RecordsProcess {
+  std::unique_ptr<Subprocess> process;
+  int port = 0;
+  std::string log;
+};
+RecordsProcess StartRecords(const std::string& name, const std::vector<std::string>& wrapper,
+                            const std::vector<std::string>& extra) {
+  RecordsProcess r;
+  const std::string dir = FreshTempDir(name);
+  std::ofstream(dir + "/jwt.key") << kKey << "\n";
+  std::ofstream(dir + "/revoked.txt") << "# none\n";
+  std::vector<std::string> argv = wrapper;
+  for (const std::string& a :
+       {RunfilePath("services/records/records_server"), std::string("--port=0"), "--port_file=" + dir + "/port",
+        std::string("--metrics_port=0"), std::string("--xapi_port=-1"), std::string("--warm_cache=false"),
+        "--data_dir=" + dir + "/records", "--auth_key_file=" + dir + "/jwt.key",
+        "--auth_revocation_file=" + dir + "/revoked.txt"}) {
+    argv.push_back(a);
+  }
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  r.log = dir + "/server.log";
+  absl::StatusOr<Subprocess> p = Subprocess::Start(argv, r.log);
+  EXPECT_TRUE(p.ok()) << p.status();
+  if (!p.ok()) return r;
+  r.process = std::make_unique<Subprocess>(*std::move(p));
+  absl::StatusOr<int> port = testing::WaitForPortFile(dir + "/port");
+  EXPECT_TRUE(port.ok()) << ReadFile(r.log);
+  if (port.ok()) r.port = *port;
+  return r;
+}
+
+// Learner u100001 recording a statement about course c0000`n`, on a
+// connection of its own, with a bearer token.
+grpc::Status RecordAsLearner(int port, int n) {
+  auth::Principal learner;
+  learner.subject = "u100001";
+  learner.role = auth::Role::kLearner;
+  learner.token_id = "jti-u100001";
+  auth::TokenOptions token_options;
+  token_options.key = kKey;
+  const std::string token = *auth::MintToken(learner, absl::Minutes(10), token_options);
+  grpc::ChannelArguments args;
+  args.SetInt("lifelong.test.connection", n);
+  auto stub = v1::LearningRecordService::NewStub(
+      grpc::CreateCustomChannel(absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials(), args));
+  grpc::ClientContext ctx;
+  ctx.AddMetadata("authorization", "Bearer " + token);
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  v1::RecordStatementRequest req;
+  req.set_statement_json(
+      absl::StrCat(R"({"actor":{"account":{"homePage":"https://id.dongcheng.gov.cn","name":"u100001"}},)",
+                   R"("verb":{"id":"http://adlnet.gov/expapi/verbs/completed"},)",
+                   R"("object":{"id":"https://learn.dongcheng.gov.cn/courses/c0000)", n, R"("}})"));
+  v1::Statement resp;
+  return stub->RecordStatement(&ctx, req, &resp);
+}
+
 struct AttackResult {
   int64_t peak_rss_mib = 0;
   int64_t sent_mib = 0;
@@ -232,59 +291,22 @@ struct AttackResult {
 // learner saw.
 AttackResult RunAttack(const std::string& name, const std::vector<std::string>& extra, int connections) {
   AttackResult r;
-  const std::string dir = FreshTempDir(name);
-  std::ofstream(dir + "/jwt.key") << kKey << "\n";
-  std::ofstream(dir + "/revoked.txt") << "# none\n";
-  std::vector<std::string> argv = {RunfilePath("services/records/records_server"),
-                                   "--port=0",
-                                   "--port_file=" + dir + "/port",
-                                   "--metrics_port=0",
-                                   "--xapi_port=-1",
-                                   "--warm_cache=false",
-                                   "--data_dir=" + dir + "/records",
-                                   "--auth_key_file=" + dir + "/jwt.key",
-                                   "--auth_revocation_file=" + dir + "/revoked.txt"};
-  argv.insert(argv.end(), extra.begin(), extra.end());
-  absl::StatusOr<Subprocess> server = Subprocess::Start(argv, dir + "/server.log");
-  EXPECT_TRUE(server.ok()) << server.status();
-  if (!server.ok()) return r;
-  absl::StatusOr<int> port = testing::WaitForPortFile(dir + "/port");
-  EXPECT_TRUE(port.ok()) << ReadFile(dir + "/server.log");
-  if (!port.ok()) return r;
-
-  auth::Principal learner;
-  learner.subject = "u100001";
-  learner.role = auth::Role::kLearner;
-  learner.token_id = "jti-u100001";
-  auth::TokenOptions token_options;
-  token_options.key = kKey;
-  const std::string token = *auth::MintToken(learner, absl::Minutes(10), token_options);
-  auto stub = v1::LearningRecordService::NewStub(
-      grpc::CreateChannel(absl::StrCat("127.0.0.1:", *port), grpc::InsecureChannelCredentials()));
-
+  RecordsProcess server = StartRecords(name, {}, extra);
+  if (server.port == 0) return r;
   std::vector<std::unique_ptr<SlowSender>> senders;
   for (int i = 0; i < connections; ++i) {
-    senders.push_back(std::make_unique<SlowSender>(*port, "/lifelong.v1.LearningRecordService/RecordStatements",
+    senders.push_back(std::make_unique<SlowSender>(server.port, "/lifelong.v1.LearningRecordService/RecordStatements",
                                                    16u << 20, int64_t{12} << 20));
-    r.peak_rss_mib = std::max(r.peak_rss_mib, RssMib(server->pid()));
+    r.peak_rss_mib = std::max(r.peak_rss_mib, RssMib(server.process->pid()));
   }
   for (int i = 0; i < 10; ++i) {
-    grpc::ClientContext ctx;
-    ctx.AddMetadata("authorization", "Bearer " + token);
-    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
-    v1::RecordStatementRequest req;
-    req.set_statement_json(
-        absl::StrCat(R"({"actor":{"account":{"homePage":"https://id.dongcheng.gov.cn","name":"u100001"}},)",
-                     R"("verb":{"id":"http://adlnet.gov/expapi/verbs/completed"},)",
-                     R"("object":{"id":"https://learn.dongcheng.gov.cn/courses/c0000)", i, R"("}})"));
-    v1::Statement resp;
-    grpc::Status s = stub->RecordStatement(&ctx, req, &resp);
+    grpc::Status s = RecordAsLearner(server.port, i);
     if (s.ok()) {
       ++r.honest_ok;
     } else {
       r.honest_error = absl::StrCat(s.error_code(), " ", s.error_message());
     }
-    r.peak_rss_mib = std::max(r.peak_rss_mib, RssMib(server->pid()));
+    r.peak_rss_mib = std::max(r.peak_rss_mib, RssMib(server.process->pid()));
   }
   for (const auto& s : senders) {
     r.sent_mib += s->sent() >> 20;
@@ -325,45 +347,19 @@ TEST(GrpcSlowSenders, IdleConnectionsDoNotLockOutNewClients) {
   ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &own), 0);
   const int64_t hard = std::min<int64_t>(8192, own.rlim_max == RLIM_INFINITY ? 8192 : own.rlim_max);
   if (hard < 1024) GTEST_SKIP() << "this machine's hard limit of open files (" << hard << ") is below 1024";
-  const std::string dir = FreshTempDir("idle_connections");
-  std::ofstream(dir + "/jwt.key") << kKey << "\n";
-  std::ofstream(dir + "/revoked.txt") << "# none\n";
-  absl::StatusOr<Subprocess> server =
-      Subprocess::Start({"/usr/bin/prlimit", absl::StrCat("--nofile=256:", hard),
-                         RunfilePath("services/records/records_server"), "--port=0", "--port_file=" + dir + "/port",
-                         "--metrics_port=0", "--xapi_port=-1", "--warm_cache=false", "--data_dir=" + dir + "/records",
-                         "--auth_key_file=" + dir + "/jwt.key", "--auth_revocation_file=" + dir + "/revoked.txt"},
-                        dir + "/server.log");
-  ASSERT_TRUE(server.ok()) << server.status();
-  absl::StatusOr<int> port = testing::WaitForPortFile(dir + "/port");
-  ASSERT_TRUE(port.ok()) << ReadFile(dir + "/server.log");
-  EXPECT_EQ(SoftOpenFileLimit(server->pid()), hard);
-  EXPECT_NE(ReadFile(dir + "/server.log").find("\"open_file_limit\""), std::string::npos);
+  RecordsProcess server =
+      StartRecords("idle_connections", {"/usr/bin/prlimit", absl::StrCat("--nofile=256:", hard)}, {});
+  ASSERT_GT(server.port, 0);
+  EXPECT_EQ(SoftOpenFileLimit(server.process->pid()), hard);
+  EXPECT_NE(ReadFile(server.log).find("\"open_file_limit\""), std::string::npos);
 
   std::vector<int> idle;
   for (int i = 0; i < 600; ++i) {
-    const int fd = IdleConnection(*port);
+    const int fd = IdleConnection(server.port);
     ASSERT_GE(fd, 0) << "connection " << i;
     idle.push_back(fd);
   }
-  auth::Principal learner;
-  learner.subject = "u100001";
-  learner.role = auth::Role::kLearner;
-  learner.token_id = "jti-u100001";
-  auth::TokenOptions token_options;
-  token_options.key = kKey;
-  const std::string token = *auth::MintToken(learner, absl::Minutes(10), token_options);
-  auto stub = v1::LearningRecordService::NewStub(
-      grpc::CreateChannel(absl::StrCat("127.0.0.1:", *port), grpc::InsecureChannelCredentials()));
-  grpc::ClientContext ctx;
-  ctx.AddMetadata("authorization", "Bearer " + token);
-  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
-  v1::RecordStatementRequest req;
-  req.set_statement_json(R"({"actor":{"account":{"homePage":"https://id.dongcheng.gov.cn","name":"u100001"}},)"
-                         R"("verb":{"id":"http://adlnet.gov/expapi/verbs/completed"},)"
-                         R"("object":{"id":"https://learn.dongcheng.gov.cn/courses/c00001"}})");
-  v1::Statement resp;
-  grpc::Status s = stub->RecordStatement(&ctx, req, &resp);
+  grpc::Status s = RecordAsLearner(server.port, 1);
   EXPECT_TRUE(s.ok()) << s.error_code() << " " << s.error_message();
   for (int fd : idle) close(fd);
 }
