@@ -156,8 +156,9 @@ RecordsService::~RecordsService() { feed_->Close(); }
 
 grpc::Status RecordsService::WatchLearnerChanges(
     grpc::ServerContext* ctx, grpc::ServerReaderWriter<v1::LearnerChanges, grpc::ByteBuffer>* stream) {
-  return Run(ctx, "WatchLearnerChanges", true,
-             [&](const auth::AccessGrant&, std::string*) { return ServeLearnerChanges(feed_.get(), ctx, stream, watchdog_.get()); });
+  return Run(ctx, "WatchLearnerChanges", true, [&](const auth::AccessGrant&, std::string*) {
+    return ServeLearnerChanges(feed_.get(), ctx, stream, watchdog_.get());
+  });
 }
 
 bool RecordsService::Admit(grpc::ServerContextBase* ctx, const std::string& op,
