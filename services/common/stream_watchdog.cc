@@ -77,11 +77,11 @@ void StreamWatchdog::Loop() {
       // (unregistered under this lock before the handler returns).
       e.verdict = stalled ? Verdict::kStalled : Verdict::kTooLong;
       (stalled ? cancelled_stalled_ : cancelled_too_long_).fetch_add(1, std::memory_order_relaxed);
-      LogWarn("grpc_stream_cancelled",
-              {{"method", e.method},
-               {"reason", stalled ? "stalled: the client took no message" : "past the server's limit of a stream"},
-               {"write_waited_seconds", absl::ToDoubleSeconds(now - write_began)},
-               {"peer", e.ctx->peer()}});
+      LogWarn("grpc_stream_cancelled", {{"method", e.method},
+                                        {"reason", stalled ? "stalled: the client neither read nor answered"
+                                                           : "past the server's limit of a stream"},
+                                        {"write_waited_seconds", absl::ToDoubleSeconds(now - write_began)},
+                                        {"peer", e.ctx->peer()}});
       e.ctx->TryCancel();
     }
   }
