@@ -54,8 +54,8 @@ ABSL_FLAG(int, max_pollers, 64,
           "than the concurrent callers makes gRPC start and stop a thread per call");
 ABSL_FLAG(int, stream_stall_timeout_seconds,
           absl::ToInt64Seconds(lifelong::records::RecordsService::Options().stream_stall_timeout),
-          "an export stream whose client takes no message for this long (it stopped reading) is cancelled, so that "
-          "it cannot hold a handler thread and a store scan (1-3600)");
+          "an export stream whose client takes no message, or a change-feed watcher that sends no acknowledgement, "
+          "for this long is cancelled, so that it cannot hold a handler thread and a store scan (1-3600)");
 ABSL_FLAG(bool, warm_cache, true, "read the learner index into the block cache in the background at start-up");
 ABSL_FLAG(std::string, metrics_host, "127.0.0.1", "address of the HTTP /metrics and /healthz endpoint");
 ABSL_FLAG(int, metrics_port, 9001, "port of the /metrics endpoint (0 picks a free port)");

@@ -264,7 +264,8 @@ class RecordsService final : public grpc::Service {
   RecordStore* store_;
   Options options_;
   std::shared_ptr<LearnerChangeFeed> feed_ = std::make_shared<LearnerChangeFeed>();
-  std::unique_ptr<StreamWatchdog> watchdog_;  // the export streams' (Options::stream_stall_timeout)
+  // The export streams' and change-feed watchers' (Options::stream_stall_timeout).
+  std::unique_ptr<StreamWatchdog> watchdog_;
   std::unique_ptr<auth::Authorizer> trust_everyone_;
   auth::Authorizer* auth_;
 
