@@ -61,6 +61,20 @@ absl::StatusOr<std::unique_ptr<RunningGrpcServer>> StartGrpcServer(const GrpcSer
     return absl::InvalidArgumentError(
         absl::StrCat("memory_quota_bytes: ", options.memory_quota_bytes, " is negative (0: no bound)"));
   }
+  if (options.max_connection_idle_ms < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("max_connection_idle_ms: ", options.max_connection_idle_ms, " is negative (0: never)"));
+  }
+  if (options.handshake_timeout_ms < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("handshake_timeout_ms: ", options.handshake_timeout_ms, " is negative (0: gRPC's default)"));
+  }
+  if (options.max_connection_idle_ms > 0) {
+    builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_IDLE_MS, options.max_connection_idle_ms);
+  }
+  if (options.handshake_timeout_ms > 0) {
+    builder.AddChannelArgument(GRPC_ARG_SERVER_HANDSHAKE_TIMEOUT_MS, options.handshake_timeout_ms);
+  }
   if (options.max_concurrent_calls > 0 || options.memory_quota_bytes > 0) {
     grpc::ResourceQuota quota("lifelong-server");
     if (options.max_concurrent_calls > 0) quota.SetMaxThreads(options.max_concurrent_calls + 1);

@@ -43,6 +43,16 @@ struct GrpcServerOptions {
   // and closes connections to get memory back (docs/security.md "gRPC
   // clients that send slowly").
   int64_t memory_quota_bytes = 0;
+  // A connection with no call in progress for this long is closed (an HTTP/2
+  // GOAWAY, then the socket); 0: never. gRPC clients reconnect on their next
+  // call. Streams in progress (exports, change-feed watchers) keep their
+  // connection open. Without it an idle connection, anonymous, held its file
+  // descriptor and memory until the client closed it.
+  int max_connection_idle_ms = 0;
+  // A new connection that has not finished its handshake (TLS, then the
+  // HTTP/2 preface and SETTINGS) within this long is closed; 0: gRPC's own
+  // default (120 s).
+  int handshake_timeout_ms = 0;
   // The retry hint of overload refusals (process-wide, see overload.h).
   int overload_retry_after_ms = 50;
   // Fully qualified names of the hosted services (e.g.

@@ -12,6 +12,11 @@ ABSL_FLAG(int, overload_retry_after_ms, 50, "retry hint (ms) of calls refused fo
 ABSL_FLAG(int, grpc_memory_quota_mb, lifelong::kDefaultGrpcMemoryQuotaMb,
           "MiB of memory gRPC may hold for the server's connections and calls (request bytes are read before "
           "authentication); past it gRPC shrinks its windows and closes connections (0: no bound)");
+ABSL_FLAG(int, grpc_max_connection_idle_seconds, lifelong::kDefaultGrpcMaxConnectionIdleSeconds,
+          "close a client's connection after this many seconds with no call in progress; clients reconnect on their "
+          "next call (0: never)");
+ABSL_FLAG(int, grpc_handshake_timeout_seconds, lifelong::kDefaultGrpcHandshakeTimeoutSeconds,
+          "close a new connection that has not finished its TLS and HTTP/2 handshake within this many seconds");
 ABSL_FLAG(bool, log_async, true,
           "queue log lines for a writer thread that writes them in batches (false: one write(2) per line on the "
           "logging thread)");
@@ -22,6 +27,10 @@ ABSL_FLAG(double, access_log_slow_ms, 250,
           "calls taking this long or longer are always access-logged, like calls ending with an error");
 
 namespace lifelong {
+namespace {
+// A day: the largest connection timeout accepted (and far from int overflow in ms).
+constexpr int kMaxTimeoutSeconds = 86400;
+}  // namespace
 
 absl::Status ApplyServerFlags(GrpcServerOptions* options) {
   const int limit = absl::GetFlag(FLAGS_max_concurrent_calls);
@@ -36,12 +45,24 @@ absl::Status ApplyServerFlags(GrpcServerOptions* options) {
   if (quota_mb < 0) {
     return absl::InvalidArgumentError(absl::StrCat("--grpc_memory_quota_mb: ", quota_mb, " is negative (0: no bound)"));
   }
+  const int idle_s = absl::GetFlag(FLAGS_grpc_max_connection_idle_seconds);
+  if (idle_s < 0 || idle_s > kMaxTimeoutSeconds) {
+    return absl::InvalidArgumentError(absl::StrCat("--grpc_max_connection_idle_seconds: ", idle_s, " is outside 0..",
+                                                   kMaxTimeoutSeconds, " (0: never)"));
+  }
+  const int handshake_s = absl::GetFlag(FLAGS_grpc_handshake_timeout_seconds);
+  if (handshake_s < 1 || handshake_s > kMaxTimeoutSeconds) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--grpc_handshake_timeout_seconds: ", handshake_s, " is outside 1..", kMaxTimeoutSeconds));
+  }
   absl::StatusOr<LogConfig> log = LogConfigFromFlags();
   if (!log.ok()) return log.status();
   if (absl::Status s = ConfigureLogging(*log); !s.ok()) return s;
   options->max_concurrent_calls = limit == 0 ? 0 : std::max(limit, options->max_pollers);
   options->overload_retry_after_ms = retry_ms;
   options->memory_quota_bytes = int64_t{quota_mb} << 20;
+  options->max_connection_idle_ms = idle_s * 1000;
+  options->handshake_timeout_ms = handshake_s * 1000;
   return absl::OkStatus();
 }
 

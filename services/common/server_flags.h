@@ -14,6 +14,14 @@
 //                           authentication, so without it anonymous clients
 //                           holding requests short of their end grew the
 //                           process without limit (docs/security.md).
+//   --grpc_max_connection_idle_seconds  a connection with no call in progress
+//                           this long is closed (default 300; 0: never);
+//                           gRPC clients reconnect on their next call. Idle
+//                           connections, anonymous, otherwise held a file
+//                           descriptor each until the client left.
+//   --grpc_handshake_timeout_seconds  a connection that has not finished its
+//                           TLS and HTTP/2 handshake this long is closed
+//                           (default 20; gRPC's own is 120).
 // and the process's logging (services/common/log.h, docs/observability.md):
 //   --log_async             log lines are queued and written in batches by a
 //                           writer thread (default true); false: one write(2)
@@ -37,6 +45,8 @@
 ABSL_DECLARE_FLAG(int, max_concurrent_calls);
 ABSL_DECLARE_FLAG(int, overload_retry_after_ms);
 ABSL_DECLARE_FLAG(int, grpc_memory_quota_mb);
+ABSL_DECLARE_FLAG(int, grpc_max_connection_idle_seconds);
+ABSL_DECLARE_FLAG(int, grpc_handshake_timeout_seconds);
 ABSL_DECLARE_FLAG(bool, log_async);
 ABSL_DECLARE_FLAG(int, log_queue_kib);
 ABSL_DECLARE_FLAG(int, access_log_sample);
@@ -47,12 +57,18 @@ namespace lifelong {
 inline constexpr int kDefaultMaxConcurrentCalls = 256;
 // 64 records requests of the largest size (16 MiB), and room for the rest.
 inline constexpr int kDefaultGrpcMemoryQuotaMb = 1024;
+// Five minutes: a kiosk's or gateway's channel between bursts of calls stays
+// open; a connection nobody uses goes.
+inline constexpr int kDefaultGrpcMaxConnectionIdleSeconds = 300;
+// A kiosk on a slow link finishes a TLS handshake in well under a second.
+inline constexpr int kDefaultGrpcHandshakeTimeoutSeconds = 20;
 
 // Copies the flags into `options`; call after setting options->max_pollers.
 // A limit below max_pollers is raised to it (gRPC needs a thread per
 // poller). Also applies the log flags (ApplyLogFlags). INVALID_ARGUMENT,
-// naming the flag, for a negative limit, a retry hint below 1 ms, or a bad
-// log flag (nothing is applied then).
+// naming the flag, for a negative limit, a retry hint below 1 ms, a
+// connection timeout out of range, or a bad log flag (nothing is applied
+// then).
 absl::Status ApplyServerFlags(GrpcServerOptions* options);
 
 // The log flags as a LogConfig; INVALID_ARGUMENT naming the flag for a queue

@@ -18,6 +18,33 @@ TEST(ServerFlags, DefaultsApplyTheMeasuredLimit) {
   EXPECT_EQ(options.max_concurrent_calls, kDefaultMaxConcurrentCalls);
   EXPECT_EQ(options.overload_retry_after_ms, 50);
   EXPECT_EQ(options.memory_quota_bytes, int64_t{kDefaultGrpcMemoryQuotaMb} << 20);
+  EXPECT_EQ(options.max_connection_idle_ms, kDefaultGrpcMaxConnectionIdleSeconds * 1000);
+  EXPECT_EQ(options.handshake_timeout_ms, kDefaultGrpcHandshakeTimeoutSeconds * 1000);
+}
+
+TEST(ServerFlags, ConnectionTimeoutsInSecondsOutOfRangeAreRefused) {
+  GrpcServerOptions options;
+  absl::SetFlag(&FLAGS_grpc_max_connection_idle_seconds, 0);
+  absl::SetFlag(&FLAGS_grpc_handshake_timeout_seconds, 3);
+  ASSERT_TRUE(ApplyServerFlags(&options).ok());
+  EXPECT_EQ(options.max_connection_idle_ms, 0);
+  EXPECT_EQ(options.handshake_timeout_ms, 3000);
+  const auto refused = [&](const std::string& flag) {
+    options = GrpcServerOptions{};
+    options.max_connection_idle_ms = 7;
+    absl::Status s = ApplyServerFlags(&options);
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << flag;
+    EXPECT_NE(s.message().find(flag), absl::string_view::npos) << s.message();
+    EXPECT_EQ(options.max_connection_idle_ms, 7) << "nothing is applied";
+  };
+  absl::SetFlag(&FLAGS_grpc_max_connection_idle_seconds, -1);
+  refused("--grpc_max_connection_idle_seconds");
+  absl::SetFlag(&FLAGS_grpc_max_connection_idle_seconds, 86401);
+  refused("--grpc_max_connection_idle_seconds");
+  absl::SetFlag(&FLAGS_grpc_max_connection_idle_seconds, kDefaultGrpcMaxConnectionIdleSeconds);
+  absl::SetFlag(&FLAGS_grpc_handshake_timeout_seconds, 0);
+  refused("--grpc_handshake_timeout_seconds");
+  absl::SetFlag(&FLAGS_grpc_handshake_timeout_seconds, kDefaultGrpcHandshakeTimeoutSeconds);
 }
 
 TEST(ServerFlags, MemoryQuotaInMibZeroMeansNoBoundNegativeIsRefused) {

@@ -10,7 +10,9 @@
 // still answered (docs/security.md "gRPC clients that send slowly"). And
 // clients that connect and send nothing: each holds a file descriptor, so at
 // a login shell's soft limit a few hundred of them locked every new client
-// out; servers raise their soft limit to the hard one at start.
+// out; servers raise their soft limit to the hard one at start, and close
+// connections idle past --grpc_max_connection_idle_seconds or not through
+// their handshake within --grpc_handshake_timeout_seconds.
 #include <arpa/inet.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
@@ -20,6 +22,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -190,7 +194,7 @@ int64_t RssMib(pid_t pid) {
 
 // A TCP connection to 127.0.0.1:`port` that sends HTTP/2's preface and
 // SETTINGS, then nothing: an idle client. -1 on failure.
-int IdleConnection(int port) {
+int IdleConnection(int port, bool send_preface = true) {
   const int fd = socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in a{};
   a.sin_family = AF_INET;
@@ -201,11 +205,23 @@ int IdleConnection(int port) {
     return -1;
   }
   static const char kPreface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\0\0\0\4\0\0\0\0\0";
-  if (::send(fd, kPreface, sizeof(kPreface) - 1, MSG_NOSIGNAL) < 0) {
+  if (send_preface && ::send(fd, kPreface, sizeof(kPreface) - 1, MSG_NOSIGNAL) < 0) {
     close(fd);
     return -1;
   }
   return fd;
+}
+
+// Whether the server has closed connection `fd` (reads what it sent, e.g. its
+// SETTINGS and GOAWAY, without waiting).
+bool ClosedByServer(int fd) {
+  char buf[4096];
+  for (;;) {
+    const ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+    if (n > 0) continue;
+    if (n == 0) return true;
+    return errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR;
+  }
 }
 
 // The soft limit of open files of process `pid` (/proc/PID/limits), or -1.
@@ -251,20 +267,22 @@ RecordsProcess StartRecords(const std::string& name, const std::vector<std::stri
   return r;
 }
 
-// Learner u100001 recording a statement about course c0000`n`, on a
-// connection of its own, with a bearer token.
-grpc::Status RecordAsLearner(int port, int n) {
-  auth::Principal learner;
-  learner.subject = "u100001";
-  learner.role = auth::Role::kLearner;
-  learner.token_id = "jti-u100001";
+// Learner u100001 recording a statement about course c0000`n` on `channel`,
+// with a bearer token.
+// A bearer token of `subject` in `role`, signed with the suite's key.
+std::string TokenFor(const std::string& subject, auth::Role role) {
+  auth::Principal principal;
+  principal.subject = subject;
+  principal.role = role;
+  principal.token_id = "jti-" + subject;
   auth::TokenOptions token_options;
   token_options.key = kKey;
-  const std::string token = *auth::MintToken(learner, absl::Minutes(10), token_options);
-  grpc::ChannelArguments args;
-  args.SetInt("lifelong.test.connection", n);
-  auto stub = v1::LearningRecordService::NewStub(
-      grpc::CreateCustomChannel(absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials(), args));
+  return *auth::MintToken(principal, absl::Minutes(10), token_options);
+}
+
+grpc::Status RecordOn(const std::shared_ptr<grpc::Channel>& channel, int n) {
+  const std::string token = TokenFor("u100001", auth::Role::kLearner);
+  auto stub = v1::LearningRecordService::NewStub(channel);
   grpc::ClientContext ctx;
   ctx.AddMetadata("authorization", "Bearer " + token);
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
@@ -276,6 +294,16 @@ grpc::Status RecordAsLearner(int port, int n) {
   v1::Statement resp;
   return stub->RecordStatement(&ctx, req, &resp);
 }
+
+// A channel with a connection of its own (`n` keeps gRPC from sharing one).
+std::shared_ptr<grpc::Channel> OwnChannel(int port, int n) {
+  grpc::ChannelArguments args;
+  args.SetInt("lifelong.test.connection", n);
+  return grpc::CreateCustomChannel(absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials(), args);
+}
+
+// RecordOn a channel of its own.
+grpc::Status RecordAsLearner(int port, int n) { return RecordOn(OwnChannel(port, n), n); }
 
 struct AttackResult {
   int64_t peak_rss_mib = 0;
@@ -362,6 +390,79 @@ TEST(GrpcSlowSenders, IdleConnectionsDoNotLockOutNewClients) {
   grpc::Status s = RecordAsLearner(server.port, 1);
   EXPECT_TRUE(s.ok()) << s.error_code() << " " << s.error_message();
   for (int fd : idle) close(fd);
+}
+
+// Connections with nothing to do are closed: one that finished its handshake
+// and has had no call in progress for --grpc_max_connection_idle_seconds, and
+// one that never finished its handshake (a bare TCP connect) within
+// --grpc_handshake_timeout_seconds. Before, both were held until the client
+// left, a file descriptor and buffers each, anonymous. A learner's channel
+// that went idle is closed too, and its next call reconnects and succeeds.
+TEST(GrpcSlowSenders, ConnectionsWithNothingToDoAreClosed) {
+  RecordsProcess server =
+      StartRecords("nothing_to_do", {}, {"--grpc_max_connection_idle_seconds=2", "--grpc_handshake_timeout_seconds=2"});
+  ASSERT_GT(server.port, 0);
+  const std::shared_ptr<grpc::Channel> learner = OwnChannel(server.port, 1);
+  grpc::Status s = RecordOn(learner, 1);
+  ASSERT_TRUE(s.ok()) << s.error_code() << " " << s.error_message();
+  // The recommender's change-feed watcher: one call in progress, for as long
+  // as it watches; its connection is not idle, however long the call.
+  grpc::ClientContext watch_ctx;
+  watch_ctx.AddMetadata("authorization", "Bearer " + TokenFor("recommend", auth::Role::kRecommender));
+  auto watcher = v1::LearningRecordService::NewStub(OwnChannel(server.port, 2))->WatchLearnerChanges(&watch_ctx);
+  v1::LearnerChanges change;
+  ASSERT_TRUE(watcher->Read(&change));
+  ASSERT_EQ(change.sequence(), 0) << "the live message";
+  std::atomic<bool> stop_watching{false};
+  std::atomic<bool> saw_later_write{false};
+  std::thread watching([&] {
+    v1::LearnerChanges m;
+    while (!stop_watching.load() && watcher->Read(&m)) {
+      for (const std::string& learner : m.learners()) saw_later_write = saw_later_write || learner == "u100001";
+      v1::LearnerChangesAck ack;
+      ack.set_sequence(m.sequence());
+      if (!watcher->Write(ack)) break;
+    }
+  });
+
+  const auto opened = std::chrono::steady_clock::now();
+  std::vector<int> idle, silent;
+  for (int i = 0; i < 50; ++i) {
+    idle.push_back(IdleConnection(server.port, /*send_preface=*/true));
+    silent.push_back(IdleConnection(server.port, /*send_preface=*/false));
+    ASSERT_GE(idle.back(), 0);
+    ASSERT_GE(silent.back(), 0);
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+  int open_after_1s = 0;
+  for (int fd : idle) open_after_1s += ClosedByServer(fd) ? 0 : 1;
+  for (int fd : silent) open_after_1s += ClosedByServer(fd) ? 0 : 1;
+  EXPECT_EQ(open_after_1s, 100) << "connections are closed for having nothing to do, not at once";
+
+  int idle_open = 0, silent_open = 0;
+  const auto deadline = opened + std::chrono::seconds(15);
+  do {
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+    idle_open = 0;
+    silent_open = 0;
+    for (int fd : idle) idle_open += ClosedByServer(fd) ? 0 : 1;
+    for (int fd : silent) silent_open += ClosedByServer(fd) ? 0 : 1;
+  } while ((idle_open > 0 || silent_open > 0) && std::chrono::steady_clock::now() < deadline);
+  const double waited_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - opened).count();
+  EXPECT_EQ(idle_open, 0) << "of 50 connections idle after their handshake";
+  EXPECT_EQ(silent_open, 0) << "of 50 connections that never sent a byte";
+  std::printf("100 connections with nothing to do closed by the server within %.1f s\n", waited_s);
+  for (int fd : idle) close(fd);
+  for (int fd : silent) close(fd);
+
+  // The learner's channel was idle as long: its next call reconnects. The
+  // watcher, connected all along, hears of the write.
+  s = RecordOn(learner, 2);
+  EXPECT_TRUE(s.ok()) << s.error_code() << " " << s.error_message();
+  EXPECT_TRUE(saw_later_write.load()) << "the watcher's stream was cut";
+  stop_watching = true;
+  watch_ctx.TryCancel();
+  watching.join();
 }
 
 }  // namespace
