@@ -59,6 +59,10 @@
 #   CLUSTER_XAPI_HOST, CLUSTER_METRICS_HOST  where HAProxy's xAPI and /metrics ports
 #                                    listen (haproxy_xapi_host, haproxy_metrics_host:
 #                                    LIFELONG_HOST only with TLS (and auth, for xAPI))
+#   CLUSTER_GRPC_CONNECTIONS_PER_ADDRESS [32]  most connections one client address
+#                                    holds open at once on each gRPC port (records, catalog,
+#                                    recommend); HAProxy closes the next one at once (0: no
+#                                    cap; docs/security.md "gRPC clients that send slowly")
 #   CLUSTER_LEASE_TTL_MS [3000]      the leader lease (records_server --lease_ttl_ms)
 #   CLUSTER_NATS_SYNC [auto]         JetStream's sync_interval: auto = `always` (fsync before
 #                                    every acknowledgement) when the installed nats-server
@@ -110,6 +114,7 @@ LEASE_TTL_MS="${CLUSTER_LEASE_TTL_MS:-3000}"
 NATS_SERVER="${NATS_SERVER:-nats-server}"
 HAPROXY="${HAPROXY:-haproxy}"
 NATS_SYNC="${CLUSTER_NATS_SYNC:-auto}"
+GRPC_CONNECTIONS_PER_ADDRESS="${CLUSTER_GRPC_CONNECTIONS_PER_ADDRESS:-32}"
 # The client-facing xAPI and metrics ports: what the single-node stack would use.
 # shellcheck disable=SC2086
 XAPI_PORT=$(flag_value xapi_port 8080 ${RECORDS_FLAGS:-})
@@ -690,8 +695,23 @@ haproxy_metrics_host() {
   fi
 }
 
+# grpc_connection_cap: the lines of a gRPC frontend that cap the connections
+# one client address holds open (GRPC_CONNECTIONS_PER_ADDRESS; none at 0).
+# Each node's gRPC memory quota is shared by every client behind HAProxy (they
+# all reach it from 127.0.0.1): without a cap per address, one client with
+# many connections holding requests short of their end filled the quota and
+# made the node close honest clients' connections too.
+grpc_connection_cap() {
+  [ "$GRPC_CONNECTIONS_PER_ADDRESS" -gt 0 ] || return 0
+  echo "    stick-table type ipv6 size 100k expire 10m store conn_cur"
+  echo "    tcp-request connection track-sc0 src"
+  echo "    tcp-request connection reject if { sc0_conn_cur gt $GRPC_CONNECTIONS_PER_ADDRESS }"
+}
+
 write_haproxy_cfg() {
   local cfg="$CLUSTER/haproxy.cfg" check_tls="" n port
+  [[ "$GRPC_CONNECTIONS_PER_ADDRESS" =~ ^[0-9]+$ ]] ||
+    die "CLUSTER_GRPC_CONNECTIONS_PER_ADDRESS: '$GRPC_CONNECTIONS_PER_ADDRESS' is not a whole number (0: no cap)"
   local xapi_host metrics_host
   xapi_host=$(haproxy_xapi_host)
   metrics_host=$(haproxy_metrics_host)
@@ -728,6 +748,7 @@ defaults
 
 frontend records_grpc
     bind $HOST:$RECORDS_PORT
+$(grpc_connection_cap)
     default_backend records_grpc
 
 frontend records_xapi
@@ -743,6 +764,7 @@ frontend records_metrics
 # applied the catalog's log to its end).
 frontend catalog_grpc
     bind $HOST:$CATALOG_PORT
+$(grpc_connection_cap)
     default_backend catalog_grpc
 
 frontend catalog_metrics
@@ -753,6 +775,7 @@ frontend catalog_metrics
 # the catalog read); they keep no data of their own.
 frontend recommend_grpc
     bind $HOST:$RECOMMEND_PORT
+$(grpc_connection_cap)
     default_backend recommend_grpc
 
 frontend recommend_metrics

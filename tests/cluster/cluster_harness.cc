@@ -249,7 +249,8 @@ absl::Status Cluster::StartHaproxy() {
   const std::string program = FindProgram("HAPROXY", {"/usr/sbin/haproxy", "/usr/bin/haproxy"});
   const std::string cfg_path = dir_ + "/haproxy.cfg";
   const int inter = options_.check_interval_ms;
-  // The same settings as ops/cluster.sh's write_haproxy_cfg.
+  // The same settings as ops/cluster.sh's write_haproxy_cfg, less its per-address
+  // connection cap (every client of the drills and benchmarks is on 127.0.0.1).
   std::string cfg = absl::StrCat(
       "global\n    maxconn 4000\n\ndefaults\n    mode tcp\n    timeout connect 2s\n    timeout client 1h\n"
       "    timeout server 1h\n    timeout tunnel 1h\n    timeout check 1s\n"

@@ -198,6 +198,50 @@ LOADER=(env LIFELONG_TOKEN_FILE="$LIFELONG_VAR/auth/loader.token" "$LIFELONG")
 "${LOADER[@]}" record --learner u0000001 --verb completed --course c1 --id 00000000-0000-4000-8000-000000000001 ||
   fail "write through the client address"
 
+# One client address holds at most 32 connections (CLUSTER_GRPC_CONNECTIONS_PER_ADDRESS)
+# on a gRPC port: 80 opened from 127.0.0.2 and held, HAProxy closes the 48
+# beyond the cap at once. A write from another address is answered meanwhile;
+# once they are closed, 127.0.0.2 connects again.
+python3 - "$LIFELONG_RECORDS_PORT" 80 "$TEST_TMPDIR/cap" <<'PY' &
+import os, socket, sys, time
+port, n, out = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+def closed(s):  # closed by the other end, by now
+    s.setblocking(False)
+    try:
+        return s.recv(1) == b""
+    except BlockingIOError:
+        return False
+    except OSError:
+        return True
+def opened():
+    s = socket.socket()
+    s.bind(("127.0.0.2", 0))
+    s.connect(("127.0.0.1", port))
+    return s
+held = [opened() for _ in range(n)]
+time.sleep(1)
+with open(out + ".held", "w") as f:
+    f.write("%d\n" % sum(1 for s in held if not closed(s)))
+while not os.path.exists(out + ".stop"):
+    time.sleep(0.1)
+for s in held:
+    s.close()
+time.sleep(1)
+again = opened()
+time.sleep(1)
+with open(out + ".again", "w") as f:
+    f.write("closed\n" if closed(again) else "open\n")
+PY
+CAP_PID=$!
+for _ in $(seq 100); do [ -s "$TEST_TMPDIR/cap.held" ] && break; sleep 0.1; done
+"${LOADER[@]}" record --learner u0000001 --verb completed --course c3 --id 00000000-0000-4000-8000-000000000003 ||
+  fail "write from 127.0.0.1 while 127.0.0.2 holds its 32 connections"
+touch "$TEST_TMPDIR/cap.stop"
+wait "$CAP_PID" || fail "the connection-cap client failed"
+[ "$(cat "$TEST_TMPDIR/cap.held")" = 32 ] ||
+  fail "127.0.0.2 holds $(cat "$TEST_TMPDIR/cap.held") of 80 connections to the records port, not 32"
+[ "$(cat "$TEST_TMPDIR/cap.again")" = open ] || fail "127.0.0.2 could not connect again after closing its connections"
+
 # Statements, backups and the log: for this account only (directories 700,
 # no file group- or world-readable; the nodes back up once at start).
 for _ in $(seq 50); do

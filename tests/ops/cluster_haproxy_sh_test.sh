@@ -4,8 +4,10 @@
 # only with TLS (mutual TLS), as the single-node stack's records_server does;
 # otherwise those two stay on 127.0.0.1. gRPC and the web gateway follow
 # LIFELONG_HOST in every case. CLUSTER_XAPI_HOST / CLUSTER_METRICS_HOST set
-# them explicitly. Function level (ops/cluster.sh sourced; nothing is bound
-# or started): the generated haproxy.cfg is read for each combination.
+# them explicitly. The gRPC frontends cap the connections per client address
+# (CLUSTER_GRPC_CONNECTIONS_PER_ADDRESS). Function level (ops/cluster.sh
+# sourced; nothing is bound or started): the generated haproxy.cfg is read for
+# each combination.
 set -euo pipefail
 
 RUNFILES="${TEST_SRCDIR:?}/${TEST_WORKSPACE:-lifelong}"
@@ -67,4 +69,21 @@ check 192.0.2.10 0 1 127.0.0.1 127.0.0.1
 check 192.0.2.10 1 0 127.0.0.1 192.0.2.10
 check 192.0.2.10 0 0 127.0.0.1 127.0.0.1
 check 192.0.2.10 0 1 0.0.0.0 0.0.0.0 CLUSTER_XAPI_HOST=0.0.0.0 CLUSTER_METRICS_HOST=0.0.0.0
+# The gRPC frontends (and only they) cap the connections one client address
+# holds open: CLUSTER_GRPC_CONNECTIONS_PER_ADDRESS, 32 by default, 0 none; a
+# value that is no whole number stops the script with a message naming it.
+caps() {  # caps [ENV...]: "frontend=limit" for each frontend that rejects past a limit
+  local out
+  out=$(env "$@" bash -euo pipefail "$TEST_TMPDIR/cfg.sh" "$CLUSTER_SH" 127.0.0.1 0 1) || fail "write_haproxy_cfg $*: $out"
+  awk '/^frontend / {f = $2} /^    tcp-request connection reject if \{ sc0_conn_cur gt [0-9]+ \}$/ {print f "=" $8}' <<<"$out" |
+    sort | tr '\n' ' '
+}
+[ "$(caps)" = "catalog_grpc=32 recommend_grpc=32 records_grpc=32 " ] || fail "default caps: '$(caps)'"
+[ "$(caps CLUSTER_GRPC_CONNECTIONS_PER_ADDRESS=8)" = "catalog_grpc=8 recommend_grpc=8 records_grpc=8 " ] ||
+  fail "caps of 8: '$(caps CLUSTER_GRPC_CONNECTIONS_PER_ADDRESS=8)'"
+[ -z "$(caps CLUSTER_GRPC_CONNECTIONS_PER_ADDRESS=0)" ] || fail "caps at 0: '$(caps CLUSTER_GRPC_CONNECTIONS_PER_ADDRESS=0)'"
+if out=$(env CLUSTER_GRPC_CONNECTIONS_PER_ADDRESS=-3 bash -euo pipefail "$TEST_TMPDIR/cfg.sh" "$CLUSTER_SH" 127.0.0.1 0 1 2>&1); then
+  fail "a cap of -3 was accepted"
+fi
+grep -q "CLUSTER_GRPC_CONNECTIONS_PER_ADDRESS: '-3' is not a whole number" <<<"$out" || fail "a cap of -3: $out"
 echo PASS
