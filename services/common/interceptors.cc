@@ -74,6 +74,11 @@ class RpcMetricsState {
          "Calls whose access-log line was not written because of --access_log_sample.",
          {},
          [] { return double(LogStatistics().sampled_out); }},
+        {metrics::MetricType::kCounter,
+         "lifelong_log_rotations_total",
+         "Times the log file (stderr, when it is a file) was rotated past --log_rotate_mb.",
+         {},
+         [] { return double(LogStatistics().rotations); }},
     });
     if (!logs.ok() && !absl::IsAlreadyExists(logs)) return logs;
     auto state = std::shared_ptr<RpcMetricsState>(new RpcMetricsState(std::move(options)));

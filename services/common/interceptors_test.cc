@@ -207,6 +207,7 @@ TEST_F(InterceptorsTest, SampledAccessLogKeepsErrorsAndSlowCallsAndCountsTheRest
   EXPECT_TRUE(absl::StrContains(text, "\nlifelong_access_log_sampled_out_total ")) << text;
   EXPECT_TRUE(absl::StrContains(text, "\nlifelong_log_lines_dropped_total ")) << text;
   EXPECT_TRUE(absl::StrContains(text, "\nlifelong_log_lines_written_total ")) << text;
+  EXPECT_TRUE(absl::StrContains(text, "\nlifelong_log_rotations_total ")) << text;
 }
 
 TEST_F(InterceptorsTest, RequestIdFromMetadataReachesHandlerLogAndResponse) {

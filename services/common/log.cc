@@ -1,15 +1,21 @@
 #include "services/common/log.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
+#include <cstdio>
 #include <cstdlib>
 #include <mutex>
+#include <string>
 #include <thread>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
@@ -26,6 +32,79 @@ std::atomic<uint64_t> g_dropped{0};
 std::atomic<uint64_t> g_sampled_out{0};
 std::atomic<int> g_access_sample{1};
 std::atomic<double> g_access_slow_ms{250};
+
+// Rotation of stderr's file (LogConfig::rotate_bytes). `written` counts the
+// bytes that went into the current file; the thread whose write passes the
+// limit rotates, under `mu`, and every write(2) goes to the old file or the
+// new one whole (dup2 replaces descriptor 2 atomically).
+struct Rotation {
+  absl::Mutex mu;
+  std::string path ABSL_GUARDED_BY(mu);  // stderr's file; empty: none
+  int keep ABSL_GUARDED_BY(mu) = 4;
+  std::atomic<int64_t> max_bytes{0};  // 0: no rotation
+  std::atomic<int64_t> written{0};
+  std::atomic<uint64_t> rotations{0};
+};
+Rotation& TheRotation() {
+  static auto* rotation = new Rotation;
+  return *rotation;
+}
+
+bool SameFile(int a, int b) {
+  struct stat sa, sb;
+  return fstat(a, &sa) == 0 && fstat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+// Sets up rotation for stderr's file, or turns it off (max_bytes 0, or
+// stderr is no regular file). Its path is read from /proc/self/fd/2.
+void ConfigureRotation(int64_t max_bytes, int keep) {
+  Rotation& r = TheRotation();
+  absl::MutexLock lock(&r.mu);
+  r.keep = keep;
+  r.max_bytes.store(0, std::memory_order_relaxed);
+  r.path.clear();
+  struct stat st;
+  if (max_bytes <= 0 || fstat(STDERR_FILENO, &st) != 0 || !S_ISREG(st.st_mode)) return;
+  char target[PATH_MAX];
+  const ssize_t n = readlink("/proc/self/fd/2", target, sizeof(target) - 1);
+  if (n <= 0 || target[0] != '/') return;
+  std::string path(target, static_cast<size_t>(n));
+  if (absl::EndsWith(path, " (deleted)")) return;
+  r.path = std::move(path);
+  r.written.store(static_cast<int64_t>(st.st_size), std::memory_order_relaxed);
+  r.max_bytes.store(max_bytes, std::memory_order_relaxed);
+}
+
+// FILE -> FILE.1 -> ... -> FILE.<keep>, then a new FILE on descriptor 2 (and
+// 1 when it was the same file). Failures leave the current file in use; the
+// next write past the limit tries again.
+void RotateLocked(Rotation& r) ABSL_EXCLUSIVE_LOCKS_REQUIRED(r.mu) {
+  for (int i = r.keep - 1; i >= 1; --i) {
+    std::rename(absl::StrCat(r.path, ".", i).c_str(), absl::StrCat(r.path, ".", i + 1).c_str());
+  }
+  if (std::rename(r.path.c_str(), (r.path + ".1").c_str()) != 0 && errno != ENOENT) return;
+  const int fd = open(r.path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  if (fd < 0) return;
+  const bool stdout_too = SameFile(STDOUT_FILENO, STDERR_FILENO);
+  dup2(fd, STDERR_FILENO);
+  if (stdout_too) dup2(fd, STDOUT_FILENO);
+  close(fd);
+  r.written.store(0, std::memory_order_relaxed);
+  r.rotations.fetch_add(1, std::memory_order_relaxed);
+}
+
+// Counts `bytes` written to stderr, rotating its file past the limit.
+void NoteWritten(size_t bytes) {
+  Rotation& r = TheRotation();
+  const int64_t max = r.max_bytes.load(std::memory_order_relaxed);
+  if (max <= 0) return;
+  if (r.written.fetch_add(static_cast<int64_t>(bytes), std::memory_order_relaxed) + static_cast<int64_t>(bytes) < max) {
+    return;
+  }
+  absl::MutexLock lock(&r.mu);
+  if (r.path.empty() || r.written.load(std::memory_order_relaxed) < max) return;  // rotated meanwhile
+  RotateLocked(r);
+}
 
 // Writes all of `data` to stderr (retrying short writes and EINTR); false
 // when write(2) fails.
@@ -50,6 +129,7 @@ size_t CountLines(std::string_view data) {
 void WriteCounted(std::string_view text, size_t lines) {
   if (WriteAll(text)) {
     g_written.fetch_add(lines, std::memory_order_relaxed);
+    NoteWritten(text.size());
   } else {
     g_dropped.fetch_add(lines, std::memory_order_relaxed);
   }
@@ -227,7 +307,14 @@ absl::Status ConfigureLogging(const LogConfig& config) {
   if (!(config.access_slow_ms >= 0)) {
     return absl::InvalidArgumentError(absl::StrCat("access_slow_ms: ", config.access_slow_ms, " is negative"));
   }
+  if (config.rotate_bytes < 0) {
+    return absl::InvalidArgumentError(absl::StrCat("rotate_bytes: ", config.rotate_bytes, " is negative (0: never)"));
+  }
+  if (config.rotate_keep < 1 || config.rotate_keep > 100) {
+    return absl::InvalidArgumentError(absl::StrCat("rotate_keep: ", config.rotate_keep, " is outside 1..100"));
+  }
   std::lock_guard<std::mutex> lock(g_config_mu);
+  ConfigureRotation(config.rotate_bytes, config.rotate_keep);
   g_access_sample.store(config.access_sample, std::memory_order_relaxed);
   g_access_slow_ms.store(config.access_slow_ms, std::memory_order_relaxed);
   AsyncWriter* old = g_writer.load(std::memory_order_acquire);
@@ -260,6 +347,7 @@ LogStats LogStatistics() {
   s.written_lines = g_written.load(std::memory_order_relaxed);
   s.dropped_lines = g_dropped.load(std::memory_order_relaxed);
   s.sampled_out = g_sampled_out.load(std::memory_order_relaxed);
+  s.rotations = TheRotation().rotations.load(std::memory_order_relaxed);
   return s;
 }
 

@@ -57,13 +57,23 @@ struct LogConfig {
   // written. Sampling counts calls per thread.
   int access_sample = 1;
   double access_slow_ms = 250;
+  // Rotation of the log file, when stderr is one (a service started with
+  // `2>>FILE`, as ops/stack.sh and ops/cluster.sh start them; a pipe, socket
+  // or terminal is left alone): once `rotate_bytes` have gone into FILE (its
+  // size at configuration counts), FILE becomes FILE.1, FILE.1 becomes
+  // FILE.2, ... up to FILE.<rotate_keep> (the oldest beyond it is dropped),
+  // and a new FILE (mode 0600) takes over stderr, and stdout when that was
+  // the same file. A file may pass `rotate_bytes` by one write (an
+  // asynchronous batch: at most kLogBatchBytes). 0: never rotated.
+  int64_t rotate_bytes = 0;
+  int rotate_keep = 4;
 };
 
 // Applies `config` to every later line of the process: starts the writer
 // thread when `async` and none runs yet; switching to synchronous first
 // writes what is queued. INVALID_ARGUMENT, naming the field, for
-// queue_bytes < 4096, access_sample < 0 or access_slow_ms < 0 (nothing is
-// changed then).
+// queue_bytes < 4096, access_sample < 0, access_slow_ms < 0, rotate_bytes
+// < 0 or rotate_keep outside 1..100 (nothing is changed then).
 absl::Status ConfigureLogging(const LogConfig& config);
 
 // Blocks until every line queued before the call has been handed to
@@ -72,6 +82,7 @@ void FlushLogs();
 
 struct LogStats {
   uint64_t written_lines = 0;  // handed to write(2) successfully
+  uint64_t rotations = 0;      // times the log file was rotated
   uint64_t dropped_lines = 0;  // queue full, or write(2) failed
   uint64_t sampled_out = 0;    // access-log lines not written by sampling
 };

@@ -3,15 +3,19 @@
 // The asynchronous writer writes every line, in order per thread, counts what
 // it drops when its queue is full (stderr a pipe nobody reads), keeps room for
 // important lines, and writes what is queued at exit; sampling keeps errors
-// and slow calls.
+// and slow calls. When stderr is a file, it is rotated past its size limit,
+// keeping the newest files, every line whole and in order.
 #include "services/common/log.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <string>
 #include <thread>
@@ -268,6 +272,145 @@ TEST(ConfigureLogging, BadValuesAreInvalidArgumentNamingTheField) {
   s = ConfigureLogging(config);
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(s.message().find("access_slow_ms"), absl::string_view::npos);
+  config = LogConfig();
+  config.rotate_bytes = -1;
+  s = ConfigureLogging(config);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("rotate_bytes"), absl::string_view::npos);
+  for (int keep : {0, 101}) {
+    config = LogConfig();
+    config.rotate_keep = keep;
+    s = ConfigureLogging(config);
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << keep;
+    EXPECT_NE(s.message().find("rotate_keep"), absl::string_view::npos);
+  }
+}
+
+// Descriptor 2 (and 1 with `stdout_too`) appending to `path` while it
+// lives, as ops/stack.sh starts a service (>>FILE 2>&1); restored after.
+class StdioToFile {
+ public:
+  StdioToFile(const std::string& path, bool stdout_too) : saved_err_(dup(2)), saved_out_(dup(1)) {
+    std::fflush(stdout);
+    const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+    dup2(fd, 2);
+    if (stdout_too) dup2(fd, 1);
+    close(fd);
+  }
+  ~StdioToFile() {
+    std::fflush(stdout);
+    dup2(saved_err_, 2);
+    dup2(saved_out_, 1);
+    close(saved_err_);
+    close(saved_out_);
+  }
+
+ private:
+  int saved_err_;
+  int saved_out_;
+};
+
+std::string ReadWhole(const std::string& path) {
+  std::ifstream in(path);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+bool Exists(const std::string& path) { return access(path.c_str(), F_OK) == 0; }
+
+// The "i" of each line of `text` (every line must be a whole JSON object).
+std::vector<int> LineNumbers(const std::string& text) {
+  std::vector<int> out;
+  for (absl::string_view line : absl::StrSplit(text, '\n', absl::SkipEmpty())) {
+    nlohmann::json j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+    EXPECT_TRUE(j.is_object()) << "not a whole line: " << line;
+    if (j.is_object() && j.contains("i")) out.push_back(j["i"].get<int>());
+  }
+  return out;
+}
+
+// Writes 300 numbered lines with rotation at 4 KiB keeping 2 files, in
+// `async` mode; checks the files: the newest three, whole lines, in order.
+void CheckRotation(bool async, const std::string& name) {
+  const std::string dir = std::string(std::getenv("TEST_TMPDIR")) + "/" + name;
+  ASSERT_EQ(std::system(("rm -rf " + dir + " && mkdir -p " + dir).c_str()), 0);
+  const std::string path = dir + "/records.log";
+  const uint64_t rotations_before = LogStatistics().rotations;
+  {
+    StdioToFile redirect(path, /*stdout_too=*/true);
+    LogConfig config;
+    config.async = async;
+    config.rotate_bytes = 4096;
+    config.rotate_keep = 2;
+    ASSERT_TRUE(ConfigureLogging(config).ok());
+    for (int i = 0; i < 300; ++i) LogInfo("numbered", {{"i", i}, {"pad", std::string(40, 'x')}});
+    FlushLogs();
+    struct stat out, err, file;
+    ASSERT_EQ(fstat(1, &out), 0);
+    ASSERT_EQ(fstat(2, &err), 0);
+    ASSERT_EQ(stat(path.c_str(), &file), 0);
+    EXPECT_EQ(err.st_ino, file.st_ino) << "stderr writes to the new file";
+    EXPECT_EQ(out.st_ino, file.st_ino) << "stdout, the same file before, follows it";
+    EXPECT_EQ(file.st_mode & 0777, 0600u);
+    ASSERT_TRUE(ConfigureLogging(LogConfig()).ok());  // synchronous, no rotation
+  }
+  EXPECT_GE(LogStatistics().rotations - rotations_before, 4u);
+  EXPECT_TRUE(Exists(path + ".1"));
+  EXPECT_TRUE(Exists(path + ".2"));
+  EXPECT_FALSE(Exists(path + ".3")) << "only rotate_keep files are kept";
+  const size_t slack = async ? kLogBatchBytes : 200;  // a file passes the limit by one write
+  std::vector<int> all;
+  for (const std::string& f : {path + ".2", path + ".1", path}) {
+    const std::string text = ReadWhole(f);
+    EXPECT_LE(text.size(), 4096 + slack) << f;
+    for (int i : LineNumbers(text)) all.push_back(i);
+  }
+  ASSERT_FALSE(all.empty());
+  EXPECT_EQ(all.back(), 299);
+  for (size_t k = 1; k < all.size(); ++k) EXPECT_EQ(all[k], all[k - 1] + 1) << "lines lost or reordered";
+}
+
+TEST(LogRotation, SynchronousLinesRotateKeepingTheNewestFilesWholeAndInOrder) {
+  CheckRotation(/*async=*/false, "rotation_sync");
+}
+
+TEST(LogRotation, AsynchronousBatchesRotateKeepingTheNewestFilesWholeAndInOrder) {
+  CheckRotation(/*async=*/true, "rotation_async");
+}
+
+TEST(LogRotation, AFileAlreadyOverTheLimitIsRotatedAtTheFirstWrite) {
+  const std::string dir = std::string(std::getenv("TEST_TMPDIR")) + "/rotation_existing";
+  ASSERT_EQ(std::system(("rm -rf " + dir + " && mkdir -p " + dir).c_str()), 0);
+  const std::string path = dir + "/records.log";
+  std::ofstream(path) << std::string(5000, 'o') << "\n";
+  {
+    StdioToFile redirect(path, /*stdout_too=*/false);
+    LogConfig config;
+    config.rotate_bytes = 4096;
+    ASSERT_TRUE(ConfigureLogging(config).ok());
+    LogInfo("after_upgrade");
+    LogInfo("next");
+    ASSERT_TRUE(ConfigureLogging(LogConfig()).ok());
+  }
+  EXPECT_EQ(ReadWhole(path + ".1").substr(0, 5000), std::string(5000, 'o'));
+  EXPECT_NE(ReadWhole(path).find("\"next\""), std::string::npos);
+}
+
+TEST(LogRotation, APipeIsNeverRotated) {
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  const uint64_t rotations_before = LogStatistics().rotations;
+  const int saved = dup(2);
+  dup2(fds[1], 2);
+  LogConfig config;
+  config.rotate_bytes = 100;
+  ASSERT_TRUE(ConfigureLogging(config).ok());
+  for (int i = 0; i < 20; ++i) LogInfo("into_a_pipe", {{"i", i}});
+  ASSERT_TRUE(ConfigureLogging(LogConfig()).ok());
+  dup2(saved, 2);
+  close(saved);
+  close(fds[1]);
+  close(fds[0]);
+  EXPECT_EQ(LogStatistics().rotations, rotations_before);
 }
 
 TEST(JsonQuote, EscapesQuotesBackslashesAndControlBytes) {

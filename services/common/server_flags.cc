@@ -23,6 +23,10 @@ ABSL_FLAG(bool, log_async, true,
 ABSL_FLAG(int, log_queue_kib, 4096, "size of the asynchronous log's queue; lines beyond it are dropped and counted");
 ABSL_FLAG(int, access_log_sample, 1,
           "write the access-log line of one in N calls that end OK and fast (1: every call, 0: none)");
+ABSL_FLAG(int, log_rotate_mb, 256,
+          "when stderr is a file (2>>FILE): past this many MiB it becomes FILE.1 (FILE.1 becomes FILE.2, ...) and a "
+          "new FILE is started (0: never)");
+ABSL_FLAG(int, log_keep, 4, "rotated log files kept (FILE.1 .. FILE.N; 1..100)");
 ABSL_FLAG(double, access_log_slow_ms, 250,
           "calls taking this long or longer are always access-logged, like calls ending with an error");
 
@@ -80,6 +84,15 @@ absl::StatusOr<LogConfig> LogConfigFromFlags() {
   config.access_slow_ms = absl::GetFlag(FLAGS_access_log_slow_ms);
   if (!(config.access_slow_ms >= 0)) {
     return absl::InvalidArgumentError(absl::StrCat("--access_log_slow_ms: ", config.access_slow_ms, " is negative"));
+  }
+  const int rotate_mb = absl::GetFlag(FLAGS_log_rotate_mb);
+  if (rotate_mb < 0) {
+    return absl::InvalidArgumentError(absl::StrCat("--log_rotate_mb: ", rotate_mb, " is negative (0: never)"));
+  }
+  config.rotate_bytes = int64_t{rotate_mb} << 20;
+  config.rotate_keep = absl::GetFlag(FLAGS_log_keep);
+  if (config.rotate_keep < 1 || config.rotate_keep > 100) {
+    return absl::InvalidArgumentError(absl::StrCat("--log_keep: ", config.rotate_keep, " is outside 1..100"));
   }
   return config;
 }

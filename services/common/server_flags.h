@@ -33,6 +33,16 @@
 //                           end OK and fast (default 1: every call; 0: none).
 //   --access_log_slow_ms    calls this slow or slower are always logged, as
 //                           are calls ending with any code but OK (default 250).
+//   --log_rotate_mb         when stderr is a file (ops/stack.sh and
+//                           ops/cluster.sh start services with 2>>FILE): past
+//                           this many MiB, FILE becomes FILE.1 and a new FILE
+//                           is started (default 256; 0: never). Every call is
+//                           access-logged by default and error lines are never
+//                           sampled, so without it the file grew without end
+//                           (anonymous refused calls included) until the disk
+//                           was full.
+//   --log_keep              rotated files kept, FILE.1 .. FILE.N (default 4).
+
 #ifndef LIFELONG_SERVICES_COMMON_SERVER_FLAGS_H_
 #define LIFELONG_SERVICES_COMMON_SERVER_FLAGS_H_
 
@@ -51,6 +61,8 @@ ABSL_DECLARE_FLAG(bool, log_async);
 ABSL_DECLARE_FLAG(int, log_queue_kib);
 ABSL_DECLARE_FLAG(int, access_log_sample);
 ABSL_DECLARE_FLAG(double, access_log_slow_ms);
+ABSL_DECLARE_FLAG(int, log_rotate_mb);
+ABSL_DECLARE_FLAG(int, log_keep);
 
 namespace lifelong {
 
@@ -72,7 +84,8 @@ inline constexpr int kDefaultGrpcHandshakeTimeoutSeconds = 20;
 absl::Status ApplyServerFlags(GrpcServerOptions* options);
 
 // The log flags as a LogConfig; INVALID_ARGUMENT naming the flag for a queue
-// below 4 KiB, a negative sample or slow threshold.
+// below 4 KiB, a negative sample, slow threshold or rotation size, or a
+// count of kept files outside 1..100.
 absl::StatusOr<LogConfig> LogConfigFromFlags();
 // ConfigureLogging(LogConfigFromFlags()).
 absl::Status ApplyLogFlags();

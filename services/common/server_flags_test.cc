@@ -95,6 +95,16 @@ TEST(ServerFlags, LogFlagsBecomeTheLogConfig) {
   EXPECT_EQ(config->queue_bytes, 4096u * 1024);
   EXPECT_EQ(config->access_sample, 1);
   EXPECT_EQ(config->access_slow_ms, 250);
+  EXPECT_EQ(config->rotate_bytes, int64_t{256} << 20);
+  EXPECT_EQ(config->rotate_keep, 4);
+  absl::SetFlag(&FLAGS_log_rotate_mb, 0);
+  absl::SetFlag(&FLAGS_log_keep, 9);
+  config = LogConfigFromFlags();
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->rotate_bytes, 0);
+  EXPECT_EQ(config->rotate_keep, 9);
+  absl::SetFlag(&FLAGS_log_rotate_mb, 256);
+  absl::SetFlag(&FLAGS_log_keep, 4);
   absl::SetFlag(&FLAGS_log_async, false);
   absl::SetFlag(&FLAGS_access_log_sample, 10);
   config = LogConfigFromFlags();
@@ -111,6 +121,9 @@ TEST(ServerFlags, BadLogFlagsAreInvalidArgumentNamingTheFlag) {
       {[] { absl::SetFlag(&FLAGS_log_queue_kib, 3); }, "--log_queue_kib"},
       {[] { absl::SetFlag(&FLAGS_access_log_sample, -1); }, "--access_log_sample"},
       {[] { absl::SetFlag(&FLAGS_access_log_slow_ms, -0.5); }, "--access_log_slow_ms"},
+      {[] { absl::SetFlag(&FLAGS_log_rotate_mb, -1); }, "--log_rotate_mb"},
+      {[] { absl::SetFlag(&FLAGS_log_keep, 0); }, "--log_keep"},
+      {[] { absl::SetFlag(&FLAGS_log_keep, 101); }, "--log_keep"},
   };
   for (const auto& [set, flag] : cases) {
     set();
@@ -120,6 +133,8 @@ TEST(ServerFlags, BadLogFlagsAreInvalidArgumentNamingTheFlag) {
     absl::SetFlag(&FLAGS_log_queue_kib, 4096);
     absl::SetFlag(&FLAGS_access_log_sample, 1);
     absl::SetFlag(&FLAGS_access_log_slow_ms, 250);
+    absl::SetFlag(&FLAGS_log_rotate_mb, 256);
+    absl::SetFlag(&FLAGS_log_keep, 4);
   }
 }
 

@@ -12,7 +12,9 @@
 // a login shell's soft limit a few hundred of them locked every new client
 // out; servers raise their soft limit to the hard one at start, and close
 // connections idle past --grpc_max_connection_idle_seconds or not through
-// their handshake within --grpc_handshake_timeout_seconds.
+// their handshake within --grpc_handshake_timeout_seconds. And refused
+// calls, whose access-log lines no longer fill the disk: the log file is
+// rotated past --log_rotate_mb.
 #include <arpa/inet.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
@@ -27,6 +29,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <mutex>
@@ -463,6 +466,55 @@ TEST(GrpcSlowSenders, ConnectionsWithNothingToDoAreClosed) {
   stop_watching = true;
   watch_ctx.TryCancel();
   watching.join();
+}
+
+// Every refused call is access-logged (errors are never sampled), so
+// anonymous clients calling without credentials wrote ~300 bytes to the log
+// file per call, without end, until the disk was full (the store's disk too,
+// on a one-disk node). The file is rotated past --log_rotate_mb, keeping
+// --log_keep files.
+TEST(GrpcSlowSenders, RefusedAnonymousCallsDoNotFillTheDiskWithLogLines) {
+  RecordsProcess server = StartRecords("log_flood", {}, {"--log_rotate_mb=1", "--log_keep=2"});
+  ASSERT_GT(server.port, 0);
+  std::atomic<int> refused{0};
+  std::vector<std::thread> clients;
+  for (int t = 0; t < 4; ++t) {
+    clients.emplace_back([&, t] {
+      auto stub = v1::LearningRecordService::NewStub(OwnChannel(server.port, 10 + t));
+      for (int i = 0; i < 3000; ++i) {
+        grpc::ClientContext ctx;
+        ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+        v1::ListStatementsRequest req;
+        req.set_learner("u100001");
+        v1::ListStatementsResponse resp;
+        // UNAUTHENTICATED, or RESOURCE_EXHAUSTED once the address is over
+        // its rate of failed authentications: refused either way, and logged.
+        const grpc::StatusCode code = stub->ListStatements(&ctx, req, &resp).error_code();
+        if (code == grpc::StatusCode::UNAUTHENTICATED || code == grpc::StatusCode::RESOURCE_EXHAUSTED) ++refused;
+      }
+    });
+  }
+  for (std::thread& t : clients) t.join();
+  EXPECT_EQ(refused.load(), 12000);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the log's last batch
+  int64_t total = 0;
+  for (const std::string& f : {server.log, server.log + ".1", server.log + ".2"}) {
+    std::error_code ec;
+    const auto size = static_cast<int64_t>(std::filesystem::file_size(f, ec));
+    EXPECT_FALSE(ec) << f << " missing";
+    if (ec) continue;
+    EXPECT_LE(size, (1 << 20) + (64 << 10)) << f;
+    total += size;
+  }
+  EXPECT_FALSE(std::filesystem::exists(server.log + ".3")) << "only --log_keep files are kept";
+  EXPECT_GE(total, 2 << 20) << "the flood wrote less than the files hold: the test proves nothing";
+  EXPECT_TRUE(server.process->Running());
+  grpc::Status s = RecordAsLearner(server.port, 3);
+  EXPECT_TRUE(s.ok()) << s.error_code() << " " << s.error_message();
+  // The log goes on in the newest file (or the one before, had that line
+  // itself passed the limit).
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_NE((ReadFile(server.log) + ReadFile(server.log + ".1")).find("/RecordStatement\""), std::string::npos);
 }
 
 }  // namespace
