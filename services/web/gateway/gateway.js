@@ -30,6 +30,7 @@ import { checkKioskWrite, chooseCredential, normaliseAddress } from "./policy.js
 import { admittedByFront, clientAddress, proxyProtocolFront } from "./proxy_protocol.js";
 import { Metrics } from "./metrics.js";
 import { ByteBudget, ConnectionCounter, CountedRequest, DEFAULT_LIMITS, RETRY_AFTER_S, holdBody } from "./limits.js";
+import { log } from "./log.js";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 export const PUBLIC_DIR = path.join(HERE, "..", "public");
@@ -78,9 +79,6 @@ const SECURITY_HEADERS = {
   "referrer-policy": "no-referrer",
 };
 
-function log(fields) {
-  process.stdout.write(JSON.stringify({ ts: new Date().toISOString(), ...fields }) + "\n");
-}
 
 function codeName(code) {
   return Code[code] === undefined ? String(code) : Code[code].replace(/([a-z])([A-Z])/g, "$1_$2").toUpperCase();

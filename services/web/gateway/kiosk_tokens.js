@@ -18,13 +18,14 @@
 
 import fs from "node:fs";
 import path from "node:path";
+import { log } from "./log.js";
 
 const FILE_RE = /^([a-z0-9_-]{1,64})\.token$/;
 // The largest token file read (a JWT is a few hundred bytes).
 const MAX_BYTES = 64 << 10;
 
 function defaultLog(fields) {
-  process.stdout.write(JSON.stringify({ ts: new Date().toISOString(), ...fields }) + "\n");
+  log(fields);
 }
 
 function identityOf(st) {

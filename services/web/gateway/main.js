@@ -16,6 +16,8 @@
 //       [--max_connections=8192] [--max_connections_per_client=256] [--request_timeout_ms=30000]
 //       [--headers_timeout_ms=10000] [--max_held_request_bytes=268435456]
 //       [--max_held_request_bytes_per_client=67108864]   (limits.js)
+//       [--log_rotate_mb=256 --log_keep=4]  (stdout a file: rotated past that size, keeping that
+//                                            many older files; 0: never; log.js)
 //
 // Exit status: 0 after SIGTERM/SIGINT (connections drained), 2 for a bad flag,
 // 1 when the port cannot be bound or a configured file cannot be read.
@@ -26,6 +28,7 @@ import net from "node:net";
 import { createGateway } from "./gateway.js";
 import { KioskTokenDir } from "./kiosk_tokens.js";
 import { DEFAULT_LIMITS } from "./limits.js";
+import { configureLogRotation, log } from "./log.js";
 import { hostName, parseKioskClients } from "./policy.js";
 
 const DEFAULTS = {
@@ -33,7 +36,7 @@ const DEFAULTS = {
   recommend: "127.0.0.1:7003", kiosk_token_dir: "", kiosk_clients: "", kiosk_hosts: "localhost,127.0.0.1,::1",
   tls_ca: "", tls_cert: "", tls_key: "", font_dir: "/usr/share/fonts/opentype/noto",
   upstream_timeout_ms: "10000", port_file: "", https_cert: "", https_key: "", proxy_protocol_from: "",
-  metrics_port: "",
+  metrics_port: "", log_rotate_mb: "256", log_keep: "4",
   max_connections: String(DEFAULT_LIMITS.maxConnections),
   max_connections_per_client: String(DEFAULT_LIMITS.maxConnectionsPerClient),
   request_timeout_ms: String(DEFAULT_LIMITS.requestTimeoutMs),
@@ -66,6 +69,10 @@ function parseFlags(argv) {
   if (+flags.port > 65535) fail(2, "--port: must be in [0, 65535]");
   for (const f of Object.keys(LIMIT_FLAGS)) {
     if (!/^[1-9]\d{0,14}$/.test(flags[f])) fail(2, `--${f}: must be a positive integer, got "${flags[f]}"`);
+  }
+  if (!/^\d{1,7}$/.test(flags.log_rotate_mb)) fail(2, `--log_rotate_mb: must be a non-negative integer, got "${flags.log_rotate_mb}"`);
+  if (!/^\d{1,3}$/.test(flags.log_keep) || +flags.log_keep < 1 || +flags.log_keep > 100) {
+    fail(2, `--log_keep: must be an integer in [1, 100], got "${flags.log_keep}"`);
   }
   if (+flags.headers_timeout_ms > +flags.request_timeout_ms) {
     fail(2, "--headers_timeout_ms: must not exceed --request_timeout_ms (the request includes its headers)");
@@ -107,6 +114,7 @@ function readPem(flag, file) {
 }
 
 const flags = parseFlags(process.argv.slice(2));
+configureLogRotation({ rotateBytes: +flags.log_rotate_mb * 1024 * 1024, keep: +flags.log_keep });
 const tls = flags.tls_ca || flags.tls_cert
   ? { ca: readPem("tls_ca", flags.tls_ca), cert: readPem("tls_cert", flags.tls_cert), key: readPem("tls_key", flags.tls_key) }
   : null;
@@ -129,20 +137,20 @@ gw.listener.on("error", (err) => fail(1, `listen ${flags.host}:${flags.port}: ${
 gw.listener.listen(+flags.port, flags.host, () => {
   const port = gw.listener.address().port;
   if (flags.port_file) fs.writeFileSync(flags.port_file, `${port}\n`);
-  process.stdout.write(JSON.stringify({
-    ts: new Date().toISOString(), level: "info", event: "serving", host: flags.host, port,
+  log({
+    level: "info", event: "serving", host: flags.host, port,
     backends: { records: flags.records, catalog: flags.catalog, recommend: flags.recommend },
     tls: tls ? "tls" : "off", scheme: flags.https_cert ? "https" : "http", kiosks: [...kioskTokens.keys()],
     kiosk_clients: flags.kioskClients.bindings.length,
     proxy_protocol_from: flags.proxy_protocol_from || "off",
-  }) + "\n");
+  });
   // A venue with a kiosk token but no kiosk address bound to it: no kiosk can act for it.
   const unbound = [...kioskTokens.keys()].filter((v) => !flags.kioskClients.venues.includes(v));
   if (unbound.length > 0) {
-    process.stdout.write(JSON.stringify({
-      ts: new Date().toISOString(), level: "warn", event: "kiosk_venues_without_clients", venues: unbound,
+    log({
+      level: "warn", event: "kiosk_venues_without_clients", venues: unbound,
       hint: "--kiosk_clients binds no address to these venues: no kiosk can act for them",
-    }) + "\n");
+    });
   }
 });
 
@@ -163,7 +171,7 @@ for (const sig of ["SIGTERM", "SIGINT"]) {
   process.on(sig, () => {
     if (stopping) return;
     stopping = true;
-    process.stdout.write(JSON.stringify({ ts: new Date().toISOString(), level: "info", event: "stopping", signal: sig }) + "\n");
+    log({ level: "info", event: "stopping", signal: sig });
     // Requests in progress get up to 5 s to finish; then whatever is left is cut.
     const timer = setTimeout(() => process.exit(0), 5000);
     timer.unref();
