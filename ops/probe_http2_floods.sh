@@ -1,37 +1,40 @@
 #!/usr/bin/env bash
-# What an anonymous HTTP/2 "rapid reset" client (CVE-2023-44487) costs
-# records_server on Debian 12's gRPC (1.51, which predates gRPC's defences
-# against it): docs/security.md, "HTTP/2 rapid reset". For each burst size, a
-# fresh records_server (production defaults, authentication on) takes one
-# connection that sends that many pairs of HEADERS (a ListStatements call, no
-# credentials) and RST_STREAM (ops/http2_rapid_reset.py). Printed per burst:
-# the server's resident memory before and at its peak, its CPU seconds and
-# how long it stayed busy after the client finished, and the time of an
-# authenticated `lifelong record` before the burst, during it, and just after
-# the client finished while the server works through what it queued (the
-# CLI's own start-up included: about 80 ms), and whether the server still
-# answers once it is idle again.
+# What an anonymous HTTP/2 flood costs records_server on Debian 12's gRPC
+# (1.51, which predates gRPC's defences against these): docs/security.md,
+# "HTTP/2 floods". For each burst size, a fresh records_server (production
+# defaults, authentication on) takes CONNECTIONS connections (default 1) that
+# each send, without credentials (ops/http2_floods.py MODE):
+#   MODE=rapid_reset (default)  BURST pairs of HEADERS (a ListStatements call)
+#                               and RST_STREAM (CVE-2023-44487);
+#   MODE=continuation           one HEADERS frame and BURST CONTINUATION
+#                               frames of 14 KB that never end the block.
+# Printed per burst: the server's resident memory before and at its peak, its
+# CPU seconds and how long it stayed busy after the clients finished, the
+# time of an authenticated `lifelong record` before the burst, during it, and
+# just after the clients finished (the CLI's own start-up included: about
+# 80 ms), and whether the server still answers once it is idle again.
 #
-#   ops/probe_grpc_rapid_reset.sh [BURST...]      (default 20000 100000)
-#   CONNECTIONS=4 ops/probe_grpc_rapid_reset.sh 100000
-#       that many such clients at once, each sending BURST pairs (default 1)
-#   BIN_DIR=/some/dir ops/probe_grpc_rapid_reset.sh
+#   ops/probe_http2_floods.sh [BURST...]      (default 20000 100000)
+#   CONNECTIONS=4 ops/probe_http2_floods.sh 100000
+#   MODE=continuation ops/probe_http2_floods.sh 20000
+#   BIN_DIR=/some/dir ops/probe_http2_floods.sh
 #       binaries of an earlier build, laid out as bazel-bin
 set -euo pipefail
 BURSTS=("$@")
 CONNECTIONS=${CONNECTIONS:-1}
+MODE=${MODE:-rapid_reset}
 [ "${#BURSTS[@]}" -gt 0 ] || BURSTS=(20000 100000)
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 if [ -n "${BIN_DIR:-}" ]; then
   BIN=$(cd "$BIN_DIR" && pwd)
 else
-  echo "probe_grpc_rapid_reset: building records_server, mint_token and the CLI (-c opt)..." >&2
+  echo "probe_http2_floods: building records_server, mint_token and the CLI (-c opt)..." >&2
   bazel build -c opt //services/records:records_server //services/auth:mint_token //services/cli:lifelong \
-    >/dev/null 2>&1 || { echo "probe_grpc_rapid_reset: build failed" >&2; exit 1; }
+    >/dev/null 2>&1 || { echo "probe_http2_floods: build failed" >&2; exit 1; }
   BIN=$ROOT/bazel-bin
 fi
-BENCH_NAME=probe_grpc_rapid_reset
+BENCH_NAME=probe_http2_floods
 # shellcheck source=ops/bench_common.sh
 source "$ROOT/ops/bench_common.sh"
 bench_workdir
@@ -61,7 +64,7 @@ for burst in "${BURSTS[@]}"; do
   cpu0=$(cpu_ticks "$pid")
   clients=()
   for c in $(seq "$CONNECTIONS"); do
-    python3 "$ROOT/ops/http2_rapid_reset.py" "$port" "$burst" >"$WORK/client$n.$c.out" 2>&1 &
+    python3 "$ROOT/ops/http2_floods.py" "$port" "$MODE" "$burst" >"$WORK/client$n.$c.out" 2>&1 &
     clients+=($!)
   done
   peak=$rss0
@@ -84,7 +87,8 @@ for burst in "${BURSTS[@]}"; do
   cpu=$(awk -v a="$cpu0" -v b="$(cpu_ticks "$pid")" 'BEGIN {printf "%.1f", (b - a) / 100}')
   serving=no
   [ "$(write_ms "$port" 4)" = failed ] || serving=yes
-  client_line=$(sed -e 's/ HEADERS+RST_STREAM pairs//' -e 's/; closed by the server:/, closed:/' "$WORK/client$n.1.out")
+  client_line=$(sed -e 's/ HEADERS+RST_STREAM pairs//' -e 's/ CONTINUATION frames//' -e 's/; closed by the server:/, closed:/' \
+    "$WORK/client$n.1.out")
   [ "$CONNECTIONS" = 1 ] || client_line="$CONNECTIONS x $client_line"
 
   printf '%-8s %-46s %8s %9s %8s %8s %9s %10s %9s %s\n' "$burst" "${client_line#sent }" "$rss0" "$peak" "$cpu" "$busy" \
