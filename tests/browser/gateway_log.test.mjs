@@ -120,8 +120,17 @@ describe("gateway log rotation", () => {
         const codes = await Promise.all(Array.from({ length: 200 }, call));
         answered += codes.filter((c) => c > 0).length;
       }
+      const metrics = await new Promise((resolve, reject) => {
+        http.get({ host: "127.0.0.1", port, agent, path: "/metrics" }, (res) => {
+          let text = "";
+          res.on("data", (d) => { text += d; });
+          res.on("end", () => resolve(text));
+        }).on("error", reject);
+      });
       agent.destroy();
       assert.equal(answered, 12000);
+      const rotations = /\nlifelong_web_log_rotations_total (\d+)\n/.exec(metrics);
+      assert.ok(rotations && +rotations[1] >= 2, `rotations in /metrics: ${rotations && rotations[1]}`);
       await sleep(200);
       const sizes = [file, `${file}.1`].map((f) => fs.statSync(f).size);
       for (const s of sizes) assert.ok(s <= (1 << 20) + 4096, `sizes ${sizes}`);

@@ -1,6 +1,8 @@
 // Prometheus text metrics of the web gateway (docs/web.md, "Metrics").
 // Single-threaded (Node's event loop): no locking.
 
+import { logRotations } from "./log.js";
+
 const BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
 function esc(v) {
@@ -81,6 +83,9 @@ export class Metrics {
       out.push(`# TYPE ${name} gauge`);
       out.push(`${name} ${read()}`);
     }
+    out.push("# HELP lifelong_web_log_rotations_total Times the log file was rotated (--log_rotate_mb; log.js).");
+    out.push("# TYPE lifelong_web_log_rotations_total counter");
+    out.push(`lifelong_web_log_rotations_total ${logRotations()}`);
     out.push("# TYPE lifelong_web_start_time_seconds gauge");
     out.push(`lifelong_web_start_time_seconds ${this.started}`);
     return out.join("\n") + "\n";
