@@ -79,7 +79,6 @@ const SECURITY_HEADERS = {
   "referrer-policy": "no-referrer",
 };
 
-
 function codeName(code) {
   return Code[code] === undefined ? String(code) : Code[code].replace(/([a-z])([A-Z])/g, "$1_$2").toUpperCase();
 }

@@ -24,10 +24,6 @@ const FILE_RE = /^([a-z0-9_-]{1,64})\.token$/;
 // The largest token file read (a JWT is a few hundred bytes).
 const MAX_BYTES = 64 << 10;
 
-function defaultLog(fields) {
-  log(fields);
-}
-
 function identityOf(st) {
   return `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}`;
 }
@@ -41,7 +37,7 @@ export class KioskTokenDir {
     this.dir = dir;
     this.checkMs = options.checkMs ?? 2000;
     this.now = options.now ?? Date.now;
-    this.log = options.log ?? defaultLog;
+    this.log = options.log ?? log;
     this.tokens = new Map();       // venue -> token
     this.identities = new Map();   // venue -> identity of the file the token came from
     this.failures = new Map();     // venue ("" the directory) -> the reason last logged

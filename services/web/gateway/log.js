@@ -42,7 +42,7 @@ export function log(fields) {
 }
 
 // Writes one complete line (ending in "\n").
-export function writeLogLine(line) {
+function writeLogLine(line) {
   if (state.fd === 1) {
     process.stdout.write(line);
   } else {
