@@ -186,7 +186,11 @@ const std::vector<Command>& Commands() {
         {"every", true,
          "keep running: retrain when the newest model is this old (e.g. 24h), and after every erasure "
          "(docs/recommend.md \"Scheduled retraining\"); stop with SIGTERM"},
-        {"check_every", true, "with --every: how often to look at the models and the erasure epoch (default 1m)"}},
+        {"check_every", true, "with --every: how often to look at the models and the erasure epoch (default 1m)"},
+        {"training_share", true,
+         "with --every: at most this share of the time is spent training (default 0.25): after a training that "
+         "took T the next waits 3T, however many erasures come"},
+        {"nice", true, "CPU niceness of the training, 0..19 (default 10: the services come first)"}},
        CmdTrain},
       {"model status",
        "the serving model version and the versions on disk",

@@ -6,11 +6,13 @@
 #include <grpcpp/grpcpp.h>
 #include <signal.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <nlohmann/json.hpp>
 
+#include <cerrno>
 #include <chrono>
 #include <climits>
 #include <cstdlib>
@@ -395,11 +397,42 @@ absl::StatusOr<absl::Duration> PositiveDurationFlag(const ParsedArgs& a, const s
   return d;
 }
 
+// --nice (default 10, 0..19): training is batch work that shares the
+// machine with the services a kiosk waits on, so `lifelong train` and the
+// trainer it starts run at a lower CPU priority. A process already nicer
+// stays so (raising priority needs privileges).
+absl::Status LowerTrainingPriority(const ParsedArgs& a) {
+  const std::string text = a.Get("nice", "10");
+  int nice = 0;
+  if (!absl::SimpleAtoi(text, &nice) || nice < 0 || nice > 19) {
+    return absl::InvalidArgumentError(absl::StrCat("--nice: must be a whole number from 0 to 19, got \"", text, "\""));
+  }
+  errno = 0;
+  const int current = getpriority(PRIO_PROCESS, 0);
+  if (errno == 0 && current >= nice) return absl::OkStatus();
+  if (setpriority(PRIO_PROCESS, 0, nice) != 0) {
+    return absl::InternalError(absl::StrCat("--nice=", nice, ": setpriority: ", std::strerror(errno)));
+  }
+  return absl::OkStatus();
+}
+
+// --training_share (default 0.25, in (0, 1]): TrainingPace's share.
+absl::StatusOr<double> TrainingShareFlag(const ParsedArgs& a) {
+  const std::string text = a.Get("training_share", "0.25");
+  double share = 0;
+  if (!absl::SimpleAtod(text, &share) || !(share > 0) || share > 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--training_share: must be a number above 0 and at most 1 (e.g. 0.25), got \"", text, "\""));
+  }
+  return share;
+}
+
 }  // namespace
 
 absl::Status CmdTrain(Env& env) {
   const ParsedArgs& a = env.args();
   const std::string model_root = a.Get("model_root", "var/models");
+  LL_RETURN_IF_ERROR(LowerTrainingPriority(a));
   if (!a.Has("every")) {
     LL_ASSIGN_OR_RETURN(const std::string trainer, FindTrainer(env));
     return TrainOnce(env, model_root, trainer);
@@ -407,6 +440,8 @@ absl::Status CmdTrain(Env& env) {
   // Scheduled retraining (train_schedule.h): runs until SIGTERM/SIGINT.
   LL_ASSIGN_OR_RETURN(const absl::Duration every, PositiveDurationFlag(a, "every", ""));
   LL_ASSIGN_OR_RETURN(const absl::Duration check, PositiveDurationFlag(a, "check_every", "1m"));
+  TrainingPace pace;
+  LL_ASSIGN_OR_RETURN(pace.share, TrainingShareFlag(a));
   LL_ASSIGN_OR_RETURN(const std::string trainer, FindTrainer(env));
   // One schedule per model root: two would train the same versions twice.
   // The lock is released when this process ends, however it ends.
@@ -449,14 +484,17 @@ absl::Status CmdTrain(Env& env) {
                 << std::flush;
     }
     const RetrainDecision decision =
-        DecideRetrain(*state, epoch.ok() ? std::optional<uint64_t>(*epoch) : std::nullopt, absl::Now(), every);
+        DecideRetrain(*state, epoch.ok() ? std::optional<uint64_t>(*epoch) : std::nullopt, absl::Now(), every, pace);
     if (!decision.train) {
       // Said once per model and epoch, not at every check.
-      const std::string seen = absl::StrCat(state->newest_version.value_or(0), "/", state->erasure_epoch, "/",
-                                            epoch.ok() ? absl::StrCat(*epoch) : "?", "/", decision.blocked);
+      const std::string seen =
+          absl::StrCat(state->newest_version.value_or(0), "/", state->erasure_epoch, "/",
+                       epoch.ok() ? absl::StrCat(*epoch) : "?", "/", decision.blocked, "/", decision.paced);
       if (seen != last_reason) {
         if (decision.blocked) {
           env.err() << "train: not training: " << decision.reason << "\n" << std::flush;
+        } else if (decision.paced) {
+          env.err() << "train: due, waiting: " << decision.reason << "\n" << std::flush;
         } else {
           env.err() << "train: up to date (" << decision.reason << "); next training in at most "
                     << ShortDuration(decision.until_due) << "\n"
@@ -469,7 +507,10 @@ absl::Status CmdTrain(Env& env) {
     }
     env.err() << "train: training now: " << decision.reason << "\n" << std::flush;
     last_reason.clear();
+    const absl::Time started = absl::Now();
     absl::Status trained = TrainOnce(env, model_root, trainer);
+    pace.last_end = absl::Now();
+    pace.last_took = *pace.last_end - started;
     if (g_train_stop) break;
     if (trained.ok()) {
       backoff = check;

@@ -13,10 +13,12 @@
 #include <iterator>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
 #include "models/model_bundle.h"
 #include "models/model_retirement.h"
 #include "proto/lifelong/v1/records.grpc.pb.h"
@@ -83,13 +85,38 @@ TEST(ScheduledTraining, TrainsThenRetrainsAfterAnErasureAndStopsOnSigterm) {
     EXPECT_NE(RunToCompletion(argv, dir + "/bad.log"), 0);
     EXPECT_TRUE(absl::StrContains(ReadFile(dir + "/bad.log"), "--every: must be a positive duration"))
         << ReadFile(dir + "/bad.log");
+    for (const auto& [flag, message] : std::vector<std::pair<std::string, std::string>>{
+             {"--training_share=0", "--training_share: must be a number above 0 and at most 1"},
+             {"--training_share=1.5", "--training_share: must be a number above 0 and at most 1"},
+             {"--nice=20", "--nice: must be a whole number from 0 to 19"},
+             {"--nice=-1", "--nice: must be a whole number from 0 to 19"}}) {
+      std::vector<std::string> bad = {RunfilePath("services/cli/lifelong"), "train", "--every=1h", flag};
+      bad.insert(bad.end(), common.begin(), common.end());
+      EXPECT_NE(RunToCompletion(bad, dir + "/bad.log"), 0) << flag;
+      EXPECT_TRUE(absl::StrContains(ReadFile(dir + "/bad.log"), message)) << flag << ": " << ReadFile(dir + "/bad.log");
+    }
+    EXPECT_FALSE(std::filesystem::exists(root)) << "a refused schedule trained or made its model root";
   }
 
-  std::vector<std::string> argv = {RunfilePath("services/cli/lifelong"), "train", "--every=1h", "--check_every=1s"};
+  // --training_share 0.05: after a training that took T the next waits 19T
+  // (several seconds here, where a training takes under a second).
+  std::vector<std::string> argv = {RunfilePath("services/cli/lifelong"), "train", "--every=1h", "--check_every=1s",
+                                   "--training_share=0.05"};
   argv.insert(argv.end(), common.begin(), common.end());
   argv.insert(argv.end(), {"--", "--tune=false"});
   absl::StatusOr<testing::Subprocess> scheduler = testing::Subprocess::Start(argv, log);
   ASSERT_TRUE(scheduler.ok()) << scheduler.status();
+
+  // The schedule and the trainer it starts run at nice 10 (--nice), below the
+  // services a kiosk waits on (field 19 of /proc/PID/stat).
+  {
+    ASSERT_TRUE(WaitFor([&] { return absl::StrContains(ReadFile(log), "train: scheduled"); }, std::chrono::seconds(30)))
+        << ReadFile(log);
+    std::vector<std::string> fields =
+        absl::StrSplit(ReadFile(absl::StrCat("/proc/", scheduler->pid(), "/stat")), ' ', absl::SkipEmpty());
+    ASSERT_GT(fields.size(), 18u);
+    EXPECT_EQ(fields[18], "10");
+  }
 
   // One schedule per model root: a second is refused, naming the holder.
   {
@@ -116,29 +143,43 @@ TEST(ScheduledTraining, TrainsThenRetrainsAfterAnErasureAndStopsOnSigterm) {
   // model trained before it is retired and deleted.
   auto stub =
       v1::LearningRecordService::NewStub(grpc::CreateChannel(records.address(), grpc::InsecureChannelCredentials()));
-  std::string learner;  // the first demo learner with statements
-  for (int i = 1; i <= 120 && learner.empty(); ++i) {
+  // Erases the first demo learner who still has statements.
+  auto erase_a_learner = [&] {
+    std::string learner;
+    for (int i = 1; i <= 120 && learner.empty(); ++i) {
+      grpc::ClientContext ctx;
+      v1::ListStatementsRequest list;
+      list.set_learner(absl::StrFormat("u%06d", i));
+      list.set_page_size(1);
+      v1::ListStatementsResponse page;
+      if (stub->ListStatements(&ctx, list, &page).ok() && page.statements_size() > 0) learner = list.learner();
+    }
+    ASSERT_FALSE(learner.empty());
     grpc::ClientContext ctx;
-    v1::ListStatementsRequest list;
-    list.set_learner(absl::StrFormat("u%06d", i));
-    list.set_page_size(1);
-    v1::ListStatementsResponse page;
-    if (stub->ListStatements(&ctx, list, &page).ok() && page.statements_size() > 0) learner = list.learner();
-  }
-  ASSERT_FALSE(learner.empty());
-  grpc::ClientContext ctx;
-  v1::EraseLearnerRequest erase;
-  erase.set_learner(learner);
-  v1::EraseLearnerResponse erased;
-  grpc::Status s = stub->EraseLearner(&ctx, erase, &erased);
-  ASSERT_TRUE(s.ok()) << s.error_message();
-  ASSERT_GT(erased.erased_statements(), 0);
+    v1::EraseLearnerRequest erase;
+    erase.set_learner(learner);
+    v1::EraseLearnerResponse erased;
+    grpc::Status s = stub->EraseLearner(&ctx, erase, &erased);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    ASSERT_GT(erased.erased_statements(), 0);
+  };
+  erase_a_learner();
   ASSERT_TRUE(WaitFor([&] { return Versions(root) == std::vector<int64_t>({2}); }, std::chrono::seconds(240)))
       << ReadFile(log);
   EXPECT_TRUE(absl::StrContains(ReadFile(log), "train: training now: an erasure since model 1")) << ReadFile(log);
   absl::StatusOr<std::set<int64_t>> retired = models::RetiredVersions(root);
   ASSERT_TRUE(retired.ok()) << retired.status();
   EXPECT_TRUE(retired->empty());
+
+  // Another erasure right after that training: due at once, but it waits
+  // 19 times as long as the last training took (--training_share 0.05), then
+  // trains.
+  erase_a_learner();
+  ASSERT_TRUE(WaitFor([&] { return Versions(root) == std::vector<int64_t>({3}); }, std::chrono::seconds(240)))
+      << ReadFile(log);
+  EXPECT_TRUE(absl::StrContains(ReadFile(log), "train: due, waiting: an erasure since model 2")) << ReadFile(log);
+  EXPECT_TRUE(absl::StrContains(ReadFile(log), "trainings take at most 5% of the time (--training_share)"))
+      << ReadFile(log);
 
   // SIGTERM: stops promptly and cleanly.
   absl::StatusOr<int> status = scheduler->Stop(SIGTERM, std::chrono::seconds(20));

@@ -31,8 +31,30 @@ absl::StatusOr<ModelRootState> ReadModelRootState(const std::string& model_root)
   return state;
 }
 
+absl::Time NextTrainingAllowedAt(const TrainingPace& pace) {
+  if (!pace.last_end.has_value() || !(pace.share > 0) || pace.share >= 1) return absl::InfinitePast();
+  return *pace.last_end + pace.last_took * (1 / pace.share - 1);
+}
+
+namespace {
+
+// A due training held back until `pace` allows the next one.
+RetrainDecision Paced(RetrainDecision d, absl::Time now, const TrainingPace& pace) {
+  const absl::Time allowed = NextTrainingAllowedAt(pace);
+  if (now >= allowed) return d;
+  d.train = false;
+  d.paced = true;
+  d.until_due = allowed - now;
+  absl::StrAppend(&d.reason, "; waiting ", ShortDuration(d.until_due), ", since the last training took ",
+                  ShortDuration(pace.last_took), " and trainings take at most ",
+                  static_cast<int>(pace.share * 100 + 0.5), "% of the time (--training_share)");
+  return d;
+}
+
+}  // namespace
+
 RetrainDecision DecideRetrain(const ModelRootState& state, std::optional<uint64_t> records_epoch, absl::Time now,
-                              absl::Duration every) {
+                              absl::Duration every, const TrainingPace& pace) {
   RetrainDecision d;
   if (!state.newest_version.has_value()) {
     d.train = true;
@@ -56,18 +78,18 @@ RetrainDecision DecideRetrain(const ModelRootState& state, std::optional<uint64_
     d.train = true;
     d.reason = absl::StrCat("an erasure since ", model, " (record service erasure epoch ", *records_epoch, " > ",
                             state.erasure_epoch, ")");
-    return d;
+    return Paced(std::move(d), now, pace);
   }
   if (!state.newest_written.has_value()) {
     d.train = true;
     d.reason = absl::StrCat(model, " has no readable written_at");
-    return d;
+    return Paced(std::move(d), now, pace);
   }
   const absl::Duration age = now - *state.newest_written;
   if (age >= every) {
     d.train = true;
     d.reason = absl::StrCat(model, " is ", ShortDuration(age), " old (--every=", absl::FormatDuration(every), ")");
-    return d;
+    return Paced(std::move(d), now, pace);
   }
   d.reason = absl::StrCat(model, " is ", ShortDuration(age), " old, erasure epoch ", state.erasure_epoch);
   d.until_due = every - age;

@@ -34,8 +34,27 @@ struct ModelRootState {
 // empty state (no model yet). INTERNAL when the root cannot be listed.
 absl::StatusOr<ModelRootState> ReadModelRootState(const std::string& model_root);
 
+// How much of the time the schedule has spent training (`--training_share`):
+// a training that took T, ended at E, is followed by the next one no sooner
+// than E + T * (1 / share - 1), so that trainings take at most `share` of the
+// wall time however often the reasons come (a learner may erase their own
+// records once a minute, and each erasure is a reason). A first model is
+// never held back.
+struct TrainingPace {
+  std::optional<absl::Time> last_end;  // unset: nothing trained yet by this schedule
+  absl::Duration last_took = absl::ZeroDuration();
+  double share = 1.0;  // (0, 1]; 1: no waiting
+};
+
+// The earliest time the next training may start under `pace` (InfinitePast
+// when nothing was trained yet).
+absl::Time NextTrainingAllowedAt(const TrainingPace& pace);
+
 struct RetrainDecision {
   bool train = false;
+  // Due, but held back by the pace (TrainingPace): `reason` says why it is
+  // due and how long it waits; `until_due` is the wait.
+  bool paced = false;
   // Not training although it is due: the models record a higher erasure
   // epoch than the record service (a store restored from a backup), so a
   // new model would be retired at once. `reason` says what to do.
@@ -52,9 +71,10 @@ struct RetrainDecision {
 // Train when there is no model, when the newest one was written `every` or
 // longer ago (or its time is unknown), or when `records_epoch` (the record
 // service's erasure epoch; unset: not known) is beyond the epoch the models
-// record. Never while `records_epoch` is below it (blocked).
+// record. Never while `records_epoch` is below it (blocked). A due training
+// other than the first model waits for `pace` (paced).
 RetrainDecision DecideRetrain(const ModelRootState& state, std::optional<uint64_t> records_epoch, absl::Time now,
-                              absl::Duration every);
+                              absl::Duration every, const TrainingPace& pace = TrainingPace());
 
 }  // namespace lifelong::cli
 

@@ -57,6 +57,45 @@ TEST(DecideRetrain, AnErasureSinceTheModelRetrainsAtOnce) {
   EXPECT_FALSE(DecideRetrain(Model(3, absl::Minutes(5), 0), std::nullopt, kNow, absl::Hours(24)).train);
 }
 
+// Erasures that come as fast as a learner may ask (once a minute) do not keep
+// the trainer busy: after a training that took T the next one waits
+// T * (1 / share - 1), whatever makes it due; a first model never waits.
+TEST(DecideRetrain, TrainingsTakeAtMostTheirShareOfTheTime) {
+  TrainingPace pace;
+  pace.share = 0.25;
+  pace.last_took = absl::Seconds(40);
+  pace.last_end = kNow - absl::Seconds(30);
+  RetrainDecision d = DecideRetrain(Model(3, absl::Seconds(30), 1), 2, kNow, absl::Hours(24), pace);
+  EXPECT_FALSE(d.train);
+  EXPECT_TRUE(d.paced);
+  EXPECT_EQ(d.until_due, absl::Seconds(90));  // 3 x 40 s after the end, 30 s of it gone
+  EXPECT_THAT(d.reason, HasSubstr("an erasure since model 3"));
+  EXPECT_THAT(d.reason, HasSubstr("waiting 1m30s, since the last training took 40s"));
+  EXPECT_THAT(d.reason, HasSubstr("at most 25% of the time (--training_share)"));
+  // Due by age, or with no readable time: the same wait.
+  EXPECT_TRUE(DecideRetrain(Model(3, absl::Hours(25), 1), 1, kNow, absl::Hours(24), pace).paced);
+  ModelRootState unreadable = Model(3, absl::Hours(1), 1);
+  unreadable.newest_written.reset();
+  EXPECT_TRUE(DecideRetrain(unreadable, 1, kNow, absl::Hours(24), pace).paced);
+  // Once the wait is over, it trains.
+  d = DecideRetrain(Model(3, absl::Seconds(120), 1), 2, kNow + absl::Seconds(90), absl::Hours(24), pace);
+  EXPECT_TRUE(d.train);
+  EXPECT_FALSE(d.paced);
+  // Not due: not paced, whatever the pace.
+  d = DecideRetrain(Model(3, absl::Seconds(30), 2), 2, kNow, absl::Hours(24), pace);
+  EXPECT_FALSE(d.train);
+  EXPECT_FALSE(d.paced);
+  // A first model never waits; nor does anything with a share of 1 or before a first training.
+  EXPECT_TRUE(DecideRetrain(ModelRootState(), 2, kNow, absl::Hours(24), pace).train);
+  TrainingPace all = pace;
+  all.share = 1;
+  EXPECT_TRUE(DecideRetrain(Model(3, absl::Seconds(30), 1), 2, kNow, absl::Hours(24), all).train);
+  TrainingPace fresh;
+  fresh.share = 0.25;
+  EXPECT_TRUE(DecideRetrain(Model(3, absl::Seconds(30), 1), 2, kNow, absl::Hours(24), fresh).train);
+  EXPECT_EQ(NextTrainingAllowedAt(fresh), absl::InfinitePast());
+}
+
 // A record store restored from a backup can count fewer erasures than the
 // models recorded: a model trained now would be retired at once, so none is,
 // and the reason says what to do.
