@@ -73,6 +73,23 @@ absl::Status CheckStatementWrite(const auth::AccessGrant& g, const ParsedStateme
         return absl::PermissionDeniedError(
             absl::StrCat(field, ".context.extensions: the venue must be \"", who.venue, "\", the kiosk's own"));
       }
+      // A kiosk session (who.learner set) lives in the kiosk's page, where
+      // whoever stands at the kiosk can take it: it records for its own
+      // learner alone (an Agent, not a Group naming others), as the web
+      // gateway already required. The kiosk's own token, which the gateway
+      // holds, may record for any learner at its venue.
+      if (!who.learner.empty()) {
+        if (p.learners.empty()) {
+          return absl::PermissionDeniedError(absl::StrCat(field, ".actor: has no learner the caller may write for"));
+        }
+        for (size_t i = 0; i < p.learners.size(); ++i) {
+          if (p.learners[i] == who.learner) continue;
+          const bool is_member = i > 0 || IsGroupWithoutIdentifier(p);
+          return absl::PermissionDeniedError(absl::StrCat(field, is_member ? ".actor.member" : ".actor",
+                                                          ": a kiosk session records only for its learner \"",
+                                                          who.learner, "\", not for \"", p.learners[i], "\""));
+        }
+      }
       return absl::OkStatus();
     }
     case Scope::kCourses:

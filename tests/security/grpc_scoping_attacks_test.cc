@@ -170,7 +170,44 @@ TEST_F(GrpcScopingAttackTest, ServiceRolesAndKioskSessionsReachNoLearnersRecords
   // A kiosk records attendance only, never a pass.
   StatementSpec pass{.learner = "u2", .verb = "passed", .credits = 9, .venue = kVenue};
   EXPECT_EQ(Record(session, MakeStatement(pass)), grpc::StatusCode::PERMISSION_DENIED);
+  // The session lives in the kiosk's page, where whoever stands at the kiosk
+  // can take it and call this port directly: it records attendance for u1
+  // alone, not for u2 (who would find a course "in progress" they never
+  // joined), nor in a Group with u2, nor in a batch with one of u1's.
+  StatementSpec attended_u2{.learner = "u2", .verb = "attended", .venue = kVenue};
+  EXPECT_EQ(Record(session, MakeStatement(attended_u2)), grpc::StatusCode::PERMISSION_DENIED);
+  StatementSpec registered_u2{.learner = "u2", .verb = "registered", .course = "c9", .venue = kVenue};
+  EXPECT_EQ(Record(session, MakeStatement(registered_u2)), grpc::StatusCode::PERMISSION_DENIED);
+  for (std::vector<std::string> members : {std::vector<std::string>{"u1", "u2"}, {"u2", "u1"}}) {
+    StatementSpec group{.learner = "", .verb = "attended", .venue = kVenue, .group = members};
+    EXPECT_EQ(Record(session, MakeStatement(group)), grpc::StatusCode::PERMISSION_DENIED);
+  }
+  StatementSpec identified{.learner = "u1", .verb = "attended", .venue = kVenue, .group = {"u2"}};
+  EXPECT_EQ(Record(session, MakeStatement(identified)), grpc::StatusCode::PERMISSION_DENIED);
+  v1::RecordStatementsRequest batch;
+  batch.add_statement_json(MakeStatement({.id = TestUuid(20), .learner = "u1", .verb = "attended", .venue = kVenue}));
+  batch.add_statement_json(MakeStatement({.id = TestUuid(21), .learner = "u2", .verb = "attended", .venue = kVenue}));
+  v1::RecordStatementsResponse br;
+  grpc::Status bs = rec_->RecordStatements(sctx().get(), batch, &br);
+  EXPECT_EQ(bs.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_NE(bs.error_message().find("a kiosk session records only for its learner \"u1\""), std::string::npos)
+      << bs.error_message();
+  v1::GetStatementRequest half;
+  half.set_id(TestUuid(20));
+  v1::Statement st;
+  EXPECT_EQ(rec_->GetStatement(Ctx(Of(Role::kLearner, "u1")).get(), half, &st).error_code(),
+            grpc::StatusCode::NOT_FOUND)
+      << "not half-stored";
   ExpectVictimUntouched();
+  // Its own learner's attendance it records; the kiosk's own token (held by
+  // the web gateway, no learner bound) records for any learner at its venue.
+  StatementSpec attended_u1{.learner = "u1", .verb = "attended", .venue = kVenue};
+  EXPECT_EQ(Record(session, MakeStatement(attended_u1)), grpc::StatusCode::OK);
+  StatementSpec elsewhere{.learner = "u1", .verb = "attended", .venue = "东四社区学校"};
+  EXPECT_EQ(Record(session, MakeStatement(elsewhere)), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(Record(Of(Role::kKiosk, "kiosk-hepingli-01"),
+                   MakeStatement({.learner = "u3", .verb = "attended", .course = "c7", .venue = kVenue})),
+            grpc::StatusCode::OK);
 }
 
 // A teacher may void a statement of a course they run, in their own name
