@@ -754,6 +754,15 @@ absl::StatusOr<Course> CatalogStore::ArchiveCourse(absl::string_view id, absl::s
           absl::StrCat("etag: '", etag, "' is stale (current etag is '", current->etag(), "'); read the course again"));
     }
     if (current->state() == Course::ARCHIVED) return current;
+    // An archived course is readable by everyone, and nothing takes it back:
+    // archiving a draft (staff work that learners and kiosks must not see,
+    // "Drafts" in docs/catalog.md) would publish it.
+    if (current->state() == Course::DRAFT) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "id: course \"", id,
+          "\" is a DRAFT, never published: archiving it would publish it (archived courses are readable by "
+          "everyone); an unwanted draft can stay a draft, which only catalog staff see"));
+    }
     Course next = *current;
     next.set_state(Course::ARCHIVED);
     if (auto s = WriteCourse(&*current, &next, pending); !s.ok()) return s;

@@ -227,6 +227,36 @@ TEST_F(CatalogStoreTest, BatchGetRefusesRepliesPastThePageByteBudget) {
 
 // Drafts are staff work in progress: for Viewer::kPublic (learners, kiosks)
 // they do not exist, in every read, with the messages a missing course gets.
+// Archiving publishes (an archived course is readable by everyone, and is
+// never un-archived), so a draft is not archived: it stays a draft, hidden.
+TEST_F(CatalogStoreTest, ADraftIsNotArchivedSinceThatWouldPublishIt) {
+  Course draft = MakeCourse("d1");
+  draft.clear_state();  // becomes DRAFT
+  draft.set_description("内部草稿：未公开");
+  Create(draft);
+  const uint64_t generation = store_->GetCatalogInfo()->generation();
+  absl::StatusOr<Course> archived = store_->ArchiveCourse("d1", "");
+  EXPECT_EQ(archived.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(archived.status().message()), StartsWith("id: course \"d1\" is a DRAFT"));
+  EXPECT_EQ(store_->GetCourse("d1")->state(), Course::DRAFT);
+  EXPECT_EQ(store_->GetCourse("d1", Viewer::kPublic).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(store_->GetCatalogInfo()->generation(), generation) << "nothing written";
+  ListCoursesRequest archived_only;
+  archived_only.set_state(Course::ARCHIVED);
+  absl::StatusOr<ListCoursesResponse> page = store_->ListCourses(archived_only, Viewer::kPublic);
+  ASSERT_TRUE(page.ok()) << page.status();
+  EXPECT_EQ(page->courses_size(), 0);
+  // Opened, it is public, and may then be archived.
+  Course open = *store_->GetCourse("d1");
+  open.set_state(Course::OPEN);
+  google::protobuf::FieldMask mask;
+  mask.add_paths("state");
+  ASSERT_TRUE(store_->UpdateCourse(open, mask).ok());
+  archived = store_->ArchiveCourse("d1", "");
+  ASSERT_TRUE(archived.ok()) << archived.status();
+  EXPECT_EQ(archived->state(), Course::ARCHIVED);
+}
+
 TEST_F(CatalogStoreTest, DraftsDoNotExistForThePublic) {
   Course draft = MakeCourse("d1");
   draft.clear_state();  // becomes DRAFT
