@@ -42,6 +42,8 @@ function defaults() {
     listStatements: () => ({ statements: [] }),
     recordStatement: () => ({ id: "s1" }),
     createKioskPass: () => ({ code: "12345678", expireTime: inAnHour() }),
+    // A server stream: an iterable of messages (a generator may throw midway).
+    exportLearner: function* () { yield { json: new TextEncoder().encode("{}") }; },
     echo: (req) => ({ payload: req.payload }),
   };
 }
@@ -56,12 +58,16 @@ export async function startFakeStack(gatewayOptions = {}) {
     calls.push({ method: n, req });
     return answers[n](req);
   }]));
+  const stream = (n) => async function* (req) {
+    calls.push({ method: n, req });
+    yield* answers[n](req);
+  };
   const handler = connectNodeAdapter({
     routes: (router) => {
       router.service(CourseCatalogService, impl(["getCourse", "batchGetCourses", "listCourses", "listProgrammes", "echo"]));
       router.service(RecommendationService, impl(["recommend", "similarCourses", "echo"]));
-      router.service(LearningRecordService, impl(["redeemKioskPass", "redeemLearnerCard", "getTranscript",
-        "listStatements", "recordStatement", "createKioskPass", "echo"]));
+      router.service(LearningRecordService, { ...impl(["redeemKioskPass", "redeemLearnerCard", "getTranscript",
+        "listStatements", "recordStatement", "createKioskPass", "echo"]), exportLearner: stream("exportLearner") });
     },
   });
   const services = http2.createServer(handler);

@@ -5,13 +5,16 @@
 // set through createGateway's options (main.js's flags): no stack is needed.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
+import fs from "node:fs";
 import net from "node:net";
+import os from "node:os";
 import path from "node:path";
 import tls from "node:tls";
 import { fileURLToPath } from "node:url";
 import { describe, test } from "node:test";
 import { DEFAULT_LIMITS, createGateway, parseKioskClients } from "../../services/web/testing.js";
 import { selfSignedCert } from "./harness.mjs";
+import { learnerToken, startFakeStack } from "./fake_stack.mjs";
 
 const MAIN = path.join(path.dirname(fileURLToPath(import.meta.url)), "../../services/web/gateway/main.js");
 const DOWN = { records: "127.0.0.1:1", catalog: "127.0.0.1:1", recommend: "127.0.0.1:1" };
@@ -125,7 +128,7 @@ describe("gateway limits: connections", () => {
   test("the defaults", () => {
     assert.deepEqual({ ...DEFAULT_LIMITS }, {
       maxConnections: 8192, maxConnectionsPerClient: 256, requestTimeoutMs: 30000, headersTimeoutMs: 10000,
-      maxHeldRequestBytes: 256 << 20, maxHeldRequestBytesPerClient: 64 << 20 });
+      inactivityTimeoutMs: 60000, maxHeldRequestBytes: 256 << 20, maxHeldRequestBytesPerClient: 64 << 20 });
   });
 
   test("a client over its connection cap is closed unanswered; its other connections and other clients go on", async () => {
@@ -299,6 +302,122 @@ describe("gateway limits: slow clients", () => {
   });
 });
 
+// A directory holding one file of `bytes` zeros (a font's stand-in, far
+// larger than the loopback's socket buffers): {dir, name, close()}.
+function bigFile(bytes) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "gw-fonts-"));
+  fs.writeFileSync(path.join(dir, "big.ttc"), Buffer.alloc(bytes));
+  return { dir, close: () => fs.rmSync(dir, { recursive: true, force: true }) };
+}
+
+// GET `target` on a raw connection from `localAddress`, read as fast as it
+// comes unless the caller pauses `sock`: resolves {sock, bytes(), closed()}.
+async function fetchRaw(port, localAddress, target) {
+  const sock = net.connect({ host: "127.0.0.1", port, localAddress });
+  let bytes = 0;
+  let closed = false;
+  sock.on("data", (d) => { bytes += d.length; });
+  sock.on("close", () => { closed = true; });
+  sock.on("error", () => {});
+  await new Promise((r) => { sock.once("connect", r); sock.once("close", r); });
+  sock.write(`GET ${target} HTTP/1.1\r\nHost: gw\r\n\r\n`);
+  return { sock, bytes: () => bytes, closed: () => closed };
+}
+
+describe("gateway limits: connections that make no progress", () => {
+  test("a client that stops reading its answer is cut at the inactivity timeout and its place is given back", async () => {
+    const size = 48 << 20;
+    const big = bigFile(size);
+    const { gw, port } = await startGateway({
+      fontDir: big.dir, limits: { maxConnectionsPerClient: 1, inactivityTimeoutMs: 1000 } });
+    try {
+      const stuck = await fetchRaw(port, "127.0.0.5", "/fonts/big.ttc");
+      stuck.sock.pause();  // reads nothing more: the buffers fill, the gateway's writes stall
+      const t0 = Date.now();
+      // Its one place is taken: another connection from its address is refused...
+      const early = await connect(port, "127.0.0.5");
+      assert.equal(await early.request(getPage, 300), null, "a second connection of 127.0.0.5 was answered");
+      // ...until the stalled one is closed, within the timeout (and a check) of stalling.
+      assert.ok(await waitFor(async () => {
+        const again = await connect(port, "127.0.0.5");
+        const r = await again.request(getPage, 300);
+        again.close();
+        return r?.status === 200;
+      }, 5000), "the stalled connection still holds its place");
+      const ms = Date.now() - t0;
+      assert.ok(ms >= 700, `cut after ${ms} ms (inactivity timeout 1 s)`);
+      assert.ok(await metric(port, /lifelong_web_refused_total\{reason="inactivity_timeout"\} (\d+)/) >= 1);
+      stuck.sock.resume();
+      assert.ok(await waitFor(() => stuck.closed(), 5000), "the stalled connection is still open");
+      assert.ok(stuck.bytes() < size, `${stuck.bytes()} bytes: the whole file came`);
+    } finally {
+      await gw.close();
+      big.close();
+    }
+  });
+
+  test("a client reading slowly but steadily gets the whole file, however long it takes", { timeout: 60_000 }, async () => {
+    const size = 12 << 20;
+    const big = bigFile(size);
+    const { gw, port } = await startGateway({ fontDir: big.dir, limits: { inactivityTimeoutMs: 1000 } });
+    try {
+      const t0 = Date.now();
+      const slow = await fetchRaw(port, "127.0.0.5", "/fonts/big.ttc");
+      // At most 64 KiB (one read) every 25 ms: about 2.5 MB/s.
+      slow.sock.on("data", () => { slow.sock.pause(); setTimeout(() => slow.sock.resume(), 25); });
+      assert.ok(await waitFor(() => slow.bytes() > size, 40_000), `only ${slow.bytes()} bytes came`);
+      assert.ok(Date.now() - t0 > 2500, `read in ${Date.now() - t0} ms: not slower than the timeout`);
+      assert.equal(slow.closed(), false);
+      slow.sock.destroy();
+    } finally {
+      await gw.close();
+      big.close();
+    }
+  });
+
+  test("a call waiting on its service is the upstream deadline's, not cut by the inactivity timeout", async () => {
+    const silent = await silentService();
+    const { gw, port } = await startGateway({
+      backends: silent.backends, upstreamTimeoutMs: 2000, limits: { inactivityTimeoutMs: 500 } });
+    try {
+      const c = await connect(port, "127.0.0.5");
+      const t0 = Date.now();
+      const r = await c.request(post(JSON.stringify({ id: "c00001" })), 6000);
+      assert.ok(r, `the call was cut without an answer after ${Date.now() - t0} ms`);
+      assert.match(JSON.parse(r.body).code, /deadline_exceeded|unavailable/, r.body);
+      assert.ok(Date.now() - t0 >= 1800, `answered after ${Date.now() - t0} ms`);
+      c.close();
+    } finally {
+      await gw.close();
+      silent.close();
+    }
+  });
+
+  test("an export stream whose service pauses between messages is not cut by the inactivity timeout", async () => {
+    const stack = await startFakeStack({ limits: { inactivityTimeoutMs: 500 } });
+    try {
+      stack.answers.exportLearner = async function* () {
+        for (let i = 0; i < 3; i++) {
+          yield { json: new TextEncoder().encode(`{"n":${i}}`) };
+          await sleep(1200);
+        }
+      };
+      const env = new Uint8Array(7);
+      new DataView(env.buffer).setUint32(1, 2);
+      env.set(new TextEncoder().encode("{}"), 5);
+      const res = await fetch(`${stack.url}/api/lifelong.v1.LearningRecordService/ExportLearner`, {
+        method: "POST", body: env,
+        headers: { "content-type": "application/connect+json", authorization: `Bearer ${learnerToken("u000042")}` },
+      });
+      const body = Buffer.from(await res.arrayBuffer()).toString("latin1");
+      assert.equal((body.match(/"json":/g) || []).length, 3, JSON.stringify(body));
+      assert.doesNotMatch(body, /"error"/, body);
+    } finally {
+      await stack.close();
+    }
+  });
+});
+
 describe("gateway limits: request-body bytes held", () => {
   test("past the budget in all a call is refused 503 resource_exhausted with Retry-After; freed bytes are given back", async () => {
     const { gw, port } = await startGateway({ limits: { maxHeldRequestBytes: 100_000, maxHeldRequestBytesPerClient: 1 << 20 } });
@@ -427,6 +546,7 @@ describe("gateway limits: flags", () => {
       [["--max_connections_per_client=x"], /--max_connections_per_client/],
       [["--request_timeout_ms=-1"], /--request_timeout_ms/],
       [["--headers_timeout_ms=40000"], /--headers_timeout_ms: must not exceed --request_timeout_ms/],
+      [["--inactivity_timeout_ms=0"], /--inactivity_timeout_ms: must be a positive integer/],
       [["--max_held_request_bytes="], /--max_held_request_bytes/],
       [["--kiosk_clients=127.0.0.1,::1"], /--kiosk_clients: .*127\.0\.0\.1.* names no venue/],
       [["--kiosk_clients=beixinqiao-sqxx=10.0.0.0/40"], /--kiosk_clients: .*prefix must be 0\.\.32/],

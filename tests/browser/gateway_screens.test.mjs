@@ -156,6 +156,52 @@ describe("screens against fake services", () => {
     }
   });
 
+  test("kiosk: card sign-in says the card is locked only for the card's lock, and busy for load shedding", { timeout: 90_000 }, async () => {
+    const page = await newPage(browser, PORTRAIT);
+    const saved = stack.answers.redeemLearnerCard;
+    try {
+      await page.goto(`${stack.url}/kiosk/?venue=${VENUE}`);
+      await page.waitForSelector("#cards .card");
+      await page.click("#sign-in");
+      await page.click("#use-card");
+      for (const d of "123456789012") await page.click(`[data-key="${d}"]`);
+      await page.click("#next");
+      await page.waitForSelector("#pin");
+      const LOCKED = /密码输错的次数太多/;
+      const BUSY = /使用的人比较多/;
+      // Each refusal as the record service (learner_cards.cc, records_service.cc,
+      // common/overload.cc) words it, and what the PIN screen must then say.
+      for (const [message, want] of [
+        ["server overloaded: every handler thread is busy (limit of calls in progress reached); retry after 1000 ms", BUSY],
+        ["too many calls without a valid credential from 127.0.0.1; slow down (token expired)", BUSY],
+        ["card_number: this card is locked after too many wrong PINs; retry in 14m59s", LOCKED],
+        ["card_number: too many failed card sign-ins from kiosk kiosk-dongsi-sqxx; retry in 1m", LOCKED],
+        [null, BUSY],  // the gateway's own refusal (over its request-body budget)
+      ]) {
+        if (message === null) {
+          await page.route("**/RedeemLearnerCard", (route) => route.fulfill({
+            status: 503, contentType: "application/json", headers: { "retry-after": "1" },
+            body: '{"code":"resource_exhausted","message":"the gateway holds too many request bytes; retry in 1 s"}',
+          }));
+        } else {
+          stack.answers.redeemLearnerCard = () => { throw new ConnectError(message, Code.ResourceExhausted); };
+        }
+        await page.evaluate(() => { document.querySelector("#sign-in-message").textContent = ""; });
+        for (const d of "1234") await page.click(`[data-key="${d}"]`);
+        await page.click("#submit");
+        await page.waitForFunction(() => document.querySelector("#sign-in-message").textContent !== "");
+        const shown = await page.textContent("#sign-in-message");
+        assert.match(shown, want, `${message}: ${shown}`);
+        assert.doesNotMatch(shown, want === BUSY ? LOCKED : BUSY, `${message}: ${shown}`);
+        assert.doesNotMatch(shown, LATIN, shown);
+      }
+      assert.deepEqual(page.errors, []);
+    } finally {
+      stack.answers.redeemLearnerCard = saved;
+      await page.context().close();
+    }
+  });
+
   test("kiosk: with the recommender down, walk-ins get the venue's courses from the catalog, not an error", { timeout: 90_000 }, async () => {
     const page = await newPage(browser, PORTRAIT);
     const saved = { ...stack.answers };

@@ -119,13 +119,21 @@ export function createGateway(options) {
   // One handler per bridged method: choose the credential, apply the gateway's
   // own checks, call the service with the caller's token and a deadline.
   // What a caller sees of a failed call. An error the service answered with
-  // passes through; a transport failure (no answer: refused connection, TLS
-  // handshake, reset) carries Node's own message, with the services'
-  // addresses and certificate names, so the caller gets its code and a fixed
-  // message, and the access log (finish) keeps the detail.
+  // passes on as its code, message and details only: never its metadata (the
+  // service's gRPC headers and trailers: content-type application/grpc,
+  // grpc-status, ...), which connect-node would copy into the browser's
+  // answer, over its own content type, so that a Connect client misread the
+  // code from the HTTP status. The gateway forwards no header of a service's;
+  // its own (cache-control, nosniff: route) are on the response already. A
+  // transport failure (no answer: refused connection, TLS handshake, reset)
+  // carries Node's own message, with the services' addresses and certificate
+  // names, so the caller gets its code and a fixed message, and the access
+  // log (finish) keeps the detail.
   function publicError(err) {
     const ce = ConnectError.from(err);
-    if (!(ce.cause instanceof Error) || ce.cause instanceof ConnectError) return err;
+    if (!(ce.cause instanceof Error) || ce.cause instanceof ConnectError) {
+      return new ConnectError(ce.rawMessage, ce.code, undefined, ce.details);
+    }
     const text = ce.code === Code.Unavailable ? "the service is unavailable; try again shortly"
       : ce.code === Code.DeadlineExceeded ? "the service did not answer in time" : "the call to the service failed";
     return new ConnectError(text, ce.code);
@@ -209,7 +217,9 @@ export function createGateway(options) {
         }
       }
     },
-    fallback: (req, res) => notFound(res),
+    // A path under /api/ that is not a bridged method: Connect's UNIMPLEMENTED
+    // (404) as JSON, as a Connect client expects, not the static "not found".
+    fallback: (req, res) => errorAnswer(res, 404, "unimplemented", "the gateway does not bridge this method"),
   });
 
   const fontDir = options.fontDir;
@@ -324,7 +334,8 @@ export function createGateway(options) {
       lastHealth = { at: now, promise: checkBackends() };
     }
     const { ok, backends } = await lastHealth.promise;
-    res.writeHead(ok ? 200 : 503, { "content-type": "application/json", "cache-control": "no-store" });
+    res.writeHead(ok ? 200 : 503,
+                  { "content-type": "application/json", "cache-control": "no-store", ...SECURITY_HEADERS });
     res.end(JSON.stringify({ status: ok ? "SERVING" : "NOT_SERVING", backends }) + "\n");
   }
 
@@ -398,12 +409,17 @@ export function createGateway(options) {
     }
     metrics.httpRequest("static");
     if (p === "/healthz") return health(res);
+    // Every answer below carries SECURITY_HEADERS, redirects and /healthz,
+    // /metrics included.
     if (p === "/metrics") {
-      res.writeHead(200, { "content-type": "text/plain; version=0.0.4" });
+      res.writeHead(200, { "content-type": "text/plain; version=0.0.4", ...SECURITY_HEADERS });
       return res.end(metrics.render());
     }
-    if (p === "/" ) { res.writeHead(302, { location: "/app/" }); return res.end(); }
-    if (p === "/kiosk" || p === "/app") { res.writeHead(301, { location: p + "/" + url.search }); return res.end(); }
+    if (p === "/") { res.writeHead(302, { location: "/app/", ...SECURITY_HEADERS }); return res.end(); }
+    if (p === "/kiosk" || p === "/app") {
+      res.writeHead(301, { location: p + "/" + url.search, ...SECURITY_HEADERS });
+      return res.end();
+    }
     if (p === "/kiosk/") return serveFile(req, res, publicDir, "kiosk/index.html", 0);
     if (p === "/app/") return serveFile(req, res, publicDir, "app/index.html", 0);
     if (p.startsWith("/fonts/") && fontDir) return serveFile(req, res, fontDir, p.slice("/fonts/".length), 86400);
@@ -440,6 +456,20 @@ export function createGateway(options) {
     ? https.createServer({ ...serverOptions, cert: options.https.cert, key: options.https.key, minVersion: "TLSv1.2",
                            handshakeTimeout: limits.headersTimeoutMs }, handler)
     : http.createServer(serverOptions, handler);
+  // A connection that moves no byte, either way, for inactivityTimeoutMs is
+  // closed (limits.js): Node's socket timeout, which every byte read or
+  // written re-arms (a write that moved since it began gets one period more:
+  // closed within twice the timeout of its last byte). Kept (the timer
+  // re-arms at the next byte) while the gateway owes the answer to a request
+  // read whole and has nothing unsent: a call waiting on its service, or a
+  // stream between messages, is the upstream deadline's to end.
+  server.timeout = limits.inactivityTimeoutMs;
+  server.on("timeout", (socket) => {
+    const res = socket._httpMessage;
+    if (res && res.req && res.req.complete && !res.writableEnded && res.writableLength === 0) return;
+    metrics.refused("inactivity_timeout");
+    socket.destroy();
+  });
   // Connections per client address (the PROXY header's behind a balancer):
   // over the cap a new one is closed unanswered; the client's others go on.
   // admitClient(address) -> the function that gives the place back, or null

@@ -15,6 +15,14 @@
 //     body included (requestTimeout), may take to arrive: then 408 and the
 //     connection is closed (the time to answer is not limited here: the
 //     upstream deadline does that);
+//   - the time a connection may go without a byte read or written while the
+//     client owes something (inactivityTimeout: Node's socket timeout, re-armed
+//     by every byte): a client that stops reading its answer (a large file, an
+//     export) is cut within twice that (Node lets a write that moved since
+//     it began run one period more), where it held its connection, and its place under
+//     the caps above, for ever; one reading slowly but steadily is not. While
+//     the gateway itself owes the answer and has nothing unsent (a call
+//     waiting on its service) the upstream deadline governs instead;
 //   - request-body bytes held, in all and per client address: a body counts
 //     from its first byte (or, with a Content-Length, which the adapter
 //     allocates at once, from its headers) until its response ends; a request
@@ -28,6 +36,7 @@ export const DEFAULT_LIMITS = Object.freeze({
   maxConnectionsPerClient: 256,
   requestTimeoutMs: 30_000,
   headersTimeoutMs: 10_000,
+  inactivityTimeoutMs: 60_000,
   maxHeldRequestBytes: 256 << 20,
   maxHeldRequestBytesPerClient: 64 << 20,
 });

@@ -14,7 +14,7 @@
 //       [--metrics_port=N]  (also GET /metrics and /healthz, plain HTTP on 127.0.0.1:N: for
 //                            Prometheus, which reaches each gateway behind a balancer this way)
 //       [--max_connections=8192] [--max_connections_per_client=256] [--request_timeout_ms=30000]
-//       [--headers_timeout_ms=10000] [--max_held_request_bytes=268435456]
+//       [--headers_timeout_ms=10000] [--inactivity_timeout_ms=60000] [--max_held_request_bytes=268435456]
 //       [--max_held_request_bytes_per_client=67108864]   (limits.js)
 //       [--log_rotate_mb=256 --log_keep=4]  (stdout a file: rotated past that size, keeping that
 //                                            many older files; 0: never; log.js)
@@ -41,6 +41,7 @@ const DEFAULTS = {
   max_connections_per_client: String(DEFAULT_LIMITS.maxConnectionsPerClient),
   request_timeout_ms: String(DEFAULT_LIMITS.requestTimeoutMs),
   headers_timeout_ms: String(DEFAULT_LIMITS.headersTimeoutMs),
+  inactivity_timeout_ms: String(DEFAULT_LIMITS.inactivityTimeoutMs),
   max_held_request_bytes: String(DEFAULT_LIMITS.maxHeldRequestBytes),
   max_held_request_bytes_per_client: String(DEFAULT_LIMITS.maxHeldRequestBytesPerClient),
 };
@@ -48,6 +49,7 @@ const DEFAULTS = {
 const LIMIT_FLAGS = {
   max_connections: "maxConnections", max_connections_per_client: "maxConnectionsPerClient",
   request_timeout_ms: "requestTimeoutMs", headers_timeout_ms: "headersTimeoutMs",
+  inactivity_timeout_ms: "inactivityTimeoutMs",
   max_held_request_bytes: "maxHeldRequestBytes", max_held_request_bytes_per_client: "maxHeldRequestBytesPerClient",
 };
 

@@ -39,7 +39,7 @@ export class Metrics {
   }
 
   // A connection or request refused by a limit (limits.js): max_connections,
-  // client_connections, request_timeout, request_bytes.
+  // client_connections, request_timeout, request_bytes, inactivity_timeout.
   refused(reason) {
     this.refusals.set(reason, (this.refusals.get(reason) || 0) + 1);
   }
@@ -75,7 +75,8 @@ export class Metrics {
     for (const [kind, n] of this.http) out.push(`lifelong_web_http_requests_total{kind="${kind}"} ${n}`);
     out.push("# HELP lifelong_web_refused_total Connections and requests refused by the gateway's limits, by reason " +
              "(max_connections, client_connections: over the per-address cap, request_timeout: headers or body " +
-             "too slow, request_bytes: over the held request-body budget).");
+             "too slow, request_bytes: over the held request-body budget, inactivity_timeout: a connection that moved no " +
+             "byte for --inactivity_timeout_ms, e.g. a client that stopped reading its answer).");
     out.push("# TYPE lifelong_web_refused_total counter");
     for (const [reason, n] of this.refusals) out.push(`lifelong_web_refused_total{reason="${esc(reason)}"} ${n}`);
     for (const [name, help, read] of this.gauges) {

@@ -210,9 +210,10 @@ function actorLearner(statement) {
 
 // Checks a RecordStatement call made for a kiosk: a kiosk records only
 // registered/attended statements of the learner signed in at it (its session
-// token names that learner). The services check the verb and the venue; the
-// binding to the signed-in learner is the gateway's rule, because the kiosk
-// role itself may record for any learner at its venue.
+// token names that learner). The services check the verb and the venue, and
+// hold a session to its learner too; the gateway also refuses the kiosk's own
+// token here, which the kiosk role would let record for any learner at its
+// venue.
 export function checkKioskWrite(principal, statementJson) {
   const kioskCall = principal.kind === "kiosk" || (principal.claims && principal.claims.role === "kiosk");
   if (!kioskCall) return;

@@ -412,12 +412,16 @@ function pinScreen(number) {
         cardNumberScreen("", "卡号不正确，请核对学习卡正面的 12 位数字后重新输入。");
         return;
       }
+      // RESOURCE_EXHAUSTED is the card's lock or this kiosk's budget of failed
+      // card sign-ins only with the record service's "card_number: " prefix
+      // (learner_cards.cc); any other is load shed by the gateway or a
+      // service: failureText's "使用的人比较多", never "密码输错".
       message.textContent = {
         not_found: "卡号或密码不正确，请重新输入密码。如果忘记密码，请到服务台重新设置。",
-        resource_exhausted: "密码输错的次数太多，暂时不能用这张卡登录。请过一会儿再试，或到服务台求助。",
         failed_precondition: "这张卡因密码输错太多次已停用。请带上学习卡和身份证到服务台重新设置密码。",
         invalid_argument: "请输入 4 到 6 位数字密码。",
-      }[code] || failureText(err);
+      }[code] || (code === "resource_exhausted" && /^card_number: /.test(err.message)
+        ? "密码输错的次数太多，暂时不能用这张卡登录。请过一会儿再试，或到服务台求助。" : failureText(err));
     }
   };
   show(h("h1", {}, "用学习卡登录"),
