@@ -236,6 +236,11 @@ absl::Status DocumentStore::Merge(const DocKey& key, const std::string& content_
 
 absl::Status DocumentStore::Delete(const DocKey& key, const WriteCondition& cond) {
   LL_RETURN_IF_ERROR(CheckLengths(key, ""));
+  // Checked here, not in Prepare: a logged write is applied as it was
+  // accepted.
+  if (key.id.empty() && (cond.if_match || cond.if_none_match_star)) {
+    return absl::InvalidArgumentError("a write condition (ETag) applies to one document: the key needs an id");
+  }
   DocWrite w{DocAction::kDelete, key, "", "", cond, 0};
   if (log_ != nullptr) return log_->ProposeDocument(w);
   return WriteHere(w);

@@ -151,7 +151,10 @@ class DocumentStore {
   // absent. FAILED_PRECONDITION when the condition fails.
   absl::Status Merge(const DocKey& key, const std::string& content_type, const std::string& content,
                      const WriteCondition& cond, int64_t now_us);
-  // Deletes one document (key.id set) or every document under `key`.
+  // Deletes one document (key.id set; FAILED_PRECONDITION when `cond`
+  // fails) or every document under `key`. A condition (if_match or
+  // if_none_match_star) names one document: with an empty key.id it is
+  // INVALID_ARGUMENT, and nothing is deleted.
   absl::Status Delete(const DocKey& key, const WriteCondition& cond);
   // Deletes every document of a learner (erasure: States, Agent Profiles,
   // the attachments their statements carried); returns how many.

@@ -74,6 +74,24 @@ TEST_F(DocumentStoreTest, ListSinceAndDeleteAllAndErase) {
   EXPECT_TRUE(store_->Get(DocKey{DocKind::kAgentProfile, "", "u2", "", "p"}).ok());
 }
 
+// A condition names one document: on a delete of every document under a
+// key (empty id) it was ignored, so If-Match with a wrong ETag deleted them.
+TEST_F(DocumentStoreTest, ADeleteOfASetWithAConditionIsRefusedAndDeletesNothing) {
+  ASSERT_TRUE(store_->Put(State("s1"), "text/plain", "1", {}, 100).ok());
+  ASSERT_TRUE(store_->Put(State("s2"), "text/plain", "2", {}, 200).ok());
+  WriteCondition wrong;
+  wrong.if_match = "0000";
+  EXPECT_EQ(store_->Delete(State(""), wrong).code(), absl::StatusCode::kInvalidArgument);
+  WriteCondition none;
+  none.if_none_match_star = true;
+  EXPECT_EQ(store_->Delete(State(""), none).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(*store_->ListIds(State(""), std::nullopt), (std::vector<std::string>{"s1", "s2"}));
+  // One document: the condition is checked.
+  EXPECT_EQ(store_->Delete(State("s1"), wrong).code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(store_->Delete(State(""), {}).ok());
+  EXPECT_TRUE(store_->ListIds(State(""), std::nullopt)->empty());
+}
+
 // Key strings and content types are stored with 16-bit lengths: one of 64 KiB
 // or more would wrap and alias another document, or hide a learner's State
 // from their erasure. Each is refused naming its field, and nothing is stored.

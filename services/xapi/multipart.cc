@@ -117,10 +117,14 @@ absl::StatusOr<std::vector<MultipartPart>> ParseMultipart(absl::string_view boun
     }
     if (next == absl::string_view::npos) return Invalid("multipart: missing closing boundary");
     absl::string_view part = body.substr(pos, next - pos);
+    // The headers end at the first blank line, CRLF or LF: the body after
+    // it may hold either sequence (an attachment's bytes), so the first of
+    // the two is taken, not the first kind found anywhere in the part.
     size_t sep = part.find("\r\n\r\n");
     size_t sep_len = 4;
-    if (sep == absl::string_view::npos) {
-      sep = part.find("\n\n");
+    size_t lf_sep = part.find("\n\n");
+    if (lf_sep < sep) {
+      sep = lf_sep;
       sep_len = 2;
     }
     if (sep == absl::string_view::npos) {

@@ -54,6 +54,29 @@ TEST(Multipart, ManyTinyPartsAreRefusedAndParsedInLinearTime) {
   EXPECT_EQ(parsed->back().body, "last");
 }
 
+// An LF-delimited part whose body holds CRLFCRLF (binary attachment bytes):
+// the headers end at the first blank line, not at the CRLFCRLF in the body.
+TEST(Multipart, HeadersEndAtTheFirstBlankLineOfEitherKind) {
+  const std::string attachment = "bin\r\n\r\nary: \n\nmore";
+  const std::string body =
+      "--b\nContent-Type: application/json\n\n{}\n--b\nContent-Type: text/plain\n"
+      "X-Experience-API-Hash: abc\n\n" +
+      attachment + "\n--b--\n";
+  absl::StatusOr<std::vector<MultipartPart>> parsed = ParseMultipart("b", body);
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  ASSERT_EQ(parsed->size(), 2u);
+  EXPECT_EQ((*parsed)[0].body, "{}");
+  EXPECT_EQ((*parsed)[1].headers.at("x-experience-api-hash"), "abc");
+  EXPECT_EQ((*parsed)[1].body, attachment);
+  // A CRLF part whose body holds LF LF still ends its headers at CRLFCRLF.
+  const std::string crlf = "--b\r\nContent-Type: text/plain\r\n\r\nx\n\ny\r\n--b--";
+  parsed = ParseMultipart("b", crlf);
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  ASSERT_EQ(parsed->size(), 1u);
+  EXPECT_EQ((*parsed)[0].headers.at("content-type"), "text/plain");
+  EXPECT_EQ((*parsed)[0].body, "x\n\ny");
+}
+
 std::string B64(const std::string& s) {
   std::string out;
   absl::WebSafeBase64Escape(s, &out);

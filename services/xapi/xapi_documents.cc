@@ -6,6 +6,7 @@
 #include <optional>
 #include <set>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -23,14 +24,11 @@ using records::FormatUuid;
 using records::ParseUuid;
 using xapi_internal::Error;
 using xapi_internal::FromStatus;
+using xapi_internal::HttpDate;
 
 }  // namespace
 
 namespace {
-
-std::string HttpDate(int64_t micros) {
-  return absl::FormatTime("%a, %d %b %Y %H:%M:%S GMT", absl::FromUnixMicros(micros), absl::UTCTimeZone());
-}
 
 // "\"abc\"", "W/\"abc\"" or "abc" -> "abc".
 std::string Unquote(std::string tag) {
@@ -88,6 +86,9 @@ HttpResponse XapiHandler::Documents(const auth::AccessGrant& grant, const HttpRe
   }
   bool has_id = false;
   key.id = req.Param(id_param, &has_id);
+  // An empty id names no document: taken as absent it made `stateId=` a
+  // DELETE of every document in scope, with no If-Match checked.
+  if (has_id && key.id.empty()) return Error(400, absl::StrCat(id_param, ": must not be empty"));
   bool has_since = false;
   std::string since = req.Param("since", &has_since);
   std::optional<int64_t> since_us;
@@ -122,7 +123,11 @@ HttpResponse XapiHandler::Documents(const auth::AccessGrant& grant, const HttpRe
     absl::StatusOr<std::vector<std::string>> ids = documents_->ListIds(key, since_us);
     if (!ids.ok()) return FromStatus(ids.status());
     r.content_type = "application/json";
-    r.body = req.method == "HEAD" ? "" : nlohmann::json(*ids).dump();
+    // Ids are stored as sent: one that is not UTF-8 is listed with U+FFFD
+    // rather than failing the whole list.
+    r.body = req.method == "HEAD"
+                 ? ""
+                 : nlohmann::json(*ids).dump(-1, ' ', /*ensure_ascii=*/false, nlohmann::json::error_handler_t::replace);
     return r;
   }
   if (req.method == "PUT" || req.method == "POST") {
@@ -143,6 +148,15 @@ HttpResponse XapiHandler::Documents(const auth::AccessGrant& grant, const HttpRe
   }
   if (req.method == "DELETE") {
     if (!has_id && kind != DocKind::kState) return Error(400, absl::StrCat(id_param, " parameter is required"));
+    // xAPI's concurrency headers apply to one document: a DELETE of every
+    // State in scope that carries one is refused rather than run unchecked.
+    if (!has_id) {
+      for (const char* h : {"If-Match", "If-None-Match"}) {
+        if (req.headers.count(absl::AsciiStrToLower(h))) {
+          return Error(400, absl::StrCat(h, ": not allowed without ", id_param, " (it applies to one document)"));
+        }
+      }
+    }
     absl::Status s = documents_->Delete(key, cond);
     if (!s.ok()) return FromStatus(s);
     r.status = 204;

@@ -307,7 +307,10 @@ HttpResponse XapiHandler::Activities(const auth::AccessGrant&, const HttpRequest
   if (!merged.empty()) activity["definition"] = merged;
   HttpResponse r;
   r.content_type = "application/json";
-  r.body = req.method == "HEAD" ? "" : activity.dump();
+  // The id is echoed as given: IsAbsoluteIri does not check UTF-8.
+  r.body = req.method == "HEAD"
+               ? ""
+               : activity.dump(-1, ' ', /*ensure_ascii=*/false, nlohmann::json::error_handler_t::replace);
   return r;
 }
 

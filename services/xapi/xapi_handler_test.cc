@@ -22,6 +22,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -31,6 +32,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "services/auth/authorizer.h"
 #include "services/auth/token.h"
 #include "services/records/test_statements.h"
@@ -468,6 +470,166 @@ TEST_F(XapiHandlerTest, StatementWrittenByPutIsReadByGet) {
   EXPECT_EQ(handler_->Handle(get).status, 404);
 }
 
+// Last-Modified is an HTTP-date (RFC 9110 IMF-fixdate) on statements, as on
+// documents; it was an RFC 3339 timestamp on statements.
+TEST_F(XapiHandlerTest, LastModifiedIsAnHttpDate) {
+  // Whole seconds: an HTTP-date has no fraction.
+  const absl::Time before = absl::FromUnixSeconds(absl::ToUnixSeconds(absl::Now()));
+  ASSERT_EQ(PutStatement(1).status, 204);
+  auto expect_http_date = [&](const HttpResponse& r, const std::string& what) {
+    const std::string date = Header(r, "Last-Modified");
+    absl::Time t;
+    std::string err;
+    ASSERT_TRUE(absl::ParseTime("%a, %d %b %Y %H:%M:%S GMT", date, absl::UTCTimeZone(), &t, &err))
+        << what << ": " << date << " " << err;
+    EXPECT_TRUE(absl::EndsWith(date, " GMT")) << what << ": " << date;
+    EXPECT_GE(t, before) << what << ": " << date;
+    EXPECT_LE(t, absl::Now()) << what << ": " << date;
+  };
+  HttpRequest one = Request("GET", "/statements");
+  one.params.emplace("statementId", TestUuid(1));
+  HttpResponse r = handler_->Handle(one);
+  ASSERT_EQ(r.status, 200) << r.body;
+  expect_http_date(r, "one statement");
+  HttpRequest query = Request("GET", "/statements");
+  query.params.emplace("limit", "1");
+  r = handler_->Handle(query);
+  ASSERT_EQ(r.status, 200) << r.body;
+  expect_http_date(r, "a query");
+  query.method = "HEAD";
+  expect_http_date(handler_->Handle(query), "HEAD of a query");
+  HttpRequest put = Request("PUT", "/activities/state");
+  put.params.emplace("activityId", "http://a/1");
+  put.params.emplace("agent", R"({"mbox":"mailto:a@example.org"})");
+  put.params.emplace("stateId", "s1");
+  put.headers["content-type"] = "application/json";
+  put.body = "{}";
+  ASSERT_EQ(handler_->Handle(put).status, 204);
+  put.method = "GET";
+  put.body.clear();
+  expect_http_date(handler_->Handle(put), "a document");
+}
+
+// Bytes that are not UTF-8, echoed from the request into an error message
+// (a parameter name, the path, the version header), made the JSON writer
+// throw: a 500 without X-Experience-API-Version, and no audit row. They are
+// answered as other such requests, the bytes written as U+FFFD.
+TEST_F(XapiHandlerTest, InvalidUtf8EchoedInAnErrorIsAnsweredAndAudited) {
+  auto expect_error = [&](const HttpResponse& r, int status, const std::string& what) {
+    EXPECT_EQ(r.status, status) << what << ": " << r.body;
+    EXPECT_FALSE(Header(r, "X-Experience-API-Version").empty()) << what;
+    nlohmann::json body = nlohmann::json::parse(r.body, nullptr, false);
+    ASSERT_TRUE(body.is_object() && body.contains("error")) << what << ": " << r.body;
+    EXPECT_TRUE(absl::StrContains(body["error"].get<std::string>(), "\xEF\xBF\xBD")) << what << ": " << r.body;
+  };
+  HttpRequest param = Request("GET", "/statements");
+  param.params.emplace("\xFF", "1");
+  expect_error(handler_->Handle(param), 400, "parameter name");
+  HttpRequest version = Request("GET", "/statements");
+  version.headers["x-experience-api-version"] = "9\xFF";
+  expect_error(handler_->Handle(version), 400, "version header");
+  expect_error(handler_->Handle(Request("GET", "/\xFF")), 404, "path");
+  HttpRequest activity = Request("GET", "/activities");
+  activity.params.emplace("activityId", "http://a/\xFF");
+  HttpResponse a = handler_->Handle(activity);
+  EXPECT_EQ(a.status, 200) << a.body;
+  EXPECT_TRUE(nlohmann::json::accept(a.body)) << a.body;
+
+  // Audited as the same request with valid bytes would be.
+  auth::AuthOptions ao;
+  ao.enabled = true;
+  ao.token.key = "xapi-handler-test-key-0123456789abcdef";
+  auth::Authorizer authorizer(ao);
+  absl::StatusOr<Credentials> creds = Credentials::Parse("feed:feed-secret role=loader subject=svc-feed\n");
+  ASSERT_TRUE(creds.ok()) << creds.status();
+  XapiHandler audited(store_.get(), docs_.get(), &*creds, "/xapi", "2.0.0", &authorizer);
+  param.headers["authorization"] = Basic("feed:feed-secret");
+  expect_error(audited.Handle(param), 400, "parameter name (audited)");
+  absl::StatusOr<records::AuditPage> page = store_->ListAudit({.page_size = 100});
+  ASSERT_TRUE(page.ok()) << page.status();
+  ASSERT_EQ(page->events.size(), 1u);
+  EXPECT_EQ(page->events[0].operation, "xapi:GET /statements");
+  EXPECT_EQ(page->events[0].outcome, "HTTP 400");
+}
+
+// related_agents matched an account's name as text anywhere in a statement:
+// under another homePage, inside a longer name, in a result's response. It
+// now matches the agent (equal identifier, account homePage and name) where
+// xAPI puts agents: actor (and Group members), object, context instructor and
+// team, a SubStatement's; a page filled by the scan is not short of matches.
+TEST_F(XapiHandlerTest, RelatedAgentsMatchesTheAgentNotItsNameAsText) {
+  const nlohmann::json bob = {{"account", {{"homePage", "http://a.example"}, {"name", "bob"}}}};
+  const nlohmann::json other_home = {{"account", {{"homePage", "http://other.example"}, {"name", "bob"}}}};
+  const nlohmann::json bobby = {{"account", {{"homePage", "http://a.example"}, {"name", "bobby"}}}};
+  const nlohmann::json carol = {{"mbox", "mailto:carol@example.org"}};
+  auto statement = [](int n, const nlohmann::json& actor) {
+    return nlohmann::json{{"id", TestUuid(n)},
+                          {"actor", actor},
+                          {"verb", {{"id", "http://adlnet.gov/expapi/verbs/attended"}}},
+                          {"object", {{"id", "http://a/1"}}}};
+  };
+  nlohmann::json batch = nlohmann::json::array();
+  std::set<std::string> expected;
+  auto add = [&](nlohmann::json st, bool related) {
+    if (related) expected.insert(st["id"].get<std::string>());
+    batch.push_back(std::move(st));
+  };
+  add(statement(1, bob), true);
+  add(statement(2, other_home), false);
+  add(statement(3, bobby), false);
+  nlohmann::json st = statement(4, carol);
+  st["result"] = {{"response", "bob"}};
+  add(st, false);
+  st = statement(5, carol);
+  st["object"] = bob;
+  st["object"]["objectType"] = "Agent";
+  add(st, true);
+  st = statement(6, carol);
+  st["context"] = {{"instructor", bob}};
+  add(st, true);
+  st = statement(7, carol);
+  st["object"] = {{"objectType", "SubStatement"},
+                  {"actor", bob},
+                  {"verb", {{"id", "http://adlnet.gov/expapi/verbs/attended"}}},
+                  {"object", {{"id", "http://a/2"}}}};
+  add(st, true);
+  st = statement(8, {{"objectType", "Group"}, {"member", nlohmann::json::array({carol, bob})}});
+  add(st, true);
+  st = statement(9, carol);
+  st["context"] = {{"instructor", other_home}, {"team", {{"objectType", "Group"}, {"member", {bobby}}}}};
+  add(st, false);
+  st = statement(10, carol);
+  st["context"] = {{"team", {{"objectType", "Group"}, {"member", {carol, bob}}}}};
+  add(st, true);
+  HttpRequest post = Request("POST", "/statements");
+  post.headers["content-type"] = "application/json";
+  post.body = batch.dump();
+  HttpResponse posted = handler_->Handle(post);
+  ASSERT_EQ(posted.status, 200) << posted.body;
+
+  // Page by page (limit 2): every related statement once, no other.
+  std::set<std::string> got;
+  HttpRequest get = Request("GET", "/statements");
+  get.params.emplace("agent", bob.dump());
+  get.params.emplace("related_agents", "true");
+  get.params.emplace("limit", "2");
+  for (int pages = 0; pages < 20; ++pages) {
+    HttpResponse r = handler_->Handle(get);
+    ASSERT_EQ(r.status, 200) << r.body;
+    nlohmann::json page = nlohmann::json::parse(r.body);
+    for (const nlohmann::json& s : page["statements"]) {
+      EXPECT_TRUE(got.insert(s["id"].get<std::string>()).second) << s.dump();
+    }
+    const std::string more = page["more"];
+    if (more.empty()) break;
+    size_t at = more.find("more=");
+    ASSERT_NE(at, std::string::npos) << more;
+    get.params.erase("more");
+    get.params.emplace("more", more.substr(at + 5));
+  }
+  EXPECT_EQ(got, expected);
+}
+
 // A replicated node whose store may be stale (records_server's read gate,
 // Replicator::CheckServingReads) answers reads of learner data 503 with
 // Retry-After; writes go on to the store (which refuses them there unless
@@ -607,6 +769,76 @@ TEST_F(XapiHandlerTest, EachResourceIsNamedAndAuditedAsItsRowSays) {
   EXPECT_EQ(rows["xapi:GET /agents"].outcome, "HTTP 200");
   ASSERT_TRUE(rows.count("xapi:GET /nothing"));
   EXPECT_EQ(rows["xapi:GET /nothing"].outcome, "HTTP 403");
+}
+
+// A present but empty stateId / profileId was taken as absent: a DELETE
+// with `stateId=` or `profileId=` deleted every document in scope and
+// ignored its If-Match. It is a 400 naming the parameter for every method,
+// and a DELETE of every State that carries a precondition header (which
+// applies to one document) is a 400 naming the header.
+TEST_F(XapiHandlerTest, AnEmptyDocumentIdIsA400AndDeletesNothing) {
+  const std::string agent = R"({"account":{"homePage":"https://id.dongcheng.gov.cn","name":"u1"}})";
+  struct Resource {
+    std::string path;
+    std::string id_param;
+    std::vector<std::pair<std::string, std::string>> scope;
+  };
+  const std::vector<Resource> resources = {
+      {"/activities/state", "stateId", {{"activityId", "http://a/1"}, {"agent", agent}}},
+      {"/activities/profile", "profileId", {{"activityId", "http://a/1"}}},
+      {"/agents/profile", "profileId", {{"agent", agent}}},
+  };
+  auto request = [](const std::string& method, const Resource& res, std::optional<std::string> id) {
+    HttpRequest r = Request(method, res.path);
+    for (const auto& [k, v] : res.scope) r.params.emplace(k, v);
+    if (id) r.params.emplace(res.id_param, *id);
+    if (method == "PUT" || method == "POST") {
+      r.headers["content-type"] = "application/json";
+      r.body = R"({"x":1})";
+    }
+    return r;
+  };
+  auto ids = [&](const Resource& res) {
+    HttpResponse list = handler_->Handle(request("GET", res, std::nullopt));
+    EXPECT_EQ(list.status, 200) << res.path << ": " << list.body;
+    return list.body;
+  };
+  for (const Resource& res : resources) {
+    for (const char* id : {"d1", "d2"}) {
+      HttpRequest put = request("PUT", res, id);
+      put.headers["if-none-match"] = "*";
+      HttpResponse r = handler_->Handle(put);
+      ASSERT_EQ(r.status, 204) << res.path << ": " << r.body;
+    }
+    ASSERT_EQ(ids(res), R"(["d1","d2"])") << res.path;
+    for (const char* method : {"GET", "HEAD", "PUT", "POST", "DELETE"}) {
+      HttpResponse r = handler_->Handle(request(method, res, ""));
+      EXPECT_EQ(r.status, 400) << res.path << " " << method;
+      if (std::string(method) != "HEAD") {
+        EXPECT_TRUE(absl::StrContains(r.body, res.id_param)) << res.path << " " << method << ": " << r.body;
+      }
+    }
+    HttpRequest wrong = request("DELETE", res, "");
+    wrong.headers["if-match"] = "\"0000\"";
+    HttpResponse r = handler_->Handle(wrong);
+    EXPECT_EQ(r.status, 400) << res.path << ": " << r.body;
+    EXPECT_EQ(ids(res), R"(["d1","d2"])") << res.path << ": nothing was deleted";
+    wrong.params.find(res.id_param)->second = "d1";
+    EXPECT_EQ(handler_->Handle(wrong).status, 412) << res.path;
+  }
+  // A DELETE of every State in scope (no stateId) with a precondition header.
+  const Resource& state = resources[0];
+  for (const char* header : {"If-Match", "If-None-Match"}) {
+    HttpRequest all = request("DELETE", state, std::nullopt);
+    all.headers[absl::AsciiStrToLower(header)] = std::string(header) == "If-Match" ? "\"0000\"" : "*";
+    HttpResponse r = handler_->Handle(all);
+    EXPECT_EQ(r.status, 400) << header << ": " << r.body;
+    EXPECT_TRUE(absl::StrContains(r.body, header)) << r.body;
+  }
+  EXPECT_EQ(ids(state), R"(["d1","d2"])");
+  EXPECT_EQ(handler_->Handle(request("DELETE", state, std::nullopt)).status, 204);
+  EXPECT_EQ(ids(state), "[]");
+  EXPECT_EQ(ids(resources[2]), R"(["d1","d2"])") << "other resources are untouched";
 }
 
 // Runs `call(i)` for i in [0, threads) on threads released together;

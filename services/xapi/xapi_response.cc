@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "services/common/log.h"
 #include "services/domain/xapi_time.h"
 
@@ -12,7 +13,8 @@ HttpResponse Error(int status, absl::string_view message) {
   HttpResponse r;
   r.status = status;
   r.content_type = "application/json";
-  r.body = nlohmann::json({{"error", std::string(message)}}).dump();
+  r.body = nlohmann::json({{"error", std::string(message)}})
+               .dump(-1, ' ', /*ensure_ascii=*/false, nlohmann::json::error_handler_t::replace);
   return r;
 }
 
@@ -42,5 +44,9 @@ HttpResponse FromStatus(const absl::Status& s) {
 }
 
 std::string NowRfc3339() { return domain::FormatTimestampMicros(absl::ToUnixMicros(absl::Now())); }
+
+std::string HttpDate(int64_t micros) {
+  return absl::FormatTime("%a, %d %b %Y %H:%M:%S GMT", absl::FromUnixMicros(micros), absl::UTCTimeZone());
+}
 
 }  // namespace lifelong::xapi::xapi_internal

@@ -38,6 +38,7 @@ using records::StatementRecord;
 using records::StoredStatement;
 using xapi_internal::Error;
 using xapi_internal::FromStatus;
+using xapi_internal::HttpDate;
 using xapi_internal::NowRfc3339;
 
 // Bodies up to this size are parsed with a parser kept by the worker thread;
@@ -212,6 +213,57 @@ std::string Render(const StoredStatement& s, const std::string& format,
 }
 
 bool IsTrue(const std::string& v) { return v == "true"; }
+
+// Whether `agent` is an Agent or Group whose identifier has the learner key
+// `key` (mbox, mbox_sha1sum, openid, or account homePage and name; compared
+// canonically), or a Group with such a member.
+bool IsAgent(simdjson::dom::element agent, const std::string& key) {
+  if (!agent.is_object()) return false;
+  absl::StatusOr<std::string> k = records::LearnerKeyFromAgentJson(simdjson::minify(agent), "agent");
+  if (k.ok() && *k == key) return true;
+  simdjson::dom::array members;
+  if (agent["member"].get_array().get(members) != simdjson::SUCCESS) return false;
+  for (simdjson::dom::element m : members) {
+    if (IsAgent(m, key)) return true;
+  }
+  return false;
+}
+
+// xAPI related_agents: whether the agent with learner key `key` is the
+// statement's (or SubStatement's: `sub`) actor, its object (an Agent or
+// Group), authority, context instructor or team, or one of these in its
+// SubStatement. Free text (a result's response, extensions) is not read.
+bool NamesAgent(simdjson::dom::element s, const std::string& key, bool sub) {
+  simdjson::dom::element v;
+  for (const char* member : {"actor", "authority"}) {
+    if (s[member].get(v) == simdjson::SUCCESS && IsAgent(v, key)) return true;
+  }
+  simdjson::dom::element context;
+  if (s["context"].get(context) == simdjson::SUCCESS) {
+    for (const char* member : {"instructor", "team"}) {
+      if (context[member].get(v) == simdjson::SUCCESS && IsAgent(v, key)) return true;
+    }
+  }
+  simdjson::dom::element object;
+  if (s["object"].get(object) != simdjson::SUCCESS) return false;
+  std::string_view type;
+  if (object["objectType"].get(type) != simdjson::SUCCESS) return false;  // an Activity
+  if (type == "Agent" || type == "Group") return IsAgent(object, key);
+  return type == "SubStatement" && !sub && NamesAgent(object, key, /*sub=*/true);
+}
+
+// The related_agents match of a stored statement: its learners (the actor
+// and, for a Group actor, its members: the learner index) without parsing,
+// else NamesAgent on its JSON.
+bool RelatesToAgent(const StatementRecord& rec, const std::string& key) {
+  if (std::find(rec.learners.begin(), rec.learners.end(), key) != rec.learners.end()) return true;
+  static thread_local simdjson::dom::parser thread_parser;
+  std::optional<simdjson::dom::parser> own_parser;
+  simdjson::dom::parser& parser = rec.json.size() <= kMaxThreadParserBytes ? thread_parser : own_parser.emplace();
+  simdjson::dom::element root;
+  if (parser.parse(rec.json.data(), rec.json.size()).get(root) != simdjson::SUCCESS) return false;
+  return NamesAgent(root, key, /*sub=*/false);
+}
 
 // The statement JSON of a write request, and its attachment parts keyed by
 // their X-Experience-API-Hash. application/json or multipart/mixed only.
@@ -649,7 +701,7 @@ HttpResponse XapiHandler::GetStatements(const auth::AccessGrant& grant, const Ht
     if (by_id && voided) return Error(404, "statement is voided; use voidedStatementId");
     if (by_voided && !voided) return Error(404, "statement is not voided");
     r.body = Render(*s, format, AcceptLanguages(req.Header("accept-language")));
-    r.SetHeader("Last-Modified", domain::FormatTimestampMicros(static_cast<int64_t>(s->record.stored_seq)));
+    r.SetHeader("Last-Modified", HttpDate(static_cast<int64_t>(s->record.stored_seq)));
     if (IsTrue(req.Param("attachments"))) r = WithAttachments(std::move(r), {&*s});
     if (head) r.body.clear();
     return r;
@@ -667,19 +719,11 @@ HttpResponse XapiHandler::GetStatements(const auth::AccessGrant& grant, const Ht
     // them, and scanning every statement of the store instead (up to 20,000
     // a page) would let any learner spend the server's CPU at will.
     if (related_agents && grant.scope() != auth::Scope::kSelf) {
-      // Anywhere in the statement: scan with a predicate on the JSON.
-      nlohmann::json agent = nlohmann::json::parse(agent_json, nullptr, false);
-      std::vector<std::string> needles;
-      for (const char* k : {"mbox", "mbox_sha1sum", "openid"}) {
-        if (agent.contains(k)) needles.push_back(nlohmann::json(agent[k]).dump());
-      }
-      if (agent.contains("account")) needles.push_back(agent["account"].value("name", ""));
-      q.extra_filter = [needles](const StatementRecord& rec) {
-        for (const std::string& n : needles) {
-          if (rec.json.find(n) != std::string::npos) return true;
-        }
-        return false;
-      };
+      // Wherever xAPI puts agents (RelatesToAgent): scan with a predicate,
+      // which the store applies while it fills the page. (A match of the
+      // identifier's text anywhere in the statement returned an account's
+      // name inside longer names, under other homePages, and in free text.)
+      q.extra_filter = [learner = *key](const StatementRecord& rec) { return RelatesToAgent(rec, learner); };
       q.extra_filter_id = absl::StrCat("related_agents:", *key);
     } else {
       q.learner = *key;
@@ -784,7 +828,7 @@ HttpResponse XapiHandler::GetStatements(const auth::AccessGrant& grant, const Ht
   if (!page->statements.empty()) {
     uint64_t latest = 0;
     for (const StoredStatement& s : page->statements) latest = std::max(latest, s.record.stored_seq);
-    r.SetHeader("Last-Modified", domain::FormatTimestampMicros(static_cast<int64_t>(latest)));
+    r.SetHeader("Last-Modified", HttpDate(static_cast<int64_t>(latest)));
   }
   r.body = std::move(body);
   if (IsTrue(req.Param("attachments"))) {
