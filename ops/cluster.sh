@@ -1321,6 +1321,7 @@ cluster_upgrade() {
   # The way back: the binaries that run now, and (upgrade_one) a backup of
   # each record and catalog node's store before the new binary opens it.
   begin_upgrade "ops/cluster.sh upgrade"
+  fresh_operator_token
   PREVIOUS_KEPT=1 build
   # The NATS users records and catalog, for the nodes restarted below (a
   # cluster of an earlier version knows only lifelong, which its nodes keep

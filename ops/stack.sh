@@ -378,6 +378,16 @@ learner u000042 12h learner-u000042.token
 ROLES
 }
 
+# fresh_operator_token: mints operator.token again (12 h) for the commands an
+# upgrade runs (the backups before each restart): the one `up` minted has
+# expired when the last `up` was more than 12 hours ago. With authentication
+# off, nothing.
+fresh_operator_token() {
+  [ "$AUTH" = 1 ] || return 0
+  mint_tokens <<<"operator operator-dev 12h operator.token" ||
+    die "not upgrading: cannot mint a fresh operator token in $AUTH_DIR (see above)"
+}
+
 # The services' and tools' tokens ("ROLE SUBJECT TTL FILE"): valid 30 days,
 # minted by `up` and again every STACK_TOKEN_REFRESH by the token refresher,
 # each well before it expires. (The operator's and the learner's, for people
@@ -539,6 +549,8 @@ write_stack_env() {
     fi
     echo ": \"\${LIFELONG_RECORDS:=$LIFELONG_RECORDS}\" \"\${LIFELONG_CATALOG:=$LIFELONG_CATALOG}\" \"\${LIFELONG_RECOMMEND:=$LIFELONG_RECOMMEND}\""
     echo "export LIFELONG_RECORDS LIFELONG_CATALOG LIFELONG_RECOMMEND"
+    # `lifelong train` (the runbooks' "train one by hand") runs this stack's trainer.
+    echo ": \"\${LIFELONG_TRAINER:=$BIN/train}\"; export LIFELONG_TRAINER"
     echo "exec $BIN/lifelong.bin \"\$@\""
   } >"$BIN/lifelong.new"
   chmod 755 "$BIN/lifelong.new"
@@ -1099,6 +1111,7 @@ stack_upgrade() {
   pid_of records >/dev/null ||
     die "not upgrading: records is not running (ops/stack.sh up first: the backup a rollback restores is taken by the running records_server, before a new binary opens and migrates its store)"
   begin_upgrade "ops/stack.sh upgrade"
+  fresh_operator_token
   PREVIOUS_KEPT=1 build
   step "backups of the stores before the new binaries open them"
   backup_before_restart records records "$LIFELONG_RECORDS" "$VAR/records-backups"

@@ -66,6 +66,16 @@ absl::Status CmdHealth(Env& env) {
       return Usage(absl::StrCat("health: unknown service '", n, "' (records, catalog, recommend)"));
     }
   }
+  // --server is one service's address: it was accepted and ignored, and the
+  // default or load-balanced address answered SERVING for the node asked about.
+  if (a.Has("server")) {
+    if (services.size() != 1) {
+      return Usage(
+          "health: --server is the address of one service: name that service (lifelong health records --server "
+          "ADDR), or give --records, --catalog, --recommend");
+    }
+    env.set_primary(services[0]);
+  }
   int64_t wait_ms = 0;
   if (a.Has("wait")) {
     auto w = ParseDurationMsFlag("wait", a.Get("wait"));

@@ -217,8 +217,10 @@ absl::Status CatalogBackupRestore(Env& env, uint32_t id) {
   }
   env.out() << "lost: every catalog write after the backup started (courses, seats, programmes); re-enter them\n";
   PrintRestoreLeftovers(env, res.not_removed, res.leftovers);
-  env.out() << "next: start the server on it, e.g.\n  catalog_server --data_dir=" << r.data_dir
-            << " --backup_dir=" << r.backup_dir << "\n";
+  env.out() << "next: start the server on it with its usual flags (authentication, TLS, ports, as before), e.g.\n"
+            << "  catalog_server --data_dir=" << r.data_dir << " --backup_dir=" << r.backup_dir << " ...\n"
+            << "  (under ops/stack.sh: ops/stack.sh down; mv var/catalog var/catalog.old; mv " << r.data_dir
+            << " var/catalog; ops/stack.sh up)\n";
   return absl::OkStatus();
 }
 
@@ -346,11 +348,14 @@ absl::Status CmdBackupRestore(Env& env) {
     env.out() << "lost: " << res.discarded_statements << " statement(s) recorded after the backup (--discard_newer)\n";
   }
   PrintRestoreLeftovers(env, res.not_removed, res.leftovers);
-  env.out() << "next: start the server on it, e.g.\n  records_server --data_dir=" << r.data_dir
+  env.out() << "next: start the server on it with its usual flags (authentication, TLS, ports, as before), e.g.\n"
+            << "  records_server --data_dir=" << r.data_dir
             << (res.documents_restored && !res.backup.documents_in_records
                     ? absl::StrCat(" --xapi_documents_dir=", r.documents_dir)
                     : std::string())
-            << " --backup_dir=" << r.backup_dir << "\n";
+            << " --backup_dir=" << r.backup_dir << " ...\n"
+            << "  (under ops/stack.sh: ops/stack.sh down; mv var/records var/records.old; mv " << r.data_dir
+            << " var/records; ops/stack.sh up)\n";
   if (res.applied_seq > 0) {
     env.out() << "a replicated node resumes the log after position " << res.applied_seq << "\n";
   }

@@ -110,6 +110,10 @@ class Env {
   const CliContext& ctx() const { return ctx_; }
   int64_t timeout_ms() const { return timeout_ms_; }
 
+  // A command that talks to a service chosen by its arguments (`health
+  // records`): --server then addresses that one. Before any channel is made.
+  void set_primary(Service s) { primary_ = s; }
+
   std::string Address(Service s) const {
     if (s == primary_ && args_.Has("server")) return args_.Get("server");
     const std::string flag = ServiceName(s);

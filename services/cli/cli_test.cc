@@ -394,6 +394,14 @@ TEST_F(CliTest, ExitCodesMeanSomething) {
   EXPECT_NE(health.out.find("SERVING"), std::string::npos);
   Result health_all = Run({"health", "--timeout", "1s"});
   EXPECT_EQ(health_all.code, 5);  // the recommender is not running
+  // --server is the one named service's address (a cluster node), never
+  // ignored in favour of the default one.
+  Result node_down = Run({"health", "records", "--server", "127.0.0.1:1", "--timeout", "1s"});
+  EXPECT_EQ(node_down.code, 5) << node_down.out << node_down.err;
+  EXPECT_NE(node_down.out.find("127.0.0.1:1"), std::string::npos) << node_down.out;
+  Result two = Run({"health", "records", "catalog", "--server", "127.0.0.1:1"});
+  EXPECT_EQ(two.code, 2) << two.err;
+  EXPECT_NE(two.err.find("--server is the address of one service"), std::string::npos) << two.err;
 }
 
 TEST_F(CliTest, PathChecksItsGoalAndProgrammesListReadsTheCatalog) {

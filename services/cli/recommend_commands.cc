@@ -279,7 +279,13 @@ absl::Status CmdPath(Env& env) {
 absl::StatusOr<std::string> FindTrainer(Env& env) {
   if (env.args().Has("trainer")) return env.args().Get("trainer");
   auto it = env.ctx().env.find("LIFELONG_TRAINER");
-  if (it != env.ctx().env.end() && !it->second.empty()) return it->second;
+  if (it != env.ctx().env.end() && !it->second.empty()) {
+    if (access(it->second.c_str(), X_OK) != 0) {
+      return absl::NotFoundError(absl::StrCat("trainer binary not found: LIFELONG_TRAINER=", it->second,
+                                              " is not an executable file (build //models:train or pass --trainer)"));
+    }
+    return it->second;
+  }
   std::vector<std::string> candidates;
   if (!env.ctx().self_path.empty()) {
     std::filesystem::path self(env.ctx().self_path);

@@ -121,6 +121,13 @@ lan 0 1 0.0.0.0 "$RECORDS_FLAGS --xapi_host=0.0.0.0"
 
 # --- upgrade, and the way back.
 LIFELONG="$BIN/lifelong"
+# The CLI wrapper runs this stack's trainer for `lifelong train` (the runbooks'
+# "train one by hand"), from any directory; this test installed none.
+if OUT=$(cd / && env -u LIFELONG_TRAINER "$LIFELONG" train --model_root="$TEST_TMPDIR/models" 2>&1); then
+  fail "lifelong train without a trainer binary: $OUT"
+fi
+grep -qF "LIFELONG_TRAINER=$BIN/train is not an executable file" <<<"$OUT" ||
+  fail "the CLI wrapper does not point lifelong train at the stack's trainer: $OUT"
 LOADER=(env LIFELONG_TOKEN_FILE="$LIFELONG_VAR/auth/loader.token" "$LIFELONG")
 "${LOADER[@]}" record --learner u0000001 --verb completed --course before --id 00000000-0000-4000-8000-000000000001 ||
   fail "a write before the upgrade"
@@ -131,6 +138,12 @@ cp "$RUNFILES/services/records/records_server" "$TEST_TMPDIR/records_server.new"
 echo "new build" >>"$TEST_TMPDIR/records_server.new"
 install -m 0755 "$TEST_TMPDIR/records_server.new" "$BIN/records_server.new"
 mv -f "$BIN/records_server.new" "$BIN/records_server"
+# The operator token `up` minted lives 12 hours; an upgrade a day later mints
+# its own for the backups (expired 5 minutes ago here, beyond the clock skew).
+"$BIN/mint_token" --key_file="$LIFELONG_VAR/auth/jwt.key" --role=operator --subject=operator-dev --ttl=-5m \
+  >"$LIFELONG_VAR/auth/operator.token"
+if OUT=$("$LIFELONG" backup list 2>&1); then fail "the expired operator token was accepted: $OUT"; fi
+grep -q "UNAUTHENTICATED" <<<"$OUT" || fail "backup list with an expired token: $OUT"
 "$STACK" upgrade >"$TEST_TMPDIR/upgrade.out" 2>&1 || { cat "$TEST_TMPDIR/upgrade.out"; fail "upgrade"; }
 cat "$TEST_TMPDIR/upgrade.out"
 NEW_PID=$(cat "$LIFELONG_VAR/run/records.pid")
