@@ -19,6 +19,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
 #include "services/common/tls_testing.h"
@@ -230,6 +231,37 @@ TEST_F(CliTest, ParallelImportStoresEachLineOnce) {
   Result h = Run({"history", "u50", "--limit", "1000", "--json"});
   ASSERT_EQ(h.code, 0) << h.err;
   EXPECT_EQ(JsonLines(h.out).size(), 100u);  // 3000 lines over 30 learners
+}
+
+// An export re-imported: each voiding statement follows its target in the
+// file, but parallel batches are stored in any order, and a voiding statement
+// stored before its target never voided it, so voided credits came back.
+// One statement a batch, eight in flight: without the ordering some of the
+// 60 voided completions survived.
+TEST_F(CliTest, AParallelImportStoresAVoidingStatementAfterItsTarget) {
+  std::string text;
+  for (int i = 0; i < 60; ++i) {
+    const std::string target = absl::StrFormat("7a000000-0000-4000-8000-%012d", i);
+    absl::StrAppend(&text, "{\"id\":\"", target,
+                    "\",\"actor\":{\"account\":{\"homePage\":\"https://id.dongcheng.gov.cn\",\"name\":\"u770001\"}},"
+                    "\"verb\":{\"id\":\"http://adlnet.gov/expapi/verbs/completed\"},"
+                    "\"object\":{\"id\":\"https://lifelong.dongcheng.edu.cn/courses/c",
+                    i, "\"},\"timestamp\":\"2026-10-30T09:00:00Z\"}\n");
+    absl::StrAppend(&text, "{\"id\":\"", absl::StrFormat("7b000000-0000-4000-8000-%012d", i),
+                    "\",\"actor\":{\"account\":{\"homePage\":\"https://id.dongcheng.gov.cn\",\"name\":\"u770001\"}},"
+                    "\"verb\":{\"id\":\"http://adlnet.gov/expapi/verbs/voided\"},"
+                    "\"object\":{\"objectType\":\"StatementRef\",\"id\":\"",
+                    target, "\"},\"timestamp\":\"2026-10-31T09:00:00Z\"}\n");
+  }
+  const std::string path = WriteFile("export.jsonl", text);
+  Result r = Run({"import", path, "--batch", "1", "--parallel", "8"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("imported 120 statement(s)"), std::string::npos) << r.out;
+  Result h = Run({"history", "u770001", "--limit", "1000", "--json"});
+  ASSERT_EQ(h.code, 0) << h.err;
+  int completed = 0;
+  for (const std::string& line : JsonLines(h.out)) completed += absl::StrContains(line, "verbs/completed");
+  EXPECT_EQ(completed, 0) << "voided completions listed:\n" << h.out;
 }
 
 TEST_F(CliTest, InterruptedImportResumesFromCheckpoint) {

@@ -233,8 +233,20 @@ struct ImportBatch {
   int64_t seq = 0;        // 0, 1, 2, ... in input order
   int64_t last_line = 0;  // input line of its last statement
   size_t bytes = 0;       // of its statements' JSON
+  // Starts with a voiding statement: sent only once every earlier batch is
+  // stored. Batches are otherwise sent in parallel and stored in any order,
+  // and a voiding statement stored before its target never voids it (an
+  // export re-imported brought voided credits back).
+  bool after_earlier = false;
   v1::RecordStatementsRequest request;
 };
+
+// Whether a statement's JSON (as sent) may be a voiding statement: its verb
+// id's text, with JSON's optional escaped slashes. A false positive only
+// orders one batch after the ones before it.
+bool MayVoid(const std::string& json) {
+  return absl::StrContains(json, "verbs/voided") || absl::StrContains(json, "verbs\\/voided");
+}
 // Most statement bytes in one import batch: half the server's receive limit
 // (records::kRecordsMaxReceiveBytes, 16 MiB), so a batch of big statements
 // is cut early instead of refused whole.
@@ -311,6 +323,10 @@ absl::Status CmdImport(Env& env) {
         b = std::move(queue.front());
         queue.pop_front();
         cv.SignalAll();  // room for the reader
+        // Every earlier batch was taken before this one: they are in flight
+        // in other workers, which never wait for a later one.
+        while (b.after_earlier && next_seq_to_commit < b.seq && failure.ok()) cv.Wait(&mu);
+        if (!failure.ok()) return;
       }
       v1::RecordStatementsResponse resp;
       grpc::Status g;
@@ -350,6 +366,7 @@ absl::Status CmdImport(Env& env) {
         ++next_seq_to_commit;
         advanced = true;
       }
+      if (advanced) cv.SignalAll();  // a batch waiting for the ones before it
       if (advanced && !checkpoint.empty()) {
         absl::Status cs = WriteFileAtomically(checkpoint, [&](std::ostream& o) {
           o << lines_done << " " << head->Fingerprint(lines_done) << "\n";
@@ -394,6 +411,11 @@ absl::Status CmdImport(Env& env) {
     // A batch stays well under the server's receive limit
     // (records::kRecordsMaxReceiveBytes): big statements go in smaller batches.
     if (batch.request.statement_json_size() > 0 && batch.bytes + (*next)->size() > kImportBatchBytes && !push()) break;
+    // A voiding statement starts a batch that waits for the ones before it.
+    if (MayVoid(**next)) {
+      if (batch.request.statement_json_size() > 0 && !push()) break;
+      batch.after_earlier = true;
+    }
     batch.bytes += (*next)->size();
     batch.request.add_statement_json(std::move(**next));
     batch.last_line = (*reader)->line();
