@@ -1,5 +1,7 @@
 #include "services/cli/args.h"
 
+#include <cmath>
+
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
@@ -81,9 +83,37 @@ absl::StatusOr<int64_t> ParseIntFlag(const std::string& name, const std::string&
   return v;
 }
 
+namespace {
+
+// [+-] digits [. digits] [e [+-] digits], at least one digit before the
+// exponent: no hex ("0x10"), no "inf" or "nan", no spaces.
+bool IsPlainDecimal(absl::string_view s) {
+  size_t i = 0;
+  auto digits = [&] {
+    const size_t start = i;
+    while (i < s.size() && s[i] >= '0' && s[i] <= '9') ++i;
+    return i - start;
+  };
+  if (i < s.size() && (s[i] == '+' || s[i] == '-')) ++i;
+  size_t mantissa = digits();
+  if (i < s.size() && s[i] == '.') {
+    ++i;
+    mantissa += digits();
+  }
+  if (mantissa == 0) return false;
+  if (i < s.size() && (s[i] == 'e' || s[i] == 'E')) {
+    ++i;
+    if (i < s.size() && (s[i] == '+' || s[i] == '-')) ++i;
+    if (digits() == 0) return false;
+  }
+  return i == s.size();
+}
+
+}  // namespace
+
 absl::StatusOr<double> ParseDoubleFlag(const std::string& name, const std::string& value) {
   double v = 0;
-  if (!absl::SimpleAtod(value, &v)) {
+  if (!IsPlainDecimal(value) || !absl::SimpleAtod(value, &v) || !std::isfinite(v)) {
     return absl::InvalidArgumentError(absl::StrCat("--", name, ": not a number: '", value, "'"));
   }
   return v;

@@ -40,7 +40,9 @@ absl::StatusOr<ParsedArgs> ParseArgs(const std::vector<std::string>& args, const
 
 // Parses an integer flag value; INVALID_ARGUMENT naming the flag otherwise.
 absl::StatusOr<int64_t> ParseIntFlag(const std::string& name, const std::string& value);
-// Parses a floating-point flag value; INVALID_ARGUMENT naming the flag otherwise.
+// Parses a floating-point flag value written in plain decimal ("1.5", "-2",
+// "1e3"); INVALID_ARGUMENT naming the flag for anything else, hex ("0x10"),
+// "inf", "nan" and values that overflow to infinity ("1e999") included.
 absl::StatusOr<double> ParseDoubleFlag(const std::string& name, const std::string& value);
 // Parses a duration such as "10s", "500ms", "2m" (absl::ParseDuration);
 // INVALID_ARGUMENT naming the flag for malformed or non-positive values.

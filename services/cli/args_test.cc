@@ -1,5 +1,6 @@
 #include "services/cli/args.h"
 
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 
 namespace lifelong::cli {
@@ -46,6 +47,20 @@ TEST(ParseArgs, RejectsMissingValue) {
 
 TEST(ParseArgs, RejectsValueOnBooleanFlag) {
   EXPECT_EQ(ParseArgs({"--json=yes"}, kSpecs).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+// Audit: `record --credits nan` exited 0 and stored "credits": null; hex
+// was read as a number.
+TEST(ParseDoubleFlag, AcceptsOnlyFinitePlainDecimals) {
+  for (const char* text : {"nan", "inf", "-inf", "NaN", "1e999", "0x10", "0x1p3", " 1", "1 ", "1.2.3", "e5", "."}) {
+    auto r = ParseDoubleFlag("credits", text);
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument) << text;
+    EXPECT_EQ(r.status().message(), absl::StrCat("--credits: not a number: '", text, "'")) << text;
+  }
+  EXPECT_DOUBLE_EQ(*ParseDoubleFlag("credits", "-5"), -5);  // range is the caller's (BuildStatementJson)
+  EXPECT_DOUBLE_EQ(*ParseDoubleFlag("credits", ".5"), 0.5);
+  EXPECT_DOUBLE_EQ(*ParseDoubleFlag("credits", "1e3"), 1000);
+  EXPECT_DOUBLE_EQ(*ParseDoubleFlag("credits", "+2.25E-1"), 0.225);
 }
 
 TEST(ParseFlags, ValidatesNumbersAndDurations) {

@@ -264,6 +264,41 @@ TEST_F(CliTest, AParallelImportStoresAVoidingStatementAfterItsTarget) {
   EXPECT_EQ(completed, 0) << "voided completions listed:\n" << h.out;
 }
 
+// A row whose statement id is already stored with other content (another
+// issuer's statement under the same predictable id) is reported with its line
+// and left out; the other rows of its batch are imported, at every run.
+TEST_F(CliTest, ARowWhoseIdIsTakenDoesNotKeepItsBatchOut) {
+  auto statement = [](const std::string& id, const std::string& learner, const std::string& course) {
+    return absl::StrCat("{\"id\":\"", id, "\",\"actor\":{\"account\":{\"homePage\":\"https://id.dongcheng.gov.cn\",",
+                        "\"name\":\"", learner, "\"}},\"verb\":{\"id\":\"http://adlnet.gov/expapi/verbs/completed\"},",
+                        "\"object\":{\"id\":\"https://lifelong.dongcheng.edu.cn/courses/", course,
+                        "\"},\"timestamp\":\"2026-10-30T09:00:00Z\"}\n");
+  };
+  const std::string taken = "7c000000-0000-4000-8000-000000000001";
+  const std::string first = WriteFile("first.jsonl", statement(taken, "u780001", "c1"));
+  ASSERT_EQ(Run({"import", first}).code, 0);
+  const std::string path =
+      WriteFile("feed.jsonl", statement("7c000000-0000-4000-8000-000000000002", "u780002", "c1") +
+                                  statement(absl::AsciiStrToUpper(taken), "u780001", "c2") +  // other content, same id
+                                  statement("7c000000-0000-4000-8000-000000000003", "u780003", "c1"));
+  for (int run = 0; run < 2; ++run) {
+    Result r = Run({"import", path, "--batch", "10"});
+    EXPECT_EQ(r.code, 1) << r.err;
+    EXPECT_NE(r.err.find(path + ":2: "), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("already exists with different content"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("1 row(s) not imported"), std::string::npos) << r.err;
+    EXPECT_NE(r.out.find("imported 2 statement(s)"), std::string::npos) << r.out;
+    for (const std::string learner : {"u780002", "u780003"}) {
+      Result h = Run({"history", learner, "--json"});
+      ASSERT_EQ(h.code, 0) << h.err;
+      EXPECT_EQ(JsonLines(h.out).size(), 1u) << learner << " run " << run;
+    }
+  }
+  Result h = Run({"history", "u780001", "--json"});
+  ASSERT_EQ(JsonLines(h.out).size(), 1u);
+  EXPECT_NE(h.out.find("courses/c1"), std::string::npos) << "the stored statement is unchanged: " << h.out;
+}
+
 TEST_F(CliTest, InterruptedImportResumesFromCheckpoint) {
   const std::string line1 = "u300001,c00001,registered,2026-10-01T09:00:00Z\n";
   const std::string line2 = "u300001,c00001,attended,2026-10-08T09:00:00Z\n";

@@ -32,12 +32,62 @@ std::string FormatMicros(int64_t micros) {
   return absl::FormatTime("%Y-%m-%dT%H:%M:%E6SZ", absl::FromUnixMicros(micros), absl::UTCTimeZone());
 }
 
+// [+-] digits [. digits] [e [+-] digits]: no hex ("0x10", "0x1p3"), no "inf"
+// or "nan", no spaces (absl::SimpleAtod alone takes all of those).
+bool IsPlainDecimal(absl::string_view s) {
+  size_t i = 0;
+  auto digits = [&] {
+    const size_t start = i;
+    while (i < s.size() && s[i] >= '0' && s[i] <= '9') ++i;
+    return i - start;
+  };
+  if (i < s.size() && (s[i] == '+' || s[i] == '-')) ++i;
+  size_t mantissa = digits();
+  if (i < s.size() && s[i] == '.') {
+    ++i;
+    mantissa += digits();
+  }
+  if (mantissa == 0) return false;
+  if (i < s.size() && (s[i] == 'e' || s[i] == 'E')) {
+    ++i;
+    if (i < s.size() && (s[i] == '+' || s[i] == '-')) ++i;
+    if (digits() == 0) return false;
+  }
+  return i == s.size();
+}
+
+// Keys whose values are numbers in the statement; the others are text (ids,
+// names, times) even when a file writes them as JSON numbers.
+bool NumericKey(absl::string_view key) {
+  return key == "credits" || key == "hours" || key == "score" || key == "weight";
+}
+
+// Largest magnitude below which every integer is exactly a double: a float id
+// beyond it (1e300) no longer says which id was meant.
+constexpr double kMaxExactInteger = 9007199254740992.0;  // 2^53
+
+// The text of a JSON number given for a text key: integers as they are
+// (unsigned up to 2^64-1 without wrapping), floats only when they hold a
+// whole number (1234567.0 is "1234567"; 1.5 is refused).
+absl::StatusOr<std::string> IdTextOfNumber(absl::string_view key, const nlohmann::ordered_json& v) {
+  if (v.is_number_unsigned()) return std::to_string(v.get<uint64_t>());
+  if (v.is_number_integer()) return std::to_string(v.get<int64_t>());
+  const double d = v.get<double>();
+  if (!std::isfinite(d) || std::trunc(d) != d || std::fabs(d) > kMaxExactInteger) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(key, ": a number here must be a whole number below 2^53 (or a string), got ", v.dump()));
+  }
+  return std::to_string(static_cast<int64_t>(d));
+}
+
 // Fills `f` from key/value text pairs (CSV cells or JSON scalars as text).
 absl::Status SetField(StatementFields* f, absl::string_view key, const std::string& value) {
   if (value.empty()) return absl::OkStatus();
+  absl::Status utf8 = CheckUtf8(key, value);
+  if (!utf8.ok()) return utf8;
   auto number = [&](std::optional<double>* out) -> absl::Status {
     double d = 0;
-    if (!absl::SimpleAtod(value, &d) || !std::isfinite(d)) {
+    if (!IsPlainDecimal(value) || !absl::SimpleAtod(value, &d) || !std::isfinite(d)) {
       return absl::InvalidArgumentError(absl::StrCat(key, ": not a number: '", value, "'"));
     }
     *out = d;
@@ -104,6 +154,12 @@ absl::StatusOr<std::string> StatementFromJsonLine(absl::string_view line, absl::
   if (JsonNestsDeeperThan(line, kMaxNesting)) {
     return absl::InvalidArgumentError(absl::StrCat("nested deeper than ", kMaxNesting, " arrays and objects"));
   }
+  // The JSON parser refuses bad UTF-8 too; say so rather than "not JSON".
+  const int64_t bad = FirstInvalidUtf8Byte(line);
+  if (bad >= 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("not valid UTF-8 (byte ", bad + 1, "); save the input as UTF-8, not GBK"));
+  }
   nlohmann::ordered_json j = nlohmann::ordered_json::parse(line, nullptr, false);
   if (j.is_discarded() || !j.is_object()) {
     return absl::InvalidArgumentError("not a JSON object");
@@ -120,10 +176,18 @@ absl::StatusOr<std::string> StatementFromJsonLine(absl::string_view line, absl::
     std::string text;
     if (it->is_string()) {
       text = it->get<std::string>();
-    } else if (it->is_number_integer()) {
-      text = std::to_string(it->get<int64_t>());
+    } else if (it->is_number() && NumericKey(it.key())) {
+      // Passed through as a double: printing it as text first lost digits
+      // (1.2345678 became 1.23457).
+      const double d = it->get<double>();
+      if (it.key() == "credits") f.credits = d;
+      if (it.key() == "hours") f.hours = d;
+      if (it.key() == "score") f.score = d;
+      continue;
     } else if (it->is_number()) {
-      text = absl::StrCat(it->get<double>());
+      absl::StatusOr<std::string> id = IdTextOfNumber(it.key(), *it);
+      if (!id.ok()) return id.status();
+      text = *std::move(id);
     } else if (!it->is_null()) {
       return absl::InvalidArgumentError(absl::StrCat(it.key(), ": expected a string or number"));
     }
@@ -192,7 +256,7 @@ absl::StatusOr<std::unique_ptr<ImportReader>> ImportReader::Open(const std::stri
     std::string line;
     while (std::getline(r->in_, line)) {
       ++r->line_;
-      if (absl::StripAsciiWhitespace(line).empty() || line[0] == '#') continue;
+      if (absl::StripAsciiWhitespace(line).empty()) continue;  // no '#' comments in CSV: "#2 班" is data
       if (r->line_ == 1 && absl::StartsWith(line, "\xEF\xBB\xBF")) line = line.substr(3);  // BOM
       absl::StatusOr<std::vector<std::string>> h = SplitCsvLine(line);
       if (!h.ok()) return absl::InvalidArgumentError(absl::StrCat(path, ":", r->line_, ": ", h.status().message()));
@@ -215,7 +279,10 @@ absl::StatusOr<std::optional<std::string>> ImportReader::Next() {
   while (std::getline(in_, line)) {
     ++line_;
     absl::string_view trimmed = absl::StripAsciiWhitespace(line);
-    if (trimmed.empty() || trimmed[0] == '#') continue;
+    if (trimmed.empty()) continue;
+    // '#' comments are a JSON-lines convention; in CSV such a row is data
+    // (a title "#2 书法提高班" in the first column).
+    if (format_ == ImportFormat::kJsonLines && trimmed[0] == '#') continue;
     absl::StatusOr<std::string> st;
     if (format_ == ImportFormat::kCsv) {
       absl::StatusOr<std::vector<std::string>> row = SplitCsvLine(line);

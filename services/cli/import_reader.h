@@ -30,8 +30,12 @@ absl::StatusOr<ImportFormat> ImportFormatFor(absl::string_view flag, absl::strin
 // otherwise it is an interaction with the keys learner|user, course|item,
 // verb, timestamp (RFC 3339) or order (Unix microseconds), title, mode,
 // xuequ, jiedao, venue, platform, registration, credits, hours, score, id
-// (numbers are accepted for learner and course). `default_verb` applies when
-// an interaction has no verb. INVALID_ARGUMENT naming the field otherwise.
+// (JSON numbers are accepted for learner, course and the other text keys
+// when they are whole numbers: 1234567.0 is "1234567", 18446744073709551615
+// is itself; credits, hours and score keep every digit). Numbers in text
+// (CSV cells, JSON strings) must be plain decimal: no hex, inf or nan.
+// `default_verb` applies when an interaction has no verb. INVALID_ARGUMENT
+// naming the field otherwise, and for text that is not valid UTF-8.
 absl::StatusOr<std::string> StatementFromJsonLine(absl::string_view line, absl::string_view default_verb);
 
 // Splits one CSV record (RFC 4180 quoting: "a ""b""",c). INVALID_ARGUMENT on
@@ -43,8 +47,8 @@ absl::StatusOr<std::vector<std::string>> SplitCsvLine(absl::string_view line);
 absl::StatusOr<std::string> StatementFromCsvRow(const std::vector<std::string>& header,
                                                 const std::vector<std::string>& row, absl::string_view default_verb);
 
-// Streams statements out of a file, skipping blank lines and lines starting
-// with '#'.
+// Streams statements out of a file, skipping blank lines and, in JSON lines
+// only, lines starting with '#' (a CSV row starting with '#' is data).
 class ImportReader {
  public:
   // NOT_FOUND when the file cannot be opened; INVALID_ARGUMENT for a CSV file

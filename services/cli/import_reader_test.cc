@@ -90,7 +90,6 @@ TEST(ImportReader, ReadsCsvWithHeaderAndReportsLines) {
                                     "learner,course,verb,title\n"
                                     "u1,c00001,registered,\"书法入门（线上）\"\n"
                                     "\n"
-                                    "# comment\n"
                                     "u2,c00002,,太极拳\n"
                                     "u3,c00003,flew,x\n");
   auto r = ImportReader::Open(path, ImportFormat::kCsv, "completed");
@@ -101,11 +100,118 @@ TEST(ImportReader, ReadsCsvWithHeaderAndReportsLines) {
   EXPECT_EQ(nlohmann::json::parse(**first)["object"]["definition"]["name"]["zh-CN"], "书法入门（线上）");
   auto second = (*r)->Next();
   ASSERT_TRUE(second.ok() && second->has_value());
-  EXPECT_EQ((*r)->line(), 5);
+  EXPECT_EQ((*r)->line(), 4);
   EXPECT_EQ(nlohmann::json::parse(**second)["verb"]["id"], "http://adlnet.gov/expapi/verbs/completed");
   auto bad = (*r)->Next();
   EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_NE(bad.status().message().find("in.csv:6: verb: unknown verb 'flew'"), std::string::npos) << bad.status();
+  EXPECT_NE(bad.status().message().find("in.csv:5: verb: unknown verb 'flew'"), std::string::npos) << bad.status();
+}
+
+// Audit t7: a GBK title threw out of the JSON library and aborted the CLI
+// (rc 134) without a line number. Now a bad line naming line and field.
+TEST(ImportReader, NonUtf8CsvFieldIsABadLineNotACrash) {
+  const std::string path = TempFile("gbk.csv",
+                                    "learner,course,title\n"
+                                    "u1,c00001,ok\n"
+                                    "u2,c00002,\xca\xe9\xb7\xa8\n");
+  auto r = ImportReader::Open(path, ImportFormat::kCsv, "completed");
+  ASSERT_TRUE(r.ok()) << r.status();
+  auto first = (*r)->Next();
+  ASSERT_TRUE(first.ok() && first->has_value()) << first.status();
+  auto bad = (*r)->Next();
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(bad.status().message().find("gbk.csv:3: title: not valid UTF-8 (byte 1)"), std::string::npos)
+      << bad.status();
+}
+
+TEST(StatementFromJsonLine, NonUtf8LineIsRefused) {
+  auto r = StatementFromJsonLine("{\"learner\":\"u1\",\"course\":\"c1\",\"title\":\"\xca\xe9\"}", "completed");
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(r.status().message().find("not valid UTF-8"), std::string::npos) << r.status();
+}
+
+// Audit t1: float ids went through a 6-digit "%g" ("1.23457e+06"), merging
+// 1234567.0 and 1234568.0 into one learner.
+TEST(StatementFromJsonLine, WholeFloatIdsKeepEveryDigit) {
+  auto a = StatementFromJsonLine(R"({"user":1234567.0,"item":89.0})", "completed");
+  ASSERT_TRUE(a.ok()) << a.status();
+  auto j = nlohmann::json::parse(*a);
+  EXPECT_EQ(j["actor"]["account"]["name"], "1234567");
+  EXPECT_EQ(j["object"]["id"], "https://lifelong.dongcheng.edu.cn/courses/89");
+  auto b = StatementFromJsonLine(R"({"user":1234568.0,"item":89.0})", "completed");
+  ASSERT_TRUE(b.ok()) << b.status();
+  EXPECT_EQ(nlohmann::json::parse(*b)["actor"]["account"]["name"], "1234568");
+}
+
+TEST(StatementFromJsonLine, FractionalOrHugeFloatIdIsRefused) {
+  auto half = StatementFromJsonLine(R"({"user":1.5,"item":4})", "completed");
+  EXPECT_EQ(half.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(half.status().message().rfind("user: ", 0), 0u) << half.status();
+  auto huge = StatementFromJsonLine(R"({"user":7,"item":1e300})", "completed");
+  EXPECT_EQ(huge.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(huge.status().message().rfind("item: ", 0), 0u) << huge.status();
+}
+
+// Audit t1: credits 1.2345678 was stored as 1.23457 and hours 1234567.5 as
+// 1234570.
+TEST(StatementFromJsonLine, NumbersKeepFullPrecision) {
+  auto a = StatementFromJsonLine(R"({"user":1,"item":2,"credits":1.2345678,"hours":1234567.5})", "completed");
+  ASSERT_TRUE(a.ok()) << a.status();
+  auto ext = nlohmann::json::parse(*a)["context"]["extensions"];
+  EXPECT_EQ(ext["https://lifelong.dongcheng.edu.cn/xapi/ext/credits"].get<double>(), 1.2345678) << ext;
+  EXPECT_EQ(ext["https://lifelong.dongcheng.edu.cn/xapi/ext/hours"].get<double>(), 1234567.5) << ext;
+}
+
+// Audit t1: 18446744073709551615 was read as int64 and stored as learner "-1".
+TEST(StatementFromJsonLine, UnsignedIdsDoNotWrap) {
+  auto a = StatementFromJsonLine(R"({"user":18446744073709551615,"item":9223372036854775808})", "completed");
+  ASSERT_TRUE(a.ok()) << a.status();
+  auto j = nlohmann::json::parse(*a);
+  EXPECT_EQ(j["actor"]["account"]["name"], "18446744073709551615");
+  EXPECT_EQ(j["object"]["id"], "https://lifelong.dongcheng.edu.cn/courses/9223372036854775808");
+}
+
+// Audit t17: a CSV row whose first cell began with '#' was skipped as a
+// comment; comments are a JSON-lines convention only.
+TEST(ImportReader, CsvRowStartingWithHashIsData) {
+  const std::string path = TempFile("hash.csv",
+                                    "title,learner,course\n"
+                                    "#2 书法提高班,u1,c00021\n");
+  auto r = ImportReader::Open(path, ImportFormat::kCsv, "completed");
+  ASSERT_TRUE(r.ok()) << r.status();
+  auto row = (*r)->Next();
+  ASSERT_TRUE(row.ok() && row->has_value()) << row.status();
+  EXPECT_EQ((*r)->line(), 2);
+  EXPECT_EQ(nlohmann::json::parse(**row)["object"]["definition"]["name"]["zh-CN"], "#2 书法提高班");
+}
+
+TEST(ImportReader, JsonLinesStillSkipsHashComments) {
+  const std::string path = TempFile("c.jsonl", "# comment\n{\"user\":1,\"item\":2}\n");
+  auto r = ImportReader::Open(path, ImportFormat::kJsonLines, "completed");
+  ASSERT_TRUE(r.ok()) << r.status();
+  auto row = (*r)->Next();
+  ASSERT_TRUE(row.ok() && row->has_value()) << row.status();
+  EXPECT_EQ((*r)->line(), 2);
+}
+
+// Audit t8: "-5" credits counted as 0; "0x10" was read as 16, "0x1p3" as 8.
+TEST(StatementFromCsvRow, RefusesNegativeAndNonDecimalNumbers) {
+  const std::vector<std::string> header = {"learner", "course", "credits", "hours"};
+  auto neg = StatementFromCsvRow(header, {"u1", "c1", "-5", ""}, "completed");
+  EXPECT_EQ(neg.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(neg.status().message().rfind("credits: must not be negative", 0), 0u) << neg.status();
+  auto neg_hours = StatementFromCsvRow(header, {"u1", "c1", "", "-1.5"}, "completed");
+  EXPECT_EQ(neg_hours.status().message().rfind("hours: must not be negative", 0), 0u) << neg_hours.status();
+  for (const char* text : {"0x10", "0x1p3", "inf", "nan", "1e999", " 1", "1.2.3"}) {
+    auto r = StatementFromCsvRow(header, {"u1", "c1", text, ""}, "completed");
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument) << text;
+    EXPECT_EQ(r.status().message().rfind("credits: not a number", 0), 0u) << text << ": " << r.status();
+  }
+  for (const char* text : {"2", "1.5", ".5", "0", "1e1", "+3"}) {
+    EXPECT_TRUE(StatementFromCsvRow(header, {"u1", "c1", text, ""}, "completed").ok()) << text;
+  }
+  auto json_neg = StatementFromJsonLine(R"({"user":1,"item":2,"hours":-3})", "completed");
+  EXPECT_EQ(json_neg.status().message().rfind("hours: must not be negative", 0), 0u) << json_neg.status();
 }
 
 TEST(ImportReader, RejectsUnknownCsvColumnAndMissingFile) {

@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <climits>
 #include <cstdlib>
@@ -238,8 +239,32 @@ struct ImportBatch {
   // and a voiding statement stored before its target never voids it (an
   // export re-imported brought voided credits back).
   bool after_earlier = false;
+  std::vector<int64_t> lines;  // input line of each statement
   v1::RecordStatementsRequest request;
 };
+
+// A row whose statement id is already stored with other content (the
+// server's ALREADY_EXISTS "statement.id: <id> already exists with different
+// content"): left out of its batch, which is sent again without it, so that
+// one row (another issuer's statement under a predictable id, say) cannot
+// keep every other row of its batch out, at every run.
+struct ImportConflict {
+  int64_t line = 0;
+  std::string message;
+};
+
+// The batch index of the statement the server's ALREADY_EXISTS names, or -1.
+int ConflictingStatement(const ImportBatch& b, const std::string& message) {
+  static const std::string kPrefix = "statement.id: ";
+  const size_t at = message.find(kPrefix);
+  if (at == std::string::npos) return -1;
+  const std::string id = message.substr(at + kPrefix.size(), 36);
+  if (id.size() != 36) return -1;
+  for (int i = 0; i < b.request.statement_json_size(); ++i) {
+    if (absl::StrContains(absl::AsciiStrToLower(b.request.statement_json(i)), id)) return i;
+  }
+  return -1;
+}
 
 // Whether a statement's JSON (as sent) may be a voiding statement: its verb
 // id's text, with JSON's optional escaped slashes. A false positive only
@@ -310,6 +335,7 @@ absl::Status CmdImport(Env& env) {
   int64_t next_seq_to_commit = 0;
   int64_t lines_done = skip;
   int64_t sent = 0, already = 0;
+  std::vector<ImportConflict> conflicts;
   // Channels are created here, once: Env is not thread-safe.
   const std::shared_ptr<grpc::Channel> channel = env.Channel(Service::kRecords);
   auto worker = [&] {
@@ -339,6 +365,22 @@ absl::Status CmdImport(Env& env) {
         // accepted but not started (nothing of them was written).
         const bool retryable =
             g.error_code() == grpc::StatusCode::UNAVAILABLE || g.error_code() == grpc::StatusCode::CANCELLED;
+        if (g.error_code() == grpc::StatusCode::ALREADY_EXISTS) {
+          const int i = ConflictingStatement(b, g.error_message());
+          if (i >= 0) {
+            {
+              absl::MutexLock lock(&mu);
+              conflicts.push_back({b.lines[i], g.error_message()});
+            }
+            b.request.mutable_statement_json()->DeleteSubrange(i, 1);
+            b.lines.erase(b.lines.begin() + i);
+            attempt = -1;
+            if (b.request.statement_json_size() > 0) continue;
+            g = grpc::Status::OK;  // nothing left to send
+            resp.Clear();
+            break;
+          }
+        }
         if (!retryable || attempt >= 3) break;
         std::this_thread::sleep_for(std::chrono::milliseconds(500 << attempt));
       }
@@ -419,6 +461,7 @@ absl::Status CmdImport(Env& env) {
     batch.bytes += (*next)->size();
     batch.request.add_statement_json(std::move(**next));
     batch.last_line = (*reader)->line();
+    batch.lines.push_back(batch.last_line);
     if (batch.request.statement_json_size() >= batch_size && !push()) break;
   }
   push();  // the last batch; statements before a bad line are stored first
@@ -449,6 +492,14 @@ absl::Status CmdImport(Env& env) {
     env.out() << absl::StrFormat("imported %s statement(s) from %s in %.1fs: %s new, %s already stored\n",
                                  WithThousands(sent), path, secs, WithThousands(sent - already),
                                  WithThousands(already));
+  }
+  if (!conflicts.empty()) {
+    std::sort(conflicts.begin(), conflicts.end(),
+              [](const ImportConflict& x, const ImportConflict& y) { return x.line < y.line; });
+    for (const ImportConflict& c : conflicts) env.err() << path << ":" << c.line << ": " << c.message << "\n";
+    return absl::AlreadyExistsError(absl::StrCat(
+        conflicts.size(), " row(s) not imported: their statement ids are stored with other content (listed above; ",
+        "the other rows were imported)"));
   }
   return absl::OkStatus();
 }

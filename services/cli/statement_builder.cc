@@ -1,5 +1,8 @@
 #include "services/cli/statement_builder.h"
 
+#include <cmath>
+#include <utility>
+
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "services/cli/stable_id.h"
@@ -21,6 +24,47 @@ constexpr VerbName kVerbs[] = {
 };
 
 }  // namespace
+
+int64_t FirstInvalidUtf8Byte(absl::string_view text) {
+  const auto* p = reinterpret_cast<const unsigned char*>(text.data());
+  const size_t n = text.size();
+  size_t i = 0;
+  while (i < n) {
+    const unsigned char c = p[i];
+    size_t len = 0;
+    unsigned char lo = 0x80, hi = 0xBF;  // allowed range of the second byte
+    if (c < 0x80) {
+      ++i;
+      continue;
+    } else if (c >= 0xC2 && c <= 0xDF) {
+      len = 2;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      len = 3;
+      if (c == 0xE0) lo = 0xA0;  // overlong
+      if (c == 0xED) hi = 0x9F;  // surrogates
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      len = 4;
+      if (c == 0xF0) lo = 0x90;  // overlong
+      if (c == 0xF4) hi = 0x8F;  // above U+10FFFF
+    } else {
+      return static_cast<int64_t>(i);
+    }
+    if (i + len > n) return static_cast<int64_t>(i);
+    if (p[i + 1] < lo || p[i + 1] > hi) return static_cast<int64_t>(i);
+    for (size_t k = 2; k < len; ++k) {
+      if (p[i + k] < 0x80 || p[i + k] > 0xBF) return static_cast<int64_t>(i);
+    }
+    i += len;
+  }
+  return -1;
+}
+
+absl::Status CheckUtf8(absl::string_view field, absl::string_view text) {
+  const int64_t bad = FirstInvalidUtf8Byte(text);
+  if (bad < 0) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      absl::StrCat(field, ": not valid UTF-8 (byte ", bad + 1, "); save the input as UTF-8, not GBK"));
+}
 
 absl::StatusOr<std::string> VerbIri(absl::string_view verb) {
   for (const VerbName& v : kVerbs) {
@@ -72,6 +116,28 @@ absl::StatusOr<std::string> BuildStatementJson(const StatementFields& f) {
   if (f.learner.empty()) return absl::InvalidArgumentError("learner: must not be empty");
   if (f.verb.empty()) return absl::InvalidArgumentError("verb: must not be empty");
   if (f.course.empty()) return absl::InvalidArgumentError("course: must not be empty");
+  // Checked before anything is built: the JSON library throws when it
+  // prints a string that is not UTF-8.
+  const std::pair<absl::string_view, const std::string*> texts[] = {
+      {"id", &f.id},         {"learner", &f.learner},     {"verb", &f.verb},         {"course", &f.course},
+      {"title", &f.title},   {"timestamp", &f.timestamp}, {"mode", &f.mode},         {"xuequ", &f.xuequ},
+      {"jiedao", &f.jiedao}, {"venue", &f.venue},         {"platform", &f.platform}, {"registration", &f.registration},
+  };
+  for (const auto& [name, text] : texts) {
+    absl::Status s = CheckUtf8(name, *text);
+    if (!s.ok()) return s;
+  }
+  const std::pair<absl::string_view, const std::optional<double>*> numbers[] = {
+      {"credits", &f.credits}, {"hours", &f.hours}, {"score", &f.score}};
+  for (const auto& [name, number] : numbers) {
+    if (!number->has_value()) continue;
+    if (!std::isfinite(**number)) {
+      return absl::InvalidArgumentError(absl::StrCat(name, ": not a finite number: ", **number));
+    }
+    if (name != "score" && **number < 0) {
+      return absl::InvalidArgumentError(absl::StrCat(name, ": must not be negative, got ", **number));
+    }
+  }
   absl::StatusOr<Json> actor = ActorFromLearnerKey(f.learner);
   if (!actor.ok()) return actor.status();
   absl::StatusOr<std::string> verb = VerbIri(f.verb);
@@ -103,7 +169,11 @@ absl::StatusOr<std::string> BuildStatementJson(const StatementFields& f) {
   if (!ext.empty()) ctx["extensions"] = ext;
   if (!ctx.empty()) st["context"] = ctx;
   if (!f.timestamp.empty()) st["timestamp"] = f.timestamp;
-  return st.dump();
+  try {
+    return st.dump();
+  } catch (const nlohmann::json::exception& e) {  // unreachable after the checks above; never abort
+    return absl::InvalidArgumentError(absl::StrCat("statement: cannot be written as JSON: ", e.what()));
+  }
 }
 
 }  // namespace lifelong::cli

@@ -4,6 +4,7 @@
 #ifndef LIFELONG_SERVICES_CLI_STATEMENT_BUILDER_H_
 #define LIFELONG_SERVICES_CLI_STATEMENT_BUILDER_H_
 
+#include <cstdint>
 #include <optional>
 #include <string>
 
@@ -40,8 +41,19 @@ std::string VerbShortName(absl::string_view iri);
 // for an empty or malformed key.
 absl::StatusOr<nlohmann::ordered_json> ActorFromLearnerKey(absl::string_view key);
 
-// The statement as compact JSON. Requires learner, verb and course
-// (INVALID_ARGUMENT naming the missing field). Without `id` the id is
+// The offset of the first byte of `text` that does not begin a well-formed
+// UTF-8 sequence (overlong forms, surrogates and code points above U+10FFFF
+// are not well-formed), or -1 when the whole text is valid UTF-8.
+int64_t FirstInvalidUtf8Byte(absl::string_view text);
+
+// OK when `text` is valid UTF-8; else INVALID_ARGUMENT "<field>: not valid
+// UTF-8 (byte N); ..." (the bytes themselves are not echoed).
+absl::Status CheckUtf8(absl::string_view field, absl::string_view text);
+
+// The statement as compact JSON. INVALID_ARGUMENT naming the field for a
+// missing learner, verb or course, a text field that is not valid UTF-8
+// (a GBK file, say), a non-finite number, or negative credits or hours.
+// Never throws. Without `id` the id is
 // StableUuid("stmt|learner|verb|activity|timestamp|registration"), so the
 // same fields always give the same statement.
 absl::StatusOr<std::string> BuildStatementJson(const StatementFields& fields);

@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cmath>
+
 #include "gtest/gtest.h"
 #include "services/domain/vocabulary.h"
 
@@ -66,6 +68,56 @@ TEST(BuildStatementJson, NamesMissingField) {
   auto r = BuildStatementJson(f);
   EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(r.status().message(), "course: must not be empty");
+}
+
+TEST(FirstInvalidUtf8Byte, FindsBadBytes) {
+  EXPECT_EQ(FirstInvalidUtf8Byte("书法 abc"), -1);
+  EXPECT_EQ(FirstInvalidUtf8Byte("\xF0\x9F\x98\x80"), -1);  // U+1F600
+  EXPECT_EQ(FirstInvalidUtf8Byte("ab\xca\xe9"), 2);         // GBK 书
+  EXPECT_EQ(FirstInvalidUtf8Byte("\xC0\xAF"), 0);           // overlong '/'
+  EXPECT_EQ(FirstInvalidUtf8Byte("\xED\xA0\x80"), 0);       // surrogate
+  EXPECT_EQ(FirstInvalidUtf8Byte("\xF4\x90\x80\x80"), 0);   // above U+10FFFF
+  EXPECT_EQ(FirstInvalidUtf8Byte("x\xE4\xB9"), 1);          // truncated
+}
+
+// Audit t7: `lifelong record --title $'\xca\xe9'` aborted: dump() threw
+// type_error.316 and nothing caught it. Now INVALID_ARGUMENT naming the field.
+TEST(BuildStatementJson, NonUtf8FieldIsRefusedNotThrown) {
+  StatementFields f;
+  f.learner = "u1";
+  f.verb = "completed";
+  f.course = "c1";
+  f.title = "\xca\xe9";
+  absl::StatusOr<std::string> r;
+  EXPECT_NO_THROW(r = BuildStatementJson(f));
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(r.status().message().rfind("title: not valid UTF-8", 0), 0u) << r.status();
+  f.title = "书法";
+  f.venue = "\xff";
+  EXPECT_NO_THROW(r = BuildStatementJson(f));
+  EXPECT_EQ(r.status().message().rfind("venue: not valid UTF-8", 0), 0u) << r.status();
+}
+
+// Audit: `record --credits nan` stored "credits": null, `--credits -5` counted
+// as 0.
+TEST(BuildStatementJson, RefusesNonFiniteAndNegativeNumbers) {
+  StatementFields f;
+  f.learner = "u1";
+  f.verb = "completed";
+  f.course = "c1";
+  f.credits = std::nan("");
+  EXPECT_EQ(BuildStatementJson(f).status().message().rfind("credits: not a finite number", 0), 0u);
+  f.credits = -5;
+  auto neg = BuildStatementJson(f);
+  EXPECT_EQ(neg.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(neg.status().message(), "credits: must not be negative, got -5");
+  f.credits = 0;
+  f.hours = -HUGE_VAL;
+  EXPECT_EQ(BuildStatementJson(f).status().message().rfind("hours: not a finite number", 0), 0u);
+  f.hours = -0.5;
+  EXPECT_EQ(BuildStatementJson(f).status().message().rfind("hours: must not be negative", 0), 0u);
+  f.hours = 2;
+  EXPECT_TRUE(BuildStatementJson(f).ok());
 }
 
 }  // namespace
