@@ -83,10 +83,6 @@ absl::StatusOr<int64_t> ParseIntFlag(const std::string& name, const std::string&
   return v;
 }
 
-namespace {
-
-// [+-] digits [. digits] [e [+-] digits], at least one digit before the
-// exponent: no hex ("0x10"), no "inf" or "nan", no spaces.
 bool IsPlainDecimal(absl::string_view s) {
   size_t i = 0;
   auto digits = [&] {
@@ -108,8 +104,6 @@ bool IsPlainDecimal(absl::string_view s) {
   }
   return i == s.size();
 }
-
-}  // namespace
 
 absl::StatusOr<double> ParseDoubleFlag(const std::string& name, const std::string& value) {
   double v = 0;

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 
 namespace lifelong::cli {
 
@@ -40,6 +41,11 @@ absl::StatusOr<ParsedArgs> ParseArgs(const std::vector<std::string>& args, const
 
 // Parses an integer flag value; INVALID_ARGUMENT naming the flag otherwise.
 absl::StatusOr<int64_t> ParseIntFlag(const std::string& name, const std::string& value);
+// Whether `s` is a number in plain decimal: [+-] digits [. digits]
+// [e [+-] digits], at least one digit before the exponent; no hex ("0x10"),
+// no "inf" or "nan", no spaces (absl::SimpleAtod alone takes all of those).
+bool IsPlainDecimal(absl::string_view s);
+
 // Parses a floating-point flag value written in plain decimal ("1.5", "-2",
 // "1e3"); INVALID_ARGUMENT naming the flag for anything else, hex ("0x10"),
 // "inf", "nan" and values that overflow to infinity ("1e999") included.

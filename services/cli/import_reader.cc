@@ -9,6 +9,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "services/cli/args.h"
 #include "services/cli/stable_id.h"
 #include "services/cli/statement_builder.h"
 #include "services/common/json_nesting.h"
@@ -30,30 +31,6 @@ bool KnownKey(absl::string_view key) {
 
 std::string FormatMicros(int64_t micros) {
   return absl::FormatTime("%Y-%m-%dT%H:%M:%E6SZ", absl::FromUnixMicros(micros), absl::UTCTimeZone());
-}
-
-// [+-] digits [. digits] [e [+-] digits]: no hex ("0x10", "0x1p3"), no "inf"
-// or "nan", no spaces (absl::SimpleAtod alone takes all of those).
-bool IsPlainDecimal(absl::string_view s) {
-  size_t i = 0;
-  auto digits = [&] {
-    const size_t start = i;
-    while (i < s.size() && s[i] >= '0' && s[i] <= '9') ++i;
-    return i - start;
-  };
-  if (i < s.size() && (s[i] == '+' || s[i] == '-')) ++i;
-  size_t mantissa = digits();
-  if (i < s.size() && s[i] == '.') {
-    ++i;
-    mantissa += digits();
-  }
-  if (mantissa == 0) return false;
-  if (i < s.size() && (s[i] == 'e' || s[i] == 'E')) {
-    ++i;
-    if (i < s.size() && (s[i] == '+' || s[i] == '-')) ++i;
-    if (digits() == 0) return false;
-  }
-  return i == s.size();
 }
 
 // Keys whose values are numbers in the statement; the others are text (ids,
