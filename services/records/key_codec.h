@@ -11,7 +11,10 @@
 //   value = StatementRecord, layout v1:
 //     [0]       u8   format = 1
 //     [1]       u8   flags: bit0 voided, bit1 has_registration,
-//                           bit2 timestamp assigned by the store, bit3 voiding
+//                           bit2 timestamp assigned by the store, bit3 voiding,
+//                           bit4 references a statement, bit5 verified issuer,
+//                           bit6 names others, bit7 voids in advance
+//                           (RecordFlag below)
 //     [2..9]    u64  stored sequence (microseconds since the Unix epoch,
 //                    strictly increasing across the store)
 //     [10..17]  i64  timestamp, microseconds since the Unix epoch
@@ -179,6 +182,13 @@ enum class RecordFlag : uint8_t {
   // has "by_mention" entries: IndexKeys reads them from the JSON. Set from
   // schema 3 on, by the write path and the upgrade's back-fill.
   kNamesOthers = 1 << 6,
+  // A voiding statement whose issuer may void any statement (no VoidRight:
+  // staff, district systems, the loader, authentication off). It also voids
+  // its target when the target is stored after it (xAPI lets a voiding
+  // statement arrive first). A learner's or teacher's voiding statement, and
+  // any written before this flag existed, voids only a target already
+  // stored: their right cannot be checked against a target not yet there.
+  kVoidsInAdvance = 1 << 7,
 };
 
 // The decoded value of the "statements" column family.

@@ -72,6 +72,11 @@ int64_t ThreadCpuMicros() {
   return int64_t{t.tv_sec} * 1000000 + t.tv_nsec / 1000;
 }
 
+// Offsets in an encoded StatementRecord (key_codec.h, layout v1) of the
+// fields the leader patches: flags, and the voiding statement's id.
+constexpr size_t kRecordFlagsAt = 1;
+constexpr size_t kRecordVoidedByAt = 18;
+
 void PatchU64(std::string* s, size_t pos, uint64_t v) {
   for (int i = 0; i < 8; ++i) (*s)[pos + i] = static_cast<char>(v >> (56 - 8 * i));
 }
@@ -143,6 +148,7 @@ absl::StatusOr<std::vector<RecordStore::Prepared>> RecordStore::Prepare(std::vec
       r.Set(RecordFlag::kHasRegistration, true);
     }
     if (p.is_voiding) r.Set(RecordFlag::kVoiding, true);
+    if (p.is_voiding && !p.void_right) r.Set(RecordFlag::kVoidsInAdvance, true);
     if (p.ref_target) r.Set(RecordFlag::kReferencesStatement, true);
     if (p.verified_issuer && !p.authority_json.empty()) r.Set(RecordFlag::kVerifiedIssuer, true);
     if (!p.mentioned.empty()) r.Set(RecordFlag::kNamesOthers, true);
@@ -729,6 +735,22 @@ void RecordStore::BuildInto(const std::vector<Writer*>& writers, const Built* pr
     all.erase(std::unique(all.begin(), all.end()), all.end());
     return all;
   };
+  // The earliest stored voiding statement that refers to `id` and may void
+  // in advance, if any.
+  auto voided_in_advance = [&](const Uuid& id, const ReferrerOverlay& mine) -> absl::StatusOr<std::optional<Uuid>> {
+    LL_ASSIGN_OR_RETURN(std::vector<Uuid> referrers, referrers_of(id, mine));
+    std::optional<Uuid> voider;
+    uint64_t voider_seq = 0;
+    for (const Uuid& r : referrers) {
+      LL_ASSIGN_OR_RETURN(std::optional<StatementRecord> rec, load(r));
+      if (!rec || !rec->Has(RecordFlag::kVoiding) || !rec->Has(RecordFlag::kVoidsInAdvance)) continue;
+      if (!voider || rec->stored_seq < voider_seq) {
+        voider = r;
+        voider_seq = rec->stored_seq;
+      }
+    }
+    return voider;
+  };
   std::vector<absl::string_view>& changed = out->changed;
 
   size_t first = 0;  // the index (in `writers`) of `w`'s first statement
@@ -826,6 +848,23 @@ void RecordStore::BuildInto(const std::vector<Writer*>& writers, const Built* pr
               changed.push_back(out->owned_learners.front());
             }
           }
+        }
+      }
+
+      // A voiding statement stored before this one that may void in advance
+      // (RecordFlag::kVoidsInAdvance) voids it as it is stored: the earliest
+      // such one, as if it had come after. Voiding statements are not voided.
+      if (has_referrers_ && !p.is_voiding) {
+        absl::StatusOr<std::optional<Uuid>> voider = voided_in_advance(p.id, mine_referrers);
+        if (!voider.ok()) {
+          status = voider.status();
+          break;
+        }
+        if (voider->has_value()) {
+          x.record.Set(RecordFlag::kVoided, true);
+          x.record.voided_by = **voider;
+          x.value[kRecordFlagsAt] = static_cast<char>(x.record.flags);
+          std::memcpy(&x.value[kRecordVoidedByAt], x.record.voided_by.data(), x.record.voided_by.size());
         }
       }
 

@@ -9,6 +9,7 @@
 #include <grpcpp/support/method_handler.h>
 
 #include "absl/container/flat_hash_set.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -358,6 +359,31 @@ void ToProto(const StoredStatement& s, v1::Statement* out, bool with_json) {
   SetIndexedFields(s, out);
 }
 
+namespace {
+// The store's ALREADY_EXISTS for a batch ("statement.id: <uuid> already
+// exists with different content") naming the statement by its place in the
+// batch: "statement_json[i].id: <uuid> ...", i the first of `ids` (the
+// batch's ids, in order) that is <uuid> (of an id sent twice, the second may
+// be the one that differs). Any other status as it is.
+absl::Status NameBatchConflict(const absl::Status& s, const std::vector<Uuid>& ids) {
+  static constexpr absl::string_view kPrefix = "statement.id: ";
+  if (!absl::IsAlreadyExists(s) || !absl::StartsWith(s.message(), kPrefix)) return s;
+  const absl::string_view rest = s.message().substr(kPrefix.size());
+  absl::StatusOr<Uuid> id = ParseUuid(rest.substr(0, rest.find(' ')));
+  if (!id.ok()) return s;
+  const auto it = std::find(ids.begin(), ids.end(), *id);
+  if (it == ids.end()) return s;
+  return absl::AlreadyExistsError(absl::StrCat("statement_json[", it - ids.begin(), "].id: ", rest));
+}
+
+std::vector<Uuid> BatchIds(const std::vector<ParsedStatement>& batch) {
+  std::vector<Uuid> ids;
+  ids.reserve(batch.size());
+  for (const ParsedStatement& p : batch) ids.push_back(p.id);
+  return ids;
+}
+}  // namespace
+
 void ToProto(StoredStatement&& s, v1::Statement* out, bool with_json) {
   StatementRecord& r = s.record;
   out->set_verified(VerifiedCompletion(r));
@@ -419,12 +445,16 @@ grpc::ServerUnaryReactor* RecordsService::StartWrite(grpc::CallbackServerContext
     finish(batch.status());
     return reactor;
   }
-  store_->RecordAsync(std::move(*batch), [answer = std::move(answer), finish = std::move(finish)](
-                                             absl::StatusOr<std::vector<StoredStatement>> stored) {
+  // RecordStatements' conflict names its statement_json[i] (NameBatchConflict);
+  // RecordStatement's field is `statement`, as the store names it.
+  std::vector<Uuid> ids;
+  if (method == "RecordStatements") ids = BatchIds(*batch);
+  store_->RecordAsync(std::move(*batch), [answer = std::move(answer), finish = std::move(finish),
+                                          ids = std::move(ids)](absl::StatusOr<std::vector<StoredStatement>> stored) {
     // On the committing thread, after the write is synced: `ctx` and the
     // response live until Finish, even when the client has cancelled meanwhile.
     if (stored.ok()) answer(std::move(*stored));
-    finish(stored.status());
+    finish(NameBatchConflict(stored.status(), ids));
   });
   return reactor;
 }
@@ -543,8 +573,10 @@ grpc::Status RecordsService::RecordStatements(grpc::ServerContext* ctx, const v1
                                               v1::RecordStatementsResponse* resp) {
   return Run(ctx, "RecordStatements", true, [&](const auth::AccessGrant& g, std::string* learner) -> absl::Status {
     LL_ASSIGN_OR_RETURN(std::vector<ParsedStatement> batch, CheckBatch(g, *req, learner));
-    LL_ASSIGN_OR_RETURN(std::vector<StoredStatement> stored, store_->Record(std::move(batch)));
-    FillBatchResponse(*req, std::move(stored), resp);
+    const std::vector<Uuid> ids = BatchIds(batch);
+    absl::StatusOr<std::vector<StoredStatement>> stored = store_->Record(std::move(batch));
+    if (!stored.ok()) return NameBatchConflict(stored.status(), ids);
+    FillBatchResponse(*req, *std::move(stored), resp);
     return absl::OkStatus();
   });
 }

@@ -239,6 +239,22 @@ TEST_F(RecordsServiceTest, BatchAllOrNothingAndLimits) {
   EXPECT_EQ(resp.statements_size(), kMaxBatchStatements);
 }
 
+// A batch's statement whose id is stored with other content is named by its
+// place in the batch, so that a client can leave that one out.
+TEST_F(RecordsServiceTest, BatchConflictNamesTheStatementsIndex) {
+  ASSERT_TRUE(Record({.id = TestUuid(2), .course = "c1"}).ok());
+  grpc::ClientContext ctx;
+  v1::RecordStatementsRequest batch;
+  batch.add_statement_json(MakeStatement({.id = TestUuid(1)}));
+  batch.add_statement_json(MakeStatement({.id = TestUuid(2), .course = "c2"}));  // other content
+  batch.add_statement_json(MakeStatement({.id = TestUuid(3)}));
+  v1::RecordStatementsResponse resp;
+  grpc::Status s = stub_->RecordStatements(&ctx, batch, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::ALREADY_EXISTS);
+  EXPECT_EQ(s.error_message(),
+            absl::StrCat("statement_json[1].id: ", TestUuid(2), " already exists with different content"));
+}
+
 TEST_F(RecordsServiceTest, OversizeStatementRejected) {
   grpc::ClientContext ctx;
   v1::RecordStatementRequest req;

@@ -6,6 +6,8 @@
 #include <cstdlib>
 #include <filesystem>
 
+#include "absl/strings/str_replace.h"
+#include "services/common/status_macros.h"
 #include "services/domain/vocabulary.h"
 #include "services/records/issuer.h"
 #include "services/records/record_store.h"
@@ -181,6 +183,93 @@ TEST_F(StatementAccessTest, ATargetCommittedAfterTheCheckIsHeldToTheVoidersRight
     ASSERT_TRUE(t.ok()) << t.status();
     EXPECT_TRUE(t->record.Has(RecordFlag::kVoided)) << FormatUuid(target);
   }
+}
+
+// A voiding statement may arrive before its target (xAPI accepts it). One
+// from a caller who may void anything voids the target when it is stored
+// later, alone or in one batch with it, so its credits never count; one from a
+// learner does not (their right cannot be checked against a target not yet
+// there), nor does it void another learner's statement under that id.
+TEST_F(StatementAccessTest, AVoidingStatementStoredFirstVoidsItsTargetWhenItsIssuerMayVoidAnything) {
+  const char* base = std::getenv("TEST_TMPDIR");
+  std::string dir = std::string(base ? base : "/tmp") + "/statement_access_void_in_advance";
+  std::filesystem::remove_all(dir);
+  absl::StatusOr<std::unique_ptr<RecordStore>> store = RecordStore::Open(dir);
+  ASSERT_TRUE(store.ok()) << store.status();
+  auto record = [&](const auth::AccessGrant& g, std::vector<StatementSpec> specs) -> absl::Status {
+    std::vector<ParsedStatement> batch;
+    for (const StatementSpec& spec : specs) {
+      ParsedStatement p = Parse(spec);
+      LL_RETURN_IF_ERROR(CheckVoidingWrite(g, &p, **store, "statement.object.id"));
+      batch.push_back(std::move(p));
+    }
+    return (*store)->Record(std::move(batch)).status();
+  };
+  auto voided_by = [&](int id) -> std::string {
+    absl::StatusOr<StoredStatement> t = (*store)->Get(*ParseUuid(testing::TestUuid(id)));
+    if (!t.ok()) return t.status().ToString();
+    return t->record.Has(RecordFlag::kVoided) ? FormatUuid(t->record.voided_by) : "not voided";
+  };
+  const auth::AccessGrant loader = Grant(Role::kLoader, "svc-loader");
+  const auth::AccessGrant u1 = Grant(Role::kLearner, "u1");
+  using testing::TestUuid;
+
+  // The loader's voiding statement first, its target later.
+  ASSERT_TRUE(record(loader, {{.id = TestUuid(11), .learner = "u2", .verb = "voided", .course = TestUuid(1)}}).ok());
+  ASSERT_TRUE(record(loader, {{.id = TestUuid(1), .learner = "u2", .course = "c1"}}).ok());
+  EXPECT_EQ(voided_by(1), TestUuid(11));
+  StatementQuery q;
+  q.learner = "u2";
+  absl::StatusOr<StatementPage> page = (*store)->List(q);
+  ASSERT_TRUE(page.ok()) << page.status();
+  for (const StoredStatement& s : page->statements) EXPECT_NE(FormatUuid(s.id), TestUuid(1)) << "listed as counted";
+
+  // Both in one batch, the voiding statement first.
+  ASSERT_TRUE(record(loader, {{.id = TestUuid(12), .learner = "u2", .verb = "voided", .course = TestUuid(2)},
+                              {.id = TestUuid(2), .learner = "u2", .course = "c2"}})
+                  .ok());
+  EXPECT_EQ(voided_by(2), TestUuid(12));
+
+  // Two such voiding statements: the earlier one is named.
+  ASSERT_TRUE(record(loader, {{.id = TestUuid(13), .learner = "u2", .verb = "voided", .course = TestUuid(3)}}).ok());
+  ASSERT_TRUE(record(loader, {{.id = TestUuid(14), .learner = "u2", .verb = "voided", .course = TestUuid(3)}}).ok());
+  ASSERT_TRUE(record(loader, {{.id = TestUuid(3), .learner = "u2", .course = "c3"}}).ok());
+  EXPECT_EQ(voided_by(3), TestUuid(13));
+
+  // A learner's voiding statement first: neither another learner's statement
+  // nor their own is voided when it arrives.
+  ASSERT_TRUE(record(u1, {{.id = TestUuid(15), .learner = "u1", .verb = "voided", .course = TestUuid(4)}}).ok());
+  ASSERT_TRUE(record(loader, {{.id = TestUuid(4), .learner = "u2", .course = "c4"}}).ok());
+  EXPECT_EQ(voided_by(4), "not voided");
+  ASSERT_TRUE(record(u1, {{.id = TestUuid(16), .learner = "u1", .verb = "voided", .course = TestUuid(5)}}).ok());
+  ASSERT_TRUE(record(u1, {{.id = TestUuid(5), .learner = "u1", .course = "c5"}}).ok());
+  EXPECT_EQ(voided_by(5), "not voided");
+
+  // A statement that merely refers to a later one does not void it.
+  {
+    std::string json = MakeStatement({.id = TestUuid(17), .learner = "u2", .verb = "voided", .course = TestUuid(6)});
+    absl::StrReplaceAll({{"http://adlnet.gov/expapi/verbs/voided", "http://id.tincanapi.com/verb/rated"}}, &json);
+    absl::StatusOr<ParsedStatement> ref = ParseStatement(json);
+    ASSERT_TRUE(ref.ok()) << ref.status();
+    ASSERT_TRUE(ref->ref_target.has_value() && !ref->is_voiding) << json;
+    std::vector<ParsedStatement> one;
+    one.push_back(std::move(*ref));
+    ASSERT_TRUE((*store)->Record(std::move(one)).ok());
+  }
+  ASSERT_TRUE(record(loader, {{.id = TestUuid(6), .learner = "u2", .course = "c6"}}).ok());
+  EXPECT_EQ(voided_by(6), "not voided");
+
+  // Voided in advance survives a reopen (the flag is stored).
+  store->reset();
+  store = RecordStore::Open(dir);
+  ASSERT_TRUE(store.ok()) << store.status();
+  ASSERT_TRUE(record(loader, {{.id = TestUuid(18), .learner = "u2", .verb = "voided", .course = TestUuid(7)}}).ok());
+  store->reset();
+  store = RecordStore::Open(dir);
+  ASSERT_TRUE(store.ok()) << store.status();
+  ASSERT_TRUE(record(loader, {{.id = TestUuid(7), .learner = "u2", .course = "c7"}}).ok());
+  EXPECT_EQ(voided_by(7), TestUuid(18));
+  EXPECT_EQ(voided_by(1), TestUuid(11));
 }
 
 TEST_F(StatementAccessTest, SetIssuerRecordsTheCallersRoleAndSubject) {
