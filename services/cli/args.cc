@@ -105,11 +105,17 @@ bool IsPlainDecimal(absl::string_view s) {
   return i == s.size();
 }
 
-absl::StatusOr<double> ParseDoubleFlag(const std::string& name, const std::string& value) {
+absl::StatusOr<double> ParsePlainDecimal(absl::string_view text) {
   double v = 0;
-  if (!IsPlainDecimal(value) || !absl::SimpleAtod(value, &v) || !std::isfinite(v)) {
-    return absl::InvalidArgumentError(absl::StrCat("--", name, ": not a number: '", value, "'"));
+  if (!IsPlainDecimal(text) || !absl::SimpleAtod(text, &v) || !std::isfinite(v)) {
+    return absl::InvalidArgumentError("not a finite number in plain decimal");
   }
+  return v;
+}
+
+absl::StatusOr<double> ParseDoubleFlag(const std::string& name, const std::string& value) {
+  absl::StatusOr<double> v = ParsePlainDecimal(value);
+  if (!v.ok()) return absl::InvalidArgumentError(absl::StrCat("--", name, ": not a number: '", value, "'"));
   return v;
 }
 

@@ -45,6 +45,10 @@ absl::StatusOr<int64_t> ParseIntFlag(const std::string& name, const std::string&
 // [e [+-] digits], at least one digit before the exponent; no hex ("0x10"),
 // no "inf" or "nan", no spaces (absl::SimpleAtod alone takes all of those).
 bool IsPlainDecimal(absl::string_view s);
+// `text` as a finite double when it is in plain decimal (IsPlainDecimal);
+// INVALID_ARGUMENT otherwise, "1e999" (infinite) included. Its message is
+// for the caller to replace: it names no flag or field.
+absl::StatusOr<double> ParsePlainDecimal(absl::string_view text);
 
 // Parses a floating-point flag value written in plain decimal ("1.5", "-2",
 // "1e3"); INVALID_ARGUMENT naming the flag for anything else, hex ("0x10"),

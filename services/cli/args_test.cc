@@ -63,6 +63,15 @@ TEST(ParseDoubleFlag, AcceptsOnlyFinitePlainDecimals) {
   EXPECT_DOUBLE_EQ(*ParseDoubleFlag("credits", "+2.25E-1"), 0.225);
 }
 
+// The check ParseDoubleFlag and the import's numeric fields share.
+TEST(ParsePlainDecimal, AcceptsOnlyFinitePlainDecimals) {
+  for (const char* text : {"nan", "inf", "1e999", "0x10", "0x0.4", " 1", "1 ", "1x", "", "."}) {
+    EXPECT_EQ(ParsePlainDecimal(text).status().code(), absl::StatusCode::kInvalidArgument) << text;
+  }
+  EXPECT_DOUBLE_EQ(*ParsePlainDecimal("-2.5e1"), -25);
+  EXPECT_DOUBLE_EQ(*ParsePlainDecimal("0.25"), 0.25);
+}
+
 TEST(ParseFlags, ValidatesNumbersAndDurations) {
   EXPECT_EQ(*ParseIntFlag("k", "12"), 12);
   EXPECT_EQ(ParseIntFlag("k", "12x").status().message(), "--k: not an integer: '12x'");

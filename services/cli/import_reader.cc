@@ -3,8 +3,10 @@
 #include <nlohmann/json.hpp>
 
 #include <cmath>
+#include <cstring>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -63,11 +65,9 @@ absl::Status SetField(StatementFields* f, absl::string_view key, const std::stri
   absl::Status utf8 = CheckUtf8(key, value);
   if (!utf8.ok()) return utf8;
   auto number = [&](std::optional<double>* out) -> absl::Status {
-    double d = 0;
-    if (!IsPlainDecimal(value) || !absl::SimpleAtod(value, &d) || !std::isfinite(d)) {
-      return absl::InvalidArgumentError(absl::StrCat(key, ": not a number: '", value, "'"));
-    }
-    *out = d;
+    absl::StatusOr<double> d = ParsePlainDecimal(value);
+    if (!d.ok()) return absl::InvalidArgumentError(absl::StrCat(key, ": not a number: '", value, "'"));
+    *out = *d;
     return absl::OkStatus();
   };
   if (key == "learner" || key == "user") {
@@ -286,27 +286,54 @@ absl::StatusOr<int64_t> CountLines(const std::string& path) {
   return n;
 }
 
-absl::StatusOr<InputHead> InputHead::Read(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot open"));
-  InputHead h;
-  h.head_.resize(kFingerprintBytes);
-  in.read(h.head_.data(), static_cast<std::streamsize>(h.head_.size()));
-  h.head_.resize(static_cast<size_t>(in.gcount()));
-  return h;
+absl::StatusOr<std::unique_ptr<InputPrefix>> InputPrefix::Open(const std::string& path) {
+  std::unique_ptr<InputPrefix> p(new InputPrefix());
+  p->in_.open(path, std::ios::binary);
+  if (!p->in_) return absl::NotFoundError(absl::StrCat(path, ": cannot open"));
+  p->sha_ = EVP_MD_CTX_new();
+  if (p->sha_ == nullptr || EVP_DigestInit_ex(p->sha_, EVP_sha256(), nullptr) != 1) {
+    return absl::InternalError("sha256: cannot start a digest");
+  }
+  return p;
 }
 
-std::string InputHead::Fingerprint(int64_t lines) const {
-  size_t bytes = 0;
-  for (int64_t i = 0; i < lines; ++i) {
-    const size_t eol = head_.find('\n', bytes);
-    if (eol == std::string::npos) {
-      bytes = head_.size();
-      break;
-    }
-    bytes = eol + 1;
+InputPrefix::~InputPrefix() { EVP_MD_CTX_free(sha_); }
+
+absl::StatusOr<InputPrefix::Mark> InputPrefix::Advance(int64_t lines) {
+  if (lines < asked_) {
+    return absl::InvalidArgumentError(absl::StrCat("input prefix: ", lines, " lines after ", asked_));
   }
-  return absl::StrCat(bytes, " ", StableUuid(absl::StrCat("import-input|", head_.substr(0, bytes))));
+  asked_ = lines;
+  while (lines_ < lines) {
+    const char* start = partial_.data() + pos_;
+    const void* eol = std::memchr(start, '\n', partial_.size() - pos_);
+    if (eol == nullptr) {
+      if (at_end_) break;
+      partial_.erase(0, pos_);
+      pos_ = 0;
+      char buf[1 << 16];
+      in_.read(buf, sizeof(buf));
+      if (in_.bad()) return absl::InternalError("input prefix: read failed");
+      if (in_.gcount() == 0) at_end_ = true;
+      partial_.append(buf, static_cast<size_t>(in_.gcount()));
+      continue;
+    }
+    const size_t len = static_cast<const char*>(eol) - start + 1;
+    if (EVP_DigestUpdate(sha_, start, len) != 1) return absl::InternalError("sha256: update failed");
+    pos_ += len;
+    bytes_ += len;
+    ++lines_;
+  }
+  // The digest so far, from a copy: the running one goes on.
+  EVP_MD_CTX* copy = EVP_MD_CTX_new();
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int size = 0;
+  const bool ok =
+      copy != nullptr && EVP_MD_CTX_copy_ex(copy, sha_) == 1 && EVP_DigestFinal_ex(copy, digest, &size) == 1;
+  EVP_MD_CTX_free(copy);
+  if (!ok) return absl::InternalError("sha256: digest failed");
+  return Mark{lines_, absl::StrCat(bytes_, " sha256:",
+                                   absl::BytesToHexString(absl::string_view(reinterpret_cast<char*>(digest), size)))};
 }
 
 }  // namespace lifelong::cli

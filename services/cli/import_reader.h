@@ -14,6 +14,8 @@
 #include <string>
 #include <vector>
 
+#include <openssl/evp.h>
+
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 
@@ -79,20 +81,39 @@ class ImportReader {
 // Number of lines in `path` (for progress and ETA); NOT_FOUND when unreadable.
 absl::StatusOr<int64_t> CountLines(const std::string& path);
 
-// The start of an import's input, to tie a checkpoint to the lines it says
-// are done: Fingerprint(n) is "<bytes> <uuid>", a name-based UUID of the
-// input's bytes up to the end of line n (at most the first
-// kFingerprintBytes). The same file, grown at its end or mended after line n,
-// gives the same; another or regenerated file another.
-inline constexpr size_t kFingerprintBytes = 64 << 10;
-class InputHead {
+// The lines an import's checkpoint says are done, tied to their bytes.
+// Advance(n) covers the input's first n lines (fewer when it has fewer whole
+// lines: an unterminated last line, perhaps still being written, is never
+// counted) and gives their fingerprint, "<bytes> sha256:<hex>" of every byte
+// up to the end of the last line covered. The same file grown at its end, or
+// mended after those lines, gives the same; any other change to them (a
+// nightly file regenerated under the same name, however alike) another.
+// Reads the file forward once over all calls; not thread-safe.
+class InputPrefix {
  public:
+  struct Mark {
+    int64_t lines = 0;        // whole lines covered, at most the n asked for
+    std::string fingerprint;  // "<bytes> sha256:<hex>"
+  };
   // NOT_FOUND when `path` is unreadable.
-  static absl::StatusOr<InputHead> Read(const std::string& path);
-  std::string Fingerprint(int64_t lines) const;
+  static absl::StatusOr<std::unique_ptr<InputPrefix>> Open(const std::string& path);
+  ~InputPrefix();
+  InputPrefix(const InputPrefix&) = delete;
+  InputPrefix& operator=(const InputPrefix&) = delete;
+  // `lines` may not be fewer than the last call's (INVALID_ARGUMENT);
+  // INTERNAL when the file cannot be read.
+  absl::StatusOr<Mark> Advance(int64_t lines);
 
  private:
-  std::string head_;  // the first kFingerprintBytes bytes (fewer: the whole file)
+  InputPrefix() = default;
+  std::ifstream in_;
+  EVP_MD_CTX* sha_ = nullptr;
+  int64_t asked_ = 0;  // the largest `lines` asked for so far
+  int64_t lines_ = 0;  // whole lines hashed
+  uint64_t bytes_ = 0;
+  std::string partial_;  // bytes read and not yet hashed, from pos_
+  size_t pos_ = 0;
+  bool at_end_ = false;
 };
 
 }  // namespace lifelong::cli

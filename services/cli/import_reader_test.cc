@@ -224,5 +224,44 @@ TEST(ImportReader, RejectsUnknownCsvColumnAndMissingFile) {
 
 TEST(CountLines, CountsNewlines) { EXPECT_EQ(*CountLines(TempFile("three.txt", "a\nb\nc\n")), 3); }
 
+// A checkpoint's fingerprint covers every byte of the lines it counts, so a
+// file regenerated with the same start (however long) is told apart; the
+// same file grown at its end is not; an unterminated last line is not a line.
+TEST(InputPrefix, FingerprintsEveryByteOfTheWholeLinesItCovers) {
+  std::string rows;
+  for (int i = 0; i < 4000; ++i) rows += "u" + std::to_string(100000 + i) + ",c00001,completed,2026-10-29T09:00:00Z\n";
+  ASSERT_GT(rows.size(), size_t{128} << 10) << "longer than the old 64 KiB window";
+  auto mark = [](const std::string& path, int64_t lines) {
+    absl::StatusOr<std::unique_ptr<InputPrefix>> p = InputPrefix::Open(path);
+    EXPECT_TRUE(p.ok()) << p.status();
+    absl::StatusOr<InputPrefix::Mark> m = (*p)->Advance(lines);
+    EXPECT_TRUE(m.ok()) << m.status();
+    return *m;
+  };
+  const InputPrefix::Mark base = mark(TempFile("prefix_a.csv", rows), 4000);
+  EXPECT_EQ(base.lines, 4000);
+  EXPECT_EQ(base.fingerprint.substr(0, base.fingerprint.find(' ')), std::to_string(rows.size()));
+  EXPECT_EQ(mark(TempFile("prefix_grown.csv", rows + "u1,c1,completed,2026-10-30T09:00:00Z\n"), 4000).fingerprint,
+            base.fingerprint);
+  std::string late_change = rows;
+  late_change[rows.size() - 10] = '8';  // the last line's time, past 64 KiB
+  EXPECT_NE(mark(TempFile("prefix_b.csv", late_change), 4000).fingerprint, base.fingerprint);
+
+  // Asked in steps, the same as at once.
+  absl::StatusOr<std::unique_ptr<InputPrefix>> steps = InputPrefix::Open(TempFile("prefix_c.csv", rows));
+  ASSERT_TRUE(steps.ok());
+  ASSERT_TRUE((*steps)->Advance(1).ok());
+  ASSERT_TRUE((*steps)->Advance(1700).ok());
+  EXPECT_EQ((*steps)->Advance(4000)->fingerprint, base.fingerprint);
+  EXPECT_EQ((*steps)->Advance(3).status().code(), absl::StatusCode::kInvalidArgument) << "it reads forward only";
+
+  // An unterminated last line is not counted; more lines than there are.
+  const InputPrefix::Mark open = mark(TempFile("prefix_open.csv", rows + "u2,c1,compl"), 4001);
+  EXPECT_EQ(open.lines, 4000);
+  EXPECT_EQ(open.fingerprint, base.fingerprint);
+  EXPECT_EQ(mark(TempFile("prefix_short.csv", "a\nb\n"), 5).lines, 2);
+  EXPECT_EQ(InputPrefix::Open("/nonexistent/input.csv").status().code(), absl::StatusCode::kNotFound);
+}
+
 }  // namespace
 }  // namespace lifelong::cli

@@ -409,10 +409,11 @@ absl::StatusOr<absl::Duration> PositiveDurationFlag(const ParsedArgs& a, const s
 // stays so (raising priority needs privileges).
 absl::Status LowerTrainingPriority(const ParsedArgs& a) {
   const std::string text = a.Get("nice", "10");
-  int nice = 0;
-  if (!absl::SimpleAtoi(text, &nice) || nice < 0 || nice > 19) {
+  LL_ASSIGN_OR_RETURN(const int64_t value, ParseIntFlag("nice", text));
+  if (value < 0 || value > 19) {
     return absl::InvalidArgumentError(absl::StrCat("--nice: must be a whole number from 0 to 19, got \"", text, "\""));
   }
+  const int nice = static_cast<int>(value);
   errno = 0;
   const int current = getpriority(PRIO_PROCESS, 0);
   if (errno == 0 && current >= nice) return absl::OkStatus();
@@ -425,8 +426,8 @@ absl::Status LowerTrainingPriority(const ParsedArgs& a) {
 // --training_share (default 0.25, in (0, 1]): TrainingPace's share.
 absl::StatusOr<double> TrainingShareFlag(const ParsedArgs& a) {
   const std::string text = a.Get("training_share", "0.25");
-  double share = 0;
-  if (!absl::SimpleAtod(text, &share) || !(share > 0) || share > 1) {
+  LL_ASSIGN_OR_RETURN(const double share, ParseDoubleFlag("training_share", text));
+  if (!(share > 0) || share > 1) {
     return absl::InvalidArgumentError(
         absl::StrCat("--training_share: must be a number above 0 and at most 1 (e.g. 0.25), got \"", text, "\""));
   }

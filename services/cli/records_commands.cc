@@ -212,10 +212,12 @@ absl::Status CmdTranscript(Env& env) {
   return absl::OkStatus();
 }
 
-// Checkpoint file of an import: "<lines done> <bytes> <uuid>\n" (physical
-// input lines whose statements are all stored, then InputHead::Fingerprint of
-// those lines). Files written before 2026-12-04 hold the count alone; their
-// input is taken on trust.
+// Checkpoint file of an import: "<lines done> <bytes> sha256:<hex>\n"
+// (physical input lines whose statements are all stored, then
+// InputPrefix::Mark's fingerprint of those lines). Files written before
+// 2026-12-04 hold the count alone, and those written before 2026-12-07 a
+// fingerprint of the first 64 KiB ("<bytes> <uuid>"); their input is taken
+// on trust.
 struct Checkpoint {
   int64_t lines = 0;
   std::string fingerprint;  // "<bytes> <uuid>"; empty: an old checkpoint, or none
@@ -231,39 +233,49 @@ Checkpoint ReadCheckpoint(const std::string& path) {
 
 // One RecordStatements call of an import: its place in the input.
 struct ImportBatch {
-  int64_t seq = 0;        // 0, 1, 2, ... in input order
-  int64_t last_line = 0;  // input line of its last statement
-  size_t bytes = 0;       // of its statements' JSON
+  int64_t seq = 0;  // 0, 1, 2, ... in input order
+  // Input line of its last statement as read: not `lines.back()` once rows
+  // are left out (ImportConflict), which may leave `lines` empty.
+  int64_t last_line = 0;
+  size_t bytes = 0;  // of its statements' JSON
   // Starts with a voiding statement: sent only once every earlier batch is
   // stored. Batches are otherwise sent in parallel and stored in any order,
-  // and a voiding statement stored before its target never voids it (an
-  // export re-imported brought voided credits back).
+  // and a voiding statement stored before its target voids it only when its
+  // issuer may void anything (docs/records.md "Voiding"): an export
+  // re-imported with a narrower token brought voided credits back.
   bool after_earlier = false;
   std::vector<int64_t> lines;  // input line of each statement
   v1::RecordStatementsRequest request;
 };
 
 // A row whose statement id is already stored with other content (the
-// server's ALREADY_EXISTS "statement.id: <id> already exists with different
-// content"): left out of its batch, which is sent again without it, so that
-// one row (another issuer's statement under a predictable id, say) cannot
-// keep every other row of its batch out, at every run.
+// server's ALREADY_EXISTS "statement_json[<i>].id: <id> already exists with
+// different content"): left out of its batch, which is sent again without it,
+// so that one row (another issuer's statement under a predictable id, say)
+// cannot keep every other row of its batch out, at every run.
 struct ImportConflict {
   int64_t line = 0;
   std::string message;
 };
 
-// The batch index of the statement the server's ALREADY_EXISTS names, or -1.
+// The batch index the server's ALREADY_EXISTS names ("statement_json[<i>].id:
+// ..."), or -1 when it names none of `b`'s statements. (Not the statement
+// whose JSON holds the id: a voiding statement refers to it too.)
 int ConflictingStatement(const ImportBatch& b, const std::string& message) {
-  static const std::string kPrefix = "statement.id: ";
-  const size_t at = message.find(kPrefix);
-  if (at == std::string::npos) return -1;
-  const std::string id = message.substr(at + kPrefix.size(), 36);
-  if (id.size() != 36) return -1;
-  for (int i = 0; i < b.request.statement_json_size(); ++i) {
-    if (absl::StrContains(absl::AsciiStrToLower(b.request.statement_json(i)), id)) return i;
+  static constexpr absl::string_view kPrefix = "statement_json[";
+  const absl::string_view text = message;
+  const size_t at = text.find(kPrefix);
+  if (at == absl::string_view::npos) return -1;
+  const absl::string_view rest = text.substr(at + kPrefix.size());
+  const size_t close = rest.find("].id: ");
+  if (close == 0 || close > 4) return -1;  // a batch holds at most 1,000 statements
+  int i = 0;
+  for (char c : rest.substr(0, close)) {
+    if (!absl::ascii_isdigit(c)) return -1;
+    i = i * 10 + (c - '0');
   }
-  return -1;
+  if (i >= b.request.statement_json_size() || static_cast<size_t>(i) >= b.lines.size()) return -1;
+  return i;
 }
 
 // Whether a statement's JSON (as sent) may be a voiding statement: its verb
@@ -307,16 +319,24 @@ absl::Status CmdImport(Env& env) {
   const std::string checkpoint = a.Get("checkpoint");
   const Checkpoint resume = checkpoint.empty() ? Checkpoint{} : ReadCheckpoint(checkpoint);
   const int64_t skip = resume.lines;
-  absl::StatusOr<InputHead> head = InputHead::Read(path);
-  if (!head.ok()) return head.status();
-  if (skip > 0 && !resume.fingerprint.empty() && resume.fingerprint != head->Fingerprint(skip)) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("--checkpoint ", checkpoint, ": written for another input (the first ", skip, " lines of ", path,
-                     " are not the ones it imported); remove it to import ", path, " from its first line"));
-  }
+  absl::StatusOr<std::unique_ptr<InputPrefix>> prefix = InputPrefix::Open(path);
+  if (!prefix.ok()) return prefix.status();
   if (skip > *total_lines) {
     return absl::FailedPreconditionError(absl::StrCat("--checkpoint ", checkpoint, ": ", skip, " lines done, but ",
                                                       path, " has only ", *total_lines, "; remove it to start again"));
+  }
+  if (skip > 0 && !resume.fingerprint.empty()) {
+    if (!absl::StrContains(resume.fingerprint, " sha256:")) {
+      env.err() << "import: --checkpoint " << checkpoint
+                << " was written by an earlier lifelong; its lines are taken on trust\n";
+    } else {
+      LL_ASSIGN_OR_RETURN(const InputPrefix::Mark mark, (*prefix)->Advance(skip));
+      if (mark.lines != skip || mark.fingerprint != resume.fingerprint) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("--checkpoint ", checkpoint, ": written for another input (the first ", skip, " lines of ",
+                         path, " are not the ones it imported); remove it to import ", path, " from its first line"));
+      }
+    }
   }
   if (skip > 0) env.err() << "import: resuming after line " << skip << " (checkpoint " << checkpoint << ")\n";
 
@@ -410,8 +430,9 @@ absl::Status CmdImport(Env& env) {
       }
       if (advanced) cv.SignalAll();  // a batch waiting for the ones before it
       if (advanced && !checkpoint.empty()) {
-        absl::Status cs = WriteFileAtomically(checkpoint, [&](std::ostream& o) {
-          o << lines_done << " " << head->Fingerprint(lines_done) << "\n";
+        absl::Status cs = WriteFileAtomically(checkpoint, [&](std::ostream& o) -> absl::Status {
+          LL_ASSIGN_OR_RETURN(const InputPrefix::Mark mark, (*prefix)->Advance(lines_done));
+          o << mark.lines << " " << mark.fingerprint << "\n";
           return absl::OkStatus();
         });
         if (!cs.ok() && failure.ok()) {
@@ -471,11 +492,17 @@ absl::Status CmdImport(Env& env) {
     cv.SignalAll();
   }
   for (auto& t : workers) t.join();
+  // The rows left out are listed whatever else ends the import: the
+  // checkpoint may already be past them.
+  std::sort(conflicts.begin(), conflicts.end(),
+            [](const ImportConflict& x, const ImportConflict& y) { return x.line < y.line; });
+  for (const ImportConflict& c : conflicts) env.err() << path << ":" << c.line << ": " << c.message << "\n";
   if (!failure.ok()) return failure;
   if (!read_error.ok()) return read_error;
   if (!checkpoint.empty()) {
-    (void)WriteFileAtomically(checkpoint, [&](std::ostream& o) {
-      o << (*reader)->line() << " " << head->Fingerprint((*reader)->line()) << "\n";
+    (void)WriteFileAtomically(checkpoint, [&](std::ostream& o) -> absl::Status {
+      LL_ASSIGN_OR_RETURN(const InputPrefix::Mark mark, (*prefix)->Advance((*reader)->line()));
+      o << mark.lines << " " << mark.fingerprint << "\n";
       return absl::OkStatus();
     });
   }
@@ -494,9 +521,6 @@ absl::Status CmdImport(Env& env) {
                                  WithThousands(already));
   }
   if (!conflicts.empty()) {
-    std::sort(conflicts.begin(), conflicts.end(),
-              [](const ImportConflict& x, const ImportConflict& y) { return x.line < y.line; });
-    for (const ImportConflict& c : conflicts) env.err() << path << ":" << c.line << ": " << c.message << "\n";
     return absl::AlreadyExistsError(absl::StrCat(
         conflicts.size(), " row(s) not imported: their statement ids are stored with other content (listed above; ",
         "the other rows were imported)"));

@@ -89,7 +89,12 @@ TEST(ScheduledTraining, TrainsThenRetrainsAfterAnErasureAndStopsOnSigterm) {
              {"--training_share=0", "--training_share: must be a number above 0 and at most 1"},
              {"--training_share=1.5", "--training_share: must be a number above 0 and at most 1"},
              {"--nice=20", "--nice: must be a whole number from 0 to 19"},
-             {"--nice=-1", "--nice: must be a whole number from 0 to 19"}}) {
+             {"--nice=-1", "--nice: must be a whole number from 0 to 19"},
+             // Hex and trailing junk are not numbers (0x0.4 was read as 0.25).
+             {"--training_share=0x0.4", "--training_share: not a number: '0x0.4'"},
+             {"--training_share=0.25x", "--training_share: not a number: '0.25x'"},
+             {"--nice=0x5", "--nice: not an integer: '0x5'"},
+             {"--nice=5x", "--nice: not an integer: '5x'"}}) {
       std::vector<std::string> bad = {RunfilePath("services/cli/lifelong"), "train", "--every=1h", flag};
       bad.insert(bad.end(), common.begin(), common.end());
       EXPECT_NE(RunToCompletion(bad, dir + "/bad.log"), 0) << flag;
