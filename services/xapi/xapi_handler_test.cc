@@ -630,6 +630,69 @@ TEST_F(XapiHandlerTest, RelatedAgentsMatchesTheAgentNotItsNameAsText) {
   EXPECT_EQ(got, expected);
 }
 
+// related_agents finds an agent named only in xAPI 2.0's context agents
+// (context.contextAgents[].agent) or as a member of a context group
+// (context.contextGroups[].group.member), as records::MentionedLearners
+// does, and in the statement's authority; not another agent.
+TEST_F(XapiHandlerTest, RelatedAgentsFindsContextAgentsAndContextGroupMembers) {
+  const nlohmann::json carol = {{"mbox", "mailto:carol@example.org"}};
+  const nlohmann::json dave = {{"objectType", "Agent"}, {"mbox", "mailto:dave@example.org"}};
+  const nlohmann::json erin = {{"account", {{"homePage", "http://a.example"}, {"name", "erin"}}}};
+  const nlohmann::json frank = {{"mbox", "mailto:frank@example.org"}};
+  nlohmann::json st = {
+      {"id", TestUuid(1)},
+      {"actor", carol},
+      {"verb", {{"id", "http://adlnet.gov/expapi/verbs/attended"}}},
+      {"object", {{"id", "http://a/1"}}},
+      {"context",
+       {{"contextAgents", nlohmann::json::array({{{"objectType", "contextAgent"}, {"agent", dave}}})},
+        {"contextGroups",
+         nlohmann::json::array({{{"objectType", "contextGroup"},
+                                 {"group", {{"objectType", "Group"}, {"member", nlohmann::json::array({erin})}}}}})}}}};
+  HttpRequest put = Request("PUT", "/statements");  // X-Experience-API-Version 2.0.0
+  put.params.emplace("statementId", TestUuid(1));
+  put.headers["content-type"] = "application/json";
+  put.body = st.dump();
+  HttpResponse stored = handler_->Handle(put);
+  ASSERT_EQ(stored.status, 204) << stored.body;
+  // A statement of frank's own, so that a query for him has one to find.
+  HttpResponse franks = handler_->Handle([&] {
+    HttpRequest r = Request("PUT", "/statements");
+    r.params.emplace("statementId", TestUuid(2));
+    r.headers["content-type"] = "application/json";
+    r.body = nlohmann::json{{"id", TestUuid(2)},
+                            {"actor", frank},
+                            {"verb", {{"id", "http://adlnet.gov/expapi/verbs/attended"}}},
+                            {"object", {{"id", "http://a/2"}}}}
+                 .dump();
+    return r;
+  }());
+  ASSERT_EQ(franks.status, 204) << franks.body;
+
+  HttpRequest read = Request("GET", "/statements");
+  read.params.emplace("statementId", TestUuid(1));
+  HttpResponse got = handler_->Handle(read);
+  ASSERT_EQ(got.status, 200) << got.body;
+  const nlohmann::json authority = nlohmann::json::parse(got.body)["authority"];
+  ASSERT_TRUE(authority.is_object()) << got.body;
+
+  auto related = [&](const nlohmann::json& agent) {
+    HttpRequest get = Request("GET", "/statements");
+    get.params.emplace("agent", agent.dump());
+    get.params.emplace("related_agents", "true");
+    HttpResponse r = handler_->Handle(get);
+    EXPECT_EQ(r.status, 200) << r.body;
+    const nlohmann::json page = nlohmann::json::parse(r.body);
+    std::set<std::string> ids;
+    for (const nlohmann::json& s : page["statements"]) ids.insert(s["id"].get<std::string>());
+    return ids;
+  };
+  EXPECT_EQ(related(dave), std::set<std::string>{TestUuid(1)});
+  EXPECT_EQ(related(erin), std::set<std::string>{TestUuid(1)});
+  EXPECT_EQ(related(frank), std::set<std::string>{TestUuid(2)});
+  EXPECT_EQ(related(authority), (std::set<std::string>{TestUuid(1), TestUuid(2)}));
+}
+
 // A replicated node whose store may be stale (records_server's read gate,
 // Replicator::CheckServingReads) answers reads of learner data 503 with
 // Retry-After; writes go on to the store (which refuses them there unless

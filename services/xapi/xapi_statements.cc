@@ -229,40 +229,29 @@ bool IsAgent(simdjson::dom::element agent, const std::string& key) {
   return false;
 }
 
-// xAPI related_agents: whether the agent with learner key `key` is the
-// statement's (or SubStatement's: `sub`) actor, its object (an Agent or
-// Group), authority, context instructor or team, or one of these in its
-// SubStatement. Free text (a result's response, extensions) is not read.
-bool NamesAgent(simdjson::dom::element s, const std::string& key, bool sub) {
-  simdjson::dom::element v;
-  for (const char* member : {"actor", "authority"}) {
-    if (s[member].get(v) == simdjson::SUCCESS && IsAgent(v, key)) return true;
-  }
-  simdjson::dom::element context;
-  if (s["context"].get(context) == simdjson::SUCCESS) {
-    for (const char* member : {"instructor", "team"}) {
-      if (context[member].get(v) == simdjson::SUCCESS && IsAgent(v, key)) return true;
-    }
-  }
-  simdjson::dom::element object;
-  if (s["object"].get(object) != simdjson::SUCCESS) return false;
-  std::string_view type;
-  if (object["objectType"].get(type) != simdjson::SUCCESS) return false;  // an Activity
-  if (type == "Agent" || type == "Group") return IsAgent(object, key);
-  return type == "SubStatement" && !sub && NamesAgent(object, key, /*sub=*/true);
-}
-
-// The related_agents match of a stored statement: its learners (the actor
-// and, for a Group actor, its members: the learner index) without parsing,
-// else NamesAgent on its JSON.
+// xAPI related_agents: whether the agent with learner key `key` is where
+// xAPI puts agents in the stored statement `rec`. Its actor (and a Group
+// actor's members) are its learners, read without parsing; the agents it
+// names elsewhere (object, context instructor, team, contextAgents and
+// contextGroups, a SubStatement's actor, object and context) are
+// records::MentionedLearners's, which only a record flagged kNamesOthers has
+// (the store's own rule: IndexKeys); its authority (the store writes one on
+// every statement) is read last. Free text (a result's response,
+// extensions) is not read. Runs inside the store's scan, once per record:
+// most records are parsed once (for the authority), those naming others at
+// most twice (MentionedLearners parses the JSON itself).
 bool RelatesToAgent(const StatementRecord& rec, const std::string& key) {
   if (std::find(rec.learners.begin(), rec.learners.end(), key) != rec.learners.end()) return true;
+  if (rec.Has(RecordFlag::kNamesOthers)) {
+    absl::StatusOr<std::vector<std::string>> mentioned = records::MentionedLearners(rec.json);
+    if (mentioned.ok() && std::find(mentioned->begin(), mentioned->end(), key) != mentioned->end()) return true;
+  }
   static thread_local simdjson::dom::parser thread_parser;
   std::optional<simdjson::dom::parser> own_parser;
   simdjson::dom::parser& parser = rec.json.size() <= kMaxThreadParserBytes ? thread_parser : own_parser.emplace();
-  simdjson::dom::element root;
-  if (parser.parse(rec.json.data(), rec.json.size()).get(root) != simdjson::SUCCESS) return false;
-  return NamesAgent(root, key, /*sub=*/false);
+  simdjson::dom::element authority;
+  if (parser.parse(rec.json.data(), rec.json.size())["authority"].get(authority) != simdjson::SUCCESS) return false;
+  return IsAgent(authority, key);
 }
 
 // The statement JSON of a write request, and its attachment parts keyed by

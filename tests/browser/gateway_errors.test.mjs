@@ -2,8 +2,9 @@
 // not a page: a service's error as Connect's own (its code, message and
 // details; none of the service's gRPC headers), a path under /api/ that is
 // not bridged as Connect's UNIMPLEMENTED, and the security headers on every
-// answer, redirects, /healthz and /metrics included. Stack-free: an
-// in-process gateway in front of fake services (fake_stack.mjs).
+// answer, redirects, /healthz, /metrics, 405s and the calls' own included.
+// Stack-free: an in-process gateway in front of fake services
+// (fake_stack.mjs).
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { Code, ConnectError, VENUE, learnerToken, startFakeStack } from "./fake_stack.mjs";
@@ -134,6 +135,36 @@ describe("gateway: errors and headers", () => {
       assert.equal(res.headers.get("x-content-type-options"), "nosniff", p);
       assert.equal(res.headers.get("referrer-policy"), "no-referrer", p);
       await res.arrayBuffer();
+    }
+  });
+
+  // The headers are set once, before routing, for every request: answers no
+  // route adds them to carry them too, the calls' own (a bridged call's
+  // answer and its error, from the Connect router) included.
+  test("every other answer carries the security headers too: 405, /api/ answers and errors", async () => {
+    const saved = stack.answers.getCourse;
+    try {
+      stack.answers.getCourse = (req) => {
+        if (req.id === "nope") throw new ConnectError("course: no course with id nope", Code.NotFound);
+        return saved(req);
+      };
+      const call = { method: "POST", headers: { "content-type": "application/json", "x-lifelong-kiosk": VENUE } };
+      for (const [name, p, init, status] of [
+        ["405", "/kiosk/", { method: "POST", body: "x" }, 405],
+        ["405 (DELETE)", "/nothing", { method: "DELETE" }, 405],
+        ["UNIMPLEMENTED", "/api/nothing", { ...call, body: "{}" }, 404],
+        ["a bridged call", GET_COURSE, { ...call, body: '{"id":"c00001"}' }, 200],
+        ["a bridged call's error", GET_COURSE, { ...call, body: '{"id":"nope"}' }, 404],
+      ]) {
+        const res = await fetch(`${stack.url}${p}`, { redirect: "manual", ...init });
+        assert.equal(res.status, status, name);
+        assert.match(res.headers.get("content-security-policy") || "", /default-src 'self'.*frame-ancestors 'none'/, name);
+        assert.equal(res.headers.get("x-content-type-options"), "nosniff", name);
+        assert.equal(res.headers.get("referrer-policy"), "no-referrer", name);
+        await res.arrayBuffer();
+      }
+    } finally {
+      stack.answers.getCourse = saved;
     }
   });
 });

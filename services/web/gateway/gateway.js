@@ -71,6 +71,10 @@ const CONTENT_TYPES = {
   ".ttc": "font/collection", ".woff2": "font/woff2", ".txt": "text/plain; charset=utf-8",
 };
 
+// Set on every answer before it is routed (handler below), so that each
+// answer, from any route, carries them; a route that needs another value of
+// one (a different policy) sets it with setHeader or writeHead, which
+// replaces it.
 const SECURITY_HEADERS = {
   "content-security-policy":
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; " +
@@ -124,11 +128,11 @@ export function createGateway(options) {
   // grpc-status, ...), which connect-node would copy into the browser's
   // answer, over its own content type, so that a Connect client misread the
   // code from the HTTP status. The gateway forwards no header of a service's;
-  // its own (cache-control, nosniff: route) are on the response already. A
-  // transport failure (no answer: refused connection, TLS handshake, reset)
-  // carries Node's own message, with the services' addresses and certificate
-  // names, so the caller gets its code and a fixed message, and the access
-  // log (finish) keeps the detail.
+  // its own (the security headers: handler; cache-control: route) are on the
+  // response already. A transport failure (no answer: refused connection, TLS
+  // handshake, reset) carries Node's own message, with the services'
+  // addresses and certificate names, so the caller gets its code and a fixed
+  // message, and the access log (finish) keeps the detail.
   function publicError(err) {
     const ce = ConnectError.from(err);
     if (!(ce.cause instanceof Error) || ce.cause instanceof ConnectError) {
@@ -226,7 +230,7 @@ export function createGateway(options) {
   const publicDir = options.publicDir || PUBLIC_DIR;
 
   function notFound(res) {
-    res.writeHead(404, { "content-type": "text/plain; charset=utf-8", ...SECURITY_HEADERS });
+    res.writeHead(404, { "content-type": "text/plain; charset=utf-8" });
     res.end("not found\n");
   }
 
@@ -236,7 +240,7 @@ export function createGateway(options) {
     if (res.headersSent) return void res.destroy();
     const body = JSON.stringify({ code, message }) + "\n";
     res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(body),
-                            "cache-control": "no-store", ...SECURITY_HEADERS, ...extraHeaders });
+                            "cache-control": "no-store", ...extraHeaders });
     res.end(body);
   }
 
@@ -315,7 +319,6 @@ export function createGateway(options) {
           "content-type": CONTENT_TYPES[path.extname(file)] || "application/octet-stream",
           "content-length": st.size,
           "cache-control": cacheSeconds > 0 ? `public, max-age=${cacheSeconds}` : "no-cache",
-          ...SECURITY_HEADERS,
         });
         stream.pipe(res);
       }));
@@ -334,8 +337,7 @@ export function createGateway(options) {
       lastHealth = { at: now, promise: checkBackends() };
     }
     const { ok, backends } = await lastHealth.promise;
-    res.writeHead(ok ? 200 : 503,
-                  { "content-type": "application/json", "cache-control": "no-store", ...SECURITY_HEADERS });
+    res.writeHead(ok ? 200 : 503, { "content-type": "application/json", "cache-control": "no-store" });
     res.end(JSON.stringify({ status: ok ? "SERVING" : "NOT_SERVING", backends }) + "\n");
   }
 
@@ -400,24 +402,21 @@ export function createGateway(options) {
       // Answers hold personal data (transcripts, histories, exports, kiosk
       // session tokens and pass codes): no browser or proxy may keep a copy.
       res.setHeader("cache-control", "no-store");
-      res.setHeader("x-content-type-options", "nosniff");
       return api(req, res);
     }
     if (req.method !== "GET" && req.method !== "HEAD") {
-      res.writeHead(405, { allow: "GET, HEAD", ...SECURITY_HEADERS });
+      res.writeHead(405, { allow: "GET, HEAD" });
       return res.end();
     }
     metrics.httpRequest("static");
     if (p === "/healthz") return health(res);
-    // Every answer below carries SECURITY_HEADERS, redirects and /healthz,
-    // /metrics included.
     if (p === "/metrics") {
-      res.writeHead(200, { "content-type": "text/plain; version=0.0.4", ...SECURITY_HEADERS });
+      res.writeHead(200, { "content-type": "text/plain; version=0.0.4" });
       return res.end(metrics.render());
     }
-    if (p === "/") { res.writeHead(302, { location: "/app/", ...SECURITY_HEADERS }); return res.end(); }
+    if (p === "/") { res.writeHead(302, { location: "/app/" }); return res.end(); }
     if (p === "/kiosk" || p === "/app") {
-      res.writeHead(301, { location: p + "/" + url.search, ...SECURITY_HEADERS });
+      res.writeHead(301, { location: p + "/" + url.search });
       return res.end();
     }
     if (p === "/kiosk/") return serveFile(req, res, publicDir, "kiosk/index.html", 0);
@@ -434,6 +433,9 @@ export function createGateway(options) {
   // kiosk and phone down with it).
   const handler = (req, res) => {
     try {
+      // Every answer (pages, redirects, /healthz, /metrics, errors, calls)
+      // carries the security headers.
+      for (const [name, value] of Object.entries(SECURITY_HEADERS)) res.setHeader(name, value);
       const r = route(req, res);
       if (r && typeof r.then === "function") r.catch((err) => internalError(req, res, err));
     } catch (err) {
