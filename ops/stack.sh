@@ -3,13 +3,20 @@
 # and recommender as separate processes, the demo district loaded, a first
 # model trained (docs/stack.md).
 #
-#   ops/stack.sh up       build, start, load the demo district, train, wait for SERVING
+#   ops/stack.sh up       build, start, load the demo district (then back up the record store and
+#                         the catalog with it), train, wait for SERVING
 #   ops/stack.sh down     SIGTERM every service and wait for it to exit
 #   ops/stack.sh status   what runs where, its health, and how to call it by hand
-#                         (credentials, tokens, ready-to-paste commands)
+#                         (credentials, tokens, ready-to-paste commands); every line printed,
+#                         then exit status 1 when records, catalog or recommend is not running
+#                         or not SERVING (a recommender without a model is not), 0 when all
+#                         three serve or no stack ever ran in LIFELONG_VAR; the trainer, token
+#                         refresher and web gateway lines do not count (each may be off by choice)
 #   ops/stack.sh upgrade  build, keep the binaries that run now in var/bin/previous, back up the
 #                         record store and the catalog through the running servers, then restart
-#                         the services on the new binaries; prints how to roll back (docs/stack.md)
+#                         the services on the new binaries, and after them the web gateway when
+#                         one runs (with the settings it was started with); prints how to roll
+#                         back (docs/stack.md)
 #   (ops/stack.sh token-refresher AUTH_DIR: the token refresher's own process, started by up)
 #
 # Every command first refuses a LIFELONG_VAR that another local account could
@@ -787,7 +794,46 @@ load_demo() {
       --parallel="$DEMO_PARALLEL" --checkpoint="$RUN/demo.checkpoint" --cards_file="$RUN/demo-cards.tsv" \
       --allow_demo_data)
   echo "$want" >"$marker"
+  DEMO_LOADED=1
   step_done "demo load"
+}
+
+DEMO_LOADED=0  # set by load_demo when this run loaded (or finished loading) the demo district
+
+# backup_after_demo: when this run loaded the demo district (DEMO_LOADED=1),
+# one backup of the record store and one of the catalog, taken by their
+# running servers as backup_before_restart takes its own (`lifelong backup
+# create --server`, the operator's token), whether or not backups are
+# scheduled. The servers started before the load: the schedule's first
+# backup (at start) holds empty stores, and its next comes
+# STACK_BACKUP_INTERVAL [6h] later. One progress line says what was taken.
+# A backup that fails does not fail up (a warning names the command to run by
+# hand): the demo district is in the running stores, and it can be loaded
+# again from its seed (deterministic ids); failing here would leave the
+# recommender, the trainer and the web gateway unstarted for want of a copy
+# of data that can be made again, and a re-run of up would not retry it (the
+# demo is then loaded already).
+backup_after_demo() {
+  [ "$DEMO_LOADED" = 1 ] || return 0
+  STEP_START=$(date +%s.%N)
+  local service address dir out id count taken=()
+  for service in records catalog; do
+    if [ "$service" = records ]; then
+      address="$LIFELONG_RECORDS" dir="$VAR/records-backups"
+    else
+      address="$LIFELONG_CATALOG" dir="$VAR/catalog-backups"
+    fi
+    if out=$(lifelong backup create --service="$service" --server="$address" --json 2>&1) &&
+      id=$(grep -o '"backup_id":[0-9]*' <<<"$out" | head -n 1 | cut -d: -f2) && [ -n "$id" ]; then
+      count=$(grep -o '"\(statements\|courses\)":[0-9]*' <<<"$out" | head -n 1 | sed 's/"\(.*\)":\(.*\)/\2 \1/' || true)
+      taken+=("$service backup $id${count:+ ($count)} in $dir")
+    else
+      printf 'stack: warning: no backup of %s after the demo load (%s): until one is taken, no backup holds the demo district; take one by hand: %s backup create --service=%s\n' \
+        "$service" "$out" "$BIN/lifelong" "$service" >&2
+    fi
+  done
+  [ "${#taken[@]}" = 0 ] || say "backed up the demo district: $(printf '%s, ' "${taken[@]}" | sed 's/, $//')"
+  step_done "backup after demo"
 }
 
 train_first_model() {
@@ -1052,6 +1098,7 @@ up() {
   wait_serving 60s records catalog
   step_done "start records+catalog"
   load_demo
+  backup_after_demo
   train_first_model
   start_recommend_and_web
   summary
@@ -1100,16 +1147,71 @@ finish_upgrade() {
   echo "    (steps: docs/$1, \"Rolling back an upgrade\")"
 }
 
+# web_gateway_pid: the pid of the web gateway when one runs (ops/web.sh status).
+web_gateway_pid() {
+  "$ROOT/ops/web.sh" status 2>/dev/null | awk '$2 == "pid" && $3 ~ /^[0-9]+$/ {print $3; f = 1} END {exit !f}'
+}
+
+# The settings of ops/web.sh that are the gateway's own (the stack's
+# addresses are not: the gateway follows the services).
+WEB_OWN_SETTINGS=(LIFELONG_WEB_PORT WEB_KIOSK_VENUES WEB_KIOSK_CLIENTS WEB_KIOSK_LOOPBACK WEB_KIOSK_HOSTS
+  WEB_FLAGS WEB_HTTPS WEB_NAME WEB_LISTEN_PORT WEB_PROXY_FROM)
+
+# web_gateway_env PID: sets WEB_ENV to an `env` command line that runs
+# ops/web.sh with the settings the gateway of pid PID was started with.
+# ops/web.sh keeps them nowhere but in its environment, which the gateway
+# inherited: /proc/PID/environ holds each of WEB_OWN_SETTINGS it had (every
+# other is unset, whatever this run's environment says); LIFELONG_VAR,
+# LIFELONG_HOST and the services' ports are this run's (where the services
+# listen). Status 1 when PID's environment cannot be read.
+WEB_ENV=()
+web_gateway_env() {
+  local pid="$1" kv name had=" " unset=() own=()
+  while IFS= read -r -d '' kv; do
+    name="${kv%%=*}"
+    if [[ " ${WEB_OWN_SETTINGS[*]} " == *" $name "* ]]; then
+      own+=("$kv")
+      had+="$name "
+    fi
+  done <"/proc/$pid/environ" || return 1
+  for name in "${WEB_OWN_SETTINGS[@]}"; do
+    [[ "$had" == *" $name "* ]] || unset+=(-u "$name")
+  done
+  WEB_ENV=(env "${unset[@]}" LIFELONG_VAR="$VAR" LIFELONG_HOST="$HOST" LIFELONG_RECORDS_PORT="$RECORDS_PORT"
+    LIFELONG_CATALOG_PORT="$CATALOG_PORT" LIFELONG_RECOMMEND_PORT="$RECOMMEND_PORT" ${own[@]+"${own[@]}"})
+}
+
+# restart_web_gateway PID: the web gateway (pid PID) stopped and started
+# again (ops/web.sh down && ops/web.sh up) with the settings it was started
+# with (web_gateway_env; this run's when they cannot be read), on the code in
+# services/web now. A gateway that does not come back is a warning: the
+# services are upgraded already.
+restart_web_gateway() {
+  local pid="$1" settings="the settings it was started with"
+  if ! web_gateway_env "$pid" 2>/dev/null; then
+    settings="this run's settings (its own, in /proc/$pid/environ, cannot be read)"
+    WEB_ENV=(env LIFELONG_VAR="$VAR")
+  fi
+  say "restarting the web gateway (pid $pid) on the new code, with $settings (ops/web.sh down && ops/web.sh up)"
+  if ! { "${WEB_ENV[@]}" "$ROOT/ops/web.sh" down && "${WEB_ENV[@]}" "$ROOT/ops/web.sh" up; }; then
+    printf 'stack: warning: the web gateway did not restart (see above; the services are upgraded): ops/web.sh up, with its settings (docs/web.md)\n' >&2
+  fi
+}
+
 # stack_upgrade: the single-node stack on new binaries, keeping a way back:
 # the binaries that run now kept in $PREVIOUS, backups of the record store
 # and the catalog taken by the running (old) servers, then the services
-# stopped and started again on the new binaries (a short stop, as down && up).
-# Refused unless records runs (the backup needs it).
+# stopped and started again on the new binaries (a short stop, as down && up),
+# then the web gateway, when one ran, restarted after them on the new code
+# (restart_web_gateway). Refused unless records runs (the backup needs it).
 stack_upgrade() {
+  local web_pid="" skip_web="${STACK_SKIP_WEB:-0}"
   resolve_tls
   resolve_auth
   pid_of records >/dev/null ||
     die "not upgrading: records is not running (ops/stack.sh up first: the backup a rollback restores is taken by the running records_server, before a new binary opens and migrates its store)"
+  # A running gateway is left to restart_web_gateway (up would find it running and keep it).
+  if web_pid=$(web_gateway_pid); then skip_web=1; else web_pid=""; fi
   begin_upgrade "ops/stack.sh upgrade"
   fresh_operator_token
   PREVIOUS_KEPT=1 build
@@ -1123,7 +1225,8 @@ stack_upgrade() {
   local s
   for s in token-refresher trainer recommend catalog records; do stop_one "$s" >/dev/null || true; done
   # The stack's modes as they were (with nothing running, up would take the defaults).
-  STACK_SKIP_BUILD=1 STACK_TLS="$TLS" STACK_AUTH="$AUTH" up
+  STACK_SKIP_BUILD=1 STACK_TLS="$TLS" STACK_AUTH="$AUTH" STACK_SKIP_WEB="$skip_web" up
+  [ -z "$web_pid" ] || restart_web_gateway "$web_pid"
   finish_upgrade stack.md
 }
 
@@ -1165,11 +1268,20 @@ down() {
   [ "$any" = 1 ] || say "nothing was running"
 }
 
+# status: prints everything below, then returns 1 when records, catalog or
+# recommend is not running or does not answer SERVING (the recommender waiting
+# for its first model does not), else 0. A LIFELONG_VAR where no stack ever
+# ran (no $RUN: nothing was meant to run there) is 0, as one that does not
+# exist. The trainer, the token refresher and the web gateway are shown only:
+# each may be off by choice (STACK_TRAIN_INTERVAL=0, STACK_TOKEN_REFRESH=0,
+# STACK_SKIP_WEB=1), which their lines cannot tell from stopped.
 status() {
+  local rc=0
   resolve_tls
   resolve_auth
   if ! any_running; then
     echo "no service is running (ops/stack.sh up starts them)"
+    [ ! -d "$RUN" ] || rc=1
   else
     [ "$TLS" = 0 ] || echo "TLS: on (mutual TLS; certificates in $TLS_DIR)"
     if [ "$AUTH" = 1 ]; then
@@ -1184,6 +1296,7 @@ status() {
       printf '%-10s pid %-8s %s\n' "$s" "$pid" "$HOST:${!port_var}"
     else
       printf '%-10s not running (no live pid file in %s)\n' "$s" "$RUN"
+      [ ! -d "$RUN" ] || rc=1
     fi
   done
   trainer_status
@@ -1191,7 +1304,7 @@ status() {
   "$ROOT/ops/web.sh" status  # web gateway (ops/web.sh)
   if [ -x "$BIN/lifelong.bin" ] && any_running; then
     echo
-    lifelong health --timeout=2s || true
+    lifelong health --timeout=2s || rc=1
     if pid_of recommend >/dev/null; then
       echo
       lifelong model status --timeout=2s || true
@@ -1209,6 +1322,7 @@ status() {
     echo
     how_to_call
   fi
+  return "$rc"
 }
 
 # ops/cluster.sh sources this file for its settings and functions only.
@@ -1227,7 +1341,7 @@ case "${1:-}" in
   status)
     var_missing && exit 0
     check_var
-    status
+    status  # exits 1 (set -e) when a service is not running or not SERVING
     ;;
   upgrade)
     var_missing && die "not upgrading: no stack in $VAR"

@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # ops/stack.sh with real servers (records, catalog, recommend; authentication
-# on, no demo district, no web gateway), binaries from this test's runfiles,
-# files under TEST_TMPDIR, ports from a free block:
+# on, a small demo district and its first model, no web gateway), binaries
+# from this test's runfiles, files under TEST_TMPDIR, ports from a free block:
 #
+# - after the demo load, up backs up the record store and the catalog with it
+#   (backups are not scheduled here: without that backup there is none);
+# - status exits 0 with every service SERVING, 1 (every line still printed)
+#   with the recommender not answering, with catalog stopped, after down;
 # - the services' logs: mode 600 in a log directory of mode 700;
 # - LIFELONG_HOST other than 127.0.0.1 (127.0.0.2, on this machine): the
 #   xAPI and /metrics addresses `status` prints are where records_server
@@ -12,9 +16,12 @@
 # - upgrade: the binaries that ran before kept in var/bin/previous (the
 #   running server's, though var/bin already held the new one), a backup of
 #   the record store and the catalog taken by the old servers before their
-#   restart, the services back on the new binaries; then the rollback of
-#   docs/stack.md ("Rolling back an upgrade") by its steps: the previous
-#   binaries run again, on the restored store.
+#   restart, the services back on the new binaries; a web gateway that ran
+#   (a stand-in ops/web.sh, in a copy of ops/ made of links: the gateway
+#   needs node and npm modules) restarted after them with the settings it was
+#   started with, not the upgrade's; one that did not run left alone (function
+#   level); then the rollback of docs/stack.md ("Rolling back an upgrade") by
+#   its steps: the previous binaries run again, on the restored store.
 set -euo pipefail
 umask 022  # a usual login's: the scripts must make their files private themselves
 
@@ -28,11 +35,13 @@ for b in services/records/records_server services/catalog/catalog_server service
   cp "$RUNFILES/$b" "$TEST_TMPDIR/orig/$(basename "$b")"
 done
 install -m 0755 "$RUNFILES/services/cli/lifelong" "$LIFELONG_VAR/bin/lifelong.bin"
+install -m 0755 "$RUNFILES/models/train" "$LIFELONG_VAR/bin/train"
+install -m 0755 "$RUNFILES/services/demo/demo_loader" "$LIFELONG_VAR/bin/demo_loader"
 cp "$RUNFILES/services/cli/lifelong" "$TEST_TMPDIR/orig/lifelong.bin"
 BIN="$LIFELONG_VAR/bin"
 STACK="$RUNFILES/ops/stack.sh"
 
-# A block of free ports: BASE+1..BASE+9 on 127.0.0.1 and 127.0.0.2.
+# A block of free ports: BASE+1..BASE+9 on 127.0.0.1 and 127.0.0.2 (BASE+8: the stand-in gateway's).
 BASE=$(python3 - <<'PY'
 import random, socket
 def free(host, p):
@@ -55,7 +64,8 @@ export LIFELONG_HOST=127.0.0.2
 export LIFELONG_RECORDS_PORT=$((BASE + 1)) LIFELONG_CATALOG_PORT=$((BASE + 2)) LIFELONG_RECOMMEND_PORT=$((BASE + 3))
 export RECORDS_FLAGS="--xapi_port=$XAPI_PORT --metrics_port=$METRICS_PORT --block_cache_mb=64 --warm_cache=false"
 export CATALOG_FLAGS="--metrics_port=$((BASE + 6))" RECOMMEND_FLAGS="--metrics_port=$((BASE + 7))"
-export STACK_SKIP_BUILD=1 STACK_SKIP_DEMO=1 STACK_SKIP_WEB=1 STACK_TRAIN_INTERVAL=0 STACK_TOKEN_REFRESH=0
+export STACK_SKIP_BUILD=1 STACK_SKIP_WEB=1 STACK_TRAIN_INTERVAL=0 STACK_TOKEN_REFRESH=0
+export DEMO_LEARNERS=200 DEMO_COURSES=60 DEMO_PARALLEL=2 STACK_TRAIN_FLAGS=--tune=false
 export STACK_AUTH=1 STACK_BACKUP_INTERVAL=0
 LOG="$LIFELONG_VAR/log"
 
@@ -64,18 +74,46 @@ fail() {
   for f in "$LOG"/*.log; do [ -f "$f" ] && { echo "--- $f" >&2; tail -n 10 "$f" >&2; }; done
   exit 1
 }
-cleanup() { "$STACK" down >/dev/null 2>&1 || true; }
+FAKE_WEB_PID=""
+cleanup() {
+  "$STACK" down >/dev/null 2>&1 || true
+  [ -z "$FAKE_WEB_PID" ] || kill "$FAKE_WEB_PID" 2>/dev/null || true
+}
 trap cleanup EXIT
 
 "$STACK" up >"$TEST_TMPDIR/up.out" 2>&1 || { cat "$TEST_TMPDIR/up.out"; fail "up"; }
+LIFELONG="$BIN/lifelong"
+
+# --- The demo district's backup: one of each store, taken after the load
+# (STACK_BACKUP_INTERVAL=0: none is scheduled, so any backup is up's).
+grep -Eq "^stack: backed up the demo district: records backup [0-9]+ \([1-9][0-9]* statements\) in $LIFELONG_VAR/records-backups, catalog backup [0-9]+ \(60 courses\)" \
+  "$TEST_TMPDIR/up.out" || { cat "$TEST_TMPDIR/up.out"; fail "up does not say the backup after the demo load"; }
+LOADED=$(sed -n 's/^demo statements: .* ; \([0-9,]*\) statements.*/\1/p' "$TEST_TMPDIR/up.out" | tail -n 1 | tr -d ,)
+[ "${LOADED:-0}" -gt 0 ] || fail "the demo load reports no statements: $(cat "$TEST_TMPDIR/up.out")"
+BACKUPS=$("$LIFELONG" backup list --json 2>&1) || fail "backup list: $BACKUPS"
+grep -q "\"statements\":${LOADED}[,}]" <<<"$BACKUPS" || fail "no record-store backup holds the $LOADED demo statements: $BACKUPS"
+BACKUPS=$("$LIFELONG" backup list --service=catalog --json 2>&1) || fail "catalog backup list: $BACKUPS"
+grep -q '"courses":60[,}]' <<<"$BACKUPS" || fail "no catalog backup holds the 60 demo courses: $BACKUPS"
 
 # --- The logs: this account's only.
 [ "$(stat -c %a "$LOG")" = 700 ] || fail "$LOG is mode $(stat -c %a "$LOG"), not 700"
 OPEN=$(find "$LOG" -type f -perm /077)
 [ -z "$OPEN" ] || fail "logs readable by other accounts: $OPEN"
 
+# --- status: 0 with every service SERVING; 1 with the recommender running
+# but not answering (stopped with SIGSTOP), every line printed all the same.
+STATUS=$("$STACK" status 2>&1) || fail "status exits non-zero with every service SERVING: $STATUS"
+RECOMMEND_PID=$(cat "$LIFELONG_VAR/run/recommend.pid")
+kill -STOP "$RECOMMEND_PID"
+RC=0
+OUT=$("$STACK" status 2>&1) || RC=$?
+kill -CONT "$RECOMMEND_PID"
+[ "$RC" = 1 ] || fail "status exits $RC with the recommender not answering: $OUT"
+grep -Eq "^recommend +pid $RECOMMEND_PID " <<<"$OUT" || fail "status: no recommend line: $OUT"
+grep -Eq '^recommend +[^ ]+ +(DEADLINE_EXCEEDED|UNAVAILABLE)' <<<"$OUT" || fail "status does not show recommend not serving: $OUT"
+grep -q '^  /metrics  curl ' <<<"$OUT" || fail "status stopped printing at the service not serving: $OUT"
+
 # --- The addresses status prints are those records_server listens on.
-STATUS=$("$STACK" status 2>&1) || fail "status: $STATUS"
 XAPI_LINE=$(grep '^  xAPI   curl ' <<<"$STATUS") || fail "no xAPI line in status: $STATUS"
 METRICS_LINE=$(grep '^  /metrics  curl ' <<<"$STATUS") || fail "no /metrics line in status: $STATUS"
 echo "$XAPI_LINE"
@@ -120,12 +158,14 @@ lan 0 0 127.0.0.1
 lan 0 1 0.0.0.0 "$RECORDS_FLAGS --xapi_host=0.0.0.0"
 
 # --- upgrade, and the way back.
-LIFELONG="$BIN/lifelong"
 # The CLI wrapper runs this stack's trainer for `lifelong train` (the runbooks'
-# "train one by hand"), from any directory; this test installed none.
+# "train one by hand"), from any directory; here with the stack's trainer
+# moved away for a moment.
+mv "$BIN/train" "$TEST_TMPDIR/train.away"
 if OUT=$(cd / && env -u LIFELONG_TRAINER "$LIFELONG" train --model_root="$TEST_TMPDIR/models" 2>&1); then
   fail "lifelong train without a trainer binary: $OUT"
 fi
+mv "$TEST_TMPDIR/train.away" "$BIN/train"
 grep -qF "LIFELONG_TRAINER=$BIN/train is not an executable file" <<<"$OUT" ||
   fail "the CLI wrapper does not point lifelong train at the stack's trainer: $OUT"
 LOADER=(env LIFELONG_TOKEN_FILE="$LIFELONG_VAR/auth/loader.token" "$LIFELONG")
@@ -144,8 +184,70 @@ mv -f "$BIN/records_server.new" "$BIN/records_server"
   >"$LIFELONG_VAR/auth/operator.token"
 if OUT=$("$LIFELONG" backup list 2>&1); then fail "the expired operator token was accepted: $OUT"; fi
 grep -q "UNAUTHENTICATED" <<<"$OUT" || fail "backup list with an expired token: $OUT"
-"$STACK" upgrade >"$TEST_TMPDIR/upgrade.out" 2>&1 || { cat "$TEST_TMPDIR/upgrade.out"; fail "upgrade"; }
+# The web gateway: a stand-in ops/web.sh (the real one needs node and npm
+# modules) in a copy of ops/ made of links, "running" while its pid file names
+# a live process: one started with settings of its own, which the upgrade's
+# environment contradicts.
+FAKE_ROOT="$TEST_TMPDIR/root"
+rm -rf "$FAKE_ROOT"
+mkdir -p "$FAKE_ROOT/ops"
+for f in "$RUNFILES"/ops/*; do
+  [ "$(basename "$f")" = web.sh ] || ln -s "$f" "$FAKE_ROOT/ops/$(basename "$f")"
+done
+# (TEST_TMPDIR reaches it through ops/stack.sh's environment.)
+cat >"$FAKE_ROOT/ops/web.sh" <<'FAKE'
+#!/usr/bin/env bash
+pidf="$TEST_TMPDIR/web.fake.pid"
+case "$1" in
+  status)
+    if [ -f "$pidf" ] && kill -0 "$(cat "$pidf")" 2>/dev/null; then
+      printf '%-10s pid %-8s %s\n' web "$(cat "$pidf")" "127.0.0.2:${LIFELONG_WEB_PORT:-8090}"
+    else
+      printf '%-10s not running\n' web
+    fi
+    ;;
+  down | up)
+    echo "$1 LIFELONG_WEB_PORT=${LIFELONG_WEB_PORT-unset} WEB_FLAGS=${WEB_FLAGS-unset}" \
+      "WEB_KIOSK_CLIENTS=${WEB_KIOSK_CLIENTS-unset} LIFELONG_VAR=$LIFELONG_VAR" >>"$TEST_TMPDIR/web.calls"
+    [ "$1" = up ] || rm -f "$pidf"
+    ;;
+esac
+FAKE
+chmod 755 "$FAKE_ROOT/ops/web.sh"
+: >"$TEST_TMPDIR/web.calls"
+WEB_PORT=$((BASE + 8))
+env LIFELONG_WEB_PORT="$WEB_PORT" WEB_FLAGS="--gateway_flag=1" sleep 600 &
+FAKE_WEB_PID=$!
+echo "$FAKE_WEB_PID" >"$TEST_TMPDIR/web.fake.pid"
+LIFELONG_WEB_PORT=$((BASE + 9)) WEB_KIOSK_CLIENTS=dongsi-sqxx=10.0.0.1 "$FAKE_ROOT/ops/stack.sh" upgrade \
+  >"$TEST_TMPDIR/upgrade.out" 2>&1 || { cat "$TEST_TMPDIR/upgrade.out"; fail "upgrade"; }
 cat "$TEST_TMPDIR/upgrade.out"
+kill "$FAKE_WEB_PID" 2>/dev/null || true
+FAKE_WEB_PID=""
+grep -q "^stack: restarting the web gateway (pid [0-9]*) on the new code" "$TEST_TMPDIR/upgrade.out" ||
+  fail "upgrade does not say it restarts the web gateway"
+WANT="LIFELONG_WEB_PORT=$WEB_PORT WEB_FLAGS=--gateway_flag=1 WEB_KIOSK_CLIENTS=unset LIFELONG_VAR=$LIFELONG_VAR"
+[ "$(cat "$TEST_TMPDIR/web.calls")" = "down $WANT
+up $WANT" ] || fail "the web gateway was not restarted (down, then up) with the settings it was started with ($WANT): $(cat "$TEST_TMPDIR/web.calls")"
+# A gateway that does not run: left alone, nothing said (function level: the
+# upgrade's steps replaced by stand-ins).
+cat >"$TEST_TMPDIR/upgrade_web.sh" <<'UPW'
+# shellcheck source=/dev/null
+source "$1"
+ROOT="$2"
+for f in resolve_tls resolve_auth begin_upgrade fresh_operator_token build backup_before_restart stop_one step \
+  step_done finish_upgrade; do
+  eval "$f() { :; }"
+done
+pid_of() { echo 1; }
+up() { echo "up STACK_SKIP_WEB=$STACK_SKIP_WEB"; }
+stack_upgrade
+UPW
+: >"$TEST_TMPDIR/web.calls"
+OUT=$(STACK_SKIP_WEB=0 bash -euo pipefail "$TEST_TMPDIR/upgrade_web.sh" "$STACK" "$FAKE_ROOT" 2>&1) ||
+  fail "upgrade with no web gateway running: $OUT"
+[ "$OUT" = "up STACK_SKIP_WEB=0" ] || fail "upgrade with no web gateway running: $OUT"
+[ ! -s "$TEST_TMPDIR/web.calls" ] || fail "upgrade touched a web gateway that was not running: $(cat "$TEST_TMPDIR/web.calls")"
 NEW_PID=$(cat "$LIFELONG_VAR/run/records.pid")
 [ "$NEW_PID" != "$OLD_PID" ] || fail "upgrade did not restart records"
 cmp -s "/proc/$NEW_PID/exe" "$TEST_TMPDIR/records_server.new" || fail "records does not run the new binary"
@@ -194,7 +296,22 @@ HISTORY=$(LIFELONG_TOKEN_FILE="$TEST_TMPDIR/learner.token" "$LIFELONG" history u
 grep -q '"before"\|/before"' <<<"$HISTORY" || fail "the statement recorded before the upgrade is not back: $HISTORY"
 grep -q '"after"\|/after"' <<<"$HISTORY" && fail "the restored store holds a statement recorded after its backup: $HISTORY"
 
+# status with catalog stopped: 1, every line printed; after down: 1.
+CATALOG_PID=$(cat "$LIFELONG_VAR/run/catalog.pid")
+kill -TERM "$CATALOG_PID"
+for _ in $(seq 300); do kill -0 "$CATALOG_PID" 2>/dev/null || break; sleep 0.1; done
+RC=0
+OUT=$("$STACK" status 2>&1) || RC=$?
+[ "$RC" = 1 ] || fail "status exits $RC with catalog stopped: $OUT"
+grep -q '^catalog    not running' <<<"$OUT" || fail "status does not say catalog is not running: $OUT"
+if ! grep -Eq '^records +pid ' <<<"$OUT" || ! grep -q '^  /metrics  curl ' <<<"$OUT"; then
+  fail "status with catalog stopped does not print every line: $OUT"
+fi
 "$STACK" down >/dev/null || fail "down"
+RC=0
+OUT=$("$STACK" status 2>&1) || RC=$?
+[ "$RC" = 1 ] || fail "status exits $RC after down: $OUT"
+grep -q "no service is running" <<<"$OUT" || fail "status after down: $OUT"
 # Refused without a running record service (the backup needs it).
 if OUT=$("$STACK" upgrade 2>&1); then fail "upgrade went ahead with records stopped: $OUT"; fi
 grep -q "not upgrading: records is not running" <<<"$OUT" || fail "upgrade with records stopped: $OUT"
