@@ -175,6 +175,10 @@ absl::StatusOr<std::string> StatementFromJsonLine(absl::string_view line, absl::
   return BuildStatementJson(f);
 }
 
+namespace {
+constexpr absl::string_view kUnterminatedQuote = "unterminated quoted field";
+}  // namespace
+
 absl::StatusOr<std::vector<std::string>> SplitCsvLine(absl::string_view line) {
   std::vector<std::string> cells;
   std::string cell;
@@ -204,7 +208,7 @@ absl::StatusOr<std::vector<std::string>> SplitCsvLine(absl::string_view line) {
       cell += c;
     }
   }
-  if (quoted) return absl::InvalidArgumentError("unterminated quoted field");
+  if (quoted) return absl::InvalidArgumentError(kUnterminatedQuote);
   cells.push_back(was_quoted ? cell : std::string(absl::StripAsciiWhitespace(cell)));
   return cells;
 }
@@ -260,15 +264,26 @@ absl::StatusOr<std::optional<std::string>> ImportReader::Next() {
     // '#' comments are a JSON-lines convention; in CSV such a row is data
     // (a title "#2 书法提高班" in the first column).
     if (format_ == ImportFormat::kJsonLines && trimmed[0] == '#') continue;
+    const int64_t first_line = line_;
     absl::StatusOr<std::string> st;
     if (format_ == ImportFormat::kCsv) {
       absl::StatusOr<std::vector<std::string>> row = SplitCsvLine(line);
+      // A quoted field may hold line breaks (RFC 4180): the record goes on
+      // on the next line, up to kMaxCsvRecordBytes.
+      std::string next;
+      while (!row.ok() && row.status().message() == kUnterminatedQuote && line.size() < kMaxCsvRecordBytes &&
+             std::getline(in_, next)) {
+        ++line_;
+        if (!line.empty() && line.back() == '\r') line.pop_back();  // CRLF files: the break is one "\n"
+        line.append("\n").append(next);
+        row = SplitCsvLine(line);
+      }
       st = row.ok() ? StatementFromCsvRow(header_, *row, default_verb_) : absl::StatusOr<std::string>(row.status());
     } else {
       st = StatementFromJsonLine(trimmed, default_verb_);
     }
     if (!st.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat(path_, ":", line_, ": ", st.status().message()));
+      return absl::InvalidArgumentError(absl::StrCat(path_, ":", first_line, ": ", st.status().message()));
     }
     return std::optional<std::string>(std::move(*st));
   }

@@ -49,8 +49,13 @@ absl::StatusOr<std::vector<std::string>> SplitCsvLine(absl::string_view line);
 absl::StatusOr<std::string> StatementFromCsvRow(const std::vector<std::string>& header,
                                                 const std::vector<std::string>& row, absl::string_view default_verb);
 
+// Longest CSV record whose quoted field spans lines (a longer one is an
+// unterminated quote): the record store takes statements up to 1 MiB.
+inline constexpr size_t kMaxCsvRecordBytes = 1 << 20;
+
 // Streams statements out of a file, skipping blank lines and, in JSON lines
-// only, lines starting with '#' (a CSV row starting with '#' is data).
+// only, lines starting with '#' (a CSV row starting with '#' is data). A CSV
+// record may span lines inside a quoted field (RFC 4180).
 class ImportReader {
  public:
   // NOT_FOUND when the file cannot be opened; INVALID_ARGUMENT for a CSV file
@@ -59,11 +64,11 @@ class ImportReader {
                                                             std::string default_verb);
 
   // The next statement, or nullopt at the end of the file. INVALID_ARGUMENT
-  // "path:line: message" for a bad line.
+  // "path:line: message" for a bad line (a CSV record's first line).
   absl::StatusOr<std::optional<std::string>> Next();
 
   // Physical lines read so far (the header included); after Next() returns a
-  // statement, the number of the line it came from.
+  // statement, the number of the last line it came from.
   int64_t line() const { return line_; }
 
  private:

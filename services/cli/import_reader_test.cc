@@ -107,6 +107,37 @@ TEST(ImportReader, ReadsCsvWithHeaderAndReportsLines) {
   EXPECT_NE(bad.status().message().find("in.csv:5: verb: unknown verb 'flew'"), std::string::npos) << bad.status();
 }
 
+// RFC 4180: a quoted field may hold line breaks (a title or note typed in a
+// spreadsheet with Alt+Enter). The record spans those lines; line() is its
+// last, an error names its first, and a quote never closed is refused at the
+// end of the file, not glued to it without bound.
+TEST(ImportReader, AQuotedCsvFieldMaySpanLines) {
+  const std::string path = TempFile("multiline.csv",
+                                    "learner,course,verb,title\r\n"
+                                    "u1,c00001,registered,\"书法入门\r\n（线上）\"\r\n"
+                                    "u2,c00002,registered,\"太极拳\n\n\"\"初级\"\"\"\n"
+                                    "u3,c00003,flew,\"x\ny\"\n"
+                                    "u4,c00004,registered,\"never closed\nu5,c00005\n");
+  auto r = ImportReader::Open(path, ImportFormat::kCsv, "completed");
+  ASSERT_TRUE(r.ok()) << r.status();
+  auto first = (*r)->Next();
+  ASSERT_TRUE(first.ok() && first->has_value()) << first.status();
+  EXPECT_EQ((*r)->line(), 3);
+  EXPECT_EQ(nlohmann::json::parse(**first)["object"]["definition"]["name"]["zh-CN"], "书法入门\n（线上）");
+  auto second = (*r)->Next();
+  ASSERT_TRUE(second.ok() && second->has_value()) << second.status();
+  EXPECT_EQ((*r)->line(), 6);
+  EXPECT_EQ(nlohmann::json::parse(**second)["object"]["definition"]["name"]["zh-CN"], "太极拳\n\n\"初级\"");
+  auto bad = (*r)->Next();
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(bad.status().message().find("multiline.csv:7: verb: unknown verb 'flew'"), std::string::npos)
+      << bad.status();
+  auto open = (*r)->Next();
+  EXPECT_EQ(open.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(open.status().message().find("multiline.csv:9: unterminated quoted field"), std::string::npos)
+      << open.status();
+}
+
 // Audit t7: a GBK title threw out of the JSON library and aborted the CLI
 // (rc 134) without a line number. Now a bad line naming line and field.
 TEST(ImportReader, NonUtf8CsvFieldIsABadLineNotACrash) {
