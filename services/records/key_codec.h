@@ -182,8 +182,9 @@ enum class RecordFlag : uint8_t {
   // has "by_mention" entries: IndexKeys reads them from the JSON. Set from
   // schema 3 on, by the write path and the upgrade's back-fill.
   kNamesOthers = 1 << 6,
-  // A voiding statement whose issuer may void any statement (no VoidRight:
-  // staff, district systems, the loader, authentication off). It also voids
+  // A voiding statement whose issuer may void any statement (staff, district
+  // systems, the loader, authentication off: ParsedStatement::
+  // voids_in_advance, set by the front end). It also voids
   // its target when the target is stored after it (xAPI lets a voiding
   // statement arrive first). A learner's or teacher's voiding statement, and
   // any written before this flag existed, voids only a target already

@@ -148,7 +148,7 @@ absl::StatusOr<std::vector<RecordStore::Prepared>> RecordStore::Prepare(std::vec
       r.Set(RecordFlag::kHasRegistration, true);
     }
     if (p.is_voiding) r.Set(RecordFlag::kVoiding, true);
-    if (p.is_voiding && !p.void_right) r.Set(RecordFlag::kVoidsInAdvance, true);
+    if (p.is_voiding && p.voids_in_advance && !p.void_right) r.Set(RecordFlag::kVoidsInAdvance, true);
     if (p.ref_target) r.Set(RecordFlag::kReferencesStatement, true);
     if (p.verified_issuer && !p.authority_json.empty()) r.Set(RecordFlag::kVerifiedIssuer, true);
     if (!p.mentioned.empty()) r.Set(RecordFlag::kNamesOthers, true);

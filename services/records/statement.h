@@ -63,6 +63,12 @@ struct ParsedStatement {
   Uuid void_target{};  // when is_voiding
   // When is_voiding and the issuer may not void every statement.
   std::optional<VoidRight> void_right;
+  // When is_voiding and the issuer may void any statement (set by the front
+  // end, CheckVoidingWrite; replicated with the statement): it also voids
+  // its target when the target is stored after it
+  // (RecordFlag::kVoidsInAdvance). False by default: a voiding statement
+  // nobody checked voids only a target already stored.
+  bool voids_in_advance = false;
   // The target of a StatementRef object (voiding or not).
   std::optional<Uuid> ref_target;
   // The `authority` the store records: who issued the statement (an xAPI

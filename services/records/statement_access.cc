@@ -101,7 +101,11 @@ absl::Status CheckStatementWrite(const auth::AccessGrant& g, const ParsedStateme
 
 absl::Status CheckVoidingWrite(const auth::AccessGrant& g, ParsedStatement* p, const RecordStore& store,
                                absl::string_view target_field) {
-  if (!p->is_voiding || g.scope() == Scope::kAny) return absl::OkStatus();
+  if (!p->is_voiding) return absl::OkStatus();
+  if (g.scope() == Scope::kAny) {
+    p->voids_in_advance = true;  // may void anything, so also what is stored later
+    return absl::OkStatus();
+  }
   const auth::Principal& who = g.principal();
   VoidRight right;
   right.holder = absl::StrCat(auth::RoleName(who.role), " ", who.subject);

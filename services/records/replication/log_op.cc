@@ -15,7 +15,7 @@ namespace lifelong::records::replication {
 namespace {
 
 constexpr uint8_t kIdAssigned = 0x01, kHasRegistration = 0x02, kHasTimestamp = 0x04, kIsVoiding = 0x08,
-                  kHasRefTarget = 0x10, kVerifiedIssuer = 0x20, kHasVoidRight = 0x40;
+                  kHasRefTarget = 0x10, kVerifiedIssuer = 0x20, kHasVoidRight = 0x40, kVoidsInAdvance = 0x80;
 constexpr char kKioskPassOf[] = "kiosk_pass_of/";
 // Learner cards (services/records/learner_cards.h): "learner_card_of/" |
 // learner key -> card number, and "learner_card/" | number -> the card
@@ -124,7 +124,8 @@ std::string EncodeLogOp(const LogOp& op) {
         uint8_t flags = (p.id_assigned ? kIdAssigned : 0) | (p.registration ? kHasRegistration : 0) |
                         (p.timestamp_us ? kHasTimestamp : 0) | (p.is_voiding ? kIsVoiding : 0) |
                         (p.ref_target ? kHasRefTarget : 0) | (p.verified_issuer ? kVerifiedIssuer : 0) |
-                        (p.is_voiding && p.void_right ? kHasVoidRight : 0);
+                        (p.is_voiding && p.void_right ? kHasVoidRight : 0) |
+                        (p.is_voiding && p.voids_in_advance && !p.void_right ? kVoidsInAdvance : 0);
         out.push_back(static_cast<char>(flags));
         PutStr(&out, p.text);
         PutU32(&out, static_cast<uint32_t>(p.body_end));
@@ -219,11 +220,18 @@ absl::StatusOr<LogOp> DecodeLogOp(absl::string_view bytes) {
         ASSIGN_(p.id, r.Id("statement.id"));
         uint8_t flags = 0;
         ASSIGN_(flags, r.U8("statement.flags"));
-        // Unknown bits stop an older node's applier (a newer node wrote them).
-        if (flags & ~0x7f) return absl::DataLossError("log message: statement.flags: unknown bits");
+        // Unknown bits stop an older node's applier (a newer node wrote them):
+        // a node from before 2026-12-07 stops at kVoidsInAdvance rather than
+        // store the target of such a voiding statement unvoided. All eight
+        // bits are taken; another flag needs a new format.
         if ((flags & kHasVoidRight) && !(flags & kIsVoiding)) {
           return absl::DataLossError("log message: statement.flags: a void right without a voiding statement");
         }
+        if ((flags & kVoidsInAdvance) && (!(flags & kIsVoiding) || (flags & kHasVoidRight))) {
+          return absl::DataLossError(
+              "log message: statement.flags: voids in advance without a voiding statement, or with a void right");
+        }
+        p.voids_in_advance = flags & kVoidsInAdvance;
         p.id_assigned = flags & kIdAssigned;
         p.verified_issuer = flags & kVerifiedIssuer;
         ASSIGN_(p.text, r.Str("statement.text"));

@@ -42,12 +42,18 @@ TEST(LogOp, RecordRoundTripKeepsEveryField) {
   bare.verb = "v";
   ParsedStatement learner_voids = Full();
   learner_voids.void_right = VoidRight{.holder = "learner u1", .by_courses = false, .learner = "u1", .courses = {}};
-  op.statements = {Full(), bare, learner_voids};
+  ParsedStatement staff_voids = Full();
+  staff_voids.void_right.reset();
+  staff_voids.voids_in_advance = true;
+  op.statements = {Full(), bare, learner_voids, staff_voids};
   absl::StatusOr<LogOp> back = DecodeLogOp(EncodeLogOp(op));
   ASSERT_TRUE(back.ok()) << back.status();
   EXPECT_EQ(back->kind, LogOpKind::kRecord);
   EXPECT_EQ(back->now_us, op.now_us);
-  ASSERT_EQ(back->statements.size(), 3u);
+  ASSERT_EQ(back->statements.size(), 4u);
+  EXPECT_FALSE(back->statements[0].voids_in_advance);
+  EXPECT_TRUE(back->statements[3].voids_in_advance) << "every replica voids in advance, or none";
+  EXPECT_FALSE(back->statements[3].void_right.has_value());
   const ParsedStatement& a = back->statements[0];
   const ParsedStatement f = Full();
   EXPECT_EQ(a.id, f.id);
@@ -161,6 +167,18 @@ TEST(LogOp, GarbledMessagesAreRefused) {
   p.body_end = p.text.size() + 1;
   one.statements = {p};
   EXPECT_TRUE(absl::StrContains(DecodeLogOp(EncodeLogOp(one)).status().message(), "statement.body_end"));
+
+  // "Voids in advance" (0x80) on a statement that is not voiding.
+  LogOp plain;
+  plain.kind = LogOpKind::kRecord;
+  ParsedStatement q = Full();
+  q.is_voiding = false;
+  q.void_right.reset();
+  plain.statements = {q};
+  std::string flagged = EncodeLogOp(plain);
+  flagged[30] = static_cast<char>(flagged[30] | 0x80);  // 1 + 1 + 8 + 4 + 16: the first statement's flags
+  EXPECT_TRUE(absl::StrContains(DecodeLogOp(flagged).status().message(), "voids in advance"))
+      << DecodeLogOp(flagged).status();
 
   EXPECT_EQ(DecodeLogOp("").status().code(), absl::StatusCode::kDataLoss);
 }
