@@ -302,17 +302,24 @@ TEST_F(CliTest, ARowWhoseIdIsTakenDoesNotKeepItsBatchOut) {
   EXPECT_NE(h.out.find("courses/c1"), std::string::npos) << "the stored statement is unchanged: " << h.out;
 }
 
+// `"actor":{...},` for a district account, and a JSON line of a full
+// statement: `learner` completed course `course`, with statement id `id`.
+std::string DistrictActor(const std::string& learner) {
+  return absl::StrCat("\"actor\":{\"account\":{\"homePage\":\"https://id.dongcheng.gov.cn\",\"name\":\"", learner,
+                      "\"}},");
+}
+std::string Completed(const std::string& id, const std::string& learner, const std::string& course) {
+  return absl::StrCat("{\"id\":\"", id, "\",", DistrictActor(learner),
+                      "\"verb\":{\"id\":\"http://adlnet.gov/expapi/verbs/completed\"},"
+                      "\"object\":{\"id\":\"https://lifelong.dongcheng.edu.cn/courses/",
+                      course, "\"},\"timestamp\":\"2026-10-30T09:00:00Z\"}\n");
+}
+
 // The row left out is the one the server names, not an earlier one whose
 // JSON holds the taken id: here a voiding statement of it, which is stored.
 TEST_F(CliTest, AVoidingStatementOfATakenIdIsNotTakenForTheConflictingRow) {
-  const std::string actor =
-      "\"actor\":{\"account\":{\"homePage\":\"https://id.dongcheng.gov.cn\",\"name\":\"u790001\"}},";
-  auto completed = [&](const std::string& id, const std::string& course) {
-    return absl::StrCat("{\"id\":\"", id, "\",", actor,
-                        "\"verb\":{\"id\":\"http://adlnet.gov/expapi/verbs/completed\"},"
-                        "\"object\":{\"id\":\"https://lifelong.dongcheng.edu.cn/courses/",
-                        course, "\"},\"timestamp\":\"2026-10-30T09:00:00Z\"}\n");
-  };
+  const std::string actor = DistrictActor("u790001");
+  auto completed = [&](const std::string& id, const std::string& course) { return Completed(id, "u790001", course); };
   const std::string taken = "7d000000-0000-4000-8000-000000000001";
   const std::string first = WriteFile("void_first.jsonl", completed(taken, "c1"));
   ASSERT_EQ(Run({"import", first}).code, 0);
@@ -346,14 +353,7 @@ TEST_F(CliTest, AVoidingStatementOfATakenIdIsNotTakenForTheConflictingRow) {
 // An import that ends on a bad line still lists the rows it left out as
 // taken: its checkpoint is past them, so no later run would name them.
 TEST_F(CliTest, RowsLeftOutAreListedWhenABadLineEndsTheImport) {
-  const std::string actor =
-      "\"actor\":{\"account\":{\"homePage\":\"https://id.dongcheng.gov.cn\",\"name\":\"u790002\"}},";
-  auto completed = [&](const std::string& id, const std::string& course) {
-    return absl::StrCat("{\"id\":\"", id, "\",", actor,
-                        "\"verb\":{\"id\":\"http://adlnet.gov/expapi/verbs/completed\"},"
-                        "\"object\":{\"id\":\"https://lifelong.dongcheng.edu.cn/courses/",
-                        course, "\"},\"timestamp\":\"2026-10-30T09:00:00Z\"}\n");
-  };
+  auto completed = [&](const std::string& id, const std::string& course) { return Completed(id, "u790002", course); };
   const std::string taken = "7e000000-0000-4000-8000-000000000001";
   ASSERT_EQ(Run({"import", WriteFile("taken_first.jsonl", completed(taken, "c1"))}).code, 0);
   const std::string path = WriteFile("taken_then_bad.jsonl", completed("7e000000-0000-4000-8000-000000000002", "c2") +
