@@ -188,6 +188,21 @@ TEST_F(CliTest, ImportingTwiceStoresNothingTwice) {
   Result e = Run({"export", "--learner", "u200001"});
   ASSERT_EQ(e.code, 0) << e.err;
   EXPECT_EQ(JsonLines(e.out).size(), 5u);
+
+  // Exported to stdout, the cursor to go on from is on stderr, and stdout
+  // holds statements alone.
+  Result part = Run({"export", "--limit", "2"});
+  ASSERT_EQ(part.code, 0) << part.err;
+  ASSERT_EQ(JsonLines(part.out).size(), 2u) << part.out;
+  const size_t at = part.err.find("exported 2 statement(s) to stdout; last cursor ");
+  ASSERT_NE(at, std::string::npos) << part.err;
+  const std::string cursor(absl::StripAsciiWhitespace(
+      part.err.substr(at + std::string("exported 2 statement(s) to stdout; last cursor ").size())));
+  Result rest = Run({"export", "--after", cursor, "--limit", "1"});
+  ASSERT_EQ(rest.code, 0) << rest.err;
+  ASSERT_EQ(JsonLines(rest.out).size(), 1u) << rest.out;
+  EXPECT_EQ(part.out.find(nlohmann::json::parse(JsonLines(rest.out)[0])["id"].get<std::string>()), std::string::npos)
+      << "the next page starts after the last one exported";
 }
 
 // Batches are cut by bytes too: 24 statements of 800 KB (19 MB) in the

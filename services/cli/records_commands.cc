@@ -573,9 +573,14 @@ absl::Status CmdExport(Env& env) {
     if (!out) return absl::InternalError("export: write failed");
     return absl::OkStatus();
   };
-  if (!to_file) return stream(env.out());
-  LL_RETURN_IF_ERROR(WriteFileAtomically(a.Get("out"), stream));
-  env.err() << "exported " << n << " statement(s) to " << a.Get("out")
+  // The summary, with the cursor to go on from (--after), goes to stderr:
+  // stdout, when it is the export, stays statements alone.
+  if (to_file) {
+    LL_RETURN_IF_ERROR(WriteFileAtomically(a.Get("out"), stream));
+  } else {
+    LL_RETURN_IF_ERROR(stream(env.out()));
+  }
+  env.err() << "exported " << n << " statement(s) to " << (to_file ? a.Get("out") : "stdout")
             << (cursor.empty() ? "" : absl::StrCat("; last cursor ", cursor)) << "\n";
   return absl::OkStatus();
 }
