@@ -20,6 +20,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
 #include "services/common/tls_testing.h"
@@ -363,6 +364,21 @@ TEST_F(CliTest, AVoidingStatementOfATakenIdIsNotTakenForTheConflictingRow) {
   EXPECT_EQ(h.out.find("courses/c1"), std::string::npos) << "the voiding statement was stored: " << h.out;
   EXPECT_EQ(h.out.find("courses/c2"), std::string::npos) << h.out;
   EXPECT_NE(h.out.find("courses/c3"), std::string::npos) << h.out;
+}
+
+// A row the server refuses is named by its input line, not by the batch's
+// last line and an index into a batch the operator never sees.
+TEST_F(CliTest, ARowTheServerRefusesIsNamedByItsLine) {
+  std::string bad = Completed("7f000000-0000-4000-8000-000000000002", "u790003", "c2");
+  absl::StrReplaceAll({{"http://adlnet.gov/expapi/verbs/completed", "completed"}}, &bad);
+  const std::string path =
+      WriteFile("refused_row.jsonl", Completed("7f000000-0000-4000-8000-000000000001", "u790003", "c1") + bad +
+                                         Completed("7f000000-0000-4000-8000-000000000003", "u790003", "c3"));
+  Result r = Run({"import", path, "--batch", "10"});
+  EXPECT_NE(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find(path + ":2: "), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("statement_json[1]: statement.verb.id"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("batch ending at"), std::string::npos) << r.err;
 }
 
 // An import that ends on a bad line still lists the rows it left out as

@@ -258,16 +258,16 @@ struct ImportConflict {
   std::string message;
 };
 
-// The batch index the server's ALREADY_EXISTS names ("statement_json[<i>].id:
-// ..."), or -1 when it names none of `b`'s statements. (Not the statement
-// whose JSON holds the id: a voiding statement refers to it too.)
-int ConflictingStatement(const ImportBatch& b, const std::string& message) {
+// The batch index of the statement a server message names
+// ("statement_json[<i>]...": the batch's refusals and its ALREADY_EXISTS),
+// or -1 when it names none of `b`'s statements. (Not a statement whose JSON
+// holds a conflicting id: a voiding statement refers to it too.)
+int StatementNamed(const ImportBatch& b, absl::string_view message) {
   static constexpr absl::string_view kPrefix = "statement_json[";
-  const absl::string_view text = message;
-  const size_t at = text.find(kPrefix);
+  const size_t at = message.find(kPrefix);
   if (at == absl::string_view::npos) return -1;
-  const absl::string_view rest = text.substr(at + kPrefix.size());
-  const size_t close = rest.find("].id: ");
+  const absl::string_view rest = message.substr(at + kPrefix.size());
+  const size_t close = rest.find(']');
   if (close == 0 || close > 4) return -1;  // a batch holds at most 1,000 statements
   int i = 0;
   for (char c : rest.substr(0, close)) {
@@ -386,7 +386,7 @@ absl::Status CmdImport(Env& env) {
         const bool retryable =
             g.error_code() == grpc::StatusCode::UNAVAILABLE || g.error_code() == grpc::StatusCode::CANCELLED;
         if (g.error_code() == grpc::StatusCode::ALREADY_EXISTS) {
-          const int i = ConflictingStatement(b, g.error_message());
+          const int i = StatementNamed(b, g.error_message());
           if (i >= 0) {
             {
               absl::MutexLock lock(&mu);
@@ -408,7 +408,11 @@ absl::Status CmdImport(Env& env) {
       if (!g.ok()) {
         if (failure.ok()) {
           absl::Status e = env.RpcError(Service::kRecords, g);
-          failure = absl::Status(e.code(), absl::StrCat("batch ending at ", path, ":", b.last_line, ": ", e.message()));
+          // The row the server names, by its line; else the batch.
+          const int i = StatementNamed(b, g.error_message());
+          failure = absl::Status(e.code(),
+                                 i >= 0 ? absl::StrCat(path, ":", b.lines[i], ": ", e.message())
+                                        : absl::StrCat("batch ending at ", path, ":", b.last_line, ": ", e.message()));
         }
         input_done = true;  // stop the others and the reader
         queue.clear();
