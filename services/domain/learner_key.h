@@ -24,7 +24,10 @@ namespace lifelong::domain {
 // sha1: hex is lowercased; a district account ("account:<district IdP>|u1",
 // with or without the trailing '/') becomes the bare name when the name has no
 // ':'. INVALID_ARGUMENT "<field>: ..." when empty, over 1024 bytes, with
-// control characters, or of no known form.
+// control characters, invisible or formatting characters (zero-width,
+// bidirectional controls, soft hyphen, BOM) or full-width ASCII ("ｕ１": one
+// person would become a second learner, or one learner look like another),
+// or of no known form.
 absl::StatusOr<std::string> CanonicalLearnerKey(absl::string_view key, absl::string_view field);
 
 // The canonical key of the xAPI account {homePage: home_page, name: name}.

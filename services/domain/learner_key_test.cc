@@ -39,6 +39,26 @@ TEST(LearnerKey, RefusalsNameTheField) {
   EXPECT_FALSE(CanonicalLearnerKey("u1\n", "learner").ok());
 }
 
+// A key that looks like another, or like nothing, is refused: one person
+// would otherwise become a second learner ("u1" and "u1" + zero-width space),
+// or a staff screen show "u1" for someone else. Chinese and other scripts
+// stay accepted.
+TEST(LearnerKey, InvisibleAndFullWidthCharactersAreRefused) {
+  for (absl::string_view bad :
+       {"u1\u200b", "\u200bu1", "u\u200d1", "u1\u202e", "u1\u2066", "\ufeffu1", "u\u00ad1", "\uff55\uff11", "u\uff11",
+        "account:https://idp.example.org|u1\u2060", "mailto:li\uff20example.org@x.org", "u\u30001"}) {
+    absl::StatusOr<std::string> k = CanonicalLearnerKey(bad, "learner");
+    ASSERT_FALSE(k.ok()) << bad;
+    EXPECT_EQ(k.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_NE(k.status().message().find("learner: contains U+"), std::string::npos) << k.status();
+  }
+  EXPECT_NE(Canon("u\uff11").find("U+FF11"), std::string::npos) << Canon("u\uff11");
+  for (absl::string_view good :
+       {"u1", "王小明", "account:https://idp.example.org|李·娜", "mailto:李娜@例子.中国", "u1 x"}) {
+    EXPECT_EQ(Canon(good), std::string(good)) << good;
+  }
+}
+
 TEST(LearnerKey, AccountKeys) {
   EXPECT_TRUE(IsDistrictIdp(vocab::kDistrictIdp));
   EXPECT_TRUE(IsDistrictIdp("https://id.dongcheng.gov.cn/"));
