@@ -985,7 +985,7 @@ cluster_up() {
   # A single recommender or gateway from an earlier version of this script
   # holds a port HAProxy now serves.
   if stop_one recommend; then say "the single recommender is replaced by recommend-1..2 behind HAProxy"; fi
-  if "$ROOT/ops/web.sh" status 2>/dev/null | awk '$1 == "web" && $2 == "pid" {f=1} END {exit !f}'; then
+  if web_gateway_pid >/dev/null; then
     "$ROOT/ops/web.sh" down
     say "the single web gateway is replaced by web-1..2 behind HAProxy"
   fi
@@ -1061,7 +1061,7 @@ cluster_down() {
     web_running "$n" && { web_sh "$n" down || say "web-$n did not stop (ops/web.sh)"; }
   done
   # The single gateway of a cluster started before the gateways were two.
-  if "$ROOT/ops/web.sh" status 2>/dev/null | awk '$1 == "web" && $2 == "pid" {f=1} END {exit !f}'; then
+  if web_gateway_pid >/dev/null; then
     "$ROOT/ops/web.sh" down || true
   fi
   # "catalog": the single catalog of a cluster started before the catalog was replicated.
@@ -1317,7 +1317,7 @@ cluster_upgrade() {
   [ "$running" = 0 ] || down="$down$missing"
   [ -z "$down" ] || die "not upgrading: not running or not ready:$down (ops/cluster.sh restart NODE first; an upgrade restarts one node at a time and needs the others up)"
   leader=$(leader_node) || die "not upgrading: no records node leads (ops/cluster.sh status)"
-  if "$ROOT/ops/web.sh" status 2>/dev/null | awk '$1 == "web" && $2 == "pid" {f=1} END {exit !f}'; then legacy_web=1; fi
+  if web_gateway_pid >/dev/null; then legacy_web=1; fi
   # The way back: the binaries that run now, and (upgrade_one) a backup of
   # each record and catalog node's store before the new binary opens it.
   begin_upgrade "ops/cluster.sh upgrade"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # promtool checks prometheus.yml with the rule files it loads, then runs the
-# alert rules' unit tests (alerts_test.yml): each alert fires on the series
+# alert rules' unit tests (alerts_test.yml; alerts_days_test.yml, the rules
+# that speak in days, at a coarser step): each alert fires on the series
 # that should page and stays silent beside it.
 set -euo pipefail
 cd "${TEST_SRCDIR:-.}/${TEST_WORKSPACE:-lifelong}/ops/prometheus" 2>/dev/null || cd "$(dirname "$0")"
@@ -10,4 +11,4 @@ if ! command -v promtool >/dev/null; then
 fi
 promtool check config prometheus.yml
 promtool check rules alerts.yml
-promtool test rules alerts_test.yml
+promtool test rules alerts_test.yml alerts_days_test.yml

@@ -59,6 +59,21 @@ TEST(Token, MintedTokenVerifiesToTheSamePrincipal) {
   EXPECT_EQ(p->learner, "u000123");
 }
 
+// What the recommender reports of its own token (its expiry gauge): the exp
+// of any JWT it holds, expired or signed with a key it does not have.
+TEST(Token, UnverifiedExpiryIsTheTokensExp) {
+  const absl::Time t0 = absl::FromUnixSeconds(1'800'000'000);
+  std::string t = *MintToken(Learner("u1"), absl::Hours(24 * 30), Options(t0));
+  absl::StatusOr<absl::Time> exp = UnverifiedExpiry(t);
+  ASSERT_TRUE(exp.ok()) << exp.status();
+  EXPECT_EQ(*exp, t0 + absl::Hours(24 * 30));
+  for (absl::string_view bad : {"", "not-a-token", "a.b", "a.!!.c", "eyJhbGciOiJIUzI1NiJ9.bm90IGpzb24.c",
+                                // {"sub":"u1"}: no exp; {"exp":"soon"}: not an integer
+                                "e30.eyJzdWIiOiJ1MSJ9.c", "e30.eyJleHAiOiJzb29uIn0.c"}) {
+    EXPECT_EQ(UnverifiedExpiry(bad).status().code(), absl::StatusCode::kInvalidArgument) << bad;
+  }
+}
+
 TEST(Token, ExpiredNotYetValidForgedWrongAudienceAreRefused) {
   absl::Time t0 = absl::FromUnixSeconds(1'800'000'000);
   std::string token = *MintToken(Learner("u1"), absl::Minutes(10), Options(t0));

@@ -462,6 +462,22 @@ absl::StatusOr<Principal> TokenVerifier::VerifyHs256(absl::string_view token) co
   return PrincipalOfClaims(claims, options_);
 }
 
+absl::StatusOr<absl::Time> UnverifiedExpiry(absl::string_view token) {
+  std::vector<absl::string_view> parts = absl::StrSplit(token, '.');
+  std::string payload;
+  if (parts.size() != 3 || !absl::WebSafeBase64Unescape(parts[1], &payload)) {
+    return absl::InvalidArgumentError("token: not a JWT (header.payload.signature)");
+  }
+  nlohmann::json claims = nlohmann::json::parse(payload, nullptr, false);
+  if (!claims.is_object()) return absl::InvalidArgumentError("token: payload is not a JSON object");
+  int64_t exp = 0;
+  bool has_exp = false;
+  if (!TimeClaim(claims, "exp", &exp, &has_exp).ok() || !has_exp) {
+    return absl::InvalidArgumentError("token: claim exp: not an integer of Unix seconds");
+  }
+  return absl::FromUnixSeconds(exp);
+}
+
 absl::StatusOr<std::string> MintToken(const Principal& p, absl::Duration ttl, const TokenOptions& options) {
   if (p.subject.empty()) return absl::InvalidArgumentError("subject: must not be empty");
   const nlohmann::json claims = ClaimsOf(p, ttl, options);

@@ -110,6 +110,13 @@ class TokenVerifier {
 // FAILED_PRECONDITION for a public key (it only verifies).
 absl::StatusOr<std::string> MintToken(const Principal& p, absl::Duration ttl, const TokenOptions& options);
 
+// The expiry (claim exp) of a token this process holds to send, read WITHOUT
+// verifying it: for the holder's own monitoring only (the recommender's
+// lifelong_service_token_expiry_timestamp_seconds), never for a decision.
+// INVALID_ARGUMENT when `token` is not a JWT whose payload has an integer
+// exp of the years 1970-9999.
+absl::StatusOr<absl::Time> UnverifiedExpiry(absl::string_view token);
+
 }  // namespace lifelong::auth
 
 #endif  // LIFELONG_SERVICES_AUTH_TOKEN_H_

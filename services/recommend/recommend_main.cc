@@ -26,6 +26,7 @@
 #include "services/auth/auth_flags.h"
 #include "services/auth/client_token.h"
 #include "services/auth/outgoing_token.h"
+#include "services/auth/token.h"
 #include "services/common/http_server.h"
 #include "services/common/interceptors.h"
 #include "services/common/log.h"
@@ -183,6 +184,17 @@ int main(int argc, char** argv) {
            if (model == nullptr) return std::nan("");
            std::optional<absl::Time> written = lifelong::models::ManifestWrittenAt(model->manifest());
            return written ? absl::ToDoubleSeconds(*written - absl::UnixEpoch()) : std::nan("");
+         }},
+        // The token it sends (--token_file, followed): the token refresher
+        // re-mints it daily for 30 days, so it stays about 30 days ahead
+        // unless the refresher stopped (LifelongServiceTokenExpiring).
+        {MetricType::kGauge,
+         "lifelong_service_token_expiry_timestamp_seconds",
+         "Unix time the service token this server sends expires (claim exp, read unverified; NaN: none).",
+         {},
+         [token = o.outgoing_token] {
+           absl::StatusOr<absl::Time> exp = lifelong::auth::UnverifiedExpiry(token.Current());
+           return exp.ok() ? absl::ToDoubleSeconds(*exp - absl::UnixEpoch()) : std::nan("");
          }},
         {MetricType::kGauge,
          "lifelong_recommend_index_items",

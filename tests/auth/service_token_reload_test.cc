@@ -16,6 +16,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <string>
 #include <thread>
@@ -28,6 +29,7 @@
 #include "proto/lifelong/v1/recommend.grpc.pb.h"
 #include "services/auth/token.h"
 #include "services/recommend/test_support.h"
+#include "tests/testing/nats_cluster.h"
 #include "tests/testing/service_process.h"
 #include "tests/testing/subprocess.h"
 
@@ -144,6 +146,20 @@ TEST_F(ServiceTokenReloadTest, TheRecommenderSendsTheReMintedTokenWithoutARestar
   EXPECT_TRUE(recommend->process().Running());
   EXPECT_TRUE(absl::StrContains(ReadFile(dir_ + "/recommend.log"), "token_file_reloaded"))
       << ReadFile(dir_ + "/recommend.log");
+
+  // Its metrics show the expiry of the token it sends now, the re-minted
+  // one (LifelongServiceTokenExpiring fires when that comes near: the
+  // token refresher stopped).
+  absl::StatusOr<int> metrics_port = recommend->LoggedPort("serving", "metrics_port");
+  ASSERT_TRUE(metrics_port.ok()) << metrics_port.status();
+  const auto [status, page] = testing::HttpGet(*metrics_port, "/metrics");
+  ASSERT_EQ(status, 200) << page;
+  const std::string kSeries = "\nlifelong_service_token_expiry_timestamp_seconds ";
+  const size_t at = page.find(kSeries);
+  ASSERT_NE(at, std::string::npos) << page;
+  const double expiry = std::strtod(page.c_str() + at + kSeries.size(), nullptr);
+  const double in_an_hour = absl::ToDoubleSeconds(absl::Now() + absl::Hours(1) - absl::UnixEpoch());
+  EXPECT_NEAR(expiry, in_an_hour, 60) << page.substr(at, 80);
 }
 
 TEST_F(ServiceTokenReloadTest, ScheduledTrainingSendsTheReMintedToken) {

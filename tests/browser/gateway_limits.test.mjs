@@ -128,7 +128,8 @@ describe("gateway limits: connections", () => {
   test("the defaults", () => {
     assert.deepEqual({ ...DEFAULT_LIMITS }, {
       maxConnections: 8192, maxConnectionsPerClient: 256, requestTimeoutMs: 30000, headersTimeoutMs: 10000,
-      inactivityTimeoutMs: 60000, maxHeldRequestBytes: 256 << 20, maxHeldRequestBytesPerClient: 64 << 20 });
+      inactivityTimeoutMs: 60000, maxHeldRequestBytes: 256 << 20, maxHeldRequestBytesPerClient: 64 << 20,
+      smallRequestBytesReserve: 32 << 20 });
   });
 
   test("a client over its connection cap is closed unanswered; its other connections and other clients go on", async () => {
@@ -420,7 +421,8 @@ describe("gateway limits: connections that make no progress", () => {
 
 describe("gateway limits: request-body bytes held", () => {
   test("past the budget in all a call is refused 503 resource_exhausted with Retry-After; freed bytes are given back", async () => {
-    const { gw, port } = await startGateway({ limits: { maxHeldRequestBytes: 100_000, maxHeldRequestBytesPerClient: 1 << 20 } });
+    const { gw, port } = await startGateway({ limits: { maxHeldRequestBytes: 100_000, maxHeldRequestBytesPerClient: 1 << 20,
+                                                             smallRequestBytesReserve: 10_000 } });
     try {
       // 80,000 bytes announced, 10 sent: the adapter has allocated the 80,000.
       const holder = await connect(port, "127.0.0.5");
@@ -450,7 +452,7 @@ describe("gateway limits: request-body bytes held", () => {
   });
 
   test("a chunked body is counted as it arrives and refused once past the budget", async () => {
-    const { gw, port } = await startGateway({ limits: { maxHeldRequestBytes: 100_000 } });
+    const { gw, port } = await startGateway({ limits: { maxHeldRequestBytes: 100_000, smallRequestBytesReserve: 10_000 } });
     try {
       const c = await connect(port, "127.0.0.5");
       const chunk = (s) => `${s.length.toString(16)}\r\n${s}\r\n`;
@@ -480,7 +482,7 @@ describe("gateway limits: request-body bytes held", () => {
     const silent = await silentService();
     const { gw, port } = await startGateway({
       backends: silent.backends, upstreamTimeoutMs: 5000,
-      limits: { maxHeldRequestBytes: 1 << 20 } });
+      limits: { maxHeldRequestBytes: 1 << 20, smallRequestBytesReserve: 64 << 10 } });
     try {
       for (let i = 0; i < 3; i++) {
         const c = await connect(port, "127.0.0.5");
@@ -503,7 +505,7 @@ describe("gateway limits: request-body bytes held", () => {
     // with a hole in the body (a write could land, and its retry land again).
     const silent = await silentService();
     const { gw, port } = await startGateway({
-      backends: silent.backends, limits: { maxHeldRequestBytes: 100_000 } });
+      backends: silent.backends, limits: { maxHeldRequestBytes: 100_000, smallRequestBytesReserve: 10_000 } });
     try {
       const c = await connect(port, "127.0.0.5");
       const chunk = (t) => `${t.length.toString(16)}\r\n${t}\r\n`;
@@ -521,7 +523,8 @@ describe("gateway limits: request-body bytes held", () => {
   });
 
   test("one client address may hold only its share: another address still gets through", async () => {
-    const { gw, port } = await startGateway({ limits: { maxHeldRequestBytes: 1 << 20, maxHeldRequestBytesPerClient: 50_000 } });
+    const { gw, port } = await startGateway({
+      limits: { maxHeldRequestBytes: 1 << 20, maxHeldRequestBytesPerClient: 50_000, smallRequestBytesReserve: 64 << 10 } });
     try {
       const holder = await connect(port, "127.0.0.5");
       holder.sock.write(`POST ${GET_COURSE} HTTP/1.1\r\nHost: gw\r\nContent-Type: application/json\r\nContent-Length: 40000\r\n\r\n{`);
@@ -539,6 +542,149 @@ describe("gateway limits: request-body bytes held", () => {
   });
 });
 
+// The request-body bytes of large bodies (over 64 KiB, limits.js's
+// SMALL_REQUEST_BYTES) may not take the reserve kept for small ones.
+describe("gateway limits: the small bodies' reserve", () => {
+  const HELD = /lifelong_web_request_bytes_held (\d+)/;
+  const HELD_LARGE = /lifelong_web_request_bytes_held_large (\d+)/;
+  const REFUSED = /lifelong_web_refused_total\{reason="request_bytes"\} (\d+)/;
+  const call = (pad = 0) => post(JSON.stringify({ id: "c00001" }).padEnd(pad, " "));
+
+  // A body of `bytes` announced from `address`, its first byte sent: held
+  // (no answer until the rest comes) unless refused (503 at once).
+  async function announce(port, address, bytes) {
+    const c = await connect(port, address);
+    c.sock.write(`POST ${GET_COURSE} HTTP/1.1\r\nHost: gw\r\nContent-Type: application/json\r\nContent-Length: ${bytes}\r\n\r\n{`);
+    return c;
+  }
+
+  test("with large bodies trickled from a few addresses filling their part, a small call from another still gets through", async () => {
+    // 1 MiB in all, 128 KiB of it kept for small bodies: three 256 KiB
+    // bodies fill the large bodies' part (768 KiB of 896), a fourth is
+    // refused. Without the reserve the four filled the whole budget and any
+    // call from anyone, however small, was refused until they went.
+    const { gw, port } = await startGateway({
+      limits: { maxHeldRequestBytes: 1 << 20, maxHeldRequestBytesPerClient: 512 << 10, smallRequestBytesReserve: 128 << 10 } });
+    const holders = [];
+    const trickle = setInterval(() => { for (const h of holders) if (!h.closed) h.sock.write(" "); }, 100);
+    try {
+      for (const address of ["127.0.0.5", "127.0.0.6", "127.0.0.7", "127.0.0.8"]) {
+        holders.push(await announce(port, address, 256 << 10));
+        await sleep(100);
+      }
+      await sleep(300);
+      // A kiosk's call (a few hundred bytes, or up to 64 KiB) from another address: reaches the (stopped) service.
+      const kiosk = await connect(port, "127.0.0.9");
+      for (const pad of [0, 2000, 64 << 10]) {
+        const r = await kiosk.request(call(pad));
+        assert.equal(r && JSON.parse(r.body).code, "unavailable",
+                     `a ${pad}-byte call was refused: ${r && r.head}`);
+      }
+      kiosk.close();
+      // The fourth large body was the one refused, the usual way.
+      const answers = await Promise.all(holders.map((h) => h.response(300)));
+      assert.deepEqual(answers.map((a) => a?.status ?? "held"), ["held", "held", "held", 503]);
+      assert.equal(JSON.parse(answers[3].body).code, "resource_exhausted", answers[3].body);
+      assert.match(answers[3].head, /\r\nretry-after: 1/i);
+      assert.ok(await waitFor(() => holders[3].closed, 2000), "the refused connection stays open");
+      // A large body from the kiosk's address is refused too: the part is full though the total is not.
+      const large = await connect(port, "127.0.0.9");
+      const lr = await large.request(call(200_000));
+      assert.equal(lr?.status, 503, lr && lr.head);
+      assert.equal(JSON.parse(lr.body).code, "resource_exhausted", lr.body);
+      large.close();
+      assert.equal(await metric(port, HELD), 3 * (256 << 10));
+      assert.equal(await metric(port, HELD_LARGE), 3 * (256 << 10));
+      assert.ok(await metric(port, REFUSED) >= 2);
+      // The holders gone, their bytes are given back: a large body passes.
+      for (const h of holders) h.close();
+      assert.ok(await waitFor(async () => (await metric(port, HELD)) === 0), "not given back");
+      assert.equal(await metric(port, HELD_LARGE), 0);
+      const again = await connect(port, "127.0.0.9");
+      assert.equal(JSON.parse((await again.request(call(200_000))).body).code, "unavailable");
+      again.close();
+    } finally {
+      clearInterval(trickle);
+      for (const h of holders) h.close();
+      await gw.close();
+    }
+  });
+
+  test("small bodies may use the whole budget, large bodies' part included, but not pass it", async () => {
+    const { gw, port } = await startGateway({ limits: { maxHeldRequestBytes: 200_000, smallRequestBytesReserve: 100_000 } });
+    const holders = [];
+    try {
+      // Three 60,000-byte bodies (small) from three addresses: 180,000, past the reserve, held.
+      for (const address of ["127.0.0.5", "127.0.0.6", "127.0.0.7"]) {
+        holders.push(await announce(port, address, 60_000));
+        await sleep(100);
+      }
+      await sleep(200);
+      for (const [i, h] of holders.entries()) assert.equal(await h.response(100), null, `small body ${i} was answered`);
+      assert.equal(await metric(port, HELD), 180_000);
+      assert.equal(await metric(port, HELD_LARGE), 0);
+      // A fourth small body would pass the total: refused.
+      const fourth = await connect(port, "127.0.0.8");
+      const r = await fourth.request(call(60_000));
+      assert.equal(r?.status, 503, r && r.head);
+      assert.equal(JSON.parse(r.body).code, "resource_exhausted", r.body);
+      assert.match(r.head, /\r\nretry-after: 1/i);
+      // So is a large one, though no large body is held: the total is full.
+      const large = await connect(port, "127.0.0.9");
+      const lr = await large.request(call(70_000));
+      assert.equal(lr?.status, 503, lr && lr.head);
+      assert.equal(await metric(port, HELD), 180_000);
+      // One holder gone: a small call fits again.
+      holders[0].close();
+      assert.ok(await waitFor(async () => (await metric(port, HELD)) === 120_000), "not given back");
+      const next = await connect(port, "127.0.0.8");
+      assert.equal(JSON.parse((await next.request(call(60_000))).body).code, "unavailable");
+      for (const c of [fourth, large, next]) c.close();
+    } finally {
+      for (const h of holders) h.close();
+      await gw.close();
+    }
+  });
+
+  test("a chunked body counts as large once past 64 KiB, and is refused when the large bodies' part is full", async () => {
+    // 300,000 in all, 100,000 kept: large bodies together at most 200,000.
+    const { gw, port } = await startGateway({ limits: { maxHeldRequestBytes: 300_000, smallRequestBytesReserve: 100_000 } });
+    const chunk = (t) => `${t.length.toString(16)}\r\n${t}\r\n`;
+    const head = `POST ${GET_COURSE} HTTP/1.1\r\nHost: gw\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n`;
+    try {
+      // Alone, it passes: small at 60,014 bytes, large at 70,014.
+      const c = await connect(port, "127.0.0.6");
+      c.sock.write(head + chunk(`{"id":"c00001"${" ".repeat(60_000)}`));
+      assert.ok(await waitFor(async () => (await metric(port, HELD)) === 60_014), "the first chunk is not counted");
+      assert.equal(await metric(port, HELD_LARGE), 0);
+      c.sock.write(chunk(" ".repeat(10_000)));
+      assert.ok(await waitFor(async () => (await metric(port, HELD_LARGE)) === 70_014), "not counted as large");
+      const ok = await c.request(chunk("}") + "0\r\n\r\n");
+      assert.equal(JSON.parse(ok.body).code, "unavailable", ok.body);
+      assert.ok(await waitFor(async () => (await metric(port, HELD)) === 0), "not given back");
+      c.close();
+      // With 150,000 of large bodies held, the same body is refused when it grows past 64 KiB.
+      const holder = await announce(port, "127.0.0.5", 150_000);
+      await sleep(200);
+      const d = await connect(port, "127.0.0.6");
+      d.sock.write(head + chunk(`{"id":"c00001"${" ".repeat(60_000)}`));
+      assert.ok(await waitFor(async () => (await metric(port, HELD)) === 210_014), "the first chunk is not counted");
+      d.sock.write(chunk(" ".repeat(10_000)));
+      const r = await d.response();
+      assert.equal(r?.status, 503, r && r.head);
+      assert.equal(JSON.parse(r.body).code, "resource_exhausted", r.body);
+      assert.ok(await waitFor(async () => (await metric(port, HELD)) === 150_000), "the refused body's bytes are not given back");
+      assert.equal(await metric(port, HELD_LARGE), 150_000);
+      // A small call still fits beside them.
+      const small = await connect(port, "127.0.0.7");
+      assert.equal(JSON.parse((await small.request(call(2000))).body).code, "unavailable");
+      for (const x of [holder, d, small]) x.close();
+    } finally {
+      await gw.close();
+    }
+  });
+});
+
 describe("gateway limits: flags", () => {
   test("bad limit and kiosk-client flags exit 2 naming the flag", () => {
     for (const [args, why] of [
@@ -548,12 +694,23 @@ describe("gateway limits: flags", () => {
       [["--headers_timeout_ms=40000"], /--headers_timeout_ms: must not exceed --request_timeout_ms/],
       [["--inactivity_timeout_ms=0"], /--inactivity_timeout_ms: must be a positive integer/],
       [["--max_held_request_bytes="], /--max_held_request_bytes/],
+      [["--small_request_bytes_reserve=0"], /--small_request_bytes_reserve: must be a positive integer/],
+      [["--small_request_bytes_reserve=268435456"], /--small_request_bytes_reserve: must be less than --max_held_request_bytes/],
+      [["--max_held_request_bytes=1048576"], /--small_request_bytes_reserve: must be less than --max_held_request_bytes/],
       [["--kiosk_clients=127.0.0.1,::1"], /--kiosk_clients: .*127\.0\.0\.1.* names no venue/],
       [["--kiosk_clients=beixinqiao-sqxx=10.0.0.0/40"], /--kiosk_clients: .*prefix must be 0\.\.32/],
     ]) {
       const r = spawnSync(process.execPath, [MAIN, "--port=0", ...args], { encoding: "utf8", timeout: 10000 });
       assert.equal(r.status, 2, `${args}: ${r.stderr}`);
       assert.match(r.stderr, why, args.join(" "));
+    }
+  });
+
+  test("a small bodies' reserve not under the total is refused by createGateway too", () => {
+    for (const limits of [{ maxHeldRequestBytes: 1 << 20 }, { maxHeldRequestBytes: 1000, smallRequestBytesReserve: 1000 }]) {
+      assert.throws(() => createGateway({
+        backends: DOWN, tls: null, kioskTokens: new Map(), kioskClients: parseKioskClients(""), limits,
+      }), RangeError, JSON.stringify(limits));
     }
   });
 });

@@ -93,8 +93,8 @@ size_t FileSize(const std::string& path);
 
 // A port a server bound itself and logged: the integer `field` of the first
 // JSON line at or after byte `from` of `log_path` whose "event" is `event`
-// (records and catalog: "serving" / "metrics_port"; recommend:
-// "metrics_serving" / "metrics_port"; records' xAPI: "xapi_serving" /
+// (records, catalog and recommend: "serving" / "metrics_port"; records'
+// xAPI: "xapi_serving" /
 // "port"), waiting up to `timeout` for it. Start servers with
 // --metrics_port=0 (--xapi_port=0) and read the port here: a port picked
 // free beforehand can be taken by any connection's ephemeral port before the

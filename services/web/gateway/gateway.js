@@ -92,7 +92,8 @@ function codeName(code) {
 //   KioskTokenDir (kiosk_tokens.js: the files' current tokens),
 //   kioskClients: KioskClients (policy.js parseKioskClients), kioskHosts: Set,
 //   upstreamTimeoutMs, fontDir, publicDir,
-//   limits: any of DEFAULT_LIMITS's fields (limits.js; the rest default),
+//   limits: any of DEFAULT_LIMITS's fields (limits.js; the rest default;
+//   a smallRequestBytesReserve not under maxHeldRequestBytes throws RangeError),
 //   https: {cert, key} (PEM) or null: serve browsers over HTTPS instead of HTTP,
 //   proxyProtocolFrom: Set of balancer addresses, or empty/absent: every
 //   connection comes from one of them with a PROXY header naming the client
@@ -103,9 +104,14 @@ export function createGateway(options) {
   const metrics = new Metrics();
   const limits = { ...DEFAULT_LIMITS, ...(options.limits || {}) };
   const connections = new ConnectionCounter(limits.maxConnectionsPerClient);
-  const bodyBudget = new ByteBudget(limits.maxHeldRequestBytes, limits.maxHeldRequestBytesPerClient);
+  const bodyBudget = new ByteBudget(limits.maxHeldRequestBytes, limits.maxHeldRequestBytesPerClient,
+                                    limits.smallRequestBytesReserve);
   metrics.gauge("lifelong_web_request_bytes_held", "Request-body bytes read (or announced) and not yet answered.",
                 () => bodyBudget.total);
+  metrics.gauge("lifelong_web_request_bytes_held_large",
+                "Of lifelong_web_request_bytes_held, those of bodies over 64 KiB (at most the total less " +
+                "--small_request_bytes_reserve).",
+                () => bodyBudget.large);
   const transports = {};
   const clients = new Map();  // service typeName -> client
   for (const [service, backend] of ROUTES) {
@@ -249,7 +255,8 @@ export function createGateway(options) {
   // answer is out (the rest of the body is not read).
   function refuseBytes(req, res, address) {
     metrics.refused("request_bytes");
-    log({ level: "warn", event: "limit", limit: "request_bytes", client: address, held: bodyBudget.total });
+    log({ level: "warn", event: "limit", limit: "request_bytes", client: address, held: bodyBudget.total,
+          held_large: bodyBudget.large });
     if (res.headersSent || res.writableEnded) return void req.socket.destroy();
     errorAnswer(res, 503, "resource_exhausted",
                 `the gateway holds too many request bytes; retry in ${RETRY_AFTER_S} s`,

@@ -27,7 +27,20 @@
 //     from its first byte (or, with a Content-Length, which the adapter
 //     allocates at once, from its headers) until its response ends; a request
 //     that would pass either budget is answered 503 RESOURCE_EXHAUSTED with
-//     Retry-After and its connection closed.
+//     Retry-After and its connection closed;
+//   - of those, the bytes of large bodies (over SMALL_REQUEST_BYTES, 64 KiB:
+//     declared so by their Content-Length, or a chunked body once that much
+//     has arrived) in all: at most the total less a reserve
+//     (smallRequestBytesReserve) that only small bodies may use. Without it a
+//     few addresses, each within its share, announcing 4 MiB bodies and
+//     trickling them filled the whole budget, and every other caller (a
+//     kiosk's sign-in, a recommendation: bodies of a few hundred bytes) was
+//     refused for up to the request timeout. Small bodies count against the
+//     total and their address's share only: they may use the whole budget,
+//     the large bodies' part included, so the total still bounds them all; a
+//     large body past its part is refused as above. A chunked body that grows
+//     past 64 KiB moves what it holds into the large bodies' part then, or is
+//     refused there.
 // Single-threaded (Node's event loop): no locking.
 import http from "node:http";
 
@@ -39,7 +52,13 @@ export const DEFAULT_LIMITS = Object.freeze({
   inactivityTimeoutMs: 60_000,
   maxHeldRequestBytes: 256 << 20,
   maxHeldRequestBytesPerClient: 64 << 20,
+  smallRequestBytesReserve: 32 << 20,  // less than maxHeldRequestBytes
 });
+
+// The largest body that is small: the reserve above is for bodies of at most
+// this many bytes (every call a screen makes is far below it; a recorded
+// statement, up to 1 MiB, may not be).
+export const SMALL_REQUEST_BYTES = 64 << 10;
 
 // Seconds a refused client is told to wait (Retry-After).
 export const RETRY_AFTER_S = 1;
@@ -65,28 +84,46 @@ export class ConnectionCounter {
   }
 }
 
-// Request-body bytes held, in all and per client address.
+// Request-body bytes held, in all and per client address, and those of large
+// bodies (over SMALL_REQUEST_BYTES) in all: at most maxTotal - smallReserve.
 export class ByteBudget {
-  constructor(maxTotal, maxPerClient) {
+  constructor(maxTotal, maxPerClient, smallReserve = 0) {
+    if (!(Number.isSafeInteger(smallReserve) && smallReserve >= 0 && smallReserve < maxTotal)) {
+      throw new RangeError(`the small bodies' reserve (${smallReserve}) must be less than the total (${maxTotal})`);
+    }
     this.maxTotal = maxTotal;
     this.maxPerClient = maxPerClient;
+    this.maxLarge = maxTotal - smallReserve;
     this.total = 0;
+    this.large = 0;  // of total, held by large bodies
     this.perClient = new Map();  // address -> bytes
   }
 
-  // Takes n more bytes for `address`; false (and nothing taken) when either
-  // budget would be passed.
-  take(address, n) {
+  // Takes n more bytes for `address`, of a large body when `large`; false
+  // (and nothing taken) when any budget that applies would be passed.
+  take(address, n, large = false) {
     const mine = this.perClient.get(address) || 0;
     if (this.total + n > this.maxTotal || mine + n > this.maxPerClient) return false;
+    if (large && this.large + n > this.maxLarge) return false;
     this.total += n;
+    if (large) this.large += n;
     this.perClient.set(address, mine + n);
     return true;
   }
 
-  give(address, n) {
+  // Counts n bytes already taken for a small body as a large body's (a
+  // chunked body that grew past SMALL_REQUEST_BYTES); false (nothing moved)
+  // when the large bodies' part has no room for them.
+  enlarge(n) {
+    if (this.large + n > this.maxLarge) return false;
+    this.large += n;
+    return true;
+  }
+
+  give(address, n, large = false) {
     if (n <= 0) return;
     this.total -= n;
+    if (large) this.large -= n;
     const mine = (this.perClient.get(address) || 0) - n;
     if (mine > 0) this.perClient.set(address, mine); else this.perClient.delete(address);
   }
@@ -108,8 +145,15 @@ export class CountedRequest extends http.IncomingMessage {
     if (h.refused) return true;
     if (chunk === null || chunk === undefined) return super.push(chunk, encoding);
     h.read += chunk.length;
+    if (!h.large && h.read > SMALL_REQUEST_BYTES) {
+      if (!h.budget.enlarge(h.held)) {
+        h.refuse();
+        return true;
+      }
+      h.large = true;
+    }
     if (h.read > h.held) {
-      if (!h.budget.take(h.address, h.read - h.held)) {
+      if (!h.budget.take(h.address, h.read - h.held, h.large)) {
         h.refuse();
         return true;
       }
@@ -124,18 +168,21 @@ export class CountedRequest extends http.IncomingMessage {
 // whichever comes first (a pipelined request's response waits in Node's
 // queue, and never closes when the connection goes first). `declared` is the
 // Content-Length (reserved at once when at most maxBytes: the Connect
-// adapter allocates it before reading; a larger one it refuses unread).
+// adapter allocates it before reading; a larger one it refuses unread), a
+// large body's from the start when over SMALL_REQUEST_BYTES (else from when
+// that much has been read).
 // false when the reservation does not fit (nothing taken: the caller answers
 // 503); later, a body that outgrows the budget calls onRefused() once and
 // its remaining bytes are dropped.
 export function holdBody(req, res, { budget, address, declared, maxBytes, onRefused }) {
   const reserve = Number.isSafeInteger(declared) && declared > 0 && declared <= maxBytes ? declared : 0;
-  if (!budget.take(address, reserve)) return false;
+  const large = reserve > SMALL_REQUEST_BYTES;
+  if (!budget.take(address, reserve, large)) return false;
   const h = {
-    budget, address, read: 0, held: reserve, refused: false,
+    budget, address, read: 0, held: reserve, large, refused: false,
     refuse: () => {
       h.refused = true;
-      budget.give(address, h.held);
+      budget.give(address, h.held, h.large);
       h.held = 0;
       onRefused();
     },
@@ -147,7 +194,7 @@ export function holdBody(req, res, { budget, address, declared, maxBytes, onRefu
     if (released) return;
     released = true;
     if (!h.refused) {
-      budget.give(address, h.held);
+      budget.give(address, h.held, h.large);
       req[HOLD] = undefined;  // answered: what is left of the body is Node's to discard
     }
     h.held = 0;

@@ -15,7 +15,9 @@
 //                            Prometheus, which reaches each gateway behind a balancer this way)
 //       [--max_connections=8192] [--max_connections_per_client=256] [--request_timeout_ms=30000]
 //       [--headers_timeout_ms=10000] [--inactivity_timeout_ms=60000] [--max_held_request_bytes=268435456]
-//       [--max_held_request_bytes_per_client=67108864]   (limits.js)
+//       [--max_held_request_bytes_per_client=67108864] [--small_request_bytes_reserve=33554432]
+//                                       (limits.js; the reserve: the part of --max_held_request_bytes,
+//                                        less than it, that bodies over 64 KiB may not use)
 //       [--log_rotate_mb=256 --log_keep=4]  (stdout a file: rotated past that size, keeping that
 //                                            many older files; 0: never; log.js)
 //
@@ -44,6 +46,7 @@ const DEFAULTS = {
   inactivity_timeout_ms: String(DEFAULT_LIMITS.inactivityTimeoutMs),
   max_held_request_bytes: String(DEFAULT_LIMITS.maxHeldRequestBytes),
   max_held_request_bytes_per_client: String(DEFAULT_LIMITS.maxHeldRequestBytesPerClient),
+  small_request_bytes_reserve: String(DEFAULT_LIMITS.smallRequestBytesReserve),
 };
 // The limits' flags (limits.js), each a positive integer.
 const LIMIT_FLAGS = {
@@ -51,6 +54,7 @@ const LIMIT_FLAGS = {
   request_timeout_ms: "requestTimeoutMs", headers_timeout_ms: "headersTimeoutMs",
   inactivity_timeout_ms: "inactivityTimeoutMs",
   max_held_request_bytes: "maxHeldRequestBytes", max_held_request_bytes_per_client: "maxHeldRequestBytesPerClient",
+  small_request_bytes_reserve: "smallRequestBytesReserve",
 };
 
 function fail(code, msg) {
@@ -71,6 +75,10 @@ function parseFlags(argv) {
   if (+flags.port > 65535) fail(2, "--port: must be in [0, 65535]");
   for (const f of Object.keys(LIMIT_FLAGS)) {
     if (!/^[1-9]\d{0,14}$/.test(flags[f])) fail(2, `--${f}: must be a positive integer, got "${flags[f]}"`);
+  }
+  if (+flags.small_request_bytes_reserve >= +flags.max_held_request_bytes) {
+    fail(2, "--small_request_bytes_reserve: must be less than --max_held_request_bytes (it is the part of it kept " +
+            "for small bodies; lower it too when lowering the total)");
   }
   if (!/^\d{1,7}$/.test(flags.log_rotate_mb)) fail(2, `--log_rotate_mb: must be a non-negative integer, got "${flags.log_rotate_mb}"`);
   if (!/^\d{1,3}$/.test(flags.log_keep) || +flags.log_keep < 1 || +flags.log_keep > 100) {
