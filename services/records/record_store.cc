@@ -2,7 +2,8 @@
 // (MakeRecordStoreRocksConfig: the tuned RocksDB options, each with the
 // measurement that chose it; Open: page-token key, schema version, the last
 // stored and applied log sequences), closing it, the meta family
-// (GetMeta/WriteMeta/ForEachMeta), statistics and background-work waits.
+// (GetMeta/WriteMeta/ForEachMeta), statistics and background-work waits,
+// and the refused-statement payload (RefusedStatementIndex).
 //
 // The other parts: record_store_write.cc (group commit), record_store_query.cc
 // (reads and paging), record_store_erase.cc (erasure), record_store_audit.cc
@@ -26,6 +27,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/cord.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -57,6 +59,18 @@ class LengthPrefixedStringTransform : public rocksdb::SliceTransform {
 };
 
 }  // namespace
+
+std::optional<size_t> RefusedStatementIndex(const absl::Status& status) {
+  auto payload = status.GetPayload(kRefusedStatementIndexUrl);  // absl::optional<absl::Cord>
+  size_t index = 0;
+  if (!payload || !absl::SimpleAtoi(std::string(*payload), &index)) return std::nullopt;
+  return index;
+}
+
+absl::Status internal::RefuseStatement(absl::Status refusal, size_t index) {
+  refusal.SetPayload(kRefusedStatementIndexUrl, absl::Cord(absl::StrCat(index)));
+  return refusal;
+}
 
 RecordStoreRocksConfig MakeRecordStoreRocksConfig(size_t block_cache_bytes) {
   // Options for this workload: small writes that must be durable, point

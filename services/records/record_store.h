@@ -280,6 +280,20 @@ struct LoggedRecord {
   absl::StatusOr<std::vector<StoredStatement>> result = absl::UnknownError("not applied");
 };
 
+// The absl::Status payload by which a refusal of Record() and RecordAsync()
+// (log mode included) names the statement it refused: that statement's index
+// in the caller's `statements`, in decimal ASCII. Set on every refusal of one
+// statement (ALREADY_EXISTS for an id stored with other content, the
+// refusals of a voiding statement, a statement that cannot be encoded),
+// whose message names the field from `statement` on ("statement.id: ...",
+// "statement.object.id: ..."); never on a failure of the whole call
+// (UNAVAILABLE, INTERNAL).
+inline constexpr char kRefusedStatementIndexUrl[] = "type.lifelong/records.refused_statement_index";
+
+// The statement index `status` carries (kRefusedStatementIndexUrl); nullopt
+// when it carries none (an OK status included) or a malformed one.
+std::optional<size_t> RefusedStatementIndex(const absl::Status& status);
+
 class RecordStore {
  public:
   // Opens (creating if missing) the store at `path`. UNAVAILABLE when the
@@ -295,8 +309,11 @@ class RecordStore {
   // A statement whose id is already stored with the same content is returned
   // as stored before (not written again); with different content the whole
   // call fails with ALREADY_EXISTS. A voiding statement marks its target
-  // voided; INVALID_ARGUMENT when the target is itself a voiding statement.
-  // UNAVAILABLE when the write fails (nothing of the call is stored).
+  // voided; INVALID_ARGUMENT when the target is itself a voiding statement,
+  // PERMISSION_DENIED when the statement's void_right does not allow voiding
+  // the target. Each refusal of one statement carries its index
+  // (RefusedStatementIndex). UNAVAILABLE when the write fails (nothing of
+  // the call is stored).
   absl::StatusOr<std::vector<StoredStatement>> Record(std::vector<ParsedStatement> statements);
 
   // Record() without waiting: `done` is called exactly once with what

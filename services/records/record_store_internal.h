@@ -7,6 +7,8 @@
 // - PutRecordWithCopies: the rewrite of a stored record with its learners'
 //   covering copies, used by erasure and the schema 3 upgrade; defined in
 //   record_store_internal.cc.
+// - RefuseStatement: a refusal naming its statement's index, defined in
+//   record_store.cc beside RefusedStatementIndex, which reads it.
 // - The write-queue types RecordStore::Prepared and RecordStore::Writer,
 //   private to RecordStore (declared in record_store.h).
 #ifndef LIFELONG_SERVICES_RECORDS_RECORD_STORE_INTERNAL_H_
@@ -81,6 +83,11 @@ using RecordLoader = std::function<absl::StatusOr<std::optional<StatementRecord>
 // starts at `target` (target, its target, ...; at most kMaxReferenceDepth),
 // without duplicates. Missing statements end the chain.
 absl::StatusOr<Prefixes> ChainPrefixes(Uuid target, const RecordLoader& load);
+
+// `refusal` (not OK) with the index of the statement it refuses in the
+// caller's batch attached (kRefusedStatementIndexUrl, read by
+// RefusedStatementIndex; both defined in record_store.cc).
+absl::Status RefuseStatement(absl::Status refusal, size_t index);
 
 }  // namespace internal
 

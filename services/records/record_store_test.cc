@@ -19,6 +19,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "services/domain/vocabulary.h"
 #include "services/records/column_families.h"
@@ -1877,6 +1878,61 @@ TEST_F(RecordStoreTest, RecordAsyncReportsConflictsAndRejectsNothingElseOfTheGro
   EXPECT_EQ(codes[0], absl::StatusCode::kAlreadyExists);
   EXPECT_EQ(codes[1], absl::StatusCode::kOk);
   EXPECT_EQ(codes[2], absl::StatusCode::kOk);
+}
+
+// A refusal of one statement of a batch carries that statement's index in
+// the caller's batch (RefusedStatementIndex), whichever refusal it is and
+// however the batch came (Record, RecordAsync, log mode's apply); a failure
+// of no one statement carries none.
+TEST_F(RecordStoreTest, ARefusalCarriesTheRefusedStatementsIndex) {
+  ASSERT_TRUE(
+      Put({{.id = TestUuid(1), .course = "c1"}, {.id = TestUuid(2), .verb = "voided", .course = TestUuid(1)}}).ok());
+  // An id sent twice with other content: the second copy is the one refused.
+  absl::Status twice =
+      Put({{.id = TestUuid(3), .course = "c3"}, {.id = TestUuid(4)}, {.id = TestUuid(3), .course = "other"}}).status();
+  EXPECT_EQ(twice.code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(RefusedStatementIndex(twice), std::optional<size_t>(2)) << twice;
+  // A voiding statement whose target is a voiding statement.
+  absl::Status voids_voiding =
+      Put({{.id = TestUuid(5)}, {.id = TestUuid(6), .verb = "voided", .course = TestUuid(2)}}).status();
+  EXPECT_EQ(voids_voiding.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(RefusedStatementIndex(voids_voiding), std::optional<size_t>(1)) << voids_voiding;
+  // A voiding statement its issuer's right does not cover (CheckVoidRight).
+  std::vector<ParsedStatement> batch;
+  batch.push_back(*ParseStatement(MakeStatement({.id = TestUuid(7)})));
+  batch.push_back(*ParseStatement(MakeStatement({.id = TestUuid(8)})));
+  batch.push_back(*ParseStatement(MakeStatement({.id = TestUuid(9), .verb = "voided", .course = TestUuid(1)})));
+  batch.back().void_right = VoidRight{.holder = "learner u9", .learner = "u9"};
+  absl::Status no_right = store_->Record(std::move(batch)).status();
+  EXPECT_EQ(no_right.code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(RefusedStatementIndex(no_right), std::optional<size_t>(2)) << no_right;
+  // RecordAsync.
+  absl::Notification answered;
+  absl::Status async;
+  batch.clear();
+  batch.push_back(*ParseStatement(MakeStatement({.id = TestUuid(10)})));
+  batch.push_back(*ParseStatement(MakeStatement({.id = TestUuid(1), .course = "other"})));
+  store_->RecordAsync(std::move(batch), [&](absl::StatusOr<std::vector<StoredStatement>> r) {
+    async = r.status();
+    answered.Notify();
+  });
+  ASSERT_TRUE(answered.WaitForNotificationWithTimeout(absl::Seconds(30)));
+  EXPECT_EQ(async.code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(RefusedStatementIndex(async), std::optional<size_t>(1)) << async;
+  // Log mode's apply: each operation's result names its own statement.
+  std::vector<LoggedRecord> ops;
+  ops.push_back(LoggedOp(1, {{.id = TestUuid(11)}, {.id = TestUuid(12)}, {.id = TestUuid(1), .course = "other"}}));
+  ops.push_back(LoggedOp(2, {{.id = TestUuid(13), .verb = "voided", .course = TestUuid(2)}}));
+  ASSERT_TRUE(store_->ApplyLoggedRecords(&ops).ok());
+  EXPECT_EQ(ops[0].result.status().code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(RefusedStatementIndex(ops[0].result.status()), std::optional<size_t>(2)) << ops[0].result.status();
+  EXPECT_EQ(ops[1].result.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(RefusedStatementIndex(ops[1].result.status()), std::optional<size_t>(0)) << ops[1].result.status();
+  // Nothing refused, or a failure of the whole call: no index.
+  absl::StatusOr<std::vector<StoredStatement>> stored = Put({{.id = TestUuid(14)}});
+  ASSERT_TRUE(stored.ok()) << stored.status();
+  EXPECT_EQ(RefusedStatementIndex(stored.status()), std::nullopt);
+  EXPECT_EQ(RefusedStatementIndex(absl::UnavailableError("write failed")), std::nullopt);
 }
 
 // Closing the store answers every queued asynchronous write first, with the

@@ -51,6 +51,7 @@ using internal::IndexKeys;
 using internal::OwnIndexPrefixes;
 using internal::Prefixes;
 using internal::RecordLoader;
+using internal::RefuseStatement;
 
 using internal::IdHash;
 
@@ -167,7 +168,9 @@ absl::StatusOr<std::vector<RecordStore::Prepared>> RecordStore::Prepare(std::vec
     const size_t member_len = sizeof(kStoredMember) - 1 + kTimestampLen + 1;
     const size_t ts_len = p.timestamp_us ? 0 : sizeof(kTimestampMember) - 1 + kTimestampLen + 1;
     const size_t json_size = p.text.size() + member_len + ts_len + kAuthorityMember.size() + authority.size();
-    LL_RETURN_IF_ERROR(AppendStatementRecordHeader(r, json_size, &x.value));
+    if (absl::Status s = AppendStatementRecordHeader(r, json_size, &x.value); !s.ok()) {
+      return RefuseStatement(std::move(s), i);
+    }
     x.json_at = x.value.size();
     x.value.append(p.text, 0, p.body_end);
     x.value.append(kStoredMember);
@@ -515,17 +518,18 @@ namespace {
 
 // Writes the reference entries a newly stored statement `p` causes (see
 // key_codec.h): its own under its target chain's keys, and those of earlier
-// statements that refer to it. `referrers_of(t)` gives every referrer of `t`
-// known so far (on disk or written by the group); `has_marker(t)` whether t's
-// "by_target" marker exists or is being written. `added` receives the
-// referrers this statement adds, by target.
+// statements that refer to it. `referrers` are the sorted, distinct
+// referrers of `p` known before its own reference is filed (on disk or
+// written by the group; the caller read them once, for voiding in advance
+// too): `p` itself is added when it refers to itself. `has_marker(t)`
+// whether t's "by_target" marker exists or is being written. `added`
+// receives the referrers this statement adds, by target.
 absl::Status FileReferences(const std::vector<rocksdb::ColumnFamilyHandle*>& handles, const ParsedStatement& p,
                             const StatementRecord& record,
                             const std::function<absl::StatusOr<std::optional<StatementRecord>>(const Uuid&)>& load,
-                            const std::function<absl::StatusOr<std::vector<Uuid>>(const Uuid&)>& referrers_of,
+                            std::vector<Uuid> referrers,
                             const std::function<absl::StatusOr<bool>(const Uuid&)>& has_marker,
-                            std::unordered_map<Uuid, std::vector<Uuid>, IdHash>* added, bool may_have_referrers,
-                            rocksdb::WriteBatch* batch) {
+                            std::unordered_map<Uuid, std::vector<Uuid>, IdHash>* added, rocksdb::WriteBatch* batch) {
   Prefixes chain;
   if (p.ref_target) {
     // File the statement under the keys of its target chain, and add it to
@@ -541,12 +545,13 @@ absl::Status FileReferences(const std::vector<rocksdb::ColumnFamilyHandle*>& han
     if (!marked) batch->Put(by_target, EncodeTargetKey(*p.ref_target), rocksdb::Slice());
     batch->Put(by_target, EncodeReferrerKey(*p.ref_target, p.id), rocksdb::Slice());
     (*added)[*p.ref_target].push_back(p.id);
+    if (*p.ref_target == p.id) {  // its own referrer now, as a fresh read would find
+      auto at = std::lower_bound(referrers.begin(), referrers.end(), p.id);
+      if (at == referrers.end() || *at != p.id) referrers.insert(at, p.id);
+    }
   }
   // Statements stored earlier that refer to this one: file them under this
-  // statement's keys and its chain's keys now. (Skipped while the store has
-  // never held a StatementRef: then nothing can be waiting.)
-  if (!may_have_referrers && !p.ref_target) return absl::OkStatus();
-  LL_ASSIGN_OR_RETURN(std::vector<Uuid> referrers, referrers_of(p.id));
+  // statement's keys and its chain's keys now.
   if (referrers.empty()) return absl::OkStatus();
   Prefixes prefixes = OwnIndexPrefixes(record);
   prefixes.insert(prefixes.end(), chain.begin(), chain.end());
@@ -735,10 +740,9 @@ void RecordStore::BuildInto(const std::vector<Writer*>& writers, const Built* pr
     all.erase(std::unique(all.begin(), all.end()), all.end());
     return all;
   };
-  // The earliest stored voiding statement that refers to `id` and may void
-  // in advance, if any.
-  auto voided_in_advance = [&](const Uuid& id, const ReferrerOverlay& mine) -> absl::StatusOr<std::optional<Uuid>> {
-    LL_ASSIGN_OR_RETURN(std::vector<Uuid> referrers, referrers_of(id, mine));
+  // Of a statement's `referrers`, the earliest stored voiding statement that
+  // may void in advance, if any.
+  auto voided_in_advance = [&](const std::vector<Uuid>& referrers) -> absl::StatusOr<std::optional<Uuid>> {
     std::optional<Uuid> voider;
     uint64_t voider_seq = 0;
     for (const Uuid& r : referrers) {
@@ -763,6 +767,8 @@ void RecordStore::BuildInto(const std::vector<Writer*>& writers, const Built* pr
     ReferrerOverlay mine_referrers;
     absl::Status status;
     uint64_t fresh = 0;
+    // `i`: the statement's index in its caller's batch, which a refusal of
+    // it names (RefuseStatement).
     for (size_t i = 0; i < w->statements->size(); ++i) {
       Prepared& x = (*w->statements)[i];
       const ParsedStatement& p = x.parsed;
@@ -779,8 +785,9 @@ void RecordStore::BuildInto(const std::vector<Writer*>& writers, const Built* pr
         }
         bool drop_ts = old->Has(RecordFlag::kTimestampAssigned) && !p.timestamp_us.has_value();
         if (!SameContent(old->json, p.text, drop_ts)) {
-          status = absl::AlreadyExistsError(
-              absl::StrCat("statement.id: ", FormatUuid(p.id), " already exists with different content"));
+          status = RefuseStatement(absl::AlreadyExistsError(absl::StrCat("statement.id: ", FormatUuid(p.id),
+                                                                         " already exists with different content")),
+                                   i);
           break;
         }
         x.value = std::move(**existing);  // returned as stored before
@@ -821,11 +828,16 @@ void RecordStore::BuildInto(const std::vector<Writer*>& writers, const Built* pr
           // changed after they are stored, only voided or erased).
           if (p.void_right) {
             status = CheckVoidRight(*p.void_right, t->learners, t->activity, "statement.object.id");
-            if (!status.ok()) break;
+            if (!status.ok()) {
+              status = RefuseStatement(std::move(status), i);
+              break;
+            }
           }
           if (t->Has(RecordFlag::kVoiding)) {
-            status = absl::InvalidArgumentError(absl::StrCat("statement.object.id: ", FormatUuid(p.void_target),
-                                                             " is a voiding statement, which cannot be voided"));
+            status = RefuseStatement(
+                absl::InvalidArgumentError(absl::StrCat("statement.object.id: ", FormatUuid(p.void_target),
+                                                        " is a voiding statement, which cannot be voided")),
+                i);
             break;
           }
           if (!t->Has(RecordFlag::kVoided)) {
@@ -851,11 +863,24 @@ void RecordStore::BuildInto(const std::vector<Writer*>& writers, const Built* pr
         }
       }
 
+      // The statement's referrers before its own reference is filed, read
+      // once for voiding in advance and FileReferences (nullopt: not read;
+      // only ever asked once the store has held a StatementRef).
+      std::optional<std::vector<Uuid>> referrers;
+      auto read_referrers = [&]() -> absl::Status {
+        if (referrers) return absl::OkStatus();
+        absl::StatusOr<std::vector<Uuid>> r = referrers_of(p.id, mine_referrers);
+        if (!r.ok()) return r.status();
+        referrers = std::move(*r);
+        return absl::OkStatus();
+      };
       // A voiding statement stored before this one that may void in advance
       // (RecordFlag::kVoidsInAdvance) voids it as it is stored: the earliest
       // such one, as if it had come after. Voiding statements are not voided.
       if (has_referrers_ && !p.is_voiding) {
-        absl::StatusOr<std::optional<Uuid>> voider = voided_in_advance(p.id, mine_referrers);
+        status = read_referrers();
+        if (!status.ok()) break;
+        absl::StatusOr<std::optional<Uuid>> voider = voided_in_advance(*referrers);
         if (!voider.ok()) {
           status = voider.status();
           break;
@@ -881,9 +906,11 @@ void RecordStore::BuildInto(const std::vector<Writer*>& writers, const Built* pr
       // Reference entries: only once the store has held a StatementRef (until
       // then nothing can be waiting for this statement).
       if (p.ref_target || has_referrers_) {
+        status = read_referrers();
+        if (!status.ok()) break;
         status = FileReferences(
-            handles_, p, x.record, load, [&](const Uuid& t) { return referrers_of(t, mine_referrers); },
-            [&](const Uuid& t) { return has_marker(t, mine_referrers); }, &mine_referrers, has_referrers_, &batch);
+            handles_, p, x.record, load, *std::move(referrers),
+            [&](const Uuid& t) { return has_marker(t, mine_referrers); }, &mine_referrers, &batch);
         if (!status.ok()) break;
       }
       remember(p.id, &x.value);

@@ -3,12 +3,15 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <optional>
+#include <string>
 
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/wire_format_lite.h>
 #include <grpcpp/support/method_handler.h>
 
 #include "absl/container/flat_hash_set.h"
+#include "absl/strings/cord.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -360,27 +363,27 @@ void ToProto(const StoredStatement& s, v1::Statement* out, bool with_json) {
 }
 
 namespace {
-// The store's ALREADY_EXISTS for a batch ("statement.id: <uuid> already
-// exists with different content") naming the statement by its place in the
-// batch: "statement_json[i].id: <uuid> ...", i the first of `ids` (the
-// batch's ids, in order) that is <uuid> (of an id sent twice, the second may
-// be the one that differs). Any other status as it is.
-absl::Status NameBatchConflict(const absl::Status& s, const std::vector<Uuid>& ids) {
-  static constexpr absl::string_view kPrefix = "statement.id: ";
-  if (!absl::IsAlreadyExists(s) || !absl::StartsWith(s.message(), kPrefix)) return s;
-  const absl::string_view rest = s.message().substr(kPrefix.size());
-  absl::StatusOr<Uuid> id = ParseUuid(rest.substr(0, rest.find(' ')));
-  if (!id.ok()) return s;
-  const auto it = std::find(ids.begin(), ids.end(), *id);
-  if (it == ids.end()) return s;
-  return absl::AlreadyExistsError(absl::StrCat("statement_json[", it - ids.begin(), "].id: ", rest));
-}
-
-std::vector<Uuid> BatchIds(const std::vector<ParsedStatement>& batch) {
-  std::vector<Uuid> ids;
-  ids.reserve(batch.size());
-  for (const ParsedStatement& p : batch) ids.push_back(p.id);
-  return ids;
+// A store refusal of one statement of a RecordStatements batch (it carries
+// the statement's index, RefusedStatementIndex), with its code, named by the
+// statement's place in the batch: the store's "statement.id: <uuid> already
+// exists ..." becomes "statement_json[i].id: <uuid> already exists ..." (the
+// CLI's importer reads `i` from it); a message not naming a field of
+// `statement` gets "statement_json[i]: " before it. Any other status as it is.
+absl::Status NameRefusedStatement(const absl::Status& s) {
+  const std::optional<size_t> index = RefusedStatementIndex(s);
+  if (!index) return s;
+  static constexpr absl::string_view kField = "statement";
+  absl::string_view rest = s.message();
+  std::string message;
+  if (absl::StartsWith(rest, kField) && rest.size() > kField.size() &&
+      (rest[kField.size()] == '.' || rest[kField.size()] == ':')) {
+    message = absl::StrCat("statement_json[", *index, "]", rest.substr(kField.size()));
+  } else {
+    message = absl::StrCat("statement_json[", *index, "]: ", rest);
+  }
+  absl::Status named(s.code(), message);
+  s.ForEachPayload([&](absl::string_view url, const absl::Cord& payload) { named.SetPayload(url, payload); });
+  return named;
 }
 }  // namespace
 
@@ -445,16 +448,16 @@ grpc::ServerUnaryReactor* RecordsService::StartWrite(grpc::CallbackServerContext
     finish(batch.status());
     return reactor;
   }
-  // RecordStatements' conflict names its statement_json[i] (NameBatchConflict);
-  // RecordStatement's field is `statement`, as the store names it.
-  std::vector<Uuid> ids;
-  if (method == "RecordStatements") ids = BatchIds(*batch);
+  // A store refusal of one of RecordStatements' statements names its
+  // statement_json[i] (NameRefusedStatement); RecordStatement's field is
+  // `statement`, as the store names it.
+  const bool batch_call = method == "RecordStatements";
   store_->RecordAsync(std::move(*batch), [answer = std::move(answer), finish = std::move(finish),
-                                          ids = std::move(ids)](absl::StatusOr<std::vector<StoredStatement>> stored) {
+                                          batch_call](absl::StatusOr<std::vector<StoredStatement>> stored) {
     // On the committing thread, after the write is synced: `ctx` and the
     // response live until Finish, even when the client has cancelled meanwhile.
     if (stored.ok()) answer(std::move(*stored));
-    finish(NameBatchConflict(stored.status(), ids));
+    finish(batch_call ? NameRefusedStatement(stored.status()) : stored.status());
   });
   return reactor;
 }
@@ -573,9 +576,8 @@ grpc::Status RecordsService::RecordStatements(grpc::ServerContext* ctx, const v1
                                               v1::RecordStatementsResponse* resp) {
   return Run(ctx, "RecordStatements", true, [&](const auth::AccessGrant& g, std::string* learner) -> absl::Status {
     LL_ASSIGN_OR_RETURN(std::vector<ParsedStatement> batch, CheckBatch(g, *req, learner));
-    const std::vector<Uuid> ids = BatchIds(batch);
     absl::StatusOr<std::vector<StoredStatement>> stored = store_->Record(std::move(batch));
-    if (!stored.ok()) return NameBatchConflict(stored.status(), ids);
+    if (!stored.ok()) return NameRefusedStatement(stored.status());
     FillBatchResponse(*req, *std::move(stored), resp);
     return absl::OkStatus();
   });

@@ -255,6 +255,55 @@ TEST_F(RecordsServiceTest, BatchConflictNamesTheStatementsIndex) {
             absl::StrCat("statement_json[1].id: ", TestUuid(2), " already exists with different content"));
 }
 
+// Of an id sent twice in one batch with different content, the copy that
+// conflicts (the second) is the one named, on the wire and in process.
+TEST_F(RecordsServiceTest, BatchConflictNamesTheSecondCopyOfARepeatedId) {
+  v1::RecordStatementsRequest batch;
+  batch.add_statement_json(MakeStatement({.id = TestUuid(5), .course = "c1"}));
+  batch.add_statement_json(MakeStatement({.id = TestUuid(6)}));
+  batch.add_statement_json(MakeStatement({.id = TestUuid(5), .course = "c2"}));  // other content
+  const std::string expected =
+      absl::StrCat("statement_json[2].id: ", TestUuid(5), " already exists with different content");
+  grpc::ClientContext ctx;
+  v1::RecordStatementsResponse resp;
+  grpc::Status s = stub_->RecordStatements(&ctx, batch, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::ALREADY_EXISTS);
+  EXPECT_EQ(s.error_message(), expected);
+  grpc::Status direct = service_->RecordStatements(nullptr, &batch, &resp);  // the synchronous path
+  EXPECT_EQ(direct.error_code(), grpc::StatusCode::ALREADY_EXISTS);
+  EXPECT_EQ(direct.error_message(), expected);
+}
+
+// A store refusal other than a conflict (here: voiding a voiding statement)
+// names the refused statement by its place in the batch too, with its code.
+TEST_F(RecordsServiceTest, BatchStoreRefusalNamesTheStatementsIndex) {
+  ASSERT_TRUE(Record({.id = TestUuid(1)}).ok());
+  ASSERT_TRUE(Record({.id = TestUuid(2), .verb = "voided", .course = TestUuid(1)}).ok());
+  v1::RecordStatementsRequest batch;
+  batch.add_statement_json(MakeStatement({.id = TestUuid(3)}));
+  batch.add_statement_json(MakeStatement({.id = TestUuid(4)}));
+  batch.add_statement_json(MakeStatement({.id = TestUuid(5), .verb = "voided", .course = TestUuid(2)}));
+  const std::string expected =
+      absl::StrCat("statement_json[2].object.id: ", TestUuid(2), " is a voiding statement, which cannot be voided");
+  grpc::ClientContext ctx;
+  v1::RecordStatementsResponse resp;
+  grpc::Status s = stub_->RecordStatements(&ctx, batch, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(s.error_message(), expected);
+  grpc::Status direct = service_->RecordStatements(nullptr, &batch, &resp);  // the synchronous path
+  EXPECT_EQ(direct.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(direct.error_message(), expected);
+  // RecordStatement names its one statement `statement`, as before.
+  grpc::ClientContext one_ctx;
+  v1::RecordStatementRequest one;
+  one.set_statement_json(batch.statement_json(2));
+  v1::Statement out;
+  grpc::Status single = stub_->RecordStatement(&one_ctx, one, &out);
+  EXPECT_EQ(single.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(single.error_message(),
+            absl::StrCat("statement.object.id: ", TestUuid(2), " is a voiding statement, which cannot be voided"));
+}
+
 TEST_F(RecordsServiceTest, OversizeStatementRejected) {
   grpc::ClientContext ctx;
   v1::RecordStatementRequest req;
