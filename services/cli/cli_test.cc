@@ -397,6 +397,80 @@ TEST_F(CliTest, RowsLeftOutAreListedWhenABadLineEndsTheImport) {
   EXPECT_NE(r.err.find(":3"), std::string::npos) << "the bad line is named too: " << r.err;
 }
 
+// A JSON line that gives a member twice is a bad line naming the member, in
+// a full statement at any depth. Before, the importer's JSON reader kept the
+// last of the two and sent the statement re-printed without the first: the
+// record service, which refuses a repeated member, never saw it, and the
+// statement was stored for whichever learner came last.
+TEST_F(CliTest, AJsonLineRepeatingAMemberIsABadLine) {
+  const std::string statement =
+      "{\"actor\":{\"account\":{\"homePage\":\"https://id.dongcheng.gov.cn\",\"name\":\"u820002\","
+      "\"name\":\"u820003\"}},\"verb\":{\"id\":\"http://adlnet.gov/expapi/verbs/completed\"},"
+      "\"object\":{\"id\":\"https://lifelong.dongcheng.edu.cn/courses/c1\"},\"timestamp\":\"2026-10-30T09:00:00Z\"}\n";
+  const std::string path =
+      WriteFile("twice_nested.jsonl",
+                "{\"learner\":\"u820001\",\"course\":\"c1\",\"timestamp\":\"2026-10-01T09:00:00Z\"}\n" + statement);
+  Result r = Run({"import", path, "--batch", "10"});
+  EXPECT_EQ(r.code, 4) << r.err;
+  EXPECT_NE(r.err.find(path + ":2: member \"name\" appears twice in actor.account"), std::string::npos) << r.err;
+  const std::string flat = WriteFile(
+      "twice_flat.jsonl",
+      "{\"learner\":\"u820004\",\"course\":\"c1\",\"learner\":\"u820005\",\"timestamp\":\"2026-10-01T09:00:00Z\"}\n");
+  Result f = Run({"import", flat});
+  EXPECT_EQ(f.code, 4) << f.err;
+  EXPECT_NE(f.err.find(flat + ":1: member \"learner\" appears twice"), std::string::npos) << f.err;
+  for (const std::string learner : {"u820002", "u820003", "u820004", "u820005"}) {
+    Result h = Run({"history", learner, "--json"});
+    ASSERT_EQ(h.code, 0) << h.err;
+    EXPECT_EQ(JsonLines(h.out).size(), 0u) << learner << ": " << h.out;
+  }
+  Result before = Run({"history", "u820001", "--json"});
+  EXPECT_EQ(JsonLines(before.out).size(), 1u) << "the line before the bad one is stored: " << before.out;
+  Result record = Run({"record", "--statement", statement});
+  EXPECT_EQ(record.code, 2) << record.err;
+  EXPECT_NE(record.err.find("--statement: member \"name\" appears twice in actor.account"), std::string::npos)
+      << record.err;
+}
+
+// A row repeated in one file is one statement (the same derived id), stored
+// once: the summary counts it as new once and its repeats as already stored,
+// in one batch or across batches in parallel. (Counted from the `stored` time
+// alone, every copy was new: the service answers a repeat with the time the
+// import itself had stored it at.)
+TEST_F(CliTest, ARowRepeatedInOneFileIsCountedAsNewOnce) {
+  auto row = [](const std::string& learner, const std::string& course) {
+    return absl::StrCat("{\"learner\":\"", learner, "\",\"course\":\"", course,
+                        "\",\"timestamp\":\"2026-10-01T09:00:00Z\"}\n");
+  };
+  struct Case {
+    std::string learner;
+    std::vector<std::string> flags;
+  };
+  for (const Case& c : {Case{"u830001", {"--batch", "10"}}, Case{"u830002", {"--batch", "1", "--parallel", "4"}}}) {
+    const std::string a = row(c.learner, "c1"), b = row(c.learner, "c2");
+    const std::string path = WriteFile(c.learner + ".jsonl", a + b + a + b + a);
+    std::vector<std::string> args = {"import", path};
+    args.insert(args.end(), c.flags.begin(), c.flags.end());
+    Result r = Run(args);
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_NE(r.out.find("imported 5 statement(s)"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find(": 2 new, 3 already stored (3 of them repeated rows)\n"), std::string::npos) << r.out;
+    Result h = Run({"history", c.learner, "--json"});
+    ASSERT_EQ(h.code, 0) << h.err;
+    EXPECT_EQ(JsonLines(h.out).size(), 2u) << h.out;
+
+    args.push_back("--json");
+    Result again = Run(args);
+    ASSERT_EQ(again.code, 0) << again.err;
+    nlohmann::json j = nlohmann::json::parse(again.out, nullptr, false);
+    ASSERT_TRUE(j.is_object()) << again.out;
+    EXPECT_EQ(j["statements"], 5);
+    EXPECT_EQ(j["new"], 0);
+    EXPECT_EQ(j["already_stored"], 5);
+    EXPECT_EQ(j["repeated"], 0) << "stored before this import, no copy is a repeat of its own: " << again.out;
+  }
+}
+
 TEST_F(CliTest, InterruptedImportResumesFromCheckpoint) {
   const std::string line1 = "u300001,c00001,registered,2026-10-01T09:00:00Z\n";
   const std::string line2 = "u300001,c00001,attended,2026-10-08T09:00:00Z\n";

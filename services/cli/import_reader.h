@@ -37,7 +37,11 @@ absl::StatusOr<ImportFormat> ImportFormatFor(absl::string_view flag, absl::strin
 // is itself; credits, hours and score keep every digit). Numbers in text
 // (CSV cells, JSON strings) must be plain decimal: no hex, inf or nan.
 // `default_verb` applies when an interaction has no verb. INVALID_ARGUMENT
-// naming the field otherwise, and for text that is not valid UTF-8.
+// naming the field otherwise, and for text that is not valid UTF-8. A member
+// given twice in one object, at any depth, is INVALID_ARGUMENT `member "name"
+// appears twice [in actor.account]` (JSON readers disagree on which one
+// counts), and so is one field under both its names (learner and user,
+// course and item).
 absl::StatusOr<std::string> StatementFromJsonLine(absl::string_view line, absl::string_view default_verb);
 
 // Splits one CSV record (RFC 4180 quoting: "a ""b""",c). INVALID_ARGUMENT on
@@ -59,7 +63,8 @@ inline constexpr size_t kMaxCsvRecordBytes = 1 << 20;
 class ImportReader {
  public:
   // NOT_FOUND when the file cannot be opened; INVALID_ARGUMENT for a CSV file
-  // without a header or with an unknown column.
+  // without a header, with an unknown column, or naming a field twice (the
+  // same column twice, or learner and user, course and item).
   static absl::StatusOr<std::unique_ptr<ImportReader>> Open(const std::string& path, ImportFormat format,
                                                             std::string default_verb);
 

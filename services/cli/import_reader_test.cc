@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <fstream>
 
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 
 namespace lifelong::cli {
@@ -69,6 +70,91 @@ TEST(StatementFromJsonLine, RejectsBadLines) {
   EXPECT_EQ(r.status().message(), "colour: unknown field");
   auto m = StatementFromJsonLine(R"({"learner":"u1"})", "completed");
   EXPECT_EQ(m.status().message(), "course: must not be empty");
+}
+
+// JSON readers disagree on a member given twice (this one kept the last, the
+// record service's the first): such a line is refused, naming the member and,
+// in a full statement, the object that repeats it.
+TEST(StatementFromJsonLine, AMemberGivenTwiceIsRefused) {
+  auto top = StatementFromJsonLine(R"({"learner":"u1","course":"c1","learner":"u2"})", "completed");
+  EXPECT_EQ(top.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(top.status().message(), "member \"learner\" appears twice");
+  // Twice with the same value is refused too: the line is ambiguous to read.
+  auto same = StatementFromJsonLine(R"({"learner":"u1","course":"c1","course":"c1"})", "completed");
+  EXPECT_EQ(same.status().message(), "member \"course\" appears twice");
+  const std::string actor = R"("actor":{"account":{"homePage":"https://id.dongcheng.gov.cn","name":"u1","name":"u2"}})";
+  auto nested = StatementFromJsonLine(
+      absl::StrCat("{", actor, R"(,"verb":{"id":"http://adlnet.gov/expapi/verbs/attended"},"object":{"id":"c"}})"),
+      "completed");
+  EXPECT_EQ(nested.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(nested.status().message(), "member \"name\" appears twice in actor.account");
+  auto in_array =
+      StatementFromJsonLine(R"({"actor":{"mbox":"mailto:a@b.c"},"verb":{"id":"v"},"object":{"id":"c"},)"
+                            R"("context":{"contextActivities":{"parent":[{"id":"p1"},{"id":"p2","id":"p3"}]}}})",
+                            "completed");
+  EXPECT_EQ(in_array.status().message(), "member \"id\" appears twice in context.contextActivities.parent[1]");
+  auto statement_twice = StatementFromJsonLine(
+      R"({"actor":{"mbox":"mailto:a@b.c"},"verb":{"id":"v"},"actor":{"mbox":"mailto:x@y.z"}})", "completed");
+  EXPECT_EQ(statement_twice.status().message(), "member \"actor\" appears twice");
+  // An object of many members (looked up in a set): the repeat is found
+  // whichever members it repeats; as many distinct ones pass.
+  std::string extensions;
+  for (int i = 0; i < 40; ++i) absl::StrAppend(&extensions, i == 0 ? "" : ",", "\"https://x/e", i, "\":", i);
+  const std::string many =
+      absl::StrCat(R"({"actor":{"mbox":"mailto:a@b.c"},"verb":{"id":"v"},"object":{"id":"c"},"result":{"extensions":{)",
+                   extensions, "}}}");
+  EXPECT_TRUE(StatementFromJsonLine(many, "completed").ok()) << StatementFromJsonLine(many, "completed").status();
+  for (int repeat : {3, 30}) {
+    std::string twice = many;
+    twice.insert(twice.size() - 3, absl::StrCat(",\"https://x/e", repeat, "\":0"));
+    EXPECT_EQ(StatementFromJsonLine(twice, "completed").status().message(),
+              absl::StrCat("member \"https://x/e", repeat, "\" appears twice in result.extensions"));
+  }
+  // The same name in different objects, or in a string, is no repeat.
+  EXPECT_TRUE(StatementFromJsonLine(
+                  R"({"id":"7a000000-0000-4000-8000-000000000001","actor":{"mbox":"mailto:a@b.c","name":"id"},)"
+                  R"("verb":{"id":"v"},"object":{"id":"c","definition":{"name":{"en":"\"id\":1,\"id\":2"}}}})",
+                  "completed")
+                  .ok());
+}
+
+// The keys that name one field ("learner" and "user", "course" and "item")
+// are that field given twice.
+TEST(StatementFromJsonLine, OneFieldUnderBothOfItsNamesIsRefused) {
+  EXPECT_EQ(StatementFromJsonLine(R"({"learner":"u1","user":"u2","course":"c1"})", "completed").status().message(),
+            "\"user\" and \"learner\" name the same field");
+  EXPECT_EQ(StatementFromJsonLine(R"({"item":"c1","learner":"u1","course":"c2"})", "completed").status().message(),
+            "\"course\" and \"item\" name the same field");
+}
+
+TEST(ImportReader, AJsonLineRepeatingAMemberIsABadLineNamingItsLine) {
+  const std::string path = TempFile("twice.jsonl",
+                                    "{\"learner\":\"u1\",\"course\":\"c1\"}\n"
+                                    "# a comment\n"
+                                    "{\"learner\":\"a\",\"course\":\"c1\",\"learner\":\"b\"}\n");
+  auto r = ImportReader::Open(path, ImportFormat::kJsonLines, "completed");
+  ASSERT_TRUE(r.ok()) << r.status();
+  auto first = (*r)->Next();
+  ASSERT_TRUE(first.ok() && first->has_value()) << first.status();
+  auto bad = (*r)->Next();
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(bad.status().message(), path + ":3: member \"learner\" appears twice");
+}
+
+// A CSV header naming a column twice (or one field under both its names)
+// would have kept the last non-empty cell of each row.
+TEST(ImportReader, ACsvHeaderNamingAFieldTwiceIsRefused) {
+  auto twice =
+      ImportReader::Open(TempFile("twice.csv", "learner,course,Learner\nu1,c1,u2\n"), ImportFormat::kCsv, "completed");
+  EXPECT_EQ(twice.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(twice.status().message().find("twice.csv:1: column 'learner' appears twice"), std::string::npos)
+      << twice.status();
+  auto alias =
+      ImportReader::Open(TempFile("alias.csv", "user,course,learner\nu1,c1,u2\n"), ImportFormat::kCsv, "completed");
+  EXPECT_EQ(alias.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(alias.status().message().find("alias.csv:1: columns 'learner' and 'user' name the same field"),
+            std::string::npos)
+      << alias.status();
 }
 
 // A line nested 500,000 deep parses, but printing it recursed once per level
