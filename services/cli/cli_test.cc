@@ -81,12 +81,15 @@ class CliTest : public ::testing::Test {
     ASSERT_NE(catalog_, nullptr) << "catalog_server did not start";
   }
 
-  static Result Run(std::vector<std::string> args) {
+  static Result Run(std::vector<std::string> args) { return RunAt(records_->address, std::move(args)); }
+
+  // Run against the record service at `records`.
+  static Result RunAt(const std::string& records, std::vector<std::string> args) {
     std::ostringstream out, err;
     CliContext ctx;
     ctx.out = &out;
     ctx.err = &err;
-    ctx.env["LIFELONG_RECORDS"] = records_->address;
+    ctx.env["LIFELONG_RECORDS"] = records;
     ctx.env["LIFELONG_CATALOG"] = catalog_->address;
     ctx.env["LIFELONG_RECOMMEND"] = "127.0.0.1:1";  // nothing listens there
     int code = RunCli(args, ctx);
@@ -329,6 +332,48 @@ std::string Completed(const std::string& id, const std::string& learner, const s
                       "\"verb\":{\"id\":\"http://adlnet.gov/expapi/verbs/completed\"},"
                       "\"object\":{\"id\":\"https://lifelong.dongcheng.edu.cn/courses/",
                       course, "\"},\"timestamp\":\"2026-10-30T09:00:00Z\"}\n");
+}
+
+// `export --learner` writes, after the learner's statements, the voiding
+// statements of those voided, which the record service files under their own
+// actor (here a registrar's): the export imported into an empty record service
+// keeps the void, where the voided completion used to come back.
+TEST_F(CliTest, ALearnersExportCarriesTheVoidsOfTheirStatements) {
+  const std::string target = "7e000000-0000-4000-8000-000000000001";
+  const std::string kept = "7e000000-0000-4000-8000-000000000002";
+  const std::string voiding = "7e000000-0000-4000-8000-000000000003";
+  const std::string registrar_void =
+      absl::StrCat("{\"id\":\"", voiding, "\",\"actor\":{\"mbox\":\"mailto:registrar@dongcheng.edu.cn\"},",
+                   "\"verb\":{\"id\":\"http://adlnet.gov/expapi/verbs/voided\"},",
+                   "\"object\":{\"objectType\":\"StatementRef\",\"id\":\"", target, "\"}}\n");
+  const std::string feed = WriteFile(
+      "learner_voids.jsonl", Completed(target, "u800101", "c1") + Completed(kept, "u800101", "c2") + registrar_void);
+  Result imported = Run({"import", feed});
+  ASSERT_EQ(imported.code, 0) << imported.err;
+
+  const std::string out = absl::StrCat(*dir_, "/u800101.jsonl");
+  Result e = Run({"export", "--learner", "u800101", "--out", out});
+  ASSERT_EQ(e.code, 0) << e.err;
+  EXPECT_TRUE(
+      absl::StrContains(e.err, "exported 3 statement(s) to " + out + " (1 of them voiding statements of others)"))
+      << e.err;
+  std::ifstream in(out);
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::vector<std::string> lines = JsonLines(text);
+  ASSERT_EQ(lines.size(), 3u) << text;
+  EXPECT_EQ(nlohmann::json::parse(lines[2])["id"], voiding) << "the voiding statement comes after its target";
+
+  Server* fresh =
+      StartServer("services/records/records_server", "records_reimport", {"--metrics_port=0", "--xapi_port=-1"});
+  ASSERT_NE(fresh, nullptr);
+  Result again = RunAt(fresh->address, {"import", out});
+  Result h = RunAt(fresh->address, {"history", "u800101", "--limit", "100", "--json"});
+  (void)fresh->process.Stop(SIGTERM);
+  delete fresh;
+  ASSERT_EQ(again.code, 0) << again.err;
+  ASSERT_EQ(h.code, 0) << h.err;
+  EXPECT_TRUE(absl::StrContains(h.out, kept)) << h.out;
+  EXPECT_FALSE(absl::StrContains(h.out, target)) << "the voided completion came back:\n" << h.out;
 }
 
 // The row left out is the one the server names, not an earlier one whose

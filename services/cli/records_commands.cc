@@ -579,6 +579,7 @@ absl::Status CmdExport(Env& env) {
   }
   const bool to_file = a.Has("out");
   int64_t n = 0;
+  int64_t voiders_written = 0, missing_voiders = 0;  // --learner
   std::string cursor;
   // Streams the export to `out`; an RPC failure is an error (a file is then
   // not written: WriteFileAtomically keeps the old one).
@@ -597,14 +598,46 @@ absl::Status CmdExport(Env& env) {
     }
     Progress progress(env.err(), "export", "statements", 0, absl::Seconds(2));
     v1::Statement s;
+    // --learner: the voiding statements of the learner's voided ones, which
+    // the record service files under their own actor (staff, a district
+    // system), in order of first mention, less those streamed already (a
+    // learner's void of their own statement).
+    std::vector<std::string> voiders;
+    absl::flat_hash_set<std::string> streamed, listed;
     while (reader->Read(&s)) {
       out << s.json() << "\n";
       cursor = s.cursor();
       ++n;
+      if (a.Has("learner")) {
+        streamed.insert(s.id());
+        if (s.voided() && !s.voided_by().empty() && listed.insert(s.voided_by()).second) {
+          voiders.push_back(s.voided_by());
+        }
+      }
       if (to_file) progress.Update(n);
     }
     grpc::Status g = reader->Finish();
     if (!g.ok()) return env.RpcError(Service::kRecords, g);
+    // Written after the learner's statements, so that a re-import (which
+    // sends a batch holding a voiding statement after the batches before it)
+    // stores each after its target and keeps the void.
+    for (const std::string& id : voiders) {
+      if (streamed.contains(id)) continue;
+      v1::GetStatementRequest get;
+      get.set_id(id);
+      v1::Statement voiding;
+      grpc::Status got = stub->GetStatement(env.Call().get(), get, &voiding);
+      if (!got.ok()) {
+        // Not fatal (the voided statements are exported): say which void the
+        // file cannot carry, e.g. with a learner's token that may not read it.
+        env.err() << "warning: voiding statement " << id << " not exported: " << got.error_message() << "\n";
+        ++missing_voiders;
+        continue;
+      }
+      out << voiding.json() << "\n";
+      ++n;
+      ++voiders_written;
+    }
     if (!out) return absl::InternalError("export: write failed");
     return absl::OkStatus();
   };
@@ -616,7 +649,13 @@ absl::Status CmdExport(Env& env) {
     LL_RETURN_IF_ERROR(stream(env.out()));
   }
   env.err() << "exported " << n << " statement(s) to " << (to_file ? a.Get("out") : "stdout")
+            << (voiders_written > 0 ? absl::StrCat(" (", voiders_written, " of them voiding statements of others)")
+                                    : "")
             << (cursor.empty() ? "" : absl::StrCat("; last cursor ", cursor)) << "\n";
+  if (missing_voiders > 0) {
+    env.err() << "warning: " << missing_voiders
+              << " voided statement(s) exported without their voiding statement: a re-import would count them\n";
+  }
   return absl::OkStatus();
 }
 

@@ -348,6 +348,7 @@ void SetIndexedFields(const StoredStatement& s, v1::Statement* out) {
   SetTimestamp(static_cast<int64_t>(r.stored_seq), out->mutable_stored());
   SetTimestamp(r.timestamp_us, out->mutable_timestamp());
   out->set_voided(r.Has(RecordFlag::kVoided));
+  if (r.Has(RecordFlag::kVoided) && r.voided_by != Uuid{}) out->set_voided_by(FormatUuid(r.voided_by));
   out->set_cursor(absl::StrCat(r.stored_seq));
 }
 }  // namespace

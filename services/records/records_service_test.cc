@@ -359,6 +359,7 @@ TEST_F(RecordsServiceTest, VoidStatement) {
   v1::Statement got;
   ASSERT_TRUE(stub_->GetStatement(&c2, get, &got).ok());
   EXPECT_TRUE(got.voided());
+  EXPECT_EQ(got.voided_by(), voiding.id());  // what `lifelong export --learner` fetches
 
   grpc::ClientContext c3;
   v1::ListStatementsRequest list;
