@@ -13,6 +13,7 @@
 #include "absl/strings/str_join.h"
 #include "google/protobuf/util/field_mask_util.h"
 #include "services/catalog/catalog_codec.h"
+#include "services/common/utf8.h"
 
 namespace lifelong::catalog {
 namespace {
@@ -28,37 +29,13 @@ absl::Status Invalid(absl::string_view field, absl::string_view what) {
   return absl::InvalidArgumentError(absl::StrCat(field, ": ", what));
 }
 
-// Decodes one code point at `*pos`; returns -1 on malformed UTF-8.
+// Decodes one code point at `*pos` (utf8::Decode) and advances past it;
+// returns -1, not advancing, on malformed UTF-8.
 int32_t NextCodePoint(absl::string_view s, size_t* pos) {
-  const auto byte = [&](size_t i) { return static_cast<uint8_t>(s[i]); };
-  const uint8_t b0 = byte(*pos);
-  int len;
-  int32_t cp;
-  if (b0 < 0x80) {
-    ++*pos;
-    return b0;
-  } else if ((b0 & 0xe0) == 0xc0) {
-    len = 2;
-    cp = b0 & 0x1f;
-  } else if ((b0 & 0xf0) == 0xe0) {
-    len = 3;
-    cp = b0 & 0x0f;
-  } else if ((b0 & 0xf8) == 0xf0) {
-    len = 4;
-    cp = b0 & 0x07;
-  } else {
-    return -1;
-  }
-  if (*pos + len > s.size()) return -1;
-  for (int i = 1; i < len; ++i) {
-    const uint8_t b = byte(*pos + i);
-    if ((b & 0xc0) != 0x80) return -1;
-    cp = (cp << 6) | (b & 0x3f);
-  }
-  static constexpr int32_t kMinForLength[] = {0, 0, 0x80, 0x800, 0x10000};
-  if (cp < kMinForLength[len] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return -1;
-  *pos += len;
-  return cp;
+  const utf8::Decoded d = utf8::Decode(s, *pos);
+  if (!d.ok()) return -1;
+  *pos += d.size;
+  return static_cast<int32_t>(d.code_point);
 }
 
 // Spaces, and characters that show nothing: zero-width ones and the

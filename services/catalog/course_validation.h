@@ -87,7 +87,8 @@ inline constexpr int kMaxProgrammes = 1000;
 // some rule is set. Field paths start with "programme.".
 absl::Status ValidateProgramme(const lifelong::v1::Programme& programme);
 
-// Number of code points in `text`, or -1 when it is not valid UTF-8.
+// Number of code points in `text`, or -1 when it is not valid UTF-8
+// (utf8::Decode's strict rule).
 int Utf8Length(absl::string_view text);
 
 }  // namespace lifelong::catalog

@@ -339,9 +339,9 @@ std::string Completed(const std::string& id, const std::string& learner, const s
 // actor (here a registrar's): the export imported into an empty record service
 // keeps the void, where the voided completion used to come back.
 TEST_F(CliTest, ALearnersExportCarriesTheVoidsOfTheirStatements) {
-  const std::string target = "7e000000-0000-4000-8000-000000000001";
-  const std::string kept = "7e000000-0000-4000-8000-000000000002";
-  const std::string voiding = "7e000000-0000-4000-8000-000000000003";
+  const std::string target = "70000000-0000-4000-8000-000000000001";
+  const std::string kept = "70000000-0000-4000-8000-000000000002";
+  const std::string voiding = "70000000-0000-4000-8000-000000000003";
   const std::string registrar_void =
       absl::StrCat("{\"id\":\"", voiding, "\",\"actor\":{\"mbox\":\"mailto:registrar@dongcheng.edu.cn\"},",
                    "\"verb\":{\"id\":\"http://adlnet.gov/expapi/verbs/voided\"},",

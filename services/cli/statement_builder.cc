@@ -6,6 +6,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "services/cli/stable_id.h"
+#include "services/common/utf8.h"
 #include "services/domain/vocabulary.h"
 
 namespace lifelong::cli {
@@ -26,37 +27,8 @@ constexpr VerbName kVerbs[] = {
 }  // namespace
 
 int64_t FirstInvalidUtf8Byte(absl::string_view text) {
-  const auto* p = reinterpret_cast<const unsigned char*>(text.data());
-  const size_t n = text.size();
-  size_t i = 0;
-  while (i < n) {
-    const unsigned char c = p[i];
-    size_t len = 0;
-    unsigned char lo = 0x80, hi = 0xBF;  // allowed range of the second byte
-    if (c < 0x80) {
-      ++i;
-      continue;
-    } else if (c >= 0xC2 && c <= 0xDF) {
-      len = 2;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-      len = 3;
-      if (c == 0xE0) lo = 0xA0;  // overlong
-      if (c == 0xED) hi = 0x9F;  // surrogates
-    } else if (c >= 0xF0 && c <= 0xF4) {
-      len = 4;
-      if (c == 0xF0) lo = 0x90;  // overlong
-      if (c == 0xF4) hi = 0x8F;  // above U+10FFFF
-    } else {
-      return static_cast<int64_t>(i);
-    }
-    if (i + len > n) return static_cast<int64_t>(i);
-    if (p[i + 1] < lo || p[i + 1] > hi) return static_cast<int64_t>(i);
-    for (size_t k = 2; k < len; ++k) {
-      if (p[i + k] < 0x80 || p[i + k] > 0xBF) return static_cast<int64_t>(i);
-    }
-    i += len;
-  }
-  return -1;
+  const size_t bad = utf8::FirstInvalidByte(text);
+  return bad == absl::string_view::npos ? -1 : static_cast<int64_t>(bad);
 }
 
 absl::Status CheckUtf8(absl::string_view field, absl::string_view text) {

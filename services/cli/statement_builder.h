@@ -43,7 +43,9 @@ absl::StatusOr<nlohmann::ordered_json> ActorFromLearnerKey(absl::string_view key
 
 // The offset of the first byte of `text` that does not begin a well-formed
 // UTF-8 sequence (overlong forms, surrogates and code points above U+10FFFF
-// are not well-formed), or -1 when the whole text is valid UTF-8.
+// are not well-formed), or -1 when the whole text is valid UTF-8: the offset
+// utf8::FirstInvalidByte gives (services/common/utf8.h), kept here for the
+// import reader and CheckUtf8.
 int64_t FirstInvalidUtf8Byte(absl::string_view text);
 
 // OK when `text` is valid UTF-8; else INVALID_ARGUMENT "<field>: not valid

@@ -3,33 +3,20 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "services/common/utf8.h"
 
 namespace lifelong::cli {
 namespace {
 
-// Decodes one UTF-8 code point at text[*pos]; advances *pos. Invalid bytes
-// decode as themselves (one byte) so that they still take a column.
+// Decodes one UTF-8 code point at text[*pos] (utf8::Decode); advances *pos.
+// A byte that does not begin a well-formed sequence decodes as itself (one
+// byte, *valid false) so that it still takes a column.
 char32_t DecodeOne(absl::string_view text, size_t* pos, bool* valid) {
-  const auto b0 = static_cast<unsigned char>(text[*pos]);
-  int len = b0 < 0x80 ? 1 : (b0 >> 5) == 0x6 ? 2 : (b0 >> 4) == 0xE ? 3 : (b0 >> 3) == 0x1E ? 4 : 0;
-  if (len == 0 || *pos + len > text.size()) {
-    ++*pos;
-    *valid = false;
-    return b0;
-  }
-  char32_t cp = len == 1 ? b0 : len == 2 ? (b0 & 0x1F) : len == 3 ? (b0 & 0x0F) : (b0 & 0x07);
-  for (int i = 1; i < len; ++i) {
-    const auto b = static_cast<unsigned char>(text[*pos + i]);
-    if ((b >> 6) != 0x2) {
-      ++*pos;
-      *valid = false;
-      return b0;
-    }
-    cp = (cp << 6) | (b & 0x3F);
-  }
-  *pos += len;
-  *valid = true;
-  return cp;
+  const utf8::Decoded d = utf8::Decode(text, *pos);
+  *valid = d.ok();
+  if (!d.ok()) return static_cast<unsigned char>(text[(*pos)++]);
+  *pos += d.size;
+  return d.code_point;
 }
 
 // Control characters become a space: C0 (newlines and tabs included), DEL,

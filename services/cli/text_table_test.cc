@@ -34,6 +34,18 @@ TEST(DisplayWidth, CountsInvalidBytesAsOneColumnEach) {
   EXPECT_EQ(DisplayWidth("\xE4\xB9"), 2);  // truncated 3-byte sequence
 }
 
+// Ill-formed sequences (utf8::Decode's strict rule) are invalid bytes too:
+// an overlong form, a surrogate, a code point above U+10FFFF. They are
+// shown as spaces, one per byte, never passed to the terminal.
+TEST(DisplayWidth, OverlongsSurrogatesAndOutOfRangeAreInvalidBytes) {
+  EXPECT_EQ(DisplayWidth("\xC0\xAF"), 2);          // overlong '/'
+  EXPECT_EQ(DisplayWidth("\xED\xA0\x80"), 3);      // U+D800
+  EXPECT_EQ(DisplayWidth("\xF4\x90\x80\x80"), 4);  // U+110000
+  TextTable t({"A"});
+  t.AddRow({"x\xC0\xAFy\xED\xA0\x80z"});
+  EXPECT_EQ(t.Render(), "A\n--------\nx  y   z\n");
+}
+
 TEST(TruncateToWidth, CutsOnCodePointsWithEllipsis) {
   EXPECT_EQ(TruncateToWidth("书法入门", 8), "书法入门");
   EXPECT_EQ(TruncateToWidth("书法入门课程", 8), "书法...");  // 4 + 3 columns, next wide char does not fit

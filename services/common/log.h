@@ -113,8 +113,10 @@ AccessLogVerdict JudgeAccessLog(bool ok, double duration_ms);
 void LogRpc(std::string_view method, std::string_view code, double duration_ms, std::string_view request_id,
             std::string_view peer, bool important = true);
 
-// `text` as a JSON string literal, quotes included (control characters and
-// invalid UTF-8 bytes escaped as \u00XX), as the log lines write strings.
+// `text` as a JSON string literal, quotes included, as the log lines write
+// strings: '"', '\\', \n, \r and \t escaped as such; every other byte below
+// 0x20 and every byte from 0x80 up (valid UTF-8 included: it is not decoded)
+// escaped on its own as \u00XX, so the literal is plain ASCII.
 std::string JsonQuote(std::string_view text);
 // The same, appended to `out`.
 void AppendJsonQuoted(std::string* out, std::string_view text);

@@ -4,6 +4,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "services/common/utf8.h"
 #include "services/domain/iri.h"
 #include "services/domain/vocabulary.h"
 
@@ -27,15 +28,17 @@ bool IsHex(absl::string_view s) {
 // hyphen, zero-width spaces and joiners, bidirectional overrides and
 // isolates, word joiner, byte-order mark) and the full-width forms of ASCII
 // (U+FF01..U+FF5E, "ｕ１"), and the ideographic space. Bytes that are not
-// UTF-8 are left to the JSON layer, which refuses them.
+// well-formed UTF-8 (utf8::Decode) are skipped one at a time, never read as
+// a code point (CanonicalLearnerKey refuses them first).
 char32_t LookAlikeCodePoint(absl::string_view s) {
   for (size_t i = 0; i < s.size();) {
-    const unsigned char c = s[i];
-    size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 1;
-    if (i + len > s.size()) return 0;
-    char32_t cp = len == 1 ? c : len == 2 ? (c & 0x1F) : len == 3 ? (c & 0x0F) : (c & 0x07);
-    for (size_t k = 1; k < len; ++k) cp = (cp << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3F);
-    i += len;
+    const utf8::Decoded d = utf8::Decode(s, i);
+    if (!d.ok()) {
+      ++i;
+      continue;
+    }
+    i += d.size;
+    const char32_t cp = d.code_point;
     if (cp == 0xAD || cp == 0x180E || (cp >= 0x200B && cp <= 0x200F) || (cp >= 0x202A && cp <= 0x202E) ||
         (cp >= 0x2060 && cp <= 0x2069) || cp == 0xFEFF || cp == 0x3000 || (cp >= 0xFF01 && cp <= 0xFF5E)) {
       return cp;
@@ -64,6 +67,11 @@ absl::StatusOr<std::string> CanonicalLearnerKey(absl::string_view key, absl::str
   if (key.size() > 1024) return Invalid(field, "longer than 1024 bytes");
   for (unsigned char c : key) {
     if (c < 0x20 || c == 0x7F) return Invalid(field, "contains control characters");
+  }
+  // JSON and protobuf refuse such bytes before a key gets here; a key from
+  // anywhere else (a command line, a file) is refused too, not stored.
+  if (const size_t bad = utf8::FirstInvalidByte(key); bad != absl::string_view::npos) {
+    return Invalid(field, absl::StrCat("is not UTF-8 (byte ", bad, ")"));
   }
   if (const char32_t cp = LookAlikeCodePoint(key); cp != 0) {
     return Invalid(field, absl::StrFormat("contains U+%04X, an invisible or full-width character (type the identifier "

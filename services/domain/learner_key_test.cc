@@ -53,6 +53,12 @@ TEST(LearnerKey, InvisibleAndFullWidthCharactersAreRefused) {
     EXPECT_NE(k.status().message().find("learner: contains U+"), std::string::npos) << k.status();
   }
   EXPECT_NE(Canon("u\uff11").find("U+FF11"), std::string::npos) << Canon("u\uff11");
+  // Bytes that are not UTF-8 are refused as such, naming the first (a lone
+  // Latin-1 0xAD is not U+00AD).
+  EXPECT_NE(Canon(std::string("u\xAD") + "1").find("learner: is not UTF-8 (byte 1)"), std::string::npos)
+      << Canon(std::string("u\xAD") + "1");
+  EXPECT_NE(Canon("\xF0\u00ad").find("is not UTF-8 (byte 0)"), std::string::npos) << Canon("\xF0\u00ad");
+  EXPECT_NE(Canon("u\xC0\xAF").find("is not UTF-8 (byte 1)"), std::string::npos) << "an overlong '/'";
   for (absl::string_view good :
        {"u1", "王小明", "account:https://idp.example.org|李·娜", "mailto:李娜@例子.中国", "u1 x"}) {
     EXPECT_EQ(Canon(good), std::string(good)) << good;
