@@ -84,6 +84,7 @@ ABSL_FLAG(std::string, replication_stream, "LIFELONG_CATALOG", "JetStream stream
 ABSL_FLAG(int, replicas, 3, "copies JetStream keeps of the catalog's log (1-5)");
 
 int main(int argc, char** argv) {
+  lifelong::InstallFailureStackTraces(argv[0]);
   lifelong::BlockTerminationSignals();
   absl::ParseCommandLine(argc, argv);
   lifelong::SetLogService("catalog");

@@ -4,9 +4,15 @@
 #include <grpcpp/health_check_service_interface.h>
 #include <signal.h>
 #include <sys/resource.h>
+#include <ucontext.h>
+#include <unwind.h>
 
+#include <cstdint>
 #include <cstdio>
 
+#include "absl/debugging/failure_signal_handler.h"
+#include "absl/debugging/stacktrace.h"
+#include "absl/debugging/symbolize.h"
 #include "absl/strings/str_cat.h"
 #include "services/common/log.h"
 #include "services/common/overload.h"
@@ -110,6 +116,83 @@ void WritePortFile(const std::string& path, int port) {
     std::fclose(f);
     std::rename(tmp.c_str(), path.c_str());
   }
+}
+
+namespace {
+
+// What EhFrameUnwinder collects, frame by frame.
+struct Unwinding {
+  void** pcs;
+  int max_depth;
+  int depth = 0;
+  int dropped = 0;
+  uintptr_t start_pc = 0;  // the interrupted instruction; 0: skip `skip` frames
+  int skip = 0;
+  bool started = false;
+};
+
+_Unwind_Reason_Code CollectFrame(_Unwind_Context* context, void* arg) {
+  auto* u = static_cast<Unwinding*>(arg);
+  int before_insn = 0;
+  const uintptr_t pc = _Unwind_GetIPInfo(context, &before_insn);
+  if (pc == 0) return _URC_END_OF_STACK;
+  if (!u->started) {
+    // The handler's own frames, up to the signal's frame: the interrupted
+    // instruction, which the handler prints as "PC" before the stack.
+    if (u->start_pc != 0) {
+      u->started = pc == u->start_pc;
+      return _URC_NO_REASON;
+    }
+    if (u->skip > 0) {
+      --u->skip;
+      return _URC_NO_REASON;
+    }
+    u->started = true;
+  }
+  if (u->depth < u->max_depth) {
+    u->pcs[u->depth++] = reinterpret_cast<void*>(pc);
+  } else {
+    ++u->dropped;
+  }
+  return _URC_NO_REASON;
+}
+
+// Abseil's x86-64 unwinder follows frame pointers, which Debian's glibc does
+// not keep: from a signal raised by abort() (every gRPC assertion) it lost
+// the trail at the first frame ("@ 0x31 (unknown)"). libgcc's unwinder reads
+// the .eh_frame tables that every library carries, the signal frame's
+// included, as glibc's backtrace() does. Return addresses, as Abseil's.
+int EhFrameUnwinder(void** pcs, int* sizes, int max_depth, int skip_count, const void* uc, int* min_dropped_frames) {
+  Unwinding u{pcs, max_depth};
+  if (uc != nullptr) {
+    u.start_pc = static_cast<uintptr_t>(static_cast<const ucontext_t*>(uc)->uc_mcontext.gregs[REG_RIP]);
+  }
+  u.skip = skip_count + 1;  // and this function
+  _Unwind_Backtrace(&CollectFrame, &u);
+  if (!u.started && u.start_pc != 0) {  // the signal's frame not found: from here
+    u = Unwinding{pcs, max_depth};
+    u.skip = skip_count + 1;
+    _Unwind_Backtrace(&CollectFrame, &u);
+  }
+  if (sizes != nullptr) {
+    for (int i = 0; i < u.depth; ++i) sizes[i] = 0;  // not known
+  }
+  if (min_dropped_frames != nullptr) *min_dropped_frames = u.dropped;
+  return u.depth;
+}
+
+}  // namespace
+
+void InstallFailureStackTraces(const char* argv0) {
+  absl::InitializeSymbolizer(argv0);
+  absl::SetStackUnwinder(&EhFrameUnwinder);
+  // Abseil's handler takes SIGTERM too (there is no option to leave it out):
+  // put back what was there, so that SIGTERM still reaches
+  // WaitForTerminationSignal. SIGINT it does not touch.
+  struct sigaction term {};
+  sigaction(SIGTERM, nullptr, &term);
+  absl::InstallFailureSignalHandler(absl::FailureSignalHandlerOptions());
+  sigaction(SIGTERM, &term, nullptr);
 }
 
 void BlockTerminationSignals() {

@@ -105,6 +105,18 @@ absl::StatusOr<std::unique_ptr<RunningGrpcServer>> StartGrpcServer(const GrpcSer
 // start servers on port 0 and read the bound port from here.
 void WritePortFile(const std::string& path, int port);
 
+// Installs Abseil's failure signal handler: a process that dies of SIGSEGV,
+// SIGILL, SIGFPE, SIGABRT, SIGBUS or SIGTRAP (a gRPC assertion aborts) first
+// writes the signal and a symbolized stack trace of the failing thread to
+// stderr, the server's log, then dies of the same signal as before (the
+// stack unwound from the .eh_frame tables: glibc keeps no frame pointers,
+// which Abseil's own unwinder follows). SIGTERM
+// and SIGINT keep the disposition they had: they ask for a graceful shutdown
+// (WaitForTerminationSignal), which Abseil's handler, left on SIGTERM, would
+// turn into a stack dump and death. Call once, first thing in main();
+// `argv0` is main's argv[0] (the symbolizer reads the binary's symbols).
+void InstallFailureStackTraces(const char* argv0);
+
 // Blocks SIGTERM and SIGINT in the calling thread and every thread it creates
 // afterwards. Call first thing in main(), before any thread starts.
 void BlockTerminationSignals();

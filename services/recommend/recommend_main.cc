@@ -77,6 +77,7 @@ lifelong::models::SequenceModel::StateCacheStats GruStateCacheStats(lifelong::re
 }  // namespace
 
 int main(int argc, char** argv) {
+  lifelong::InstallFailureStackTraces(argv[0]);
   lifelong::BlockTerminationSignals();
   absl::ParseCommandLine(argc, argv);
   // Debug builds of Abseil check every lock order; measured ~2% of CPU here.

@@ -110,6 +110,7 @@ ABSL_FLAG(absl::Duration, replication_forget_node_after, absl::Hours(24 * 7),
 ABSL_FLAG(int64_t, lease_ttl_ms, 3000, "leader lease TTL: a dead leader is replaced within about this long");
 
 int main(int argc, char** argv) {
+  lifelong::InstallFailureStackTraces(argv[0]);
   lifelong::BlockTerminationSignals();
   absl::ParseCommandLine(argc, argv);
   // Debian builds Abseil with deadlock detection on; it costs every lock.

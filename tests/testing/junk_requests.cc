@@ -12,20 +12,34 @@ namespace lifelong::testing {
 
 std::future<grpc::Status> StartRawCall(const std::shared_ptr<grpc::Channel>& channel, const std::string& path,
                                        const std::string& bytes, const std::string& token) {
+  // The ClientContext holds a reference to the channel. Were the completion
+  // callback the one to destroy it, it could drop the channel's last
+  // reference on gRPC's callback thread (the test's fixture may have let go
+  // of its own by then), and ~Channel releases gRPC's global callback queue,
+  // whose last release deletes the queue that very thread then polls again:
+  // `ref_counted.h:183 assertion failed: prior > 0` in
+  // grpc_cq_internal_unref (gRPC 1.51, completion_queue_cc.cc,
+  // CallbackAlternativeCQ::Unref). So the callback lets go of the call
+  // before it answers, and the returned future owns the call, which it frees
+  // on the caller's thread once it has been waited on.
   struct Call {
     grpc::ClientContext ctx;
     grpc::ByteBuffer req, resp;
-    std::promise<grpc::Status> done;
   };
   auto call = std::make_shared<Call>();
   call->ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
   if (!token.empty()) call->ctx.AddMetadata("authorization", "Bearer " + token);
   grpc::Slice slice(bytes);
   call->req = grpc::ByteBuffer(&slice, 1);
-  std::future<grpc::Status> result = call->done.get_future();
+  auto done = std::make_shared<std::promise<grpc::Status>>();
+  std::future<grpc::Status> status = done->get_future();
   grpc::GenericStub(channel).UnaryCall(&call->ctx, path, grpc::StubOptions(), &call->req, &call->resp,
-                                       [call](grpc::Status st) { call->done.set_value(std::move(st)); });
-  return result;
+                                       [in_flight = call, done](grpc::Status st) mutable {
+                                         in_flight.reset();  // not the last: the future holds the call
+                                         done->set_value(std::move(st));
+                                       });
+  return std::async(std::launch::deferred,
+                    [call = std::move(call), status = std::move(status)]() mutable { return status.get(); });
 }
 
 namespace {

@@ -34,7 +34,11 @@ inline long PeakRssMb() {
 // Starts one unary call of `path` ("/lifelong.v1.Service/Method") with
 // `bytes` as its request, sent as they are (a generic stub), with a 60 s
 // deadline; `token` "": no authorization header. The future holds the
-// call's status.
+// call's status and owns the call (its ClientContext, which holds a
+// reference to `channel`): get() waits for the call to end, and the call
+// and its channel reference are let go on the thread that destroys the
+// future, never on gRPC's callback thread. Destroying the future without
+// get() leaves the call to end on its own.
 std::future<grpc::Status> StartRawCall(const std::shared_ptr<grpc::Channel>& channel, const std::string& path,
                                        const std::string& bytes, const std::string& token);
 
