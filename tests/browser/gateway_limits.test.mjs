@@ -12,7 +12,7 @@ import path from "node:path";
 import tls from "node:tls";
 import { fileURLToPath } from "node:url";
 import { describe, test } from "node:test";
-import { DEFAULT_LIMITS, createGateway, parseKioskClients } from "../../services/web/testing.js";
+import { DEFAULT_LIMITS, createGateway, defaultSmallReserve, parseKioskClients } from "../../services/web/testing.js";
 import { selfSignedCert } from "./harness.mjs";
 import { learnerToken, startFakeStack } from "./fake_stack.mjs";
 
@@ -696,7 +696,8 @@ describe("gateway limits: flags", () => {
       [["--max_held_request_bytes="], /--max_held_request_bytes/],
       [["--small_request_bytes_reserve=0"], /--small_request_bytes_reserve: must be a positive integer/],
       [["--small_request_bytes_reserve=268435456"], /--small_request_bytes_reserve: must be less than --max_held_request_bytes/],
-      [["--max_held_request_bytes=1048576"], /--small_request_bytes_reserve: must be less than --max_held_request_bytes/],
+      [["--max_held_request_bytes=1048576", "--small_request_bytes_reserve=1048576"],
+        /--small_request_bytes_reserve: must be less than --max_held_request_bytes/],
       [["--kiosk_clients=127.0.0.1,::1"], /--kiosk_clients: .*127\.0\.0\.1.* names no venue/],
       [["--kiosk_clients=beixinqiao-sqxx=10.0.0.0/40"], /--kiosk_clients: .*prefix must be 0\.\.32/],
     ]) {
@@ -706,8 +707,22 @@ describe("gateway limits: flags", () => {
     }
   });
 
+  test("a total set below the default reserve, without a reserve, keeps an eighth of it (an upgrade keeps working)", () => {
+    assert.equal(defaultSmallReserve(256 << 20), 32 << 20);
+    assert.equal(defaultSmallReserve(1 << 20), 128 << 10);
+    const gw = createGateway({
+      backends: DOWN, tls: null, kioskTokens: new Map(), kioskClients: parseKioskClients(""),
+      limits: { maxHeldRequestBytes: 1 << 20 },
+    });
+    assert.ok(gw.server, "created, not refused");
+    const r = spawnSync(process.execPath, [MAIN, "--port=0", "--max_held_request_bytes=1048576", "--bad_flag_to_stop=1"],
+                        { encoding: "utf8", timeout: 10000 });
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(r.stderr, /unknown or malformed flag: --bad_flag_to_stop/, "the reserve passed its checks first");
+  });
+
   test("a small bodies' reserve not under the total is refused by createGateway too", () => {
-    for (const limits of [{ maxHeldRequestBytes: 1 << 20 }, { maxHeldRequestBytes: 1000, smallRequestBytesReserve: 1000 }]) {
+    for (const limits of [{ maxHeldRequestBytes: 1000, smallRequestBytesReserve: 1000 }]) {
       assert.throws(() => createGateway({
         backends: DOWN, tls: null, kioskTokens: new Map(), kioskClients: parseKioskClients(""), limits,
       }), RangeError, JSON.stringify(limits));

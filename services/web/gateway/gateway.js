@@ -29,7 +29,9 @@ import { LearningRecordService } from "../gen/proto/lifelong/v1/records_pb.js";
 import { checkKioskWrite, chooseCredential, normaliseAddress } from "./policy.js";
 import { admittedByFront, clientAddress, proxyProtocolFront } from "./proxy_protocol.js";
 import { Metrics } from "./metrics.js";
-import { ByteBudget, ConnectionCounter, CountedRequest, DEFAULT_LIMITS, RETRY_AFTER_S, holdBody } from "./limits.js";
+import {
+  ByteBudget, ConnectionCounter, CountedRequest, DEFAULT_LIMITS, RETRY_AFTER_S, defaultSmallReserve, holdBody,
+} from "./limits.js";
 import { log } from "./log.js";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -93,7 +95,8 @@ function codeName(code) {
 //   kioskClients: KioskClients (policy.js parseKioskClients), kioskHosts: Set,
 //   upstreamTimeoutMs, fontDir, publicDir,
 //   limits: any of DEFAULT_LIMITS's fields (limits.js; the rest default;
-//   a smallRequestBytesReserve not under maxHeldRequestBytes throws RangeError),
+//   a smallRequestBytesReserve not under maxHeldRequestBytes throws RangeError;
+//   none: defaultSmallReserve(maxHeldRequestBytes)),
 //   https: {cert, key} (PEM) or null: serve browsers over HTTPS instead of HTTP,
 //   proxyProtocolFrom: Set of balancer addresses, or empty/absent: every
 //   connection comes from one of them with a PROXY header naming the client
@@ -103,6 +106,9 @@ function codeName(code) {
 export function createGateway(options) {
   const metrics = new Metrics();
   const limits = { ...DEFAULT_LIMITS, ...(options.limits || {}) };
+  if (options.limits?.smallRequestBytesReserve === undefined) {
+    limits.smallRequestBytesReserve = defaultSmallReserve(limits.maxHeldRequestBytes);
+  }
   const connections = new ConnectionCounter(limits.maxConnectionsPerClient);
   const bodyBudget = new ByteBudget(limits.maxHeldRequestBytes, limits.maxHeldRequestBytesPerClient,
                                     limits.smallRequestBytesReserve);

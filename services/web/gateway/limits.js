@@ -52,8 +52,15 @@ export const DEFAULT_LIMITS = Object.freeze({
   inactivityTimeoutMs: 60_000,
   maxHeldRequestBytes: 256 << 20,
   maxHeldRequestBytesPerClient: 64 << 20,
-  smallRequestBytesReserve: 32 << 20,  // less than maxHeldRequestBytes
+  smallRequestBytesReserve: 32 << 20,  // less than maxHeldRequestBytes (see defaultSmallReserve)
 });
+
+// The small bodies' reserve when none is set: the default, or an eighth of a
+// total set lower than its default (a total of 32 MiB or less, set before the
+// reserve existed, keeps working after an upgrade instead of being refused).
+export function defaultSmallReserve(maxHeldRequestBytes) {
+  return Math.min(DEFAULT_LIMITS.smallRequestBytesReserve, Math.floor(maxHeldRequestBytes / 8));
+}
 
 // The largest body that is small: the reserve above is for bodies of at most
 // this many bytes (every call a screen makes is far below it; a recorded

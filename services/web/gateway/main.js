@@ -17,7 +17,8 @@
 //       [--headers_timeout_ms=10000] [--inactivity_timeout_ms=60000] [--max_held_request_bytes=268435456]
 //       [--max_held_request_bytes_per_client=67108864] [--small_request_bytes_reserve=33554432]
 //                                       (limits.js; the reserve: the part of --max_held_request_bytes,
-//                                        less than it, that bodies over 64 KiB may not use)
+//                                        less than it, that bodies over 64 KiB may not use; not
+//                                        given: 32 MiB, or an eighth of a lower total)
 //       [--log_rotate_mb=256 --log_keep=4]  (stdout a file: rotated past that size, keeping that
 //                                            many older files; 0: never; log.js)
 //
@@ -29,7 +30,7 @@ import http from "node:http";
 import net from "node:net";
 import { createGateway } from "./gateway.js";
 import { KioskTokenDir } from "./kiosk_tokens.js";
-import { DEFAULT_LIMITS } from "./limits.js";
+import { DEFAULT_LIMITS, defaultSmallReserve } from "./limits.js";
 import { configureLogRotation, log } from "./log.js";
 import { hostName, parseKioskClients } from "./policy.js";
 
@@ -75,6 +76,10 @@ function parseFlags(argv) {
   if (+flags.port > 65535) fail(2, "--port: must be in [0, 65535]");
   for (const f of Object.keys(LIMIT_FLAGS)) {
     if (!/^[1-9]\d{0,14}$/.test(flags[f])) fail(2, `--${f}: must be a positive integer, got "${flags[f]}"`);
+  }
+  // Not given: the default, or an eighth of a lower total (defaultSmallReserve).
+  if (!argv.some((a) => a.startsWith("--small_request_bytes_reserve="))) {
+    flags.small_request_bytes_reserve = String(defaultSmallReserve(+flags.max_held_request_bytes));
   }
   if (+flags.small_request_bytes_reserve >= +flags.max_held_request_bytes) {
     fail(2, "--small_request_bytes_reserve: must be less than --max_held_request_bytes (it is the part of it kept " +
