@@ -39,9 +39,11 @@
 //                      (schema 3) one entry per learner a statement names
 //                      outside its actor (statement.h MentionedLearners:
 //                      object, instructor, team, context agents and groups,
-//                      a SubStatement's actor): read only by EraseLearner,
-//                      which scrubs those mentions. Statements so named are
-//                      flagged RecordFlag::kNamesOthers.
+//                      a SubStatement's actor): read by EraseLearner, which
+//                      scrubs those mentions, and by List with
+//                      learner_as_object (xAPI `agent`: the learner as the
+//                      object). Statements so named are flagged
+//                      RecordFlag::kNamesOthers.
 //
 // Reference entries (xAPI "filter conditions for StatementRefs"): a statement
 // S whose object is a StatementRef to T is also filed, in the learner,

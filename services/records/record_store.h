@@ -154,6 +154,13 @@ inline constexpr size_t kMaxPageJsonBytes = 3 << 20;
 // Filters of List(). Strings empty / optionals unset mean "any".
 struct StatementQuery {
   std::string learner;  // canonical learner key
+  // With `learner`: also the statements whose object is that learner's Agent
+  // or a Group naming them (its identifier or a member's; xAPI's `agent`
+  // filter: "the Actor or Object"), found in the mention index
+  // (key_codec.h "by_mention") merged with the learner index in (seq, id)
+  // order, each statement once. Mentions elsewhere (instructor, team,
+  // context agents) do not match. Bound into the page tokens.
+  bool learner_as_object = false;
   std::string verb;
   std::string activity;
   std::optional<Uuid> registration;

@@ -5,6 +5,7 @@
 // block-cache warm-up. Reads never take the write queue; they see committed
 // groups whole.
 #include <algorithm>
+#include <memory>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -13,6 +14,7 @@
 #include "services/records/column_families.h"
 #include "services/records/record_store.h"
 #include "services/records/record_store_internal.h"
+#include "services/records/statement.h"
 
 namespace lifelong::records {
 
@@ -61,7 +63,7 @@ std::string FilterFingerprint(const StatementQuery& q) {
       "l=", q.learner.size(), ":", q.learner, ";v=", q.verb.size(), ":", q.verb, ";a=", q.activity.size(), ":",
       q.activity, ";r=", q.registration ? FormatUuid(*q.registration) : "",
       ";s=", q.since_us ? absl::StrCat(*q.since_us) : "", ";u=", q.until_us ? absl::StrCat(*q.until_us) : "",
-      ";x=", q.extra_filter_id, q.include_references ? ";refs" : "");
+      ";x=", q.extra_filter_id, q.include_references ? ";refs" : "", q.learner_as_object ? ";obj" : "");
   return f;
 }
 
@@ -72,11 +74,72 @@ bool MatchesFilters(const StatementRecord& rec, const StatementQuery& q) {
   if (q.registration && (!rec.Has(RecordFlag::kHasRegistration) || rec.registration != *q.registration)) {
     return false;
   }
-  if (!q.learner.empty() && std::find(rec.learners.begin(), rec.learners.end(), q.learner) == rec.learners.end()) {
+  if (!q.learner.empty() && std::find(rec.learners.begin(), rec.learners.end(), q.learner) == rec.learners.end() &&
+      !(q.learner_as_object && rec.Has(RecordFlag::kNamesOthers) && ObjectNamesLearner(rec.json, q.learner))) {
     return false;
   }
   return !q.extra_filter || q.extra_filter(rec);
 }
+
+// The index entries List() walks: one index's iterator, or (a query with
+// learner_as_object) the learner index and the mention index of one learner
+// merged in key order. Both share the key prefix, so keys compare as
+// (seq, id, reference marker); on equal keys (a statement in both indexes)
+// the learner index's entry comes first, and the duplicate follows at once.
+// Moves in one direction: forward after Seek, backward after SeekForPrev.
+class IndexCursor {
+ public:
+  IndexCursor(std::unique_ptr<rocksdb::Iterator> primary, std::unique_ptr<rocksdb::Iterator> secondary)
+      : primary_(std::move(primary)), secondary_(std::move(secondary)), current_(primary_.get()) {}
+
+  void Seek(const rocksdb::Slice& key) {
+    forward_ = true;
+    primary_->Seek(key);
+    if (secondary_) secondary_->Seek(key);
+    Pick();
+  }
+  void SeekForPrev(const rocksdb::Slice& key) {
+    forward_ = false;
+    primary_->SeekForPrev(key);
+    if (secondary_) secondary_->SeekForPrev(key);
+    Pick();
+  }
+  bool Valid() const { return current_->Valid(); }
+  void Next() {
+    current_->Next();
+    Pick();
+  }
+  void Prev() {
+    current_->Prev();
+    Pick();
+  }
+  rocksdb::Slice key() const { return current_->key(); }
+  rocksdb::Slice value() const { return current_->value(); }
+  // Whether the current entry is the primary index's (the learner index:
+  // its own entries hold a covering copy of the record).
+  bool on_primary() const { return current_ == primary_.get(); }
+  rocksdb::Status status() const {
+    if (!primary_->status().ok() || !secondary_) return primary_->status();
+    return secondary_->status();
+  }
+
+ private:
+  void Pick() {
+    current_ = primary_.get();
+    if (!secondary_ || !secondary_->Valid()) return;
+    if (!primary_->Valid()) {
+      current_ = secondary_.get();
+      return;
+    }
+    int c = secondary_->key().compare(primary_->key());
+    if (forward_ ? c < 0 : c > 0) current_ = secondary_.get();
+  }
+
+  std::unique_ptr<rocksdb::Iterator> primary_;
+  std::unique_ptr<rocksdb::Iterator> secondary_;  // null: one index
+  rocksdb::Iterator* current_;
+  bool forward_ = true;
+};
 
 }  // namespace
 
@@ -121,7 +184,13 @@ absl::StatusOr<StatementPage> RecordStore::List(const StatementQuery& q) const {
   ro.iterate_lower_bound = &lower_slice;
   ro.iterate_upper_bound = &upper_slice;
   if (!prefix.empty()) ro.prefix_same_as_start = true;
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, cf(static_cast<int>(family))));
+  // xAPI `agent`: the learner as actor (learner index) or object (mention
+  // index; MatchesFilters keeps those whose object names them).
+  const bool merged = family == Cf::kByLearner && q.learner_as_object;
+  auto it = std::make_unique<IndexCursor>(
+      std::unique_ptr<rocksdb::Iterator>(db_->NewIterator(ro, cf(static_cast<int>(family)))),
+      merged ? std::unique_ptr<rocksdb::Iterator>(db_->NewIterator(ro, cf(static_cast<int>(Cf::kByMention))))
+             : nullptr);
 
   if (after) {
     std::string key = prefix;
@@ -198,7 +267,7 @@ absl::StatusOr<StatementPage> RecordStore::List(const StatementQuery& q) const {
       if (previous_id && *previous_id == entry.id) continue;
       previous_id = entry.id;
       Candidate c{entry, std::nullopt};
-      if (family == Cf::kByLearner && !entry.is_reference) {
+      if (family == Cf::kByLearner && it->on_primary() && !entry.is_reference) {
         LL_ASSIGN_OR_RETURN(c.covered,
                             DecodeStatementRecord(absl::string_view(it->value().data(), it->value().size())));
       }

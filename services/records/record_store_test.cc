@@ -1959,5 +1959,78 @@ TEST_F(RecordStoreTest, SecondOpenOfSameDirectoryIsUnavailable) {
   EXPECT_EQ(second.status().code(), absl::StatusCode::kUnavailable);
 }
 
+// xAPI's `agent` filter: "the Actor or Object". With learner_as_object the
+// learner index and the mention index are read together: u2's own
+// statements (1, 5, and 7 of a Group actor whose object is also u2: once),
+// and other learners' statements whose object is u2's Agent (2) or a Group
+// naming u2 (4); not one naming u2 as instructor only (3), nor one about
+// another learner (6). (Before: own statements only.)
+TEST_F(RecordStoreTest, LearnerAsObjectMergesTheMentionIndexInOrder) {
+  std::vector<absl::StatusOr<ParsedStatement>> parsed;
+  parsed.push_back(ParseStatement(MakeStatement({.id = TestUuid(1), .learner = "u2"})));
+  parsed.push_back(EditedStatement({.id = TestUuid(2), .learner = "t1"}, [](nlohmann::json* j) {
+    (*j)["verb"] = {{"id", "http://id.tincanapi.com/verb/mentored"}};
+    (*j)["object"] = DistrictAgent("u2");
+  }));
+  parsed.push_back(EditedStatement({.id = TestUuid(3), .learner = "t1"},
+                                   [](nlohmann::json* j) { (*j)["context"]["instructor"] = DistrictAgent("u2"); }));
+  parsed.push_back(EditedStatement({.id = TestUuid(4), .learner = "t1"}, [](nlohmann::json* j) {
+    (*j)["verb"] = {{"id", "http://id.tincanapi.com/verb/mentored"}};
+    (*j)["object"] = {{"objectType", "Group"}, {"member", {DistrictAgent("u7"), DistrictAgent("u2")}}};
+  }));
+  parsed.push_back(ParseStatement(MakeStatement({.id = TestUuid(5), .learner = "u2"})));
+  parsed.push_back(EditedStatement({.id = TestUuid(6), .learner = "t1"}, [](nlohmann::json* j) {
+    (*j)["verb"] = {{"id", "http://id.tincanapi.com/verb/mentored"}};
+    (*j)["object"] = DistrictAgent("u3");
+  }));
+  parsed.push_back(EditedStatement({.id = TestUuid(7), .learner = "", .group = {"u2", "u8"}}, [](nlohmann::json* j) {
+    (*j)["verb"] = {{"id", "http://id.tincanapi.com/verb/mentored"}};
+    (*j)["object"] = DistrictAgent("u2");
+  }));
+  for (auto& p : parsed) {
+    ASSERT_TRUE(p.ok()) << p.status();
+    ASSERT_TRUE(store_->Record({*std::move(p)}).ok());
+  }
+  auto seq = [&](int i) { return static_cast<int64_t>(store_->Get(*ParseUuid(TestUuid(i)))->record.stored_seq); };
+  auto ids = [](std::vector<int> v) {
+    std::vector<std::string> out;
+    for (int i : v) out.push_back(TestUuid(i));
+    return out;
+  };
+
+  StatementQuery q;
+  q.learner = "u2";
+  q.ascending = true;
+  EXPECT_EQ(Ids(*store_->List(q)), ids({1, 5, 7}));  // own statements only, as before
+  q.learner_as_object = true;
+  EXPECT_EQ(Ids(*store_->List(q)), ids({1, 2, 4, 5, 7}));
+  EXPECT_EQ(ListAll(q), ids({1, 2, 4, 5, 7}));  // one a page: no repeats, no gaps
+  q.ascending = false;
+  EXPECT_EQ(Ids(*store_->List(q)), ids({7, 5, 4, 2, 1}));
+  EXPECT_EQ(ListAll(q), ids({7, 5, 4, 2, 1}));
+
+  // since (strictly after) and until (at or before) bound both indexes.
+  q.since_us = seq(1);
+  q.until_us = seq(5);
+  EXPECT_EQ(Ids(*store_->List(q)), ids({5, 4, 2}));
+  EXPECT_EQ(ListAll(q), ids({5, 4, 2}));
+  q.ascending = true;
+  EXPECT_EQ(ListAll(q), ids({2, 4, 5}));
+  q.since_us = seq(4);
+  q.until_us.reset();
+  EXPECT_EQ(ListAll(q), ids({5, 7}));
+
+  // Page tokens are bound to the flag.
+  q = {};
+  q.learner = "u2";
+  q.learner_as_object = true;
+  q.page_size = 1;
+  std::string token = store_->List(q)->next_page_token;
+  ASSERT_FALSE(token.empty());
+  q.learner_as_object = false;
+  q.page_token = token;
+  EXPECT_EQ(store_->List(q).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
 }  // namespace
 }  // namespace lifelong::records

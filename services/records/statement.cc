@@ -965,6 +965,20 @@ absl::StatusOr<std::vector<std::string>> MentionedLearners(absl::string_view sta
   return out;
 }
 
+bool ObjectNamesLearner(absl::string_view statement_json, absl::string_view learner) {
+  static thread_local simdjson::dom::parser thread_parser;
+  std::optional<simdjson::dom::parser> own_parser;
+  simdjson::dom::parser& parser = statement_json.size() <= kMaxThreadParserBytes ? thread_parser : own_parser.emplace();
+  simdjson::dom::element root;
+  if (parser.parse(statement_json.data(), statement_json.size()).get(root) != simdjson::SUCCESS) return false;
+  Json obj = Json(root)["object"];
+  absl::string_view type = obj["objectType"].str();
+  if (type != "Agent" && type != "Group") return false;
+  std::vector<std::string> keys;
+  AddAgentKeys(obj, &keys);
+  return std::find(keys.begin(), keys.end(), learner) != keys.end();
+}
+
 namespace {
 
 // Replaces `agent`'s identifier and name by the erased placeholder when its

@@ -124,6 +124,12 @@ inline constexpr char kErasedAgentName[] = "erased";
 // each, in order of appearance. INVALID_ARGUMENT when it is not JSON.
 absl::StatusOr<std::vector<std::string>> MentionedLearners(absl::string_view statement_json);
 
+// Whether the object of `statement_json` is an Agent or Group that names
+// `learner` (a canonical learner key): the Agent's or Group's identifier or
+// a member's. A SubStatement object, and mentions elsewhere (instructor,
+// team, context agents), do not count. False when the JSON is malformed.
+bool ObjectNamesLearner(absl::string_view statement_json, absl::string_view learner);
+
 // `statement_json` with every mention of `learner` (a canonical learner key)
 // replaced by the placeholder: identifier and name go, objectType and the
 // other members stay. The actor is left alone (RemoveLearnerFromActor).

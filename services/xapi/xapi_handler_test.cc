@@ -693,6 +693,48 @@ TEST_F(XapiHandlerTest, RelatedAgentsFindsContextAgentsAndContextGroupMembers) {
   EXPECT_EQ(related(authority), (std::set<std::string>{TestUuid(1), TestUuid(2)}));
 }
 
+// xAPI: `agent` (without related_agents) returns the statements whose Actor
+// or Object is the Agent: dave's own (3), carol's whose object is dave (1) or
+// a Group naming him as a member (4); not carol's naming him as instructor
+// only (2). (Before: only dave's own statement was returned.)
+TEST_F(XapiHandlerTest, AgentFilterMatchesTheActorOrTheObject) {
+  const nlohmann::json carol = {{"mbox", "mailto:carol@example.org"}};
+  const nlohmann::json dave = {{"objectType", "Agent"}, {"mbox", "mailto:dave@example.org"}};
+  const nlohmann::json mentored = {{"id", "http://id.tincanapi.com/verb/mentored"}};
+  const nlohmann::json attended = {{"id", "http://adlnet.gov/expapi/verbs/attended"}};
+  auto put = [&](int n, const nlohmann::json& body) {
+    HttpRequest r = Request("PUT", "/statements");
+    r.params.emplace("statementId", TestUuid(n));
+    r.headers["content-type"] = "application/json";
+    nlohmann::json st = body;
+    st["id"] = TestUuid(n);
+    r.body = st.dump();
+    HttpResponse stored = handler_->Handle(r);
+    ASSERT_EQ(stored.status, 204) << stored.body;
+  };
+  put(1, {{"actor", carol}, {"verb", mentored}, {"object", dave}});
+  put(2,
+      {{"actor", carol}, {"verb", attended}, {"object", {{"id", "http://a/2"}}}, {"context", {{"instructor", dave}}}});
+  put(3, {{"actor", dave}, {"verb", attended}, {"object", {{"id", "http://a/3"}}}});
+  put(4, {{"actor", carol},
+          {"verb", mentored},
+          {"object", {{"objectType", "Group"}, {"member", nlohmann::json::array({carol, dave})}}}});
+
+  auto ids = [&](bool ascending) {
+    HttpRequest get = Request("GET", "/statements");
+    get.params.emplace("agent", dave.dump());
+    if (ascending) get.params.emplace("ascending", "true");
+    HttpResponse r = handler_->Handle(get);
+    EXPECT_EQ(r.status, 200) << r.body;
+    const nlohmann::json page = nlohmann::json::parse(r.body);
+    std::vector<std::string> out;
+    for (const nlohmann::json& s : page["statements"]) out.push_back(s["id"].get<std::string>());
+    return out;
+  };
+  EXPECT_EQ(ids(false), (std::vector<std::string>{TestUuid(4), TestUuid(3), TestUuid(1)}));
+  EXPECT_EQ(ids(true), (std::vector<std::string>{TestUuid(1), TestUuid(3), TestUuid(4)}));
+}
+
 // A replicated node whose store may be stale (records_server's read gate,
 // Replicator::CheckServingReads) answers reads of learner data 503 with
 // Retry-After; writes go on to the store (which refuses them there unless

@@ -716,6 +716,11 @@ HttpResponse XapiHandler::GetStatements(const auth::AccessGrant& grant, const Ht
       q.extra_filter_id = absl::StrCat("related_agents:", *key);
     } else {
       q.learner = *key;
+      // xAPI: the Agent or Group is "the Actor or Object". A learner may read
+      // only statements filed under them (CheckStatementRead), so their query
+      // stays on their learner index; a teacher's names one of their courses
+      // (checked below), which the matches must be about.
+      q.learner_as_object = grant.scope() == auth::Scope::kAny || grant.scope() == auth::Scope::kCourses;
     }
   }
   std::string verb = req.Param("verb");
